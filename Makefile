@@ -1,0 +1,181 @@
+# SPDX-License-Identifier: MIT
+# Banter - one plain Makefile. `make` builds everything; `make help` lists targets.
+
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+MANDIR  ?= $(PREFIX)/share/man
+DESTDIR ?=
+CC      ?= cc
+FUZZCC  ?= clang
+FUZZ_SECONDS ?= 60
+SANITIZE ?= address,undefined
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+PKGS_SHARED := libsodium libcjson
+PKG_CFLAGS  = $(shell pkg-config --cflags $(PKGS_SHARED) 2>/dev/null)
+PKG_LIBS    = $(shell pkg-config --libs $(PKGS_SHARED) 2>/dev/null)
+
+WARN   := -Wall -Wextra -Werror -Wshadow -Wconversion -Wstrict-prototypes \
+          -Wmissing-prototypes -Wformat=2 -Wvla
+CSTD   := -std=c17 -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64
+CFLAGS ?= -O2 -g
+ALL_CFLAGS = $(CSTD) $(WARN) $(CFLAGS) -Ishared $(PKG_CFLAGS) -MMD -MP
+SAN_FLAGS  = -O1 -g -fno-omit-frame-pointer -fsanitize=$(SANITIZE) -fno-sanitize-recover=all
+
+SHARED_SRC := $(sort $(wildcard shared/*.c))
+UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
+FUZZ_SRC   := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+BENCH_SRC  := $(sort $(wildcard bench/bench_*.c))
+
+REL  := build/rel
+ASAN := build/asan
+FUZZ := build/fuzz
+
+LIB_REL  := $(REL)/libbanter.a
+LIB_ASAN := $(ASAN)/libbanter.a
+
+# Programs: each exists once its folder has sources.
+PEER_SRC       := $(sort $(wildcard peer/*.c))
+RENDEZVOUS_SRC := $(sort $(wildcard rendezvous/*.c))
+ADMIN_SRC      := $(sort $(wildcard admin/*.c))
+PROGRAMS := $(if $(PEER_SRC),bin/banter) $(if $(RENDEZVOUS_SRC),bin/banter-rendezvous) \
+            $(if $(ADMIN_SRC),bin/banter-admin)
+MANPAGES := $(wildcard docs/man/*.1)
+
+UNIT_BINS  := $(UNIT_SRC:tests/unit/%.c=$(ASAN)/tests/%)
+REPLAY_BINS := $(FUZZ_SRC:tests/fuzz/%.c=$(ASAN)/tests/replay_%)
+FUZZ_BINS  := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ)/%)
+BENCH_BINS := $(BENCH_SRC:bench/%.c=$(REL)/%)
+
+.PHONY: all lib test test-run check deps deps-check run fuzz bench lint install uninstall \
+        clean help format
+
+all: lib $(PROGRAMS)
+
+lib: $(LIB_REL)
+
+help:
+	@echo "make            build libbanter.a and every program into bin/"
+	@echo "make run        install what is missing, build, start a node"
+	@echo "make test       build and run all tests under ASan+UBSan"
+	@echo "make deps       install the Debian packages (as root)"
+	@echo "make lint       clang-format check, cppcheck, banned functions"
+	@echo "make fuzz       run each libFuzzer target FUZZ_SECONDS (default 60)"
+	@echo "make bench      benchmarks, as ratios against baselines from the same run"
+	@echo "make install    PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)"
+
+# ---- library ----
+$(REL)/shared/%.o: shared/%.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(ASAN)/shared/%.o: shared/%.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC+SAN  $<")
+	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -c $< -o $@
+
+$(LIB_REL): $(SHARED_SRC:shared/%.c=$(REL)/shared/%.o)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(LIB_ASAN): $(SHARED_SRC:shared/%.c=$(ASAN)/shared/%.o)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+# ---- tests ----
+$(ASAN)/tests/%: tests/unit/%.c $(LIB_ASAN)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  TEST    $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $(shell pkg-config --cflags cmocka) \
+	    -DTEST_DATA_DIR='"$(CURDIR)/tests"' $< -o $@ $(LIB_ASAN) $(PKG_LIBS) \
+	    $(shell pkg-config --libs cmocka)
+
+$(ASAN)/tests/replay_%: tests/fuzz/%.c tests/fuzz/replay.c $(LIB_ASAN)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  REPLAY  $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $< tests/fuzz/replay.c -o $@ $(LIB_ASAN) $(PKG_LIBS)
+
+# `make test` first makes sure the packages are there (installing them as root).
+test: deps-check
+	$(Q)$(MAKE) --no-print-directory test-run
+
+check: test
+
+test-run: $(UNIT_BINS) $(REPLAY_BINS) all
+	$(Q)tests/run.sh $(UNIT_BINS) $(REPLAY_BINS)
+
+# ---- fuzzing (clang + libFuzzer) ----
+$(FUZZ)/%: tests/fuzz/%.c $(SHARED_SRC)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  FUZZ    $@")
+	$(Q)$(FUZZCC) $(CSTD) -g -O1 -Ishared $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined \
+	    $< $(SHARED_SRC) -o $@ $(PKG_LIBS)
+
+fuzz: deps-check $(FUZZ_BINS)
+	$(Q)set -e; for f in $(FUZZ_BINS); do \
+	    name=$$(basename $$f); mkdir -p $(FUZZ)/corpus/$$name; \
+	    echo "== $$name for $(FUZZ_SECONDS) s"; \
+	    $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	        -artifact_prefix=$(FUZZ)/crash-$$name- \
+	        $(FUZZ)/corpus/$$name tests/fuzz/corpus/$$name 2>&1 | \
+	        grep -E 'stat::number_of_executed_units|Done|ERROR|SUMMARY' ; \
+	    test $${PIPESTATUS[0]} -eq 0 || { echo "fuzz: $$name found a crash"; exit 1; }; \
+	done
+fuzz: SHELL := /bin/bash
+
+# ---- benchmarks ----
+$(REL)/bench_%: bench/bench_%.c $(LIB_REL)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  BENCH   $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $< -o $@ $(LIB_REL) $(PKG_LIBS)
+
+bench: deps-check $(BENCH_BINS)
+	$(Q)for b in $(BENCH_BINS); do $$b || exit 1; done
+
+# ---- dependencies ----
+deps:
+	$(Q)scripts/deps.sh install
+
+deps-check:
+	$(Q)scripts/deps.sh ensure
+
+# ---- run ----
+run: deps-check
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)scripts/run.sh
+
+# ---- lint ----
+LINT_FILES := $(sort $(wildcard shared/*.[ch] peer/*.[ch] rendezvous/*.[ch] admin/*.[ch] \
+              tests/unit/*.c tests/fuzz/*.c bench/*.c))
+lint:
+	$(Q)clang-format --dry-run --Werror $(LINT_FILES)
+	$(Q)cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+	    --std=c11 --inline-suppr --suppress=missingIncludeSystem \
+	    -Ishared shared $(wildcard peer rendezvous admin)
+	$(Q)scripts/checksrc.sh $(LINT_FILES)
+	@echo "lint: clean"
+
+format:
+	$(Q)clang-format -i $(LINT_FILES)
+
+# ---- install ----
+install: all
+	install -d $(DESTDIR)$(BINDIR)
+	$(if $(PROGRAMS),install -m 0755 $(PROGRAMS) $(DESTDIR)$(BINDIR)/)
+	$(if $(MANPAGES),install -d $(DESTDIR)$(MANDIR)/man1)
+	$(if $(MANPAGES),install -m 0644 $(MANPAGES) $(DESTDIR)$(MANDIR)/man1/)
+
+uninstall:
+	$(if $(PROGRAMS),rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(PROGRAMS))))
+	$(if $(MANPAGES),rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MANPAGES))))
+
+clean:
+	rm -rf build bin
+
+-include $(shell find build -name '*.d' 2>/dev/null)

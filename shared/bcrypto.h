@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bcrypto.h - all of Banter's cryptography, on libsodium primitives.
+ *
+ * The Noise suite 25519_ChaChaPoly_BLAKE2b (X25519, ChaCha20-Poly1305 IETF,
+ * BLAKE2b-512 with HMAC and HKDF as the Noise spec defines them), Ed25519
+ * device signatures and the Ed25519 -> X25519 key conversion. Nothing else
+ * in the tree calls libsodium's crypto directly.
+ *
+ * Randomness is never taken implicitly: callers hand a banter_rng to the
+ * objects that need one; bcrypto_rng_system() is the one backed by the OS.
+ */
+#ifndef BANTER_BCRYPTO_H
+#define BANTER_BCRYPTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+#define BCRYPTO_DHLEN 32
+#define BCRYPTO_HASHLEN 64
+#define BCRYPTO_BLOCKLEN 128
+#define BCRYPTO_KEYLEN 32
+#define BCRYPTO_TAGLEN 16
+#define BCRYPTO_ED_PKLEN 32
+#define BCRYPTO_ED_SKLEN 64
+#define BCRYPTO_ED_SEEDLEN 32
+#define BCRYPTO_SIGLEN 64
+
+/* A source of random bytes. fill() must not fail. */
+typedef struct banter_rng {
+    void (*fill)(void *ctx, uint8_t *out, size_t len);
+    void *ctx;
+} banter_rng;
+
+/* Initialise libsodium; 0 or BANTER_EUNSUPPORTED. Call once at start-up. */
+BANTER_WUR int bcrypto_init(void);
+
+/* The operating system's CSPRNG (libsodium randombytes). */
+banter_rng bcrypto_rng_system(void);
+
+/* BLAKE2b-512 of a || b (either may be empty). */
+void bcrypto_hash2(uint8_t out[static BCRYPTO_HASHLEN], const uint8_t *a, size_t alen,
+                   const uint8_t *b, size_t blen);
+
+/* HMAC-BLAKE2b (RFC 2104, block 128) with a key of at most 128 bytes. */
+void bcrypto_hmac(uint8_t out[static BCRYPTO_HASHLEN], const uint8_t *key, size_t keylen,
+                  const uint8_t *data, size_t len);
+
+/* Noise HKDF: derive nout (2 or 3) outputs of HASHLEN from chaining key ck
+ * and input key material. out3 may be NULL when nout is 2. */
+void bcrypto_hkdf(const uint8_t ck[static BCRYPTO_HASHLEN], const uint8_t *ikm, size_t ikmlen,
+                  uint8_t out1[static BCRYPTO_HASHLEN], uint8_t out2[static BCRYPTO_HASHLEN],
+                  uint8_t *out3);
+
+/* X25519. bcrypto_dh returns BANTER_EDH when the result is all zero (the
+ * remote key had low order); out is then zeroed. */
+void bcrypto_dh_public(uint8_t pub[static BCRYPTO_DHLEN], const uint8_t priv[static BCRYPTO_DHLEN]);
+BANTER_WUR int bcrypto_dh(uint8_t out[static BCRYPTO_DHLEN], const uint8_t priv[static BCRYPTO_DHLEN],
+                          const uint8_t pub[static BCRYPTO_DHLEN]);
+
+/* ChaCha20-Poly1305 (IETF) with the Noise nonce: 4 zero bytes then n as
+ * 64-bit little-endian. out receives len + 16 bytes and may equal pt. */
+void bcrypto_aead_encrypt(uint8_t *out, const uint8_t k[static BCRYPTO_KEYLEN], uint64_t n,
+                          const uint8_t *ad, size_t adlen, const uint8_t *pt, size_t len);
+/* ct has len bytes (>= 16); out receives len - 16 bytes and may equal ct.
+ * BANTER_EBADTAG (out untouched) or BANTER_ETRUNCATED when len < 16. */
+BANTER_WUR int bcrypto_aead_decrypt(uint8_t *out, const uint8_t k[static BCRYPTO_KEYLEN],
+                                    uint64_t n, const uint8_t *ad, size_t adlen,
+                                    const uint8_t *ct, size_t len);
+
+/* Ed25519 device keys. */
+void bcrypto_sign_seed_keypair(uint8_t pk[static BCRYPTO_ED_PKLEN],
+                               uint8_t sk[static BCRYPTO_ED_SKLEN],
+                               const uint8_t seed[static BCRYPTO_ED_SEEDLEN]);
+void bcrypto_sign(uint8_t sig[static BCRYPTO_SIGLEN], const uint8_t *msg, size_t len,
+                  const uint8_t sk[static BCRYPTO_ED_SKLEN]);
+/* 0 or BANTER_EIDENTITY. */
+BANTER_WUR int bcrypto_verify(const uint8_t sig[static BCRYPTO_SIGLEN], const uint8_t *msg,
+                              size_t len, const uint8_t pk[static BCRYPTO_ED_PKLEN]);
+/* Ed25519 -> X25519. The public conversion fails (BANTER_EIDENTITY) for
+ * keys that are not valid points. */
+BANTER_WUR int bcrypto_ed_to_x_public(uint8_t x[static BCRYPTO_DHLEN],
+                                      const uint8_t ed[static BCRYPTO_ED_PKLEN]);
+void bcrypto_ed_to_x_secret(uint8_t x[static BCRYPTO_DHLEN],
+                            const uint8_t sk[static BCRYPTO_ED_SKLEN]);
+
+/* Constant-time equality and wiping of secrets. */
+bool bcrypto_equal(const void *a, const void *b, size_t n);
+void bcrypto_wipe(void *p, size_t n);
+
+#endif

@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: MIT */
+/* buf.c - capped growable buffer and bounds-checked cursor. */
+#include "buf.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Keep at most this much allocated once a buffer drains. */
+#define BUF_KEEP 4096u
+
+void buf_init(buf *b, size_t cap) { *b = (buf){.cap = cap}; }
+
+void buf_free(buf *b)
+{
+    free(b->mem);
+    size_t cap = b->cap;
+    *b = (buf){.cap = cap};
+}
+
+int buf_reserve(buf *b, size_t n, uint8_t **out)
+{
+    size_t used = b->len - b->off;
+    if (n > b->cap || used > b->cap - n)
+        return BANTER_ETOOBIG;
+    if (b->alloc - b->len >= n) {
+        *out = b->mem + b->len;
+        return 0;
+    }
+    /* Compact first: the unread bytes may fit after a move to the front. */
+    if (b->off > 0) {
+        memmove(b->mem, b->mem + b->off, used);
+        b->len = used;
+        b->off = 0;
+        if (b->alloc - b->len >= n) {
+            *out = b->mem + b->len;
+            return 0;
+        }
+    }
+    size_t want = b->alloc ? b->alloc : 256;
+    while (want < used + n)
+        want = want > SIZE_MAX / 2 ? used + n : want * 2;
+    if (want > b->cap)
+        want = b->cap;
+    uint8_t *m = realloc(b->mem, want);
+    if (!m)
+        return BANTER_ENOMEM;
+    b->mem = m;
+    b->alloc = want;
+    *out = b->mem + b->len;
+    return 0;
+}
+
+void buf_commit(buf *b, size_t n) { b->len += n; }
+
+int buf_append(buf *b, const void *p, size_t n)
+{
+    uint8_t *dst;
+    int r = buf_reserve(b, n, &dst);
+    if (r)
+        return r;
+    if (n)
+        memcpy(dst, p, n);
+    b->len += n;
+    return 0;
+}
+
+void buf_consume(buf *b, size_t n)
+{
+    b->off += n;
+    if (b->off < b->len)
+        return;
+    b->off = b->len = 0;
+    if (b->alloc > BUF_KEEP) {
+        free(b->mem);
+        b->mem = NULL;
+        b->alloc = 0;
+    }
+}
+
+static bool take(cur *c, size_t n)
+{
+    if (c->err)
+        return false;
+    if (c->left < n) {
+        c->err = BANTER_ETRUNCATED;
+        return false;
+    }
+    return true;
+}
+
+uint8_t cur_u8(cur *c)
+{
+    if (!take(c, 1))
+        return 0;
+    uint8_t v = c->p[0];
+    c->p++;
+    c->left--;
+    return v;
+}
+
+uint16_t cur_u16be(cur *c)
+{
+    if (!take(c, 2))
+        return 0;
+    uint16_t v = (uint16_t)((unsigned)c->p[0] << 8 | c->p[1]);
+    c->p += 2;
+    c->left -= 2;
+    return v;
+}
+
+uint64_t cur_u64be(cur *c)
+{
+    if (!take(c, 8))
+        return 0;
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | c->p[i];
+    c->p += 8;
+    c->left -= 8;
+    return v;
+}
+
+const uint8_t *cur_bytes(cur *c, size_t n)
+{
+    if (!take(c, n))
+        return NULL;
+    const uint8_t *p = c->p;
+    c->p += n;
+    c->left -= n;
+    return p;
+}
+
+const uint8_t *cur_rest(cur *c, size_t *n)
+{
+    *n = c->err ? 0 : c->left;
+    return cur_bytes(c, *n);
+}
+
+int cur_finish(const cur *c)
+{
+    if (c->err)
+        return c->err;
+    return c->left ? BANTER_ETRAILING : 0;
+}
+
+void put_u64be(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (uint8_t)v;
+        v >>= 8;
+    }
+}
