@@ -1,0 +1,503 @@
+/* SPDX-License-Identifier: MIT */
+/* msg.c - typed messages to and from their wire form (see msg.h). */
+#include "msg.h"
+
+#include <cJSON.h>
+#include <math.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "utf8.h"
+
+#define MAX_MEMBERS 32
+/* Largest integer a JSON number carries exactly (2^53). */
+#define JSON_MAX_INT 9007199254740992.0
+
+static const struct {
+    int type;
+    const char *name;
+} type_names[] = {
+    {MSG_HELLO, "hello"}, {MSG_CHAT, "chat"}, {MSG_ACK, "ack"},   {MSG_BYE, "bye"},
+    {MSG_ERROR, "error"}, {MSG_PING, "ping"}, {MSG_PONG, "pong"}, {MSG_CHUNK, "chunk"},
+};
+
+const char *msg_type_name(int type)
+{
+    for (size_t i = 0; i < sizeof type_names / sizeof type_names[0]; i++)
+        if (type_names[i].type == type)
+            return type_names[i].name;
+    return "unknown";
+}
+
+static bool known_type(int type) { return strcmp(msg_type_name(type), "unknown") != 0; }
+
+void msg_id_to_hex(const uint8_t id[static MSG_ID_LEN], char out[static 2 * MSG_ID_LEN + 1])
+{
+    sodium_bin2hex(out, 2 * MSG_ID_LEN + 1, id, MSG_ID_LEN);
+}
+
+int msg_id_from_hex(uint8_t id[static MSG_ID_LEN], const char *hex)
+{
+    size_t n;
+    if (strlen(hex) != 2 * MSG_ID_LEN)
+        return BANTER_ESCHEMA;
+    for (const char *p = hex; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+            return BANTER_ESCHEMA;
+    if (sodium_hex2bin(id, MSG_ID_LEN, hex, 2 * MSG_ID_LEN, NULL, &n, NULL) != 0 ||
+        n != MSG_ID_LEN)
+        return BANTER_ESCHEMA;
+    return 0;
+}
+
+/* ---- decoding JSON ---- */
+
+/* Nesting depth and "\u0000" (cJSON would cut the string there), in one
+ * pass that knows where strings are. */
+static int json_prescan(const char *s, size_t len)
+{
+    int depth = 0;
+    bool in_str = false;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (in_str) {
+            if (c == '\\') {
+                if (i + 5 < len && s[i + 1] == 'u' && memcmp(s + i + 2, "0000", 4) == 0)
+                    return BANTER_EJSON;
+                i++;
+            } else if (c == '"') {
+                in_str = false;
+            }
+        } else if (c == '"') {
+            in_str = true;
+        } else if (c == '{' || c == '[') {
+            if (++depth > BANTER_MAX_JSON_DEPTH)
+                return BANTER_EJSON;
+        } else if (c == '}' || c == ']') {
+            depth--;
+        }
+    }
+    return 0;
+}
+
+static int check_members(const cJSON *obj)
+{
+    int n = 0;
+    for (const cJSON *a = obj->child; a; a = a->next) {
+        if (++n > MAX_MEMBERS || !a->string)
+            return BANTER_ESCHEMA;
+        for (const cJSON *b = a->next; b; b = b->next)
+            if (b->string && strcmp(a->string, b->string) == 0)
+                return BANTER_ESCHEMA;
+    }
+    return 0;
+}
+
+static bool no_controls(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return false;
+    return true;
+}
+
+/* A string field of min..max bytes. Absent: *out NULL when optional. */
+static int get_str(const cJSON *obj, const char *key, bool required, size_t min, size_t max,
+                   const char **out, size_t *len)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    *out = NULL;
+    *len = 0;
+    if (!v)
+        return required ? BANTER_ESCHEMA : 0;
+    if (!cJSON_IsString(v) || !v->valuestring)
+        return BANTER_ESCHEMA;
+    size_t n = strlen(v->valuestring);
+    if (n > max)
+        return BANTER_ETOOLONG;
+    if (n < min)
+        return BANTER_ESCHEMA;
+    if (!utf8_valid(v->valuestring, n))
+        return BANTER_EUTF8;
+    *out = v->valuestring;
+    *len = n;
+    return 0;
+}
+
+static int get_int(const cJSON *obj, const char *key, double min, double max, int64_t *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!cJSON_IsNumber(v))
+        return BANTER_ESCHEMA;
+    double d = v->valuedouble;
+    if (!(d >= min && d <= max) || floor(d) != d)
+        return BANTER_ESCHEMA;
+    *out = (int64_t)d;
+    return 0;
+}
+
+static int get_id(const cJSON *obj, const char *key, uint8_t id[static MSG_ID_LEN])
+{
+    const char *s;
+    size_t n;
+    int r = get_str(obj, key, true, 2 * MSG_ID_LEN, 2 * MSG_ID_LEN, &s, &n);
+    return r ? r : msg_id_from_hex(id, s);
+}
+
+static void copy_str(char *dst, const char *src, size_t n)
+{
+    if (src)
+        memcpy(dst, src, n);
+    dst[src ? n : 0] = '\0';
+}
+
+static int decode_hello(const cJSON *o, struct msg_hello *h)
+{
+    const char *s;
+    size_t n;
+    int64_t v;
+    int r = get_int(o, "v", 1, 255, &v);
+    if (r)
+        return r;
+    h->version = (uint32_t)v;
+    r = get_str(o, "name", true, 1, BANTER_MAX_NAME, &s, &n);
+    if (r)
+        return r;
+    if (!no_controls(s))
+        return BANTER_ESCHEMA;
+    copy_str(h->name, s, n);
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(o, "features");
+    if (!f)
+        return 0;
+    if (!cJSON_IsArray(f))
+        return BANTER_ESCHEMA;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, f)
+    {
+        if (h->nfeatures == BANTER_MAX_FEATURES)
+            return BANTER_ETOOLONG;
+        if (!cJSON_IsString(it))
+            return BANTER_ESCHEMA;
+        n = strlen(it->valuestring);
+        if (n > BANTER_MAX_FEATURE)
+            return BANTER_ETOOLONG;
+        if (n == 0 || !utf8_valid(it->valuestring, n) || !no_controls(it->valuestring))
+            return BANTER_ESCHEMA;
+        copy_str(h->features[h->nfeatures++], it->valuestring, n);
+    }
+    return 0;
+}
+
+static int decode_chat(const cJSON *o, struct msg_chat *c)
+{
+    const char *s;
+    size_t n;
+    int r = get_id(o, "id", c->id);
+    if (r)
+        return r;
+    r = get_int(o, "ts", 0, JSON_MAX_INT, &c->ts_ms);
+    if (r)
+        return r;
+    r = get_str(o, "body", true, 1, BANTER_MAX_BODY, &s, &n);
+    if (r)
+        return r;
+    const cJSON *b = cJSON_GetObjectItemCaseSensitive(o, "broadcast");
+    if (b && !cJSON_IsBool(b))
+        return BANTER_ESCHEMA;
+    c->broadcast = b && cJSON_IsTrue(b);
+    c->body = malloc(n + 1);
+    if (!c->body)
+        return BANTER_ENOMEM;
+    copy_str(c->body, s, n);
+    c->body_len = n;
+    return 0;
+}
+
+static int decode_error(const cJSON *o, struct msg_error *e)
+{
+    const char *s;
+    size_t n;
+    int r = get_str(o, "code", true, 1, BANTER_MAX_ERRCODE, &s, &n);
+    if (r)
+        return r;
+    if (!no_controls(s))
+        return BANTER_ESCHEMA;
+    copy_str(e->code, s, n);
+    r = get_str(o, "message", false, 0, BANTER_MAX_REASON, &s, &n);
+    if (r)
+        return r;
+    copy_str(e->message, s, n);
+    return 0;
+}
+
+static int decode_json(msg *m, const char *text, size_t len)
+{
+    const char *end = NULL;
+    int r;
+
+    if (len > BANTER_MAX_JSON)
+        return BANTER_ETOOBIG;
+    if (!utf8_valid(text, len))
+        return BANTER_EUTF8;
+    r = json_prescan(text, len);
+    if (r)
+        return r;
+    cJSON *o = cJSON_ParseWithLengthOpts(text, len, &end, false);
+    if (!o)
+        return BANTER_EJSON;
+    while (end && end < text + len && (*end == ' ' || *end == '\n' || *end == '\r' ||
+                                       *end == '\t'))
+        end++;
+    if (!end || end != text + len) {
+        r = BANTER_EJSON;
+        goto out;
+    }
+    if (!cJSON_IsObject(o)) {
+        r = BANTER_ESCHEMA;
+        goto out;
+    }
+    r = check_members(o);
+    if (r)
+        goto out;
+    switch (m->type) {
+    case MSG_HELLO:
+        r = decode_hello(o, &m->u.hello);
+        break;
+    case MSG_CHAT:
+        r = decode_chat(o, &m->u.chat);
+        break;
+    case MSG_ACK:
+        r = get_id(o, "id", m->u.ack.id);
+        break;
+    case MSG_BYE: {
+        const char *s;
+        size_t n;
+        r = get_str(o, "reason", false, 0, BANTER_MAX_REASON, &s, &n);
+        if (!r)
+            copy_str(m->u.bye.reason, s, n);
+        break;
+    }
+    default: /* MSG_ERROR */
+        r = decode_error(o, &m->u.error);
+        break;
+    }
+out:
+    cJSON_Delete(o);
+    return r;
+}
+
+static int decode_binary(msg *m, const uint8_t *p, size_t len)
+{
+    cur c = cur_make(p, len);
+    if (m->type == MSG_PING || m->type == MSG_PONG) {
+        m->u.ping.token = cur_u64be(&c);
+    } else { /* MSG_CHUNK */
+        const uint8_t *t = cur_bytes(&c, MSG_ID_LEN);
+        m->u.chunk.offset = cur_u64be(&c);
+        if (t)
+            memcpy(m->u.chunk.transfer, t, MSG_ID_LEN);
+        m->u.chunk.data = cur_rest(&c, &m->u.chunk.len);
+    }
+    return cur_finish(&c);
+}
+
+int msg_decode(msg *m, const uint8_t *pt, size_t len)
+{
+    memset(m, 0, sizeof *m);
+    if (len < 1)
+        return BANTER_ETRUNCATED;
+    if (!known_type(pt[0]))
+        return BANTER_EBADTYPE;
+    m->type = (msg_type)pt[0];
+    int r = m->type <= MSG_JSON_LAST ? decode_json(m, (const char *)pt + 1, len - 1)
+                                     : decode_binary(m, pt + 1, len - 1);
+    if (r)
+        msg_clear(m);
+    return r;
+}
+
+void msg_clear(msg *m)
+{
+    if (m->type == MSG_CHAT)
+        free(m->u.chat.body);
+    memset(m, 0, sizeof *m);
+}
+
+int msg_chat_init(msg *m, const uint8_t id[static MSG_ID_LEN], int64_t ts_ms, const char *body,
+                  size_t len, bool broadcast)
+{
+    memset(m, 0, sizeof *m);
+    if (len > BANTER_MAX_BODY)
+        return BANTER_ETOOLONG;
+    m->type = MSG_CHAT;
+    m->u.chat.body = malloc(len + 1);
+    if (!m->u.chat.body)
+        return BANTER_ENOMEM;
+    memcpy(m->u.chat.id, id, MSG_ID_LEN);
+    m->u.chat.ts_ms = ts_ms;
+    memcpy(m->u.chat.body, body, len);
+    m->u.chat.body[len] = '\0';
+    m->u.chat.body_len = len;
+    m->u.chat.broadcast = broadcast;
+    return 0;
+}
+
+/* ---- encoding ---- */
+
+static int check_text(const char *s, size_t len, size_t min, size_t max, bool plain)
+{
+    if (len > max)
+        return BANTER_ETOOLONG;
+    if (len < min || memchr(s, '\0', len))
+        return BANTER_ESCHEMA;
+    if (!utf8_valid(s, len))
+        return BANTER_EUTF8;
+    return plain && !no_controls(s) ? BANTER_ESCHEMA : 0;
+}
+
+static int add_id(cJSON *o, const char *key, const uint8_t id[static MSG_ID_LEN])
+{
+    char hex[2 * MSG_ID_LEN + 1];
+    msg_id_to_hex(id, hex);
+    return cJSON_AddStringToObject(o, key, hex) ? 0 : BANTER_ENOMEM;
+}
+
+static int build_json(const msg *m, cJSON *o)
+{
+    int r = 0;
+    switch (m->type) {
+    case MSG_HELLO: {
+        const struct msg_hello *h = &m->u.hello;
+        if (h->version < 1 || h->version > 255 || h->nfeatures > BANTER_MAX_FEATURES)
+            return BANTER_ESCHEMA;
+        r = check_text(h->name, strnlen(h->name, sizeof h->name), 1, BANTER_MAX_NAME, true);
+        if (r)
+            return r;
+        if (!cJSON_AddNumberToObject(o, "v", h->version) ||
+            !cJSON_AddStringToObject(o, "name", h->name))
+            return BANTER_ENOMEM;
+        if (h->nfeatures) {
+            cJSON *a = cJSON_AddArrayToObject(o, "features");
+            if (!a)
+                return BANTER_ENOMEM;
+            for (size_t i = 0; i < h->nfeatures; i++) {
+                const char *f = h->features[i];
+                r = check_text(f, strnlen(f, BANTER_MAX_FEATURE + 1), 1, BANTER_MAX_FEATURE,
+                               true);
+                if (r)
+                    return r;
+                cJSON *s = cJSON_CreateString(f);
+                if (!s || !cJSON_AddItemToArray(a, s)) {
+                    cJSON_Delete(s);
+                    return BANTER_ENOMEM;
+                }
+            }
+        }
+        return 0;
+    }
+    case MSG_CHAT: {
+        const struct msg_chat *c = &m->u.chat;
+        if (!c->body || c->ts_ms < 0 || (double)c->ts_ms > JSON_MAX_INT)
+            return BANTER_ESCHEMA;
+        r = check_text(c->body, c->body_len, 1, BANTER_MAX_BODY, false);
+        if (r)
+            return r;
+        if (add_id(o, "id", c->id) || !cJSON_AddNumberToObject(o, "ts", (double)c->ts_ms) ||
+            !cJSON_AddStringToObject(o, "body", c->body))
+            return BANTER_ENOMEM;
+        if (c->broadcast && !cJSON_AddTrueToObject(o, "broadcast"))
+            return BANTER_ENOMEM;
+        return 0;
+    }
+    case MSG_ACK:
+        return add_id(o, "id", m->u.ack.id);
+    case MSG_BYE: {
+        const char *s = m->u.bye.reason;
+        size_t n = strnlen(s, sizeof m->u.bye.reason);
+        r = check_text(s, n, 0, BANTER_MAX_REASON, false);
+        if (r)
+            return r;
+        return n && !cJSON_AddStringToObject(o, "reason", s) ? BANTER_ENOMEM : 0;
+    }
+    default: { /* MSG_ERROR */
+        const struct msg_error *e = &m->u.error;
+        size_t n = strnlen(e->message, sizeof e->message);
+        r = check_text(e->code, strnlen(e->code, sizeof e->code), 1, BANTER_MAX_ERRCODE, true);
+        if (!r)
+            r = check_text(e->message, n, 0, BANTER_MAX_REASON, false);
+        if (r)
+            return r;
+        if (!cJSON_AddStringToObject(o, "code", e->code))
+            return BANTER_ENOMEM;
+        return n && !cJSON_AddStringToObject(o, "message", e->message) ? BANTER_ENOMEM : 0;
+    }
+    }
+}
+
+static int encode_json(const msg *m, buf *out)
+{
+    cJSON *o = cJSON_CreateObject();
+    char *text = NULL;
+    int r;
+    if (!o)
+        return BANTER_ENOMEM;
+    r = build_json(m, o);
+    if (r)
+        goto out;
+    text = cJSON_PrintUnformatted(o);
+    if (!text) {
+        r = BANTER_ENOMEM;
+        goto out;
+    }
+    size_t n = strlen(text);
+    if (n > BANTER_MAX_JSON) {
+        r = BANTER_ETOOBIG;
+        goto out;
+    }
+    uint8_t *dst;
+    r = buf_reserve(out, n + 1, &dst);
+    if (r)
+        goto out;
+    dst[0] = (uint8_t)m->type;
+    memcpy(dst + 1, text, n);
+    buf_commit(out, n + 1);
+out:
+    cJSON_free(text);
+    cJSON_Delete(o);
+    return r;
+}
+
+int msg_encode(const msg *m, buf *out)
+{
+    uint8_t *dst;
+    int r;
+
+    if (!known_type((int)m->type))
+        return BANTER_EBADTYPE;
+    if (m->type <= MSG_JSON_LAST)
+        return encode_json(m, out);
+    if (m->type == MSG_PING || m->type == MSG_PONG) {
+        r = buf_reserve(out, 9, &dst);
+        if (r)
+            return r;
+        dst[0] = (uint8_t)m->type;
+        put_u64be(dst + 1, m->u.ping.token);
+        buf_commit(out, 9);
+        return 0;
+    }
+    /* MSG_CHUNK */
+    const struct msg_chunk *c = &m->u.chunk;
+    if (c->len > BANTER_MAX_CHUNK)
+        return BANTER_ETOOBIG;
+    r = buf_reserve(out, BANTER_CHUNK_HDR + c->len, &dst);
+    if (r)
+        return r;
+    dst[0] = MSG_CHUNK;
+    memcpy(dst + 1, c->transfer, MSG_ID_LEN);
+    put_u64be(dst + 1 + MSG_ID_LEN, c->offset);
+    if (c->len)
+        memcpy(dst + BANTER_CHUNK_HDR, c->data, c->len);
+    buf_commit(out, BANTER_CHUNK_HDR + c->len);
+    return 0;
+}

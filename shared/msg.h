@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * msg.h - the codec for the plaintext of Banter transport messages.
+ *
+ * A plaintext is one type byte and a body. Types 0x01-0x3f carry a JSON
+ * object checked against a strict schema (required fields, types, maximum
+ * lengths, UTF-8); types 0x40-0x7f carry binary bodies (keepalives, file
+ * data: never base64). The schemas are in docs/protocol.md. JSON stays
+ * inside this module: callers see typed structs.
+ */
+#ifndef BANTER_MSG_H
+#define BANTER_MSG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "error.h"
+#include "limits.h"
+
+#define MSG_ID_LEN 16
+#define MSG_JSON_FIRST 0x01
+#define MSG_JSON_LAST 0x3f
+#define MSG_BIN_FIRST 0x40
+#define MSG_BIN_LAST 0x7f
+
+typedef enum msg_type {
+    MSG_HELLO = 0x01, /* JSON: first message each side sends */
+    MSG_CHAT = 0x02,  /* JSON: a chat or broadcast message */
+    MSG_ACK = 0x03,   /* JSON: receipt of a chat message */
+    MSG_BYE = 0x04,   /* JSON: orderly close */
+    MSG_ERROR = 0x3f, /* JSON: the peer refused something */
+    MSG_PING = 0x40,  /* binary: keepalive, 8-byte token */
+    MSG_PONG = 0x41,  /* binary: answer, the same token */
+    MSG_CHUNK = 0x42, /* binary: file data */
+} msg_type;
+
+struct msg_hello {
+    uint32_t version;
+    char name[BANTER_MAX_NAME + 1];
+    size_t nfeatures;
+    char features[BANTER_MAX_FEATURES][BANTER_MAX_FEATURE + 1];
+};
+
+struct msg_chat {
+    uint8_t id[MSG_ID_LEN];
+    int64_t ts_ms;  /* sender's clock, milliseconds since the epoch */
+    char *body;     /* NUL-terminated UTF-8; owned by the msg */
+    size_t body_len;
+    bool broadcast;
+};
+
+struct msg_ack {
+    uint8_t id[MSG_ID_LEN];
+};
+
+struct msg_bye {
+    char reason[BANTER_MAX_REASON + 1];
+};
+
+struct msg_error {
+    char code[BANTER_MAX_ERRCODE + 1];
+    char message[BANTER_MAX_REASON + 1];
+};
+
+struct msg_ping {
+    uint64_t token;
+};
+
+struct msg_chunk {
+    uint8_t transfer[MSG_ID_LEN];
+    uint64_t offset;
+    const uint8_t *data; /* borrowed from the decoded plaintext */
+    size_t len;
+};
+
+typedef struct msg {
+    msg_type type;
+    union {
+        struct msg_hello hello;
+        struct msg_chat chat;
+        struct msg_ack ack;
+        struct msg_bye bye;
+        struct msg_error error;
+        struct msg_ping ping; /* PING and PONG */
+        struct msg_chunk chunk;
+    } u;
+} msg;
+
+/*
+ * Decode one plaintext into m. Errors, each distinct:
+ *   BANTER_ETRUNCATED  empty input, or a binary body shorter than its fields
+ *   BANTER_EBADTYPE    type byte unknown
+ *   BANTER_ETOOBIG     JSON body over BANTER_MAX_JSON
+ *   BANTER_EUTF8       body (or a string in it) is not valid UTF-8
+ *   BANTER_EJSON       not well-formed JSON, nested too deep, or \u0000
+ *   BANTER_ESCHEMA     not an object, a required field missing, a wrong type,
+ *                      a bad value or a duplicate key
+ *   BANTER_ETOOLONG    a string longer than its maximum
+ *   BANTER_ETRAILING   a binary body longer than its fields
+ *   BANTER_ENOMEM
+ * On success the caller calls msg_clear(m). On failure m needs no clearing.
+ * A CHUNK's data points into pt.
+ */
+BANTER_WUR int msg_decode(msg *m, const uint8_t *pt, size_t len);
+
+/* Append the encoding of m to out. The same schema is enforced, so nothing
+ * is sent that a peer would refuse: BANTER_ESCHEMA, BANTER_ETOOLONG,
+ * BANTER_EUTF8, BANTER_EBADTYPE, BANTER_ETOOBIG (out's cap), BANTER_ENOMEM. */
+BANTER_WUR int msg_encode(const msg *m, buf *out);
+
+/* Free what a decoded msg owns; m is zeroed. Accepts a zeroed msg. */
+void msg_clear(msg *m);
+
+/* A CHAT with a copy of body (len bytes). BANTER_ENOMEM, BANTER_ETOOLONG. */
+BANTER_WUR int msg_chat_init(msg *m, const uint8_t id[static MSG_ID_LEN], int64_t ts_ms,
+                             const char *body, size_t len, bool broadcast);
+
+/* Lowercase hex of a message id, and back (exactly 32 lowercase digits). */
+void msg_id_to_hex(const uint8_t id[static MSG_ID_LEN], char out[static 2 * MSG_ID_LEN + 1]);
+BANTER_WUR int msg_id_from_hex(uint8_t id[static MSG_ID_LEN], const char *hex);
+
+const char *msg_type_name(int type);
+
+#endif
