@@ -116,8 +116,8 @@ int bcrypto_aead_decrypt(uint8_t *out, const uint8_t k[static BCRYPTO_KEYLEN], u
     if (len < BCRYPTO_TAGLEN)
         return BANTER_ETRUNCATED;
     noise_nonce(nonce, n);
-    if (crypto_aead_chacha20poly1305_ietf_decrypt(out, NULL, NULL, ct, len, ad, adlen, nonce,
-                                                  k) != 0)
+    if (crypto_aead_chacha20poly1305_ietf_decrypt(out, NULL, NULL, ct, len, ad, adlen, nonce, k) !=
+        0)
         return BANTER_EBADTAG;
     return 0;
 }
@@ -141,12 +141,14 @@ int bcrypto_verify(const uint8_t sig[static BCRYPTO_SIGLEN], const uint8_t *msg,
     return crypto_sign_verify_detached(sig, msg, len, pk) == 0 ? 0 : BANTER_EIDENTITY;
 }
 
-int bcrypto_ed_to_x_public(uint8_t x[static BCRYPTO_DHLEN], const uint8_t ed[static BCRYPTO_ED_PKLEN])
+int bcrypto_ed_to_x_public(uint8_t x[static BCRYPTO_DHLEN],
+                           const uint8_t ed[static BCRYPTO_ED_PKLEN])
 {
     return crypto_sign_ed25519_pk_to_curve25519(x, ed) == 0 ? 0 : BANTER_EIDENTITY;
 }
 
-void bcrypto_ed_to_x_secret(uint8_t x[static BCRYPTO_DHLEN], const uint8_t sk[static BCRYPTO_ED_SKLEN])
+void bcrypto_ed_to_x_secret(uint8_t x[static BCRYPTO_DHLEN],
+                            const uint8_t sk[static BCRYPTO_ED_SKLEN])
 {
     crypto_sign_ed25519_sk_to_curve25519(x, sk);
 }

@@ -19,15 +19,15 @@
 
 #include "error.h"
 
-#define BCRYPTO_DHLEN 32
-#define BCRYPTO_HASHLEN 64
-#define BCRYPTO_BLOCKLEN 128
-#define BCRYPTO_KEYLEN 32
-#define BCRYPTO_TAGLEN 16
-#define BCRYPTO_ED_PKLEN 32
-#define BCRYPTO_ED_SKLEN 64
+#define BCRYPTO_DHLEN      32
+#define BCRYPTO_HASHLEN    64
+#define BCRYPTO_BLOCKLEN   128
+#define BCRYPTO_KEYLEN     32
+#define BCRYPTO_TAGLEN     16
+#define BCRYPTO_ED_PKLEN   32
+#define BCRYPTO_ED_SKLEN   64
 #define BCRYPTO_ED_SEEDLEN 32
-#define BCRYPTO_SIGLEN 64
+#define BCRYPTO_SIGLEN     64
 
 /* A source of random bytes. fill() must not fail. */
 typedef struct banter_rng {
@@ -58,7 +58,8 @@ void bcrypto_hkdf(const uint8_t ck[static BCRYPTO_HASHLEN], const uint8_t *ikm, 
 /* X25519. bcrypto_dh returns BANTER_EDH when the result is all zero (the
  * remote key had low order); out is then zeroed. */
 void bcrypto_dh_public(uint8_t pub[static BCRYPTO_DHLEN], const uint8_t priv[static BCRYPTO_DHLEN]);
-BANTER_WUR int bcrypto_dh(uint8_t out[static BCRYPTO_DHLEN], const uint8_t priv[static BCRYPTO_DHLEN],
+BANTER_WUR int bcrypto_dh(uint8_t out[static BCRYPTO_DHLEN],
+                          const uint8_t priv[static BCRYPTO_DHLEN],
                           const uint8_t pub[static BCRYPTO_DHLEN]);
 
 /* ChaCha20-Poly1305 (IETF) with the Noise nonce: 4 zero bytes then n as
@@ -68,8 +69,8 @@ void bcrypto_aead_encrypt(uint8_t *out, const uint8_t k[static BCRYPTO_KEYLEN], 
 /* ct has len bytes (>= 16); out receives len - 16 bytes and may equal ct.
  * BANTER_EBADTAG (out untouched) or BANTER_ETRUNCATED when len < 16. */
 BANTER_WUR int bcrypto_aead_decrypt(uint8_t *out, const uint8_t k[static BCRYPTO_KEYLEN],
-                                    uint64_t n, const uint8_t *ad, size_t adlen,
-                                    const uint8_t *ct, size_t len);
+                                    uint64_t n, const uint8_t *ad, size_t adlen, const uint8_t *ct,
+                                    size_t len);
 
 /* Ed25519 device keys. */
 void bcrypto_sign_seed_keypair(uint8_t pk[static BCRYPTO_ED_PKLEN],

@@ -13,27 +13,27 @@
 
 enum banter_err {
     BANTER_OK = 0,
-    BANTER_ENOMEM = -1,       /* allocation failed */
-    BANTER_EINVAL = -2,       /* the caller passed a bad argument */
-    BANTER_ETOOBIG = -3,      /* a length is over its cap */
-    BANTER_ETRUNCATED = -4,   /* input ended inside a frame or field */
-    BANTER_EBADTAG = -5,      /* authentication tag did not verify */
-    BANTER_EBADTYPE = -6,     /* unknown or unexpected message type */
-    BANTER_EUTF8 = -7,        /* text is not valid UTF-8 */
-    BANTER_EJSON = -8,        /* body is not well-formed JSON */
-    BANTER_ESCHEMA = -9,      /* JSON lacks a field or has a wrong type */
-    BANTER_ETOOLONG = -10,    /* a field is longer than allowed */
-    BANTER_EDH = -11,         /* Diffie-Hellman gave a low-order result */
-    BANTER_ESTATE = -12,      /* call not valid in the object's state */
-    BANTER_ENONCE = -13,      /* cipher nonce space exhausted */
-    BANTER_EIO = -14,         /* a file operation failed (see errno) */
-    BANTER_EPERM = -15,       /* key file readable by others */
-    BANTER_EFORMAT = -16,     /* a stored file is not in the expected format */
-    BANTER_EIDENTITY = -17,   /* peer's identity proof is invalid */
-    BANTER_EPROTO = -18,      /* peer broke the protocol */
-    BANTER_EUNSUPPORTED = -19,/* protocol name or version not supported */
-    BANTER_EKEYMISMATCH = -20,/* peer's key is not the one expected */
-    BANTER_ETRAILING = -21,   /* bytes left over after a complete value */
+    BANTER_ENOMEM = -1,        /* allocation failed */
+    BANTER_EINVAL = -2,        /* the caller passed a bad argument */
+    BANTER_ETOOBIG = -3,       /* a length is over its cap */
+    BANTER_ETRUNCATED = -4,    /* input ended inside a frame or field */
+    BANTER_EBADTAG = -5,       /* authentication tag did not verify */
+    BANTER_EBADTYPE = -6,      /* unknown or unexpected message type */
+    BANTER_EUTF8 = -7,         /* text is not valid UTF-8 */
+    BANTER_EJSON = -8,         /* body is not well-formed JSON */
+    BANTER_ESCHEMA = -9,       /* JSON lacks a field or has a wrong type */
+    BANTER_ETOOLONG = -10,     /* a field is longer than allowed */
+    BANTER_EDH = -11,          /* Diffie-Hellman gave a low-order result */
+    BANTER_ESTATE = -12,       /* call not valid in the object's state */
+    BANTER_ENONCE = -13,       /* cipher nonce space exhausted */
+    BANTER_EIO = -14,          /* a file operation failed (see errno) */
+    BANTER_EPERM = -15,        /* key file readable by others */
+    BANTER_EFORMAT = -16,      /* a stored file is not in the expected format */
+    BANTER_EIDENTITY = -17,    /* peer's identity proof is invalid */
+    BANTER_EPROTO = -18,       /* peer broke the protocol */
+    BANTER_EUNSUPPORTED = -19, /* protocol name or version not supported */
+    BANTER_EKEYMISMATCH = -20, /* peer's key is not the one expected */
+    BANTER_ETRAILING = -21,    /* bytes left over after a complete value */
 };
 
 /* Text for an error code; never NULL, never needs freeing. */

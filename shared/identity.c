@@ -14,7 +14,7 @@
 #include "limits.h"
 
 #define KEYFILE_MAGIC "banter-ed25519-seed-v1 "
-#define FP_CONTEXT "banter-fingerprint-v1"
+#define FP_CONTEXT    "banter-fingerprint-v1"
 
 struct identity {
     uint8_t seed[BCRYPTO_ED_SEEDLEN];

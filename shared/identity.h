@@ -21,7 +21,7 @@
 /* "12345 67890 12345 67890 12345 67890 12345 67890" */
 #define IDENTITY_FP_GROUPS 8
 #define IDENTITY_FP_DIGITS (IDENTITY_FP_GROUPS * 5)
-#define IDENTITY_FP_LEN (IDENTITY_FP_DIGITS + IDENTITY_FP_GROUPS - 1)
+#define IDENTITY_FP_LEN    (IDENTITY_FP_DIGITS + IDENTITY_FP_GROUPS - 1)
 
 typedef struct identity identity;
 
@@ -49,9 +49,9 @@ BANTER_WUR int identity_load_or_create(identity **out, const char *path, banter_
 void identity_free(identity *id);
 
 /* Borrowed views, valid while id lives. */
-const uint8_t *identity_public(const identity *id);      /* Ed25519, 32 bytes */
-const uint8_t *identity_dh_secret(const identity *id);   /* X25519, 32 bytes */
-const uint8_t *identity_dh_public(const identity *id);   /* X25519, 32 bytes */
+const uint8_t *identity_public(const identity *id);    /* Ed25519, 32 bytes */
+const uint8_t *identity_dh_secret(const identity *id); /* X25519, 32 bytes */
+const uint8_t *identity_dh_public(const identity *id); /* X25519, 32 bytes */
 
 /* Detached Ed25519 signature of msg. */
 void identity_sign(const identity *id, const uint8_t *msg, size_t len,

@@ -11,26 +11,26 @@
 #define BANTER_LIMITS_H
 
 /* Noise: a message (handshake or transport) is at most 65535 bytes. */
-#define BANTER_NOISE_MAX_MSG 65535u
-#define BANTER_NOISE_TAGLEN 16u
+#define BANTER_NOISE_MAX_MSG     65535u
+#define BANTER_NOISE_TAGLEN      16u
 /* Largest plaintext one transport message can carry. */
-#define BANTER_MAX_PLAINTEXT (BANTER_NOISE_MAX_MSG - BANTER_NOISE_TAGLEN)
+#define BANTER_MAX_PLAINTEXT     (BANTER_NOISE_MAX_MSG - BANTER_NOISE_TAGLEN)
 /* Stream framing: 2-byte big-endian length before each Noise message. */
-#define BANTER_FRAME_HDR 2u
+#define BANTER_FRAME_HDR         2u
 /* Handshake messages are small; a responder refuses larger ones. */
 #define BANTER_MAX_HANDSHAKE_MSG 1024u
 /* Largest JSON body of one control or chat message (type byte excluded). */
-#define BANTER_MAX_JSON (BANTER_MAX_PLAINTEXT - 1u)
+#define BANTER_MAX_JSON          (BANTER_MAX_PLAINTEXT - 1u)
 /* Nesting depth accepted in a JSON message. */
-#define BANTER_MAX_JSON_DEPTH 8
+#define BANTER_MAX_JSON_DEPTH    8
 
 /* Message fields (bytes of UTF-8, terminator excluded). */
-#define BANTER_MAX_NAME 64u
-#define BANTER_MAX_BODY 32768u
-#define BANTER_MAX_REASON 256u
-#define BANTER_MAX_ERRCODE 32u
+#define BANTER_MAX_NAME     64u
+#define BANTER_MAX_BODY     32768u
+#define BANTER_MAX_REASON   256u
+#define BANTER_MAX_ERRCODE  32u
 #define BANTER_MAX_FEATURES 16u
-#define BANTER_MAX_FEATURE 32u
+#define BANTER_MAX_FEATURE  32u
 
 /* Bulk data: one file chunk frame carries at most this much payload. */
 #define BANTER_CHUNK_HDR 25u /* type + 16-byte transfer id + 8-byte offset */

@@ -10,7 +10,7 @@
 
 #include "utf8.h"
 
-#define MAX_MEMBERS 32
+#define MAX_MEMBERS  32
 /* Largest integer a JSON number carries exactly (2^53). */
 #define JSON_MAX_INT 9007199254740992.0
 
@@ -45,8 +45,7 @@ int msg_id_from_hex(uint8_t id[static MSG_ID_LEN], const char *hex)
     for (const char *p = hex; *p; p++)
         if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
             return BANTER_ESCHEMA;
-    if (sodium_hex2bin(id, MSG_ID_LEN, hex, 2 * MSG_ID_LEN, NULL, &n, NULL) != 0 ||
-        n != MSG_ID_LEN)
+    if (sodium_hex2bin(id, MSG_ID_LEN, hex, 2 * MSG_ID_LEN, NULL, &n, NULL) != 0 || n != MSG_ID_LEN)
         return BANTER_ESCHEMA;
     return 0;
 }
@@ -173,8 +172,7 @@ static int decode_hello(const cJSON *o, struct msg_hello *h)
     if (!cJSON_IsArray(f))
         return BANTER_ESCHEMA;
     const cJSON *it;
-    cJSON_ArrayForEach(it, f)
-    {
+    cJSON_ArrayForEach (it, f) {
         if (h->nfeatures == BANTER_MAX_FEATURES)
             return BANTER_ETOOLONG;
         if (!cJSON_IsString(it))
@@ -246,8 +244,7 @@ static int decode_json(msg *m, const char *text, size_t len)
     cJSON *o = cJSON_ParseWithLengthOpts(text, len, &end, false);
     if (!o)
         return BANTER_EJSON;
-    while (end && end < text + len && (*end == ' ' || *end == '\n' || *end == '\r' ||
-                                       *end == '\t'))
+    while (end && end < text + len && (*end == ' ' || *end == '\n' || *end == '\r' || *end == '\t'))
         end++;
     if (!end || end != text + len) {
         r = BANTER_EJSON;
@@ -383,8 +380,7 @@ static int build_json(const msg *m, cJSON *o)
                 return BANTER_ENOMEM;
             for (size_t i = 0; i < h->nfeatures; i++) {
                 const char *f = h->features[i];
-                r = check_text(f, strnlen(f, BANTER_MAX_FEATURE + 1), 1, BANTER_MAX_FEATURE,
-                               true);
+                r = check_text(f, strnlen(f, BANTER_MAX_FEATURE + 1), 1, BANTER_MAX_FEATURE, true);
                 if (r)
                     return r;
                 cJSON *s = cJSON_CreateString(f);

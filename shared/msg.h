@@ -19,11 +19,11 @@
 #include "error.h"
 #include "limits.h"
 
-#define MSG_ID_LEN 16
+#define MSG_ID_LEN     16
 #define MSG_JSON_FIRST 0x01
-#define MSG_JSON_LAST 0x3f
-#define MSG_BIN_FIRST 0x40
-#define MSG_BIN_LAST 0x7f
+#define MSG_JSON_LAST  0x3f
+#define MSG_BIN_FIRST  0x40
+#define MSG_BIN_LAST   0x7f
 
 typedef enum msg_type {
     MSG_HELLO = 0x01, /* JSON: first message each side sends */
@@ -45,8 +45,8 @@ struct msg_hello {
 
 struct msg_chat {
     uint8_t id[MSG_ID_LEN];
-    int64_t ts_ms;  /* sender's clock, milliseconds since the epoch */
-    char *body;     /* NUL-terminated UTF-8; owned by the msg */
+    int64_t ts_ms; /* sender's clock, milliseconds since the epoch */
+    char *body;    /* NUL-terminated UTF-8; owned by the msg */
     size_t body_len;
     bool broadcast;
 };

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #define SUITE_SUFFIX "_25519_ChaChaPoly_BLAKE2b"
-#define MAX_TOKENS 8
+#define MAX_TOKENS   8
 #define MAX_MESSAGES 8
 
 typedef enum tok { T_E, T_S, T_EE, T_ES, T_SE, T_SS, T_PSK } tok;
@@ -212,7 +212,7 @@ static int parse_token(const char *w, size_t n, tok *t)
     static const struct {
         const char *s;
         tok t;
-    } names[] = {{"e", T_E}, {"s", T_S}, {"ee", T_EE}, {"es", T_ES},
+    } names[] = {{"e", T_E},   {"s", T_S},   {"ee", T_EE},  {"es", T_ES},
                  {"se", T_SE}, {"ss", T_SS}, {"psk", T_PSK}};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         if (strlen(names[i].s) == n && memcmp(names[i].s, w, n) == 0) {
@@ -565,8 +565,7 @@ static int finish_message(noise_hs *hs)
     return 0;
 }
 
-int noise_hs_write(noise_hs *hs, const uint8_t *payload, size_t len, uint8_t *out,
-                   size_t *outlen)
+int noise_hs_write(noise_hs *hs, const uint8_t *payload, size_t len, uint8_t *out, size_t *outlen)
 {
     int r;
     size_t o = 0;
@@ -723,7 +722,4 @@ void noise_hs_hash(const noise_hs *hs, uint8_t h[static NOISE_HASHLEN])
     memcpy(h, hs->ss.h, NOISE_HASHLEN);
 }
 
-const uint8_t *noise_hs_remote_static(const noise_hs *hs)
-{
-    return hs->has_rs ? hs->rs : NULL;
-}
+const uint8_t *noise_hs_remote_static(const noise_hs *hs) { return hs->has_rs ? hs->rs : NULL; }

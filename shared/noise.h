@@ -24,12 +24,12 @@
 #include "bcrypto.h"
 #include "error.h"
 
-#define NOISE_KEYLEN BCRYPTO_DHLEN
-#define NOISE_HASHLEN BCRYPTO_HASHLEN
-#define NOISE_TAGLEN BCRYPTO_TAGLEN
-#define NOISE_PSKLEN 32
+#define NOISE_KEYLEN   BCRYPTO_DHLEN
+#define NOISE_HASHLEN  BCRYPTO_HASHLEN
+#define NOISE_TAGLEN   BCRYPTO_TAGLEN
+#define NOISE_PSKLEN   32
 #define NOISE_MAX_PSKS 4
-#define NOISE_MAX_MSG 65535u
+#define NOISE_MAX_MSG  65535u
 
 /* CipherState. A small value type: embed it; its fields are private. */
 typedef struct noise_cipher {
@@ -68,13 +68,13 @@ typedef struct noise_hs_config {
     noise_role role;
     const uint8_t *prologue;
     size_t prologue_len;
-    const uint8_t *s;        /* local static private key (32), or NULL */
-    const uint8_t *e;        /* fixed local ephemeral private key, tests only */
-    const uint8_t *rs;       /* remote static public key, if known before */
-    const uint8_t *re;       /* remote ephemeral public key, if known before */
+    const uint8_t *s;                    /* local static private key (32), or NULL */
+    const uint8_t *e;                    /* fixed local ephemeral private key, tests only */
+    const uint8_t *rs;                   /* remote static public key, if known before */
+    const uint8_t *re;                   /* remote ephemeral public key, if known before */
     const uint8_t (*psks)[NOISE_PSKLEN]; /* consumed in order of psk tokens */
     size_t npsks;
-    banter_rng rng;          /* for ephemeral keys when e is NULL */
+    banter_rng rng; /* for ephemeral keys when e is NULL */
 } noise_hs_config;
 
 typedef struct noise_hs noise_hs;

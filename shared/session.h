@@ -24,12 +24,12 @@
 #include "msg.h"
 #include "noise.h"
 
-#define SESSION_PROTOCOL "Noise_XX_25519_ChaChaPoly_BLAKE2b"
-#define SESSION_PROLOGUE "Banter/1 Noise_XX_25519_ChaChaPoly_BLAKE2b"
-#define SESSION_VERSION 1
+#define SESSION_PROTOCOL        "Noise_XX_25519_ChaChaPoly_BLAKE2b"
+#define SESSION_PROLOGUE        "Banter/1 Noise_XX_25519_ChaChaPoly_BLAKE2b"
+#define SESSION_VERSION         1
 /* Context string the handshake identity signature covers, before h. */
-#define SESSION_PROOF_CONTEXT "banter-identity-v1"
-#define SESSION_PROOF_LEN (BCRYPTO_ED_PKLEN + BCRYPTO_SIGLEN)
+#define SESSION_PROOF_CONTEXT   "banter-identity-v1"
+#define SESSION_PROOF_LEN       (BCRYPTO_ED_PKLEN + BCRYPTO_SIGLEN)
 /* Default cap on bytes queued for the peer and not yet written. */
 #define SESSION_DEFAULT_OUT_CAP (1u << 20)
 

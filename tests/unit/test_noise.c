@@ -77,15 +77,13 @@ static void run_vector(const cJSON *v, int *count)
     size_t nipsk = 0, nrpsk = 0;
     const cJSON *p;
 
-    cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(v, "init_psks"))
-    {
+    cJSON_ArrayForEach (p, cJSON_GetObjectItemCaseSensitive(v, "init_psks")) {
         size_t n;
         assert_int_equal(sodium_hex2bin(ipsk[nipsk++], NOISE_PSKLEN, p->valuestring,
                                         strlen(p->valuestring), NULL, &n, NULL),
                          0);
     }
-    cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(v, "resp_psks"))
-    {
+    cJSON_ArrayForEach (p, cJSON_GetObjectItemCaseSensitive(v, "resp_psks")) {
         size_t n;
         assert_int_equal(sodium_hex2bin(rpsk[nrpsk++], NOISE_PSKLEN, p->valuestring,
                                         strlen(p->valuestring), NULL, &n, NULL),
@@ -93,12 +91,24 @@ static void run_vector(const cJSON *v, int *count)
     }
 
     struct side ini = {0}, res = {0};
-    noise_hs_config ci = {.protocol_name = name, .role = NOISE_INITIATOR, .prologue = ipro,
-                          .prologue_len = l_ipro, .s = is, .e = ie, .rs = irs,
-                          .psks = (const uint8_t(*)[NOISE_PSKLEN])ipsk, .npsks = nipsk};
-    noise_hs_config cr = {.protocol_name = name, .role = NOISE_RESPONDER, .prologue = rpro,
-                          .prologue_len = l_rpro, .s = rs, .e = re, .rs = rrs,
-                          .psks = (const uint8_t(*)[NOISE_PSKLEN])rpsk, .npsks = nrpsk};
+    noise_hs_config ci = {.protocol_name = name,
+                          .role = NOISE_INITIATOR,
+                          .prologue = ipro,
+                          .prologue_len = l_ipro,
+                          .s = is,
+                          .e = ie,
+                          .rs = irs,
+                          .psks = (const uint8_t(*)[NOISE_PSKLEN])ipsk,
+                          .npsks = nipsk};
+    noise_hs_config cr = {.protocol_name = name,
+                          .role = NOISE_RESPONDER,
+                          .prologue = rpro,
+                          .prologue_len = l_rpro,
+                          .s = rs,
+                          .e = re,
+                          .rs = rrs,
+                          .psks = (const uint8_t(*)[NOISE_PSKLEN])rpsk,
+                          .npsks = nrpsk};
     print_message("%s\n", name);
     assert_int_equal(noise_hs_new(&ini.hs, &ci), 0);
     assert_int_equal(noise_hs_new(&res.hs, &cr), 0);
@@ -106,8 +116,7 @@ static void run_vector(const cJSON *v, int *count)
     bool ow = one_way(name);
     int i = 0;
     const cJSON *m;
-    cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(v, "messages"))
-    {
+    cJSON_ArrayForEach (m, cJSON_GetObjectItemCaseSensitive(v, "messages")) {
         size_t lp, lc;
         uint8_t *payload = hexfield(m, "payload", &lp);
         uint8_t *ct = hexfield(m, "ciphertext", &lc);
@@ -166,7 +175,8 @@ static void test_vectors(void **state)
     assert_non_null(doc);
     int count = 0;
     const cJSON *v;
-    cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(doc, "vectors")) run_vector(v, &count);
+    cJSON_ArrayForEach (v, cJSON_GetObjectItemCaseSensitive(doc, "vectors"))
+        run_vector(v, &count);
     /* The file holds 59 vectors for this suite; every one must have run. */
     assert_int_equal(count, 59);
     cJSON_Delete(doc);
@@ -185,7 +195,9 @@ static void make_xx(noise_hs **i, noise_hs **r, uint8_t si[32], uint8_t sr[32])
     randombytes_buf(sr, 32);
     banter_rng rng = {sys_fill, NULL};
     noise_hs_config ci = {.protocol_name = "Noise_XX_25519_ChaChaPoly_BLAKE2b",
-                          .role = NOISE_INITIATOR, .s = si, .rng = rng};
+                          .role = NOISE_INITIATOR,
+                          .s = si,
+                          .rng = rng};
     noise_hs_config cr = ci;
     cr.role = NOISE_RESPONDER;
     cr.s = sr;
@@ -290,10 +302,13 @@ static void test_bad_config(void **state)
     noise_hs *hs;
     uint8_t k[32] = {1};
     banter_rng rng = {sys_fill, NULL};
-    const char *bad[] = {"Noise_XX_448_ChaChaPoly_BLAKE2b", "Noise_ZZ_25519_ChaChaPoly_BLAKE2b",
+    const char *bad[] = {"Noise_XX_448_ChaChaPoly_BLAKE2b",
+                         "Noise_ZZ_25519_ChaChaPoly_BLAKE2b",
                          "Noise_XXfallback_25519_ChaChaPoly_BLAKE2b",
-                         "Noise_XXpsk9_25519_ChaChaPoly_BLAKE2b", "Noise_XX_25519_AESGCM_SHA256",
-                         "", "Noise__25519_ChaChaPoly_BLAKE2b"};
+                         "Noise_XXpsk9_25519_ChaChaPoly_BLAKE2b",
+                         "Noise_XX_25519_AESGCM_SHA256",
+                         "",
+                         "Noise__25519_ChaChaPoly_BLAKE2b"};
     for (size_t j = 0; j < sizeof bad / sizeof bad[0]; j++) {
         noise_hs_config c = {.protocol_name = bad[j], .s = k, .rng = rng};
         assert_int_equal(noise_hs_new(&hs, &c), BANTER_EUNSUPPORTED);
