@@ -24,7 +24,7 @@ WARN   := -Wall -Wextra -Werror -Wshadow -Wconversion -Wstrict-prototypes \
           -Wmissing-prototypes -Wformat=2 -Wvla
 CSTD   := -std=c17 -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64
 CFLAGS ?= -O2 -g
-ALL_CFLAGS = $(CSTD) $(WARN) $(CFLAGS) -Ishared $(PKG_CFLAGS) -MMD -MP
+ALL_CFLAGS = $(CSTD) $(WARN) $(CFLAGS) -iquote shared $(PKG_CFLAGS) -MMD -MP
 SAN_FLAGS  = -O1 -g -fno-omit-frame-pointer -fsanitize=$(SANITIZE) -fno-sanitize-recover=all
 
 SHARED_SRC := $(sort $(wildcard shared/*.c))
@@ -39,6 +39,10 @@ FUZZ := build/fuzz
 LIB_REL  := $(REL)/libbanter.a
 LIB_ASAN := $(ASAN)/libbanter.a
 
+PKGS_PEER   := glib-2.0 gio-2.0 gio-unix-2.0 avahi-client avahi-glib sqlite3
+PEER_CFLAGS  = $(shell pkg-config --cflags $(PKGS_PEER) 2>/dev/null)
+PEER_LIBS    = $(shell pkg-config --libs $(PKGS_PEER) 2>/dev/null)
+
 # Programs: each exists once its folder has sources.
 PEER_SRC       := $(sort $(wildcard peer/*.c))
 RENDEZVOUS_SRC := $(sort $(wildcard rendezvous/*.c))
@@ -46,6 +50,13 @@ ADMIN_SRC      := $(sort $(wildcard admin/*.c))
 PROGRAMS := $(if $(PEER_SRC),bin/banter) $(if $(RENDEZVOUS_SRC),bin/banter-rendezvous) \
             $(if $(ADMIN_SRC),bin/banter-admin)
 MANPAGES := $(wildcard docs/man/*.1)
+
+PEER_LIB_SRC := $(filter-out peer/main.c,$(PEER_SRC))
+PEER_OBJ_REL  := $(PEER_SRC:%.c=$(REL)/%.o)
+PEER_OBJ_ASAN := $(PEER_SRC:%.c=$(ASAN)/%.o)
+PEER_LIBOBJ_ASAN := $(PEER_LIB_SRC:%.c=$(ASAN)/%.o)
+INTEG_SRC  := $(sort $(wildcard tests/integration/test_*.sh))
+ASAN_PROGRAMS := $(if $(PEER_SRC),$(ASAN)/banter)
 
 UNIT_BINS  := $(UNIT_SRC:tests/unit/%.c=$(ASAN)/tests/%)
 REPLAY_BINS := $(FUZZ_SRC:tests/fuzz/%.c=$(ASAN)/tests/replay_%)
@@ -88,7 +99,35 @@ $(LIB_ASAN): $(SHARED_SRC:shared/%.c=$(ASAN)/shared/%.o)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 
+# ---- programs ----
+$(REL)/peer/%.o: peer/%.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) $(PEER_CFLAGS) -iquote peer -c $< -o $@
+
+$(ASAN)/peer/%.o: peer/%.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC+SAN  $<")
+	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $(PEER_CFLAGS) -iquote peer -c $< -o $@
+
+bin/banter: $(PEER_OBJ_REL) $(LIB_REL)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) $(PEER_LIBS)
+
+$(ASAN)/banter: $(PEER_OBJ_ASAN) $(LIB_ASAN)
+	@$(if $(Q),echo "  LD+SAN  $@")
+	$(Q)$(CC) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS) $(PEER_LIBS)
+
 # ---- tests ----
+$(ASAN)/tests/test_peer_%: tests/unit/test_peer_%.c $(PEER_LIBOBJ_ASAN) $(LIB_ASAN)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  TEST    $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $(PEER_CFLAGS) -iquote peer \
+	    $(shell pkg-config --cflags cmocka) -DTEST_DATA_DIR='"$(CURDIR)/tests"' \
+	    $< -o $@ $(PEER_LIBOBJ_ASAN) $(LIB_ASAN) $(PKG_LIBS) $(PEER_LIBS) \
+	    $(shell pkg-config --libs cmocka)
+
 $(ASAN)/tests/%: tests/unit/%.c $(LIB_ASAN)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  TEST    $@")
@@ -107,14 +146,14 @@ test: deps-check
 
 check: test
 
-test-run: $(UNIT_BINS) $(REPLAY_BINS) all
-	$(Q)tests/run.sh $(UNIT_BINS) $(REPLAY_BINS)
+test-run: $(UNIT_BINS) $(REPLAY_BINS) $(ASAN_PROGRAMS) all
+	$(Q)BANTER_BIN=$(CURDIR)/$(ASAN)/banter tests/run.sh $(UNIT_BINS) $(REPLAY_BINS) $(INTEG_SRC)
 
 # ---- fuzzing (clang + libFuzzer) ----
 $(FUZZ)/%: tests/fuzz/%.c $(SHARED_SRC)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  FUZZ    $@")
-	$(Q)$(FUZZCC) $(CSTD) -g -O1 -Ishared $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined \
+	$(Q)$(FUZZCC) $(CSTD) -g -O1 -iquote shared $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined \
 	    $< $(SHARED_SRC) -o $@ $(PKG_LIBS)
 
 fuzz: deps-check $(FUZZ_BINS)
@@ -157,7 +196,7 @@ lint:
 	$(Q)clang-format --dry-run --Werror $(LINT_FILES)
 	$(Q)cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	    --std=c11 --inline-suppr --suppress=missingIncludeSystem \
-	    -Ishared shared $(wildcard peer rendezvous admin)
+	    -iquote shared shared $(wildcard peer rendezvous admin)
 	$(Q)scripts/checksrc.sh $(LINT_FILES)
 	@echo "lint: clean"
 

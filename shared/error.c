@@ -33,6 +33,11 @@ static const struct err_text errs[] = {
     {BANTER_EUNSUPPORTED, "EUNSUPPORTED", "protocol or version not supported"},
     {BANTER_EKEYMISMATCH, "EKEYMISMATCH", "peer's key is not the one expected"},
     {BANTER_ETRAILING, "ETRAILING", "unexpected bytes after the end of a value"},
+    {BANTER_ENOENT, "ENOENT", "no such record"},
+    {BANTER_EDB, "EDB", "database error"},
+    {BANTER_ENOSPC, "ENOSPC", "no space left on the disk"},
+    {BANTER_EAMBIGUOUS, "EAMBIGUOUS", "more than one match"},
+    {BANTER_ETIMEDOUT, "ETIMEDOUT", "timed out"},
 };
 
 static const struct err_text *find(int err)

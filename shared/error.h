@@ -34,6 +34,11 @@ enum banter_err {
     BANTER_EUNSUPPORTED = -19, /* protocol name or version not supported */
     BANTER_EKEYMISMATCH = -20, /* peer's key is not the one expected */
     BANTER_ETRAILING = -21,    /* bytes left over after a complete value */
+    BANTER_ENOENT = -22,       /* no such record, peer or file */
+    BANTER_EDB = -23,          /* the database refused or failed */
+    BANTER_ENOSPC = -24,       /* the disk is full */
+    BANTER_EAMBIGUOUS = -25,   /* a name or prefix matches more than one */
+    BANTER_ETIMEDOUT = -26,    /* no answer in time */
 };
 
 /* Text for an error code; never NULL, never needs freeing. */

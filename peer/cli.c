@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: MIT */
+/* cli.c - control socket client and helpers for the commands. */
+#include "cli.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LINE_MAX_BYTES (8u << 20)
+
+struct cli_conn {
+    int fd;
+    char *buf;
+    size_t len, cap;
+};
+
+void cli_usage(FILE *f, const cli_cmd *c)
+{
+    fprintf(f, "usage: banter [--home DIR] %s\n\n%s\n", c->usage, c->help);
+}
+
+bool cli_wants_help(const char *name, int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            break;
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            cli_usage(stdout, cli_find(name));
+            return true;
+        }
+    }
+    return false;
+}
+
+cli_conn *cli_connect(const cli_ctx *ctx)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    memcpy(sa.sun_path, ctx->home->sock, sizeof sa.sun_path - 1);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        if (fd >= 0)
+            close(fd);
+        fprintf(stderr, "banter: no node is running in %s: start one with `banter node`\n",
+                ctx->home->dir);
+        return NULL;
+    }
+    cli_conn *c = calloc(1, sizeof *c);
+    if (!c) {
+        close(fd);
+        return NULL;
+    }
+    c->fd = fd;
+    return c;
+}
+
+void cli_close(cli_conn *c)
+{
+    if (!c)
+        return;
+    close(c->fd);
+    free(c->buf);
+    free(c);
+}
+
+static bool write_all(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return false;
+        p += w;
+        n -= (size_t)w;
+    }
+    return true;
+}
+
+cJSON *cli_read(cli_conn *c)
+{
+    for (;;) {
+        char *nl = c->len ? memchr(c->buf, '\n', c->len) : NULL;
+        if (nl) {
+            size_t n = (size_t)(nl - c->buf);
+            cJSON *o = cJSON_ParseWithLength(c->buf, n);
+            memmove(c->buf, nl + 1, c->len - n - 1);
+            c->len -= n + 1;
+            if (!o)
+                fprintf(stderr, "banter: the node sent a line that is not JSON\n");
+            return o;
+        }
+        if (c->len == c->cap) {
+            size_t cap = c->cap ? c->cap * 2 : 65536;
+            char *b = cap <= LINE_MAX_BYTES ? realloc(c->buf, cap) : NULL;
+            if (!b) {
+                fprintf(stderr, "banter: reply too large\n");
+                return NULL;
+            }
+            c->buf = b;
+            c->cap = cap;
+        }
+        ssize_t r = recv(c->fd, c->buf + c->len, c->cap - c->len, 0);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return NULL;
+        c->len += (size_t)r;
+    }
+}
+
+cJSON *cli_request(cli_conn *c, cJSON *o)
+{
+    char *text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (!text)
+        return NULL;
+    bool ok = write_all(c->fd, text, strlen(text)) && write_all(c->fd, "\n", 1);
+    cJSON_free(text);
+    cJSON *reply = ok ? cli_read(c) : NULL;
+    if (!reply)
+        fprintf(stderr, "banter: the node closed the control connection\n");
+    return reply;
+}
+
+int cli_check(const cJSON *reply)
+{
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(reply, "ok")))
+        return EXIT_OK;
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(reply, "error");
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(reply, "message");
+    fprintf(stderr, "banter: %s\n", cJSON_IsString(m) ? m->valuestring : "request failed");
+    const char *name = cJSON_IsString(e) ? e->valuestring : "";
+    if (strcmp(name, "ENOENT") == 0 || strcmp(name, "EAMBIGUOUS") == 0)
+        return EXIT_NO_PEER;
+    if (strcmp(name, "EKEYMISMATCH") == 0)
+        return EXIT_REFUSED;
+    return EXIT_ERROR;
+}
+
+void cli_print_json(const cJSON *v)
+{
+    char *text = cJSON_PrintUnformatted(v);
+    if (text) {
+        puts(text);
+        cJSON_free(text);
+    }
+}
+
+void cli_time(double ms, char *out, size_t cap)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    if (!localtime_r(&t, &tm) || strftime(out, cap, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+        snprintf(out, cap, "?");
+}

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cli.h - what the client commands share: the exit codes, the option
+ * scanner, and a connection to the node's control socket.
+ */
+#ifndef BANTER_PEER_CLI_H
+#define BANTER_PEER_CLI_H
+
+#include <cJSON.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "home.h"
+
+/* Exit codes (also in banter(1)). */
+enum {
+    EXIT_OK = 0,
+    EXIT_ERROR = 1,   /* the request failed; the message says why */
+    EXIT_USAGE = 2,   /* bad command line */
+    EXIT_QUEUED = 3,  /* send: stored, delivered when the peer is back */
+    EXIT_NO_NODE = 4, /* no node is running with this home */
+    EXIT_NO_PEER = 5, /* unknown or ambiguous peer */
+    EXIT_REFUSED = 6, /* the peer's key changed: verify first */
+};
+
+typedef struct cli_ctx {
+    const home *home;
+    const char *prog; /* "banter" */
+} cli_ctx;
+
+typedef int (*cli_cmd_fn)(const cli_ctx *ctx, int argc, char **argv);
+
+typedef struct cli_cmd {
+    const char *name;
+    cli_cmd_fn fn;
+    const char *usage; /* after "banter [--home DIR] " */
+    const char *help;  /* one paragraph */
+} cli_cmd;
+
+/* The commands, defined in cmd_*.c. */
+int cmd_node(const cli_ctx *ctx, int argc, char **argv);
+int cmd_id(const cli_ctx *ctx, int argc, char **argv);
+int cmd_peers(const cli_ctx *ctx, int argc, char **argv);
+int cmd_verify(const cli_ctx *ctx, int argc, char **argv);
+int cmd_send(const cli_ctx *ctx, int argc, char **argv);
+int cmd_broadcast(const cli_ctx *ctx, int argc, char **argv);
+int cmd_history(const cli_ctx *ctx, int argc, char **argv);
+int cmd_listen(const cli_ctx *ctx, int argc, char **argv);
+
+/* The table in main.c, for --help. */
+const cli_cmd *cli_find(const char *name);
+/* Print a command's usage and help to f. */
+void cli_usage(FILE *f, const cli_cmd *c);
+/* True when argv holds -h or --help; prints the help then. */
+bool cli_wants_help(const char *name, int argc, char **argv);
+
+typedef struct cli_conn cli_conn;
+
+/* Connect to the node of ctx->home. NULL after printing "no node is
+ * running in DIR: start one with `banter node`". */
+cli_conn *cli_connect(const cli_ctx *ctx);
+void cli_close(cli_conn *c);
+/* Send a request (takes o) and read one reply line; NULL on a broken
+ * connection (printed). The reply is the caller's (cJSON_Delete). */
+cJSON *cli_request(cli_conn *c, cJSON *o);
+/* Read the next line as JSON (events after listen). NULL at the end. */
+cJSON *cli_read(cli_conn *c);
+/* For replies with "ok":false: print "banter: MESSAGE" and map the error
+ * name to an exit code. Returns EXIT_OK when the reply is ok. */
+int cli_check(const cJSON *reply);
+
+/* Print a JSON value on one line to stdout. */
+void cli_print_json(const cJSON *v);
+/* "2026-11-21 22:58:01" in local time. */
+void cli_time(double ms, char *out, size_t cap);
+
+#endif

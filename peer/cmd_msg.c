@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: MIT */
+/* cmd_msg.c - `banter send`, `broadcast`, `history`, `listen`. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char *str(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+static double num(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+/* One request, one reply; NULL with *rc set when it failed. */
+static cJSON *call(const cli_ctx *ctx, cJSON *req, int *rc)
+{
+    cli_conn *c = cli_connect(ctx);
+    if (!c) {
+        cJSON_Delete(req);
+        *rc = EXIT_NO_NODE;
+        return NULL;
+    }
+    cJSON *reply = cli_request(c, req);
+    cli_close(c);
+    *rc = reply ? cli_check(reply) : EXIT_ERROR;
+    if (*rc != EXIT_OK) {
+        cJSON_Delete(reply);
+        return NULL;
+    }
+    return reply;
+}
+
+int cmd_send(const cli_ctx *ctx, int argc, char **argv)
+{
+    const char *peer = NULL, *text = NULL;
+    double wait_s = 5;
+    bool explicit_wait = false;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--wait") == 0 && i + 1 < argc) {
+            char *end;
+            errno = 0;
+            wait_s = strtod(argv[++i], &end);
+            if (errno || *end || !(wait_s >= 0 && wait_s <= 600)) {
+                fprintf(stderr, "banter send: --wait takes 0 to 600 seconds\n");
+                return EXIT_USAGE;
+            }
+            explicit_wait = true;
+        } else if (!peer) {
+            peer = argv[i];
+        } else if (!text) {
+            text = argv[i];
+        } else {
+            fprintf(stderr, "banter send: too many arguments (quote the text)\n");
+            return EXIT_USAGE;
+        }
+    }
+    if (!peer || !text) {
+        cli_usage(stderr, cli_find("send"));
+        return EXIT_USAGE;
+    }
+    cJSON *req = cJSON_CreateObject();
+    cJSON_AddStringToObject(req, "cmd", "send");
+    cJSON_AddStringToObject(req, "peer", peer);
+    cJSON_AddStringToObject(req, "text", text);
+    cJSON_AddNumberToObject(req, "wait", wait_s * 1000);
+    cJSON_AddBoolToObject(req, "wait_offline", explicit_wait);
+    int rc;
+    cJSON *r = call(ctx, req, &rc);
+    if (!r)
+        return rc;
+    bool delivered = strcmp(str(r, "state"), "delivered") == 0;
+    if (delivered)
+        printf("delivered to %s\n", peer);
+    else
+        printf("queued: %s will get it when they are back online\n", peer);
+    cJSON_Delete(r);
+    return delivered ? EXIT_OK : EXIT_QUEUED;
+}
+
+int cmd_broadcast(const cli_ctx *ctx, int argc, char **argv)
+{
+    if (argc != 2) {
+        cli_usage(stderr, cli_find("broadcast"));
+        return EXIT_USAGE;
+    }
+    cJSON *req = cJSON_CreateObject();
+    cJSON_AddStringToObject(req, "cmd", "broadcast");
+    cJSON_AddStringToObject(req, "text", argv[1]);
+    int rc;
+    cJSON *r = call(ctx, req, &rc);
+    if (!r)
+        return rc;
+    printf("broadcast to %.0f peers (offline ones get it when they are back)\n",
+           num(r, "recipients"));
+    cJSON_Delete(r);
+    return EXIT_OK;
+}
+
+static void print_message(const cJSON *m, const char *peer_name)
+{
+    char when[32];
+    bool in = strcmp(str(m, "direction"), "in") == 0;
+    cli_time(num(m, "ts"), when, sizeof when);
+    printf("[%s] %s %s%s: %s%s\n", when, in ? "<" : ">", in ? peer_name : "me",
+           cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "broadcast")) ? " (broadcast)" : "",
+           str(m, "body"), strcmp(str(m, "state"), "queued") == 0 ? "  [queued]" : "");
+}
+
+int cmd_history(const cli_ctx *ctx, int argc, char **argv)
+{
+    const char *peer = NULL;
+    bool json = false;
+    double limit = 50;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0) {
+            json = true;
+        } else if (strcmp(argv[i], "--limit") == 0 && i + 1 < argc) {
+            char *end;
+            limit = strtod(argv[++i], &end);
+            if (*end || !(limit >= 1 && limit <= 100000)) {
+                fprintf(stderr, "banter history: --limit takes 1 to 100000\n");
+                return EXIT_USAGE;
+            }
+        } else if (!peer) {
+            peer = argv[i];
+        } else {
+            cli_usage(stderr, cli_find("history"));
+            return EXIT_USAGE;
+        }
+    }
+    if (!peer) {
+        cli_usage(stderr, cli_find("history"));
+        return EXIT_USAGE;
+    }
+    cJSON *req = cJSON_CreateObject();
+    cJSON_AddStringToObject(req, "cmd", "history");
+    cJSON_AddStringToObject(req, "peer", peer);
+    cJSON_AddNumberToObject(req, "limit", limit);
+    int rc;
+    cJSON *r = call(ctx, req, &rc);
+    if (!r)
+        return rc;
+    const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(r, "messages");
+    if (json) {
+        cli_print_json(msgs);
+    } else {
+        const char *name = str(cJSON_GetObjectItemCaseSensitive(r, "peer"), "name");
+        const cJSON *m;
+        cJSON_ArrayForEach (m, msgs)
+            print_message(m, name);
+    }
+    cJSON_Delete(r);
+    return EXIT_OK;
+}
+
+static void print_event(const cJSON *ev)
+{
+    const char *type = str(ev, "event");
+    const char *name = str(cJSON_GetObjectItemCaseSensitive(ev, "peer"), "name");
+    char when[32];
+    if (strcmp(type, "message") == 0) {
+        cli_time(num(ev, "ts"), when, sizeof when);
+        printf("[%s] %s%s: %s\n", when, name,
+               cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ev, "broadcast")) ? " (broadcast)"
+                                                                               : "",
+               str(ev, "body"));
+    } else if (strcmp(type, "online") == 0 || strcmp(type, "offline") == 0) {
+        printf("* %s is %s\n", name, type);
+    } else if (strcmp(type, "delivered") == 0) {
+        printf("* delivered to %s\n", name);
+    } else {
+        printf("* %s\n", str(ev, "text"));
+    }
+    fflush(stdout);
+}
+
+int cmd_listen(const cli_ctx *ctx, int argc, char **argv)
+{
+    bool json = argc == 2 && strcmp(argv[1], "--json") == 0;
+    if (argc > 2 || (argc == 2 && !json)) {
+        cli_usage(stderr, cli_find("listen"));
+        return EXIT_USAGE;
+    }
+    cli_conn *c = cli_connect(ctx);
+    if (!c)
+        return EXIT_NO_NODE;
+    cJSON *req = cJSON_CreateObject();
+    cJSON_AddStringToObject(req, "cmd", "listen");
+    cJSON *r = cli_request(c, req);
+    int rc = r ? cli_check(r) : EXIT_ERROR;
+    cJSON_Delete(r);
+    if (rc == EXIT_OK) {
+        if (!json)
+            fprintf(stderr, "listening for events (Ctrl-C to stop)\n");
+        cJSON *ev;
+        while ((ev = cli_read(c)) != NULL) {
+            if (json) {
+                cli_print_json(ev);
+                fflush(stdout);
+            } else {
+                print_event(ev);
+            }
+            cJSON_Delete(ev);
+        }
+    }
+    cli_close(c);
+    return rc;
+}

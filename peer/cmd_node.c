@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/* cmd_node.c - `banter node`: parse options, run the node. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "node.h"
+#include "utf8.h"
+
+static int bad(const char *what, const char *value)
+{
+    fprintf(stderr, "banter node: %s: \"%s\" (banter node --help)\n", what, value);
+    return EXIT_USAGE;
+}
+
+static void default_name(char *out, size_t cap)
+{
+    const char *u = getenv("USER");
+    if (!u || !*u)
+        u = getlogin();
+    snprintf(out, cap, "%s", u && *u ? u : "banter");
+}
+
+int cmd_node(const cli_ctx *ctx, int argc, char **argv)
+{
+    static node_config cfg; /* large; one per process */
+    cfg.home = *ctx->home;
+    cfg.mdns = true;
+    cfg.port = NODE_DEFAULT_PORT;
+    default_name(cfg.name, sizeof cfg.name);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--no-mdns") == 0) {
+            cfg.mdns = false;
+        } else if (strcmp(a, "--name") == 0 && v) {
+            size_t n = strlen(v);
+            if (n == 0 || n > BANTER_MAX_NAME || !utf8_valid(v, n))
+                return bad("--name must be 1 to 64 bytes of UTF-8", v);
+            for (const char *p = v; *p; p++)
+                if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                    return bad("--name must not contain control characters", v);
+            snprintf(cfg.name, sizeof cfg.name, "%s", v);
+            i++;
+        } else if (strcmp(a, "--port") == 0 && v) {
+            char *end;
+            errno = 0;
+            unsigned long p = strtoul(v, &end, 10);
+            if (errno || *end || p > 65535)
+                return bad("--port must be 0 to 65535", v);
+            cfg.port = (uint16_t)p;
+            i++;
+        } else if (strcmp(a, "--peer") == 0 && v) {
+            if (cfg.nstatic == NODE_MAX_STATIC)
+                return bad("too many --peer (at most 32)", v);
+            if (strlen(v) >= sizeof cfg.static_peers[0])
+                return bad("--peer too long", v);
+            snprintf(cfg.static_peers[cfg.nstatic++], sizeof cfg.static_peers[0], "%s", v);
+            i++;
+        } else {
+            return bad("unknown option or missing value", a);
+        }
+    }
+    return node_run(&cfg);
+}

@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * conn.h - one TCP connection carrying a Banter session, on a GLib main
+ * context.
+ *
+ * conn moves bytes between a non-blocking socket and a shared/session: it
+ * reads, feeds the session, reports events through callbacks, and writes
+ * what the session queues. It knows nothing of peers or messages beyond the
+ * session's events.
+ *
+ * Lifetime: conn_close() stops all I/O at once (the conn is then "closed":
+ * conn_is_open() is false and sends fail) and schedules, from an idle
+ * source, the closed() callback followed by the free. So a conn is never
+ * freed inside one of its own callbacks, and closed() is called exactly once
+ * for every conn that was created, whatever ended it.
+ */
+#ifndef BANTER_PEER_CONN_H
+#define BANTER_PEER_CONN_H
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "identity.h"
+#include "msg.h"
+
+typedef struct conn conn;
+
+typedef struct conn_callbacks {
+    /* Handshake complete: conn_peer() is valid. */
+    void (*established)(void *ud, conn *c);
+    /* One decoded transport plaintext (type byte + body). */
+    void (*message)(void *ud, conn *c, const uint8_t *pt, size_t len);
+    /* The output queue emptied after having been non-empty. */
+    void (*drained)(void *ud, conn *c);
+    /* The conn is gone; err is 0 for an orderly close, else BANTER_E*. The
+     * conn is freed right after this returns. */
+    void (*closed)(void *ud, conn *c, int err);
+} conn_callbacks;
+
+/* Start a non-blocking connect to host:port (numeric address or name).
+ * NULL with *err set (BANTER_EINVAL, BANTER_ENOMEM, BANTER_EIO) when it
+ * cannot even start; later failures arrive as closed(). */
+conn *conn_connect(GMainContext *ctx, const identity *id, const char *host, uint16_t port,
+                   const conn_callbacks *cb, void *ud, int *err);
+
+/* Wrap an accepted socket (the conn owns fd from now on, also on failure). */
+conn *conn_accept(GMainContext *ctx, const identity *id, int fd, const conn_callbacks *cb, void *ud,
+                  int *err);
+
+/* Encrypt and queue m. BANTER_ESTATE when closed or not established,
+ * BANTER_ETOOBIG when the queue is full (wait for drained()), or a codec
+ * error for a malformed m. */
+BANTER_WUR int conn_send(conn *c, const msg *m);
+
+/* Close. When established and bye is true, a BYE with reason is queued and
+ * written as far as the socket takes it without blocking. err is passed to
+ * closed(). Safe to call more than once and from inside callbacks. */
+void conn_close(conn *c, int err, bool bye, const char *reason);
+
+bool conn_is_open(const conn *c);
+bool conn_established(const conn *c);
+bool conn_is_initiator(const conn *c);
+/* Ed25519 key of the peer once established, else NULL. */
+const uint8_t *conn_peer(const conn *c);
+/* "198.18.0.2:7070" */
+const char *conn_remote(const conn *c);
+/* Bytes queued and not yet written. */
+size_t conn_queued(const conn *c);
+/* Monotonic milliseconds of the last bytes received (or creation). */
+int64_t conn_last_rx(const conn *c);
+int64_t conn_created(const conn *c);
+
+/* One pointer of the owner's, untouched by conn. */
+void conn_set_data(conn *c, void *data);
+void *conn_get_data(const conn *c);
+
+#endif

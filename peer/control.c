@@ -1,0 +1,621 @@
+/* SPDX-License-Identifier: MIT */
+#define _GNU_SOURCE /* accept4, struct ucred */
+/* control.c - JSON-lines control socket of the node (docs/control.md). */
+#include "control.h"
+
+#include <cJSON.h>
+#include <errno.h>
+#include <glib-unix.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "links.h"
+#include "utf8.h"
+
+#define CLIENT_OUT_CAP (4u << 20)
+#define MAX_WAIT_MS    600000
+
+typedef struct client client;
+
+typedef struct waiter { /* a send waiting for its acknowledgement */
+    client *cl;
+    uint8_t id[MSG_ID_LEN];
+    uint8_t peer[32];
+    GSource *timer;
+} waiter;
+
+struct client {
+    control *ctl;
+    int fd;
+    GSource *rsrc, *wsrc;
+    buf in, out;
+    bool listening;
+    bool closing;
+    waiter *wait; /* at most one request in flight per client */
+};
+
+struct control {
+    node *n;
+    GMainContext *ctx;
+    int fd;
+    GSource *src;
+    char path[108];
+    GList *clients;
+};
+
+static void drop_source(GSource **s)
+{
+    if (*s) {
+        g_source_destroy(*s);
+        g_source_unref(*s);
+        *s = NULL;
+    }
+}
+
+static void waiter_free(waiter *w)
+{
+    if (!w)
+        return;
+    drop_source(&w->timer);
+    g_free(w);
+}
+
+static void client_free(client *cl)
+{
+    cl->ctl->clients = g_list_remove(cl->ctl->clients, cl);
+    drop_source(&cl->rsrc);
+    drop_source(&cl->wsrc);
+    waiter_free(cl->wait);
+    close(cl->fd);
+    buf_free(&cl->in);
+    buf_free(&cl->out);
+    g_free(cl);
+}
+
+static gboolean on_client_writable(gint fd, GIOCondition cond, gpointer v);
+
+static void client_flush(client *cl)
+{
+    while (buf_len(&cl->out)) {
+        ssize_t w =
+            send(cl->fd, buf_data(&cl->out), buf_len(&cl->out), MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (!cl->wsrc) {
+                cl->wsrc = g_unix_fd_source_new(cl->fd, G_IO_OUT);
+                g_source_set_callback(cl->wsrc, G_SOURCE_FUNC(on_client_writable), cl, NULL);
+                g_source_attach(cl->wsrc, cl->ctl->ctx);
+            }
+            return;
+        }
+        if (w < 0) {
+            cl->closing = true;
+            buf_consume(&cl->out, buf_len(&cl->out));
+            break;
+        }
+        buf_consume(&cl->out, (size_t)w);
+    }
+    drop_source(&cl->wsrc);
+}
+
+static gboolean on_client_writable(gint fd, GIOCondition cond, gpointer v)
+{
+    client *cl = v;
+    (void)fd;
+    (void)cond;
+    client_flush(cl);
+    if (cl->closing && !buf_len(&cl->out))
+        client_free(cl);
+    return G_SOURCE_CONTINUE;
+}
+
+/* Queue one JSON object as a line. Frees o. A client that does not read
+ * its events is dropped rather than let to fill memory. */
+static void send_json(client *cl, cJSON *o)
+{
+    char *text = o ? cJSON_PrintUnformatted(o) : NULL;
+    cJSON_Delete(o);
+    if (!text) {
+        cl->closing = true;
+        return;
+    }
+    size_t n = strlen(text);
+    if (buf_append(&cl->out, text, n) != 0 || buf_append(&cl->out, "\n", 1) != 0)
+        cl->closing = true;
+    cJSON_free(text);
+    client_flush(cl);
+}
+
+static void send_error(client *cl, int err, const char *message)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddFalseToObject(o, "ok");
+    cJSON_AddStringToObject(o, "error", banter_errname(err));
+    cJSON_AddStringToObject(o, "message", message ? message : banter_strerror(err));
+    send_json(cl, o);
+}
+
+static cJSON *ok_reply(void)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddTrueToObject(o, "ok");
+    return o;
+}
+
+static void add_id(cJSON *o, const uint8_t id[static MSG_ID_LEN])
+{
+    char hex[2 * MSG_ID_LEN + 1];
+    msg_id_to_hex(id, hex);
+    cJSON_AddStringToObject(o, "id", hex);
+}
+
+static cJSON *peer_ref(const uint8_t key[static 32], const char *name)
+{
+    char fp[IDENTITY_FP_LEN + 1];
+    cJSON *o = cJSON_CreateObject();
+    identity_fingerprint(key, fp);
+    cJSON_AddStringToObject(o, "fingerprint", fp);
+    cJSON_AddStringToObject(o, "name", name ? name : "");
+    return o;
+}
+
+static cJSON *links_of(const char *body, size_t len)
+{
+    cJSON *a = cJSON_CreateArray();
+    size_t off = 0, start, n;
+    while (links_next(body, len, &off, &start, &n)) {
+        char *s = g_strndup(body + start, n);
+        cJSON_AddItemToArray(a, cJSON_CreateString(s));
+        g_free(s);
+    }
+    return a;
+}
+
+static const char *state_name(store_state s)
+{
+    return s == STORE_QUEUED ? "queued" : s == STORE_DELIVERED ? "delivered" : "received";
+}
+
+static cJSON *message_json(const store_msg *m)
+{
+    cJSON *o = cJSON_CreateObject();
+    add_id(o, m->id);
+    cJSON_AddStringToObject(o, "direction", m->dir == STORE_IN ? "in" : "out");
+    cJSON_AddNumberToObject(o, "ts", (double)m->ts_ms);
+    cJSON_AddNumberToObject(o, "stored", (double)m->stored_ms);
+    cJSON_AddStringToObject(o, "state", state_name(m->state));
+    cJSON_AddBoolToObject(o, "broadcast", m->broadcast);
+    cJSON_AddStringToObject(o, "body", m->body ? m->body : "");
+    cJSON_AddItemToObject(o, "links", links_of(m->body ? m->body : "", m->body_len));
+    return o;
+}
+
+/* ---- requests ---- */
+
+static const char *str_arg(const cJSON *req, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, key);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static bool resolve(client *cl, const cJSON *req, uint8_t key[static 32])
+{
+    char why[256];
+    const char *q = str_arg(req, "peer");
+    if (!q || !*q) {
+        send_error(cl, BANTER_EINVAL, "missing \"peer\": a name or a fingerprint prefix");
+        return false;
+    }
+    int r = node_resolve(cl->ctl->n, q, key, why, sizeof why);
+    if (r)
+        send_error(cl, r, why);
+    return r == 0;
+}
+
+static void cmd_id(client *cl)
+{
+    node *n = cl->ctl->n;
+    cJSON *o = ok_reply();
+    cJSON_AddStringToObject(o, "fingerprint", node_fingerprint(n));
+    cJSON_AddStringToObject(o, "name", node_name(n));
+    cJSON_AddNumberToObject(o, "port", node_port(n));
+    send_json(cl, o);
+}
+
+static cJSON *peer_json(const node_peer_info *pi)
+{
+    cJSON *o = peer_ref(pi->stored.key, pi->stored.name);
+    cJSON_AddBoolToObject(o, "online", pi->online);
+    cJSON *addrs = cJSON_AddArrayToObject(o, "addresses");
+    if (pi->address[0])
+        cJSON_AddItemToArray(addrs, cJSON_CreateString(pi->address));
+    cJSON_AddStringToObject(o, "source", pi->stored.source);
+    cJSON_AddStringToObject(o, "trust", store_trust_name(pi->stored.trust));
+    cJSON_AddNumberToObject(o, "last_seen", (double)pi->stored.last_seen_ms);
+    if (pi->stored.has_replaces) {
+        char fp[IDENTITY_FP_LEN + 1];
+        identity_fingerprint(pi->stored.replaces, fp);
+        cJSON_AddStringToObject(o, "replaces", fp);
+    }
+    return o;
+}
+
+static void cmd_peers(client *cl)
+{
+    node_peer_info *pi = NULL;
+    size_t k = 0;
+    int r = node_peers(cl->ctl->n, &pi, &k);
+    if (r) {
+        send_error(cl, r, NULL);
+        return;
+    }
+    cJSON *o = ok_reply();
+    cJSON *a = cJSON_AddArrayToObject(o, "peers");
+    for (size_t i = 0; i < k; i++)
+        cJSON_AddItemToArray(a, peer_json(&pi[i]));
+    free(pi);
+    send_json(cl, o);
+}
+
+static gboolean on_wait_timeout(gpointer v)
+{
+    client *cl = v;
+    waiter *w = cl->wait;
+    cJSON *o = ok_reply();
+    add_id(o, w->id);
+    cJSON_AddStringToObject(o, "state", "queued");
+    cl->wait = NULL;
+    g_source_unref(w->timer);
+    w->timer = NULL; /* this source is being removed by returning REMOVE */
+    waiter_free(w);
+    send_json(cl, o);
+    return G_SOURCE_REMOVE;
+}
+
+static const char *send_error_text(int r)
+{
+    switch (r) {
+    case BANTER_EKEYMISMATCH:
+        return "this peer's key changed and is not verified: compare fingerprints "
+               "(banter peers) and run `banter verify PEER` before sending";
+    case BANTER_ETOOLONG:
+        return "message too long (at most 32768 bytes)";
+    case BANTER_EUTF8:
+        return "message is not valid UTF-8";
+    case BANTER_ENOSPC:
+        return "the disk is full: the message was not queued";
+    case BANTER_EINVAL:
+        return "empty message";
+    default:
+        return NULL;
+    }
+}
+
+static void cmd_send(client *cl, const cJSON *req)
+{
+    uint8_t key[32], id[MSG_ID_LEN];
+    const char *text = str_arg(req, "text");
+    const cJSON *wait = cJSON_GetObjectItemCaseSensitive(req, "wait");
+    const cJSON *wait_off = cJSON_GetObjectItemCaseSensitive(req, "wait_offline");
+    double wait_ms = cJSON_IsNumber(wait) ? wait->valuedouble : 0;
+    if (!text) {
+        send_error(cl, BANTER_EINVAL, "missing \"text\"");
+        return;
+    }
+    if (!(wait_ms >= 0 && wait_ms <= MAX_WAIT_MS)) {
+        send_error(cl, BANTER_EINVAL, "\"wait\" must be 0..600000 milliseconds");
+        return;
+    }
+    if (!resolve(cl, req, key))
+        return;
+    int r = node_send(cl->ctl->n, key, text, strlen(text), id);
+    if (r) {
+        send_error(cl, r, send_error_text(r));
+        return;
+    }
+    /* Wait for the acknowledgement while the peer is online, or also while
+     * it is offline when the caller asked so explicitly. */
+    node_peer_info pi;
+    bool online = node_peer_info_get(cl->ctl->n, key, &pi) == 0 && pi.online;
+    if (wait_ms > 0 && (online || cJSON_IsTrue(wait_off))) {
+        waiter *w = g_new0(waiter, 1);
+        w->cl = cl;
+        memcpy(w->id, id, sizeof w->id);
+        memcpy(w->peer, key, sizeof w->peer);
+        w->timer = g_timeout_source_new((guint)wait_ms);
+        g_source_set_callback(w->timer, on_wait_timeout, cl, NULL);
+        g_source_attach(w->timer, cl->ctl->ctx);
+        cl->wait = w;
+        return;
+    }
+    cJSON *o = ok_reply();
+    add_id(o, id);
+    cJSON_AddStringToObject(o, "state", "queued");
+    send_json(cl, o);
+}
+
+static void cmd_broadcast(client *cl, const cJSON *req)
+{
+    uint8_t id[MSG_ID_LEN];
+    size_t count = 0;
+    const char *text = str_arg(req, "text");
+    if (!text) {
+        send_error(cl, BANTER_EINVAL, "missing \"text\"");
+        return;
+    }
+    int r = node_broadcast(cl->ctl->n, text, strlen(text), id, &count);
+    if (r) {
+        send_error(cl, r, send_error_text(r));
+        return;
+    }
+    cJSON *o = ok_reply();
+    add_id(o, id);
+    cJSON_AddNumberToObject(o, "recipients", (double)count);
+    send_json(cl, o);
+}
+
+static void cmd_history(client *cl, const cJSON *req)
+{
+    uint8_t key[32];
+    store_msg *m = NULL;
+    size_t k = 0;
+    const cJSON *lim = cJSON_GetObjectItemCaseSensitive(req, "limit");
+    double limit = cJSON_IsNumber(lim) ? lim->valuedouble : 50;
+    if (!(limit >= 1 && limit <= 100000)) {
+        send_error(cl, BANTER_EINVAL, "\"limit\" must be 1..100000");
+        return;
+    }
+    if (!resolve(cl, req, key))
+        return;
+    int r = store_history(node_store(cl->ctl->n), key, (size_t)limit, &m, &k);
+    if (r) {
+        send_error(cl, r, NULL);
+        return;
+    }
+    node_peer_info pi;
+    cJSON *o = ok_reply();
+    bool known = node_peer_info_get(cl->ctl->n, key, &pi) == 0;
+    cJSON_AddItemToObject(o, "peer", peer_ref(key, known ? pi.stored.name : ""));
+    cJSON *a = cJSON_AddArrayToObject(o, "messages");
+    for (size_t i = 0; i < k; i++)
+        cJSON_AddItemToArray(a, message_json(&m[i]));
+    store_msgs_free(m, k);
+    send_json(cl, o);
+}
+
+static void cmd_verify(client *cl, const cJSON *req)
+{
+    uint8_t key[32];
+    if (!resolve(cl, req, key))
+        return;
+    int r = node_verify(cl->ctl->n, key);
+    if (r) {
+        send_error(cl, r, NULL);
+        return;
+    }
+    node_peer_info pi;
+    cJSON *o = ok_reply();
+    if (node_peer_info_get(cl->ctl->n, key, &pi) == 0)
+        cJSON_AddItemToObject(o, "peer", peer_json(&pi));
+    send_json(cl, o);
+}
+
+static void handle_line(client *cl, const char *line, size_t len)
+{
+    if (!utf8_valid(line, len)) {
+        send_error(cl, BANTER_EUTF8, "request is not valid UTF-8");
+        return;
+    }
+    cJSON *req = cJSON_ParseWithLength(line, len);
+    const char *cmd = req ? str_arg(req, "cmd") : NULL;
+    if (!req || !cJSON_IsObject(req)) {
+        send_error(cl, BANTER_EJSON, "request is not a JSON object");
+    } else if (!cmd) {
+        send_error(cl, BANTER_ESCHEMA, "request has no \"cmd\"");
+    } else if (cl->wait) {
+        send_error(cl, BANTER_ESTATE, "one request at a time");
+    } else if (strcmp(cmd, "id") == 0) {
+        cmd_id(cl);
+    } else if (strcmp(cmd, "peers") == 0) {
+        cmd_peers(cl);
+    } else if (strcmp(cmd, "send") == 0) {
+        cmd_send(cl, req);
+    } else if (strcmp(cmd, "broadcast") == 0) {
+        cmd_broadcast(cl, req);
+    } else if (strcmp(cmd, "history") == 0) {
+        cmd_history(cl, req);
+    } else if (strcmp(cmd, "verify") == 0) {
+        cmd_verify(cl, req);
+    } else if (strcmp(cmd, "listen") == 0) {
+        cl->listening = true;
+        cJSON *o = ok_reply();
+        cJSON_AddTrueToObject(o, "listening");
+        send_json(cl, o);
+    } else {
+        char text[128];
+        snprintf(text, sizeof text, "unknown command \"%.40s\"", cmd);
+        send_error(cl, BANTER_EBADTYPE, text);
+    }
+    cJSON_Delete(req);
+}
+
+/* Handle every complete line in the input buffer. */
+static void process_input(client *cl)
+{
+    while (!cl->closing && buf_len(&cl->in)) {
+        const char *data = (const char *)buf_data(&cl->in);
+        const char *nl = memchr(data, '\n', buf_len(&cl->in));
+        if (!nl)
+            break;
+        size_t len = (size_t)(nl - data);
+        if (len && data[len - 1] == '\r')
+            len--;
+        if (len)
+            handle_line(cl, data, len);
+        buf_consume(&cl->in, (size_t)(nl - data) + 1);
+    }
+}
+
+static gboolean on_client_readable(gint fd, GIOCondition cond, gpointer v)
+{
+    client *cl = v;
+    uint8_t tmp[8192];
+    (void)cond;
+    ssize_t n = recv(fd, tmp, sizeof tmp, MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return G_SOURCE_CONTINUE;
+    if (n <= 0) {
+        client_free(cl);
+        return G_SOURCE_CONTINUE;
+    }
+    if (buf_append(&cl->in, tmp, (size_t)n) != 0) {
+        send_error(cl, BANTER_ETOOBIG, "request line longer than 65536 bytes: closing");
+        buf_consume(&cl->in, buf_len(&cl->in));
+        cl->closing = true;
+        drop_source(&cl->rsrc);
+    } else {
+        process_input(cl);
+    }
+    if (cl->closing && !buf_len(&cl->out))
+        client_free(cl);
+    return G_SOURCE_CONTINUE;
+}
+
+static gboolean on_accept(gint fd, GIOCondition cond, gpointer v)
+{
+    control *ctl = v;
+    (void)cond;
+    int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (cfd < 0)
+        return G_SOURCE_CONTINUE;
+    struct ucred cred;
+    socklen_t sl = sizeof cred;
+    if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &sl) != 0 || cred.uid != geteuid() ||
+        g_list_length(ctl->clients) >= CONTROL_MAX_CLIENTS) {
+        close(cfd);
+        return G_SOURCE_CONTINUE;
+    }
+    client *cl = g_new0(client, 1);
+    cl->ctl = ctl;
+    cl->fd = cfd;
+    buf_init(&cl->in, CONTROL_MAX_LINE + 1);
+    buf_init(&cl->out, CLIENT_OUT_CAP);
+    cl->rsrc = g_unix_fd_source_new(cfd, G_IO_IN);
+    g_source_set_callback(cl->rsrc, G_SOURCE_FUNC(on_client_readable), cl, NULL);
+    g_source_attach(cl->rsrc, ctl->ctx);
+    ctl->clients = g_list_prepend(ctl->clients, cl);
+    return G_SOURCE_CONTINUE;
+}
+
+/* 0 when something accepts connections at path. */
+static int probe(const struct sockaddr_un *sa)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    int r = connect(fd, (const struct sockaddr *)sa, sizeof *sa);
+    close(fd);
+    return r;
+}
+
+int control_new(control **out, node *n, GMainContext *ctx, const char *path, char *why, size_t cap)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    control *ctl;
+    *out = NULL;
+    if (strlen(path) >= sizeof sa.sun_path) {
+        snprintf(why, cap, "control socket path too long: %s", path);
+        return BANTER_ETOOLONG;
+    }
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    if (probe(&sa) == 0) {
+        snprintf(why, cap, "a node is already running with this home (%s)", path);
+        return BANTER_EIO;
+    }
+    unlink(path); /* stale socket of a node that died */
+    ctl = g_new0(control, 1);
+    ctl->n = n;
+    ctl->ctx = ctx;
+    g_strlcpy(ctl->path, path, sizeof ctl->path);
+    ctl->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    mode_t old = umask(077);
+    int r = ctl->fd < 0 ? -1 : bind(ctl->fd, (struct sockaddr *)&sa, sizeof sa);
+    umask(old);
+    if (r != 0 || chmod(path, 0600) != 0 || listen(ctl->fd, 16) != 0) {
+        snprintf(why, cap, "cannot create the control socket %s: %s", path, g_strerror(errno));
+        if (ctl->fd >= 0)
+            close(ctl->fd);
+        g_free(ctl);
+        return BANTER_EIO;
+    }
+    ctl->src = g_unix_fd_source_new(ctl->fd, G_IO_IN);
+    g_source_set_callback(ctl->src, G_SOURCE_FUNC(on_accept), ctl, NULL);
+    g_source_attach(ctl->src, ctx);
+    *out = ctl;
+    return 0;
+}
+
+void control_free(control *ctl)
+{
+    if (!ctl)
+        return;
+    while (ctl->clients)
+        client_free(ctl->clients->data);
+    drop_source(&ctl->src);
+    close(ctl->fd);
+    unlink(ctl->path);
+    g_free(ctl);
+}
+
+static cJSON *event_json(const node_event *ev)
+{
+    static const char *names[] = {"message", "delivered",   "online",
+                                  "offline", "key_changed", "discovery"};
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "event", names[ev->type]);
+    if (ev->peer)
+        cJSON_AddItemToObject(o, "peer", peer_ref(ev->peer, ev->name));
+    if (ev->type == NODE_EV_MESSAGE && ev->msg) {
+        const store_msg *m = ev->msg;
+        add_id(o, m->id);
+        cJSON_AddNumberToObject(o, "ts", (double)m->ts_ms);
+        cJSON_AddBoolToObject(o, "broadcast", m->broadcast);
+        cJSON_AddStringToObject(o, "body", m->body);
+        cJSON_AddItemToObject(o, "links", links_of(m->body, m->body_len));
+    } else if (ev->type == NODE_EV_DELIVERED && ev->msg) {
+        add_id(o, ev->msg->id);
+    }
+    if (ev->text)
+        cJSON_AddStringToObject(o, "text", ev->text);
+    return o;
+}
+
+void control_event(control *ctl, const node_event *ev)
+{
+    GList *copy = g_list_copy(ctl->clients);
+    for (GList *l = copy; l; l = l->next) {
+        client *cl = l->data;
+        waiter *w = cl->wait;
+        if (ev->type == NODE_EV_DELIVERED && w && ev->msg &&
+            memcmp(w->id, ev->msg->id, MSG_ID_LEN) == 0 && memcmp(w->peer, ev->peer, 32) == 0) {
+            cJSON *o = ok_reply();
+            add_id(o, w->id);
+            cJSON_AddStringToObject(o, "state", "delivered");
+            cl->wait = NULL;
+            waiter_free(w);
+            send_json(cl, o);
+        }
+        if (cl->listening)
+            send_json(cl, event_json(ev));
+        if (cl->closing && !buf_len(&cl->out))
+            client_free(cl);
+    }
+    g_list_free(copy);
+}

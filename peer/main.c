@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: MIT */
+/* main.c - `banter`: global options and the command table. */
+#include <stdio.h>
+#include <string.h>
+
+#include "bcrypto.h"
+#include "cli.h"
+
+static const cli_cmd commands[] = {
+    {"node", cmd_node, "node [--name NAME] [--port N] [--no-mdns] [--peer HOST:PORT]...",
+     "Run the node in the foreground until SIGINT or SIGTERM. It creates the identity on\n"
+     "first start, finds colleagues on the LAN through avahi-daemon, and listens on TCP\n"
+     "port N (default 7070). --peer adds a static peer where multicast is blocked."},
+    {"id", cmd_id, "id [--json]", "Print this node's fingerprint and name."},
+    {"peers", cmd_peers, "peers [--json]",
+     "List known peers: name, online, trust (new, known, verified, changed), source\n"
+     "(lan, static), fingerprint and address."},
+    {"send", cmd_send, "send PEER TEXT [--wait SECONDS]",
+     "Send TEXT to PEER (a name or a unique fingerprint prefix). Exit 0 when the peer\n"
+     "acknowledged it, 3 when it is queued and will be delivered when the peer is back.\n"
+     "--wait: how long to wait for the acknowledgement (default 5 s while the peer is\n"
+     "online; given explicitly, also while it is offline)."},
+    {"broadcast", cmd_broadcast, "broadcast TEXT",
+     "Send TEXT to every known peer, online now or when they are back."},
+    {"history", cmd_history, "history PEER [--json] [--limit N]",
+     "Show the conversation with PEER, oldest first (default: the last 50 messages)."},
+    {"listen", cmd_listen, "listen [--json]",
+     "Print events as they happen: messages, peers online and offline, key changes.\n"
+     "With --json, one JSON object per line."},
+    {"verify", cmd_verify, "verify PEER",
+     "Mark PEER's current key as verified, after you compared fingerprints with them\n"
+     "(in person or on the phone). Also accepts a changed key."},
+};
+
+const cli_cmd *cli_find(const char *name)
+{
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: banter [--home DIR] COMMAND [ARGS]\n\n"
+               "Banter: end-to-end encrypted office messenger.\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %s\n", commands[i].usage);
+    fprintf(f, "\nDIR defaults to $BANTER_HOME, else $XDG_DATA_HOME/banter.\n"
+               "`banter COMMAND --help` explains a command; exit codes are in banter(1).\n");
+}
+
+int main(int argc, char **argv)
+{
+    const char *home_opt = NULL;
+    int i = 1;
+    while (i < argc && argv[i][0] == '-') {
+        if (strcmp(argv[i], "--home") == 0 && i + 1 < argc) {
+            home_opt = argv[i + 1];
+            i += 2;
+        } else if (strncmp(argv[i], "--home=", 7) == 0) {
+            home_opt = argv[i] + 7;
+            i++;
+        } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            usage(stdout);
+            return EXIT_OK;
+        } else {
+            fprintf(stderr, "banter: unknown option %s\n", argv[i]);
+            usage(stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (i == argc) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    const cli_cmd *c = cli_find(argv[i]);
+    if (!c) {
+        fprintf(stderr, "banter: unknown command \"%s\" (banter --help lists them)\n", argv[i]);
+        return EXIT_USAGE;
+    }
+    if (cli_wants_help(c->name, argc - i, argv + i))
+        return EXIT_OK;
+    home h;
+    int r = home_resolve(&h, home_opt);
+    if (r) {
+        fprintf(stderr, "banter: cannot find a home directory (%s): use --home DIR\n",
+                banter_strerror(r));
+        return EXIT_USAGE;
+    }
+    if (bcrypto_init() != 0) {
+        fprintf(stderr, "banter: libsodium failed to initialise\n");
+        return EXIT_ERROR;
+    }
+    cli_ctx ctx = {&h, "banter"};
+    return c->fn(&ctx, argc - i, argv + i);
+}

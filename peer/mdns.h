@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * mdns.h - LAN discovery through the system's avahi-daemon (Avahi client
+ * with the GLib poll adapter).
+ *
+ * Publishes this node as a _banter._tcp service with TXT records
+ *   v=1  fp=<40 fingerprint digits, no spaces>  name=<display name>
+ * and browses for colleagues, resolving each to an address and port. When
+ * avahi-daemon is absent or restarts, mdns says so once through status()
+ * and re-registers by itself when the daemon returns (AVAHI_CLIENT_NO_FAIL).
+ * Our own service is never reported.
+ *
+ * Browsing and resolved addresses are IPv4 only (AVAHI_PROTO_INET); the
+ * service itself is published on every protocol the daemon runs. The
+ * instance name is "<name> [<first 5 fingerprint digits>]" in at most 63
+ * bytes (the name is cut on a character boundary), renamed "... #2" on a
+ * collision.
+ *
+ * Callbacks run on the GMainContext given to mdns_new, never from inside
+ * mdns_new; they must not call mdns_free on the same object. found() may
+ * come more than once for one fingerprint (records changed, or seen on
+ * several interfaces); lost() comes once, when no service with that
+ * fingerprint is left. When the daemon goes away every peer that was found
+ * is lost() (after status(false)), and found() again once it is back.
+ * Names from the LAN are valid UTF-8 of at most BANTER_MAX_NAME bytes with
+ * ASCII control bytes replaced by '?'; TXT records without a 40-digit fp or
+ * a v in 1..9999 are ignored (the caller decides which versions it speaks).
+ */
+#ifndef BANTER_PEER_MDNS_H
+#define BANTER_PEER_MDNS_H
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "identity.h"
+#include "limits.h"
+
+#define MDNS_SERVICE_TYPE "_banter._tcp"
+
+typedef struct mdns_peer {
+    char fingerprint[IDENTITY_FP_DIGITS + 1]; /* digits only */
+    char name[BANTER_MAX_NAME + 1];
+    char address[64]; /* numeric IPv4 or IPv6 address */
+    uint16_t port;
+    int version;      /* the v= TXT value */
+} mdns_peer;
+
+typedef struct mdns_callbacks {
+    /* A colleague's service was resolved (again, when its records change). */
+    void (*found)(void *ud, const mdns_peer *p);
+    /* The service with this fingerprint (digits) went away (goodbye). */
+    void (*lost)(void *ud, const char *fingerprint);
+    /* The daemon became reachable (true) or not (false); why is for logs. */
+    void (*status)(void *ud, bool available, const char *why);
+} mdns_callbacks;
+
+typedef struct mdns mdns;
+
+/* Start publishing and browsing. ctx: NULL for the default context (a
+ * reference is held); name: display name, 1..BANTER_MAX_NAME bytes of
+ * UTF-8; fingerprint: the 47-character form from identity_fingerprint
+ * (spaces are dropped in TXT); port: non-zero; cb is copied and any of its
+ * members may be NULL. Fails (BANTER_ENOMEM, BANTER_EINVAL) only on bad
+ * arguments or memory; a missing daemon or system bus is reported through
+ * status() and retried. */
+BANTER_WUR int mdns_new(mdns **out, GMainContext *ctx, const char *name, const char *fingerprint,
+                        uint16_t port, const mdns_callbacks *cb, void *ud);
+/* Withdraws the service (Avahi sends goodbye packets) and stops browsing;
+ * no callback runs after it. Accepts NULL. */
+void mdns_free(mdns *m);
+
+#endif
