@@ -1,0 +1,566 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * mdns.c - LAN discovery on the Avahi client API (D-Bus to avahi-daemon),
+ * driven by the node's GMainContext through avahi-glib.
+ *
+ * One AvahiClient at a time, made with AVAHI_CLIENT_NO_FAIL so a missing
+ * daemon is waited for. When the client fails (the daemon or the bus went
+ * away) every peer it had reported is lost(), and a fresh client is made
+ * from an idle source: the old one is never freed inside its own callback.
+ * When there is no system bus at all avahi_client_new fails even with
+ * NO_FAIL; then a timer retries with a capped backoff.
+ *
+ * Browsing is IPv4 only (AVAHI_PROTO_INET for the browser and for resolved
+ * addresses); publishing is on every protocol the daemon runs. Each
+ * browsed service keeps its resolver until the browser removes it, so a
+ * change of its TXT record or address is reported by found() again.
+ * services maps "<ifindex>/<service name>" to the fingerprint that service
+ * had, which is what a REMOVE event is turned back into.
+ */
+#include "mdns.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <avahi-client/client.h>
+#include <avahi-client/lookup.h>
+#include <avahi-client/publish.h>
+#include <avahi-common/address.h>
+#include <avahi-common/alternative.h>
+#include <avahi-common/domain.h>
+#include <avahi-common/error.h>
+#include <avahi-common/malloc.h>
+#include <avahi-common/strlst.h>
+#include <avahi-glib/glib-watch.h>
+
+#include "utf8.h"
+
+/* Services tracked at once; further ones on the same LAN are ignored. */
+#define MDNS_MAX_SERVICES 1024u
+/* Retry delays when the system bus itself is unreachable. */
+#define MDNS_RETRY_MIN_MS 500u
+#define MDNS_RETRY_MAX_MS 4000u
+/* Tries at a new instance name when the daemon reports a local collision. */
+#define MDNS_MAX_RENAMES 16
+/* The TXT "v" we publish, and the largest one we accept from others. */
+#define MDNS_TXT_VERSION 1
+#define MDNS_MAX_VERSION 9999
+/* " [12345]" after the display name in the instance name. */
+#define MDNS_SUFFIX_LEN 8u
+
+typedef enum avail { AVAIL_UNKNOWN, AVAIL_UP, AVAIL_DOWN } avail;
+
+/* One browsed service instance. fp is "" until it resolved to a peer. */
+typedef struct svc {
+    mdns *m;
+    AvahiServiceResolver *resolver;
+    char fp[IDENTITY_FP_DIGITS + 1];
+} svc;
+
+struct mdns {
+    GMainContext *ctx;
+    AvahiGLibPoll *poll;
+    AvahiClient *client;
+    AvahiEntryGroup *group;
+    AvahiServiceBrowser *browser;
+    GHashTable *services; /* char * key -> svc * */
+    GSource *connect_src; /* pending (re)connect, or NULL */
+    guint backoff_ms;
+    avail state;
+    char svc_name[AVAHI_LABEL_MAX]; /* current instance name */
+    char name[BANTER_MAX_NAME + 1];
+    char fp[IDENTITY_FP_DIGITS + 1];
+    uint16_t port;
+    mdns_callbacks cb;
+    void *ud;
+};
+
+static void schedule_connect(mdns *m, guint delay_ms);
+
+/* ---- small helpers ---- */
+
+/* Largest length <= max that does not split a UTF-8 sequence of s. */
+static size_t utf8_clamp(const char *s, size_t len, size_t max)
+{
+    if (len <= max)
+        return len;
+    while (max > 0 && ((unsigned char)s[max] & 0xC0u) == 0x80u)
+        max--;
+    return max;
+}
+
+static bool all_digits(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+    return len > 0;
+}
+
+/* Report a change of availability; repeats of the same state are dropped. */
+static void set_avail(mdns *m, avail a, const char *why)
+{
+    if (m->state == a)
+        return;
+    m->state = a;
+    if (m->cb.status)
+        m->cb.status(m->ud, a == AVAIL_UP, why);
+}
+
+/* Whether some resolved service still carries fingerprint fp. */
+static bool fp_listed(mdns *m, const char *fp)
+{
+    GHashTableIter it;
+    gpointer v;
+    g_hash_table_iter_init(&it, m->services);
+    while (g_hash_table_iter_next(&it, NULL, &v))
+        if (strcmp(((svc *)v)->fp, fp) == 0)
+            return true;
+    return false;
+}
+
+static void svc_free(gpointer p)
+{
+    svc *s = p;
+    if (s->resolver)
+        avahi_service_resolver_free(s->resolver);
+    g_free(s);
+}
+
+/* Forget every service, telling lost() once per fingerprint. Used when the
+ * client goes away: without a browser nothing would ever remove them. */
+static void drop_all_services(mdns *m)
+{
+    GHashTable *fps = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    GHashTableIter it;
+    gpointer v;
+
+    g_hash_table_iter_init(&it, m->services);
+    while (g_hash_table_iter_next(&it, NULL, &v))
+        if (((svc *)v)->fp[0])
+            g_hash_table_add(fps, g_strdup(((svc *)v)->fp));
+    g_hash_table_remove_all(m->services);
+
+    g_hash_table_iter_init(&it, fps);
+    while (g_hash_table_iter_next(&it, &v, NULL))
+        if (m->cb.lost)
+            m->cb.lost(m->ud, v);
+    g_hash_table_destroy(fps);
+}
+
+/* ---- TXT parsing (untrusted bytes from the LAN) ---- */
+
+/* The value of the first TXT item whose key is key (case-insensitive, as
+ * RFC 6763 says). False when there is no such item or it has no "=". */
+static bool txt_value(AvahiStringList *txt, const char *key, const char **val, size_t *len)
+{
+    size_t klen = strlen(key);
+    for (AvahiStringList *l = txt; l; l = avahi_string_list_get_next(l)) {
+        const char *t = (const char *)avahi_string_list_get_text(l);
+        size_t n = avahi_string_list_get_size(l);
+        const char *eq = memchr(t, '=', n);
+        size_t kl = eq ? (size_t)(eq - t) : n;
+        if (kl != klen || g_ascii_strncasecmp(t, key, klen) != 0)
+            continue;
+        if (!eq)
+            return false;
+        *val = eq + 1;
+        *len = n - kl - 1;
+        return true;
+    }
+    return false;
+}
+
+/* Fill p's fingerprint, version and name from a TXT record. False when fp
+ * is not 40 digits, v is not a number in 1..MDNS_MAX_VERSION, or name is
+ * not UTF-8. A missing name is empty; a long one is cut to BANTER_MAX_NAME
+ * bytes on a character boundary; ASCII control bytes become '?'. */
+static bool parse_txt(AvahiStringList *txt, mdns_peer *p)
+{
+    const char *v;
+    size_t len;
+
+    if (!txt_value(txt, "fp", &v, &len) || len != IDENTITY_FP_DIGITS || !all_digits(v, len))
+        return false;
+    memcpy(p->fingerprint, v, len);
+    p->fingerprint[len] = '\0';
+
+    if (!txt_value(txt, "v", &v, &len) || len > 4 || !all_digits(v, len))
+        return false;
+    p->version = 0;
+    for (size_t i = 0; i < len; i++)
+        p->version = p->version * 10 + (v[i] - '0');
+    if (p->version < 1 || p->version > MDNS_MAX_VERSION)
+        return false;
+
+    p->name[0] = '\0';
+    if (txt_value(txt, "name", &v, &len)) {
+        len = utf8_clamp(v, len, BANTER_MAX_NAME);
+        if (memchr(v, '\0', len) || !utf8_valid(v, len))
+            return false;
+        memcpy(p->name, v, len);
+        p->name[len] = '\0';
+        for (size_t i = 0; i < len; i++)
+            if ((unsigned char)p->name[i] < 0x20u || p->name[i] == 0x7f)
+                p->name[i] = '?';
+    }
+    return true;
+}
+
+/* ---- browsing ---- */
+
+static void on_resolve(AvahiServiceResolver *r, AvahiIfIndex iface, AvahiProtocol proto,
+                       AvahiResolverEvent ev, const char *name, const char *type,
+                       const char *domain, const char *host, const AvahiAddress *a,
+                       uint16_t port, AvahiStringList *txt, AvahiLookupResultFlags flags,
+                       void *ud)
+{
+    svc *s = ud;
+    mdns *m = s->m;
+    mdns_peer p;
+    (void)r, (void)iface, (void)proto, (void)name, (void)type, (void)domain, (void)host;
+    (void)flags;
+
+    /* A failure (timeout) keeps the resolver: it reports FOUND if the
+     * records turn up later, and the browser's REMOVE frees it. */
+    if (ev != AVAHI_RESOLVER_FOUND || !a || port == 0)
+        return;
+    memset(&p, 0, sizeof p);
+    if (!parse_txt(txt, &p) || strcmp(p.fingerprint, m->fp) == 0)
+        return;
+    avahi_address_snprint(p.address, sizeof p.address, a);
+    p.port = port;
+
+    if (s->fp[0] && strcmp(s->fp, p.fingerprint) != 0) {
+        /* The same instance name now carries another key. */
+        char old[IDENTITY_FP_DIGITS + 1];
+        memcpy(old, s->fp, sizeof old);
+        s->fp[0] = '\0';
+        if (!fp_listed(m, old) && m->cb.lost)
+            m->cb.lost(m->ud, old);
+    }
+    memcpy(s->fp, p.fingerprint, sizeof s->fp);
+    if (m->cb.found)
+        m->cb.found(m->ud, &p);
+}
+
+static void service_new(mdns *m, AvahiIfIndex iface, AvahiProtocol proto, const char *name,
+                        const char *type, const char *domain)
+{
+    char *key = g_strdup_printf("%d/%s", (int)iface, name);
+    svc *s;
+
+    if (g_hash_table_contains(m->services, key) ||
+        g_hash_table_size(m->services) >= MDNS_MAX_SERVICES) {
+        g_free(key);
+        return;
+    }
+    s = g_new0(svc, 1);
+    s->m = m;
+    s->resolver = avahi_service_resolver_new(m->client, iface, proto, name, type, domain,
+                                             AVAHI_PROTO_INET, 0, on_resolve, s);
+    if (!s->resolver) {
+        /* Not listed, so a later NEW for the same name tries again. */
+        g_free(s);
+        g_free(key);
+        return;
+    }
+    g_hash_table_insert(m->services, key, s);
+}
+
+static void service_remove(mdns *m, AvahiIfIndex iface, const char *name)
+{
+    char *key = g_strdup_printf("%d/%s", (int)iface, name);
+    svc *s = g_hash_table_lookup(m->services, key);
+    char fp[IDENTITY_FP_DIGITS + 1];
+
+    if (s) {
+        memcpy(fp, s->fp, sizeof fp);
+        g_hash_table_remove(m->services, key); /* frees the resolver */
+        if (fp[0] && !fp_listed(m, fp) && m->cb.lost)
+            m->cb.lost(m->ud, fp);
+    }
+    g_free(key);
+}
+
+static void on_browse(AvahiServiceBrowser *b, AvahiIfIndex iface, AvahiProtocol proto,
+                      AvahiBrowserEvent ev, const char *name, const char *type,
+                      const char *domain, AvahiLookupResultFlags flags, void *ud)
+{
+    mdns *m = ud;
+    (void)b;
+
+    switch (ev) {
+    case AVAHI_BROWSER_NEW:
+        /* Our own entry group's service; other processes with our key are
+         * caught by the fingerprint check after resolving. */
+        if (!(flags & AVAHI_LOOKUP_RESULT_OUR_OWN))
+            service_new(m, iface, proto, name, type, domain);
+        break;
+    case AVAHI_BROWSER_REMOVE:
+        service_remove(m, iface, name);
+        break;
+    case AVAHI_BROWSER_FAILURE:
+        /* The daemon gave up on this browser: start over with a new
+         * client, outside this callback. */
+        drop_all_services(m);
+        schedule_connect(m, MDNS_RETRY_MIN_MS);
+        break;
+    case AVAHI_BROWSER_CACHE_EXHAUSTED:
+    case AVAHI_BROWSER_ALL_FOR_NOW:
+        break;
+    }
+}
+
+/* ---- publishing ---- */
+
+static void rename_service(mdns *m)
+{
+    char *alt = avahi_alternative_service_name(m->svc_name);
+    if (alt) {
+        g_strlcpy(m->svc_name, alt, sizeof m->svc_name);
+        avahi_free(alt);
+    }
+}
+
+/* Add our service to the (empty) entry group and commit it. 0 or the
+ * negative Avahi error. */
+static int publish(mdns *m)
+{
+    char txt_v[8], txt_fp[4 + IDENTITY_FP_DIGITS], txt_name[6 + BANTER_MAX_NAME];
+    int ret = AVAHI_ERR_COLLISION;
+
+    snprintf(txt_v, sizeof txt_v, "v=%d", MDNS_TXT_VERSION);
+    snprintf(txt_fp, sizeof txt_fp, "fp=%s", m->fp);
+    snprintf(txt_name, sizeof txt_name, "name=%s", m->name);
+
+    for (int i = 0; i < MDNS_MAX_RENAMES && ret == AVAHI_ERR_COLLISION; i++) {
+        ret = avahi_entry_group_add_service(m->group, AVAHI_IF_UNSPEC, AVAHI_PROTO_UNSPEC, 0,
+                                            m->svc_name, MDNS_SERVICE_TYPE, NULL, NULL, m->port,
+                                            txt_v, txt_fp, txt_name, NULL);
+        if (ret == AVAHI_ERR_COLLISION) /* another local service has the name */
+            rename_service(m);
+    }
+    if (ret < 0)
+        return ret;
+    return avahi_entry_group_commit(m->group);
+}
+
+static void on_group(AvahiEntryGroup *g, AvahiEntryGroupState state, void *ud)
+{
+    mdns *m = ud;
+    int ret;
+
+    m->group = g;
+    switch (state) {
+    case AVAHI_ENTRY_GROUP_COLLISION:
+        /* Someone on the LAN has our instance name: pick "name #2"... */
+        rename_service(m);
+        avahi_entry_group_reset(g);
+        if ((ret = publish(m)) < 0)
+            g_warning("mdns: cannot publish %s: %s", m->svc_name, avahi_strerror(ret));
+        break;
+    case AVAHI_ENTRY_GROUP_FAILURE:
+        g_warning("mdns: publishing %s failed: %s", m->svc_name,
+                  avahi_strerror(avahi_client_errno(avahi_entry_group_get_client(g))));
+        break;
+    case AVAHI_ENTRY_GROUP_UNCOMMITED:
+    case AVAHI_ENTRY_GROUP_REGISTERING:
+    case AVAHI_ENTRY_GROUP_ESTABLISHED:
+        break;
+    }
+}
+
+/* ---- the client ---- */
+
+/* The daemon runs: browse (once per client) and publish (when the group
+ * is empty: first time, or after a host name change reset it). */
+static void client_running(mdns *m, AvahiClient *c)
+{
+    int ret;
+
+    set_avail(m, AVAIL_UP, "avahi-daemon is running");
+    m->backoff_ms = 0;
+    if (!m->browser) {
+        m->browser = avahi_service_browser_new(c, AVAHI_IF_UNSPEC, AVAHI_PROTO_INET,
+                                               MDNS_SERVICE_TYPE, NULL, 0, on_browse, m);
+        if (!m->browser)
+            g_warning("mdns: cannot browse: %s", avahi_strerror(avahi_client_errno(c)));
+    }
+    if (!m->group && !(m->group = avahi_entry_group_new(c, on_group, m))) {
+        g_warning("mdns: cannot publish: %s", avahi_strerror(avahi_client_errno(c)));
+        return;
+    }
+    if (avahi_entry_group_is_empty(m->group) && (ret = publish(m)) < 0)
+        g_warning("mdns: cannot publish %s: %s", m->svc_name, avahi_strerror(ret));
+}
+
+static void on_client(AvahiClient *c, AvahiClientState state, void *ud)
+{
+    mdns *m = ud;
+    char why[128];
+    int err;
+
+    /* Runs inside avahi_client_new too, before it returns c. */
+    m->client = c;
+    switch (state) {
+    case AVAHI_CLIENT_S_RUNNING:
+        client_running(m, c);
+        break;
+    case AVAHI_CLIENT_S_COLLISION:
+    case AVAHI_CLIENT_S_REGISTERING:
+        /* The daemon is renaming its host: withdraw, publish again when
+         * it runs. */
+        if (m->group)
+            avahi_entry_group_reset(m->group);
+        break;
+    case AVAHI_CLIENT_CONNECTING:
+        set_avail(m, AVAIL_DOWN, "avahi-daemon is not running; waiting for it");
+        break;
+    case AVAHI_CLIENT_FAILURE:
+        err = avahi_client_errno(c);
+        snprintf(why, sizeof why, "avahi-daemon went away: %s", avahi_strerror(err));
+        set_avail(m, AVAIL_DOWN, why);
+        drop_all_services(m);
+        /* A daemon restart shows as DISCONNECTED: reconnect at once (the
+         * new client waits for the daemon). Anything else: back off. */
+        schedule_connect(m, err == AVAHI_ERR_DISCONNECTED ? 0 : MDNS_RETRY_MIN_MS);
+        break;
+    }
+}
+
+/* Free the client with everything it owns. With a live connection the
+ * entry group is freed first, so the daemon withdraws our service (goodbye
+ * packets) before the connection closes. */
+static void client_free(mdns *m)
+{
+    g_hash_table_remove_all(m->services);
+    if (m->group)
+        avahi_entry_group_free(m->group);
+    m->group = NULL;
+    if (m->browser)
+        avahi_service_browser_free(m->browser);
+    m->browser = NULL;
+    if (m->client)
+        avahi_client_free(m->client);
+    m->client = NULL;
+}
+
+static void client_connect(mdns *m)
+{
+    char why[128];
+    int err = 0;
+    AvahiClient *c;
+
+    client_free(m);
+    c = avahi_client_new(avahi_glib_poll_get(m->poll), AVAHI_CLIENT_NO_FAIL, on_client, m, &err);
+    if (c) {
+        m->client = c;
+        return;
+    }
+    /* No system bus (NO_FAIL only waits for the daemon, not for D-Bus). */
+    snprintf(why, sizeof why, "cannot reach avahi-daemon: %s", avahi_strerror(err));
+    set_avail(m, AVAIL_DOWN, why);
+    m->backoff_ms = m->backoff_ms ? MIN(m->backoff_ms * 2, MDNS_RETRY_MAX_MS) : MDNS_RETRY_MIN_MS;
+    schedule_connect(m, m->backoff_ms);
+}
+
+static gboolean on_connect_src(gpointer ud)
+{
+    mdns *m = ud;
+    g_source_unref(m->connect_src);
+    m->connect_src = NULL;
+    client_connect(m);
+    return G_SOURCE_REMOVE;
+}
+
+/* (Re)make the client after delay_ms on the loop; an earlier pending
+ * request is replaced. */
+static void schedule_connect(mdns *m, guint delay_ms)
+{
+    if (m->connect_src) {
+        g_source_destroy(m->connect_src);
+        g_source_unref(m->connect_src);
+    }
+    m->connect_src = delay_ms ? g_timeout_source_new(delay_ms) : g_idle_source_new();
+    g_source_set_callback(m->connect_src, on_connect_src, m, NULL);
+    g_source_attach(m->connect_src, m->ctx);
+}
+
+/* ---- public ---- */
+
+/* Digits of the 47-character fingerprint into out; false unless there are
+ * exactly 40 digits and nothing but spaces besides. */
+static bool fp_digits(const char *fp, char out[static IDENTITY_FP_DIGITS + 1])
+{
+    size_t n = 0;
+    for (; *fp; fp++) {
+        if (*fp == ' ')
+            continue;
+        if (*fp < '0' || *fp > '9' || n == IDENTITY_FP_DIGITS)
+            return false;
+        out[n++] = *fp;
+    }
+    out[n] = '\0';
+    return n == IDENTITY_FP_DIGITS;
+}
+
+int mdns_new(mdns **out, GMainContext *ctx, const char *name, const char *fingerprint,
+             uint16_t port, const mdns_callbacks *cb, void *ud)
+{
+    mdns *m;
+    size_t nlen, cut;
+
+    if (!out || !name || !fingerprint || !cb || port == 0)
+        return BANTER_EINVAL;
+    *out = NULL;
+    nlen = strlen(name);
+    if (nlen == 0 || nlen > BANTER_MAX_NAME || !utf8_valid(name, nlen))
+        return BANTER_EINVAL;
+    if (!(m = calloc(1, sizeof *m)))
+        return BANTER_ENOMEM;
+    if (!fp_digits(fingerprint, m->fp)) {
+        free(m);
+        return BANTER_EINVAL;
+    }
+    memcpy(m->name, name, nlen + 1);
+    m->port = port;
+    m->cb = *cb;
+    m->ud = ud;
+    m->state = AVAIL_UNKNOWN;
+    m->ctx = g_main_context_ref(ctx ? ctx : g_main_context_default());
+    m->services = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, svc_free);
+    if (!(m->poll = avahi_glib_poll_new(m->ctx, G_PRIORITY_DEFAULT))) {
+        mdns_free(m);
+        return BANTER_ENOMEM;
+    }
+    /* "<name> [12345]" in at most 63 bytes: the name gives way, whole
+     * characters at a time, so the fingerprint prefix always fits. */
+    cut = utf8_clamp(name, nlen, sizeof m->svc_name - 1 - MDNS_SUFFIX_LEN);
+    snprintf(m->svc_name, sizeof m->svc_name, "%.*s [%.5s]", (int)cut, name, m->fp);
+
+    /* Connect from the loop, so no callback runs before this returns. */
+    schedule_connect(m, 0);
+    *out = m;
+    return 0;
+}
+
+void mdns_free(mdns *m)
+{
+    if (!m)
+        return;
+    if (m->connect_src) {
+        g_source_destroy(m->connect_src);
+        g_source_unref(m->connect_src);
+    }
+    if (m->services) {
+        client_free(m);
+        g_hash_table_destroy(m->services);
+    }
+    if (m->poll)
+        avahi_glib_poll_free(m->poll);
+    if (m->ctx)
+        g_main_context_unref(m->ctx);
+    free(m);
+}
