@@ -52,8 +52,9 @@ int msg_id_from_hex(uint8_t id[static MSG_ID_LEN], const char *hex)
 
 /* ---- decoding JSON ---- */
 
-/* Nesting depth and "\u0000" (cJSON would cut the string there), in one
- * pass that knows where strings are. */
+/* Nesting depth, unescaped control characters in strings, and "\u0000"
+ * (cJSON would cut the string there), in one pass that knows where strings
+ * are. */
 static int json_prescan(const char *s, size_t len)
 {
     int depth = 0;
@@ -61,6 +62,8 @@ static int json_prescan(const char *s, size_t len)
     for (size_t i = 0; i < len; i++) {
         char c = s[i];
         if (in_str) {
+            if ((unsigned char)c < 0x20)
+                return BANTER_EJSON; /* RFC 8259: control characters must be escaped */
             if (c == '\\') {
                 if (i + 5 < len && s[i + 1] == 'u' && memcmp(s + i + 2, "0000", 4) == 0)
                     return BANTER_EJSON;
