@@ -51,7 +51,7 @@ PROGRAMS := $(if $(PEER_SRC),bin/banter) $(if $(RENDEZVOUS_SRC),bin/banter-rende
             $(if $(ADMIN_SRC),bin/banter-admin)
 MANPAGES := $(wildcard docs/man/*.1)
 
-PEER_LIB_SRC := $(filter-out peer/main.c,$(PEER_SRC))
+PEER_LIB_SRC := $(filter-out peer/main.c peer/cli.c peer/cmd_%.c,$(PEER_SRC))
 PEER_OBJ_REL  := $(PEER_SRC:%.c=$(REL)/%.o)
 PEER_OBJ_ASAN := $(PEER_SRC:%.c=$(ASAN)/%.o)
 PEER_LIBOBJ_ASAN := $(PEER_LIB_SRC:%.c=$(ASAN)/%.o)
