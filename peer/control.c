@@ -231,7 +231,9 @@ static void cmd_id(client *cl)
 
 static cJSON *peer_json(const node_peer_info *pi)
 {
-    cJSON *o = peer_ref(pi->stored.key, pi->stored.name);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "fingerprint", pi->fingerprint);
+    cJSON_AddStringToObject(o, "name", pi->stored.name);
     cJSON_AddBoolToObject(o, "online", pi->online);
     cJSON *addrs = cJSON_AddArrayToObject(o, "addresses");
     if (pi->address[0])

@@ -638,6 +638,38 @@ static void fill_info(node *n, const store_peer *sp, node_peer_info *out)
         g_strlcpy(out->address, sp->addresses, sizeof out->address);
 }
 
+/* Colleagues advertised on the LAN that we have not talked to yet: listed
+ * with trust "new" (their key is not proven until a handshake). */
+static int add_unconnected(node *n, node_peer_info **out, size_t *count)
+{
+    GHashTableIter it;
+    gpointer v;
+    g_hash_table_iter_init(&it, n->peers);
+    while (g_hash_table_iter_next(&it, NULL, &v)) {
+        npeer *p = v;
+        store_peer sp;
+        if (!p->lan_seen || (p->has_key && store_peer_get(n->st, p->key, &sp) == 0))
+            continue;
+        node_peer_info *grown = realloc(*out, (*count + 1) * sizeof **out);
+        if (!grown)
+            return BANTER_ENOMEM;
+        *out = grown;
+        node_peer_info *pi = &(*out)[(*count)++];
+        memset(pi, 0, sizeof *pi);
+        for (size_t g = 0, o = 0; g < IDENTITY_FP_GROUPS; g++) {
+            if (g)
+                pi->fingerprint[o++] = ' ';
+            memcpy(pi->fingerprint + o, p->fpd + 5 * g, 5);
+            o += 5;
+        }
+        g_strlcpy(pi->stored.name, p->name, sizeof pi->stored.name);
+        g_strlcpy(pi->stored.source, "lan", sizeof pi->stored.source);
+        pi->stored.trust = TRUST_NEW;
+        snprintf(pi->address, sizeof pi->address, "%s:%u", p->lan_addr, p->lan_port);
+    }
+    return 0;
+}
+
 int node_peers(node *n, node_peer_info **out, size_t *count)
 {
     store_peer *all = NULL;
@@ -658,7 +690,7 @@ int node_peers(node *n, node_peer_info **out, size_t *count)
         fill_info(n, &all[i], &(*out)[i]);
     *count = k;
     free(all);
-    return 0;
+    return add_unconnected(n, out, count);
 }
 
 int node_peer_info_get(node *n, const uint8_t key[static 32], node_peer_info *out)

@@ -11,7 +11,7 @@ PKGS=(
     libsodium-dev libcjson-dev libsqlite3-dev
     libglib2.0-dev libavahi-client-dev libavahi-glib-dev libnice-dev libuv1-dev
     libcmocka-dev clang libclang-rt-14-dev clang-format cppcheck
-    avahi-daemon dbus iproute2 tcpdump procps
+    avahi-daemon avahi-utils dbus iproute2 tcpdump procps socat jq
 )
 
 missing() {

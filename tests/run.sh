@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Run every test program given, then print one summary line:
-# "N passed, N failed". cmocka binaries count their own tests; other
-# programs count as one test each.
+# "N passed, N failed" (", N skipped" when a test exited 77). cmocka
+# binaries count their own tests; other programs (integration scripts)
+# count as one test each.
 set -u
 passed=0
 failed=0
+skipped=0
 failed_names=()
 for t in "$@"; do
     out=$("$t" 2>&1)
@@ -18,6 +20,9 @@ for t in "$@"; do
         if [ "$rc" -ne 0 ] && [ -z "$f" ]; then failed=$((failed + 1)); fi
     elif [ "$rc" -eq 0 ]; then
         passed=$((passed + 1))
+    elif [ "$rc" -eq 77 ]; then
+        skipped=$((skipped + 1))
+        continue
     else
         failed=$((failed + 1))
     fi
@@ -25,5 +30,9 @@ for t in "$@"; do
 done
 echo
 [ ${#failed_names[@]} -gt 0 ] && echo "failing: ${failed_names[*]}"
-echo "$passed passed, $failed failed"
+if [ "$skipped" -gt 0 ]; then
+    echo "$passed passed, $failed failed, $skipped skipped"
+else
+    echo "$passed passed, $failed failed"
+fi
 [ "$failed" -eq 0 ] && [ ${#failed_names[@]} -eq 0 ]

@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# test_node_lan.sh - three nodes on a private LAN, each host with its own
+# dbus-daemon and avahi-daemon: discovery both ways, messages both ways,
+# broadcast, clean-stop and SIGKILL offline detection, and the outbox
+# delivered after the recipient restarts.
+set -u
+. "$(dirname "$0")/lib.sh"
+require_root
+BANTER_BIN=${BANTER_BIN:-$(cd "$(dirname "$0")/../.." && pwd)/build/asan/banter}
+[ -x "$BANTER_BIN" ] || t_fail setup "no $BANTER_BIN (make build/asan/banter)"
+command -v jq >/dev/null || t_skip "needs jq"
+export ASAN_OPTIONS=detect_leaks=1
+
+net_setup 3
+b() {
+    local home=$1
+    shift
+    "$BANTER_BIN" --home "$home" "$@"
+}
+NAMES=("" alice bob carol)
+PIDS=()
+start_node() { # i
+    local i=$1
+    PIDS[i]=$(host_bg "$i" "$BT_TMP/${NAMES[i]}.log" "$BANTER_BIN" --home "$BT_TMP/h$i" node \
+        --name "${NAMES[i]}" --port 7070)
+    wait_for 5 test -S "$BT_TMP/h$i/control.sock" || t_fail start "${NAMES[i]} did not start"
+}
+stop_node() { # i [signal]
+    local i=$1 sig=${2:-TERM}
+    kill -"$sig" "${PIDS[i]}" 2>/dev/null
+    wait_for 10 bash -c "! kill -0 ${PIDS[i]} 2>/dev/null" || t_fail stop "${NAMES[i]} did not stop"
+    if grep -qE 'ERROR: AddressSanitizer|runtime error|LeakSanitizer' "$BT_TMP/${NAMES[i]}.err"; then
+        t_fail sanitizer "${NAMES[i]}: $(grep -m3 -E 'ERROR|runtime error' "$BT_TMP/${NAMES[i]}.err")"
+    fi
+}
+# online STATE i NAME: node i lists NAME with online=STATE
+online() {
+    [ "$(b "$BT_TMP/h$2" peers --json 2>/dev/null |
+        jq -r --arg n "$3" '[.[] | select(.name == $n)][0].online')" = "$1" ]
+}
+elapsed_ms() { echo $(($(now_ms) - $1)); }
+
+# ---- discovery, both ways ----
+t0=$(now_ms)
+for i in 1 2 3; do start_node "$i"; done
+for i in 1 2 3; do
+    for j in 1 2 3; do
+        [ "$i" = "$j" ] && continue
+        wait_for 5 online true "$i" "${NAMES[j]}" ||
+            t_fail discovery "${NAMES[i]} does not list ${NAMES[j]} online"
+    done
+done
+ms=$(elapsed_ms "$t0")
+echo "discovery: all three nodes list each other online ${ms} ms after the first start"
+[ "$ms" -lt 2000 ] || t_fail discovery "took ${ms} ms (target < 2000)"
+t_pass "discovery both ways (${ms} ms)"
+
+b "$BT_TMP/h1" peers --json | jq -e '.[] | select(.name == "bob") |
+    .source == "lan" and .trust == "known" and (.addresses[0] | startswith("198.18.0.2"))' \
+    >/dev/null || t_fail peers "bob's entry: $(b "$BT_TMP/h1" peers --json)"
+
+# ---- messages both ways ----
+b "$BT_TMP/h1" send bob "hello bob, see https://example.org/doc?id=7" ||
+    t_fail message "alice -> bob exit $?"
+b "$BT_TMP/h2" send alice "hi alice" || t_fail message "bob -> alice exit $?"
+b "$BT_TMP/h2" history alice --json | jq -e '.[0].direction == "in" and
+    .[0].body == "hello bob, see https://example.org/doc?id=7" and
+    .[0].links == ["https://example.org/doc?id=7"] and .[1].direction == "out"' >/dev/null ||
+    t_fail message "bob's history: $(b "$BT_TMP/h2" history alice --json)"
+b "$BT_TMP/h1" history bob --json | jq -e '.[0].state == "delivered" and .[1].body == "hi alice"' \
+    >/dev/null || t_fail message "alice's history: $(b "$BT_TMP/h1" history bob --json)"
+t_pass "messages both ways"
+
+# Order: 20 messages in a row arrive in order.
+for k in $(seq 1 20); do b "$BT_TMP/h1" send carol "m$k" --wait 0 >/dev/null; done
+wait_for 5 bash -c "[ \"\$('$BANTER_BIN' --home '$BT_TMP/h3' history alice --json | jq length)\" = 20 ]" ||
+    t_fail order "carol got $(b "$BT_TMP/h3" history alice --json | jq length) of 20"
+got=$(b "$BT_TMP/h3" history alice --json | jq -r '[.[].body] | join(",")')
+[ "$got" = "$(seq -f 'm%g' -s, 1 20)" ] || t_fail order "order: $got"
+t_pass "message order kept"
+
+# ---- broadcast ----
+b "$BT_TMP/h2" broadcast "fire drill at 3" | grep -q "to 2 peers" || t_fail broadcast "recipients"
+for i in 1 3; do
+    wait_for 3 bash -c "'$BANTER_BIN' --home '$BT_TMP/h$i' history bob --json |
+        jq -e '.[] | select(.body == \"fire drill at 3\" and .broadcast)' >/dev/null" ||
+        t_fail broadcast "${NAMES[i]} did not get it"
+done
+t_pass "broadcast reaches every node"
+
+# ---- clean stop: offline for the others in under 2 s ----
+t0=$(now_ms)
+stop_node 3
+for i in 1 2; do
+    wait_for 5 online false "$i" carol || t_fail clean-stop "${NAMES[i]} still lists carol online"
+done
+ms=$(elapsed_ms "$t0")
+echo "clean stop: carol offline for both ${ms} ms after SIGTERM"
+[ "$ms" -lt 2000 ] || t_fail clean-stop "took ${ms} ms (target < 2000)"
+t_pass "clean stop seen in ${ms} ms"
+
+# ---- outbox: queued while carol is down, delivered when she is back ----
+b "$BT_TMP/h1" send carol "while you were away"
+rc=$?
+[ "$rc" = 3 ] || t_fail outbox "send to an offline peer: exit $rc, expected 3"
+b "$BT_TMP/h1" broadcast "broadcast while carol is away" >/dev/null
+b "$BT_TMP/h1" history carol --json | jq -e '.[-1].state == "queued"' >/dev/null ||
+    t_fail outbox "not queued"
+# Restart alice too: the outbox is on disk, not in memory.
+stop_node 1
+start_node 1
+start_node 3
+wait_for 10 bash -c "'$BANTER_BIN' --home '$BT_TMP/h3' history alice --json |
+    jq -e '[.[].body] | index(\"while you were away\") and index(\"broadcast while carol is away\")' >/dev/null" ||
+    t_fail outbox "carol did not get the queued messages: $(b "$BT_TMP/h3" history alice --json)"
+wait_for 5 bash -c "'$BANTER_BIN' --home '$BT_TMP/h1' history carol --json |
+    jq -e 'all(.[]; .state != \"queued\")' >/dev/null" || t_fail outbox "still queued at alice"
+# Delivered once: the 20 earlier messages were not stored twice.
+n=$(b "$BT_TMP/h3" history alice --json --limit 1000 | jq length)
+[ "$n" = 22 ] || t_fail outbox "carol has $n messages from alice, expected 22"
+t_pass "outbox delivered after both nodes restarted"
+
+# ---- SIGKILL: offline within the keepalive bound ----
+wait_for 5 online true 1 bob || t_fail sigkill "bob not online before the test"
+t0=$(now_ms)
+stop_node 2 KILL
+wait_for 20 online false 1 bob || t_fail sigkill "alice still lists bob online after 20 s"
+ms=$(elapsed_ms "$t0")
+echo "SIGKILL: bob offline for alice ${ms} ms after SIGKILL (bound: 15000 ms)"
+t_pass "SIGKILL seen in ${ms} ms"
+
+stop_node 1
+stop_node 3
+exit 0
