@@ -23,7 +23,7 @@ int buf_reserve(buf *b, size_t n, uint8_t **out)
     if (n > b->cap || used > b->cap - n)
         return BANTER_ETOOBIG;
     if (b->alloc - b->len >= n) {
-        *out = b->mem + b->len;
+        *out = b->mem ? b->mem + b->len : NULL; /* n == 0 on an empty buffer */
         return 0;
     }
     /* Compact first: the unread bytes may fit after a move to the front. */

@@ -2,7 +2,7 @@
 /* frame.c - incremental decoder for 2-byte length-prefixed frames. */
 #include "frame.h"
 
-#include "limits.h"
+#include "banter_limits.h"
 
 void frame_dec_init(frame_dec *d, size_t max)
 {

@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "limits.h"
+#include "banter_limits.h"
 
 #define KEYFILE_MAGIC "banter-ed25519-seed-v1 "
 #define FP_CONTEXT    "banter-fingerprint-v1"

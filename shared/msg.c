@@ -3,7 +3,9 @@
 #include "msg.h"
 
 #include <cJSON.h>
+#include <inttypes.h>
 #include <math.h>
+#include <stdio.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,15 +57,35 @@ int msg_id_from_hex(uint8_t id[static MSG_ID_LEN], const char *hex)
 /* Nesting depth, unescaped control characters in strings, and "\u0000"
  * (cJSON would cut the string there), in one pass that knows where strings
  * are. */
+static bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+/* Whether s[i], a digit outside any string, starts a number's integer part. */
+static bool starts_number(const char *s, size_t i)
+{
+    char p = i ? s[i - 1] : ' ';
+    if (p == '-')
+        p = i >= 2 ? s[i - 2] : ' '; /* "-0..." unless it is an exponent sign */
+    return !is_digit(p) && p != '.' && p != 'e' && p != 'E' && p != '+' && p != '-';
+}
+
+/*
+ * What cJSON would let through but RFC 8259 (and docs/protocol.md 6.1)
+ * refuses, in one pass that knows where strings are: a byte-order mark,
+ * control characters (raw inside strings, anything but the four white-space
+ * characters between tokens), the escape \u0000 (cJSON would cut the string
+ * there), numbers with leading zeros, and nesting deeper than the cap.
+ */
 static int json_prescan(const char *s, size_t len)
 {
     int depth = 0;
     bool in_str = false;
+    if (len >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0)
+        return BANTER_EJSON;
     for (size_t i = 0; i < len; i++) {
         char c = s[i];
         if (in_str) {
             if ((unsigned char)c < 0x20)
-                return BANTER_EJSON; /* RFC 8259: control characters must be escaped */
+                return BANTER_EJSON;
             if (c == '\\') {
                 if (i + 5 < len && s[i + 1] == 'u' && memcmp(s + i + 2, "0000", 4) == 0)
                     return BANTER_EJSON;
@@ -73,6 +95,10 @@ static int json_prescan(const char *s, size_t len)
             }
         } else if (c == '"') {
             in_str = true;
+        } else if ((unsigned char)c < 0x20 && c != '\t' && c != '\n' && c != '\r') {
+            return BANTER_EJSON;
+        } else if (c == '0' && starts_number(s, i) && i + 1 < len && is_digit(s[i + 1])) {
+            return BANTER_EJSON;
         } else if (c == '{' || c == '[') {
             if (++depth > BANTER_MAX_JSON_DEPTH)
                 return BANTER_EJSON;
@@ -402,7 +428,11 @@ static int build_json(const msg *m, cJSON *o)
         r = check_text(c->body, c->body_len, 1, BANTER_MAX_BODY, false);
         if (r)
             return r;
-        if (add_id(o, "id", c->id) || !cJSON_AddNumberToObject(o, "ts", (double)c->ts_ms) ||
+        /* Written as an integer: cJSON's number printing would round values
+         * above 10^15. */
+        char ts[24];
+        snprintf(ts, sizeof ts, "%" PRId64, c->ts_ms);
+        if (add_id(o, "id", c->id) || !cJSON_AddRawToObject(o, "ts", ts) ||
             !cJSON_AddStringToObject(o, "body", c->body))
             return BANTER_ENOMEM;
         if (c->broadcast && !cJSON_AddTrueToObject(o, "broadcast"))

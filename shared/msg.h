@@ -17,7 +17,7 @@
 
 #include "buf.h"
 #include "error.h"
-#include "limits.h"
+#include "banter_limits.h"
 
 #define MSG_ID_LEN     16
 #define MSG_JSON_FIRST 0x01

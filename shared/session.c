@@ -7,7 +7,7 @@
 
 #include "buf.h"
 #include "frame.h"
-#include "limits.h"
+#include "banter_limits.h"
 
 struct session {
     const identity *id;

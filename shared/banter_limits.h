@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * limits.h - every cap on a length that comes from outside, in one place.
+ * banter_limits.h - every cap on a length that comes from outside, in one place.
  *
  * Wire sizes follow the Noise specification; the rest are Banter's own
  * choices and are documented in docs/protocol.md. A value read from the
  * network, a file or the control socket is checked against one of these
  * before it is used to size anything.
  */
-#ifndef BANTER_LIMITS_H
-#define BANTER_LIMITS_H
+#ifndef BANTER_BANTER_LIMITS_H
+#define BANTER_BANTER_LIMITS_H
 
 /* Noise: a message (handshake or transport) is at most 65535 bytes. */
 #define BANTER_NOISE_MAX_MSG     65535u
