@@ -16,7 +16,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "limits.h"
+#include "banter_limits.h"
 #include "noise.h"
 #include "session.h"
 

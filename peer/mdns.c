@@ -27,7 +27,6 @@
 #include <avahi-client/lookup.h>
 #include <avahi-client/publish.h>
 #include <avahi-common/address.h>
-#include <avahi-common/alternative.h>
 #include <avahi-common/domain.h>
 #include <avahi-common/error.h>
 #include <avahi-common/malloc.h>
@@ -42,12 +41,10 @@
 #define MDNS_RETRY_MIN_MS 500u
 #define MDNS_RETRY_MAX_MS 4000u
 /* Tries at a new instance name when the daemon reports a local collision. */
-#define MDNS_MAX_RENAMES 16
+#define MDNS_MAX_RENAMES  16
 /* The TXT "v" we publish, and the largest one we accept from others. */
-#define MDNS_TXT_VERSION 1
-#define MDNS_MAX_VERSION 9999
-/* " [12345]" after the display name in the instance name. */
-#define MDNS_SUFFIX_LEN 8u
+#define MDNS_TXT_VERSION  1
+#define MDNS_MAX_VERSION  9999
 
 typedef enum avail { AVAIL_UNKNOWN, AVAIL_UP, AVAIL_DOWN } avail;
 
@@ -69,6 +66,7 @@ struct mdns {
     guint backoff_ms;
     avail state;
     char svc_name[AVAHI_LABEL_MAX]; /* current instance name */
+    unsigned renames;               /* collisions so far */
     char name[BANTER_MAX_NAME + 1];
     char fp[IDENTITY_FP_DIGITS + 1];
     uint16_t port;
@@ -151,11 +149,15 @@ static void drop_all_services(mdns *m)
 
 /* ---- TXT parsing (untrusted bytes from the LAN) ---- */
 
-/* The value of the first TXT item whose key is key (case-insensitive, as
- * RFC 6763 says). False when there is no such item or it has no "=". */
-static bool txt_value(AvahiStringList *txt, const char *key, const char **val, size_t *len)
+/* The value of the TXT item whose key is key (compared without case, as
+ * RFC 6763 says): 1 with *val and *len set, 0 when there is none, -1 when
+ * the key is there twice or has no "=" (Avahi's lists are not reliably in
+ * wire order, so "the first one wins" cannot be honoured: refuse both). */
+static int txt_value(AvahiStringList *txt, const char *key, const char **val, size_t *len)
 {
     size_t klen = strlen(key);
+    int found = 0;
+
     for (AvahiStringList *l = txt; l; l = avahi_string_list_get_next(l)) {
         const char *t = (const char *)avahi_string_list_get_text(l);
         size_t n = avahi_string_list_get_size(l);
@@ -163,30 +165,31 @@ static bool txt_value(AvahiStringList *txt, const char *key, const char **val, s
         size_t kl = eq ? (size_t)(eq - t) : n;
         if (kl != klen || g_ascii_strncasecmp(t, key, klen) != 0)
             continue;
-        if (!eq)
-            return false;
+        if (found || !eq)
+            return -1;
+        found = 1;
         *val = eq + 1;
         *len = n - kl - 1;
-        return true;
     }
-    return false;
+    return found;
 }
 
 /* Fill p's fingerprint, version and name from a TXT record. False when fp
- * is not 40 digits, v is not a number in 1..MDNS_MAX_VERSION, or name is
- * not UTF-8. A missing name is empty; a long one is cut to BANTER_MAX_NAME
- * bytes on a character boundary; ASCII control bytes become '?'. */
+ * is not 40 digits, v is not a number in 1..MDNS_MAX_VERSION, name is not
+ * UTF-8, or one of the three keys is there twice. A missing name is empty; a long one is cut to
+ * BANTER_MAX_NAME bytes on a character boundary; ASCII control bytes become '?'. */
 static bool parse_txt(AvahiStringList *txt, mdns_peer *p)
 {
     const char *v;
     size_t len;
+    int found;
 
-    if (!txt_value(txt, "fp", &v, &len) || len != IDENTITY_FP_DIGITS || !all_digits(v, len))
+    if (txt_value(txt, "fp", &v, &len) != 1 || len != IDENTITY_FP_DIGITS || !all_digits(v, len))
         return false;
     memcpy(p->fingerprint, v, len);
     p->fingerprint[len] = '\0';
 
-    if (!txt_value(txt, "v", &v, &len) || len > 4 || !all_digits(v, len))
+    if (txt_value(txt, "v", &v, &len) != 1 || len > 4 || !all_digits(v, len))
         return false;
     p->version = 0;
     for (size_t i = 0; i < len; i++)
@@ -195,16 +198,17 @@ static bool parse_txt(AvahiStringList *txt, mdns_peer *p)
         return false;
 
     p->name[0] = '\0';
-    if (txt_value(txt, "name", &v, &len)) {
-        len = utf8_clamp(v, len, BANTER_MAX_NAME);
-        if (memchr(v, '\0', len) || !utf8_valid(v, len))
-            return false;
-        memcpy(p->name, v, len);
-        p->name[len] = '\0';
-        for (size_t i = 0; i < len; i++)
-            if ((unsigned char)p->name[i] < 0x20u || p->name[i] == 0x7f)
-                p->name[i] = '?';
-    }
+    found = txt_value(txt, "name", &v, &len);
+    if (found <= 0)
+        return found == 0; /* no name is shown as empty */
+    len = utf8_clamp(v, len, BANTER_MAX_NAME);
+    if (memchr(v, '\0', len) || !utf8_valid(v, len))
+        return false;
+    memcpy(p->name, v, len);
+    p->name[len] = '\0';
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)p->name[i] < 0x20u || p->name[i] == 0x7f)
+            p->name[i] = '?';
     return true;
 }
 
@@ -212,9 +216,8 @@ static bool parse_txt(AvahiStringList *txt, mdns_peer *p)
 
 static void on_resolve(AvahiServiceResolver *r, AvahiIfIndex iface, AvahiProtocol proto,
                        AvahiResolverEvent ev, const char *name, const char *type,
-                       const char *domain, const char *host, const AvahiAddress *a,
-                       uint16_t port, AvahiStringList *txt, AvahiLookupResultFlags flags,
-                       void *ud)
+                       const char *domain, const char *host, const AvahiAddress *a, uint16_t port,
+                       AvahiStringList *txt, AvahiLookupResultFlags flags, void *ud)
 {
     svc *s = ud;
     mdns *m = s->m;
@@ -285,8 +288,8 @@ static void service_remove(mdns *m, AvahiIfIndex iface, const char *name)
 }
 
 static void on_browse(AvahiServiceBrowser *b, AvahiIfIndex iface, AvahiProtocol proto,
-                      AvahiBrowserEvent ev, const char *name, const char *type,
-                      const char *domain, AvahiLookupResultFlags flags, void *ud)
+                      AvahiBrowserEvent ev, const char *name, const char *type, const char *domain,
+                      AvahiLookupResultFlags flags, void *ud)
 {
     mdns *m = ud;
     (void)b;
@@ -315,13 +318,27 @@ static void on_browse(AvahiServiceBrowser *b, AvahiIfIndex iface, AvahiProtocol 
 
 /* ---- publishing ---- */
 
+/* "<name> [12345]", or "<name> [12345] #n" after n-1 collisions, in at
+ * most 63 bytes. The display name gives way, whole characters at a time,
+ * so the fingerprint prefix always survives (avahi_alternative_service_name
+ * would cut it off a long name instead). */
+static void make_service_name(mdns *m)
+{
+    char suffix[32];
+    size_t cut;
+
+    if (m->renames == 0)
+        snprintf(suffix, sizeof suffix, " [%.5s]", m->fp);
+    else
+        snprintf(suffix, sizeof suffix, " [%.5s] #%u", m->fp, m->renames + 1);
+    cut = utf8_clamp(m->name, strlen(m->name), sizeof m->svc_name - 1 - strlen(suffix));
+    snprintf(m->svc_name, sizeof m->svc_name, "%.*s%s", (int)cut, m->name, suffix);
+}
+
 static void rename_service(mdns *m)
 {
-    char *alt = avahi_alternative_service_name(m->svc_name);
-    if (alt) {
-        g_strlcpy(m->svc_name, alt, sizeof m->svc_name);
-        avahi_free(alt);
-    }
+    m->renames++;
+    make_service_name(m);
 }
 
 /* Add our service to the (empty) entry group and commit it. 0 or the
@@ -432,15 +449,20 @@ static void on_client(AvahiClient *c, AvahiClientState state, void *ud)
 
 /* Free the client with everything it owns. With a live connection the
  * entry group is freed first, so the daemon withdraws our service (goodbye
- * packets) before the connection closes. */
+ * packets) at once. avahi_client_free then closes the connection before it
+ * frees the browser and resolvers, sparing a round trip each. */
 static void client_free(mdns *m)
 {
-    g_hash_table_remove_all(m->services);
+    GHashTableIter it;
+    gpointer v;
+
     if (m->group)
         avahi_entry_group_free(m->group);
     m->group = NULL;
-    if (m->browser)
-        avahi_service_browser_free(m->browser);
+    g_hash_table_iter_init(&it, m->services);
+    while (g_hash_table_iter_next(&it, NULL, &v))
+        ((svc *)v)->resolver = NULL; /* freed with the client */
+    g_hash_table_remove_all(m->services);
     m->browser = NULL;
     if (m->client)
         avahi_client_free(m->client);
@@ -510,7 +532,7 @@ int mdns_new(mdns **out, GMainContext *ctx, const char *name, const char *finger
              uint16_t port, const mdns_callbacks *cb, void *ud)
 {
     mdns *m;
-    size_t nlen, cut;
+    size_t nlen;
 
     if (!out || !name || !fingerprint || !cb || port == 0)
         return BANTER_EINVAL;
@@ -535,10 +557,7 @@ int mdns_new(mdns **out, GMainContext *ctx, const char *name, const char *finger
         mdns_free(m);
         return BANTER_ENOMEM;
     }
-    /* "<name> [12345]" in at most 63 bytes: the name gives way, whole
-     * characters at a time, so the fingerprint prefix always fits. */
-    cut = utf8_clamp(name, nlen, sizeof m->svc_name - 1 - MDNS_SUFFIX_LEN);
-    snprintf(m->svc_name, sizeof m->svc_name, "%.*s [%.5s]", (int)cut, name, m->fp);
+    make_service_name(m);
 
     /* Connect from the loop, so no callback runs before this returns. */
     schedule_connect(m, 0);

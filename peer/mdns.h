@@ -34,7 +34,7 @@
 #include <stdint.h>
 
 #include "identity.h"
-#include "limits.h"
+#include "banter_limits.h"
 
 #define MDNS_SERVICE_TYPE "_banter._tcp"
 
@@ -43,7 +43,7 @@ typedef struct mdns_peer {
     char name[BANTER_MAX_NAME + 1];
     char address[64]; /* numeric IPv4 or IPv6 address */
     uint16_t port;
-    int version;      /* the v= TXT value */
+    int version; /* the v= TXT value */
 } mdns_peer;
 
 typedef struct mdns_callbacks {

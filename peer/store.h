@@ -22,7 +22,7 @@
 #include <stdint.h>
 
 #include "error.h"
-#include "limits.h"
+#include "banter_limits.h"
 #include "msg.h"
 
 #define STORE_KEYLEN    32

@@ -18,7 +18,7 @@
 #include "buf.h"
 #include "error.h"
 #include "frame.h"
-#include "limits.h"
+#include "banter_limits.h"
 
 /* Largest chunk per pattern of the chunked run. */
 static const size_t chunk_max[8] = {1, 2, 3, 5, 17, 64, 257, 4096};

@@ -31,7 +31,7 @@
 #include "buf.h"
 #include "error.h"
 #include "identity.h"
-#include "limits.h"
+#include "banter_limits.h"
 #include "msg.h"
 #include "noise.h"
 #include "session.h"

@@ -17,7 +17,7 @@
 
 #include "buf.h"
 #include "error.h"
-#include "limits.h"
+#include "banter_limits.h"
 #include "msg.h"
 #include "utf8.h"
 
