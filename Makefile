@@ -63,8 +63,8 @@ REPLAY_BINS := $(FUZZ_SRC:tests/fuzz/%.c=$(ASAN)/tests/replay_%)
 FUZZ_BINS  := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ)/%)
 BENCH_BINS := $(BENCH_SRC:bench/%.c=$(REL)/%)
 
-.PHONY: all lib test test-run check deps deps-check run fuzz bench lint install uninstall \
-        clean help format
+.PHONY: all lib test test-run check deps deps-check run demo fuzz bench lint install \
+        uninstall clean help format
 
 all: lib $(PROGRAMS)
 
@@ -74,6 +74,7 @@ help:
 	@echo "make            build libbanter.a and every program into bin/"
 	@echo "make run        install what is missing, build, start a node"
 	@echo "make test       build and run all tests under ASan+UBSan"
+	@echo "make demo       three nodes in network namespaces find each other and chat"
 	@echo "make deps       install the Debian packages (as root)"
 	@echo "make lint       clang-format check, cppcheck, banned functions"
 	@echo "make fuzz       run each libFuzzer target FUZZ_SECONDS (default 60)"
@@ -188,6 +189,10 @@ deps-check:
 run: deps-check
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)scripts/run.sh
+
+demo: deps-check
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)scripts/demo.sh
 
 # ---- lint ----
 LINT_FILES := $(sort $(wildcard shared/*.[ch] peer/*.[ch] rendezvous/*.[ch] admin/*.[ch] \
