@@ -175,8 +175,9 @@ $(REL)/bench_%: bench/bench_%.c $(LIB_REL)
 	@$(if $(Q),echo "  BENCH   $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $< -o $@ $(LIB_REL) $(PKG_LIBS)
 
-bench: deps-check $(BENCH_BINS)
+bench: deps-check $(BENCH_BINS) $(if $(PEER_SRC),bin/banter)
 	$(Q)for b in $(BENCH_BINS); do $$b || exit 1; done
+	$(Q)bash bench/bench_node.sh
 
 # ---- dependencies ----
 deps:

@@ -75,6 +75,7 @@ struct node {
     GList *conns;      /* every conn alive */
     speer statics[NODE_MAX_STATIC];
     size_t nstatic;
+    guint tick; /* liveness timer: armed only while connections exist */
     bool stopping;
     bool mdns_down_said;
 };
@@ -141,8 +142,13 @@ static void on_closed(void *ud, conn *c, int err);
 
 static const conn_callbacks conn_cbs = {on_established, on_message, on_drained, on_closed};
 
+static gboolean on_tick(gpointer v);
+
 static conn *track(node *n, conn *c, npeer *dial_for, speer *sp)
 {
+    /* An idle node with no connection has no timer at all. */
+    if (!n->tick)
+        n->tick = g_timeout_add_seconds(NODE_KEEPALIVE_MS / 1000, on_tick, n);
     cstate *cs = g_new0(cstate, 1);
     cs->n = n;
     cs->dial_for = dial_for;
@@ -470,6 +476,10 @@ static void on_closed(void *ud, conn *c, int err)
     node *n = ud;
     cstate *cs = conn_get_data(c);
     n->conns = g_list_remove(n->conns, c);
+    if (!n->conns && n->tick) {
+        g_source_remove(n->tick);
+        n->tick = 0;
+    }
     if (cs->dial_for && cs->dial_for->dialing == c)
         cs->dial_for->dialing = NULL;
     npeer *p = cs->p ? cs->p : cs->dial_for;
@@ -544,6 +554,10 @@ static gboolean on_tick(gpointer v)
 {
     node *n = v;
     int64_t t = g_get_monotonic_time() / 1000;
+    if (!n->conns) {
+        n->tick = 0;
+        return G_SOURCE_REMOVE;
+    }
     GList *copy = g_list_copy(n->conns);
     for (GList *l = copy; l; l = l->next) {
         conn *c = l->data;
@@ -558,6 +572,10 @@ static gboolean on_tick(gpointer v)
             conn_close(c, BANTER_ETIMEDOUT, false, NULL);
             continue;
         }
+        /* Ping only a quiet connection: its PONG (or the peer's own ping)
+         * keeps both sides' timers fresh. */
+        if (t - conn_last_rx(c) < NODE_KEEPALIVE_MS - 500)
+            continue;
         msg ping = {.type = MSG_PING};
         ping.u.ping.token = (uint64_t)t;
         reply(c, &ping);
@@ -959,11 +977,12 @@ int node_run(const node_config *cfg)
     if (rc == 0) {
         for (size_t i = 0; i < n->nstatic; i++)
             dial_static(&n->statics[i]);
-        guint tick = g_timeout_add(NODE_KEEPALIVE_MS, on_tick, n);
         guint s1 = g_unix_signal_add(SIGINT, on_signal, n);
         guint s2 = g_unix_signal_add(SIGTERM, on_signal, n);
         g_main_loop_run(n->loop);
-        g_source_remove(tick);
+        if (n->tick)
+            g_source_remove(n->tick);
+        n->tick = 0;
         g_source_remove(s1);
         g_source_remove(s2);
         printf("banter: node stopping\n");
