@@ -147,8 +147,16 @@ test: deps-check
 
 check: test
 
-test-run: $(UNIT_BINS) $(REPLAY_BINS) $(ASAN_PROGRAMS) all
-	$(Q)BANTER_BIN=$(CURDIR)/$(ASAN)/banter tests/run.sh $(UNIT_BINS) $(REPLAY_BINS) $(INTEG_SRC)
+# The mDNS probe of tests/integration/test_mdns.sh, with the sanitizers.
+$(ASAN)/tests/mdns_probe: tests/integration/mdns_probe.c $(ASAN)/peer/mdns.o $(LIB_ASAN)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  PROBE   $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $(PEER_CFLAGS) -iquote peer $^ -o $@ \
+	    $(PKG_LIBS) $(PEER_LIBS)
+
+test-run: $(UNIT_BINS) $(REPLAY_BINS) $(ASAN_PROGRAMS) $(if $(PEER_SRC),$(ASAN)/tests/mdns_probe) all
+	$(Q)BANTER_BIN=$(CURDIR)/$(ASAN)/banter MDNS_PROBE=$(CURDIR)/$(ASAN)/tests/mdns_probe \
+	    tests/run.sh $(UNIT_BINS) $(REPLAY_BINS) $(INTEG_SRC)
 
 # ---- fuzzing (clang + libFuzzer) ----
 $(FUZZ)/%: tests/fuzz/%.c $(SHARED_SRC)

@@ -582,6 +582,7 @@ static cJSON *event_json(const node_event *ev)
                                   "offline", "key_changed", "discovery"};
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "event", names[ev->type]);
+    cJSON_AddNumberToObject(o, "at", (double)(g_get_real_time() / 1000));
     if (ev->peer)
         cJSON_AddItemToObject(o, "peer", peer_ref(ev->peer, ev->name));
     if (ev->type == NODE_EV_MESSAGE && ev->msg) {

@@ -16,6 +16,12 @@
  * change of its TXT record or address is reported by found() again.
  * services maps "<ifindex>/<service name>" to the fingerprint that service
  * had, which is what a REMOVE event is turned back into.
+ *
+ * Avahi's client calls are synchronous D-Bus round trips to the local
+ * daemon (making the client, a group, a browser or a resolver, and freeing
+ * them while connected): they hold the loop for that long. A service that
+ * cannot be published is logged with g_warning (instance name and Avahi's
+ * error only); the daemon's availability goes to status().
  */
 #include "mdns.h"
 

@@ -29,6 +29,10 @@
 # EXIT and kills only the processes this library started or that live in
 # its own namespaces.
 #
+# bash runs a trap only after the foreground command ends: poll with
+# wait_for rather than a long `sleep`, so SIGTERM/SIGINT (and so teardown)
+# are handled within 0.1 s.
+#
 # Exit codes: 0 pass, 1 fail, 77 skipped (not root or a tool is missing);
 # the test runner is expected to count 77 as skipped.
 

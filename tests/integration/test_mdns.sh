@@ -17,7 +17,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
 require_root
-probe=${MDNS_PROBE:-build/mdns_probe}
+probe=${MDNS_PROBE:-build/asan/tests/mdns_probe}
 [ -x "$probe" ] || t_fail setup "no probe at $probe (build it, or set MDNS_PROBE)"
 probe=$(cd "$(dirname "$probe")" && pwd)/$(basename "$probe")
 
