@@ -210,7 +210,8 @@ lint:
 	$(Q)clang-format --dry-run --Werror $(LINT_FILES)
 	$(Q)cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	    --std=c11 --inline-suppr --suppress=missingIncludeSystem \
-	    -iquote shared shared $(wildcard peer rendezvous admin)
+	    --include=scripts/cppcheck.h \
+	    -Ishared -Ipeer shared $(wildcard peer rendezvous admin)
 	$(Q)scripts/checksrc.sh $(LINT_FILES)
 	@echo "lint: clean"
 
