@@ -118,9 +118,11 @@ cJSON *cli_request(cli_conn *c, cJSON *o)
     cJSON_Delete(o);
     if (!text)
         return NULL;
-    bool ok = write_all(c->fd, text, strlen(text)) && write_all(c->fd, "\n", 1);
+    /* Read even when the write failed: a node that refused us (EBUSY) has
+     * said why before closing. */
+    (void)(write_all(c->fd, text, strlen(text)) && write_all(c->fd, "\n", 1));
     cJSON_free(text);
-    cJSON *reply = ok ? cli_read(c) : NULL;
+    cJSON *reply = cli_read(c);
     if (!reply)
         fprintf(stderr, "banter: the node closed the control connection\n");
     return reply;

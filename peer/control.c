@@ -499,8 +499,15 @@ static gboolean on_accept(gint fd, GIOCondition cond, gpointer v)
         return G_SOURCE_CONTINUE;
     struct ucred cred;
     socklen_t sl = sizeof cred;
-    if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &sl) != 0 || cred.uid != geteuid() ||
-        g_list_length(ctl->clients) >= CONTROL_MAX_CLIENTS) {
+    if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &sl) != 0 || cred.uid != geteuid()) {
+        close(cfd);
+        return G_SOURCE_CONTINUE;
+    }
+    if (g_list_length(ctl->clients) >= CONTROL_MAX_CLIENTS) {
+        static const char busy[] = "{\"ok\":false,\"error\":\"EBUSY\",\"message\":\"the node "
+                                   "already serves 64 control clients: try again\"}\n";
+        ssize_t w = send(cfd, busy, sizeof busy - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void)w; /* best effort: the client learns why, or sees the close */
         close(cfd);
         return G_SOURCE_CONTINUE;
     }

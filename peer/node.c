@@ -256,6 +256,10 @@ static void on_established(void *ud, conn *c)
         g_printerr("banter: %s answered with fingerprint %s, not the advertised %s; "
                    "closing\n",
                    conn_remote(c), fp, cs->dial_for->fpd);
+        /* A stale record (a key retired or replaced, still in Avahi's cache)
+         * or a false one: either way, stop listing and dialing it until mDNS
+         * announces it again. */
+        cs->dial_for->lan_seen = false;
         conn_close(c, BANTER_EKEYMISMATCH, true, "unexpected key");
         return;
     }

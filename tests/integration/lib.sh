@@ -257,6 +257,15 @@ _bt_descendants() {
     done
 }
 
+# Whether PID $1 still runs (a zombie, exited but not yet reaped by its
+# parent, does not: daemons that forked are reaped late by PID 1).
+_bt_alive() {
+    local stat
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+    stat=${stat##*) }
+    [ "${stat%% *}" != Z ]
+}
+
 # Send TERM to the given PIDs, wait up to 2 s, then KILL what is left.
 _bt_kill() {
     local p left i
@@ -264,7 +273,7 @@ _bt_kill() {
     kill -TERM "$@" 2>/dev/null
     for ((i = 0; i < 20; i++)); do
         left=()
-        for p in "$@"; do kill -0 "$p" 2>/dev/null && left+=("$p"); done
+        for p in "$@"; do _bt_alive "$p" && left+=("$p"); done
         [ ${#left[@]} -eq 0 ] && return 0
         sleep 0.1
     done
