@@ -32,6 +32,13 @@
 #define BANTER_MAX_FEATURES 16u
 #define BANTER_MAX_FEATURE  32u
 
+/* File transfer: files per offer, bytes of a relative path, largest size
+ * (a JSON integer is exact up to 2^53). */
+#define BANTER_MAX_FILES     256u
+#define BANTER_MAX_PATH      1024u
+#define BANTER_MAX_FILE_SIZE 9007199254740992ull
+#define BANTER_FILE_HASHLEN  32u
+
 /* Bulk data: one file chunk frame carries at most this much payload. */
 #define BANTER_CHUNK_HDR 25u /* type + 16-byte transfer id + 8-byte offset */
 #define BANTER_MAX_CHUNK (BANTER_MAX_PLAINTEXT - BANTER_CHUNK_HDR)

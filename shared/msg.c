@@ -20,8 +20,19 @@ static const struct {
     int type;
     const char *name;
 } type_names[] = {
-    {MSG_HELLO, "hello"}, {MSG_CHAT, "chat"}, {MSG_ACK, "ack"},   {MSG_BYE, "bye"},
-    {MSG_ERROR, "error"}, {MSG_PING, "ping"}, {MSG_PONG, "pong"}, {MSG_CHUNK, "chunk"},
+    {MSG_HELLO, "hello"},
+    {MSG_CHAT, "chat"},
+    {MSG_ACK, "ack"},
+    {MSG_BYE, "bye"},
+    {MSG_FILE_OFFER, "file_offer"},
+    {MSG_FILE_ACCEPT, "file_accept"},
+    {MSG_FILE_DECLINE, "file_decline"},
+    {MSG_FILE_CANCEL, "file_cancel"},
+    {MSG_FILE_RESULT, "file_result"},
+    {MSG_ERROR, "error"},
+    {MSG_PING, "ping"},
+    {MSG_PONG, "pong"},
+    {MSG_CHUNK, "chunk"},
 };
 
 const char *msg_type_name(int type)
@@ -241,6 +252,113 @@ static int decode_chat(const cJSON *o, struct msg_chat *c)
     return 0;
 }
 
+/* 64 lowercase hex digits. */
+static int get_hash(const cJSON *obj, const char *key, uint8_t out[static BANTER_FILE_HASHLEN])
+{
+    const char *s;
+    size_t n, bin;
+    int r = get_str(obj, key, true, 2 * BANTER_FILE_HASHLEN, 2 * BANTER_FILE_HASHLEN, &s, &n);
+    if (r)
+        return r;
+    for (size_t i = 0; i < n; i++)
+        if (!is_digit(s[i]) && !(s[i] >= 'a' && s[i] <= 'f'))
+            return BANTER_ESCHEMA;
+    if (sodium_hex2bin(out, BANTER_FILE_HASHLEN, s, n, NULL, &bin, NULL) != 0 ||
+        bin != BANTER_FILE_HASHLEN)
+        return BANTER_ESCHEMA;
+    return 0;
+}
+
+static int decode_offer(const cJSON *o, struct msg_offer *f)
+{
+    int64_t v;
+    int r = get_id(o, "id", f->id);
+    if (!r)
+        r = get_int(o, "ts", 0, JSON_MAX_INT, &f->ts_ms);
+    if (r)
+        return r;
+    const cJSON *files = cJSON_GetObjectItemCaseSensitive(o, "files");
+    if (!cJSON_IsArray(files))
+        return BANTER_ESCHEMA;
+    int count = cJSON_GetArraySize(files);
+    if (count < 1)
+        return BANTER_ESCHEMA;
+    if ((size_t)count > BANTER_MAX_FILES)
+        return BANTER_ETOOLONG;
+    f->files = calloc((size_t)count, sizeof *f->files);
+    if (!f->files)
+        return BANTER_ENOMEM;
+    f->nfiles = (size_t)count;
+    double total = 0;
+    size_t i = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach (it, files) {
+        struct msg_file *e = &f->files[i++];
+        const char *name;
+        size_t n;
+        if (!cJSON_IsObject(it) || check_members(it) != 0)
+            return BANTER_ESCHEMA;
+        r = get_str(it, "name", true, 1, BANTER_MAX_PATH, &name, &n);
+        if (!r)
+            r = get_int(it, "size", 0, JSON_MAX_INT, &v);
+        if (!r)
+            r = get_hash(it, "hash", e->hash);
+        if (r)
+            return r;
+        e->size = (uint64_t)v;
+        total += (double)v;
+        e->name = malloc(n + 1);
+        if (!e->name)
+            return BANTER_ENOMEM;
+        copy_str(e->name, name, n);
+    }
+    return total > JSON_MAX_INT ? BANTER_ESCHEMA : 0;
+}
+
+static int decode_reason(const cJSON *o, const char *key, char out[static BANTER_MAX_REASON + 1])
+{
+    const char *s;
+    size_t n;
+    int r = get_str(o, key, false, 0, BANTER_MAX_REASON, &s, &n);
+    if (!r)
+        copy_str(out, s, n);
+    return r;
+}
+
+static int decode_file_msg(const cJSON *o, msg *m)
+{
+    int64_t v;
+    int r;
+    switch (m->type) {
+    case MSG_FILE_OFFER:
+        return decode_offer(o, &m->u.offer);
+    case MSG_FILE_ACCEPT:
+        r = get_id(o, "id", m->u.accept.id);
+        if (!r)
+            r = get_int(o, "offset", 0, JSON_MAX_INT, &v);
+        if (!r)
+            m->u.accept.offset = (uint64_t)v;
+        return r;
+    case MSG_FILE_DECLINE:
+    case MSG_FILE_CANCEL:
+        r = get_id(o, "id", m->u.end.id);
+        return r ? r : decode_reason(o, "reason", m->u.end.reason);
+    default: { /* MSG_FILE_RESULT */
+        const cJSON *ok = cJSON_GetObjectItemCaseSensitive(o, "ok");
+        r = get_id(o, "id", m->u.result.id);
+        if (!r)
+            r = get_int(o, "file", 0, BANTER_MAX_FILES - 1, &v);
+        if (r)
+            return r;
+        if (!cJSON_IsBool(ok))
+            return BANTER_ESCHEMA;
+        m->u.result.file = (uint32_t)v;
+        m->u.result.ok = cJSON_IsTrue(ok);
+        return decode_reason(o, "error", m->u.result.error);
+    }
+    }
+}
+
 static int decode_error(const cJSON *o, struct msg_error *e)
 {
     const char *s;
@@ -304,8 +422,11 @@ static int decode_json(msg *m, const char *text, size_t len)
             copy_str(m->u.bye.reason, s, n);
         break;
     }
-    default: /* MSG_ERROR */
+    case MSG_ERROR:
         r = decode_error(o, &m->u.error);
+        break;
+    default:
+        r = decode_file_msg(o, m);
         break;
     }
 out:
@@ -347,7 +468,41 @@ void msg_clear(msg *m)
 {
     if (m->type == MSG_CHAT)
         free(m->u.chat.body);
+    if (m->type == MSG_FILE_OFFER && m->u.offer.files) {
+        for (size_t i = 0; i < m->u.offer.nfiles; i++)
+            free(m->u.offer.files[i].name);
+        free(m->u.offer.files);
+    }
     memset(m, 0, sizeof *m);
+}
+
+int msg_offer_init(msg *m, const uint8_t id[static MSG_ID_LEN], int64_t ts_ms, size_t n)
+{
+    memset(m, 0, sizeof *m);
+    if (n < 1 || n > BANTER_MAX_FILES)
+        return BANTER_EINVAL;
+    m->type = MSG_FILE_OFFER;
+    m->u.offer.files = calloc(n, sizeof *m->u.offer.files);
+    if (!m->u.offer.files)
+        return BANTER_ENOMEM;
+    memcpy(m->u.offer.id, id, MSG_ID_LEN);
+    m->u.offer.ts_ms = ts_ms;
+    m->u.offer.nfiles = n;
+    return 0;
+}
+
+int msg_offer_set_name(msg *m, size_t i, const char *name)
+{
+    size_t n = strlen(name);
+    if (n > BANTER_MAX_PATH)
+        return BANTER_ETOOLONG;
+    char *copy = malloc(n + 1);
+    if (!copy)
+        return BANTER_ENOMEM;
+    memcpy(copy, name, n + 1);
+    free(m->u.offer.files[i].name);
+    m->u.offer.files[i].name = copy;
+    return 0;
 }
 
 int msg_chat_init(msg *m, const uint8_t id[static MSG_ID_LEN], int64_t ts_ms, const char *body,
@@ -389,8 +544,89 @@ static int add_id(cJSON *o, const char *key, const uint8_t id[static MSG_ID_LEN]
     return cJSON_AddStringToObject(o, key, hex) ? 0 : BANTER_ENOMEM;
 }
 
+static int add_int(cJSON *o, const char *key, uint64_t v)
+{
+    char text[24];
+    if ((double)v > JSON_MAX_INT)
+        return BANTER_ESCHEMA;
+    snprintf(text, sizeof text, "%" PRIu64, v);
+    return cJSON_AddRawToObject(o, key, text) ? 0 : BANTER_ENOMEM;
+}
+
+static int add_reason(cJSON *o, const char *key, const char *s, size_t cap)
+{
+    size_t n = strnlen(s, cap);
+    int r = check_text(s, n, 0, BANTER_MAX_REASON, false);
+    if (r)
+        return r;
+    return n && !cJSON_AddStringToObject(o, key, s) ? BANTER_ENOMEM : 0;
+}
+
+static int build_offer(const struct msg_offer *f, cJSON *o)
+{
+    char hex[2 * BANTER_FILE_HASHLEN + 1];
+    double total = 0;
+    int r;
+    if (f->nfiles < 1 || f->nfiles > BANTER_MAX_FILES || !f->files || f->ts_ms < 0)
+        return BANTER_ESCHEMA;
+    if (add_id(o, "id", f->id) || add_int(o, "ts", (uint64_t)f->ts_ms))
+        return BANTER_ENOMEM;
+    cJSON *a = cJSON_AddArrayToObject(o, "files");
+    if (!a)
+        return BANTER_ENOMEM;
+    for (size_t i = 0; i < f->nfiles; i++) {
+        const struct msg_file *e = &f->files[i];
+        if (!e->name)
+            return BANTER_ESCHEMA;
+        r = check_text(e->name, strlen(e->name), 1, BANTER_MAX_PATH, false);
+        if (r)
+            return r;
+        total += (double)e->size;
+        cJSON *it = cJSON_CreateObject();
+        if (!it || !cJSON_AddItemToArray(a, it)) {
+            cJSON_Delete(it);
+            return BANTER_ENOMEM;
+        }
+        sodium_bin2hex(hex, sizeof hex, e->hash, sizeof e->hash);
+        if (!cJSON_AddStringToObject(it, "name", e->name))
+            return BANTER_ENOMEM;
+        r = add_int(it, "size", e->size);
+        if (r)
+            return r;
+        if (!cJSON_AddStringToObject(it, "hash", hex))
+            return BANTER_ENOMEM;
+    }
+    return total > JSON_MAX_INT ? BANTER_ESCHEMA : 0;
+}
+
+static int build_file_msg(const msg *m, cJSON *o)
+{
+    switch (m->type) {
+    case MSG_FILE_OFFER:
+        return build_offer(&m->u.offer, o);
+    case MSG_FILE_ACCEPT:
+        if (add_id(o, "id", m->u.accept.id))
+            return BANTER_ENOMEM;
+        return add_int(o, "offset", m->u.accept.offset);
+    case MSG_FILE_DECLINE:
+    case MSG_FILE_CANCEL:
+        if (add_id(o, "id", m->u.end.id))
+            return BANTER_ENOMEM;
+        return add_reason(o, "reason", m->u.end.reason, sizeof m->u.end.reason);
+    default: /* MSG_FILE_RESULT */
+        if (m->u.result.file >= BANTER_MAX_FILES)
+            return BANTER_ESCHEMA;
+        if (add_id(o, "id", m->u.result.id) || add_int(o, "file", m->u.result.file) ||
+            !cJSON_AddBoolToObject(o, "ok", m->u.result.ok))
+            return BANTER_ENOMEM;
+        return add_reason(o, "error", m->u.result.error, sizeof m->u.result.error);
+    }
+}
+
 static int build_json(const msg *m, cJSON *o)
 {
+    if (m->type >= MSG_FILE_OFFER && m->type <= MSG_FILE_RESULT)
+        return build_file_msg(m, o);
     int r = 0;
     switch (m->type) {
     case MSG_HELLO: {

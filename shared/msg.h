@@ -26,14 +26,19 @@
 #define MSG_BIN_LAST   0x7f
 
 typedef enum msg_type {
-    MSG_HELLO = 0x01, /* JSON: first message each side sends */
-    MSG_CHAT = 0x02,  /* JSON: a chat or broadcast message */
-    MSG_ACK = 0x03,   /* JSON: receipt of a chat message */
-    MSG_BYE = 0x04,   /* JSON: orderly close */
-    MSG_ERROR = 0x3f, /* JSON: the peer refused something */
-    MSG_PING = 0x40,  /* binary: keepalive, 8-byte token */
-    MSG_PONG = 0x41,  /* binary: answer, the same token */
-    MSG_CHUNK = 0x42, /* binary: file data */
+    MSG_HELLO = 0x01,        /* JSON: first message each side sends */
+    MSG_CHAT = 0x02,         /* JSON: a chat or broadcast message */
+    MSG_ACK = 0x03,          /* JSON: receipt of a chat message */
+    MSG_BYE = 0x04,          /* JSON: orderly close */
+    MSG_FILE_OFFER = 0x10,   /* JSON: files offered (names, sizes, hashes) */
+    MSG_FILE_ACCEPT = 0x11,  /* JSON: accepted; send from this offset */
+    MSG_FILE_DECLINE = 0x12, /* JSON: the receiver said no */
+    MSG_FILE_CANCEL = 0x13,  /* JSON: either side stops the transfer */
+    MSG_FILE_RESULT = 0x14,  /* JSON: one file verified (or not) */
+    MSG_ERROR = 0x3f,        /* JSON: the peer refused something */
+    MSG_PING = 0x40,         /* binary: keepalive, 8-byte token */
+    MSG_PONG = 0x41,         /* binary: answer, the same token */
+    MSG_CHUNK = 0x42,        /* binary: file data */
 } msg_type;
 
 struct msg_hello {
@@ -64,6 +69,36 @@ struct msg_error {
     char message[BANTER_MAX_REASON + 1];
 };
 
+struct msg_file {
+    char *name; /* relative path, UTF-8; owned by the msg */
+    uint64_t size;
+    uint8_t hash[BANTER_FILE_HASHLEN]; /* BLAKE2b-256 of the content */
+};
+
+struct msg_offer {
+    uint8_t id[MSG_ID_LEN]; /* the transfer id */
+    int64_t ts_ms;
+    size_t nfiles;          /* 1..BANTER_MAX_FILES */
+    struct msg_file *files; /* owned by the msg */
+};
+
+struct msg_accept {
+    uint8_t id[MSG_ID_LEN];
+    uint64_t offset; /* bytes of the concatenated files already verified */
+};
+
+struct msg_file_end { /* DECLINE and CANCEL */
+    uint8_t id[MSG_ID_LEN];
+    char reason[BANTER_MAX_REASON + 1];
+};
+
+struct msg_result {
+    uint8_t id[MSG_ID_LEN];
+    uint32_t file; /* index in the offer */
+    bool ok;
+    char error[BANTER_MAX_REASON + 1];
+};
+
 struct msg_ping {
     uint64_t token;
 };
@@ -83,6 +118,10 @@ typedef struct msg {
         struct msg_ack ack;
         struct msg_bye bye;
         struct msg_error error;
+        struct msg_offer offer;
+        struct msg_accept accept;
+        struct msg_file_end end; /* FILE_DECLINE and FILE_CANCEL */
+        struct msg_result result;
         struct msg_ping ping; /* PING and PONG */
         struct msg_chunk chunk;
     } u;
@@ -116,6 +155,12 @@ void msg_clear(msg *m);
 /* A CHAT with a copy of body (len bytes). BANTER_ENOMEM, BANTER_ETOOLONG. */
 BANTER_WUR int msg_chat_init(msg *m, const uint8_t id[static MSG_ID_LEN], int64_t ts_ms,
                              const char *body, size_t len, bool broadcast);
+
+/* A FILE_OFFER with room for n files (names NULL, to be set with
+ * msg_offer_set_name). BANTER_ENOMEM, BANTER_EINVAL (n out of range). */
+BANTER_WUR int msg_offer_init(msg *m, const uint8_t id[static MSG_ID_LEN], int64_t ts_ms, size_t n);
+/* Copy name into file i of an offer. BANTER_ENOMEM, BANTER_ETOOLONG. */
+BANTER_WUR int msg_offer_set_name(msg *m, size_t i, const char *name);
 
 /* Lowercase hex of a message id, and back (exactly 32 lowercase digits). */
 void msg_id_to_hex(const uint8_t id[static MSG_ID_LEN], char out[static 2 * MSG_ID_LEN + 1]);

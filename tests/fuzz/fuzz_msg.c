@@ -88,8 +88,70 @@ static void check_decoded(const msg *m, const uint8_t *pt, size_t len)
             (m->u.chunk.len && m->u.chunk.data != pt + BANTER_CHUNK_HDR))
             abort();
         break;
+    case MSG_FILE_OFFER: {
+        uint64_t total = 0;
+        if (m->u.offer.nfiles < 1 || m->u.offer.nfiles > BANTER_MAX_FILES || !m->u.offer.files)
+            abort();
+        for (size_t i = 0; i < m->u.offer.nfiles; i++) {
+            const struct msg_file *f = &m->u.offer.files[i];
+            if (!f->name || f->name[0] == '\0' || f->size > BANTER_MAX_FILE_SIZE)
+                abort();
+            check_text(f->name, BANTER_MAX_PATH);
+            total += f->size;
+        }
+        if (total > BANTER_MAX_FILE_SIZE)
+            abort();
+        break;
+    }
+    case MSG_FILE_ACCEPT:
+        if (m->u.accept.offset > BANTER_MAX_FILE_SIZE)
+            abort();
+        break;
+    case MSG_FILE_DECLINE:
+    case MSG_FILE_CANCEL:
+        check_text(m->u.end.reason, BANTER_MAX_REASON);
+        break;
+    case MSG_FILE_RESULT:
+        if (m->u.result.file >= BANTER_MAX_FILES)
+            abort();
+        check_text(m->u.result.error, BANTER_MAX_REASON);
+        break;
     default: /* ACK has nothing to check beyond its id */
         if (m->type != MSG_ACK)
+            abort();
+        break;
+    }
+}
+
+static void same_file_msg(const msg *a, const msg *b)
+{
+    switch (a->type) {
+    case MSG_FILE_OFFER:
+        if (memcmp(a->u.offer.id, b->u.offer.id, MSG_ID_LEN) != 0 ||
+            a->u.offer.ts_ms != b->u.offer.ts_ms || a->u.offer.nfiles != b->u.offer.nfiles)
+            abort();
+        for (size_t i = 0; i < a->u.offer.nfiles; i++) {
+            const struct msg_file *x = &a->u.offer.files[i], *y = &b->u.offer.files[i];
+            if (strcmp(x->name, y->name) != 0 || x->size != y->size ||
+                memcmp(x->hash, y->hash, sizeof x->hash) != 0)
+                abort();
+        }
+        break;
+    case MSG_FILE_ACCEPT:
+        if (memcmp(a->u.accept.id, b->u.accept.id, MSG_ID_LEN) != 0 ||
+            a->u.accept.offset != b->u.accept.offset)
+            abort();
+        break;
+    case MSG_FILE_DECLINE:
+    case MSG_FILE_CANCEL:
+        if (memcmp(a->u.end.id, b->u.end.id, MSG_ID_LEN) != 0 ||
+            strcmp(a->u.end.reason, b->u.end.reason) != 0)
+            abort();
+        break;
+    default: /* MSG_FILE_RESULT */
+        if (memcmp(a->u.result.id, b->u.result.id, MSG_ID_LEN) != 0 ||
+            a->u.result.file != b->u.result.file || a->u.result.ok != b->u.result.ok ||
+            strcmp(a->u.result.error, b->u.result.error) != 0)
             abort();
         break;
     }
@@ -148,8 +210,11 @@ static void same_msg(const msg *a, const msg *b)
         if (a->u.ping.token != b->u.ping.token)
             abort();
         break;
-    default:
+    case MSG_CHUNK:
         same_chunk(&a->u.chunk, &b->u.chunk);
+        break;
+    default:
+        same_file_msg(a, b);
         break;
     }
 }

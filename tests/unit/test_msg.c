@@ -972,6 +972,91 @@ static void test_decode_strict_json(void **state)
     buf_free(&w);
 }
 
+/* File transfer messages: round trips and refusals. */
+static void test_file_messages(void **state)
+{
+    (void)state;
+    uint8_t tid[MSG_ID_LEN] = {9, 8, 7};
+    msg in, out;
+    buf w;
+    buf_init(&w, BANTER_MAX_PLAINTEXT);
+    assert_int_equal(msg_offer_init(&in, tid, 1795303925123, 3), 0);
+    const char *names[] = {"a.txt", "Photos/2026/\xc3\xa9t\xc3\xa9.jpg", "empty"};
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(msg_offer_set_name(&in, i, names[i]), 0);
+        in.u.offer.files[i].size = i == 2 ? 0 : (uint64_t)1 << (20 + i * 10);
+        memset(in.u.offer.files[i].hash, (int)(0x10 + i), BANTER_FILE_HASHLEN);
+    }
+    assert_int_equal(msg_encode(&in, &w), 0);
+    assert_int_equal(msg_decode(&out, buf_data(&w), buf_len(&w)), 0);
+    assert_int_equal(out.type, MSG_FILE_OFFER);
+    assert_memory_equal(out.u.offer.id, tid, MSG_ID_LEN);
+    assert_int_equal(out.u.offer.nfiles, 3);
+    for (size_t i = 0; i < 3; i++) {
+        assert_string_equal(out.u.offer.files[i].name, names[i]);
+        assert_true(out.u.offer.files[i].size == in.u.offer.files[i].size);
+        assert_memory_equal(out.u.offer.files[i].hash, in.u.offer.files[i].hash,
+                            BANTER_FILE_HASHLEN);
+    }
+    msg_clear(&in);
+    msg_clear(&out);
+
+    msg a = {.type = MSG_FILE_ACCEPT};
+    memcpy(a.u.accept.id, tid, MSG_ID_LEN);
+    a.u.accept.offset = INT64_C(9007199254740991);
+    buf_consume(&w, buf_len(&w));
+    assert_int_equal(msg_encode(&a, &w), 0);
+    assert_int_equal(msg_decode(&out, buf_data(&w), buf_len(&w)), 0);
+    assert_true(out.u.accept.offset == a.u.accept.offset);
+    msg_clear(&out);
+
+    msg r = {.type = MSG_FILE_RESULT};
+    r.u.result.file = 2;
+    r.u.result.ok = false;
+    snprintf(r.u.result.error, sizeof r.u.result.error, "hash mismatch");
+    buf_consume(&w, buf_len(&w));
+    assert_int_equal(msg_encode(&r, &w), 0);
+    assert_int_equal(msg_decode(&out, buf_data(&w), buf_len(&w)), 0);
+    assert_int_equal(out.u.result.file, 2);
+    assert_false(out.u.result.ok);
+    assert_string_equal(out.u.result.error, "hash mismatch");
+    msg_clear(&out);
+
+    msg c = {.type = MSG_FILE_CANCEL};
+    snprintf(c.u.end.reason, sizeof c.u.end.reason, "changed my mind");
+    buf_consume(&w, buf_len(&w));
+    assert_int_equal(msg_encode(&c, &w), 0);
+    assert_int_equal(msg_decode(&out, buf_data(&w), buf_len(&w)), 0);
+    assert_string_equal(out.u.end.reason, "changed my mind");
+    msg_clear(&out);
+    buf_free(&w);
+
+    static const char id[] = "\"id\":\"00112233445566778899aabbccddeeff\"";
+    static const char h[] =
+        "\"hash\":\"0000000000000000000000000000000000000000000000000000000000000000\"";
+    char text[512];
+    snprintf(text, sizeof text, "{%s,\"ts\":1,\"files\":[]}", id);
+    EXPECT(MSG_FILE_OFFER, text, BANTER_ESCHEMA);
+    snprintf(text, sizeof text, "{%s,\"ts\":1,\"files\":[{\"name\":\"a\",\"size\":1}]}", id);
+    EXPECT(MSG_FILE_OFFER, text, BANTER_ESCHEMA);
+    snprintf(text, sizeof text, "{%s,\"ts\":1,\"files\":[{\"name\":\"a\",\"size\":-1,%s}]}", id, h);
+    EXPECT(MSG_FILE_OFFER, text, BANTER_ESCHEMA);
+    snprintf(text, sizeof text,
+             "{%s,\"ts\":1,\"files\":[{\"name\":\"a\",\"size\":1,\"hash\":\"00\"}]}", id);
+    EXPECT(MSG_FILE_OFFER, text, BANTER_ESCHEMA);
+    snprintf(text, sizeof text,
+             "{%s,\"ts\":1,\"files\":[{\"name\":\"a\",\"size\":9007199254740992,%s},"
+             "{\"name\":\"b\",\"size\":9007199254740992,%s}]}",
+             id, h, h);
+    EXPECT(MSG_FILE_OFFER, text, BANTER_ESCHEMA); /* total over 2^53 */
+    snprintf(text, sizeof text, "{%s,\"file\":256,\"ok\":true}", id);
+    EXPECT(MSG_FILE_RESULT, text, BANTER_ESCHEMA);
+    snprintf(text, sizeof text, "{%s,\"file\":0,\"ok\":1}", id);
+    EXPECT(MSG_FILE_RESULT, text, BANTER_ESCHEMA);
+    assert_int_equal(msg_offer_init(&in, tid, 1, 0), BANTER_EINVAL);
+    assert_int_equal(msg_offer_init(&in, tid, 1, BANTER_MAX_FILES + 1), BANTER_EINVAL);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -997,6 +1082,7 @@ int main(void)
         cmocka_unit_test(test_id_hex),
         cmocka_unit_test(test_clear),
         cmocka_unit_test(test_decode_strict_json),
+        cmocka_unit_test(test_file_messages),
     };
     return cmocka_run_group_tests_name("msg", tests, NULL, NULL);
 }
