@@ -44,6 +44,28 @@ static const char *const migrations[] = {
     " UNIQUE (id, peer, dir));"
     "CREATE INDEX messages_outbox ON messages (peer, dir, state, seq);"
     "CREATE INDEX messages_history ON messages (peer, seq);",
+    /* 1 -> 2: file transfers */
+    "CREATE TABLE transfers ("
+    " id BLOB PRIMARY KEY NOT NULL CHECK (length(id) = 16),"
+    " peer BLOB NOT NULL CHECK (length(peer) = 32),"
+    " dir INTEGER NOT NULL CHECK (dir IN (0, 1)),"
+    " state INTEGER NOT NULL CHECK (state BETWEEN 0 AND 6),"
+    " created INTEGER NOT NULL,"
+    " updated INTEGER NOT NULL,"
+    " done INTEGER NOT NULL,"
+    " dest TEXT NOT NULL,"
+    " error TEXT NOT NULL,"
+    " secret BLOB NOT NULL CHECK (length(secret) = 32));"
+    "CREATE TABLE transfer_files ("
+    " id BLOB NOT NULL REFERENCES transfers (id) ON DELETE CASCADE,"
+    " idx INTEGER NOT NULL,"
+    " name TEXT NOT NULL,"
+    " size INTEGER NOT NULL,"
+    " hash BLOB NOT NULL CHECK (length(hash) = 32),"
+    " local TEXT NOT NULL,"
+    " mtime INTEGER NOT NULL,"
+    " verified INTEGER NOT NULL CHECK (verified IN (0, 1)),"
+    " PRIMARY KEY (id, idx));",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -712,4 +734,264 @@ const char *store_trust_name(store_trust t)
         return "changed";
     }
     return "unknown";
+}
+
+/* ---- file transfers ---- */
+
+static int prepare(store *st, const char *sql, sqlite3_stmt **s)
+{
+    int rc = sqlite3_prepare_v2(st->db, sql, -1, s, NULL);
+    return rc == SQLITE_OK ? 0 : fail(st, rc);
+}
+
+static int bind_text(sqlite3_stmt *s, int col, const char *t)
+{
+    t = t ? t : "";
+    size_t n = strlen(t);
+    if (n > INT32_MAX)
+        return SQLITE_TOOBIG;
+    return sqlite3_bind_text(s, col, t, (int)n, SQLITE_STATIC);
+}
+
+static int bind_xfer(sqlite3_stmt *s, const store_xfer *x)
+{
+    int rc = sqlite3_bind_blob(s, 1, x->id, MSG_ID_LEN, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_blob(s, 2, x->peer, STORE_KEYLEN, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int(s, 3, x->dir);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int(s, 4, x->state);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 5, x->created_ms);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 6, x->updated_ms);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 7, (int64_t)x->done);
+    if (rc == SQLITE_OK)
+        rc = bind_text(s, 8, x->dest);
+    if (rc == SQLITE_OK)
+        rc = bind_text(s, 9, x->error);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_blob(s, 10, x->secret, 32, SQLITE_STATIC);
+    return rc;
+}
+
+static int put_files(store *st, const store_xfer *x)
+{
+    sqlite3_stmt *s = NULL;
+    int ret = prepare(st,
+                      "INSERT OR REPLACE INTO transfer_files (id, idx, name, size, hash, local,"
+                      " mtime, verified) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                      &s);
+    for (size_t i = 0; ret == 0 && i < x->nfiles; i++) {
+        const store_xfile *f = &x->files[i];
+        int rc = sqlite3_bind_blob(s, 1, x->id, MSG_ID_LEN, SQLITE_STATIC);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_bind_int64(s, 2, (int64_t)i);
+        if (rc == SQLITE_OK)
+            rc = bind_text(s, 3, f->name);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_bind_int64(s, 4, (int64_t)f->size);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_bind_blob(s, 5, f->hash, BANTER_FILE_HASHLEN, SQLITE_STATIC);
+        if (rc == SQLITE_OK)
+            rc = bind_text(s, 6, f->local);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_bind_int64(s, 7, f->mtime_ns);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_bind_int(s, 8, f->verified);
+        ret = rc == SQLITE_OK ? step_done(st, s) : fail(st, rc);
+    }
+    sqlite3_finalize(s);
+    return ret;
+}
+
+int store_xfer_put(store *st, const store_xfer *x)
+{
+    sqlite3_stmt *s = NULL;
+    int ret = exec_sql(st, "BEGIN IMMEDIATE");
+    if (ret)
+        return ret;
+    ret = prepare(st,
+                  "INSERT OR REPLACE INTO transfers (id, peer, dir, state, created, updated, done,"
+                  " dest, error, secret) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                  &s);
+    if (ret == 0) {
+        int rc = bind_xfer(s, x);
+        ret = rc == SQLITE_OK ? step_done(st, s) : fail(st, rc);
+    }
+    sqlite3_finalize(s);
+    if (ret == 0)
+        ret = put_files(st, x);
+    if (ret == 0)
+        ret = exec_sql(st, "COMMIT");
+    if (ret)
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    return ret;
+}
+
+int store_xfer_save(store *st, const store_xfer *x)
+{
+    sqlite3_stmt *s = NULL;
+    int ret = prepare(st,
+                      "UPDATE transfers SET peer = ?2, dir = ?3, state = ?4, created = ?5,"
+                      " updated = ?6, done = ?7, dest = ?8, error = ?9, secret = ?10 WHERE id = ?1",
+                      &s);
+    if (ret == 0) {
+        int rc = bind_xfer(s, x);
+        ret = rc == SQLITE_OK ? step_done(st, s) : fail(st, rc);
+        if (ret == 0 && sqlite3_changes(st->db) == 0)
+            ret = BANTER_ENOENT;
+    }
+    sqlite3_finalize(s);
+    return ret;
+}
+
+int store_xfile_save(store *st, const uint8_t id[static MSG_ID_LEN], size_t idx,
+                     const store_xfile *f)
+{
+    sqlite3_stmt *s = NULL;
+    int ret = prepare(st,
+                      "UPDATE transfer_files SET local = ?3, verified = ?4"
+                      " WHERE id = ?1 AND idx = ?2",
+                      &s);
+    if (ret == 0) {
+        int rc = sqlite3_bind_blob(s, 1, id, MSG_ID_LEN, SQLITE_STATIC);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_bind_int64(s, 2, (int64_t)idx);
+        if (rc == SQLITE_OK)
+            rc = bind_text(s, 3, f->local);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_bind_int(s, 4, f->verified);
+        ret = rc == SQLITE_OK ? step_done(st, s) : fail(st, rc);
+    }
+    sqlite3_finalize(s);
+    return ret;
+}
+
+static char *column_dup(sqlite3_stmt *s, int col)
+{
+    const unsigned char *t = sqlite3_column_text(s, col);
+    int n = sqlite3_column_bytes(s, col);
+    char *d = malloc(n > 0 ? (size_t)n + 1 : 1);
+    if (!d)
+        return NULL;
+    if (t && n > 0)
+        memcpy(d, t, (size_t)n);
+    d[n > 0 ? n : 0] = '\0';
+    return d;
+}
+
+static int load_files(store *st, store_xfer *x)
+{
+    sqlite3_stmt *s = NULL;
+    size_t cap = 0;
+    int ret = prepare(st,
+                      "SELECT name, size, hash, local, mtime, verified FROM transfer_files"
+                      " WHERE id = ?1 ORDER BY idx",
+                      &s);
+    if (ret)
+        return ret;
+    int rc = sqlite3_bind_blob(s, 1, x->id, MSG_ID_LEN, SQLITE_STATIC);
+    while (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        ret = grow((void **)&x->files, &cap, x->nfiles, sizeof *x->files);
+        if (ret)
+            break;
+        store_xfile *f = &x->files[x->nfiles++];
+        memset(f, 0, sizeof *f);
+        f->name = column_dup(s, 0);
+        f->local = column_dup(s, 3);
+        f->size = (uint64_t)sqlite3_column_int64(s, 1);
+        f->mtime_ns = sqlite3_column_int64(s, 4);
+        f->verified = sqlite3_column_int(s, 5) != 0;
+        if (!f->name || !f->local) {
+            ret = BANTER_ENOMEM;
+            break;
+        }
+        if (column_blob(s, 2, f->hash, BANTER_FILE_HASHLEN) != 0) {
+            set_errmsg(st, "malformed row in transfer_files");
+            ret = BANTER_EDB;
+            break;
+        }
+        rc = SQLITE_OK;
+    }
+    if (ret == 0 && rc != SQLITE_DONE)
+        ret = fail(st, rc);
+    sqlite3_finalize(s);
+    return ret;
+}
+
+static int read_xfer(store *st, sqlite3_stmt *s, store_xfer *x)
+{
+    memset(x, 0, sizeof *x);
+    if (column_blob(s, 0, x->id, MSG_ID_LEN) != 0 || column_blob(s, 1, x->peer, 32) != 0 ||
+        column_blob(s, 9, x->secret, 32) != 0) {
+        set_errmsg(st, "malformed row in transfers");
+        return BANTER_EDB;
+    }
+    x->dir = sqlite3_column_int(s, 2);
+    x->state = sqlite3_column_int(s, 3);
+    x->created_ms = sqlite3_column_int64(s, 4);
+    x->updated_ms = sqlite3_column_int64(s, 5);
+    x->done = (uint64_t)sqlite3_column_int64(s, 6);
+    x->dest = column_dup(s, 7);
+    x->error = column_dup(s, 8);
+    if (!x->dest || !x->error)
+        return BANTER_ENOMEM;
+    return load_files(st, x);
+}
+
+int store_xfer_load_all(store *st, store_xfer **out, size_t *n)
+{
+    sqlite3_stmt *s = NULL;
+    size_t cap = 0;
+    *out = NULL;
+    *n = 0;
+    int ret = prepare(st,
+                      "SELECT id, peer, dir, state, created, updated, done, dest, error, secret"
+                      " FROM transfers ORDER BY created DESC",
+                      &s);
+    if (ret)
+        return ret;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        ret = grow((void **)out, &cap, *n, sizeof **out);
+        if (ret)
+            break;
+        ret = read_xfer(st, s, &(*out)[*n]);
+        (*n)++;
+        if (ret)
+            break;
+    }
+    if (ret == 0 && rc != SQLITE_DONE)
+        ret = fail(st, rc);
+    sqlite3_finalize(s);
+    if (ret) {
+        store_xfers_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+    }
+    return ret;
+}
+
+void store_xfer_clear(store_xfer *x)
+{
+    if (!x)
+        return;
+    for (size_t i = 0; i < x->nfiles; i++) {
+        free(x->files[i].name);
+        free(x->files[i].local);
+    }
+    free(x->files);
+    free(x->dest);
+    free(x->error);
+    memset(x, 0, sizeof *x);
+}
+
+void store_xfers_free(store_xfer *xs, size_t n)
+{
+    for (size_t i = 0; xs && i < n; i++)
+        store_xfer_clear(&xs[i]);
+    free(xs);
 }

@@ -119,4 +119,44 @@ BANTER_WUR int store_set_max_pages(store *st, int64_t pages);
 /* "new", "known", "verified", "changed"; "unknown" for any other value. */
 const char *store_trust_name(store_trust t);
 
+/* ---- file transfers (see peer/xfer.h) ---- */
+
+typedef struct store_xfile {
+    char *name;  /* relative path as offered; owned */
+    char *local; /* sender: source path; receiver: chosen path below dest; owned */
+    uint64_t size;
+    uint8_t hash[BANTER_FILE_HASHLEN];
+    int64_t mtime_ns; /* sender: the source's mtime when hashed */
+    bool verified;    /* receiver verified (and renamed) it */
+} store_xfile;
+
+typedef struct store_xfer {
+    uint8_t id[MSG_ID_LEN];
+    uint8_t peer[STORE_KEYLEN];
+    int dir;   /* xfer_dir */
+    int state; /* xfer_state */
+    int64_t created_ms;
+    int64_t updated_ms;
+    uint64_t done;
+    char *dest;         /* receiver: absolute folder, "" before accept; owned */
+    char *error;        /* "" when none; owned */
+    uint8_t secret[32]; /* receiver: key of the chunk checksums */
+    size_t nfiles;
+    store_xfile *files; /* owned */
+} store_xfer;
+
+/* Insert or replace a transfer and all its files, atomically. */
+BANTER_WUR int store_xfer_put(store *st, const store_xfer *x);
+/* Update the transfer row only (state, done, dest, error, updated). */
+BANTER_WUR int store_xfer_save(store *st, const store_xfer *x);
+/* Update one file's local path and verified flag. */
+BANTER_WUR int store_xfile_save(store *st, const uint8_t id[static MSG_ID_LEN], size_t idx,
+                                const store_xfile *f);
+/* Every transfer with its files, newest first. *out is an array to free
+ * with store_xfers_free. */
+BANTER_WUR int store_xfer_load_all(store *st, store_xfer **out, size_t *n);
+/* Free what a store_xfer owns (not x itself), and whole arrays. */
+void store_xfer_clear(store_xfer *x);
+void store_xfers_free(store_xfer *xs, size_t n);
+
 #endif

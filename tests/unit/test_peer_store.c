@@ -594,7 +594,7 @@ static void test_schema(void **state)
     /* A second connection looks at the file the store made. */
     sqlite3 *db = NULL;
     assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    assert_int_equal(pragma_int(db, "PRAGMA user_version"), 1);
+    assert_int_equal(pragma_int(db, "PRAGMA user_version"), 2);
     sqlite3_stmt *s = NULL;
     assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(s), SQLITE_ROW);
@@ -680,6 +680,60 @@ static void test_open_newer_schema(void **state)
     print_message("future: %s\n", err);
 }
 
+/* Transfers and their files survive a reopen; updates touch what they say. */
+static void test_transfers(void **state)
+{
+    struct fixture *f = *state;
+    store_xfile files[2] = {
+        {.name = "Photos/a.jpg", .local = "/home/u/Photos/a.jpg", .size = 123, .mtime_ns = 42},
+        {.name = "Photos/b.jpg", .local = "", .size = 0},
+    };
+    memset(files[0].hash, 0xab, sizeof files[0].hash);
+    store_xfer x = {.dir = 1,
+                    .state = 0,
+                    .created_ms = 1000,
+                    .updated_ms = 1001,
+                    .done = 7,
+                    .dest = "",
+                    .error = "",
+                    .nfiles = 2,
+                    .files = files};
+    memset(x.id, 1, sizeof x.id);
+    fill_key(x.peer, 3);
+    memset(x.secret, 9, sizeof x.secret);
+    assert_int_equal(store_xfer_put(f->st, &x), 0);
+    x.state = 1;
+    x.done = 99;
+    x.dest = "/home/u/Downloads";
+    assert_int_equal(store_xfer_save(f->st, &x), 0);
+    files[1].local = "Photos (1)/b.jpg";
+    files[1].verified = true;
+    assert_int_equal(store_xfile_save(f->st, x.id, 1, &files[1]), 0);
+    reopen(f);
+
+    store_xfer *all = NULL;
+    size_t n = 0;
+    assert_int_equal(store_xfer_load_all(f->st, &all, &n), 0);
+    assert_int_equal(n, 1);
+    assert_memory_equal(all[0].id, x.id, sizeof x.id);
+    assert_memory_equal(all[0].secret, x.secret, sizeof x.secret);
+    assert_int_equal(all[0].state, 1);
+    assert_true(all[0].done == 99);
+    assert_string_equal(all[0].dest, "/home/u/Downloads");
+    assert_int_equal(all[0].nfiles, 2);
+    assert_string_equal(all[0].files[0].name, "Photos/a.jpg");
+    assert_true(all[0].files[0].size == 123 && all[0].files[0].mtime_ns == 42);
+    assert_memory_equal(all[0].files[0].hash, files[0].hash, sizeof files[0].hash);
+    assert_false(all[0].files[0].verified);
+    assert_string_equal(all[0].files[1].local, "Photos (1)/b.jpg");
+    assert_true(all[0].files[1].verified);
+    store_xfers_free(all, n);
+
+    uint8_t other[MSG_ID_LEN] = {2};
+    memcpy(x.id, other, sizeof other);
+    assert_int_equal(store_xfer_save(f->st, &x), BANTER_ENOENT);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -695,6 +749,7 @@ int main(void)
         T(test_outbox_persists),
         T(test_disk_full),
         T(test_schema),
+        T(test_transfers),
         T(test_open_missing_dir),
         T(test_open_not_a_database),
         T(test_open_newer_schema),

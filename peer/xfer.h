@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * xfer.h - file transfers between two nodes (docs/protocol.md, "File
+ * transfer").
+ *
+ * The sender hashes each file (BLAKE2b-256, in a worker thread), offers
+ * names, sizes and hashes, and once the receiver accepts, streams the files
+ * as CHUNK frames over the peer's session, never more than XFER_QUEUE_HIGH
+ * bytes ahead of the socket so chat stays responsive. The receiver writes
+ * each file to a hidden temporary file beside its destination (through
+ * fpath, never outside the chosen folder), records a keyed checksum of
+ * every chunk in a sidecar file, verifies the whole-file hash in a worker
+ * thread, then renames without overwriting. After a restart or a broken
+ * connection the receiver re-checks what it has (truncating at the first
+ * chunk that fails its checksum) and asks the sender to continue from
+ * there.
+ *
+ * Every function runs on the node's main loop. Transfers are kept in the
+ * node's database; xfer_mgr owns the in-memory state and the worker thread.
+ */
+#ifndef BANTER_PEER_XFER_H
+#define BANTER_PEER_XFER_H
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "banter_limits.h"
+#include "conn.h"
+#include "msg.h"
+#include "store.h"
+
+/* Bytes of file data per CHUNK frame. */
+#define XFER_CHUNK 61440u
+/* The sender keeps at most this much queued on a connection. */
+#define XFER_QUEUE_HIGH (512u * 1024u)
+/* Progress events for one transfer, at most this often. */
+#define XFER_PROGRESS_MS 250
+
+typedef enum xfer_state {
+    XFER_OFFERED = 0,   /* waiting for the receiver's answer */
+    XFER_ACTIVE = 1,    /* accepted: data flowing */
+    XFER_PAUSED = 2,    /* accepted, but the peer is offline now */
+    XFER_DONE = 3,      /* every file verified by the receiver */
+    XFER_FAILED = 4,    /* see error; may be resumed with accept */
+    XFER_DECLINED = 5,  /* the receiver said no */
+    XFER_CANCELLED = 6, /* a person stopped it, on either side */
+} xfer_state;
+
+typedef enum xfer_dir { XFER_OUT = 0, XFER_IN = 1 } xfer_dir;
+
+/* One row of `banter transfers`. */
+typedef struct xfer_info {
+    uint8_t id[MSG_ID_LEN];
+    uint8_t peer[32];
+    xfer_dir dir;
+    xfer_state state;
+    char name[BANTER_MAX_PATH + 32]; /* "a.txt", or "Photos (12 files)" */
+    size_t nfiles;
+    uint64_t size;
+    uint64_t done; /* bytes verified (receiver) or acknowledged (sender) */
+    double rate;   /* bytes per second over the last seconds, 0 when idle */
+    char error[BANTER_MAX_REASON + 1];
+    char dest[4096]; /* receiver: the folder it goes to, once accepted */
+    int64_t created_ms;
+} xfer_info;
+
+typedef enum xfer_ev_type {
+    XFER_EV_OFFER,    /* an incoming offer waits for accept/decline */
+    XFER_EV_STATE,    /* a transfer changed state (active, paused...) */
+    XFER_EV_PROGRESS, /* bytes moved (rate-limited) */
+    XFER_EV_DONE,     /* every file verified */
+    XFER_EV_FAILED,   /* failed, declined or cancelled: see info.state */
+} xfer_ev_type;
+
+typedef struct xfer_callbacks {
+    /* The connection to peer, when it is online (NULL otherwise). */
+    conn *(*conn_for)(void *ud, const uint8_t peer[static 32]);
+    /* Tell listeners (control socket). info is valid during the call. */
+    void (*event)(void *ud, xfer_ev_type type, const xfer_info *info);
+    /* Whether files from peer may be accepted without asking. */
+    bool (*auto_accept)(void *ud, const uint8_t peer[static 32], uint64_t size);
+} xfer_callbacks;
+
+typedef struct xfer_mgr xfer_mgr;
+
+/* Load the transfers of st (accepted ones come back paused); download_dir
+ * is the default destination. BANTER_ENOMEM, BANTER_EDB. */
+BANTER_WUR int xfer_mgr_new(xfer_mgr **out, store *st, const char *download_dir,
+                            const xfer_callbacks *cb, void *ud);
+/* Stops the worker thread (waiting for the job in progress), closes files;
+ * transfers stay in the database and resume after a restart. Accepts NULL. */
+void xfer_mgr_free(xfer_mgr *x);
+
+/*
+ * Offer files and folders (absolute paths) to peer. Hashing happens in the
+ * worker thread; done(ud2, err, id) is called on the main loop once the
+ * offer is made (err 0; id is the first transfer's id; more than
+ * BANTER_MAX_FILES files make several transfers) or failed (BANTER_ENOENT
+ * for a missing path, BANTER_EINVAL with why for a name that cannot be
+ * sent, BANTER_EIO). The offer goes out now if the peer is online, else
+ * when it is next seen. Returns an error at once only for bad arguments.
+ */
+typedef void (*xfer_offer_done)(void *ud2, int err, const uint8_t id[static MSG_ID_LEN],
+                                const char *why);
+BANTER_WUR int xfer_send(xfer_mgr *x, const uint8_t peer[static 32], const char *const *paths,
+                         size_t npaths, xfer_offer_done done, void *ud2);
+
+/* Accept an incoming offer (or resume a failed or paused one) into dir, or
+ * the default folder when dir is NULL. BANTER_ENOENT (no such incoming
+ * transfer), BANTER_ESTATE (done, declined or cancelled), BANTER_EIO (the
+ * folder cannot be opened or created; why says why). */
+BANTER_WUR int xfer_accept(xfer_mgr *x, const uint8_t id[static MSG_ID_LEN], const char *dir,
+                           char *why, size_t cap);
+/* Decline an incoming offer. BANTER_ENOENT, BANTER_ESTATE. */
+BANTER_WUR int xfer_decline(xfer_mgr *x, const uint8_t id[static MSG_ID_LEN]);
+/* Cancel a transfer in either direction; the partial files of an incoming
+ * one are deleted. BANTER_ENOENT, BANTER_ESTATE (already over). */
+BANTER_WUR int xfer_cancel(xfer_mgr *x, const uint8_t id[static MSG_ID_LEN]);
+
+/* Every transfer, newest first: malloc'd array (free()). */
+BANTER_WUR int xfer_list(xfer_mgr *x, xfer_info **out, size_t *n);
+/* One transfer. BANTER_ENOENT. */
+BANTER_WUR int xfer_get(xfer_mgr *x, const uint8_t id[static MSG_ID_LEN], xfer_info *out);
+/* Resolve what a user typed (an id or a unique prefix of one). */
+BANTER_WUR int xfer_resolve(xfer_mgr *x, const char *query, uint8_t id[static MSG_ID_LEN]);
+
+/* From the node: a file-transfer message from peer on c (types 0x10-0x14
+ * and CHUNK). Protocol errors are answered on c; nothing here closes c. */
+void xfer_on_message(xfer_mgr *x, conn *c, const uint8_t peer[static 32], const msg *m);
+/* The peer is online (after HELLO) or went offline. */
+void xfer_peer_online(xfer_mgr *x, const uint8_t peer[static 32]);
+void xfer_peer_offline(xfer_mgr *x, const uint8_t peer[static 32]);
+/* The connection's output queue drained: sending may continue. */
+void xfer_drained(xfer_mgr *x, const uint8_t peer[static 32]);
+
+const char *xfer_state_name(xfer_state s);
+
+#endif
