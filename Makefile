@@ -18,7 +18,7 @@ endif
 
 PKGS_SHARED := libsodium libcjson
 PKG_CFLAGS  = $(shell pkg-config --cflags $(PKGS_SHARED) 2>/dev/null)
-PKG_LIBS    = $(shell pkg-config --libs $(PKGS_SHARED) 2>/dev/null)
+PKG_LIBS    = $(shell pkg-config --libs $(PKGS_SHARED) 2>/dev/null) -lm
 
 WARN   := -Wall -Wextra -Werror -Wshadow -Wconversion -Wstrict-prototypes \
           -Wmissing-prototypes -Wformat=2 -Wvla
@@ -151,7 +151,8 @@ check: test
 $(ASAN)/tests/mdns_probe: tests/integration/mdns_probe.c $(ASAN)/peer/mdns.o $(LIB_ASAN)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  PROBE   $@")
-	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $(PEER_CFLAGS) -iquote peer $^ -o $@ \
+	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $(PEER_CFLAGS) -iquote peer \
+	    $(filter %.c %.o %.a,$^) -o $@ \
 	    $(PKG_LIBS) $(PEER_LIBS)
 
 test-run: $(UNIT_BINS) $(REPLAY_BINS) $(ASAN_PROGRAMS) $(if $(PEER_SRC),$(ASAN)/tests/mdns_probe) all

@@ -3,6 +3,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -112,6 +113,15 @@ cJSON *cli_read(cli_conn *c)
     }
 }
 
+int cli_wait(cli_conn *c, int ms)
+{
+    if (c->len && memchr(c->buf, '\n', c->len))
+        return 1;
+    struct pollfd p = {.fd = c->fd, .events = POLLIN};
+    int r = poll(&p, 1, ms);
+    return r > 0 ? 1 : r == 0 || errno == EINTR ? 0 : -1;
+}
+
 cJSON *cli_request(cli_conn *c, cJSON *o)
 {
     char *text = cJSON_PrintUnformatted(o);
@@ -158,4 +168,18 @@ void cli_time(double ms, char *out, size_t cap)
     struct tm tm;
     if (!localtime_r(&t, &tm) || strftime(out, cap, "%Y-%m-%d %H:%M:%S", &tm) == 0)
         snprintf(out, cap, "?");
+}
+
+void cli_size(double bytes, char *out, size_t cap)
+{
+    static const char *units[] = {"B", "kB", "MB", "GB", "TB"};
+    size_t u = 0;
+    while (bytes >= 999.95 && u + 1 < sizeof units / sizeof units[0]) {
+        bytes /= 1000;
+        u++;
+    }
+    if (u == 0)
+        snprintf(out, cap, "%.0f B", bytes);
+    else
+        snprintf(out, cap, "%.1f %s", bytes, units[u]);
 }

@@ -15,12 +15,15 @@
 /* Exit codes (also in banter(1)). */
 enum {
     EXIT_OK = 0,
-    EXIT_ERROR = 1,   /* the request failed; the message says why */
-    EXIT_USAGE = 2,   /* bad command line */
-    EXIT_QUEUED = 3,  /* send: stored, delivered when the peer is back */
-    EXIT_NO_NODE = 4, /* no node is running with this home */
-    EXIT_NO_PEER = 5, /* unknown or ambiguous peer */
-    EXIT_REFUSED = 6, /* the peer's key changed: verify first */
+    EXIT_ERROR = 1,         /* the request failed; the message says why */
+    EXIT_USAGE = 2,         /* bad command line */
+    EXIT_QUEUED = 3,        /* send: stored, delivered when the peer is back */
+    EXIT_NO_NODE = 4,       /* no node is running with this home */
+    EXIT_NO_PEER = 5,       /* unknown or ambiguous peer (or transfer id) */
+    EXIT_REFUSED = 6,       /* the peer's key changed: verify first */
+    EXIT_DECLINED = 7,      /* send-file: the receiver declined */
+    EXIT_CANCELLED = 8,     /* send-file: cancelled, on either side */
+    EXIT_INTERRUPTED = 130, /* send-file: Ctrl-C; the transfer goes on */
 };
 
 typedef struct cli_ctx {
@@ -46,6 +49,11 @@ int cmd_send(const cli_ctx *ctx, int argc, char **argv);
 int cmd_broadcast(const cli_ctx *ctx, int argc, char **argv);
 int cmd_history(const cli_ctx *ctx, int argc, char **argv);
 int cmd_listen(const cli_ctx *ctx, int argc, char **argv);
+int cmd_send_file(const cli_ctx *ctx, int argc, char **argv);
+int cmd_transfers(const cli_ctx *ctx, int argc, char **argv);
+int cmd_accept(const cli_ctx *ctx, int argc, char **argv);
+int cmd_decline(const cli_ctx *ctx, int argc, char **argv);
+int cmd_cancel(const cli_ctx *ctx, int argc, char **argv);
 
 /* The table in main.c, for --help. */
 const cli_cmd *cli_find(const char *name);
@@ -65,6 +73,9 @@ void cli_close(cli_conn *c);
 cJSON *cli_request(cli_conn *c, cJSON *o);
 /* Read the next line as JSON (events after listen). NULL at the end. */
 cJSON *cli_read(cli_conn *c);
+/* Wait up to ms for something to read: 1 when cli_read will not block
+ * (or the connection ended), 0 on timeout or a signal, -1 on error. */
+int cli_wait(cli_conn *c, int ms);
 /* For replies with "ok":false: print "banter: MESSAGE" and map the error
  * name to an exit code. Returns EXIT_OK when the reply is ok. */
 int cli_check(const cJSON *reply);
@@ -73,5 +84,7 @@ int cli_check(const cJSON *reply);
 void cli_print_json(const cJSON *v);
 /* "2026-11-21 22:58:01" in local time. */
 void cli_time(double ms, char *out, size_t cap);
+/* "12.4 MB": bytes in decimal units (B, kB, MB, GB, TB). */
+void cli_size(double bytes, char *out, size_t cap);
 
 #endif

@@ -160,6 +160,33 @@ int cmd_history(const cli_ctx *ctx, int argc, char **argv)
     return EXIT_OK;
 }
 
+/* File events: offers, state changes and ends (progress is left out). */
+static void print_file_event(const char *type, const cJSON *t)
+{
+    const char *name = str(cJSON_GetObjectItemCaseSensitive(t, "peer"), "name");
+    const char *state = str(t, "state");
+    char id[9], size[32], w[1200];
+    snprintf(id, sizeof id, "%.8s", str(t, "id"));
+    cli_size(num(t, "size"), size, sizeof size);
+    if (num(t, "files") == 1) /* "a.pdf (2.5 MB)", or "3 files (12.4 MB)" */
+        snprintf(w, sizeof w, "%s (%s)", str(t, "name"), size);
+    else
+        snprintf(w, sizeof w, "%.0f files (%s)", num(t, "files"), size);
+    if (strcmp(type, "file_offer") == 0)
+        printf("* %s offers %s: banter accept %s\n", name, w, id);
+    else if (strcmp(type, "file_done") == 0)
+        printf("* transfer %s done: %s %s %s\n", id, w,
+               strcmp(str(t, "direction"), "in") == 0 ? "from" : "to", name);
+    else if (strcmp(state, "failed") == 0)
+        printf("* transfer %s failed: %s\n", id, str(t, "error"));
+    else if (strcmp(state, "declined") == 0)
+        printf("* %s declined transfer %s: %s\n", name, id, w);
+    else if (strcmp(state, "cancelled") == 0)
+        printf("* transfer %s cancelled: %s\n", id, w);
+    else if (strcmp(type, "file_state") == 0)
+        printf("* transfer %s is %s: %s\n", id, state, w);
+}
+
 static void print_event(const cJSON *ev)
 {
     const char *type = str(ev, "event");
@@ -175,6 +202,8 @@ static void print_event(const cJSON *ev)
         printf("* %s is %s\n", name, type);
     } else if (strcmp(type, "delivered") == 0) {
         printf("* delivered to %s\n", name);
+    } else if (strncmp(type, "file_", 5) == 0) {
+        print_file_event(type, cJSON_GetObjectItemCaseSensitive(ev, "transfer"));
     } else {
         printf("* %s\n", str(ev, "text"));
     }

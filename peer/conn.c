@@ -25,7 +25,7 @@ struct conn {
     void *data;
     session *s;
     int fd;
-    GSource *rsrc, *wsrc, *done_src;
+    GSource *rsrc, *wsrc, *done_src, *drain_src;
     bool connecting, initiator, open, was_established;
     int err;
     int64_t created, last_rx;
@@ -70,6 +70,7 @@ void conn_close(conn *c, int err, bool bye, const char *reason)
     c->err = err;
     drop_source(&c->rsrc);
     drop_source(&c->wsrc);
+    drop_source(&c->drain_src);
     if (c->fd >= 0) {
         shutdown(c->fd, SHUT_RDWR);
         close(c->fd);
@@ -102,10 +103,20 @@ static void want_write(conn *c, bool on)
     }
 }
 
-/* Write what the session queued, as far as the socket takes it. drained()
- * is reported only from the writable callback (notify), never from inside
- * conn_send, so a drained handler that sends cannot recurse. */
-static void flush(conn *c, bool notify)
+static gboolean on_drained_idle(gpointer p)
+{
+    conn *c = p;
+    drop_source(&c->drain_src);
+    if (c->open && c->cb.drained && c->was_established)
+        c->cb.drained(c->ud, c);
+    return G_SOURCE_REMOVE;
+}
+
+/* Write what the session queued, as far as the socket takes it. When a
+ * queue that had filled the socket empties, whatever path emptied it,
+ * drained() is reported from an idle callback: never lost, and never run
+ * inside conn_send, so a drained handler that sends cannot recurse. */
+static void flush(conn *c)
 {
     size_t len;
     const uint8_t *p;
@@ -127,8 +138,11 @@ static void flush(conn *c, bool notify)
         return;
     bool was_blocked = c->wsrc != NULL;
     want_write(c, false);
-    if (notify && was_blocked && c->cb.drained && c->was_established)
-        c->cb.drained(c->ud, c);
+    if (was_blocked && !c->drain_src) {
+        c->drain_src = g_idle_source_new();
+        g_source_set_callback(c->drain_src, on_drained_idle, c, NULL);
+        g_source_attach(c->drain_src, c->ctx);
+    }
 }
 
 static void handle_event(conn *c, const session_event *ev)
@@ -171,7 +185,7 @@ static gboolean on_readable(gint fd, GIOCondition cond, gpointer p)
         handle_event(c, &ev);
     }
     if (c->open)
-        flush(c, false);
+        flush(c);
     return G_SOURCE_CONTINUE;
 }
 
@@ -191,7 +205,7 @@ static gboolean on_writable(gint fd, GIOCondition cond, gpointer p)
         g_source_set_callback(c->rsrc, G_SOURCE_FUNC(on_readable), c, NULL);
         g_source_attach(c->rsrc, c->ctx);
     }
-    flush(c, true);
+    flush(c);
     return G_SOURCE_CONTINUE;
 }
 
@@ -304,7 +318,17 @@ int conn_send(conn *c, const msg *m)
         return BANTER_ESTATE;
     int r = session_send_msg(c->s, m);
     if (r == 0)
-        flush(c, false);
+        flush(c);
+    return r;
+}
+
+int conn_send_raw(conn *c, const uint8_t *pt, size_t len)
+{
+    if (!c->open)
+        return BANTER_ESTATE;
+    int r = session_send(c->s, pt, len);
+    if (r == 0)
+        flush(c);
     return r;
 }
 

@@ -53,6 +53,10 @@ conn *conn_accept(GMainContext *ctx, const identity *id, int fd, const conn_call
  * error for a malformed m. */
 BANTER_WUR int conn_send(conn *c, const msg *m);
 
+/* The same for a plaintext already encoded (type byte + body), e.g. a
+ * CHUNK built in place. */
+BANTER_WUR int conn_send_raw(conn *c, const uint8_t *pt, size_t len);
+
 /* Close. When established and bye is true, a BYE with reason is queued and
  * written as far as the socket takes it without blocking. err is passed to
  * closed(). Safe to call more than once and from inside callbacks. */

@@ -17,9 +17,12 @@
 #include "buf.h"
 #include "links.h"
 #include "utf8.h"
+#include "xfer.h"
 
 #define CLIENT_OUT_CAP (4u << 20)
 #define MAX_WAIT_MS    600000
+#define MAX_SEND_PATHS 256
+#define MAX_ABS_PATH   4096
 
 typedef struct client client;
 
@@ -30,6 +33,16 @@ typedef struct waiter { /* a send waiting for its acknowledgement */
     GSource *timer;
 } waiter;
 
+/* A send_file waiting for its hashing to finish. xfer owns it until its
+ * completion callback runs, which frees it; meanwhile a client that goes
+ * away sets cl to NULL, and control_free sets ctl to NULL. */
+typedef struct offer_req {
+    control *ctl;
+    client *cl;
+    uint8_t peer[32];
+    bool follow;
+} offer_req;
+
 struct client {
     control *ctl;
     int fd;
@@ -37,7 +50,14 @@ struct client {
     buf in, out;
     bool listening;
     bool closing;
-    waiter *wait; /* at most one request in flight per client */
+    /* At most one request in flight per client: a send waiting for its
+     * acknowledgement, or a send_file waiting for its hashing. */
+    waiter *wait;
+    offer_req *offer;
+    /* After send_file with follow: this transfer's events only, until it
+     * is over. */
+    bool following;
+    uint8_t follow_id[MSG_ID_LEN];
 };
 
 struct control {
@@ -47,6 +67,7 @@ struct control {
     GSource *src;
     char path[108];
     GList *clients;
+    GList *offers; /* offer_req whose hashing runs */
 };
 
 static void drop_source(GSource **s)
@@ -72,6 +93,8 @@ static void client_free(client *cl)
     drop_source(&cl->rsrc);
     drop_source(&cl->wsrc);
     waiter_free(cl->wait);
+    if (cl->offer)
+        cl->offer->cl = NULL; /* its callback will find no one to answer */
     close(cl->fd);
     buf_free(&cl->in);
     buf_free(&cl->out);
@@ -409,6 +432,242 @@ static void cmd_verify(client *cl, const cJSON *req)
     send_json(cl, o);
 }
 
+/* ---- file transfers ---- */
+
+static bool xfer_over(xfer_state s)
+{
+    return s == XFER_DONE || s == XFER_FAILED || s == XFER_DECLINED || s == XFER_CANCELLED;
+}
+
+static cJSON *transfer_json(node *n, const xfer_info *t)
+{
+    node_peer_info pi;
+    cJSON *o = cJSON_CreateObject();
+    add_id(o, t->id);
+    bool known = node_peer_info_get(n, t->peer, &pi) == 0;
+    cJSON_AddItemToObject(o, "peer", peer_ref(t->peer, known ? pi.stored.name : ""));
+    cJSON_AddStringToObject(o, "direction", t->dir == XFER_IN ? "in" : "out");
+    cJSON_AddStringToObject(o, "state", xfer_state_name(t->state));
+    cJSON_AddStringToObject(o, "name", t->name);
+    cJSON_AddNumberToObject(o, "files", (double)t->nfiles);
+    cJSON_AddNumberToObject(o, "size", (double)t->size);
+    cJSON_AddNumberToObject(o, "done", (double)t->done);
+    cJSON_AddNumberToObject(o, "rate", t->rate > 0 ? (double)(uint64_t)t->rate : 0);
+    cJSON_AddStringToObject(o, "error", t->error);
+    cJSON_AddStringToObject(o, "dest", t->dest);
+    cJSON_AddNumberToObject(o, "created", (double)t->created_ms);
+    return o;
+}
+
+static cJSON *xfer_event_json(node *n, xfer_ev_type type, const xfer_info *info)
+{
+    static const char *names[] = {"file_offer", "file_state", "file_progress", "file_done",
+                                  "file_failed"};
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "event", names[type]);
+    cJSON_AddNumberToObject(o, "at", (double)(g_get_real_time() / 1000));
+    cJSON_AddItemToObject(o, "transfer", transfer_json(n, info));
+    return o;
+}
+
+/* The path strings stay in req; xfer_send copies what it keeps. */
+static bool take_paths(client *cl, const cJSON *req, const char **paths, size_t *np)
+{
+    const cJSON *arr = cJSON_GetObjectItemCaseSensitive(req, "paths");
+    const cJSON *p;
+    int k = cJSON_IsArray(arr) ? cJSON_GetArraySize(arr) : 0;
+    if (k < 1 || k > MAX_SEND_PATHS) {
+        send_error(cl, BANTER_EINVAL, "\"paths\" must be an array of 1..256 absolute paths");
+        return false;
+    }
+    *np = 0;
+    cJSON_ArrayForEach (p, arr) {
+        if (!cJSON_IsString(p) || p->valuestring[0] != '/' ||
+            strlen(p->valuestring) >= MAX_ABS_PATH) {
+            send_error(cl, BANTER_EINVAL,
+                       "each of \"paths\" must be an absolute path (a string starting with /, "
+                       "under 4096 bytes)");
+            return false;
+        }
+        paths[(*np)++] = p->valuestring;
+    }
+    return true;
+}
+
+static void offer_reply(client *cl, const offer_req *o, const uint8_t id[static MSG_ID_LEN])
+{
+    node *n = cl->ctl->n;
+    node_peer_info pi;
+    xfer_info info;
+    bool online = node_peer_info_get(n, o->peer, &pi) == 0 && pi.online;
+    bool have = xfer_get(node_xfer(n), id, &info) == 0;
+    cJSON *r = ok_reply();
+    add_id(r, id);
+    cJSON_AddStringToObject(r, "state", online ? "offered" : "queued");
+    if (have)
+        cJSON_AddItemToObject(r, "transfer", transfer_json(n, &info));
+    send_json(cl, r);
+    if (!o->follow)
+        return;
+    if (have && xfer_over(info.state)) { /* over before the reply: say so now */
+        xfer_ev_type t = info.state == XFER_DONE ? XFER_EV_DONE : XFER_EV_FAILED;
+        send_json(cl, xfer_event_json(n, t, &info));
+        return;
+    }
+    cl->following = true;
+    memcpy(cl->follow_id, id, MSG_ID_LEN);
+}
+
+static void on_offer_done(void *ud2, int err, const uint8_t id[static MSG_ID_LEN], const char *why)
+{
+    offer_req *o = ud2;
+    client *cl = o->cl;
+    if (o->ctl)
+        o->ctl->offers = g_list_remove(o->ctl->offers, o);
+    if (cl) {
+        cl->offer = NULL;
+        if (err)
+            send_error(cl, err, why && *why ? why : NULL);
+        else
+            offer_reply(cl, o, id);
+        if (cl->closing && !buf_len(&cl->out))
+            client_free(cl);
+    }
+    g_free(o);
+}
+
+static void cmd_send_file(client *cl, const cJSON *req)
+{
+    uint8_t key[32];
+    const char *paths[MAX_SEND_PATHS];
+    size_t np = 0;
+    node_peer_info pi;
+    const cJSON *follow = cJSON_GetObjectItemCaseSensitive(req, "follow");
+    if (follow && !cJSON_IsBool(follow)) {
+        send_error(cl, BANTER_EINVAL, "\"follow\" must be true or false");
+        return;
+    }
+    if (!take_paths(cl, req, paths, &np) || !resolve(cl, req, key))
+        return;
+    if (node_peer_info_get(cl->ctl->n, key, &pi) == 0 && pi.stored.trust == TRUST_CHANGED) {
+        send_error(cl, BANTER_EKEYMISMATCH, send_error_text(BANTER_EKEYMISMATCH));
+        return;
+    }
+    offer_req *o = g_new0(offer_req, 1);
+    o->ctl = cl->ctl;
+    o->cl = cl;
+    memcpy(o->peer, key, sizeof o->peer);
+    o->follow = cJSON_IsTrue(follow);
+    cl->offer = o;
+    cl->ctl->offers = g_list_prepend(cl->ctl->offers, o);
+    /* o may be answered and freed inside xfer_send: not touched after. */
+    int r = xfer_send(node_xfer(cl->ctl->n), key, paths, np, on_offer_done, o);
+    if (r) { /* the callback never runs */
+        cl->ctl->offers = g_list_remove(cl->ctl->offers, o);
+        cl->offer = NULL;
+        g_free(o);
+        send_error(cl, r, NULL);
+    }
+}
+
+static void cmd_transfers(client *cl)
+{
+    xfer_info *t = NULL;
+    size_t k = 0;
+    int r = xfer_list(node_xfer(cl->ctl->n), &t, &k);
+    if (r) {
+        send_error(cl, r, NULL);
+        return;
+    }
+    cJSON *o = ok_reply();
+    cJSON *a = cJSON_AddArrayToObject(o, "transfers");
+    for (size_t i = 0; i < k; i++)
+        cJSON_AddItemToArray(a, transfer_json(cl->ctl->n, &t[i]));
+    free(t);
+    send_json(cl, o);
+}
+
+static bool all_hex(const char *s)
+{
+    for (; *s; s++)
+        if (!g_ascii_isxdigit(*s))
+            return false;
+    return true;
+}
+
+/* The transfer "id" of req names (an id or a unique prefix). */
+static bool resolve_xfer(client *cl, const cJSON *req, uint8_t id[static MSG_ID_LEN])
+{
+    char text[160];
+    const char *q = str_arg(req, "id");
+    if (!q || !*q || strlen(q) > 2 * MSG_ID_LEN || !all_hex(q)) {
+        send_error(cl, BANTER_EINVAL,
+                   "\"id\" must be a transfer id or a unique prefix of one (hex digits)");
+        return false;
+    }
+    int r = xfer_resolve(node_xfer(cl->ctl->n), q, id);
+    if (r == BANTER_ENOENT)
+        snprintf(text, sizeof text, "no transfer matches '%s' (banter transfers lists them)", q);
+    else if (r == BANTER_EAMBIGUOUS)
+        snprintf(text, sizeof text, "'%s' matches more than one transfer: give more digits", q);
+    if (r)
+        send_error(cl, r, r == BANTER_ENOENT || r == BANTER_EAMBIGUOUS ? text : NULL);
+    return r == 0;
+}
+
+typedef enum xfer_op { OP_ACCEPT, OP_DECLINE, OP_CANCEL } xfer_op;
+
+static void op_error(client *cl, int r, xfer_op op, const xfer_info *before, const char *why)
+{
+    static const char *verbs[] = {"accepted", "declined", "cancelled"};
+    char hex[2 * MSG_ID_LEN + 1], text[200];
+    msg_id_to_hex(before->id, hex);
+    if (r == BANTER_EIO && why[0]) {
+        send_error(cl, r, why);
+        return;
+    }
+    if (r == BANTER_ENOENT && before->dir == XFER_OUT)
+        snprintf(text, sizeof text,
+                 "transfer %.8s is outgoing: only the receiver can accept or decline it", hex);
+    else if (r == BANTER_ESTATE)
+        snprintf(text, sizeof text, "transfer %.8s cannot be %s: it is %s", hex, verbs[op],
+                 xfer_state_name(before->state));
+    else
+        snprintf(text, sizeof text, "%s", banter_strerror(r));
+    send_error(cl, r, text);
+}
+
+static void cmd_xfer_op(client *cl, const cJSON *req, xfer_op op)
+{
+    uint8_t id[MSG_ID_LEN];
+    char why[512] = "";
+    xfer_info info;
+    xfer_mgr *x = node_xfer(cl->ctl->n);
+    const cJSON *to = cJSON_GetObjectItemCaseSensitive(req, "to");
+    if (to && !(cJSON_IsString(to) && to->valuestring[0] == '/' &&
+                strlen(to->valuestring) < MAX_ABS_PATH)) {
+        send_error(cl, BANTER_EINVAL, "\"to\" must be an absolute path (under 4096 bytes)");
+        return;
+    }
+    if (!resolve_xfer(cl, req, id))
+        return;
+    int r = xfer_get(x, id, &info);
+    if (r == 0 && op == OP_ACCEPT)
+        r = xfer_accept(x, id, to ? to->valuestring : NULL, why, sizeof why);
+    else if (r == 0 && op == OP_DECLINE)
+        r = xfer_decline(x, id);
+    else if (r == 0)
+        r = xfer_cancel(x, id);
+    if (r) {
+        op_error(cl, r, op, &info, why);
+        return;
+    }
+    cJSON *o = ok_reply();
+    if (xfer_get(x, id, &info) == 0)
+        cJSON_AddItemToObject(o, "transfer", transfer_json(cl->ctl->n, &info));
+    send_json(cl, o);
+}
+
 static void handle_line(client *cl, const char *line, size_t len)
 {
     if (!utf8_valid(line, len)) {
@@ -421,7 +680,7 @@ static void handle_line(client *cl, const char *line, size_t len)
         send_error(cl, BANTER_EJSON, "request is not a JSON object");
     } else if (!cmd) {
         send_error(cl, BANTER_ESCHEMA, "request has no \"cmd\"");
-    } else if (cl->wait) {
+    } else if (cl->wait || cl->offer) {
         send_error(cl, BANTER_ESTATE, "one request at a time");
     } else if (strcmp(cmd, "id") == 0) {
         cmd_id(cl);
@@ -435,6 +694,16 @@ static void handle_line(client *cl, const char *line, size_t len)
         cmd_history(cl, req);
     } else if (strcmp(cmd, "verify") == 0) {
         cmd_verify(cl, req);
+    } else if (strcmp(cmd, "send_file") == 0) {
+        cmd_send_file(cl, req);
+    } else if (strcmp(cmd, "transfers") == 0) {
+        cmd_transfers(cl);
+    } else if (strcmp(cmd, "accept") == 0) {
+        cmd_xfer_op(cl, req, OP_ACCEPT);
+    } else if (strcmp(cmd, "decline") == 0) {
+        cmd_xfer_op(cl, req, OP_DECLINE);
+    } else if (strcmp(cmd, "cancel") == 0) {
+        cmd_xfer_op(cl, req, OP_CANCEL);
     } else if (strcmp(cmd, "listen") == 0) {
         cl->listening = true;
         cJSON *o = ok_reply();
@@ -577,6 +846,11 @@ void control_free(control *ctl)
         return;
     while (ctl->clients)
         client_free(ctl->clients->data);
+    /* Offers still hashing are freed by their callbacks; they must not
+     * reach back into ctl. */
+    for (GList *l = ctl->offers; l; l = l->next)
+        ((offer_req *)l->data)->ctl = NULL;
+    g_list_free(ctl->offers);
     drop_source(&ctl->src);
     close(ctl->fd);
     unlink(ctl->path);
@@ -622,10 +896,29 @@ void control_event(control *ctl, const node_event *ev)
             waiter_free(w);
             send_json(cl, o);
         }
-        if (cl->listening)
+        if (cl->listening && !cl->following)
             send_json(cl, event_json(ev));
         if (cl->closing && !buf_len(&cl->out))
             client_free(cl);
     }
     g_list_free(copy);
+}
+
+void control_xfer_event(control *ctl, xfer_ev_type type, const xfer_info *info)
+{
+    cJSON *ev = xfer_event_json(ctl->n, type, info);
+    bool over = xfer_over(info->state);
+    GList *copy = g_list_copy(ctl->clients);
+    for (GList *l = copy; l; l = l->next) {
+        client *cl = l->data;
+        bool mine = cl->following && memcmp(cl->follow_id, info->id, MSG_ID_LEN) == 0;
+        if (cl->following ? mine : cl->listening)
+            send_json(cl, cJSON_Duplicate(ev, true));
+        if (mine && over)
+            cl->following = false; /* back to an ordinary connection */
+        if (cl->closing && !buf_len(&cl->out))
+            client_free(cl);
+    }
+    g_list_free(copy);
+    cJSON_Delete(ev);
 }

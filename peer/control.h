@@ -14,6 +14,7 @@
 #include <glib.h>
 
 #include "node.h"
+#include "xfer.h"
 
 #define CONTROL_MAX_LINE    65536
 #define CONTROL_MAX_CLIENTS 64
@@ -29,5 +30,9 @@ void control_free(control *ctl);
 
 /* Deliver a node event to listeners and to requests waiting on it. */
 void control_event(control *ctl, const node_event *ev);
+/* Deliver a file-transfer event (the node's xfer event callback) to
+ * listeners and to the client following that transfer; info is only read
+ * during the call. */
+void control_xfer_event(control *ctl, xfer_ev_type type, const xfer_info *info);
 
 #endif

@@ -25,8 +25,24 @@ static const cli_cmd commands[] = {
     {"history", cmd_history, "history PEER [--json] [--limit N]",
      "Show the conversation with PEER, oldest first (default: the last 50 messages)."},
     {"listen", cmd_listen, "listen [--json]",
-     "Print events as they happen: messages, peers online and offline, key changes.\n"
+     "Print events as they happen: messages, peers online and offline, key changes,\n"
+     "file offers and finished or failed transfers.\n"
      "With --json, one JSON object per line."},
+    {"send-file", cmd_send_file, "send-file PEER PATH... [--wait]",
+     "Offer files and folders to PEER. The node hashes them, then offers names, sizes and\n"
+     "hashes; the files go once PEER accepts. On a terminal (or with --wait) a progress\n"
+     "bar follows the transfer: exit 0 when PEER verified every file, 7 declined,\n"
+     "8 cancelled, 1 failed; Ctrl-C leaves it running in the node. Otherwise it prints\n"
+     "the transfer id and exits 0 (3 when PEER is offline: offered when they are back)."},
+    {"transfers", cmd_transfers, "transfers [--json]",
+     "List file transfers, newest first: id, peer, direction, state, progress, name, error."},
+    {"accept", cmd_accept, "accept ID [--to DIR]",
+     "Accept an incoming transfer (ID: a unique prefix of its id) into DIR (default:\n"
+     "download_dir in banter.conf, else $XDG_DOWNLOAD_DIR, else ~/Downloads). Also\n"
+     "resumes a failed transfer."},
+    {"decline", cmd_decline, "decline ID", "Decline an incoming transfer."},
+    {"cancel", cmd_cancel, "cancel ID",
+     "Stop a transfer in either direction; partial files of an incoming one are deleted."},
     {"verify", cmd_verify, "verify PEER",
      "Mark PEER's current key as verified, after you compared fingerprints with them\n"
      "(in person or on the phone). Also accepts a changed key."},

@@ -13,11 +13,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "conn.h"
 #include "control.h"
 #include "mdns.h"
 #include "session.h"
 #include "utf8.h"
+#include "xfer.h"
 
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 30000
@@ -66,6 +68,8 @@ struct node {
     char fp[IDENTITY_FP_LEN + 1];
     char fpd[IDENTITY_FP_DIGITS + 1];
     store *st;
+    config conf;
+    xfer_mgr *xm;
     control *ctl;
     mdns *md;
     int lfd;
@@ -272,7 +276,8 @@ static void on_established(void *ud, conn *c)
     g_strlcpy(h.u.hello.name, n->cfg.name, sizeof h.u.hello.name);
     g_strlcpy(h.u.hello.features[0], "chat", sizeof h.u.hello.features[0]);
     g_strlcpy(h.u.hello.features[1], "broadcast", sizeof h.u.hello.features[1]);
-    h.u.hello.nfeatures = 2;
+    g_strlcpy(h.u.hello.features[2], "file", sizeof h.u.hello.features[2]);
+    h.u.hello.nfeatures = 3;
     if (conn_send(c, &h) != 0)
         conn_close(c, BANTER_EIO, false, NULL);
 }
@@ -355,6 +360,7 @@ static void on_hello(node *n, conn *c, cstate *cs, const struct msg_hello *h)
     if (!was_online)
         emit(n, NODE_EV_ONLINE, p->key, p->name, NULL, NULL);
     flush_outbox(p);
+    xfer_peer_online(n->xm, p->key);
 }
 
 static void reply(conn *c, const msg *m);
@@ -460,6 +466,14 @@ static void on_message(void *ud, conn *c, const uint8_t *pt, size_t len)
         break;
     case MSG_PONG:
         break;
+    case MSG_FILE_OFFER:
+    case MSG_FILE_ACCEPT:
+    case MSG_FILE_DECLINE:
+    case MSG_FILE_CANCEL:
+    case MSG_FILE_RESULT:
+    case MSG_CHUNK:
+        xfer_on_message(n->xm, c, cs->p->key, &m);
+        break;
     default:
         refuse(c, cs, BANTER_EBADTYPE, "type not supported");
         break;
@@ -469,10 +483,12 @@ static void on_message(void *ud, conn *c, const uint8_t *pt, size_t len)
 
 static void on_drained(void *ud, conn *c)
 {
-    (void)ud;
+    node *n = ud;
     cstate *cs = conn_get_data(c);
-    if (cs->p && cs->p->c == c)
+    if (cs->p && cs->p->c == c) {
         flush_outbox(cs->p);
+        xfer_drained(n->xm, cs->p->key);
+    }
 }
 
 static void on_closed(void *ud, conn *c, int err)
@@ -490,6 +506,8 @@ static void on_closed(void *ud, conn *c, int err)
     if (cs->p && cs->p->c == c) {
         cs->p->c = NULL;
         emit(n, NODE_EV_OFFLINE, cs->p->key, cs->p->name, NULL, NULL);
+        if (n->xm)
+            xfer_peer_offline(n->xm, cs->p->key);
     }
     if (!n->stopping && p && !p->c && !p->dialing && p->lan_seen && !p->retry)
         p->retry = g_timeout_add(next_backoff(&p->backoff), retry_peer, p);
@@ -639,6 +657,31 @@ static void on_mdns_status(void *ud, bool up, const char *why)
 }
 
 /* ---- control interface ---- */
+
+xfer_mgr *node_xfer(node *n) { return n->xm; }
+
+static conn *xfer_conn_for(void *ud, const uint8_t peer[static 32])
+{
+    npeer *p = peer_by_key(ud, peer, false);
+    return p && p->c && conn_established(p->c) ? p->c : NULL;
+}
+
+static void xfer_event(void *ud, xfer_ev_type type, const xfer_info *info)
+{
+    node *n = ud;
+    if (n->ctl)
+        control_xfer_event(n->ctl, type, info);
+}
+
+static bool xfer_auto(void *ud, const uint8_t peer[static 32], uint64_t size)
+{
+    node *n = ud;
+    store_peer sp;
+    if (!n->conf.auto_accept_verified || store_peer_get(n->st, peer, &sp) != 0 ||
+        sp.trust != TRUST_VERIFIED)
+        return false;
+    return n->conf.auto_accept_max_bytes == 0 || size <= n->conf.auto_accept_max_bytes;
+}
 
 const char *node_fingerprint(const node *n) { return n->fp; }
 const char *node_name(const node *n) { return n->cfg.name; }
@@ -922,6 +965,19 @@ static int node_start(node *n, const node_config *cfg)
         g_printerr("banter: cannot open the database %s: %s\n", cfg->home.db, why);
         return 1;
     }
+    char conf_path[HOME_PATH_MAX + 16];
+    snprintf(conf_path, sizeof conf_path, "%s/banter.conf", cfg->home.dir);
+    r = config_load(&n->conf, conf_path, why, sizeof why);
+    if (r) {
+        g_printerr("banter: %s\n", why);
+        return 1;
+    }
+    xfer_callbacks xc = {xfer_conn_for, xfer_event, xfer_auto};
+    r = xfer_mgr_new(&n->xm, n->st, n->conf.download_dir, &xc, n);
+    if (r) {
+        g_printerr("banter: cannot load file transfers: %s\n", store_errmsg(n->st));
+        return 1;
+    }
     r = control_new(&n->ctl, n, n->ctx, cfg->home.sock, why, sizeof why);
     if (r) {
         g_printerr("banter: %s\n", why);
@@ -970,6 +1026,8 @@ static void node_stop(node *n)
     /* Let the idle callbacks of the closed conns run. */
     while (n->conns && g_main_context_iteration(n->ctx, FALSE))
         ;
+    xfer_mgr_free(n->xm);
+    n->xm = NULL;
     control_free(n->ctl);
     n->ctl = NULL;
 }

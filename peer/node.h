@@ -70,6 +70,10 @@ typedef struct node_peer_info {
     char address[80]; /* current or last known */
 } node_peer_info;
 
+typedef struct xfer_mgr xfer_mgr;
+/* The node's file transfers (peer/xfer.h). */
+xfer_mgr *node_xfer(node *n);
+
 const char *node_fingerprint(const node *n);
 const char *node_name(const node *n);
 uint16_t node_port(const node *n);

@@ -32,6 +32,39 @@ void bcrypto_hash2(uint8_t out[static BCRYPTO_HASHLEN], const uint8_t *a, size_t
     crypto_generichash_final(&st, out, BCRYPTO_HASHLEN);
 }
 
+_Static_assert(sizeof(crypto_generichash_state) <= sizeof(bcrypto_hash), "hash state size");
+_Static_assert(_Alignof(crypto_generichash_state) <= 64, "hash state alignment");
+
+void bcrypto_hash_init(bcrypto_hash *h, size_t outlen)
+{
+    crypto_generichash_init((crypto_generichash_state *)(void *)h->opaque, NULL, 0, outlen);
+}
+
+void bcrypto_hash_update(bcrypto_hash *h, const uint8_t *p, size_t n)
+{
+    if (n)
+        crypto_generichash_update((crypto_generichash_state *)(void *)h->opaque, p, n);
+}
+
+void bcrypto_hash_final(bcrypto_hash *h, uint8_t *out, size_t outlen)
+{
+    crypto_generichash_final((crypto_generichash_state *)(void *)h->opaque, out, outlen);
+    sodium_memzero(h, sizeof *h);
+}
+
+void bcrypto_chunk_tag(uint8_t tag[static BCRYPTO_CHUNK_TAGLEN], const uint8_t secret[static 32],
+                       uint64_t offset, const uint8_t *data, size_t len)
+{
+    static const char ctx[] = "banter-chunk-v1";
+    uint8_t msg[sizeof ctx - 1 + 8], key[crypto_onetimeauth_KEYBYTES];
+    memcpy(msg, ctx, sizeof ctx - 1);
+    for (int i = 0; i < 8; i++)
+        msg[sizeof ctx - 1 + (size_t)i] = (uint8_t)(offset >> (56 - 8 * i));
+    crypto_generichash(key, sizeof key, msg, sizeof msg, secret, 32);
+    crypto_onetimeauth(tag, data, len, key);
+    sodium_memzero(key, sizeof key);
+}
+
 void bcrypto_hmac(uint8_t out[static BCRYPTO_HASHLEN], const uint8_t *key, size_t keylen,
                   const uint8_t *data, size_t len)
 {

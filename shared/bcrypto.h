@@ -45,6 +45,23 @@ banter_rng bcrypto_rng_system(void);
 void bcrypto_hash2(uint8_t out[static BCRYPTO_HASHLEN], const uint8_t *a, size_t alen,
                    const uint8_t *b, size_t blen);
 
+/* Streaming BLAKE2b (file hashes). The state is a value type; its bytes are
+ * private. outlen is 16..64. */
+typedef struct bcrypto_hash {
+    _Alignas(64) uint8_t opaque[384];
+} bcrypto_hash;
+void bcrypto_hash_init(bcrypto_hash *h, size_t outlen);
+void bcrypto_hash_update(bcrypto_hash *h, const uint8_t *p, size_t n);
+void bcrypto_hash_final(bcrypto_hash *h, uint8_t *out, size_t outlen);
+
+/* The checksum a receiver keeps for each chunk of a partial file, to find
+ * corruption after a restart: Poly1305 under a one-time key derived from a
+ * per-transfer secret and the chunk's offset,
+ * k = BLAKE2b-256(key = secret, "banter-chunk-v1" || offset as 8 bytes BE). */
+#define BCRYPTO_CHUNK_TAGLEN 16
+void bcrypto_chunk_tag(uint8_t tag[static BCRYPTO_CHUNK_TAGLEN], const uint8_t secret[static 32],
+                       uint64_t offset, const uint8_t *data, size_t len);
+
 /* HMAC-BLAKE2b (RFC 2104, block 128) with a key of at most 128 bytes. */
 void bcrypto_hmac(uint8_t out[static BCRYPTO_HASHLEN], const uint8_t *key, size_t keylen,
                   const uint8_t *data, size_t len);
