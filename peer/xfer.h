@@ -32,9 +32,9 @@
 #include "store.h"
 
 /* Bytes of file data per CHUNK frame. */
-#define XFER_CHUNK 61440u
+#define XFER_CHUNK       61440u
 /* The sender keeps at most this much queued on a connection. */
-#define XFER_QUEUE_HIGH (512u * 1024u)
+#define XFER_QUEUE_HIGH  (512u * 1024u)
 /* Progress events for one transfer, at most this often. */
 #define XFER_PROGRESS_MS 250
 
@@ -91,7 +91,7 @@ BANTER_WUR int xfer_mgr_new(xfer_mgr **out, store *st, const char *download_dir,
                             const xfer_callbacks *cb, void *ud);
 /* Stops the worker thread (waiting for the job in progress), closes files;
  * transfers stay in the database and resume after a restart. Accepts NULL. */
-void xfer_mgr_free(xfer_mgr *x);
+void xfer_mgr_free(xfer_mgr *m);
 
 /*
  * Offer files and folders (absolute paths) to peer. Hashing happens in the
@@ -104,36 +104,36 @@ void xfer_mgr_free(xfer_mgr *x);
  */
 typedef void (*xfer_offer_done)(void *ud2, int err, const uint8_t id[static MSG_ID_LEN],
                                 const char *why);
-BANTER_WUR int xfer_send(xfer_mgr *x, const uint8_t peer[static 32], const char *const *paths,
+BANTER_WUR int xfer_send(xfer_mgr *m, const uint8_t peer[static 32], const char *const *paths,
                          size_t npaths, xfer_offer_done done, void *ud2);
 
 /* Accept an incoming offer (or resume a failed or paused one) into dir, or
  * the default folder when dir is NULL. BANTER_ENOENT (no such incoming
  * transfer), BANTER_ESTATE (done, declined or cancelled), BANTER_EIO (the
  * folder cannot be opened or created; why says why). */
-BANTER_WUR int xfer_accept(xfer_mgr *x, const uint8_t id[static MSG_ID_LEN], const char *dir,
+BANTER_WUR int xfer_accept(xfer_mgr *m, const uint8_t id[static MSG_ID_LEN], const char *dir,
                            char *why, size_t cap);
 /* Decline an incoming offer. BANTER_ENOENT, BANTER_ESTATE. */
-BANTER_WUR int xfer_decline(xfer_mgr *x, const uint8_t id[static MSG_ID_LEN]);
+BANTER_WUR int xfer_decline(xfer_mgr *m, const uint8_t id[static MSG_ID_LEN]);
 /* Cancel a transfer in either direction; the partial files of an incoming
  * one are deleted. BANTER_ENOENT, BANTER_ESTATE (already over). */
-BANTER_WUR int xfer_cancel(xfer_mgr *x, const uint8_t id[static MSG_ID_LEN]);
+BANTER_WUR int xfer_cancel(xfer_mgr *m, const uint8_t id[static MSG_ID_LEN]);
 
 /* Every transfer, newest first: malloc'd array (free()). */
-BANTER_WUR int xfer_list(xfer_mgr *x, xfer_info **out, size_t *n);
+BANTER_WUR int xfer_list(xfer_mgr *m, xfer_info **out, size_t *n);
 /* One transfer. BANTER_ENOENT. */
-BANTER_WUR int xfer_get(xfer_mgr *x, const uint8_t id[static MSG_ID_LEN], xfer_info *out);
+BANTER_WUR int xfer_get(xfer_mgr *m, const uint8_t id[static MSG_ID_LEN], xfer_info *out);
 /* Resolve what a user typed (an id or a unique prefix of one). */
-BANTER_WUR int xfer_resolve(xfer_mgr *x, const char *query, uint8_t id[static MSG_ID_LEN]);
+BANTER_WUR int xfer_resolve(xfer_mgr *m, const char *query, uint8_t id[static MSG_ID_LEN]);
 
 /* From the node: a file-transfer message from peer on c (types 0x10-0x14
  * and CHUNK). Protocol errors are answered on c; nothing here closes c. */
-void xfer_on_message(xfer_mgr *x, conn *c, const uint8_t peer[static 32], const msg *m);
+void xfer_on_message(xfer_mgr *m, conn *c, const uint8_t peer[static 32], const msg *msg_in);
 /* The peer is online (after HELLO) or went offline. */
-void xfer_peer_online(xfer_mgr *x, const uint8_t peer[static 32]);
-void xfer_peer_offline(xfer_mgr *x, const uint8_t peer[static 32]);
+void xfer_peer_online(xfer_mgr *m, const uint8_t peer[static 32]);
+void xfer_peer_offline(xfer_mgr *m, const uint8_t peer[static 32]);
 /* The connection's output queue drained: sending may continue. */
-void xfer_drained(xfer_mgr *x, const uint8_t peer[static 32]);
+void xfer_drained(xfer_mgr *m, const uint8_t peer[static 32]);
 
 const char *xfer_state_name(xfer_state s);
 
