@@ -413,7 +413,8 @@ static void put_u32(uint8_t *p, uint32_t v)
         p[i] = (uint8_t)(v >> (24 - 8 * i));
 }
 
-/* Check and record one written chunk; finish the file after its last. */
+/* Add one written chunk to the file's hash; check the file after its last.
+ * (Its checksum record was written with the data, on the main loop.) */
 static void run_chunk(job *j, uint8_t *b)
 {
     xf *x = j->x;
@@ -428,15 +429,6 @@ static void run_chunk(job *j, uint8_t *b)
     if (j->init_hash)
         bcrypto_hash_init(x->hstate, BANTER_FILE_HASHLEN);
     bcrypto_hash_update(x->hstate, b, j->len);
-    uint8_t rec[SUM_REC];
-    put_u64be(rec, j->foff);
-    put_u32(rec + 8, j->len);
-    bcrypto_chunk_tag(rec + 12, x->rec.secret, j->gstart + j->foff, b, j->len);
-    if (write(j->pf->sum_fd, rec, sizeof rec) != (ssize_t)sizeof rec) {
-        j->err = errno == ENOSPC || errno == EDQUOT ? BANTER_ENOSPC : BANTER_EIO;
-        snprintf(j->why, sizeof j->why, "cannot write beside %s: %s", f->local, g_strerror(errno));
-        return;
-    }
     if (j->foff + j->len < f->size)
         return;
     uint8_t h[BANTER_FILE_HASHLEN];
@@ -449,9 +441,15 @@ static void run_chunk(job *j, uint8_t *b)
     }
 }
 
+/* ".NAME.ID8.banter-partial" and its ".sum": the transfer id keeps two
+ * transfers that chose the same final name apart until the rename. */
 static int partial_names(const xf *x, size_t idx, char *part, size_t pcap, char *sum, size_t scap)
 {
-    if (fpath_partial(x->rec.files[idx].local, part, pcap) != 0 ||
+    char hex[2 * MSG_ID_LEN + 1], tagged[4200];
+    msg_id_to_hex(x->rec.id, hex);
+    if ((size_t)snprintf(tagged, sizeof tagged, "%s.%.8s", x->rec.files[idx].local, hex) >=
+            sizeof tagged ||
+        fpath_partial(tagged, part, pcap) != 0 ||
         (size_t)snprintf(sum, scap, "%s%s", part, SUM_SUFFIX) >= scap)
         return BANTER_ETOOLONG;
     return 0;
@@ -885,6 +883,19 @@ static void on_chunk(xf *x, const struct msg_chunk *c)
         snprintf(why, sizeof why, "cannot write %s: %s", x->rec.files[idx].local,
                  r ? banter_strerror(r) : g_strerror(e));
         fail_in(x, r == BANTER_ENOSPC || e == ENOSPC || e == EDQUOT ? disk_full_text : why, true);
+        return;
+    }
+    /* The chunk's record goes next to the data at once: after a crash, all
+     * but the chunk being written can be checked and kept. */
+    uint8_t rec[SUM_REC];
+    put_u64be(rec, c->offset - start);
+    put_u32(rec + 8, (uint32_t)c->len);
+    bcrypto_chunk_tag(rec + 12, x->rec.secret, c->offset, c->data, c->len);
+    if (write(x->pf->sum_fd, rec, sizeof rec) != (ssize_t)sizeof rec) {
+        int e = errno;
+        x->pf_idx = idx;
+        fail_in(x, e == ENOSPC || e == EDQUOT ? disk_full_text : "cannot write a checksum record",
+                true);
         return;
     }
     x->recv_off += c->len;
