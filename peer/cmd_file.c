@@ -214,7 +214,8 @@ static void draw_bar(follow_state *f, const cJSON *t)
 
 static void state_text(const follow_state *f, const cJSON *t, char *out, size_t cap)
 {
-    const char *s = str(t, "state");
+    const char *s = str(t, "state"), *why = str(t, "error");
+    const char *sep = *why && !is(why, s) ? ": " : "";
     char w[1200];
     what(t, w, sizeof w);
     if (is(s, "offered"))
@@ -225,10 +226,10 @@ static void state_text(const follow_state *f, const cJSON *t, char *out, size_t 
         snprintf(out, cap, "paused: %s is offline; it goes on when they are back", f->peer);
     else if (is(s, "done"))
         snprintf(out, cap, "done: %s verified %s", f->peer, w);
-    else if (is(s, "declined"))
-        snprintf(out, cap, "%s declined %s", f->peer, w);
+    else if (is(s, "declined")) /* with the reason given, if any */
+        snprintf(out, cap, "%s declined %s%s%s", f->peer, w, sep, *sep ? why : "");
     else if (is(s, "cancelled"))
-        snprintf(out, cap, "cancelled: %s", w);
+        snprintf(out, cap, "cancelled: %s%s%s", w, sep, *sep ? why : "");
     else
         snprintf(out, cap, "%s", s);
 }

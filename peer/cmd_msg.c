@@ -164,7 +164,7 @@ int cmd_history(const cli_ctx *ctx, int argc, char **argv)
 static void print_file_event(const char *type, const cJSON *t)
 {
     const char *name = str(cJSON_GetObjectItemCaseSensitive(t, "peer"), "name");
-    const char *state = str(t, "state");
+    const char *state = str(t, "state"), *err = str(t, "error");
     char id[9], size[32], w[1200];
     snprintf(id, sizeof id, "%.8s", str(t, "id"));
     cli_size(num(t, "size"), size, sizeof size);
@@ -179,10 +179,9 @@ static void print_file_event(const char *type, const cJSON *t)
                strcmp(str(t, "direction"), "in") == 0 ? "from" : "to", name);
     else if (strcmp(state, "failed") == 0)
         printf("* transfer %s failed: %s\n", id, str(t, "error"));
-    else if (strcmp(state, "declined") == 0)
-        printf("* %s declined transfer %s: %s\n", name, id, w);
-    else if (strcmp(state, "cancelled") == 0)
-        printf("* transfer %s cancelled: %s\n", id, w);
+    else if (strcmp(state, "declined") == 0 || strcmp(state, "cancelled") == 0)
+        printf("* transfer %s %s: %s%s%s\n", id, state, w, /* with the reason given */
+               strcmp(err, state) && *err ? ": " : "", strcmp(err, state) ? err : "");
     else if (strcmp(type, "file_state") == 0)
         printf("* transfer %s is %s: %s\n", id, state, w);
 }

@@ -98,6 +98,7 @@ struct xfer_mgr {
     GMainContext *ctx;
     uint8_t *chunk; /* BANTER_CHUNK_HDR + XFER_CHUNK, for the pump */
     uint8_t *wbuf;  /* the worker's buffer */
+    gint stopping;  /* set by xfer_mgr_free: queued jobs give up at once */
 };
 
 static int64_t now_ms(void) { return g_get_real_time() / 1000; }
@@ -176,9 +177,13 @@ static void set_error(xf *x, const char *text)
 static void progress(xf *x, uint64_t bytes)
 {
     int64_t t = now_ms();
+    if (x->rate_ms == 0 || t - x->rate_ms > 5000) { /* first bytes, or after a pause */
+        x->rate_ms = t;
+        x->rate_bytes = 0;
+    }
     x->rate_bytes += bytes;
-    if (t - x->rate_ms >= 1000) {
-        x->rate = x->rate_ms ? (double)x->rate_bytes * 1000.0 / (double)(t - x->rate_ms) : 0;
+    if (t - x->rate_ms >= 500) { /* rate over the last half second or more */
+        x->rate = (double)x->rate_bytes * 1000.0 / (double)(t - x->rate_ms);
         x->rate_ms = t;
         x->rate_bytes = 0;
     }
@@ -391,6 +396,11 @@ static void run_hash(job *j)
     for (size_t i = 0; i < j->nfiles && j->err == 0; i++) {
         hfile *f = &j->files[i];
         struct stat st;
+        if (g_atomic_int_get(&j->m->stopping)) {
+            snprintf(j->why, sizeof j->why, "the node is stopping");
+            j->err = BANTER_ESTATE;
+            break;
+        }
         int fd = open(f->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
         if (fd < 0 || fstat(fd, &st) != 0 || hash_fd(fd, f->hash, &f->size) != 0) {
             snprintf(j->why, sizeof j->why, "cannot read %s: %s", f->path, g_strerror(errno));
@@ -505,7 +515,10 @@ static void worker(gpointer data, gpointer user)
 {
     job *j = data;
     uint8_t *b = user;
-    if (j->kind == JOB_HASH)
+    if (g_atomic_int_get(&j->m->stopping)) {
+        j->err = BANTER_ESTATE;
+        snprintf(j->why, sizeof j->why, "the node is stopping");
+    } else if (j->kind == JOB_HASH)
         run_hash(j);
     else if (j->kind == JOB_CHUNK)
         run_chunk(j, b);
@@ -596,6 +609,16 @@ static void delete_partial(xf *x, size_t idx)
 
 static int open_dest(xf *x, const char *dir, char *why, size_t cap);
 
+/* A transfer that is over lets go of its folder (open_dest opens it again
+ * when needed): a node that receives for months must not collect them. */
+static void close_dest(xf *x)
+{
+    if (x->dest_fd >= 0)
+        close(x->dest_fd);
+    x->dest_fd = -1;
+}
+
+/* For a cancel: the partial files go, and so does the folder's descriptor. */
 static void delete_partials(xf *x)
 {
     char why[256];
@@ -605,6 +628,7 @@ static void delete_partials(xf *x)
     for (size_t i = 0; i < x->rec.nfiles; i++)
         if (!x->rec.files[i].verified)
             delete_partial(x, i);
+    close_dest(x);
 }
 
 static void fail_in(xf *x, const char *why, bool tell_peer)
@@ -676,6 +700,7 @@ static void check_done_in(xf *x)
 {
     if (x->rec.state != XFER_DONE && all_verified(x)) {
         close_receiver(x);
+        close_dest(x);
         x->verified = x->total;
         set_state(x, XFER_DONE, "");
     }
@@ -814,6 +839,8 @@ static gboolean job_done(gpointer p)
         x->jobs--;
     if (j->kind == JOB_HASH)
         hash_done(j);
+    else if (g_atomic_int_get(&j->m->stopping))
+        ; /* not checked: a restart re-checks the partial file */
     else if (x && !x->removed && j->kind == JOB_CHUNK)
         chunk_done(x, j);
     else if (x && !x->removed)
@@ -860,6 +887,27 @@ static int open_pfile(xf *x, size_t idx)
     return 0;
 }
 
+/* Write all of p at off, or append when off < 0. A short write (the disk
+ * filled up mid-chunk) is continued, so errno says why it stopped. */
+static bool write_full(int fd, const uint8_t *p, size_t len, off_t off)
+{
+    while (len > 0) {
+        ssize_t w = off < 0 ? write(fd, p, len) : pwrite(fd, p, len, off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            if (w == 0)
+                errno = EIO;
+            return false;
+        }
+        p += w;
+        len -= (size_t)w;
+        if (off >= 0)
+            off += w;
+    }
+    return true;
+}
+
 static void on_chunk(xf *x, const struct msg_chunk *c)
 {
     if (x->rec.state != XFER_ACTIVE || x->scanning || c->offset != x->recv_off || c->len == 0)
@@ -875,8 +923,7 @@ static void on_chunk(xf *x, const struct msg_chunk *c)
         return;
     }
     int r = open_pfile(x, idx);
-    ssize_t w = r ? -1 : pwrite(x->pf->part_fd, c->data, c->len, (off_t)(c->offset - start));
-    if (w != (ssize_t)c->len) {
+    if (r || !write_full(x->pf->part_fd, c->data, c->len, (off_t)(c->offset - start))) {
         int e = errno;
         x->pf_idx = idx;
         char why[BANTER_MAX_REASON];
@@ -891,7 +938,7 @@ static void on_chunk(xf *x, const struct msg_chunk *c)
     put_u64be(rec, c->offset - start);
     put_u32(rec + 8, (uint32_t)c->len);
     bcrypto_chunk_tag(rec + 12, x->rec.secret, c->offset, c->data, c->len);
-    if (write(x->pf->sum_fd, rec, sizeof rec) != (ssize_t)sizeof rec) {
+    if (!write_full(x->pf->sum_fd, rec, sizeof rec, -1)) {
         int e = errno;
         x->pf_idx = idx;
         fail_in(x, e == ENOSPC || e == EDQUOT ? disk_full_text : "cannot write a checksum record",
@@ -1147,11 +1194,13 @@ static int send_chunk(xf *x, conn *c)
         start += x->rec.files[idx++].size;
     int r = open_source(x, idx);
     if (r) {
-        char why[BANTER_MAX_REASON];
-        snprintf(why, sizeof why, "%s %s", x->rec.files[idx].local,
-                 r == BANTER_ESTATE ? "changed after it was offered" : "cannot be read");
+        char why[BANTER_MAX_REASON], mine[BANTER_MAX_REASON + 64];
+        const char *what = r == BANTER_ESTATE ? "changed after it was offered" : "cannot be read";
+        /* The peer learns the offered name, never our local path. */
+        snprintf(why, sizeof why, "%s %s", x->rec.files[idx].name, what);
+        snprintf(mine, sizeof mine, "%s %s", x->rec.files[idx].local, what);
         send_end(x, MSG_FILE_CANCEL, why);
-        fail_out(x, why);
+        fail_out(x, mine);
         return -1;
     }
     uint64_t left = start + x->rec.files[idx].size - x->send_off;
@@ -1496,8 +1545,10 @@ void xfer_mgr_free(xfer_mgr *m)
         if (x->rec.state == XFER_ACTIVE || x->rec.state == XFER_PAUSED)
             save(x);
     }
-    /* Waits for the job in progress; queued jobs are dropped... */
-    g_thread_pool_free(m->pool, TRUE, TRUE);
+    /* Queued jobs give up at once (a waiting send-file is answered); the
+     * pool is freed when they are through... */
+    g_atomic_int_set(&m->stopping, 1);
+    g_thread_pool_free(m->pool, FALSE, TRUE);
     /* ...and their results, already posted, are run here. */
     while (g_main_context_iteration(m->ctx, FALSE))
         ;

@@ -89,8 +89,10 @@ typedef struct xfer_mgr xfer_mgr;
  * is the default destination. BANTER_ENOMEM, BANTER_EDB. */
 BANTER_WUR int xfer_mgr_new(xfer_mgr **out, store *st, const char *download_dir,
                             const xfer_callbacks *cb, void *ud);
-/* Stops the worker thread (waiting for the job in progress), closes files;
- * transfers stay in the database and resume after a restart. Accepts NULL. */
+/* Stops the worker thread: queued jobs give up at once, and a send whose
+ * hashing had not finished gets its done() callback with BANTER_ESTATE
+ * ("the node is stopping"). Closes files; transfers stay in the database and
+ * resume after a restart. Accepts NULL. */
 void xfer_mgr_free(xfer_mgr *m);
 
 /*
@@ -99,8 +101,10 @@ void xfer_mgr_free(xfer_mgr *m);
  * offer is made (err 0; id is the first transfer's id; more than
  * BANTER_MAX_FILES files make several transfers) or failed (BANTER_ENOENT
  * for a missing path, BANTER_EINVAL with why for a name that cannot be
- * sent, BANTER_EIO). The offer goes out now if the peer is online, else
- * when it is next seen. Returns an error at once only for bad arguments.
+ * sent, BANTER_EIO, BANTER_ESTATE when the node stops first). done runs
+ * exactly once. paths are copied. The offer goes out now if the peer is
+ * online, else when it is next seen. Returns an error at once only for bad
+ * arguments (and then done never runs).
  */
 typedef void (*xfer_offer_done)(void *ud2, int err, const uint8_t id[static MSG_ID_LEN],
                                 const char *why);
@@ -123,7 +127,8 @@ BANTER_WUR int xfer_cancel(xfer_mgr *m, const uint8_t id[static MSG_ID_LEN]);
 BANTER_WUR int xfer_list(xfer_mgr *m, xfer_info **out, size_t *n);
 /* One transfer. BANTER_ENOENT. */
 BANTER_WUR int xfer_get(xfer_mgr *m, const uint8_t id[static MSG_ID_LEN], xfer_info *out);
-/* Resolve what a user typed (an id or a unique prefix of one). */
+/* Resolve what a user typed (an id or a unique prefix of one):
+ * BANTER_ENOENT, BANTER_EAMBIGUOUS. */
 BANTER_WUR int xfer_resolve(xfer_mgr *m, const char *query, uint8_t id[static MSG_ID_LEN]);
 
 /* From the node: a file-transfer message from peer on c (types 0x10-0x14
