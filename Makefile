@@ -187,6 +187,7 @@ $(REL)/bench_%: bench/bench_%.c $(LIB_REL)
 bench: deps-check $(BENCH_BINS) $(if $(PEER_SRC),bin/banter)
 	$(Q)for b in $(BENCH_BINS); do $$b || exit 1; done
 	$(Q)bash bench/bench_node.sh
+	$(Q)bash bench/bench_transfer.sh
 
 # ---- dependencies ----
 deps:

@@ -10,6 +10,7 @@
  * noise_cipher encrypt+decrypt, the rate of whole sessions (framing, rekey
  * schedule, output queue) and their ratios to the baseline (target >= 0.9).
  */
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,7 +151,43 @@ static double best(const double *v)
     return b;
 }
 
-int main(void)
+/* Two threads encrypting at once against one alone: how far crypto scales
+ * across this machine's cores (shared cores or SMT siblings scale less). */
+static void *enc_thread(void *arg)
+{
+    double *out = arg;
+    uint8_t *in = malloc(MSG_LEN), *o = malloc(MSG_LEN + 16), nonce[12] = {0};
+    if (!in || !o)
+        abort();
+    memcpy(in, pt, MSG_LEN);
+    double t = now();
+    for (int i = 0; i < PER_ROUND; i++) {
+        nonce[4] = (uint8_t)i;
+        crypto_aead_chacha20poly1305_ietf_encrypt(o, NULL, in, MSG_LEN, NULL, 0, NULL, nonce, key);
+    }
+    *out = now() - t;
+    free(in);
+    free(o);
+    return NULL;
+}
+
+static int parallel(void)
+{
+    double one, two[2];
+    enc_thread(&one);
+    pthread_t t;
+    if (pthread_create(&t, NULL, enc_thread, &two[0]) != 0)
+        return 1;
+    enc_thread(&two[1]);
+    pthread_join(t, NULL);
+    double mb = (double)PER_ROUND * MSG_LEN / 1e6;
+    double r1 = mb / one, r2 = mb / two[0] + mb / two[1];
+    printf("bench_noise --parallel: one thread %.1f MB/s, two threads %.1f MB/s, scaling %.2f\n",
+           r1, r2, r2 / r1);
+    return 0;
+}
+
+int main(int argc, char **argv)
 {
     double enc[ROUNDS], base[ROUNDS], noise[ROUNDS], sess[ROUNDS];
     struct pair p;
@@ -159,6 +196,8 @@ int main(void)
         return 1;
     randombytes_buf(pt, sizeof pt);
     randombytes_buf(key, sizeof key);
+    if (argc > 1 && strcmp(argv[1], "--parallel") == 0)
+        return parallel();
     pair_open(&p);
     for (int r = 0; r < ROUNDS; r++) {
         enc[r] = sodium_encrypt_only();

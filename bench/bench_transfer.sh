@@ -110,3 +110,6 @@ echo "  Banter, send-file -> verified            ${r_total} MB/s  (includes the 
 echo "  target: >= 0.70 of the cipher rate (encrypt-only) -> $(awk -v a="$r_stream" -v b="$enc" 'BEGIN { print (a / b >= 0.7) ? "met" : "NOT met" }')"
 echo "  chat round trip (send, acknowledged): idle $(list "${rtt_idle[@]}") ms; during the transfer $(list "${rtt_busy[@]:-none}") ms"
 echo "  peak RSS: sender ${rss_a} MiB, receiver ${rss_b} MiB (target < 64 MiB)"
+# Context for the ratio: how far two threads of crypto scale on this machine.
+par=$(build/rel/bench_noise --parallel 2>/dev/null | sed -n 's/.*scaling \([0-9.]*\).*/\1/p')
+[ -n "$par" ] && echo "  this machine runs two ChaCha20-Poly1305 loops at once ${par}x as fast as one"
