@@ -155,8 +155,17 @@ $(ASAN)/tests/mdns_probe: tests/integration/mdns_probe.c $(ASAN)/peer/mdns.o $(L
 	    $(filter %.c %.o %.a,$^) -o $@ \
 	    $(PKG_LIBS) $(PEER_LIBS)
 
-test-run: $(UNIT_BINS) $(REPLAY_BINS) $(ASAN_PROGRAMS) $(if $(PEER_SRC),$(ASAN)/tests/mdns_probe) all
+# The hostile peer of tests/integration/test_transfer.sh, with the sanitizers.
+$(ASAN)/tests/evil_peer: tests/integration/evil_peer.c $(LIB_ASAN)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  EVIL    $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $< -o $@ $(LIB_ASAN) $(PKG_LIBS)
+
+TEST_TOOLS := $(if $(PEER_SRC),$(ASAN)/tests/mdns_probe $(ASAN)/tests/evil_peer)
+
+test-run: $(UNIT_BINS) $(REPLAY_BINS) $(ASAN_PROGRAMS) $(TEST_TOOLS) all
 	$(Q)BANTER_BIN=$(CURDIR)/$(ASAN)/banter MDNS_PROBE=$(CURDIR)/$(ASAN)/tests/mdns_probe \
+	    EVIL_PEER=$(CURDIR)/$(ASAN)/tests/evil_peer \
 	    tests/run.sh $(UNIT_BINS) $(REPLAY_BINS) $(INTEG_SRC)
 
 # ---- fuzzing (clang + libFuzzer) ----
@@ -207,7 +216,7 @@ demo: deps-check
 
 # ---- lint ----
 LINT_FILES := $(sort $(wildcard shared/*.[ch] peer/*.[ch] rendezvous/*.[ch] admin/*.[ch] \
-              tests/unit/*.c tests/fuzz/*.c bench/*.c))
+              tests/unit/*.c tests/fuzz/*.c tests/integration/*.c bench/*.c))
 lint:
 	$(Q)clang-format --dry-run --Werror $(LINT_FILES)
 	$(Q)cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \

@@ -1,0 +1,330 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * evil_peer.c - a hostile Banter peer for tests/integration/test_transfer.sh.
+ *
+ *   evil_peer HOST PORT NAME...
+ *
+ * Connects to a node, completes the handshake under a fresh random
+ * identity, sends HELLO (name "mallory"), then for each NAME sends a
+ * FILE_OFFER of one file with that name (1024 bytes, a zero hash) - names a
+ * real node would never offer, such as "../../etc/x" - and waits up to 2 s
+ * for the answer about that transfer. One line per NAME on stdout:
+ *
+ *   offer <id> <name> -> <type> <reason>
+ *   offer <id> <name> -> none (no answer in 2 s)
+ *
+ * <id> is the transfer id (32 hex digits); <name> is in double quotes with
+ * control characters and bytes over 0x7e as \xNN (nothing else escaped);
+ * <type> is the answer's message type (file_decline, file_cancel,
+ * file_accept, error); <reason> is its reason (for error, "code message"),
+ * unquoted, escaped the same way. PINGs are answered meanwhile; anything
+ * else is ignored. Ends with BYE.
+ *
+ * Exit: 0 when every offer got an answer, 1 when one did not or the
+ * connection failed (the cause on stderr), 2 on bad usage.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bcrypto.h"
+#include "identity.h"
+#include "msg.h"
+#include "session.h"
+
+#define ANSWER_MS  2000
+#define CONNECT_MS 5000
+#define OFFER_SIZE 1024
+#define READ_CHUNK 65536
+#define QUOTED_MAX (4 * 1100 + 3)
+
+typedef struct peer {
+    int fd;
+    session *s;
+    identity *id;
+    size_t in_off, in_len;
+    uint8_t in[READ_CHUNK];
+} peer;
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* s, in double quotes when quotes is true, with bytes below 0x20 and from
+ * 0x7f up as \xNN. */
+static void escape(char out[static QUOTED_MAX], const char *s, bool quotes)
+{
+    size_t o = 0;
+    if (quotes)
+        out[o++] = '"';
+    for (const unsigned char *u = (const unsigned char *)s; *u && o + 6 < QUOTED_MAX; u++) {
+        if (*u < 0x20 || *u >= 0x7f)
+            o += (size_t)snprintf(out + o, 5, "\\x%02x", *u);
+        else
+            out[o++] = (char)*u;
+    }
+    if (quotes)
+        out[o++] = '"';
+    out[o] = '\0';
+}
+
+static int dial(const char *host, const char *port)
+{
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
+    struct addrinfo *ai = NULL;
+    int r = getaddrinfo(host, port, &hints, &ai);
+    if (r != 0) {
+        fprintf(stderr, "evil_peer: %s:%s: %s\n", host, port, gai_strerror(r));
+        return -1;
+    }
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+        fprintf(stderr, "evil_peer: cannot connect to %s:%s: %s\n", host, port, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        freeaddrinfo(ai);
+        return -1;
+    }
+    freeaddrinfo(ai);
+    int one = 1;
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    return fd;
+}
+
+static int write_all(int fd, const uint8_t *p, size_t len)
+{
+    while (len > 0) {
+        ssize_t w = send(fd, p, len, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            fprintf(stderr, "evil_peer: send: %s\n", w < 0 ? strerror(errno) : "no progress");
+            return -1;
+        }
+        p += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+static int flush_out(peer *p)
+{
+    size_t len;
+    const uint8_t *b;
+    while ((b = session_out(p->s, &len)) != NULL) {
+        if (write_all(p->fd, b, len) != 0)
+            return -1;
+        session_out_consume(p->s, len);
+    }
+    return 0;
+}
+
+static int send_msg(peer *p, const msg *m)
+{
+    int r = session_send_msg(p->s, m);
+    if (r) {
+        fprintf(stderr, "evil_peer: cannot send %s: %s\n", msg_type_name((int)m->type),
+                banter_strerror(r));
+        return -1;
+    }
+    return flush_out(p);
+}
+
+/* The next session event before deadline (mono_ms). 1 with *ev, 0 on
+ * timeout, -1 on error (printed). */
+static int next_event(peer *p, session_event *ev, int64_t deadline)
+{
+    for (;;) {
+        size_t used;
+        int r = session_feed(p->s, p->in + p->in_off, p->in_len - p->in_off, &used, ev);
+        p->in_off += used;
+        if (r < 0) {
+            fprintf(stderr, "evil_peer: session: %s\n", banter_strerror(r));
+            return -1;
+        }
+        if (flush_out(p) != 0)
+            return -1;
+        if (r == 1)
+            return 1;
+        int64_t left = deadline - mono_ms();
+        if (left <= 0)
+            return 0;
+        struct pollfd pfd = {.fd = p->fd, .events = POLLIN};
+        int pr = poll(&pfd, 1, (int)left);
+        if (pr < 0 && errno == EINTR)
+            continue;
+        if (pr < 0) {
+            fprintf(stderr, "evil_peer: poll: %s\n", strerror(errno));
+            return -1;
+        }
+        if (pr == 0)
+            return 0;
+        ssize_t n = recv(p->fd, p->in, sizeof p->in, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            fprintf(stderr, "evil_peer: node: %s\n",
+                    n == 0 ? "connection closed" : strerror(errno));
+            return -1;
+        }
+        p->in_off = 0;
+        p->in_len = (size_t)n;
+    }
+}
+
+static int open_peer(peer *p, const char *host, const char *port)
+{
+    banter_rng rng = bcrypto_rng_system();
+    session_event ev;
+    int r = identity_generate(&p->id, rng);
+    if (r) {
+        fprintf(stderr, "evil_peer: identity: %s\n", banter_strerror(r));
+        return -1;
+    }
+    session_config cfg = {.role = NOISE_INITIATOR, .id = p->id, .rng = rng};
+    r = session_new(&p->s, &cfg);
+    if (r) {
+        fprintf(stderr, "evil_peer: session: %s\n", banter_strerror(r));
+        return -1;
+    }
+    p->fd = dial(host, port);
+    if (p->fd < 0 || flush_out(p) != 0)
+        return -1;
+    int64_t deadline = mono_ms() + CONNECT_MS;
+    do {
+        r = next_event(p, &ev, deadline);
+        if (r == 0)
+            fprintf(stderr, "evil_peer: no handshake in %d ms\n", CONNECT_MS);
+        if (r <= 0)
+            return -1;
+    } while (ev.type != SESSION_EV_ESTABLISHED);
+    msg hello = {.type = MSG_HELLO};
+    hello.u.hello.version = SESSION_VERSION;
+    snprintf(hello.u.hello.name, sizeof hello.u.hello.name, "mallory");
+    return send_msg(p, &hello);
+}
+
+/* Whether m answers transfer id; fills type and reason. */
+static bool answer_for(const msg *m, const uint8_t id[static MSG_ID_LEN], const char **type,
+                       char *reason, size_t cap)
+{
+    *type = msg_type_name((int)m->type);
+    switch (m->type) {
+    case MSG_FILE_DECLINE:
+    case MSG_FILE_CANCEL:
+        snprintf(reason, cap, "%s", m->u.end.reason);
+        return memcmp(m->u.end.id, id, MSG_ID_LEN) == 0;
+    case MSG_FILE_ACCEPT:
+        snprintf(reason, cap, "offset %llu", (unsigned long long)m->u.accept.offset);
+        return memcmp(m->u.accept.id, id, MSG_ID_LEN) == 0;
+    case MSG_ERROR: /* not tied to an id: taken as the answer */
+        snprintf(reason, cap, "%s %s", m->u.error.code, m->u.error.message);
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Offer one file named name; print the answer. 1 answered, 0 none, -1 error. */
+static int offer_one(peer *p, const char *name)
+{
+    uint8_t id[MSG_ID_LEN];
+    char hex[2 * MSG_ID_LEN + 1], qname[QUOTED_MAX], reason[BANTER_MAX_REASON + 64],
+        qreason[QUOTED_MAX];
+    msg offer;
+    bcrypto_rng_system().fill(NULL, id, sizeof id);
+    msg_id_to_hex(id, hex);
+    escape(qname, name, true);
+    if (msg_offer_init(&offer, id, wall_ms(), 1) != 0 || msg_offer_set_name(&offer, 0, name) != 0) {
+        fprintf(stderr, "evil_peer: cannot build an offer for %s\n", qname);
+        msg_clear(&offer);
+        return -1;
+    }
+    offer.u.offer.files[0].size = OFFER_SIZE;
+    int r = send_msg(p, &offer);
+    msg_clear(&offer);
+    if (r)
+        return -1;
+    int64_t deadline = mono_ms() + ANSWER_MS;
+    for (;;) {
+        session_event ev;
+        msg m;
+        r = next_event(p, &ev, deadline);
+        if (r < 0)
+            return -1;
+        if (r == 0) {
+            printf("offer %s %s -> none (no answer in %d s)\n", hex, qname, ANSWER_MS / 1000);
+            fflush(stdout);
+            return 0;
+        }
+        if (ev.type != SESSION_EV_MESSAGE || msg_decode(&m, ev.data, ev.len) != 0)
+            continue;
+        const char *type;
+        bool hit = answer_for(&m, id, &type, reason, sizeof reason);
+        r = 0;
+        if (m.type == MSG_PING) {
+            msg pong = {.type = MSG_PONG, .u.ping.token = m.u.ping.token};
+            r = send_msg(p, &pong);
+        } else if (m.type == MSG_BYE) {
+            fprintf(stderr, "evil_peer: node said BYE: %s\n", m.u.bye.reason);
+            r = -1;
+        }
+        msg_clear(&m);
+        if (r)
+            return -1;
+        if (hit) {
+            escape(qreason, reason, false);
+            printf("offer %s %s -> %s %s\n", hex, qname, type, qreason);
+            fflush(stdout);
+            return 1;
+        }
+    }
+}
+
+int main(int argc, char **argv)
+{
+    peer p = {.fd = -1};
+    int ret = 1, answered = 0;
+    if (argc < 4) {
+        fprintf(stderr, "usage: evil_peer HOST PORT NAME...\n");
+        return 2;
+    }
+    if (bcrypto_init() != 0 || open_peer(&p, argv[1], argv[2]) != 0)
+        goto out;
+    for (int i = 3; i < argc; i++) {
+        int r = offer_one(&p, argv[i]);
+        if (r < 0)
+            goto out;
+        answered += r;
+    }
+    ret = answered == argc - 3 ? 0 : 1;
+out:
+    if (p.s && p.fd >= 0 && session_established(p.s)) {
+        msg bye = {.type = MSG_BYE};
+        snprintf(bye.u.bye.reason, sizeof bye.u.bye.reason, "done");
+        (void)send_msg(&p, &bye);
+    }
+    if (p.fd >= 0)
+        close(p.fd);
+    session_free(p.s);
+    identity_free(p.id);
+    return ret;
+}
