@@ -138,6 +138,24 @@ cJSON *cli_request(cli_conn *c, cJSON *o)
     return reply;
 }
 
+cJSON *cli_call(const cli_ctx *ctx, cJSON *req, int *rc)
+{
+    cli_conn *c = cli_connect(ctx);
+    if (!c) {
+        cJSON_Delete(req);
+        *rc = EXIT_NO_NODE;
+        return NULL;
+    }
+    cJSON *reply = cli_request(c, req);
+    cli_close(c);
+    *rc = reply ? cli_check(reply) : EXIT_ERROR;
+    if (*rc != EXIT_OK) {
+        cJSON_Delete(reply);
+        return NULL;
+    }
+    return reply;
+}
+
 int cli_check(const cJSON *reply)
 {
     if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(reply, "ok")))

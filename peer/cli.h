@@ -76,6 +76,9 @@ cJSON *cli_read(cli_conn *c);
 /* Wait up to ms for something to read: 1 when cli_read will not block
  * (or the connection ended), 0 on timeout or a signal, -1 on error. */
 int cli_wait(cli_conn *c, int ms);
+/* One request (takes req) on a new connection: the reply (the caller's),
+ * or NULL with *rc set to the exit code after printing why. */
+cJSON *cli_call(const cli_ctx *ctx, cJSON *req, int *rc);
 /* For replies with "ok":false: print "banter: MESSAGE" and map the error
  * name to an exit code. Returns EXIT_OK when the reply is ok. */
 int cli_check(const cJSON *reply);

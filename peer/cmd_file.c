@@ -39,25 +39,6 @@ static bool over(const char *state)
            is(state, "cancelled");
 }
 
-/* One request on a new connection: the reply, or NULL with *rc set. */
-static cJSON *call(const cli_ctx *ctx, cJSON *req, int *rc)
-{
-    cli_conn *c = cli_connect(ctx);
-    if (!c) {
-        cJSON_Delete(req);
-        *rc = EXIT_NO_NODE;
-        return NULL;
-    }
-    cJSON *reply = cli_request(c, req);
-    cli_close(c);
-    *rc = reply ? cli_check(reply) : EXIT_ERROR;
-    if (*rc != EXIT_OK) {
-        cJSON_Delete(reply);
-        return NULL;
-    }
-    return reply;
-}
-
 /* "3 files, 12.4 MB" */
 static void summary(const cJSON *t, char *out, size_t cap)
 {
@@ -398,7 +379,7 @@ int cmd_transfers(const cli_ctx *ctx, int argc, char **argv)
     cJSON *req = cJSON_CreateObject();
     cJSON_AddStringToObject(req, "cmd", "transfers");
     int rc;
-    cJSON *r = call(ctx, req, &rc);
+    cJSON *r = cli_call(ctx, req, &rc);
     if (!r)
         return rc;
     const cJSON *list = obj(r, "transfers"), *t;
@@ -443,7 +424,7 @@ static int xfer_op(const cli_ctx *ctx, const char *cmd, const char *id, const ch
     if (to)
         cJSON_AddStringToObject(req, "to", to);
     int rc;
-    cJSON *r = call(ctx, req, &rc);
+    cJSON *r = cli_call(ctx, req, &rc);
     if (!r)
         return rc;
     const cJSON *t = obj(r, "transfer");

@@ -18,25 +18,6 @@ static double num(const cJSON *o, const char *key)
     return cJSON_IsNumber(v) ? v->valuedouble : 0;
 }
 
-/* One request, one reply; NULL with *rc set when it failed. */
-static cJSON *call(const cli_ctx *ctx, cJSON *req, int *rc)
-{
-    cli_conn *c = cli_connect(ctx);
-    if (!c) {
-        cJSON_Delete(req);
-        *rc = EXIT_NO_NODE;
-        return NULL;
-    }
-    cJSON *reply = cli_request(c, req);
-    cli_close(c);
-    *rc = reply ? cli_check(reply) : EXIT_ERROR;
-    if (*rc != EXIT_OK) {
-        cJSON_Delete(reply);
-        return NULL;
-    }
-    return reply;
-}
-
 int cmd_send(const cli_ctx *ctx, int argc, char **argv)
 {
     const char *peer = NULL, *text = NULL;
@@ -72,7 +53,7 @@ int cmd_send(const cli_ctx *ctx, int argc, char **argv)
     cJSON_AddNumberToObject(req, "wait", wait_s * 1000);
     cJSON_AddBoolToObject(req, "wait_offline", explicit_wait);
     int rc;
-    cJSON *r = call(ctx, req, &rc);
+    cJSON *r = cli_call(ctx, req, &rc);
     if (!r)
         return rc;
     bool delivered = strcmp(str(r, "state"), "delivered") == 0;
@@ -94,7 +75,7 @@ int cmd_broadcast(const cli_ctx *ctx, int argc, char **argv)
     cJSON_AddStringToObject(req, "cmd", "broadcast");
     cJSON_AddStringToObject(req, "text", argv[1]);
     int rc;
-    cJSON *r = call(ctx, req, &rc);
+    cJSON *r = cli_call(ctx, req, &rc);
     if (!r)
         return rc;
     printf("broadcast to %.0f peers (offline ones get it when they are back)\n",
@@ -144,7 +125,7 @@ int cmd_history(const cli_ctx *ctx, int argc, char **argv)
     cJSON_AddStringToObject(req, "peer", peer);
     cJSON_AddNumberToObject(req, "limit", limit);
     int rc;
-    cJSON *r = call(ctx, req, &rc);
+    cJSON *r = cli_call(ctx, req, &rc);
     if (!r)
         return rc;
     const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(r, "messages");

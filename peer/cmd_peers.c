@@ -27,23 +27,11 @@ static int only_flags(const char *cmd, int argc, char **argv, const char *allowe
  * with *rc set. */
 static cJSON *simple(const cli_ctx *ctx, const char *cmd, const char *peer, int *rc)
 {
-    cli_conn *c = cli_connect(ctx);
-    if (!c) {
-        *rc = EXIT_NO_NODE;
-        return NULL;
-    }
     cJSON *req = cJSON_CreateObject();
     cJSON_AddStringToObject(req, "cmd", cmd);
     if (peer)
         cJSON_AddStringToObject(req, "peer", peer);
-    cJSON *reply = cli_request(c, req);
-    cli_close(c);
-    *rc = reply ? cli_check(reply) : EXIT_ERROR;
-    if (*rc != EXIT_OK) {
-        cJSON_Delete(reply);
-        return NULL;
-    }
-    return reply;
+    return cli_call(ctx, req, rc);
 }
 
 static const char *str(const cJSON *o, const char *key)
