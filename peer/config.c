@@ -22,8 +22,6 @@
 #define DEFAULT_MAX_MB  100u
 #define MAX_MB          (UINT64_MAX / MIB) /* so that N MiB fits in the bytes */
 /* A value quoted in a message shows at most this many bytes, then "...". */
-#define SHOW_MAX        64u
-#define SHOW_CAP        (SHOW_MAX * 4u + 8u)
 
 /* Where the parser is, for messages. */
 struct parse {
@@ -49,39 +47,6 @@ __attribute__((format(printf, 3, 4))) static int fail(const struct parse *p, int
     else
         snprintf(p->why, p->cap, "%s: %s", p->file, msg);
     return err;
-}
-
-/* s in double quotes, printable: control characters, bytes that are not
- * UTF-8, '"' and '\\' escaped; cut after SHOW_MAX bytes with "...". */
-static void show(char out[static SHOW_CAP], const char *s)
-{
-    const unsigned char *u = (const unsigned char *)s;
-    size_t o = 0, i = 0, n = strlen(s);
-    out[o++] = '"';
-    while (i < n && i < SHOW_MAX) {
-        size_t len = u[i] < 0x80 ? 1 : u[i] >= 0xf0 ? 4 : u[i] >= 0xe0 ? 3 : 2;
-        if (len > 1 && len <= n - i && utf8_valid(s + i, len)) {
-            if (i + len > SHOW_MAX)
-                break;
-            memcpy(out + o, s + i, len);
-            o += len;
-            i += len;
-        } else if (u[i] >= 0x20 && u[i] < 0x7f && u[i] != '"' && u[i] != '\\') {
-            out[o++] = s[i++];
-        } else if (u[i] == '"' || u[i] == '\\') {
-            out[o++] = '\\';
-            out[o++] = s[i++];
-        } else {
-            snprintf(out + o, 5, "\\x%02x", u[i++]);
-            o += 4;
-        }
-    }
-    if (i < n) {
-        memcpy(out + o, "...", 3);
-        o += 3;
-    }
-    out[o++] = '"';
-    out[o] = '\0';
 }
 
 /* Defaults: download_dir is $XDG_DOWNLOAD_DIR, else $HOME/Downloads, else
@@ -125,7 +90,7 @@ static int parse_bool(const struct parse *p, const char *key, const char *v, boo
 {
     static const char *const yes[] = {"yes", "true", "1"};
     static const char *const no[] = {"no", "false", "0"};
-    char q[SHOW_CAP];
+    char q[UTF8_QUOTE_CAP];
 
     for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
         if (strcasecmp(v, yes[i]) == 0) {
@@ -137,14 +102,14 @@ static int parse_bool(const struct parse *p, const char *key, const char *v, boo
             return 0;
         }
     }
-    show(q, v);
+    utf8_quote(q, v, strlen(v));
     return fail(p, BANTER_EFORMAT, "%s: %s is not yes or no (or true/false, 1/0)", key, q);
 }
 
 /* A decimal number of MiB from 0 to MAX_MB: digits only, no sign or space. */
 static int parse_mib(const struct parse *p, const char *key, const char *v, uint64_t *bytes)
 {
-    char q[SHOW_CAP], *end = NULL;
+    char q[UTF8_QUOTE_CAP], *end = NULL;
     bool digits = *v != '\0';
 
     for (const char *c = v; *c; c++)
@@ -157,7 +122,7 @@ static int parse_mib(const struct parse *p, const char *key, const char *v, uint
             return 0;
         }
     }
-    show(q, v);
+    utf8_quote(q, v, strlen(v));
     return fail(p, BANTER_EFORMAT, "%s: %s is not a whole number from 0 to %llu", key, q,
                 (unsigned long long)MAX_MB);
 }
@@ -165,11 +130,11 @@ static int parse_mib(const struct parse *p, const char *key, const char *v, uint
 /* An absolute path, or one starting "~/" (or just "~") under $HOME. */
 static int parse_dir(const struct parse *p, const char *key, const char *v, config *c)
 {
-    char q[SHOW_CAP];
+    char q[UTF8_QUOTE_CAP];
     const char *home = getenv("HOME");
     int n;
 
-    show(q, v);
+    utf8_quote(q, v, strlen(v));
     if (v[0] == '~' && (v[1] == '/' || v[1] == '\0')) {
         if (!home || home[0] != '/')
             return fail(p, BANTER_EFORMAT, "%s: %s needs $HOME, which is not an absolute path", key,
@@ -202,7 +167,7 @@ static void cut_comment(char *line)
 /* One line, NUL-terminated and without its '\n'. */
 static int parse_line(const struct parse *p, char *raw, config *c)
 {
-    char q[SHOW_CAP];
+    char q[UTF8_QUOTE_CAP];
 
     cut_comment(raw);
     char *line = trim(raw);
@@ -210,7 +175,7 @@ static int parse_line(const struct parse *p, char *raw, config *c)
         return 0;
     char *eq = strchr(line, '=');
     if (!eq) {
-        show(q, line);
+        utf8_quote(q, line, strlen(line));
         return fail(p, BANTER_EFORMAT, "%s has no \"=\" (expected key = value)", q);
     }
     *eq = '\0';
@@ -223,7 +188,7 @@ static int parse_line(const struct parse *p, char *raw, config *c)
         return parse_bool(p, key, value, &c->auto_accept_verified);
     if (strcmp(key, "auto_accept_max_mb") == 0)
         return parse_mib(p, key, value, &c->auto_accept_max_bytes);
-    show(q, key);
+    utf8_quote(q, key, strlen(key));
     return fail(p, BANTER_EFORMAT, "unknown key %s", q);
 }
 

@@ -21,9 +21,7 @@
 #define PARTIAL_SUFFIX_LEN (sizeof PARTIAL_SUFFIX - 1)
 #define UNIQUE_MAX         9999u
 /* A name quoted in a message shows at most this many bytes, then "...". */
-#define QUOTE_MAX          80u
 /* Room for a quoted name: each byte may become "\xNN", plus quotes, "..." and NUL. */
-#define QUOTE_CAP          (QUOTE_MAX * 4u + 8u)
 
 /* Length of the valid UTF-8 sequence that starts at s (n bytes left), 0 if none. */
 static size_t utf8_seq(const unsigned char *s, size_t n)
@@ -40,43 +38,6 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
     if (len == 0 || len > n || !utf8_valid((const char *)s, len))
         return 0;
     return len;
-}
-
-/* s[0..n) in double quotes, printable: control characters, bytes that are
- * not UTF-8, '"' and '\\' escaped; cut after QUOTE_MAX bytes with "...". */
-static void quote(char out[static QUOTE_CAP], const char *s, size_t n)
-{
-    const unsigned char *u = (const unsigned char *)s;
-    size_t o = 0, i = 0;
-    out[o++] = '"';
-    while (i < n && i < QUOTE_MAX) {
-        size_t len = utf8_seq(u + i, n - i);
-        if (len > 1 && i + len <= QUOTE_MAX) {
-            memcpy(out + o, u + i, len);
-            o += len;
-            i += len;
-            continue;
-        }
-        if (len > 1)
-            break; /* a sequence that does not fit: cut before it */
-        if (len == 1 && u[i] >= 0x20 && u[i] != 0x7f && u[i] != '"' && u[i] != '\\') {
-            out[o++] = (char)u[i++];
-            continue;
-        }
-        if (u[i] == '"' || u[i] == '\\') {
-            out[o++] = '\\';
-            out[o++] = (char)u[i++];
-            continue;
-        }
-        snprintf(out + o, 5, "\\x%02x", u[i++]);
-        o += 4;
-    }
-    if (i < n) {
-        memcpy(out + o, "...", 3);
-        o += 3;
-    }
-    out[o++] = '"';
-    out[o] = '\0';
 }
 
 /* Cut a trailing UTF-8 sequence that snprintf truncated in the middle. */
@@ -96,12 +57,12 @@ static void trim_partial_utf8(char *s)
 __attribute__((format(printf, 4, 5))) static int refuse(char *why, size_t cap, const char *path,
                                                         const char *fmt, ...)
 {
-    char q[QUOTE_CAP], reason[QUOTE_CAP + 128];
+    char q[UTF8_QUOTE_CAP], reason[UTF8_QUOTE_CAP + 128];
     va_list ap;
 
     if (!why || cap == 0)
         return BANTER_EINVAL;
-    quote(q, path, strnlen(path, FPATH_MAX + 1));
+    utf8_quote(q, path, strnlen(path, FPATH_MAX + 1));
     va_start(ap, fmt);
     vsnprintf(reason, sizeof reason, fmt, ap);
     va_end(ap);
@@ -116,7 +77,7 @@ __attribute__((format(printf, 4, 5))) static int refuse(char *why, size_t cap, c
 static int check_component(const char *path, const char *c, size_t n, bool allow_partial, char *why,
                            size_t cap)
 {
-    char q[QUOTE_CAP];
+    char q[UTF8_QUOTE_CAP];
 
     if (n == 0)
         return refuse(why, cap, path,
@@ -125,7 +86,7 @@ static int check_component(const char *path, const char *c, size_t n, bool allow
         return refuse(why, cap, path, "\".\" is not allowed");
     if (n == 2 && c[0] == '.' && c[1] == '.')
         return refuse(why, cap, path, "\"..\" is not allowed");
-    quote(q, c, n);
+    utf8_quote(q, c, n);
     if (n > FPATH_MAX_COMPONENT)
         return refuse(why, cap, path, "component %s is longer than %d bytes", q,
                       FPATH_MAX_COMPONENT);

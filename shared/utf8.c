@@ -3,6 +3,8 @@
 #include "utf8.h"
 
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 
 bool utf8_valid(const char *s, size_t len)
 {
@@ -38,4 +40,56 @@ bool utf8_valid(const char *s, size_t len)
         i += n + 1;
     }
     return true;
+}
+
+/* Length of the valid UTF-8 sequence at s (1..4), or 0. */
+static size_t seq_len(const unsigned char *s, size_t n)
+{
+    size_t len = 0;
+    if (s[0] < 0x80)
+        return 1;
+    if (s[0] >= 0xc2 && s[0] <= 0xdf)
+        len = 2;
+    else if (s[0] >= 0xe0 && s[0] <= 0xef)
+        len = 3;
+    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+        len = 4;
+    if (len == 0 || len > n || !utf8_valid((const char *)s, len))
+        return 0;
+    return len;
+}
+
+void utf8_quote(char out[static UTF8_QUOTE_CAP], const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t o = 0, i = 0;
+    out[o++] = '"';
+    while (i < n && i < UTF8_QUOTE_MAX) {
+        size_t len = seq_len(u + i, n - i);
+        if (len > 1 && i + len <= UTF8_QUOTE_MAX) {
+            memcpy(out + o, u + i, len);
+            o += len;
+            i += len;
+            continue;
+        }
+        if (len > 1)
+            break; /* a sequence that does not fit: cut before it */
+        if (len == 1 && u[i] >= 0x20 && u[i] != 0x7f && u[i] != '"' && u[i] != '\\') {
+            out[o++] = (char)u[i++];
+            continue;
+        }
+        if (u[i] == '"' || u[i] == '\\') {
+            out[o++] = '\\';
+            out[o++] = (char)u[i++];
+            continue;
+        }
+        snprintf(out + o, 5, "\\x%02x", u[i++]);
+        o += 4;
+    }
+    if (i < n) {
+        memcpy(out + o, "...", 3);
+        o += 3;
+    }
+    out[o++] = '"';
+    out[o] = '\0';
 }

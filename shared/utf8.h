@@ -12,4 +12,11 @@
 
 bool utf8_valid(const char *s, size_t len);
 
+/* Untrusted text quoted for an error message: s[0..n) in double quotes,
+ * printable, with control characters, bytes that are not UTF-8, '"' and '\\'
+ * escaped (\xNN), cut after UTF8_QUOTE_MAX bytes with "...". */
+#define UTF8_QUOTE_MAX 80u
+#define UTF8_QUOTE_CAP (UTF8_QUOTE_MAX * 4u + 8u)
+void utf8_quote(char out[static UTF8_QUOTE_CAP], const char *s, size_t n);
+
 #endif

@@ -269,11 +269,28 @@ static void test_every_code_point(void **state)
     }
 }
 
+/* Untrusted text quoted for messages: printable, escaped, cut. */
+static void test_quote(void **state)
+{
+    (void)state;
+    char q[UTF8_QUOTE_CAP];
+    utf8_quote(q, "a\x01\"b\\\xff\xc3\xa9", 8);
+    assert_string_equal(q, "\"a\\x01\\\"b\\\\\\xff\xc3\xa9\"");
+    char long_in[200];
+    memset(long_in, 'x', sizeof long_in);
+    utf8_quote(q, long_in, sizeof long_in);
+    assert_int_equal(strlen(q), 1 + UTF8_QUOTE_MAX + 3 + 1);
+    assert_memory_equal(q + 1 + UTF8_QUOTE_MAX, "...\"", 4);
+    utf8_quote(q, "", 0);
+    assert_string_equal(q, "\"\"");
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
         return 1;
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_quote),
         cmocka_unit_test(test_valid),
         cmocka_unit_test(test_overlong),
         cmocka_unit_test(test_surrogates_and_range),
