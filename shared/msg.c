@@ -10,11 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonv.h"
 #include "utf8.h"
-
-#define MAX_MEMBERS  32
-/* Largest integer a JSON number carries exactly (2^53). */
-#define JSON_MAX_INT 9007199254740992.0
 
 static const struct {
     int type;
@@ -68,127 +65,12 @@ int msg_id_from_hex(uint8_t id[static MSG_ID_LEN], const char *hex)
 /* Nesting depth, unescaped control characters in strings, and "\u0000"
  * (cJSON would cut the string there), in one pass that knows where strings
  * are. */
-static bool is_digit(char c) { return c >= '0' && c <= '9'; }
-
-/* Whether s[i], a digit outside any string, starts a number's integer part. */
-static bool starts_number(const char *s, size_t i)
-{
-    char p = i ? s[i - 1] : ' ';
-    if (p == '-')
-        p = i >= 2 ? s[i - 2] : ' '; /* "-0..." unless it is an exponent sign */
-    return !is_digit(p) && p != '.' && p != 'e' && p != 'E' && p != '+' && p != '-';
-}
-
-/*
- * What cJSON would let through but RFC 8259 (and docs/protocol.md 6.1)
- * refuses, in one pass that knows where strings are: a byte-order mark,
- * control characters (raw inside strings, anything but the four white-space
- * characters between tokens), the escape \u0000 (cJSON would cut the string
- * there), numbers with leading zeros, and nesting deeper than the cap.
- */
-static int json_prescan(const char *s, size_t len)
-{
-    int depth = 0;
-    bool in_str = false;
-    if (len >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0)
-        return BANTER_EJSON;
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        if (in_str) {
-            if ((unsigned char)c < 0x20)
-                return BANTER_EJSON;
-            if (c == '\\') {
-                if (i + 5 < len && s[i + 1] == 'u' && memcmp(s + i + 2, "0000", 4) == 0)
-                    return BANTER_EJSON;
-                i++;
-            } else if (c == '"') {
-                in_str = false;
-            }
-        } else if (c == '"') {
-            in_str = true;
-        } else if ((unsigned char)c < 0x20 && c != '\t' && c != '\n' && c != '\r') {
-            return BANTER_EJSON;
-        } else if (c == '0' && starts_number(s, i) && i + 1 < len && is_digit(s[i + 1])) {
-            return BANTER_EJSON;
-        } else if (c == '{' || c == '[') {
-            if (++depth > BANTER_MAX_JSON_DEPTH)
-                return BANTER_EJSON;
-        } else if (c == '}' || c == ']') {
-            depth--;
-        }
-    }
-    return 0;
-}
-
-static int check_members(const cJSON *obj)
-{
-    int n = 0;
-    for (const cJSON *a = obj->child; a; a = a->next) {
-        if (++n > MAX_MEMBERS || !a->string)
-            return BANTER_ESCHEMA;
-        for (const cJSON *b = a->next; b; b = b->next)
-            if (b->string && strcmp(a->string, b->string) == 0)
-                return BANTER_ESCHEMA;
-    }
-    return 0;
-}
-
-static bool no_controls(const char *s)
-{
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || *s == 0x7f)
-            return false;
-    return true;
-}
-
-/* A string field of min..max bytes. Absent: *out NULL when optional. */
-static int get_str(const cJSON *obj, const char *key, bool required, size_t min, size_t max,
-                   const char **out, size_t *len)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    *out = NULL;
-    *len = 0;
-    if (!v)
-        return required ? BANTER_ESCHEMA : 0;
-    if (!cJSON_IsString(v) || !v->valuestring)
-        return BANTER_ESCHEMA;
-    size_t n = strlen(v->valuestring);
-    if (n > max)
-        return BANTER_ETOOLONG;
-    if (n < min)
-        return BANTER_ESCHEMA;
-    if (!utf8_valid(v->valuestring, n))
-        return BANTER_EUTF8;
-    *out = v->valuestring;
-    *len = n;
-    return 0;
-}
-
-static int get_int(const cJSON *obj, const char *key, double min, double max, int64_t *out)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    if (!cJSON_IsNumber(v))
-        return BANTER_ESCHEMA;
-    double d = v->valuedouble;
-    if (!(d >= min && d <= max) || floor(d) != d)
-        return BANTER_ESCHEMA;
-    *out = (int64_t)d;
-    return 0;
-}
-
 static int get_id(const cJSON *obj, const char *key, uint8_t id[static MSG_ID_LEN])
 {
     const char *s;
     size_t n;
-    int r = get_str(obj, key, true, 2 * MSG_ID_LEN, 2 * MSG_ID_LEN, &s, &n);
+    int r = jsonv_str(obj, key, true, 2 * MSG_ID_LEN, 2 * MSG_ID_LEN, &s, &n);
     return r ? r : msg_id_from_hex(id, s);
-}
-
-static void copy_str(char *dst, const char *src, size_t n)
-{
-    if (src)
-        memcpy(dst, src, n);
-    dst[src ? n : 0] = '\0';
 }
 
 static int decode_hello(const cJSON *o, struct msg_hello *h)
@@ -196,16 +78,16 @@ static int decode_hello(const cJSON *o, struct msg_hello *h)
     const char *s;
     size_t n;
     int64_t v;
-    int r = get_int(o, "v", 1, 255, &v);
+    int r = jsonv_int(o, "v", 1, 255, &v);
     if (r)
         return r;
     h->version = (uint32_t)v;
-    r = get_str(o, "name", true, 1, BANTER_MAX_NAME, &s, &n);
+    r = jsonv_str(o, "name", true, 1, BANTER_MAX_NAME, &s, &n);
     if (r)
         return r;
-    if (!no_controls(s))
+    if (!jsonv_plain(s))
         return BANTER_ESCHEMA;
-    copy_str(h->name, s, n);
+    jsonv_copy(h->name, s, n);
     const cJSON *f = cJSON_GetObjectItemCaseSensitive(o, "features");
     if (!f)
         return 0;
@@ -220,9 +102,9 @@ static int decode_hello(const cJSON *o, struct msg_hello *h)
         n = strlen(it->valuestring);
         if (n > BANTER_MAX_FEATURE)
             return BANTER_ETOOLONG;
-        if (n == 0 || !utf8_valid(it->valuestring, n) || !no_controls(it->valuestring))
+        if (n == 0 || !utf8_valid(it->valuestring, n) || !jsonv_plain(it->valuestring))
             return BANTER_ESCHEMA;
-        copy_str(h->features[h->nfeatures++], it->valuestring, n);
+        jsonv_copy(h->features[h->nfeatures++], it->valuestring, n);
     }
     return 0;
 }
@@ -234,10 +116,10 @@ static int decode_chat(const cJSON *o, struct msg_chat *c)
     int r = get_id(o, "id", c->id);
     if (r)
         return r;
-    r = get_int(o, "ts", 0, JSON_MAX_INT, &c->ts_ms);
+    r = jsonv_int(o, "ts", 0, JSONV_MAX_INT, &c->ts_ms);
     if (r)
         return r;
-    r = get_str(o, "body", true, 1, BANTER_MAX_BODY, &s, &n);
+    r = jsonv_str(o, "body", true, 1, BANTER_MAX_BODY, &s, &n);
     if (r)
         return r;
     const cJSON *b = cJSON_GetObjectItemCaseSensitive(o, "broadcast");
@@ -247,7 +129,7 @@ static int decode_chat(const cJSON *o, struct msg_chat *c)
     c->body = malloc(n + 1);
     if (!c->body)
         return BANTER_ENOMEM;
-    copy_str(c->body, s, n);
+    jsonv_copy(c->body, s, n);
     c->body_len = n;
     return 0;
 }
@@ -255,18 +137,7 @@ static int decode_chat(const cJSON *o, struct msg_chat *c)
 /* 64 lowercase hex digits. */
 static int get_hash(const cJSON *obj, const char *key, uint8_t out[static BANTER_FILE_HASHLEN])
 {
-    const char *s;
-    size_t n, bin;
-    int r = get_str(obj, key, true, 2 * BANTER_FILE_HASHLEN, 2 * BANTER_FILE_HASHLEN, &s, &n);
-    if (r)
-        return r;
-    for (size_t i = 0; i < n; i++)
-        if (!is_digit(s[i]) && !(s[i] >= 'a' && s[i] <= 'f'))
-            return BANTER_ESCHEMA;
-    if (sodium_hex2bin(out, BANTER_FILE_HASHLEN, s, n, NULL, &bin, NULL) != 0 ||
-        bin != BANTER_FILE_HASHLEN)
-        return BANTER_ESCHEMA;
-    return 0;
+    return jsonv_hex(obj, key, out, BANTER_FILE_HASHLEN);
 }
 
 static int decode_offer(const cJSON *o, struct msg_offer *f)
@@ -274,7 +145,7 @@ static int decode_offer(const cJSON *o, struct msg_offer *f)
     int64_t v;
     int r = get_id(o, "id", f->id);
     if (!r)
-        r = get_int(o, "ts", 0, JSON_MAX_INT, &f->ts_ms);
+        r = jsonv_int(o, "ts", 0, JSONV_MAX_INT, &f->ts_ms);
     if (r)
         return r;
     const cJSON *files = cJSON_GetObjectItemCaseSensitive(o, "files");
@@ -296,11 +167,11 @@ static int decode_offer(const cJSON *o, struct msg_offer *f)
         struct msg_file *e = &f->files[i++];
         const char *name;
         size_t n;
-        if (!cJSON_IsObject(it) || check_members(it) != 0)
+        if (!cJSON_IsObject(it) || jsonv_members(it) != 0)
             return BANTER_ESCHEMA;
-        r = get_str(it, "name", true, 1, BANTER_MAX_PATH, &name, &n);
+        r = jsonv_str(it, "name", true, 1, BANTER_MAX_PATH, &name, &n);
         if (!r)
-            r = get_int(it, "size", 0, JSON_MAX_INT, &v);
+            r = jsonv_int(it, "size", 0, JSONV_MAX_INT, &v);
         if (!r)
             r = get_hash(it, "hash", e->hash);
         if (r)
@@ -310,18 +181,18 @@ static int decode_offer(const cJSON *o, struct msg_offer *f)
         e->name = malloc(n + 1);
         if (!e->name)
             return BANTER_ENOMEM;
-        copy_str(e->name, name, n);
+        jsonv_copy(e->name, name, n);
     }
-    return total > JSON_MAX_INT ? BANTER_ESCHEMA : 0;
+    return total > JSONV_MAX_INT ? BANTER_ESCHEMA : 0;
 }
 
 static int decode_reason(const cJSON *o, const char *key, char out[static BANTER_MAX_REASON + 1])
 {
     const char *s;
     size_t n;
-    int r = get_str(o, key, false, 0, BANTER_MAX_REASON, &s, &n);
+    int r = jsonv_str(o, key, false, 0, BANTER_MAX_REASON, &s, &n);
     if (!r)
-        copy_str(out, s, n);
+        jsonv_copy(out, s, n);
     return r;
 }
 
@@ -335,7 +206,7 @@ static int decode_file_msg(const cJSON *o, msg *m)
     case MSG_FILE_ACCEPT:
         r = get_id(o, "id", m->u.accept.id);
         if (!r)
-            r = get_int(o, "offset", 0, JSON_MAX_INT, &v);
+            r = jsonv_int(o, "offset", 0, JSONV_MAX_INT, &v);
         if (!r)
             m->u.accept.offset = (uint64_t)v;
         return r;
@@ -347,7 +218,7 @@ static int decode_file_msg(const cJSON *o, msg *m)
         const cJSON *ok = cJSON_GetObjectItemCaseSensitive(o, "ok");
         r = get_id(o, "id", m->u.result.id);
         if (!r)
-            r = get_int(o, "file", 0, BANTER_MAX_FILES - 1, &v);
+            r = jsonv_int(o, "file", 0, BANTER_MAX_FILES - 1, &v);
         if (r)
             return r;
         if (!cJSON_IsBool(ok))
@@ -363,47 +234,25 @@ static int decode_error(const cJSON *o, struct msg_error *e)
 {
     const char *s;
     size_t n;
-    int r = get_str(o, "code", true, 1, BANTER_MAX_ERRCODE, &s, &n);
+    int r = jsonv_str(o, "code", true, 1, BANTER_MAX_ERRCODE, &s, &n);
     if (r)
         return r;
-    if (!no_controls(s))
+    if (!jsonv_plain(s))
         return BANTER_ESCHEMA;
-    copy_str(e->code, s, n);
-    r = get_str(o, "message", false, 0, BANTER_MAX_REASON, &s, &n);
+    jsonv_copy(e->code, s, n);
+    r = jsonv_str(o, "message", false, 0, BANTER_MAX_REASON, &s, &n);
     if (r)
         return r;
-    copy_str(e->message, s, n);
+    jsonv_copy(e->message, s, n);
     return 0;
 }
 
 static int decode_json(msg *m, const char *text, size_t len)
 {
-    const char *end = NULL;
-    int r;
-
-    if (len > BANTER_MAX_JSON)
-        return BANTER_ETOOBIG;
-    if (!utf8_valid(text, len))
-        return BANTER_EUTF8;
-    r = json_prescan(text, len);
+    cJSON *o;
+    int r = jsonv_parse(text, len, &o);
     if (r)
         return r;
-    cJSON *o = cJSON_ParseWithLengthOpts(text, len, &end, false);
-    if (!o)
-        return BANTER_EJSON;
-    while (end && end < text + len && (*end == ' ' || *end == '\n' || *end == '\r' || *end == '\t'))
-        end++;
-    if (!end || end != text + len) {
-        r = BANTER_EJSON;
-        goto out;
-    }
-    if (!cJSON_IsObject(o)) {
-        r = BANTER_ESCHEMA;
-        goto out;
-    }
-    r = check_members(o);
-    if (r)
-        goto out;
     switch (m->type) {
     case MSG_HELLO:
         r = decode_hello(o, &m->u.hello);
@@ -417,9 +266,9 @@ static int decode_json(msg *m, const char *text, size_t len)
     case MSG_BYE: {
         const char *s;
         size_t n;
-        r = get_str(o, "reason", false, 0, BANTER_MAX_REASON, &s, &n);
+        r = jsonv_str(o, "reason", false, 0, BANTER_MAX_REASON, &s, &n);
         if (!r)
-            copy_str(m->u.bye.reason, s, n);
+            jsonv_copy(m->u.bye.reason, s, n);
         break;
     }
     case MSG_ERROR:
@@ -429,7 +278,6 @@ static int decode_json(msg *m, const char *text, size_t len)
         r = decode_file_msg(o, m);
         break;
     }
-out:
     cJSON_Delete(o);
     return r;
 }
@@ -526,17 +374,6 @@ int msg_chat_init(msg *m, const uint8_t id[static MSG_ID_LEN], int64_t ts_ms, co
 
 /* ---- encoding ---- */
 
-static int check_text(const char *s, size_t len, size_t min, size_t max, bool plain)
-{
-    if (len > max)
-        return BANTER_ETOOLONG;
-    if (len < min || memchr(s, '\0', len))
-        return BANTER_ESCHEMA;
-    if (!utf8_valid(s, len))
-        return BANTER_EUTF8;
-    return plain && !no_controls(s) ? BANTER_ESCHEMA : 0;
-}
-
 static int add_id(cJSON *o, const char *key, const uint8_t id[static MSG_ID_LEN])
 {
     char hex[2 * MSG_ID_LEN + 1];
@@ -544,19 +381,10 @@ static int add_id(cJSON *o, const char *key, const uint8_t id[static MSG_ID_LEN]
     return cJSON_AddStringToObject(o, key, hex) ? 0 : BANTER_ENOMEM;
 }
 
-static int add_int(cJSON *o, const char *key, uint64_t v)
-{
-    char text[24];
-    if ((double)v > JSON_MAX_INT)
-        return BANTER_ESCHEMA;
-    snprintf(text, sizeof text, "%" PRIu64, v);
-    return cJSON_AddRawToObject(o, key, text) ? 0 : BANTER_ENOMEM;
-}
-
 static int add_reason(cJSON *o, const char *key, const char *s, size_t cap)
 {
     size_t n = strnlen(s, cap);
-    int r = check_text(s, n, 0, BANTER_MAX_REASON, false);
+    int r = jsonv_check_text(s, n, 0, BANTER_MAX_REASON, false);
     if (r)
         return r;
     return n && !cJSON_AddStringToObject(o, key, s) ? BANTER_ENOMEM : 0;
@@ -569,7 +397,7 @@ static int build_offer(const struct msg_offer *f, cJSON *o)
     int r;
     if (f->nfiles < 1 || f->nfiles > BANTER_MAX_FILES || !f->files || f->ts_ms < 0)
         return BANTER_ESCHEMA;
-    if (add_id(o, "id", f->id) || add_int(o, "ts", (uint64_t)f->ts_ms))
+    if (add_id(o, "id", f->id) || jsonv_add_int(o, "ts", (uint64_t)f->ts_ms))
         return BANTER_ENOMEM;
     cJSON *a = cJSON_AddArrayToObject(o, "files");
     if (!a)
@@ -578,7 +406,7 @@ static int build_offer(const struct msg_offer *f, cJSON *o)
         const struct msg_file *e = &f->files[i];
         if (!e->name)
             return BANTER_ESCHEMA;
-        r = check_text(e->name, strlen(e->name), 1, BANTER_MAX_PATH, false);
+        r = jsonv_check_text(e->name, strlen(e->name), 1, BANTER_MAX_PATH, false);
         if (r)
             return r;
         total += (double)e->size;
@@ -590,13 +418,13 @@ static int build_offer(const struct msg_offer *f, cJSON *o)
         sodium_bin2hex(hex, sizeof hex, e->hash, sizeof e->hash);
         if (!cJSON_AddStringToObject(it, "name", e->name))
             return BANTER_ENOMEM;
-        r = add_int(it, "size", e->size);
+        r = jsonv_add_int(it, "size", e->size);
         if (r)
             return r;
         if (!cJSON_AddStringToObject(it, "hash", hex))
             return BANTER_ENOMEM;
     }
-    return total > JSON_MAX_INT ? BANTER_ESCHEMA : 0;
+    return total > JSONV_MAX_INT ? BANTER_ESCHEMA : 0;
 }
 
 static int build_file_msg(const msg *m, cJSON *o)
@@ -607,7 +435,7 @@ static int build_file_msg(const msg *m, cJSON *o)
     case MSG_FILE_ACCEPT:
         if (add_id(o, "id", m->u.accept.id))
             return BANTER_ENOMEM;
-        return add_int(o, "offset", m->u.accept.offset);
+        return jsonv_add_int(o, "offset", m->u.accept.offset);
     case MSG_FILE_DECLINE:
     case MSG_FILE_CANCEL:
         if (add_id(o, "id", m->u.end.id))
@@ -616,7 +444,7 @@ static int build_file_msg(const msg *m, cJSON *o)
     default: /* MSG_FILE_RESULT */
         if (m->u.result.file >= BANTER_MAX_FILES)
             return BANTER_ESCHEMA;
-        if (add_id(o, "id", m->u.result.id) || add_int(o, "file", m->u.result.file) ||
+        if (add_id(o, "id", m->u.result.id) || jsonv_add_int(o, "file", m->u.result.file) ||
             !cJSON_AddBoolToObject(o, "ok", m->u.result.ok))
             return BANTER_ENOMEM;
         return add_reason(o, "error", m->u.result.error, sizeof m->u.result.error);
@@ -633,7 +461,7 @@ static int build_json(const msg *m, cJSON *o)
         const struct msg_hello *h = &m->u.hello;
         if (h->version < 1 || h->version > 255 || h->nfeatures > BANTER_MAX_FEATURES)
             return BANTER_ESCHEMA;
-        r = check_text(h->name, strnlen(h->name, sizeof h->name), 1, BANTER_MAX_NAME, true);
+        r = jsonv_check_text(h->name, strnlen(h->name, sizeof h->name), 1, BANTER_MAX_NAME, true);
         if (r)
             return r;
         if (!cJSON_AddNumberToObject(o, "v", h->version) ||
@@ -645,7 +473,8 @@ static int build_json(const msg *m, cJSON *o)
                 return BANTER_ENOMEM;
             for (size_t i = 0; i < h->nfeatures; i++) {
                 const char *f = h->features[i];
-                r = check_text(f, strnlen(f, BANTER_MAX_FEATURE + 1), 1, BANTER_MAX_FEATURE, true);
+                r = jsonv_check_text(f, strnlen(f, BANTER_MAX_FEATURE + 1), 1, BANTER_MAX_FEATURE,
+                                     true);
                 if (r)
                     return r;
                 cJSON *s = cJSON_CreateString(f);
@@ -659,9 +488,9 @@ static int build_json(const msg *m, cJSON *o)
     }
     case MSG_CHAT: {
         const struct msg_chat *c = &m->u.chat;
-        if (!c->body || c->ts_ms < 0 || (double)c->ts_ms > JSON_MAX_INT)
+        if (!c->body || c->ts_ms < 0 || (double)c->ts_ms > JSONV_MAX_INT)
             return BANTER_ESCHEMA;
-        r = check_text(c->body, c->body_len, 1, BANTER_MAX_BODY, false);
+        r = jsonv_check_text(c->body, c->body_len, 1, BANTER_MAX_BODY, false);
         if (r)
             return r;
         /* Written as an integer: cJSON's number printing would round values
@@ -680,7 +509,7 @@ static int build_json(const msg *m, cJSON *o)
     case MSG_BYE: {
         const char *s = m->u.bye.reason;
         size_t n = strnlen(s, sizeof m->u.bye.reason);
-        r = check_text(s, n, 0, BANTER_MAX_REASON, false);
+        r = jsonv_check_text(s, n, 0, BANTER_MAX_REASON, false);
         if (r)
             return r;
         return n && !cJSON_AddStringToObject(o, "reason", s) ? BANTER_ENOMEM : 0;
@@ -688,9 +517,10 @@ static int build_json(const msg *m, cJSON *o)
     default: { /* MSG_ERROR */
         const struct msg_error *e = &m->u.error;
         size_t n = strnlen(e->message, sizeof e->message);
-        r = check_text(e->code, strnlen(e->code, sizeof e->code), 1, BANTER_MAX_ERRCODE, true);
+        r = jsonv_check_text(e->code, strnlen(e->code, sizeof e->code), 1, BANTER_MAX_ERRCODE,
+                             true);
         if (!r)
-            r = check_text(e->message, n, 0, BANTER_MAX_REASON, false);
+            r = jsonv_check_text(e->message, n, 0, BANTER_MAX_REASON, false);
         if (r)
             return r;
         if (!cJSON_AddStringToObject(o, "code", e->code))
@@ -703,32 +533,11 @@ static int build_json(const msg *m, cJSON *o)
 static int encode_json(const msg *m, buf *out)
 {
     cJSON *o = cJSON_CreateObject();
-    char *text = NULL;
-    int r;
     if (!o)
         return BANTER_ENOMEM;
-    r = build_json(m, o);
-    if (r)
-        goto out;
-    text = cJSON_PrintUnformatted(o);
-    if (!text) {
-        r = BANTER_ENOMEM;
-        goto out;
-    }
-    size_t n = strlen(text);
-    if (n > BANTER_MAX_JSON) {
-        r = BANTER_ETOOBIG;
-        goto out;
-    }
-    uint8_t *dst;
-    r = buf_reserve(out, n + 1, &dst);
-    if (r)
-        goto out;
-    dst[0] = (uint8_t)m->type;
-    memcpy(dst + 1, text, n);
-    buf_commit(out, n + 1);
-out:
-    cJSON_free(text);
+    int r = build_json(m, o);
+    if (r == 0)
+        r = jsonv_write(o, (uint8_t)m->type, out);
     cJSON_Delete(o);
     return r;
 }
