@@ -43,6 +43,10 @@ PKGS_PEER   := glib-2.0 gio-2.0 gio-unix-2.0 avahi-client avahi-glib sqlite3
 PEER_CFLAGS  = $(shell pkg-config --cflags $(PKGS_PEER) 2>/dev/null)
 PEER_LIBS    = $(shell pkg-config --libs $(PKGS_PEER) 2>/dev/null)
 
+PKGS_RDV     := libuv sqlite3
+RDV_CFLAGS    = $(shell pkg-config --cflags $(PKGS_RDV) 2>/dev/null)
+RDV_LIBS      = $(shell pkg-config --libs $(PKGS_RDV) 2>/dev/null)
+
 # Programs: each exists once its folder has sources.
 PEER_SRC       := $(sort $(wildcard peer/*.c))
 RENDEZVOUS_SRC := $(sort $(wildcard rendezvous/*.c))
@@ -55,8 +59,13 @@ PEER_LIB_SRC := $(filter-out peer/main.c peer/cli.c peer/cmd_%.c,$(PEER_SRC))
 PEER_OBJ_REL  := $(PEER_SRC:%.c=$(REL)/%.o)
 PEER_OBJ_ASAN := $(PEER_SRC:%.c=$(ASAN)/%.o)
 PEER_LIBOBJ_ASAN := $(PEER_LIB_SRC:%.c=$(ASAN)/%.o)
+RDV_LIB_SRC   := $(filter-out rendezvous/main.c,$(RENDEZVOUS_SRC))
+RDV_OBJ_REL   := $(RENDEZVOUS_SRC:%.c=$(REL)/%.o)
+RDV_OBJ_ASAN  := $(RENDEZVOUS_SRC:%.c=$(ASAN)/%.o)
+RDV_LIBOBJ_ASAN := $(RDV_LIB_SRC:%.c=$(ASAN)/%.o)
 INTEG_SRC  := $(sort $(wildcard tests/integration/test_*.sh))
-ASAN_PROGRAMS := $(if $(PEER_SRC),$(ASAN)/banter)
+ASAN_PROGRAMS := $(if $(PEER_SRC),$(ASAN)/banter) \
+                 $(if $(RENDEZVOUS_SRC),$(ASAN)/banter-rendezvous)
 
 UNIT_BINS  := $(UNIT_SRC:tests/unit/%.c=$(ASAN)/tests/%)
 REPLAY_BINS := $(FUZZ_SRC:tests/fuzz/%.c=$(ASAN)/tests/replay_%)
@@ -120,7 +129,34 @@ $(ASAN)/banter: $(PEER_OBJ_ASAN) $(LIB_ASAN)
 	@$(if $(Q),echo "  LD+SAN  $@")
 	$(Q)$(CC) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS) $(PEER_LIBS)
 
+$(REL)/rendezvous/%.o: rendezvous/%.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) $(RDV_CFLAGS) -iquote rendezvous -c $< -o $@
+
+$(ASAN)/rendezvous/%.o: rendezvous/%.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC+SAN  $<")
+	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $(RDV_CFLAGS) -iquote rendezvous -c $< -o $@
+
+bin/banter-rendezvous: $(RDV_OBJ_REL) $(LIB_REL)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) $(RDV_LIBS)
+
+$(ASAN)/banter-rendezvous: $(RDV_OBJ_ASAN) $(LIB_ASAN)
+	@$(if $(Q),echo "  LD+SAN  $@")
+	$(Q)$(CC) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS) $(RDV_LIBS)
+
 # ---- tests ----
+$(ASAN)/tests/test_rdv_%: tests/unit/test_rdv_%.c $(RDV_LIBOBJ_ASAN) $(LIB_ASAN)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  TEST    $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $(RDV_CFLAGS) -iquote rendezvous \
+	    $(shell pkg-config --cflags cmocka) -DTEST_DATA_DIR='"$(CURDIR)/tests"' \
+	    $< -o $@ $(RDV_LIBOBJ_ASAN) $(LIB_ASAN) $(PKG_LIBS) $(RDV_LIBS) \
+	    $(shell pkg-config --libs cmocka)
+
 $(ASAN)/tests/test_peer_%: tests/unit/test_peer_%.c $(PEER_LIBOBJ_ASAN) $(LIB_ASAN)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  TEST    $@")
@@ -161,11 +197,20 @@ $(ASAN)/tests/evil_peer: tests/integration/evil_peer.c $(LIB_ASAN)
 	@$(if $(Q),echo "  EVIL    $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $< -o $@ $(LIB_ASAN) $(PKG_LIBS)
 
-TEST_TOOLS := $(if $(PEER_SRC),$(ASAN)/tests/mdns_probe $(ASAN)/tests/evil_peer)
+# The scripted client of tests/integration/test_rendezvous_basic.sh.
+$(ASAN)/tests/rdv_probe: tests/integration/rdv_probe.c $(LIB_ASAN)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  PROBE   $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $< -o $@ $(LIB_ASAN) $(PKG_LIBS)
+
+TEST_TOOLS := $(if $(PEER_SRC),$(ASAN)/tests/mdns_probe $(ASAN)/tests/evil_peer) \
+              $(if $(RENDEZVOUS_SRC),$(ASAN)/tests/rdv_probe $(REL)/bench_rtt)
 
 test-run: $(UNIT_BINS) $(REPLAY_BINS) $(ASAN_PROGRAMS) $(TEST_TOOLS) all
 	$(Q)BANTER_BIN=$(CURDIR)/$(ASAN)/banter MDNS_PROBE=$(CURDIR)/$(ASAN)/tests/mdns_probe \
 	    EVIL_PEER=$(CURDIR)/$(ASAN)/tests/evil_peer \
+	    RDV_BIN=$(CURDIR)/$(ASAN)/banter-rendezvous RDV_PROBE=$(CURDIR)/$(ASAN)/tests/rdv_probe \
+	    BENCH_RTT=$(CURDIR)/$(REL)/bench_rtt \
 	    tests/run.sh $(UNIT_BINS) $(REPLAY_BINS) $(INTEG_SRC)
 
 # ---- fuzzing (clang + libFuzzer) ----
@@ -222,7 +267,7 @@ lint:
 	$(Q)cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	    --std=c11 --inline-suppr --suppress=missingIncludeSystem \
 	    --include=scripts/cppcheck.h \
-	    -Ishared -Ipeer shared $(wildcard peer rendezvous admin)
+	    -Ishared -Ipeer -Irendezvous shared $(wildcard peer rendezvous admin)
 	$(Q)scripts/checksrc.sh $(LINT_FILES)
 	@echo "lint: clean"
 

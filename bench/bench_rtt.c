@@ -5,8 +5,13 @@
  *
  *   bench_rtt echo PORT             bare TCP echo server (the baseline's far end)
  *   bench_rtt tcp HOST PORT SIZE N  bare ping-pong: SIZE bytes there and back, N times
- *   bench_rtt banter HOST PORT N    a Banter peer: handshake, HELLO, then N PING/PONG
+ *   bench_rtt banter [--expect-fp FP] [--ping-only] HOST PORT N
+ *                                   a Banter peer: handshake, HELLO, then N PING/PONG
  *                                   and N CHAT/ACK round trips against a node
+ *
+ * --expect-fp: the peer must prove the key with this fingerprint (digits, any
+ * spaces or dashes); otherwise the run ends with exit 1 right after the
+ * handshake. --ping-only: no CHAT/ACK (a rendezvous server has no chat).
  *
  * Every client mode runs a warm-up first, then prints one machine-readable
  * line per measurement:
@@ -363,7 +368,32 @@ static int client_await(client *c, msg_type want, uint64_t token, const uint8_t 
     }
 }
 
-static int client_open(client *c, const char *host, const char *port)
+/* The fingerprint's digits only, for comparing what a person typed. */
+static void fp_digits(const char *in, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (; *in && o + 1 < cap; in++)
+        if (*in >= '0' && *in <= '9')
+            out[o++] = *in;
+    out[o] = '\0';
+}
+
+/* 0 when the established peer has fingerprint expect (or expect is NULL). */
+static int check_fp(const client *c, const char *expect)
+{
+    char fp[IDENTITY_FP_LEN + 1], a[IDENTITY_FP_LEN + 1], b[IDENTITY_FP_LEN + 1];
+    if (!expect)
+        return 0;
+    identity_fingerprint(session_peer(c->s), fp);
+    fp_digits(fp, a, sizeof a);
+    fp_digits(expect, b, sizeof b);
+    if (strcmp(a, b) == 0)
+        return 0;
+    fprintf(stderr, "bench_rtt: the peer's fingerprint is %s, not the expected %s\n", fp, expect);
+    return -1;
+}
+
+static int client_open(client *c, const char *host, const char *port, const char *expect_fp)
 {
     banter_rng rng = bcrypto_rng_system();
     session_event ev;
@@ -385,6 +415,8 @@ static int client_open(client *c, const char *host, const char *port)
         if (client_next(c, &ev) < 0)
             return -1;
     } while (ev.type != SESSION_EV_ESTABLISHED);
+    if (check_fp(c, expect_fp) != 0)
+        return -1;
     msg hello = {.type = MSG_HELLO};
     hello.u.hello.version = SESSION_VERSION;
     snprintf(hello.u.hello.name, sizeof hello.u.hello.name, "bench_rtt");
@@ -453,14 +485,24 @@ static int bench_chat(client *c, size_t n, double *rtt)
 static int cmd_banter(int argc, char **argv)
 {
     client c = {.fd = -1};
+    const char *expect_fp = NULL;
+    bool ping_only = false;
     long n;
-    int ret = 1;
-    if (argc != 5 || parse_long(argv[4], 1, MAX_N, "N", &n) != 0)
+    int ret = 1, i = 2;
+    for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
+        if (strcmp(argv[i], "--expect-fp") == 0 && i + 1 < argc)
+            expect_fp = argv[++i];
+        else if (strcmp(argv[i], "--ping-only") == 0)
+            ping_only = true;
+        else
+            return 2;
+    }
+    if (argc - i != 3 || parse_long(argv[i + 2], 1, MAX_N, "N", &n) != 0)
         return 2;
     double *rtt = calloc((size_t)n, sizeof *rtt);
-    if (!rtt || bcrypto_init() != 0 || client_open(&c, argv[2], argv[3]) != 0)
+    if (!rtt || bcrypto_init() != 0 || client_open(&c, argv[i], argv[i + 1], expect_fp) != 0)
         goto out;
-    if (bench_ping(&c, (size_t)n, rtt) != 0 || bench_chat(&c, (size_t)n, rtt) != 0)
+    if (bench_ping(&c, (size_t)n, rtt) != 0 || (!ping_only && bench_chat(&c, (size_t)n, rtt) != 0))
         goto out;
     ret = 0;
 out:
@@ -473,7 +515,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: bench_rtt echo PORT\n"
                "       bench_rtt tcp HOST PORT SIZE N\n"
-               "       bench_rtt banter HOST PORT N\n");
+               "       bench_rtt banter [--expect-fp FP] [--ping-only] HOST PORT N\n");
 }
 
 int main(int argc, char **argv)

@@ -186,6 +186,30 @@ void bcrypto_ed_to_x_secret(uint8_t x[static BCRYPTO_DHLEN],
     crypto_sign_ed25519_sk_to_curve25519(x, sk);
 }
 
+_Static_assert(crypto_pwhash_STRBYTES == BCRYPTO_PWHASH_STRLEN, "pwhash string");
+
+int bcrypto_pwhash_str(char out[static BCRYPTO_PWHASH_STRLEN], const char *pw, size_t len)
+{
+    if (crypto_pwhash_str_alg(out, pw, len, crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                              crypto_pwhash_MEMLIMIT_INTERACTIVE,
+                              crypto_pwhash_ALG_ARGON2ID13) != 0) {
+        sodium_memzero(out, BCRYPTO_PWHASH_STRLEN);
+        return BANTER_ENOMEM;
+    }
+    return 0;
+}
+
+int bcrypto_pwhash_verify(const char *str, const char *pw, size_t len)
+{
+    /* libsodium reads up to STRBYTES of str: give it a terminated copy. */
+    char s[BCRYPTO_PWHASH_STRLEN];
+    size_t n = strnlen(str, sizeof s);
+    if (n == sizeof s)
+        return BANTER_EIDENTITY;
+    memcpy(s, str, n + 1);
+    return crypto_pwhash_str_verify(s, pw, len) == 0 ? 0 : BANTER_EIDENTITY;
+}
+
 bool bcrypto_equal(const void *a, const void *b, size_t n) { return sodium_memcmp(a, b, n) == 0; }
 
 void bcrypto_wipe(void *p, size_t n) { sodium_memzero(p, n); }

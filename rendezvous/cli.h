@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cli.h - what banter-rendezvous's commands share: exit codes, the command
+ * table's shape, the settings every command sees, and small helpers.
+ */
+#ifndef BANTER_RDV_CLI_H
+#define BANTER_RDV_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "config.h"
+#include "db.h"
+
+#define CLI_PROG "banter-rendezvous"
+
+/* Exit codes (also in banter-rendezvous(1)). */
+enum {
+    EXIT_OK = 0,
+    EXIT_ERROR = 1, /* the command failed; the message says why */
+    EXIT_USAGE = 2, /* bad command line */
+};
+
+typedef struct cli_ctx {
+    const config *cfg;
+    const char *key_path; /* cfg->db + ".key" */
+} cli_ctx;
+
+typedef int (*cli_cmd_fn)(const cli_ctx *ctx, int argc, char **argv);
+
+typedef struct cli_cmd {
+    const char *name;
+    cli_cmd_fn fn;
+    const char *usage; /* after "banter-rendezvous [OPTIONS] " */
+    const char *help;  /* one paragraph */
+} cli_cmd;
+
+/* The commands (argv[0] is the command's name). */
+int cmd_serve(const cli_ctx *ctx, int argc, char **argv);       /* serve.c */
+int cmd_fingerprint(const cli_ctx *ctx, int argc, char **argv); /* serve.c */
+int cmd_user(const cli_ctx *ctx, int argc, char **argv);        /* users.c */
+
+/* Open the database of ctx for a command, printing why when it cannot:
+ * NULL then. Refuses a database file owned by another user (the files
+ * SQLite would create beside it would then lock that user out). */
+db *cli_open_db(const cli_ctx *ctx);
+
+#endif

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * config.h - the rendezvous server's settings: defaults, an optional
+ * configuration file, and command-line overrides, all checked alike.
+ *
+ * The file (--config FILE) is "key = value" lines; "#" starts a comment at
+ * the start of a line or after a space or tab; blank lines are ignored, and
+ * so are spaces around keys and values. Keys (a later line wins):
+ *   listen = ADDR:PORT   numeric IPv4 "0.0.0.0:7071" or IPv6 "[::]:7071";
+ *                        port 0 picks a free port (default 0.0.0.0:7071)
+ *   db = PATH            the SQLite database (default ./rendezvous.db); the
+ *                        server key is PATH.key beside it. A relative path is
+ *                        taken from the current directory.
+ * An unknown key, a bad value, a line without "=", a NUL byte or a file
+ * over 64 KiB is an error that names the line.
+ */
+#ifndef BANTER_RDV_CONFIG_H
+#define BANTER_RDV_CONFIG_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "error.h"
+
+#define CONFIG_PATH_MAX     4096
+#define CONFIG_LISTEN_MAX   64 /* "[ipv6]:port" fits */
+#define CONFIG_DEFAULT_DB   "./rendezvous.db"
+#define CONFIG_DEFAULT_PORT 7071
+#define CONFIG_KEY_SUFFIX   ".key"
+
+typedef struct config {
+    char db[CONFIG_PATH_MAX];
+    char listen[CONFIG_LISTEN_MAX];
+} config;
+
+/* The defaults. */
+void config_defaults(config *c);
+
+/* Read the file at path (it must exist) over what c holds. BANTER_EFORMAT
+ * with why (cap bytes) like "rdv.conf line 3: unknown key \"lisen\"",
+ * BANTER_EIO (cannot open or read; errno set; why says so), BANTER_ENOMEM.
+ * On an error c is unchanged. why may be NULL. */
+BANTER_WUR int config_load(config *c, const char *path, char *why, size_t cap);
+
+/* Set one key as the file would (used for command-line options). 0, or
+ * BANTER_EFORMAT with why like "listen: \"x\" is not ADDR:PORT ...". */
+BANTER_WUR int config_set(config *c, const char *key, const char *value, char *why, size_t cap);
+
+/* Parse "ADDR:PORT" (numeric IPv4, or IPv6 in brackets). 0 or
+ * BANTER_EINVAL. */
+BANTER_WUR int config_parse_listen(const char *s, struct sockaddr_storage *out);
+
+/* The server key's path: the database path with CONFIG_KEY_SUFFIX added.
+ * 0, or BANTER_ETOOLONG when it does not fit in cap bytes. */
+BANTER_WUR int config_key_path(const config *c, char *out, size_t cap);
+
+#endif

@@ -1,0 +1,362 @@
+/* SPDX-License-Identifier: MIT */
+/* db.c - accounts and devices in one SQLite database (see db.h). */
+#include "db.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#define BUSY_TIMEOUT_MS 5000
+#define ERRMSG_LEN      256
+
+/*
+ * The schema, one migration per version: migrations[i] takes the database
+ * from user_version i to i + 1. Append to change the schema; never edit an
+ * entry that has shipped.
+ */
+static const char *const migrations[] = {
+    /* 0 -> 1: accounts and their devices */
+    "CREATE TABLE users ("
+    " name TEXT PRIMARY KEY NOT NULL CHECK (length(name) BETWEEN 1 AND 64),"
+    " pwhash TEXT NOT NULL,"
+    " admin INTEGER NOT NULL CHECK (admin IN (0, 1)),"
+    " disabled INTEGER NOT NULL CHECK (disabled IN (0, 1)),"
+    " created INTEGER NOT NULL);"
+    "CREATE TABLE devices ("
+    " key BLOB PRIMARY KEY NOT NULL CHECK (length(key) = 32),"
+    " user TEXT NOT NULL REFERENCES users (name) ON DELETE CASCADE,"
+    " created INTEGER NOT NULL,"
+    " last_seen INTEGER NOT NULL);"
+    "CREATE INDEX devices_user ON devices (user);",
+};
+#define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
+
+#define USER_COLS                                                                                  \
+    "u.name, u.admin, u.disabled, u.created,"                                                      \
+    " (SELECT count(*) FROM devices d WHERE d.user = u.name), u.pwhash"
+
+enum stmt_id { S_USER_ADD, S_USER_GET, S_USER_LIST, S_USER_DISABLE, S_COUNT };
+
+static const char *const stmt_sql[S_COUNT] = {
+    [S_USER_ADD] = "INSERT INTO users (name, pwhash, admin, disabled, created)"
+                   " VALUES (?1, ?2, ?3, 0, ?4) ON CONFLICT (name) DO NOTHING",
+    [S_USER_GET] = "SELECT " USER_COLS " FROM users u WHERE u.name = ?1",
+    [S_USER_LIST] = "SELECT " USER_COLS " FROM users u ORDER BY u.name",
+    [S_USER_DISABLE] = "UPDATE users SET disabled = 1 WHERE name = ?1 AND disabled = 0",
+};
+
+struct db {
+    sqlite3 *sql;
+    sqlite3_stmt *stmt[S_COUNT];
+    char errmsg[ERRMSG_LEN];
+};
+
+static void set_errmsg(db *d, const char *text)
+{
+    snprintf(d->errmsg, sizeof d->errmsg, "%s", text);
+}
+
+/* Record SQLite's text for rc and return the matching BANTER_E* code. */
+static int fail(db *d, int rc)
+{
+    set_errmsg(d, sqlite3_errmsg(d->sql));
+    switch (rc & 0xff) {
+    case SQLITE_FULL:
+        return BANTER_ENOSPC;
+    case SQLITE_NOMEM:
+        return BANTER_ENOMEM;
+    case SQLITE_IOERR:
+        return sqlite3_system_errno(d->sql) == ENOSPC ? BANTER_ENOSPC : BANTER_EDB;
+    default:
+        return BANTER_EDB;
+    }
+}
+
+static void stmt_done(sqlite3_stmt *s)
+{
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+}
+
+static int exec_sql(db *d, const char *sql)
+{
+    int rc = sqlite3_exec(d->sql, sql, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? 0 : fail(d, rc);
+}
+
+/* Run a one-row statement (a PRAGMA): its first column as an integer in
+ * *val, and as text in txt when txt is not NULL. */
+static int query_one(db *d, const char *sql, int64_t *val, char *txt, size_t txtlen)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(d->sql, sql, -1, &s, NULL);
+    if (rc != SQLITE_OK)
+        return fail(d, rc);
+    rc = sqlite3_step(s);
+    int ret = 0;
+    if (rc == SQLITE_ROW) {
+        if (val)
+            *val = sqlite3_column_int64(s, 0);
+        if (txt) {
+            const unsigned char *t = sqlite3_column_text(s, 0);
+            snprintf(txt, txtlen, "%s", t ? (const char *)t : "");
+        }
+    } else if (rc == SQLITE_DONE) {
+        set_errmsg(d, "pragma returned no row");
+        ret = BANTER_EDB;
+    } else {
+        ret = fail(d, rc);
+    }
+    sqlite3_finalize(s);
+    return ret;
+}
+
+/* Bring the schema to SCHEMA_VERSION in one transaction. */
+static int migrate(db *d)
+{
+    int64_t version = 0;
+    int ret = exec_sql(d, "BEGIN IMMEDIATE");
+    if (ret)
+        return ret;
+    ret = query_one(d, "PRAGMA user_version", &version, NULL, 0);
+    if (ret)
+        goto out;
+    if (version < 0 || version > SCHEMA_VERSION) {
+        snprintf(d->errmsg, sizeof d->errmsg,
+                 "database schema version %" PRId64
+                 " is not supported (this program knows up to %d): a newer "
+                 "banter-rendezvous made it",
+                 version, SCHEMA_VERSION);
+        ret = BANTER_EDB;
+        goto out;
+    }
+    for (int64_t v = version; v < SCHEMA_VERSION && ret == 0; v++)
+        ret = exec_sql(d, migrations[v]);
+    if (ret == 0 && version < SCHEMA_VERSION) {
+        char sql[64];
+        snprintf(sql, sizeof sql, "PRAGMA user_version = %d", SCHEMA_VERSION);
+        ret = exec_sql(d, sql);
+    }
+    if (ret == 0)
+        ret = exec_sql(d, "COMMIT");
+out:
+    if (ret)
+        sqlite3_exec(d->sql, "ROLLBACK", NULL, NULL, NULL);
+    return ret;
+}
+
+/* Connection settings, schema, cached statements. */
+static int setup(db *d)
+{
+    char mode[16];
+    sqlite3_extended_result_codes(d->sql, 1);
+    int rc = sqlite3_busy_timeout(d->sql, BUSY_TIMEOUT_MS);
+    if (rc != SQLITE_OK)
+        return fail(d, rc);
+    int ret = query_one(d, "PRAGMA journal_mode = WAL", NULL, mode, sizeof mode);
+    if (ret)
+        return ret;
+    if (strcmp(mode, "wal") != 0) {
+        set_errmsg(d, "cannot enable the WAL journal mode");
+        return BANTER_EDB;
+    }
+    ret = exec_sql(d, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON");
+    if (ret)
+        return ret;
+    ret = migrate(d);
+    if (ret)
+        return ret;
+    for (int i = 0; i < S_COUNT; i++) {
+        rc = sqlite3_prepare_v3(d->sql, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &d->stmt[i],
+                                NULL);
+        if (rc != SQLITE_OK)
+            return fail(d, rc);
+    }
+    return 0;
+}
+
+int db_open(db **out, const char *path, char *errmsg, size_t errlen)
+{
+    *out = NULL;
+    if (errmsg && errlen)
+        errmsg[0] = '\0';
+    db *d = calloc(1, sizeof *d);
+    if (!d)
+        return BANTER_ENOMEM;
+    /* Create a missing file private to its owner: SQLite gives the -wal and
+     * -shm files the database's mode. Other failures are left to SQLite. */
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd >= 0)
+        close(fd);
+    int ret;
+    int rc = sqlite3_open_v2(path, &d->sql, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    if (rc != SQLITE_OK) {
+        set_errmsg(d, d->sql ? sqlite3_errmsg(d->sql) : sqlite3_errstr(rc));
+        ret = rc == SQLITE_NOMEM ? BANTER_ENOMEM : BANTER_EDB;
+    } else {
+        ret = setup(d);
+    }
+    if (ret) {
+        if (errmsg && errlen)
+            snprintf(errmsg, errlen, "%s", d->errmsg);
+        db_close(d);
+        return ret;
+    }
+    *out = d;
+    return 0;
+}
+
+void db_close(db *d)
+{
+    if (!d)
+        return;
+    for (int i = 0; i < S_COUNT; i++)
+        sqlite3_finalize(d->stmt[i]);
+    sqlite3_close_v2(d->sql);
+    free(d);
+}
+
+const char *db_errmsg(const db *d) { return d ? d->errmsg : "no database"; }
+
+const char *db_name_problem(const char *name)
+{
+    size_t n = strnlen(name, DB_MAX_USER + 1);
+    if (n == 0)
+        return "is empty";
+    if (n > DB_MAX_USER)
+        return "is longer than 64 bytes";
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        if (c >= 'A' && c <= 'Z')
+            return "has capital letters: user names are lowercase";
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+            return "may only contain a-z, 0-9, '.', '_' and '-'";
+    }
+    if (!((name[0] >= 'a' && name[0] <= 'z') || (name[0] >= '0' && name[0] <= '9')))
+        return "must start with a letter or a digit";
+    return NULL;
+}
+
+/* Bind a user name, after checking it. */
+static int bind_name(db *d, sqlite3_stmt *s, int col, const char *name)
+{
+    if (!name || db_name_problem(name)) {
+        set_errmsg(d, "bad user name");
+        return BANTER_EINVAL;
+    }
+    int rc = sqlite3_bind_text(s, col, name, -1, SQLITE_STATIC);
+    return rc == SQLITE_OK ? 0 : fail(d, rc);
+}
+
+int db_user_add(db *d, const char *name, const char *pwhash, bool admin, int64_t now_ms)
+{
+    sqlite3_stmt *s = d->stmt[S_USER_ADD];
+    size_t hlen = pwhash ? strnlen(pwhash, BCRYPTO_PWHASH_STRLEN) : 0;
+    if (hlen == 0 || hlen == BCRYPTO_PWHASH_STRLEN) {
+        set_errmsg(d, "bad password hash");
+        return BANTER_EINVAL;
+    }
+    int ret = bind_name(d, s, 1, name);
+    if (ret == 0) {
+        int rc = sqlite3_bind_text(s, 2, pwhash, (int)hlen, SQLITE_STATIC);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_bind_int(s, 3, admin ? 1 : 0);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_bind_int64(s, 4, now_ms);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_step(s);
+        if (rc == SQLITE_DONE)
+            ret = sqlite3_changes(d->sql) == 1 ? 0 : 1;
+        else
+            ret = fail(d, rc);
+    }
+    stmt_done(s);
+    return ret;
+}
+
+/* The current row of a USER_COLS statement. */
+static void read_user(sqlite3_stmt *s, db_user *u, char *pwhash)
+{
+    memset(u, 0, sizeof *u);
+    const unsigned char *t = sqlite3_column_text(s, 0);
+    snprintf(u->name, sizeof u->name, "%s", t ? (const char *)t : "");
+    u->admin = sqlite3_column_int(s, 1) != 0;
+    u->disabled = sqlite3_column_int(s, 2) != 0;
+    u->created_ms = sqlite3_column_int64(s, 3);
+    u->devices = sqlite3_column_int64(s, 4);
+    if (pwhash) {
+        t = sqlite3_column_text(s, 5);
+        snprintf(pwhash, BCRYPTO_PWHASH_STRLEN, "%s", t ? (const char *)t : "");
+    }
+}
+
+int db_user_get(db *d, const char *name, db_user *out, char *pwhash)
+{
+    sqlite3_stmt *s = d->stmt[S_USER_GET];
+    int ret = bind_name(d, s, 1, name);
+    if (ret == 0) {
+        int rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW)
+            read_user(s, out, pwhash);
+        else
+            ret = rc == SQLITE_DONE ? BANTER_ENOENT : fail(d, rc);
+    }
+    stmt_done(s);
+    return ret;
+}
+
+int db_user_list(db *d, db_user **out, size_t *n)
+{
+    sqlite3_stmt *s = d->stmt[S_USER_LIST];
+    db_user *arr = NULL;
+    size_t count = 0, cap = 0;
+    int ret = 0, rc;
+
+    *out = NULL;
+    *n = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (count == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            db_user *a = ncap < SIZE_MAX / sizeof *a ? realloc(arr, ncap * sizeof *a) : NULL;
+            if (!a) {
+                ret = BANTER_ENOMEM;
+                break;
+            }
+            arr = a;
+            cap = ncap;
+        }
+        read_user(s, &arr[count++], NULL);
+    }
+    if (ret == 0 && rc != SQLITE_DONE)
+        ret = fail(d, rc);
+    stmt_done(s);
+    if (ret) {
+        free(arr);
+        return ret;
+    }
+    *out = arr;
+    *n = count;
+    return 0;
+}
+
+int db_user_disable(db *d, const char *name)
+{
+    sqlite3_stmt *s = d->stmt[S_USER_DISABLE];
+    int ret = bind_name(d, s, 1, name);
+    if (ret == 0) {
+        int rc = sqlite3_step(s);
+        ret = rc == SQLITE_DONE ? 0 : fail(d, rc);
+    }
+    stmt_done(s);
+    if (ret || sqlite3_changes(d->sql) == 1)
+        return ret;
+    db_user u;
+    ret = db_user_get(d, name, &u, NULL);
+    return ret ? ret : 1;
+}

@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * db.h - the rendezvous server's SQLite database: accounts and the devices
+ * bound to them.
+ *
+ * One file (--db, default ./rendezvous.db) in WAL mode with
+ * synchronous=FULL, created 0600. The schema is versioned with
+ * PRAGMA user_version and brought up to date in one transaction when the
+ * database is opened; a database from a newer version is refused.
+ *
+ *   users(name PK, pwhash, admin, disabled, created)
+ *   devices(key PK, user -> users.name, created, last_seen)
+ *
+ * Times are milliseconds since 1970-01-01 UTC, handed in by the caller.
+ * Every call returns 0, a documented positive value, or a negative
+ * BANTER_E* code: BANTER_ENOENT (no such row), BANTER_EINVAL (a bad
+ * argument, such as a malformed user name), BANTER_ENOSPC (disk full),
+ * BANTER_EDB (any other SQLite failure; db_errmsg() has the text),
+ * BANTER_ENOMEM. A failed call leaves the database as it was.
+ */
+#ifndef BANTER_RDV_DB_H
+#define BANTER_RDV_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bcrypto.h"
+#include "error.h"
+
+#define DB_MAX_USER 64 /* bytes of a user name */
+
+typedef struct db db;
+
+typedef struct db_user {
+    char name[DB_MAX_USER + 1];
+    bool admin;
+    bool disabled;
+    int64_t created_ms;
+    int64_t devices; /* devices bound to the account */
+} db_user;
+
+/* Open (creating when missing) the database at path and migrate it. On
+ * failure *out is NULL and errmsg (errlen bytes, may be NULL) says why. */
+BANTER_WUR int db_open(db **out, const char *path, char *errmsg, size_t errlen);
+/* Accepts NULL. */
+void db_close(db *d);
+/* SQLite's text for the last failure. Never NULL. */
+const char *db_errmsg(const db *d);
+
+/* Why name is not a valid user name, as a sentence fragment ("may only
+ * contain ..."), or NULL when it is valid: 1..DB_MAX_USER bytes of a-z,
+ * 0-9, '.', '_', '-', starting with a letter or a digit. */
+const char *db_name_problem(const char *name);
+
+/* Add an account. pwhash is a bcrypto_pwhash_str() string. 0 when added,
+ * 1 when an account of that name exists (nothing changed), BANTER_EINVAL
+ * for a bad name or hash. */
+BANTER_WUR int db_user_add(db *d, const char *name, const char *pwhash, bool admin, int64_t now_ms);
+
+/* One account, and its password hash into pwhash (NULL, or
+ * BCRYPTO_PWHASH_STRLEN bytes). BANTER_ENOENT when there is none. */
+BANTER_WUR int db_user_get(db *d, const char *name, db_user *out, char *pwhash);
+
+/* Every account, ordered by name, in a new array (*out, free() it; NULL
+ * when there are none) of *n entries. */
+BANTER_WUR int db_user_list(db *d, db_user **out, size_t *n);
+
+/* Disable an account: 0, 1 when it was already disabled, BANTER_ENOENT. */
+BANTER_WUR int db_user_disable(db *d, const char *name);
+
+#endif

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+/* serve.c - the `serve` and `fingerprint` commands. */
+#include <stdio.h>
+
+#include "cli.h"
+#include "keys.h"
+#include "server.h"
+
+static bool no_args(const char *name, int argc, char **argv)
+{
+    if (argc <= 1)
+        return true;
+    fprintf(stderr, CLI_PROG ": %s takes no arguments (not \"%s\"); see " CLI_PROG " --help\n",
+            name, argv[1]);
+    return false;
+}
+
+int cmd_fingerprint(const cli_ctx *ctx, int argc, char **argv)
+{
+    identity *id = NULL;
+    bool created;
+    char why[512], fp[IDENTITY_FP_LEN + 1];
+
+    if (!no_args("fingerprint", argc, argv))
+        return EXIT_USAGE;
+    if (keys_load(&id, ctx->key_path, &created, why, sizeof why) != 0) {
+        fprintf(stderr, CLI_PROG ": %s\n", why);
+        return EXIT_ERROR;
+    }
+    if (created)
+        fprintf(stderr, CLI_PROG ": created server key %s\n", ctx->key_path);
+    identity_fingerprint(identity_public(id), fp);
+    printf("%s\n", fp);
+    identity_free(id);
+    return fflush(stdout) == 0 ? EXIT_OK : EXIT_ERROR;
+}
+
+int cmd_serve(const cli_ctx *ctx, int argc, char **argv)
+{
+    identity *id = NULL;
+    bool created;
+    char why[512], fp[IDENTITY_FP_LEN + 1];
+
+    if (!no_args("serve", argc, argv))
+        return EXIT_USAGE;
+    db *d = cli_open_db(ctx);
+    if (!d)
+        return EXIT_ERROR;
+    if (keys_load(&id, ctx->key_path, &created, why, sizeof why) != 0) {
+        fprintf(stderr, CLI_PROG ": %s\n", why);
+        db_close(d);
+        return EXIT_ERROR;
+    }
+    if (created) {
+        identity_fingerprint(identity_public(id), fp);
+        fprintf(stderr, CLI_PROG ": created server key; fingerprint: %s\n", fp);
+        fprintf(stderr,
+                CLI_PROG ": the key is %s: back it up; nodes refuse a server whose key "
+                         "changed\n",
+                ctx->key_path);
+    }
+    server_config sc = {
+        .id = id, .db = d, .rng = bcrypto_rng_system(), .listen = ctx->cfg->listen, .log = stderr};
+    int r = server_run(&sc);
+    identity_free(id);
+    db_close(d);
+    return r == 0 ? EXIT_OK : EXIT_ERROR;
+}

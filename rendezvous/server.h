@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * server.h - the rendezvous server's event loop (libuv): a TCP listener and
+ * one Banter session (shared/session.h, responder side) per connection.
+ *
+ * What a connection goes through:
+ *   accepted      counted as a pending handshake; refused (closed at once)
+ *                 when SERVER_MAX_PENDING are already pending or the server
+ *                 is stopping;
+ *   handshake     Noise XX with identity proofs; then the server sends
+ *                 HELLO ("banter-rendezvous", features ["rendezvous"]) and
+ *                 the peer's first message must be HELLO. Both must be done
+ *                 within SERVER_HANDSHAKE_MS of the accept, else closed;
+ *   established   PING is answered with PONG; BYE closes. Anything else is
+ *                 refused with ERROR (EBADTYPE, or the codec's error for a
+ *                 malformed message); after SERVER_MAX_REFUSED refusals the
+ *                 connection is closed (BYE "too many refused messages");
+ *   keepalive     after SERVER_PING_MS without a byte from the peer the
+ *                 server sends one PING; after SERVER_IDLE_MS without a byte
+ *                 the connection is closed (BYE "idle");
+ *   closed        on any session error, end of stream, write error, a peer
+ *                 whose unsent output passes SERVER_OUT_CAP, or shutdown.
+ *
+ * One timer, ticking every SERVER_TICK_MS, enforces the deadlines: pending
+ * connections are kept in accept order and established ones in order of
+ * their last byte received, so each tick only looks at connections that are
+ * due. Connection counts are logged every SERVER_STATS_MS when they changed,
+ * never addresses or message contents.
+ */
+#ifndef BANTER_RDV_SERVER_H
+#define BANTER_RDV_SERVER_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "db.h"
+#include "identity.h"
+
+#define SERVER_NAME         "banter-rendezvous"
+#define SERVER_FEATURE      "rendezvous"
+#define SERVER_TICK_MS      1000u
+#define SERVER_HANDSHAKE_MS 10000u
+#define SERVER_PING_MS      30000u
+#define SERVER_IDLE_MS      60000u
+#define SERVER_MAX_PENDING  1024u
+#define SERVER_MAX_REFUSED  16u
+#define SERVER_OUT_CAP      (256u * 1024u)
+#define SERVER_STATS_MS     60000u
+#define SERVER_BACKLOG      4096
+
+typedef struct server_config {
+    const identity *id; /* borrowed: the server key */
+    db *db;             /* borrowed: accounts (not used by this slice yet) */
+    banter_rng rng;     /* ephemeral keys and ping tokens */
+    const char *listen; /* "ADDR:PORT", as config_parse_listen() accepts */
+    FILE *log;          /* where log lines go (stderr) */
+} server_config;
+
+/*
+ * Listen and serve until SIGINT or SIGTERM, then close every connection
+ * (BYE "server shutting down"), free everything and return 0. Returns a
+ * negative BANTER_E* code, after logging why, when it cannot start
+ * (BANTER_EINVAL: bad address; BANTER_EIO: cannot listen, e.g. the port is
+ * taken) or stopped on an error (BANTER_ENOMEM).
+ */
+BANTER_WUR int server_run(const server_config *cfg);
+
+/* Bytes of the server's own state per connection (the connection record,
+ * its libuv handle included), for the memory figures in docs and bench. */
+size_t server_conn_size(void);
+
+#endif

@@ -1,0 +1,213 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_rdv_db.c - the rendezvous database: a new file is private and in WAL
+ * mode at the current schema, accounts are added once, listed in name order
+ * with their device counts, disabled, and kept across reopening; bad names
+ * and a database from a newer version are refused.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "db.h"
+
+/* Any well-formed hash string will do for storage; tests of the real hash
+ * are in test_bcrypto. */
+#define FAKE_HASH "$argon2id$v=19$m=65536,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNo"
+
+struct fixture {
+    char dir[64];
+    char path[128];
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    snprintf(f->dir, sizeof f->dir, "/tmp/banter-test-rdvdb-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->path, sizeof f->path, "%s/rdv.db", f->dir);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    char p[160];
+    static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
+    for (size_t i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
+        snprintf(p, sizeof p, "%s%s", f->path, suffix[i]);
+        unlink(p);
+    }
+    rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+/* Run one statement on the file directly, as another program would. */
+static void raw_exec(const char *path, const char *sql)
+{
+    sqlite3 *s = NULL;
+    assert_int_equal(sqlite3_open(path, &s), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(s, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(s);
+}
+
+static int64_t raw_int(const char *path, const char *sql)
+{
+    sqlite3 *s = NULL;
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_open(path, &s), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(s, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int64_t v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(s);
+    return v;
+}
+
+static void test_new_file(void **state)
+{
+    struct fixture *f = *state;
+    db *d = NULL;
+    char why[256];
+    struct stat st;
+    assert_int_equal(db_open(&d, f->path, why, sizeof why), 0);
+    assert_non_null(d);
+    assert_int_equal(stat(f->path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    db_close(d);
+    assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 1);
+    sqlite3 *s = NULL;
+    sqlite3_stmt *q = NULL;
+    assert_int_equal(sqlite3_open(f->path, &s), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(s, "PRAGMA journal_mode", -1, &q, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(q, 0), "wal");
+    sqlite3_finalize(q);
+    sqlite3_close(s);
+    db_close(NULL);
+}
+
+static void test_users(void **state)
+{
+    struct fixture *f = *state;
+    db *d = NULL;
+    db_user u, *all = NULL;
+    size_t n = 0;
+    char hash[BCRYPTO_PWHASH_STRLEN];
+    assert_int_equal(db_open(&d, f->path, NULL, 0), 0);
+    assert_int_equal(db_user_list(d, &all, &n), 0);
+    assert_null(all);
+    assert_int_equal(n, 0);
+
+    assert_int_equal(db_user_add(d, "zoe", FAKE_HASH, false, 1000), 0);
+    assert_int_equal(db_user_add(d, "adam.smith", FAKE_HASH, true, 2000), 0);
+    assert_int_equal(db_user_add(d, "zoe", FAKE_HASH, true, 3000), 1);
+    assert_int_equal(db_user_add(d, "Zoe", FAKE_HASH, false, 1), BANTER_EINVAL);
+    assert_int_equal(db_user_add(d, "eve", "", false, 1), BANTER_EINVAL);
+
+    assert_int_equal(db_user_get(d, "zoe", &u, hash), 0);
+    assert_string_equal(u.name, "zoe");
+    assert_false(u.admin);
+    assert_false(u.disabled);
+    assert_int_equal(u.created_ms, 1000);
+    assert_string_equal(hash, FAKE_HASH);
+    assert_int_equal(db_user_get(d, "nobody", &u, NULL), BANTER_ENOENT);
+
+    assert_int_equal(db_user_disable(d, "zoe"), 0);
+    assert_int_equal(db_user_disable(d, "zoe"), 1);
+    assert_int_equal(db_user_disable(d, "nobody"), BANTER_ENOENT);
+    assert_int_equal(db_user_disable(d, "../x"), BANTER_EINVAL);
+    db_close(d);
+
+    /* Devices are bound by the server; here written directly. */
+    raw_exec(f->path, "PRAGMA foreign_keys = ON; INSERT INTO devices (key, user, created, "
+                      "last_seen) VALUES (zeroblob(32), 'zoe', 1, 1), "
+                      "(x'0101010101010101010101010101010101010101010101010101010101010101', "
+                      "'zoe', 1, 1)");
+
+    assert_int_equal(db_open(&d, f->path, NULL, 0), 0);
+    assert_int_equal(db_user_list(d, &all, &n), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(all[0].name, "adam.smith");
+    assert_true(all[0].admin);
+    assert_int_equal(all[0].devices, 0);
+    assert_string_equal(all[1].name, "zoe");
+    assert_true(all[1].disabled);
+    assert_int_equal(all[1].devices, 2);
+    free(all);
+    db_close(d);
+}
+
+static void test_names(void **state)
+{
+    (void)state;
+    static const char *const good[] = {"a", "0", "j.doe", "ops-team", "x_1", "a.", "9-"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+        assert_null(db_name_problem(good[i]));
+    char longest[DB_MAX_USER + 2];
+    memset(longest, 'a', DB_MAX_USER);
+    longest[DB_MAX_USER] = '\0';
+    assert_null(db_name_problem(longest));
+    longest[DB_MAX_USER] = 'a';
+    longest[DB_MAX_USER + 1] = '\0';
+    assert_string_equal(db_name_problem(longest), "is longer than 64 bytes");
+    assert_string_equal(db_name_problem(""), "is empty");
+    assert_string_equal(db_name_problem("Bob"), "has capital letters: user names are lowercase");
+    assert_string_equal(db_name_problem(".bob"), "must start with a letter or a digit");
+    assert_string_equal(db_name_problem("-bob"), "must start with a letter or a digit");
+    static const char *const bad[] = {"a b", "a/b", "a@b", "é", "a\n", "a\x01"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_string_equal(db_name_problem(bad[i]), "may only contain a-z, 0-9, '.', '_' and '-'");
+}
+
+static void test_newer_schema(void **state)
+{
+    struct fixture *f = *state;
+    db *d = NULL;
+    char why[256];
+    assert_int_equal(db_open(&d, f->path, why, sizeof why), 0);
+    db_close(d);
+    raw_exec(f->path, "PRAGMA user_version = 99");
+    assert_int_equal(db_open(&d, f->path, why, sizeof why), BANTER_EDB);
+    assert_null(d);
+    assert_non_null(strstr(why, "schema version 99 is not supported"));
+}
+
+static void test_not_a_db(void **state)
+{
+    struct fixture *f = *state;
+    db *d = NULL;
+    char why[256];
+    FILE *fp = fopen(f->path, "wb");
+    assert_non_null(fp);
+    for (int i = 0; i < 1024; i++)
+        fputc('x', fp);
+    fclose(fp);
+    assert_int_equal(db_open(&d, f->path, why, sizeof why), BANTER_EDB);
+    assert_null(d);
+    assert_true(why[0] != '\0');
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_new_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_users, setup, teardown),
+        cmocka_unit_test(test_names),
+        cmocka_unit_test_setup_teardown(test_newer_schema, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_not_a_db, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
