@@ -10,6 +10,8 @@
  *
  *   users(name PK, pwhash, admin, disabled, created)
  *   devices(key PK, user -> users.name, created, last_seen)
+ *   profiles(user PK -> users.name, display_name, department, title, email,
+ *            phone, location, about, visibility, updated)     (schema 2)
  *
  * Times are milliseconds since 1970-01-01 UTC, handed in by the caller.
  * Every call returns 0, a documented positive value, or a negative
@@ -27,6 +29,7 @@
 
 #include "bcrypto.h"
 #include "error.h"
+#include "rvmsg.h"
 
 #define DB_MAX_USER 64 /* bytes of a user name */
 
@@ -68,5 +71,33 @@ BANTER_WUR int db_user_list(db *d, db_user **out, size_t *n);
 
 /* Disable an account: 0, 1 when it was already disabled, BANTER_ENOENT. */
 BANTER_WUR int db_user_disable(db *d, const char *name);
+
+/* The enabled or disabled account a device key is bound to (devices of
+ * out->devices is filled too). BANTER_ENOENT when the key is not bound. */
+BANTER_WUR int db_device_user(db *d, const uint8_t key[static 32], db_user *out);
+/* Bind a device key to an account (several per account), rebinding it when
+ * it was bound to another one. BANTER_EDB when the account does not exist. */
+BANTER_WUR int db_device_bind(db *d, const uint8_t key[static 32], const char *name,
+                              int64_t now_ms);
+/* Unbind a device key: 0, or 1 when it was not bound. */
+BANTER_WUR int db_device_unbind(db *d, const uint8_t key[static 32]);
+
+/* Set the fields of p that are not NULL ("" clears one) in name's profile,
+ * creating it (other fields "") when there is none. BANTER_EINVAL for a
+ * field longer than rv_field_max(). */
+BANTER_WUR int db_profile_set(db *d, const char *name, const struct rv_profile *p, int64_t now_ms);
+
+/*
+ * Search the directory: accounts that are enabled and visible and match
+ * every criterion of q (eq: equal, contains: a substring, both ignoring the
+ * case of ASCII letters; RV_F_COUNT is the account name; a missing profile
+ * matches as all fields ""). res gets the total and page q->page of
+ * q->per_page accounts ordered by name, each with display_name, department
+ * and title (the other fields NULL: details need an approved contact). On
+ * success and on failure, free what res holds with rvmsg_clear() on an
+ * rvmsg of type RV_SEARCH_RESULT that contains it. BANTER_EINVAL for a
+ * query outside the codec's limits.
+ */
+BANTER_WUR int db_search(db *d, const struct rv_search *q, struct rv_search_result *res);
 
 #endif

@@ -11,16 +11,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <uv.h>
 
 #include "config.h"
 #include "msg.h"
+#include "pwcheck.h"
+#include "ratelimit.h"
+#include "rvmsg.h"
 #include "session.h"
 
 #define READ_BUF 65536
 
 typedef struct server server;
 typedef struct conn conn;
+typedef struct login login;
 
 /* Connections in the order they were appended; O(1) removal. */
 typedef struct conn_list {
@@ -39,12 +44,15 @@ struct conn {
     server *srv;
     session *s;
     conn *prev, *next;
+    char *user;      /* the account, once authenticated (owned), else NULL */
+    login *login;    /* the RV_LOGIN whose password is being checked, or NULL */
     uint64_t since;  /* loop ms: the accept (pending), the last byte (live) */
     uint8_t refused; /* messages refused so far */
     bool live;       /* the peer's HELLO arrived: on srv->live, else on srv->pending */
     bool pinged;     /* a keepalive PING went out since the last byte */
     bool writing;    /* a uv_write is in flight */
     bool closing;    /* uv_close was called (or it was never set up): on no list */
+    bool admin;      /* with user: the account is an admin */
 };
 _Static_assert(offsetof(conn, tcp) == 0, "conn starts with its handle");
 
@@ -70,6 +78,8 @@ struct server {
     unsigned handles; /* H_* of the handles initialised and not closed */
     server_config cfg;
     conn_list pending, live;
+    pwcheck *pw;   /* password checks in the thread pool */
+    ratelimit *rl; /* login backoff per account and address */
     struct stats st;
     size_t last_pending, last_live;
     uint64_t last_stats;
@@ -122,10 +132,14 @@ static void list_remove(conn_list *l, conn *c)
 
 /* ---- one connection ---- */
 
+static void auth_drop(conn *c);
+static void conn_auth_device(conn *c);
+
 static void on_conn_closed(uv_handle_t *h)
 {
     conn *c = (conn *)(void *)h;
     session_free(c->s);
+    free(c->user);
     free(c);
 }
 
@@ -151,6 +165,7 @@ static void conn_close(conn *c, int err, const char *bye)
     }
     if (err)
         c->srv->st.errors++;
+    auth_drop(c);
     c->closing = true;
     list_remove(c->live ? &c->srv->live : &c->srv->pending, c);
     uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
@@ -251,12 +266,319 @@ static void conn_hello(conn *c)
     c->live = true;
     c->since = uv_now(&srv->loop);
     list_push(&srv->live, c);
+    conn_auth_device(c);
+}
+
+/* ---- authentication and the directory (docs/rendezvous.md 3, 4) ---- */
+
+#define CERT_TTL_MS (30LL * 24 * 3600 * 1000)
+#define PW_RUNNING  2u  /* Argon2id checks at once, server-wide */
+#define PW_WAITING  64u /* checks waiting; more are refused with EBUSY */
+#define ADDR_MAX    64
+
+/* An RV_LOGIN whose password is being checked. Owned by its conn (freed by
+ * the conn's close or by the check's answer). */
+struct login {
+    conn *c;
+    pwcheck_req *req;
+    bool known, disabled, admin;
+    char user[BANTER_MAX_NAME + 1];
+    char addr[ADDR_MAX];
+};
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The peer's address without the port ("?" when unknown). */
+static void conn_addr(conn *c, char out[static ADDR_MAX])
+{
+    struct sockaddr_storage ss;
+    int len = (int)sizeof ss;
+    snprintf(out, ADDR_MAX, "?");
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) != 0)
+        return;
+    if (ss.ss_family == AF_INET6)
+        (void)uv_ip6_name((const struct sockaddr_in6 *)(const void *)&ss, out, ADDR_MAX);
+    else
+        (void)uv_ip4_name((const struct sockaddr_in *)(const void *)&ss, out, ADDR_MAX);
+}
+
+static void conn_error(conn *c, const char *code, const char *why)
+{
+    msg e = {.type = MSG_ERROR};
+    snprintf(e.u.error.code, sizeof e.u.error.code, "%s", code);
+    snprintf(e.u.error.message, sizeof e.u.error.message, "%s", why);
+    conn_send(c, &e);
+}
+
+/* Queue an rvmsg; one the codec refuses (a bug, or a stored value it does
+ * not accept) is reported to the peer as an ERROR instead. */
+static void conn_send_rv(conn *c, const rvmsg *m)
+{
+    buf b;
+    buf_init(&b, SERVER_OUT_CAP);
+    int r = rvmsg_encode(m, &b);
+    if (r) {
+        slog(c->srv, "cannot encode message type %02x: %s", (unsigned)m->type, banter_strerror(r));
+        conn_error(c, banter_errname(r), "the server cannot encode its answer");
+    } else if ((r = session_send(c->s, buf_data(&b), buf_len(&b))) != 0) {
+        conn_close(c, r, NULL);
+    }
+    buf_free(&b);
+}
+
+static void send_auth_fail(conn *c, const char *code, int64_t retry_after_ms)
+{
+    rvmsg a = {.type = RV_AUTH};
+    snprintf(a.u.auth.error, sizeof a.u.auth.error, "%s", code);
+    a.u.auth.retry_after_ms = retry_after_ms;
+    conn_send_rv(c, &a);
+}
+
+/* c is now the account name: RV_AUTH ok, then a fresh certificate. */
+static void conn_authenticated(conn *c, const char *name, bool admin)
+{
+    rvmsg a = {.type = RV_AUTH, .u.auth = {.ok = true, .admin = admin}};
+    char *dup = strdup(name);
+    if (!dup) {
+        conn_close(c, BANTER_ENOMEM, NULL);
+        return;
+    }
+    free(c->user);
+    c->user = dup;
+    c->admin = admin;
+    snprintf(a.u.auth.user, sizeof a.u.auth.user, "%s", name);
+    conn_send_rv(c, &a);
+    rvmsg cm = {.type = RV_CERT};
+    int r =
+        cert_issue(&cm.u.cert, c->srv->cfg.id, session_peer(c->s), name, wall_ms(), CERT_TTL_MS);
+    if (r == 0)
+        conn_send_rv(c, &cm);
+    else
+        slog(c->srv, "cannot issue a certificate for %s: %s", name, banter_strerror(r));
+}
+
+/* After HELLO: a device bound to an enabled account is logged in by its
+ * key; one bound to a disabled account is told so; others hear nothing. */
+static void conn_auth_device(conn *c)
+{
+    db_user u;
+    int r = db_device_user(c->srv->cfg.db, session_peer(c->s), &u);
+    if (r == BANTER_ENOENT)
+        return;
+    if (r) {
+        slog(c->srv, "database: %s", db_errmsg(c->srv->cfg.db));
+        return;
+    }
+    if (u.disabled)
+        send_auth_fail(c, "EDISABLED", 0);
+    else
+        conn_authenticated(c, u.name, u.admin);
+}
+
+/* The conn is closing: forget its login (the check, if running, finishes
+ * in the pool and is dropped). */
+static void auth_drop(conn *c)
+{
+    if (!c->login)
+        return;
+    pwcheck_cancel(c->login->req);
+    free(c->login);
+    c->login = NULL;
+}
+
+static void rl_keys(const char *user, const char *addr, char uk[static RL_KEY_MAX],
+                    char ak[static RL_KEY_MAX])
+{
+    snprintf(uk, RL_KEY_MAX, "u:%s", user);
+    snprintf(ak, RL_KEY_MAX, "a:%s", addr);
+}
+
+/* The password check of lg is done (on the loop thread, from the pool's
+ * after-work callback: the conn is alive, else lg was cancelled). */
+static void on_login_checked(void *owner, int result)
+{
+    login *lg = owner;
+    conn *c = lg->c;
+    server *srv = c->srv;
+    char uk[RL_KEY_MAX], ak[RL_KEY_MAX];
+    c->login = NULL;
+    rl_keys(lg->user, lg->addr, uk, ak);
+    bool ok = result == 0 && lg->known && !lg->disabled;
+    int r = ok ? db_device_bind(srv->cfg.db, session_peer(c->s), lg->user, wall_ms()) : 0;
+    if (ok && r == 0) {
+        rl_reset(srv->rl, uk);
+        rl_reset(srv->rl, ak);
+        slog(srv, "login ok for %s from %s", lg->user, lg->addr);
+        conn_authenticated(c, lg->user, lg->admin);
+    } else if (ok) {
+        slog(srv, "login failed for %s from %s: database: %s", lg->user, lg->addr,
+             db_errmsg(srv->cfg.db));
+        conn_error(c, banter_errname(r), "the server cannot store the device");
+    } else {
+        bool disabled = result == 0 && lg->known;
+        rl_fail(srv->rl, ak, (int64_t)uv_now(&srv->loop));
+        slog(srv, "login failed for %s from %s: %s", lg->user, lg->addr,
+             disabled    ? "account disabled"
+             : lg->known ? "wrong password"
+                         : "no such account");
+        send_auth_fail(c, disabled ? "EDISABLED" : "EPASSWORD", 0);
+    }
+    free(lg);
+    conn_flush(c);
+}
+
+/* Look the account up and queue the check (unknown accounts against the
+ * dummy hash). 0, or the ERROR code to answer with. */
+static const char *login_submit(conn *c, login *lg, const struct rv_login *l)
+{
+    server *srv = c->srv;
+    char hash[BCRYPTO_PWHASH_STRLEN];
+    db_user u;
+    int r = db_user_get(srv->cfg.db, lg->user, &u, hash);
+    if (r == 0) {
+        lg->known = true;
+        lg->disabled = u.disabled;
+        lg->admin = u.admin;
+    } else if (r == BANTER_ENOENT) {
+        snprintf(hash, sizeof hash, "%s", pwcheck_dummy_hash());
+    } else {
+        slog(srv, "login failed for %s from %s: database: %s", lg->user, lg->addr,
+             db_errmsg(srv->cfg.db));
+        return banter_errname(r);
+    }
+    r = pwcheck_submit(srv->pw, hash, l->password, strlen(l->password), on_login_checked, lg,
+                       &lg->req);
+    if (r == 1)
+        slog(srv, "login refused for %s from %s: %u logins waiting", lg->user, lg->addr,
+             pwcheck_waiting(srv->pw));
+    return r == 1 ? "EBUSY" : r ? banter_errname(r) : NULL;
+}
+
+/*
+ * RV_LOGIN: refused at once while the account or the address is backing
+ * off (ERATE); otherwise the password is checked in the pool. The attempt
+ * counts as a failure of the account from the moment it is queued (so
+ * parallel guesses for one account wait their turn), of the address when it
+ * failed; a success forgets both.
+ */
+static void conn_login(conn *c, const struct rv_login *l)
+{
+    server *srv = c->srv;
+    char uk[RL_KEY_MAX], ak[RL_KEY_MAX];
+    if (c->login) {
+        conn_error(c, "EBUSY", "a login is already being checked on this connection");
+        return;
+    }
+    login *lg = calloc(1, sizeof *lg);
+    if (!lg) {
+        conn_close(c, BANTER_ENOMEM, NULL);
+        return;
+    }
+    snprintf(lg->user, sizeof lg->user, "%s", l->user);
+    conn_addr(c, lg->addr);
+    rl_keys(lg->user, lg->addr, uk, ak);
+    int64_t now = (int64_t)uv_now(&srv->loop);
+    int64_t wait = rl_check(srv->rl, uk, now), wa = rl_check(srv->rl, ak, now);
+    const char *err = NULL;
+    if (wa > wait)
+        wait = wa;
+    if (wait > 0) {
+        slog(srv, "login failed for %s from %s: too many failures, retry in %lld ms", lg->user,
+             lg->addr, (long long)wait);
+        send_auth_fail(c, "ERATE", wait);
+    } else if ((err = login_submit(c, lg, l)) != NULL) {
+        conn_error(c, err,
+                   strcmp(err, "EBUSY") == 0 ? "too many logins waiting: try again"
+                                             : "the server cannot check the login");
+    } else {
+        rl_fail(srv->rl, uk, now);
+        lg->c = c;
+        c->login = lg;
+        return;
+    }
+    free(lg);
+}
+
+static void conn_logout(conn *c)
+{
+    if (c->user) {
+        int r = db_device_unbind(c->srv->cfg.db, session_peer(c->s));
+        if (r < 0)
+            slog(c->srv, "database: %s", db_errmsg(c->srv->cfg.db));
+        free(c->user);
+        c->user = NULL;
+        c->admin = false;
+    }
+    send_auth_fail(c, "ELOGGEDOUT", 0);
+}
+
+static void conn_profile_set(conn *c, const struct rv_profile *p)
+{
+    int r = db_profile_set(c->srv->cfg.db, c->user, p, wall_ms());
+    if (r == BANTER_EINVAL)
+        conn_error(c, "ETOOLONG", "a profile field is too long");
+    else if (r)
+        conn_error(c, banter_errname(r), "the server cannot store the profile");
+}
+
+static void conn_search(conn *c, const struct rv_search *q)
+{
+    rvmsg res = {.type = RV_SEARCH_RESULT};
+    int r = db_search(c->srv->cfg.db, q, &res.u.result);
+    if (r) {
+        if (r != BANTER_EINVAL)
+            slog(c->srv, "search: database: %s", db_errmsg(c->srv->cfg.db));
+        conn_error(c, banter_errname(r), "the search failed");
+    } else {
+        conn_send_rv(c, &res);
+    }
+    rvmsg_clear(&res);
+}
+
+/* One rendezvous message (the type byte is the codec's) from a live peer. */
+static void conn_rv_message(conn *c, const uint8_t *pt, size_t len)
+{
+    rvmsg m;
+    int r = rvmsg_decode(&m, pt, len);
+    if (r) {
+        conn_refuse(c, r, "message refused");
+        return;
+    }
+    bool needs_auth = m.type == RV_PROFILE_SET || m.type == RV_SEARCH;
+    if (needs_auth && !c->user) {
+        conn_error(c, "EAUTH", "log in first");
+        if (!c->closing && ++c->refused > SERVER_MAX_REFUSED)
+            conn_close(c, BANTER_EPROTO, "too many refused messages");
+    } else if (m.type == RV_LOGIN) {
+        conn_login(c, &m.u.login);
+    } else if (m.type == RV_LOGOUT) {
+        conn_logout(c);
+    } else if (m.type == RV_PROFILE_SET) {
+        conn_profile_set(c, &m.u.profile);
+    } else if (m.type == RV_SEARCH) {
+        conn_search(c, &m.u.search);
+    } else {
+        conn_refuse(c, BANTER_EBADTYPE, "a server-to-node type");
+    }
+    rvmsg_clear(&m); /* wipes the password of an RV_LOGIN */
 }
 
 /* One transport plaintext from an established peer. */
 static void conn_message(conn *c, const uint8_t *pt, size_t len)
 {
     msg m;
+    if (len > 0 && rvmsg_owns(pt[0])) {
+        if (c->live)
+            conn_rv_message(c, pt, len);
+        else
+            conn_refuse(c, BANTER_EPROTO, "HELLO must come first");
+        return;
+    }
     int r = msg_decode(&m, pt, len);
     if (r) {
         conn_refuse(c, r,
@@ -542,6 +864,14 @@ static void raise_nofile(const server *srv)
          (unsigned long long)rl.rlim_cur);
 }
 
+/* After the loop was closed. */
+static void server_free(server *srv)
+{
+    pwcheck_free(srv->pw);
+    rl_free(srv->rl);
+    free(srv);
+}
+
 int server_run(const server_config *cfg)
 {
     struct sockaddr_storage ss;
@@ -560,6 +890,14 @@ int server_run(const server_config *cfg)
         slog(srv, "cannot start the event loop: %s", uv_strerror(r));
         free(srv);
         return BANTER_EIO;
+    }
+    srv->pw = pwcheck_new(&srv->loop, PW_RUNNING, PW_WAITING);
+    srv->rl = rl_new(RL_DEFAULT_CAP);
+    if (!srv->pw || !srv->rl) {
+        slog(srv, "out of memory");
+        (void)uv_loop_close(&srv->loop);
+        server_free(srv);
+        return BANTER_ENOMEM;
     }
     /* A peer that vanishes must not kill the server through a write. */
     struct sigaction sa = {.sa_handler = SIG_IGN};
@@ -581,6 +919,6 @@ int server_run(const server_config *cfg)
     }
     if (ret == 0)
         slog(srv, "stopped");
-    free(srv);
+    server_free(srv);
     return ret;
 }

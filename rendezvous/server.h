@@ -11,7 +11,11 @@
  *                 HELLO ("banter-rendezvous", features ["rendezvous"]) and
  *                 the peer's first message must be HELLO. Both must be done
  *                 within SERVER_HANDSHAKE_MS of the accept, else closed;
- *   established   PING is answered with PONG; BYE closes. Anything else is
+ *   established   right after the peer's HELLO, a device key bound to an
+ *                 account gets RV_AUTH + RV_CERT (docs/rendezvous.md 3);
+ *                 RV_LOGIN/RV_LOGOUT/RV_PROFILE_SET/RV_SEARCH are handled
+ *                 (passwords checked in the thread pool, at most 2 at a
+ *                 time, 64 waiting); PING is answered with PONG; BYE closes. Anything else is
  *                 refused with ERROR (EBADTYPE, or the codec's error for a
  *                 malformed message); after SERVER_MAX_REFUSED refusals the
  *                 connection is closed (BYE "too many refused messages");
@@ -50,7 +54,7 @@
 
 typedef struct server_config {
     const identity *id; /* borrowed: the server key */
-    db *db;             /* borrowed: accounts (not used by this slice yet) */
+    db *db;             /* borrowed: accounts, devices, profiles */
     banter_rng rng;     /* ephemeral keys and ping tokens */
     const char *listen; /* "ADDR:PORT", as config_parse_listen() accepts */
     FILE *log;          /* where log lines go (stderr) */

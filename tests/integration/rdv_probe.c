@@ -3,8 +3,11 @@
  * rdv_probe.c - a scripted Banter client for the rendezvous tests
  * (tests/integration/test_rendezvous_basic.sh).
  *
- *   rdv_probe [--expect-fp FP] HOST PORT STEP...
+ *   rdv_probe [--expect-fp FP] [--key FILE] [--source ADDR] HOST PORT STEP...
  *
+ * --key keeps the device identity in FILE (created when missing), so a
+ * later run is the same device; --source binds the local address (another
+ * 127.x address stands for another client to the server's rate limits).
  * Connects, completes the handshake under a fresh random identity and
  * prints "fingerprint <fp>" (the key the server proved). With --expect-fp a
  * different fingerprint ends the run (exit 1). Then it runs the steps in
@@ -16,6 +19,15 @@
  *   type=HH    send a plaintext made of the one type byte HH (hex)
  *   mute       stop answering the server's PINGs
  *   wait=MS    print what arrives for MS milliseconds
+ *   login=USER:PASSWORD   send RV_LOGIN, then print what arrives until
+ *              its RV_AUTH (and certificate) or an ERROR (5 s at most)
+ *   logout     send RV_LOGOUT
+ *   profile=FIELD=VALUE   send RV_PROFILE_SET with that one field
+ *   search=PAGE:PER_PAGE:CRIT[,CRIT...]  send RV_SEARCH; CRIT is
+ *              FIELD=VALUE (eq) or FIELD~VALUE (contains); then wait for
+ *              the answer
+ *   logins=USER:PASSWORD:N  log in N times in a row and print
+ *              "logins N ok K in MS ms" (a measurement)
  *
  * and finally prints what arrives until the server closes the connection or
  * nothing came for 1 s. What arrives is printed one line each:
@@ -23,6 +35,13 @@
  *   recv hello name=<name> features=<f1,f2>
  *   recv error <code>
  *   recv pong | recv ping | recv bye <reason> | recv <type name>
+ *   recv auth ok user=<name> admin=<0|1>
+ *   recv auth fail error=<code> retry_after_ms=<ms>
+ *   recv cert user=<name> server=<ok|other> device=<ok|other>
+ *             check=<ERRNAME|ok> days=<validity in days>
+ *   recv result total=<n> page=<p> users=<name,name...>
+ *   recv user <name> display_name=<v> department=<v> title=<v>
+ *             (one per user of a result, fields present only)
  *   recv undecodable <error name>
  *   closed            the server ended the stream
  *   closed <ERRNAME>  the session failed (a bad frame, a bad tag)
@@ -48,6 +67,7 @@
 #include "bcrypto.h"
 #include "identity.h"
 #include "msg.h"
+#include "rvmsg.h"
 #include "session.h"
 
 #define CONNECT_MS 5000
@@ -55,12 +75,17 @@
 #define READ_CHUNK 65536
 #define SAFE_MAX   (4 * 300 + 1)
 
+enum { AW_NONE, AW_LOGIN, AW_RESULT };
+
 typedef struct probe {
     int fd;
     session *s;
     identity *id;
     bool closed;
     bool mute;
+    int await;   /* AW_*: what ends the current wait */
+    bool done;   /* the awaited answer came */
+    bool authed; /* an RV_AUTH ok came */
     uint64_t token;
     size_t in_off, in_len;
     uint8_t in[READ_CHUNK];
@@ -92,7 +117,7 @@ static void say(const char *line)
     fflush(stdout);
 }
 
-static int dial(const char *host, const char *port)
+static int dial(const char *host, const char *port, const char *source)
 {
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
     struct addrinfo *ai = NULL;
@@ -102,6 +127,17 @@ static int dial(const char *host, const char *port)
         return -1;
     }
     int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct addrinfo *src = NULL;
+    struct addrinfo shints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST};
+    if (fd >= 0 && source &&
+        (getaddrinfo(source, NULL, &shints, &src) != 0 ||
+         bind(fd, src->ai_addr, src->ai_addrlen) != 0)) {
+        fprintf(stderr, "rdv_probe: cannot bind to %s\n", source);
+        close(fd);
+        fd = -1;
+    }
+    if (src)
+        freeaddrinfo(src);
     if (fd < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
         fprintf(stderr, "rdv_probe: cannot connect to %s:%s: %s\n", host, port, strerror(errno));
         if (fd >= 0)
@@ -180,11 +216,83 @@ static void send_msg(probe *p, const msg *m)
     flush_out(p);
 }
 
+/* A certificate: for us, from the server we talked to, valid now? */
+static void show_cert(probe *p, const cert *c, char *line, size_t cap)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    int r = cert_check(c, session_peer(p->s), identity_public(p->id), now);
+    snprintf(line, cap, "recv cert user=%s server=%s device=%s check=%s days=%lld", c->name,
+             memcmp(c->server, session_peer(p->s), 32) == 0 ? "ok" : "other",
+             memcmp(c->device, identity_public(p->id), 32) == 0 ? "ok" : "other",
+             r ? banter_errname(r) : "ok", (long long)((c->expires_ms - c->issued_ms) / 86400000));
+}
+
+static void show_result(const struct rv_search_result *res, char *line, size_t cap)
+{
+    char a[SAFE_MAX], b[SAFE_MAX], c[SAFE_MAX], u[3 * SAFE_MAX + BANTER_MAX_NAME + 128];
+    size_t o = (size_t)snprintf(line, cap, "recv result total=%llu page=%u users=",
+                                (unsigned long long)res->total, res->page);
+    for (size_t i = 0; i < res->n && o < cap; i++)
+        o += (size_t)snprintf(line + o, cap - o, "%s%s", i ? "," : "", res->users[i].name);
+    say(line);
+    for (size_t i = 0; i < res->n; i++) {
+        const struct rv_profile *pr = &res->users[i].p;
+        safe(a, pr->f[RV_F_DISPLAY_NAME] ? pr->f[RV_F_DISPLAY_NAME] : "-");
+        safe(b, pr->f[RV_F_DEPARTMENT] ? pr->f[RV_F_DEPARTMENT] : "-");
+        safe(c, pr->f[RV_F_TITLE] ? pr->f[RV_F_TITLE] : "-");
+        snprintf(u, sizeof u, "recv user %s display_name=%s department=%s title=%s%s",
+                 res->users[i].name, a, b, c, pr->f[RV_F_EMAIL] ? " email=present" : "");
+        say(u);
+    }
+    line[0] = '\0';
+}
+
+/* Print one rendezvous message. */
+static void show_rv(probe *p, const uint8_t *pt, size_t len)
+{
+    char line[4 * SAFE_MAX + 64], a[SAFE_MAX];
+    rvmsg m;
+    int r = rvmsg_decode(&m, pt, len);
+    if (r) {
+        snprintf(line, sizeof line, "recv undecodable %s", banter_errname(r));
+        say(line);
+        return;
+    }
+    if (m.type == RV_AUTH && m.u.auth.ok) {
+        snprintf(line, sizeof line, "recv auth ok user=%s admin=%d", m.u.auth.user,
+                 m.u.auth.admin ? 1 : 0);
+        p->authed = true;
+    } else if (m.type == RV_AUTH) {
+        safe(a, m.u.auth.error);
+        snprintf(line, sizeof line, "recv auth fail error=%s retry_after_ms=%lld", a,
+                 (long long)m.u.auth.retry_after_ms);
+        p->authed = false;
+        p->done |= p->await == AW_LOGIN;
+    } else if (m.type == RV_CERT) {
+        show_cert(p, &m.u.cert, line, sizeof line);
+        p->done |= p->await == AW_LOGIN;
+    } else if (m.type == RV_SEARCH_RESULT) {
+        show_result(&m.u.result, line, sizeof line);
+        p->done |= p->await == AW_RESULT;
+    } else {
+        snprintf(line, sizeof line, "recv rv type %02x", (unsigned)m.type);
+    }
+    if (line[0])
+        say(line);
+    rvmsg_clear(&m);
+}
+
 /* Print one message from the server; answer a PING. */
 static void show(probe *p, const uint8_t *pt, size_t len)
 {
     char line[2 * SAFE_MAX + 64], a[SAFE_MAX], b[SAFE_MAX], c[SAFE_MAX];
     msg m;
+    if (len > 0 && rvmsg_owns(pt[0])) {
+        show_rv(p, pt, len);
+        return;
+    }
     int r = msg_decode(&m, pt, len);
     if (r) {
         snprintf(line, sizeof line, "recv undecodable %s", banter_errname(r));
@@ -202,6 +310,7 @@ static void show(probe *p, const uint8_t *pt, size_t len)
     } else if (m.type == MSG_ERROR) {
         safe(a, m.u.error.code);
         snprintf(line, sizeof line, "recv error %s", a);
+        p->done |= p->await != AW_NONE;
     } else if (m.type == MSG_BYE) {
         safe(a, m.u.bye.reason);
         snprintf(line, sizeof line, "recv bye %s", a);
@@ -233,21 +342,30 @@ static void drain(probe *p, int ms, bool until_quiet)
             show(p, ev.data, ev.len);
             if (until_quiet)
                 deadline = mono_ms() + ms;
+            if (p->await != AW_NONE && p->done)
+                return;
         }
     }
 }
 
-static int open_probe(probe *p, const char *host, const char *port, const char *expect)
+struct opts {
+    const char *expect, *key, *source;
+};
+
+static int open_probe(probe *p, const char *host, const char *port, const struct opts *o)
 {
     banter_rng rng = bcrypto_rng_system();
     char fp[IDENTITY_FP_LEN + 1], line[IDENTITY_FP_LEN + 16];
+    const char *expect = o->expect;
     session_event ev;
-    if (identity_generate(&p->id, rng) != 0)
+    bool created;
+    if (o->key ? identity_load_or_create(&p->id, o->key, rng, &created) != 0
+               : identity_generate(&p->id, rng) != 0)
         return -1;
     session_config cfg = {.role = NOISE_INITIATOR, .id = p->id, .rng = rng};
     if (session_new(&p->s, &cfg) != 0)
         return -1;
-    p->fd = dial(host, port);
+    p->fd = dial(host, port, o->source);
     if (p->fd < 0)
         return -1;
     flush_out(p);
@@ -269,11 +387,142 @@ static int open_probe(probe *p, const char *host, const char *port, const char *
     return 0;
 }
 
+/* Send an rvmsg; 0 or -1 (the codec refused it). */
+static int send_rv(probe *p, const rvmsg *m)
+{
+    buf b;
+    buf_init(&b, 65536);
+    int r = rvmsg_encode(m, &b);
+    if (r == 0)
+        r = session_send(p->s, buf_data(&b), buf_len(&b));
+    buf_free(&b);
+    if (r)
+        fprintf(stderr, "rdv_probe: cannot send type %02x: %s\n", (unsigned)m->type,
+                banter_strerror(r));
+    flush_out(p);
+    return r ? -1 : 0;
+}
+
+/* Wait up to 5 s for the answer of the kind aw. */
+static void await_answer(probe *p, int aw)
+{
+    p->await = aw;
+    p->done = false;
+    drain(p, 5000, false);
+    p->await = AW_NONE;
+}
+
+/* "USER:PASSWORD" into a login message. */
+static int parse_login(const char *arg, rvmsg *m)
+{
+    const char *colon = strchr(arg, ':');
+    m->type = RV_LOGIN;
+    if (!colon || (size_t)(colon - arg) > BANTER_MAX_NAME || strlen(colon + 1) > RV_PASSWORD_MAX)
+        return -1;
+    memcpy(m->u.login.user, arg, (size_t)(colon - arg));
+    snprintf(m->u.login.password, sizeof m->u.login.password, "%s", colon + 1);
+    return 0;
+}
+
+/* "PAGE:PER_PAGE:CRIT[,CRIT...]" into a search. */
+static int parse_search(const char *arg, struct rv_search *q)
+{
+    char tmp[1024], *save = NULL, *end;
+    snprintf(tmp, sizeof tmp, "%s", arg);
+    unsigned long page = strtoul(tmp, &end, 10);
+    if (*end != ':')
+        return -1;
+    unsigned long per = strtoul(end + 1, &end, 10);
+    if (*end != ':' || page > 1000000 || per > 1000)
+        return -1;
+    q->page = (uint32_t)page;
+    q->per_page = (uint32_t)per;
+    for (char *c = strtok_r(end + 1, ",", &save); c; c = strtok_r(NULL, ",", &save)) {
+        char *op = strpbrk(c, "=~");
+        if (!op || q->n >= RV_SEARCH_MAX)
+            return -1;
+        struct rv_criterion *cr = &q->c[q->n++];
+        cr->contains = *op == '~';
+        *op = '\0';
+        if (rv_field_parse(c, &cr->field) != 0)
+            return -1;
+        snprintf(cr->value, sizeof cr->value, "%s", op + 1);
+    }
+    return 0;
+}
+
+/* "USER:PASSWORD:N": N logins in a row on this connection, timed. */
+static int bench_logins(probe *p, const char *arg)
+{
+    char tmp[1200], line[128];
+    rvmsg m = {0};
+    snprintf(tmp, sizeof tmp, "%s", arg);
+    char *last = strrchr(tmp, ':'), *end;
+    if (!last)
+        return -1;
+    *last = '\0';
+    long n = strtol(last + 1, &end, 10);
+    if (*end || n < 1 || n > 100000 || parse_login(tmp, &m) != 0)
+        return -1;
+    long ok = 0;
+    int64_t t0 = mono_ms();
+    for (long i = 0; i < n && !p->closed; i++) {
+        p->authed = false;
+        if (send_rv(p, &m) != 0)
+            break;
+        await_answer(p, AW_LOGIN);
+        ok += p->authed;
+    }
+    rvmsg_clear(&m);
+    snprintf(line, sizeof line, "logins %ld ok %ld in %lld ms", n, ok, (long long)(mono_ms() - t0));
+    say(line);
+    return 0;
+}
+
+/* The rendezvous steps; 0, 1 when s is not one of them, -1 for bad usage. */
+static int rv_step(probe *p, const char *s)
+{
+    rvmsg m = {0};
+    int r = 0;
+    if (strncmp(s, "login=", 6) == 0) {
+        r = parse_login(s + 6, &m);
+        if (r == 0 && send_rv(p, &m) == 0)
+            await_answer(p, AW_LOGIN);
+    } else if (strcmp(s, "logout") == 0) {
+        m.type = RV_LOGOUT;
+        (void)send_rv(p, &m);
+    } else if (strncmp(s, "profile=", 8) == 0) {
+        const char *eq = strchr(s + 8, '=');
+        char name[32];
+        rv_field f;
+        snprintf(name, sizeof name, "%.*s", eq ? (int)(eq - s - 8) : 0, s + 8);
+        m.type = RV_PROFILE_SET;
+        if (!eq || rv_field_parse(name, &f) != 0 || f == RV_F_COUNT)
+            return -1;
+        m.u.profile.f[f] = strdup(eq + 1);
+        (void)send_rv(p, &m);
+    } else if (strncmp(s, "search=", 7) == 0) {
+        m.type = RV_SEARCH;
+        r = parse_search(s + 7, &m.u.search);
+        if (r == 0 && send_rv(p, &m) == 0)
+            await_answer(p, AW_RESULT);
+    } else if (strncmp(s, "logins=", 7) == 0) {
+        r = bench_logins(p, s + 7);
+    } else {
+        return 1;
+    }
+    rvmsg_clear(&m);
+    return r;
+}
+
 /* One step; 0, or -1 for a step that is not one (usage). */
 static int step(probe *p, const char *s)
 {
     msg m = {0};
     char *end;
+    int rv = rv_step(p, s);
+    if (rv <= 0)
+        return rv;
     if (strcmp(s, "hello") == 0) {
         m.type = MSG_HELLO;
         m.u.hello.version = SESSION_VERSION;
@@ -310,17 +559,24 @@ static int step(probe *p, const char *s)
 int main(int argc, char **argv)
 {
     probe p = {.fd = -1};
-    const char *expect = NULL;
+    struct opts o = {0};
     int i = 1, ret = 1;
-    if (argc > 2 && strcmp(argv[1], "--expect-fp") == 0) {
-        expect = argv[2];
-        i = 3;
+    for (; i + 1 < argc && strncmp(argv[i], "--", 2) == 0; i += 2) {
+        if (strcmp(argv[i], "--expect-fp") == 0)
+            o.expect = argv[i + 1];
+        else if (strcmp(argv[i], "--key") == 0)
+            o.key = argv[i + 1];
+        else if (strcmp(argv[i], "--source") == 0)
+            o.source = argv[i + 1];
+        else
+            break;
     }
     if (argc - i < 2) {
-        fprintf(stderr, "usage: rdv_probe [--expect-fp FP] HOST PORT STEP...\n");
+        fprintf(stderr, "usage: rdv_probe [--expect-fp FP] [--key FILE] [--source ADDR] HOST "
+                        "PORT STEP...\n");
         return 2;
     }
-    if (bcrypto_init() != 0 || open_probe(&p, argv[i], argv[i + 1], expect) != 0)
+    if (bcrypto_init() != 0 || open_probe(&p, argv[i], argv[i + 1], &o) != 0)
         goto out;
     ret = 0;
     for (int k = i + 2; k < argc; k++) {

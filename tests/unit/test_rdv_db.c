@@ -87,7 +87,7 @@ static void test_new_file(void **state)
     assert_int_equal(stat(f->path, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600);
     db_close(d);
-    assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 1);
+    assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 2);
     sqlite3 *s = NULL;
     sqlite3_stmt *q = NULL;
     assert_int_equal(sqlite3_open(f->path, &s), SQLITE_OK);
@@ -200,11 +200,76 @@ static void test_not_a_db(void **state)
     assert_true(why[0] != '\0');
 }
 
+/* Devices, profiles and the directory search. */
+static void test_directory(void **state)
+{
+    struct fixture *f = *state;
+    db *d = NULL;
+    db_user u;
+    uint8_t k1[32] = {1}, k2[32] = {2};
+    assert_int_equal(db_open(&d, f->path, NULL, 0), 0);
+    static const char *const names[] = {"carol", "alice", "bob", "zed"};
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(db_user_add(d, names[i], FAKE_HASH, false, 1), 0);
+    assert_int_equal(db_user_disable(d, "zed"), 0);
+    assert_int_equal(db_device_user(d, k1, &u), BANTER_ENOENT);
+    assert_int_equal(db_device_bind(d, k1, "alice", 5), 0);
+    assert_int_equal(db_device_bind(d, k2, "alice", 5), 0);
+    assert_int_equal(db_device_user(d, k1, &u), 0);
+    assert_string_equal(u.name, "alice");
+    assert_int_equal(u.devices, 2);
+    assert_int_equal(db_device_bind(d, k1, "bob", 6), 0); /* rebound */
+    assert_int_equal(db_device_user(d, k1, &u), 0);
+    assert_string_equal(u.name, "bob");
+    assert_int_equal(db_device_bind(d, k1, "nobody", 6), BANTER_EDB);
+    assert_int_equal(db_device_unbind(d, k1), 0);
+    assert_int_equal(db_device_unbind(d, k1), 1);
+
+    struct rv_profile p = {0};
+    p.f[RV_F_DEPARTMENT] = "Sales";
+    p.f[RV_F_TITLE] = "Boss";
+    assert_int_equal(db_profile_set(d, "carol", &p, 7), 0);
+    assert_int_equal(db_profile_set(d, "zed", &p, 7), 0);
+    p.f[RV_F_TITLE] = NULL;
+    p.f[RV_F_DEPARTMENT] = "sales%";
+    assert_int_equal(db_profile_set(d, "bob", &p, 7), 0);
+
+    rvmsg m = {.type = RV_SEARCH_RESULT};
+    struct rv_search q = {.n = 1, .per_page = 10};
+    q.c[0] = (struct rv_criterion){.field = RV_F_DEPARTMENT, .contains = true};
+    snprintf(q.c[0].value, sizeof q.c[0].value, "SALES");
+    assert_int_equal(db_search(d, &q, &m.u.result), 0);
+    assert_int_equal(m.u.result.total, 2); /* zed disabled */
+    assert_string_equal(m.u.result.users[0].name, "bob");
+    assert_string_equal(m.u.result.users[1].name, "carol");
+    assert_string_equal(m.u.result.users[1].p.f[RV_F_TITLE], "Boss");
+    assert_null(m.u.result.users[1].p.f[RV_F_EMAIL]);
+    rvmsg_clear(&m);
+    /* % is not a wildcard; the account name is a field; pages */
+    snprintf(q.c[0].value, sizeof q.c[0].value, "s%%");
+    m.type = RV_SEARCH_RESULT;
+    assert_int_equal(db_search(d, &q, &m.u.result), 0);
+    assert_int_equal(m.u.result.total, 1);
+    rvmsg_clear(&m);
+    q.c[0] = (struct rv_criterion){.field = RV_F_COUNT, .contains = true};
+    snprintf(q.c[0].value, sizeof q.c[0].value, "o");
+    q.per_page = 1;
+    q.page = 1;
+    m.type = RV_SEARCH_RESULT;
+    assert_int_equal(db_search(d, &q, &m.u.result), 0);
+    assert_int_equal(m.u.result.total, 2); /* bob, carol */
+    assert_int_equal(m.u.result.n, 1);
+    assert_string_equal(m.u.result.users[0].name, "carol");
+    rvmsg_clear(&m);
+    db_close(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_new_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_users, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_directory, setup, teardown),
         cmocka_unit_test(test_names),
         cmocka_unit_test_setup_teardown(test_newer_schema, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_a_db, setup, teardown),
