@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bcrypto.h"
+
 #define LINE_MAX_BYTES (8u << 20)
 
 struct cli_conn {
@@ -131,6 +133,7 @@ cJSON *cli_request(cli_conn *c, cJSON *o)
     /* Read even when the write failed: a node that refused us (EBUSY) has
      * said why before closing. */
     (void)(write_all(c->fd, text, strlen(text)) && write_all(c->fd, "\n", 1));
+    bcrypto_wipe(text, strlen(text)); /* it may hold a password (login) */
     cJSON_free(text);
     cJSON *reply = cli_read(c);
     if (!reply)
@@ -168,6 +171,8 @@ int cli_check(const cJSON *reply)
         return EXIT_NO_PEER;
     if (strcmp(name, "EKEYMISMATCH") == 0)
         return EXIT_REFUSED;
+    if (strcmp(name, "EAUTH") == 0)
+        return EXIT_AUTH;
     return EXIT_ERROR;
 }
 

@@ -23,6 +23,7 @@ enum {
     EXIT_REFUSED = 6,       /* the peer's key changed: verify first */
     EXIT_DECLINED = 7,      /* send-file: the receiver declined */
     EXIT_CANCELLED = 8,     /* send-file: cancelled, on either side */
+    EXIT_AUTH = 9,          /* login: the rendezvous server refused it */
     EXIT_INTERRUPTED = 130, /* send-file: Ctrl-C; the transfer goes on */
 };
 
@@ -54,6 +55,11 @@ int cmd_transfers(const cli_ctx *ctx, int argc, char **argv);
 int cmd_accept(const cli_ctx *ctx, int argc, char **argv);
 int cmd_decline(const cli_ctx *ctx, int argc, char **argv);
 int cmd_cancel(const cli_ctx *ctx, int argc, char **argv);
+int cmd_login(const cli_ctx *ctx, int argc, char **argv);
+int cmd_logout(const cli_ctx *ctx, int argc, char **argv);
+int cmd_profile(const cli_ctx *ctx, int argc, char **argv);
+int cmd_search(const cli_ctx *ctx, int argc, char **argv);
+int cmd_rendezvous(const cli_ctx *ctx, int argc, char **argv);
 
 /* The table in main.c, for --help. */
 const cli_cmd *cli_find(const char *name);

@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "node.h"
+#include "rdv.h"
 #include "utf8.h"
 
 static int bad(const char *what, const char *value)
@@ -59,9 +60,27 @@ int cmd_node(const cli_ctx *ctx, int argc, char **argv)
                 return bad("--peer too long", v);
             snprintf(cfg.static_peers[cfg.nstatic++], sizeof cfg.static_peers[0], "%s", v);
             i++;
+        } else if (strcmp(a, "--rendezvous") == 0 && v) {
+            if (strlen(v) >= sizeof cfg.rendezvous || !strchr(v, ':'))
+                return bad("--rendezvous takes HOST:PORT", v);
+            snprintf(cfg.rendezvous, sizeof cfg.rendezvous, "%s", v);
+            i++;
+        } else if (strcmp(a, "--server-key") == 0 && v) {
+            char fpd[IDENTITY_FP_DIGITS + 1];
+            if (strlen(v) >= sizeof cfg.server_key || rdv_parse_fingerprint(v, fpd) != 0)
+                return bad("--server-key takes the 40 digits printed by `banter-rendezvous "
+                           "fingerprint` (spaces optional)",
+                           v);
+            snprintf(cfg.server_key, sizeof cfg.server_key, "%s", v);
+            i++;
         } else {
             return bad("unknown option or missing value", a);
         }
+    }
+    if (!cfg.rendezvous[0] != !cfg.server_key[0]) {
+        fprintf(stderr, "banter node: --rendezvous and --server-key go together: the node "
+                        "refuses a server whose key it cannot check (banter node --help)\n");
+        return EXIT_USAGE;
     }
     return node_run(&cfg);
 }

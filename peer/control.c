@@ -16,6 +16,7 @@
 
 #include "buf.h"
 #include "links.h"
+#include "rdvctl.h"
 #include "utf8.h"
 #include "xfer.h"
 
@@ -54,6 +55,7 @@ struct client {
      * acknowledgement, or a send_file waiting for its hashing. */
     waiter *wait;
     offer_req *offer;
+    rdvctl_wait *rdv; /* a rendezvous request waiting for the server */
     /* After send_file with follow: this transfer's events only, until it
      * is over. */
     bool following;
@@ -93,6 +95,7 @@ static void client_free(client *cl)
     drop_source(&cl->rsrc);
     drop_source(&cl->wsrc);
     waiter_free(cl->wait);
+    rdvctl_cancel(cl->rdv);
     if (cl->offer)
         cl->offer->cl = NULL; /* its callback will find no one to answer */
     close(cl->fd);
@@ -668,6 +671,24 @@ static void cmd_xfer_op(client *cl, const cJSON *req, xfer_op op)
     send_json(cl, o);
 }
 
+/* ---- rendezvous (rdvctl.c) ---- */
+
+static void on_rdv_reply(void *ud, cJSON *reply)
+{
+    client *cl = ud;
+    cl->rdv = NULL;
+    send_json(cl, reply);
+    if (cl->closing && !buf_len(&cl->out))
+        client_free(cl);
+}
+
+static void cmd_rdv(client *cl, const char *cmd, cJSON *req)
+{
+    cJSON *o = rdvctl_request(node_rdv(cl->ctl->n), cmd, req, on_rdv_reply, cl, &cl->rdv);
+    if (o)
+        send_json(cl, o);
+}
+
 static void handle_line(client *cl, const char *line, size_t len)
 {
     if (!utf8_valid(line, len)) {
@@ -680,7 +701,7 @@ static void handle_line(client *cl, const char *line, size_t len)
         send_error(cl, BANTER_EJSON, "request is not a JSON object");
     } else if (!cmd) {
         send_error(cl, BANTER_ESCHEMA, "request has no \"cmd\"");
-    } else if (cl->wait || cl->offer) {
+    } else if (cl->wait || cl->offer || cl->rdv) {
         send_error(cl, BANTER_ESTATE, "one request at a time");
     } else if (strcmp(cmd, "id") == 0) {
         cmd_id(cl);
@@ -704,6 +725,8 @@ static void handle_line(client *cl, const char *line, size_t len)
         cmd_xfer_op(cl, req, OP_DECLINE);
     } else if (strcmp(cmd, "cancel") == 0) {
         cmd_xfer_op(cl, req, OP_CANCEL);
+    } else if (rdvctl_owns(cmd)) {
+        cmd_rdv(cl, cmd, req);
     } else if (strcmp(cmd, "listen") == 0) {
         cl->listening = true;
         cJSON *o = ok_reply();
@@ -730,6 +753,8 @@ static void process_input(client *cl)
             len--;
         if (len)
             handle_line(cl, data, len);
+        /* A request may carry a password (login): wipe every line. */
+        bcrypto_wipe((void *)(uintptr_t)data, (size_t)(nl - data));
         buf_consume(&cl->in, (size_t)(nl - data) + 1);
     }
 }
@@ -859,8 +884,8 @@ void control_free(control *ctl)
 
 static cJSON *event_json(const node_event *ev)
 {
-    static const char *names[] = {"message", "delivered",   "online",
-                                  "offline", "key_changed", "discovery"};
+    static const char *names[] = {"message",     "delivered", "online",    "offline",
+                                  "key_changed", "discovery", "rendezvous"};
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "event", names[ev->type]);
     cJSON_AddNumberToObject(o, "at", (double)(g_get_real_time() / 1000));

@@ -7,10 +7,15 @@
 #include "cli.h"
 
 static const cli_cmd commands[] = {
-    {"node", cmd_node, "node [--name NAME] [--port N] [--no-mdns] [--peer HOST:PORT]...",
+    {"node", cmd_node,
+     "node [--name NAME] [--port N] [--no-mdns] [--peer HOST:PORT]...\n"
+     "       [--rendezvous HOST:PORT --server-key FINGERPRINT]",
      "Run the node in the foreground until SIGINT or SIGTERM. It creates the identity on\n"
      "first start, finds colleagues on the LAN through avahi-daemon, and listens on TCP\n"
-     "port N (default 7070). --peer adds a static peer where multicast is blocked."},
+     "port N (default 7070). --peer adds a static peer where multicast is blocked.\n"
+     "--rendezvous keeps a connection to the organisation's rendezvous server (reconnecting\n"
+     "when it drops); --server-key pins its key, as printed by `banter-rendezvous\n"
+     "fingerprint` (spaces optional): a server with another key is refused."},
     {"id", cmd_id, "id [--json]", "Print this node's fingerprint and name."},
     {"peers", cmd_peers, "peers [--json]",
      "List known peers: name, online, trust (new, known, verified, changed), source\n"
@@ -43,6 +48,24 @@ static const cli_cmd commands[] = {
     {"decline", cmd_decline, "decline ID", "Decline an incoming transfer."},
     {"cancel", cmd_cancel, "cancel ID",
      "Stop a transfer in either direction; partial files of an incoming one are deleted."},
+    {"rendezvous", cmd_rendezvous, "rendezvous [--json]",
+     "Show the rendezvous server: address, pinned key, connected or not (and why), the\n"
+     "account this device is logged in as, and until when its certificate is valid."},
+    {"login", cmd_login, "login USER [--password-file F]",
+     "Log in to the rendezvous server as USER; this binds the device to the account, so\n"
+     "later connections need no password. The password is asked on the terminal without\n"
+     "echo, or read from the first line of F. Exit 9 when the server refuses it."},
+    {"logout", cmd_logout, "logout",
+     "Unbind this device from its account on the rendezvous server (and forget the\n"
+     "organisation certificate)."},
+    {"profile", cmd_profile, "profile set FIELD VALUE",
+     "Set a field of your directory profile: display_name, department, title, email,\n"
+     "phone, location or about. An empty VALUE clears it."},
+    {"search", cmd_search, "search [FIELD=VALUE | FIELD~SUBSTRING]... [--json] [--page N]",
+     "Search the organisation's directory. FIELD is user, display_name, department,\n"
+     "title, email, phone, location or about; = matches the whole value, ~ a part of it,\n"
+     "both ignoring case; all criteria must match (at most 8). 20 users per page, by\n"
+     "account name; --page N (from 1) shows the others. --json prints the users as JSON."},
     {"verify", cmd_verify, "verify PEER",
      "Mark PEER's current key as verified, after you compared fingerprints with them\n"
      "(in person or on the phone). Also accepts a changed key."},

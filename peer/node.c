@@ -17,6 +17,7 @@
 #include "conn.h"
 #include "control.h"
 #include "mdns.h"
+#include "rdv.h"
 #include "session.h"
 #include "utf8.h"
 #include "xfer.h"
@@ -71,6 +72,7 @@ struct node {
     config conf;
     xfer_mgr *xm;
     control *ctl;
+    rdv *rdv; /* the rendezvous server: not a peer, never in peers or conns */
     mdns *md;
     int lfd;
     GSource *lsrc;
@@ -659,6 +661,7 @@ static void on_mdns_status(void *ud, bool up, const char *why)
 /* ---- control interface ---- */
 
 xfer_mgr *node_xfer(node *n) { return n->xm; }
+rdv *node_rdv(node *n) { return n->rdv; }
 
 static conn *xfer_conn_for(void *ud, const uint8_t peer[static 32])
 {
@@ -934,6 +937,37 @@ static int parse_hostport(const char *s, char *host, size_t cap, uint16_t *port)
     return 0;
 }
 
+static void on_rdv_event(void *ud, const char *text)
+{
+    emit(ud, NODE_EV_RENDEZVOUS, NULL, NULL, NULL, text);
+}
+
+/* --rendezvous HOST:PORT --server-key FINGERPRINT: 1 with the cause printed
+ * when they do not parse. The server connection is rdv's alone. */
+static int start_rendezvous(node *n, const node_config *cfg)
+{
+    static rdv_config rc; /* large; one per node */
+    memset(&rc, 0, sizeof rc);
+    if (parse_hostport(cfg->rendezvous, rc.host, sizeof rc.host, &rc.port) != 0) {
+        g_printerr("banter: --rendezvous %s: expected HOST:PORT\n", cfg->rendezvous);
+        return 1;
+    }
+    if (rdv_parse_fingerprint(cfg->server_key, rc.fpd) != 0) {
+        g_printerr("banter: --server-key %s: expected the 40 digits printed by "
+                   "`banter-rendezvous fingerprint`\n",
+                   cfg->server_key);
+        return 1;
+    }
+    g_strlcpy(rc.name, cfg->name, sizeof rc.name);
+    if (snprintf(rc.cert_path, sizeof rc.cert_path, "%s/cert.bin", cfg->home.dir) >=
+            (int)sizeof rc.cert_path ||
+        rdv_new(&n->rdv, n->ctx, n->id, &rc, on_rdv_event, n) != 0) {
+        g_printerr("banter: cannot set up the rendezvous connection\n");
+        return 1;
+    }
+    return 0;
+}
+
 static int node_start(node *n, const node_config *cfg)
 {
     char why[512];
@@ -983,6 +1017,8 @@ static int node_start(node *n, const node_config *cfg)
         g_printerr("banter: %s\n", why);
         return 1;
     }
+    if (cfg->rendezvous[0] && start_rendezvous(n, cfg) != 0)
+        return 1;
     if (listen_on(n, cfg->port) != 0) {
         g_printerr("banter: cannot listen on TCP port %u: %s (choose another with --port)\n",
                    cfg->port, g_strerror(errno));
@@ -1019,6 +1055,8 @@ static void node_stop(node *n)
             g_source_remove(n->statics[i].retry);
     mdns_free(n->md); /* goodbye packets first: colleagues drop us at once */
     n->md = NULL;
+    rdv_free(n->rdv); /* answers its waiting control requests */
+    n->rdv = NULL;
     GList *copy = g_list_copy(n->conns);
     for (GList *l = copy; l; l = l->next)
         conn_close(l->data, 0, true, "node stopping");
@@ -1039,6 +1077,8 @@ int node_run(const node_config *cfg)
     if (rc == 0) {
         for (size_t i = 0; i < n->nstatic; i++)
             dial_static(&n->statics[i]);
+        if (n->rdv)
+            rdv_start(n->rdv);
         guint s1 = g_unix_signal_add(SIGINT, on_signal, n);
         guint s2 = g_unix_signal_add(SIGTERM, on_signal, n);
         g_main_loop_run(n->loop);

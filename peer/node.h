@@ -36,6 +36,8 @@ typedef struct node_config {
     bool mdns;
     size_t nstatic;
     char static_peers[NODE_MAX_STATIC][300]; /* "host:port" */
+    char rendezvous[300];                    /* "host:port", or "" for none */
+    char server_key[128];                    /* its pinned fingerprint, as typed */
 } node_config;
 
 typedef struct node node;
@@ -53,6 +55,7 @@ typedef enum node_ev_type {
     NODE_EV_OFFLINE,     /* a peer's connection ended */
     NODE_EV_KEY_CHANGED, /* a known name came back with another key */
     NODE_EV_DISCOVERY,   /* mDNS availability changed (text says how) */
+    NODE_EV_RENDEZVOUS,  /* the rendezvous connection or login changed (text) */
 } node_ev_type;
 
 typedef struct node_event {
@@ -71,6 +74,10 @@ typedef struct node_peer_info {
 } node_peer_info;
 
 typedef struct xfer_mgr xfer_mgr;
+typedef struct rdv rdv;
+/* The node's rendezvous connection (peer/rdv.h), NULL when none is
+ * configured. */
+rdv *node_rdv(node *n);
 /* The node's file transfers (peer/xfer.h). */
 xfer_mgr *node_xfer(node *n);
 

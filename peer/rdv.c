@@ -1,0 +1,938 @@
+/* SPDX-License-Identifier: MIT */
+/* rdv.c - the node's connection to its rendezvous server (see rdv.h). */
+#include "rdv.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "session.h"
+#include "utf8.h"
+
+#define BARRIER_BIT   ((uint64_t)1 << 63) /* PING tokens of requests; keepalives have it clear */
+#define TICK_S        5
+#define STABLE_MS     10000 /* a connection that lasted this long resets the backoff */
+#define RDV_PLAIN_CAP (BANTER_MAX_PLAINTEXT + 1u)
+
+typedef enum req_kind { REQ_LOGIN, REQ_LOGOUT, REQ_PROFILE, REQ_SEARCH } req_kind;
+
+struct rdv_req {
+    req_kind kind;
+    uint64_t token;
+    bool passed; /* its barrier PONG arrived: the server has handled it */
+    char user[BANTER_MAX_NAME + 1];
+    rdv_done_fn cb; /* NULL once answered by a timeout or cancelled */
+    void *ud;
+    guint timer;
+};
+
+struct rdv {
+    GMainContext *ctx;
+    const identity *id;
+    rdv_config cfg;
+    char server[300];
+    char server_fp[IDENTITY_FP_LEN + 1];
+    rdv_event_fn event;
+    void *ud;
+    conn *c;
+    bool verified, ready, stopping;
+    bool peer_hello;        /* the server's HELLO arrived */
+    uint64_t hello_token;   /* the PING after our HELLO; 0 once its PONG came */
+    uint8_t server_key[32]; /* proven by the current connection, once verified */
+    int64_t ready_since, last_ping;
+    guint retry, tick;
+    unsigned backoff;
+    bool down_said;                      /* "cannot connect" printed for this outage */
+    char warned[IDENTITY_FP_DIGITS + 1]; /* the wrong fingerprint already reported */
+    char user[BANTER_MAX_NAME + 1];
+    bool admin;
+    char error[640];
+    char auth_error[BANTER_MAX_ERRCODE + 1];
+    int64_t retry_after_ms;
+    bool has_cert;
+    cert cert;
+    GQueue inflight; /* rdv_req, oldest first */
+    uint64_t next_token;
+};
+
+static int64_t mono_ms(void) { return g_get_monotonic_time() / 1000; }
+static int64_t real_ms(void) { return g_get_real_time() / 1000; }
+
+/* ---- pure helpers ---- */
+
+const char *rdv_errname(rdv_err e)
+{
+    static const char *names[] = {"OK",      "ENOTCONN",  "ENOTAUTH", "EAUTH",
+                                  "ESERVER", "ETIMEDOUT", "EBUSY",    "EINVAL"};
+    return (size_t)e < sizeof names / sizeof names[0] ? names[e] : "EINVAL";
+}
+
+int rdv_parse_fingerprint(const char *s, char out[static IDENTITY_FP_DIGITS + 1])
+{
+    size_t o = 0;
+    for (; *s; s++) {
+        if (*s == ' ' || *s == '-' || *s == '\t' || *s == '\n' || *s == '\r')
+            continue;
+        if (*s < '0' || *s > '9' || o == IDENTITY_FP_DIGITS)
+            return BANTER_EINVAL;
+        out[o++] = *s;
+    }
+    out[o] = '\0';
+    return o == IDENTITY_FP_DIGITS ? 0 : BANTER_EINVAL;
+}
+
+void rdv_format_fingerprint(const char *fpd, char out[static IDENTITY_FP_LEN + 1])
+{
+    size_t o = 0;
+    for (size_t i = 0; i < IDENTITY_FP_DIGITS && fpd[i]; i++) {
+        if (i && i % 5 == 0)
+            out[o++] = ' ';
+        out[o++] = fpd[i];
+    }
+    out[o] = '\0';
+}
+
+static bool plain(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return false;
+    return true;
+}
+
+int rdv_parse_criterion(const char *s, struct rv_criterion *c, char *why, size_t cap)
+{
+    char q[UTF8_QUOTE_CAP], field[32];
+    const char *op = strpbrk(s, "=~");
+    utf8_quote(q, s, strlen(s));
+    memset(c, 0, sizeof *c);
+    if (!op) {
+        snprintf(why, cap, "%s: expected FIELD=VALUE (exact) or FIELD~SUBSTRING (contains)", q);
+        return BANTER_EINVAL;
+    }
+    size_t fl = (size_t)(op - s), vl = strlen(op + 1);
+    if (fl < sizeof field) {
+        memcpy(field, s, fl);
+        field[fl] = '\0';
+    }
+    if (fl >= sizeof field || rv_field_parse(field, &c->field) != 0) {
+        snprintf(why, cap,
+                 "%s: unknown field (fields: user, display_name, department, title, email, "
+                 "phone, location, about)",
+                 q);
+        return BANTER_EINVAL;
+    }
+    if (vl == 0 || vl >= sizeof c->value || !utf8_valid(op + 1, vl) || !plain(op + 1)) {
+        snprintf(why, cap,
+                 "%s: the value must be 1 to %zu bytes of UTF-8 without control "
+                 "characters",
+                 q, sizeof c->value - 1);
+        return BANTER_EINVAL;
+    }
+    c->contains = *op == '~';
+    memcpy(c->value, op + 1, vl + 1);
+    return 0;
+}
+
+int rdv_check_value(rv_field f, const char *value, char *why, size_t cap)
+{
+    size_t n = strlen(value);
+    if (f >= RV_F_COUNT) {
+        snprintf(why, cap, "the account name is not a profile field");
+        return BANTER_EINVAL;
+    }
+    if (n > rv_field_max(f) || !utf8_valid(value, n) || (f != RV_F_ABOUT && !plain(value))) {
+        snprintf(why, cap, "%s must be at most %zu bytes of UTF-8%s", rv_field_name(f),
+                 rv_field_max(f), f != RV_F_ABOUT ? " without control characters" : "");
+        return BANTER_EINVAL;
+    }
+    return 0;
+}
+
+/* ---- log and events ---- */
+
+static void say(rdv *r, const char *text)
+{
+    g_printerr("banter: %s\n", text);
+    if (r->event)
+        r->event(r->ud, text);
+}
+
+/* ---- the certificate ---- */
+
+static int cert_save(const char *path, const cert *c)
+{
+    uint8_t b[CERT_LEN_MAX];
+    char tmp[HOME_PATH_MAX + 8];
+    size_t n;
+    int r = cert_encode(c, b, sizeof b, &n);
+    if (r)
+        return r;
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return BANTER_EIO;
+    bool ok = fchmod(fd, 0600) == 0 && write(fd, b, n) == (ssize_t)n && fsync(fd) == 0;
+    ok = close(fd) == 0 && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return BANTER_EIO;
+    }
+    return 0;
+}
+
+/* A certificate is ours to use when it names this device and a server
+ * with the pinned fingerprint (the signature was checked by cert_decode). */
+static bool cert_is_ours(const rdv *r, const cert *c)
+{
+    char fp[IDENTITY_FP_LEN + 1], fpd[IDENTITY_FP_DIGITS + 1];
+    identity_fingerprint(c->server, fp);
+    return rdv_parse_fingerprint(fp, fpd) == 0 && strcmp(fpd, r->cfg.fpd) == 0 &&
+           bcrypto_equal(c->device, identity_public(r->id), 32);
+}
+
+static void cert_load(rdv *r)
+{
+    uint8_t b[CERT_LEN_MAX + 1];
+    int fd = open(r->cfg.cert_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        if (errno != ENOENT)
+            g_printerr("banter: cannot read %s: %s\n", r->cfg.cert_path, g_strerror(errno));
+        return;
+    }
+    ssize_t n = read(fd, b, sizeof b);
+    close(fd);
+    cert c;
+    int e = n < 0 ? BANTER_EIO : n > CERT_LEN_MAX ? BANTER_ETOOBIG : cert_decode(&c, b, (size_t)n);
+    if (e) {
+        g_printerr("banter: ignoring %s: %s\n", r->cfg.cert_path, banter_strerror(e));
+        return;
+    }
+    if (!cert_is_ours(r, &c)) {
+        g_printerr("banter: ignoring %s: it is for another device or another server\n",
+                   r->cfg.cert_path);
+        return;
+    }
+    r->cert = c;
+    r->has_cert = true;
+}
+
+static void cert_forget(rdv *r)
+{
+    if (unlink(r->cfg.cert_path) != 0 && errno != ENOENT)
+        g_printerr("banter: cannot remove %s: %s\n", r->cfg.cert_path, g_strerror(errno));
+    r->has_cert = false;
+    memset(&r->cert, 0, sizeof r->cert);
+}
+
+static void on_cert(rdv *r, const cert *c)
+{
+    char text[512];
+    int e = cert_check(c, r->server_key, identity_public(r->id), real_ms());
+    if (e == 0 && r->user[0] && strcmp(c->name, r->user) != 0)
+        e = BANTER_EKEYMISMATCH;
+    if (e) {
+        snprintf(text, sizeof text, "ignoring a certificate from the rendezvous server: %s",
+                 banter_strerror(e));
+        g_printerr("banter: %s\n", text);
+        return;
+    }
+    r->cert = *c;
+    r->has_cert = true;
+    e = cert_save(r->cfg.cert_path, c);
+    if (e)
+        g_printerr("banter: cannot save the certificate in %s: %s\n", r->cfg.cert_path,
+                   g_strerror(errno));
+}
+
+/* ---- requests waiting for the server ---- */
+
+static void req_free(rdv_req *q)
+{
+    if (q->timer)
+        g_source_remove(q->timer);
+    bcrypto_wipe(q, sizeof *q);
+    g_free(q);
+}
+
+/* Take q out of the queue, answer it (when someone still waits) and free. */
+static void finish(rdv *r, rdv_req *q, const rdv_answer *a)
+{
+    g_queue_remove(&r->inflight, q);
+    rdv_done_fn cb = q->cb;
+    void *ud = q->ud;
+    req_free(q);
+    if (cb)
+        cb(ud, a);
+}
+
+static void fail(rdv *r, rdv_req *q, rdv_err err, const char *why)
+{
+    rdv_answer a = {.err = err, .why = why};
+    finish(r, q, &a);
+}
+
+static void fail_all(rdv *r, const char *why)
+{
+    while (!g_queue_is_empty(&r->inflight))
+        fail(r, g_queue_peek_head(&r->inflight), RDV_ENOTCONN, why);
+}
+
+static gboolean on_req_timeout(gpointer v)
+{
+    rdv_req *q = v;
+    rdv_done_fn cb = q->cb;
+    char why[160];
+    q->timer = 0;
+    q->cb = NULL; /* the entry stays: a late answer still finds its request */
+    snprintf(why, sizeof why, "the rendezvous server did not answer within %d s",
+             RDV_REQUEST_MS / 1000);
+    rdv_answer a = {.err = RDV_ETIMEDOUT, .why = why};
+    if (cb)
+        cb(q->ud, &a);
+    return G_SOURCE_REMOVE;
+}
+
+void rdv_req_cancel(rdv_req *q)
+{
+    if (!q)
+        return;
+    q->cb = NULL;
+    if (q->timer)
+        g_source_remove(q->timer);
+    q->timer = 0;
+}
+
+/* The oldest request of a kind; with only_unpassed, the oldest of any kind
+ * whose barrier PONG has not come yet. NULL when there is none. */
+static rdv_req *oldest(rdv *r, req_kind kind, bool only_unpassed)
+{
+    for (GList *l = r->inflight.head; l; l = l->next) {
+        rdv_req *q = l->data;
+        if (only_unpassed ? !q->passed : q->kind == kind)
+            return q;
+    }
+    return NULL;
+}
+
+/* ---- sending ---- */
+
+static int send_msg(rdv *r, const msg *m)
+{
+    int e = r->c ? conn_send(r->c, m) : BANTER_ESTATE;
+    if (e && e != BANTER_ESTATE)
+        conn_close(r->c, e, false, NULL); /* the server does not read: start over */
+    return e;
+}
+
+/* Encode and send; the plaintext (it may hold a password) is wiped. */
+static int send_rv(rdv *r, const rvmsg *m)
+{
+    buf b;
+    buf_init(&b, RDV_PLAIN_CAP);
+    int e = rvmsg_encode(m, &b);
+    if (e == 0)
+        e = r->c ? conn_send_raw(r->c, buf_data(&b), buf_len(&b)) : BANTER_ESTATE;
+    if (buf_len(&b))
+        bcrypto_wipe((void *)buf_data(&b), buf_len(&b));
+    buf_free(&b);
+    return e;
+}
+
+static bool codec_error(int e)
+{
+    return e == BANTER_ESCHEMA || e == BANTER_ETOOLONG || e == BANTER_EUTF8 || e == BANTER_EINVAL;
+}
+
+static void not_connected(const rdv *r, char *why, size_t cap)
+{
+    snprintf(why, cap,
+             "not connected to the rendezvous server at %s%s%s%s: the node keeps trying "
+             "(banter rendezvous shows why)",
+             r->server, r->error[0] ? " (" : "", r->error, r->error[0] ? ")" : "");
+}
+
+/* Send m followed by its barrier PING and queue the request. */
+static rdv_err start(rdv *r, req_kind kind, const rvmsg *m, rdv_done_fn cb, void *ud, rdv_req **out,
+                     char *why, size_t cap)
+{
+    *out = NULL;
+    if (!r->ready) {
+        not_connected(r, why, cap);
+        return RDV_ENOTCONN;
+    }
+    if (kind != REQ_LOGIN && !r->user[0]) {
+        snprintf(why, cap, "not logged in to the rendezvous server: run `banter login USER`");
+        return RDV_ENOTAUTH;
+    }
+    if (g_queue_get_length(&r->inflight) >= RDV_MAX_INFLIGHT) {
+        rdv_req *stale = NULL; /* a request nobody waits for any more makes room */
+        for (GList *l = r->inflight.head; l && !stale; l = l->next)
+            stale = ((rdv_req *)l->data)->cb ? NULL : l->data;
+        if (!stale) {
+            snprintf(why, cap, "%d requests already wait for the rendezvous server: try again",
+                     RDV_MAX_INFLIGHT);
+            return RDV_EBUSY;
+        }
+        fail(r, stale, RDV_ETIMEDOUT, "dropped");
+    }
+    int e = send_rv(r, m);
+    msg ping = {.type = MSG_PING};
+    ping.u.ping.token = BARRIER_BIT | ++r->next_token;
+    if (e == 0)
+        e = send_msg(r, &ping);
+    if (e) {
+        snprintf(why, cap, "%s: %s",
+                 codec_error(e) ? "the request is not valid" : "cannot send to the server",
+                 banter_strerror(e));
+        return codec_error(e) ? RDV_EINVAL : RDV_ENOTCONN;
+    }
+    rdv_req *q = g_new0(rdv_req, 1);
+    q->kind = kind;
+    q->token = ping.u.ping.token;
+    q->cb = cb;
+    q->ud = ud;
+    q->timer = g_timeout_add(RDV_REQUEST_MS, on_req_timeout, q);
+    g_queue_push_tail(&r->inflight, q);
+    *out = q;
+    return RDV_OK;
+}
+
+rdv_err rdv_login(rdv *r, const char *user, char *password, rdv_done_fn cb, void *ud, rdv_req **out,
+                  char *why, size_t cap)
+{
+    rvmsg m = {.type = RV_LOGIN};
+    size_t pl = strlen(password);
+    rdv_err e = RDV_EINVAL;
+    *out = NULL;
+    if (!cert_name_valid(user))
+        snprintf(why, cap, "the user name must be 1 to 64 bytes of a-z, 0-9, '.', '_' and '-'");
+    else if (pl == 0 || pl > RV_PASSWORD_MAX)
+        snprintf(why, cap, "the password must be 1 to %u bytes", RV_PASSWORD_MAX);
+    else
+        e = RDV_OK;
+    if (e == RDV_OK) {
+        memcpy(m.u.login.user, user, strlen(user) + 1);
+        memcpy(m.u.login.password, password, pl + 1);
+        e = start(r, REQ_LOGIN, &m, cb, ud, out, why, cap);
+        if (e == RDV_OK)
+            memcpy((*out)->user, user, strlen(user) + 1);
+    }
+    bcrypto_wipe(password, pl);
+    rvmsg_clear(&m);
+    return e;
+}
+
+rdv_err rdv_logout(rdv *r, rdv_done_fn cb, void *ud, rdv_req **out, char *why, size_t cap)
+{
+    rvmsg m = {.type = RV_LOGOUT};
+    return start(r, REQ_LOGOUT, &m, cb, ud, out, why, cap);
+}
+
+rdv_err rdv_profile_set(rdv *r, rv_field f, const char *value, rdv_done_fn cb, void *ud,
+                        rdv_req **out, char *why, size_t cap)
+{
+    rvmsg m = {.type = RV_PROFILE_SET};
+    *out = NULL;
+    if (rdv_check_value(f, value, why, cap) != 0)
+        return RDV_EINVAL;
+    m.u.profile.f[f] = (char *)value; /* borrowed: m is not cleared */
+    return start(r, REQ_PROFILE, &m, cb, ud, out, why, cap);
+}
+
+rdv_err rdv_search(rdv *r, const struct rv_search *q, rdv_done_fn cb, void *ud, rdv_req **out,
+                   char *why, size_t cap)
+{
+    rvmsg m = {.type = RV_SEARCH};
+    *out = NULL;
+    if (q->n < 1 || q->n > RV_SEARCH_MAX || q->per_page < 1 || q->per_page > RV_PER_PAGE_MAX) {
+        snprintf(why, cap, "a search takes 1 to %u criteria and 1 to %u users per page",
+                 RV_SEARCH_MAX, RV_PER_PAGE_MAX);
+        return RDV_EINVAL;
+    }
+    m.u.search = *q;
+    return start(r, REQ_SEARCH, &m, cb, ud, out, why, cap);
+}
+
+/* ---- what the server sends ---- */
+
+/* The oldest login or logout: the requests an RV_AUTH may answer. */
+static rdv_req *oldest_auth(rdv *r)
+{
+    for (GList *l = r->inflight.head; l; l = l->next) {
+        rdv_req *q = l->data;
+        if (q->kind == REQ_LOGIN || q->kind == REQ_LOGOUT)
+            return q;
+    }
+    return NULL;
+}
+
+static void logged_out(rdv *r, rdv_req *q)
+{
+    say(r, "logged out of the rendezvous server");
+    r->user[0] = '\0';
+    r->admin = false;
+    r->auth_error[0] = '\0';
+    r->retry_after_ms = 0;
+    cert_forget(r);
+    rdv_answer a = {.err = RDV_OK};
+    finish(r, q, &a);
+}
+
+static const char *auth_text(const char *code)
+{
+    if (strcmp(code, "EPASSWORD") == 0)
+        return "wrong user name or password";
+    if (strcmp(code, "EDISABLED") == 0)
+        return "the account is disabled";
+    if (strcmp(code, "ERATE") == 0)
+        return "too many failed logins";
+    return "refused";
+}
+
+static void on_auth(rdv *r, const struct rv_auth *a)
+{
+    char text[400];
+    /* Before ready, it is the account this device is bound to (said in the
+     * "connected" line); after, the answer to the oldest login (unless it
+     * names another account: then the server changed this device's) or
+     * the confirmation of a logout. */
+    rdv_req *q = r->ready ? oldest_auth(r) : NULL;
+    if (q && q->kind == REQ_LOGOUT && !a->ok) {
+        logged_out(r, q);
+        return;
+    }
+    if (q && (q->kind == REQ_LOGOUT || (a->ok && strcmp(q->user, a->user) != 0)))
+        q = NULL;
+    if (a->ok) {
+        memcpy(r->user, a->user, sizeof r->user);
+        r->admin = a->admin;
+        r->auth_error[0] = '\0';
+        r->retry_after_ms = 0;
+        snprintf(text, sizeof text, "logged in to the rendezvous server as %s%s", a->user,
+                 a->admin ? " (admin)" : "");
+    } else {
+        memcpy(r->auth_error, a->error, sizeof r->auth_error);
+        r->retry_after_ms = a->retry_after_ms;
+        if (!q) { /* the server no longer accepts this device's account */
+            r->user[0] = '\0';
+            r->admin = false;
+        }
+        if (q)
+            snprintf(text, sizeof text, "the rendezvous server refused the login of %s: %s (%s)",
+                     q->user, auth_text(a->error), a->error);
+        else
+            snprintf(text, sizeof text,
+                     "the rendezvous server no longer accepts this device's account: %s (%s)",
+                     auth_text(a->error), a->error);
+    }
+    if (r->ready)
+        say(r, text);
+    if (!q)
+        return;
+    rdv_answer ans = {.err = a->ok ? RDV_OK : RDV_EAUTH,
+                      .why = text,
+                      .code = a->ok ? NULL : a->error,
+                      .retry_after_ms = a->retry_after_ms,
+                      .auth = a};
+    finish(r, q, &ans);
+}
+
+static void on_result(rdv *r, const struct rv_search_result *res)
+{
+    rdv_req *q = oldest(r, REQ_SEARCH, false);
+    if (!q) {
+        g_printerr("banter: the rendezvous server sent a search result nobody asked for\n");
+        return;
+    }
+    rdv_answer a = {.err = RDV_OK, .result = res};
+    finish(r, q, &a);
+}
+
+static void maybe_ready(rdv *r);
+
+static void on_pong(rdv *r, uint64_t token)
+{
+    if (!(token & BARRIER_BIT))
+        return; /* a keepalive */
+    if (token == r->hello_token) {
+        r->hello_token = 0;
+        maybe_ready(r);
+        return;
+    }
+    for (GList *l = r->inflight.head; l; l = l->next) {
+        rdv_req *q = l->data;
+        if (q->token != token)
+            continue;
+        q->passed = true;
+        if (q->kind == REQ_LOGOUT) {
+            logged_out(r, q);
+        } else if (q->kind == REQ_PROFILE) {
+            rdv_answer a = {.err = RDV_OK};
+            finish(r, q, &a);
+        }
+        return;
+    }
+}
+
+static void on_error(rdv *r, const struct msg_error *e)
+{
+    char why[600];
+    /* Handled in order: the first request whose PONG has not come. A
+     * login's answer may come later (its password is hashed off the loop). */
+    rdv_req *q = oldest(r, REQ_LOGIN, true);
+    if (!q)
+        q = oldest(r, REQ_LOGIN, false);
+    snprintf(why, sizeof why, "the rendezvous server refused the request: %s%s%s", e->code,
+             e->message[0] ? ": " : "", e->message);
+    if (!q) {
+        g_printerr("banter: %s\n", why);
+        return;
+    }
+    rdv_answer a = {.err = RDV_ESERVER, .why = why, .code = e->code};
+    finish(r, q, &a);
+}
+
+static void refuse_msg(rdv *r, int err, const char *what)
+{
+    msg e = {.type = MSG_ERROR};
+    g_strlcpy(e.u.error.code, banter_errname(err), sizeof e.u.error.code);
+    g_strlcpy(e.u.error.message, what, sizeof e.u.error.message);
+    (void)send_msg(r, &e);
+}
+
+static void on_rvmsg(rdv *r, const uint8_t *pt, size_t len)
+{
+    rvmsg m;
+    int e = rvmsg_decode(&m, pt, len);
+    if (e) {
+        g_printerr("banter: refused a message from the rendezvous server: %s\n",
+                   banter_strerror(e));
+        refuse_msg(r, e, "message refused");
+        return;
+    }
+    switch (m.type) {
+    case RV_AUTH:
+        on_auth(r, &m.u.auth);
+        break;
+    case RV_SEARCH_RESULT:
+        on_result(r, &m.u.result);
+        break;
+    case RV_CERT:
+        on_cert(r, &m.u.cert);
+        break;
+    default:
+        refuse_msg(r, BANTER_EBADTYPE, "type not accepted from a server");
+        break;
+    }
+    rvmsg_clear(&m);
+}
+
+/* ---- the connection ---- */
+
+static void on_established(void *ud, conn *c);
+static void on_message(void *ud, conn *c, const uint8_t *pt, size_t len);
+static void on_closed(void *ud, conn *c, int err);
+
+static const conn_callbacks conn_cbs = {on_established, on_message, NULL, on_closed};
+
+static gboolean on_tick(gpointer v)
+{
+    rdv *r = v;
+    int64_t t = mono_ms();
+    if (!r->c) {
+        r->tick = 0;
+        return G_SOURCE_REMOVE;
+    }
+    if (!conn_is_open(r->c))
+        return G_SOURCE_CONTINUE;
+    if (!conn_established(r->c)) {
+        if (t - conn_created(r->c) > RDV_HANDSHAKE_MS)
+            conn_close(r->c, BANTER_ETIMEDOUT, false, NULL);
+    } else if (t - conn_last_rx(r->c) > RDV_TIMEOUT_MS) {
+        conn_close(r->c, BANTER_ETIMEDOUT, false, NULL);
+    } else if (t - conn_last_rx(r->c) >= RDV_KEEPALIVE_MS && t - r->last_ping >= RDV_KEEPALIVE_MS) {
+        msg ping = {.type = MSG_PING};
+        ping.u.ping.token = (uint64_t)t & ~BARRIER_BIT;
+        r->last_ping = t;
+        (void)send_msg(r, &ping);
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+static gboolean on_retry(gpointer v);
+
+static void schedule_retry(rdv *r)
+{
+    if (r->stopping || r->retry)
+        return;
+    r->backoff = r->backoff ? MIN(r->backoff * 2, RDV_BACKOFF_MAX) : RDV_BACKOFF_MIN;
+    r->retry = g_timeout_add(r->backoff, on_retry, r);
+}
+
+static const char *reason(int err)
+{
+    switch (err) {
+    case 0:
+        return "the server closed the connection";
+    case BANTER_EINVAL:
+        return "unknown host";
+    case BANTER_EIO:
+        return "connection refused or network unreachable";
+    case BANTER_ETIMEDOUT:
+        return "no answer in time";
+    default:
+        return banter_strerror(err);
+    }
+}
+
+static void cannot_connect(rdv *r, int err)
+{
+    snprintf(r->error, sizeof r->error, "cannot connect to the rendezvous server at %s: %s",
+             r->server, reason(err));
+    if (!r->down_said) {
+        char text[700];
+        snprintf(text, sizeof text, "%s; retrying every %d s at most", r->error,
+                 RDV_BACKOFF_MAX / 1000);
+        say(r, text);
+        r->down_said = true;
+    }
+}
+
+static void dial(rdv *r)
+{
+    int err;
+    if (r->stopping || r->c)
+        return;
+    r->c = conn_connect(r->ctx, r->id, r->cfg.host, r->cfg.port, &conn_cbs, r, &err);
+    if (!r->c) {
+        cannot_connect(r, err);
+        schedule_retry(r);
+        return;
+    }
+    r->last_ping = 0;
+    if (!r->tick)
+        r->tick = g_timeout_add_seconds(TICK_S, on_tick, r);
+}
+
+static gboolean on_retry(gpointer v)
+{
+    rdv *r = v;
+    r->retry = 0;
+    dial(r);
+    return G_SOURCE_REMOVE;
+}
+
+/* The server proved another key than the pinned one. Nothing more is sent
+ * to it; the loud message is printed once per wrong key. */
+static void refuse_server(rdv *r, conn *c, const char *fp, const char *fpd)
+{
+    snprintf(r->error, sizeof r->error,
+             "the server at %s has fingerprint %s, not the pinned %s: refusing it", r->server, fp,
+             r->server_fp);
+    if (strcmp(r->warned, fpd) != 0) {
+        char text[800];
+        snprintf(text, sizeof text,
+                 "WARNING: %s (if the server's key really changed, ask its admin for "
+                 "`banter-rendezvous fingerprint` and restart the node with that --server-key)",
+                 r->error);
+        say(r, text);
+        memcpy(r->warned, fpd, sizeof r->warned);
+    }
+    conn_close(c, BANTER_EKEYMISMATCH, false, NULL);
+}
+
+static void on_established(void *ud, conn *c)
+{
+    rdv *r = ud;
+    char fp[IDENTITY_FP_LEN + 1], fpd[IDENTITY_FP_DIGITS + 1];
+    identity_fingerprint(conn_peer(c), fp);
+    if (rdv_parse_fingerprint(fp, fpd) != 0 || strcmp(fpd, r->cfg.fpd) != 0) {
+        refuse_server(r, c, fp, fpd);
+        return;
+    }
+    r->verified = true;
+    memcpy(r->server_key, conn_peer(c), 32);
+    /* A new session: the server tells again which account this device is
+     * bound to (RV_AUTH while handling our HELLO), or nothing. */
+    r->user[0] = '\0';
+    r->admin = false;
+    r->auth_error[0] = '\0';
+    r->retry_after_ms = 0;
+    msg h = {.type = MSG_HELLO};
+    h.u.hello.version = SESSION_VERSION;
+    g_strlcpy(h.u.hello.name, r->cfg.name, sizeof h.u.hello.name);
+    g_strlcpy(h.u.hello.features[0], "chat", sizeof h.u.hello.features[0]);
+    g_strlcpy(h.u.hello.features[1], "broadcast", sizeof h.u.hello.features[1]);
+    g_strlcpy(h.u.hello.features[2], "file", sizeof h.u.hello.features[2]);
+    h.u.hello.nfeatures = 3;
+    /* The PONG to this PING means the server has handled our HELLO: any
+     * RV_AUTH before it describes the device, not a login. */
+    msg ping = {.type = MSG_PING};
+    ping.u.ping.token = r->hello_token = BARRIER_BIT | ++r->next_token;
+    if (send_msg(r, &h) == 0)
+        (void)send_msg(r, &ping);
+}
+
+/* Requests go out once both HELLOs are done (the server's arrived, ours
+ * was handled). */
+static void maybe_ready(rdv *r)
+{
+    char text[600];
+    if (r->ready || !r->peer_hello || r->hello_token)
+        return;
+    r->ready = true;
+    r->ready_since = mono_ms();
+    r->error[0] = '\0';
+    r->warned[0] = '\0';
+    r->down_said = false;
+    if (r->user[0])
+        snprintf(text, sizeof text, "connected to the rendezvous server at %s as %s%s", r->server,
+                 r->user, r->admin ? " (admin)" : "");
+    else if (r->auth_error[0])
+        snprintf(text, sizeof text,
+                 "connected to the rendezvous server at %s; it refused this device's account: %s",
+                 r->server, r->auth_error);
+    else
+        snprintf(text, sizeof text, "connected to the rendezvous server at %s (not logged in)",
+                 r->server);
+    say(r, text);
+}
+
+static void on_message(void *ud, conn *c, const uint8_t *pt, size_t len)
+{
+    rdv *r = ud;
+    msg m;
+    if (!r->verified)
+        return; /* never: a refused server is closed before it can speak */
+    if (len && rvmsg_owns(pt[0])) {
+        on_rvmsg(r, pt, len);
+        return;
+    }
+    int e = msg_decode(&m, pt, len);
+    if (e) {
+        refuse_msg(r, e, "message refused");
+        return;
+    }
+    switch (m.type) {
+    case MSG_HELLO:
+        r->peer_hello = true;
+        maybe_ready(r);
+        break;
+    case MSG_PING: {
+        msg pong = {.type = MSG_PONG};
+        pong.u.ping.token = m.u.ping.token;
+        (void)send_msg(r, &pong);
+        break;
+    }
+    case MSG_PONG:
+        on_pong(r, m.u.ping.token);
+        break;
+    case MSG_ERROR:
+        on_error(r, &m.u.error);
+        break;
+    case MSG_BYE:
+        conn_close(c, 0, false, NULL);
+        break;
+    default: /* chat and files are for peers, not the server */
+        refuse_msg(r, BANTER_EBADTYPE, "type not accepted from a server");
+        break;
+    }
+    msg_clear(&m);
+}
+
+static void on_closed(void *ud, conn *c, int err)
+{
+    rdv *r = ud;
+    bool was_ready = r->ready;
+    (void)c;
+    r->c = NULL;
+    r->ready = r->verified = r->peer_hello = false;
+    r->hello_token = 0;
+    if (r->tick)
+        g_source_remove(r->tick);
+    r->tick = 0;
+    fail_all(r, r->stopping ? "the node is stopping"
+                            : "the connection to the rendezvous server ended before it answered");
+    if (r->stopping)
+        return;
+    if (was_ready) {
+        char text[700];
+        snprintf(r->error, sizeof r->error,
+                 "lost the connection to the rendezvous server at %s: %s", r->server,
+                 err ? banter_strerror(err) : "closed by the server");
+        snprintf(text, sizeof text, "%s; reconnecting", r->error);
+        say(r, text);
+        if (mono_ms() - r->ready_since >= STABLE_MS)
+            r->backoff = 0;
+    } else if (err != BANTER_EKEYMISMATCH) {
+        cannot_connect(r, err);
+    }
+    schedule_retry(r);
+}
+
+/* ---- lifecycle and status ---- */
+
+int rdv_new(rdv **out, GMainContext *ctx, const identity *id, const rdv_config *cfg,
+            rdv_event_fn event, void *ud)
+{
+    rdv *r = g_new0(rdv, 1);
+    r->ctx = ctx;
+    r->id = id;
+    r->cfg = *cfg;
+    r->event = event;
+    r->ud = ud;
+    g_queue_init(&r->inflight);
+    if (strchr(cfg->host, ':')) /* an IPv6 address */
+        snprintf(r->server, sizeof r->server, "[%s]:%u", cfg->host, cfg->port);
+    else
+        snprintf(r->server, sizeof r->server, "%s:%u", cfg->host, cfg->port);
+    rdv_format_fingerprint(cfg->fpd, r->server_fp);
+    cert_load(r);
+    *out = r;
+    return 0;
+}
+
+void rdv_start(rdv *r) { dial(r); }
+
+void rdv_free(rdv *r)
+{
+    if (!r)
+        return;
+    r->stopping = true;
+    if (r->retry)
+        g_source_remove(r->retry);
+    r->retry = 0;
+    if (r->c)
+        conn_close(r->c, 0, true, "node stopping");
+    /* Let the conn's closed callback run: it answers what still waits. */
+    while (r->c && g_main_context_iteration(r->ctx, FALSE))
+        ;
+    fail_all(r, "the node is stopping");
+    if (r->tick)
+        g_source_remove(r->tick);
+    bcrypto_wipe(r, sizeof *r);
+    g_free(r);
+}
+
+void rdv_get_status(const rdv *r, rdv_status *st)
+{
+    memset(st, 0, sizeof *st);
+    memcpy(st->server, r->server, sizeof st->server);
+    memcpy(st->server_fp, r->server_fp, sizeof st->server_fp);
+    st->connected = r->ready;
+    st->verified = r->verified;
+    memcpy(st->user, r->user, sizeof st->user);
+    st->admin = r->admin;
+    memcpy(st->error, r->error, sizeof st->error);
+    memcpy(st->auth_error, r->auth_error, sizeof st->auth_error);
+    st->retry_after_ms = r->retry_after_ms;
+    st->cert_expires_ms = r->has_cert ? r->cert.expires_ms : 0;
+}
+
+const cert *rdv_cert(const rdv *r) { return r->has_cert ? &r->cert : NULL; }

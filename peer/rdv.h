@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rdv.h - the node's one connection to its rendezvous server
+ * (docs/rendezvous.md): dial, pin the server's key, say HELLO, keep the
+ * connection alive and reconnect with backoff, and carry the account
+ * requests (login, logout, profile, search) and the organisation
+ * certificate.
+ *
+ * The server is not a peer: its connection is not in the node's peer
+ * table and carries no chat. The server's answers carry no request id, so
+ * each request is followed by a PING whose token is the request's own
+ * ("barrier"): the server handles a connection's messages in order, so an
+ * ERROR that arrives before a request's PONG is that request's, and a
+ * request with no answer of its own (logout, profile) is done when its
+ * PONG arrives.
+ *
+ * Every call runs on the node's main loop. A request that was started
+ * calls its rdv_done_fn exactly once (an answer, an error, the timeout,
+ * the connection lost, or rdv_free), unless rdv_req_cancel() came first.
+ */
+#ifndef BANTER_PEER_RDV_H
+#define BANTER_PEER_RDV_H
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "home.h"
+#include "identity.h"
+#include "rvmsg.h"
+
+#define RDV_REQUEST_MS   15000 /* a request waits this long for its answer */
+#define RDV_HANDSHAKE_MS 10000 /* the handshake must finish within this */
+#define RDV_KEEPALIVE_MS 25000 /* PING after this much silence (the server's is 30 s) */
+#define RDV_TIMEOUT_MS   60000 /* close and reconnect after this much silence */
+#define RDV_BACKOFF_MIN  500   /* reconnect delay, doubling up to RDV_BACKOFF_MAX */
+#define RDV_BACKOFF_MAX  30000
+#define RDV_MAX_INFLIGHT 32 /* requests waiting for the server at once */
+
+typedef struct rdv rdv;
+typedef struct rdv_req rdv_req;
+
+typedef struct rdv_config {
+    char host[256];
+    uint16_t port;
+    char fpd[IDENTITY_FP_DIGITS + 1]; /* the pinned server fingerprint, digits only */
+    char name[BANTER_MAX_NAME + 1];   /* our HELLO name */
+    char cert_path[HOME_PATH_MAX];    /* where the certificate is kept (0600) */
+} rdv_config;
+
+/* A sentence for the log and the control socket's listeners (the node
+ * prints nothing itself: rdv prints its own lines to stderr). */
+typedef void (*rdv_event_fn)(void *ud, const char *text);
+
+typedef enum rdv_err {
+    RDV_OK = 0,
+    RDV_ENOTCONN,  /* no verified connection to the server now (or it ended) */
+    RDV_ENOTAUTH,  /* not logged in */
+    RDV_EAUTH,     /* the server refused the login (see the rv_auth) */
+    RDV_ESERVER,   /* the server answered ERROR (see code) */
+    RDV_ETIMEDOUT, /* no answer within RDV_REQUEST_MS */
+    RDV_EBUSY,     /* RDV_MAX_INFLIGHT requests wait already */
+    RDV_EINVAL,    /* a bad argument (the codec refused it) */
+} rdv_err;
+
+/* Stable names for the control socket: "ENOTCONN", "ENOTAUTH", "EAUTH",
+ * "ESERVER", "ETIMEDOUT", "EBUSY", "EINVAL". */
+const char *rdv_errname(rdv_err e);
+
+typedef struct rdv_answer {
+    rdv_err err;
+    const char *why;                       /* a sentence when err */
+    const char *code;                      /* RDV_ESERVER, RDV_EAUTH: the server's code */
+    int64_t retry_after_ms;                /* RDV_EAUTH: 0 or how long to wait */
+    const struct rv_auth *auth;            /* login, when answered */
+    const struct rv_search_result *result; /* search, when answered */
+} rdv_answer;
+
+/* The answer is only valid during the call. */
+typedef void (*rdv_done_fn)(void *ud, const rdv_answer *a);
+
+typedef struct rdv_status {
+    char server[300]; /* "host:port" */
+    char server_fp[IDENTITY_FP_LEN + 1];
+    bool connected;                 /* a verified session that exchanged HELLO: requests go out */
+    bool verified;                  /* the current connection proved the pinned key */
+    char user[BANTER_MAX_NAME + 1]; /* "" when not logged in */
+    bool admin;
+    char error[640];                         /* "" or the latest problem, a sentence */
+    char auth_error[BANTER_MAX_ERRCODE + 1]; /* "" or the server's refusal code */
+    int64_t retry_after_ms;
+    int64_t cert_expires_ms; /* 0: no certificate */
+} rdv_status;
+
+/* Set up (no I/O yet; rdv_start dials). Loads the certificate from
+ * cfg->cert_path when one is there for this device and this server.
+ * BANTER_ENOMEM. */
+BANTER_WUR int rdv_new(rdv **out, GMainContext *ctx, const identity *id, const rdv_config *cfg,
+                       rdv_event_fn event, void *ud);
+void rdv_start(rdv *r);
+/* Answer every waiting request (RDV_ENOTCONN, "the node is stopping"),
+ * say BYE, and free. Accepts NULL. */
+void rdv_free(rdv *r);
+
+void rdv_get_status(const rdv *r, rdv_status *st);
+/* The certificate when there is one (NULL otherwise); borrowed. */
+const cert *rdv_cert(const rdv *r);
+
+/* Requests. Each returns RDV_OK with *out set (the callback will run), or
+ * an error (the callback never runs); why (cap bytes) then says it for
+ * people. rdv_login wipes password in every case. */
+rdv_err rdv_login(rdv *r, const char *user, char *password, rdv_done_fn cb, void *ud, rdv_req **out,
+                  char *why, size_t cap);
+rdv_err rdv_logout(rdv *r, rdv_done_fn cb, void *ud, rdv_req **out, char *why, size_t cap);
+rdv_err rdv_profile_set(rdv *r, rv_field f, const char *value, rdv_done_fn cb, void *ud,
+                        rdv_req **out, char *why, size_t cap);
+rdv_err rdv_search(rdv *r, const struct rv_search *q, rdv_done_fn cb, void *ud, rdv_req **out,
+                   char *why, size_t cap);
+/* The caller no longer wants the answer: its callback will not run. The
+ * request itself stays with the server. */
+void rdv_req_cancel(rdv_req *q);
+
+/* ---- pure helpers (unit-tested) ---- */
+
+/* A fingerprint as typed (digits, with any spaces or dashes, surrounding
+ * white space ignored) to its 40 digits. BANTER_EINVAL otherwise. */
+BANTER_WUR int rdv_parse_fingerprint(const char *s, char out[static IDENTITY_FP_DIGITS + 1]);
+/* 40 digits to "12345 67890 ..." */
+void rdv_format_fingerprint(const char *fpd, char out[static IDENTITY_FP_LEN + 1]);
+/* "field=value" (exact) or "field~value" (substring), both case-insensitive
+ * at the server; field is user or a profile field. BANTER_EINVAL with why
+ * (cap bytes) naming the problem. */
+BANTER_WUR int rdv_parse_criterion(const char *s, struct rv_criterion *c, char *why, size_t cap);
+/* Whether value may be stored in profile field f (length, UTF-8, no
+ * control characters except newlines and tabs in "about"). BANTER_EINVAL
+ * with why. */
+BANTER_WUR int rdv_check_value(rv_field f, const char *value, char *why, size_t cap);
+
+#endif
