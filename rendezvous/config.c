@@ -17,37 +17,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "kvconf.h"
 #include "utf8.h"
 
-#define CONFIG_MAX_FILE (64u * 1024u)
 /* Where the parser is, for messages. */
-struct parse {
-    const char *file; /* the file's base name, or NULL for an option */
-    unsigned line;    /* 1-based; 0 outside a file's lines */
-    char *why;
-    size_t cap;
-};
-
-__attribute__((format(printf, 3, 4))) static int fail(const struct parse *p, int err,
-                                                      const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-
-    if (!p->why || p->cap == 0)
-        return err;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    if (p->file && p->line)
-        snprintf(p->why, p->cap, "%s line %u: %s", p->file, p->line, msg);
-    else if (p->file)
-        snprintf(p->why, p->cap, "%s: %s", p->file, msg);
-    else
-        snprintf(p->why, p->cap, "%s", msg);
-    return err;
-}
-
 void config_defaults(config *c)
 {
     memset(c, 0, sizeof *c);
@@ -109,168 +82,51 @@ int config_parse_listen(const char *s, struct sockaddr_storage *out)
     return 0;
 }
 
-static int set_key(const struct parse *p, config *c, const char *key, const char *value)
+static int set_key(void *ud, const kvconf *k, const char *key, const char *value)
 {
+    config *c = ud;
     char q[UTF8_QUOTE_CAP];
     struct sockaddr_storage ss;
 
     utf8_quote(q, value, strlen(value));
     if (strcmp(key, "listen") == 0) {
         if (config_parse_listen(value, &ss) != 0)
-            return fail(p, BANTER_EFORMAT,
-                        "listen: %s is not ADDR:PORT with a numeric address "
-                        "(e.g. 0.0.0.0:7071 or [::]:7071)",
-                        q);
+            return kvconf_fail(k, BANTER_EFORMAT,
+                               "listen: %s is not ADDR:PORT with a numeric address "
+                               "(e.g. 0.0.0.0:7071 or [::]:7071)",
+                               q);
         snprintf(c->listen, sizeof c->listen, "%s", value);
         return 0;
     }
     if (strcmp(key, "db") == 0) {
         if (*value == '\0')
-            return fail(p, BANTER_EFORMAT, "db: the path is empty");
+            return kvconf_fail(k, BANTER_EFORMAT, "db: the path is empty");
         if (strlen(value) + sizeof CONFIG_KEY_SUFFIX > sizeof c->db)
-            return fail(p, BANTER_EFORMAT, "db: %s is longer than %zu bytes", q,
-                        sizeof c->db - sizeof CONFIG_KEY_SUFFIX);
+            return kvconf_fail(k, BANTER_EFORMAT, "db: %s is longer than %zu bytes", q,
+                               sizeof c->db - sizeof CONFIG_KEY_SUFFIX);
         snprintf(c->db, sizeof c->db, "%s", value);
         return 0;
     }
     utf8_quote(q, key, strlen(key));
-    return fail(p, BANTER_EFORMAT, "unknown key %s (known: listen, db)", q);
+    return kvconf_fail(k, BANTER_EFORMAT, "unknown key %s (known: listen, db)", q);
 }
 
 int config_set(config *c, const char *key, const char *value, char *why, size_t cap)
 {
-    struct parse p = {NULL, 0, why, cap};
+    kvconf k = {NULL, 0, why, cap};
     if (why && cap)
         why[0] = '\0';
-    return set_key(&p, c, key, value);
-}
-
-static char *trim(char *s)
-{
-    while (*s == ' ' || *s == '\t')
-        s++;
-    size_t len = strlen(s);
-    while (len && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\r'))
-        s[--len] = '\0';
-    return s;
-}
-
-/* Cut a comment: "#" at the start or after a space or tab, so that a path
- * may still hold a "#" ("/srv/#1"). */
-static void cut_comment(char *line)
-{
-    for (char *c = line; *c; c++) {
-        if (*c == '#' && (c == line || c[-1] == ' ' || c[-1] == '\t')) {
-            *c = '\0';
-            return;
-        }
-    }
-}
-
-/* One line, NUL-terminated and without its '\n'. */
-static int parse_line(const struct parse *p, char *raw, config *c)
-{
-    char q[UTF8_QUOTE_CAP];
-
-    cut_comment(raw);
-    char *line = trim(raw);
-    if (*line == '\0')
-        return 0;
-    char *eq = strchr(line, '=');
-    if (!eq) {
-        utf8_quote(q, line, strlen(line));
-        return fail(p, BANTER_EFORMAT, "%s has no \"=\" (expected key = value)", q);
-    }
-    *eq = '\0';
-    char *key = trim(line), *value = trim(eq + 1);
-    if (*key == '\0')
-        return fail(p, BANTER_EFORMAT, "no key before \"=\"");
-    return set_key(p, c, key, value);
-}
-
-/* The whole file into *buf (NUL-terminated, *len bytes). */
-static int read_all(const struct parse *p, const char *path, char **buf, size_t *len)
-{
-    struct stat st;
-    size_t n = 0;
-    int ret;
-
-    *buf = NULL;
-    /* O_NONBLOCK: a FIFO in its place must not hang the server. */
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) {
-        int e = errno;
-        ret = fail(p, BANTER_EIO, "cannot open: %s", strerror(e));
-        errno = e;
-        return ret;
-    }
-    char *b = NULL;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        ret = fail(p, BANTER_EFORMAT, "not a regular file");
-        goto out;
-    }
-    ret = BANTER_ENOMEM;
-    b = malloc(CONFIG_MAX_FILE + 2);
-    if (!b)
-        goto out;
-    while (n <= CONFIG_MAX_FILE) {
-        ssize_t r = read(fd, b + n, CONFIG_MAX_FILE + 1 - n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            ret = fail(p, BANTER_EIO, "cannot read: %s", strerror(errno));
-            goto out;
-        }
-        if (r == 0)
-            break;
-        n += (size_t)r;
-    }
-    if (n > CONFIG_MAX_FILE) {
-        ret = fail(p, BANTER_EFORMAT, "larger than %u KiB", CONFIG_MAX_FILE / 1024u);
-        goto out;
-    }
-    b[n] = '\0';
-    *buf = b;
-    *len = n;
-    b = NULL;
-    ret = 0;
-out:
-    free(b);
-    close(fd);
-    return ret;
+    return set_key(c, &k, key, value);
 }
 
 int config_load(config *c, const char *path, char *why, size_t cap)
 {
-    const char *slash = strrchr(path, '/');
-    struct parse p = {slash ? slash + 1 : path, 0, why, cap};
-    char *buf = NULL;
-    size_t len = 0;
-
-    if (why && cap)
-        why[0] = '\0';
-    int ret = read_all(&p, path, &buf, &len);
-    if (ret)
-        return ret;
     /* Parsed into a copy: on an error c is unchanged. */
     config tmp = *c;
-    char *line = buf, *end = buf + len;
-    while (ret == 0 && line < end) {
-        p.line++;
-        char *nl = memchr(line, '\n', (size_t)(end - line));
-        char *stop = nl ? nl : end;
-        if (memchr(line, '\0', (size_t)(stop - line))) {
-            ret = fail(&p, BANTER_EFORMAT, "a NUL byte");
-            break;
-        }
-        *stop = '\0';
-        ret = parse_line(&p, line, &tmp);
-        line = stop + 1;
-    }
+    int ret = kvconf_load(path, set_key, &tmp, why, cap);
     if (ret == 0)
         *c = tmp;
-    free(buf);
-    return ret;
+    return ret == BANTER_ENOENT ? BANTER_EIO : ret; /* the server's --config must exist */
 }
 
 int config_key_path(const config *c, char *out, size_t cap)
