@@ -16,7 +16,7 @@ else
 Q := @
 endif
 
-PKGS_SHARED := libsodium libcjson
+PKGS_SHARED := libsodium libcjson sqlite3
 PKG_CFLAGS  = $(shell pkg-config --cflags $(PKGS_SHARED) 2>/dev/null)
 PKG_LIBS    = $(shell pkg-config --libs $(PKGS_SHARED) 2>/dev/null) -lm
 

@@ -2,6 +2,8 @@
 /* store.c - peers, message history and the outbox in one SQLite database. */
 #include "store.h"
 
+#include "sqlh.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -128,29 +130,8 @@ static void set_errmsg(store *st, const char *text)
     copy_text(st->errmsg, ERRMSG_LEN, text, strlen(text));
 }
 
-/* Map a SQLite result code to a BANTER_E* code. */
-static int map_rc(sqlite3 *db, int rc)
-{
-    switch (rc & 0xff) {
-    case SQLITE_FULL:
-        return BANTER_ENOSPC;
-    case SQLITE_NOMEM:
-        return BANTER_ENOMEM;
-    case SQLITE_IOERR:
-        if (db != NULL && sqlite3_system_errno(db) == ENOSPC)
-            return BANTER_ENOSPC;
-        return BANTER_EDB;
-    default:
-        return BANTER_EDB;
-    }
-}
-
 /* Record SQLite's text for rc and return the matching BANTER_E* code. */
-static int fail(store *st, int rc)
-{
-    set_errmsg(st, sqlite3_errmsg(st->db));
-    return map_rc(st->db, rc);
-}
+static int fail(store *st, int rc) { return sqlh_fail(st->db, rc, st->errmsg, ERRMSG_LEN); }
 
 static int fail_invalid(store *st, const char *why)
 {
@@ -175,99 +156,21 @@ static int step_done(store *st, sqlite3_stmt *s)
 
 static int exec_sql(store *st, const char *sql)
 {
-    int rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
-    return rc == SQLITE_OK ? 0 : fail(st, rc);
-}
-
-/* Run a one-row statement (a PRAGMA) and return its first column as an
- * integer in *val, and as text in txt when txt is not NULL. */
-static int query_one(store *st, const char *sql, int64_t *val, char *txt, size_t txtlen)
-{
-    sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
-    if (rc != SQLITE_OK)
-        return fail(st, rc);
-    rc = sqlite3_step(s);
-    int ret = 0;
-    if (rc == SQLITE_ROW) {
-        if (val != NULL)
-            *val = sqlite3_column_int64(s, 0);
-        if (txt != NULL) {
-            const unsigned char *t = sqlite3_column_text(s, 0);
-            size_t n = (size_t)sqlite3_column_bytes(s, 0);
-            copy_text(txt, txtlen, t != NULL ? (const char *)t : "", t != NULL ? n : 0);
-        }
-    } else if (rc == SQLITE_DONE) {
-        set_errmsg(st, "pragma returned no row");
-        ret = BANTER_EDB;
-    } else {
-        ret = fail(st, rc);
-    }
-    sqlite3_finalize(s);
-    return ret;
-}
-
-/* Bring the schema to SCHEMA_VERSION in one transaction. */
-static int migrate(store *st)
-{
-    int64_t version = 0;
-    int ret = exec_sql(st, "BEGIN IMMEDIATE");
-    if (ret != 0)
-        return ret;
-    ret = query_one(st, "PRAGMA user_version", &version, NULL, 0);
-    if (ret != 0)
-        goto out;
-    if (version < 0 || version > SCHEMA_VERSION) {
-        char m[ERRMSG_LEN];
-        snprintf(m, sizeof m, "database schema version %" PRId64 " is not supported (max %d)",
-                 version, SCHEMA_VERSION);
-        set_errmsg(st, m);
-        ret = BANTER_EDB;
-        goto out;
-    }
-    for (int64_t v = version; v < SCHEMA_VERSION; v++) {
-        ret = exec_sql(st, migrations[v]);
-        if (ret != 0)
-            goto out;
-    }
-    if (version < SCHEMA_VERSION) {
-        char sql[64];
-        snprintf(sql, sizeof sql, "PRAGMA user_version = %d", SCHEMA_VERSION);
-        ret = exec_sql(st, sql);
-        if (ret != 0)
-            goto out;
-    }
-    ret = exec_sql(st, "COMMIT");
-out:
-    if (ret != 0)
-        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-    return ret;
+    return sqlh_exec(st->db, sql, st->errmsg, ERRMSG_LEN);
 }
 
 /* Connection settings, schema, cached statements. */
 static int setup(store *st)
 {
-    char mode[16];
-    sqlite3_extended_result_codes(st->db, 1);
-    int rc = sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
-    if (rc != SQLITE_OK)
-        return fail(st, rc);
-    int ret = query_one(st, "PRAGMA journal_mode = WAL", NULL, mode, sizeof mode);
+    int ret = sqlh_setup(st->db, BUSY_TIMEOUT_MS, st->errmsg, ERRMSG_LEN);
     if (ret != 0)
         return ret;
-    if (strcmp(mode, "wal") != 0 && strcmp(mode, "memory") != 0) {
-        set_errmsg(st, "cannot enable WAL journal mode");
-        return BANTER_EDB;
-    }
-    ret = exec_sql(st, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON");
-    if (ret != 0)
-        return ret;
-    ret = migrate(st);
+    ret = sqlh_migrate(st->db, migrations, SCHEMA_VERSION, "banter", st->errmsg, ERRMSG_LEN);
     if (ret != 0)
         return ret;
     for (int i = 0; i < S_COUNT; i++) {
-        rc = sqlite3_prepare_v3(st->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[i],
-                                NULL);
+        int rc = sqlite3_prepare_v3(st->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+                                    &st->stmt[i], NULL);
         if (rc != SQLITE_OK)
             return fail(st, rc);
     }
@@ -348,7 +251,7 @@ int store_set_max_pages(store *st, int64_t pages)
     char sql[64];
     int64_t now = 0;
     snprintf(sql, sizeof sql, "PRAGMA max_page_count = %" PRId64, pages);
-    return query_one(st, sql, &now, NULL, 0);
+    return sqlh_query_one(st->db, sql, &now, NULL, 0, st->errmsg, ERRMSG_LEN);
 }
 
 /* ---- peers ---- */

@@ -2,6 +2,8 @@
 /* db.c - accounts and devices in one SQLite database (see db.h). */
 #include "db.h"
 
+#include "sqlh.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -101,20 +103,7 @@ static void set_errmsg(db *d, const char *text)
 }
 
 /* Record SQLite's text for rc and return the matching BANTER_E* code. */
-static int fail(db *d, int rc)
-{
-    set_errmsg(d, sqlite3_errmsg(d->sql));
-    switch (rc & 0xff) {
-    case SQLITE_FULL:
-        return BANTER_ENOSPC;
-    case SQLITE_NOMEM:
-        return BANTER_ENOMEM;
-    case SQLITE_IOERR:
-        return sqlite3_system_errno(d->sql) == ENOSPC ? BANTER_ENOSPC : BANTER_EDB;
-    default:
-        return BANTER_EDB;
-    }
-}
+static int fail(db *d, int rc) { return sqlh_fail(d->sql, rc, d->errmsg, sizeof d->errmsg); }
 
 static void stmt_done(sqlite3_stmt *s)
 {
@@ -122,94 +111,17 @@ static void stmt_done(sqlite3_stmt *s)
     sqlite3_clear_bindings(s);
 }
 
-static int exec_sql(db *d, const char *sql)
-{
-    int rc = sqlite3_exec(d->sql, sql, NULL, NULL, NULL);
-    return rc == SQLITE_OK ? 0 : fail(d, rc);
-}
-
-/* Run a one-row statement (a PRAGMA): its first column as an integer in
- * *val, and as text in txt when txt is not NULL. */
-static int query_one(db *d, const char *sql, int64_t *val, char *txt, size_t txtlen)
-{
-    sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(d->sql, sql, -1, &s, NULL);
-    if (rc != SQLITE_OK)
-        return fail(d, rc);
-    rc = sqlite3_step(s);
-    int ret = 0;
-    if (rc == SQLITE_ROW) {
-        if (val)
-            *val = sqlite3_column_int64(s, 0);
-        if (txt) {
-            const unsigned char *t = sqlite3_column_text(s, 0);
-            snprintf(txt, txtlen, "%s", t ? (const char *)t : "");
-        }
-    } else if (rc == SQLITE_DONE) {
-        set_errmsg(d, "pragma returned no row");
-        ret = BANTER_EDB;
-    } else {
-        ret = fail(d, rc);
-    }
-    sqlite3_finalize(s);
-    return ret;
-}
-
-/* Bring the schema to SCHEMA_VERSION in one transaction. */
-static int migrate(db *d)
-{
-    int64_t version = 0;
-    int ret = exec_sql(d, "BEGIN IMMEDIATE");
-    if (ret)
-        return ret;
-    ret = query_one(d, "PRAGMA user_version", &version, NULL, 0);
-    if (ret)
-        goto out;
-    if (version < 0 || version > SCHEMA_VERSION) {
-        snprintf(d->errmsg, sizeof d->errmsg,
-                 "database schema version %" PRId64
-                 " is not supported (this program knows up to %d): a newer "
-                 "banter-rendezvous made it",
-                 version, SCHEMA_VERSION);
-        ret = BANTER_EDB;
-        goto out;
-    }
-    for (int64_t v = version; v < SCHEMA_VERSION && ret == 0; v++)
-        ret = exec_sql(d, migrations[v]);
-    if (ret == 0 && version < SCHEMA_VERSION) {
-        char sql[64];
-        snprintf(sql, sizeof sql, "PRAGMA user_version = %d", SCHEMA_VERSION);
-        ret = exec_sql(d, sql);
-    }
-    if (ret == 0)
-        ret = exec_sql(d, "COMMIT");
-out:
-    if (ret)
-        sqlite3_exec(d->sql, "ROLLBACK", NULL, NULL, NULL);
-    return ret;
-}
-
 /* Connection settings, schema, cached statements. */
 static int setup(db *d)
 {
-    char mode[16];
-    sqlite3_extended_result_codes(d->sql, 1);
-    int rc = sqlite3_busy_timeout(d->sql, BUSY_TIMEOUT_MS);
-    if (rc != SQLITE_OK)
-        return fail(d, rc);
-    int ret = query_one(d, "PRAGMA journal_mode = WAL", NULL, mode, sizeof mode);
+    int ret = sqlh_setup(d->sql, BUSY_TIMEOUT_MS, d->errmsg, sizeof d->errmsg);
     if (ret)
         return ret;
-    if (strcmp(mode, "wal") != 0) {
-        set_errmsg(d, "cannot enable the WAL journal mode");
-        return BANTER_EDB;
-    }
-    ret = exec_sql(d, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON");
+    ret = sqlh_migrate(d->sql, migrations, SCHEMA_VERSION, "banter-rendezvous", d->errmsg,
+                       sizeof d->errmsg);
     if (ret)
         return ret;
-    ret = migrate(d);
-    if (ret)
-        return ret;
+    int rc;
     for (int i = 0; i < S_COUNT; i++) {
         rc = sqlite3_prepare_v3(d->sql, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &d->stmt[i],
                                 NULL);
