@@ -3,6 +3,7 @@
 #include "bcrypto.h"
 
 #include <sodium.h>
+#include <stdlib.h>
 #include <string.h>
 
 _Static_assert(crypto_generichash_BYTES_MAX == BCRYPTO_HASHLEN, "BLAKE2b-512");
@@ -184,6 +185,25 @@ void bcrypto_ed_to_x_secret(uint8_t x[static BCRYPTO_DHLEN],
                             const uint8_t sk[static BCRYPTO_ED_SKLEN])
 {
     crypto_sign_ed25519_sk_to_curve25519(x, sk);
+}
+
+_Static_assert(crypto_box_SEALBYTES == BCRYPTO_SEALBYTES, "seal overhead");
+
+void bcrypto_seal(uint8_t *out, const uint8_t *m, size_t len,
+                  const uint8_t xpk[static BCRYPTO_DHLEN])
+{
+    /* Only fails for lengths near SIZE_MAX. */
+    if (crypto_box_seal(out, m, len, xpk) != 0)
+        abort();
+}
+
+int bcrypto_seal_open(uint8_t *out, const uint8_t *c, size_t len,
+                      const uint8_t xpk[static BCRYPTO_DHLEN],
+                      const uint8_t xsk[static BCRYPTO_DHLEN])
+{
+    if (len < BCRYPTO_SEALBYTES)
+        return BANTER_EBADTAG;
+    return crypto_box_seal_open(out, c, len, xpk, xsk) == 0 ? 0 : BANTER_EBADTAG;
 }
 
 _Static_assert(crypto_pwhash_STRBYTES == BCRYPTO_PWHASH_STRLEN, "pwhash string");

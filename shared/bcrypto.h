@@ -129,6 +129,20 @@ BANTER_WUR int bcrypto_pwhash_str(char out[static BCRYPTO_PWHASH_STRLEN], const 
  * matches). Takes as long as hashing does. */
 BANTER_WUR int bcrypto_pwhash_verify(const char *str, const char *pw, size_t len);
 
+/*
+ * Anonymous public-key encryption (libsodium crypto_box_seal: an ephemeral
+ * X25519 key, XSalsa20-Poly1305). The output is BCRYPTO_SEALBYTES longer
+ * than the input.
+ */
+#define BCRYPTO_SEALBYTES 48
+void bcrypto_seal(uint8_t *out, const uint8_t *m, size_t len,
+                  const uint8_t xpk[static BCRYPTO_DHLEN]);
+/* 0 or BANTER_EBADTAG (not for this key, or altered). out has len -
+ * BCRYPTO_SEALBYTES bytes; len must be at least BCRYPTO_SEALBYTES. */
+BANTER_WUR int bcrypto_seal_open(uint8_t *out, const uint8_t *c, size_t len,
+                                 const uint8_t xpk[static BCRYPTO_DHLEN],
+                                 const uint8_t xsk[static BCRYPTO_DHLEN]);
+
 /* Constant-time equality and wiping of secrets. */
 bool bcrypto_equal(const void *a, const void *b, size_t n);
 void bcrypto_wipe(void *p, size_t n);

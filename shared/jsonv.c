@@ -147,13 +147,15 @@ int jsonv_add_int(cJSON *o, const char *key, uint64_t v)
     return cJSON_AddRawToObject(o, key, text) ? 0 : BANTER_ENOMEM;
 }
 
-int jsonv_hex(const cJSON *obj, const char *key, uint8_t *out, size_t len)
+int jsonv_hex_value(const cJSON *v, uint8_t *out, size_t len)
 {
-    const char *s;
-    size_t n, bin;
-    int r = jsonv_str(obj, key, true, 2 * len, 2 * len, &s, &n);
-    if (r)
-        return r;
+    size_t bin;
+    if (!cJSON_IsString(v))
+        return BANTER_ESCHEMA;
+    const char *s = v->valuestring;
+    size_t n = strlen(s);
+    if (n != 2 * len)
+        return BANTER_ESCHEMA;
     for (size_t i = 0; i < n; i++)
         if (!is_digit(s[i]) && !(s[i] >= 'a' && s[i] <= 'f'))
             return BANTER_ESCHEMA;
@@ -162,13 +164,31 @@ int jsonv_hex(const cJSON *obj, const char *key, uint8_t *out, size_t len)
     return 0;
 }
 
+int jsonv_hex(const cJSON *obj, const char *key, uint8_t *out, size_t len)
+{
+    const char *s;
+    size_t n;
+    int r = jsonv_str(obj, key, true, 2 * len, 2 * len, &s, &n);
+    if (r)
+        return r;
+    return jsonv_hex_value(cJSON_GetObjectItemCaseSensitive(obj, key), out, len);
+}
+
 int jsonv_add_hex(cJSON *o, const char *key, const uint8_t *p, size_t len)
 {
     char *hex = malloc(2 * len + 1);
     if (!hex)
         return BANTER_ENOMEM;
     sodium_bin2hex(hex, 2 * len + 1, p, len);
-    int r = cJSON_AddStringToObject(o, key, hex) ? 0 : BANTER_ENOMEM;
+    int r;
+    if (key) {
+        r = cJSON_AddStringToObject(o, key, hex) ? 0 : BANTER_ENOMEM;
+    } else {
+        cJSON *v = cJSON_CreateString(hex);
+        r = v && cJSON_AddItemToArray(o, v) ? 0 : BANTER_ENOMEM;
+        if (r)
+            cJSON_Delete(v);
+    }
     free(hex);
     return r;
 }

@@ -40,6 +40,8 @@ BANTER_WUR int jsonv_str(const cJSON *obj, const char *key, bool required, size_
 BANTER_WUR int jsonv_int(const cJSON *obj, const char *key, double min, double max, int64_t *out);
 /* Exactly 2*len lowercase hex digits. BANTER_ESCHEMA, BANTER_ETOOLONG. */
 BANTER_WUR int jsonv_hex(const cJSON *obj, const char *key, uint8_t *out, size_t len);
+/* The same for a value already found (an array item). */
+BANTER_WUR int jsonv_hex_value(const cJSON *v, uint8_t *out, size_t len);
 /* No control characters (U+0000-U+001F, U+007F). */
 bool jsonv_plain(const char *s);
 /* Copy n bytes and terminate (src NULL: empty). */
@@ -51,7 +53,8 @@ BANTER_WUR int jsonv_check_text(const char *s, size_t len, size_t min, size_t ma
 /* Add an integer exactly (not through double formatting). BANTER_ESCHEMA
  * over 2^53, BANTER_ENOMEM. */
 BANTER_WUR int jsonv_add_int(cJSON *o, const char *key, uint64_t v);
-/* Add len bytes as lowercase hex. BANTER_ENOMEM. */
+/* Add len bytes as lowercase hex; key NULL: append to the array o.
+ * BANTER_ENOMEM. */
 BANTER_WUR int jsonv_add_hex(cJSON *o, const char *key, const uint8_t *p, size_t len);
 /* Print o compactly and append type byte + text to out. BANTER_ETOOBIG
  * (over BANTER_MAX_JSON or out's cap), BANTER_ENOMEM. o stays the caller's. */

@@ -35,9 +35,51 @@ int rv_field_parse(const char *name, rv_field *out)
     return BANTER_EINVAL;
 }
 
+static const char *const op_names[RV_OP_COUNT] = {"request", "approve", "deny",
+                                                  "remove",  "block",   "unblock"};
+static const char *const cstate_names[RV_CS_COUNT] = {"none", "approved", "incoming", "outgoing",
+                                                      "blocked"};
+static const char *const fate_names[RV_STORED_COUNT] = {"stored", "delivered", "refused"};
+static const char *const presence_names[RV_P_COUNT] = {"offline", "online", "away", "busy",
+                                                       "invisible"};
+
+const char *rv_op_name(rv_op op) { return op < RV_OP_COUNT ? op_names[op] : "?"; }
+const char *rv_cstate_name(rv_cstate st) { return st < RV_CS_COUNT ? cstate_names[st] : "?"; }
+const char *rv_presence_name(rv_presence p) { return p < RV_P_COUNT ? presence_names[p] : "?"; }
+
+static int parse_name(const char *s, const char *const *names, int count, int *out)
+{
+    for (int i = 0; i < count; i++) {
+        if (strcmp(names[i], s) == 0) {
+            *out = i;
+            return 0;
+        }
+    }
+    return BANTER_EINVAL;
+}
+
+int rv_op_parse(const char *s, rv_op *out)
+{
+    int i = 0, r = parse_name(s, op_names, RV_OP_COUNT, &i);
+    *out = (rv_op)i;
+    return r;
+}
+
+int rv_presence_parse(const char *s, rv_presence *out)
+{
+    int i = 0, r = parse_name(s, presence_names, RV_P_COUNT, &i);
+    *out = (rv_presence)i;
+    return r;
+}
+
+bool rv_text_valid(const char *text)
+{
+    return jsonv_check_text(text, strlen(text), 0, RV_TEXT_MAX, true) == 0;
+}
+
 bool rvmsg_owns(int type)
 {
-    return (type >= RV_LOGIN && type <= RV_SEARCH_RESULT) || type == RV_CERT;
+    return (type >= RV_LOGIN && type <= RV_RECIPIENTS) || (type >= RV_CERT && type <= RV_SEALED);
 }
 
 /* ---- decoding ---- */
@@ -178,6 +220,172 @@ static int decode_auth(const cJSON *o, struct rv_auth *a)
     return r;
 }
 
+/* A member that must be one of names[0..count). */
+static int get_enum(const cJSON *o, const char *key, bool required, const char *const *names,
+                    int count, int *out)
+{
+    const char *s;
+    size_t n;
+    int r = jsonv_str(o, key, required, 1, 16, &s, &n);
+    if (r || !s)
+        return r;
+    return parse_name(s, names, count, out) ? BANTER_ESCHEMA : 0;
+}
+
+static int get_text(const cJSON *o, char out[static RV_TEXT_MAX + 1])
+{
+    const char *s;
+    size_t n;
+    int r = jsonv_str(o, "text", false, 0, RV_TEXT_MAX, &s, &n);
+    if (r || !s)
+        return r;
+    if (!jsonv_plain(s))
+        return BANTER_ESCHEMA;
+    jsonv_copy(out, s, n);
+    return 0;
+}
+
+static int get_devices(const cJSON *o, size_t *n, uint8_t dev[][RV_KEY_LEN])
+{
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, "devices"), *it;
+    if (!a)
+        return 0;
+    if (!cJSON_IsArray(a))
+        return BANTER_ESCHEMA;
+    if ((size_t)cJSON_GetArraySize(a) > RV_DEVICES_MAX)
+        return BANTER_ETOOLONG;
+    cJSON_ArrayForEach (it, a) {
+        int r = jsonv_hex_value(it, dev[*n], RV_KEY_LEN);
+        if (r)
+            return r;
+        (*n)++;
+    }
+    return 0;
+}
+
+static int decode_contact(const cJSON *it, struct rv_contact *c)
+{
+    int st = 0, pr = RV_P_OFFLINE;
+    int r = cJSON_IsObject(it) ? jsonv_members(it) : BANTER_ESCHEMA;
+    if (!r)
+        r = get_name(it, "user", c->name);
+    if (!r)
+        r = get_enum(it, "state", true, cstate_names, RV_CS_COUNT, &st);
+    if (!r)
+        r = get_enum(it, "status", false, presence_names, RV_P_INVISIBLE, &pr);
+    if (!r)
+        r = get_text(it, c->text);
+    if (!r)
+        r = get_devices(it, &c->ndev, c->dev);
+    c->state = (rv_cstate)st;
+    c->status = (rv_presence)pr;
+    return r ? r : decode_profile(it, &c->p);
+}
+
+static int decode_contacts(const cJSON *o, struct rv_contacts *cs)
+{
+    int r = get_bool(o, "reset", false, &cs->reset);
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, "contacts"), *it;
+    if (r || !cJSON_IsArray(a))
+        return r ? r : BANTER_ESCHEMA;
+    int count = cJSON_GetArraySize(a);
+    if ((size_t)count > RV_CONTACTS_PER_MSG)
+        return BANTER_ETOOLONG;
+    cs->c = count ? calloc((size_t)count, sizeof *cs->c) : NULL;
+    if (count && !cs->c)
+        return BANTER_ENOMEM;
+    cJSON_ArrayForEach (it, a) {
+        r = decode_contact(it, &cs->c[cs->n++]);
+        if (r)
+            return r;
+    }
+    return 0;
+}
+
+static int decode_status(const cJSON *o, struct rv_status *st, bool presence)
+{
+    int p = 0;
+    int r = presence ? get_name(o, "user", st->user) : 0;
+    if (!r)
+        r = get_enum(o, "status", true, presence_names, presence ? RV_P_INVISIBLE : RV_P_COUNT, &p);
+    if (!r && !presence && p == RV_P_OFFLINE)
+        r = BANTER_ESCHEMA;
+    st->status = (rv_presence)p;
+    return r ? r : get_text(o, st->text);
+}
+
+static int decode_stored(const cJSON *o, struct rv_stored *st, bool full)
+{
+    int r = jsonv_hex(o, "id", st->id, RV_ID_LEN);
+    if (r || !full)
+        return r;
+    int d = 0;
+    r = jsonv_hex(o, "device", st->device, RV_KEY_LEN);
+    if (!r)
+        r = get_enum(o, "state", true, fate_names, RV_STORED_COUNT, &d);
+    st->fate = (rv_fate)d;
+    if (r || st->fate != RV_STORED_REFUSED)
+        return r;
+    const char *e;
+    size_t n;
+    r = jsonv_str(o, "error", true, 1, BANTER_MAX_ERRCODE, &e, &n);
+    if (!r && !jsonv_plain(e))
+        r = BANTER_ESCHEMA;
+    if (!r)
+        jsonv_copy(st->error, e, n);
+    return r;
+}
+
+static int decode_bto(const cJSON *o, struct rv_broadcast_to *b)
+{
+    const char *s;
+    size_t n;
+    int64_t v;
+    int r = jsonv_str(o, "department", false, 0, 64, &s, &n);
+    if (r)
+        return r;
+    if (s && !jsonv_plain(s))
+        return BANTER_ESCHEMA;
+    if (s)
+        jsonv_copy(b->department, s, n);
+    r = jsonv_int(o, "page", 0, 1000000, &v);
+    b->page = (uint32_t)v;
+    return r;
+}
+
+static int decode_rcpt(const cJSON *o, struct rv_recipients *res)
+{
+    int64_t v;
+    int r = jsonv_int(o, "total", 0, JSONV_MAX_INT, &v);
+    if (r)
+        return r;
+    res->total = (uint64_t)v;
+    r = jsonv_int(o, "page", 0, 1000000, &v);
+    if (r)
+        return r;
+    res->page = (uint32_t)v;
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, "users"), *it;
+    if (!cJSON_IsArray(a))
+        return BANTER_ESCHEMA;
+    int count = cJSON_GetArraySize(a);
+    if ((size_t)count > RV_RCPT_PER_PAGE)
+        return BANTER_ETOOLONG;
+    res->users = count ? calloc((size_t)count, sizeof *res->users) : NULL;
+    if (count && !res->users)
+        return BANTER_ENOMEM;
+    cJSON_ArrayForEach (it, a) {
+        struct rv_rcpt *u = &res->users[res->n++];
+        r = cJSON_IsObject(it) ? jsonv_members(it) : BANTER_ESCHEMA;
+        if (!r)
+            r = get_name(it, "user", u->name);
+        if (!r)
+            r = get_devices(it, &u->ndev, u->dev);
+        if (r)
+            return r;
+    }
+    return 0;
+}
+
 static int decode_json(rvmsg *m, const char *text, size_t len)
 {
     cJSON *o;
@@ -206,12 +414,82 @@ static int decode_json(rvmsg *m, const char *text, size_t len)
     case RV_SEARCH:
         r = decode_search(o, &m->u.search);
         break;
-    default: /* RV_SEARCH_RESULT */
+    case RV_SEARCH_RESULT:
         r = decode_result(o, &m->u.result);
+        break;
+    case RV_CONTACT: {
+        int op = 0;
+        r = get_enum(o, "op", true, op_names, RV_OP_COUNT, &op);
+        m->u.contact.op = (rv_op)op;
+        if (!r)
+            r = get_name(o, "user", m->u.contact.user);
+        break;
+    }
+    case RV_CONTACTS:
+        r = decode_contacts(o, &m->u.contacts);
+        break;
+    case RV_STATUS:
+    case RV_PRESENCE:
+        r = decode_status(o, &m->u.status, m->type == RV_PRESENCE);
+        break;
+    case RV_STORED:
+    case RV_DELIVERED:
+        r = decode_stored(o, &m->u.stored, m->type == RV_STORED);
+        break;
+    case RV_BROADCAST_TO:
+        r = decode_bto(o, &m->u.bto);
+        break;
+    default: /* RV_RECIPIENTS */
+        r = decode_rcpt(o, &m->u.rcpt);
         break;
     }
     cJSON_Delete(o);
     return r;
+}
+
+static uint64_t load_be64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static void store_be64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)v;
+}
+
+/* RV_SEAL / RV_SEALED (layout in rvmsg.h). */
+static int decode_seal(struct rv_seal *s, bool sealed, const uint8_t *p, size_t len)
+{
+    size_t head = RV_ID_LEN + 1 + (sealed ? 8u : 0u) + 1;
+    if (len < head)
+        return BANTER_ETRUNCATED;
+    memcpy(s->id, p, RV_ID_LEN);
+    s->flags = p[RV_ID_LEN];
+    if (s->flags & ~RV_SEAL_BROADCAST)
+        return BANTER_ESCHEMA;
+    if (sealed) {
+        uint64_t t = load_be64(p + RV_ID_LEN + 1);
+        if (t > JSONV_MAX_INT)
+            return BANTER_ESCHEMA;
+        s->created_ms = (int64_t)t;
+    }
+    size_t nlen = p[head - 1];
+    if (nlen < 1 || nlen > BANTER_MAX_NAME)
+        return BANTER_ESCHEMA;
+    if (len < head + nlen + RV_KEY_LEN + 1)
+        return BANTER_ETRUNCATED;
+    memcpy(s->user, p + head, nlen);
+    s->user[nlen] = 0;
+    if (!cert_name_valid(s->user))
+        return BANTER_ESCHEMA;
+    memcpy(s->device, p + head + nlen, RV_KEY_LEN);
+    s->sealed = p + head + nlen + RV_KEY_LEN;
+    s->sealed_len = len - (head + nlen + RV_KEY_LEN);
+    return 0;
 }
 
 int rvmsg_decode(rvmsg *m, const uint8_t *pt, size_t len)
@@ -222,8 +500,13 @@ int rvmsg_decode(rvmsg *m, const uint8_t *pt, size_t len)
     if (!rvmsg_owns(pt[0]))
         return BANTER_EBADTYPE;
     m->type = (rv_type)pt[0];
-    int r = m->type == RV_CERT ? cert_decode(&m->u.cert, pt + 1, len - 1)
-                               : decode_json(m, (const char *)pt + 1, len - 1);
+    int r;
+    if (m->type == RV_CERT)
+        r = cert_decode(&m->u.cert, pt + 1, len - 1);
+    else if (m->type == RV_SEAL || m->type == RV_SEALED)
+        r = decode_seal(&m->u.seal, m->type == RV_SEALED, pt + 1, len - 1);
+    else
+        r = decode_json(m, (const char *)pt + 1, len - 1);
     if (r)
         rvmsg_clear(m);
     return r;
@@ -244,6 +527,13 @@ void rvmsg_clear(rvmsg *m)
             profile_free(&m->u.result.users[i].p);
         free(m->u.result.users);
     }
+    if (m->type == RV_CONTACTS && m->u.contacts.c) {
+        for (size_t i = 0; i < m->u.contacts.n; i++)
+            profile_free(&m->u.contacts.c[i].p);
+        free(m->u.contacts.c);
+    }
+    if (m->type == RV_RECIPIENTS)
+        free(m->u.rcpt.users);
     bcrypto_wipe(m, sizeof *m);
 }
 
@@ -338,6 +628,123 @@ static int build_auth(const struct rv_auth *a, cJSON *o)
     return jsonv_add_int(o, "retry_after_ms", (uint64_t)a->retry_after_ms);
 }
 
+static int add_devices(cJSON *o, size_t n, const uint8_t dev[][RV_KEY_LEN])
+{
+    if (n > RV_DEVICES_MAX)
+        return BANTER_ESCHEMA;
+    if (!n)
+        return 0;
+    cJSON *a = cJSON_AddArrayToObject(o, "devices");
+    if (!a)
+        return BANTER_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        int r = jsonv_add_hex(a, NULL, dev[i], RV_KEY_LEN);
+        if (r)
+            return r;
+    }
+    return 0;
+}
+
+static cJSON *add_object(cJSON *array)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (o && !cJSON_AddItemToArray(array, o)) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
+static int build_contact(const struct rv_contact *c, cJSON *o)
+{
+    if (c->state >= RV_CS_COUNT || c->status >= RV_P_INVISIBLE)
+        return BANTER_ESCHEMA;
+    int r = add_name(o, "user", c->name);
+    if (!r && !cJSON_AddStringToObject(o, "state", cstate_names[c->state]))
+        r = BANTER_ENOMEM;
+    if (!r && c->state == RV_CS_APPROVED &&
+        !cJSON_AddStringToObject(o, "status", presence_names[c->status]))
+        r = BANTER_ENOMEM;
+    if (!r && c->text[0])
+        r = add_text(o, "text", c->text, 0, RV_TEXT_MAX, true);
+    if (!r)
+        r = add_devices(o, c->ndev, c->dev);
+    return r ? r : build_profile(&c->p, o);
+}
+
+static int build_contacts(const struct rv_contacts *cs, cJSON *o)
+{
+    if (cs->n > RV_CONTACTS_PER_MSG)
+        return BANTER_ESCHEMA;
+    if (cs->reset && !cJSON_AddTrueToObject(o, "reset"))
+        return BANTER_ENOMEM;
+    cJSON *a = cJSON_AddArrayToObject(o, "contacts");
+    if (!a)
+        return BANTER_ENOMEM;
+    for (size_t i = 0; i < cs->n; i++) {
+        cJSON *c = add_object(a);
+        int r = c ? build_contact(&cs->c[i], c) : BANTER_ENOMEM;
+        if (r)
+            return r;
+    }
+    return 0;
+}
+
+static int build_status(const struct rv_status *st, cJSON *o, bool presence)
+{
+    if (st->status >= (presence ? RV_P_INVISIBLE : RV_P_COUNT) ||
+        (!presence && st->status == RV_P_OFFLINE))
+        return BANTER_ESCHEMA;
+    int r = presence ? add_name(o, "user", st->user) : 0;
+    if (!r && !cJSON_AddStringToObject(o, "status", presence_names[st->status]))
+        r = BANTER_ENOMEM;
+    if (!r && st->text[0])
+        r = add_text(o, "text", st->text, 0, RV_TEXT_MAX, true);
+    return r;
+}
+
+static int build_stored(const struct rv_stored *st, cJSON *o, bool full)
+{
+    int r = jsonv_add_hex(o, "id", st->id, RV_ID_LEN);
+    if (r || !full)
+        return r;
+    if (st->fate >= RV_STORED_COUNT)
+        return BANTER_ESCHEMA;
+    r = jsonv_add_hex(o, "device", st->device, RV_KEY_LEN);
+    if (!r && !cJSON_AddStringToObject(o, "state", fate_names[st->fate]))
+        r = BANTER_ENOMEM;
+    if (!r && st->fate == RV_STORED_REFUSED)
+        r = add_text(o, "error", st->error, 1, BANTER_MAX_ERRCODE, true);
+    return r;
+}
+
+static int build_bto(const struct rv_broadcast_to *b, cJSON *o)
+{
+    int r = 0;
+    if (b->department[0])
+        r = add_text(o, "department", b->department, 0, 64, true);
+    return r ? r : jsonv_add_int(o, "page", b->page);
+}
+
+static int build_rcpt(const struct rv_recipients *res, cJSON *o)
+{
+    if (res->n > RV_RCPT_PER_PAGE)
+        return BANTER_ESCHEMA;
+    int r = jsonv_add_int(o, "total", res->total);
+    if (!r)
+        r = jsonv_add_int(o, "page", res->page);
+    cJSON *a = r ? NULL : cJSON_AddArrayToObject(o, "users");
+    if (!a)
+        return r ? r : BANTER_ENOMEM;
+    for (size_t i = 0; i < res->n && r == 0; i++) {
+        cJSON *u = add_object(a);
+        r = u ? add_name(u, "user", res->users[i].name) : BANTER_ENOMEM;
+        if (!r)
+            r = add_devices(u, res->users[i].ndev, res->users[i].dev);
+    }
+    return r;
+}
+
 static int build_json(const rvmsg *m, cJSON *o)
 {
     switch (m->type) {
@@ -353,9 +760,56 @@ static int build_json(const rvmsg *m, cJSON *o)
         return build_profile(&m->u.profile, o);
     case RV_SEARCH:
         return build_search(&m->u.search, o);
-    default: /* RV_SEARCH_RESULT */
+    case RV_SEARCH_RESULT:
         return build_result(&m->u.result, o);
+    case RV_CONTACT:
+        if (m->u.contact.op >= RV_OP_COUNT)
+            return BANTER_ESCHEMA;
+        if (!cJSON_AddStringToObject(o, "op", op_names[m->u.contact.op]))
+            return BANTER_ENOMEM;
+        return add_name(o, "user", m->u.contact.user);
+    case RV_CONTACTS:
+        return build_contacts(&m->u.contacts, o);
+    case RV_STATUS:
+    case RV_PRESENCE:
+        return build_status(&m->u.status, o, m->type == RV_PRESENCE);
+    case RV_STORED:
+    case RV_DELIVERED:
+        return build_stored(&m->u.stored, o, m->type == RV_STORED);
+    case RV_BROADCAST_TO:
+        return build_bto(&m->u.bto, o);
+    default: /* RV_RECIPIENTS */
+        return build_rcpt(&m->u.rcpt, o);
     }
+}
+
+static int encode_seal(const struct rv_seal *s, bool sealed, uint8_t type, buf *out)
+{
+    size_t nlen = strlen(s->user);
+    if (!cert_name_valid(s->user) || (s->flags & ~RV_SEAL_BROADCAST) || !s->sealed_len ||
+        (sealed && (s->created_ms < 0 || (uint64_t)s->created_ms > JSONV_MAX_INT)))
+        return BANTER_ESCHEMA;
+    size_t total = 1 + RV_ID_LEN + 1 + (sealed ? 8u : 0u) + 1 + nlen + RV_KEY_LEN + s->sealed_len;
+    if (total > BANTER_MAX_PLAINTEXT)
+        return BANTER_ETOOBIG;
+    uint8_t *p;
+    int r = buf_reserve(out, total, &p);
+    if (r)
+        return r;
+    *p++ = type;
+    memcpy(p, s->id, RV_ID_LEN);
+    p += RV_ID_LEN;
+    *p++ = s->flags;
+    if (sealed) {
+        store_be64(p, (uint64_t)s->created_ms);
+        p += 8;
+    }
+    *p++ = (uint8_t)nlen;
+    memcpy(p, s->user, nlen);
+    memcpy(p + nlen, s->device, RV_KEY_LEN);
+    memcpy(p + nlen + RV_KEY_LEN, s->sealed, s->sealed_len);
+    buf_commit(out, total);
+    return 0;
 }
 
 int rvmsg_encode(const rvmsg *m, buf *out)
@@ -374,6 +828,8 @@ int rvmsg_encode(const rvmsg *m, buf *out)
             buf_commit(out, 1 + n);
         return r;
     }
+    if (m->type == RV_SEAL || m->type == RV_SEALED)
+        return encode_seal(&m->u.seal, m->type == RV_SEALED, (uint8_t)m->type, out);
     cJSON *o = cJSON_CreateObject();
     if (!o)
         return BANTER_ENOMEM;

@@ -2,8 +2,9 @@
 /*
  * rvmsg.h - the codec for messages between a node and the rendezvous
  * server (docs/rendezvous.md section 2): JSON types 0x20-0x37 and binary
- * types 0x43-0x4f, with the same strictness as msg.h (jsonv). This slice
- * covers authentication, the directory and certificates.
+ * types 0x43-0x4f, with the same strictness as msg.h (jsonv):
+ * authentication, the directory, certificates, contacts and presence,
+ * sealed (offline and routed) messages and broadcast recipients.
  */
 #ifndef BANTER_RVMSG_H
 #define BANTER_RVMSG_H
@@ -17,10 +18,17 @@
 #include "cert.h"
 #include "error.h"
 
-#define RV_PASSWORD_MAX 1024u
-#define RV_SEARCH_MAX   8u   /* criteria per search */
-#define RV_PER_PAGE_MAX 100u /* users per result page */
-#define RV_VALUE_MAX    512u /* longest profile field */
+#define RV_PASSWORD_MAX     1024u
+#define RV_SEARCH_MAX       8u    /* criteria per search */
+#define RV_PER_PAGE_MAX     100u  /* users per result page */
+#define RV_VALUE_MAX        512u  /* longest profile field */
+#define RV_TEXT_MAX         128u  /* status text */
+#define RV_DEVICES_MAX      16u   /* devices per account */
+#define RV_CONTACTS_PER_MSG 16u   /* contacts in one RV_CONTACTS */
+#define RV_RCPT_PER_PAGE    32u   /* users in one RV_RECIPIENTS */
+#define RV_ID_LEN           16u   /* message id (as msg.h MSG_ID_LEN) */
+#define RV_KEY_LEN          32u   /* an Ed25519 device key */
+#define RV_SEAL_BROADCAST   0x01u /* RV_SEAL/RV_SEALED flag: a broadcast */
 
 typedef enum rv_type {
     RV_LOGIN = 0x20,
@@ -29,7 +37,17 @@ typedef enum rv_type {
     RV_PROFILE_SET = 0x23,
     RV_SEARCH = 0x24,
     RV_SEARCH_RESULT = 0x25,
-    RV_CERT = 0x44, /* binary: a certificate in the cert.h wire form */
+    RV_CONTACT = 0x26,      /* node -> server: request, approve, deny, ... */
+    RV_CONTACTS = 0x27,     /* server -> node: the contact list or changes to it */
+    RV_STATUS = 0x28,       /* node -> server: own presence */
+    RV_PRESENCE = 0x29,     /* server -> node: an approved contact's presence */
+    RV_STORED = 0x2a,       /* server -> node: a sealed copy is stored or delivered */
+    RV_DELIVERED = 0x2b,    /* node -> server: a sealed copy reached this device */
+    RV_BROADCAST_TO = 0x2c, /* node -> server: who a broadcast goes to */
+    RV_RECIPIENTS = 0x2d,   /* server -> node: the answer, one page */
+    RV_CERT = 0x44,         /* binary: a certificate in the cert.h wire form */
+    RV_SEAL = 0x45,         /* binary: one sealed copy for one device */
+    RV_SEALED = 0x46,       /* binary: one sealed copy, delivered */
 } rv_type;
 
 typedef enum rv_field {
@@ -87,6 +105,117 @@ struct rv_search_result {
     struct rv_user *users; /* owned */
 };
 
+typedef enum rv_op {
+    RV_OP_REQUEST,
+    RV_OP_APPROVE,
+    RV_OP_DENY,
+    RV_OP_REMOVE,
+    RV_OP_BLOCK,
+    RV_OP_UNBLOCK,
+    RV_OP_COUNT
+} rv_op;
+
+struct rv_contact_op {
+    rv_op op;
+    char user[BANTER_MAX_NAME + 1];
+};
+
+/* Where a contact stands, seen from the receiver of RV_CONTACTS. */
+typedef enum rv_cstate {
+    RV_CS_NONE,     /* no relation (an update: remove the entry) */
+    RV_CS_APPROVED, /* both agreed */
+    RV_CS_INCOMING, /* they asked, we have not answered */
+    RV_CS_OUTGOING, /* we asked, they have not answered */
+    RV_CS_BLOCKED,  /* we blocked them */
+    RV_CS_COUNT
+} rv_cstate;
+
+/* Presence. RV_P_INVISIBLE is only ever sent by a node about itself;
+ * others see an invisible user as RV_P_OFFLINE. */
+typedef enum rv_presence {
+    RV_P_OFFLINE,
+    RV_P_ONLINE,
+    RV_P_AWAY,
+    RV_P_BUSY,
+    RV_P_INVISIBLE,
+    RV_P_COUNT
+} rv_presence;
+
+struct rv_contact {
+    char name[BANTER_MAX_NAME + 1];
+    rv_cstate state;
+    struct rv_profile p; /* display_name always; the rest only when approved */
+    rv_presence status;  /* approved only; otherwise RV_P_OFFLINE */
+    char text[RV_TEXT_MAX + 1];
+    size_t ndev; /* approved only: the account's device keys */
+    uint8_t dev[RV_DEVICES_MAX][RV_KEY_LEN];
+};
+
+struct rv_contacts {
+    bool reset; /* this message starts the whole list; later ones (reset false) add to it */
+    size_t n;   /* 0..RV_CONTACTS_PER_MSG */
+    struct rv_contact *c; /* owned */
+};
+
+struct rv_status {
+    rv_presence status; /* RV_STATUS: not RV_P_OFFLINE; RV_PRESENCE: not RV_P_INVISIBLE */
+    char user[BANTER_MAX_NAME + 1]; /* RV_PRESENCE only */
+    char text[RV_TEXT_MAX + 1];
+};
+
+/* What became of one RV_SEAL. */
+typedef enum rv_fate {
+    RV_STORED_DISK,      /* "stored": on the server's disk, for later delivery */
+    RV_STORED_DELIVERED, /* "delivered": the device said it has it */
+    RV_STORED_REFUSED,   /* "refused": not taken; error says why */
+    RV_STORED_COUNT
+} rv_fate;
+
+/* RV_STORED (all members) and RV_DELIVERED (id only). */
+struct rv_stored {
+    uint8_t id[RV_ID_LEN];
+    uint8_t device[RV_KEY_LEN];
+    rv_fate fate;
+    char error[BANTER_MAX_ERRCODE + 1]; /* RV_STORED_REFUSED: EQUOTA, ENOTCONTACT, ... */
+};
+
+struct rv_broadcast_to {
+    char department[65]; /* "" = everyone */
+    uint32_t page;       /* from 0 */
+};
+
+struct rv_rcpt {
+    char name[BANTER_MAX_NAME + 1];
+    size_t ndev;
+    uint8_t dev[RV_DEVICES_MAX][RV_KEY_LEN];
+};
+
+struct rv_recipients {
+    uint64_t total; /* users in all pages */
+    uint32_t page;
+    size_t n;              /* 0..RV_RCPT_PER_PAGE */
+    struct rv_rcpt *users; /* owned */
+};
+
+/*
+ * RV_SEAL (node -> server):
+ *   id (16) || flags (1) || to_len (1) || to_user || to_device (32) || sealed
+ * RV_SEALED (server -> node):
+ *   id (16) || flags (1) || created_ms (8, BE) || from_len (1) || from_user ||
+ *   from_device (32) || sealed
+ * sealed is 1.. bytes (see sealed.h); after decoding it points into the
+ * decoded plaintext (borrowed: valid while that buffer is).
+ */
+struct rv_seal {
+    uint8_t id[RV_ID_LEN];
+    uint8_t flags;                  /* RV_SEAL_BROADCAST or 0 */
+    int64_t created_ms;             /* RV_SEALED only */
+    char user[BANTER_MAX_NAME + 1]; /* RV_SEAL: recipient; RV_SEALED: sender */
+    uint8_t device[RV_KEY_LEN];     /* RV_SEAL: recipient's; RV_SEALED: sender's */
+    const uint8_t *sealed;
+    size_t sealed_len;
+};
+
 typedef struct rvmsg {
     rv_type type;
     union {
@@ -95,6 +224,13 @@ typedef struct rvmsg {
         struct rv_profile profile;
         struct rv_search search;
         struct rv_search_result result;
+        struct rv_contact_op contact;
+        struct rv_contacts contacts;
+        struct rv_status status;
+        struct rv_stored stored;
+        struct rv_broadcast_to bto;
+        struct rv_recipients rcpt;
+        struct rv_seal seal;
         cert cert;
     } u;
 } rvmsg;
@@ -114,5 +250,14 @@ const char *rv_field_name(rv_field f); /* "display_name"...; "user" for RV_F_COU
 /* BANTER_EINVAL for an unknown name. */
 BANTER_WUR int rv_field_parse(const char *name, rv_field *out);
 size_t rv_field_max(rv_field f);
+
+/* Names on the wire and their parsers (BANTER_EINVAL for unknown ones). */
+const char *rv_op_name(rv_op op);            /* "request", "approve", ... */
+const char *rv_cstate_name(rv_cstate s);     /* "none", "approved", "incoming", ... */
+const char *rv_presence_name(rv_presence p); /* "offline", "online", ... */
+BANTER_WUR int rv_op_parse(const char *s, rv_op *out);
+BANTER_WUR int rv_presence_parse(const char *s, rv_presence *out);
+/* Whether text is a valid status text (UTF-8, plain, at most RV_TEXT_MAX). */
+bool rv_text_valid(const char *text);
 
 #endif

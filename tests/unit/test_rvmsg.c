@@ -151,14 +151,187 @@ static void test_cert_message(void **state)
     identity_free(s);
 }
 
+static void test_contacts_presence(void **state)
+{
+    (void)state;
+    rvmsg in = {.type = RV_CONTACT}, out, m;
+    in.u.contact.op = RV_OP_BLOCK;
+    snprintf(in.u.contact.user, sizeof in.u.contact.user, "bob");
+    round_trip(&in, &out);
+    assert_int_equal(out.u.contact.op, RV_OP_BLOCK);
+    assert_string_equal(out.u.contact.user, "bob");
+    rvmsg_clear(&out);
+    assert_int_equal(dec(&m, RV_CONTACT, "{\"op\":\"hug\",\"user\":\"bob\"}"), BANTER_ESCHEMA);
+
+    struct rv_contact cs[2] = {0};
+    snprintf(cs[0].name, sizeof cs[0].name, "bob");
+    cs[0].state = RV_CS_APPROVED;
+    cs[0].status = RV_P_AWAY;
+    snprintf(cs[0].text, sizeof cs[0].text, "lunch");
+    cs[0].ndev = 2;
+    memset(cs[0].dev[0], 0xab, 32);
+    memset(cs[0].dev[1], 0x01, 32);
+    cs[0].p.f[RV_F_DISPLAY_NAME] = "Bob B";
+    cs[0].p.f[RV_F_EMAIL] = "bob@example.org";
+    snprintf(cs[1].name, sizeof cs[1].name, "eve");
+    cs[1].state = RV_CS_INCOMING;
+    rvmsg l = {.type = RV_CONTACTS};
+    l.u.contacts.reset = true;
+    l.u.contacts.n = 2;
+    l.u.contacts.c = cs;
+    round_trip(&l, &out);
+    assert_true(out.u.contacts.reset);
+    assert_int_equal(out.u.contacts.n, 2);
+    assert_int_equal(out.u.contacts.c[0].status, RV_P_AWAY);
+    assert_string_equal(out.u.contacts.c[0].text, "lunch");
+    assert_int_equal(out.u.contacts.c[0].ndev, 2);
+    assert_memory_equal(out.u.contacts.c[0].dev[1], cs[0].dev[1], 32);
+    assert_string_equal(out.u.contacts.c[0].p.f[RV_F_EMAIL], "bob@example.org");
+    assert_int_equal(out.u.contacts.c[1].state, RV_CS_INCOMING);
+    assert_int_equal(out.u.contacts.c[1].ndev, 0);
+    rvmsg_clear(&out);
+    assert_int_equal(dec(&m, RV_CONTACTS, "{\"contacts\":[{\"user\":\"a\",\"state\":\"x\"}]}"),
+                     BANTER_ESCHEMA);
+    assert_int_equal(dec(&m, RV_CONTACTS,
+                         "{\"contacts\":[{\"user\":\"a\",\"state\":\"approved\","
+                         "\"status\":\"invisible\"}]}"),
+                     BANTER_ESCHEMA); /* nobody is told someone is invisible */
+    assert_int_equal(dec(&m, RV_CONTACTS,
+                         "{\"contacts\":[{\"user\":\"a\",\"state\":\"approved\","
+                         "\"devices\":[\"AB\"]}]}"),
+                     BANTER_ESCHEMA);
+
+    rvmsg st = {.type = RV_STATUS};
+    st.u.status.status = RV_P_INVISIBLE;
+    round_trip(&st, &out);
+    assert_int_equal(out.u.status.status, RV_P_INVISIBLE);
+    rvmsg_clear(&out);
+    assert_int_equal(dec(&m, RV_STATUS, "{\"status\":\"offline\"}"), BANTER_ESCHEMA);
+    assert_int_equal(dec(&m, RV_STATUS, "{\"status\":\"busy\",\"text\":\"a\\nb\"}"),
+                     BANTER_ESCHEMA);
+    rvmsg pr = {.type = RV_PRESENCE};
+    pr.u.status.status = RV_P_INVISIBLE;
+    snprintf(pr.u.status.user, sizeof pr.u.status.user, "bob");
+    buf w;
+    buf_init(&w, BANTER_MAX_PLAINTEXT);
+    assert_int_equal(rvmsg_encode(&pr, &w), BANTER_ESCHEMA);
+    buf_free(&w);
+    pr.u.status.status = RV_P_BUSY;
+    round_trip(&pr, &out);
+    assert_string_equal(out.u.status.user, "bob");
+    rvmsg_clear(&out);
+}
+
+static void test_stored_recipients(void **state)
+{
+    (void)state;
+    rvmsg in = {.type = RV_STORED}, out, m;
+    memset(in.u.stored.id, 7, RV_ID_LEN);
+    memset(in.u.stored.device, 9, RV_KEY_LEN);
+    in.u.stored.fate = RV_STORED_DELIVERED;
+    round_trip(&in, &out);
+    assert_int_equal(out.u.stored.fate, RV_STORED_DELIVERED);
+    assert_memory_equal(out.u.stored.device, in.u.stored.device, RV_KEY_LEN);
+    rvmsg_clear(&out);
+    in.u.stored.fate = RV_STORED_REFUSED;
+    snprintf(in.u.stored.error, sizeof in.u.stored.error, "EQUOTA");
+    round_trip(&in, &out);
+    assert_string_equal(out.u.stored.error, "EQUOTA");
+    rvmsg_clear(&out);
+    assert_int_equal(dec(&m, RV_STORED,
+                         "{\"id\":\"07070707070707070707070707070707\",\"device\":"
+                         "\"0909090909090909090909090909090909090909090909090909090909090909\","
+                         "\"state\":\"refused\"}"),
+                     BANTER_ESCHEMA);
+    in.type = RV_DELIVERED;
+    round_trip(&in, &out);
+    assert_memory_equal(out.u.stored.id, in.u.stored.id, RV_ID_LEN);
+    rvmsg_clear(&out);
+    assert_int_equal(dec(&m, RV_DELIVERED, "{\"id\":\"00\"}"), BANTER_ESCHEMA);
+
+    rvmsg b = {.type = RV_BROADCAST_TO};
+    snprintf(b.u.bto.department, sizeof b.u.bto.department, "Sales");
+    b.u.bto.page = 3;
+    round_trip(&b, &out);
+    assert_string_equal(out.u.bto.department, "Sales");
+    assert_int_equal(out.u.bto.page, 3);
+    rvmsg_clear(&out);
+
+    struct rv_rcpt u[1] = {0};
+    snprintf(u[0].name, sizeof u[0].name, "carol");
+    u[0].ndev = 1;
+    memset(u[0].dev[0], 3, 32);
+    rvmsg rc = {.type = RV_RECIPIENTS};
+    rc.u.rcpt.total = 40;
+    rc.u.rcpt.n = 1;
+    rc.u.rcpt.users = u;
+    round_trip(&rc, &out);
+    assert_true(out.u.rcpt.total == 40);
+    assert_string_equal(out.u.rcpt.users[0].name, "carol");
+    assert_int_equal(out.u.rcpt.users[0].ndev, 1);
+    rvmsg_clear(&out);
+}
+
+static void test_seal_messages(void **state)
+{
+    (void)state;
+    uint8_t blob[100];
+    memset(blob, 0x5a, sizeof blob);
+    rvmsg in = {.type = RV_SEALED}, out;
+    memset(in.u.seal.id, 1, RV_ID_LEN);
+    in.u.seal.flags = RV_SEAL_BROADCAST;
+    in.u.seal.created_ms = 1700000000123;
+    snprintf(in.u.seal.user, sizeof in.u.seal.user, "ada");
+    memset(in.u.seal.device, 2, RV_KEY_LEN);
+    in.u.seal.sealed = blob;
+    in.u.seal.sealed_len = sizeof blob;
+    buf w;
+    buf_init(&w, BANTER_MAX_PLAINTEXT);
+    assert_int_equal(rvmsg_encode(&in, &w), 0);
+    assert_int_equal(buf_len(&w), 1 + 16 + 1 + 8 + 1 + 3 + 32 + 100);
+    assert_int_equal(rvmsg_decode(&out, buf_data(&w), buf_len(&w)), 0);
+    assert_true(out.u.seal.created_ms == 1700000000123);
+    assert_int_equal(out.u.seal.flags, RV_SEAL_BROADCAST);
+    assert_string_equal(out.u.seal.user, "ada");
+    assert_int_equal(out.u.seal.sealed_len, 100);
+    assert_memory_equal(out.u.seal.sealed, blob, 100);
+    rvmsg_clear(&out);
+    /* every truncation is refused */
+    for (size_t n = 1; n < buf_len(&w) - 100 + 1; n++)
+        assert_int_not_equal(rvmsg_decode(&out, buf_data(&w), n), 0);
+    /* unknown flags, bad names */
+    uint8_t *p = (uint8_t *)buf_data(&w);
+    p[17] = 0x80;
+    assert_int_equal(rvmsg_decode(&out, p, buf_len(&w)), BANTER_ESCHEMA);
+    p[17] = 0;
+    p[26] = 0;
+    assert_int_equal(rvmsg_decode(&out, p, buf_len(&w)), BANTER_ESCHEMA);
+    p[26] = 3;
+    p[27] = 'A';
+    assert_int_equal(rvmsg_decode(&out, p, buf_len(&w)), BANTER_ESCHEMA);
+    buf_free(&w);
+
+    in.type = RV_SEAL;
+    in.u.seal.flags = 0;
+    snprintf(in.u.seal.user, sizeof in.u.seal.user, "bob");
+    round_trip(&in, &out);
+    assert_string_equal(out.u.seal.user, "bob");
+    assert_int_equal(out.u.seal.sealed_len, 100);
+    rvmsg_clear(&out);
+    in.u.seal.sealed_len = 0;
+    buf_init(&w, BANTER_MAX_PLAINTEXT);
+    assert_int_equal(rvmsg_encode(&in, &w), BANTER_ESCHEMA);
+    buf_free(&w);
+}
+
 int main(void)
 {
     if (bcrypto_init() != 0)
         return 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_login_auth),
-        cmocka_unit_test(test_profile_search),
-        cmocka_unit_test(test_cert_message),
+        cmocka_unit_test(test_login_auth),        cmocka_unit_test(test_profile_search),
+        cmocka_unit_test(test_cert_message),      cmocka_unit_test(test_contacts_presence),
+        cmocka_unit_test(test_stored_recipients), cmocka_unit_test(test_seal_messages),
     };
     return cmocka_run_group_tests_name("rvmsg", tests, NULL, NULL);
 }
