@@ -17,6 +17,7 @@
 #include "buf.h"
 #include "links.h"
 #include "rdvctl.h"
+#include "settings.h"
 #include "utf8.h"
 #include "xfer.h"
 
@@ -25,7 +26,7 @@
 #define MAX_SEND_PATHS 256
 #define MAX_ABS_PATH   4096
 
-typedef struct client client;
+typedef struct control_client client;
 
 typedef struct waiter { /* a send waiting for its acknowledgement */
     client *cl;
@@ -44,11 +45,16 @@ typedef struct offer_req {
     bool follow;
 } offer_req;
 
-struct client {
+/* A client: a connection to the socket (fd >= 0), or an in-process one
+ * (fd < 0: send/close/ud of control_attach, no buffers). */
+struct control_client {
     control *ctl;
     int fd;
     GSource *rsrc, *wsrc;
     buf in, out;
+    control_send_fn send;
+    control_close_fn close;
+    void *ud;
     bool listening;
     bool closing;
     /* At most one request in flight per client: a send waiting for its
@@ -69,7 +75,10 @@ struct control {
     GSource *src;
     char path[108];
     GList *clients;
-    GList *offers; /* offer_req whose hashing runs */
+    GList *offers;      /* offer_req whose hashing runs */
+    settings *settings; /* DIR/settings.json, beside the socket */
+    char *web_url;      /* the `web` answer (holds the token), or NULL */
+    char web_why[256];  /* why there is no web interface */
 };
 
 static void drop_source(GSource **s)
@@ -89,6 +98,8 @@ static void waiter_free(waiter *w)
     g_free(w);
 }
 
+/* Frees cl; an in-process client's owner hears of it through its close
+ * callback (unless it detached: then close is NULL). */
 static void client_free(client *cl)
 {
     cl->ctl->clients = g_list_remove(cl->ctl->clients, cl);
@@ -98,10 +109,21 @@ static void client_free(client *cl)
     rdvctl_cancel(cl->rdv);
     if (cl->offer)
         cl->offer->cl = NULL; /* its callback will find no one to answer */
-    close(cl->fd);
+    if (cl->fd >= 0)
+        close(cl->fd);
+    else if (cl->close)
+        cl->close(cl->ud);
     buf_free(&cl->in);
     buf_free(&cl->out);
     g_free(cl);
+}
+
+/* At a safe point (not inside a call that still uses cl): free a client
+ * that is closing once its output is written. */
+static void client_done(client *cl)
+{
+    if (cl->closing && !buf_len(&cl->out))
+        client_free(cl);
 }
 
 static gboolean on_client_writable(gint fd, GIOCondition cond, gpointer v);
@@ -137,8 +159,7 @@ static gboolean on_client_writable(gint fd, GIOCondition cond, gpointer v)
     (void)fd;
     (void)cond;
     client_flush(cl);
-    if (cl->closing && !buf_len(&cl->out))
-        client_free(cl);
+    client_done(cl);
     return G_SOURCE_CONTINUE;
 }
 
@@ -153,6 +174,12 @@ static void send_json(client *cl, cJSON *o)
         return;
     }
     size_t n = strlen(text);
+    if (cl->fd < 0) { /* in-process: one message per call */
+        if (!cl->closing)
+            cl->send(cl->ud, text, n);
+        cJSON_free(text);
+        return;
+    }
     if (buf_append(&cl->out, text, n) != 0 || buf_append(&cl->out, "\n", 1) != 0)
         cl->closing = true;
     cJSON_free(text);
@@ -533,8 +560,7 @@ static void on_offer_done(void *ud2, int err, const uint8_t id[static MSG_ID_LEN
             send_error(cl, err, why && *why ? why : NULL);
         else
             offer_reply(cl, o, id);
-        if (cl->closing && !buf_len(&cl->out))
-            client_free(cl);
+        client_done(cl);
     }
     g_free(o);
 }
@@ -678,8 +704,7 @@ static void on_rdv_reply(void *ud, cJSON *reply)
     client *cl = ud;
     cl->rdv = NULL;
     send_json(cl, reply);
-    if (cl->closing && !buf_len(&cl->out))
-        client_free(cl);
+    client_done(cl);
 }
 
 static void cmd_rdv(client *cl, const char *cmd, cJSON *req)
@@ -687,6 +712,59 @@ static void cmd_rdv(client *cl, const char *cmd, cJSON *req)
     cJSON *o = rdvctl_request(node_rdv(cl->ctl->n), cmd, req, on_rdv_reply, cl, &cl->rdv);
     if (o)
         send_json(cl, o);
+}
+
+/* ---- settings and the web interface ---- */
+
+static void broadcast_json(control *ctl, cJSON *ev, const client *self);
+
+static void cmd_settings_get(client *cl)
+{
+    cJSON *o = ok_reply();
+    cJSON_AddItemToObject(o, "settings", settings_json(cl->ctl->settings));
+    send_json(cl, o);
+}
+
+static void cmd_settings_set(client *cl, const cJSON *req)
+{
+    char why[256];
+    const cJSON *changes = cJSON_GetObjectItemCaseSensitive(req, "settings");
+    int r = settings_set(cl->ctl->settings, changes, why, sizeof why);
+    if (r && r != BANTER_EIO) {
+        send_error(cl, r, why);
+        return;
+    }
+    if (r) /* kept in memory: say so, and still tell everyone */
+        send_error(cl, r, why);
+    else
+        cmd_settings_get(cl);
+    cJSON *ev = cJSON_CreateObject();
+    cJSON_AddStringToObject(ev, "event", "settings");
+    cJSON_AddNumberToObject(ev, "at", (double)(g_get_real_time() / 1000));
+    cJSON_AddItemToObject(ev, "settings", settings_json(cl->ctl->settings));
+    broadcast_json(cl->ctl, ev, cl);
+}
+
+static void cmd_web(client *cl)
+{
+    control *ctl = cl->ctl;
+    cJSON *o = ok_reply();
+    cJSON_AddBoolToObject(o, "enabled", ctl->web_url != NULL);
+    if (ctl->web_url)
+        cJSON_AddStringToObject(o, "url", ctl->web_url);
+    else
+        cJSON_AddStringToObject(o, "message", ctl->web_why);
+    send_json(cl, o);
+}
+
+void control_set_web(control *ctl, const char *url, const char *why)
+{
+    if (ctl->web_url) {
+        bcrypto_wipe(ctl->web_url, strlen(ctl->web_url));
+        g_free(ctl->web_url);
+    }
+    ctl->web_url = url ? g_strdup(url) : NULL;
+    g_strlcpy(ctl->web_why, why ? why : "", sizeof ctl->web_why);
 }
 
 static void handle_line(client *cl, const char *line, size_t len)
@@ -725,6 +803,12 @@ static void handle_line(client *cl, const char *line, size_t len)
         cmd_xfer_op(cl, req, OP_DECLINE);
     } else if (strcmp(cmd, "cancel") == 0) {
         cmd_xfer_op(cl, req, OP_CANCEL);
+    } else if (strcmp(cmd, "settings_get") == 0) {
+        cmd_settings_get(cl);
+    } else if (strcmp(cmd, "settings_set") == 0) {
+        cmd_settings_set(cl, req);
+    } else if (strcmp(cmd, "web") == 0) {
+        cmd_web(cl);
     } else if (rdvctl_owns(cmd)) {
         cmd_rdv(cl, cmd, req);
     } else if (strcmp(cmd, "listen") == 0) {
@@ -779,8 +863,7 @@ static gboolean on_client_readable(gint fd, GIOCondition cond, gpointer v)
     } else {
         process_input(cl);
     }
-    if (cl->closing && !buf_len(&cl->out))
-        client_free(cl);
+    client_done(cl);
     return G_SOURCE_CONTINUE;
 }
 
@@ -817,6 +900,50 @@ static gboolean on_accept(gint fd, GIOCondition cond, gpointer v)
     return G_SOURCE_CONTINUE;
 }
 
+/* ---- in-process clients ---- */
+
+control_client *control_attach(control *ctl, control_send_fn send, control_close_fn close_fn,
+                               void *ud)
+{
+    if (g_list_length(ctl->clients) >= CONTROL_MAX_CLIENTS)
+        return NULL;
+    client *cl = g_new0(client, 1);
+    cl->ctl = ctl;
+    cl->fd = -1;
+    cl->send = send;
+    cl->close = close_fn;
+    cl->ud = ud;
+    buf_init(&cl->in, 0);
+    buf_init(&cl->out, 0);
+    ctl->clients = g_list_prepend(ctl->clients, cl);
+    return cl;
+}
+
+void control_client_input(control_client *cl, const char *json, size_t len)
+{
+    if (cl->closing)
+        return;
+    if (len > CONTROL_MAX_LINE) {
+        send_error(cl, BANTER_ETOOBIG, "request longer than 65536 bytes: closing");
+        cl->closing = true;
+    } else {
+        /* A private copy, wiped afterwards: a request may carry a password. */
+        char *copy = g_strndup(json, len);
+        handle_line(cl, copy, len);
+        bcrypto_wipe(copy, len);
+        g_free(copy);
+    }
+    client_done(cl);
+}
+
+void control_detach(control_client *cl)
+{
+    if (!cl)
+        return;
+    cl->close = NULL; /* the owner knows */
+    client_free(cl);
+}
+
 /* 0 when something accepts connections at path. */
 static int probe(const struct sockaddr_un *sa)
 {
@@ -825,6 +952,18 @@ static int probe(const struct sockaddr_un *sa)
         return -1;
     int r = connect(fd, (const struct sockaddr *)sa, sizeof *sa);
     close(fd);
+    return r;
+}
+
+/* The settings live in the home, the folder of the socket. */
+static int open_settings(control *ctl, const char *path)
+{
+    char why[512];
+    gchar *dir = g_path_get_dirname(path);
+    int r = settings_open(&ctl->settings, dir, why, sizeof why);
+    g_free(dir);
+    if (r == 0 && why[0])
+        g_printerr("banter: %s\n", why);
     return r;
 }
 
@@ -861,6 +1000,12 @@ int control_new(control **out, node *n, GMainContext *ctx, const char *path, cha
     ctl->src = g_unix_fd_source_new(ctl->fd, G_IO_IN);
     g_source_set_callback(ctl->src, G_SOURCE_FUNC(on_accept), ctl, NULL);
     g_source_attach(ctl->src, ctx);
+    g_strlcpy(ctl->web_why, "the node was started without the web interface", sizeof ctl->web_why);
+    if (open_settings(ctl, path) != 0) {
+        snprintf(why, cap, "cannot load the settings beside %s", path);
+        control_free(ctl);
+        return BANTER_ENOMEM;
+    }
     *out = ctl;
     return 0;
 }
@@ -879,6 +1024,8 @@ void control_free(control *ctl)
     drop_source(&ctl->src);
     close(ctl->fd);
     unlink(ctl->path);
+    settings_free(ctl->settings);
+    control_set_web(ctl, NULL, NULL);
     g_free(ctl);
 }
 
@@ -906,6 +1053,22 @@ static cJSON *event_json(const node_event *ev)
     return o;
 }
 
+/* An event of control's own (settings) to every listener; frees ev. self
+ * is the client whose request caused it: still in use, not freed here. */
+static void broadcast_json(control *ctl, cJSON *ev, const client *self)
+{
+    GList *copy = g_list_copy(ctl->clients);
+    for (GList *l = copy; l; l = l->next) {
+        client *cl = l->data;
+        if (cl->listening && !cl->following)
+            send_json(cl, cJSON_Duplicate(ev, true));
+        if (cl != self)
+            client_done(cl);
+    }
+    g_list_free(copy);
+    cJSON_Delete(ev);
+}
+
 void control_event(control *ctl, const node_event *ev)
 {
     GList *copy = g_list_copy(ctl->clients);
@@ -923,8 +1086,7 @@ void control_event(control *ctl, const node_event *ev)
         }
         if (cl->listening && !cl->following)
             send_json(cl, event_json(ev));
-        if (cl->closing && !buf_len(&cl->out))
-            client_free(cl);
+        client_done(cl);
     }
     g_list_free(copy);
 }
@@ -941,8 +1103,7 @@ void control_xfer_event(control *ctl, xfer_ev_type type, const xfer_info *info)
             send_json(cl, cJSON_Duplicate(ev, true));
         if (mine && over)
             cl->following = false; /* back to an ordinary connection */
-        if (cl->closing && !buf_len(&cl->out))
-            client_free(cl);
+        client_done(cl);
     }
     g_list_free(copy);
     cJSON_Delete(ev);

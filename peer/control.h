@@ -7,6 +7,11 @@
  * Bad input (garbage, partial or huge lines, unknown commands) gets an
  * error reply; a line over CONTROL_MAX_LINE closes that client only. The
  * node keeps serving.
+ *
+ * A client is a connection to the socket, or an in-process one
+ * (control_attach: the web interface's WebSockets, peer/web.h). Both speak
+ * the same requests, replies and events; an in-process client gets one
+ * JSON object per call of its send function instead of lines.
  */
 #ifndef BANTER_PEER_CONTROL_H
 #define BANTER_PEER_CONTROL_H
@@ -27,6 +32,37 @@ BANTER_WUR int control_new(control **out, node *n, GMainContext *ctx, const char
                            size_t cap);
 /* Closes every client and removes the socket file. Accepts NULL. */
 void control_free(control *ctl);
+
+/* ---- in-process clients ---- */
+
+typedef struct control_client control_client;
+
+/* One reply or event for an in-process client: a JSON object of len bytes
+ * (no newline), valid during the call. It must not call control_detach. */
+typedef void (*control_send_fn)(void *ud, const char *json, size_t len);
+/* control ends this client by itself (the node stops; a request was too
+ * long): cc is freed when this returns and must not be used again. May run
+ * inside control_client_input. */
+typedef void (*control_close_fn)(void *ud);
+
+/* A new client that behaves like a socket connection: requests through
+ * control_client_input, replies and events through send. NULL when
+ * CONTROL_MAX_CLIENTS clients (of both kinds) are connected. */
+control_client *control_attach(control *ctl, control_send_fn send, control_close_fn close,
+                               void *ud);
+/* One request: a JSON object of len bytes (no newline needed). As on the
+ * socket, one request at a time; replies may come during the call or
+ * later. Over CONTROL_MAX_LINE bytes: an ETOOBIG reply, then close. The
+ * request is copied and the copy wiped (it may carry a password). */
+void control_client_input(control_client *cc, const char *json, size_t len);
+/* The owner ends the client (close is not called). Pending replies are
+ * dropped; transfers it started go on. Accepts NULL. */
+void control_detach(control_client *cc);
+
+/* What the `web` request answers: the web interface's address with its
+ * token (copied, wiped when replaced), or NULL with why (the interface is
+ * off, or its port was taken). */
+void control_set_web(control *ctl, const char *url, const char *why);
 
 /* Deliver a node event to listeners and to requests waiting on it. */
 void control_event(control *ctl, const node_event *ev);
