@@ -56,30 +56,59 @@ int cmd_send(const cli_ctx *ctx, int argc, char **argv)
     cJSON *r = cli_call(ctx, req, &rc);
     if (!r)
         return rc;
-    bool delivered = strcmp(str(r, "state"), "delivered") == 0;
-    if (delivered)
+    const char *state = str(r, "state");
+    int code = EXIT_OK;
+    if (strcmp(state, "delivered") == 0) {
         printf("delivered to %s\n", peer);
-    else
+    } else if (strcmp(state, "stored") == 0) {
+        printf("stored on the rendezvous server: %s gets it at their next login\n", peer);
+    } else if (strcmp(state, "failed") == 0) {
+        fprintf(stderr, "banter send: the rendezvous server refused the message for %s: %s\n", peer,
+                str(r, "error"));
+        code = EXIT_ERROR;
+    } else {
         printf("queued: %s will get it when they are back online\n", peer);
+        code = EXIT_QUEUED;
+    }
     cJSON_Delete(r);
-    return delivered ? EXIT_OK : EXIT_QUEUED;
+    return code;
 }
 
 int cmd_broadcast(const cli_ctx *ctx, int argc, char **argv)
 {
-    if (argc != 2) {
+    const char *text = NULL, *dep = NULL;
+    bool org = false;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--org") == 0)
+            org = true;
+        else if (strcmp(argv[i], "--department") == 0 && i + 1 < argc)
+            org = true, dep = argv[++i];
+        else if (!text)
+            text = argv[i];
+        else
+            text = NULL, i = argc; /* too many: usage below */
+    }
+    if (!text) {
         cli_usage(stderr, cli_find("broadcast"));
         return EXIT_USAGE;
     }
     cJSON *req = cJSON_CreateObject();
-    cJSON_AddStringToObject(req, "cmd", "broadcast");
-    cJSON_AddStringToObject(req, "text", argv[1]);
+    cJSON_AddStringToObject(req, "cmd", org ? "org_broadcast" : "broadcast");
+    cJSON_AddStringToObject(req, "text", text);
+    if (dep)
+        cJSON_AddStringToObject(req, "department", dep);
     int rc;
     cJSON *r = cli_call(ctx, req, &rc);
     if (!r)
         return rc;
-    printf("broadcast to %.0f peers (offline ones get it when they are back)\n",
-           num(r, "recipients"));
+    if (org)
+        printf("announced to %.0f accounts%s%s: %.0f devices have it, %.0f get it at their next "
+               "login%s\n",
+               num(r, "users"), dep ? " in " : "", dep ? dep : "", num(r, "delivered"),
+               num(r, "stored"), num(r, "refused") > 0 ? " (some copies were refused)" : "");
+    else
+        printf("broadcast to %.0f peers (offline ones get it when they are back)\n",
+               num(r, "recipients"));
     cJSON_Delete(r);
     return EXIT_OK;
 }
@@ -91,7 +120,11 @@ static void print_message(const cJSON *m, const char *peer_name)
     cli_time(num(m, "ts"), when, sizeof when);
     printf("[%s] %s %s%s: %s%s\n", when, in ? "<" : ">", in ? peer_name : "me",
            cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "broadcast")) ? " (broadcast)" : "",
-           str(m, "body"), strcmp(str(m, "state"), "queued") == 0 ? "  [queued]" : "");
+           str(m, "body"),
+           strcmp(str(m, "state"), "queued") == 0   ? "  [queued]"
+           : strcmp(str(m, "state"), "stored") == 0 ? "  [on the server]"
+           : strcmp(str(m, "state"), "failed") == 0 ? "  [refused by the server]"
+                                                    : "");
 }
 
 int cmd_history(const cli_ctx *ctx, int argc, char **argv)

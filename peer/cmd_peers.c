@@ -81,10 +81,17 @@ int cmd_peers(const cli_ctx *ctx, int argc, char **argv)
         cJSON_ArrayForEach (p, list) {
             const cJSON *addrs = cJSON_GetObjectItemCaseSensitive(p, "addresses");
             const cJSON *a0 = cJSON_GetArrayItem(addrs, 0);
+            const cJSON *org = cJSON_GetObjectItemCaseSensitive(p, "org");
+            bool rdv = strcmp(str(p, "source"), "rendezvous") == 0;
             printf("%-20s %-7s %-9s %-7s %-47s %s\n", str(p, "name"),
                    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "online")) ? "yes" : "no",
-                   str(p, "trust"), str(p, "source"), str(p, "fingerprint"),
-                   cJSON_IsString(a0) ? a0->valuestring : "");
+                   str(p, "trust"), rdv ? "rdv" : str(p, "source"),
+                   rdv ? str(p, "status") : str(p, "fingerprint"),
+                   rdv                  ? str(p, "text")
+                   : cJSON_IsString(a0) ? a0->valuestring
+                                        : "");
+            if (org)
+                printf("  ^ organisation account: %s\n", str(org, "account"));
             if (strcmp(str(p, "trust"), "changed") == 0)
                 printf("  ^ WARNING: key changed (was %s); messages refused until "
                        "`banter verify`\n",

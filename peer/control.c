@@ -233,7 +233,8 @@ static cJSON *links_of(const char *body, size_t len)
 
 static const char *state_name(store_state s)
 {
-    return s == STORE_QUEUED ? "queued" : s == STORE_DELIVERED ? "delivered" : "received";
+    static const char *names[] = {"queued", "delivered", "received", "stored", "failed"};
+    return s <= STORE_FAILED ? names[s] : "?";
 }
 
 static cJSON *message_json(const store_msg *m)
@@ -244,6 +245,8 @@ static cJSON *message_json(const store_msg *m)
     cJSON_AddNumberToObject(o, "ts", (double)m->ts_ms);
     cJSON_AddNumberToObject(o, "stored", (double)m->stored_ms);
     cJSON_AddStringToObject(o, "state", state_name(m->state));
+    if (m->error[0])
+        cJSON_AddStringToObject(o, "error", m->error);
     cJSON_AddBoolToObject(o, "broadcast", m->broadcast);
     cJSON_AddStringToObject(o, "body", m->body ? m->body : "");
     cJSON_AddItemToObject(o, "links", links_of(m->body ? m->body : "", m->body_len));
@@ -294,6 +297,17 @@ static cJSON *peer_json(const node_peer_info *pi)
     cJSON_AddStringToObject(o, "source", pi->stored.source);
     cJSON_AddStringToObject(o, "trust", store_trust_name(pi->stored.trust));
     cJSON_AddNumberToObject(o, "last_seen", (double)pi->stored.last_seen_ms);
+    if (pi->status[0]) { /* a rendezvous account */
+        cJSON_AddStringToObject(o, "status", pi->status);
+        cJSON_AddStringToObject(o, "text", pi->status_text);
+        cJSON_AddStringToObject(o, "contact", pi->contact);
+        cJSON_AddStringToObject(o, "display_name", pi->display_name);
+    }
+    if (pi->org[0]) { /* a LAN peer with our organisation's certificate */
+        cJSON *org = cJSON_AddObjectToObject(o, "org");
+        cJSON_AddStringToObject(org, "account", pi->org);
+        cJSON_AddStringToObject(org, "server_fp", pi->org_server);
+    }
     if (pi->stored.has_replaces) {
         char fp[IDENTITY_FP_LEN + 1];
         identity_fingerprint(pi->stored.replaces, fp);
@@ -348,6 +362,9 @@ static const char *send_error_text(int r)
         return "the disk is full: the message was not queued";
     case BANTER_EINVAL:
         return "empty message";
+    case BANTER_EPERM:
+        return "this account is not an approved contact: ask with `banter contact add USER` "
+               "and wait until they approve";
     default:
         return NULL;
     }
@@ -709,7 +726,7 @@ static void on_rdv_reply(void *ud, cJSON *reply)
 
 static void cmd_rdv(client *cl, const char *cmd, cJSON *req)
 {
-    cJSON *o = rdvctl_request(node_rdv(cl->ctl->n), cmd, req, on_rdv_reply, cl, &cl->rdv);
+    cJSON *o = rdvctl_request(cl->ctl->n, cmd, req, on_rdv_reply, cl, &cl->rdv);
     if (o)
         send_json(cl, o);
 }
@@ -1031,8 +1048,8 @@ void control_free(control *ctl)
 
 static cJSON *event_json(const node_event *ev)
 {
-    static const char *names[] = {"message",     "delivered", "online",    "offline",
-                                  "key_changed", "discovery", "rendezvous"};
+    static const char *names[] = {"message",    "delivered", "online",   "offline", "key_changed",
+                                  "discovery",  "rendezvous", "contacts", "presence"};
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "event", names[ev->type]);
     cJSON_AddNumberToObject(o, "at", (double)(g_get_real_time() / 1000));
@@ -1047,7 +1064,12 @@ static cJSON *event_json(const node_event *ev)
         cJSON_AddItemToObject(o, "links", links_of(m->body, m->body_len));
     } else if (ev->type == NODE_EV_DELIVERED && ev->msg) {
         add_id(o, ev->msg->id);
+        cJSON_AddStringToObject(o, "state", state_name(ev->msg->state));
+        if (ev->msg->error[0])
+            cJSON_AddStringToObject(o, "error", ev->msg->error);
     }
+    if (ev->status)
+        cJSON_AddStringToObject(o, "status", ev->status);
     if (ev->text)
         cJSON_AddStringToObject(o, "text", ev->text);
     return o;
@@ -1079,7 +1101,9 @@ void control_event(control *ctl, const node_event *ev)
             memcmp(w->id, ev->msg->id, MSG_ID_LEN) == 0 && memcmp(w->peer, ev->peer, 32) == 0) {
             cJSON *o = ok_reply();
             add_id(o, w->id);
-            cJSON_AddStringToObject(o, "state", "delivered");
+            cJSON_AddStringToObject(o, "state", state_name(ev->msg->state));
+            if (ev->msg->error[0])
+                cJSON_AddStringToObject(o, "error", ev->msg->error);
             cl->wait = NULL;
             waiter_free(w);
             send_json(cl, o);

@@ -25,8 +25,10 @@ static const cli_cmd commands[] = {
      "acknowledged it, 3 when it is queued and will be delivered when the peer is back.\n"
      "--wait: how long to wait for the acknowledgement (default 5 s while the peer is\n"
      "online; given explicitly, also while it is offline)."},
-    {"broadcast", cmd_broadcast, "broadcast TEXT",
-     "Send TEXT to every known peer, online now or when they are back."},
+    {"broadcast", cmd_broadcast, "broadcast TEXT [--org [--department D]]",
+     "Send TEXT to every known peer and approved contact, online now or when they are\n"
+     "back. --org: an announcement to everyone in the organisation (or in department D)\n"
+     "through the rendezvous server; needs the broadcast right (admins have it)."},
     {"history", cmd_history, "history PEER [--json] [--limit N]",
      "Show the conversation with PEER, oldest first (default: the last 50 messages)."},
     {"listen", cmd_listen, "listen [--json]",
@@ -66,6 +68,20 @@ static const cli_cmd commands[] = {
      "title, email, phone, location or about; = matches the whole value, ~ a part of it,\n"
      "both ignoring case; all criteria must match (at most 8). 20 users per page, by\n"
      "account name; --page N (from 1) shows the others. --json prints the users as JSON."},
+    {"contacts", cmd_contacts, "contacts [--json]",
+     "List your rendezvous contacts: account, display name, state (approved, incoming,\n"
+     "outgoing, blocked) and, for approved ones, presence and status text."},
+    {"contact", cmd_contact, "contact add|remove|block|unblock USER",
+     "add: ask USER to be your contact (you see each other's presence and profile and\n"
+     "can message once they approve). remove: end it. block: drop USER's messages and\n"
+     "requests without telling them. unblock: undo that."},
+    {"requests", cmd_requests, "requests [--json]",
+     "Show who asks to be your contact, and whom you asked."},
+    {"approve", cmd_approve, "approve USER", "Approve USER's contact request."},
+    {"deny", cmd_approve, "deny USER", "Deny USER's contact request."},
+    {"status", cmd_status, "status online|away|busy|invisible [TEXT]",
+     "Set your presence, shown to your approved contacts with TEXT (at most 128 bytes).\n"
+     "invisible: you look offline to everyone but keep receiving messages."},
     {"verify", cmd_verify, "verify PEER",
      "Mark PEER's current key as verified, after you compared fingerprints with them\n"
      "(in person or on the phone). Also accepts a changed key."},

@@ -18,6 +18,7 @@
 #include "control.h"
 #include "mdns.h"
 #include "rdv.h"
+#include "roster.h"
 #include "session.h"
 #include "utf8.h"
 #include "xfer.h"
@@ -40,6 +41,8 @@ typedef struct npeer {
     guint retry;
     unsigned backoff;
     node *n;
+    char org[BANTER_MAX_NAME + 1]; /* account in our organisation, from its certificate */
+    int64_t org_expires_ms;
 } npeer;
 
 typedef struct speer { /* a --peer HOST:PORT */
@@ -73,6 +76,8 @@ struct node {
     xfer_mgr *xm;
     control *ctl;
     rdv *rdv; /* the rendezvous server: not a peer, never in peers or conns */
+    roster *ro; /* its contacts and the messages relayed through it */
+    char server_fpd[IDENTITY_FP_DIGITS + 1];
     mdns *md;
     int lfd;
     GSource *lsrc;
@@ -91,7 +96,7 @@ static int64_t now_ms(void) { return g_get_real_time() / 1000; }
 static void emit(node *n, node_ev_type type, const uint8_t *peer, const char *name,
                  const store_msg *m, const char *text)
 {
-    node_event ev = {type, peer, name, m, text};
+    node_event ev = {type, peer, name, m, text, NULL};
     if (n->ctl)
         control_event(n->ctl, &ev);
 }
@@ -332,6 +337,47 @@ static int admit_peer(node *n, npeer *p, const char *name, const char *source, c
     return 0;
 }
 
+/* Our organisation certificate, shown to a LAN peer right after HELLO
+ * (docs/rendezvous.md section 3). */
+static void present_cert(node *n, conn *c)
+{
+    const cert *ct = n->rdv ? rdv_cert(n->rdv) : NULL;
+    if (!ct || ct->expires_ms <= now_ms())
+        return;
+    rvmsg m = {.type = RV_CERT};
+    m.u.cert = *ct;
+    buf b;
+    buf_init(&b, BANTER_MAX_PLAINTEXT);
+    if (rvmsg_encode(&m, &b) == 0 && conn_send_raw(c, buf_data(&b), buf_len(&b)) != 0)
+        g_printerr("banter: cannot show the organisation certificate to %s\n", conn_remote(c));
+    buf_free(&b);
+}
+
+/* A LAN peer's certificate: kept when it is for this peer's key, signed by
+ * the server we pin, and valid now; anything else is ignored (a node
+ * without a rendezvous, or of another organisation, cannot check it). */
+static void on_peer_cert(node *n, conn *c, cstate *cs, const uint8_t *pt, size_t len)
+{
+    rvmsg m;
+    char fp[IDENTITY_FP_LEN + 1], fpd[IDENTITY_FP_DIGITS + 1];
+    if (!cs->p || rvmsg_decode(&m, pt, len) != 0)
+        return;
+    identity_fingerprint(m.u.cert.server, fp);
+    digits_of(fp, fpd);
+    if (n->server_fpd[0] && strcmp(fpd, n->server_fpd) == 0 &&
+        cert_check(&m.u.cert, m.u.cert.server, conn_peer(c), now_ms()) == 0) {
+        bool changed = strcmp(cs->p->org, m.u.cert.name) != 0;
+        g_strlcpy(cs->p->org, m.u.cert.name, sizeof cs->p->org);
+        cs->p->org_expires_ms = m.u.cert.expires_ms;
+        if (changed) {
+            char text[200];
+            snprintf(text, sizeof text, "%s is %s of the organisation", cs->p->name, cs->p->org);
+            emit(n, NODE_EV_ONLINE, cs->p->key, cs->p->name, NULL, text);
+        }
+    }
+    rvmsg_clear(&m);
+}
+
 static void on_hello(node *n, conn *c, cstate *cs, const struct msg_hello *h)
 {
     if (cs->hello)
@@ -361,6 +407,7 @@ static void on_hello(node *n, conn *c, cstate *cs, const struct msg_hello *h)
         cs->sp->backoff = 0;
     if (!was_online)
         emit(n, NODE_EV_ONLINE, p->key, p->name, NULL, NULL);
+    present_cert(n, c);
     flush_outbox(p);
     xfer_peer_online(n->xm, p->key);
 }
@@ -432,6 +479,10 @@ static void on_message(void *ud, conn *c, const uint8_t *pt, size_t len)
     node *n = ud;
     cstate *cs = conn_get_data(c);
     msg m;
+    if (len && pt[0] == RV_CERT) {
+        on_peer_cert(n, c, cs, pt, len);
+        return;
+    }
     int r = msg_decode(&m, pt, len);
     if (r) {
         refuse(c, cs, r, "message refused");
@@ -662,6 +713,7 @@ static void on_mdns_status(void *ud, bool up, const char *why)
 
 xfer_mgr *node_xfer(node *n) { return n->xm; }
 rdv *node_rdv(node *n) { return n->rdv; }
+roster *node_roster(node *n) { return n->ro; }
 
 static conn *xfer_conn_for(void *ud, const uint8_t peer[static 32])
 {
@@ -698,6 +750,20 @@ static void fill_info(node *n, const store_peer *sp, node_peer_info *out)
     identity_fingerprint(sp->key, out->fingerprint);
     npeer *p = peer_by_key(n, sp->key, false);
     out->online = p && p->c && conn_established(p->c);
+    roster_contact rc;
+    if (strcmp(sp->source, ROSTER_SOURCE) == 0 && n->ro && roster_get(n->ro, sp->key, &rc) == 0) {
+        out->online = rc.status != RV_P_OFFLINE;
+        g_strlcpy(out->status, rv_presence_name(rc.status), sizeof out->status);
+        g_strlcpy(out->status_text, rc.text, sizeof out->status_text);
+        g_strlcpy(out->contact, rv_cstate_name(rc.state), sizeof out->contact);
+        if (rc.profile->f[RV_F_DISPLAY_NAME])
+            g_strlcpy(out->display_name, rc.profile->f[RV_F_DISPLAY_NAME],
+                      sizeof out->display_name);
+    }
+    if (p && p->org[0] && p->org_expires_ms > now_ms()) {
+        g_strlcpy(out->org, p->org, sizeof out->org);
+        g_strlcpy(out->org_server, n->server_fpd, sizeof out->org_server);
+    }
     if (p && p->c)
         g_strlcpy(out->address, conn_remote(p->c), sizeof out->address);
     else if (p && p->lan_seen)
@@ -825,6 +891,7 @@ static int queue_for(node *n, const uint8_t key[static 32], const uint8_t id[sta
     npeer *p = peer_by_key(n, key, false);
     if (p)
         flush_outbox(p);
+    roster_kick(n->ro, key);
     return 0;
 }
 
@@ -835,6 +902,16 @@ static int check_text(const char *text, size_t len)
     if (len > BANTER_MAX_BODY)
         return BANTER_ETOOLONG;
     return utf8_valid(text, len) ? 0 : BANTER_EUTF8;
+}
+
+/* A rendezvous account takes messages only while it is an approved
+ * contact (the server refuses others); LAN peers always do. */
+static bool relay_ok(node *n, const store_peer *sp)
+{
+    roster_contact rc;
+    if (strcmp(sp->source, ROSTER_SOURCE) != 0)
+        return true;
+    return n->ro && roster_get(n->ro, sp->key, &rc) == 0 && rc.state == RV_CS_APPROVED;
 }
 
 int node_send(node *n, const uint8_t key[static 32], const char *text, size_t len,
@@ -849,6 +926,8 @@ int node_send(node *n, const uint8_t key[static 32], const char *text, size_t le
         return r;
     if (sp.trust == TRUST_CHANGED)
         return BANTER_EKEYMISMATCH;
+    if (!relay_ok(n, &sp))
+        return BANTER_EPERM;
     banter_rng rng = bcrypto_rng_system();
     rng.fill(rng.ctx, id, MSG_ID_LEN);
     return queue_for(n, key, id, now_ms(), text, len, false);
@@ -870,7 +949,7 @@ int node_broadcast(node *n, const char *text, size_t len, uint8_t id[static MSG_
     rng.fill(rng.ctx, id, MSG_ID_LEN);
     int64_t ts = now_ms();
     for (size_t i = 0; i < k && r == 0; i++) {
-        if (all[i].trust == TRUST_CHANGED)
+        if (all[i].trust == TRUST_CHANGED || !relay_ok(n, &all[i]))
             continue;
         bool replaced = false;
         for (size_t j = 0; j < k; j++)
@@ -942,6 +1021,13 @@ static void on_rdv_event(void *ud, const char *text)
     emit(ud, NODE_EV_RENDEZVOUS, NULL, NULL, NULL, text);
 }
 
+static void on_roster_event(void *ud, const node_event *ev)
+{
+    node *n = ud;
+    if (n->ctl)
+        control_event(n->ctl, ev);
+}
+
 /* --rendezvous HOST:PORT --server-key FINGERPRINT: 1 with the cause printed
  * when they do not parse. The server connection is rdv's alone. */
 static int start_rendezvous(node *n, const node_config *cfg)
@@ -961,10 +1047,12 @@ static int start_rendezvous(node *n, const node_config *cfg)
     g_strlcpy(rc.name, cfg->name, sizeof rc.name);
     if (snprintf(rc.cert_path, sizeof rc.cert_path, "%s/cert.bin", cfg->home.dir) >=
             (int)sizeof rc.cert_path ||
-        rdv_new(&n->rdv, n->ctx, n->id, &rc, on_rdv_event, n) != 0) {
+        rdv_new(&n->rdv, n->ctx, n->id, &rc, on_rdv_event, n) != 0 ||
+        roster_new(&n->ro, n->st, n->rdv, n->id, rc.fpd, on_roster_event, n) != 0) {
         g_printerr("banter: cannot set up the rendezvous connection\n");
         return 1;
     }
+    g_strlcpy(n->server_fpd, rc.fpd, sizeof n->server_fpd);
     return 0;
 }
 
@@ -1055,6 +1143,8 @@ static void node_stop(node *n)
             g_source_remove(n->statics[i].retry);
     mdns_free(n->md); /* goodbye packets first: colleagues drop us at once */
     n->md = NULL;
+    roster_free(n->ro); /* what is in flight stays queued in the store */
+    n->ro = NULL;
     rdv_free(n->rdv); /* answers its waiting control requests */
     n->rdv = NULL;
     GList *copy = g_list_copy(n->conns);

@@ -56,6 +56,8 @@ typedef enum node_ev_type {
     NODE_EV_KEY_CHANGED, /* a known name came back with another key */
     NODE_EV_DISCOVERY,   /* mDNS availability changed (text says how) */
     NODE_EV_RENDEZVOUS,  /* the rendezvous connection or login changed (text) */
+    NODE_EV_CONTACTS,    /* the rendezvous contact list changed */
+    NODE_EV_PRESENCE,    /* a rendezvous contact's presence (status, text) */
 } node_ev_type;
 
 typedef struct node_event {
@@ -63,7 +65,8 @@ typedef struct node_event {
     const uint8_t *peer; /* Ed25519 key, NULL for DISCOVERY */
     const char *name;
     const store_msg *msg; /* MESSAGE and DELIVERED */
-    const char *text;     /* DISCOVERY, KEY_CHANGED: a sentence */
+    const char *text;     /* DISCOVERY, KEY_CHANGED: a sentence; PRESENCE: the status text */
+    const char *status;   /* PRESENCE: "online", "away", "busy", "offline" */
 } node_event;
 
 typedef struct node_peer_info {
@@ -71,6 +74,14 @@ typedef struct node_peer_info {
     char fingerprint[IDENTITY_FP_LEN + 1];
     bool online;
     char address[80]; /* current or last known */
+    /* A rendezvous account (stored.source "rendezvous"), "" otherwise: */
+    char status[16];       /* "online", "away", "busy", "offline" */
+    char status_text[129]; /* its status text */
+    char contact[16];      /* "approved", "incoming", "outgoing", "blocked", "" (none) */
+    char display_name[65];
+    /* A LAN peer that showed a valid certificate of our organisation: */
+    char org[65];                             /* its account, "" otherwise */
+    char org_server[IDENTITY_FP_DIGITS + 1]; /* the server's fingerprint digits */
 } node_peer_info;
 
 typedef struct xfer_mgr xfer_mgr;
@@ -78,6 +89,9 @@ typedef struct rdv rdv;
 /* The node's rendezvous connection (peer/rdv.h), NULL when none is
  * configured. */
 rdv *node_rdv(node *n);
+/* Its contacts and relayed messages (peer/roster.h), NULL likewise. */
+typedef struct roster roster;
+roster *node_roster(node *n);
 /* The node's file transfers (peer/xfer.h). */
 xfer_mgr *node_xfer(node *n);
 

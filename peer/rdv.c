@@ -19,7 +19,15 @@
 #define STABLE_MS     10000 /* a connection that lasted this long resets the backoff */
 #define RDV_PLAIN_CAP (BANTER_MAX_PLAINTEXT + 1u)
 
-typedef enum req_kind { REQ_LOGIN, REQ_LOGOUT, REQ_PROFILE, REQ_SEARCH } req_kind;
+typedef enum req_kind {
+    REQ_LOGIN,
+    REQ_LOGOUT,
+    REQ_PROFILE,
+    REQ_SEARCH,
+    REQ_CONTACT,
+    REQ_STATUS,
+    REQ_BTO,
+} req_kind;
 
 struct rdv_req {
     req_kind kind;
@@ -58,6 +66,9 @@ struct rdv {
     cert cert;
     GQueue inflight; /* rdv_req, oldest first */
     uint64_t next_token;
+    rdv_sink sink; /* what the server sends on its own */
+    void *sink_ud;
+    bool authed; /* the sink was told the session is authenticated */
 };
 
 static int64_t mono_ms(void) { return g_get_monotonic_time() / 1000; }
@@ -459,6 +470,80 @@ rdv_err rdv_search(rdv *r, const struct rv_search *q, rdv_done_fn cb, void *ud, 
     return start(r, REQ_SEARCH, &m, cb, ud, out, why, cap);
 }
 
+rdv_err rdv_contact(rdv *r, rv_op op, const char *user, rdv_done_fn cb, void *ud, rdv_req **out,
+                    char *why, size_t cap)
+{
+    rvmsg m = {.type = RV_CONTACT};
+    *out = NULL;
+    if (!cert_name_valid(user) || op >= RV_OP_COUNT) {
+        snprintf(why, cap, "the user name must be 1 to 64 bytes of a-z, 0-9, '.', '_' and '-'");
+        return RDV_EINVAL;
+    }
+    m.u.contact.op = op;
+    memcpy(m.u.contact.user, user, strlen(user) + 1);
+    return start(r, REQ_CONTACT, &m, cb, ud, out, why, cap);
+}
+
+rdv_err rdv_status_set(rdv *r, rv_presence p, const char *text, rdv_done_fn cb, void *ud,
+                       rdv_req **out, char *why, size_t cap)
+{
+    rvmsg m = {.type = RV_STATUS};
+    *out = NULL;
+    if (p == RV_P_OFFLINE || p >= RV_P_COUNT || !rv_text_valid(text)) {
+        snprintf(why, cap,
+                 "the status is online, away, busy or invisible, and its text at most %u bytes "
+                 "of UTF-8 on one line",
+                 RV_TEXT_MAX);
+        return RDV_EINVAL;
+    }
+    m.u.status.status = p;
+    memcpy(m.u.status.text, text, strlen(text) + 1);
+    return start(r, REQ_STATUS, &m, cb, ud, out, why, cap);
+}
+
+rdv_err rdv_broadcast_to(rdv *r, const char *department, uint32_t page, rdv_done_fn cb, void *ud,
+                         rdv_req **out, char *why, size_t cap)
+{
+    rvmsg m = {.type = RV_BROADCAST_TO};
+    *out = NULL;
+    if (strlen(department) > 64 || !rv_text_valid(department)) {
+        snprintf(why, cap, "a department is at most 64 bytes of UTF-8 on one line");
+        return RDV_EINVAL;
+    }
+    memcpy(m.u.bto.department, department, strlen(department) + 1);
+    m.u.bto.page = page;
+    return start(r, REQ_BTO, &m, cb, ud, out, why, cap);
+}
+
+int rdv_send(rdv *r, const rvmsg *m)
+{
+    if (!r->ready || !r->user[0])
+        return BANTER_ESTATE;
+    return send_rv(r, m);
+}
+
+bool rdv_writable(const rdv *r) { return r->c && r->ready && conn_queued(r->c) < RDV_SEND_HIGH; }
+
+const uint8_t *rdv_server_key(const rdv *r) { return r->verified ? r->server_key : NULL; }
+
+void rdv_set_sink(rdv *r, const rdv_sink *sink, void *ud)
+{
+    r->sink = *sink;
+    r->sink_ud = ud;
+}
+
+/* Tell the sink when the session becomes usable for contacts and mail, or
+ * stops being so. */
+static void update_authed(rdv *r)
+{
+    bool now = r->ready && r->user[0];
+    if (now == r->authed)
+        return;
+    r->authed = now;
+    if (r->sink.session)
+        r->sink.session(r->sink_ud, now ? r->user : NULL);
+}
+
 /* ---- what the server sends ---- */
 
 /* The oldest login or logout: the requests an RV_AUTH may answer. */
@@ -480,6 +565,7 @@ static void logged_out(rdv *r, rdv_req *q)
     r->auth_error[0] = '\0';
     r->retry_after_ms = 0;
     cert_forget(r);
+    update_authed(r);
     rdv_answer a = {.err = RDV_OK};
     finish(r, q, &a);
 }
@@ -533,6 +619,7 @@ static void on_auth(rdv *r, const struct rv_auth *a)
     }
     if (r->ready)
         say(r, text);
+    update_authed(r);
     if (!q)
         return;
     rdv_answer ans = {.err = a->ok ? RDV_OK : RDV_EAUTH,
@@ -554,6 +641,17 @@ static void on_result(rdv *r, const struct rv_search_result *res)
     finish(r, q, &a);
 }
 
+static void on_recipients(rdv *r, const struct rv_recipients *res)
+{
+    rdv_req *q = oldest(r, REQ_BTO, false);
+    if (!q) {
+        g_printerr("banter: the rendezvous server sent recipients nobody asked for\n");
+        return;
+    }
+    rdv_answer a = {.err = RDV_OK, .rcpt = res};
+    finish(r, q, &a);
+}
+
 static void maybe_ready(rdv *r);
 
 static void on_pong(rdv *r, uint64_t token)
@@ -572,7 +670,7 @@ static void on_pong(rdv *r, uint64_t token)
         q->passed = true;
         if (q->kind == REQ_LOGOUT) {
             logged_out(r, q);
-        } else if (q->kind == REQ_PROFILE) {
+        } else if (q->kind == REQ_PROFILE || q->kind == REQ_CONTACT || q->kind == REQ_STATUS) {
             rdv_answer a = {.err = RDV_OK};
             finish(r, q, &a);
         }
@@ -588,6 +686,8 @@ static void on_error(rdv *r, const struct msg_error *e)
     rdv_req *q = oldest(r, REQ_LOGIN, true);
     if (!q)
         q = oldest(r, REQ_LOGIN, false);
+    if (!q && r->sink.error)
+        r->sink.error(r->sink_ud, e->code, e->message); /* one of the sink's own messages */
     snprintf(why, sizeof why, "the rendezvous server refused the request: %s%s%s", e->code,
              e->message[0] ? ": " : "", e->message);
     if (!q) {
@@ -626,6 +726,25 @@ static void on_rvmsg(rdv *r, const uint8_t *pt, size_t len)
     case RV_CERT:
         on_cert(r, &m.u.cert);
         break;
+    case RV_RECIPIENTS:
+        on_recipients(r, &m.u.rcpt);
+        break;
+    case RV_CONTACTS:
+        if (r->sink.contacts && r->authed)
+            r->sink.contacts(r->sink_ud, &m.u.contacts);
+        break;
+    case RV_PRESENCE:
+        if (r->sink.presence && r->authed)
+            r->sink.presence(r->sink_ud, &m.u.status);
+        break;
+    case RV_STORED:
+        if (r->sink.stored && r->authed)
+            r->sink.stored(r->sink_ud, &m.u.stored);
+        break;
+    case RV_SEALED:
+        if (r->sink.sealed && r->authed)
+            r->sink.sealed(r->sink_ud, &m.u.seal);
+        break;
     default:
         refuse_msg(r, BANTER_EBADTYPE, "type not accepted from a server");
         break;
@@ -639,7 +758,15 @@ static void on_established(void *ud, conn *c);
 static void on_message(void *ud, conn *c, const uint8_t *pt, size_t len);
 static void on_closed(void *ud, conn *c, int err);
 
-static const conn_callbacks conn_cbs = {on_established, on_message, NULL, on_closed};
+static void on_drained(void *ud, conn *c)
+{
+    rdv *r = ud;
+    (void)c;
+    if (r->sink.writable && r->authed)
+        r->sink.writable(r->sink_ud);
+}
+
+static const conn_callbacks conn_cbs = {on_established, on_message, on_drained, on_closed};
 
 static gboolean on_tick(gpointer v)
 {
@@ -802,6 +929,7 @@ static void maybe_ready(rdv *r)
         snprintf(text, sizeof text, "connected to the rendezvous server at %s (not logged in)",
                  r->server);
     say(r, text);
+    update_authed(r);
 }
 
 static void on_message(void *ud, conn *c, const uint8_t *pt, size_t len)
@@ -854,6 +982,7 @@ static void on_closed(void *ud, conn *c, int err)
     r->c = NULL;
     r->ready = r->verified = r->peer_hello = false;
     r->hello_token = 0;
+    update_authed(r);
     if (r->tick)
         g_source_remove(r->tick);
     r->tick = 0;

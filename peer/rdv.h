@@ -35,7 +35,8 @@
 #define RDV_TIMEOUT_MS   60000 /* close and reconnect after this much silence */
 #define RDV_BACKOFF_MIN  500   /* reconnect delay, doubling up to RDV_BACKOFF_MAX */
 #define RDV_BACKOFF_MAX  30000
-#define RDV_MAX_INFLIGHT 32 /* requests waiting for the server at once */
+#define RDV_MAX_INFLIGHT 32             /* requests waiting for the server at once */
+#define RDV_SEND_HIGH    (256u * 1024u) /* rdv_writable() is false above this much queued */
 
 typedef struct rdv rdv;
 typedef struct rdv_req rdv_req;
@@ -74,6 +75,7 @@ typedef struct rdv_answer {
     int64_t retry_after_ms;                /* RDV_EAUTH: 0 or how long to wait */
     const struct rv_auth *auth;            /* login, when answered */
     const struct rv_search_result *result; /* search, when answered */
+    const struct rv_recipients *rcpt;      /* broadcast_to, when answered */
 } rdv_answer;
 
 /* The answer is only valid during the call. */
@@ -116,6 +118,45 @@ rdv_err rdv_profile_set(rdv *r, rv_field f, const char *value, rdv_done_fn cb, v
                         rdv_req **out, char *why, size_t cap);
 rdv_err rdv_search(rdv *r, const struct rv_search *q, rdv_done_fn cb, void *ud, rdv_req **out,
                    char *why, size_t cap);
+rdv_err rdv_contact(rdv *r, rv_op op, const char *user, rdv_done_fn cb, void *ud, rdv_req **out,
+                    char *why, size_t cap);
+/* p is not RV_P_OFFLINE; text may be "". */
+rdv_err rdv_status_set(rdv *r, rv_presence p, const char *text, rdv_done_fn cb, void *ud,
+                       rdv_req **out, char *why, size_t cap);
+/* One page of the recipients of an organisation broadcast (department ""
+ * for everyone); answered with a->rcpt. */
+rdv_err rdv_broadcast_to(rdv *r, const char *department, uint32_t page, rdv_done_fn cb, void *ud,
+                         rdv_req **out, char *why, size_t cap);
+
+/*
+ * What the server sends on its own goes to one sink (the roster). session
+ * is called with the account name when the connection is ready and
+ * logged in, and with NULL when that ends (connection lost, logged out,
+ * refused). The other callbacks only run between the two; their
+ * arguments are valid during the call. error is an ERROR that answers no
+ * request (it concerns a message sent with rdv_send). writable: the
+ * connection's queue drained below RDV_SEND_HIGH.
+ */
+typedef struct rdv_sink {
+    void (*session)(void *ud, const char *user);
+    void (*contacts)(void *ud, const struct rv_contacts *c);
+    void (*presence)(void *ud, const struct rv_status *p);
+    void (*stored)(void *ud, const struct rv_stored *s);
+    void (*sealed)(void *ud, const struct rv_seal *s);
+    void (*error)(void *ud, const char *code, const char *text);
+    void (*writable)(void *ud);
+} rdv_sink;
+
+void rdv_set_sink(rdv *r, const rdv_sink *sink, void *ud);
+/* Send a message that has no answer of its own (RV_SEAL, RV_DELIVERED).
+ * BANTER_ESTATE when not connected and logged in; codec errors; a full
+ * queue closes the connection (see rdv_writable). */
+BANTER_WUR int rdv_send(rdv *r, const rvmsg *m);
+/* Whether rdv_send may be called without growing the queue past its mark. */
+bool rdv_writable(const rdv *r);
+/* The key the current connection proved (NULL before). */
+const uint8_t *rdv_server_key(const rdv *r);
+
 /* The caller no longer wants the answer: its callback will not run. The
  * request itself stays with the server. */
 void rdv_req_cancel(rdv_req *q);

@@ -5,13 +5,23 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "roster.h"
+
 #define NOT_CONFIGURED                                                                             \
     "no rendezvous configured: start the node with --rendezvous HOST:PORT --server-key "           \
     "FINGERPRINT"
 #define DEFAULT_PER_PAGE 20
 #define MAX_PAGE         1000000
 
-typedef enum wait_kind { W_LOGIN, W_LOGOUT, W_PROFILE, W_SEARCH } wait_kind;
+typedef enum wait_kind {
+    W_LOGIN,
+    W_LOGOUT,
+    W_PROFILE,
+    W_SEARCH,
+    W_CONTACT,
+    W_STATUS,
+    W_BCAST,
+} wait_kind;
 
 struct rdvctl_wait {
     rdv_req *q;
@@ -22,11 +32,16 @@ struct rdvctl_wait {
     rv_field field;                 /* profile */
     char *value;                    /* profile: owned */
     uint32_t per_page;              /* search */
+    rv_op op;                       /* contact */
+    rv_presence status;             /* status */
+    roster *ro;                     /* org broadcast */
 };
 
 bool rdvctl_owns(const char *cmd)
 {
-    static const char *cmds[] = {"rendezvous", "login", "logout", "profile_set", "search"};
+    static const char *cmds[] = {"rendezvous", "login",        "logout",   "profile_set",
+                                 "search",     "contacts",     "requests", "contact",
+                                 "status",     "org_broadcast"};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (strcmp(cmd, cmds[i]) == 0)
             return true;
@@ -148,6 +163,16 @@ static cJSON *answer_ok(const rdvctl_wait *w, const rdv_answer *a)
         cJSON_AddStringToObject(o, "field", rv_field_name(w->field));
         cJSON_AddStringToObject(o, "value", w->value ? w->value : "");
         break;
+    case W_CONTACT:
+        cJSON_AddStringToObject(o, "op", rv_op_name(w->op));
+        cJSON_AddStringToObject(o, "user", w->user);
+        break;
+    case W_STATUS:
+        cJSON_AddStringToObject(o, "status", rv_presence_name(w->status));
+        cJSON_AddStringToObject(o, "text", w->value ? w->value : "");
+        break;
+    case W_BCAST:
+        break;
     case W_SEARCH: {
         const struct rv_search_result *res = a->result;
         cJSON_AddNumberToObject(o, "total", res ? (double)res->total : 0);
@@ -182,7 +207,10 @@ void rdvctl_cancel(rdvctl_wait *w)
 {
     if (!w)
         return;
-    rdv_req_cancel(w->q);
+    if (w->kind == W_BCAST)
+        roster_bcast_forget(w->ro, w);
+    else
+        rdv_req_cancel(w->q);
     wait_free(w);
 }
 
@@ -264,10 +292,116 @@ static cJSON *do_search(rdv *r, const cJSON *req, rdvctl_wait *w, rdvctl_wait **
     return started(e, w, why, pending);
 }
 
-cJSON *rdvctl_request(rdv *r, const char *cmd, cJSON *req, rdvctl_reply_fn reply, void *ud,
+/* ---- contacts ---- */
+
+void rdvctl_contact_fields(cJSON *o, const roster_contact *c)
+{
+    cJSON_AddStringToObject(o, "state", rv_cstate_name(c->state));
+    cJSON_AddStringToObject(o, "status", rv_presence_name(c->status));
+    cJSON_AddStringToObject(o, "text", c->text);
+    cJSON_AddNumberToObject(o, "devices", (double)c->ndev);
+    for (int f = 0; f < RV_F_COUNT; f++)
+        if (c->profile && c->profile->f[f])
+            cJSON_AddStringToObject(o, rv_field_name((rv_field)f), c->profile->f[f]);
+}
+
+static cJSON *contacts_reply(roster *ro, bool requests)
+{
+    roster_contact *all = NULL;
+    size_t n = roster_list(ro, &all);
+    cJSON *o = ok_reply();
+    cJSON_AddBoolToObject(o, "logged_in", roster_online(ro));
+    cJSON *a = cJSON_AddArrayToObject(o, requests ? "incoming" : "contacts");
+    cJSON *out = requests ? cJSON_AddArrayToObject(o, "outgoing") : NULL;
+    for (size_t i = 0; i < n; i++) {
+        cJSON *dst = a;
+        if (requests && all[i].state != RV_CS_INCOMING)
+            dst = all[i].state == RV_CS_OUTGOING ? out : NULL;
+        if (!dst)
+            continue;
+        cJSON *c = cJSON_CreateObject();
+        cJSON_AddStringToObject(c, "user", all[i].name);
+        rdvctl_contact_fields(c, &all[i]);
+        cJSON_AddItemToArray(dst, c);
+    }
+    g_free(all);
+    return o;
+}
+
+static cJSON *do_contact(rdv *r, const cJSON *req, rdvctl_wait *w, rdvctl_wait **pending)
+{
+    char why[600];
+    const char *op = str_arg(req, "op"), *user = str_arg(req, "user");
+    if (!op || !user || rv_op_parse(op, &w->op) != 0) {
+        wait_free(w);
+        return error_reply("EINVAL", "contact needs \"op\" (request, approve, deny, remove, "
+                                     "block or unblock) and \"user\"");
+    }
+    g_strlcpy(w->user, user, sizeof w->user);
+    rdv_err e = rdv_contact(r, w->op, user, on_done, w, &w->q, why, sizeof why);
+    return started(e, w, why, pending);
+}
+
+static cJSON *do_status(rdv *r, const cJSON *req, rdvctl_wait *w, rdvctl_wait **pending)
+{
+    char why[600];
+    const char *st = str_arg(req, "status"), *text = str_arg(req, "text");
+    if (!st || rv_presence_parse(st, &w->status) != 0 || w->status == RV_P_OFFLINE) {
+        wait_free(w);
+        return error_reply("EINVAL",
+                           "status needs \"status\": online, away, busy or invisible (and an "
+                           "optional \"text\")");
+    }
+    w->value = g_strdup(text ? text : "");
+    rdv_err e = rdv_status_set(r, w->status, w->value, on_done, w, &w->q, why, sizeof why);
+    return started(e, w, why, pending);
+}
+
+static void on_bcast(void *ud, const roster_bcast_result *res)
+{
+    rdvctl_wait *w = ud;
+    cJSON *o;
+    if (res->err) {
+        o = error_reply(banter_errname(res->err), res->why ? res->why : banter_strerror(res->err));
+    } else {
+        o = ok_reply();
+        cJSON_AddNumberToObject(o, "users", (double)res->users);
+        cJSON_AddNumberToObject(o, "delivered", (double)res->delivered);
+        cJSON_AddNumberToObject(o, "stored", (double)res->stored);
+        cJSON_AddNumberToObject(o, "refused", (double)res->refused);
+    }
+    rdvctl_reply_fn reply = w->reply;
+    void *rud = w->ud;
+    wait_free(w);
+    reply(rud, o);
+}
+
+static cJSON *do_org_broadcast(roster *ro, const cJSON *req, rdvctl_wait *w, rdvctl_wait **pending)
+{
+    char why[600];
+    const char *text = str_arg(req, "text"), *dep = str_arg(req, "department");
+    if (!text || !*text) {
+        wait_free(w);
+        return error_reply("EINVAL", "org_broadcast needs \"text\" (and an optional "
+                                     "\"department\")");
+    }
+    w->ro = ro;
+    int r =
+        roster_org_broadcast(ro, dep ? dep : "", text, strlen(text), on_bcast, w, why, sizeof why);
+    if (r) {
+        wait_free(w);
+        return error_reply(banter_errname(r), why);
+    }
+    *pending = w;
+    return NULL;
+}
+
+cJSON *rdvctl_request(node *n, const char *cmd, cJSON *req, rdvctl_reply_fn reply, void *ud,
                       rdvctl_wait **pending)
 {
     char why[600];
+    rdv *r = node_rdv(n);
+    roster *ro = node_roster(n);
     *pending = NULL;
     cJSON *pw = cJSON_GetObjectItemCaseSensitive(req, "password");
     cJSON *out = NULL;
@@ -285,6 +419,14 @@ cJSON *rdvctl_request(rdv *r, const char *cmd, cJSON *req, rdvctl_reply_fn reply
         out = started(rdv_logout(r, on_done, w, &w->q, why, sizeof why), w, why, pending);
     } else if (strcmp(cmd, "profile_set") == 0) {
         out = do_profile(r, req, wait_new(W_PROFILE, reply, ud), pending);
+    } else if (strcmp(cmd, "contacts") == 0 || strcmp(cmd, "requests") == 0) {
+        out = contacts_reply(ro, cmd[0] == 'r');
+    } else if (strcmp(cmd, "contact") == 0) {
+        out = do_contact(r, req, wait_new(W_CONTACT, reply, ud), pending);
+    } else if (strcmp(cmd, "status") == 0) {
+        out = do_status(r, req, wait_new(W_STATUS, reply, ud), pending);
+    } else if (strcmp(cmd, "org_broadcast") == 0) {
+        out = do_org_broadcast(ro, req, wait_new(W_BCAST, reply, ud), pending);
     } else {
         out = do_search(r, req, wait_new(W_SEARCH, reply, ud), pending);
     }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * rdvctl.h - the control socket's rendezvous requests (docs/control.md,
- * "Rendezvous"): rendezvous, login, logout, profile_set, search. JSON in,
- * JSON out; rdv does the work. control.c hands these requests over and
+ * "Rendezvous"): rendezvous, login, logout, profile_set, search,
+ * contacts, requests, contact, status, org_broadcast. JSON in, JSON out;
+ * rdv and the roster do the work. control.c hands these requests over and
  * sends back what comes.
  */
 #ifndef BANTER_PEER_RDVCTL_H
@@ -11,7 +12,9 @@
 #include <cJSON.h>
 #include <stdbool.h>
 
+#include "node.h"
 #include "rdv.h"
+#include "roster.h"
 
 typedef struct rdvctl_wait rdvctl_wait;
 
@@ -21,12 +24,16 @@ typedef void (*rdvctl_reply_fn)(void *ud, cJSON *reply);
 
 bool rdvctl_owns(const char *cmd);
 
-/* Serve one request for r (NULL when the node has no rendezvous). Returns
+/* Serve one request for n's rendezvous (there may be none). Returns
  * the reply (the caller's) at once, or NULL with *pending set when the
  * reply comes later through reply(ud, ...): exactly once, unless
  * rdvctl_cancel(*pending) comes first. A "password" in req is wiped. */
-cJSON *rdvctl_request(rdv *r, const char *cmd, cJSON *req, rdvctl_reply_fn reply, void *ud,
+cJSON *rdvctl_request(node *n, const char *cmd, cJSON *req, rdvctl_reply_fn reply, void *ud,
                       rdvctl_wait **pending);
+
+/* Add a contact's members (state, status, text, devices, profile) to o:
+ * the same shape in "contacts", "peers" and events. */
+void rdvctl_contact_fields(cJSON *o, const roster_contact *c);
 
 /* The client went away: reply will not be called. Accepts NULL. */
 void rdvctl_cancel(rdvctl_wait *w);

@@ -68,11 +68,32 @@ static const char *const migrations[] = {
     " mtime INTEGER NOT NULL,"
     " verified INTEGER NOT NULL CHECK (verified IN (0, 1)),"
     " PRIMARY KEY (id, idx));",
+    /* 2 -> 3: messages relayed by the rendezvous server may end "stored on
+     * the server" (3) or refused (4, with the server's error code). SQLite
+     * cannot widen a CHECK in place: the table is rebuilt. */
+    "CREATE TABLE messages_v3 ("
+    " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " id BLOB NOT NULL CHECK (length(id) = 16),"
+    " peer BLOB NOT NULL CHECK (length(peer) = 32),"
+    " dir INTEGER NOT NULL CHECK (dir IN (0, 1)),"
+    " state INTEGER NOT NULL CHECK (state BETWEEN 0 AND 4),"
+    " broadcast INTEGER NOT NULL CHECK (broadcast IN (0, 1)),"
+    " ts INTEGER NOT NULL,"
+    " stored INTEGER NOT NULL,"
+    " body TEXT NOT NULL,"
+    " error TEXT NOT NULL DEFAULT '',"
+    " UNIQUE (id, peer, dir));"
+    "INSERT INTO messages_v3 (seq, id, peer, dir, state, broadcast, ts, stored, body)"
+    " SELECT seq, id, peer, dir, state, broadcast, ts, stored, body FROM messages;"
+    "DROP TABLE messages;"
+    "ALTER TABLE messages_v3 RENAME TO messages;"
+    "CREATE INDEX messages_outbox ON messages (peer, dir, state, seq);"
+    "CREATE INDEX messages_history ON messages (peer, seq);",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
 #define PEER_COLS "key, name, trust, source, addresses, first_seen, last_seen, replaces"
-#define MSG_COLS  "seq, id, peer, dir, state, broadcast, ts, stored, body"
+#define MSG_COLS  "seq, id, peer, dir, state, broadcast, ts, stored, body, error"
 
 enum stmt_id {
     S_PEER_PUT,
@@ -98,7 +119,8 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_MSG_ADD] = "INSERT INTO messages (id, peer, dir, state, broadcast, ts, stored, body)"
                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
                   " ON CONFLICT (id, peer, dir) DO NOTHING",
-    [S_MSG_SET_STATE] = "UPDATE messages SET state = ?1 WHERE id = ?2 AND peer = ?3 AND dir = 1",
+    [S_MSG_SET_STATE] = "UPDATE messages SET state = ?1, error = ?4"
+                        " WHERE id = ?2 AND peer = ?3 AND dir = 1",
     [S_OUTBOX] = "SELECT " MSG_COLS " FROM messages WHERE peer = ?1 AND dir = 1 AND state = 0"
                  " ORDER BY seq",
     [S_HISTORY] = "SELECT " MSG_COLS " FROM (SELECT " MSG_COLS " FROM messages WHERE peer = ?1"
@@ -444,7 +466,8 @@ static bool state_fits(store_dir dir, store_state state)
     if (dir == STORE_IN)
         return state == STORE_RECEIVED;
     if (dir == STORE_OUT)
-        return state == STORE_QUEUED || state == STORE_DELIVERED;
+        return state == STORE_QUEUED || state == STORE_DELIVERED || state == STORE_SERVER ||
+               state == STORE_FAILED;
     return false;
 }
 
@@ -499,12 +522,21 @@ int store_msg_add(store *st, const store_msg *m, int64_t *seq)
 int store_msg_set_state(store *st, const uint8_t id[static MSG_ID_LEN],
                         const uint8_t peer[static STORE_KEYLEN], store_state state)
 {
-    if (st == NULL || id == NULL || peer == NULL)
+    return store_msg_set_result(st, id, peer, state, "");
+}
+
+int store_msg_set_result(store *st, const uint8_t id[static MSG_ID_LEN],
+                         const uint8_t peer[static STORE_KEYLEN], store_state state,
+                         const char *error)
+{
+    if (st == NULL || id == NULL || peer == NULL || error == NULL)
         return BANTER_EINVAL;
     if (!state_fits(STORE_OUT, state))
-        return fail_invalid(st, "an outgoing message is QUEUED or DELIVERED");
+        return fail_invalid(st, "an outgoing message is QUEUED, DELIVERED, SERVER or FAILED");
     sqlite3_stmt *s = st->stmt[S_MSG_SET_STATE];
     int rc = sqlite3_bind_int(s, 1, (int)state);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(s, 4, error, -1, SQLITE_STATIC);
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_blob(s, 2, id, MSG_ID_LEN, SQLITE_STATIC);
     if (rc == SQLITE_OK)
@@ -526,7 +558,7 @@ static int read_msg(store *st, sqlite3_stmt *s, store_msg *m)
     int64_t state = sqlite3_column_int64(s, 4);
     if (column_blob(s, 1, m->id, MSG_ID_LEN) != 0 ||
         column_blob(s, 2, m->peer, STORE_KEYLEN) != 0 || dir < STORE_IN || dir > STORE_OUT ||
-        state < STORE_QUEUED || state > STORE_RECEIVED) {
+        state < STORE_QUEUED || state > STORE_FAILED) {
         set_errmsg(st, "malformed row in messages");
         return BANTER_EDB;
     }
@@ -547,6 +579,9 @@ static int read_msg(store *st, sqlite3_stmt *s, store_msg *m)
         memcpy(m->body, t, (size_t)n);
     m->body[n] = '\0';
     m->body_len = (size_t)n;
+    const unsigned char *e = sqlite3_column_text(s, 9);
+    if (e)
+        snprintf(m->error, sizeof m->error, "%s", (const char *)e);
     return 0;
 }
 

@@ -55,6 +55,8 @@ typedef enum store_state {
     STORE_QUEUED = 0,    /* outgoing, not acknowledged yet (in the outbox) */
     STORE_DELIVERED = 1, /* outgoing, acknowledged by the peer */
     STORE_RECEIVED = 2,  /* incoming */
+    STORE_SERVER = 3,    /* outgoing, relayed: on the rendezvous server's disk for the device */
+    STORE_FAILED = 4,    /* outgoing, relayed: the server refused it (error says why) */
 } store_state;
 
 typedef struct store_msg {
@@ -68,6 +70,7 @@ typedef struct store_msg {
     int64_t stored_ms; /* when this node stored it */
     char *body;        /* NUL-terminated; owned (store_msgs_free) */
     size_t body_len;
+    char error[BANTER_MAX_ERRCODE + 1]; /* STORE_FAILED: the server's code */
 } store_msg;
 
 /* Open or create the database at path and its schema (a new file is created
@@ -93,14 +96,19 @@ BANTER_WUR int store_peer_delete(store *st, const uint8_t key[static STORE_KEYLE
 /* Add a message. Returns 0 when added (m->seq is ignored; the new seq is
  * stored in *seq when seq is not NULL), 1 when a row with the same (id,
  * peer, dir) exists already (nothing changed), or an error. m->stored_ms is
- * stored as given (the caller owns the clock). BANTER_EINVAL when the state
- * does not fit the direction (STORE_IN: RECEIVED; STORE_OUT: QUEUED or
- * DELIVERED) or body is NULL with body_len > 0. */
+ * stored as given (the caller owns the clock); m->error is not (a new
+ * message has none). BANTER_EINVAL when the state does not fit the
+ * direction (STORE_IN: RECEIVED; STORE_OUT: QUEUED, DELIVERED, SERVER or
+ * FAILED) or body is NULL with body_len > 0. */
 BANTER_WUR int store_msg_add(store *st, const store_msg *m, int64_t *seq);
 /* Set the state of the outgoing message (id, peer). BANTER_ENOENT;
- * BANTER_EINVAL unless state is QUEUED or DELIVERED. */
+ * BANTER_EINVAL unless state is QUEUED, DELIVERED, SERVER or FAILED. */
 BANTER_WUR int store_msg_set_state(store *st, const uint8_t id[static MSG_ID_LEN],
                                    const uint8_t peer[static STORE_KEYLEN], store_state state);
+/* The same with an error code (at most BANTER_MAX_ERRCODE bytes, "" for none). */
+BANTER_WUR int store_msg_set_result(store *st, const uint8_t id[static MSG_ID_LEN],
+                                    const uint8_t peer[static STORE_KEYLEN], store_state state,
+                                    const char *error);
 /* Outgoing QUEUED messages for peer, oldest first. */
 BANTER_WUR int store_outbox(store *st, const uint8_t peer[static STORE_KEYLEN], store_msg **out,
                             size_t *n);

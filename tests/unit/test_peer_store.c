@@ -351,6 +351,29 @@ static void test_outbox(void **state)
     assert_msg_equal(&ob[1], &o2);
     store_msgs_free(ob, n);
 
+    /* Relayed messages: on the server, or refused with the server's code;
+     * neither stays in the outbox. */
+    assert_int_equal(store_msg_set_result(f->st, o2.id, p1, STORE_SERVER, ""), 0);
+    assert_int_equal(store_msg_set_result(f->st, o3.id, p1, STORE_FAILED, "EQUOTA"), 0);
+    assert_int_equal(store_outbox(f->st, p1, &ob, &n), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(store_history(f->st, p1, 10, &ob, &n), 0);
+    bool seen_failed = false;
+    for (size_t i = 0; i < n; i++) {
+        if (memcmp(ob[i].id, o3.id, MSG_ID_LEN) == 0) {
+            assert_int_equal(ob[i].state, STORE_FAILED);
+            assert_string_equal(ob[i].error, "EQUOTA");
+            seen_failed = true;
+        }
+        if (memcmp(ob[i].id, o2.id, MSG_ID_LEN) == 0)
+            assert_int_equal(ob[i].state, STORE_SERVER);
+    }
+    assert_true(seen_failed);
+    store_msgs_free(ob, n);
+    assert_int_equal(store_msg_set_result(f->st, o2.id, p1, STORE_RECEIVED, ""), BANTER_EINVAL);
+    assert_int_equal(store_msg_set_state(f->st, o2.id, p1, STORE_QUEUED), 0);
+    assert_int_equal(store_msg_set_state(f->st, o3.id, p1, STORE_QUEUED), 0);
+
     /* Unknown id, wrong peer, or an incoming message: ENOENT. */
     uint8_t unknown[MSG_ID_LEN];
     fill_id(unknown, 999);
@@ -594,7 +617,7 @@ static void test_schema(void **state)
     /* A second connection looks at the file the store made. */
     sqlite3 *db = NULL;
     assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    assert_int_equal(pragma_int(db, "PRAGMA user_version"), 2);
+    assert_int_equal(pragma_int(db, "PRAGMA user_version"), 3);
     sqlite3_stmt *s = NULL;
     assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(s), SQLITE_ROW);

@@ -1,0 +1,706 @@
+/* SPDX-License-Identifier: MIT */
+/* roster.c - rendezvous contacts, presence and relayed messages (see roster.h). */
+#include "roster.h"
+
+#include <glib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bcrypto.h"
+#include "sealed.h"
+
+#define RELAY_PT_CAP (BANTER_MAX_PLAINTEXT + 1u)
+#define RKEY_LEN     (2 * MSG_ID_LEN + 2 * 32 + 2) /* "idhex:keyhex" */
+
+typedef struct contact {
+    char name[BANTER_MAX_NAME + 1];
+    uint8_t key[32];
+    rv_cstate state;
+    rv_presence status;
+    char text[RV_TEXT_MAX + 1];
+    size_t ndev;
+    uint8_t dev[RV_DEVICES_MAX][RV_KEY_LEN];
+    struct rv_profile p; /* owned strings */
+} contact;
+
+typedef struct bcast bcast;
+
+/* One message to one account (or one broadcast copy set), in flight. */
+typedef struct sendrec {
+    uint8_t id[MSG_ID_LEN];
+    uint8_t key[32]; /* the account's store key (not for org broadcasts) */
+    bcast *b;        /* an org broadcast's, or NULL */
+    unsigned pending, delivered, stored, refused;
+    char error[BANTER_MAX_ERRCODE + 1];
+    char rkey[RKEY_LEN]; /* its key in ro->recs */
+} sendrec;
+
+struct bcast {
+    roster_bcast_fn done;
+    void *ud;
+    char department[65];
+    uint8_t id[MSG_ID_LEN];
+    buf pt; /* the CHAT plaintext sealed to every device */
+    uint32_t page;
+    uint64_t total;
+    struct rv_rcpt *users; /* the current page, copied */
+    size_t nusers, ui;     /* the next user to send to */
+    bool last_page;
+    rdv_req *q;
+    size_t accounts, delivered, stored, refused, unanswered;
+};
+
+struct roster {
+    store *st;
+    rdv *r;
+    const identity *id;
+    char fpd[IDENTITY_FP_DIGITS + 1];
+    roster_emit_fn emit;
+    void *ud;
+    bool online;
+    char user[BANTER_MAX_NAME + 1];
+    GHashTable *contacts; /* name -> contact */
+    GHashTable *recs;     /* "idhex:keyhex" -> sendrec (owned) */
+    GHashTable *copies;   /* "idhex:devhex" -> sendrec (borrowed from recs) */
+    bcast *bc;
+};
+
+static int64_t now_ms(void) { return g_get_real_time() / 1000; }
+
+static void hexkey(char *out, size_t cap, const uint8_t id[static MSG_ID_LEN], const uint8_t k[32])
+{
+    char a[2 * MSG_ID_LEN + 1], b[65];
+    msg_id_to_hex(id, a);
+    for (int i = 0; i < 32; i++)
+        snprintf(b + 2 * i, 3, "%02x", k[i]);
+    snprintf(out, cap, "%s:%s", a, b);
+}
+
+void roster_account_key(const char *server_fpd, const char *account, uint8_t key[static 32])
+{
+    static const char label[] = "banter-account-v1";
+    bcrypto_hash h;
+    uint8_t zero = 0;
+    bcrypto_hash_init(&h, 32);
+    bcrypto_hash_update(&h, (const uint8_t *)label, sizeof label - 1);
+    bcrypto_hash_update(&h, (const uint8_t *)server_fpd, strlen(server_fpd));
+    bcrypto_hash_update(&h, &zero, 1);
+    bcrypto_hash_update(&h, (const uint8_t *)account, strlen(account));
+    bcrypto_hash_final(&h, key, 32);
+}
+
+static void emit(roster *ro, node_ev_type type, const uint8_t *key, const char *name,
+                 const store_msg *m, const char *text, const char *status)
+{
+    node_event ev = {
+        .type = type, .peer = key, .name = name, .msg = m, .text = text, .status = status};
+    if (ro->emit)
+        ro->emit(ro->ud, &ev);
+}
+
+static void profile_free(struct rv_profile *p)
+{
+    for (int i = 0; i < RV_F_COUNT; i++) {
+        g_free(p->f[i]);
+        p->f[i] = NULL;
+    }
+}
+
+static void contact_free(gpointer v)
+{
+    contact *c = v;
+    profile_free(&c->p);
+    g_free(c);
+}
+
+static void to_public(const contact *c, roster_contact *out)
+{
+    memset(out, 0, sizeof *out);
+    memcpy(out->name, c->name, sizeof out->name);
+    memcpy(out->key, c->key, 32);
+    out->state = c->state;
+    out->status = c->status;
+    memcpy(out->text, c->text, sizeof out->text);
+    out->ndev = c->ndev;
+    out->profile = &c->p;
+}
+
+/* The account's peer row, made when missing (history needs it). */
+static void ensure_peer(roster *ro, const char *name, const uint8_t key[static 32])
+{
+    store_peer sp;
+    if (store_peer_get(ro->st, key, &sp) == 0)
+        return;
+    memset(&sp, 0, sizeof sp);
+    memcpy(sp.key, key, 32);
+    g_strlcpy(sp.name, name, sizeof sp.name);
+    sp.trust = TRUST_KNOWN; /* vouched for by the organisation's server */
+    g_strlcpy(sp.source, ROSTER_SOURCE, sizeof sp.source);
+    sp.first_seen_ms = sp.last_seen_ms = now_ms();
+    if (store_peer_put(ro->st, &sp) != 0)
+        g_printerr("banter: cannot store the contact %s: %s\n", name, store_errmsg(ro->st));
+}
+
+/* ---- sending ---- */
+
+static void rec_free(gpointer v) { g_free(v); }
+
+static void pump_bcast(roster *ro);
+
+/* Every copy of rec was answered: record the outcome. */
+static void rec_finish(roster *ro, sendrec *rec)
+{
+    if (rec->b) {
+        bcast *b = rec->b;
+        b->delivered += rec->delivered;
+        b->stored += rec->stored;
+        b->refused += rec->refused;
+        b->unanswered -= rec->delivered + rec->stored + rec->refused;
+        g_hash_table_remove(ro->recs, rec->rkey);
+        pump_bcast(ro);
+        return;
+    }
+    store_state st = rec->refused        ? STORE_FAILED
+                     : rec->stored == 0u ? STORE_DELIVERED
+                                         : STORE_SERVER;
+    if (store_msg_set_result(ro->st, rec->id, rec->key, st, rec->refused ? rec->error : "") == 0) {
+        store_msg m = {.dir = STORE_OUT, .state = st};
+        memcpy(m.id, rec->id, MSG_ID_LEN);
+        memcpy(m.peer, rec->key, 32);
+        g_strlcpy(m.error, rec->error, sizeof m.error);
+        store_peer sp;
+        const char *name = store_peer_get(ro->st, rec->key, &sp) == 0 ? sp.name : "";
+        emit(ro, NODE_EV_DELIVERED, rec->key, name, &m, NULL, NULL);
+    }
+    g_hash_table_remove(ro->recs, rec->rkey);
+}
+
+/* Seal pt for one device and send it as RV_SEAL. */
+static int send_copy(roster *ro, sendrec *rec, const char *to, const uint8_t dev[static 32],
+                     const uint8_t *pt, size_t len, uint8_t flags)
+{
+    size_t slen = len + SEALED_OVERHEAD;
+    uint8_t *sealed = g_malloc(slen);
+    int r = sealed_seal(sealed, ro->id, dev, pt, len);
+    if (r == 0) {
+        rvmsg m = {.type = RV_SEAL};
+        memcpy(m.u.seal.id, rec->id, MSG_ID_LEN);
+        m.u.seal.flags = flags;
+        g_strlcpy(m.u.seal.user, to, sizeof m.u.seal.user);
+        memcpy(m.u.seal.device, dev, 32);
+        m.u.seal.sealed = sealed;
+        m.u.seal.sealed_len = slen;
+        r = rdv_send(ro->r, &m);
+    }
+    g_free(sealed);
+    if (r == 0) {
+        char ck[RKEY_LEN];
+        hexkey(ck, sizeof ck, rec->id, dev);
+        g_hash_table_insert(ro->copies, g_strdup(ck), rec);
+        rec->pending++;
+    }
+    return r;
+}
+
+static sendrec *rec_new(roster *ro, const uint8_t id[static MSG_ID_LEN], const uint8_t key[32])
+{
+    sendrec *rec = g_new0(sendrec, 1);
+    memcpy(rec->id, id, MSG_ID_LEN);
+    memcpy(rec->key, key, 32);
+    hexkey(rec->rkey, sizeof rec->rkey, id, key);
+    g_hash_table_insert(ro->recs, rec->rkey, rec);
+    return rec;
+}
+
+/* A message that can never be relayed (too long once sealed, not valid). */
+static void fail_now(roster *ro, const store_msg *m, const char *code)
+{
+    sendrec *rec = rec_new(ro, m->id, m->peer);
+    rec->refused = 1;
+    g_strlcpy(rec->error, code, sizeof rec->error);
+    rec_finish(ro, rec);
+}
+
+static void flush_contact(roster *ro, contact *c)
+{
+    store_msg *m = NULL;
+    size_t count = 0;
+    if (!ro->online || c->state != RV_CS_APPROVED || !c->ndev)
+        return;
+    if (store_outbox(ro->st, c->key, &m, &count) != 0)
+        return;
+    buf pt;
+    buf_init(&pt, RELAY_PT_CAP);
+    for (size_t i = 0; i < count && rdv_writable(ro->r); i++) {
+        char rk[RKEY_LEN];
+        hexkey(rk, sizeof rk, m[i].id, c->key);
+        if (g_hash_table_contains(ro->recs, rk))
+            continue;
+        msg chat;
+        buf_consume(&pt, buf_len(&pt));
+        int r = msg_chat_init(&chat, m[i].id, m[i].ts_ms, m[i].body, m[i].body_len, m[i].broadcast);
+        if (r == 0) {
+            r = msg_encode(&chat, &pt);
+            msg_clear(&chat);
+        }
+        if (r == 0 && buf_len(&pt) + SEALED_OVERHEAD + 1 + MSG_ID_LEN + 2 + strlen(c->name) + 32 >
+                          BANTER_MAX_PLAINTEXT)
+            r = BANTER_ETOOBIG;
+        if (r) {
+            fail_now(ro, &m[i], banter_errname(r));
+            continue;
+        }
+        sendrec *rec = rec_new(ro, m[i].id, c->key);
+        for (size_t d = 0; d < c->ndev && r == 0; d++)
+            r = send_copy(ro, rec, c->name, c->dev[d], buf_data(&pt), buf_len(&pt), 0);
+        if (r) { /* the connection failed: it is being reset (session NULL follows) */
+            g_printerr("banter: cannot send to the rendezvous server: %s\n", banter_strerror(r));
+            break;
+        }
+    }
+    buf_free(&pt);
+    store_msgs_free(m, count);
+}
+
+static void flush_all(roster *ro)
+{
+    GHashTableIter it;
+    gpointer k, v;
+    g_hash_table_iter_init(&it, ro->contacts);
+    while (g_hash_table_iter_next(&it, &k, &v) && rdv_writable(ro->r))
+        flush_contact(ro, v);
+}
+
+void roster_kick(roster *ro, const uint8_t key[static 32])
+{
+    if (!ro)
+        return;
+    GHashTableIter it;
+    gpointer k, v;
+    g_hash_table_iter_init(&it, ro->contacts);
+    while (g_hash_table_iter_next(&it, &k, &v)) {
+        contact *c = v;
+        if (memcmp(c->key, key, 32) == 0) {
+            flush_contact(ro, c);
+            return;
+        }
+    }
+}
+
+/* ---- organisation broadcast ---- */
+
+static void bcast_end(roster *ro, int err, const char *why)
+{
+    bcast *b = ro->bc;
+    ro->bc = NULL;
+    rdv_req_cancel(b->q);
+    /* Copies still unanswered stay in recs: their answers find no owner. */
+    GHashTableIter it;
+    gpointer k, v;
+    g_hash_table_iter_init(&it, ro->recs);
+    while (g_hash_table_iter_next(&it, &k, &v))
+        if (((sendrec *)v)->b == b)
+            ((sendrec *)v)->b = NULL;
+    roster_bcast_result res = {err, why, b->accounts, b->delivered, b->stored, b->refused};
+    if (b->done)
+        b->done(b->ud, &res);
+    buf_free(&b->pt);
+    g_free(b->users);
+    g_free(b);
+}
+
+static void on_page(void *ud, const rdv_answer *a);
+
+static void request_page(roster *ro)
+{
+    bcast *b = ro->bc;
+    char why[300];
+    if (rdv_broadcast_to(ro->r, b->department, b->page, on_page, ro, &b->q, why, sizeof why) !=
+        RDV_OK)
+        bcast_end(ro, BANTER_EIO, why);
+}
+
+static void pump_bcast(roster *ro)
+{
+    bcast *b = ro->bc;
+    if (!b || b->q)
+        return;
+    while (b->ui < b->nusers && rdv_writable(ro->r)) {
+        struct rv_rcpt *u = &b->users[b->ui++];
+        if (!u->ndev)
+            continue;
+        uint8_t key[32];
+        roster_account_key(ro->fpd, u->name, key);
+        sendrec *rec = rec_new(ro, b->id, key);
+        rec->b = b;
+        b->accounts++;
+        for (size_t d = 0; d < u->ndev; d++) {
+            int r = send_copy(ro, rec, u->name, u->dev[d], buf_data(&b->pt), buf_len(&b->pt),
+                              RV_SEAL_BROADCAST);
+            if (r) {
+                bcast_end(ro, r, "cannot send to the rendezvous server");
+                return;
+            }
+            b->unanswered++;
+        }
+    }
+    if (b->ui < b->nusers)
+        return; /* writable() resumes */
+    if (!b->last_page) {
+        b->page++;
+        request_page(ro);
+    } else if (b->unanswered == 0) {
+        bcast_end(ro, 0, NULL);
+    }
+}
+
+static void on_page(void *ud, const rdv_answer *a)
+{
+    roster *ro = ud;
+    bcast *b = ro->bc;
+    b->q = NULL;
+    if (a->err) {
+        bcast_end(ro, a->code && strcmp(a->code, "EPERM") == 0 ? BANTER_EPERM : BANTER_EIO,
+                  a->code && strcmp(a->code, "EPERM") == 0
+                      ? "this account has no broadcast right (an admin grants it)"
+                      : a->why);
+        return;
+    }
+    g_free(b->users);
+    b->nusers = a->rcpt->n;
+    b->users = g_memdup2(a->rcpt->users, b->nusers * sizeof *b->users);
+    b->ui = 0;
+    b->total = a->rcpt->total;
+    b->last_page = (uint64_t)(b->page + 1) * RV_RCPT_PER_PAGE >= b->total || b->nusers == 0;
+    pump_bcast(ro);
+}
+
+int roster_org_broadcast(roster *ro, const char *department, const char *text, size_t len,
+                         roster_bcast_fn done, void *ud, char *why, size_t cap)
+{
+    if (!ro->online) {
+        snprintf(why, cap, "not logged in to the rendezvous server: run `banter login USER`");
+        return BANTER_ESTATE;
+    }
+    if (ro->bc) {
+        snprintf(why, cap, "an organisation broadcast is already being sent: wait for it");
+        return BANTER_ESTATE;
+    }
+    bcast *b = g_new0(bcast, 1);
+    b->done = done;
+    b->ud = ud;
+    g_strlcpy(b->department, department, sizeof b->department);
+    banter_rng rng = bcrypto_rng_system();
+    rng.fill(rng.ctx, b->id, MSG_ID_LEN);
+    buf_init(&b->pt, RELAY_PT_CAP);
+    msg chat;
+    int r = msg_chat_init(&chat, b->id, now_ms(), text, len, true);
+    if (r == 0) {
+        r = msg_encode(&chat, &b->pt);
+        msg_clear(&chat);
+    }
+    if (r == 0 && buf_len(&b->pt) + SEALED_OVERHEAD + 128 > BANTER_MAX_PLAINTEXT)
+        r = BANTER_ETOOBIG;
+    if (r) {
+        snprintf(why, cap, "the announcement cannot be sent: %s", banter_strerror(r));
+        buf_free(&b->pt);
+        g_free(b);
+        return r;
+    }
+    ro->bc = b;
+    request_page(ro);
+    return 0;
+}
+
+void roster_bcast_forget(roster *ro, void *ud)
+{
+    if (ro && ro->bc && ro->bc->ud == ud)
+        ro->bc->done = NULL;
+}
+
+/* ---- what the server sends ---- */
+
+static void drop_inflight(roster *ro)
+{
+    if (ro->bc)
+        bcast_end(ro, BANTER_EIO, "the connection to the rendezvous server ended");
+    g_hash_table_remove_all(ro->copies);
+    g_hash_table_remove_all(ro->recs); /* still queued in the store: sent again */
+}
+
+static void set_offline(roster *ro, contact *c)
+{
+    if (c->status == RV_P_OFFLINE)
+        return;
+    c->status = RV_P_OFFLINE;
+    emit(ro, NODE_EV_OFFLINE, c->key, c->name, NULL, NULL, NULL);
+    emit(ro, NODE_EV_PRESENCE, c->key, c->name, NULL, c->text, rv_presence_name(c->status));
+}
+
+static void on_session(void *ud, const char *user)
+{
+    roster *ro = ud;
+    ro->online = user != NULL;
+    drop_inflight(ro);
+    if (user) {
+        g_strlcpy(ro->user, user, sizeof ro->user);
+        return; /* the server sends the list next; sending waits for it */
+    }
+    GHashTableIter it;
+    gpointer k, v;
+    g_hash_table_iter_init(&it, ro->contacts);
+    while (g_hash_table_iter_next(&it, &k, &v))
+        set_offline(ro, v);
+    emit(ro, NODE_EV_CONTACTS, NULL, NULL, NULL, NULL, NULL);
+}
+
+static void set_presence(roster *ro, contact *c, rv_presence p, const char *text)
+{
+    bool was = c->status != RV_P_OFFLINE, now = p != RV_P_OFFLINE;
+    bool changed = c->status != p || strcmp(c->text, text) != 0;
+    c->status = p;
+    g_strlcpy(c->text, text, sizeof c->text);
+    if (was != now)
+        emit(ro, now ? NODE_EV_ONLINE : NODE_EV_OFFLINE, c->key, c->name, NULL, NULL, NULL);
+    if (changed)
+        emit(ro, NODE_EV_PRESENCE, c->key, c->name, NULL, c->text, rv_presence_name(p));
+}
+
+static void apply_entry(roster *ro, const struct rv_contact *e)
+{
+    contact *c = g_hash_table_lookup(ro->contacts, e->name);
+    if (e->state == RV_CS_NONE) {
+        if (c) {
+            set_offline(ro, c);
+            g_hash_table_remove(ro->contacts, e->name);
+        }
+        return;
+    }
+    if (!c) {
+        c = g_new0(contact, 1);
+        g_strlcpy(c->name, e->name, sizeof c->name);
+        roster_account_key(ro->fpd, c->name, c->key);
+        g_hash_table_insert(ro->contacts, c->name, c);
+    }
+    c->state = e->state;
+    profile_free(&c->p);
+    for (int i = 0; i < RV_F_COUNT; i++)
+        c->p.f[i] = e->p.f[i] ? g_strdup(e->p.f[i]) : NULL;
+    c->ndev = e->ndev;
+    memcpy(c->dev, e->dev, e->ndev * RV_KEY_LEN);
+    set_presence(ro, c, e->state == RV_CS_APPROVED ? e->status : RV_P_OFFLINE, e->text);
+    if (c->state == RV_CS_APPROVED)
+        ensure_peer(ro, c->name, c->key);
+}
+
+static void on_contacts(void *ud, const struct rv_contacts *cs)
+{
+    roster *ro = ud;
+    /* A reset starts the whole list again. It only comes right after
+     * logging in, when every contact is already shown offline: dropping
+     * the old entries says nothing to anyone. */
+    if (cs->reset)
+        g_hash_table_remove_all(ro->contacts);
+    for (size_t i = 0; i < cs->n; i++)
+        apply_entry(ro, &cs->c[i]);
+    emit(ro, NODE_EV_CONTACTS, NULL, NULL, NULL, NULL, NULL);
+    for (size_t i = 0; i < cs->n; i++) {
+        contact *c = g_hash_table_lookup(ro->contacts, cs->c[i].name);
+        if (c)
+            flush_contact(ro, c);
+    }
+}
+
+static void on_presence(void *ud, const struct rv_status *p)
+{
+    roster *ro = ud;
+    contact *c = g_hash_table_lookup(ro->contacts, p->user);
+    if (c && c->state == RV_CS_APPROVED)
+        set_presence(ro, c, p->status, p->text);
+}
+
+static void on_stored(void *ud, const struct rv_stored *s)
+{
+    roster *ro = ud;
+    char ck[RKEY_LEN];
+    hexkey(ck, sizeof ck, s->id, s->device);
+    sendrec *rec = g_hash_table_lookup(ro->copies, ck);
+    if (!rec)
+        return; /* an answer to a copy from before a reconnection */
+    g_hash_table_remove(ro->copies, ck);
+    if (s->fate == RV_STORED_DELIVERED)
+        rec->delivered++;
+    else if (s->fate == RV_STORED_DISK)
+        rec->stored++;
+    else {
+        rec->refused++;
+        g_strlcpy(rec->error, s->error, sizeof rec->error);
+    }
+    if (--rec->pending == 0)
+        rec_finish(ro, rec);
+}
+
+static void ack_sealed(roster *ro, const uint8_t id[static MSG_ID_LEN])
+{
+    rvmsg a = {.type = RV_DELIVERED};
+    memcpy(a.u.stored.id, id, MSG_ID_LEN);
+    int r = rdv_send(ro->r, &a);
+    if (r) /* the connection is going: the server delivers it again later */
+        g_printerr("banter: cannot acknowledge a relayed message: %s\n", banter_strerror(r));
+}
+
+/* Open and check one sealed copy: 0 with the CHAT in *chat, or a reason. */
+static const char *open_sealed(roster *ro, const struct rv_seal *s, msg *chat)
+{
+    uint8_t from[32];
+    size_t n = 0;
+    if (s->sealed_len < SEALED_OVERHEAD)
+        return "too short";
+    uint8_t *pt = g_malloc(s->sealed_len);
+    const char *why = NULL;
+    int r = sealed_open(pt, &n, from, ro->id, s->sealed, s->sealed_len);
+    if (r)
+        why = r == BANTER_EIDENTITY ? "the signature does not verify" : "it does not open";
+    else if (memcmp(from, s->device, 32) != 0)
+        why = "signed by another device than the one that sent it";
+    else if (msg_decode(chat, pt, n) != 0)
+        why = "not a valid message";
+    else if (chat->type != MSG_CHAT || memcmp(chat->u.chat.id, s->id, MSG_ID_LEN) != 0) {
+        msg_clear(chat);
+        why = "not the message it claims to be";
+    }
+    bcrypto_wipe(pt, s->sealed_len);
+    g_free(pt);
+    return why;
+}
+
+static void on_sealed(void *ud, const struct rv_seal *s)
+{
+    roster *ro = ud;
+    msg chat;
+    const char *why = open_sealed(ro, s, &chat);
+    if (why) {
+        g_printerr("banter: dropped a relayed message from %s: %s\n", s->user, why);
+        ack_sealed(ro, s->id); /* never useful: do not have it sent again */
+        return;
+    }
+    uint8_t key[32];
+    roster_account_key(ro->fpd, s->user, key);
+    ensure_peer(ro, s->user, key);
+    store_msg m = {.dir = STORE_IN,
+                   .state = STORE_RECEIVED,
+                   .broadcast = chat.u.chat.broadcast || (s->flags & RV_SEAL_BROADCAST),
+                   .ts_ms = chat.u.chat.ts_ms,
+                   .stored_ms = now_ms(),
+                   .body = chat.u.chat.body,
+                   .body_len = chat.u.chat.body_len};
+    memcpy(m.id, s->id, MSG_ID_LEN);
+    memcpy(m.peer, key, 32);
+    int64_t seq = 0;
+    int r = store_msg_add(ro->st, &m, &seq);
+    if (r < 0) {
+        /* Not stored, so not acknowledged: the server keeps it. */
+        g_printerr("banter: cannot store a message from %s: %s\n", s->user, banter_strerror(r));
+    } else {
+        ack_sealed(ro, s->id);
+        if (r == 0) {
+            m.seq = seq;
+            emit(ro, NODE_EV_MESSAGE, key, s->user, &m, NULL, NULL);
+        }
+    }
+    msg_clear(&chat);
+}
+
+static void on_error(void *ud, const char *code, const char *text)
+{
+    (void)ud;
+    g_printerr("banter: the rendezvous server refused a message: %s%s%s\n", code,
+               text[0] ? ": " : "", text);
+}
+
+static void on_writable(void *ud)
+{
+    roster *ro = ud;
+    pump_bcast(ro);
+    flush_all(ro);
+}
+
+/* ---- queries and lifecycle ---- */
+
+int roster_get(roster *ro, const uint8_t key[static 32], roster_contact *out)
+{
+    GHashTableIter it;
+    gpointer k, v;
+    g_hash_table_iter_init(&it, ro->contacts);
+    while (g_hash_table_iter_next(&it, &k, &v)) {
+        if (memcmp(((contact *)v)->key, key, 32) == 0) {
+            to_public(v, out);
+            return 0;
+        }
+    }
+    return BANTER_ENOENT;
+}
+
+int roster_find(roster *ro, const char *name, roster_contact *out)
+{
+    contact *c = g_hash_table_lookup(ro->contacts, name);
+    if (!c)
+        return BANTER_ENOENT;
+    to_public(c, out);
+    return 0;
+}
+
+static gint by_name(gconstpointer a, gconstpointer b)
+{
+    return strcmp(((const roster_contact *)a)->name, ((const roster_contact *)b)->name);
+}
+
+size_t roster_list(roster *ro, roster_contact **out)
+{
+    size_t n = g_hash_table_size(ro->contacts), i = 0;
+    *out = g_new0(roster_contact, n ? n : 1);
+    GHashTableIter it;
+    gpointer k, v;
+    g_hash_table_iter_init(&it, ro->contacts);
+    while (g_hash_table_iter_next(&it, &k, &v))
+        to_public(v, &(*out)[i++]);
+    qsort(*out, n, sizeof **out, (int (*)(const void *, const void *))by_name);
+    return n;
+}
+
+bool roster_online(const roster *ro) { return ro && ro->online; }
+
+int roster_new(roster **out, store *st, rdv *r, const identity *id, const char *server_fpd,
+               roster_emit_fn emit_fn, void *ud)
+{
+    roster *ro = g_new0(roster, 1);
+    ro->st = st;
+    ro->r = r;
+    ro->id = id;
+    g_strlcpy(ro->fpd, server_fpd, sizeof ro->fpd);
+    ro->emit = emit_fn;
+    ro->ud = ud;
+    ro->contacts = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, contact_free);
+    ro->recs = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, rec_free);
+    ro->copies = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    rdv_sink sink = {on_session, on_contacts, on_presence, on_stored,
+                     on_sealed,  on_error,    on_writable};
+    rdv_set_sink(r, &sink, ro);
+    *out = ro;
+    return 0;
+}
+
+void roster_free(roster *ro)
+{
+    if (!ro)
+        return;
+    rdv_sink none = {0};
+    rdv_set_sink(ro->r, &none, NULL);
+    if (ro->bc)
+        bcast_end(ro, BANTER_EIO, "the node is stopping");
+    g_hash_table_destroy(ro->copies);
+    g_hash_table_destroy(ro->recs);
+    g_hash_table_destroy(ro->contacts);
+    g_free(ro);
+}
