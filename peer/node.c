@@ -75,7 +75,8 @@ struct node {
     config conf;
     xfer_mgr *xm;
     control *ctl;
-    rdv *rdv; /* the rendezvous server: not a peer, never in peers or conns */
+    web *web;   /* the web interface (peer/web.h), NULL when off */
+    rdv *rdv;   /* the rendezvous server: not a peer, never in peers or conns */
     roster *ro; /* its contacts and the messages relayed through it */
     char server_fpd[IDENTITY_FP_DIGITS + 1];
     mdns *md;
@@ -846,11 +847,15 @@ int node_resolve(node *n, const char *query, uint8_t key[static 32], char *why, 
         return r;
     /* A name first (a replaced key is hidden behind its successor), then a
      * fingerprint prefix. */
-    for (int pass = 0; pass < 2 && hits == 0; pass++) {
+    /* "@account" names a rendezvous account only (a LAN peer may have
+     * the same name). */
+    bool account = query[0] == '@';
+    for (int pass = 0; pass < (account ? 1 : 2) && hits == 0; pass++) {
         for (size_t i = 0; i < k; i++) {
             char fp[IDENTITY_FP_LEN + 1];
             identity_fingerprint(all[i].key, fp);
-            bool match = pass == 0 ? g_ascii_strcasecmp(all[i].name, query) == 0
+            bool match = pass == 0 ? g_ascii_strcasecmp(all[i].name, query + account) == 0 &&
+                                         (!account || strcmp(all[i].source, ROSTER_SOURCE) == 0)
                                    : identity_fingerprint_has_prefix(fp, query);
             if (!match)
                 continue;
@@ -867,7 +872,8 @@ int node_resolve(node *n, const char *query, uint8_t key[static 32], char *why, 
     if (hits == 1)
         return 0;
     snprintf(why, cap,
-             hits ? "'%s' matches %zu peers: use more digits of the fingerprint (banter peers)"
+             hits ? "'%s' matches %zu peers: use more digits of the fingerprint, or @NAME for "
+                    "the organisation account (banter peers)"
                   : "no peer matches '%s' (banter peers lists them)",
              query, hits);
     return hits ? BANTER_EAMBIGUOUS : BANTER_ENOENT;
@@ -1021,6 +1027,17 @@ static void on_rdv_event(void *ud, const char *text)
     emit(ud, NODE_EV_RENDEZVOUS, NULL, NULL, NULL, text);
 }
 
+/* A new certificate: show it to every LAN peer already connected. */
+static void on_new_cert(void *ud)
+{
+    node *n = ud;
+    for (GList *l = n->conns; l; l = l->next) {
+        cstate *cs = conn_get_data(l->data);
+        if (cs && cs->p && cs->p->c == l->data && conn_established(l->data))
+            present_cert(n, l->data);
+    }
+}
+
 static void on_roster_event(void *ud, const node_event *ev)
 {
     node *n = ud;
@@ -1053,6 +1070,7 @@ static int start_rendezvous(node *n, const node_config *cfg)
         return 1;
     }
     g_strlcpy(n->server_fpd, rc.fpd, sizeof n->server_fpd);
+    rdv_set_cert_hook(n->rdv, on_new_cert, n);
     return 0;
 }
 

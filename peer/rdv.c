@@ -69,6 +69,8 @@ struct rdv {
     rdv_sink sink; /* what the server sends on its own */
     void *sink_ud;
     bool authed; /* the sink was told the session is authenticated */
+    void (*cert_hook)(void *ud);
+    void *cert_ud;
 };
 
 static int64_t mono_ms(void) { return g_get_monotonic_time() / 1000; }
@@ -255,6 +257,8 @@ static void on_cert(rdv *r, const cert *c)
     }
     r->cert = *c;
     r->has_cert = true;
+    if (r->cert_hook)
+        r->cert_hook(r->cert_ud);
     e = cert_save(r->cfg.cert_path, c);
     if (e)
         g_printerr("banter: cannot save the certificate in %s: %s\n", r->cfg.cert_path,
@@ -525,6 +529,12 @@ int rdv_send(rdv *r, const rvmsg *m)
 bool rdv_writable(const rdv *r) { return r->c && r->ready && conn_queued(r->c) < RDV_SEND_HIGH; }
 
 const uint8_t *rdv_server_key(const rdv *r) { return r->verified ? r->server_key : NULL; }
+
+void rdv_set_cert_hook(rdv *r, void (*fn)(void *ud), void *ud)
+{
+    r->cert_hook = fn;
+    r->cert_ud = ud;
+}
 
 void rdv_set_sink(rdv *r, const rdv_sink *sink, void *ud)
 {

@@ -148,6 +148,8 @@ typedef struct rdv_sink {
 } rdv_sink;
 
 void rdv_set_sink(rdv *r, const rdv_sink *sink, void *ud);
+/* fn(ud) runs whenever a new certificate was accepted (rdv_cert). */
+void rdv_set_cert_hook(rdv *r, void (*fn)(void *ud), void *ud);
 /* Send a message that has no answer of its own (RV_SEAL, RV_DELIVERED).
  * BANTER_ESTATE when not connected and logged in; codec errors; a full
  * queue closes the connection (see rdv_writable). */
