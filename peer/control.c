@@ -17,6 +17,7 @@
 #include "buf.h"
 #include "links.h"
 #include "rdvctl.h"
+#include "roster.h"
 #include "settings.h"
 #include "utf8.h"
 #include "xfer.h"
@@ -395,7 +396,10 @@ static void cmd_send(client *cl, const cJSON *req)
     /* Wait for the acknowledgement while the peer is online, or also while
      * it is offline when the caller asked so explicitly. */
     node_peer_info pi;
-    bool online = node_peer_info_get(cl->ctl->n, key, &pi) == 0 && pi.online;
+    /* A rendezvous account is "online" for this purpose while we are logged
+     * in: the server answers for it (delivered, or stored for later). */
+    bool online = node_peer_info_get(cl->ctl->n, key, &pi) == 0 &&
+                  (pi.online || (pi.status[0] && roster_online(node_roster(cl->ctl->n))));
     if (wait_ms > 0 && (online || cJSON_IsTrue(wait_off))) {
         waiter *w = g_new0(waiter, 1);
         w->cl = cl;
