@@ -75,7 +75,6 @@ struct node {
     config conf;
     xfer_mgr *xm;
     control *ctl;
-    web *web;   /* the web interface (peer/web.h), NULL when off */
     rdv *rdv;   /* the rendezvous server: not a peer, never in peers or conns */
     roster *ro; /* its contacts and the messages relayed through it */
     char server_fpd[IDENTITY_FP_DIGITS + 1];
