@@ -1052,8 +1052,8 @@ void control_free(control *ctl)
 
 static cJSON *event_json(const node_event *ev)
 {
-    static const char *names[] = {"message",    "delivered", "online",   "offline", "key_changed",
-                                  "discovery",  "rendezvous", "contacts", "presence"};
+    static const char *names[] = {"message",   "delivered",  "online",   "offline", "key_changed",
+                                  "discovery", "rendezvous", "contacts", "presence"};
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "event", names[ev->type]);
     cJSON_AddNumberToObject(o, "at", (double)(g_get_real_time() / 1000));

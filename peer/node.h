@@ -80,7 +80,7 @@ typedef struct node_peer_info {
     char contact[16];      /* "approved", "incoming", "outgoing", "blocked", "" (none) */
     char display_name[65];
     /* A LAN peer that showed a valid certificate of our organisation: */
-    char org[65];                             /* its account, "" otherwise */
+    char org[65];                            /* its account, "" otherwise */
     char org_server[IDENTITY_FP_DIGITS + 1]; /* the server's fingerprint digits */
 } node_peer_info;
 
