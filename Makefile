@@ -39,7 +39,7 @@ FUZZ := build/fuzz
 LIB_REL  := $(REL)/libbanter.a
 LIB_ASAN := $(ASAN)/libbanter.a
 
-PKGS_PEER   := glib-2.0 gio-2.0 gio-unix-2.0 avahi-client avahi-glib sqlite3
+PKGS_PEER   := glib-2.0 gio-2.0 gio-unix-2.0 avahi-client avahi-glib sqlite3 libsoup-3.0
 PEER_CFLAGS  = $(shell pkg-config --cflags $(PKGS_PEER) 2>/dev/null)
 PEER_LIBS    = $(shell pkg-config --libs $(PKGS_PEER) 2>/dev/null)
 
@@ -55,10 +55,17 @@ PROGRAMS := $(if $(PEER_SRC),bin/banter) $(if $(RENDEZVOUS_SRC),bin/banter-rende
             $(if $(ADMIN_SRC),bin/banter-admin)
 MANPAGES := $(wildcard docs/man/*.1)
 
+# The web interface's files (peer/web/), embedded by glib-compile-resources
+# into a generated C file under build/gen.
+GEN          := build/gen
+WEB_XML      := $(wildcard peer/web/web.gresource.xml)
+WEB_ASSETS   := $(sort $(wildcard peer/web/*.html peer/web/*.js peer/web/*.css peer/web/*.svg))
+WEB_GEN      := $(if $(WEB_XML),$(GEN)/web_res.c)
+
 PEER_LIB_SRC := $(filter-out peer/main.c peer/cli.c peer/cmd_%.c,$(PEER_SRC))
-PEER_OBJ_REL  := $(PEER_SRC:%.c=$(REL)/%.o)
-PEER_OBJ_ASAN := $(PEER_SRC:%.c=$(ASAN)/%.o)
-PEER_LIBOBJ_ASAN := $(PEER_LIB_SRC:%.c=$(ASAN)/%.o)
+PEER_OBJ_REL  := $(PEER_SRC:%.c=$(REL)/%.o) $(WEB_GEN:$(GEN)/%.c=$(REL)/gen/%.o)
+PEER_OBJ_ASAN := $(PEER_SRC:%.c=$(ASAN)/%.o) $(WEB_GEN:$(GEN)/%.c=$(ASAN)/gen/%.o)
+PEER_LIBOBJ_ASAN := $(PEER_LIB_SRC:%.c=$(ASAN)/%.o) $(WEB_GEN:$(GEN)/%.c=$(ASAN)/gen/%.o)
 RDV_LIB_SRC   := $(filter-out rendezvous/main.c,$(RENDEZVOUS_SRC))
 RDV_OBJ_REL   := $(RENDEZVOUS_SRC:%.c=$(REL)/%.o)
 RDV_OBJ_ASAN  := $(RENDEZVOUS_SRC:%.c=$(ASAN)/%.o)
@@ -113,12 +120,38 @@ $(LIB_ASAN): $(SHARED_SRC:shared/%.c=$(ASAN)/shared/%.o)
 $(REL)/peer/%.o: peer/%.c
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(ALL_CFLAGS) $(PEER_CFLAGS) -iquote peer -c $< -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(PEER_CFLAGS) -iquote peer -iquote $(GEN) -c $< -o $@
 
 $(ASAN)/peer/%.o: peer/%.c
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC+SAN  $<")
-	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $(PEER_CFLAGS) -iquote peer -c $< -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $(PEER_CFLAGS) -iquote peer -iquote $(GEN) -c $< -o $@
+
+# The embedded web interface: generated code, compiled without the warning
+# flags (it is not ours to fix).
+$(GEN)/web_res.c: $(WEB_XML) $(WEB_ASSETS)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  GEN     $@")
+	$(Q)glib-compile-resources --sourcedir=peer/web --generate-source --c-name banter_web \
+	    --target=$@ $<
+
+$(GEN)/web_res.h: $(WEB_XML)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  GEN     $@")
+	$(Q)glib-compile-resources --sourcedir=peer/web --generate-header --c-name banter_web \
+	    --target=$@ $<
+
+$(REL)/peer/web.o $(ASAN)/peer/web.o: $(GEN)/web_res.h
+
+$(REL)/gen/%.o: $(GEN)/%.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CSTD) $(CFLAGS) -w $(PEER_CFLAGS) -c $< -o $@
+
+$(ASAN)/gen/%.o: $(GEN)/%.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC+SAN  $<")
+	$(Q)$(CC) $(CSTD) $(SAN_FLAGS) -w $(PEER_CFLAGS) -c $< -o $@
 
 bin/banter: $(PEER_OBJ_REL) $(LIB_REL)
 	@mkdir -p $(@D)

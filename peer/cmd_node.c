@@ -30,6 +30,7 @@ int cmd_node(const cli_ctx *ctx, int argc, char **argv)
     cfg.home = *ctx->home;
     cfg.mdns = true;
     cfg.port = NODE_DEFAULT_PORT;
+    cfg.web_port = -1;
     default_name(cfg.name, sizeof cfg.name);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -52,6 +53,14 @@ int cmd_node(const cli_ctx *ctx, int argc, char **argv)
             if (errno || *end || p > 65535)
                 return bad("--port must be 0 to 65535", v);
             cfg.port = (uint16_t)p;
+            i++;
+        } else if (strcmp(a, "--web-port") == 0 && v) {
+            char *end;
+            errno = 0;
+            unsigned long p = strtoul(v, &end, 10);
+            if (errno || *end || !*v || p > 65535 || v[0] == '-' || v[0] == '+')
+                return bad("--web-port must be 0 (off) to 65535", v);
+            cfg.web_port = (int)p;
             i++;
         } else if (strcmp(a, "--peer") == 0 && v) {
             if (cfg.nstatic == NODE_MAX_STATIC)

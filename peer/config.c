@@ -35,6 +35,7 @@ static int set_defaults(config *c)
     memset(c, 0, sizeof *c);
     c->auto_accept_verified = false;
     c->auto_accept_max_bytes = DEFAULT_MAX_MB * MIB;
+    c->web_port = CONFIG_WEB_PORT_DEFAULT;
     if (xdg && *xdg) {
         n = snprintf(c->download_dir, sizeof c->download_dir, "%s", xdg);
     } else if (home && *home) {
@@ -92,6 +93,25 @@ static int parse_mib(const kvconf *k, const char *key, const char *v, uint64_t *
                        (unsigned long long)MAX_MB);
 }
 
+/* A TCP port, 0 to 65535: digits only. */
+static int parse_port(const kvconf *k, const char *key, const char *v, uint16_t *port)
+{
+    char q[UTF8_QUOTE_CAP];
+    unsigned long n = 0;
+    size_t len = strlen(v);
+    bool ok = len > 0 && len <= 5;
+    for (const char *c = v; ok && *c; c++) {
+        ok = *c >= '0' && *c <= '9';
+        n = n * 10 + (unsigned long)(*c - '0');
+    }
+    if (ok && n <= 65535) {
+        *port = (uint16_t)n;
+        return 0;
+    }
+    utf8_quote(q, v, strlen(v));
+    return kvconf_fail(k, BANTER_EFORMAT, "%s: %s is not a port from 0 to 65535", key, q);
+}
+
 /* An absolute path, or one starting "~/" (or just "~") under $HOME. */
 static int parse_dir(const kvconf *k, const char *key, const char *v, config *c)
 {
@@ -127,6 +147,8 @@ static int set_key(void *ud, const kvconf *k, const char *key, const char *value
         return parse_bool(k, key, value, &c->auto_accept_verified);
     if (strcmp(key, "auto_accept_max_mb") == 0)
         return parse_mib(k, key, value, &c->auto_accept_max_bytes);
+    if (strcmp(key, "web_port") == 0)
+        return parse_port(k, key, value, &c->web_port);
     utf8_quote(q, key, strlen(key));
     return kvconf_fail(k, BANTER_EFORMAT, "unknown key %s", q);
 }

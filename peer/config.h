@@ -16,6 +16,9 @@
  *   auto_accept_max_mb = N          ...when the offer is at most N MiB
  *                                   (default 100; 0 means no limit; decimal
  *                                   digits only, at most 2^44 - 1)
+ *   web_port = N                    the web interface's port on 127.0.0.1
+ *                                   (default 7420; 0 turns it off; when it
+ *                                   is taken the next 9 ports are tried)
  * An unknown key, a bad value, a line without "=", or a file over 64 KiB is
  * an error that names the line, so a typo never goes unnoticed.
  */
@@ -32,7 +35,10 @@ typedef struct config {
     char download_dir[4096];
     bool auto_accept_verified;
     uint64_t auto_accept_max_bytes; /* 0: no limit */
+    uint16_t web_port;              /* 0: no web interface */
 } config;
+
+#define CONFIG_WEB_PORT_DEFAULT 7420
 
 /* Defaults, then the file at path if it exists (a missing file is not an
  * error). BANTER_EFORMAT with why (cap bytes) like

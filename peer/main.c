@@ -8,14 +8,20 @@
 
 static const cli_cmd commands[] = {
     {"node", cmd_node,
-     "node [--name NAME] [--port N] [--no-mdns] [--peer HOST:PORT]...\n"
+     "node [--name NAME] [--port N] [--web-port N] [--no-mdns] [--peer HOST:PORT]...\n"
      "       [--rendezvous HOST:PORT --server-key FINGERPRINT]",
      "Run the node in the foreground until SIGINT or SIGTERM. It creates the identity on\n"
      "first start, finds colleagues on the LAN through avahi-daemon, and listens on TCP\n"
      "port N (default 7070). --peer adds a static peer where multicast is blocked.\n"
      "--rendezvous keeps a connection to the organisation's rendezvous server (reconnecting\n"
      "when it drops); --server-key pins its key, as printed by `banter-rendezvous\n"
-     "fingerprint` (spaces optional): a server with another key is refused."},
+     "fingerprint` (spaces optional): a server with another key is refused.\n"
+     "The web interface listens on 127.0.0.1 port --web-port (default: web_port in\n"
+     "banter.conf, else 7420; the next 9 ports when it is taken; 0 turns it off)."},
+    {"open", cmd_open, "open [--print]",
+     "Open the node's web interface in your browser, or with --print (or without a\n"
+     "display) print its address. The address holds the key that lets you in: keep it\n"
+     "to yourself."},
     {"id", cmd_id, "id [--json]", "Print this node's fingerprint and name."},
     {"peers", cmd_peers, "peers [--json]",
      "List known peers: name, online, trust (new, known, verified, changed), source\n"

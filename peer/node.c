@@ -21,6 +21,7 @@
 #include "roster.h"
 #include "session.h"
 #include "utf8.h"
+#include "web.h"
 #include "xfer.h"
 
 #define BACKOFF_MIN_MS 500
@@ -75,6 +76,7 @@ struct node {
     config conf;
     xfer_mgr *xm;
     control *ctl;
+    web *web;   /* the web interface (peer/web.h), NULL when off */
     rdv *rdv;   /* the rendezvous server: not a peer, never in peers or conns */
     roster *ro; /* its contacts and the messages relayed through it */
     char server_fpd[IDENTITY_FP_DIGITS + 1];
@@ -1122,6 +1124,8 @@ static int node_start(node *n, const node_config *cfg)
         g_printerr("banter: %s\n", why);
         return 1;
     }
+    web_start(&n->web, n->ctl, n->ctx, cfg->home.dir,
+              cfg->web_port >= 0 ? (uint16_t)cfg->web_port : n->conf.web_port);
     if (cfg->rendezvous[0] && start_rendezvous(n, cfg) != 0)
         return 1;
     if (listen_on(n, cfg->port) != 0) {
@@ -1171,6 +1175,8 @@ static void node_stop(node *n)
     /* Let the idle callbacks of the closed conns run. */
     while (n->conns && g_main_context_iteration(n->ctx, FALSE))
         ;
+    web_free(n->web); /* its clients first: then control is alone */
+    n->web = NULL;
     xfer_mgr_free(n->xm);
     n->xm = NULL;
     control_free(n->ctl);

@@ -38,6 +38,7 @@ typedef struct node_config {
     char static_peers[NODE_MAX_STATIC][300]; /* "host:port" */
     char rendezvous[300];                    /* "host:port", or "" for none */
     char server_key[128];                    /* its pinned fingerprint, as typed */
+    int web_port; /* --web-port 0..65535, or -1: web_port of banter.conf */
 } node_config;
 
 typedef struct node node;

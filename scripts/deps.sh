@@ -9,14 +9,18 @@ set -euo pipefail
 PKGS=(
     build-essential pkg-config
     libsodium-dev libcjson-dev libsqlite3-dev
-    libglib2.0-dev libavahi-client-dev libavahi-glib-dev libnice-dev libuv1-dev
+    libglib2.0-dev libglib2.0-dev-bin libavahi-client-dev libavahi-glib-dev libnice-dev libuv1-dev
+    libsoup-3.0-dev
     libcmocka-dev clang libclang-rt-14-dev clang-format cppcheck
     avahi-daemon avahi-utils dbus iproute2 tcpdump procps socat jq
+    chromium fonts-dejavu-core nodejs npm curl
 )
 
 missing() {
     local p
     for p in "${PKGS[@]}"; do
+        # npm may come with a nodejs from elsewhere (NodeSource): any npm will do.
+        [ "$p" = npm ] && command -v npm >/dev/null && continue
         dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' ||
             printf '%s\n' "$p"
     done

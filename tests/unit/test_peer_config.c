@@ -86,6 +86,7 @@ static void assert_defaults(const config *c, const char *dir)
     assert_string_equal(c->download_dir, dir);
     assert_false(c->auto_accept_verified);
     assert_int_equal(c->auto_accept_max_bytes, 100 * MIB);
+    assert_int_equal(c->web_port, 7420);
 }
 
 static void test_missing_file_defaults(void **state)
@@ -147,6 +148,7 @@ static void test_full_file(void **state)
                        "\tauto_accept_verified=YES\t\n"
                        "# a comment between\n"
                        "auto_accept_max_mb = 250\r\n"
+                       "web_port = 8080\n"
                        "   \n"
                        "# the end, without a newline";
     write_conf(f, text, strlen(text));
@@ -156,6 +158,7 @@ static void test_full_file(void **state)
     assert_string_equal(c.download_dir, "/data/incoming");
     assert_true(c.auto_accept_verified);
     assert_int_equal(c.auto_accept_max_bytes, 250 * MIB);
+    assert_int_equal(c.web_port, 8080);
 
     /* "~/" is $HOME; "#" inside a word stays; a later line wins; 0 is no
      * limit; the largest number fits. */
@@ -169,9 +172,10 @@ static void test_full_file(void **state)
     assert_false(c.auto_accept_verified);
     assert_int_equal(c.auto_accept_max_bytes, 0);
 
-    text = "download_dir = ~\nauto_accept_max_mb = 17592186044415\n";
+    text = "download_dir = ~\nauto_accept_max_mb = 17592186044415\nweb_port = 0\n";
     write_conf(f, text, strlen(text));
     assert_int_equal(config_load(&c, f->path, why, sizeof why), 0);
+    assert_int_equal(c.web_port, 0);
     assert_string_equal(c.download_dir, "/home/tester");
     assert_int_equal(c.auto_accept_max_bytes, UINT64_MAX - (MIB - 1));
 }
@@ -244,6 +248,12 @@ static void test_errors(void **state)
     refused(f, "auto_accept_max_mb = 1.5\n", 1, "\"1.5\"");
     refused(f, "auto_accept_max_mb = 5 MB\n", 1, "\"5 MB\"");
     refused(f, "auto_accept_max_mb =\n", 1, "auto_accept_max_mb: \"\"");
+
+    refused(f, "web_port = 65536\n", 1, "web_port: \"65536\" is not a port from 0 to 65535");
+    refused(f, "web_port = -1\n", 1, "web_port: \"-1\"");
+    refused(f, "web_port = 7420x\n", 1, "web_port: \"7420x\"");
+    refused(f, "web_port = 0000080\n", 1, "web_port: \"0000080\"");
+    refused(f, "web_port =\n", 1, "web_port: \"\"");
 
     refused(f, "download_dir = Downloads\n", 1, "download_dir: \"Downloads\" is not an absolute");
     refused(f, "download_dir = ./x\n", 1, "download_dir: \"./x\"");

@@ -1,0 +1,1117 @@
+// SPDX-License-Identifier: MIT
+// Banter's web interface. It speaks the node's control protocol
+// (docs/control.md) over a WebSocket: one JSON request per frame, one reply
+// or event per frame; nothing else. Plain JavaScript, no framework.
+'use strict';
+
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const KEY_STORE = 'banter.key';
+  const HISTORY_LIMIT = 300;
+
+  const state = {
+    token: null,
+    me: { name: '', fingerprint: '' },
+    settings: { theme: 'system', font_size: 15, sound: true, notify: false, read: {} },
+    rdv: { configured: false },
+    peers: new Map(), // conversation key -> peer (see keyOf)
+    contacts: [], // rendezvous contacts, from `contacts`
+    convs: new Map(), // key -> { messages: [], loaded: bool }
+    transfers: new Map(), // id -> transfer
+    uploads: new Map(), // local id -> { name, size, sent, key, error }
+    current: null,
+    search: '',
+    ready: false,
+  };
+
+  // ---------------------------------------------------------------- the key
+
+  // The address `banter open` gives carries the key (?t=...). It is kept in
+  // this origin's localStorage (per port) and removed from the address bar.
+  function takeKey() {
+    const url = new URL(window.location.href);
+    const t = url.searchParams.get('t');
+    if (t) {
+      localStorage.setItem(KEY_STORE, t);
+      url.searchParams.delete('t');
+      window.history.replaceState(null, '', url.pathname + url.search + url.hash);
+      return t;
+    }
+    return localStorage.getItem(KEY_STORE);
+  }
+
+  function showLock(text) {
+    if (text) $('lock-text').textContent = text;
+    $('app').hidden = true;
+    $('lock').hidden = false;
+  }
+
+  // ---------------------------------------------------------- the channels
+
+  // One WebSocket = one control client: requests are answered in order, one
+  // at a time; frames with "event" are events.
+  class Channel {
+    constructor(name, onEvent) {
+      this.name = name;
+      this.onEvent = onEvent;
+      this.queue = [];
+      this.inflight = null;
+      this.ws = null;
+      this.open = false;
+      this.retry = 500;
+      this.onopen = null;
+      this.onclose = null;
+    }
+
+    connect() {
+      if (this.stopped) return;
+      const ws = new WebSocket(`ws://${window.location.host}/ws?t=${encodeURIComponent(state.token)}`);
+      this.ws = ws;
+      ws.onopen = () => {
+        this.open = true;
+        this.retry = 500;
+        if (this.onopen) this.onopen();
+        this.pump();
+      };
+      ws.onmessage = (e) => this.receive(e.data);
+      ws.onclose = () => this.closed();
+    }
+
+    receive(text) {
+      let m;
+      try {
+        m = JSON.parse(text);
+      } catch (err) {
+        return;
+      }
+      if (typeof m.event === 'string') {
+        this.onEvent(m);
+        return;
+      }
+      const r = this.inflight;
+      this.inflight = null;
+      if (r) r.resolve(m);
+      this.pump();
+    }
+
+    closed() {
+      const was = this.open;
+      this.open = false;
+      const lost = { ok: false, error: 'ENOTCONN', message: 'lost the connection to the node' };
+      if (this.inflight) this.inflight.resolve(lost);
+      this.inflight = null;
+      for (const q of this.queue.splice(0)) q.resolve(lost);
+      if (this.onclose) this.onclose(was);
+      window.setTimeout(() => this.connect(), this.retry);
+      this.retry = Math.min(this.retry * 2, 10000);
+    }
+
+    request(obj) {
+      return new Promise((resolve) => {
+        this.queue.push({ obj, resolve });
+        this.pump();
+      });
+    }
+
+    pump() {
+      if (!this.open || this.inflight || this.queue.length === 0) return;
+      this.inflight = this.queue.shift();
+      this.ws.send(JSON.stringify(this.inflight.obj));
+    }
+  }
+
+  let main; // listens; quick requests
+  let slow; // requests that wait for the rendezvous server
+
+  // ------------------------------------------------------------- utilities
+
+  function el(tag, attrs, ...children) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === undefined || v === null || v === false) continue;
+      if (k === 'class') e.className = v;
+      else if (k === 'text') e.textContent = v;
+      else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+      else e.setAttribute(k, v === true ? '' : v);
+    }
+    for (const c of children) if (c !== null && c !== undefined) e.append(c);
+    return e;
+  }
+
+  // Icons: 24x24 strokes in the current colour (no icon font, no emoji).
+  const ICONS = {
+    file: 'M14 3H6a1 1 0 0 0-1 1v16a1 1 0 0 0 1 1h12a1 1 0 0 0 1-1V8zM14 3v5h5',
+    folder: 'M3 6a1 1 0 0 1 1-1h5l2 2h9a1 1 0 0 1 1 1v10a1 1 0 0 1-1 1H4a1 1 0 0 1-1-1z',
+    warning: 'M12 3 2 20h20zM12 9v5M12 17v.5',
+    check: 'M5 12l5 5L20 7',
+    clock: 'M12 3a9 9 0 1 0 0 18 9 9 0 0 0 0-18zM12 7v5l3 2',
+    broadcast: 'M3 11v2a1 1 0 0 0 1 1h2l5 4V6L6 10H4a1 1 0 0 0-1 1zM15 9a4 4 0 0 1 0 6M18 6a8 8 0 0 1 0 12',
+  };
+
+  function icon(name) {
+    const ns = 'http://www.w3.org/2000/svg';
+    const svg = document.createElementNS(ns, 'svg');
+    svg.setAttribute('viewBox', '0 0 24 24');
+    svg.setAttribute('class', `icon icon-${name}`);
+    svg.setAttribute('aria-hidden', 'true');
+    const p = document.createElementNS(ns, 'path');
+    p.setAttribute('d', ICONS[name]);
+    svg.append(p);
+    return svg;
+  }
+
+  function toast(text, error) {
+    const t = el('div', { class: error ? 'toast error' : 'toast', text });
+    $('toasts').append(t);
+    window.setTimeout(() => t.remove(), error ? 8000 : 4000);
+  }
+
+  function announce(text) {
+    $('announce').textContent = '';
+    window.setTimeout(() => { $('announce').textContent = text; }, 50);
+  }
+
+  function hue(s) {
+    let h = 0;
+    for (let i = 0; i < s.length; i++) h = (h * 31 + s.charCodeAt(i)) % 360;
+    return h;
+  }
+
+  function initials(name) {
+    const parts = name.trim().split(/[\s._-]+/).filter(Boolean);
+    if (parts.length === 0) return '?';
+    return (parts[0][0] + (parts.length > 1 ? parts[1][0] : '')).toUpperCase();
+  }
+
+  function avatar(node, name, seed, status) {
+    node.textContent = initials(name);
+    node.style.setProperty('--avatar', `hsl(${hue(seed || name)} 55% 45%)`);
+    if (status) node.append(el('span', { class: `dot ${status}` }));
+  }
+
+  function size(n) {
+    const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+    let i = 0;
+    while (n >= 1000 && i < units.length - 1) {
+      n /= 1000;
+      i++;
+    }
+    return `${i === 0 ? n : n.toFixed(1)} ${units[i]}`;
+  }
+
+  const timeFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+  const dayFmt = new Intl.DateTimeFormat(undefined, { weekday: 'long', day: 'numeric', month: 'long' });
+
+  function dayLabel(ms) {
+    const d = new Date(ms);
+    const today = new Date();
+    const yesterday = new Date(Date.now() - 86400000);
+    if (d.toDateString() === today.toDateString()) return 'Today';
+    if (d.toDateString() === yesterday.toDateString()) return 'Yesterday';
+    return dayFmt.format(d);
+  }
+
+  function debounce(fn, ms) {
+    let t = 0;
+    return (...a) => {
+      window.clearTimeout(t);
+      t = window.setTimeout(() => fn(...a), ms);
+    };
+  }
+
+  // -------------------------------------------------------------- settings
+
+  const darkQuery = window.matchMedia('(prefers-color-scheme: dark)');
+
+  function applyTheme() {
+    const t = state.settings.theme;
+    const dark = t === 'dark' || (t === 'system' && darkQuery.matches);
+    document.documentElement.dataset.theme = dark ? 'dark' : 'light';
+  }
+
+  function applySettings(s) {
+    if (!s) return;
+    state.settings = Object.assign(state.settings, s);
+    applyTheme();
+    document.documentElement.style.setProperty('--font-size', `${state.settings.font_size}px`);
+    for (const r of document.querySelectorAll('input[name="theme"]'))
+      r.checked = r.value === state.settings.theme;
+    $('font-size').value = String(state.settings.font_size);
+    $('font-size-out').textContent = `${state.settings.font_size} px`;
+    $('sound').checked = !!state.settings.sound;
+    $('notify').checked = !!state.settings.notify;
+    renderContacts();
+  }
+
+  async function saveSettings(changes) {
+    applySettings(changes);
+    const r = await main.request({ cmd: 'settings_set', settings: changes });
+    if (!r.ok) toast(r.message || 'the settings were not saved', true);
+  }
+
+  // ---------------------------------------------------------------- sound
+
+  let audio = null;
+  function beep() {
+    try {
+      if (!audio) audio = new AudioContext();
+      const now = audio.currentTime;
+      [880, 1320].forEach((f, i) => {
+        const o = audio.createOscillator();
+        const g = audio.createGain();
+        o.frequency.value = f;
+        g.gain.setValueAtTime(0.0001, now + i * 0.12);
+        g.gain.exponentialRampToValueAtTime(0.15, now + i * 0.12 + 0.02);
+        g.gain.exponentialRampToValueAtTime(0.0001, now + i * 0.12 + 0.18);
+        o.connect(g).connect(audio.destination);
+        o.start(now + i * 0.12);
+        o.stop(now + i * 0.12 + 0.2);
+      });
+    } catch (err) {
+      // no audio here: nothing to do
+    }
+  }
+
+  // ---------------------------------------------------------------- peers
+
+  // A conversation is keyed by the peer's fingerprint, or "user:NAME" for a
+  // rendezvous contact the node has no key for yet.
+  function keyOf(p) {
+    return p.fingerprint ? p.fingerprint : `user:${p.user}`;
+  }
+
+  function peerArg(key) {
+    const p = state.peers.get(key);
+    if (p && p.fingerprint) return p.fingerprint;
+    return key.startsWith('user:') ? key.slice(5) : key;
+  }
+
+  function displayName(p) {
+    return p.display_name || p.name || p.user || (p.fingerprint || '').slice(0, 11);
+  }
+
+  function presence(p) {
+    if (p.status && p.status !== 'offline') return p.status;
+    return p.online ? 'online' : 'offline';
+  }
+
+  async function loadPeers() {
+    const r = await main.request({ cmd: 'peers' });
+    if (!r.ok) return;
+    const next = new Map();
+    // A key that another entry replaces (a changed key) is shown as that one.
+    const replaced = new Set(r.peers.map((p) => p.replaces).filter(Boolean));
+    for (const p of r.peers) if (!replaced.has(p.fingerprint)) next.set(keyOf(p), p);
+    for (const c of state.contacts) {
+      if (c.state !== 'approved') continue;
+      const known = [...next.values()].some((p) => p.user === c.user || p.name === c.user);
+      if (!known) next.set(`user:${c.user}`, Object.assign({ name: c.user }, c));
+    }
+    state.peers = next;
+    renderContacts();
+    if (state.current) renderConvHead();
+  }
+
+  const refreshPeers = debounce(loadPeers, 150);
+
+  async function loadContacts() {
+    if (!state.rdv.configured) return;
+    const r = await main.request({ cmd: 'contacts' });
+    state.contacts = r.ok && Array.isArray(r.contacts) ? r.contacts : [];
+    renderRequests();
+    refreshPeers();
+  }
+
+  async function loadRendezvous() {
+    const r = await main.request({ cmd: 'rendezvous' });
+    state.rdv = r.ok ? r : { configured: false };
+    $('status-wrap').hidden = !state.rdv.configured;
+    $('requests').hidden = !state.rdv.configured;
+  }
+
+  function unread(key) {
+    const c = state.convs.get(key);
+    if (!c) return 0;
+    const mark = state.settings.read[key] || 0;
+    return c.messages.filter((m) => m.direction === 'in' && m.ts > mark).length;
+  }
+
+  function lastLine(key, p) {
+    const c = state.convs.get(key);
+    const m = c && c.messages.length ? c.messages[c.messages.length - 1] : null;
+    if (p.text) return p.text;
+    if (m) return (m.direction === 'out' ? 'You: ' : '') + m.body.split('\n')[0];
+    return presence(p) === 'offline' ? 'offline' : presence(p);
+  }
+
+  function badges(p) {
+    const out = [];
+    if (p.trust === 'verified') out.push(el('span', { class: 'badge verified', text: 'verified', title: 'You compared keys with this person' }));
+    if (p.trust === 'changed') out.push(el('span', { class: 'badge changed', text: 'key changed', title: 'This person now has a different key' }));
+    if (p.org && p.org.account) out.push(el('span', { class: 'badge org', text: 'org', title: `Organisation account ${p.org.account}` }));
+    return out;
+  }
+
+  function sortedPeers() {
+    const q = state.search.toLowerCase();
+    return [...state.peers.entries()]
+      .filter(([, p]) => !q || displayName(p).toLowerCase().includes(q) ||
+        (p.fingerprint || '').replace(/\s/g, '').includes(q.replace(/\s/g, '')))
+      .sort(([ka, a], [kb, b]) => {
+        const oa = presence(a) === 'offline' ? 1 : 0;
+        const ob = presence(b) === 'offline' ? 1 : 0;
+        if (oa !== ob) return oa - ob;
+        const ua = unread(ka) ? 0 : 1;
+        const ub = unread(kb) ? 0 : 1;
+        if (ua !== ub) return ua - ub;
+        return displayName(a).localeCompare(displayName(b));
+      });
+  }
+
+  function renderContacts() {
+    if (!state.ready) return;
+    const list = $('contact-list');
+    const focused = document.activeElement && document.activeElement.dataset
+      ? document.activeElement.dataset.key : null;
+    list.replaceChildren();
+    let total = 0;
+    for (const [key, p] of sortedPeers()) {
+      const n = unread(key);
+      total += n;
+      const av = el('span', { class: 'avatar', 'aria-hidden': 'true' });
+      avatar(av, displayName(p), key, presence(p));
+      const label = `${displayName(p)}, ${presence(p)}${n ? `, ${n} unread` : ''}` +
+        (p.trust === 'changed' ? ', key changed' : p.trust === 'verified' ? ', verified' : '');
+      const b = el('button', {
+        class: 'contact', type: 'button', 'data-key': key, 'aria-label': label,
+        'aria-current': state.current === key ? 'true' : null,
+        onclick: () => openConversation(key, true),
+        onkeydown: (e) => contactKeys(e),
+      }, av,
+      el('span', { class: 'who' },
+        el('span', { class: 'name' }, displayName(p), ...badges(p)),
+        el('span', { class: 'line', text: lastLine(key, p) })),
+      n ? el('span', { class: 'unread', text: String(n), 'aria-hidden': 'true' }) : null);
+      list.append(el('li', {}, b));
+      if (focused === key) b.focus();
+    }
+    $('contacts-empty').hidden = state.peers.size !== 0;
+    document.title = total ? `(${total}) Banter` : 'Banter';
+  }
+
+  function contactKeys(e) {
+    if (e.key !== 'ArrowDown' && e.key !== 'ArrowUp') return;
+    const all = [...document.querySelectorAll('#contact-list .contact')];
+    const i = all.indexOf(e.currentTarget);
+    const next = all[i + (e.key === 'ArrowDown' ? 1 : -1)];
+    if (next) next.focus();
+    e.preventDefault();
+  }
+
+  // ---------------------------------------------------- contact requests
+
+  function renderRequests() {
+    const list = $('request-list');
+    list.replaceChildren();
+    const pending = state.contacts.filter((c) => c.state === 'incoming' || c.state === 'outgoing');
+    for (const c of pending) {
+      const name = c.display_name || c.user;
+      const av = el('span', { class: 'avatar small', 'aria-hidden': 'true' });
+      avatar(av, name, c.user);
+      const actions = c.state === 'incoming'
+        ? [el('button', { class: 'btn small primary', type: 'button', text: 'Accept', 'aria-label': `Accept ${name}'s contact request`, onclick: () => contactOp('approve', c.user, `${name} is now a contact`) }),
+          el('button', { class: 'btn small', type: 'button', text: 'Decline', 'aria-label': `Decline ${name}'s contact request`, onclick: () => contactOp('deny', c.user, `Declined ${name}`) })]
+        : [el('button', { class: 'btn small', type: 'button', text: 'Withdraw', 'aria-label': `Withdraw your request to ${name}`, onclick: () => contactOp('remove', c.user, `Withdrew the request to ${name}`) })];
+      list.append(el('li', { class: 'request' }, av,
+        el('span', { class: 'who' }, el('strong', { text: name }),
+          el('span', { class: 'line', text: c.state === 'incoming' ? ' wants to be your contact' : ' has not answered yet' })),
+        ...actions));
+    }
+    if (pending.length === 0)
+      list.append(el('li', { class: 'empty-note', text: 'No requests waiting.' }));
+  }
+
+  async function contactOp(op, user, done) {
+    const r = await slow.request({ cmd: 'contact', op, user });
+    if (!r.ok) {
+      toast(r.message || 'the request failed', true);
+      return;
+    }
+    toast(done);
+    loadContacts();
+  }
+
+  // ------------------------------------------------------------ directory
+
+  const searchDirectory = debounce(async (q) => {
+    const box = $('directory');
+    if (!state.rdv.configured || !state.rdv.user || q.length < 2) {
+      box.hidden = true;
+      return;
+    }
+    const [a, b] = await Promise.all([
+      slow.request({ cmd: 'search', criteria: [`display_name~${q}`], per_page: 20 }),
+      slow.request({ cmd: 'search', criteria: [`user~${q}`], per_page: 20 }),
+    ]);
+    if (q !== state.search) return;
+    const seen = new Map();
+    for (const r of [a, b]) if (r.ok) for (const u of r.users) seen.set(u.user, u);
+    const list = $('directory-list');
+    list.replaceChildren();
+    for (const u of seen.values()) {
+      if (u.user === state.rdv.user) continue;
+      const c = state.contacts.find((x) => x.user === u.user);
+      const name = u.display_name || u.user;
+      const av = el('span', { class: 'avatar small', 'aria-hidden': 'true' });
+      avatar(av, name, u.user);
+      list.append(el('li', { class: 'dir-entry' }, av,
+        el('span', { class: 'who' }, el('strong', { text: name }),
+          el('span', { class: 'line', text: [u.user, u.department, u.title].filter(Boolean).join(' · ') })),
+        c ? el('span', { class: 'note', text: c.state === 'approved' ? 'contact' : c.state })
+          : el('button', { class: 'btn small', type: 'button', text: 'Add', 'aria-label': `Ask ${name} to be your contact`, onclick: () => contactOp('request', u.user, `Request sent to ${name}`) })));
+    }
+    $('directory-note').textContent = seen.size ? '' : (a.ok ? 'No one in the directory matches.' : (a.message || ''));
+    box.hidden = false;
+  }, 350);
+
+  // -------------------------------------------------------- conversations
+
+  function conv(key) {
+    let c = state.convs.get(key);
+    if (!c) {
+      c = { messages: [], loaded: false };
+      state.convs.set(key, c);
+    }
+    return c;
+  }
+
+  async function loadHistory(key) {
+    const r = await main.request({ cmd: 'history', peer: peerArg(key), limit: HISTORY_LIMIT });
+    const c = conv(key);
+    if (r.ok) {
+      c.messages = r.messages;
+      c.loaded = true;
+    }
+    return c;
+  }
+
+  async function openConversation(key, focusComposer) {
+    state.current = key;
+    $('welcome').hidden = true;
+    $('conv').hidden = false;
+    renderContacts();
+    renderConvHead();
+    const c = conv(key);
+    if (!c.loaded) await loadHistory(key);
+    if (state.current !== key) return;
+    renderMessages();
+    markRead();
+    if (focusComposer && !$('composer-text').disabled) $('composer-text').focus();
+  }
+
+  function renderConvHead() {
+    const key = state.current;
+    const p = state.peers.get(key) || { name: key };
+    const name = displayName(p);
+    avatar($('conv-avatar'), name, key, presence(p));
+    $('conv-name').replaceChildren(name, ...badges(p));
+    const bits = [presence(p)];
+    if (p.text) bits.push(p.text);
+    if (p.org && p.org.account) bits.push(`organisation account ${p.org.account}`);
+    if (p.fingerprint) bits.push(p.fingerprint);
+    $('conv-sub').textContent = bits.join(' · ');
+    $('composer-label').textContent = `Message to ${name}`;
+    $('verify-open').hidden = !p.fingerprint || p.trust === 'verified' || p.trust === 'changed';
+    const changed = p.trust === 'changed';
+    renderKeyWarning(p, changed);
+    const box = $('composer-text');
+    box.disabled = changed;
+    $('send').disabled = changed;
+    $('attach').disabled = changed;
+    box.placeholder = changed ? `Sending is paused until you check ${name}'s new key`
+      : `Message ${name}`;
+  }
+
+  function renderKeyWarning(p, changed) {
+    const w = $('keywarn');
+    w.hidden = !changed;
+    if (!changed) return;
+    const name = displayName(p);
+    w.replaceChildren(
+      el('h2', {}, icon('warning'), `${name}'s key has changed`),
+      el('p', { text: `Someone using the name ${name} now has a different key. It may be a new computer — or someone pretending. Nothing is sent to ${name} until you check.` }),
+      el('p', { text: `Call ${name} or meet in person, and compare the new key with the one ${name} sees with "banter id":` }),
+      el('dl', { class: 'fp-compare' },
+        el('dt', { text: 'Old key' }), el('dd', { class: 'fp old', text: p.replaces || 'unknown' }),
+        el('dt', { text: 'New key' }), el('dd', { class: 'fp', text: p.fingerprint }),
+        el('dt', { text: 'Your key' }), el('dd', { class: 'fp', text: state.me.fingerprint })),
+      el('button', { class: 'btn primary', type: 'button', text: `I checked with ${name}: trust the new key`, onclick: () => verifyPeer(keyOf(p)) }));
+  }
+
+  function linkify(body, links) {
+    const p = el('p', { class: 'body' });
+    let rest = body;
+    for (const link of links || []) {
+      const i = rest.indexOf(link);
+      if (i < 0) continue;
+      const href = /^www\./i.test(link) ? `https://${link}` : link;
+      p.append(rest.slice(0, i));
+      if (/^(https?|ftp):\/\/|^mailto:/i.test(href))
+        p.append(el('a', { href, target: '_blank', rel: 'noopener noreferrer', text: link }));
+      else
+        p.append(link);
+      rest = rest.slice(i + link.length);
+    }
+    p.append(rest);
+    return p;
+  }
+
+  function stateNode(m) {
+    const delivered = m.state === 'delivered';
+    return el('span', { class: `state ${delivered ? 'delivered' : 'queued'}`, title: delivered ? 'Delivered' : 'Queued: delivered when they are online' },
+      icon(delivered ? 'check' : 'clock'), delivered ? 'delivered' : 'queued');
+  }
+
+  function messageNode(m) {
+    const meta = el('span', { class: 'meta' },
+      m.broadcast ? el('span', { class: 'tag' }, icon('broadcast'), 'broadcast') : null,
+      el('time', { datetime: new Date(m.ts).toISOString(), text: timeFmt.format(new Date(m.ts)) }),
+      m.direction === 'out' ? stateNode(m) : null);
+    const who = m.direction === 'out' ? 'You' : displayName(state.peers.get(state.current) || {});
+    return el('li', { class: `msg ${m.direction}`, 'data-id': m.id, 'data-ts': String(m.ts) },
+      el('div', { class: 'bubble' }, el('span', { class: 'visually-hidden', text: `${who}: ` }),
+        linkify(m.body, m.links), meta));
+  }
+
+  // Messages and file transfers of the current conversation, by time.
+  function items(key) {
+    const c = conv(key);
+    const fp = (state.peers.get(key) || {}).fingerprint;
+    const out = c.messages.map((m) => ({ ts: m.ts, m }));
+    for (const t of state.transfers.values())
+      if (fp && t.peer && t.peer.fingerprint === fp) out.push({ ts: t.created, t });
+    for (const [id, u] of state.uploads) if (u.key === key) out.push({ ts: u.ts, u, id });
+    return out.sort((a, b) => a.ts - b.ts);
+  }
+
+  function renderMessages() {
+    const list = $('messages');
+    list.setAttribute('aria-busy', 'true');
+    list.replaceChildren();
+    let day = '';
+    for (const it of items(state.current)) {
+      const d = dayLabel(it.ts);
+      if (d !== day) {
+        list.append(el('li', { class: 'day', text: d }));
+        day = d;
+      }
+      list.append(it.m ? messageNode(it.m) : it.t ? transferNode(it.t) : uploadNode(it.id, it.u));
+    }
+    list.removeAttribute('aria-busy');
+    list.scrollTop = list.scrollHeight;
+  }
+
+  function appendItem(node, ts) {
+    const list = $('messages');
+    const near = list.scrollHeight - list.scrollTop - list.clientHeight < 120;
+    const last = list.querySelector('li[data-ts]:last-of-type');
+    const d = dayLabel(ts);
+    const lastDay = [...list.querySelectorAll('.day')].pop();
+    if (!lastDay || lastDay.textContent !== d || !last) list.append(el('li', { class: 'day', text: d }));
+    list.append(node);
+    if (near) list.scrollTop = list.scrollHeight;
+  }
+
+  function addMessage(key, m) {
+    const c = conv(key);
+    if (c.messages.some((x) => x.id === m.id)) return;
+    c.messages.push(m);
+    if (state.current === key) appendItem(messageNode(m), m.ts);
+    renderContacts();
+  }
+
+  function markDelivered(key, id) {
+    const c = state.convs.get(key);
+    const m = c && c.messages.find((x) => x.id === id);
+    if (!m) {
+      if (c && c.loaded) loadHistory(key).then(() => { if (state.current === key) renderMessages(); });
+      return;
+    }
+    m.state = 'delivered';
+    if (state.current !== key) return;
+    const s = document.querySelector(`#messages li[data-id="${id}"] .state`);
+    if (s) s.replaceWith(stateNode(m));
+  }
+
+  const saveRead = debounce((key, ts) => saveSettings({ read: { [key]: ts } }), 400);
+
+  function markRead() {
+    const key = state.current;
+    if (!key || document.visibilityState !== 'visible' || !document.hasFocus()) return;
+    const c = state.convs.get(key);
+    if (!c) return;
+    let latest = 0;
+    for (const m of c.messages) if (m.direction === 'in' && m.ts > latest) latest = m.ts;
+    if (latest > (state.settings.read[key] || 0)) {
+      state.settings.read[key] = latest;
+      saveRead(key, latest);
+      renderContacts();
+    }
+  }
+
+  async function send(text) {
+    const key = state.current;
+    const r = await main.request({ cmd: 'send', peer: peerArg(key), text, wait: 0 });
+    if (!r.ok) {
+      toast(r.message || 'not sent', true);
+      return false;
+    }
+    addMessage(key, { id: r.id, direction: 'out', ts: Date.now(), state: r.state, broadcast: false, body: text, links: findLinks(text) });
+    return true;
+  }
+
+  // The node finds links in what it stores; for our own new message the
+  // page finds them the same simple way until the history is reloaded.
+  function findLinks(text) {
+    const re = /\b(?:https?:\/\/|ftp:\/\/|mailto:|www\.)[^\s<>"]+/gi;
+    return (text.match(re) || []).map((l) => l.replace(/[.,;:!?')\]]+$/, ''));
+  }
+
+  async function verifyPeer(key) {
+    const r = await main.request({ cmd: 'verify', peer: peerArg(key) });
+    if (!r.ok) {
+      toast(r.message || 'verify failed', true);
+      return;
+    }
+    toast(`${displayName(state.peers.get(key) || {})} is verified`);
+    await loadPeers();
+  }
+
+  // --------------------------------------------------------- file transfers
+
+  function transferNode(t) {
+    const name = displayName(t.peer || {});
+    const over = ['done', 'failed', 'declined', 'cancelled'].includes(t.state);
+    const pct = t.size ? Math.floor((t.done / t.size) * 100) : (t.state === 'done' ? 100 : 0);
+    const why = t.error && t.error !== t.state ? `: ${t.error}` : '';
+    const labels = {
+      offered: t.direction === 'in' ? 'wants to send you this' : `waiting for ${name} to accept`,
+      active: t.direction === 'in' ? 'receiving' : 'sending',
+      paused: `paused: ${name} is offline`,
+      done: t.direction === 'in' ? 'received' : `delivered to ${name}`,
+      failed: `failed${why}`,
+      declined: `declined${why}`,
+      cancelled: `cancelled${why}`,
+    };
+    const stateClass = t.state === 'done' ? 'state done' : (over ? 'state failed' : 'state');
+    let figures = `${size(t.done)} of ${size(t.size)}`;
+    if (t.state === 'active' && t.rate > 0) {
+      const left = Math.max(0, (t.size - t.done) / t.rate);
+      figures += ` · ${size(t.rate)}/s · ${Math.floor(left / 60)}:${String(Math.floor(left % 60)).padStart(2, '0')} left`;
+    }
+    if (t.state === 'done' && t.direction === 'in' && t.dest) figures = `${size(t.size)} · saved in ${t.dest}`;
+    const actions = [];
+    if (t.direction === 'in' && t.state === 'offered') {
+      actions.push(el('button', { class: 'btn small primary', type: 'button', text: 'Accept', 'aria-label': `Accept ${t.name}`, onclick: () => xferOp('accept', t.id) }));
+      actions.push(el('button', { class: 'btn small', type: 'button', text: 'Decline', 'aria-label': `Decline ${t.name}`, onclick: () => xferOp('decline', t.id) }));
+    } else if (t.direction === 'in' && t.state === 'failed') {
+      actions.push(el('button', { class: 'btn small', type: 'button', text: 'Try again', 'aria-label': `Try ${t.name} again`, onclick: () => xferOp('accept', t.id) }));
+    }
+    if (!over && !(t.direction === 'in' && t.state === 'offered'))
+      actions.push(el('button', { class: 'btn small danger', type: 'button', text: 'Cancel', 'aria-label': `Cancel ${t.name}`, onclick: () => xferOp('cancel', t.id) }));
+    return el('li', { class: `xfer ${t.direction}`, 'data-xfer': t.id, 'data-ts': String(t.created) },
+      el('div', { class: 'xfer-card', role: 'group', 'aria-label': `File ${t.name}` },
+        el('div', { class: 'title' }, icon(t.files > 1 ? 'folder' : 'file'),
+          el('span', { class: 'fname', text: t.name }),
+          el('span', { class: stateClass, text: labels[t.state] || t.state })),
+        el('progress', { max: '100', value: String(pct), 'aria-label': `${t.name}: ${pct}%` }),
+        el('div', { class: 'figures', text: figures }),
+        actions.length ? el('div', { class: 'actions' }, ...actions) : null));
+  }
+
+  function uploadNode(id, u) {
+    const pct = u.size ? Math.floor((u.sent / u.size) * 100) : 0;
+    return el('li', { class: 'xfer out', 'data-upload': id, 'data-ts': String(u.ts) },
+      el('div', { class: 'xfer-card', role: 'group', 'aria-label': `File ${u.name}` },
+        el('div', { class: 'title' }, icon('file'),
+          el('span', { class: 'fname', text: u.name }),
+          el('span', { class: u.error ? 'state failed' : 'state', text: u.error ? `not sent: ${u.error}` : 'preparing' })),
+        el('progress', { max: '100', value: String(pct), 'aria-label': `Preparing ${u.name}: ${pct}%` }),
+        el('div', { class: 'figures', text: `${size(u.sent)} of ${size(u.size)} handed to your node` })));
+  }
+
+  function keyOfTransfer(t) {
+    for (const [key, p] of state.peers) if (p.fingerprint && t.peer && p.fingerprint === t.peer.fingerprint) return key;
+    return null;
+  }
+
+  function upsertTransfer(t) {
+    const isNew = !state.transfers.has(t.id);
+    state.transfers.set(t.id, t);
+    const key = keyOfTransfer(t);
+    if (!key || state.current !== key) return;
+    const old = document.querySelector(`#messages li[data-xfer="${t.id}"]`);
+    const node = transferNode(t);
+    if (old) {
+      // Keep focus on the same button when it is still there.
+      const f = document.activeElement && old.contains(document.activeElement) ? document.activeElement.textContent : null;
+      old.replaceWith(node);
+      if (f) for (const b of node.querySelectorAll('button')) if (b.textContent === f) b.focus();
+    } else if (isNew) {
+      appendItem(node, t.created);
+    }
+  }
+
+  async function xferOp(cmd, id) {
+    const r = await main.request({ cmd, id });
+    if (!r.ok) toast(r.message || `${cmd} failed`, true);
+    else if (r.transfer) upsertTransfer(r.transfer);
+  }
+
+  let uploadSeq = 0;
+
+  function sendFiles(files) {
+    const key = state.current;
+    if (!key) return;
+    for (const f of files) {
+      const id = `u${++uploadSeq}`;
+      const u = { name: f.name, size: f.size, sent: 0, key, ts: Date.now(), error: null };
+      state.uploads.set(id, u);
+      if (state.current === key) appendItem(uploadNode(id, u), u.ts);
+      const xhr = new XMLHttpRequest();
+      xhr.open('POST', `/upload?peer=${encodeURIComponent(peerArg(key))}&name=${encodeURIComponent(f.name)}`);
+      xhr.setRequestHeader('X-Banter-Token', state.token);
+      xhr.upload.onprogress = (e) => {
+        u.sent = e.loaded;
+        refreshUpload(id);
+      };
+      xhr.onload = () => {
+        let r = null;
+        try { r = JSON.parse(xhr.responseText); } catch (err) { r = null; }
+        if (r && r.ok) {
+          state.uploads.delete(id);
+          const node = document.querySelector(`#messages li[data-upload="${id}"]`);
+          if (node) node.remove();
+          if (r.transfer) upsertTransfer(r.transfer);
+        } else {
+          u.error = (r && r.message) || `the node answered ${xhr.status}`;
+          refreshUpload(id);
+          toast(`${f.name} was not sent: ${u.error}`, true);
+        }
+      };
+      xhr.onerror = () => {
+        u.error = 'the connection to the node broke';
+        refreshUpload(id);
+      };
+      xhr.send(f);
+    }
+  }
+
+  function refreshUpload(id) {
+    const u = state.uploads.get(id);
+    const node = document.querySelector(`#messages li[data-upload="${id}"]`);
+    if (u && node) node.replaceWith(uploadNode(id, u));
+  }
+
+  // ---------------------------------------------------------------- events
+
+  function notify(title, body, key) {
+    const here = state.current === key && document.visibilityState === 'visible' && document.hasFocus();
+    if (here) return;
+    if (state.settings.sound) beep();
+    if (state.current !== key) announce(`${title}: ${body}`);
+    if (state.settings.notify && 'Notification' in window && Notification.permission === 'granted') {
+      const n = new Notification(title, { body, tag: key || 'banter', icon: '/icon.svg' });
+      n.onclick = () => {
+        window.focus();
+        if (key) openConversation(key, true);
+        n.close();
+      };
+    }
+  }
+
+  function keyForRef(ref) {
+    if (!ref) return null;
+    for (const [key, p] of state.peers) if (p.fingerprint === ref.fingerprint) return key;
+    return ref.fingerprint || null;
+  }
+
+  function onEvent(ev) {
+    switch (ev.event) {
+      case 'message': {
+        let key = keyForRef(ev.peer);
+        if (!state.peers.has(key)) refreshPeers();
+        addMessage(key, { id: ev.id, direction: 'in', ts: ev.ts, state: 'received', broadcast: ev.broadcast, body: ev.body, links: ev.links });
+        notify(ev.peer.name || 'New message', ev.body, key);
+        if (state.current === key) markRead();
+        break;
+      }
+      case 'delivered':
+        markDelivered(keyForRef(ev.peer), ev.id);
+        break;
+      case 'key_changed':
+        toast(ev.text || `${ev.peer.name}'s key changed`, true);
+        refreshPeers();
+        break;
+      case 'online': case 'offline': case 'presence':
+        refreshPeers();
+        break;
+      case 'contacts':
+        loadContacts();
+        break;
+      case 'rendezvous':
+        loadRendezvous().then(loadContacts);
+        break;
+      case 'settings':
+        applySettings(ev.settings);
+        break;
+      case 'file_offer':
+        upsertTransfer(ev.transfer);
+        notify(`${ev.transfer.peer.name} wants to send you a file`, ev.transfer.name, keyOfTransfer(ev.transfer));
+        break;
+      case 'file_state': case 'file_progress': case 'file_done': case 'file_failed':
+        upsertTransfer(ev.transfer);
+        break;
+      default:
+        break;
+    }
+  }
+
+  // -------------------------------------------------------------- loading
+
+  async function loadAll() {
+    await main.request({ cmd: 'listen' });
+    const id = await main.request({ cmd: 'id' });
+    if (id.ok) state.me = id;
+    $('me-name').textContent = state.me.name;
+    avatar($('me-avatar'), state.me.name || '?', state.me.fingerprint);
+    $('welcome-fp').textContent = state.me.fingerprint ? `Your key: ${state.me.fingerprint}` : '';
+    const s = await main.request({ cmd: 'settings_get' });
+    if (s.ok) applySettings(s.settings);
+    await loadRendezvous();
+    state.ready = true;
+    await loadContacts();
+    await loadPeers();
+    const t = await main.request({ cmd: 'transfers' });
+    if (t.ok) for (const x of t.transfers) state.transfers.set(x.id, x);
+    // The histories give the unread counts.
+    for (const key of [...state.peers.keys()]) await loadHistory(key);
+    renderContacts();
+    if (state.current) openConversation(state.current, false);
+  }
+
+  // ------------------------------------------------------------------- ui
+
+  function bindComposer() {
+    const box = $('composer-text');
+    const grow = () => {
+      box.style.height = 'auto';
+      box.style.height = `${box.scrollHeight}px`;
+    };
+    box.addEventListener('input', grow);
+    box.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+        e.preventDefault();
+        $('composer').requestSubmit();
+      }
+    });
+    $('composer').addEventListener('submit', async (e) => {
+      e.preventDefault();
+      const text = box.value;
+      if (!text.trim() || !state.current) return;
+      box.value = '';
+      grow();
+      if (!(await send(text))) box.value = text;
+    });
+    $('attach').addEventListener('click', () => $('file-input').click());
+    $('file-input').addEventListener('change', (e) => {
+      sendFiles([...e.target.files]);
+      e.target.value = '';
+    });
+  }
+
+  function bindDrop() {
+    const area = $('conv');
+    let depth = 0;
+    const hasFiles = (e) => e.dataTransfer && [...e.dataTransfer.types].includes('Files');
+    area.addEventListener('dragenter', (e) => {
+      if (!hasFiles(e) || $('attach').disabled) return;
+      depth++;
+      $('drop').hidden = false;
+    });
+    area.addEventListener('dragover', (e) => {
+      if (hasFiles(e)) e.preventDefault();
+    });
+    area.addEventListener('dragleave', () => {
+      depth = Math.max(0, depth - 1);
+      if (depth === 0) $('drop').hidden = true;
+    });
+    area.addEventListener('drop', (e) => {
+      e.preventDefault();
+      depth = 0;
+      $('drop').hidden = true;
+      if ($('attach').disabled) return;
+      const files = [];
+      const items = e.dataTransfer.items ? [...e.dataTransfer.items] : [];
+      items.forEach((it, i) => {
+        const entry = it.webkitGetAsEntry ? it.webkitGetAsEntry() : null;
+        if (entry && entry.isDirectory) toast(`${entry.name} is a folder: send folders with banter send-file`, true);
+        else if (e.dataTransfer.files[i]) files.push(e.dataTransfer.files[i]);
+      });
+      if (items.length === 0) files.push(...e.dataTransfer.files);
+      sendFiles(files);
+    });
+  }
+
+  function bindDialogs() {
+    const settings = $('settings');
+    $('settings-open').addEventListener('click', () => settings.showModal());
+    for (const r of document.querySelectorAll('input[name="theme"]'))
+      r.addEventListener('change', () => saveSettings({ theme: r.value }));
+    $('font-size').addEventListener('input', (e) => {
+      $('font-size-out').textContent = `${e.target.value} px`;
+      document.documentElement.style.setProperty('--font-size', `${e.target.value}px`);
+    });
+    $('font-size').addEventListener('change', (e) => saveSettings({ font_size: Number(e.target.value) }));
+    $('sound').addEventListener('change', (e) => {
+      saveSettings({ sound: e.target.checked });
+      if (e.target.checked) beep();
+    });
+    $('notify').addEventListener('change', async (e) => {
+      const on = e.target.checked;
+      if (on && 'Notification' in window && Notification.permission !== 'granted') {
+        const p = await Notification.requestPermission();
+        $('notify-note').textContent = p === 'granted' ? '' : 'Your browser blocks notifications for this page: allow them in its site settings.';
+      }
+      saveSettings({ notify: on });
+    });
+
+    const bc = $('broadcast');
+    $('broadcast-open').addEventListener('click', () => {
+      bc.showModal();
+      $('broadcast-text').focus();
+    });
+    $('broadcast-cancel').addEventListener('click', () => bc.close());
+    $('broadcast-form').addEventListener('submit', async (e) => {
+      e.preventDefault();
+      const text = $('broadcast-text').value;
+      if (!text.trim()) return;
+      const r = await main.request({ cmd: 'broadcast', text });
+      if (!r.ok) {
+        toast(r.message || 'not sent', true);
+        return;
+      }
+      $('broadcast-text').value = '';
+      bc.close();
+      toast(`Broadcast to ${r.recipients} ${r.recipients === 1 ? 'person' : 'people'}`);
+      for (const c of state.convs.values()) c.loaded = false;
+      if (state.current) openConversation(state.current, false);
+    });
+
+    const vd = $('verify');
+    $('verify-open').addEventListener('click', () => {
+      const p = state.peers.get(state.current) || {};
+      $('verify-name').textContent = displayName(p);
+      $('verify-theirs').textContent = p.fingerprint || '';
+      $('verify-mine').textContent = state.me.fingerprint;
+      vd.showModal();
+    });
+    $('verify-cancel').addEventListener('click', () => vd.close());
+    $('verify-form').addEventListener('submit', async (e) => {
+      e.preventDefault();
+      vd.close();
+      await verifyPeer(state.current);
+    });
+  }
+
+  function bindGlobal() {
+    $('search').addEventListener('input', (e) => {
+      state.search = e.target.value.trim();
+      renderContacts();
+      searchDirectory(state.search);
+    });
+    $('search').addEventListener('keydown', (e) => {
+      if (e.key === 'Escape') {
+        e.target.value = '';
+        state.search = '';
+        renderContacts();
+        $('directory').hidden = true;
+      } else if (e.key === 'ArrowDown') {
+        const first = document.querySelector('#contact-list .contact');
+        if (first) first.focus();
+        e.preventDefault();
+      }
+    });
+    document.addEventListener('keydown', (e) => {
+      if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === 'k') {
+        e.preventDefault();
+        $('search').focus();
+      } else if (e.altKey && (e.key === 'ArrowDown' || e.key === 'ArrowUp')) {
+        const keys = sortedPeers().map(([k]) => k);
+        if (keys.length === 0) return;
+        const i = keys.indexOf(state.current);
+        const next = keys[(i + (e.key === 'ArrowDown' ? 1 : keys.length - 1)) % keys.length];
+        e.preventDefault();
+        openConversation(next, true);
+      }
+    });
+    $('status-select').addEventListener('change', async (e) => {
+      const r = await slow.request({ cmd: 'status', status: e.target.value });
+      if (!r.ok) toast(r.message || 'status not changed', true);
+    });
+    window.addEventListener('focus', markRead);
+    document.addEventListener('visibilitychange', markRead);
+    darkQuery.addEventListener('change', applyTheme);
+  }
+
+  function connState(text, bad) {
+    const c = $('conn-state');
+    c.textContent = text;
+    c.classList.toggle('bad', !!bad);
+  }
+
+  async function keyIsWrong() {
+    try {
+      const r = await fetch(`/ws?t=${encodeURIComponent(state.token)}`, { cache: 'no-store' });
+      return r.status === 403;
+    } catch (err) {
+      return false;
+    }
+  }
+
+  function start() {
+    state.token = takeKey();
+    if (!state.token) {
+      showLock();
+      return;
+    }
+    $('app').hidden = false;
+    applyTheme();
+    bindComposer();
+    bindDrop();
+    bindDialogs();
+    bindGlobal();
+    main = new Channel('main', onEvent);
+    slow = new Channel('slow', () => {});
+    let everOpen = false;
+    main.onopen = () => {
+      everOpen = true;
+      connState('');
+      loadAll();
+    };
+    main.onclose = async (was) => {
+      if (!everOpen && await keyIsWrong()) {
+        main.stopped = true;
+        slow.stopped = true;
+        showLock('This key does not open this node (it may have a new one): run banter open again.');
+        return;
+      }
+      connState(was ? 'Lost the connection to your node: reconnecting…' : 'Cannot reach your node: is it running? Retrying…', true);
+    };
+    main.connect();
+    slow.connect();
+  }
+
+  window.Banter = { state }; // for tests and the curious: read-only use
+  document.addEventListener('DOMContentLoaded', start);
+})();
