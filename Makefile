@@ -80,7 +80,7 @@ FUZZ_BINS  := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ)/%)
 BENCH_BINS := $(BENCH_SRC:bench/%.c=$(REL)/%)
 
 .PHONY: all lib test test-run check deps deps-check run demo fuzz bench lint install \
-        uninstall clean help format
+        uninstall clean help format screenshots
 
 all: lib $(PROGRAMS)
 
@@ -95,6 +95,7 @@ help:
 	@echo "make lint       clang-format check, cppcheck, banned functions"
 	@echo "make fuzz       run each libFuzzer target FUZZ_SECONDS (default 60)"
 	@echo "make bench      benchmarks, as ratios against baselines from the same run"
+	@echo "make screenshots  pictures of the web interface into docs/screenshots (root)"
 	@echo "make install    PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)"
 
 # ---- library ----
@@ -245,6 +246,12 @@ test-run: $(UNIT_BINS) $(REPLAY_BINS) $(ASAN_PROGRAMS) $(TEST_TOOLS) all
 	    RDV_BIN=$(CURDIR)/$(ASAN)/banter-rendezvous RDV_PROBE=$(CURDIR)/$(ASAN)/tests/rdv_probe \
 	    BENCH_RTT=$(CURDIR)/$(REL)/bench_rtt \
 	    tests/run.sh $(UNIT_BINS) $(REPLAY_BINS) $(INTEG_SRC)
+
+# Pictures of the web interface for the README: tests/integration/test_web.sh
+# keeps them in docs/screenshots instead of build/screenshots.
+screenshots: deps-check $(ASAN)/banter $(ASAN)/banter-rendezvous
+	$(Q)WEB_SHOTS=$(CURDIR)/docs/screenshots BANTER_BIN=$(CURDIR)/$(ASAN)/banter \
+	    RDV_BIN=$(CURDIR)/$(ASAN)/banter-rendezvous bash tests/integration/test_web.sh
 
 # ---- fuzzing (clang + libFuzzer) ----
 $(FUZZ)/%: tests/fuzz/%.c $(SHARED_SRC)

@@ -183,9 +183,10 @@
     return (parts[0][0] + (parts.length > 1 ? parts[1][0] : '')).toUpperCase();
   }
 
+  // The colour follows the name, so a colleague keeps it across a new key.
   function avatar(node, name, seed, status) {
     node.textContent = initials(name);
-    node.style.setProperty('--avatar', `hsl(${hue(seed || name)} 55% 45%)`);
+    node.style.setProperty('--avatar', `hsl(${hue(name || seed)} 55% 45%)`);
     if (status) node.append(el('span', { class: `dot ${status}` }));
   }
 
@@ -274,16 +275,14 @@
 
   // ---------------------------------------------------------------- peers
 
-  // A conversation is keyed by the peer's fingerprint, or "user:NAME" for a
-  // rendezvous contact the node has no key for yet.
+  // A conversation is keyed by the peer's fingerprint (for a rendezvous
+  // account: the one the node derives from the account name).
   function keyOf(p) {
-    return p.fingerprint ? p.fingerprint : `user:${p.user}`;
+    return p.fingerprint;
   }
 
   function peerArg(key) {
-    const p = state.peers.get(key);
-    if (p && p.fingerprint) return p.fingerprint;
-    return key.startsWith('user:') ? key.slice(5) : key;
+    return key;
   }
 
   function displayName(p) {
@@ -300,12 +299,13 @@
     if (!r.ok) return;
     const next = new Map();
     // A key that another entry replaces (a changed key) is shown as that one.
+    // Rendezvous accounts are listed once they are approved contacts (the
+    // others are in the requests pane).
     const replaced = new Set(r.peers.map((p) => p.replaces).filter(Boolean));
-    for (const p of r.peers) if (!replaced.has(p.fingerprint)) next.set(keyOf(p), p);
-    for (const c of state.contacts) {
-      if (c.state !== 'approved') continue;
-      const known = [...next.values()].some((p) => p.user === c.user || p.name === c.user);
-      if (!known) next.set(`user:${c.user}`, Object.assign({ name: c.user }, c));
+    for (const p of r.peers) {
+      if (replaced.has(p.fingerprint)) continue;
+      if (p.source === 'rendezvous' && p.contact !== 'approved') continue;
+      next.set(keyOf(p), p);
     }
     state.peers = next;
     renderContacts();
@@ -336,12 +336,22 @@
     return c.messages.filter((m) => m.direction === 'in' && m.ts > mark).length;
   }
 
-  function lastLine(key, p) {
+  function lastMessage(key) {
     const c = state.convs.get(key);
-    const m = c && c.messages.length ? c.messages[c.messages.length - 1] : null;
+    return c && c.messages.length ? c.messages[c.messages.length - 1] : null;
+  }
+
+  function lastLine(key, p) {
+    const m = lastMessage(key);
     if (p.text) return p.text;
     if (m) return (m.direction === 'out' ? 'You: ' : '') + m.body.split('\n')[0];
     return presence(p) === 'offline' ? 'offline' : presence(p);
+  }
+
+  function shortTime(ms) {
+    const d = new Date(ms);
+    if (d.toDateString() === new Date().toDateString()) return timeFmt.format(d);
+    return new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short' }).format(d);
   }
 
   function badges(p) {
@@ -391,7 +401,9 @@
       el('span', { class: 'who' },
         el('span', { class: 'name' }, displayName(p), ...badges(p)),
         el('span', { class: 'line', text: lastLine(key, p) })),
-      n ? el('span', { class: 'unread', text: String(n), 'aria-hidden': 'true' }) : null);
+      el('span', { class: 'side' },
+        lastMessage(key) ? el('span', { class: 'when', text: shortTime(lastMessage(key).ts) }) : null,
+        n ? el('span', { class: 'unread', text: String(n), 'aria-hidden': 'true' }) : null));
       list.append(el('li', {}, b));
       if (focused === key) b.focus();
     }
@@ -422,10 +434,11 @@
         ? [el('button', { class: 'btn small primary', type: 'button', text: 'Accept', 'aria-label': `Accept ${name}'s contact request`, onclick: () => contactOp('approve', c.user, `${name} is now a contact`) }),
           el('button', { class: 'btn small', type: 'button', text: 'Decline', 'aria-label': `Decline ${name}'s contact request`, onclick: () => contactOp('deny', c.user, `Declined ${name}`) })]
         : [el('button', { class: 'btn small', type: 'button', text: 'Withdraw', 'aria-label': `Withdraw your request to ${name}`, onclick: () => contactOp('remove', c.user, `Withdrew the request to ${name}`) })];
-      list.append(el('li', { class: 'request' }, av,
-        el('span', { class: 'who' }, el('strong', { text: name }),
-          el('span', { class: 'line', text: c.state === 'incoming' ? ' wants to be your contact' : ' has not answered yet' })),
-        ...actions));
+      list.append(el('li', { class: 'request' },
+        el('div', { class: 'req-who' }, av,
+          el('span', { class: 'who' }, el('strong', { text: name }),
+            el('span', { class: 'line', text: c.state === 'incoming' ? 'wants to be your contact' : 'has not answered yet' }))),
+        el('div', { class: 'req-actions' }, ...actions)));
     }
     if (pending.length === 0)
       list.append(el('li', { class: 'empty-note', text: 'No requests waiting.' }));
@@ -566,10 +579,17 @@
     return p;
   }
 
+  const STATES = {
+    delivered: ['check', 'delivered', 'Delivered'],
+    queued: ['clock', 'queued', 'Queued: delivered when they are online'],
+    stored: ['clock', 'stored', 'Kept by the rendezvous server until they are online'],
+    failed: ['warning', 'not delivered', 'Not delivered'],
+  };
+
   function stateNode(m) {
-    const delivered = m.state === 'delivered';
-    return el('span', { class: `state ${delivered ? 'delivered' : 'queued'}`, title: delivered ? 'Delivered' : 'Queued: delivered when they are online' },
-      icon(delivered ? 'check' : 'clock'), delivered ? 'delivered' : 'queued');
+    const [ic, text, title] = STATES[m.state] || STATES.queued;
+    const why = m.state === 'failed' && m.error ? `: ${m.error}` : '';
+    return el('span', { class: `state ${m.state}`, title: title + why }, icon(ic), text + why);
   }
 
   function messageNode(m) {
@@ -630,14 +650,15 @@
     renderContacts();
   }
 
-  function markDelivered(key, id) {
+  function markDelivered(key, id, st, error) {
     const c = state.convs.get(key);
     const m = c && c.messages.find((x) => x.id === id);
     if (!m) {
       if (c && c.loaded) loadHistory(key).then(() => { if (state.current === key) renderMessages(); });
       return;
     }
-    m.state = 'delivered';
+    m.state = st || 'delivered';
+    m.error = error;
     if (state.current !== key) return;
     const s = document.querySelector(`#messages li[data-id="${id}"] .state`);
     if (s) s.replaceWith(stateNode(m));
@@ -847,7 +868,7 @@
         break;
       }
       case 'delivered':
-        markDelivered(keyForRef(ev.peer), ev.id);
+        markDelivered(keyForRef(ev.peer), ev.id, ev.state, ev.error);
         break;
       case 'key_changed':
         toast(ev.text || `${ev.peer.name}'s key changed`, true);

@@ -15,8 +15,9 @@
 #      broadcast, settings kept by the node; the received file is intact.
 #   3. hostile pages of other origins: no fetch, no WebSocket, no upload.
 #   4. bob comes back with a new key: the warning, then "trust the new key".
-#   5. contact requests through a rendezvous server, when the node has the
-#      contact commands.
+#   5. with a rendezvous server in host 3: carol asks alice to be her
+#      contact; alice accepts in her page and writes to her through the
+#      server.
 # Screenshots go to $WEB_SHOTS (default build/screenshots; `make
 # screenshots` puts them in docs/screenshots). Needs root, node, chromium,
 # curl, jq; installs tests/web/node_modules with npm when missing.
@@ -45,7 +46,7 @@ if [ ! -f "$ROOT/tests/web/node_modules/playwright-core/package.json" ]; then
         t_fail setup "npm ci in tests/web failed (is the npm registry reachable?)"
 fi
 
-net_setup 2
+net_setup 3
 # shellcheck source=tests/integration/node.sh
 . "$here/node.sh"
 
@@ -158,14 +159,54 @@ wait_for 10 changed "$A" bob || t_fail keychange "alice does not see bob's key a
 URL_B=$(b "$B" open --print)
 drive keychange OLD_FP_B="$OLD_FP_B" NEW_FP_B="$NEW_FP_B"
 
-# ---- 5. contact requests (rendezvous) ----
-if printf '{"cmd":"contacts"}\n' | host_exec 1 socat - "UNIX-CONNECT:$A/control.sock" |
-    grep -q '"EBADTYPE"'; then
-    echo "SKIP: web contacts: the node has no contact commands yet"
-else
-    echo "SKIP: web contacts: not wired into this test yet"
-fi
+stop_node "$PB" bob2 bob
+
+# ---- 5. contact requests through a rendezvous server (host 3) ----
+# alice restarts with the server; carol (host 3, no LAN discovery) asks her.
+contacts_phase() {
+    local srv=198.18.0.3:7400 db=$BT_TMP/r.db fp out C=$BT_TMP/c
+    [ -x "$RDV_BIN" ] || {
+        echo "SKIP: web contacts: no $RDV_BIN"
+        return 0
+    }
+    fp=$("$RDV_BIN" --db "$db" fingerprint 2>/dev/null) || t_fail contacts "server fingerprint"
+    printf 'a password for the test\n' >"$BT_TMP/pw"
+    chmod 600 "$BT_TMP/pw"
+    for u in alice carol; do
+        "$RDV_BIN" --db "$db" user add "$u" --password-file "$BT_TMP/pw" >/dev/null 2>&1 ||
+            t_fail contacts "user add $u"
+    done
+    bg 3 "$BT_TMP/srv.log" "$RDV_BIN" --db "$db" --listen "$srv"
+    wait_for 10 grep -q "listening on $srv" "$BT_TMP/srv.err" || t_fail contacts "server start"
+    stop_node "$PA" alice alice
+    bg 1 "$BT_TMP/alice2.log" "$BANTER_BIN" --home "$A" node --name alice --port 7070 \
+        --rendezvous "$srv" --server-key "$fp"
+    PA=$BG_PID
+    mkdir -p "$C" && chmod 700 "$C"
+    bg 3 "$BT_TMP/carol.log" "$BANTER_BIN" --home "$C" node --name carol --port 7070 --no-mdns \
+        --rendezvous "$srv" --server-key "$fp"
+    PC=$BG_PID
+    for h in "$A:alice" "$C:carol"; do
+        wait_for 15 bash -c "'$BANTER_BIN' --home '${h%%:*}' rendezvous --json 2>/dev/null |
+            grep -q '\"connected\":true'" || t_fail contacts "${h#*:} not connected to the server"
+        b "${h%%:*}" login "${h#*:}" --password-file "$BT_TMP/pw" >/dev/null ||
+            t_fail contacts "login ${h#*:}"
+    done
+    if ! out=$(b "$C" contact add alice 2>&1); then
+        echo "SKIP: web contacts: the server does not take contact requests yet ($out)"
+        return 0
+    fi
+    URL_A=$(b "$A" open --print)
+    drive contacts REQ_FROM=carol
+    wait_for 10 bash -c "'$BANTER_BIN' --home '$C' contacts --json | jq -e '.[] |
+        select(.user == \"alice\" and .state == \"approved\")' >/dev/null" ||
+        t_fail contacts "carol does not see alice approved: $(b "$C" contacts --json)"
+    wait_for 10 has_body "$C" "@alice" "Hello Carol, welcome aboard" ||
+        t_fail contacts "carol did not get alice's message: $(b "$C" history @alice --json 2>&1)"
+    t_pass "web contacts: carol sees alice approved and gets the message alice sent from her page"
+    stop_node "$PC" carol carol
+}
+contacts_phase
 
 stop_node "$PA" alice alice
-stop_node "$PB" bob2 bob
 t_pass "web: nodes stopped cleanly, no sanitizer report ($(($(now_ms) - T_START)) ms in all)"

@@ -148,7 +148,6 @@ async function phaseChat() {
   check(body.text === 'first line\nsecond line <b>not bold</b>' && body.bold === 0,
     `Shift+Enter makes a new line; markup stays text (${JSON.stringify(body)})`);
   pass('Shift+Enter starts a new line, Enter sends; HTML in a message is shown as text');
-  await shot(a, 'conversation-light.png');
 
   // A file by the picker: progress to done on both sides.
   const file = path.join(WORK, 'report.bin');
@@ -182,6 +181,11 @@ async function phaseChat() {
   await until('alice sees it declined', async () =>
     (await dropA.locator('.state').textContent()).startsWith('declined'));
   pass('a dropped file is offered; bob declines it; alice sees declined');
+  await b.locator('#composer-text').fill('Got the report, thanks! Reading it before the stand-up.');
+  await b.keyboard.press('Enter');
+  await until('alice gets bob\'s thanks', async () =>
+    (await a.locator('#messages li.msg.in').last().textContent()).includes('Got the report'));
+  await shot(a, 'conversation-light.png');
 
   // Broadcast.
   await a.click('#broadcast-open');
@@ -287,6 +291,12 @@ async function phaseContacts() {
   await until(`${env.REQ_FROM} becomes a contact`, async () => (await contact(a, env.REQ_FROM).count()) > 0 &&
     (await a.locator('#request-list li.request', { hasText: env.REQ_FROM }).count()) === 0, 15000);
   pass(`a contact request from ${env.REQ_FROM} accepted in the page`);
+  await openChat(a, env.REQ_FROM);
+  await a.locator('#composer-text').fill('Hello Carol, welcome aboard');
+  await a.keyboard.press('Enter');
+  await until('the message to the contact is delivered or stored', async () =>
+    /delivered|stored/.test(await (await lastOut(a)).locator('.state').textContent()), 15000);
+  pass(`a message to ${env.REQ_FROM} through the server`);
 }
 
 const phases = { chat: phaseChat, hostile: phaseHostile, keychange: phaseKeychange, contacts: phaseContacts };
