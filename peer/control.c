@@ -888,6 +888,14 @@ static gboolean on_client_readable(gint fd, GIOCondition cond, gpointer v)
     return G_SOURCE_CONTINUE;
 }
 
+static unsigned socket_clients(const control *ctl)
+{
+    unsigned k = 0;
+    for (const GList *l = ctl->clients; l; l = l->next)
+        k += ((const client *)l->data)->fd >= 0;
+    return k;
+}
+
 static gboolean on_accept(gint fd, GIOCondition cond, gpointer v)
 {
     control *ctl = v;
@@ -901,7 +909,7 @@ static gboolean on_accept(gint fd, GIOCondition cond, gpointer v)
         close(cfd);
         return G_SOURCE_CONTINUE;
     }
-    if (g_list_length(ctl->clients) >= CONTROL_MAX_CLIENTS) {
+    if (socket_clients(ctl) >= CONTROL_MAX_CLIENTS) {
         static const char busy[] = "{\"ok\":false,\"error\":\"EBUSY\",\"message\":\"the node "
                                    "already serves 64 control clients: try again\"}\n";
         ssize_t w = send(cfd, busy, sizeof busy - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -926,7 +934,7 @@ static gboolean on_accept(gint fd, GIOCondition cond, gpointer v)
 control_client *control_attach(control *ctl, control_send_fn send, control_close_fn close_fn,
                                void *ud)
 {
-    if (g_list_length(ctl->clients) >= CONTROL_MAX_CLIENTS)
+    if (g_list_length(ctl->clients) - socket_clients(ctl) >= CONTROL_MAX_INPROC)
         return NULL;
     client *cl = g_new0(client, 1);
     cl->ctl = ctl;

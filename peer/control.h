@@ -22,7 +22,8 @@
 #include "xfer.h"
 
 #define CONTROL_MAX_LINE    65536
-#define CONTROL_MAX_CLIENTS 64
+#define CONTROL_MAX_CLIENTS 64 /* socket connections */
+#define CONTROL_MAX_INPROC  64 /* in-process clients, counted apart */
 
 typedef struct control control;
 
@@ -47,7 +48,8 @@ typedef void (*control_close_fn)(void *ud);
 
 /* A new client that behaves like a socket connection: requests through
  * control_client_input, replies and events through send. NULL when
- * CONTROL_MAX_CLIENTS clients (of both kinds) are connected. */
+ * CONTROL_MAX_INPROC in-process clients exist (socket connections have
+ * their own limit, CONTROL_MAX_CLIENTS). */
 control_client *control_attach(control *ctl, control_send_fn send, control_close_fn close,
                                void *ud);
 /* One request: a JSON object of len bytes (no newline needed). As on the
