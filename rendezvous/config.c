@@ -7,6 +7,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -26,6 +28,54 @@ void config_defaults(config *c)
     memset(c, 0, sizeof *c);
     snprintf(c->db, sizeof c->db, "%s", CONFIG_DEFAULT_DB);
     snprintf(c->listen, sizeof c->listen, "0.0.0.0:%d", CONFIG_DEFAULT_PORT);
+    c->ttl_days = CONFIG_TTL_DAYS;
+    c->quota_messages = CONFIG_QUOTA_MSGS;
+    c->quota_mb = CONFIG_QUOTA_MB;
+}
+
+/* A whole number in min..max, decimal digits only. */
+static int parse_num(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+    int64_t v = 0;
+    if (*s == '\0' || strlen(s) > 12)
+        return BANTER_EINVAL;
+    for (const char *c = s; *c; c++) {
+        if (*c < '0' || *c > '9')
+            return BANTER_EINVAL;
+        v = v * 10 + (*c - '0');
+    }
+    if (v < min || v > max)
+        return BANTER_EINVAL;
+    *out = v;
+    return 0;
+}
+
+/* The numeric keys: name, range, where the value goes. */
+static int set_number(config *c, const kvconf *k, const char *key, const char *value, const char *q,
+                      bool *known)
+{
+    static const struct {
+        const char *key;
+        int64_t min, max;
+        size_t off;
+    } nums[] = {
+        {"message_ttl_days", 1, 3650, offsetof(config, ttl_days)},
+        {"quota_messages", 1, 10000000, offsetof(config, quota_messages)},
+        {"quota_mb", 1, 1048576, offsetof(config, quota_mb)},
+    };
+    *known = false;
+    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
+        if (strcmp(key, nums[i].key) != 0)
+            continue;
+        *known = true;
+        int64_t v;
+        if (parse_num(value, nums[i].min, nums[i].max, &v) != 0)
+            return kvconf_fail(k, BANTER_EFORMAT, "%s: %s is not a whole number from %lld to %lld",
+                               key, q, (long long)nums[i].min, (long long)nums[i].max);
+        memcpy((char *)c + nums[i].off, &v, sizeof v);
+        return 0;
+    }
+    return 0;
 }
 
 /* A port: decimal digits only, 0..65535. */
@@ -107,8 +157,15 @@ static int set_key(void *ud, const kvconf *k, const char *key, const char *value
         snprintf(c->db, sizeof c->db, "%s", value);
         return 0;
     }
+    bool known;
+    int r = set_number(c, k, key, value, q, &known);
+    if (known)
+        return r;
     utf8_quote(q, key, strlen(key));
-    return kvconf_fail(k, BANTER_EFORMAT, "unknown key %s (known: listen, db)", q);
+    return kvconf_fail(k, BANTER_EFORMAT,
+                       "unknown key %s (known: listen, db, message_ttl_days, quota_messages, "
+                       "quota_mb)",
+                       q);
 }
 
 int config_set(config *c, const char *key, const char *value, char *why, size_t cap)

@@ -9,8 +9,15 @@
  *   listen = ADDR:PORT   numeric IPv4 "0.0.0.0:7071" or IPv6 "[::]:7071";
  *                        port 0 picks a free port (default 0.0.0.0:7071)
  *   db = PATH            the SQLite database (default ./rendezvous.db); the
- *                        server key is PATH.key beside it. A relative path is
- *                        taken from the current directory.
+ *                        server key is PATH.key beside it, the control socket
+ *                        PATH.sock. A relative path is taken from the current
+ *                        directory.
+ *   message_ttl_days = N stored copies are deleted unsent after N days
+ *                        (1..3650, default 30)
+ *   quota_messages = N   copies stored for one account at most (1..10000000,
+ *                        default 10000)
+ *   quota_mb = N         MiB of copies stored for one account at most
+ *                        (1..1048576, default 100)
  * An unknown key, a bad value, a line without "=", a NUL byte or a file
  * over 64 KiB is an error that names the line.
  */
@@ -18,6 +25,7 @@
 #define BANTER_RDV_CONFIG_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 #include "error.h"
@@ -27,10 +35,16 @@
 #define CONFIG_DEFAULT_DB   "./rendezvous.db"
 #define CONFIG_DEFAULT_PORT 7071
 #define CONFIG_KEY_SUFFIX   ".key"
+#define CONFIG_TTL_DAYS     30
+#define CONFIG_QUOTA_MSGS   10000
+#define CONFIG_QUOTA_MB     100
 
 typedef struct config {
     char db[CONFIG_PATH_MAX];
     char listen[CONFIG_LISTEN_MAX];
+    int64_t ttl_days;
+    int64_t quota_messages;
+    int64_t quota_mb;
 } config;
 
 /* The defaults. */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* db.c - accounts and devices in one SQLite database (see db.h). */
-#include "db.h"
+/* db.c - the database: schema, accounts, devices, profiles, search (see db.h). */
+#include "db_impl.h"
 
 #include "sqlh.h"
 
@@ -15,7 +15,6 @@
 #include <sqlite3.h>
 
 #define BUSY_TIMEOUT_MS 5000
-#define ERRMSG_LEN      256
 
 /*
  * The schema, one migration per version: migrations[i] takes the database
@@ -49,86 +48,155 @@ static const char *const migrations[] = {
     " about TEXT NOT NULL DEFAULT '',"
     " visibility INTEGER NOT NULL DEFAULT 0,"
     " updated INTEGER NOT NULL);",
+    /* 2 -> 3: the broadcast right (admins have it until revoked); the
+     * relations (one row per account and other account it has a relation
+     * with: its side's relation, rel.h, and whether it blocked the other);
+     * the presence each account chose; the sealed copies waiting for a
+     * device, with the mailbox usage per recipient account kept by
+     * triggers (the quota check reads one row). */
+    "ALTER TABLE users ADD COLUMN broadcast INTEGER NOT NULL DEFAULT 0"
+    " CHECK (broadcast IN (0, 1));"
+    "UPDATE users SET broadcast = admin;"
+    "CREATE TABLE contacts ("
+    " user TEXT NOT NULL REFERENCES users (name) ON DELETE CASCADE,"
+    " peer TEXT NOT NULL REFERENCES users (name) ON DELETE CASCADE,"
+    " rel INTEGER NOT NULL CHECK (rel BETWEEN 0 AND 3),"
+    " blocked INTEGER NOT NULL CHECK (blocked IN (0, 1)),"
+    " updated INTEGER NOT NULL,"
+    " PRIMARY KEY (user, peer),"
+    " CHECK (user <> peer)) WITHOUT ROWID;"
+    "CREATE INDEX contacts_peer ON contacts (peer);"
+    "CREATE TABLE presence ("
+    " user TEXT PRIMARY KEY NOT NULL REFERENCES users (name) ON DELETE CASCADE,"
+    " status INTEGER NOT NULL CHECK (status BETWEEN 1 AND 4),"
+    " text TEXT NOT NULL DEFAULT '',"
+    " updated INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE sealed ("
+    " seq INTEGER PRIMARY KEY,"
+    " id BLOB NOT NULL CHECK (length(id) = 16),"
+    " to_device BLOB NOT NULL CHECK (length(to_device) = 32),"
+    " to_user TEXT NOT NULL REFERENCES users (name) ON DELETE CASCADE,"
+    " from_user TEXT NOT NULL,"
+    " from_device BLOB NOT NULL CHECK (length(from_device) = 32),"
+    " flags INTEGER NOT NULL,"
+    " size INTEGER NOT NULL,"
+    " blob BLOB NOT NULL,"
+    " created INTEGER NOT NULL,"
+    " expires INTEGER NOT NULL,"
+    " UNIQUE (id, to_device));"
+    "CREATE INDEX sealed_device ON sealed (to_device, seq);"
+    "CREATE INDEX sealed_user ON sealed (to_user);"
+    "CREATE INDEX sealed_expires ON sealed (expires);"
+    "CREATE TABLE mailbox ("
+    " user TEXT PRIMARY KEY NOT NULL REFERENCES users (name) ON DELETE CASCADE,"
+    " count INTEGER NOT NULL,"
+    " bytes INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TRIGGER sealed_added AFTER INSERT ON sealed BEGIN"
+    " INSERT OR IGNORE INTO mailbox (user, count, bytes) VALUES (new.to_user, 0, 0);"
+    " UPDATE mailbox SET count = count + 1, bytes = bytes + new.size WHERE user = new.to_user;"
+    " END;"
+    "CREATE TRIGGER sealed_deleted AFTER DELETE ON sealed BEGIN"
+    " UPDATE mailbox SET count = count - 1, bytes = bytes - old.size WHERE user = old.to_user;"
+    " END;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
 #define USER_COLS                                                                                  \
     "u.name, u.admin, u.disabled, u.created,"                                                      \
-    " (SELECT count(*) FROM devices d WHERE d.user = u.name), u.pwhash"
+    " (SELECT count(*) FROM devices d WHERE d.user = u.name), u.broadcast, u.pwhash"
 
-enum stmt_id {
-    S_USER_ADD,
-    S_USER_GET,
-    S_USER_LIST,
-    S_USER_DISABLE,
-    S_DEVICE_USER,
-    S_DEVICE_BIND,
-    S_DEVICE_UNBIND,
-    S_PROFILE_SET,
-    S_COUNT
-};
+void db_seterr(db *d, const char *text) { snprintf(d->errmsg, sizeof d->errmsg, "%s", text); }
 
-static const char *const stmt_sql[S_COUNT] = {
-    [S_USER_ADD] = "INSERT INTO users (name, pwhash, admin, disabled, created)"
-                   " VALUES (?1, ?2, ?3, 0, ?4) ON CONFLICT (name) DO NOTHING",
-    [S_USER_GET] = "SELECT " USER_COLS " FROM users u WHERE u.name = ?1",
-    [S_USER_LIST] = "SELECT " USER_COLS " FROM users u ORDER BY u.name",
-    [S_USER_DISABLE] = "UPDATE users SET disabled = 1 WHERE name = ?1 AND disabled = 0",
-    [S_DEVICE_USER] = "SELECT " USER_COLS " FROM devices v JOIN users u ON u.name = v.user"
-                      " WHERE v.key = ?1",
-    [S_DEVICE_BIND] = "INSERT INTO devices (key, user, created, last_seen) VALUES (?1, ?2, ?3, ?3)"
-                      " ON CONFLICT (key) DO UPDATE SET user = ?2, last_seen = ?3,"
-                      " created = CASE WHEN user = ?2 THEN created ELSE ?3 END",
-    [S_DEVICE_UNBIND] = "DELETE FROM devices WHERE key = ?1",
-    /* NULL leaves a field as it is; a new row starts with every field "". */
-    [S_PROFILE_SET] =
-        "INSERT INTO profiles (user, display_name, department, title, email, phone, location,"
-        " about, updated) VALUES (?1, coalesce(?2, ''), coalesce(?3, ''), coalesce(?4, ''),"
-        " coalesce(?5, ''), coalesce(?6, ''), coalesce(?7, ''), coalesce(?8, ''), ?9)"
-        " ON CONFLICT (user) DO UPDATE SET display_name = coalesce(?2, display_name),"
-        " department = coalesce(?3, department), title = coalesce(?4, title),"
-        " email = coalesce(?5, email), phone = coalesce(?6, phone),"
-        " location = coalesce(?7, location), about = coalesce(?8, about), updated = ?9",
-};
+int db_fail(db *d, int rc) { return sqlh_fail(d->sql, rc, d->errmsg, sizeof d->errmsg); }
 
-struct db {
-    sqlite3 *sql;
-    sqlite3_stmt *stmt[S_COUNT];
-    char errmsg[ERRMSG_LEN];
-};
-
-static void set_errmsg(db *d, const char *text)
+int db_stmt(db *d, enum db_slot slot, const char *sql, sqlite3_stmt **out)
 {
-    snprintf(d->errmsg, sizeof d->errmsg, "%s", text);
+    if (!d->stmt[slot]) {
+        int rc =
+            sqlite3_prepare_v3(d->sql, sql, -1, SQLITE_PREPARE_PERSISTENT, &d->stmt[slot], NULL);
+        if (rc != SQLITE_OK) {
+            d->stmt[slot] = NULL;
+            *out = NULL;
+            return db_fail(d, rc);
+        }
+    }
+    *out = d->stmt[slot];
+    return 0;
 }
 
-/* Record SQLite's text for rc and return the matching BANTER_E* code. */
-static int fail(db *d, int rc) { return sqlh_fail(d->sql, rc, d->errmsg, sizeof d->errmsg); }
-
-static void stmt_done(sqlite3_stmt *s)
+void db_done(sqlite3_stmt *s)
 {
+    if (!s)
+        return;
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
 }
 
-/* Connection settings, schema, cached statements. */
+char *db_column_dup(sqlite3_stmt *s, int col)
+{
+    const unsigned char *t = sqlite3_column_text(s, col);
+    return strdup(t ? (const char *)t : "");
+}
+
+int db_step_int(db *d, sqlite3_stmt *s, int64_t *out)
+{
+    int rc = sqlite3_step(s);
+    int ret = rc == SQLITE_ROW ? 0 : db_fail(d, rc == SQLITE_DONE ? SQLITE_ERROR : rc);
+    if (ret == 0)
+        *out = sqlite3_column_int64(s, 0);
+    db_done(s);
+    return ret;
+}
+
+int db_grow(void *arrp, size_t *cap, size_t n, size_t size)
+{
+    if (n < *cap)
+        return 0;
+    size_t ncap = *cap ? *cap * 2 : 16;
+    void *a = ncap < SIZE_MAX / size ? realloc(*(void **)arrp, ncap * size) : NULL;
+    if (!a)
+        return BANTER_ENOMEM;
+    *(void **)arrp = a;
+    *cap = ncap;
+    return 0;
+}
+
+void db_column_copy(sqlite3_stmt *s, int col, char *out, size_t cap)
+{
+    const unsigned char *t = sqlite3_column_text(s, col);
+    snprintf(out, cap, "%s", t ? (const char *)t : "");
+}
+
+/* Connection settings, schema. Statements are prepared when first used. */
 static int setup(db *d)
 {
     int ret = sqlh_setup(d->sql, BUSY_TIMEOUT_MS, d->errmsg, sizeof d->errmsg);
     if (ret)
         return ret;
-    ret = sqlh_migrate(d->sql, migrations, SCHEMA_VERSION, "banter-rendezvous", d->errmsg,
-                       sizeof d->errmsg);
+    return sqlh_migrate(d->sql, migrations, SCHEMA_VERSION, "banter-rendezvous", d->errmsg,
+                        sizeof d->errmsg);
+}
+
+/* Run a one-statement command (a cached BEGIN, COMMIT, ROLLBACK). */
+static int run(db *d, enum db_slot slot, const char *sql)
+{
+    sqlite3_stmt *s;
+    int ret = db_stmt(d, slot, sql, &s);
     if (ret)
         return ret;
-    int rc;
-    for (int i = 0; i < S_COUNT; i++) {
-        rc = sqlite3_prepare_v3(d->sql, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &d->stmt[i],
-                                NULL);
-        if (rc != SQLITE_OK)
-            return fail(d, rc);
-    }
-    return 0;
+    int rc = sqlite3_step(s);
+    ret = rc == SQLITE_DONE ? 0 : db_fail(d, rc);
+    db_done(s);
+    return ret;
+}
+
+int db_begin(db *d) { return run(d, S_BEGIN, "BEGIN IMMEDIATE"); }
+int db_commit(db *d) { return run(d, S_COMMIT, "COMMIT"); }
+
+void db_rollback(db *d)
+{
+    if (!sqlite3_get_autocommit(d->sql))
+        (void)run(d, S_ROLLBACK, "ROLLBACK");
 }
 
 int db_open(db **out, const char *path, char *errmsg, size_t errlen)
@@ -147,7 +215,7 @@ int db_open(db **out, const char *path, char *errmsg, size_t errlen)
     int ret;
     int rc = sqlite3_open_v2(path, &d->sql, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
     if (rc != SQLITE_OK) {
-        set_errmsg(d, d->sql ? sqlite3_errmsg(d->sql) : sqlite3_errstr(rc));
+        db_seterr(d, d->sql ? sqlite3_errmsg(d->sql) : sqlite3_errstr(rc));
         ret = rc == SQLITE_NOMEM ? BANTER_ENOMEM : BANTER_EDB;
     } else {
         ret = setup(d);
@@ -166,7 +234,7 @@ void db_close(db *d)
 {
     if (!d)
         return;
-    for (int i = 0; i < S_COUNT; i++)
+    for (int i = 0; i < S_SLOT_COUNT; i++)
         sqlite3_finalize(d->stmt[i]);
     sqlite3_close_v2(d->sql);
     free(d);
@@ -193,26 +261,30 @@ const char *db_name_problem(const char *name)
     return NULL;
 }
 
-/* Bind a user name, after checking it. */
-static int bind_name(db *d, sqlite3_stmt *s, int col, const char *name)
+int db_bind_name(db *d, sqlite3_stmt *s, int col, const char *name)
 {
     if (!name || db_name_problem(name)) {
-        set_errmsg(d, "bad user name");
+        db_seterr(d, "bad user name");
         return BANTER_EINVAL;
     }
     int rc = sqlite3_bind_text(s, col, name, -1, SQLITE_STATIC);
-    return rc == SQLITE_OK ? 0 : fail(d, rc);
+    return rc == SQLITE_OK ? 0 : db_fail(d, rc);
 }
 
 int db_user_add(db *d, const char *name, const char *pwhash, bool admin, int64_t now_ms)
 {
-    sqlite3_stmt *s = d->stmt[S_USER_ADD];
+    sqlite3_stmt *s;
     size_t hlen = pwhash ? strnlen(pwhash, BCRYPTO_PWHASH_STRLEN) : 0;
     if (hlen == 0 || hlen == BCRYPTO_PWHASH_STRLEN) {
-        set_errmsg(d, "bad password hash");
+        db_seterr(d, "bad password hash");
         return BANTER_EINVAL;
     }
-    int ret = bind_name(d, s, 1, name);
+    int ret = db_stmt(d, S_USER_ADD,
+                      "INSERT INTO users (name, pwhash, admin, disabled, created, broadcast)"
+                      " VALUES (?1, ?2, ?3, 0, ?4, ?3) ON CONFLICT (name) DO NOTHING",
+                      &s);
+    if (ret == 0)
+        ret = db_bind_name(d, s, 1, name);
     if (ret == 0) {
         int rc = sqlite3_bind_text(s, 2, pwhash, (int)hlen, SQLITE_STATIC);
         if (rc == SQLITE_OK)
@@ -224,9 +296,9 @@ int db_user_add(db *d, const char *name, const char *pwhash, bool admin, int64_t
         if (rc == SQLITE_DONE)
             ret = sqlite3_changes(d->sql) == 1 ? 0 : 1;
         else
-            ret = fail(d, rc);
+            ret = db_fail(d, rc);
     }
-    stmt_done(s);
+    db_done(s);
     return ret;
 }
 
@@ -234,58 +306,51 @@ int db_user_add(db *d, const char *name, const char *pwhash, bool admin, int64_t
 static void read_user(sqlite3_stmt *s, db_user *u, char *pwhash)
 {
     memset(u, 0, sizeof *u);
-    const unsigned char *t = sqlite3_column_text(s, 0);
-    snprintf(u->name, sizeof u->name, "%s", t ? (const char *)t : "");
+    db_column_copy(s, 0, u->name, sizeof u->name);
     u->admin = sqlite3_column_int(s, 1) != 0;
     u->disabled = sqlite3_column_int(s, 2) != 0;
     u->created_ms = sqlite3_column_int64(s, 3);
     u->devices = sqlite3_column_int64(s, 4);
-    if (pwhash) {
-        t = sqlite3_column_text(s, 5);
-        snprintf(pwhash, BCRYPTO_PWHASH_STRLEN, "%s", t ? (const char *)t : "");
-    }
+    u->broadcast = sqlite3_column_int(s, 5) != 0;
+    if (pwhash)
+        db_column_copy(s, 6, pwhash, BCRYPTO_PWHASH_STRLEN);
 }
 
 int db_user_get(db *d, const char *name, db_user *out, char *pwhash)
 {
-    sqlite3_stmt *s = d->stmt[S_USER_GET];
-    int ret = bind_name(d, s, 1, name);
+    sqlite3_stmt *s;
+    int ret = db_stmt(d, S_USER_GET, "SELECT " USER_COLS " FROM users u WHERE u.name = ?1", &s);
+    if (ret == 0)
+        ret = db_bind_name(d, s, 1, name);
     if (ret == 0) {
         int rc = sqlite3_step(s);
         if (rc == SQLITE_ROW)
             read_user(s, out, pwhash);
         else
-            ret = rc == SQLITE_DONE ? BANTER_ENOENT : fail(d, rc);
+            ret = rc == SQLITE_DONE ? BANTER_ENOENT : db_fail(d, rc);
     }
-    stmt_done(s);
+    db_done(s);
     return ret;
 }
 
 int db_user_list(db *d, db_user **out, size_t *n)
 {
-    sqlite3_stmt *s = d->stmt[S_USER_LIST];
+    sqlite3_stmt *s;
     db_user *arr = NULL;
     size_t count = 0, cap = 0;
-    int ret = 0, rc;
+    int rc = SQLITE_DONE;
 
     *out = NULL;
     *n = 0;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (count == cap) {
-            size_t ncap = cap ? cap * 2 : 16;
-            db_user *a = ncap < SIZE_MAX / sizeof *a ? realloc(arr, ncap * sizeof *a) : NULL;
-            if (!a) {
-                ret = BANTER_ENOMEM;
-                break;
-            }
-            arr = a;
-            cap = ncap;
-        }
+    int ret = db_stmt(d, S_USER_LIST, "SELECT " USER_COLS " FROM users u ORDER BY u.name", &s);
+    while (ret == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if ((ret = db_grow(&arr, &cap, count, sizeof *arr)) != 0)
+            break;
         read_user(s, &arr[count++], NULL);
     }
     if (ret == 0 && rc != SQLITE_DONE)
-        ret = fail(d, rc);
-    stmt_done(s);
+        ret = db_fail(d, rc);
+    db_done(s);
     if (ret) {
         free(arr);
         return ret;
@@ -295,15 +360,26 @@ int db_user_list(db *d, db_user **out, size_t *n)
     return 0;
 }
 
-int db_user_disable(db *d, const char *name)
+/* Set one flag column of an account: 0 when it changed, 1 when it already
+ * had that value, BANTER_ENOENT. Only these constant names become SQL. */
+static int user_flag(db *d, const char *name, const char *col, bool on)
 {
-    sqlite3_stmt *s = d->stmt[S_USER_DISABLE];
-    int ret = bind_name(d, s, 1, name);
-    if (ret == 0) {
-        int rc = sqlite3_step(s);
-        ret = rc == SQLITE_DONE ? 0 : fail(d, rc);
+    char sql[128];
+    sqlite3_stmt *s = NULL;
+    snprintf(sql, sizeof sql, "UPDATE users SET %s = ?2 WHERE name = ?1 AND %s <> ?2", col, col);
+    if (!name || db_name_problem(name)) {
+        db_seterr(d, "bad user name");
+        return BANTER_EINVAL;
     }
-    stmt_done(s);
+    int ret, rc = sqlite3_prepare_v2(d->sql, sql, -1, &s, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int(s, 2, on ? 1 : 0);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(s);
+    ret = rc == SQLITE_DONE ? 0 : db_fail(d, rc);
+    sqlite3_finalize(s);
     if (ret || sqlite3_changes(d->sql) == 1)
         return ret;
     db_user u;
@@ -311,47 +387,88 @@ int db_user_disable(db *d, const char *name)
     return ret ? ret : 1;
 }
 
+int db_user_disable(db *d, const char *name) { return user_flag(d, name, "disabled", true); }
+int db_user_enable(db *d, const char *name) { return user_flag(d, name, "disabled", false); }
+
+int db_user_set_broadcast(db *d, const char *name, bool on)
+{
+    return user_flag(d, name, "broadcast", on);
+}
+
 /* ---- devices ---- */
 
 int db_device_user(db *d, const uint8_t key[static 32], db_user *out)
 {
-    sqlite3_stmt *s = d->stmt[S_DEVICE_USER];
-    int ret = 0;
+    sqlite3_stmt *s;
+    int ret = db_stmt(d, S_DEVICE_USER,
+                      "SELECT " USER_COLS " FROM devices v JOIN users u ON u.name = v.user"
+                      " WHERE v.key = ?1",
+                      &s);
+    if (ret)
+        return ret;
     int rc = sqlite3_bind_blob(s, 1, key, 32, SQLITE_STATIC);
     if (rc == SQLITE_OK)
         rc = sqlite3_step(s);
     if (rc == SQLITE_ROW)
         read_user(s, out, NULL);
     else
-        ret = rc == SQLITE_DONE ? BANTER_ENOENT : fail(d, rc);
-    stmt_done(s);
+        ret = rc == SQLITE_DONE ? BANTER_ENOENT : db_fail(d, rc);
+    db_done(s);
     return ret;
 }
 
 int db_device_bind(db *d, const uint8_t key[static 32], const char *name, int64_t now_ms)
 {
-    sqlite3_stmt *s = d->stmt[S_DEVICE_BIND];
-    int ret = bind_name(d, s, 2, name);
+    sqlite3_stmt *s;
+    int ret = db_stmt(d, S_DEVICE_BIND,
+                      "INSERT INTO devices (key, user, created, last_seen) VALUES (?1, ?2, ?3, ?3)"
+                      " ON CONFLICT (key) DO UPDATE SET user = ?2, last_seen = ?3,"
+                      " created = CASE WHEN user = ?2 THEN created ELSE ?3 END",
+                      &s);
+    if (ret == 0)
+        ret = db_bind_name(d, s, 2, name);
     if (ret == 0) {
         int rc = sqlite3_bind_blob(s, 1, key, 32, SQLITE_STATIC);
         if (rc == SQLITE_OK)
             rc = sqlite3_bind_int64(s, 3, now_ms);
         if (rc == SQLITE_OK)
             rc = sqlite3_step(s);
-        ret = rc == SQLITE_DONE ? 0 : fail(d, rc);
+        ret = rc == SQLITE_DONE ? 0 : db_fail(d, rc);
     }
-    stmt_done(s);
+    db_done(s);
     return ret;
 }
 
 int db_device_unbind(db *d, const uint8_t key[static 32])
 {
-    sqlite3_stmt *s = d->stmt[S_DEVICE_UNBIND];
+    sqlite3_stmt *s;
+    int ret = db_stmt(d, S_DEVICE_UNBIND, "DELETE FROM devices WHERE key = ?1", &s);
+    if (ret)
+        return ret;
     int rc = sqlite3_bind_blob(s, 1, key, 32, SQLITE_STATIC);
     if (rc == SQLITE_OK)
         rc = sqlite3_step(s);
-    int ret = rc == SQLITE_DONE ? (sqlite3_changes(d->sql) == 1 ? 0 : 1) : fail(d, rc);
-    stmt_done(s);
+    ret = rc == SQLITE_DONE ? (sqlite3_changes(d->sql) == 1 ? 0 : 1) : db_fail(d, rc);
+    db_done(s);
+    return ret;
+}
+
+int db_devices_of(db *d, const char *name, uint8_t (*keys)[32], size_t max, size_t *n)
+{
+    sqlite3_stmt *s;
+    int rc = SQLITE_DONE;
+    *n = 0;
+    int ret = db_stmt(d, S_DEVICES_OF,
+                      "SELECT key FROM devices WHERE user = ?1 ORDER BY created, key", &s);
+    if (ret == 0)
+        ret = db_bind_name(d, s, 1, name);
+    while (ret == 0 && *n < max && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (sqlite3_column_bytes(s, 0) == 32)
+            memcpy(keys[(*n)++], sqlite3_column_blob(s, 0), 32);
+    }
+    if (ret == 0 && rc != SQLITE_DONE && rc != SQLITE_ROW)
+        ret = db_fail(d, rc);
+    db_done(s);
     return ret;
 }
 
@@ -370,14 +487,31 @@ static const char *const field_col[RV_F_COUNT + 1] = {
     [RV_F_COUNT] = "u.name",
 };
 
+#define PROFILE_COLS                                                                               \
+    "coalesce(p.display_name, ''), coalesce(p.department, ''), coalesce(p.title, ''),"             \
+    " coalesce(p.email, ''), coalesce(p.phone, ''), coalesce(p.location, ''),"                     \
+    " coalesce(p.about, '')"
+
 int db_profile_set(db *d, const char *name, const struct rv_profile *p, int64_t now_ms)
 {
-    sqlite3_stmt *s = d->stmt[S_PROFILE_SET];
-    int ret = bind_name(d, s, 1, name);
+    sqlite3_stmt *s;
+    /* NULL leaves a field as it is; a new row starts with every field "". */
+    int ret = db_stmt(
+        d, S_PROFILE_SET,
+        "INSERT INTO profiles (user, display_name, department, title, email, phone, location,"
+        " about, updated) VALUES (?1, coalesce(?2, ''), coalesce(?3, ''), coalesce(?4, ''),"
+        " coalesce(?5, ''), coalesce(?6, ''), coalesce(?7, ''), coalesce(?8, ''), ?9)"
+        " ON CONFLICT (user) DO UPDATE SET display_name = coalesce(?2, display_name),"
+        " department = coalesce(?3, department), title = coalesce(?4, title),"
+        " email = coalesce(?5, email), phone = coalesce(?6, phone),"
+        " location = coalesce(?7, location), about = coalesce(?8, about), updated = ?9",
+        &s);
+    if (ret == 0)
+        ret = db_bind_name(d, s, 1, name);
     int rc = SQLITE_OK;
     for (int i = 0; ret == 0 && rc == SQLITE_OK && i < RV_F_COUNT; i++) {
         if (p->f[i] && strlen(p->f[i]) > rv_field_max((rv_field)i)) {
-            set_errmsg(d, "profile field too long");
+            db_seterr(d, "profile field too long");
             ret = BANTER_EINVAL;
         } else if (p->f[i]) {
             rc = sqlite3_bind_text(s, 2 + i, p->f[i], -1, SQLITE_STATIC);
@@ -388,21 +522,78 @@ int db_profile_set(db *d, const char *name, const struct rv_profile *p, int64_t 
             rc = sqlite3_bind_int64(s, 2 + RV_F_COUNT, now_ms);
         if (rc == SQLITE_OK)
             rc = sqlite3_step(s);
-        ret = rc == SQLITE_DONE ? 0 : fail(d, rc);
+        ret = rc == SQLITE_DONE ? 0 : db_fail(d, rc);
     }
-    stmt_done(s);
+    db_done(s);
     return ret;
 }
 
+void db_profile_clear(struct rv_profile *p)
+{
+    for (int i = 0; i < RV_F_COUNT; i++) {
+        free(p->f[i]);
+        p->f[i] = NULL;
+    }
+}
+
+/* Profile columns first..first+6 of the current row into p: every field
+ * that is set, or only the display name (always, "" included). */
+static int read_profile(sqlite3_stmt *s, int first, bool details, struct rv_profile *p)
+{
+    for (int i = 0; i < RV_F_COUNT; i++) {
+        const unsigned char *t = sqlite3_column_text(s, first + i);
+        bool show = i == RV_F_DISPLAY_NAME || (details && t && *t);
+        if (show && !(p->f[i] = strdup(t ? (const char *)t : "")))
+            return BANTER_ENOMEM;
+    }
+    return 0;
+}
+
+int db_profile_get(db *d, const char *name, struct rv_profile *out)
+{
+    sqlite3_stmt *s;
+    memset(out, 0, sizeof *out);
+    int ret =
+        db_stmt(d, S_PROFILE_GET, "SELECT " PROFILE_COLS " FROM profiles p WHERE p.user = ?1", &s);
+    if (ret == 0)
+        ret = db_bind_name(d, s, 1, name);
+    if (ret == 0) {
+        int rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW)
+            ret = read_profile(s, 0, true, out);
+        else if (rc != SQLITE_DONE)
+            ret = db_fail(d, rc);
+        if (out->f[RV_F_DISPLAY_NAME] && !out->f[RV_F_DISPLAY_NAME][0]) {
+            free(out->f[RV_F_DISPLAY_NAME]);
+            out->f[RV_F_DISPLAY_NAME] = NULL;
+        }
+    }
+    db_done(s);
+    if (ret)
+        db_profile_clear(out);
+    return ret;
+}
+
+/* Who a search shows, seen by the searcher ?1: invisible accounts only to
+ * themselves and their approved contacts; details (column "details") to
+ * the searcher itself and to approved contacts when neither blocked the
+ * other. */
 #define SEARCH_FROM                                                                                \
     " FROM users u LEFT JOIN profiles p ON p.user = u.name"                                        \
-    " WHERE u.disabled = 0 AND coalesce(p.visibility, 0) = 0"
-#define SEARCH_SQL_MAX 2048
+    " LEFT JOIN presence s ON s.user = u.name"                                                     \
+    " LEFT JOIN contacts c ON c.user = ?1 AND c.peer = u.name"                                     \
+    " LEFT JOIN contacts r ON r.user = u.name AND r.peer = ?1"                                     \
+    " WHERE u.disabled = 0"                                                                        \
+    " AND (coalesce(s.status, 1) <> 4 OR u.name = ?1 OR coalesce(c.rel, 0) = 3)"
+#define SEARCH_DETAILS                                                                             \
+    "(u.name = ?1 OR (coalesce(c.rel, 0) = 3 AND coalesce(c.blocked, 0) = 0"                       \
+    " AND coalesce(r.blocked, 0) = 0))"
+#define SEARCH_SQL_MAX 3072
 
 /*
  * The WHERE clause of a search, from constant fragments only: each
  * criterion adds " AND <column> <test> ?N" with the column from field_col
- * and its value bound as parameter N (1..n). Case-insensitive as SQLite's
+ * and its value bound as parameter N (2..n+1). Case-insensitive as SQLite's
  * lower() is: ASCII letters only.
  */
 static void search_where(const struct rv_search *q, char *sql, size_t cap, size_t *o)
@@ -413,81 +604,138 @@ static void search_where(const struct rv_search *q, char *sql, size_t cap, size_
                                q->c[i].contains
                                    ? " AND instr(lower(coalesce(%s, '')), lower(?%zu)) > 0"
                                    : " AND lower(coalesce(%s, '')) = lower(?%zu)",
-                               col, i + 1);
+                               col, i + 2);
     }
 }
 
 /* Prepare one search statement (the count or the page) and bind the values. */
-static int search_prepare(db *d, const struct rv_search *q, bool count, sqlite3_stmt **out)
+static int search_prepare(db *d, const char *searcher, const struct rv_search *q, bool count,
+                          sqlite3_stmt **out)
 {
     char sql[SEARCH_SQL_MAX];
     size_t o =
         (size_t)snprintf(sql, sizeof sql, "%s",
                          count ? "SELECT count(*)" SEARCH_FROM
-                               : "SELECT u.name, coalesce(p.display_name, ''),"
-                                 " coalesce(p.department, ''), coalesce(p.title, '')" SEARCH_FROM);
+                               : "SELECT u.name, " SEARCH_DETAILS ", " PROFILE_COLS SEARCH_FROM);
     search_where(q, sql, sizeof sql, &o);
     if (!count)
         o += (size_t)snprintf(sql + o, sizeof sql - o, " ORDER BY u.name LIMIT ?%zu OFFSET ?%zu",
-                              q->n + 1, q->n + 2);
+                              q->n + 2, q->n + 3);
     if (o >= sizeof sql)
         return BANTER_EINVAL;
     int rc = sqlite3_prepare_v2(d->sql, sql, -1, out, NULL);
-    for (size_t i = 0; rc == SQLITE_OK && i < q->n; i++)
-        rc = sqlite3_bind_text(*out, (int)i + 1, q->c[i].value, -1, SQLITE_STATIC);
-    if (rc == SQLITE_OK && !count)
-        rc = sqlite3_bind_int64(*out, (int)q->n + 1, q->per_page);
-    if (rc == SQLITE_OK && !count)
-        rc = sqlite3_bind_int64(*out, (int)q->n + 2, (int64_t)q->page * q->per_page);
-    return rc == SQLITE_OK ? 0 : fail(d, rc);
-}
-
-static char *column_dup(sqlite3_stmt *s, int col)
-{
-    const unsigned char *t = sqlite3_column_text(s, col);
-    return strdup(t ? (const char *)t : "");
+    if (rc != SQLITE_OK)
+        return db_fail(d, rc);
+    int ret = db_bind_name(d, *out, 1, searcher);
+    for (size_t i = 0; ret == 0 && rc == SQLITE_OK && i < q->n; i++)
+        rc = sqlite3_bind_text(*out, (int)i + 2, q->c[i].value, -1, SQLITE_STATIC);
+    if (ret == 0 && rc == SQLITE_OK && !count)
+        rc = sqlite3_bind_int64(*out, (int)q->n + 2, q->per_page);
+    if (ret == 0 && rc == SQLITE_OK && !count)
+        rc = sqlite3_bind_int64(*out, (int)q->n + 3, (int64_t)q->page * q->per_page);
+    return ret ? ret : rc == SQLITE_OK ? 0 : db_fail(d, rc);
 }
 
 /* The rows of a page statement into res->users (per_page at most). */
 static int search_rows(db *d, sqlite3_stmt *s, uint32_t per_page, struct rv_search_result *res)
 {
-    static const rv_field shown[] = {RV_F_DISPLAY_NAME, RV_F_DEPARTMENT, RV_F_TITLE};
     int rc = SQLITE_DONE;
     res->users = calloc(per_page, sizeof *res->users);
     if (!res->users)
         return BANTER_ENOMEM;
     while (res->n < per_page && (rc = sqlite3_step(s)) == SQLITE_ROW) {
         struct rv_user *u = &res->users[res->n++];
-        const unsigned char *t = sqlite3_column_text(s, 0);
-        snprintf(u->name, sizeof u->name, "%s", t ? (const char *)t : "");
-        for (int i = 0; i < 3; i++)
-            if (!(u->p.f[shown[i]] = column_dup(s, i + 1)))
-                return BANTER_ENOMEM;
+        db_column_copy(s, 0, u->name, sizeof u->name);
+        int r = read_profile(s, 2, sqlite3_column_int(s, 1) != 0, &u->p);
+        if (r)
+            return r;
     }
-    return res->n == per_page || rc == SQLITE_DONE ? 0 : fail(d, rc);
+    return res->n == per_page || rc == SQLITE_DONE ? 0 : db_fail(d, rc);
 }
 
-int db_search(db *d, const struct rv_search *q, struct rv_search_result *res)
+int db_search(db *d, const char *searcher, const struct rv_search *q, struct rv_search_result *res)
 {
     sqlite3_stmt *s = NULL;
     memset(res, 0, sizeof *res);
     res->page = q->page;
     if (q->n < 1 || q->n > RV_SEARCH_MAX || q->per_page < 1 || q->per_page > RV_PER_PAGE_MAX)
         return BANTER_EINVAL;
-    int ret = search_prepare(d, q, true, &s);
-    if (ret == 0) {
-        int rc = sqlite3_step(s);
-        if (rc == SQLITE_ROW)
-            res->total = (uint64_t)sqlite3_column_int64(s, 0);
-        else
-            ret = fail(d, rc);
-    }
+    int64_t total = 0;
+    int ret = search_prepare(d, searcher, q, true, &s);
+    if (ret == 0)
+        ret = db_step_int(d, s, &total);
+    res->total = (uint64_t)total;
     sqlite3_finalize(s);
     s = NULL;
     if (ret == 0)
-        ret = search_prepare(d, q, false, &s);
+        ret = search_prepare(d, searcher, q, false, &s);
     if (ret == 0)
         ret = search_rows(d, s, q->per_page, res);
     sqlite3_finalize(s);
+    return ret;
+}
+
+/* ---- broadcast recipients ---- */
+
+#define RCPT_FROM                                                                                  \
+    " FROM users u LEFT JOIN profiles p ON p.user = u.name"                                        \
+    " WHERE u.disabled = 0 AND u.name <> ?1"                                                       \
+    " AND EXISTS (SELECT 1 FROM devices v WHERE v.user = u.name)"                                  \
+    " AND (?2 = '' OR lower(coalesce(p.department, '')) = lower(?2))"
+
+/* Bind sender and department to a recipients statement. */
+static int rcpt_bind(db *d, sqlite3_stmt *s, const char *sender, const char *department)
+{
+    int ret = db_bind_name(d, s, 1, sender);
+    if (ret)
+        return ret;
+    int rc = sqlite3_bind_text(s, 2, department, -1, SQLITE_STATIC);
+    return rc == SQLITE_OK ? 0 : db_fail(d, rc);
+}
+
+static int rcpt_total(db *d, const char *sender, const char *department, uint64_t *total)
+{
+    sqlite3_stmt *s;
+    int64_t n = 0;
+    int ret = db_stmt(d, S_RCPT_COUNT, "SELECT count(*)" RCPT_FROM, &s);
+    if (ret == 0)
+        ret = rcpt_bind(d, s, sender, department);
+    if (ret == 0)
+        ret = db_step_int(d, s, &n);
+    db_done(s);
+    *total = (uint64_t)n;
+    return ret;
+}
+
+int db_recipients(db *d, const char *sender, const char *department, uint32_t page,
+                  struct rv_recipients *out)
+{
+    sqlite3_stmt *s;
+    int rc = SQLITE_DONE;
+    memset(out, 0, sizeof *out);
+    out->page = page;
+    int ret = rcpt_total(d, sender, department, &out->total);
+    if (ret)
+        return ret;
+    out->users = calloc(RV_RCPT_PER_PAGE, sizeof *out->users);
+    if (!out->users)
+        return BANTER_ENOMEM;
+    ret = db_stmt(d, S_RCPT_PAGE, "SELECT u.name" RCPT_FROM " ORDER BY u.name LIMIT ?3 OFFSET ?4",
+                  &s);
+    if (ret == 0)
+        ret = rcpt_bind(d, s, sender, department);
+    if (ret == 0 &&
+        ((rc = sqlite3_bind_int(s, 3, (int)RV_RCPT_PER_PAGE)) != SQLITE_OK ||
+         (rc = sqlite3_bind_int64(s, 4, (int64_t)page * RV_RCPT_PER_PAGE)) != SQLITE_OK))
+        ret = db_fail(d, rc);
+    while (ret == 0 && out->n < RV_RCPT_PER_PAGE && (rc = sqlite3_step(s)) == SQLITE_ROW)
+        db_column_copy(s, 0, out->users[out->n++].name, sizeof out->users[0].name);
+    if (ret == 0 && rc != SQLITE_DONE && rc != SQLITE_ROW)
+        ret = db_fail(d, rc);
+    db_done(s);
+    /* The devices, once the page statement is no longer running. */
+    for (size_t i = 0; ret == 0 && i < out->n; i++)
+        ret = db_devices_of(d, out->users[i].name, out->users[i].dev, RV_DEVICES_MAX,
+                            &out->users[i].ndev);
     return ret;
 }

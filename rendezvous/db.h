@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * db.h - the rendezvous server's SQLite database: accounts and the devices
- * bound to them.
+ * db.h - the rendezvous server's SQLite database: accounts, the devices
+ * bound to them, profiles and the directory, broadcast recipients. The
+ * relations and presence are in db_contacts.h, the stored sealed copies in
+ * db_mail.h (same connection, same conventions).
  *
  * One file (--db, default ./rendezvous.db) in WAL mode with
  * synchronous=FULL, created 0600. The schema is versioned with
@@ -12,6 +14,8 @@
  *   devices(key PK, user -> users.name, created, last_seen)
  *   profiles(user PK -> users.name, display_name, department, title, email,
  *            phone, location, about, visibility, updated)     (schema 2)
+ *   users.broadcast; contacts, presence, sealed, mailbox      (schema 3, see
+ *            db_contacts.h and db_mail.h)
  *
  * Times are milliseconds since 1970-01-01 UTC, handed in by the caller.
  * Every call returns 0, a documented positive value, or a negative
@@ -39,6 +43,7 @@ typedef struct db_user {
     char name[DB_MAX_USER + 1];
     bool admin;
     bool disabled;
+    bool broadcast; /* may send organisation broadcasts (admins unless revoked) */
     int64_t created_ms;
     int64_t devices; /* devices bound to the account */
 } db_user;
@@ -71,6 +76,17 @@ BANTER_WUR int db_user_list(db *d, db_user **out, size_t *n);
 
 /* Disable an account: 0, 1 when it was already disabled, BANTER_ENOENT. */
 BANTER_WUR int db_user_disable(db *d, const char *name);
+/* Enable it again: 0, 1 when it was not disabled, BANTER_ENOENT. */
+BANTER_WUR int db_user_enable(db *d, const char *name);
+/* Grant (on) or revoke the broadcast right: 0, 1 when it was already so,
+ * BANTER_ENOENT. */
+BANTER_WUR int db_user_set_broadcast(db *d, const char *name, bool on);
+
+/* BEGIN IMMEDIATE / COMMIT / ROLLBACK on this connection (the calls below
+ * run in it when one is open). db_rollback is a no-op without one. */
+BANTER_WUR int db_begin(db *d);
+BANTER_WUR int db_commit(db *d);
+void db_rollback(db *d);
 
 /* The enabled or disabled account a device key is bound to (devices of
  * out->devices is filled too). BANTER_ENOENT when the key is not bound. */
@@ -81,23 +97,44 @@ BANTER_WUR int db_device_bind(db *d, const uint8_t key[static 32], const char *n
                               int64_t now_ms);
 /* Unbind a device key: 0, or 1 when it was not bound. */
 BANTER_WUR int db_device_unbind(db *d, const uint8_t key[static 32]);
+/* The keys of name's devices, oldest binding first, at most max into
+ * keys; *n gets how many. */
+BANTER_WUR int db_devices_of(db *d, const char *name, uint8_t (*keys)[32], size_t max, size_t *n);
 
 /* Set the fields of p that are not NULL ("" clears one) in name's profile,
  * creating it (other fields "") when there is none. BANTER_EINVAL for a
  * field longer than rv_field_max(). */
 BANTER_WUR int db_profile_set(db *d, const char *name, const struct rv_profile *p, int64_t now_ms);
 
+/* name's profile: every field that is set (not ""), others NULL; a
+ * missing profile has none. Free with db_profile_clear. */
+BANTER_WUR int db_profile_get(db *d, const char *name, struct rv_profile *out);
+void db_profile_clear(struct rv_profile *p);
+
 /*
- * Search the directory: accounts that are enabled and visible and match
+ * Search the directory for searcher: accounts that are enabled and match
  * every criterion of q (eq: equal, contains: a substring, both ignoring the
  * case of ASCII letters; RV_F_COUNT is the account name; a missing profile
- * matches as all fields ""). res gets the total and page q->page of
- * q->per_page accounts ordered by name, each with display_name, department
- * and title (the other fields NULL: details need an approved contact). On
- * success and on failure, free what res holds with rvmsg_clear() on an
+ * matches as all fields ""), leaving out those whose presence is invisible
+ * unless they are the searcher or its approved contacts. res gets the total
+ * and page q->page of q->per_page accounts ordered by name, each with its
+ * display_name; the searcher itself and approved contacts that have not
+ * blocked it (and that it has not blocked) with every field that is set.
+ * On success and on failure, free what res holds with rvmsg_clear() on an
  * rvmsg of type RV_SEARCH_RESULT that contains it. BANTER_EINVAL for a
  * query outside the codec's limits.
  */
-BANTER_WUR int db_search(db *d, const struct rv_search *q, struct rv_search_result *res);
+BANTER_WUR int db_search(db *d, const char *searcher, const struct rv_search *q,
+                         struct rv_search_result *res);
+
+/*
+ * Who an organisation broadcast from sender goes to (docs/rendezvous.md
+ * 7): enabled accounts other than sender with at least one device, in
+ * department when it is not "" (equal ignoring ASCII case), ordered by
+ * name; page `page` of RV_RCPT_PER_PAGE, each with its devices. On success
+ * and on failure free out->users (free()).
+ */
+BANTER_WUR int db_recipients(db *d, const char *sender, const char *department, uint32_t page,
+                             struct rv_recipients *out);
 
 #endif

@@ -17,17 +17,22 @@ static const cli_cmd commands[] = {
     {"user", cmd_user,
      "user add NAME [--admin] [--password-file F]\n"
      "  user list [--json]\n"
-     "  user disable NAME",
+     "  user disable|enable NAME\n"
+     "  user grant|revoke NAME broadcast",
      "Manage the accounts in the database. add: a new account; the password is the\n"
      "first line of F, or asked twice on the terminal. Names are 1 to 64 bytes of\n"
      "a-z, 0-9, '.', '_' and '-', starting with a letter or a digit. list: every\n"
-     "account with its devices. disable: the account can no longer log in."},
+     "account with its devices. disable: the account can no longer log in, and a\n"
+     "running server ends its live sessions at once; enable undoes it. grant and\n"
+     "revoke: the right to send organisation broadcasts (admins have it unless\n"
+     "revoked). A running server is told through its control socket (DB.sock)."},
 };
 
 static void usage(FILE *f)
 {
     fprintf(f, "usage: " CLI_PROG " [--config FILE] [--db PATH] [--listen ADDR:PORT] [COMMAND]\n\n"
-               "Banter's rendezvous server: accounts and authorization for remote staff.\n\n"
+               "Banter's rendezvous server: accounts, contacts, presence, offline messages and\n"
+               "broadcasts for remote staff.\n\n"
                "commands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %s\n", commands[i].usage);

@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "cli.h"
+#include "ctl.h"
 #include "keys.h"
 #include "server.h"
 
@@ -59,8 +60,18 @@ int cmd_serve(const cli_ctx *ctx, int argc, char **argv)
                          "changed\n",
                 ctx->key_path);
     }
-    server_config sc = {
-        .id = id, .db = d, .rng = bcrypto_rng_system(), .listen = ctx->cfg->listen, .log = stderr};
+    char ctl_path[CONFIG_PATH_MAX + sizeof CTL_SUFFIX];
+    snprintf(ctl_path, sizeof ctl_path, "%s" CTL_SUFFIX, ctx->cfg->db);
+    const config *cf = ctx->cfg;
+    server_config sc = {.id = id,
+                        .db = d,
+                        .rng = bcrypto_rng_system(),
+                        .listen = cf->listen,
+                        .ctl = ctl_path,
+                        .lim = {.ttl_ms = cf->ttl_days * 24 * 3600 * 1000,
+                                .quota_messages = cf->quota_messages,
+                                .quota_bytes = cf->quota_mb * 1024 * 1024},
+                        .log = stderr};
     int r = server_run(&sc);
     identity_free(id);
     db_close(d);

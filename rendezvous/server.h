@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * server.h - the rendezvous server's event loop (libuv): a TCP listener and
- * one Banter session (shared/session.h, responder side) per connection.
+ * server.h - the rendezvous server's event loop (libuv): a TCP listener,
+ * one Banter session (shared/session.h, responder side) per connection,
+ * the timers, and the dispatch of messages to the modules that own them
+ * (auth, directory, contacts, mailbox, broadcast; docs/architecture.md).
  *
  * What a connection goes through:
  *   accepted      counted as a pending handshake; refused (closed at once)
@@ -11,25 +13,29 @@
  *                 HELLO ("banter-rendezvous", features ["rendezvous"]) and
  *                 the peer's first message must be HELLO. Both must be done
  *                 within SERVER_HANDSHAKE_MS of the accept, else closed;
- *   established   right after the peer's HELLO, a device key bound to an
- *                 account gets RV_AUTH + RV_CERT (docs/rendezvous.md 3);
- *                 RV_LOGIN/RV_LOGOUT/RV_PROFILE_SET/RV_SEARCH are handled
- *                 (passwords checked in the thread pool, at most 2 at a
- *                 time, 64 waiting); PING is answered with PONG; BYE closes. Anything else is
- *                 refused with ERROR (EBADTYPE, or the codec's error for a
- *                 malformed message); after SERVER_MAX_REFUSED refusals the
- *                 connection is closed (BYE "too many refused messages");
+ *   established   right after the peer's HELLO a device key bound to an
+ *                 account is authenticated (auth.h); rendezvous messages
+ *                 go to their module; PING is answered with PONG; BYE
+ *                 closes. Anything else is refused with ERROR (EBADTYPE, or
+ *                 the codec's error for a malformed message); after
+ *                 CONN_MAX_REFUSED refusals the connection is closed (BYE
+ *                 "too many refused messages");
  *   keepalive     after SERVER_PING_MS without a byte from the peer the
  *                 server sends one PING; after SERVER_IDLE_MS without a byte
  *                 the connection is closed (BYE "idle");
  *   closed        on any session error, end of stream, write error, a peer
- *                 whose unsent output passes SERVER_OUT_CAP, or shutdown.
+ *                 whose unsent output passes CONN_OUT_CAP, or shutdown.
+ *
+ * Once per loop iteration (right after the poll for I/O, and before the
+ * next poll for what timers queued) the server flushes: the mailbox
+ * commits its batch of copies to store and answers their senders, then
+ * every connection with queued output is written once.
  *
  * One timer, ticking every SERVER_TICK_MS, enforces the deadlines: pending
  * connections are kept in accept order and established ones in order of
  * their last byte received, so each tick only looks at connections that are
- * due. Connection counts are logged every SERVER_STATS_MS when they changed,
- * never addresses or message contents.
+ * due. Counts are logged every SERVER_STATS_MS when they changed, never
+ * addresses or message contents.
  */
 #ifndef BANTER_RDV_SERVER_H
 #define BANTER_RDV_SERVER_H
@@ -37,18 +43,16 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "core.h"
 #include "db.h"
 #include "identity.h"
 
-#define SERVER_NAME         "banter-rendezvous"
 #define SERVER_FEATURE      "rendezvous"
 #define SERVER_TICK_MS      1000u
 #define SERVER_HANDSHAKE_MS 10000u
 #define SERVER_PING_MS      30000u
 #define SERVER_IDLE_MS      60000u
 #define SERVER_MAX_PENDING  1024u
-#define SERVER_MAX_REFUSED  16u
-#define SERVER_OUT_CAP      (256u * 1024u)
 #define SERVER_STATS_MS     60000u
 #define SERVER_BACKLOG      4096
 
@@ -57,6 +61,8 @@ typedef struct server_config {
     db *db;             /* borrowed: accounts, devices, profiles */
     banter_rng rng;     /* ephemeral keys and ping tokens */
     const char *listen; /* "ADDR:PORT", as config_parse_listen() accepts */
+    const char *ctl;    /* the control socket's path (ctl.h), or NULL for none */
+    core_limits lim;    /* the offline store's expiry and quota */
     FILE *log;          /* where log lines go (stderr) */
 } server_config;
 
@@ -65,7 +71,8 @@ typedef struct server_config {
  * (BYE "server shutting down"), free everything and return 0. Returns a
  * negative BANTER_E* code, after logging why, when it cannot start
  * (BANTER_EINVAL: bad address; BANTER_EIO: cannot listen, e.g. the port is
- * taken) or stopped on an error (BANTER_ENOMEM).
+ * taken, or another server uses the control socket) or stopped on an error
+ * (BANTER_ENOMEM).
  */
 BANTER_WUR int server_run(const server_config *cfg);
 

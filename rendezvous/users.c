@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * users.c - `user add|list|disable`: local account management on the
- * server's database (the remote admin tool comes later).
+ * users.c - `user add|list|disable|enable|grant|revoke`: local account
+ * management on the server's database (the remote admin tool comes later).
+ * Changes that matter to live sessions are told to a running server over
+ * its control socket (ctl.h).
  *
  * Passwords come from the first line of a file (--password-file) or are
  * asked twice on the terminal with echo off. They are hashed with Argon2id
@@ -20,6 +22,7 @@
 
 #include "bcrypto.h"
 #include "cli.h"
+#include "ctl.h"
 #include "utf8.h"
 
 #define PASSWORD_MAX 1024u /* bytes of a password */
@@ -237,6 +240,7 @@ static int list_json(const db_user *u, size_t n)
         if (!o || !cJSON_AddItemToArray(arr, o) || !cJSON_AddStringToObject(o, "name", u[i].name) ||
             !cJSON_AddBoolToObject(o, "admin", u[i].admin) ||
             !cJSON_AddBoolToObject(o, "disabled", u[i].disabled) ||
+            !cJSON_AddBoolToObject(o, "broadcast", u[i].broadcast) ||
             !cJSON_AddNumberToObject(o, "devices", (double)u[i].devices) ||
             !cJSON_AddNumberToObject(o, "created", (double)u[i].created_ms)) {
             cJSON_Delete(arr);
@@ -262,11 +266,13 @@ static int list_table(const db_user *u, size_t n)
         int len = (int)strlen(u[i].name);
         w = len > w ? len : w;
     }
-    printf("%-*s  %-5s  %-8s  %7s  %s\n", w, "NAME", "ADMIN", "DISABLED", "DEVICES", "CREATED");
+    printf("%-*s  %-5s  %-8s  %-9s  %7s  %s\n", w, "NAME", "ADMIN", "DISABLED", "BROADCAST",
+           "DEVICES", "CREATED");
     for (size_t i = 0; i < n; i++) {
         print_created(u[i].created_ms, when, sizeof when);
-        printf("%-*s  %-5s  %-8s  %7lld  %s\n", w, u[i].name, u[i].admin ? "yes" : "no",
-               u[i].disabled ? "yes" : "no", (long long)u[i].devices, when);
+        printf("%-*s  %-5s  %-8s  %-9s  %7lld  %s\n", w, u[i].name, u[i].admin ? "yes" : "no",
+               u[i].disabled ? "yes" : "no", u[i].broadcast ? "yes" : "no", (long long)u[i].devices,
+               when);
     }
     return EXIT_OK;
 }
@@ -306,30 +312,98 @@ static int user_list(const cli_ctx *ctx, int argc, char **argv)
     return ret;
 }
 
-static int user_disable(const cli_ctx *ctx, int argc, char **argv)
+/* Tell a running server that name changed; print what it did. */
+static void notify(const cli_ctx *ctx, const char *name, bool ended_means_disabled)
 {
-    if (argc != 3 || argv[2][0] == '-') {
-        fprintf(stderr, CLI_PROG ": usage: user disable NAME\n");
-        return EXIT_USAGE;
+    char why[512];
+    int sessions = 0;
+    int r = ctl_notify(ctx->cfg->db, name, &sessions, why, sizeof why);
+    if (r == 0 && ended_means_disabled)
+        printf("the running server ended %d live session%s of %s\n", sessions,
+               sessions == 1 ? "" : "s", name);
+    else if (r == 0)
+        printf("the running server applied the change\n");
+    else if (r == BANTER_ENOENT)
+        printf("(no server is running on %s: the change applies when it starts)\n", ctx->cfg->db);
+    else
+        fprintf(stderr,
+                CLI_PROG ": the change is stored, but the running server was not told (%s): "
+                         "it applies to sessions that start from now on\n",
+                why);
+}
+
+/* One line "...%s..." with the account's name in place of %s. */
+static void print_with_name(const char *text, const char *name)
+{
+    const char *at = strstr(text, "%s");
+    printf("%.*s%s%s\n", (int)(at - text), text, name, at + 2);
+}
+
+/* What `user disable|enable|grant|revoke` do to an account. */
+enum flag_op { F_DISABLE, F_ENABLE, F_GRANT, F_REVOKE };
+
+static int set_flag(db *d, const char *name, enum flag_op op)
+{
+    switch (op) {
+    case F_DISABLE:
+        return db_user_disable(d, name);
+    case F_ENABLE:
+        return db_user_enable(d, name);
+    case F_GRANT:
+        return db_user_set_broadcast(d, name, true);
+    default:
+        return db_user_set_broadcast(d, name, false);
     }
-    const char *name = argv[2];
+}
+
+static int user_flag_cmd(const cli_ctx *ctx, const char *name, enum flag_op op)
+{
+    static const char *const done[] = {"disabled user %s: it can no longer log in",
+                                       "enabled user %s: it can log in again",
+                                       "user %s may now send organisation broadcasts",
+                                       "user %s may no longer send organisation broadcasts"};
+    static const char *const already[] = {
+        "user %s was already disabled", "user %s was not disabled",
+        "user %s already had the broadcast right", "user %s did not have the broadcast right"};
     if (!name_ok(name))
         return EXIT_USAGE;
     db *d = cli_open_db(ctx);
     if (!d)
         return EXIT_ERROR;
-    int r = db_user_disable(d, name);
-    if (r == 0)
-        printf("disabled user %s: it can no longer log in\n", name);
-    else if (r == 1)
-        printf("user %s was already disabled\n", name);
+    int r = set_flag(d, name, op);
+    if (r == 0 || r == 1)
+        print_with_name(r == 0 ? done[op] : already[op], name);
     else if (r == BANTER_ENOENT)
         fprintf(stderr, CLI_PROG ": no user %s (`" CLI_PROG " user list` shows them)\n", name);
     else
-        fprintf(stderr, CLI_PROG ": cannot disable user %s: %s\n", name,
+        fprintf(stderr, CLI_PROG ": cannot change user %s: %s\n", name,
                 r == BANTER_EDB ? db_errmsg(d) : banter_strerror(r));
     db_close(d);
+    /* Also when nothing changed: a server may have missed an earlier one. */
+    if (r == 0 || r == 1)
+        notify(ctx, name, op == F_DISABLE);
     return r >= 0 ? EXIT_OK : EXIT_ERROR;
+}
+
+static int user_disable(const cli_ctx *ctx, int argc, char **argv)
+{
+    if (argc != 3 || argv[2][0] == '-') {
+        fprintf(stderr, CLI_PROG ": usage: user %s NAME\n", argv[1]);
+        return EXIT_USAGE;
+    }
+    return user_flag_cmd(ctx, argv[2], strcmp(argv[1], "disable") == 0 ? F_DISABLE : F_ENABLE);
+}
+
+/* user grant|revoke NAME broadcast */
+static int user_right(const cli_ctx *ctx, int argc, char **argv)
+{
+    if (argc != 4 || argv[2][0] == '-' || strcmp(argv[3], "broadcast") != 0) {
+        fprintf(stderr,
+                CLI_PROG ": usage: user %s NAME broadcast (the one right there is so far)\n",
+                argv[1]);
+        return EXIT_USAGE;
+    }
+    return user_flag_cmd(ctx, argv[2], strcmp(argv[1], "grant") == 0 ? F_GRANT : F_REVOKE);
 }
 
 int cmd_user(const cli_ctx *ctx, int argc, char **argv)
@@ -337,11 +411,13 @@ int cmd_user(const cli_ctx *ctx, int argc, char **argv)
     static const struct {
         const char *name;
         int (*fn)(const cli_ctx *, int, char **);
-    } subs[] = {{"add", user_add}, {"list", user_list}, {"disable", user_disable}};
+    } subs[] = {{"add", user_add},        {"list", user_list},   {"disable", user_disable},
+                {"enable", user_disable}, {"grant", user_right}, {"revoke", user_right}};
     for (size_t i = 0; argc >= 2 && i < sizeof subs / sizeof subs[0]; i++)
         if (strcmp(argv[1], subs[i].name) == 0)
             return subs[i].fn(ctx, argc, argv);
     fprintf(stderr, CLI_PROG ": usage: user add NAME [--admin] [--password-file F] | user list "
-                             "[--json] | user disable NAME\n");
+                             "[--json] | user disable|enable NAME | user grant|revoke NAME "
+                             "broadcast\n");
     return EXIT_USAGE;
 }

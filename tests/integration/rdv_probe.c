@@ -9,7 +9,8 @@
  * later run is the same device; --source binds the local address (another
  * 127.x address stands for another client to the server's rate limits).
  * Connects, completes the handshake under a fresh random identity and
- * prints "fingerprint <fp>" (the key the server proved). With --expect-fp a
+ * prints "fingerprint <fp>" (the key the server proved) and "device <hex>"
+ * (its own device key). With --expect-fp a
  * different fingerprint ends the run (exit 1). Then it runs the steps in
  * order, without waiting in between unless told:
  *
@@ -28,6 +29,25 @@
  *              the answer
  *   logins=USER:PASSWORD:N  log in N times in a row and print
  *              "logins N ok K in MS ms" (a measurement)
+ *   contact=OP:USER       send RV_CONTACT (request, approve, deny, remove,
+ *              block, unblock)
+ *   status=STATUS[:TEXT]  send RV_STATUS (online, away, busy, invisible)
+ *   seal=USER:TEXT        seal a CHAT with TEXT to every device of USER the
+ *              probe learnt (RV_CONTACTS, RV_RECIPIENTS) and send the
+ *              RV_SEALs; prints "seal id=ID to=USER devices=N"
+ *   seals=USER:N          N such messages ("message 1"...)
+ *   sealto=USER:DEVHEX:TEXT  one copy to the device key given
+ *   bcast=DEPT:TEXT       RV_BROADCAST_TO for every page (DEPT may be
+ *              empty), then a broadcast copy to every recipient device
+ *   bto=DEPT:PAGE         one RV_BROADCAST_TO, wait for the answer
+ *   stored=N | sealed=N   wait (10 s at most) until N RV_STORED / RV_SEALED
+ *              came in all; prints "waited stored=K"
+ *   ready                 wait (5 s at most) until the whole contact list
+ *              came (after login, or right after HELLO for a bound device);
+ *              prints "ready" or "not ready"
+ *   noack | ack           stop / start answering RV_SEALED with RV_DELIVERED
+ *              (the default is to answer)
+ *   delivered=ID          send RV_DELIVERED for ID (32 hex digits)
  *
  * and finally prints what arrives until the server closes the connection or
  * nothing came for 1 s. What arrives is printed one line each:
@@ -42,6 +62,14 @@
  *   recv result total=<n> page=<p> users=<name,name...>
  *   recv user <name> display_name=<v> department=<v> title=<v>
  *             (one per user of a result, fields present only)
+ *   recv contacts reset=<0|1> n=<n>, then per entry
+ *   recv contact <user> state=<s> status=<s|-> text=<t|-> display_name=<v|->
+ *             department=<v|-> devices=<n>
+ *   recv presence <user> <status> text=<t|->
+ *   recv stored id=<id> device=<first 8 hex> state=<s> error=<code|->
+ *   recv sealed from=<user> id=<id> flags=<n> body=<text> check=<ok|ERRNAME>
+ *             (opened with the probe's key; checked: sender key, CHAT, id)
+ *   recv recipients total=<n> page=<p> users=<name,name...>
  *   recv undecodable <error name>
  *   closed            the server ended the stream
  *   closed <ERRNAME>  the session failed (a bad frame, a bad tag)
@@ -68,6 +96,7 @@
 #include "identity.h"
 #include "msg.h"
 #include "rvmsg.h"
+#include "sealed.h"
 #include "session.h"
 
 #define CONNECT_MS 5000
@@ -75,7 +104,17 @@
 #define READ_CHUNK 65536
 #define SAFE_MAX   (4 * 300 + 1)
 
-enum { AW_NONE, AW_LOGIN, AW_RESULT };
+#define KNOWN_MAX 64
+#define AWAIT_MS  10000
+
+enum { AW_NONE, AW_LOGIN, AW_RESULT, AW_STORED, AW_SEALED, AW_RCPT, AW_LIST };
+
+/* An account and its devices, as RV_CONTACTS or RV_RECIPIENTS told. */
+struct known {
+    char user[BANTER_MAX_NAME + 1];
+    size_t ndev;
+    uint8_t dev[RV_DEVICES_MAX][RV_KEY_LEN];
+};
 
 typedef struct probe {
     int fd;
@@ -83,9 +122,18 @@ typedef struct probe {
     identity *id;
     bool closed;
     bool mute;
-    int await;   /* AW_*: what ends the current wait */
-    bool done;   /* the awaited answer came */
-    bool authed; /* an RV_AUTH ok came */
+    bool noack;          /* do not answer RV_SEALED with RV_DELIVERED */
+    int await;           /* AW_*: what ends the current wait */
+    bool done;           /* the awaited answer came */
+    bool authed;         /* an RV_AUTH ok came */
+    bool listing;        /* a contact list started (reset) and is not complete */
+    bool listed;         /* the whole contact list came */
+    unsigned want;       /* AW_STORED, AW_SEALED: how many in all */
+    unsigned n_stored;   /* RV_STOREDs received */
+    unsigned n_sealed;   /* RV_SEALEDs received */
+    uint64_t rcpt_total; /* the last RV_RECIPIENTS */
+    size_t nknown;
+    struct known known[KNOWN_MAX];
     uint64_t token;
     size_t in_off, in_len;
     uint8_t in[READ_CHUNK];
@@ -249,6 +297,147 @@ static void show_result(const struct rv_search_result *res, char *line, size_t c
     line[0] = '\0';
 }
 
+static void hex(char *out, const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        snprintf(out + 2 * i, 3, "%02x", p[i]);
+}
+
+static int unhex(uint8_t *out, size_t n, const char *s)
+{
+    if (strlen(s) != 2 * n)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        unsigned v;
+        if (sscanf(s + 2 * i, "%2x", &v) != 1)
+            return -1;
+        out[i] = (uint8_t)v;
+    }
+    return 0;
+}
+
+/* The record of user, made when missing (NULL when the table is full). */
+static struct known *known_of(probe *p, const char *user)
+{
+    for (size_t i = 0; i < p->nknown; i++)
+        if (strcmp(p->known[i].user, user) == 0)
+            return &p->known[i];
+    if (p->nknown == KNOWN_MAX)
+        return NULL;
+    struct known *k = &p->known[p->nknown++];
+    memset(k, 0, sizeof *k);
+    snprintf(k->user, sizeof k->user, "%s", user);
+    return k;
+}
+
+static void learn(probe *p, const char *user, size_t ndev, const uint8_t (*dev)[RV_KEY_LEN])
+{
+    struct known *k = known_of(p, user);
+    if (!k)
+        return;
+    k->ndev = ndev;
+    memcpy(k->dev, dev, ndev * RV_KEY_LEN);
+}
+
+static const char *dash(const char *s) { return s && *s ? s : "-"; }
+
+static void show_contacts(probe *p, const struct rv_contacts *cs)
+{
+    char line[4 * SAFE_MAX + 256], a[SAFE_MAX], b[SAFE_MAX], t[SAFE_MAX];
+    snprintf(line, sizeof line, "recv contacts reset=%d n=%zu", cs->reset ? 1 : 0, cs->n);
+    say(line);
+    if (cs->reset)
+        p->listing = true;
+    if (p->listing && cs->n < RV_CONTACTS_PER_MSG) {
+        p->listing = false;
+        p->listed = true;
+        p->done |= p->await == AW_LIST;
+    }
+    for (size_t i = 0; i < cs->n; i++) {
+        const struct rv_contact *c = &cs->c[i];
+        safe(a, dash(c->p.f[RV_F_DISPLAY_NAME]));
+        safe(b, dash(c->p.f[RV_F_DEPARTMENT]));
+        safe(t, dash(c->text));
+        snprintf(line, sizeof line,
+                 "recv contact %s state=%s status=%s text=%s display_name=%s department=%s "
+                 "devices=%zu",
+                 c->name, rv_cstate_name(c->state),
+                 c->state == RV_CS_APPROVED ? rv_presence_name(c->status) : "-", t, a, b, c->ndev);
+        say(line);
+        learn(p, c->name, c->ndev, (const uint8_t(*)[RV_KEY_LEN])c->dev);
+    }
+}
+
+static void send_delivered(probe *p, const uint8_t *id);
+
+/* An RV_SEALED: open it, check it, print it, answer RV_DELIVERED. */
+static void show_sealed(probe *p, const struct rv_seal *s)
+{
+    char line[2 * SAFE_MAX + 256], idh[2 * RV_ID_LEN + 1], body[SAFE_MAX];
+    const char *check = "ok";
+    uint8_t from[32];
+    size_t n = 0;
+    uint8_t *pt = s->sealed_len > SEALED_OVERHEAD ? malloc(s->sealed_len - SEALED_OVERHEAD) : NULL;
+    msg m = {0};
+    hex(idh, s->id, RV_ID_LEN);
+    int r = pt ? sealed_open(pt, &n, from, p->id, s->sealed, s->sealed_len) : BANTER_ETRUNCATED;
+    if (r)
+        check = banter_errname(r);
+    else if (memcmp(from, s->device, 32) != 0)
+        check = "EKEYMISMATCH";
+    else if (msg_decode(&m, pt, n) != 0 || m.type != MSG_CHAT)
+        check = "ENOTCHAT";
+    else if (memcmp(m.u.chat.id, s->id, RV_ID_LEN) != 0)
+        check = "EID";
+    safe(body, m.type == MSG_CHAT && m.u.chat.body ? m.u.chat.body : "-");
+    snprintf(line, sizeof line, "recv sealed from=%s id=%s flags=%u body=%s check=%s", s->user, idh,
+             (unsigned)s->flags, body, check);
+    say(line);
+    if (m.type == MSG_CHAT)
+        msg_clear(&m);
+    free(pt);
+    p->n_sealed++;
+    p->done |= p->await == AW_SEALED && p->n_sealed >= p->want;
+    if (!p->noack)
+        send_delivered(p, s->id);
+}
+
+/* The other rendezvous messages. line is left empty when printed here. */
+static void show_rv_more(probe *p, rvmsg *m, char *line, size_t cap)
+{
+    char a[SAFE_MAX], idh[2 * RV_ID_LEN + 1], dv[2 * RV_KEY_LEN + 1];
+    line[0] = '\0';
+    if (m->type == RV_CONTACTS) {
+        show_contacts(p, &m->u.contacts);
+    } else if (m->type == RV_PRESENCE) {
+        safe(a, dash(m->u.status.text));
+        snprintf(line, cap, "recv presence %s %s text=%s", m->u.status.user,
+                 rv_presence_name(m->u.status.status), a);
+    } else if (m->type == RV_STORED) {
+        static const char *const fates[] = {"stored", "delivered", "refused"};
+        hex(idh, m->u.stored.id, RV_ID_LEN);
+        hex(dv, m->u.stored.device, 4);
+        snprintf(line, cap, "recv stored id=%s device=%s state=%s error=%s", idh, dv,
+                 fates[m->u.stored.fate % 3], dash(m->u.stored.error));
+        p->n_stored++;
+        p->done |= p->await == AW_STORED && p->n_stored >= p->want;
+    } else if (m->type == RV_SEALED) {
+        show_sealed(p, &m->u.seal);
+    } else if (m->type == RV_RECIPIENTS) {
+        size_t o = (size_t)snprintf(line, cap, "recv recipients total=%llu page=%u users=",
+                                    (unsigned long long)m->u.rcpt.total, m->u.rcpt.page);
+        for (size_t i = 0; i < m->u.rcpt.n && o < cap; i++) {
+            o += (size_t)snprintf(line + o, cap - o, "%s%s", i ? "," : "", m->u.rcpt.users[i].name);
+            learn(p, m->u.rcpt.users[i].name, m->u.rcpt.users[i].ndev,
+                  (const uint8_t(*)[RV_KEY_LEN])m->u.rcpt.users[i].dev);
+        }
+        p->rcpt_total = m->u.rcpt.total;
+        p->done |= p->await == AW_RCPT;
+    } else {
+        snprintf(line, cap, "recv rv type %02x", (unsigned)m->type);
+    }
+}
+
 /* Print one rendezvous message. */
 static void show_rv(probe *p, const uint8_t *pt, size_t len)
 {
@@ -277,7 +466,7 @@ static void show_rv(probe *p, const uint8_t *pt, size_t len)
         show_result(&m.u.result, line, sizeof line);
         p->done |= p->await == AW_RESULT;
     } else {
-        snprintf(line, sizeof line, "recv rv type %02x", (unsigned)m.type);
+        show_rv_more(p, &m, line, sizeof line);
     }
     if (line[0])
         say(line);
@@ -380,6 +569,10 @@ static int open_probe(probe *p, const char *host, const char *port, const struct
     identity_fingerprint(session_peer(p->s), fp);
     snprintf(line, sizeof line, "fingerprint %s", fp);
     say(line);
+    char devh[2 * RV_KEY_LEN + 1], dline[2 * RV_KEY_LEN + 16];
+    hex(devh, identity_public(p->id), RV_KEY_LEN);
+    snprintf(dline, sizeof dline, "device %s", devh);
+    say(dline);
     if (expect && !identity_fingerprint_has_prefix(fp, expect)) {
         fprintf(stderr, "rdv_probe: the server's fingerprint is %s, not %s\n", fp, expect);
         return -1;
@@ -403,13 +596,221 @@ static int send_rv(probe *p, const rvmsg *m)
     return r ? -1 : 0;
 }
 
+static void send_delivered(probe *p, const uint8_t *id)
+{
+    rvmsg m = {.type = RV_DELIVERED};
+    memcpy(m.u.stored.id, id, RV_ID_LEN);
+    (void)send_rv(p, &m);
+}
+
+/* Seal a CHAT with body to one device of user and send the RV_SEAL (id
+ * given: one message id for all of a message's copies). */
+static int seal_one(probe *p, const char *user, const uint8_t dev[32], const uint8_t id[16],
+                    const char *body, uint8_t flags)
+{
+    msg chat = {.type = MSG_CHAT};
+    buf pt;
+    buf_init(&pt, BANTER_MAX_PLAINTEXT);
+    memcpy(chat.u.chat.id, id, RV_ID_LEN);
+    chat.u.chat.ts_ms = (int64_t)time(NULL) * 1000;
+    chat.u.chat.body = (char *)body;
+    chat.u.chat.body_len = strlen(body);
+    chat.u.chat.broadcast = flags != 0;
+    int r = msg_encode(&chat, &pt);
+    uint8_t *sealed = r ? NULL : malloc(buf_len(&pt) + SEALED_OVERHEAD);
+    if (!r && !sealed)
+        r = BANTER_ENOMEM;
+    if (!r)
+        r = sealed_seal(sealed, p->id, dev, buf_data(&pt), buf_len(&pt));
+    if (!r) {
+        rvmsg m = {.type = RV_SEAL};
+        memcpy(m.u.seal.id, id, RV_ID_LEN);
+        m.u.seal.flags = flags;
+        snprintf(m.u.seal.user, sizeof m.u.seal.user, "%s", user);
+        memcpy(m.u.seal.device, dev, RV_KEY_LEN);
+        m.u.seal.sealed = sealed;
+        m.u.seal.sealed_len = buf_len(&pt) + SEALED_OVERHEAD;
+        r = send_rv(p, &m) ? BANTER_EINVAL : 0;
+    }
+    free(sealed);
+    buf_free(&pt);
+    return r;
+}
+
+/* One message to every known device of user; prints "seal id=... to=USER
+ * devices=N". */
+static int seal_user(probe *p, const char *user, const char *body, uint8_t flags)
+{
+    char line[256], idh[2 * RV_ID_LEN + 1];
+    uint8_t id[RV_ID_LEN];
+    struct known *k = known_of(p, user);
+    size_t ndev = k ? k->ndev : 0;
+    bcrypto_rng_system().fill(NULL, id, sizeof id);
+    for (size_t i = 0; i < ndev; i++)
+        if (seal_one(p, user, k->dev[i], id, body, flags) != 0)
+            return -1;
+    hex(idh, id, RV_ID_LEN);
+    snprintf(line, sizeof line, "seal id=%s to=%s devices=%zu", idh, user, ndev);
+    say(line);
+    return 0;
+}
+
 /* Wait up to 5 s for the answer of the kind aw. */
 static void await_answer(probe *p, int aw)
 {
     p->await = aw;
     p->done = false;
-    drain(p, 5000, false);
+    drain(p, aw == AW_STORED || aw == AW_SEALED ? AWAIT_MS : 5000, false);
     p->await = AW_NONE;
+}
+
+/* Wait until n RV_STOREDs (AW_STORED) or RV_SEALEDs (AW_SEALED) came in
+ * all; prints "waited stored=K" or "waited sealed=K". */
+static void await_count(probe *p, int aw, unsigned n)
+{
+    char line[64];
+    p->want = n;
+    if ((aw == AW_STORED ? p->n_stored : p->n_sealed) < n)
+        await_answer(p, aw);
+    snprintf(line, sizeof line, "waited %s=%u", aw == AW_STORED ? "stored" : "sealed",
+             aw == AW_STORED ? p->n_stored : p->n_sealed);
+    say(line);
+}
+
+/* bcast=DEPT:TEXT: every page of RV_BROADCAST_TO, then one broadcast
+ * copy to each device of each recipient. */
+static int broadcast(probe *p, const char *arg)
+{
+    const char *colon = strchr(arg, ':');
+    char dept[65];
+    if (!colon || (size_t)(colon - arg) > 64)
+        return -1;
+    snprintf(dept, sizeof dept, "%.*s", (int)(colon - arg), arg);
+    size_t first = p->nknown;
+    for (uint32_t page = 0;; page++) {
+        rvmsg m = {.type = RV_BROADCAST_TO};
+        snprintf(m.u.bto.department, sizeof m.u.bto.department, "%s", dept);
+        m.u.bto.page = page;
+        p->rcpt_total = 0;
+        if (send_rv(p, &m) != 0)
+            return -1;
+        await_answer(p, AW_RCPT);
+        if ((uint64_t)(page + 1) * RV_RCPT_PER_PAGE >= p->rcpt_total)
+            break;
+    }
+    for (size_t i = first; i < p->nknown; i++)
+        if (seal_user(p, p->known[i].user, colon + 1, RV_SEAL_BROADCAST) != 0)
+            return -1;
+    return 0;
+}
+
+/* sealto=USER:DEVHEX:TEXT */
+static int seal_to(probe *p, const char *arg)
+{
+    char user[BANTER_MAX_NAME + 1], devh[2 * RV_KEY_LEN + 1];
+    uint8_t dev[RV_KEY_LEN], id[RV_ID_LEN];
+    const char *c1 = strchr(arg, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+    if (!c2 || (size_t)(c1 - arg) > BANTER_MAX_NAME || (size_t)(c2 - c1 - 1) != 2 * RV_KEY_LEN)
+        return -1;
+    snprintf(user, sizeof user, "%.*s", (int)(c1 - arg), arg);
+    snprintf(devh, sizeof devh, "%.*s", (int)(c2 - c1 - 1), c1 + 1);
+    if (unhex(dev, sizeof dev, devh) != 0)
+        return -1;
+    bcrypto_rng_system().fill(NULL, id, sizeof id);
+    return seal_one(p, user, dev, id, c2 + 1, 0);
+}
+
+/* The steps of contacts, presence and sealed copies; 0, 1 when s is not
+ * one of them, -1 for bad usage. */
+static int rv_step2(probe *p, const char *s)
+{
+    rvmsg m = {0};
+    char *end;
+    const char *colon = strchr(s, ':');
+    if (strncmp(s, "contact=", 8) == 0) {
+        m.type = RV_CONTACT;
+        char op[16];
+        if (!colon || colon - s - 8 >= (long)sizeof op)
+            return -1;
+        snprintf(op, sizeof op, "%.*s", (int)(colon - s - 8), s + 8);
+        if (rv_op_parse(op, &m.u.contact.op) != 0)
+            return -1;
+        snprintf(m.u.contact.user, sizeof m.u.contact.user, "%s", colon + 1);
+        return send_rv(p, &m) ? -1 : 0;
+    }
+    if (strncmp(s, "status=", 7) == 0) {
+        char st[16];
+        m.type = RV_STATUS;
+        size_t n = colon ? (size_t)(colon - s - 7) : strlen(s + 7);
+        if (n >= sizeof st)
+            return -1;
+        snprintf(st, sizeof st, "%.*s", (int)n, s + 7);
+        if (rv_presence_parse(st, &m.u.status.status) != 0)
+            return -1;
+        snprintf(m.u.status.text, sizeof m.u.status.text, "%s", colon ? colon + 1 : "");
+        return send_rv(p, &m) ? -1 : 0;
+    }
+    if (strncmp(s, "seal=", 5) == 0) {
+        char user[BANTER_MAX_NAME + 1];
+        if (!colon || colon - s - 5 > (long)BANTER_MAX_NAME)
+            return -1;
+        snprintf(user, sizeof user, "%.*s", (int)(colon - s - 5), s + 5);
+        return seal_user(p, user, colon + 1, 0);
+    }
+    if (strncmp(s, "seals=", 6) == 0) {
+        char user[BANTER_MAX_NAME + 1], body[32];
+        long n = colon ? strtol(colon + 1, &end, 10) : -1;
+        if (!colon || *end || n < 1 || n > 100000 || colon - s - 6 > (long)BANTER_MAX_NAME)
+            return -1;
+        snprintf(user, sizeof user, "%.*s", (int)(colon - s - 6), s + 6);
+        for (long i = 0; i < n; i++) {
+            snprintf(body, sizeof body, "message %ld", i + 1);
+            if (seal_user(p, user, body, 0) != 0)
+                return -1;
+        }
+        return 0;
+    }
+    if (strncmp(s, "sealto=", 7) == 0)
+        return seal_to(p, s + 7);
+    if (strncmp(s, "bcast=", 6) == 0)
+        return broadcast(p, s + 6);
+    if (strncmp(s, "bto=", 4) == 0) {
+        m.type = RV_BROADCAST_TO;
+        unsigned long page = colon ? strtoul(colon + 1, &end, 10) : 0;
+        if (!colon || *end || colon - s - 4 > 64)
+            return -1;
+        snprintf(m.u.bto.department, sizeof m.u.bto.department, "%.*s", (int)(colon - s - 4),
+                 s + 4);
+        m.u.bto.page = (uint32_t)page;
+        if (send_rv(p, &m) == 0)
+            await_answer(p, AW_RCPT);
+        return 0;
+    }
+    if (strncmp(s, "stored=", 7) == 0 || strncmp(s, "sealed=", 7) == 0) {
+        long n = strtol(s + 7, &end, 10);
+        if (*end || n < 0 || n > 1000000)
+            return -1;
+        await_count(p, s[2] == 'o' ? AW_STORED : AW_SEALED, (unsigned)n);
+        return 0;
+    }
+    if (strcmp(s, "ready") == 0) {
+        if (!p->listed)
+            await_answer(p, AW_LIST);
+        say(p->listed ? "ready" : "not ready");
+        return 0;
+    }
+    if (strcmp(s, "noack") == 0 || strcmp(s, "ack") == 0) {
+        p->noack = s[0] == 'n';
+        return 0;
+    }
+    if (strncmp(s, "delivered=", 10) == 0) {
+        uint8_t id[RV_ID_LEN];
+        if (unhex(id, sizeof id, s + 10) != 0)
+            return -1;
+        send_delivered(p, id);
+        return 0;
+    }
+    return 1;
 }
 
 /* "USER:PASSWORD" into a login message. */
@@ -509,7 +910,7 @@ static int rv_step(probe *p, const char *s)
     } else if (strncmp(s, "logins=", 7) == 0) {
         r = bench_logins(p, s + 7);
     } else {
-        return 1;
+        return rv_step2(p, s);
     }
     rvmsg_clear(&m);
     return r;

@@ -163,14 +163,14 @@ expect_fail "missing password file" 1 "cannot open the password file" \
     rdv --db "$DB" user add carol --password-file "$T/nope"
 list=$(rdv --db "$DB" user list) || t_fail "user list" "exit $?"
 printf '%s\n' "$list"
-grep -qE '^alice +no +no +0 ' <<<"$list" && grep -qE '^bob +yes +no +0 ' <<<"$list" &&
+grep -qE '^alice +no +no +no +0 ' <<<"$list" && grep -qE '^bob +yes +no +yes +0 ' <<<"$list" &&
     [ "$(wc -l <<<"$list")" -eq 3 ] || t_fail "user list" "unexpected table"
 out=$(rdv --db "$DB" user disable alice) || t_fail "user disable" "exit $?"
 out2=$(rdv --db "$DB" user disable alice) || t_fail "user disable twice" "exit $?"
 grep -q "already disabled" <<<"$out2" || t_fail "user disable twice" "$out2"
 expect_fail "disable unknown user" 1 "no user carol" rdv --db "$DB" user disable carol
 json=$(rdv --db "$DB" user list --json) || t_fail "user list --json" "exit $?"
-grep -q '"name":"alice","admin":false,"disabled":true,"devices":0,"created":[0-9]' <<<"$json" ||
+grep -q '"name":"alice","admin":false,"disabled":true,"broadcast":false,"devices":0,"created":[0-9]' <<<"$json" ||
     t_fail "user list --json" "$json"
 t_pass "user disable: \"$out\"; list --json: $json"
 grep -aqF "$PW" "$DB" "$DB"-wal 2>/dev/null && t_fail "password at rest" "the password is in the database in clear"

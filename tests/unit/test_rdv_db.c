@@ -87,7 +87,7 @@ static void test_new_file(void **state)
     assert_int_equal(stat(f->path, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600);
     db_close(d);
-    assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 2);
+    assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 3);
     sqlite3 *s = NULL;
     sqlite3_stmt *q = NULL;
     assert_int_equal(sqlite3_open(f->path, &s), SQLITE_OK);
@@ -238,17 +238,19 @@ static void test_directory(void **state)
     struct rv_search q = {.n = 1, .per_page = 10};
     q.c[0] = (struct rv_criterion){.field = RV_F_DEPARTMENT, .contains = true};
     snprintf(q.c[0].value, sizeof q.c[0].value, "SALES");
-    assert_int_equal(db_search(d, &q, &m.u.result), 0);
+    assert_int_equal(db_search(d, "alice", &q, &m.u.result), 0);
     assert_int_equal(m.u.result.total, 2); /* zed disabled */
     assert_string_equal(m.u.result.users[0].name, "bob");
     assert_string_equal(m.u.result.users[1].name, "carol");
-    assert_string_equal(m.u.result.users[1].p.f[RV_F_TITLE], "Boss");
+    /* Not a contact of alice: the display name only. */
+    assert_string_equal(m.u.result.users[1].p.f[RV_F_DISPLAY_NAME], "");
+    assert_null(m.u.result.users[1].p.f[RV_F_TITLE]);
     assert_null(m.u.result.users[1].p.f[RV_F_EMAIL]);
     rvmsg_clear(&m);
     /* % is not a wildcard; the account name is a field; pages */
     snprintf(q.c[0].value, sizeof q.c[0].value, "s%%");
     m.type = RV_SEARCH_RESULT;
-    assert_int_equal(db_search(d, &q, &m.u.result), 0);
+    assert_int_equal(db_search(d, "alice", &q, &m.u.result), 0);
     assert_int_equal(m.u.result.total, 1);
     rvmsg_clear(&m);
     q.c[0] = (struct rv_criterion){.field = RV_F_COUNT, .contains = true};
@@ -256,7 +258,7 @@ static void test_directory(void **state)
     q.per_page = 1;
     q.page = 1;
     m.type = RV_SEARCH_RESULT;
-    assert_int_equal(db_search(d, &q, &m.u.result), 0);
+    assert_int_equal(db_search(d, "alice", &q, &m.u.result), 0);
     assert_int_equal(m.u.result.total, 2); /* bob, carol */
     assert_int_equal(m.u.result.n, 1);
     assert_string_equal(m.u.result.users[0].name, "carol");

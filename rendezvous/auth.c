@@ -1,0 +1,282 @@
+/* SPDX-License-Identifier: MIT */
+/* auth.c - device keys, logins, logouts, certificates (see auth.h). */
+#include "auth.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "contacts.h"
+#include "mailbox.h"
+#include "online.h"
+#include "pwcheck.h"
+#include "ratelimit.h"
+
+/* An RV_LOGIN whose password is being checked. Owned by its conn (freed by
+ * the conn's close or by the check's answer). */
+struct login {
+    conn *c;
+    pwcheck_req *req;
+    bool known, disabled;
+    char user[BANTER_MAX_NAME + 1];
+    char addr[CONN_ADDR_MAX];
+};
+
+static void send_auth_fail(conn *c, const char *code, int64_t retry_after_ms)
+{
+    rvmsg a = {.type = RV_AUTH};
+    snprintf(a.u.auth.error, sizeof a.u.auth.error, "%s", code);
+    a.u.auth.retry_after_ms = retry_after_ms;
+    conn_send_rv(c, &a);
+}
+
+/* The last device of a went away: contacts see it offline. */
+static void on_last(account *a, void *ud) { contacts_account_gone(ud, a); }
+
+/* c stops being authenticated (logout, disable, close, another login). */
+static void leave(conn *c)
+{
+    if (!c->acct)
+        return;
+    mailbox_device_down(c);
+    contacts_device_down(c);
+    (void)online_detach(c->k->on, c, on_last, c->k);
+}
+
+/* c is now the account u: RV_AUTH ok, a fresh certificate, the contact
+ * list, then what waits in its mailbox. */
+static void enter(conn *c, const db_user *u)
+{
+    core *k = c->k;
+    bool first;
+    leave(c);
+    if (online_attach(k->on, c, u->name, &first) != 0) {
+        conn_close(c, BANTER_ENOMEM, NULL);
+        return;
+    }
+    c->acct->admin = u->admin;
+    c->acct->broadcast = u->broadcast;
+    rvmsg a = {.type = RV_AUTH, .u.auth = {.ok = true, .admin = u->admin}};
+    snprintf(a.u.auth.user, sizeof a.u.auth.user, "%s", u->name);
+    conn_send_rv(c, &a);
+    rvmsg cm = {.type = RV_CERT};
+    int r =
+        cert_issue(&cm.u.cert, k->id, conn_device(c), u->name, core_wall_ms(), AUTH_CERT_TTL_MS);
+    if (r == 0)
+        conn_send_rv(c, &cm);
+    else
+        core_log(k, "cannot issue a certificate for %s: %s", u->name, banter_strerror(r));
+    if (c->closing)
+        return;
+    r = contacts_device_up(c, first);
+    if (r) {
+        conn_error(c, banter_errname(r), "the server cannot read the contact list");
+        leave(c);
+        return;
+    }
+    mailbox_device_up(c);
+}
+
+void auth_hello(conn *c)
+{
+    db_user u;
+    int r = db_device_user(c->k->db, conn_device(c), &u);
+    if (r == BANTER_ENOENT)
+        return;
+    if (r) {
+        core_log(c->k, "database: %s", db_errmsg(c->k->db));
+        return;
+    }
+    if (u.disabled)
+        send_auth_fail(c, "EDISABLED", 0);
+    else
+        enter(c, &u);
+}
+
+void auth_conn_gone(conn *c)
+{
+    if (c->login) {
+        /* The check, if running, finishes in the pool and is dropped. */
+        pwcheck_cancel(c->login->req);
+        free(c->login);
+        c->login = NULL;
+    }
+    leave(c);
+}
+
+static void rl_keys(const char *user, const char *addr, char uk[static RL_KEY_MAX],
+                    char ak[static RL_KEY_MAX])
+{
+    snprintf(uk, RL_KEY_MAX, "u:%s", user);
+    snprintf(ak, RL_KEY_MAX, "a:%s", addr);
+}
+
+/* Bind the device of c to name; contacts of the accounts whose devices
+ * changed hear of it. 0 or BANTER_E*. */
+static int bind_device(conn *c, const char *name)
+{
+    core *k = c->k;
+    db_user prev;
+    int had = db_device_user(k->db, conn_device(c), &prev);
+    int r = db_device_bind(k->db, conn_device(c), name, core_wall_ms());
+    if (r)
+        return r;
+    if (had == 0 && strcmp(prev.name, name) == 0)
+        return 0;
+    contacts_devices_changed(k, name);
+    if (had == 0)
+        contacts_devices_changed(k, prev.name);
+    return 0;
+}
+
+/* The password check of lg is done (on the loop thread, from the pool's
+ * after-work callback: the conn is alive, else lg was cancelled). */
+static void on_login_checked(void *owner, int result)
+{
+    login *lg = owner;
+    conn *c = lg->c;
+    core *k = c->k;
+    char uk[RL_KEY_MAX], ak[RL_KEY_MAX];
+    db_user u;
+    c->login = NULL;
+    rl_keys(lg->user, lg->addr, uk, ak);
+    bool ok = result == 0 && lg->known && !lg->disabled;
+    int r = ok ? db_user_get(k->db, lg->user, &u, NULL) : 0;
+    if (ok && r == 0 && u.disabled) {
+        ok = false; /* disabled while the check ran */
+        lg->disabled = true;
+    }
+    if (ok && r == 0)
+        r = bind_device(c, lg->user);
+    if (ok && r == 0) {
+        rl_reset(k->rl, uk);
+        rl_reset(k->rl, ak);
+        core_log(k, "login ok for %s from %s", lg->user, lg->addr);
+        enter(c, &u);
+    } else if (ok) {
+        core_log(k, "login failed for %s from %s: database: %s", lg->user, lg->addr,
+                 db_errmsg(k->db));
+        conn_error(c, banter_errname(r), "the server cannot store the device");
+    } else {
+        bool disabled = result == 0 && lg->known;
+        rl_fail(k->rl, ak, (int64_t)core_now(k));
+        core_log(k, "login failed for %s from %s: %s", lg->user, lg->addr,
+                 disabled    ? "account disabled"
+                 : lg->known ? "wrong password"
+                             : "no such account");
+        send_auth_fail(c, disabled ? "EDISABLED" : "EPASSWORD", 0);
+    }
+    free(lg);
+}
+
+/* Look the account up and queue the check (unknown accounts against the
+ * dummy hash). NULL, or the ERROR code to answer with. */
+static const char *login_submit(conn *c, login *lg, const struct rv_login *l)
+{
+    core *k = c->k;
+    char hash[BCRYPTO_PWHASH_STRLEN];
+    db_user u;
+    int r = db_user_get(k->db, lg->user, &u, hash);
+    if (r == 0) {
+        lg->known = true;
+        lg->disabled = u.disabled;
+    } else if (r == BANTER_ENOENT) {
+        snprintf(hash, sizeof hash, "%s", pwcheck_dummy_hash());
+    } else {
+        core_log(k, "login failed for %s from %s: database: %s", lg->user, lg->addr,
+                 db_errmsg(k->db));
+        return banter_errname(r);
+    }
+    r = pwcheck_submit(k->pw, hash, l->password, strlen(l->password), on_login_checked, lg,
+                       &lg->req);
+    bcrypto_wipe(hash, sizeof hash);
+    if (r == 1)
+        core_log(k, "login refused for %s from %s: %u logins waiting", lg->user, lg->addr,
+                 pwcheck_waiting(k->pw));
+    return r == 1 ? "EBUSY" : r ? banter_errname(r) : NULL;
+}
+
+/*
+ * RV_LOGIN: refused at once while the account or the address is backing
+ * off (ERATE); otherwise the password is checked in the pool. The attempt
+ * counts as a failure of the account from the moment it is queued (so
+ * parallel guesses for one account wait their turn), of the address when it
+ * failed; a success forgets both.
+ */
+void auth_login(conn *c, const struct rv_login *l)
+{
+    core *k = c->k;
+    char uk[RL_KEY_MAX], ak[RL_KEY_MAX];
+    if (c->login) {
+        conn_error(c, "EBUSY", "a login is already being checked on this connection");
+        return;
+    }
+    login *lg = calloc(1, sizeof *lg);
+    if (!lg) {
+        conn_close(c, BANTER_ENOMEM, NULL);
+        return;
+    }
+    snprintf(lg->user, sizeof lg->user, "%s", l->user);
+    conn_addr(c, lg->addr);
+    rl_keys(lg->user, lg->addr, uk, ak);
+    int64_t now = (int64_t)core_now(k);
+    int64_t wait = rl_check(k->rl, uk, now), wa = rl_check(k->rl, ak, now);
+    const char *err = NULL;
+    if (wa > wait)
+        wait = wa;
+    if (wait > 0) {
+        core_log(k, "login failed for %s from %s: too many failures, retry in %lld ms", lg->user,
+                 lg->addr, (long long)wait);
+        send_auth_fail(c, "ERATE", wait);
+    } else if ((err = login_submit(c, lg, l)) != NULL) {
+        conn_error(c, err,
+                   strcmp(err, "EBUSY") == 0 ? "too many logins waiting: try again"
+                                             : "the server cannot check the login");
+    } else {
+        rl_fail(k->rl, uk, now);
+        lg->c = c;
+        c->login = lg;
+        return;
+    }
+    free(lg);
+}
+
+void auth_logout(conn *c)
+{
+    core *k = c->k;
+    if (c->acct) {
+        char name[BANTER_MAX_NAME + 1];
+        snprintf(name, sizeof name, "%s", c->acct->name);
+        leave(c);
+        int r = db_device_unbind(k->db, conn_device(c));
+        if (r < 0)
+            core_log(k, "database: %s", db_errmsg(k->db));
+        else
+            contacts_devices_changed(k, name);
+    }
+    send_auth_fail(c, "ELOGGEDOUT", 0);
+}
+
+int auth_refresh(core *k, const char *name)
+{
+    account *a = online_find(k->on, name);
+    if (!a)
+        return 0;
+    db_user u;
+    int r = db_user_get(k->db, name, &u, NULL);
+    if (r && r != BANTER_ENOENT)
+        return r;
+    if (r == 0 && !u.disabled) {
+        a->admin = u.admin;
+        a->broadcast = u.broadcast;
+        return 0;
+    }
+    int n = 0;
+    while ((a = online_find(k->on, name)) != NULL) {
+        conn *c = a->devs;
+        leave(c);
+        send_auth_fail(c, "EDISABLED", 0);
+        n++;
+    }
+    core_log(k, "account %s disabled: %d session%s ended", name, n, n == 1 ? "" : "s");
+    return n;
+}

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * auth.h - who is on a connection (docs/rendezvous.md section 3): the
+ * device key after HELLO, RV_LOGIN with the password checked in the thread
+ * pool (pwcheck.h) under the login backoff (ratelimit.h), RV_LOGOUT, the
+ * organisation certificate, and ending the sessions of an account an admin
+ * disabled.
+ *
+ * A connection is authenticated from its RV_AUTH ok until it logs out,
+ * closes, or its account is disabled; meanwhile c->acct is its account
+ * (online.h). Entering sends, in this order: RV_AUTH ok, RV_CERT, the
+ * contact list (contacts.h), then the copies stored for the device
+ * (mailbox.h). Leaving hands the device's copies in flight back to the
+ * store and tells contacts when the account went offline.
+ *
+ * Errors reach the peer as RV_AUTH ok=false (EPASSWORD, EDISABLED, ERATE,
+ * ELOGGEDOUT) or ERROR (EBUSY, EDB...); database failures are logged. The
+ * log names the account and the address, never the password.
+ */
+#ifndef BANTER_RDV_AUTH_H
+#define BANTER_RDV_AUTH_H
+
+#include "conn.h"
+#include "rvmsg.h"
+
+#define AUTH_CERT_TTL_MS (30LL * 24 * 3600 * 1000)
+#define AUTH_PW_RUNNING  2u  /* Argon2id checks at once, server-wide */
+#define AUTH_PW_WAITING  64u /* checks waiting; more are refused with EBUSY */
+
+/* The peer's HELLO arrived: a device bound to an enabled account is
+ * authenticated by its key; one bound to a disabled account gets RV_AUTH
+ * EDISABLED; others hear nothing. */
+void auth_hello(conn *c);
+
+/* RV_LOGIN: answered after the password check (or at once with ERATE or
+ * EBUSY). */
+void auth_login(conn *c, const struct rv_login *l);
+
+/* RV_LOGOUT: unbind the device; answered RV_AUTH ok=false ELOGGEDOUT. */
+void auth_logout(conn *c);
+
+/* The connection is closing: drop its login check and leave its account. */
+void auth_conn_gone(conn *c);
+
+/*
+ * The account name was changed on disk by a local command (disabled,
+ * enabled, rights granted or revoked): read it again. Sessions of a
+ * disabled (or deleted) account end at once: each device gets RV_AUTH
+ * ok=false EDISABLED and stays connected, unauthenticated. Returns the
+ * number of sessions ended, or a negative BANTER_E* when the database
+ * cannot be read.
+ */
+int auth_refresh(core *k, const char *name);
+
+#endif

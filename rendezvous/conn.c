@@ -1,0 +1,291 @@
+/* SPDX-License-Identifier: MIT */
+/* conn.c - one client connection: queueing, writing, closing (see conn.h). */
+#include "conn.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "auth.h"
+#include "contacts.h"
+#include "mailbox.h"
+
+/* A write in flight: the request and its own copy of the bytes. */
+typedef struct wreq {
+    uv_write_t req; /* first: freed through the request pointer */
+    uint8_t data[];
+} wreq;
+_Static_assert(offsetof(wreq, req) == 0, "wreq starts with its request");
+
+void core_log(const core *k, const char *fmt, ...)
+{
+    va_list ap;
+    fputs(SERVER_NAME ": ", k->log);
+    va_start(ap, fmt);
+    vfprintf(k->log, fmt, ap);
+    va_end(ap);
+    fputc('\n', k->log);
+    fflush(k->log);
+}
+
+int64_t core_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void conn_list_push(conn_list *l, conn *c)
+{
+    c->prev = l->tail;
+    c->next = NULL;
+    if (l->tail)
+        l->tail->next = c;
+    else
+        l->head = c;
+    l->tail = c;
+    l->n++;
+}
+
+void conn_list_remove(conn_list *l, conn *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        l->head = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    else
+        l->tail = c->prev;
+    c->prev = c->next = NULL;
+    l->n--;
+}
+
+/* The dirty list is doubly linked through dirty_next and a back pointer
+ * kept in the same place as a pointer to the previous "next" field. */
+void conn_mark_dirty(conn *c)
+{
+    if (c->dirty || c->closing)
+        return;
+    c->dirty = true;
+    c->dirty_next = c->k->dirty;
+    if (c->dirty_next)
+        c->dirty_next->dirty_prevp = &c->dirty_next;
+    c->dirty_prevp = &c->k->dirty;
+    c->k->dirty = c;
+}
+
+static void unmark_dirty(conn *c)
+{
+    if (!c->dirty)
+        return;
+    *c->dirty_prevp = c->dirty_next;
+    if (c->dirty_next)
+        c->dirty_next->dirty_prevp = c->dirty_prevp;
+    c->dirty_next = NULL;
+    c->dirty_prevp = NULL;
+    c->dirty = false;
+}
+
+static void on_conn_closed(uv_handle_t *h)
+{
+    conn *c = (conn *)(void *)h;
+    session_free(c->s);
+    free(c->clist_after);
+    free(c);
+}
+
+void conn_close(conn *c, int err, const char *bye)
+{
+    if (c->closing)
+        return;
+    if (bye && session_established(c->s) && !c->writing) {
+        msg m = {.type = MSG_BYE};
+        snprintf(m.u.bye.reason, sizeof m.u.bye.reason, "%s", bye);
+        size_t len;
+        const uint8_t *p;
+        if (session_send_msg(c->s, &m) == 0 && (p = session_out(c->s, &len)) != NULL) {
+            uv_buf_t b = uv_buf_init((char *)p, (unsigned)len);
+            (void)uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+        }
+    }
+    if (err)
+        c->k->errors++;
+    unmark_dirty(c);
+    c->closing = true; /* before the modules let go: nothing more is queued */
+    auth_conn_gone(c);
+    conn_list_remove(c->live ? &c->k->live : &c->k->pending, c);
+    uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
+}
+
+size_t conn_queued(const conn *c)
+{
+    size_t len;
+    (void)session_out(c->s, &len);
+    return len + c->wbytes;
+}
+
+static void on_write(uv_write_t *req, int status);
+
+/* Stop reading from a peer whose output piles up; read again once it
+ * drained. */
+static void backpressure(conn *c)
+{
+    size_t q = conn_queued(c);
+    if (!c->paused && q >= CONN_OUT_HIGH) {
+        if (uv_read_stop((uv_stream_t *)&c->tcp) == 0)
+            c->paused = true;
+    } else if (c->paused && q < CONN_OUT_LOW) {
+        c->paused = false;
+        if (uv_is_active((uv_handle_t *)&c->tcp) == 0 &&
+            uv_read_start((uv_stream_t *)&c->tcp, conn_on_alloc, conn_on_read) != 0)
+            conn_close(c, BANTER_EIO, NULL);
+    }
+}
+
+/*
+ * Write what the session queued: directly as far as the socket takes it,
+ * the rest from a copy owned by the write request. (libuv needs the bytes
+ * until the write completes, and the session's buffer may move when more is
+ * queued meanwhile, so it never gets a pointer into it.) At most one write
+ * is in flight; its callback flushes again.
+ */
+static void conn_flush(conn *c)
+{
+    size_t len;
+    const uint8_t *p;
+    if (c->writing || c->closing || (p = session_out(c->s, &len)) == NULL)
+        return;
+    uv_buf_t b = uv_buf_init((char *)p, (unsigned)len);
+    int r = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    if (r < 0 && r != UV_EAGAIN) {
+        conn_close(c, BANTER_EIO, NULL);
+        return;
+    }
+    if (r > 0)
+        session_out_consume(c->s, (size_t)r);
+    if ((p = session_out(c->s, &len)) == NULL)
+        return;
+    wreq *w = malloc(sizeof *w + len);
+    if (!w) {
+        conn_close(c, BANTER_ENOMEM, NULL);
+        return;
+    }
+    memcpy(w->data, p, len);
+    session_out_consume(c->s, len);
+    b = uv_buf_init((char *)w->data, (unsigned)len);
+    if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write) != 0) {
+        free(w);
+        conn_close(c, BANTER_EIO, NULL);
+        return;
+    }
+    c->writing = true;
+    c->wbytes = (uint32_t)len;
+    backpressure(c);
+}
+
+/* Runs before the conn's close callback when the conn is closed with a
+ * write in flight (status UV_ECANCELED), so c is valid here. */
+static void on_write(uv_write_t *req, int status)
+{
+    conn *c = (conn *)(void *)req->handle;
+    free(req);
+    c->writing = false;
+    c->wbytes = 0;
+    if (c->closing)
+        return;
+    if (status < 0) {
+        conn_close(c, BANTER_EIO, NULL);
+        return;
+    }
+    conn_flush(c);
+    if (c->closing)
+        return;
+    backpressure(c);
+    if (!conn_busy(c)) {
+        /* Room again: what was held back may go on. */
+        contacts_continue(c);
+        mailbox_wake(c);
+    }
+}
+
+void conn_flush_dirty(core *k)
+{
+    while (k->dirty) {
+        conn *c = k->dirty;
+        unmark_dirty(c);
+        conn_flush(c);
+    }
+}
+
+void conn_send_pt(conn *c, const uint8_t *pt, size_t len)
+{
+    if (c->closing)
+        return;
+    int r = session_send(c->s, pt, len);
+    if (r) {
+        /* BANTER_ETOOBIG here is the output cap: the peer does not read. */
+        conn_close(c, r, NULL);
+        return;
+    }
+    conn_mark_dirty(c);
+}
+
+void conn_send(conn *c, const msg *m)
+{
+    if (c->closing)
+        return;
+    int r = session_send_msg(c->s, m);
+    if (r) {
+        conn_close(c, r, NULL);
+        return;
+    }
+    conn_mark_dirty(c);
+}
+
+void conn_error(conn *c, const char *code, const char *why)
+{
+    msg e = {.type = MSG_ERROR};
+    snprintf(e.u.error.code, sizeof e.u.error.code, "%s", code);
+    snprintf(e.u.error.message, sizeof e.u.error.message, "%s", why);
+    conn_send(c, &e);
+}
+
+void conn_refuse(conn *c, const char *code, const char *why)
+{
+    conn_error(c, code, why);
+    if (!c->closing && ++c->refused > CONN_MAX_REFUSED)
+        conn_close(c, BANTER_EPROTO, "too many refused messages");
+}
+
+void conn_send_rv(conn *c, const rvmsg *m)
+{
+    if (c->closing)
+        return;
+    buf b;
+    buf_init(&b, BANTER_MAX_PLAINTEXT);
+    int r = rvmsg_encode(m, &b);
+    if (r) {
+        core_log(c->k, "cannot encode message type %02x: %s", (unsigned)m->type,
+                 banter_strerror(r));
+        conn_error(c, banter_errname(r), "the server cannot encode its answer");
+    } else {
+        conn_send_pt(c, buf_data(&b), buf_len(&b));
+    }
+    buf_free(&b);
+}
+
+void conn_addr(conn *c, char out[static CONN_ADDR_MAX])
+{
+    struct sockaddr_storage ss;
+    int len = (int)sizeof ss;
+    snprintf(out, CONN_ADDR_MAX, "?");
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) != 0)
+        return;
+    if (ss.ss_family == AF_INET6)
+        (void)uv_ip6_name((const struct sockaddr_in6 *)(const void *)&ss, out, CONN_ADDR_MAX);
+    else
+        (void)uv_ip4_name((const struct sockaddr_in *)(const void *)&ss, out, CONN_ADDR_MAX);
+}

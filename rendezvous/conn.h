@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * conn.h - one client connection of the server: its record, the calls that
+ * queue messages on it, writing, backpressure and closing.
+ *
+ * A connection is a libuv TCP handle and a responder session
+ * (shared/session.h). Messages are encrypted into the session's output
+ * queue at once; the bytes are written when the server flushes, once per
+ * loop iteration (conn_flush_dirty), so everything queued for one
+ * connection in one iteration goes out in one write.
+ *
+ * Memory bounds: a connection's unsent output is capped at CONN_OUT_CAP; a
+ * peer that lets it fill up is not reading and is closed. Long before
+ * that, at CONN_OUT_HIGH, the server stops reading from it (it must read
+ * the answers to what it sent first) and starts again below CONN_OUT_LOW;
+ * the mailbox and the contact list sender also hold back while a
+ * connection is above CONN_OUT_HIGH (conn_busy).
+ *
+ * Lifetime: conn_close stops all I/O at once and tells the other modules
+ * (auth_conn_gone), but the record is freed only in the handle's close
+ * callback, never inside a callback of its own; after conn_close every
+ * call here is a no-op (check c->closing where it matters).
+ */
+#ifndef BANTER_RDV_CONN_H
+#define BANTER_RDV_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "core.h"
+#include "msg.h"
+#include "rvmsg.h"
+#include "session.h"
+
+#define CONN_OUT_CAP     (256u * 1024u) /* unsent bytes; beyond it the peer is dropped */
+#define CONN_OUT_HIGH    (64u * 1024u)  /* stop reading from the peer, hold back copies */
+#define CONN_OUT_LOW     (16u * 1024u)  /* read again */
+#define CONN_MAX_REFUSED 16u            /* refused messages tolerated on one connection */
+#define CONN_ADDR_MAX    64
+
+typedef struct account account;
+typedef struct login login;
+typedef struct mb_item mb_item;
+
+/* The mailbox's state of one authenticated device connection (mailbox.c
+ * owns it; zero when not authenticated). */
+struct mb_dev {
+    mb_item *head, *tail; /* copies sent to this device, not yet answered, oldest first */
+    mb_item *sent;        /* copies this connection sealed that wait in memory */
+    conn *fetch_next;     /* on the mailbox's fetch list while queued */
+    conn **fetch_prevp;   /* what points to this one there, NULL when not queued */
+    int64_t last_seq;     /* the newest stored copy sent on this connection */
+    uint32_t n;           /* copies in flight to this device */
+    uint32_t bytes;       /* bytes of routed copies held for this device */
+    bool more;            /* stored copies past last_seq may wait */
+    bool stalled;         /* a copy went unanswered for too long: store, do not route */
+};
+
+struct conn {
+    uv_tcp_t tcp; /* first: a pointer to the handle is a pointer to the conn */
+    core *k;
+    session *s;
+    conn *prev, *next;         /* on k->pending or k->live */
+    conn *dirty_next;          /* on k->dirty while dirty */
+    conn **dirty_prevp;        /* what points to this one on k->dirty */
+    login *login;              /* an RV_LOGIN being checked (auth.c), or NULL */
+    account *acct;             /* the account, once authenticated (online.c), else NULL */
+    conn *dev_prev, *dev_next; /* the account's other connected devices */
+    char *clist_after;         /* the contact list is being sent: the last name sent (contacts.c) */
+    struct mb_dev mb;
+    uint64_t since;  /* loop ms: the accept (pending), the last byte (live) */
+    uint32_t wbytes; /* bytes in the write in flight */
+    uint8_t refused; /* messages refused so far */
+    bool live;       /* the peer's HELLO arrived */
+    bool pinged;     /* a keepalive PING went out since the last byte */
+    bool writing;    /* a uv_write is in flight */
+    bool closing;    /* uv_close was called (or it was never set up) */
+    bool dirty;      /* on k->dirty */
+    bool paused;     /* reading stopped until the output drains */
+};
+_Static_assert(offsetof(conn, tcp) == 0, "conn starts with its handle");
+
+/* Append to / remove from a list (pending or live). */
+void conn_list_push(conn_list *l, conn *c);
+void conn_list_remove(conn_list *l, conn *c);
+
+/*
+ * Stop all I/O on c; it is freed in its close callback. With bye, an
+ * established session first says BYE with that reason, if the socket
+ * takes it at once (best effort: the peer notices the close anyway). err
+ * (0 or BANTER_E*) only feeds the error count. Safe to call twice.
+ */
+void conn_close(conn *c, int err, const char *bye);
+
+/* Queue one message (encrypted at once). A peer whose output is full is
+ * closed (it does not read). */
+void conn_send(conn *c, const msg *m);
+/* Queue an rvmsg; one the codec refuses (a bug, or a stored value it does
+ * not accept) is reported to the peer as ERROR instead, and logged. */
+void conn_send_rv(conn *c, const rvmsg *m);
+/* Queue one plaintext already encoded (type byte first). */
+void conn_send_pt(conn *c, const uint8_t *pt, size_t len);
+/* Queue ERROR code ("EAUTH") with a sentence for people. */
+void conn_error(conn *c, const char *code, const char *why);
+/* ERROR for a refused message, counted: past CONN_MAX_REFUSED refusals
+ * the connection is closed (BYE "too many refused messages"). */
+void conn_refuse(conn *c, const char *code, const char *why);
+
+/* Bytes queued for the peer and not yet written. */
+size_t conn_queued(const conn *c);
+/* Whether the peer has CONN_OUT_HIGH or more waiting: do not add bulk. */
+static inline bool conn_busy(const conn *c) { return conn_queued(c) >= CONN_OUT_HIGH; }
+
+/* c has output (e.g. a handshake message the session queued itself): write
+ * it at the next flush. */
+void conn_mark_dirty(conn *c);
+/* Write what every dirty connection queued (the server's flush). */
+void conn_flush_dirty(core *k);
+
+/* The read callbacks (server.c: reading feeds the session and dispatches
+ * its messages); conn.c restarts reading with them after a pause. */
+void conn_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b);
+void conn_on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b);
+
+/* The peer's address without the port ("?" when unknown). */
+void conn_addr(conn *c, char out[static CONN_ADDR_MAX]);
+
+/* The device key the peer proved (NULL before the handshake). */
+static inline const uint8_t *conn_device(const conn *c) { return session_peer(c->s); }
+
+#endif

@@ -1,0 +1,436 @@
+/* SPDX-License-Identifier: MIT */
+/* contacts.c - relations, the contact list, presence (see contacts.h). */
+#include "contacts.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "db_contacts.h"
+#include "rel.h"
+
+/* ---- the relation cache of a connected account ---- */
+
+/* Index of peer in a->rel, or where it would go (*found false). */
+static uint32_t cache_pos(const account *a, const char *peer, bool *found)
+{
+    uint32_t lo = 0, hi = a->nrel;
+    *found = false;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(a->rel[mid].peer, peer);
+        if (c == 0) {
+            *found = true;
+            return mid;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static const crel *cache_find(const account *a, const char *peer)
+{
+    bool found;
+    uint32_t i = cache_pos(a, peer, &found);
+    return found ? &a->rel[i] : NULL;
+}
+
+static void crel_set(crel *r, rel_side s, bool blocked_me)
+{
+    r->rel = s.rel;
+    r->blocked = s.blocked;
+    r->blocked_me = blocked_me;
+}
+
+static rel_side crel_side(const crel *r) { return (rel_side){r->rel, r->blocked}; }
+
+/* Record a's side of its relation with peer; an entry with no side and no
+ * block from the peer is dropped. BANTER_ENOMEM (the cache is unchanged). */
+static int cache_set(account *a, const char *peer, rel_side s, bool blocked_me)
+{
+    bool found;
+    uint32_t i = cache_pos(a, peer, &found);
+    bool keep = rel_exists(s) || blocked_me;
+    if (found && keep) {
+        crel_set(&a->rel[i], s, blocked_me);
+    } else if (found) {
+        free(a->rel[i].peer);
+        memmove(&a->rel[i], &a->rel[i + 1], (a->nrel - i - 1) * sizeof *a->rel);
+        a->nrel--;
+    } else if (keep) {
+        if (a->nrel == a->caprel) {
+            uint32_t ncap = a->caprel ? a->caprel * 2 : 8;
+            crel *n = realloc(a->rel, ncap * sizeof *n);
+            if (!n)
+                return BANTER_ENOMEM;
+            a->rel = n;
+            a->caprel = ncap;
+        }
+        char *name = strdup(peer);
+        if (!name)
+            return BANTER_ENOMEM;
+        memmove(&a->rel[i + 1], &a->rel[i], (a->nrel - i) * sizeof *a->rel);
+        a->rel[i].peer = name;
+        crel_set(&a->rel[i], s, blocked_me);
+        a->nrel++;
+    }
+    return 0;
+}
+
+/* Load a's presence and relations from the database. */
+static int cache_load(core *k, account *a)
+{
+    char text[RV_TEXT_MAX + 1];
+    db_rel *rows = NULL;
+    size_t n = 0;
+    int r = db_presence_get(k->db, a->name, &a->status, text);
+    if (r == 0 && text[0] && !(a->text = strdup(text)))
+        r = BANTER_ENOMEM;
+    if (r == 0)
+        r = db_rel_list(k->db, a->name, &rows, &n);
+    if (r == 0 && n > 0 && !(a->rel = calloc(n, sizeof *a->rel)))
+        r = BANTER_ENOMEM;
+    for (size_t i = 0; r == 0 && i < n; i++) {
+        if (!(a->rel[i].peer = strdup(rows[i].peer))) {
+            r = BANTER_ENOMEM;
+            break;
+        }
+        crel_set(&a->rel[i], rows[i].side, rows[i].blocked_me);
+        a->nrel = a->caprel = (uint32_t)i + 1;
+    }
+    free(rows);
+    if (r)
+        core_log(k, "cannot read the contacts of %s: %s", a->name,
+                 r == BANTER_EDB ? db_errmsg(k->db) : banter_strerror(r));
+    else
+        a->loaded = true;
+    return r;
+}
+
+/* ---- presence ---- */
+
+/* What contacts see of a: offline when it has no device or is invisible. */
+static rv_presence visible(const account *a)
+{
+    if (!a || a->ndevs == 0 || a->status == RV_P_INVISIBLE)
+        return RV_P_OFFLINE;
+    return (rv_presence)a->status;
+}
+
+/* Send one encoded message to every connected device of a. */
+static void send_all(account *a, const uint8_t *pt, size_t len)
+{
+    for (conn *c = a->devs, *next; c; c = next) {
+        next = c->dev_next; /* c may close on a full queue */
+        conn_send_pt(c, pt, len);
+    }
+}
+
+/* RV_PRESENCE of a to every connected device of its approved contacts
+ * that neither blocked nor were blocked by it. */
+static void push_presence(core *k, account *a)
+{
+    rvmsg m = {.type = RV_PRESENCE};
+    buf b;
+    m.u.status.status = visible(a);
+    snprintf(m.u.status.user, sizeof m.u.status.user, "%s", a->name);
+    if (m.u.status.status != RV_P_OFFLINE && a->text)
+        snprintf(m.u.status.text, sizeof m.u.status.text, "%s", a->text);
+    a->shown = (uint8_t)m.u.status.status;
+    buf_init(&b, BANTER_MAX_PLAINTEXT);
+    if (rvmsg_encode(&m, &b) != 0) {
+        core_log(k, "cannot encode the presence of %s", a->name);
+        buf_free(&b);
+        return;
+    }
+    for (uint32_t i = 0; i < a->nrel; i++) {
+        const crel *r = &a->rel[i];
+        if (!rel_details(crel_side(r), r->blocked_me))
+            continue;
+        account *v = online_find(k->on, r->peer);
+        if (v)
+            send_all(v, buf_data(&b), buf_len(&b));
+    }
+    buf_free(&b);
+}
+
+void contacts_account_gone(core *k, account *a)
+{
+    if (a->shown != RV_P_OFFLINE)
+        push_presence(k, a);
+}
+
+/* ---- entries ---- */
+
+/*
+ * The entry about peer as viewer sees it: viewer's side of the relation
+ * and whether peer blocked viewer. Details (profile, presence, devices)
+ * only with an approved relation neither side blocked. Free with
+ * db_profile_clear(&e->p).
+ */
+static int entry_fill(core *k, const char *peer, rel_side side, bool blocked_me,
+                      struct rv_contact *e)
+{
+    memset(e, 0, sizeof *e);
+    snprintf(e->name, sizeof e->name, "%s", peer);
+    e->state = rel_view(side);
+    int r = db_profile_get(k->db, peer, &e->p);
+    if (r)
+        return r;
+    if (!rel_details(side, blocked_me)) {
+        char *dn = e->p.f[RV_F_DISPLAY_NAME];
+        e->p.f[RV_F_DISPLAY_NAME] = NULL;
+        db_profile_clear(&e->p);
+        e->p.f[RV_F_DISPLAY_NAME] = dn;
+        return 0;
+    }
+    const account *pa = online_find(k->on, peer);
+    e->status = visible(pa);
+    if (e->status != RV_P_OFFLINE && pa->text)
+        snprintf(e->text, sizeof e->text, "%s", pa->text);
+    return db_devices_of(k->db, peer, e->dev, RV_DEVICES_MAX, &e->ndev);
+}
+
+/* Encode and send RV_CONTACTS holding es[0..n) to c, or to every device of
+ * a when c is NULL. */
+static void send_contacts(core *k, account *a, conn *c, struct rv_contact *es, size_t n, bool reset)
+{
+    rvmsg m = {.type = RV_CONTACTS};
+    m.u.contacts = (struct rv_contacts){.reset = reset, .n = n, .c = es};
+    buf b;
+    buf_init(&b, BANTER_MAX_PLAINTEXT);
+    int r = rvmsg_encode(&m, &b);
+    if (r)
+        core_log(k, "cannot encode a contact list for %s: %s", a->name, banter_strerror(r));
+    else if (c)
+        conn_send_pt(c, buf_data(&b), buf_len(&b));
+    else
+        send_all(a, buf_data(&b), buf_len(&b));
+    buf_free(&b);
+}
+
+/* One entry, about peer, to every device of viewer. */
+static void push_entry(core *k, account *viewer, const char *peer, rel_side side, bool blocked_me)
+{
+    struct rv_contact e;
+    int r = entry_fill(k, peer, side, blocked_me, &e);
+    if (r == 0)
+        send_contacts(k, viewer, NULL, &e, 1, false);
+    else
+        core_log(k, "cannot read the contact %s: %s", peer,
+                 r == BANTER_EDB ? db_errmsg(k->db) : banter_strerror(r));
+    db_profile_clear(&e.p);
+}
+
+void contacts_entry_changed(core *k, const char *name)
+{
+    account *a = online_find(k->on, name);
+    db_rel *rows = NULL;
+    size_t n = 0;
+    if (!a && db_rel_list(k->db, name, &rows, &n) != 0) {
+        core_log(k, "cannot read the contacts of %s: %s", name, db_errmsg(k->db));
+        return;
+    }
+    size_t count = a ? a->nrel : n;
+    for (size_t i = 0; i < count; i++) {
+        const char *peer = a ? a->rel[i].peer : rows[i].peer;
+        rel_side mine = a ? crel_side(&a->rel[i]) : rows[i].side;
+        bool blocked_me = a ? a->rel[i].blocked_me : rows[i].blocked_me;
+        /* The peer's side mirrors ours; its block is what blocked us. */
+        rel_side theirs = {rel_mirror(mine.rel), blocked_me};
+        account *v = online_find(k->on, peer);
+        if (v && rel_exists(theirs))
+            push_entry(k, v, name, theirs, mine.blocked);
+    }
+    free(rows);
+}
+
+/* ---- the list ---- */
+
+/* Send the next messages of c's list while it has room. */
+static void send_list(conn *c)
+{
+    account *a = c->acct;
+    struct rv_contact es[RV_CONTACTS_PER_MSG];
+    while (c->clist_after && a && !c->closing && !conn_busy(c)) {
+        bool reset = c->clist_after[0] == '\0', found;
+        uint32_t i = cache_pos(a, c->clist_after, &found) + (found ? 1 : 0);
+        size_t n = 0;
+        int r = 0;
+        for (; i < a->nrel && n < RV_CONTACTS_PER_MSG && r == 0; i++) {
+            const crel *cr = &a->rel[i];
+            if (rel_exists(crel_side(cr)))
+                r = entry_fill(c->k, cr->peer, crel_side(cr), cr->blocked_me, &es[n++]);
+        }
+        if (r == 0)
+            send_contacts(c->k, a, c, es, n, reset);
+        char *last = n && r == 0 && i < a->nrel ? strdup(es[n - 1].name) : NULL;
+        for (size_t j = 0; j < n; j++)
+            db_profile_clear(&es[j].p);
+        free(c->clist_after);
+        c->clist_after = last; /* NULL: done (or failed, logged) */
+        if (r)
+            core_log(c->k, "cannot send the contact list of %s: %s", a->name,
+                     r == BANTER_EDB ? db_errmsg(c->k->db) : banter_strerror(r));
+    }
+}
+
+void contacts_continue(conn *c)
+{
+    if (c->clist_after)
+        send_list(c);
+}
+
+int contacts_device_up(conn *c, bool first)
+{
+    account *a = c->acct;
+    if (!a->loaded) {
+        int r = cache_load(c->k, a);
+        if (r)
+            return r;
+    }
+    free(c->clist_after);
+    c->clist_after = strdup("");
+    if (!c->clist_after)
+        return BANTER_ENOMEM;
+    send_list(c);
+    if (first && visible(a) != RV_P_OFFLINE)
+        push_presence(c->k, a);
+    return 0;
+}
+
+void contacts_device_down(conn *c)
+{
+    free(c->clist_after);
+    c->clist_after = NULL;
+}
+
+/* ---- RV_STATUS ---- */
+
+void contacts_status(conn *c, const struct rv_status *st)
+{
+    account *a = c->acct;
+    int r = db_presence_set(c->k->db, a->name, (uint8_t)st->status, st->text, core_wall_ms());
+    if (r) {
+        conn_error(c, banter_errname(r), "the server cannot store the status");
+        return;
+    }
+    char *text = st->text[0] ? strdup(st->text) : NULL;
+    if (st->text[0] && !text) {
+        conn_close(c, BANTER_ENOMEM, NULL);
+        return;
+    }
+    bool text_changed = strcmp(a->text ? a->text : "", st->text) != 0;
+    free(a->text);
+    a->text = text;
+    a->status = (uint8_t)st->status;
+    rv_presence now = visible(a);
+    if (now != a->shown || (now != RV_P_OFFLINE && text_changed))
+        push_presence(c->k, a);
+}
+
+/* ---- RV_CONTACT ---- */
+
+/* Whether an op would take side s of name past REL_MAX relations. */
+static int over_limit(core *k, const char *name, rel_side before, rel_side after, bool *over)
+{
+    int64_t n = 0;
+    *over = false;
+    if (rel_exists(before) || !rel_exists(after))
+        return 0;
+    int r = db_rel_count(k->db, name, &n);
+    *over = r == 0 && n >= REL_MAX;
+    return r;
+}
+
+/* Check the other account: it must exist; a request or approval also
+ * needs it enabled. NULL, or the ERROR code. */
+static const char *check_peer(conn *c, const struct rv_contact_op *op)
+{
+    db_user u;
+    if (strcmp(op->user, c->acct->name) == 0)
+        return "EINVAL";
+    int r = db_user_get(c->k->db, op->user, &u, NULL);
+    if (r == BANTER_ENOENT)
+        return "ENOUSER";
+    if (r)
+        return banter_errname(r);
+    if (u.disabled && (op->op == RV_OP_REQUEST || op->op == RV_OP_APPROVE))
+        return "ENOUSER";
+    return NULL;
+}
+
+/* The pair changed from (oa, ob) to (na, nb): update the caches of the
+ * connected side(s) and push the entries whose content changed. */
+static void apply_change(core *k, account *a, const char *peer, rel_side oa, rel_side ob,
+                         rel_side na, rel_side nb)
+{
+    account *b = online_find(k->on, peer);
+    if (cache_set(a, peer, na, nb.blocked) != 0 || (b && cache_set(b, a->name, nb, na.blocked)))
+        core_log(k, "out of memory: the contacts of %s are stale until it reconnects", a->name);
+    if (rel_view(oa) != rel_view(na) || rel_details(oa, ob.blocked) != rel_details(na, nb.blocked))
+        push_entry(k, a, peer, na, nb.blocked);
+    if (b && (rel_view(ob) != rel_view(nb) ||
+              rel_details(ob, oa.blocked) != rel_details(nb, na.blocked)))
+        push_entry(k, b, a->name, nb, na.blocked);
+}
+
+void contacts_op(conn *c, const struct rv_contact_op *op)
+{
+    core *k = c->k;
+    account *a = c->acct;
+    rel_side sa, sb;
+    bool over_a = false, over_b = false;
+    const char *err = check_peer(c, op);
+    if (err) {
+        conn_error(c, err,
+                   strcmp(err, "EINVAL") == 0    ? "not with yourself"
+                   : strcmp(err, "ENOUSER") == 0 ? "no such account"
+                                                 : "the server cannot read the account");
+        return;
+    }
+    int r = db_rel_pair(k->db, a->name, op->user, &sa, &sb);
+    if (r) {
+        conn_error(c, banter_errname(r), "the server cannot read the relation");
+        return;
+    }
+    rel_side oa = sa, ob = sb;
+    if (rel_apply(op->op, &sa, &sb) != 0) {
+        conn_error(c, "ESTATE",
+                   oa.blocked ? "you blocked this account: unblock it first"
+                              : "there is no request from this account to answer");
+        return;
+    }
+    if (memcmp(&oa, &sa, sizeof sa) == 0 && memcmp(&ob, &sb, sizeof sb) == 0)
+        return;
+    r = over_limit(k, a->name, oa, sa, &over_a);
+    if (r == 0)
+        r = over_limit(k, op->user, ob, sb, &over_b);
+    if (r == 0 && (over_a || over_b)) {
+        conn_error(c, "ELIMIT",
+                   over_a ? "your contact list is full" : "their contact list is full");
+        return;
+    }
+    if (r == 0)
+        r = db_rel_write(k->db, a->name, op->user, sa, sb, core_wall_ms());
+    if (r) {
+        core_log(k, "cannot store a relation of %s: %s", a->name, db_errmsg(k->db));
+        conn_error(c, banter_errname(r), "the server cannot store the relation");
+        return;
+    }
+    apply_change(k, a, op->user, oa, ob, sa, sb);
+}
+
+/* ---- the mailbox's question ---- */
+
+int contacts_may_seal(const account *from, const char *to, bool broadcast)
+{
+    const crel *r = cache_find(from, to);
+    if (r && r->blocked_me)
+        return CONTACTS_SEAL_DROP;
+    if (broadcast || (r && rel_details(crel_side(r), false)))
+        return CONTACTS_SEAL_OK;
+    return CONTACTS_SEAL_NOTCONTACT;
+}

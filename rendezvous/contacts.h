@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * contacts.h - contact authorization and presence (docs/rendezvous.md 5):
+ * RV_CONTACT (request, approve, deny, remove, block, unblock), the contact
+ * list (RV_CONTACTS) sent after authentication and kept up to date on
+ * every connected device, RV_STATUS and the RV_PRESENCE pushes.
+ *
+ * Each connected account (online.h) holds its relations in memory, sorted
+ * by name and kept in step with the database (db_contacts.h), so a push
+ * costs O(relations) lookups in memory and the mailbox checks a sender's
+ * right to seal without the disk. Without an approved relation (in both
+ * directions unblocked) nobody gets the other's presence, profile details
+ * or device keys.
+ *
+ * The list is sent in messages of at most RV_CONTACTS_PER_MSG entries and
+ * only while the connection has room (conn_busy), resumed by
+ * contacts_continue; any error on a connection closes it or answers ERROR.
+ */
+#ifndef BANTER_RDV_CONTACTS_H
+#define BANTER_RDV_CONTACTS_H
+
+#include <stdbool.h>
+
+#include "conn.h"
+#include "online.h"
+#include "rvmsg.h"
+
+/* The account's first device authenticated (first), or another one: load
+ * the account's presence and relations when first, send the contact list,
+ * and tell its contacts it is online (unless invisible). 0, or a BANTER_E*
+ * from the database (nothing was sent). */
+BANTER_WUR int contacts_device_up(conn *c, bool first);
+
+/* c stops being authenticated (its account record still holds it). */
+void contacts_device_down(conn *c);
+
+/* The last device of a went away: contacts that saw it get offline. */
+void contacts_account_gone(core *k, account *a);
+
+/* c has room again: send more of its contact list, if one is due. */
+void contacts_continue(conn *c);
+
+/* RV_CONTACT from an authenticated c: no answer on success; ERROR ENOUSER,
+ * EINVAL (about itself), ESTATE, ELIMIT or a database code. */
+void contacts_op(conn *c, const struct rv_contact_op *op);
+
+/* RV_STATUS from an authenticated c: stored, then pushed when what
+ * contacts see changed. ERROR on a database failure. */
+void contacts_status(conn *c, const struct rv_status *st);
+
+/* name's profile or its devices changed: every connected account with an
+ * entry for it gets the entry again. */
+void contacts_entry_changed(core *k, const char *name);
+#define contacts_profile_changed contacts_entry_changed
+#define contacts_devices_changed contacts_entry_changed
+
+enum { CONTACTS_SEAL_OK, CONTACTS_SEAL_DROP, CONTACTS_SEAL_NOTCONTACT };
+
+/* May from (connected) seal a copy to the account named to? OK; DROP when
+ * to blocked from (answer "stored", keep nothing); NOTCONTACT without an
+ * approved relation (a broadcast needs none). */
+int contacts_may_seal(const account *from, const char *to, bool broadcast);
+
+#endif

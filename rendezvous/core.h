@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * core.h - what every part of the running server shares: the event loop,
+ * the database, the server key, randomness, the log, the settings, and the
+ * subsystems (the index of connected accounts, the mailbox, the password
+ * checks, the login backoff).
+ *
+ * One core per server, made and freed by server.c; the other modules get a
+ * pointer to it and never free what it points to. Everything runs on the
+ * loop thread; nothing here is locked.
+ */
+#ifndef BANTER_RDV_CORE_H
+#define BANTER_RDV_CORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <uv.h>
+
+#include "bcrypto.h"
+#include "db.h"
+#include "identity.h"
+
+#define SERVER_NAME "banter-rendezvous"
+
+typedef struct conn conn;
+typedef struct online online;
+typedef struct mailbox mailbox;
+typedef struct pwcheck pwcheck;
+typedef struct ratelimit ratelimit;
+
+/* Connections in the order they were appended; O(1) removal (conn.c). */
+typedef struct conn_list {
+    conn *head, *tail;
+    size_t n;
+} conn_list;
+
+/* Settings of the offline store (config.h has the keys and defaults). */
+typedef struct core_limits {
+    int64_t ttl_ms;         /* a stored copy is deleted unsent after this */
+    int64_t quota_messages; /* copies per recipient account */
+    int64_t quota_bytes;    /* bytes of copies per recipient account */
+} core_limits;
+
+typedef struct core {
+    uv_loop_t *loop;
+    db *db;             /* borrowed from the caller of server_run */
+    const identity *id; /* the server key, borrowed */
+    banter_rng rng;
+    FILE *log;
+    core_limits lim;
+    online *on;    /* connected accounts (online.h) */
+    mailbox *mb;   /* sealed copies (mailbox.h) */
+    pwcheck *pw;   /* Argon2id in the thread pool (pwcheck.h) */
+    ratelimit *rl; /* login backoff (ratelimit.h) */
+    /* Connections: pending (handshake, before HELLO) in accept order, live
+     * ones in order of their last byte received (conn.c keeps both). */
+    conn_list pending, live;
+    conn *dirty;   /* connections with output to write at the next flush */
+    uint8_t *rbuf; /* every read lands here (callbacks never nest) */
+    size_t rbuf_len;
+    uint64_t errors; /* connections closed on an error since the last count */
+    bool stopping;
+} core;
+
+/* One log line "banter-rendezvous: ...". Never a password, a key or a
+ * message's content. */
+__attribute__((format(printf, 2, 3))) void core_log(const core *k, const char *fmt, ...);
+
+/* Milliseconds since 1970-01-01 UTC (certificates, stored copies). */
+int64_t core_wall_ms(void);
+
+/* The loop's clock in milliseconds (deadlines). */
+static inline uint64_t core_now(const core *k) { return uv_now(k->loop); }
+
+#endif

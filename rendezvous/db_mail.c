@@ -1,0 +1,206 @@
+/* SPDX-License-Identifier: MIT */
+/* db_mail.c - stored sealed copies (see db_mail.h). */
+#include "db_mail.h"
+
+#include <string.h>
+
+#include "db_impl.h"
+
+int db_mail_usage(db *d, const char *user, int64_t *count, int64_t *bytes)
+{
+    sqlite3_stmt *s;
+    *count = *bytes = 0;
+    int ret = db_stmt(d, S_MAIL_USAGE, "SELECT count, bytes FROM mailbox WHERE user = ?1", &s);
+    if (ret == 0)
+        ret = db_bind_name(d, s, 1, user);
+    if (ret == 0) {
+        int rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW) {
+            *count = sqlite3_column_int64(s, 0);
+            *bytes = sqlite3_column_int64(s, 1);
+        } else if (rc != SQLITE_DONE) {
+            ret = db_fail(d, rc);
+        }
+    }
+    db_done(s);
+    return ret;
+}
+
+/* Whether the copy (id, device) is stored: 1, 0, or BANTER_E*. */
+static int mail_has(db *d, const uint8_t id[16], const uint8_t device[32])
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(d->sql, "SELECT 1 FROM sealed WHERE id = ?1 AND to_device = ?2", -1,
+                                &s, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_blob(s, 1, id, 16, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_blob(s, 2, device, 32, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(s);
+    int ret = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : db_fail(d, rc);
+    sqlite3_finalize(s);
+    return ret;
+}
+
+static int bind_sealed(sqlite3_stmt *s, const db_sealed *m)
+{
+    int rc = sqlite3_bind_blob(s, 1, m->id, 16, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_blob(s, 2, m->to_device, 32, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(s, 3, m->to_user, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(s, 4, m->from_user, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_blob(s, 5, m->from_device, 32, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int(s, 6, m->flags);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 7, (int64_t)m->len);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_blob(s, 8, m->blob, (int)m->len, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 9, m->created_ms);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 10, m->expires_ms);
+    return rc;
+}
+
+int db_mail_put(db *d, const db_sealed *m, int64_t max_count, int64_t max_bytes)
+{
+    sqlite3_stmt *s;
+    int64_t count, bytes;
+    if (!m->to_user || !m->from_user || db_name_problem(m->to_user) ||
+        db_name_problem(m->from_user) || m->len == 0 || m->len > INT32_MAX) {
+        db_seterr(d, "bad sealed copy");
+        return BANTER_EINVAL;
+    }
+    int ret = db_mail_usage(d, m->to_user, &count, &bytes);
+    if (ret)
+        return ret;
+    if (count + 1 > max_count || bytes + (int64_t)m->len > max_bytes) {
+        ret = mail_has(d, m->id, m->to_device);
+        return ret < 0 ? ret : ret == 1 ? DB_MAIL_DUPLICATE : DB_MAIL_OVER_QUOTA;
+    }
+    ret = db_stmt(d, S_MAIL_INSERT,
+                  "INSERT INTO sealed (id, to_device, to_user, from_user, from_device, flags,"
+                  " size, blob, created, expires) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+                  " ON CONFLICT (id, to_device) DO NOTHING",
+                  &s);
+    if (ret)
+        return ret;
+    int rc = bind_sealed(s, m);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(s);
+    if (rc == SQLITE_DONE)
+        ret = sqlite3_changes(d->sql) == 1 ? DB_MAIL_STORED : DB_MAIL_DUPLICATE;
+    else
+        ret = db_fail(d, rc);
+    db_done(s);
+    return ret;
+}
+
+int db_mail_del_seq(db *d, int64_t seq)
+{
+    sqlite3_stmt *s;
+    int ret = db_stmt(d, S_MAIL_DEL_SEQ, "DELETE FROM sealed WHERE seq = ?1", &s);
+    if (ret)
+        return ret;
+    int rc = sqlite3_bind_int64(s, 1, seq);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(s);
+    ret = rc == SQLITE_DONE ? 0 : db_fail(d, rc);
+    db_done(s);
+    return ret;
+}
+
+int db_mail_del_id(db *d, const uint8_t id[static 16], const uint8_t device[static 32])
+{
+    sqlite3_stmt *s;
+    int ret = db_stmt(d, S_MAIL_DEL_ID, "DELETE FROM sealed WHERE id = ?1 AND to_device = ?2", &s);
+    if (ret)
+        return ret;
+    int rc = sqlite3_bind_blob(s, 1, id, 16, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_blob(s, 2, device, 32, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(s);
+    ret = rc == SQLITE_DONE ? 0 : db_fail(d, rc);
+    db_done(s);
+    return ret;
+}
+
+/* The current row of the fetch statement into m (pointers into the row). */
+static bool read_sealed(sqlite3_stmt *s, db_sealed *m)
+{
+    memset(m, 0, sizeof *m);
+    m->seq = sqlite3_column_int64(s, 0);
+    if (sqlite3_column_bytes(s, 1) != 16 || sqlite3_column_bytes(s, 2) != 32)
+        return false;
+    memcpy(m->id, sqlite3_column_blob(s, 1), 16);
+    memcpy(m->from_device, sqlite3_column_blob(s, 2), 32);
+    m->from_user = (const char *)sqlite3_column_text(s, 3);
+    m->to_user = (const char *)sqlite3_column_text(s, 4);
+    m->flags = (uint8_t)sqlite3_column_int(s, 5);
+    m->blob = sqlite3_column_blob(s, 6);
+    m->len = (size_t)sqlite3_column_bytes(s, 6);
+    m->created_ms = sqlite3_column_int64(s, 7);
+    m->expires_ms = sqlite3_column_int64(s, 8);
+    return m->from_user && m->to_user && m->blob && m->len > 0;
+}
+
+int db_mail_fetch(db *d, const uint8_t device[static 32], int64_t after, int64_t now_ms, size_t max,
+                  db_mail_fn fn, void *ud)
+{
+    sqlite3_stmt *s;
+    int ret = db_stmt(d, S_MAIL_FETCH,
+                      "SELECT seq, id, from_device, from_user, to_user, flags, blob, created,"
+                      " expires FROM sealed WHERE to_device = ?1 AND seq > ?2 AND expires > ?3"
+                      " ORDER BY seq LIMIT ?4",
+                      &s);
+    if (ret)
+        return ret;
+    int rc = sqlite3_bind_blob(s, 1, device, 32, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 2, after);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 3, now_ms);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 4, (int64_t)max);
+    int n = 0;
+    while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+        rc = sqlite3_step(s);
+        db_sealed m;
+        if (rc == SQLITE_ROW && read_sealed(s, &m)) {
+            fn(ud, &m);
+            n++;
+        }
+    }
+    ret = rc == SQLITE_DONE ? n : db_fail(d, rc);
+    db_done(s);
+    return ret;
+}
+
+int db_mail_expire(db *d, int64_t now_ms, int64_t max, int64_t *n)
+{
+    sqlite3_stmt *s;
+    *n = 0;
+    int ret = db_stmt(d, S_MAIL_EXPIRE,
+                      "DELETE FROM sealed WHERE seq IN"
+                      " (SELECT seq FROM sealed WHERE expires <= ?1 ORDER BY expires LIMIT ?2)",
+                      &s);
+    if (ret)
+        return ret;
+    int rc = sqlite3_bind_int64(s, 1, now_ms);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 2, max);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(s);
+    if (rc == SQLITE_DONE)
+        *n = sqlite3_changes(d->sql);
+    else
+        ret = db_fail(d, rc);
+    db_done(s);
+    return ret;
+}

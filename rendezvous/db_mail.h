@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * db_mail.h - sealed copies stored for devices that were not connected
+ * (docs/rendezvous.md 6.3; schema 3, the conventions of db.h).
+ *
+ *   sealed(seq, id, to_device, to_user, from_user, from_device, flags,
+ *          size, blob, created, expires): one row per copy, delivered in
+ *          seq order; (id, to_device) is unique, so a copy sent twice is
+ *          stored once.
+ *   mailbox(user, count, bytes): what each recipient account's copies
+ *          hold, kept by triggers on sealed, for the quota.
+ *
+ * The writes are meant to run inside one transaction per batch (db_begin
+ * ... db_commit), so a whole loop iteration's copies share one commit.
+ */
+#ifndef BANTER_RDV_DB_MAIL_H
+#define BANTER_RDV_DB_MAIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "db.h"
+
+enum { DB_MAIL_STORED = 0, DB_MAIL_DUPLICATE = 1, DB_MAIL_OVER_QUOTA = 2 };
+
+/* One copy. The pointers are borrowed (by db_mail_put for the call; from
+ * db_mail_fetch valid during the callback only). */
+typedef struct db_sealed {
+    int64_t seq; /* set by the database */
+    uint8_t id[16];
+    uint8_t to_device[32];
+    uint8_t from_device[32];
+    const char *to_user;
+    const char *from_user;
+    uint8_t flags;
+    const uint8_t *blob;
+    size_t len;
+    int64_t created_ms;
+    int64_t expires_ms;
+} db_sealed;
+
+/* Store s unless that would take its recipient's mailbox over max_count
+ * copies or max_bytes bytes. DB_MAIL_STORED, DB_MAIL_DUPLICATE (the same
+ * id for the same device is already stored: nothing changed),
+ * DB_MAIL_OVER_QUOTA (nothing stored), or BANTER_E*. */
+BANTER_WUR int db_mail_put(db *d, const db_sealed *s, int64_t max_count, int64_t max_bytes);
+
+/* Delete one copy by its seq, or by id and device; deleting nothing is
+ * not an error. */
+BANTER_WUR int db_mail_del_seq(db *d, int64_t seq);
+BANTER_WUR int db_mail_del_id(db *d, const uint8_t id[static 16], const uint8_t device[static 32]);
+
+typedef void (*db_mail_fn)(void *ud, const db_sealed *s);
+
+/* Call fn with each copy for device with a seq above after that has not
+ * expired at now_ms, oldest first, at most max. Returns how many (>= 0) or
+ * BANTER_E*. fn must not use the database. */
+int db_mail_fetch(db *d, const uint8_t device[static 32], int64_t after, int64_t now_ms, size_t max,
+                  db_mail_fn fn, void *ud);
+
+/* Delete at most max copies that expired at now_ms; *n gets how many. */
+BANTER_WUR int db_mail_expire(db *d, int64_t now_ms, int64_t max, int64_t *n);
+
+/* What user's mailbox holds. */
+BANTER_WUR int db_mail_usage(db *d, const char *user, int64_t *count, int64_t *bytes);
+
+#endif

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT */
+/* directory.c - profiles and search (see directory.h). */
+#include "directory.h"
+
+#include "contacts.h"
+#include "online.h"
+
+void directory_profile_set(conn *c, const struct rv_profile *p)
+{
+    int r = db_profile_set(c->k->db, c->acct->name, p, core_wall_ms());
+    if (r == BANTER_EINVAL) {
+        conn_error(c, "ETOOLONG", "a profile field is too long");
+    } else if (r) {
+        core_log(c->k, "cannot store the profile of %s: %s", c->acct->name, db_errmsg(c->k->db));
+        conn_error(c, banter_errname(r), "the server cannot store the profile");
+    } else {
+        contacts_profile_changed(c->k, c->acct->name);
+    }
+}
+
+void directory_search(conn *c, const struct rv_search *q)
+{
+    rvmsg res = {.type = RV_SEARCH_RESULT};
+    int r = db_search(c->k->db, c->acct->name, q, &res.u.result);
+    if (r) {
+        if (r != BANTER_EINVAL)
+            core_log(c->k, "search: database: %s", db_errmsg(c->k->db));
+        conn_error(c, banter_errname(r), "the search failed");
+    } else {
+        conn_send_rv(c, &res);
+    }
+    rvmsg_clear(&res);
+}

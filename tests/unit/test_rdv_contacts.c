@@ -1,0 +1,307 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_rdv_contacts.c - the contact relation: the state machine of
+ * docs/rendezvous.md 5.1 (request, approve, deny, remove, block, unblock,
+ * what each side sees, blocks that stay hidden), its storage (both sides in
+ * one transaction, rows gone when nothing is left, the other side's block
+ * listed), presence storage, the broadcast right, and search visibility
+ * (details to approved contacts and oneself only, invisible accounts
+ * hidden from others).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "db_contacts.h"
+#include "rel.h"
+
+#define FAKE_HASH "$argon2id$v=19$m=65536,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNo"
+
+struct fixture {
+    char dir[64];
+    char path[128];
+    db *d;
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    snprintf(f->dir, sizeof f->dir, "/tmp/banter-test-rdvc-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->path, sizeof f->path, "%s/rdv.db", f->dir);
+    assert_int_equal(db_open(&f->d, f->path, NULL, 0), 0);
+    static const char *const names[] = {"ann", "bob", "cat", "dan", "zed"};
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(db_user_add(f->d, names[i], FAKE_HASH, i == 0, 1), 0);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    char p[160];
+    static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
+    db_close(f->d);
+    for (size_t i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
+        snprintf(p, sizeof p, "%s%s", f->path, suffix[i]);
+        unlink(p);
+    }
+    rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+/* What A and B see after ops applied in order (each by "a" or "b"). */
+struct step {
+    char who;
+    rv_op op;
+    int ret;
+    rv_cstate a_sees, b_sees;
+};
+
+static void run_steps(const struct step *st, size_t n)
+{
+    rel_side a = {REL_NONE, false}, b = {REL_NONE, false};
+    for (size_t i = 0; i < n; i++) {
+        rel_side oa = a, ob = b;
+        int r = st[i].who == 'a' ? rel_apply(st[i].op, &a, &b) : rel_apply(st[i].op, &b, &a);
+        assert_int_equal(r, st[i].ret);
+        if (r) {
+            assert_memory_equal(&a, &oa, sizeof a);
+            assert_memory_equal(&b, &ob, sizeof b);
+        }
+        assert_int_equal(rel_view(a), st[i].a_sees);
+        assert_int_equal(rel_view(b), st[i].b_sees);
+        /* The relations mirror each other whatever the blocks. */
+        assert_int_equal(a.rel, rel_mirror(b.rel));
+    }
+}
+
+static void test_request_approve_remove(void **state)
+{
+    (void)state;
+    const struct step st[] = {
+        {'a', RV_OP_APPROVE, BANTER_ESTATE, RV_CS_NONE, RV_CS_NONE},
+        {'a', RV_OP_REQUEST, 0, RV_CS_OUTGOING, RV_CS_INCOMING},
+        {'a', RV_OP_REQUEST, 0, RV_CS_OUTGOING, RV_CS_INCOMING},
+        {'a', RV_OP_APPROVE, BANTER_ESTATE, RV_CS_OUTGOING, RV_CS_INCOMING},
+        {'b', RV_OP_APPROVE, 0, RV_CS_APPROVED, RV_CS_APPROVED},
+        {'b', RV_OP_REQUEST, 0, RV_CS_APPROVED, RV_CS_APPROVED},
+        {'a', RV_OP_REMOVE, 0, RV_CS_NONE, RV_CS_NONE},
+        /* Both ask: the second request approves. */
+        {'b', RV_OP_REQUEST, 0, RV_CS_INCOMING, RV_CS_OUTGOING},
+        {'a', RV_OP_REQUEST, 0, RV_CS_APPROVED, RV_CS_APPROVED},
+        /* Withdrawing a request, denying one. */
+        {'b', RV_OP_REMOVE, 0, RV_CS_NONE, RV_CS_NONE},
+        {'a', RV_OP_REQUEST, 0, RV_CS_OUTGOING, RV_CS_INCOMING},
+        {'a', RV_OP_REMOVE, 0, RV_CS_NONE, RV_CS_NONE},
+        {'a', RV_OP_REQUEST, 0, RV_CS_OUTGOING, RV_CS_INCOMING},
+        {'b', RV_OP_DENY, 0, RV_CS_NONE, RV_CS_NONE},
+        {'b', RV_OP_DENY, BANTER_ESTATE, RV_CS_NONE, RV_CS_NONE},
+    };
+    run_steps(st, sizeof st / sizeof st[0]);
+}
+
+static void test_block(void **state)
+{
+    (void)state;
+    const struct step st[] = {
+        {'a', RV_OP_REQUEST, 0, RV_CS_OUTGOING, RV_CS_INCOMING},
+        {'b', RV_OP_APPROVE, 0, RV_CS_APPROVED, RV_CS_APPROVED},
+        /* b blocks a: a's view does not change. */
+        {'b', RV_OP_BLOCK, 0, RV_CS_APPROVED, RV_CS_BLOCKED},
+        {'b', RV_OP_REQUEST, BANTER_ESTATE, RV_CS_APPROVED, RV_CS_BLOCKED},
+        {'b', RV_OP_APPROVE, BANTER_ESTATE, RV_CS_APPROVED, RV_CS_BLOCKED},
+        /* a removes, then asks again: a sees a request not yet answered. */
+        {'a', RV_OP_REMOVE, 0, RV_CS_NONE, RV_CS_BLOCKED},
+        {'a', RV_OP_REQUEST, 0, RV_CS_OUTGOING, RV_CS_BLOCKED},
+        /* b unblocks: the request is there. */
+        {'b', RV_OP_UNBLOCK, 0, RV_CS_OUTGOING, RV_CS_INCOMING},
+        {'b', RV_OP_UNBLOCK, 0, RV_CS_OUTGOING, RV_CS_INCOMING},
+        {'b', RV_OP_APPROVE, 0, RV_CS_APPROVED, RV_CS_APPROVED},
+        /* A block survives remove; unblocking an approved pair after the
+         * other removed it shows none. */
+        {'a', RV_OP_BLOCK, 0, RV_CS_BLOCKED, RV_CS_APPROVED},
+        {'a', RV_OP_REMOVE, 0, RV_CS_BLOCKED, RV_CS_NONE},
+        {'a', RV_OP_UNBLOCK, 0, RV_CS_NONE, RV_CS_NONE},
+        /* Both block. */
+        {'a', RV_OP_BLOCK, 0, RV_CS_BLOCKED, RV_CS_NONE},
+        {'b', RV_OP_BLOCK, 0, RV_CS_BLOCKED, RV_CS_BLOCKED},
+        {'a', RV_OP_UNBLOCK, 0, RV_CS_NONE, RV_CS_BLOCKED},
+    };
+    run_steps(st, sizeof st / sizeof st[0]);
+    /* Details only with an approved, unblocked pair. */
+    assert_true(rel_details((rel_side){REL_APPROVED, false}, false));
+    assert_false(rel_details((rel_side){REL_APPROVED, true}, false));
+    assert_false(rel_details((rel_side){REL_APPROVED, false}, true));
+    assert_false(rel_details((rel_side){REL_OUTGOING, false}, false));
+    assert_int_equal(rel_apply(RV_OP_COUNT, &(rel_side){0, 0}, &(rel_side){0, 0}), BANTER_EINVAL);
+}
+
+static void test_storage(void **state)
+{
+    struct fixture *f = *state;
+    rel_side a, b;
+    db_rel *rows = NULL;
+    size_t n = 0;
+    int64_t count;
+
+    assert_int_equal(db_rel_pair(f->d, "ann", "bob", &a, &b), 0);
+    assert_false(rel_exists(a) || rel_exists(b));
+    assert_int_equal(rel_apply(RV_OP_REQUEST, &a, &b), 0);
+    assert_int_equal(db_rel_write(f->d, "ann", "bob", a, b, 10), 0);
+    rel_side a2, b2;
+    assert_int_equal(db_rel_pair(f->d, "ann", "bob", &a2, &b2), 0);
+    assert_memory_equal(&a, &a2, sizeof a);
+    assert_memory_equal(&b, &b2, sizeof b);
+    /* cat blocks ann without any relation: ann's list shows it. */
+    assert_int_equal(db_rel_write(f->d, "cat", "ann", (rel_side){REL_NONE, true},
+                                  (rel_side){REL_NONE, false}, 11),
+                     0);
+    /* ann approves dan's request, then dan blocks ann. */
+    assert_int_equal(db_rel_write(f->d, "ann", "dan", (rel_side){REL_APPROVED, false},
+                                  (rel_side){REL_APPROVED, true}, 12),
+                     0);
+    assert_int_equal(db_rel_list(f->d, "ann", &rows, &n), 0);
+    assert_int_equal(n, 3);
+    assert_string_equal(rows[0].peer, "bob");
+    assert_int_equal(rows[0].side.rel, REL_OUTGOING);
+    assert_false(rows[0].blocked_me);
+    assert_string_equal(rows[1].peer, "cat");
+    assert_false(rel_exists(rows[1].side));
+    assert_true(rows[1].blocked_me);
+    assert_string_equal(rows[2].peer, "dan");
+    assert_int_equal(rows[2].side.rel, REL_APPROVED);
+    assert_true(rows[2].blocked_me);
+    free(rows);
+    assert_int_equal(db_rel_count(f->d, "ann", &count), 0);
+    assert_int_equal(count, 2);
+    assert_int_equal(db_rel_count(f->d, "cat", &count), 0);
+    assert_int_equal(count, 1);
+
+    /* Back to nothing: the rows go. */
+    assert_int_equal(
+        db_rel_write(f->d, "ann", "bob", (rel_side){0, false}, (rel_side){0, false}, 13), 0);
+    assert_int_equal(db_rel_count(f->d, "bob", &count), 0);
+    assert_int_equal(count, 0);
+    assert_int_equal(db_rel_list(f->d, "bob", &rows, &n), 0);
+    assert_null(rows);
+    assert_int_equal(n, 0);
+    /* An account that does not exist: nothing is written. */
+    assert_int_equal(db_rel_write(f->d, "ann", "nobody", (rel_side){REL_OUTGOING, false},
+                                  (rel_side){REL_INCOMING, false}, 14),
+                     BANTER_EDB);
+    assert_int_equal(db_rel_count(f->d, "ann", &count), 0);
+    assert_int_equal(count, 1);
+    assert_int_equal(db_rel_write(f->d, "ann", "ann", (rel_side){REL_OUTGOING, false},
+                                  (rel_side){REL_INCOMING, false}, 14),
+                     BANTER_EDB);
+    assert_int_equal(db_rel_pair(f->d, "Ann", "bob", &a, &b), BANTER_EINVAL);
+}
+
+static void test_presence_and_rights(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t st;
+    char text[RV_TEXT_MAX + 1];
+    db_user u;
+    assert_int_equal(db_presence_get(f->d, "bob", &st, text), 0);
+    assert_int_equal(st, RV_P_ONLINE);
+    assert_string_equal(text, "");
+    assert_int_equal(db_presence_set(f->d, "bob", RV_P_AWAY, "at lunch", 5), 0);
+    assert_int_equal(db_presence_get(f->d, "bob", &st, text), 0);
+    assert_int_equal(st, RV_P_AWAY);
+    assert_string_equal(text, "at lunch");
+    assert_int_equal(db_presence_set(f->d, "bob", RV_P_OFFLINE, "", 5), BANTER_EINVAL);
+    assert_int_equal(db_presence_set(f->d, "bob", RV_P_BUSY, "bad\x01", 5), BANTER_EINVAL);
+    assert_int_equal(db_presence_set(f->d, "nobody", RV_P_BUSY, "", 5), BANTER_EDB);
+
+    /* Admins have the broadcast right until it is revoked. */
+    assert_int_equal(db_user_get(f->d, "ann", &u, NULL), 0);
+    assert_true(u.admin && u.broadcast);
+    assert_int_equal(db_user_get(f->d, "bob", &u, NULL), 0);
+    assert_false(u.broadcast);
+    assert_int_equal(db_user_set_broadcast(f->d, "bob", true), 0);
+    assert_int_equal(db_user_set_broadcast(f->d, "bob", true), 1);
+    assert_int_equal(db_user_set_broadcast(f->d, "ann", false), 0);
+    assert_int_equal(db_user_get(f->d, "ann", &u, NULL), 0);
+    assert_false(u.broadcast);
+    assert_int_equal(db_user_set_broadcast(f->d, "nobody", true), BANTER_ENOENT);
+    assert_int_equal(db_user_disable(f->d, "bob"), 0);
+    assert_int_equal(db_user_enable(f->d, "bob"), 0);
+    assert_int_equal(db_user_enable(f->d, "bob"), 1);
+}
+
+/* Search one account by name as searcher: found? with which fields? */
+static int find(db *d, const char *searcher, const char *name, struct rv_profile *out)
+{
+    rvmsg m = {.type = RV_SEARCH_RESULT};
+    struct rv_search q = {.n = 1, .per_page = 10};
+    q.c[0] = (struct rv_criterion){.field = RV_F_COUNT};
+    snprintf(q.c[0].value, sizeof q.c[0].value, "%s", name);
+    assert_int_equal(db_search(d, searcher, &q, &m.u.result), 0);
+    int found = (int)m.u.result.n;
+    memset(out, 0, sizeof *out);
+    for (int i = 0; found && i < RV_F_COUNT; i++)
+        out->f[i] = m.u.result.users[0].p.f[i] ? strdup(m.u.result.users[0].p.f[i]) : NULL;
+    rvmsg_clear(&m);
+    return found;
+}
+
+static void test_search_visibility(void **state)
+{
+    struct fixture *f = *state;
+    struct rv_profile p = {0}, got;
+    p.f[RV_F_DISPLAY_NAME] = "Bob B";
+    p.f[RV_F_DEPARTMENT] = "Ops";
+    assert_int_equal(db_profile_set(f->d, "bob", &p, 1), 0);
+    assert_int_equal(db_rel_write(f->d, "ann", "bob", (rel_side){REL_APPROVED, false},
+                                  (rel_side){REL_APPROVED, false}, 2),
+                     0);
+    assert_int_equal(find(f->d, "cat", "bob", &got), 1);
+    assert_string_equal(got.f[RV_F_DISPLAY_NAME], "Bob B");
+    assert_null(got.f[RV_F_DEPARTMENT]);
+    db_profile_clear(&got);
+    assert_int_equal(find(f->d, "ann", "bob", &got), 1);
+    assert_string_equal(got.f[RV_F_DEPARTMENT], "Ops");
+    assert_null(got.f[RV_F_TITLE]); /* not set */
+    db_profile_clear(&got);
+    assert_int_equal(find(f->d, "bob", "bob", &got), 1);
+    assert_string_equal(got.f[RV_F_DEPARTMENT], "Ops");
+    db_profile_clear(&got);
+    /* bob blocks ann: details gone, still found. */
+    assert_int_equal(db_rel_write(f->d, "ann", "bob", (rel_side){REL_APPROVED, false},
+                                  (rel_side){REL_APPROVED, true}, 3),
+                     0);
+    assert_int_equal(find(f->d, "ann", "bob", &got), 1);
+    assert_null(got.f[RV_F_DEPARTMENT]);
+    db_profile_clear(&got);
+    /* Invisible: found by itself and approved contacts only. */
+    assert_int_equal(db_presence_set(f->d, "bob", RV_P_INVISIBLE, "", 4), 0);
+    assert_int_equal(find(f->d, "cat", "bob", &got), 0);
+    assert_int_equal(find(f->d, "ann", "bob", &got), 1);
+    db_profile_clear(&got);
+    assert_int_equal(find(f->d, "bob", "bob", &got), 1);
+    db_profile_clear(&got);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_request_approve_remove),
+        cmocka_unit_test(test_block),
+        cmocka_unit_test_setup_teardown(test_storage, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_presence_and_rights, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_search_visibility, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,259 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_rdv_mail.c - stored sealed copies: stored once per (id, device),
+ * fetched per device in order past a position, deleted by seq or by id,
+ * the per-account quota (count and bytes, with the usage kept by the
+ * triggers through inserts, deletes and expiry), expiry in bounded
+ * batches, copies kept across reopening, broadcast recipients.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "db_mail.h"
+
+#define FAKE_HASH "$argon2id$v=19$m=65536,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNo"
+
+struct fixture {
+    char dir[64];
+    char path[128];
+    db *d;
+};
+
+static const uint8_t DEV_A[32] = {0xa1}, DEV_B[32] = {0xb1}, DEV_B2[32] = {0xb2};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    snprintf(f->dir, sizeof f->dir, "/tmp/banter-test-rdvm-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->path, sizeof f->path, "%s/rdv.db", f->dir);
+    assert_int_equal(db_open(&f->d, f->path, NULL, 0), 0);
+    assert_int_equal(db_user_add(f->d, "ann", FAKE_HASH, false, 1), 0);
+    assert_int_equal(db_user_add(f->d, "bob", FAKE_HASH, false, 1), 0);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    char p[160];
+    static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
+    db_close(f->d);
+    for (size_t i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
+        snprintf(p, sizeof p, "%s%s", f->path, suffix[i]);
+        unlink(p);
+    }
+    rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+/* A copy from ann's DEV_A to bob's device dev, id n, len bytes, made at
+ * created, expiring 1000 ms later. */
+static db_sealed copy(uint8_t n, const uint8_t *dev, const uint8_t *blob, size_t len,
+                      int64_t created)
+{
+    db_sealed s = {.to_user = "bob",
+                   .from_user = "ann",
+                   .flags = 0,
+                   .blob = blob,
+                   .len = len,
+                   .created_ms = created,
+                   .expires_ms = created + 1000};
+    memset(s.id, n, sizeof s.id);
+    memcpy(s.to_device, dev, 32);
+    memcpy(s.from_device, DEV_A, 32);
+    return s;
+}
+
+struct seen {
+    size_t n;
+    int64_t seq[16];
+    uint8_t first_id_byte[16];
+    size_t len[16];
+};
+
+static void on_row(void *ud, const db_sealed *s)
+{
+    struct seen *v = ud;
+    assert_true(v->n < 16);
+    assert_string_equal(s->from_user, "ann");
+    assert_string_equal(s->to_user, "bob");
+    assert_memory_equal(s->from_device, DEV_A, 32);
+    v->seq[v->n] = s->seq;
+    v->first_id_byte[v->n] = s->id[0];
+    v->len[v->n] = s->len;
+    v->n++;
+}
+
+static void test_store_fetch_delete(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t blob[100];
+    int64_t count, bytes;
+    struct seen v = {0};
+    memset(blob, 7, sizeof blob);
+    assert_int_equal(db_begin(f->d), 0);
+    for (uint8_t i = 1; i <= 3; i++) {
+        db_sealed s = copy(i, DEV_B, blob, 10u * i, 100);
+        assert_int_equal(db_mail_put(f->d, &s, 100, 1 << 20), DB_MAIL_STORED);
+    }
+    db_sealed other = copy(9, DEV_B2, blob, 5, 100);
+    assert_int_equal(db_mail_put(f->d, &other, 100, 1 << 20), DB_MAIL_STORED);
+    db_sealed dup = copy(2, DEV_B, blob, 20, 100);
+    assert_int_equal(db_mail_put(f->d, &dup, 100, 1 << 20), DB_MAIL_DUPLICATE);
+    assert_int_equal(db_commit(f->d), 0);
+    assert_int_equal(db_mail_usage(f->d, "bob", &count, &bytes), 0);
+    assert_int_equal(count, 4);
+    assert_int_equal(bytes, 10 + 20 + 30 + 5);
+
+    /* Per device, in order, from a position, at most max. */
+    assert_int_equal(db_mail_fetch(f->d, DEV_B, 0, 100, 2, on_row, &v), 2);
+    assert_int_equal(v.first_id_byte[0], 1);
+    assert_int_equal(v.first_id_byte[1], 2);
+    assert_int_equal(v.len[1], 20);
+    int64_t after = v.seq[1];
+    v.n = 0;
+    assert_int_equal(db_mail_fetch(f->d, DEV_B, after, 100, 10, on_row, &v), 1);
+    assert_int_equal(v.first_id_byte[0], 3);
+
+    /* Delete by seq and by id; unknown ones are no error. */
+    assert_int_equal(db_mail_del_seq(f->d, after), 0);
+    uint8_t id[16];
+    memset(id, 3, sizeof id);
+    assert_int_equal(db_mail_del_id(f->d, id, DEV_B), 0);
+    assert_int_equal(db_mail_del_id(f->d, id, DEV_B), 0);
+    assert_int_equal(db_mail_del_seq(f->d, 999999), 0);
+    v.n = 0;
+    assert_int_equal(db_mail_fetch(f->d, DEV_B, 0, 100, 10, on_row, &v), 1);
+    assert_int_equal(v.first_id_byte[0], 1);
+    assert_int_equal(db_mail_usage(f->d, "bob", &count, &bytes), 0);
+    assert_int_equal(count, 2);
+    assert_int_equal(bytes, 10 + 5);
+
+    /* Kept across reopening. */
+    db_close(f->d);
+    assert_int_equal(db_open(&f->d, f->path, NULL, 0), 0);
+    v.n = 0;
+    assert_int_equal(db_mail_fetch(f->d, DEV_B2, 0, 100, 10, on_row, &v), 1);
+    assert_int_equal(v.first_id_byte[0], 9);
+    /* Bad copies. */
+    db_sealed bad = copy(4, DEV_B, blob, 0, 100);
+    assert_int_equal(db_mail_put(f->d, &bad, 100, 1 << 20), BANTER_EINVAL);
+    bad = copy(4, DEV_B, blob, 1, 100);
+    bad.to_user = "nobody";
+    assert_int_equal(db_mail_put(f->d, &bad, 100, 1 << 20), BANTER_EDB);
+}
+
+static void test_quota(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t blob[64] = {0};
+    int64_t count, bytes;
+    for (uint8_t i = 1; i <= 3; i++) {
+        db_sealed s = copy(i, DEV_B, blob, 10, 100);
+        assert_int_equal(db_mail_put(f->d, &s, 3, 1000), DB_MAIL_STORED);
+    }
+    db_sealed s = copy(4, DEV_B, blob, 10, 100);
+    assert_int_equal(db_mail_put(f->d, &s, 3, 1000), DB_MAIL_OVER_QUOTA);
+    /* A copy already stored is still "stored" when the mailbox is full. */
+    s = copy(2, DEV_B, blob, 10, 100);
+    assert_int_equal(db_mail_put(f->d, &s, 3, 1000), DB_MAIL_DUPLICATE);
+    /* Bytes: 30 stored, 64 more is over 80. */
+    s = copy(5, DEV_B, blob, 64, 100);
+    assert_int_equal(db_mail_put(f->d, &s, 100, 80), DB_MAIL_OVER_QUOTA);
+    s = copy(5, DEV_B, blob, 50, 100);
+    assert_int_equal(db_mail_put(f->d, &s, 100, 80), DB_MAIL_STORED);
+    assert_int_equal(db_mail_usage(f->d, "bob", &count, &bytes), 0);
+    assert_int_equal(count, 4);
+    assert_int_equal(bytes, 80);
+    /* Another account's mailbox is its own. */
+    assert_int_equal(db_mail_usage(f->d, "ann", &count, &bytes), 0);
+    assert_int_equal(count, 0);
+}
+
+static void test_expiry(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t blob[8] = {1};
+    int64_t n, count, bytes;
+    struct seen v = {0};
+    for (uint8_t i = 1; i <= 5; i++) {
+        db_sealed s = copy(i, DEV_B, blob, 8, 100 * i); /* expires 1000 ms later */
+        assert_int_equal(db_mail_put(f->d, &s, 100, 1000), DB_MAIL_STORED);
+    }
+    /* At 1250 the first two expired: not fetched any more. */
+    assert_int_equal(db_mail_fetch(f->d, DEV_B, 0, 1250, 10, on_row, &v), 3);
+    assert_int_equal(v.first_id_byte[0], 3);
+    /* Expiry in batches of at most max. */
+    assert_int_equal(db_mail_expire(f->d, 1350, 2, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(db_mail_expire(f->d, 1350, 2, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(db_mail_expire(f->d, 1350, 2, &n), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(db_mail_usage(f->d, "bob", &count, &bytes), 0);
+    assert_int_equal(count, 2);
+    assert_int_equal(bytes, 16);
+}
+
+static void test_recipients(void **state)
+{
+    struct fixture *f = *state;
+    struct rv_recipients r;
+    struct rv_profile p = {0};
+    assert_int_equal(db_user_add(f->d, "cat", FAKE_HASH, false, 1), 0);
+    assert_int_equal(db_user_add(f->d, "dan", FAKE_HASH, false, 1), 0);
+    assert_int_equal(db_device_bind(f->d, DEV_A, "ann", 1), 0);
+    assert_int_equal(db_device_bind(f->d, DEV_B, "bob", 1), 0);
+    assert_int_equal(db_device_bind(f->d, DEV_B2, "bob", 2), 0);
+    uint8_t dev_c[32] = {0xc1};
+    assert_int_equal(db_device_bind(f->d, dev_c, "cat", 1), 0);
+    assert_int_equal(db_user_disable(f->d, "cat"), 0);
+    p.f[RV_F_DEPARTMENT] = "Ops";
+    assert_int_equal(db_profile_set(f->d, "bob", &p, 1), 0);
+    /* Everyone but the sender, with a device, enabled: bob only (dan has
+     * no device, cat is disabled). */
+    assert_int_equal(db_recipients(f->d, "ann", "", 0, &r), 0);
+    assert_int_equal(r.total, 1);
+    assert_int_equal(r.n, 1);
+    assert_string_equal(r.users[0].name, "bob");
+    assert_int_equal(r.users[0].ndev, 2);
+    assert_memory_equal(r.users[0].dev[0], DEV_B, 32);
+    free(r.users);
+    assert_int_equal(db_recipients(f->d, "ann", "ops", 0, &r), 0);
+    assert_int_equal(r.total, 1);
+    free(r.users);
+    assert_int_equal(db_recipients(f->d, "ann", "Sales", 0, &r), 0);
+    assert_int_equal(r.total, 0);
+    assert_int_equal(r.n, 0);
+    free(r.users);
+    assert_int_equal(db_recipients(f->d, "bob", "", 0, &r), 0);
+    assert_int_equal(r.total, 1);
+    assert_string_equal(r.users[0].name, "ann");
+    free(r.users);
+    assert_int_equal(db_recipients(f->d, "bob", "", 1, &r), 0);
+    assert_int_equal(r.n, 0);
+    free(r.users);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_store_fetch_delete, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_quota, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recipients, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
