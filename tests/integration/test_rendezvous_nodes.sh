@@ -1,0 +1,231 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# test_rendezvous_nodes.sh - real nodes and the real banter-rendezvous in
+# network namespaces (198.18.0.0/24): host 1 runs the server, hosts 2 and 4
+# are ada and carol (one LAN, mDNS on), host 3 is bob, a remote worker
+# whose node never multicasts (--no-mdns).
+#   1. login of all three; contact request, the requests list, approval;
+#      presence pushed (online, then away with a text);
+#   2. a message relayed through the server to an online contact:
+#      "delivered"; bob's node stops: ada sees him offline, her messages
+#      are "stored" on the server, and reach bob when his node is back (no
+#      duplicates after another restart);
+#   3. SIGKILL of the server right after it acknowledged offline messages:
+#      after a restart every one of them reaches bob;
+#   4. sending to someone who is not an approved contact is refused;
+#      blocking: ada's messages are accepted ("stored") but never reach bob;
+#   5. organisation broadcast by carol (admin): online ada gets it at once,
+#      offline bob at his next login; ada (no right) is refused;
+#   6. on the LAN, ada's node shows carol as the organisation's account
+#      "carol" (her certificate), also after the server is stopped.
+# Needs root (namespaces). $BANTER_BIN and $RDV_BIN default to the ASan
+# builds; every process's stderr is checked for sanitizer reports.
+# shellcheck disable=SC2015,SC2317
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/integration/lib.sh
+. "$here/lib.sh"
+require_root
+
+abs() { (cd "$(dirname "$1")" && printf '%s/%s\n' "$(pwd)" "$(basename "$1")"); }
+BANTER_BIN=${BANTER_BIN:-$here/../../build/asan/banter}
+RDV_BIN=${RDV_BIN:-$here/../../build/asan/banter-rendezvous}
+for v in BANTER_BIN RDV_BIN; do
+    [ -x "${!v}" ] || t_fail setup "no program at ${!v}"
+done
+BANTER_BIN=$(abs "$BANTER_BIN")
+RDV_BIN=$(abs "$RDV_BIN")
+export ASAN_OPTIONS=detect_leaks=1
+export UBSAN_OPTIONS=print_stacktrace=1
+
+net_setup 4
+T=$BT_TMP
+cd "$T" || t_fail setup "cd $T"
+# shellcheck source=tests/integration/node.sh
+. "$here/node.sh"
+
+SRV=198.18.0.1:7400
+DB=$T/r.db
+FP=$("$RDV_BIN" --db "$DB" fingerprint 2>/dev/null) || t_fail setup "fingerprint"
+printf 'pw for the test 1\n' >"$T/pw"
+chmod 600 "$T/pw"
+"$RDV_BIN" --db "$DB" user add carol --admin --password-file "$T/pw" >/dev/null 2>&1 &&
+    "$RDV_BIN" --db "$DB" user add ada --password-file "$T/pw" >/dev/null 2>&1 &&
+    "$RDV_BIN" --db "$DB" user add bob --password-file "$T/pw" >/dev/null 2>&1 &&
+    "$RDV_BIN" --db "$DB" user add dave --password-file "$T/pw" >/dev/null 2>&1 ||
+    t_fail setup "user add"
+
+SRV_N=0
+start_server() {
+    SRV_N=$((SRV_N + 1))
+    bg 1 "$T/srv$SRV_N.log" "$RDV_BIN" --db "$DB" --listen "$SRV"
+    SRV_PID=$BG_PID
+    wait_for 10 grep -q "listening on $SRV" "$T/srv$SRV_N.err" ||
+        t_fail "server start" "$(tail -n 3 "$T/srv$SRV_N.err")"
+}
+
+# start_rnode HOST NAME [--no-mdns]: its home is $T/NAME, logs $T/NAME-K.*
+declare -A NPID NRUN
+start_rnode() {
+    local host=$1 name=$2 k
+    shift 2
+    k=$((${NRUN[$name]:-0} + 1))
+    NRUN[$name]=$k
+    bg "$host" "$T/$name-$k.log" "$BANTER_BIN" --home "$T/$name" node --name "$name" \
+        --port 7070 --rendezvous "$SRV" --server-key "$FP" "$@"
+    NPID[$name]=$BG_PID
+    wait_for 10 b "$T/$name" id >/dev/null 2>&1 || t_fail "start $name" "no control socket"
+}
+stop_rnode() {
+    stop_node "${NPID[$1]}" "$1-${NRUN[$1]}" "$1"
+}
+logged_in() { b "$T/$1" rendezvous --json 2>/dev/null | grep -qF "\"user\":\"$2\""; }
+contact_json() {
+    b "$T/$1" contacts --json 2>/dev/null | sed 's/^\[//; s/\]$//; s/},{/}\n{/g' |
+        grep -F "\"user\":\"$2\""
+}
+contact_state() { contact_json "$1" "$2" | grep -qF "\"state\":\"$3\""; }
+contact_status() { contact_json "$1" "$2" | grep -qF "\"status\":\"$3\""; }
+run() {
+    RC=0
+    OUT=$("$@" 2>&1) || RC=$?
+}
+
+start_server
+start_rnode 2 ada
+start_rnode 3 bob --no-mdns
+start_rnode 4 carol
+for u in ada bob carol; do
+    wait_for 15 b "$T/$u" rendezvous --json 2>/dev/null | grep -q '"connected":true' ||
+        t_fail "connect $u" "$(b "$T/$u" rendezvous --json 2>&1)"
+    run b "$T/$u" login "$u" --password-file "$T/pw"
+    [ "$RC" -eq 0 ] || t_fail "login $u" "exit $RC: $OUT"
+done
+t_pass "three nodes in three namespaces logged in to the server in a fourth"
+
+# ---- 1. contacts and presence ----
+
+b "$T/bob" listen --json >"$T/bob-listen.log" 2>/dev/null </dev/null &
+BT_PIDS+=("$!")
+run b "$T/ada" contact add bob
+[ "$RC" -eq 0 ] || t_fail "contact request" "exit $RC: $OUT"
+wait_for 10 contact_state bob ada incoming || t_fail "contact request" "bob: $(b "$T/bob" contacts --json)"
+b "$T/bob" requests | grep -q "ada .*asks to be your contact" ||
+    t_fail "requests" "$(b "$T/bob" requests 2>&1)"
+contact_state ada bob outgoing || t_fail "contact request" "ada: $(b "$T/ada" contacts --json)"
+# Before approval neither sees the other's presence.
+contact_json bob ada | grep -q '"status":"offline"' || t_fail "no presence before approval" \
+    "$(contact_json bob ada)"
+run b "$T/bob" approve ada
+[ "$RC" -eq 0 ] || t_fail "approve" "exit $RC: $OUT"
+wait_for 10 contact_state ada bob approved && wait_for 10 contact_status ada bob online ||
+    t_fail "approve" "ada: $(contact_json ada bob)"
+wait_for 10 contact_status bob ada online || t_fail "approve" "bob: $(contact_json bob ada)"
+t_pass "contact request, requests list, approval; presence shown only once approved"
+
+run b "$T/ada" status away "at lunch"
+[ "$RC" -eq 0 ] || t_fail "status" "exit $RC: $OUT"
+wait_for 10 contact_status bob ada away || t_fail "status" "bob: $(contact_json bob ada)"
+contact_json bob ada | grep -qF '"text":"at lunch"' || t_fail "status text" "$(contact_json bob ada)"
+wait_for 5 grep -q '"event":"presence".*"status":"away"' "$T/bob-listen.log" ||
+    t_fail "presence event" "$(cat "$T/bob-listen.log")"
+peer_obj "$T/bob" ada | grep -q '"source":"rendezvous"' || t_fail "peers" "$(peer_obj "$T/bob" ada)"
+b "$T/ada" status online >/dev/null
+t_pass "presence pushed: away with its text reached bob (event and peers, source rendezvous)"
+
+# ---- 2. relayed messages, online and offline ----
+
+run b "$T/ada" send bob "hello through the server"
+[ "$RC" -eq 0 ] && grep -q "delivered to bob" <<<"$OUT" || t_fail "relay online" "exit $RC: $OUT"
+has_body "$T/bob" ada "hello through the server" || t_fail "relay online" "not in bob's history"
+run b "$T/bob" send ada "and back"
+[ "$RC" -eq 0 ] && has_body "$T/ada" bob "and back" || t_fail "relay online" "reply: $RC $OUT"
+t_pass "a message relayed to an online contact is delivered both ways (sealed, server sees ciphertext)"
+
+t0=$(now_ms)
+stop_rnode bob
+wait_for 65 contact_status ada bob offline || t_fail "offline" "ada still sees bob: $(contact_json ada bob)"
+off_ms=$(($(now_ms) - t0))
+for i in 1 2 3; do
+    run b "$T/ada" send bob "offline $i"
+    [ "$RC" -eq 0 ] && grep -q "stored on the rendezvous server" <<<"$OUT" ||
+        t_fail "offline send" "exit $RC: $OUT"
+done
+start_rnode 3 bob --no-mdns
+for i in 1 2 3; do
+    wait_for 15 has_body "$T/bob" ada "offline $i" || t_fail "offline delivery" "offline $i missing"
+done
+stop_rnode bob
+start_rnode 3 bob --no-mdns
+wait_for 15 logged_in bob bob || t_fail "bob again" "not logged in"
+sleep 1
+n=$(b "$T/bob" history ada --json | grep -o '"body":"offline [0-9]"' | wc -l)
+[ "$n" -eq 3 ] || t_fail "no duplicates" "$n copies of the 3 offline messages"
+t_pass "bob offline seen by ada after ${off_ms} ms; 3 messages stored on the server reached bob at his next login, once"
+
+# ---- 3. SIGKILL of the server after it acknowledged ----
+
+stop_rnode bob
+wait_for 65 contact_status ada bob offline || t_fail "kill" "bob still online for ada"
+for i in 1 2 3 4 5; do
+    run b "$T/ada" send bob "durable $i"
+    [ "$RC" -eq 0 ] && grep -q "stored" <<<"$OUT" || t_fail "durable send" "exit $RC: $OUT"
+done
+kill -KILL "$SRV_PID"
+wait_for 5 gone "$SRV_PID" || t_fail "kill" "server still running"
+start_server
+start_rnode 3 bob --no-mdns
+for i in 1 2 3 4 5; do
+    wait_for 20 has_body "$T/bob" ada "durable $i" || t_fail "durable" "durable $i lost"
+done
+t_pass "SIGKILL of the server right after it acknowledged 5 offline messages: all 5 delivered after the restart"
+
+# ---- 4. not a contact; blocking ----
+
+wait_for 15 logged_in ada ada || t_fail "ada reconnect" "$(b "$T/ada" rendezvous 2>&1)"
+run b "$T/ada" send dave "hi"
+[ "$RC" -eq 5 ] || t_fail "not a contact" "exit $RC: $OUT"
+run b "$T/ada" contact add dave
+[ "$RC" -eq 0 ] || t_fail "request dave" "exit $RC: $OUT"
+run b "$T/ada" send dave "hi"
+[ "$RC" -ne 0 ] || t_fail "not approved" "sent to an unapproved account: $OUT"
+wait_for 15 contact_status ada bob online || t_fail "bob back" "$(contact_json ada bob)"
+run b "$T/bob" contact block ada
+[ "$RC" -eq 0 ] || t_fail "block" "exit $RC: $OUT"
+wait_for 10 contact_state bob ada blocked || t_fail "block" "$(contact_json bob ada)"
+wait_for 10 contact_status ada bob offline || t_fail "block" "ada still sees bob's presence"
+contact_state ada bob approved || t_fail "block is silent" "ada's view changed: $(contact_json ada bob)"
+run b "$T/ada" send bob "you will not see this"
+[ "$RC" -eq 0 ] || t_fail "blocked send" "ada was told something: exit $RC: $OUT"
+sleep 1
+! has_body "$T/bob" ada "you will not see this" || t_fail "block" "the message reached bob"
+b "$T/bob" contact unblock ada >/dev/null
+t_pass "not a contact: refused; blocked: ada's message accepted as stored, never delivered, ada not told"
+
+# ---- 5. organisation broadcast ----
+
+stop_rnode bob
+run b "$T/carol" broadcast --org "all hands at ten"
+[ "$RC" -eq 0 ] || t_fail "org broadcast" "exit $RC: $OUT"
+wait_for 10 has_body "$T/ada" @carol "all hands at ten" || t_fail "org broadcast" "ada did not get it"
+b "$T/ada" history @carol --json | grep -q '"broadcast":true' || t_fail "org broadcast" "not marked"
+start_rnode 3 bob --no-mdns
+wait_for 15 has_body "$T/bob" @carol "all hands at ten" || t_fail "org broadcast" "bob did not get it"
+run b "$T/ada" broadcast --org "me too"
+[ "$RC" -eq 1 ] && grep -q "broadcast right" <<<"$OUT" || t_fail "no right" "exit $RC: $OUT"
+t_pass "org broadcast: online ada at once, offline bob at his next login; refused without the right"
+
+# ---- 6. the certificate on the LAN ----
+
+org_of() { peer_obj "$T/ada" carol | grep -q '"org":{"account":"carol"'; }
+wait_for 20 org_of || t_fail "certificate" "ada's view of carol: $(peer_obj "$T/ada" carol)"
+kill -TERM "$SRV_PID"
+wait_for 10 gone "$SRV_PID" || t_fail "server stop" "still running"
+check_san "$T/srv$SRV_N.err" "server"
+org_of || t_fail "certificate" "lost when the server stopped"
+t_pass "LAN: ada's node shows carol as the organisation's account carol, also with the server down"
+
+for u in ada bob carol; do stop_rnode "$u"; done
+check_san "$T/srv1.err" "server (killed)"
+t_pass "clean stop, no sanitizer reports"
