@@ -521,12 +521,12 @@ rdv_err rdv_broadcast_to(rdv *r, const char *department, uint32_t page, rdv_done
 
 int rdv_send(rdv *r, const rvmsg *m)
 {
-    if (!r->ready || !r->user[0])
+    if (!r->authed)
         return BANTER_ESTATE;
     return send_rv(r, m);
 }
 
-bool rdv_writable(const rdv *r) { return r->c && r->ready && conn_queued(r->c) < RDV_SEND_HIGH; }
+bool rdv_writable(const rdv *r) { return r->authed && conn_queued(r->c) < RDV_SEND_HIGH; }
 
 const uint8_t *rdv_server_key(const rdv *r) { return r->verified ? r->server_key : NULL; }
 
@@ -543,10 +543,12 @@ void rdv_set_sink(rdv *r, const rdv_sink *sink, void *ud)
 }
 
 /* Tell the sink when the session becomes usable for contacts and mail, or
- * stops being so. */
+ * stops being so: as soon as the server said which account this device
+ * is (RV_AUTH ok), which may come before our HELLO's barrier PONG; the
+ * contact list and stored copies follow it at once. */
 static void update_authed(rdv *r)
 {
-    bool now = r->ready && r->user[0];
+    bool now = r->c && r->verified && r->user[0];
     if (now == r->authed)
         return;
     r->authed = now;

@@ -167,7 +167,9 @@ void contacts_account_gone(core *k, account *a)
 /*
  * The entry about peer as viewer sees it: viewer's side of the relation
  * and whether peer blocked viewer. Details (profile, presence, devices)
- * only with an approved relation neither side blocked. Free with
+ * only with an approved relation neither side blocked, except that a
+ * viewer blocked by peer keeps profile and devices (docs/rendezvous.md
+ * section 5.1: a block is never visible). Free with
  * db_profile_clear(&e->p).
  */
 static int entry_fill(core *k, const char *peer, rel_side side, bool blocked_me,
@@ -179,6 +181,12 @@ static int entry_fill(core *k, const char *peer, rel_side side, bool blocked_me,
     int r = db_profile_get(k->db, peer, &e->p);
     if (r)
         return r;
+    if (e->state == RV_CS_APPROVED && blocked_me) {
+        /* Blocked by peer: the viewer must not be able to tell. Its entry
+         * stays as it was, profile and devices included (it seals to them
+         * and the server drops the copies); only the presence is gone. */
+        return db_devices_of(k->db, peer, e->dev, RV_DEVICES_MAX, &e->ndev);
+    }
     if (!rel_details(side, blocked_me)) {
         char *dn = e->p.f[RV_F_DISPLAY_NAME];
         e->p.f[RV_F_DISPLAY_NAME] = NULL;

@@ -80,7 +80,11 @@ start_rnode() {
 stop_rnode() {
     stop_node "${NPID[$1]}" "$1-${NRUN[$1]}" "$1"
 }
-logged_in() { b "$T/$1" rendezvous --json 2>/dev/null | grep -qF "\"user\":\"$2\""; }
+logged_in() {
+    local j
+    j=$(b "$T/$1" rendezvous --json 2>/dev/null)
+    grep -q '"connected":true' <<<"$j" && grep -qF "\"user\":\"$2\"" <<<"$j"
+}
 contact_json() {
     b "$T/$1" contacts --json 2>/dev/null | sed 's/^\[//; s/\]$//; s/},{/}\n{/g' |
         grep -F "\"user\":\"$2\""
