@@ -325,8 +325,15 @@
   async function loadRendezvous() {
     const r = await main.request({ cmd: 'rendezvous' });
     state.rdv = r.ok ? r : { configured: false };
-    $('status-wrap').hidden = !state.rdv.configured;
-    $('requests').hidden = !state.rdv.configured;
+    const rdv = state.rdv;
+    $('status-wrap').hidden = !rdv.configured || !rdv.user;
+    $('requests').hidden = !rdv.configured;
+    let note = '';
+    if (rdv.configured && !rdv.connected)
+      note = 'The rendezvous server is out of reach: colleagues on this network still are not.';
+    else if (rdv.configured && !rdv.user)
+      note = 'Not logged in to the rendezvous server: run banter login USER.';
+    if (main.open) connState(note, false);
   }
 
   function unread(key) {
@@ -616,6 +623,9 @@
 
   function renderMessages() {
     const list = $('messages');
+    const mark = state.settings.read[state.current] || 0;
+    let divider = unread(state.current) > 0;
+    let first = null;
     list.setAttribute('aria-busy', 'true');
     list.replaceChildren();
     let day = '';
@@ -625,10 +635,16 @@
         list.append(el('li', { class: 'day', text: d }));
         day = d;
       }
+      if (divider && it.m && it.m.direction === 'in' && it.m.ts > mark) {
+        first = el('li', { class: 'new-divider', text: 'New' });
+        list.append(first);
+        divider = false;
+      }
       list.append(it.m ? messageNode(it.m) : it.t ? transferNode(it.t) : uploadNode(it.id, it.u));
     }
     list.removeAttribute('aria-busy');
     list.scrollTop = list.scrollHeight;
+    if (first && first.offsetTop < list.scrollTop) list.scrollTop = first.offsetTop - 12;
   }
 
   function appendItem(node, ts) {
