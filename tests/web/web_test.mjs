@@ -251,6 +251,30 @@ async function phaseHostile() {
     check(r.ws === 'refused', `${origin}: the WebSocket is refused even with the key (${r.ws})`);
     pass(`a page at ${origin} can neither read the page nor open the WebSocket (even knowing the key)`);
   }
+
+  // Bad frames on a real WebSocket of the page's own origin.
+  const a = await open('alice', env.URL_A, env.NS_A);
+  const r = await a.evaluate(async (k) => {
+    const frames = (send) => new Promise((resolve) => {
+      const ws = new WebSocket(`ws://${location.host}/ws?t=${k}`);
+      const got = [];
+      ws.onopen = () => send(ws);
+      ws.onmessage = (m) => got.push(JSON.parse(m.data).error || 'ok');
+      ws.onclose = (e) => resolve({ got, code: e.code });
+      setTimeout(() => { ws.close(); }, 3000);
+    });
+    return {
+      bad: await frames((ws) => { ws.send('not json'); ws.send('[1]'); ws.send('{"x":1}');
+        ws.send('{"cmd":"nope"}'); ws.send('{"cmd":"id"}'); }),
+      big: await frames((ws) => ws.send(`{"cmd":"id","pad":"${'x'.repeat(70000)}"}`)),
+      binary: await frames((ws) => ws.send(new Uint8Array([1, 2, 3]))),
+    };
+  }, new URL(env.URL_A).searchParams.get('t'));
+  check(JSON.stringify(r.bad.got) === '["EJSON","EJSON","ESCHEMA","EBADTYPE","ok"]',
+    `bad requests get their errors and the WebSocket stays open (${JSON.stringify(r.bad)})`);
+  check(r.big.code !== 1000 && r.big.code !== 1005, `a request over 64 KiB closes the WebSocket (${JSON.stringify(r.big)})`);
+  check(r.binary.code === 1003, `a binary frame closes the WebSocket (${JSON.stringify(r.binary)})`);
+  pass(`bad frames: EJSON, ESCHEMA, EBADTYPE answered; over 64 KiB closed (${r.big.code}); binary closed (1003)`);
 }
 
 // ----------------------------------------------------------- key change
