@@ -13,7 +13,8 @@
 #   2. chat: pages open, each sees the other, messages both ways, a file by
 #      the picker and a dropped one (progress to done, accept, decline),
 #      broadcast, settings kept by the node; the received file is intact.
-#   3. hostile pages of other origins: no fetch, no WebSocket, no upload.
+#   3. hostile pages of other origins: no fetch, no WebSocket, no upload;
+#      bad frames on the page's own WebSocket: errors, or closed.
 #   4. bob comes back with a new key: the warning, then "trust the new key".
 #   5. with a rendezvous server in host 3: carol asks alice to be her
 #      contact; alice accepts in her page and writes to her through the
