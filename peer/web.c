@@ -833,7 +833,7 @@ void web_start(web **out, control *ctl, GMainContext *ctx, const char *dir, uint
     GError *err = NULL;
     *out = NULL;
     if (port == 0) {
-        control_set_web(ctl, NULL, "the web interface is off (web_port = 0 in banter.conf)");
+        control_set_web(ctl, NULL, "the web interface is off (web_port or --web-port is 0)");
         return;
     }
     web *w = g_new0(web, 1);
