@@ -400,8 +400,8 @@ cJSON *rdvctl_request(node *n, const char *cmd, cJSON *req, rdvctl_reply_fn repl
                       rdvctl_wait **pending)
 {
     char why[600];
-    rdv *r = node_rdv(n);
-    roster *ro = node_roster(n);
+    rdv *r = n ? node_rdv(n) : NULL;
+    roster *ro = n ? node_roster(n) : NULL;
     *pending = NULL;
     cJSON *pw = cJSON_GetObjectItemCaseSensitive(req, "password");
     cJSON *out = NULL;

@@ -24,7 +24,8 @@ typedef void (*rdvctl_reply_fn)(void *ud, cJSON *reply);
 
 bool rdvctl_owns(const char *cmd);
 
-/* Serve one request for n's rendezvous (there may be none). Returns
+/* Serve one request for n's rendezvous (there may be none; n may be NULL
+ * too, as for a node without one). Returns
  * the reply (the caller's) at once, or NULL with *pending set when the
  * reply comes later through reply(ud, ...): exactly once, unless
  * rdvctl_cancel(*pending) comes first. A "password" in req is wiped. */
