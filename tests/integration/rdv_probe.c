@@ -4,6 +4,7 @@
  * (tests/integration/test_rendezvous_basic.sh).
  *
  *   rdv_probe [--expect-fp FP] [--key FILE] [--source ADDR] HOST PORT STEP...
+ *   rdv_probe --key FILE --print-key     (the device key of FILE, in hex)
  *
  * --key keeps the device identity in FILE (created when missing), so a
  * later run is the same device; --source binds the local address (another
@@ -957,6 +958,21 @@ static int step(probe *p, const char *s)
     return 0;
 }
 
+/* --key FILE --print-key: the device key (hex) of FILE, made when missing. */
+static int print_key(const char *path)
+{
+    identity *id = NULL;
+    bool created;
+    char h[2 * RV_KEY_LEN + 1];
+    if (bcrypto_init() != 0 ||
+        identity_load_or_create(&id, path, bcrypto_rng_system(), &created) != 0)
+        return 1;
+    hex(h, identity_public(id), RV_KEY_LEN);
+    printf("%s\n", h);
+    identity_free(id);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     probe p = {.fd = -1};
@@ -972,9 +988,11 @@ int main(int argc, char **argv)
         else
             break;
     }
+    if (argc - i == 1 && strcmp(argv[i], "--print-key") == 0 && o.key)
+        return print_key(o.key);
     if (argc - i < 2) {
         fprintf(stderr, "usage: rdv_probe [--expect-fp FP] [--key FILE] [--source ADDR] HOST "
-                        "PORT STEP...\n");
+                        "PORT STEP...\n       rdv_probe --key FILE --print-key\n");
         return 2;
     }
     if (bcrypto_init() != 0 || open_probe(&p, argv[i], argv[i + 1], &o) != 0)
