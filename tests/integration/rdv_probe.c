@@ -36,8 +36,10 @@
  *   seal=USER:TEXT        seal a CHAT with TEXT to every device of USER the
  *              probe learnt (RV_CONTACTS, RV_RECIPIENTS) and send the
  *              RV_SEALs; prints "seal id=ID to=USER devices=N"
- *   seals=USER:N          N such messages ("message 1"...)
+ *   seals=USER:N          N such messages ("message 1"...), at most 256
+ *              copies unanswered at a time
  *   sealto=USER:DEVHEX:TEXT  one copy to the device key given
+ *   bsealto=USER:DEVHEX:TEXT the same with the broadcast flag
  *   bcast=DEPT:TEXT       RV_BROADCAST_TO for every page (DEPT may be
  *              empty), then a broadcast copy to every recipient device
  *   bto=DEPT:PAGE         one RV_BROADCAST_TO, wait for the answer
@@ -105,8 +107,9 @@
 #define READ_CHUNK 65536
 #define SAFE_MAX   (4 * 300 + 1)
 
-#define KNOWN_MAX 64
-#define AWAIT_MS  10000
+#define KNOWN_MAX   64
+#define AWAIT_MS    10000
+#define SEAL_WINDOW 256u /* seals=: copies sent and not yet answered */
 
 enum { AW_NONE, AW_LOGIN, AW_RESULT, AW_STORED, AW_SEALED, AW_RCPT, AW_LIST };
 
@@ -705,8 +708,8 @@ static int broadcast(probe *p, const char *arg)
     return 0;
 }
 
-/* sealto=USER:DEVHEX:TEXT */
-static int seal_to(probe *p, const char *arg)
+/* sealto=USER:DEVHEX:TEXT (flags: RV_SEAL_BROADCAST for bsealto=) */
+static int seal_to(probe *p, const char *arg, uint8_t flags)
 {
     char user[BANTER_MAX_NAME + 1], devh[2 * RV_KEY_LEN + 1];
     uint8_t dev[RV_KEY_LEN], id[RV_ID_LEN];
@@ -718,7 +721,7 @@ static int seal_to(probe *p, const char *arg)
     if (unhex(dev, sizeof dev, devh) != 0)
         return -1;
     bcrypto_rng_system().fill(NULL, id, sizeof id);
-    return seal_one(p, user, dev, id, c2 + 1, 0);
+    return seal_one(p, user, dev, id, c2 + 1, flags);
 }
 
 /* The steps of contacts, presence and sealed copies; 0, 1 when s is not
@@ -764,15 +767,25 @@ static int rv_step2(probe *p, const char *s)
         if (!colon || *end || n < 1 || n > 100000 || colon - s - 6 > (long)BANTER_MAX_NAME)
             return -1;
         snprintf(user, sizeof user, "%.*s", (int)(colon - s - 6), s + 6);
+        struct known *k = known_of(p, user);
+        unsigned per = k && k->ndev ? (unsigned)k->ndev : 1, base = p->n_stored;
         for (long i = 0; i < n; i++) {
             snprintf(body, sizeof body, "message %ld", i + 1);
             if (seal_user(p, user, body, 0) != 0)
                 return -1;
+            /* As a node would: at most SEAL_WINDOW copies unanswered. */
+            unsigned sent = (unsigned)(i + 1) * per;
+            if (sent - (p->n_stored - base) >= SEAL_WINDOW) {
+                p->want = base + sent - SEAL_WINDOW / 2;
+                await_answer(p, AW_STORED);
+            }
         }
         return 0;
     }
     if (strncmp(s, "sealto=", 7) == 0)
-        return seal_to(p, s + 7);
+        return seal_to(p, s + 7, 0);
+    if (strncmp(s, "bsealto=", 8) == 0)
+        return seal_to(p, s + 8, RV_SEAL_BROADCAST);
     if (strncmp(s, "bcast=", 6) == 0)
         return broadcast(p, s + 6);
     if (strncmp(s, "bto=", 4) == 0) {

@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# test_rendezvous_mailbox.sh - sealed copies through a real
+# banter-rendezvous (ASan build), with rdv_probe clients on loopback:
+#   1. a copy for an offline device is answered "stored", delivered at the
+#      device's next login (opened and checked by the probe), and deleted
+#      after its RV_DELIVERED: not delivered again; without RV_DELIVERED it
+#      is delivered again; several arrive in order;
+#   2. a copy for a connected device is routed without the disk: the
+#      sender gets "delivered" once the device answered; one the device
+#      does not answer is stored after 10 s and delivered at the next login;
+#   3. a second device: the contact's entry is updated with both keys; one
+#      message is a copy per device, each with its own answer;
+#   4. SIGKILL of the server right after it answered "stored" for 40
+#      copies: after a restart all 40 are delivered;
+#   5. quota (quota_messages = 3 in a config file): the 4th copy is
+#      refused EQUOTA; delivering frees the mailbox;
+#   6. expiry: copies whose time is up are deleted at the server's start
+#      and never delivered;
+#   7. refusals: ENOTCONTACT, ENODEVICE, ENOUSER, EPERM (a broadcast flag
+#      without the right), EAUTH before login.
+# Needs $RDV_BIN and $RDV_PROBE (the ASan builds by default) and sqlite3.
+# shellcheck disable=SC2015,SC2317
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/integration/lib.sh
+. "$here/lib.sh"
+# shellcheck source=tests/integration/rdv_lib.sh
+. "$here/rdv_lib.sh"
+command -v sqlite3 >/dev/null || t_skip "needs sqlite3"
+
+rdv_setup ann bob cat
+rdv_start main
+for u in ann bob cat; do
+    out=$(pr "$u.key" "login=$u:$PW" ready)
+    has "$out" "^recv auth ok user=$u " || t_fail "login $u" "$out"
+done
+pr ann.key ready contact=request:bob >/dev/null
+out=$(pr bob.key ready contact=approve:ann wait=200)
+has "$out" '^recv contact ann state=approved' || t_fail setup "$out"
+bob_dev=$(devkey bob.key)
+stored() { rows 'SELECT count(*) FROM sealed'; }
+
+# ---- 1. offline ----
+out=$(pr ann.key ready "seal=bob:hello while you were out" stored=1)
+has "$out" '^seal id=[0-9a-f]{32} to=bob devices=1$' &&
+    has "$out" '^recv stored id=[0-9a-f]{32} device=[0-9a-f]{8} state=stored error=-$' ||
+    t_fail "offline" "$out"
+id=$(sed -n 's/^seal id=\([0-9a-f]*\) .*/\1/p' <<<"$out")
+grep -q "state=stored" <<<"$(grep "recv stored id=$id device=${bob_dev:0:8}" <<<"$out")" ||
+    t_fail "offline" "the answer names another id or device: $out"
+[ "$(stored)" = 1 ] || t_fail "offline" "$(stored) rows stored"
+out=$(pr bob.key ready sealed=1)
+has "$out" "^recv sealed from=ann id=$id flags=0 body=hello while you were out check=ok$" ||
+    t_fail "delivery at login" "$out"
+# The list first, then the copies.
+[ "$(grep -nE '^recv (contacts|sealed)' <<<"$out" | head -1 | cut -d: -f2 | cut -c1-13)" = "recv contacts" ] ||
+    t_fail "delivery at login" "the copy came before the contact list: $out"
+gone() { [ "$(stored)" = 0 ]; }
+wait_for 5 gone || t_fail "deleted" "$(stored) rows left after RV_DELIVERED"
+out=$(pr bob.key ready wait=500)
+has "$out" '^recv sealed' && t_fail "deleted" "delivered twice: $out"
+t_pass "offline: stored, delivered at login after the contact list, opened and checked, deleted after RV_DELIVERED"
+pr ann.key ready "seal=bob:unanswered" stored=1 >/dev/null
+out=$(pr bob.key ready noack sealed=1)
+has "$out" 'body=unanswered check=ok' || t_fail "no answer" "$out"
+out=$(pr bob.key ready sealed=1)
+has "$out" 'body=unanswered check=ok' || t_fail "no answer" "not delivered again: $out"
+wait_for 5 gone || t_fail "deleted" "$(stored) rows left"
+out=$(pr ann.key ready seals=bob:3 stored=3)
+[ "$(count "$out" 'state=stored')" -eq 3 ] || t_fail "order" "$out"
+out=$(pr bob.key ready sealed=3)
+[ "$(grep '^recv sealed' <<<"$out" | sed 's/.* body=\(.*\) check=.*/\1/' | tr '\n' '|')" = "message 1|message 2|message 3|" ] ||
+    t_fail "order" "$out"
+t_pass "a copy not answered is delivered again; several arrive in the order sent"
+
+# ---- 2. routed ----
+wait_for 5 gone
+bgp b bob.key ready wait=2000
+wait_out b '^ready$'
+out=$(pr ann.key ready "seal=bob:are you online?" stored=1)
+has "$out" 'state=delivered error=-$' || t_fail "routed" "$out"
+bg_done b
+grep -q '^recv sealed from=ann .* body=are you online? check=ok$' "$T/b.out" || t_fail "routed" "$(cat "$T/b.out")"
+[ "$(stored)" = 0 ] || t_fail "routed" "a routed copy was written to the database"
+t_pass "routed to the connected device, \"delivered\" once it answered; nothing written to the database"
+bgp b bob.key ready noack wait=13000
+wait_out b '^ready$'
+t0=$(now_ms)
+out=$(pr ann.key ready "seal=bob:slow device" stored=1)
+t=$(($(now_ms) - t0))
+has "$out" 'state=stored error=-$' || t_fail "routed, no answer" "$out"
+[ "$t" -ge 9500 ] && [ "$t" -le 12500 ] || t_fail "routed, no answer" "stored after $t ms, not 10 s"
+bg_done b 20
+[ "$(grep -c 'body=slow device' "$T/b.out")" -eq 1 ] || t_fail "routed, no answer" "$(cat "$T/b.out")"
+out=$(pr bob.key ready sealed=1)
+has "$out" 'body=slow device check=ok' || t_fail "routed, no answer" "not delivered at login: $out"
+t_pass "a device that does not answer: the copy is stored after $t ms and delivered at the next login"
+
+# ---- 3. a second device ----
+bgp a ann.key ready wait=2000
+wait_out a '^ready$'
+out=$(pr bob2.key "login=bob:$PW" ready)
+has "$out" '^recv auth ok user=bob ' || t_fail "second device" "$out"
+wait_out a '^recv contact bob state=approved .*devices=2$' || t_fail "second device" "$(cat "$T/a.out")"
+bg_done a
+bgp b bob.key ready wait=2000
+wait_out b '^ready$'
+out=$(pr ann.key ready "seal=bob:to both" stored=2)
+has "$out" '^seal id=.* to=bob devices=2$' && [ "$(count "$out" 'state=delivered')" -eq 1 ] &&
+    [ "$(count "$out" 'state=stored')" -eq 1 ] || t_fail "second device" "$out"
+bg_done b
+out=$(pr bob2.key ready sealed=1 logout)
+has "$out" 'body=to both check=ok' || t_fail "second device" "$out"
+wait_for 5 gone || t_fail "second device" "$(stored) rows left"
+t_pass "a second device: pushed to contacts with both keys; one copy routed and delivered, the other stored and delivered at its login"
+
+# ---- 4. SIGKILL right after "stored" ----
+out=$(pr ann.key ready seals=bob:40 stored=40)
+[ "$(count "$out" 'state=stored error=-$')" -eq 40 ] || t_fail "durability" "$out"
+rdv_kill
+rdv_start again
+out=$(pr bob.key ready sealed=40)
+got=$(grep '^recv sealed' <<<"$out" | grep -c 'check=ok')
+distinct=$(grep '^recv sealed' <<<"$out" | sed 's/.* body=\(.*\) check=.*/\1/' | sort -u | wc -l)
+[ "$got" -eq 40 ] && [ "$distinct" -eq 40 ] || t_fail "durability" "$got copies, $distinct distinct: $out"
+wait_for 5 gone || t_fail "durability" "$(stored) rows left"
+t_pass "SIGKILL right after 40 \"stored\" answers: all 40 delivered after the restart"
+
+# ---- 5. quota ----
+rdv_stop again
+printf 'quota_messages = 3\nquota_mb = 1\n' >quota.conf
+rdv_start quota --config quota.conf
+out=$(pr ann.key ready seals=bob:5 stored=5)
+[ "$(count "$out" 'state=stored')" -eq 3 ] && [ "$(count "$out" 'state=refused error=EQUOTA$')" -eq 2 ] ||
+    t_fail "quota" "$out"
+out=$(pr bob.key ready sealed=3)
+[ "$(count "$out" '^recv sealed')" -eq 3 ] || t_fail "quota" "$out"
+wait_for 5 gone
+out=$(pr ann.key ready seals=bob:1 stored=1)
+has "$out" 'state=stored error=-$' || t_fail "quota" "not freed: $out"
+out=$(pr bob.key ready sealed=1)
+t_pass "quota of 3 copies: the 4th and 5th refused EQUOTA; delivering frees the mailbox"
+
+# ---- 6. expiry ----
+wait_for 5 gone
+out=$(pr ann.key ready seals=bob:2 stored=2)
+rdv_stop quota
+sqlite3 rdv.db "UPDATE sealed SET expires = created - 1" || t_fail "expiry" sqlite3
+rdv_start expiry
+wait_for 5 grep -q 'deleted 2 expired stored copies' "$T/expiry.err" ||
+    t_fail "expiry" "no deletion logged: $(cat "$T/expiry.err")"
+[ "$(stored)" = 0 ] || t_fail "expiry" "$(stored) rows left"
+out=$(pr bob.key ready wait=500)
+has "$out" '^recv sealed' && t_fail "expiry" "an expired copy was delivered: $out"
+t_pass "expired copies are deleted at the start (and hourly) and never delivered"
+
+# ---- 7. refusals ----
+out=$(pr cat.key ready "sealto=bob:$bob_dev:hi" stored=1)
+has "$out" 'state=refused error=ENOTCONTACT$' || t_fail "ENOTCONTACT" "$out"
+other=$(devkey other.key)
+out=$(pr ann.key ready "sealto=bob:$other:hi" "sealto=nobody:$bob_dev:hi" "bsealto=bob:$bob_dev:hi" stored=3)
+has "$out" 'state=refused error=ENODEVICE$' && has "$out" 'state=refused error=ENOUSER$' &&
+    has "$out" 'state=refused error=EPERM$' || t_fail "refusals" "$out"
+out=$("$RDV_PROBE" 127.0.0.1 "$PORT" hello "sealto=bob:$bob_dev:hi" stored=1 delivered=00000000000000000000000000000000 2>&1)
+has "$out" 'state=refused error=EAUTH$' && has "$out" '^recv error EAUTH$' || t_fail "EAUTH" "$out"
+[ "$(stored)" = 0 ] || t_fail "refusals" "a refused copy was stored"
+t_pass "ENOTCONTACT, ENODEVICE, ENOUSER, EPERM (broadcast flag without the right), EAUTH before login"
+
+rdv_stop expiry
+grep -q 'copies: .* 2 expired' "$T/expiry.err" || t_fail "stats" "no expired copies counted"
+echo "PASS: test_rendezvous_mailbox"
