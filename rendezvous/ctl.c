@@ -240,7 +240,7 @@ int ctl_open(ctl **out, core *k, const char *path, char *why, size_t cap)
     }
     c->listener.data = c;
     c->listening = true;
-    mode_t old = umask(077); /* the socket is 0600 from its creation */
+    mode_t old = umask(0177); /* the socket is 0600 from its creation */
     r = uv_pipe_bind(&c->listener, path);
     umask(old);
     c->bound = r == 0;
