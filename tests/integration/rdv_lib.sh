@@ -142,6 +142,16 @@ bg_done() {
     return 0
 }
 
+# bg_kill NAME...: end background probes (quietly).
+bg_kill() {
+    local n
+    for n in "$@"; do
+        kill -KILL "${BGP[$n]}" 2>/dev/null
+        wait "${BGP[$n]}" 2>/dev/null
+    done
+    return 0
+}
+
 # wait_out NAME REGEX [TIMEOUT_S]: until a line of $T/NAME.out matches.
 wait_out() {
     _has_out() { grep -qE "$2" "$T/$1.out" 2>/dev/null; }

@@ -51,6 +51,7 @@
  *   noack | ack           stop / start answering RV_SEALED with RV_DELIVERED
  *              (the default is to answer)
  *   delivered=ID          send RV_DELIVERED for ID (32 hex digits)
+ *   junk=N                send a frame of N random bytes, not encrypted
  *
  * and finally prints what arrives until the server closes the connection or
  * nothing came for 1 s. What arrives is printed one line each:
@@ -805,6 +806,25 @@ static int rv_step2(probe *p, const char *s)
         if (*end || n < 0 || n > 1000000)
             return -1;
         await_count(p, s[2] == 'o' ? AW_STORED : AW_SEALED, (unsigned)n);
+        return 0;
+    }
+    if (strncmp(s, "junk=", 5) == 0) {
+        /* A frame of N random bytes, not encrypted: the server must close. */
+        long n = strtol(s + 5, &end, 10);
+        if (*end || n < 1 || n > 65535)
+            return -1;
+        uint8_t *f = malloc((size_t)n + 2);
+        if (!f)
+            return -1;
+        put_u16be(f, (uint16_t)n);
+        bcrypto_rng_system().fill(NULL, f + 2, (size_t)n);
+        for (size_t off = 0; off < (size_t)n + 2;) {
+            ssize_t w = send(p->fd, f + off, (size_t)n + 2 - off, MSG_NOSIGNAL);
+            if (w <= 0)
+                break;
+            off += (size_t)w;
+        }
+        free(f);
         return 0;
     }
     if (strcmp(s, "ready") == 0) {

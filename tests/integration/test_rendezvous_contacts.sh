@@ -188,7 +188,7 @@ ghost_gone() { grep -q '^recv presence hal offline' "$T/watch.out"; }
 wait_for 70 ghost_gone || t_fail "silent device" "gil never saw hal offline: $(cat "$T/watch.out")"
 t=$(($(now_ms) - t_ghost))
 [ "$t" -ge 55000 ] && [ "$t" -le 63000 ] || t_fail "silent device" "offline after $t ms, not about 60 s"
-kill -KILL "${BGP[ghost]}" 2>/dev/null
+bg_kill ghost
 t_pass "a device that vanished without a word is shown offline after $t ms (bound: 60 s of silence)"
 
 # ---- 8. restart ----
