@@ -166,8 +166,10 @@ static void conn_flush(conn *c)
     }
     if (r > 0)
         session_out_consume(c->s, (size_t)r);
-    if ((p = session_out(c->s, &len)) == NULL)
+    if ((p = session_out(c->s, &len)) == NULL) {
+        session_trim(c->s); /* an idle connection keeps no buffer */
         return;
+    }
     wreq *w = malloc(sizeof *w + len);
     if (!w) {
         conn_close(c, BANTER_ENOMEM, NULL);

@@ -239,6 +239,8 @@ void conn_on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
             conn_message(c, ev.data, ev.len);
     }
     conn_mark_dirty(c); /* handshake messages are queued by the session itself */
+    if (!c->closing)
+        session_trim(c->s); /* the plaintexts were handled */
 }
 
 /* ---- the server ---- */

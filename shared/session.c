@@ -302,6 +302,13 @@ const uint8_t *session_out(const session *s, size_t *len)
 
 void session_out_consume(session *s, size_t n) { buf_consume(&s->out, n); }
 
+void session_trim(session *s)
+{
+    if (buf_len(&s->out) == 0)
+        buf_free(&s->out);
+    buf_free(&s->rx_pt);
+}
+
 bool session_established(const session *s) { return s->established; }
 
 const uint8_t *session_peer(const session *s) { return s->established ? s->peer : NULL; }

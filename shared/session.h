@@ -89,6 +89,13 @@ BANTER_WUR int session_send_msg(session *s, const msg *m);
 const uint8_t *session_out(const session *s, size_t *len);
 void session_out_consume(session *s, size_t n);
 
+/* Release what the session's buffers hold allocated but unused: the
+ * output queue when it is empty, and the last received plaintext (the
+ * data of the last event, which the caller must no longer use). For a
+ * server holding many mostly idle sessions: an idle session is then its
+ * struct alone; the buffers are allocated again when next needed. */
+void session_trim(session *s);
+
 bool session_established(const session *s);
 /* The peer's Ed25519 key once established, else NULL. */
 const uint8_t *session_peer(const session *s);
