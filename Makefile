@@ -278,7 +278,7 @@ $(REL)/bench_%: bench/bench_%.c $(LIB_REL)
 	@$(if $(Q),echo "  BENCH   $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $< -o $@ $(LIB_REL) $(PKG_LIBS)
 
-bench: deps-check $(BENCH_BINS) $(if $(PEER_SRC),bin/banter)
+bench: deps-check $(BENCH_BINS) $(if $(PEER_SRC),bin/banter) $(if $(RENDEZVOUS_SRC),bin/banter-rendezvous)
 	$(Q)for b in $(BENCH_BINS); do $$b || exit 1; done
 	$(Q)bash bench/bench_node.sh
 	$(Q)bash bench/bench_transfer.sh
