@@ -165,5 +165,7 @@ count() { grep -cE "$2" <<<"$1"; }
 # The device key (hex) a probe with key file KEY proves.
 devkey() { "$RDV_PROBE" --key "$T/$1" --print-key; }
 
-# rows SQL: one value from the database (read while the server runs).
-rows() { sqlite3 -cmd ".timeout 5000" "$T/rdv.db" "$1"; }
+# sql SQL: run SQL on the database (also while the server runs); prints
+# the first column of each row.
+sql() { "$RDV_PROBE" --sql "$T/rdv.db" "$1"; }
+rows() { sql "$1"; }

@@ -5,6 +5,7 @@
  *
  *   rdv_probe [--expect-fp FP] [--key FILE] [--source ADDR] HOST PORT STEP...
  *   rdv_probe --key FILE --print-key     (the device key of FILE, in hex)
+ *   rdv_probe --sql DB SQL               (run SQL on DB, print column 1 of each row)
  *
  * --key keeps the device identity in FILE (created when missing), so a
  * later run is the same device; --source binds the local address (another
@@ -95,6 +96,8 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <sqlite3.h>
 
 #include "bcrypto.h"
 #include "identity.h"
@@ -991,6 +994,35 @@ static int step(probe *p, const char *s)
     return 0;
 }
 
+/* --sql DB SQL: run the statements of SQL on the database DB (as the
+ * tests' helper, so they need no sqlite3 program); prints the first column
+ * of every row, one per line. */
+static int run_sql(const char *path, const char *q)
+{
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_busy_timeout(db, 5000);
+    while (rc == SQLITE_OK && q && *q) {
+        sqlite3_stmt *st = NULL;
+        const char *tail = NULL;
+        rc = sqlite3_prepare_v2(db, q, -1, &st, &tail);
+        while (rc == SQLITE_OK && st && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+            const unsigned char *t = sqlite3_column_text(st, 0);
+            printf("%s\n", t ? (const char *)t : "");
+            rc = SQLITE_OK;
+        }
+        if (rc == SQLITE_DONE)
+            rc = SQLITE_OK;
+        sqlite3_finalize(st);
+        q = tail;
+    }
+    if (rc != SQLITE_OK)
+        fprintf(stderr, "rdv_probe: %s: %s\n", path, db ? sqlite3_errmsg(db) : "cannot open");
+    sqlite3_close(db);
+    return rc == SQLITE_OK ? 0 : 1;
+}
+
 /* --key FILE --print-key: the device key (hex) of FILE, made when missing. */
 static int print_key(const char *path)
 {
@@ -1023,6 +1055,8 @@ int main(int argc, char **argv)
     }
     if (argc - i == 1 && strcmp(argv[i], "--print-key") == 0 && o.key)
         return print_key(o.key);
+    if (argc == 4 && strcmp(argv[1], "--sql") == 0)
+        return run_sql(argv[2], argv[3]);
     if (argc - i < 2) {
         fprintf(stderr, "usage: rdv_probe [--expect-fp FP] [--key FILE] [--source ADDR] HOST "
                         "PORT STEP...\n       rdv_probe --key FILE --print-key\n");

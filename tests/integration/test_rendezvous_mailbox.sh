@@ -20,7 +20,7 @@
 #      and never delivered;
 #   7. refusals: ENOTCONTACT, ENODEVICE, ENOUSER, EPERM (a broadcast flag
 #      without the right), EAUTH before login.
-# Needs $RDV_BIN and $RDV_PROBE (the ASan builds by default) and sqlite3.
+# Needs $RDV_BIN and $RDV_PROBE (the ASan builds by default).
 # shellcheck disable=SC2015,SC2317
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -28,7 +28,6 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 # shellcheck source=tests/integration/rdv_lib.sh
 . "$here/rdv_lib.sh"
-command -v sqlite3 >/dev/null || t_skip "needs sqlite3"
 
 rdv_setup ann bob cat
 rdv_start main
@@ -147,7 +146,7 @@ t_pass "quota of 3 copies: the 4th and 5th refused EQUOTA; delivering frees the 
 wait_for 5 gone
 out=$(pr ann.key ready seals=bob:2 stored=2)
 rdv_stop quota
-sqlite3 rdv.db "UPDATE sealed SET expires = created - 1" || t_fail "expiry" sqlite3
+sql "UPDATE sealed SET expires = created - 1" || t_fail "expiry" "cannot age the copies"
 rdv_start expiry
 wait_for 5 grep -q 'deleted 2 expired stored copies' "$T/expiry.err" ||
     t_fail "expiry" "no deletion logged: $(cat "$T/expiry.err")"
