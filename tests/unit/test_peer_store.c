@@ -757,6 +757,56 @@ static void test_transfers(void **state)
     assert_int_equal(store_xfer_save(f->st, &x), BANTER_ENOENT);
 }
 
+/* A database of schema 2 (before relayed messages) keeps its messages
+ * through the migration to 3, which rebuilds the messages table. */
+static void test_migrate_v2(void **state)
+{
+    struct fixture *f = *state;
+    char path[160], err[256];
+    snprintf(path, sizeof path, "%s/old.db", f->dir);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    static const char v2[] =
+        "CREATE TABLE peers (key BLOB PRIMARY KEY NOT NULL, name TEXT NOT NULL,"
+        " trust INTEGER NOT NULL, source TEXT NOT NULL, addresses TEXT NOT NULL,"
+        " first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL, replaces BLOB NULL);"
+        "CREATE TABLE messages (seq INTEGER PRIMARY KEY AUTOINCREMENT, id BLOB NOT NULL,"
+        " peer BLOB NOT NULL, dir INTEGER NOT NULL, state INTEGER NOT NULL CHECK (state IN "
+        "(0, 1, 2)), broadcast INTEGER NOT NULL, ts INTEGER NOT NULL, stored INTEGER NOT NULL,"
+        " body TEXT NOT NULL, UNIQUE (id, peer, dir));"
+        "CREATE INDEX messages_outbox ON messages (peer, dir, state, seq);"
+        "CREATE INDEX messages_history ON messages (peer, seq);"
+        "CREATE TABLE transfers (id BLOB PRIMARY KEY NOT NULL, peer BLOB NOT NULL,"
+        " dir INTEGER NOT NULL, state INTEGER NOT NULL, created INTEGER NOT NULL,"
+        " updated INTEGER NOT NULL, done INTEGER NOT NULL, dest TEXT NOT NULL,"
+        " error TEXT NOT NULL, secret BLOB NOT NULL);"
+        "CREATE TABLE transfer_files (id BLOB NOT NULL REFERENCES transfers (id) ON DELETE "
+        "CASCADE, idx INTEGER NOT NULL, name TEXT NOT NULL, size INTEGER NOT NULL,"
+        " hash BLOB NOT NULL, local TEXT NOT NULL, mtime INTEGER NOT NULL,"
+        " verified INTEGER NOT NULL, PRIMARY KEY (id, idx));"
+        "INSERT INTO messages (id, peer, dir, state, broadcast, ts, stored, body) VALUES"
+        " (zeroblob(16), zeroblob(32), 1, 0, 0, 1, 2, 'kept'),"
+        " (randomblob(16), zeroblob(32), 0, 2, 0, 3, 4, 'also kept');"
+        "PRAGMA user_version = 2;";
+    assert_int_equal(sqlite3_exec(db, v2, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    store *st = NULL;
+    assert_int_equal(store_open(&st, path, err, sizeof err), 0);
+    uint8_t peer[STORE_KEYLEN] = {0};
+    store_msg *m = NULL;
+    size_t n = 0;
+    assert_int_equal(store_history(st, peer, 10, &m, &n), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(m[0].body, "kept");
+    assert_int_equal(m[0].state, STORE_QUEUED);
+    assert_string_equal(m[1].body, "also kept");
+    store_msgs_free(m, n);
+    /* and the new states fit */
+    uint8_t id[MSG_ID_LEN] = {0};
+    assert_int_equal(store_msg_set_result(st, id, peer, STORE_FAILED, "EQUOTA"), 0);
+    store_close(st);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -776,6 +826,7 @@ int main(void)
         T(test_open_missing_dir),
         T(test_open_not_a_database),
         T(test_open_newer_schema),
+        T(test_migrate_v2),
     };
 #undef T
     return cmocka_run_group_tests_name("peer_store", tests, NULL, NULL);
