@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "db_contacts.h"
+#include "mailbox.h"
 #include "rel.h"
 
 /* ---- the relation cache of a connected account ---- */
@@ -282,6 +283,8 @@ static void send_list(conn *c)
         if (r)
             core_log(c->k, "cannot send the contact list of %s: %s", a->name,
                      r == BANTER_EDB ? db_errmsg(c->k->db) : banter_strerror(r));
+        if (!c->clist_after)
+            mailbox_wake(c); /* stored copies come after the list */
     }
 }
 

@@ -561,8 +561,8 @@ static void on_row(void *ud, const db_sealed *s)
 static void fetch_one(mailbox *mb, conn *d)
 {
     if (d->closing || !d->acct || !d->mb.more || d->mb.stalled || conn_busy(d) ||
-        d->mb.n >= MB_WINDOW)
-        return;
+        d->mb.n >= MB_WINDOW || d->clist_after)
+        return; /* mailbox_wake calls again (the contact list goes first) */
     size_t room = MB_WINDOW - d->mb.n;
     struct fetch_ctx f = {mb, d, false};
     int n =

@@ -21,8 +21,8 @@
  * (or "refused" EQUOTA, or a database error code) only after the COMMIT
  * returned. RV_DELIVERED of stored copies delete their rows in the same
  * batches. A stored copy goes to its device right after the device
- * authenticates (after its contact list), oldest first, at most MB_WINDOW
- * unanswered at a time, and while its output queue has room.
+ * authenticates (after its whole contact list), oldest first, at most
+ * MB_WINDOW unanswered at a time, and while its output queue has room.
  *
  * Refusals answered at once: EAUTH, EPERM (a broadcast without the
  * right), ETOOBIG (the RV_SEALED would not fit one transport message),

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-# shellcheck shell=bash disable=SC2015,SC2034
+# shellcheck shell=bash disable=SC2015,SC2034,SC2317
 #
 # rdv_lib.sh - what the rendezvous integration tests share: a scratch
 # directory, accounts, one banter-rendezvous (the ASan build) on a free
