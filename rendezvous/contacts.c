@@ -165,41 +165,69 @@ void contacts_account_gone(core *k, account *a)
 
 /* ---- entries ---- */
 
+/* What an entry about one account holds, for any viewer: read once. */
+struct peer_info {
+    struct rv_profile p; /* every field that is set */
+    size_t ndev;
+    uint8_t dev[RV_DEVICES_MAX][RV_KEY_LEN];
+};
+
+static int peer_load(core *k, const char *peer, struct peer_info *pi)
+{
+    int r = db_profile_get(k->db, peer, &pi->p);
+    if (r == 0)
+        r = db_devices_of(k->db, peer, pi->dev, RV_DEVICES_MAX, &pi->ndev);
+    if (r)
+        core_log(k, "cannot read the contact %s: %s", peer,
+                 r == BANTER_EDB ? db_errmsg(k->db) : banter_strerror(r));
+    return r;
+}
+
 /*
- * The entry about peer as viewer sees it: viewer's side of the relation
- * and whether peer blocked viewer. Details (profile, presence, devices)
- * only with an approved relation neither side blocked, except that a
- * viewer blocked by peer keeps profile and devices (docs/rendezvous.md
- * section 5.1: a block is never visible). Free with
+ * The entry about peer (pi) as viewer sees it: viewer's side of the
+ * relation and whether peer blocked viewer. An approved entry has the
+ * profile and the devices; the presence too unless peer blocked viewer
+ * (docs/rendezvous.md 5.2: a block is never visible, the blocked one sees
+ * the other offline). Others have the display name only. Free with
  * db_profile_clear(&e->p).
  */
-static int entry_fill(core *k, const char *peer, rel_side side, bool blocked_me,
-                      struct rv_contact *e)
+static int entry_make(core *k, const char *peer, const struct peer_info *pi, rel_side side,
+                      bool blocked_me, struct rv_contact *e)
 {
+    bool approved = rel_details(side, false);
     memset(e, 0, sizeof *e);
     snprintf(e->name, sizeof e->name, "%s", peer);
     e->state = rel_view(side);
-    int r = db_profile_get(k->db, peer, &e->p);
-    if (r)
-        return r;
-    if (e->state == RV_CS_APPROVED && blocked_me) {
-        /* Blocked by peer: the viewer must not be able to tell. Its entry
-         * stays as it was, profile and devices included (it seals to them
-         * and the server drops the copies); only the presence is gone. */
-        return db_devices_of(k->db, peer, e->dev, RV_DEVICES_MAX, &e->ndev);
+    for (int i = 0; i < RV_F_COUNT; i++) {
+        const char *v = pi->p.f[i];
+        if (v && (approved || i == RV_F_DISPLAY_NAME) && !(e->p.f[i] = strdup(v)))
+            return BANTER_ENOMEM;
     }
-    if (!rel_details(side, blocked_me)) {
-        char *dn = e->p.f[RV_F_DISPLAY_NAME];
-        e->p.f[RV_F_DISPLAY_NAME] = NULL;
-        db_profile_clear(&e->p);
-        e->p.f[RV_F_DISPLAY_NAME] = dn;
+    if (!approved)
         return 0;
-    }
+    e->ndev = pi->ndev;
+    memcpy(e->dev, pi->dev, pi->ndev * RV_KEY_LEN);
+    if (blocked_me)
+        return 0; /* offline */
     const account *pa = online_find(k->on, peer);
     e->status = visible(pa);
     if (e->status != RV_P_OFFLINE && pa->text)
         snprintf(e->text, sizeof e->text, "%s", pa->text);
-    return db_devices_of(k->db, peer, e->dev, RV_DEVICES_MAX, &e->ndev);
+    return 0;
+}
+
+/* The entry about peer for viewer, read from the database. */
+static int entry_fill(core *k, const char *peer, rel_side side, bool blocked_me,
+                      struct rv_contact *e)
+{
+    struct peer_info pi = {0};
+    int r = peer_load(k, peer, &pi);
+    if (r == 0)
+        r = entry_make(k, peer, &pi, side, blocked_me, e);
+    else
+        memset(e, 0, sizeof *e);
+    db_profile_clear(&pi.p);
+    return r;
 }
 
 /* Encode and send RV_CONTACTS holding es[0..n) to c, or to every device of
@@ -220,16 +248,15 @@ static void send_contacts(core *k, account *a, conn *c, struct rv_contact *es, s
     buf_free(&b);
 }
 
-/* One entry, about peer, to every device of viewer. */
-static void push_entry(core *k, account *viewer, const char *peer, rel_side side, bool blocked_me)
+/* One entry, about peer (pi), to every device of viewer. */
+static void push_entry(core *k, account *viewer, const char *peer, const struct peer_info *pi,
+                       rel_side side, bool blocked_me)
 {
     struct rv_contact e;
-    int r = entry_fill(k, peer, side, blocked_me, &e);
-    if (r == 0)
+    if (entry_make(k, peer, pi, side, blocked_me, &e) == 0)
         send_contacts(k, viewer, NULL, &e, 1, false);
     else
-        core_log(k, "cannot read the contact %s: %s", peer,
-                 r == BANTER_EDB ? db_errmsg(k->db) : banter_strerror(r));
+        core_log(k, "out of memory: a contact update for %s is lost", viewer->name);
     db_profile_clear(&e.p);
 }
 
@@ -238,8 +265,13 @@ void contacts_entry_changed(core *k, const char *name)
     account *a = online_find(k->on, name);
     db_rel *rows = NULL;
     size_t n = 0;
+    struct peer_info pi = {0};
     if (!a && db_rel_list(k->db, name, &rows, &n) != 0) {
         core_log(k, "cannot read the contacts of %s: %s", name, db_errmsg(k->db));
+        return;
+    }
+    if (peer_load(k, name, &pi) != 0) {
+        free(rows);
         return;
     }
     size_t count = a ? a->nrel : n;
@@ -251,8 +283,9 @@ void contacts_entry_changed(core *k, const char *name)
         rel_side theirs = {rel_mirror(mine.rel), blocked_me};
         account *v = online_find(k->on, peer);
         if (v && rel_exists(theirs))
-            push_entry(k, v, name, theirs, mine.blocked);
+            push_entry(k, v, name, &pi, theirs, mine.blocked);
     }
+    db_profile_clear(&pi.p);
     free(rows);
 }
 
@@ -379,13 +412,20 @@ static void apply_change(core *k, account *a, const char *peer, rel_side oa, rel
                          rel_side na, rel_side nb)
 {
     account *b = online_find(k->on, peer);
+    struct peer_info pa = {0}, pb = {0};
     if (cache_set(a, peer, na, nb.blocked) != 0 || (b && cache_set(b, a->name, nb, na.blocked)))
         core_log(k, "out of memory: the contacts of %s are stale until it reconnects", a->name);
-    if (rel_view(oa) != rel_view(na) || rel_details(oa, ob.blocked) != rel_details(na, nb.blocked))
-        push_entry(k, a, peer, na, nb.blocked);
-    if (b && (rel_view(ob) != rel_view(nb) ||
-              rel_details(ob, oa.blocked) != rel_details(nb, na.blocked)))
-        push_entry(k, b, a->name, nb, na.blocked);
+    if ((rel_view(oa) != rel_view(na) ||
+         rel_details(oa, ob.blocked) != rel_details(na, nb.blocked)) &&
+        peer_load(k, peer, &pb) == 0)
+        push_entry(k, a, peer, &pb, na, nb.blocked);
+    if (b &&
+        (rel_view(ob) != rel_view(nb) ||
+         rel_details(ob, oa.blocked) != rel_details(nb, na.blocked)) &&
+        peer_load(k, a->name, &pa) == 0)
+        push_entry(k, b, a->name, &pa, nb, na.blocked);
+    db_profile_clear(&pa.p);
+    db_profile_clear(&pb.p);
 }
 
 void contacts_op(conn *c, const struct rv_contact_op *op)

@@ -576,18 +576,16 @@ int db_profile_get(db *d, const char *name, struct rv_profile *out)
 
 /* Who a search shows, seen by the searcher ?1: invisible accounts only to
  * themselves and their approved contacts; details (column "details") to
- * the searcher itself and to approved contacts when neither blocked the
- * other. */
+ * the searcher itself and to approved contacts it has not blocked (that
+ * the other blocked the searcher changes nothing: a block is never
+ * visible, docs/rendezvous.md 5.1). */
 #define SEARCH_FROM                                                                                \
     " FROM users u LEFT JOIN profiles p ON p.user = u.name"                                        \
     " LEFT JOIN presence s ON s.user = u.name"                                                     \
     " LEFT JOIN contacts c ON c.user = ?1 AND c.peer = u.name"                                     \
-    " LEFT JOIN contacts r ON r.user = u.name AND r.peer = ?1"                                     \
     " WHERE u.disabled = 0"                                                                        \
     " AND (coalesce(s.status, 1) <> 4 OR u.name = ?1 OR coalesce(c.rel, 0) = 3)"
-#define SEARCH_DETAILS                                                                             \
-    "(u.name = ?1 OR (coalesce(c.rel, 0) = 3 AND coalesce(c.blocked, 0) = 0"                       \
-    " AND coalesce(r.blocked, 0) = 0))"
+#define SEARCH_DETAILS "(u.name = ?1 OR (coalesce(c.rel, 0) = 3 AND coalesce(c.blocked, 0) = 0))"
 #define SEARCH_SQL_MAX 3072
 
 /*

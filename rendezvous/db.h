@@ -118,8 +118,9 @@ void db_profile_clear(struct rv_profile *p);
  * matches as all fields ""), leaving out those whose presence is invisible
  * unless they are the searcher or its approved contacts. res gets the total
  * and page q->page of q->per_page accounts ordered by name, each with its
- * display_name; the searcher itself and approved contacts that have not
- * blocked it (and that it has not blocked) with every field that is set.
+ * display_name; the searcher itself and approved contacts it has not
+ * blocked with every field that is set (whether they blocked the searcher
+ * does not show).
  * On success and on failure, free what res holds with rvmsg_clear() on an
  * rvmsg of type RV_SEARCH_RESULT that contains it. BANTER_EINVAL for a
  * query outside the codec's limits.

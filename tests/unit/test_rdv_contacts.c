@@ -5,8 +5,8 @@
  * what each side sees, blocks that stay hidden), its storage (both sides in
  * one transaction, rows gone when nothing is left, the other side's block
  * listed), presence storage, the broadcast right, and search visibility
- * (details to approved contacts and oneself only, invisible accounts
- * hidden from others).
+ * (details to approved contacts and oneself only, a block not visible to
+ * the blocked, invisible accounts hidden from others).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -278,11 +278,16 @@ static void test_search_visibility(void **state)
     assert_int_equal(find(f->d, "bob", "bob", &got), 1);
     assert_string_equal(got.f[RV_F_DEPARTMENT], "Ops");
     db_profile_clear(&got);
-    /* bob blocks ann: details gone, still found. */
+    /* bob blocks ann: ann cannot tell (still found, with the details);
+     * bob, who blocks, sees the display name only. */
     assert_int_equal(db_rel_write(f->d, "ann", "bob", (rel_side){REL_APPROVED, false},
                                   (rel_side){REL_APPROVED, true}, 3),
                      0);
     assert_int_equal(find(f->d, "ann", "bob", &got), 1);
+    assert_string_equal(got.f[RV_F_DEPARTMENT], "Ops");
+    db_profile_clear(&got);
+    assert_int_equal(db_profile_set(f->d, "ann", &p, 3), 0);
+    assert_int_equal(find(f->d, "bob", "ann", &got), 1);
     assert_null(got.f[RV_F_DEPARTMENT]);
     db_profile_clear(&got);
     /* Invisible: found by itself and approved contacts only. */
