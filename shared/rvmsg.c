@@ -162,26 +162,40 @@ static int decode_search(const cJSON *o, struct rv_search *q)
     return r;
 }
 
-static int decode_result(const cJSON *o, struct rv_search_result *res)
+/* A page of users (RV_SEARCH_RESULT, RV_RECIPIENTS): "total", "page" and
+ * the "users" array (at most max), whose items (elem bytes each, zeroed)
+ * the caller fills; *items is the caller's even on error. */
+static int decode_page(const cJSON *o, uint64_t *total, uint32_t *page, size_t max, size_t elem,
+                       void **items, const cJSON **users)
 {
     int64_t v;
     int r = jsonv_int(o, "total", 0, JSONV_MAX_INT, &v);
     if (r)
         return r;
-    res->total = (uint64_t)v;
+    *total = (uint64_t)v;
     r = jsonv_int(o, "page", 0, 1000000, &v);
     if (r)
         return r;
-    res->page = (uint32_t)v;
-    const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, "users"), *it;
-    if (!cJSON_IsArray(a))
+    *page = (uint32_t)v;
+    *users = cJSON_GetObjectItemCaseSensitive(o, "users");
+    if (!cJSON_IsArray(*users))
         return BANTER_ESCHEMA;
-    int count = cJSON_GetArraySize(a);
-    if ((size_t)count > RV_PER_PAGE_MAX)
+    int count = cJSON_GetArraySize(*users);
+    if ((size_t)count > max)
         return BANTER_ETOOLONG;
-    res->users = count ? calloc((size_t)count, sizeof *res->users) : NULL;
-    if (count && !res->users)
-        return BANTER_ENOMEM;
+    *items = count ? calloc((size_t)count, elem) : NULL;
+    return count && !*items ? BANTER_ENOMEM : 0;
+}
+
+static int decode_result(const cJSON *o, struct rv_search_result *res)
+{
+    const cJSON *a, *it;
+    void *items = NULL;
+    int r =
+        decode_page(o, &res->total, &res->page, RV_PER_PAGE_MAX, sizeof *res->users, &items, &a);
+    res->users = items;
+    if (r)
+        return r;
     cJSON_ArrayForEach (it, a) {
         struct rv_user *u = &res->users[res->n++];
         r = cJSON_IsObject(it) ? jsonv_members(it) : BANTER_ESCHEMA;
@@ -355,24 +369,13 @@ static int decode_bto(const cJSON *o, struct rv_broadcast_to *b)
 
 static int decode_rcpt(const cJSON *o, struct rv_recipients *res)
 {
-    int64_t v;
-    int r = jsonv_int(o, "total", 0, JSONV_MAX_INT, &v);
+    const cJSON *a, *it;
+    void *items = NULL;
+    int r =
+        decode_page(o, &res->total, &res->page, RV_RCPT_PER_PAGE, sizeof *res->users, &items, &a);
+    res->users = items;
     if (r)
         return r;
-    res->total = (uint64_t)v;
-    r = jsonv_int(o, "page", 0, 1000000, &v);
-    if (r)
-        return r;
-    res->page = (uint32_t)v;
-    const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, "users"), *it;
-    if (!cJSON_IsArray(a))
-        return BANTER_ESCHEMA;
-    int count = cJSON_GetArraySize(a);
-    if ((size_t)count > RV_RCPT_PER_PAGE)
-        return BANTER_ETOOLONG;
-    res->users = count ? calloc((size_t)count, sizeof *res->users) : NULL;
-    if (count && !res->users)
-        return BANTER_ENOMEM;
     cJSON_ArrayForEach (it, a) {
         struct rv_rcpt *u = &res->users[res->n++];
         r = cJSON_IsObject(it) ? jsonv_members(it) : BANTER_ESCHEMA;
@@ -589,23 +592,35 @@ static int build_search(const struct rv_search *q, cJSON *o)
     return r ? r : jsonv_add_int(o, "per_page", q->per_page);
 }
 
+static cJSON *add_object(cJSON *array)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (o && !cJSON_AddItemToArray(array, o)) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* "total", "page" and an empty "users" array (*a) for n of at most max. */
+static int build_page(cJSON *o, uint64_t total, uint32_t page, size_t n, size_t max, cJSON **a)
+{
+    if (n > max)
+        return BANTER_ESCHEMA;
+    int r = jsonv_add_int(o, "total", total);
+    if (!r)
+        r = jsonv_add_int(o, "page", page);
+    *a = r ? NULL : cJSON_AddArrayToObject(o, "users");
+    return r ? r : *a ? 0 : BANTER_ENOMEM;
+}
+
 static int build_result(const struct rv_search_result *res, cJSON *o)
 {
-    if (res->n > RV_PER_PAGE_MAX)
-        return BANTER_ESCHEMA;
-    int r = jsonv_add_int(o, "total", res->total);
-    if (!r)
-        r = jsonv_add_int(o, "page", res->page);
-    cJSON *a = r ? NULL : cJSON_AddArrayToObject(o, "users");
-    if (!a)
-        return r ? r : BANTER_ENOMEM;
+    cJSON *a;
+    int r = build_page(o, res->total, res->page, res->n, RV_PER_PAGE_MAX, &a);
     for (size_t i = 0; i < res->n && r == 0; i++) {
-        cJSON *u = cJSON_CreateObject();
-        if (!u || !cJSON_AddItemToArray(a, u)) {
-            cJSON_Delete(u);
-            return BANTER_ENOMEM;
-        }
-        r = add_name(u, "user", res->users[i].name);
+        cJSON *u = add_object(a);
+        r = u ? add_name(u, "user", res->users[i].name) : BANTER_ENOMEM;
         if (!r)
             r = build_profile(&res->users[i].p, u);
     }
@@ -643,16 +658,6 @@ static int add_devices(cJSON *o, size_t n, const uint8_t dev[][RV_KEY_LEN])
             return r;
     }
     return 0;
-}
-
-static cJSON *add_object(cJSON *array)
-{
-    cJSON *o = cJSON_CreateObject();
-    if (o && !cJSON_AddItemToArray(array, o)) {
-        cJSON_Delete(o);
-        return NULL;
-    }
-    return o;
 }
 
 static int build_contact(const struct rv_contact *c, cJSON *o)
@@ -728,14 +733,8 @@ static int build_bto(const struct rv_broadcast_to *b, cJSON *o)
 
 static int build_rcpt(const struct rv_recipients *res, cJSON *o)
 {
-    if (res->n > RV_RCPT_PER_PAGE)
-        return BANTER_ESCHEMA;
-    int r = jsonv_add_int(o, "total", res->total);
-    if (!r)
-        r = jsonv_add_int(o, "page", res->page);
-    cJSON *a = r ? NULL : cJSON_AddArrayToObject(o, "users");
-    if (!a)
-        return r ? r : BANTER_ENOMEM;
+    cJSON *a;
+    int r = build_page(o, res->total, res->page, res->n, RV_RCPT_PER_PAGE, &a);
     for (size_t i = 0; i < res->n && r == 0; i++) {
         cJSON *u = add_object(a);
         r = u ? add_name(u, "user", res->users[i].name) : BANTER_ENOMEM;
