@@ -17,7 +17,10 @@
 #      blocking: ada's messages are accepted ("stored") but never reach bob;
 #   5. organisation broadcast by carol (admin): online ada gets it at once,
 #      offline bob at his next login; ada (no right) is refused;
-#   6. on the LAN, ada's node shows carol as the organisation's account
+#   6. a hostile client in carol's host (garbage, a stalled oversized
+#      frame, unauthenticated requests, a junk frame, 1000 rapid
+#      connections): ada and bob stay logged in and are served;
+#   7. on the LAN, ada's node shows carol as the organisation's account
 #      "carol" (her certificate), also after the server is stopped.
 # Needs root (namespaces). $BANTER_BIN and $RDV_BIN default to the ASan
 # builds; every process's stderr is checked for sanitizer reports.
@@ -220,7 +223,39 @@ run b "$T/ada" broadcast --org "me too"
 [ "$RC" -eq 1 ] && grep -q "broadcast right" <<<"$OUT" || t_fail "no right" "exit $RC: $OUT"
 t_pass "org broadcast: online ada at once, offline bob at his next login; refused without the right"
 
-# ---- 6. the certificate on the LAN ----
+# ---- 6. a hostile client next to logged-in users ----
+
+# From carol's host: raw garbage, a frame header promising 64 KiB that
+# never comes, a junk frame after a real handshake, unauthenticated
+# requests, and 1000 rapid connections. ada and bob keep being served.
+hostile() {
+    local i
+    for i in $(seq 1000); do
+        exec 3<>/dev/tcp/198.18.0.1/7400 || return 1
+        exec 3>&-
+    done
+    exec 3<>/dev/tcp/198.18.0.1/7400 && head -c 4096 /dev/urandom >&3 && exec 3>&-
+    exec 3<>/dev/tcp/198.18.0.1/7400 && printf '\377\377abc' >&3 && sleep 0.2 && exec 3>&-
+    return 0
+}
+export -f hostile
+t0=$(now_ms)
+host_exec 4 bash -c hostile || t_fail "hostile" "could not connect"
+RDV_PROBE=${RDV_PROBE:-$here/../../build/asan/tests/rdv_probe}
+if [ -x "$RDV_PROBE" ]; then
+    out=$(host_exec 4 "$RDV_PROBE" --key "$T/probe.key" 198.18.0.1 7400 hello \
+        search=0:10:user~a contact=request:ada status=busy wait=300 junk=70000 2>&1)
+    grep -q 'EAUTH' <<<"$out" || t_fail "unauthenticated" "no EAUTH: $out"
+fi
+hostile_ms=$(($(now_ms) - t0))
+alive "$SRV_PID" || t_fail "hostile" "the server died"
+run b "$T/ada" send bob "still served"
+[ "$RC" -eq 0 ] && grep -q "delivered to bob" <<<"$OUT" && has_body "$T/bob" ada "still served" ||
+    t_fail "hostile" "ada -> bob after the storm: exit $RC, $OUT"
+logged_in ada ada && logged_in bob bob || t_fail "hostile" "a logged-in user was dropped"
+t_pass "garbage, a stalled oversized frame, unauthenticated requests, a junk frame and 1000 rapid connections (${hostile_ms} ms): ada and bob still logged in and served"
+
+# ---- 7. the certificate on the LAN ----
 
 org_of() { peer_obj "$T/ada" carol | grep -q '"org":{"account":"carol"'; }
 wait_for 20 org_of || t_fail "certificate" "ada's view of carol: $(peer_obj "$T/ada" carol)"
