@@ -71,6 +71,8 @@ struct rdv {
     bool authed; /* the sink was told the session is authenticated */
     void (*cert_hook)(void *ud);
     void *cert_ud;
+    rv_presence my_status; /* as the server last said (RV_P_OFFLINE: not known) */
+    char my_text[RV_TEXT_MAX + 1];
 };
 
 static int64_t mono_ms(void) { return g_get_monotonic_time() / 1000; }
@@ -551,6 +553,8 @@ static void update_authed(rdv *r)
     bool now = r->c && r->verified && r->user[0];
     if (now == r->authed)
         return;
+    r->my_status = RV_P_OFFLINE;
+    r->my_text[0] = '\0';
     r->authed = now;
     if (r->sink.session)
         r->sink.session(r->sink_ud, now ? r->user : NULL);
@@ -748,6 +752,12 @@ static void on_rvmsg(rdv *r, const uint8_t *pt, size_t len)
     case RV_PRESENCE:
         if (r->sink.presence && r->authed)
             r->sink.presence(r->sink_ud, &m.u.status);
+        break;
+    case RV_STATUS: /* the status our account chose (on any of its devices) */
+        if (r->authed) {
+            r->my_status = m.u.status.status;
+            memcpy(r->my_text, m.u.status.text, sizeof r->my_text);
+        }
         break;
     case RV_STORED:
         if (r->sink.stored && r->authed)
@@ -1074,6 +1084,8 @@ void rdv_get_status(const rdv *r, rdv_status *st)
     memcpy(st->auth_error, r->auth_error, sizeof st->auth_error);
     st->retry_after_ms = r->retry_after_ms;
     st->cert_expires_ms = r->has_cert ? r->cert.expires_ms : 0;
+    st->status = r->my_status;
+    memcpy(st->status_text, r->my_text, sizeof st->status_text);
 }
 
 const cert *rdv_cert(const rdv *r) { return r->has_cert ? &r->cert : NULL; }

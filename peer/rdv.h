@@ -92,6 +92,8 @@ typedef struct rdv_status {
     char auth_error[BANTER_MAX_ERRCODE + 1]; /* "" or the server's refusal code */
     int64_t retry_after_ms;
     int64_t cert_expires_ms; /* 0: no certificate */
+    rv_presence status;      /* the account's chosen status; RV_P_OFFLINE: not known */
+    char status_text[RV_TEXT_MAX + 1];
 } rdv_status;
 
 /* Set up (no I/O yet; rdv_start dials). Loads the certificate from

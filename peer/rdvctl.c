@@ -116,6 +116,8 @@ static cJSON *status_reply(rdv *r)
         cJSON_AddNumberToObject(o, "cert_expires", (double)st.cert_expires_ms);
     else
         cJSON_AddNullToObject(o, "cert_expires");
+    add_str_or_null(o, "status", st.status != RV_P_OFFLINE ? rv_presence_name(st.status) : NULL);
+    add_str_or_null(o, "status_text", st.status_text);
     return o;
 }
 

@@ -73,6 +73,7 @@ static void enter(conn *c, const db_user *u)
         leave(c);
         return;
     }
+    contacts_own_status(c, false);
     mailbox_device_up(c);
 }
 

@@ -129,6 +129,24 @@ static void send_all(account *a, const uint8_t *pt, size_t len)
     }
 }
 
+void contacts_own_status(conn *c, bool all)
+{
+    account *a = c->acct;
+    rvmsg m = {.type = RV_STATUS};
+    m.u.status.status =
+        a->status >= RV_P_ONLINE && a->status < RV_P_COUNT ? (rv_presence)a->status : RV_P_ONLINE;
+    snprintf(m.u.status.text, sizeof m.u.status.text, "%s", a->text ? a->text : "");
+    buf b;
+    buf_init(&b, BANTER_MAX_PLAINTEXT);
+    if (rvmsg_encode(&m, &b) == 0) {
+        if (all)
+            send_all(a, buf_data(&b), buf_len(&b));
+        else
+            conn_send_pt(c, buf_data(&b), buf_len(&b));
+    }
+    buf_free(&b);
+}
+
 /* RV_PRESENCE of a to every connected device of its approved contacts
  * that neither blocked nor were blocked by it. */
 static void push_presence(core *k, account *a)
@@ -370,6 +388,7 @@ void contacts_status(conn *c, const struct rv_status *st)
     free(a->text);
     a->text = text;
     a->status = (uint8_t)st->status;
+    contacts_own_status(c, true); /* every device of the account shows it */
     rv_presence now = visible(a);
     if (now != a->shown || (now != RV_P_OFFLINE && text_changed))
         push_presence(c->k, a);

@@ -47,6 +47,9 @@ void contacts_op(conn *c, const struct rv_contact_op *op);
 /* RV_STATUS from an authenticated c: stored, then pushed when what
  * contacts see changed. ERROR on a database failure. */
 void contacts_status(conn *c, const struct rv_status *st);
+/* Tell c (all: every connected device of c's account) the status the
+ * account chose (RV_STATUS, server to node; docs/rendezvous.md 5.3). */
+void contacts_own_status(conn *c, bool all);
 
 /* name's profile or its devices changed: every connected account with an
  * entry for it gets the entry again. */

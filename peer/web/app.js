@@ -327,6 +327,7 @@
     state.rdv = r.ok ? r : { configured: false };
     const rdv = state.rdv;
     $('status-wrap').hidden = !rdv.configured || !rdv.user;
+    if (rdv.status) $('status-select').value = rdv.status; // the account's choice, from the server
     $('requests').hidden = !rdv.configured;
     let note = '';
     if (rdv.configured && !rdv.connected)

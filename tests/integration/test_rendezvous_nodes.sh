@@ -138,6 +138,8 @@ contact_json bob ada | grep -qF '"text":"at lunch"' || t_fail "status text" "$(c
 wait_for 5 grep -q '"event":"presence".*"status":"away"' "$T/bob-listen.log" ||
     t_fail "presence event" "$(cat "$T/bob-listen.log")"
 peer_obj "$T/bob" ada | grep -q '"source":"rendezvous"' || t_fail "peers" "$(peer_obj "$T/bob" ada)"
+own_away() { b "$T/ada" rendezvous --json | grep -q '"status":"away","status_text":"at lunch"'; }
+wait_for 5 own_away || t_fail "own status" "$(b "$T/ada" rendezvous --json)"
 b "$T/ada" status online >/dev/null
 t_pass "presence pushed: away with its text reached bob (event and peers, source rendezvous)"
 
