@@ -60,13 +60,24 @@ struct roster {
     void *ud;
     bool online;
     char user[BANTER_MAX_NAME + 1];
-    GHashTable *contacts; /* name -> contact */
+    GHashTable *contacts; /* name -> contact (owned) */
+    GHashTable *by_key;   /* its store key (32 bytes) -> the same contact */
     GHashTable *recs;     /* "idhex:keyhex" -> sendrec (owned) */
     GHashTable *copies;   /* "idhex:devhex" -> sendrec (borrowed from recs) */
     bcast *bc;
 };
 
 static int64_t now_ms(void) { return g_get_real_time() / 1000; }
+
+/* Store keys are hashes already: their first bytes hash them well. */
+static guint key_hash(gconstpointer k)
+{
+    guint h;
+    memcpy(&h, k, sizeof h);
+    return h;
+}
+
+static gboolean key_equal(gconstpointer a, gconstpointer b) { return memcmp(a, b, 32) == 0; }
 
 static void hexkey(char *out, size_t cap, const uint8_t id[static MSG_ID_LEN], const uint8_t k[32])
 {
@@ -276,16 +287,9 @@ void roster_kick(roster *ro, const uint8_t key[static 32])
 {
     if (!ro)
         return;
-    GHashTableIter it;
-    gpointer k, v;
-    g_hash_table_iter_init(&it, ro->contacts);
-    while (g_hash_table_iter_next(&it, &k, &v)) {
-        contact *c = v;
-        if (memcmp(c->key, key, 32) == 0) {
-            flush_contact(ro, c);
-            return;
-        }
-    }
+    contact *c = g_hash_table_lookup(ro->by_key, key);
+    if (c)
+        flush_contact(ro, c);
 }
 
 /* ---- organisation broadcast ---- */
@@ -473,6 +477,7 @@ static void apply_entry(roster *ro, const struct rv_contact *e)
     if (e->state == RV_CS_NONE) {
         if (c) {
             set_offline(ro, c);
+            g_hash_table_remove(ro->by_key, c->key);
             g_hash_table_remove(ro->contacts, e->name);
         }
         return;
@@ -482,6 +487,7 @@ static void apply_entry(roster *ro, const struct rv_contact *e)
         g_strlcpy(c->name, e->name, sizeof c->name);
         roster_account_key(ro->fpd, c->name, c->key);
         g_hash_table_insert(ro->contacts, c->name, c);
+        g_hash_table_insert(ro->by_key, c->key, c);
     }
     c->state = e->state;
     profile_free(&c->p);
@@ -500,8 +506,10 @@ static void on_contacts(void *ud, const struct rv_contacts *cs)
     /* A reset starts the whole list again. It only comes right after
      * logging in, when every contact is already shown offline: dropping
      * the old entries says nothing to anyone. */
-    if (cs->reset)
+    if (cs->reset) {
+        g_hash_table_remove_all(ro->by_key);
         g_hash_table_remove_all(ro->contacts);
+    }
     for (size_t i = 0; i < cs->n; i++)
         apply_entry(ro, &cs->c[i]);
     emit(ro, NODE_EV_CONTACTS, NULL, NULL, NULL, NULL, NULL);
@@ -630,16 +638,11 @@ static void on_writable(void *ud)
 
 int roster_get(roster *ro, const uint8_t key[static 32], roster_contact *out)
 {
-    GHashTableIter it;
-    gpointer k, v;
-    g_hash_table_iter_init(&it, ro->contacts);
-    while (g_hash_table_iter_next(&it, &k, &v)) {
-        if (memcmp(((contact *)v)->key, key, 32) == 0) {
-            to_public(v, out);
-            return 0;
-        }
-    }
-    return BANTER_ENOENT;
+    contact *c = g_hash_table_lookup(ro->by_key, key);
+    if (!c)
+        return BANTER_ENOENT;
+    to_public(c, out);
+    return 0;
 }
 
 int roster_find(roster *ro, const char *name, roster_contact *out)
@@ -682,6 +685,7 @@ int roster_new(roster **out, store *st, rdv *r, const identity *id, const char *
     ro->emit = emit_fn;
     ro->ud = ud;
     ro->contacts = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, contact_free);
+    ro->by_key = g_hash_table_new(key_hash, key_equal);
     ro->recs = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, rec_free);
     ro->copies = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     rdv_sink sink = {on_session, on_contacts, on_presence, on_stored,
@@ -701,6 +705,7 @@ void roster_free(roster *ro)
         bcast_end(ro, BANTER_EIO, "the node is stopping");
     g_hash_table_destroy(ro->copies);
     g_hash_table_destroy(ro->recs);
+    g_hash_table_destroy(ro->by_key);
     g_hash_table_destroy(ro->contacts);
     g_free(ro);
 }
