@@ -410,30 +410,40 @@ static int grow(void **arr, size_t *cap, size_t n, size_t elem)
     return 0;
 }
 
+/* Step s to the end, reading each row into a new element (elem bytes,
+ * zeroed) of *arr; s is reset. On error *arr holds the *count rows read
+ * (and a partly read one is cleared by read): the caller frees it. */
+typedef int (*row_fn)(store *st, sqlite3_stmt *s, void *item);
+static int collect(store *st, sqlite3_stmt *s, size_t elem, row_fn read, void **arr, size_t *count)
+{
+    size_t cap = 0;
+    int ret = 0, rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        ret = grow(arr, &cap, *count, elem);
+        if (ret != 0)
+            break;
+        ret = read(st, s, (char *)*arr + *count * elem);
+        if (ret != 0)
+            break;
+        (*count)++;
+    }
+    if (ret == 0 && rc != SQLITE_DONE)
+        ret = fail(st, rc);
+    stmt_done(s);
+    return ret;
+}
+
+static int read_peer_row(store *st, sqlite3_stmt *s, void *item) { return read_peer(st, s, item); }
+
 int store_peer_list(store *st, store_peer **out, size_t *n)
 {
     if (st == NULL || out == NULL || n == NULL)
         return BANTER_EINVAL;
     *out = NULL;
     *n = 0;
-    sqlite3_stmt *s = st->stmt[S_PEER_LIST];
-    store_peer *arr = NULL;
-    size_t cap = 0, count = 0;
-    int ret = 0, rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        void *p = arr;
-        ret = grow(&p, &cap, count, sizeof *arr);
-        arr = p;
-        if (ret != 0)
-            break;
-        ret = read_peer(st, s, &arr[count]);
-        if (ret != 0)
-            break;
-        count++;
-    }
-    if (ret == 0 && rc != SQLITE_DONE)
-        ret = fail(st, rc);
-    stmt_done(s);
+    void *arr = NULL;
+    size_t count = 0;
+    int ret = collect(st, st->stmt[S_PEER_LIST], sizeof(store_peer), read_peer_row, &arr, &count);
     if (ret != 0 || count == 0) {
         free(arr);
         return ret;
@@ -586,25 +596,14 @@ static int read_msg(store *st, sqlite3_stmt *s, store_msg *m)
 }
 
 /* Step s to the end, collecting rows into a new array; s is reset. */
+static int read_msg_row(store *st, sqlite3_stmt *s, void *item) { return read_msg(st, s, item); }
+
 static int read_msgs(store *st, sqlite3_stmt *s, store_msg **out, size_t *n)
 {
-    store_msg *arr = NULL;
-    size_t cap = 0, count = 0;
-    int ret = 0, rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        void *p = arr;
-        ret = grow(&p, &cap, count, sizeof *arr);
-        arr = p;
-        if (ret != 0)
-            break;
-        ret = read_msg(st, s, &arr[count]);
-        if (ret != 0)
-            break;
-        count++;
-    }
-    if (ret == 0 && rc != SQLITE_DONE)
-        ret = fail(st, rc);
-    stmt_done(s);
+    void *p = NULL;
+    size_t count = 0;
+    int ret = collect(st, s, sizeof(store_msg), read_msg_row, &p, &count);
+    store_msg *arr = p;
     if (ret != 0 || count == 0) {
         store_msgs_free(arr, count);
         return ret;
