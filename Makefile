@@ -48,21 +48,21 @@ RDV_CFLAGS    = $(shell pkg-config --cflags $(PKGS_RDV) 2>/dev/null)
 RDV_LIBS      = $(shell pkg-config --libs $(PKGS_RDV) 2>/dev/null)
 
 # Programs: each exists once its folder has sources.
-PEER_SRC       := $(sort $(wildcard peer/*.c))
+PEER_SRC       := $(sort $(wildcard peer/*.c peer/*/*.c))
 RENDEZVOUS_SRC := $(sort $(wildcard rendezvous/*.c))
 ADMIN_SRC      := $(sort $(wildcard admin/*.c))
 PROGRAMS := $(if $(PEER_SRC),bin/banter) $(if $(RENDEZVOUS_SRC),bin/banter-rendezvous) \
             $(if $(ADMIN_SRC),bin/banter-admin)
 MANPAGES := $(wildcard docs/man/*.1)
 
-# The web interface's files (peer/web/), embedded by glib-compile-resources
+# The web interface's files (peer/ui/web/), embedded by glib-compile-resources
 # into a generated C file under build/gen.
 GEN          := build/gen
-WEB_XML      := $(wildcard peer/web/web.gresource.xml)
-WEB_ASSETS   := $(sort $(wildcard peer/web/*.html peer/web/*.js peer/web/*.css peer/web/*.svg))
+WEB_XML      := $(wildcard peer/ui/web/web.gresource.xml)
+WEB_ASSETS   := $(sort $(wildcard peer/ui/web/*.html peer/ui/web/*.js peer/ui/web/*.css peer/ui/web/*.svg))
 WEB_GEN      := $(if $(WEB_XML),$(GEN)/web_res.c)
 
-PEER_LIB_SRC := $(filter-out peer/main.c peer/cli.c peer/cmd_%.c,$(PEER_SRC))
+PEER_LIB_SRC := $(filter-out peer/main.c peer/cli.c peer/cmd/%.c,$(PEER_SRC))
 PEER_OBJ_REL  := $(PEER_SRC:%.c=$(REL)/%.o) $(WEB_GEN:$(GEN)/%.c=$(REL)/gen/%.o)
 PEER_OBJ_ASAN := $(PEER_SRC:%.c=$(ASAN)/%.o) $(WEB_GEN:$(GEN)/%.c=$(ASAN)/gen/%.o)
 PEER_LIBOBJ_ASAN := $(PEER_LIB_SRC:%.c=$(ASAN)/%.o) $(WEB_GEN:$(GEN)/%.c=$(ASAN)/gen/%.o)
@@ -133,16 +133,16 @@ $(ASAN)/peer/%.o: peer/%.c
 $(GEN)/web_res.c: $(WEB_XML) $(WEB_ASSETS)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  GEN     $@")
-	$(Q)glib-compile-resources --sourcedir=peer/web --generate-source --c-name banter_web \
+	$(Q)glib-compile-resources --sourcedir=peer/ui/web --generate-source --c-name banter_web \
 	    --target=$@ $<
 
 $(GEN)/web_res.h: $(WEB_XML)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  GEN     $@")
-	$(Q)glib-compile-resources --sourcedir=peer/web --generate-header --c-name banter_web \
+	$(Q)glib-compile-resources --sourcedir=peer/ui/web --generate-header --c-name banter_web \
 	    --target=$@ $<
 
-$(REL)/peer/web.o $(ASAN)/peer/web.o: $(GEN)/web_res.h
+$(REL)/peer/ui/web.o $(ASAN)/peer/ui/web.o: $(GEN)/web_res.h
 
 $(REL)/gen/%.o: $(GEN)/%.c
 	@mkdir -p $(@D)
@@ -218,7 +218,7 @@ test: deps-check
 check: test
 
 # The mDNS probe of tests/integration/test_mdns.sh, with the sanitizers.
-$(ASAN)/tests/mdns_probe: tests/integration/mdns_probe.c $(ASAN)/peer/mdns.o $(LIB_ASAN)
+$(ASAN)/tests/mdns_probe: tests/integration/mdns_probe.c $(ASAN)/peer/net/mdns.o $(LIB_ASAN)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  PROBE   $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $(PEER_CFLAGS) -iquote peer \
@@ -300,7 +300,7 @@ demo: deps-check
 	$(Q)scripts/demo.sh
 
 # ---- lint ----
-LINT_FILES := $(sort $(wildcard shared/*.[ch] peer/*.[ch] rendezvous/*.[ch] admin/*.[ch] \
+LINT_FILES := $(sort $(wildcard shared/*.[ch] peer/*.[ch] peer/*/*.[ch] rendezvous/*.[ch] admin/*.[ch] \
               tests/unit/*.c tests/fuzz/*.c tests/integration/*.c bench/*.c))
 lint:
 	$(Q)clang-format --dry-run --Werror $(LINT_FILES)

@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "home.h"
+#include "core/home.h"
 
 /* Exit codes (also in banter(1)). */
 enum {

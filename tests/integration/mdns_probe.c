@@ -25,7 +25,7 @@
 #include <glib.h>
 
 #include "identity.h"
-#include "mdns.h"
+#include "net/mdns.h"
 
 typedef struct probe {
     GMainLoop *loop;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 #
-# test_mdns.sh - LAN discovery (peer/mdns.c) between two hosts on a private
+# test_mdns.sh - LAN discovery (peer/net/mdns.c) between two hosts on a private
 # namespace LAN, each with its own dbus-daemon and avahi-daemon:
 #   1. each probe finds the other within 2 s of starting;
 #   2. restarting avahi-daemon in host 1: probe 1 reports status down then

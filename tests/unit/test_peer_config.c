@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "config.h"
+#include "core/config.h"
 
 #define MIB ((uint64_t)1 << 20)
 

@@ -15,8 +15,8 @@
 
 #include <cmocka.h>
 
-#include "rdv.h"
-#include "rdvctl.h"
+#include "rdv/rdv.h"
+#include "ui/rdvctl.h"
 
 #define FP_SPACED "07251 62508 23159 42536 74156 24822 86418 51830"
 #define FP_DIGITS "0725162508231594253674156248228641851830"

@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "settings.h"
+#include "core/settings.h"
 
 struct fixture {
     char dir[64];

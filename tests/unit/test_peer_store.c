@@ -19,7 +19,7 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
-#include "store.h"
+#include "core/store.h"
 
 struct fixture {
     char dir[64];

@@ -41,7 +41,7 @@
 #include <glib.h>
 #include <stdint.h>
 
-#include "control.h"
+#include "ui/control.h"
 
 #define WEB_DEFAULT_PORT   7420
 /* When the port is taken, the next ones are tried, this many in all. */

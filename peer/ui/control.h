@@ -18,8 +18,8 @@
 
 #include <glib.h>
 
-#include "node.h"
-#include "xfer.h"
+#include "core/node.h"
+#include "core/xfer.h"
 
 #define CONTROL_MAX_LINE    65536
 #define CONTROL_MAX_CLIENTS 64 /* socket connections */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* store.c - peers, message history and the outbox in one SQLite database. */
-#include "store.h"
+#include "core/store.h"
 
 #include "sqlh.h"
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #define _GNU_SOURCE /* accept4, struct ucred */
 /* node.c - peers, connections, outbox and discovery on one main loop. */
-#include "node.h"
+#include "core/node.h"
 
 #include <errno.h>
 #include <glib-unix.h>
@@ -13,16 +13,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "conn.h"
-#include "control.h"
-#include "mdns.h"
-#include "rdv.h"
-#include "roster.h"
+#include "core/config.h"
+#include "net/conn.h"
+#include "ui/control.h"
+#include "net/mdns.h"
+#include "rdv/rdv.h"
+#include "rdv/roster.h"
 #include "session.h"
 #include "utf8.h"
-#include "web.h"
-#include "xfer.h"
+#include "ui/web.h"
+#include "core/xfer.h"
 
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 30000

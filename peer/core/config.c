@@ -3,7 +3,7 @@
  * config.c - banter.conf: the defaults, then "key = value" lines read
  * strictly, so that every mistake is reported with its line and key.
  */
-#include "config.h"
+#include "core/config.h"
 
 #include <errno.h>
 #include <fcntl.h>

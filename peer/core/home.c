@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* home.c - the node's home directory and the paths inside it. */
-#include "home.h"
+#include "core/home.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -25,7 +25,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "home.h"
+#include "core/home.h"
 #include "identity.h"
 #include "rvmsg.h"
 

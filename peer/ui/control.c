@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #define _GNU_SOURCE /* accept4, struct ucred */
 /* control.c - JSON-lines control socket of the node (docs/control.md). */
-#include "control.h"
+#include "ui/control.h"
 
 #include <cJSON.h>
 #include <errno.h>
@@ -16,11 +16,11 @@
 
 #include "buf.h"
 #include "links.h"
-#include "rdvctl.h"
-#include "roster.h"
-#include "settings.h"
+#include "ui/rdvctl.h"
+#include "rdv/roster.h"
+#include "core/settings.h"
 #include "utf8.h"
-#include "xfer.h"
+#include "core/xfer.h"
 
 #define CLIENT_OUT_CAP (4u << 20)
 #define MAX_WAIT_MS    600000

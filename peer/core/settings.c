@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* settings.c - the web interface's preferences in DIR/settings.json. */
-#include "settings.h"
+#include "core/settings.h"
 
 #include <errno.h>
 #include <fcntl.h>

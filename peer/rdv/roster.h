@@ -24,10 +24,10 @@
 #include <stdint.h>
 
 #include "identity.h"
-#include "node.h"
-#include "rdv.h"
+#include "core/node.h"
+#include "rdv/rdv.h"
 #include "rvmsg.h"
-#include "store.h"
+#include "core/store.h"
 
 #define ROSTER_SOURCE "rendezvous"
 

@@ -27,9 +27,9 @@
 #include <stdint.h>
 
 #include "banter_limits.h"
-#include "conn.h"
+#include "net/conn.h"
 #include "msg.h"
-#include "store.h"
+#include "core/store.h"
 
 /* Bytes of file data per CHUNK frame. */
 #define XFER_CHUNK       61440u

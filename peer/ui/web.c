@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* web.c - the web interface: libsoup server, checks, assets, WebSockets as
  * control clients, uploads (web.h). */
-#include "web.h"
+#include "ui/web.h"
 
 #include <cJSON.h>
 #include <dirent.h>
@@ -17,7 +17,7 @@
 
 #include "bcrypto.h"
 #include "fpath.h"
-#include "home.h"
+#include "core/home.h"
 #include "msg.h"
 #include "utf8.h"
 #include "web_res.h"

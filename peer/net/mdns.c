@@ -23,7 +23,7 @@
  * cannot be published is logged with g_warning (instance name and Avahi's
  * error only); the daemon's availability goes to status().
  */
-#include "mdns.h"
+#include "net/mdns.h"
 
 #include <stdio.h>
 #include <stdlib.h>

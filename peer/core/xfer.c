@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* xfer.c - file transfers: offers, streaming, verification, resume. */
 #define _GNU_SOURCE /* renameat2 */
-#include "xfer.h"
+#include "core/xfer.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* conn.c - a Banter session over a non-blocking TCP socket (see conn.h). */
-#include "conn.h"
+#include "net/conn.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -12,9 +12,9 @@
 #include <cJSON.h>
 #include <stdbool.h>
 
-#include "node.h"
-#include "rdv.h"
-#include "roster.h"
+#include "core/node.h"
+#include "rdv/rdv.h"
+#include "rdv/roster.h"
 
 typedef struct rdvctl_wait rdvctl_wait;
 

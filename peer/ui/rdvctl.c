@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* rdvctl.c - the control socket's rendezvous requests (see rdvctl.h). */
-#include "rdvctl.h"
+#include "ui/rdvctl.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#include "roster.h"
+#include "rdv/roster.h"
 
 #define NOT_CONFIGURED                                                                             \
     "no rendezvous configured: start the node with --rendezvous HOST:PORT --server-key "           \

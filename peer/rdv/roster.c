@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* roster.c - rendezvous contacts, presence and relayed messages (see roster.h). */
-#include "roster.h"
+#include "rdv/roster.h"
 
 #include <glib.h>
 #include <stdio.h>

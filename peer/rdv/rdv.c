@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* rdv.c - the node's connection to its rendezvous server (see rdv.h). */
-#include "rdv.h"
+#include "rdv/rdv.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "conn.h"
+#include "net/conn.h"
 #include "session.h"
 #include "utf8.h"
 

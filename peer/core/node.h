@@ -15,9 +15,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "home.h"
+#include "core/home.h"
 #include "identity.h"
-#include "store.h"
+#include "core/store.h"
 
 #define NODE_DEFAULT_PORT 7070
 #define NODE_MAX_STATIC   32

@@ -6,8 +6,8 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "node.h"
-#include "rdv.h"
+#include "core/node.h"
+#include "rdv/rdv.h"
 #include "utf8.h"
 
 static int bad(const char *what, const char *value)

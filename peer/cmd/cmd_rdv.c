@@ -10,7 +10,7 @@
 
 #include "bcrypto.h"
 #include "cli.h"
-#include "rdv.h"
+#include "rdv/rdv.h"
 
 #define PW_CAP (RV_PASSWORD_MAX + 2) /* the password, its newline, the terminator */
 
