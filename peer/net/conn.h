@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * conn.h - one TCP connection carrying a Banter session, on a GLib main
- * context.
+ * conn.h - the session pump: one Banter session (shared/session.h) over
+ * one transport (net/transport.h), on a GLib main context.
  *
- * conn moves bytes between a non-blocking socket and a shared/session: it
- * reads, feeds the session, reports events through callbacks, and writes
- * what the session queues. It knows nothing of peers or messages beyond the
- * session's events.
+ * conn moves bytes between a transport and a session: it feeds what
+ * arrives, reports the session's events through callbacks, and writes what
+ * the session queues. It never sees a socket or an address: TCP, and ICE
+ * later, are transports below it. It knows nothing of peers or messages
+ * beyond the session's events.
  *
  * Lifetime: conn_close() stops all I/O at once (the conn is then "closed":
  * conn_is_open() is false and sends fail) and schedules, from an idle
@@ -23,6 +24,7 @@
 
 #include "identity.h"
 #include "msg.h"
+#include "net/transport.h"
 
 typedef struct conn conn;
 
@@ -38,13 +40,24 @@ typedef struct conn_callbacks {
     void (*closed)(void *ud, conn *c, int err);
 } conn_callbacks;
 
-/* Start a non-blocking connect to host:port (numeric address or name).
- * NULL with *err set (BANTER_EINVAL, BANTER_ENOMEM, BANTER_EIO) when it
+/* A session over a transport that make(arg, cb, ud, err) creates with the
+ * conn's own callbacks (e.g. a wrapper around tcp_dial, or an ICE stream);
+ * the conn owns it from then on. As initiator the conn starts the
+ * handshake when the transport is ready. NULL with *err (from make, or
+ * BANTER_ENOMEM) when it cannot start. */
+typedef transport *(*conn_transport_fn)(void *arg, const transport_callbacks *cb, void *ud,
+                                        int *err);
+conn *conn_over(GMainContext *ctx, const identity *id, bool initiator, conn_transport_fn make,
+                void *arg, const conn_callbacks *cb, void *ud, int *err);
+
+/* A TCP connection to host:port (numeric address or a name, resolved
+ * without blocking): conn_over with tcp_dial. NULL with *err set when it
  * cannot even start; later failures arrive as closed(). */
 conn *conn_connect(GMainContext *ctx, const identity *id, const char *host, uint16_t port,
                    const conn_callbacks *cb, void *ud, int *err);
 
-/* Wrap an accepted socket (the conn owns fd from now on, also on failure). */
+/* Wrap an accepted TCP socket (the conn owns fd from now on, also on
+ * failure). */
 conn *conn_accept(GMainContext *ctx, const identity *id, int fd, const conn_callbacks *cb, void *ud,
                   int *err);
 
@@ -67,12 +80,19 @@ bool conn_established(const conn *c);
 bool conn_is_initiator(const conn *c);
 /* Ed25519 key of the peer once established, else NULL. */
 const uint8_t *conn_peer(const conn *c);
-/* "198.18.0.2:7070" */
+/* "198.18.0.2:7070", as the transport says. */
 const char *conn_remote(const conn *c);
+/* "tcp", "ice": the transport's kind. */
+const char *conn_kind(const conn *c);
 /* Bytes queued and not yet written. */
 size_t conn_queued(const conn *c);
-/* Monotonic milliseconds of the last bytes received (or creation). */
+/* Monotonic milliseconds of the last complete frame received (or of
+ * creation): bytes that do not complete a frame do not count, so a peer
+ * cannot keep a connection alive a byte at a time. */
 int64_t conn_last_rx(const conn *c);
+/* Monotonic milliseconds since which a frame has been partly received, or
+ * 0 when none is pending. */
+int64_t conn_partial_since(const conn *c);
 int64_t conn_created(const conn *c);
 
 /* One pointer of the owner's, untouched by conn. */
