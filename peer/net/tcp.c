@@ -282,12 +282,11 @@ static void on_resolved(GObject *src, GAsyncResult *res, gpointer p)
         die(c, BANTER_ENOENT);
         return;
     }
-    GInetSocketAddress *isa = G_INET_SOCKET_ADDRESS(
-        g_inet_socket_address_new(G_INET_ADDRESS(addrs->data), c->port));
+    GInetSocketAddress *isa =
+        G_INET_SOCKET_ADDRESS(g_inet_socket_address_new(G_INET_ADDRESS(addrs->data), c->port));
     struct sockaddr_storage ss;
     gssize len = g_socket_address_get_native_size(G_SOCKET_ADDRESS(isa));
-    if (len > 0 &&
-        g_socket_address_to_native(G_SOCKET_ADDRESS(isa), &ss, sizeof ss, NULL))
+    if (len > 0 && g_socket_address_to_native(G_SOCKET_ADDRESS(isa), &ss, sizeof ss, NULL))
         start_connect(c, (struct sockaddr *)&ss, (socklen_t)len);
     else
         die(c, BANTER_EINVAL);
@@ -383,8 +382,8 @@ static gboolean on_accept(gint fd, GIOCondition cond, gpointer v)
         struct sockaddr_storage ss;
         socklen_t sl = sizeof ss;
         int cfd = accept4(fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (cfd < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ||
-                        errno == ECONNABORTED))
+        if (cfd < 0 &&
+            (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED))
             break;
         if (cfd < 0) {
             /* EMFILE, ENFILE, ENOBUFS...: the socket stays readable, so
