@@ -38,6 +38,7 @@ static const struct err_text errs[] = {
     {BANTER_ENOSPC, "ENOSPC", "no space left on the disk"},
     {BANTER_EAMBIGUOUS, "EAMBIGUOUS", "more than one match"},
     {BANTER_ETIMEDOUT, "ETIMEDOUT", "timed out"},
+    {BANTER_EAGAIN, "EAGAIN", "full for now, try again later"},
 };
 
 static const struct err_text *find(int err)

@@ -39,6 +39,7 @@ enum banter_err {
     BANTER_ENOSPC = -24,       /* the disk is full */
     BANTER_EAMBIGUOUS = -25,   /* a name or prefix matches more than one */
     BANTER_ETIMEDOUT = -26,    /* no answer in time */
+    BANTER_EAGAIN = -27,       /* full for now: try again when told */
 };
 
 /* Text for an error code; never NULL, never needs freeing. */

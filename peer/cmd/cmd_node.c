@@ -6,7 +6,8 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "core/node.h"
+#include "app.h"
+#include "net/lan.h"
 #include "rdv/rdv.h"
 #include "utf8.h"
 
@@ -26,10 +27,10 @@ static void default_name(char *out, size_t cap)
 
 int cmd_node(const cli_ctx *ctx, int argc, char **argv)
 {
-    static node_config cfg; /* large; one per process */
+    static app_config cfg; /* large; one per process */
     cfg.home = *ctx->home;
     cfg.mdns = true;
-    cfg.port = NODE_DEFAULT_PORT;
+    cfg.port = LAN_DEFAULT_PORT;
     cfg.web_port = -1;
     default_name(cfg.name, sizeof cfg.name);
     for (int i = 1; i < argc; i++) {
@@ -63,7 +64,7 @@ int cmd_node(const cli_ctx *ctx, int argc, char **argv)
             cfg.web_port = (int)p;
             i++;
         } else if (strcmp(a, "--peer") == 0 && v) {
-            if (cfg.nstatic == NODE_MAX_STATIC)
+            if (cfg.nstatic == APP_MAX_STATIC)
                 return bad("too many --peer (at most 32)", v);
             if (strlen(v) >= sizeof cfg.static_peers[0])
                 return bad("--peer too long", v);
@@ -91,5 +92,5 @@ int cmd_node(const cli_ctx *ctx, int argc, char **argv)
                         "refuses a server whose key it cannot check (banter node --help)\n");
         return EXIT_USAGE;
     }
-    return node_run(&cfg);
+    return app_run(&cfg);
 }

@@ -1,125 +1,201 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * node.h - the Banter node: identity, peers, connections, outbox, discovery
- * and the control socket, on one GLib main loop.
+ * node.h - the node's core: contacts and trust (core/contacts.h), the one
+ * message pipeline (core/messenger.h), file transfers (core/xfer.h), what
+ * is known of presence, and the events the interfaces subscribe to.
  *
- * node_run() owns everything it creates and returns when SIGINT or SIGTERM
- * arrives (after saying goodbye to peers and withdrawing its mDNS service).
- * The rest of this header is the interface control.c uses to serve
- * requests; every call runs on the node's main loop.
+ * The core knows no socket, no server and no user interface. Adapters
+ * plug into it: the LAN (net/lan.h) and the rendezvous (rdv/roster.h)
+ * report devices, presence and messages through the "from adapters" calls
+ * and are the messenger's routes; the control socket and the web page
+ * (ui/) use the public API and subscribe to events. The composition root
+ * (app.c) builds and wires them all. Every call runs on the node's main
+ * loop.
  */
 #ifndef BANTER_PEER_NODE_H
 #define BANTER_PEER_NODE_H
 
+#include <glib.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/home.h"
-#include "identity.h"
+#include "core/clock.h"
+#include "core/config.h"
+#include "core/contacts.h"
+#include "core/messenger.h"
 #include "core/store.h"
+#include "core/xfer.h"
+#include "identity.h"
 
-#define NODE_DEFAULT_PORT 7070
-#define NODE_MAX_STATIC   32
-/* Liveness: a PING every KEEPALIVE_MS; silence for TIMEOUT_MS ends a
- * connection; a handshake must finish within HANDSHAKE_MS. */
-#define NODE_KEEPALIVE_MS 5000
-#define NODE_TIMEOUT_MS   15000
-#define NODE_HANDSHAKE_MS 10000
-/* Connections still in their handshake, at most. */
-#define NODE_MAX_PENDING  256
-
-typedef struct node_config {
-    home home;
-    char name[BANTER_MAX_NAME + 1];
-    uint16_t port; /* 0: any free port */
-    bool mdns;
-    size_t nstatic;
-    char static_peers[NODE_MAX_STATIC][300]; /* "host:port" */
-    char rendezvous[300];                    /* "host:port", or "" for none */
-    char server_key[128];                    /* its pinned fingerprint, as typed */
-    int web_port; /* --web-port 0..65535, or -1: web_port of banter.conf */
-} node_config;
+#define NODE_MAX_DEVICES 16 /* devices listed per contact */
 
 typedef struct node node;
 
-/* Run a node until SIGINT/SIGTERM. Returns a process exit code (0, or 1
- * with the cause printed to stderr). */
-int node_run(const node_config *cfg);
-
-/* ---- for the control socket ---- */
-
 typedef enum node_ev_type {
     NODE_EV_MESSAGE,     /* a new incoming chat message */
-    NODE_EV_DELIVERED,   /* an outgoing message was acknowledged */
-    NODE_EV_ONLINE,      /* a peer connected */
-    NODE_EV_OFFLINE,     /* a peer's connection ended */
-    NODE_EV_KEY_CHANGED, /* a known name came back with another key */
+    NODE_EV_DELIVERED,   /* an outgoing message reached its final state */
+    NODE_EV_ONLINE,      /* a contact became reachable (or text: what it is now) */
+    NODE_EV_OFFLINE,     /* a contact is no longer reachable */
+    NODE_EV_KEY_CHANGED, /* a new key claimed a known contact (text: the warning) */
     NODE_EV_DISCOVERY,   /* mDNS availability changed (text says how) */
     NODE_EV_RENDEZVOUS,  /* the rendezvous connection or login changed (text) */
-    NODE_EV_CONTACTS,    /* the rendezvous contact list changed */
-    NODE_EV_PRESENCE,    /* a rendezvous contact's presence (status, text) */
+    NODE_EV_CONTACTS,    /* the contact list changed */
+    NODE_EV_PRESENCE,    /* an organisation contact's presence (status, text) */
+    NODE_EV_RENAMED,     /* a device gave another name (text: what became of it) */
+    NODE_EV_TRANSFER,    /* a file transfer changed (xtype, xfer) */
 } node_ev_type;
 
 typedef struct node_event {
     node_ev_type type;
-    const uint8_t *peer; /* Ed25519 key, NULL for DISCOVERY */
-    const char *name;
-    const store_msg *msg; /* MESSAGE and DELIVERED */
-    const char *text;     /* DISCOVERY, KEY_CHANGED: a sentence; PRESENCE: the status text */
-    const char *status;   /* PRESENCE: "online", "away", "busy", "offline" */
+    const uint8_t *peer;   /* the contact's key, NULL when none */
+    const char *name;      /* the contact's label */
+    const uint8_t *device; /* the device concerned, or NULL */
+    const store_msg *msg;  /* MESSAGE and DELIVERED */
+    const char *text;      /* a sentence, or PRESENCE: the status text */
+    const char *status;    /* PRESENCE: "online", "away", "busy", "offline" */
+    xfer_ev_type xtype;    /* TRANSFER */
+    const xfer_info *xfer; /* TRANSFER */
 } node_event;
 
-typedef struct node_peer_info {
-    store_peer stored;
+typedef void (*node_event_fn)(void *ud, const node_event *ev);
+
+typedef struct node_device_info {
+    store_device dev;
     char fingerprint[IDENTITY_FP_LEN + 1];
-    bool online;
+    bool online;      /* connected on the LAN now */
     char address[80]; /* current or last known */
-    /* A rendezvous account (stored.source "rendezvous"), "" otherwise: */
+} node_device_info;
+
+typedef struct node_peer_info {
+    store_contact contact;
+    char fingerprint[IDENTITY_FP_LEN + 1]; /* the device shown first, "" when none known */
+    store_trust trust;                     /* TRUST_CHANGED when one device is; else the first's */
+    char source[16];                       /* "lan", "static", "rendezvous" */
+    bool online;
+    char address[80];
+    int64_t last_seen_ms;
+    /* An organisation account, as the server described it ("" when not): */
     char status[16];       /* "online", "away", "busy", "offline" */
     char status_text[129]; /* its status text */
-    char contact[16];      /* "approved", "incoming", "outgoing", "blocked", "" (none) */
+    char state[16];        /* "approved", "incoming", "outgoing", "blocked", "" (none) */
     char display_name[65];
-    /* A LAN peer that showed a valid certificate of our organisation: */
-    char org[65];                            /* its account, "" otherwise */
-    char org_server[IDENTITY_FP_DIGITS + 1]; /* the server's fingerprint digits */
+    char org_server[IDENTITY_FP_DIGITS + 1]; /* ORG contacts: the server's digits */
+    char replaces[IDENTITY_FP_LEN + 1];      /* a changed device: the key it claims to replace */
+    size_t ndev;
+    node_device_info devs[NODE_MAX_DEVICES];
 } node_peer_info;
 
-typedef struct xfer_mgr xfer_mgr;
-typedef struct rdv rdv;
-/* The node's rendezvous connection (peer/rdv.h), NULL when none is
- * configured. */
-rdv *node_rdv(node *n);
-/* Its contacts and relayed messages (peer/roster.h), NULL likewise. */
-typedef struct roster roster;
-roster *node_roster(node *n);
-/* The node's file transfers (peer/xfer.h). */
-xfer_mgr *node_xfer(node *n);
+typedef struct node_init {
+    GMainContext *ctx;
+    const identity *id;     /* borrowed; outlives the node */
+    store *st;              /* borrowed; outlives the node */
+    const config *conf;     /* copied */
+    const char *name;       /* our HELLO name */
+    const char *server_fpd; /* the pinned rendezvous server, "" for none */
+    node_clock clock;
+    banter_rng rng;
+} node_init;
+
+/* BANTER_ENOMEM, or the store's error when transfers cannot be loaded
+ * (why says so). */
+BANTER_WUR int node_new(node **out, const node_init *init, char *why, size_t cap);
+/* Accepts NULL. Transfers are saved; queued messages stay in the store. */
+void node_free(node *n);
+
+/* ---- public API (interfaces) ---- */
+
+void node_subscribe(node *n, node_event_fn fn, void *ud);
+void node_unsubscribe(node *n, node_event_fn fn, void *ud);
 
 const char *node_fingerprint(const node *n);
 const char *node_name(const node *n);
 uint16_t node_port(const node *n);
 store *node_store(node *n);
+xfer_mgr *node_xfer(node *n);
 
-/* Resolve what a user typed (a name, or a fingerprint prefix) to a key.
+/* Resolve what a user typed (contacts_resolve) to a contact key; dev and
+ * has_dev (may be NULL) receive the device a fingerprint named.
  * BANTER_ENOENT, BANTER_EAMBIGUOUS; why (cap bytes) says which. */
-BANTER_WUR int node_resolve(node *n, const char *query, uint8_t key[static 32], char *why,
-                            size_t cap);
+BANTER_WUR int node_resolve(node *n, const char *query, uint8_t key[static 32], uint8_t *dev,
+                            bool *has_dev, char *why, size_t cap);
 
-/* Peer list for `peers`: malloc'd array (free()). */
+/* Contact list for `peers`: malloc'd array (free()). */
 BANTER_WUR int node_peers(node *n, node_peer_info **out, size_t *count);
 BANTER_WUR int node_peer_info_get(node *n, const uint8_t key[static 32], node_peer_info *out);
+/* Whether the device is connected on the LAN now. */
+bool node_device_online(node *n, const uint8_t device[static 32]);
+/* Whether the contact is reachable now (a device on the LAN, or an
+ * approved account while the relay is logged in). */
+bool node_reachable(node *n, const uint8_t key[static 32]);
 
-/* Store a message for key in the outbox and send it if the peer is online.
- * id receives the new message id. BANTER_EKEYMISMATCH when the peer's key
- * changed and is not verified; BANTER_ETOOLONG; BANTER_ENOSPC; BANTER_EDB. */
+/* Queue a message for the contact and send it (core/messenger.h). id
+ * receives the message id. BANTER_EKEYMISMATCH (a changed key not
+ * verified); BANTER_EPERM (an organisation account that is not an approved
+ * contact and has no device on the LAN); text errors; BANTER_ENOSPC. */
 BANTER_WUR int node_send(node *n, const uint8_t key[static 32], const char *text, size_t len,
                          uint8_t id[static MSG_ID_LEN]);
-/* The same message to every known peer (changed keys excepted); *count
- * receives the number of recipients. */
+/* The same message to every contact it may go to; *count recipients. */
 BANTER_WUR int node_broadcast(node *n, const char *text, size_t len, uint8_t id[static MSG_ID_LEN],
                               size_t *count);
-/* Mark key verified (and retire the key it replaced). */
-BANTER_WUR int node_verify(node *n, const uint8_t key[static 32]);
+/* contacts_verify, then send what waited. note (cap bytes) says what. */
+BANTER_WUR int node_verify(node *n, const uint8_t key[static 32], const uint8_t *device, char *note,
+                           size_t cap);
+/* The device to offer files to for a contact: its connected LAN device, or
+ * BANTER_ENOENT (why says it is offline). */
+BANTER_WUR int node_file_device(node *n, const uint8_t key[static 32], uint8_t dev[static 32],
+                                char *why, size_t cap);
+
+/* ---- from adapters ---- */
+
+/* Tell every subscriber. */
+void node_emit(node *n, const node_event *ev);
+/* The messenger, for routes to register and report to. */
+messenger *node_messenger(node *n);
+void node_set_port(node *n, uint16_t port);
+
+/* The LAN: a device said HELLO (contacts_admit; events emitted). */
+BANTER_WUR int node_device_hello(node *n, const uint8_t key[static 32], const char *name,
+                                 const char *source, const char *addr, const char *account);
+/* A valid certificate after HELLO. */
+void node_device_cert(node *n, const uint8_t key[static 32], const char *name, const char *account);
+void node_device_up(node *n, const uint8_t key[static 32], const char *addr);
+void node_device_down(node *n, const uint8_t key[static 32]);
+/* A device's connection can take more (transfers, queued messages). */
+void node_device_drained(node *n, const uint8_t key[static 32]);
+
+/* How the LAN is reached, for transfers and listings. */
+typedef struct node_link {
+    conn *(*conn_for)(void *ud, const uint8_t device[static 32]);
+    void (*each_advertised)(void *ud,
+                            void (*fn)(void *ud2, const char *fpd, const char *name,
+                                       const char *addr),
+                            void *ud2);
+    void *ud;
+} node_link;
+void node_set_link(node *n, const node_link *link);
+
+/* The rendezvous: an organisation contact as the server describes it.
+ * state: rv_cstate name ("approved", ... "" when none: forgotten); status
+ * and text its presence; devs its devices (approved only). Emits CONTACTS,
+ * PRESENCE, ONLINE/OFFLINE as they change. */
+typedef struct node_org_entry {
+    const char *account;
+    const char *state;
+    const char *status;
+    const char *text;
+    const char *display_name;
+    const uint8_t (*devs)[32];
+    size_t ndev;
+} node_org_entry;
+void node_org_update(node *n, const node_org_entry *e);
+/* Every organisation contact's presence ends (logged out, connection lost). */
+void node_org_offline(node *n);
+/* The server relays a message from device of account (it vouches for the
+ * pair): the device is the account's. */
+BANTER_WUR int node_org_device(node *n, const char *account, const uint8_t dev[static 32]);
+/* The relay is logged in (or not): whether approved accounts count as
+ * reachable. */
+void node_org_session(node *n, bool logged_in);
 
 #endif

@@ -89,42 +89,151 @@ static const char *const migrations[] = {
     "ALTER TABLE messages_v3 RENAME TO messages;"
     "CREATE INDEX messages_outbox ON messages (peer, dir, state, seq);"
     "CREATE INDEX messages_history ON messages (peer, seq);",
+    /* 3 -> 4: contacts and devices (docs/architecture.md, "The node's
+     * model"). Each LAN peer becomes a device of a contact of its own; a
+     * changed key (trust 3) whose replaced key is still here becomes a
+     * device of that key's contact; each rendezvous account becomes an
+     * organisation contact with its name-derived key as handle. History
+     * keeps its rows under the contact; a message from a changed key is
+     * flagged. A message whose peer row is gone (a key retired by verify)
+     * keeps a contact of its own. The outbox is kept: copies are made when
+     * the messages are next sent. */
+    "CREATE TABLE contacts ("
+    " key BLOB PRIMARY KEY NOT NULL CHECK (length(key) = 32),"
+    " kind INTEGER NOT NULL CHECK (kind IN (0, 1)),"
+    " account TEXT NULL CHECK ((kind = 1) = (account IS NOT NULL)),"
+    " name TEXT NOT NULL,"
+    " created INTEGER NOT NULL);"
+    "CREATE UNIQUE INDEX contacts_account ON contacts (account) WHERE account IS NOT NULL;"
+    "CREATE TABLE devices ("
+    " key BLOB PRIMARY KEY NOT NULL CHECK (length(key) = 32),"
+    " contact BLOB NOT NULL CHECK (length(contact) = 32),"
+    " name TEXT NOT NULL,"
+    " trust INTEGER NOT NULL CHECK (trust BETWEEN 1 AND 4),"
+    " source TEXT NOT NULL,"
+    " addresses TEXT NOT NULL,"
+    " first_seen INTEGER NOT NULL,"
+    " last_seen INTEGER NOT NULL,"
+    " replaces BLOB NULL CHECK (replaces IS NULL OR length(replaces) = 32));"
+    "CREATE INDEX devices_contact ON devices (contact);"
+    "CREATE TEMP TABLE claim AS SELECT p.key AS key, p.replaces AS owner FROM peers p"
+    " JOIN peers o ON o.key = p.replaces AND o.trust <> 3"
+    " WHERE p.trust = 3 AND p.source <> 'rendezvous' AND o.source <> 'rendezvous';"
+    "INSERT INTO contacts (key, kind, account, name, created)"
+    " SELECT key, source = 'rendezvous', CASE WHEN source = 'rendezvous' THEN name END,"
+    " name, first_seen FROM peers WHERE key NOT IN (SELECT key FROM claim);"
+    "INSERT INTO devices (key, contact, name, trust, source, addresses, first_seen, last_seen,"
+    " replaces)"
+    " SELECT p.key, COALESCE(c.owner, p.key), p.name, max(p.trust, 1), p.source, p.addresses,"
+    " p.first_seen, p.last_seen, CASE WHEN p.trust = 3 THEN p.replaces END"
+    " FROM peers p LEFT JOIN claim c ON c.key = p.key WHERE p.source <> 'rendezvous';"
+    "INSERT INTO contacts (key, kind, account, name, created)"
+    " SELECT DISTINCT m.peer, 0, NULL, 'former key ' || substr(hex(m.peer), 1, 8), min(m.stored)"
+    " FROM messages m WHERE m.peer NOT IN (SELECT key FROM peers) GROUP BY m.peer;"
+    "CREATE TABLE messages_v4 ("
+    " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " id BLOB NOT NULL CHECK (length(id) = 16),"
+    " contact BLOB NOT NULL CHECK (length(contact) = 32),"
+    " device BLOB NULL CHECK (device IS NULL OR length(device) = 32),"
+    " dir INTEGER NOT NULL CHECK (dir IN (0, 1)),"
+    " state INTEGER NOT NULL CHECK (state BETWEEN 0 AND 4),"
+    " flags INTEGER NOT NULL DEFAULT 0,"
+    " broadcast INTEGER NOT NULL CHECK (broadcast IN (0, 1)),"
+    " ts INTEGER NOT NULL,"
+    " stored INTEGER NOT NULL,"
+    " body TEXT NOT NULL,"
+    " error TEXT NOT NULL DEFAULT '');"
+    /* The receiver deduplicates by (id, contact, direction, sending device):
+     * another device claiming the same contact cannot displace a message. */
+    "CREATE UNIQUE INDEX messages_unique ON messages_v4 (id, contact, dir, ifnull(device, x''));"
+    "INSERT OR IGNORE INTO messages_v4 (seq, id, contact, device, dir, state, flags, broadcast,"
+    " ts, stored, body, error)"
+    " SELECT m.seq, m.id, COALESCE(c.owner, m.peer),"
+    " CASE WHEN m.dir = 0 AND p.source IS NOT NULL AND p.source <> 'rendezvous' THEN m.peer END,"
+    " m.dir, m.state, CASE WHEN m.dir = 0 AND p.trust = 3 THEN 1 ELSE 0 END,"
+    " m.broadcast, m.ts, m.stored, m.body, m.error"
+    " FROM messages m LEFT JOIN claim c ON c.key = m.peer LEFT JOIN peers p ON p.key = m.peer"
+    " ORDER BY m.seq;"
+    "DROP TABLE messages;"
+    "ALTER TABLE messages_v4 RENAME TO messages;"
+    "CREATE INDEX messages_outbox ON messages (dir, state, contact, seq);"
+    "CREATE INDEX messages_history ON messages (contact, seq);"
+    "CREATE TABLE copies ("
+    " seq INTEGER NOT NULL REFERENCES messages (seq) ON DELETE CASCADE,"
+    " device BLOB NOT NULL CHECK (length(device) = 32),"
+    " state INTEGER NOT NULL CHECK (state IN (0, 1, 3, 4)),"
+    " route TEXT NOT NULL DEFAULT '',"
+    " error TEXT NOT NULL DEFAULT '',"
+    " PRIMARY KEY (seq, device)) WITHOUT ROWID;"
+    "DROP TABLE claim;"
+    "DROP TABLE peers;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
-#define PEER_COLS "key, name, trust, source, addresses, first_seen, last_seen, replaces"
-#define MSG_COLS  "seq, id, peer, dir, state, broadcast, ts, stored, body, error"
+#define CONTACT_COLS "key, kind, account, name, created"
+#define DEVICE_COLS  "key, contact, name, trust, source, addresses, first_seen, last_seen, replaces"
+#define MSG_COLS     "seq, id, contact, device, dir, state, flags, broadcast, ts, stored, body, error"
 
 enum stmt_id {
-    S_PEER_PUT,
-    S_PEER_GET,
-    S_PEER_LIST,
-    S_PEER_DELETE,
+    S_CONTACT_PUT,
+    S_CONTACT_GET,
+    S_CONTACT_ACCOUNT,
+    S_CONTACT_LIST,
+    S_DEVICE_PUT,
+    S_DEVICE_GET,
+    S_DEVICE_LIST,
+    S_DEVICE_LIST_ALL,
+    S_DEVICE_DELETE,
     S_MSG_ADD,
     S_MSG_SET_STATE,
+    S_MSG_FIND_OUT,
     S_OUTBOX,
+    S_OUTBOX_ALL,
     S_HISTORY,
+    S_HISTORY_BEFORE,
+    S_COPY_ADD,
+    S_COPY_SET,
+    S_COPIES,
     S_COUNT
 };
 
 static const char *const stmt_sql[S_COUNT] = {
-    [S_PEER_PUT] = "INSERT INTO peers (" PEER_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
-                   " ON CONFLICT (key) DO UPDATE SET name = excluded.name,"
-                   " trust = excluded.trust, source = excluded.source,"
-                   " addresses = excluded.addresses, first_seen = excluded.first_seen,"
-                   " last_seen = excluded.last_seen, replaces = excluded.replaces",
-    [S_PEER_GET] = "SELECT " PEER_COLS " FROM peers WHERE key = ?1",
-    [S_PEER_LIST] = "SELECT " PEER_COLS " FROM peers ORDER BY name, key",
-    [S_PEER_DELETE] = "DELETE FROM peers WHERE key = ?1",
-    [S_MSG_ADD] = "INSERT INTO messages (id, peer, dir, state, broadcast, ts, stored, body)"
-                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
-                  " ON CONFLICT (id, peer, dir) DO NOTHING",
-    [S_MSG_SET_STATE] = "UPDATE messages SET state = ?1, error = ?4"
-                        " WHERE id = ?2 AND peer = ?3 AND dir = 1",
-    [S_OUTBOX] = "SELECT " MSG_COLS " FROM messages WHERE peer = ?1 AND dir = 1 AND state = 0"
+    [S_CONTACT_PUT] = "INSERT INTO contacts (" CONTACT_COLS ") VALUES (?1, ?2, ?3, ?4, ?5)"
+                      " ON CONFLICT (key) DO UPDATE SET kind = excluded.kind,"
+                      " account = excluded.account, name = excluded.name",
+    [S_CONTACT_GET] = "SELECT " CONTACT_COLS " FROM contacts WHERE key = ?1",
+    [S_CONTACT_ACCOUNT] = "SELECT " CONTACT_COLS " FROM contacts WHERE account = ?1",
+    [S_CONTACT_LIST] = "SELECT " CONTACT_COLS " FROM contacts ORDER BY name, key",
+    [S_DEVICE_PUT] = "INSERT INTO devices (" DEVICE_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7,"
+                     " ?8, ?9) ON CONFLICT (key) DO UPDATE SET contact = excluded.contact,"
+                     " name = excluded.name, trust = excluded.trust, source = excluded.source,"
+                     " addresses = excluded.addresses, first_seen = excluded.first_seen,"
+                     " last_seen = excluded.last_seen, replaces = excluded.replaces",
+    [S_DEVICE_GET] = "SELECT " DEVICE_COLS " FROM devices WHERE key = ?1",
+    [S_DEVICE_LIST] = "SELECT " DEVICE_COLS " FROM devices WHERE contact = ?1"
+                      " ORDER BY first_seen, key",
+    [S_DEVICE_LIST_ALL] = "SELECT " DEVICE_COLS " FROM devices ORDER BY first_seen, key",
+    [S_DEVICE_DELETE] = "DELETE FROM devices WHERE key = ?1",
+    [S_MSG_ADD] = "INSERT INTO messages (id, contact, device, dir, state, flags, broadcast, ts,"
+                  " stored, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+                  " ON CONFLICT DO NOTHING",
+    [S_MSG_SET_STATE] = "UPDATE messages SET state = ?1, error = ?2 WHERE seq = ?3 AND dir = 1",
+    [S_MSG_FIND_OUT] = "SELECT " MSG_COLS " FROM messages WHERE id = ?1 AND contact = ?2"
+                       " AND dir = 1 AND device IS NULL",
+    [S_OUTBOX] = "SELECT " MSG_COLS " FROM messages WHERE dir = 1 AND state = 0 AND contact = ?1"
                  " ORDER BY seq",
-    [S_HISTORY] = "SELECT " MSG_COLS " FROM (SELECT " MSG_COLS " FROM messages WHERE peer = ?1"
+    [S_OUTBOX_ALL] = "SELECT " MSG_COLS " FROM messages WHERE dir = 1 AND state = 0 ORDER BY seq",
+    [S_HISTORY] = "SELECT " MSG_COLS " FROM (SELECT " MSG_COLS " FROM messages WHERE contact = ?1"
                   " ORDER BY seq DESC LIMIT ?2) ORDER BY seq",
+    [S_HISTORY_BEFORE] = "SELECT " MSG_COLS " FROM (SELECT " MSG_COLS " FROM messages"
+                         " WHERE contact = ?1 AND seq < ?3 ORDER BY seq DESC LIMIT ?2)"
+                         " ORDER BY seq",
+    [S_COPY_ADD] = "INSERT INTO copies (seq, device, state) VALUES (?1, ?2, 0)"
+                   " ON CONFLICT (seq, device) DO NOTHING",
+    [S_COPY_SET] = "UPDATE copies SET state = ?3, route = ?4, error = ?5"
+                   " WHERE seq = ?1 AND device = ?2",
+    [S_COPIES] = "SELECT seq, device, state, route, error FROM copies WHERE seq = ?1"
+                 " ORDER BY device",
 };
 
 struct store {
@@ -276,7 +385,7 @@ int store_set_max_pages(store *st, int64_t pages)
     return sqlh_query_one(st->db, sql, &now, NULL, 0, st->errmsg, ERRMSG_LEN);
 }
 
-/* ---- peers ---- */
+/* ---- rows ---- */
 
 /* Length of a string held in a fixed-size field, or -1 when it has no
  * terminator inside the field. */
@@ -284,34 +393,6 @@ static int field_len(const char *s, size_t size)
 {
     size_t n = strnlen(s, size);
     return n < size ? (int)n : -1;
-}
-
-static int bind_peer(store *st, sqlite3_stmt *s, const store_peer *p)
-{
-    int name_len = field_len(p->name, sizeof p->name);
-    int source_len = field_len(p->source, sizeof p->source);
-    int addr_len = field_len(p->addresses, sizeof p->addresses);
-    if (name_len < 0 || source_len < 0 || addr_len < 0)
-        return fail_invalid(st, "peer field without terminator");
-    if ((int)p->trust < TRUST_NEW || (int)p->trust > TRUST_CHANGED)
-        return fail_invalid(st, "bad trust value");
-    int rc = sqlite3_bind_blob(s, 1, p->key, STORE_KEYLEN, SQLITE_STATIC);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_text(s, 2, p->name, name_len, SQLITE_STATIC);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int(s, 3, (int)p->trust);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_text(s, 4, p->source, source_len, SQLITE_STATIC);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_text(s, 5, p->addresses, addr_len, SQLITE_STATIC);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int64(s, 6, p->first_seen_ms);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int64(s, 7, p->last_seen_ms);
-    if (rc == SQLITE_OK)
-        rc = p->has_replaces ? sqlite3_bind_blob(s, 8, p->replaces, STORE_KEYLEN, SQLITE_STATIC)
-                             : sqlite3_bind_null(s, 8);
-    return rc == SQLITE_OK ? 0 : fail(st, rc);
 }
 
 /* Copy a BLOB column of exactly len bytes; -1 when it has another size. */
@@ -334,64 +415,9 @@ static void column_text(sqlite3_stmt *s, int col, char *dst, size_t size)
     copy_text(dst, size, t != NULL ? (const char *)t : "", (size_t)n);
 }
 
-static int read_peer(store *st, sqlite3_stmt *s, store_peer *p)
+static int bind_key(sqlite3_stmt *s, int col, const uint8_t *key)
 {
-    memset(p, 0, sizeof *p);
-    int64_t trust = sqlite3_column_int64(s, 2);
-    if (column_blob(s, 0, p->key, STORE_KEYLEN) != 0 || trust < TRUST_NEW ||
-        trust > TRUST_CHANGED) {
-        set_errmsg(st, "malformed row in peers");
-        return BANTER_EDB;
-    }
-    column_text(s, 1, p->name, sizeof p->name);
-    p->trust = (store_trust)trust;
-    column_text(s, 3, p->source, sizeof p->source);
-    column_text(s, 4, p->addresses, sizeof p->addresses);
-    p->first_seen_ms = sqlite3_column_int64(s, 5);
-    p->last_seen_ms = sqlite3_column_int64(s, 6);
-    if (sqlite3_column_type(s, 7) != SQLITE_NULL) {
-        if (column_blob(s, 7, p->replaces, STORE_KEYLEN) != 0) {
-            set_errmsg(st, "malformed row in peers");
-            return BANTER_EDB;
-        }
-        p->has_replaces = true;
-    }
-    return 0;
-}
-
-int store_peer_put(store *st, const store_peer *p)
-{
-    if (st == NULL || p == NULL)
-        return BANTER_EINVAL;
-    sqlite3_stmt *s = st->stmt[S_PEER_PUT];
-    int ret = bind_peer(st, s, p);
-    if (ret != 0) {
-        stmt_done(s);
-        return ret;
-    }
-    return step_done(st, s);
-}
-
-int store_peer_get(store *st, const uint8_t key[static STORE_KEYLEN], store_peer *out)
-{
-    if (st == NULL || key == NULL || out == NULL)
-        return BANTER_EINVAL;
-    sqlite3_stmt *s = st->stmt[S_PEER_GET];
-    int rc = sqlite3_bind_blob(s, 1, key, STORE_KEYLEN, SQLITE_STATIC);
-    int ret;
-    if (rc != SQLITE_OK) {
-        ret = fail(st, rc);
-    } else {
-        rc = sqlite3_step(s);
-        if (rc == SQLITE_ROW)
-            ret = read_peer(st, s, out);
-        else if (rc == SQLITE_DONE)
-            ret = BANTER_ENOENT;
-        else
-            ret = fail(st, rc);
-    }
-    stmt_done(s);
-    return ret;
+    return sqlite3_bind_blob(s, col, key, STORE_KEYLEN, SQLITE_STATIC);
 }
 
 /* Make room for one more element in *arr (capacity *cap, *n used). */
@@ -433,17 +459,14 @@ static int collect(store *st, sqlite3_stmt *s, size_t elem, row_fn read, void **
     return ret;
 }
 
-static int read_peer_row(store *st, sqlite3_stmt *s, void *item) { return read_peer(st, s, item); }
-
-int store_peer_list(store *st, store_peer **out, size_t *n)
+/* A list of plain rows (nothing owned inside): *out NULL when empty. */
+static int collect_list(store *st, sqlite3_stmt *s, size_t elem, row_fn read, void **out, size_t *n)
 {
-    if (st == NULL || out == NULL || n == NULL)
-        return BANTER_EINVAL;
-    *out = NULL;
-    *n = 0;
     void *arr = NULL;
     size_t count = 0;
-    int ret = collect(st, st->stmt[S_PEER_LIST], sizeof(store_peer), read_peer_row, &arr, &count);
+    *out = NULL;
+    *n = 0;
+    int ret = collect(st, s, elem, read, &arr, &count);
     if (ret != 0 || count == 0) {
         free(arr);
         return ret;
@@ -453,12 +476,237 @@ int store_peer_list(store *st, store_peer **out, size_t *n)
     return 0;
 }
 
-int store_peer_delete(store *st, const uint8_t key[static STORE_KEYLEN])
+/* Step a statement expected to give one row to read: 0, BANTER_ENOENT, or
+ * an error; s is reset. */
+static int one_row(store *st, sqlite3_stmt *s, row_fn read, void *out)
+{
+    int rc = sqlite3_step(s);
+    int ret = rc == SQLITE_ROW    ? read(st, s, out)
+              : rc == SQLITE_DONE ? BANTER_ENOENT
+                                  : fail(st, rc);
+    stmt_done(s);
+    return ret;
+}
+
+/* ---- contacts ---- */
+
+static int read_contact(store *st, sqlite3_stmt *s, void *item)
+{
+    store_contact *c = item;
+    memset(c, 0, sizeof *c);
+    int64_t kind = sqlite3_column_int64(s, 1);
+    if (column_blob(s, 0, c->key, STORE_KEYLEN) != 0 || kind < CONTACT_LAN || kind > CONTACT_ORG) {
+        set_errmsg(st, "malformed row in contacts");
+        return BANTER_EDB;
+    }
+    c->kind = (store_kind)kind;
+    column_text(s, 2, c->account, sizeof c->account);
+    column_text(s, 3, c->name, sizeof c->name);
+    c->created_ms = sqlite3_column_int64(s, 4);
+    return 0;
+}
+
+int store_contact_put(store *st, const store_contact *c)
+{
+    if (st == NULL || c == NULL)
+        return BANTER_EINVAL;
+    int alen = field_len(c->account, sizeof c->account);
+    int nlen = field_len(c->name, sizeof c->name);
+    if (alen < 0 || nlen < 0 || (c->kind != CONTACT_LAN && c->kind != CONTACT_ORG) ||
+        (c->kind == CONTACT_ORG) != (alen > 0))
+        return fail_invalid(st, "bad contact");
+    sqlite3_stmt *s = st->stmt[S_CONTACT_PUT];
+    int rc = bind_key(s, 1, c->key);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int(s, 2, (int)c->kind);
+    if (rc == SQLITE_OK)
+        rc = alen ? sqlite3_bind_text(s, 3, c->account, alen, SQLITE_STATIC)
+                  : sqlite3_bind_null(s, 3);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(s, 4, c->name, nlen, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 5, c->created_ms);
+    if (rc != SQLITE_OK) {
+        stmt_done(s);
+        return fail(st, rc);
+    }
+    return step_done(st, s);
+}
+
+int store_contact_get(store *st, const uint8_t key[static STORE_KEYLEN], store_contact *out)
+{
+    if (st == NULL || key == NULL || out == NULL)
+        return BANTER_EINVAL;
+    sqlite3_stmt *s = st->stmt[S_CONTACT_GET];
+    int rc = bind_key(s, 1, key);
+    if (rc != SQLITE_OK) {
+        stmt_done(s);
+        return fail(st, rc);
+    }
+    return one_row(st, s, read_contact, out);
+}
+
+int store_contact_by_account(store *st, const char *account, store_contact *out)
+{
+    if (st == NULL || account == NULL || out == NULL)
+        return BANTER_EINVAL;
+    sqlite3_stmt *s = st->stmt[S_CONTACT_ACCOUNT];
+    int rc = sqlite3_bind_text(s, 1, account, -1, SQLITE_STATIC);
+    if (rc != SQLITE_OK) {
+        stmt_done(s);
+        return fail(st, rc);
+    }
+    return one_row(st, s, read_contact, out);
+}
+
+int store_contact_list(store *st, store_contact **out, size_t *n)
+{
+    if (st == NULL || out == NULL || n == NULL)
+        return BANTER_EINVAL;
+    return collect_list(st, st->stmt[S_CONTACT_LIST], sizeof(store_contact), read_contact,
+                        (void **)out, n);
+}
+
+/* One statement of a merge, with from as ?1 and into as ?2. */
+static int merge_step(store *st, const char *sql, const uint8_t *from, const uint8_t *into)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
+    if (rc == SQLITE_OK)
+        rc = bind_key(s, 1, from);
+    if (rc == SQLITE_OK && strstr(sql, "?2"))
+        rc = bind_key(s, 2, into);
+    int ret = rc == SQLITE_OK ? step_done(st, s) : fail(st, rc);
+    sqlite3_finalize(s);
+    return ret;
+}
+
+int store_contact_merge(store *st, const uint8_t from[static STORE_KEYLEN],
+                        const uint8_t into[static STORE_KEYLEN])
+{
+    static const char *const sql[] = {
+        "UPDATE devices SET contact = ?2 WHERE contact = ?1",
+        /* A message both contacts hold stays as `into` has it. */
+        "DELETE FROM messages WHERE contact = ?1 AND EXISTS (SELECT 1 FROM messages o"
+        " WHERE o.contact = ?2 AND o.id = messages.id AND o.dir = messages.dir"
+        " AND ifnull(o.device, x'') = ifnull(messages.device, x''))",
+        "UPDATE messages SET contact = ?2 WHERE contact = ?1",
+        "DELETE FROM contacts WHERE key = ?1",
+    };
+    store_contact c;
+    if (st == NULL || from == NULL || into == NULL)
+        return BANTER_EINVAL;
+    int ret = store_contact_get(st, from, &c);
+    if (ret == 0)
+        ret = store_contact_get(st, into, &c);
+    if (ret != 0)
+        return ret;
+    ret = exec_sql(st, "BEGIN IMMEDIATE");
+    for (size_t i = 0; ret == 0 && i < sizeof sql / sizeof sql[0]; i++)
+        ret = merge_step(st, sql[i], from, into);
+    if (ret == 0)
+        ret = exec_sql(st, "COMMIT");
+    if (ret != 0)
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    return ret;
+}
+
+/* ---- devices ---- */
+
+static int read_device(store *st, sqlite3_stmt *s, void *item)
+{
+    store_device *d = item;
+    memset(d, 0, sizeof *d);
+    int64_t trust = sqlite3_column_int64(s, 3);
+    if (column_blob(s, 0, d->key, STORE_KEYLEN) != 0 ||
+        column_blob(s, 1, d->contact, STORE_KEYLEN) != 0 || trust < TRUST_KNOWN ||
+        trust > TRUST_CERTIFIED) {
+        set_errmsg(st, "malformed row in devices");
+        return BANTER_EDB;
+    }
+    column_text(s, 2, d->name, sizeof d->name);
+    d->trust = (store_trust)trust;
+    column_text(s, 4, d->source, sizeof d->source);
+    column_text(s, 5, d->addresses, sizeof d->addresses);
+    d->first_seen_ms = sqlite3_column_int64(s, 6);
+    d->last_seen_ms = sqlite3_column_int64(s, 7);
+    if (sqlite3_column_type(s, 8) != SQLITE_NULL) {
+        if (column_blob(s, 8, d->replaces, STORE_KEYLEN) != 0) {
+            set_errmsg(st, "malformed row in devices");
+            return BANTER_EDB;
+        }
+        d->has_replaces = true;
+    }
+    return 0;
+}
+
+int store_device_put(store *st, const store_device *d)
+{
+    if (st == NULL || d == NULL)
+        return BANTER_EINVAL;
+    int name_len = field_len(d->name, sizeof d->name);
+    int source_len = field_len(d->source, sizeof d->source);
+    int addr_len = field_len(d->addresses, sizeof d->addresses);
+    if (name_len < 0 || source_len < 0 || addr_len < 0)
+        return fail_invalid(st, "device field without terminator");
+    if ((int)d->trust < TRUST_KNOWN || (int)d->trust > TRUST_CERTIFIED)
+        return fail_invalid(st, "bad trust value");
+    sqlite3_stmt *s = st->stmt[S_DEVICE_PUT];
+    int rc = bind_key(s, 1, d->key);
+    if (rc == SQLITE_OK)
+        rc = bind_key(s, 2, d->contact);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(s, 3, d->name, name_len, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int(s, 4, (int)d->trust);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(s, 5, d->source, source_len, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(s, 6, d->addresses, addr_len, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 7, d->first_seen_ms);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 8, d->last_seen_ms);
+    if (rc == SQLITE_OK)
+        rc = d->has_replaces ? bind_key(s, 9, d->replaces) : sqlite3_bind_null(s, 9);
+    if (rc != SQLITE_OK) {
+        stmt_done(s);
+        return fail(st, rc);
+    }
+    return step_done(st, s);
+}
+
+int store_device_get(store *st, const uint8_t key[static STORE_KEYLEN], store_device *out)
+{
+    if (st == NULL || key == NULL || out == NULL)
+        return BANTER_EINVAL;
+    sqlite3_stmt *s = st->stmt[S_DEVICE_GET];
+    int rc = bind_key(s, 1, key);
+    if (rc != SQLITE_OK) {
+        stmt_done(s);
+        return fail(st, rc);
+    }
+    return one_row(st, s, read_device, out);
+}
+
+int store_device_list(store *st, const uint8_t *contact, store_device **out, size_t *n)
+{
+    if (st == NULL || out == NULL || n == NULL)
+        return BANTER_EINVAL;
+    sqlite3_stmt *s = st->stmt[contact ? S_DEVICE_LIST : S_DEVICE_LIST_ALL];
+    if (contact && bind_key(s, 1, contact) != SQLITE_OK) {
+        stmt_done(s);
+        return fail(st, SQLITE_ERROR);
+    }
+    return collect_list(st, s, sizeof(store_device), read_device, (void **)out, n);
+}
+
+int store_device_delete(store *st, const uint8_t key[static STORE_KEYLEN])
 {
     if (st == NULL || key == NULL)
         return BANTER_EINVAL;
-    sqlite3_stmt *s = st->stmt[S_PEER_DELETE];
-    int rc = sqlite3_bind_blob(s, 1, key, STORE_KEYLEN, SQLITE_STATIC);
+    sqlite3_stmt *s = st->stmt[S_DEVICE_DELETE];
+    int rc = bind_key(s, 1, key);
     if (rc != SQLITE_OK) {
         stmt_done(s);
         return fail(st, rc);
@@ -492,19 +740,23 @@ static int bind_msg(store *st, sqlite3_stmt *s, const store_msg *m)
         return fail_invalid(st, "message body too long");
     int rc = sqlite3_bind_blob(s, 1, m->id, MSG_ID_LEN, SQLITE_STATIC);
     if (rc == SQLITE_OK)
-        rc = sqlite3_bind_blob(s, 2, m->peer, STORE_KEYLEN, SQLITE_STATIC);
+        rc = bind_key(s, 2, m->contact);
     if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int(s, 3, (int)m->dir);
+        rc = m->has_device ? bind_key(s, 3, m->device) : sqlite3_bind_null(s, 3);
     if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int(s, 4, (int)m->state);
+        rc = sqlite3_bind_int(s, 4, (int)m->dir);
     if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int(s, 5, m->broadcast ? 1 : 0);
+        rc = sqlite3_bind_int(s, 5, (int)m->state);
     if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int64(s, 6, m->ts_ms);
+        rc = sqlite3_bind_int64(s, 6, (int64_t)m->flags);
     if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int64(s, 7, m->stored_ms);
+        rc = sqlite3_bind_int(s, 7, m->broadcast ? 1 : 0);
     if (rc == SQLITE_OK)
-        rc = sqlite3_bind_text(s, 8, m->body != NULL ? m->body : "", (int)m->body_len,
+        rc = sqlite3_bind_int64(s, 8, m->ts_ms);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 9, m->stored_ms);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(s, 10, m->body != NULL ? m->body : "", (int)m->body_len,
                                SQLITE_STATIC);
     return rc == SQLITE_OK ? 0 : fail(st, rc);
 }
@@ -529,28 +781,18 @@ int store_msg_add(store *st, const store_msg *m, int64_t *seq)
     return 0;
 }
 
-int store_msg_set_state(store *st, const uint8_t id[static MSG_ID_LEN],
-                        const uint8_t peer[static STORE_KEYLEN], store_state state)
+int store_msg_set_result(store *st, int64_t seq, store_state state, const char *error)
 {
-    return store_msg_set_result(st, id, peer, state, "");
-}
-
-int store_msg_set_result(store *st, const uint8_t id[static MSG_ID_LEN],
-                         const uint8_t peer[static STORE_KEYLEN], store_state state,
-                         const char *error)
-{
-    if (st == NULL || id == NULL || peer == NULL || error == NULL)
+    if (st == NULL || error == NULL)
         return BANTER_EINVAL;
     if (!state_fits(STORE_OUT, state))
         return fail_invalid(st, "an outgoing message is QUEUED, DELIVERED, SERVER or FAILED");
     sqlite3_stmt *s = st->stmt[S_MSG_SET_STATE];
     int rc = sqlite3_bind_int(s, 1, (int)state);
     if (rc == SQLITE_OK)
-        rc = sqlite3_bind_text(s, 4, error, -1, SQLITE_STATIC);
+        rc = sqlite3_bind_text(s, 2, error, -1, SQLITE_STATIC);
     if (rc == SQLITE_OK)
-        rc = sqlite3_bind_blob(s, 2, id, MSG_ID_LEN, SQLITE_STATIC);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_blob(s, 3, peer, STORE_KEYLEN, SQLITE_STATIC);
+        rc = sqlite3_bind_int64(s, 3, seq);
     if (rc != SQLITE_OK) {
         stmt_done(s);
         return fail(st, rc);
@@ -561,25 +803,34 @@ int store_msg_set_result(store *st, const uint8_t id[static MSG_ID_LEN],
     return ret;
 }
 
-static int read_msg(store *st, sqlite3_stmt *s, store_msg *m)
+static int read_msg(store *st, sqlite3_stmt *s, void *item)
 {
+    store_msg *m = item;
     memset(m, 0, sizeof *m);
-    int64_t dir = sqlite3_column_int64(s, 3);
-    int64_t state = sqlite3_column_int64(s, 4);
+    int64_t dir = sqlite3_column_int64(s, 4);
+    int64_t state = sqlite3_column_int64(s, 5);
     if (column_blob(s, 1, m->id, MSG_ID_LEN) != 0 ||
-        column_blob(s, 2, m->peer, STORE_KEYLEN) != 0 || dir < STORE_IN || dir > STORE_OUT ||
+        column_blob(s, 2, m->contact, STORE_KEYLEN) != 0 || dir < STORE_IN || dir > STORE_OUT ||
         state < STORE_QUEUED || state > STORE_FAILED) {
         set_errmsg(st, "malformed row in messages");
         return BANTER_EDB;
     }
+    if (sqlite3_column_type(s, 3) != SQLITE_NULL) {
+        if (column_blob(s, 3, m->device, STORE_KEYLEN) != 0) {
+            set_errmsg(st, "malformed row in messages");
+            return BANTER_EDB;
+        }
+        m->has_device = true;
+    }
     m->seq = sqlite3_column_int64(s, 0);
     m->dir = (store_dir)dir;
     m->state = (store_state)state;
-    m->broadcast = sqlite3_column_int64(s, 5) != 0;
-    m->ts_ms = sqlite3_column_int64(s, 6);
-    m->stored_ms = sqlite3_column_int64(s, 7);
-    const unsigned char *t = sqlite3_column_text(s, 8);
-    int n = sqlite3_column_bytes(s, 8);
+    m->flags = (unsigned)sqlite3_column_int64(s, 6);
+    m->broadcast = sqlite3_column_int64(s, 7) != 0;
+    m->ts_ms = sqlite3_column_int64(s, 8);
+    m->stored_ms = sqlite3_column_int64(s, 9);
+    const unsigned char *t = sqlite3_column_text(s, 10);
+    int n = sqlite3_column_bytes(s, 10);
     if (t == NULL || n < 0)
         n = 0;
     m->body = malloc((size_t)n + 1);
@@ -589,20 +840,15 @@ static int read_msg(store *st, sqlite3_stmt *s, store_msg *m)
         memcpy(m->body, t, (size_t)n);
     m->body[n] = '\0';
     m->body_len = (size_t)n;
-    const unsigned char *e = sqlite3_column_text(s, 9);
-    if (e)
-        snprintf(m->error, sizeof m->error, "%s", (const char *)e);
+    column_text(s, 11, m->error, sizeof m->error);
     return 0;
 }
-
-/* Step s to the end, collecting rows into a new array; s is reset. */
-static int read_msg_row(store *st, sqlite3_stmt *s, void *item) { return read_msg(st, s, item); }
 
 static int read_msgs(store *st, sqlite3_stmt *s, store_msg **out, size_t *n)
 {
     void *p = NULL;
     size_t count = 0;
-    int ret = collect(st, s, sizeof(store_msg), read_msg_row, &p, &count);
+    int ret = collect(st, s, sizeof(store_msg), read_msg, &p, &count);
     store_msg *arr = p;
     if (ret != 0 || count == 0) {
         store_msgs_free(arr, count);
@@ -613,14 +859,58 @@ static int read_msgs(store *st, sqlite3_stmt *s, store_msg **out, size_t *n)
     return 0;
 }
 
-int store_outbox(store *st, const uint8_t peer[static STORE_KEYLEN], store_msg **out, size_t *n)
+int store_msg_find_out(store *st, const uint8_t id[static MSG_ID_LEN],
+                       const uint8_t contact[static STORE_KEYLEN], store_msg *out)
 {
-    if (st == NULL || peer == NULL || out == NULL || n == NULL)
+    if (st == NULL || id == NULL || contact == NULL || out == NULL)
+        return BANTER_EINVAL;
+    sqlite3_stmt *s = st->stmt[S_MSG_FIND_OUT];
+    int rc = sqlite3_bind_blob(s, 1, id, MSG_ID_LEN, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = bind_key(s, 2, contact);
+    if (rc != SQLITE_OK) {
+        stmt_done(s);
+        return fail(st, rc);
+    }
+    int ret = one_row(st, s, read_msg, out);
+    if (ret != 0 && ret != BANTER_ENOENT)
+        store_msg_clear(out);
+    return ret;
+}
+
+int store_outbox(store *st, const uint8_t *contact, store_msg **out, size_t *n)
+{
+    if (st == NULL || out == NULL || n == NULL)
         return BANTER_EINVAL;
     *out = NULL;
     *n = 0;
-    sqlite3_stmt *s = st->stmt[S_OUTBOX];
-    int rc = sqlite3_bind_blob(s, 1, peer, STORE_KEYLEN, SQLITE_STATIC);
+    sqlite3_stmt *s = st->stmt[contact ? S_OUTBOX : S_OUTBOX_ALL];
+    if (contact) {
+        int rc = bind_key(s, 1, contact);
+        if (rc != SQLITE_OK) {
+            stmt_done(s);
+            return fail(st, rc);
+        }
+    }
+    return read_msgs(st, s, out, n);
+}
+
+int store_history(store *st, const uint8_t contact[static STORE_KEYLEN], int64_t before,
+                  size_t limit, store_msg **out, size_t *n)
+{
+    if (st == NULL || contact == NULL || out == NULL || n == NULL)
+        return BANTER_EINVAL;
+    *out = NULL;
+    *n = 0;
+    if (limit == 0)
+        return 0;
+    sqlite3_stmt *s = st->stmt[before > 0 ? S_HISTORY_BEFORE : S_HISTORY];
+    int64_t lim = limit > (size_t)INT64_MAX ? INT64_MAX : (int64_t)limit;
+    int rc = bind_key(s, 1, contact);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 2, lim);
+    if (rc == SQLITE_OK && before > 0)
+        rc = sqlite3_bind_int64(s, 3, before);
     if (rc != SQLITE_OK) {
         stmt_done(s);
         return fail(st, rc);
@@ -628,25 +918,12 @@ int store_outbox(store *st, const uint8_t peer[static STORE_KEYLEN], store_msg *
     return read_msgs(st, s, out, n);
 }
 
-int store_history(store *st, const uint8_t peer[static STORE_KEYLEN], size_t limit, store_msg **out,
-                  size_t *n)
+void store_msg_clear(store_msg *m)
 {
-    if (st == NULL || peer == NULL || out == NULL || n == NULL)
-        return BANTER_EINVAL;
-    *out = NULL;
-    *n = 0;
-    if (limit == 0)
-        return 0;
-    sqlite3_stmt *s = st->stmt[S_HISTORY];
-    int64_t lim = limit > (size_t)INT64_MAX ? INT64_MAX : (int64_t)limit;
-    int rc = sqlite3_bind_blob(s, 1, peer, STORE_KEYLEN, SQLITE_STATIC);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int64(s, 2, lim);
-    if (rc != SQLITE_OK) {
-        stmt_done(s);
-        return fail(st, rc);
-    }
-    return read_msgs(st, s, out, n);
+    if (m == NULL)
+        return;
+    free(m->body);
+    m->body = NULL;
 }
 
 void store_msgs_free(store_msg *msgs, size_t n)
@@ -656,6 +933,81 @@ void store_msgs_free(store_msg *msgs, size_t n)
     for (size_t i = 0; i < n; i++)
         free(msgs[i].body);
     free(msgs);
+}
+
+/* ---- copies ---- */
+
+int store_copy_add(store *st, int64_t seq, const uint8_t device[static STORE_KEYLEN])
+{
+    if (st == NULL || device == NULL)
+        return BANTER_EINVAL;
+    sqlite3_stmt *s = st->stmt[S_COPY_ADD];
+    int rc = sqlite3_bind_int64(s, 1, seq);
+    if (rc == SQLITE_OK)
+        rc = bind_key(s, 2, device);
+    if (rc != SQLITE_OK) {
+        stmt_done(s);
+        return fail(st, rc);
+    }
+    int ret = step_done(st, s);
+    return ret == 0 && sqlite3_changes(st->db) == 0 ? 1 : ret;
+}
+
+int store_copy_set(store *st, int64_t seq, const uint8_t device[static STORE_KEYLEN],
+                   store_copy_state state, const char *route, const char *error)
+{
+    if (st == NULL || device == NULL || route == NULL || error == NULL ||
+        (state != COPY_PENDING && state != COPY_DELIVERED && state != COPY_SERVER &&
+         state != COPY_FAILED))
+        return BANTER_EINVAL;
+    sqlite3_stmt *s = st->stmt[S_COPY_SET];
+    int rc = sqlite3_bind_int64(s, 1, seq);
+    if (rc == SQLITE_OK)
+        rc = bind_key(s, 2, device);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int(s, 3, (int)state);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(s, 4, route, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(s, 5, error, -1, SQLITE_STATIC);
+    if (rc != SQLITE_OK) {
+        stmt_done(s);
+        return fail(st, rc);
+    }
+    int ret = step_done(st, s);
+    if (ret == 0 && sqlite3_changes(st->db) == 0)
+        ret = BANTER_ENOENT;
+    return ret;
+}
+
+static int read_copy(store *st, sqlite3_stmt *s, void *item)
+{
+    store_copy *c = item;
+    memset(c, 0, sizeof *c);
+    c->seq = sqlite3_column_int64(s, 0);
+    int64_t state = sqlite3_column_int64(s, 2);
+    if (column_blob(s, 1, c->device, STORE_KEYLEN) != 0 || state < COPY_PENDING ||
+        state > COPY_FAILED || state == 2) {
+        set_errmsg(st, "malformed row in copies");
+        return BANTER_EDB;
+    }
+    c->state = (store_copy_state)state;
+    column_text(s, 3, c->route, sizeof c->route);
+    column_text(s, 4, c->error, sizeof c->error);
+    return 0;
+}
+
+int store_copies(store *st, int64_t seq, store_copy **out, size_t *n)
+{
+    if (st == NULL || out == NULL || n == NULL)
+        return BANTER_EINVAL;
+    sqlite3_stmt *s = st->stmt[S_COPIES];
+    int rc = sqlite3_bind_int64(s, 1, seq);
+    if (rc != SQLITE_OK) {
+        stmt_done(s);
+        return fail(st, rc);
+    }
+    return collect_list(st, s, sizeof(store_copy), read_copy, (void **)out, n);
 }
 
 const char *store_trust_name(store_trust t)
@@ -669,6 +1021,8 @@ const char *store_trust_name(store_trust t)
         return "verified";
     case TRUST_CHANGED:
         return "changed";
+    case TRUST_CERTIFIED:
+        return "certified";
     }
     return "unknown";
 }

@@ -1,13 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * store.h - the node's SQLite database: known peers, message history and
- * the outbox (outgoing messages not yet acknowledged).
+ * store.h - the node's SQLite database: contacts and their devices,
+ * message history, the outbox with each device's copy, file transfers.
  *
  * One file in the node's home (banter.db), WAL mode, synchronous=FULL so a
- * message acknowledged to the user is on disk. A message is identified by
- * (id, peer, direction): a broadcast sends one row per recipient with the
- * same id, and the receiver deduplicates by (id, peer). The outbox is the
- * set of outgoing rows still in state QUEUED, in the order they were added.
+ * message acknowledged to the user is on disk.
+ *
+ * A contact is a person, named by a 32-byte handle of the node's own (its
+ * "contact key": for a LAN colleague the key of the first device seen, for
+ * an organisation account a hash of the server and the account name). A
+ * device is an Ed25519 key and belongs to one contact. History belongs to
+ * the contact: a message is identified by (id, contact, direction, sending
+ * device); a broadcast is one row per recipient with the same id, and the
+ * receiver deduplicates by (id, contact, device). An outgoing message has one "copy" per
+ * recipient device, with that device's delivery state; the outbox is the
+ * set of outgoing messages still QUEUED, in the order they were added.
  *
  * Every call returns 0 or a negative BANTER_E* code: BANTER_ENOENT (no such
  * row), BANTER_ENOSPC (disk full: nothing was written), BANTER_EDB (any
@@ -30,24 +37,40 @@
 
 typedef struct store store;
 
+/* How far a device is trusted (docs/protocol.md, "Trust"). */
 typedef enum store_trust {
-    TRUST_NEW = 0,      /* seen, never connected */
-    TRUST_KNOWN = 1,    /* key accepted on first contact (TOFU) */
-    TRUST_VERIFIED = 2, /* a person compared fingerprints: `banter verify` */
-    TRUST_CHANGED = 3,  /* a known name came back with another key: refused */
+    TRUST_NEW = 0,       /* advertised on the LAN, never connected (only in listings) */
+    TRUST_KNOWN = 1,     /* key accepted on first contact (TOFU) */
+    TRUST_VERIFIED = 2,  /* a person compared fingerprints: `banter verify` */
+    TRUST_CHANGED = 3,   /* a new key claimed a known contact: nothing sent to it */
+    TRUST_CERTIFIED = 4, /* the organisation's server vouches for it (certificate, device list) */
 } store_trust;
 
-typedef struct store_peer {
-    uint8_t key[STORE_KEYLEN]; /* Ed25519 public key: the peer's identity */
-    char name[BANTER_MAX_NAME + 1];
+typedef enum store_kind {
+    CONTACT_LAN = 0, /* a colleague trusted on first use */
+    CONTACT_ORG = 1, /* an organisation account: devices listed and certified by the server */
+} store_kind;
+
+typedef struct store_contact {
+    uint8_t key[STORE_KEYLEN]; /* the contact's handle (not a device key) */
+    store_kind kind;
+    char account[BANTER_MAX_NAME + 1]; /* CONTACT_ORG: the account name; "" otherwise */
+    char name[BANTER_MAX_NAME + 1];    /* the label shown */
+    int64_t created_ms;
+} store_contact;
+
+typedef struct store_device {
+    uint8_t key[STORE_KEYLEN];      /* Ed25519 public key: the device's identity */
+    uint8_t contact[STORE_KEYLEN];  /* the contact it belongs to */
+    char name[BANTER_MAX_NAME + 1]; /* the name it gave itself last (a label) */
     store_trust trust;
-    char source[16];                 /* "lan", "static" */
+    char source[16];                 /* "lan", "static", "rendezvous" */
     char addresses[STORE_MAX_ADDRS]; /* last known, "198.18.0.2:7070,..." */
     int64_t first_seen_ms;
     int64_t last_seen_ms;
-    bool has_replaces; /* TRUST_CHANGED: the key it replaced */
+    bool has_replaces; /* TRUST_CHANGED: the device key it would replace */
     uint8_t replaces[STORE_KEYLEN];
-} store_peer;
+} store_device;
 
 typedef enum store_dir { STORE_IN = 0, STORE_OUT = 1 } store_dir;
 
@@ -59,19 +82,42 @@ typedef enum store_state {
     STORE_FAILED = 4,    /* outgoing, relayed: the server refused it (error says why) */
 } store_state;
 
+/* Flags of a message. STORE_MSG_UNTRUSTED: incoming from a device in
+ * TRUST_CHANGED, so not the contact's word. */
+#define STORE_MSG_UNTRUSTED 1u
+
 typedef struct store_msg {
     int64_t seq; /* local order, assigned by store_msg_add */
     uint8_t id[MSG_ID_LEN];
-    uint8_t peer[STORE_KEYLEN];
+    uint8_t contact[STORE_KEYLEN];
+    bool has_device; /* incoming: the device that sent it */
+    uint8_t device[STORE_KEYLEN];
     store_dir dir;
     store_state state;
+    unsigned flags; /* STORE_MSG_* */
     bool broadcast;
     int64_t ts_ms;     /* sender's clock */
     int64_t stored_ms; /* when this node stored it */
     char *body;        /* NUL-terminated; owned (store_msgs_free) */
     size_t body_len;
-    char error[BANTER_MAX_ERRCODE + 1]; /* STORE_FAILED: the server's code */
+    char error[BANTER_MAX_ERRCODE + 1]; /* STORE_FAILED: the code */
 } store_msg;
+
+/* One device's copy of an outgoing message. */
+typedef enum store_copy_state {
+    COPY_PENDING = 0,   /* not handed to a route yet, or the route was lost */
+    COPY_DELIVERED = 1, /* the device acknowledged it */
+    COPY_SERVER = 3,    /* on the rendezvous server's disk for the device */
+    COPY_FAILED = 4,    /* refused (error says why) */
+} store_copy_state;
+
+typedef struct store_copy {
+    int64_t seq; /* the message */
+    uint8_t device[STORE_KEYLEN];
+    store_copy_state state;
+    char route[16]; /* the route that settled it: "lan", "relay" ("" while pending) */
+    char error[BANTER_MAX_ERRCODE + 1];
+} store_copy;
 
 /* Open or create the database at path and its schema (a new file is created
  * mode 0600). On failure *out is NULL and errmsg (may be NULL) receives
@@ -83,40 +129,74 @@ void store_close(store *st);
 /* SQLite's text for the last failure on st. Never NULL. */
 const char *store_errmsg(const store *st);
 
-/* Insert or replace the peer with p->key. */
-BANTER_WUR int store_peer_put(store *st, const store_peer *p);
+/* ---- contacts and devices ---- */
+
+/* Insert or replace the contact with c->key. BANTER_EINVAL for an ORG
+ * contact without an account (or a LAN one with one). */
+BANTER_WUR int store_contact_put(store *st, const store_contact *c);
 /* BANTER_ENOENT when unknown. */
-BANTER_WUR int store_peer_get(store *st, const uint8_t key[static STORE_KEYLEN], store_peer *out);
-/* All peers, ordered by name then key. *out is malloc'd (free()); NULL when
- * *n is 0. */
-BANTER_WUR int store_peer_list(store *st, store_peer **out, size_t *n);
-/* Delete a peer record (its messages stay). BANTER_ENOENT. */
-BANTER_WUR int store_peer_delete(store *st, const uint8_t key[static STORE_KEYLEN]);
+BANTER_WUR int store_contact_get(store *st, const uint8_t key[static STORE_KEYLEN],
+                                 store_contact *out);
+BANTER_WUR int store_contact_by_account(store *st, const char *account, store_contact *out);
+/* All contacts, ordered by name then key; *out is malloc'd (free()), NULL
+ * when *n is 0. */
+BANTER_WUR int store_contact_list(store *st, store_contact **out, size_t *n);
+/* Move everything of contact `from` (devices, history, copies) to `into`
+ * and delete `from`, atomically. A message both hold (same id and
+ * direction) is kept once, as `into` has it. BANTER_ENOENT. */
+BANTER_WUR int store_contact_merge(store *st, const uint8_t from[static STORE_KEYLEN],
+                                   const uint8_t into[static STORE_KEYLEN]);
+
+/* Insert or replace the device with d->key. */
+BANTER_WUR int store_device_put(store *st, const store_device *d);
+BANTER_WUR int store_device_get(store *st, const uint8_t key[static STORE_KEYLEN],
+                                store_device *out);
+/* The devices of one contact (contact non-NULL) or all (NULL), ordered by
+ * first seen; *out is malloc'd (free()). */
+BANTER_WUR int store_device_list(store *st, const uint8_t *contact, store_device **out, size_t *n);
+/* BANTER_ENOENT. */
+BANTER_WUR int store_device_delete(store *st, const uint8_t key[static STORE_KEYLEN]);
+
+/* ---- messages ---- */
 
 /* Add a message. Returns 0 when added (m->seq is ignored; the new seq is
  * stored in *seq when seq is not NULL), 1 when a row with the same (id,
- * peer, dir) exists already (nothing changed), or an error. m->stored_ms is
+ * contact, dir, device) exists already (nothing changed), or an error. m->stored_ms is
  * stored as given (the caller owns the clock); m->error is not (a new
  * message has none). BANTER_EINVAL when the state does not fit the
  * direction (STORE_IN: RECEIVED; STORE_OUT: QUEUED, DELIVERED, SERVER or
  * FAILED) or body is NULL with body_len > 0. */
 BANTER_WUR int store_msg_add(store *st, const store_msg *m, int64_t *seq);
-/* Set the state of the outgoing message (id, peer). BANTER_ENOENT;
- * BANTER_EINVAL unless state is QUEUED, DELIVERED, SERVER or FAILED. */
-BANTER_WUR int store_msg_set_state(store *st, const uint8_t id[static MSG_ID_LEN],
-                                   const uint8_t peer[static STORE_KEYLEN], store_state state);
-/* The same with an error code (at most BANTER_MAX_ERRCODE bytes, "" for none). */
-BANTER_WUR int store_msg_set_result(store *st, const uint8_t id[static MSG_ID_LEN],
-                                    const uint8_t peer[static STORE_KEYLEN], store_state state,
-                                    const char *error);
-/* Outgoing QUEUED messages for peer, oldest first. */
-BANTER_WUR int store_outbox(store *st, const uint8_t peer[static STORE_KEYLEN], store_msg **out,
-                            size_t *n);
-/* The last `limit` messages with peer, both directions, oldest first. */
-BANTER_WUR int store_history(store *st, const uint8_t peer[static STORE_KEYLEN], size_t limit,
-                             store_msg **out, size_t *n);
+/* Set the state of the outgoing message seq, with an error code (at most
+ * BANTER_MAX_ERRCODE bytes, "" for none). BANTER_ENOENT; BANTER_EINVAL
+ * unless state is QUEUED, DELIVERED, SERVER or FAILED. */
+BANTER_WUR int store_msg_set_result(store *st, int64_t seq, store_state state, const char *error);
+/* The outgoing message (id, contact): 0 with *out filled (body owned:
+ * store_msg_clear), or BANTER_ENOENT. */
+BANTER_WUR int store_msg_find_out(store *st, const uint8_t id[static MSG_ID_LEN],
+                                  const uint8_t contact[static STORE_KEYLEN], store_msg *out);
+/* Outgoing QUEUED messages for contact (every contact when NULL), oldest
+ * first. */
+BANTER_WUR int store_outbox(store *st, const uint8_t *contact, store_msg **out, size_t *n);
+/* Up to `limit` messages with contact, both directions, oldest first: the
+ * last ones, or the last ones before seq `before` when it is > 0 (a page
+ * of older history). */
+BANTER_WUR int store_history(store *st, const uint8_t contact[static STORE_KEYLEN], int64_t before,
+                             size_t limit, store_msg **out, size_t *n);
+/* Free what one store_msg owns. */
+void store_msg_clear(store_msg *m);
 /* Free an array from store_outbox/store_history. Accepts NULL. */
 void store_msgs_free(store_msg *msgs, size_t n);
+
+/* ---- copies: one per device an outgoing message goes to ---- */
+
+/* Add a pending copy of message seq for device; 1 when it exists already. */
+BANTER_WUR int store_copy_add(store *st, int64_t seq, const uint8_t device[static STORE_KEYLEN]);
+/* Settle (or reopen, COPY_PENDING) one copy. BANTER_ENOENT. */
+BANTER_WUR int store_copy_set(store *st, int64_t seq, const uint8_t device[static STORE_KEYLEN],
+                              store_copy_state state, const char *route, const char *error);
+/* Every copy of message seq; *out malloc'd (free()). */
+BANTER_WUR int store_copies(store *st, int64_t seq, store_copy **out, size_t *n);
 
 /* Cap the database at `pages` pages (PRAGMA max_page_count; a page is 4096
  * bytes by default): a quota, and how tests simulate a full disk. A cap
@@ -124,7 +204,8 @@ void store_msgs_free(store_msg *msgs, size_t n);
  * store_close (it is not saved in the file). BANTER_EINVAL when pages < 1. */
 BANTER_WUR int store_set_max_pages(store *st, int64_t pages);
 
-/* "new", "known", "verified", "changed"; "unknown" for any other value. */
+/* "new", "known", "verified", "changed", "certified"; "unknown" for any
+ * other value. */
 const char *store_trust_name(store_trust t);
 
 /* ---- file transfers (see peer/xfer.h) ---- */

@@ -26,11 +26,11 @@ typedef struct contact {
 
 typedef struct bcast bcast;
 
-/* One message to one account (or one broadcast copy set), in flight. */
+/* The copies of an organisation broadcast to one account, in flight. */
 typedef struct sendrec {
     uint8_t id[MSG_ID_LEN];
-    uint8_t key[32]; /* the account's store key (not for org broadcasts) */
-    bcast *b;        /* an org broadcast's, or NULL */
+    uint8_t key[32]; /* the account's contact key */
+    bcast *b;        /* the broadcast, or NULL once it ended */
     unsigned pending, delivered, stored, refused;
     char error[BANTER_MAX_ERRCODE + 1];
     char rkey[RKEY_LEN]; /* its key in ro->recs */
@@ -52,17 +52,15 @@ struct bcast {
 };
 
 struct roster {
-    store *st;
+    node *n;
     rdv *r;
     const identity *id;
     char fpd[IDENTITY_FP_DIGITS + 1];
-    roster_emit_fn emit;
-    void *ud;
     bool online;
     char user[BANTER_MAX_NAME + 1];
     GHashTable *contacts; /* name -> contact (owned) */
-    GHashTable *by_key;   /* its store key (32 bytes) -> the same contact */
-    GHashTable *recs;     /* "idhex:keyhex" -> sendrec (owned) */
+    GHashTable *by_key;   /* its contact key (32 bytes) -> the same contact */
+    GHashTable *recs;     /* "idhex:keyhex" -> sendrec of a broadcast (owned) */
     GHashTable *copies;   /* "idhex:devhex" -> sendrec (borrowed from recs) */
     bcast *bc;
 };
@@ -86,28 +84,6 @@ static void hexkey(char *out, size_t cap, const uint8_t id[static MSG_ID_LEN], c
     for (int i = 0; i < 32; i++)
         snprintf(b + 2 * i, 3, "%02x", k[i]);
     snprintf(out, cap, "%s:%s", a, b);
-}
-
-void roster_account_key(const char *server_fpd, const char *account, uint8_t key[static 32])
-{
-    static const char label[] = "banter-account-v1";
-    bcrypto_hash h;
-    uint8_t zero = 0;
-    bcrypto_hash_init(&h, 32);
-    bcrypto_hash_update(&h, (const uint8_t *)label, sizeof label - 1);
-    bcrypto_hash_update(&h, (const uint8_t *)server_fpd, strlen(server_fpd));
-    bcrypto_hash_update(&h, &zero, 1);
-    bcrypto_hash_update(&h, (const uint8_t *)account, strlen(account));
-    bcrypto_hash_final(&h, key, 32);
-}
-
-static void emit(roster *ro, node_ev_type type, const uint8_t *key, const char *name,
-                 const store_msg *m, const char *text, const char *status)
-{
-    node_event ev = {
-        .type = type, .peer = key, .name = name, .msg = m, .text = text, .status = status};
-    if (ro->emit)
-        ro->emit(ro->ud, &ev);
 }
 
 static void profile_free(struct rv_profile *p)
@@ -137,20 +113,17 @@ static void to_public(const contact *c, roster_contact *out)
     out->profile = &c->p;
 }
 
-/* The account's peer row, made when missing (history needs it). */
-static void ensure_peer(roster *ro, const char *name, const uint8_t key[static 32])
+/* Tell the core who the account is now. */
+static void tell_core(roster *ro, const contact *c)
 {
-    store_peer sp;
-    if (store_peer_get(ro->st, key, &sp) == 0)
-        return;
-    memset(&sp, 0, sizeof sp);
-    memcpy(sp.key, key, 32);
-    g_strlcpy(sp.name, name, sizeof sp.name);
-    sp.trust = TRUST_KNOWN; /* vouched for by the organisation's server */
-    g_strlcpy(sp.source, ROSTER_SOURCE, sizeof sp.source);
-    sp.first_seen_ms = sp.last_seen_ms = now_ms();
-    if (store_peer_put(ro->st, &sp) != 0)
-        g_printerr("banter: cannot store the contact %s: %s\n", name, store_errmsg(ro->st));
+    node_org_entry e = {.account = c->name,
+                        .state = c->state == RV_CS_NONE ? "" : rv_cstate_name(c->state),
+                        .status = rv_presence_name(c->status),
+                        .text = c->text,
+                        .display_name = c->p.f[RV_F_DISPLAY_NAME],
+                        .devs = (const uint8_t(*)[32])c->dev,
+                        .ndev = c->state == RV_CS_APPROVED ? c->ndev : 0};
+    node_org_update(ro->n, &e);
 }
 
 /* ---- sending ---- */
@@ -159,44 +132,30 @@ static void rec_free(gpointer v) { g_free(v); }
 
 static void pump_bcast(roster *ro);
 
-/* Every copy of rec was answered: record the outcome. */
+/* Every copy of a broadcast's rec was answered: count the outcome. */
 static void rec_finish(roster *ro, sendrec *rec)
 {
-    if (rec->b) {
-        bcast *b = rec->b;
-        b->delivered += rec->delivered;
-        b->stored += rec->stored;
-        b->refused += rec->refused;
-        b->unanswered -= rec->delivered + rec->stored + rec->refused;
-        g_hash_table_remove(ro->recs, rec->rkey);
-        pump_bcast(ro);
-        return;
-    }
-    store_state st = rec->refused        ? STORE_FAILED
-                     : rec->stored == 0u ? STORE_DELIVERED
-                                         : STORE_SERVER;
-    if (store_msg_set_result(ro->st, rec->id, rec->key, st, rec->refused ? rec->error : "") == 0) {
-        store_msg m = {.dir = STORE_OUT, .state = st};
-        memcpy(m.id, rec->id, MSG_ID_LEN);
-        memcpy(m.peer, rec->key, 32);
-        g_strlcpy(m.error, rec->error, sizeof m.error);
-        store_peer sp;
-        const char *name = store_peer_get(ro->st, rec->key, &sp) == 0 ? sp.name : "";
-        emit(ro, NODE_EV_DELIVERED, rec->key, name, &m, NULL, NULL);
-    }
+    bcast *b = rec->b;
     g_hash_table_remove(ro->recs, rec->rkey);
+    if (!b)
+        return;
+    b->delivered += rec->delivered;
+    b->stored += rec->stored;
+    b->refused += rec->refused;
+    b->unanswered -= rec->delivered + rec->stored + rec->refused;
+    pump_bcast(ro);
 }
 
 /* Seal pt for one device and send it as RV_SEAL. */
-static int send_copy(roster *ro, sendrec *rec, const char *to, const uint8_t dev[static 32],
-                     const uint8_t *pt, size_t len, uint8_t flags)
+static int seal_send(roster *ro, const uint8_t id[static MSG_ID_LEN], const char *to,
+                     const uint8_t dev[static 32], const uint8_t *pt, size_t len, uint8_t flags)
 {
     size_t slen = len + SEALED_OVERHEAD;
     uint8_t *sealed = g_malloc(slen);
     int r = sealed_seal(sealed, ro->id, dev, pt, len);
     if (r == 0) {
         rvmsg m = {.type = RV_SEAL};
-        memcpy(m.u.seal.id, rec->id, MSG_ID_LEN);
+        memcpy(m.u.seal.id, id, MSG_ID_LEN);
         m.u.seal.flags = flags;
         g_strlcpy(m.u.seal.user, to, sizeof m.u.seal.user);
         memcpy(m.u.seal.device, dev, 32);
@@ -205,6 +164,14 @@ static int send_copy(roster *ro, sendrec *rec, const char *to, const uint8_t dev
         r = rdv_send(ro->r, &m);
     }
     g_free(sealed);
+    return r;
+}
+
+/* Seal pt for one device and send it as RV_SEAL. */
+static int send_copy(roster *ro, sendrec *rec, const char *to, const uint8_t dev[static 32],
+                     const uint8_t *pt, size_t len, uint8_t flags)
+{
+    int r = seal_send(ro, rec->id, to, dev, pt, len, flags);
     if (r == 0) {
         char ck[RKEY_LEN];
         hexkey(ck, sizeof ck, rec->id, dev);
@@ -224,73 +191,61 @@ static sendrec *rec_new(roster *ro, const uint8_t id[static MSG_ID_LEN], const u
     return rec;
 }
 
-/* A message that can never be relayed (too long once sealed, not valid). */
-static void fail_now(roster *ro, const store_msg *m, const char *code)
+/* ---- the relay route ---- */
+
+static contact *contact_of(roster *ro, const store_contact *c)
 {
-    sendrec *rec = rec_new(ro, m->id, m->peer);
-    rec->refused = 1;
-    g_strlcpy(rec->error, code, sizeof rec->error);
-    rec_finish(ro, rec);
+    return c->kind == CONTACT_ORG ? g_hash_table_lookup(ro->contacts, c->account) : NULL;
 }
 
-static void flush_contact(roster *ro, contact *c)
+static bool lists(const contact *rc, const uint8_t dev[static 32])
 {
-    store_msg *m = NULL;
-    size_t count = 0;
-    if (!ro->online || c->state != RV_CS_APPROVED || !c->ndev)
-        return;
-    if (store_outbox(ro->st, c->key, &m, &count) != 0)
-        return;
+    for (size_t i = 0; i < rc->ndev; i++)
+        if (memcmp(rc->dev[i], dev, 32) == 0)
+            return true;
+    return false;
+}
+
+static bool route_reaches(void *ud, const store_contact *c, const store_device *d)
+{
+    roster *ro = ud;
+    contact *rc = contact_of(ro, c);
+    return ro->online && rc && rc->state == RV_CS_APPROVED && lists(rc, d->key);
+}
+
+static int route_send(void *ud, const store_contact *c, const store_device *d, const store_msg *m)
+{
+    roster *ro = ud;
+    contact *rc = contact_of(ro, c);
+    if (!ro->online || !rc)
+        return BANTER_ESTATE;
+    if (!rdv_writable(ro->r))
+        return BANTER_EAGAIN;
     buf pt;
+    msg chat;
     buf_init(&pt, RELAY_PT_CAP);
-    for (size_t i = 0; i < count && rdv_writable(ro->r); i++) {
-        char rk[RKEY_LEN];
-        hexkey(rk, sizeof rk, m[i].id, c->key);
-        if (g_hash_table_contains(ro->recs, rk))
-            continue;
-        msg chat;
-        buf_consume(&pt, buf_len(&pt));
-        int r = msg_chat_init(&chat, m[i].id, m[i].ts_ms, m[i].body, m[i].body_len, m[i].broadcast);
-        if (r == 0) {
-            r = msg_encode(&chat, &pt);
-            msg_clear(&chat);
-        }
-        if (r == 0 && buf_len(&pt) + SEALED_OVERHEAD + 1 + MSG_ID_LEN + 2 + strlen(c->name) + 32 >
-                          BANTER_MAX_PLAINTEXT)
-            r = BANTER_ETOOBIG;
-        if (r) {
-            fail_now(ro, &m[i], banter_errname(r));
-            continue;
-        }
-        sendrec *rec = rec_new(ro, m[i].id, c->key);
-        for (size_t d = 0; d < c->ndev && r == 0; d++)
-            r = send_copy(ro, rec, c->name, c->dev[d], buf_data(&pt), buf_len(&pt), 0);
-        if (r) { /* the connection failed: it is being reset (session NULL follows) */
-            g_printerr("banter: cannot send to the rendezvous server: %s\n", banter_strerror(r));
-            break;
-        }
+    int r = msg_chat_init(&chat, m->id, m->ts_ms, m->body, m->body_len, m->broadcast);
+    if (r == 0) {
+        r = msg_encode(&chat, &pt);
+        msg_clear(&chat);
     }
+    if (r == 0 && buf_len(&pt) + SEALED_OVERHEAD + 1 + MSG_ID_LEN + 2 + strlen(rc->name) + 32 >
+                      BANTER_MAX_PLAINTEXT)
+        r = BANTER_ETOOBIG;
+    if (r) { /* can never be relayed: settle it as refused */
+        buf_free(&pt);
+        messenger_settled(node_messenger(ro->n), "relay", d->key, m->id, COPY_FAILED,
+                          banter_errname(r));
+        return 0;
+    }
+    r = seal_send(ro, m->id, rc->name, d->key, buf_data(&pt), buf_len(&pt), 0);
     buf_free(&pt);
-    store_msgs_free(m, count);
+    if (r) /* the connection failed: it is being reset (session NULL follows) */
+        g_printerr("banter: cannot send to the rendezvous server: %s\n", banter_strerror(r));
+    return r;
 }
 
-static void flush_all(roster *ro)
-{
-    GHashTableIter it;
-    gpointer k, v;
-    g_hash_table_iter_init(&it, ro->contacts);
-    while (g_hash_table_iter_next(&it, &k, &v) && rdv_writable(ro->r))
-        flush_contact(ro, v);
-}
-
-void roster_kick(roster *ro, const uint8_t key[static 32])
-{
-    if (!ro)
-        return;
-    contact *c = g_hash_table_lookup(ro->by_key, key);
-    if (c)
-        flush_contact(ro, c);
-}
+mr_route roster_route(roster *ro) { return (mr_route){"relay", route_reaches, route_send, ro}; }
 
 /* ---- organisation broadcast ---- */
 
@@ -335,7 +290,7 @@ static void pump_bcast(roster *ro)
         if (!u->ndev)
             continue;
         uint8_t key[32];
-        roster_account_key(ro->fpd, u->name, key);
+        contacts_account_key(ro->fpd, u->name, key);
         sendrec *rec = rec_new(ro, b->id, key);
         rec->b = b;
         b->accounts++;
@@ -425,28 +380,35 @@ void roster_bcast_forget(roster *ro, void *ud)
 
 /* ---- what the server sends ---- */
 
+static void emit_contacts(roster *ro)
+{
+    node_event ev = {.type = NODE_EV_CONTACTS};
+    node_emit(ro->n, &ev);
+}
+
 static void drop_inflight(roster *ro)
 {
     if (ro->bc)
         bcast_end(ro, BANTER_EIO, "the connection to the rendezvous server ended");
     g_hash_table_remove_all(ro->copies);
-    g_hash_table_remove_all(ro->recs); /* still queued in the store: sent again */
-}
-
-static void set_offline(roster *ro, contact *c)
-{
-    if (c->status == RV_P_OFFLINE)
-        return;
-    c->status = RV_P_OFFLINE;
-    emit(ro, NODE_EV_OFFLINE, c->key, c->name, NULL, NULL, NULL);
-    emit(ro, NODE_EV_PRESENCE, c->key, c->name, NULL, c->text, rv_presence_name(c->status));
+    g_hash_table_remove_all(ro->recs);
+    /* Relayed copies without an answer go back to pending: sent again. */
+    GHashTableIter it;
+    gpointer k, v;
+    g_hash_table_iter_init(&it, ro->contacts);
+    while (g_hash_table_iter_next(&it, &k, &v)) {
+        contact *c = v;
+        for (size_t i = 0; i < c->ndev; i++)
+            messenger_route_lost(node_messenger(ro->n), "relay", c->dev[i]);
+    }
 }
 
 static void on_session(void *ud, const char *user)
 {
     roster *ro = ud;
-    ro->online = user != NULL;
     drop_inflight(ro);
+    ro->online = user != NULL;
+    node_org_session(ro->n, ro->online);
     if (user) {
         g_strlcpy(ro->user, user, sizeof ro->user);
         return; /* the server sends the list next; sending waits for it */
@@ -455,20 +417,8 @@ static void on_session(void *ud, const char *user)
     gpointer k, v;
     g_hash_table_iter_init(&it, ro->contacts);
     while (g_hash_table_iter_next(&it, &k, &v))
-        set_offline(ro, v);
-    emit(ro, NODE_EV_CONTACTS, NULL, NULL, NULL, NULL, NULL);
-}
-
-static void set_presence(roster *ro, contact *c, rv_presence p, const char *text)
-{
-    bool was = c->status != RV_P_OFFLINE, now = p != RV_P_OFFLINE;
-    bool changed = c->status != p || strcmp(c->text, text) != 0;
-    c->status = p;
-    g_strlcpy(c->text, text, sizeof c->text);
-    if (was != now)
-        emit(ro, now ? NODE_EV_ONLINE : NODE_EV_OFFLINE, c->key, c->name, NULL, NULL, NULL);
-    if (changed)
-        emit(ro, NODE_EV_PRESENCE, c->key, c->name, NULL, c->text, rv_presence_name(p));
+        ((contact *)v)->status = RV_P_OFFLINE;
+    emit_contacts(ro);
 }
 
 static void apply_entry(roster *ro, const struct rv_contact *e)
@@ -476,7 +426,8 @@ static void apply_entry(roster *ro, const struct rv_contact *e)
     contact *c = g_hash_table_lookup(ro->contacts, e->name);
     if (e->state == RV_CS_NONE) {
         if (c) {
-            set_offline(ro, c);
+            c->state = RV_CS_NONE;
+            tell_core(ro, c);
             g_hash_table_remove(ro->by_key, c->key);
             g_hash_table_remove(ro->contacts, e->name);
         }
@@ -485,7 +436,7 @@ static void apply_entry(roster *ro, const struct rv_contact *e)
     if (!c) {
         c = g_new0(contact, 1);
         g_strlcpy(c->name, e->name, sizeof c->name);
-        roster_account_key(ro->fpd, c->name, c->key);
+        contacts_account_key(ro->fpd, c->name, c->key);
         g_hash_table_insert(ro->contacts, c->name, c);
         g_hash_table_insert(ro->by_key, c->key, c);
     }
@@ -495,9 +446,9 @@ static void apply_entry(roster *ro, const struct rv_contact *e)
         c->p.f[i] = e->p.f[i] ? g_strdup(e->p.f[i]) : NULL;
     c->ndev = e->ndev;
     memcpy(c->dev, e->dev, e->ndev * RV_KEY_LEN);
-    set_presence(ro, c, e->state == RV_CS_APPROVED ? e->status : RV_P_OFFLINE, e->text);
-    if (c->state == RV_CS_APPROVED)
-        ensure_peer(ro, c->name, c->key);
+    c->status = e->state == RV_CS_APPROVED ? e->status : RV_P_OFFLINE;
+    g_strlcpy(c->text, e->text, sizeof c->text);
+    tell_core(ro, c);
 }
 
 static void on_contacts(void *ud, const struct rv_contacts *cs)
@@ -512,20 +463,18 @@ static void on_contacts(void *ud, const struct rv_contacts *cs)
     }
     for (size_t i = 0; i < cs->n; i++)
         apply_entry(ro, &cs->c[i]);
-    emit(ro, NODE_EV_CONTACTS, NULL, NULL, NULL, NULL, NULL);
-    for (size_t i = 0; i < cs->n; i++) {
-        contact *c = g_hash_table_lookup(ro->contacts, cs->c[i].name);
-        if (c)
-            flush_contact(ro, c);
-    }
+    emit_contacts(ro);
 }
 
 static void on_presence(void *ud, const struct rv_status *p)
 {
     roster *ro = ud;
     contact *c = g_hash_table_lookup(ro->contacts, p->user);
-    if (c && c->state == RV_CS_APPROVED)
-        set_presence(ro, c, p->status, p->text);
+    if (!c || c->state != RV_CS_APPROVED)
+        return;
+    c->status = p->status;
+    g_strlcpy(c->text, p->text, sizeof c->text);
+    tell_core(ro, c);
 }
 
 static void on_stored(void *ud, const struct rv_stored *s)
@@ -534,8 +483,13 @@ static void on_stored(void *ud, const struct rv_stored *s)
     char ck[RKEY_LEN];
     hexkey(ck, sizeof ck, s->id, s->device);
     sendrec *rec = g_hash_table_lookup(ro->copies, ck);
-    if (!rec)
-        return; /* an answer to a copy from before a reconnection */
+    if (!rec) { /* a chat copy: the messenger settles it */
+        store_copy_state st = s->fate == RV_STORED_DELIVERED ? COPY_DELIVERED
+                              : s->fate == RV_STORED_DISK    ? COPY_SERVER
+                                                             : COPY_FAILED;
+        messenger_settled(node_messenger(ro->n), "relay", s->device, s->id, st, s->error);
+        return;
+    }
     g_hash_table_remove(ro->copies, ck);
     if (s->fate == RV_STORED_DELIVERED)
         rec->delivered++;
@@ -558,7 +512,7 @@ static void ack_sealed(roster *ro, const uint8_t id[static MSG_ID_LEN])
         g_printerr("banter: cannot acknowledge a relayed message: %s\n", banter_strerror(r));
 }
 
-/* Open and check one sealed copy: 0 with the CHAT in *chat, or a reason. */
+/* Open and check one sealed copy: NULL with the CHAT in *chat, or a reason. */
 static const char *open_sealed(roster *ro, const struct rv_seal *s, msg *chat)
 {
     uint8_t from[32];
@@ -593,30 +547,16 @@ static void on_sealed(void *ud, const struct rv_seal *s)
         ack_sealed(ro, s->id); /* never useful: do not have it sent again */
         return;
     }
-    uint8_t key[32];
-    roster_account_key(ro->fpd, s->user, key);
-    ensure_peer(ro, s->user, key);
-    store_msg m = {.dir = STORE_IN,
-                   .state = STORE_RECEIVED,
-                   .broadcast = chat.u.chat.broadcast || (s->flags & RV_SEAL_BROADCAST),
-                   .ts_ms = chat.u.chat.ts_ms,
-                   .stored_ms = now_ms(),
-                   .body = chat.u.chat.body,
-                   .body_len = chat.u.chat.body_len};
-    memcpy(m.id, s->id, MSG_ID_LEN);
-    memcpy(m.peer, key, 32);
-    int64_t seq = 0;
-    int r = store_msg_add(ro->st, &m, &seq);
-    if (r < 0) {
-        /* Not stored, so not acknowledged: the server keeps it. */
+    if (s->flags & RV_SEAL_BROADCAST)
+        chat.u.chat.broadcast = true;
+    /* The server vouches that the device is the account's. */
+    int r = node_org_device(ro->n, s->user, s->device);
+    if (r == 0)
+        r = messenger_received(node_messenger(ro->n), s->device, &chat.u.chat);
+    if (r < 0) /* not stored, so not acknowledged: the server keeps it */
         g_printerr("banter: cannot store a message from %s: %s\n", s->user, banter_strerror(r));
-    } else {
+    else
         ack_sealed(ro, s->id);
-        if (r == 0) {
-            m.seq = seq;
-            emit(ro, NODE_EV_MESSAGE, key, s->user, &m, NULL, NULL);
-        }
-    }
     msg_clear(&chat);
 }
 
@@ -631,7 +571,7 @@ static void on_writable(void *ud)
 {
     roster *ro = ud;
     pump_bcast(ro);
-    flush_all(ro);
+    messenger_kick(node_messenger(ro->n), NULL);
 }
 
 /* ---- queries and lifecycle ---- */
@@ -674,16 +614,13 @@ size_t roster_list(roster *ro, roster_contact **out)
 
 bool roster_online(const roster *ro) { return ro && ro->online; }
 
-int roster_new(roster **out, store *st, rdv *r, const identity *id, const char *server_fpd,
-               roster_emit_fn emit_fn, void *ud)
+int roster_new(roster **out, node *n, rdv *r, const identity *id, const char *server_fpd)
 {
     roster *ro = g_new0(roster, 1);
-    ro->st = st;
+    ro->n = n;
     ro->r = r;
     ro->id = id;
     g_strlcpy(ro->fpd, server_fpd, sizeof ro->fpd);
-    ro->emit = emit_fn;
-    ro->ud = ud;
     ro->contacts = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, contact_free);
     ro->by_key = g_hash_table_new(key_hash, key_equal);
     ro->recs = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, rec_free);

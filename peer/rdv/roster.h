@@ -4,17 +4,14 @@
  * with them through the server (docs/rendezvous.md sections 5 to 7).
  *
  * The roster owns the contact list the server sends (RV_CONTACTS,
- * RV_PRESENCE), and the relay of chat messages: a message queued in the
- * store for an account is sealed to each of the account's devices
- * (shared/sealed.h) and sent as RV_SEAL once the session is logged in; the
- * answers (RV_STORED) move it to delivered, stored on the server, or
- * failed. Sealed copies from others (RV_SEALED) are opened, checked,
- * stored and acknowledged (RV_DELIVERED) only once stored.
- *
- * In the store an account is a peer whose key is a name-derived 32-byte
- * value (roster_account_key), source "rendezvous", so history, outbox
- * and peer resolution work as for LAN peers. Everything runs on the
- * node's main loop.
+ * RV_PRESENCE) and tells the core (node_org_update) who each account is,
+ * which devices it has and its presence. It is the messenger's "relay"
+ * route: a copy for a device of an approved account is sealed to that
+ * device (shared/sealed.h) and sent as RV_SEAL while the session is logged
+ * in; each answer (RV_STORED) settles that copy (delivered, stored on the
+ * server, or refused). Sealed copies from others (RV_SEALED) are opened
+ * and checked, handed to the messenger, and acknowledged (RV_DELIVERED)
+ * only once stored. Everything runs on the node's main loop.
  */
 #ifndef BANTER_PEER_ROSTER_H
 #define BANTER_PEER_ROSTER_H
@@ -27,7 +24,6 @@
 #include "core/node.h"
 #include "rdv/rdv.h"
 #include "rvmsg.h"
-#include "core/store.h"
 
 #define ROSTER_SOURCE "rendezvous"
 
@@ -37,7 +33,7 @@ typedef struct roster roster;
  * valid until the main loop runs again. */
 typedef struct roster_contact {
     char name[BANTER_MAX_NAME + 1];
-    uint8_t key[32]; /* its key in the store */
+    uint8_t key[32]; /* its contact key in the store */
     rv_cstate state;
     rv_presence status; /* RV_P_OFFLINE unless approved and visible */
     char text[RV_TEXT_MAX + 1];
@@ -45,18 +41,16 @@ typedef struct roster_contact {
     const struct rv_profile *profile; /* borrowed */
 } roster_contact;
 
-typedef void (*roster_emit_fn)(void *ud, const node_event *ev);
-
 /* Set up and register as r's sink. server_fpd: the pinned fingerprint's
  * 40 digits (part of every account key). BANTER_ENOMEM. */
-BANTER_WUR int roster_new(roster **out, store *st, rdv *r, const identity *id,
-                          const char *server_fpd, roster_emit_fn emit, void *ud);
+BANTER_WUR int roster_new(roster **out, node *n, rdv *r, const identity *id,
+                          const char *server_fpd);
 /* Accepts NULL. Nothing in flight is lost: unanswered messages stay
  * queued in the store. */
 void roster_free(roster *ro);
 
-/* BLAKE2b-256("banter-account-v1" || server_fpd || 0 || account). */
-void roster_account_key(const char *server_fpd, const char *account, uint8_t key[static 32]);
+/* The messenger's "relay" route through this roster. */
+mr_route roster_route(roster *ro);
 
 /* The contact by its store key or by account name: 0 or BANTER_ENOENT. */
 BANTER_WUR int roster_get(roster *ro, const uint8_t key[static 32], roster_contact *out);
@@ -65,10 +59,6 @@ BANTER_WUR int roster_find(roster *ro, const char *name, roster_contact *out);
 size_t roster_list(roster *ro, roster_contact **out);
 /* Whether the session is logged in (the list is only meaningful then). */
 bool roster_online(const roster *ro);
-
-/* Messages were queued in the store for the account with this key: send
- * what can be sent. Keys that are not accounts are ignored. */
-void roster_kick(roster *ro, const uint8_t key[static 32]);
 
 /* An organisation broadcast (docs/rendezvous.md section 7): done runs once
  * with the outcome (err 0 or a BANTER_E code and a sentence) and the

@@ -71,6 +71,8 @@ struct control_client {
 
 struct control {
     node *n;
+    rdv *rdv; /* the rendezvous for rdvctl's requests, or NULL */
+    roster *ro;
     GMainContext *ctx;
     int fd;
     GSource *src;
@@ -81,6 +83,8 @@ struct control {
     char *web_url;      /* the `web` answer (holds the token), or NULL */
     char web_why[256];  /* why there is no web interface */
 };
+
+static void on_node_event(void *ud, const node_event *ev);
 
 static void drop_source(GSource **s)
 {
@@ -210,14 +214,36 @@ static void add_id(cJSON *o, const uint8_t id[static MSG_ID_LEN])
     cJSON_AddStringToObject(o, "id", hex);
 }
 
-static cJSON *peer_ref(const uint8_t key[static 32], const char *name)
+/* {"name", "fingerprint"} of a contact: the fingerprint of device when
+ * given, else of the contact's first device ("" when none is known). */
+static cJSON *peer_ref(node *n, const uint8_t key[static 32], const char *name,
+                       const uint8_t *device)
 {
-    char fp[IDENTITY_FP_LEN + 1];
+    char fp[IDENTITY_FP_LEN + 1] = "";
+    node_peer_info *pi = NULL;
     cJSON *o = cJSON_CreateObject();
-    identity_fingerprint(key, fp);
+    if (device) {
+        identity_fingerprint(device, fp);
+    } else {
+        pi = g_new(node_peer_info, 1);
+        if (node_peer_info_get(n, key, pi) == 0)
+            g_strlcpy(fp, pi->fingerprint, sizeof fp);
+    }
     cJSON_AddStringToObject(o, "fingerprint", fp);
-    cJSON_AddStringToObject(o, "name", name ? name : "");
+    cJSON_AddStringToObject(o, "name", name ? name : (pi ? pi->contact.name : ""));
+    g_free(pi);
     return o;
+}
+
+/* The contact a device belongs to, for naming it. */
+static cJSON *device_ref(node *n, const uint8_t device[static 32])
+{
+    store_device d;
+    store_contact c;
+    if (store_device_get(node_store(n), device, &d) == 0 &&
+        store_contact_get(node_store(n), d.contact, &c) == 0)
+        return peer_ref(n, c.key, c.name, device);
+    return peer_ref(n, device, "", device);
 }
 
 static cJSON *links_of(const char *body, size_t len)
@@ -242,7 +268,15 @@ static cJSON *message_json(const store_msg *m)
 {
     cJSON *o = cJSON_CreateObject();
     add_id(o, m->id);
+    cJSON_AddNumberToObject(o, "seq", (double)m->seq);
     cJSON_AddStringToObject(o, "direction", m->dir == STORE_IN ? "in" : "out");
+    if (m->has_device) {
+        char fp[IDENTITY_FP_LEN + 1];
+        identity_fingerprint(m->device, fp);
+        cJSON_AddStringToObject(o, "device", fp);
+    }
+    if (m->flags & STORE_MSG_UNTRUSTED)
+        cJSON_AddTrueToObject(o, "unverified");
     cJSON_AddNumberToObject(o, "ts", (double)m->ts_ms);
     cJSON_AddNumberToObject(o, "stored", (double)m->stored_ms);
     cJSON_AddStringToObject(o, "state", state_name(m->state));
@@ -262,18 +296,26 @@ static const char *str_arg(const cJSON *req, const char *key)
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-static bool resolve(client *cl, const cJSON *req, uint8_t key[static 32])
+/* The contact "peer" names; dev and has_dev (may be NULL) receive the
+ * device a fingerprint named. */
+static bool resolve_dev(client *cl, const cJSON *req, uint8_t key[static 32], uint8_t *dev,
+                        bool *has_dev)
 {
-    char why[256];
+    char why[1024];
     const char *q = str_arg(req, "peer");
     if (!q || !*q) {
         send_error(cl, BANTER_EINVAL, "missing \"peer\": a name or a fingerprint prefix");
         return false;
     }
-    int r = node_resolve(cl->ctl->n, q, key, why, sizeof why);
+    int r = node_resolve(cl->ctl->n, q, key, dev, has_dev, why, sizeof why);
     if (r)
         send_error(cl, r, why);
     return r == 0;
+}
+
+static bool resolve(client *cl, const cJSON *req, uint8_t key[static 32])
+{
+    return resolve_dev(cl, req, key, NULL, NULL);
 }
 
 static void cmd_id(client *cl)
@@ -286,34 +328,45 @@ static void cmd_id(client *cl)
     send_json(cl, o);
 }
 
+static cJSON *device_json(const node_device_info *d)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "fingerprint", d->fingerprint);
+    cJSON_AddStringToObject(o, "name", d->dev.name);
+    cJSON_AddStringToObject(o, "trust", store_trust_name(d->dev.trust));
+    cJSON_AddBoolToObject(o, "online", d->online);
+    cJSON_AddStringToObject(o, "address", d->address);
+    cJSON_AddStringToObject(o, "source", d->dev.source);
+    return o;
+}
+
 static cJSON *peer_json(const node_peer_info *pi)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "fingerprint", pi->fingerprint);
-    cJSON_AddStringToObject(o, "name", pi->stored.name);
+    cJSON_AddStringToObject(o, "name", pi->contact.name);
     cJSON_AddBoolToObject(o, "online", pi->online);
     cJSON *addrs = cJSON_AddArrayToObject(o, "addresses");
     if (pi->address[0])
         cJSON_AddItemToArray(addrs, cJSON_CreateString(pi->address));
-    cJSON_AddStringToObject(o, "source", pi->stored.source);
-    cJSON_AddStringToObject(o, "trust", store_trust_name(pi->stored.trust));
-    cJSON_AddNumberToObject(o, "last_seen", (double)pi->stored.last_seen_ms);
-    if (pi->status[0]) { /* a rendezvous account */
+    cJSON_AddStringToObject(o, "source", pi->source);
+    cJSON_AddStringToObject(o, "trust", store_trust_name(pi->trust));
+    cJSON_AddNumberToObject(o, "last_seen", (double)pi->last_seen_ms);
+    if (pi->contact.kind == CONTACT_ORG) { /* an organisation account */
+        cJSON_AddStringToObject(o, "account", pi->contact.account);
         cJSON_AddStringToObject(o, "status", pi->status);
         cJSON_AddStringToObject(o, "text", pi->status_text);
-        cJSON_AddStringToObject(o, "contact", pi->contact);
+        cJSON_AddStringToObject(o, "contact", pi->state);
         cJSON_AddStringToObject(o, "display_name", pi->display_name);
-    }
-    if (pi->org[0]) { /* a LAN peer with our organisation's certificate */
         cJSON *org = cJSON_AddObjectToObject(o, "org");
-        cJSON_AddStringToObject(org, "account", pi->org);
+        cJSON_AddStringToObject(org, "account", pi->contact.account);
         cJSON_AddStringToObject(org, "server_fp", pi->org_server);
     }
-    if (pi->stored.has_replaces) {
-        char fp[IDENTITY_FP_LEN + 1];
-        identity_fingerprint(pi->stored.replaces, fp);
-        cJSON_AddStringToObject(o, "replaces", fp);
-    }
+    if (pi->replaces[0])
+        cJSON_AddStringToObject(o, "replaces", pi->replaces);
+    cJSON *devs = cJSON_AddArrayToObject(o, "devices");
+    for (size_t i = 0; i < pi->ndev; i++)
+        cJSON_AddItemToArray(devs, device_json(&pi->devs[i]));
     return o;
 }
 
@@ -395,11 +448,9 @@ static void cmd_send(client *cl, const cJSON *req)
     }
     /* Wait for the acknowledgement while the peer is online, or also while
      * it is offline when the caller asked so explicitly. */
-    node_peer_info pi;
-    /* A rendezvous account is "online" for this purpose while we are logged
-     * in: the server answers for it (delivered, or stored for later). */
-    bool online = node_peer_info_get(cl->ctl->n, key, &pi) == 0 &&
-                  (pi.online || (pi.status[0] && roster_online(node_roster(cl->ctl->n))));
+    /* An approved account is reachable while the relay is logged in: the
+     * server answers for it (delivered, or stored for later). */
+    bool online = node_reachable(cl->ctl->n, key);
     if (wait_ms > 0 && (online || cJSON_IsTrue(wait_off))) {
         waiter *w = g_new0(waiter, 1);
         w->cl = cl;
@@ -443,22 +494,26 @@ static void cmd_history(client *cl, const cJSON *req)
     store_msg *m = NULL;
     size_t k = 0;
     const cJSON *lim = cJSON_GetObjectItemCaseSensitive(req, "limit");
+    const cJSON *bef = cJSON_GetObjectItemCaseSensitive(req, "before");
     double limit = cJSON_IsNumber(lim) ? lim->valuedouble : 50;
-    if (!(limit >= 1 && limit <= 100000)) {
+    double before = cJSON_IsNumber(bef) ? bef->valuedouble : 0;
+    if (!(limit >= 1 && limit <= 100000) || (lim && !cJSON_IsNumber(lim))) {
         send_error(cl, BANTER_EINVAL, "\"limit\" must be 1..100000");
+        return;
+    }
+    if (!(before >= 0 && before <= 9007199254740991.0) || (bef && !cJSON_IsNumber(bef))) {
+        send_error(cl, BANTER_EINVAL, "\"before\" must be a message's seq (0: the newest)");
         return;
     }
     if (!resolve(cl, req, key))
         return;
-    int r = store_history(node_store(cl->ctl->n), key, (size_t)limit, &m, &k);
+    int r = store_history(node_store(cl->ctl->n), key, (int64_t)before, (size_t)limit, &m, &k);
     if (r) {
         send_error(cl, r, NULL);
         return;
     }
-    node_peer_info pi;
     cJSON *o = ok_reply();
-    bool known = node_peer_info_get(cl->ctl->n, key, &pi) == 0;
-    cJSON_AddItemToObject(o, "peer", peer_ref(key, known ? pi.stored.name : ""));
+    cJSON_AddItemToObject(o, "peer", peer_ref(cl->ctl->n, key, NULL, NULL));
     cJSON *a = cJSON_AddArrayToObject(o, "messages");
     for (size_t i = 0; i < k; i++)
         cJSON_AddItemToArray(a, message_json(&m[i]));
@@ -468,18 +523,22 @@ static void cmd_history(client *cl, const cJSON *req)
 
 static void cmd_verify(client *cl, const cJSON *req)
 {
-    uint8_t key[32];
-    if (!resolve(cl, req, key))
+    uint8_t key[32], dev[32];
+    bool has_dev = false;
+    char note[256];
+    if (!resolve_dev(cl, req, key, dev, &has_dev))
         return;
-    int r = node_verify(cl->ctl->n, key);
+    int r = node_verify(cl->ctl->n, key, has_dev ? dev : NULL, note, sizeof note);
     if (r) {
         send_error(cl, r, NULL);
         return;
     }
-    node_peer_info pi;
+    node_peer_info *pi = g_new(node_peer_info, 1);
     cJSON *o = ok_reply();
-    if (node_peer_info_get(cl->ctl->n, key, &pi) == 0)
-        cJSON_AddItemToObject(o, "peer", peer_json(&pi));
+    cJSON_AddStringToObject(o, "message", note);
+    if (node_peer_info_get(cl->ctl->n, key, pi) == 0)
+        cJSON_AddItemToObject(o, "peer", peer_json(pi));
+    g_free(pi);
     send_json(cl, o);
 }
 
@@ -492,11 +551,9 @@ static bool xfer_over(xfer_state s)
 
 static cJSON *transfer_json(node *n, const xfer_info *t)
 {
-    node_peer_info pi;
     cJSON *o = cJSON_CreateObject();
     add_id(o, t->id);
-    bool known = node_peer_info_get(n, t->peer, &pi) == 0;
-    cJSON_AddItemToObject(o, "peer", peer_ref(t->peer, known ? pi.stored.name : ""));
+    cJSON_AddItemToObject(o, "peer", device_ref(n, t->peer));
     cJSON_AddStringToObject(o, "direction", t->dir == XFER_IN ? "in" : "out");
     cJSON_AddStringToObject(o, "state", xfer_state_name(t->state));
     cJSON_AddStringToObject(o, "name", t->name);
@@ -548,9 +605,8 @@ static bool take_paths(client *cl, const cJSON *req, const char **paths, size_t 
 static void offer_reply(client *cl, const offer_req *o, const uint8_t id[static MSG_ID_LEN])
 {
     node *n = cl->ctl->n;
-    node_peer_info pi;
     xfer_info info;
-    bool online = node_peer_info_get(n, o->peer, &pi) == 0 && pi.online;
+    bool online = node_device_online(n, o->peer);
     bool have = xfer_get(node_xfer(n), id, &info) == 0;
     cJSON *r = ok_reply();
     add_id(r, id);
@@ -588,10 +644,10 @@ static void on_offer_done(void *ud2, int err, const uint8_t id[static MSG_ID_LEN
 
 static void cmd_send_file(client *cl, const cJSON *req)
 {
-    uint8_t key[32];
+    uint8_t key[32], dev[32];
     const char *paths[MAX_SEND_PATHS];
     size_t np = 0;
-    node_peer_info pi;
+    char why[256];
     const cJSON *follow = cJSON_GetObjectItemCaseSensitive(req, "follow");
     if (follow && !cJSON_IsBool(follow)) {
         send_error(cl, BANTER_EINVAL, "\"follow\" must be true or false");
@@ -599,19 +655,28 @@ static void cmd_send_file(client *cl, const cJSON *req)
     }
     if (!take_paths(cl, req, paths, &np) || !resolve(cl, req, key))
         return;
-    if (node_peer_info_get(cl->ctl->n, key, &pi) == 0 && pi.stored.trust == TRUST_CHANGED) {
+    node_peer_info *pi = g_new(node_peer_info, 1);
+    int pr = node_peer_info_get(cl->ctl->n, key, pi);
+    bool changed = pr == 0 && pi->trust == TRUST_CHANGED;
+    g_free(pi);
+    if (changed) {
         send_error(cl, BANTER_EKEYMISMATCH, send_error_text(BANTER_EKEYMISMATCH));
+        return;
+    }
+    int dr = node_file_device(cl->ctl->n, key, dev, why, sizeof why);
+    if (dr) {
+        send_error(cl, dr, why);
         return;
     }
     offer_req *o = g_new0(offer_req, 1);
     o->ctl = cl->ctl;
     o->cl = cl;
-    memcpy(o->peer, key, sizeof o->peer);
+    memcpy(o->peer, dev, sizeof o->peer);
     o->follow = cJSON_IsTrue(follow);
     cl->offer = o;
     cl->ctl->offers = g_list_prepend(cl->ctl->offers, o);
     /* o may be answered and freed inside xfer_send: not touched after. */
-    int r = xfer_send(node_xfer(cl->ctl->n), key, paths, np, on_offer_done, o);
+    int r = xfer_send(node_xfer(cl->ctl->n), dev, paths, np, on_offer_done, o);
     if (r) { /* the callback never runs */
         cl->ctl->offers = g_list_remove(cl->ctl->offers, o);
         cl->offer = NULL;
@@ -730,7 +795,7 @@ static void on_rdv_reply(void *ud, cJSON *reply)
 
 static void cmd_rdv(client *cl, const char *cmd, cJSON *req)
 {
-    cJSON *o = rdvctl_request(cl->ctl->n, cmd, req, on_rdv_reply, cl, &cl->rdv);
+    cJSON *o = rdvctl_request(cl->ctl->rdv, cl->ctl->ro, cmd, req, on_rdv_reply, cl, &cl->rdv);
     if (o)
         send_json(cl, o);
 }
@@ -1030,6 +1095,7 @@ int control_new(control **out, node *n, GMainContext *ctx, const char *path, cha
     g_source_set_callback(ctl->src, G_SOURCE_FUNC(on_accept), ctl, NULL);
     g_source_attach(ctl->src, ctx);
     g_strlcpy(ctl->web_why, "the node was started without the web interface", sizeof ctl->web_why);
+    node_subscribe(n, on_node_event, ctl);
     if (open_settings(ctl, path) != 0) {
         snprintf(why, cap, "cannot load the settings beside %s", path);
         control_free(ctl);
@@ -1043,6 +1109,7 @@ void control_free(control *ctl)
 {
     if (!ctl)
         return;
+    node_unsubscribe(ctl->n, on_node_event, ctl);
     while (ctl->clients)
         client_free(ctl->clients->data);
     /* Offers still hashing are freed by their callbacks; they must not
@@ -1058,19 +1125,22 @@ void control_free(control *ctl)
     g_free(ctl);
 }
 
-static cJSON *event_json(const node_event *ev)
+static cJSON *event_json(control *ctl, const node_event *ev)
 {
-    static const char *names[] = {"message",   "delivered",  "online",   "offline", "key_changed",
-                                  "discovery", "rendezvous", "contacts", "presence"};
+    static const char *names[] = {"message",   "delivered",  "online",   "offline",  "key_changed",
+                                  "discovery", "rendezvous", "contacts", "presence", "renamed"};
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "event", names[ev->type]);
     cJSON_AddNumberToObject(o, "at", (double)(g_get_real_time() / 1000));
     if (ev->peer)
-        cJSON_AddItemToObject(o, "peer", peer_ref(ev->peer, ev->name));
+        cJSON_AddItemToObject(o, "peer", peer_ref(ctl->n, ev->peer, ev->name, ev->device));
     if (ev->type == NODE_EV_MESSAGE && ev->msg) {
         const store_msg *m = ev->msg;
         add_id(o, m->id);
+        cJSON_AddNumberToObject(o, "seq", (double)m->seq);
         cJSON_AddNumberToObject(o, "ts", (double)m->ts_ms);
+        if (m->flags & STORE_MSG_UNTRUSTED)
+            cJSON_AddTrueToObject(o, "unverified");
         cJSON_AddBoolToObject(o, "broadcast", m->broadcast);
         cJSON_AddStringToObject(o, "body", m->body);
         cJSON_AddItemToObject(o, "links", links_of(m->body, m->body_len));
@@ -1103,7 +1173,9 @@ static void broadcast_json(control *ctl, cJSON *ev, const client *self)
     cJSON_Delete(ev);
 }
 
-void control_event(control *ctl, const node_event *ev)
+static void control_xfer_event(control *ctl, xfer_ev_type type, const xfer_info *info);
+
+static void control_event(control *ctl, const node_event *ev)
 {
     GList *copy = g_list_copy(ctl->clients);
     for (GList *l = copy; l; l = l->next) {
@@ -1121,13 +1193,13 @@ void control_event(control *ctl, const node_event *ev)
             send_json(cl, o);
         }
         if (cl->listening && !cl->following)
-            send_json(cl, event_json(ev));
+            send_json(cl, event_json(ctl, ev));
         client_done(cl);
     }
     g_list_free(copy);
 }
 
-void control_xfer_event(control *ctl, xfer_ev_type type, const xfer_info *info)
+static void control_xfer_event(control *ctl, xfer_ev_type type, const xfer_info *info)
 {
     cJSON *ev = xfer_event_json(ctl->n, type, info);
     bool over = xfer_over(info->state);
@@ -1143,4 +1215,20 @@ void control_xfer_event(control *ctl, xfer_ev_type type, const xfer_info *info)
     }
     g_list_free(copy);
     cJSON_Delete(ev);
+}
+
+/* The node's events, subscribed in control_new. */
+static void on_node_event(void *ud, const node_event *ev)
+{
+    control *ctl = ud;
+    if (ev->type == NODE_EV_TRANSFER)
+        control_xfer_event(ctl, ev->xtype, ev->xfer);
+    else
+        control_event(ctl, ev);
+}
+
+void control_set_rendezvous(control *ctl, rdv *r, roster *ro)
+{
+    ctl->rdv = r;
+    ctl->ro = ro;
 }

@@ -20,6 +20,8 @@
 
 #include "core/node.h"
 #include "core/xfer.h"
+#include "rdv/rdv.h"
+#include "rdv/roster.h"
 
 #define CONTROL_MAX_LINE    65536
 #define CONTROL_MAX_CLIENTS 64 /* socket connections */
@@ -66,11 +68,6 @@ void control_detach(control_client *cc);
  * off, or its port was taken). */
 void control_set_web(control *ctl, const char *url, const char *why);
 
-/* Deliver a node event to listeners and to requests waiting on it. */
-void control_event(control *ctl, const node_event *ev);
-/* Deliver a file-transfer event (the node's xfer event callback) to
- * listeners and to the client following that transfer; info is only read
- * during the call. */
-void control_xfer_event(control *ctl, xfer_ev_type type, const xfer_info *info);
-
+/* The rendezvous the requests of rdvctl go to (NULL, NULL: none). */
+void control_set_rendezvous(control *ctl, rdv *r, roster *ro);
 #endif

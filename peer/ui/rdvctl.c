@@ -398,12 +398,10 @@ static cJSON *do_org_broadcast(roster *ro, const cJSON *req, rdvctl_wait *w, rdv
     return NULL;
 }
 
-cJSON *rdvctl_request(node *n, const char *cmd, cJSON *req, rdvctl_reply_fn reply, void *ud,
-                      rdvctl_wait **pending)
+cJSON *rdvctl_request(rdv *r, roster *ro, const char *cmd, cJSON *req, rdvctl_reply_fn reply,
+                      void *ud, rdvctl_wait **pending)
 {
     char why[600];
-    rdv *r = n ? node_rdv(n) : NULL;
-    roster *ro = n ? node_roster(n) : NULL;
     *pending = NULL;
     cJSON *pw = cJSON_GetObjectItemCaseSensitive(req, "password");
     cJSON *out = NULL;

@@ -29,8 +29,8 @@ bool rdvctl_owns(const char *cmd);
  * the reply (the caller's) at once, or NULL with *pending set when the
  * reply comes later through reply(ud, ...): exactly once, unless
  * rdvctl_cancel(*pending) comes first. A "password" in req is wiped. */
-cJSON *rdvctl_request(node *n, const char *cmd, cJSON *req, rdvctl_reply_fn reply, void *ud,
-                      rdvctl_wait **pending);
+cJSON *rdvctl_request(rdv *r, roster *ro, const char *cmd, cJSON *req, rdvctl_reply_fn reply,
+                      void *ud, rdvctl_wait **pending);
 
 /* Add a contact's members (state, status, text, devices, profile) to o:
  * the same shape in "contacts", "peers" and events. */

@@ -1,0 +1,401 @@
+/* SPDX-License-Identifier: MIT */
+/* app.c - builds and wires the node's parts, runs the loop (see app.h). */
+#include "app.h"
+
+#include <errno.h>
+#include <glib-unix.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/config.h"
+#include "core/node.h"
+#include "core/store.h"
+#include "net/lan.h"
+#include "net/mdns.h"
+#include "rdv/rdv.h"
+#include "rdv/roster.h"
+#include "ui/control.h"
+#include "ui/web.h"
+
+typedef struct app {
+    app_config cfg;
+    GMainContext *ctx;
+    GMainLoop *loop;
+    identity *id;
+    char fp[IDENTITY_FP_LEN + 1];
+    char server_fpd[IDENTITY_FP_DIGITS + 1];
+    store *st;
+    config conf;
+    node *n;
+    lan *lan;
+    mdns *md;
+    rdv *rdv;
+    roster *ro;
+    control *ctl;
+    web *web;
+    bool mdns_down_said;
+    bool created; /* the identity was made at this start */
+} app;
+
+static void say(app *a, node_ev_type type, const char *text)
+{
+    g_printerr("banter: %s\n", text);
+    node_event ev = {.type = type, .text = text};
+    node_emit(a->n, &ev);
+}
+
+/* ---- the LAN ---- */
+
+static int lan_hello(void *ud, const uint8_t key[static 32], const char *name, const char *source,
+                     const char *addr, const char *account)
+{
+    app *a = ud;
+    return node_device_hello(a->n, key, name, source, addr, account);
+}
+
+static void lan_cert(void *ud, const uint8_t key[static 32], const char *name, const char *account)
+{
+    app *a = ud;
+    node_device_cert(a->n, key, name, account);
+}
+
+static void lan_up(void *ud, const uint8_t key[static 32], const char *addr)
+{
+    app *a = ud;
+    node_device_up(a->n, key, addr);
+}
+
+static void lan_down(void *ud, const uint8_t key[static 32])
+{
+    app *a = ud;
+    node_device_down(a->n, key);
+}
+
+static void lan_message(void *ud, conn *c, const uint8_t key[static 32], const msg *m)
+{
+    app *a = ud;
+    messenger *mr = node_messenger(a->n);
+    switch (m->type) {
+    case MSG_CHAT: {
+        int r = messenger_received(mr, key, &m->u.chat);
+        msg out = {.type = MSG_ACK};
+        if (r < 0) { /* not stored, so not acknowledged: the sender keeps it */
+            out.type = MSG_ERROR;
+            g_strlcpy(out.u.error.code, banter_errname(r), sizeof out.u.error.code);
+            g_strlcpy(out.u.error.message, "receiver could not store the message",
+                      sizeof out.u.error.message);
+            g_printerr("banter: cannot store a message: %s\n", banter_strerror(r));
+        } else {
+            memcpy(out.u.ack.id, m->u.chat.id, MSG_ID_LEN);
+        }
+        if (conn_send(c, &out) != 0)
+            conn_close(c, BANTER_EIO, false, NULL);
+        break;
+    }
+    case MSG_ACK:
+        messenger_settled(mr, "lan", key, m->u.ack.id, COPY_DELIVERED, "");
+        break;
+    case MSG_ERROR:
+        g_printerr("banter: a peer refused a message: %s %s\n", m->u.error.code,
+                   m->u.error.message);
+        break;
+    default: /* file transfer messages */
+        xfer_on_message(node_xfer(a->n), c, key, m);
+        break;
+    }
+}
+
+static void lan_drained(void *ud, const uint8_t key[static 32])
+{
+    app *a = ud;
+    node_device_drained(a->n, key);
+}
+
+static void lan_log(void *ud, const char *text)
+{
+    (void)ud;
+    g_printerr("banter: %s\n", text);
+}
+
+static const cert *lan_own_cert(void *ud)
+{
+    app *a = ud;
+    return a->rdv ? rdv_cert(a->rdv) : NULL;
+}
+
+static conn *link_conn(void *ud, const uint8_t device[static 32])
+{
+    app *a = ud;
+    return a->lan ? lan_conn(a->lan, device) : NULL;
+}
+
+static void link_advertised(
+    void *ud, void (*fn)(void *ud2, const char *fpd, const char *name, const char *addr), void *ud2)
+{
+    app *a = ud;
+    if (a->lan)
+        lan_each_advertised(a->lan, fn, ud2);
+}
+
+/* ---- mDNS ---- */
+
+static void on_found(void *ud, const mdns_peer *mp)
+{
+    app *a = ud;
+    lan_found(a->lan, mp->fingerprint, mp->name, mp->address, mp->port);
+}
+
+static void on_lost(void *ud, const char *fpd)
+{
+    app *a = ud;
+    lan_lost(a->lan, fpd);
+}
+
+static void on_mdns_status(void *ud, bool up, const char *why)
+{
+    app *a = ud;
+    char text[256];
+    if (!up && a->mdns_down_said)
+        return;
+    a->mdns_down_said = !up;
+    snprintf(text, sizeof text,
+             up ? "LAN discovery is running (avahi-daemon)"
+                : "LAN discovery is unavailable (%s); static peers still work, and the node "
+                  "registers again when avahi-daemon returns",
+             why ? why : "avahi-daemon not reachable");
+    say(a, NODE_EV_DISCOVERY, text);
+}
+
+/* ---- the rendezvous ---- */
+
+static void on_rdv_event(void *ud, const char *text)
+{
+    app *a = ud;
+    node_event ev = {.type = NODE_EV_RENDEZVOUS, .text = text};
+    node_emit(a->n, &ev);
+}
+
+/* A new certificate: show it to every LAN device already connected. */
+static void on_new_cert(void *ud)
+{
+    app *a = ud;
+    if (a->lan)
+        lan_present_cert(a->lan);
+}
+
+static int parse_hostport(const char *s, char *host, size_t cap, uint16_t *port)
+{
+    const char *colon = strrchr(s, ':');
+    char *end;
+    if (!colon || colon == s || (size_t)(colon - s) >= cap)
+        return BANTER_EINVAL;
+    errno = 0;
+    unsigned long p = strtoul(colon + 1, &end, 10);
+    if (errno || *end || p == 0 || p > 65535)
+        return BANTER_EINVAL;
+    const char *h = s;
+    size_t hl = (size_t)(colon - s);
+    if (h[0] == '[' && hl > 2 && h[hl - 1] == ']') { /* [v6]:port */
+        h++;
+        hl -= 2;
+    }
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    *port = (uint16_t)p;
+    return 0;
+}
+
+/* --rendezvous HOST:PORT --server-key FINGERPRINT: 1 with the cause printed
+ * when they do not parse. */
+static int parse_rendezvous(app *a, rdv_config *rc)
+{
+    const app_config *cfg = &a->cfg;
+    memset(rc, 0, sizeof *rc);
+    if (parse_hostport(cfg->rendezvous, rc->host, sizeof rc->host, &rc->port) != 0) {
+        g_printerr("banter: --rendezvous %s: expected HOST:PORT\n", cfg->rendezvous);
+        return 1;
+    }
+    if (rdv_parse_fingerprint(cfg->server_key, rc->fpd) != 0) {
+        g_printerr("banter: --server-key %s: expected the 40 digits printed by "
+                   "`banter-rendezvous fingerprint`\n",
+                   cfg->server_key);
+        return 1;
+    }
+    g_strlcpy(rc->name, cfg->name, sizeof rc->name);
+    if (snprintf(rc->cert_path, sizeof rc->cert_path, "%s/cert.bin", cfg->home.dir) >=
+        (int)sizeof rc->cert_path) {
+        g_printerr("banter: the home folder's path is too long\n");
+        return 1;
+    }
+    g_strlcpy(a->server_fpd, rc->fpd, sizeof a->server_fpd);
+    return 0;
+}
+
+static int start_rendezvous(app *a, const rdv_config *rc)
+{
+    if (rdv_new(&a->rdv, a->ctx, a->id, rc, on_rdv_event, a) != 0 ||
+        roster_new(&a->ro, a->n, a->rdv, a->id, rc->fpd) != 0) {
+        g_printerr("banter: cannot set up the rendezvous connection\n");
+        return 1;
+    }
+    rdv_set_cert_hook(a->rdv, on_new_cert, a);
+    mr_route relay = roster_route(a->ro);
+    return messenger_add_route(node_messenger(a->n), &relay) ? 1 : 0;
+}
+
+/* ---- start and stop ---- */
+
+static int open_base(app *a)
+{
+    const app_config *cfg = &a->cfg;
+    char why[512];
+    if (home_create(&cfg->home) != 0) {
+        g_printerr("banter: cannot create %s: %s\n", cfg->home.dir, g_strerror(errno));
+        return 1;
+    }
+    int r = identity_load_or_create(&a->id, cfg->home.key, bcrypto_rng_system(), &a->created);
+    if (r) {
+        g_printerr("banter: cannot use the identity in %s: %s%s\n", cfg->home.key,
+                   banter_strerror(r),
+                   r == BANTER_EPERM ? " (run: chmod 600 on it)"
+                   : r == BANTER_EIO ? ""
+                                     : " (move it away to create a new identity)");
+        return 1;
+    }
+    identity_fingerprint(identity_public(a->id), a->fp);
+    r = store_open(&a->st, cfg->home.db, why, sizeof why);
+    if (r) {
+        g_printerr("banter: cannot open the database %s: %s\n", cfg->home.db, why);
+        return 1;
+    }
+    char conf_path[HOME_PATH_MAX + 16];
+    snprintf(conf_path, sizeof conf_path, "%s/banter.conf", cfg->home.dir);
+    if (config_load(&a->conf, conf_path, why, sizeof why) != 0) {
+        g_printerr("banter: %s\n", why);
+        return 1;
+    }
+    return 0;
+}
+
+static int app_start(app *a)
+{
+    const app_config *cfg = &a->cfg;
+    char why[512];
+    rdv_config rc;
+    a->ctx = g_main_context_default();
+    a->loop = g_main_loop_new(a->ctx, FALSE);
+    if (open_base(a) != 0 || (cfg->rendezvous[0] && parse_rendezvous(a, &rc) != 0))
+        return 1;
+    node_init ni = {.ctx = a->ctx,
+                    .id = a->id,
+                    .st = a->st,
+                    .conf = &a->conf,
+                    .name = cfg->name,
+                    .server_fpd = a->server_fpd,
+                    .clock = clock_system(),
+                    .rng = bcrypto_rng_system()};
+    if (node_new(&a->n, &ni, why, sizeof why) != 0) {
+        g_printerr("banter: %s\n", why);
+        return 1;
+    }
+    if (control_new(&a->ctl, a->n, a->ctx, cfg->home.sock, why, sizeof why) != 0) {
+        g_printerr("banter: %s\n", why);
+        return 1;
+    }
+    web_start(&a->web, a->ctl, a->ctx, cfg->home.dir,
+              cfg->web_port >= 0 ? (uint16_t)cfg->web_port : a->conf.web_port);
+    /* The LAN route first: a direct connection is preferred to the relay. */
+    lan_config lc = {.port = cfg->port, .server_fpd = a->server_fpd};
+    g_strlcpy(lc.name, cfg->name, sizeof lc.name);
+    lan_callbacks lcb = {lan_hello,   lan_cert,    lan_up,  lan_down,
+                         lan_message, lan_drained, lan_log, lan_own_cert};
+    if (lan_new(&a->lan, a->ctx, a->id, &lc, &lcb, a) != 0) {
+        g_printerr("banter: cannot listen on TCP port %u: %s (choose another with --port)\n",
+                   cfg->port, g_strerror(errno));
+        return 1;
+    }
+    node_set_port(a->n, lan_port(a->lan));
+    node_link link = {link_conn, link_advertised, a};
+    node_set_link(a->n, &link);
+    mr_route lr = lan_route(a->lan);
+    if (messenger_add_route(node_messenger(a->n), &lr) != 0)
+        return 1;
+    if (cfg->rendezvous[0] && start_rendezvous(a, &rc) != 0)
+        return 1;
+    control_set_rendezvous(a->ctl, a->rdv, a->ro);
+    for (size_t i = 0; i < cfg->nstatic; i++) {
+        char host[256];
+        uint16_t port;
+        if (parse_hostport(cfg->static_peers[i], host, sizeof host, &port) != 0 ||
+            lan_add_static(a->lan, host, port) != 0) {
+            g_printerr("banter: --peer %s: expected HOST:PORT\n", cfg->static_peers[i]);
+            return 1;
+        }
+    }
+    if (cfg->mdns) {
+        mdns_callbacks mc = {on_found, on_lost, on_mdns_status};
+        int r = mdns_new(&a->md, a->ctx, cfg->name, a->fp, lan_port(a->lan), &mc, a);
+        if (r) {
+            g_printerr("banter: LAN discovery failed to start: %s\n", banter_strerror(r));
+            return 1;
+        }
+    }
+    printf("banter: node \"%s\" %s listening on port %u%s\n", cfg->name, a->fp, lan_port(a->lan),
+           a->created ? " (new identity)" : "");
+    fflush(stdout);
+    return 0;
+}
+
+static void app_stop(app *a)
+{
+    mdns_free(a->md); /* goodbye packets first: colleagues drop us at once */
+    a->md = NULL;
+    roster_free(a->ro); /* what is in flight stays queued in the store */
+    a->ro = NULL;
+    rdv_free(a->rdv); /* answers its waiting control requests */
+    a->rdv = NULL;
+    if (a->ctl)
+        control_set_rendezvous(a->ctl, NULL, NULL);
+    lan_free(a->lan); /* BYE to every device */
+    a->lan = NULL;
+    web_free(a->web); /* its clients first: then control is alone */
+    a->web = NULL;
+    control_free(a->ctl);
+    a->ctl = NULL;
+    node_free(a->n);
+    a->n = NULL;
+    store_close(a->st);
+    identity_free(a->id);
+    if (a->loop)
+        g_main_loop_unref(a->loop);
+}
+
+static gboolean on_signal(gpointer v)
+{
+    app *a = v;
+    g_main_loop_quit(a->loop);
+    return G_SOURCE_CONTINUE;
+}
+
+int app_run(const app_config *cfg)
+{
+    app *a = g_new0(app, 1);
+    a->cfg = *cfg;
+    int rc = app_start(a);
+    if (rc == 0) {
+        if (a->rdv)
+            rdv_start(a->rdv);
+        guint s1 = g_unix_signal_add(SIGINT, on_signal, a);
+        guint s2 = g_unix_signal_add(SIGTERM, on_signal, a);
+        g_main_loop_run(a->loop);
+        g_source_remove(s1);
+        g_source_remove(s2);
+        printf("banter: node stopping\n");
+        fflush(stdout);
+    }
+    app_stop(a);
+    g_free(a);
+    return rc;
+}

@@ -1,0 +1,537 @@
+/* SPDX-License-Identifier: MIT */
+/* contacts.c - contacts, devices and trust (see contacts.h). */
+#include "core/contacts.h"
+
+#include <glib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bcrypto.h"
+#include "utf8.h"
+
+struct contacts {
+    store *st;
+    char server_fpd[IDENTITY_FP_DIGITS + 1];
+    node_clock clock;
+};
+
+int contacts_new(contacts **out, store *st, const char *server_fpd, const node_clock *clock)
+{
+    contacts *cs = g_new0(contacts, 1);
+    cs->st = st;
+    g_strlcpy(cs->server_fpd, server_fpd ? server_fpd : "", sizeof cs->server_fpd);
+    cs->clock = *clock;
+    *out = cs;
+    return 0;
+}
+
+void contacts_free(contacts *cs) { g_free(cs); }
+
+/* ---- names ---- */
+
+void contacts_fold(const char *name, char *out, size_t cap)
+{
+    out[0] = '\0';
+    if (!name || !utf8_valid(name, strlen(name)))
+        return;
+    gchar *norm = g_utf8_normalize(name, -1, G_NORMALIZE_NFKC);
+    gchar *fold = norm ? g_utf8_casefold(norm, -1) : NULL;
+    if (fold) {
+        size_t n = strlen(fold);
+        if (n >= cap) { /* cut at a character boundary */
+            n = cap - 1;
+            while (n > 0 && ((unsigned char)fold[n] & 0xc0) == 0x80)
+                n--;
+        }
+        memcpy(out, fold, n);
+        out[n] = '\0';
+    }
+    g_free(fold);
+    g_free(norm);
+}
+
+bool contacts_same_name(const char *a, const char *b)
+{
+    char fa[CONTACTS_FOLD_MAX], fb[CONTACTS_FOLD_MAX];
+    contacts_fold(a, fa, sizeof fa);
+    contacts_fold(b, fb, sizeof fb);
+    return fa[0] && strcmp(fa, fb) == 0;
+}
+
+void contacts_account_key(const char *server_fpd, const char *account, uint8_t key[static 32])
+{
+    static const char label[] = "banter-account-v1";
+    bcrypto_hash h;
+    uint8_t zero = 0;
+    bcrypto_hash_init(&h, 32);
+    bcrypto_hash_update(&h, (const uint8_t *)label, sizeof label - 1);
+    bcrypto_hash_update(&h, (const uint8_t *)server_fpd, strlen(server_fpd));
+    bcrypto_hash_update(&h, &zero, 1);
+    bcrypto_hash_update(&h, (const uint8_t *)account, strlen(account));
+    bcrypto_hash_final(&h, key, 32);
+}
+
+static void fp_of(const uint8_t key[static 32], char out[static IDENTITY_FP_LEN + 1])
+{
+    identity_fingerprint(key, out);
+}
+
+/* The contacts whose label is the same name as name (by the rule), except
+ * skip. *out malloc'd. */
+static int by_label(contacts *cs, const char *name, const uint8_t *skip, store_contact **out,
+                    size_t *n)
+{
+    store_contact *all = NULL;
+    size_t k = 0, m = 0;
+    *out = NULL;
+    *n = 0;
+    int r = store_contact_list(cs->st, &all, &k);
+    if (r)
+        return r;
+    for (size_t i = 0; i < k; i++)
+        if ((!skip || memcmp(all[i].key, skip, 32) != 0) && contacts_same_name(all[i].name, name))
+            all[m++] = all[i];
+    if (m == 0) {
+        free(all);
+        return 0;
+    }
+    *out = all;
+    *n = m;
+    return 0;
+}
+
+static bool label_taken(contacts *cs, const char *name, const uint8_t *skip)
+{
+    store_contact *hits = NULL;
+    size_t n = 0;
+    if (by_label(cs, name, skip, &hits, &n) != 0)
+        return true; /* when in doubt, do not take it */
+    free(hits);
+    return n > 0;
+}
+
+/* A label for a new LAN contact: its name, or, when that is another
+ * contact's label, the name with the first digits of its fingerprint. */
+static void fresh_label(contacts *cs, const char *name, const uint8_t key[static 32], char *out,
+                        size_t cap)
+{
+    char fp[IDENTITY_FP_LEN + 1];
+    if (!label_taken(cs, name, NULL)) {
+        g_strlcpy(out, name, cap);
+        return;
+    }
+    fp_of(key, fp);
+    char tail[16];
+    snprintf(tail, sizeof tail, " (%.5s)", fp);
+    size_t keep = cap - 1 - strlen(tail), n = strlen(name);
+    if (n > keep) {
+        n = keep;
+        while (n > 0 && ((unsigned char)name[n] & 0xc0) == 0x80)
+            n--;
+    }
+    snprintf(out, cap, "%.*s%s", (int)n, name, tail);
+}
+
+/* ---- devices of a contact ---- */
+
+/* The contact's devices; *out malloc'd. */
+static int devices_of(contacts *cs, const uint8_t contact[static 32], store_device **out, size_t *n)
+{
+    return store_device_list(cs->st, contact, out, n);
+}
+
+bool contacts_device_trusted(const store_device *d)
+{
+    return d->trust == TRUST_KNOWN || d->trust == TRUST_VERIFIED || d->trust == TRUST_CERTIFIED;
+}
+
+static void add_address(store_device *d, const char *addr)
+{
+    if (addr && addr[0])
+        g_strlcpy(d->addresses, addr, sizeof d->addresses);
+}
+
+/* Make sure the organisation contact for account exists; *out receives it. */
+static int org_contact(contacts *cs, const char *account, store_contact *out)
+{
+    int r = store_contact_by_account(cs->st, account, out);
+    if (r != BANTER_ENOENT)
+        return r;
+    memset(out, 0, sizeof *out);
+    contacts_account_key(cs->server_fpd, account, out->key);
+    out->kind = CONTACT_ORG;
+    g_strlcpy(out->account, account, sizeof out->account);
+    g_strlcpy(out->name, account, sizeof out->name);
+    out->created_ms = clock_wall(&cs->clock);
+    return store_contact_put(cs->st, out);
+}
+
+/* Device d (stored) becomes a certified device of organisation contact
+ * org. A LAN contact left with no device of its own is merged in. */
+static int join_org(contacts *cs, store_device *d, const store_contact *org)
+{
+    uint8_t old[32];
+    memcpy(old, d->contact, 32);
+    bool moved = memcmp(old, org->key, 32) != 0;
+    memcpy(d->contact, org->key, 32);
+    d->trust = TRUST_CERTIFIED;
+    d->has_replaces = false;
+    int r = store_device_put(cs->st, d);
+    if (r || !moved)
+        return r;
+    store_device *left = NULL;
+    size_t n = 0;
+    store_contact oc;
+    r = devices_of(cs, old, &left, &n);
+    free(left);
+    if (r == 0 && n == 0 && store_contact_get(cs->st, old, &oc) == 0 && oc.kind == CONTACT_LAN)
+        r = store_contact_merge(cs->st, old, org->key);
+    return r;
+}
+
+int contacts_org(contacts *cs, const char *account, const uint8_t (*devs)[32], size_t ndev,
+                 store_contact *out)
+{
+    store_contact org;
+    if (!cs->server_fpd[0] || !account || !account[0])
+        return BANTER_EINVAL;
+    int r = org_contact(cs, account, &org);
+    int64_t now = clock_wall(&cs->clock);
+    for (size_t i = 0; r == 0 && i < ndev; i++) {
+        store_device d;
+        r = store_device_get(cs->st, devs[i], &d);
+        if (r == BANTER_ENOENT) {
+            memset(&d, 0, sizeof d);
+            memcpy(d.key, devs[i], 32);
+            memcpy(d.contact, org.key, 32);
+            g_strlcpy(d.name, account, sizeof d.name);
+            g_strlcpy(d.source, "rendezvous", sizeof d.source);
+            d.first_seen_ms = now;
+            r = 0;
+        }
+        if (r == 0 && ((d.trust != TRUST_CERTIFIED && d.trust != TRUST_VERIFIED) ||
+                       memcmp(d.contact, org.key, 32) != 0 || !d.last_seen_ms)) {
+            d.last_seen_ms = d.last_seen_ms ? d.last_seen_ms : now;
+            r = join_org(cs, &d, &org);
+        }
+    }
+    if (r == 0 && out)
+        *out = org;
+    return r;
+}
+
+/* ---- admission of a LAN device ---- */
+
+static int admit_known(contacts *cs, store_device *d, const char *name, const char *source,
+                       const char *addr, const char *account, contacts_admit_result *res)
+{
+    store_contact c;
+    int r = store_contact_get(cs->st, d->contact, &c);
+    if (r)
+        return r;
+    d->last_seen_ms = clock_wall(&cs->clock);
+    add_address(d, addr);
+    if (strcmp(d->source, "rendezvous") == 0 || !d->source[0])
+        g_strlcpy(d->source, source, sizeof d->source);
+    if (account && !(c.kind == CONTACT_ORG && strcmp(c.account, account) == 0)) {
+        store_contact org;
+        r = org_contact(cs, account, &org);
+        if (r == 0)
+            r = join_org(cs, d, &org);
+        if (r == 0) {
+            res->what = ADMIT_JOINED;
+            res->contact = org;
+            snprintf(res->text, sizeof res->text, "%s is %s of the organisation", name, account);
+        }
+        return r;
+    }
+    res->what = ADMIT_SAME;
+    if (strcmp(d->name, name) != 0) {
+        char old[BANTER_MAX_NAME + 1];
+        g_strlcpy(old, d->name, sizeof old);
+        g_strlcpy(d->name, name, sizeof d->name);
+        res->what = ADMIT_RENAMED;
+        /* The label follows a LAN contact's own rename, unless the new name
+         * is another contact's: then it stays, and says so. */
+        if (c.kind == CONTACT_LAN && d->trust != TRUST_CHANGED && !label_taken(cs, name, c.key)) {
+            g_strlcpy(c.name, name, sizeof c.name);
+            r = store_contact_put(cs->st, &c);
+            snprintf(res->text, sizeof res->text, "%s now calls itself %s", old, name);
+        } else {
+            snprintf(res->text, sizeof res->text,
+                     "a device of %s now calls itself \"%s\"%s; it is still shown as %s", c.name,
+                     name, c.kind == CONTACT_LAN ? ", which is another contact's name" : "",
+                     c.name);
+        }
+    }
+    res->contact = c;
+    return r ? r : store_device_put(cs->st, d);
+}
+
+/* The trusted device a new key would replace in contact c, if any. */
+static bool trusted_device(contacts *cs, const store_contact *c, store_device *out)
+{
+    store_device *devs = NULL;
+    size_t n = 0;
+    bool found = false;
+    if (devices_of(cs, c->key, &devs, &n) != 0)
+        return false;
+    for (size_t i = n; i-- > 0 && !found;) /* the newest trusted one */
+        if (devs[i].trust == TRUST_KNOWN || devs[i].trust == TRUST_VERIFIED) {
+            *out = devs[i];
+            found = true;
+        }
+    free(devs);
+    return found;
+}
+
+static int admit_new(contacts *cs, store_device *d, const char *name, const char *source,
+                     const char *addr, const char *account, contacts_admit_result *res)
+{
+    int64_t now = clock_wall(&cs->clock);
+    memset(d, 0, sizeof *d);
+    memcpy(d->key, res->dev.key, 32);
+    g_strlcpy(d->name, name, sizeof d->name);
+    g_strlcpy(d->source, source, sizeof d->source);
+    add_address(d, addr);
+    d->first_seen_ms = d->last_seen_ms = now;
+    if (account) {
+        store_contact org;
+        int r = org_contact(cs, account, &org);
+        if (r)
+            return r;
+        memcpy(d->contact, org.key, 32);
+        res->what = ADMIT_JOINED;
+        res->contact = org;
+        snprintf(res->text, sizeof res->text, "%s is %s of the organisation", name, account);
+        return join_org(cs, d, &org);
+    }
+    /* A LAN contact of that name with a trusted device: this key claims it. */
+    store_contact *hits = NULL;
+    size_t n = 0;
+    int r = by_label(cs, name, NULL, &hits, &n);
+    if (r)
+        return r;
+    for (size_t i = 0; i < n; i++) {
+        store_device old;
+        if (hits[i].kind != CONTACT_LAN || !trusted_device(cs, &hits[i], &old))
+            continue;
+        char ofp[IDENTITY_FP_LEN + 1], nfp[IDENTITY_FP_LEN + 1];
+        fp_of(old.key, ofp);
+        fp_of(d->key, nfp);
+        memcpy(d->contact, hits[i].key, 32);
+        d->trust = TRUST_CHANGED;
+        d->has_replaces = true;
+        memcpy(d->replaces, old.key, 32);
+        res->what = ADMIT_CHANGED;
+        res->contact = hits[i];
+        snprintf(res->text, sizeof res->text,
+                 "WARNING: a new key says it is %s. Known key %s, new key %s. Nothing is sent "
+                 "to %s until you compare fingerprints with them and run `banter verify %s`; "
+                 "what the new key sends is marked as unverified.",
+                 hits[i].name, ofp, nfp, hits[i].name, hits[i].name);
+        free(hits);
+        return store_device_put(cs->st, d);
+    }
+    free(hits);
+    /* A new colleague: trust on first use. */
+    store_contact c = {.kind = CONTACT_LAN, .created_ms = now};
+    memcpy(c.key, d->key, 32);
+    fresh_label(cs, name, d->key, c.name, sizeof c.name);
+    memcpy(d->contact, c.key, 32);
+    d->trust = TRUST_KNOWN;
+    r = store_contact_put(cs->st, &c);
+    if (r == 0)
+        r = store_device_put(cs->st, d);
+    res->what = ADMIT_NEW;
+    res->contact = c;
+    if (strcmp(c.name, name) != 0)
+        snprintf(res->text, sizeof res->text,
+                 "a new colleague calls itself \"%s\", another contact's name: shown as %s", name,
+                 c.name);
+    return r;
+}
+
+int contacts_admit(contacts *cs, const uint8_t key[static 32], const char *name, const char *source,
+                   const char *addr, const char *account, contacts_admit_result *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!name || !utf8_valid(name, strlen(name)) || strlen(name) > BANTER_MAX_NAME)
+        return BANTER_EINVAL;
+    if (account && !cs->server_fpd[0])
+        account = NULL;
+    memcpy(out->dev.key, key, 32);
+    store_device d;
+    int r = store_device_get(cs->st, key, &d);
+    if (r == 0)
+        r = admit_known(cs, &d, name, source, addr, account, out);
+    else if (r == BANTER_ENOENT)
+        r = admit_new(cs, &d, name, source, addr, account, out);
+    if (r == 0)
+        out->dev = d;
+    return r;
+}
+
+/* ---- resolution ---- */
+
+static void list_candidates(char *why, size_t cap, const char *query, const store_contact *c,
+                            size_t n)
+{
+    size_t o = (size_t)snprintf(why, cap, "'%s' is ambiguous:", query);
+    for (size_t i = 0; i < n && o < cap; i++) {
+        char fp[IDENTITY_FP_LEN + 1];
+        fp_of(c[i].key, fp);
+        if (c[i].kind == CONTACT_ORG)
+            o += (size_t)snprintf(why + o, cap - o, " @%s (organisation account);", c[i].account);
+        else
+            o += (size_t)snprintf(why + o, cap - o, " %s (LAN, fingerprint %.11s);", c[i].name, fp);
+    }
+    if (o < cap)
+        snprintf(why + o, cap - o,
+                 " name one with @ACCOUNT or more digits of a fingerprint (banter peers)");
+}
+
+static int resolve_account(contacts *cs, const char *account, uint8_t key[static 32], char *why,
+                           size_t cap)
+{
+    store_contact *all = NULL;
+    size_t k = 0, hits = 0;
+    int r = store_contact_list(cs->st, &all, &k);
+    if (r)
+        return r;
+    for (size_t i = 0; i < k; i++)
+        if (all[i].kind == CONTACT_ORG && contacts_same_name(all[i].account, account) &&
+            hits++ == 0)
+            memcpy(key, all[i].key, 32);
+    free(all);
+    if (hits == 1)
+        return 0;
+    snprintf(why, cap, "no organisation contact '%s' (banter contacts lists them)", account);
+    return BANTER_ENOENT;
+}
+
+static int resolve_fingerprint(contacts *cs, const char *query, uint8_t key[static 32],
+                               uint8_t *dev, bool *has_dev, char *why, size_t cap)
+{
+    store_device *all = NULL;
+    size_t k = 0, hits = 0;
+    int r = store_device_list(cs->st, NULL, &all, &k);
+    if (r)
+        return r;
+    for (size_t i = 0; i < k; i++) {
+        char fp[IDENTITY_FP_LEN + 1];
+        fp_of(all[i].key, fp);
+        if (!identity_fingerprint_has_prefix(fp, query))
+            continue;
+        if (hits++ == 0) {
+            memcpy(key, all[i].contact, 32);
+            if (dev)
+                memcpy(dev, all[i].key, 32);
+            *has_dev = true;
+        }
+    }
+    free(all);
+    if (hits == 1)
+        return 0;
+    *has_dev = false;
+    snprintf(why, cap,
+             hits ? "'%s' matches %zu devices: give more digits of the fingerprint"
+                  : "no contact matches '%s' (banter peers lists them)",
+             query, hits);
+    return hits ? BANTER_EAMBIGUOUS : BANTER_ENOENT;
+}
+
+int contacts_resolve(contacts *cs, const char *query, uint8_t key[static 32], uint8_t *dev,
+                     bool *has_dev, char *why, size_t cap)
+{
+    *has_dev = false;
+    if (!query || !query[0] || !utf8_valid(query, strlen(query))) {
+        snprintf(why, cap, "no contact given");
+        return BANTER_ENOENT;
+    }
+    if (query[0] == '@')
+        return resolve_account(cs, query + 1, key, why, cap);
+    store_contact *hits = NULL;
+    size_t n = 0;
+    int r = by_label(cs, query, NULL, &hits, &n);
+    if (r)
+        return r;
+    if (n == 1)
+        memcpy(key, hits[0].key, 32);
+    else if (n > 1)
+        list_candidates(why, cap, query, hits, n);
+    free(hits);
+    if (n == 1)
+        return 0;
+    if (n > 1)
+        return BANTER_EAMBIGUOUS;
+    return resolve_fingerprint(cs, query, key, dev, has_dev, why, cap);
+}
+
+/* ---- trust ---- */
+
+int contacts_may_send(contacts *cs, const uint8_t contact[static 32])
+{
+    store_contact c;
+    store_device *devs = NULL;
+    size_t n = 0;
+    int r = store_contact_get(cs->st, contact, &c);
+    if (r == 0)
+        r = devices_of(cs, contact, &devs, &n);
+    for (size_t i = 0; r == 0 && i < n; i++)
+        if (devs[i].trust == TRUST_CHANGED)
+            r = BANTER_EKEYMISMATCH;
+    free(devs);
+    return r;
+}
+
+/* Verify one device; a changed one retires the key it claimed. */
+static int verify_device(contacts *cs, store_device *d, char *note, size_t cap)
+{
+    char fp[IDENTITY_FP_LEN + 1];
+    fp_of(d->key, fp);
+    if (d->trust == TRUST_CERTIFIED) {
+        snprintf(note, cap, "device %s is vouched for by the organisation", fp);
+        return 0;
+    }
+    if (d->trust == TRUST_CHANGED && d->has_replaces) {
+        int r = store_device_delete(cs->st, d->replaces);
+        if (r && r != BANTER_ENOENT)
+            return r;
+        d->has_replaces = false;
+        snprintf(note, cap, "device %s verified; it replaces the key it claimed", fp);
+    } else {
+        snprintf(note, cap, "device %s verified", fp);
+    }
+    d->trust = TRUST_VERIFIED;
+    return store_device_put(cs->st, d);
+}
+
+int contacts_verify(contacts *cs, const uint8_t contact[static 32], const uint8_t *device,
+                    char *note, size_t cap)
+{
+    store_device *devs = NULL;
+    size_t n = 0;
+    int r = devices_of(cs, contact, &devs, &n);
+    if (r)
+        return r;
+    note[0] = '\0';
+    bool changed = false;
+    for (size_t i = 0; i < n; i++)
+        changed |= devs[i].trust == TRUST_CHANGED;
+    size_t done = 0;
+    for (size_t i = 0; r == 0 && i < n; i++) {
+        bool pick =
+            device ? memcmp(devs[i].key, device, 32) == 0
+                   : (changed ? devs[i].trust == TRUST_CHANGED : devs[i].trust != TRUST_CERTIFIED);
+        if (!pick)
+            continue;
+        r = verify_device(cs, &devs[i], note, cap);
+        done++;
+    }
+    free(devs);
+    if (r == 0 && done == 0 && !note[0])
+        snprintf(note, cap, "nothing to verify: every device is vouched for by the organisation");
+    return r == 0 && n == 0 ? BANTER_ENOENT : r;
+}

@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * contacts.h - who is who: contacts (people), their devices (keys) and how
+ * far each device is trusted. The rules live here and nowhere else
+ * (docs/protocol.md, "Contacts, devices and trust"):
+ *
+ *   - A device is its Ed25519 key, proven in the handshake. A name is a
+ *     label: it never decides which contact a known key belongs to, never
+ *     takes over another contact's label, history or trust.
+ *   - Names are compared by one rule everywhere (contacts_fold): Unicode
+ *     NFKC normalisation, then case folding. "BOB", "bob" and "ｂｏｂ" are
+ *     the same name.
+ *   - A LAN colleague is trusted on first use: a new key with a new name
+ *     is a new contact with one device (TRUST_KNOWN). A new key whose name
+ *     is a LAN contact's label claims that contact: it becomes a device of
+ *     it in TRUST_CHANGED, nothing is sent to it, and what it sends is
+ *     flagged, until a person verifies it (it then replaces the old key).
+ *   - An organisation account is a contact whose devices the server lists
+ *     (approved contacts) or certifies (a LAN device showing a valid
+ *     certificate for the account): TRUST_CERTIFIED. A LAN device without
+ *     a certificate never joins, hides or replaces an organisation contact:
+ *     a name clash only makes the plain name ambiguous (@ACCOUNT always
+ *     names the organisation's).
+ *   - When a device that was a LAN contact of its own shows a certificate,
+ *     that contact is merged into the organisation contact (history kept).
+ *
+ * Persistence is the store's; this module holds no state of its own but
+ * the server's fingerprint and the clock. Every call runs on the node's
+ * loop and returns 0 or a negative BANTER_E*.
+ */
+#ifndef BANTER_PEER_CONTACTS_H
+#define BANTER_PEER_CONTACTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/clock.h"
+#include "core/store.h"
+#include "identity.h"
+
+/* Room for a folded name: folding can grow a name (ß -> ss, ligatures). */
+#define CONTACTS_FOLD_MAX (4 * BANTER_MAX_NAME + 1)
+
+typedef struct contacts contacts;
+
+/* server_fpd: the pinned rendezvous server's 40 digits, or "" without a
+ * server (then no certificate is accepted and no account is made). */
+BANTER_WUR int contacts_new(contacts **out, store *st, const char *server_fpd,
+                            const node_clock *clock);
+void contacts_free(contacts *cs);
+
+/* The name rule: NFKC, then case folding, into out (cap bytes, cut at a
+ * character). Invalid UTF-8 folds to "". */
+void contacts_fold(const char *name, char *out, size_t cap);
+bool contacts_same_name(const char *a, const char *b);
+
+/* The handle of the organisation contact for account:
+ * BLAKE2b-256("banter-account-v1" || server_fpd || 0 || account). */
+void contacts_account_key(const char *server_fpd, const char *account, uint8_t key[static 32]);
+
+typedef enum contacts_admitted {
+    ADMIT_SAME,    /* a known device, nothing changed but when it was seen */
+    ADMIT_NEW,     /* a new contact with this one device (trust on first use) */
+    ADMIT_RENAMED, /* a known device gave another name (text says what became of it) */
+    ADMIT_CHANGED, /* a new key claimed a known contact: TRUST_CHANGED (text: the warning) */
+    ADMIT_JOINED,  /* the device is now the organisation account's (certificate) */
+} contacts_admitted;
+
+typedef struct contacts_admit_result {
+    contacts_admitted what;
+    store_device dev;
+    store_contact contact;
+    char text[640]; /* a sentence for the log and listeners, "" when none */
+} contacts_admit_result;
+
+/* A LAN device proved key in a handshake and said HELLO with name (valid
+ * UTF-8, at most BANTER_MAX_NAME bytes). account: the organisation account
+ * named by a certificate the caller checked (signed by the pinned server,
+ * for this key, valid now), or NULL. source: "lan" or "static"; addr: its
+ * address. */
+BANTER_WUR int contacts_admit(contacts *cs, const uint8_t key[static 32], const char *name,
+                              const char *source, const char *addr, const char *account,
+                              contacts_admit_result *out);
+
+/* The server lists these devices for account (an approved contact), or
+ * vouches for one device (a sealed message it relayed from it): the
+ * organisation contact exists, each device is a TRUST_CERTIFIED device of
+ * it (a LAN contact of its own is merged in). *out receives the contact
+ * when out is not NULL. */
+BANTER_WUR int contacts_org(contacts *cs, const char *account, const uint8_t (*devs)[32],
+                            size_t ndev, store_contact *out);
+
+/* What a user typed: "@ACCOUNT" (the organisation contact), a name (by the
+ * rule above), or a fingerprint prefix of a device (digits, spaces and
+ * dashes). 0 with the contact's key, and the device when a fingerprint
+ * named one (*has_dev; dev may be NULL); BANTER_ENOENT or BANTER_EAMBIGUOUS
+ * with why (cap bytes) saying which, and listing the candidates. */
+BANTER_WUR int contacts_resolve(contacts *cs, const char *query, uint8_t key[static 32],
+                                uint8_t *dev, bool *has_dev, char *why, size_t cap);
+
+/* A person compared fingerprints. device NULL: the contact's device in
+ * TRUST_CHANGED if there is one (it replaces the key it claimed), else
+ * every device of the contact not certified by the organisation. *note
+ * (cap bytes) says what was done. BANTER_ENOENT. */
+BANTER_WUR int contacts_verify(contacts *cs, const uint8_t contact[static 32],
+                               const uint8_t *device, char *note, size_t cap);
+
+/* Whether anything may be sent to the contact: not when one of its
+ * devices is in TRUST_CHANGED (BANTER_EKEYMISMATCH). BANTER_ENOENT. */
+BANTER_WUR int contacts_may_send(contacts *cs, const uint8_t contact[static 32]);
+
+/* Whether a copy of a message may go to this device: known, verified or
+ * certified. */
+bool contacts_device_trusted(const store_device *d);
+
+#endif

@@ -1,0 +1,416 @@
+/* SPDX-License-Identifier: MIT */
+/* messenger.c - the outbox and delivery state for every route (see messenger.h). */
+#include "core/messenger.h"
+
+#include <glib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "utf8.h"
+
+typedef struct flight { /* one copy handed to a route, not answered yet */
+    int64_t seq;
+    uint8_t device[32];
+    uint8_t contact[32];
+    size_t route;
+    int64_t sent_ms;
+} flight;
+
+struct messenger {
+    store *st;
+    contacts *cs;
+    node_clock clock;
+    banter_rng rng;
+    messenger_callbacks cb;
+    void *ud;
+    mr_route routes[MESSENGER_MAX_ROUTES];
+    size_t nroutes;
+    GHashTable *flights; /* (seq, device) -> flight */
+    bool kicking;        /* a flush runs: a kick from a route's send waits */
+    bool kick_again;
+};
+
+/* The map key of (seq, device): 8 + 32 bytes. */
+typedef struct fkey {
+    int64_t seq;
+    uint8_t device[32];
+} fkey;
+
+static guint fkey_hash(gconstpointer p)
+{
+    const fkey *k = p;
+    guint h;
+    memcpy(&h, k->device, sizeof h);
+    return h ^ (guint)k->seq;
+}
+
+static gboolean fkey_equal(gconstpointer a, gconstpointer b)
+{
+    return memcmp(a, b, sizeof(fkey)) == 0;
+}
+
+static void fkey_make(fkey *k, int64_t seq, const uint8_t device[static 32])
+{
+    memset(k, 0, sizeof *k);
+    k->seq = seq;
+    memcpy(k->device, device, 32);
+}
+
+int messenger_new(messenger **out, store *st, contacts *cs, const node_clock *clock, banter_rng rng,
+                  const messenger_callbacks *cb, void *ud)
+{
+    messenger *m = g_new0(messenger, 1);
+    m->st = st;
+    m->cs = cs;
+    m->clock = *clock;
+    m->rng = rng;
+    m->cb = *cb;
+    m->ud = ud;
+    m->flights = g_hash_table_new_full(fkey_hash, fkey_equal, g_free, g_free);
+    *out = m;
+    return 0;
+}
+
+void messenger_free(messenger *m)
+{
+    if (!m)
+        return;
+    g_hash_table_destroy(m->flights);
+    g_free(m);
+}
+
+int messenger_add_route(messenger *m, const mr_route *r)
+{
+    if (m->nroutes == MESSENGER_MAX_ROUTES)
+        return BANTER_ENOMEM;
+    m->routes[m->nroutes++] = *r;
+    return 0;
+}
+
+size_t messenger_inflight(const messenger *m) { return g_hash_table_size(m->flights); }
+
+static int check_text(const char *text, size_t len)
+{
+    if (len == 0 || memchr(text, '\0', len))
+        return BANTER_EINVAL;
+    if (len > BANTER_MAX_BODY)
+        return BANTER_ETOOLONG;
+    return utf8_valid(text, len) ? 0 : BANTER_EUTF8;
+}
+
+/* ---- the final state ---- */
+
+/* Whether a copy still counts: its device exists and is trusted. */
+static bool copy_counts(messenger *m, const store_copy *c)
+{
+    store_device d;
+    return store_device_get(m->st, c->device, &d) == 0 && contacts_device_trusted(&d);
+}
+
+/* When every copy of msg that counts is settled, give msg its state. */
+static void maybe_final(messenger *m, const store_contact *c, store_msg *om)
+{
+    store_copy *copies = NULL;
+    size_t n = 0, counted = 0, ok = 0, server = 0, failed = 0;
+    const char *err = "";
+    if (store_copies(m->st, om->seq, &copies, &n) != 0)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        if (!copy_counts(m, &copies[i]))
+            continue;
+        counted++;
+        switch (copies[i].state) {
+        case COPY_PENDING:
+            free(copies);
+            return;
+        case COPY_DELIVERED:
+            ok++;
+            break;
+        case COPY_SERVER:
+            server++;
+            break;
+        case COPY_FAILED:
+            if (!failed++)
+                err = copies[i].error;
+            break;
+        }
+    }
+    if (counted) {
+        om->state = ok + server == 0 ? STORE_FAILED : server ? STORE_SERVER : STORE_DELIVERED;
+        g_strlcpy(om->error, om->state == STORE_FAILED ? err : "", sizeof om->error);
+        if (store_msg_set_result(m->st, om->seq, om->state, om->error) == 0 && m->cb.settled)
+            m->cb.settled(m->ud, c, om);
+    }
+    free(copies);
+}
+
+/* ---- sending ---- */
+
+static int copy_state(messenger *m, int64_t seq, const uint8_t dev[static 32],
+                      store_copy_state *out)
+{
+    store_copy *copies = NULL;
+    size_t n = 0;
+    int r = store_copies(m->st, seq, &copies, &n);
+    for (size_t i = 0; r == 0 && i < n; i++)
+        if (memcmp(copies[i].device, dev, 32) == 0) {
+            *out = copies[i].state;
+            free(copies);
+            return 0;
+        }
+    free(copies);
+    return r ? r : BANTER_ENOENT;
+}
+
+/* The first route that reaches d now, or -1. */
+static int pick_route(messenger *m, const store_contact *c, const store_device *d)
+{
+    for (size_t i = 0; i < m->nroutes; i++)
+        if (m->routes[i].reaches(m->routes[i].ud, c, d))
+            return (int)i;
+    return -1;
+}
+
+/* Send the copies of msgs (QUEUED, oldest first) for device d. */
+static void flush_device(messenger *m, const store_contact *c, const store_device *d,
+                         store_msg *msgs, size_t n)
+{
+    int ri = pick_route(m, c, d);
+    if (ri < 0)
+        return;
+    mr_route *route = &m->routes[ri];
+    for (size_t i = 0; i < n; i++) {
+        fkey k;
+        store_copy_state cst;
+        fkey_make(&k, msgs[i].seq, d->key);
+        if (g_hash_table_contains(m->flights, &k) ||
+            copy_state(m, msgs[i].seq, d->key, &cst) != 0 || cst != COPY_PENDING)
+            continue;
+        int r = route->send(route->ud, c, d, &msgs[i]);
+        if (r != 0)
+            return; /* full, or not now: a kick resumes in order */
+        flight *f = g_new0(flight, 1);
+        f->seq = msgs[i].seq;
+        memcpy(f->device, d->key, 32);
+        memcpy(f->contact, c->key, 32);
+        f->route = (size_t)ri;
+        f->sent_ms = clock_mono(&m->clock);
+        g_hash_table_insert(m->flights, g_memdup2(&k, sizeof k), f);
+    }
+}
+
+static void flush_contact(messenger *m, const uint8_t contact[static 32])
+{
+    store_contact c;
+    store_msg *msgs = NULL;
+    store_device *devs = NULL;
+    size_t nm = 0, nd = 0;
+    if (store_contact_get(m->st, contact, &c) != 0 ||
+        store_outbox(m->st, contact, &msgs, &nm) != 0 || nm == 0 ||
+        store_device_list(m->st, contact, &devs, &nd) != 0) {
+        store_msgs_free(msgs, nm);
+        return;
+    }
+    /* Every trusted device gets a copy of every queued message, also one
+     * that appeared after the message was queued. */
+    for (size_t d = 0; d < nd; d++)
+        for (size_t i = 0; i < nm && contacts_device_trusted(&devs[d]); i++)
+            if (store_copy_add(m->st, msgs[i].seq, devs[d].key) < 0)
+                goto out;
+    for (size_t d = 0; d < nd; d++)
+        if (contacts_device_trusted(&devs[d]))
+            flush_device(m, &c, &devs[d], msgs, nm);
+out:
+    free(devs);
+    store_msgs_free(msgs, nm);
+}
+
+void messenger_kick(messenger *m, const uint8_t *contact)
+{
+    if (m->kicking) { /* from inside a route's send: once more after */
+        m->kick_again = true;
+        return;
+    }
+    m->kicking = true;
+    do {
+        m->kick_again = false;
+        if (contact) {
+            flush_contact(m, contact);
+            continue;
+        }
+        store_msg *all = NULL;
+        size_t n = 0;
+        if (store_outbox(m->st, NULL, &all, &n) != 0)
+            break;
+        for (size_t i = 0; i < n; i++) {
+            bool seen = false; /* one flush per contact */
+            for (size_t j = 0; j < i && !seen; j++)
+                seen = memcmp(all[j].contact, all[i].contact, 32) == 0;
+            if (!seen)
+                flush_contact(m, all[i].contact);
+        }
+        store_msgs_free(all, n);
+    } while (m->kick_again);
+    m->kicking = false;
+}
+
+static int queue_one(messenger *m, const store_contact *c, const uint8_t id[static MSG_ID_LEN],
+                     int64_t ts, const char *text, size_t len, bool broadcast)
+{
+    store_msg sm = {.dir = STORE_OUT,
+                    .state = STORE_QUEUED,
+                    .broadcast = broadcast,
+                    .ts_ms = ts,
+                    .stored_ms = ts,
+                    .body = (char *)text,
+                    .body_len = len};
+    memcpy(sm.id, id, MSG_ID_LEN);
+    memcpy(sm.contact, c->key, 32);
+    int r = store_msg_add(m->st, &sm, NULL);
+    return r < 0 ? r : 0;
+}
+
+int messenger_send(messenger *m, const uint8_t contact[static 32], const char *text, size_t len,
+                   uint8_t id[static MSG_ID_LEN])
+{
+    store_contact c;
+    int r = check_text(text, len);
+    if (r == 0)
+        r = store_contact_get(m->st, contact, &c);
+    if (r == 0)
+        r = contacts_may_send(m->cs, contact);
+    if (r)
+        return r;
+    m->rng.fill(m->rng.ctx, id, MSG_ID_LEN);
+    r = queue_one(m, &c, id, clock_wall(&m->clock), text, len, false);
+    if (r == 0)
+        messenger_kick(m, contact);
+    return r;
+}
+
+int messenger_broadcast(messenger *m, const char *text, size_t len, messenger_filter accept,
+                        void *ud, uint8_t id[static MSG_ID_LEN], size_t *count)
+{
+    store_contact *all = NULL;
+    size_t k = 0;
+    *count = 0;
+    int r = check_text(text, len);
+    if (r == 0)
+        r = store_contact_list(m->st, &all, &k);
+    if (r)
+        return r;
+    m->rng.fill(m->rng.ctx, id, MSG_ID_LEN);
+    int64_t ts = clock_wall(&m->clock);
+    for (size_t i = 0; i < k && r == 0; i++) {
+        if (contacts_may_send(m->cs, all[i].key) != 0 || (accept && !accept(ud, &all[i])))
+            continue;
+        r = queue_one(m, &all[i], id, ts, text, len, true);
+        *count += r == 0;
+    }
+    free(all);
+    if (*count)
+        messenger_kick(m, NULL);
+    return r;
+}
+
+/* ---- outcomes ---- */
+
+void messenger_route_lost(messenger *m, const char *route, const uint8_t device[static 32])
+{
+    GHashTableIter it;
+    gpointer k, v;
+    uint8_t contact[32];
+    bool any = false;
+    g_hash_table_iter_init(&it, m->flights);
+    while (g_hash_table_iter_next(&it, &k, &v)) {
+        flight *f = v;
+        if (memcmp(f->device, device, 32) != 0 || strcmp(m->routes[f->route].name, route) != 0)
+            continue;
+        memcpy(contact, f->contact, 32);
+        any = true;
+        g_hash_table_iter_remove(&it);
+    }
+    if (any)
+        messenger_kick(m, contact);
+}
+
+void messenger_settled(messenger *m, const char *route, const uint8_t device[static 32],
+                       const uint8_t id[static MSG_ID_LEN], store_copy_state state,
+                       const char *error)
+{
+    store_device d;
+    store_contact c;
+    store_msg sm;
+    fkey k;
+    if (store_device_get(m->st, device, &d) != 0 || store_contact_get(m->st, d.contact, &c) != 0 ||
+        store_msg_find_out(m->st, id, d.contact, &sm) != 0)
+        return;
+    fkey_make(&k, sm.seq, device);
+    flight *f = g_hash_table_lookup(m->flights, &k);
+    store_copy_state now_st;
+    /* An answer to a copy sent before a restart or a lost route still
+     * counts while the copy is pending: the device has it. */
+    if ((f && strcmp(m->routes[f->route].name, route) == 0) ||
+        (copy_state(m, sm.seq, device, &now_st) == 0 && now_st == COPY_PENDING)) {
+        g_hash_table_remove(m->flights, &k);
+        if (store_copy_set(m->st, sm.seq, device, state, route, error ? error : "") == 0 &&
+            sm.state == STORE_QUEUED)
+            maybe_final(m, &c, &sm);
+    }
+    store_msg_clear(&sm);
+}
+
+bool messenger_tick(messenger *m)
+{
+    int64_t now = clock_mono(&m->clock);
+    GHashTableIter it;
+    gpointer k, v;
+    GPtrArray *again = g_ptr_array_new_with_free_func(g_free);
+    g_hash_table_iter_init(&it, m->flights);
+    while (g_hash_table_iter_next(&it, &k, &v)) {
+        flight *f = v;
+        if (now - f->sent_ms < MESSENGER_RETRY_MS)
+            continue;
+        g_ptr_array_add(again, g_memdup2(f->contact, 32));
+        g_hash_table_iter_remove(&it);
+    }
+    for (guint i = 0; i < again->len; i++)
+        messenger_kick(m, g_ptr_array_index(again, i));
+    g_ptr_array_free(again, TRUE);
+    return g_hash_table_size(m->flights) > 0;
+}
+
+/* ---- receiving ---- */
+
+int messenger_received(messenger *m, const uint8_t device[static 32], const struct msg_chat *chat)
+{
+    store_device d;
+    store_contact c;
+    int r = store_device_get(m->st, device, &d);
+    if (r == 0)
+        r = store_contact_get(m->st, d.contact, &c);
+    if (r)
+        return r == BANTER_ENOENT ? BANTER_EPERM : r;
+    store_msg sm = {.dir = STORE_IN,
+                    .state = STORE_RECEIVED,
+                    .has_device = true,
+                    .flags = d.trust == TRUST_CHANGED ? STORE_MSG_UNTRUSTED : 0,
+                    .broadcast = chat->broadcast,
+                    .ts_ms = chat->ts_ms,
+                    .stored_ms = clock_wall(&m->clock),
+                    .body = chat->body,
+                    .body_len = chat->body_len};
+    memcpy(sm.id, chat->id, MSG_ID_LEN);
+    memcpy(sm.contact, c.key, 32);
+    memcpy(sm.device, device, 32);
+    int64_t seq = 0;
+    r = store_msg_add(m->st, &sm, &seq);
+    if (r < 0)
+        return r;
+    if (r == 0 && m->cb.received) {
+        sm.seq = seq;
+        m->cb.received(m->ud, &c, &d, &sm);
+    }
+    return 0;
+}

@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * messenger.h - the one message pipeline: the outbox, ordering,
+ * deduplication, acknowledgements and delivery state, for every route.
+ *
+ * A message to a contact is one outgoing row in the store and one copy per
+ * trusted device of the contact (store copies, made when the message is
+ * first flushed and for devices that appear while it is queued). Each
+ * copy goes over the first route, in the order the routes were added,
+ * that reaches its device now (a LAN connection first, then the
+ * rendezvous's sealed relay for an organisation account); with none it
+ * waits. A route reports each copy's outcome (messenger_settled) or that
+ * it lost the device (messenger_route_lost): copies in flight on it go
+ * back to pending and are sent again, over whatever route reaches the
+ * device then. A copy in flight longer than MESSENGER_RETRY_MS is sent
+ * again too. The receiver keeps one row per (id, contact, device), so a
+ * copy that arrives twice, over two routes, is shown once.
+ *
+ * The message's own state is final once every copy is settled: FAILED
+ * when every copy failed, SERVER ("stored") when the server holds some,
+ * else DELIVERED; the route that settled each copy is recorded with it.
+ *
+ * Routes only move messages: they know nothing of outboxes or states.
+ * The messenger takes its clock and randomness from the caller and does
+ * no I/O but the store's, so it is unit-tested on a fake clock.
+ */
+#ifndef BANTER_PEER_MESSENGER_H
+#define BANTER_PEER_MESSENGER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bcrypto.h"
+#include "core/clock.h"
+#include "core/contacts.h"
+#include "core/store.h"
+#include "msg.h"
+
+#define MESSENGER_RETRY_MS   30000 /* a copy unanswered this long is sent again */
+#define MESSENGER_MAX_ROUTES 4
+
+typedef struct messenger messenger;
+
+typedef struct mr_route {
+    const char *name; /* "lan", "relay": kept with each copy it settles */
+    /* Whether this route reaches device d of contact c now. */
+    bool (*reaches)(void *ud, const store_contact *c, const store_device *d);
+    /* Send one copy of m (outgoing, QUEUED) to d. 0: sent, the outcome
+     * comes later (messenger_settled or messenger_route_lost);
+     * BANTER_EAGAIN: full now (messenger_kick when it is not); another
+     * error: this route cannot carry it now. */
+    int (*send)(void *ud, const store_contact *c, const store_device *d, const store_msg *m);
+    void *ud;
+} mr_route;
+
+typedef struct messenger_callbacks {
+    /* A new incoming message was stored (not a duplicate). */
+    void (*received)(void *ud, const store_contact *c, const store_device *d, const store_msg *m);
+    /* An outgoing message reached its final state (m->state, m->error). */
+    void (*settled)(void *ud, const store_contact *c, const store_msg *m);
+} messenger_callbacks;
+
+BANTER_WUR int messenger_new(messenger **out, store *st, contacts *cs, const node_clock *clock,
+                             banter_rng rng, const messenger_callbacks *cb, void *ud);
+/* Accepts NULL. What is in flight stays queued in the store. */
+void messenger_free(messenger *m);
+
+/* Add a route; earlier ones are preferred. r is copied. BANTER_ENOMEM
+ * past MESSENGER_MAX_ROUTES. */
+BANTER_WUR int messenger_add_route(messenger *m, const mr_route *r);
+
+/* Queue text (valid UTF-8, 1..BANTER_MAX_BODY bytes, no NUL) for the
+ * contact and send what can go; id receives the message id.
+ * BANTER_EINVAL, BANTER_ETOOLONG, BANTER_EUTF8 for bad text;
+ * BANTER_EKEYMISMATCH when one of the contact's devices is in
+ * TRUST_CHANGED; BANTER_ENOENT; BANTER_ENOSPC, BANTER_EDB. */
+BANTER_WUR int messenger_send(messenger *m, const uint8_t contact[static 32], const char *text,
+                              size_t len, uint8_t id[static MSG_ID_LEN]);
+/* The same text, one id, to every contact that may be sent to (accept:
+ * NULL, or a filter the caller adds, e.g. "an approved account");
+ * *count receives how many. */
+typedef bool (*messenger_filter)(void *ud, const store_contact *c);
+BANTER_WUR int messenger_broadcast(messenger *m, const char *text, size_t len,
+                                   messenger_filter accept, void *ud, uint8_t id[static MSG_ID_LEN],
+                                   size_t *count);
+
+/* A route may reach more now (a device connected, the relay logged in or
+ * drained): send what can go, for one contact or (NULL) every contact
+ * with queued messages. */
+void messenger_kick(messenger *m, const uint8_t *contact);
+
+/* The route lost the device: its copies in flight there go back to
+ * pending and are sent again. */
+void messenger_route_lost(messenger *m, const char *route, const uint8_t device[static 32]);
+
+/* The outcome of the copy of message id for device, as the route saw it:
+ * COPY_DELIVERED, COPY_SERVER, or COPY_FAILED with error (a code, at most
+ * BANTER_MAX_ERRCODE bytes). An answer for no copy in flight is ignored. */
+void messenger_settled(messenger *m, const char *route, const uint8_t device[static 32],
+                       const uint8_t id[static MSG_ID_LEN], store_copy_state state,
+                       const char *error);
+
+/* A CHAT from device (known to the store: admitted on the LAN, or vouched
+ * for by the server). 0: stored, or a duplicate: acknowledge it; < 0 (not
+ * stored, e.g. BANTER_ENOSPC): do not, the sender keeps it. */
+BANTER_WUR int messenger_received(messenger *m, const uint8_t device[static 32],
+                                  const struct msg_chat *chat);
+
+/* Send again what was in flight longer than MESSENGER_RETRY_MS. Returns
+ * whether copies are still in flight (the caller's timer may stop when
+ * not). */
+bool messenger_tick(messenger *m);
+/* How many copies are in flight. */
+size_t messenger_inflight(const messenger *m);
+
+#endif

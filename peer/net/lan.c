@@ -1,0 +1,708 @@
+/* SPDX-License-Identifier: MIT */
+/* lan.c - connections to other nodes' devices (see lan.h). */
+#include "net/lan.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "net/tcp.h"
+#include "rvmsg.h"
+#include "session.h"
+
+#define BACKOFF_MIN_MS 500
+#define BACKOFF_MAX_MS 30000
+#define MAX_REFUSED    16
+#define PROBE_MS       2000
+#define LAN_HIGH_WATER (256u * 1024u) /* the route says "full" above this much queued */
+
+typedef struct ldev { /* a device we know of on the LAN (by its fingerprint digits) */
+    char fpd[IDENTITY_FP_DIGITS + 1];
+    char name[BANTER_MAX_NAME + 1]; /* as advertised or said */
+    uint8_t key[32];
+    bool has_key;
+    bool advertised; /* on mDNS now */
+    char addr[64];
+    uint16_t port;
+    conn *c;       /* the live connection, after HELLO */
+    conn *dialing; /* our connect in progress */
+    guint retry;
+    unsigned backoff;
+    lan *l;
+} ldev;
+
+typedef struct lstatic { /* a --peer HOST:PORT */
+    char host[256];
+    uint16_t port;
+    conn *c; /* any connection we dialed to it, live or in progress */
+    guint retry;
+    unsigned backoff;
+    lan *l;
+} lstatic;
+
+typedef struct cstate { /* per connection */
+    lan *l;
+    ldev *dial_for;                    /* we dialed because mDNS advertised this device */
+    lstatic *sp;                       /* we dialed this static peer */
+    ldev *d;                           /* attached after HELLO */
+    char host[64];                     /* the remote address without its port */
+    char account[BANTER_MAX_NAME + 1]; /* a valid certificate shown before HELLO */
+    int64_t established_ms, attached_ms, last_ping_ms;
+    int refused;
+    bool hello;
+    guint probe; /* a liveness probe of a connection kept over a newer one */
+} cstate;
+
+struct lan {
+    GMainContext *ctx;
+    const identity *id;
+    char fpd[IDENTITY_FP_DIGITS + 1];
+    char name[BANTER_MAX_NAME + 1];
+    char server_fpd[IDENTITY_FP_DIGITS + 1];
+    unsigned max_conns, max_per_addr;
+    lan_callbacks cb;
+    void *ud;
+    tcp_listener *listener;
+    GHashTable *devs; /* fpd -> ldev */
+    GList *conns;     /* every conn alive */
+    lstatic statics[LAN_MAX_STATIC];
+    size_t nstatic;
+    guint tick; /* liveness timer: armed only while connections exist */
+    bool stopping;
+};
+
+static int64_t mono_ms(void) { return g_get_monotonic_time() / 1000; }
+static int64_t wall_ms(void) { return g_get_real_time() / 1000; }
+
+static void say(lan *l, const char *text)
+{
+    if (l->cb.log)
+        l->cb.log(l->ud, text);
+}
+
+static void digits_of(const char *fp, char out[static IDENTITY_FP_DIGITS + 1])
+{
+    size_t o = 0;
+    for (const char *p = fp; *p && o < IDENTITY_FP_DIGITS; p++)
+        if (*p >= '0' && *p <= '9')
+            out[o++] = *p;
+    out[o] = '\0';
+}
+
+static void fpd_of(const uint8_t key[static 32], char out[static IDENTITY_FP_DIGITS + 1])
+{
+    char fp[IDENTITY_FP_LEN + 1];
+    identity_fingerprint(key, fp);
+    digits_of(fp, out);
+}
+
+static ldev *dev_by_fpd(lan *l, const char *fpd, bool create)
+{
+    ldev *d = g_hash_table_lookup(l->devs, fpd);
+    if (d || !create)
+        return d;
+    d = g_new0(ldev, 1);
+    d->l = l;
+    g_strlcpy(d->fpd, fpd, sizeof d->fpd);
+    g_hash_table_insert(l->devs, d->fpd, d);
+    return d;
+}
+
+static ldev *dev_by_key(lan *l, const uint8_t key[static 32], bool create)
+{
+    char fpd[IDENTITY_FP_DIGITS + 1];
+    fpd_of(key, fpd);
+    ldev *d = dev_by_fpd(l, fpd, create);
+    if (d && !d->has_key) {
+        memcpy(d->key, key, 32);
+        d->has_key = true;
+    }
+    return d;
+}
+
+static void dev_free(gpointer v)
+{
+    ldev *d = v;
+    if (d->retry)
+        g_source_remove(d->retry);
+    g_free(d);
+}
+
+static unsigned next_backoff(unsigned *b)
+{
+    *b = *b ? MIN(*b * 2, BACKOFF_MAX_MS) : BACKOFF_MIN_MS;
+    return *b;
+}
+
+/* ---- connections ---- */
+
+static void on_established(void *ud, conn *c);
+static void on_message(void *ud, conn *c, const uint8_t *pt, size_t len);
+static void on_drained(void *ud, conn *c);
+static void on_closed(void *ud, conn *c, int err);
+static const conn_callbacks conn_cbs = {on_established, on_message, on_drained, on_closed};
+static gboolean on_tick(gpointer v);
+
+static void host_of(const char *addr, char *out, size_t cap)
+{
+    g_strlcpy(out, addr, cap);
+    char *colon = strrchr(out, ':');
+    if (colon)
+        *colon = '\0';
+}
+
+static conn *track(lan *l, conn *c, ldev *dial_for, lstatic *sp, const char *addr)
+{
+    /* An idle node with no connection has no timer at all. */
+    if (!l->tick)
+        l->tick = g_timeout_add_seconds(1, on_tick, l);
+    cstate *cs = g_new0(cstate, 1);
+    cs->l = l;
+    cs->dial_for = dial_for;
+    cs->sp = sp;
+    host_of(addr, cs->host, sizeof cs->host);
+    conn_set_data(c, cs);
+    l->conns = g_list_prepend(l->conns, c);
+    return c;
+}
+
+static void dial_dev(ldev *d)
+{
+    lan *l = d->l;
+    int err;
+    if (l->stopping || d->c || d->dialing || !d->advertised)
+        return;
+    conn *c = conn_connect(l->ctx, l->id, d->addr, d->port, &conn_cbs, l, &err);
+    if (c)
+        d->dialing = track(l, c, d, NULL, d->addr);
+}
+
+static gboolean retry_dev(gpointer v)
+{
+    ldev *d = v;
+    d->retry = 0;
+    dial_dev(d);
+    return G_SOURCE_REMOVE;
+}
+
+static void dial_static(lstatic *sp)
+{
+    lan *l = sp->l;
+    int err;
+    if (l->stopping || sp->c)
+        return;
+    conn *c = conn_connect(l->ctx, l->id, sp->host, sp->port, &conn_cbs, l, &err);
+    if (c)
+        sp->c = track(l, c, NULL, sp, sp->host);
+}
+
+static gboolean retry_static(gpointer v)
+{
+    lstatic *sp = v;
+    sp->retry = 0;
+    dial_static(sp);
+    if (!sp->c) /* could not even start: try again later */
+        sp->retry = g_timeout_add(next_backoff(&sp->backoff), retry_static, sp);
+    return G_SOURCE_REMOVE;
+}
+
+/* Queue a message; a peer whose queue is full is not reading: drop it. */
+static void reply(conn *c, const msg *m)
+{
+    int r = conn_send(c, m);
+    if (r && r != BANTER_ESTATE)
+        conn_close(c, r, false, NULL);
+}
+
+static void refuse(conn *c, cstate *cs, int err, const char *what)
+{
+    msg e = {.type = MSG_ERROR};
+    g_strlcpy(e.u.error.code, banter_errname(err), sizeof e.u.error.code);
+    g_strlcpy(e.u.error.message, what, sizeof e.u.error.message);
+    reply(c, &e);
+    if (++cs->refused > MAX_REFUSED)
+        conn_close(c, BANTER_EPROTO, true, "too many refused messages");
+}
+
+/* Our certificate, shown before HELLO and again when renewed. */
+static void present_cert(lan *l, conn *c)
+{
+    const cert *ct = l->cb.own_cert ? l->cb.own_cert(l->ud) : NULL;
+    if (!ct || ct->expires_ms <= wall_ms())
+        return;
+    rvmsg m = {.type = RV_CERT};
+    m.u.cert = *ct;
+    buf b;
+    buf_init(&b, BANTER_MAX_PLAINTEXT);
+    if (rvmsg_encode(&m, &b) == 0 && conn_send_raw(c, buf_data(&b), buf_len(&b)) != 0)
+        say(l, "cannot show the organisation certificate to a peer");
+    buf_free(&b);
+}
+
+static void on_established(void *ud, conn *c)
+{
+    lan *l = ud;
+    cstate *cs = conn_get_data(c);
+    char fpd[IDENTITY_FP_DIGITS + 1];
+    fpd_of(conn_peer(c), fpd);
+    cs->established_ms = mono_ms();
+    if (cs->dial_for && strcmp(cs->dial_for->fpd, fpd) != 0) {
+        char text[256];
+        snprintf(text, sizeof text, "%s answered with another key than it advertised; closing",
+                 conn_remote(c));
+        say(l, text);
+        /* A stale record (a key retired, still in Avahi's cache) or a false
+         * one: stop dialing it until mDNS announces it again. */
+        cs->dial_for->advertised = false;
+        conn_close(c, BANTER_EKEYMISMATCH, true, "unexpected key");
+        return;
+    }
+    if (memcmp(conn_peer(c), identity_public(l->id), 32) == 0) {
+        conn_close(c, BANTER_EPROTO, true, "connected to self");
+        return;
+    }
+    present_cert(l, c);
+    msg h = {.type = MSG_HELLO};
+    h.u.hello.version = SESSION_VERSION;
+    g_strlcpy(h.u.hello.name, l->name, sizeof h.u.hello.name);
+    g_strlcpy(h.u.hello.features[0], "chat", sizeof h.u.hello.features[0]);
+    g_strlcpy(h.u.hello.features[1], "broadcast", sizeof h.u.hello.features[1]);
+    g_strlcpy(h.u.hello.features[2], "file", sizeof h.u.hello.features[2]);
+    h.u.hello.nfeatures = 3;
+    if (conn_send(c, &h) != 0)
+        conn_close(c, BANTER_EIO, false, NULL);
+}
+
+/* A certificate: the account it names when it is for this connection's
+ * key, signed by the server we pin, and valid now; NULL otherwise (a node
+ * without a rendezvous, or of another organisation, cannot check it). */
+static bool check_cert(lan *l, conn *c, const uint8_t *pt, size_t len, char *account, size_t cap)
+{
+    rvmsg m;
+    char fpd[IDENTITY_FP_DIGITS + 1];
+    bool ok = false;
+    if (!l->server_fpd[0] || rvmsg_decode(&m, pt, len) != 0)
+        return false;
+    fpd_of(m.u.cert.server, fpd);
+    if (strcmp(fpd, l->server_fpd) == 0 &&
+        cert_check(&m.u.cert, m.u.cert.server, conn_peer(c), wall_ms()) == 0) {
+        g_strlcpy(account, m.u.cert.name, cap);
+        ok = true;
+    }
+    rvmsg_clear(&m);
+    return ok;
+}
+
+static void on_cert(lan *l, conn *c, cstate *cs, const uint8_t *pt, size_t len)
+{
+    char account[BANTER_MAX_NAME + 1];
+    if (!check_cert(l, c, pt, len, account, sizeof account))
+        return;
+    if (!cs->hello) {
+        g_strlcpy(cs->account, account, sizeof cs->account);
+        return;
+    }
+    if (cs->d && cs->d->c == c && l->cb.cert)
+        l->cb.cert(l->ud, cs->d->key, cs->d->name, account);
+}
+
+static gboolean on_probe(gpointer v)
+{
+    conn *c = v;
+    cstate *cs = conn_get_data(c);
+    cs->probe = 0;
+    if (mono_ms() - conn_last_rx(c) >= PROBE_MS)
+        conn_close(c, BANTER_ETIMEDOUT, false, NULL);
+    return G_SOURCE_REMOVE;
+}
+
+/* Of two connections with the same device, whether `old` stays (rule in
+ * lan.h). Both ends see the same keys and who dialed each. */
+static bool old_wins(lan *l, conn *old, conn *neu)
+{
+    const uint8_t *me = identity_public(l->id), *peer = conn_peer(neu);
+    const uint8_t *dold = conn_is_initiator(old) ? me : peer;
+    const uint8_t *dnew = conn_is_initiator(neu) ? me : peer;
+    if (dold == dnew)
+        return false; /* one side dialed both: the last one */
+    cstate *os = conn_get_data(old);
+    if (mono_ms() - os->established_ms > LAN_FRESH_MS)
+        return false; /* a restarted peer: the old one is likely half-open */
+    return memcmp(dold, dnew, 32) < 0;
+}
+
+static void on_hello(lan *l, conn *c, cstate *cs, const struct msg_hello *h)
+{
+    if (cs->hello) {
+        refuse(c, cs, BANTER_EPROTO, "HELLO was already said on this connection");
+        return;
+    }
+    cs->hello = true;
+    const uint8_t *key = conn_peer(c);
+    const char *source = cs->sp ? "static" : "lan";
+    int r = l->cb.hello(l->ud, key, h->name, source, conn_remote(c),
+                        cs->account[0] ? cs->account : NULL);
+    if (r) {
+        conn_close(c, r, true, r == BANTER_EDB ? "storage error" : "refused");
+        return;
+    }
+    ldev *d = dev_by_key(l, key, true);
+    g_strlcpy(d->name, h->name, sizeof d->name);
+    if (d->c && conn_is_open(d->c)) {
+        if (old_wins(l, d->c, c)) {
+            cstate *os = conn_get_data(d->c);
+            conn_close(c, 0, true, "duplicate connection");
+            /* Keep the old one only if it is alive: probe it. */
+            if (!os->probe && mono_ms() - conn_last_rx(d->c) > PROBE_MS / 2) {
+                msg ping = {.type = MSG_PING};
+                ping.u.ping.token = (uint64_t)mono_ms();
+                reply(d->c, &ping);
+                os->probe = g_timeout_add(PROBE_MS, on_probe, d->c);
+            }
+            return;
+        }
+        conn *old = d->c;
+        d->c = NULL;
+        conn_close(old, 0, true, "duplicate connection");
+    }
+    bool was_up = d->c != NULL;
+    cs->d = d;
+    cs->attached_ms = mono_ms();
+    d->c = c;
+    d->backoff = 0;
+    if (cs->sp)
+        cs->sp->backoff = 0;
+    if (!was_up && l->cb.up)
+        l->cb.up(l->ud, key, conn_remote(c));
+}
+
+static void on_message(void *ud, conn *c, const uint8_t *pt, size_t len)
+{
+    lan *l = ud;
+    cstate *cs = conn_get_data(c);
+    msg m;
+    if (len && pt[0] == RV_CERT) {
+        on_cert(l, c, cs, pt, len);
+        return;
+    }
+    int r = msg_decode(&m, pt, len);
+    if (r) {
+        refuse(c, cs, r, "message refused");
+        return;
+    }
+    bool attached = cs->d && cs->d->c == c;
+    if (!cs->hello && m.type != MSG_HELLO && m.type != MSG_PING && m.type != MSG_PONG &&
+        m.type != MSG_BYE) {
+        refuse(c, cs, BANTER_EPROTO, "HELLO must come first");
+        msg_clear(&m);
+        return;
+    }
+    switch (m.type) {
+    case MSG_HELLO:
+        on_hello(l, c, cs, &m.u.hello);
+        break;
+    case MSG_BYE:
+        conn_close(c, 0, false, NULL);
+        break;
+    case MSG_PING: {
+        msg pong = {.type = MSG_PONG};
+        pong.u.ping.token = m.u.ping.token;
+        reply(c, &pong);
+        break;
+    }
+    case MSG_PONG:
+        break;
+    case MSG_CHAT:
+    case MSG_ACK:
+    case MSG_ERROR:
+    case MSG_FILE_OFFER:
+    case MSG_FILE_ACCEPT:
+    case MSG_FILE_DECLINE:
+    case MSG_FILE_CANCEL:
+    case MSG_FILE_RESULT:
+    case MSG_CHUNK:
+        if (attached)
+            l->cb.message(l->ud, c, cs->d->key, &m);
+        else if (m.type != MSG_ERROR) /* a connection that lost to a duplicate */
+            refuse(c, cs, BANTER_ESTATE, "this connection is closing");
+        break;
+    default:
+        refuse(c, cs, BANTER_EBADTYPE, "type not supported");
+        break;
+    }
+    msg_clear(&m);
+}
+
+static void on_drained(void *ud, conn *c)
+{
+    lan *l = ud;
+    cstate *cs = conn_get_data(c);
+    if (cs->d && cs->d->c == c && l->cb.drained)
+        l->cb.drained(l->ud, cs->d->key);
+}
+
+static void on_closed(void *ud, conn *c, int err)
+{
+    lan *l = ud;
+    cstate *cs = conn_get_data(c);
+    (void)err;
+    l->conns = g_list_remove(l->conns, c);
+    if (!l->conns && l->tick) {
+        g_source_remove(l->tick);
+        l->tick = 0;
+    }
+    if (cs->probe)
+        g_source_remove(cs->probe);
+    if (cs->dial_for && cs->dial_for->dialing == c)
+        cs->dial_for->dialing = NULL;
+    ldev *d = cs->d ? cs->d : cs->dial_for;
+    if (cs->d && cs->d->c == c) {
+        cs->d->c = NULL;
+        if (l->cb.down && !l->stopping)
+            l->cb.down(l->ud, cs->d->key);
+    }
+    if (!l->stopping && d && !d->c && !d->dialing && d->advertised && !d->retry)
+        d->retry = g_timeout_add(next_backoff(&d->backoff), retry_dev, d);
+    if (cs->sp && cs->sp->c == c) {
+        cs->sp->c = NULL;
+        if (!l->stopping && !cs->sp->retry)
+            cs->sp->retry = g_timeout_add(next_backoff(&cs->sp->backoff), retry_static, cs->sp);
+    }
+    g_free(cs);
+}
+
+/* ---- listening ---- */
+
+static unsigned from_host(const lan *l, const char *host)
+{
+    unsigned k = 0;
+    for (const GList *i = l->conns; i; i = i->next) {
+        const cstate *cs = conn_get_data(i->data);
+        k += cs && !cs->dial_for && !cs->sp && strcmp(cs->host, host) == 0;
+    }
+    return k;
+}
+
+static void on_accept(void *ud, int fd, const char *addr)
+{
+    lan *l = ud;
+    char host[64];
+    host_of(addr, host, sizeof host);
+    if (l->stopping || g_list_length(l->conns) >= l->max_conns ||
+        from_host(l, host) >= l->max_per_addr) {
+        close(fd); /* over a limit: refused at once, nothing allocated */
+        return;
+    }
+    int err;
+    conn *c = conn_accept(l->ctx, l->id, fd, &conn_cbs, l, &err);
+    if (c)
+        track(l, c, NULL, NULL, addr);
+}
+
+static void on_listen_log(void *ud, const char *text) { say(ud, text); }
+
+/* ---- liveness ---- */
+
+static gboolean on_tick(gpointer v)
+{
+    lan *l = v;
+    int64_t t = mono_ms();
+    if (!l->conns) {
+        l->tick = 0;
+        return G_SOURCE_REMOVE;
+    }
+    GList *copy = g_list_copy(l->conns);
+    for (GList *i = copy; i; i = i->next) {
+        conn *c = i->data;
+        cstate *cs = conn_get_data(c);
+        if (!conn_is_open(c))
+            continue;
+        int64_t partial = conn_partial_since(c);
+        if (!conn_established(c)) {
+            if (t - conn_created(c) > LAN_HANDSHAKE_MS)
+                conn_close(c, BANTER_ETIMEDOUT, false, NULL);
+            continue;
+        }
+        if (!cs->hello && t - cs->established_ms > LAN_HELLO_MS) {
+            conn_close(c, BANTER_ETIMEDOUT, true, "no HELLO");
+            continue;
+        }
+        if ((partial && t - partial > LAN_FRAME_MS) || t - conn_last_rx(c) > LAN_TIMEOUT_MS) {
+            conn_close(c, BANTER_ETIMEDOUT, false, NULL);
+            continue;
+        }
+        /* Ping only a quiet connection, once a keepalive period: its PONG
+         * (or the peer's own ping) keeps both sides' timers fresh. */
+        if (t - conn_last_rx(c) < LAN_KEEPALIVE_MS - 500 ||
+            t - cs->last_ping_ms < LAN_KEEPALIVE_MS - 500)
+            continue;
+        cs->last_ping_ms = t;
+        msg ping = {.type = MSG_PING};
+        ping.u.ping.token = (uint64_t)t;
+        reply(c, &ping);
+    }
+    g_list_free(copy);
+    return G_SOURCE_CONTINUE;
+}
+
+/* ---- discovery ---- */
+
+void lan_found(lan *l, const char *fpd, const char *name, const char *addr, uint16_t port)
+{
+    if (strcmp(fpd, l->fpd) == 0)
+        return;
+    ldev *d = dev_by_fpd(l, fpd, true);
+    d->advertised = true;
+    g_strlcpy(d->addr, addr, sizeof d->addr);
+    d->port = port;
+    if (!d->name[0])
+        g_strlcpy(d->name, name, sizeof d->name);
+    d->backoff = 0;
+    if (d->retry) {
+        g_source_remove(d->retry);
+        d->retry = 0;
+    }
+    dial_dev(d);
+}
+
+void lan_lost(lan *l, const char *fpd)
+{
+    ldev *d = dev_by_fpd(l, fpd, false);
+    if (!d)
+        return;
+    d->advertised = false;
+    if (d->retry) {
+        g_source_remove(d->retry);
+        d->retry = 0;
+    }
+}
+
+void lan_each_advertised(lan *l,
+                         void (*fn)(void *ud, const char *fpd, const char *name, const char *addr),
+                         void *ud)
+{
+    GHashTableIter it;
+    gpointer v;
+    g_hash_table_iter_init(&it, l->devs);
+    while (g_hash_table_iter_next(&it, NULL, &v)) {
+        ldev *d = v;
+        char addr[80];
+        if (!d->advertised || d->c)
+            continue;
+        snprintf(addr, sizeof addr, "%s:%u", d->addr, d->port);
+        fn(ud, d->fpd, d->name, addr);
+    }
+}
+
+void lan_present_cert(lan *l)
+{
+    for (GList *i = l->conns; i; i = i->next) {
+        cstate *cs = conn_get_data(i->data);
+        if (cs && cs->d && cs->d->c == i->data && conn_established(i->data))
+            present_cert(l, i->data);
+    }
+}
+
+/* ---- the route ---- */
+
+conn *lan_conn(lan *l, const uint8_t key[static 32])
+{
+    ldev *d = dev_by_key(l, key, false);
+    return d && d->c && conn_established(d->c) ? d->c : NULL;
+}
+
+unsigned lan_count(const lan *l) { return g_list_length(l->conns); }
+
+static bool route_reaches(void *ud, const store_contact *c, const store_device *d)
+{
+    (void)c;
+    return lan_conn(ud, d->key) != NULL;
+}
+
+static int route_send(void *ud, const store_contact *c, const store_device *d, const store_msg *m)
+{
+    (void)c;
+    conn *cn = lan_conn(ud, d->key);
+    if (!cn)
+        return BANTER_ESTATE;
+    if (conn_queued(cn) > LAN_HIGH_WATER)
+        return BANTER_EAGAIN;
+    msg out;
+    int r = msg_chat_init(&out, m->id, m->ts_ms, m->body, m->body_len, m->broadcast);
+    if (r)
+        return r;
+    r = conn_send(cn, &out);
+    msg_clear(&out);
+    return r == BANTER_ETOOBIG ? BANTER_EAGAIN : r;
+}
+
+mr_route lan_route(lan *l) { return (mr_route){"lan", route_reaches, route_send, l}; }
+
+/* ---- lifecycle ---- */
+
+int lan_add_static(lan *l, const char *host, uint16_t port)
+{
+    if (l->nstatic == LAN_MAX_STATIC || !host[0] || strlen(host) >= sizeof l->statics[0].host ||
+        port == 0)
+        return BANTER_EINVAL;
+    lstatic *sp = &l->statics[l->nstatic++];
+    g_strlcpy(sp->host, host, sizeof sp->host);
+    sp->port = port;
+    sp->l = l;
+    dial_static(sp);
+    if (!sp->c)
+        sp->retry = g_timeout_add(next_backoff(&sp->backoff), retry_static, sp);
+    return 0;
+}
+
+int lan_new(lan **out, GMainContext *ctx, const identity *id, const lan_config *cfg,
+            const lan_callbacks *cb, void *ud)
+{
+    lan *l = g_new0(lan, 1);
+    l->ctx = ctx;
+    l->id = id;
+    l->cb = *cb;
+    l->ud = ud;
+    char fp[IDENTITY_FP_LEN + 1];
+    identity_fingerprint(identity_public(id), fp);
+    digits_of(fp, l->fpd);
+    g_strlcpy(l->name, cfg->name, sizeof l->name);
+    g_strlcpy(l->server_fpd, cfg->server_fpd ? cfg->server_fpd : "", sizeof l->server_fpd);
+    l->max_conns = cfg->max_conns ? cfg->max_conns : LAN_DEFAULT_MAX_CONN;
+    l->max_per_addr = cfg->max_per_addr ? cfg->max_per_addr : LAN_DEFAULT_PER_ADDR;
+    l->devs = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, dev_free);
+    int r = tcp_listen(&l->listener, ctx, cfg->port, on_accept, on_listen_log, l);
+    if (r) {
+        g_hash_table_destroy(l->devs);
+        g_free(l);
+        *out = NULL;
+        return r;
+    }
+    *out = l;
+    return 0;
+}
+
+uint16_t lan_port(const lan *l) { return tcp_listener_port(l->listener); }
+
+void lan_free(lan *l)
+{
+    if (!l)
+        return;
+    l->stopping = true;
+    for (size_t i = 0; i < l->nstatic; i++)
+        if (l->statics[i].retry)
+            g_source_remove(l->statics[i].retry);
+    tcp_listener_free(l->listener);
+    GList *copy = g_list_copy(l->conns);
+    for (GList *i = copy; i; i = i->next)
+        conn_close(i->data, 0, true, "node stopping");
+    g_list_free(copy);
+    /* Let the idle callbacks of the closed conns run. */
+    while (l->conns && g_main_context_iteration(l->ctx, FALSE))
+        ;
+    if (l->tick)
+        g_source_remove(l->tick);
+    g_hash_table_destroy(l->devs);
+    g_free(l);
+}

@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * lan.h - the node's connections to other nodes' devices: listening,
+ * dialing what mDNS and --peer name, the handshake's HELLO and
+ * certificate, one connection per device, liveness and limits.
+ *
+ * lan moves messages; it decides nothing about trust or delivery. After a
+ * device proved its key and said HELLO, the owner admits it (hello());
+ * from then on every CHAT, ACK and file message goes to message(), and
+ * the device's presence to up() and down(). lan is also the messenger's
+ * "lan" route (lan_route).
+ *
+ * Which of two connections between the same pair survives
+ * (docs/protocol.md, "Duplicate connections"): the one dialed last when
+ * one side dialed both; when each side dialed one, the one dialed by the
+ * side with the smaller key, unless the older one is more than
+ * LAN_FRESH_MS old, in which case the newer one (a peer that restarted
+ * while the other still holds its old, half-open connection). The loser
+ * gets BYE "duplicate connection".
+ *
+ * Limits (docs/protocol.md, "Limits"): at most max_conns connections in
+ * all and max_per_addr from one address; a handshake must finish within
+ * LAN_HANDSHAKE_MS, HELLO must follow within LAN_HELLO_MS; a frame that
+ * has started must complete within LAN_FRAME_MS; LAN_TIMEOUT_MS without a
+ * complete frame ends a connection (a PING goes out after LAN_KEEPALIVE_MS
+ * of silence). Bytes that do not complete frames keep nothing alive.
+ */
+#ifndef BANTER_PEER_LAN_H
+#define BANTER_PEER_LAN_H
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cert.h"
+#include "core/messenger.h"
+#include "identity.h"
+#include "msg.h"
+#include "net/conn.h"
+
+#define LAN_DEFAULT_PORT     7070
+#define LAN_KEEPALIVE_MS     5000
+#define LAN_TIMEOUT_MS       15000
+#define LAN_HANDSHAKE_MS     10000
+#define LAN_HELLO_MS         5000
+#define LAN_FRAME_MS         10000
+#define LAN_FRESH_MS         5000
+#define LAN_MAX_STATIC       32
+#define LAN_DEFAULT_MAX_CONN 256
+#define LAN_DEFAULT_PER_ADDR 8
+
+typedef struct lan lan;
+
+typedef struct lan_config {
+    uint16_t port; /* 0: any free port */
+    char name[BANTER_MAX_NAME + 1];
+    const char *server_fpd; /* the pinned rendezvous server's digits, "" for none */
+    unsigned max_conns;     /* connections at once, in all (0: LAN_DEFAULT_MAX_CONN) */
+    unsigned max_per_addr;  /* from one address (0: LAN_DEFAULT_PER_ADDR) */
+} lan_config;
+
+typedef struct lan_callbacks {
+    /* Device key proved itself and said HELLO as name; account is what a
+     * valid certificate it showed names (or NULL). 0 to keep it; a
+     * negative BANTER_E* closes the connection. */
+    int (*hello)(void *ud, const uint8_t key[static 32], const char *name, const char *source,
+                 const char *addr, const char *account);
+    /* After HELLO, a valid certificate for account (new, or renewed). */
+    void (*cert)(void *ud, const uint8_t key[static 32], const char *name, const char *account);
+    /* The device is reachable (its one connection) or no longer. */
+    void (*up)(void *ud, const uint8_t key[static 32], const char *addr);
+    void (*down)(void *ud, const uint8_t key[static 32]);
+    /* CHAT, ACK, ERROR and file messages of an admitted device. */
+    void (*message)(void *ud, conn *c, const uint8_t key[static 32], const msg *m);
+    /* A device's connection can take more. */
+    void (*drained)(void *ud, const uint8_t key[static 32]);
+    /* A sentence for the log. */
+    void (*log)(void *ud, const char *text);
+    /* Our organisation certificate to show, or NULL. */
+    const cert *(*own_cert)(void *ud);
+} lan_callbacks;
+
+/* Listen and get ready (dialing starts with lan_add_static and lan_found).
+ * BANTER_EIO (with errno) when the port cannot be bound. */
+BANTER_WUR int lan_new(lan **out, GMainContext *ctx, const identity *id, const lan_config *cfg,
+                       const lan_callbacks *cb, void *ud);
+/* BYE to every device, close everything, free. Accepts NULL. */
+void lan_free(lan *l);
+uint16_t lan_port(const lan *l);
+
+/* A --peer HOST:PORT to keep a connection with. BANTER_EINVAL, BANTER_ENOMEM. */
+BANTER_WUR int lan_add_static(lan *l, const char *host, uint16_t port);
+/* mDNS resolved a node (fingerprint digits, name, address): dial it. */
+void lan_found(lan *l, const char *fpd, const char *name, const char *addr, uint16_t port);
+/* mDNS says it went away. */
+void lan_lost(lan *l, const char *fpd);
+/* Nodes advertised now that we have no connection with: fn(ud, fpd, name,
+ * "addr:port") for each. */
+void lan_each_advertised(lan *l,
+                         void (*fn)(void *ud, const char *fpd, const char *name, const char *addr),
+                         void *ud);
+/* Show our (new) certificate to every connected device. */
+void lan_present_cert(lan *l);
+
+/* The live connection to device key after HELLO, or NULL. */
+conn *lan_conn(lan *l, const uint8_t key[static 32]);
+/* How many connections exist now (for the limits' tests and stats). */
+unsigned lan_count(const lan *l);
+
+/* The messenger's "lan" route over this lan. */
+mr_route lan_route(lan *l);
+
+#endif
