@@ -136,14 +136,15 @@ static void pump_bcast(roster *ro);
 static void rec_finish(roster *ro, sendrec *rec)
 {
     bcast *b = rec->b;
-    g_hash_table_remove(ro->recs, rec->rkey);
-    if (!b)
-        return;
-    b->delivered += rec->delivered;
-    b->stored += rec->stored;
-    b->refused += rec->refused;
-    b->unanswered -= rec->delivered + rec->stored + rec->refused;
-    pump_bcast(ro);
+    if (b) {
+        b->delivered += rec->delivered;
+        b->stored += rec->stored;
+        b->refused += rec->refused;
+        b->unanswered -= rec->delivered + rec->stored + rec->refused;
+    }
+    g_hash_table_remove(ro->recs, rec->rkey); /* frees rec */
+    if (b)
+        pump_bcast(ro);
 }
 
 /* Seal pt for one device and send it as RV_SEAL. */
