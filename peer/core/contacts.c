@@ -442,6 +442,20 @@ static int resolve_fingerprint(contacts *cs, const char *query, uint8_t key[stat
     return hits ? BANTER_EAMBIGUOUS : BANTER_ENOENT;
 }
 
+/* 64 hex digits to 32 bytes. */
+static bool hex32(const char *s, uint8_t out[static 32])
+{
+    if (strlen(s) != 64)
+        return false;
+    for (int i = 0; i < 32; i++) {
+        int hi = g_ascii_xdigit_value(s[2 * i]), lo = g_ascii_xdigit_value(s[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return false;
+        out[i] = (uint8_t)(hi << 4 | lo);
+    }
+    return true;
+}
+
 int contacts_resolve(contacts *cs, const char *query, uint8_t key[static 32], uint8_t *dev,
                      bool *has_dev, char *why, size_t cap)
 {
@@ -452,6 +466,13 @@ int contacts_resolve(contacts *cs, const char *query, uint8_t key[static 32], ui
     }
     if (query[0] == '@')
         return resolve_account(cs, query + 1, key, why, cap);
+    if (query[0] == '#') { /* a contact's id: its key in hex (the page's handle) */
+        store_contact c;
+        if (hex32(query + 1, key) && store_contact_get(cs->st, key, &c) == 0)
+            return 0;
+        snprintf(why, cap, "no contact has the id %.70s", query);
+        return BANTER_ENOENT;
+    }
     store_contact *hits = NULL;
     size_t n = 0;
     int r = by_label(cs, query, NULL, &hits, &n);

@@ -91,8 +91,9 @@ BANTER_WUR int contacts_admit(contacts *cs, const uint8_t key[static 32], const 
 BANTER_WUR int contacts_org(contacts *cs, const char *account, const uint8_t (*devs)[32],
                             size_t ndev, store_contact *out);
 
-/* What a user typed: "@ACCOUNT" (the organisation contact), a name (by the
- * rule above), or a fingerprint prefix of a device (digits, spaces and
+/* What a user typed: "@ACCOUNT" (the organisation contact), "#ID" (a
+ * contact's key in 64 hex digits, as the control socket lists it), a name
+ * (by the rule above), or a fingerprint prefix of a device (digits, spaces and
  * dashes). 0 with the contact's key, and the device when a fingerprint
  * named one (*has_dev; dev may be NULL); BANTER_ENOENT or BANTER_EAMBIGUOUS
  * with why (cap bytes) saying which, and listing the candidates. */

@@ -214,7 +214,16 @@ static void add_id(cJSON *o, const uint8_t id[static MSG_ID_LEN])
     cJSON_AddStringToObject(o, "id", hex);
 }
 
-/* {"name", "fingerprint"} of a contact: the fingerprint of device when
+/* "id": the contact's key in hex, the handle "#ID" requests accept. */
+static void add_contact_id(cJSON *o, const uint8_t key[static 32])
+{
+    char hex[65];
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", key[i]);
+    cJSON_AddStringToObject(o, "id", hex);
+}
+
+/* {"id", "name", "fingerprint"} of a contact: the fingerprint of device when
  * given, else of the contact's first device ("" when none is known). */
 static cJSON *peer_ref(node *n, const uint8_t key[static 32], const char *name,
                        const uint8_t *device)
@@ -229,6 +238,7 @@ static cJSON *peer_ref(node *n, const uint8_t key[static 32], const char *name,
         if (node_peer_info_get(n, key, pi) == 0)
             g_strlcpy(fp, pi->fingerprint, sizeof fp);
     }
+    add_contact_id(o, key);
     cJSON_AddStringToObject(o, "fingerprint", fp);
     cJSON_AddStringToObject(o, "name", name ? name : (pi ? pi->contact.name : ""));
     g_free(pi);
@@ -343,6 +353,8 @@ static cJSON *device_json(const node_device_info *d)
 static cJSON *peer_json(const node_peer_info *pi)
 {
     cJSON *o = cJSON_CreateObject();
+    if (pi->trust != TRUST_NEW) /* "new" rows are advertised devices, not contacts */
+        add_contact_id(o, pi->contact.key);
     cJSON_AddStringToObject(o, "fingerprint", pi->fingerprint);
     cJSON_AddStringToObject(o, "name", pi->contact.name);
     cJSON_AddBoolToObject(o, "online", pi->online);

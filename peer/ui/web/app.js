@@ -275,14 +275,14 @@
 
   // ---------------------------------------------------------------- peers
 
-  // A conversation is keyed by the peer's fingerprint (for a rendezvous
-  // account: the one the node derives from the account name).
+  // A conversation is keyed by the contact's id (the node's handle of a
+  // person, whatever devices they use); requests name it as "#id".
   function keyOf(p) {
-    return p.fingerprint;
+    return p.id || p.fingerprint;
   }
 
   function peerArg(key) {
-    return key;
+    return /^[0-9a-f]{64}$/.test(key) ? `#${key}` : key;
   }
 
   function displayName(p) {
@@ -298,13 +298,11 @@
     const r = await main.request({ cmd: 'peers' });
     if (!r.ok) return;
     const next = new Map();
-    // A key that another entry replaces (a changed key) is shown as that one.
-    // Rendezvous accounts are listed once they are approved contacts (the
-    // others are in the requests pane).
-    const replaced = new Set(r.peers.map((p) => p.replaces).filter(Boolean));
+    // One entry per contact (its devices inside). Organisation accounts
+    // are listed once they are approved contacts (the others are in the
+    // requests pane), or while one of their devices is on the LAN.
     for (const p of r.peers) {
-      if (replaced.has(p.fingerprint)) continue;
-      if (p.source === 'rendezvous' && p.contact !== 'approved') continue;
+      if (p.account && p.contact !== 'approved' && !p.online) continue;
       next.set(keyOf(p), p);
     }
     state.peers = next;
@@ -614,10 +612,9 @@
   // Messages and file transfers of the current conversation, by time.
   function items(key) {
     const c = conv(key);
-    const fp = (state.peers.get(key) || {}).fingerprint;
     const out = c.messages.map((m) => ({ ts: m.ts, m }));
     for (const t of state.transfers.values())
-      if (fp && t.peer && t.peer.fingerprint === fp) out.push({ ts: t.created, t });
+      if (t.peer && t.peer.id === key) out.push({ ts: t.created, t });
     for (const [id, u] of state.uploads) if (u.key === key) out.push({ ts: u.ts, u, id });
     return out.sort((a, b) => a.ts - b.ts);
   }
@@ -779,8 +776,7 @@
   }
 
   function keyOfTransfer(t) {
-    for (const [key, p] of state.peers) if (p.fingerprint && t.peer && p.fingerprint === t.peer.fingerprint) return key;
-    return null;
+    return t.peer && t.peer.id && state.peers.has(t.peer.id) ? t.peer.id : null;
   }
 
   function upsertTransfer(t) {
@@ -870,8 +866,7 @@
 
   function keyForRef(ref) {
     if (!ref) return null;
-    for (const [key, p] of state.peers) if (p.fingerprint === ref.fingerprint) return key;
-    return ref.fingerprint || null;
+    return ref.id || ref.fingerprint || null;
   }
 
   function onEvent(ev) {
