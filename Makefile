@@ -231,18 +231,25 @@ $(ASAN)/tests/evil_peer: tests/integration/evil_peer.c $(LIB_ASAN)
 	@$(if $(Q),echo "  EVIL    $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $< -o $@ $(LIB_ASAN) $(PKG_LIBS)
 
+# The scripted LAN peer of the node's tests (well-behaved or hostile).
+$(ASAN)/tests/peer_probe: tests/integration/peer_probe.c $(LIB_ASAN)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  PROBE   $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $< -o $@ $(LIB_ASAN) $(PKG_LIBS)
+
 # The scripted client of tests/integration/test_rendezvous_basic.sh.
 $(ASAN)/tests/rdv_probe: tests/integration/rdv_probe.c $(LIB_ASAN)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  PROBE   $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $< -o $@ $(LIB_ASAN) $(PKG_LIBS)
 
-TEST_TOOLS := $(if $(PEER_SRC),$(ASAN)/tests/mdns_probe $(ASAN)/tests/evil_peer) \
+TEST_TOOLS := $(if $(PEER_SRC),$(ASAN)/tests/mdns_probe $(ASAN)/tests/evil_peer \
+                $(ASAN)/tests/peer_probe) \
               $(if $(RENDEZVOUS_SRC),$(ASAN)/tests/rdv_probe $(REL)/bench_rtt)
 
 test-run: $(UNIT_BINS) $(REPLAY_BINS) $(ASAN_PROGRAMS) $(TEST_TOOLS) all
 	$(Q)BANTER_BIN=$(CURDIR)/$(ASAN)/banter MDNS_PROBE=$(CURDIR)/$(ASAN)/tests/mdns_probe \
-	    EVIL_PEER=$(CURDIR)/$(ASAN)/tests/evil_peer \
+	    EVIL_PEER=$(CURDIR)/$(ASAN)/tests/evil_peer PEER_PROBE=$(CURDIR)/$(ASAN)/tests/peer_probe \
 	    RDV_BIN=$(CURDIR)/$(ASAN)/banter-rendezvous RDV_PROBE=$(CURDIR)/$(ASAN)/tests/rdv_probe \
 	    BENCH_RTT=$(CURDIR)/$(REL)/bench_rtt \
 	    tests/run.sh $(UNIT_BINS) $(REPLAY_BINS) $(INTEG_SRC)
