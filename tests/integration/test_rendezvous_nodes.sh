@@ -20,6 +20,8 @@
 #   6. a hostile client in carol's host (garbage, a stalled oversized
 #      frame, unauthenticated requests, a junk frame, 1000 rapid
 #      connections): ada and bob stay logged in and are served;
+#   1b. a LAN host that says HELLO as "bob" (no certificate) hides nothing:
+#      bob stays the organisation contact; send, verify, broadcast reach him;
 #   7. on the LAN, ada's node shows carol as the organisation's account
 #      "carol" (her certificate), also after the server is stopped.
 # Needs root (namespaces). $BANTER_BIN and $RDV_BIN default to the ASan
@@ -151,6 +153,30 @@ has_body "$T/bob" ada "hello through the server" || t_fail "relay online" "not i
 run b "$T/bob" send ada "and back"
 [ "$RC" -eq 0 ] && has_body "$T/ada" bob "and back" || t_fail "relay online" "reply: $RC $OUT"
 t_pass "a message relayed to an online contact is delivered both ways (sealed, server sees ciphertext)"
+
+# A LAN host that says it is "bob" (no certificate) never hides, replaces
+# or takes the messages of the organisation contact bob.
+if [ -x "${PEER_PROBE:-}" ]; then
+    run host_exec 4 "$PEER_PROBE" 198.18.0.2 7070 conn 0 hello bob wait 500
+    [ "$RC" -eq 0 ] || t_fail "LAN claim" "the probe failed: $OUT"
+    org_bob() { b "$T/ada" peers --json | jq -e '[.[] | select(.name == "bob" and .account == "bob")] | length == 1' >/dev/null; }
+    org_bob || t_fail "LAN claim" "ada lost the organisation contact bob: $(b "$T/ada" peers --json)"
+    b "$T/ada" peers --json | jq -e '[.[] | select(.name | startswith("bob ("))] | length == 1' >/dev/null ||
+        t_fail "LAN claim" "the LAN claimant is not listed apart: $(b "$T/ada" peers --json)"
+    run b "$T/ada" send bob "still the real bob"
+    [ "$RC" -eq 0 ] && grep -q "delivered to bob" <<<"$OUT" || t_fail "LAN claim" "send bob: $RC $OUT"
+    run b "$T/ada" verify bob
+    [ "$RC" -eq 0 ] || t_fail "LAN claim" "verify bob: $RC $OUT"
+    org_bob || t_fail "LAN claim" "verify bob removed the organisation contact"
+    run b "$T/ada" send @bob "and after verify"
+    [ "$RC" -eq 0 ] && grep -q "delivered to" <<<"$OUT" || t_fail "LAN claim" "send @bob: $RC $OUT"
+    run b "$T/ada" broadcast "to everyone"
+    [ "$RC" -eq 0 ] || t_fail "LAN claim" "broadcast: $RC $OUT"
+    for m in "still the real bob" "and after verify" "to everyone"; do
+        wait_for 10 has_body "$T/bob" ada "$m" || t_fail "LAN claim" "bob did not get \"$m\""
+    done
+    t_pass "a LAN host saying HELLO as bob hides nothing: bob stays the organisation's, send, verify and broadcast reach him"
+fi
 
 t0=$(now_ms)
 stop_rnode bob
