@@ -425,7 +425,7 @@ static int run(int argc, char **argv, int i)
             pt[0] = (uint8_t)n;
             memcpy(pt + 1, b, len);
             r = session_send(conns[cur_c].s, pt, len + 1) != 0 ? fail("raw too long")
-                                                                : flush_out(&conns[cur_c]);
+                                                               : flush_out(&conns[cur_c]);
             free(pt);
             i += 2;
         } else if (strcmp(s, "ping") == 0) {
