@@ -541,6 +541,27 @@ static void test_nothing_lost(void **state)
         store_msgs_free(h, n);
     }
     assert_int_equal(total, NROWS);
+    /* The README's counts per contact: bob 2+2+1+1, carol 2+1+1 from her
+     * first key and 1 from the new one, dave's node 2+1+1+1, the account
+     * dave 2+2+1+1+1+1. */
+    const struct {
+        enum who w;
+        size_t in, out, queued;
+    } per[] = {{BOB, 2, 4, 2}, {CAROL_OLD, 3, 2, 1}, {DAVE_LAN, 2, 3, 2}, {DAVE_ORG, 2, 6, 2}};
+    for (size_t i = 0; i < sizeof per / sizeof per[0]; i++) {
+        store_msg *h = NULL;
+        size_t n = 0, in = 0, out = 0, queued = 0;
+        assert_int_equal(store_history(f->st, f->key[per[i].w], 0, 1000, &h, &n), 0);
+        for (size_t k = 0; k < n; k++) {
+            in += h[k].dir == STORE_IN;
+            out += h[k].dir == STORE_OUT;
+            queued += h[k].state == STORE_QUEUED;
+        }
+        store_msgs_free(h, n);
+        assert_int_equal(in, per[i].in);
+        assert_int_equal(out, per[i].out);
+        assert_int_equal(queued, per[i].queued);
+    }
 }
 
 /* The outbox: the 7 queued rows, in order, under the right contacts; the
