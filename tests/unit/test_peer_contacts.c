@@ -771,6 +771,28 @@ static void test_verify_one_of_two_changed(void **state)
     assert_int_equal(contacts_may_send(f->cs, bob.contact.key), BANTER_EKEYMISMATCH);
 }
 
+/* A key claims a LAN colleague (changed); then the colleague's own key
+ * shows its certificate and joins the account. Verifying the claimer
+ * afterwards must not retire that key: it is the organisation's now. */
+static void test_verify_claimer_keeps_org_device(void **state)
+{
+    struct fixture *f = *state;
+    contacts_admit_result carol = admit(f, 1, "carol", NULL, ADMIT_NEW);
+    contacts_admit_result claim = admit(f, 2, "carol", NULL, ADMIT_CHANGED);
+    contacts_admit_result joined = admit(f, 1, "carol", "carol", ADMIT_JOINED);
+    assert_int_equal(joined.contact.kind, CONTACT_ORG);
+    /* The LAN contact keeps the claimer (so it was not merged). */
+    store_contact lan = contact_get(f, carol.contact.key);
+    assert_int_equal(lan.kind, CONTACT_LAN);
+    char note[256];
+    assert_int_equal(contacts_verify(f->cs, lan.key, claim.dev.key, note, sizeof note), 0);
+    assert_int_equal(device_of(f, 2).trust, TRUST_VERIFIED);
+    store_device d = device_of(f, 1);
+    assert_int_equal(d.trust, TRUST_CERTIFIED);
+    assert_memory_equal(d.contact, joined.contact.key, 32);
+    assert_int_equal(contacts_may_send(f->cs, joined.contact.key), 0);
+}
+
 /* Verifying an organisation contact changes nothing: the server vouches. */
 static void test_verify_org(void **state)
 {
@@ -819,6 +841,7 @@ int main(void)
         T(test_resolve),
         T(test_verify_changed),
         T(test_verify_one_of_two_changed),
+        T(test_verify_claimer_keeps_org_device),
         T(test_verify_org),
     };
 #undef T
