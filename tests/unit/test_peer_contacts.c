@@ -469,6 +469,30 @@ static void test_lan_rename_into_org_name(void **state)
     assert_int_equal(device_of(f, 50).trust, TRUST_CERTIFIED);
 }
 
+/* The distinct label of a long name still fits, cut at a character. */
+static void test_distinct_label_long_name(void **state)
+{
+    struct fixture *f = *state;
+    char name[BANTER_MAX_NAME + 1] = "";
+    for (size_t k = 0; k + 3 <= BANTER_MAX_NAME; k += 3)
+        memcpy(name + k, "\xe2\x82\xac", 4); /* the euro sign, 3 bytes, and a NUL */
+    store_contact org;
+    assert_int_equal(contacts_org(f->cs, "acct", NULL, 0, &org), 0);
+    snprintf(org.name, sizeof org.name, "%s", name);
+    assert_int_equal(store_contact_put(f->st, &org), 0);
+    contacts_admit_result r = admit(f, 7, name, NULL, ADMIT_NEW);
+    assert_true(strlen(r.contact.name) <= BANTER_MAX_NAME);
+    assert_true(utf8_valid(r.contact.name, strlen(r.contact.name)));
+    assert_false(contacts_same_name(r.contact.name, name));
+    assert_int_equal(strncmp(r.contact.name, name, 6), 0);
+    uint8_t k[32];
+    char why[256];
+    assert_int_equal(resolve(f, name, k, why, sizeof why), 0);
+    assert_memory_equal(k, org.key, 32);
+    assert_int_equal(resolve(f, r.contact.name, k, why, sizeof why), 0);
+    assert_memory_equal(k, r.contact.key, 32);
+}
+
 /* ---- the organisation ---- */
 
 /* A device with a valid certificate joins the account; a LAN contact of
@@ -835,6 +859,7 @@ int main(void)
         T(test_known_key_renames_into_trusted_name),
         T(test_lan_claim_does_not_hide_org),
         T(test_lan_rename_into_org_name),
+        T(test_distinct_label_long_name),
         T(test_certificate_joins_org),
         T(test_no_server),
         T(test_org_device_list),
