@@ -733,6 +733,25 @@ static void test_resolve(void **state)
     assert_int_equal(contacts_resolve(f->cs, "0000000000000000000000000000000000000000", k, dev,
                                       &has_dev, why, sizeof why),
                      BANTER_ENOENT);
+    /* "#ID": a contact by its key in hex, either case. */
+    char hid[66], uid[66];
+    hid[0] = uid[0] = '#';
+    for (size_t i = 0; i < 32; i++) {
+        snprintf(hid + 1 + 2 * i, 3, "%02x", org2.key[i]);
+        snprintf(uid + 1 + 2 * i, 3, "%02X", org2.key[i]);
+    }
+    assert_int_equal(resolve(f, hid, k, why, sizeof why), 0);
+    assert_memory_equal(k, org2.key, 32);
+    assert_int_equal(resolve(f, uid, k, why, sizeof why), 0);
+    assert_memory_equal(k, org2.key, 32);
+    hid[64] = '\0'; /* too short */
+    assert_int_equal(resolve(f, hid, k, why, sizeof why), BANTER_ENOENT);
+    hid[64] = 'g'; /* not hex */
+    assert_int_equal(resolve(f, hid, k, why, sizeof why), BANTER_ENOENT);
+    memset(hid + 1, '0', 64); /* nobody's */
+    assert_int_equal(resolve(f, hid, k, why, sizeof why), BANTER_ENOENT);
+    assert_non_null(strstr(why, "no contact has the id"));
+    assert_int_equal(resolve(f, "#", k, why, sizeof why), BANTER_ENOENT);
     /* A tiny buffer for why is still terminated. */
     char tiny[8];
     assert_int_equal(resolve(f, "dave", k, tiny, sizeof tiny), BANTER_EAMBIGUOUS);
