@@ -517,7 +517,12 @@ static int verify_device(contacts *cs, store_device *d, char *note, size_t cap)
         return 0;
     }
     if (d->trust == TRUST_CHANGED && d->has_replaces) {
-        int r = store_device_delete(cs->st, d->replaces);
+        /* Retire the claimed key only while it is still this contact's: a
+         * key that has since joined an account is the organisation's. */
+        store_device old;
+        int r = store_device_get(cs->st, d->replaces, &old);
+        if (r == 0 && memcmp(old.contact, d->contact, 32) == 0)
+            r = store_device_delete(cs->st, d->replaces);
         if (r && r != BANTER_ENOENT)
             return r;
         d->has_replaces = false;

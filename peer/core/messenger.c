@@ -187,9 +187,8 @@ static void flush_device(messenger *m, const store_contact *c, const store_devic
         if (g_hash_table_contains(m->flights, &k) ||
             copy_state(m, msgs[i].seq, d->key, &cst) != 0 || cst != COPY_PENDING)
             continue;
-        int r = route->send(route->ud, c, d, &msgs[i]);
-        if (r != 0)
-            return; /* full, or not now: a kick resumes in order */
+        /* In flight before the send: a route may answer from inside it
+         * (messenger_settled), and that answer must find the flight. */
         flight *f = g_new0(flight, 1);
         f->seq = msgs[i].seq;
         memcpy(f->device, d->key, 32);
@@ -197,6 +196,10 @@ static void flush_device(messenger *m, const store_contact *c, const store_devic
         f->route = (size_t)ri;
         f->sent_ms = clock_mono(&m->clock);
         g_hash_table_insert(m->flights, g_memdup2(&k, sizeof k), f);
+        if (route->send(route->ud, c, d, &msgs[i]) != 0) {
+            g_hash_table_remove(m->flights, &k);
+            return; /* full, or not now: a kick resumes in order */
+        }
     }
 }
 

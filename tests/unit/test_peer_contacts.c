@@ -1,0 +1,893 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_peer_contacts.c - the rules of contacts.h, one test each: names
+ * folded by one rule, trust on first use, a new key claiming a known
+ * colleague, a known key renaming itself into a trusted name (issue 11's
+ * first attack), a LAN key naming itself like an organisation account
+ * (issue 11's second attack), certificates and the server's device lists,
+ * resolving what a user typed, and verifying.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+
+#include "core/contacts.h"
+#include "core/store.h"
+#include "identity.h"
+#include "utf8.h"
+
+#define SERVER_FPD "1234567890123456789012345678901234567890"
+
+struct fixture {
+    char dir[64];
+    char path[128];
+    store *st;
+    contacts *cs;
+    int64_t wall;
+    node_clock clock;
+};
+
+static int64_t f_wall(void *ctx) { return ((struct fixture *)ctx)->wall; }
+static int64_t f_mono(void *ctx) { return ((struct fixture *)ctx)->wall - 1700000000000; }
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    snprintf(f->dir, sizeof f->dir, "/tmp/banter-contacts-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->path, sizeof f->path, "%s/banter.db", f->dir);
+    char err[256];
+    assert_int_equal(store_open(&f->st, f->path, err, sizeof err), 0);
+    f->wall = 1700000000000;
+    f->clock = (node_clock){f_wall, f_mono, f};
+    assert_int_equal(contacts_new(&f->cs, f->st, SERVER_FPD, &f->clock), 0);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    contacts_free(f->cs);
+    store_close(f->st);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
+    assert_int_equal(system(cmd), 0);
+    free(f);
+    return 0;
+}
+
+static void fill_key(uint8_t key[32], uint8_t seed)
+{
+    for (size_t i = 0; i < 32; i++)
+        key[i] = (uint8_t)(seed * 7 + i);
+}
+
+/* Admit the device of seed with name (and account), expecting `want`. */
+static contacts_admit_result admit(struct fixture *f, uint8_t seed, const char *name,
+                                   const char *account, contacts_admitted want)
+{
+    uint8_t key[32];
+    contacts_admit_result res;
+    fill_key(key, seed);
+    f->wall += 1000;
+    assert_int_equal(contacts_admit(f->cs, key, name, "lan", "198.18.0.2:7070", account, &res), 0);
+    if (res.what != want)
+        print_error("admit %u as \"%s\": %d, wanted %d (%s)\n", seed, name, res.what, want,
+                    res.text);
+    assert_int_equal(res.what, want);
+    assert_memory_equal(res.dev.key, key, 32);
+    assert_memory_equal(res.dev.contact, res.contact.key, 32);
+    return res;
+}
+
+static store_device device_of(struct fixture *f, uint8_t seed)
+{
+    uint8_t key[32];
+    store_device d;
+    fill_key(key, seed);
+    assert_int_equal(store_device_get(f->st, key, &d), 0);
+    return d;
+}
+
+static store_contact contact_get(struct fixture *f, const uint8_t key[32])
+{
+    store_contact c;
+    assert_int_equal(store_contact_get(f->st, key, &c), 0);
+    return c;
+}
+
+static size_t ncontacts(struct fixture *f)
+{
+    store_contact *all = NULL;
+    size_t n = 0;
+    assert_int_equal(store_contact_list(f->st, &all, &n), 0);
+    free(all);
+    return n;
+}
+
+static int resolve(struct fixture *f, const char *query, uint8_t key[32], char *why, size_t cap)
+{
+    bool has_dev = false;
+    why[0] = '\0';
+    return contacts_resolve(f->cs, query, key, NULL, &has_dev, why, cap);
+}
+
+/* An incoming message under contact, from the device of seed. */
+static void add_in(struct fixture *f, const uint8_t contact[32], uint8_t seed, uint8_t n,
+                   const char *body)
+{
+    store_msg m = {.dir = STORE_IN, .state = STORE_RECEIVED, .has_device = true};
+    memset(m.id, n, sizeof m.id);
+    memcpy(m.contact, contact, 32);
+    fill_key(m.device, seed);
+    m.body = (char *)(uintptr_t)body;
+    m.body_len = strlen(body);
+    assert_int_equal(store_msg_add(f->st, &m, NULL), 0);
+}
+
+static size_t history_len(struct fixture *f, const uint8_t contact[32])
+{
+    store_msg *h = NULL;
+    size_t n = 0;
+    assert_int_equal(store_history(f->st, contact, 0, 1000, &h, &n), 0);
+    store_msgs_free(h, n);
+    return n;
+}
+
+/* ---- names ---- */
+
+static void test_fold(void **state)
+{
+    (void)state;
+    char out[CONTACTS_FOLD_MAX];
+    contacts_fold("BOB", out, sizeof out);
+    assert_string_equal(out, "bob");
+    contacts_fold("ｂｏｂ", out, sizeof out); /* fullwidth */
+    assert_string_equal(out, "bob");
+    contacts_fold("ＢＯＢ", out, sizeof out);
+    assert_string_equal(out, "bob");
+    contacts_fold("Straße", out, sizeof out); /* case folding, not lowering */
+    assert_string_equal(out, "strasse");
+    contacts_fold("ﬁona", out, sizeof out); /* a ligature (NFKC) */
+    assert_string_equal(out, "fiona");
+    contacts_fold("Ame\xcc\x81lie", out, sizeof out); /* decomposed é */
+    assert_string_equal(out, "am\xc3\xa9lie");
+    assert_true(contacts_same_name("ｂｏｂ", "bob"));
+    assert_true(contacts_same_name("BOB", "bob"));
+    assert_true(contacts_same_name("Bob", "ＢＯＢ"));
+    assert_true(contacts_same_name("Amélie", "AME\xcc\x81LIE"));
+    assert_true(contacts_same_name("STRASSE", "straße"));
+    assert_false(contacts_same_name("bob", "bob2"));
+    assert_false(contacts_same_name("bob", "b o b"));
+    assert_false(contacts_same_name("bob", "bоb")); /* Cyrillic о: another name */
+
+    /* Invalid UTF-8 folds to "" and matches nothing, not even itself. */
+    memset(out, 'x', sizeof out);
+    contacts_fold("bob\xff", out, sizeof out);
+    assert_string_equal(out, "");
+    contacts_fold("\xc3", out, sizeof out);
+    assert_string_equal(out, "");
+    contacts_fold("\xed\xa0\x80", out, sizeof out); /* a surrogate */
+    assert_string_equal(out, "");
+    contacts_fold(NULL, out, sizeof out);
+    assert_string_equal(out, "");
+    assert_false(contacts_same_name("bob\xff", "bob\xff"));
+    assert_false(contacts_same_name("bob\xff", "bob"));
+    assert_false(contacts_same_name("", ""));
+    assert_false(contacts_same_name(NULL, NULL));
+
+    /* A small buffer cuts at a character. */
+    contacts_fold("ÉÉÉ", out, 4);
+    assert_string_equal(out, "é");
+    contacts_fold("ÉÉÉ", out, 5);
+    assert_string_equal(out, "éé");
+    contacts_fold("abc", out, 1);
+    assert_string_equal(out, "");
+    /* A name of the longest kind that grows when folded still fits. */
+    char longest[BANTER_MAX_NAME + 1];
+    size_t k = 0;
+    while (k + 3 <= BANTER_MAX_NAME) { /* "ﬃ" is 3 bytes and folds to "ffi" */
+        memcpy(longest + k, "ﬃ", 3);
+        k += 3;
+    }
+    longest[k] = '\0';
+    contacts_fold(longest, out, sizeof out);
+    assert_int_equal(strlen(out), k);
+    assert_true(utf8_valid(out, strlen(out)));
+}
+
+static void test_account_key(void **state)
+{
+    (void)state;
+    uint8_t a[32], b[32], c[32], want[32];
+    contacts_account_key(SERVER_FPD, "dave", a);
+    contacts_account_key(SERVER_FPD, "dave", b);
+    assert_memory_equal(a, b, 32);
+    contacts_account_key(SERVER_FPD, "davf", c);
+    assert_memory_not_equal(a, c, 32);
+    contacts_account_key("1234567890123456789012345678901234567891", "dave", c);
+    assert_memory_not_equal(a, c, 32);
+    /* BLAKE2b-256("banter-account-v1" || server || 0 || account). */
+    static const char in[] = "banter-account-v1" SERVER_FPD "\0dave";
+    assert_int_equal(sodium_init() >= 0, 1);
+    crypto_generichash(want, 32, (const unsigned char *)in, sizeof in - 1, NULL, 0);
+    assert_memory_equal(a, want, 32);
+}
+
+/* ---- trust on first use ---- */
+
+static void test_tofu(void **state)
+{
+    struct fixture *f = *state;
+    contacts_admit_result r = admit(f, 1, "bob", NULL, ADMIT_NEW);
+    assert_int_equal(r.dev.trust, TRUST_KNOWN);
+    assert_int_equal(r.contact.kind, CONTACT_LAN);
+    assert_string_equal(r.contact.name, "bob");
+    assert_memory_equal(r.contact.key, r.dev.key, 32); /* named by its first key */
+    assert_string_equal(r.dev.source, "lan");
+    assert_string_equal(r.dev.addresses, "198.18.0.2:7070");
+    assert_string_equal(r.text, "");
+    int64_t first = r.dev.first_seen_ms;
+    assert_int_equal(r.dev.last_seen_ms, first);
+    assert_true(contacts_device_trusted(&r.dev));
+    assert_int_equal(contacts_may_send(f->cs, r.contact.key), 0);
+    /* Stored as said. */
+    store_device d = device_of(f, 1);
+    assert_int_equal(d.trust, TRUST_KNOWN);
+    store_contact c = contact_get(f, d.contact);
+    assert_string_equal(c.name, "bob");
+
+    /* Seen again: the same, only when it was seen changes. */
+    r = admit(f, 1, "bob", NULL, ADMIT_SAME);
+    assert_int_equal(r.dev.first_seen_ms, first);
+    assert_true(r.dev.last_seen_ms > first);
+    d = device_of(f, 1);
+    assert_int_equal(d.last_seen_ms, r.dev.last_seen_ms);
+    assert_int_equal(d.trust, TRUST_KNOWN);
+
+    /* Another new key with another name: another contact. */
+    r = admit(f, 2, "carol", NULL, ADMIT_NEW);
+    assert_int_equal(ncontacts(f), 2);
+    assert_int_equal(contacts_may_send(f->cs, r.contact.key), 0);
+    /* A contact that does not exist. */
+    uint8_t nobody[32];
+    fill_key(nobody, 99);
+    assert_int_equal(contacts_may_send(f->cs, nobody), BANTER_ENOENT);
+
+    /* Bad names are refused, nothing stored. */
+    uint8_t key[32];
+    fill_key(key, 3);
+    contacts_admit_result res;
+    assert_int_equal(contacts_admit(f->cs, key, "bad\xff", "lan", "", NULL, &res), BANTER_EINVAL);
+    char longname[BANTER_MAX_NAME + 2];
+    memset(longname, 'a', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    assert_int_equal(contacts_admit(f->cs, key, longname, "lan", "", NULL, &res), BANTER_EINVAL);
+    assert_int_equal(contacts_admit(f->cs, key, NULL, "lan", "", NULL, &res), BANTER_EINVAL);
+    assert_int_equal(store_device_get(f->st, key, &d), BANTER_ENOENT);
+    assert_int_equal(ncontacts(f), 2);
+    /* The longest name is fine. */
+    longname[BANTER_MAX_NAME] = '\0';
+    (void)admit(f, 3, longname, NULL, ADMIT_NEW);
+}
+
+/* A new key with a known LAN contact's name, in any case or width, claims
+ * that contact: changed, nothing is sent until someone verifies. */
+static void test_new_key_claims_known_name(void **state)
+{
+    struct fixture *f = *state;
+    contacts_admit_result bob = admit(f, 1, "bob", NULL, ADMIT_NEW);
+    add_in(f, bob.contact.key, 1, 1, "hi from bob");
+    const char *claims[] = {"bob", "BOB", "Bob", "ｂｏｂ", "ＢＯＢ"};
+    for (uint8_t i = 0; i < sizeof claims / sizeof claims[0]; i++) {
+        contacts_admit_result r = admit(f, (uint8_t)(10 + i), claims[i], NULL, ADMIT_CHANGED);
+        assert_memory_equal(r.contact.key, bob.contact.key, 32);
+        assert_int_equal(r.dev.trust, TRUST_CHANGED);
+        assert_true(r.dev.has_replaces);
+        assert_memory_equal(r.dev.replaces, bob.dev.key, 32);
+        assert_false(contacts_device_trusted(&r.dev));
+        /* The warning shows both real fingerprints. */
+        char ofp[IDENTITY_FP_LEN + 1], nfp[IDENTITY_FP_LEN + 1];
+        identity_fingerprint(bob.dev.key, ofp);
+        identity_fingerprint(r.dev.key, nfp);
+        assert_non_null(strstr(r.text, ofp));
+        assert_non_null(strstr(r.text, nfp));
+        assert_non_null(strstr(r.text, "banter verify"));
+        assert_int_equal(contacts_may_send(f->cs, bob.contact.key), BANTER_EKEYMISMATCH);
+        /* bob is still bob: his device, label, history untouched. */
+        store_device d = device_of(f, 1);
+        assert_int_equal(d.trust, TRUST_KNOWN);
+        assert_false(d.has_replaces);
+        store_contact c = contact_get(f, bob.contact.key);
+        assert_string_equal(c.name, "bob");
+        assert_int_equal(history_len(f, bob.contact.key), 1);
+        /* The claimer has no contact of its own. */
+        assert_int_equal(ncontacts(f), 1);
+        /* Seen again, still changed. */
+        r = admit(f, (uint8_t)(10 + i), claims[i], NULL, ADMIT_SAME);
+        assert_int_equal(r.dev.trust, TRUST_CHANGED);
+    }
+    uint8_t key[32];
+    char why[512];
+    assert_int_equal(resolve(f, "BOB", key, why, sizeof why), 0);
+    assert_memory_equal(key, bob.contact.key, 32);
+}
+
+/* Issue 11, first attack: a key the victim already knows restarts under a
+ * trusted colleague's name. It keeps its own contact and label; the name
+ * still resolves to the real colleague, whose trust and history are
+ * untouched, and sending to him is not refused. */
+static void test_known_key_renames_into_trusted_name(void **state)
+{
+    struct fixture *f = *state;
+    contacts_admit_result bob = admit(f, 1, "bob", NULL, ADMIT_NEW);
+    uint8_t k[32];
+    char why[512], note[256];
+    assert_int_equal(contacts_verify(f->cs, bob.contact.key, NULL, note, sizeof note), 0);
+    assert_int_equal(device_of(f, 1).trust, TRUST_VERIFIED);
+    add_in(f, bob.contact.key, 1, 1, "from the real bob");
+    contacts_admit_result mal = admit(f, 2, "mallory", NULL, ADMIT_NEW);
+    add_in(f, mal.contact.key, 2, 2, "from mallory");
+
+    const char *names[] = {"bob", "BOB", "ｂｏｂ", "Bob"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        contacts_admit_result r = admit(f, 2, names[i], NULL, ADMIT_RENAMED);
+        /* Its own contact, its own label, said so. */
+        assert_memory_equal(r.contact.key, mal.contact.key, 32);
+        assert_string_equal(r.contact.name, "mallory");
+        assert_non_null(strstr(r.text, "still shown as mallory"));
+        store_device d = device_of(f, 2);
+        assert_memory_equal(d.contact, mal.contact.key, 32);
+        assert_string_equal(d.name, names[i]); /* what it calls itself: a label */
+        assert_int_equal(d.trust, TRUST_KNOWN);
+        assert_string_equal(contact_get(f, mal.contact.key).name, "mallory");
+        /* bob: label, trust, history untouched. */
+        assert_string_equal(contact_get(f, bob.contact.key).name, "bob");
+        d = device_of(f, 1);
+        assert_int_equal(d.trust, TRUST_VERIFIED);
+        assert_memory_equal(d.contact, bob.contact.key, 32);
+        assert_int_equal(history_len(f, bob.contact.key), 1);
+        assert_int_equal(history_len(f, mal.contact.key), 1);
+        /* "bob" is bob, once; sending to him is allowed. */
+        for (size_t q = 0; q < sizeof names / sizeof names[0]; q++) {
+            assert_int_equal(resolve(f, names[q], k, why, sizeof why), 0);
+            assert_memory_equal(k, bob.contact.key, 32);
+        }
+        assert_int_equal(contacts_may_send(f->cs, bob.contact.key), 0);
+        assert_int_equal(contacts_may_send(f->cs, mal.contact.key), 0);
+        assert_int_equal(ncontacts(f), 2);
+    }
+    /* Its own label is still reachable, and a rename to a free name is
+     * followed (a colleague renaming themselves). */
+    assert_int_equal(resolve(f, "mallory", k, why, sizeof why), 0);
+    assert_memory_equal(k, mal.contact.key, 32);
+    contacts_admit_result r = admit(f, 2, "Mallory M.", NULL, ADMIT_RENAMED);
+    assert_string_equal(r.contact.name, "Mallory M.");
+    assert_string_equal(contact_get(f, mal.contact.key).name, "Mallory M.");
+    assert_non_null(strstr(r.text, "now calls itself"));
+}
+
+/* Issue 11, second attack: a never-seen LAN host says HELLO with an
+ * approved account's name, no certificate. It neither joins, hides nor
+ * replaces the organisation contact: it is a contact of its own with a
+ * distinct label, "@account" and the plain name still give the account,
+ * nothing is refused, and verifying either changes nothing of the other. */
+static void test_lan_claim_does_not_hide_org(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t u2dev[1][32];
+    fill_key(u2dev[0], 50);
+    store_contact org;
+    assert_int_equal(contacts_org(f->cs, "u2", (const uint8_t(*)[32])u2dev, 1, &org), 0);
+    add_in(f, org.key, 50, 1, "from u2 through the server");
+    store_device before = device_of(f, 50);
+
+    const char *claims[] = {"u2", "U2", "ｕ２"};
+    for (uint8_t i = 0; i < sizeof claims / sizeof claims[0]; i++) {
+        contacts_admit_result r = admit(f, (uint8_t)(60 + i), claims[i], NULL, ADMIT_NEW);
+        assert_memory_not_equal(r.contact.key, org.key, 32);
+        assert_int_equal(r.contact.kind, CONTACT_LAN);
+        assert_int_equal(r.dev.trust, TRUST_KNOWN);
+        assert_false(r.dev.has_replaces);
+        /* A distinct label: the name and the first digits of its key. */
+        char fp[IDENTITY_FP_LEN + 1];
+        identity_fingerprint(r.dev.key, fp);
+        assert_false(contacts_same_name(r.contact.name, "u2"));
+        char digits[6];
+        snprintf(digits, sizeof digits, "%.5s", fp);
+        assert_int_equal(strncmp(r.contact.name, claims[i], strlen(claims[i])), 0);
+        assert_non_null(strstr(r.contact.name + strlen(claims[i]), digits));
+        assert_non_null(strstr(r.text, "another contact's name"));
+
+        /* The organisation contact is as it was. */
+        store_contact o = contact_get(f, org.key);
+        assert_int_equal(o.kind, CONTACT_ORG);
+        assert_string_equal(o.name, "u2");
+        assert_string_equal(o.account, "u2");
+        store_device d = device_of(f, 50);
+        assert_int_equal(d.trust, TRUST_CERTIFIED);
+        assert_memory_equal(d.contact, org.key, 32);
+        assert_false(d.has_replaces);
+        assert_int_equal(d.last_seen_ms, before.last_seen_ms);
+        store_device *devs = NULL;
+        size_t n = 0;
+        assert_int_equal(store_device_list(f->st, org.key, &devs, &n), 0);
+        assert_int_equal(n, 1);
+        free(devs);
+        assert_int_equal(history_len(f, org.key), 1);
+        assert_int_equal(contacts_may_send(f->cs, org.key), 0);
+        /* "@u2" and "u2" are the account. */
+        uint8_t k[32];
+        char why[512];
+        assert_int_equal(resolve(f, "@u2", k, why, sizeof why), 0);
+        assert_memory_equal(k, org.key, 32);
+        assert_int_equal(resolve(f, "u2", k, why, sizeof why), 0);
+        assert_memory_equal(k, org.key, 32);
+        assert_int_equal(resolve(f, "U2", k, why, sizeof why), 0);
+        assert_memory_equal(k, org.key, 32);
+        /* Verifying the impostor (as a warning might suggest) touches
+         * nothing of the account. */
+        char note[256];
+        assert_int_equal(contacts_verify(f->cs, r.contact.key, NULL, note, sizeof note), 0);
+        assert_int_equal(device_of(f, 50).trust, TRUST_CERTIFIED);
+        assert_int_equal(store_contact_get(f->st, org.key, &o), 0);
+        /* And seen again it stays where it is. */
+        r = admit(f, (uint8_t)(60 + i), claims[i], NULL, ADMIT_SAME);
+        assert_memory_not_equal(r.contact.key, org.key, 32);
+    }
+    assert_int_equal(ncontacts(f), 4);
+}
+
+/* A known LAN key renaming itself into the account's name changes nothing
+ * either. */
+static void test_lan_rename_into_org_name(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t u2dev[1][32];
+    fill_key(u2dev[0], 50);
+    store_contact org;
+    assert_int_equal(contacts_org(f->cs, "u2", (const uint8_t(*)[32])u2dev, 1, &org), 0);
+    contacts_admit_result eve = admit(f, 3, "eve", NULL, ADMIT_NEW);
+    contacts_admit_result r = admit(f, 3, "U2", NULL, ADMIT_RENAMED);
+    assert_string_equal(r.contact.name, "eve");
+    assert_memory_equal(r.contact.key, eve.contact.key, 32);
+    uint8_t k[32];
+    char why[256];
+    assert_int_equal(resolve(f, "u2", k, why, sizeof why), 0);
+    assert_memory_equal(k, org.key, 32);
+    assert_int_equal(device_of(f, 50).trust, TRUST_CERTIFIED);
+}
+
+/* The distinct label of a long name still fits, cut at a character. */
+static void test_distinct_label_long_name(void **state)
+{
+    struct fixture *f = *state;
+    char name[BANTER_MAX_NAME + 1] = "";
+    for (size_t k = 0; k + 3 <= BANTER_MAX_NAME; k += 3)
+        memcpy(name + k, "\xe2\x82\xac", 4); /* the euro sign, 3 bytes, and a NUL */
+    store_contact org;
+    assert_int_equal(contacts_org(f->cs, "acct", NULL, 0, &org), 0);
+    snprintf(org.name, sizeof org.name, "%s", name);
+    assert_int_equal(store_contact_put(f->st, &org), 0);
+    contacts_admit_result r = admit(f, 7, name, NULL, ADMIT_NEW);
+    assert_true(strlen(r.contact.name) <= BANTER_MAX_NAME);
+    assert_true(utf8_valid(r.contact.name, strlen(r.contact.name)));
+    assert_false(contacts_same_name(r.contact.name, name));
+    assert_int_equal(strncmp(r.contact.name, name, 6), 0);
+    uint8_t k[32];
+    char why[256];
+    assert_int_equal(resolve(f, name, k, why, sizeof why), 0);
+    assert_memory_equal(k, org.key, 32);
+    assert_int_equal(resolve(f, r.contact.name, k, why, sizeof why), 0);
+    assert_memory_equal(k, r.contact.key, 32);
+}
+
+/* ---- the organisation ---- */
+
+/* A device with a valid certificate joins the account; a LAN contact of
+ * its own is merged in, history and all. */
+static void test_certificate_joins_org(void **state)
+{
+    struct fixture *f = *state;
+    /* Met on the LAN first, without a certificate. */
+    contacts_admit_result lan = admit(f, 1, "carol-laptop", NULL, ADMIT_NEW);
+    add_in(f, lan.contact.key, 1, 1, "LAN hello");
+    add_in(f, lan.contact.key, 1, 2, "LAN again");
+    /* The account exists, with another device the server listed. */
+    uint8_t other[1][32];
+    fill_key(other[0], 2);
+    store_contact org;
+    assert_int_equal(contacts_org(f->cs, "carol", (const uint8_t(*)[32])other, 1, &org), 0);
+    add_in(f, org.key, 2, 3, "relayed");
+    assert_int_equal(ncontacts(f), 2);
+
+    /* It shows a certificate for carol. */
+    contacts_admit_result r = admit(f, 1, "carol-laptop", "carol", ADMIT_JOINED);
+    assert_memory_equal(r.contact.key, org.key, 32);
+    assert_int_equal(r.contact.kind, CONTACT_ORG);
+    assert_int_equal(r.dev.trust, TRUST_CERTIFIED);
+    assert_non_null(strstr(r.text, "carol"));
+    store_contact c;
+    assert_int_equal(store_contact_get(f->st, lan.contact.key, &c), BANTER_ENOENT);
+    assert_int_equal(ncontacts(f), 1);
+    assert_int_equal(history_len(f, org.key), 3);
+    store_device *devs = NULL;
+    size_t n = 0;
+    assert_int_equal(store_device_list(f->st, org.key, &devs, &n), 0);
+    assert_int_equal(n, 2);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(devs[i].trust, TRUST_CERTIFIED);
+    free(devs);
+    /* Seen again with its certificate: the same. */
+    r = admit(f, 1, "carol-laptop", "carol", ADMIT_SAME);
+    assert_memory_equal(r.contact.key, org.key, 32);
+    assert_int_equal(r.dev.trust, TRUST_CERTIFIED);
+
+    /* A new key with a certificate joins at once; an account not seen
+     * before is made. */
+    r = admit(f, 3, "carol-phone", "carol", ADMIT_JOINED);
+    assert_memory_equal(r.contact.key, org.key, 32);
+    assert_int_equal(r.dev.trust, TRUST_CERTIFIED);
+    r = admit(f, 4, "Erin", "erin", ADMIT_JOINED);
+    assert_int_equal(r.contact.kind, CONTACT_ORG);
+    assert_string_equal(r.contact.account, "erin");
+    uint8_t want[32];
+    contacts_account_key(SERVER_FPD, "erin", want);
+    assert_memory_equal(r.contact.key, want, 32);
+    assert_int_equal(store_contact_by_account(f->st, "erin", &c), 0);
+    /* A certificate also overrides a name claim: a new key named like a
+     * known LAN colleague but certified for its own account is not a
+     * changed key of that colleague. */
+    contacts_admit_result bob = admit(f, 5, "bob", NULL, ADMIT_NEW);
+    r = admit(f, 6, "bob", "bob2", ADMIT_JOINED);
+    assert_memory_not_equal(r.contact.key, bob.contact.key, 32);
+    assert_int_equal(contacts_may_send(f->cs, bob.contact.key), 0);
+}
+
+/* Without a pinned server no certificate is accepted and no account made. */
+static void test_no_server(void **state)
+{
+    struct fixture *f = *state;
+    contacts *cs = NULL;
+    assert_int_equal(contacts_new(&cs, f->st, "", &f->clock), 0);
+    uint8_t key[32];
+    fill_key(key, 1);
+    contacts_admit_result r;
+    assert_int_equal(contacts_admit(cs, key, "carol", "lan", "", "carol", &r), 0);
+    assert_int_equal(r.what, ADMIT_NEW);
+    assert_int_equal(r.contact.kind, CONTACT_LAN);
+    assert_int_equal(r.dev.trust, TRUST_KNOWN);
+    uint8_t devs[1][32];
+    fill_key(devs[0], 2);
+    assert_int_equal(contacts_org(cs, "carol", (const uint8_t(*)[32])devs, 1, NULL), BANTER_EINVAL);
+    assert_int_equal(contacts_org(f->cs, "", (const uint8_t(*)[32])devs, 1, NULL), BANTER_EINVAL);
+    store_contact c;
+    assert_int_equal(store_contact_by_account(f->st, "carol", &c), BANTER_ENOENT);
+    contacts_free(cs);
+    contacts_free(NULL);
+}
+
+/* The server's device list: every device certified, in the one contact. */
+static void test_org_device_list(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t devs[3][32];
+    for (uint8_t i = 0; i < 3; i++)
+        fill_key(devs[i], (uint8_t)(20 + i));
+    store_contact org, again;
+    assert_int_equal(contacts_org(f->cs, "dave", (const uint8_t(*)[32])devs, 2, &org), 0);
+    assert_int_equal(org.kind, CONTACT_ORG);
+    assert_string_equal(org.account, "dave");
+    assert_string_equal(org.name, "dave");
+    uint8_t want[32];
+    contacts_account_key(SERVER_FPD, "dave", want);
+    assert_memory_equal(org.key, want, 32);
+    store_device *list = NULL;
+    size_t n = 0;
+    assert_int_equal(store_device_list(f->st, org.key, &list, &n), 0);
+    assert_int_equal(n, 2);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(list[i].trust, TRUST_CERTIFIED);
+        assert_string_equal(list[i].source, "rendezvous");
+        assert_true(contacts_device_trusted(&list[i]));
+    }
+    free(list);
+    /* Listed again: nothing changes, not even when they were seen. */
+    store_device d0 = device_of(f, 20);
+    f->wall += 60000;
+    assert_int_equal(contacts_org(f->cs, "dave", (const uint8_t(*)[32])devs, 2, &again), 0);
+    assert_memory_equal(again.key, org.key, 32);
+    store_device d1 = device_of(f, 20);
+    assert_int_equal(d1.last_seen_ms, d0.last_seen_ms);
+    assert_int_equal(d1.first_seen_ms, d0.first_seen_ms);
+    /* A third device; no list at all (NULL out) is fine. */
+    assert_int_equal(contacts_org(f->cs, "dave", (const uint8_t(*)[32])devs, 3, NULL), 0);
+    assert_int_equal(store_device_list(f->st, org.key, &list, &n), 0);
+    assert_int_equal(n, 3);
+    free(list);
+    assert_int_equal(contacts_org(f->cs, "dave", NULL, 0, &again), 0);
+    assert_int_equal(ncontacts(f), 1);
+
+    /* A device that was a LAN contact of its own (TOFU) is merged in. */
+    contacts_admit_result lan = admit(f, 30, "dave-desk", NULL, ADMIT_NEW);
+    add_in(f, lan.contact.key, 30, 9, "from the desk");
+    uint8_t desk[1][32];
+    fill_key(desk[0], 30);
+    assert_int_equal(contacts_org(f->cs, "dave", (const uint8_t(*)[32])desk, 1, NULL), 0);
+    store_contact c;
+    assert_int_equal(store_contact_get(f->st, lan.contact.key, &c), BANTER_ENOENT);
+    assert_int_equal(device_of(f, 30).trust, TRUST_CERTIFIED);
+    assert_int_equal(history_len(f, org.key), 1);
+    assert_int_equal(ncontacts(f), 1);
+}
+
+/* ---- resolving what a user typed ---- */
+
+static void test_resolve(void **state)
+{
+    struct fixture *f = *state;
+    /* Three contacts answer to "dave": the LAN colleague met first, the
+     * account dave and another account whose label folds the same. */
+    contacts_admit_result lan = admit(f, 1, "dave", NULL, ADMIT_NEW);
+    uint8_t devs[1][32];
+    fill_key(devs[0], 2);
+    store_contact org;
+    assert_int_equal(contacts_org(f->cs, "dave", (const uint8_t(*)[32])devs, 1, &org), 0);
+    store_contact org2;
+    assert_int_equal(contacts_org(f->cs, "dave2", NULL, 0, &org2), 0);
+    snprintf(org2.name, sizeof org2.name, "DAVE");
+    assert_int_equal(store_contact_put(f->st, &org2), 0);
+    (void)admit(f, 3, "bob", NULL, ADMIT_NEW);
+
+    uint8_t k[32], dev[32];
+    bool has_dev = true;
+    char why[1024];
+    assert_int_equal(contacts_resolve(f->cs, "Dave", k, dev, &has_dev, why, sizeof why),
+                     BANTER_EAMBIGUOUS);
+    assert_false(has_dev);
+    char fp[IDENTITY_FP_LEN + 1];
+    identity_fingerprint(lan.contact.key, fp);
+    assert_non_null(strstr(why, "@dave "));
+    assert_non_null(strstr(why, "@dave2 "));
+    char fp11[12];
+    snprintf(fp11, sizeof fp11, "%.11s", fp);
+    assert_non_null(strstr(why, fp11));
+    assert_non_null(strstr(why, "ambiguous"));
+    /* @ACCOUNT names the account; case folded. */
+    assert_int_equal(resolve(f, "@dave", k, why, sizeof why), 0);
+    assert_memory_equal(k, org.key, 32);
+    assert_int_equal(resolve(f, "@DAVE", k, why, sizeof why), 0);
+    assert_memory_equal(k, org.key, 32);
+    assert_int_equal(resolve(f, "@dave2", k, why, sizeof why), 0);
+    assert_memory_equal(k, org2.key, 32);
+    assert_int_equal(resolve(f, "@bob", k, why, sizeof why), BANTER_ENOENT); /* LAN only */
+    assert_non_null(strstr(why, "bob"));
+    assert_int_equal(resolve(f, "@nobody", k, why, sizeof why), BANTER_ENOENT);
+    assert_int_equal(resolve(f, "@", k, why, sizeof why), BANTER_ENOENT);
+    assert_int_equal(resolve(f, "bob", k, why, sizeof why), 0);
+    assert_int_equal(resolve(f, "BOB", k, why, sizeof why), 0);
+    assert_int_equal(resolve(f, "nobody", k, why, sizeof why), BANTER_ENOENT);
+    assert_true(strlen(why) > 0);
+    assert_int_equal(resolve(f, "", k, why, sizeof why), BANTER_ENOENT);
+    assert_int_equal(resolve(f, NULL, k, why, sizeof why), BANTER_ENOENT);
+    assert_int_equal(resolve(f, "bob\xff", k, why, sizeof why), BANTER_ENOENT);
+
+    /* A fingerprint prefix names a device, with or without spaces. */
+    identity_fingerprint(lan.dev.key, fp);
+    memset(dev, 0, sizeof dev);
+    assert_int_equal(contacts_resolve(f->cs, fp, k, dev, &has_dev, why, sizeof why), 0);
+    assert_true(has_dev);
+    assert_memory_equal(k, lan.contact.key, 32);
+    assert_memory_equal(dev, lan.dev.key, 32);
+    char nospace[IDENTITY_FP_DIGITS + 1];
+    size_t o = 0;
+    for (const char *p = fp; *p; p++)
+        if (*p != ' ')
+            nospace[o++] = *p;
+    nospace[o] = '\0';
+    assert_int_equal(contacts_resolve(f->cs, nospace, k, NULL, &has_dev, why, sizeof why), 0);
+    assert_true(has_dev);
+    assert_memory_equal(k, lan.contact.key, 32);
+    /* The org device too: its contact is the account. */
+    identity_fingerprint(devs[0], fp);
+    assert_int_equal(contacts_resolve(f->cs, fp, k, dev, &has_dev, why, sizeof why), 0);
+    assert_memory_equal(k, org.key, 32);
+    assert_memory_equal(dev, devs[0], 32);
+
+    /* Too few digits for one device: refused, never guessed. */
+    store_device *all = NULL;
+    size_t n = 0;
+    assert_int_equal(store_device_list(f->st, NULL, &all, &n), 0);
+    bool tried = false;
+    for (size_t i = 0; i < n && !tried; i++)
+        for (size_t j = i + 1; j < n && !tried; j++) {
+            char a[IDENTITY_FP_LEN + 1], b[IDENTITY_FP_LEN + 1];
+            identity_fingerprint(all[i].key, a);
+            identity_fingerprint(all[j].key, b);
+            size_t common = 0;
+            while (a[common] == b[common] && a[common] != ' ')
+                common++;
+            if (common == 0)
+                continue;
+            char q[8];
+            snprintf(q, sizeof q, "%.*s", (int)common, a);
+            assert_int_equal(contacts_resolve(f->cs, q, k, dev, &has_dev, why, sizeof why),
+                             BANTER_EAMBIGUOUS);
+            assert_false(has_dev);
+            assert_non_null(strstr(why, "more digits"));
+            tried = true;
+        }
+    free(all);
+    /* No device has this fingerprint. */
+    assert_int_equal(contacts_resolve(f->cs, "0000000000000000000000000000000000000000", k, dev,
+                                      &has_dev, why, sizeof why),
+                     BANTER_ENOENT);
+    /* "#ID": a contact by its key in hex, either case. */
+    char hid[66], uid[66];
+    hid[0] = uid[0] = '#';
+    for (size_t i = 0; i < 32; i++) {
+        snprintf(hid + 1 + 2 * i, 3, "%02x", org2.key[i]);
+        snprintf(uid + 1 + 2 * i, 3, "%02X", org2.key[i]);
+    }
+    assert_int_equal(resolve(f, hid, k, why, sizeof why), 0);
+    assert_memory_equal(k, org2.key, 32);
+    assert_int_equal(resolve(f, uid, k, why, sizeof why), 0);
+    assert_memory_equal(k, org2.key, 32);
+    hid[64] = '\0'; /* too short */
+    assert_int_equal(resolve(f, hid, k, why, sizeof why), BANTER_ENOENT);
+    hid[64] = 'g'; /* not hex */
+    assert_int_equal(resolve(f, hid, k, why, sizeof why), BANTER_ENOENT);
+    memset(hid + 1, '0', 64); /* nobody's */
+    assert_int_equal(resolve(f, hid, k, why, sizeof why), BANTER_ENOENT);
+    assert_non_null(strstr(why, "no contact has the id"));
+    assert_int_equal(resolve(f, "#", k, why, sizeof why), BANTER_ENOENT);
+    /* A tiny buffer for why is still terminated. */
+    char tiny[8];
+    assert_int_equal(resolve(f, "dave", k, tiny, sizeof tiny), BANTER_EAMBIGUOUS);
+    assert_true(strlen(tiny) < sizeof tiny);
+}
+
+/* ---- verifying ---- */
+
+static void test_verify_changed(void **state)
+{
+    struct fixture *f = *state;
+    contacts_admit_result bob = admit(f, 1, "bob", NULL, ADMIT_NEW);
+    contacts_admit_result nk = admit(f, 2, "Bob", NULL, ADMIT_CHANGED);
+    add_in(f, bob.contact.key, 1, 1, "old key");
+    add_in(f, bob.contact.key, 2, 2, "new key");
+    assert_int_equal(contacts_may_send(f->cs, bob.contact.key), BANTER_EKEYMISMATCH);
+    char note[256];
+    assert_int_equal(contacts_verify(f->cs, bob.contact.key, NULL, note, sizeof note), 0);
+    assert_non_null(strstr(note, "replaces"));
+    /* The new key is verified and the one it claimed is retired. */
+    store_device d = device_of(f, 2);
+    assert_int_equal(d.trust, TRUST_VERIFIED);
+    assert_false(d.has_replaces);
+    assert_memory_equal(d.contact, bob.contact.key, 32);
+    assert_int_equal(store_device_get(f->st, bob.dev.key, &d), BANTER_ENOENT);
+    assert_int_equal(contacts_may_send(f->cs, bob.contact.key), 0);
+    /* The contact, its label and its history stay. */
+    assert_string_equal(contact_get(f, bob.contact.key).name, "bob");
+    assert_int_equal(history_len(f, bob.contact.key), 2);
+    /* Seen again, the new key is simply bob. */
+    contacts_admit_result r = admit(f, 2, "Bob", NULL, ADMIT_SAME);
+    assert_memory_equal(r.contact.key, bob.contact.key, 32);
+    assert_int_equal(r.dev.trust, TRUST_VERIFIED);
+    /* and a third key calling itself bob now claims against the new one */
+    r = admit(f, 4, "bob", NULL, ADMIT_CHANGED);
+    assert_memory_equal(r.dev.replaces, nk.dev.key, 32);
+
+    /* Verifying one named device; an unknown contact. */
+    contacts_admit_result carol = admit(f, 3, "carol", NULL, ADMIT_NEW);
+    assert_int_equal(contacts_verify(f->cs, carol.contact.key, carol.dev.key, note, sizeof note),
+                     0);
+    assert_int_equal(device_of(f, 3).trust, TRUST_VERIFIED);
+    uint8_t nobody[32];
+    fill_key(nobody, 99);
+    assert_int_equal(contacts_verify(f->cs, nobody, NULL, note, sizeof note), BANTER_ENOENT);
+}
+
+/* With two changed keys claiming one contact, verifying one named device
+ * leaves the other changed: still nothing is sent. */
+static void test_verify_one_of_two_changed(void **state)
+{
+    struct fixture *f = *state;
+    contacts_admit_result bob = admit(f, 1, "bob", NULL, ADMIT_NEW);
+    contacts_admit_result a = admit(f, 2, "bob", NULL, ADMIT_CHANGED);
+    (void)admit(f, 3, "BOB", NULL, ADMIT_CHANGED);
+    char note[256];
+    assert_int_equal(contacts_verify(f->cs, bob.contact.key, a.dev.key, note, sizeof note), 0);
+    assert_int_equal(device_of(f, 2).trust, TRUST_VERIFIED);
+    assert_int_equal(device_of(f, 3).trust, TRUST_CHANGED);
+    assert_int_equal(contacts_may_send(f->cs, bob.contact.key), BANTER_EKEYMISMATCH);
+}
+
+/* A key claims a LAN colleague (changed); then the colleague's own key
+ * shows its certificate and joins the account. Verifying the claimer
+ * afterwards must not retire that key: it is the organisation's now. */
+static void test_verify_claimer_keeps_org_device(void **state)
+{
+    struct fixture *f = *state;
+    contacts_admit_result carol = admit(f, 1, "carol", NULL, ADMIT_NEW);
+    contacts_admit_result claim = admit(f, 2, "carol", NULL, ADMIT_CHANGED);
+    contacts_admit_result joined = admit(f, 1, "carol", "carol", ADMIT_JOINED);
+    assert_int_equal(joined.contact.kind, CONTACT_ORG);
+    /* The LAN contact keeps the claimer (so it was not merged). */
+    store_contact lan = contact_get(f, carol.contact.key);
+    assert_int_equal(lan.kind, CONTACT_LAN);
+    char note[256];
+    assert_int_equal(contacts_verify(f->cs, lan.key, claim.dev.key, note, sizeof note), 0);
+    assert_int_equal(device_of(f, 2).trust, TRUST_VERIFIED);
+    store_device d = device_of(f, 1);
+    assert_int_equal(d.trust, TRUST_CERTIFIED);
+    assert_memory_equal(d.contact, joined.contact.key, 32);
+    assert_int_equal(contacts_may_send(f->cs, joined.contact.key), 0);
+}
+
+/* Verifying an organisation contact changes nothing: the server vouches. */
+static void test_verify_org(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t devs[2][32];
+    fill_key(devs[0], 20);
+    fill_key(devs[1], 21);
+    store_contact org;
+    assert_int_equal(contacts_org(f->cs, "dave", (const uint8_t(*)[32])devs, 2, &org), 0);
+    store_device *before = NULL, *after = NULL;
+    size_t nb = 0, na = 0;
+    assert_int_equal(store_device_list(f->st, org.key, &before, &nb), 0);
+    char note[256];
+    assert_int_equal(contacts_verify(f->cs, org.key, NULL, note, sizeof note), 0);
+    assert_non_null(strstr(note, "organisation"));
+    assert_int_equal(contacts_verify(f->cs, org.key, devs[0], note, sizeof note), 0);
+    assert_non_null(strstr(note, "vouched"));
+    assert_int_equal(store_device_list(f->st, org.key, &after, &na), 0);
+    assert_int_equal(na, nb);
+    assert_memory_equal(after, before, nb * sizeof *before);
+    free(before);
+    free(after);
+    store_contact c = contact_get(f, org.key);
+    assert_int_equal(c.kind, CONTACT_ORG);
+    assert_string_equal(c.account, "dave");
+    /* An account with no device yet: nothing to verify. */
+    store_contact empty;
+    assert_int_equal(contacts_org(f->cs, "erin", NULL, 0, &empty), 0);
+    assert_int_equal(contacts_verify(f->cs, empty.key, NULL, note, sizeof note), BANTER_ENOENT);
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fold),
+        cmocka_unit_test(test_account_key),
+        T(test_tofu),
+        T(test_new_key_claims_known_name),
+        T(test_known_key_renames_into_trusted_name),
+        T(test_lan_claim_does_not_hide_org),
+        T(test_lan_rename_into_org_name),
+        T(test_distinct_label_long_name),
+        T(test_certificate_joins_org),
+        T(test_no_server),
+        T(test_org_device_list),
+        T(test_resolve),
+        T(test_verify_changed),
+        T(test_verify_one_of_two_changed),
+        T(test_verify_claimer_keeps_org_device),
+        T(test_verify_org),
+    };
+#undef T
+    return cmocka_run_group_tests_name("peer_contacts", tests, NULL, NULL);
+}
