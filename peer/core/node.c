@@ -410,7 +410,12 @@ int node_resolve(node *n, const char *query, uint8_t key[static 32], uint8_t *de
 /* ---- sending ---- */
 
 /* An organisation account takes messages while it is an approved contact
- * (the server refuses others) or while one of its devices is on the LAN. */
+ * (the server refuses others) or while one of its devices is on the LAN.
+ * While the node is not logged in and the server has said nothing of the
+ * account since the node started (it is down, or not reached yet), they
+ * are queued, as before schema 4: the relay sends them once the server
+ * lists the account as approved (a device met on the LAN may take them
+ * first). */
 static int may_send(node *n, const uint8_t key[static 32])
 {
     store_contact c;
@@ -421,6 +426,8 @@ static int may_send(node *n, const uint8_t key[static 32])
         return 0;
     const org_info *o = org_of(n, key);
     if ((o && strcmp(o->state, "approved") == 0) || lan_up_count(n, key) > 0)
+        return 0;
+    if (!o && !n->relay_online && n->server_fpd[0])
         return 0;
     return BANTER_EPERM;
 }
