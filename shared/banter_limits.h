@@ -24,6 +24,12 @@
 /* Nesting depth accepted in a JSON message. */
 #define BANTER_MAX_JSON_DEPTH    8
 
+/* The largest magnitude of any integer field, in JSON or binary: 2^53, the
+ * largest integer a double (and so JavaScript, the web page) holds exactly
+ * along with all below it. Each field documents its own range within it;
+ * anything outside is refused, never rounded. */
+#define BANTER_MAX_INT 9007199254740992ll
+
 /* Message fields (bytes of UTF-8, terminator excluded). */
 #define BANTER_MAX_NAME     64u
 #define BANTER_MAX_BODY     32768u
@@ -33,10 +39,10 @@
 #define BANTER_MAX_FEATURE  32u
 
 /* File transfer: files per offer, bytes of a relative path, largest size
- * (a JSON integer is exact up to 2^53). */
+ * (BANTER_MAX_INT). */
 #define BANTER_MAX_FILES     256u
 #define BANTER_MAX_PATH      1024u
-#define BANTER_MAX_FILE_SIZE 9007199254740992ull
+#define BANTER_MAX_FILE_SIZE ((unsigned long long)BANTER_MAX_INT)
 #define BANTER_FILE_HASHLEN  32u
 
 /* Bulk data: one file chunk frame carries at most this much payload. */
