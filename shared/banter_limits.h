@@ -49,6 +49,17 @@
 #define BANTER_CHUNK_HDR 25u /* type + 16-byte transfer id + 8-byte offset */
 #define BANTER_MAX_CHUNK (BANTER_MAX_PLAINTEXT - BANTER_CHUNK_HDR)
 
+/* The node's control socket (docs/control.md): one request, and the caps
+ * of its arguments (shared/ctlmsg.h). */
+#define BANTER_CTL_MAX_LINE     65536u /* bytes of a request line or WebSocket frame */
+#define BANTER_CTL_MAX_PEER     128u   /* a "peer": name, "@account" or fingerprint prefix */
+#define BANTER_CTL_MAX_PATHS    256u   /* paths of one send_file */
+#define BANTER_CTL_MAX_ABS_PATH 4095u  /* bytes of an absolute path ("under 4096") */
+#define BANTER_CTL_MAX_WAIT_MS  600000 /* send's "wait" */
+#define BANTER_CTL_MAX_HISTORY  100000 /* history's "limit" */
+#define BANTER_CTL_MAX_READ_KEY 80u    /* a read mark's key (settings) */
+#define BANTER_CTL_MAX_READ_SET 32u    /* read marks in one settings_set */
+
 /* Identity key file: its whole text is far smaller than this. */
 #define BANTER_MAX_KEYFILE 512u
 

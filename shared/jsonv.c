@@ -385,6 +385,7 @@ static int print_into(const cJSON *o, bool typed, uint8_t type, size_t max, buf 
         memcpy(dst + k, text, n);
         buf_commit(out, n + k);
     }
+    bcrypto_wipe(text, n); /* it may have held a password (RV_LOGIN, login) */
     cJSON_free(text);
     return r;
 }

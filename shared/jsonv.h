@@ -103,7 +103,8 @@ int jsonv_add_int(cJSON *o, const char *key, int64_t v);
  * BANTER_ENOMEM. */
 BANTER_WUR int jsonv_add_hex(cJSON *o, const char *key, const uint8_t *p, size_t len);
 /* Print o compactly and append type byte + text to out. BANTER_ETOOBIG
- * (over BANTER_MAX_JSON or out's cap), BANTER_ENOMEM. o stays the caller's. */
+ * (over BANTER_MAX_JSON or out's cap), BANTER_ENOMEM. o stays the caller's;
+ * the printed copy is wiped before it is freed (it may hold a password). */
 BANTER_WUR int jsonv_write(const cJSON *o, uint8_t type, buf *out);
 /* Print o compactly and append the text alone (no type byte, no newline),
  * at most max bytes. Errors as jsonv_write. */
