@@ -68,6 +68,9 @@ static const struct fspec f_broadcast[] = {MSGTEXT(u.broadcast.text)};
 static const struct fspec f_history[] = {
     PEER(u.history.peer),
     {"limit", FT_INT, false, 1, BANTER_CTL_MAX_HISTORY, 50, AT(u.history.limit), "messages"},
+    {"before", FT_INT, false, 0, JSONV_INT_MAX, 0, AT(u.history.before),
+     "a message's seq, 0: "
+     "the newest"},
 };
 static const struct fspec f_verify[] = {PEER(u.verify.peer)};
 static const struct fspec f_send_file[] = {
@@ -853,9 +856,17 @@ static cJSON *put_item(int *e, cJSON *a)
     return v;
 }
 
+/* "id": a contact's key in hex (the "#ID" that requests take). */
+static void put_key(int *e, cJSON *o, const uint8_t *key)
+{
+    if (key && !*e)
+        *e = jsonv_add_hex(o, "id", key, 32);
+}
+
 static void put_peer_ref(int *e, cJSON *o, const char *key, const ctl_peer_ref *p)
 {
     cJSON *v = put_obj(e, o, key);
+    put_key(e, v, p->id);
     put_str(e, v, "fingerprint", p->fingerprint);
     put_str(e, v, "name", p->name);
 }
@@ -894,8 +905,13 @@ static void put_body(int *e, cJSON *o, const char *body, size_t len)
 static void put_message(int *e, cJSON *o, const ctl_message *m, bool history)
 {
     put_id(e, o, "id", m->id);
-    if (history)
+    put_int(e, o, "seq", m->seq);
+    if (history) {
         put_str(e, o, "direction", m->incoming ? "in" : "out");
+        put_str_opt(e, o, "device", m->device);
+    }
+    if (m->unverified)
+        put_bool(e, o, "unverified", true);
     put_int(e, o, "ts", m->ts);
     if (history) {
         put_int(e, o, "stored", m->stored);
@@ -906,8 +922,19 @@ static void put_message(int *e, cJSON *o, const ctl_message *m, bool history)
     put_body(e, o, m->body, m->body_len);
 }
 
+static void put_device(int *e, cJSON *o, const ctl_device *d)
+{
+    put_str(e, o, "fingerprint", d->fingerprint);
+    put_str(e, o, "name", d->name);
+    put_str(e, o, "trust", d->trust);
+    put_bool(e, o, "online", d->online);
+    put_str(e, o, "address", d->address);
+    put_str(e, o, "source", d->source);
+}
+
 static void put_peer(int *e, cJSON *o, const ctl_peer *p)
 {
+    put_key(e, o, p->id);
     put_str(e, o, "fingerprint", p->fingerprint);
     put_str(e, o, "name", p->name);
     put_bool(e, o, "online", p->online);
@@ -921,18 +948,20 @@ static void put_peer(int *e, cJSON *o, const ctl_peer *p)
     put_str(e, o, "source", p->source);
     put_str(e, o, "trust", p->trust);
     put_int(e, o, "last_seen", p->last_seen);
-    if (p->status && p->status[0]) { /* a rendezvous account */
+    if (p->account && p->account[0]) { /* an organisation account */
+        put_str(e, o, "account", p->account);
         put_str(e, o, "status", p->status);
         put_str(e, o, "text", p->text);
         put_str(e, o, "contact", p->contact);
         put_str(e, o, "display_name", p->display_name);
-    }
-    if (p->org_account && p->org_account[0]) {
         cJSON *org = put_obj(e, o, "org");
-        put_str(e, org, "account", p->org_account);
+        put_str(e, org, "account", p->account);
         put_str(e, org, "server_fp", p->org_server_fp);
     }
     put_str_opt(e, o, "replaces", p->replaces);
+    cJSON *devs = put_arr(e, o, "devices");
+    for (size_t i = 0; !*e && i < p->ndev; i++)
+        put_device(e, put_item(e, devs), &p->devs[i]);
 }
 
 static void put_transfer(int *e, cJSON *o, const ctl_transfer *t)
@@ -1123,6 +1152,7 @@ static void put_reply(int *e, cJSON *o, const ctl_reply *r)
         put_int(e, o, "recipients", r->u.broadcast.recipients);
         break;
     case CTL_VERIFY:
+        put_str(e, o, "message", r->u.verify.message);
         if (r->u.verify.peer)
             put_peer(e, put_obj(e, o, "peer"), r->u.verify.peer);
         break;
@@ -1199,9 +1229,9 @@ int ctlmsg_encode_error(int err, const char *name, const char *message, const ch
 }
 
 static const char *const event_names[CTL_EV_COUNT] = {
-    "message",    "delivered",  "online",        "offline",   "key_changed",
-    "discovery",  "rendezvous", "contacts",      "presence",  "settings",
-    "file_offer", "file_state", "file_progress", "file_done", "file_failed",
+    "message",    "delivered",     "online",    "offline",     "key_changed", "discovery",
+    "rendezvous", "contacts",      "presence",  "renamed",     "settings",    "file_offer",
+    "file_state", "file_progress", "file_done", "file_failed",
 };
 
 const char *ctl_event_name(ctl_event_kind k)

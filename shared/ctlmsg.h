@@ -138,7 +138,8 @@ struct ctl_broadcast {
 
 struct ctl_history {
     char peer[BANTER_CTL_MAX_PEER + 1];
-    int64_t limit; /* 1..BANTER_CTL_MAX_HISTORY, default 50 */
+    int64_t limit;  /* 1..BANTER_CTL_MAX_HISTORY, default 50 */
+    int64_t before; /* 0..2^53: only messages older than this seq; 0 (default): the newest */
 };
 
 struct ctl_verify {
@@ -234,29 +235,43 @@ BANTER_WUR int ctlmsg_encode_request(const ctl_request *q, buf *out, char *why, 
  * event is refused whole or appended whole; BANTER_ETOOBIG past out's cap.
  */
 
-/* {"fingerprint","name"} of a peer named in a reply or event. */
+/* The contact named in a reply or event: {"id","fingerprint","name"}. */
 typedef struct ctl_peer_ref {
+    const uint8_t *id; /* the contact's key (32 bytes), "id" in hex ("#ID" names it); NULL: none */
     const char *fingerprint, *name;
 } ctl_peer_ref;
 
+/* One device of a contact. */
+typedef struct ctl_device {
+    const char *fingerprint, *name, *trust;
+    bool online;
+    const char *address, *source;
+} ctl_device;
+
 /* An entry of "peers" (also verify's "peer"). */
 typedef struct ctl_peer {
+    const uint8_t *id; /* the contact's key (32 bytes); NULL: no "id" (a device never met) */
     const char *fingerprint, *name;
     bool online;
     const char *address;        /* "addresses": [] when NULL or "" */
     const char *source, *trust; /* "lan" ...; "known" ... */
     int64_t last_seen;          /* milliseconds */
-    /* A rendezvous account when status is not NULL nor "": then "status",
-     * "text", "contact", "display_name" are written. */
-    const char *status, *text, *contact, *display_name;
-    const char *org_account, *org_server_fp; /* "org" when org_account is not NULL nor "" */
-    const char *replaces;                    /* "replaces" when not NULL nor "" */
+    /* An organisation account when account is not NULL nor "": then
+     * "account", "status", "text", "contact", "display_name" and "org"
+     * ({"account","server_fp"}) are written. */
+    const char *account, *status, *text, *contact, *display_name, *org_server_fp;
+    const char *replaces; /* "replaces" when not NULL nor "" */
+    size_t ndev;          /* "devices" */
+    const ctl_device *devs;
 } ctl_peer;
 
 /* A history entry, or what a "message" / "delivered" event carries. */
 typedef struct ctl_message {
     uint8_t id[CTL_ID_LEN];
+    int64_t seq;        /* the store's order (history's "before") */
     bool incoming;      /* "direction": "in" or "out" (history) */
+    const char *device; /* history: the device's fingerprint, when not NULL nor "" */
+    bool unverified;    /* "unverified": true, written only when set */
     int64_t ts, stored; /* milliseconds ("stored": history) */
     const char *state;  /* queued, delivered, received, stored, failed */
     const char *error;  /* "error" when not NULL nor "" */
@@ -335,6 +350,7 @@ typedef struct ctl_reply {
             const ctl_message *messages;
         } history;
         struct {
+            const char *message;  /* what verifying did, for people */
             const ctl_peer *peer; /* NULL: no "peer" */
         } verify;
         struct {
@@ -410,6 +426,7 @@ typedef enum ctl_event_kind {
     CTL_EV_RENDEZVOUS,
     CTL_EV_CONTACTS,
     CTL_EV_PRESENCE,
+    CTL_EV_RENAMED,
     CTL_EV_SETTINGS,
     CTL_EV_FILE_OFFER,
     CTL_EV_FILE_STATE,
@@ -422,9 +439,10 @@ typedef enum ctl_event_kind {
 const char *ctl_event_name(ctl_event_kind k); /* "message", ...; "?" */
 
 /* {"event":NAME,"at":at,...}; each member is written when given (not
- * NULL): "peer"; for MESSAGE the message's id, ts, broadcast, body and
- * links; for DELIVERED its id, state and error; "status", "text";
- * "settings" (SETTINGS); "transfer" (FILE_*). */
+ * NULL): "peer"; for MESSAGE the message's id, seq, ts, unverified,
+ * broadcast, body and links; for DELIVERED its id, state and error;
+ * "status", "text"; "settings" (SETTINGS); "transfer" (FILE_*). The first
+ * ten kinds are in the order of the node's node_ev_type. */
 typedef struct ctl_event {
     ctl_event_kind kind;
     int64_t at; /* the node's clock, milliseconds */

@@ -65,7 +65,8 @@ static void check_request(const ctl_request *q)
             abort();
         break;
     case CTL_HISTORY:
-        if (q->u.history.limit < 1 || q->u.history.limit > BANTER_CTL_MAX_HISTORY)
+        if (q->u.history.limit < 1 || q->u.history.limit > BANTER_CTL_MAX_HISTORY ||
+            q->u.history.before < 0 || q->u.history.before > BANTER_MAX_INT)
             abort();
         break;
     case CTL_SEND_FILE:
@@ -134,7 +135,7 @@ static void event_from(const uint8_t *data, size_t size)
         return;
     memcpy(s, data, size);
     s[size] = '\0';
-    ctl_peer_ref peer = {"1", s};
+    ctl_peer_ref peer = {NULL, "1", s};
     ctl_message m = {.ts = BANTER_MAX_INT, .body = s, .body_len = size};
     ctl_event ev = {.kind = CTL_EV_MESSAGE, .at = 1, .peer = &peer, .message = &m};
     buf_init(&b, 1u << 20);

@@ -106,8 +106,10 @@ static const struct tkind {
      "{\"cmd\":\"broadcast\",\"text\":\"fire drill\"}",
      {{"text", A_TEXT, true, BANTER_MAX_BODY, 't'}}},
     {CTL_HISTORY,
-     "{\"cmd\":\"history\",\"peer\":\"07251 62508\",\"limit\":7}",
-     {{"peer", A_STR, true, BANTER_CTL_MAX_PEER, '1'}, {"limit", A_INT, false, 0, 0}}},
+     "{\"cmd\":\"history\",\"peer\":\"07251 62508\",\"limit\":7,\"before\":42}",
+     {{"peer", A_STR, true, BANTER_CTL_MAX_PEER, '1'},
+      {"limit", A_INT, false, 0, 0},
+      {"before", A_INT, false, 0, 0}}},
     {CTL_VERIFY,
      "{\"cmd\":\"verify\",\"peer\":\"@bob\"}",
      {{"peer", A_STR, true, BANTER_CTL_MAX_PEER, 'b'}}},
@@ -270,7 +272,15 @@ static void test_values(void **state)
     ctl_request_clear(&q);
 
     TAKEN(&q, "{\"cmd\":\"history\",\"peer\":\"bob\"}");
-    assert_true(q.u.history.limit == 50);
+    assert_true(q.u.history.limit == 50 && q.u.history.before == 0);
+    ctl_request_clear(&q);
+    TAKEN(&q, tkinds[4].valid);
+    assert_string_equal(q.u.history.peer, "07251 62508");
+    assert_true(q.u.history.limit == 7 && q.u.history.before == 42);
+    ctl_request_clear(&q);
+    /* "#ID" names a contact by its key */
+    TAKEN(&q, "{\"cmd\":\"verify\",\"peer\":\"#0123456789abcdef0123456789abcdef0123456789abcdef01"
+              "23456789abcdef\"}");
     ctl_request_clear(&q);
 
     TAKEN(&q, tkinds[7].valid); /* send_file */
@@ -472,6 +482,7 @@ static void test_integers(void **state)
     } fields[] = {
         {"{\"cmd\":\"send\",\"peer\":\"b\",\"text\":\"t\",\"wait\":", "}", 0, 600000},
         {"{\"cmd\":\"history\",\"peer\":\"b\",\"limit\":", "}", 1, 100000},
+        {"{\"cmd\":\"history\",\"peer\":\"b\",\"before\":", "}", 0, INT64_C(9007199254740992)},
         {"{\"cmd\":\"search\",\"criteria\":[\"user=a\"],\"page\":", "}", 0, 1000000},
         {"{\"cmd\":\"search\",\"criteria\":[\"user=a\"],\"per_page\":", "}", 1, 100},
         {"{\"cmd\":\"settings_set\",\"settings\":{\"font_size\":", "}}", 12, 24},
@@ -691,14 +702,20 @@ static void test_replies(void **state)
                 "{\"ok\":true,\"fingerprint\":\"07251 62508\",\"name\":\"ada\",\"port\":7070}");
 
     /* history: 2^53 is written as digits, not 9.00719925474099e+15 */
+    static const uint8_t KEY[32] = {0xab, 0xcd};
+#define KEY_HEX "abcd000000000000000000000000000000000000000000000000000000000000"
     ctl_message m[2] = {
-        {.incoming = false,
+        {.seq = 7,
+         .incoming = false,
          .ts = INT64_C(9007199254740992),
          .stored = 5,
          .state = "delivered",
          .body = "see https://example.org.",
          .body_len = 24},
-        {.incoming = true,
+        {.seq = 8,
+         .incoming = true,
+         .device = "07251 62508",
+         .unverified = true,
          .ts = 1,
          .stored = 2,
          .state = "failed",
@@ -709,48 +726,61 @@ static void test_replies(void **state)
     };
     memcpy(m[0].id, ID16, CTL_ID_LEN);
     r = (ctl_reply){.kind = CTL_HISTORY};
-    r.u.history.peer = (ctl_peer_ref){"07251", NULL};
+    r.u.history.peer = (ctl_peer_ref){KEY, "07251", NULL};
     r.u.history.n = 2;
     r.u.history.messages = m;
     EXPECT_TEXT(ctlmsg_encode_reply(&r, OUT),
-                "{\"ok\":true,\"peer\":{\"fingerprint\":\"07251\",\"name\":\"\"},\"messages\":["
-                "{\"id\":\"" ID16_HEX "\",\"direction\":\"out\",\"ts\":9007199254740992,"
-                "\"stored\":5,\"state\":\"delivered\",\"broadcast\":false,\"body\":\"see "
-                "https://example.org.\",\"links\":[\"https://example.org\"]},"
-                "{\"id\":\"00000000000000000000000000000000\",\"direction\":\"in\",\"ts\":1,"
+                "{\"ok\":true,\"peer\":{\"id\":\"" KEY_HEX "\",\"fingerprint\":\"07251\","
+                "\"name\":\"\"},\"messages\":["
+                "{\"id\":\"" ID16_HEX "\",\"seq\":7,\"direction\":\"out\","
+                "\"ts\":9007199254740992,\"stored\":5,\"state\":\"delivered\",\"broadcast\":false,"
+                "\"body\":\"see https://example.org.\",\"links\":[\"https://example.org\"]},"
+                "{\"id\":\"00000000000000000000000000000000\",\"seq\":8,\"direction\":\"in\","
+                "\"device\":\"07251 62508\",\"unverified\":true,\"ts\":1,"
                 "\"stored\":2,\"state\":\"failed\",\"error\":\"EQUOTA\",\"broadcast\":true,"
                 "\"body\":\"x\",\"links\":[]}]}");
 
-    ctl_peer p = {.fingerprint = "1",
+    ctl_device devs[2] = {{"1", "bob", "known", true, "198.18.0.2:7070", "lan"},
+                          {"3", "bob-laptop", "changed", false, "", "rendezvous"}};
+    ctl_peer p = {.id = KEY,
+                  .fingerprint = "1",
                   .name = "bob",
                   .online = true,
                   .address = "198.18.0.2:7070",
                   .source = "rendezvous",
                   .trust = "known",
                   .last_seen = 3,
+                  .account = "bob",
                   .status = "away",
                   .text = "lunch",
                   .contact = "approved",
                   .display_name = "Bob",
-                  .org_account = "bob",
                   .org_server_fp = "2",
-                  .replaces = "9"};
+                  .replaces = "9",
+                  .ndev = 2,
+                  .devs = devs};
     r = (ctl_reply){.kind = CTL_PEERS};
     r.u.peers.n = 1;
     r.u.peers.peers = &p;
     EXPECT_TEXT(ctlmsg_encode_reply(&r, OUT),
-                "{\"ok\":true,\"peers\":[{\"fingerprint\":\"1\",\"name\":\"bob\",\"online\":true,"
+                "{\"ok\":true,\"peers\":[{\"id\":\"" KEY_HEX "\",\"fingerprint\":\"1\","
+                "\"name\":\"bob\",\"online\":true,"
                 "\"addresses\":[\"198.18.0.2:7070\"],\"source\":\"rendezvous\",\"trust\":\"known\","
-                "\"last_seen\":3,\"status\":\"away\",\"text\":\"lunch\",\"contact\":\"approved\","
-                "\"display_name\":\"Bob\",\"org\":{\"account\":\"bob\",\"server_fp\":\"2\"},"
-                "\"replaces\":\"9\"}]}");
+                "\"last_seen\":3,\"account\":\"bob\",\"status\":\"away\",\"text\":\"lunch\","
+                "\"contact\":\"approved\",\"display_name\":\"Bob\",\"org\":{\"account\":\"bob\","
+                "\"server_fp\":\"2\"},\"replaces\":\"9\",\"devices\":[{\"fingerprint\":\"1\","
+                "\"name\":\"bob\",\"trust\":\"known\",\"online\":true,\"address\":"
+                "\"198.18.0.2:7070\",\"source\":\"lan\"},{\"fingerprint\":\"3\",\"name\":"
+                "\"bob-laptop\",\"trust\":\"changed\",\"online\":false,\"address\":\"\","
+                "\"source\":\"rendezvous\"}]}]}");
     ctl_peer lan = {.fingerprint = "1", .name = "eve", .source = "lan", .trust = "new"};
-    r = (ctl_reply){.kind = CTL_VERIFY, .u.verify.peer = &lan};
+    r = (ctl_reply){.kind = CTL_VERIFY, .u.verify = {"eve's key is verified", &lan}};
     EXPECT_TEXT(ctlmsg_encode_reply(&r, OUT),
-                "{\"ok\":true,\"peer\":{\"fingerprint\":\"1\",\"name\":\"eve\",\"online\":false,"
-                "\"addresses\":[],\"source\":\"lan\",\"trust\":\"new\",\"last_seen\":0}}");
+                "{\"ok\":true,\"message\":\"eve's key is verified\",\"peer\":{\"fingerprint\":"
+                "\"1\",\"name\":\"eve\",\"online\":false,\"addresses\":[],\"source\":\"lan\","
+                "\"trust\":\"new\",\"last_seen\":0,\"devices\":[]}}");
 
-    ctl_transfer t = {.peer = {"1", "bob"},
+    ctl_transfer t = {.peer = {NULL, "1", "bob"},
                       .incoming = true,
                       .state = "active",
                       .name = "Photos (12 files)",
@@ -894,8 +924,15 @@ static void test_rdv_replies(void **state)
 static void test_events(void **state)
 {
     (void)state;
-    ctl_peer_ref bob = {"1", "bob"};
-    ctl_message m = {.ts = INT64_C(9007199254740992),
+    static const uint8_t KEY[32] = {1};
+    ctl_peer_ref bob = {KEY, "1", "bob"};
+#define BOB                                                                                        \
+    "{\"id\":\"0100000000000000000000000000000000000000000000000000000000000000\","                \
+    "\"fingerprint\":\"1\",\"name\":\"bob\"}"
+    ctl_message m = {.seq = 12,
+                     .unverified = true,
+                     .device = "not in events",
+                     .ts = INT64_C(9007199254740992),
                      .broadcast = true,
                      .body = "lunch? www.example.org",
                      .body_len = 22,
@@ -903,18 +940,18 @@ static void test_events(void **state)
     memcpy(m.id, ID16, CTL_ID_LEN);
     ctl_event ev = {.kind = CTL_EV_MESSAGE, .at = 5, .peer = &bob, .message = &m};
     EXPECT_TEXT(ctlmsg_encode_event(&ev, OUT),
-                "{\"event\":\"message\",\"at\":5,\"peer\":{\"fingerprint\":\"1\",\"name\":\"bob\"},"
-                "\"id\":\"" ID16_HEX "\",\"ts\":9007199254740992,\"broadcast\":true,"
+                "{\"event\":\"message\",\"at\":5,\"peer\":" BOB ",\"id\":\"" ID16_HEX
+                "\",\"seq\":12,\"unverified\":true,\"ts\":9007199254740992,\"broadcast\":true,"
                 "\"body\":\"lunch? www.example.org\",\"links\":[\"www.example.org\"]}");
     ev.kind = CTL_EV_DELIVERED;
-    EXPECT_TEXT(ctlmsg_encode_event(&ev, OUT),
-                "{\"event\":\"delivered\",\"at\":5,\"peer\":{\"fingerprint\":\"1\",\"name\":"
-                "\"bob\"},\"id\":\"" ID16_HEX "\",\"state\":\"stored\"}");
+    EXPECT_TEXT(ctlmsg_encode_event(&ev, OUT), "{\"event\":\"delivered\",\"at\":5,\"peer\":" BOB
+                                               ",\"id\":\"" ID16_HEX "\",\"state\":\"stored\"}");
     ev = (ctl_event){.kind = CTL_EV_PRESENCE, .at = 6, .peer = &bob, .status = "away", .text = ""};
-    EXPECT_TEXT(
-        ctlmsg_encode_event(&ev, OUT),
-        "{\"event\":\"presence\",\"at\":6,\"peer\":{\"fingerprint\":\"1\",\"name\":\"bob\"},"
-        "\"status\":\"away\",\"text\":\"\"}");
+    EXPECT_TEXT(ctlmsg_encode_event(&ev, OUT), "{\"event\":\"presence\",\"at\":6,\"peer\":" BOB
+                                               ",\"status\":\"away\",\"text\":\"\"}");
+    ev = (ctl_event){.kind = CTL_EV_RENAMED, .at = 6, .peer = &bob, .text = "now bobby"};
+    EXPECT_TEXT(ctlmsg_encode_event(&ev, OUT),
+                "{\"event\":\"renamed\",\"at\":6,\"peer\":" BOB ",\"text\":\"now bobby\"}");
     ev = (ctl_event){.kind = CTL_EV_CONTACTS, .at = 7};
     EXPECT_TEXT(ctlmsg_encode_event(&ev, OUT), "{\"event\":\"contacts\",\"at\":7}");
     ctl_settings s = {CTL_THEME_DARK, 24, false, true, 0, NULL};
@@ -923,7 +960,7 @@ static void test_events(void **state)
         ctlmsg_encode_event(&ev, OUT),
         "{\"event\":\"settings\",\"at\":8,\"settings\":{\"theme\":\"dark\",\"font_size\":24,"
         "\"sound\":false,\"notify\":true,\"read\":{}}}");
-    ctl_transfer t = {.peer = {"1", "bob"},
+    ctl_transfer t = {.peer = {KEY, "1", "bob"},
                       .state = "active",
                       .name = "a",
                       .files = 1,
@@ -934,13 +971,13 @@ static void test_events(void **state)
     ev = (ctl_event){.kind = CTL_EV_FILE_PROGRESS, .at = 9, .transfer = &t};
     EXPECT_TEXT(ctlmsg_encode_event(&ev, OUT),
                 "{\"event\":\"file_progress\",\"at\":9,\"transfer\":{\"id\":"
-                "\"00000000000000000000000000000000\",\"peer\":{\"fingerprint\":\"1\",\"name\":"
-                "\"bob\"},\"direction\":\"out\",\"state\":\"active\",\"name\":\"a\",\"files\":1,"
-                "\"size\":10,\"done\":4,\"rate\":2,\"error\":\"\",\"dest\":\"\",\"created\":1}}");
+                "\"00000000000000000000000000000000\",\"peer\":" BOB ",\"direction\":\"out\","
+                "\"state\":\"active\",\"name\":\"a\",\"files\":1,\"size\":10,\"done\":4,"
+                "\"rate\":2,\"error\":\"\",\"dest\":\"\",\"created\":1}}");
     static const char *const names[CTL_EV_COUNT] = {
-        "message",    "delivered",  "online",        "offline",   "key_changed",
-        "discovery",  "rendezvous", "contacts",      "presence",  "settings",
-        "file_offer", "file_state", "file_progress", "file_done", "file_failed"};
+        "message",    "delivered",     "online",    "offline",    "key_changed", "discovery",
+        "rendezvous", "contacts",      "presence",  "renamed",    "settings",    "file_offer",
+        "file_state", "file_progress", "file_done", "file_failed"};
     for (int k = 0; k < CTL_EV_COUNT; k++)
         assert_string_equal(ctl_event_name((ctl_event_kind)k), names[k]);
     assert_string_equal(ctl_event_name(CTL_EV_COUNT), "?");
@@ -960,7 +997,7 @@ static void test_reply_refusals(void **state)
     r.u.id.name = "caf\xc3";
     assert_int_equal(ctlmsg_encode_reply(&r, &b), BANTER_EUTF8);
     ctl_message m = {.ts = 1, .state = "x", .body = "a\0b", .body_len = 3};
-    r = (ctl_reply){.kind = CTL_HISTORY, .u.history = {{"1", "b"}, 1, &m}};
+    r = (ctl_reply){.kind = CTL_HISTORY, .u.history = {{NULL, "1", "b"}, 1, &m}};
     assert_int_equal(ctlmsg_encode_reply(&r, &b), BANTER_EUTF8); /* NUL inside */
     ctl_event ev = {.kind = CTL_EV_ONLINE, .at = -5};
     assert_int_equal(ctlmsg_encode_event(&ev, &b), BANTER_ESCHEMA);
