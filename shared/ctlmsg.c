@@ -68,9 +68,7 @@ static const struct fspec f_broadcast[] = {MSGTEXT(u.broadcast.text)};
 static const struct fspec f_history[] = {
     PEER(u.history.peer),
     {"limit", FT_INT, false, 1, BANTER_CTL_MAX_HISTORY, 50, AT(u.history.limit), "messages"},
-    {"before", FT_INT, false, 0, JSONV_INT_MAX, 0, AT(u.history.before),
-     "a message's seq, 0: "
-     "the newest"},
+    {"before", FT_INT, false, 0, JSONV_INT_MAX, 0, AT(u.history.before), "a seq; 0: the newest"},
 };
 static const struct fspec f_verify[] = {PEER(u.verify.peer)};
 static const struct fspec f_send_file[] = {
