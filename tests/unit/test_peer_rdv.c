@@ -148,7 +148,7 @@ static void test_not_configured(void **state)
 {
     rdvctl_wait *w = NULL;
     (void)state;
-    cJSON *st = rdvctl_request(NULL, "rendezvous", NULL, NULL, NULL, &w);
+    cJSON *st = rdvctl_request(NULL, NULL, "rendezvous", NULL, NULL, NULL, &w);
     assert_non_null(st);
     assert_null(w);
     assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(st, "ok")));
@@ -158,7 +158,7 @@ static void test_not_configured(void **state)
 
     cJSON *req = cJSON_Parse("{\"cmd\":\"login\",\"user\":\"ada\",\"password\":\"s3cret\"}");
     cJSON *pw = cJSON_GetObjectItemCaseSensitive(req, "password");
-    cJSON *r = rdvctl_request(NULL, "login", req, NULL, NULL, &w);
+    cJSON *r = rdvctl_request(NULL, NULL, "login", req, NULL, NULL, &w);
     assert_null(w);
     assert_string_equal(cJSON_GetObjectItemCaseSensitive(r, "error")->valuestring, "ENOTCONF");
     assert_non_null(strstr(cJSON_GetObjectItemCaseSensitive(r, "message")->valuestring,
