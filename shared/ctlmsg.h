@@ -40,7 +40,7 @@
 #include "rvmsg.h"
 
 #define CTL_ID_LEN  16 /* a message or transfer id (as MSG_ID_LEN) */
-#define CTL_WHY_CAP 256
+#define CTL_WHY_CAP 512
 
 typedef enum ctl_kind {
     CTL_ID,
