@@ -24,6 +24,12 @@
 /* Nesting depth accepted in a JSON message. */
 #define BANTER_MAX_JSON_DEPTH    8
 
+/* The largest magnitude of any integer field, in JSON or binary: 2^53, the
+ * largest integer a double (and so JavaScript, the web page) holds exactly
+ * along with all below it. Each field documents its own range within it;
+ * anything outside is refused, never rounded. */
+#define BANTER_MAX_INT 9007199254740992ll
+
 /* Message fields (bytes of UTF-8, terminator excluded). */
 #define BANTER_MAX_NAME     64u
 #define BANTER_MAX_BODY     32768u
@@ -33,15 +39,26 @@
 #define BANTER_MAX_FEATURE  32u
 
 /* File transfer: files per offer, bytes of a relative path, largest size
- * (a JSON integer is exact up to 2^53). */
+ * (BANTER_MAX_INT). */
 #define BANTER_MAX_FILES     256u
 #define BANTER_MAX_PATH      1024u
-#define BANTER_MAX_FILE_SIZE 9007199254740992ull
+#define BANTER_MAX_FILE_SIZE ((unsigned long long)BANTER_MAX_INT)
 #define BANTER_FILE_HASHLEN  32u
 
 /* Bulk data: one file chunk frame carries at most this much payload. */
 #define BANTER_CHUNK_HDR 25u /* type + 16-byte transfer id + 8-byte offset */
 #define BANTER_MAX_CHUNK (BANTER_MAX_PLAINTEXT - BANTER_CHUNK_HDR)
+
+/* The node's control socket (docs/control.md): one request, and the caps
+ * of its arguments (shared/ctlmsg.h). */
+#define BANTER_CTL_MAX_LINE     65536u /* bytes of a request line or WebSocket frame */
+#define BANTER_CTL_MAX_PEER     128u   /* a "peer": name, "@account" or fingerprint prefix */
+#define BANTER_CTL_MAX_PATHS    256u   /* paths of one send_file */
+#define BANTER_CTL_MAX_ABS_PATH 4095u  /* bytes of an absolute path ("under 4096") */
+#define BANTER_CTL_MAX_WAIT_MS  600000 /* send's "wait" */
+#define BANTER_CTL_MAX_HISTORY  100000 /* history's "limit" */
+#define BANTER_CTL_MAX_READ_KEY 80u    /* a read mark's key (settings) */
+#define BANTER_CTL_MAX_READ_SET 32u    /* read marks in one settings_set */
 
 /* Identity key file: its whole text is far smaller than this. */
 #define BANTER_MAX_KEYFILE 512u

@@ -52,7 +52,8 @@ int cert_issue(cert *c, const identity *server, const uint8_t device[static 32],
 {
     uint8_t msg[sizeof CERT_CONTEXT + CERT_LEN_MAX];
     memset(c, 0, sizeof *c);
-    if (!cert_name_valid(name) || ttl_ms <= 0 || now_ms < 0)
+    if (!cert_name_valid(name) || ttl_ms <= 0 || now_ms < 0 || ttl_ms > BANTER_MAX_INT ||
+        now_ms > BANTER_MAX_INT - ttl_ms)
         return BANTER_EINVAL;
     memcpy(c->server, identity_public(server), 32);
     memcpy(c->device, device, 32);
@@ -91,7 +92,9 @@ int cert_decode(cert *c, const uint8_t *in, size_t len)
         return r;
     if (version != CERT_VERSION)
         return BANTER_EUNSUPPORTED;
-    if (n == 0 || n > BANTER_MAX_NAME)
+    /* Times are milliseconds in 0..2^53 (docs/rendezvous.md section 3). */
+    if (n == 0 || n > BANTER_MAX_NAME || c->issued_ms < 0 || c->issued_ms > BANTER_MAX_INT ||
+        c->expires_ms < 0 || c->expires_ms > BANTER_MAX_INT)
         return BANTER_ESCHEMA;
     memcpy(c->server, server, 32);
     memcpy(c->device, device, 32);

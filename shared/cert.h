@@ -32,14 +32,15 @@ typedef struct cert {
 } cert;
 
 /* Sign a certificate for device as account name, valid from now for ttl_ms.
- * BANTER_EINVAL (name not 1..64 bytes of [a-z0-9._-], ttl not positive). */
+ * BANTER_EINVAL (name not 1..64 bytes of [a-z0-9._-], ttl not positive,
+ * now_ms negative, or now_ms + ttl_ms over 2^53). */
 BANTER_WUR int cert_issue(cert *c, const identity *server, const uint8_t device[static 32],
                           const char *name, int64_t now_ms, int64_t ttl_ms);
 /* Serialise; *len receives the size. BANTER_ETOOBIG when cap is short. */
 BANTER_WUR int cert_encode(const cert *c, uint8_t *out, size_t cap, size_t *len);
 /* Parse and check the signature against the key inside. BANTER_ETRUNCATED,
- * BANTER_ETRAILING, BANTER_EUNSUPPORTED (version), BANTER_ESCHEMA (name),
- * BANTER_EIDENTITY (signature). */
+ * BANTER_ETRAILING, BANTER_EUNSUPPORTED (version), BANTER_ESCHEMA (name,
+ * or a time outside 0..2^53), BANTER_EIDENTITY (signature). */
 BANTER_WUR int cert_decode(cert *c, const uint8_t *in, size_t len);
 /* Whether a decoded certificate is for this device, from this server, and
  * valid at now: 0, BANTER_EKEYMISMATCH, BANTER_ETIMEDOUT (expired or not

@@ -3,32 +3,24 @@
 #include "jsonv.h"
 
 #include <inttypes.h>
-#include <math.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "banter_limits.h"
+#include "bcrypto.h"
 #include "utf8.h"
 
 static bool is_digit(char c) { return c >= '0' && c <= '9'; }
-
-/* Whether s[i], a digit outside any string, starts a number's integer part. */
-static bool starts_number(const char *s, size_t i)
-{
-    char p = i ? s[i - 1] : ' ';
-    if (p == '-')
-        p = i >= 2 ? s[i - 2] : ' '; /* "-0..." unless it is an exponent sign */
-    return !is_digit(p) && p != '.' && p != 'e' && p != 'E' && p != '+' && p != '-';
-}
 
 /*
  * What cJSON would let through but RFC 8259 (and docs/protocol.md 6.1)
  * refuses, in one pass that knows where strings are: a byte-order mark,
  * control characters (raw inside strings, anything but the four white-space
  * characters between tokens), the escape \u0000 (cJSON would cut the string
- * there), numbers with leading zeros, and nesting deeper than the cap.
+ * there), and nesting deeper than the cap. Numbers are checked by
+ * keep_numbers, after cJSON.
  */
 static int json_prescan(const char *s, size_t len)
 {
@@ -51,8 +43,6 @@ static int json_prescan(const char *s, size_t len)
         } else if (c == '"') {
             in_str = true;
         } else if ((unsigned char)c < 0x20 && c != '\t' && c != '\n' && c != '\r') {
-            return BANTER_EJSON;
-        } else if (c == '0' && starts_number(s, i) && i + 1 < len && is_digit(s[i + 1])) {
             return BANTER_EJSON;
         } else if (c == '{' || c == '[') {
             if (++depth > BANTER_MAX_JSON_DEPTH)
@@ -108,16 +98,62 @@ int jsonv_str(const cJSON *obj, const char *key, bool required, size_t min, size
     return 0;
 }
 
-int jsonv_int(const cJSON *obj, const char *key, double min, double max, int64_t *out)
+int jsonv_int_parse(const char *s, size_t n, int64_t min, int64_t max, int64_t *out)
+{
+    size_t i = n && s[0] == '-' ? 1 : 0;
+    uint64_t mag = 0;
+    /* At most 19 digits: mag stays below 10^19 < 2^64, so it cannot wrap. */
+    if (i >= n || n - i > 19 || !is_digit(s[i]) || (s[i] == '0' && (n - i > 1 || i)))
+        return BANTER_ESCHEMA;
+    for (size_t k = i; k < n; k++) {
+        if (!is_digit(s[k]))
+            return BANTER_ESCHEMA;
+        mag = mag * 10 + (uint64_t)(s[k] - '0');
+    }
+    int64_t v;
+    if (i == 0 && mag <= (uint64_t)INT64_MAX)
+        v = (int64_t)mag;
+    else if (i == 1 && mag <= (uint64_t)INT64_MAX)
+        v = -(int64_t)mag;
+    else if (i == 1 && mag == (uint64_t)INT64_MAX + 1)
+        v = INT64_MIN;
+    else
+        return BANTER_ESCHEMA;
+    if (v < min || v > max)
+        return BANTER_ESCHEMA;
+    *out = v;
+    return 0;
+}
+
+size_t jsonv_int_format(int64_t v, char out[static JSONV_INT_TEXT])
+{
+    int n = snprintf(out, JSONV_INT_TEXT, "%" PRId64, v);
+    return n > 0 ? (size_t)n : 0;
+}
+
+int jsonv_int_value(const cJSON *v, int64_t min, int64_t max, int64_t *out)
+{
+    /* Numbers of a parsed tree are raw items holding their text (see
+     * keep_numbers); anything else is not a number from the wire. */
+    if (!cJSON_IsRaw(v) || !v->valuestring)
+        return BANTER_ESCHEMA;
+    return jsonv_int_parse(v->valuestring, strlen(v->valuestring), min, max, out);
+}
+
+int jsonv_int(const cJSON *obj, const char *key, int64_t min, int64_t max, int64_t *out)
+{
+    return jsonv_int_value(cJSON_GetObjectItemCaseSensitive(obj, key), min, max, out);
+}
+
+int jsonv_int_opt(const cJSON *obj, const char *key, int64_t min, int64_t max, int64_t def,
+                  int64_t *out)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    if (!cJSON_IsNumber(v))
-        return BANTER_ESCHEMA;
-    double d = v->valuedouble;
-    if (!(d >= min && d <= max) || floor(d) != d)
-        return BANTER_ESCHEMA;
-    *out = (int64_t)d;
-    return 0;
+    if (!v) {
+        *out = def;
+        return 0;
+    }
+    return jsonv_int_value(v, min, max, out);
 }
 
 void jsonv_copy(char *dst, const char *src, size_t n)
@@ -138,13 +174,19 @@ int jsonv_check_text(const char *s, size_t len, size_t min, size_t max, bool pla
     return plain && !jsonv_plain(s) ? BANTER_ESCHEMA : 0;
 }
 
-int jsonv_add_int(cJSON *o, const char *key, uint64_t v)
+int jsonv_add_int(cJSON *o, const char *key, int64_t v)
 {
-    char text[24];
-    if ((double)v > JSONV_MAX_INT)
+    char text[JSONV_INT_TEXT];
+    if (v < JSONV_INT_MIN || v > JSONV_INT_MAX)
         return BANTER_ESCHEMA;
-    snprintf(text, sizeof text, "%" PRIu64, v);
-    return cJSON_AddRawToObject(o, key, text) ? 0 : BANTER_ENOMEM;
+    jsonv_int_format(v, text);
+    if (key)
+        return cJSON_AddRawToObject(o, key, text) ? 0 : BANTER_ENOMEM;
+    cJSON *item = cJSON_CreateRaw(text);
+    if (item && cJSON_AddItemToArray(o, item))
+        return 0;
+    cJSON_Delete(item);
+    return BANTER_ENOMEM;
 }
 
 int jsonv_hex_value(const cJSON *v, uint8_t *out, size_t len)
@@ -193,11 +235,93 @@ int jsonv_add_hex(cJSON *o, const char *key, const uint8_t *p, size_t len)
     return r;
 }
 
-int jsonv_parse(const char *text, size_t len, cJSON **out)
+/* Length of the number (RFC 8259: -? (0 | [1-9][0-9]*) (.[0-9]+)?
+ * ([eE][+-]?[0-9]+)?) that starts at s[i], or 0 when the characters there
+ * are not one. cJSON takes "01", "1." and "1.e5" as numbers; JSON does not. */
+static size_t number_len(const char *s, size_t len, size_t i)
+{
+    size_t j = i < len && s[i] == '-' ? i + 1 : i;
+    if (j >= len || !is_digit(s[j]))
+        return 0;
+    if (s[j++] != '0')
+        while (j < len && is_digit(s[j]))
+            j++;
+    if (j < len && s[j] == '.') {
+        if (++j >= len || !is_digit(s[j]))
+            return 0;
+        while (j < len && is_digit(s[j]))
+            j++;
+    }
+    if (j < len && (s[j] == 'e' || s[j] == 'E')) {
+        if (++j < len && (s[j] == '+' || s[j] == '-'))
+            j++;
+        if (j >= len || !is_digit(s[j]))
+            return 0;
+        while (j < len && is_digit(s[j]))
+            j++;
+    }
+    if (j < len && (is_digit(s[j]) || strchr(".eE+-", s[j]) != NULL))
+        return 0; /* "01", "1.2.3", "1e5e5": not one number */
+    return j - i;
+}
+
+/* From *pos, the start of the next number outside strings (false: none). */
+static bool next_number(const char *s, size_t len, size_t *pos)
+{
+    for (size_t i = *pos; i < len; i++) {
+        if (s[i] == '"') {
+            for (i++; i < len && s[i] != '"'; i++)
+                if (s[i] == '\\')
+                    i++;
+        } else if (s[i] == '-' || is_digit(s[i])) {
+            *pos = i;
+            return true;
+        }
+    }
+    *pos = len;
+    return false;
+}
+
+/*
+ * Give every number of the tree its own text: cJSON has read it as a
+ * double, which is not exact above 2^53. Numbers appear in the text in the
+ * order of a depth-first walk of the tree (keys are strings), so the k-th
+ * number item is the k-th number in the text. Each becomes a cJSON_Raw
+ * item with that text (cJSON_Delete frees it), which only jsonv_int reads.
+ */
+static int keep_numbers(cJSON *item, const char *s, size_t len, size_t *pos)
+{
+    for (; item; item = item->next) {
+        if (item->child) {
+            int r = keep_numbers(item->child, s, len, pos);
+            if (r)
+                return r;
+        }
+        if (!cJSON_IsNumber(item))
+            continue;
+        size_t n = next_number(s, len, pos) ? number_len(s, len, *pos) : 0;
+        if (n == 0)
+            return BANTER_EJSON;
+        char *text = cJSON_malloc(n + 1);
+        if (!text)
+            return BANTER_ENOMEM;
+        memcpy(text, s + *pos, n);
+        text[n] = '\0';
+        item->type = cJSON_Raw;
+        item->valuestring = text;
+        item->valuedouble = 0;
+        item->valueint = 0;
+        *pos += n;
+    }
+    return 0;
+}
+
+int jsonv_parse_max(const char *text, size_t len, size_t max, cJSON **out)
 {
     const char *end = NULL;
+    size_t pos = 0;
     *out = NULL;
-    if (len > BANTER_MAX_JSON)
+    if (len > max)
         return BANTER_ETOOBIG;
     if (!utf8_valid(text, len))
         return BANTER_EUTF8;
@@ -211,9 +335,13 @@ int jsonv_parse(const char *text, size_t len, cJSON **out)
         end++;
     if (!end || end != text + len)
         r = BANTER_EJSON;
-    else if (!cJSON_IsObject(o))
-        r = BANTER_ESCHEMA;
     else
+        r = keep_numbers(o, text, len, &pos);
+    if (!r && next_number(text, len, &pos))
+        r = BANTER_EJSON; /* a number cJSON did not see: cannot happen */
+    if (!r && !cJSON_IsObject(o))
+        r = BANTER_ESCHEMA;
+    if (!r)
         r = jsonv_members(o);
     if (r) {
         cJSON_Delete(o);
@@ -223,19 +351,48 @@ int jsonv_parse(const char *text, size_t len, cJSON **out)
     return 0;
 }
 
-int jsonv_write(const cJSON *o, uint8_t type, buf *out)
+int jsonv_parse(const char *text, size_t len, cJSON **out)
+{
+    return jsonv_parse_max(text, len, BANTER_MAX_JSON, out);
+}
+
+static void wipe_values(cJSON *o)
+{
+    for (; o; o = o->next) {
+        if (o->valuestring)
+            bcrypto_wipe(o->valuestring, strlen(o->valuestring));
+        wipe_values(o->child);
+    }
+}
+
+void jsonv_delete_wiped(cJSON *o)
+{
+    wipe_values(o);
+    cJSON_Delete(o);
+}
+
+static int print_into(const cJSON *o, bool typed, uint8_t type, size_t max, buf *out)
 {
     char *text = cJSON_PrintUnformatted(o);
     if (!text)
         return BANTER_ENOMEM;
-    size_t n = strlen(text);
+    size_t n = strlen(text), k = typed ? 1 : 0;
     uint8_t *dst;
-    int r = n > BANTER_MAX_JSON ? BANTER_ETOOBIG : buf_reserve(out, n + 1, &dst);
+    int r = n > max ? BANTER_ETOOBIG : buf_reserve(out, n + k, &dst);
     if (r == 0) {
-        dst[0] = type;
-        memcpy(dst + 1, text, n);
-        buf_commit(out, n + 1);
+        if (typed)
+            dst[0] = type;
+        memcpy(dst + k, text, n);
+        buf_commit(out, n + k);
     }
+    bcrypto_wipe(text, n); /* it may have held a password (RV_LOGIN, login) */
     cJSON_free(text);
     return r;
 }
+
+int jsonv_write(const cJSON *o, uint8_t type, buf *out)
+{
+    return print_into(o, true, type, BANTER_MAX_JSON, out);
+}
+
+int jsonv_print(const cJSON *o, size_t max, buf *out) { return print_into(o, false, 0, max, out); }

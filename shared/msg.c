@@ -3,9 +3,6 @@
 #include "msg.h"
 
 #include <cJSON.h>
-#include <inttypes.h>
-#include <math.h>
-#include <stdio.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,9 +59,6 @@ int msg_id_from_hex(uint8_t id[static MSG_ID_LEN], const char *hex)
 
 /* ---- decoding JSON ---- */
 
-/* Nesting depth, unescaped control characters in strings, and "\u0000"
- * (cJSON would cut the string there), in one pass that knows where strings
- * are. */
 static int get_id(const cJSON *obj, const char *key, uint8_t id[static MSG_ID_LEN])
 {
     const char *s;
@@ -116,7 +110,7 @@ static int decode_chat(const cJSON *o, struct msg_chat *c)
     int r = get_id(o, "id", c->id);
     if (r)
         return r;
-    r = jsonv_int(o, "ts", 0, JSONV_MAX_INT, &c->ts_ms);
+    r = jsonv_int(o, "ts", 0, JSONV_INT_MAX, &c->ts_ms);
     if (r)
         return r;
     r = jsonv_str(o, "body", true, 1, BANTER_MAX_BODY, &s, &n);
@@ -145,7 +139,7 @@ static int decode_offer(const cJSON *o, struct msg_offer *f)
     int64_t v;
     int r = get_id(o, "id", f->id);
     if (!r)
-        r = jsonv_int(o, "ts", 0, JSONV_MAX_INT, &f->ts_ms);
+        r = jsonv_int(o, "ts", 0, JSONV_INT_MAX, &f->ts_ms);
     if (r)
         return r;
     const cJSON *files = cJSON_GetObjectItemCaseSensitive(o, "files");
@@ -160,7 +154,7 @@ static int decode_offer(const cJSON *o, struct msg_offer *f)
     if (!f->files)
         return BANTER_ENOMEM;
     f->nfiles = (size_t)count;
-    double total = 0;
+    uint64_t total = 0; /* at most 256 sizes of at most 2^53: no wrap */
     size_t i = 0;
     const cJSON *it;
     cJSON_ArrayForEach (it, files) {
@@ -171,19 +165,19 @@ static int decode_offer(const cJSON *o, struct msg_offer *f)
             return BANTER_ESCHEMA;
         r = jsonv_str(it, "name", true, 1, BANTER_MAX_PATH, &name, &n);
         if (!r)
-            r = jsonv_int(it, "size", 0, JSONV_MAX_INT, &v);
+            r = jsonv_int(it, "size", 0, JSONV_INT_MAX, &v);
         if (!r)
             r = get_hash(it, "hash", e->hash);
         if (r)
             return r;
         e->size = (uint64_t)v;
-        total += (double)v;
+        total += (uint64_t)v;
         e->name = malloc(n + 1);
         if (!e->name)
             return BANTER_ENOMEM;
         jsonv_copy(e->name, name, n);
     }
-    return total > JSONV_MAX_INT ? BANTER_ESCHEMA : 0;
+    return total > (uint64_t)JSONV_INT_MAX ? BANTER_ESCHEMA : 0;
 }
 
 static int decode_reason(const cJSON *o, const char *key, char out[static BANTER_MAX_REASON + 1])
@@ -206,7 +200,7 @@ static int decode_file_msg(const cJSON *o, msg *m)
     case MSG_FILE_ACCEPT:
         r = get_id(o, "id", m->u.accept.id);
         if (!r)
-            r = jsonv_int(o, "offset", 0, JSONV_MAX_INT, &v);
+            r = jsonv_int(o, "offset", 0, JSONV_INT_MAX, &v);
         if (!r)
             m->u.accept.offset = (uint64_t)v;
         return r;
@@ -294,7 +288,11 @@ static int decode_binary(msg *m, const uint8_t *p, size_t len)
             memcpy(m->u.chunk.transfer, t, MSG_ID_LEN);
         m->u.chunk.data = cur_rest(&c, &m->u.chunk.len);
     }
-    return cur_finish(&c);
+    int r = cur_finish(&c);
+    /* A CHUNK's offset counts bytes of a transfer: 0..2^53 (docs/protocol.md). */
+    if (!r && m->type == MSG_CHUNK && m->u.chunk.offset > (uint64_t)JSONV_INT_MAX)
+        r = BANTER_ESCHEMA;
+    return r;
 }
 
 int msg_decode(msg *m, const uint8_t *pt, size_t len)
@@ -393,12 +391,15 @@ static int add_reason(cJSON *o, const char *key, const char *s, size_t cap)
 static int build_offer(const struct msg_offer *f, cJSON *o)
 {
     char hex[2 * BANTER_FILE_HASHLEN + 1];
-    double total = 0;
+    uint64_t total = 0;
     int r;
     if (f->nfiles < 1 || f->nfiles > BANTER_MAX_FILES || !f->files || f->ts_ms < 0)
         return BANTER_ESCHEMA;
-    if (add_id(o, "id", f->id) || jsonv_add_int(o, "ts", (uint64_t)f->ts_ms))
+    if (add_id(o, "id", f->id))
         return BANTER_ENOMEM;
+    r = jsonv_add_int(o, "ts", f->ts_ms);
+    if (r)
+        return r;
     cJSON *a = cJSON_AddArrayToObject(o, "files");
     if (!a)
         return BANTER_ENOMEM;
@@ -409,7 +410,9 @@ static int build_offer(const struct msg_offer *f, cJSON *o)
         r = jsonv_check_text(e->name, strlen(e->name), 1, BANTER_MAX_PATH, false);
         if (r)
             return r;
-        total += (double)e->size;
+        if (e->size > (uint64_t)JSONV_INT_MAX)
+            return BANTER_ESCHEMA;
+        total += e->size;
         cJSON *it = cJSON_CreateObject();
         if (!it || !cJSON_AddItemToArray(a, it)) {
             cJSON_Delete(it);
@@ -418,13 +421,13 @@ static int build_offer(const struct msg_offer *f, cJSON *o)
         sodium_bin2hex(hex, sizeof hex, e->hash, sizeof e->hash);
         if (!cJSON_AddStringToObject(it, "name", e->name))
             return BANTER_ENOMEM;
-        r = jsonv_add_int(it, "size", e->size);
+        r = jsonv_add_int(it, "size", (int64_t)e->size);
         if (r)
             return r;
         if (!cJSON_AddStringToObject(it, "hash", hex))
             return BANTER_ENOMEM;
     }
-    return total > JSONV_MAX_INT ? BANTER_ESCHEMA : 0;
+    return total > (uint64_t)JSONV_INT_MAX ? BANTER_ESCHEMA : 0;
 }
 
 static int build_file_msg(const msg *m, cJSON *o)
@@ -433,9 +436,11 @@ static int build_file_msg(const msg *m, cJSON *o)
     case MSG_FILE_OFFER:
         return build_offer(&m->u.offer, o);
     case MSG_FILE_ACCEPT:
+        if (m->u.accept.offset > (uint64_t)JSONV_INT_MAX)
+            return BANTER_ESCHEMA;
         if (add_id(o, "id", m->u.accept.id))
             return BANTER_ENOMEM;
-        return jsonv_add_int(o, "offset", m->u.accept.offset);
+        return jsonv_add_int(o, "offset", (int64_t)m->u.accept.offset);
     case MSG_FILE_DECLINE:
     case MSG_FILE_CANCEL:
         if (add_id(o, "id", m->u.end.id))
@@ -464,8 +469,10 @@ static int build_json(const msg *m, cJSON *o)
         r = jsonv_check_text(h->name, strnlen(h->name, sizeof h->name), 1, BANTER_MAX_NAME, true);
         if (r)
             return r;
-        if (!cJSON_AddNumberToObject(o, "v", h->version) ||
-            !cJSON_AddStringToObject(o, "name", h->name))
+        r = jsonv_add_int(o, "v", h->version);
+        if (r)
+            return r;
+        if (!cJSON_AddStringToObject(o, "name", h->name))
             return BANTER_ENOMEM;
         if (h->nfeatures) {
             cJSON *a = cJSON_AddArrayToObject(o, "features");
@@ -488,17 +495,16 @@ static int build_json(const msg *m, cJSON *o)
     }
     case MSG_CHAT: {
         const struct msg_chat *c = &m->u.chat;
-        if (!c->body || c->ts_ms < 0 || (double)c->ts_ms > JSONV_MAX_INT)
+        if (!c->body || c->ts_ms < 0)
             return BANTER_ESCHEMA;
         r = jsonv_check_text(c->body, c->body_len, 1, BANTER_MAX_BODY, false);
+        if (!r && add_id(o, "id", c->id))
+            r = BANTER_ENOMEM;
+        if (!r)
+            r = jsonv_add_int(o, "ts", c->ts_ms); /* ESCHEMA over 2^53 */
         if (r)
             return r;
-        /* Written as an integer: cJSON's number printing would round values
-         * above 10^15. */
-        char ts[24];
-        snprintf(ts, sizeof ts, "%" PRId64, c->ts_ms);
-        if (add_id(o, "id", c->id) || !cJSON_AddRawToObject(o, "ts", ts) ||
-            !cJSON_AddStringToObject(o, "body", c->body))
+        if (!cJSON_AddStringToObject(o, "body", c->body))
             return BANTER_ENOMEM;
         if (c->broadcast && !cJSON_AddTrueToObject(o, "broadcast"))
             return BANTER_ENOMEM;
@@ -564,6 +570,8 @@ int msg_encode(const msg *m, buf *out)
     const struct msg_chunk *c = &m->u.chunk;
     if (c->len > BANTER_MAX_CHUNK)
         return BANTER_ETOOBIG;
+    if (c->offset > (uint64_t)JSONV_INT_MAX)
+        return BANTER_ESCHEMA;
     r = buf_reserve(out, BANTER_CHUNK_HDR + c->len, &dst);
     if (r)
         return r;

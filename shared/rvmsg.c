@@ -153,7 +153,7 @@ static int decode_search(const cJSON *o, struct rv_search *q)
         c->contains = op[0] == 'c';
         jsonv_copy(c->value, val, n);
     }
-    int r = jsonv_int(o, "page", 0, 1000000, &v);
+    int r = jsonv_int(o, "page", 0, RV_PAGE_MAX, &v);
     if (r)
         return r;
     q->page = (uint32_t)v;
@@ -169,11 +169,11 @@ static int decode_page(const cJSON *o, uint64_t *total, uint32_t *page, size_t m
                        void **items, const cJSON **users)
 {
     int64_t v;
-    int r = jsonv_int(o, "total", 0, JSONV_MAX_INT, &v);
+    int r = jsonv_int(o, "total", 0, JSONV_INT_MAX, &v);
     if (r)
         return r;
     *total = (uint64_t)v;
-    r = jsonv_int(o, "page", 0, 1000000, &v);
+    r = jsonv_int(o, "page", 0, RV_PAGE_MAX, &v);
     if (r)
         return r;
     *page = (uint32_t)v;
@@ -228,7 +228,7 @@ static int decode_auth(const cJSON *o, struct rv_auth *a)
         return BANTER_ESCHEMA;
     jsonv_copy(a->error, s, n);
     if (cJSON_GetObjectItemCaseSensitive(o, "retry_after_ms")) {
-        r = jsonv_int(o, "retry_after_ms", 0, 86400000, &v);
+        r = jsonv_int(o, "retry_after_ms", 0, RV_RETRY_MAX_MS, &v);
         a->retry_after_ms = v;
     }
     return r;
@@ -362,7 +362,7 @@ static int decode_bto(const cJSON *o, struct rv_broadcast_to *b)
         return BANTER_ESCHEMA;
     if (s)
         jsonv_copy(b->department, s, n);
-    r = jsonv_int(o, "page", 0, 1000000, &v);
+    r = jsonv_int(o, "page", 0, RV_PAGE_MAX, &v);
     b->page = (uint32_t)v;
     return r;
 }
@@ -476,7 +476,7 @@ static int decode_seal(struct rv_seal *s, bool sealed, const uint8_t *p, size_t 
         return BANTER_ESCHEMA;
     if (sealed) {
         uint64_t t = load_be64(p + RV_ID_LEN + 1);
-        if (t > JSONV_MAX_INT)
+        if (t > (uint64_t)JSONV_INT_MAX)
             return BANTER_ESCHEMA;
         s->created_ms = (int64_t)t;
     }
@@ -570,7 +570,8 @@ static int build_profile(const struct rv_profile *p, cJSON *o)
 
 static int build_search(const struct rv_search *q, cJSON *o)
 {
-    if (q->n < 1 || q->n > RV_SEARCH_MAX || q->per_page < 1 || q->per_page > RV_PER_PAGE_MAX)
+    if (q->n < 1 || q->n > RV_SEARCH_MAX || q->per_page < 1 || q->per_page > RV_PER_PAGE_MAX ||
+        q->page > RV_PAGE_MAX)
         return BANTER_ESCHEMA;
     cJSON *a = cJSON_AddArrayToObject(o, "q");
     if (!a)
@@ -605,9 +606,9 @@ static cJSON *add_object(cJSON *array)
 /* "total", "page" and an empty "users" array (*a) for n of at most max. */
 static int build_page(cJSON *o, uint64_t total, uint32_t page, size_t n, size_t max, cJSON **a)
 {
-    if (n > max)
+    if (n > max || total > (uint64_t)JSONV_INT_MAX || page > RV_PAGE_MAX)
         return BANTER_ESCHEMA;
-    int r = jsonv_add_int(o, "total", total);
+    int r = jsonv_add_int(o, "total", (int64_t)total);
     if (!r)
         r = jsonv_add_int(o, "page", page);
     *a = r ? NULL : cJSON_AddArrayToObject(o, "users");
@@ -640,7 +641,9 @@ static int build_auth(const struct rv_auth *a, cJSON *o)
     int r = add_text(o, "error", a->error, 1, BANTER_MAX_ERRCODE, true);
     if (r || a->retry_after_ms <= 0)
         return r;
-    return jsonv_add_int(o, "retry_after_ms", (uint64_t)a->retry_after_ms);
+    if (a->retry_after_ms > RV_RETRY_MAX_MS)
+        return BANTER_ESCHEMA;
+    return jsonv_add_int(o, "retry_after_ms", a->retry_after_ms);
 }
 
 static int add_devices(cJSON *o, size_t n, const uint8_t dev[][RV_KEY_LEN])
@@ -725,8 +728,8 @@ static int build_stored(const struct rv_stored *st, cJSON *o, bool full)
 
 static int build_bto(const struct rv_broadcast_to *b, cJSON *o)
 {
-    int r = 0;
-    if (b->department[0])
+    int r = b->page > RV_PAGE_MAX ? BANTER_ESCHEMA : 0;
+    if (!r && b->department[0])
         r = add_text(o, "department", b->department, 0, 64, true);
     return r ? r : jsonv_add_int(o, "page", b->page);
 }
@@ -786,7 +789,7 @@ static int encode_seal(const struct rv_seal *s, bool sealed, uint8_t type, buf *
 {
     size_t nlen = strlen(s->user);
     if (!cert_name_valid(s->user) || (s->flags & ~RV_SEAL_BROADCAST) || !s->sealed_len ||
-        (sealed && (s->created_ms < 0 || (uint64_t)s->created_ms > JSONV_MAX_INT)))
+        (sealed && (s->created_ms < 0 || s->created_ms > JSONV_INT_MAX)))
         return BANTER_ESCHEMA;
     size_t total = 1 + RV_ID_LEN + 1 + (sealed ? 8u : 0u) + 1 + nlen + RV_KEY_LEN + s->sealed_len;
     if (total > BANTER_MAX_PLAINTEXT)

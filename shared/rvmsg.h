@@ -19,16 +19,18 @@
 #include "error.h"
 
 #define RV_PASSWORD_MAX     1024u
-#define RV_SEARCH_MAX       8u    /* criteria per search */
-#define RV_PER_PAGE_MAX     100u  /* users per result page */
-#define RV_VALUE_MAX        512u  /* longest profile field */
-#define RV_TEXT_MAX         128u  /* status text */
-#define RV_DEVICES_MAX      16u   /* devices per account */
-#define RV_CONTACTS_PER_MSG 16u   /* contacts in one RV_CONTACTS */
-#define RV_RCPT_PER_PAGE    32u   /* users in one RV_RECIPIENTS */
-#define RV_ID_LEN           16u   /* message id (as msg.h MSG_ID_LEN) */
-#define RV_KEY_LEN          32u   /* an Ed25519 device key */
-#define RV_SEAL_BROADCAST   0x01u /* RV_SEAL/RV_SEALED flag: a broadcast */
+#define RV_SEARCH_MAX       8u       /* criteria per search */
+#define RV_PER_PAGE_MAX     100u     /* users per result page */
+#define RV_PAGE_MAX         1000000u /* largest page number (from 0) */
+#define RV_RETRY_MAX_MS     86400000 /* largest RV_AUTH retry_after_ms (a day) */
+#define RV_VALUE_MAX        512u     /* longest profile field */
+#define RV_TEXT_MAX         128u     /* status text */
+#define RV_DEVICES_MAX      16u      /* devices per account */
+#define RV_CONTACTS_PER_MSG 16u      /* contacts in one RV_CONTACTS */
+#define RV_RCPT_PER_PAGE    32u      /* users in one RV_RECIPIENTS */
+#define RV_ID_LEN           16u      /* message id (as msg.h MSG_ID_LEN) */
+#define RV_KEY_LEN          32u      /* an Ed25519 device key */
+#define RV_SEAL_BROADCAST   0x01u    /* RV_SEAL/RV_SEALED flag: a broadcast */
 
 typedef enum rv_type {
     RV_LOGIN = 0x20,

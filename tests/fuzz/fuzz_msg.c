@@ -65,7 +65,8 @@ static void check_decoded(const msg *m, const uint8_t *pt, size_t len)
         break;
     case MSG_CHAT:
         if (!m->u.chat.body || m->u.chat.body_len == 0 || m->u.chat.body_len > BANTER_MAX_BODY ||
-            strlen(m->u.chat.body) != m->u.chat.body_len || m->u.chat.ts_ms < 0)
+            strlen(m->u.chat.body) != m->u.chat.body_len || m->u.chat.ts_ms < 0 ||
+            m->u.chat.ts_ms > BANTER_MAX_INT)
             abort();
         check_text(m->u.chat.body, BANTER_MAX_BODY);
         break;
@@ -85,6 +86,7 @@ static void check_decoded(const msg *m, const uint8_t *pt, size_t len)
         break;
     case MSG_CHUNK: /* the data is borrowed from pt */
         if (len < BANTER_CHUNK_HDR || m->u.chunk.len != len - BANTER_CHUNK_HDR ||
+            m->u.chunk.offset > BANTER_MAX_FILE_SIZE ||
             (m->u.chunk.len && m->u.chunk.data != pt + BANTER_CHUNK_HDR))
             abort();
         break;

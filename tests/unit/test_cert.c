@@ -70,6 +70,31 @@ static void test_names(void **state)
     identity_free(s);
 }
 
+/* Times are milliseconds in 0..2^53: issued so, and refused otherwise. */
+static void test_time_range(void **state)
+{
+    (void)state;
+    identity *s = server(4);
+    uint8_t dev[32] = {9}, b[CERT_LEN_MAX];
+    cert c, d;
+    size_t n;
+    const int64_t max = INT64_C(9007199254740992);
+    assert_int_equal(cert_issue(&c, s, dev, "ada", max - 10, 10), 0);
+    assert_int_equal(cert_issue(&c, s, dev, "ada", max - 10, 11), BANTER_EINVAL);
+    assert_int_equal(cert_issue(&c, s, dev, "ada", 0, INT64_MAX), BANTER_EINVAL);
+    assert_int_equal(cert_issue(&c, s, dev, "ada", max - 10, 10), 0);
+    assert_int_equal(cert_encode(&c, b, sizeof b, &n), 0);
+    assert_int_equal(cert_decode(&d, b, n), 0);
+    assert_true(d.expires_ms == max);
+    /* expires_ms is at 1 + 32 + 32 + 8: 2^53 + 1 and 2^64 - 1 are refused
+     * for what they are, before the signature. */
+    b[1 + 32 + 32 + 8 + 7] |= 1;
+    assert_int_equal(cert_decode(&d, b, n), BANTER_ESCHEMA);
+    memset(b + 1 + 32 + 32, 0xff, 8); /* issued_ms */
+    assert_int_equal(cert_decode(&d, b, n), BANTER_ESCHEMA);
+    identity_free(s);
+}
+
 int main(void)
 {
     if (bcrypto_init() != 0)
@@ -77,6 +102,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip_and_checks),
         cmocka_unit_test(test_names),
+        cmocka_unit_test(test_time_range),
     };
     return cmocka_run_group_tests_name("cert", tests, NULL, NULL);
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* test_msg.c - the message codec: every type round-trips, every refusal has its own code, and
  * the encoder refuses what the decoder would. */
+#include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -347,14 +348,15 @@ static void test_roundtrip_binary(void **state)
     memset(&in, 0, sizeof in);
     in.type = MSG_CHUNK;
     memcpy(in.u.chunk.transfer, test_id, MSG_ID_LEN);
-    in.u.chunk.offset = 0x1122334455667788ull;
+    in.u.chunk.offset = 0x0011223344556677ull;
     in.u.chunk.data = data;
     in.u.chunk.len = 1000;
     w = roundtrip(&in, &out, &n);
     assert_int_equal(n, BANTER_CHUNK_HDR + 1000);
     assert_memory_equal(w + 1, test_id, MSG_ID_LEN);
-    assert_int_equal(w[1 + MSG_ID_LEN], 0x11);
-    assert_int_equal(w[BANTER_CHUNK_HDR - 1], 0x88);
+    assert_int_equal(w[1 + MSG_ID_LEN], 0x00);
+    assert_int_equal(w[2 + MSG_ID_LEN], 0x11);
+    assert_int_equal(w[BANTER_CHUNK_HDR - 1], 0x77);
     assert_memory_equal(out.u.chunk.transfer, test_id, MSG_ID_LEN);
     assert_true(out.u.chunk.offset == in.u.chunk.offset);
     assert_int_equal(out.u.chunk.len, 1000);
@@ -378,6 +380,25 @@ static void test_roundtrip_binary(void **state)
     assert_memory_equal(out.u.chunk.data, data, BANTER_MAX_CHUNK);
     msg_clear(&out);
     free(w);
+
+    /* The offset is 0..2^53, both ways. */
+    in.u.chunk.len = 3;
+    in.u.chunk.offset = UINT64_C(9007199254740992);
+    w = roundtrip(&in, &out, &n);
+    assert_true(out.u.chunk.offset == UINT64_C(9007199254740992));
+    msg_clear(&out);
+    w[BANTER_CHUNK_HDR - 1] = 0x01; /* 2^53 + 1 */
+    assert_int_equal(msg_decode(&out, w, n), BANTER_ESCHEMA);
+    assert_true(msg_is_zero(&out));
+    memset(w + 1 + MSG_ID_LEN, 0xff, 8); /* 2^64 - 1 */
+    assert_int_equal(msg_decode(&out, w, n), BANTER_ESCHEMA);
+    free(w);
+    buf b;
+    buf_init(&b, BANTER_MAX_PLAINTEXT);
+    in.u.chunk.offset = UINT64_C(9007199254740993);
+    assert_int_equal(msg_encode(&in, &b), BANTER_ESCHEMA);
+    assert_int_equal(buf_len(&b), 0);
+    buf_free(&b);
 }
 
 /* ---- decoding refusals, one code each ---- */
@@ -1057,6 +1078,146 @@ static void test_file_messages(void **state)
     assert_int_equal(msg_offer_init(&in, tid, 1, BANTER_MAX_FILES + 1), BANTER_EINVAL);
 }
 
+/* ---- integers are exact (docs/protocol.md 6.1) ---- */
+
+#define HASH64 "\"hash\":\"" ID_HEX ID_HEX "\""
+
+/* Every integer field, as the text before and after the number, with its
+ * range. */
+static const struct int_field {
+    uint8_t type;
+    const char *pre, *post;
+    int64_t min, max;
+} int_fields[] = {
+    {MSG_HELLO, "{\"v\":", ",\"name\":\"a\"}", 1, 255},
+    {MSG_CHAT, "{" ID_LIT ",\"ts\":", ",\"body\":\"a\"}", 0, INT64_C(9007199254740992)},
+    {MSG_FILE_OFFER, "{" ID_LIT ",\"ts\":", ",\"files\":[{\"name\":\"a\",\"size\":1," HASH64 "}]}",
+     0, INT64_C(9007199254740992)},
+    {MSG_FILE_OFFER, "{" ID_LIT ",\"ts\":1,\"files\":[{\"name\":\"a\",\"size\":", "," HASH64 "}]}",
+     0, INT64_C(9007199254740992)},
+    {MSG_FILE_ACCEPT, "{" ID_LIT ",\"offset\":", "}", 0, INT64_C(9007199254740992)},
+    {MSG_FILE_RESULT, "{" ID_LIT ",\"file\":", ",\"ok\":true}", 0, 255},
+};
+
+static int decode_int_field(const struct int_field *f, const char *num)
+{
+    msg m;
+    char *json = cat3(f->pre, num, f->post);
+    int r = decode_str(&m, f->type, json);
+    msg_clear(&m);
+    free(json);
+    return r;
+}
+
+/* Whether the n bytes at p hold the text s. */
+static bool holds(const uint8_t *p, size_t n, const char *s)
+{
+    size_t k = strlen(s);
+    for (size_t i = 0; i + k <= n; i++)
+        if (memcmp(p + i, s, k) == 0)
+            return true;
+    return false;
+}
+
+static void test_integers_exact(void **state)
+{
+    (void)state;
+    /* Refused whatever the field's range: not integers, or beyond 2^53. */
+    static const struct {
+        const char *text;
+        int want;
+    } bad[] = {
+        {"9007199254740993", BANTER_ESCHEMA},     /* 2^53 + 1: a double rounds it to 2^53 */
+        {"9007199254740994", BANTER_ESCHEMA},     /* 2^53 + 2 */
+        {"9223372036854775807", BANTER_ESCHEMA},  /* INT64_MAX */
+        {"9223372036854775808", BANTER_ESCHEMA},  /* INT64_MAX + 1 */
+        {"18446744073709551617", BANTER_ESCHEMA}, /* 2^64 + 1 */
+        {"100000000000000000000000", BANTER_ESCHEMA},
+        {"-9223372036854775809", BANTER_ESCHEMA},
+        {"1e3", BANTER_ESCHEMA}, /* 1000, but not written as an integer */
+        {"1E3", BANTER_ESCHEMA},
+        {"1.0", BANTER_ESCHEMA},
+        {"10e-1", BANTER_ESCHEMA},
+        {"-0", BANTER_ESCHEMA},
+        {"-1", BANTER_ESCHEMA}, /* below every range here */
+        {"0100", BANTER_EJSON}, /* leading zero: not JSON at all */
+        {"00", BANTER_EJSON},
+        {"-01", BANTER_EJSON},
+        {"1.", BANTER_EJSON},
+        {".5", BANTER_EJSON},
+        {"+1", BANTER_EJSON},
+        {"-", BANTER_EJSON},
+        {"1e", BANTER_EJSON},
+        {"1.e3", BANTER_EJSON},
+        {"0x10", BANTER_EJSON},
+        {"\"1\"", BANTER_ESCHEMA},
+        {"true", BANTER_ESCHEMA},
+        {"null", BANTER_ESCHEMA},
+        {"[1]", BANTER_ESCHEMA},
+    };
+    char num[32];
+    for (size_t f = 0; f < sizeof int_fields / sizeof int_fields[0]; f++) {
+        const struct int_field *fl = &int_fields[f];
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+            int r = decode_int_field(fl, bad[i].text);
+            if (r != bad[i].want)
+                fail_msg("field %zu, %s: got %s, want %s", f, bad[i].text, banter_errname(r),
+                         banter_errname(bad[i].want));
+        }
+        /* The ends of the range are taken, one beyond is refused. */
+        snprintf(num, sizeof num, "%" PRId64, fl->min);
+        assert_int_equal(decode_int_field(fl, num), 0);
+        snprintf(num, sizeof num, "%" PRId64, fl->max);
+        assert_int_equal(decode_int_field(fl, num), 0);
+        snprintf(num, sizeof num, "%" PRId64, fl->min - 1);
+        assert_int_equal(decode_int_field(fl, num), BANTER_ESCHEMA);
+        snprintf(num, sizeof num, "%" PRId64, fl->max + 1);
+        assert_int_equal(decode_int_field(fl, num), BANTER_ESCHEMA);
+    }
+
+    /* 2^53 is read and written back exactly (not 9.00719925474099e+15). */
+    msg m;
+    ACCEPT(&m, MSG_CHAT, "{" ID_LIT ",\"ts\":9007199254740992,\"body\":\"a\"}");
+    assert_true(m.u.chat.ts_ms == INT64_C(9007199254740992));
+    buf b;
+    buf_init(&b, BANTER_MAX_PLAINTEXT);
+    assert_int_equal(msg_encode(&m, &b), 0);
+    assert_true(holds(buf_data(&b), buf_len(&b), "\"ts\":9007199254740992,"));
+    buf_free(&b);
+    /* ... and one more is refused by the encoder too. */
+    m.u.chat.ts_ms = INT64_C(9007199254740993);
+    buf_init(&b, BANTER_MAX_PLAINTEXT);
+    assert_int_equal(msg_encode(&m, &b), BANTER_ESCHEMA);
+    assert_int_equal(buf_len(&b), 0);
+    buf_free(&b);
+    msg_clear(&m);
+
+    /* Numbers of unknown members may be any JSON number; only their
+     * grammar is checked. */
+    ACCEPT(&m, MSG_BYE, "{\"x\":[1e400,-0.5,9007199254740993,-0],\"y\":1E+2}");
+    msg_clear(&m);
+    EXPECT(MSG_BYE, "{\"x\":01}", BANTER_EJSON);
+    EXPECT(MSG_BYE, "{\"x\":[1,2.]}", BANTER_EJSON);
+    /* Digits inside strings are not numbers. */
+    ACCEPT(&m, MSG_BYE, "{\"0\":\"-01\",\"reason\":\"1. 00 \\\"-\\\" 2e\"}");
+    assert_string_equal(m.u.bye.reason, "1. 00 \"-\" 2e");
+    msg_clear(&m);
+
+    /* Offer sizes add up exactly: 2^53 in all is the most. */
+    char text[512];
+    snprintf(text, sizeof text,
+             "{%s,\"ts\":1,\"files\":[{\"name\":\"a\",\"size\":9007199254740991,%s},"
+             "{\"name\":\"b\",\"size\":1,%s}]}",
+             ID_LIT, HASH64, HASH64);
+    ACCEPT(&m, MSG_FILE_OFFER, text);
+    msg_clear(&m);
+    snprintf(text, sizeof text,
+             "{%s,\"ts\":1,\"files\":[{\"name\":\"a\",\"size\":9007199254740991,%s},"
+             "{\"name\":\"b\",\"size\":2,%s}]}",
+             ID_LIT, HASH64, HASH64);
+    EXPECT(MSG_FILE_OFFER, text, BANTER_ESCHEMA);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -1083,6 +1244,7 @@ int main(void)
         cmocka_unit_test(test_clear),
         cmocka_unit_test(test_decode_strict_json),
         cmocka_unit_test(test_file_messages),
+        cmocka_unit_test(test_integers_exact),
     };
     return cmocka_run_group_tests_name("msg", tests, NULL, NULL);
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* test_rvmsg.c - node <-> rendezvous codec: round trips and refusals. */
+#include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -324,6 +325,117 @@ static void test_seal_messages(void **state)
     buf_free(&w);
 }
 
+/* Every integer field is exact and in its range (docs/rendezvous.md 2). */
+static const struct rv_int_field {
+    uint8_t type;
+    const char *pre, *post;
+    int64_t min, max;
+} rv_int_fields[] = {
+    {RV_AUTH, "{\"ok\":false,\"error\":\"ERATE\",\"retry_after_ms\":", "}", 0, 86400000},
+    {RV_SEARCH, "{\"q\":[{\"field\":\"user\",\"op\":\"eq\",\"value\":\"a\"}],\"page\":",
+     ",\"per_page\":1}", 0, 1000000},
+    {RV_SEARCH,
+     "{\"q\":[{\"field\":\"user\",\"op\":\"eq\",\"value\":\"a\"}],\"page\":0,\"per_page\":", "}", 1,
+     100},
+    {RV_SEARCH_RESULT, "{\"total\":", ",\"page\":0,\"users\":[]}", 0, INT64_C(9007199254740992)},
+    {RV_SEARCH_RESULT, "{\"total\":0,\"page\":", ",\"users\":[]}", 0, 1000000},
+    {RV_BROADCAST_TO, "{\"page\":", "}", 0, 1000000},
+    {RV_RECIPIENTS, "{\"total\":", ",\"page\":0,\"users\":[]}", 0, INT64_C(9007199254740992)},
+    {RV_RECIPIENTS, "{\"total\":0,\"page\":", ",\"users\":[]}", 0, 1000000},
+};
+
+static int dec_int(const struct rv_int_field *f, const char *num)
+{
+    char json[512];
+    rvmsg m;
+    snprintf(json, sizeof json, "%s%s%s", f->pre, num, f->post);
+    int r = dec(&m, f->type, json);
+    rvmsg_clear(&m);
+    return r;
+}
+
+static void test_integers_exact(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        int want;
+    } bad[] = {
+        {"9007199254740993", BANTER_ESCHEMA},
+        {"9223372036854775808", BANTER_ESCHEMA},
+        {"-1", BANTER_ESCHEMA},
+        {"-0", BANTER_ESCHEMA},
+        {"1e3", BANTER_ESCHEMA},
+        {"1.0", BANTER_ESCHEMA},
+        {"\"5\"", BANTER_ESCHEMA},
+        {"05", BANTER_EJSON},
+        {"1.", BANTER_EJSON},
+    };
+    char num[32];
+    for (size_t f = 0; f < sizeof rv_int_fields / sizeof rv_int_fields[0]; f++) {
+        const struct rv_int_field *fl = &rv_int_fields[f];
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+            int r = dec_int(fl, bad[i].text);
+            if (r != bad[i].want)
+                fail_msg("field %zu, %s: got %s, want %s", f, bad[i].text, banter_errname(r),
+                         banter_errname(bad[i].want));
+        }
+        snprintf(num, sizeof num, "%" PRId64, fl->min);
+        assert_int_equal(dec_int(fl, num), 0);
+        snprintf(num, sizeof num, "%" PRId64, fl->max);
+        assert_int_equal(dec_int(fl, num), 0);
+        snprintf(num, sizeof num, "%" PRId64, fl->max + 1);
+        assert_int_equal(dec_int(fl, num), BANTER_ESCHEMA);
+        if (fl->min > 0) {
+            snprintf(num, sizeof num, "%" PRId64, fl->min - 1);
+            assert_int_equal(dec_int(fl, num), BANTER_ESCHEMA);
+        }
+    }
+
+    /* The encoders refuse what the decoder would. */
+    buf w;
+    buf_init(&w, BANTER_MAX_PLAINTEXT);
+    rvmsg a = {.type = RV_AUTH};
+    snprintf(a.u.auth.error, sizeof a.u.auth.error, "ERATE");
+    a.u.auth.retry_after_ms = 86400001;
+    assert_int_equal(rvmsg_encode(&a, &w), BANTER_ESCHEMA);
+    rvmsg r = {.type = RV_RECIPIENTS};
+    r.u.rcpt.total = UINT64_C(9007199254740993);
+    assert_int_equal(rvmsg_encode(&r, &w), BANTER_ESCHEMA);
+    r.u.rcpt.total = UINT64_C(9007199254740992);
+    r.u.rcpt.page = 1000001;
+    assert_int_equal(rvmsg_encode(&r, &w), BANTER_ESCHEMA);
+    rvmsg b = {.type = RV_BROADCAST_TO};
+    b.u.bto.page = 1000001;
+    assert_int_equal(rvmsg_encode(&b, &w), BANTER_ESCHEMA);
+    assert_int_equal(buf_len(&w), 0);
+    /* 2^53 is written in digits. */
+    r.u.rcpt.page = 0;
+    assert_int_equal(rvmsg_encode(&r, &w), 0);
+    const char want[] = "{\"total\":9007199254740992,";
+    assert_true(buf_len(&w) > sizeof want);
+    assert_memory_equal(buf_data(&w) + 1, want, sizeof want - 1);
+    buf_free(&w);
+
+    /* RV_SEALED's created_ms (binary): 0..2^53 as well. */
+    uint8_t sealed[16 + 1 + 8 + 1 + 1 + 32 + 1] = {0};
+    uint8_t pt[1 + sizeof sealed];
+    pt[0] = RV_SEALED;
+    sealed[16 + 1 + 8] = 1; /* name length */
+    sealed[16 + 1 + 8 + 1] = 'a';
+    memcpy(pt + 1, sealed, sizeof sealed);
+    static const uint8_t t53[8] = {0x00, 0x20, 0, 0, 0, 0, 0, 0}; /* 2^53 */
+    memcpy(pt + 1 + 17, t53, 8);
+    rvmsg m;
+    assert_int_equal(rvmsg_decode(&m, pt, sizeof pt), 0);
+    assert_true(m.u.seal.created_ms == INT64_C(9007199254740992));
+    rvmsg_clear(&m);
+    pt[1 + 17 + 7] = 1; /* 2^53 + 1 */
+    assert_int_equal(rvmsg_decode(&m, pt, sizeof pt), BANTER_ESCHEMA);
+    memset(pt + 1 + 17, 0xff, 8);
+    assert_int_equal(rvmsg_decode(&m, pt, sizeof pt), BANTER_ESCHEMA);
+}
+
 int main(void)
 {
     if (bcrypto_init() != 0)
@@ -332,6 +444,7 @@ int main(void)
         cmocka_unit_test(test_login_auth),        cmocka_unit_test(test_profile_search),
         cmocka_unit_test(test_cert_message),      cmocka_unit_test(test_contacts_presence),
         cmocka_unit_test(test_stored_recipients), cmocka_unit_test(test_seal_messages),
+        cmocka_unit_test(test_integers_exact),
     };
     return cmocka_run_group_tests_name("rvmsg", tests, NULL, NULL);
 }

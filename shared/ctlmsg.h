@@ -1,0 +1,458 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ctlmsg.h - the codec of the node's control protocol (docs/control.md).
+ *
+ * Requests: one JSON line (without its "\n") or one WebSocket text frame
+ * in, a typed request out: its kind and every argument checked (types,
+ * lengths, UTF-8, ranges, integers exact as jsonv.h reads them). Replies
+ * and events: a typed struct in, one JSON text out (no newline: the socket
+ * adds "\n", a WebSocket frame carries it as it is). Pure code: no I/O, no
+ * clock (an event's "at" is handed in), and no cJSON pointer leaves the
+ * module.
+ *
+ * The request table exists once, in ctlmsg.c: each kind's name, flags
+ * (CTL_F_*) and argument schema. Members a request does not define are
+ * ignored (as in the peer protocol: a newer client's optional extras do
+ * not break an older node); a member it defines must have the right type
+ * (null is no exception, except for a read mark in settings_set).
+ *
+ * Errors of ctlmsg_decode, with the words for people in why:
+ *   BANTER_ETOOBIG   over BANTER_CTL_MAX_LINE bytes (the node closes)
+ *   BANTER_EUTF8     not UTF-8
+ *   BANTER_EJSON     not one well-formed JSON object (also: a member
+ *                    twice, over 32 members, nested over 8 levels)
+ *   BANTER_ESCHEMA   no "cmd", or "cmd" not a string
+ *   BANTER_EBADTYPE  an unknown "cmd"
+ *   BANTER_EINVAL    an argument missing or bad (why names it)
+ *   BANTER_ETOOLONG  a message "text" over BANTER_MAX_BODY bytes
+ *   BANTER_ENOMEM
+ */
+#ifndef BANTER_CTLMSG_H
+#define BANTER_CTLMSG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "banter_limits.h"
+#include "buf.h"
+#include "error.h"
+#include "rvmsg.h"
+
+#define CTL_ID_LEN  16 /* a message or transfer id (as MSG_ID_LEN) */
+#define CTL_WHY_CAP 512
+
+typedef enum ctl_kind {
+    CTL_ID,
+    CTL_PEERS,
+    CTL_SEND,
+    CTL_BROADCAST,
+    CTL_HISTORY,
+    CTL_VERIFY,
+    CTL_LISTEN,
+    CTL_SEND_FILE,
+    CTL_TRANSFERS,
+    CTL_ACCEPT,
+    CTL_DECLINE,
+    CTL_CANCEL,
+    CTL_SETTINGS_GET,
+    CTL_SETTINGS_SET,
+    CTL_WEB,
+    CTL_RENDEZVOUS,
+    CTL_LOGIN,
+    CTL_LOGOUT,
+    CTL_PROFILE_SET,
+    CTL_SEARCH,
+    CTL_CONTACTS,
+    CTL_REQUESTS,
+    CTL_CONTACT,
+    CTL_STATUS,
+    CTL_ORG_BROADCAST,
+    CTL_KIND_COUNT
+} ctl_kind;
+
+/* What the table says of a kind (ctl_kind_flags). */
+#define CTL_F_IDLE   0x01u /* refused (ESTATE) while a reply of the same client waits */
+#define CTL_F_WAITS  0x02u /* its reply may come later; the client waits meanwhile */
+#define CTL_F_RDV    0x04u /* served by the rendezvous part (ENOTCONF without one) */
+#define CTL_F_SECRET 0x08u /* carries a secret (a password): wiped when cleared */
+
+/* "send", "peers", ...; "?" for a kind out of range. */
+const char *ctl_kind_name(ctl_kind k);
+unsigned ctl_kind_flags(ctl_kind k);
+/* BANTER_EBADTYPE for a name that is no kind. */
+BANTER_WUR int ctl_kind_parse(const char *name, ctl_kind *out);
+
+/* Text of len bytes, NUL-terminated, owned by the request (NULL: absent). */
+typedef struct ctl_text {
+    char *s;
+    size_t len;
+} ctl_text;
+
+typedef enum ctl_theme {
+    CTL_THEME_SYSTEM,
+    CTL_THEME_LIGHT,
+    CTL_THEME_DARK,
+    CTL_THEME_COUNT
+} ctl_theme;
+
+#define CTL_FONT_MIN     12
+#define CTL_FONT_MAX     24
+#define CTL_FONT_DEFAULT 15
+
+/* One conversation's "read up to" mark. */
+struct ctl_read_mark {
+    char key[BANTER_CTL_MAX_READ_KEY + 1]; /* 1..80 printable ASCII bytes */
+    bool remove;                           /* settings_set: null, forget the mark */
+    int64_t ts;                            /* 0..2^53 milliseconds */
+};
+
+/* settings_set: the keys given (CTL_SET_* in has), checked. */
+#define CTL_SET_THEME     0x01u
+#define CTL_SET_FONT_SIZE 0x02u
+#define CTL_SET_SOUND     0x04u
+#define CTL_SET_NOTIFY    0x08u
+#define CTL_SET_READ      0x10u
+struct ctl_settings_set {
+    unsigned has;
+    ctl_theme theme;
+    int64_t font_size; /* CTL_FONT_MIN..CTL_FONT_MAX */
+    bool sound, notify;
+    size_t nread; /* 0..BANTER_CTL_MAX_READ_SET, keys distinct */
+    struct ctl_read_mark read[BANTER_CTL_MAX_READ_SET];
+};
+
+/* Requests; NUL-terminated strings everywhere. "peer" is a display name,
+ * "@account" or a fingerprint prefix: 1..BANTER_CTL_MAX_PEER bytes of
+ * UTF-8 without control characters, resolved by the node. */
+struct ctl_send {
+    char peer[BANTER_CTL_MAX_PEER + 1];
+    ctl_text text;   /* 1..BANTER_MAX_BODY bytes of UTF-8 */
+    int64_t wait_ms; /* 0..BANTER_CTL_MAX_WAIT_MS, default 0 */
+    bool wait_offline;
+};
+
+struct ctl_broadcast {
+    ctl_text text;
+};
+
+struct ctl_history {
+    char peer[BANTER_CTL_MAX_PEER + 1];
+    int64_t limit;  /* 1..BANTER_CTL_MAX_HISTORY, default 50 */
+    int64_t before; /* 0..2^53: only messages older than this seq; 0 (default): the newest */
+};
+
+struct ctl_verify {
+    char peer[BANTER_CTL_MAX_PEER + 1];
+};
+
+struct ctl_send_file {
+    char peer[BANTER_CTL_MAX_PEER + 1];
+    size_t npaths;   /* 1..BANTER_CTL_MAX_PATHS */
+    ctl_text *paths; /* each absolute, 1..BANTER_CTL_MAX_ABS_PATH bytes */
+    bool follow;
+};
+
+/* accept, decline, cancel. */
+struct ctl_xfer {
+    char id[2 * CTL_ID_LEN + 1]; /* 1..32 hex digits (either case): an id or a prefix */
+    ctl_text to;                 /* accept only; absolute path, or absent (s NULL) */
+};
+
+struct ctl_login {
+    char user[BANTER_MAX_NAME + 1];     /* an account name (cert_name_valid) */
+    char password[RV_PASSWORD_MAX + 1]; /* 1..1024 bytes; wiped by ctl_request_clear */
+};
+
+struct ctl_profile_set {
+    rv_field field; /* a profile field (not RV_F_COUNT, the account name) */
+    ctl_text value; /* 0..rv_field_max(field) bytes; plain unless RV_F_ABOUT */
+};
+
+struct ctl_search {
+    size_t n; /* 1..RV_SEARCH_MAX criteria, as "FIELD=VALUE" or "FIELD~VALUE" */
+    struct rv_criterion c[RV_SEARCH_MAX];
+    int64_t page;     /* 0..RV_PAGE_MAX, default 0 */
+    int64_t per_page; /* 1..RV_PER_PAGE_MAX, default 20 */
+};
+
+struct ctl_contact_req {
+    rv_op op;
+    char user[BANTER_MAX_NAME + 1]; /* an account name */
+};
+
+struct ctl_status {
+    rv_presence status;         /* not RV_P_OFFLINE */
+    char text[RV_TEXT_MAX + 1]; /* plain; absent: "" */
+};
+
+struct ctl_org_broadcast {
+    ctl_text text;       /* 1..BANTER_MAX_BODY bytes */
+    char department[65]; /* plain, 0..64 bytes; "": everyone */
+};
+
+typedef struct ctl_request {
+    ctl_kind kind;
+    union {
+        struct ctl_send send;
+        struct ctl_broadcast broadcast;
+        struct ctl_history history;
+        struct ctl_verify verify;
+        struct ctl_send_file send_file;
+        struct ctl_xfer xfer; /* accept, decline, cancel */
+        struct ctl_settings_set settings;
+        struct ctl_login login;
+        struct ctl_profile_set profile;
+        struct ctl_search search;
+        struct ctl_contact_req contact;
+        struct ctl_status status;
+        struct ctl_org_broadcast org_broadcast;
+    } u; /* kinds without arguments use none */
+} ctl_request;
+
+/* Decode one request of len bytes (not NUL-terminated; no newline). On
+ * success the caller calls ctl_request_clear(q); on failure q needs none
+ * and why (at least CTL_WHY_CAP bytes, cap given) says what is wrong,
+ * quoting the argument. Errors: the list at the top. A password in the
+ * text is copied into q only; the caller wipes its own copy of the line. */
+BANTER_WUR int ctlmsg_decode(ctl_request *q, const char *text, size_t len, char *why, size_t cap);
+
+/* Free what q owns and wipe it. Accepts a zeroed request. */
+void ctl_request_clear(ctl_request *q);
+
+/* Append the JSON text of q (for clients: the CLI, tests). Every argument
+ * is written when it differs from its default; what ctlmsg_decode would
+ * refuse is refused with its code (why as there) and nothing is
+ * appended. BANTER_ETOOBIG past out's cap or BANTER_CTL_MAX_LINE. */
+BANTER_WUR int ctlmsg_encode_request(const ctl_request *q, buf *out, char *why, size_t cap);
+
+/* ---- replies and events (node -> client) ----
+ *
+ * Strings are borrowed from the caller for the call; NULL is written as
+ * "" unless a member says "absent" or "null". Every string must be UTF-8
+ * (BANTER_EUTF8 otherwise: nothing is appended). Integers are written
+ * exactly and must lie in 0..2^53 (BANTER_ESCHEMA otherwise). A reply or
+ * event is refused whole or appended whole; BANTER_ETOOBIG past out's cap.
+ */
+
+/* The contact named in a reply or event: {"id","fingerprint","name"}. */
+typedef struct ctl_peer_ref {
+    const uint8_t *id; /* the contact's key (32 bytes), "id" in hex ("#ID" names it); NULL: none */
+    const char *fingerprint, *name;
+} ctl_peer_ref;
+
+/* One device of a contact. */
+typedef struct ctl_device {
+    const char *fingerprint, *name, *trust;
+    bool online;
+    const char *address, *source;
+} ctl_device;
+
+/* An entry of "peers" (also verify's "peer"). */
+typedef struct ctl_peer {
+    const uint8_t *id; /* the contact's key (32 bytes); NULL: no "id" (a device never met) */
+    const char *fingerprint, *name;
+    bool online;
+    const char *address;        /* "addresses": [] when NULL or "" */
+    const char *source, *trust; /* "lan" ...; "known" ... */
+    int64_t last_seen;          /* milliseconds */
+    /* An organisation account when account is not NULL nor "": then
+     * "account", "status", "text", "contact", "display_name" and "org"
+     * ({"account","server_fp"}) are written. */
+    const char *account, *status, *text, *contact, *display_name, *org_server_fp;
+    const char *replaces; /* "replaces" when not NULL nor "" */
+    size_t ndev;          /* "devices" */
+    const ctl_device *devs;
+} ctl_peer;
+
+/* A history entry, or what a "message" / "delivered" event carries. */
+typedef struct ctl_message {
+    uint8_t id[CTL_ID_LEN];
+    int64_t seq;        /* the store's order (history's "before") */
+    bool incoming;      /* "direction": "in" or "out" (history) */
+    const char *device; /* history: the device's fingerprint, when not NULL nor "" */
+    bool unverified;    /* "unverified": true, written only when set */
+    int64_t ts, stored; /* milliseconds ("stored": history) */
+    const char *state;  /* queued, delivered, received, stored, failed */
+    const char *error;  /* "error" when not NULL nor "" */
+    bool broadcast;
+    const char *body; /* body_len bytes of UTF-8; "links" is computed from it */
+    size_t body_len;
+} ctl_message;
+
+/* The object every transfer reply and event carries. */
+typedef struct ctl_transfer {
+    uint8_t id[CTL_ID_LEN];
+    ctl_peer_ref peer;
+    bool incoming;             /* "direction" */
+    const char *state, *name;  /* "offered" ...; the file's or folder's name */
+    int64_t files, size, done; /* count, bytes, bytes */
+    int64_t rate;              /* bytes per second (negative: 0) */
+    const char *error, *dest;
+    int64_t created; /* milliseconds */
+} ctl_transfer;
+
+/* The whole settings (settings_get, settings_set, the "settings" event). */
+typedef struct ctl_settings {
+    ctl_theme theme;
+    int64_t font_size;
+    bool sound, notify;
+    size_t nread;
+    const struct ctl_read_mark *read; /* remove ignored */
+} ctl_settings;
+
+/* An entry of "contacts" / "requests" (the contact list from the server). */
+typedef struct ctl_contact {
+    const char *user;
+    rv_cstate state;
+    rv_presence status;
+    const char *text;
+    int64_t devices;
+    const struct rv_profile *profile; /* fields that are not NULL; NULL: none */
+} ctl_contact;
+
+struct ctl_rdv_status {
+    bool configured;
+    const char *server, *server_key; /* null when NULL or "" (as every string below) */
+    bool connected, verified;
+    const char *user;
+    bool admin;
+    const char *error, *auth_error;
+    int64_t retry_after_ms; /* written when auth_error is set and this is positive */
+    int64_t cert_expires;   /* 0: null */
+    rv_presence status;     /* RV_P_OFFLINE: null */
+    const char *status_text;
+};
+
+/* An ok reply, {"ok":true,...}, to a request of this kind. */
+typedef struct ctl_reply {
+    ctl_kind kind;
+    union {
+        struct {
+            const char *fingerprint, *name;
+            int64_t port;
+        } id;
+        struct {
+            size_t n;
+            const ctl_peer *peers;
+        } peers;
+        struct { /* send: also the late reply after "wait" */
+            uint8_t id[CTL_ID_LEN];
+            const char *state, *error; /* queued, delivered, stored, failed; error absent if "" */
+        } send;
+        struct {
+            uint8_t id[CTL_ID_LEN];
+            int64_t recipients;
+        } broadcast;
+        struct {
+            ctl_peer_ref peer;
+            size_t n;
+            const ctl_message *messages;
+        } history;
+        struct {
+            const char *message;  /* what verifying did, for people */
+            const ctl_peer *peer; /* NULL: no "peer" */
+        } verify;
+        struct {
+            uint8_t id[CTL_ID_LEN];
+            bool offered;                 /* "state": "offered" or "queued" */
+            const ctl_transfer *transfer; /* NULL: absent */
+        } send_file;
+        struct {
+            size_t n;
+            const ctl_transfer *transfers;
+        } transfers;
+        struct {                          /* accept, decline, cancel */
+            const ctl_transfer *transfer; /* NULL: absent */
+        } xfer;
+        ctl_settings settings; /* settings_get, settings_set */
+        struct {
+            bool enabled;
+            const char *url;     /* when enabled */
+            const char *message; /* when not */
+        } web;
+        struct ctl_rdv_status rendezvous;
+        struct {
+            const char *user;
+            bool admin;
+        } login;
+        struct {
+            const char *user;
+        } logout;
+        struct {
+            rv_field field;
+            const char *value;
+        } profile;
+        struct {
+            int64_t total, page, per_page;
+            size_t n;
+            const struct rv_user *users;
+        } search;
+        struct { /* contacts, requests (split into "incoming" and "outgoing") */
+            bool logged_in;
+            size_t n;
+            const ctl_contact *contacts;
+        } contacts;
+        struct {
+            rv_op op;
+            const char *user;
+        } contact;
+        struct {
+            rv_presence status;
+            const char *text;
+        } status;
+        struct {
+            int64_t users, delivered, stored, refused;
+        } org_broadcast;
+    } u; /* id, listen ({"listening":true}), ... as named */
+} ctl_reply;
+
+BANTER_WUR int ctlmsg_encode_reply(const ctl_reply *r, buf *out);
+
+/* {"ok":false,"error":NAME,"message":...}: NAME is banter_errname(err)
+ * unless name is given (the rendezvous errors ENOTCONF, ESERVER ... that
+ * have no BANTER_E code); message NULL: banter_strerror(err); code (the
+ * server's) when not NULL nor ""; retry_after_ms when positive. */
+BANTER_WUR int ctlmsg_encode_error(int err, const char *name, const char *message, const char *code,
+                                   int64_t retry_after_ms, buf *out);
+
+typedef enum ctl_event_kind {
+    CTL_EV_MESSAGE,
+    CTL_EV_DELIVERED,
+    CTL_EV_ONLINE,
+    CTL_EV_OFFLINE,
+    CTL_EV_KEY_CHANGED,
+    CTL_EV_DISCOVERY,
+    CTL_EV_RENDEZVOUS,
+    CTL_EV_CONTACTS,
+    CTL_EV_PRESENCE,
+    CTL_EV_RENAMED,
+    CTL_EV_SETTINGS,
+    CTL_EV_FILE_OFFER,
+    CTL_EV_FILE_STATE,
+    CTL_EV_FILE_PROGRESS,
+    CTL_EV_FILE_DONE,
+    CTL_EV_FILE_FAILED,
+    CTL_EV_COUNT
+} ctl_event_kind;
+
+const char *ctl_event_name(ctl_event_kind k); /* "message", ...; "?" */
+
+/* {"event":NAME,"at":at,...}; each member is written when given (not
+ * NULL): "peer"; for MESSAGE the message's id, seq, ts, unverified,
+ * broadcast, body and links; for DELIVERED its id, state and error;
+ * "status", "text"; "settings" (SETTINGS); "transfer" (FILE_*). The first
+ * ten kinds are in the order of the node's node_ev_type. */
+typedef struct ctl_event {
+    ctl_event_kind kind;
+    int64_t at; /* the node's clock, milliseconds */
+    const ctl_peer_ref *peer;
+    const ctl_message *message;
+    const char *status, *text;
+    const ctl_settings *settings;
+    const ctl_transfer *transfer;
+} ctl_event;
+
+BANTER_WUR int ctlmsg_encode_event(const ctl_event *ev, buf *out);
+
+#endif
