@@ -40,8 +40,10 @@ void contacts_account_gone(core *k, account *a);
 /* c has room again: send more of its contact list, if one is due. */
 void contacts_continue(conn *c);
 
-/* RV_CONTACT from an authenticated c: no answer on success; ERROR ENOUSER,
- * EINVAL (about itself), ESTATE, ELIMIT or a database code. */
+/* RV_CONTACT from an authenticated c: no answer on success; ERROR ENOUSER
+ * (no such account; a disabled one unless c's account has a relation with
+ * it, or for request and approve), EINVAL (about itself), ESTATE, ELIMIT
+ * or a database code. */
 void contacts_op(conn *c, const struct rv_contact_op *op);
 
 /* RV_STATUS from an authenticated c: stored, then pushed when what
@@ -59,9 +61,11 @@ void contacts_entry_changed(core *k, const char *name);
 
 enum { CONTACTS_SEAL_OK, CONTACTS_SEAL_DROP, CONTACTS_SEAL_NOTCONTACT };
 
-/* May from (connected) seal a copy to the account named to? OK; DROP when
- * to blocked from (answer "stored", keep nothing); NOTCONTACT without an
- * approved relation (a broadcast needs none). */
+/* May from (connected) seal a copy to the account named to? NOTCONTACT
+ * without an approved relation that from has not blocked (a broadcast
+ * needs none), whether or not to blocked from; otherwise DROP when to
+ * blocked from (answer "stored", keep nothing), else OK. It needs no
+ * database, so it comes first: a stranger learns nothing about to. */
 int contacts_may_seal(const account *from, const char *to, bool broadcast);
 
 #endif

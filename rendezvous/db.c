@@ -2,6 +2,7 @@
 /* db.c - the database: schema, accounts, devices, profiles, search (see db.h). */
 #include "db_impl.h"
 
+#include "dirview.h"
 #include "sqlh.h"
 
 #include <errno.h>
@@ -536,17 +537,15 @@ void db_profile_clear(struct rv_profile *p)
     }
 }
 
-/* Profile columns first..first+6 of the current row into p: every field
- * that is set, or only the display name (always, "" included). */
-static int read_profile(sqlite3_stmt *s, int first, bool details, struct rv_profile *p)
+/* Profile columns first..first+6 of the current row into p: what view v
+ * sees of them (dir_show). */
+static int read_profile(sqlite3_stmt *s, int first, dir_public pub, dir_view v, bool keep_dn,
+                        struct rv_profile *p)
 {
-    for (int i = 0; i < RV_F_COUNT; i++) {
-        const unsigned char *t = sqlite3_column_text(s, first + i);
-        bool show = i == RV_F_DISPLAY_NAME || (details && t && *t);
-        if (show && !(p->f[i] = strdup(t ? (const char *)t : "")))
-            return BANTER_ENOMEM;
-    }
-    return 0;
+    struct rv_profile all = {0}; /* borrowed from the row */
+    for (int i = 0; i < RV_F_COUNT; i++)
+        all.f[i] = (char *)(uintptr_t)sqlite3_column_text(s, first + i);
+    return dir_show(pub, v, &all, keep_dn, p);
 }
 
 int db_profile_get(db *d, const char *name, struct rv_profile *out)
@@ -560,13 +559,9 @@ int db_profile_get(db *d, const char *name, struct rv_profile *out)
     if (ret == 0) {
         int rc = sqlite3_step(s);
         if (rc == SQLITE_ROW)
-            ret = read_profile(s, 0, true, out);
+            ret = read_profile(s, 0, DIR_PUBLIC_ALL, DIR_SELF, false, out);
         else if (rc != SQLITE_DONE)
             ret = db_fail(d, rc);
-        if (out->f[RV_F_DISPLAY_NAME] && !out->f[RV_F_DISPLAY_NAME][0]) {
-            free(out->f[RV_F_DISPLAY_NAME]);
-            out->f[RV_F_DISPLAY_NAME] = NULL;
-        }
     }
     db_done(s);
     if (ret)
@@ -575,29 +570,43 @@ int db_profile_get(db *d, const char *name, struct rv_profile *out)
 }
 
 /* Who a search shows, seen by the searcher ?1: invisible accounts only to
- * themselves and their approved contacts; details (column "details") to
- * the searcher itself and to approved contacts it has not blocked (that
- * the other blocked the searcher changes nothing: a block is never
- * visible, docs/rendezvous.md 5.1). */
+ * themselves and their approved contacts (blocked or not). */
 #define SEARCH_FROM                                                                                \
     " FROM users u LEFT JOIN profiles p ON p.user = u.name"                                        \
     " LEFT JOIN presence s ON s.user = u.name"                                                     \
     " LEFT JOIN contacts c ON c.user = ?1 AND c.peer = u.name"                                     \
     " WHERE u.disabled = 0"                                                                        \
     " AND (coalesce(s.status, 1) <> 4 OR u.name = ?1 OR coalesce(c.rel, 0) = 3)"
-#define SEARCH_DETAILS "(u.name = ?1 OR (coalesce(c.rel, 0) = 3 AND coalesce(c.blocked, 0) = 0))"
-#define SEARCH_SQL_MAX 3072
+/* dir_view_of (dirview.h) in SQL: the searcher ?1 itself, an approved
+ * contact the searcher has not blocked (c is the searcher's side; that
+ * the other blocked the searcher changes nothing: a block is never
+ * visible, docs/rendezvous.md 5.1), or a stranger. */
+#define SEARCH_VIEW                                                                                \
+    "(CASE WHEN u.name = ?1 THEN 2"                                                                \
+    " WHEN coalesce(c.rel, 0) = 3 AND coalesce(c.blocked, 0) = 0 THEN 1 ELSE 0 END)"
+_Static_assert(DIR_STRANGER == 0 && DIR_CONTACT == 1 && DIR_SELF == 2, "SEARCH_VIEW's numbers");
+#define SEARCH_SQL_MAX 4096
 
 /*
  * The WHERE clause of a search, from constant fragments only: each
  * criterion adds " AND <column> <test> ?N" with the column from field_col
- * and its value bound as parameter N (2..n+1). Case-insensitive as SQLite's
- * lower() is: ASCII letters only.
+ * and its value bound as parameter N (2..n+1), preceded, for a field that
+ * is not public, by " AND <view> >= <the lowest view that sees it>": a
+ * condition on a field the searcher does not see matches nothing, whatever
+ * the value (dirview.h). Case-insensitive as SQLite's lower() is: ASCII
+ * letters only.
  */
-static void search_where(const struct rv_search *q, char *sql, size_t cap, size_t *o)
+static void search_where(const struct rv_search *q, dir_public pub, char *sql, size_t cap,
+                         size_t *o)
 {
-    for (size_t i = 0; i < q->n; i++) {
-        const char *col = field_col[q->c[i].field <= RV_F_COUNT ? q->c[i].field : RV_F_COUNT];
+    for (size_t i = 0; i < q->n && *o < cap; i++) {
+        rv_field f = q->c[i].field <= RV_F_COUNT ? q->c[i].field : RV_F_COUNT;
+        const char *col = field_col[f];
+        dir_view min = dir_min_view(pub, f);
+        if (min > DIR_STRANGER)
+            *o += (size_t)snprintf(sql + *o, cap - *o, " AND " SEARCH_VIEW " >= %d", (int)min);
+        if (*o >= cap)
+            return;
         *o += (size_t)snprintf(sql + *o, cap - *o,
                                q->c[i].contains
                                    ? " AND instr(lower(coalesce(%s, '')), lower(?%zu)) > 0"
@@ -607,16 +616,16 @@ static void search_where(const struct rv_search *q, char *sql, size_t cap, size_
 }
 
 /* Prepare one search statement (the count or the page) and bind the values. */
-static int search_prepare(db *d, const char *searcher, const struct rv_search *q, bool count,
-                          sqlite3_stmt **out)
+static int search_prepare(db *d, const char *searcher, const struct rv_search *q, dir_public pub,
+                          bool count, sqlite3_stmt **out)
 {
     char sql[SEARCH_SQL_MAX];
     size_t o =
         (size_t)snprintf(sql, sizeof sql, "%s",
                          count ? "SELECT count(*)" SEARCH_FROM
-                               : "SELECT u.name, " SEARCH_DETAILS ", " PROFILE_COLS SEARCH_FROM);
-    search_where(q, sql, sizeof sql, &o);
-    if (!count)
+                               : "SELECT u.name, " SEARCH_VIEW ", " PROFILE_COLS SEARCH_FROM);
+    search_where(q, pub, sql, sizeof sql, &o);
+    if (!count && o < sizeof sql)
         o += (size_t)snprintf(sql + o, sizeof sql - o, " ORDER BY u.name LIMIT ?%zu OFFSET ?%zu",
                               q->n + 2, q->n + 3);
     if (o >= sizeof sql)
@@ -634,8 +643,10 @@ static int search_prepare(db *d, const char *searcher, const struct rv_search *q
     return ret ? ret : rc == SQLITE_OK ? 0 : db_fail(d, rc);
 }
 
-/* The rows of a page statement into res->users (per_page at most). */
-static int search_rows(db *d, sqlite3_stmt *s, uint32_t per_page, struct rv_search_result *res)
+/* The rows of a page statement into res->users (per_page at most), each
+ * as its view (column 1) sees it. */
+static int search_rows(db *d, sqlite3_stmt *s, uint32_t per_page, dir_public pub,
+                       struct rv_search_result *res)
 {
     int rc = SQLITE_DONE;
     res->users = calloc(per_page, sizeof *res->users);
@@ -644,14 +655,20 @@ static int search_rows(db *d, sqlite3_stmt *s, uint32_t per_page, struct rv_sear
     while (res->n < per_page && (rc = sqlite3_step(s)) == SQLITE_ROW) {
         struct rv_user *u = &res->users[res->n++];
         db_column_copy(s, 0, u->name, sizeof u->name);
-        int r = read_profile(s, 2, sqlite3_column_int(s, 1) != 0, &u->p);
+        int v = sqlite3_column_int(s, 1);
+        int r = read_profile(s, 2, pub,
+                             v == DIR_SELF      ? DIR_SELF
+                             : v == DIR_CONTACT ? DIR_CONTACT
+                                                : DIR_STRANGER,
+                             true, &u->p);
         if (r)
             return r;
     }
     return res->n == per_page || rc == SQLITE_DONE ? 0 : db_fail(d, rc);
 }
 
-int db_search(db *d, const char *searcher, const struct rv_search *q, struct rv_search_result *res)
+int db_search(db *d, const char *searcher, const struct rv_search *q, uint32_t pub,
+              struct rv_search_result *res)
 {
     sqlite3_stmt *s = NULL;
     memset(res, 0, sizeof *res);
@@ -659,16 +676,16 @@ int db_search(db *d, const char *searcher, const struct rv_search *q, struct rv_
     if (q->n < 1 || q->n > RV_SEARCH_MAX || q->per_page < 1 || q->per_page > RV_PER_PAGE_MAX)
         return BANTER_EINVAL;
     int64_t total = 0;
-    int ret = search_prepare(d, searcher, q, true, &s);
+    int ret = search_prepare(d, searcher, q, pub, true, &s);
     if (ret == 0)
         ret = db_step_int(d, s, &total);
     res->total = (uint64_t)total;
     sqlite3_finalize(s);
     s = NULL;
     if (ret == 0)
-        ret = search_prepare(d, searcher, q, false, &s);
+        ret = search_prepare(d, searcher, q, pub, false, &s);
     if (ret == 0)
-        ret = search_rows(d, s, q->per_page, res);
+        ret = search_rows(d, s, q->per_page, pub, res);
     sqlite3_finalize(s);
     return ret;
 }

@@ -21,7 +21,7 @@ void directory_profile_set(conn *c, const struct rv_profile *p)
 void directory_search(conn *c, const struct rv_search *q)
 {
     rvmsg res = {.type = RV_SEARCH_RESULT};
-    int r = db_search(c->k->db, c->acct->name, q, &res.u.result);
+    int r = db_search(c->k->db, c->acct->name, q, c->k->pub, &res.u.result);
     if (r) {
         if (r != BANTER_EINVAL)
             core_log(c->k, "search: database: %s", db_errmsg(c->k->db));

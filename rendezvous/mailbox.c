@@ -326,12 +326,17 @@ void mailbox_seal(conn *c, const struct rv_seal *s)
         refuse(c, s, "ETOOBIG");
         return;
     }
+    /* The contact check first: to a sender without the right to send, the
+     * answer is the same whether the account exists, is disabled or
+     * invisible, whose the device is, and whether it blocked the sender. */
+    int may = contacts_may_seal(c->acct, s->user, bc);
+    if (may == CONTACTS_SEAL_NOTCONTACT) {
+        refuse(c, s, "ENOTCONTACT");
+        return;
+    }
     account *ra = online_find(c->k->on, s->user);
     conn *d = ra ? online_device(ra, s->device) : NULL;
     const char *err = d ? NULL : check_recipient(c->k, s->user, s->device);
-    int may = err ? CONTACTS_SEAL_OK : contacts_may_seal(c->acct, s->user, bc);
-    if (!err && may == CONTACTS_SEAL_NOTCONTACT)
-        err = "ENOTCONTACT";
     if (err) {
         refuse(c, s, err);
         return;

@@ -18,8 +18,10 @@
 #      refused EQUOTA; delivering frees the mailbox;
 #   6. expiry: copies whose time is up are deleted at the server's start
 #      and never delivered;
-#   7. refusals: ENOTCONTACT, ENODEVICE, ENOUSER, EPERM (a broadcast flag
-#      without the right), EAUTH before login.
+#   7. refusals: ENOTCONTACT (also for an account that does not exist:
+#      a non-contact learns nothing), ENODEVICE, EPERM (a broadcast flag
+#      without the right), EAUTH before login (ENOUSER, for a disabled
+#      contact: test_rendezvous_admin.sh).
 # Needs $RDV_BIN and $RDV_PROBE (the ASan builds by default).
 # shellcheck disable=SC2015,SC2317
 set -u
@@ -160,12 +162,12 @@ out=$(pr cat.key ready "sealto=bob:$bob_dev:hi" stored=1)
 has "$out" 'state=refused error=ENOTCONTACT$' || t_fail "ENOTCONTACT" "$out"
 other=$(devkey other.key)
 out=$(pr ann.key ready "sealto=bob:$other:hi" "sealto=nobody:$bob_dev:hi" "bsealto=bob:$bob_dev:hi" stored=3)
-has "$out" 'state=refused error=ENODEVICE$' && has "$out" 'state=refused error=ENOUSER$' &&
+has "$out" 'state=refused error=ENODEVICE$' && has "$out" 'state=refused error=ENOTCONTACT$' &&
     has "$out" 'state=refused error=EPERM$' || t_fail "refusals" "$out"
 out=$("$RDV_PROBE" 127.0.0.1 "$PORT" hello "sealto=bob:$bob_dev:hi" stored=1 delivered=00000000000000000000000000000000 2>&1)
 has "$out" 'state=refused error=EAUTH$' && has "$out" '^recv error EAUTH$' || t_fail "EAUTH" "$out"
 [ "$(stored)" = 0 ] || t_fail "refusals" "a refused copy was stored"
-t_pass "ENOTCONTACT, ENODEVICE, ENOUSER, EPERM (broadcast flag without the right), EAUTH before login"
+t_pass "ENOTCONTACT (a non-contact, an unknown account alike), ENODEVICE, EPERM (broadcast flag without the right), EAUTH before login"
 
 rdv_stop expiry
 grep -q 'copies: .* 2 expired' "$T/expiry.err" || t_fail "stats" "no expired copies counted"
