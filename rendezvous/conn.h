@@ -126,6 +126,8 @@ void conn_on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b);
 
 /* The peer's address without the port ("?" when unknown). */
 void conn_addr(conn *c, char out[static CONN_ADDR_MAX]);
+/* The peer's address: 0, or -1 when it is unknown (*out zeroed). */
+int conn_peer(conn *c, struct sockaddr_storage *out);
 
 /* The device key the peer proved (NULL before the handshake). */
 static inline const uint8_t *conn_device(const conn *c) { return session_peer(c->s); }
