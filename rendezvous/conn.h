@@ -43,6 +43,7 @@
 typedef struct account account;
 typedef struct login login;
 typedef struct mb_item mb_item;
+typedef struct mb_late mb_late;
 
 /* The mailbox's state of one authenticated device connection (mailbox.c
  * owns it; zero when not authenticated). */
@@ -51,6 +52,7 @@ struct mb_dev {
     mb_item *sent;        /* copies this connection sealed that wait in memory */
     conn *fetch_next;     /* on the mailbox's fetch list while queued */
     conn **fetch_prevp;   /* what points to this one there, NULL when not queued */
+    mb_late *late;        /* copies routed here, then stored unanswered (NULL: none) */
     int64_t last_seq;     /* the newest stored copy sent on this connection */
     uint32_t n;           /* copies in flight to this device */
     uint32_t bytes;       /* bytes of routed copies held for this device */

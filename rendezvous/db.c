@@ -99,6 +99,41 @@ static const char *const migrations[] = {
     "CREATE TRIGGER sealed_deleted AFTER DELETE ON sealed BEGIN"
     " UPDATE mailbox SET count = count - 1, bytes = bytes - old.size WHERE user = old.to_user;"
     " END;",
+    /* 3 -> 4: a stored copy is keyed by its id, its device AND the device
+     * that sent it, so another sender's copy with the same id (a known
+     * broadcast id, say) no longer displaces the genuine one: both are
+     * kept and delivered. SQLite cannot change a UNIQUE constraint: the
+     * table is made anew and every row copied (seq kept, so the order of
+     * delivery too; the mailbox counts stay right: no trigger fires on
+     * the copy nor on the DROP). */
+    "CREATE TABLE sealed_v4 ("
+    " seq INTEGER PRIMARY KEY,"
+    " id BLOB NOT NULL CHECK (length(id) = 16),"
+    " to_device BLOB NOT NULL CHECK (length(to_device) = 32),"
+    " to_user TEXT NOT NULL REFERENCES users (name) ON DELETE CASCADE,"
+    " from_user TEXT NOT NULL,"
+    " from_device BLOB NOT NULL CHECK (length(from_device) = 32),"
+    " flags INTEGER NOT NULL,"
+    " size INTEGER NOT NULL,"
+    " blob BLOB NOT NULL,"
+    " created INTEGER NOT NULL,"
+    " expires INTEGER NOT NULL,"
+    " UNIQUE (id, to_device, from_device));"
+    "INSERT INTO sealed_v4 (seq, id, to_device, to_user, from_user, from_device, flags, size,"
+    " blob, created, expires) SELECT seq, id, to_device, to_user, from_user, from_device, flags,"
+    " size, blob, created, expires FROM sealed ORDER BY seq;"
+    "DROP TABLE sealed;"
+    "ALTER TABLE sealed_v4 RENAME TO sealed;"
+    "CREATE INDEX sealed_device ON sealed (to_device, seq);"
+    "CREATE INDEX sealed_user ON sealed (to_user);"
+    "CREATE INDEX sealed_expires ON sealed (expires);"
+    "CREATE TRIGGER sealed_added AFTER INSERT ON sealed BEGIN"
+    " INSERT OR IGNORE INTO mailbox (user, count, bytes) VALUES (new.to_user, 0, 0);"
+    " UPDATE mailbox SET count = count + 1, bytes = bytes + new.size WHERE user = new.to_user;"
+    " END;"
+    "CREATE TRIGGER sealed_deleted AFTER DELETE ON sealed BEGIN"
+    " UPDATE mailbox SET count = count - 1, bytes = bytes - old.size WHERE user = old.to_user;"
+    " END;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
