@@ -606,12 +606,21 @@ int db_profile_get(db *d, const char *name, struct rv_profile *out)
 
 /* Who a search shows, seen by the searcher ?1: invisible accounts only to
  * themselves and their approved contacts (blocked or not). */
-#define SEARCH_FROM                                                                                \
-    " FROM users u LEFT JOIN profiles p ON p.user = u.name"                                        \
+#define SEARCH_JOINS                                                                               \
+    " LEFT JOIN profiles p ON p.user = u.name"                                                     \
     " LEFT JOIN presence s ON s.user = u.name"                                                     \
     " LEFT JOIN contacts c ON c.user = ?1 AND c.peer = u.name"                                     \
     " WHERE u.disabled = 0"                                                                        \
     " AND (coalesce(s.status, 1) <> 4 OR u.name = ?1 OR coalesce(c.rel, 0) = 3)"
+/* Every account, or, when a criterion is on a field only the account
+ * itself and its contacts see, only those that can match it: the searcher
+ * and its approved contacts it has not blocked (found through the
+ * contacts key: such a search reads at most 1001 accounts, not all). */
+#define SEARCH_FROM_ALL " FROM users u" SEARCH_JOINS
+#define SEARCH_FROM_KNOWN                                                                          \
+    " FROM (SELECT ?1 AS name UNION ALL SELECT k.peer FROM contacts k"                             \
+    " WHERE k.user = ?1 AND k.rel = 3 AND k.blocked = 0) m"                                        \
+    " JOIN users u ON u.name = m.name" SEARCH_JOINS
 /* dir_view_of (dirview.h) in SQL: the searcher ?1 itself, an approved
  * contact the searcher has not blocked (c is the searcher's side; that
  * the other blocked the searcher changes nothing: a block is never
@@ -655,10 +664,13 @@ static int search_prepare(db *d, const char *searcher, const struct rv_search *q
                           bool count, sqlite3_stmt **out)
 {
     char sql[SEARCH_SQL_MAX];
-    size_t o =
-        (size_t)snprintf(sql, sizeof sql, "%s",
-                         count ? "SELECT count(*)" SEARCH_FROM
-                               : "SELECT u.name, " SEARCH_VIEW ", " PROFILE_COLS SEARCH_FROM);
+    bool known = false;
+    for (size_t i = 0; i < q->n; i++)
+        known |= dir_min_view(pub, q->c[i].field) > DIR_STRANGER;
+    size_t o = (size_t)snprintf(sql, sizeof sql, "%s%s",
+                                count ? "SELECT count(*)"
+                                      : "SELECT u.name, " SEARCH_VIEW ", " PROFILE_COLS,
+                                known ? SEARCH_FROM_KNOWN : SEARCH_FROM_ALL);
     search_where(q, pub, sql, sizeof sql, &o);
     if (!count && o < sizeof sql)
         o += (size_t)snprintf(sql + o, sizeof sql - o, " ORDER BY u.name LIMIT ?%zu OFFSET ?%zu",

@@ -401,6 +401,14 @@ static void test_search_oracle(void **state)
     assert_int_equal(
         search_total(f->d, "cat", RV_F_DISPLAY_NAME, true, "builder", DIR_PUBLIC_DEFAULT), 1);
     assert_int_equal(search_total(f->d, "cat", RV_F_DISPLAY_NAME, true, "builder", 0), 0);
+    /* Invisible: still found by a contact, also by a hidden field; by a
+     * stranger not even by a public one. */
+    assert_int_equal(db_presence_set(f->d, "bob", RV_P_INVISIBLE, "", 4), 0);
+    assert_int_equal(
+        search_total(f->d, "ann", RV_F_PHONE, false, val[RV_F_PHONE], DIR_PUBLIC_DEFAULT), 1);
+    assert_int_equal(
+        search_total(f->d, "cat", RV_F_DISPLAY_NAME, true, "builder", DIR_PUBLIC_DEFAULT), 0);
+    assert_int_equal(db_presence_set(f->d, "bob", RV_P_ONLINE, "", 5), 0);
     /* What each searcher's result carries is its view, as dir_view_of has it. */
     static const char *const all[] = {"ann", "bob", "cat", "dan", "zed"};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
