@@ -277,7 +277,17 @@ static void push_entry(core *k, account *viewer, const char *peer, const struct 
     db_profile_clear(&e.p);
 }
 
-void contacts_entry_changed(core *k, const char *name)
+void contacts_profile_changed(core *k, const char *name, const struct rv_profile *p)
+{
+    uint32_t what = 0;
+    for (int i = 0; i < RV_F_COUNT; i++)
+        if (p->f[i])
+            what |= 1u << i;
+    if (what)
+        contacts_entry_changed(k, name, what);
+}
+
+void contacts_entry_changed(core *k, const char *name, uint32_t what)
 {
     account *a = online_find(k->on, name);
     db_rel *rows = NULL;
@@ -299,7 +309,8 @@ void contacts_entry_changed(core *k, const char *name)
         /* The peer's side mirrors ours; its block is what blocked us. */
         rel_side theirs = {rel_mirror(mine.rel), blocked_me};
         account *v = online_find(k->on, peer);
-        if (v && rel_exists(theirs))
+        bool sees = dir_view_of(false, theirs) == DIR_CONTACT || (what & k->pub) != 0;
+        if (v && rel_exists(theirs) && sees)
             push_entry(k, v, name, &pi, theirs, mine.blocked);
     }
     db_profile_clear(&pi.p);

@@ -14,7 +14,7 @@ void directory_profile_set(conn *c, const struct rv_profile *p)
         core_log(c->k, "cannot store the profile of %s: %s", c->acct->name, db_errmsg(c->k->db));
         conn_error(c, banter_errname(r), "the server cannot store the profile");
     } else {
-        contacts_profile_changed(c->k, c->acct->name);
+        contacts_profile_changed(c->k, c->acct->name, p);
     }
 }
 

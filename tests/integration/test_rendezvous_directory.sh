@@ -13,7 +13,9 @@
 #      search and an approved contact's still find it; the display name
 #      finds it for everyone;
 #   2. a stranger's contact list entry (after a request) holds the public
-#      fields only, on both sides;
+#      fields only, on both sides; a change of a hidden field is pushed to
+#      contacts only (a stranger cannot even tell that it changed), one of
+#      a public field to both;
 #   3. nothing else answers a stranger differently: RV_SEAL to an unknown
 #      account, a disabled one, an invisible one, a device that is not the
 #      account's, an account that blocked the stranger: all ENOTCONTACT;
@@ -112,6 +114,17 @@ wait_out a '^recv contact sam state=incoming status=- text=- display_name=Sam St
     t_fail "entries" "alice's entry for sam: $(cat "$T/a.out")"
 bg_done a
 t_pass "a pending request's entries hold the public fields only, on both sides"
+bgp s sam.key ready wait=2500
+bgp c cal.key ready wait=2500
+wait_out s '^ready$' && wait_out c '^ready$' || t_fail "updates" "$(cat "$T/s.out" "$T/c.out")"
+pr alice.key ready "profile=phone=${val[phone]}" wait=300 "profile=display_name=Alice Archer" >/dev/null
+bg_done s
+bg_done c
+after_ready() { sed '1,/^ready$/d' "$T/$1.out" | grep -c '^recv contact alice '; }
+[ "$(after_ready s)" -eq 1 ] && grep -q '^recv contact alice state=outgoing .*display_name=Alice Archer ' "$T/s.out" ||
+    t_fail "updates" "the stranger should hear of the display name only: $(cat "$T/s.out")"
+[ "$(after_ready c)" -eq 2 ] || t_fail "updates" "the contact should hear of both: $(cat "$T/c.out")"
+t_pass "a hidden field's change is pushed to contacts only; a public one's to the stranger too"
 
 # ---- 3. no other answer tells ----
 alice_dev=$(devkey alice.key)
