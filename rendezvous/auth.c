@@ -19,6 +19,8 @@ struct login {
     bool known, disabled;
     char user[BANTER_MAX_NAME + 1];
     char addr[CONN_ADDR_MAX];
+    char ukey[RL_KEY_MAX]; /* the account's backoff key */
+    char akey[RL_KEY_MAX]; /* the source's (an IPv4 address, an IPv6 /64) */
 };
 
 static void send_auth_fail(conn *c, const char *code, int64_t retry_after_ms)
@@ -104,11 +106,13 @@ void auth_conn_gone(conn *c)
     leave(c);
 }
 
-static void rl_keys(const char *user, const char *addr, char uk[static RL_KEY_MAX],
-                    char ak[static RL_KEY_MAX])
+/* The backoff keys of a login on c: its account, its source. */
+static void rl_keys(conn *c, login *lg)
 {
-    snprintf(uk, RL_KEY_MAX, "u:%s", user);
-    snprintf(ak, RL_KEY_MAX, "a:%s", addr);
+    struct sockaddr_storage ss;
+    snprintf(lg->ukey, sizeof lg->ukey, "u:%s", lg->user);
+    (void)conn_peer(c, &ss);
+    rl_addr_key((const struct sockaddr *)&ss, lg->akey);
 }
 
 /* Bind the device of c to name; contacts of the accounts whose devices
@@ -136,10 +140,8 @@ static void on_login_checked(void *owner, int result)
     login *lg = owner;
     conn *c = lg->c;
     core *k = c->k;
-    char uk[RL_KEY_MAX], ak[RL_KEY_MAX];
     db_user u;
     c->login = NULL;
-    rl_keys(lg->user, lg->addr, uk, ak);
     bool ok = result == 0 && lg->known && !lg->disabled;
     int r = ok ? db_user_get(k->db, lg->user, &u, NULL) : 0;
     if (ok && r == 0 && u.disabled) {
@@ -149,8 +151,10 @@ static void on_login_checked(void *owner, int result)
     if (ok && r == 0)
         r = bind_device(c, lg->user);
     if (ok && r == 0) {
-        rl_reset(k->rl, uk);
-        rl_reset(k->rl, ak);
+        /* Only the account's failures are forgotten: the source's count
+         * every failure from there, whoever it was for (an insider's own
+         * logins do not clear the way for guesses at others' passwords). */
+        rl_reset(k->rl, lg->ukey);
         core_log(k, "login ok for %s from %s", lg->user, lg->addr);
         enter(c, &u);
     } else if (ok) {
@@ -159,7 +163,7 @@ static void on_login_checked(void *owner, int result)
         conn_error(c, banter_errname(r), "the server cannot store the device");
     } else {
         bool disabled = result == 0 && lg->known;
-        rl_fail(k->rl, ak, (int64_t)core_now(k));
+        rl_fail(k->rl, lg->akey, (int64_t)core_now(k));
         core_log(k, "login failed for %s from %s: %s", lg->user, lg->addr,
                  disabled    ? "account disabled"
                  : lg->known ? "wrong password"
@@ -197,16 +201,16 @@ static const char *login_submit(conn *c, login *lg, const struct rv_login *l)
 }
 
 /*
- * RV_LOGIN: refused at once while the account or the address is backing
- * off (ERATE); otherwise the password is checked in the pool. The attempt
- * counts as a failure of the account from the moment it is queued (so
- * parallel guesses for one account wait their turn), of the address when it
- * failed; a success forgets both.
+ * RV_LOGIN: refused at once while the account or the source (an IPv4
+ * address, an IPv6 /64) is backing off (ERATE); otherwise the password is
+ * checked in the pool. The attempt counts as a failure of the account from
+ * the moment it is queued (so parallel guesses for one account wait their
+ * turn), of the source when it failed; a success forgets the account's
+ * failures only.
  */
 void auth_login(conn *c, const struct rv_login *l)
 {
     core *k = c->k;
-    char uk[RL_KEY_MAX], ak[RL_KEY_MAX];
     if (c->login) {
         conn_error(c, "EBUSY", "a login is already being checked on this connection");
         return;
@@ -218,9 +222,9 @@ void auth_login(conn *c, const struct rv_login *l)
     }
     snprintf(lg->user, sizeof lg->user, "%s", l->user);
     conn_addr(c, lg->addr);
-    rl_keys(lg->user, lg->addr, uk, ak);
+    rl_keys(c, lg);
     int64_t now = (int64_t)core_now(k);
-    int64_t wait = rl_check(k->rl, uk, now), wa = rl_check(k->rl, ak, now);
+    int64_t wait = rl_check(k->rl, lg->ukey, now), wa = rl_check(k->rl, lg->akey, now);
     const char *err = NULL;
     if (wa > wait)
         wait = wa;
@@ -233,7 +237,7 @@ void auth_login(conn *c, const struct rv_login *l)
                    strcmp(err, "EBUSY") == 0 ? "too many logins waiting: try again"
                                              : "the server cannot check the login");
     } else {
-        rl_fail(k->rl, uk, now);
+        rl_fail(k->rl, lg->ukey, now);
         lg->c = c;
         c->login = lg;
         return;

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dirview.h"
 #include "kvconf.h"
 #include "utf8.h"
 
@@ -31,6 +32,7 @@ void config_defaults(config *c)
     c->ttl_days = CONFIG_TTL_DAYS;
     c->quota_messages = CONFIG_QUOTA_MSGS;
     c->quota_mb = CONFIG_QUOTA_MB;
+    c->public_fields = DIR_PUBLIC_DEFAULT;
 }
 
 /* A whole number in min..max, decimal digits only. */
@@ -157,6 +159,21 @@ static int set_key(void *ud, const kvconf *k, const char *key, const char *value
         snprintf(c->db, sizeof c->db, "%s", value);
         return 0;
     }
+    if (strcmp(key, "directory_public_fields") == 0) {
+        dir_public pub;
+        const char *bad = value;
+        if (dir_public_parse(value, &pub, &bad) != 0) {
+            char b[UTF8_QUOTE_CAP];
+            utf8_quote(b, bad, strcspn(bad, ","));
+            return kvconf_fail(k, BANTER_EFORMAT,
+                               "directory_public_fields: %s is not a profile field (known: "
+                               "display_name, department, title, email, phone, location, about; "
+                               "separated by commas)",
+                               b);
+        }
+        c->public_fields = pub;
+        return 0;
+    }
     bool known;
     int r = set_number(c, k, key, value, q, &known);
     if (known)
@@ -164,7 +181,7 @@ static int set_key(void *ud, const kvconf *k, const char *key, const char *value
     utf8_quote(q, key, strlen(key));
     return kvconf_fail(k, BANTER_EFORMAT,
                        "unknown key %s (known: listen, db, message_ttl_days, quota_messages, "
-                       "quota_mb)",
+                       "quota_mb, directory_public_fields)",
                        q);
 }
 

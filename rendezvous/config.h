@@ -18,6 +18,11 @@
  *                        default 10000)
  *   quota_mb = N         MiB of copies stored for one account at most
  *                        (1..1048576, default 100)
+ *   directory_public_fields = LIST  the profile fields every account sees
+ *                        of every other (dirview.h): field names separated
+ *                        by commas, "" for none (default display_name);
+ *                        the others only the account itself and its
+ *                        approved contacts see, or find it by in a search
  * An unknown key, a bad value, a line without "=", a NUL byte or a file
  * over 64 KiB is an error that names the line.
  */
@@ -45,6 +50,7 @@ typedef struct config {
     int64_t ttl_days;
     int64_t quota_messages;
     int64_t quota_mb;
+    uint32_t public_fields; /* dir_public (dirview.h) */
 } config;
 
 /* The defaults. */

@@ -279,12 +279,22 @@ void conn_send_rv(conn *c, const rvmsg *m)
     buf_free(&b);
 }
 
+int conn_peer(conn *c, struct sockaddr_storage *out)
+{
+    int len = (int)sizeof *out;
+    memset(out, 0, sizeof *out);
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)out, &len) != 0) {
+        memset(out, 0, sizeof *out);
+        return -1;
+    }
+    return 0;
+}
+
 void conn_addr(conn *c, char out[static CONN_ADDR_MAX])
 {
     struct sockaddr_storage ss;
-    int len = (int)sizeof ss;
     snprintf(out, CONN_ADDR_MAX, "?");
-    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) != 0)
+    if (conn_peer(c, &ss) != 0)
         return;
     if (ss.ss_family == AF_INET6)
         (void)uv_ip6_name((const struct sockaddr_in6 *)(const void *)&ss, out, CONN_ADDR_MAX);

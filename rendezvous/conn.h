@@ -43,6 +43,7 @@
 typedef struct account account;
 typedef struct login login;
 typedef struct mb_item mb_item;
+typedef struct mb_late mb_late;
 
 /* The mailbox's state of one authenticated device connection (mailbox.c
  * owns it; zero when not authenticated). */
@@ -51,6 +52,7 @@ struct mb_dev {
     mb_item *sent;        /* copies this connection sealed that wait in memory */
     conn *fetch_next;     /* on the mailbox's fetch list while queued */
     conn **fetch_prevp;   /* what points to this one there, NULL when not queued */
+    mb_late *late;        /* copies routed here, then stored unanswered (NULL: none) */
     int64_t last_seq;     /* the newest stored copy sent on this connection */
     uint32_t n;           /* copies in flight to this device */
     uint32_t bytes;       /* bytes of routed copies held for this device */
@@ -126,6 +128,8 @@ void conn_on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b);
 
 /* The peer's address without the port ("?" when unknown). */
 void conn_addr(conn *c, char out[static CONN_ADDR_MAX]);
+/* The peer's address: 0, or -1 when it is unknown (*out zeroed). */
+int conn_peer(conn *c, struct sockaddr_storage *out);
 
 /* The device key the peer proved (NULL before the handshake). */
 static inline const uint8_t *conn_device(const conn *c) { return session_peer(c->s); }

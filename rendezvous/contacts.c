@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "db_contacts.h"
+#include "dirview.h"
 #include "mailbox.h"
 #include "rel.h"
 
@@ -203,26 +204,24 @@ static int peer_load(core *k, const char *peer, struct peer_info *pi)
 
 /*
  * The entry about peer (pi) as viewer sees it: viewer's side of the
- * relation and whether peer blocked viewer. An approved entry has the
- * profile and the devices; the presence too unless peer blocked viewer
- * (docs/rendezvous.md 5.2: a block is never visible, the blocked one sees
- * the other offline). Others have the display name only. Free with
+ * relation and whether peer blocked viewer. The profile fields are what
+ * the viewer's view sees (dirview.h: every field for an approved contact,
+ * the public ones otherwise); an approved entry also has the devices, and
+ * the presence unless peer blocked viewer (docs/rendezvous.md 5.2: a block
+ * is never visible, the blocked one sees the other offline). Free with
  * db_profile_clear(&e->p).
  */
 static int entry_make(core *k, const char *peer, const struct peer_info *pi, rel_side side,
                       bool blocked_me, struct rv_contact *e)
 {
-    bool approved = rel_details(side, false);
+    dir_view view = dir_view_of(false, side);
+    bool approved = view == DIR_CONTACT;
     memset(e, 0, sizeof *e);
     snprintf(e->name, sizeof e->name, "%s", peer);
     e->state = rel_view(side);
-    for (int i = 0; i < RV_F_COUNT; i++) {
-        const char *v = pi->p.f[i];
-        if (v && (approved || i == RV_F_DISPLAY_NAME) && !(e->p.f[i] = strdup(v)))
-            return BANTER_ENOMEM;
-    }
-    if (!approved)
-        return 0;
+    int r = dir_show(k->pub, view, &pi->p, false, &e->p);
+    if (r || !approved)
+        return r;
     e->ndev = pi->ndev;
     memcpy(e->dev, pi->dev, pi->ndev * RV_KEY_LEN);
     if (blocked_me)
@@ -278,7 +277,17 @@ static void push_entry(core *k, account *viewer, const char *peer, const struct 
     db_profile_clear(&e.p);
 }
 
-void contacts_entry_changed(core *k, const char *name)
+void contacts_profile_changed(core *k, const char *name, const struct rv_profile *p)
+{
+    uint32_t what = 0;
+    for (int i = 0; i < RV_F_COUNT; i++)
+        if (p->f[i])
+            what |= 1u << i;
+    if (what)
+        contacts_entry_changed(k, name, what);
+}
+
+void contacts_entry_changed(core *k, const char *name, uint32_t what)
 {
     account *a = online_find(k->on, name);
     db_rel *rows = NULL;
@@ -300,7 +309,8 @@ void contacts_entry_changed(core *k, const char *name)
         /* The peer's side mirrors ours; its block is what blocked us. */
         rel_side theirs = {rel_mirror(mine.rel), blocked_me};
         account *v = online_find(k->on, peer);
-        if (v && rel_exists(theirs))
+        bool sees = dir_view_of(false, theirs) == DIR_CONTACT || (what & k->pub) != 0;
+        if (v && rel_exists(theirs) && sees)
             push_entry(k, v, name, &pi, theirs, mine.blocked);
     }
     db_profile_clear(&pi.p);
@@ -409,8 +419,9 @@ static int over_limit(core *k, const char *name, rel_side before, rel_side after
 }
 
 /* Check the other account: it must exist; a request or approval also
- * needs it enabled. NULL, or the ERROR code. */
-static const char *check_peer(conn *c, const struct rv_contact_op *op)
+ * needs it enabled (*disabled says whether it is). NULL, or the ERROR
+ * code. */
+static const char *check_peer(conn *c, const struct rv_contact_op *op, bool *disabled)
 {
     db_user u;
     if (strcmp(op->user, c->acct->name) == 0)
@@ -420,6 +431,7 @@ static const char *check_peer(conn *c, const struct rv_contact_op *op)
         return "ENOUSER";
     if (r)
         return banter_errname(r);
+    *disabled = u.disabled;
     if (u.disabled && (op->op == RV_OP_REQUEST || op->op == RV_OP_APPROVE))
         return "ENOUSER";
     return NULL;
@@ -452,8 +464,8 @@ void contacts_op(conn *c, const struct rv_contact_op *op)
     core *k = c->k;
     account *a = c->acct;
     rel_side sa, sb;
-    bool over_a = false, over_b = false;
-    const char *err = check_peer(c, op);
+    bool over_a = false, over_b = false, disabled = false;
+    const char *err = check_peer(c, op, &disabled);
     if (err) {
         conn_error(c, err,
                    strcmp(err, "EINVAL") == 0    ? "not with yourself"
@@ -464,6 +476,12 @@ void contacts_op(conn *c, const struct rv_contact_op *op)
     int r = db_rel_pair(k->db, a->name, op->user, &sa, &sb);
     if (r) {
         conn_error(c, banter_errname(r), "the server cannot read the relation");
+        return;
+    }
+    if (disabled && !rel_exists(sa)) {
+        /* A disabled account is no account to whoever has nothing with it
+         * (its own side, a block of the other, does not count: hidden). */
+        conn_error(c, "ENOUSER", "no such account");
         return;
     }
     rel_side oa = sa, ob = sb;
@@ -498,9 +516,9 @@ void contacts_op(conn *c, const struct rv_contact_op *op)
 int contacts_may_seal(const account *from, const char *to, bool broadcast)
 {
     const crel *r = cache_find(from, to);
-    if (r && r->blocked_me)
-        return CONTACTS_SEAL_DROP;
-    if (broadcast || (r && rel_details(crel_side(r), false)))
-        return CONTACTS_SEAL_OK;
-    return CONTACTS_SEAL_NOTCONTACT;
+    /* Not a contact whatever the other did: a block shows only to those
+     * who could send anyway (and then as "stored"). */
+    if (!broadcast && !(r && rel_details(crel_side(r), false)))
+        return CONTACTS_SEAL_NOTCONTACT;
+    return r && r->blocked_me ? CONTACTS_SEAL_DROP : CONTACTS_SEAL_OK;
 }

@@ -40,8 +40,10 @@ void contacts_account_gone(core *k, account *a);
 /* c has room again: send more of its contact list, if one is due. */
 void contacts_continue(conn *c);
 
-/* RV_CONTACT from an authenticated c: no answer on success; ERROR ENOUSER,
- * EINVAL (about itself), ESTATE, ELIMIT or a database code. */
+/* RV_CONTACT from an authenticated c: no answer on success; ERROR ENOUSER
+ * (no such account; a disabled one unless c's account has a relation with
+ * it, or for request and approve), EINVAL (about itself), ESTATE, ELIMIT
+ * or a database code. */
 void contacts_op(conn *c, const struct rv_contact_op *op);
 
 /* RV_STATUS from an authenticated c: stored, then pushed when what
@@ -51,17 +53,32 @@ void contacts_status(conn *c, const struct rv_status *st);
  * account chose (RV_STATUS, server to node; docs/rendezvous.md 5.3). */
 void contacts_own_status(conn *c, bool all);
 
-/* name's profile or its devices changed: every connected account with an
- * entry for it gets the entry again. */
-void contacts_entry_changed(core *k, const char *name);
-#define contacts_profile_changed contacts_entry_changed
-#define contacts_devices_changed contacts_entry_changed
+/* What changed about an account (contacts_entry_changed): a bit per
+ * profile field (1u << rv_field), and its devices. */
+#define CONTACTS_CH_DEVICES (1u << RV_F_COUNT)
+
+/* What changed about name: every connected account with an entry for it
+ * that sees something that changed (an approved contact: any field and the
+ * devices; others: a public field) gets the entry again; the others hear
+ * nothing, so a stranger cannot even tell that a hidden field changed. */
+void contacts_entry_changed(core *k, const char *name, uint32_t what);
+
+/* name set the fields of p that are not NULL. */
+void contacts_profile_changed(core *k, const char *name, const struct rv_profile *p);
+
+/* name's devices changed. */
+static inline void contacts_devices_changed(core *k, const char *name)
+{
+    contacts_entry_changed(k, name, CONTACTS_CH_DEVICES);
+}
 
 enum { CONTACTS_SEAL_OK, CONTACTS_SEAL_DROP, CONTACTS_SEAL_NOTCONTACT };
 
-/* May from (connected) seal a copy to the account named to? OK; DROP when
- * to blocked from (answer "stored", keep nothing); NOTCONTACT without an
- * approved relation (a broadcast needs none). */
+/* May from (connected) seal a copy to the account named to? NOTCONTACT
+ * without an approved relation that from has not blocked (a broadcast
+ * needs none), whether or not to blocked from; otherwise DROP when to
+ * blocked from (answer "stored", keep nothing), else OK. It needs no
+ * database, so it comes first: a stranger learns nothing about to. */
 int contacts_may_seal(const account *from, const char *to, bool broadcast);
 
 #endif

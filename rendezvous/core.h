@@ -50,6 +50,7 @@ typedef struct core {
     banter_rng rng;
     FILE *log;
     core_limits lim;
+    uint32_t pub;  /* the profile fields everyone sees (dir_public, dirview.h) */
     online *on;    /* connected accounts (online.h) */
     mailbox *mb;   /* sealed copies (mailbox.h) */
     pwcheck *pw;   /* Argon2id in the thread pool (pwcheck.h) */

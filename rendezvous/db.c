@@ -2,6 +2,7 @@
 /* db.c - the database: schema, accounts, devices, profiles, search (see db.h). */
 #include "db_impl.h"
 
+#include "dirview.h"
 #include "sqlh.h"
 
 #include <errno.h>
@@ -91,6 +92,41 @@ static const char *const migrations[] = {
     " user TEXT PRIMARY KEY NOT NULL REFERENCES users (name) ON DELETE CASCADE,"
     " count INTEGER NOT NULL,"
     " bytes INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TRIGGER sealed_added AFTER INSERT ON sealed BEGIN"
+    " INSERT OR IGNORE INTO mailbox (user, count, bytes) VALUES (new.to_user, 0, 0);"
+    " UPDATE mailbox SET count = count + 1, bytes = bytes + new.size WHERE user = new.to_user;"
+    " END;"
+    "CREATE TRIGGER sealed_deleted AFTER DELETE ON sealed BEGIN"
+    " UPDATE mailbox SET count = count - 1, bytes = bytes - old.size WHERE user = old.to_user;"
+    " END;",
+    /* 3 -> 4: a stored copy is keyed by its id, its device AND the device
+     * that sent it, so another sender's copy with the same id (a known
+     * broadcast id, say) no longer displaces the genuine one: both are
+     * kept and delivered. SQLite cannot change a UNIQUE constraint: the
+     * table is made anew and every row copied (seq kept, so the order of
+     * delivery too; the mailbox counts stay right: no trigger fires on
+     * the copy nor on the DROP). */
+    "CREATE TABLE sealed_v4 ("
+    " seq INTEGER PRIMARY KEY,"
+    " id BLOB NOT NULL CHECK (length(id) = 16),"
+    " to_device BLOB NOT NULL CHECK (length(to_device) = 32),"
+    " to_user TEXT NOT NULL REFERENCES users (name) ON DELETE CASCADE,"
+    " from_user TEXT NOT NULL,"
+    " from_device BLOB NOT NULL CHECK (length(from_device) = 32),"
+    " flags INTEGER NOT NULL,"
+    " size INTEGER NOT NULL,"
+    " blob BLOB NOT NULL,"
+    " created INTEGER NOT NULL,"
+    " expires INTEGER NOT NULL,"
+    " UNIQUE (id, to_device, from_device));"
+    "INSERT INTO sealed_v4 (seq, id, to_device, to_user, from_user, from_device, flags, size,"
+    " blob, created, expires) SELECT seq, id, to_device, to_user, from_user, from_device, flags,"
+    " size, blob, created, expires FROM sealed ORDER BY seq;"
+    "DROP TABLE sealed;"
+    "ALTER TABLE sealed_v4 RENAME TO sealed;"
+    "CREATE INDEX sealed_device ON sealed (to_device, seq);"
+    "CREATE INDEX sealed_user ON sealed (to_user);"
+    "CREATE INDEX sealed_expires ON sealed (expires);"
     "CREATE TRIGGER sealed_added AFTER INSERT ON sealed BEGIN"
     " INSERT OR IGNORE INTO mailbox (user, count, bytes) VALUES (new.to_user, 0, 0);"
     " UPDATE mailbox SET count = count + 1, bytes = bytes + new.size WHERE user = new.to_user;"
@@ -536,17 +572,15 @@ void db_profile_clear(struct rv_profile *p)
     }
 }
 
-/* Profile columns first..first+6 of the current row into p: every field
- * that is set, or only the display name (always, "" included). */
-static int read_profile(sqlite3_stmt *s, int first, bool details, struct rv_profile *p)
+/* Profile columns first..first+6 of the current row into p: what view v
+ * sees of them (dir_show). */
+static int read_profile(sqlite3_stmt *s, int first, dir_public pub, dir_view v, bool keep_dn,
+                        struct rv_profile *p)
 {
-    for (int i = 0; i < RV_F_COUNT; i++) {
-        const unsigned char *t = sqlite3_column_text(s, first + i);
-        bool show = i == RV_F_DISPLAY_NAME || (details && t && *t);
-        if (show && !(p->f[i] = strdup(t ? (const char *)t : "")))
-            return BANTER_ENOMEM;
-    }
-    return 0;
+    struct rv_profile all = {0}; /* borrowed from the row */
+    for (int i = 0; i < RV_F_COUNT; i++)
+        all.f[i] = (char *)(uintptr_t)sqlite3_column_text(s, first + i);
+    return dir_show(pub, v, &all, keep_dn, p);
 }
 
 int db_profile_get(db *d, const char *name, struct rv_profile *out)
@@ -560,13 +594,9 @@ int db_profile_get(db *d, const char *name, struct rv_profile *out)
     if (ret == 0) {
         int rc = sqlite3_step(s);
         if (rc == SQLITE_ROW)
-            ret = read_profile(s, 0, true, out);
+            ret = read_profile(s, 0, DIR_PUBLIC_ALL, DIR_SELF, false, out);
         else if (rc != SQLITE_DONE)
             ret = db_fail(d, rc);
-        if (out->f[RV_F_DISPLAY_NAME] && !out->f[RV_F_DISPLAY_NAME][0]) {
-            free(out->f[RV_F_DISPLAY_NAME]);
-            out->f[RV_F_DISPLAY_NAME] = NULL;
-        }
     }
     db_done(s);
     if (ret)
@@ -575,29 +605,52 @@ int db_profile_get(db *d, const char *name, struct rv_profile *out)
 }
 
 /* Who a search shows, seen by the searcher ?1: invisible accounts only to
- * themselves and their approved contacts; details (column "details") to
- * the searcher itself and to approved contacts it has not blocked (that
- * the other blocked the searcher changes nothing: a block is never
- * visible, docs/rendezvous.md 5.1). */
-#define SEARCH_FROM                                                                                \
-    " FROM users u LEFT JOIN profiles p ON p.user = u.name"                                        \
+ * themselves and their approved contacts (blocked or not). */
+#define SEARCH_JOINS                                                                               \
+    " LEFT JOIN profiles p ON p.user = u.name"                                                     \
     " LEFT JOIN presence s ON s.user = u.name"                                                     \
     " LEFT JOIN contacts c ON c.user = ?1 AND c.peer = u.name"                                     \
     " WHERE u.disabled = 0"                                                                        \
     " AND (coalesce(s.status, 1) <> 4 OR u.name = ?1 OR coalesce(c.rel, 0) = 3)"
-#define SEARCH_DETAILS "(u.name = ?1 OR (coalesce(c.rel, 0) = 3 AND coalesce(c.blocked, 0) = 0))"
-#define SEARCH_SQL_MAX 3072
+/* Every account, or, when a criterion is on a field only the account
+ * itself and its contacts see, only those that can match it: the searcher
+ * and its approved contacts it has not blocked (found through the
+ * contacts key: such a search reads at most 1001 accounts, not all). */
+#define SEARCH_FROM_ALL " FROM users u" SEARCH_JOINS
+#define SEARCH_FROM_KNOWN                                                                          \
+    " FROM (SELECT ?1 AS name UNION ALL SELECT k.peer FROM contacts k"                             \
+    " WHERE k.user = ?1 AND k.rel = 3 AND k.blocked = 0) m"                                        \
+    " JOIN users u ON u.name = m.name" SEARCH_JOINS
+/* dir_view_of (dirview.h) in SQL: the searcher ?1 itself, an approved
+ * contact the searcher has not blocked (c is the searcher's side; that
+ * the other blocked the searcher changes nothing: a block is never
+ * visible, docs/rendezvous.md 5.1), or a stranger. */
+#define SEARCH_VIEW                                                                                \
+    "(CASE WHEN u.name = ?1 THEN 2"                                                                \
+    " WHEN coalesce(c.rel, 0) = 3 AND coalesce(c.blocked, 0) = 0 THEN 1 ELSE 0 END)"
+_Static_assert(DIR_STRANGER == 0 && DIR_CONTACT == 1 && DIR_SELF == 2, "SEARCH_VIEW's numbers");
+#define SEARCH_SQL_MAX 4096
 
 /*
  * The WHERE clause of a search, from constant fragments only: each
  * criterion adds " AND <column> <test> ?N" with the column from field_col
- * and its value bound as parameter N (2..n+1). Case-insensitive as SQLite's
- * lower() is: ASCII letters only.
+ * and its value bound as parameter N (2..n+1), preceded, for a field that
+ * is not public, by " AND <view> >= <the lowest view that sees it>": a
+ * condition on a field the searcher does not see matches nothing, whatever
+ * the value (dirview.h). Case-insensitive as SQLite's lower() is: ASCII
+ * letters only.
  */
-static void search_where(const struct rv_search *q, char *sql, size_t cap, size_t *o)
+static void search_where(const struct rv_search *q, dir_public pub, char *sql, size_t cap,
+                         size_t *o)
 {
-    for (size_t i = 0; i < q->n; i++) {
-        const char *col = field_col[q->c[i].field <= RV_F_COUNT ? q->c[i].field : RV_F_COUNT];
+    for (size_t i = 0; i < q->n && *o < cap; i++) {
+        rv_field f = q->c[i].field <= RV_F_COUNT ? q->c[i].field : RV_F_COUNT;
+        const char *col = field_col[f];
+        dir_view min = dir_min_view(pub, f);
+        if (min > DIR_STRANGER)
+            *o += (size_t)snprintf(sql + *o, cap - *o, " AND " SEARCH_VIEW " >= %d", (int)min);
+        if (*o >= cap)
+            return;
         *o += (size_t)snprintf(sql + *o, cap - *o,
                                q->c[i].contains
                                    ? " AND instr(lower(coalesce(%s, '')), lower(?%zu)) > 0"
@@ -607,16 +660,19 @@ static void search_where(const struct rv_search *q, char *sql, size_t cap, size_
 }
 
 /* Prepare one search statement (the count or the page) and bind the values. */
-static int search_prepare(db *d, const char *searcher, const struct rv_search *q, bool count,
-                          sqlite3_stmt **out)
+static int search_prepare(db *d, const char *searcher, const struct rv_search *q, dir_public pub,
+                          bool count, sqlite3_stmt **out)
 {
     char sql[SEARCH_SQL_MAX];
-    size_t o =
-        (size_t)snprintf(sql, sizeof sql, "%s",
-                         count ? "SELECT count(*)" SEARCH_FROM
-                               : "SELECT u.name, " SEARCH_DETAILS ", " PROFILE_COLS SEARCH_FROM);
-    search_where(q, sql, sizeof sql, &o);
-    if (!count)
+    bool known = false;
+    for (size_t i = 0; i < q->n; i++)
+        known |= dir_min_view(pub, q->c[i].field) > DIR_STRANGER;
+    size_t o = (size_t)snprintf(sql, sizeof sql, "%s%s",
+                                count ? "SELECT count(*)"
+                                      : "SELECT u.name, " SEARCH_VIEW ", " PROFILE_COLS,
+                                known ? SEARCH_FROM_KNOWN : SEARCH_FROM_ALL);
+    search_where(q, pub, sql, sizeof sql, &o);
+    if (!count && o < sizeof sql)
         o += (size_t)snprintf(sql + o, sizeof sql - o, " ORDER BY u.name LIMIT ?%zu OFFSET ?%zu",
                               q->n + 2, q->n + 3);
     if (o >= sizeof sql)
@@ -634,8 +690,10 @@ static int search_prepare(db *d, const char *searcher, const struct rv_search *q
     return ret ? ret : rc == SQLITE_OK ? 0 : db_fail(d, rc);
 }
 
-/* The rows of a page statement into res->users (per_page at most). */
-static int search_rows(db *d, sqlite3_stmt *s, uint32_t per_page, struct rv_search_result *res)
+/* The rows of a page statement into res->users (per_page at most), each
+ * as its view (column 1) sees it. */
+static int search_rows(db *d, sqlite3_stmt *s, uint32_t per_page, dir_public pub,
+                       struct rv_search_result *res)
 {
     int rc = SQLITE_DONE;
     res->users = calloc(per_page, sizeof *res->users);
@@ -644,14 +702,20 @@ static int search_rows(db *d, sqlite3_stmt *s, uint32_t per_page, struct rv_sear
     while (res->n < per_page && (rc = sqlite3_step(s)) == SQLITE_ROW) {
         struct rv_user *u = &res->users[res->n++];
         db_column_copy(s, 0, u->name, sizeof u->name);
-        int r = read_profile(s, 2, sqlite3_column_int(s, 1) != 0, &u->p);
+        int v = sqlite3_column_int(s, 1);
+        int r = read_profile(s, 2, pub,
+                             v == DIR_SELF      ? DIR_SELF
+                             : v == DIR_CONTACT ? DIR_CONTACT
+                                                : DIR_STRANGER,
+                             true, &u->p);
         if (r)
             return r;
     }
     return res->n == per_page || rc == SQLITE_DONE ? 0 : db_fail(d, rc);
 }
 
-int db_search(db *d, const char *searcher, const struct rv_search *q, struct rv_search_result *res)
+int db_search(db *d, const char *searcher, const struct rv_search *q, uint32_t pub,
+              struct rv_search_result *res)
 {
     sqlite3_stmt *s = NULL;
     memset(res, 0, sizeof *res);
@@ -659,16 +723,16 @@ int db_search(db *d, const char *searcher, const struct rv_search *q, struct rv_
     if (q->n < 1 || q->n > RV_SEARCH_MAX || q->per_page < 1 || q->per_page > RV_PER_PAGE_MAX)
         return BANTER_EINVAL;
     int64_t total = 0;
-    int ret = search_prepare(d, searcher, q, true, &s);
+    int ret = search_prepare(d, searcher, q, pub, true, &s);
     if (ret == 0)
         ret = db_step_int(d, s, &total);
     res->total = (uint64_t)total;
     sqlite3_finalize(s);
     s = NULL;
     if (ret == 0)
-        ret = search_prepare(d, searcher, q, false, &s);
+        ret = search_prepare(d, searcher, q, pub, false, &s);
     if (ret == 0)
-        ret = search_rows(d, s, q->per_page, res);
+        ret = search_rows(d, s, q->per_page, pub, res);
     sqlite3_finalize(s);
     return ret;
 }

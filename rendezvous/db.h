@@ -16,6 +16,7 @@
  *            phone, location, about, visibility, updated)     (schema 2)
  *   users.broadcast; contacts, presence, sealed, mailbox      (schema 3, see
  *            db_contacts.h and db_mail.h)
+ *   sealed unique on (id, to_device, from_device)             (schema 4)
  *
  * Times are milliseconds since 1970-01-01 UTC, handed in by the caller.
  * Every call returns 0, a documented positive value, or a negative
@@ -116,16 +117,17 @@ void db_profile_clear(struct rv_profile *p);
  * every criterion of q (eq: equal, contains: a substring, both ignoring the
  * case of ASCII letters; RV_F_COUNT is the account name; a missing profile
  * matches as all fields ""), leaving out those whose presence is invisible
- * unless they are the searcher or its approved contacts. res gets the total
- * and page q->page of q->per_page accounts ordered by name, each with its
- * display_name; the searcher itself and approved contacts it has not
- * blocked with every field that is set (whether they blocked the searcher
- * does not show).
+ * unless they are the searcher or its approved contacts. What the searcher
+ * sees of each account is dirview.h's rule with the public fields pub
+ * (dir_public): a criterion on a field only matches accounts whose field
+ * the searcher sees, and each result carries the fields it sees that are
+ * set (the display name, when seen, also when ""). res gets the total and
+ * page q->page of q->per_page accounts ordered by name.
  * On success and on failure, free what res holds with rvmsg_clear() on an
  * rvmsg of type RV_SEARCH_RESULT that contains it. BANTER_EINVAL for a
  * query outside the codec's limits.
  */
-BANTER_WUR int db_search(db *d, const char *searcher, const struct rv_search *q,
+BANTER_WUR int db_search(db *d, const char *searcher, const struct rv_search *q, uint32_t pub,
                          struct rv_search_result *res);
 
 /*

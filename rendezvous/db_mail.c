@@ -26,16 +26,19 @@ int db_mail_usage(db *d, const char *user, int64_t *count, int64_t *bytes)
     return ret;
 }
 
-/* Whether the copy (id, device) is stored: 1, 0, or BANTER_E*. */
-static int mail_has(db *d, const uint8_t id[16], const uint8_t device[32])
+/* Whether the copy (id, device, from) is stored: 1, 0, or BANTER_E*. */
+static int mail_has(db *d, const uint8_t id[16], const uint8_t device[32], const uint8_t from[32])
 {
     sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(d->sql, "SELECT 1 FROM sealed WHERE id = ?1 AND to_device = ?2", -1,
-                                &s, NULL);
+    int rc = sqlite3_prepare_v2(
+        d->sql, "SELECT 1 FROM sealed WHERE id = ?1 AND to_device = ?2 AND from_device = ?3", -1,
+        &s, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_blob(s, 1, id, 16, SQLITE_STATIC);
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_blob(s, 2, device, 32, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_blob(s, 3, from, 32, SQLITE_STATIC);
     if (rc == SQLITE_OK)
         rc = sqlite3_step(s);
     int ret = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : db_fail(d, rc);
@@ -80,13 +83,13 @@ int db_mail_put(db *d, const db_sealed *m, int64_t max_count, int64_t max_bytes)
     if (ret)
         return ret;
     if (count + 1 > max_count || bytes + (int64_t)m->len > max_bytes) {
-        ret = mail_has(d, m->id, m->to_device);
+        ret = mail_has(d, m->id, m->to_device, m->from_device);
         return ret < 0 ? ret : ret == 1 ? DB_MAIL_DUPLICATE : DB_MAIL_OVER_QUOTA;
     }
     ret = db_stmt(d, S_MAIL_INSERT,
                   "INSERT INTO sealed (id, to_device, to_user, from_user, from_device, flags,"
                   " size, blob, created, expires) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
-                  " ON CONFLICT (id, to_device) DO NOTHING",
+                  " ON CONFLICT (id, to_device, from_device) DO NOTHING",
                   &s);
     if (ret)
         return ret;
@@ -115,15 +118,20 @@ int db_mail_del_seq(db *d, int64_t seq)
     return ret;
 }
 
-int db_mail_del_id(db *d, const uint8_t id[static 16], const uint8_t device[static 32])
+int db_mail_del_id(db *d, const uint8_t id[static 16], const uint8_t device[static 32],
+                   const uint8_t from_device[static 32])
 {
     sqlite3_stmt *s;
-    int ret = db_stmt(d, S_MAIL_DEL_ID, "DELETE FROM sealed WHERE id = ?1 AND to_device = ?2", &s);
+    int ret =
+        db_stmt(d, S_MAIL_DEL_ID,
+                "DELETE FROM sealed WHERE id = ?1 AND to_device = ?2 AND from_device = ?3", &s);
     if (ret)
         return ret;
     int rc = sqlite3_bind_blob(s, 1, id, 16, SQLITE_STATIC);
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_blob(s, 2, device, 32, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_blob(s, 3, from_device, 32, SQLITE_STATIC);
     if (rc == SQLITE_OK)
         rc = sqlite3_step(s);
     ret = rc == SQLITE_DONE ? 0 : db_fail(d, rc);

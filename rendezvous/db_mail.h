@@ -5,8 +5,9 @@
  *
  *   sealed(seq, id, to_device, to_user, from_user, from_device, flags,
  *          size, blob, created, expires): one row per copy, delivered in
- *          seq order; (id, to_device) is unique, so a copy sent twice is
- *          stored once.
+ *          seq order; (id, to_device, from_device) is unique, so a copy
+ *          sent twice is stored once, and copies from different senders
+ *          with the same id are all kept (schema 4).
  *   mailbox(user, count, bytes): what each recipient account's copies
  *          hold, kept by triggers on sealed, for the quota.
  *
@@ -41,14 +42,15 @@ typedef struct db_sealed {
 
 /* Store s unless that would take its recipient's mailbox over max_count
  * copies or max_bytes bytes. DB_MAIL_STORED, DB_MAIL_DUPLICATE (the same
- * id for the same device is already stored: nothing changed),
- * DB_MAIL_OVER_QUOTA (nothing stored), or BANTER_E*. */
+ * id from the same sending device for the same device is already stored:
+ * nothing changed), DB_MAIL_OVER_QUOTA (nothing stored), or BANTER_E*. */
 BANTER_WUR int db_mail_put(db *d, const db_sealed *s, int64_t max_count, int64_t max_bytes);
 
-/* Delete one copy by its seq, or by id and device; deleting nothing is
- * not an error. */
+/* Delete one copy by its seq, or by id, device and sending device;
+ * deleting nothing is not an error. */
 BANTER_WUR int db_mail_del_seq(db *d, int64_t seq);
-BANTER_WUR int db_mail_del_id(db *d, const uint8_t id[static 16], const uint8_t device[static 32]);
+BANTER_WUR int db_mail_del_id(db *d, const uint8_t id[static 16], const uint8_t device[static 32],
+                              const uint8_t from_device[static 32]);
 
 typedef void (*db_mail_fn)(void *ud, const db_sealed *s);
 

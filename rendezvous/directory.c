@@ -14,14 +14,14 @@ void directory_profile_set(conn *c, const struct rv_profile *p)
         core_log(c->k, "cannot store the profile of %s: %s", c->acct->name, db_errmsg(c->k->db));
         conn_error(c, banter_errname(r), "the server cannot store the profile");
     } else {
-        contacts_profile_changed(c->k, c->acct->name);
+        contacts_profile_changed(c->k, c->acct->name, p);
     }
 }
 
 void directory_search(conn *c, const struct rv_search *q)
 {
     rvmsg res = {.type = RV_SEARCH_RESULT};
-    int r = db_search(c->k->db, c->acct->name, q, &res.u.result);
+    int r = db_search(c->k->db, c->acct->name, q, c->k->pub, &res.u.result);
     if (r) {
         if (r != BANTER_EINVAL)
             core_log(c->k, "search: database: %s", db_errmsg(c->k->db));

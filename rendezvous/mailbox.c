@@ -46,11 +46,27 @@ struct mb_item {
     uint8_t blob[];
 };
 
-/* A stored row to delete at the next flush: by seq, or by id and device. */
+/* A stored row to delete at the next flush: by seq, or by id, device and
+ * sending device. */
 struct del {
     int64_t seq;
     uint8_t id[RV_ID_LEN];
     uint8_t dev[RV_KEY_LEN];
+    uint8_t from[RV_KEY_LEN];
+};
+
+/* The copies a device was routed and that were stored because it did not
+ * answer in time, so that a late RV_DELIVERED deletes exactly the stored
+ * row it answers (another sender's copy with the same id is not touched).
+ * The last MB_WINDOW, oldest first; made at the device's first stall,
+ * freed when it goes. One forgotten only means that copy is delivered
+ * again (the node drops duplicates). */
+struct mb_late {
+    uint32_t n;
+    struct {
+        uint8_t id[RV_ID_LEN];
+        uint8_t from[RV_KEY_LEN];
+    } e[MB_WINDOW];
 };
 
 struct mailbox {
@@ -184,6 +200,37 @@ static void fetch_unlink(conn *d)
         d->mb.fetch_next->mb.fetch_prevp = d->mb.fetch_prevp;
     d->mb.fetch_next = NULL;
     d->mb.fetch_prevp = NULL;
+}
+
+/* Remember that d was routed it, now stored (no memory: forgotten). */
+static void late_push(conn *d, const mb_item *it)
+{
+    if (!d->mb.late && !(d->mb.late = calloc(1, sizeof *d->mb.late)))
+        return;
+    mb_late *l = d->mb.late;
+    if (l->n == MB_WINDOW) { /* full: the oldest goes */
+        memmove(&l->e[0], &l->e[1], (MB_WINDOW - 1) * sizeof l->e[0]);
+        l->n--;
+    }
+    memcpy(l->e[l->n].id, it->id, RV_ID_LEN);
+    memcpy(l->e[l->n].from, it->from_device, RV_KEY_LEN);
+    l->n++;
+}
+
+/* The oldest copy with id that d was routed and that was then stored: its
+ * sender's device into from, and it is forgotten. false when none. */
+static bool late_take(conn *d, const uint8_t id[static RV_ID_LEN], uint8_t from[static RV_KEY_LEN])
+{
+    mb_late *l = d->mb.late;
+    for (uint32_t i = 0; l && i < l->n; i++) {
+        if (memcmp(l->e[i].id, id, RV_ID_LEN) != 0)
+            continue;
+        memcpy(from, l->e[i].from, RV_KEY_LEN);
+        memmove(&l->e[i], &l->e[i + 1], (l->n - i - 1) * sizeof l->e[0]);
+        l->n--;
+        return true;
+    }
+    return false;
 }
 
 /* Take a ROUTED copy off its device and timeout list; it goes to the store. */
@@ -326,12 +373,17 @@ void mailbox_seal(conn *c, const struct rv_seal *s)
         refuse(c, s, "ETOOBIG");
         return;
     }
+    /* The contact check first: to a sender without the right to send, the
+     * answer is the same whether the account exists, is disabled or
+     * invisible, whose the device is, and whether it blocked the sender. */
+    int may = contacts_may_seal(c->acct, s->user, bc);
+    if (may == CONTACTS_SEAL_NOTCONTACT) {
+        refuse(c, s, "ENOTCONTACT");
+        return;
+    }
     account *ra = online_find(c->k->on, s->user);
     conn *d = ra ? online_device(ra, s->device) : NULL;
     const char *err = d ? NULL : check_recipient(c->k, s->user, s->device);
-    int may = err ? CONTACTS_SEAL_OK : contacts_may_seal(c->acct, s->user, bc);
-    if (!err && may == CONTACTS_SEAL_NOTCONTACT)
-        err = "ENOTCONTACT";
     if (err) {
         refuse(c, s, err);
         return;
@@ -354,7 +406,8 @@ void mailbox_seal(conn *c, const struct rv_seal *s)
 
 /* ---- RV_DELIVERED ---- */
 
-static void del_push(mailbox *mb, int64_t seq, const uint8_t *id, const uint8_t *dev)
+static void del_push(mailbox *mb, int64_t seq, const uint8_t *id, const uint8_t *dev,
+                     const uint8_t *from)
 {
     if (mb->ndel == mb->capdel) {
         size_t ncap = mb->capdel ? mb->capdel * 2 : 64;
@@ -370,6 +423,8 @@ static void del_push(mailbox *mb, int64_t seq, const uint8_t *id, const uint8_t 
         memcpy(x->id, id, RV_ID_LEN);
     if (dev)
         memcpy(x->dev, dev, RV_KEY_LEN);
+    if (from)
+        memcpy(x->from, from, RV_KEY_LEN);
 }
 
 void mailbox_delivered(conn *c, const uint8_t id[static RV_ID_LEN])
@@ -380,11 +435,14 @@ void mailbox_delivered(conn *c, const uint8_t id[static RV_ID_LEN])
         return;
     }
     mb_item *it = c->mb.head;
+    uint8_t from[RV_KEY_LEN];
     while (it && memcmp(it->id, id, RV_ID_LEN) != 0)
         it = it->next;
     if (!it) {
-        /* Stored after its device was too slow, or a duplicate. */
-        del_push(mb, 0, id, conn_device(c));
+        /* Stored after its device was too slow (that row, not another
+         * sender's with the same id), or a duplicate (nothing). */
+        if (late_take(c, id, from))
+            del_push(mb, 0, id, conn_device(c), from);
     } else if (it->kind == IT_ROUTED) {
         timeout_unlink(mb, it);
         dev_unlink(c, it);
@@ -393,7 +451,7 @@ void mailbox_delivered(conn *c, const uint8_t id[static RV_ID_LEN])
         free(it);
     } else {
         dev_unlink(c, it);
-        del_push(mb, it->seq, NULL, NULL);
+        del_push(mb, it->seq, NULL, NULL, NULL);
         mb->st.delivered++;
         item_free(it);
     }
@@ -428,6 +486,7 @@ void mailbox_device_down(conn *c)
     while (c->mb.sent)
         sent_unlink(c->mb.sent);
     fetch_unlink(c);
+    free(c->mb.late);
     memset(&c->mb, 0, sizeof c->mb);
 }
 
@@ -446,8 +505,10 @@ void mailbox_tick(mailbox *mb, uint64_t now)
         d->mb.stalled = true;
         for (mb_item *it = d->mb.head, *next; it; it = next) {
             next = it->next;
-            if (it->kind == IT_ROUTED)
+            if (it->kind == IT_ROUTED) {
+                late_push(d, it);
                 unroute(mb, it);
+            }
         }
     }
 }
@@ -478,7 +539,8 @@ static int commit_batch(mailbox *mb)
     }
     for (size_t i = 0; r == 0 && i < mb->ndel; i++) {
         const struct del *x = &mb->dels[i];
-        int e = x->seq ? db_mail_del_seq(k->db, x->seq) : db_mail_del_id(k->db, x->id, x->dev);
+        int e =
+            x->seq ? db_mail_del_seq(k->db, x->seq) : db_mail_del_id(k->db, x->id, x->dev, x->from);
         if (e)
             core_log(k, "cannot delete a delivered copy: %s", db_errmsg(k->db));
     }

@@ -24,11 +24,12 @@
  * authenticates (after its whole contact list), oldest first, at most
  * MB_WINDOW unanswered at a time, and while its output queue has room.
  *
- * Refusals answered at once: EAUTH, EPERM (a broadcast without the
- * right), ETOOBIG (the RV_SEALED would not fit one transport message),
- * ENOUSER, ENODEVICE, ENOTCONTACT. A copy for an account that blocked the
- * sender is answered "stored" after the next commit, like a stored one,
- * and kept nowhere.
+ * Refusals answered at once, in this order: EAUTH, EPERM (a broadcast
+ * without the right), ETOOBIG (the RV_SEALED would not fit one transport
+ * message), ENOTCONTACT (not a broadcast, and no approved relation: the
+ * same answer whether the account exists or not), ENOUSER, ENODEVICE. A
+ * copy for an account that blocked the sender is answered "stored" after
+ * the next commit, like a stored one, and kept nowhere.
  */
 #ifndef BANTER_RDV_MAILBOX_H
 #define BANTER_RDV_MAILBOX_H

@@ -71,6 +71,7 @@ int cmd_serve(const cli_ctx *ctx, int argc, char **argv)
                         .lim = {.ttl_ms = cf->ttl_days * 24 * 3600 * 1000,
                                 .quota_messages = cf->quota_messages,
                                 .quota_bytes = cf->quota_mb * 1024 * 1024},
+                        .pub = cf->public_fields,
                         .log = stderr};
     int r = server_run(&sc);
     identity_free(id);

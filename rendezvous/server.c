@@ -19,6 +19,7 @@
 #include "contacts.h"
 #include "ctl.h"
 #include "directory.h"
+#include "dirview.h"
 #include "mailbox.h"
 #include "online.h"
 #include "pwcheck.h"
@@ -534,6 +535,7 @@ static server *server_new(const server_config *cfg)
                 .rng = cfg->rng,
                 .log = cfg->log,
                 .lim = cfg->lim,
+                .pub = cfg->pub,
                 .rbuf = srv->rbuf,
                 .rbuf_len = READ_BUF};
     int r = uv_loop_init(&srv->loop);
@@ -576,6 +578,9 @@ int server_run(const server_config *cfg)
     if (ret == 0) {
         identity_fingerprint(identity_public(cfg->id), fp);
         core_log(&srv->k, "listening on %s, fingerprint %s", srv->addr, fp);
+        char pub[DIR_PUBLIC_TEXT];
+        dir_public_format(cfg->pub, pub, sizeof pub);
+        core_log(&srv->k, "directory: public fields: %s", pub[0] ? pub : "none");
         srv->last_stats = core_now(&srv->k);
     }
     uv_run(&srv->loop, UV_RUN_DEFAULT);

@@ -63,6 +63,7 @@ typedef struct server_config {
     const char *listen; /* "ADDR:PORT", as config_parse_listen() accepts */
     const char *ctl;    /* the control socket's path (ctl.h), or NULL for none */
     core_limits lim;    /* the offline store's expiry and quota */
+    uint32_t pub;       /* the profile fields everyone sees (dir_public, dirview.h) */
     FILE *log;          /* where log lines go (stderr) */
 } server_config;
 

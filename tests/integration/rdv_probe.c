@@ -3,13 +3,15 @@
  * rdv_probe.c - a scripted Banter client for the rendezvous tests
  * (tests/integration/test_rendezvous_basic.sh).
  *
- *   rdv_probe [--expect-fp FP] [--key FILE] [--source ADDR] HOST PORT STEP...
+ *   rdv_probe [--expect-fp FP] [--key FILE] [--source ADDR] [--raw] HOST PORT STEP...
  *   rdv_probe --key FILE --print-key     (the device key of FILE, in hex)
  *   rdv_probe --sql DB SQL               (run SQL on DB, print column 1 of each row)
  *
  * --key keeps the device identity in FILE (created when missing), so a
  * later run is the same device; --source binds the local address (another
- * 127.x address stands for another client to the server's rate limits).
+ * 127.x address stands for another client to the server's rate limits);
+ * --raw also prints each RV_SEARCH_RESULT's plaintext in hex ("recv raw
+ * HEX"), so two answers can be compared byte for byte.
  * Connects, completes the handshake under a fresh random identity and
  * prints "fingerprint <fp>" (the key the server proved) and "device <hex>"
  * (its own device key). With --expect-fp a
@@ -53,6 +55,27 @@
  *              (the default is to answer)
  *   delivered=ID          send RV_DELIVERED for ID (32 hex digits)
  *   junk=N                send a frame of N random bytes, not encrypted
+ *   sealid=USER:DEVHEX:IDHEX:TEXT  one copy to the device key given, with
+ *              the message id given
+ *   searches=N:PAGE:PER_PAGE:CRIT[,CRIT...]  N searches one after the
+ *              other, each waiting for its answer (not printed); prints
+ *              "searches N in MS ms" (a measurement)
+ *   target=USER:DEVHEX:VALUE  what send= sends to: an account, one of its
+ *              devices, a value of one of its hidden profile fields (phone)
+ *   send=HH    send one well-formed message of type HH (hex) as a node
+ *              could (the authorization test): a login with a wrong
+ *              password to an unknown account (waits for its RV_AUTH),
+ *              about=... for a profile, a search for phone=VALUE, a
+ *              contact request, status away, a broadcast recipients
+ *              page, a sealed copy to the target's device (waits for its
+ *              RV_STORED; type 145 is the same with the broadcast flag),
+ *              a server-to-node message of each kind, HELLO, PING, PONG,
+ *              ERROR, BYE; any other type of docs/protocol.md goes as
+ *              its bare type byte. A type the probe has no message for
+ *              prints "no message for type HH" and ends the run (exit 2)
+ *   sync       send a PING and print what arrives until its PONG (which
+ *              is not printed): everything the server answered before
+ *   mark=TEXT  print "mark TEXT"
  *
  * and finally prints what arrives until the server closes the connection or
  * nothing came for 1 s. What arrives is printed one line each:
@@ -75,6 +98,8 @@
  *   recv sealed from=<user> id=<id> flags=<n> body=<text> check=<ok|ERRNAME>
  *             (opened with the probe's key; checked: sender key, CHAT, id)
  *   recv recipients total=<n> page=<p> users=<name,name...>
+ *   recv status <status> text=<t|->   (RV_STATUS from the server)
+ *   recv raw <hex>    (with --raw, after each recv result)
  *   recv undecodable <error name>
  *   closed            the server ended the stream
  *   closed <ERRNAME>  the session failed (a bad frame, a bad tag)
@@ -115,7 +140,7 @@
 #define AWAIT_MS    10000
 #define SEAL_WINDOW 256u /* seals=: copies sent and not yet answered */
 
-enum { AW_NONE, AW_LOGIN, AW_RESULT, AW_STORED, AW_SEALED, AW_RCPT, AW_LIST };
+enum { AW_NONE, AW_LOGIN, AW_RESULT, AW_STORED, AW_SEALED, AW_RCPT, AW_LIST, AW_SYNC };
 
 /* An account and its devices, as RV_CONTACTS or RV_RECIPIENTS told. */
 struct known {
@@ -131,6 +156,8 @@ typedef struct probe {
     bool closed;
     bool mute;
     bool noack;          /* do not answer RV_SEALED with RV_DELIVERED */
+    bool raw;            /* --raw: print search results' plaintext in hex */
+    bool quiet_results;  /* searches=: do not print the results */
     int await;           /* AW_*: what ends the current wait */
     bool done;           /* the awaited answer came */
     bool authed;         /* an RV_AUTH ok came */
@@ -143,6 +170,11 @@ typedef struct probe {
     size_t nknown;
     struct known known[KNOWN_MAX];
     uint64_t token;
+    struct { /* target= */
+        char user[BANTER_MAX_NAME + 1];
+        uint8_t dev[RV_KEY_LEN];
+        char value[BANTER_MAX_NAME * 2 + 1]; /* as a search value */
+    } target;
     size_t in_off, in_len;
     uint8_t in[READ_CHUNK];
 } probe;
@@ -446,6 +478,16 @@ static void show_rv_more(probe *p, rvmsg *m, char *line, size_t cap)
     }
 }
 
+/* "recv raw HEX": a plaintext byte for byte. */
+static void show_raw(const uint8_t *pt, size_t len)
+{
+    printf("recv raw ");
+    for (size_t i = 0; i < len; i++)
+        printf("%02x", pt[i]);
+    printf("\n");
+    fflush(stdout);
+}
+
 /* Print one rendezvous message. */
 static void show_rv(probe *p, const uint8_t *pt, size_t len)
 {
@@ -471,8 +513,16 @@ static void show_rv(probe *p, const uint8_t *pt, size_t len)
         show_cert(p, &m.u.cert, line, sizeof line);
         p->done |= p->await == AW_LOGIN;
     } else if (m.type == RV_SEARCH_RESULT) {
-        show_result(&m.u.result, line, sizeof line);
+        if (!p->quiet_results)
+            show_result(&m.u.result, line, sizeof line);
+        if (p->raw && !p->quiet_results)
+            show_raw(pt, len);
+        line[0] = '\0';
         p->done |= p->await == AW_RESULT;
+    } else if (m.type == RV_STATUS) {
+        safe(a, dash(m.u.status.text));
+        snprintf(line, sizeof line, "recv status %s text=%s", rv_presence_name(m.u.status.status),
+                 a);
     } else {
         show_rv_more(p, &m, line, sizeof line);
     }
@@ -496,6 +546,11 @@ static void show(probe *p, const uint8_t *pt, size_t len)
         say(line);
         return;
     }
+    if (m.type == MSG_PONG && p->await == AW_SYNC && m.u.ping.token == p->token) {
+        p->done = true; /* the barrier of sync: not printed */
+        msg_clear(&m);
+        return;
+    }
     if (m.type == MSG_HELLO) {
         size_t o = 0;
         b[0] = '\0';
@@ -507,7 +562,7 @@ static void show(probe *p, const uint8_t *pt, size_t len)
     } else if (m.type == MSG_ERROR) {
         safe(a, m.u.error.code);
         snprintf(line, sizeof line, "recv error %s", a);
-        p->done |= p->await != AW_NONE;
+        p->done |= p->await != AW_NONE && p->await != AW_SYNC;
     } else if (m.type == MSG_BYE) {
         safe(a, m.u.bye.reason);
         snprintf(line, sizeof line, "recv bye %s", a);
@@ -728,6 +783,221 @@ static int seal_to(probe *p, const char *arg, uint8_t flags)
     return seal_one(p, user, dev, id, c2 + 1, flags);
 }
 
+#define AUTH_TEST_TTL_MS 86400000LL
+
+static int parse_search(const char *arg, struct rv_search *q);
+
+/* sealid=USER:DEVHEX:IDHEX:TEXT */
+static int seal_id(probe *p, const char *arg)
+{
+    char user[BANTER_MAX_NAME + 1], h[2 * RV_KEY_LEN + 1];
+    uint8_t dev[RV_KEY_LEN], id[RV_ID_LEN];
+    const char *c1 = strchr(arg, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+    const char *c3 = c2 ? strchr(c2 + 1, ':') : NULL;
+    if (!c3 || (size_t)(c1 - arg) > BANTER_MAX_NAME || (size_t)(c2 - c1 - 1) != 2 * RV_KEY_LEN ||
+        (size_t)(c3 - c2 - 1) != 2 * RV_ID_LEN)
+        return -1;
+    snprintf(user, sizeof user, "%.*s", (int)(c1 - arg), arg);
+    snprintf(h, sizeof h, "%.*s", (int)(c2 - c1 - 1), c1 + 1);
+    if (unhex(dev, sizeof dev, h) != 0)
+        return -1;
+    snprintf(h, sizeof h, "%.*s", (int)(c3 - c2 - 1), c2 + 1);
+    if (unhex(id, sizeof id, h) != 0)
+        return -1;
+    return seal_one(p, user, dev, id, c3 + 1, 0);
+}
+
+/* target=USER:DEVHEX:VALUE */
+static int set_target(probe *p, const char *arg)
+{
+    char h[2 * RV_KEY_LEN + 1];
+    const char *c1 = strchr(arg, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+    if (!c2 || (size_t)(c1 - arg) > BANTER_MAX_NAME || (size_t)(c2 - c1 - 1) != 2 * RV_KEY_LEN ||
+        strlen(c2 + 1) >= sizeof p->target.value || !c2[1])
+        return -1;
+    snprintf(p->target.user, sizeof p->target.user, "%.*s", (int)(c1 - arg), arg);
+    snprintf(h, sizeof h, "%.*s", (int)(c2 - c1 - 1), c1 + 1);
+    snprintf(p->target.value, sizeof p->target.value, "%s", c2 + 1);
+    return unhex(p->target.dev, sizeof p->target.dev, h);
+}
+
+/* The well-formed rendezvous message of type t that send= sends (the
+ * target's, or a made-up one for the server-to-node types). 0, 1 when the
+ * probe has none for t. */
+static int canonical_rv(probe *p, int t, rvmsg *m)
+{
+    memset(m, 0, sizeof *m);
+    m->type = (rv_type)t;
+    switch ((rv_type)t) {
+    case RV_LOGIN: {
+        uint8_t r[4];
+        bcrypto_rng_system().fill(NULL, r, sizeof r);
+        snprintf(m->u.login.user, sizeof m->u.login.user, "nosuch%02x%02x%02x%02x", r[0], r[1],
+                 r[2], r[3]);
+        snprintf(m->u.login.password, sizeof m->u.login.password, "wrong");
+        return 0;
+    }
+    case RV_AUTH:
+        snprintf(m->u.auth.error, sizeof m->u.auth.error, "EPASSWORD");
+        return 0;
+    case RV_LOGOUT:
+        return 0;
+    case RV_PROFILE_SET:
+        m->u.profile.f[RV_F_ABOUT] = strdup("set by the authorization test");
+        return m->u.profile.f[RV_F_ABOUT] ? 0 : 1;
+    case RV_SEARCH:
+        m->u.search = (struct rv_search){.n = 1, .per_page = 10};
+        m->u.search.c[0].field = RV_F_PHONE;
+        snprintf(m->u.search.c[0].value, sizeof m->u.search.c[0].value, "%s", p->target.value);
+        return 0;
+    case RV_CONTACT:
+        m->u.contact.op = RV_OP_REQUEST;
+        snprintf(m->u.contact.user, sizeof m->u.contact.user, "%s", p->target.user);
+        return 0;
+    case RV_STATUS:
+    case RV_PRESENCE:
+        m->u.status.status = t == RV_STATUS ? RV_P_AWAY : RV_P_ONLINE;
+        snprintf(m->u.status.user, sizeof m->u.status.user, "%s", p->target.user);
+        return 0;
+    case RV_STORED:
+    case RV_DELIVERED:
+        bcrypto_rng_system().fill(NULL, m->u.stored.id, RV_ID_LEN);
+        memcpy(m->u.stored.device, p->target.dev, RV_KEY_LEN);
+        return 0;
+    case RV_SEARCH_RESULT:
+    case RV_CONTACTS:
+    case RV_BROADCAST_TO:
+    case RV_RECIPIENTS:
+        return 0; /* empty page, empty list, page 0 of everyone */
+    case RV_CERT:
+        return cert_issue(&m->u.cert, p->id, identity_public(p->id), p->target.user, 0,
+                          AUTH_TEST_TTL_MS) == 0
+                   ? 0
+                   : 1;
+    case RV_SEALED:
+        snprintf(m->u.seal.user, sizeof m->u.seal.user, "%s", p->target.user);
+        m->u.seal.sealed = (const uint8_t *)"x";
+        m->u.seal.sealed_len = 1;
+        return 0;
+    default:
+        return 1; /* RV_SEAL is sealed by send_type itself */
+    }
+}
+
+/* The peer-protocol message of type t (docs/protocol.md) that send= sends:
+ * HELLO, PING, PONG, ERROR, BYE well-formed, others as their bare type
+ * byte (the server has no use for them). */
+static void send_peer_type(probe *p, int t)
+{
+    msg m = {.type = (msg_type)t};
+    if (t == MSG_HELLO) {
+        m.u.hello.version = SESSION_VERSION;
+        snprintf(m.u.hello.name, sizeof m.u.hello.name, "rdv_probe");
+    } else if (t == MSG_PING || t == MSG_PONG) {
+        m.u.ping.token = ++p->token;
+    } else if (t == MSG_ERROR) {
+        snprintf(m.u.error.code, sizeof m.u.error.code, "ETEST");
+    } else if (t != MSG_BYE) {
+        uint8_t b = (uint8_t)t;
+        if (session_send(p->s, &b, 1) != 0)
+            fprintf(stderr, "rdv_probe: cannot send type %02x\n", b);
+        flush_out(p);
+        return;
+    }
+    send_msg(p, &m);
+}
+
+/* send=HH. 0, or -1 when the probe has no message for the type. */
+static int send_type(probe *p, const char *arg)
+{
+    char *end, line[64];
+    unsigned long t = strtoul(arg, &end, 16);
+    rvmsg m;
+    if (end == arg || *end || t > 0x1ff)
+        return -1;
+    if (t == RV_SEAL || t == (RV_SEAL | 0x100)) { /* 145: with the broadcast flag */
+        uint8_t id[RV_ID_LEN];
+        unsigned base = p->n_stored;
+        bcrypto_rng_system().fill(NULL, id, sizeof id);
+        if (seal_one(p, p->target.user, p->target.dev, id, "authorization test",
+                     t > 0xff ? RV_SEAL_BROADCAST : 0) != 0)
+            return -1;
+        p->want = base + 1;
+        await_answer(p, AW_STORED);
+        return 0;
+    }
+    if (rvmsg_owns((int)t)) {
+        if (canonical_rv(p, (int)t, &m) != 0) {
+            snprintf(line, sizeof line, "no message for type %02lx", t);
+            say(line);
+            return -1;
+        }
+        int r = send_rv(p, &m);
+        rvmsg_clear(&m);
+        if (r == 0 && t == RV_LOGIN)
+            await_answer(p, AW_LOGIN);
+        return 0;
+    }
+    if (t > 0x7f || strcmp(msg_type_name((int)t), "unknown") == 0) {
+        snprintf(line, sizeof line, "no message for type %02lx", t);
+        say(line);
+        return -1;
+    }
+    send_peer_type(p, (int)t);
+    return 0;
+}
+
+/* searches=N:PAGE:PER_PAGE:CRIT[,CRIT...] */
+static int search_bench(probe *p, const char *arg)
+{
+    char *end, line[96];
+    rvmsg m = {.type = RV_SEARCH};
+    long n = strtol(arg, &end, 10);
+    if (*end != ':' || n < 1 || n > 1000000 || parse_search(end + 1, &m.u.search) != 0)
+        return -1;
+    long answered = 0;
+    int64_t t0 = mono_ms();
+    p->quiet_results = true;
+    for (long i = 0; i < n && !p->closed; i++) {
+        if (send_rv(p, &m) != 0)
+            break;
+        await_answer(p, AW_RESULT);
+        answered += p->done;
+    }
+    p->quiet_results = false;
+    snprintf(line, sizeof line, "searches %ld answered %ld in %lld ms", n, answered,
+             (long long)(mono_ms() - t0));
+    say(line);
+    return 0;
+}
+
+/* The steps of the authorization test and the measurements; 0, 1 when s
+ * is not one of them, -1 for bad usage. */
+static int rv_step3(probe *p, const char *s)
+{
+    if (strncmp(s, "sealid=", 7) == 0)
+        return seal_id(p, s + 7);
+    if (strncmp(s, "searches=", 9) == 0)
+        return search_bench(p, s + 9);
+    if (strncmp(s, "target=", 7) == 0)
+        return set_target(p, s + 7);
+    if (strncmp(s, "send=", 5) == 0)
+        return send_type(p, s + 5);
+    if (strncmp(s, "mark=", 5) == 0) {
+        printf("mark %s\n", s + 5);
+        fflush(stdout);
+        return 0;
+    }
+    if (strcmp(s, "sync") == 0) {
+        msg ping = {.type = MSG_PING};
+        ping.u.ping.token = ++p->token;
+        send_msg(p, &ping);
+        await_answer(p, AW_SYNC);
+        return 0;
+    }
+    return 1;
+}
+
 /* The steps of contacts, presence and sealed copies; 0, 1 when s is not
  * one of them, -1 for bad usage. */
 static int rv_step2(probe *p, const char *s)
@@ -847,7 +1117,7 @@ static int rv_step2(probe *p, const char *s)
         send_delivered(p, id);
         return 0;
     }
-    return 1;
+    return rv_step3(p, s);
 }
 
 /* "USER:PASSWORD" into a login message. */
@@ -1044,6 +1314,11 @@ int main(int argc, char **argv)
     struct opts o = {0};
     int i = 1, ret = 1;
     for (; i + 1 < argc && strncmp(argv[i], "--", 2) == 0; i += 2) {
+        if (strcmp(argv[i], "--raw") == 0) {
+            p.raw = true;
+            i--;
+            continue;
+        }
         if (strcmp(argv[i], "--expect-fp") == 0)
             o.expect = argv[i + 1];
         else if (strcmp(argv[i], "--key") == 0)
@@ -1058,8 +1333,8 @@ int main(int argc, char **argv)
     if (argc == 4 && strcmp(argv[1], "--sql") == 0)
         return run_sql(argv[2], argv[3]);
     if (argc - i < 2) {
-        fprintf(stderr, "usage: rdv_probe [--expect-fp FP] [--key FILE] [--source ADDR] HOST "
-                        "PORT STEP...\n       rdv_probe --key FILE --print-key\n");
+        fprintf(stderr, "usage: rdv_probe [--expect-fp FP] [--key FILE] [--source ADDR] [--raw] "
+                        "HOST PORT STEP...\n       rdv_probe --key FILE --print-key\n");
         return 2;
     }
     if (bcrypto_init() != 0 || open_probe(&p, argv[i], argv[i + 1], &o) != 0)

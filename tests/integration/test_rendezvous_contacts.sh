@@ -17,9 +17,11 @@
 #      only;
 #   5. deny, withdraw (remove), remove: entries go away on both sides;
 #   6. block: the blocked side's request looks unanswered, the blocker
-#      hears nothing, its sealed copy is answered "stored" and delivered
-#      nowhere; a blocked approved contact loses presence and devices;
-#      unblock brings the pending request back;
+#      hears nothing, its sealed copy is refused ENOTCONTACT as any
+#      non-contact's (the block does not show); a blocked approved contact
+#      cannot tell (offline, profile and devices kept, its copies answered
+#      "stored" and delivered nowhere); unblock brings the pending request
+#      back;
 #   7. refusals: ENOUSER (unknown, disabled), EINVAL (oneself), ESTATE,
 #      EAUTH before login;
 #   8. a server restart keeps relations and the chosen presence;
@@ -132,8 +134,8 @@ bgp d dan.key ready contact=block:cat wait=2500
 wait_out d '^recv contact cat state=blocked' || t_fail "block" "$(cat "$T/d.out")"
 out=$(pr cat.key ready contact=request:dan "sealto=dan:$dan_dev:are you there?" stored=1)
 has "$out" '^recv contact dan state=outgoing ' || t_fail "blocked request" "$out"
-has "$out" '^recv stored id=[0-9a-f]{32} device=[0-9a-f]{8} state=stored error=-$' ||
-    t_fail "blocked seal" "expected \"stored\": $out"
+has "$out" '^recv stored id=[0-9a-f]{32} device=[0-9a-f]{8} state=refused error=ENOTCONTACT$' ||
+    t_fail "blocked seal" "expected ENOTCONTACT, as for any non-contact (the block must not show): $out"
 bg_done d
 grep -q '^recv contact cat state=incoming\|^recv sealed' "$T/d.out" &&
     t_fail "block" "dan heard of cat: $(cat "$T/d.out")"
@@ -142,7 +144,7 @@ out=$(pr dan.key ready wait=300)
 has "$out" '^recv sealed' && t_fail "blocked seal" "delivered: $out"
 out=$(pr dan.key ready contact=unblock:cat wait=200)
 has "$out" '^recv contact cat state=incoming ' || t_fail "unblock" "$out"
-t_pass "block: cat's request looks unanswered, dan hears nothing, cat's copy is answered stored and kept nowhere; unblock shows the request"
+t_pass "block: cat's request looks unanswered, dan hears nothing, cat's copy is refused ENOTCONTACT as any non-contact's and kept nowhere; unblock shows the request"
 bgp a ann.key ready wait=3000
 wait_out a '^ready$'
 pr bob.key ready contact=block:ann status=away wait=200 >/dev/null
@@ -154,7 +156,13 @@ wait_out a '^recv contact bob state=approved status=(online|away) .*devices=1$' 
     t_fail "unblock approved" "$(cat "$T/a.out")"
 bg_done a
 grep -q '^recv presence bob away' "$T/a.out" && t_fail "block approved" "presence leaked: $(cat "$T/a.out")"
-t_pass "a blocked approved contact cannot tell: it sees the blocker offline with profile and devices as before; unblock restores the presence"
+pr bob.key ready contact=block:ann wait=200 >/dev/null
+out=$(pr ann.key ready "sealto=bob:$(devkey bob.key):are you there?" stored=1)
+has "$out" '^recv stored id=[0-9a-f]{32} device=[0-9a-f]{8} state=stored error=-$' ||
+    t_fail "block approved" "ann's copy to bob, who blocked her: expected \"stored\": $out"
+[ "$(rows 'SELECT count(*) FROM sealed')" = 0 ] || t_fail "block approved" "a copy was stored"
+pr bob.key ready contact=unblock:ann wait=200 >/dev/null
+t_pass "a blocked approved contact cannot tell: it sees the blocker offline with profile and devices as before, its copies are answered stored (and dropped); unblock restores the presence"
 
 # ---- 7. refusals ----
 out=$(pr ann.key ready contact=request:nobody contact=request:eve contact=request:ann \

@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "dirview.h"
 
 struct fixture {
     char dir[64];
@@ -64,6 +65,7 @@ static void test_defaults(void **state)
     assert_int_equal(config_key_path(&c, key, sizeof key), 0);
     assert_string_equal(key, "./rendezvous.db.key");
     assert_int_equal(config_key_path(&c, key, 10), BANTER_ETOOLONG);
+    assert_int_equal(c.public_fields, DIR_PUBLIC_DEFAULT);
 }
 
 static void test_file(void **state)
@@ -95,6 +97,26 @@ static void refused(struct fixture *f, const char *text, size_t len, const char 
     if (!strstr(why, want))
         fail_msg("\"%s\" does not contain \"%s\"", why, want);
     assert_memory_equal(&c, &before, sizeof c);
+}
+
+/* directory_public_fields: a list of profile fields, "" for none; an
+ * unknown name is refused with the name. */
+static void test_public_fields(void **state)
+{
+    struct fixture *f = *state;
+    static const char text[] = "directory_public_fields = department, title,location\n";
+    config c;
+    char why[512];
+    config_defaults(&c);
+    write_file(f->path, text, sizeof text - 1);
+    assert_int_equal(config_load(&c, f->path, why, sizeof why), 0);
+    assert_int_equal(c.public_fields,
+                     (1u << RV_F_DEPARTMENT) | (1u << RV_F_TITLE) | (1u << RV_F_LOCATION));
+    assert_int_equal(config_set(&c, "directory_public_fields", "", why, sizeof why), 0);
+    assert_int_equal(c.public_fields, 0);
+    refused(f, "directory_public_fields = title,phonenumber\n", 44,
+            "line 1: directory_public_fields: \"phonenumber\" is not a profile field");
+    refused(f, "directory_public_fields = user\n", 31, "\"user\" is not a profile field");
 }
 
 static void test_mistakes(void **state)
@@ -176,6 +198,7 @@ static void test_set_and_parse(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_public_fields, setup, teardown),
         cmocka_unit_test(test_defaults),
         cmocka_unit_test_setup_teardown(test_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mistakes, setup, teardown),

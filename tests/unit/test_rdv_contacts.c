@@ -6,7 +6,8 @@
  * one transaction, rows gone when nothing is left, the other side's block
  * listed), presence storage, the broadcast right, and search visibility
  * (details to approved contacts and oneself only, a block not visible to
- * the blocked, invisible accounts hidden from others).
+ * the blocked, invisible accounts hidden from others, no condition on a
+ * hidden field that tells anything: dirview.h).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,6 +21,7 @@
 #include <cmocka.h>
 
 #include "db_contacts.h"
+#include "dirview.h"
 #include "rel.h"
 
 #define FAKE_HASH "$argon2id$v=19$m=65536,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNo"
@@ -248,7 +250,7 @@ static int find(db *d, const char *searcher, const char *name, struct rv_profile
     struct rv_search q = {.n = 1, .per_page = 10};
     q.c[0] = (struct rv_criterion){.field = RV_F_COUNT};
     snprintf(q.c[0].value, sizeof q.c[0].value, "%s", name);
-    assert_int_equal(db_search(d, searcher, &q, &m.u.result), 0);
+    assert_int_equal(db_search(d, searcher, &q, DIR_PUBLIC_DEFAULT, &m.u.result), 0);
     int found = (int)m.u.result.n;
     memset(out, 0, sizeof *out);
     for (int i = 0; found && i < RV_F_COUNT; i++)
@@ -299,6 +301,174 @@ static void test_search_visibility(void **state)
     db_profile_clear(&got);
 }
 
+/* The encoded RV_SEARCH_RESULT a search of up to two criteria gets:
+ * field f (eq or contains) value, and, when extra, user~"b"; the page
+ * given. out is reset first. */
+static void search_wire(db *d, const char *searcher, rv_field f, bool contains, const char *value,
+                        bool extra, uint32_t page, uint32_t per_page, dir_public pub, buf *out)
+{
+    rvmsg m = {.type = RV_SEARCH_RESULT};
+    struct rv_search q = {.n = extra ? 2 : 1, .page = page, .per_page = per_page};
+    q.c[0] = (struct rv_criterion){.field = f, .contains = contains};
+    snprintf(q.c[0].value, sizeof q.c[0].value, "%s", value);
+    q.c[1] = (struct rv_criterion){.field = RV_F_COUNT, .contains = true};
+    snprintf(q.c[1].value, sizeof q.c[1].value, "b");
+    buf_consume(out, buf_len(out));
+    assert_int_equal(db_search(d, searcher, &q, pub, &m.u.result), 0);
+    assert_int_equal(rvmsg_encode(&m, out), 0);
+    rvmsg_clear(&m);
+}
+
+/* How many a search finds (its total). */
+static uint64_t search_total(db *d, const char *searcher, rv_field f, bool contains,
+                             const char *value, dir_public pub)
+{
+    rvmsg m = {.type = RV_SEARCH_RESULT};
+    struct rv_search q = {.n = 1, .per_page = 10};
+    q.c[0] = (struct rv_criterion){.field = f, .contains = contains};
+    snprintf(q.c[0].value, sizeof q.c[0].value, "%s", value);
+    assert_int_equal(db_search(d, searcher, &q, pub, &m.u.result), 0);
+    uint64_t total = m.u.result.total;
+    rvmsg_clear(&m);
+    return total;
+}
+
+/*
+ * The directory is not an oracle (docs/rendezvous.md 4): for every field
+ * a stranger does not see, its search with the value and with another
+ * value get byte-identical answers (results, total, pages), also when the
+ * searcher is an approved contact it blocked, or one that blocked it; its
+ * own search and an approved contact's still match; a public field
+ * matches for everyone. The fields a result carries follow the same view
+ * (SQL and dir_view_of agree for every relation).
+ */
+static void test_search_oracle(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const val[RV_F_COUNT] = {"Bob Builder",      "Finance", "Treasurer",
+                                                "bob@corp.example", "5550142", "Room 4.12",
+                                                "likes sailing"};
+    static const char *const sub[RV_F_COUNT] = {"build", "fin", "treas", "corp.ex",
+                                                "014",   "4.1", "sail"};
+    struct rv_profile p = {0};
+    for (int i = 0; i < RV_F_COUNT; i++)
+        p.f[i] = (char *)val[i];
+    assert_int_equal(db_profile_set(f->d, "bob", &p, 1), 0);
+    /* ann: approved contact; dan: approved, but dan blocked bob; zed:
+     * approved, bob blocked zed; cat: a stranger bob blocked. */
+    rel_side ap = {REL_APPROVED, false}, apb = {REL_APPROVED, true}, none = {REL_NONE, false};
+    assert_int_equal(db_rel_write(f->d, "ann", "bob", ap, ap, 2), 0);
+    assert_int_equal(db_rel_write(f->d, "dan", "bob", apb, ap, 2), 0);
+    assert_int_equal(db_rel_write(f->d, "zed", "bob", ap, apb, 2), 0);
+    assert_int_equal(db_rel_write(f->d, "cat", "bob", none, (rel_side){REL_NONE, true}, 2), 0);
+    buf a, b;
+    buf_init(&a, BANTER_MAX_PLAINTEXT);
+    buf_init(&b, BANTER_MAX_PLAINTEXT);
+    static const char *const outsiders[] = {"cat", "dan"};
+    for (int i = RV_F_DEPARTMENT; i < RV_F_COUNT; i++) {
+        for (size_t o = 0; o < 2; o++) {
+            const char *who = outsiders[o];
+            for (int extra = 0; extra < 2; extra++) {
+                for (uint32_t page = 0; page < 2; page++) {
+                    search_wire(f->d, who, (rv_field)i, false, val[i], extra, page, 1,
+                                DIR_PUBLIC_DEFAULT, &a);
+                    search_wire(f->d, who, (rv_field)i, false, "no such value", extra, page, 1,
+                                DIR_PUBLIC_DEFAULT, &b);
+                    assert_int_equal(buf_len(&a), buf_len(&b));
+                    assert_memory_equal(buf_data(&a), buf_data(&b), buf_len(&a));
+                    search_wire(f->d, who, (rv_field)i, true, sub[i], extra, page, 1,
+                                DIR_PUBLIC_DEFAULT, &a);
+                    search_wire(f->d, who, (rv_field)i, true, "zzz", extra, page, 1,
+                                DIR_PUBLIC_DEFAULT, &b);
+                    assert_int_equal(buf_len(&a), buf_len(&b));
+                    assert_memory_equal(buf_data(&a), buf_data(&b), buf_len(&a));
+                }
+            }
+        }
+        assert_int_equal(search_total(f->d, "ann", (rv_field)i, false, val[i], DIR_PUBLIC_DEFAULT),
+                         1);
+        assert_int_equal(search_total(f->d, "zed", (rv_field)i, true, sub[i], DIR_PUBLIC_DEFAULT),
+                         1);
+        assert_int_equal(search_total(f->d, "bob", (rv_field)i, true, sub[i], DIR_PUBLIC_DEFAULT),
+                         1);
+        assert_int_equal(search_total(f->d, "ann", (rv_field)i, false, "nope", DIR_PUBLIC_DEFAULT),
+                         0);
+        /* Made public: found by everyone. */
+        dir_public pub = DIR_PUBLIC_DEFAULT | (1u << i);
+        assert_int_equal(search_total(f->d, "cat", (rv_field)i, false, val[i], pub), 1);
+        assert_int_equal(search_total(f->d, "dan", (rv_field)i, true, sub[i], pub), 1);
+    }
+    assert_int_equal(
+        search_total(f->d, "cat", RV_F_DISPLAY_NAME, true, "builder", DIR_PUBLIC_DEFAULT), 1);
+    assert_int_equal(search_total(f->d, "cat", RV_F_DISPLAY_NAME, true, "builder", 0), 0);
+    /* Invisible: still found by a contact, also by a hidden field; by a
+     * stranger not even by a public one. */
+    assert_int_equal(db_presence_set(f->d, "bob", RV_P_INVISIBLE, "", 4), 0);
+    assert_int_equal(
+        search_total(f->d, "ann", RV_F_PHONE, false, val[RV_F_PHONE], DIR_PUBLIC_DEFAULT), 1);
+    assert_int_equal(
+        search_total(f->d, "cat", RV_F_DISPLAY_NAME, true, "builder", DIR_PUBLIC_DEFAULT), 0);
+    assert_int_equal(db_presence_set(f->d, "bob", RV_P_ONLINE, "", 5), 0);
+    /* What each searcher's result carries is its view, as dir_view_of has it. */
+    static const char *const all[] = {"ann", "bob", "cat", "dan", "zed"};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        rel_side mine, theirs;
+        struct rv_profile got;
+        assert_int_equal(db_rel_pair(f->d, all[i], "bob", &mine, &theirs), 0);
+        dir_view v = dir_view_of(strcmp(all[i], "bob") == 0, mine);
+        assert_int_equal(find(f->d, all[i], "bob", &got), 1);
+        for (int k = 0; k < RV_F_COUNT; k++)
+            assert_int_equal(got.f[k] != NULL, dir_sees(DIR_PUBLIC_DEFAULT, v, (rv_field)k));
+        db_profile_clear(&got);
+    }
+    buf_free(&a);
+    buf_free(&b);
+}
+
+/* dirview: the rule, the settings' list. */
+static void test_dirview(void **state)
+{
+    (void)state;
+    dir_public pub = 0;
+    const char *bad = NULL;
+    char text[DIR_PUBLIC_TEXT];
+    assert_int_equal(dir_view_of(true, (rel_side){REL_NONE, true}), DIR_SELF);
+    assert_int_equal(dir_view_of(false, (rel_side){REL_APPROVED, false}), DIR_CONTACT);
+    assert_int_equal(dir_view_of(false, (rel_side){REL_APPROVED, true}), DIR_STRANGER);
+    assert_int_equal(dir_view_of(false, (rel_side){REL_INCOMING, false}), DIR_STRANGER);
+    assert_int_equal(dir_view_of(false, (rel_side){REL_OUTGOING, false}), DIR_STRANGER);
+    assert_true(dir_sees(DIR_PUBLIC_DEFAULT, DIR_STRANGER, RV_F_DISPLAY_NAME));
+    assert_true(dir_sees(0, DIR_STRANGER, RV_F_COUNT)); /* the account name */
+    assert_false(dir_sees(DIR_PUBLIC_DEFAULT, DIR_STRANGER, RV_F_PHONE));
+    assert_true(dir_sees(0, DIR_CONTACT, RV_F_PHONE));
+    assert_int_equal(dir_public_parse(" department , title,location ", &pub, &bad), 0);
+    assert_int_equal(pub, (1u << RV_F_DEPARTMENT) | (1u << RV_F_TITLE) | (1u << RV_F_LOCATION));
+    dir_public_format(pub, text, sizeof text);
+    assert_string_equal(text, "department,title,location");
+    assert_int_equal(dir_public_parse("", &pub, &bad), 0);
+    assert_int_equal(pub, 0);
+    assert_int_equal(dir_public_parse("  ", &pub, &bad), 0);
+    assert_int_equal(pub, 0);
+    assert_int_equal(dir_public_parse("title,user", &pub, &bad), BANTER_EINVAL);
+    assert_string_equal(bad, "user");
+    assert_int_equal(dir_public_parse("title,,email", &pub, &bad), BANTER_EINVAL);
+    assert_int_equal(dir_public_parse("title,", &pub, &bad), BANTER_EINVAL);
+    assert_int_equal(dir_public_parse("phone;email", &pub, &bad), BANTER_EINVAL);
+    /* dir_show: the fields seen that are set; the display name kept when asked. */
+    struct rv_profile all = {0}, out;
+    all.f[RV_F_PHONE] = "1";
+    all.f[RV_F_TITLE] = "";
+    assert_int_equal(dir_show(DIR_PUBLIC_DEFAULT, DIR_STRANGER, &all, true, &out), 0);
+    assert_string_equal(out.f[RV_F_DISPLAY_NAME], "");
+    assert_null(out.f[RV_F_PHONE]);
+    db_profile_clear(&out);
+    assert_int_equal(dir_show(DIR_PUBLIC_DEFAULT, DIR_CONTACT, &all, false, &out), 0);
+    assert_null(out.f[RV_F_DISPLAY_NAME]);
+    assert_null(out.f[RV_F_TITLE]);
+    assert_string_equal(out.f[RV_F_PHONE], "1");
+    db_profile_clear(&out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -307,6 +477,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_storage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_presence_and_rights, setup, teardown),
         cmocka_unit_test_setup_teardown(test_search_visibility, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_search_oracle, setup, teardown),
+        cmocka_unit_test(test_dirview),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,6 +19,9 @@
 #include <sqlite3.h>
 
 #include "db.h"
+#include "dirview.h"
+
+#define PUB_DEPT (DIR_PUBLIC_DEFAULT | (1u << RV_F_DEPARTMENT))
 
 /* Any well-formed hash string will do for storage; tests of the real hash
  * are in test_bcrypto. */
@@ -87,7 +90,7 @@ static void test_new_file(void **state)
     assert_int_equal(stat(f->path, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600);
     db_close(d);
-    assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 3);
+    assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 4);
     sqlite3 *s = NULL;
     sqlite3_stmt *q = NULL;
     assert_int_equal(sqlite3_open(f->path, &s), SQLITE_OK);
@@ -238,19 +241,26 @@ static void test_directory(void **state)
     struct rv_search q = {.n = 1, .per_page = 10};
     q.c[0] = (struct rv_criterion){.field = RV_F_DEPARTMENT, .contains = true};
     snprintf(q.c[0].value, sizeof q.c[0].value, "SALES");
-    assert_int_equal(db_search(d, "alice", &q, &m.u.result), 0);
+    /* The department is not public by default: a stranger finds nobody by it. */
+    assert_int_equal(db_search(d, "alice", &q, DIR_PUBLIC_DEFAULT, &m.u.result), 0);
+    assert_int_equal(m.u.result.total, 0);
+    assert_int_equal(m.u.result.n, 0);
+    rvmsg_clear(&m);
+    m.type = RV_SEARCH_RESULT;
+    assert_int_equal(db_search(d, "alice", &q, PUB_DEPT, &m.u.result), 0);
     assert_int_equal(m.u.result.total, 2); /* zed disabled */
     assert_string_equal(m.u.result.users[0].name, "bob");
     assert_string_equal(m.u.result.users[1].name, "carol");
-    /* Not a contact of alice: the display name only. */
+    /* Not a contact of alice: the public fields only. */
     assert_string_equal(m.u.result.users[1].p.f[RV_F_DISPLAY_NAME], "");
+    assert_string_equal(m.u.result.users[1].p.f[RV_F_DEPARTMENT], "Sales");
     assert_null(m.u.result.users[1].p.f[RV_F_TITLE]);
     assert_null(m.u.result.users[1].p.f[RV_F_EMAIL]);
     rvmsg_clear(&m);
     /* % is not a wildcard; the account name is a field; pages */
     snprintf(q.c[0].value, sizeof q.c[0].value, "s%%");
     m.type = RV_SEARCH_RESULT;
-    assert_int_equal(db_search(d, "alice", &q, &m.u.result), 0);
+    assert_int_equal(db_search(d, "alice", &q, PUB_DEPT, &m.u.result), 0);
     assert_int_equal(m.u.result.total, 1);
     rvmsg_clear(&m);
     q.c[0] = (struct rv_criterion){.field = RV_F_COUNT, .contains = true};
@@ -258,7 +268,7 @@ static void test_directory(void **state)
     q.per_page = 1;
     q.page = 1;
     m.type = RV_SEARCH_RESULT;
-    assert_int_equal(db_search(d, "alice", &q, &m.u.result), 0);
+    assert_int_equal(db_search(d, "alice", &q, DIR_PUBLIC_DEFAULT, &m.u.result), 0);
     assert_int_equal(m.u.result.total, 2); /* bob, carol */
     assert_int_equal(m.u.result.n, 1);
     assert_string_equal(m.u.result.users[0].name, "carol");

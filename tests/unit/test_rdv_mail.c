@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_rdv_mail.c - stored sealed copies: stored once per (id, device),
+ * test_rdv_mail.c - stored sealed copies: stored once per (id, device,
+ * sending device), so two senders' copies with one id are both kept (and a
+ * schema 3 database is migrated with its rows),
  * fetched per device in order past a position, deleted by seq or by id,
  * the per-account quota (count and bytes, with the usage kept by the
  * triggers through inserts, deletes and expiry), expiry in bounded
@@ -16,6 +18,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "db_mail.h"
 
@@ -131,8 +134,8 @@ static void test_store_fetch_delete(void **state)
     assert_int_equal(db_mail_del_seq(f->d, after), 0);
     uint8_t id[16];
     memset(id, 3, sizeof id);
-    assert_int_equal(db_mail_del_id(f->d, id, DEV_B), 0);
-    assert_int_equal(db_mail_del_id(f->d, id, DEV_B), 0);
+    assert_int_equal(db_mail_del_id(f->d, id, DEV_B, DEV_A), 0);
+    assert_int_equal(db_mail_del_id(f->d, id, DEV_B, DEV_A), 0);
     assert_int_equal(db_mail_del_seq(f->d, 999999), 0);
     v.n = 0;
     assert_int_equal(db_mail_fetch(f->d, DEV_B, 0, 100, 10, on_row, &v), 1);
@@ -247,9 +250,133 @@ static void test_recipients(void **state)
     free(r.users);
 }
 
+static const uint8_t DEV_C[32] = {0xc7};
+
+struct rows {
+    size_t n;
+    uint8_t from0[16]; /* first byte of each copy's sending device */
+    int64_t seq[16];
+};
+
+static void on_any(void *ud, const db_sealed *s)
+{
+    struct rows *r = ud;
+    assert_true(r->n < 16);
+    r->from0[r->n] = s->from_device[0];
+    r->seq[r->n++] = s->seq;
+}
+
+/* Another sender's copy with the same id does not displace the genuine
+ * one: both are stored and fetched; each sender's own duplicate is still
+ * stored once; deleting by id removes the one sender's copy only. */
+static void test_same_id_two_senders(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t blob[8] = {1}, id[16];
+    struct rows r = {0};
+    int64_t count, bytes;
+    db_sealed genuine = copy(5, DEV_B, blob, 8, 100);
+    db_sealed other = copy(5, DEV_B, blob, 6, 100);
+    memcpy(other.from_device, DEV_C, 32);
+    other.from_user = "bob";
+    assert_int_equal(db_mail_put(f->d, &other, 100, 1000), DB_MAIL_STORED);
+    assert_int_equal(db_mail_put(f->d, &genuine, 100, 1000), DB_MAIL_STORED);
+    assert_int_equal(db_mail_put(f->d, &genuine, 100, 1000), DB_MAIL_DUPLICATE);
+    assert_int_equal(db_mail_put(f->d, &other, 100, 1000), DB_MAIL_DUPLICATE);
+    /* Over quota, a duplicate is still recognised by its sender. */
+    assert_int_equal(db_mail_put(f->d, &genuine, 2, 1000), DB_MAIL_DUPLICATE);
+    assert_int_equal(db_mail_usage(f->d, "bob", &count, &bytes), 0);
+    assert_int_equal(count, 2);
+    assert_int_equal(bytes, 14);
+    assert_int_equal(db_mail_fetch(f->d, DEV_B, 0, 100, 10, on_any, &r), 2);
+    assert_int_equal(r.from0[0], DEV_C[0]);
+    assert_int_equal(r.from0[1], DEV_A[0]);
+    memset(id, 5, sizeof id);
+    assert_int_equal(db_mail_del_id(f->d, id, DEV_B, DEV_C), 0);
+    r.n = 0;
+    assert_int_equal(db_mail_fetch(f->d, DEV_B, 0, 100, 10, on_any, &r), 1);
+    assert_int_equal(r.from0[0], DEV_A[0]);
+}
+
+/* Run sql on the database file (outside db.h). */
+static void raw_sql(const char *path, const char *sql)
+{
+    sqlite3 *s = NULL;
+    char *err = NULL;
+    assert_int_equal(sqlite3_open(path, &s), SQLITE_OK);
+    int rc = sqlite3_exec(s, sql, NULL, NULL, &err);
+    if (rc != SQLITE_OK)
+        fail_msg("%s", err ? err : "?");
+    sqlite3_free(err);
+    sqlite3_close(s);
+}
+
+/* A schema 3 database (sealed unique on id and to_device) with stored
+ * copies is brought to schema 4 at open: every row kept, in order, the
+ * mailbox counts right, and a second sender's copy with a stored id now
+ * kept beside the first. */
+static void test_migrate_3_to_4(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t blob[8] = {2};
+    struct rows r = {0};
+    int64_t count, bytes;
+    for (uint8_t i = 1; i <= 3; i++) {
+        db_sealed s = copy(i, DEV_B, blob, 4u + i, 100);
+        assert_int_equal(db_mail_put(f->d, &s, 100, 1000), DB_MAIL_STORED);
+    }
+    db_close(f->d);
+    f->d = NULL;
+    /* Back to the shape of schema 3, rows and all. */
+    raw_sql(f->path, "BEGIN;"
+                     "CREATE TABLE old AS SELECT * FROM sealed;"
+                     "DROP TABLE sealed;"
+                     "CREATE TABLE sealed ("
+                     " seq INTEGER PRIMARY KEY,"
+                     " id BLOB NOT NULL CHECK (length(id) = 16),"
+                     " to_device BLOB NOT NULL CHECK (length(to_device) = 32),"
+                     " to_user TEXT NOT NULL REFERENCES users (name) ON DELETE CASCADE,"
+                     " from_user TEXT NOT NULL,"
+                     " from_device BLOB NOT NULL CHECK (length(from_device) = 32),"
+                     " flags INTEGER NOT NULL, size INTEGER NOT NULL, blob BLOB NOT NULL,"
+                     " created INTEGER NOT NULL, expires INTEGER NOT NULL,"
+                     " UNIQUE (id, to_device));"
+                     "INSERT INTO sealed SELECT * FROM old; DROP TABLE old;"
+                     "CREATE INDEX sealed_device ON sealed (to_device, seq);"
+                     "CREATE INDEX sealed_user ON sealed (to_user);"
+                     "CREATE INDEX sealed_expires ON sealed (expires);"
+                     "CREATE TRIGGER sealed_added AFTER INSERT ON sealed BEGIN"
+                     " INSERT OR IGNORE INTO mailbox (user, count, bytes)"
+                     " VALUES (new.to_user, 0, 0);"
+                     " UPDATE mailbox SET count = count + 1, bytes = bytes + new.size"
+                     " WHERE user = new.to_user; END;"
+                     "CREATE TRIGGER sealed_deleted AFTER DELETE ON sealed BEGIN"
+                     " UPDATE mailbox SET count = count - 1, bytes = bytes - old.size"
+                     " WHERE user = old.to_user; END;"
+                     "PRAGMA user_version = 3; COMMIT;");
+    assert_int_equal(db_open(&f->d, f->path, NULL, 0), 0);
+    assert_int_equal(db_mail_fetch(f->d, DEV_B, 0, 100, 10, on_any, &r), 3);
+    assert_true(r.seq[0] < r.seq[1] && r.seq[1] < r.seq[2]);
+    assert_int_equal(db_mail_usage(f->d, "bob", &count, &bytes), 0);
+    assert_int_equal(count, 3);
+    assert_int_equal(bytes, 5 + 6 + 7);
+    db_sealed other = copy(2, DEV_B, blob, 8, 100);
+    memcpy(other.from_device, DEV_C, 32);
+    assert_int_equal(db_mail_put(f->d, &other, 100, 1000), DB_MAIL_STORED);
+    db_sealed again = copy(2, DEV_B, blob, 6, 100);
+    assert_int_equal(db_mail_put(f->d, &again, 100, 1000), DB_MAIL_DUPLICATE);
+    assert_int_equal(db_mail_usage(f->d, "bob", &count, &bytes), 0);
+    assert_int_equal(count, 4);
+    assert_int_equal(db_mail_del_seq(f->d, r.seq[0]), 0); /* the triggers work */
+    assert_int_equal(db_mail_usage(f->d, "bob", &count, &bytes), 0);
+    assert_int_equal(count, 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_same_id_two_senders, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_3_to_4, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_fetch_delete, setup, teardown),
         cmocka_unit_test_setup_teardown(test_quota, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
