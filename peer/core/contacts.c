@@ -167,8 +167,25 @@ static int org_contact(contacts *cs, const char *account, store_contact *out)
     return store_contact_put(cs->st, out);
 }
 
+/* A device that claimed a contact now being merged away becomes a LAN
+ * contact of its own (a stranger that used a name: trust on first use, a
+ * label of its own), so it neither follows the history nor blocks sending
+ * to the organisation contact. */
+static int release_claimer(contacts *cs, store_device *cl)
+{
+    store_contact c = {.kind = CONTACT_LAN, .created_ms = clock_wall(&cs->clock)};
+    memcpy(c.key, cl->key, 32);
+    fresh_label(cs, cl->name, cl->key, c.name, sizeof c.name);
+    memcpy(cl->contact, c.key, 32);
+    cl->trust = TRUST_KNOWN;
+    cl->has_replaces = false;
+    int r = store_contact_put(cs->st, &c);
+    return r ? r : store_device_put(cs->st, cl);
+}
+
 /* Device d (stored) becomes a certified device of organisation contact
- * org. A LAN contact left with no device of its own is merged in. */
+ * org. A LAN contact left with no trusted device of its own is merged in,
+ * history included; devices that had only claimed it are let go. */
 static int join_org(contacts *cs, store_device *d, const store_contact *org)
 {
     uint8_t old[32];
@@ -184,9 +201,17 @@ static int join_org(contacts *cs, store_device *d, const store_contact *org)
     size_t n = 0;
     store_contact oc;
     r = devices_of(cs, old, &left, &n);
+    bool only_claimers = true;
+    for (size_t i = 0; r == 0 && i < n; i++)
+        only_claimers &= left[i].trust == TRUST_CHANGED;
+    if (r == 0 && only_claimers && store_contact_get(cs->st, old, &oc) == 0 &&
+        oc.kind == CONTACT_LAN) {
+        for (size_t i = 0; r == 0 && i < n; i++)
+            r = release_claimer(cs, &left[i]);
+        if (r == 0)
+            r = store_contact_merge(cs->st, old, org->key);
+    }
     free(left);
-    if (r == 0 && n == 0 && store_contact_get(cs->st, old, &oc) == 0 && oc.kind == CONTACT_LAN)
-        r = store_contact_merge(cs->st, old, org->key);
     return r;
 }
 

@@ -27,6 +27,7 @@ struct messenger {
     mr_route routes[MESSENGER_MAX_ROUTES];
     size_t nroutes;
     GHashTable *flights; /* (seq, device) -> flight */
+    GHashTable *defers;  /* (route index, device) -> int64_t: resting until (mono ms) */
     bool kicking;        /* a flush runs: a kick from a route's send waits */
     bool kick_again;
 };
@@ -68,6 +69,7 @@ int messenger_new(messenger **out, store *st, contacts *cs, const node_clock *cl
     m->cb = *cb;
     m->ud = ud;
     m->flights = g_hash_table_new_full(fkey_hash, fkey_equal, g_free, g_free);
+    m->defers = g_hash_table_new_full(fkey_hash, fkey_equal, g_free, g_free);
     *out = m;
     return 0;
 }
@@ -77,6 +79,7 @@ void messenger_free(messenger *m)
     if (!m)
         return;
     g_hash_table_destroy(m->flights);
+    g_hash_table_destroy(m->defers);
     g_free(m);
 }
 
@@ -88,7 +91,10 @@ int messenger_add_route(messenger *m, const mr_route *r)
     return 0;
 }
 
-size_t messenger_inflight(const messenger *m) { return g_hash_table_size(m->flights); }
+size_t messenger_inflight(const messenger *m)
+{
+    return g_hash_table_size(m->flights) + g_hash_table_size(m->defers);
+}
 
 static int check_text(const char *text, size_t len)
 {
@@ -163,11 +169,51 @@ static int copy_state(messenger *m, int64_t seq, const uint8_t dev[static 32],
     return r ? r : BANTER_ENOENT;
 }
 
-/* The first route that reaches d now, or -1. */
+/* ---- routes that rest for a device ---- */
+
+/* Refusals that say "not now" rather than "never". */
+static bool transient(const char *error)
+{
+    static const char *const codes[] = {"EQUOTA", "ENOMEM", "EBUSY", "ERATE", "ENOSPC", "EDB"};
+    for (size_t i = 0; error && i < sizeof codes / sizeof codes[0]; i++)
+        if (strcmp(error, codes[i]) == 0)
+            return true;
+    return false;
+}
+
+static size_t route_index(const messenger *m, const char *route)
+{
+    for (size_t i = 0; i < m->nroutes; i++)
+        if (strcmp(m->routes[i].name, route) == 0)
+            return i;
+    return MESSENGER_MAX_ROUTES;
+}
+
+static void defer(messenger *m, const char *route, const uint8_t device[static 32])
+{
+    fkey k;
+    size_t ri = route_index(m, route);
+    if (ri == MESSENGER_MAX_ROUTES)
+        return;
+    fkey_make(&k, (int64_t)ri, device);
+    int64_t *until = g_new(int64_t, 1);
+    *until = clock_mono(&m->clock) + MESSENGER_DEFER_MS;
+    g_hash_table_replace(m->defers, g_memdup2(&k, sizeof k), until);
+}
+
+static bool deferred(messenger *m, size_t ri, const uint8_t device[static 32])
+{
+    fkey k;
+    fkey_make(&k, (int64_t)ri, device);
+    const int64_t *until = g_hash_table_lookup(m->defers, &k);
+    return until && *until > clock_mono(&m->clock);
+}
+
+/* The first route that reaches d now and does not rest for it, or -1. */
 static int pick_route(messenger *m, const store_contact *c, const store_device *d)
 {
     for (size_t i = 0; i < m->nroutes; i++)
-        if (m->routes[i].reaches(m->routes[i].ud, c, d))
+        if (!deferred(m, i, d->key) && m->routes[i].reaches(m->routes[i].ud, c, d))
             return (int)i;
     return -1;
 }
@@ -342,13 +388,15 @@ void messenger_settled(messenger *m, const char *route, const uint8_t device[sta
                        const uint8_t id[static MSG_ID_LEN], store_copy_state state,
                        const char *error)
 {
-    store_device d;
     store_contact c;
     store_msg sm;
     fkey k;
-    if (store_device_get(m->st, device, &d) != 0 || store_contact_get(m->st, d.contact, &c) != 0 ||
-        store_msg_find_out(m->st, id, d.contact, &sm) != 0)
+    if (store_msg_find_copy(m->st, id, device, &sm) != 0)
         return;
+    if (store_contact_get(m->st, sm.contact, &c) != 0) {
+        store_msg_clear(&sm);
+        return;
+    }
     fkey_make(&k, sm.seq, device);
     flight *f = g_hash_table_lookup(m->flights, &k);
     store_copy_state now_st;
@@ -357,6 +405,14 @@ void messenger_settled(messenger *m, const char *route, const uint8_t device[sta
     if ((f && strcmp(m->routes[f->route].name, route) == 0) ||
         (copy_state(m, sm.seq, device, &now_st) == 0 && now_st == COPY_PENDING)) {
         g_hash_table_remove(m->flights, &k);
+        if (state == COPY_FAILED && transient(error)) {
+            /* Not now (a full mailbox...): the copy stays pending, this
+             * route rests for this device, another may take it. */
+            defer(m, route, device);
+            store_msg_clear(&sm);
+            messenger_kick(m, c.key);
+            return;
+        }
         if (store_copy_set(m->st, sm.seq, device, state, route, error ? error : "") == 0 &&
             sm.state == STORE_QUEUED)
             maybe_final(m, &c, &sm);
@@ -378,10 +434,19 @@ bool messenger_tick(messenger *m)
         g_ptr_array_add(again, g_memdup2(f->contact, 32));
         g_hash_table_iter_remove(&it);
     }
+    bool rested = false; /* a route that rested for a device may carry again */
+    g_hash_table_iter_init(&it, m->defers);
+    while (g_hash_table_iter_next(&it, &k, &v))
+        if (*(int64_t *)v <= now) {
+            g_hash_table_iter_remove(&it);
+            rested = true;
+        }
     for (guint i = 0; i < again->len; i++)
         messenger_kick(m, g_ptr_array_index(again, i));
     g_ptr_array_free(again, TRUE);
-    return g_hash_table_size(m->flights) > 0;
+    if (rested)
+        messenger_kick(m, NULL);
+    return messenger_inflight(m) > 0;
 }
 
 /* ---- receiving ---- */

@@ -13,7 +13,10 @@
  * it lost the device (messenger_route_lost): copies in flight on it go
  * back to pending and are sent again, over whatever route reaches the
  * device then. A copy in flight longer than MESSENGER_RETRY_MS is sent
- * again too. The receiver keeps one row per (id, contact, device), so a
+ * again too. A route that refuses a copy with a code that means "not now"
+ * (EQUOTA: the device's mailbox is full; ENOMEM, EBUSY, ERATE, ENOSPC,
+ * EDB) leaves it pending and rests for that device MESSENGER_DEFER_MS;
+ * another route may carry it meanwhile. The receiver keeps one row per (id, contact, device), so a
  * copy that arrives twice, over two routes, is shown once.
  *
  * The message's own state is final once every copy is settled: FAILED
@@ -38,6 +41,7 @@
 #include "msg.h"
 
 #define MESSENGER_RETRY_MS   30000 /* a copy unanswered this long is sent again */
+#define MESSENGER_DEFER_MS   60000 /* a route that said "not now" rests this long for a device */
 #define MESSENGER_MAX_ROUTES 4
 
 typedef struct messenger messenger;
@@ -107,11 +111,11 @@ void messenger_settled(messenger *m, const char *route, const uint8_t device[sta
 BANTER_WUR int messenger_received(messenger *m, const uint8_t device[static 32],
                                   const struct msg_chat *chat);
 
-/* Send again what was in flight longer than MESSENGER_RETRY_MS. Returns
- * whether copies are still in flight (the caller's timer may stop when
- * not). */
+/* Send again what was in flight longer than MESSENGER_RETRY_MS, and what
+ * waited for a resting route. Returns whether anything still waits (the
+ * caller's timer may stop when not). */
 bool messenger_tick(messenger *m);
-/* How many copies are in flight. */
+/* How many copies are in flight, plus routes resting for a device. */
 size_t messenger_inflight(const messenger *m);
 
 #endif

@@ -187,6 +187,7 @@ enum stmt_id {
     S_MSG_ADD,
     S_MSG_SET_STATE,
     S_MSG_FIND_OUT,
+    S_MSG_FIND_COPY,
     S_OUTBOX,
     S_OUTBOX_ALL,
     S_HISTORY,
@@ -220,6 +221,8 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_MSG_SET_STATE] = "UPDATE messages SET state = ?1, error = ?2 WHERE seq = ?3 AND dir = 1",
     [S_MSG_FIND_OUT] = "SELECT " MSG_COLS " FROM messages WHERE id = ?1 AND contact = ?2"
                        " AND dir = 1 AND device IS NULL",
+    [S_MSG_FIND_COPY] = "SELECT " MSG_COLS " FROM messages WHERE id = ?1 AND dir = 1"
+                        " AND device IS NULL AND seq IN (SELECT seq FROM copies WHERE device = ?2)",
     [S_OUTBOX] = "SELECT " MSG_COLS " FROM messages WHERE dir = 1 AND state = 0 AND contact = ?1"
                  " ORDER BY seq",
     [S_OUTBOX_ALL] = "SELECT " MSG_COLS " FROM messages WHERE dir = 1 AND state = 0 ORDER BY seq",
@@ -868,6 +871,25 @@ int store_msg_find_out(store *st, const uint8_t id[static MSG_ID_LEN],
     int rc = sqlite3_bind_blob(s, 1, id, MSG_ID_LEN, SQLITE_STATIC);
     if (rc == SQLITE_OK)
         rc = bind_key(s, 2, contact);
+    if (rc != SQLITE_OK) {
+        stmt_done(s);
+        return fail(st, rc);
+    }
+    int ret = one_row(st, s, read_msg, out);
+    if (ret != 0 && ret != BANTER_ENOENT)
+        store_msg_clear(out);
+    return ret;
+}
+
+int store_msg_find_copy(store *st, const uint8_t id[static MSG_ID_LEN],
+                        const uint8_t device[static STORE_KEYLEN], store_msg *out)
+{
+    if (st == NULL || id == NULL || device == NULL || out == NULL)
+        return BANTER_EINVAL;
+    sqlite3_stmt *s = st->stmt[S_MSG_FIND_COPY];
+    int rc = sqlite3_bind_blob(s, 1, id, MSG_ID_LEN, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = bind_key(s, 2, device);
     if (rc != SQLITE_OK) {
         stmt_done(s);
         return fail(st, rc);

@@ -175,6 +175,11 @@ BANTER_WUR int store_msg_set_result(store *st, int64_t seq, store_state state, c
  * store_msg_clear), or BANTER_ENOENT. */
 BANTER_WUR int store_msg_find_out(store *st, const uint8_t id[static MSG_ID_LEN],
                                   const uint8_t contact[static STORE_KEYLEN], store_msg *out);
+/* The outgoing message id that has a copy for device, whatever contact
+ * it was sent to (the device may have joined another contact since). 0
+ * with *out filled (store_msg_clear), or BANTER_ENOENT. */
+BANTER_WUR int store_msg_find_copy(store *st, const uint8_t id[static MSG_ID_LEN],
+                                   const uint8_t device[static STORE_KEYLEN], store_msg *out);
 /* Outgoing QUEUED messages for contact (every contact when NULL), oldest
  * first. */
 BANTER_WUR int store_outbox(store *st, const uint8_t *contact, store_msg **out, size_t *n);

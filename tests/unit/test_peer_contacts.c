@@ -824,11 +824,18 @@ static void test_verify_claimer_keeps_org_device(void **state)
     contacts_admit_result claim = admit(f, 2, "carol", NULL, ADMIT_CHANGED);
     contacts_admit_result joined = admit(f, 1, "carol", "carol", ADMIT_JOINED);
     assert_int_equal(joined.contact.kind, CONTACT_ORG);
-    /* The LAN contact keeps the claimer (so it was not merged). */
-    store_contact lan = contact_get(f, carol.contact.key);
-    assert_int_equal(lan.kind, CONTACT_LAN);
+    /* Left with only the claimer, the LAN contact is merged into the
+     * account; the claimer becomes a stranger of its own. */
+    store_contact gone;
+    assert_int_equal(store_contact_get(f->st, carol.contact.key, &gone), BANTER_ENOENT);
+    store_device cl = device_of(f, 2);
+    assert_int_equal(cl.trust, TRUST_KNOWN);
+    assert_false(cl.has_replaces);
+    store_contact own = contact_get(f, cl.contact);
+    assert_int_equal(own.kind, CONTACT_LAN);
+    assert_non_null(strstr(own.name, "carol ("));
     char note[256];
-    assert_int_equal(contacts_verify(f->cs, lan.key, claim.dev.key, note, sizeof note), 0);
+    assert_int_equal(contacts_verify(f->cs, own.key, claim.dev.key, note, sizeof note), 0);
     assert_int_equal(device_of(f, 2).trust, TRUST_VERIFIED);
     store_device d = device_of(f, 1);
     assert_int_equal(d.trust, TRUST_CERTIFIED);

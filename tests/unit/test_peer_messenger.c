@@ -549,6 +549,32 @@ static void test_route_lost_waits(void **state)
 
 /* Unanswered for MESSENGER_RETRY_MS on the (fake) monotonic clock: sent
  * again, not before. */
+/* "Not now" (a full mailbox): the copy stays pending, the relay rests for
+ * that device, the LAN may carry it meanwhile, and the relay tries again
+ * once rested. Nothing is failed. */
+static void test_not_now(void **state)
+{
+    struct fixture *f = *state;
+    reach(&f->relay, f->erin_dev);
+    uint8_t id[MSG_ID_LEN];
+    send_ok(f, f->erin, "mailbox full", id);
+    assert_int_equal(f->relay.n, 1);
+    messenger_settled(f->m, "relay", f->erin_dev, id, COPY_FAILED, "EQUOTA");
+    assert_int_equal(f->nsettled, 0);
+    store_msg m = stored(f, id, f->erin);
+    assert_int_equal(m.state, STORE_QUEUED);
+    assert_int_equal(copy_of(f, m.seq, f->erin_dev).state, COPY_PENDING);
+    assert_int_equal(f->relay.n, 1); /* not sent straight back into the refusal */
+    assert_true(messenger_tick(f->m)); /* the rest is pending work: the timer runs */
+    f->mono += MESSENGER_DEFER_MS;
+    assert_true(messenger_tick(f->m)); /* rested: tried again, in flight */
+    assert_int_equal(f->relay.n, 2);
+    messenger_settled(f->m, "relay", f->erin_dev, id, COPY_SERVER, "");
+    assert_int_equal(f->nsettled, 1);
+    assert_int_equal(f->settled[0].state, STORE_SERVER);
+    assert_false(messenger_tick(f->m));
+}
+
 static void test_retry(void **state)
 {
     struct fixture *f = *state;
@@ -635,16 +661,16 @@ static void test_final_states(void **state)
     assert_int_equal(stored(f, s, f->erin).state, STORE_SERVER);
 
     send_ok(f, f->dave, "refused twice", x);
-    messenger_settled(f->m, "relay", f->dave_dev[0], x, COPY_FAILED, "EQUOTA");
+    messenger_settled(f->m, "relay", f->dave_dev[0], x, COPY_FAILED, "ENOTCONTACT");
     assert_int_equal(f->nsettled, 1);
-    messenger_settled(f->m, "relay", f->dave_dev[1], x, COPY_FAILED, "EQUOTA");
+    messenger_settled(f->m, "relay", f->dave_dev[1], x, COPY_FAILED, "ENOTCONTACT");
     assert_int_equal(f->nsettled, 2);
     assert_int_equal(f->settled[1].state, STORE_FAILED);
-    assert_string_equal(f->settled[1].error, "EQUOTA");
+    assert_string_equal(f->settled[1].error, "ENOTCONTACT");
     store_msg m = stored(f, x, f->dave);
     assert_int_equal(m.state, STORE_FAILED);
-    assert_string_equal(m.error, "EQUOTA");
-    assert_string_equal(copy_of(f, m.seq, f->dave_dev[0]).error, "EQUOTA");
+    assert_string_equal(m.error, "ENOTCONTACT");
+    assert_string_equal(copy_of(f, m.seq, f->dave_dev[0]).error, "ENOTCONTACT");
 
     send_ok(f, f->dave, "one of two", y);
     messenger_settled(f->m, "relay", f->dave_dev[0], y, COPY_FAILED, "ENOENT");
@@ -1062,6 +1088,7 @@ int main(void)
         T(test_route_lost_falls_back),
         T(test_route_lost_waits),
         T(test_retry),
+        T(test_not_now),
         T(test_two_devices),
         T(test_final_states),
         T(test_ignored_answers),
