@@ -564,7 +564,7 @@ static void test_not_now(void **state)
     store_msg m = stored(f, id, f->erin);
     assert_int_equal(m.state, STORE_QUEUED);
     assert_int_equal(copy_of(f, m.seq, f->erin_dev).state, COPY_PENDING);
-    assert_int_equal(f->relay.n, 1); /* not sent straight back into the refusal */
+    assert_int_equal(f->relay.n, 1);   /* not sent straight back into the refusal */
     assert_true(messenger_tick(f->m)); /* the rest is pending work: the timer runs */
     f->mono += MESSENGER_DEFER_MS;
     assert_true(messenger_tick(f->m)); /* rested: tried again, in flight */
