@@ -211,6 +211,23 @@ $(ASAN)/tests/replay_%: tests/fuzz/%.c tests/fuzz/replay.c $(LIB_ASAN)
 	@$(if $(Q),echo "  REPLAY  $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $< tests/fuzz/replay.c -o $@ $(LIB_ASAN) $(PKG_LIBS)
 
+# ---- netlab tools (tests/netlab/: simulated WAN and NAT topologies) ----
+# build/rel/tests/wanline   the user-space delay/loss/rate line (tests/netlab/wanline.c)
+# build/rel/tests/tcpcopy   a plain kernel TCP copy, the baseline it is measured against
+# Used by tests/integration/nat_lib.sh and bench/bench_ice.sh; optimised, no
+# sanitizers (they are measuring instruments), built by `make test` and `make bench`.
+NETLAB_TOOLS := $(REL)/tests/wanline $(REL)/tests/tcpcopy
+
+$(REL)/tests/wanline: tests/netlab/wanline.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  NETLAB  $@")
+	$(Q)$(CC) $(CSTD) $(WARN) $(CFLAGS) -MMD -MP $< -o $@ -lpthread
+
+$(REL)/tests/tcpcopy: tests/netlab/tcpcopy.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  NETLAB  $@")
+	$(Q)$(CC) $(CSTD) $(WARN) $(CFLAGS) -MMD -MP $< -o $@
+
 # `make test` first makes sure the packages are there (installing them as root).
 test: deps-check
 	$(Q)$(MAKE) --no-print-directory test-run
@@ -308,7 +325,7 @@ demo: deps-check
 
 # ---- lint ----
 LINT_FILES := $(sort $(wildcard shared/*.[ch] peer/*.[ch] peer/*/*.[ch] rendezvous/*.[ch] admin/*.[ch] \
-              tests/unit/*.c tests/fuzz/*.c tests/integration/*.c bench/*.c))
+              tests/unit/*.c tests/fuzz/*.c tests/integration/*.c tests/netlab/*.c bench/*.c))
 lint:
 	$(Q)clang-format --dry-run --Werror $(LINT_FILES)
 	$(Q)cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
