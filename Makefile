@@ -216,12 +216,22 @@ $(ASAN)/tests/replay_%: tests/fuzz/%.c tests/fuzz/replay.c $(LIB_ASAN)
 # build/rel/tests/tcpcopy   a plain kernel TCP copy, the baseline it is measured against
 # Used by tests/integration/nat_lib.sh and bench/bench_ice.sh; optimised, no
 # sanitizers (they are measuring instruments), built by `make test` and `make bench`.
-NETLAB_TOOLS := $(REL)/tests/wanline $(REL)/tests/tcpcopy
+# build/rel/tests/ice_probe  one libnice agent: connect through a topology, report the
+#                           pair, measure the streams docs/ice.md compares
+NETLAB_TOOLS := $(REL)/tests/wanline $(REL)/tests/tcpcopy $(REL)/tests/ice_probe
+PKGS_ICE    := glib-2.0 gio-2.0 nice usrsctp
+ICE_CFLAGS   = $(shell pkg-config --cflags $(PKGS_ICE) 2>/dev/null)
+ICE_LIBS     = $(shell pkg-config --libs $(PKGS_ICE) 2>/dev/null)
 
 $(REL)/tests/wanline: tests/netlab/wanline.c
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  NETLAB  $@")
 	$(Q)$(CC) $(CSTD) $(WARN) $(CFLAGS) -MMD -MP $< -o $@ -lpthread
+
+$(REL)/tests/ice_probe: tests/netlab/ice_probe.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  NETLAB  $@")
+	$(Q)$(CC) $(CSTD) $(WARN) $(CFLAGS) -MMD -MP $(ICE_CFLAGS) $< -o $@ $(ICE_LIBS)
 
 $(REL)/tests/tcpcopy: tests/netlab/tcpcopy.c
 	@mkdir -p $(@D)

@@ -13,6 +13,7 @@ PKGS=(
     libsoup-3.0-dev
     libcmocka-dev clang libclang-rt-14-dev clang-format cppcheck
     avahi-daemon avahi-utils dbus iproute2 tcpdump procps socat jq
+    coturn libusrsctp-dev iptables conntrack iputils-ping openssl
     chromium fonts-dejavu-core nodejs npm curl
 )
 
