@@ -128,7 +128,10 @@ nat_setup() {
     NL_TURN_SECRET=$(head -c 18 /dev/urandom | base64)
     NL_PUB=$(nat_ns pub)
     _nl_netns "$NL_PUB"
-    ip -n "$NL_PUB" link add pbr type bridge &&
+    # Bridges get a fixed MAC: otherwise a bridge takes its lowest port's,
+    # which changes when a port is replaced (nat_wan_line, nat_move) and
+    # leaves every neighbour's ARP entry pointing at nothing.
+    ip -n "$NL_PUB" link add pbr address 02:00:00:00:00:01 type bridge &&
         ip -n "$NL_PUB" addr add "$NL_TURN_IP/24" dev pbr &&
         ip -n "$NL_PUB" addr add "$NL_STUN_IP/24" dev pbr &&
         ip -n "$NL_PUB" link set pbr up &&
@@ -184,7 +187,7 @@ nat_site() {
         ip -n "$ns" addr add "198.18.0.$((10 + n))/24" dev wan0 &&
         ip -n "$ns" link set wan0 up &&
         ip -n "$ns" route add default via 198.18.0.1 &&
-        ip -n "$ns" link add lbr type bridge &&
+        ip -n "$ns" link add lbr address "02:00:00:00:01:$(printf %02x "$n")" type bridge &&
         ip -n "$ns" addr add "198.19.$n.1/24" dev lbr &&
         ip -n "$ns" link set lbr up &&
         ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1 >/dev/null ||

@@ -9,6 +9,7 @@
 #   (d) UDP blocked on one side                  -> that side on TURN over TCP
 #   (e) the delay line on an uplink: the connection still forms, the
 #       measured round trip includes the line's delay
+#   (f) bob carried into alice's LAN               -> host/host
 # Prints the pair and the time to connect of each. Needs root, coturn,
 # iptables; skips (77) otherwise.
 #
@@ -137,4 +138,13 @@ show cone-cone-50ms
 [ "$(field "$NL_TMP/cone-cone-50ms-bob.log" local)" = srflx/udp ] ||
     t_fail "cone-cone-50ms" "expected srflx: $(cat "$NL_TMP"/cone-cone-50ms-*.log)"
 t_pass "(e) cone + 50 ms line: direct, ping ${rtt} ms"
+
+# (f) bob joins alice's LAN: the host candidates pair up.
+nat_move bob a
+probe_pair same-lan
+show same-lan
+[ "$(field "$NL_TMP/same-lan-alice.log" local)" = host/udp ] &&
+    [ "$(field "$NL_TMP/same-lan-bob.log" local)" = host/udp ] ||
+    t_fail "same-lan" "expected host/host: $(cat "$NL_TMP"/same-lan-*.log)"
+t_pass "(f) bob moved into alice's LAN: host/host ($(nat_host_addr bob))"
 exit 0
