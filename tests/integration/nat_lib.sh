@@ -211,10 +211,15 @@ _nl_attach() {
         ip -n "$rs" link set "l-$h" master lbr up &&
         ip -n "$ns" addr add "198.19.$n.$((10 + k))/24" dev lan0 &&
         ip -n "$ns" link set lan0 up &&
-        ip -n "$ns" route add default via "198.19.$n.1" ||
+        ip -n "$ns" route add default via "198.19.$n.1" &&
+        wait_for 5 _nl_running "$ns" lan0 ||
         t_fail nat_host "host $h on site $s"
     NL_HOST_SITE[$h]=$s
 }
+
+# Whether interface $2 of namespace $1 has its carrier (libnice's gathering
+# skips an interface that is not running yet).
+_nl_running() { ip -n "$1" link show dev "$2" 2>/dev/null | grep -q 'LOWER_UP'; }
 
 # nat_host SITE HOST : a host on the site's LAN (HOST: letters and digits,
 # at most 10, so the router's "l-HOST" fits an interface name).
@@ -300,6 +305,8 @@ netlab_line() {
     ip -n "$nsa" addr add "$aa/24" dev lan0 && ip -n "$nsa" link set lan0 up &&
         ip -n "$nsb" addr add "$ab/24" dev lan0 && ip -n "$nsb" link set lan0 up ||
         t_fail netlab_line "addresses $a-$b"
+    wait_for 5 _nl_running "$nsa" lan0 && wait_for 5 _nl_running "$nsb" lan0 ||
+        t_fail netlab_line "lan0 has no carrier"
     if [ $# -gt 0 ]; then
         nat_bg "$a-$b-line" "$NL_TMP/line-$a-$b.log" "$WANLINE" "$@" la lb
         wait_for 5 grep -q 'wanline: ready' "$NL_TMP/line-$a-$b.err" ||
