@@ -8,7 +8,7 @@
  *   ice_probe --role controlling|controlled --local FILE --remote FILE
  *             [--stun IP:PORT] [--turn IP:PORT --turn-user U --turn-pass P]
  *             [--turn-tcp] [--force-relay] [--ice-tcp] [--no-udp]
- *             [--mode connect|reliable|ptcp|sctp] [--bytes N] [--buf BYTES]
+ *             [--mode connect|reliable|ptcp|sctp|stream] [--bytes N] [--buf BYTES]
  *             [--sctp-cc N] [--timeout S]
  *
  * The session description (libnice's SDP: credentials and candidates) is
@@ -38,6 +38,8 @@
  *             of its own, timers from this loop), buffers = --buf, path
  *             MTU 1200; --sctp-cc picks usrsctp's congestion control
  *             (0 RFC 4960, 1 HS-TCP, 2 H-TCP, 3 RTCC)
+ *   stream    Banter's own: peer/net/icestream (shared/rstream) over the
+ *             datagrams of a non-reliable agent, buffers = --buf
  * Not a test by itself: tests/integration/test_netlab.sh and
  * bench/bench_ice.sh run two of them in a topology of nat_lib.sh.
  */
@@ -57,6 +59,8 @@
 #include <nice/pseudotcp.h>
 #include <usrsctp.h>
 
+#include "icestream.h"
+
 #define CHUNK        65536u
 #define SCTP_PORT    5000
 #define SCTP_MTU     1200u
@@ -64,7 +68,7 @@
 #define POLL_MS      20
 #define SCTP_TICK_MS 10
 
-typedef enum mode { M_CONNECT, M_RELIABLE, M_PTCP, M_SCTP } mode;
+typedef enum mode { M_CONNECT, M_RELIABLE, M_PTCP, M_SCTP, M_STREAM } mode;
 
 typedef struct opts {
     bool controlling, turn_tcp, force_relay, ice_tcp, no_udp;
@@ -89,6 +93,8 @@ typedef struct probe {
     /* ptcp */
     PseudoTcpSocket *ptcp;
     guint ptcp_timer;
+    /* stream (peer/net/icestream) */
+    icestream *is;
     /* sctp */
     struct socket *sctp;
     bool sctp_up;
@@ -445,6 +451,64 @@ static void sctp_start(probe *p)
     p->sctp_up = true;
 }
 
+/* ---- Banter's stream: peer/net/icestream over the agent's datagrams ---- */
+
+static void is_send(void *ud, const uint8_t *buf, size_t len)
+{
+    probe *p = ud;
+    nice_agent_send(p->agent, p->stream, 1, (guint)len, (const gchar *)buf);
+}
+
+static void is_pump(probe *p)
+{
+    if (p->o.controlling) {
+        while (p->sent < p->o.bytes) {
+            size_t n = icestream_write(p->is, (const uint8_t *)p->chunk, to_send(p));
+            if (n == 0)
+                break;
+            p->sent += n;
+        }
+    } else if (p->t_last && !p->writable_wanted) {
+        if (icestream_write(p->is, (const uint8_t *)"!", 1) == 1) {
+            p->writable_wanted = true;
+            linger(p);
+        }
+    }
+}
+
+static void is_data(void *ud, icestream *s, const uint8_t *buf, size_t len)
+{
+    (void)s, (void)buf;
+    got_data(ud, len);
+    is_pump(ud);
+}
+
+static void is_writable(void *ud, icestream *s)
+{
+    (void)s;
+    is_pump(ud);
+}
+
+static void is_closed(void *ud, icestream *s, int err)
+{
+    (void)s;
+    if (err)
+        finish(ud, 1, "stream died");
+}
+
+static void stream_start(probe *p)
+{
+    static const icestream_callbacks cb = {is_data, is_writable, is_closed};
+    rstream_config cfg = {.snd_cap = p->o.buf, .rcv_cap = p->o.buf};
+    int err;
+    p->is = icestream_new(NULL, &cfg, is_send, p, &cb, p, &err);
+    if (!p->is) {
+        finish(p, 1, "icestream_new");
+        return;
+    }
+    is_pump(p);
+}
+
 /* ---- agent events ---- */
 
 static void on_recv(NiceAgent *agent, guint stream, guint comp, guint len, gchar *buf, gpointer ud)
@@ -466,6 +530,10 @@ static void on_recv(NiceAgent *agent, guint stream, guint comp, guint len, gchar
         if (p->sctp_up)
             usrsctp_conninput(p, buf, len, 0);
         break;
+    case M_STREAM:
+        if (p->is)
+            icestream_input(p->is, (const uint8_t *)buf, len);
+        break;
     case M_CONNECT:
         break;
     }
@@ -482,6 +550,8 @@ static void start_data(probe *p)
         reliable_pump(p);
     else if (p->o.mode == M_PTCP)
         ptcp_start(p);
+    else if (p->o.mode == M_STREAM)
+        stream_start(p);
     else
         sctp_start(p);
 }
@@ -592,7 +662,7 @@ static int usage(void)
     fprintf(stderr, "usage: ice_probe --role controlling|controlled --local FILE --remote FILE\n"
                     "  [--stun IP:PORT] [--turn IP:PORT --turn-user U --turn-pass P]\n"
                     "  [--turn-tcp] [--force-relay] [--ice-tcp] [--no-udp]\n"
-                    "  [--mode connect|reliable|ptcp|sctp] [--bytes N] [--buf BYTES]\n"
+                    "  [--mode connect|reliable|ptcp|sctp|stream] [--bytes N] [--buf BYTES]\n"
                     "  [--sctp-cc N] [--timeout S]\n");
     return 2;
 }
@@ -630,11 +700,11 @@ static bool parse_args(int argc, char **argv, opts *o)
         else if (strcmp(a, "--turn-pass") == 0)
             o->turn_pass = val;
         else if (strcmp(a, "--mode") == 0) {
-            static const char *const names[] = {"connect", "reliable", "ptcp", "sctp"};
+            static const char *const names[] = {"connect", "reliable", "ptcp", "sctp", "stream"};
             size_t k = 0;
-            while (k < 4 && strcmp(val, names[k]) != 0)
+            while (k < 5 && strcmp(val, names[k]) != 0)
                 k++;
-            if (k == 4)
+            if (k == 5)
                 return false;
             o->mode = (mode)k;
         } else if (strcmp(a, "--bytes") == 0 && parse_u64(val, G_MAXUINT64, &v))
@@ -674,6 +744,7 @@ int main(int argc, char **argv)
     g_main_loop_run(p.loop);
     if (p.sctp)
         usrsctp_close(p.sctp);
+    icestream_free(p.is);
     if (p.ptcp)
         g_object_unref(p.ptcp);
     /* Release the TURN allocations (refreshes with lifetime 0) first. */
