@@ -284,7 +284,8 @@ $(ASAN)/tests/rdv_probe: tests/integration/rdv_probe.c $(LIB_ASAN)
 	@$(if $(Q),echo "  PROBE   $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $< -o $@ $(LIB_ASAN) $(PKG_LIBS)
 
-TEST_TOOLS := $(if $(PEER_SRC),$(ASAN)/tests/mdns_probe $(ASAN)/tests/evil_peer \
+TEST_TOOLS := $(NETLAB_TOOLS) \
+              $(if $(PEER_SRC),$(ASAN)/tests/mdns_probe $(ASAN)/tests/evil_peer \
                 $(ASAN)/tests/peer_probe) \
               $(if $(RENDEZVOUS_SRC),$(ASAN)/tests/rdv_probe $(REL)/bench_rtt)
 
@@ -326,10 +327,12 @@ $(REL)/bench_%: bench/bench_%.c $(LIB_REL)
 	@$(if $(Q),echo "  BENCH   $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $< -o $@ $(LIB_REL) $(PKG_LIBS)
 
-bench: deps-check $(BENCH_BINS) $(if $(PEER_SRC),bin/banter) $(if $(RENDEZVOUS_SRC),bin/banter-rendezvous)
+bench: deps-check $(BENCH_BINS) $(if $(PEER_SRC),bin/banter) $(if $(RENDEZVOUS_SRC),bin/banter-rendezvous) \
+       $(NETLAB_TOOLS)
 	$(Q)for b in $(BENCH_BINS); do $$b || exit 1; done
 	$(Q)bash bench/bench_node.sh
 	$(Q)bash bench/bench_transfer.sh
+	$(Q)bash bench/bench_ice.sh
 
 # ---- dependencies ----
 deps:
