@@ -63,6 +63,17 @@
 /* Identity key file: its whole text is far smaller than this. */
 #define BANTER_MAX_KEYFILE 512u
 
+/* ICE signaling from a remote device (shared/icecand): credentials (RFC
+ * 8445 5.3: ufrag 4..256, pwd 22..256 ice-chars), candidates per
+ * description, bytes of one candidate line, of a foundation. */
+#define BANTER_ICE_MIN_UFRAG      4u
+#define BANTER_ICE_MAX_UFRAG      256u
+#define BANTER_ICE_MIN_PWD        22u
+#define BANTER_ICE_MAX_PWD        256u
+#define BANTER_ICE_MAX_CANDS      32u
+#define BANTER_ICE_MAX_LINE       256u
+#define BANTER_ICE_MAX_FOUNDATION 32u
+
 /* Rekey each direction's cipher after this many messages. */
 #define BANTER_REKEY_INTERVAL 65536u
 
