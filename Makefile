@@ -218,7 +218,10 @@ $(ASAN)/tests/replay_%: tests/fuzz/%.c tests/fuzz/replay.c $(LIB_ASAN)
 # sanitizers (they are measuring instruments), built by `make test` and `make bench`.
 # build/rel/tests/ice_probe  one libnice agent: connect through a topology, report the
 #                           pair, measure the streams docs/ice.md compares
-NETLAB_TOOLS := $(REL)/tests/wanline $(REL)/tests/tcpcopy $(REL)/tests/ice_probe
+# build/rel/tests/ice_peer   the product's path: peer/net/ice + shared/icecand +
+#                           peer/net/icestream, end to end (bench_ice.sh, test_netlab.sh)
+NETLAB_TOOLS := $(REL)/tests/wanline $(REL)/tests/tcpcopy $(REL)/tests/ice_probe \
+                $(REL)/tests/ice_peer
 PKGS_ICE    := glib-2.0 gio-2.0 nice usrsctp
 ICE_CFLAGS   = $(shell pkg-config --cflags $(PKGS_ICE) 2>/dev/null)
 ICE_LIBS     = $(shell pkg-config --libs $(PKGS_ICE) 2>/dev/null)
@@ -241,7 +244,8 @@ $(ASAN)/peer/net/%.o: peer/net/%.c
 	@$(if $(Q),echo "  CC+SAN  $<")
 	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $(ICE_CFLAGS) -iquote peer/net -c $< -o $@
 
-$(REL)/tests/ice_probe: tests/netlab/ice_probe.c $(ICE_NET_SRC:%.c=$(REL)/%.o) $(LIB_REL)
+$(REL)/tests/ice_probe $(REL)/tests/ice_peer: $(REL)/tests/%: tests/netlab/%.c \
+    $(ICE_NET_SRC:%.c=$(REL)/%.o) $(LIB_REL)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  NETLAB  $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(ICE_CFLAGS) -iquote peer/net $< -o $@ \
