@@ -10,6 +10,10 @@
 #   (e) the delay line on an uplink: the connection still forms, the
 #       measured round trip includes the line's delay
 #   (f) bob carried into alice's LAN               -> host/host
+#   (g) the product's path (tests/netlab/ice_peer: peer/net/ice, icecand,
+#       icestream) through a symmetric NAT and TURN: 3 MB arrive intact;
+#       a candidate pointing at the peer's loopback is refused (not
+#       passed to libnice) when the peer is not on our LAN
 # Prints the pair and the time to connect of each. Needs root, coturn,
 # iptables; skips (77) otherwise.
 #
@@ -19,7 +23,9 @@ set -u
 . "$(dirname "$0")/nat_lib.sh"
 require_root
 ICE_PROBE=${ICE_PROBE:-$NL_SRC/build/rel/tests/ice_probe}
+ICE_PEER=${ICE_PEER:-$NL_SRC/build/rel/tests/ice_peer}
 [ -x "$ICE_PROBE" ] || t_skip "needs $ICE_PROBE (make build/rel/tests/ice_probe)"
+[ -x "$ICE_PEER" ] || t_skip "needs $ICE_PEER (make build/rel/tests/ice_peer)"
 command -v turnserver >/dev/null || t_skip "needs turnserver (Debian coturn)"
 command -v openssl >/dev/null || t_skip "needs openssl"
 
@@ -147,4 +153,31 @@ show same-lan
     [ "$(field "$NL_TMP/same-lan-bob.log" local)" = host/udp ] ||
     t_fail "same-lan" "expected host/host: $(cat "$NL_TMP"/same-lan-*.log)"
 t_pass "(f) bob moved into alice's LAN: host/host ($(nat_host_addr bob))"
+
+# (g) bob back behind a symmetric NAT; the product's modules end to end.
+# alice's description gets a forged loopback candidate on its way.
+nat_move bob b
+nat_mode b symmetric
+common=(--turn "$NL_TURN_IP:$NL_TURN_PORT" --turn-user "$TURN_USER" --turn-pass "$TURN_PASS"
+    --timeout 30 --bytes 3000000)
+nat_bg bob "$NL_TMP/peer-bob.log" "$ICE_PEER" --role controlled \
+    --local "$NL_TMP/peer-bob.sdp" --remote "$NL_TMP/peer-alice.fwd" "${common[@]}"
+pb=$NL_LAST_PID
+nat_bg alice "$NL_TMP/peer-alice.log" "$ICE_PEER" --role controlling \
+    --local "$NL_TMP/peer-alice.sdp" --remote "$NL_TMP/peer-bob.sdp" "${common[@]}"
+pa=$NL_LAST_PID
+wait_for 10 test -s "$NL_TMP/peer-alice.sdp" || t_fail "ice_peer" "alice did not gather"
+{
+    cat "$NL_TMP/peer-alice.sdp"
+    echo "candidate:99 1 udp 2130706431 127.0.0.1 22 typ host"
+} >"$NL_TMP/peer-alice.tmp" && mv "$NL_TMP/peer-alice.tmp" "$NL_TMP/peer-alice.fwd"
+wait_for 40 _gone "$pa" "$pb" || t_fail "ice_peer" "still running after 40 s"
+grep -q '^remote accepted [1-9][0-9]* rejected 1 EPERM$' "$NL_TMP/peer-bob.log" ||
+    t_fail "ice_peer" "the loopback candidate was not refused: $(cat "$NL_TMP/peer-bob.log")"
+grep -q '^transfer bytes 3000000 ' "$NL_TMP/peer-bob.log" &&
+    grep -q '^acknowledged' "$NL_TMP/peer-alice.log" ||
+    t_fail "ice_peer" "transfer: $(cat "$NL_TMP/peer-alice.log" "$NL_TMP/peer-bob.log")"
+relayed peer || t_fail "ice_peer" "expected a relay: $(cat "$NL_TMP/peer-bob.log")"
+show peer
+t_pass "(g) ice + icecand + icestream through a symmetric NAT: 3 MB intact, $(awk '$1 == "transfer" { print $7 }' "$NL_TMP/peer-bob.log") MB/s; loopback candidate refused"
 exit 0
