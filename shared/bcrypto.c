@@ -53,6 +53,24 @@ void bcrypto_hash_final(bcrypto_hash *h, uint8_t *out, size_t outlen)
     sodium_memzero(h, sizeof *h);
 }
 
+_Static_assert(sizeof(bcrypto_hash) == BCRYPTO_HASH_STATE_LEN, "exported hash state");
+
+void bcrypto_hash_export(const bcrypto_hash *h, uint8_t out[static BCRYPTO_HASH_STATE_LEN])
+{
+    memcpy(out, h->opaque, BCRYPTO_HASH_STATE_LEN);
+}
+
+void bcrypto_hash_import(bcrypto_hash *h, const uint8_t in[static BCRYPTO_HASH_STATE_LEN])
+{
+    memcpy(h->opaque, in, BCRYPTO_HASH_STATE_LEN);
+}
+
+void bcrypto_hash_peek(const bcrypto_hash *h, uint8_t *out, size_t outlen)
+{
+    bcrypto_hash copy = *h;
+    bcrypto_hash_final(&copy, out, outlen);
+}
+
 void bcrypto_chunk_tag(uint8_t tag[static BCRYPTO_CHUNK_TAGLEN], const uint8_t secret[static 32],
                        uint64_t offset, const uint8_t *data, size_t len)
 {
