@@ -153,11 +153,13 @@ static int errno_code(int e) { return e == ENOSPC || e == EDQUOT ? BANTER_ENOSPC
 
 /* ---- checkpoints ---- */
 
-/* Append a checkpoint at p->stored; sealed after a sync, with the file's
- * identity. A checkpoint that cannot be written only costs a re-read. */
-static void checkpoint(xpart *p, bool sealed)
+/* Append a checkpoint: the hash state after the first `covered` bytes,
+ * which p->h holds now; sealed (covered is all that was stored) after a
+ * sync, with the file's identity. One that cannot be written only costs a
+ * re-read. */
+static void checkpoint(xpart *p, uint64_t covered, bool sealed)
 {
-    hstate_rec r = {.covered = p->stored};
+    hstate_rec r = {.covered = covered};
     uint8_t b[HSTATE_REC_LEN];
     struct stat st;
     if (p->sfd < 0)
@@ -176,11 +178,11 @@ static void checkpoint(xpart *p, bool sealed)
     hstate_encode(&r, &p->key, b);
     /* A second checkpoint at the same size replaces the first (a transfer
      * paused again and again does not grow the file). */
-    uint64_t slot = p->nrec > 0 && p->last_covered == p->stored ? p->nrec - 1 : p->nrec;
+    uint64_t slot = p->nrec > 0 && p->last_covered == covered ? p->nrec - 1 : p->nrec;
     off_t at = (off_t)(HSTATE_HDR_LEN + slot * HSTATE_REC_LEN);
     if (pwrite(p->sfd, b, sizeof b, at) == (ssize_t)sizeof b) {
         p->nrec = slot + 1;
-        p->last_covered = p->stored;
+        p->last_covered = covered;
     }
     bcrypto_wipe(&r, sizeof r);
 }
@@ -389,11 +391,21 @@ static void run_data(xpart *p, const op *o)
         fail(p, errno_code(e), "write", e);
         return;
     }
-    bcrypto_hash_update(&p->h, o->data, o->len);
-    p->stored += o->len;
-    if (p->stored >= p->next_ckpt) {
-        checkpoint(p, false);
-        p->next_ckpt = (p->stored / XSINK_CHECKPOINT + 1) * XSINK_CHECKPOINT;
+    /* Hashed in pieces that end on the checkpoints' positions: one every
+     * XSINK_CHECKPOINT bytes of the file, wherever the chunks fall. */
+    const uint8_t *d = o->data;
+    for (size_t left = o->len; left > 0;) {
+        size_t take = left;
+        if (p->stored + take >= p->next_ckpt)
+            take = (size_t)(p->next_ckpt - p->stored);
+        bcrypto_hash_update(&p->h, d, take);
+        d += take;
+        left -= take;
+        p->stored += take;
+        if (p->stored == p->next_ckpt) {
+            checkpoint(p, p->stored, false);
+            p->next_ckpt += XSINK_CHECKPOINT;
+        }
     }
     if (p->stored - p->wb_off >= XSINK_WRITEBACK) { /* the final sync then has little left */
         (void)sync_file_range(p->fd, (off_t)p->wb_off, (off_t)(p->stored - p->wb_off),
@@ -499,7 +511,7 @@ static void worker(gpointer data, gpointer user)
         break;
     case OP_CHECKPOINT: /* also after a failed write: the data was cut back */
         if (p->fd >= 0)
-            checkpoint(p, true);
+            checkpoint(p, p->stored, true);
         break;
     case OP_DISCARD:
         p->dead = true;
