@@ -10,12 +10,14 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bcrypto.h"
 #include "fpath.h"
 
 #define READ_BUF  (1u << 20) /* re-reading a partial file after a restart */
+#define SETTLE_MS 20         /* longest wait for the clock to pass a sealed ctime */
 #define MAX_EXTRA 256        /* checkpoints beyond one per XSINK_CHECKPOINT read back */
 
 typedef enum op_kind { OP_OPEN, OP_DATA, OP_FINISH, OP_CHECKPOINT, OP_DISCARD, OP_RELEASE } op_kind;
@@ -153,6 +155,21 @@ static int errno_code(int e) { return e == ENOSPC || e == EDQUOT ? BANTER_ENOSPC
 
 /* ---- checkpoints ---- */
 
+/* Whether the clock file times come from has passed t: only then does any
+ * later change to the file get a change time other than t. (Where a
+ * kernel keeps coarse times, a change in the same tick would keep it.) */
+static bool clock_past(const struct timespec *t)
+{
+    for (int i = 0; i < SETTLE_MS; i++) {
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME_COARSE, &now);
+        if (now.tv_sec > t->tv_sec || (now.tv_sec == t->tv_sec && now.tv_nsec > t->tv_nsec))
+            return true;
+        g_usleep(1000);
+    }
+    return false; /* timestamps this coarse prove nothing: not sealed */
+}
+
 /* Append a checkpoint: the hash state after the first `covered` bytes,
  * which p->h holds now; sealed (covered is all that was stored) after a
  * sync, with the file's identity. One that cannot be written only costs a
@@ -164,9 +181,9 @@ static void checkpoint(xpart *p, uint64_t covered, bool sealed)
     struct stat st;
     if (p->sfd < 0)
         return;
+    if (sealed && (fdatasync(p->fd) != 0 || fstat(p->fd, &st) != 0 || !clock_past(&st.st_ctim)))
+        sealed = false;
     if (sealed) {
-        if (fdatasync(p->fd) != 0 || fstat(p->fd, &st) != 0)
-            return;
         r.sealed = true;
         r.dev = (uint64_t)st.st_dev;
         r.ino = (uint64_t)st.st_ino;
