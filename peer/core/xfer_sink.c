@@ -16,31 +16,43 @@
 #include "bcrypto.h"
 #include "fpath.h"
 
-#define READ_BUF  (1u << 20) /* re-reading a partial file after a restart */
-#define SETTLE_MS 20         /* longest wait for the clock to pass a sealed ctime */
-#define MAX_EXTRA 256        /* checkpoints beyond one per XSINK_CHECKPOINT read back */
+#define READ_BUF    (1u << 20)   /* re-reading a partial file after a restart */
+#define SETTLE_MS   20           /* longest wait for the clock to pass a sealed ctime */
+#define MAX_EXTRA   256          /* checkpoints beyond one per XSINK_CHECKPOINT read back */
+#define DATA_CAP    (64u << 10)  /* room of a recycled data operation */
+#define SPARES      32           /* data operations kept for reuse while busy */
+#define IDLE_US     1000000      /* spares are freed after this long with nothing to do */
+#define STORED_STEP (256u << 10) /* progress reported at least this often (and when idle) */
 
 typedef enum op_kind { OP_OPEN, OP_DATA, OP_FINISH, OP_CHECKPOINT, OP_DISCARD, OP_RELEASE } op_kind;
 
 typedef struct op {
+    struct op *next;
     op_kind kind;
     xpart *p;
     uint64_t off;
-    size_t len;
-    uint8_t data[]; /* OP_DATA */
+    size_t len, cap;
+    uint8_t data[]; /* OP_DATA: cap bytes */
 } op;
 
 struct xsink {
     GMainContext *ctx;
-    GThreadPool *pool; /* one thread: operations run in the order queued */
-    GSource *wake;     /* ready when events wait */
+    GThread *thread;
+    GSource *wake; /* ready when events wait */
     xsink_cb cb;
     void *ud;
-    GMutex lock; /* guards what follows */
-    GCond room;
-    size_t queued; /* bytes of OP_DATA queued */
-    GQueue events; /* struct event */
     uint8_t *rbuf; /* the worker's */
+    GMutex lock;   /* guards what follows */
+    GCond work, room;
+    op *head, *tail; /* queued, in order */
+    bool idle;       /* the worker waits on work: a push signals it */
+    bool room_wait;  /* xsink_write waits on room */
+    bool quit;       /* stop once the queue is empty */
+    bool stopped;    /* the worker is gone: pushes are ignored */
+    size_t queued;   /* bytes of OP_DATA queued */
+    op *spare;       /* data operations to reuse */
+    size_t nspare;
+    GQueue events; /* struct event */
 };
 
 struct xpart {
@@ -58,7 +70,7 @@ struct xpart {
     /* the worker's */
     int fd, sfd;
     bcrypto_hash h;
-    uint64_t stored, next_ckpt, wb_off, nrec, last_covered;
+    uint64_t stored, next_ckpt, wb_off, nrec, last_covered, posted;
     bool dead; /* failed, finished or discarded: later operations do nothing */
     /* under s->lock */
     uint64_t pub_stored;
@@ -123,11 +135,16 @@ static void post(xpart *p, xsink_ev_type type, uint64_t bytes, bool ok, int err,
     g_source_set_ready_time(s->wake, 0);
 }
 
-/* Progress: at most one STORED event waits per part, with the latest. */
-static void post_stored(xpart *p)
+/* Progress: at most one STORED event waits per part, with the latest;
+ * one is posted every STORED_STEP bytes, at the file's end, and before a
+ * checkpoint or a release. */
+static void post_stored(xpart *p, bool now)
 {
     xsink *s = p->s;
     bool post_it;
+    if (p->stored == p->posted || (!now && p->stored - p->posted < STORED_STEP))
+        return;
+    p->posted = p->stored;
     g_mutex_lock(&s->lock);
     p->pub_stored = p->stored;
     post_it = !p->stored_pending;
@@ -429,7 +446,7 @@ static void run_data(xpart *p, const op *o)
                               SYNC_FILE_RANGE_WRITE);
         p->wb_off = p->stored;
     }
-    post_stored(p);
+    post_stored(p, p->stored == p->size);
 }
 
 /* The directory holding name (below dir_fd), and name's last component. */
@@ -504,11 +521,9 @@ static void run_finish(xpart *p)
     g_free(name);
 }
 
-static void worker(gpointer data, gpointer user)
+static void run(op *o)
 {
-    op *o = data;
     xpart *p = o->p;
-    (void)user;
     switch (o->kind) {
     case OP_OPEN:
         if (p->resume)
@@ -518,15 +533,12 @@ static void worker(gpointer data, gpointer user)
         break;
     case OP_DATA:
         run_data(p, o);
-        g_mutex_lock(&p->s->lock);
-        p->s->queued -= o->len;
-        g_cond_signal(&p->s->room);
-        g_mutex_unlock(&p->s->lock);
         break;
     case OP_FINISH:
         run_finish(p);
         break;
     case OP_CHECKPOINT: /* also after a failed write: the data was cut back */
+        post_stored(p, true);
         if (p->fd >= 0)
             checkpoint(p, p->stored, true);
         break;
@@ -537,31 +549,126 @@ static void worker(gpointer data, gpointer user)
         (void)unlinkat(p->dir_fd, p->state, 0);
         break;
     case OP_RELEASE:
+        post_stored(p, true);
         close_files(p);
         part_unref(p); /* the caller's reference */
         break;
     }
-    part_unref(p); /* the operation's */
-    g_free(o);
+}
+
+static void free_ops(op *o)
+{
+    while (o) {
+        op *next = o->next;
+        g_free(o);
+        o = next;
+    }
+}
+
+/* Free operations, or keep data ones for reuse (under s->lock). */
+static void recycle(xsink *s, op *o)
+{
+    while (o) {
+        op *next = o->next;
+        if (o->cap == DATA_CAP && s->nspare < SPARES) {
+            o->next = s->spare;
+            s->spare = o;
+            s->nspare++;
+        } else {
+            g_free(o);
+        }
+        o = next;
+    }
+}
+
+/* The worker: takes everything queued at once, runs it, and sleeps only
+ * when there is nothing; so a busy stream costs no wakeups. */
+static gpointer worker(gpointer ud)
+{
+    xsink *s = ud;
+    g_mutex_lock(&s->lock);
+    for (;;) {
+        while (!s->head && !s->quit) {
+            s->idle = true;
+            gint64 until = g_get_monotonic_time() + IDLE_US;
+            if (!g_cond_wait_until(&s->work, &s->lock, until) && !s->head) {
+                free_ops(s->spare); /* a while with nothing to do: give memory back */
+                s->spare = NULL;
+                s->nspare = 0;
+            }
+        }
+        s->idle = false;
+        op *batch = s->head;
+        s->head = s->tail = NULL;
+        if (!batch)
+            break; /* quit */
+        g_mutex_unlock(&s->lock);
+        size_t done = 0;
+        for (op *o = batch; o; o = o->next) {
+            run(o);
+            done += o->kind == OP_DATA ? o->len : 0;
+        }
+        for (op *o = batch; o; o = o->next)
+            part_unref(o->p); /* the operation's reference */
+        g_mutex_lock(&s->lock);
+        s->queued -= done;
+        if (s->room_wait)
+            g_cond_signal(&s->room);
+        recycle(s, batch);
+    }
+    g_mutex_unlock(&s->lock);
+    return NULL;
 }
 
 /* ---- the main loop's side ---- */
 
 static void push(xpart *p, op_kind kind, uint64_t off, const uint8_t *data, size_t len)
 {
-    if (!p->s->pool) { /* stopping: the callback asked for more */
+    xsink *s = p->s;
+    op *o = NULL;
+    g_mutex_lock(&s->lock);
+    if (s->stopped) { /* stopping: the callback asked for more */
+        g_mutex_unlock(&s->lock);
         if (kind == OP_RELEASE)
             part_unref(p);
         return;
     }
-    op *o = g_malloc(sizeof *o + len);
+    if (kind == OP_DATA) {
+        s->room_wait = true;
+        while (s->queued > 0 && s->queued + len > XSINK_QUEUE_MAX)
+            g_cond_wait(&s->room, &s->lock);
+        s->room_wait = false;
+        s->queued += len;
+        if (len <= DATA_CAP && s->spare) {
+            o = s->spare;
+            s->spare = o->next;
+            s->nspare--;
+        }
+    }
+    g_mutex_unlock(&s->lock);
+    if (!o) {
+        size_t cap = kind == OP_DATA && len <= DATA_CAP ? DATA_CAP : len;
+        o = g_malloc(sizeof *o + cap);
+        o->cap = cap;
+    }
+    o->next = NULL;
     o->kind = kind;
     o->p = part_ref(p);
     o->off = off;
     o->len = len;
     if (len)
         memcpy(o->data, data, len);
-    g_thread_pool_push(p->s->pool, o, NULL);
+    g_mutex_lock(&s->lock);
+    if (s->tail)
+        s->tail->next = o;
+    else
+        s->head = o;
+    s->tail = o;
+    bool wake = s->idle;
+    s->idle = false; /* one signal is enough */
+    g_mutex_unlock(&s->lock);
+    if (wake)
+        g_cond_signal(&s->work);
 }
 
 static gboolean drain(gpointer ud)
@@ -607,19 +714,20 @@ int xsink_new(xsink **out, GMainContext *ctx, xsink_cb cb, void *ud)
     s->cb = cb;
     s->ud = ud;
     g_mutex_init(&s->lock);
+    g_cond_init(&s->work);
     g_cond_init(&s->room);
     g_queue_init(&s->events);
     s->rbuf = g_malloc(READ_BUF);
-    s->pool = g_thread_pool_new(worker, s, 1, TRUE, NULL);
-    if (!s->pool) {
-        xsink_free(s);
-        *out = NULL;
-        return BANTER_ENOMEM;
-    }
     s->wake = g_source_new(&wake_funcs, sizeof(GSource));
     g_source_set_callback(s->wake, drain, s, NULL);
     g_source_set_ready_time(s->wake, -1);
     g_source_attach(s->wake, ctx);
+    s->thread = g_thread_try_new("xfer-sink", worker, s, NULL);
+    if (!s->thread) {
+        xsink_free(s);
+        *out = NULL;
+        return BANTER_ENOMEM;
+    }
     *out = s;
     return 0;
 }
@@ -628,15 +736,21 @@ void xsink_free(xsink *s)
 {
     if (!s)
         return;
-    if (s->pool)
-        g_thread_pool_free(s->pool, FALSE, TRUE); /* runs what is queued */
-    s->pool = NULL;
-    if (s->wake) {
-        drain(s); /* a file that got its name is recorded */
-        g_source_destroy(s->wake);
-        g_source_unref(s->wake);
-    }
+    g_mutex_lock(&s->lock);
+    s->quit = true;
+    g_mutex_unlock(&s->lock);
+    g_cond_signal(&s->work);
+    if (s->thread)
+        g_thread_join(s->thread); /* it runs what is queued first */
+    g_mutex_lock(&s->lock);
+    s->stopped = true;
+    g_mutex_unlock(&s->lock);
+    drain(s); /* a file that got its name is recorded */
+    g_source_destroy(s->wake);
+    g_source_unref(s->wake);
+    free_ops(s->spare);
     g_mutex_clear(&s->lock);
+    g_cond_clear(&s->work);
     g_cond_clear(&s->room);
     g_free(s->rbuf);
     g_free(s);
@@ -669,12 +783,6 @@ xpart *xsink_open(xsink *s, const xpart_params *pp)
 
 void xsink_write(xpart *p, uint64_t off, const uint8_t *data, size_t len)
 {
-    xsink *s = p->s;
-    g_mutex_lock(&s->lock);
-    while (s->queued > 0 && s->queued + len > XSINK_QUEUE_MAX)
-        g_cond_wait(&s->room, &s->lock);
-    s->queued += len;
-    g_mutex_unlock(&s->lock);
     push(p, OP_DATA, off, data, len);
 }
 
