@@ -41,7 +41,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MB=${BENCH_XFER_MB:-1024}
-B=$PWD/bin/banter
+B=${BENCH_BANTER:-$PWD/bin/banter} # another build, to compare
 PRIMS=$PWD/build/rel/bench_xfer
 NOISE=$PWD/build/rel/bench_noise
 for f in "$B" "$PRIMS" "$NOISE"; do

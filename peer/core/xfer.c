@@ -42,10 +42,11 @@ typedef struct xf {
     guint pump;
     /* receiver */
     int dest_fd;
-    uint64_t recv_off;  /* the next byte expected (everything before is queued) */
-    uint64_t verified;  /* written and hashed */
-    uint64_t mark_want; /* a FILE_MARK waiting for its FILE_STORED, 0 none */
-    xpart *pf;          /* the file being received */
+    uint64_t recv_off;    /* the next byte expected (everything before is queued) */
+    uint64_t verified;    /* written and hashed */
+    uint64_t mark_want;   /* the last FILE_MARK not fully answered yet, 0 none */
+    uint64_t stored_sent; /* the offset of the last FILE_STORED sent */
+    xpart *pf;            /* the file being received */
     size_t pf_idx;
     bool *fin_queued; /* per file: its finish is queued in the sink */
     bool need_scan, scanning, want_accept;
@@ -245,6 +246,7 @@ static void send_accept(xf *x)
     m.u.accept.window = XFER_WINDOW; /* we answer FILE_MARK */
     x->want_accept = false;
     x->mark_want = 0;
+    x->stored_sent = x->recv_off;
     send_msg(x, &m);
 }
 
@@ -704,13 +706,19 @@ static void maybe_accept(xf *x)
         send_accept(x);
 }
 
-/* Answer the sender's FILE_MARK once everything before it is stored. */
+/* Answer the sender's FILE_MARKs: what is stored up to the last one, as
+ * it gets stored (any offset up to it may be acknowledged). */
 static void maybe_stored(xf *x)
 {
-    if (x->mark_want && x->verified >= x->mark_want && x->rec.state == XFER_ACTIVE) {
-        send_mark(x, MSG_FILE_STORED, x->mark_want);
-        x->mark_want = 0;
+    if (!x->mark_want || x->rec.state != XFER_ACTIVE)
+        return;
+    uint64_t v = x->verified < x->mark_want ? x->verified : x->mark_want;
+    if (v > x->stored_sent) {
+        send_mark(x, MSG_FILE_STORED, v);
+        x->stored_sent = v;
     }
+    if (x->verified >= x->mark_want)
+        x->mark_want = 0;
 }
 
 static const char *disk_full_text = "the disk is full: free some space, then accept again";
@@ -868,6 +876,8 @@ static void on_mark(xf *x, uint64_t offset)
     if (offset > x->mark_want)
         x->mark_want = offset;
     maybe_stored(x);
+    if (x->mark_want && x->pf)
+        xsink_notify(x->pf); /* stored up to here once the sink gets to it */
 }
 
 /* Validate an incoming offer. 0, or BANTER_EINVAL with why. */

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -24,7 +25,15 @@
 #define IDLE_US     1000000      /* spares are freed after this long with nothing to do */
 #define STORED_STEP (256u << 10) /* progress reported at least this often (and when idle) */
 
-typedef enum op_kind { OP_OPEN, OP_DATA, OP_FINISH, OP_CHECKPOINT, OP_DISCARD, OP_RELEASE } op_kind;
+typedef enum op_kind {
+    OP_OPEN,
+    OP_DATA,
+    OP_NOTIFY,
+    OP_FINISH,
+    OP_CHECKPOINT,
+    OP_DISCARD,
+    OP_RELEASE
+} op_kind;
 
 typedef struct op {
     struct op *next;
@@ -534,6 +543,9 @@ static void run(op *o)
     case OP_DATA:
         run_data(p, o);
         break;
+    case OP_NOTIFY: /* everything queued before is stored: say so */
+        post_stored(p, true);
+        break;
     case OP_FINISH:
         run_finish(p);
         break;
@@ -592,9 +604,12 @@ static gpointer worker(gpointer ud)
             s->idle = true;
             gint64 until = g_get_monotonic_time() + IDLE_US;
             if (!g_cond_wait_until(&s->work, &s->lock, until) && !s->head) {
-                free_ops(s->spare); /* a while with nothing to do: give memory back */
-                s->spare = NULL;
-                s->nspare = 0;
+                if (s->spare) { /* a while with nothing to do: give memory back */
+                    free_ops(s->spare);
+                    s->spare = NULL;
+                    s->nspare = 0;
+                    malloc_trim(0); /* the data of a transfer is not kept as heap */
+                }
             }
         }
         s->idle = false;
@@ -786,6 +801,7 @@ void xsink_write(xpart *p, uint64_t off, const uint8_t *data, size_t len)
     push(p, OP_DATA, off, data, len);
 }
 
+void xsink_notify(xpart *p) { push(p, OP_NOTIFY, 0, NULL, 0); }
 void xsink_finish(xpart *p) { push(p, OP_FINISH, 0, NULL, 0); }
 void xsink_checkpoint(xpart *p) { push(p, OP_CHECKPOINT, 0, NULL, 0); }
 void xsink_discard(xpart *p) { push(p, OP_DISCARD, 0, NULL, 0); }

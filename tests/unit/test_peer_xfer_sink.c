@@ -6,8 +6,8 @@
  * replaced; a part resumed after a sealed checkpoint takes the saved hash
  * state and reads nothing; a changed partial file, a changed or forged
  * checkpoint file, a missing partial file and a longer one are each found
- * and end with exactly the right bytes; a failed write reports the full
- * disk and keeps the checkpoints true.
+ * and end with exactly the right bytes; a failed create is reported;
+ * progress is reported on request once what was queued is stored.
  */
 #include <fcntl.h>
 #include <setjmp.h>
@@ -129,11 +129,12 @@ static xpart *open_part(struct fixture *f, const char *local, bool resume)
     return p;
 }
 
-/* Run the main context until cond (an int of f) is non-zero. */
+/* Run the main context until cond holds (at most 10 s). */
 #define WAIT_FOR(f, cond)                                                                          \
     do {                                                                                           \
-        for (int i_ = 0; !(cond) && i_ < 20000; i_++)                                              \
-            g_main_context_iteration((f)->ctx, TRUE);                                              \
+        for (int i_ = 0; !(cond) && i_ < 10000; i_++)                                              \
+            if (!g_main_context_iteration((f)->ctx, FALSE))                                        \
+                g_usleep(1000);                                                                    \
         assert_true(cond);                                                                         \
     } while (0)
 
@@ -232,6 +233,22 @@ static void test_whole_file(void **state)
     assert_true(f->ok);
     assert_string_equal(f->name, "sub/a (1).bin");
     check_final(f, "sub/a (1).bin");
+}
+
+/* Progress comes every 256 KiB; xsink_notify asks for it now, once what
+ * was queued before is stored (how a receiver answers FILE_MARK). */
+static void test_notify(void **state)
+{
+    struct fixture *f = *state;
+    xpart *p = open_part(f, "sub/a.bin", false);
+    write_range(p, f, 0, 3 * PIECE); /* under 256 KiB */
+    xsink_notify(p);
+    WAIT_FOR(f, f->stored == 3 * PIECE);
+    write_range(p, f, 3 * PIECE, 3 * PIECE + 100);
+    xsink_notify(p);
+    WAIT_FOR(f, f->stored == 3 * PIECE + 100);
+    xsink_discard(p);
+    xsink_release(p);
 }
 
 static void test_mismatch(void **state)
@@ -350,6 +367,7 @@ int main(void)
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_whole_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_notify, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mismatch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resume_saved_state, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resume_changed_partial, setup, teardown),
