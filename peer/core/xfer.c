@@ -46,6 +46,7 @@ typedef struct xf {
     uint64_t verified;    /* written and hashed */
     uint64_t mark_want;   /* the last FILE_MARK not fully answered yet, 0 none */
     uint64_t stored_sent; /* the offset of the last FILE_STORED sent */
+    bool notified;        /* an xsink_notify is under way (one at a time) */
     xpart *pf;            /* the file being received */
     size_t pf_idx;
     bool *fin_queued; /* per file: its finish is queued in the sink */
@@ -816,6 +817,7 @@ static void on_sink(void *ud, const xsink_ev *ev)
         break;
     case XSINK_STORED: {
         uint64_t v = file_start(x, ev->idx) + ev->bytes;
+        x->notified = false;
         if (v > x->verified) {
             progress(x, v - x->verified);
             x->verified = v;
@@ -873,11 +875,14 @@ static void on_mark(xf *x, uint64_t offset)
 {
     if (x->rec.state != XFER_ACTIVE || offset > x->recv_off)
         return; /* not from this stream (before a resume), or ahead of its data */
-    if (offset > x->mark_want)
-        x->mark_want = offset;
+    if (offset <= x->mark_want || offset <= x->stored_sent)
+        return; /* nothing new (a peer cannot make us queue work by repeating) */
+    x->mark_want = offset;
     maybe_stored(x);
-    if (x->mark_want && x->pf)
+    if (x->mark_want && x->pf && !x->notified) {
         xsink_notify(x->pf); /* stored up to here once the sink gets to it */
+        x->notified = true;
+    }
 }
 
 /* Validate an incoming offer. 0, or BANTER_EINVAL with why. */

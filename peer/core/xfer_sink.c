@@ -146,12 +146,16 @@ static void post(xpart *p, xsink_ev_type type, uint64_t bytes, bool ok, int err,
 
 /* Progress: at most one STORED event waits per part, with the latest;
  * one is posted every STORED_STEP bytes, at the file's end, and before a
- * checkpoint or a release. */
-static void post_stored(xpart *p, bool now)
+ * checkpoint or a release (now: when it changed), or after xsink_notify
+ * (POST_ALWAYS: an answer even when nothing changed). */
+#define POST_ALWAYS 2
+static void post_stored(xpart *p, int now)
 {
     xsink *s = p->s;
     bool post_it;
-    if (p->stored == p->posted || (!now && p->stored - p->posted < STORED_STEP))
+    if (p->stored == p->posted && now != POST_ALWAYS)
+        return;
+    if (!now && p->stored - p->posted < STORED_STEP)
         return;
     p->posted = p->stored;
     g_mutex_lock(&s->lock);
@@ -544,13 +548,13 @@ static void run(op *o)
         run_data(p, o);
         break;
     case OP_NOTIFY: /* everything queued before is stored: say so */
-        post_stored(p, true);
+        post_stored(p, POST_ALWAYS);
         break;
     case OP_FINISH:
         run_finish(p);
         break;
     case OP_CHECKPOINT: /* also after a failed write: the data was cut back */
-        post_stored(p, true);
+        post_stored(p, 1);
         if (p->fd >= 0)
             checkpoint(p, p->stored, true);
         break;
@@ -561,7 +565,7 @@ static void run(op *o)
         (void)unlinkat(p->dir_fd, p->state, 0);
         break;
     case OP_RELEASE:
-        post_stored(p, true);
+        post_stored(p, 1);
         close_files(p);
         part_unref(p); /* the caller's reference */
         break;
