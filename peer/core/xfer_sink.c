@@ -606,14 +606,16 @@ static gpointer worker(gpointer ud)
     for (;;) {
         while (!s->head && !s->quit) {
             s->idle = true;
+            if (!s->spare) { /* nothing to give back: sleep until work comes */
+                g_cond_wait(&s->work, &s->lock);
+                continue;
+            }
             gint64 until = g_get_monotonic_time() + IDLE_US;
             if (!g_cond_wait_until(&s->work, &s->lock, until) && !s->head) {
-                if (s->spare) { /* a while with nothing to do: give memory back */
-                    free_ops(s->spare);
-                    s->spare = NULL;
-                    s->nspare = 0;
-                    malloc_trim(0); /* the data of a transfer is not kept as heap */
-                }
+                free_ops(s->spare); /* a while with nothing to do: give memory back */
+                s->spare = NULL;
+                s->nspare = 0;
+                malloc_trim(0); /* the data of a transfer is not kept as heap */
             }
         }
         s->idle = false;
