@@ -12,7 +12,9 @@
 #      changed checkpoint file is not trusted; a change no checkpoint covers
 #      (after a SIGKILL) fails the file, which never gets its name;
 #   6. a hostile peer (evil_peer) offering "../x", "/abs"... is declined, and
-#      a symbolic link in the download folder is never followed;
+#      a symbolic link in the download folder is never followed; a stranger
+#      sending FILE_MARK, FILE_STORED, CHUNK, ACCEPT, RESULT and CANCEL for
+#      someone else's transfer changes nothing;
 #   7. disk full on a small tmpfs: failed on both sides, chat still works,
 #      resumed by `accept` once there is room;
 #   8. two 100 MiB transfers at once; 9. chat round trips during a transfer.
@@ -744,6 +746,43 @@ else
     ok=0
 fi
 [ "$ok" = 1 ] && pass "$check: a folder and a file named like links went to \"folder (1)\" and \"link (1).bin\"; the link target stayed empty"
+
+# ==== 6b. a stranger speaking for someone else's transfer is ignored ====
+# mallory (a third device, on host 1) sends FILE_MARK, FILE_STORED, a CHUNK
+# of junk, FILE_ACCEPT, FILE_RESULT ok and FILE_CANCEL for the id of
+# alice's transfer to bob, to both of them: only the transfer's own peer
+# may speak for it, so the transfer goes on and arrives intact.
+check=stranger-meddles
+D6=$BT_TMP/in6b
+send_bg "$BT_TMP/send-$check.log" "$SRC/big.bin"
+if wait_for 60 got_offer big.bin; then
+    ID=$OFFER
+    b 2 accept "$ID" --to "$D6" >/dev/null || fail "$check" "accept exit $?"
+    wait_for 30 done_over 2 "$ID" $((size / 4)) || fail "$check" "bob did not reach a quarter"
+    m1=$(host_exec 1 "$EVIL_PEER" --meddle "$ID" 198.18.0.2 7070 2>"$BT_TMP/meddle1.err")
+    r1=$?
+    m2=$(host_exec 1 "$EVIL_PEER" --meddle "$ID" 198.18.0.1 7070 2>"$BT_TMP/meddle2.err")
+    r2=$?
+    finish "$SEND_PID" 120
+    if [ "$r1" != 0 ] || [ "$r2" != 0 ]; then
+        fail "$check" "evil_peer exit $r1/$r2: $(cat "$BT_TMP/meddle1.err" "$BT_TMP/meddle2.err")"
+    elif [ "$RC" != 0 ]; then
+        fail "$check" "send-file --wait exit $RC: $(tail -3 "$BT_TMP/send-$check.log")"
+        abandon "$ID"
+    elif ! state_is 1 "$ID" "done" || ! state_is 2 "$ID" "done"; then
+        fail "$check" "states: alice $(xfield 1 "$ID" state), bob $(xfield 2 "$ID" state)"
+    elif ! cmp -s "$SRC/big.bin" "$D6/big.bin"; then
+        fail "$check" "received file differs"
+    elif [[ $m1 != *", 0 answers" || $m2 != *", 0 answers" ]]; then
+        fail "$check" "the nodes answered the stranger: bob: $m1; alice: $m2"
+    else
+        pass "$check: to bob: $m1; to alice: $m2; the transfer went on, done and identical"
+    fi
+    rm -rf "$D6"
+else
+    finish "$SEND_PID" 1
+    fail "$check" "no offer"
+fi
 
 # ==== 7. disk full ====
 check="disk-full"
