@@ -791,6 +791,8 @@ static void on_finished(xf *x, const xsink_ev *ev)
     f->verified = true;
     if (store_xfile_save(x->m->st, x->rec.id, ev->idx, f) != 0)
         g_printerr("banter: cannot save transfer state: %s\n", store_errmsg(x->m->st));
+    if (over(x))
+        return; /* cancelled while the file was being moved: it stays, nothing more */
     char path[8192];
     struct stat st;
     snprintf(path, sizeof path, "%s/%s", x->rec.dest, f->local);
