@@ -53,17 +53,22 @@ void bcrypto_hash_final(bcrypto_hash *h, uint8_t *out, size_t outlen)
     sodium_memzero(h, sizeof *h);
 }
 
-void bcrypto_chunk_tag(uint8_t tag[static BCRYPTO_CHUNK_TAGLEN], const uint8_t secret[static 32],
-                       uint64_t offset, const uint8_t *data, size_t len)
+_Static_assert(sizeof(bcrypto_hash) == BCRYPTO_HASH_STATE_LEN, "exported hash state");
+
+void bcrypto_hash_export(const bcrypto_hash *h, uint8_t out[static BCRYPTO_HASH_STATE_LEN])
 {
-    static const char ctx[] = "banter-chunk-v1";
-    uint8_t msg[sizeof ctx - 1 + 8], key[crypto_onetimeauth_KEYBYTES];
-    memcpy(msg, ctx, sizeof ctx - 1);
-    for (int i = 0; i < 8; i++)
-        msg[sizeof ctx - 1 + (size_t)i] = (uint8_t)(offset >> (56 - 8 * i));
-    crypto_generichash(key, sizeof key, msg, sizeof msg, secret, 32);
-    crypto_onetimeauth(tag, data, len, key);
-    sodium_memzero(key, sizeof key);
+    memcpy(out, h->opaque, BCRYPTO_HASH_STATE_LEN);
+}
+
+void bcrypto_hash_import(bcrypto_hash *h, const uint8_t in[static BCRYPTO_HASH_STATE_LEN])
+{
+    memcpy(h->opaque, in, BCRYPTO_HASH_STATE_LEN);
+}
+
+void bcrypto_hash_peek(const bcrypto_hash *h, uint8_t *out, size_t outlen)
+{
+    bcrypto_hash copy = *h;
+    bcrypto_hash_final(&copy, out, outlen);
 }
 
 void bcrypto_hmac(uint8_t out[static BCRYPTO_HASHLEN], const uint8_t *key, size_t keylen,

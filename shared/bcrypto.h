@@ -54,13 +54,16 @@ void bcrypto_hash_init(bcrypto_hash *h, size_t outlen);
 void bcrypto_hash_update(bcrypto_hash *h, const uint8_t *p, size_t n);
 void bcrypto_hash_final(bcrypto_hash *h, uint8_t *out, size_t outlen);
 
-/* The checksum a receiver keeps for each chunk of a partial file, to find
- * corruption after a restart: Poly1305 under a one-time key derived from a
- * per-transfer secret and the chunk's offset,
- * k = BLAKE2b-256(key = secret, "banter-chunk-v1" || offset as 8 bytes BE). */
-#define BCRYPTO_CHUNK_TAGLEN 16
-void bcrypto_chunk_tag(uint8_t tag[static BCRYPTO_CHUNK_TAGLEN], const uint8_t secret[static 32],
-                       uint64_t offset, const uint8_t *data, size_t len);
+/* A hash state as bytes, to keep beside a partial file and go on hashing
+ * after a restart (shared/hstate.h). The layout is libsodium's and private:
+ * an imported state is trusted only once bcrypto_hash_peek() of it gives a
+ * digest recorded when it was exported. */
+#define BCRYPTO_HASH_STATE_LEN 384
+void bcrypto_hash_export(const bcrypto_hash *h, uint8_t out[static BCRYPTO_HASH_STATE_LEN]);
+void bcrypto_hash_import(bcrypto_hash *h, const uint8_t in[static BCRYPTO_HASH_STATE_LEN]);
+/* The digest of everything hashed so far (outlen as given to init); h is
+ * left as it was. */
+void bcrypto_hash_peek(const bcrypto_hash *h, uint8_t *out, size_t outlen);
 
 /* HMAC-BLAKE2b (RFC 2104, block 128) with a key of at most 128 bytes. */
 void bcrypto_hmac(uint8_t out[static BCRYPTO_HASHLEN], const uint8_t *key, size_t keylen,

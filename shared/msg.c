@@ -27,6 +27,8 @@ static const struct {
     {MSG_PING, "ping"},
     {MSG_PONG, "pong"},
     {MSG_CHUNK, "chunk"},
+    {MSG_FILE_MARK, "file_mark"},
+    {MSG_FILE_STORED, "file_stored"},
 };
 
 const char *msg_type_name(int type)
@@ -203,6 +205,10 @@ static int decode_file_msg(const cJSON *o, msg *m)
             r = jsonv_int(o, "offset", 0, JSONV_INT_MAX, &v);
         if (!r)
             m->u.accept.offset = (uint64_t)v;
+        if (!r && cJSON_GetObjectItemCaseSensitive(o, "window")) {
+            r = jsonv_int(o, "window", 1, JSONV_INT_MAX, &v);
+            m->u.accept.window = r ? 0 : (uint64_t)v;
+        }
         return r;
     case MSG_FILE_DECLINE:
     case MSG_FILE_CANCEL:
@@ -281,6 +287,13 @@ static int decode_binary(msg *m, const uint8_t *p, size_t len)
     cur c = cur_make(p, len);
     if (m->type == MSG_PING || m->type == MSG_PONG) {
         m->u.ping.token = cur_u64be(&c);
+    } else if (m->type == MSG_FILE_MARK || m->type == MSG_FILE_STORED) {
+        const uint8_t *t = cur_bytes(&c, MSG_ID_LEN);
+        m->u.mark.offset = cur_u64be(&c);
+        if (t)
+            memcpy(m->u.mark.id, t, MSG_ID_LEN);
+        int r = cur_finish(&c);
+        return r ? r : m->u.mark.offset > BANTER_MAX_FILE_SIZE ? BANTER_ESCHEMA : 0;
     } else { /* MSG_CHUNK */
         const uint8_t *t = cur_bytes(&c, MSG_ID_LEN);
         m->u.chunk.offset = cur_u64be(&c);
@@ -440,6 +453,13 @@ static int build_file_msg(const msg *m, cJSON *o)
             return BANTER_ESCHEMA;
         if (add_id(o, "id", m->u.accept.id))
             return BANTER_ENOMEM;
+        if (m->u.accept.window) {
+            if (m->u.accept.window > (uint64_t)JSONV_INT_MAX)
+                return BANTER_ESCHEMA;
+            int e = jsonv_add_int(o, "window", (int64_t)m->u.accept.window);
+            if (e)
+                return e;
+        }
         return jsonv_add_int(o, "offset", (int64_t)m->u.accept.offset);
     case MSG_FILE_DECLINE:
     case MSG_FILE_CANCEL:
@@ -564,6 +584,18 @@ int msg_encode(const msg *m, buf *out)
         dst[0] = (uint8_t)m->type;
         put_u64be(dst + 1, m->u.ping.token);
         buf_commit(out, 9);
+        return 0;
+    }
+    if (m->type == MSG_FILE_MARK || m->type == MSG_FILE_STORED) {
+        if (m->u.mark.offset > BANTER_MAX_FILE_SIZE)
+            return BANTER_ESCHEMA;
+        r = buf_reserve(out, 1 + MSG_ID_LEN + 8, &dst);
+        if (r)
+            return r;
+        dst[0] = (uint8_t)m->type;
+        memcpy(dst + 1, m->u.mark.id, MSG_ID_LEN);
+        put_u64be(dst + 1 + MSG_ID_LEN, m->u.mark.offset);
+        buf_commit(out, 1 + MSG_ID_LEN + 8);
         return 0;
     }
     /* MSG_CHUNK */

@@ -39,7 +39,17 @@ typedef enum msg_type {
     MSG_PING = 0x40,         /* binary: keepalive, 8-byte token */
     MSG_PONG = 0x41,         /* binary: answer, the same token */
     MSG_CHUNK = 0x42,        /* binary: file data */
+    MSG_FILE_MARK = 0x50,    /* binary: sender asks to hear when data is stored */
+    MSG_FILE_STORED = 0x51,  /* binary: receiver has stored the data before offset */
 } msg_type;
+
+/* The types a file transfer owns (peer/core/xfer.h): a node hands these to
+ * its transfer engine. */
+static inline bool msg_is_file(msg_type t)
+{
+    return (t >= MSG_FILE_OFFER && t <= MSG_FILE_RESULT) || t == MSG_CHUNK || t == MSG_FILE_MARK ||
+           t == MSG_FILE_STORED;
+}
 
 struct msg_hello {
     uint32_t version;
@@ -85,6 +95,7 @@ struct msg_offer {
 struct msg_accept {
     uint8_t id[MSG_ID_LEN];
     uint64_t offset; /* bytes of the concatenated files already verified */
+    uint64_t window; /* 0: absent; else the receiver answers FILE_MARK (1..2^53) */
 };
 
 struct msg_file_end { /* DECLINE and CANCEL */
@@ -101,6 +112,11 @@ struct msg_result {
 
 struct msg_ping {
     uint64_t token;
+};
+
+struct msg_mark { /* FILE_MARK and FILE_STORED */
+    uint8_t id[MSG_ID_LEN];
+    uint64_t offset; /* 0..2^53, in bytes of the files concatenated */
 };
 
 struct msg_chunk {
@@ -124,6 +140,7 @@ typedef struct msg {
         struct msg_result result;
         struct msg_ping ping; /* PING and PONG */
         struct msg_chunk chunk;
+        struct msg_mark mark; /* FILE_MARK and FILE_STORED */
     } u;
 } msg;
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* xfer.c - file transfers: offers, streaming, verification, resume. */
-#define _GNU_SOURCE /* renameat2 */
+/* xfer.c - file transfers: offers, streaming, flow control, resume (the
+ * receiving end's disk work is in xfer_sink.c). */
 #include "core/xfer.h"
 
 #include <dirent.h>
@@ -14,23 +14,19 @@
 
 #include "bcrypto.h"
 #include "buf.h"
+#include "core/xfer_sink.h"
 #include "fpath.h"
 
-#define SUM_SUFFIX     ".sum"
-#define SUM_REC        28 /* offset u64 BE | length u32 BE | tag 16 */
-#define SAVE_MS        1000
+#define LEGACY_SUFFIX  ".sum" /* the per-chunk checksums of older versions */
+#define STATE_TAG      ".hstate"
 #define PUMP_BATCH     16
 #define HASH_BUF       (1u << 20)
+#define HCACHE_MAX     4096 /* file hashes remembered (sending a file again) */
 /* An offer's JSON must fit one message: budget per file beyond its name. */
 #define OFFER_BUDGET   60000u
 #define OFFER_PER_FILE 140u
 
 /* ---- types ---- */
-
-typedef struct pfile { /* a receiver's partial file and its sidecar */
-    int part_fd, sum_fd;
-    gint refs;
-} pfile;
 
 typedef struct xf {
     xfer_mgr *m;
@@ -38,22 +34,28 @@ typedef struct xf {
     uint64_t total;
     /* sender */
     uint64_t send_off;
+    uint64_t acked;     /* the receiver stored everything before this */
+    uint64_t last_mark; /* offset of the last FILE_MARK sent */
+    uint64_t window;    /* 0: the receiver sends no FILE_STORED */
     int src_fd;
     size_t src_idx;
     guint pump;
     /* receiver */
     int dest_fd;
-    uint64_t recv_off, verified;
-    pfile *pf;
+    uint64_t recv_off;    /* the next byte expected (everything before is queued) */
+    uint64_t verified;    /* written and hashed */
+    uint64_t mark_want;   /* the last FILE_MARK not fully answered yet, 0 none */
+    uint64_t stored_sent; /* the offset of the last FILE_STORED sent */
+    bool notified;        /* an xsink_notify is under way (one at a time) */
+    xpart *pf;            /* the file being received */
     size_t pf_idx;
-    bcrypto_hash *hstate; /* the worker's while jobs are pending */
-    int jobs;
+    bool *fin_queued; /* per file: its finish is queued in the sink */
     bool need_scan, scanning, want_accept;
     /* progress */
-    int64_t last_progress_ms, last_save_ms, rate_ms;
+    int64_t last_progress_ms, rate_ms;
     uint64_t rate_bytes;
     double rate;
-    bool removed;
+    int jobs; /* hash jobs under way */
 } xf;
 
 typedef struct hfile {
@@ -63,15 +65,11 @@ typedef struct hfile {
     uint8_t hash[BANTER_FILE_HASHLEN];
 } hfile;
 
-typedef enum job_kind { JOB_HASH, JOB_CHUNK, JOB_SCAN } job_kind;
-
+/* A sender's hash job: the files below paths, hashed in a worker thread. */
 typedef struct job {
-    job_kind kind;
     xfer_mgr *m;
-    xf *x;
     int err;
     char why[512];
-    /* HASH */
     char **paths;
     size_t npaths;
     uint8_t peer[32];
@@ -79,14 +77,13 @@ typedef struct job {
     void *ud2;
     hfile *files;
     size_t nfiles, cap;
-    /* CHUNK and SCAN */
-    pfile *pf;
-    size_t idx;
-    uint64_t foff, gstart; /* offset in the file; global offset of the file */
-    uint32_t len;
-    bool init_hash, file_done, file_ok;
-    uint64_t good; /* SCAN: verified bytes of file idx */
 } job;
+
+/* What identifies a file's content well enough to reuse its hash. */
+typedef struct hkey {
+    uint64_t dev, ino, size;
+    int64_t mtime_ns, ctime_ns;
+} hkey;
 
 struct xfer_mgr {
     store *st;
@@ -94,11 +91,14 @@ struct xfer_mgr {
     xfer_callbacks cb;
     void *ud;
     GList *xfers;
-    GThreadPool *pool;
+    GThreadPool *pool; /* hash jobs */
+    xsink *sink;       /* everything a receiver does on disk */
     GMainContext *ctx;
-    uint8_t *chunk; /* BANTER_CHUNK_HDR + XFER_CHUNK, for the pump */
-    uint8_t *wbuf;  /* the worker's buffer */
-    gint stopping;  /* set by xfer_mgr_free: queued jobs give up at once */
+    uint8_t *chunk;     /* BANTER_CHUNK_HDR + XFER_CHUNK, for the pump */
+    uint8_t *hbuf;      /* the hash worker's buffer */
+    gint stopping;      /* set by xfer_mgr_free: queued jobs give up at once */
+    GMutex hlock;       /* guards hcache, shared with the hash worker */
+    GHashTable *hcache; /* hkey -> hash */
 };
 
 static int64_t now_ms(void) { return g_get_real_time() / 1000; }
@@ -163,7 +163,6 @@ static void save(xf *x)
 {
     x->rec.updated_ms = now_ms();
     x->rec.done = x->rec.dir == XFER_OUT ? x->send_off : x->verified;
-    x->last_save_ms = x->rec.updated_ms;
     if (store_xfer_save(x->m->st, &x->rec) != 0)
         g_printerr("banter: cannot save transfer state: %s\n", store_errmsg(x->m->st));
 }
@@ -191,8 +190,9 @@ static void progress(xf *x, uint64_t bytes)
         x->last_progress_ms = t;
         emit(x, XFER_EV_PROGRESS);
     }
-    if (t - x->last_save_ms >= SAVE_MS)
-        save(x);
+    /* Not saved here: a database commit (an fsync) has no place on the path
+     * of every chunk. The state is saved when it changes; after a restart
+     * the receiver finds out from the partial file what it has. */
 }
 
 static void set_state(xf *x, xfer_state s, const char *error)
@@ -243,8 +243,20 @@ static void send_accept(xf *x)
 {
     msg m = {.type = MSG_FILE_ACCEPT};
     memcpy(m.u.accept.id, x->rec.id, MSG_ID_LEN);
-    m.u.accept.offset = x->verified;
+    m.u.accept.offset = x->recv_off;
+    m.u.accept.window = XFER_WINDOW; /* we answer FILE_MARK */
     x->want_accept = false;
+    x->mark_want = 0;
+    x->stored_sent = x->recv_off;
+    send_msg(x, &m);
+}
+
+/* FILE_MARK (sender) or FILE_STORED (receiver) at offset. */
+static void send_mark(xf *x, msg_type type, uint64_t offset)
+{
+    msg m = {.type = type};
+    memcpy(m.u.mark.id, x->rec.id, MSG_ID_LEN);
+    m.u.mark.offset = offset;
     send_msg(x, &m);
 }
 
@@ -264,25 +276,61 @@ out:
     msg_clear(&m);
 }
 
-/* ---- the worker thread ---- */
+/* ---- hashes of files to send, remembered ---- */
+
+static guint hkey_hash(gconstpointer p)
+{
+    const hkey *k = p;
+    return (guint)(k->ino * 2654435761u ^ k->size ^ (uint64_t)k->mtime_ns);
+}
+
+static gboolean hkey_equal(gconstpointer a, gconstpointer b)
+{
+    return memcmp(a, b, sizeof(hkey)) == 0;
+}
+
+static hkey key_of(const struct stat *st)
+{
+    hkey k;
+    memset(&k, 0, sizeof k); /* no padding left undefined: compared with memcmp */
+    k.dev = (uint64_t)st->st_dev;
+    k.ino = (uint64_t)st->st_ino;
+    k.size = (uint64_t)st->st_size;
+    k.mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+    k.ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
+    return k;
+}
+
+/* From any thread. */
+static bool hcache_get(xfer_mgr *m, const struct stat *st, uint8_t out[static BANTER_FILE_HASHLEN])
+{
+    hkey k = key_of(st);
+    g_mutex_lock(&m->hlock);
+    const uint8_t *h = g_hash_table_lookup(m->hcache, &k);
+    if (h)
+        memcpy(out, h, BANTER_FILE_HASHLEN);
+    g_mutex_unlock(&m->hlock);
+    return h != NULL;
+}
+
+static void hcache_put(xfer_mgr *m, const struct stat *st,
+                       const uint8_t hash[static BANTER_FILE_HASHLEN])
+{
+    hkey k = key_of(st);
+    g_mutex_lock(&m->hlock);
+    if (g_hash_table_size(m->hcache) >= HCACHE_MAX)
+        g_hash_table_remove_all(m->hcache);
+    g_hash_table_replace(m->hcache, g_memdup2(&k, sizeof k), g_memdup2(hash, BANTER_FILE_HASHLEN));
+    g_mutex_unlock(&m->hlock);
+}
+
+/* ---- the hash worker ---- */
 
 static gboolean job_done(gpointer p);
 
-static void pfile_unref(pfile *pf)
-{
-    if (pf && g_atomic_int_dec_and_test(&pf->refs)) {
-        if (pf->part_fd >= 0)
-            close(pf->part_fd);
-        if (pf->sum_fd >= 0)
-            close(pf->sum_fd);
-        g_free(pf);
-    }
-}
-
-static int hash_fd(int fd, uint8_t out[static BANTER_FILE_HASHLEN], uint64_t *size)
+static int hash_fd(int fd, uint8_t *b, uint8_t out[static BANTER_FILE_HASHLEN], uint64_t *size)
 {
     bcrypto_hash h;
-    uint8_t *b = g_malloc(HASH_BUF);
     uint64_t total = 0;
     int ret = 0;
     bcrypto_hash_init(&h, BANTER_FILE_HASHLEN);
@@ -300,7 +348,6 @@ static int hash_fd(int fd, uint8_t out[static BANTER_FILE_HASHLEN], uint64_t *si
         total += (uint64_t)n;
     }
     bcrypto_hash_final(&h, out, BANTER_FILE_HASHLEN);
-    g_free(b);
     *size = total;
     return ret;
 }
@@ -371,6 +418,32 @@ static int walk(job *j, const char *dir, const char *prefix, int depth)
     return r;
 }
 
+/* Hash one file to send, or take its hash from the cache when the file is
+ * the one hashed before (same inode, size, modification and change time). */
+static void hash_one(job *j, hfile *f)
+{
+    struct stat st, st2;
+    int fd = open(f->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        snprintf(j->why, sizeof j->why, "cannot read %s: %s", f->path, g_strerror(errno));
+        j->err = BANTER_EIO;
+    } else if (hcache_get(j->m, &st, f->hash)) {
+        f->size = (uint64_t)st.st_size;
+    } else if (hash_fd(fd, j->m->hbuf, f->hash, &f->size) != 0 || fstat(fd, &st2) != 0) {
+        snprintf(j->why, sizeof j->why, "cannot read %s: %s", f->path, g_strerror(errno));
+        j->err = BANTER_EIO;
+    } else if ((uint64_t)st.st_size != f->size || key_of(&st).ctime_ns != key_of(&st2).ctime_ns) {
+        snprintf(j->why, sizeof j->why, "%s changed while it was read", f->path);
+        j->err = BANTER_EIO;
+    } else {
+        hcache_put(j->m, &st, f->hash);
+    }
+    if (j->err == 0)
+        f->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+    if (fd >= 0)
+        close(fd);
+}
+
 static void run_hash(job *j)
 {
     for (size_t i = 0; i < j->npaths && j->err == 0; i++) {
@@ -394,153 +467,31 @@ static void run_hash(job *j)
         j->err = BANTER_EINVAL;
     }
     for (size_t i = 0; i < j->nfiles && j->err == 0; i++) {
-        hfile *f = &j->files[i];
-        struct stat st;
         if (g_atomic_int_get(&j->m->stopping)) {
             snprintf(j->why, sizeof j->why, "the node is stopping");
             j->err = BANTER_ESTATE;
             break;
         }
-        int fd = open(f->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-        if (fd < 0 || fstat(fd, &st) != 0 || hash_fd(fd, f->hash, &f->size) != 0) {
-            snprintf(j->why, sizeof j->why, "cannot read %s: %s", f->path, g_strerror(errno));
-            j->err = BANTER_EIO;
-        } else {
-            f->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-            if ((uint64_t)st.st_size != f->size) {
-                snprintf(j->why, sizeof j->why, "%s changed while it was read", f->path);
-                j->err = BANTER_EIO;
-            }
-        }
-        if (fd >= 0)
-            close(fd);
+        hash_one(j, &j->files[i]);
     }
-}
-
-static void put_u32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (24 - 8 * i));
-}
-
-/* Add one written chunk to the file's hash; check the file after its last.
- * (Its checksum record was written with the data, on the main loop.) */
-static void run_chunk(job *j, uint8_t *b)
-{
-    xf *x = j->x;
-    const store_xfile *f = &x->rec.files[j->idx];
-    ssize_t n = pread(j->pf->part_fd, b, j->len, (off_t)j->foff);
-    if (n != (ssize_t)j->len) {
-        j->err = BANTER_EIO;
-        snprintf(j->why, sizeof j->why, "cannot read back %s: %s", f->local,
-                 n < 0 ? g_strerror(errno) : "short read");
-        return;
-    }
-    if (j->init_hash)
-        bcrypto_hash_init(x->hstate, BANTER_FILE_HASHLEN);
-    bcrypto_hash_update(x->hstate, b, j->len);
-    if (j->foff + j->len < f->size)
-        return;
-    uint8_t h[BANTER_FILE_HASHLEN];
-    bcrypto_hash_final(x->hstate, h, sizeof h);
-    j->file_done = true;
-    j->file_ok = bcrypto_equal(h, f->hash, sizeof h);
-    if (j->file_ok && (fdatasync(j->pf->part_fd) != 0 || fdatasync(j->pf->sum_fd) != 0)) {
-        j->err = BANTER_EIO;
-        snprintf(j->why, sizeof j->why, "cannot sync %s: %s", f->local, g_strerror(errno));
-    }
-}
-
-/* ".NAME.ID8.banter-partial" and its ".sum": the transfer id keeps two
- * transfers that chose the same final name apart until the rename. */
-static int partial_names(const xf *x, size_t idx, char *part, size_t pcap, char *sum, size_t scap)
-{
-    char hex[2 * MSG_ID_LEN + 1], tagged[4200];
-    msg_id_to_hex(x->rec.id, hex);
-    if ((size_t)snprintf(tagged, sizeof tagged, "%s.%.8s", x->rec.files[idx].local, hex) >=
-            sizeof tagged ||
-        fpath_partial(tagged, part, pcap) != 0 ||
-        (size_t)snprintf(sum, scap, "%s%s", part, SUM_SUFFIX) >= scap)
-        return BANTER_ETOOLONG;
-    return 0;
-}
-
-/* After a restart: how much of file idx's partial still checks out. */
-static void run_scan(job *j, uint8_t *b)
-{
-    xf *x = j->x;
-    const store_xfile *f = &x->rec.files[j->idx];
-    char part[4096], sum[4200];
-    uint8_t rec[SUM_REC];
-    bcrypto_hash_init(x->hstate, BANTER_FILE_HASHLEN);
-    j->good = 0;
-    if (partial_names(x, j->idx, part, sizeof part, sum, sizeof sum) != 0)
-        return;
-    int pfd = fpath_open_beneath(x->dest_fd, part, O_RDWR, false);
-    int sfd = fpath_open_beneath(x->dest_fd, sum, O_RDWR, false);
-    off_t roff = 0;
-    while (pfd >= 0 && sfd >= 0 && pread(sfd, rec, sizeof rec, roff) == (ssize_t)sizeof rec) {
-        cur c = cur_make(rec, sizeof rec);
-        uint64_t foff = cur_u64be(&c);
-        uint32_t len = (uint32_t)cur_u16be(&c) << 16;
-        len |= cur_u16be(&c);
-        uint8_t tag[BCRYPTO_CHUNK_TAGLEN];
-        if (foff != j->good || len == 0 || len > XFER_CHUNK || foff + len > f->size ||
-            pread(pfd, b, len, (off_t)foff) != (ssize_t)len)
-            break;
-        bcrypto_chunk_tag(tag, x->rec.secret, j->gstart + foff, b, len);
-        if (!bcrypto_equal(tag, rec + 12, sizeof tag))
-            break; /* corrupted: fetch again from here */
-        bcrypto_hash_update(x->hstate, b, len);
-        j->good += len;
-        roff += SUM_REC;
-    }
-    if (pfd >= 0 && ftruncate(pfd, (off_t)j->good) != 0)
-        j->good = 0;
-    if (sfd >= 0 && ftruncate(sfd, roff) != 0)
-        j->good = 0;
-    if (j->good == f->size && f->size > 0) {
-        uint8_t h[BANTER_FILE_HASHLEN];
-        bcrypto_hash_final(x->hstate, h, sizeof h);
-        j->file_done = true;
-        j->file_ok = bcrypto_equal(h, f->hash, sizeof h);
-    }
-    if (pfd >= 0)
-        close(pfd);
-    if (sfd >= 0)
-        close(sfd);
 }
 
 static void worker(gpointer data, gpointer user)
 {
     job *j = data;
-    uint8_t *b = user;
+    (void)user;
     if (g_atomic_int_get(&j->m->stopping)) {
         j->err = BANTER_ESTATE;
         snprintf(j->why, sizeof j->why, "the node is stopping");
-    } else if (j->kind == JOB_HASH)
+    } else {
         run_hash(j);
-    else if (j->kind == JOB_CHUNK)
-        run_chunk(j, b);
-    else
-        run_scan(j, b);
+    }
     g_main_context_invoke(j->m->ctx, job_done, j);
 }
 
-static void push(xfer_mgr *m, job *j)
-{
-    if (j->x)
-        j->x->jobs++;
-    g_thread_pool_push(m->pool, j, NULL);
-}
+static void push(xfer_mgr *m, job *j) { g_thread_pool_push(m->pool, j, NULL); }
 
 /* ---- lifetime ---- */
-
-static void close_receiver(xf *x)
-{
-    pfile_unref(x->pf);
-    x->pf = NULL;
-}
 
 static void close_source(xf *x)
 {
@@ -559,13 +510,25 @@ static void close_sender(xf *x)
     close_source(x);
 }
 
+/* Let go of the file being received; sealed first, so a restart goes on
+ * from the saved hash state (unless it is being deleted). */
+static void close_receiver(xf *x, bool seal)
+{
+    if (!x->pf)
+        return;
+    if (seal)
+        xsink_checkpoint(x->pf);
+    xsink_release(x->pf);
+    x->pf = NULL;
+}
+
 static void xf_free(xf *x)
 {
     close_sender(x);
-    close_receiver(x);
+    close_receiver(x, true);
     if (x->dest_fd >= 0)
         close(x->dest_fd);
-    free(x->hstate);
+    g_free(x->fin_queued);
     store_xfer_clear(&x->rec);
     g_free(x);
 }
@@ -576,10 +539,6 @@ static xf *xf_new(xfer_mgr *m)
     x->m = m;
     x->src_fd = -1;
     x->dest_fd = -1;
-    if (posix_memalign((void **)&x->hstate, 64, sizeof *x->hstate) != 0) {
-        g_free(x);
-        return NULL;
-    }
     return x;
 }
 
@@ -593,18 +552,47 @@ static xf *find(xfer_mgr *m, const uint8_t id[static MSG_ID_LEN])
     return NULL;
 }
 
-static void compute_total(xf *x) { x->total = file_start(x, x->rec.nfiles); }
+/* The total, and the receiver's per-file flags, once the files are known. */
+static void set_files(xf *x)
+{
+    x->total = file_start(x, x->rec.nfiles);
+    g_free(x->fin_queued);
+    x->fin_queued = g_new0(bool, x->rec.nfiles ? x->rec.nfiles : 1);
+}
 
 /* ---- receiver ---- */
 
+/* The names beside file idx's final place: ".NAME.ID8.banter-partial" and
+ * its checkpoints ".NAME.ID8.hstate.banter-partial" (the transfer id keeps
+ * two transfers that chose the same final name apart until the rename; the
+ * suffix is one no name from a peer can have), and the sidecar an older
+ * version kept. */
+static int partial_names(const xf *x, size_t idx, char *part, char *state, char *legacy)
+{
+    char hex[2 * MSG_ID_LEN + 1], tagged[4200];
+    msg_id_to_hex(x->rec.id, hex);
+    const char *local = x->rec.files[idx].local;
+    if ((size_t)snprintf(tagged, sizeof tagged, "%s.%.8s", local, hex) >= sizeof tagged ||
+        fpath_partial(tagged, part, 4096) != 0 ||
+        (size_t)snprintf(legacy, 4200, "%s%s", part, LEGACY_SUFFIX) >= 4200 ||
+        (size_t)snprintf(tagged, sizeof tagged, "%s.%.8s%s", local, hex, STATE_TAG) >=
+            sizeof tagged ||
+        fpath_partial(tagged, state, 4096) != 0)
+        return BANTER_ETOOLONG;
+    return 0;
+}
+
+/* Delete what a file left below the folder (main loop: only for a file
+ * with nothing queued in the sink). */
 static void delete_partial(xf *x, size_t idx)
 {
-    char part[4096], sum[4200];
+    char part[4096], state[4096], legacy[4200];
     if (x->dest_fd < 0 || !x->rec.files[idx].local[0] ||
-        partial_names(x, idx, part, sizeof part, sum, sizeof sum) != 0)
+        partial_names(x, idx, part, state, legacy) != 0)
         return;
     (void)unlinkat(x->dest_fd, part, 0);
-    (void)unlinkat(x->dest_fd, sum, 0);
+    (void)unlinkat(x->dest_fd, state, 0);
+    (void)unlinkat(x->dest_fd, legacy, 0);
 }
 
 static int open_dest(xf *x, const char *dir, char *why, size_t cap);
@@ -622,70 +610,25 @@ static void close_dest(xf *x)
 static void delete_partials(xf *x)
 {
     char why[256];
-    close_receiver(x);
+    size_t skip = x->pf ? x->pf_idx : SIZE_MAX;
+    if (x->pf)
+        xsink_discard(x->pf);
+    close_receiver(x, false);
     if (x->dest_fd < 0 && x->rec.dest[0] && open_dest(x, x->rec.dest, why, sizeof why) != 0)
         return;
     for (size_t i = 0; i < x->rec.nfiles; i++)
-        if (!x->rec.files[i].verified)
+        if (!x->rec.files[i].verified && !x->fin_queued[i] && i != skip)
             delete_partial(x, i);
     close_dest(x);
 }
 
-static void fail_in(xf *x, const char *why, bool tell_peer)
+static void fail_in(xf *x, size_t idx, const char *why, bool tell_peer)
 {
-    close_receiver(x);
+    close_receiver(x, true);
     if (tell_peer)
-        send_result(x, x->pf_idx, false, why);
-    x->recv_off = x->verified;
+        send_result(x, idx, false, why);
     set_state(x, XFER_FAILED, why);
     x->need_scan = true; /* a later accept resumes from what checks out */
-}
-
-/* The directory that holds path below dest, opened. */
-static int open_parent(xf *x, const char *path, const char **leaf)
-{
-    const char *slash = strrchr(path, '/');
-    *leaf = slash ? slash + 1 : path;
-    if (!slash)
-        return dup(x->dest_fd);
-    char *dir = g_strndup(path, (size_t)(slash - path));
-    int fd = fpath_open_beneath(x->dest_fd, dir, O_RDONLY | O_DIRECTORY, true);
-    g_free(dir);
-    return fd;
-}
-
-/* Move a verified partial to its final name, never over an existing file. */
-static int finish_file(xf *x, size_t idx)
-{
-    store_xfile *f = &x->rec.files[idx];
-    char part[4096], sum[4200], name[4096];
-    const char *leaf, *pleaf;
-    if (partial_names(x, idx, part, sizeof part, sum, sizeof sum) != 0)
-        return BANTER_ETOOLONG;
-    int dfd = open_parent(x, f->local, &leaf);
-    if (dfd < 0)
-        return dfd;
-    pleaf = strrchr(part, '/') ? strrchr(part, '/') + 1 : part;
-    int r = 0;
-    while (renameat2(dfd, pleaf, dfd, leaf, RENAME_NOREPLACE) != 0) {
-        if (errno != EEXIST || fpath_unique(x->dest_fd, f->local, false, name, sizeof name) != 0) {
-            r = BANTER_EIO;
-            break;
-        }
-        free(f->local); /* taken meanwhile: pick the next free name */
-        f->local = g_strdup(name);
-        leaf = strrchr(f->local, '/') ? strrchr(f->local, '/') + 1 : f->local;
-    }
-    if (r == 0) {
-        const char *sleaf = strrchr(sum, '/') ? strrchr(sum, '/') + 1 : sum;
-        (void)unlinkat(dfd, sleaf, 0);
-        (void)fsync(dfd);
-        f->verified = true;
-        if (store_xfile_save(x->m->st, x->rec.id, idx, f) != 0)
-            r = BANTER_EDB;
-    }
-    close(dfd);
-    return r;
 }
 
 static bool all_verified(const xf *x)
@@ -699,214 +642,203 @@ static bool all_verified(const xf *x)
 static void check_done_in(xf *x)
 {
     if (x->rec.state != XFER_DONE && all_verified(x)) {
-        close_receiver(x);
+        close_receiver(x, false);
         close_dest(x);
-        x->verified = x->total;
+        x->verified = x->recv_off = x->total;
         set_state(x, XFER_DONE, "");
     }
 }
 
-/* Empty files need no data: create them as soon as the stream reaches
- * them. */
+/* Open file idx in the sink: fresh, or (resume) finding out what its
+ * partial file holds. */
+static xpart *open_part(xf *x, size_t idx, bool resume)
+{
+    xpart_params pp = {.dir_fd = x->dest_fd,
+                       .local = x->rec.files[idx].local,
+                       .size = x->rec.files[idx].size,
+                       .resume = resume,
+                       .owner = x,
+                       .idx = idx};
+    char part[4096], state[4096], legacy[4200];
+    if (partial_names(x, idx, part, state, legacy) != 0)
+        return NULL;
+    pp.part = part;
+    pp.state = state;
+    pp.legacy = legacy;
+    memcpy(pp.hash, x->rec.files[idx].hash, BANTER_FILE_HASHLEN);
+    memcpy(pp.key.secret, x->rec.secret, sizeof pp.key.secret);
+    memcpy(pp.key.id, x->rec.id, sizeof pp.key.id);
+    pp.key.file = (uint32_t)idx;
+    xpart *p = xsink_open(x->m->sink, &pp);
+    bcrypto_wipe(&pp.key, sizeof pp.key);
+    return p;
+}
+
+/* Every byte of file idx is queued: the sink checks it and moves it. */
+static void queue_finish(xf *x, xpart *p, size_t idx)
+{
+    x->fin_queued[idx] = true;
+    xsink_finish(p);
+}
+
+/* Empty files need no data: finished as soon as the stream reaches them. */
 static void settle_empty(xf *x)
 {
-    uint8_t h[BANTER_FILE_HASHLEN];
     uint64_t start = 0;
-    for (size_t i = 0; i < x->rec.nfiles; i++) {
+    for (size_t i = 0; i < x->rec.nfiles && start <= x->recv_off; i++) {
         store_xfile *f = &x->rec.files[i];
-        if (start > x->verified)
-            break;
-        if (f->size == 0 && !f->verified && start <= x->verified) {
-            bcrypto_hash h2;
-            bcrypto_hash_init(&h2, sizeof h);
-            bcrypto_hash_final(&h2, h, sizeof h);
-            char part[4096], sum[4200];
-            if (!bcrypto_equal(h, f->hash, sizeof h)) {
-                fail_in(x, "an empty file does not match its hash", true);
+        if (f->size == 0 && !f->verified && !x->fin_queued[i]) {
+            xpart *p = open_part(x, i, false);
+            if (!p) {
+                fail_in(x, i, "cannot create an empty file in the destination folder", true);
                 return;
             }
-            int fd = partial_names(x, i, part, sizeof part, sum, sizeof sum) == 0
-                         ? fpath_open_beneath(x->dest_fd, part, O_WRONLY | O_CREAT | O_TRUNC, true)
-                         : BANTER_ETOOLONG;
-            if (fd < 0 || (close(fd), finish_file(x, i)) != 0) {
-                fail_in(x, "cannot create an empty file in the destination folder", true);
-                return;
-            }
-            send_result(x, i, true, NULL);
+            queue_finish(x, p, i);
+            xsink_release(p);
         }
         start += f->size;
     }
     check_done_in(x);
 }
 
-static void on_file_verified(xf *x, size_t idx, bool ok)
-{
-    if (!ok) {
-        delete_partial(x, idx);
-        char why[BANTER_MAX_REASON];
-        snprintf(why, sizeof why, "%s does not match the hash in the offer",
-                 x->rec.files[idx].name);
-        x->pf_idx = idx;
-        fail_in(x, why, true);
-        return;
-    }
-    if (x->pf && x->pf_idx == idx)
-        close_receiver(x);
-    int r = finish_file(x, idx);
-    if (r) {
-        x->pf_idx = idx;
-        fail_in(x, "the verified file could not be moved to its name", true);
-        return;
-    }
-    send_result(x, idx, true, NULL);
-    settle_empty(x);
-}
-
 static void maybe_accept(xf *x)
 {
-    if (x->want_accept && x->jobs == 0 && !x->scanning && peer_conn(x))
+    if (x->want_accept && !x->scanning && x->rec.state == XFER_ACTIVE && peer_conn(x))
         send_accept(x);
+}
+
+/* Answer the sender's FILE_MARKs: what is stored up to the last one, as
+ * it gets stored (any offset up to it may be acknowledged). */
+static void maybe_stored(xf *x)
+{
+    if (!x->mark_want || x->rec.state != XFER_ACTIVE)
+        return;
+    uint64_t v = x->verified < x->mark_want ? x->verified : x->mark_want;
+    if (v > x->stored_sent) {
+        send_mark(x, MSG_FILE_STORED, v);
+        x->stored_sent = v;
+    }
+    if (x->verified >= x->mark_want)
+        x->mark_want = 0;
 }
 
 static const char *disk_full_text = "the disk is full: free some space, then accept again";
 
-static void chunk_done(xf *x, job *j)
+/* Re-check the first file not yet verified nor finishing, then ask for the
+ * rest. */
+static void start_scan(xf *x)
 {
-    if (j->err) {
-        if (x->rec.state == XFER_ACTIVE || x->rec.state == XFER_PAUSED) {
-            x->pf_idx = j->idx;
-            fail_in(x, j->err == BANTER_ENOSPC ? disk_full_text : j->why, true);
-        }
+    size_t i = 0;
+    uint64_t start = 0;
+    while (i < x->rec.nfiles && (x->rec.files[i].verified || x->fin_queued[i]))
+        start += x->rec.files[i++].size;
+    close_receiver(x, true);
+    x->need_scan = false;
+    x->verified = x->recv_off = start;
+    if (i == x->rec.nfiles || x->rec.files[i].size == 0) { /* nothing to read */
+        settle_empty(x);
+        x->want_accept = !over(x);
+        maybe_accept(x);
         return;
     }
-    if (x->rec.state == XFER_CANCELLED || x->rec.state == XFER_FAILED)
+    x->pf = open_part(x, i, true);
+    x->pf_idx = i;
+    if (!x->pf) {
+        fail_in(x, i, "the name of a partial file is too long", true);
         return;
-    x->verified = j->gstart + j->foff + j->len;
-    progress(x, j->len);
-    if (j->file_done)
-        on_file_verified(x, j->idx, j->file_ok);
+    }
+    x->scanning = true;
 }
 
-static void scan_done(xf *x, job *j)
+/* ---- what the sink tells ---- */
+
+static void on_opened(xf *x, const xsink_ev *ev)
 {
+    if (ev->why) {
+        char hex[2 * MSG_ID_LEN + 1];
+        msg_id_to_hex(x->rec.id, hex);
+        g_printerr("banter: transfer %.8s, %s: %s\n", hex, x->rec.files[ev->idx].name, ev->why);
+    }
+    if (!x->scanning || ev->part != x->pf)
+        return;
     x->scanning = false;
-    x->need_scan = false;
-    x->verified = x->recv_off = j->gstart + j->good;
-    if (j->file_done)
-        on_file_verified(x, j->idx, j->file_ok);
-    else
-        settle_empty(x);
-    if (x->rec.state == XFER_FAILED || over(x))
+    uint64_t start = file_start(x, ev->idx);
+    x->verified = x->recv_off = start + ev->bytes;
+    if (ev->bytes == x->rec.files[ev->idx].size) { /* all there: check it */
+        queue_finish(x, x->pf, ev->idx);
+        close_receiver(x, false);
+    }
+    settle_empty(x);
+    if (over(x) || x->rec.state == XFER_FAILED)
         return;
     x->want_accept = true;
     maybe_accept(x);
 }
 
-/* Re-check the first unverified file's partial, then ask for the rest. */
-static void start_scan(xf *x)
+static void on_finished(xf *x, const xsink_ev *ev)
 {
-    size_t i = 0;
-    uint64_t start = 0;
-    while (i < x->rec.nfiles && x->rec.files[i].verified)
-        start += x->rec.files[i++].size;
-    close_receiver(x);
-    job *j = g_new0(job, 1);
-    j->kind = JOB_SCAN;
-    j->m = x->m;
-    j->x = x;
-    j->idx = i < x->rec.nfiles ? i : 0;
-    j->gstart = start;
-    x->scanning = true;
-    if (i == x->rec.nfiles) { /* nothing left to check */
-        x->scanning = false;
-        x->verified = x->recv_off = start;
-        g_free(j);
-        check_done_in(x);
+    store_xfile *f = &x->rec.files[ev->idx];
+    x->fin_queued[ev->idx] = false;
+    if (!ev->ok) {
+        char why[BANTER_MAX_REASON];
+        snprintf(why, sizeof why, "%s does not match the hash in the offer", f->name);
+        if (!over(x))
+            fail_in(x, ev->idx, why, true);
         return;
     }
-    push(x->m, j);
+    free(f->local);
+    f->local = g_strdup(ev->name);
+    f->verified = true;
+    if (store_xfile_save(x->m->st, x->rec.id, ev->idx, f) != 0)
+        g_printerr("banter: cannot save transfer state: %s\n", store_errmsg(x->m->st));
+    if (over(x))
+        return; /* cancelled while the file was being moved: it stays, nothing more */
+    char path[8192];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%s", x->rec.dest, f->local);
+    if (stat(path, &st) == 0 && (uint64_t)st.st_size == f->size)
+        hcache_put(x->m, &st, f->hash); /* sending it on needs no hashing */
+    send_result(x, ev->idx, true, NULL);
+    if (!g_atomic_int_get(&x->m->stopping))
+        check_done_in(x);
 }
 
-/* ---- worker results ---- */
-
-static void hash_done(job *j);
-
-static gboolean job_done(gpointer p)
+static void on_sink(void *ud, const xsink_ev *ev)
 {
-    job *j = p;
-    xf *x = j->x;
-    if (x)
-        x->jobs--;
-    if (j->kind == JOB_HASH)
-        hash_done(j);
-    else if (g_atomic_int_get(&j->m->stopping))
-        ; /* not checked: a restart re-checks the partial file */
-    else if (x && !x->removed && j->kind == JOB_CHUNK)
-        chunk_done(x, j);
-    else if (x && !x->removed)
-        scan_done(x, j);
-    if (x && !x->removed)
-        maybe_accept(x);
-    pfile_unref(j->pf);
-    if (x && x->removed && x->jobs == 0)
-        xf_free(x);
-    for (size_t i = 0; i < j->nfiles; i++) {
-        g_free(j->files[i].path);
-        g_free(j->files[i].name);
+    xf *x = ev->owner;
+    (void)ud;
+    if (ev->type == XSINK_FINISHED) { /* even while stopping: the file has its name */
+        on_finished(x, ev);
+        return;
     }
-    g_free(j->files);
-    g_strfreev(j->paths);
-    g_free(j);
-    return G_SOURCE_REMOVE;
+    if (g_atomic_int_get(&x->m->stopping) || over(x))
+        return;
+    switch (ev->type) {
+    case XSINK_OPENED:
+        on_opened(x, ev);
+        break;
+    case XSINK_STORED: {
+        uint64_t v = file_start(x, ev->idx) + ev->bytes;
+        x->notified = false;
+        if (v > x->verified) {
+            progress(x, v - x->verified);
+            x->verified = v;
+        }
+        maybe_stored(x);
+        break;
+    }
+    default: /* XSINK_FAILED */
+        x->fin_queued[ev->idx] = false;
+        if (x->rec.state == XFER_ACTIVE || x->rec.state == XFER_PAUSED) {
+            if (x->pf == ev->part)
+                x->scanning = false;
+            fail_in(x, ev->idx, ev->err == BANTER_ENOSPC ? disk_full_text : ev->why, true);
+        }
+        break;
+    }
 }
 
 /* ---- receiving data ---- */
-
-static int open_pfile(xf *x, size_t idx)
-{
-    char part[4096], sum[4200];
-    if (x->pf && x->pf_idx == idx)
-        return 0;
-    close_receiver(x);
-    int r = partial_names(x, idx, part, sizeof part, sum, sizeof sum);
-    if (r)
-        return r;
-    pfile *pf = g_new0(pfile, 1);
-    pf->refs = 1;
-    pf->part_fd = fpath_open_beneath(x->dest_fd, part, O_RDWR | O_CREAT, true);
-    pf->sum_fd = pf->part_fd < 0
-                     ? -1
-                     : fpath_open_beneath(x->dest_fd, sum, O_WRONLY | O_CREAT | O_APPEND, true);
-    if (pf->part_fd < 0 || pf->sum_fd < 0) {
-        r = pf->part_fd < 0 ? pf->part_fd : pf->sum_fd;
-        pfile_unref(pf);
-        return r;
-    }
-    x->pf = pf;
-    x->pf_idx = idx;
-    return 0;
-}
-
-/* Write all of p at off, or append when off < 0. A short write (the disk
- * filled up mid-chunk) is continued, so errno says why it stopped. */
-static bool write_full(int fd, const uint8_t *p, size_t len, off_t off)
-{
-    while (len > 0) {
-        ssize_t w = off < 0 ? write(fd, p, len) : pwrite(fd, p, len, off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            if (w == 0)
-                errno = EIO;
-            return false;
-        }
-        p += w;
-        len -= (size_t)w;
-        if (off >= 0)
-            off += w;
-    }
-    return true;
-}
 
 static void on_chunk(xf *x, const struct msg_chunk *c)
 {
@@ -918,46 +850,41 @@ static void on_chunk(xf *x, const struct msg_chunk *c)
         start += x->rec.files[idx++].size;
     if (idx == x->rec.nfiles || c->offset + c->len > start + x->rec.files[idx].size ||
         c->len > XFER_CHUNK) {
-        x->pf_idx = idx < x->rec.nfiles ? idx : 0;
-        fail_in(x, "the sender sent data outside the offered files", true);
-        return;
-    }
-    int r = open_pfile(x, idx);
-    if (r || !write_full(x->pf->part_fd, c->data, c->len, (off_t)(c->offset - start))) {
-        int e = errno;
-        x->pf_idx = idx;
-        char why[BANTER_MAX_REASON];
-        snprintf(why, sizeof why, "cannot write %s: %s", x->rec.files[idx].local,
-                 r ? banter_strerror(r) : g_strerror(e));
-        fail_in(x, r == BANTER_ENOSPC || e == ENOSPC || e == EDQUOT ? disk_full_text : why, true);
-        return;
-    }
-    /* The chunk's record goes next to the data at once: after a crash, all
-     * but the chunk being written can be checked and kept. */
-    uint8_t rec[SUM_REC];
-    put_u64be(rec, c->offset - start);
-    put_u32(rec + 8, (uint32_t)c->len);
-    bcrypto_chunk_tag(rec + 12, x->rec.secret, c->offset, c->data, c->len);
-    if (!write_full(x->pf->sum_fd, rec, sizeof rec, -1)) {
-        int e = errno;
-        x->pf_idx = idx;
-        fail_in(x, e == ENOSPC || e == EDQUOT ? disk_full_text : "cannot write a checksum record",
+        fail_in(x, idx < x->rec.nfiles ? idx : 0, "the sender sent data outside the offered files",
                 true);
         return;
     }
+    if (!x->pf || x->pf_idx != idx) { /* a file starts */
+        close_receiver(x, false);
+        x->pf = c->offset == start ? open_part(x, idx, false) : NULL;
+        x->pf_idx = idx;
+        if (!x->pf) {
+            fail_in(x, idx, "cannot write into the destination folder", true);
+            return;
+        }
+    }
+    xsink_write(x->pf, c->offset - start, c->data, c->len);
     x->recv_off += c->len;
-    job *j = g_new0(job, 1);
-    j->kind = JOB_CHUNK;
-    j->m = x->m;
-    j->x = x;
-    j->pf = x->pf;
-    g_atomic_int_inc(&x->pf->refs);
-    j->idx = idx;
-    j->gstart = start;
-    j->foff = c->offset - start;
-    j->len = (uint32_t)c->len;
-    j->init_hash = j->foff == 0;
-    push(x->m, j);
+    if (x->recv_off == start + x->rec.files[idx].size) {
+        queue_finish(x, x->pf, idx);
+        close_receiver(x, false);
+        settle_empty(x);
+    }
+}
+
+/* The sender's FILE_MARK: answered once the data before it is stored. */
+static void on_mark(xf *x, uint64_t offset)
+{
+    if (x->rec.state != XFER_ACTIVE || offset > x->recv_off)
+        return; /* not from this stream (before a resume), or ahead of its data */
+    if (offset <= x->mark_want || offset <= x->stored_sent)
+        return; /* nothing new (a peer cannot make us queue work by repeating) */
+    x->mark_want = offset;
+    maybe_stored(x);
+    if (x->mark_want && x->pf && !x->notified) {
+        xsink_notify(x->pf); /* stored up to here once the sink gets to it */
+        x->notified = true;
+    }
 }
 
 /* Validate an incoming offer. 0, or BANTER_EINVAL with why. */
@@ -985,16 +912,18 @@ static void on_offer(xfer_mgr *m, const uint8_t peer[static 32], const struct ms
 {
     xf *x = find(m, o->id);
     if (x) { /* sent again after a reconnect */
-        if (x->rec.dir == XFER_IN && memcmp(x->rec.peer, peer, 32) == 0 &&
-            (x->rec.state == XFER_ACTIVE || x->rec.state == XFER_PAUSED))
+        if (x->rec.dir != XFER_IN || memcmp(x->rec.peer, peer, 32) != 0)
+            return;
+        if (x->rec.state == XFER_ACTIVE || x->rec.state == XFER_PAUSED)
             xfer_peer_online(m, peer);
+        else if (x->rec.state == XFER_DONE) /* our results may never have reached it */
+            for (size_t i = 0; i < x->rec.nfiles; i++)
+                send_result(x, i, true, NULL);
         return;
     }
     char why[BANTER_MAX_REASON] = "";
     int bad = check_offer(o, why, sizeof why);
     x = xf_new(m);
-    if (!x)
-        return;
     memcpy(x->rec.id, o->id, MSG_ID_LEN);
     memcpy(x->rec.peer, peer, 32);
     x->rec.dir = XFER_IN;
@@ -1011,7 +940,7 @@ static void on_offer(xfer_mgr *m, const uint8_t peer[static 32], const struct ms
         x->rec.files[i].size = o->files[i].size;
         memcpy(x->rec.files[i].hash, o->files[i].hash, BANTER_FILE_HASHLEN);
     }
-    compute_total(x);
+    set_files(x);
     if (store_xfer_put(m->st, &x->rec) != 0) {
         xf_free(x);
         return;
@@ -1223,24 +1152,38 @@ static int send_chunk(xf *x, conn *c)
     return 1;
 }
 
+/* Whether more data may go now: the connection's queue is short, and a
+ * receiver that answers FILE_MARK has stored all but window bytes. */
+static bool may_send(const xf *x, conn *c)
+{
+    return c && x->rec.state == XFER_ACTIVE && x->send_off < x->total &&
+           conn_queued(c) < XFER_QUEUE_HIGH &&
+           (x->window == 0 || x->send_off - x->acked < x->window);
+}
+
 static gboolean pump(gpointer p)
 {
     xf *x = p;
     conn *c = peer_conn(x);
     for (int k = 0; k < PUMP_BATCH; k++) {
-        if (!c || x->rec.state != XFER_ACTIVE || x->send_off >= x->total ||
-            conn_queued(c) >= XFER_QUEUE_HIGH || send_chunk(x, c) <= 0) {
-            x->pump = 0; /* drained or a new accept starts it again */
+        if (!may_send(x, c) || send_chunk(x, c) <= 0) {
+            x->pump = 0; /* drained, FILE_STORED or a new accept starts it again */
             if (x->send_off >= x->total)
                 close_source(x);
             return G_SOURCE_REMOVE;
+        }
+        if (x->window &&
+            (x->send_off - x->last_mark >= XFER_MARK_EVERY || x->send_off == x->total)) {
+            send_mark(x, MSG_FILE_MARK, x->send_off);
+            x->last_mark = x->send_off;
         }
     }
     return G_SOURCE_CONTINUE;
 }
 
-static void on_accept(xf *x, uint64_t offset)
+static void on_accept(xf *x, const struct msg_accept *a)
 {
+    uint64_t offset = a->offset;
     if (over(x) || x->rec.dir != XFER_OUT) {
         if (over(x) && x->rec.state != XFER_DONE)
             send_end(x, MSG_FILE_CANCEL, "this transfer is over");
@@ -1251,8 +1194,21 @@ static void on_accept(xf *x, uint64_t offset)
         fail_out(x, "the receiver asked for data beyond the files");
         return;
     }
-    x->send_off = offset;
+    x->send_off = x->acked = x->last_mark = offset;
+    x->window = a->window < XFER_WINDOW ? a->window : XFER_WINDOW;
+    if (x->window && x->window < XFER_CHUNK)
+        x->window = XFER_CHUNK;
     set_state(x, XFER_ACTIVE, "");
+    start_pump(x);
+}
+
+/* The receiver stored everything before offset: more may go. */
+static void on_stored(xf *x, uint64_t offset)
+{
+    if (x->rec.dir != XFER_OUT || x->rec.state != XFER_ACTIVE || offset <= x->acked ||
+        offset > x->send_off)
+        return;
+    x->acked = offset;
     start_pump(x);
 }
 
@@ -1280,8 +1236,6 @@ static void on_result(xf *x, const struct msg_result *r)
 static void offer_new(xfer_mgr *m, job *j, size_t from, size_t to, uint8_t id[MSG_ID_LEN])
 {
     xf *x = xf_new(m);
-    if (!x)
-        return;
     bcrypto_rng_system().fill(NULL, x->rec.id, MSG_ID_LEN);
     memcpy(id, x->rec.id, MSG_ID_LEN);
     memcpy(x->rec.peer, j->peer, 32);
@@ -1300,7 +1254,7 @@ static void offer_new(xfer_mgr *m, job *j, size_t from, size_t to, uint8_t id[MS
         f->mtime_ns = j->files[i].mtime_ns;
         memcpy(f->hash, j->files[i].hash, BANTER_FILE_HASHLEN);
     }
-    compute_total(x);
+    set_files(x);
     if (store_xfer_put(m->st, &x->rec) != 0) {
         xf_free(x);
         return;
@@ -1343,7 +1297,6 @@ int xfer_send(xfer_mgr *m, const uint8_t peer[static 32], const char *const *pat
     if (npaths == 0 || npaths > BANTER_MAX_FILES)
         return BANTER_EINVAL;
     job *j = g_new0(job, 1);
-    j->kind = JOB_HASH;
     j->m = m;
     memcpy(j->peer, peer, 32);
     j->done = done;
@@ -1364,6 +1317,41 @@ int xfer_send(xfer_mgr *m, const uint8_t peer[static 32], const char *const *pat
 
 /* ---- from the node ---- */
 
+/* ---- worker results ---- */
+
+static gboolean job_done(gpointer p)
+{
+    job *j = p;
+    hash_done(j);
+    for (size_t i = 0; i < j->nfiles; i++) {
+        g_free(j->files[i].path);
+        g_free(j->files[i].name);
+    }
+    g_free(j->files);
+    g_strfreev(j->paths);
+    g_free(j);
+    return G_SOURCE_REMOVE;
+}
+
+/* ---- from the node ---- */
+
+static const uint8_t *id_of(const msg *m)
+{
+    switch (m->type) {
+    case MSG_CHUNK:
+        return m->u.chunk.transfer;
+    case MSG_FILE_ACCEPT:
+        return m->u.accept.id;
+    case MSG_FILE_RESULT:
+        return m->u.result.id;
+    case MSG_FILE_MARK:
+    case MSG_FILE_STORED:
+        return m->u.mark.id;
+    default: /* DECLINE, CANCEL */
+        return m->u.end.id;
+    }
+}
+
 void xfer_on_message(xfer_mgr *m, conn *c, const uint8_t peer[static 32], const msg *msg_in)
 {
     (void)c;
@@ -1371,11 +1359,7 @@ void xfer_on_message(xfer_mgr *m, conn *c, const uint8_t peer[static 32], const 
         on_offer(m, peer, &msg_in->u.offer);
         return;
     }
-    const uint8_t *id = msg_in->type == MSG_CHUNK         ? msg_in->u.chunk.transfer
-                        : msg_in->type == MSG_FILE_ACCEPT ? msg_in->u.accept.id
-                        : msg_in->type == MSG_FILE_RESULT ? msg_in->u.result.id
-                                                          : msg_in->u.end.id;
-    xf *x = find(m, id);
+    xf *x = find(m, id_of(msg_in));
     if (!x || memcmp(x->rec.peer, peer, 32) != 0)
         return; /* not ours: ignore */
     switch (msg_in->type) {
@@ -1383,8 +1367,15 @@ void xfer_on_message(xfer_mgr *m, conn *c, const uint8_t peer[static 32], const 
         if (x->rec.dir == XFER_IN)
             on_chunk(x, &msg_in->u.chunk);
         break;
+    case MSG_FILE_MARK:
+        if (x->rec.dir == XFER_IN)
+            on_mark(x, msg_in->u.mark.offset);
+        break;
+    case MSG_FILE_STORED:
+        on_stored(x, msg_in->u.mark.offset);
+        break;
     case MSG_FILE_ACCEPT:
-        on_accept(x, msg_in->u.accept.offset);
+        on_accept(x, &msg_in->u.accept);
         break;
     case MSG_FILE_RESULT:
         on_result(x, &msg_in->u.result);
@@ -1415,13 +1406,16 @@ void xfer_peer_online(xfer_mgr *m, const uint8_t peer[static 32])
         xf *x = l->data;
         if (memcmp(x->rec.peer, peer, 32) != 0 || over(x))
             continue;
-        if (x->rec.dir == XFER_OUT && x->rec.state == XFER_OFFERED) {
+        if (x->rec.dir == XFER_OUT && (x->rec.state == XFER_OFFERED ||
+                                       (x->rec.state == XFER_PAUSED && x->send_off >= x->total))) {
+            /* Not answered yet, or all sent and waiting for results that may
+             * have been lost: the receiver answers a repeated offer. */
             send_offer(x);
         } else if (x->rec.dir == XFER_IN &&
                    (x->rec.state == XFER_ACTIVE || x->rec.state == XFER_PAUSED)) {
             char why[256];
             if (open_dest(x, x->rec.dest, why, sizeof why) != 0) {
-                fail_in(x, why, false);
+                fail_in(x, 0, why, false);
                 continue;
             }
             set_state(x, XFER_ACTIVE, NULL);
@@ -1442,6 +1436,8 @@ void xfer_peer_offline(xfer_mgr *m, const uint8_t peer[static 32])
             continue;
         if (x->rec.dir == XFER_OUT)
             close_sender(x);
+        else if (x->pf && !x->scanning)
+            xsink_checkpoint(x->pf); /* a restart now resumes without reading */
         set_state(x, XFER_PAUSED, NULL);
     }
 }
@@ -1512,20 +1508,26 @@ int xfer_mgr_new(xfer_mgr **out, store *st, const char *download_dir, const xfer
     m->ud = ud;
     m->ctx = g_main_context_default();
     m->chunk = g_malloc(BANTER_CHUNK_HDR + XFER_CHUNK);
-    m->wbuf = g_malloc(XFER_CHUNK > HASH_BUF ? XFER_CHUNK : HASH_BUF);
-    m->pool = g_thread_pool_new(worker, m->wbuf, 1, TRUE, NULL);
+    m->hbuf = g_malloc(HASH_BUF);
+    g_mutex_init(&m->hlock);
+    m->hcache = g_hash_table_new_full(hkey_hash, hkey_equal, g_free, g_free);
+    m->pool = g_thread_pool_new(worker, NULL, 1, TRUE, NULL);
+    r = xsink_new(&m->sink, m->ctx, on_sink, m);
+    if (r || !m->pool) {
+        store_xfers_free(all, n);
+        xfer_mgr_free(m);
+        return r ? r : BANTER_ENOMEM;
+    }
     for (size_t i = n; i-- > 0;) { /* keep newest first */
         xf *x = xf_new(m);
-        if (!x)
-            break;
         x->rec = all[i];
         memset(&all[i], 0, sizeof all[i]);
-        compute_total(x);
+        set_files(x);
         if (x->rec.dir == XFER_OUT) {
             x->send_off = x->rec.done;
         } else {
             x->verified = x->recv_off = x->rec.done;
-            x->need_scan = true; /* check what the partial files hold */
+            x->need_scan = true; /* find out what the partial files hold */
         }
         if (x->rec.state == XFER_ACTIVE)
             x->rec.state = XFER_PAUSED;
@@ -1540,22 +1542,30 @@ void xfer_mgr_free(xfer_mgr *m)
 {
     if (!m)
         return;
+    /* Queued jobs give up at once (a waiting send-file is answered)... */
+    g_atomic_int_set(&m->stopping, 1);
     for (GList *l = m->xfers; l; l = l->next) {
         xf *x = l->data;
+        close_sender(x);
+        close_receiver(x, !x->scanning); /* sealed: resumed without reading */
         if (x->rec.state == XFER_ACTIVE || x->rec.state == XFER_PAUSED)
             save(x);
     }
-    /* Queued jobs give up at once (a waiting send-file is answered); the
-     * pool is freed when they are through... */
-    g_atomic_int_set(&m->stopping, 1);
-    g_thread_pool_free(m->pool, FALSE, TRUE);
-    /* ...and their results, already posted, are run here. */
+    /* ...the sink writes what it was given, files that were complete get
+     * their names (and are recorded), and the checkpoints are sealed... */
+    xsink_free(m->sink);
+    if (m->pool)
+        g_thread_pool_free(m->pool, FALSE, TRUE);
+    /* ...and the hash jobs' results, already posted, are run here. */
     while (g_main_context_iteration(m->ctx, FALSE))
         ;
     for (GList *l = m->xfers; l; l = l->next)
         xf_free(l->data);
     g_list_free(m->xfers);
+    if (m->hcache)
+        g_hash_table_destroy(m->hcache);
+    g_mutex_clear(&m->hlock);
     g_free(m->chunk);
-    g_free(m->wbuf);
+    g_free(m->hbuf);
     g_free(m);
 }

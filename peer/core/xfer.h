@@ -1,22 +1,28 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * xfer.h - file transfers between two nodes (docs/protocol.md, "File
- * transfer").
+ * transfer"; the design: docs/architecture.md, "File transfers").
  *
- * The sender hashes each file (BLAKE2b-256, in a worker thread), offers
- * names, sizes and hashes, and once the receiver accepts, streams the files
- * as CHUNK frames over the peer's session, never more than XFER_QUEUE_HIGH
- * bytes ahead of the socket so chat stays responsive. The receiver writes
- * each file to a hidden temporary file beside its destination (through
- * fpath, never outside the chosen folder), records a keyed checksum of
- * every chunk in a sidecar file, verifies the whole-file hash in a worker
- * thread, then renames without overwriting. After a restart or a broken
- * connection the receiver re-checks what it has (truncating at the first
- * chunk that fails its checksum) and asks the sender to continue from
- * there.
+ * The sender hashes each file (BLAKE2b-256, in a worker thread; a file
+ * hashed before and unchanged since is not read again), offers names, sizes
+ * and hashes, and once the receiver accepts, streams the files as CHUNK
+ * frames over the peer's session. It keeps the data in flight shallow, so
+ * chat is never stuck behind it: never more than XFER_QUEUE_HIGH bytes
+ * queued on the connection, and, with a receiver that acknowledges stored
+ * data (FILE_ACCEPT with a window, then FILE_MARK / FILE_STORED), never more
+ * than XFER_WINDOW bytes beyond what the receiver has stored.
+ *
+ * The receiver decrypts on the main loop and hands the data to xfer_sink,
+ * whose thread writes and hashes it as it arrives (through fpath, never
+ * outside the chosen folder), keeps checkpoints of the hash beside the
+ * partial file, and checks the whole file against the offer before it
+ * moves it to its name without overwriting. After a broken connection the
+ * receiver asks to continue where it stopped; after a restart it takes the
+ * saved hash state when the partial file is as it left it, or re-reads the
+ * file and keeps what matches its checkpoints.
  *
  * Every function runs on the node's main loop. Transfers are kept in the
- * node's database; xfer_mgr owns the in-memory state and the worker thread.
+ * node's database; xfer_mgr owns the in-memory state and the threads.
  */
 #ifndef BANTER_PEER_XFER_H
 #define BANTER_PEER_XFER_H
@@ -34,7 +40,12 @@
 /* Bytes of file data per CHUNK frame. */
 #define XFER_CHUNK       61440u
 /* The sender keeps at most this much queued on a connection. */
-#define XFER_QUEUE_HIGH  (512u * 1024u)
+#define XFER_QUEUE_HIGH  (256u * 1024u)
+/* At most this much sent beyond what the receiver stored (when it answers
+ * FILE_MARK); the receiver offers the same in FILE_ACCEPT. */
+#define XFER_WINDOW      (4u << 20)
+/* A FILE_MARK after this much data. */
+#define XFER_MARK_EVERY  (256u * 1024u)
 /* Progress events for one transfer, at most this often. */
 #define XFER_PROGRESS_MS 250
 
@@ -131,8 +142,9 @@ BANTER_WUR int xfer_get(xfer_mgr *m, const uint8_t id[static MSG_ID_LEN], xfer_i
  * BANTER_ENOENT, BANTER_EAMBIGUOUS. */
 BANTER_WUR int xfer_resolve(xfer_mgr *m, const char *query, uint8_t id[static MSG_ID_LEN]);
 
-/* From the node: a file-transfer message from peer on c (types 0x10-0x14
- * and CHUNK). Protocol errors are answered on c; nothing here closes c. */
+/* From the node: a file-transfer message from peer on c (msg_is_file():
+ * types 0x10-0x14, CHUNK, FILE_MARK, FILE_STORED). Protocol errors are
+ * answered on c; nothing here closes c. */
 void xfer_on_message(xfer_mgr *m, conn *c, const uint8_t peer[static 32], const msg *msg_in);
 /* The peer is online (after HELLO) or went offline. */
 void xfer_peer_online(xfer_mgr *m, const uint8_t peer[static 32]);

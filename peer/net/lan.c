@@ -422,6 +422,8 @@ static void on_message(void *ud, conn *c, const uint8_t *pt, size_t len)
     case MSG_FILE_CANCEL:
     case MSG_FILE_RESULT:
     case MSG_CHUNK:
+    case MSG_FILE_MARK:
+    case MSG_FILE_STORED:
         if (attached)
             l->cb.message(l->ud, c, cs->d->key, &m);
         else if (m.type != MSG_ERROR) /* a connection that lost to a duplicate */

@@ -106,7 +106,12 @@ static void check_decoded(const msg *m, const uint8_t *pt, size_t len)
         break;
     }
     case MSG_FILE_ACCEPT:
-        if (m->u.accept.offset > BANTER_MAX_FILE_SIZE)
+        if (m->u.accept.offset > BANTER_MAX_FILE_SIZE || m->u.accept.window > BANTER_MAX_FILE_SIZE)
+            abort();
+        break;
+    case MSG_FILE_MARK:
+    case MSG_FILE_STORED:
+        if (len != 1 + MSG_ID_LEN + 8 || m->u.mark.offset > BANTER_MAX_FILE_SIZE)
             abort();
         break;
     case MSG_FILE_DECLINE:
@@ -141,7 +146,7 @@ static void same_file_msg(const msg *a, const msg *b)
         break;
     case MSG_FILE_ACCEPT:
         if (memcmp(a->u.accept.id, b->u.accept.id, MSG_ID_LEN) != 0 ||
-            a->u.accept.offset != b->u.accept.offset)
+            a->u.accept.offset != b->u.accept.offset || a->u.accept.window != b->u.accept.window)
             abort();
         break;
     case MSG_FILE_DECLINE:
@@ -214,6 +219,12 @@ static void same_msg(const msg *a, const msg *b)
         break;
     case MSG_CHUNK:
         same_chunk(&a->u.chunk, &b->u.chunk);
+        break;
+    case MSG_FILE_MARK:
+    case MSG_FILE_STORED:
+        if (memcmp(a->u.mark.id, b->u.mark.id, MSG_ID_LEN) != 0 ||
+            a->u.mark.offset != b->u.mark.offset)
+            abort();
         break;
     default:
         same_file_msg(a, b);

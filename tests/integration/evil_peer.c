@@ -20,8 +20,19 @@
  * unquoted, escaped the same way. PINGs are answered meanwhile; anything
  * else is ignored. Ends with BYE.
  *
- * Exit: 0 when every offer got an answer, 1 when one did not or the
- * connection failed (the cause on stderr), 2 on bad usage.
+ *   evil_peer --meddle ID HOST PORT
+ *
+ * Meddles in someone else's transfer ID (32 hex digits): sends for it, as
+ * a stranger, FILE_MARK and FILE_STORED (at 0, 1 MiB and 2^53), a CHUNK of
+ * junk at offset 0, FILE_ACCEPT at 0 with a window, FILE_RESULT ok for
+ * file 0, then FILE_CANCEL, and waits 2 s answering PINGs. Prints
+ * "meddled N messages, M answers" (the answers the node sent in return).
+ * The node must ignore all of it: only the transfer's own peer may speak
+ * for it.
+ *
+ * Exit: 0 when every offer got an answer (meddling: when every message was
+ * sent), 1 when one did not or the connection failed (the cause on
+ * stderr), 2 on bad usage.
  */
 #include <errno.h>
 #include <netdb.h>
@@ -299,12 +310,87 @@ static int offer_one(peer *p, const char *name)
     }
 }
 
+/* Someone else's transfer id: messages a stranger has no right to send. */
+static int meddle(peer *p, const uint8_t id[static MSG_ID_LEN])
+{
+    static uint8_t junk[BANTER_CHUNK_HDR + 4096];
+    static const uint64_t offs[] = {0, 1u << 20, BANTER_MAX_FILE_SIZE};
+    int sent = 0, answers = 0;
+    for (size_t i = 0; i < sizeof offs / sizeof offs[0]; i++) {
+        for (int t = MSG_FILE_MARK; t <= MSG_FILE_STORED; t++) {
+            msg m = {.type = (msg_type)t};
+            memcpy(m.u.mark.id, id, MSG_ID_LEN);
+            m.u.mark.offset = offs[i];
+            if (send_msg(p, &m) != 0)
+                return -1;
+            sent++;
+        }
+    }
+    junk[0] = MSG_CHUNK;
+    memcpy(junk + 1, id, MSG_ID_LEN); /* offset 0, then junk */
+    memset(junk + BANTER_CHUNK_HDR, 0x5a, sizeof junk - BANTER_CHUNK_HDR);
+    int e = session_send(p->s, junk, sizeof junk);
+    if (e) {
+        fprintf(stderr, "evil_peer: cannot send a chunk: %s\n", banter_strerror(e));
+        return -1;
+    }
+    if (flush_out(p) != 0)
+        return -1;
+    msg acc = {.type = MSG_FILE_ACCEPT}, res = {.type = MSG_FILE_RESULT},
+        can = {.type = MSG_FILE_CANCEL};
+    memcpy(acc.u.accept.id, id, MSG_ID_LEN);
+    acc.u.accept.window = 1u << 20;
+    memcpy(res.u.result.id, id, MSG_ID_LEN);
+    res.u.result.ok = true;
+    memcpy(can.u.end.id, id, MSG_ID_LEN);
+    snprintf(can.u.end.reason, sizeof can.u.end.reason, "mallory says stop");
+    if (send_msg(p, &acc) != 0 || send_msg(p, &res) != 0 || send_msg(p, &can) != 0)
+        return -1;
+    sent += 4;
+    int64_t deadline = mono_ms() + ANSWER_MS;
+    for (;;) {
+        session_event ev;
+        msg m;
+        int r = next_event(p, &ev, deadline);
+        if (r < 0)
+            return -1;
+        if (r == 0)
+            break;
+        if (ev.type != SESSION_EV_MESSAGE || msg_decode(&m, ev.data, ev.len) != 0)
+            continue;
+        r = 0;
+        if (m.type == MSG_PING) {
+            msg pong = {.type = MSG_PONG, .u.ping.token = m.u.ping.token};
+            r = send_msg(p, &pong);
+        } else if (m.type != MSG_HELLO) {
+            answers++;
+        }
+        msg_clear(&m);
+        if (r)
+            return -1;
+    }
+    printf("meddled %d messages, %d answers\n", sent, answers);
+    fflush(stdout);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     peer p = {.fd = -1};
     int ret = 1, answered = 0;
+    if (argc == 5 && strcmp(argv[1], "--meddle") == 0) {
+        uint8_t id[MSG_ID_LEN];
+        if (msg_id_from_hex(id, argv[2]) != 0) {
+            fprintf(stderr, "evil_peer: --meddle needs a transfer id (32 hex digits)\n");
+            return 2;
+        }
+        if (bcrypto_init() == 0 && open_peer(&p, argv[3], argv[4]) == 0 && meddle(&p, id) == 0)
+            ret = 0;
+        goto out;
+    }
     if (argc < 4) {
-        fprintf(stderr, "usage: evil_peer HOST PORT NAME...\n");
+        fprintf(stderr, "usage: evil_peer HOST PORT NAME...\n"
+                        "       evil_peer --meddle ID HOST PORT\n");
         return 2;
     }
     if (bcrypto_init() != 0 || open_peer(&p, argv[1], argv[2]) != 0)

@@ -6,9 +6,15 @@
 #      tree and a 300 MiB file arrive intact, with no partial files left;
 #   2. decline; 3. cancel by the receiver and by the sender mid-transfer;
 #   4. SIGKILL of the receiver, then of the sender, mid-transfer: resumed;
-#   5. a corrupted partial file is re-fetched after a restart;
+#   5. after a clean restart the receiver resumes with its saved hash state,
+#      reading nothing back; a partial file changed while it was stopped is
+#      found and fetched again from the checkpoint before the change; a
+#      changed checkpoint file is not trusted; a change no checkpoint covers
+#      (after a SIGKILL) fails the file, which never gets its name;
 #   6. a hostile peer (evil_peer) offering "../x", "/abs"... is declined, and
-#      a symbolic link in the download folder is never followed;
+#      a symbolic link in the download folder is never followed; a stranger
+#      sending FILE_MARK, FILE_STORED, CHUNK, ACCEPT, RESULT and CANCEL for
+#      someone else's transfer changes nothing;
 #   7. disk full on a small tmpfs: failed on both sides, chat still works,
 #      resumed by `accept` once there is room;
 #   8. two 100 MiB transfers at once; 9. chat round trips during a transfer.
@@ -472,56 +478,171 @@ fi
 listen_stop
 wait_for 10 both_online || fail "$check" "not online again"
 
-# ==== 5. a corrupted partial file is fetched again ====
-check="corrupt-partial"
-D5=$BT_TMP/in5
-listen_bg 1 "$BT_TMP/listen5.log"
-send_bg "$BT_TMP/send-$check.log" "$SRC/big.bin"
-if wait_for 60 got_offer big.bin; then
+# ==== 5. resume after a restart: saved hash state, and changed files ====
+CKPT=$((8 * MIB)) # XSINK_CHECKPOINT: a checkpoint of the hash every 8 MiB
+# interrupt CHECK SIGNAL DIR: send big.bin, stop bob with SIGNAL once he has
+# a third. Leaves bob stopped; ID, PART (the partial file), PSIZE (its size),
+# HSTATE (its checkpoint file). Returns 1 (after a fail) when that failed.
+interrupt() {
+    local check=$1 sig=$2 dir=$3
+    send_bg "$BT_TMP/send-$check.log" "$SRC/big.bin"
+    if ! wait_for 60 got_offer big.bin; then
+        finish "$SEND_PID" 1
+        fail "$check" "no offer"
+        return 1
+    fi
     ID=$OFFER
-    b 2 accept "$ID" --to "$D5" >/dev/null || fail "$check" "accept exit $?"
+    b 2 accept "$ID" --to "$dir" >/dev/null || fail "$check" "accept exit $?"
     wait_for 30 done_over 2 "$ID" $((size / 3)) || fail "$check" "bob did not reach a third"
-    stop_node 2 TERM
-    part=$(find "$D5" -name '.big.bin*.banter-partial' | head -1)
-    if [ -f "$part" ] && [ -f "$part.sum" ]; then
-        records=$(($(stat -c %s "$part.sum") / 28))
-        covered=$((records * CHUNK))
-        # 64 bytes in the middle of what the sidecar vouches for, each + 1
-        corrupt=$((covered / 2 + 1000))
-        dd if="$part" bs=1 skip="$corrupt" count=64 status=none | tr '\000-\377' '\001-\377\000' |
-            dd of="$part" bs=1 seek="$corrupt" conv=notrunc status=none
-        cmp -s <(dd if="$part" bs=1 skip="$corrupt" count=64 status=none) \
-            <(dd if="$SRC/big.bin" bs=1 skip="$corrupt" count=64 status=none) &&
-            fail "$check" "the bytes were not changed"
-        expect=$((corrupt / CHUNK * CHUNK))
-        t1=$(now_ms)
-        start_node 2
-        finish "$SEND_PID" 120
-        ms=$(elapsed_ms "$t1")
-        read -r before offset < <(resume_points "$BT_TMP/listen5.log" "$ID")
-        if [ "$RC" != 0 ]; then
-            fail "$check" "send-file --wait exit $RC: $(tail -3 "$BT_TMP/send-$check.log")"
-            abandon "$ID"
-        elif ! wait_for 5 state_is 2 "$ID" "done"; then
-            fail "$check" "bob's state: $(xfield 2 "$ID" state)"
-        elif ! cmp -s "$SRC/big.bin" "$D5/big.bin"; then
-            fail "$check" "received file differs"
-        elif [ "$offset" != "$expect" ]; then
-            fail "$check" "resumed from $offset, expected $expect (the corrupted chunk's start; partial held $covered checked bytes)"
-        else
-            pass "$check: 64 bytes changed at $corrupt of $covered checked bytes; resumed from $offset (that chunk's start); done and identical $ms ms after the restart"
-        fi
-    else
-        fail "$check" "no partial file: $(ls -la "$D5")"
+    stop_node 2 "$sig"
+    PART=$(find "$dir" -name '.big.bin.*.banter-partial' ! -name '*.hstate.banter-partial' | head -1)
+    HSTATE=$(find "$dir" -name '.big.bin.*.hstate.banter-partial' | head -1)
+    if [ ! -f "$PART" ] || [ ! -f "$HSTATE" ]; then
+        fail "$check" "no partial file and checkpoints: $(ls -la "$dir")"
         start_node 2
         finish "$SEND_PID" 60
         abandon "$ID"
+        return 1
     fi
-    rm -rf "$D5"
-else
-    finish "$SEND_PID" 1
-    fail "$check" "no offer"
+    PSIZE=$(stat -c %s "$PART")
+}
+# flip FILE OFFSET: change 64 bytes there (each + 1), keeping the size.
+flip() {
+    dd if="$1" bs=1 skip="$2" count=64 status=none | tr '\000-\377' '\001-\377\000' |
+        dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
+# resumed CHECK DIR T1 EXPECT_OFFSET: after bob's restart, the transfer ends
+# done and identical, resumed from EXPECT_OFFSET ("" to skip that).
+resumed() {
+    local check=$1 dir=$2 t1=$3 expect=$4 ms before offset
+    finish "$SEND_PID" 120
+    ms=$(elapsed_ms "$t1")
+    read -r before offset < <(resume_points "$BT_TMP/listen-$check.log" "$ID")
+    if [ "$RC" != 0 ]; then
+        fail "$check" "send-file --wait exit $RC: $(tail -3 "$BT_TMP/send-$check.log")"
+        abandon "$ID"
+    elif ! wait_for 5 state_is 2 "$ID" "done"; then
+        fail "$check" "bob's state: $(xfield 2 "$ID" state)"
+    elif ! cmp -s "$SRC/big.bin" "$dir/big.bin"; then
+        fail "$check" "received file differs"
+    elif ! no_partials "$dir"; then
+        fail "$check" "leftover: $(partials "$dir")"
+    elif [ -n "$expect" ] && [ "$offset" != "$expect" ]; then
+        fail "$check" "resumed from $offset, expected $expect (alice had sent $before)"
+    else
+        RESUMED_MS=$ms
+        return 0
+    fi
+    return 1
+}
+bob_said() { grep -F "$1" "$BT_TMP/bob-${RUNS[2]}.err"; }
+
+# 5a. A clean stop seals a checkpoint: the restart reads nothing back.
+check="resume-saved-state"
+D5=$BT_TMP/in5a
+listen_bg 1 "$BT_TMP/listen-$check.log"
+if interrupt "$check" TERM "$D5"; then
+    t1=$(now_ms)
+    start_node 2
+    if resumed "$check" "$D5" "$t1" "$PSIZE"; then
+        if ! wait_for 5 bob_said "resumed at $PSIZE bytes with the saved hash state" >/dev/null; then
+            fail "$check" "bob did not resume with the saved state: $(grep transfer "$BT_TMP/bob-${RUNS[2]}.err")"
+        else
+            pass "$check: stopped at $PSIZE bytes, resumed there with the saved hash state (nothing re-read), done and identical $RESUMED_MS ms after the restart"
+        fi
+    fi
 fi
+rm -rf "$D5"
+listen_stop
+wait_for 10 both_online || fail "$check" "not online again"
+
+# 5b. The partial file changed while bob was stopped (same size): found at
+# the restart, and fetched again from the last checkpoint before the change.
+check="tampered-partial"
+D5=$BT_TMP/in5b
+listen_bg 1 "$BT_TMP/listen-$check.log"
+if interrupt "$check" TERM "$D5"; then
+    at=$((PSIZE / 2 + 1000))
+    flip "$PART" "$at"
+    cmp -s <(dd if="$PART" bs=1 skip="$at" count=64 status=none) \
+        <(dd if="$SRC/big.bin" bs=1 skip="$at" count=64 status=none) &&
+        fail "$check" "the bytes were not changed"
+    expect=$((at / CKPT * CKPT))
+    t1=$(now_ms)
+    start_node 2
+    if resumed "$check" "$D5" "$t1" "$expect"; then
+        if ! bob_said "the partial file changed after $expect bytes" >/dev/null; then
+            fail "$check" "bob did not report the change: $(grep transfer "$BT_TMP/bob-${RUNS[2]}.err")"
+        else
+            pass "$check: 64 bytes changed at $at of $PSIZE; found at the restart, fetched again from $expect (the checkpoint before); done and identical $RESUMED_MS ms after the restart"
+        fi
+    fi
+fi
+rm -rf "$D5"
+listen_stop
+wait_for 10 both_online || fail "$check" "not online again"
+
+# 5c. A changed checkpoint file is not trusted: the partial file is read
+# again and checked against the checkpoints that are still authentic.
+check="tampered-checkpoints"
+D5=$BT_TMP/in5c
+listen_bg 1 "$BT_TMP/listen-$check.log"
+if interrupt "$check" TERM "$D5"; then
+    hsize=$(stat -c %s "$HSTATE")
+    flip "$HSTATE" $((hsize - 100)) # inside the last (sealed) checkpoint
+    t1=$(now_ms)
+    start_node 2
+    if resumed "$check" "$D5" "$t1" "$PSIZE"; then
+        if ! bob_said "re-read $PSIZE bytes of the partial file" >/dev/null; then
+            fail "$check" "bob did not re-read the partial file: $(grep transfer "$BT_TMP/bob-${RUNS[2]}.err")"
+        else
+            pass "$check: the sealed checkpoint was changed: bob re-read the $PSIZE bytes and went on from there; done and identical $RESUMED_MS ms after the restart"
+        fi
+    fi
+fi
+rm -rf "$D5"
+listen_stop
+wait_for 10 both_online || fail "$check" "not online again"
+
+# 5d. After a SIGKILL no checkpoint vouches for the last bytes: a change
+# there is found by the hash of the whole file, which never gets its name.
+check="tampered-after-kill"
+D5=$BT_TMP/in5d
+listen_bg 1 "$BT_TMP/listen-$check.log"
+if interrupt "$check" KILL "$D5"; then
+    last=$((PSIZE / CKPT * CKPT))
+    if [ $((PSIZE - last)) -lt 200 ]; then
+        last=$((last - CKPT)) # the kill came right at a checkpoint
+    fi
+    at=$(((last + PSIZE) / 2))
+    flip "$PART" "$at"
+    t1=$(now_ms)
+    start_node 2
+    finish "$SEND_PID" 120
+    err=$(xfield 2 "$ID" error)
+    if [ "$RC" = 0 ]; then
+        fail "$check" "send-file --wait succeeded with a changed file"
+    elif ! state_is 2 "$ID" failed || [[ $err != *"does not match the hash"* ]]; then
+        fail "$check" "bob: $(xfield 2 "$ID" state) \"$err\""
+    elif [ -e "$D5/big.bin" ]; then
+        fail "$check" "the changed file got its final name"
+    elif ! no_partials "$D5"; then
+        fail "$check" "the failed file's partial files are left: $(partials "$D5")"
+    else
+        t2=$(now_ms)
+        if ! b 2 accept "$ID" >/dev/null; then
+            fail "$check" "accept again: exit $?"
+        elif ! wait_for 60 state_is 2 "$ID" "done" || ! wait_for 5 state_is 1 "$ID" "done"; then
+            fail "$check" "not done again: alice $(xfield 1 "$ID" state), bob $(xfield 2 "$ID" state) $(xfield 2 "$ID" error)"
+        elif ! cmp -s "$SRC/big.bin" "$D5/big.bin"; then
+            fail "$check" "received file differs after accepting again"
+        else
+            pass "$check: 64 bytes changed at $at, after the last checkpoint ($last) of $PSIZE: bob failed it (\"$err\"), nothing kept; accepted again: done and identical in $(elapsed_ms "$t2") ms"
+        fi
+    fi
+    abandon "$ID"
+fi
+rm -rf "$D5"
 listen_stop
 wait_for 10 both_online || fail "$check" "not online again"
 
@@ -626,6 +747,43 @@ else
 fi
 [ "$ok" = 1 ] && pass "$check: a folder and a file named like links went to \"folder (1)\" and \"link (1).bin\"; the link target stayed empty"
 
+# ==== 6b. a stranger speaking for someone else's transfer is ignored ====
+# mallory (a third device, on host 1) sends FILE_MARK, FILE_STORED, a CHUNK
+# of junk, FILE_ACCEPT, FILE_RESULT ok and FILE_CANCEL for the id of
+# alice's transfer to bob, to both of them: only the transfer's own peer
+# may speak for it, so the transfer goes on and arrives intact.
+check=stranger-meddles
+D6=$BT_TMP/in6b
+send_bg "$BT_TMP/send-$check.log" "$SRC/big.bin"
+if wait_for 60 got_offer big.bin; then
+    ID=$OFFER
+    b 2 accept "$ID" --to "$D6" >/dev/null || fail "$check" "accept exit $?"
+    wait_for 30 done_over 2 "$ID" $((size / 4)) || fail "$check" "bob did not reach a quarter"
+    m1=$(host_exec 1 "$EVIL_PEER" --meddle "$ID" 198.18.0.2 7070 2>"$BT_TMP/meddle1.err")
+    r1=$?
+    m2=$(host_exec 1 "$EVIL_PEER" --meddle "$ID" 198.18.0.1 7070 2>"$BT_TMP/meddle2.err")
+    r2=$?
+    finish "$SEND_PID" 120
+    if [ "$r1" != 0 ] || [ "$r2" != 0 ]; then
+        fail "$check" "evil_peer exit $r1/$r2: $(cat "$BT_TMP/meddle1.err" "$BT_TMP/meddle2.err")"
+    elif [ "$RC" != 0 ]; then
+        fail "$check" "send-file --wait exit $RC: $(tail -3 "$BT_TMP/send-$check.log")"
+        abandon "$ID"
+    elif ! state_is 1 "$ID" "done" || ! state_is 2 "$ID" "done"; then
+        fail "$check" "states: alice $(xfield 1 "$ID" state), bob $(xfield 2 "$ID" state)"
+    elif ! cmp -s "$SRC/big.bin" "$D6/big.bin"; then
+        fail "$check" "received file differs"
+    elif [[ $m1 != *", 0 answers" || $m2 != *", 0 answers" ]]; then
+        fail "$check" "the nodes answered the stranger: bob: $m1; alice: $m2"
+    else
+        pass "$check: to bob: $m1; to alice: $m2; the transfer went on, done and identical"
+    fi
+    rm -rf "$D6"
+else
+    finish "$SEND_PID" 1
+    fail "$check" "no offer"
+fi
+
 # ==== 7. disk full ====
 check="disk-full"
 SMALL=$BT_TMP/small
@@ -641,7 +799,8 @@ if host_exec 2 mount -t tmpfs -o size=20m,mode=0700 bt-xfer-small "$SMALL"; then
         finish "$SEND_PID" 60
         e1=$(xfield 1 "$ID" error)
         e2=$(xfield 2 "$ID" error)
-        part=$(host_exec 2 find "$SMALL" -name '.big40.bin*.banter-partial' -printf '%s\n' | head -1)
+        part=$(host_exec 2 find "$SMALL" -name '.big40.bin.*.banter-partial' \
+            ! -name '*.hstate.banter-partial' -printf '%s\n' | head -1)
         if [ "$RC" != 1 ]; then
             fail "$check" "send-file --wait exit $RC, expected 1: $(tail -3 "$BT_TMP/send-$check.log")"
         elif ! state_is 1 "$ID" failed || ! state_is 2 "$ID" failed; then

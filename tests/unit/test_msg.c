@@ -401,6 +401,46 @@ static void test_roundtrip_binary(void **state)
     buf_free(&b);
 }
 
+static void test_roundtrip_mark(void **state)
+{
+    (void)state;
+    for (int t = MSG_FILE_MARK; t <= MSG_FILE_STORED; t++) {
+        msg in = {.type = (msg_type)t}, out;
+        size_t n;
+        memcpy(in.u.mark.id, test_id, MSG_ID_LEN);
+        in.u.mark.offset = BANTER_MAX_FILE_SIZE;
+        uint8_t *w = roundtrip(&in, &out, &n);
+        assert_int_equal(n, 1 + MSG_ID_LEN + 8);
+        assert_int_equal(w[0], t);
+        assert_memory_equal(w + 1, test_id, MSG_ID_LEN);
+        assert_int_equal(w[1 + MSG_ID_LEN + 1], 0x20); /* 2^53, big-endian */
+        assert_memory_equal(out.u.mark.id, test_id, MSG_ID_LEN);
+        assert_true(out.u.mark.offset == BANTER_MAX_FILE_SIZE);
+        assert_true(msg_is_file(out.type));
+        msg_clear(&out);
+        free(w);
+
+        /* Beyond 2^53: refused both ways. */
+        buf b;
+        buf_init(&b, BANTER_MAX_PLAINTEXT);
+        in.u.mark.offset = BANTER_MAX_FILE_SIZE + 1;
+        assert_int_equal(msg_encode(&in, &b), BANTER_ESCHEMA);
+        uint8_t body[24] = {0};
+        body[16] = 0x00;
+        body[17] = 0x20;
+        body[23] = 0x01;
+        expect_bytes((uint8_t)t, body, sizeof body, BANTER_ESCHEMA, __LINE__);
+        expect_bytes((uint8_t)t, body, 23, BANTER_ETRUNCATED, __LINE__);
+        buf_free(&b);
+    }
+    assert_string_equal(msg_type_name(MSG_FILE_MARK), "file_mark");
+    assert_string_equal(msg_type_name(MSG_FILE_STORED), "file_stored");
+    assert_false(msg_is_file(MSG_CHAT));
+    assert_false(msg_is_file(MSG_PING));
+    assert_true(msg_is_file(MSG_CHUNK));
+    assert_true(msg_is_file(MSG_FILE_OFFER));
+}
+
 /* ---- decoding refusals, one code each ---- */
 
 static void test_decode_truncated_and_type(void **state)
@@ -1029,6 +1069,13 @@ static void test_file_messages(void **state)
     assert_int_equal(msg_encode(&a, &w), 0);
     assert_int_equal(msg_decode(&out, buf_data(&w), buf_len(&w)), 0);
     assert_true(out.u.accept.offset == a.u.accept.offset);
+    assert_true(out.u.accept.window == 0); /* absent */
+    msg_clear(&out);
+    a.u.accept.window = 4u << 20;
+    buf_consume(&w, buf_len(&w));
+    assert_int_equal(msg_encode(&a, &w), 0);
+    assert_int_equal(msg_decode(&out, buf_data(&w), buf_len(&w)), 0);
+    assert_true(out.u.accept.window == 4u << 20);
     msg_clear(&out);
 
     msg r = {.type = MSG_FILE_RESULT};
@@ -1070,6 +1117,12 @@ static void test_file_messages(void **state)
              "{\"name\":\"b\",\"size\":9007199254740992,%s}]}",
              id, h, h);
     EXPECT(MSG_FILE_OFFER, text, BANTER_ESCHEMA); /* total over 2^53 */
+    snprintf(text, sizeof text, "{%s,\"offset\":0,\"window\":0}", id);
+    EXPECT(MSG_FILE_ACCEPT, text, BANTER_ESCHEMA);
+    snprintf(text, sizeof text, "{%s,\"offset\":0,\"window\":\"4M\"}", id);
+    EXPECT(MSG_FILE_ACCEPT, text, BANTER_ESCHEMA);
+    snprintf(text, sizeof text, "{%s,\"offset\":0,\"window\":9007199254740994}", id);
+    EXPECT(MSG_FILE_ACCEPT, text, BANTER_ESCHEMA);
     snprintf(text, sizeof text, "{%s,\"file\":256,\"ok\":true}", id);
     EXPECT(MSG_FILE_RESULT, text, BANTER_ESCHEMA);
     snprintf(text, sizeof text, "{%s,\"file\":0,\"ok\":1}", id);
@@ -1228,6 +1281,7 @@ int main(void)
         cmocka_unit_test(test_roundtrip_random_bodies),
         cmocka_unit_test(test_roundtrip_ack_bye_error),
         cmocka_unit_test(test_roundtrip_binary),
+        cmocka_unit_test(test_roundtrip_mark),
         cmocka_unit_test(test_decode_truncated_and_type),
         cmocka_unit_test(test_decode_binary_lengths),
         cmocka_unit_test(test_decode_utf8),
