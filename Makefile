@@ -24,7 +24,7 @@ WARN   := -Wall -Wextra -Werror -Wshadow -Wconversion -Wstrict-prototypes \
           -Wmissing-prototypes -Wformat=2 -Wvla
 CSTD   := -std=c17 -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64
 CFLAGS ?= -O2 -g
-ALL_CFLAGS = $(CSTD) $(WARN) $(CFLAGS) -iquote shared $(PKG_CFLAGS) -MMD -MP
+ALL_CFLAGS = $(CSTD) $(CPPFLAGS) $(WARN) $(CFLAGS) -iquote shared $(PKG_CFLAGS) -MMD -MP
 SAN_FLAGS  = -O1 -g -fno-omit-frame-pointer -fsanitize=$(SANITIZE) -fno-sanitize-recover=all
 
 SHARED_SRC := $(sort $(wildcard shared/*.c))
@@ -82,7 +82,7 @@ REPLAY_BINS := $(FUZZ_SRC:tests/fuzz/%.c=$(ASAN)/tests/replay_%)
 FUZZ_BINS  := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ)/%)
 BENCH_BINS := $(BENCH_SRC:bench/%.c=$(REL)/%)
 
-.PHONY: all lib test test-run check deps deps-check run demo fuzz bench lint install \
+.PHONY: all lib test test-run check deps deps-check run demo fuzz bench lint install deb deb-lint \
         uninstall clean help format screenshots
 
 all: lib $(PROGRAMS)
@@ -160,7 +160,7 @@ $(ASAN)/gen/%.o: $(GEN)/%.c
 bin/banter: $(PEER_OBJ_REL) $(LIB_REL)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) $(PEER_LIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(PEER_LIBS)
 
 $(ASAN)/banter: $(PEER_OBJ_ASAN) $(LIB_ASAN)
 	@$(if $(Q),echo "  LD+SAN  $@")
@@ -179,7 +179,7 @@ $(ASAN)/rendezvous/%.o: rendezvous/%.c
 bin/banter-rendezvous: $(RDV_OBJ_REL) $(LIB_REL)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) $(RDV_LIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(RDV_LIBS)
 
 $(ASAN)/banter-rendezvous: $(RDV_OBJ_ASAN) $(LIB_ASAN)
 	@$(if $(Q),echo "  LD+SAN  $@")
@@ -378,6 +378,24 @@ install: all
 	$(if $(PROGRAMS),install -m 0755 $(PROGRAMS) $(DESTDIR)$(BINDIR)/)
 	$(if $(MANPAGES),install -d $(DESTDIR)$(MANDIR)/man1)
 	$(if $(MANPAGES),install -m 0644 $(MANPAGES) $(DESTDIR)$(MANDIR)/man1/)
+
+# Debian packages (debian/), built by Debian's own tools in a copy of the
+# tree so nothing lands beside the clone: build/deb/*.deb. DEB_VERSION
+# rebuilds the same tree as another version (the upgrade test uses it).
+DEB_DIR := build/deb
+deb:
+	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/src
+	tar -c --exclude=./build --exclude=./bin --exclude=./.git --exclude='./node_modules' . | \
+	    tar -x -C $(DEB_DIR)/src
+	if [ -n "$(DEB_VERSION)" ]; then \
+	    sed -i '1s/^banter ([^)]*)/banter ($(DEB_VERSION))/' $(DEB_DIR)/src/debian/changelog; fi
+	cd $(DEB_DIR)/src && dpkg-buildpackage -us -uc -b
+	rm -rf $(DEB_DIR)/src
+	@ls $(DEB_DIR)/*.deb
+
+# lintian on what `make deb` built: errors fail, warnings are printed.
+deb-lint:
+	lintian --fail-on error $(DEB_DIR)/*.changes
 
 uninstall:
 	$(if $(PROGRAMS),rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(PROGRAMS))))

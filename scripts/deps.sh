@@ -15,6 +15,7 @@ PKGS=(
     avahi-daemon avahi-utils dbus iproute2 tcpdump procps socat jq
     coturn libusrsctp-dev iptables conntrack iputils-ping openssl
     chromium fonts-dejavu-core nodejs npm curl
+    debhelper dpkg-dev fakeroot lintian debootstrap
 )
 
 missing() {

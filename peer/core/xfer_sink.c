@@ -433,8 +433,11 @@ static void run_data(xpart *p, const op *o)
     }
     if (!write_full(p->fd, o->data, o->len, (off_t)o->off)) {
         int e = errno;
-        /* Cut the piece that did not fit: the checkpoints stay true. */
-        (void)ftruncate(p->fd, (off_t)p->stored);
+        /* Cut the piece that did not fit: the checkpoints stay true. If
+         * even that fails, the file is longer than its checkpoints say,
+         * which a resume finds (a longer partial is fetched again). */
+        if (ftruncate(p->fd, (off_t)p->stored) != 0)
+            g_printerr("banter: cannot cut a partial file back: %s\n", g_strerror(errno));
         fail(p, errno_code(e), "write", e);
         return;
     }
