@@ -167,6 +167,19 @@ static const char *const migrations[] = {
     " PRIMARY KEY (seq, device)) WITHOUT ROWID;"
     "DROP TABLE claim;"
     "DROP TABLE peers;",
+    /* 4 -> 5: full-text search over history (FTS5 over messages.body, kept
+     * in step by triggers; the history already there is indexed now). */
+    "CREATE VIRTUAL TABLE messages_fts USING fts5(body, content='messages',"
+    " content_rowid='seq', tokenize='unicode61 remove_diacritics 2');"
+    "CREATE TRIGGER messages_fts_add AFTER INSERT ON messages BEGIN"
+    " INSERT INTO messages_fts (rowid, body) VALUES (new.seq, new.body); END;"
+    "CREATE TRIGGER messages_fts_del AFTER DELETE ON messages BEGIN"
+    " INSERT INTO messages_fts (messages_fts, rowid, body) VALUES ('delete', old.seq, old.body);"
+    " END;"
+    "CREATE TRIGGER messages_fts_set AFTER UPDATE OF body ON messages BEGIN"
+    " INSERT INTO messages_fts (messages_fts, rowid, body) VALUES ('delete', old.seq, old.body);"
+    " INSERT INTO messages_fts (rowid, body) VALUES (new.seq, new.body); END;"
+    "INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -195,6 +208,7 @@ enum stmt_id {
     S_COPY_ADD,
     S_COPY_SET,
     S_COPIES,
+    S_SEARCH,
     S_COUNT
 };
 
@@ -237,6 +251,11 @@ static const char *const stmt_sql[S_COUNT] = {
                    " WHERE seq = ?1 AND device = ?2",
     [S_COPIES] = "SELECT seq, device, state, route, error FROM copies WHERE seq = ?1"
                  " ORDER BY device",
+    /* ?1 the FTS5 query, ?2 a contact or NULL, ?3 before (0: none), ?4 limit.
+     * Newest first. */
+    [S_SEARCH] = "SELECT " MSG_COLS " FROM messages WHERE seq IN (SELECT rowid FROM messages_fts"
+                 " WHERE messages_fts MATCH ?1) AND (?2 IS NULL OR contact = ?2)"
+                 " AND (?3 = 0 OR seq < ?3) ORDER BY seq DESC LIMIT ?4",
 };
 
 struct store {
@@ -933,6 +952,71 @@ int store_history(store *st, const uint8_t contact[static STORE_KEYLEN], int64_t
         rc = sqlite3_bind_int64(s, 2, lim);
     if (rc == SQLITE_OK && before > 0)
         rc = sqlite3_bind_int64(s, 3, before);
+    if (rc != SQLITE_OK) {
+        stmt_done(s);
+        return fail(st, rc);
+    }
+    return read_msgs(st, s, out, n);
+}
+
+/* The FTS5 query for what a person typed: every word a quoted prefix term
+ * (so nothing they type is FTS5 syntax), all of them required. */
+static int search_query(char *q, size_t cap, const char *text)
+{
+    size_t n = 0, words = 0;
+    const char *p = text;
+    while (*p) {
+        while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+            p++;
+        if (!*p)
+            break;
+        if (++words > STORE_SEARCH_MAX_WORDS)
+            return BANTER_ETOOLONG;
+        if (n + 3 >= cap)
+            return BANTER_ETOOLONG;
+        if (n > 0)
+            q[n++] = ' ';
+        q[n++] = '"';
+        for (; *p && *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r'; p++) {
+            if (n + 4 >= cap)
+                return BANTER_ETOOLONG;
+            if (*p == '"')
+                q[n++] = '"';
+            q[n++] = *p;
+        }
+        q[n++] = '"';
+        q[n++] = '*';
+    }
+    if (words == 0)
+        return BANTER_EINVAL;
+    q[n] = '\0';
+    return 0;
+}
+
+int store_search(store *st, const char *text, const uint8_t *contact, int64_t before,
+                 size_t limit, store_msg **out, size_t *n)
+{
+    char q[STORE_SEARCH_MAX * 2 + 4 * STORE_SEARCH_MAX_WORDS + 1];
+    if (st == NULL || text == NULL || out == NULL || n == NULL)
+        return BANTER_EINVAL;
+    *out = NULL;
+    *n = 0;
+    if (strlen(text) > STORE_SEARCH_MAX)
+        return BANTER_ETOOLONG;
+    int ret = search_query(q, sizeof q, text);
+    if (ret)
+        return ret;
+    if (limit == 0)
+        return 0;
+    sqlite3_stmt *s = st->stmt[S_SEARCH];
+    int64_t lim = limit > (size_t)INT64_MAX ? INT64_MAX : (int64_t)limit;
+    int rc = sqlite3_bind_text(s, 1, q, -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK)
+        rc = contact ? bind_key(s, 2, contact) : sqlite3_bind_null(s, 2);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 3, before > 0 ? before : 0);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 4, lim);
     if (rc != SQLITE_OK) {
         stmt_done(s);
         return fail(st, rc);

@@ -188,6 +188,17 @@ BANTER_WUR int store_outbox(store *st, const uint8_t *contact, store_msg **out, 
  * of older history). */
 BANTER_WUR int store_history(store *st, const uint8_t contact[static STORE_KEYLEN], int64_t before,
                              size_t limit, store_msg **out, size_t *n);
+/* Full-text search over history (all conversations, or one contact's):
+ * the messages whose body has every word of text (each word also as a
+ * prefix; case and diacritics ignored; nothing in text is query syntax),
+ * newest first, with seq < before when before > 0, at most limit. text
+ * is at most STORE_SEARCH_MAX bytes of at most STORE_SEARCH_MAX_WORDS
+ * words: BANTER_ETOOLONG beyond, BANTER_EINVAL when it has no word. The
+ * caller frees *out with store_msgs_free. */
+#define STORE_SEARCH_MAX       256
+#define STORE_SEARCH_MAX_WORDS 16
+BANTER_WUR int store_search(store *st, const char *text, const uint8_t *contact, int64_t before,
+                            size_t limit, store_msg **out, size_t *n);
 /* Free what one store_msg owns. */
 void store_msg_clear(store_msg *m);
 /* Free an array from store_outbox/store_history. Accepts NULL. */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * test_peer_migrate.c - a node database written by the previous binary
- * (schema 3, tests/data/node-v3/ada/banter.db) migrates to schema 4 with
+ * (schema 3, tests/data/node-v3/ada/banter.db) migrates to schema 4 (then 5) with
  * nothing lost, checked against the inventory in tests/data/node-v3/README.md:
  * LAN peers are devices of contacts with their trust; carol's changed key is
  * a changed device of carol; the account dave is an organisation contact;
@@ -329,7 +329,7 @@ static void test_schema(void **state)
                                         -1, &s, NULL),
                      SQLITE_OK);
     assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int(s, 0), 4);
+    assert_int_equal(sqlite3_column_int(s, 0), 5);
     assert_int_equal(sqlite3_column_int(s, 1), 0); /* nothing of the migration left */
     assert_int_equal(sqlite3_column_int(s, 2), 4); /* bob, carol, dave (LAN), @dave */
     assert_int_equal(sqlite3_column_int(s, 3), 4); /* bob, carol twice, dave's node */
@@ -348,6 +348,12 @@ static void test_schema(void **state)
     assert_int_equal(store_contact_list(f->st, &cs, &n), 0);
     assert_int_equal(n, 4);
     free(cs);
+    /* The history written by the old binary is searchable (schema 5). */
+    store_msg *hits = NULL;
+    assert_int_equal(store_search(f->st, "send it over", NULL, 0, 10, &hits, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(hits[0].body, "Sure, send it over.");
+    store_msgs_free(hits, n);
 }
 
 /* Every LAN peer is a device of a contact, with its trust. */
