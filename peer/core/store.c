@@ -993,8 +993,8 @@ static int search_query(char *q, size_t cap, const char *text)
     return 0;
 }
 
-int store_search(store *st, const char *text, const uint8_t *contact, int64_t before,
-                 size_t limit, store_msg **out, size_t *n)
+int store_search(store *st, const char *text, const uint8_t *contact, int64_t before, size_t limit,
+                 store_msg **out, size_t *n)
 {
     char q[STORE_SEARCH_MAX * 2 + 4 * STORE_SEARCH_MAX_WORDS + 1];
     if (st == NULL || text == NULL || out == NULL || n == NULL)

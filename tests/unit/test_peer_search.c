@@ -189,9 +189,10 @@ static void test_index_follows_history(void **state)
      * index: the trigger keeps it in step. */
     sqlite3 *db = NULL;
     assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, "DELETE FROM messages WHERE body = 'budget draft';"
-                                      "UPDATE messages SET body = 'forecast final'"
-                                      " WHERE body = 'budget final';",
+    assert_int_equal(sqlite3_exec(db,
+                                  "DELETE FROM messages WHERE body = 'budget draft';"
+                                  "UPDATE messages SET body = 'forecast final'"
+                                  " WHERE body = 'budget final';",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
     sqlite3_close(db);
