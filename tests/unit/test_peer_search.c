@@ -90,12 +90,10 @@ static const char *found(store *st, const char *q, const uint8_t *contact, int64
     store_msg *m = NULL;
     size_t n = 0;
     assert_int_equal(store_search(st, q, contact, before, limit, &m, &n), 0);
+    size_t len = 0;
     out[0] = '\0';
-    for (size_t i = 0; i < n; i++) {
-        strncat(out, m[i].body, sizeof out - strlen(out) - 2);
-        if (i + 1 < n)
-            strcat(out, "|");
-    }
+    for (size_t i = 0; i < n && len < sizeof out; i++)
+        len += (size_t)snprintf(out + len, sizeof out - len, "%s%s", i ? "|" : "", m[i].body);
     store_msgs_free(m, n);
     return out;
 }
