@@ -339,6 +339,7 @@ bench: deps-check $(BENCH_BINS) $(if $(PEER_SRC),bin/banter) $(if $(RENDEZVOUS_S
 	$(Q)for b in $(BENCH_BINS); do $$b || exit 1; done
 	$(Q)bash bench/bench_node.sh
 	$(Q)bash bench/bench_transfer.sh
+	$(Q)bash bench/bench_discovery.sh
 	$(Q)bash bench/bench_ice.sh
 
 # ---- dependencies ----
