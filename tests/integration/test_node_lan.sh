@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: MIT
 # test_node_lan.sh - three nodes on a private LAN, each host with its own
 # dbus-daemon and avahi-daemon: discovery both ways, messages both ways,
-# broadcast, clean-stop and SIGKILL offline detection, and the outbox
-# delivered after the recipient restarts.
+# broadcast, clean-stop and SIGKILL offline detection, the outbox
+# delivered after the recipient restarts, and a colleague listed by the
+# node it connected to although that node's browse never saw it.
 set -u
 . "$(dirname "$0")/lib.sh"
 require_root
@@ -143,6 +144,26 @@ ms=$(($(offline_at 1 bob) - t0))
 echo "SIGKILL: bob offline for alice ${ms} ms after SIGKILL (bound: 15000 ms)"
 t_pass "SIGKILL seen in ${ms} ms"
 
+# ---- the accepting side lists a colleague from its connection ----
+# dave never publishes (--no-mdns) and dials alice as a static peer:
+# alice's browse never sees dave, so only the inbound connection (its
+# handshake and HELLO) can make alice list him, and it must, at once.
+# carol, whom dave never dials, must not hear of him at all.
+NAMES[4]=dave
+PIDS[4]=$(host_bg 2 "$BT_TMP/dave.log" "$BANTER_BIN" --home "$BT_TMP/h4" node --name dave \
+    --port 7070 --no-mdns --peer 198.18.0.1:7070)
+wait_for 5 test -S "$BT_TMP/h4/control.sock" || t_fail inbound "dave did not start"
+wait_for 5 online true 4 alice || t_fail inbound "dave does not list alice online"
+wait_for 5 online true 1 dave || t_fail inbound "alice does not list dave, who connected to her"
+b "$BT_TMP/h1" peers --json | jq -e '.[] | select(.name == "dave") |
+    .source == "lan" and .trust == "known" and (.addresses[0] | startswith("198.18.0.2"))' \
+    >/dev/null || t_fail inbound "dave's entry at alice: $(b "$BT_TMP/h1" peers --json)"
+b "$BT_TMP/h1" send dave "you were not announced" || t_fail inbound "alice -> dave exit $?"
+[ "$(b "$BT_TMP/h3" peers --json | jq '[.[] | select(.name == "dave")] | length')" = 0 ] ||
+    t_fail inbound "carol lists dave, who never announced himself: $(b "$BT_TMP/h3" peers --json)"
+t_pass "a node that connected is listed by the accepting side without mDNS"
+
+stop_node 4
 stop_node 1
 stop_node 3
 exit 0
