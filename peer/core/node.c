@@ -377,9 +377,11 @@ int node_peers(node *n, node_peer_info **out, size_t *count)
             return BANTER_ENOMEM;
         }
     }
-    for (size_t i = 0; i < k; i++)
-        fill_info(n, &all[i], &(*out)[i]);
-    *count = k;
+    size_t o = 0;
+    for (size_t i = 0; i < k; i++) /* the node's own account is no peer */
+        if (!contacts_is_self(n->cs, &all[i]))
+            fill_info(n, &all[i], &(*out)[o++]);
+    *count = o;
     free(all);
     adv_ctx a = {n, out, count, 0};
     if (n->link.each_advertised)
@@ -424,6 +426,8 @@ static int may_send(node *n, const uint8_t key[static 32])
         return r;
     if (c.kind != CONTACT_ORG)
         return 0;
+    if (contacts_is_self(n->cs, &c))
+        return BANTER_EPERM; /* its devices get copies of every conversation */
     const org_info *o = org_of(n, key);
     if ((o && strcmp(o->state, "approved") == 0) || lan_up_count(n, key) > 0)
         return 0;
@@ -655,6 +659,22 @@ int node_org_device(node *n, const char *account, const uint8_t dev[static 32])
 {
     const uint8_t(*one)[32] = (const uint8_t(*)[32])dev;
     return contacts_org(n->cs, account, one, 1, NULL);
+}
+
+void node_set_account(node *n, const char *account)
+{
+    contacts_set_self(n->cs, account, identity_public(n->id));
+}
+
+void node_self_update(node *n, const uint8_t (*devs)[32], size_t ndev)
+{
+    int r = contacts_self_devices(n->cs, devs, ndev);
+    if (r) {
+        g_printerr("banter: cannot keep this account's other devices: %s\n", banter_strerror(r));
+        return;
+    }
+    messenger_kick(n->mr, NULL); /* copies for a device that appeared */
+    arm_retry(n);
 }
 
 void node_org_session(node *n, bool logged_in)
