@@ -268,27 +268,39 @@ int contacts_self(contacts *cs, store_contact *out)
     return cs->self[0] ? org_contact(cs, cs->self, out) : BANTER_ENOENT;
 }
 
-int contacts_self_devices(contacts *cs, const uint8_t (*devs)[32], size_t ndev)
+int contacts_org_devices(contacts *cs, const char *account, const uint8_t (*devs)[32], size_t ndev,
+                         store_contact *out, bool *removed)
 {
-    store_contact self;
+    store_contact org;
     store_device *have = NULL;
     size_t n = 0;
-    if (!cs->self[0])
-        return BANTER_ENOENT;
-    int r = contacts_org(cs, cs->self, devs, ndev, &self);
+    *removed = false;
+    int r = contacts_org(cs, account, devs, ndev, &org);
     if (r == 0)
-        r = devices_of(cs, self.key, &have, &n);
-    /* The server is the truth about the account's devices: one it no
+        r = devices_of(cs, org.key, &have, &n);
+    /* The server is the truth about an account's devices: one it no
      * longer lists (logged out, rebound) gets no more copies. */
     for (size_t i = 0; r == 0 && i < n; i++) {
         bool listed = false;
         for (size_t j = 0; j < ndev && !listed; j++)
             listed = memcmp(have[i].key, devs[j], 32) == 0;
-        if (!listed)
+        if (!listed) {
             r = store_device_delete(cs->st, have[i].key);
+            *removed = true;
+        }
     }
     free(have);
+    if (r == 0 && out)
+        *out = org;
     return r;
+}
+
+int contacts_self_devices(contacts *cs, const uint8_t (*devs)[32], size_t ndev)
+{
+    bool removed;
+    if (!cs->self[0])
+        return BANTER_ENOENT;
+    return contacts_org_devices(cs, cs->self, devs, ndev, NULL, &removed);
 }
 
 int contacts_sync_to(contacts *cs, const store_contact *c, char *to)

@@ -122,6 +122,12 @@ BANTER_WUR int contacts_sync_to(contacts *cs, const store_contact *c, char *to);
  * (a device this node never met), BANTER_EPERM (the self contact). */
 BANTER_WUR int contacts_sync_from(contacts *cs, const char *to, store_contact *out);
 
+/* The whole list of the devices of account (an approved contact, or the
+ * node's own): contacts_org, then the devices of the account the list
+ * lacks are forgotten (*removed says whether there were any). */
+BANTER_WUR int contacts_org_devices(contacts *cs, const char *account, const uint8_t (*devs)[32],
+                                    size_t ndev, store_contact *out, bool *removed);
+
 /* What a user typed: "@ACCOUNT" (the organisation contact), "#ID" (a
  * contact's key in 64 hex digits, as the control socket lists it), a name
  * (by the rule above), or a fingerprint prefix of a device (digits, spaces and

@@ -499,6 +499,18 @@ void messenger_settled(messenger *m, const char *route, const uint8_t device[sta
     store_msg_clear(&sm);
 }
 
+void messenger_devices_changed(messenger *m, const uint8_t contact[static 32])
+{
+    store_contact c;
+    store_msg *msgs = NULL;
+    size_t n = 0;
+    if (store_contact_get(m->st, contact, &c) == 0 && store_outbox(m->st, contact, &msgs, &n) == 0)
+        for (size_t i = 0; i < n; i++) /* copies for a device gone no longer count */
+            maybe_final(m, &c, &msgs[i]);
+    store_msgs_free(msgs, n);
+    messenger_kick(m, contact);
+}
+
 bool messenger_tick(messenger *m)
 {
     int64_t now = clock_mono(&m->clock);

@@ -102,6 +102,11 @@ BANTER_WUR int messenger_broadcast(messenger *m, const char *text, size_t len,
  * with queued messages. */
 void messenger_kick(messenger *m, const uint8_t *contact);
 
+/* Devices of the contact went away (the server no longer lists them):
+ * a queued message whose other copies are all settled gets its final
+ * state; then as messenger_kick. */
+void messenger_devices_changed(messenger *m, const uint8_t contact[static 32]);
+
 /* The route lost the device: its copies in flight there go back to
  * pending and are sent again. */
 void messenger_route_lost(messenger *m, const char *route, const uint8_t device[static 32]);

@@ -581,10 +581,12 @@ void node_org_update(node *n, const node_org_entry *e)
     store_contact c;
     uint8_t key[32];
     contacts_account_key(n->server_fpd, e->account, key);
-    bool approved = strcmp(e->state, "approved") == 0;
+    bool approved = strcmp(e->state, "approved") == 0, removed = false;
     if (approved) {
-        if (contacts_org(n->cs, e->account, e->devs, e->ndev, &c) != 0)
+        if (contacts_org_devices(n->cs, e->account, e->devs, e->ndev, &c, &removed) != 0)
             return;
+        if (removed)
+            messenger_devices_changed(n->mr, key);
     } else if (store_contact_get(n->st, key, &c) != 0) {
         memset(&c, 0, sizeof c); /* not (yet) a contact in the store: presence only */
         memcpy(c.key, key, 32);
@@ -668,12 +670,15 @@ void node_set_account(node *n, const char *account)
 
 void node_self_update(node *n, const uint8_t (*devs)[32], size_t ndev)
 {
+    store_contact self;
     int r = contacts_self_devices(n->cs, devs, ndev);
+    if (r == 0)
+        r = contacts_self(n->cs, &self);
     if (r) {
         g_printerr("banter: cannot keep this account's other devices: %s\n", banter_strerror(r));
         return;
     }
-    messenger_kick(n->mr, NULL); /* copies for a device that appeared */
+    messenger_kick(n->mr, self.key); /* copies for a device that appeared: every conversation */
     arm_retry(n);
 }
 
