@@ -26,7 +26,7 @@
 #define MSG_BIN_LAST   0x7f
 /* CHAT "to": "@" and an account name (1..64 of [a-z0-9._-]), or a device
  * key in 64 lowercase hex digits (docs/protocol.md, CHAT). */
-#define MSG_TO_MAX 65
+#define MSG_TO_MAX     65
 
 typedef enum msg_type {
     MSG_HELLO = 0x01,        /* JSON: first message each side sends */

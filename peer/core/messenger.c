@@ -267,7 +267,8 @@ static void flush_device(messenger *m, const store_contact *c, const store_devic
 }
 
 /* The trusted devices of contact key (*out malloc'd). */
-static int trusted_devices(messenger *m, const uint8_t key[static 32], store_device **out, size_t *n)
+static int trusted_devices(messenger *m, const uint8_t key[static 32], store_device **out,
+                           size_t *n)
 {
     size_t k = 0;
     int r = store_device_list(m->st, key, out, n);
@@ -331,7 +332,8 @@ static void flush_contact(messenger *m, const uint8_t contact[static 32])
      * this device sent, so their histories read the same. */
     for (size_t d = 0; d < nd; d++)
         for (size_t i = 0; i < nm; i++)
-            if (msgs[i].state == STORE_QUEUED && store_copy_add(m->st, msgs[i].seq, devs[d].key) < 0)
+            if (msgs[i].state == STORE_QUEUED &&
+                store_copy_add(m->st, msgs[i].seq, devs[d].key) < 0)
                 goto out;
     for (size_t d = 0; d < no; d++)
         for (size_t i = 0; i < nm; i++)

@@ -158,19 +158,19 @@ typedef struct probe {
     identity *id;
     bool closed;
     bool mute;
-    bool noack;          /* do not answer RV_SEALED with RV_DELIVERED */
-    bool raw;            /* --raw: print search results' plaintext in hex */
-    bool quiet_results;  /* searches=: do not print the results */
-    int await;           /* AW_*: what ends the current wait */
-    bool done;           /* the awaited answer came */
-    bool authed;         /* an RV_AUTH ok came */
-    bool listing;        /* a contact list started (reset) and is not complete */
-    bool listed;         /* the whole contact list came */
+    bool noack;                   /* do not answer RV_SEALED with RV_DELIVERED */
+    bool raw;                     /* --raw: print search results' plaintext in hex */
+    bool quiet_results;           /* searches=: do not print the results */
+    int await;                    /* AW_*: what ends the current wait */
+    bool done;                    /* the awaited answer came */
+    bool authed;                  /* an RV_AUTH ok came */
+    bool listing;                 /* a contact list started (reset) and is not complete */
+    bool listed;                  /* the whole contact list came */
     char chat_to[MSG_TO_MAX + 1]; /* chatto=: the "to" of CHATs sealed */
-    unsigned want;       /* AW_STORED, AW_SEALED: how many in all */
-    unsigned n_stored;   /* RV_STOREDs received */
-    unsigned n_sealed;   /* RV_SEALEDs received */
-    uint64_t rcpt_total; /* the last RV_RECIPIENTS */
+    unsigned want;                /* AW_STORED, AW_SEALED: how many in all */
+    unsigned n_stored;            /* RV_STOREDs received */
+    unsigned n_sealed;            /* RV_SEALEDs received */
+    uint64_t rcpt_total;          /* the last RV_RECIPIENTS */
     size_t nknown;
     struct known known[KNOWN_MAX];
     uint64_t token;

@@ -223,8 +223,7 @@ static void test_chat_to(void **state)
 {
     (void)state;
     static const char *const good[] = {
-        "@bob", "@a.b_c-9",
-        "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"};
+        "@bob", "@a.b_c-9", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"};
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
         msg in, out;
         size_t n;

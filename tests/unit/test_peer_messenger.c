@@ -1105,7 +1105,6 @@ static void test_broadcast(void **state)
     assert_int_equal(messenger_broadcast(f->m, "", 0, NULL, NULL, id2, &count), BANTER_EINVAL);
 }
 
-
 /* ---- the other devices of the node's own account ---- */
 
 static void hex_of(const uint8_t k[32], char out[65])
