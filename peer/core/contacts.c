@@ -258,6 +258,8 @@ void contacts_set_self(contacts *cs, const char *account, const uint8_t own_key[
     memcpy(cs->own_key, own_key, 32);
 }
 
+bool contacts_self_known(const contacts *cs) { return cs->self[0] != '\0'; }
+
 bool contacts_is_self(const contacts *cs, const store_contact *c)
 {
     return cs->self[0] && c->kind == CONTACT_ORG && strcmp(c->account, cs->self) == 0;

@@ -101,6 +101,8 @@ BANTER_WUR int contacts_org(contacts *cs, const char *account, const uint8_t (*d
 /* This node's own account ("" or NULL: none known) and device key. Called
  * at start (the saved certificate) and when the node logs in. */
 void contacts_set_self(contacts *cs, const char *account, const uint8_t own_key[static 32]);
+/* Whether the node's own account is known (no store access). */
+bool contacts_self_known(const contacts *cs);
 /* Whether c is the self contact (the node's own account). */
 bool contacts_is_self(const contacts *cs, const store_contact *c);
 /* The self contact, made when missing. BANTER_ENOENT when no account is

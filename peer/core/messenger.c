@@ -114,9 +114,10 @@ static int check_text(const char *text, size_t len)
 static bool copy_counts(messenger *m, const store_copy *c)
 {
     store_device d;
-    store_contact dc;
+    store_contact self;
     return store_device_get(m->st, c->device, &d) == 0 && contacts_device_trusted(&d) &&
-           !(store_contact_get(m->st, d.contact, &dc) == 0 && contacts_is_self(m->cs, &dc));
+           !(contacts_self_known(m->cs) && contacts_self(m->cs, &self) == 0 &&
+             memcmp(d.contact, self.key, 32) == 0);
 }
 
 /* When every copy of msg that counts is settled, give msg its state. */
@@ -321,7 +322,7 @@ static void flush_contact(messenger *m, const uint8_t contact[static 32])
     size_t nm = 0, nd = 0, no = 0;
     if (store_contact_get(m->st, contact, &c) != 0 || contacts_is_self(m->cs, &c))
         return;
-    bool has_self = contacts_self(m->cs, &self) == 0;
+    bool has_self = contacts_self_known(m->cs) && contacts_self(m->cs, &self) == 0;
     if (sendable(m, contact, has_self ? &self : NULL, &msgs, &nm) != 0 || nm == 0 ||
         trusted_devices(m, contact, &devs, &nd) != 0 ||
         (has_self && trusted_devices(m, self.key, &own, &no) != 0))
@@ -356,7 +357,7 @@ void messenger_kick(messenger *m, const uint8_t *contact)
         return;
     }
     store_contact self;
-    bool has_self = contacts_self(m->cs, &self) == 0;
+    bool has_self = contacts_self_known(m->cs) && contacts_self(m->cs, &self) == 0;
     if (contact && has_self && memcmp(contact, self.key, 32) == 0)
         contact = NULL; /* an own device: copies of every conversation may go */
     m->kicking = true;
