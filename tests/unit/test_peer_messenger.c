@@ -1192,6 +1192,32 @@ static void test_sync_copies(void **state)
         assert_memory_not_equal(f->relay.log[i].dev, f->ada2, 32);
 }
 
+/* The server stops listing a device of an account (logged out): it is
+ * forgotten, and a message that waited only for it is final. */
+static void test_device_gone(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t id[MSG_ID_LEN];
+    bool removed = false;
+    store_contact c;
+    reach(&f->relay, f->dave_dev[0]);
+    send_ok(f, f->dave, "to both", id);
+    messenger_settled(f->m, "relay", f->dave_dev[0], id, COPY_DELIVERED, "");
+    assert_int_equal(f->nsettled, 0); /* dave_dev[1] never reached */
+    assert_int_equal(
+        contacts_org_devices(f->cs, "dave", (const uint8_t(*)[32])f->dave_dev, 1, &c, &removed), 0);
+    assert_true(removed);
+    assert_int_equal(store_device_get(f->st, f->dave_dev[1], &(store_device){0}), BANTER_ENOENT);
+    messenger_devices_changed(f->m, f->dave);
+    assert_int_equal(f->nsettled, 1);
+    assert_int_equal(f->settled[0].state, STORE_DELIVERED);
+    assert_int_equal(outbox_len(f, NULL), 0);
+    /* The same list again removes nothing. */
+    assert_int_equal(
+        contacts_org_devices(f->cs, "dave", (const uint8_t(*)[32])f->dave_dev, 1, &c, &removed), 0);
+    assert_false(removed);
+}
+
 static void test_sync_received(void **state)
 {
     struct fixture *f = *state;
@@ -1257,6 +1283,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_sync_copies),
         T(test_sync_received),
+        T(test_device_gone),
         T(test_send_delivered),
         T(test_send_refused),
         T(test_wait_for_route),
