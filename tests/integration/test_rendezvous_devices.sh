@@ -18,8 +18,9 @@
 #      with "to") is refused by ada's node and stored nowhere;
 #   4. on one LAN (mDNS on): ada's two nodes find each other as devices
 #      of her own account (certificates), bob finds both; more messages,
-#      the histories still read the same, nothing twice.
-# Needs root (namespaces). $BANTER_BIN, $RDV_BIN and $RDV_PROBE default to
+#      the histories still read the same, nothing twice; a LAN stranger's
+#      CHAT with "to" is answered ERROR EPERM and stored nowhere.
+# Needs root (namespaces). $BANTER_BIN, $RDV_BIN, $RDV_PROBE and $PEER_PROBE default to
 # the ASan builds; every process's stderr is checked for sanitizer
 # reports.
 # shellcheck disable=SC2015,SC2317
@@ -34,12 +35,14 @@ abs() { (cd "$(dirname "$1")" && printf '%s/%s\n' "$(pwd)" "$(basename "$1")"); 
 BANTER_BIN=${BANTER_BIN:-$here/../../build/asan/banter}
 RDV_BIN=${RDV_BIN:-$here/../../build/asan/banter-rendezvous}
 RDV_PROBE=${RDV_PROBE:-$here/../../build/asan/tests/rdv_probe}
-for v in BANTER_BIN RDV_BIN RDV_PROBE; do
+PEER_PROBE=${PEER_PROBE:-$here/../../build/asan/tests/peer_probe}
+for v in BANTER_BIN RDV_BIN RDV_PROBE PEER_PROBE; do
     [ -x "${!v}" ] || t_fail setup "no program at ${!v}"
 done
 BANTER_BIN=$(abs "$BANTER_BIN")
 RDV_BIN=$(abs "$RDV_BIN")
 RDV_PROBE=$(abs "$RDV_PROBE")
+PEER_PROBE=$(abs "$PEER_PROBE")
 export ASAN_OPTIONS=detect_leaks=1
 export UBSAN_OPTIONS=print_stacktrace=1
 
@@ -210,6 +213,15 @@ $(hist ada2 bob)"
 [ "$(hist ada1 bob | wc -l)" -eq "$n" ] || t_fail "duplicates" "$(hist ada1 bob)"
 grep -q '"lan"' <(b "$T/bob" peers --json) || t_fail "LAN" "no LAN device at bob's"
 t_pass "LAN: ada's two nodes and bob on one LAN; $n messages in all, the same ids in the same order and direction on both of ada's devices, none twice"
+
+forged='{"id":"00112233445566778899aabbccddeeff","ts":1795303925123,"body":"forged on the LAN","to":"@bob"}'
+out=$(host_exec 4 "$PEER_PROBE" 198.18.0.2 7070 conn 0 hello ada2 raw 2 "$forged" expect error 3000 2>&1) ||
+    t_fail "LAN forged copy" "$out"
+grep -q 'got error conn 0 EPERM' <<<"$out" || t_fail "LAN forged copy" "not refused EPERM: $out"
+for h in ada1 ada2; do
+    b "$T/$h" history bob --json | grep -q 'forged on the LAN' && t_fail "LAN forged copy" "$h stored it"
+done
+t_pass "a LAN stranger calling itself ada2 and sending a copy 'from ada's other device' gets ERROR EPERM; nothing stored"
 
 for h in ada1 ada2 bob; do stop_rnode "$h"; done
 kill -TERM "$SRV_PID"
