@@ -250,7 +250,9 @@ static const char *const stmt_sql[S_COUNT] = {
                        " AND contact = ?1 AND device IS NULL AND seq IN (SELECT c.seq FROM copies c"
                        " JOIN devices d ON d.key = c.device WHERE c.state = 0 AND d.contact = ?2)"
                        " ORDER BY seq",
-    [S_SYNC_PENDING_ALL] = "SELECT " MSG_COLS " FROM messages WHERE dir = 1 AND state <> 0"
+    /* "+dir", "+state": driven by the few pending copies (copies_pending),
+     * not by a scan of every outgoing message. */
+    [S_SYNC_PENDING_ALL] = "SELECT " MSG_COLS " FROM messages WHERE +dir = 1 AND +state <> 0"
                            " AND device IS NULL AND seq IN (SELECT c.seq FROM copies c"
                            " JOIN devices d ON d.key = c.device WHERE c.state = 0"
                            " AND d.contact = ?2) ORDER BY seq",
