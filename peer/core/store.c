@@ -183,7 +183,7 @@ static const char *const migrations[] = {
     /* 5 -> 6: copies of sent messages for the account's other devices
      * ("sync" copies) may stay pending after the message is delivered:
      * found by device (store_sync_pending). */
-    "CREATE INDEX copies_pending ON copies (device, seq) WHERE state = 0;",
+    "CREATE INDEX IF NOT EXISTS copies_pending ON copies (device, seq) WHERE state = 0;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 

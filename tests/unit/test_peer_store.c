@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_peer_store.c - the node's SQLite store, schema 5: contacts, their
+ * test_peer_store.c - the node's SQLite store, schema 6: contacts, their
  * devices, merging two contacts, messages deduplicated per sending device,
  * the outbox, history pages, per-device copies, a full disk, transfers,
  * persistence across reopen, and files it must refuse. The migration of a
