@@ -181,6 +181,9 @@ static void on_rdv_event(void *ud, const char *text)
 static void on_new_cert(void *ud)
 {
     app *a = ud;
+    const cert *c = rdv_cert(a->rdv);
+    if (c) /* the account whose other devices get copies of what we send */
+        node_set_account(a->n, c->name);
     if (a->lan)
         lan_present_cert(a->lan);
 }
@@ -241,6 +244,8 @@ static int start_rendezvous(app *a, const rdv_config *rc)
         return 1;
     }
     rdv_set_cert_hook(a->rdv, on_new_cert, a);
+    if (rdv_cert(a->rdv)) /* saved: the account is known before the server answers */
+        node_set_account(a->n, rdv_cert(a->rdv)->name);
     mr_route relay = roster_route(a->ro);
     return messenger_add_route(node_messenger(a->n), &relay) ? 1 : 0;
 }

@@ -265,6 +265,21 @@ static void send_contacts(core *k, account *a, conn *c, struct rv_contact *es, s
     buf_free(&b);
 }
 
+/* The account's own entry (docs/rendezvous.md 5.2): state "self" and the
+ * keys of all its devices, so each device knows the others (it seals
+ * copies of what it sends to them). */
+static int self_entry(core *k, const char *name, struct rv_contact *e)
+{
+    memset(e, 0, sizeof *e);
+    snprintf(e->name, sizeof e->name, "%s", name);
+    e->state = RV_CS_SELF;
+    int r = db_devices_of(k->db, name, e->dev, RV_DEVICES_MAX, &e->ndev);
+    if (r)
+        core_log(k, "cannot read the devices of %s: %s", name,
+                 r == BANTER_EDB ? db_errmsg(k->db) : banter_strerror(r));
+    return r;
+}
+
 /* One entry, about peer (pi), to every device of viewer. */
 static void push_entry(core *k, account *viewer, const char *peer, const struct peer_info *pi,
                        rel_side side, bool blocked_me)
@@ -293,6 +308,9 @@ void contacts_entry_changed(core *k, const char *name, uint32_t what)
     db_rel *rows = NULL;
     size_t n = 0;
     struct peer_info pi = {0};
+    struct rv_contact self;
+    if (a && (what & CONTACTS_CH_DEVICES) && self_entry(k, name, &self) == 0)
+        send_contacts(k, a, NULL, &self, 1, false); /* its own devices first */
     if (!a && db_rel_list(k->db, name, &rows, &n) != 0) {
         core_log(k, "cannot read the contacts of %s: %s", name, db_errmsg(k->db));
         return;
@@ -328,7 +346,7 @@ static void send_list(conn *c)
         bool reset = c->clist_after[0] == '\0', found;
         uint32_t i = cache_pos(a, c->clist_after, &found) + (found ? 1 : 0);
         size_t n = 0;
-        int r = 0;
+        int r = reset ? self_entry(c->k, a->name, &es[n++]) : 0;
         for (; i < a->nrel && n < RV_CONTACTS_PER_MSG && r == 0; i++) {
             const crel *cr = &a->rel[i];
             if (rel_exists(crel_side(cr)))
@@ -336,7 +354,9 @@ static void send_list(conn *c)
         }
         if (r == 0)
             send_contacts(c->k, a, c, es, n, reset);
-        char *last = n && r == 0 && i < a->nrel ? strdup(es[n - 1].name) : NULL;
+        char *last = n && r == 0 && i < a->nrel && es[n - 1].state != RV_CS_SELF
+                         ? strdup(es[n - 1].name)
+                         : NULL;
         for (size_t j = 0; j < n; j++)
             db_profile_clear(&es[j].p);
         free(c->clist_after);
@@ -515,6 +535,8 @@ void contacts_op(conn *c, const struct rv_contact_op *op)
 
 int contacts_may_seal(const account *from, const char *to, bool broadcast)
 {
+    if (strcmp(from->name, to) == 0)
+        return CONTACTS_SEAL_OK; /* another device of its own account */
     const crel *r = cache_find(from, to);
     /* Not a contact whatever the other did: a block shows only to those
      * who could send anyway (and then as "stored"). */

@@ -74,7 +74,8 @@ static inline void contacts_devices_changed(core *k, const char *name)
 
 enum { CONTACTS_SEAL_OK, CONTACTS_SEAL_DROP, CONTACTS_SEAL_NOTCONTACT };
 
-/* May from (connected) seal a copy to the account named to? NOTCONTACT
+/* May from (connected) seal a copy to the account named to? OK for its own
+ * account (another of its devices). NOTCONTACT
  * without an approved relation that from has not blocked (a broadcast
  * needs none), whether or not to blocked from; otherwise DROP when to
  * blocked from (answer "stored", keep nothing), else OK. It needs no

@@ -115,13 +115,21 @@ static int decode_chat(const cJSON *o, struct msg_chat *c)
     r = jsonv_int(o, "ts", 0, JSONV_INT_MAX, &c->ts_ms);
     if (r)
         return r;
-    r = jsonv_str(o, "body", true, 1, BANTER_MAX_BODY, &s, &n);
-    if (r)
-        return r;
     const cJSON *b = cJSON_GetObjectItemCaseSensitive(o, "broadcast");
     if (b && !cJSON_IsBool(b))
         return BANTER_ESCHEMA;
     c->broadcast = b && cJSON_IsTrue(b);
+    if (cJSON_GetObjectItemCaseSensitive(o, "to")) {
+        r = jsonv_str(o, "to", true, 2, MSG_TO_MAX, &s, &n);
+        if (r)
+            return r;
+        if (c->broadcast || strlen(s) != n || !msg_chat_to_valid(s))
+            return BANTER_ESCHEMA;
+        jsonv_copy(c->to, s, n);
+    }
+    r = jsonv_str(o, "body", true, 1, BANTER_MAX_BODY, &s, &n);
+    if (r)
+        return r;
     c->body = malloc(n + 1);
     if (!c->body)
         return BANTER_ENOMEM;
@@ -364,6 +372,24 @@ int msg_offer_set_name(msg *m, size_t i, const char *name)
     return 0;
 }
 
+bool msg_chat_to_valid(const char *s)
+{
+    size_t n = strnlen(s, MSG_TO_MAX + 1);
+    if (n >= 2 && n <= 1 + BANTER_MAX_NAME && s[0] == '@') {
+        for (size_t i = 1; i < n; i++)
+            if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '.' ||
+                  s[i] == '_' || s[i] == '-'))
+                return false;
+        return true;
+    }
+    if (n != 64)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return false;
+    return true;
+}
+
 int msg_chat_init(msg *m, const uint8_t id[static MSG_ID_LEN], int64_t ts_ms, const char *body,
                   size_t len, bool broadcast)
 {
@@ -527,6 +553,10 @@ static int build_json(const msg *m, cJSON *o)
         if (!cJSON_AddStringToObject(o, "body", c->body))
             return BANTER_ENOMEM;
         if (c->broadcast && !cJSON_AddTrueToObject(o, "broadcast"))
+            return BANTER_ENOMEM;
+        if (c->to[0] && (c->broadcast || !msg_chat_to_valid(c->to)))
+            return BANTER_ESCHEMA;
+        if (c->to[0] && !cJSON_AddStringToObject(o, "to", c->to))
             return BANTER_ENOMEM;
         return 0;
     }

@@ -24,6 +24,9 @@
 #define MSG_JSON_LAST  0x3f
 #define MSG_BIN_FIRST  0x40
 #define MSG_BIN_LAST   0x7f
+/* CHAT "to": "@" and an account name (1..64 of [a-z0-9._-]), or a device
+ * key in 64 lowercase hex digits (docs/protocol.md, CHAT). */
+#define MSG_TO_MAX     65
 
 typedef enum msg_type {
     MSG_HELLO = 0x01,        /* JSON: first message each side sends */
@@ -64,6 +67,9 @@ struct msg_chat {
     char *body;    /* NUL-terminated UTF-8; owned by the msg */
     size_t body_len;
     bool broadcast;
+    /* A copy of a message the sender sent from another device of its own
+     * account ("" when not): the conversation it belongs to. */
+    char to[MSG_TO_MAX + 1];
 };
 
 struct msg_ack {
@@ -169,9 +175,12 @@ BANTER_WUR int msg_encode(const msg *m, buf *out);
 /* Free what a decoded msg owns; m is zeroed. Accepts a zeroed msg. */
 void msg_clear(msg *m);
 
-/* A CHAT with a copy of body (len bytes). BANTER_ENOMEM, BANTER_ETOOLONG. */
+/* A CHAT with a copy of body (len bytes), no "to" (set u.chat.to after, a
+ * value msg_chat_to_valid accepts). BANTER_ENOMEM, BANTER_ETOOLONG. */
 BANTER_WUR int msg_chat_init(msg *m, const uint8_t id[static MSG_ID_LEN], int64_t ts_ms,
                              const char *body, size_t len, bool broadcast);
+/* Whether s is a CHAT "to" value: "@ACCOUNT" or 64 lowercase hex digits. */
+bool msg_chat_to_valid(const char *s);
 
 /* A FILE_OFFER with room for n files (names NULL, to be set with
  * msg_offer_set_name). BANTER_ENOMEM, BANTER_EINVAL (n out of range). */

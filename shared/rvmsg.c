@@ -37,8 +37,8 @@ int rv_field_parse(const char *name, rv_field *out)
 
 static const char *const op_names[RV_OP_COUNT] = {"request", "approve", "deny",
                                                   "remove",  "block",   "unblock"};
-static const char *const cstate_names[RV_CS_COUNT] = {"none", "approved", "incoming", "outgoing",
-                                                      "blocked"};
+static const char *const cstate_names[RV_CS_COUNT] = {"none",     "approved", "incoming",
+                                                      "outgoing", "blocked",  "self"};
 static const char *const fate_names[RV_STORED_COUNT] = {"stored", "delivered", "refused"};
 static const char *const presence_names[RV_P_COUNT] = {"offline", "online", "away", "busy",
                                                        "invisible"};

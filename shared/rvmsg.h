@@ -129,6 +129,7 @@ typedef enum rv_cstate {
     RV_CS_INCOMING, /* they asked, we have not answered */
     RV_CS_OUTGOING, /* we asked, they have not answered */
     RV_CS_BLOCKED,  /* we blocked them */
+    RV_CS_SELF,     /* the account itself: its devices (docs/rendezvous.md 5.2) */
     RV_CS_COUNT
 } rv_cstate;
 

@@ -207,7 +207,8 @@ static void print_event(const cJSON *ev)
     char when[32];
     if (strcmp(type, "message") == 0) {
         cli_time(num(ev, "ts"), when, sizeof when);
-        printf("[%s] %s%s: %s\n", when, name,
+        bool out = strcmp(str(ev, "direction"), "out") == 0; /* from another own device */
+        printf("[%s] %s%s%s: %s\n", when, out ? "me to " : "", name,
                cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ev, "broadcast")) ? " (broadcast)"
                                                                                : "",
                str(ev, "body"));

@@ -14,6 +14,8 @@ struct contacts {
     store *st;
     char server_fpd[IDENTITY_FP_DIGITS + 1];
     node_clock clock;
+    char self[BANTER_MAX_NAME + 1]; /* the node's own account, "" when none known */
+    uint8_t own_key[32];            /* the node's own device key (never a contact's device) */
 };
 
 int contacts_new(contacts **out, store *st, const char *server_fpd, const node_clock *clock)
@@ -225,6 +227,8 @@ int contacts_org(contacts *cs, const char *account, const uint8_t (*devs)[32], s
     int64_t now = clock_wall(&cs->clock);
     for (size_t i = 0; r == 0 && i < ndev; i++) {
         store_device d;
+        if (memcmp(devs[i], cs->own_key, 32) == 0)
+            continue; /* this node is never a device of a contact, its own account's neither */
         r = store_device_get(cs->st, devs[i], &d);
         if (r == BANTER_ENOENT) {
             memset(&d, 0, sizeof d);
@@ -244,6 +248,105 @@ int contacts_org(contacts *cs, const char *account, const uint8_t (*devs)[32], s
     if (r == 0 && out)
         *out = org;
     return r;
+}
+
+/* ---- the node's own account ---- */
+
+void contacts_set_self(contacts *cs, const char *account, const uint8_t own_key[static 32])
+{
+    g_strlcpy(cs->self, account && cs->server_fpd[0] ? account : "", sizeof cs->self);
+    memcpy(cs->own_key, own_key, 32);
+}
+
+bool contacts_self_known(const contacts *cs) { return cs->self[0] != '\0'; }
+
+bool contacts_is_self(const contacts *cs, const store_contact *c)
+{
+    return cs->self[0] && c->kind == CONTACT_ORG && strcmp(c->account, cs->self) == 0;
+}
+
+int contacts_self(contacts *cs, store_contact *out)
+{
+    return cs->self[0] ? org_contact(cs, cs->self, out) : BANTER_ENOENT;
+}
+
+int contacts_org_devices(contacts *cs, const char *account, const uint8_t (*devs)[32], size_t ndev,
+                         store_contact *out, bool *removed)
+{
+    store_contact org;
+    store_device *have = NULL;
+    size_t n = 0;
+    *removed = false;
+    int r = contacts_org(cs, account, devs, ndev, &org);
+    if (r == 0)
+        r = devices_of(cs, org.key, &have, &n);
+    /* The server is the truth about an account's devices: one it no
+     * longer lists (logged out, rebound) gets no more copies. */
+    for (size_t i = 0; r == 0 && i < n; i++) {
+        bool listed = false;
+        for (size_t j = 0; j < ndev && !listed; j++)
+            listed = memcmp(have[i].key, devs[j], 32) == 0;
+        if (!listed) {
+            r = store_device_delete(cs->st, have[i].key);
+            *removed = true;
+        }
+    }
+    free(have);
+    if (r == 0 && out)
+        *out = org;
+    return r;
+}
+
+int contacts_self_devices(contacts *cs, const uint8_t (*devs)[32], size_t ndev)
+{
+    bool removed;
+    if (!cs->self[0])
+        return BANTER_ENOENT;
+    return contacts_org_devices(cs, cs->self, devs, ndev, NULL, &removed);
+}
+
+int contacts_sync_to(contacts *cs, const store_contact *c, char *to)
+{
+    if (contacts_is_self(cs, c))
+        return BANTER_EINVAL;
+    if (c->kind == CONTACT_ORG) {
+        snprintf(to, MSG_TO_MAX + 1, "@%s", c->account);
+        return msg_chat_to_valid(to) ? 0 : BANTER_EINVAL;
+    }
+    store_device *devs = NULL;
+    size_t n = 0;
+    int r = devices_of(cs, c->key, &devs, &n);
+    for (size_t i = 0; r == 0 && i < n; i++)
+        if (contacts_device_trusted(&devs[i])) {
+            for (int b = 0; b < 32; b++)
+                snprintf(to + 2 * b, 3, "%02x", devs[i].key[b]);
+            free(devs);
+            return 0;
+        }
+    free(devs);
+    return r ? r : BANTER_ENOENT;
+}
+
+static bool hex32(const char *s, uint8_t out[static 32]);
+
+int contacts_sync_from(contacts *cs, const char *to, store_contact *out)
+{
+    if (!msg_chat_to_valid(to))
+        return BANTER_EINVAL;
+    if (to[0] == '@') {
+        if (strcmp(to + 1, cs->self) == 0)
+            return BANTER_EPERM;
+        int r = contacts_org(cs, to + 1, NULL, 0, out);
+        return r == BANTER_EINVAL ? BANTER_ENOENT : r; /* no server: no account */
+    }
+    uint8_t key[32];
+    store_device d;
+    if (!hex32(to, key) || memcmp(key, cs->own_key, 32) == 0)
+        return BANTER_EPERM;
+    int r = store_device_get(cs->st, key, &d);
+    if (r == 0)
+        r = store_contact_get(cs->st, d.contact, out);
+    return r == 0 && contacts_is_self(cs, out) ? BANTER_EPERM : r;
 }
 
 /* ---- admission of a LAN device ---- */
@@ -400,6 +503,16 @@ int contacts_admit(contacts *cs, const uint8_t key[static 32], const char *name,
 
 /* ---- resolution ---- */
 
+/* Whether contact key k is the self contact's. */
+static bool is_self_key(const contacts *cs, const uint8_t k[static 32])
+{
+    uint8_t key[32];
+    if (!cs->self[0])
+        return false;
+    contacts_account_key(cs->server_fpd, cs->self, key);
+    return memcmp(key, k, 32) == 0;
+}
+
 static void list_candidates(char *why, size_t cap, const char *query, const store_contact *c,
                             size_t n)
 {
@@ -426,8 +539,8 @@ static int resolve_account(contacts *cs, const char *account, uint8_t key[static
     if (r)
         return r;
     for (size_t i = 0; i < k; i++)
-        if (all[i].kind == CONTACT_ORG && contacts_same_name(all[i].account, account) &&
-            hits++ == 0)
+        if (all[i].kind == CONTACT_ORG && !contacts_is_self(cs, &all[i]) &&
+            contacts_same_name(all[i].account, account) && hits++ == 0)
             memcpy(key, all[i].key, 32);
     free(all);
     if (hits == 1)
@@ -447,7 +560,7 @@ static int resolve_fingerprint(contacts *cs, const char *query, uint8_t key[stat
     for (size_t i = 0; i < k; i++) {
         char fp[IDENTITY_FP_LEN + 1];
         fp_of(all[i].key, fp);
-        if (!identity_fingerprint_has_prefix(fp, query))
+        if (!identity_fingerprint_has_prefix(fp, query) || is_self_key(cs, all[i].contact))
             continue;
         if (hits++ == 0) {
             memcpy(key, all[i].contact, 32);
@@ -493,7 +606,8 @@ int contacts_resolve(contacts *cs, const char *query, uint8_t key[static 32], ui
         return resolve_account(cs, query + 1, key, why, cap);
     if (query[0] == '#') { /* a contact's id: its key in hex (the page's handle) */
         store_contact c;
-        if (hex32(query + 1, key) && store_contact_get(cs->st, key, &c) == 0)
+        if (hex32(query + 1, key) && store_contact_get(cs->st, key, &c) == 0 &&
+            !contacts_is_self(cs, &c))
             return 0;
         snprintf(why, cap, "no contact has the id %.70s", query);
         return BANTER_ENOENT;
@@ -503,6 +617,11 @@ int contacts_resolve(contacts *cs, const char *query, uint8_t key[static 32], ui
     int r = by_label(cs, query, NULL, &hits, &n);
     if (r)
         return r;
+    size_t kept = 0; /* the self contact is no conversation */
+    for (size_t i = 0; i < n; i++)
+        if (!contacts_is_self(cs, &hits[i]))
+            hits[kept++] = hits[i];
+    n = kept;
     if (n == 1)
         memcpy(key, hits[0].key, 32);
     else if (n > 1)

@@ -23,6 +23,13 @@
  *     names the organisation's).
  *   - When a device that was a LAN contact of its own shows a certificate,
  *     that contact is merged into the organisation contact (history kept).
+ *   - The node's own account (contacts_set_self) is the "self" contact: an
+ *     organisation contact whose devices are the account's other devices
+ *     (listed by the server in its own entry, or certified on the LAN),
+ *     never this node's own key. It is no conversation: it is not resolved
+ *     from what a user types; it receives the copies of what this device
+ *     sends (docs/protocol.md, CHAT "to"), and only its devices may send
+ *     such copies.
  *
  * Persistence is the store's; this module holds no state of its own but
  * the server's fingerprint and the clock. Every call runs on the node's
@@ -90,6 +97,38 @@ BANTER_WUR int contacts_admit(contacts *cs, const uint8_t key[static 32], const 
  * when out is not NULL. */
 BANTER_WUR int contacts_org(contacts *cs, const char *account, const uint8_t (*devs)[32],
                             size_t ndev, store_contact *out);
+
+/* This node's own account ("" or NULL: none known) and device key. Called
+ * at start (the saved certificate) and when the node logs in. */
+void contacts_set_self(contacts *cs, const char *account, const uint8_t own_key[static 32]);
+/* Whether the node's own account is known (no store access). */
+bool contacts_self_known(const contacts *cs);
+/* Whether c is the self contact (the node's own account). */
+bool contacts_is_self(const contacts *cs, const store_contact *c);
+/* The self contact, made when missing. BANTER_ENOENT when no account is
+ * known. */
+BANTER_WUR int contacts_self(contacts *cs, store_contact *out);
+/* The server lists the devices of the node's own account (its own key
+ * among them or not): they become the self contact's certified devices,
+ * and devices of it the server no longer lists are forgotten.
+ * BANTER_ENOENT when no account is known. */
+BANTER_WUR int contacts_self_devices(contacts *cs, const uint8_t (*devs)[32], size_t ndev);
+
+/* The CHAT "to" naming conversation c, for a copy to the self contact's
+ * devices (MSG_TO_MAX + 1 bytes): "@ACCOUNT" for an organisation contact,
+ * else the hex key of one of its trusted devices. BANTER_ENOENT when it has
+ * none; BANTER_EINVAL for the self contact. */
+BANTER_WUR int contacts_sync_to(contacts *cs, const store_contact *c, char *to);
+/* The conversation a received "to" names: the organisation contact
+ * (made when missing) or the contact owning that device. BANTER_ENOENT
+ * (a device this node never met), BANTER_EPERM (the self contact). */
+BANTER_WUR int contacts_sync_from(contacts *cs, const char *to, store_contact *out);
+
+/* The whole list of the devices of account (an approved contact, or the
+ * node's own): contacts_org, then the devices of the account the list
+ * lacks are forgotten (*removed says whether there were any). */
+BANTER_WUR int contacts_org_devices(contacts *cs, const char *account, const uint8_t (*devs)[32],
+                                    size_t ndev, store_contact *out, bool *removed);
 
 /* What a user typed: "@ACCOUNT" (the organisation contact), "#ID" (a
  * contact's key in 64 hex digits, as the control socket lists it), a name

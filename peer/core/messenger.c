@@ -107,11 +107,17 @@ static int check_text(const char *text, size_t len)
 
 /* ---- the final state ---- */
 
-/* Whether a copy still counts: its device exists and is trusted. */
+/* Whether a copy still counts for the message's state: its device exists,
+ * is trusted, and is not one of the node's own account's (a copy of what
+ * this device sent, for the account's other devices, says nothing of
+ * whether the contact has it). */
 static bool copy_counts(messenger *m, const store_copy *c)
 {
     store_device d;
-    return store_device_get(m->st, c->device, &d) == 0 && contacts_device_trusted(&d);
+    store_contact self;
+    return store_device_get(m->st, c->device, &d) == 0 && contacts_device_trusted(&d) &&
+           !(contacts_self_known(m->cs) && contacts_self(m->cs, &self) == 0 &&
+             memcmp(d.contact, self.key, 32) == 0);
 }
 
 /* When every copy of msg that counts is settled, give msg its state. */
@@ -218,7 +224,8 @@ static int pick_route(messenger *m, const store_contact *c, const store_device *
     return -1;
 }
 
-/* Send the copies of msgs (QUEUED, oldest first) for device d. */
+/* Send the copies of msgs (oldest first) for device d of c. A copy for
+ * the self contact's device carries "to", naming the conversation. */
 static void flush_device(messenger *m, const store_contact *c, const store_device *d,
                          store_msg *msgs, size_t n)
 {
@@ -226,19 +233,30 @@ static void flush_device(messenger *m, const store_contact *c, const store_devic
     if (ri < 0)
         return;
     mr_route *route = &m->routes[ri];
+    bool sync = contacts_is_self(m->cs, c);
     for (size_t i = 0; i < n; i++) {
         fkey k;
         store_copy_state cst;
+        store_contact conv;
         fkey_make(&k, msgs[i].seq, d->key);
         if (g_hash_table_contains(m->flights, &k) ||
             copy_state(m, msgs[i].seq, d->key, &cst) != 0 || cst != COPY_PENDING)
             continue;
+        msgs[i].to[0] = '\0';
+        if (sync && (store_contact_get(m->st, msgs[i].contact, &conv) != 0 ||
+                     contacts_sync_to(m->cs, &conv, msgs[i].to) != 0)) {
+            /* No way to name the conversation to the other device (a LAN
+             * contact with no trusted device left): nothing to copy. */
+            if (store_copy_set(m->st, msgs[i].seq, d->key, COPY_FAILED, "", "ENOENT") != 0)
+                return;
+            continue;
+        }
         /* In flight before the send: a route may answer from inside it
          * (messenger_settled), and that answer must find the flight. */
         flight *f = g_new0(flight, 1);
         f->seq = msgs[i].seq;
         memcpy(f->device, d->key, 32);
-        memcpy(f->contact, c->key, 32);
+        memcpy(f->contact, msgs[i].contact, 32); /* the conversation, also for a sync copy */
         f->route = (size_t)ri;
         f->sent_ms = clock_mono(&m->clock);
         g_hash_table_insert(m->flights, g_memdup2(&k, sizeof k), f);
@@ -249,29 +267,86 @@ static void flush_device(messenger *m, const store_contact *c, const store_devic
     }
 }
 
+/* The trusted devices of contact key (*out malloc'd). */
+static int trusted_devices(messenger *m, const uint8_t key[static 32], store_device **out,
+                           size_t *n)
+{
+    size_t k = 0;
+    int r = store_device_list(m->st, key, out, n);
+    for (size_t i = 0; r == 0 && i < *n; i++)
+        if (contacts_device_trusted(&(*out)[i]))
+            (*out)[k++] = (*out)[i];
+    if (r == 0)
+        *n = k;
+    return r;
+}
+
+/* The messages of contact (NULL: every contact) with something to send:
+ * the outbox, and messages sent already whose copies for the account's
+ * other devices (self: the self contact, or NULL) still wait; by seq. */
+static int sendable(messenger *m, const uint8_t *contact, const store_contact *self,
+                    store_msg **out, size_t *n)
+{
+    store_msg *a = NULL, *b = NULL;
+    size_t na = 0, nb = 0;
+    int r = store_outbox(m->st, contact, &a, &na);
+    if (r == 0 && self)
+        r = store_sync_pending(m->st, contact, self->key, &b, &nb);
+    if (r || nb == 0) {
+        store_msgs_free(b, nb);
+        *out = a;
+        *n = na;
+        return r;
+    }
+    store_msg *all = g_try_new(store_msg, na + nb);
+    if (!all) {
+        store_msgs_free(a, na);
+        store_msgs_free(b, nb);
+        return BANTER_ENOMEM;
+    }
+    size_t i = 0, j = 0, k = 0; /* merge by seq: the two sets do not meet */
+    while (i < na || j < nb)
+        all[k++] = j == nb || (i < na && a[i].seq < b[j].seq) ? a[i++] : b[j++];
+    g_free(a); /* the bodies moved to all */
+    g_free(b);
+    *out = all;
+    *n = k;
+    return 0;
+}
+
 static void flush_contact(messenger *m, const uint8_t contact[static 32])
 {
-    store_contact c;
+    store_contact c, self;
     store_msg *msgs = NULL;
-    store_device *devs = NULL;
-    size_t nm = 0, nd = 0;
-    if (store_contact_get(m->st, contact, &c) != 0 ||
-        store_outbox(m->st, contact, &msgs, &nm) != 0 || nm == 0 ||
-        store_device_list(m->st, contact, &devs, &nd) != 0) {
-        store_msgs_free(msgs, nm);
+    store_device *devs = NULL, *own = NULL;
+    size_t nm = 0, nd = 0, no = 0;
+    if (store_contact_get(m->st, contact, &c) != 0 || contacts_is_self(m->cs, &c))
         return;
-    }
+    bool has_self = contacts_self_known(m->cs) && contacts_self(m->cs, &self) == 0;
+    if (sendable(m, contact, has_self ? &self : NULL, &msgs, &nm) != 0 || nm == 0 ||
+        trusted_devices(m, contact, &devs, &nd) != 0 ||
+        (has_self && trusted_devices(m, self.key, &own, &no) != 0))
+        goto out;
     /* Every trusted device gets a copy of every queued message, also one
-     * that appeared after the message was queued. */
+     * that appeared after the message was queued; every other device of
+     * the node's own account a copy of every message (not a broadcast)
+     * this device sent, so their histories read the same. */
     for (size_t d = 0; d < nd; d++)
-        for (size_t i = 0; i < nm && contacts_device_trusted(&devs[d]); i++)
-            if (store_copy_add(m->st, msgs[i].seq, devs[d].key) < 0)
+        for (size_t i = 0; i < nm; i++)
+            if (msgs[i].state == STORE_QUEUED &&
+                store_copy_add(m->st, msgs[i].seq, devs[d].key) < 0)
+                goto out;
+    for (size_t d = 0; d < no; d++)
+        for (size_t i = 0; i < nm; i++)
+            if (!msgs[i].broadcast && store_copy_add(m->st, msgs[i].seq, own[d].key) < 0)
                 goto out;
     for (size_t d = 0; d < nd; d++)
-        if (contacts_device_trusted(&devs[d]))
-            flush_device(m, &c, &devs[d], msgs, nm);
+        flush_device(m, &c, &devs[d], msgs, nm);
+    for (size_t d = 0; d < no; d++)
+        flush_device(m, &self, &own[d], msgs, nm);
 out:
     free(devs);
+    free(own);
     store_msgs_free(msgs, nm);
 }
 
@@ -281,6 +356,10 @@ void messenger_kick(messenger *m, const uint8_t *contact)
         m->kick_again = true;
         return;
     }
+    store_contact self;
+    bool has_self = contacts_self_known(m->cs) && contacts_self(m->cs, &self) == 0;
+    if (contact && has_self && memcmp(contact, self.key, 32) == 0)
+        contact = NULL; /* an own device: copies of every conversation may go */
     m->kicking = true;
     do {
         m->kick_again = false;
@@ -290,7 +369,7 @@ void messenger_kick(messenger *m, const uint8_t *contact)
         }
         store_msg *all = NULL;
         size_t n = 0;
-        if (store_outbox(m->st, NULL, &all, &n) != 0)
+        if (sendable(m, NULL, has_self ? &self : NULL, &all, &n) != 0)
             break;
         for (size_t i = 0; i < n; i++) {
             bool seen = false; /* one flush per contact */
@@ -327,6 +406,8 @@ int messenger_send(messenger *m, const uint8_t contact[static 32], const char *t
     int r = check_text(text, len);
     if (r == 0)
         r = store_contact_get(m->st, contact, &c);
+    if (r == 0 && contacts_is_self(m->cs, &c))
+        r = BANTER_EPERM; /* no conversation: its devices get copies of the others */
     if (r == 0)
         r = contacts_may_send(m->cs, contact);
     if (r)
@@ -352,7 +433,8 @@ int messenger_broadcast(messenger *m, const char *text, size_t len, messenger_fi
     m->rng.fill(m->rng.ctx, id, MSG_ID_LEN);
     int64_t ts = clock_wall(&m->clock);
     for (size_t i = 0; i < k && r == 0; i++) {
-        if (contacts_may_send(m->cs, all[i].key) != 0 || (accept && !accept(ud, &all[i])))
+        if (contacts_is_self(m->cs, &all[i]) || contacts_may_send(m->cs, all[i].key) != 0 ||
+            (accept && !accept(ud, &all[i])))
             continue;
         r = queue_one(m, &all[i], id, ts, text, len, true);
         *count += r == 0;
@@ -420,6 +502,18 @@ void messenger_settled(messenger *m, const char *route, const uint8_t device[sta
     store_msg_clear(&sm);
 }
 
+void messenger_devices_changed(messenger *m, const uint8_t contact[static 32])
+{
+    store_contact c;
+    store_msg *msgs = NULL;
+    size_t n = 0;
+    if (store_contact_get(m->st, contact, &c) == 0 && store_outbox(m->st, contact, &msgs, &n) == 0)
+        for (size_t i = 0; i < n; i++) /* copies for a device gone no longer count */
+            maybe_final(m, &c, &msgs[i]);
+    store_msgs_free(msgs, n);
+    messenger_kick(m, contact);
+}
+
 bool messenger_tick(messenger *m)
 {
     int64_t now = clock_mono(&m->clock);
@@ -451,6 +545,42 @@ bool messenger_tick(messenger *m)
 
 /* ---- receiving ---- */
 
+/* A copy of a message another device of the node's own account sent to
+ * the conversation chat->to: stored as outgoing, from that device. */
+static int received_sync(messenger *m, const store_contact *from, const store_device *d,
+                         const struct msg_chat *chat)
+{
+    store_contact conv;
+    /* Only a trusted device of the node's own account speaks for it. */
+    if (!contacts_is_self(m->cs, from) || !contacts_device_trusted(d) || chat->broadcast)
+        return BANTER_EPERM;
+    int r = contacts_sync_from(m->cs, chat->to, &conv);
+    if (r == BANTER_ENOENT)
+        return 0; /* a LAN contact this device never met: taken, not kept */
+    if (r)
+        return r;
+    store_msg sm = {.dir = STORE_OUT,
+                    .state = STORE_DELIVERED,
+                    .has_device = true,
+                    .flags = STORE_MSG_SYNCED,
+                    .ts_ms = chat->ts_ms,
+                    .stored_ms = clock_wall(&m->clock),
+                    .body = chat->body,
+                    .body_len = chat->body_len};
+    memcpy(sm.id, chat->id, MSG_ID_LEN);
+    memcpy(sm.contact, conv.key, 32);
+    memcpy(sm.device, d->key, 32);
+    int64_t seq = 0;
+    r = store_msg_add(m->st, &sm, &seq);
+    if (r < 0)
+        return r;
+    if (r == 0 && m->cb.received) {
+        sm.seq = seq;
+        m->cb.received(m->ud, &conv, d, &sm);
+    }
+    return 0;
+}
+
 int messenger_received(messenger *m, const uint8_t device[static 32], const struct msg_chat *chat)
 {
     store_device d;
@@ -460,6 +590,10 @@ int messenger_received(messenger *m, const uint8_t device[static 32], const stru
         r = store_contact_get(m->st, d.contact, &c);
     if (r)
         return r == BANTER_ENOENT ? BANTER_EPERM : r;
+    if (chat->to[0])
+        return received_sync(m, &c, &d, chat);
+    if (contacts_is_self(m->cs, &c))
+        return BANTER_EPERM; /* an own device writes copies only ("to"), never to itself */
     store_msg sm = {.dir = STORE_IN,
                     .state = STORE_RECEIVED,
                     .has_device = true,
@@ -481,4 +615,12 @@ int messenger_received(messenger *m, const uint8_t device[static 32], const stru
         m->cb.received(m->ud, &c, &d, &sm);
     }
     return 0;
+}
+
+int messenger_chat_of(const store_msg *sm, msg *out)
+{
+    int r = msg_chat_init(out, sm->id, sm->ts_ms, sm->body, sm->body_len, sm->broadcast);
+    if (r == 0)
+        g_strlcpy(out->u.chat.to, sm->to, sizeof out->u.chat.to);
+    return r;
 }

@@ -19,6 +19,12 @@
  * another route may carry it meanwhile. The receiver keeps one row per (id, contact, device), so a
  * copy that arrives twice, over two routes, is shown once.
  *
+ * Copies of what this device sends also go to every other device of the
+ * node's own account (the self contact, contacts.h), as CHATs with "to"
+ * naming the conversation, until each is settled, also after the message
+ * itself is final (they do not count for its state), so that history reads
+ * the same on every device of the account. Broadcasts are not copied.
+ *
  * The message's own state is final once every copy is settled: FAILED
  * when every copy failed, SERVER ("stored") when the server holds some,
  * else DELIVERED; the route that settled each copy is recorded with it.
@@ -50,7 +56,9 @@ typedef struct mr_route {
     const char *name; /* "lan", "relay": kept with each copy it settles */
     /* Whether this route reaches device d of contact c now. */
     bool (*reaches)(void *ud, const store_contact *c, const store_device *d);
-    /* Send one copy of m (outgoing, QUEUED) to d. 0: sent, the outcome
+    /* Send one copy of m (outgoing; messenger_chat_of makes its CHAT) to d.
+     * c is the self contact for a copy to another device of the node's own
+     * account (m->to names the conversation). 0: sent, the outcome
      * comes later (messenger_settled or messenger_route_lost);
      * BANTER_EAGAIN: full now (messenger_kick when it is not); another
      * error: this route cannot carry it now. */
@@ -94,6 +102,11 @@ BANTER_WUR int messenger_broadcast(messenger *m, const char *text, size_t len,
  * with queued messages. */
 void messenger_kick(messenger *m, const uint8_t *contact);
 
+/* Devices of the contact went away (the server no longer lists them):
+ * a queued message whose other copies are all settled gets its final
+ * state; then as messenger_kick. */
+void messenger_devices_changed(messenger *m, const uint8_t contact[static 32]);
+
 /* The route lost the device: its copies in flight there go back to
  * pending and are sent again. */
 void messenger_route_lost(messenger *m, const char *route, const uint8_t device[static 32]);
@@ -107,9 +120,21 @@ void messenger_settled(messenger *m, const char *route, const uint8_t device[sta
 
 /* A CHAT from device (known to the store: admitted on the LAN, or vouched
  * for by the server). 0: stored, or a duplicate: acknowledge it; < 0 (not
- * stored, e.g. BANTER_ENOSPC): do not, the sender keeps it. */
+ * stored, e.g. BANTER_ENOSPC): do not, the sender keeps it.
+ * A CHAT with "to" is a copy of what another device of the node's own
+ * account sent: taken only from a trusted device of the self contact
+ * (BANTER_EPERM from any other, and for a CHAT without "to" from one), and
+ * stored as outgoing in the conversation "to" names, marked
+ * STORE_MSG_SYNCED with the sending device (kept once, whichever route
+ * brought it; one for a LAN contact this node never met is taken and not
+ * kept). */
 BANTER_WUR int messenger_received(messenger *m, const uint8_t device[static 32],
                                   const struct msg_chat *chat);
+
+/* The CHAT a route sends for the copy sm it was handed (with sm->to, set
+ * for a copy to another device of the node's own account). out is a msg
+ * to msg_clear. BANTER_ENOMEM, BANTER_ETOOLONG. */
+BANTER_WUR int messenger_chat_of(const store_msg *sm, msg *out);
 
 /* Send again what was in flight longer than MESSENGER_RETRY_MS, and what
  * waited for a resting route. Returns whether anything still waits (the

@@ -377,9 +377,11 @@ int node_peers(node *n, node_peer_info **out, size_t *count)
             return BANTER_ENOMEM;
         }
     }
-    for (size_t i = 0; i < k; i++)
-        fill_info(n, &all[i], &(*out)[i]);
-    *count = k;
+    size_t o = 0;
+    for (size_t i = 0; i < k; i++) /* the node's own account is no peer */
+        if (!contacts_is_self(n->cs, &all[i]))
+            fill_info(n, &all[i], &(*out)[o++]);
+    *count = o;
     free(all);
     adv_ctx a = {n, out, count, 0};
     if (n->link.each_advertised)
@@ -424,6 +426,8 @@ static int may_send(node *n, const uint8_t key[static 32])
         return r;
     if (c.kind != CONTACT_ORG)
         return 0;
+    if (contacts_is_self(n->cs, &c))
+        return BANTER_EPERM; /* its devices get copies of every conversation */
     const org_info *o = org_of(n, key);
     if ((o && strcmp(o->state, "approved") == 0) || lan_up_count(n, key) > 0)
         return 0;
@@ -577,10 +581,12 @@ void node_org_update(node *n, const node_org_entry *e)
     store_contact c;
     uint8_t key[32];
     contacts_account_key(n->server_fpd, e->account, key);
-    bool approved = strcmp(e->state, "approved") == 0;
+    bool approved = strcmp(e->state, "approved") == 0, removed = false;
     if (approved) {
-        if (contacts_org(n->cs, e->account, e->devs, e->ndev, &c) != 0)
+        if (contacts_org_devices(n->cs, e->account, e->devs, e->ndev, &c, &removed) != 0)
             return;
+        if (removed)
+            messenger_devices_changed(n->mr, key);
     } else if (store_contact_get(n->st, key, &c) != 0) {
         memset(&c, 0, sizeof c); /* not (yet) a contact in the store: presence only */
         memcpy(c.key, key, 32);
@@ -655,6 +661,25 @@ int node_org_device(node *n, const char *account, const uint8_t dev[static 32])
 {
     const uint8_t(*one)[32] = (const uint8_t(*)[32])dev;
     return contacts_org(n->cs, account, one, 1, NULL);
+}
+
+void node_set_account(node *n, const char *account)
+{
+    contacts_set_self(n->cs, account, identity_public(n->id));
+}
+
+void node_self_update(node *n, const uint8_t (*devs)[32], size_t ndev)
+{
+    store_contact self;
+    int r = contacts_self_devices(n->cs, devs, ndev);
+    if (r == 0)
+        r = contacts_self(n->cs, &self);
+    if (r) {
+        g_printerr("banter: cannot keep this account's other devices: %s\n", banter_strerror(r));
+        return;
+    }
+    messenger_kick(n->mr, self.key); /* copies for a device that appeared: every conversation */
+    arm_retry(n);
 }
 
 void node_org_session(node *n, bool logged_in)

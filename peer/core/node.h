@@ -197,5 +197,11 @@ BANTER_WUR int node_org_device(node *n, const char *account, const uint8_t dev[s
 /* The relay is logged in (or not): whether approved accounts count as
  * reachable. */
 void node_org_session(node *n, bool logged_in);
+/* This node's own organisation account (its certificate, or the login):
+ * its other devices get a copy of what this one sends (contacts.h, the
+ * self contact). NULL or "": none. */
+void node_set_account(node *n, const char *account);
+/* The server lists the devices of the node's own account. */
+void node_self_update(node *n, const uint8_t (*devs)[32], size_t ndev);
 
 #endif

@@ -180,6 +180,10 @@ static const char *const migrations[] = {
     " INSERT INTO messages_fts (messages_fts, rowid, body) VALUES ('delete', old.seq, old.body);"
     " INSERT INTO messages_fts (rowid, body) VALUES (new.seq, new.body); END;"
     "INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');",
+    /* 5 -> 6: copies of sent messages for the account's other devices
+     * ("sync" copies) may stay pending after the message is delivered:
+     * found by device (store_sync_pending). */
+    "CREATE INDEX IF NOT EXISTS copies_pending ON copies (device, seq) WHERE state = 0;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -203,6 +207,8 @@ enum stmt_id {
     S_MSG_FIND_COPY,
     S_OUTBOX,
     S_OUTBOX_ALL,
+    S_SYNC_PENDING,
+    S_SYNC_PENDING_ALL,
     S_HISTORY,
     S_HISTORY_BEFORE,
     S_COPY_ADD,
@@ -240,6 +246,16 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_OUTBOX] = "SELECT " MSG_COLS " FROM messages WHERE dir = 1 AND state = 0 AND contact = ?1"
                  " ORDER BY seq",
     [S_OUTBOX_ALL] = "SELECT " MSG_COLS " FROM messages WHERE dir = 1 AND state = 0 ORDER BY seq",
+    [S_SYNC_PENDING] = "SELECT " MSG_COLS " FROM messages WHERE dir = 1 AND state <> 0"
+                       " AND contact = ?1 AND device IS NULL AND seq IN (SELECT c.seq FROM copies c"
+                       " JOIN devices d ON d.key = c.device WHERE c.state = 0 AND d.contact = ?2)"
+                       " ORDER BY seq",
+    /* "+dir", "+state": driven by the few pending copies (copies_pending),
+     * not by a scan of every outgoing message. */
+    [S_SYNC_PENDING_ALL] = "SELECT " MSG_COLS " FROM messages WHERE +dir = 1 AND +state <> 0"
+                           " AND device IS NULL AND seq IN (SELECT c.seq FROM copies c"
+                           " JOIN devices d ON d.key = c.device WHERE c.state = 0"
+                           " AND d.contact = ?2) ORDER BY seq",
     [S_HISTORY] = "SELECT " MSG_COLS " FROM (SELECT " MSG_COLS " FROM messages WHERE contact = ?1"
                   " ORDER BY seq DESC LIMIT ?2) ORDER BY seq",
     [S_HISTORY_BEFORE] = "SELECT " MSG_COLS " FROM (SELECT " MSG_COLS " FROM messages"
@@ -932,6 +948,24 @@ int store_outbox(store *st, const uint8_t *contact, store_msg **out, size_t *n)
             stmt_done(s);
             return fail(st, rc);
         }
+    }
+    return read_msgs(st, s, out, n);
+}
+
+int store_sync_pending(store *st, const uint8_t *contact, const uint8_t self[static STORE_KEYLEN],
+                       store_msg **out, size_t *n)
+{
+    if (st == NULL || self == NULL || out == NULL || n == NULL)
+        return BANTER_EINVAL;
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *s = st->stmt[contact ? S_SYNC_PENDING : S_SYNC_PENDING_ALL];
+    int rc = contact ? bind_key(s, 1, contact) : SQLITE_OK;
+    if (rc == SQLITE_OK)
+        rc = bind_key(s, 2, self);
+    if (rc != SQLITE_OK) {
+        stmt_done(s);
+        return fail(st, rc);
     }
     return read_msgs(st, s, out, n);
 }

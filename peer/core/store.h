@@ -83,8 +83,11 @@ typedef enum store_state {
 } store_state;
 
 /* Flags of a message. STORE_MSG_UNTRUSTED: incoming from a device in
- * TRUST_CHANGED, so not the contact's word. */
+ * TRUST_CHANGED, so not the contact's word. STORE_MSG_SYNCED: outgoing,
+ * sent from another device of the node's own account (device says which;
+ * a copy it sent here, docs/protocol.md CHAT "to"). */
 #define STORE_MSG_UNTRUSTED 1u
+#define STORE_MSG_SYNCED    2u
 
 typedef struct store_msg {
     int64_t seq; /* local order, assigned by store_msg_add */
@@ -101,6 +104,9 @@ typedef struct store_msg {
     char *body;        /* NUL-terminated; owned (store_msgs_free) */
     size_t body_len;
     char error[BANTER_MAX_ERRCODE + 1]; /* STORE_FAILED: the code */
+    /* Not stored: set by the messenger on a copy it hands a route for
+     * another device of the node's own account (CHAT "to"), "" otherwise. */
+    char to[MSG_TO_MAX + 1];
 } store_msg;
 
 /* One device's copy of an outgoing message. */
@@ -183,6 +189,13 @@ BANTER_WUR int store_msg_find_copy(store *st, const uint8_t id[static MSG_ID_LEN
 /* Outgoing QUEUED messages for contact (every contact when NULL), oldest
  * first. */
 BANTER_WUR int store_outbox(store *st, const uint8_t *contact, store_msg **out, size_t *n);
+/* Outgoing messages to contact (every contact when NULL) that are no
+ * longer QUEUED but still have a pending copy for a device of contact
+ * `self` (the node's own account: copies for its other devices), oldest
+ * first. */
+BANTER_WUR int store_sync_pending(store *st, const uint8_t *contact,
+                                  const uint8_t self[static STORE_KEYLEN], store_msg **out,
+                                  size_t *n);
 /* Up to `limit` messages with contact, both directions, oldest first: the
  * last ones, or the last ones before seq `before` when it is > 0 (a page
  * of older history). */

@@ -631,7 +631,7 @@ static int route_send(void *ud, const store_contact *c, const store_device *d, c
     if (conn_queued(cn) > LAN_HIGH_WATER)
         return BANTER_EAGAIN;
     msg out;
-    int r = msg_chat_init(&out, m->id, m->ts_ms, m->body, m->body_len, m->broadcast);
+    int r = messenger_chat_of(m, &out);
     if (r)
         return r;
     r = conn_send(cn, &out);

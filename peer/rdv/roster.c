@@ -63,6 +63,7 @@ struct roster {
     GHashTable *recs;     /* "idhex:keyhex" -> sendrec of a broadcast (owned) */
     GHashTable *copies;   /* "idhex:devhex" -> sendrec (borrowed from recs) */
     bcast *bc;
+    contact self; /* the account's own entry (state RV_CS_SELF when the server sent it) */
 };
 
 static int64_t now_ms(void) { return g_get_real_time() / 1000; }
@@ -196,7 +197,11 @@ static sendrec *rec_new(roster *ro, const uint8_t id[static MSG_ID_LEN], const u
 
 static contact *contact_of(roster *ro, const store_contact *c)
 {
-    return c->kind == CONTACT_ORG ? g_hash_table_lookup(ro->contacts, c->account) : NULL;
+    if (c->kind != CONTACT_ORG)
+        return NULL;
+    if (ro->self.state == RV_CS_SELF && strcmp(c->account, ro->self.name) == 0)
+        return &ro->self; /* the account's other devices */
+    return g_hash_table_lookup(ro->contacts, c->account);
 }
 
 static bool lists(const contact *rc, const uint8_t dev[static 32])
@@ -211,7 +216,8 @@ static bool route_reaches(void *ud, const store_contact *c, const store_device *
 {
     roster *ro = ud;
     contact *rc = contact_of(ro, c);
-    return ro->online && rc && rc->state == RV_CS_APPROVED && lists(rc, d->key);
+    return ro->online && rc && (rc->state == RV_CS_APPROVED || rc->state == RV_CS_SELF) &&
+           lists(rc, d->key);
 }
 
 static int route_send(void *ud, const store_contact *c, const store_device *d, const store_msg *m)
@@ -225,7 +231,7 @@ static int route_send(void *ud, const store_contact *c, const store_device *d, c
     buf pt;
     msg chat;
     buf_init(&pt, RELAY_PT_CAP);
-    int r = msg_chat_init(&chat, m->id, m->ts_ms, m->body, m->body_len, m->broadcast);
+    int r = messenger_chat_of(m, &chat);
     if (r == 0) {
         r = msg_encode(&chat, &pt);
         msg_clear(&chat);
@@ -402,6 +408,8 @@ static void drop_inflight(roster *ro)
         for (size_t i = 0; i < c->ndev; i++)
             messenger_route_lost(node_messenger(ro->n), "relay", c->dev[i]);
     }
+    for (size_t i = 0; i < ro->self.ndev; i++)
+        messenger_route_lost(node_messenger(ro->n), "relay", ro->self.dev[i]);
 }
 
 static void on_session(void *ud, const char *user)
@@ -412,6 +420,9 @@ static void on_session(void *ud, const char *user)
     node_org_session(ro->n, ro->online);
     if (user) {
         g_strlcpy(ro->user, user, sizeof ro->user);
+        if (strcmp(ro->self.name, user) != 0)
+            memset(&ro->self, 0, sizeof ro->self); /* another account: its entry comes */
+        node_set_account(ro->n, user);
         return; /* the server sends the list next; sending waits for it */
     }
     GHashTableIter it;
@@ -422,8 +433,28 @@ static void on_session(void *ud, const char *user)
     emit_contacts(ro);
 }
 
+/* The account's own entry: its devices, the other ones of which get a
+ * copy of what this one sends. */
+static void apply_self(roster *ro, const struct rv_contact *e)
+{
+    if (strcmp(e->name, ro->user) != 0)
+        return; /* not this account's: ignored */
+    g_strlcpy(ro->self.name, e->name, sizeof ro->self.name);
+    contacts_account_key(ro->fpd, e->name, ro->self.key);
+    ro->self.state = RV_CS_SELF;
+    ro->self.ndev = e->ndev;
+    memcpy(ro->self.dev, e->dev, e->ndev * RV_KEY_LEN);
+    node_self_update(ro->n, (const uint8_t(*)[32])ro->self.dev, ro->self.ndev);
+}
+
 static void apply_entry(roster *ro, const struct rv_contact *e)
 {
+    if (e->state == RV_CS_SELF) {
+        apply_self(ro, e);
+        return;
+    }
+    if (strcmp(e->name, ro->user) == 0)
+        return; /* the account is never a contact of its own */
     contact *c = g_hash_table_lookup(ro->contacts, e->name);
     if (e->state == RV_CS_NONE) {
         if (c) {
@@ -554,7 +585,12 @@ static void on_sealed(void *ud, const struct rv_seal *s)
     int r = node_org_device(ro->n, s->user, s->device);
     if (r == 0)
         r = messenger_received(node_messenger(ro->n), s->device, &chat.u.chat);
-    if (r < 0) /* not stored, so not acknowledged: the server keeps it */
+    if (r == BANTER_EPERM) { /* refused for good (a "to" copy from another account) */
+        g_printerr("banter: refused a relayed message from %s: not from a device of this "
+                   "account, it may not say it was sent from here\n",
+                   s->user);
+        ack_sealed(ro, s->id);
+    } else if (r < 0) /* not stored, so not acknowledged: the server keeps it */
         g_printerr("banter: cannot store a message from %s: %s\n", s->user, banter_strerror(r));
     else
         ack_sealed(ro, s->id);

@@ -1153,6 +1153,8 @@ static cJSON *event_json(control *ctl, const node_event *ev)
         cJSON_AddNumberToObject(o, "ts", (double)m->ts_ms);
         if (m->flags & STORE_MSG_UNTRUSTED)
             cJSON_AddTrueToObject(o, "unverified");
+        if (m->dir == STORE_OUT) /* sent from another device of this account */
+            cJSON_AddStringToObject(o, "direction", "out");
         cJSON_AddBoolToObject(o, "broadcast", m->broadcast);
         cJSON_AddStringToObject(o, "body", m->body);
         cJSON_AddItemToObject(o, "links", links_of(m->body, m->body_len));

@@ -57,6 +57,9 @@
  *   junk=N                send a frame of N random bytes, not encrypted
  *   sealid=USER:DEVHEX:IDHEX:TEXT  one copy to the device key given, with
  *              the message id given
+ *   chatto=TO  the CHATs sealed from now on (not broadcasts) carry "to":
+ *              TO (a copy from another device of one's own account,
+ *              docs/protocol.md); "chatto=" stops
  *   searches=N:PAGE:PER_PAGE:CRIT[,CRIT...]  N searches one after the
  *              other, each waiting for its answer (not printed); prints
  *              "searches N in MS ms" (a measurement)
@@ -155,18 +158,19 @@ typedef struct probe {
     identity *id;
     bool closed;
     bool mute;
-    bool noack;          /* do not answer RV_SEALED with RV_DELIVERED */
-    bool raw;            /* --raw: print search results' plaintext in hex */
-    bool quiet_results;  /* searches=: do not print the results */
-    int await;           /* AW_*: what ends the current wait */
-    bool done;           /* the awaited answer came */
-    bool authed;         /* an RV_AUTH ok came */
-    bool listing;        /* a contact list started (reset) and is not complete */
-    bool listed;         /* the whole contact list came */
-    unsigned want;       /* AW_STORED, AW_SEALED: how many in all */
-    unsigned n_stored;   /* RV_STOREDs received */
-    unsigned n_sealed;   /* RV_SEALEDs received */
-    uint64_t rcpt_total; /* the last RV_RECIPIENTS */
+    bool noack;                   /* do not answer RV_SEALED with RV_DELIVERED */
+    bool raw;                     /* --raw: print search results' plaintext in hex */
+    bool quiet_results;           /* searches=: do not print the results */
+    int await;                    /* AW_*: what ends the current wait */
+    bool done;                    /* the awaited answer came */
+    bool authed;                  /* an RV_AUTH ok came */
+    bool listing;                 /* a contact list started (reset) and is not complete */
+    bool listed;                  /* the whole contact list came */
+    char chat_to[MSG_TO_MAX + 1]; /* chatto=: the "to" of CHATs sealed */
+    unsigned want;                /* AW_STORED, AW_SEALED: how many in all */
+    unsigned n_stored;            /* RV_STOREDs received */
+    unsigned n_sealed;            /* RV_SEALEDs received */
+    uint64_t rcpt_total;          /* the last RV_RECIPIENTS */
     size_t nknown;
     struct known known[KNOWN_MAX];
     uint64_t token;
@@ -679,6 +683,8 @@ static int seal_one(probe *p, const char *user, const uint8_t dev[32], const uin
     chat.u.chat.body = (char *)body;
     chat.u.chat.body_len = strlen(body);
     chat.u.chat.broadcast = flags != 0;
+    if (!flags)
+        snprintf(chat.u.chat.to, sizeof chat.u.chat.to, "%s", p->chat_to);
     int r = msg_encode(&chat, &pt);
     uint8_t *sealed = r ? NULL : malloc(buf_len(&pt) + SEALED_OVERHEAD);
     if (!r && !sealed)
@@ -977,6 +983,12 @@ static int rv_step3(probe *p, const char *s)
 {
     if (strncmp(s, "sealid=", 7) == 0)
         return seal_id(p, s + 7);
+    if (strncmp(s, "chatto=", 7) == 0) {
+        if (s[7] && !msg_chat_to_valid(s + 7))
+            return -1;
+        snprintf(p->chat_to, sizeof p->chat_to, "%s", s + 7);
+        return 0;
+    }
     if (strncmp(s, "searches=", 9) == 0)
         return search_bench(p, s + 9);
     if (strncmp(s, "target=", 7) == 0)

@@ -10,6 +10,7 @@
 #   blocked      an approved contact the target blocked
 #   disabled     a device bound to an account an admin disabled
 #   broadcaster  an account with the broadcast right (an admin)
+#   own          another device of the target's own account
 # to a real banter-rendezvous (ASan build), and each answer is checked
 # against the table below (this test's copy of the documented one). A
 # type of rvmsg.h without a row here, or without its row in
@@ -31,7 +32,7 @@ root=$(cd "$here/../.." && pwd)
 # shellcheck source=tests/integration/rdv_lib.sh
 . "$here/rdv_lib.sh"
 
-kinds=(unauth stranger contact blocked disabled broadcaster)
+kinds=(unauth stranger contact blocked disabled broadcaster own)
 
 # The table: a row per message type, a cell per kind of sender, in the
 # order of $kinds. A cell is what the answer must be:
@@ -46,30 +47,30 @@ kinds=(unauth stranger contact blocked disabled broadcaster)
 # RV_SEAL_BROADCAST is RV_SEAL with the broadcast flag (type 145 for the
 # probe).
 read -r -d '' TABLE <<'EOF'
-RV_LOGIN          auth:EPASSWORD   auth:EPASSWORD         auth:EPASSWORD  auth:EPASSWORD  auth:EPASSWORD   auth:EPASSWORD
-RV_AUTH           err:EBADTYPE     err:EBADTYPE           err:EBADTYPE    err:EBADTYPE    err:EBADTYPE     err:EBADTYPE
-RV_PROFILE_SET    err:EAUTH        none                   none            none            err:EAUTH        none
-RV_SEARCH         err:EAUTH        result:0               result:1        result:1        err:EAUTH        result:0
-RV_SEARCH_RESULT  err:EBADTYPE     err:EBADTYPE           err:EBADTYPE    err:EBADTYPE    err:EBADTYPE     err:EBADTYPE
-RV_CONTACT        err:EAUTH        contact:outgoing       none            none            err:EAUTH        contact:outgoing
-RV_CONTACTS       err:EBADTYPE     err:EBADTYPE           err:EBADTYPE    err:EBADTYPE    err:EBADTYPE     err:EBADTYPE
-RV_STATUS         err:EAUTH        status:away            status:away     status:away     err:EAUTH        status:away
-RV_PRESENCE       err:EBADTYPE     err:EBADTYPE           err:EBADTYPE    err:EBADTYPE    err:EBADTYPE     err:EBADTYPE
-RV_STORED         err:EBADTYPE     err:EBADTYPE           err:EBADTYPE    err:EBADTYPE    err:EBADTYPE     err:EBADTYPE
-RV_DELIVERED      err:EAUTH        none                   none            none            err:EAUTH        none
-RV_BROADCAST_TO   err:EAUTH        err:EPERM              err:EPERM       err:EPERM       err:EAUTH        rcpt
-RV_RECIPIENTS     err:EBADTYPE     err:EBADTYPE           err:EBADTYPE    err:EBADTYPE    err:EBADTYPE     err:EBADTYPE
-RV_CERT           err:EBADTYPE     err:EBADTYPE           err:EBADTYPE    err:EBADTYPE    err:EBADTYPE     err:EBADTYPE
-RV_SEAL           seal:refused:EAUTH seal:refused:ENOTCONTACT seal:stored seal:stored     seal:refused:EAUTH seal:refused:ENOTCONTACT
-RV_SEAL_BROADCAST seal:refused:EAUTH seal:refused:EPERM   seal:refused:EPERM seal:refused:EPERM seal:refused:EAUTH seal:stored
-RV_SEALED         err:EBADTYPE     err:EBADTYPE           err:EBADTYPE    err:EBADTYPE    err:EBADTYPE     err:EBADTYPE
-MSG_HELLO         err:EPROTO       err:EPROTO             err:EPROTO      err:EPROTO      err:EPROTO       err:EPROTO
-MSG_PING          pong             pong                   pong            pong            pong             pong
-MSG_PONG          none             none                   none            none            none             none
-MSG_ERROR         none             none                   none            none            none             none
-other             refused          refused                refused         refused         refused          refused
-RV_LOGOUT         auth:ELOGGEDOUT  auth:ELOGGEDOUT        auth:ELOGGEDOUT auth:ELOGGEDOUT auth:ELOGGEDOUT  auth:ELOGGEDOUT
-MSG_BYE           closed           closed                 closed          closed          closed           closed
+RV_LOGIN          auth:EPASSWORD   auth:EPASSWORD         auth:EPASSWORD  auth:EPASSWORD  auth:EPASSWORD   auth:EPASSWORD auth:EPASSWORD
+RV_AUTH           err:EBADTYPE     err:EBADTYPE           err:EBADTYPE    err:EBADTYPE    err:EBADTYPE     err:EBADTYPE err:EBADTYPE
+RV_PROFILE_SET    err:EAUTH        none                   none            none            err:EAUTH        none none
+RV_SEARCH         err:EAUTH        result:0               result:1        result:1        err:EAUTH        result:0 result:1
+RV_SEARCH_RESULT  err:EBADTYPE     err:EBADTYPE           err:EBADTYPE    err:EBADTYPE    err:EBADTYPE     err:EBADTYPE err:EBADTYPE
+RV_CONTACT        err:EAUTH        contact:outgoing       none            none            err:EAUTH        contact:outgoing err:EINVAL
+RV_CONTACTS       err:EBADTYPE     err:EBADTYPE           err:EBADTYPE    err:EBADTYPE    err:EBADTYPE     err:EBADTYPE err:EBADTYPE
+RV_STATUS         err:EAUTH        status:away            status:away     status:away     err:EAUTH        status:away status:away
+RV_PRESENCE       err:EBADTYPE     err:EBADTYPE           err:EBADTYPE    err:EBADTYPE    err:EBADTYPE     err:EBADTYPE err:EBADTYPE
+RV_STORED         err:EBADTYPE     err:EBADTYPE           err:EBADTYPE    err:EBADTYPE    err:EBADTYPE     err:EBADTYPE err:EBADTYPE
+RV_DELIVERED      err:EAUTH        none                   none            none            err:EAUTH        none none
+RV_BROADCAST_TO   err:EAUTH        err:EPERM              err:EPERM       err:EPERM       err:EAUTH        rcpt err:EPERM
+RV_RECIPIENTS     err:EBADTYPE     err:EBADTYPE           err:EBADTYPE    err:EBADTYPE    err:EBADTYPE     err:EBADTYPE err:EBADTYPE
+RV_CERT           err:EBADTYPE     err:EBADTYPE           err:EBADTYPE    err:EBADTYPE    err:EBADTYPE     err:EBADTYPE err:EBADTYPE
+RV_SEAL           seal:refused:EAUTH seal:refused:ENOTCONTACT seal:stored seal:stored     seal:refused:EAUTH seal:refused:ENOTCONTACT seal:stored
+RV_SEAL_BROADCAST seal:refused:EAUTH seal:refused:EPERM   seal:refused:EPERM seal:refused:EPERM seal:refused:EAUTH seal:stored seal:refused:EPERM
+RV_SEALED         err:EBADTYPE     err:EBADTYPE           err:EBADTYPE    err:EBADTYPE    err:EBADTYPE     err:EBADTYPE err:EBADTYPE
+MSG_HELLO         err:EPROTO       err:EPROTO             err:EPROTO      err:EPROTO      err:EPROTO       err:EPROTO err:EPROTO
+MSG_PING          pong             pong                   pong            pong            pong             pong pong
+MSG_PONG          none             none                   none            none            none             none none
+MSG_ERROR         none             none                   none            none            none             none none
+other             refused          refused                refused         refused         refused          refused refused
+RV_LOGOUT         auth:ELOGGEDOUT  auth:ELOGGEDOUT        auth:ELOGGEDOUT auth:ELOGGEDOUT auth:ELOGGEDOUT  auth:ELOGGEDOUT auth:ELOGGEDOUT
+MSG_BYE           closed           closed                 closed          closed          closed           closed closed
 EOF
 
 declare -A EXP ROWS
@@ -122,6 +123,9 @@ for u in alice sam cal bea dee admin1; do
     out=$(pr "$u.key" "login=$u:$PW" ready)
     has "$out" "^recv auth ok user=$u " || t_fail "login $u" "$out"
 done
+out=$(pr alice2.key "login=alice:$PW" ready) # a second device of alice's
+has "$out" '^recv auth ok user=alice ' && has "$out" '^recv contact alice state=self .*devices=2$' ||
+    t_fail "login alice's second device" "$out"
 PHONE=5550142
 pr alice.key ready "profile=phone=$PHONE" "profile=about=the target" >/dev/null
 for u in cal bea; do
@@ -135,10 +139,11 @@ pr dee.key ready "profile=about=before" >/dev/null
 "$RDV_BIN" --db rdv.db user disable dee >/dev/null 2>&1 || t_fail setup "disable dee"
 alice_dev=$(devkey alice.key)
 declare -A KEY=([unauth]=unauth.key [stranger]=sam.key [contact]=cal.key [blocked]=bea.key
-    [disabled]=dee.key [broadcaster]=admin1.key)
+    [disabled]=dee.key [broadcaster]=admin1.key [own]=alice2.key)
 declare -A HELLO_RE=([unauth]='^recv auth' [stranger]='^recv auth ok user=sam '
     [contact]='^recv auth ok user=cal ' [blocked]='^recv auth ok user=bea '
-    [disabled]='^recv auth fail error=EDISABLED ' [broadcaster]='^recv auth ok user=admin1 ')
+    [disabled]='^recv auth fail error=EDISABLED ' [broadcaster]='^recv auth ok user=admin1 '
+    [own]='^recv auth ok user=alice ')
 
 # The types to send (TYPE:ROW), in the table's order; "other" stands for
 # each msg.h type without its own row. RV_LOGOUT and BYE end the session:
@@ -186,9 +191,13 @@ check() {
 
 # ---- every type from every sender ----
 n=0
+about() { sql "SELECT about FROM profiles WHERE user = '$1'"; }
 for k in "${!kinds[@]}"; do
     kind=${kinds[k]}
     src=127.0.0.$((40 + k))
+    # Nobody but alice's own device may change her profile: checked before it runs.
+    [ "$kind" != own ] || [ "$(about alice)" = "the target" ] ||
+        t_fail "changes" "alice's profile changed: $(about alice)"
     # Batches of at most 10 types per connection (a connection is closed at
     # its 17th refused message).
     for batch in "${batches[@]}"; do
@@ -218,23 +227,25 @@ done
 t_pass "$n answers, $((${#sends[@]} + 2)) types from each of ${#kinds[@]} kinds of sender, as the table says"
 
 # ---- what they changed ----
-about() { sql "SELECT about FROM profiles WHERE user = '$1'"; }
-[ "$(about alice)" = "the target" ] || t_fail "changes" "alice's profile changed: $(about alice)"
+[ "$(about alice)" = "set by the authorization test" ] || t_fail "changes" "alice's own device: $(about alice)"
 [ "$(about dee)" = before ] || t_fail "changes" "the disabled account's profile changed"
 for u in sam cal bea admin1; do
     [ "$(about "$u")" = "set by the authorization test" ] || t_fail "changes" "$u: $(about "$u")"
 done
 n=$(sql "SELECT count(*) FROM devices WHERE user IN ('sam', 'cal', 'bea', 'admin1')")
 [ "$n" = 0 ] || t_fail "changes" "RV_LOGOUT left $n devices bound"
+[ "$(sql "SELECT count(*) FROM devices WHERE user = 'alice'")" = 1 ] ||
+    t_fail "changes" "RV_LOGOUT from alice's second device did not unbind it alone"
 [ "$(sql "SELECT count(*) FROM devices WHERE user = 'dee'")" = 1 ] ||
     t_fail "changes" "a disabled account's device was unbound by an unauthenticated RV_LOGOUT"
-out=$(pr alice.key ready sealed=2 wait=500)
-[ "$(count "$out" '^recv sealed ')" -eq 2 ] &&
+out=$(pr alice.key ready sealed=3 wait=500)
+[ "$(count "$out" '^recv sealed ')" -eq 3 ] &&
+    has "$out" '^recv sealed from=alice id=[0-9a-f]* flags=0 body=authorization test check=ok$' &&
     has "$out" '^recv sealed from=cal id=[0-9a-f]* flags=0 body=authorization test check=ok$' &&
     has "$out" '^recv sealed from=admin1 id=[0-9a-f]* flags=1 body=authorization test check=ok$' ||
-    t_fail "changes" "alice should get the contact's copy and the broadcast only: $out"
+    t_fail "changes" "alice should get the contact's copy, her own device's and the broadcast only: $out"
 has "$out" '^recv contact sam state=incoming ' && has "$out" '^recv contact admin1 state=incoming ' ||
     t_fail "changes" "the requests: $out"
-t_pass "each sender changed its own profile only; alice got her contact's copy and the broadcast, not the blocked contact's; RV_LOGOUT unbound the authenticated devices only"
+t_pass "each sender changed its own profile only; alice got her contact's copy, her other device's and the broadcast, not the blocked contact's; RV_LOGOUT unbound the authenticated devices only"
 rdv_stop main
 echo "PASS: test_rendezvous_authz"

@@ -45,12 +45,13 @@ rdv_start main
 # ---- 1. logins, profiles, the first (empty) list ----
 for u in ann bob cat dan gil hal; do
     out=$(pr "$u.key" "login=$u:$PW" ready "profile=display_name=${u^} X" "profile=department=Dept-$u")
-    has "$out" "^recv auth ok user=$u " && has "$out" '^recv contacts reset=1 n=0$' &&
+    has "$out" "^recv auth ok user=$u " && has "$out" '^recv contacts reset=1 n=1$' &&
+        has "$out" "^recv contact $u state=self status=- text=- display_name=- department=- devices=1\$" &&
         has "$out" '^ready$' || t_fail "login $u" "$out"
     order=$(grep -nE '^recv (auth|cert|contacts)' <<<"$out" | cut -d: -f2 | cut -c1-13 | tr '\n' '|')
     [ "$order" = "recv auth ok |recv cert use|recv contacts|" ] || t_fail "order" "$order"
 done
-t_pass "logins: RV_AUTH, RV_CERT, then the contact list (empty: one RV_CONTACTS with reset, no entries)"
+t_pass "logins: RV_AUTH, RV_CERT, then the contact list (no contacts: one RV_CONTACTS with reset and the account's own entry, state self, its one device)"
 
 # ---- 10 (started now, checked at the end): a device that vanishes ----
 out=$(pr gil.key ready contact=request:hal)
@@ -121,7 +122,8 @@ wait_out c '^recv contact dan state=incoming' || t_fail "deny" "$(cat "$T/c.out"
 out=$(pr cat.key ready contact=deny:dan wait=200)
 has "$out" '^recv contact dan state=none' || t_fail "deny" "$out"
 out=$(pr dan.key ready)
-has "$out" '^recv contacts reset=1 n=0$' || t_fail "deny" "dan still has an entry: $out"
+has "$out" '^recv contacts reset=1 n=1$' && [ "$(count "$out" '^recv contact ')" -eq 1 ] ||
+    t_fail "deny" "dan still has an entry: $out"
 out=$(pr dan.key ready contact=request:cat contact=remove:cat wait=200)
 wait_out c '^recv contact dan state=none' || t_fail "withdraw" "$(cat "$T/c.out")"
 [ "$(grep -c '^recv contact dan state=none' "$T/c.out")" -eq 2 ] || t_fail "withdraw" "$(cat "$T/c.out")"
@@ -186,9 +188,9 @@ sql "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 99
 out=$(pr ann.key ready contact=request:cat wait=300)
 n=$(count "$out" '^recv contact ')
 msgs=$(count "$out" '^recv contacts ')
-[ "$n" -eq 1000 ] && [ "$msgs" -eq 63 ] && has "$out" '^ready$' || t_fail "1000 relations" "$n entries in $msgs messages"
+[ "$n" -eq 1001 ] && [ "$msgs" -eq 63 ] && has "$out" '^ready$' || t_fail "1000 relations" "$n entries in $msgs messages"
 has "$out" '^recv error ELIMIT$' || t_fail "ELIMIT" "$(tail -n 3 <<<"$out")"
-t_pass "1000 relations: the whole list in 63 messages of at most 16; the 1001st request is ELIMIT"
+t_pass "1000 relations: the whole list (and the own entry) in 63 messages of at most 16; the 1001st request is ELIMIT"
 
 # ---- 10. the vanished device ----
 ghost_gone() { grep -q '^recv presence hal offline' "$T/watch.out"; }

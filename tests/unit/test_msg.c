@@ -218,6 +218,62 @@ static void test_roundtrip_chat(void **state)
     msg_clear(&m);
 }
 
+/* CHAT "to": a copy from another device of the sender's own account. */
+static void test_chat_to(void **state)
+{
+    (void)state;
+    static const char *const good[] = {
+        "@bob", "@a.b_c-9", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        msg in, out;
+        size_t n;
+        assert_int_equal(msg_chat_init(&in, test_id, 5, "hi", 2, false), 0);
+        snprintf(in.u.chat.to, sizeof in.u.chat.to, "%s", good[i]);
+        uint8_t *w = roundtrip(&in, &out, &n);
+        assert_string_equal(out.u.chat.to, good[i]);
+        assert_false(out.u.chat.broadcast);
+        msg_clear(&in);
+        msg_clear(&out);
+        free(w);
+    }
+    msg m;
+    ACCEPT(&m, MSG_CHAT, "{" ID_LIT ",\"ts\":5,\"body\":\"hi\"}");
+    assert_string_equal(m.u.chat.to, ""); /* absent: an ordinary message */
+    msg_clear(&m);
+    static const char *const bad[] = {
+        "{" ID_LIT ",\"ts\":5,\"body\":\"hi\",\"to\":\"@\"}",
+        "{" ID_LIT ",\"ts\":5,\"body\":\"hi\",\"to\":\"bob\"}",
+        "{" ID_LIT ",\"ts\":5,\"body\":\"hi\",\"to\":\"@Bob\"}",
+        "{" ID_LIT ",\"ts\":5,\"body\":\"hi\",\"to\":\"@b b\"}",
+        "{" ID_LIT ",\"ts\":5,\"body\":\"hi\",\"to\":7}",
+        "{" ID_LIT ",\"ts\":5,\"body\":\"hi\",\"to\":\"\"}",
+        "{" ID_LIT ",\"ts\":5,\"body\":\"hi\",\"to\":"
+        "\"0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef\"}",
+        "{" ID_LIT ",\"ts\":5,\"body\":\"hi\",\"to\":"
+        "\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\"}",
+        /* a broadcast is never a copy for one conversation */
+        "{" ID_LIT ",\"ts\":5,\"body\":\"hi\",\"broadcast\":true,\"to\":\"@bob\"}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int r = decode_str(&m, MSG_CHAT, bad[i]);
+        if (r != BANTER_ESCHEMA && r != BANTER_ETOOLONG)
+            fail_msg("\"%s\": got %s", bad[i], banter_errname(r));
+        assert_true(msg_is_zero(&m));
+    }
+    /* The encoder refuses what a receiver would. */
+    msg in;
+    buf b;
+    buf_init(&b, BANTER_MAX_PLAINTEXT);
+    assert_int_equal(msg_chat_init(&in, test_id, 5, "hi", 2, true), 0);
+    snprintf(in.u.chat.to, sizeof in.u.chat.to, "%s", "@bob");
+    assert_int_equal(msg_encode(&in, &b), BANTER_ESCHEMA);
+    in.u.chat.broadcast = false;
+    snprintf(in.u.chat.to, sizeof in.u.chat.to, "%s", "@B");
+    assert_int_equal(msg_encode(&in, &b), BANTER_ESCHEMA);
+    msg_clear(&in);
+    buf_free(&b);
+}
+
 static void test_roundtrip_random_bodies(void **state)
 {
     (void)state;
@@ -1278,6 +1334,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip_hello),
         cmocka_unit_test(test_roundtrip_chat),
+        cmocka_unit_test(test_chat_to),
         cmocka_unit_test(test_roundtrip_random_bodies),
         cmocka_unit_test(test_roundtrip_ack_bye_error),
         cmocka_unit_test(test_roundtrip_binary),

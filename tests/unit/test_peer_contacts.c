@@ -116,6 +116,15 @@ static size_t ncontacts(struct fixture *f)
     return n;
 }
 
+static size_t ndevices(struct fixture *f, const uint8_t contact[32])
+{
+    store_device *all = NULL;
+    size_t n = 0;
+    assert_int_equal(store_device_list(f->st, contact, &all, &n), 0);
+    free(all);
+    return n;
+}
+
 static int resolve(struct fixture *f, const char *query, uint8_t key[32], char *why, size_t cap)
 {
     bool has_dev = false;
@@ -874,6 +883,84 @@ static void test_verify_org(void **state)
     assert_int_equal(contacts_verify(f->cs, empty.key, NULL, note, sizeof note), BANTER_ENOENT);
 }
 
+/* The node's own account: the self contact holds the account's other
+ * devices (never the node's own key), follows the server's list, takes a
+ * LAN device certified for the account, and is no conversation. */
+static void test_self_contact(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t own[32], dev[3][32], key[32];
+    char why[512];
+    store_contact self, c;
+    fill_key(own, 60);
+    fill_key(dev[0], 61);
+    fill_key(dev[1], 62);
+    fill_key(dev[2], 63);
+    /* No account known: no self contact. */
+    assert_int_equal(contacts_self(f->cs, &self), BANTER_ENOENT);
+    assert_int_equal(contacts_self_devices(f->cs, (const uint8_t(*)[32])dev, 2), BANTER_ENOENT);
+    contacts_set_self(f->cs, "ada", own);
+    /* The server lists three devices, this node's own among them. */
+    uint8_t list[3][32];
+    memcpy(list[0], dev[0], 32);
+    memcpy(list[1], own, 32);
+    memcpy(list[2], dev[1], 32);
+    assert_int_equal(contacts_self_devices(f->cs, (const uint8_t(*)[32])list, 3), 0);
+    assert_int_equal(contacts_self(f->cs, &self), 0);
+    assert_true(contacts_is_self(f->cs, &self));
+    assert_string_equal(self.account, "ada");
+    assert_int_equal(ndevices(f, self.key), 2);
+    assert_int_equal(store_device_get(f->st, own, &(store_device){0}), BANTER_ENOENT);
+    assert_int_equal(device_of(f, 61).trust, TRUST_CERTIFIED);
+    assert_memory_equal(device_of(f, 62).contact, self.key, 32);
+    /* A relayed message from the account vouches for its device; our own
+     * key is never taken, whoever vouches for it. */
+    assert_int_equal(contacts_org(f->cs, "ada", (const uint8_t(*)[32])own, 1, NULL), 0);
+    assert_int_equal(ndevices(f, self.key), 2);
+    /* A LAN device certified for the account joins it. */
+    contacts_admit_result r = admit(f, 63, "ada-laptop", "ada", ADMIT_JOINED);
+    assert_memory_equal(r.contact.key, self.key, 32);
+    assert_int_equal(ndevices(f, self.key), 3);
+    /* The server no longer lists dev[1] and the laptop: they are forgotten. */
+    assert_int_equal(contacts_self_devices(f->cs, (const uint8_t(*)[32])list, 2), 0);
+    assert_int_equal(ndevices(f, self.key), 1);
+    assert_int_equal(store_device_get(f->st, dev[1], &(store_device){0}), BANTER_ENOENT);
+    /* It is no conversation: not by its name, its account, its id or a
+     * device's fingerprint. */
+    assert_int_equal(resolve(f, "ada", key, why, sizeof why), BANTER_ENOENT);
+    assert_int_equal(resolve(f, "@ada", key, why, sizeof why), BANTER_ENOENT);
+    char q[80] = "#", fp[IDENTITY_FP_LEN + 1];
+    for (int i = 0; i < 32; i++)
+        snprintf(q + 1 + 2 * i, 3, "%02x", self.key[i]);
+    assert_int_equal(resolve(f, q, key, why, sizeof why), BANTER_ENOENT);
+    identity_fingerprint(dev[0], fp);
+    assert_int_equal(resolve(f, fp, key, why, sizeof why), BANTER_ENOENT);
+
+    /* Naming a conversation in a copy for the other devices, and back. */
+    char to[MSG_TO_MAX + 1];
+    assert_int_equal(contacts_sync_to(f->cs, &self, to), BANTER_EINVAL);
+    assert_int_equal(contacts_org(f->cs, "dave", NULL, 0, &c), 0);
+    assert_int_equal(contacts_sync_to(f->cs, &c, to), 0);
+    assert_string_equal(to, "@dave");
+    contacts_admit_result bob = admit(f, 70, "bob", NULL, ADMIT_NEW);
+    assert_int_equal(contacts_sync_to(f->cs, &bob.contact, to), 0);
+    assert_int_equal(strlen(to), 64);
+    assert_int_equal(contacts_sync_from(f->cs, to, &c), 0);
+    assert_memory_equal(c.key, bob.contact.key, 32);
+    assert_int_equal(contacts_sync_from(f->cs, "@erin", &c), 0); /* made */
+    assert_string_equal(c.account, "erin");
+    assert_int_equal(contacts_sync_from(f->cs, "@ada", &c), BANTER_EPERM);
+    for (int i = 0; i < 32; i++)
+        snprintf(to + 2 * i, 3, "%02x", dev[0][i]);
+    assert_int_equal(contacts_sync_from(f->cs, to, &c), BANTER_EPERM); /* an own device */
+    for (int i = 0; i < 32; i++)
+        snprintf(to + 2 * i, 3, "%02x", own[i]);
+    assert_int_equal(contacts_sync_from(f->cs, to, &c), BANTER_EPERM);
+    memset(to, 'e', 64);
+    assert_int_equal(contacts_sync_from(f->cs, to, &c), BANTER_ENOENT); /* never met */
+    assert_int_equal(contacts_sync_from(f->cs, "bob", &c), BANTER_EINVAL);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -894,6 +981,7 @@ int main(void)
         T(test_verify_one_of_two_changed),
         T(test_verify_claimer_keeps_org_device),
         T(test_verify_org),
+        T(test_self_contact),
     };
 #undef T
     return cmocka_run_group_tests_name("peer_contacts", tests, NULL, NULL);

@@ -6,7 +6,9 @@
  * device, to be full (BANTER_EAGAIN), to refuse, or to lose the device:
  * send and settle, order per device, a full route resuming in order, a
  * route lost mid-message, retry after MESSENGER_RETRY_MS, several devices,
- * the final states, answers to ignore, a restart, receiving, broadcast.
+ * the final states, answers to ignore, a restart, receiving, broadcast;
+ * copies for the other devices of the node's own account (sent, and taken
+ * only from those devices).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -35,6 +37,7 @@ struct sent {
     uint8_t dev[32];
     char body[64];
     bool broadcast;
+    char to[MSG_TO_MAX + 1];
 };
 
 /* A fake route. */
@@ -86,6 +89,8 @@ struct fixture {
     uint8_t bob[32], bob_dev[32];
     uint8_t dave[32], dave_dev[2][32];
     uint8_t erin[32], erin_dev[32];
+    /* this node's own key, and another device of its account "ada" */
+    uint8_t own[32], ada2[32];
 };
 
 static int64_t f_wall(void *ctx) { return ((struct fixture *)ctx)->wall; }
@@ -111,10 +116,15 @@ static bool fr_reaches(void *ud, const store_contact *c, const store_device *d)
 static int fr_send(void *ud, const store_contact *c, const store_device *d, const store_msg *m)
 {
     struct froute *r = ud;
-    assert_memory_equal(m->contact, c->key, 32);
     assert_memory_equal(d->contact, c->key, 32);
     assert_int_equal(m->dir, STORE_OUT);
-    assert_int_equal(m->state, STORE_QUEUED);
+    if (m->to[0]) { /* a copy for another device of our own account */
+        assert_string_equal(c->account, "ada");
+        assert_memory_not_equal(m->contact, c->key, 32);
+    } else {
+        assert_memory_equal(m->contact, c->key, 32);
+        assert_int_equal(m->state, STORE_QUEUED);
+    }
     assert_true(fr_reaches(ud, c, d)); /* asked only when it said it reaches */
     if (r->accept == 0) {
         r->refused++;
@@ -129,6 +139,11 @@ static int fr_send(void *ud, const store_contact *c, const store_device *d, cons
     memcpy(s->dev, d->key, 32);
     snprintf(s->body, sizeof s->body, "%s", m->body);
     s->broadcast = m->broadcast;
+    snprintf(s->to, sizeof s->to, "%s", m->to);
+    msg chat; /* what the route would send */
+    assert_int_equal(messenger_chat_of(m, &chat), 0);
+    assert_string_equal(chat.u.chat.to, m->to);
+    msg_clear(&chat);
     if (r->settle_inline)
         messenger_settled(r->f->m, r->name, d->key, m->id, COPY_FAILED, "ETOOBIG");
     return 0;
@@ -209,6 +224,21 @@ static int setup(void **state)
     new_messenger(f);
     *state = f;
     return 0;
+}
+
+/* This node is ada; the server lists her devices: this one and ada2. */
+static store_contact become_ada(struct fixture *f)
+{
+    store_contact self;
+    uint8_t list[2][32];
+    fill_key(f->own, 40);
+    fill_key(f->ada2, 41);
+    memcpy(list[0], f->own, 32);
+    memcpy(list[1], f->ada2, 32);
+    contacts_set_self(f->cs, "ada", f->own);
+    assert_int_equal(contacts_self_devices(f->cs, (const uint8_t(*)[32])list, 2), 0);
+    assert_int_equal(contacts_self(f->cs, &self), 0);
+    return self;
 }
 
 static int teardown(void **state)
@@ -1075,10 +1105,185 @@ static void test_broadcast(void **state)
     assert_int_equal(messenger_broadcast(f->m, "", 0, NULL, NULL, id2, &count), BANTER_EINVAL);
 }
 
+/* ---- the other devices of the node's own account ---- */
+
+static void hex_of(const uint8_t k[32], char out[65])
+{
+    for (int i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", k[i]);
+}
+
+static size_t sync_pending(struct fixture *f, const store_contact *self)
+{
+    store_msg *p = NULL;
+    size_t n = 0;
+    assert_int_equal(store_sync_pending(f->st, NULL, self->key, &p, &n), 0);
+    store_msgs_free(p, n);
+    return n;
+}
+
+static void test_sync_copies(void **state)
+{
+    struct fixture *f = *state;
+    store_contact self = become_ada(f);
+    uint8_t id[MSG_ID_LEN], id2[MSG_ID_LEN], bid[MSG_ID_LEN];
+    char bobhex[65];
+    hex_of(f->bob_dev, bobhex);
+    reach(&f->lan, f->bob_dev);
+    reach(&f->relay, f->ada2);
+    /* To bob (LAN): bob's copy, and one for ada2 naming bob's device. */
+    send_ok(f, f->bob, "hi bob", id);
+    assert_int_equal(f->lan.n, 1);
+    assert_string_equal(f->lan.log[0].to, "");
+    assert_int_equal(f->relay.n, 1);
+    assert_memory_equal(f->relay.log[0].dev, f->ada2, 32);
+    assert_memory_equal(f->relay.log[0].id, id, MSG_ID_LEN);
+    assert_string_equal(f->relay.log[0].to, bobhex);
+    assert_string_equal(f->relay.log[0].body, "hi bob");
+    /* Bob has it: delivered, whatever ada2's copy does. */
+    messenger_settled(f->m, "lan", f->bob_dev, id, COPY_DELIVERED, "");
+    assert_int_equal(f->nsettled, 1);
+    assert_int_equal(f->settled[0].state, STORE_DELIVERED);
+    assert_int_equal(sync_pending(f, &self), 1);
+    /* ada2's copy answered: no second outcome, nothing waits. */
+    messenger_settled(f->m, "relay", f->ada2, id, COPY_SERVER, "");
+    assert_int_equal(f->nsettled, 1);
+    assert_int_equal(stored(f, id, f->bob).state, STORE_DELIVERED);
+    assert_int_equal(copy_of(f, stored(f, id, f->bob).seq, f->ada2).state, COPY_SERVER);
+    assert_int_equal(sync_pending(f, &self), 0);
+    assert_int_equal(messenger_inflight(f->m), 0);
+
+    /* To dave, an account: "@dave"; ada2 out of reach at first. */
+    unreach(&f->relay, f->ada2);
+    reach(&f->relay, f->dave_dev[0]);
+    reach(&f->relay, f->dave_dev[1]);
+    send_ok(f, f->dave, "hi dave", id2);
+    assert_int_equal(f->relay.n, 3);
+    messenger_settled(f->m, "relay", f->dave_dev[0], id2, COPY_DELIVERED, "");
+    messenger_settled(f->m, "relay", f->dave_dev[1], id2, COPY_DELIVERED, "");
+    assert_int_equal(f->nsettled, 2);
+    assert_int_equal(f->settled[1].state, STORE_DELIVERED);
+    /* ada2 comes back: its copy of the delivered message goes then, also
+     * after a restart. */
+    messenger_free(f->m);
+    new_messenger(f);
+    reach(&f->relay, f->ada2);
+    messenger_kick(f->m, self.key);
+    assert_int_equal(f->relay.n, 4);
+    assert_memory_equal(f->relay.log[3].dev, f->ada2, 32);
+    assert_memory_equal(f->relay.log[3].id, id2, MSG_ID_LEN);
+    assert_string_equal(f->relay.log[3].to, "@dave");
+    messenger_settled(f->m, "relay", f->ada2, id2, COPY_DELIVERED, "");
+    assert_int_equal(f->nsettled, 2);
+    assert_int_equal(sync_pending(f, &self), 0);
+
+    /* A broadcast is not copied; the self contact is no conversation. */
+    size_t count = 0;
+    assert_int_equal(messenger_broadcast(f->m, "all", 3, NULL, NULL, bid, &count), 0);
+    assert_int_equal(count, 3); /* bob, dave, erin: not ada */
+    for (size_t i = 4; i < f->relay.n; i++)
+        assert_memory_not_equal(f->relay.log[i].dev, f->ada2, 32);
+    assert_int_equal(messenger_send(f->m, self.key, "me", 2, bid), BANTER_EPERM);
+    /* A device the server no longer lists gets nothing more. */
+    assert_int_equal(contacts_self_devices(f->cs, (const uint8_t(*)[32])f->own, 1), 0);
+    size_t before = f->relay.n;
+    send_ok(f, f->dave, "after", id);
+    for (size_t i = before; i < f->relay.n; i++)
+        assert_memory_not_equal(f->relay.log[i].dev, f->ada2, 32);
+}
+
+/* The server stops listing a device of an account (logged out): it is
+ * forgotten, and a message that waited only for it is final. */
+static void test_device_gone(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t id[MSG_ID_LEN];
+    bool removed = false;
+    store_contact c;
+    reach(&f->relay, f->dave_dev[0]);
+    send_ok(f, f->dave, "to both", id);
+    messenger_settled(f->m, "relay", f->dave_dev[0], id, COPY_DELIVERED, "");
+    assert_int_equal(f->nsettled, 0); /* dave_dev[1] never reached */
+    assert_int_equal(
+        contacts_org_devices(f->cs, "dave", (const uint8_t(*)[32])f->dave_dev, 1, &c, &removed), 0);
+    assert_true(removed);
+    assert_int_equal(store_device_get(f->st, f->dave_dev[1], &(store_device){0}), BANTER_ENOENT);
+    messenger_devices_changed(f->m, f->dave);
+    assert_int_equal(f->nsettled, 1);
+    assert_int_equal(f->settled[0].state, STORE_DELIVERED);
+    assert_int_equal(outbox_len(f, NULL), 0);
+    /* The same list again removes nothing. */
+    assert_int_equal(
+        contacts_org_devices(f->cs, "dave", (const uint8_t(*)[32])f->dave_dev, 1, &c, &removed), 0);
+    assert_false(removed);
+}
+
+static void test_sync_received(void **state)
+{
+    struct fixture *f = *state;
+    become_ada(f);
+    /* ada2 sent "hi dave" to dave: here it is an outgoing message. */
+    struct msg_chat c = chat_of(7, "hi dave");
+    snprintf(c.to, sizeof c.to, "@dave");
+    assert_int_equal(messenger_received(f->m, f->ada2, &c), 0);
+    assert_int_equal(f->nreceived, 1);
+    assert_memory_equal(f->received[0].contact, f->dave, 32);
+    assert_int_equal(f->received[0].flags, STORE_MSG_SYNCED);
+    /* Over the other route too: kept once. */
+    assert_int_equal(messenger_received(f->m, f->ada2, &c), 0);
+    assert_int_equal(f->nreceived, 1);
+    store_msg *h = NULL;
+    size_t n = 0;
+    assert_int_equal(store_history(f->st, f->dave, 0, 10, &h, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(h[0].dir, STORE_OUT);
+    assert_int_equal(h[0].state, STORE_DELIVERED);
+    assert_true(h[0].has_device);
+    assert_memory_equal(h[0].device, f->ada2, 32);
+    assert_memory_equal(h[0].id, c.id, MSG_ID_LEN);
+    assert_int_equal(h[0].ts_ms, c.ts_ms);
+    store_msgs_free(h, n);
+    assert_int_equal(outbox_len(f, NULL), 0); /* never sent again from here */
+    /* To bob, named by his device. */
+    struct msg_chat b = chat_of(8, "hi bob");
+    hex_of(f->bob_dev, b.to);
+    assert_int_equal(messenger_received(f->m, f->ada2, &b), 0);
+    assert_int_equal(history_len(f, f->bob), 1);
+    /* A LAN contact this node never met: taken (acknowledged), not kept. */
+    struct msg_chat u = chat_of(9, "hi stranger");
+    memset(u.to, 'e', 64);
+    assert_int_equal(messenger_received(f->m, f->ada2, &u), 0);
+    assert_int_equal(f->nreceived, 2);
+
+    /* Refused: a "to" copy from anyone but ada's own devices (a contact,
+     * an account, a LAN colleague), one naming ada herself, a broadcast
+     * with "to", and a plain CHAT from an own device. Nothing is stored. */
+    struct msg_chat forged = chat_of(10, "I said this, says eve");
+    snprintf(forged.to, sizeof forged.to, "@dave");
+    assert_int_equal(messenger_received(f->m, f->dave_dev[0], &forged), BANTER_EPERM);
+    assert_int_equal(messenger_received(f->m, f->erin_dev, &forged), BANTER_EPERM);
+    hex_of(f->dave_dev[0], forged.to);
+    assert_int_equal(messenger_received(f->m, f->bob_dev, &forged), BANTER_EPERM);
+    snprintf(forged.to, sizeof forged.to, "@ada");
+    assert_int_equal(messenger_received(f->m, f->ada2, &forged), BANTER_EPERM);
+    snprintf(forged.to, sizeof forged.to, "@dave");
+    forged.broadcast = true;
+    assert_int_equal(messenger_received(f->m, f->ada2, &forged), BANTER_EPERM);
+    struct msg_chat plain = chat_of(11, "no conversation");
+    assert_int_equal(messenger_received(f->m, f->ada2, &plain), BANTER_EPERM);
+    assert_int_equal(f->nreceived, 2);
+    assert_int_equal(history_len(f, f->dave), 1);
+    assert_int_equal(history_len(f, f->erin), 0);
+    assert_int_equal(history_len(f, f->bob), 1);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
     const struct CMUnitTest tests[] = {
+        T(test_sync_copies),
+        T(test_sync_received),
+        T(test_device_gone),
         T(test_send_delivered),
         T(test_send_refused),
         T(test_wait_for_route),

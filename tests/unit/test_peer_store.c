@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_peer_store.c - the node's SQLite store, schema 4: contacts, their
+ * test_peer_store.c - the node's SQLite store, schema 6: contacts, their
  * devices, merging two contacts, messages deduplicated per sending device,
  * the outbox, history pages, per-device copies, a full disk, transfers,
  * persistence across reopen, and files it must refuse. The migration of a
@@ -292,9 +292,9 @@ static void test_open_new_file(void **state)
         assert_int_equal(stat(p, &sb), 0);
         assert_int_equal(sb.st_mode & 0777, 0600);
     }
-    /* A new file has the current schema version (5) and is in WAL mode. */
+    /* A new file has the current schema version (6) and is in WAL mode. */
     sqlite3 *db = peek_open(path);
-    assert_int_equal(peek_int(db, "PRAGMA user_version"), 5);
+    assert_int_equal(peek_int(db, "PRAGMA user_version"), 6);
     sqlite3_stmt *s = NULL;
     assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(s), SQLITE_ROW);

@@ -193,6 +193,18 @@ static void test_contacts_presence(void **state)
     rvmsg_clear(&out);
     assert_int_equal(dec(&m, RV_CONTACTS, "{\"contacts\":[{\"user\":\"a\",\"state\":\"x\"}]}"),
                      BANTER_ESCHEMA);
+    /* The account's own entry: state "self" with its devices. */
+    struct rv_contact self = {.state = RV_CS_SELF, .ndev = 2};
+    snprintf(self.name, sizeof self.name, "ada");
+    memset(self.dev[0], 0x11, 32);
+    memset(self.dev[1], 0x22, 32);
+    l.u.contacts = (struct rv_contacts){.reset = false, .n = 1, .c = &self};
+    round_trip(&l, &out);
+    assert_int_equal(out.u.contacts.c[0].state, RV_CS_SELF);
+    assert_string_equal(rv_cstate_name(out.u.contacts.c[0].state), "self");
+    assert_int_equal(out.u.contacts.c[0].ndev, 2);
+    assert_memory_equal(out.u.contacts.c[0].dev[1], self.dev[1], 32);
+    rvmsg_clear(&out);
     assert_int_equal(dec(&m, RV_CONTACTS,
                          "{\"contacts\":[{\"user\":\"a\",\"state\":\"approved\","
                          "\"status\":\"invisible\"}]}"),

@@ -874,8 +874,9 @@
       case 'message': {
         let key = keyForRef(ev.peer);
         if (!state.peers.has(key)) refreshPeers();
-        addMessage(key, { id: ev.id, direction: 'in', ts: ev.ts, state: 'received', broadcast: ev.broadcast, body: ev.body, links: ev.links });
-        notify(ev.peer.name || 'New message', ev.body, key);
+        const out = ev.direction === 'out'; // sent from another device of this account
+        addMessage(key, { id: ev.id, direction: out ? 'out' : 'in', ts: ev.ts, state: out ? 'delivered' : 'received', broadcast: ev.broadcast, body: ev.body, links: ev.links });
+        if (!out) notify(ev.peer.name || 'New message', ev.body, key);
         if (state.current === key) markRead();
         break;
       }
