@@ -83,6 +83,8 @@ static void lan_message(void *ud, conn *c, const uint8_t key[static 32], const m
         msg out = {.type = MSG_ACK};
         if (r < 0) { /* not stored, so not acknowledged: the sender keeps it */
             out.type = MSG_ERROR;
+            out.u.error.has_id = true;
+            memcpy(out.u.error.id, m->u.chat.id, MSG_ID_LEN);
             g_strlcpy(out.u.error.code, banter_errname(r), sizeof out.u.error.code);
             g_strlcpy(out.u.error.message, "receiver could not store the message",
                       sizeof out.u.error.message);
@@ -100,6 +102,10 @@ static void lan_message(void *ud, conn *c, const uint8_t key[static 32], const m
     case MSG_ERROR:
         g_printerr("banter: a peer refused a message: %s %s\n", m->u.error.code,
                    m->u.error.message);
+        /* A refusal that names our CHAT settles its copy: "not now" codes
+         * (ERATE, ENOSPC...) leave it pending, the messenger says so. */
+        if (m->u.error.has_id)
+            messenger_settled(mr, "lan", key, m->u.error.id, COPY_FAILED, m->u.error.code);
         break;
     default: /* file transfer messages */
         xfer_on_message(node_xfer(a->n), c, key, m);
@@ -312,7 +318,17 @@ static int app_start(app *a)
     web_start(&a->web, a->ctl, a->ctx, cfg->home.dir,
               cfg->web_port >= 0 ? (uint16_t)cfg->web_port : a->conf.web_port);
     /* The LAN route first: a direct connection is preferred to the relay. */
-    lan_config lc = {.port = cfg->port, .server_fpd = a->server_fpd};
+    const config *cf = &a->conf;
+    lan_config lc = {.port = cfg->port,
+                     .server_fpd = a->server_fpd,
+                     .max_conns = cf->peer_max_conns,
+                     .max_per_addr = cf->peer_max_per_addr,
+                     .hello_ms = cf->peer_hello_timeout_s * 1000u,
+                     .frame_ms = cf->peer_frame_timeout_s * 1000u,
+                     .chat_rate = cf->chat_rate,
+                     .chat_burst = cf->chat_burst,
+                     .offer_rate = cf->offer_rate,
+                     .offer_burst = cf->offer_burst};
     g_strlcpy(lc.name, cfg->name, sizeof lc.name);
     lan_callbacks lcb = {lan_hello,   lan_cert,    lan_up,  lan_down,
                          lan_message, lan_drained, lan_log, lan_own_cert};

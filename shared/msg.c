@@ -252,7 +252,8 @@ static int decode_error(const cJSON *o, struct msg_error *e)
     if (r)
         return r;
     jsonv_copy(e->message, s, n);
-    return 0;
+    e->has_id = cJSON_GetObjectItemCaseSensitive(o, "id") != NULL;
+    return e->has_id ? get_id(o, "id", e->id) : 0;
 }
 
 static int decode_json(msg *m, const char *text, size_t len)
@@ -580,6 +581,8 @@ static int build_json(const msg *m, cJSON *o)
         if (r)
             return r;
         if (!cJSON_AddStringToObject(o, "code", e->code))
+            return BANTER_ENOMEM;
+        if (e->has_id && add_id(o, "id", e->id))
             return BANTER_ENOMEM;
         return n && !cJSON_AddStringToObject(o, "message", e->message) ? BANTER_ENOMEM : 0;
     }

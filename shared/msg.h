@@ -83,6 +83,8 @@ struct msg_bye {
 struct msg_error {
     char code[BANTER_MAX_ERRCODE + 1];
     char message[BANTER_MAX_REASON + 1];
+    bool has_id;            /* the refusal names the message it refuses */
+    uint8_t id[MSG_ID_LEN]; /* a CHAT's id (or an offer's), when has_id */
 };
 
 struct msg_file {

@@ -6,6 +6,7 @@
 #include "core/config.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -36,6 +37,17 @@ static int set_defaults(config *c)
     c->auto_accept_verified = false;
     c->auto_accept_max_bytes = DEFAULT_MAX_MB * MIB;
     c->web_port = CONFIG_WEB_PORT_DEFAULT;
+    c->peer_max_conns = CONFIG_PEER_MAX_CONNS;
+    c->peer_max_per_addr = CONFIG_PEER_MAX_PER_ADDR;
+    c->peer_hello_timeout_s = CONFIG_PEER_HELLO_TIMEOUT_S;
+    c->peer_frame_timeout_s = CONFIG_PEER_FRAME_TIMEOUT_S;
+    c->chat_rate = CONFIG_CHAT_RATE;
+    c->chat_burst = CONFIG_CHAT_BURST;
+    c->offer_rate = CONFIG_OFFER_RATE;
+    c->offer_burst = CONFIG_OFFER_BURST;
+    c->offers_per_peer = CONFIG_OFFERS_PER_PEER;
+    c->offers_total = CONFIG_OFFERS_TOTAL;
+    c->offer_expiry_s = CONFIG_OFFER_EXPIRY_S;
     if (xdg && *xdg) {
         n = snprintf(c->download_dir, sizeof c->download_dir, "%s", xdg);
     } else if (home && *home) {
@@ -112,6 +124,48 @@ static int parse_port(const kvconf *k, const char *key, const char *v, uint16_t 
     return kvconf_fail(k, BANTER_EFORMAT, "%s: %s is not a port from 0 to 65535", key, q);
 }
 
+/* A whole number from min to max: digits only, no sign or space. */
+static int parse_u32(const kvconf *k, const char *key, const char *v, uint32_t min, uint32_t max,
+                     uint32_t *out)
+{
+    char q[UTF8_QUOTE_CAP];
+    uint64_t n = 0;
+    size_t len = strlen(v);
+    bool ok = len > 0 && len <= 10;
+    for (const char *c = v; ok && *c; c++) {
+        ok = *c >= '0' && *c <= '9';
+        n = n * 10 + (uint64_t)(*c - '0');
+    }
+    if (ok && n >= min && n <= max) {
+        *out = (uint32_t)n;
+        return 0;
+    }
+    utf8_quote(q, v, strlen(v));
+    return kvconf_fail(k, BANTER_EFORMAT, "%s: %s is not a whole number from %u to %u", key, q,
+                       min, max);
+}
+
+/* The limits' keys: name, range, field. */
+typedef struct limit_key {
+    const char *name;
+    uint32_t min, max;
+    size_t off;
+} limit_key;
+
+static const limit_key limit_keys[] = {
+    {"peer_max_conns", 1, 65536, offsetof(config, peer_max_conns)},
+    {"peer_max_per_addr", 1, 65536, offsetof(config, peer_max_per_addr)},
+    {"peer_hello_timeout", 1, 300, offsetof(config, peer_hello_timeout_s)},
+    {"peer_frame_timeout", 1, 300, offsetof(config, peer_frame_timeout_s)},
+    {"chat_rate", 0, 1000000, offsetof(config, chat_rate)},
+    {"chat_burst", 1, 1000000, offsetof(config, chat_burst)},
+    {"offer_rate", 0, 1000000, offsetof(config, offer_rate)},
+    {"offer_burst", 1, 1000000, offsetof(config, offer_burst)},
+    {"offers_per_peer", 1, 1000000, offsetof(config, offers_per_peer)},
+    {"offers_total", 1, 1000000, offsetof(config, offers_total)},
+    {"offer_expiry", 1, 31536000, offsetof(config, offer_expiry_s)},
+};
+
 /* An absolute path, or one starting "~/" (or just "~") under $HOME. */
 static int parse_dir(const kvconf *k, const char *key, const char *v, config *c)
 {
@@ -149,6 +203,11 @@ static int set_key(void *ud, const kvconf *k, const char *key, const char *value
         return parse_mib(k, key, value, &c->auto_accept_max_bytes);
     if (strcmp(key, "web_port") == 0)
         return parse_port(k, key, value, &c->web_port);
+    for (size_t i = 0; i < sizeof limit_keys / sizeof limit_keys[0]; i++) {
+        const limit_key *l = &limit_keys[i];
+        if (strcmp(key, l->name) == 0)
+            return parse_u32(k, key, value, l->min, l->max, (uint32_t *)((char *)c + l->off));
+    }
     utf8_quote(q, key, strlen(key));
     return kvconf_fail(k, BANTER_EFORMAT, "unknown key %s", q);
 }

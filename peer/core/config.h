@@ -19,6 +19,21 @@
  *   web_port = N                    the web interface's port on 127.0.0.1
  *                                   (default 7420; 0 turns it off; when it
  *                                   is taken the next 9 ports are tried)
+ * The node's limits (docs/limits.md; whole numbers, digits only):
+ *   peer_max_conns = N              LAN connections at once (256; 1..65536)
+ *   peer_max_per_addr = N           ...from one address (8; 1..65536)
+ *   peer_hello_timeout = S          seconds from handshake to HELLO (5; 1..300)
+ *   peer_frame_timeout = S          seconds a started frame may take (10; 1..300)
+ *   chat_rate = N, chat_burst = N   CHATs per second from one device, and
+ *                                   at once (20 and 100; 0..1000000; rate 0:
+ *                                   no limit)
+ *   offer_rate = N, offer_burst = N FILE_OFFERs likewise (2 and 50)
+ *   offers_per_peer = N             incoming offers waiting for an answer,
+ *                                   per device (64; 1..1000000)
+ *   offers_total = N                ...from all devices (512; 1..1000000)
+ *   offer_expiry = S                seconds an unanswered incoming offer
+ *                                   waits before it is declined ("expired")
+ *                                   (604800: 7 days; 1..31536000)
  * An unknown key, a bad value, a line without "=", or a file over 64 KiB is
  * an error that names the line, so a typo never goes unnoticed.
  */
@@ -36,9 +51,27 @@ typedef struct config {
     bool auto_accept_verified;
     uint64_t auto_accept_max_bytes; /* 0: no limit */
     uint16_t web_port;              /* 0: no web interface */
+    /* Limits (docs/limits.md). */
+    uint32_t peer_max_conns, peer_max_per_addr;
+    uint32_t peer_hello_timeout_s, peer_frame_timeout_s;
+    uint32_t chat_rate, chat_burst;   /* per second, at once; rate 0: none */
+    uint32_t offer_rate, offer_burst; /* likewise for FILE_OFFER */
+    uint32_t offers_per_peer, offers_total;
+    uint32_t offer_expiry_s;
 } config;
 
-#define CONFIG_WEB_PORT_DEFAULT 7420
+#define CONFIG_WEB_PORT_DEFAULT        7420
+#define CONFIG_PEER_MAX_CONNS          256
+#define CONFIG_PEER_MAX_PER_ADDR       8
+#define CONFIG_PEER_HELLO_TIMEOUT_S    5
+#define CONFIG_PEER_FRAME_TIMEOUT_S    10
+#define CONFIG_CHAT_RATE               20
+#define CONFIG_CHAT_BURST              100
+#define CONFIG_OFFER_RATE              2
+#define CONFIG_OFFER_BURST             50
+#define CONFIG_OFFERS_PER_PEER         64
+#define CONFIG_OFFERS_TOTAL            512
+#define CONFIG_OFFER_EXPIRY_S          604800
 
 /* Defaults, then the file at path if it exists (a missing file is not an
  * error). BANTER_EFORMAT with why (cap bytes) like

@@ -195,7 +195,8 @@ static size_t route_index(const messenger *m, const char *route)
     return MESSENGER_MAX_ROUTES;
 }
 
-static void defer(messenger *m, const char *route, const uint8_t device[static 32])
+static void defer(messenger *m, const char *route, const uint8_t device[static 32],
+                  const char *error)
 {
     fkey k;
     size_t ri = route_index(m, route);
@@ -203,7 +204,8 @@ static void defer(messenger *m, const char *route, const uint8_t device[static 3
         return;
     fkey_make(&k, (int64_t)ri, device);
     int64_t *until = g_new(int64_t, 1);
-    *until = clock_mono(&m->clock) + MESSENGER_DEFER_MS;
+    *until = clock_mono(&m->clock) +
+             (strcmp(error, "ERATE") == 0 ? MESSENGER_RATE_DEFER_MS : MESSENGER_DEFER_MS);
     g_hash_table_replace(m->defers, g_memdup2(&k, sizeof k), until);
 }
 
@@ -490,7 +492,9 @@ void messenger_settled(messenger *m, const char *route, const uint8_t device[sta
         if (state == COPY_FAILED && transient(error)) {
             /* Not now (a full mailbox...): the copy stays pending, this
              * route rests for this device, another may take it. */
-            defer(m, route, device);
+            defer(m, route, device, error);
+            if (m->cb.deferred)
+                m->cb.deferred(m->ud, &c, &sm, error);
             store_msg_clear(&sm);
             messenger_kick(m, c.key);
             return;

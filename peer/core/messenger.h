@@ -15,8 +15,10 @@
  * device then. A copy in flight longer than MESSENGER_RETRY_MS is sent
  * again too. A route that refuses a copy with a code that means "not now"
  * (EQUOTA: the device's mailbox is full; ENOMEM, EBUSY, ERATE, ENOSPC,
- * EDB) leaves it pending and rests for that device MESSENGER_DEFER_MS;
- * another route may carry it meanwhile. The receiver keeps one row per (id, contact, device), so a
+ * EDB) leaves it pending and rests for that device MESSENGER_DEFER_MS
+ * (MESSENGER_RATE_DEFER_MS for ERATE: the device takes messages again
+ * within seconds), and says so (deferred()); another route may carry it
+ * meanwhile. The receiver keeps one row per (id, contact, device), so a
  * copy that arrives twice, over two routes, is shown once.
  *
  * Copies of what this device sends also go to every other device of the
@@ -48,6 +50,7 @@
 
 #define MESSENGER_RETRY_MS   30000 /* a copy unanswered this long is sent again */
 #define MESSENGER_DEFER_MS   60000 /* a route that said "not now" rests this long for a device */
+#define MESSENGER_RATE_DEFER_MS 5000 /* ...when it said ERATE (too many messages) */
 #define MESSENGER_MAX_ROUTES 4
 
 typedef struct messenger messenger;
@@ -71,6 +74,9 @@ typedef struct messenger_callbacks {
     void (*received)(void *ud, const store_contact *c, const store_device *d, const store_msg *m);
     /* An outgoing message reached its final state (m->state, m->error). */
     void (*settled)(void *ud, const store_contact *c, const store_msg *m);
+    /* A copy of m was refused "not now" (error: ERATE, EQUOTA...): it stays
+     * queued and goes again later. May be NULL. */
+    void (*deferred)(void *ud, const store_contact *c, const store_msg *m, const char *error);
 } messenger_callbacks;
 
 BANTER_WUR int messenger_new(messenger **out, store *st, contacts *cs, const node_clock *clock,

@@ -118,6 +118,11 @@ static void on_settled(void *ud, const store_contact *c, const store_msg *m)
     emit(ud, NODE_EV_DELIVERED, c, NULL, m, NULL);
 }
 
+static void on_deferred(void *ud, const store_contact *c, const store_msg *m, const char *error)
+{
+    emit(ud, NODE_EV_DEFERRED, c, NULL, m, error);
+}
+
 /* ---- transfers ---- */
 
 static conn *xfer_conn_for(void *ud, const uint8_t peer[static 32])
@@ -168,7 +173,7 @@ int node_new(node **out, const node_init *init, char *why, size_t cap)
     n->subs = g_array_new(FALSE, FALSE, sizeof(sub));
     n->up = g_hash_table_new_full(key_hash, key_equal, g_free, g_free);
     n->org = g_hash_table_new_full(key_hash, key_equal, g_free, g_free);
-    messenger_callbacks mc = {on_received, on_settled};
+    messenger_callbacks mc = {on_received, on_settled, on_deferred};
     xfer_callbacks xc = {xfer_conn_for, xfer_event, xfer_auto};
     int r = contacts_new(&n->cs, n->st, n->server_fpd, &n->clock);
     if (r == 0)

@@ -44,6 +44,8 @@ typedef enum node_ev_type {
     NODE_EV_PRESENCE,    /* an organisation contact's presence (status, text) */
     NODE_EV_RENAMED,     /* a device gave another name (text: what became of it) */
     NODE_EV_TRANSFER,    /* a file transfer changed (xtype, xfer) */
+    NODE_EV_DEFERRED,    /* a device refused an outgoing message "not now" (msg; text:
+                            the code, e.g. ERATE): it stays queued and goes again */
 } node_ev_type;
 
 typedef struct node_event {
@@ -51,7 +53,7 @@ typedef struct node_event {
     const uint8_t *peer;   /* the contact's key, NULL when none */
     const char *name;      /* the contact's label */
     const uint8_t *device; /* the device concerned, or NULL */
-    const store_msg *msg;  /* MESSAGE and DELIVERED */
+    const store_msg *msg;  /* MESSAGE, DELIVERED and DEFERRED */
     const char *text;      /* a sentence, or PRESENCE: the status text */
     const char *status;    /* PRESENCE: "online", "away", "busy", "offline" */
     xfer_ev_type xtype;    /* TRANSFER */

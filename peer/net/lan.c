@@ -10,12 +10,14 @@
 #include "net/tcp.h"
 #include "rvmsg.h"
 #include "session.h"
+#include "tbucket.h"
 
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 30000
 #define MAX_REFUSED    16
 #define PROBE_MS       2000
 #define LAN_HIGH_WATER (256u * 1024u) /* the route says "full" above this much queued */
+#define SWEEP_TICKS    30              /* forget idle devices every 30 ticks (s) */
 
 typedef struct ldev { /* a device we know of on the LAN (by its fingerprint digits) */
     char fpd[IDENTITY_FP_DIGITS + 1];
@@ -29,6 +31,7 @@ typedef struct ldev { /* a device we know of on the LAN (by its fingerprint digi
     conn *dialing; /* our connect in progress */
     guint retry;
     unsigned backoff;
+    tbucket chats, offers; /* rates, kept across reconnections */
     lan *l;
 } ldev;
 
@@ -60,7 +63,9 @@ struct lan {
     char fpd[IDENTITY_FP_DIGITS + 1];
     char name[BANTER_MAX_NAME + 1];
     char server_fpd[IDENTITY_FP_DIGITS + 1];
-    unsigned max_conns, max_per_addr;
+    unsigned max_conns, max_per_addr, hello_ms, frame_ms;
+    uint32_t chat_rate, chat_burst, offer_rate, offer_burst;
+    unsigned ticks;
     lan_callbacks cb;
     void *ud;
     tcp_listener *listener;
@@ -104,6 +109,8 @@ static ldev *dev_by_fpd(lan *l, const char *fpd, bool create)
         return d;
     d = g_new0(ldev, 1);
     d->l = l;
+    tbucket_init(&d->chats, l->chat_rate, l->chat_burst, mono_ms());
+    tbucket_init(&d->offers, l->offer_rate, l->offer_burst, mono_ms());
     g_strlcpy(d->fpd, fpd, sizeof d->fpd);
     g_hash_table_insert(l->devs, d->fpd, d);
     return d;
@@ -377,6 +384,34 @@ static void on_hello(lan *l, conn *c, cstate *cs, const struct msg_hello *h)
         l->cb.up(l->ud, key, conn_remote(c));
 }
 
+/* Whether a CHAT or FILE_OFFER from device d is within its rate; if not,
+ * the refusal is sent (docs/limits.md) and false returned. */
+static bool within_rate(lan *l, conn *c, ldev *d, const msg *m)
+{
+    (void)l;
+    int64_t t = mono_ms();
+    if (m->type == MSG_CHAT) {
+        if (tbucket_take(&d->chats, t))
+            return true;
+        msg e = {.type = MSG_ERROR};
+        g_strlcpy(e.u.error.code, "ERATE", sizeof e.u.error.code);
+        g_strlcpy(e.u.error.message, "too many messages: send it again later",
+                  sizeof e.u.error.message);
+        e.u.error.has_id = true;
+        memcpy(e.u.error.id, m->u.chat.id, MSG_ID_LEN);
+        reply(c, &e);
+        return false;
+    }
+    if (tbucket_take(&d->offers, t))
+        return true;
+    msg e = {.type = MSG_FILE_DECLINE};
+    memcpy(e.u.end.id, m->u.offer.id, MSG_ID_LEN);
+    g_strlcpy(e.u.end.reason, "ERATE: too many file offers at once; offer again later",
+              sizeof e.u.end.reason);
+    reply(c, &e);
+    return false;
+}
+
 static void on_message(void *ud, conn *c, const uint8_t *pt, size_t len)
 {
     lan *l = ud;
@@ -414,9 +449,12 @@ static void on_message(void *ud, conn *c, const uint8_t *pt, size_t len)
     case MSG_PONG:
         break;
     case MSG_CHAT:
+    case MSG_FILE_OFFER:
+        if (attached && !within_rate(l, c, cs->d, &m))
+            break;
+        /* fall through */
     case MSG_ACK:
     case MSG_ERROR:
-    case MSG_FILE_OFFER:
     case MSG_FILE_ACCEPT:
     case MSG_FILE_DECLINE:
     case MSG_FILE_CANCEL:
@@ -506,10 +544,27 @@ static void on_listen_log(void *ud, const char *text) { say(ud, text); }
 
 /* ---- liveness ---- */
 
+/* Forget devices with nothing going on whose buckets are full again: a
+ * stream of made-up keys leaves nothing behind. */
+static void sweep(lan *l, int64_t t)
+{
+    GHashTableIter it;
+    gpointer v;
+    g_hash_table_iter_init(&it, l->devs);
+    while (g_hash_table_iter_next(&it, NULL, &v)) {
+        ldev *d = v;
+        if (!d->advertised && !d->c && !d->dialing && !d->retry && tbucket_full(&d->chats, t) &&
+            tbucket_full(&d->offers, t))
+            g_hash_table_iter_remove(&it);
+    }
+}
+
 static gboolean on_tick(gpointer v)
 {
     lan *l = v;
     int64_t t = mono_ms();
+    if (++l->ticks % SWEEP_TICKS == 0)
+        sweep(l, t);
     if (!l->conns) {
         l->tick = 0;
         return G_SOURCE_REMOVE;
@@ -526,11 +581,11 @@ static gboolean on_tick(gpointer v)
                 conn_close(c, BANTER_ETIMEDOUT, false, NULL);
             continue;
         }
-        if (!cs->hello && t - cs->established_ms > LAN_HELLO_MS) {
+        if (!cs->hello && t - cs->established_ms > l->hello_ms) {
             conn_close(c, BANTER_ETIMEDOUT, true, "no HELLO");
             continue;
         }
-        if ((partial && t - partial > LAN_FRAME_MS) || t - conn_last_rx(c) > LAN_TIMEOUT_MS) {
+        if ((partial && t - partial > l->frame_ms) || t - conn_last_rx(c) > LAN_TIMEOUT_MS) {
             conn_close(c, BANTER_ETIMEDOUT, false, NULL);
             continue;
         }
@@ -616,6 +671,8 @@ conn *lan_conn(lan *l, const uint8_t key[static 32])
 
 unsigned lan_count(const lan *l) { return g_list_length(l->conns); }
 
+unsigned lan_devices(const lan *l) { return g_hash_table_size(l->devs); }
+
 static bool route_reaches(void *ud, const store_contact *c, const store_device *d)
 {
     (void)c;
@@ -673,6 +730,12 @@ int lan_new(lan **out, GMainContext *ctx, const identity *id, const lan_config *
     g_strlcpy(l->server_fpd, cfg->server_fpd ? cfg->server_fpd : "", sizeof l->server_fpd);
     l->max_conns = cfg->max_conns ? cfg->max_conns : LAN_DEFAULT_MAX_CONN;
     l->max_per_addr = cfg->max_per_addr ? cfg->max_per_addr : LAN_DEFAULT_PER_ADDR;
+    l->hello_ms = cfg->hello_ms ? cfg->hello_ms : LAN_HELLO_MS;
+    l->frame_ms = cfg->frame_ms ? cfg->frame_ms : LAN_FRAME_MS;
+    l->chat_rate = cfg->chat_rate;
+    l->chat_burst = cfg->chat_burst;
+    l->offer_rate = cfg->offer_rate;
+    l->offer_burst = cfg->offer_burst;
     l->devs = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, dev_free);
     int r = tcp_listen(&l->listener, ctx, cfg->port, on_accept, on_listen_log, l);
     if (r) {

@@ -18,12 +18,21 @@
  * while the other still holds its old, half-open connection). The loser
  * gets BYE "duplicate connection".
  *
- * Limits (docs/protocol.md, "Limits"): at most max_conns connections in
- * all and max_per_addr from one address; a handshake must finish within
- * LAN_HANDSHAKE_MS, HELLO must follow within LAN_HELLO_MS; a frame that
- * has started must complete within LAN_FRAME_MS; LAN_TIMEOUT_MS without a
- * complete frame ends a connection (a PING goes out after LAN_KEEPALIVE_MS
- * of silence). Bytes that do not complete frames keep nothing alive.
+ * Limits (docs/limits.md; docs/protocol.md, "Limits"): at most max_conns
+ * connections in all and max_per_addr from one address; a handshake must
+ * finish within LAN_HANDSHAKE_MS, HELLO must follow within hello_ms; a
+ * frame that has started must complete within frame_ms; LAN_TIMEOUT_MS
+ * without a complete frame ends a connection (a PING goes out after
+ * LAN_KEEPALIVE_MS of silence). Bytes that do not complete frames keep
+ * nothing alive.
+ *
+ * Rates: each device (by key, across its connections and reconnections)
+ * has a token bucket for CHAT and one for FILE_OFFER. A CHAT over its
+ * rate is answered with ERROR `ERATE` naming the CHAT's id and is not
+ * handed on (not stored, not acknowledged: the sender keeps it and sends
+ * it again later); an offer over its rate is answered with FILE_DECLINE
+ * whose reason starts "ERATE". Such refusals do not count towards the
+ * refused-message limit that closes a connection.
  */
 #ifndef BANTER_PEER_LAN_H
 #define BANTER_PEER_LAN_H
@@ -57,6 +66,10 @@ typedef struct lan_config {
     const char *server_fpd; /* the pinned rendezvous server's digits, "" for none */
     unsigned max_conns;     /* connections at once, in all (0: LAN_DEFAULT_MAX_CONN) */
     unsigned max_per_addr;  /* from one address (0: LAN_DEFAULT_PER_ADDR) */
+    unsigned hello_ms;      /* 0: LAN_HELLO_MS */
+    unsigned frame_ms;      /* 0: LAN_FRAME_MS */
+    uint32_t chat_rate, chat_burst;   /* per second, at once (rate 0: no limit) */
+    uint32_t offer_rate, offer_burst; /* likewise for FILE_OFFER */
 } lan_config;
 
 typedef struct lan_callbacks {
@@ -106,6 +119,9 @@ void lan_present_cert(lan *l);
 conn *lan_conn(lan *l, const uint8_t key[static 32]);
 /* How many connections exist now (for the limits' tests and stats). */
 unsigned lan_count(const lan *l);
+/* Devices known to lan now (a device that went away with its buckets
+ * full is forgotten within a minute). */
+unsigned lan_devices(const lan *l);
 
 /* The messenger's "lan" route over this lan. */
 mr_route lan_route(lan *l);

@@ -1139,8 +1139,9 @@ void control_free(control *ctl)
 
 static cJSON *event_json(control *ctl, const node_event *ev)
 {
-    static const char *names[] = {"message",   "delivered",  "online",   "offline",  "key_changed",
-                                  "discovery", "rendezvous", "contacts", "presence", "renamed"};
+    static const char *names[] = {"message",    "delivered", "online",   "offline",
+                                  "key_changed", "discovery", "rendezvous", "contacts",
+                                  "presence",    "renamed",   "transfer", "deferred"};
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "event", names[ev->type]);
     cJSON_AddNumberToObject(o, "at", (double)(g_get_real_time() / 1000));
@@ -1158,7 +1159,7 @@ static cJSON *event_json(control *ctl, const node_event *ev)
         cJSON_AddBoolToObject(o, "broadcast", m->broadcast);
         cJSON_AddStringToObject(o, "body", m->body);
         cJSON_AddItemToObject(o, "links", links_of(m->body, m->body_len));
-    } else if (ev->type == NODE_EV_DELIVERED && ev->msg) {
+    } else if ((ev->type == NODE_EV_DELIVERED || ev->type == NODE_EV_DEFERRED) && ev->msg) {
         add_id(o, ev->msg->id);
         cJSON_AddStringToObject(o, "state", state_name(ev->msg->state));
         if (ev->msg->error[0])

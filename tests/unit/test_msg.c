@@ -371,7 +371,24 @@ static void test_roundtrip_ack_bye_error(void **state)
     ACCEPT(&out, MSG_ERROR, "{\"code\":\"x\",\"message\":\"why\"}");
     assert_string_equal(out.u.error.code, "x");
     assert_string_equal(out.u.error.message, "why");
+    assert_false(out.u.error.has_id);
     msg_clear(&out);
+    /* An ERROR naming the message it refuses (ERATE for a CHAT). */
+    SET(in.u.error.code, "ERATE");
+    in.u.error.has_id = true;
+    memset(in.u.error.id, 0xab, MSG_ID_LEN);
+    w = roundtrip(&in, &out, &n);
+    assert_true(out.u.error.has_id);
+    assert_memory_equal(out.u.error.id, in.u.error.id, MSG_ID_LEN);
+    assert_string_equal(out.u.error.code, "ERATE");
+    msg_clear(&out);
+    free(w);
+    ACCEPT(&out, MSG_ERROR, "{\"code\":\"ERATE\",\"id\":\"000102030405060708090a0b0c0d0e0f\"}");
+    assert_true(out.u.error.has_id);
+    assert_int_equal(out.u.error.id[15], 15);
+    msg_clear(&out);
+    EXPECT(MSG_ERROR, "{\"code\":\"ERATE\",\"id\":\"00\"}", BANTER_ESCHEMA);
+    EXPECT(MSG_ERROR, "{\"code\":\"ERATE\",\"id\":7}", BANTER_ESCHEMA);
 }
 
 static void test_roundtrip_binary(void **state)

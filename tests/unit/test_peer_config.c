@@ -87,6 +87,15 @@ static void assert_defaults(const config *c, const char *dir)
     assert_false(c->auto_accept_verified);
     assert_int_equal(c->auto_accept_max_bytes, 100 * MIB);
     assert_int_equal(c->web_port, 7420);
+    assert_int_equal(c->peer_max_conns, 256);
+    assert_int_equal(c->peer_max_per_addr, 8);
+    assert_int_equal(c->peer_hello_timeout_s, 5);
+    assert_int_equal(c->peer_frame_timeout_s, 10);
+    assert_int_equal(c->chat_rate, 20);
+    assert_int_equal(c->chat_burst, 100);
+    assert_int_equal(c->offers_per_peer, 64);
+    assert_int_equal(c->offers_total, 512);
+    assert_int_equal(c->offer_expiry_s, 604800);
 }
 
 static void test_missing_file_defaults(void **state)
@@ -178,6 +187,25 @@ static void test_full_file(void **state)
     assert_int_equal(c.web_port, 0);
     assert_string_equal(c.download_dir, "/home/tester");
     assert_int_equal(c.auto_accept_max_bytes, UINT64_MAX - (MIB - 1));
+
+    /* The limits (docs/limits.md). */
+    text = "peer_max_conns = 300\npeer_max_per_addr = 2\npeer_hello_timeout = 3\n"
+           "peer_frame_timeout = 4\nchat_rate = 0\nchat_burst = 7\noffer_rate = 1\n"
+           "offer_burst = 1000000\noffers_per_peer = 5\noffers_total = 6\n"
+           "offer_expiry = 31536000\n";
+    write_conf(f, text, strlen(text));
+    assert_int_equal(config_load(&c, f->path, why, sizeof why), 0);
+    assert_int_equal(c.peer_max_conns, 300);
+    assert_int_equal(c.peer_max_per_addr, 2);
+    assert_int_equal(c.peer_hello_timeout_s, 3);
+    assert_int_equal(c.peer_frame_timeout_s, 4);
+    assert_int_equal(c.chat_rate, 0);
+    assert_int_equal(c.chat_burst, 7);
+    assert_int_equal(c.offer_rate, 1);
+    assert_int_equal(c.offer_burst, 1000000);
+    assert_int_equal(c.offers_per_peer, 5);
+    assert_int_equal(c.offers_total, 6);
+    assert_int_equal(c.offer_expiry_s, 31536000);
 }
 
 static void test_booleans(void **state)
@@ -254,6 +282,12 @@ static void test_errors(void **state)
     refused(f, "web_port = 7420x\n", 1, "web_port: \"7420x\"");
     refused(f, "web_port = 0000080\n", 1, "web_port: \"0000080\"");
     refused(f, "web_port =\n", 1, "web_port: \"\"");
+
+    refused(f, "peer_max_conns = 0\n", 1, "peer_max_conns: \"0\" is not a whole number from 1");
+    refused(f, "peer_max_conns = 65537\n", 1, "from 1 to 65536");
+    refused(f, "chat_rate = -1\n", 1, "chat_rate: \"-1\"");
+    refused(f, "chat_burst = 99999999999\n", 1, "chat_burst: \"99999999999\"");
+    refused(f, "offer_expiry = 1d\n", 1, "offer_expiry: \"1d\"");
 
     refused(f, "download_dir = Downloads\n", 1, "download_dir: \"Downloads\" is not an absolute");
     refused(f, "download_dir = ./x\n", 1, "download_dir: \"./x\"");
