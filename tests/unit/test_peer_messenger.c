@@ -82,6 +82,8 @@ struct fixture {
     struct froute lan, relay;
     struct settled settled[LOGCAP];
     size_t nsettled;
+    char deferred[32];
+    size_t ndeferred;
     struct received received[LOGCAP];
     size_t nreceived;
     /* bob: a LAN colleague with one device; dave: an account with two
@@ -176,6 +178,15 @@ static void on_settled(void *ud, const store_contact *c, const store_msg *m)
     snprintf(s->error, sizeof s->error, "%s", m->error);
 }
 
+static void on_deferred(void *ud, const store_contact *c, const store_msg *m, const char *error)
+{
+    struct fixture *f = ud;
+    (void)c;
+    assert_int_equal(m->state, STORE_QUEUED);
+    snprintf(f->deferred, sizeof f->deferred, "%s", error);
+    f->ndeferred++;
+}
+
 static void fill_key(uint8_t key[32], uint8_t seed)
 {
     for (size_t i = 0; i < 32; i++)
@@ -185,7 +196,7 @@ static void fill_key(uint8_t key[32], uint8_t seed)
 static void new_messenger(struct fixture *f)
 {
     banter_rng rng = {f_fill, f};
-    messenger_callbacks cb = {on_received, on_settled};
+    messenger_callbacks cb = {on_received, on_settled, on_deferred};
     assert_int_equal(messenger_new(&f->m, f->st, f->cs, &f->clock, rng, &cb, f), 0);
     mr_route lan = {"lan", fr_reaches, fr_send, &f->lan};
     mr_route relay = {"relay", fr_reaches, fr_send, &f->relay};
@@ -605,6 +616,34 @@ static void test_not_now(void **state)
     assert_false(messenger_tick(f->m));
 }
 
+/* ERATE over the LAN (the device's node takes no more for now): pending,
+ * said once (deferred), and the LAN tries again after only
+ * MESSENGER_RATE_DEFER_MS. */
+static void test_rate_refused(void **state)
+{
+    struct fixture *f = *state;
+    reach(&f->lan, f->bob_dev);
+    uint8_t id[MSG_ID_LEN];
+    send_ok(f, f->bob, "one too many", id);
+    assert_int_equal(f->lan.n, 1);
+    messenger_settled(f->m, "lan", f->bob_dev, id, COPY_FAILED, "ERATE");
+    assert_int_equal(f->nsettled, 0);
+    assert_int_equal(f->ndeferred, 1);
+    assert_string_equal(f->deferred, "ERATE");
+    store_msg m = stored(f, id, f->bob);
+    assert_int_equal(m.state, STORE_QUEUED);
+    assert_int_equal(copy_of(f, m.seq, f->bob_dev).state, COPY_PENDING);
+    f->mono += MESSENGER_RATE_DEFER_MS - 1;
+    assert_true(messenger_tick(f->m));
+    assert_int_equal(f->lan.n, 1);
+    f->mono += 1;
+    assert_true(messenger_tick(f->m));
+    assert_int_equal(f->lan.n, 2);
+    messenger_settled(f->m, "lan", f->bob_dev, id, COPY_DELIVERED, "");
+    assert_int_equal(f->nsettled, 1);
+    assert_int_equal(f->settled[0].state, STORE_DELIVERED);
+}
+
 static void test_retry(void **state)
 {
     struct fixture *f = *state;
@@ -890,7 +929,7 @@ static void test_kick_inside_send(void **state)
     kicker = f;
     messenger_free(f->m);
     banter_rng rng = {f_fill, f};
-    messenger_callbacks cb = {on_received, on_settled};
+    messenger_callbacks cb = {on_received, on_settled, on_deferred};
     assert_int_equal(messenger_new(&f->m, f->st, f->cs, &f->clock, rng, &cb, f), 0);
     mr_route lan = {"lan", fr_reaches, kick_send, &f->lan};
     assert_int_equal(messenger_add_route(f->m, &lan), 0);
@@ -1294,6 +1333,7 @@ int main(void)
         T(test_route_lost_waits),
         T(test_retry),
         T(test_not_now),
+        T(test_rate_refused),
         T(test_two_devices),
         T(test_final_states),
         T(test_ignored_answers),

@@ -802,7 +802,7 @@ static void test_outbox_sent_once(void **state)
     struct lanroute lr = {.n = 0};
     uint32_t rng_state = 0;
     banter_rng rng = {fake_fill, &rng_state};
-    messenger_callbacks cb = {NULL, on_settled};
+    messenger_callbacks cb = {NULL, on_settled, NULL};
     messenger *m = NULL;
     assert_int_equal(messenger_new(&m, f->st, cs, &fake_clock, rng, &cb, &lr), 0);
     mr_route route = {"lan", lr_reaches, lr_send, &lr};
