@@ -184,6 +184,15 @@ static const char *const migrations[] = {
      * ("sync" copies) may stay pending after the message is delivered:
      * found by device (store_sync_pending). */
     "CREATE INDEX IF NOT EXISTS copies_pending ON copies (device, seq) WHERE state = 0;",
+    /* 6 -> 7: bounded transfers (docs/limits.md). Offers refused for bad
+     * names were kept as failed rows with every file: they go (a refused
+     * offer is a log line now). Indexes for the live transfers loaded at
+     * start and for the paged list, newest first. */
+    "DELETE FROM transfer_files WHERE id IN"
+    " (SELECT id FROM transfers WHERE dir = 1 AND state = 4 AND dest = '');"
+    "DELETE FROM transfers WHERE dir = 1 AND state = 4 AND dest = '';"
+    "CREATE INDEX IF NOT EXISTS transfers_live ON transfers (state) WHERE state IN (0, 1, 2, 4);"
+    "CREATE INDEX IF NOT EXISTS transfers_created ON transfers (created, id);",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -1373,19 +1382,13 @@ static int read_xfer(store *st, sqlite3_stmt *s, store_xfer *x)
     return load_files(st, x);
 }
 
-int store_xfer_load_all(store *st, store_xfer **out, size_t *n)
+#define XFER_COLS "id, peer, dir, state, created, updated, done, dest, error, secret"
+
+/* The rows of a prepared query on XFER_COLS, with their files; finalizes s. */
+static int read_xfers(store *st, sqlite3_stmt *s, store_xfer **out, size_t *n)
 {
-    sqlite3_stmt *s = NULL;
     size_t cap = 0;
-    *out = NULL;
-    *n = 0;
-    int ret = prepare(st,
-                      "SELECT id, peer, dir, state, created, updated, done, dest, error, secret"
-                      " FROM transfers ORDER BY created DESC",
-                      &s);
-    if (ret)
-        return ret;
-    int rc;
+    int ret = 0, rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         ret = grow((void **)out, &cap, *n, sizeof **out);
         if (ret)
@@ -1404,6 +1407,75 @@ int store_xfer_load_all(store *st, store_xfer **out, size_t *n)
         *n = 0;
     }
     return ret;
+}
+
+int store_xfer_load_all(store *st, store_xfer **out, size_t *n)
+{
+    sqlite3_stmt *s = NULL;
+    *out = NULL;
+    *n = 0;
+    int ret = prepare(st, "SELECT " XFER_COLS " FROM transfers ORDER BY created DESC", &s);
+    return ret ? ret : read_xfers(st, s, out, n);
+}
+
+int store_xfer_load_live(store *st, store_xfer **out, size_t *n)
+{
+    sqlite3_stmt *s = NULL;
+    *out = NULL;
+    *n = 0;
+    int ret = prepare(st,
+                      "SELECT " XFER_COLS " FROM transfers WHERE state IN (0, 1, 2, 4)"
+                      " ORDER BY created DESC, id DESC",
+                      &s);
+    return ret ? ret : read_xfers(st, s, out, n);
+}
+
+int store_xfer_get(store *st, const uint8_t id[static MSG_ID_LEN], store_xfer *out)
+{
+    sqlite3_stmt *s = NULL;
+    store_xfer *all = NULL;
+    size_t n = 0;
+    memset(out, 0, sizeof *out);
+    int ret = prepare(st, "SELECT " XFER_COLS " FROM transfers WHERE id = ?1", &s);
+    if (ret)
+        return ret;
+    int rc = sqlite3_bind_blob(s, 1, id, MSG_ID_LEN, SQLITE_STATIC);
+    if (rc != SQLITE_OK) {
+        sqlite3_finalize(s);
+        return fail(st, rc);
+    }
+    ret = read_xfers(st, s, &all, &n);
+    if (ret == 0 && n == 0)
+        ret = BANTER_ENOENT;
+    if (ret == 0) {
+        *out = all[0];
+        memset(&all[0], 0, sizeof all[0]);
+    }
+    store_xfers_free(all, n);
+    return ret;
+}
+
+int store_xfer_page(store *st, const uint8_t *before, size_t limit, store_xfer **out, size_t *n)
+{
+    sqlite3_stmt *s = NULL;
+    *out = NULL;
+    *n = 0;
+    int ret = prepare(st,
+                      "SELECT " XFER_COLS " FROM transfers WHERE ?1 IS NULL"
+                      " OR (created, id) < (SELECT created, id FROM transfers WHERE id = ?1)"
+                      " ORDER BY created DESC, id DESC LIMIT ?2",
+                      &s);
+    if (ret)
+        return ret;
+    int rc = before ? sqlite3_bind_blob(s, 1, before, MSG_ID_LEN, SQLITE_STATIC)
+                    : sqlite3_bind_null(s, 1);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 2, limit > INT32_MAX ? INT32_MAX : (int64_t)limit);
+    if (rc != SQLITE_OK) {
+        sqlite3_finalize(s);
+        return fail(st, rc);
+    }
+    return read_xfers(st, s, out, n);
 }
 
 void store_xfer_clear(store_xfer *x)

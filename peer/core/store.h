@@ -273,6 +273,16 @@ BANTER_WUR int store_xfile_save(store *st, const uint8_t id[static MSG_ID_LEN], 
 /* Every transfer with its files, newest first. *out is an array to free
  * with store_xfers_free. */
 BANTER_WUR int store_xfer_load_all(store *st, store_xfer **out, size_t *n);
+/* Only the transfers still going somewhere (offered, active, paused,
+ * failed: what a node holds in memory), newest first. */
+BANTER_WUR int store_xfer_load_live(store *st, store_xfer **out, size_t *n);
+/* One transfer with its files (store_xfer_clear it). BANTER_ENOENT. */
+BANTER_WUR int store_xfer_get(store *st, const uint8_t id[static MSG_ID_LEN], store_xfer *out);
+/* At most limit transfers, newest first (by creation, then id), that come
+ * after transfer `before` in that order (NULL: from the newest; an id
+ * not stored: none). */
+BANTER_WUR int store_xfer_page(store *st, const uint8_t *before, size_t limit, store_xfer **out,
+                               size_t *n);
 /* Free what a store_xfer owns (not x itself), and whole arrays. */
 void store_xfer_clear(store_xfer *x);
 void store_xfers_free(store_xfer *xs, size_t n);
