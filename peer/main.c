@@ -47,8 +47,10 @@ static const cli_cmd commands[] = {
      "bar follows the transfer: exit 0 when PEER verified every file, 7 declined,\n"
      "8 cancelled, 1 failed; Ctrl-C leaves it running in the node. Otherwise it prints\n"
      "the transfer id and exits 0 (3 when PEER is offline: offered when they are back)."},
-    {"transfers", cmd_transfers, "transfers [--json]",
-     "List file transfers, newest first: id, peer, direction, state, progress, name, error."},
+    {"transfers", cmd_transfers, "transfers [--json] [--all | --before ID]",
+     "List file transfers, newest first: id, peer, direction, state, progress, name, error.\n"
+     "Shows the newest 50; --all shows every one (asked for 50 at a time), --before ID\n"
+     "the 50 older than transfer ID (its full id, as --json and the hint show it)."},
     {"accept", cmd_accept, "accept ID [--to DIR]",
      "Accept an incoming transfer (ID: a unique prefix of its id) into DIR (default:\n"
      "download_dir in banter.conf, else $XDG_DOWNLOAD_DIR, else ~/Downloads). Also\n"

@@ -81,6 +81,10 @@ static const struct fspec f_accept[] = {
     {"to", FT_PATH, false, 1, BANTER_CTL_MAX_ABS_PATH, 0, AT(u.xfer.to), NULL},
 };
 static const struct fspec f_xfer[] = {XID(u.xfer.id)};
+static const struct fspec f_transfers[] = {
+    {"limit", FT_INT, false, 1, 1000, 50, AT(u.transfers.limit), "transfers"},
+    {"before", FT_XID, false, 2 * CTL_ID_LEN, 2 * CTL_ID_LEN, 0, AT(u.transfers.before), NULL},
+};
 static const struct fspec f_settings[] = {
     {"settings", FT_SETTINGS, true, 0, 0, 0, AT(u.settings), NULL},
 };
@@ -136,7 +140,7 @@ static const struct kspec {
     [CTL_VERIFY] = {"verify", IDLE, ARGS(f_verify), NULL},
     [CTL_LISTEN] = {"listen", IDLE, NO_ARGS, NULL},
     [CTL_SEND_FILE] = {"send_file", IDLE | WAITS, ARGS(f_send_file), NULL},
-    [CTL_TRANSFERS] = {"transfers", IDLE, NO_ARGS, NULL},
+    [CTL_TRANSFERS] = {"transfers", IDLE, ARGS(f_transfers), NULL},
     [CTL_ACCEPT] = {"accept", IDLE, ARGS(f_accept), NULL},
     [CTL_DECLINE] = {"decline", IDLE, ARGS(f_xfer), NULL},
     [CTL_CANCEL] = {"cancel", IDLE, ARGS(f_xfer), NULL},

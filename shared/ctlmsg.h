@@ -159,6 +159,11 @@ struct ctl_xfer {
     ctl_text to;                 /* accept only; absolute path, or absent (s NULL) */
 };
 
+struct ctl_transfers {
+    int64_t limit;                   /* 1..1000, default 50 */
+    char before[2 * CTL_ID_LEN + 1]; /* "" (default): the newest; else a transfer's id */
+};
+
 struct ctl_login {
     char user[BANTER_MAX_NAME + 1];     /* an account name (cert_name_valid) */
     char password[RV_PASSWORD_MAX + 1]; /* 1..1024 bytes; wiped by ctl_request_clear */
@@ -200,6 +205,7 @@ typedef struct ctl_request {
         struct ctl_verify verify;
         struct ctl_send_file send_file;
         struct ctl_xfer xfer; /* accept, decline, cancel */
+        struct ctl_transfers transfers;
         struct ctl_settings_set settings;
         struct ctl_login login;
         struct ctl_profile_set profile;

@@ -11,6 +11,8 @@
 #include "cli.h"
 
 #define MAX_PATHS 256 /* per send-file, as the control socket allows */
+#define XFER_PAGE 50  /* transfers asked for at a time */
+#define XFER_IDHEX 32 /* hex digits of a transfer id */
 #define BAR_WIDTH 24
 #define REDRAW_MS 100 /* the progress bar, at most ten times a second */
 
@@ -369,31 +371,80 @@ static void print_row(const cJSON *t)
            str(t, "direction"), str(t, "state"), prog, str(t, "name"), str(t, "error"));
 }
 
-int cmd_transfers(const cli_ctx *ctx, int argc, char **argv)
+/* One page of `transfers` (before: "" for the newest); prints its rows
+ * (the header first when head) and sets last to the last row's id.
+ * Returns the rows printed, or -1 with *rc set. */
+static int transfers_page(const cli_ctx *ctx, const char *before, int limit, cJSON *json, bool head,
+                          char *last, size_t cap, int *rc)
 {
-    bool json = argc == 2 && is(argv[1], "--json");
-    if (argc > 2 || (argc == 2 && !json)) {
-        cli_usage(stderr, cli_find("transfers"));
-        return EXIT_USAGE;
-    }
     cJSON *req = cJSON_CreateObject();
     cJSON_AddStringToObject(req, "cmd", "transfers");
-    int rc;
-    cJSON *r = cli_call(ctx, req, &rc);
+    cJSON_AddNumberToObject(req, "limit", limit);
+    if (before[0])
+        cJSON_AddStringToObject(req, "before", before);
+    cJSON *r = cli_call(ctx, req, rc);
     if (!r)
-        return rc;
+        return -1;
     const cJSON *list = obj(r, "transfers"), *t;
+    int k = cJSON_GetArraySize(list);
     if (json) {
-        cli_print_json(list);
-    } else if (cJSON_GetArraySize(list) == 0) {
-        printf("no transfers yet: `banter send-file PEER PATH` offers files\n");
+        cJSON_ArrayForEach (t, list)
+            cJSON_AddItemToArray(json, cJSON_Duplicate(t, true));
     } else {
-        printf("%-8s  %-16s %-3s %-9s %-24s %-30s %s\n", "ID", "PEER", "DIR", "STATE", "PROGRESS",
-               "NAME", "ERROR");
+        if (head && k)
+            printf("%-8s  %-16s %-3s %-9s %-24s %-30s %s\n", "ID", "PEER", "DIR", "STATE",
+                   "PROGRESS", "NAME", "ERROR");
         cJSON_ArrayForEach (t, list)
             print_row(t);
     }
+    if (k)
+        snprintf(last, cap, "%s", str(cJSON_GetArrayItem(list, k - 1), "id"));
     cJSON_Delete(r);
+    return k;
+}
+
+/* `transfers [--json] [--all | --before ID]`: the newest 50, every one
+ * (page after page), or the 50 before a transfer's id. */
+int cmd_transfers(const cli_ctx *ctx, int argc, char **argv)
+{
+    bool json = false, all = false;
+    char before[XFER_IDHEX + 1] = "";
+    for (int i = 1; i < argc; i++) {
+        if (is(argv[i], "--json")) {
+            json = true;
+        } else if (is(argv[i], "--all")) {
+            all = true;
+        } else if (is(argv[i], "--before") && i + 1 < argc &&
+                   strlen(argv[i + 1]) == XFER_IDHEX) {
+            snprintf(before, sizeof before, "%s", argv[++i]);
+        } else {
+            cli_usage(stderr, cli_find("transfers"));
+            return EXIT_USAGE;
+        }
+    }
+    if (all && before[0]) {
+        cli_usage(stderr, cli_find("transfers"));
+        return EXIT_USAGE;
+    }
+    int rc = EXIT_OK, k, total = 0;
+    char last[XFER_IDHEX + 1] = "";
+    cJSON *list = json ? cJSON_CreateArray() : NULL; /* --json: one array of every page */
+    do {
+        k = transfers_page(ctx, before, XFER_PAGE, list, total == 0, last, sizeof last, &rc);
+        if (k < 0) {
+            cJSON_Delete(list);
+            return rc;
+        }
+        total += k;
+        snprintf(before, sizeof before, "%s", last);
+    } while (all && k == XFER_PAGE);
+    if (json) {
+        cli_print_json(list);
+        cJSON_Delete(list);
+    } else if (total == 0)
+        printf("no transfers yet: `banter send-file PEER PATH` offers files\n");
+    else if (!all && k == XFER_PAGE)
+        printf("(the newest %d; older: banter transfers --before %s, or --all)\n", total, last);
     return EXIT_OK;
 }
 

@@ -182,6 +182,9 @@ int node_new(node **out, const node_init *init, char *why, size_t cap)
         r = xfer_mgr_new(&n->xm, n->st, n->conf.download_dir, &xc, n);
         if (r)
             snprintf(why, cap, "cannot load file transfers: %s", store_errmsg(n->st));
+        else
+            xfer_set_limits(n->xm, &(xfer_limits){n->conf.offers_per_peer, n->conf.offers_total,
+                                                  n->conf.offer_expiry_s});
     }
     if (r) {
         node_free(n);

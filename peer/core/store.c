@@ -1455,6 +1455,29 @@ int store_xfer_get(store *st, const uint8_t id[static MSG_ID_LEN], store_xfer *o
     return ret;
 }
 
+int store_xfer_resolve(store *st, const uint8_t lo[static MSG_ID_LEN],
+                       const uint8_t hi[static MSG_ID_LEN], uint8_t id[static MSG_ID_LEN])
+{
+    sqlite3_stmt *s = NULL;
+    int ret = prepare(st, "SELECT id FROM transfers WHERE id BETWEEN ?1 AND ?2 LIMIT 2", &s);
+    if (ret)
+        return ret;
+    int rc = sqlite3_bind_blob(s, 1, lo, MSG_ID_LEN, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_blob(s, 2, hi, MSG_ID_LEN, SQLITE_STATIC);
+    size_t hits = 0;
+    if (rc == SQLITE_OK)
+        while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+            if (hits++ == 0 && column_blob(s, 0, id, MSG_ID_LEN) != 0)
+                hits = 2; /* malformed: not one answer */
+    if (rc != SQLITE_DONE)
+        ret = fail(st, rc);
+    sqlite3_finalize(s);
+    if (ret)
+        return ret;
+    return hits == 1 ? 0 : hits ? BANTER_EAMBIGUOUS : BANTER_ENOENT;
+}
+
 int store_xfer_page(store *st, const uint8_t *before, size_t limit, store_xfer **out, size_t *n)
 {
     sqlite3_stmt *s = NULL;

@@ -90,7 +90,14 @@ struct xfer_mgr {
     char download_dir[4096];
     xfer_callbacks cb;
     void *ud;
-    GList *xfers;
+    GList *xfers;       /* in memory, newest first: live ones and this run's */
+    GHashTable *byid;   /* id -> xf, the same transfers */
+    GHashTable *offered; /* peer key -> incoming offers waiting for an answer */
+    size_t offered_total;
+    xfer_limits lim;
+    guint sweep;              /* expiry and eviction, while offers wait */
+    int64_t refused_said_ms;  /* when a refused offer was last logged */
+    size_t refused_unsaid;    /* refused since then */
     GThreadPool *pool; /* hash jobs */
     xsink *sink;       /* everything a receiver does on disk */
     GMainContext *ctx;
@@ -195,8 +202,12 @@ static void progress(xf *x, uint64_t bytes)
      * the receiver finds out from the partial file what it has. */
 }
 
+static void count_offered(xfer_mgr *m, const uint8_t peer[static 32], int delta);
+
 static void set_state(xf *x, xfer_state s, const char *error)
 {
+    if (x->rec.dir == XFER_IN && x->rec.state == XFER_OFFERED && s != XFER_OFFERED)
+        count_offered(x->m, x->rec.peer, -1);
     x->rec.state = s;
     if (error)
         set_error(x, error);
@@ -542,14 +553,71 @@ static xf *xf_new(xfer_mgr *m)
     return x;
 }
 
+static guint id_hash(gconstpointer p)
+{
+    guint h;
+    memcpy(&h, p, sizeof h); /* random ids: any four bytes spread well */
+    return h;
+}
+
+static gboolean id_equal(gconstpointer a, gconstpointer b)
+{
+    return memcmp(a, b, MSG_ID_LEN) == 0;
+}
+
+static guint key_hash(gconstpointer p)
+{
+    guint h;
+    memcpy(&h, p, sizeof h); /* public keys: uniform bytes */
+    return h;
+}
+
+static gboolean key_equal(gconstpointer a, gconstpointer b) { return memcmp(a, b, 32) == 0; }
+
+/* A transfer in memory, by id (not the store). */
 static xf *find(xfer_mgr *m, const uint8_t id[static MSG_ID_LEN])
 {
-    for (GList *l = m->xfers; l; l = l->next) {
-        xf *x = l->data;
-        if (memcmp(x->rec.id, id, MSG_ID_LEN) == 0)
-            return x;
+    return g_hash_table_lookup(m->byid, id);
+}
+
+/* Whether a transfer not in memory is stored: one that is over. */
+static bool gone(xfer_mgr *m, const uint8_t id[static MSG_ID_LEN])
+{
+    store_xfer rec;
+    if (store_xfer_get(m->st, id, &rec) != 0)
+        return false;
+    store_xfer_clear(&rec);
+    return true;
+}
+
+/* Count an incoming offer waiting for its answer (+1) or no longer (-1). */
+static void count_offered(xfer_mgr *m, const uint8_t peer[static 32], int delta)
+{
+    guint k = GPOINTER_TO_UINT(g_hash_table_lookup(m->offered, peer));
+    if (delta > 0) {
+        g_hash_table_replace(m->offered, g_memdup2(peer, 32), GUINT_TO_POINTER(k + 1));
+        m->offered_total++;
+        return;
     }
-    return NULL;
+    if (k <= 1)
+        g_hash_table_remove(m->offered, peer);
+    else
+        g_hash_table_replace(m->offered, g_memdup2(peer, 32), GUINT_TO_POINTER(k - 1));
+    if (m->offered_total)
+        m->offered_total--;
+}
+
+static void arm_sweep(xfer_mgr *m);
+
+/* Hold x in memory (newest first). */
+static void adopt(xfer_mgr *m, xf *x, bool newest)
+{
+    m->xfers = newest ? g_list_prepend(m->xfers, x) : g_list_append(m->xfers, x);
+    g_hash_table_replace(m->byid, x->rec.id, x);
+    if (x->rec.dir == XFER_IN && x->rec.state == XFER_OFFERED) {
+        count_offered(m, x->rec.peer, 1);
+        arm_sweep(m);
+    }
 }
 
 /* The total, and the receiver's per-file flags, once the files are known. */
@@ -908,20 +976,86 @@ static int check_offer(const struct msg_offer *o, char *why, size_t cap)
     return 0;
 }
 
+/* Answer an offer that is not kept (over a cap, refused, or known and
+ * declined) with FILE_DECLINE and reason. */
+static void decline_id(xfer_mgr *m, const uint8_t peer[static 32], const uint8_t id[static MSG_ID_LEN],
+                       const char *reason)
+{
+    conn *c = m->cb.conn_for(m->ud, peer);
+    msg d = {.type = MSG_FILE_DECLINE};
+    memcpy(d.u.end.id, id, MSG_ID_LEN);
+    g_strlcpy(d.u.end.reason, reason, sizeof d.u.end.reason);
+    int r = c ? conn_send(c, &d) : 0;
+    (void)r; /* a peer that does not read loses its answer */
+}
+
+/* A log line for offers refused, at most one a minute (a flood of them
+ * must not flood the log). */
+static void say_refused(xfer_mgr *m, const char *why)
+{
+    int64_t t = now_ms();
+    if (m->refused_said_ms && t - m->refused_said_ms < 60000) {
+        m->refused_unsaid++;
+        return;
+    }
+    if (m->refused_unsaid)
+        g_printerr("banter: refused a file offer: %s (and %zu more in the last minute)\n", why,
+                   m->refused_unsaid);
+    else
+        g_printerr("banter: refused a file offer: %s\n", why);
+    m->refused_said_ms = t;
+    m->refused_unsaid = 0;
+}
+
+/* A stored transfer back in memory (one evicted earlier), or NULL. */
+static xf *revive(xfer_mgr *m, const uint8_t id[static MSG_ID_LEN])
+{
+    store_xfer rec;
+    if (store_xfer_get(m->st, id, &rec) != 0)
+        return NULL;
+    xf *x = xf_new(m);
+    x->rec = rec;
+    set_files(x);
+    x->send_off = x->verified = x->recv_off = x->rec.done;
+    adopt(m, x, false);
+    return x;
+}
+
+/* An offer sent again after a reconnect. */
+static void on_offer_again(xfer_mgr *m, xf *x, const uint8_t peer[static 32])
+{
+    if (x->rec.dir != XFER_IN || memcmp(x->rec.peer, peer, 32) != 0)
+        return;
+    if (x->rec.state == XFER_ACTIVE || x->rec.state == XFER_PAUSED)
+        xfer_peer_online(m, peer);
+    else if (x->rec.state == XFER_DONE) /* our results may never have reached it */
+        for (size_t i = 0; i < x->rec.nfiles; i++)
+            send_result(x, i, true, NULL);
+    else if (x->rec.state == XFER_DECLINED) /* our answer may never have reached it */
+        send_end(x, MSG_FILE_DECLINE, x->rec.error[0] ? x->rec.error : "declined");
+}
+
 static void on_offer(xfer_mgr *m, const uint8_t peer[static 32], const struct msg_offer *o)
 {
     xf *x = find(m, o->id);
-    if (x) { /* sent again after a reconnect */
-        if (x->rec.dir != XFER_IN || memcmp(x->rec.peer, peer, 32) != 0)
-            return;
-        if (x->rec.state == XFER_ACTIVE || x->rec.state == XFER_PAUSED)
-            xfer_peer_online(m, peer);
-        else if (x->rec.state == XFER_DONE) /* our results may never have reached it */
-            for (size_t i = 0; i < x->rec.nfiles; i++)
-                send_result(x, i, true, NULL);
+    if (!x)
+        x = revive(m, o->id);
+    if (x) {
+        on_offer_again(m, x, peer);
         return;
     }
     char why[BANTER_MAX_REASON] = "";
+    guint mine = GPOINTER_TO_UINT(g_hash_table_lookup(m->offered, peer));
+    if (mine >= m->lim.per_peer || m->offered_total >= m->lim.total) {
+        /* Over a cap: answered, not kept (docs/limits.md). */
+        snprintf(why, sizeof why,
+                 "EBUSY: too many offers wait for an answer (%s limit %u); offer again later",
+                 mine >= m->lim.per_peer ? "your" : "the node's",
+                 mine >= m->lim.per_peer ? m->lim.per_peer : m->lim.total);
+        decline_id(m, peer, o->id, why);
+        say_refused(m, why);
+        return;
+    }
     int bad = check_offer(o, why, sizeof why);
     x = xf_new(m);
     memcpy(x->rec.id, o->id, MSG_ID_LEN);
@@ -941,17 +1075,19 @@ static void on_offer(xfer_mgr *m, const uint8_t peer[static 32], const struct ms
         memcpy(x->rec.files[i].hash, o->files[i].hash, BANTER_FILE_HASHLEN);
     }
     set_files(x);
+    if (bad) {
+        /* Refused: answered, told once to listeners, and not kept. */
+        decline_id(m, peer, o->id, why);
+        say_refused(m, why);
+        emit(x, XFER_EV_FAILED);
+        xf_free(x);
+        return;
+    }
     if (store_xfer_put(m->st, &x->rec) != 0) {
         xf_free(x);
         return;
     }
-    m->xfers = g_list_prepend(m->xfers, x);
-    if (bad) {
-        g_printerr("banter: refused a file offer: %s\n", why);
-        send_end(x, MSG_FILE_DECLINE, why);
-        emit(x, XFER_EV_FAILED);
-        return;
-    }
+    adopt(m, x, true);
     emit(x, XFER_EV_OFFER);
     if (m->cb.auto_accept && m->cb.auto_accept(m->ud, peer, x->total)) {
         char err[256];
@@ -1009,6 +1145,10 @@ int xfer_accept(xfer_mgr *m, const uint8_t id[static MSG_ID_LEN], const char *di
 {
     xf *x = find(m, id);
     snprintf(why, cap, "no such incoming transfer");
+    if (!x && gone(m, id)) {
+        snprintf(why, cap, "the transfer is over");
+        return BANTER_ESTATE;
+    }
     if (!x || x->rec.dir != XFER_IN)
         return BANTER_ENOENT;
     snprintf(why, cap, "the transfer is %s", xfer_state_name((xfer_state)x->rec.state));
@@ -1053,6 +1193,8 @@ int xfer_accept(xfer_mgr *m, const uint8_t id[static MSG_ID_LEN], const char *di
 int xfer_decline(xfer_mgr *m, const uint8_t id[static MSG_ID_LEN])
 {
     xf *x = find(m, id);
+    if (!x && gone(m, id))
+        return BANTER_ESTATE;
     if (!x || x->rec.dir != XFER_IN)
         return BANTER_ENOENT;
     if (x->rec.state != XFER_OFFERED)
@@ -1066,7 +1208,7 @@ int xfer_cancel(xfer_mgr *m, const uint8_t id[static MSG_ID_LEN])
 {
     xf *x = find(m, id);
     if (!x)
-        return BANTER_ENOENT;
+        return gone(m, id) ? BANTER_ESTATE : BANTER_ENOENT;
     if (over(x))
         return BANTER_ESTATE;
     send_end(x, MSG_FILE_CANCEL, "cancelled by the other side");
@@ -1259,7 +1401,7 @@ static void offer_new(xfer_mgr *m, job *j, size_t from, size_t to, uint8_t id[MS
         xf_free(x);
         return;
     }
-    m->xfers = g_list_prepend(m->xfers, x);
+    adopt(m, x, true);
     emit(x, XFER_EV_STATE);
     send_offer(x);
 }
@@ -1453,41 +1595,146 @@ void xfer_drained(xfer_mgr *m, const uint8_t peer[static 32])
 
 /* ---- queries ---- */
 
-int xfer_list(xfer_mgr *m, xfer_info **out, size_t *n)
+/* What `transfers` shows of a stored row that is not in memory. */
+static void info_of_rec(xfer_mgr *m, store_xfer *rec, xfer_info *out)
 {
-    size_t k = g_list_length(m->xfers), i = 0;
-    *out = k ? calloc(k, sizeof **out) : NULL;
+    xf *x = xf_new(m);
+    x->rec = *rec; /* moved: freed with x */
+    memset(rec, 0, sizeof *rec);
+    set_files(x);
+    x->send_off = x->verified = x->rec.done;
+    fill_info(x, out);
+    xf_free(x);
+}
+
+int xfer_list_page(xfer_mgr *m, const uint8_t *before, size_t limit, xfer_info **out, size_t *n)
+{
+    store_xfer *rows = NULL;
+    size_t k = 0;
+    *out = NULL;
     *n = 0;
-    if (k && !*out)
+    if (limit == 0)
+        return 0;
+    int r = store_xfer_page(m->st, before, limit, &rows, &k);
+    if (r)
+        return r;
+    *out = k ? calloc(k, sizeof **out) : NULL;
+    if (k && !*out) {
+        store_xfers_free(rows, k);
         return BANTER_ENOMEM;
-    for (GList *l = m->xfers; l; l = l->next)
-        fill_info(l->data, &(*out)[i++]);
+    }
+    for (size_t i = 0; i < k; i++) {
+        const xf *x = find(m, rows[i].id);
+        if (x)
+            fill_info(x, &(*out)[i]);
+        else
+            info_of_rec(m, &rows[i], &(*out)[i]);
+    }
+    store_xfers_free(rows, k);
     *n = k;
     return 0;
+}
+
+int xfer_list(xfer_mgr *m, xfer_info **out, size_t *n)
+{
+    return xfer_list_page(m, NULL, XFER_LIST_PAGE, out, n);
 }
 
 int xfer_get(xfer_mgr *m, const uint8_t id[static MSG_ID_LEN], xfer_info *out)
 {
     xf *x = find(m, id);
-    if (!x)
-        return BANTER_ENOENT;
-    fill_info(x, out);
+    if (x) {
+        fill_info(x, out);
+        return 0;
+    }
+    store_xfer rec;
+    int r = store_xfer_get(m->st, id, &rec);
+    if (r)
+        return r;
+    info_of_rec(m, &rec, out);
     return 0;
 }
 
 int xfer_resolve(xfer_mgr *m, const char *query, uint8_t id[static MSG_ID_LEN])
 {
-    size_t ql = strlen(query), hits = 0;
+    size_t ql = strlen(query);
     if (ql == 0 || ql > 2 * MSG_ID_LEN)
         return BANTER_ENOENT;
-    for (GList *l = m->xfers; l; l = l->next) {
-        xf *x = l->data;
-        char hex[2 * MSG_ID_LEN + 1];
-        msg_id_to_hex(x->rec.id, hex);
-        if (g_ascii_strncasecmp(hex, query, ql) == 0 && hits++ == 0)
-            memcpy(id, x->rec.id, MSG_ID_LEN);
+    /* The ids that start with the prefix lie between it padded with 0s and
+     * with fs: one range of the store's primary key. */
+    char lo[2 * MSG_ID_LEN + 1], hi[2 * MSG_ID_LEN + 1];
+    for (size_t i = 0; i < 2 * MSG_ID_LEN; i++) {
+        char c = i < ql ? g_ascii_tolower(query[i]) : 0;
+        if (i < ql && !g_ascii_isxdigit(c))
+            return BANTER_ENOENT;
+        lo[i] = i < ql ? c : '0';
+        hi[i] = i < ql ? c : 'f';
     }
-    return hits == 1 ? 0 : hits ? BANTER_EAMBIGUOUS : BANTER_ENOENT;
+    lo[2 * MSG_ID_LEN] = hi[2 * MSG_ID_LEN] = '\0';
+    uint8_t a[MSG_ID_LEN], b[MSG_ID_LEN];
+    if (msg_id_from_hex(a, lo) != 0 || msg_id_from_hex(b, hi) != 0)
+        return BANTER_ENOENT;
+    return store_xfer_resolve(m->st, a, b, id);
+}
+
+/* ---- expiry and eviction ---- */
+
+/* A declined transfer nothing refers to any more leaves memory (the store
+ * keeps its row for `transfers`; a repeated offer brings it back). */
+static bool evictable(const xf *x)
+{
+    return x->rec.state == XFER_DECLINED && x->jobs == 0 && !x->pf && !x->scanning && !x->pump &&
+           x->src_fd < 0 && x->dest_fd < 0;
+}
+
+static gboolean on_sweep(gpointer p)
+{
+    xfer_mgr *m = p;
+    int64_t t = now_ms();
+    char why[BANTER_MAX_REASON];
+    snprintf(why, sizeof why, "expired: not answered within %u s", m->lim.expiry_s);
+    GList *l = m->xfers;
+    while (l) {
+        GList *next = l->next;
+        xf *x = l->data;
+        if (x->rec.dir == XFER_IN && x->rec.state == XFER_OFFERED &&
+            t - x->rec.created_ms >= (int64_t)m->lim.expiry_s * 1000) {
+            send_end(x, MSG_FILE_DECLINE, why);
+            set_state(x, XFER_DECLINED, why);
+        }
+        if (evictable(x)) {
+            g_hash_table_remove(m->byid, x->rec.id);
+            m->xfers = g_list_delete_link(m->xfers, l);
+            xf_free(x);
+        }
+        l = next;
+    }
+    if (m->offered_total)
+        return G_SOURCE_CONTINUE;
+    m->sweep = 0;
+    return G_SOURCE_REMOVE;
+}
+
+/* A timer only while incoming offers wait: an idle node has none. Four
+ * looks per expiry time, at most one a minute. */
+static void arm_sweep(xfer_mgr *m)
+{
+    if (m->sweep || !m->offered_total)
+        return;
+    guint period = m->lim.expiry_s >= 240 ? 60000u : MAX(m->lim.expiry_s * 250u, 250u);
+    m->sweep = g_timeout_add(period, on_sweep, m);
+}
+
+void xfer_set_limits(xfer_mgr *m, const xfer_limits *lim)
+{
+    m->lim.per_peer = lim->per_peer ? lim->per_peer : XFER_OFFERS_PER_PEER;
+    m->lim.total = lim->total ? lim->total : XFER_OFFERS_TOTAL;
+    m->lim.expiry_s = lim->expiry_s ? lim->expiry_s : XFER_OFFER_EXPIRY_S;
+    if (m->sweep) { /* the period follows the expiry */
+        g_source_remove(m->sweep);
+        m->sweep = 0;
+    }
+    arm_sweep(m);
 }
 
 /* ---- lifecycle ---- */
@@ -1498,7 +1745,7 @@ int xfer_mgr_new(xfer_mgr **out, store *st, const char *download_dir, const xfer
     store_xfer *all = NULL;
     size_t n = 0;
     *out = NULL;
-    int r = store_xfer_load_all(st, &all, &n);
+    int r = store_xfer_load_live(st, &all, &n);
     if (r)
         return r;
     xfer_mgr *m = g_new0(xfer_mgr, 1);
@@ -1506,6 +1753,9 @@ int xfer_mgr_new(xfer_mgr **out, store *st, const char *download_dir, const xfer
     g_strlcpy(m->download_dir, download_dir, sizeof m->download_dir);
     m->cb = *cb;
     m->ud = ud;
+    m->lim = (xfer_limits){XFER_OFFERS_PER_PEER, XFER_OFFERS_TOTAL, XFER_OFFER_EXPIRY_S};
+    m->byid = g_hash_table_new(id_hash, id_equal);
+    m->offered = g_hash_table_new_full(key_hash, key_equal, g_free, NULL);
     m->ctx = g_main_context_default();
     m->chunk = g_malloc(BANTER_CHUNK_HDR + XFER_CHUNK);
     m->hbuf = g_malloc(HASH_BUF);
@@ -1518,7 +1768,7 @@ int xfer_mgr_new(xfer_mgr **out, store *st, const char *download_dir, const xfer
         xfer_mgr_free(m);
         return r ? r : BANTER_ENOMEM;
     }
-    for (size_t i = n; i-- > 0;) { /* keep newest first */
+    for (size_t i = 0; i < n; i++) { /* newest first, as loaded */
         xf *x = xf_new(m);
         x->rec = all[i];
         memset(&all[i], 0, sizeof all[i]);
@@ -1531,7 +1781,7 @@ int xfer_mgr_new(xfer_mgr **out, store *st, const char *download_dir, const xfer
         }
         if (x->rec.state == XFER_ACTIVE)
             x->rec.state = XFER_PAUSED;
-        m->xfers = g_list_prepend(m->xfers, x);
+        adopt(m, x, false);
     }
     store_xfers_free(all, n);
     *out = m;
@@ -1559,9 +1809,15 @@ void xfer_mgr_free(xfer_mgr *m)
     /* ...and the hash jobs' results, already posted, are run here. */
     while (g_main_context_iteration(m->ctx, FALSE))
         ;
+    if (m->sweep)
+        g_source_remove(m->sweep);
     for (GList *l = m->xfers; l; l = l->next)
         xf_free(l->data);
     g_list_free(m->xfers);
+    if (m->byid)
+        g_hash_table_destroy(m->byid);
+    if (m->offered)
+        g_hash_table_destroy(m->offered);
     if (m->hcache)
         g_hash_table_destroy(m->hcache);
     g_mutex_clear(&m->hlock);

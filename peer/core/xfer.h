@@ -48,6 +48,12 @@
 #define XFER_MARK_EVERY  (256u * 1024u)
 /* Progress events for one transfer, at most this often. */
 #define XFER_PROGRESS_MS 250
+/* Limits on incoming offers (docs/limits.md; banter.conf sets them). */
+#define XFER_OFFERS_PER_PEER 64     /* waiting for an answer, from one device */
+#define XFER_OFFERS_TOTAL    512    /* ...from all devices */
+#define XFER_OFFER_EXPIRY_S  604800 /* unanswered this long: declined "expired" */
+/* Rows `transfers` shows by default (newest first). */
+#define XFER_LIST_PAGE 50
 
 typedef enum xfer_state {
     XFER_OFFERED = 0,   /* waiting for the receiver's answer */
@@ -96,6 +102,12 @@ typedef struct xfer_callbacks {
 
 typedef struct xfer_mgr xfer_mgr;
 
+typedef struct xfer_limits {
+    unsigned per_peer; /* 0: the default for each */
+    unsigned total;
+    unsigned expiry_s;
+} xfer_limits;
+
 /* Load the transfers of st (accepted ones come back paused); download_dir
  * is the default destination. BANTER_ENOMEM, BANTER_EDB. */
 BANTER_WUR int xfer_mgr_new(xfer_mgr **out, store *st, const char *download_dir,
@@ -134,9 +146,25 @@ BANTER_WUR int xfer_decline(xfer_mgr *m, const uint8_t id[static MSG_ID_LEN]);
  * one are deleted. BANTER_ENOENT, BANTER_ESTATE (already over). */
 BANTER_WUR int xfer_cancel(xfer_mgr *m, const uint8_t id[static MSG_ID_LEN]);
 
-/* Every transfer, newest first: malloc'd array (free()). */
+/*
+ * Incoming offers are bounded (docs/limits.md): an offer beyond
+ * lim->per_peer waiting from its device, or lim->total from all, is
+ * answered FILE_DECLINE "EBUSY: ..." and not kept; an offer refused for
+ * its names is answered FILE_DECLINE with why, told to listeners (one
+ * FAILED event) and not kept either; an offer unanswered for
+ * lim->expiry_s is declined ("expired: ..."). Only live transfers
+ * (offered, active, paused, failed) are loaded at start; declined ones
+ * leave memory (the store keeps them for the list).
+ */
+void xfer_set_limits(xfer_mgr *m, const xfer_limits *lim);
+
+/* The newest XFER_LIST_PAGE transfers: malloc'd array (free()). */
 BANTER_WUR int xfer_list(xfer_mgr *m, xfer_info **out, size_t *n);
-/* One transfer. BANTER_ENOENT. */
+/* At most limit transfers, newest first, older than transfer `before`
+ * (NULL: from the newest). BANTER_EDB, BANTER_ENOMEM. */
+BANTER_WUR int xfer_list_page(xfer_mgr *m, const uint8_t *before, size_t limit, xfer_info **out,
+                              size_t *n);
+/* One transfer (in memory or stored). BANTER_ENOENT. */
 BANTER_WUR int xfer_get(xfer_mgr *m, const uint8_t id[static MSG_ID_LEN], xfer_info *out);
 /* Resolve what a user typed (an id or a unique prefix of one):
  * BANTER_ENOENT, BANTER_EAMBIGUOUS. */

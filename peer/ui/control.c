@@ -697,11 +697,26 @@ static void cmd_send_file(client *cl, const cJSON *req)
     }
 }
 
-static void cmd_transfers(client *cl)
+/* A page of transfers, newest first: "limit" (1..1000, default 50),
+ * "before" (a transfer's full id: older ones only). */
+static void cmd_transfers(client *cl, const cJSON *req)
 {
     xfer_info *t = NULL;
     size_t k = 0;
-    int r = xfer_list(node_xfer(cl->ctl->n), &t, &k);
+    uint8_t before[MSG_ID_LEN];
+    const cJSON *lim = cJSON_GetObjectItemCaseSensitive(req, "limit");
+    const char *bef = str_arg(req, "before");
+    double limit = cJSON_IsNumber(lim) ? lim->valuedouble : XFER_LIST_PAGE;
+    if (!(limit >= 1 && limit <= 1000) || (lim && !cJSON_IsNumber(lim))) {
+        send_error(cl, BANTER_EINVAL, "\"limit\" must be 1..1000");
+        return;
+    }
+    if (cJSON_GetObjectItemCaseSensitive(req, "before") &&
+        (!bef || msg_id_from_hex(before, bef) != 0)) {
+        send_error(cl, BANTER_EINVAL, "\"before\" must be a transfer's id (32 hex digits)");
+        return;
+    }
+    int r = xfer_list_page(node_xfer(cl->ctl->n), bef ? before : NULL, (size_t)limit, &t, &k);
     if (r) {
         send_error(cl, r, NULL);
         return;
@@ -894,7 +909,7 @@ static void handle_line(client *cl, const char *line, size_t len)
     } else if (strcmp(cmd, "send_file") == 0) {
         cmd_send_file(cl, req);
     } else if (strcmp(cmd, "transfers") == 0) {
-        cmd_transfers(cl);
+        cmd_transfers(cl, req);
     } else if (strcmp(cmd, "accept") == 0) {
         cmd_xfer_op(cl, req, OP_ACCEPT);
     } else if (strcmp(cmd, "decline") == 0) {
