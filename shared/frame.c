@@ -18,6 +18,12 @@ void frame_dec_set_max(frame_dec *d, size_t max)
 
 void frame_dec_free(frame_dec *d) { buf_free(&d->body); }
 
+void frame_dec_trim(frame_dec *d)
+{
+    if (d->hdr_have == 0)
+        buf_free(&d->body);
+}
+
 int frame_dec_push(frame_dec *d, const uint8_t *in, size_t len, size_t *used, const uint8_t **frame,
                    size_t *flen)
 {

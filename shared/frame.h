@@ -31,6 +31,10 @@ void frame_dec_init(frame_dec *d, size_t max);
  * header read. */
 void frame_dec_set_max(frame_dec *d, size_t max);
 void frame_dec_free(frame_dec *d);
+/* Between frames (no partial frame pending), release the buffer the last
+ * frame used; the frame last handed out must no longer be used. A partial
+ * frame keeps its bytes. */
+void frame_dec_trim(frame_dec *d);
 
 /*
  * Feed bytes. Returns 1 when a whole frame is ready: *frame and *flen

@@ -307,6 +307,13 @@ void session_trim(session *s)
     if (buf_len(&s->out) == 0)
         buf_free(&s->out);
     buf_free(&s->rx_pt);
+    frame_dec_trim(&s->dec);
+}
+
+void session_set_rx_max(session *s, size_t max)
+{
+    if (s->established)
+        frame_dec_set_max(&s->dec, max < BANTER_NOISE_TAGLEN + 1 ? BANTER_NOISE_TAGLEN + 1 : max);
 }
 
 bool session_established(const session *s) { return s->established; }

@@ -91,10 +91,17 @@ void session_out_consume(session *s, size_t n);
 
 /* Release what the session's buffers hold allocated but unused: the
  * output queue when it is empty, and the last received plaintext (the
- * data of the last event, which the caller must no longer use). For a
+ * data of the last event, which the caller must no longer use), and the
+ * frame decoder's buffer between frames. For a
  * server holding many mostly idle sessions: an idle session is then its
  * struct alone; the buffers are allocated again when next needed. */
 void session_trim(session *s);
+
+/* After the handshake: the largest transport frame accepted from now on
+ * (from the next frame header; 17..65535, larger is taken as 65535). A
+ * caller that expects only small messages for a while (before a
+ * greeting) keeps what a stranger can make it buffer small. */
+void session_set_rx_max(session *s, size_t max);
 
 bool session_established(const session *s);
 /* The peer's Ed25519 key once established, else NULL. */

@@ -262,6 +262,18 @@ int64_t conn_created(const conn *c) { return c->created; }
 void conn_set_data(conn *c, void *data) { c->data = data; }
 void *conn_get_data(const conn *c) { return c->data; }
 
+void conn_trim(conn *c)
+{
+    if (c->open)
+        session_trim(c->s);
+}
+
+void conn_set_rx_max(conn *c, size_t max)
+{
+    if (c->open)
+        session_set_rx_max(c->s, max);
+}
+
 size_t conn_queued(const conn *c)
 {
     size_t len;

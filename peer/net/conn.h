@@ -86,6 +86,11 @@ const char *conn_remote(const conn *c);
 const char *conn_kind(const conn *c);
 /* Bytes queued and not yet written. */
 size_t conn_queued(const conn *c);
+/* Release the session's idle buffers (session_trim); for an owner that
+ * holds many quiet connections. Not from inside a message callback. */
+void conn_trim(conn *c);
+/* The largest frame accepted from the peer from now on (session_set_rx_max). */
+void conn_set_rx_max(conn *c, size_t max);
 /* Monotonic milliseconds of the last complete frame received (or of
  * creation): bytes that do not complete a frame do not count, so a peer
  * cannot keep a connection alive a byte at a time. */

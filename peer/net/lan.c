@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "net/tcp.h"
@@ -66,6 +67,7 @@ struct lan {
     unsigned max_conns, max_per_addr, hello_ms, frame_ms;
     uint32_t chat_rate, chat_burst, offer_rate, offer_burst;
     unsigned ticks;
+    rlim_t fd_limit; /* RLIMIT_NOFILE when lan_new ran */
     lan_callbacks cb;
     void *ud;
     tcp_listener *listener;
@@ -269,6 +271,7 @@ static void on_established(void *ud, conn *c)
         conn_close(c, BANTER_EPROTO, true, "connected to self");
         return;
     }
+    conn_set_rx_max(c, LAN_PREHELLO_FRAME); /* until its HELLO */
     present_cert(l, c);
     msg h = {.type = MSG_HELLO};
     h.u.hello.version = SESSION_VERSION;
@@ -354,6 +357,7 @@ static void on_hello(lan *l, conn *c, cstate *cs, const struct msg_hello *h)
         conn_close(c, r, true, r == BANTER_EDB ? "storage error" : "refused");
         return;
     }
+    conn_set_rx_max(c, BANTER_NOISE_MAX_MSG);
     ldev *d = dev_by_key(l, key, true);
     g_strlcpy(d->name, h->name, sizeof d->name);
     if (d->c && conn_is_open(d->c)) {
@@ -529,8 +533,10 @@ static void on_accept(void *ud, int fd, const char *addr)
     lan *l = ud;
     char host[64];
     host_of(addr, host, sizeof host);
-    if (l->stopping || g_list_length(l->conns) >= l->max_conns ||
-        from_host(l, host) >= l->max_per_addr) {
+    /* Descriptors are handed out lowest first: this one's number says how
+     * many are in use. */
+    if (l->stopping || (rlim_t)fd + LAN_FD_RESERVE >= l->fd_limit ||
+        g_list_length(l->conns) >= l->max_conns || from_host(l, host) >= l->max_per_addr) {
         close(fd); /* over a limit: refused at once, nothing allocated */
         return;
     }
@@ -589,6 +595,8 @@ static gboolean on_tick(gpointer v)
             conn_close(c, BANTER_ETIMEDOUT, false, NULL);
             continue;
         }
+        if (!partial && t - conn_last_rx(c) >= LAN_TRIM_MS)
+            conn_trim(c);
         /* Ping only a quiet connection, once a keepalive period: its PONG
          * (or the peer's own ping) keeps both sides' timers fresh. */
         if (t - conn_last_rx(c) < LAN_KEEPALIVE_MS - 500 ||
@@ -730,6 +738,8 @@ int lan_new(lan **out, GMainContext *ctx, const identity *id, const lan_config *
     g_strlcpy(l->server_fpd, cfg->server_fpd ? cfg->server_fpd : "", sizeof l->server_fpd);
     l->max_conns = cfg->max_conns ? cfg->max_conns : LAN_DEFAULT_MAX_CONN;
     l->max_per_addr = cfg->max_per_addr ? cfg->max_per_addr : LAN_DEFAULT_PER_ADDR;
+    struct rlimit rl;
+    l->fd_limit = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? rl.rlim_cur : 1024;
     l->hello_ms = cfg->hello_ms ? cfg->hello_ms : LAN_HELLO_MS;
     l->frame_ms = cfg->frame_ms ? cfg->frame_ms : LAN_FRAME_MS;
     l->chat_rate = cfg->chat_rate;

@@ -24,7 +24,12 @@
  * frame that has started must complete within frame_ms; LAN_TIMEOUT_MS
  * without a complete frame ends a connection (a PING goes out after
  * LAN_KEEPALIVE_MS of silence). Bytes that do not complete frames keep
- * nothing alive.
+ * nothing alive. Until HELLO a frame may be at most LAN_PREHELLO_FRAME
+ * bytes, so a stranger can make the node hold little; a connection quiet
+ * for LAN_TRIM_MS gives its buffers back. An accepted connection is
+ * closed at once when it would leave fewer than LAN_FD_RESERVE
+ * descriptors under the process's limit (RLIMIT_NOFILE), so that the
+ * control socket, the web page and the database always have some.
  *
  * Rates: each device (by key, across its connections and reconnections)
  * has a token bucket for CHAT and one for FILE_OFFER. A CHAT over its
@@ -57,6 +62,9 @@
 #define LAN_MAX_STATIC       32
 #define LAN_DEFAULT_MAX_CONN 256
 #define LAN_DEFAULT_PER_ADDR 8
+#define LAN_PREHELLO_FRAME   4096 /* largest frame before the peer's HELLO */
+#define LAN_TRIM_MS          1000 /* a connection quiet this long keeps no buffers */
+#define LAN_FD_RESERVE       64   /* descriptors left for the rest of the node */
 
 typedef struct lan lan;
 

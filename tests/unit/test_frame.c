@@ -281,6 +281,22 @@ static void test_set_max(void **state)
     frame_dec_init(&d, 1000000);
     assert_int_equal(push_all(&d, in, sizeof in, &nf), 1);
     frame_dec_free(&d);
+
+    /* Trim between frames gives the buffer back and decoding goes on; a
+     * partial frame keeps its bytes. */
+    frame_dec_init(&d, 300);
+    assert_int_equal(frame_header(in, 200), 0);
+    assert_int_equal(frame_dec_push(&d, in, 100, &used, &f, &flen), 0);
+    frame_dec_trim(&d);
+    assert_int_equal(frame_dec_push(&d, in + 100, 102, &used, &f, &flen), 1);
+    assert_int_equal(flen, 200);
+    frame_dec_trim(&d);
+    assert_int_equal(frame_dec_finish(&d), 0);
+    assert_int_equal(frame_header(in, 20), 0);
+    assert_int_equal(frame_dec_push(&d, in, 1, &used, &f, &flen), 0);
+    assert_int_equal(frame_dec_push(&d, in + 1, 21, &used, &f, &flen), 1);
+    assert_int_equal(flen, 20);
+    frame_dec_free(&d);
 }
 
 static void test_finish(void **state)

@@ -555,6 +555,23 @@ static void test_frame_caps(void **state)
     assert_int_equal(feed_all(&r, ffff, 2), 0);
     assert_int_equal(session_finish(r.s), BANTER_ETRUNCATED);
 
+    /* A caller may lower it after the handshake (a node before HELLO). */
+    peer_start(&i, NOISE_INITIATOR, NULL, 0);
+    peer_start(&r, NOISE_RESPONDER, NULL, 0);
+    assert_int_equal(handshake(&i, &r, 0), 0);
+    session_set_rx_max(r.s, 4096);
+    const uint8_t big[2] = {0x10, 0x01}; /* 4097 */
+    assert_int_equal(feed_all(&r, big, 2), BANTER_ETOOBIG);
+    expect_dead(&r);
+    peer_start(&i, NOISE_INITIATOR, NULL, 0);
+    peer_start(&r, NOISE_RESPONDER, NULL, 0);
+    assert_int_equal(handshake(&i, &r, 0), 0);
+    session_set_rx_max(r.s, 4096);
+    session_set_rx_max(r.s, 65535); /* raised again after HELLO */
+    assert_int_equal(feed_all(&r, ffff, 2), 0);
+    session_trim(r.s); /* a partial frame keeps its header */
+    assert_int_equal(session_finish(r.s), BANTER_ETRUNCATED);
+
     /* Transport frames too short to hold a tag and a type byte. */
     const uint8_t sizes[] = {0, 1, 15, 16};
     for (size_t k = 0; k < sizeof sizes; k++) {
