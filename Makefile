@@ -285,6 +285,12 @@ $(ASAN)/tests/peer_probe: tests/integration/peer_probe.c $(LIB_ASAN)
 	@$(if $(Q),echo "  PROBE   $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $< -o $@ $(LIB_ASAN) $(PKG_LIBS)
 
+# Many LAN connections at once (tests/integration/test_node_limits.sh).
+$(ASAN)/tests/peer_swarm: tests/integration/peer_swarm.c $(LIB_ASAN)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  PROBE   $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $< -o $@ $(LIB_ASAN) $(PKG_LIBS)
+
 # The scripted client of tests/integration/test_rendezvous_basic.sh.
 $(ASAN)/tests/rdv_probe: tests/integration/rdv_probe.c $(LIB_ASAN)
 	@mkdir -p $(@D)
@@ -293,12 +299,13 @@ $(ASAN)/tests/rdv_probe: tests/integration/rdv_probe.c $(LIB_ASAN)
 
 TEST_TOOLS := $(NETLAB_TOOLS) \
               $(if $(PEER_SRC),$(ASAN)/tests/mdns_probe $(ASAN)/tests/evil_peer \
-                $(ASAN)/tests/peer_probe) \
+                $(ASAN)/tests/peer_probe $(ASAN)/tests/peer_swarm) \
               $(if $(RENDEZVOUS_SRC),$(ASAN)/tests/rdv_probe $(REL)/bench_rtt)
 
 test-run: $(UNIT_BINS) $(REPLAY_BINS) $(ASAN_PROGRAMS) $(TEST_TOOLS) all
 	$(Q)BANTER_BIN=$(CURDIR)/$(ASAN)/banter MDNS_PROBE=$(CURDIR)/$(ASAN)/tests/mdns_probe \
 	    EVIL_PEER=$(CURDIR)/$(ASAN)/tests/evil_peer PEER_PROBE=$(CURDIR)/$(ASAN)/tests/peer_probe \
+	    PEER_SWARM=$(CURDIR)/$(ASAN)/tests/peer_swarm \
 	    RDV_BIN=$(CURDIR)/$(ASAN)/banter-rendezvous RDV_PROBE=$(CURDIR)/$(ASAN)/tests/rdv_probe \
 	    BENCH_RTT=$(CURDIR)/$(REL)/bench_rtt \
 	    tests/run.sh $(UNIT_BINS) $(REPLAY_BINS) $(INTEG_SRC)

@@ -28,6 +28,10 @@
  *   hold N            keep connection N open but never read it again (a
  *                     half-open connection, as a crashed peer leaves)
  *   offer NAME        send a FILE_OFFER of one 1024-byte file named NAME
+ *   offers N          send N such offers ("fN.txt") as fast as the socket
+ *                     takes them; then print "offers sent N rate R busy B
+ *                     other O" after draining answers for 2 s (R, B: the
+ *                     FILE_DECLINEs whose reason starts ERATE, EBUSY)
  *   flood N           send N CHATs as fast as the socket takes them; then
  *                     print "flood sent N acked A refused R" after draining
  *                     answers for 2 s
@@ -371,6 +375,46 @@ static int step_offer(const char *name)
     return r;
 }
 
+static void count_decline(const msg *a, long *rate, long *busy, long *other)
+{
+    if (a->type != MSG_FILE_DECLINE)
+        return;
+    if (strncmp(a->u.end.reason, "ERATE", 5) == 0)
+        (*rate)++;
+    else if (strncmp(a->u.end.reason, "EBUSY", 5) == 0)
+        (*busy)++;
+    else
+        (*other)++;
+}
+
+static int step_offers(long count)
+{
+    long rate = 0, busy = 0, other = 0;
+    pconn *c = &conns[cur_c];
+    session_event ev;
+    msg a;
+    for (long i = 0; i < count; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "f%ld.txt", i);
+        if (step_offer(name) != 0)
+            return -1;
+        while (next_event(c, &ev, mono_ms()) == 1)
+            if (take(cur_c, &ev, &a)) {
+                count_decline(&a, &rate, &busy, &other);
+                msg_clear(&a);
+            }
+    }
+    int64_t end = mono_ms() + 2000;
+    while (next_event(c, &ev, end) == 1)
+        if (take(cur_c, &ev, &a)) {
+            count_decline(&a, &rate, &busy, &other);
+            msg_clear(&a);
+        }
+    printf("offers sent %ld rate %ld busy %ld other %ld\n", count, rate, busy, other);
+    fflush(stdout);
+    return 0;
+}
+
 static long num(const char *s, long lo, long hi)
 {
     char *end;
@@ -451,6 +495,9 @@ static int run(int argc, char **argv, int i)
             i++;
         } else if (strcmp(s, "offer") == 0 && a) {
             r = step_offer(a);
+            i++;
+        } else if (strcmp(s, "offers") == 0 && a && (n = num(a, 1, 100000)) >= 0) {
+            r = step_offers(n);
             i++;
         } else if (strcmp(s, "flood") == 0 && a && (n = num(a, 1, 10000000)) >= 0) {
             r = step_flood(n);
