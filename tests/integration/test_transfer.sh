@@ -706,7 +706,7 @@ after_snap=$(snap)
     ok=0
 }
 kill -0 "${PIDS[2]}" 2>/dev/null || t_fail "$check" "bob's node died"
-[ "$ok" = 1 ] && pass "$check: ${#BAD[@]} unsafe names declined with the name in the reason, listed failed at bob, accept refused, nothing created; a harmless name stays offered"
+[ "$ok" = 1 ] && pass "$check: ${#BAD[@]} unsafe names declined with the name in the reason, not kept at bob, accept refused, nothing created; a harmless name stays offered"
 
 check=symlink-in-download-dir
 OUT=$BT_TMP/outside
