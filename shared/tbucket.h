@@ -15,10 +15,10 @@
 #include <stdint.h>
 
 typedef struct tbucket {
-    uint64_t milli;    /* private: tokens x 1000 */
-    uint64_t cap;      /* private: burst x 1000 */
-    uint32_t rate;     /* private: tokens per second */
-    int64_t last_ms;   /* private: when milli was last refilled */
+    uint64_t milli;  /* private: tokens x 1000 */
+    uint64_t cap;    /* private: burst x 1000 */
+    uint32_t rate;   /* private: tokens per second */
+    int64_t last_ms; /* private: when milli was last refilled */
 } tbucket;
 
 /* A full bucket as of now_ms. rate 0 means unlimited (take always

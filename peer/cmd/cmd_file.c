@@ -10,11 +10,11 @@
 
 #include "cli.h"
 
-#define MAX_PATHS 256 /* per send-file, as the control socket allows */
-#define XFER_PAGE 50  /* transfers asked for at a time */
-#define XFER_IDHEX 32 /* hex digits of a transfer id */
-#define BAR_WIDTH 24
-#define REDRAW_MS 100 /* the progress bar, at most ten times a second */
+#define MAX_PATHS  256 /* per send-file, as the control socket allows */
+#define XFER_PAGE  50  /* transfers asked for at a time */
+#define XFER_IDHEX 32  /* hex digits of a transfer id */
+#define BAR_WIDTH  24
+#define REDRAW_MS  100 /* the progress bar, at most ten times a second */
 
 static const char *str(const cJSON *o, const char *key)
 {
@@ -414,8 +414,7 @@ int cmd_transfers(const cli_ctx *ctx, int argc, char **argv)
             json = true;
         } else if (is(argv[i], "--all")) {
             all = true;
-        } else if (is(argv[i], "--before") && i + 1 < argc &&
-                   strlen(argv[i + 1]) == XFER_IDHEX) {
+        } else if (is(argv[i], "--before") && i + 1 < argc && strlen(argv[i + 1]) == XFER_IDHEX) {
             snprintf(before, sizeof before, "%s", argv[++i]);
         } else {
             cli_usage(stderr, cli_find("transfers"));

@@ -141,8 +141,8 @@ static int parse_u32(const kvconf *k, const char *key, const char *v, uint32_t m
         return 0;
     }
     utf8_quote(q, v, strlen(v));
-    return kvconf_fail(k, BANTER_EFORMAT, "%s: %s is not a whole number from %u to %u", key, q,
-                       min, max);
+    return kvconf_fail(k, BANTER_EFORMAT, "%s: %s is not a whole number from %u to %u", key, q, min,
+                       max);
 }
 
 /* The limits' keys: name, range, field. */

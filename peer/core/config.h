@@ -60,18 +60,18 @@ typedef struct config {
     uint32_t offer_expiry_s;
 } config;
 
-#define CONFIG_WEB_PORT_DEFAULT        7420
-#define CONFIG_PEER_MAX_CONNS          256
-#define CONFIG_PEER_MAX_PER_ADDR       8
-#define CONFIG_PEER_HELLO_TIMEOUT_S    5
-#define CONFIG_PEER_FRAME_TIMEOUT_S    10
-#define CONFIG_CHAT_RATE               20
-#define CONFIG_CHAT_BURST              100
-#define CONFIG_OFFER_RATE              2
-#define CONFIG_OFFER_BURST             50
-#define CONFIG_OFFERS_PER_PEER         64
-#define CONFIG_OFFERS_TOTAL            512
-#define CONFIG_OFFER_EXPIRY_S          604800
+#define CONFIG_WEB_PORT_DEFAULT     7420
+#define CONFIG_PEER_MAX_CONNS       256
+#define CONFIG_PEER_MAX_PER_ADDR    8
+#define CONFIG_PEER_HELLO_TIMEOUT_S 5
+#define CONFIG_PEER_FRAME_TIMEOUT_S 10
+#define CONFIG_CHAT_RATE            20
+#define CONFIG_CHAT_BURST           100
+#define CONFIG_OFFER_RATE           2
+#define CONFIG_OFFER_BURST          50
+#define CONFIG_OFFERS_PER_PEER      64
+#define CONFIG_OFFERS_TOTAL         512
+#define CONFIG_OFFER_EXPIRY_S       604800
 
 /* Defaults, then the file at path if it exists (a missing file is not an
  * error). BANTER_EFORMAT with why (cap bytes) like

@@ -279,7 +279,8 @@ BANTER_WUR int store_xfer_load_live(store *st, store_xfer **out, size_t *n);
 /* The one transfer whose id lies in [lo, hi]: BANTER_ENOENT for none,
  * BANTER_EAMBIGUOUS for several. */
 BANTER_WUR int store_xfer_resolve(store *st, const uint8_t lo[static MSG_ID_LEN],
-                                  const uint8_t hi[static MSG_ID_LEN], uint8_t id[static MSG_ID_LEN]);
+                                  const uint8_t hi[static MSG_ID_LEN],
+                                  uint8_t id[static MSG_ID_LEN]);
 /* One transfer with its files (store_xfer_clear it). BANTER_ENOENT. */
 BANTER_WUR int store_xfer_get(store *st, const uint8_t id[static MSG_ID_LEN], store_xfer *out);
 /* At most limit transfers, newest first (by creation, then id), that come

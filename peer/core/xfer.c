@@ -90,16 +90,16 @@ struct xfer_mgr {
     char download_dir[4096];
     xfer_callbacks cb;
     void *ud;
-    GList *xfers;       /* in memory, newest first: live ones and this run's */
-    GHashTable *byid;   /* id -> xf, the same transfers */
+    GList *xfers;        /* in memory, newest first: live ones and this run's */
+    GHashTable *byid;    /* id -> xf, the same transfers */
     GHashTable *offered; /* peer key -> incoming offers waiting for an answer */
     size_t offered_total;
     xfer_limits lim;
-    guint sweep;              /* expiry and eviction, while offers wait */
-    int64_t refused_said_ms;  /* when a refused offer was last logged */
-    size_t refused_unsaid;    /* refused since then */
-    GThreadPool *pool; /* hash jobs */
-    xsink *sink;       /* everything a receiver does on disk */
+    guint sweep;             /* expiry and eviction, while offers wait */
+    int64_t refused_said_ms; /* when a refused offer was last logged */
+    size_t refused_unsaid;   /* refused since then */
+    GThreadPool *pool;       /* hash jobs */
+    xsink *sink;             /* everything a receiver does on disk */
     GMainContext *ctx;
     uint8_t *chunk;     /* BANTER_CHUNK_HDR + XFER_CHUNK, for the pump */
     uint8_t *hbuf;      /* the hash worker's buffer */
@@ -560,10 +560,7 @@ static guint id_hash(gconstpointer p)
     return h;
 }
 
-static gboolean id_equal(gconstpointer a, gconstpointer b)
-{
-    return memcmp(a, b, MSG_ID_LEN) == 0;
-}
+static gboolean id_equal(gconstpointer a, gconstpointer b) { return memcmp(a, b, MSG_ID_LEN) == 0; }
 
 static guint key_hash(gconstpointer p)
 {
@@ -978,8 +975,8 @@ static int check_offer(const struct msg_offer *o, char *why, size_t cap)
 
 /* Answer an offer that is not kept (over a cap, refused, or known and
  * declined) with FILE_DECLINE and reason. */
-static void decline_id(xfer_mgr *m, const uint8_t peer[static 32], const uint8_t id[static MSG_ID_LEN],
-                       const char *reason)
+static void decline_id(xfer_mgr *m, const uint8_t peer[static 32],
+                       const uint8_t id[static MSG_ID_LEN], const char *reason)
 {
     conn *c = m->cb.conn_for(m->ud, peer);
     msg d = {.type = MSG_FILE_DECLINE};

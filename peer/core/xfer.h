@@ -38,22 +38,22 @@
 #include "core/store.h"
 
 /* Bytes of file data per CHUNK frame. */
-#define XFER_CHUNK       61440u
+#define XFER_CHUNK           61440u
 /* The sender keeps at most this much queued on a connection. */
-#define XFER_QUEUE_HIGH  (256u * 1024u)
+#define XFER_QUEUE_HIGH      (256u * 1024u)
 /* At most this much sent beyond what the receiver stored (when it answers
  * FILE_MARK); the receiver offers the same in FILE_ACCEPT. */
-#define XFER_WINDOW      (4u << 20)
+#define XFER_WINDOW          (4u << 20)
 /* A FILE_MARK after this much data. */
-#define XFER_MARK_EVERY  (256u * 1024u)
+#define XFER_MARK_EVERY      (256u * 1024u)
 /* Progress events for one transfer, at most this often. */
-#define XFER_PROGRESS_MS 250
+#define XFER_PROGRESS_MS     250
 /* Limits on incoming offers (docs/limits.md; banter.conf sets them). */
 #define XFER_OFFERS_PER_PEER 64     /* waiting for an answer, from one device */
 #define XFER_OFFERS_TOTAL    512    /* ...from all devices */
 #define XFER_OFFER_EXPIRY_S  604800 /* unanswered this long: declined "expired" */
 /* Rows `transfers` shows by default (newest first). */
-#define XFER_LIST_PAGE 50
+#define XFER_LIST_PAGE       50
 
 typedef enum xfer_state {
     XFER_OFFERED = 0,   /* waiting for the receiver's answer */

@@ -18,7 +18,7 @@
 #define MAX_REFUSED    16
 #define PROBE_MS       2000
 #define LAN_HIGH_WATER (256u * 1024u) /* the route says "full" above this much queued */
-#define SWEEP_TICKS    30              /* forget idle devices every 30 ticks (s) */
+#define SWEEP_TICKS    30             /* forget idle devices every 30 ticks (s) */
 
 typedef struct ldev { /* a device we know of on the LAN (by its fingerprint digits) */
     char fpd[IDENTITY_FP_DIGITS + 1];

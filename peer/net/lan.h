@@ -71,11 +71,11 @@ typedef struct lan lan;
 typedef struct lan_config {
     uint16_t port; /* 0: any free port */
     char name[BANTER_MAX_NAME + 1];
-    const char *server_fpd; /* the pinned rendezvous server's digits, "" for none */
-    unsigned max_conns;     /* connections at once, in all (0: LAN_DEFAULT_MAX_CONN) */
-    unsigned max_per_addr;  /* from one address (0: LAN_DEFAULT_PER_ADDR) */
-    unsigned hello_ms;      /* 0: LAN_HELLO_MS */
-    unsigned frame_ms;      /* 0: LAN_FRAME_MS */
+    const char *server_fpd;           /* the pinned rendezvous server's digits, "" for none */
+    unsigned max_conns;               /* connections at once, in all (0: LAN_DEFAULT_MAX_CONN) */
+    unsigned max_per_addr;            /* from one address (0: LAN_DEFAULT_PER_ADDR) */
+    unsigned hello_ms;                /* 0: LAN_HELLO_MS */
+    unsigned frame_ms;                /* 0: LAN_FRAME_MS */
     uint32_t chat_rate, chat_burst;   /* per second, at once (rate 0: no limit) */
     uint32_t offer_rate, offer_burst; /* likewise for FILE_OFFER */
 } lan_config;

@@ -1154,9 +1154,9 @@ void control_free(control *ctl)
 
 static cJSON *event_json(control *ctl, const node_event *ev)
 {
-    static const char *names[] = {"message",    "delivered", "online",   "offline",
+    static const char *names[] = {"message",     "delivered", "online",     "offline",
                                   "key_changed", "discovery", "rendezvous", "contacts",
-                                  "presence",    "renamed",   "transfer", "deferred"};
+                                  "presence",    "renamed",   "transfer",   "deferred"};
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "event", names[ev->type]);
     cJSON_AddNumberToObject(o, "at", (double)(g_get_real_time() / 1000));

@@ -215,6 +215,15 @@ refused:
     return -1;
 }
 
+/* A whole number in lo..hi, or -1. */
+static long num(const char *s, long lo, long hi)
+{
+    char *end;
+    errno = 0;
+    long v = s ? strtol(s, &end, 10) : -1;
+    return !s || errno || *end || v < lo || v > hi ? -1 : v;
+}
+
 static int usage(void)
 {
     fprintf(stderr, "usage: peer_swarm HOST PORT COUNT SECONDS [--from A.B.C.D --addrs K] "
@@ -229,10 +238,11 @@ static int parse(int argc, char **argv)
     dst.sin_family = AF_INET;
     if (inet_pton(AF_INET, argv[1], &dst.sin_addr) != 1)
         return -1;
-    dst.sin_port = htons((uint16_t)atoi(argv[2]));
-    count = atoi(argv[3]);
-    if (count < 1 || count > MAXN)
+    long port = num(argv[2], 1, 65535), secs = num(argv[4], 1, 3600);
+    count = (int)num(argv[3], 1, MAXN);
+    if (port < 0 || secs < 0 || count < 1)
         return -1;
+    dst.sin_port = htons((uint16_t)port);
     for (int i = 5; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--sit") == 0) {
@@ -243,12 +253,11 @@ static int parse(int argc, char **argv)
             hello = true;
         } else if (strcmp(a, "--from") == 0 && v && inet_pton(AF_INET, v, &from) == 1) {
             i++;
-        } else if (strcmp(a, "--addrs") == 0 && v && (naddrs = atoi(v)) > 0) {
+        } else if (strcmp(a, "--addrs") == 0 && v && (naddrs = (int)num(v, 1, 65536)) > 0) {
             i++;
-        } else if (strcmp(a, "--partial") == 0 && v && (partial = atol(v)) >= 0 &&
-                   partial <= 65535) {
+        } else if (strcmp(a, "--partial") == 0 && v && (partial = num(v, 0, 65535)) >= 0) {
             i++;
-        } else if (strcmp(a, "--drip") == 0 && v && (drip_ms = atol(v)) > 0) {
+        } else if (strcmp(a, "--drip") == 0 && v && (drip_ms = num(v, 1, 3600000)) > 0) {
             i++;
         } else {
             return -1;
@@ -261,7 +270,7 @@ int main(int argc, char **argv)
 {
     if (parse(argc, argv) != 0)
         return usage();
-    int64_t start = mono_ms(), end = start + (int64_t)atoi(argv[4]) * 1000, next_say = start;
+    int64_t start = mono_ms(), end = start + num(argv[4], 1, 3600) * 1000, next_say = start;
     for (int i = 0; i < count; i++) {
         cs[i].fd = -1;
         if (open_one(i) != 0)
