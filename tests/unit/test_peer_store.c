@@ -1506,6 +1506,98 @@ static void test_transfers(void **state)
     store_xfer_clear(NULL);
 }
 
+/* Schema 5: only live transfers are loaded; one by id; pages newest
+ * first before an id; an id prefix resolves by range; migrating from 4
+ * drops offers that were refused for their names (failed, never
+ * accepted) and keeps everything else. */
+static void test_transfer_pages(void **state)
+{
+    struct fixture *f = *state;
+    store_xfile file = {.name = "a.txt", .local = "", .size = 1};
+    /* 12 transfers, created 1000..12000; states cycle through 0..6. */
+    for (int i = 0; i < 12; i++) {
+        store_xfer x = {.dir = 1,
+                        .state = i % 7,
+                        .created_ms = 1000 * (i + 1),
+                        .updated_ms = 1,
+                        .dest = i % 7 == 4 && i < 7 ? "" : "/d",
+                        .error = "",
+                        .nfiles = 1,
+                        .files = &file};
+        memset(x.id, 0x10 + i, sizeof x.id);
+        fill_key(x.peer, 3);
+        assert_int_equal(store_xfer_put(f->st, &x), 0);
+    }
+    store_xfer *xs = NULL;
+    size_t n = 0;
+    assert_int_equal(store_xfer_load_live(f->st, &xs, &n), 0);
+    size_t live = 0;
+    for (int i = 0; i < 12; i++)
+        live += i % 7 <= 2 || i % 7 == 4;
+    assert_int_equal(n, live);
+    for (size_t k = 0; k < n; k++)
+        assert_true(xs[k].state <= 2 || xs[k].state == 4);
+    assert_true(xs[0].created_ms > xs[n - 1].created_ms);
+    store_xfers_free(xs, n);
+
+    assert_int_equal(store_xfer_page(f->st, NULL, 5, &xs, &n), 0);
+    assert_int_equal(n, 5);
+    assert_int_equal(xs[0].created_ms, 12000);
+    assert_int_equal(xs[4].created_ms, 8000);
+    assert_int_equal(xs[0].nfiles, 1);
+    uint8_t last[MSG_ID_LEN];
+    memcpy(last, xs[4].id, MSG_ID_LEN);
+    store_xfers_free(xs, n);
+    assert_int_equal(store_xfer_page(f->st, last, 100, &xs, &n), 0);
+    assert_int_equal(n, 7);
+    assert_int_equal(xs[0].created_ms, 7000);
+    store_xfers_free(xs, n);
+    uint8_t none[MSG_ID_LEN] = {0};
+    assert_int_equal(store_xfer_page(f->st, none, 100, &xs, &n), 0);
+    assert_int_equal(n, 0);
+    store_xfers_free(xs, n);
+
+    store_xfer one;
+    memset(last, 0x13, sizeof last);
+    assert_int_equal(store_xfer_get(f->st, last, &one), 0);
+    assert_int_equal(one.created_ms, 4000);
+    assert_string_equal(one.files[0].name, "a.txt");
+    store_xfer_clear(&one);
+    assert_int_equal(store_xfer_get(f->st, none, &one), BANTER_ENOENT);
+
+    uint8_t lo[MSG_ID_LEN], hi[MSG_ID_LEN], id[MSG_ID_LEN];
+    memset(lo, 0, sizeof lo);
+    memset(hi, 0xff, sizeof hi);
+    lo[0] = hi[0] = 0x13;
+    assert_int_equal(store_xfer_resolve(f->st, lo, hi, id), 0);
+    assert_memory_equal(id, last, MSG_ID_LEN);
+    lo[0] = 0x10;
+    hi[0] = 0x11;
+    assert_int_equal(store_xfer_resolve(f->st, lo, hi, id), BANTER_EAMBIGUOUS);
+    lo[0] = hi[0] = 0x70;
+    assert_int_equal(store_xfer_resolve(f->st, lo, hi, id), BANTER_ENOENT);
+
+    /* Back to schema 4 by hand: the migration to 5 runs again and drops
+     * the one refused offer (i = 4: failed, incoming, never accepted). */
+    sqlite3 *db = peek_open(f->path);
+    assert_int_equal(sqlite3_exec(db,
+                                  "DROP INDEX transfers_live; DROP INDEX transfers_created;"
+                                  "PRAGMA user_version = 4;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    reopen(f);
+    assert_int_equal(store_xfer_load_all(f->st, &xs, &n), 0);
+    assert_int_equal(n, 11);
+    for (size_t k = 0; k < n; k++)
+        assert_false(xs[k].state == 4 && xs[k].dest[0] == '\0');
+    store_xfers_free(xs, n);
+    db = peek_open(f->path);
+    assert_int_equal(peek_int(db, "PRAGMA user_version"), 5);
+    assert_int_equal(peek_int(db, "SELECT count(*) FROM transfer_files"), 11);
+    sqlite3_close(db);
+}
+
 /* A database of schema 2 (before relayed messages and contacts) keeps its
  * messages through the migrations to 4: a message whose peer row is gone
  * is under a contact of its own. */
@@ -1588,6 +1680,7 @@ int main(void)
         T(test_open_not_a_database),
         T(test_open_newer_schema),
         T(test_transfers),
+        T(test_transfer_pages),
         T(test_migrate_v2),
     };
 #undef T
