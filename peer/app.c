@@ -326,9 +326,7 @@ static int app_start(app *a)
                      .hello_ms = cf->peer_hello_timeout_s * 1000u,
                      .frame_ms = cf->peer_frame_timeout_s * 1000u,
                      .chat_rate = cf->chat_rate,
-                     .chat_burst = cf->chat_burst,
-                     .offer_rate = cf->offer_rate,
-                     .offer_burst = cf->offer_burst};
+                     .chat_burst = cf->chat_burst};
     g_strlcpy(lc.name, cfg->name, sizeof lc.name);
     lan_callbacks lcb = {lan_hello,   lan_cert,    lan_up,  lan_down,
                          lan_message, lan_drained, lan_log, lan_own_cert};

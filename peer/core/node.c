@@ -184,7 +184,8 @@ int node_new(node **out, const node_init *init, char *why, size_t cap)
             snprintf(why, cap, "cannot load file transfers: %s", store_errmsg(n->st));
         else
             xfer_set_limits(n->xm, &(xfer_limits){n->conf.offers_per_peer, n->conf.offers_total,
-                                                  n->conf.offer_expiry_s});
+                                                  n->conf.offer_expiry_s, n->conf.offer_rate,
+                                                  n->conf.offer_burst});
     }
     if (r) {
         node_free(n);

@@ -16,6 +16,7 @@
 #include "buf.h"
 #include "core/xfer_sink.h"
 #include "fpath.h"
+#include "tbucket.h"
 
 #define LEGACY_SUFFIX  ".sum" /* the per-chunk checksums of older versions */
 #define STATE_TAG      ".hstate"
@@ -98,6 +99,7 @@ struct xfer_mgr {
     guint sweep;             /* expiry and eviction, while offers wait */
     int64_t refused_said_ms; /* when a refused offer was last logged */
     size_t refused_unsaid;   /* refused since then */
+    GHashTable *rates;       /* peer key -> tbucket of new offers */
     GThreadPool *pool;       /* hash jobs */
     xsink *sink;             /* everything a receiver does on disk */
     GMainContext *ctx;
@@ -1004,6 +1006,22 @@ static void say_refused(xfer_mgr *m, const char *why)
     m->refused_unsaid = 0;
 }
 
+static int64_t mono_ms(void) { return g_get_monotonic_time() / 1000; }
+
+/* One new offer from peer: within its rate (a token taken), or not. */
+static bool within_rate(xfer_mgr *m, const uint8_t peer[static 32])
+{
+    if (m->lim.rate == 0)
+        return true;
+    tbucket *b = g_hash_table_lookup(m->rates, peer);
+    if (!b) {
+        b = g_new(tbucket, 1);
+        tbucket_init(b, m->lim.rate, m->lim.burst, mono_ms());
+        g_hash_table_insert(m->rates, g_memdup2(peer, 32), b);
+    }
+    return tbucket_take(b, mono_ms());
+}
+
 /* A stored transfer back in memory (one evicted earlier), or NULL. */
 static xf *revive(xfer_mgr *m, const uint8_t id[static MSG_ID_LEN])
 {
@@ -1042,6 +1060,12 @@ static void on_offer(xfer_mgr *m, const uint8_t peer[static 32], const struct ms
         return;
     }
     char why[BANTER_MAX_REASON] = "";
+    if (!within_rate(m, peer)) {
+        snprintf(why, sizeof why, "ERATE: too many file offers at once; offer again later");
+        decline_id(m, peer, o->id, why);
+        say_refused(m, why);
+        return;
+    }
     guint mine = GPOINTER_TO_UINT(g_hash_table_lookup(m->offered, peer));
     if (mine >= m->lim.per_peer || m->offered_total >= m->lim.total) {
         /* Over a cap: answered, not kept (docs/limits.md). */
@@ -1706,7 +1730,14 @@ static gboolean on_sweep(gpointer p)
         }
         l = next;
     }
-    if (m->offered_total)
+    /* Buckets full again are forgotten: made-up keys leave nothing. */
+    GHashTableIter it;
+    gpointer v;
+    g_hash_table_iter_init(&it, m->rates);
+    while (g_hash_table_iter_next(&it, NULL, &v))
+        if (tbucket_full(v, mono_ms()))
+            g_hash_table_iter_remove(&it);
+    if (m->offered_total || g_hash_table_size(m->rates))
         return G_SOURCE_CONTINUE;
     m->sweep = 0;
     return G_SOURCE_REMOVE;
@@ -1716,7 +1747,7 @@ static gboolean on_sweep(gpointer p)
  * looks per expiry time, at most one a minute. */
 static void arm_sweep(xfer_mgr *m)
 {
-    if (m->sweep || !m->offered_total)
+    if (m->sweep || (!m->offered_total && !g_hash_table_size(m->rates)))
         return;
     guint period = m->lim.expiry_s >= 240 ? 60000u : MAX(m->lim.expiry_s * 250u, 250u);
     m->sweep = g_timeout_add(period, on_sweep, m);
@@ -1727,6 +1758,9 @@ void xfer_set_limits(xfer_mgr *m, const xfer_limits *lim)
     m->lim.per_peer = lim->per_peer ? lim->per_peer : XFER_OFFERS_PER_PEER;
     m->lim.total = lim->total ? lim->total : XFER_OFFERS_TOTAL;
     m->lim.expiry_s = lim->expiry_s ? lim->expiry_s : XFER_OFFER_EXPIRY_S;
+    m->lim.rate = lim->rate;
+    m->lim.burst = lim->burst;
+    g_hash_table_remove_all(m->rates);
     if (m->sweep) { /* the period follows the expiry */
         g_source_remove(m->sweep);
         m->sweep = 0;
@@ -1750,7 +1784,9 @@ int xfer_mgr_new(xfer_mgr **out, store *st, const char *download_dir, const xfer
     g_strlcpy(m->download_dir, download_dir, sizeof m->download_dir);
     m->cb = *cb;
     m->ud = ud;
-    m->lim = (xfer_limits){XFER_OFFERS_PER_PEER, XFER_OFFERS_TOTAL, XFER_OFFER_EXPIRY_S};
+    m->lim = (xfer_limits){XFER_OFFERS_PER_PEER, XFER_OFFERS_TOTAL, XFER_OFFER_EXPIRY_S,
+                           XFER_OFFER_RATE, XFER_OFFER_BURST};
+    m->rates = g_hash_table_new_full(key_hash, key_equal, g_free, g_free);
     m->byid = g_hash_table_new(id_hash, id_equal);
     m->offered = g_hash_table_new_full(key_hash, key_equal, g_free, NULL);
     m->ctx = g_main_context_default();
@@ -1815,6 +1851,8 @@ void xfer_mgr_free(xfer_mgr *m)
         g_hash_table_destroy(m->byid);
     if (m->offered)
         g_hash_table_destroy(m->offered);
+    if (m->rates)
+        g_hash_table_destroy(m->rates);
     if (m->hcache)
         g_hash_table_destroy(m->hcache);
     g_mutex_clear(&m->hlock);

@@ -52,6 +52,8 @@
 #define XFER_OFFERS_PER_PEER 64     /* waiting for an answer, from one device */
 #define XFER_OFFERS_TOTAL    512    /* ...from all devices */
 #define XFER_OFFER_EXPIRY_S  604800 /* unanswered this long: declined "expired" */
+#define XFER_OFFER_RATE      2      /* new offers a second from one device... */
+#define XFER_OFFER_BURST     50     /* ...and at once */
 /* Rows `transfers` shows by default (newest first). */
 #define XFER_LIST_PAGE       50
 
@@ -106,6 +108,7 @@ typedef struct xfer_limits {
     unsigned per_peer; /* 0: the default for each */
     unsigned total;
     unsigned expiry_s;
+    uint32_t rate, burst; /* new offers a second and at once, per device (rate 0: none) */
 } xfer_limits;
 
 /* Load the transfers of st (accepted ones come back paused); download_dir
@@ -147,7 +150,10 @@ BANTER_WUR int xfer_decline(xfer_mgr *m, const uint8_t id[static MSG_ID_LEN]);
 BANTER_WUR int xfer_cancel(xfer_mgr *m, const uint8_t id[static MSG_ID_LEN]);
 
 /*
- * Incoming offers are bounded (docs/limits.md): an offer beyond
+ * Incoming offers are bounded (docs/limits.md): a new offer (not one sent
+ * again after a reconnect) beyond lim->rate a second (lim->burst at once)
+ * from its device is answered FILE_DECLINE "ERATE: ..." and not kept; an
+ * offer beyond
  * lim->per_peer waiting from its device, or lim->total from all, is
  * answered FILE_DECLINE "EBUSY: ..." and not kept; an offer refused for
  * its names is answered FILE_DECLINE with why, told to listeners (one

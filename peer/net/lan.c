@@ -32,7 +32,7 @@ typedef struct ldev { /* a device we know of on the LAN (by its fingerprint digi
     conn *dialing; /* our connect in progress */
     guint retry;
     unsigned backoff;
-    tbucket chats, offers; /* rates, kept across reconnections */
+    tbucket chats; /* its rate, kept across reconnections */
     lan *l;
 } ldev;
 
@@ -65,7 +65,7 @@ struct lan {
     char name[BANTER_MAX_NAME + 1];
     char server_fpd[IDENTITY_FP_DIGITS + 1];
     unsigned max_conns, max_per_addr, hello_ms, frame_ms;
-    uint32_t chat_rate, chat_burst, offer_rate, offer_burst;
+    uint32_t chat_rate, chat_burst;
     unsigned ticks;
     rlim_t fd_limit; /* RLIMIT_NOFILE when lan_new ran */
     lan_callbacks cb;
@@ -112,7 +112,6 @@ static ldev *dev_by_fpd(lan *l, const char *fpd, bool create)
     d = g_new0(ldev, 1);
     d->l = l;
     tbucket_init(&d->chats, l->chat_rate, l->chat_burst, mono_ms());
-    tbucket_init(&d->offers, l->offer_rate, l->offer_burst, mono_ms());
     g_strlcpy(d->fpd, fpd, sizeof d->fpd);
     g_hash_table_insert(l->devs, d->fpd, d);
     return d;
@@ -388,30 +387,18 @@ static void on_hello(lan *l, conn *c, cstate *cs, const struct msg_hello *h)
         l->cb.up(l->ud, key, conn_remote(c));
 }
 
-/* Whether a CHAT or FILE_OFFER from device d is within its rate; if not,
- * the refusal is sent (docs/limits.md) and false returned. */
-static bool within_rate(lan *l, conn *c, ldev *d, const msg *m)
+/* Whether a CHAT from device d is within its rate; if not, ERROR ERATE
+ * naming it is sent (docs/limits.md) and false returned. */
+static bool within_rate(conn *c, ldev *d, const msg *m)
 {
-    (void)l;
-    int64_t t = mono_ms();
-    if (m->type == MSG_CHAT) {
-        if (tbucket_take(&d->chats, t))
-            return true;
-        msg e = {.type = MSG_ERROR};
-        g_strlcpy(e.u.error.code, "ERATE", sizeof e.u.error.code);
-        g_strlcpy(e.u.error.message, "too many messages: send it again later",
-                  sizeof e.u.error.message);
-        e.u.error.has_id = true;
-        memcpy(e.u.error.id, m->u.chat.id, MSG_ID_LEN);
-        reply(c, &e);
-        return false;
-    }
-    if (tbucket_take(&d->offers, t))
+    if (tbucket_take(&d->chats, mono_ms()))
         return true;
-    msg e = {.type = MSG_FILE_DECLINE};
-    memcpy(e.u.end.id, m->u.offer.id, MSG_ID_LEN);
-    g_strlcpy(e.u.end.reason, "ERATE: too many file offers at once; offer again later",
-              sizeof e.u.end.reason);
+    msg e = {.type = MSG_ERROR};
+    g_strlcpy(e.u.error.code, "ERATE", sizeof e.u.error.code);
+    g_strlcpy(e.u.error.message, "too many messages: send it again later",
+              sizeof e.u.error.message);
+    e.u.error.has_id = true;
+    memcpy(e.u.error.id, m->u.chat.id, MSG_ID_LEN);
     reply(c, &e);
     return false;
 }
@@ -453,12 +440,12 @@ static void on_message(void *ud, conn *c, const uint8_t *pt, size_t len)
     case MSG_PONG:
         break;
     case MSG_CHAT:
-    case MSG_FILE_OFFER:
-        if (attached && !within_rate(l, c, cs->d, &m))
+        if (attached && !within_rate(c, cs->d, &m))
             break;
         /* fall through */
     case MSG_ACK:
     case MSG_ERROR:
+    case MSG_FILE_OFFER:
     case MSG_FILE_ACCEPT:
     case MSG_FILE_DECLINE:
     case MSG_FILE_CANCEL:
@@ -559,8 +546,7 @@ static void sweep(lan *l, int64_t t)
     g_hash_table_iter_init(&it, l->devs);
     while (g_hash_table_iter_next(&it, NULL, &v)) {
         ldev *d = v;
-        if (!d->advertised && !d->c && !d->dialing && !d->retry && tbucket_full(&d->chats, t) &&
-            tbucket_full(&d->offers, t))
+        if (!d->advertised && !d->c && !d->dialing && !d->retry && tbucket_full(&d->chats, t))
             g_hash_table_iter_remove(&it);
     }
 }
@@ -744,8 +730,6 @@ int lan_new(lan **out, GMainContext *ctx, const identity *id, const lan_config *
     l->frame_ms = cfg->frame_ms ? cfg->frame_ms : LAN_FRAME_MS;
     l->chat_rate = cfg->chat_rate;
     l->chat_burst = cfg->chat_burst;
-    l->offer_rate = cfg->offer_rate;
-    l->offer_burst = cfg->offer_burst;
     l->devs = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, dev_free);
     int r = tcp_listen(&l->listener, ctx, cfg->port, on_accept, on_listen_log, l);
     if (r) {

@@ -32,12 +32,12 @@
  * control socket, the web page and the database always have some.
  *
  * Rates: each device (by key, across its connections and reconnections)
- * has a token bucket for CHAT and one for FILE_OFFER. A CHAT over its
- * rate is answered with ERROR `ERATE` naming the CHAT's id and is not
- * handed on (not stored, not acknowledged: the sender keeps it and sends
- * it again later); an offer over its rate is answered with FILE_DECLINE
- * whose reason starts "ERATE". Such refusals do not count towards the
- * refused-message limit that closes a connection.
+ * has a token bucket for CHAT. A CHAT over its rate is answered with
+ * ERROR `ERATE` naming the CHAT's id and is not handed on (not stored,
+ * not acknowledged: the sender keeps it and sends it again later). Such
+ * refusals do not count towards the refused-message limit that closes a
+ * connection. (Offers have their rate in xfer, which knows an offer sent
+ * again from a new one.)
  */
 #ifndef BANTER_PEER_LAN_H
 #define BANTER_PEER_LAN_H
@@ -71,13 +71,12 @@ typedef struct lan lan;
 typedef struct lan_config {
     uint16_t port; /* 0: any free port */
     char name[BANTER_MAX_NAME + 1];
-    const char *server_fpd;           /* the pinned rendezvous server's digits, "" for none */
-    unsigned max_conns;               /* connections at once, in all (0: LAN_DEFAULT_MAX_CONN) */
-    unsigned max_per_addr;            /* from one address (0: LAN_DEFAULT_PER_ADDR) */
-    unsigned hello_ms;                /* 0: LAN_HELLO_MS */
-    unsigned frame_ms;                /* 0: LAN_FRAME_MS */
-    uint32_t chat_rate, chat_burst;   /* per second, at once (rate 0: no limit) */
-    uint32_t offer_rate, offer_burst; /* likewise for FILE_OFFER */
+    const char *server_fpd;         /* the pinned rendezvous server's digits, "" for none */
+    unsigned max_conns;             /* connections at once, in all (0: LAN_DEFAULT_MAX_CONN) */
+    unsigned max_per_addr;          /* from one address (0: LAN_DEFAULT_PER_ADDR) */
+    unsigned hello_ms;              /* 0: LAN_HELLO_MS */
+    unsigned frame_ms;              /* 0: LAN_FRAME_MS */
+    uint32_t chat_rate, chat_burst; /* per second, at once (rate 0: no limit) */
 } lan_config;
 
 typedef struct lan_callbacks {
