@@ -626,6 +626,11 @@ static void test_rate_refused(void **state)
     uint8_t id[MSG_ID_LEN];
     send_ok(f, f->bob, "one too many", id);
     assert_int_equal(f->lan.n, 1);
+    /* Another device naming bob's message in an ERROR changes nothing. */
+    messenger_settled(f->m, "lan", f->erin_dev, id, COPY_FAILED, "EPERM");
+    messenger_settled(f->m, "lan", f->erin_dev, id, COPY_FAILED, "ERATE");
+    assert_int_equal(f->nsettled, 0);
+    assert_int_equal(f->ndeferred, 0);
     messenger_settled(f->m, "lan", f->bob_dev, id, COPY_FAILED, "ERATE");
     assert_int_equal(f->nsettled, 0);
     assert_int_equal(f->ndeferred, 1);
