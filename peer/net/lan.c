@@ -33,6 +33,7 @@ typedef struct ldev { /* a device we know of on the LAN (by its fingerprint digi
     guint retry;
     unsigned backoff;
     tbucket chats; /* its rate, kept across reconnections */
+    bool held;     /* a connection (maybe closing) points here: see sweep */
     lan *l;
 } ldev;
 
@@ -543,10 +544,23 @@ static void sweep(lan *l, int64_t t)
 {
     GHashTableIter it;
     gpointer v;
+    /* Connections still listed (open, or closed with on_closed to come)
+     * may point at a device: those stay. */
+    g_hash_table_iter_init(&it, l->devs);
+    while (g_hash_table_iter_next(&it, NULL, &v))
+        ((ldev *)v)->held = false;
+    for (GList *i = l->conns; i; i = i->next) {
+        const cstate *cs = conn_get_data(i->data);
+        if (cs && cs->d)
+            cs->d->held = true;
+        if (cs && cs->dial_for)
+            cs->dial_for->held = true;
+    }
     g_hash_table_iter_init(&it, l->devs);
     while (g_hash_table_iter_next(&it, NULL, &v)) {
         ldev *d = v;
-        if (!d->advertised && !d->c && !d->dialing && !d->retry && tbucket_full(&d->chats, t))
+        if (!d->held && !d->advertised && !d->c && !d->dialing && !d->retry &&
+            tbucket_full(&d->chats, t))
             g_hash_table_iter_remove(&it);
     }
 }
@@ -664,8 +678,6 @@ conn *lan_conn(lan *l, const uint8_t key[static 32])
 }
 
 unsigned lan_count(const lan *l) { return g_list_length(l->conns); }
-
-unsigned lan_devices(const lan *l) { return g_hash_table_size(l->devs); }
 
 static bool route_reaches(void *ud, const store_contact *c, const store_device *d)
 {

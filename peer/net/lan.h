@@ -126,9 +126,6 @@ void lan_present_cert(lan *l);
 conn *lan_conn(lan *l, const uint8_t key[static 32]);
 /* How many connections exist now (for the limits' tests and stats). */
 unsigned lan_count(const lan *l);
-/* Devices known to lan now (a device that went away with its buckets
- * full is forgotten within a minute). */
-unsigned lan_devices(const lan *l);
 
 /* The messenger's "lan" route over this lan. */
 mr_route lan_route(lan *l);
