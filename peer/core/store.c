@@ -186,11 +186,16 @@ static const char *const migrations[] = {
     "CREATE INDEX IF NOT EXISTS copies_pending ON copies (device, seq) WHERE state = 0;",
     /* 6 -> 7: bounded transfers (docs/limits.md). Offers refused for bad
      * names were kept as failed rows with every file: they go (a refused
-     * offer is a log line now). Indexes for the live transfers loaded at
-     * start and for the paged list, newest first. */
+     * offer is a log line now). Of the incoming offers still waiting, the
+     * newest 512 (the default cap) stay; older ones (a flood from before
+     * the caps) are declined, so a start does not load them all. Indexes
+     * for the live transfers loaded at start and for the paged list. */
     "DELETE FROM transfer_files WHERE id IN"
     " (SELECT id FROM transfers WHERE dir = 1 AND state = 4 AND dest = '');"
     "DELETE FROM transfers WHERE dir = 1 AND state = 4 AND dest = '';"
+    "UPDATE transfers SET state = 5, error = 'expired: too many offers waiting'"
+    " WHERE dir = 1 AND state = 0 AND id NOT IN (SELECT id FROM transfers"
+    " WHERE dir = 1 AND state = 0 ORDER BY created DESC, id DESC LIMIT 512);"
     "CREATE INDEX IF NOT EXISTS transfers_live ON transfers (state) WHERE state IN (0, 1, 2, 4);"
     "CREATE INDEX IF NOT EXISTS transfers_created ON transfers (created, id);",
 };

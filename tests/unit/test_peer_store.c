@@ -1506,8 +1506,8 @@ static void test_transfers(void **state)
     store_xfer_clear(NULL);
 }
 
-/* Schema 5: only live transfers are loaded; one by id; pages newest
- * first before an id; an id prefix resolves by range; migrating from 4
+/* Schema 6: only live transfers are loaded; one by id; pages newest
+ * first before an id; an id prefix resolves by range; migrating from 5
  * drops offers that were refused for their names (failed, never
  * accepted) and keeps everything else. */
 static void test_transfer_pages(void **state)
@@ -1577,23 +1577,39 @@ static void test_transfer_pages(void **state)
     lo[0] = hi[0] = 0x70;
     assert_int_equal(store_xfer_resolve(f->st, lo, hi, id), BANTER_ENOENT);
 
-    /* Back to schema 4 by hand: the migration to 5 runs again and drops
+    /* Back to schema 5 by hand: the migration to 6 runs again and drops
      * the one refused offer (i = 4: failed, incoming, never accepted). */
     sqlite3 *db = peek_open(f->path);
+    /* A flood from before the caps: 600 more incoming offers waiting,
+     * created 20001..20600; the newest 512 stay offered. */
     assert_int_equal(sqlite3_exec(db,
+                                  "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k"
+                                  " WHERE i < 600) INSERT INTO transfers (id, peer, dir, state,"
+                                  " created, updated, done, dest, error, secret) SELECT"
+                                  " randomblob(16), zeroblob(32), 1, 0, 20000 + i, 1, 0, '', '',"
+                                  " zeroblob(32) FROM k;"
                                   "DROP INDEX transfers_live; DROP INDEX transfers_created;"
-                                  "PRAGMA user_version = 4;",
+                                  "PRAGMA user_version = 5;",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
     sqlite3_close(db);
     reopen(f);
     assert_int_equal(store_xfer_load_all(f->st, &xs, &n), 0);
-    assert_int_equal(n, 11);
-    for (size_t k = 0; k < n; k++)
+    assert_int_equal(n, 611);
+    size_t waiting = 0, expired = 0;
+    for (size_t k = 0; k < n; k++) {
         assert_false(xs[k].state == 4 && xs[k].dest[0] == '\0');
+        waiting += xs[k].state == 0;
+        if (xs[k].state == 5 && strncmp(xs[k].error, "expired", 7) == 0) {
+            expired++;
+            assert_true(xs[k].created_ms <= 20000 + 600 - 512);
+        }
+    }
+    assert_int_equal(waiting, 512);
+    assert_int_equal(expired, 600 - 512 + 2); /* and the 2 of the 12 that waited */
     store_xfers_free(xs, n);
     db = peek_open(f->path);
-    assert_int_equal(peek_int(db, "PRAGMA user_version"), 5);
+    assert_int_equal(peek_int(db, "PRAGMA user_version"), 6);
     assert_int_equal(peek_int(db, "SELECT count(*) FROM transfer_files"), 11);
     sqlite3_close(db);
 }
