@@ -68,7 +68,7 @@ struct lan {
     unsigned max_conns, max_per_addr, hello_ms, frame_ms;
     uint32_t chat_rate, chat_burst;
     unsigned ticks;
-    rlim_t fd_limit; /* RLIMIT_NOFILE when lan_new ran */
+    rlim_t fd_limit, fd_reserve; /* RLIMIT_NOFILE when lan_new ran; what stays free */
     lan_callbacks cb;
     void *ud;
     tcp_listener *listener;
@@ -523,7 +523,7 @@ static void on_accept(void *ud, int fd, const char *addr)
     host_of(addr, host, sizeof host);
     /* Descriptors are handed out lowest first: this one's number says how
      * many are in use. */
-    if (l->stopping || (rlim_t)fd + LAN_FD_RESERVE >= l->fd_limit ||
+    if (l->stopping || (rlim_t)fd + l->fd_reserve >= l->fd_limit ||
         g_list_length(l->conns) >= l->max_conns || from_host(l, host) >= l->max_per_addr) {
         close(fd); /* over a limit: refused at once, nothing allocated */
         return;
@@ -738,6 +738,7 @@ int lan_new(lan **out, GMainContext *ctx, const identity *id, const lan_config *
     l->max_per_addr = cfg->max_per_addr ? cfg->max_per_addr : LAN_DEFAULT_PER_ADDR;
     struct rlimit rl;
     l->fd_limit = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? rl.rlim_cur : 1024;
+    l->fd_reserve = MIN((rlim_t)LAN_FD_RESERVE, l->fd_limit / 4);
     l->hello_ms = cfg->hello_ms ? cfg->hello_ms : LAN_HELLO_MS;
     l->frame_ms = cfg->frame_ms ? cfg->frame_ms : LAN_FRAME_MS;
     l->chat_rate = cfg->chat_rate;

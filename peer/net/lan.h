@@ -27,8 +27,9 @@
  * nothing alive. Until HELLO a frame may be at most LAN_PREHELLO_FRAME
  * bytes, so a stranger can make the node hold little; a connection quiet
  * for LAN_TRIM_MS gives its buffers back. An accepted connection is
- * closed at once when it would leave fewer than LAN_FD_RESERVE
- * descriptors under the process's limit (RLIMIT_NOFILE), so that the
+ * closed at once when it would leave fewer than LAN_FD_RESERVE (or a
+ * quarter of the limit, when that is less) descriptors under the
+ * process's limit (RLIMIT_NOFILE), so that the
  * control socket, the web page and the database always have some.
  *
  * Rates: each device (by key, across its connections and reconnections)
@@ -64,7 +65,7 @@
 #define LAN_DEFAULT_PER_ADDR 8
 #define LAN_PREHELLO_FRAME   4096 /* largest frame before the peer's HELLO */
 #define LAN_TRIM_MS          1000 /* a connection quiet this long keeps no buffers */
-#define LAN_FD_RESERVE       64   /* descriptors left for the rest of the node */
+#define LAN_FD_RESERVE       64 /* descriptors left for the rest of the node (at most a quarter) */
 
 typedef struct lan lan;
 
