@@ -220,6 +220,7 @@ stored=$(b "$A" history flood --limit 2000 --json 2>/dev/null | jq length)
 echo "  $line; alice stored $stored"
 [ "$refused" -ge 500 ] && [ "$acked" -ge 100 ] || t_fail "chat rate" "$line (want >= 100 acked, most refused)"
 [ "$stored" = "$acked" ] || t_fail "chat rate" "alice stored $stored, acknowledged $acked"
+report "rates after" "$pa"
 chatter_stop rates
 t_pass "rates: 1000 CHATs at once: $acked acknowledged and stored, $refused refused with ERATE; bob's chat went on"
 stop_node "$pa" alice "rates"
@@ -251,6 +252,7 @@ start_alice "offers_per_peer = 10
 offers_total = 15
 offer_expiry = 15"
 report "offers before" "$pa"
+chatter_start offers
 out=$(probe conn 0 hello offerer offers 40 2>&1) || t_fail "offer caps" "probe: $out"
 l1=$(grep '^offers sent' <<<"$out")
 out=$(probe conn 0 hello offerer2 offers 10 2>&1) || t_fail "offer caps" "probe: $out"
@@ -282,6 +284,7 @@ out=$(probe conn 0 hello offerer offers 3 2>&1)
     t_fail "offer expiry" "after expiry: $out"
 t_pass "offers: unanswered offers declined \"expired\" after 15 s; the caps are free again"
 report "offers after" "$pa"
+chatter_stop offers
 stop_node "$pa" alice "offers"
 
 # More than a page of transfers (caps raised): `transfers` shows 50.
