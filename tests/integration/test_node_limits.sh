@@ -30,7 +30,7 @@
 # Needs root (exit 77 otherwise), $BANTER_BIN, $PEER_PROBE, $PEER_SWARM
 # (the ASan builds: make build/asan/banter build/asan/tests/peer_probe
 # build/asan/tests/peer_swarm), jq.
-# shellcheck disable=SC2015,SC2317 # "a && b || t_fail" is meant; helpers run via wait_for
+# shellcheck disable=SC2015,SC2016,SC2317 # "a && b || t_fail" is meant; helpers run via wait_for; single quotes expand in the inner shell
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/integration/lib.sh
