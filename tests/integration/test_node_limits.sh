@@ -11,8 +11,9 @@
 #      connections that say HELLO, announce a 65535-byte frame, send 60,000
 #      bytes of it, then one byte a second: never more than the caps are
 #      held, all are closed within the frame deadline (3 s here), memory
-#      stays bounded; connections without HELLO go after 2 s; a 9th from
-#      one address is refused at once.
+#      stays bounded; connections without HELLO go after 2 s, and at once
+#      if they start a frame over 4 KiB; a 9th from one address is refused
+#      at once.
 #   2. descriptors: alice under `ulimit -n 256` with the caps lifted; 400
 #      plain connections that reconnect as soon as they are closed: alice
 #      stays under her limit, uses little CPU (no busy loop), `banter peers`
@@ -162,6 +163,11 @@ out=$(swarm 40 6 --from 198.18.0.100 --addrs 40 2>&1)
 [ "$(open_at "$out" 0)" -ge 30 ] 2>/dev/null || t_fail "hello deadline" "the handshakes failed: $out"
 [ "$(open_at "$out" 4)" = 0 ] || t_fail "hello deadline" "open at t=4 without HELLO: $(open_at "$out" 4)"
 t_pass "conns: 40 handshakes without HELLO: all closed by the 2 s HELLO deadline"
+
+# Before HELLO a frame may be 4 KiB: a 65535-byte one is refused at its header.
+out=$(swarm 40 3 --from 198.18.0.100 --addrs 40 --partial 60000 2>&1)
+[ "$(open_at "$out" 1)" = 0 ] || t_fail "frame before HELLO" "open at t=1: $(open_at "$out" 1): $out"
+t_pass "conns: 40 handshakes sending 60,000 bytes of a frame before HELLO: all closed at once (4 KiB until HELLO)"
 
 # One address: the 9th connection is refused at once.
 out=$(swarm 12 2 --from 198.18.0.140 --addrs 1 --sit 2>&1)
