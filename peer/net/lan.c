@@ -176,12 +176,21 @@ static conn *track(lan *l, conn *c, ldev *dial_for, lstatic *sp, const char *add
     return c;
 }
 
+static gboolean retry_dev(gpointer v);
+
 static void dial_dev(ldev *d)
 {
     lan *l = d->l;
     int err;
     if (l->stopping || d->c || d->dialing || !d->advertised)
         return;
+    if (g_list_length(l->conns) >= l->max_conns) {
+        /* At the cap (many advertised nodes, or a neighbour advertising
+         * made-up ones): later, as for a failed dial. */
+        if (!d->retry)
+            d->retry = g_timeout_add(next_backoff(&d->backoff), retry_dev, d);
+        return;
+    }
     conn *c = conn_connect(l->ctx, l->id, d->addr, d->port, &conn_cbs, l, &err);
     if (c)
         d->dialing = track(l, c, d, NULL, d->addr);
