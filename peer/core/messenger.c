@@ -491,9 +491,13 @@ void messenger_settled(messenger *m, const char *route, const uint8_t device[sta
         g_hash_table_remove(m->flights, &k);
         if (state == COPY_FAILED && transient(error)) {
             /* Not now (a full mailbox...): the copy stays pending, this
-             * route rests for this device, another may take it. */
+             * route rests for this device, another may take it. Said
+             * once per rest: a backlog refused copy by copy (ERATE) is
+             * one event, not one per message. */
+            size_t ri = route_index(m, route);
+            bool resting = ri < MESSENGER_MAX_ROUTES && deferred(m, ri, device);
             defer(m, route, device, error);
-            if (m->cb.deferred)
+            if (m->cb.deferred && !resting)
                 m->cb.deferred(m->ud, &c, &sm, error);
             store_msg_clear(&sm);
             messenger_kick(m, c.key);

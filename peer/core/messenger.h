@@ -75,7 +75,9 @@ typedef struct messenger_callbacks {
     /* An outgoing message reached its final state (m->state, m->error). */
     void (*settled)(void *ud, const store_contact *c, const store_msg *m);
     /* A copy of m was refused "not now" (error: ERATE, EQUOTA...): it stays
-     * queued and goes again later. May be NULL. */
+     * queued and goes again later. Once per rest of the route for that
+     * device (the first refusal; the copies in flight with it are refused
+     * too, unannounced). May be NULL. */
     void (*deferred)(void *ud, const store_contact *c, const store_msg *m, const char *error);
 } messenger_callbacks;
 

@@ -634,6 +634,9 @@ static void test_rate_refused(void **state)
     messenger_settled(f->m, "lan", f->bob_dev, id, COPY_FAILED, "ERATE");
     assert_int_equal(f->nsettled, 0);
     assert_int_equal(f->ndeferred, 1);
+    /* A second refusal while the route rests is not announced again. */
+    messenger_settled(f->m, "lan", f->bob_dev, id, COPY_FAILED, "ERATE");
+    assert_int_equal(f->ndeferred, 1);
     assert_string_equal(f->deferred, "ERATE");
     store_msg m = stored(f, id, f->bob);
     assert_int_equal(m.state, STORE_QUEUED);
