@@ -292,9 +292,9 @@ static void test_open_new_file(void **state)
         assert_int_equal(stat(p, &sb), 0);
         assert_int_equal(sb.st_mode & 0777, 0600);
     }
-    /* A new file has the current schema version (6) and is in WAL mode. */
+    /* A new file has the current schema version (7) and is in WAL mode. */
     sqlite3 *db = peek_open(path);
-    assert_int_equal(peek_int(db, "PRAGMA user_version"), 6);
+    assert_int_equal(peek_int(db, "PRAGMA user_version"), 7);
     sqlite3_stmt *s = NULL;
     assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(s), SQLITE_ROW);
@@ -1506,8 +1506,8 @@ static void test_transfers(void **state)
     store_xfer_clear(NULL);
 }
 
-/* Schema 6: only live transfers are loaded; one by id; pages newest
- * first before an id; an id prefix resolves by range; migrating from 5
+/* Schema 7: only live transfers are loaded; one by id; pages newest
+ * first before an id; an id prefix resolves by range; migrating from 6
  * drops offers that were refused for their names (failed, never
  * accepted) and keeps everything else. */
 static void test_transfer_pages(void **state)
@@ -1577,7 +1577,7 @@ static void test_transfer_pages(void **state)
     lo[0] = hi[0] = 0x70;
     assert_int_equal(store_xfer_resolve(f->st, lo, hi, id), BANTER_ENOENT);
 
-    /* Back to schema 5 by hand: the migration to 6 runs again and drops
+    /* Back to schema 6 by hand: the migration to 7 runs again and drops
      * the one refused offer (i = 4: failed, incoming, never accepted). */
     sqlite3 *db = peek_open(f->path);
     /* A flood from before the caps: 600 more incoming offers waiting,
@@ -1589,7 +1589,7 @@ static void test_transfer_pages(void **state)
                                   " randomblob(16), zeroblob(32), 1, 0, 20000 + i, 1, 0, '', '',"
                                   " zeroblob(32) FROM k;"
                                   "DROP INDEX transfers_live; DROP INDEX transfers_created;"
-                                  "PRAGMA user_version = 5;",
+                                  "PRAGMA user_version = 6;",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
     sqlite3_close(db);
@@ -1609,7 +1609,7 @@ static void test_transfer_pages(void **state)
     assert_int_equal(expired, 600 - 512 + 2); /* and the 2 of the 12 that waited */
     store_xfers_free(xs, n);
     db = peek_open(f->path);
-    assert_int_equal(peek_int(db, "PRAGMA user_version"), 6);
+    assert_int_equal(peek_int(db, "PRAGMA user_version"), 7);
     assert_int_equal(peek_int(db, "SELECT count(*) FROM transfer_files"), 11);
     sqlite3_close(db);
 }
