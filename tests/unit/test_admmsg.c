@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_admmsg.c - the admin protocol's codec: round trips of requests and
+ * results, the command table's argument rules, and each refusal.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "admmsg.h"
+
+static int decode_text(adm_request *r, const char *json)
+{
+    uint8_t pt[4096];
+    size_t n = strlen(json);
+    pt[0] = ADM_REQUEST;
+    memcpy(pt + 1, json, n);
+    return adm_request_decode(r, pt, n + 1);
+}
+
+static void test_request_roundtrip(void **state)
+{
+    (void)state;
+    adm_request r = {.id = 42, .cmd = ADM_USER_ADD}, d;
+    snprintf(r.name, sizeof r.name, "ann");
+    snprintf(r.password, sizeof r.password, "pass word");
+    r.admin = true;
+    r.has = ADM_BIT(ADM_A_NAME) | ADM_BIT(ADM_A_PASSWORD) | ADM_BIT(ADM_A_ADMIN);
+    buf b;
+    buf_init(&b, BANTER_MAX_PLAINTEXT);
+    assert_int_equal(adm_request_encode(&r, &b), 0);
+    assert_int_equal(buf_data(&b)[0], ADM_REQUEST);
+    assert_int_equal(adm_request_decode(&d, buf_data(&b), buf_len(&b)), 0);
+    assert_int_equal(d.id, 42);
+    assert_int_equal(d.cmd, ADM_USER_ADD);
+    assert_int_equal(d.has, r.has);
+    assert_string_equal(d.name, "ann");
+    assert_string_equal(d.password, "pass word");
+    assert_true(d.admin);
+    adm_request_clear(&d);
+    assert_int_equal(d.password[0], 0);
+    buf_free(&b);
+}
+
+static void test_request_rules(void **state)
+{
+    (void)state;
+    adm_request r;
+    assert_int_equal(decode_text(&r, "{\"id\":1,\"cmd\":\"status\",\"args\":{}}"), 0);
+    assert_int_equal(r.cmd, ADM_STATUS);
+    assert_int_equal(decode_text(&r, "{\"id\":1,\"cmd\":\"audit.tail\",\"args\":{\"count\":5}}"),
+                     0);
+    assert_int_equal(r.count, 5);
+    assert_int_equal(
+        decode_text(&r, "{\"id\":1,\"cmd\":\"user.set\",\"args\":{\"name\":\"a\",\"field\":"
+                        "\"department\",\"value\":\"\"}}"),
+        0);
+    /* unknown command, argument not allowed, argument missing */
+    assert_int_equal(decode_text(&r, "{\"id\":1,\"cmd\":\"rm.rf\",\"args\":{}}"), BANTER_ESCHEMA);
+    assert_int_equal(decode_text(&r, "{\"id\":1,\"cmd\":\"status\",\"args\":{\"name\":\"a\"}}"),
+                     BANTER_ESCHEMA);
+    assert_int_equal(decode_text(&r, "{\"id\":1,\"cmd\":\"user.disable\",\"args\":{}}"),
+                     BANTER_ESCHEMA);
+    /* values out of their rules */
+    assert_int_equal(decode_text(&r, "{\"id\":1,\"cmd\":\"user.show\",\"args\":{\"name\":\"Ann\"}}"),
+                     BANTER_ESCHEMA);
+    assert_int_equal(decode_text(&r, "{\"id\":1,\"cmd\":\"backup\",\"args\":{\"file\":\"a/b\"}}"),
+                     BANTER_ESCHEMA);
+    assert_int_equal(decode_text(&r, "{\"id\":1,\"cmd\":\"backup\",\"args\":{\"file\":\"..\"}}"),
+                     BANTER_ESCHEMA);
+    assert_int_equal(
+        decode_text(&r, "{\"id\":1,\"cmd\":\"mailbox.purge\",\"args\":{\"days\":-1}}"),
+        BANTER_ESCHEMA);
+    assert_int_equal(
+        decode_text(&r, "{\"id\":1,\"cmd\":\"device.revoke\",\"args\":{\"fp\":\"12a\"}}"),
+        BANTER_ESCHEMA);
+    assert_int_equal(decode_text(&r, "{\"id\":-1,\"cmd\":\"status\",\"args\":{}}"),
+                     BANTER_ESCHEMA);
+    assert_int_equal(decode_text(&r, "{\"id\":1,\"cmd\":\"status\",\"args\":{},\"x\":1}"),
+                     BANTER_ESCHEMA);
+    assert_int_equal(decode_text(&r, "{\"id\":1,\"cmd\":\"status\"}"), BANTER_ESCHEMA);
+    assert_int_equal(decode_text(&r, "{\"id\":1,\"cmd\":\"status\",\"args\":{}"), BANTER_EJSON);
+    uint8_t t = ADM_RESULT;
+    assert_int_equal(adm_request_decode(&r, &t, 1), BANTER_EBADTYPE);
+    assert_int_equal(adm_request_decode(&r, &t, 0), BANTER_ETRUNCATED);
+}
+
+static void test_encoder_refuses(void **state)
+{
+    (void)state;
+    buf b;
+    buf_init(&b, BANTER_MAX_PLAINTEXT);
+    adm_request r = {.cmd = ADM_USER_DISABLE};
+    assert_int_equal(adm_request_encode(&r, &b), BANTER_ESCHEMA); /* no name */
+    r.has = ADM_BIT(ADM_A_NAME) | ADM_BIT(ADM_A_DAYS);
+    snprintf(r.name, sizeof r.name, "ann");
+    assert_int_equal(adm_request_encode(&r, &b), BANTER_ESCHEMA); /* days not allowed */
+    r.has = ADM_BIT(ADM_A_NAME);
+    snprintf(r.name, sizeof r.name, "a b");
+    assert_int_equal(adm_request_encode(&r, &b), BANTER_ESCHEMA);
+    assert_int_equal(buf_len(&b), 0);
+    buf_free(&b);
+}
+
+static void test_result_roundtrip(void **state)
+{
+    (void)state;
+    char text[] = "disabled user ann\n", data[] = "{\"sessions\":2,\"list\":[1,\"x\"]}";
+    adm_result r = {.id = 7, .ok = true, .text = text, .data = data}, d;
+    buf b;
+    buf_init(&b, BANTER_MAX_PLAINTEXT);
+    assert_int_equal(adm_result_encode(&r, &b), 0);
+    assert_int_equal(adm_result_decode(&d, buf_data(&b), buf_len(&b)), 0);
+    assert_int_equal(d.id, 7);
+    assert_true(d.ok);
+    assert_string_equal(d.text, text);
+    assert_string_equal(d.data, data);
+    adm_result_clear(&d);
+    buf_free(&b);
+
+    adm_result e = {.id = 8, .ok = false};
+    buf_init(&b, BANTER_MAX_PLAINTEXT);
+    assert_int_equal(adm_result_encode(&e, &b), BANTER_ESCHEMA); /* an error needs a code */
+    snprintf(e.error, sizeof e.error, "EPERM");
+    assert_int_equal(adm_result_encode(&e, &b), 0);
+    assert_int_equal(adm_result_decode(&d, buf_data(&b), buf_len(&b)), 0);
+    assert_false(d.ok);
+    assert_string_equal(d.error, "EPERM");
+    assert_null(d.text);
+    assert_null(d.data);
+    adm_result_clear(&d);
+    buf_free(&b);
+
+    char bad[] = "[1,2]";
+    adm_result f = {.id = 1, .ok = true, .data = bad};
+    buf_init(&b, BANTER_MAX_PLAINTEXT);
+    assert_int_not_equal(adm_result_encode(&f, &b), 0); /* data must be an object */
+    buf_free(&b);
+}
+
+static void test_table(void **state)
+{
+    (void)state;
+    for (int c = 0; c < ADM_CMD_COUNT; c++) {
+        const adm_cmd_info *ci = adm_cmd_get((adm_cmd)c);
+        assert_non_null(ci->wire);
+        assert_int_equal(adm_cmd_find(ci->wire), c);
+        assert_int_equal(ci->need & ~ci->allow, 0);
+    }
+    assert_false(adm_cmd_get(ADM_STATUS)->change);
+    assert_false(adm_cmd_get(ADM_AUDIT_VERIFY)->change);
+    assert_true(adm_cmd_get(ADM_USER_DISABLE)->change);
+    assert_int_equal(adm_cmd_find("nope"), -1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_request_roundtrip), cmocka_unit_test(test_request_rules),
+        cmocka_unit_test(test_encoder_refuses),   cmocka_unit_test(test_result_roundtrip),
+        cmocka_unit_test(test_table),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
