@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "contacts.h"
+#include "db_admin.h"
 #include "mailbox.h"
 #include "online.h"
 #include "pwcheck.h"
@@ -213,6 +214,11 @@ void auth_login(conn *c, const struct rv_login *l)
     core *k = c->k;
     if (c->login) {
         conn_error(c, "EBUSY", "a login is already being checked on this connection");
+        return;
+    }
+    if (db_device_revoked(k->db, conn_device(c)) == 1) {
+        core_log(k, "login refused for %s: the device was revoked by an admin", l->user);
+        send_auth_fail(c, "EREVOKED", 0);
         return;
     }
     login *lg = calloc(1, sizeof *lg);

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "admmsg.h"
 #include "config.h"
 #include "db.h"
 
@@ -39,10 +40,22 @@ typedef struct cli_cmd {
 int cmd_serve(const cli_ctx *ctx, int argc, char **argv);       /* serve.c */
 int cmd_fingerprint(const cli_ctx *ctx, int argc, char **argv); /* serve.c */
 int cmd_user(const cli_ctx *ctx, int argc, char **argv);        /* users.c */
+int cmd_admin(const cli_ctx *ctx, int argc, char **argv);       /* admins.c */
 
 /* Open the database of ctx for a command, printing why when it cannot:
  * NULL then. Refuses a database file owned by another user (the files
  * SQLite would create beside it would then lock that user out). */
 db *cli_open_db(const cli_ctx *ctx);
+
+/*
+ * Run one administrative request on the server machine (admins.c): open
+ * the database and the server key, run rq through acct_exec (acct.h, the
+ * implementation banter-admin's requests run too; audited as "local uid
+ * N"), print the answer's text (stdout; stderr with the program's name
+ * when refused) or, with json, its data; then, when notify names an
+ * account and the request succeeded, tell a running server (ctl.h).
+ * Returns the exit code: EXIT_OK, or EXIT_ERROR when refused or failed.
+ */
+int cli_run(const cli_ctx *ctx, const adm_request *rq, bool json, const char *notify);
 
 #endif

@@ -62,6 +62,7 @@ typedef struct core {
     uint8_t *rbuf; /* every read lands here (callbacks never nest) */
     size_t rbuf_len;
     uint64_t errors; /* connections closed on an error since the last count */
+    int64_t started_ms; /* wall clock at start (status, acct.h) */
     bool stopping;
 } core;
 

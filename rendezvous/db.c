@@ -134,6 +134,29 @@ static const char *const migrations[] = {
     "CREATE TRIGGER sealed_deleted AFTER DELETE ON sealed BEGIN"
     " UPDATE mailbox SET count = count - 1, bytes = bytes - old.size WHERE user = old.to_user;"
     " END;",
+    /* 4 -> 5: remote administration (db_admin.h): the admin keys by
+     * fingerprint with their role, the append-only audit log (each entry
+     * chained to the previous one's hash and signed by the server key),
+     * and the device keys an admin revoked (refused at login). */
+    "CREATE TABLE admin_keys ("
+    " fp TEXT PRIMARY KEY NOT NULL CHECK (length(fp) = 40),"
+    " role TEXT NOT NULL CHECK (role IN ('admin', 'auditor')),"
+    " added INTEGER NOT NULL,"
+    " added_by TEXT NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE audit ("
+    " seq INTEGER PRIMARY KEY,"
+    " ts INTEGER NOT NULL,"
+    " actor TEXT NOT NULL,"
+    " cmd TEXT NOT NULL,"
+    " target TEXT NOT NULL,"
+    " result TEXT NOT NULL,"
+    " hash BLOB NOT NULL CHECK (length(hash) = 32),"
+    " sig BLOB NOT NULL CHECK (length(sig) = 64));"
+    "CREATE TABLE revoked ("
+    " key BLOB PRIMARY KEY NOT NULL CHECK (length(key) = 32),"
+    " user TEXT NOT NULL,"
+    " revoked INTEGER NOT NULL,"
+    " revoked_by TEXT NOT NULL) WITHOUT ROWID;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 

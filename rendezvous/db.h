@@ -17,6 +17,8 @@
  *   users.broadcast; contacts, presence, sealed, mailbox      (schema 3, see
  *            db_contacts.h and db_mail.h)
  *   sealed unique on (id, to_device, from_device)             (schema 4)
+ *   admin_keys, audit, revoked                                (schema 5, see
+ *            db_admin.h)
  *
  * Times are milliseconds since 1970-01-01 UTC, handed in by the caller.
  * Every call returns 0, a documented positive value, or a negative

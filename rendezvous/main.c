@@ -17,7 +17,10 @@ static const cli_cmd commands[] = {
     {"user", cmd_user,
      "user add NAME [--admin] [--password-file F]\n"
      "  user list [--json]\n"
-     "  user disable|enable NAME\n"
+     "  user show NAME [--json]\n"
+     "  user disable|enable|delete NAME\n"
+     "  user passwd NAME [--password-file F]\n"
+     "  user set NAME FIELD VALUE\n"
      "  user grant|revoke NAME broadcast",
      "Manage the accounts in the database. add: a new account; the password is the\n"
      "first line of F, or asked twice on the terminal. Names are 1 to 64 bytes of\n"
@@ -25,7 +28,17 @@ static const cli_cmd commands[] = {
      "account with its devices. disable: the account can no longer log in, and a\n"
      "running server ends its live sessions at once; enable undoes it. grant and\n"
      "revoke: the right to send organisation broadcasts (admins have it unless\n"
-     "revoked). A running server is told through its control socket (DB.sock)."},
+     "revoked). A running server is told through its control socket (DB.sock).\n"
+     "show, delete, passwd and set (a profile field) as banter-admin(1) has them;\n"
+     "both run the same code, and every change is in the audit log."},
+    {"admin", cmd_admin,
+     "admin add FINGERPRINT --role admin|auditor\n"
+     "  admin list [--json]\n"
+     "  admin remove FINGERPRINT",
+     "Who may administer this server remotely with banter-admin(1): the admin key's\n"
+     "fingerprint (`banter-admin --key FILE keygen` prints it) and its role: admin\n"
+     "(everything) or auditor (read-only). Once one admin key exists, the rest can\n"
+     "be done remotely. Every change is in the audit log."},
 };
 
 static void usage(FILE *f)

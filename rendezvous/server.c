@@ -12,6 +12,8 @@
 #include <sys/resource.h>
 #include <uv.h>
 
+#include "admin.h"
+#include "admmsg.h"
 #include "auth.h"
 #include "broadcast.h"
 #include "config.h"
@@ -148,6 +150,13 @@ static void conn_message(conn *c, const uint8_t *pt, size_t len)
     if (len > 0 && rvmsg_owns(pt[0])) {
         if (c->live)
             conn_rv_message(c, pt, len);
+        else
+            conn_refuse(c, "EPROTO", "HELLO must come first");
+        return;
+    }
+    if (len > 0 && admmsg_owns(pt[0])) {
+        if (c->live)
+            admin_message(c, pt, len);
         else
             conn_refuse(c, "EPROTO", "HELLO must come first");
         return;
@@ -537,7 +546,8 @@ static server *server_new(const server_config *cfg)
                 .lim = cfg->lim,
                 .pub = cfg->pub,
                 .rbuf = srv->rbuf,
-                .rbuf_len = READ_BUF};
+                .rbuf_len = READ_BUF,
+                .started_ms = core_wall_ms()};
     int r = uv_loop_init(&srv->loop);
     if (r) {
         core_log(k, "cannot start the event loop: %s", uv_strerror(r));

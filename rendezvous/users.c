@@ -1,15 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * users.c - `user add|list|disable|enable|grant|revoke`: local account
- * management on the server's database (the remote admin tool comes later).
- * Changes that matter to live sessions are told to a running server over
- * its control socket (ctl.h).
+ * users.c - `user add|list|show|disable|enable|delete|passwd|set|grant|
+ * revoke`: local account management on the server machine. The command
+ * line is read here; the operation itself is acct.h's, the one
+ * implementation banter-admin's requests run too (cli_run). Changes that
+ * matter to live sessions are told to a running server over its control
+ * socket (ctl.h).
  *
  * Passwords come from the first line of a file (--password-file) or are
  * asked twice on the terminal with echo off. They are hashed with Argon2id
  * (bcrypto_pwhash_str), wiped from memory after use, and never printed.
  */
-#include <cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -17,12 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "admmsg.h"
 #include "bcrypto.h"
 #include "cli.h"
-#include "ctl.h"
 #include "utf8.h"
 
 #define PASSWORD_MAX 1024u /* bytes of a password */
@@ -142,13 +142,6 @@ static int get_password(const char *file, const char *name, char *pw, size_t *le
     return r;
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Check a user name, printing why it is refused. */
 static bool name_ok(const char *name)
 {
@@ -161,120 +154,87 @@ static bool name_ok(const char *name)
     return false;
 }
 
+/* A request naming the account name (checked). */
+static bool named(adm_request *rq, adm_cmd cmd, const char *name)
+{
+    rq->cmd = cmd;
+    rq->has |= ADM_BIT(ADM_A_NAME);
+    if (!name_ok(name))
+        return false;
+    snprintf(rq->name, sizeof rq->name, "%s", name);
+    return true;
+}
+
+/* The password of rq from file or the terminal (wiped by the caller). */
+static int ask_password(adm_request *rq, const char *file, const char *name)
+{
+    char pw[PASSWORD_MAX + 2];
+    size_t len = 0;
+    if (get_password(file, name, pw, &len) != 0) {
+        bcrypto_wipe(pw, sizeof pw);
+        return -1;
+    }
+    if (len > ADM_MAX_VALUE) {
+        fprintf(stderr, CLI_PROG ": the password is longer than %u bytes\n", ADM_MAX_VALUE);
+        bcrypto_wipe(pw, sizeof pw);
+        return -1;
+    }
+    memcpy(rq->password, pw, len + 1);
+    rq->has |= ADM_BIT(ADM_A_PASSWORD);
+    bcrypto_wipe(pw, sizeof pw);
+    return 0;
+}
+
+/* user add NAME [--admin] [--password-file F]; user passwd NAME [--password-file F] */
 static int user_add(const cli_ctx *ctx, int argc, char **argv)
 {
     const char *name = NULL, *file = NULL;
-    bool admin = false;
-    char pw[PASSWORD_MAX + 2], hash[BCRYPTO_PWHASH_STRLEN];
-    size_t len = 0;
-
+    bool passwd = strcmp(argv[1], "passwd") == 0, admin = false;
+    const char *usage = passwd ? "user passwd NAME [--password-file F]"
+                               : "user add NAME [--admin] [--password-file F]";
     for (int i = 2; i < argc; i++) {
-        if (strcmp(argv[i], "--admin") == 0) {
+        if (!passwd && strcmp(argv[i], "--admin") == 0) {
             admin = true;
         } else if (strcmp(argv[i], "--password-file") == 0 && i + 1 < argc) {
             file = argv[++i];
         } else if (strncmp(argv[i], "--password-file=", 16) == 0) {
             file = argv[i] + 16;
         } else if (argv[i][0] == '-' || name) {
-            fprintf(stderr,
-                    CLI_PROG ": unexpected \"%s\"; usage: user add NAME [--admin] "
-                             "[--password-file F]\n",
-                    argv[i]);
+            fprintf(stderr, CLI_PROG ": unexpected \"%s\"; usage: %s\n", argv[i], usage);
             return EXIT_USAGE;
         } else {
             name = argv[i];
         }
     }
     if (!name) {
-        fprintf(stderr, CLI_PROG ": usage: user add NAME [--admin] [--password-file F]\n");
+        fprintf(stderr, CLI_PROG ": usage: %s\n", usage);
         return EXIT_USAGE;
     }
-    if (!name_ok(name))
+    adm_request rq = {.admin = admin};
+    if (!named(&rq, passwd ? ADM_USER_PASSWD : ADM_USER_ADD, name))
         return EXIT_USAGE;
+    if (admin)
+        rq.has |= ADM_BIT(ADM_A_ADMIN);
+    /* An existing account is refused before the password is asked. */
     db *d = cli_open_db(ctx);
     if (!d)
         return EXIT_ERROR;
-    int ret = EXIT_ERROR;
     db_user u;
     int r = db_user_get(d, name, &u, NULL);
-    if (r == 0) {
-        fprintf(stderr, CLI_PROG ": user %s already exists\n", name);
-        goto out;
-    }
-    if (r == BANTER_ENOENT) {
-        if (get_password(file, name, pw, &len) != 0)
-            goto out; /* the reason is printed */
-        r = bcrypto_pwhash_str(hash, pw, len);
-        if (r == 0)
-            r = db_user_add(d, name, hash, admin, now_ms());
-    }
-    if (r == 0) {
-        printf("added %s %s\n", admin ? "admin" : "user", name);
-        ret = EXIT_OK;
-    } else if (r == 1) {
-        fprintf(stderr, CLI_PROG ": user %s already exists\n", name);
-    } else {
-        fprintf(stderr, CLI_PROG ": cannot add user %s: %s\n", name,
-                r == BANTER_EDB ? db_errmsg(d) : banter_strerror(r));
-    }
-out:
-    bcrypto_wipe(pw, sizeof pw);
-    bcrypto_wipe(hash, sizeof hash);
     db_close(d);
-    return ret;
-}
-
-static void print_created(int64_t ms, char *out, size_t cap)
-{
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    if (!localtime_r(&t, &tm) || strftime(out, cap, "%Y-%m-%d %H:%M:%S", &tm) == 0)
-        snprintf(out, cap, "?");
-}
-
-static int list_json(const db_user *u, size_t n)
-{
-    cJSON *arr = cJSON_CreateArray();
-    for (size_t i = 0; arr && i < n; i++) {
-        cJSON *o = cJSON_CreateObject();
-        if (!o || !cJSON_AddItemToArray(arr, o) || !cJSON_AddStringToObject(o, "name", u[i].name) ||
-            !cJSON_AddBoolToObject(o, "admin", u[i].admin) ||
-            !cJSON_AddBoolToObject(o, "disabled", u[i].disabled) ||
-            !cJSON_AddBoolToObject(o, "broadcast", u[i].broadcast) ||
-            !cJSON_AddNumberToObject(o, "devices", (double)u[i].devices) ||
-            !cJSON_AddNumberToObject(o, "created", (double)u[i].created_ms)) {
-            cJSON_Delete(arr);
-            arr = NULL;
-        }
-    }
-    char *text = arr ? cJSON_PrintUnformatted(arr) : NULL;
-    cJSON_Delete(arr);
-    if (!text) {
-        fprintf(stderr, CLI_PROG ": out of memory\n");
+    if (!passwd && r == 0) {
+        fprintf(stderr, CLI_PROG ": user %s already exists\n", name);
         return EXIT_ERROR;
     }
-    puts(text);
-    cJSON_free(text);
-    return EXIT_OK;
-}
-
-static int list_table(const db_user *u, size_t n)
-{
-    int w = 4; /* "NAME" */
-    char when[32];
-    for (size_t i = 0; i < n; i++) {
-        int len = (int)strlen(u[i].name);
-        w = len > w ? len : w;
+    if (passwd && r == BANTER_ENOENT) {
+        fprintf(stderr, CLI_PROG ": no user %s (`" CLI_PROG " user list` shows them)\n", name);
+        return EXIT_ERROR;
     }
-    printf("%-*s  %-5s  %-8s  %-9s  %7s  %s\n", w, "NAME", "ADMIN", "DISABLED", "BROADCAST",
-           "DEVICES", "CREATED");
-    for (size_t i = 0; i < n; i++) {
-        print_created(u[i].created_ms, when, sizeof when);
-        printf("%-*s  %-5s  %-8s  %-9s  %7lld  %s\n", w, u[i].name, u[i].admin ? "yes" : "no",
-               u[i].disabled ? "yes" : "no", u[i].broadcast ? "yes" : "no", (long long)u[i].devices,
-               when);
-    }
-    return EXIT_OK;
+    if (ask_password(&rq, file, name) != 0)
+        return EXIT_ERROR;
+    int ret = cli_run(ctx, &rq, false, NULL);
+    adm_request_clear(&rq);
+    return ret;
 }
 
 static int user_list(const cli_ctx *ctx, int argc, char **argv)
@@ -287,111 +247,32 @@ static int user_list(const cli_ctx *ctx, int argc, char **argv)
         }
         json = true;
     }
-    db *d = cli_open_db(ctx);
-    if (!d)
-        return EXIT_ERROR;
-    db_user *u = NULL;
-    size_t n = 0;
-    int ret = EXIT_ERROR;
-    int r = db_user_list(d, &u, &n);
-    if (r)
-        fprintf(stderr, CLI_PROG ": cannot list users: %s\n",
-                r == BANTER_EDB ? db_errmsg(d) : banter_strerror(r));
-    else if (json)
-        ret = list_json(u, n);
-    else if (n == 0)
-        ret = fprintf(stderr, "no users yet: add one with `" CLI_PROG " user add NAME`\n") < 0
-                  ? EXIT_ERROR
-                  : EXIT_OK;
-    else
-        ret = list_table(u, n);
-    free(u);
-    db_close(d);
-    if (ret == EXIT_OK && fflush(stdout) != 0)
-        ret = EXIT_ERROR;
-    return ret;
+    adm_request rq = {.cmd = ADM_USER_LIST};
+    return cli_run(ctx, &rq, json, NULL);
 }
 
-/* Tell a running server that name changed; print what it did. */
-static void notify(const cli_ctx *ctx, const char *name, bool ended_means_disabled)
+/* user disable|enable|delete|show NAME [--json] */
+static int user_one(const cli_ctx *ctx, int argc, char **argv)
 {
-    char why[512];
-    int sessions = 0;
-    int r = ctl_notify(ctx->cfg->db, name, &sessions, why, sizeof why);
-    if (r == 0 && ended_means_disabled)
-        printf("the running server ended %d live session%s of %s\n", sessions,
-               sessions == 1 ? "" : "s", name);
-    else if (r == 0)
-        printf("the running server applied the change\n");
-    else if (r == BANTER_ENOENT)
-        printf("(no server is running on %s: the change applies when it starts)\n", ctx->cfg->db);
-    else
-        fprintf(stderr,
-                CLI_PROG ": the change is stored, but the running server was not told (%s): "
-                         "it applies to sessions that start from now on\n",
-                why);
-}
-
-/* One line "...%s..." with the account's name in place of %s. */
-static void print_with_name(const char *text, const char *name)
-{
-    const char *at = strstr(text, "%s");
-    printf("%.*s%s%s\n", (int)(at - text), text, name, at + 2);
-}
-
-/* What `user disable|enable|grant|revoke` do to an account. */
-enum flag_op { F_DISABLE, F_ENABLE, F_GRANT, F_REVOKE };
-
-static int set_flag(db *d, const char *name, enum flag_op op)
-{
-    switch (op) {
-    case F_DISABLE:
-        return db_user_disable(d, name);
-    case F_ENABLE:
-        return db_user_enable(d, name);
-    case F_GRANT:
-        return db_user_set_broadcast(d, name, true);
-    default:
-        return db_user_set_broadcast(d, name, false);
-    }
-}
-
-static int user_flag_cmd(const cli_ctx *ctx, const char *name, enum flag_op op)
-{
-    static const char *const done[] = {"disabled user %s: it can no longer log in",
-                                       "enabled user %s: it can log in again",
-                                       "user %s may now send organisation broadcasts",
-                                       "user %s may no longer send organisation broadcasts"};
-    static const char *const already[] = {
-        "user %s was already disabled", "user %s was not disabled",
-        "user %s already had the broadcast right", "user %s did not have the broadcast right"};
-    if (!name_ok(name))
-        return EXIT_USAGE;
-    db *d = cli_open_db(ctx);
-    if (!d)
-        return EXIT_ERROR;
-    int r = set_flag(d, name, op);
-    if (r == 0 || r == 1)
-        print_with_name(r == 0 ? done[op] : already[op], name);
-    else if (r == BANTER_ENOENT)
-        fprintf(stderr, CLI_PROG ": no user %s (`" CLI_PROG " user list` shows them)\n", name);
-    else
-        fprintf(stderr, CLI_PROG ": cannot change user %s: %s\n", name,
-                r == BANTER_EDB ? db_errmsg(d) : banter_strerror(r));
-    db_close(d);
-    /* Also when nothing changed: a server may have missed an earlier one. */
-    if (r == 0 || r == 1)
-        notify(ctx, name, op == F_DISABLE);
-    return r >= 0 ? EXIT_OK : EXIT_ERROR;
-}
-
-static int user_disable(const cli_ctx *ctx, int argc, char **argv)
-{
-    if (argc != 3 || argv[2][0] == '-') {
-        fprintf(stderr, CLI_PROG ": usage: user %s NAME\n", argv[1]);
+    static const struct {
+        const char *name;
+        adm_cmd cmd;
+    } ops[] = {{"disable", ADM_USER_DISABLE},
+               {"enable", ADM_USER_ENABLE},
+               {"delete", ADM_USER_DELETE},
+               {"show", ADM_USER_SHOW}};
+    bool json = argc == 4 && strcmp(argv[3], "--json") == 0;
+    if ((argc != 3 && !json) || argv[2][0] == '-') {
+        fprintf(stderr, CLI_PROG ": usage: user %s NAME [--json]\n", argv[1]);
         return EXIT_USAGE;
     }
-    return user_flag_cmd(ctx, argv[2], strcmp(argv[1], "disable") == 0 ? F_DISABLE : F_ENABLE);
+    adm_request rq = {0};
+    size_t i = 0;
+    while (strcmp(ops[i].name, argv[1]) != 0)
+        i++;
+    if (!named(&rq, ops[i].cmd, argv[2]))
+        return EXIT_USAGE;
+    return cli_run(ctx, &rq, json, ops[i].cmd == ADM_USER_SHOW ? NULL : argv[2]);
 }
 
 /* user grant|revoke NAME broadcast */
@@ -403,7 +284,30 @@ static int user_right(const cli_ctx *ctx, int argc, char **argv)
                 argv[1]);
         return EXIT_USAGE;
     }
-    return user_flag_cmd(ctx, argv[2], strcmp(argv[1], "grant") == 0 ? F_GRANT : F_REVOKE);
+    adm_request rq = {.has = ADM_BIT(ADM_A_RIGHT)};
+    snprintf(rq.right, sizeof rq.right, "broadcast");
+    if (!named(&rq, strcmp(argv[1], "grant") == 0 ? ADM_USER_GRANT : ADM_USER_REVOKE, argv[2]))
+        return EXIT_USAGE;
+    return cli_run(ctx, &rq, false, argv[2]);
+}
+
+/* user set NAME FIELD VALUE */
+static int user_set(const cli_ctx *ctx, int argc, char **argv)
+{
+    if (argc != 5 || argv[2][0] == '-') {
+        fprintf(stderr, CLI_PROG ": usage: user set NAME FIELD VALUE\n");
+        return EXIT_USAGE;
+    }
+    adm_request rq = {.has = ADM_BIT(ADM_A_FIELD) | ADM_BIT(ADM_A_VALUE)};
+    if (!named(&rq, ADM_USER_SET, argv[2]))
+        return EXIT_USAGE;
+    if (strlen(argv[3]) > ADM_MAX_WORD || strlen(argv[4]) > ADM_MAX_VALUE) {
+        fprintf(stderr, CLI_PROG ": the field or the value is too long\n");
+        return EXIT_USAGE;
+    }
+    snprintf(rq.field, sizeof rq.field, "%s", argv[3]);
+    snprintf(rq.value, sizeof rq.value, "%s", argv[4]);
+    return cli_run(ctx, &rq, false, NULL);
 }
 
 int cmd_user(const cli_ctx *ctx, int argc, char **argv)
@@ -411,13 +315,16 @@ int cmd_user(const cli_ctx *ctx, int argc, char **argv)
     static const struct {
         const char *name;
         int (*fn)(const cli_ctx *, int, char **);
-    } subs[] = {{"add", user_add},        {"list", user_list},   {"disable", user_disable},
-                {"enable", user_disable}, {"grant", user_right}, {"revoke", user_right}};
+    } subs[] = {{"add", user_add},      {"passwd", user_add},   {"list", user_list},
+                {"show", user_one},     {"disable", user_one},  {"enable", user_one},
+                {"delete", user_one},   {"grant", user_right},  {"revoke", user_right},
+                {"set", user_set}};
     for (size_t i = 0; argc >= 2 && i < sizeof subs / sizeof subs[0]; i++)
         if (strcmp(argv[1], subs[i].name) == 0)
             return subs[i].fn(ctx, argc, argv);
     fprintf(stderr, CLI_PROG ": usage: user add NAME [--admin] [--password-file F] | user list "
-                             "[--json] | user disable|enable NAME | user grant|revoke NAME "
-                             "broadcast\n");
+                             "[--json] | user show NAME [--json] | user disable|enable|delete "
+                             "NAME | user passwd NAME [--password-file F] | user set NAME FIELD "
+                             "VALUE | user grant|revoke NAME broadcast\n");
     return EXIT_USAGE;
 }

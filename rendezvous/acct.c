@@ -1,0 +1,923 @@
+/* SPDX-License-Identifier: MIT */
+/* acct.c - the administrative operations, once (see acct.h). */
+#include "acct.h"
+
+#include <cJSON.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "conn.h"
+#include "contacts.h"
+#include "db_admin.h"
+#include "db_mail.h"
+#include "dirview.h"
+#include "jsonv.h"
+#include "online.h"
+
+#define DAY_MS 86400000LL
+
+/* What a handler builds: text for people, data for --json, or an error. */
+typedef struct out {
+    buf text;
+    cJSON *data;
+    char error[BANTER_MAX_ERRCODE + 1];
+    bool failed, nomem;
+} out;
+
+__attribute__((format(printf, 2, 3))) static void say(out *o, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    size_t len = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
+    if (buf_append(&o->text, line, len) != 0 && buf_len(&o->text) < ADM_MAX_TEXT)
+        o->nomem = true; /* past the cap the text is cut; the data stays whole */
+}
+
+/* A refusal: code and one sentence (what was said before is dropped). */
+__attribute__((format(printf, 3, 4))) static int fail(out *o, const char *code,
+                                                      const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    buf_free(&o->text);
+    buf_init(&o->text, ADM_MAX_TEXT);
+    say(o, "%s", line);
+    snprintf(o->error, sizeof o->error, "%s", code);
+    o->failed = true;
+    return 0;
+}
+
+static int db_failed(out *o, const acct_ctx *x, int r)
+{
+    return fail(o, banter_errname(r), "the database failed: %s",
+                r == BANTER_EDB ? db_errmsg(x->d) : banter_strerror(r));
+}
+
+static int no_user(out *o, const char *name)
+{
+    return fail(o, "ENOENT", "no user %s (`user list` shows them)", name);
+}
+
+static int need_server(out *o)
+{
+    return fail(o, "ENOSERVER", "this needs the running server: use banter-admin");
+}
+
+/* data's members; a failed add marks nomem. */
+static void put_int(out *o, cJSON *obj, const char *key, int64_t v)
+{
+    if (jsonv_add_int(obj, key, v) != 0)
+        o->nomem = true;
+}
+
+static void put_str(out *o, cJSON *obj, const char *key, const char *v)
+{
+    if (!cJSON_AddStringToObject(obj, key, v ? v : ""))
+        o->nomem = true;
+}
+
+static void put_bool(out *o, cJSON *obj, const char *key, bool v)
+{
+    if (!cJSON_AddBoolToObject(obj, key, v))
+        o->nomem = true;
+}
+
+/* A new array member of data (NULL, marked, when out of memory). */
+static cJSON *put_array(out *o, const char *key)
+{
+    cJSON *a = cJSON_AddArrayToObject(o->data, key);
+    if (!a)
+        o->nomem = true;
+    return a;
+}
+
+static cJSON *push_object(out *o, cJSON *arr)
+{
+    cJSON *e = arr ? cJSON_CreateObject() : NULL;
+    if (!e || !cJSON_AddItemToArray(arr, e)) {
+        cJSON_Delete(e);
+        o->nomem = true;
+        return NULL;
+    }
+    return e;
+}
+
+static void fmt_time(int64_t ms, char *dst, size_t cap)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    if (ms <= 0 || !gmtime_r(&t, &tm) || strftime(dst, cap, "%Y-%m-%d %H:%M:%SZ", &tm) == 0)
+        snprintf(dst, cap, "-");
+}
+
+static const char *yn(bool b) { return b ? "yes" : "no"; }
+
+/* ---- accounts ---- */
+
+static int user_row(void *ud, out *o, cJSON *arr, const db_user *u)
+{
+    (void)ud;
+    char when[32];
+    fmt_time(u->created_ms, when, sizeof when);
+    say(o, "%-24s %-5s %-8s %-9s %7lld  %s\n", u->name, yn(u->admin), yn(u->disabled),
+        yn(u->broadcast), (long long)u->devices, when);
+    cJSON *e = push_object(o, arr);
+    if (!e)
+        return 0;
+    put_str(o, e, "name", u->name);
+    put_bool(o, e, "admin", u->admin);
+    put_bool(o, e, "disabled", u->disabled);
+    put_bool(o, e, "broadcast", u->broadcast);
+    put_int(o, e, "devices", u->devices);
+    put_int(o, e, "created", u->created_ms);
+    return 0;
+}
+
+static int h_user_list(const acct_ctx *x, const adm_request *rq, out *o)
+{
+    db_user *u = NULL;
+    size_t n = 0;
+    int r = db_user_list(x->d, &u, &n);
+    if (r)
+        return db_failed(o, x, r);
+    size_t from = (size_t)rq->offset, to = from + ACCT_PAGE < n ? from + ACCT_PAGE : n;
+    cJSON *arr = put_array(o, "users");
+    if (from == 0 && n > 0)
+        say(o, "%-24s %-5s %-8s %-9s %7s  %s\n", "NAME", "ADMIN", "DISABLED", "BROADCAST",
+            "DEVICES", "CREATED");
+    if (n == 0)
+        say(o, "no users yet: add one with `user add NAME`\n");
+    for (size_t i = from; i < to; i++)
+        user_row(NULL, o, arr, &u[i]);
+    put_int(o, o->data, "total", (int64_t)n);
+    if (to < n)
+        put_int(o, o->data, "next", (int64_t)to);
+    free(u);
+    return 0;
+}
+
+static int h_user_show(const acct_ctx *x, const adm_request *rq, out *o)
+{
+    db_user u;
+    struct rv_profile p = {0};
+    int r = db_user_get(x->d, rq->name, &u, NULL);
+    if (r == BANTER_ENOENT)
+        return no_user(o, rq->name);
+    if (r == 0)
+        r = db_profile_get(x->d, rq->name, &p);
+    if (r)
+        return db_failed(o, x, r);
+    char when[32];
+    fmt_time(u.created_ms, when, sizeof when);
+    account *a = x->k ? online_find(x->k->on, u.name) : NULL;
+    say(o, "user       %s\nadmin      %s\ndisabled   %s\nbroadcast  %s\ndevices    %lld\n"
+           "created    %s\n",
+        u.name, yn(u.admin), yn(u.disabled), yn(u.broadcast), (long long)u.devices, when);
+    if (x->k)
+        say(o, "online     %u device%s\n", a ? a->ndevs : 0, a && a->ndevs == 1 ? "" : "s");
+    put_str(o, o->data, "name", u.name);
+    put_bool(o, o->data, "admin", u.admin);
+    put_bool(o, o->data, "disabled", u.disabled);
+    put_bool(o, o->data, "broadcast", u.broadcast);
+    put_int(o, o->data, "devices", u.devices);
+    put_int(o, o->data, "created", u.created_ms);
+    if (x->k)
+        put_int(o, o->data, "online", a ? a->ndevs : 0);
+    cJSON *prof = cJSON_AddObjectToObject(o->data, "profile");
+    for (int f = 0; f < RV_F_COUNT; f++) {
+        if (!p.f[f])
+            continue;
+        say(o, "%-10s %s\n", rv_field_name((rv_field)f), p.f[f]);
+        if (prof)
+            put_str(o, prof, rv_field_name((rv_field)f), p.f[f]);
+    }
+    db_profile_clear(&p);
+    return 0;
+}
+
+/* The Argon2id hash of rq's password into hash. 0, or a refusal. */
+static int hash_password(const adm_request *rq, out *o, char hash[static BCRYPTO_PWHASH_STRLEN])
+{
+    size_t n = strlen(rq->password);
+    if (n == 0)
+        return fail(o, "EINVAL", "the password is empty; an account needs one");
+    int r = bcrypto_pwhash_str(hash, rq->password, n);
+    return r ? fail(o, banter_errname(r), "cannot hash the password: %s", banter_strerror(r)) : 0;
+}
+
+static int h_user_add(const acct_ctx *x, const adm_request *rq, out *o)
+{
+    char hash[BCRYPTO_PWHASH_STRLEN];
+    const char *why = db_name_problem(rq->name);
+    if (why)
+        return fail(o, "EINVAL", "bad user name %s: it %s", rq->name, why);
+    db_user u;
+    int r = db_user_get(x->d, rq->name, &u, NULL);
+    if (r == 0)
+        return fail(o, "EEXIST", "user %s already exists", rq->name);
+    if (r != BANTER_ENOENT)
+        return db_failed(o, x, r);
+    if (hash_password(rq, o, hash) != 0 || o->failed)
+        return 0;
+    r = db_user_add(x->d, rq->name, hash, rq->admin, x->now_ms);
+    bcrypto_wipe(hash, sizeof hash);
+    if (r == 1)
+        return fail(o, "EEXIST", "user %s already exists", rq->name);
+    if (r)
+        return db_failed(o, x, r);
+    say(o, "added %s %s\n", rq->admin ? "admin" : "user", rq->name);
+    put_str(o, o->data, "name", rq->name);
+    put_bool(o, o->data, "admin", rq->admin);
+    return 0;
+}
+
+/* Live sessions of name see the account's new flags or end (disabled,
+ * deleted); *ended gets how many ended. */
+static void refresh(const acct_ctx *x, const char *name, int *ended)
+{
+    *ended = 0;
+    if (!x->k)
+        return;
+    int r = auth_refresh(x->k, name);
+    if (r > 0)
+        *ended = r;
+    else if (r < 0)
+        core_log(x->k, "cannot apply the change to %s's sessions: %s", name, banter_strerror(r));
+}
+
+static int h_user_flag(const acct_ctx *x, const adm_request *rq, out *o)
+{
+    /* What happened, around the account's name: changed, or already so. */
+    static const char *const done[][2] = {{"disabled user ", ": it can no longer log in"},
+                                          {"enabled user ", ": it can log in again"},
+                                          {"user ", " may now send organisation broadcasts"},
+                                          {"user ", " may no longer send organisation broadcasts"}};
+    static const char *const already[][2] = {{"user ", " was already disabled"},
+                                             {"user ", " was not disabled"},
+                                             {"user ", " already had the broadcast right"},
+                                             {"user ", " did not have the broadcast right"}};
+    int op = rq->cmd == ADM_USER_DISABLE  ? 0
+             : rq->cmd == ADM_USER_ENABLE ? 1
+             : rq->cmd == ADM_USER_GRANT  ? 2
+                                          : 3;
+    if (op >= 2 && strcmp(rq->right, "broadcast") != 0)
+        return fail(o, "EINVAL", "no right \"%s\": the one right there is so far is broadcast",
+                    rq->right);
+    int r = op == 0   ? db_user_disable(x->d, rq->name)
+            : op == 1 ? db_user_enable(x->d, rq->name)
+                      : db_user_set_broadcast(x->d, rq->name, op == 2);
+    if (r == BANTER_ENOENT)
+        return no_user(o, rq->name);
+    if (r < 0)
+        return db_failed(o, x, r);
+    int ended;
+    refresh(x, rq->name, &ended);
+    const char *const *what = r == 0 ? done[op] : already[op];
+    say(o, "%s%s%s\n", what[0], rq->name, what[1]);
+    if (x->k && op == 0)
+        say(o, "%d live session%s ended\n", ended, ended == 1 ? "" : "s");
+    put_str(o, o->data, "name", rq->name);
+    put_bool(o, o->data, "changed", r == 0);
+    if (x->k)
+        put_int(o, o->data, "sessions_ended", ended);
+    return 0;
+}
+
+static int h_user_delete(const acct_ctx *x, const adm_request *rq, out *o)
+{
+    int r = db_user_delete(x->d, rq->name);
+    if (r == BANTER_ENOENT)
+        return no_user(o, rq->name);
+    if (r)
+        return db_failed(o, x, r);
+    int ended;
+    refresh(x, rq->name, &ended);
+    say(o, "deleted user %s with its devices, profile, contacts and stored messages\n",
+        rq->name);
+    if (x->k)
+        say(o, "%d live session%s ended\n", ended, ended == 1 ? "" : "s");
+    put_str(o, o->data, "name", rq->name);
+    put_int(o, o->data, "sessions_ended", ended);
+    return 0;
+}
+
+static int h_user_passwd(const acct_ctx *x, const adm_request *rq, out *o)
+{
+    char hash[BCRYPTO_PWHASH_STRLEN];
+    db_user u;
+    int r = db_user_get(x->d, rq->name, &u, NULL);
+    if (r == BANTER_ENOENT)
+        return no_user(o, rq->name);
+    if (r)
+        return db_failed(o, x, r);
+    if (hash_password(rq, o, hash) != 0 || o->failed)
+        return 0;
+    r = db_user_set_password(x->d, rq->name, hash);
+    bcrypto_wipe(hash, sizeof hash);
+    if (r)
+        return r == BANTER_ENOENT ? no_user(o, rq->name) : db_failed(o, x, r);
+    say(o, "set a new password for %s (its devices stay logged in: `device revoke` or "
+           "`session kick` ends them)\n",
+        rq->name);
+    put_str(o, o->data, "name", rq->name);
+    return 0;
+}
+
+static int h_user_set(const acct_ctx *x, const adm_request *rq, out *o)
+{
+    int f = 0;
+    while (f < RV_F_COUNT && strcmp(rv_field_name((rv_field)f), rq->field) != 0)
+        f++;
+    if (f == RV_F_COUNT)
+        return fail(o, "EINVAL",
+                    "no profile field \"%s\": display_name, department, title, email, phone, "
+                    "location, about",
+                    rq->field);
+    if (strlen(rq->value) > rv_field_max((rv_field)f))
+        return fail(o, "ETOOLONG", "the %s is longer than %zu bytes", rq->field,
+                    rv_field_max((rv_field)f));
+    db_user u;
+    int r = db_user_get(x->d, rq->name, &u, NULL);
+    if (r == BANTER_ENOENT)
+        return no_user(o, rq->name);
+    struct rv_profile p = {0};
+    p.f[f] = (char *)rq->value;
+    if (r == 0)
+        r = db_profile_set(x->d, rq->name, &p, x->now_ms);
+    if (r)
+        return db_failed(o, x, r);
+    say(o, "%s of %s set to \"%s\"\n", rq->field, rq->name, rq->value);
+    put_str(o, o->data, "name", rq->name);
+    put_str(o, o->data, "field", rq->field);
+    put_str(o, o->data, "value", rq->value);
+    return 0;
+}
+
+/* ---- devices and sessions ---- */
+
+struct dev_walk {
+    const acct_ctx *x;
+    out *o;
+    cJSON *arr;
+    const char *prefix; /* revoke: the fingerprint typed */
+    int matches;
+    db_device found;
+};
+
+static int device_row(void *ud, const db_device *v)
+{
+    struct dev_walk *w = ud;
+    char fp[IDENTITY_FP_LEN + 1], seen[32];
+    identity_fingerprint(v->key, fp);
+    fmt_time(v->last_seen_ms, seen, sizeof seen);
+    account *a = w->x->k ? online_find(w->x->k->on, v->user) : NULL;
+    bool on = a && online_device(a, v->key);
+    say(w->o, "%-24s %-47s %-6s %s\n", v->user, fp, w->x->k ? yn(on) : "?", seen);
+    cJSON *e = push_object(w->o, w->arr);
+    if (!e)
+        return 0;
+    put_str(w->o, e, "user", v->user);
+    put_str(w->o, e, "fingerprint", fp);
+    if (jsonv_add_hex(e, "key", v->key, 32) != 0)
+        w->o->nomem = true;
+    put_int(w->o, e, "created", v->created_ms);
+    put_int(w->o, e, "last_seen", v->last_seen_ms);
+    if (w->x->k)
+        put_bool(w->o, e, "online", on);
+    return 0;
+}
+
+static int h_device_list(const acct_ctx *x, const adm_request *rq, out *o)
+{
+    struct dev_walk w = {.x = x, .o = o, .arr = put_array(o, "devices")};
+    int64_t total = 0;
+    const char *user = (rq->has & ADM_BIT(ADM_A_NAME)) ? rq->name : NULL;
+    if (rq->offset == 0)
+        say(o, "%-24s %-47s %-6s %s\n", "USER", "FINGERPRINT", "ONLINE", "LAST SEEN");
+    int r = db_device_each(x->d, user, rq->offset, ACCT_PAGE, &total, device_row, &w);
+    if (r)
+        return db_failed(o, x, r);
+    put_int(o, o->data, "total", total);
+    if (rq->offset + ACCT_PAGE < total)
+        put_int(o, o->data, "next", rq->offset + ACCT_PAGE);
+    return 0;
+}
+
+static int device_match(void *ud, const db_device *v)
+{
+    struct dev_walk *w = ud;
+    char fp[IDENTITY_FP_LEN + 1];
+    identity_fingerprint(v->key, fp);
+    if (identity_fingerprint_has_prefix(fp, w->prefix)) {
+        w->matches++;
+        w->found = *v;
+    }
+    return 0;
+}
+
+/* The live connection of a device, or NULL. */
+static conn *device_conn(const acct_ctx *x, const char *user, const uint8_t *key)
+{
+    account *a = x->k ? online_find(x->k->on, user) : NULL;
+    return a ? online_device(a, key) : NULL;
+}
+
+static int h_device_revoke(const acct_ctx *x, const adm_request *rq, out *o)
+{
+    struct dev_walk w = {.x = x, .o = o, .prefix = rq->fp};
+    int64_t total;
+    char user[DB_MAX_USER + 1], fp[IDENTITY_FP_LEN + 1];
+    int r = db_device_each(x->d, NULL, 0, INT64_MAX, &total, device_match, &w);
+    if (r)
+        return db_failed(o, x, r);
+    if (w.matches == 0)
+        return fail(o, "ENOENT", "no device's fingerprint starts with %s (`device list`)", rq->fp);
+    if (w.matches > 1)
+        return fail(o, "EAMBIGUOUS", "%d devices' fingerprints start with %s: give more digits",
+                    w.matches, rq->fp);
+    conn *c = device_conn(x, w.found.user, w.found.key);
+    r = db_device_revoke(x->d, w.found.key, x->actor, x->now_ms, user);
+    if (r)
+        return db_failed(o, x, r);
+    identity_fingerprint(w.found.key, fp);
+    if (c)
+        conn_close(c, 0, "device revoked by an admin");
+    if (x->k)
+        contacts_devices_changed(x->k, user);
+    say(o, "revoked device %s of %s: it can no longer log in%s\n", fp, user,
+        c ? "; its session was ended" : "");
+    put_str(o, o->data, "user", user);
+    put_str(o, o->data, "fingerprint", fp);
+    put_bool(o, o->data, "disconnected", c != NULL);
+    return 0;
+}
+
+struct sess_walk {
+    out *o;
+    cJSON *arr;
+    int64_t n, from;
+};
+
+static void session_rows(account *a, void *ud)
+{
+    struct sess_walk *w = ud;
+    for (conn *c = a->devs; c; c = c->dev_next) {
+        if (w->n++ < w->from || w->n > w->from + ACCT_PAGE)
+            continue;
+        char fp[IDENTITY_FP_LEN + 1], addr[CONN_ADDR_MAX];
+        identity_fingerprint(conn_device(c), fp);
+        conn_addr(c, addr);
+        say(w->o, "%-24s %-47s %s\n", a->name, fp, addr);
+        cJSON *e = push_object(w->o, w->arr);
+        if (!e)
+            continue;
+        put_str(w->o, e, "user", a->name);
+        put_str(w->o, e, "fingerprint", fp);
+        put_str(w->o, e, "address", addr);
+    }
+}
+
+static int h_session_list(const acct_ctx *x, const adm_request *rq, out *o)
+{
+    if (!x->k)
+        return need_server(o);
+    struct sess_walk w = {.o = o, .arr = put_array(o, "sessions"), .from = rq->offset};
+    if (rq->offset == 0)
+        say(o, "%-24s %-47s %s\n", "USER", "DEVICE", "ADDRESS");
+    online_each(x->k->on, session_rows, &w);
+    put_int(o, o->data, "total", w.n);
+    if (rq->offset + ACCT_PAGE < w.n)
+        put_int(o, o->data, "next", rq->offset + ACCT_PAGE);
+    return 0;
+}
+
+static int h_session_kick(const acct_ctx *x, const adm_request *rq, out *o)
+{
+    if (!x->k)
+        return need_server(o);
+    int n = 0;
+    account *a;
+    while ((a = online_find(x->k->on, rq->name)) != NULL && a->devs) {
+        conn_close(a->devs, 0, "session ended by an admin");
+        n++;
+    }
+    say(o, "ended %d session%s of %s (its devices may log in again: `user disable` or "
+           "`device revoke` stops that)\n",
+        n, n == 1 ? "" : "s", rq->name);
+    put_str(o, o->data, "name", rq->name);
+    put_int(o, o->data, "sessions_ended", n);
+    return 0;
+}
+
+/* ---- the server ---- */
+
+static int64_t rss_kib(void)
+{
+    long pages = 0, rss = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (!f)
+        return 0;
+    if (fscanf(f, "%ld %ld", &pages, &rss) != 2)
+        rss = 0;
+    fclose(f);
+    return (int64_t)rss * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+static void count_devs(account *a, void *ud) { *(int64_t *)ud += a->ndevs; }
+
+static int h_status(const acct_ctx *x, const adm_request *rq, out *o)
+{
+    (void)rq;
+    if (!x->k)
+        return need_server(o);
+    core *k = x->k;
+    int64_t users = 0, devices = 0, online_devs = 0;
+    db_mail_stats ms;
+    int r = db_counts(x->d, &users, &devices);
+    if (r == 0)
+        r = db_mail_stats_get(x->d, &ms);
+    if (r)
+        return db_failed(o, x, r);
+    online_each(k->on, count_devs, &online_devs);
+    int64_t up = (x->now_ms - k->started_ms) / 1000, mem = rss_kib();
+    say(o, "server       %s, protocol %d\nuptime       %lldd %02lld:%02lld:%02lld\n"
+           "connections  %zu established, %zu in handshake\naccounts     %lld, %zu online\n"
+           "devices      %lld, %lld online\nstored       %lld copies, %lld bytes\n"
+           "memory       %lld KiB resident\n",
+        SERVER_NAME, SESSION_VERSION, (long long)(up / 86400), (long long)(up / 3600 % 24),
+        (long long)(up / 60 % 60), (long long)(up % 60), k->live.n, k->pending.n,
+        (long long)users, online_count(k->on), (long long)devices, (long long)online_devs,
+        (long long)ms.copies, (long long)ms.bytes, (long long)mem);
+    put_str(o, o->data, "server", SERVER_NAME);
+    put_int(o, o->data, "protocol", SESSION_VERSION);
+    put_int(o, o->data, "uptime_s", up);
+    put_int(o, o->data, "connections", (int64_t)k->live.n);
+    put_int(o, o->data, "handshakes", (int64_t)k->pending.n);
+    put_int(o, o->data, "accounts", users);
+    put_int(o, o->data, "accounts_online", (int64_t)online_count(k->on));
+    put_int(o, o->data, "devices", devices);
+    put_int(o, o->data, "devices_online", online_devs);
+    put_int(o, o->data, "stored_copies", ms.copies);
+    put_int(o, o->data, "stored_bytes", ms.bytes);
+    put_int(o, o->data, "memory_kib", mem);
+    return 0;
+}
+
+static int h_config_show(const acct_ctx *x, const adm_request *rq, out *o)
+{
+    (void)rq;
+    if (!x->k)
+        return need_server(o);
+    char pub[DIR_PUBLIC_TEXT];
+    dir_public_format(x->k->pub, pub, sizeof pub);
+    const core_limits *l = &x->k->lim;
+    say(o, "mailbox_ttl_days          %lld\nmailbox_quota_messages    %lld\n"
+           "mailbox_quota_bytes       %lld\ndirectory_public_fields   %s\n"
+           "certificate_ttl_days      %lld\n",
+        (long long)(l->ttl_ms / DAY_MS), (long long)l->quota_messages,
+        (long long)l->quota_bytes, pub[0] ? pub : "(none)",
+        (long long)(AUTH_CERT_TTL_MS / DAY_MS));
+    put_int(o, o->data, "mailbox_ttl_ms", l->ttl_ms);
+    put_int(o, o->data, "mailbox_quota_messages", l->quota_messages);
+    put_int(o, o->data, "mailbox_quota_bytes", l->quota_bytes);
+    put_str(o, o->data, "directory_public_fields", pub);
+    put_int(o, o->data, "certificate_ttl_ms", AUTH_CERT_TTL_MS);
+    return 0;
+}
+
+/* ---- the offline store ---- */
+
+static int h_mailbox_stats(const acct_ctx *x, const adm_request *rq, out *o)
+{
+    (void)rq;
+    db_mail_stats ms;
+    char when[32];
+    int r = db_mail_stats_get(x->d, &ms);
+    if (r)
+        return db_failed(o, x, r);
+    fmt_time(ms.oldest_ms, when, sizeof when);
+    say(o, "stored copies  %lld\nbytes          %lld\naccounts       %lld\noldest         %s\n",
+        (long long)ms.copies, (long long)ms.bytes, (long long)ms.users, when);
+    put_int(o, o->data, "copies", ms.copies);
+    put_int(o, o->data, "bytes", ms.bytes);
+    put_int(o, o->data, "accounts", ms.users);
+    put_int(o, o->data, "oldest", ms.oldest_ms);
+    return 0;
+}
+
+static int h_mailbox_purge(const acct_ctx *x, const adm_request *rq, out *o)
+{
+    int64_t n;
+    int r = db_mail_purge(x->d, x->now_ms - rq->days * DAY_MS, &n);
+    if (r)
+        return db_failed(o, x, r);
+    say(o, "deleted %lld stored cop%s older than %lld day%s\n", (long long)n,
+        n == 1 ? "y" : "ies", (long long)rq->days, rq->days == 1 ? "" : "s");
+    put_int(o, o->data, "deleted", n);
+    return 0;
+}
+
+/* ---- audit, backup, admin keys ---- */
+
+static int audit_row(void *ud, const db_audit *a)
+{
+    out *o = ud;
+    char when[32];
+    fmt_time(a->ts, when, sizeof when);
+    say(o, "%6lld %s %s %s %s: %s\n", (long long)a->seq, when, a->actor, a->cmd, a->target,
+        a->result);
+    cJSON *e = push_object(o, cJSON_GetObjectItemCaseSensitive(o->data, "entries"));
+    if (!e)
+        return 0;
+    put_int(o, e, "seq", a->seq);
+    put_int(o, e, "time", a->ts);
+    put_str(o, e, "actor", a->actor);
+    put_str(o, e, "cmd", a->cmd);
+    put_str(o, e, "target", a->target);
+    put_str(o, e, "result", a->result);
+    return 0;
+}
+
+static int h_audit_tail(const acct_ctx *x, const adm_request *rq, out *o)
+{
+    int64_t n = (rq->has & ADM_BIT(ADM_A_COUNT)) ? rq->count : ACCT_AUDIT_TAIL;
+    put_array(o, "entries");
+    int r = db_audit_tail(x->d, n < ACCT_PAGE ? n : ACCT_PAGE, audit_row, o);
+    return r ? db_failed(o, x, r) : 0;
+}
+
+static int h_audit_verify(const acct_ctx *x, const adm_request *rq, out *o)
+{
+    (void)rq;
+    int64_t n, bad;
+    char why[256];
+    int r = db_audit_verify(x->d, identity_public(x->id), &n, &bad, why, sizeof why);
+    if (r == BANTER_EFORMAT)
+        return fail(o, "ETAMPERED", "the audit log was tampered with: %s", why);
+    if (r)
+        return db_failed(o, x, r);
+    say(o, "the audit log is intact: %lld entries, each chained and signed by the server key\n",
+        (long long)n);
+    put_int(o, o->data, "entries", n);
+    put_bool(o, o->data, "intact", true);
+    return 0;
+}
+
+static int h_backup(const acct_ctx *x, const adm_request *rq, out *o)
+{
+    char path[1024], why[512];
+    int r = db_backup(x->d, rq->file, path, sizeof path, why, sizeof why);
+    if (r)
+        return fail(o, banter_errname(r), "no backup: %s", why);
+    say(o, "backed up the database to %s (on the server)\n", path);
+    put_str(o, o->data, "path", path);
+    return 0;
+}
+
+static int admin_row(void *ud, const db_admin_key *k)
+{
+    out *o = ud;
+    char when[32];
+    fmt_time(k->added_ms, when, sizeof when);
+    say(o, "%-40s  %-7s  %s  %s\n", k->fp, k->role, when, k->added_by);
+    cJSON *e = push_object(o, cJSON_GetObjectItemCaseSensitive(o->data, "admins"));
+    if (!e)
+        return 0;
+    put_str(o, e, "fingerprint", k->fp);
+    put_str(o, e, "role", k->role);
+    put_int(o, e, "added", k->added_ms);
+    put_str(o, e, "added_by", k->added_by);
+    return 0;
+}
+
+static int h_admin_list(const acct_ctx *x, const adm_request *rq, out *o)
+{
+    (void)rq;
+    put_array(o, "admins");
+    say(o, "%-40s  %-7s  %-20s  %s\n", "FINGERPRINT", "ROLE", "ADDED", "BY");
+    int r = db_admin_each(x->d, admin_row, o);
+    return r ? db_failed(o, x, r) : 0;
+}
+
+/* The device bound to the key with fingerprint digits fpd, if any. */
+static int fp_device(void *ud, const db_device *v)
+{
+    struct dev_walk *w = ud;
+    char fp[IDENTITY_FP_LEN + 1], d[DB_FP_DIGITS + 1];
+    identity_fingerprint(v->key, fp);
+    if (db_fp_digits(fp, d) == 0 && strcmp(d, w->prefix) == 0) {
+        w->matches++;
+        w->found = *v;
+    }
+    return 0;
+}
+
+static int h_admin_add(const acct_ctx *x, const adm_request *rq, out *o)
+{
+    char fpd[DB_FP_DIGITS + 1];
+    if (db_fp_digits(rq->fp, fpd) != 0)
+        return fail(o, "EINVAL", "\"%s\" is not a fingerprint: 40 digits in groups of 5",
+                    rq->fp);
+    if (strcmp(rq->role, DB_ROLE_ADMIN) != 0 && strcmp(rq->role, DB_ROLE_AUDITOR) != 0)
+        return fail(o, "EINVAL", "no role \"%s\": admin or auditor", rq->role);
+    struct dev_walk w = {.prefix = fpd};
+    int64_t total;
+    int r = db_device_each(x->d, NULL, 0, INT64_MAX, &total, fp_device, &w);
+    if (r)
+        return db_failed(o, x, r);
+    if (w.matches)
+        return fail(o, "EINVAL",
+                    "that key is a device of %s: an admin key must be its own (banter-admin "
+                    "keygen makes one)",
+                    w.found.user);
+    r = db_admin_add(x->d, fpd, rq->role, x->actor, x->now_ms);
+    if (r < 0)
+        return db_failed(o, x, r);
+    say(o, "%s key %s as %s\n", r == 0 ? "authorized" : "changed the role of", fpd, rq->role);
+    put_str(o, o->data, "fingerprint", fpd);
+    put_str(o, o->data, "role", rq->role);
+    return 0;
+}
+
+static int h_admin_remove(const acct_ctx *x, const adm_request *rq, out *o)
+{
+    char fpd[DB_FP_DIGITS + 1], role[16];
+    int64_t admins = 0;
+    if (db_fp_digits(rq->fp, fpd) != 0)
+        return fail(o, "EINVAL", "\"%s\" is not a fingerprint: 40 digits in groups of 5",
+                    rq->fp);
+    int r = db_admin_role(x->d, fpd, role, sizeof role);
+    if (r == BANTER_ENOENT)
+        return fail(o, "ENOENT", "%s is not an admin key (`admin list`)", fpd);
+    if (r == 0)
+        r = db_admin_count(x->d, &admins);
+    if (r)
+        return db_failed(o, x, r);
+    if (x->k && strcmp(role, DB_ROLE_ADMIN) == 0 && admins <= 1)
+        return fail(o, "ELAST", "%s is the last admin key: add another first, or remove it on "
+                                "the server machine",
+                    fpd);
+    r = db_admin_remove(x->d, fpd);
+    if (r < 0)
+        return db_failed(o, x, r);
+    say(o, "removed admin key %s\n", fpd);
+    put_str(o, o->data, "fingerprint", fpd);
+    return 0;
+}
+
+static int h_unsupported(const acct_ctx *x, const adm_request *rq, out *o)
+{
+    (void)x;
+    (void)rq;
+    return fail(o, "EUNSUPPORTED", "the server has one log level so far (info)");
+}
+
+typedef int (*handler)(const acct_ctx *x, const adm_request *rq, out *o);
+
+static const handler handlers[ADM_CMD_COUNT] = {
+    [ADM_STATUS] = h_status,
+    [ADM_USER_LIST] = h_user_list,
+    [ADM_USER_SHOW] = h_user_show,
+    [ADM_USER_ADD] = h_user_add,
+    [ADM_USER_DISABLE] = h_user_flag,
+    [ADM_USER_ENABLE] = h_user_flag,
+    [ADM_USER_DELETE] = h_user_delete,
+    [ADM_USER_PASSWD] = h_user_passwd,
+    [ADM_USER_SET] = h_user_set,
+    [ADM_USER_GRANT] = h_user_flag,
+    [ADM_USER_REVOKE] = h_user_flag,
+    [ADM_DEVICE_LIST] = h_device_list,
+    [ADM_DEVICE_REVOKE] = h_device_revoke,
+    [ADM_SESSION_LIST] = h_session_list,
+    [ADM_SESSION_KICK] = h_session_kick,
+    [ADM_MAILBOX_STATS] = h_mailbox_stats,
+    [ADM_MAILBOX_PURGE] = h_mailbox_purge,
+    [ADM_AUDIT_TAIL] = h_audit_tail,
+    [ADM_AUDIT_VERIFY] = h_audit_verify,
+    [ADM_BACKUP] = h_backup,
+    [ADM_CONFIG_SHOW] = h_config_show,
+    [ADM_LOG_LEVEL] = h_unsupported,
+    [ADM_ADMIN_LIST] = h_admin_list,
+    [ADM_ADMIN_ADD] = h_admin_add,
+    [ADM_ADMIN_REMOVE] = h_admin_remove,
+};
+
+/* ---- the entry points ---- */
+
+void acct_describe(const adm_request *rq, char *dst, size_t cap)
+{
+    size_t n = 0;
+    dst[0] = '\0';
+    for (int a = 0; a < ADM_A_COUNT_OF && n < cap; a++) {
+        if (!(rq->has & ADM_BIT(a)) || a == ADM_A_PASSWORD)
+            continue;
+        char v[ADM_MAX_VALUE + 3];
+        switch (a) {
+        case ADM_A_NAME: snprintf(v, sizeof v, "%s", rq->name); break;
+        case ADM_A_FP: snprintf(v, sizeof v, "%s", rq->fp); break;
+        case ADM_A_ROLE: snprintf(v, sizeof v, "%s", rq->role); break;
+        case ADM_A_FIELD: snprintf(v, sizeof v, "%s", rq->field); break;
+        case ADM_A_VALUE: snprintf(v, sizeof v, "\"%s\"", rq->value); break;
+        case ADM_A_ADMIN: snprintf(v, sizeof v, "%s", rq->admin ? "yes" : "no"); break;
+        case ADM_A_DAYS: snprintf(v, sizeof v, "%lld", (long long)rq->days); break;
+        case ADM_A_COUNT: snprintf(v, sizeof v, "%lld", (long long)rq->count); break;
+        case ADM_A_OFFSET: snprintf(v, sizeof v, "%lld", (long long)rq->offset); break;
+        case ADM_A_FILE: snprintf(v, sizeof v, "%s", rq->file); break;
+        case ADM_A_LEVEL: snprintf(v, sizeof v, "%s", rq->level); break;
+        default: snprintf(v, sizeof v, "%s", rq->right); break;
+        }
+        int w = snprintf(dst + n, cap - n, "%s%s=%s", n ? " " : "", adm_arg_key((adm_arg)a), v);
+        n += w > 0 ? (size_t)w : 0;
+    }
+    if (n >= cap && cap > 0)
+        dst[cap - 1] = '\0';
+}
+
+/* Append rq and its result to the audit log (a failure is logged and
+ * told: the action happened, its record did not). */
+static void audit(const acct_ctx *x, const adm_request *rq, out *o)
+{
+    char target[DB_AUDIT_TEXT], result[DB_AUDIT_TEXT];
+    acct_describe(rq, target, sizeof target);
+    if (o->failed)
+        snprintf(result, sizeof result, "%s: %.*s", o->error, (int)buf_len(&o->text),
+                 (const char *)buf_data(&o->text));
+    else
+        snprintf(result, sizeof result, "ok");
+    size_t rl = strlen(result);
+    if (rl > 0 && result[rl - 1] == '\n')
+        result[rl - 1] = '\0';
+    int r = db_audit_append(x->d, x->id, x->now_ms, x->actor, adm_cmd_get(rq->cmd)->wire, target,
+                            result, NULL);
+    if (r == 0)
+        return;
+    if (x->k)
+        core_log(x->k, "cannot append to the audit log: %s", db_errmsg(x->d));
+    say(o, "warning: the audit log could not record this: %s\n", db_errmsg(x->d));
+}
+
+/* Move o into res. */
+static int finish(const adm_request *rq, out *o, adm_result *res)
+{
+    memset(res, 0, sizeof *res);
+    res->id = rq->id;
+    res->ok = !o->failed;
+    snprintf(res->error, sizeof res->error, "%s", o->failed ? o->error : "");
+    int ret = 0;
+    if (buf_len(&o->text) > 0) {
+        res->text = malloc(buf_len(&o->text) + 1);
+        if (res->text) {
+            memcpy(res->text, buf_data(&o->text), buf_len(&o->text));
+            res->text[buf_len(&o->text)] = '\0';
+        } else {
+            ret = BANTER_ENOMEM;
+        }
+    }
+    if (!o->failed && o->data) {
+        res->data = cJSON_PrintUnformatted(o->data);
+        ret = res->data ? ret : BANTER_ENOMEM;
+    }
+    buf_free(&o->text);
+    cJSON_Delete(o->data);
+    if (ret)
+        adm_result_clear(res);
+    return ret;
+}
+
+int acct_exec(const acct_ctx *x, const adm_request *rq, adm_result *res)
+{
+    out o = {.data = cJSON_CreateObject()};
+    buf_init(&o.text, ADM_MAX_TEXT);
+    if (!o.data || (unsigned)rq->cmd >= ADM_CMD_COUNT) {
+        cJSON_Delete(o.data);
+        return BANTER_ENOMEM;
+    }
+    (void)handlers[rq->cmd](x, rq, &o);
+    if (o.nomem && !o.failed)
+        (void)fail(&o, "ENOMEM", "out of memory");
+    audit(x, rq, &o);
+    return finish(rq, &o, res);
+}
+
+int acct_refuse(const acct_ctx *x, const adm_request *rq, adm_result *res, const char *code,
+                const char *text)
+{
+    out o = {0};
+    buf_init(&o.text, ADM_MAX_TEXT);
+    (void)fail(&o, code, "%s", text);
+    audit(x, rq, &o);
+    return finish(rq, &o, res);
+}

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * acct.h - every administrative operation, once: accounts, devices,
+ * sessions, the offline store, the audit log, backups, admin keys, the
+ * server's status and settings. Both ways in go through acct_exec:
+ *
+ *   - remote: banter-admin's ADM_REQUEST over an encrypted connection
+ *     (admin.c checks the key's role first), with the running server's
+ *     core, so changes take effect on live sessions at once;
+ *   - local: `banter-rendezvous --db PATH user ...|admin ...` on the
+ *     server machine (users.c, admins.c), with no core: the same code
+ *     changes the database and the CLI then tells a running server over
+ *     its control socket (ctl.h) which account changed.
+ *
+ * A request is a typed adm_request (admmsg.h); the answer is an
+ * adm_result: ok or an error code, a text for people and a JSON object
+ * for --json. The same words reach the local CLI and banter-admin.
+ *
+ * Every request that reaches acct_exec is appended to the audit log
+ * (db_admin.h) with who asked, what (never a password), when and the
+ * result, refusals included (acct_refuse).
+ */
+#ifndef BANTER_RDV_ACCT_H
+#define BANTER_RDV_ACCT_H
+
+#include <stdint.h>
+
+#include "admmsg.h"
+#include "core.h"
+#include "db.h"
+#include "identity.h"
+
+#define ACCT_PAGE       200 /* rows of a list per answer (the tool pages) */
+#define ACCT_AUDIT_TAIL 20  /* entries `audit tail` shows by default */
+#define ACCT_ACTOR_MAX  96
+
+typedef struct acct_ctx {
+    db *d;
+    const identity *id; /* the server key (audit signatures) */
+    core *k;            /* the running server, or NULL for a local command */
+    const char *actor;  /* who asks: "admin 27015...", "local uid 1000" */
+    int64_t now_ms;
+} acct_ctx;
+
+/*
+ * Run rq and fill res (res->text and res->data are malloc'd: free with
+ * adm_result_clear; res->id is rq->id). Commands that need the running
+ * server answer ENOSERVER when x->k is NULL. Returns 0 when res was
+ * filled (ok or not), BANTER_ENOMEM when it could not be.
+ */
+BANTER_WUR int acct_exec(const acct_ctx *x, const adm_request *rq, adm_result *res);
+
+/* Fill res with a refusal (code, text) and audit it. 0 or BANTER_ENOMEM. */
+BANTER_WUR int acct_refuse(const acct_ctx *x, const adm_request *rq, adm_result *res,
+                           const char *code, const char *text);
+
+/* What an audit entry says of rq's arguments ("name=ann field=title"),
+ * never the password. */
+void acct_describe(const adm_request *rq, char *out, size_t cap);
+
+#endif
