@@ -73,9 +73,12 @@ RDV_LIB_SRC   := $(filter-out rendezvous/main.c,$(RENDEZVOUS_SRC))
 RDV_OBJ_REL   := $(RENDEZVOUS_SRC:%.c=$(REL)/%.o)
 RDV_OBJ_ASAN  := $(RENDEZVOUS_SRC:%.c=$(ASAN)/%.o)
 RDV_LIBOBJ_ASAN := $(RDV_LIB_SRC:%.c=$(ASAN)/%.o)
+ADMIN_OBJ_REL  := $(ADMIN_SRC:%.c=$(REL)/%.o)
+ADMIN_OBJ_ASAN := $(ADMIN_SRC:%.c=$(ASAN)/%.o)
 INTEG_SRC  := $(sort $(wildcard tests/integration/test_*.sh))
 ASAN_PROGRAMS := $(if $(PEER_SRC),$(ASAN)/banter) \
-                 $(if $(RENDEZVOUS_SRC),$(ASAN)/banter-rendezvous)
+                 $(if $(RENDEZVOUS_SRC),$(ASAN)/banter-rendezvous) \
+                 $(if $(ADMIN_SRC),$(ASAN)/banter-admin)
 
 UNIT_BINS  := $(UNIT_SRC:tests/unit/%.c=$(ASAN)/tests/%)
 REPLAY_BINS := $(FUZZ_SRC:tests/fuzz/%.c=$(ASAN)/tests/replay_%)
@@ -184,6 +187,26 @@ bin/banter-rendezvous: $(RDV_OBJ_REL) $(LIB_REL)
 $(ASAN)/banter-rendezvous: $(RDV_OBJ_ASAN) $(LIB_ASAN)
 	@$(if $(Q),echo "  LD+SAN  $@")
 	$(Q)$(CC) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS) $(RDV_LIBS)
+
+# banter-admin: a short-lived client (admin/), libbanter only.
+$(REL)/admin/%.o: admin/%.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -iquote admin -c $< -o $@
+
+$(ASAN)/admin/%.o: admin/%.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC+SAN  $<")
+	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -iquote admin -c $< -o $@
+
+bin/banter-admin: $(ADMIN_OBJ_REL) $(LIB_REL)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(ASAN)/banter-admin: $(ADMIN_OBJ_ASAN) $(LIB_ASAN)
+	@$(if $(Q),echo "  LD+SAN  $@")
+	$(Q)$(CC) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
 
 # ---- tests ----
 $(ASAN)/tests/test_rdv_%: tests/unit/test_rdv_%.c $(RDV_LIBOBJ_ASAN) $(LIB_ASAN)
@@ -307,7 +330,7 @@ test-run: $(UNIT_BINS) $(REPLAY_BINS) $(ASAN_PROGRAMS) $(TEST_TOOLS) all
 	    EVIL_PEER=$(CURDIR)/$(ASAN)/tests/evil_peer PEER_PROBE=$(CURDIR)/$(ASAN)/tests/peer_probe \
 	    PEER_SWARM=$(CURDIR)/$(ASAN)/tests/peer_swarm \
 	    RDV_BIN=$(CURDIR)/$(ASAN)/banter-rendezvous RDV_PROBE=$(CURDIR)/$(ASAN)/tests/rdv_probe \
-	    BENCH_RTT=$(CURDIR)/$(REL)/bench_rtt \
+	    ADMIN_BIN=$(CURDIR)/$(ASAN)/banter-admin BENCH_RTT=$(CURDIR)/$(REL)/bench_rtt \
 	    tests/run.sh $(UNIT_BINS) $(REPLAY_BINS) $(INTEG_SRC)
 
 # Pictures of the web interface for the README: tests/integration/test_web.sh
@@ -373,7 +396,7 @@ lint:
 	$(Q)cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	    --std=c11 --inline-suppr --suppress=missingIncludeSystem \
 	    --include=scripts/cppcheck.h \
-	    -Ishared -Ipeer -Irendezvous shared $(wildcard peer rendezvous admin)
+	    -Ishared -Ipeer -Irendezvous -Iadmin shared $(wildcard peer rendezvous admin)
 	$(Q)scripts/checksrc.sh $(LINT_FILES)
 	@echo "lint: clean"
 

@@ -125,6 +125,18 @@ static void fmt_time(int64_t ms, char *dst, size_t cap)
 
 static const char *yn(bool b) { return b ? "yes" : "no"; }
 
+/* 40 digits as people read them: 8 groups of 5. */
+static void fp_group(const char *digits, char dst[static IDENTITY_FP_LEN + 1])
+{
+    size_t n = 0;
+    for (size_t i = 0; digits[i] && n < IDENTITY_FP_LEN; i++) {
+        if (i > 0 && i % 5 == 0)
+            dst[n++] = ' ';
+        dst[n++] = digits[i];
+    }
+    dst[n] = '\0';
+}
+
 /* ---- accounts ---- */
 
 static int user_row(void *ud, out *o, cJSON *arr, const db_user *u)
@@ -637,8 +649,8 @@ static int audit_row(void *ud, const db_audit *a)
     out *o = ud;
     char when[32];
     fmt_time(a->ts, when, sizeof when);
-    say(o, "%6lld %s %s %s %s: %s\n", (long long)a->seq, when, a->actor, a->cmd, a->target,
-        a->result);
+    say(o, "%6lld %s %s %s%s%s: %s\n", (long long)a->seq, when, a->actor, a->cmd,
+        a->target[0] ? " " : "", a->target, a->result);
     cJSON *e = push_object(o, cJSON_GetObjectItemCaseSensitive(o->data, "entries"));
     if (!e)
         return 0;
@@ -692,7 +704,9 @@ static int admin_row(void *ud, const db_admin_key *k)
     out *o = ud;
     char when[32];
     fmt_time(k->added_ms, when, sizeof when);
-    say(o, "%-40s  %-7s  %s  %s\n", k->fp, k->role, when, k->added_by);
+    char fp[IDENTITY_FP_LEN + 1];
+    fp_group(k->fp, fp);
+    say(o, "%-47s  %-7s  %s  %s\n", fp, k->role, when, k->added_by);
     cJSON *e = push_object(o, cJSON_GetObjectItemCaseSensitive(o->data, "admins"));
     if (!e)
         return 0;
@@ -707,7 +721,7 @@ static int h_admin_list(const acct_ctx *x, const adm_request *rq, out *o)
 {
     (void)rq;
     put_array(o, "admins");
-    say(o, "%-40s  %-7s  %-20s  %s\n", "FINGERPRINT", "ROLE", "ADDED", "BY");
+    say(o, "%-47s  %-7s  %-20s  %s\n", "FINGERPRINT", "ROLE", "ADDED", "BY");
     int r = db_admin_each(x->d, admin_row, o);
     return r ? db_failed(o, x, r) : 0;
 }
@@ -746,7 +760,9 @@ static int h_admin_add(const acct_ctx *x, const adm_request *rq, out *o)
     r = db_admin_add(x->d, fpd, rq->role, x->actor, x->now_ms);
     if (r < 0)
         return db_failed(o, x, r);
-    say(o, "%s key %s as %s\n", r == 0 ? "authorized" : "changed the role of", fpd, rq->role);
+    char fp[IDENTITY_FP_LEN + 1];
+    fp_group(fpd, fp);
+    say(o, "%s key %s as %s\n", r == 0 ? "authorized" : "changed the role of", fp, rq->role);
     put_str(o, o->data, "fingerprint", fpd);
     put_str(o, o->data, "role", rq->role);
     return 0;
@@ -773,7 +789,9 @@ static int h_admin_remove(const acct_ctx *x, const adm_request *rq, out *o)
     r = db_admin_remove(x->d, fpd);
     if (r < 0)
         return db_failed(o, x, r);
-    say(o, "removed admin key %s\n", fpd);
+    char fp[IDENTITY_FP_LEN + 1];
+    fp_group(fpd, fp);
+    say(o, "removed admin key %s\n", fp);
     put_str(o, o->data, "fingerprint", fpd);
     return 0;
 }

@@ -105,7 +105,7 @@ void admin_message(conn *c, const uint8_t *pt, size_t len)
     if (r == 0 && !c->acct)
         run(c, &rq, fpd, role);
     else if (r == BANTER_ENOENT || c->acct)
-        refuse_key(c, &rq, fpd);
+        refuse_key(c, &rq, fp);
     else
         conn_error(c, banter_errname(r), "the server cannot read its admin keys");
     adm_request_clear(&rq);

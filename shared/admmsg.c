@@ -445,3 +445,63 @@ void adm_result_clear(adm_result *r)
         cJSON_free(r->data);
     memset(r, 0, sizeof *r);
 }
+
+/* ---- pages ---- */
+
+int64_t adm_data_next(const char *data)
+{
+    cJSON *o = NULL;
+    int64_t next = -1;
+    if (!data || jsonv_parse(data, strlen(data), &o) != 0)
+        return -1;
+    if (jsonv_int(o, "next", 0, JSONV_INT_MAX, &next) != 0)
+        next = -1;
+    cJSON_Delete(o);
+    return next;
+}
+
+/* Move page's members into acc's (see adm_data_merge). */
+static int merge_members(cJSON *acc, cJSON *page)
+{
+    cJSON *m;
+    while ((m = page->child) != NULL) {
+        cJSON_DetachItemViaPointer(page, m);
+        cJSON *old = cJSON_GetObjectItemCaseSensitive(acc, m->string);
+        if (cJSON_IsArray(m) && cJSON_IsArray(old)) {
+            cJSON *e;
+            while ((e = m->child) != NULL) {
+                cJSON_DetachItemViaPointer(m, e);
+                cJSON_AddItemToArray(old, e);
+            }
+            cJSON_Delete(m);
+        } else if (strcmp(m->string, "next") == 0) {
+            cJSON_Delete(m);
+        } else if (old) {
+            cJSON_ReplaceItemViaPointer(acc, old, m);
+        } else {
+            cJSON_AddItemToObject(acc, m->string, m);
+        }
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(acc, "next");
+    return 0;
+}
+
+int adm_data_merge(char **acc, const char *page)
+{
+    cJSON *a = NULL, *p = NULL;
+    int ret = jsonv_parse(*acc, strlen(*acc), &a);
+    if (ret == 0)
+        ret = jsonv_parse(page, strlen(page), &p);
+    if (ret == 0)
+        ret = merge_members(a, p);
+    char *text = ret == 0 ? cJSON_PrintUnformatted(a) : NULL;
+    if (ret == 0 && !text)
+        ret = BANTER_ENOMEM;
+    cJSON_Delete(a);
+    cJSON_Delete(p);
+    if (ret)
+        return ret;
+    free(*acc);
+    *acc = text;
+    return 0;
+}

@@ -160,4 +160,16 @@ BANTER_WUR int adm_result_decode(adm_result *r, const uint8_t *pt, size_t len);
 /* Free what r holds. Accepts a zeroed r. */
 void adm_result_clear(adm_result *r);
 
+/*
+ * Lists come in pages: a result's data has "next" (the offset to ask
+ * for) while more rows follow. adm_data_next gives it (-1 when there is
+ * none or data is not an object). adm_data_merge folds the data of the
+ * next page into *acc (a new string replaces it; free with free()): every
+ * array member of page is appended to acc's array of the same name, other
+ * members replace acc's, and "next" is dropped. BANTER_ENOMEM, the parse
+ * errors (acc unchanged).
+ */
+int64_t adm_data_next(const char *data);
+BANTER_WUR int adm_data_merge(char **acc, const char *page);
+
 #endif

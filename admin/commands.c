@@ -1,0 +1,444 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * commands.c - banter-admin's remote commands: one table (words,
+ * arguments, options, help) from the command line to an ADM_REQUEST, and
+ * the run: connect, ask, page through lists, print the text or the JSON
+ * data, map the answer to an exit code.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "admin.h"
+#include "bcrypto.h"
+#include "client.h"
+
+/* Options a command may take besides its arguments. */
+enum {
+    O_ADMIN = 1,     /* --admin */
+    O_PWFILE = 2,    /* --password-file F (else asked on the terminal) */
+    O_OLDER = 4,     /* --older-than DAYS */
+    O_ROLE = 8,      /* --role admin|auditor */
+    O_COUNT = 16,    /* -n N, --count N */
+    O_USER = 32,     /* --user NAME */
+};
+
+#define REST (-1) /* the argument takes every word left (a fingerprint in groups) */
+
+typedef struct command {
+    const char *w1, *w2; /* "user", "disable" */
+    adm_cmd cmd;
+    int args[3]; /* adm_arg in order, ADM_A_COUNT_OF ends; REST joins the rest */
+    unsigned opts;
+    const char *usage; /* after the words */
+    const char *help;
+} command;
+
+#define END ADM_A_COUNT_OF
+
+static const command commands[] = {
+    {"status", NULL, ADM_STATUS, {END}, 0, "",
+     "Version, uptime, connections, accounts and devices online, stored copies, memory."},
+    {"user", "list", ADM_USER_LIST, {END}, 0, "", "Every account, with its flags and devices."},
+    {"user", "show", ADM_USER_SHOW, {ADM_A_NAME, END}, 0, "NAME",
+     "One account: flags, devices, sessions online, profile."},
+    {"user", "add", ADM_USER_ADD, {ADM_A_NAME, END}, O_ADMIN | O_PWFILE,
+     "NAME [--admin] [--password-file F]",
+     "A new account; the password is the first line of F, or asked twice on the terminal.\n"
+     "--admin: an admin account (may send organisation broadcasts)."},
+    {"user", "disable", ADM_USER_DISABLE, {ADM_A_NAME, END}, 0, "NAME",
+     "The account can no longer log in; its live sessions end at once."},
+    {"user", "enable", ADM_USER_ENABLE, {ADM_A_NAME, END}, 0, "NAME", "Undo disable."},
+    {"user", "delete", ADM_USER_DELETE, {ADM_A_NAME, END}, 0, "NAME",
+     "Delete the account with its devices, profile, contacts and stored messages;\n"
+     "its live sessions end at once."},
+    {"user", "passwd", ADM_USER_PASSWD, {ADM_A_NAME, END}, O_PWFILE,
+     "NAME [--password-file F]", "A new password (its devices stay logged in)."},
+    {"user", "set", ADM_USER_SET, {ADM_A_NAME, ADM_A_FIELD, ADM_A_VALUE}, 0, "NAME FIELD VALUE",
+     "Set a profile field: display_name, department, title, email, phone, location,\n"
+     "about (\"\" clears it)."},
+    {"user", "grant", ADM_USER_GRANT, {ADM_A_NAME, ADM_A_RIGHT, END}, 0, "NAME broadcast",
+     "Give the right to send organisation broadcasts."},
+    {"user", "revoke", ADM_USER_REVOKE, {ADM_A_NAME, ADM_A_RIGHT, END}, 0, "NAME broadcast",
+     "Take the right to send organisation broadcasts."},
+    {"device", "list", ADM_DEVICE_LIST, {END}, O_USER, "[--user NAME]",
+     "Devices bound to accounts, with fingerprints, online or not, last seen."},
+    {"device", "revoke", ADM_DEVICE_REVOKE, {REST, END}, 0, "FINGERPRINT",
+     "Revoke a device (its fingerprint, or a prefix only it has): its session ends at\n"
+     "once and it can never log in again. Its certificate expires by itself (see\n"
+     "banter-admin(1), REVOCATION)."},
+    {"session", "list", ADM_SESSION_LIST, {END}, 0, "", "Devices connected now."},
+    {"session", "kick", ADM_SESSION_KICK, {ADM_A_NAME, END}, 0, "NAME",
+     "End every live session of an account (its devices may log in again)."},
+    {"mailbox", "stats", ADM_MAILBOX_STATS, {END}, 0, "",
+     "Stored offline copies: how many, bytes, accounts, the oldest."},
+    {"mailbox", "purge", ADM_MAILBOX_PURGE, {END}, O_OLDER, "--older-than DAYS",
+     "Delete stored copies older than DAYS days."},
+    {"audit", "tail", ADM_AUDIT_TAIL, {END}, O_COUNT, "[-n N]",
+     "The last N entries of the audit log (default 20)."},
+    {"audit", "verify", ADM_AUDIT_VERIFY, {END}, 0, "",
+     "Check the whole audit log: chain and signatures. Exit 1 when tampered with."},
+    {"backup", NULL, ADM_BACKUP, {ADM_A_FILE, END}, 0, "FILE",
+     "A consistent copy of the server's database, written on the server beside the\n"
+     "database as FILE (a plain name; never replaces a file)."},
+    {"config", "show", ADM_CONFIG_SHOW, {END}, 0, "", "The server's settings."},
+    {"log", "level", ADM_LOG_LEVEL, {END}, 0, "", "Not supported yet: the server has one level."},
+    {"admin", "list", ADM_ADMIN_LIST, {END}, 0, "", "Admin keys and their roles."},
+    {"admin", "add", ADM_ADMIN_ADD, {REST, END}, O_ROLE, "FINGERPRINT --role admin|auditor",
+     "Authorize an admin key: admin (everything) or auditor (read-only)."},
+    {"admin", "remove", ADM_ADMIN_REMOVE, {REST, END}, 0, "FINGERPRINT",
+     "Remove an admin key (not the last admin)."},
+};
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+void admin_commands_usage(FILE *f)
+{
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        const command *c = &commands[i];
+        char line[128];
+        snprintf(line, sizeof line, "%s%s%s %s", c->w1, c->w2 ? " " : "", c->w2 ? c->w2 : "",
+                 c->usage);
+        fprintf(f, "  %s\n", line);
+    }
+}
+
+static void command_help(const command *c)
+{
+    printf("usage: " ADMIN_PROG " [OPTIONS] %s%s%s %s [--json]\n\n%s\n", c->w1, c->w2 ? " " : "",
+           c->w2 ? c->w2 : "", c->usage, c->help);
+}
+
+/* ---- the password ---- */
+
+/* One line of fd into out (cap bytes) without its end of line. */
+static int read_line(int fd, char *out, size_t cap)
+{
+    size_t n = 0;
+    for (;;) {
+        char ch;
+        ssize_t r = read(fd, &ch, 1);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return -1;
+        if (r == 0 || ch == '\n')
+            break;
+        if (n + 1 >= cap)
+            return -1;
+        out[n++] = ch;
+    }
+    if (n > 0 && out[n - 1] == '\r')
+        n--;
+    out[n] = '\0';
+    return 0;
+}
+
+static int prompt(const char *text, char *out, size_t cap)
+{
+    struct termios t, saved;
+    if (tcgetattr(STDIN_FILENO, &t) != 0)
+        return -1;
+    saved = t;
+    t.c_lflag &= ~(tcflag_t)ECHO;
+    t.c_lflag |= ECHONL;
+    fputs(text, stderr);
+    fflush(stderr);
+    int r = tcsetattr(STDIN_FILENO, TCSAFLUSH, &t) == 0 ? read_line(STDIN_FILENO, out, cap) : -1;
+    tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+    return r;
+}
+
+static int get_password(const char *file, adm_request *rq)
+{
+    char again[ADM_MAX_VALUE + 1];
+    int r;
+    if (file) {
+        int fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        r = fd < 0 ? -1 : read_line(fd, rq->password, sizeof rq->password);
+        if (fd >= 0)
+            close(fd);
+        if (r)
+            fprintf(stderr, ADMIN_PROG ": cannot read the password from %s: %s\n", file,
+                    fd < 0 ? strerror(errno) : "too long or unreadable");
+    } else if (isatty(STDIN_FILENO)) {
+        r = prompt("New password: ", rq->password, sizeof rq->password);
+        if (r == 0)
+            r = prompt("Again: ", again, sizeof again);
+        if (r == 0 && strcmp(again, rq->password) != 0) {
+            fprintf(stderr, ADMIN_PROG ": the two passwords differ; nothing was changed\n");
+            r = -1;
+        }
+        bcrypto_wipe(again, sizeof again);
+    } else {
+        fprintf(stderr, ADMIN_PROG ": no password: give --password-file F, or run this on a "
+                                   "terminal to be asked\n");
+        return -1;
+    }
+    if (r == 0 && rq->password[0] == '\0') {
+        fprintf(stderr, ADMIN_PROG ": the password is empty\n");
+        r = -1;
+    }
+    rq->has |= ADM_BIT(ADM_A_PASSWORD);
+    return r;
+}
+
+/* ---- the command line ---- */
+
+static int set_arg(adm_request *rq, int a, const char *v)
+{
+    char *dst = NULL;
+    size_t cap = 0;
+    switch (a) {
+    case ADM_A_NAME: dst = rq->name, cap = sizeof rq->name; break;
+    case ADM_A_FP: dst = rq->fp, cap = sizeof rq->fp; break;
+    case ADM_A_ROLE: dst = rq->role, cap = sizeof rq->role; break;
+    case ADM_A_FIELD: dst = rq->field, cap = sizeof rq->field; break;
+    case ADM_A_VALUE: dst = rq->value, cap = sizeof rq->value; break;
+    case ADM_A_FILE: dst = rq->file, cap = sizeof rq->file; break;
+    case ADM_A_RIGHT: dst = rq->right, cap = sizeof rq->right; break;
+    default: break;
+    }
+    if (dst) {
+        if (strlen(v) >= cap) {
+            fprintf(stderr, ADMIN_PROG ": \"%.40s...\" is too long\n", v);
+            return -1;
+        }
+        snprintf(dst, cap, "%s", v);
+    } else {
+        char *end;
+        errno = 0;
+        long long n = strtoll(v, &end, 10);
+        if (errno || end == v || *end || n < 0) {
+            fprintf(stderr, ADMIN_PROG ": \"%s\" is not a number\n", v);
+            return -1;
+        }
+        *(a == ADM_A_DAYS ? &rq->days : &rq->count) = n;
+    }
+    rq->has |= ADM_BIT(a);
+    return 0;
+}
+
+/* The words left from argv[*i] joined by spaces, as one fingerprint. */
+static int take_rest(adm_request *rq, int argc, char **argv, int *i)
+{
+    size_t n = 0;
+    while (*i < argc && argv[*i][0] != '-') {
+        int w = snprintf(rq->fp + n, sizeof rq->fp - n, "%s%s", n ? " " : "", argv[(*i)++]);
+        if (w < 0 || (size_t)w >= sizeof rq->fp - n)
+            return -1;
+        n += (size_t)w;
+    }
+    rq->has |= ADM_BIT(ADM_A_FP);
+    return n ? 0 : -1;
+}
+
+/* An option of c at argv[*i] with its value. */
+static int take_option(const command *c, adm_request *rq, int argc, char **argv, int *i,
+                       const char **pwfile)
+{
+    static const struct {
+        const char *name;
+        unsigned opt;
+        int arg;
+    } opts[] = {{"--admin", O_ADMIN, ADM_A_ADMIN},  {"--password-file", O_PWFILE, -1},
+                {"--older-than", O_OLDER, ADM_A_DAYS}, {"--role", O_ROLE, ADM_A_ROLE},
+                {"-n", O_COUNT, ADM_A_COUNT},       {"--count", O_COUNT, ADM_A_COUNT},
+                {"--user", O_USER, ADM_A_NAME}};
+    for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++) {
+        if (strcmp(argv[*i], opts[k].name) != 0 || !(c->opts & opts[k].opt))
+            continue;
+        if (opts[k].opt == O_ADMIN) {
+            rq->admin = true;
+            rq->has |= ADM_BIT(ADM_A_ADMIN);
+            (*i)++;
+            return 0;
+        }
+        if (*i + 1 >= argc) {
+            fprintf(stderr, ADMIN_PROG ": %s needs a value\n", argv[*i]);
+            return -1;
+        }
+        const char *v = argv[*i + 1];
+        *i += 2;
+        if (opts[k].arg < 0) {
+            *pwfile = v;
+            return 0;
+        }
+        return set_arg(rq, opts[k].arg, v);
+    }
+    fprintf(stderr, ADMIN_PROG ": unexpected \"%s\" (" ADMIN_PROG " %s%s%s --help)\n", argv[*i],
+            c->w1, c->w2 ? " " : "", c->w2 ? c->w2 : "");
+    return -1;
+}
+
+/* The request of c from argv (after its words). 0, 1 for --help, -1. */
+static int parse(const command *c, admin_opts *o, int argc, char **argv, adm_request *rq,
+                 const char **pwfile)
+{
+    int i = 0, next = 0;
+    while (i < argc) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return 1;
+        if (strcmp(argv[i], "--json") == 0) {
+            o->json = true;
+            i++;
+        } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+            if (take_option(c, rq, argc, argv, &i, pwfile) != 0)
+                return -1;
+        } else if (next < 3 && c->args[next] == REST) {
+            if (take_rest(rq, argc, argv, &i) != 0)
+                return -1;
+            next++;
+        } else if (next < 3 && c->args[next] != END) {
+            if (set_arg(rq, c->args[next++], argv[i++]) != 0)
+                return -1;
+        } else {
+            fprintf(stderr, ADMIN_PROG ": unexpected \"%s\"\n", argv[i]);
+            return -1;
+        }
+    }
+    if (next < 3 && c->args[next] != END) {
+        fprintf(stderr, ADMIN_PROG ": usage: %s%s%s %s\n", c->w1, c->w2 ? " " : "",
+                c->w2 ? c->w2 : "", c->usage);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- the run ---- */
+
+static int split_server(const char *s, char *host, size_t hcap, char *port, size_t pcap)
+{
+    const char *colon = s ? strrchr(s, ':') : NULL;
+    if (!colon || colon == s || !colon[1])
+        return -1;
+    const char *h = s;
+    size_t hl = (size_t)(colon - s);
+    if (h[0] == '[' && hl >= 2 && h[hl - 1] == ']') {
+        h++;
+        hl -= 2;
+    }
+    if (hl >= hcap || strlen(colon + 1) >= pcap)
+        return -1;
+    snprintf(host, hcap, "%.*s", (int)hl, h);
+    snprintf(port, pcap, "%s", colon + 1);
+    return 0;
+}
+
+static int connect_server(const admin_opts *o, identity **id, aclient **cl)
+{
+    char host[256], port[16], pin[IDENTITY_FP_DIGITS + 1], why[512];
+    if (split_server(o->server, host, sizeof host, port, sizeof port) != 0) {
+        fprintf(stderr, ADMIN_PROG ": give the server as --server HOST:PORT (or "
+                                   "$BANTER_ADMIN_SERVER)\n");
+        return ADMIN_EXIT_USAGE;
+    }
+    if (!o->server_key || aclient_fp_digits(o->server_key, pin) != 0) {
+        fprintf(stderr, ADMIN_PROG ": give the server's fingerprint as --server-key \"...\" "
+                                   "(40 digits; `banter-rendezvous fingerprint` prints it)\n");
+        return ADMIN_EXIT_USAGE;
+    }
+    int r = identity_load(id, o->key);
+    if (r) {
+        fprintf(stderr, ADMIN_PROG ": cannot read the admin key %s: %s%s\n", o->key,
+                banter_strerror(r), r == BANTER_EIO ? " (`" ADMIN_PROG " keygen` makes one)" : "");
+        return ADMIN_EXIT_ERROR;
+    }
+    aclient_config cc = {
+        .host = host, .port = port, .id = *id, .pin = pin, .timeout_ms = o->timeout_s * 1000};
+    r = aclient_open(cl, &cc, why, sizeof why);
+    if (r) {
+        fprintf(stderr, ADMIN_PROG ": %s\n", why);
+        return r == BANTER_EKEYMISMATCH ? ADMIN_EXIT_PIN : ADMIN_EXIT_CONNECT;
+    }
+    return ADMIN_EXIT_OK;
+}
+
+/* Ask rq, and the following pages of a list; print. */
+static int ask(aclient *cl, adm_request *rq, bool json)
+{
+    char why[512], *data = NULL;
+    adm_result res;
+    int ret = ADMIN_EXIT_OK;
+    for (;;) {
+        int r = aclient_request(cl, rq, &res, why, sizeof why);
+        if (r) {
+            fprintf(stderr, ADMIN_PROG ": %s\n", why);
+            ret = ADMIN_EXIT_CONNECT;
+            break;
+        }
+        if (!res.ok) {
+            const char *t = res.text ? res.text : "";
+            size_t n = strlen(t);
+            fprintf(stderr, ADMIN_PROG ": %.*s (%s)\n", (int)(n && t[n - 1] == '\n' ? n - 1 : n),
+                    t, res.error);
+            ret = strcmp(res.error, "EAUTH") == 0 || strcmp(res.error, "EPERM") == 0
+                      ? ADMIN_EXIT_DENIED
+                      : ADMIN_EXIT_ERROR;
+            adm_result_clear(&res);
+            break;
+        }
+        if (!json && res.text)
+            fputs(res.text, stdout);
+        int64_t next = adm_data_next(res.data);
+        if (json && res.data && !data) {
+            data = res.data;
+            res.data = NULL;
+        } else if (json && res.data && adm_data_merge(&data, res.data) != 0) {
+            ret = ADMIN_EXIT_ERROR;
+        }
+        adm_result_clear(&res);
+        if (next <= rq->offset || ret != ADMIN_EXIT_OK)
+            break;
+        rq->offset = next;
+        rq->has |= ADM_BIT(ADM_A_OFFSET);
+        rq->id++;
+    }
+    if (json && ret == ADMIN_EXIT_OK)
+        puts(data ? data : "{}");
+    free(data);
+    return ret;
+}
+
+int admin_command(admin_opts *o, int argc, char **argv)
+{
+    const command *c = NULL;
+    int used = 0;
+    for (size_t i = 0; i < NCOMMANDS && !c; i++) {
+        if (strcmp(argv[0], commands[i].w1) != 0)
+            continue;
+        if (!commands[i].w2)
+            c = &commands[i], used = 1;
+        else if (argc > 1 && strcmp(argv[1], commands[i].w2) == 0)
+            c = &commands[i], used = 2;
+    }
+    if (!c) {
+        fprintf(stderr, ADMIN_PROG ": unknown command \"%s%s%s\" (" ADMIN_PROG " --help lists "
+                                   "them)\n",
+                argv[0], argc > 1 ? " " : "", argc > 1 ? argv[1] : "");
+        return ADMIN_EXIT_USAGE;
+    }
+    adm_request rq = {.id = 1, .cmd = c->cmd};
+    const char *pwfile = NULL;
+    identity *id = NULL;
+    aclient *cl = NULL;
+    int r = parse(c, o, argc - used, argv + used, &rq, &pwfile);
+    if (r) {
+        if (r > 0)
+            command_help(c);
+        return r > 0 ? ADMIN_EXIT_OK : ADMIN_EXIT_USAGE;
+    }
+    int ret = ADMIN_EXIT_ERROR;
+    if (adm_cmd_get(c->cmd)->need & ADM_BIT(ADM_A_PASSWORD) && get_password(pwfile, &rq) != 0)
+        goto out;
+    ret = connect_server(o, &id, &cl);
+    if (ret == ADMIN_EXIT_OK)
+        ret = ask(cl, &rq, o->json);
+out:
+    adm_request_clear(&rq);
+    aclient_free(cl);
+    identity_free(id);
+    return ret;
+}
