@@ -433,6 +433,19 @@ int admin_command(admin_opts *o, int argc, char **argv)
     int ret = ADMIN_EXIT_ERROR;
     if (adm_cmd_get(c->cmd)->need & ADM_BIT(ADM_A_PASSWORD) && get_password(pwfile, &rq) != 0)
         goto out;
+    /* What the server would refuse is refused here, before connecting. */
+    buf b;
+    buf_init(&b, BANTER_MAX_PLAINTEXT);
+    r = adm_request_encode(&rq, &b);
+    buf_free(&b);
+    if (r) {
+        fprintf(stderr, ADMIN_PROG ": bad argument (%s): a name is lowercase a-z 0-9 . _ -, a "
+                                   "fingerprint digits, a file a plain name (" ADMIN_PROG
+                                   " %s%s%s --help)\n",
+                banter_strerror(r), c->w1, c->w2 ? " " : "", c->w2 ? c->w2 : "");
+        ret = ADMIN_EXIT_USAGE;
+        goto out;
+    }
     ret = connect_server(o, &id, &cl);
     if (ret == ADMIN_EXIT_OK)
         ret = ask(cl, &rq, o->json);

@@ -39,14 +39,11 @@ static void refuse_key(conn *c, const adm_request *rq, const char *fp)
     char text[512];
     db_user u;
     int r = db_device_user(c->k->db, conn_device(c), &u);
-    if (c->acct)
+    if (c->acct || r == 0)
         snprintf(text, sizeof text,
-                 "this connection is a device session of %s: admin requests need an admin key",
-                 c->acct->name);
-    else if (r == 0)
-        snprintf(text, sizeof text,
-                 "key %s is a device of %s, not an admin key: use banter-admin with its own key",
-                 fp, u.name);
+                 "key %s is a device of %s, not an admin key: use banter-admin with its own key "
+                 "(banter-admin keygen)",
+                 fp, c->acct ? c->acct->name : u.name);
     else
         snprintf(text, sizeof text,
                  "key %s is not an admin key: on the server machine run `banter-rendezvous "

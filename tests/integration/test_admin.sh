@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# test_admin.sh - banter-admin against a running banter-rendezvous (ASan
+# builds) on loopback, with rdv_probe devices:
+#   1. who may administer: an admin key runs everything; an auditor key
+#      may look but a change is refused (EPERM, exit 5, audited); a device
+#      key, an unknown key, and a wrong pinned server key are refused with
+#      the cause (exit 5, 5, 4) and nothing runs;
+#   2. every command's round trip (text and --json), the local
+#      `banter-rendezvous user ...` commands going through the same code
+#      (their actions are in the same audit log);
+#   3. a revoked device: its live session ends at once, it can never log
+#      in again (EREVOKED); session kick ends live sessions;
+#   4. backup: a consistent copy that sqlite3 and the server open;
+#   5. audit verify: intact, then finds an edited entry and a deleted one
+#      (changed with sqlite3 behind the server's back).
+# Needs $RDV_BIN, $RDV_PROBE and $ADMIN_BIN (the ASan builds by default).
+# shellcheck disable=SC2015,SC2317
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/integration/lib.sh
+. "$here/lib.sh"
+# shellcheck source=tests/integration/rdv_lib.sh
+. "$here/rdv_lib.sh"
+ADMIN_BIN=${ADMIN_BIN:-$here/../../build/asan/banter-admin}
+[ -x "$ADMIN_BIN" ] || t_fail setup "no program at $ADMIN_BIN (make test-run builds it, or set ADMIN_BIN)"
+ADMIN_BIN=$(cd "$(dirname "$ADMIN_BIN")" && pwd)/$(basename "$ADMIN_BIN")
+command -v sqlite3 >/dev/null || t_fail setup "sqlite3 is not installed (scripts/deps.sh)"
+
+rdv_setup adm ann bob cat
+rdv() { "$RDV_BIN" --db rdv.db "$@" 2>&1; }
+SFP=$(rdv fingerprint)
+rdv_start main
+export BANTER_ADMIN_SERVER=127.0.0.1:$PORT BANTER_ADMIN_SERVER_KEY=$SFP
+# adm KEY ARGS...: banter-admin with the key file $T/KEY; output and exit code
+adm() {
+    local key=$1
+    shift
+    "$ADMIN_BIN" --key "$T/$key" "$@" 2>&1
+}
+for k in boss audit stranger; do
+    "$ADMIN_BIN" --key "$T/$k.key" keygen >"$T/$k.fp" 2>/dev/null || t_fail setup "keygen $k"
+    mode=$(stat -c %a "$T/$k.key")
+    [ "$mode" = 600 ] || t_fail setup "$k.key has mode $mode"
+done
+out=$(rdv admin add "$(cat boss.fp)" --role admin) || t_fail "admin add" "$out"
+out=$(rdv admin add "$(cat audit.fp)" --role=auditor) || t_fail "admin add" "$out"
+for u in ann bob; do
+    out=$(pr "$u.key" "login=$u:$PW" ready)
+    has "$out" "^recv auth ok user=$u " || t_fail "login $u" "$out"
+done
+
+# ---- 1. who may administer ----
+out=$(adm boss.key status) || t_fail "admin status" "$out"
+has "$out" '^accounts +4, 0 online' || t_fail "admin status" "$out"
+out=$(adm audit.key user list) || t_fail "auditor list" "$out"
+has "$out" '^ann ' || t_fail "auditor list" "$out"
+out=$(adm audit.key user disable ann)
+rc=$?
+[ "$rc" -eq 5 ] && has "$out" 'auditor key may only look.*EPERM' || t_fail "auditor change" "exit $rc: $out"
+out=$(adm stranger.key status)
+rc=$?
+[ "$rc" -eq 5 ] && has "$out" 'is not an admin key: on the server machine run .banter-rendezvous admin add' ||
+    t_fail "unknown key" "exit $rc: $out"
+out=$(adm ann.key user list)
+rc=$?
+[ "$rc" -eq 5 ] && has "$out" 'is a device of ann, not an admin key.*EAUTH' || t_fail "device key" "exit $rc: $out"
+out=$(adm boss.key --server-key "$(cat stranger.fp)" status)
+rc=$?
+[ "$rc" -eq 4 ] && has "$out" "server's key is not the pinned one" || t_fail "pin" "exit $rc: $out"
+out=$(adm boss.key --server 127.0.0.1:1 status)
+rc=$?
+[ "$rc" -eq 3 ] || t_fail "no server" "exit $rc: $out"
+rows "SELECT disabled FROM users WHERE name = 'ann'" | grep -qx 0 || t_fail "auditor change" "ann was disabled"
+out=$(adm boss.key audit tail -n 50) || t_fail "audit tail" "$out"
+has "$out" 'auditor [0-9]+ user.disable name=ann: EPERM' || t_fail "audit of the refusal" "$out"
+! has "$out" 'stranger|device' || t_fail "audit" "refused keys are not audited: $out"
+grep -q 'admin request status refused from 127.0.0.1: .* is not an admin key' "$T/main.err" ||
+    t_fail "log" "no line for the refused key"
+out=$("$RDV_PROBE" --key "$T/stranger.key" 127.0.0.1 "$PORT" hello type=60 wait=200 2>&1)
+has "$out" 'recv error (EJSON|ETRUNCATED|ESCHEMA)' || t_fail "malformed request" "$out"
+t_pass "admin runs, auditor looks (change: EPERM, exit 5, audited), unknown and device keys refused (exit 5, logged), wrong server key exit 4, no server exit 3, malformed request refused"
+
+# ---- 2. every command ----
+printf 'new pass\n' >pw2
+out=$(adm boss.key user add dan --password-file pw2) && has "$out" '^added user dan$' || t_fail "user add" "$out"
+out=$(adm boss.key user add dan --password-file pw2)
+[ $? -eq 1 ] && has "$out" 'already exists' || t_fail "user add twice" "$out"
+out=$(adm boss.key user set dan department Sales) || t_fail "user set" "$out"
+json=$(adm boss.key user show dan --json) || t_fail "user show" "$json"
+has "$json" '"name":"dan".*"profile":\{"department":"Sales"\}' || t_fail "user show --json" "$json"
+out=$(adm boss.key user passwd dan --password-file pw) || t_fail "user passwd" "$out"
+out=$(pr dan.key "login=dan:$PW" ready)
+has "$out" '^recv auth ok user=dan ' || t_fail "user passwd" "the new password does not log in: $out"
+out=$(adm boss.key user grant dan broadcast) && has "$out" 'may now send organisation broadcasts' ||
+    t_fail "grant" "$out"
+out=$(adm boss.key user revoke dan broadcast) && has "$out" 'may no longer' || t_fail "revoke" "$out"
+out=$(adm boss.key user grant dan admin)
+[ $? -eq 1 ] && has "$out" 'no right "admin"' || t_fail "grant admin" "$out"
+json=$(adm boss.key --json user list) || t_fail "user list --json" "$json"
+has "$json" '^\{"users":\[\{"name":"adm","admin":true,.*"name":"dan".*\],"total":5\}$' ||
+    t_fail "user list --json" "$json"
+out=$(adm boss.key device list) || t_fail "device list" "$out"
+[ "$(count "$out" '^(ann|bob|dan) ')" -eq 3 ] || t_fail "device list" "$out"
+out=$(adm boss.key device list --user ann --json)
+has "$out" '"devices":\[\{"user":"ann","fingerprint":"[0-9 ]{47}","key":"[0-9a-f]{64}"' &&
+    has "$out" '"total":1' || t_fail "device list --user" "$out"
+out=$(adm boss.key mailbox stats --json) && has "$out" '"copies":0' || t_fail "mailbox stats" "$out"
+out=$(adm boss.key mailbox purge --older-than 30) && has "$out" '^deleted 0 stored copies' ||
+    t_fail "mailbox purge" "$out"
+out=$(adm boss.key config show) && has "$out" '^mailbox_ttl_days +30' || t_fail "config show" "$out"
+out=$(adm boss.key log level)
+[ $? -eq 1 ] && has "$out" 'EUNSUPPORTED' || t_fail "log level" "$out"
+out=$(adm boss.key admin list) && [ "$(count "$out" ' (admin|auditor) ')" -eq 2 ] || t_fail "admin list" "$out"
+out=$(adm boss.key admin add "$(cat stranger.fp)" --role auditor) || t_fail "remote admin add" "$out"
+out=$(adm stranger.key status) || t_fail "remote admin add" "the new auditor cannot look: $out"
+out=$(adm boss.key admin remove "$(cat stranger.fp)") || t_fail "admin remove" "$out"
+out=$(adm stranger.key status)
+[ $? -eq 5 ] || t_fail "admin remove" "the removed key still works: $out"
+out=$(adm boss.key admin remove "$(cat boss.fp)")
+[ $? -eq 1 ] && has "$out" 'last admin key' || t_fail "remove the last admin" "$out"
+out=$(adm boss.key admin add "$("$ADMIN_BIN" --key "$T/ann.key" fingerprint)" --role admin)
+[ $? -eq 1 ] && has "$out" 'that key is a device of ann' || t_fail "device key as admin" "$out"
+out=$(adm boss.key user delete dan) && has "$out" '^deleted user dan' || t_fail "user delete" "$out"
+[ -z "$(rows "SELECT key FROM devices WHERE user = 'dan'")" ] || t_fail "user delete" "devices left"
+out=$(adm boss.key user show dan)
+[ $? -eq 1 ] && has "$out" 'no user dan' || t_fail "user delete" "$out"
+out=$(rdv user add eve --password-file pw) || t_fail "local user add" "$out"
+out=$(rdv user set eve title Engineer) || t_fail "local user set" "$out"
+out=$(adm boss.key user show eve) && has "$out" '^title +Engineer$' || t_fail "local then remote" "$out"
+out=$(adm boss.key audit tail -n 3)
+has "$out" 'local uid [0-9]+ user.add name=eve: ok' && has "$out" 'local uid [0-9]+ user.set name=eve field=title value="Engineer": ok' ||
+    t_fail "local commands audited" "$out"
+! grep -q 'new pass' rdv.db rdv.db-wal 2>/dev/null || t_fail "password" "a password is in the database in clear"
+! grep -q 'new pass' "$T/main.err" || t_fail "password" "a password is in the log"
+t_pass "user add/show/set/passwd/grant/revoke/list/delete, device list, mailbox stats/purge, config show, log level, admin list/add/remove round trips; local user commands run the same code and are audited; no password stored or logged"
+
+# ---- 3. revoked device, kicked session ----
+bgp a ann.key ready wait=10000
+wait_out a '^ready$' || t_fail "revoke" "$(cat "$T/a.out")"
+fp=$(adm boss.key device list --user ann --json | grep -oE '"fingerprint":"[0-9 ]+"' | cut -d'"' -f4)
+[ -n "$fp" ] || t_fail "revoke" "no fingerprint for ann's device"
+t0=$(now_ms)
+out=$(adm boss.key device revoke "${fp:0:17}") || t_fail "revoke" "$out"
+has "$out" "revoked device $fp of ann: it can no longer log in; its session was ended" ||
+    t_fail "revoke" "$out"
+wait_out a '^(recv bye device revoked by an admin|closed)' 2 || t_fail "revoke" "ann: $(cat "$T/a.out")"
+t=$(($(now_ms) - t0))
+out=$(pr ann.key "login=ann:$PW")
+has "$out" '^recv auth fail error=EREVOKED' && ! has "$out" 'auth ok' || t_fail "revoked login" "$out"
+out=$(pr ann.key wait=300)
+! has "$out" 'auth ok' || t_fail "revoked hello" "$out"
+bg_kill a
+bgp b bob.key ready wait=10000
+wait_out b '^ready$' || t_fail "kick" "$(cat "$T/b.out")"
+out=$(adm boss.key session list) && has "$out" '^bob +[0-9 ]{47} 127\.0\.0\.1' || t_fail "session list" "$out"
+out=$(adm boss.key session kick bob) && has "$out" '^ended 1 session of bob' || t_fail "kick" "$out"
+wait_out b '^(recv bye session ended by an admin|closed)' 2 || t_fail "kick" "bob: $(cat "$T/b.out")"
+bg_kill b
+out=$(pr bob.key ready)
+has "$out" '^recv auth ok user=bob ' || t_fail "kick" "bob cannot come back: $out"
+t_pass "device revoke ended the live session in $t ms and the device is refused (EREVOKED); session list; session kick ended bob's session, which may log in again"
+
+# ---- 4. backup ----
+out=$(adm boss.key backup snap.db) && has "$out" "backed up the database to .*/snap.db" || t_fail "backup" "$out"
+[ "$(stat -c %a snap.db)" = 600 ] || t_fail "backup" "mode $(stat -c %a snap.db)"
+[ "$(sqlite3 snap.db 'PRAGMA integrity_check')" = ok ] || t_fail "backup" "integrity_check"
+out=$(adm boss.key backup snap.db)
+[ $? -eq 1 ] && has "$out" 'no backup: cannot create' || t_fail "backup over a file" "$out"
+out=$(adm boss.key backup ../x.db)
+[ $? -eq 2 ] && has "$out" 'bad argument' || t_fail "backup path" "$out"
+[ ! -e ../x.db ] || t_fail "backup path" "written outside"
+t_pass "backup: a 0600 copy that passes integrity_check; an existing file is never replaced; no path outside"
+
+# ---- 5. audit verify ----
+out=$(adm boss.key audit verify) && has "$out" 'the audit log is intact: [0-9]+ entries' || t_fail "verify" "$out"
+n=$(rows "SELECT count(*) FROM audit")
+sqlite3 rdv.db "UPDATE audit SET target = 'name=mallory' WHERE seq = 3" || t_fail "tamper" "sqlite3"
+out=$(adm boss.key audit verify)
+[ $? -eq 1 ] && has "$out" 'tampered with: entry 3: it was changed' || t_fail "verify edited" "$out"
+rdv_stop main
+cp snap.db rdv.db && rm -f rdv.db-wal rdv.db-shm
+rdv_start snap
+out=$(adm boss.key audit verify) && has "$out" 'intact' || t_fail "backup opens" "$out"
+out=$(adm boss.key user list) && has "$out" '^bob ' || t_fail "backup opens" "$out"
+sqlite3 rdv.db "DELETE FROM audit WHERE seq = 5" || t_fail "tamper" "sqlite3"
+out=$(adm boss.key audit verify)
+[ $? -eq 1 ] && has "$out" 'entry 6: an entry before it is missing' || t_fail "verify deleted" "$out"
+sqlite3 rdv.db "UPDATE audit SET seq = 5 WHERE seq = 6" || t_fail "tamper" "sqlite3"
+out=$(adm boss.key audit verify)
+[ $? -eq 1 ] && has "$out" 'entry 5: it was changed' || t_fail "verify renumbered" "$out"
+rdv_stop snap
+t_pass "audit verify: intact ($n entries), then finds an edited entry, a deleted one and a renumbered one; the backup serves as the database"
+echo "PASS: test_admin"
