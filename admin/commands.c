@@ -18,12 +18,12 @@
 
 /* Options a command may take besides its arguments. */
 enum {
-    O_ADMIN = 1,     /* --admin */
-    O_PWFILE = 2,    /* --password-file F (else asked on the terminal) */
-    O_OLDER = 4,     /* --older-than DAYS */
-    O_ROLE = 8,      /* --role admin|auditor */
-    O_COUNT = 16,    /* -n N, --count N */
-    O_USER = 32,     /* --user NAME */
+    O_ADMIN = 1,  /* --admin */
+    O_PWFILE = 2, /* --password-file F (else asked on the terminal) */
+    O_OLDER = 4,  /* --older-than DAYS */
+    O_ROLE = 8,   /* --role admin|auditor */
+    O_COUNT = 16, /* -n N, --count N */
+    O_USER = 32,  /* --user NAME */
 };
 
 #define REST (-1) /* the argument takes every word left (a fingerprint in groups) */
@@ -40,56 +40,150 @@ typedef struct command {
 #define END ADM_A_COUNT_OF
 
 static const command commands[] = {
-    {"status", NULL, ADM_STATUS, {END}, 0, "",
+    {"status",
+     NULL,
+     ADM_STATUS,
+     {END},
+     0,
+     "",
      "Version, uptime, connections, accounts and devices online, stored copies, memory."},
     {"user", "list", ADM_USER_LIST, {END}, 0, "", "Every account, with its flags and devices."},
-    {"user", "show", ADM_USER_SHOW, {ADM_A_NAME, END}, 0, "NAME",
+    {"user",
+     "show",
+     ADM_USER_SHOW,
+     {ADM_A_NAME, END},
+     0,
+     "NAME",
      "One account: flags, devices, sessions online, profile."},
-    {"user", "add", ADM_USER_ADD, {ADM_A_NAME, END}, O_ADMIN | O_PWFILE,
+    {"user",
+     "add",
+     ADM_USER_ADD,
+     {ADM_A_NAME, END},
+     O_ADMIN | O_PWFILE,
      "NAME [--admin] [--password-file F]",
      "A new account; the password is the first line of F, or asked twice on the terminal.\n"
      "--admin: an admin account (may send organisation broadcasts)."},
-    {"user", "disable", ADM_USER_DISABLE, {ADM_A_NAME, END}, 0, "NAME",
+    {"user",
+     "disable",
+     ADM_USER_DISABLE,
+     {ADM_A_NAME, END},
+     0,
+     "NAME",
      "The account can no longer log in; its live sessions end at once."},
     {"user", "enable", ADM_USER_ENABLE, {ADM_A_NAME, END}, 0, "NAME", "Undo disable."},
-    {"user", "delete", ADM_USER_DELETE, {ADM_A_NAME, END}, 0, "NAME",
+    {"user",
+     "delete",
+     ADM_USER_DELETE,
+     {ADM_A_NAME, END},
+     0,
+     "NAME",
      "Delete the account with its devices, profile, contacts and stored messages;\n"
      "its live sessions end at once."},
-    {"user", "passwd", ADM_USER_PASSWD, {ADM_A_NAME, END}, O_PWFILE,
-     "NAME [--password-file F]", "A new password (its devices stay logged in)."},
-    {"user", "set", ADM_USER_SET, {ADM_A_NAME, ADM_A_FIELD, ADM_A_VALUE}, 0, "NAME FIELD VALUE",
+    {"user",
+     "passwd",
+     ADM_USER_PASSWD,
+     {ADM_A_NAME, END},
+     O_PWFILE,
+     "NAME [--password-file F]",
+     "A new password (its devices stay logged in)."},
+    {"user",
+     "set",
+     ADM_USER_SET,
+     {ADM_A_NAME, ADM_A_FIELD, ADM_A_VALUE},
+     0,
+     "NAME FIELD VALUE",
      "Set a profile field: display_name, department, title, email, phone, location,\n"
      "about (\"\" clears it)."},
-    {"user", "grant", ADM_USER_GRANT, {ADM_A_NAME, ADM_A_RIGHT, END}, 0, "NAME broadcast",
+    {"user",
+     "grant",
+     ADM_USER_GRANT,
+     {ADM_A_NAME, ADM_A_RIGHT, END},
+     0,
+     "NAME broadcast",
      "Give the right to send organisation broadcasts."},
-    {"user", "revoke", ADM_USER_REVOKE, {ADM_A_NAME, ADM_A_RIGHT, END}, 0, "NAME broadcast",
+    {"user",
+     "revoke",
+     ADM_USER_REVOKE,
+     {ADM_A_NAME, ADM_A_RIGHT, END},
+     0,
+     "NAME broadcast",
      "Take the right to send organisation broadcasts."},
-    {"device", "list", ADM_DEVICE_LIST, {END}, O_USER, "[--user NAME]",
+    {"device",
+     "list",
+     ADM_DEVICE_LIST,
+     {END},
+     O_USER,
+     "[--user NAME]",
      "Devices bound to accounts, with fingerprints, online or not, last seen."},
-    {"device", "revoke", ADM_DEVICE_REVOKE, {REST, END}, 0, "FINGERPRINT",
+    {"device",
+     "revoke",
+     ADM_DEVICE_REVOKE,
+     {REST, END},
+     0,
+     "FINGERPRINT",
      "Revoke a device (its fingerprint, or a prefix only it has): its session ends at\n"
      "once and it can never log in again. Its certificate expires by itself (see\n"
      "banter-admin(1), REVOCATION)."},
     {"session", "list", ADM_SESSION_LIST, {END}, 0, "", "Devices connected now."},
-    {"session", "kick", ADM_SESSION_KICK, {ADM_A_NAME, END}, 0, "NAME",
+    {"session",
+     "kick",
+     ADM_SESSION_KICK,
+     {ADM_A_NAME, END},
+     0,
+     "NAME",
      "End every live session of an account (its devices may log in again)."},
-    {"mailbox", "stats", ADM_MAILBOX_STATS, {END}, 0, "",
+    {"mailbox",
+     "stats",
+     ADM_MAILBOX_STATS,
+     {END},
+     0,
+     "",
      "Stored offline copies: how many, bytes, accounts, the oldest."},
-    {"mailbox", "purge", ADM_MAILBOX_PURGE, {END}, O_OLDER, "--older-than DAYS",
+    {"mailbox",
+     "purge",
+     ADM_MAILBOX_PURGE,
+     {END},
+     O_OLDER,
+     "--older-than DAYS",
      "Delete stored copies older than DAYS days."},
-    {"audit", "tail", ADM_AUDIT_TAIL, {END}, O_COUNT, "[-n N]",
+    {"audit",
+     "tail",
+     ADM_AUDIT_TAIL,
+     {END},
+     O_COUNT,
+     "[-n N]",
      "The last N entries of the audit log (default 20)."},
-    {"audit", "verify", ADM_AUDIT_VERIFY, {END}, 0, "",
+    {"audit",
+     "verify",
+     ADM_AUDIT_VERIFY,
+     {END},
+     0,
+     "",
      "Check the whole audit log: chain and signatures. Exit 1 when tampered with."},
-    {"backup", NULL, ADM_BACKUP, {ADM_A_FILE, END}, 0, "FILE",
+    {"backup",
+     NULL,
+     ADM_BACKUP,
+     {ADM_A_FILE, END},
+     0,
+     "FILE",
      "A consistent copy of the server's database, written on the server beside the\n"
      "database as FILE (a plain name; never replaces a file)."},
     {"config", "show", ADM_CONFIG_SHOW, {END}, 0, "", "The server's settings."},
     {"log", "level", ADM_LOG_LEVEL, {END}, 0, "", "Not supported yet: the server has one level."},
     {"admin", "list", ADM_ADMIN_LIST, {END}, 0, "", "Admin keys and their roles."},
-    {"admin", "add", ADM_ADMIN_ADD, {REST, END}, O_ROLE, "FINGERPRINT --role admin|auditor",
+    {"admin",
+     "add",
+     ADM_ADMIN_ADD,
+     {REST, END},
+     O_ROLE,
+     "FINGERPRINT --role admin|auditor",
      "Authorize an admin key: admin (everything) or auditor (read-only)."},
-    {"admin", "remove", ADM_ADMIN_REMOVE, {REST, END}, 0, "FINGERPRINT",
+    {"admin",
+     "remove",
+     ADM_ADMIN_REMOVE,
+     {REST, END},
+     0,
+     "FINGERPRINT",
      "Remove an admin key (not the last admin)."},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
@@ -192,14 +286,29 @@ static int set_arg(adm_request *rq, int a, const char *v)
     char *dst = NULL;
     size_t cap = 0;
     switch (a) {
-    case ADM_A_NAME: dst = rq->name, cap = sizeof rq->name; break;
-    case ADM_A_FP: dst = rq->fp, cap = sizeof rq->fp; break;
-    case ADM_A_ROLE: dst = rq->role, cap = sizeof rq->role; break;
-    case ADM_A_FIELD: dst = rq->field, cap = sizeof rq->field; break;
-    case ADM_A_VALUE: dst = rq->value, cap = sizeof rq->value; break;
-    case ADM_A_FILE: dst = rq->file, cap = sizeof rq->file; break;
-    case ADM_A_RIGHT: dst = rq->right, cap = sizeof rq->right; break;
-    default: break;
+    case ADM_A_NAME:
+        dst = rq->name, cap = sizeof rq->name;
+        break;
+    case ADM_A_FP:
+        dst = rq->fp, cap = sizeof rq->fp;
+        break;
+    case ADM_A_ROLE:
+        dst = rq->role, cap = sizeof rq->role;
+        break;
+    case ADM_A_FIELD:
+        dst = rq->field, cap = sizeof rq->field;
+        break;
+    case ADM_A_VALUE:
+        dst = rq->value, cap = sizeof rq->value;
+        break;
+    case ADM_A_FILE:
+        dst = rq->file, cap = sizeof rq->file;
+        break;
+    case ADM_A_RIGHT:
+        dst = rq->right, cap = sizeof rq->right;
+        break;
+    default:
+        break;
     }
     if (dst) {
         if (strlen(v) >= cap) {
@@ -243,9 +352,9 @@ static int take_option(const command *c, adm_request *rq, int argc, char **argv,
         const char *name;
         unsigned opt;
         int arg;
-    } opts[] = {{"--admin", O_ADMIN, ADM_A_ADMIN},  {"--password-file", O_PWFILE, -1},
+    } opts[] = {{"--admin", O_ADMIN, ADM_A_ADMIN},     {"--password-file", O_PWFILE, -1},
                 {"--older-than", O_OLDER, ADM_A_DAYS}, {"--role", O_ROLE, ADM_A_ROLE},
-                {"-n", O_COUNT, ADM_A_COUNT},       {"--count", O_COUNT, ADM_A_COUNT},
+                {"-n", O_COUNT, ADM_A_COUNT},          {"--count", O_COUNT, ADM_A_COUNT},
                 {"--user", O_USER, ADM_A_NAME}};
     for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++) {
         if (strcmp(argv[*i], opts[k].name) != 0 || !(c->opts & opts[k].opt))
@@ -372,8 +481,8 @@ static int ask(aclient *cl, adm_request *rq, bool json)
         if (!res.ok) {
             const char *t = res.text ? res.text : "";
             size_t n = strlen(t);
-            fprintf(stderr, ADMIN_PROG ": %.*s (%s)\n", (int)(n && t[n - 1] == '\n' ? n - 1 : n),
-                    t, res.error);
+            fprintf(stderr, ADMIN_PROG ": %.*s (%s)\n", (int)(n && t[n - 1] == '\n' ? n - 1 : n), t,
+                    res.error);
             ret = strcmp(res.error, "EAUTH") == 0 || strcmp(res.error, "EPERM") == 0
                       ? ADMIN_EXIT_DENIED
                       : ADMIN_EXIT_ERROR;
@@ -415,8 +524,9 @@ int admin_command(admin_opts *o, int argc, char **argv)
             c = &commands[i], used = 2;
     }
     if (!c) {
-        fprintf(stderr, ADMIN_PROG ": unknown command \"%s%s%s\" (" ADMIN_PROG " --help lists "
-                                   "them)\n",
+        fprintf(stderr,
+                ADMIN_PROG ": unknown command \"%s%s%s\" (" ADMIN_PROG " --help lists "
+                           "them)\n",
                 argv[0], argc > 1 ? " " : "", argc > 1 ? argv[1] : "");
         return ADMIN_EXIT_USAGE;
     }
@@ -439,9 +549,10 @@ int admin_command(admin_opts *o, int argc, char **argv)
     r = adm_request_encode(&rq, &b);
     buf_free(&b);
     if (r) {
-        fprintf(stderr, ADMIN_PROG ": bad argument (%s): a name is lowercase a-z 0-9 . _ -, a "
-                                   "fingerprint digits, a file a plain name (" ADMIN_PROG
-                                   " %s%s%s --help)\n",
+        fprintf(stderr,
+                ADMIN_PROG ": bad argument (%s): a name is lowercase a-z 0-9 . _ -, a "
+                           "fingerprint digits, a file a plain name (" ADMIN_PROG
+                           " %s%s%s --help)\n",
                 banter_strerror(r), c->w1, c->w2 ? " " : "", c->w2 ? c->w2 : "");
         ret = ADMIN_EXIT_USAGE;
         goto out;

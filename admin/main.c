@@ -17,13 +17,14 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: " ADMIN_PROG " [--server HOST:PORT] [--server-key FINGERPRINT] [--key FILE]\n"
-               "                    [--json] [--timeout SECONDS] COMMAND [ARGS]\n\n"
-               "Administers a Banter rendezvous server over its encrypted protocol, with an\n"
-               "admin key the server authorized (banter-rendezvous admin add FINGERPRINT).\n\n"
-               "commands:\n"
-               "  keygen                      make the admin key (--key) and print its fingerprint\n"
-               "  fingerprint                 print the admin key's fingerprint\n");
+    fprintf(f,
+            "usage: " ADMIN_PROG " [--server HOST:PORT] [--server-key FINGERPRINT] [--key FILE]\n"
+            "                    [--json] [--timeout SECONDS] COMMAND [ARGS]\n\n"
+            "Administers a Banter rendezvous server over its encrypted protocol, with an\n"
+            "admin key the server authorized (banter-rendezvous admin add FINGERPRINT).\n\n"
+            "commands:\n"
+            "  keygen                      make the admin key (--key) and print its fingerprint\n"
+            "  fingerprint                 print the admin key's fingerprint\n");
     admin_commands_usage(f);
     fprintf(f, "\n--server, --server-key and --key default to $BANTER_ADMIN_SERVER,\n"
                "$BANTER_ADMIN_SERVER_KEY and $BANTER_ADMIN_KEY (else ~/.config/banter/admin.key).\n"
@@ -102,8 +103,9 @@ static int cmd_keygen(const admin_opts *o)
     char fp[IDENTITY_FP_LEN + 1], dir[1024];
     struct stat st;
     if (stat(o->key, &st) == 0) {
-        fprintf(stderr, ADMIN_PROG ": %s exists: keygen never replaces a key (`" ADMIN_PROG
-                        " fingerprint` shows it)\n",
+        fprintf(stderr,
+                ADMIN_PROG ": %s exists: keygen never replaces a key (`" ADMIN_PROG
+                           " fingerprint` shows it)\n",
                 o->key);
         return ADMIN_EXIT_ERROR;
     }
@@ -180,8 +182,8 @@ int main(int argc, char **argv)
         fprintf(stderr, ADMIN_PROG ": no admin key: give --key FILE\n");
         return ADMIN_EXIT_USAGE;
     }
-    bool help = argc > i + 1 && (strcmp(argv[argc - 1], "--help") == 0 ||
-                                 strcmp(argv[argc - 1], "-h") == 0);
+    bool help = argc > i + 1 &&
+                (strcmp(argv[argc - 1], "--help") == 0 || strcmp(argv[argc - 1], "-h") == 0);
     if (strcmp(argv[i], "keygen") == 0 || strcmp(argv[i], "fingerprint") == 0) {
         if (help || argc > i + 1) {
             printf("usage: " ADMIN_PROG " [--key FILE] %s\n", argv[i]);

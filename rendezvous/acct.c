@@ -44,8 +44,8 @@ __attribute__((format(printf, 2, 3))) static void say(out *o, const char *fmt, .
 }
 
 /* A refusal: code and one sentence (what was said before is dropped). */
-__attribute__((format(printf, 3, 4))) static int fail(out *o, const char *code,
-                                                      const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int fail(out *o, const char *code, const char *fmt,
+                                                      ...)
 {
     char line[1024];
     va_list ap;
@@ -195,8 +195,9 @@ static int h_user_show(const acct_ctx *x, const adm_request *rq, out *o)
     char when[32];
     fmt_time(u.created_ms, when, sizeof when);
     account *a = x->k ? online_find(x->k->on, u.name) : NULL;
-    say(o, "user       %s\nadmin      %s\ndisabled   %s\nbroadcast  %s\ndevices    %lld\n"
-           "created    %s\n",
+    say(o,
+        "user       %s\nadmin      %s\ndisabled   %s\nbroadcast  %s\ndevices    %lld\n"
+        "created    %s\n",
         u.name, yn(u.admin), yn(u.disabled), yn(u.broadcast), (long long)u.devices, when);
     if (x->k)
         say(o, "online     %u device%s\n", a ? a->ndevs : 0, a && a->ndevs == 1 ? "" : "s");
@@ -317,8 +318,7 @@ static int h_user_delete(const acct_ctx *x, const adm_request *rq, out *o)
         return db_failed(o, x, r);
     int ended;
     refresh(x, rq->name, &ended);
-    say(o, "deleted user %s with its devices, profile, contacts and stored messages\n",
-        rq->name);
+    say(o, "deleted user %s with its devices, profile, contacts and stored messages\n", rq->name);
     if (x->k)
         say(o, "%d live session%s ended\n", ended, ended == 1 ? "" : "s");
     put_str(o, o->data, "name", rq->name);
@@ -341,8 +341,9 @@ static int h_user_passwd(const acct_ctx *x, const adm_request *rq, out *o)
     bcrypto_wipe(hash, sizeof hash);
     if (r)
         return r == BANTER_ENOENT ? no_user(o, rq->name) : db_failed(o, x, r);
-    say(o, "set a new password for %s (its devices stay logged in: `device revoke` or "
-           "`session kick` ends them)\n",
+    say(o,
+        "set a new password for %s (its devices stay logged in: `device revoke` or "
+        "`session kick` ends them)\n",
         rq->name);
     put_str(o, o->data, "name", rq->name);
     return 0;
@@ -526,8 +527,9 @@ static int h_session_kick(const acct_ctx *x, const adm_request *rq, out *o)
         conn_close(a->devs, 0, "session ended by an admin");
         n++;
     }
-    say(o, "ended %d session%s of %s (its devices may log in again: `user disable` or "
-           "`device revoke` stops that)\n",
+    say(o,
+        "ended %d session%s of %s (its devices may log in again: `user disable` or "
+        "`device revoke` stops that)\n",
         n, n == 1 ? "" : "s", rq->name);
     put_str(o, o->data, "name", rq->name);
     put_int(o, o->data, "sessions_ended", n);
@@ -565,14 +567,15 @@ static int h_status(const acct_ctx *x, const adm_request *rq, out *o)
         return db_failed(o, x, r);
     online_each(k->on, count_devs, &online_devs);
     int64_t up = (x->now_ms - k->started_ms) / 1000, mem = rss_kib();
-    say(o, "server       %s, protocol %d\nuptime       %lldd %02lld:%02lld:%02lld\n"
-           "connections  %zu established, %zu in handshake\naccounts     %lld, %zu online\n"
-           "devices      %lld, %lld online\nstored       %lld copies, %lld bytes\n"
-           "memory       %lld KiB resident\n",
+    say(o,
+        "server       %s, protocol %d\nuptime       %lldd %02lld:%02lld:%02lld\n"
+        "connections  %zu established, %zu in handshake\naccounts     %lld, %zu online\n"
+        "devices      %lld, %lld online\nstored       %lld copies, %lld bytes\n"
+        "memory       %lld KiB resident\n",
         SERVER_NAME, SESSION_VERSION, (long long)(up / 86400), (long long)(up / 3600 % 24),
-        (long long)(up / 60 % 60), (long long)(up % 60), k->live.n, k->pending.n,
-        (long long)users, online_count(k->on), (long long)devices, (long long)online_devs,
-        (long long)ms.copies, (long long)ms.bytes, (long long)mem);
+        (long long)(up / 60 % 60), (long long)(up % 60), k->live.n, k->pending.n, (long long)users,
+        online_count(k->on), (long long)devices, (long long)online_devs, (long long)ms.copies,
+        (long long)ms.bytes, (long long)mem);
     put_str(o, o->data, "server", SERVER_NAME);
     put_int(o, o->data, "protocol", SESSION_VERSION);
     put_int(o, o->data, "uptime_s", up);
@@ -596,12 +599,12 @@ static int h_config_show(const acct_ctx *x, const adm_request *rq, out *o)
     char pub[DIR_PUBLIC_TEXT];
     dir_public_format(x->k->pub, pub, sizeof pub);
     const core_limits *l = &x->k->lim;
-    say(o, "mailbox_ttl_days          %lld\nmailbox_quota_messages    %lld\n"
-           "mailbox_quota_bytes       %lld\ndirectory_public_fields   %s\n"
-           "certificate_ttl_days      %lld\n",
-        (long long)(l->ttl_ms / DAY_MS), (long long)l->quota_messages,
-        (long long)l->quota_bytes, pub[0] ? pub : "(none)",
-        (long long)(AUTH_CERT_TTL_MS / DAY_MS));
+    say(o,
+        "mailbox_ttl_days          %lld\nmailbox_quota_messages    %lld\n"
+        "mailbox_quota_bytes       %lld\ndirectory_public_fields   %s\n"
+        "certificate_ttl_days      %lld\n",
+        (long long)(l->ttl_ms / DAY_MS), (long long)l->quota_messages, (long long)l->quota_bytes,
+        pub[0] ? pub : "(none)", (long long)(AUTH_CERT_TTL_MS / DAY_MS));
     put_int(o, o->data, "mailbox_ttl_ms", l->ttl_ms);
     put_int(o, o->data, "mailbox_quota_messages", l->quota_messages);
     put_int(o, o->data, "mailbox_quota_bytes", l->quota_bytes);
@@ -636,8 +639,8 @@ static int h_mailbox_purge(const acct_ctx *x, const adm_request *rq, out *o)
     int r = db_mail_purge(x->d, x->now_ms - rq->days * DAY_MS, &n);
     if (r)
         return db_failed(o, x, r);
-    say(o, "deleted %lld stored cop%s older than %lld day%s\n", (long long)n,
-        n == 1 ? "y" : "ies", (long long)rq->days, rq->days == 1 ? "" : "s");
+    say(o, "deleted %lld stored cop%s older than %lld day%s\n", (long long)n, n == 1 ? "y" : "ies",
+        (long long)rq->days, rq->days == 1 ? "" : "s");
     put_int(o, o->data, "deleted", n);
     return 0;
 }
@@ -743,8 +746,7 @@ static int h_admin_add(const acct_ctx *x, const adm_request *rq, out *o)
 {
     char fpd[DB_FP_DIGITS + 1];
     if (db_fp_digits(rq->fp, fpd) != 0)
-        return fail(o, "EINVAL", "\"%s\" is not a fingerprint: 40 digits in groups of 5",
-                    rq->fp);
+        return fail(o, "EINVAL", "\"%s\" is not a fingerprint: 40 digits in groups of 5", rq->fp);
     if (strcmp(rq->role, DB_ROLE_ADMIN) != 0 && strcmp(rq->role, DB_ROLE_AUDITOR) != 0)
         return fail(o, "EINVAL", "no role \"%s\": admin or auditor", rq->role);
     struct dev_walk w = {.prefix = fpd};
@@ -773,8 +775,7 @@ static int h_admin_remove(const acct_ctx *x, const adm_request *rq, out *o)
     char fpd[DB_FP_DIGITS + 1], role[16];
     int64_t admins = 0;
     if (db_fp_digits(rq->fp, fpd) != 0)
-        return fail(o, "EINVAL", "\"%s\" is not a fingerprint: 40 digits in groups of 5",
-                    rq->fp);
+        return fail(o, "EINVAL", "\"%s\" is not a fingerprint: 40 digits in groups of 5", rq->fp);
     int r = db_admin_role(x->d, fpd, role, sizeof role);
     if (r == BANTER_ENOENT)
         return fail(o, "ENOENT", "%s is not an admin key (`admin list`)", fpd);
@@ -783,8 +784,9 @@ static int h_admin_remove(const acct_ctx *x, const adm_request *rq, out *o)
     if (r)
         return db_failed(o, x, r);
     if (x->k && strcmp(role, DB_ROLE_ADMIN) == 0 && admins <= 1)
-        return fail(o, "ELAST", "%s is the last admin key: add another first, or remove it on "
-                                "the server machine",
+        return fail(o, "ELAST",
+                    "%s is the last admin key: add another first, or remove it on "
+                    "the server machine",
                     fpd);
     r = db_admin_remove(x->d, fpd);
     if (r < 0)
@@ -844,18 +846,42 @@ void acct_describe(const adm_request *rq, char *dst, size_t cap)
             continue;
         char v[ADM_MAX_VALUE + 3];
         switch (a) {
-        case ADM_A_NAME: snprintf(v, sizeof v, "%s", rq->name); break;
-        case ADM_A_FP: snprintf(v, sizeof v, "%s", rq->fp); break;
-        case ADM_A_ROLE: snprintf(v, sizeof v, "%s", rq->role); break;
-        case ADM_A_FIELD: snprintf(v, sizeof v, "%s", rq->field); break;
-        case ADM_A_VALUE: snprintf(v, sizeof v, "\"%s\"", rq->value); break;
-        case ADM_A_ADMIN: snprintf(v, sizeof v, "%s", rq->admin ? "yes" : "no"); break;
-        case ADM_A_DAYS: snprintf(v, sizeof v, "%lld", (long long)rq->days); break;
-        case ADM_A_COUNT: snprintf(v, sizeof v, "%lld", (long long)rq->count); break;
-        case ADM_A_OFFSET: snprintf(v, sizeof v, "%lld", (long long)rq->offset); break;
-        case ADM_A_FILE: snprintf(v, sizeof v, "%s", rq->file); break;
-        case ADM_A_LEVEL: snprintf(v, sizeof v, "%s", rq->level); break;
-        default: snprintf(v, sizeof v, "%s", rq->right); break;
+        case ADM_A_NAME:
+            snprintf(v, sizeof v, "%s", rq->name);
+            break;
+        case ADM_A_FP:
+            snprintf(v, sizeof v, "%s", rq->fp);
+            break;
+        case ADM_A_ROLE:
+            snprintf(v, sizeof v, "%s", rq->role);
+            break;
+        case ADM_A_FIELD:
+            snprintf(v, sizeof v, "%s", rq->field);
+            break;
+        case ADM_A_VALUE:
+            snprintf(v, sizeof v, "\"%s\"", rq->value);
+            break;
+        case ADM_A_ADMIN:
+            snprintf(v, sizeof v, "%s", rq->admin ? "yes" : "no");
+            break;
+        case ADM_A_DAYS:
+            snprintf(v, sizeof v, "%lld", (long long)rq->days);
+            break;
+        case ADM_A_COUNT:
+            snprintf(v, sizeof v, "%lld", (long long)rq->count);
+            break;
+        case ADM_A_OFFSET:
+            snprintf(v, sizeof v, "%lld", (long long)rq->offset);
+            break;
+        case ADM_A_FILE:
+            snprintf(v, sizeof v, "%s", rq->file);
+            break;
+        case ADM_A_LEVEL:
+            snprintf(v, sizeof v, "%s", rq->level);
+            break;
+        default:
+            snprintf(v, sizeof v, "%s", rq->right);
+            break;
         }
         int w = snprintf(dst + n, cap - n, "%s%s=%s", n ? " " : "", adm_arg_key((adm_arg)a), v);
         n += w > 0 ? (size_t)w : 0;

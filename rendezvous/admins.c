@@ -31,7 +31,7 @@ static void notify(const cli_ctx *ctx, const char *name, bool ended_means_disabl
     int r = ctl_notify(ctx->cfg->db, name, &sessions, why, sizeof why);
     if (r == 0 && ended_means_disabled)
         fprintf(f, "the running server ended %d live session%s of %s\n", sessions,
-               sessions == 1 ? "" : "s", name);
+                sessions == 1 ? "" : "s", name);
     else if (r == 0)
         fprintf(f, "the running server applied the change\n");
     else if (r == BANTER_ENOENT)

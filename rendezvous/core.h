@@ -61,7 +61,7 @@ typedef struct core {
     conn *dirty;   /* connections with output to write at the next flush */
     uint8_t *rbuf; /* every read lands here (callbacks never nest) */
     size_t rbuf_len;
-    uint64_t errors; /* connections closed on an error since the last count */
+    uint64_t errors;    /* connections closed on an error since the last count */
     int64_t started_ms; /* wall clock at start (status, acct.h) */
     bool stopping;
 } core;

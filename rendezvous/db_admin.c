@@ -252,8 +252,8 @@ static int audit_insert(db *d, const db_audit *a, const uint8_t hash[32], const 
     return ret;
 }
 
-int db_audit_append(db *d, const identity *id, int64_t now_ms, const char *actor,
-                    const char *cmd, const char *target, const char *result, int64_t *seq)
+int db_audit_append(db *d, const identity *id, int64_t now_ms, const char *actor, const char *cmd,
+                    const char *target, const char *result, int64_t *seq)
 {
     db_audit a = {.ts = now_ms};
     uint8_t prev[32], hash[32], msg[64], sig[64];
@@ -343,8 +343,10 @@ int db_audit_verify(db *d, const uint8_t pub[static 32], int64_t *n, int64_t *ba
     *bad = 0;
     if (cap)
         why[0] = '\0';
-    int ret = prep(d, "SELECT seq, ts, actor, cmd, target, result, hash, sig FROM audit"
-                      " ORDER BY rowid", &s);
+    int ret = prep(d,
+                   "SELECT seq, ts, actor, cmd, target, result, hash, sig FROM audit"
+                   " ORDER BY rowid",
+                   &s);
     while (ret == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
         db_audit a;
         read_audit(s, &a);
@@ -530,7 +532,7 @@ int db_mail_purge(db *d, int64_t before_ms, int64_t *n)
     int ret = prep(d, "DELETE FROM sealed WHERE created < ?1", &s);
     if (ret == 0)
         ret = sqlite3_bind_int64(s, 1, before_ms) == SQLITE_OK ? exec_done(d, s)
-                                                                 : db_fail(d, SQLITE_ERROR);
+                                                               : db_fail(d, SQLITE_ERROR);
     sqlite3_finalize(s);
     if (ret == 0)
         *n = sqlite3_changes(d->sql);

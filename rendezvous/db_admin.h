@@ -101,8 +101,8 @@ BANTER_WUR int db_device_each(db *d, const char *user, int64_t offset, int64_t l
                               int64_t *total, int (*fn)(void *ud, const db_device *v), void *ud);
 /* Revoke a device key: unbound, and refused at login from now on. out
  * gets the account it was bound to. BANTER_ENOENT when not bound. */
-BANTER_WUR int db_device_revoke(db *d, const uint8_t key[static 32], const char *by,
-                                int64_t now_ms, char out[static DB_MAX_USER + 1]);
+BANTER_WUR int db_device_revoke(db *d, const uint8_t key[static 32], const char *by, int64_t now_ms,
+                                char out[static DB_MAX_USER + 1]);
 /* 1 when key was revoked, 0 when not. */
 BANTER_WUR int db_device_revoked(db *d, const uint8_t key[static 32]);
 
@@ -132,7 +132,6 @@ BANTER_WUR int db_mail_purge(db *d, int64_t before_ms, int64_t *n);
  * new file name (a plain name, created 0600 beside the database; an
  * existing file is never replaced: BANTER_EIO with why). path gets the
  * file's full path. */
-BANTER_WUR int db_backup(db *d, const char *name, char *path, size_t cap, char *why,
-                         size_t whycap);
+BANTER_WUR int db_backup(db *d, const char *name, char *path, size_t cap, char *why, size_t whycap);
 
 #endif

@@ -315,9 +315,9 @@ int cmd_user(const cli_ctx *ctx, int argc, char **argv)
     static const struct {
         const char *name;
         int (*fn)(const cli_ctx *, int, char **);
-    } subs[] = {{"add", user_add},      {"passwd", user_add},   {"list", user_list},
-                {"show", user_one},     {"disable", user_one},  {"enable", user_one},
-                {"delete", user_one},   {"grant", user_right},  {"revoke", user_right},
+    } subs[] = {{"add", user_add},    {"passwd", user_add},  {"list", user_list},
+                {"show", user_one},   {"disable", user_one}, {"enable", user_one},
+                {"delete", user_one}, {"grant", user_right}, {"revoke", user_right},
                 {"set", user_set}};
     for (size_t i = 0; argc >= 2 && i < sizeof subs / sizeof subs[0]; i++)
         if (strcmp(argv[1], subs[i].name) == 0)

@@ -40,10 +40,10 @@ static const adm_cmd_info table[ADM_CMD_COUNT] = {
 };
 
 static const char *const arg_keys[ADM_A_COUNT_OF] = {
-    [ADM_A_NAME] = "name",         [ADM_A_FP] = "fp",         [ADM_A_ROLE] = "role",
-    [ADM_A_FIELD] = "field",       [ADM_A_VALUE] = "value",   [ADM_A_PASSWORD] = "password",
-    [ADM_A_ADMIN] = "admin",       [ADM_A_DAYS] = "days",     [ADM_A_COUNT] = "count",
-    [ADM_A_OFFSET] = "offset",     [ADM_A_FILE] = "file",     [ADM_A_LEVEL] = "level",
+    [ADM_A_NAME] = "name",     [ADM_A_FP] = "fp",       [ADM_A_ROLE] = "role",
+    [ADM_A_FIELD] = "field",   [ADM_A_VALUE] = "value", [ADM_A_PASSWORD] = "password",
+    [ADM_A_ADMIN] = "admin",   [ADM_A_DAYS] = "days",   [ADM_A_COUNT] = "count",
+    [ADM_A_OFFSET] = "offset", [ADM_A_FILE] = "file",   [ADM_A_LEVEL] = "level",
     [ADM_A_RIGHT] = "right",
 };
 
@@ -100,8 +100,7 @@ static bool is_word(const char *s)
 /* A plain file name: no '/', not "." or "..", no control characters. */
 static bool is_file(const char *s)
 {
-    return s[0] && !strchr(s, '/') && strcmp(s, ".") != 0 && strcmp(s, "..") != 0 &&
-           jsonv_plain(s);
+    return s[0] && !strchr(s, '/') && strcmp(s, ".") != 0 && strcmp(s, "..") != 0 && jsonv_plain(s);
 }
 
 /* The string argument a of r: where it lives, its cap, its rule. */

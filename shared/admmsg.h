@@ -34,13 +34,13 @@
 #define ADM_REQUEST 0x60
 #define ADM_RESULT  0x61
 
-#define ADM_MAX_TEXT     32768u /* bytes of an announcement, a result's text */
-#define ADM_MAX_VALUE    1024u  /* bytes of a profile value, a password, a path */
-#define ADM_MAX_WORD     64u    /* bytes of a name, a field, a role, a level */
-#define ADM_MAX_FP       64u    /* bytes of a fingerprint as typed (digits, spaces) */
-#define ADM_MAX_DAYS     36500
-#define ADM_MAX_COUNT    100000
-#define ADM_MAX_ID       4294967295ll
+#define ADM_MAX_TEXT  32768u /* bytes of an announcement, a result's text */
+#define ADM_MAX_VALUE 1024u  /* bytes of a profile value, a password, a path */
+#define ADM_MAX_WORD  64u    /* bytes of a name, a field, a role, a level */
+#define ADM_MAX_FP    64u    /* bytes of a fingerprint as typed (digits, spaces) */
+#define ADM_MAX_DAYS  36500
+#define ADM_MAX_COUNT 100000
+#define ADM_MAX_ID    4294967295ll
 
 /* The commands, in table order. */
 typedef enum adm_cmd {

@@ -67,20 +67,19 @@ static void test_request_rules(void **state)
     assert_int_equal(decode_text(&r, "{\"id\":1,\"cmd\":\"user.disable\",\"args\":{}}"),
                      BANTER_ESCHEMA);
     /* values out of their rules */
-    assert_int_equal(decode_text(&r, "{\"id\":1,\"cmd\":\"user.show\",\"args\":{\"name\":\"Ann\"}}"),
-                     BANTER_ESCHEMA);
+    assert_int_equal(
+        decode_text(&r, "{\"id\":1,\"cmd\":\"user.show\",\"args\":{\"name\":\"Ann\"}}"),
+        BANTER_ESCHEMA);
     assert_int_equal(decode_text(&r, "{\"id\":1,\"cmd\":\"backup\",\"args\":{\"file\":\"a/b\"}}"),
                      BANTER_ESCHEMA);
     assert_int_equal(decode_text(&r, "{\"id\":1,\"cmd\":\"backup\",\"args\":{\"file\":\"..\"}}"),
                      BANTER_ESCHEMA);
-    assert_int_equal(
-        decode_text(&r, "{\"id\":1,\"cmd\":\"mailbox.purge\",\"args\":{\"days\":-1}}"),
-        BANTER_ESCHEMA);
+    assert_int_equal(decode_text(&r, "{\"id\":1,\"cmd\":\"mailbox.purge\",\"args\":{\"days\":-1}}"),
+                     BANTER_ESCHEMA);
     assert_int_equal(
         decode_text(&r, "{\"id\":1,\"cmd\":\"device.revoke\",\"args\":{\"fp\":\"12a\"}}"),
         BANTER_ESCHEMA);
-    assert_int_equal(decode_text(&r, "{\"id\":-1,\"cmd\":\"status\",\"args\":{}}"),
-                     BANTER_ESCHEMA);
+    assert_int_equal(decode_text(&r, "{\"id\":-1,\"cmd\":\"status\",\"args\":{}}"), BANTER_ESCHEMA);
     assert_int_equal(decode_text(&r, "{\"id\":1,\"cmd\":\"status\",\"args\":{},\"x\":1}"),
                      BANTER_ESCHEMA);
     assert_int_equal(decode_text(&r, "{\"id\":1,\"cmd\":\"status\"}"), BANTER_ESCHEMA);
@@ -161,8 +160,10 @@ static void test_table(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_request_roundtrip), cmocka_unit_test(test_request_rules),
-        cmocka_unit_test(test_encoder_refuses),   cmocka_unit_test(test_result_roundtrip),
+        cmocka_unit_test(test_request_roundtrip),
+        cmocka_unit_test(test_request_rules),
+        cmocka_unit_test(test_encoder_refuses),
+        cmocka_unit_test(test_result_roundtrip),
         cmocka_unit_test(test_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
