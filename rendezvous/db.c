@@ -138,12 +138,12 @@ static const char *const migrations[] = {
      * fingerprint with their role, the append-only audit log (each entry
      * chained to the previous one's hash and signed by the server key),
      * and the device keys an admin revoked (refused at login). */
-    "CREATE TABLE admin_keys ("
+    "CREATE TABLE IF NOT EXISTS admin_keys ("
     " fp TEXT PRIMARY KEY NOT NULL CHECK (length(fp) = 40),"
     " role TEXT NOT NULL CHECK (role IN ('admin', 'auditor')),"
     " added INTEGER NOT NULL,"
     " added_by TEXT NOT NULL) WITHOUT ROWID;"
-    "CREATE TABLE audit ("
+    "CREATE TABLE IF NOT EXISTS audit ("
     " seq INTEGER PRIMARY KEY,"
     " ts INTEGER NOT NULL,"
     " actor TEXT NOT NULL,"
@@ -152,7 +152,7 @@ static const char *const migrations[] = {
     " result TEXT NOT NULL,"
     " hash BLOB NOT NULL CHECK (length(hash) = 32),"
     " sig BLOB NOT NULL CHECK (length(sig) = 64));"
-    "CREATE TABLE revoked ("
+    "CREATE TABLE IF NOT EXISTS revoked ("
     " key BLOB PRIMARY KEY NOT NULL CHECK (length(key) = 32),"
     " user TEXT NOT NULL,"
     " revoked INTEGER NOT NULL,"

@@ -1,0 +1,283 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_rdv_admin.c - the database side of remote administration: admin
+ * keys and roles, revoked devices, the audit log's chain and signatures
+ * (an edited, deleted, reordered or forged entry is found), and acct.c's
+ * operations without a running server (the local commands' path),
+ * audited with their refusals and never with a password.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "acct.h"
+#include "db_admin.h"
+
+#define FAKE_HASH "$argon2id$v=19$m=65536,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNo"
+#define FP_A      "1111122222333334444455555666667777788888"
+#define FP_B      "99999 88888 77777 66666 55555 44444 33333 22222"
+
+struct fixture {
+    char dir[64], path[128];
+    db *d;
+    identity *id, *other;
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    uint8_t seed[32] = {1}, seed2[32] = {2};
+    assert_non_null(f);
+    snprintf(f->dir, sizeof f->dir, "/tmp/banter-test-rdvadm-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->path, sizeof f->path, "%s/rdv.db", f->dir);
+    assert_int_equal(db_open(&f->d, f->path, NULL, 0), 0);
+    assert_int_equal(identity_from_seed(&f->id, seed), 0);
+    assert_int_equal(identity_from_seed(&f->other, seed2), 0);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    char p[200];
+    static const char *const suffix[] = {"", "-wal", "-shm", "-journal", ".bak"};
+    db_close(f->d);
+    identity_free(f->id);
+    identity_free(f->other);
+    for (size_t i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
+        snprintf(p, sizeof p, "%s%s", f->path, suffix[i]);
+        unlink(p);
+    }
+    snprintf(p, sizeof p, "%s/copy.db", f->dir);
+    unlink(p);
+    rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+static void raw_exec(const char *path, const char *sql)
+{
+    sqlite3 *s = NULL;
+    assert_int_equal(sqlite3_open(path, &s), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(s, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(s);
+}
+
+static void test_keys(void **state)
+{
+    struct fixture *f = *state;
+    char role[16], fpd[DB_FP_DIGITS + 1];
+    int64_t n;
+    assert_int_equal(db_fp_digits("12345", fpd), BANTER_EINVAL);
+    assert_int_equal(db_fp_digits(FP_A "1", fpd), BANTER_EINVAL);
+    assert_int_equal(db_fp_digits("1111x22222333334444455555666667777788888", fpd), BANTER_EINVAL);
+    assert_int_equal(db_fp_digits(FP_B, fpd), 0);
+    assert_string_equal(fpd, "9999988888777776666655555444443333322222");
+    assert_int_equal(db_admin_role(f->d, FP_A, role, sizeof role), BANTER_ENOENT);
+    assert_int_equal(db_admin_add(f->d, FP_A, "admin", "test", 1), 0);
+    assert_int_equal(db_admin_add(f->d, FP_B, "auditor", "test", 1), 0);
+    assert_int_equal(db_admin_add(f->d, FP_B, "root", "test", 1), BANTER_EINVAL);
+    assert_int_equal(db_admin_role(f->d, FP_A, role, sizeof role), 0);
+    assert_string_equal(role, "admin");
+    assert_int_equal(db_admin_role(f->d, fpd, role, sizeof role), 0);
+    assert_string_equal(role, "auditor");
+    assert_int_equal(db_admin_count(f->d, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(db_admin_add(f->d, FP_B, "admin", "test", 2), 1); /* role changed */
+    assert_int_equal(db_admin_count(f->d, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(db_admin_remove(f->d, FP_B), 0);
+    assert_int_equal(db_admin_remove(f->d, FP_B), 1);
+    assert_int_equal(db_admin_role(f->d, fpd, role, sizeof role), BANTER_ENOENT);
+}
+
+static void test_revoke(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t key[32] = {7}, other[32] = {8};
+    char user[DB_MAX_USER + 1];
+    assert_int_equal(db_user_add(f->d, "ann", FAKE_HASH, false, 1), 0);
+    assert_int_equal(db_device_bind(f->d, key, "ann", 1), 0);
+    assert_int_equal(db_device_revoked(f->d, key), 0);
+    assert_int_equal(db_device_revoke(f->d, key, "test", 5, user), 0);
+    assert_string_equal(user, "ann");
+    assert_int_equal(db_device_revoked(f->d, key), 1);
+    db_user u;
+    assert_int_equal(db_device_user(f->d, key, &u), BANTER_ENOENT); /* unbound */
+    assert_int_equal(db_device_revoke(f->d, other, "test", 5, user), BANTER_ENOENT);
+    assert_int_equal(db_device_revoked(f->d, other), 0);
+}
+
+static void append(struct fixture *f, int n)
+{
+    char t[32];
+    for (int i = 0; i < n; i++) {
+        snprintf(t, sizeof t, "name=u%d", i);
+        assert_int_equal(
+            db_audit_append(f->d, f->id, 1000 + i, "admin 1", "user.disable", t, "ok", NULL), 0);
+    }
+}
+
+static int verify(struct fixture *f, const identity *by, int64_t *bad)
+{
+    int64_t n;
+    char why[256];
+    return db_audit_verify(f->d, identity_public(by), &n, bad, why, sizeof why);
+}
+
+static void test_audit_chain(void **state)
+{
+    struct fixture *f = *state;
+    int64_t bad, n, seq;
+    char why[256];
+    assert_int_equal(db_audit_verify(f->d, identity_public(f->id), &n, &bad, why, sizeof why), 0);
+    assert_int_equal(n, 0);
+    append(f, 5);
+    assert_int_equal(db_audit_append(f->d, f->id, 2000, "a", "c", "", "ok", &seq), 0);
+    assert_int_equal(seq, 6);
+    assert_int_equal(db_audit_verify(f->d, identity_public(f->id), &n, &bad, why, sizeof why), 0);
+    assert_int_equal(n, 6);
+    /* another key's signatures do not verify */
+    assert_int_equal(verify(f, f->other, &bad), BANTER_EFORMAT);
+    assert_int_equal(bad, 1);
+    /* an edited entry */
+    raw_exec(f->path, "UPDATE audit SET result = 'EPERM' WHERE seq = 4");
+    assert_int_equal(verify(f, f->id, &bad), BANTER_EFORMAT);
+    assert_int_equal(bad, 4);
+}
+
+static void test_audit_delete_forge(void **state)
+{
+    struct fixture *f = *state;
+    int64_t bad;
+    append(f, 5);
+    raw_exec(f->path, "DELETE FROM audit WHERE seq = 2");
+    assert_int_equal(verify(f, f->id, &bad), BANTER_EFORMAT);
+    assert_int_equal(bad, 3);
+    /* renumbering the rest does not help: each hash covers its seq and the
+     * previous hash */
+    raw_exec(f->path, "UPDATE audit SET seq = seq - 1 WHERE seq > 2");
+    assert_int_equal(verify(f, f->id, &bad), BANTER_EFORMAT);
+    assert_int_equal(bad, 2);
+}
+
+static void test_audit_forge(void **state)
+{
+    struct fixture *f = *state;
+    int64_t bad;
+    append(f, 3);
+    /* Rewriting an entry with its hash recomputed still fails: the
+     * signature is the server key's. */
+    db_audit a = {.seq = 2, .ts = 1001};
+    uint8_t prev[32], hash[32];
+    char sql[512], hex[65];
+    snprintf(a.actor, sizeof a.actor, "admin 1");
+    snprintf(a.cmd, sizeof a.cmd, "user.enable");
+    snprintf(a.target, sizeof a.target, "name=u1");
+    snprintf(a.result, sizeof a.result, "ok");
+    sqlite3 *s = NULL;
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_open(f->path, &s), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(s, "SELECT hash FROM audit WHERE seq = 1", -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    memcpy(prev, sqlite3_column_blob(st, 0), 32);
+    sqlite3_finalize(st);
+    sqlite3_close(s);
+    db_audit_hash(prev, &a, hash);
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", hash[i]);
+    snprintf(sql, sizeof sql, "UPDATE audit SET cmd = 'user.enable', hash = x'%s' WHERE seq = 2",
+             hex);
+    raw_exec(f->path, sql);
+    assert_int_equal(verify(f, f->id, &bad), BANTER_EFORMAT);
+    assert_int_equal(bad, 2);
+}
+
+static void test_acct_local(void **state)
+{
+    struct fixture *f = *state;
+    acct_ctx x = {.d = f->d, .id = f->id, .actor = "local uid 0", .now_ms = 5000};
+    adm_request rq = {
+        .id = 3, .cmd = ADM_USER_ADD, .has = ADM_BIT(ADM_A_NAME) | ADM_BIT(ADM_A_PASSWORD)};
+    adm_result res;
+    snprintf(rq.name, sizeof rq.name, "bob");
+    snprintf(rq.password, sizeof rq.password, "hunter2 secret");
+    assert_int_equal(acct_exec(&x, &rq, &res), 0);
+    assert_true(res.ok);
+    assert_int_equal(res.id, 3);
+    assert_non_null(strstr(res.text, "added user bob"));
+    adm_result_clear(&res);
+    assert_int_equal(acct_exec(&x, &rq, &res), 0);
+    assert_false(res.ok);
+    assert_string_equal(res.error, "EEXIST");
+    adm_result_clear(&res);
+    adm_request st = {.cmd = ADM_STATUS};
+    assert_int_equal(acct_exec(&x, &st, &res), 0);
+    assert_false(res.ok);
+    assert_string_equal(res.error, "ENOSERVER");
+    adm_result_clear(&res);
+    adm_request dis = {.cmd = ADM_USER_DISABLE, .has = ADM_BIT(ADM_A_NAME)};
+    snprintf(dis.name, sizeof dis.name, "bob");
+    assert_int_equal(acct_refuse(&x, &dis, &res, "EPERM", "no"), 0);
+    assert_false(res.ok);
+    adm_result_clear(&res);
+    db_user u;
+    assert_int_equal(db_user_get(f->d, "bob", &u, NULL), 0);
+    assert_false(u.disabled);
+    /* every request is audited, refusals too; never the password */
+    int64_t n, bad;
+    char why[256];
+    assert_int_equal(db_audit_verify(f->d, identity_public(f->id), &n, &bad, why, sizeof why), 0);
+    assert_int_equal(n, 4);
+    sqlite3 *s = NULL;
+    sqlite3_stmt *q = NULL;
+    assert_int_equal(sqlite3_open(f->path, &s), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(s,
+                                        "SELECT count(*) FROM audit WHERE target LIKE '%hunter2%'"
+                                        " OR result LIKE '%hunter2%'",
+                                        -1, &q, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(q, 0), 0);
+    sqlite3_finalize(q);
+    sqlite3_close(s);
+}
+
+static void test_backup(void **state)
+{
+    struct fixture *f = *state;
+    char path[256], why[256];
+    assert_int_equal(db_user_add(f->d, "cat", FAKE_HASH, false, 1), 0);
+    assert_int_equal(db_backup(f->d, "copy.db", path, sizeof path, why, sizeof why), 0);
+    assert_int_equal(db_backup(f->d, "copy.db", path, sizeof path, why, sizeof why), BANTER_EIO);
+    db *c = NULL;
+    db_user u;
+    assert_int_equal(db_open(&c, path, NULL, 0), 0);
+    assert_int_equal(db_user_get(c, "cat", &u, NULL), 0);
+    db_close(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_revoke, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_audit_chain, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_audit_delete_forge, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_audit_forge, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_acct_local, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_backup, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
