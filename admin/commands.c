@@ -169,7 +169,14 @@ static const command commands[] = {
      "A consistent copy of the server's database, written on the server beside the\n"
      "database as FILE (a plain name; never replaces a file)."},
     {"config", "show", ADM_CONFIG_SHOW, {END}, 0, "", "The server's settings."},
-    {"log", "level", ADM_LOG_LEVEL, {END}, 0, "", "Not supported yet: the server has one level."},
+    {"log",
+     "level",
+     ADM_LOG_LEVEL,
+     {ADM_A_LEVEL, END},
+     0,
+     "[info|debug]",
+     "Show the server's log level, or set it: info (the default) or debug (also each\n"
+     "connection accepted and closed). Until the server restarts."},
     {"admin", "list", ADM_ADMIN_LIST, {END}, 0, "", "Admin keys and their roles."},
     {"admin",
      "add",
@@ -307,6 +314,9 @@ static int set_arg(adm_request *rq, int a, const char *v)
     case ADM_A_RIGHT:
         dst = rq->right, cap = sizeof rq->right;
         break;
+    case ADM_A_LEVEL:
+        dst = rq->level, cap = sizeof rq->level;
+        break;
     default:
         break;
     }
@@ -408,6 +418,10 @@ static int parse(const command *c, admin_opts *o, int argc, char **argv, adm_req
             return -1;
         }
     }
+    /* a missing argument the command does not need is optional */
+    if (next < 3 && c->args[next] != END && c->args[next] != REST &&
+        !(adm_cmd_get(c->cmd)->need & ADM_BIT(c->args[next])))
+        next++;
     if (next < 3 && c->args[next] != END) {
         fprintf(stderr, ADMIN_PROG ": usage: %s%s%s %s\n", c->w1, c->w2 ? " " : "",
                 c->w2 ? c->w2 : "", c->usage);

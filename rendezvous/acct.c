@@ -798,11 +798,25 @@ static int h_admin_remove(const acct_ctx *x, const adm_request *rq, out *o)
     return 0;
 }
 
-static int h_unsupported(const acct_ctx *x, const adm_request *rq, out *o)
+static int h_log_level(const acct_ctx *x, const adm_request *rq, out *o)
 {
-    (void)x;
-    (void)rq;
-    return fail(o, "EUNSUPPORTED", "the server has one log level so far (info)");
+    static const char *const names[] = {[CORE_LOG_INFO] = "info", [CORE_LOG_DEBUG] = "debug"};
+    if (!x->k)
+        return need_server(o);
+    if (rq->has & ADM_BIT(ADM_A_LEVEL)) {
+        int l = strcmp(rq->level, "info") == 0    ? CORE_LOG_INFO
+                : strcmp(rq->level, "debug") == 0 ? CORE_LOG_DEBUG
+                                                  : -1;
+        if (l < 0)
+            return fail(o, "EINVAL", "no log level \"%s\": info or debug", rq->level);
+        x->k->log_level = (uint8_t)l;
+        core_log(x->k, "log level %s (set by %s)", names[l], x->actor);
+        say(o, "log level is now %s (until the server restarts)\n", names[l]);
+    } else {
+        say(o, "log level %s\n", names[x->k->log_level]);
+    }
+    put_str(o, o->data, "level", names[x->k->log_level]);
+    return 0;
 }
 
 typedef int (*handler)(const acct_ctx *x, const adm_request *rq, out *o);
@@ -829,7 +843,7 @@ static const handler handlers[ADM_CMD_COUNT] = {
     [ADM_AUDIT_VERIFY] = h_audit_verify,
     [ADM_BACKUP] = h_backup,
     [ADM_CONFIG_SHOW] = h_config_show,
-    [ADM_LOG_LEVEL] = h_unsupported,
+    [ADM_LOG_LEVEL] = h_log_level,
     [ADM_ADMIN_LIST] = h_admin_list,
     [ADM_ADMIN_ADD] = h_admin_add,
     [ADM_ADMIN_REMOVE] = h_admin_remove,

@@ -30,6 +30,19 @@ void core_log(const core *k, const char *fmt, ...)
     fflush(k->log);
 }
 
+void core_debug(const core *k, const char *fmt, ...)
+{
+    va_list ap;
+    if (k->log_level < CORE_LOG_DEBUG)
+        return;
+    fputs(SERVER_NAME ": debug: ", k->log);
+    va_start(ap, fmt);
+    vfprintf(k->log, fmt, ap);
+    va_end(ap);
+    fputc('\n', k->log);
+    fflush(k->log);
+}
+
 int64_t core_wall_ms(void)
 {
     struct timespec ts;
@@ -113,6 +126,14 @@ void conn_close(conn *c, int err, const char *bye)
     }
     if (err)
         c->k->errors++;
+    if (c->k->log_level >= CORE_LOG_DEBUG) {
+        char addr[CONN_ADDR_MAX];
+        conn_addr(c, addr);
+        core_debug(c->k, "connection from %s closed: %s", addr,
+                   err   ? banter_errname(err)
+                   : bye ? bye
+                         : "ok");
+    }
     unmark_dirty(c);
     c->closing = true; /* before the modules let go: nothing more is queued */
     auth_conn_gone(c);

@@ -63,12 +63,18 @@ typedef struct core {
     size_t rbuf_len;
     uint64_t errors;    /* connections closed on an error since the last count */
     int64_t started_ms; /* wall clock at start (status, acct.h) */
+    uint8_t log_level;  /* CORE_LOG_INFO, or CORE_LOG_DEBUG (`log level`, acct.h) */
     bool stopping;
 } core;
+
+enum { CORE_LOG_INFO = 0, CORE_LOG_DEBUG = 1 };
 
 /* One log line "banter-rendezvous: ...". Never a password, a key or a
  * message's content. */
 __attribute__((format(printf, 2, 3))) void core_log(const core *k, const char *fmt, ...);
+/* The same, only at log level debug (each connection accepted and
+ * closed, each admin request's arguments). */
+__attribute__((format(printf, 2, 3))) void core_debug(const core *k, const char *fmt, ...);
 
 /* Milliseconds since 1970-01-01 UTC (certificates, stored copies). */
 int64_t core_wall_ms(void);

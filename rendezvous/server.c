@@ -291,6 +291,11 @@ static void on_connection(uv_stream_t *l, int status)
     conn_list_push(&srv->k.pending, c);
     srv->st.accepted++;
     (void)uv_tcp_nodelay(&c->tcp, 1);
+    if (srv->k.log_level >= CORE_LOG_DEBUG) {
+        char addr[CONN_ADDR_MAX];
+        conn_addr(c, addr);
+        core_debug(&srv->k, "connection from %s accepted", addr);
+    }
     if (uv_read_start((uv_stream_t *)&c->tcp, conn_on_alloc, conn_on_read) != 0)
         conn_close(c, BANTER_EIO, NULL);
 }

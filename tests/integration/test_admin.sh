@@ -110,8 +110,15 @@ out=$(adm boss.key mailbox stats --json) && has "$out" '"copies":0' || t_fail "m
 out=$(adm boss.key mailbox purge --older-than 30) && has "$out" '^deleted 0 stored copies' ||
     t_fail "mailbox purge" "$out"
 out=$(adm boss.key config show) && has "$out" '^mailbox_ttl_days +30' || t_fail "config show" "$out"
-out=$(adm boss.key log level)
-[ $? -eq 1 ] && has "$out" 'EUNSUPPORTED' || t_fail "log level" "$out"
+out=$(adm boss.key log level) && has "$out" '^log level info$' || t_fail "log level" "$out"
+out=$(adm boss.key log level debug) && has "$out" 'now debug' || t_fail "log level debug" "$out"
+adm boss.key status >/dev/null
+grep -q 'debug: connection from 127.0.0.1 accepted' "$T/main.err" || t_fail "log level debug" "no debug line"
+out=$(adm boss.key log level loud)
+[ $? -eq 1 ] && has "$out" 'no log level "loud".*EINVAL' || t_fail "log level loud" "$out"
+out=$(adm audit.key log level info)
+[ $? -eq 5 ] || t_fail "log level by an auditor" "$out"
+out=$(adm boss.key log level info) || t_fail "log level info" "$out"
 out=$(adm boss.key admin list) && [ "$(count "$out" ' (admin|auditor) ')" -eq 2 ] || t_fail "admin list" "$out"
 out=$(adm boss.key admin add "$(cat stranger.fp)" --role auditor) || t_fail "remote admin add" "$out"
 out=$(adm stranger.key status) || t_fail "remote admin add" "the new auditor cannot look: $out"
