@@ -178,6 +178,24 @@ static const command commands[] = {
      "Show the server's log level, or set it: info (the default) or debug (also each\n"
      "connection accepted and closed). Until the server restarts."},
     {"admin", "list", ADM_ADMIN_LIST, {END}, 0, "", "Admin keys and their roles."},
+    {"policy",
+     "show",
+     ADM_POLICY_SHOW,
+     {END},
+     0,
+     "",
+     "The organisation's policy, as the server signs it for every device."},
+    {"policy",
+     "set",
+     ADM_POLICY_SET,
+     {ADM_A_FIELD, ADM_A_VALUE, END},
+     0,
+     "RULE VALUE",
+     "Change one rule: max_file_mb N (0: no limit), history_days N (0: keep),\n"
+     "auto_accept yes|no, lan_discovery yes|no, public_fields LIST (the profile\n"
+     "fields everyone sees, comma-separated). The server signs the new policy and\n"
+     "sends it to every device online that takes it; public_fields applies to the\n"
+     "directory at once."},
     {"admin",
      "add",
      ADM_ADMIN_ADD,

@@ -3,6 +3,7 @@
 #include "acct.h"
 
 #include <cJSON.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include "dirview.h"
 #include "jsonv.h"
 #include "online.h"
+#include "orgpolicy.h"
 
 #define DAY_MS 86400000LL
 
@@ -819,6 +821,126 @@ static int h_log_level(const acct_ctx *x, const adm_request *rq, out *o)
     return 0;
 }
 
+/* ---- the organisation's policy ---- */
+
+static void policy_out(out *o, const policy *p, bool set)
+{
+    char pub[DIR_PUBLIC_TEXT], when[32];
+    dir_public_format(p->public_fields, pub, sizeof pub);
+    fmt_time(p->issued_ms, when, sizeof when);
+    if (set)
+        say(o, "policy %llu, signed %s\n", (unsigned long long)p->serial, when);
+    else
+        say(o, "no policy set yet: these defaults apply (`policy set` signs one)\n");
+    say(o,
+        "max_file_mb     %lld%s\nauto_accept     %s\nhistory_days    %u%s\n"
+        "lan_discovery   %s\npublic_fields   %s\n",
+        (long long)p->max_file_mb, p->max_file_mb ? "" : " (no limit)",
+        (p->flags & POLICY_F_AUTO) ? "allowed" : "forbidden", p->history_days,
+        p->history_days ? "" : " (kept)", (p->flags & POLICY_F_LAN) ? "allowed" : "forbidden",
+        pub[0] ? pub : "(none)");
+    put_bool(o, o->data, "set", set);
+    put_int(o, o->data, "serial", (int64_t)p->serial);
+    put_int(o, o->data, "issued", p->issued_ms);
+    put_int(o, o->data, "max_file_mb", p->max_file_mb);
+    put_bool(o, o->data, "auto_accept", p->flags & POLICY_F_AUTO);
+    put_int(o, o->data, "history_days", p->history_days);
+    put_bool(o, o->data, "lan_discovery", p->flags & POLICY_F_LAN);
+    put_str(o, o->data, "public_fields", pub);
+}
+
+static int h_policy_show(const acct_ctx *x, const adm_request *rq, out *o)
+{
+    (void)rq;
+    policy p;
+    if (x->k) {
+        if (x->k->has_policy)
+            p = x->k->pol;
+        else
+            policy_default(&p), p.public_fields = x->k->pub;
+        policy_out(o, &p, x->k->has_policy);
+        return 0;
+    }
+    int r = db_policy_get(x->d, &p);
+    if (r && r != BANTER_ENOENT)
+        return db_failed(o, x, r);
+    policy_out(o, &p, r == 0);
+    return 0;
+}
+
+/* "yes"/"no" (and true/false, allowed/forbidden): 1, 0, or -1. */
+static int yes_no(const char *v)
+{
+    if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "allowed"))
+        return 1;
+    if (!strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "forbidden"))
+        return 0;
+    return -1;
+}
+
+/* A number 0..max from v: 0 or -1. */
+static int number(const char *v, int64_t max, int64_t *n)
+{
+    char *end;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (errno || end == v || *end || x < 0 || x > max)
+        return -1;
+    *n = x;
+    return 0;
+}
+
+/* Apply field = value to p; 0, or a refusal in o. */
+static int policy_edit(policy *p, const adm_request *rq, out *o)
+{
+    int64_t n;
+    int b;
+    const char *v = rq->value;
+    if (!strcmp(rq->field, "max_file_mb") && number(v, POLICY_MAX_MB, &n) == 0) {
+        p->max_file_mb = n;
+    } else if (!strcmp(rq->field, "history_days") && number(v, POLICY_MAX_DAYS, &n) == 0) {
+        p->history_days = (uint32_t)n;
+    } else if (!strcmp(rq->field, "auto_accept") && (b = yes_no(v)) >= 0) {
+        p->flags = (uint8_t)(b ? p->flags | POLICY_F_AUTO : p->flags & ~POLICY_F_AUTO);
+    } else if (!strcmp(rq->field, "lan_discovery") && (b = yes_no(v)) >= 0) {
+        p->flags = (uint8_t)(b ? p->flags | POLICY_F_LAN : p->flags & ~POLICY_F_LAN);
+    } else if (!strcmp(rq->field, "public_fields")) {
+        dir_public pub;
+        const char *bad = NULL;
+        if (dir_public_parse(v, &pub, &bad) != 0)
+            return fail(o, "EINVAL",
+                        "no profile field \"%s\" (display_name, department, title, "
+                        "email, phone, location, about)",
+                        bad ? bad : v);
+        p->public_fields = pub;
+    } else {
+        return fail(o, "EINVAL",
+                    "\"%s = %s\" is not a policy rule: max_file_mb N (0: no limit), "
+                    "history_days N (0: keep), auto_accept yes|no, lan_discovery yes|no, "
+                    "public_fields LIST",
+                    rq->field, v);
+    }
+    return 0;
+}
+
+static int h_policy_set(const acct_ctx *x, const adm_request *rq, out *o)
+{
+    policy p;
+    if (!x->k)
+        return need_server(o);
+    if (x->k->has_policy)
+        p = x->k->pol;
+    else
+        policy_default(&p), p.public_fields = x->k->pub;
+    if (policy_edit(&p, rq, o) != 0 || o->failed)
+        return 0;
+    int r = orgpolicy_set(x->k, &p);
+    if (r)
+        return db_failed(o, x, r);
+    policy_out(o, &p, true);
+    return 0;
+}
+
 typedef int (*handler)(const acct_ctx *x, const adm_request *rq, out *o);
 
 static const handler handlers[ADM_CMD_COUNT] = {
@@ -847,6 +969,8 @@ static const handler handlers[ADM_CMD_COUNT] = {
     [ADM_ADMIN_LIST] = h_admin_list,
     [ADM_ADMIN_ADD] = h_admin_add,
     [ADM_ADMIN_REMOVE] = h_admin_remove,
+    [ADM_POLICY_SHOW] = h_policy_show,
+    [ADM_POLICY_SET] = h_policy_set,
 };
 
 /* ---- the entry points ---- */

@@ -9,6 +9,7 @@
 #include "db_admin.h"
 #include "mailbox.h"
 #include "online.h"
+#include "orgpolicy.h"
 #include "pwcheck.h"
 #include "ratelimit.h"
 
@@ -77,6 +78,7 @@ static void enter(conn *c, const db_user *u)
         return;
     }
     contacts_own_status(c, false);
+    orgpolicy_device_up(c);
     mailbox_device_up(c);
 }
 

@@ -21,6 +21,7 @@
 #include "bcrypto.h"
 #include "db.h"
 #include "identity.h"
+#include "policy.h"
 
 #define SERVER_NAME "banter-rendezvous"
 
@@ -64,6 +65,8 @@ typedef struct core {
     uint64_t errors;    /* connections closed on an error since the last count */
     int64_t started_ms; /* wall clock at start (status, acct.h) */
     uint8_t log_level;  /* CORE_LOG_INFO, or CORE_LOG_DEBUG (`log level`, acct.h) */
+    bool has_policy;    /* an admin set the organisation's policy (pol) */
+    policy pol;         /* the policy, signed (acct.h); its public_fields is pub */
     bool stopping;
 } core;
 

@@ -137,7 +137,8 @@ static const char *const migrations[] = {
     /* 4 -> 5: remote administration (db_admin.h): the admin keys by
      * fingerprint with their role, the append-only audit log (each entry
      * chained to the previous one's hash and signed by the server key),
-     * and the device keys an admin revoked (refused at login). */
+     * the device keys an admin revoked (refused at login), and the
+     * organisation's policy (policy.h; one row once an admin set one). */
     "CREATE TABLE IF NOT EXISTS admin_keys ("
     " fp TEXT PRIMARY KEY NOT NULL CHECK (length(fp) = 40),"
     " role TEXT NOT NULL CHECK (role IN ('admin', 'auditor')),"
@@ -156,7 +157,15 @@ static const char *const migrations[] = {
     " key BLOB PRIMARY KEY NOT NULL CHECK (length(key) = 32),"
     " user TEXT NOT NULL,"
     " revoked INTEGER NOT NULL,"
-    " revoked_by TEXT NOT NULL) WITHOUT ROWID;",
+    " revoked_by TEXT NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS policy ("
+    " id INTEGER PRIMARY KEY CHECK (id = 1),"
+    " serial INTEGER NOT NULL,"
+    " issued INTEGER NOT NULL,"
+    " max_file_mb INTEGER NOT NULL,"
+    " history_days INTEGER NOT NULL,"
+    " flags INTEGER NOT NULL,"
+    " public_fields INTEGER NOT NULL);",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 

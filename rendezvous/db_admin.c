@@ -539,6 +539,58 @@ int db_mail_purge(db *d, int64_t before_ms, int64_t *n)
     return ret;
 }
 
+/* ---- the organisation's policy ---- */
+
+int db_policy_get(db *d, policy *out)
+{
+    sqlite3_stmt *s = NULL;
+    policy_default(out);
+    int ret = prep(d,
+                   "SELECT serial, issued, max_file_mb, history_days, flags, public_fields"
+                   " FROM policy WHERE id = 1",
+                   &s);
+    if (ret == 0) {
+        int rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW) {
+            out->serial = (uint64_t)sqlite3_column_int64(s, 0);
+            out->issued_ms = sqlite3_column_int64(s, 1);
+            out->max_file_mb = sqlite3_column_int64(s, 2);
+            out->history_days = (uint32_t)sqlite3_column_int64(s, 3);
+            out->flags = (uint8_t)sqlite3_column_int(s, 4);
+            out->public_fields = (uint32_t)sqlite3_column_int64(s, 5);
+        } else {
+            ret = rc == SQLITE_DONE ? BANTER_ENOENT : db_fail(d, rc);
+        }
+    }
+    sqlite3_finalize(s);
+    return ret;
+}
+
+int db_policy_put(db *d, const policy *p)
+{
+    sqlite3_stmt *s = NULL;
+    int ret = prep(d,
+                   "INSERT OR REPLACE INTO policy (id, serial, issued, max_file_mb, history_days,"
+                   " flags, public_fields) VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)",
+                   &s);
+    if (ret)
+        return ret;
+    int rc = sqlite3_bind_int64(s, 1, (int64_t)p->serial);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 2, p->issued_ms);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 3, p->max_file_mb);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 4, p->history_days);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int(s, 5, p->flags);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 6, p->public_fields);
+    ret = rc == SQLITE_OK ? exec_done(d, s) : db_fail(d, rc);
+    sqlite3_finalize(s);
+    return ret;
+}
+
 /* ---- backup ---- */
 
 /* dir/name of the database's folder into path. */

@@ -29,6 +29,7 @@
 
 #include "db.h"
 #include "identity.h"
+#include "policy.h"
 
 #define DB_FP_DIGITS    IDENTITY_FP_DIGITS /* 40 */
 #define DB_AUDIT_TEXT   256u               /* bytes of an audit field (cut beyond) */
@@ -125,6 +126,14 @@ typedef struct db_mail_stats {
 BANTER_WUR int db_mail_stats_get(db *d, db_mail_stats *out);
 /* Delete stored copies created before before_ms; *n how many. */
 BANTER_WUR int db_mail_purge(db *d, int64_t before_ms, int64_t *n);
+
+/* ---- the organisation's policy ---- */
+
+/* The stored policy's values (not its signature: the server signs what it
+ * sends). BANTER_ENOENT when no admin set one. */
+BANTER_WUR int db_policy_get(db *d, policy *out);
+/* Store p's values (serial, issued, rules). */
+BANTER_WUR int db_policy_put(db *d, const policy *p);
 
 /* ---- backup ---- */
 

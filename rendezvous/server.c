@@ -24,6 +24,7 @@
 #include "dirview.h"
 #include "mailbox.h"
 #include "online.h"
+#include "orgpolicy.h"
 #include "pwcheck.h"
 #include "ratelimit.h"
 
@@ -61,9 +62,11 @@ size_t server_conn_size(void) { return sizeof(conn); }
 
 /* The peer's HELLO: the connection is live (off the pending list and its
  * handshake deadline, under keepalive from now). */
-static void conn_hello(conn *c)
+static void conn_hello(conn *c, const struct msg_hello *h)
 {
     core *k = c->k;
+    for (size_t i = 0; i < h->nfeatures; i++)
+        c->wants_policy |= strcmp(h->features[i], ORGPOLICY_FEATURE) == 0;
     conn_list_remove(&k->pending, c);
     c->live = true;
     c->since = core_now(k);
@@ -178,7 +181,7 @@ static void conn_message(conn *c, const uint8_t *pt, size_t len)
         if (c->live)
             conn_refuse(c, "EPROTO", "HELLO was already received");
         else
-            conn_hello(c);
+            conn_hello(c, &m.u.hello);
         break;
     case MSG_PING: {
         msg pong = {.type = MSG_PONG, .u.ping.token = m.u.ping.token};
@@ -569,6 +572,7 @@ static server *server_new(const server_config *cfg)
         server_free(srv);
         return NULL;
     }
+    (void)orgpolicy_load(k); /* logged; the configuration's rules apply then */
     return srv;
 }
 
@@ -594,8 +598,9 @@ int server_run(const server_config *cfg)
         identity_fingerprint(identity_public(cfg->id), fp);
         core_log(&srv->k, "listening on %s, fingerprint %s", srv->addr, fp);
         char pub[DIR_PUBLIC_TEXT];
-        dir_public_format(cfg->pub, pub, sizeof pub);
-        core_log(&srv->k, "directory: public fields: %s", pub[0] ? pub : "none");
+        dir_public_format(srv->k.pub, pub, sizeof pub);
+        core_log(&srv->k, "directory: public fields: %s%s", pub[0] ? pub : "none",
+                 srv->k.has_policy ? " (the organisation's policy)" : "");
         srv->last_stats = core_now(&srv->k);
     }
     uv_run(&srv->loop, UV_RUN_DEFAULT);

@@ -37,6 +37,8 @@ static const adm_cmd_info table[ADM_CMD_COUNT] = {
     [ADM_ADMIN_LIST] = {"admin.list", false, 0, 0},
     [ADM_ADMIN_ADD] = {"admin.add", true, B(FP) | B(ROLE), B(FP) | B(ROLE)},
     [ADM_ADMIN_REMOVE] = {"admin.remove", true, B(FP), B(FP)},
+    [ADM_POLICY_SHOW] = {"policy.show", false, 0, 0},
+    [ADM_POLICY_SET] = {"policy.set", true, B(FIELD) | B(VALUE), B(FIELD) | B(VALUE)},
 };
 
 static const char *const arg_keys[ADM_A_COUNT_OF] = {

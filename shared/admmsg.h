@@ -69,6 +69,8 @@ typedef enum adm_cmd {
     ADM_ADMIN_LIST,
     ADM_ADMIN_ADD,
     ADM_ADMIN_REMOVE,
+    ADM_POLICY_SHOW,
+    ADM_POLICY_SET,
     ADM_CMD_COUNT
 } adm_cmd;
 

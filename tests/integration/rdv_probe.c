@@ -19,6 +19,8 @@
  * order, without waiting in between unless told:
  *
  *   hello      send HELLO (name "rdv_probe")
+ *   hellop     send HELLO with the feature "policy" (then RV_POLICY is
+ *              printed as "recv policy serial=N ..." once checked)
  *   ping       send PING
  *   bye        send BYE
  *   type=HH    send a plaintext made of the one type byte HH (hex)
@@ -130,6 +132,7 @@
 #include "bcrypto.h"
 #include "identity.h"
 #include "msg.h"
+#include "policy.h"
 #include "rvmsg.h"
 #include "sealed.h"
 #include "session.h"
@@ -536,12 +539,35 @@ static void show_rv(probe *p, const uint8_t *pt, size_t len)
 }
 
 /* Print one message from the server; answer a PING. */
+/* RV_POLICY: the signed policy, checked against the server's key. */
+static void show_policy(probe *p, const uint8_t *pt, size_t len)
+{
+    char line[256];
+    policy pol;
+    int r = policy_decode(&pol, pt + 1, len - 1);
+    if (r == 0)
+        r = policy_check(&pol, session_peer(p->s));
+    if (r)
+        snprintf(line, sizeof line, "recv policy refused %s", banter_errname(r));
+    else
+        snprintf(line, sizeof line,
+                 "recv policy serial=%llu max_file_mb=%lld history_days=%u auto_accept=%d "
+                 "lan=%d public=%u",
+                 (unsigned long long)pol.serial, (long long)pol.max_file_mb, pol.history_days,
+                 !!(pol.flags & POLICY_F_AUTO), !!(pol.flags & POLICY_F_LAN), pol.public_fields);
+    say(line);
+}
+
 static void show(probe *p, const uint8_t *pt, size_t len)
 {
     char line[2 * SAFE_MAX + 64], a[SAFE_MAX], b[SAFE_MAX], c[SAFE_MAX];
     msg m;
     if (len > 0 && rvmsg_owns(pt[0])) {
         show_rv(p, pt, len);
+        return;
+    }
+    if (len > 0 && pt[0] == 0x62) {
+        show_policy(p, pt, len);
         return;
     }
     int r = msg_decode(&m, pt, len);
@@ -1243,10 +1269,14 @@ static int step(probe *p, const char *s)
     int rv = rv_step(p, s);
     if (rv <= 0)
         return rv;
-    if (strcmp(s, "hello") == 0) {
+    if (strcmp(s, "hello") == 0 || strcmp(s, "hellop") == 0) {
         m.type = MSG_HELLO;
         m.u.hello.version = SESSION_VERSION;
         snprintf(m.u.hello.name, sizeof m.u.hello.name, "rdv_probe");
+        if (s[5] == 'p') { /* a node that takes the organisation's policy */
+            snprintf(m.u.hello.features[0], sizeof m.u.hello.features[0], "policy");
+            m.u.hello.nfeatures = 1;
+        }
         send_msg(p, &m);
     } else if (strcmp(s, "ping") == 0) {
         m.type = MSG_PING;

@@ -12,8 +12,11 @@
 #      (their actions are in the same audit log);
 #   3. a revoked device: its live session ends at once, it can never log
 #      in again (EREVOKED); session kick ends live sessions;
-#   4. backup: a consistent copy that sqlite3 and the server open;
-#   5. audit verify: intact, then finds an edited entry and a deleted one
+#   4. the organisation's policy: set by admins only, signed, pushed at
+#      once and at login to devices whose HELLO asks for it, applied to
+#      the directory's public fields, kept across a restart;
+#   5. backup: a consistent copy that sqlite3 and the server open;
+#   6. audit verify: intact, then finds an edited entry and a deleted one
 #      (changed with sqlite3 behind the server's back).
 # Needs $RDV_BIN, $RDV_PROBE and $ADMIN_BIN (the ASan builds by default).
 # shellcheck disable=SC2015,SC2317
@@ -169,7 +172,43 @@ out=$(pr bob.key ready)
 has "$out" '^recv auth ok user=bob ' || t_fail "kick" "bob cannot come back: $out"
 t_pass "device revoke ended the live session in $t ms and the device is refused (EREVOKED); session list; session kick ended bob's session, which may log in again"
 
-# ---- 4. backup ----
+# ---- 4. the organisation's policy ----
+out=$(adm boss.key policy show) && has "$out" '^no policy set yet' && has "$out" '^public_fields +display_name$' ||
+    t_fail "policy show" "$out"
+out=$(pr cat.key "login=cat:$PW" ready profile=department=Sales)
+has "$out" '^recv auth ok user=cat ' || t_fail "policy" "$out"
+out=$(pr bob.key ready search=0:10:department=sales)
+has "$out" '^recv result total=0 ' || t_fail "policy" "department is not public yet: $out"
+"$RDV_PROBE" --key "$T/bob.key" 127.0.0.1 "$PORT" hellop ready wait=6000 >"$T/pol.out" 2>&1 &
+BGP[pol]=$!
+RDV_PIDS+=($!)
+bgp plain bob.key ready wait=6000
+wait_out pol '^ready$' && wait_out plain '^ready$' || t_fail "policy" "$(cat "$T/pol.out" "$T/plain.out")"
+grep -q 'recv policy' "$T/pol.out" && t_fail "policy" "a policy before any was set"
+out=$(adm audit.key policy set max_file_mb 25)
+[ $? -eq 5 ] || t_fail "policy set by an auditor" "$out"
+out=$(adm boss.key policy set max_file_mb 25) && has "$out" '^policy 1, signed' && has "$out" '^max_file_mb +25$' ||
+    t_fail "policy set" "$out"
+wait_out pol '^recv policy serial=1 max_file_mb=25 history_days=0 auto_accept=1 lan=1 public=1$' 2 ||
+    t_fail "policy push" "$(cat "$T/pol.out")"
+out=$(adm boss.key policy set auto_accept no) || t_fail "policy set" "$out"
+out=$(adm boss.key policy set public_fields display_name,department) || t_fail "policy set" "$out"
+wait_out pol '^recv policy serial=3 max_file_mb=25 history_days=0 auto_accept=0 lan=1 public=3$' 2 ||
+    t_fail "policy push" "$(cat "$T/pol.out")"
+out=$(adm boss.key policy set retention 5)
+[ $? -eq 1 ] && has "$out" 'is not a policy rule' || t_fail "policy set bad rule" "$out"
+out=$(adm boss.key policy set history_days 99999999)
+[ $? -eq 1 ] || t_fail "policy set bad value" "$out"
+out=$(pr bob.key ready search=0:10:department=sales)
+has "$out" '^recv result total=1 page=0 users=cat$' || t_fail "policy public_fields" "$out"
+bg_done pol
+bg_done plain
+grep -q 'recv policy' "$T/plain.out" && t_fail "policy" "sent to a node that did not ask: $(cat "$T/plain.out")"
+out=$("$RDV_PROBE" --key "$T/bob.key" 127.0.0.1 "$PORT" hellop ready 2>&1)
+has "$out" '^recv policy serial=3 ' || t_fail "policy at login" "$out"
+t_pass "policy: set by an admin only, signed and pushed at once to devices that take it (serial 1..3), at login too, never to others; public_fields changes the directory at once; bad rules refused"
+
+# ---- 5. backup ----
 out=$(adm boss.key backup snap.db) && has "$out" "backed up the database to .*/snap.db" || t_fail "backup" "$out"
 [ "$(stat -c %a snap.db)" = 600 ] || t_fail "backup" "mode $(stat -c %a snap.db)"
 [ "$(sqlite3 snap.db 'PRAGMA integrity_check')" = ok ] || t_fail "backup" "integrity_check"
@@ -180,7 +219,7 @@ out=$(adm boss.key backup ../x.db)
 [ ! -e ../x.db ] || t_fail "backup path" "written outside"
 t_pass "backup: a 0600 copy that passes integrity_check; an existing file is never replaced; no path outside"
 
-# ---- 5. audit verify ----
+# ---- 6. audit verify ----
 out=$(adm boss.key audit verify) && has "$out" 'the audit log is intact: [0-9]+ entries' || t_fail "verify" "$out"
 n=$(rows "SELECT count(*) FROM audit")
 sqlite3 rdv.db "UPDATE audit SET target = 'name=mallory' WHERE seq = 3" || t_fail "tamper" "sqlite3"
@@ -191,6 +230,9 @@ cp snap.db rdv.db && rm -f rdv.db-wal rdv.db-shm
 rdv_start snap
 out=$(adm boss.key audit verify) && has "$out" 'intact' || t_fail "backup opens" "$out"
 out=$(adm boss.key user list) && has "$out" '^bob ' || t_fail "backup opens" "$out"
+out=$(adm boss.key policy show) && has "$out" '^policy 3, signed' || t_fail "policy kept" "$out"
+grep -q 'directory: public fields: display_name,department (the organisation.s policy)' "$T/snap.err" ||
+    t_fail "policy kept" "$(grep directory "$T/snap.err")"
 sqlite3 rdv.db "DELETE FROM audit WHERE seq = 5" || t_fail "tamper" "sqlite3"
 out=$(adm boss.key audit verify)
 [ $? -eq 1 ] && has "$out" 'entry 6: an entry before it is missing' || t_fail "verify deleted" "$out"
@@ -198,5 +240,5 @@ sqlite3 rdv.db "UPDATE audit SET seq = 5 WHERE seq = 6" || t_fail "tamper" "sqli
 out=$(adm boss.key audit verify)
 [ $? -eq 1 ] && has "$out" 'entry 5: it was changed' || t_fail "verify renumbered" "$out"
 rdv_stop snap
-t_pass "audit verify: intact ($n entries), then finds an edited entry, a deleted one and a renumbered one; the backup serves as the database"
+t_pass "audit verify: intact ($n entries), then finds an edited entry, a deleted one and a renumbered one; the backup serves as the database, with the policy"
 echo "PASS: test_admin"
