@@ -104,6 +104,15 @@ out=$(adm boss.key user grant dan admin)
 json=$(adm boss.key --json user list) || t_fail "user list --json" "$json"
 has "$json" '^\{"users":\[\{"name":"adm","admin":true,.*"name":"dan".*\],"total":5\}$' ||
     t_fail "user list --json" "$json"
+sqlite3 rdv.db "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 450)
+    INSERT INTO users (name, pwhash, admin, disabled, created, broadcast)
+    SELECT printf('zz%03d', i), 'x', 0, 1, 0, 0 FROM n" || t_fail "many users" "sqlite3"
+json=$(adm boss.key --json user list) || t_fail "user list pages" "$json"
+[ "$(grep -o '"name":"zz[0-9]*"' <<<"$json" | sort -u | wc -l)" -eq 450 ] && has "$json" '"total":455\}$' &&
+    ! has "$json" '"next"' || t_fail "user list pages" "$(head -c 300 <<<"$json")"
+out=$(adm boss.key user list) || t_fail "user list pages" "$out"
+[ "$(wc -l <<<"$out")" -eq 456 ] && [ "$(count "$out" '^NAME ')" -eq 1 ] || t_fail "user list pages" "$(wc -l <<<"$out") lines"
+sqlite3 rdv.db "DELETE FROM users WHERE name LIKE 'zz%'" || t_fail "many users" "sqlite3"
 out=$(adm boss.key device list) || t_fail "device list" "$out"
 [ "$(count "$out" '^(ann|bob|dan) ')" -eq 3 ] || t_fail "device list" "$out"
 out=$(adm boss.key device list --user ann --json)
@@ -144,7 +153,7 @@ has "$out" 'local uid [0-9]+ user.add name=eve: ok' && has "$out" 'local uid [0-
     t_fail "local commands audited" "$out"
 ! grep -q 'new pass' rdv.db rdv.db-wal 2>/dev/null || t_fail "password" "a password is in the database in clear"
 ! grep -q 'new pass' "$T/main.err" || t_fail "password" "a password is in the log"
-t_pass "user add/show/set/passwd/grant/revoke/list/delete, device list, mailbox stats/purge, config show, log level, admin list/add/remove round trips; local user commands run the same code and are audited; no password stored or logged"
+t_pass "user add/show/set/passwd/grant/revoke/list (455 accounts in 3 pages, one --json object)/delete, device list, mailbox stats/purge, config show, log level, admin list/add/remove round trips; local user commands run the same code and are audited; no password stored or logged"
 
 # ---- 3. revoked device, kicked session ----
 bgp a ann.key ready wait=10000

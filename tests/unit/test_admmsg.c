@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -157,6 +158,25 @@ static void test_table(void **state)
     assert_int_equal(adm_cmd_find("nope"), -1);
 }
 
+static void test_pages(void **state)
+{
+    (void)state;
+    char *acc = strdup("{\"users\":[{\"name\":\"a\"}],\"total\":3,\"next\":1}");
+    assert_non_null(acc);
+    assert_int_equal(adm_data_next(acc), 1);
+    assert_int_equal(adm_data_next("{\"total\":3}"), -1);
+    assert_int_equal(adm_data_next("not json"), -1);
+    assert_int_equal(adm_data_next(NULL), -1);
+    assert_int_equal(adm_data_merge(&acc, "{\"users\":[{\"name\":\"b\"},{\"name\":\"c\"}],"
+                                          "\"total\":3}"),
+                     0);
+    assert_string_equal(acc, "{\"users\":[{\"name\":\"a\"},{\"name\":\"b\"},{\"name\":\"c\"}],"
+                             "\"total\":3}");
+    assert_int_not_equal(adm_data_merge(&acc, "[1]"), 0); /* not an object: acc unchanged */
+    assert_int_equal(adm_data_next(acc), -1);
+    free(acc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -165,6 +185,7 @@ int main(void)
         cmocka_unit_test(test_encoder_refuses),
         cmocka_unit_test(test_result_roundtrip),
         cmocka_unit_test(test_table),
+        cmocka_unit_test(test_pages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
