@@ -625,8 +625,32 @@ static int backup_copy(db *d, const char *path, char *why, size_t whycap)
     return rc == SQLITE_OK ? 0 : BANTER_EDB;
 }
 
+/* A backup's name: [A-Za-z0-9._-]+ ending in ".db", not starting with a
+ * dot. Nothing SQLite or the server keeps beside the database ("-wal",
+ * "-journal", ".key", ".sock") can be named so, and a name that exists
+ * is refused by O_EXCL. */
+static bool backup_name_ok(const char *name)
+{
+    size_t n = strlen(name);
+    if (n < 4 || n > 128 || name[0] == '.' || strcmp(name + n - 3, ".db") != 0)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= 'A' && name[i] <= 'Z') ||
+              (name[i] >= '0' && name[i] <= '9') || name[i] == '.' || name[i] == '_' ||
+              name[i] == '-'))
+            return false;
+    return true;
+}
+
 int db_backup(db *d, const char *name, char *path, size_t cap, char *why, size_t whycap)
 {
+    if (!backup_name_ok(name)) {
+        snprintf(why, whycap,
+                 "\"%s\" is not a backup name: letters, digits, '.', '_' and '-', ending in "
+                 "\".db\"",
+                 name);
+        return BANTER_EINVAL;
+    }
     int ret = backup_path(d, name, path, cap);
     if (ret) {
         snprintf(why, whycap, "the backup's path is too long or the database has none");

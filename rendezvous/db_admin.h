@@ -138,9 +138,11 @@ BANTER_WUR int db_policy_put(db *d, const policy *p);
 /* ---- backup ---- */
 
 /* A consistent copy of the database (SQLite's online backup) into the
- * new file name (a plain name, created 0600 beside the database; an
- * existing file is never replaced: BANTER_EIO with why). path gets the
- * file's full path. */
+ * new file name, created 0600 beside the database: letters, digits, '.',
+ * '_', '-', ending in ".db" (else BANTER_EINVAL with why: so it can never
+ * be a file SQLite or the server keeps beside the database, such as a
+ * journal); an existing file is never replaced (BANTER_EIO with why).
+ * path gets the file's full path. */
 BANTER_WUR int db_backup(db *d, const char *name, char *path, size_t cap, char *why, size_t whycap);
 
 #endif

@@ -226,6 +226,9 @@ out=$(adm boss.key backup snap.db)
 out=$(adm boss.key backup ../x.db)
 [ $? -eq 2 ] && has "$out" 'bad argument' || t_fail "backup path" "$out"
 [ ! -e ../x.db ] || t_fail "backup path" "written outside"
+out=$(adm boss.key backup rdv.db-journal)
+[ $? -eq 1 ] && has "$out" 'is not a backup name' || t_fail "backup as a journal" "$out"
+[ ! -e rdv.db-journal ] || t_fail "backup as a journal" "rdv.db-journal was made"
 t_pass "backup: a 0600 copy that passes integrity_check; an existing file is never replaced; no path outside"
 
 # ---- 6. audit verify ----

@@ -261,6 +261,11 @@ static void test_backup(void **state)
     assert_int_equal(db_user_add(f->d, "cat", FAKE_HASH, false, 1), 0);
     assert_int_equal(db_backup(f->d, "copy.db", path, sizeof path, why, sizeof why), 0);
     assert_int_equal(db_backup(f->d, "copy.db", path, sizeof path, why, sizeof why), BANTER_EIO);
+    assert_int_equal(db_backup(f->d, "rdv.db-journal", path, sizeof path, why, sizeof why),
+                     BANTER_EINVAL);
+    assert_int_equal(db_backup(f->d, ".hidden.db", path, sizeof path, why, sizeof why),
+                     BANTER_EINVAL);
+    assert_int_equal(db_backup(f->d, "a b.db", path, sizeof path, why, sizeof why), BANTER_EINVAL);
     db *c = NULL;
     db_user u;
     assert_int_equal(db_open(&c, path, NULL, 0), 0);
