@@ -194,6 +194,17 @@ static void on_new_cert(void *ud)
         lan_present_cert(a->lan);
 }
 
+/* The organisation's policy the rendezvous client took (or kept from an
+ * earlier run): the core enforces its file rules. */
+static void on_new_policy(void *ud)
+{
+    app *a = ud;
+    const policy *p = rdv_policy(a->rdv);
+    if (p)
+        node_set_policy(a->n, (uint64_t)p->max_file_mb * 1024 * 1024,
+                        (p->flags & POLICY_F_AUTO) != 0);
+}
+
 static int parse_hostport(const char *s, char *host, size_t cap, uint16_t *port)
 {
     const char *colon = strrchr(s, ':');
@@ -234,7 +245,9 @@ static int parse_rendezvous(app *a, rdv_config *rc)
     }
     g_strlcpy(rc->name, cfg->name, sizeof rc->name);
     if (snprintf(rc->cert_path, sizeof rc->cert_path, "%s/cert.bin", cfg->home.dir) >=
-        (int)sizeof rc->cert_path) {
+            (int)sizeof rc->cert_path ||
+        snprintf(rc->policy_path, sizeof rc->policy_path, "%s/policy.bin", cfg->home.dir) >=
+            (int)sizeof rc->policy_path) {
         g_printerr("banter: the home folder's path is too long\n");
         return 1;
     }
@@ -252,6 +265,8 @@ static int start_rendezvous(app *a, const rdv_config *rc)
     rdv_set_cert_hook(a->rdv, on_new_cert, a);
     if (rdv_cert(a->rdv)) /* saved: the account is known before the server answers */
         node_set_account(a->n, rdv_cert(a->rdv)->name);
+    rdv_set_policy_hook(a->rdv, on_new_policy, a);
+    on_new_policy(a); /* the one kept from an earlier run, if any */
     mr_route relay = roster_route(a->ro);
     return messenger_add_route(node_messenger(a->n), &relay) ? 1 : 0;
 }

@@ -330,6 +330,23 @@ static void print_status(const cJSON *r)
     } else {
         printf("certificate:  none\n");
     }
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(r, "policy");
+    if (cJSON_IsObject(p)) {
+        char files[64], hist[64];
+        double mb = num(p, "max_file_mb"), days = num(p, "history_days");
+        if (mb > 0)
+            snprintf(files, sizeof files, "files up to %.0f MB", mb);
+        else
+            snprintf(files, sizeof files, "files of any size");
+        if (days > 0)
+            snprintf(hist, sizeof hist, "history kept %.0f days", days);
+        else
+            snprintf(hist, sizeof hist, "history kept");
+        printf("policy:       %.0f, signed by the server: %s, auto-accept %s, %s, LAN "
+               "discovery %s\n",
+               num(p, "serial"), files, flag(p, "auto_accept") ? "allowed" : "forbidden", hist,
+               flag(p, "lan_discovery") ? "allowed" : "forbidden");
+    }
     if (err[0])
         printf("problem:      %s\n", err);
 }

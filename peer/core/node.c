@@ -32,11 +32,13 @@ struct node {
     messenger *mr;
     xfer_mgr *xm;
     node_link link;
-    GArray *subs;      /* sub */
-    GHashTable *up;    /* device key (32 bytes) -> address: connected on the LAN */
-    GHashTable *org;   /* contact key (32 bytes) -> org_info */
-    bool relay_online; /* the relay is logged in */
-    guint retry;       /* the messenger's retry timer, while copies are in flight */
+    GArray *subs;          /* sub */
+    GHashTable *up;        /* device key (32 bytes) -> address: connected on the LAN */
+    GHashTable *org;       /* contact key (32 bytes) -> org_info */
+    bool relay_online;     /* the relay is logged in */
+    uint64_t pol_max_file; /* the organisation's policy: largest file, 0: none */
+    bool pol_no_auto;      /* the organisation's policy forbids auto-accepting files */
+    guint retry;           /* the messenger's retry timer, while copies are in flight */
 };
 
 static guint key_hash(gconstpointer k)
@@ -151,10 +153,23 @@ static bool xfer_auto(void *ud, const uint8_t peer[static 32], uint64_t size)
 {
     node *n = ud;
     store_device d;
-    if (!n->conf.auto_accept_verified || store_device_get(n->st, peer, &d) != 0 ||
+    if (n->pol_no_auto || !n->conf.auto_accept_verified || store_device_get(n->st, peer, &d) != 0 ||
         d.trust != TRUST_VERIFIED)
         return false;
     return n->conf.auto_accept_max_bytes == 0 || size <= n->conf.auto_accept_max_bytes;
+}
+
+static uint64_t xfer_max_file(void *ud, const char **rule)
+{
+    node *n = ud;
+    *rule = "the organisation's policy";
+    return n->pol_max_file;
+}
+
+void node_set_policy(node *n, uint64_t max_file, bool auto_accept)
+{
+    n->pol_max_file = max_file;
+    n->pol_no_auto = !auto_accept;
 }
 
 /* ---- lifecycle ---- */
@@ -174,7 +189,7 @@ int node_new(node **out, const node_init *init, char *why, size_t cap)
     n->up = g_hash_table_new_full(key_hash, key_equal, g_free, g_free);
     n->org = g_hash_table_new_full(key_hash, key_equal, g_free, g_free);
     messenger_callbacks mc = {on_received, on_settled, on_deferred};
-    xfer_callbacks xc = {xfer_conn_for, xfer_event, xfer_auto};
+    xfer_callbacks xc = {xfer_conn_for, xfer_event, xfer_auto, xfer_max_file};
     int r = contacts_new(&n->cs, n->st, n->server_fpd, &n->clock);
     if (r == 0)
         r = messenger_new(&n->mr, n->st, n->cs, &n->clock, init->rng, &mc, n);

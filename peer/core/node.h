@@ -155,6 +155,10 @@ void node_emit(node *n, const node_event *ev);
 /* The messenger, for routes to register and report to. */
 messenger *node_messenger(node *n);
 void node_set_port(node *n, uint16_t port);
+/* The organisation's policy (docs/rendezvous.md section 11), as the
+ * rendezvous client checked it: the largest file sent or received (bytes,
+ * 0 for no limit) and whether files may be accepted without asking. */
+void node_set_policy(node *n, uint64_t max_file, bool auto_accept);
 
 /* The LAN: a device said HELLO (contacts_admit; events emitted). */
 BANTER_WUR int node_device_hello(node *n, const uint8_t key[static 32], const char *name,

@@ -954,6 +954,22 @@ static void on_mark(xf *x, uint64_t offset)
     }
 }
 
+/* An offer holding a file over the limit (xfer_callbacks.max_file): 0, or
+ * BANTER_ETOOBIG with why. */
+static int over_limit(xfer_mgr *m, const struct msg_offer *o, char *why, size_t cap)
+{
+    const char *rule = "the limit";
+    uint64_t max = m->cb.max_file ? m->cb.max_file(m->ud, &rule) : 0;
+    for (size_t i = 0; max && i < o->nfiles; i++) {
+        if (o->files[i].size > max) {
+            snprintf(why, cap, "%s is larger than %s allows (%llu MB)", o->files[i].name, rule,
+                     (unsigned long long)(max / (1024 * 1024)));
+            return BANTER_ETOOBIG;
+        }
+    }
+    return 0;
+}
+
 /* Validate an incoming offer. 0, or BANTER_EINVAL with why. */
 static int check_offer(const struct msg_offer *o, char *why, size_t cap)
 {
@@ -1078,6 +1094,8 @@ static void on_offer(xfer_mgr *m, const uint8_t peer[static 32], const struct ms
         return;
     }
     int bad = check_offer(o, why, sizeof why);
+    if (!bad)
+        bad = over_limit(m, o, why, sizeof why);
     x = xf_new(m);
     memcpy(x->rec.id, o->id, MSG_ID_LEN);
     memcpy(x->rec.peer, peer, 32);
@@ -1431,6 +1449,15 @@ static void offer_new(xfer_mgr *m, job *j, size_t from, size_t to, uint8_t id[MS
 static void hash_done(job *j)
 {
     uint8_t id[MSG_ID_LEN] = {0}, first[MSG_ID_LEN] = {0};
+    const char *rule = "the limit";
+    uint64_t max = j->m->cb.max_file ? j->m->cb.max_file(j->m->ud, &rule) : 0;
+    for (size_t i = 0; !j->err && max && i < j->nfiles; i++) {
+        if (j->files[i].size > max) {
+            snprintf(j->why, sizeof j->why, "%s is larger than %s allows (%llu MB)",
+                     j->files[i].path, rule, (unsigned long long)(max / (1024 * 1024)));
+            j->err = BANTER_ETOOBIG;
+        }
+    }
     if (j->err) {
         if (j->done)
             j->done(j->ud2, j->err, first, j->why);

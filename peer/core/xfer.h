@@ -100,6 +100,11 @@ typedef struct xfer_callbacks {
     void (*event)(void *ud, xfer_ev_type type, const xfer_info *info);
     /* Whether files from peer may be accepted without asking. */
     bool (*auto_accept)(void *ud, const uint8_t peer[static 32], uint64_t size);
+    /* The largest file that may be sent or received, 0 for no limit, and
+     * the rule's name for messages ("the organisation's policy"); may be
+     * NULL. A file over it is refused before it is offered, and an offer
+     * holding one is declined with that reason. */
+    uint64_t (*max_file)(void *ud, const char **rule);
 } xfer_callbacks;
 
 typedef struct xfer_mgr xfer_mgr;

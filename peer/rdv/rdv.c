@@ -73,6 +73,10 @@ struct rdv {
     void *cert_ud;
     rv_presence my_status; /* as the server last said (RV_P_OFFLINE: not known) */
     char my_text[RV_TEXT_MAX + 1];
+    bool has_policy; /* the organisation's policy, checked (docs/rendezvous.md 11) */
+    policy pol;
+    void (*policy_hook)(void *ud);
+    void *policy_ud;
 };
 
 static int64_t mono_ms(void) { return g_get_monotonic_time() / 1000; }
@@ -235,6 +239,94 @@ static void cert_load(rdv *r)
     }
     r->cert = c;
     r->has_cert = true;
+}
+
+/* ---- the organisation's policy ---- */
+
+/* Signed by a server with the pinned fingerprint (policy_decode checked
+ * the signature). */
+static bool policy_is_ours(const rdv *r, const policy *p)
+{
+    char fp[IDENTITY_FP_LEN + 1], fpd[IDENTITY_FP_DIGITS + 1];
+    identity_fingerprint(p->server, fp);
+    return rdv_parse_fingerprint(fp, fpd) == 0 && strcmp(fpd, r->cfg.fpd) == 0;
+}
+
+static int policy_save(const char *path, const policy *p)
+{
+    uint8_t b[POLICY_LEN];
+    char tmp[HOME_PATH_MAX + 8];
+    policy_encode(p, b);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return BANTER_EIO;
+    bool ok =
+        fchmod(fd, 0600) == 0 && write(fd, b, sizeof b) == (ssize_t)sizeof b && fsync(fd) == 0;
+    ok = close(fd) == 0 && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return BANTER_EIO;
+    }
+    return 0;
+}
+
+/* The policy kept from an earlier run, checked again. */
+static void policy_load(rdv *r)
+{
+    uint8_t b[POLICY_LEN + 1];
+    if (!r->cfg.policy_path[0])
+        return;
+    int fd = open(r->cfg.policy_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        if (errno != ENOENT)
+            g_printerr("banter: cannot read %s: %s\n", r->cfg.policy_path, g_strerror(errno));
+        return;
+    }
+    ssize_t n = read(fd, b, sizeof b);
+    close(fd);
+    policy p;
+    int e = n < 0 ? BANTER_EIO : policy_decode(&p, b, (size_t)n);
+    if (e == 0 && !policy_is_ours(r, &p))
+        e = BANTER_EKEYMISMATCH;
+    if (e) {
+        g_printerr("banter: ignoring %s: %s\n", r->cfg.policy_path, banter_strerror(e));
+        return;
+    }
+    r->pol = p;
+    r->has_policy = true;
+}
+
+/* RV_POLICY: the server's signature, its key the pinned one, newer than
+ * the one we have; then kept and applied. */
+static void on_policy(rdv *r, const uint8_t *b, size_t len)
+{
+    policy p;
+    int e = policy_decode(&p, b, len);
+    if (e == 0)
+        e = policy_check(&p, r->server_key);
+    if (e) {
+        g_printerr("banter: ignoring a policy from the rendezvous server: %s\n",
+                   banter_strerror(e));
+        return;
+    }
+    if (r->has_policy && p.serial <= r->pol.serial)
+        return; /* the one we have, or an older one replayed */
+    r->pol = p;
+    r->has_policy = true;
+    if (r->cfg.policy_path[0] && policy_save(r->cfg.policy_path, &p) != 0)
+        g_printerr("banter: cannot save the policy in %s: %s\n", r->cfg.policy_path,
+                   g_strerror(errno));
+    if (r->policy_hook)
+        r->policy_hook(r->policy_ud);
+}
+
+const policy *rdv_policy(const rdv *r) { return r->has_policy ? &r->pol : NULL; }
+
+void rdv_set_policy_hook(rdv *r, void (*fn)(void *ud), void *ud)
+{
+    r->policy_hook = fn;
+    r->policy_ud = ud;
 }
 
 static void cert_forget(rdv *r)
@@ -919,7 +1011,8 @@ static void on_established(void *ud, conn *c)
     g_strlcpy(h.u.hello.features[0], "chat", sizeof h.u.hello.features[0]);
     g_strlcpy(h.u.hello.features[1], "broadcast", sizeof h.u.hello.features[1]);
     g_strlcpy(h.u.hello.features[2], "file", sizeof h.u.hello.features[2]);
-    h.u.hello.nfeatures = 3;
+    g_strlcpy(h.u.hello.features[3], "policy", sizeof h.u.hello.features[3]);
+    h.u.hello.nfeatures = 4;
     /* The PONG to this PING means the server has handled our HELLO: any
      * RV_AUTH before it describes the device, not a login. */
     msg ping = {.type = MSG_PING};
@@ -962,6 +1055,10 @@ static void on_message(void *ud, conn *c, const uint8_t *pt, size_t len)
         return; /* never: a refused server is closed before it can speak */
     if (len && rvmsg_owns(pt[0])) {
         on_rvmsg(r, pt, len);
+        return;
+    }
+    if (len && pt[0] == RDV_POLICY_TYPE) {
+        on_policy(r, pt + 1, len - 1);
         return;
     }
     int e = msg_decode(&m, pt, len);
@@ -1045,6 +1142,7 @@ int rdv_new(rdv **out, GMainContext *ctx, const identity *id, const rdv_config *
         snprintf(r->server, sizeof r->server, "%s:%u", cfg->host, cfg->port);
     rdv_format_fingerprint(cfg->fpd, r->server_fp);
     cert_load(r);
+    policy_load(r);
     *out = r;
     return 0;
 }
@@ -1086,6 +1184,9 @@ void rdv_get_status(const rdv *r, rdv_status *st)
     st->cert_expires_ms = r->has_cert ? r->cert.expires_ms : 0;
     st->status = r->my_status;
     memcpy(st->status_text, r->my_text, sizeof st->status_text);
+    st->has_policy = r->has_policy;
+    if (r->has_policy)
+        st->pol = r->pol;
 }
 
 const cert *rdv_cert(const rdv *r) { return r->has_cert ? &r->cert : NULL; }

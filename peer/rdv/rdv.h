@@ -27,6 +27,7 @@
 
 #include "core/home.h"
 #include "identity.h"
+#include "policy.h"
 #include "rvmsg.h"
 
 #define RDV_REQUEST_MS   15000 /* a request waits this long for its answer */
@@ -47,6 +48,7 @@ typedef struct rdv_config {
     char fpd[IDENTITY_FP_DIGITS + 1]; /* the pinned server fingerprint, digits only */
     char name[BANTER_MAX_NAME + 1];   /* our HELLO name */
     char cert_path[HOME_PATH_MAX];    /* where the certificate is kept (0600) */
+    char policy_path[HOME_PATH_MAX];  /* where the organisation's policy is kept, "" for nowhere */
 } rdv_config;
 
 /* A sentence for the log and the control socket's listeners (the node
@@ -94,6 +96,8 @@ typedef struct rdv_status {
     int64_t cert_expires_ms; /* 0: no certificate */
     rv_presence status;      /* the account's chosen status; RV_P_OFFLINE: not known */
     char status_text[RV_TEXT_MAX + 1];
+    bool has_policy; /* the organisation's policy (pol) is known */
+    policy pol;
 } rdv_status;
 
 /* Set up (no I/O yet; rdv_start dials). Loads the certificate from
@@ -152,6 +156,17 @@ typedef struct rdv_sink {
 void rdv_set_sink(rdv *r, const rdv_sink *sink, void *ud);
 /* fn(ud) runs whenever a new certificate was accepted (rdv_cert). */
 void rdv_set_cert_hook(rdv *r, void (*fn)(void *ud), void *ud);
+
+/* The organisation's policy (docs/rendezvous.md section 11): RV_POLICY,
+ * type 0x62, sent by servers to nodes whose HELLO lists "policy" (ours
+ * does). One is taken when the pinned server signed it and its serial is
+ * higher than the one kept; it is kept in cfg->policy_path and loaded
+ * (checked again) at start, so it holds while the server is away. */
+#define RDV_POLICY_TYPE 0x62
+/* The policy, NULL when none is known; borrowed. */
+const policy *rdv_policy(const rdv *r);
+/* fn(ud) runs whenever a newer policy was taken. */
+void rdv_set_policy_hook(rdv *r, void (*fn)(void *ud), void *ud);
 /* Send a message that has no answer of its own (RV_SEAL, RV_DELIVERED).
  * BANTER_ESTATE when not connected and logged in; codec errors; a full
  * queue closes the connection (see rdv_writable). */

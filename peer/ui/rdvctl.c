@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "jsonv.h"
 #include "rdv/roster.h"
 
 #define NOT_CONFIGURED                                                                             \
@@ -118,6 +119,19 @@ static cJSON *status_reply(rdv *r)
         cJSON_AddNullToObject(o, "cert_expires");
     add_str_or_null(o, "status", st.status != RV_P_OFFLINE ? rv_presence_name(st.status) : NULL);
     add_str_or_null(o, "status_text", st.status_text);
+    if (st.has_policy) {
+        cJSON *p = cJSON_AddObjectToObject(o, "policy");
+        if (p) {
+            jsonv_add_int(p, "serial", (int64_t)st.pol.serial);
+            jsonv_add_int(p, "issued", st.pol.issued_ms);
+            jsonv_add_int(p, "max_file_mb", st.pol.max_file_mb);
+            cJSON_AddBoolToObject(p, "auto_accept", (st.pol.flags & POLICY_F_AUTO) != 0);
+            jsonv_add_int(p, "history_days", st.pol.history_days);
+            cJSON_AddBoolToObject(p, "lan_discovery", (st.pol.flags & POLICY_F_LAN) != 0);
+        }
+    } else {
+        cJSON_AddNullToObject(o, "policy");
+    }
     return o;
 }
 
