@@ -36,7 +36,8 @@ typedef struct app {
     control *ctl;
     web *web;
     bool mdns_down_said;
-    bool created; /* the identity was made at this start */
+    bool mdns_wanted; /* mDNS was asked for (no --no-mdns) and the LAN is up */
+    bool created;     /* the identity was made at this start */
 } app;
 
 static void say(app *a, node_ev_type type, const char *text)
@@ -194,15 +195,40 @@ static void on_new_cert(void *ud)
         lan_present_cert(a->lan);
 }
 
+/* Whether the organisation's policy (if any) allows LAN discovery. */
+static bool lan_allowed(const app *a)
+{
+    const policy *p = a->rdv ? rdv_policy(a->rdv) : NULL;
+    return !p || (p->flags & POLICY_F_LAN);
+}
+
+static int start_mdns(app *a)
+{
+    mdns_callbacks mc = {on_found, on_lost, on_mdns_status};
+    int r = mdns_new(&a->md, a->ctx, a->cfg.name, a->fp, lan_port(a->lan), &mc, a);
+    if (r)
+        g_printerr("banter: LAN discovery failed to start: %s\n", banter_strerror(r));
+    return r;
+}
+
 /* The organisation's policy the rendezvous client took (or kept from an
- * earlier run): the core enforces its file rules. */
+ * earlier run): the core enforces its file and history rules; LAN
+ * discovery stops when it is forbidden (and starts when allowed again). */
 static void on_new_policy(void *ud)
 {
     app *a = ud;
     const policy *p = rdv_policy(a->rdv);
-    if (p)
-        node_set_policy(a->n, (uint64_t)p->max_file_mb * 1024 * 1024,
-                        (p->flags & POLICY_F_AUTO) != 0);
+    if (!p)
+        return;
+    node_set_policy(a->n, (uint64_t)p->max_file_mb * 1024 * 1024, (p->flags & POLICY_F_AUTO) != 0,
+                    p->history_days);
+    if (a->mdns_wanted && a->md && !lan_allowed(a)) {
+        mdns_free(a->md);
+        a->md = NULL;
+        g_printerr("banter: LAN discovery stopped: the organisation's policy forbids it\n");
+    } else if (a->mdns_wanted && !a->md && lan_allowed(a) && start_mdns(a) == 0) {
+        g_printerr("banter: LAN discovery started: the organisation's policy allows it\n");
+    }
 }
 
 static int parse_hostport(const char *s, char *host, size_t cap, uint16_t *port)
@@ -368,14 +394,11 @@ static int app_start(app *a)
             return 1;
         }
     }
-    if (cfg->mdns) {
-        mdns_callbacks mc = {on_found, on_lost, on_mdns_status};
-        int r = mdns_new(&a->md, a->ctx, cfg->name, a->fp, lan_port(a->lan), &mc, a);
-        if (r) {
-            g_printerr("banter: LAN discovery failed to start: %s\n", banter_strerror(r));
-            return 1;
-        }
-    }
+    a->mdns_wanted = cfg->mdns;
+    if (cfg->mdns && !lan_allowed(a))
+        g_printerr("banter: LAN discovery is off: the organisation's policy forbids it\n");
+    else if (cfg->mdns && start_mdns(a) != 0)
+        return 1;
     printf("banter: node \"%s\" %s listening on port %u%s\n", cfg->name, a->fp, lan_port(a->lan),
            a->created ? " (new identity)" : "");
     fflush(stdout);

@@ -32,13 +32,15 @@ struct node {
     messenger *mr;
     xfer_mgr *xm;
     node_link link;
-    GArray *subs;          /* sub */
-    GHashTable *up;        /* device key (32 bytes) -> address: connected on the LAN */
-    GHashTable *org;       /* contact key (32 bytes) -> org_info */
-    bool relay_online;     /* the relay is logged in */
-    uint64_t pol_max_file; /* the organisation's policy: largest file, 0: none */
-    bool pol_no_auto;      /* the organisation's policy forbids auto-accepting files */
-    guint retry;           /* the messenger's retry timer, while copies are in flight */
+    GArray *subs;              /* sub */
+    GHashTable *up;            /* device key (32 bytes) -> address: connected on the LAN */
+    GHashTable *org;           /* contact key (32 bytes) -> org_info */
+    bool relay_online;         /* the relay is logged in */
+    uint64_t pol_max_file;     /* the organisation's policy: largest file, 0: none */
+    bool pol_no_auto;          /* the organisation's policy forbids auto-accepting files */
+    uint32_t pol_history_days; /* ... keeps history this many days, 0: for good */
+    guint retention;           /* the hourly pruning while pol_history_days > 0 */
+    guint retry;               /* the messenger's retry timer, while copies are in flight */
 };
 
 static guint key_hash(gconstpointer k)
@@ -166,10 +168,35 @@ static uint64_t xfer_max_file(void *ud, const char **rule)
     return n->pol_max_file;
 }
 
-void node_set_policy(node *n, uint64_t max_file, bool auto_accept)
+/* Delete the history older than the policy keeps. */
+static gboolean on_retention(gpointer ud)
+{
+    node *n = ud;
+    int64_t deleted = 0;
+    int64_t before = clock_wall(&n->clock) - (int64_t)n->pol_history_days * 86400000;
+    if (store_history_prune(n->st, before, &deleted) != 0)
+        g_printerr("banter: cannot delete old history: %s\n", store_errmsg(n->st));
+    else if (deleted > 0)
+        g_printerr("banter: deleted %lld messages older than %u days (the organisation's "
+                   "policy)\n",
+                   (long long)deleted, n->pol_history_days);
+    return G_SOURCE_CONTINUE;
+}
+
+void node_set_policy(node *n, uint64_t max_file, bool auto_accept, uint32_t history_days)
 {
     n->pol_max_file = max_file;
     n->pol_no_auto = !auto_accept;
+    n->pol_history_days = history_days;
+    if (n->retention && !history_days) {
+        g_source_remove(n->retention);
+        n->retention = 0;
+    }
+    if (history_days) {
+        (void)on_retention(n);
+        if (!n->retention)
+            n->retention = g_timeout_add_seconds(NODE_RETENTION_S, on_retention, n);
+    }
 }
 
 /* ---- lifecycle ---- */
@@ -217,6 +244,8 @@ void node_free(node *n)
         return;
     if (n->retry)
         g_source_remove(n->retry);
+    if (n->retention)
+        g_source_remove(n->retention);
     xfer_mgr_free(n->xm);
     messenger_free(n->mr);
     contacts_free(n->cs);

@@ -157,8 +157,12 @@ messenger *node_messenger(node *n);
 void node_set_port(node *n, uint16_t port);
 /* The organisation's policy (docs/rendezvous.md section 11), as the
  * rendezvous client checked it: the largest file sent or received (bytes,
- * 0 for no limit) and whether files may be accepted without asking. */
-void node_set_policy(node *n, uint64_t max_file, bool auto_accept);
+ * 0 for no limit), whether files may be accepted without asking, and how
+ * many days of history are kept (0: for good; else older messages are
+ * deleted now and every NODE_RETENTION_S, except what still waits to be
+ * sent). */
+#define NODE_RETENTION_S 3600
+void node_set_policy(node *n, uint64_t max_file, bool auto_accept, uint32_t history_days);
 
 /* The LAN: a device said HELLO (contacts_admit; events emitted). */
 BANTER_WUR int node_device_hello(node *n, const uint8_t key[static 32], const char *name,

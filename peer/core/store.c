@@ -984,6 +984,28 @@ int store_sync_pending(store *st, const uint8_t *contact, const uint8_t self[sta
     return read_msgs(st, s, out, n);
 }
 
+int store_history_prune(store *st, int64_t before_ms, int64_t *n)
+{
+    sqlite3_stmt *s = NULL;
+    if (st == NULL || n == NULL)
+        return BANTER_EINVAL;
+    *n = 0;
+    int rc = sqlite3_prepare_v2(st->db,
+                                "DELETE FROM messages WHERE ts < ?1 AND state <> 0 AND NOT EXISTS"
+                                " (SELECT 1 FROM copies c WHERE c.seq = messages.seq AND"
+                                " c.state = 0)",
+                                -1, &s, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 1, before_ms);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(s);
+    int ret = rc == SQLITE_DONE ? 0 : fail(st, rc);
+    sqlite3_finalize(s);
+    if (ret == 0)
+        *n = sqlite3_changes(st->db);
+    return ret;
+}
+
 int store_history(store *st, const uint8_t contact[static STORE_KEYLEN], int64_t before,
                   size_t limit, store_msg **out, size_t *n)
 {

@@ -196,6 +196,11 @@ BANTER_WUR int store_outbox(store *st, const uint8_t *contact, store_msg **out, 
 BANTER_WUR int store_sync_pending(store *st, const uint8_t *contact,
                                   const uint8_t self[static STORE_KEYLEN], store_msg **out,
                                   size_t *n);
+/* Delete the history older than before_ms (by the message's time), in
+ * both directions, except what still waits to be sent (an outgoing
+ * message queued, or with a copy queued for a device): the organisation's
+ * retention rule (docs/rendezvous.md section 11). *n gets how many. */
+BANTER_WUR int store_history_prune(store *st, int64_t before_ms, int64_t *n);
 /* Up to `limit` messages with contact, both directions, oldest first: the
  * last ones, or the last ones before seq `before` when it is > 0 (a page
  * of older history). */

@@ -11,7 +11,9 @@
 #   3. it is kept: a node restarted while the server is down still has it
 #      (DIR/policy.bin, 0600, checked again at start); a policy.bin that was
 #      changed is ignored with a line saying so, and the next one from the
-#      server is taken again.
+#      server is taken again;
+#   4. history_days deletes older history at once (what waits to be sent
+#      stays); lan_discovery no keeps a node from starting mDNS.
 # Needs $BANTER_BIN, $RDV_BIN, $RDV_PROBE and $ADMIN_BIN (the ASan builds).
 # shellcheck disable=SC2015,SC2317
 set -u
@@ -119,6 +121,35 @@ grep -q "ignoring $T/ann/policy.bin" "$T/ann.err" || t_fail "changed policy.bin"
 rdv_start again
 wait_for 15 has_policy ann 2 || t_fail "policy again" "$(b ann rendezvous --json)"
 t_pass "kept across a restart without the server (0600, enforced); a changed policy.bin is ignored and the server's is taken again"
+
+# ---- 4. history retention and LAN discovery ----
+_approved() { b ann contacts --json 2>/dev/null | grep -q '"state":"approved"'; }
+wait_for 10 _approved || t_fail "approved" "$(b ann contacts --json 2>&1)"
+for m in "an old message" "a new message"; do
+    out=$(b ann send bob "$m" 2>&1)
+    has "$out" 'delivered to bob|stored on the rendezvous server' || t_fail "send" "$out"
+done
+sqlite3 "$T/ann/banter.db" "UPDATE messages SET ts = ts - 3 * 86400000 WHERE body = 'an old message'" ||
+    t_fail "age a message" sqlite3
+out=$(adm policy set history_days 2) || t_fail "policy set" "$out"
+_pruned() { ! b ann history bob 2>/dev/null | grep -q 'an old message'; }
+wait_for 5 _pruned || t_fail "retention" "$(b ann history bob 2>&1)"
+b ann history bob | grep -q 'a new message' || t_fail "retention" "the new one went too"
+grep -q "deleted 1 messages older than 2 days (the organisation's policy)" "$T/ann.err" ||
+    t_fail "retention" "no line: $(tail -n 3 "$T/ann.err")"
+out=$(adm policy set lan_discovery no) || t_fail "policy set" "$out"
+wait_for 5 has_policy bob 4 || t_fail "policy 4" "$(b bob rendezvous --json)"
+stop_node bob
+# without --no-mdns: the kept policy keeps the node off the LAN (this
+# host has no system D-Bus, so nothing could be published anyway)
+"$BANTER_BIN" --home "$T/bob" node --name bob --port "$((NPORT + 50))" --web-port 0 \
+    --rendezvous "127.0.0.1:$PORT" --server-key "$SFP" >>"$T/bob.log" 2>>"$T/bob.err" </dev/null &
+NPID[bob]=$!
+RDV_PIDS+=($!)
+wait_for 10 b bob id >/dev/null 2>&1 || t_fail "start bob" "$(tail -n 5 "$T/bob.err")"
+grep -q "LAN discovery is off: the organisation's policy forbids it" "$T/bob.err" ||
+    t_fail "lan_discovery" "$(tail -n 5 "$T/bob.err")"
+t_pass "history_days 2: a 3-day-old message deleted at once, the new one kept; lan_discovery no: a node started with mDNS does not start it"
 for u in ann bob; do stop_node "$u"; done
 rdv_stop again
 echo "PASS: test_admin_policy"

@@ -1086,6 +1086,48 @@ static void test_history_paging(void **state)
     assert_null(h);
 }
 
+/* The retention rule: old history goes, what still waits to be sent and
+ * anything newer stays. */
+static void test_history_prune(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t c1[STORE_KEYLEN], dev[STORE_KEYLEN];
+    int64_t n = -1;
+    fill_key(c1, 1);
+    fill_key(dev, 11);
+    store_msg in_old = make_in(1, c1, dev, "old in");              /* ts ...001 */
+    store_msg out_old = make_msg(2, c1, STORE_OUT, "old out");     /* delivered below */
+    store_msg queued_old = make_msg(3, c1, STORE_OUT, "queued");   /* still in the outbox */
+    store_msg copy_old = make_msg(4, c1, STORE_OUT, "copy waits"); /* a copy still queued */
+    store_msg in_new = make_in(50, c1, dev, "new in");
+    int64_t s_in = add_ok(f->st, &in_old), s_out = add_ok(f->st, &out_old);
+    int64_t s_q = add_ok(f->st, &queued_old), s_c = add_ok(f->st, &copy_old);
+    int64_t s_new = add_ok(f->st, &in_new);
+    assert_int_equal(store_msg_set_result(f->st, s_out, STORE_DELIVERED, ""), 0);
+    assert_int_equal(store_msg_set_result(f->st, s_c, STORE_SERVER, ""), 0);
+    assert_int_equal(store_copy_add(f->st, s_c, dev), 0);
+    assert_int_equal(store_history_prune(f->st, 1700000000000 + 10, &n), 0);
+    assert_int_equal(n, 2);
+    store_msg *h = NULL;
+    size_t count = 0;
+    assert_int_equal(store_history(f->st, c1, 0, 10, &h, &count), 0);
+    assert_int_equal(count, 3);
+    assert_int_equal(h[0].seq, s_q);
+    assert_int_equal(h[1].seq, s_c);
+    assert_int_equal(h[2].seq, s_new);
+    store_msgs_free(h, count);
+    (void)s_in;
+    /* the search index follows */
+    assert_int_equal(store_search(f->st, "old", NULL, 0, 10, &h, &count), 0);
+    assert_int_equal(count, 0);
+    store_msgs_free(h, count);
+    assert_int_equal(store_search(f->st, "new", NULL, 0, 10, &h, &count), 0);
+    assert_int_equal(count, 1);
+    store_msgs_free(h, count);
+    assert_int_equal(store_history_prune(f->st, 0, &n), 0);
+    assert_int_equal(n, 0);
+}
+
 static void test_body_round_trip(void **state)
 {
     struct fixture *f = *state;
@@ -1688,6 +1730,7 @@ int main(void)
         T(test_outbox),
         T(test_find_out),
         T(test_history_paging),
+        T(test_history_prune),
         T(test_body_round_trip),
         T(test_outbox_persists),
         T(test_copies),
