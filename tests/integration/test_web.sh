@@ -18,7 +18,8 @@
 #   4. bob comes back with a new key: the warning, then "trust the new key".
 #   5. with a rendezvous server in host 3: carol asks alice to be her
 #      contact; alice accepts in her page and writes to her through the
-#      server.
+#      server; the organisation's policy the server signed is shown in the
+#      page's settings.
 # Screenshots go to $WEB_SHOTS (default build/screenshots; `make
 # screenshots` puts them in docs/screenshots). Needs root, node, chromium,
 # curl, jq; installs tests/web/node_modules with npm when missing.
@@ -177,6 +178,10 @@ contacts_phase() {
         "$RDV_BIN" --db "$db" user add "$u" --password-file "$BT_TMP/pw" >/dev/null 2>&1 ||
             t_fail contacts "user add $u"
     done
+    # the organisation's policy (as banter-admin policy set stores it): the
+    # server signs it at start, the nodes get it at login, the page shows it
+    sqlite3 "$db" "INSERT INTO policy (id, serial, issued, max_file_mb, history_days, flags,
+        public_fields) VALUES (1, 1, 0, 5, 0, 2, 1)" || t_fail contacts "policy"
     bg 3 "$BT_TMP/srv.log" "$RDV_BIN" --db "$db" --listen "$srv"
     wait_for 10 grep -q "listening on $srv" "$BT_TMP/srv.err" || t_fail contacts "server start"
     stop_node "$PA" alice alice

@@ -321,6 +321,15 @@ async function phaseContacts() {
   await until('the message to the contact is delivered or stored', async () =>
     /delivered|stored/.test(await (await lastOut(a)).locator('.state').textContent()), 15000);
   pass(`a message to ${env.REQ_FROM} through the server`);
+
+  // The organisation's policy the server signed, shown read-only in the settings.
+  await a.click('#settings-open');
+  await until('the policy is shown', async () => await a.locator('#policy').isVisible() &&
+    (await a.locator('#policy-rules').textContent()).includes('Files up to 5 MB'));
+  check((await a.locator('#policy-rules').textContent()).includes('Every file must be accepted by hand'),
+    'auto-accept forbidden shown');
+  await a.keyboard.press('Escape');
+  pass('the organisation\'s policy is shown in the settings');
 }
 
 const phases = { chat: phaseChat, hostile: phaseHostile, keychange: phaseKeychange, contacts: phaseContacts };

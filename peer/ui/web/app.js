@@ -333,6 +333,27 @@
     else if (rdv.configured && !rdv.user)
       note = 'Not logged in to the rendezvous server: run banter login USER.';
     if (main.open) connState(note, false);
+    showPolicy(rdv.policy);
+  }
+
+  // The organisation's policy (docs/rendezvous.md 11), read-only.
+  function showPolicy(p) {
+    const box = $('policy');
+    const list = $('policy-rules');
+    box.hidden = !p || typeof p !== 'object';
+    list.replaceChildren();
+    if (box.hidden) return;
+    const rules = [
+      p.max_file_mb > 0 ? `Files up to ${p.max_file_mb} MB` : 'Files of any size',
+      p.auto_accept ? 'Files may be accepted without asking' : 'Every file must be accepted by hand',
+      p.history_days > 0 ? `History is kept ${p.history_days} days` : 'History is kept',
+      p.lan_discovery ? 'Colleagues on this network are found by themselves' : 'No discovery on this network',
+    ];
+    for (const text of rules) {
+      const li = document.createElement('li');
+      li.textContent = text;
+      list.appendChild(li);
+    }
   }
 
   function unread(key) {
