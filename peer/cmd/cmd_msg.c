@@ -240,8 +240,9 @@ int cmd_listen(const cli_ctx *ctx, int argc, char **argv)
     int rc = r ? cli_check(r) : EXIT_ERROR;
     cJSON_Delete(r);
     if (rc == EXIT_OK) {
-        if (!json)
-            fprintf(stderr, "listening for events (Ctrl-C to stop)\n");
+        /* On stderr in both forms: a script waits for it to know that no
+         * later event is missed. */
+        fprintf(stderr, "listening for events (Ctrl-C to stop)\n");
         cJSON *ev;
         while ((ev = cli_read(c)) != NULL) {
             if (json) {

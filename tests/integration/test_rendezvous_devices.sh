@@ -141,8 +141,10 @@ t_pass "the server's own entry (state self) lists the account's devices, updated
 
 # ---- 2. over the relay ----
 
-b "$T/ada2" listen --json >"$T/ada2-listen.log" 2>/dev/null </dev/null &
+b "$T/ada2" listen --json >"$T/ada2-listen.log" 2>"$T/ada2-listen.err" </dev/null &
 BT_PIDS+=("$!")
+wait_for 10 grep -q "listening for events" "$T/ada2-listen.err" ||
+    t_fail "listen" "ada2's listen did not attach: $(cat "$T/ada2-listen.err")"
 n=0
 say() { # say HOME PEER TEXT: send, and wait until all three have it once
     n=$((n + 1))
