@@ -234,10 +234,11 @@ stop_node "$pa" alice "rates"
 # A real sender: bob's node shows ERATE and delivers later, in order.
 start_alice "chat_rate = 1
 chat_burst = 3"
-b "$B" listen --json >"$BT_TMP/bob-listen.out" 2>&1 &
+b "$B" listen --json >"$BT_TMP/bob-listen.out" 2>"$BT_TMP/bob-listen.err" &
 lp=$!
 BT_PIDS+=("$lp")
-sleep 0.5
+wait_for 10 grep -q "listening for events" "$BT_TMP/bob-listen.err" ||
+    t_fail listen "$(cat "$BT_TMP/bob-listen.err")"
 for i in 1 2 3 4 5 6; do
     b "$B" send alice "burst $i" --wait 0 >/dev/null 2>&1
     rc=$?

@@ -163,9 +163,9 @@ abandon() { # ID
 }
 # LISTEN_PID: `listen --json` of node i into LOG.
 listen_bg() { # i LOG
-    b "$1" listen --json >"$2" 2>&1 &
+    b "$1" listen --json >"$2" 2>"$2.err" &
     LISTEN_PID=$!
-    sleep 0.2
+    wait_for 10 grep -q "listening for events" "$2.err" || t_fail listen "$(cat "$2.err")"
 }
 listen_stop() {
     kill "$LISTEN_PID" 2>/dev/null
