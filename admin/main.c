@@ -109,11 +109,14 @@ static int cmd_keygen(const admin_opts *o)
                 o->key);
         return ADMIN_EXIT_ERROR;
     }
+    /* Make the missing folders of the key's path, 0700 (~/.config may not
+     * exist yet on a fresh account). */
     snprintf(dir, sizeof dir, "%s", o->key);
-    char *slash = strrchr(dir, '/');
-    if (slash && slash != dir) {
-        *slash = '\0';
-        (void)mkdir(dir, 0700); /* one level, as ssh-keygen does for ~/.ssh */
+    for (char *p = strchr(dir + 1, '/'); p; p = strchr(p + 1, '/')) {
+        *p = '\0';
+        if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+            break;
+        *p = '/';
     }
     int r = identity_load_or_create(&id, o->key, bcrypto_rng_system(), &created);
     if (r) {

@@ -52,11 +52,11 @@ run make -C "$top" --no-print-directory deb DEB_DIR="$T/deb1"
 [ "$RC" -eq 0 ] || t_fail "make deb" "exit $RC: $(tail -n 20 <<<"$OUT")"
 run make -C "$top" --no-print-directory deb DEB_DIR="$T/deb2" DEB_VERSION="$V2"
 [ "$RC" -eq 0 ] || t_fail "make deb $V2" "exit $RC: $(tail -n 20 <<<"$OUT")"
-for p in banter banter-rendezvous; do
+for p in banter banter-rendezvous banter-admin; do
     [ -f "$T/deb1/${p}_${V1}_amd64.deb" ] && [ -f "$T/deb2/${p}_${V2}_amd64.deb" ] ||
         t_fail "make deb" "no $p package: $(ls "$T/deb1" "$T/deb2")"
 done
-t_pass "make deb: dpkg-buildpackage built banter and banter-rendezvous ($V1, and $V2 for the upgrade)"
+t_pass "make deb: dpkg-buildpackage built banter, banter-rendezvous and banter-admin ($V1, and $V2 for the upgrade)"
 
 run lintian --fail-on error --allow-root "$T/deb1"/*.changes
 [ "$RC" -eq 0 ] || t_fail lintian "$OUT"
@@ -72,10 +72,11 @@ cp "$T/deb1"/*.deb "$T/deb2"/*.deb "$ROOT/srv/debs/"
 run in_root apt-get update -qq
 [ "$RC" -eq 0 ] || t_fail "apt-get update" "$OUT"
 run in_root apt-get install -y -qq --no-install-recommends \
-    "/srv/debs/banter_${V1}_amd64.deb" "/srv/debs/banter-rendezvous_${V1}_amd64.deb"
+    "/srv/debs/banter_${V1}_amd64.deb" "/srv/debs/banter-rendezvous_${V1}_amd64.deb" \
+    "/srv/debs/banter-admin_${V1}_amd64.deb"
 [ "$RC" -eq 0 ] || t_fail "apt install" "exit $RC: $(tail -n 20 <<<"$OUT")"
-in_root dpkg-query -W -f='${Status} ${Version}\n' banter banter-rendezvous >"$T/status" 2>&1
-[ "$(grep -c "install ok installed $V1" "$T/status")" -eq 2 ] || t_fail "apt install" "$(cat "$T/status")"
+in_root dpkg-query -W -f='${Status} ${Version}\n' banter banter-rendezvous banter-admin >"$T/status" 2>&1
+[ "$(grep -c "install ok installed $V1" "$T/status")" -eq 3 ] || t_fail "apt install" "$(cat "$T/status")"
 in_root getent passwd banter-rendezvous >/dev/null || t_fail "apt install" "no system user banter-rendezvous"
 st=$(in_root stat -c '%U %a' "/var/lib/banter-rendezvous") && [ "$st" = "banter-rendezvous 700" ] ||
     t_fail "state directory" "$st"
@@ -175,14 +176,31 @@ sent_ok() {
 wait_for 10 sent_ok "hello from the packaged node" || t_fail "send" "exit $RC: $OUT; bob: $(bn bob history ada 2>&1)"
 t_pass "two packaged nodes as their users: logged in, contact approved, a message ada -> bob arrived"
 
+# ---- banter-admin from its package, remote over the same protocol ----
+adm() {
+    host_exec 1 chroot "$ROOT" setpriv --reuid=ada --regid=ada --init-groups \
+        env -i PATH=/usr/bin:/bin HOME=/home/ada BANTER_ADMIN_SERVER="$SRV" \
+        BANTER_ADMIN_SERVER_KEY="$FP" /usr/bin/banter-admin "$@"
+}
+run adm keygen
+[ "$RC" -eq 0 ] || t_fail "banter-admin keygen" "exit $RC: $OUT"
+AFP=$(head -n 1 <<<"$OUT")
+run as_server /usr/bin/banter-rendezvous --config /etc/banter/rendezvous.conf admin add "$AFP" --role admin
+[ "$RC" -eq 0 ] || t_fail "admin add" "exit $RC: $OUT"
+run adm user list --json
+[ "$RC" -eq 0 ] && grep -q '"ada"' <<<"$OUT" && grep -q '"bob"' <<<"$OUT" ||
+    t_fail "banter-admin user list" "exit $RC: $OUT"
+t_pass "banter-admin (its own package): a key made by ada, authorized on the server, lists the accounts remotely"
+
 # ---- upgrade to the rebuilt higher version, state kept ----
 for u in ada bob; do stop_pid "${NPID[$u]}"; done
 stop_pid "$SRV_PID"
 run in_root apt-get install -y -qq --no-install-recommends \
-    "/srv/debs/banter_${V2}_amd64.deb" "/srv/debs/banter-rendezvous_${V2}_amd64.deb"
+    "/srv/debs/banter_${V2}_amd64.deb" "/srv/debs/banter-rendezvous_${V2}_amd64.deb" \
+    "/srv/debs/banter-admin_${V2}_amd64.deb"
 [ "$RC" -eq 0 ] || t_fail upgrade "exit $RC: $(tail -n 20 <<<"$OUT")"
-in_root dpkg-query -W -f='${Status} ${Version}\n' banter banter-rendezvous >"$T/status" 2>&1
-[ "$(grep -c "install ok installed $V2" "$T/status")" -eq 2 ] || t_fail upgrade "$(cat "$T/status")"
+in_root dpkg-query -W -f='${Status} ${Version}\n' banter banter-rendezvous banter-admin >"$T/status" 2>&1
+[ "$(grep -c "install ok installed $V2" "$T/status")" -eq 3 ] || t_fail upgrade "$(cat "$T/status")"
 FP2=$(as_server /usr/bin/banter-rendezvous --config /etc/banter/rendezvous.conf fingerprint 2>/dev/null)
 [ "$FP2" = "$FP" ] || t_fail upgrade "server key changed: $FP -> $FP2"
 as_server /usr/bin/banter-rendezvous --config /etc/banter/rendezvous.conf user list >"$T/users" 2>&1
@@ -201,10 +219,10 @@ t_pass "upgraded $V1 -> $V2 with apt: same server key, accounts, history; messag
 # ---- purge ----
 for u in ada bob; do stop_pid "${NPID[$u]}"; done
 stop_pid "$SRV_PID"
-in_root dpkg -L banter banter-rendezvous 2>/dev/null | sort -u >"$T/files"
-run in_root apt-get purge -y -qq banter banter-rendezvous
+in_root dpkg -L banter banter-rendezvous banter-admin 2>/dev/null | sort -u >"$T/files"
+run in_root apt-get purge -y -qq banter banter-rendezvous banter-admin
 [ "$RC" -eq 0 ] || t_fail purge "exit $RC: $OUT"
-in_root dpkg-query -W -f='${Status}\n' banter banter-rendezvous 2>/dev/null | grep -q installed &&
+in_root dpkg-query -W -f='${Status}\n' banter banter-rendezvous banter-admin 2>/dev/null | grep -q installed &&
     t_fail purge "still installed"
 left=""
 while read -r f; do
