@@ -4,6 +4,9 @@
 PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
 MANDIR  ?= $(PREFIX)/share/man
+INCLUDEDIR ?= $(PREFIX)/include
+LIBDIR  ?= $(PREFIX)/lib
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 DESTDIR ?=
 CC      ?= cc
 FUZZCC  ?= clang
@@ -85,7 +88,7 @@ REPLAY_BINS := $(FUZZ_SRC:tests/fuzz/%.c=$(ASAN)/tests/replay_%)
 FUZZ_BINS  := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ)/%)
 BENCH_BINS := $(BENCH_SRC:bench/%.c=$(REL)/%)
 
-.PHONY: all lib test test-run check deps deps-check run demo fuzz bench lint install deb deb-lint \
+.PHONY: FORCE all lib test test-run check deps deps-check run demo fuzz bench lint install deb deb-lint \
         uninstall clean help format screenshots
 
 all: lib $(PROGRAMS)
@@ -404,9 +407,21 @@ format:
 	$(Q)clang-format -i $(LINT_FILES)
 
 # ---- install ----
-install: all
+# The plug-in ABI: banter_plugin.h and banter-plugin.pc (pkg-config), whose
+# paths are the PREFIX given here (DESTDIR only stages the files).
+$(GEN)/banter-plugin.pc: Makefile FORCE
+	@mkdir -p $(@D)
+	$(Q)printf '%s\n' 'prefix=$(PREFIX)' 'includedir=$(INCLUDEDIR)' '' \
+	    'Name: banter-plugin' 'Description: Banter plug-in ABI (docs/plugins.md)' \
+	    "Version: $$(sed -n 's/^#define BANTER_PLUGIN_ABI_MAJOR *//p' shared/banter_plugin.h).$$(sed -n 's/^#define BANTER_PLUGIN_ABI_MINOR *//p' shared/banter_plugin.h)" \
+	    'Cflags: -I$${includedir}' > $@
+
+install: all $(GEN)/banter-plugin.pc
 	install -d $(DESTDIR)$(BINDIR)
 	$(if $(PROGRAMS),install -m 0755 $(PROGRAMS) $(DESTDIR)$(BINDIR)/)
+	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 0644 shared/banter_plugin.h $(DESTDIR)$(INCLUDEDIR)/
+	install -m 0644 $(GEN)/banter-plugin.pc $(DESTDIR)$(PKGCONFIGDIR)/
 	$(if $(MANPAGES),install -d $(DESTDIR)$(MANDIR)/man1)
 	$(if $(MANPAGES),install -m 0644 $(MANPAGES) $(DESTDIR)$(MANDIR)/man1/)
 
@@ -430,6 +445,7 @@ deb-lint:
 
 uninstall:
 	$(if $(PROGRAMS),rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(PROGRAMS))))
+	rm -f $(DESTDIR)$(INCLUDEDIR)/banter_plugin.h $(DESTDIR)$(PKGCONFIGDIR)/banter-plugin.pc
 	$(if $(MANPAGES),rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MANPAGES))))
 
 clean:
