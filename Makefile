@@ -57,8 +57,9 @@ ICE_NET_SRC    := peer/net/ice.c peer/net/icestream.c
 PEER_SRC       := $(filter-out $(ICE_NET_SRC),$(sort $(wildcard peer/*.c peer/*/*.c)))
 RENDEZVOUS_SRC := $(sort $(wildcard rendezvous/*.c))
 ADMIN_SRC      := $(sort $(wildcard admin/*.c))
+PLUGHOST_SRC   := $(sort $(wildcard peer/plugin/host/*.c))
 PROGRAMS := $(if $(PEER_SRC),bin/banter) $(if $(RENDEZVOUS_SRC),bin/banter-rendezvous) \
-            $(if $(ADMIN_SRC),bin/banter-admin)
+            $(if $(ADMIN_SRC),bin/banter-admin) $(if $(PLUGHOST_SRC),bin/banter-plugin-host)
 MANPAGES := $(wildcard docs/man/*.1)
 
 # The web interface's files (peer/ui/web/), embedded by glib-compile-resources
@@ -171,6 +172,15 @@ bin/banter: $(PEER_OBJ_REL) $(LIB_REL)
 $(ASAN)/banter: $(PEER_OBJ_ASAN) $(LIB_ASAN)
 	@$(if $(Q),echo "  LD+SAN  $@")
 	$(Q)$(CC) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS) $(PEER_LIBS)
+
+# banter-plugin-host: one plug-in per process (peer/plugin/host/, docs/plugins.md).
+# Built without sanitizers only: the node bounds its address space with
+# RLIMIT_AS, which ASan's shadow memory cannot live under, and the plug-ins
+# it loads are plain shared objects.
+bin/banter-plugin-host: $(PLUGHOST_SRC:%.c=$(REL)/%.o) $(LIB_REL)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -ldl
 
 $(REL)/rendezvous/%.o: rendezvous/%.c
 	@mkdir -p $(@D)
@@ -392,7 +402,8 @@ demo: deps-check
 	$(Q)scripts/demo.sh
 
 # ---- lint ----
-LINT_FILES := $(sort $(wildcard shared/*.[ch] peer/*.[ch] peer/*/*.[ch] rendezvous/*.[ch] admin/*.[ch] \
+LINT_FILES := $(sort $(wildcard shared/*.[ch] peer/*.[ch] peer/*/*.[ch] peer/plugin/host/*.[ch] \
+              rendezvous/*.[ch] admin/*.[ch] \
               tests/unit/*.c tests/fuzz/*.c tests/integration/*.c tests/netlab/*.c bench/*.c))
 lint:
 	$(Q)clang-format --dry-run --Werror $(LINT_FILES)

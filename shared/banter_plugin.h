@@ -53,7 +53,7 @@ typedef struct banter_timer banter_timer;
 typedef struct banter_watch banter_watch;
 
 /* ---- results ---- */
-#define BANTER_OK            0
+#define BANTER_PLUGIN_OK     0
 #define BANTER_PLUGIN_EINVAL (-1) /* a bad argument (NULL, not UTF-8, too long) */
 #define BANTER_PLUGIN_ENOMEM (-2)
 #define BANTER_PLUGIN_ENOENT (-3) /* no such key or handle */
@@ -118,7 +118,10 @@ typedef struct banter_host {
 
     /* Event accessors. */
     banter_event_kind (*event_kind)(const banter_event *ev);
-    const char *(*event_contact)(const banter_event *ev); /* "" when none */
+    /* The contact: a handle ("#" and its key in hex) that send_message
+     * takes and that names it exactly; "" when none. */
+    const char *(*event_contact)(const banter_event *ev);
+    const char *(*event_contact_name)(const banter_event *ev); /* its label, "" when none */
     const char *(*event_text)(const banter_event *ev);    /* "" when none */
     const char *(*event_id)(const banter_event *ev);      /* message id in hex, or "" */
     int64_t (*event_request)(const banter_event *ev);     /* SEND_RESULT: the request */

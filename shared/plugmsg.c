@@ -22,6 +22,7 @@ typedef enum field {
     F_CONTACT,  /* SEND: 1..; EVENT: 0..PLUG_MAX_CONTACT */
     F_TEXT,     /* 0..the type's cap */
     F_ID,       /* 0..PLUG_MAX_ID */
+    F_LABEL,    /* 0..PLUG_MAX_CONTACT, into name */
     F_CONF,     /* u16 count, then key/value pairs */
 } field;
 
@@ -44,7 +45,7 @@ static const type_def TYPES[] = {
     {PLUG_STOP, PLUG_MAX_LINE, false, {F_TEXT}},
     {PLUG_FAIL, PLUG_MAX_LINE, false, {F_TEXT}},
     {PLUG_CONFIG, 0, false, {F_CONF}},
-    {PLUG_EVENT, BANTER_MAX_BODY, false, {F_KIND, F_CONTACT, F_TEXT, F_ID}},
+    {PLUG_EVENT, BANTER_MAX_BODY, false, {F_KIND, F_CONTACT, F_LABEL, F_TEXT, F_ID}},
     {PLUG_SEND_RESULT, PLUG_MAX_LINE, false, {F_NUM, F_STATUS, F_TEXT}},
     {PLUG_PING, 0, false, {F_NUM}},
     {PLUG_QUIT, 0, false, {F_END}},
@@ -189,6 +190,8 @@ static int get_field(dec *d, const type_def *t, field f, plugmsg *m)
         return get_str(d, &m->text, 0, t->text_max, false);
     case F_ID:
         return get_str(d, &m->id, 0, PLUG_MAX_ID, false);
+    case F_LABEL:
+        return get_str(d, &m->name, 0, PLUG_MAX_CONTACT, false);
     case F_CONF:
         return get_conf(d, m);
     }
@@ -329,6 +332,8 @@ static int put_field(buf *b, const type_def *t, field f, const plugmsg *m)
         return put_str(b, m->text, 0, t->text_max, false);
     case F_ID:
         return put_str(b, m->id, 0, PLUG_MAX_ID, false);
+    case F_LABEL:
+        return put_str(b, m->name, 0, PLUG_MAX_CONTACT, false);
     case F_CONF:
         return put_conf(b, m);
     }
