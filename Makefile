@@ -182,6 +182,22 @@ bin/banter-plugin-host: $(PLUGHOST_SRC:%.c=$(REL)/%.o) $(LIB_REL)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -ldl
 
+# Plug-ins for the tests: the example bot and the misbehaving ones
+# (tests/plugins/bad.c, one per -DBAD_*), plain shared objects.
+TEST_PLUGINS := $(REL)/tests/plugins/echo.so $(REL)/tests/plugins/segv.so \
+                $(REL)/tests/plugins/spin.so $(REL)/tests/plugins/hog.so \
+                $(REL)/tests/plugins/abi2.so $(REL)/tests/plugins/greedy.so
+$(REL)/tests/plugins/echo.so: examples/echo/echo.c shared/banter_plugin.h
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  PLUGIN  $@")
+	$(Q)$(CC) $(CSTD) $(WARN) $(CFLAGS) -Ishared -shared -fPIC $< -o $@
+
+$(REL)/tests/plugins/%.so: tests/plugins/bad.c shared/banter_plugin.h
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  PLUGIN  $@")
+	$(Q)$(CC) $(CSTD) $(WARN) -Wno-unused-function -Wno-unused-variable $(CFLAGS) -iquote shared \
+	    -DBAD_$$(echo $* | tr a-z A-Z) -shared -fPIC $< -o $@
+
 $(REL)/rendezvous/%.o: rendezvous/%.c
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $<")

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bad.c - misbehaving plug-ins for tests/integration/test_plugins.sh, one
+ * per -DBAD_*: a segfault on the first message (SEGV), an endless loop on
+ * the first message (SPIN), allocation without end (HOG), one built for
+ * another ABI major (ABI2), and one that writes to a contact it was not
+ * given (GREEDY: every half second to its setting "target", logging each
+ * answer).
+ */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "banter_plugin.h"
+
+static const banter_host *host;
+
+static void on_message(banter_ctx *ctx, const banter_event *ev, void *ud)
+{
+    (void)ctx;
+    (void)ev;
+    (void)ud;
+#if defined(BAD_SEGV)
+    volatile int *p = NULL;
+    *p = 1;
+#elif defined(BAD_SPIN)
+    for (volatile unsigned long i = 0;; i++)
+        ;
+#elif defined(BAD_HOG)
+    for (;;) {
+        char *p = malloc(1 << 20);
+        if (p)
+            memset(p, 1, 1 << 20); /* resident, not just reserved */
+    }
+#endif
+}
+
+static void on_tick(banter_ctx *ctx, banter_timer *t, void *ud)
+{
+    (void)t;
+    (void)ud;
+    const char *target = host->config_get(ctx, "target");
+    if (target)
+        host->send_message(ctx, target, "I was not given you");
+}
+
+static void on_result(banter_ctx *ctx, const banter_event *ev, void *ud)
+{
+    (void)ud;
+    host->log(ctx, BANTER_LOG_INFO, "send result %d: %s", host->event_status(ev),
+              host->event_text(ev));
+}
+
+static int bad_init(banter_ctx *ctx, const banter_host *h)
+{
+    host = h;
+    h->log(ctx, BANTER_LOG_INFO, "misbehaving plug-in ready");
+    if (!h->timer_add(ctx, 500, 1, on_tick, NULL) ||
+        h->subscribe(ctx, BANTER_EV_BIT(BANTER_EV_SEND_RESULT), on_result, NULL) < 0)
+        return -1;
+    return h->subscribe(ctx, BANTER_EV_BIT(BANTER_EV_MESSAGE_IN), on_message, NULL) < 0 ? -1 : 0;
+}
+
+static const banter_plugin BAD = {
+    .size = sizeof(banter_plugin),
+#if defined(BAD_ABI2)
+    .abi_major = BANTER_PLUGIN_ABI_MAJOR + 1,
+#else
+    .abi_major = BANTER_PLUGIN_ABI_MAJOR,
+#endif
+    .abi_minor = 0,
+    .name = "bad",
+    .version = "0",
+    .description = "a test plug-in that misbehaves",
+    .init = bad_init,
+};
+
+const banter_plugin *banter_plugin_entry(void);
+const banter_plugin *banter_plugin_entry(void) { return &BAD; }
