@@ -407,6 +407,7 @@ static int app_start(app *a)
         g_printerr("banter: %s\n", why);
         return 1;
     }
+    control_set_plugins(a->ctl, a->plugins);
     plugins_start(a->plugins);
     printf("banter: node \"%s\" %s listening on port %u%s\n", cfg->name, a->fp, lan_port(a->lan),
            a->created ? " (new identity)" : "");
@@ -416,6 +417,8 @@ static int app_start(app *a)
 
 static void app_stop(app *a)
 {
+    if (a->ctl)
+        control_set_plugins(a->ctl, NULL);
     plugins_free(a->plugins); /* QUIT to each host: they say nothing more */
     a->plugins = NULL;
     mdns_free(a->md); /* goodbye packets first: colleagues drop us at once */

@@ -55,7 +55,7 @@ typedef struct plug {
     int fd;
     guint rsrc, wsrc, child, hb, retry, grace;
     buf in, out;
-    bool hello, ping_out, quit_sent, no_restart;
+    bool hello, ping_out, quit_sent, no_restart, refusal_said;
     uint64_t ping_seq;
     uint32_t mask;
     unsigned restarts, failures;
@@ -504,7 +504,9 @@ static void on_send(plug *pl, const plugmsg *m)
             r = BANTER_EPERM;
             snprintf(why, sizeof why, "this plug-in was not given that contact (plugin.%s.contacts)",
                      pl->name);
-            say(pl, "refused a message to a contact it was not given");
+            if (!pl->refusal_said) /* once per start: a plug-in cannot flood the log */
+                say(pl, "refused a message to a contact it was not given");
+            pl->refusal_said = true;
         } else {
             r = node_send(pl->owner->n, key, m->text, strlen(m->text), id);
             snprintf(why, sizeof why, "%s", r ? banter_strerror(r) : "queued");
@@ -772,7 +774,9 @@ static void spawn(plug *pl)
     a.argv[6] = a.state;
     a.argv[7] = pl->path;
     a.argv[8] = NULL;
-    a.as.rlim_cur = a.as.rlim_max = (rlim_t)pl->memory_mb << 20;
+    /* The hard ceiling: room for the program's own mappings beyond the
+     * resident limit that on_heartbeat holds it to (and names as the cause). */
+    a.as.rlim_cur = a.as.rlim_max = ((rlim_t)pl->memory_mb * 2 + 256) << 20;
     pid_t pid = fork();
     if (pid == 0)
         child_run(pl, &a, sv[1]);
@@ -786,7 +790,7 @@ static void spawn(plug *pl)
     g_unix_set_fd_nonblocking(sv[0], TRUE, NULL);
     pl->pid = pid;
     pl->fd = sv[0];
-    pl->hello = pl->ping_out = pl->quit_sent = pl->no_restart = false;
+    pl->hello = pl->ping_out = pl->quit_sent = pl->no_restart = pl->refusal_said = false;
     pl->mask = 0;
     pl->kill_reason[0] = '\0';
     pl->state = PS_STARTING;

@@ -13,14 +13,16 @@
  *                                who it may hear from and write to: every
  *                                contact, or those named (as `banter send`
  *                                takes them); default none
- *   plugin.NAME.memory_mb = N    its address-space limit (default 512)
+ *   plugin.NAME.memory_mb = N    its resident-memory limit, checked at each
+ *                                heartbeat (default 512, 16..1048576); its
+ *                                address space is capped at 2N + 256 MiB
  *   plugin.NAME.heartbeat_ms = N how often it is pinged (default 5000, 100..
  *                                600000); no answer by the next ping and it
  *                                is killed
  *   plugin.NAME.KEY = VALUE      anything else is the plug-in's own setting
  *
- * Each enabled plug-in's host is started with one end of a socket pair,
- * RLIMIT_AS and a parent-death signal. Whatever it sends is decoded with
+ * Each enabled plug-in's host is started with one end of a socket pair as
+ * fd 3, RLIMIT_AS and a parent-death signal, in a process group of its own. Whatever it sends is decoded with
  * shared/plugmsg.h and checked: a bad frame, a send to a contact it was not
  * given, a missing heartbeat answer or a resident size over its limit gets
  * it killed (SIGKILL, by its PID) and restarted after a back-off (1 s,
