@@ -186,7 +186,8 @@ bin/banter-plugin-host: $(PLUGHOST_SRC:%.c=$(REL)/%.o) $(LIB_REL)
 # (tests/plugins/bad.c, one per -DBAD_*), plain shared objects.
 TEST_PLUGINS := $(REL)/tests/plugins/echo.so $(REL)/tests/plugins/segv.so \
                 $(REL)/tests/plugins/spin.so $(REL)/tests/plugins/hog.so \
-                $(REL)/tests/plugins/abi2.so $(REL)/tests/plugins/greedy.so
+                $(REL)/tests/plugins/abi2.so $(REL)/tests/plugins/greedy.so \
+                $(REL)/tests/plugins/forge.so
 $(REL)/tests/plugins/echo.so: examples/echo/echo.c shared/banter_plugin.h
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  PLUGIN  $@")
@@ -349,7 +350,7 @@ $(ASAN)/tests/rdv_probe: tests/integration/rdv_probe.c $(LIB_ASAN)
 	@$(if $(Q),echo "  PROBE   $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $< -o $@ $(LIB_ASAN) $(PKG_LIBS)
 
-TEST_TOOLS := $(NETLAB_TOOLS) \
+TEST_TOOLS := $(NETLAB_TOOLS) $(if $(PLUGHOST_SRC),bin/banter-plugin-host $(TEST_PLUGINS)) \
               $(if $(PEER_SRC),$(ASAN)/tests/mdns_probe $(ASAN)/tests/evil_peer \
                 $(ASAN)/tests/peer_probe $(ASAN)/tests/peer_swarm) \
               $(if $(RENDEZVOUS_SRC),$(ASAN)/tests/rdv_probe $(REL)/bench_rtt)
@@ -360,6 +361,7 @@ test-run: $(UNIT_BINS) $(REPLAY_BINS) $(ASAN_PROGRAMS) $(TEST_TOOLS) all
 	    PEER_SWARM=$(CURDIR)/$(ASAN)/tests/peer_swarm \
 	    RDV_BIN=$(CURDIR)/$(ASAN)/banter-rendezvous RDV_PROBE=$(CURDIR)/$(ASAN)/tests/rdv_probe \
 	    ADMIN_BIN=$(CURDIR)/$(ASAN)/banter-admin BENCH_RTT=$(CURDIR)/$(REL)/bench_rtt \
+	    PLUGIN_HOST=$(CURDIR)/bin/banter-plugin-host PLUGIN_DIR=$(CURDIR)/$(REL)/tests/plugins \
 	    tests/run.sh $(UNIT_BINS) $(REPLAY_BINS) $(INTEG_SRC)
 
 # Pictures of the web interface for the README: tests/integration/test_web.sh

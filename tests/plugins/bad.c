@@ -5,9 +5,12 @@
  * the first message (SPIN), allocation without end (HOG), one built for
  * another ABI major (ABI2), and one that writes to a contact it was not
  * given (GREEDY: every half second to its setting "target", logging each
- * answer).
+ * answer), and one that writes raw bytes to the node's socket (FORGE: the
+ * host's fd 3, as any code in the process could) to pass as the node: an
+ * EVENT frame, a type only the node may send.
  */
 #include <signal.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,9 +54,25 @@ static void on_result(banter_ctx *ctx, const banter_event *ev, void *ud)
               host->event_text(ev));
 }
 
+static void forge(banter_ctx *ctx, banter_timer *t, void *ud)
+{
+    (void)ctx;
+    (void)t;
+    (void)ud;
+#if defined(BAD_FORGE)
+    /* EVENT (0x42), kind 0, contact "x", name "", text "hi", id "". */
+    static const unsigned char f[] = {0, 0, 0, 13, 0x42, 0, 0, 1, 'x', 0, 0, 0, 2, 'h', 'i', 0, 0};
+    if (write(3, f, sizeof f) < 0)
+        abort();
+#endif
+}
+
 static int bad_init(banter_ctx *ctx, const banter_host *h)
 {
     host = h;
+#if defined(BAD_FORGE)
+    h->timer_add(ctx, 200, 0, forge, NULL);
+#endif
     h->log(ctx, BANTER_LOG_INFO, "misbehaving plug-in ready");
     if (!h->timer_add(ctx, 500, 1, on_tick, NULL) ||
         h->subscribe(ctx, BANTER_EV_BIT(BANTER_EV_SEND_RESULT), on_result, NULL) < 0)
