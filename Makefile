@@ -422,7 +422,8 @@ demo: deps-check
 # ---- lint ----
 LINT_FILES := $(sort $(wildcard shared/*.[ch] peer/*.[ch] peer/*/*.[ch] peer/plugin/host/*.[ch] \
               rendezvous/*.[ch] admin/*.[ch] \
-              tests/unit/*.c tests/fuzz/*.c tests/integration/*.c tests/netlab/*.c bench/*.c))
+              tests/unit/*.c tests/fuzz/*.c tests/integration/*.c tests/netlab/*.c bench/*.c \
+              tests/plugins/*.c examples/*/*.c))
 lint:
 	$(Q)clang-format --dry-run --Werror $(LINT_FILES)
 	$(Q)cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \

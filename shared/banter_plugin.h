@@ -122,10 +122,10 @@ typedef struct banter_host {
      * takes and that names it exactly; "" when none. */
     const char *(*event_contact)(const banter_event *ev);
     const char *(*event_contact_name)(const banter_event *ev); /* its label, "" when none */
-    const char *(*event_text)(const banter_event *ev);    /* "" when none */
-    const char *(*event_id)(const banter_event *ev);      /* message id in hex, or "" */
-    int64_t (*event_request)(const banter_event *ev);     /* SEND_RESULT: the request */
-    int (*event_status)(const banter_event *ev);          /* SEND_RESULT: 0 or < 0 */
+    const char *(*event_text)(const banter_event *ev);         /* "" when none */
+    const char *(*event_id)(const banter_event *ev);           /* message id in hex, or "" */
+    int64_t (*event_request)(const banter_event *ev);          /* SEND_RESULT: the request */
+    int (*event_status)(const banter_event *ev);               /* SEND_RESULT: 0 or < 0 */
 
     /* A timer after ms milliseconds, again every ms when repeat. Removing
      * it (also from its own callback) frees it; a one-shot timer is freed
@@ -154,7 +154,7 @@ typedef struct banter_host {
 } banter_host;
 
 /* Whether the host's table has member m (for functions added after 1.0). */
-#define BANTER_HOST_HAS(host, m) \
+#define BANTER_HOST_HAS(host, m)                                                                   \
     ((host)->size >= offsetof(banter_host, m) + sizeof(((banter_host *)0)->m) && (host)->m)
 
 /* What banter_plugin_entry returns: static data of the plug-in. */
@@ -175,8 +175,8 @@ typedef struct banter_plugin {
 typedef const banter_plugin *(*banter_plugin_entry_fn)(void);
 
 /* Fill the version fields of a banter_plugin in a plug-in's source. */
-#define BANTER_PLUGIN_INIT \
-    .size = sizeof(banter_plugin), .abi_major = BANTER_PLUGIN_ABI_MAJOR, \
+#define BANTER_PLUGIN_INIT                                                                         \
+    .size = sizeof(banter_plugin), .abi_major = BANTER_PLUGIN_ABI_MAJOR,                           \
     .abi_minor = BANTER_PLUGIN_ABI_MINOR
 
 #ifdef __cplusplus

@@ -17,13 +17,13 @@ typedef enum field {
     F_MASK,
     F_NUM,
     F_STATUS,
-    F_NAME,     /* 1..PLUG_MAX_NAME */
-    F_VERSION,  /* 0..PLUG_MAX_NAME */
-    F_CONTACT,  /* SEND: 1..; EVENT: 0..PLUG_MAX_CONTACT */
-    F_TEXT,     /* 0..the type's cap */
-    F_ID,       /* 0..PLUG_MAX_ID */
-    F_LABEL,    /* 0..PLUG_MAX_CONTACT, into name */
-    F_CONF,     /* u16 count, then key/value pairs */
+    F_NAME,    /* 1..PLUG_MAX_NAME */
+    F_VERSION, /* 0..PLUG_MAX_NAME */
+    F_CONTACT, /* SEND: 1..; EVENT: 0..PLUG_MAX_CONTACT */
+    F_TEXT,    /* 0..the type's cap */
+    F_ID,      /* 0..PLUG_MAX_ID */
+    F_LABEL,   /* 0..PLUG_MAX_CONTACT, into name */
+    F_CONF,    /* u16 count, then key/value pairs */
 } field;
 
 #define MAX_FIELDS 5
@@ -92,8 +92,7 @@ static int check_key(const char *s, size_t len)
         return BANTER_ETOOLONG;
     for (size_t i = 0; i < len; i++) {
         char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
-              c == '-'))
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-'))
             return BANTER_EINVAL;
     }
     return 0;
@@ -356,8 +355,7 @@ int plugmsg_encode(const plugmsg *m, buf *out)
     if (ret)
         goto out;
     size_t n = buf_len(&tmp);
-    uint8_t hdr[PLUG_HDR] = {(uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8),
-                             (uint8_t)n};
+    uint8_t hdr[PLUG_HDR] = {(uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n};
     uint8_t *dst;
     ret = buf_reserve(out, PLUG_HDR + n, &dst);
     if (ret)

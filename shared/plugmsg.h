@@ -34,10 +34,10 @@
 #define PLUG_MAX_CONTACT 128u  /* a contact as `banter send` takes it */
 #define PLUG_MAX_ID      32u   /* a message id in hex */
 /* (a contact handle "#" + 64 hex digits fits PLUG_MAX_CONTACT) */
-#define PLUG_MAX_KEY     64u   /* a configuration key (after "plugin.NAME.") */
-#define PLUG_MAX_CONF    64u   /* configuration pairs in one CONFIG */
-#define PLUG_MAX_LEVEL   3u    /* BANTER_LOG_DEBUG */
-#define PLUG_MAX_KIND    6u    /* BANTER_EV_SEND_RESULT */
+#define PLUG_MAX_KEY     64u /* a configuration key (after "plugin.NAME.") */
+#define PLUG_MAX_CONF    64u /* configuration pairs in one CONFIG */
+#define PLUG_MAX_LEVEL   3u  /* BANTER_LOG_DEBUG */
+#define PLUG_MAX_KIND    6u  /* BANTER_EV_SEND_RESULT */
 
 typedef enum plug_type {
     /* host -> node */
@@ -49,8 +49,8 @@ typedef enum plug_type {
     PLUG_STOP = 0x06,      /* text: the plug-in asked to stop */
     PLUG_FAIL = 0x07,      /* text: the host could not load or start the plug-in */
     /* node -> host */
-    PLUG_CONFIG = 0x41,      /* nconf pairs: the plug-in's keys and values */
-    PLUG_EVENT = 0x42,       /* kind, contact ("#" and its key in hex), name (its label), text, id */
+    PLUG_CONFIG = 0x41, /* nconf pairs: the plug-in's keys and values */
+    PLUG_EVENT = 0x42,  /* kind, contact ("#" and its key in hex), name (its label), text, id */
     PLUG_SEND_RESULT = 0x43, /* num (request), status, text */
     PLUG_PING = 0x44,        /* num: answer with PONG */
     PLUG_QUIT = 0x45,        /* stop cleanly (fini, exit 0) */

@@ -119,12 +119,9 @@ static int echo_init(banter_ctx *ctx, const banter_host *h)
 static void echo_fini(banter_ctx *ctx) { host->log(ctx, BANTER_LOG_INFO, "echo bot stopping"); }
 
 static const banter_plugin ECHO = {
-    BANTER_PLUGIN_INIT,
-    .name = "echo",
-    .version = "1.0",
-    .description = "answers every message; remind SECONDS TEXT; count",
-    .init = echo_init,
-    .fini = echo_fini,
+    BANTER_PLUGIN_INIT, .name = "echo",
+    .version = "1.0",   .description = "answers every message; remind SECONDS TEXT; count",
+    .init = echo_init,  .fini = echo_fini,
 };
 
 const banter_plugin *banter_plugin_entry(void);

@@ -53,8 +53,9 @@ int cmd_plugins(const cli_ctx *ctx, int argc, char **argv)
         }
     }
     bool list = strcmp(action, "list") == 0;
-    if ((list && name) || (!list && strcmp(action, "enable") != 0 &&
-                           strcmp(action, "disable") != 0) || (!list && !name)) {
+    if ((list && name) ||
+        (!list && strcmp(action, "enable") != 0 && strcmp(action, "disable") != 0) ||
+        (!list && !name)) {
         fprintf(stderr, "banter plugins: expected list, enable NAME or disable NAME\n");
         return EXIT_USAGE;
     }
@@ -74,8 +75,7 @@ int cmd_plugins(const cli_ctx *ctx, int argc, char **argv)
             printf("%s\n", str(r, "message"));
         if (list && cJSON_GetArraySize(a) == 0)
             printf("no plug-ins (add plugin.NAME.path = /path/to/NAME.so to banter.conf)\n");
-        cJSON_ArrayForEach(p, a)
-        {
+        cJSON_ArrayForEach (p, a) {
             if (list || strcmp(str(p, "name"), name) == 0)
                 print_one(p);
         }

@@ -22,18 +22,25 @@
 #include "plugmsg.h"
 #include "utf8.h"
 
-#define BACKOFF_FIRST_MS  1000
-#define BACKOFF_MAX_MS    60000
-#define HEALTHY_MS        60000 /* running this long resets the back-off */
-#define HB_DEFAULT_MS     5000
-#define MEM_DEFAULT_MB    512
-#define OUT_CAP           (1u << 20) /* queued for a host that does not read: then it is killed */
-#define SEND_RATE         10 /* messages a second a plug-in may send ... */
-#define SEND_BURST        20 /* ... and at once */
-#define STOP_GRACE_MS     1000
-#define NODE_VALUE_KEYS   5 /* path, enabled, contacts, memory_mb, heartbeat_ms */
+#define BACKOFF_FIRST_MS 1000
+#define BACKOFF_MAX_MS   60000
+#define HEALTHY_MS       60000 /* running this long resets the back-off */
+#define HB_DEFAULT_MS    5000
+#define MEM_DEFAULT_MB   512
+#define OUT_CAP          (1u << 20) /* queued for a host that does not read: then it is killed */
+#define SEND_RATE        10         /* messages a second a plug-in may send ... */
+#define SEND_BURST       20         /* ... and at once */
+#define STOP_GRACE_MS    1000
+#define NODE_VALUE_KEYS  5 /* path, enabled, contacts, memory_mb, heartbeat_ms */
 
-typedef enum pstate { PS_DISABLED, PS_STARTING, PS_RUNNING, PS_BACKOFF, PS_FAILED, PS_STOPPED } pstate;
+typedef enum pstate {
+    PS_DISABLED,
+    PS_STARTING,
+    PS_RUNNING,
+    PS_BACKOFF,
+    PS_FAILED,
+    PS_STOPPED
+} pstate;
 
 static const char *const STATE_NAMES[] = {"disabled", "starting", "running",
                                           "backoff",  "failed",   "stopped"};
@@ -136,8 +143,8 @@ static int parse_uint(const kvconf *k, const char *key, const char *v, uint64_t 
         }
     }
     utf8_quote(q, v, strlen(v));
-    return kvconf_fail(k, BANTER_EFORMAT, "%s: %s is not a whole number from %llu to %llu", key,
-                       q, (unsigned long long)lo, (unsigned long long)hi);
+    return kvconf_fail(k, BANTER_EFORMAT, "%s: %s is not a whole number from %llu to %llu", key, q,
+                       (unsigned long long)lo, (unsigned long long)hi);
 }
 
 /* The node's own keys of a plug-in; 1 when key is not one of them. */
@@ -502,8 +509,8 @@ static void on_send(plug *pl, const plugmsg *m)
                0) {
         if (!may_use(pl, key)) {
             r = BANTER_EPERM;
-            snprintf(why, sizeof why, "this plug-in was not given that contact (plugin.%s.contacts)",
-                     pl->name);
+            snprintf(why, sizeof why,
+                     "this plug-in was not given that contact (plugin.%s.contacts)", pl->name);
             if (!pl->refusal_said) /* once per start: a plug-in cannot flood the log */
                 say(pl, "refused a message to a contact it was not given");
             pl->refusal_said = true;
@@ -705,7 +712,7 @@ static void on_child_exit(GPid pid, gint status, gpointer ud)
     }
     if (pl->no_restart) {
         pl->state = pl->last_error[0] && strncmp(pl->last_error, "stopped", 7) == 0 ? PS_STOPPED
-                                                                                   : PS_FAILED;
+                                                                                    : PS_FAILED;
         return;
     }
     if (mono_ms() - pl->started_ms >= HEALTHY_MS)
@@ -834,8 +841,8 @@ static void stop_now(plug *pl)
 
 /* ---- public ---- */
 
-int plugins_new(plugins **out, node *n, GMainContext *ctx, const char *home,
-                const char *conf_path, char *why, size_t cap)
+int plugins_new(plugins **out, node *n, GMainContext *ctx, const char *home, const char *conf_path,
+                char *why, size_t cap)
 {
     plugins *p = g_new0(plugins, 1);
     p->n = n;
@@ -916,9 +923,9 @@ int plugins_list(plugins *p, plugin_status **out, size_t *count)
         s[i].enabled = pl->enabled;
         s[i].pid = pl->pid;
         s[i].restarts = pl->restarts;
-        s[i].retry_in_ms =
-            pl->state == PS_BACKOFF && pl->retry && pl->retry_at_ms > now ? pl->retry_at_ms - now
-                                                                          : 0;
+        s[i].retry_in_ms = pl->state == PS_BACKOFF && pl->retry && pl->retry_at_ms > now
+                               ? pl->retry_at_ms - now
+                               : 0;
         snprintf(s[i].version, sizeof s[i].version, "%s", pl->version);
         snprintf(s[i].description, sizeof s[i].description, "%s", pl->description);
         snprintf(s[i].last_error, sizeof s[i].last_error, "%s", pl->last_error);

@@ -22,16 +22,14 @@
  *   plugin.NAME.KEY = VALUE      anything else is the plug-in's own setting
  *
  * Each enabled plug-in's host is started with one end of a socket pair as
- * fd 3, RLIMIT_AS and a parent-death signal, in a process group of its own. Whatever it sends is decoded with
- * shared/plugmsg.h and checked: a bad frame, a send to a contact it was not
- * given, a missing heartbeat answer or a resident size over its limit gets
- * it killed (SIGKILL, by its PID) and restarted after a back-off (1 s,
- * doubling to 60 s; back to 1 s after a minute of good health). Its state
- * and the last error are kept for `banter plugins`. A plug-in that cannot
- * be loaded (FAIL: wrong ABI, no entry symbol) or that stopped itself is
- * not restarted until it is enabled again. `plugins disable` is remembered
- * across restarts (DIR/plugins/NAME/disabled); DIR/plugins/NAME is the
- * plug-in's own folder (its key/value storage).
+ * fd 3, RLIMIT_AS and a parent-death signal, in a process group of its own. Whatever it sends is
+ * decoded with shared/plugmsg.h and checked: a bad frame, a send to a contact it was not given, a
+ * missing heartbeat answer or a resident size over its limit gets it killed (SIGKILL, by its PID)
+ * and restarted after a back-off (1 s, doubling to 60 s; back to 1 s after a minute of good
+ * health). Its state and the last error are kept for `banter plugins`. A plug-in that cannot be
+ * loaded (FAIL: wrong ABI, no entry symbol) or that stopped itself is not restarted until it is
+ * enabled again. `plugins disable` is remembered across restarts (DIR/plugins/NAME/disabled);
+ * DIR/plugins/NAME is the plug-in's own folder (its key/value storage).
  *
  * Everything runs on the node's main loop; nothing here blocks except
  * plugins_free, which gives each host up to a second to stop.
@@ -58,11 +56,11 @@ typedef struct plugin_status {
     char path[1024];
     char state[16]; /* "disabled", "starting", "running", "backoff", "failed", "stopped" */
     bool enabled;
-    int64_t pid;               /* 0 when not running */
-    unsigned restarts;         /* since the node started */
-    int64_t retry_in_ms;       /* backoff: when it is started again */
-    char version[65];          /* from its HELLO, "" before */
-    char description[257];     /* from its HELLO, "" before */
+    int64_t pid;           /* 0 when not running */
+    unsigned restarts;     /* since the node started */
+    int64_t retry_in_ms;   /* backoff: when it is started again */
+    char version[65];      /* from its HELLO, "" before */
+    char description[257]; /* from its HELLO, "" before */
     char last_error[PLUGIN_ERROR_MAX];
 } plugin_status;
 

@@ -33,8 +33,8 @@ static cJSON *list(plugins *p, const char *message, int *err)
         cJSON *e = cJSON_CreateObject();
         cJSON_AddItemToArray(a, e);
         cJSON_AddStringToObject(e, "name", s[i].name);
-        cJSON_AddStringToObject(e, "path", utf8_valid(s[i].path, strlen(s[i].path)) ? s[i].path
-                                                                                   : "?");
+        cJSON_AddStringToObject(e, "path",
+                                utf8_valid(s[i].path, strlen(s[i].path)) ? s[i].path : "?");
         cJSON_AddStringToObject(e, "state", s[i].state);
         cJSON_AddBoolToObject(e, "enabled", s[i].enabled);
         cJSON_AddNumberToObject(e, "pid", (double)s[i].pid);

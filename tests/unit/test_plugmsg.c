@@ -32,7 +32,11 @@ static int round_trip(const plugmsg *m, plug_side from, plugmsg *out)
 static void test_hello_log_send(void **state)
 {
     (void)state;
-    plugmsg m = {.type = PLUG_HELLO, .major = 1, .minor = 7, .name = "echo", .version = "0.1",
+    plugmsg m = {.type = PLUG_HELLO,
+                 .major = 1,
+                 .minor = 7,
+                 .name = "echo",
+                 .version = "0.1",
                  .text = "repeats what it is told"};
     plugmsg d;
     assert_int_equal(round_trip(&m, PLUG_FROM_HOST, &d), 0);
@@ -102,8 +106,7 @@ static void test_wrong_side(void **state)
     plugmsg send = {.type = PLUG_SEND, .num = 1, .contact = "ada", .text = "x"};
     assert_int_equal(round_trip(&send, PLUG_FROM_NODE, &d), BANTER_EBADTYPE);
     uint8_t unknown[] = {0x3f};
-    assert_int_equal(plugmsg_decode(&d, unknown, sizeof unknown, PLUG_FROM_HOST),
-                     BANTER_EBADTYPE);
+    assert_int_equal(plugmsg_decode(&d, unknown, sizeof unknown, PLUG_FROM_HOST), BANTER_EBADTYPE);
     assert_int_equal(plugmsg_decode(&d, unknown, 0, PLUG_FROM_HOST), BANTER_ETRUNCATED);
 }
 

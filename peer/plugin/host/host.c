@@ -183,8 +183,8 @@ static int64_t h_send_message(banter_ctx *c, const char *contact, const char *te
 {
     if (!contact || !text)
         return BANTER_PLUGIN_EINVAL;
-    plugmsg m = {.type = PLUG_SEND, .num = (uint64_t)++c->next_request, .contact = contact,
-                 .text = text};
+    plugmsg m = {
+        .type = PLUG_SEND, .num = (uint64_t)++c->next_request, .contact = contact, .text = text};
     int r = send_msg(c, &m);
     if (r == BANTER_EIO)
         return BANTER_PLUGIN_EIO;
@@ -246,8 +246,12 @@ static banter_timer *h_timer_add(banter_ctx *c, uint32_t ms, int repeat, banter_
         banter_timer *t = &c->timers[i];
         if (t->used)
             continue;
-        *t = (banter_timer){.used = true, .repeat = repeat != 0, .ms = ms,
-                            .due = now_ms() + ms, .fn = fn, .ud = ud};
+        *t = (banter_timer){.used = true,
+                            .repeat = repeat != 0,
+                            .ms = ms,
+                            .due = now_ms() + ms,
+                            .fn = fn,
+                            .ud = ud};
         return t;
     }
     return NULL;
@@ -296,8 +300,8 @@ static int h_kv_set(banter_ctx *c, const char *key, const void *val, size_t len)
     int ret = BANTER_PLUGIN_EIO;
     if (!kv_key_ok(key) || len > KV_MAX_VAL || (!val && len))
         return BANTER_PLUGIN_EINVAL;
-    if (!c->kv || sqlite3_prepare_v2(c->kv, "INSERT OR REPLACE INTO kv(k, v) VALUES(?, ?)", -1,
-                                     &st, NULL) != SQLITE_OK)
+    if (!c->kv || sqlite3_prepare_v2(c->kv, "INSERT OR REPLACE INTO kv(k, v) VALUES(?, ?)", -1, &st,
+                                     NULL) != SQLITE_OK)
         goto out;
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     sqlite3_bind_blob(st, 2, len ? val : "", (int)len, SQLITE_STATIC);
