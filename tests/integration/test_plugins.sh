@@ -51,7 +51,7 @@ make --no-print-directory -C "$src" install DESTDIR="$stage" PREFIX=/usr >"$BT_T
     t_fail install "make install failed: $(tail -5 "$BT_TMP/install.log")"
 [ -f "$stage/usr/include/banter_plugin.h" ] || t_fail install "no banter_plugin.h installed"
 [ -x "$stage/usr/bin/banter-plugin-host" ] || t_fail install "no banter-plugin-host installed"
-export PKG_CONFIG_PATH=$stage/usr/lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=$stage
+export PKG_CONFIG_PATH=$stage/usr/share/pkgconfig PKG_CONFIG_SYSROOT_DIR=$stage
 cflags=$(pkg-config --cflags banter-plugin) || t_fail install "pkg-config banter-plugin"
 [ "$(echo $cflags)" = "-I$stage/usr/include" ] || t_fail install "pkg-config --cflags: $cflags"
 cp "$src/examples/echo/echo.c" "$src/examples/echo/Makefile" "$BT_TMP/"
