@@ -6,6 +6,7 @@ BINDIR  ?= $(PREFIX)/bin
 MANDIR  ?= $(PREFIX)/share/man
 INCLUDEDIR ?= $(PREFIX)/include
 PKGCONFIGDIR ?= $(PREFIX)/share/pkgconfig
+PLUGINDIR ?= $(PREFIX)/lib/banter/plugins
 DESTDIR ?=
 CC      ?= cc
 FUZZCC  ?= clang
@@ -57,6 +58,9 @@ PEER_SRC       := $(filter-out $(ICE_NET_SRC),$(sort $(wildcard peer/*.c peer/*/
 RENDEZVOUS_SRC := $(sort $(wildcard rendezvous/*.c))
 ADMIN_SRC      := $(sort $(wildcard admin/*.c))
 PLUGHOST_SRC   := $(sort $(wildcard peer/plugin/host/*.c))
+# Gateways shipped as plug-ins (peer/plugin/gateways/NAME.c -> NAME.so).
+GATEWAYS       := $(patsubst peer/plugin/gateways/%.c,$(REL)/plugins/%.so,\
+                    $(sort $(wildcard peer/plugin/gateways/*.c)))
 PROGRAMS := $(if $(PEER_SRC),bin/banter) $(if $(RENDEZVOUS_SRC),bin/banter-rendezvous) \
             $(if $(ADMIN_SRC),bin/banter-admin) $(if $(PLUGHOST_SRC),bin/banter-plugin-host)
 MANPAGES := $(wildcard docs/man/*.1)
@@ -91,7 +95,7 @@ BENCH_BINS := $(BENCH_SRC:bench/%.c=$(REL)/%)
 .PHONY: FORCE all lib test test-run check deps deps-check run demo fuzz bench lint install deb deb-lint \
         uninstall clean help format screenshots
 
-all: lib $(PROGRAMS)
+all: lib $(PROGRAMS) $(GATEWAYS)
 
 lib: $(LIB_REL)
 
@@ -180,6 +184,11 @@ bin/banter-plugin-host: $(PLUGHOST_SRC:%.c=$(REL)/%.o) $(LIB_REL)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -ldl
+
+$(REL)/plugins/%.so: peer/plugin/gateways/%.c shared/banter_plugin.h
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  PLUGIN  $@")
+	$(Q)$(CC) $(CSTD) $(WARN) $(CFLAGS) -iquote shared -shared -fPIC $< -o $@
 
 # Plug-ins for the tests: the example bot and the misbehaving ones
 # (tests/plugins/bad.c, one per -DBAD_*), plain shared objects.
@@ -361,6 +370,7 @@ test-run: $(UNIT_BINS) $(REPLAY_BINS) $(ASAN_PROGRAMS) $(TEST_TOOLS) all
 	    RDV_BIN=$(CURDIR)/$(ASAN)/banter-rendezvous RDV_PROBE=$(CURDIR)/$(ASAN)/tests/rdv_probe \
 	    ADMIN_BIN=$(CURDIR)/$(ASAN)/banter-admin BENCH_RTT=$(CURDIR)/$(REL)/bench_rtt \
 	    PLUGIN_HOST=$(CURDIR)/bin/banter-plugin-host PLUGIN_DIR=$(CURDIR)/$(REL)/tests/plugins \
+	    GATEWAY_DIR=$(CURDIR)/$(REL)/plugins \
 	    tests/run.sh $(UNIT_BINS) $(REPLAY_BINS) $(INTEG_SRC)
 
 # Pictures of the web interface for the README: tests/integration/test_web.sh
@@ -419,7 +429,7 @@ demo: deps-check
 	$(Q)scripts/demo.sh
 
 # ---- lint ----
-LINT_FILES := $(sort $(wildcard shared/*.[ch] peer/*.[ch] peer/*/*.[ch] peer/plugin/host/*.[ch] \
+LINT_FILES := $(sort $(wildcard shared/*.[ch] peer/*.[ch] peer/*/*.[ch] peer/plugin/*/*.[ch] \
               rendezvous/*.[ch] admin/*.[ch] \
               tests/unit/*.c tests/fuzz/*.c tests/integration/*.c tests/netlab/*.c bench/*.c \
               tests/plugins/*.c examples/*/*.c))
@@ -451,6 +461,8 @@ install: all $(GEN)/banter-plugin.pc
 	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
 	install -m 0644 shared/banter_plugin.h $(DESTDIR)$(INCLUDEDIR)/
 	install -m 0644 $(GEN)/banter-plugin.pc $(DESTDIR)$(PKGCONFIGDIR)/
+	$(if $(GATEWAYS),install -d $(DESTDIR)$(PLUGINDIR))
+	$(if $(GATEWAYS),install -m 0644 $(GATEWAYS) $(DESTDIR)$(PLUGINDIR)/)
 	$(if $(MANPAGES),install -d $(DESTDIR)$(MANDIR)/man1)
 	$(if $(MANPAGES),install -m 0644 $(MANPAGES) $(DESTDIR)$(MANDIR)/man1/)
 
@@ -475,6 +487,7 @@ deb-lint:
 uninstall:
 	$(if $(PROGRAMS),rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(PROGRAMS))))
 	rm -f $(DESTDIR)$(INCLUDEDIR)/banter_plugin.h $(DESTDIR)$(PKGCONFIGDIR)/banter-plugin.pc
+	$(if $(GATEWAYS),rm -f $(addprefix $(DESTDIR)$(PLUGINDIR)/,$(notdir $(GATEWAYS))))
 	$(if $(MANPAGES),rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MANPAGES))))
 
 clean:
