@@ -11,7 +11,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -497,6 +496,17 @@ static bool may_send_now(plug *pl)
     return true;
 }
 
+/* A refused send: one answer whether the contact exists or not, so a
+ * plug-in given some contacts learns nothing of the others. */
+static int refuse_contact(plug *pl, char *why, size_t cap)
+{
+    snprintf(why, cap, "not a contact this plug-in was given (plugin.%s.contacts)", pl->name);
+    if (!pl->refusal_said) /* once per start: a plug-in cannot flood the log */
+        say(pl, "refused a message to a contact it was not given");
+    pl->refusal_said = true;
+    return BANTER_EPERM;
+}
+
 static void on_send(plug *pl, const plugmsg *m)
 {
     char why[256] = "";
@@ -505,24 +515,28 @@ static void on_send(plug *pl, const plugmsg *m)
     if (!may_send_now(pl)) {
         r = BANTER_EAGAIN;
         snprintf(why, sizeof why, "over %d messages a second", SEND_RATE);
-    } else if ((r = node_resolve(pl->owner->n, m->contact, key, NULL, NULL, why, sizeof why)) ==
+    } else if ((r = node_resolve(pl->owner->n, m->contact, key, NULL, NULL, why, sizeof why)) !=
                0) {
-        if (!may_use(pl, key)) {
-            r = BANTER_EPERM;
-            snprintf(why, sizeof why,
-                     "this plug-in was not given that contact (plugin.%s.contacts)", pl->name);
-            if (!pl->refusal_said) /* once per start: a plug-in cannot flood the log */
-                say(pl, "refused a message to a contact it was not given");
-            pl->refusal_said = true;
-        } else {
-            r = node_send(pl->owner->n, key, m->text, strlen(m->text), id);
-            snprintf(why, sizeof why, "%s", r ? banter_strerror(r) : "queued");
-        }
+        if (!pl->all_contacts)
+            r = refuse_contact(pl, why, sizeof why);
+    } else if (!may_use(pl, key)) {
+        r = refuse_contact(pl, why, sizeof why);
+    } else {
+        r = node_send(pl->owner->n, key, m->text, strlen(m->text), id);
+        snprintf(why, sizeof why, "%s", r ? banter_strerror(r) : "queued");
     }
     plugmsg res = {.type = PLUG_SEND_RESULT, .num = m->num, .status = (uint16_t)-r, .text = why};
     if (!utf8_valid(why, strlen(why)))
         res.text = banter_strerror(r);
     send_to(pl, &res);
+}
+
+/* A plug-in's words in one log line: no newline or tab of its own. */
+static void one_line(char *s)
+{
+    for (; *s; s++)
+        if (*s == '\n' || *s == '\t')
+            *s = ' ';
 }
 
 static void on_hello(plug *pl, const plugmsg *m)
@@ -537,6 +551,7 @@ static void on_hello(plug *pl, const plugmsg *m)
     pl->state = PS_RUNNING;
     snprintf(pl->version, sizeof pl->version, "%s", m->version);
     snprintf(pl->description, sizeof pl->description, "%s", m->text);
+    one_line(pl->description);
     plugmsg c = {.type = PLUG_CONFIG, .nconf = pl->nconf};
     for (size_t i = 0; i < pl->nconf; i++) {
         c.key[i] = pl->key[i];
@@ -549,6 +564,7 @@ static void on_hello(plug *pl, const plugmsg *m)
 static void on_host_message(plug *pl, const plugmsg *m)
 {
     static const char *const LEVEL[] = {"error", "warning", "info", "debug"};
+    char line[PLUG_MAX_LINE + 1];
     if (!pl->hello && m->type != PLUG_HELLO && m->type != PLUG_FAIL && m->type != PLUG_LOG) {
         kill_host(pl, "broke the protocol: %u before HELLO", (unsigned)m->type);
         return;
@@ -561,7 +577,9 @@ static void on_host_message(plug *pl, const plugmsg *m)
             on_hello(pl, m);
         break;
     case PLUG_LOG:
-        say(pl, "%s: %s", LEVEL[m->level], m->text);
+        snprintf(line, sizeof line, "%s", m->text);
+        one_line(line);
+        say(pl, "%s: %s", LEVEL[m->level], line);
         break;
     case PLUG_SEND:
         on_send(pl, m);
@@ -574,12 +592,16 @@ static void on_host_message(plug *pl, const plugmsg *m)
             pl->ping_out = false;
         break;
     case PLUG_STOP:
+        snprintf(line, sizeof line, "%s", m->text);
+        one_line(line);
         pl->no_restart = true;
-        set_error(pl, "stopped itself: %s", m->text);
+        set_error(pl, "stopped itself: %s", line);
         break;
     case PLUG_FAIL:
+        snprintf(line, sizeof line, "%s", m->text);
+        one_line(line);
         pl->no_restart = true;
-        set_error(pl, "%s", m->text);
+        set_error(pl, "%s", line);
         break;
     default:
         break;
@@ -732,12 +754,11 @@ static void on_child_exit(GPid pid, gint status, gpointer ud)
 /* Everything the child needs, made before fork (only async-signal-safe
  * calls after it). */
 typedef struct child_args {
-    char fd[16], state[4200];
-    char *argv[9];
-    struct rlimit as;
+    char fd[16], state[4200], mb[24];
+    char *argv[11];
 } child_args;
 
-static void child_run(plug *pl, child_args *a, int sock)
+static void child_run(const child_args *a, int sock)
 {
     if (sock != 3) {
         if (dup2(sock, 3) < 0)
@@ -749,8 +770,6 @@ static void child_run(plug *pl, child_args *a, int sock)
     }
     prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the node */
     setpgid(0, 0);
-    if (pl->memory_mb)
-        setrlimit(RLIMIT_AS, &a->as);
     execv(a->argv[0], a->argv);
     _exit(127);
 }
@@ -779,14 +798,14 @@ static void spawn(plug *pl)
     a.argv[4] = pl->name;
     a.argv[5] = (char *)"--state";
     a.argv[6] = a.state;
-    a.argv[7] = pl->path;
-    a.argv[8] = NULL;
-    /* The hard ceiling: room for the program's own mappings beyond the
-     * resident limit that on_heartbeat holds it to (and names as the cause). */
-    a.as.rlim_cur = a.as.rlim_max = ((rlim_t)pl->memory_mb * 2 + 256) << 20;
+    snprintf(a.mb, sizeof a.mb, "%llu", (unsigned long long)pl->memory_mb);
+    a.argv[7] = (char *)"--memory-mb"; /* the host caps its address space */
+    a.argv[8] = a.mb;
+    a.argv[9] = pl->path;
+    a.argv[10] = NULL;
     pid_t pid = fork();
     if (pid == 0)
-        child_run(pl, &a, sv[1]);
+        child_run(&a, sv[1]);
     close(sv[1]);
     if (pid < 0) {
         close(sv[0]);

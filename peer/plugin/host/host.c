@@ -2,12 +2,15 @@
 /*
  * host.c - banter-plugin-host: one plug-in in a process of its own.
  *
- *   banter-plugin-host --fd N --name NAME --state DIR PLUGIN.so
+ *   banter-plugin-host --fd N --name NAME --state DIR [--memory-mb M] PLUGIN.so
  *
  * The node starts it with one end of a Unix socket pair as fd N, loads
  * nothing else into it, and watches it: a heartbeat (PING, answered with
- * PONG from this loop), a memory limit (RLIMIT_AS set by the node before
- * exec), and its exit status. This program dlopens the plug-in, checks its
+ * PONG from this loop), its resident memory, and its exit status. Before
+ * loading the plug-in this program caps its own address space at
+ * 2M + 256 MiB (RLIMIT_AS; the node's limit on resident memory is M) and
+ * asks to be killed when its parent dies, so any supervisor can start it
+ * as it is. This program dlopens the plug-in, checks its
  * ABI version (same major, minor at most ours: otherwise FAIL naming both
  * and exit 2), says HELLO, waits for its CONFIG, calls init, then runs one
  * poll() loop over the node's socket, the plug-in's fd watches and timers.
@@ -27,6 +30,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -642,26 +647,44 @@ static int greet(banter_ctx *c)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: banter-plugin-host --fd N --name NAME --state DIR PLUGIN.so\n"
+    fprintf(stderr, "usage: banter-plugin-host --fd N --name NAME --state DIR [--memory-mb M] "
+                    "PLUGIN.so\n"
                     "(started by the node for each plug-in; see docs/plugins.md)\n");
     return 2;
 }
 
-static int parse_fd(const char *s)
+static long parse_num(const char *s, long max)
 {
     char *end;
     errno = 0;
     long v = strtol(s, &end, 10);
-    return errno || *end || v < 0 || v > 65535 ? -1 : (int)v;
+    return errno || *end || end == s || v < 0 || v > max ? -1 : v;
+}
+
+/* Die with the parent; cap the address space (M MiB resident: 2M + 256). */
+static int confine(long memory_mb)
+{
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() == 1)
+        return -1; /* no parent to watch over it: do not run */
+    if (memory_mb > 0) {
+        struct rlimit as;
+        as.rlim_cur = as.rlim_max = ((rlim_t)memory_mb * 2 + 256) << 20;
+        if (setrlimit(RLIMIT_AS, &as) != 0)
+            return -1;
+    }
+    return 0;
 }
 
 int main(int argc, char **argv)
 {
     banter_ctx c = {.fd = -1, .name = "?"};
     const char *state = NULL, *path = NULL;
+    long memory_mb = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--fd") == 0 && i + 1 < argc)
-            c.fd = parse_fd(argv[++i]);
+            c.fd = (int)parse_num(argv[++i], 65535);
+        else if (strcmp(argv[i], "--memory-mb") == 0 && i + 1 < argc)
+            memory_mb = parse_num(argv[++i], 1L << 20);
         else if (strcmp(argv[i], "--name") == 0 && i + 1 < argc)
             c.name = argv[++i];
         else if (strcmp(argv[i], "--state") == 0 && i + 1 < argc)
@@ -671,8 +694,12 @@ int main(int argc, char **argv)
         else
             return usage();
     }
-    if (c.fd < 0 || !state || !path)
+    if (c.fd < 0 || !state || !path || memory_mb < 0)
         return usage();
+    if (confine(memory_mb) != 0) {
+        fprintf(stderr, "banter-plugin-host: cannot confine itself: %s\n", strerror(errno));
+        return 2;
+    }
     signal(SIGPIPE, SIG_IGN);
     buf_init(&c.in, 2 * (PLUG_MAX_FRAME + PLUG_HDR));
     c.status = 2;
