@@ -544,15 +544,16 @@ static int get_args(const cJSON *o, ctl_request *q, char *why, size_t cap)
 
 /* The value's rules depend on the field: its length, and plain text
  * except for "about". */
-/* plugins: "list" (or absent), or "enable"/"disable" with a "name". */
+/* plugins: "list" (or absent), or "enable"/"disable"/"restart" with a "name". */
 static int check_plugins(ctl_request *q, char *why, size_t cap)
 {
     const struct ctl_plugins_req *p = &q->u.plugins;
     if (!p->action[0] || strcmp(p->action, "list") == 0)
         return 0;
-    if (strcmp(p->action, "enable") != 0 && strcmp(p->action, "disable") != 0)
+    if (strcmp(p->action, "enable") != 0 && strcmp(p->action, "disable") != 0 &&
+        strcmp(p->action, "restart") != 0)
         return fail(BANTER_EINVAL, why, cap,
-                    "\"action\" must be \"list\", \"enable\" or \"disable\"");
+                    "\"action\" must be \"list\", \"enable\", \"disable\" or \"restart\"");
     if (!p->name[0])
         return fail(BANTER_EINVAL, why, cap, "%s needs \"name\": a plug-in's name", p->action);
     return 0;

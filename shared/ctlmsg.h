@@ -199,7 +199,7 @@ struct ctl_org_broadcast {
 
 #define CTL_PLUGIN_NAME_MAX 32
 struct ctl_plugins_req {
-    char action[8];                     /* "list" ("" read as it), "enable", "disable" */
+    char action[8];                     /* "list" ("" read as it), "enable", "disable", "restart" */
     char name[CTL_PLUGIN_NAME_MAX + 1]; /* enable, disable: 1..32 bytes */
 };
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* cmd_plugins.c - `banter plugins [list|enable NAME|disable NAME] [--json]`. */
+/* cmd_plugins.c - `banter plugins [list|enable NAME|disable NAME|restart NAME] [--json]`. */
 #include <stdio.h>
 #include <string.h>
 
@@ -54,9 +54,10 @@ int cmd_plugins(const cli_ctx *ctx, int argc, char **argv)
     }
     bool list = strcmp(action, "list") == 0;
     if ((list && name) ||
-        (!list && strcmp(action, "enable") != 0 && strcmp(action, "disable") != 0) ||
+        (!list && strcmp(action, "enable") != 0 && strcmp(action, "disable") != 0 &&
+         strcmp(action, "restart") != 0) ||
         (!list && !name)) {
-        fprintf(stderr, "banter plugins: expected list, enable NAME or disable NAME\n");
+        fprintf(stderr, "banter plugins: expected list, or enable, disable or restart NAME\n");
         return EXIT_USAGE;
     }
     cJSON *req = cJSON_CreateObject();

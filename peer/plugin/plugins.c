@@ -62,6 +62,7 @@ typedef struct plug {
     guint rsrc, wsrc, child, hb, retry, grace;
     buf in, out;
     bool hello, ping_out, quit_sent, no_restart, refusal_said;
+    bool respawn; /* enabled again while it was stopping: start it once it is gone */
     uint64_t ping_seq;
     uint32_t mask;
     unsigned restarts, failures;
@@ -728,6 +729,12 @@ static void on_child_exit(GPid pid, gint status, gpointer ud)
     stop_io(pl);
     describe_exit(pl, status);
     pl->kill_reason[0] = '\0';
+    if (pl->respawn && pl->enabled) {
+        pl->respawn = false;
+        pl->failures = 0;
+        spawn(pl);
+        return;
+    }
     if (pl->state == PS_DISABLED || pl->quit_sent) {
         pl->state = pl->enabled ? PS_STOPPED : PS_DISABLED;
         return;
@@ -980,6 +987,23 @@ static int set_marker(plug *pl, bool disabled)
     return 0;
 }
 
+int plugins_restart(plugins *p, const char *name, char *why, size_t cap)
+{
+    plug *pl = p ? find(p, name, strlen(name)) : NULL;
+    if (pl && pl->enabled && pl->pid > 0 && !pl->quit_sent) {
+        plugmsg q = {.type = PLUG_QUIT}; /* fini runs; killed if it takes long */
+        pl->quit_sent = true;
+        send_to(pl, &q);
+        if (pl->pid > 0) /* send_to may have found it gone */
+            pl->grace = g_timeout_add(STOP_GRACE_MS, on_grace, pl);
+        pl->respawn = true;
+        pl->state = PS_STARTING;
+        snprintf(why, cap, "%s restarting", pl->name);
+        return 0;
+    }
+    return plugins_enable(p, name, true, why, cap);
+}
+
 int plugins_enable(plugins *p, const char *name, bool on, char *why, size_t cap)
 {
     plug *pl = p ? find(p, name, strlen(name)) : NULL;
@@ -995,6 +1019,7 @@ int plugins_enable(plugins *p, const char *name, bool on, char *why, size_t cap)
     pl->enabled = on;
     if (!on) {
         pl->state = PS_DISABLED;
+        pl->respawn = false;
         if (pl->retry)
             g_source_remove(pl->retry);
         pl->retry = 0;
@@ -1014,6 +1039,9 @@ int plugins_enable(plugins *p, const char *name, bool on, char *why, size_t cap)
         pl->failures = 0;
         pl->last_error[0] = '\0';
         spawn(pl);
+    } else if (pl->quit_sent) { /* still stopping: started again once it is gone */
+        pl->respawn = true;
+        pl->state = PS_STARTING;
     }
     snprintf(why, cap, "%s enabled (%s)", pl->name, STATE_NAMES[pl->state]);
     return 0;

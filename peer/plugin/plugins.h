@@ -80,5 +80,8 @@ BANTER_WUR int plugins_list(plugins *p, plugin_status **out, size_t *count);
 /* Enable (start now) or disable (stop, remembered). BANTER_ENOENT (no such
  * plug-in), BANTER_EIO (the marker file). why says what happened. */
 BANTER_WUR int plugins_enable(plugins *p, const char *name, bool on, char *why, size_t cap);
+/* Stop it cleanly and start it again (a new .so is loaded); a plug-in that
+ * is not running is enabled and started. Errors as plugins_enable. */
+BANTER_WUR int plugins_restart(plugins *p, const char *name, char *why, size_t cap);
 
 #endif

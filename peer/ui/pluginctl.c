@@ -56,10 +56,10 @@ cJSON *pluginctl_handle(plugins *p, const cJSON *req, int *err, char *why, size_
     *err = 0;
     if (!action || strcmp(action, "list") == 0)
         return list(p, NULL, err);
-    bool on = strcmp(action, "enable") == 0;
-    if (!on && strcmp(action, "disable") != 0) {
+    bool on = strcmp(action, "enable") == 0, restart = strcmp(action, "restart") == 0;
+    if (!on && !restart && strcmp(action, "disable") != 0) {
         *err = BANTER_EINVAL;
-        snprintf(why, cap, "\"action\" must be \"list\", \"enable\" or \"disable\"");
+        snprintf(why, cap, "\"action\" must be \"list\", \"enable\", \"disable\" or \"restart\"");
         return NULL;
     }
     if (!name || !name[0] || strlen(name) > PLUGIN_NAME_MAX) {
@@ -69,7 +69,8 @@ cJSON *pluginctl_handle(plugins *p, const cJSON *req, int *err, char *why, size_
         return NULL;
     }
     char said[256];
-    int r = plugins_enable(p, name, on, said, sizeof said);
+    int r = restart ? plugins_restart(p, name, said, sizeof said)
+                    : plugins_enable(p, name, on, said, sizeof said);
     if (r) {
         *err = r;
         snprintf(why, cap, "%s", said);

@@ -5,6 +5,7 @@
  *   {"cmd":"plugins","action":"list"}               the same
  *   {"cmd":"plugins","action":"enable","name":N}    start it (remembered)
  *   {"cmd":"plugins","action":"disable","name":N}   stop it (remembered)
+ *   {"cmd":"plugins","action":"restart","name":N}   stop it cleanly, start it again
  * The answer: {"ok":true,"plugins":[{name, path, state, enabled, pid,
  * restarts, retry_in_ms, version, description, last_error}], "message"}.
  * Kept apart from ui/control.c so the request stays one call there.

@@ -18,7 +18,8 @@
 #      is restarted with a growing back-off; the greedy one's messages never
 #      reach bob; the forger is killed for a bad message.
 #   4. `banter plugins disable echo`: no more answers, remembered on disk;
-#      `enable`: answers again.
+#      `enable`: answers again; `restart`: fini runs, a new process answers;
+#      its key/value storage (the count of messages) survived it all.
 #   5. Alice stops: no plug-in host is left running; no sanitizer report.
 # Needs root (77 otherwise), pkg-config, jq; $BANTER_BIN (build/asan/banter),
 # $PLUGIN_HOST (bin/banter-plugin-host), $PLUGIN_DIR (build/rel/tests/plugins).
@@ -60,6 +61,25 @@ make --no-print-directory -C "$BT_TMP/echo" CFLAGS="-O2 -Wall -Wextra -Werror" \
     >"$BT_TMP/echo-build.log" 2>&1 || t_fail out-of-tree "$(cat "$BT_TMP/echo-build.log")"
 unset PKG_CONFIG_PATH PKG_CONFIG_SYSROOT_DIR
 t_pass "the example bot builds out of tree with pkg-config after make install DESTDIR"
+
+# ---- configuration mistakes stop the node at start, naming the line ----
+bad_conf() { # WHAT EXPECTED-TEXT LINES...
+    local what=$1 want=$2 h=$BT_TMP/bad$RANDOM out
+    shift 2
+    mkdir -p "$h"
+    printf '%s\n' "$@" >"$h/banter.conf"
+    out=$(host_exec 1 "$BANTER_BIN" --home "$h" node --name x --port 0 --no-mdns --web-port 0 2>&1)
+    [ $? = 1 ] || t_fail "config $what" "node started: $out"
+    grep -qF -- "$want" <<<"$out" || t_fail "config $what" "message: $out"
+}
+bad_conf "no path" "plugin.echo.path is missing" "plugin.echo.contacts = *"
+bad_conf "bad name" "banter.conf line 2: \"plugin.Echo!.path\": expected plugin.NAME.KEY" \
+    "# a comment" "plugin.Echo!.path = /x.so"
+bad_conf "memory" "plugin.e.memory_mb: \"1\" is not a whole number from 16" \
+    "plugin.e.path = /x.so" "plugin.e.memory_mb = 1"
+bad_conf "relative" "plugin.e.path: \"x.so\" is not an absolute path" "plugin.e.path = x.so"
+bad_conf "key" "a plug-in's key is 1..64 of a-z 0-9 _ . -" "plugin.e.path = /x.so" "plugin.e.Key = 1"
+t_pass "plug-in configuration mistakes stop the node with the line and the key"
 
 # ---- 2. the bot answers ----
 A=$BT_TMP/alice B=$BT_TMP/bob
@@ -141,6 +161,24 @@ b "$B" send alice "back again" >/dev/null
 wait_for 10 has_body "$B" alice "bot>back again" || t_fail enable "no answer"
 b "$A" plugins enable nosuch >/dev/null 2>&1 && t_fail enable "an unknown plug-in was enabled"
 t_pass "disable and enable (remembered in the node's folder)"
+# restart: a new process; enable right after disable: started again once stopped
+old=$(plug echo pid)
+b "$A" plugins restart echo >/dev/null || t_fail restart "exit $?"
+wait_for 10 bash -c "p=\$('$BANTER_BIN' --home '$A' plugins --json | jq -r '.[] | select(.name==\"echo\") | \"\(.state) \(.pid)\"'); [ \"\${p% *}\" = running ] && [ \"\${p#* }\" != $old ]" ||
+    t_fail restart "$(plug echo state) pid $(plug echo pid) (was $old)"
+grep -q "plugin echo: info: echo bot stopping" "$BT_TMP/alice.err" || t_fail restart "fini did not run"
+b "$A" plugins disable echo >/dev/null && b "$A" plugins enable echo >/dev/null ||
+    t_fail re-enable "exit $?"
+wait_for 10 bash -c "[ \"\$('$BANTER_BIN' --home '$A' plugins --json | jq -r '.[] | select(.name==\"echo\") | .state')\" = running ]" ||
+    t_fail re-enable "$(plug echo state): $(plug echo last_error)"
+b "$B" send alice "after restart" >/dev/null
+wait_for 10 has_body "$B" alice "bot>after restart" || t_fail restart "no answer"
+b "$B" send alice "count" >/dev/null
+wait_for 10 bash -c "'$BANTER_BIN' --home '$B' history alice --json --limit 500 | grep -q 'messages so far'" ||
+    t_fail storage "no count"
+n=$(b "$B" history alice --json --limit 500 | jq -r '[.[] | select(.body | endswith("messages so far"))][-1].body' | cut -d' ' -f1)
+[ "$n" -ge 17 ] || t_fail storage "the count restarted: $n"
+t_pass "restart (fini ran, a new process), enable right after disable, storage kept ($n messages counted)"
 
 # ---- 5. stop ----
 pids=$(b "$A" plugins --json | jq -r '.[] | select(.pid > 0) | .pid')

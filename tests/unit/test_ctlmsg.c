@@ -372,7 +372,8 @@ static void test_argument_rules(void **state)
     REFUSED("{\"cmd\":\"verify\",\"peer\":\"a\\nb\"}", BANTER_EINVAL, "\"peer\"");
     REFUSED("{\"cmd\":\"verify\",\"peer\":\"a\\u007f\"}", BANTER_EINVAL, "\"peer\"");
     /* plugins: the action is one of three; enable and disable name one */
-    REFUSED("{\"cmd\":\"plugins\",\"action\":\"restart\"}", BANTER_EINVAL, "\"action\"");
+    REFUSED("{\"cmd\":\"plugins\",\"action\":\"reload\"}", BANTER_EINVAL, "\"action\"");
+    REFUSED("{\"cmd\":\"plugins\",\"action\":\"restart\"}", BANTER_EINVAL, "\"name\"");
     REFUSED("{\"cmd\":\"plugins\",\"action\":\"enable\"}", BANTER_EINVAL, "\"name\"");
     REFUSED("{\"cmd\":\"plugins\",\"action\":\"disable\",\"name\":\"\"}", BANTER_EINVAL,
             "\"name\"");
