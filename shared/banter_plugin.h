@@ -59,6 +59,7 @@ typedef struct banter_watch banter_watch;
 #define BANTER_PLUGIN_ENOENT (-3) /* no such key or handle */
 #define BANTER_PLUGIN_EIO    (-4) /* the host could not do it (storage, the node gone) */
 #define BANTER_PLUGIN_ESPACE (-5) /* the value does not fit the buffer given */
+#define BANTER_PLUGIN_EFULL  (-6) /* the storage is full (10000 keys or 64 MiB) */
 
 /* ---- log levels ---- */
 #define BANTER_LOG_ERROR 0
@@ -141,7 +142,8 @@ typedef struct banter_host {
     void (*watch_remove)(banter_ctx *ctx, banter_watch *w);
 
     /* Per-plug-in key/value storage that survives restarts. Keys: 1..128
-     * bytes; values: up to 64 KiB. kv_get copies at most cap bytes into out
+     * bytes; values: up to 64 KiB; at most 10000 keys and 64 MiB in all
+     * (kv_set: BANTER_PLUGIN_EFULL beyond). kv_get copies at most cap bytes into out
      * and sets *len to the value's length (BANTER_PLUGIN_ESPACE when it is
      * longer than cap); BANTER_PLUGIN_ENOENT when the key is not there. */
     int (*kv_set)(banter_ctx *ctx, const char *key, const void *val, size_t len);

@@ -45,6 +45,9 @@
 #define TOKEN_HEX     12
 #define SCAN_MS       1000
 #define NOTICE_PREFIX "[e-mail gateway] "
+#define RATE_WINDOW   60000 /* ms */
+#define RATE_PER_USER 10    /* mails a person may send per window */
+#define RATE_USERS    64    /* people counted at once */
 
 typedef enum smtp_step { S_GREETING, S_EHLO, S_FROM, S_RCPT, S_DATA, S_BODY, S_QUIT } smtp_step;
 
@@ -65,8 +68,16 @@ typedef struct job {
     size_t outlen, outoff;
 } job;
 
+/* How many mails one person sent in the current window. */
+typedef struct rate {
+    char contact[80];
+    int64_t start;
+    int count;
+} rate;
+
 static const banter_host *host;
 static job jobs[MAX_JOBS];
+static rate rates[RATE_USERS];
 static char domain[256], maildir[4096], smtp_host[64];
 static int smtp_port = 25;
 
@@ -124,6 +135,38 @@ static int token_for(banter_ctx *ctx, const char *contact, char token[static TOK
         host->kv_set(ctx, back, contact, strlen(contact)) != BANTER_PLUGIN_OK)
         return -1;
     return 0;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Whether contact may send one more mail now (RATE_PER_USER a minute): the
+ * gateway is not to be a spam relay. */
+static bool rate_ok(const char *contact)
+{
+    int64_t now = now_ms();
+    rate *slot = NULL;
+    for (size_t i = 0; i < RATE_USERS; i++) {
+        rate *r = &rates[i];
+        if (strcmp(r->contact, contact) == 0) {
+            slot = r;
+            break;
+        }
+        if (!slot && (!r->contact[0] || now - r->start >= RATE_WINDOW))
+            slot = r; /* a free or stale slot, if contact has none */
+    }
+    if (!slot)
+        return false; /* too many people at once: wait for a window to end */
+    if (strcmp(slot->contact, contact) != 0 || now - slot->start >= RATE_WINDOW) {
+        snprintf(slot->contact, sizeof slot->contact, "%s", contact);
+        slot->start = now;
+        slot->count = 0;
+    }
+    return slot->count++ < RATE_PER_USER;
 }
 
 /* ---- SMTP, one connection per message ---- */
@@ -328,6 +371,10 @@ static void send_mail(banter_ctx *ctx, const banter_event *ev, const char *args)
              NOTICE_PREFIX "not sent: \"%.80s\" is not a plain e-mail address "
                            "(or the text is over %d bytes)",
              to, MAX_BODY);
+        return;
+    }
+    if (!rate_ok(contact)) {
+        tell(ctx, contact, NOTICE_PREFIX "not sent: at most %d mails a minute", RATE_PER_USER);
         return;
     }
     for (size_t i = 0; i < MAX_JOBS; i++) {

@@ -46,6 +46,8 @@
 #define MAX_SUBS    64
 #define KV_MAX_KEY  128u
 #define KV_MAX_VAL  65536u
+#define KV_MAX_KEYS 10000
+#define KV_MAX_SIZE (64ll << 20) /* bytes of keys and values together */
 
 struct banter_timer {
     bool used, repeat, removed;
@@ -299,14 +301,42 @@ static bool kv_key_ok(const char *key)
     return n > 0 && n <= KV_MAX_KEY;
 }
 
+/* Whether key = len bytes stays within KV_MAX_KEYS and KV_MAX_SIZE (the
+ * key's old value does not count): 0, BANTER_PLUGIN_EFULL or _EIO. */
+static int kv_room(banter_ctx *c, const char *key, size_t len)
+{
+    sqlite3_stmt *st = NULL;
+    int ret = BANTER_PLUGIN_EIO;
+    if (sqlite3_prepare_v2(c->kv,
+                           "SELECT count(*), coalesce(sum(length(k) + length(v)), 0) FROM kv "
+                           "WHERE k != ?",
+                           -1, &st, NULL) != SQLITE_OK)
+        goto out;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        int64_t n = sqlite3_column_int64(st, 0), size = sqlite3_column_int64(st, 1);
+        bool fits = n < KV_MAX_KEYS && size + (int64_t)(strlen(key) + len) <= KV_MAX_SIZE;
+        ret = fits ? 0 : BANTER_PLUGIN_EFULL;
+    }
+out:
+    sqlite3_finalize(st);
+    return ret;
+}
+
 static int h_kv_set(banter_ctx *c, const char *key, const void *val, size_t len)
 {
     sqlite3_stmt *st = NULL;
     int ret = BANTER_PLUGIN_EIO;
     if (!kv_key_ok(key) || len > KV_MAX_VAL || (!val && len))
         return BANTER_PLUGIN_EINVAL;
-    if (!c->kv || sqlite3_prepare_v2(c->kv, "INSERT OR REPLACE INTO kv(k, v) VALUES(?, ?)", -1, &st,
-                                     NULL) != SQLITE_OK)
+    if (!c->kv)
+        return BANTER_PLUGIN_EIO;
+    ret = kv_room(c, key, len);
+    if (ret)
+        return ret;
+    ret = BANTER_PLUGIN_EIO;
+    if (sqlite3_prepare_v2(c->kv, "INSERT OR REPLACE INTO kv(k, v) VALUES(?, ?)", -1, &st, NULL) !=
+        SQLITE_OK)
         goto out;
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     sqlite3_bind_blob(st, 2, len ? val : "", (int)len, SQLITE_STATIC);
