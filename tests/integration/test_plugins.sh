@@ -35,7 +35,7 @@ PLUGIN_HOST=${PLUGIN_HOST:-$src/bin/banter-plugin-host}
 PLUGIN_DIR=${PLUGIN_DIR:-$src/build/rel/tests/plugins}
 [ -x "$BANTER_BIN" ] || t_fail setup "no $BANTER_BIN (make build/asan/banter)"
 [ -x "$PLUGIN_HOST" ] || t_fail setup "no $PLUGIN_HOST (make bin/banter-plugin-host)"
-for p in segv spin hog abi2 greedy forge; do
+for p in segv spin hog abi2 greedy forge minor; do
     [ -f "$PLUGIN_DIR/$p.so" ] || t_fail setup "no $PLUGIN_DIR/$p.so (make $PLUGIN_DIR/$p.so)"
 done
 command -v jq >/dev/null || t_skip "needs jq"
@@ -102,6 +102,7 @@ plugin.abi2.path = $PLUGIN_DIR/abi2.so
 plugin.greedy.path = $PLUGIN_DIR/greedy.so
 plugin.greedy.target = bob
 plugin.forge.path = $PLUGIN_DIR/forge.so
+plugin.minor.path = $PLUGIN_DIR/minor.so
 CONF
 start_node 1 alice "$A" alice
 APID=$BG_PID
@@ -142,10 +143,16 @@ t_pass "allocation without end: killed over its memory limit ($(plug hog last_er
     t_fail abi2 "state $(plug abi2 state): $(plug abi2 last_error)"
 [ "$(plug abi2 restarts)" = 0 ] || t_fail abi2 "restarted"
 t_pass "another ABI major: refused, naming both versions, not restarted"
+[ "$(plug minor state)" = failed ] && err_has minor "ABI 1.1" && err_has minor "an older minor" ||
+    t_fail minor "state $(plug minor state): $(plug minor last_error)"
+[ "$(plug echo state)" = running ] && [ "$(plug echo version)" = 1.0 ] || t_fail minor "echo (1.0)"
+t_pass "a plug-in for a newer minor is refused; one for this minor loads"
 grep -q "plugin greedy: refused a message to a contact it was not given" "$BT_TMP/alice.err" ||
     t_fail greedy "no refusal logged"
 has_body "$B" alice "I was not given you" && t_fail greedy "bob got its message"
-t_pass "a plug-in cannot write to a contact it was not given"
+grep -q "plugin greedy: info: heard from" "$BT_TMP/alice.err" &&
+    t_fail greedy "it heard of a contact it was not given: $(grep -m1 'heard from' "$BT_TMP/alice.err")"
+t_pass "a plug-in cannot write to, nor hear of, a contact it was not given"
 wait_for 10 err_has forge "bad message" || t_fail forge "last error: $(plug forge last_error)"
 t_pass "raw bytes passing as the node's: killed ($(plug forge last_error))"
 

@@ -3,9 +3,11 @@
  * bad.c - misbehaving plug-ins for tests/integration/test_plugins.sh, one
  * per -DBAD_*: a segfault on the first message (SEGV), an endless loop on
  * the first message (SPIN), allocation without end (HOG), one built for
- * another ABI major (ABI2), and one that writes to a contact it was not
+ * another ABI major (ABI2), one built for a newer minor than the host's
+ * (MINOR), and one that writes to a contact it was not
  * given (GREEDY: every half second to its setting "target", logging each
- * answer), and one that writes raw bytes to the node's socket (FORGE: the
+ * answer, and logging any message it hears of: it should hear of none),
+ * and one that writes raw bytes to the node's socket (FORGE: the
  * host's fd 3, as any code in the process could) to pass as the node: an
  * EVENT frame, a type only the node may send.
  */
@@ -29,6 +31,8 @@ static void on_message(banter_ctx *ctx, const banter_event *ev, void *ud)
 #elif defined(BAD_SPIN)
     for (volatile unsigned long i = 0;; i++)
         ;
+#elif defined(BAD_GREEDY)
+    host->log(ctx, BANTER_LOG_INFO, "heard from %s", host->event_contact_name(ev));
 #elif defined(BAD_HOG)
     for (;;) {
         char *p = malloc(1 << 20);
@@ -87,7 +91,11 @@ static const banter_plugin BAD = {
 #else
     .abi_major = BANTER_PLUGIN_ABI_MAJOR,
 #endif
+#if defined(BAD_MINOR)
+    .abi_minor = BANTER_PLUGIN_ABI_MINOR + 1,
+#else
     .abi_minor = 0,
+#endif
     .name = "bad",
     .version = "0",
     .description = "a test plug-in that misbehaves",
