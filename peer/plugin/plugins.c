@@ -400,7 +400,8 @@ static bool map_event(const node_event *ev, plugmsg *m)
 {
     switch (ev->type) {
     case NODE_EV_MESSAGE:
-        if (!ev->msg)
+        if (!ev->msg ||
+            ev->msg->dir != STORE_IN) /* not a copy of what another of our devices sent */
             return false;
         m->kind = BANTER_EV_MESSAGE_IN;
         m->text = ev->msg->body;
