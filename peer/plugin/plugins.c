@@ -17,20 +17,20 @@
 #include <unistd.h>
 
 #include "banter_plugin.h"
-#include "kvconf.h"
+#include "plugconf.h"
 #include "plugmsg.h"
 #include "utf8.h"
 
 #define BACKOFF_FIRST_MS 1000
 #define BACKOFF_MAX_MS   60000
-#define HEALTHY_MS       60000 /* running this long resets the back-off */
-#define HB_DEFAULT_MS    5000
-#define MEM_DEFAULT_MB   512
+#define HEALTHY_MS       60000      /* running this long resets the back-off */
 #define OUT_CAP          (1u << 20) /* queued for a host that does not read: then it is killed */
 #define SEND_RATE        10         /* messages a second a plug-in may send ... */
 #define SEND_BURST       20         /* ... and at once */
 #define STOP_GRACE_MS    1000
-#define NODE_VALUE_KEYS  5 /* path, enabled, contacts, memory_mb, heartbeat_ms */
+
+_Static_assert(PLUGCONF_MAX <= PLUGINS_MAX, "every configured plug-in has a place");
+_Static_assert(PLUGCONF_NAME_MAX == PLUGIN_NAME_MAX, "one name length");
 
 typedef enum pstate {
     PS_DISABLED,
@@ -46,15 +46,7 @@ static const char *const STATE_NAMES[] = {"disabled", "starting", "running",
 
 typedef struct plug {
     plugins *owner;
-    char name[PLUGIN_NAME_MAX + 1];
-    char path[1024];
-    bool enabled;
-    bool all_contacts;
-    char contacts[PLUG_MAX_LINE + 1]; /* "A, B" as configured */
-    uint64_t memory_mb;
-    uint32_t heartbeat_ms;
-    size_t nconf;
-    char *key[PLUG_MAX_CONF], *value[PLUG_MAX_CONF];
+    plugconf_entry cf; /* its settings; cf.enabled changes with enable/disable */
     /* running */
     pstate state;
     pid_t pid;
@@ -94,7 +86,7 @@ static void say(const plug *pl, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
-    g_printerr("banter: plugin %s: %s\n", pl->name, text);
+    g_printerr("banter: plugin %s: %s\n", pl->cf.name, text);
 }
 
 static void set_error(plug *pl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -109,144 +101,25 @@ static void set_error(plug *pl, const char *fmt, ...)
 
 /* ---- configuration ---- */
 
-static bool name_ok(const char *s, size_t len)
-{
-    if (len == 0 || len > PLUGIN_NAME_MAX)
-        return false;
-    for (size_t i = 0; i < len; i++)
-        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_' ||
-              s[i] == '-'))
-            return false;
-    return true;
-}
-
 static plug *find(plugins *p, const char *name, size_t len)
 {
     for (size_t i = 0; i < p->count; i++)
-        if (strlen(p->p[i]->name) == len && memcmp(p->p[i]->name, name, len) == 0)
+        if (strlen(p->p[i]->cf.name) == len && memcmp(p->p[i]->cf.name, name, len) == 0)
             return p->p[i];
     return NULL;
 }
 
-static int parse_uint(const kvconf *k, const char *key, const char *v, uint64_t lo, uint64_t hi,
-                      uint64_t *out)
-{
-    char q[UTF8_QUOTE_CAP], *end = NULL;
-    bool digits = *v != '\0' && strlen(v) <= 12;
-    for (const char *c = v; *c; c++)
-        digits = digits && *c >= '0' && *c <= '9';
-    if (digits) {
-        unsigned long long n = strtoull(v, &end, 10);
-        if (end && *end == '\0' && n >= lo && n <= hi) {
-            *out = n;
-            return 0;
-        }
-    }
-    utf8_quote(q, v, strlen(v));
-    return kvconf_fail(k, BANTER_EFORMAT, "%s: %s is not a whole number from %llu to %llu", key, q,
-                       (unsigned long long)lo, (unsigned long long)hi);
-}
-
-/* The node's own keys of a plug-in; 1 when key is not one of them. */
-static int node_key(plug *pl, const kvconf *k, const char *full, const char *key, const char *v)
-{
-    char q[UTF8_QUOTE_CAP];
-    uint64_t n;
-    int r;
-    utf8_quote(q, v, strlen(v));
-    if (strcmp(key, "path") == 0) {
-        if (v[0] != '/' || strlen(v) >= sizeof pl->path)
-            return kvconf_fail(k, BANTER_EFORMAT, "%s: %s is not an absolute path", full, q);
-        snprintf(pl->path, sizeof pl->path, "%s", v);
-        return 0;
-    }
-    if (strcmp(key, "enabled") == 0) {
-        if (strcasecmp(v, "yes") == 0 || strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0)
-            pl->enabled = true;
-        else if (strcasecmp(v, "no") == 0 || strcasecmp(v, "false") == 0 || strcmp(v, "0") == 0)
-            pl->enabled = false;
-        else
-            return kvconf_fail(k, BANTER_EFORMAT, "%s: %s is not yes or no", full, q);
-        return 0;
-    }
-    if (strcmp(key, "contacts") == 0) {
-        pl->all_contacts = strcmp(v, "*") == 0;
-        snprintf(pl->contacts, sizeof pl->contacts, "%s", pl->all_contacts ? "" : v);
-        return 0;
-    }
-    if (strcmp(key, "memory_mb") == 0) {
-        r = parse_uint(k, full, v, 16, 1u << 20, &n);
-        pl->memory_mb = n;
-        return r;
-    }
-    if (strcmp(key, "heartbeat_ms") == 0) {
-        r = parse_uint(k, full, v, 100, 600000, &n);
-        pl->heartbeat_ms = (uint32_t)n;
-        return r;
-    }
-    return 1;
-}
-
-static plug *plug_new(plugins *p, const char *name, size_t len)
+/* A plug-in from its settings (taken: e is left empty). */
+static plug *plug_new(plugins *p, plugconf_entry *e)
 {
     plug *pl = g_new0(plug, 1);
     pl->owner = p;
-    memcpy(pl->name, name, len);
-    pl->enabled = true;
-    pl->memory_mb = MEM_DEFAULT_MB;
-    pl->heartbeat_ms = HB_DEFAULT_MS;
+    pl->cf = *e;
+    e->nconf = 0; /* its settings are the plug's now */
     pl->fd = -1;
     buf_init(&pl->in, 2 * (PLUG_MAX_FRAME + PLUG_HDR));
     buf_init(&pl->out, OUT_CAP);
     return pl;
-}
-
-static int set_key(void *ud, const kvconf *k, const char *key, const char *value)
-{
-    plugins *p = ud;
-    char q[UTF8_QUOTE_CAP];
-    if (strcmp(key, "plugins.host") == 0) {
-        if (value[0] != '/' || strlen(value) >= sizeof p->host)
-            return kvconf_fail(k, BANTER_EFORMAT, "plugins.host: expected an absolute path");
-        snprintf(p->host, sizeof p->host, "%s", value);
-        return 0;
-    }
-    if (strncmp(key, "plugin.", 7) != 0)
-        return strncmp(key, "plugins.", 8) == 0
-                   ? kvconf_fail(k, BANTER_EFORMAT, "unknown key %s", key)
-                   : 0; /* the node's other settings: core/config.c */
-    const char *name = key + 7, *dot = strchr(name, '.');
-    utf8_quote(q, key, strlen(key));
-    if (!dot || !name_ok(name, (size_t)(dot - name)) || !dot[1])
-        return kvconf_fail(k, BANTER_EFORMAT,
-                           "%s: expected plugin.NAME.KEY (NAME: 1..32 of a-z 0-9 _ -)", q);
-    plug *pl = find(p, name, (size_t)(dot - name));
-    if (!pl) {
-        if (p->count == PLUGINS_MAX)
-            return kvconf_fail(k, BANTER_EFORMAT, "%s: more than %d plug-ins", q, PLUGINS_MAX);
-        pl = p->p[p->count++] = plug_new(p, name, (size_t)(dot - name));
-    }
-    int r = node_key(pl, k, key, dot + 1, value);
-    if (r <= 0)
-        return r;
-    size_t klen = strlen(dot + 1), vlen = strlen(value);
-    if (klen > PLUG_MAX_KEY || strspn(dot + 1, "abcdefghijklmnopqrstuvwxyz0123456789_.-") != klen)
-        return kvconf_fail(k, BANTER_EFORMAT, "%s: a plug-in's key is 1..64 of a-z 0-9 _ . -", q);
-    if (vlen > PLUG_MAX_LINE || !utf8_valid(value, vlen))
-        return kvconf_fail(k, BANTER_EFORMAT, "%s: the value is over %u bytes or not UTF-8", q,
-                           PLUG_MAX_LINE);
-    for (size_t i = 0; i < pl->nconf; i++) {
-        if (strcmp(pl->key[i], dot + 1) == 0) { /* a later line wins */
-            g_free(pl->value[i]);
-            pl->value[i] = g_strdup(value);
-            return 0;
-        }
-    }
-    if (pl->nconf == PLUG_MAX_CONF - NODE_VALUE_KEYS)
-        return kvconf_fail(k, BANTER_EFORMAT, "%s: too many settings for one plug-in", q);
-    pl->key[pl->nconf] = g_strdup(dot + 1);
-    pl->value[pl->nconf++] = g_strdup(value);
-    return 0;
 }
 
 /* The host program: plugins.host, else beside our executable, else $PATH. */
@@ -273,7 +146,7 @@ static void find_host(plugins *p)
 
 static bool marker_path(const plug *pl, char *out, size_t cap, const char *file)
 {
-    int n = snprintf(out, cap, "%s/plugins/%s%s%s", pl->owner->home, pl->name, file ? "/" : "",
+    int n = snprintf(out, cap, "%s/plugins/%s%s%s", pl->owner->home, pl->cf.name, file ? "/" : "",
                      file ? file : "");
     return n > 0 && (size_t)n < cap;
 }
@@ -365,11 +238,11 @@ static void kill_host(plug *pl, const char *fmt, ...)
 
 static bool may_use(plug *pl, const uint8_t *key)
 {
-    if (pl->all_contacts)
+    if (pl->cf.all_contacts)
         return true;
-    if (!key || !pl->contacts[0])
+    if (!key || !pl->cf.contacts[0])
         return false;
-    gchar **names = g_strsplit(pl->contacts, ",", -1);
+    gchar **names = g_strsplit(pl->cf.contacts, ",", -1);
     bool ok = false;
     for (size_t i = 0; names[i] && !ok; i++) {
         uint8_t k[32];
@@ -438,7 +311,7 @@ static void deliver(plugins *p, const plugmsg *m, const uint8_t *key)
         plug *pl = p->p[i];
         if (pl->state != PS_RUNNING || !(pl->mask & BANTER_EV_BIT(m->kind)))
             continue;
-        if (key ? !may_use(pl, key) : (m->kind == BANTER_EV_CONTACT && !pl->all_contacts))
+        if (key ? !may_use(pl, key) : (m->kind == BANTER_EV_CONTACT && !pl->cf.all_contacts))
             continue;
         send_to(pl, m);
     }
@@ -502,7 +375,7 @@ static bool may_send_now(plug *pl)
  * plug-in given some contacts learns nothing of the others. */
 static int refuse_contact(plug *pl, char *why, size_t cap)
 {
-    snprintf(why, cap, "not a contact this plug-in was given (plugin.%s.contacts)", pl->name);
+    snprintf(why, cap, "not a contact this plug-in was given (plugin.%s.contacts)", pl->cf.name);
     if (!pl->refusal_said) /* once per start: a plug-in cannot flood the log */
         say(pl, "refused a message to a contact it was not given");
     pl->refusal_said = true;
@@ -519,7 +392,7 @@ static void on_send(plug *pl, const plugmsg *m)
         snprintf(why, sizeof why, "over %d messages a second", SEND_RATE);
     } else if ((r = node_resolve(pl->owner->n, m->contact, key, NULL, NULL, why, sizeof why)) !=
                0) {
-        if (!pl->all_contacts)
+        if (!pl->cf.all_contacts)
             r = refuse_contact(pl, why, sizeof why);
     } else if (!may_use(pl, key)) {
         r = refuse_contact(pl, why, sizeof why);
@@ -554,10 +427,10 @@ static void on_hello(plug *pl, const plugmsg *m)
     snprintf(pl->version, sizeof pl->version, "%s", m->version);
     snprintf(pl->description, sizeof pl->description, "%s", m->text);
     one_line(pl->description);
-    plugmsg c = {.type = PLUG_CONFIG, .nconf = pl->nconf};
-    for (size_t i = 0; i < pl->nconf; i++) {
-        c.key[i] = pl->key[i];
-        c.value[i] = pl->value[i];
+    plugmsg c = {.type = PLUG_CONFIG, .nconf = pl->cf.nconf};
+    for (size_t i = 0; i < pl->cf.nconf; i++) {
+        c.key[i] = pl->cf.key[i];
+        c.value[i] = pl->cf.value[i];
     }
     send_to(pl, &c);
     say(pl, "running (%s %s, pid %ld)", m->name, m->version, (long)pl->pid);
@@ -672,16 +545,16 @@ static gboolean on_heartbeat(gpointer ud)
 {
     plug *pl = ud;
     uint64_t mb = resident_mb(pl->pid);
-    if (mb > pl->memory_mb) {
+    if (mb > pl->cf.memory_mb) {
         pl->hb = 0;
         kill_host(pl, "over its memory limit (%llu MiB resident, limit %llu MiB): killed",
-                  (unsigned long long)mb, (unsigned long long)pl->memory_mb);
+                  (unsigned long long)mb, (unsigned long long)pl->cf.memory_mb);
         return G_SOURCE_REMOVE;
     }
     if (pl->ping_out) {
         pl->hb = 0;
         kill_host(pl, "did not answer the heartbeat within %u ms (hung?): killed",
-                  pl->heartbeat_ms);
+                  pl->cf.heartbeat_ms);
         return G_SOURCE_REMOVE;
     }
     pl->ping_out = true;
@@ -730,14 +603,14 @@ static void on_child_exit(GPid pid, gint status, gpointer ud)
     stop_io(pl);
     describe_exit(pl, status);
     pl->kill_reason[0] = '\0';
-    if (pl->respawn && pl->enabled) {
+    if (pl->respawn && pl->cf.enabled) {
         pl->respawn = false;
         pl->failures = 0;
         spawn(pl);
         return;
     }
     if (pl->state == PS_DISABLED || pl->quit_sent) {
-        pl->state = pl->enabled ? PS_STOPPED : PS_DISABLED;
+        pl->state = pl->cf.enabled ? PS_STOPPED : PS_DISABLED;
         return;
     }
     if (pl->no_restart) {
@@ -803,13 +676,13 @@ static void spawn(plug *pl)
     a.argv[1] = (char *)"--fd";
     a.argv[2] = a.fd;
     a.argv[3] = (char *)"--name";
-    a.argv[4] = pl->name;
+    a.argv[4] = pl->cf.name;
     a.argv[5] = (char *)"--state";
     a.argv[6] = a.state;
-    snprintf(a.mb, sizeof a.mb, "%llu", (unsigned long long)pl->memory_mb);
+    snprintf(a.mb, sizeof a.mb, "%llu", (unsigned long long)pl->cf.memory_mb);
     a.argv[7] = (char *)"--memory-mb"; /* the host caps its address space */
     a.argv[8] = a.mb;
-    a.argv[9] = pl->path;
+    a.argv[9] = pl->cf.path;
     a.argv[10] = NULL;
     pid_t pid = fork();
     if (pid == 0)
@@ -833,7 +706,7 @@ static void spawn(plug *pl)
     buf_init(&pl->in, 2 * (PLUG_MAX_FRAME + PLUG_HDR));
     buf_init(&pl->out, OUT_CAP);
     pl->rsrc = g_unix_fd_add(pl->fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_readable, pl);
-    pl->hb = g_timeout_add(pl->heartbeat_ms, on_heartbeat, pl);
+    pl->hb = g_timeout_add(pl->cf.heartbeat_ms, on_heartbeat, pl);
     pl->child = g_child_watch_add(pid, on_child_exit, pl);
     pl->restarts += pl->failures > 0 ? 1 : 0;
 }
@@ -876,25 +749,22 @@ int plugins_new(plugins **out, node *n, GMainContext *ctx, const char *home, con
     p->ctx = ctx;
     snprintf(p->home, sizeof p->home, "%s", home);
     *out = NULL;
-    int r = kvconf_load(conf_path, set_key, p, why, cap);
-    if (r == BANTER_ENOENT)
-        r = 0;
-    for (size_t i = 0; r == 0 && i < p->count; i++) {
-        plug *pl = p->p[i];
-        char marker[4300];
-        if (!pl->path[0]) {
-            r = BANTER_EFORMAT;
-            snprintf(why, cap, "banter.conf: plugin.%s.path is missing (the plug-in's .so)",
-                     pl->name);
-        }
-        if (marker_path(pl, marker, sizeof marker, "disabled") && access(marker, F_OK) == 0)
-            pl->enabled = false;
-        pl->state = pl->enabled ? PS_BACKOFF : PS_DISABLED;
-    }
+    plugconf pc;
+    plugconf_init(&pc);
+    int r = plugconf_load(&pc, conf_path, why, cap);
     if (r) {
         plugins_free(p);
         return r;
     }
+    snprintf(p->host, sizeof p->host, "%s", pc.host);
+    for (size_t i = 0; i < pc.count; i++) {
+        plug *pl = p->p[p->count++] = plug_new(p, pc.e[i]);
+        char marker[4300];
+        if (marker_path(pl, marker, sizeof marker, "disabled") && access(marker, F_OK) == 0)
+            pl->cf.enabled = false;
+        pl->state = pl->cf.enabled ? PS_BACKOFF : PS_DISABLED;
+    }
+    plugconf_clear(&pc); /* the entries' settings went to the plugs */
     find_host(p);
     *out = p;
     return 0;
@@ -910,7 +780,7 @@ void plugins_start(plugins *p)
         p->org_online = node_org_online(p->n);
     }
     for (size_t i = 0; i < p->count; i++)
-        if (p->p[i]->enabled && p->p[i]->pid <= 0)
+        if (p->p[i]->cf.enabled && p->p[i]->pid <= 0)
             spawn(p->p[i]);
 }
 
@@ -923,10 +793,7 @@ void plugins_free(plugins *p)
     for (size_t i = 0; i < p->count; i++) {
         plug *pl = p->p[i];
         stop_now(pl);
-        for (size_t k = 0; k < pl->nconf; k++) {
-            g_free(pl->key[k]);
-            g_free(pl->value[k]);
-        }
+        plugconf_entry_clear(&pl->cf);
         g_free(pl);
     }
     g_free(p);
@@ -944,10 +811,10 @@ int plugins_list(plugins *p, plugin_status **out, size_t *count)
     int64_t now = mono_ms();
     for (size_t i = 0; i < p->count; i++) {
         const plug *pl = p->p[i];
-        snprintf(s[i].name, sizeof s[i].name, "%s", pl->name);
-        snprintf(s[i].path, sizeof s[i].path, "%s", pl->path);
+        snprintf(s[i].name, sizeof s[i].name, "%s", pl->cf.name);
+        snprintf(s[i].path, sizeof s[i].path, "%s", pl->cf.path);
         snprintf(s[i].state, sizeof s[i].state, "%s", STATE_NAMES[pl->state]);
-        s[i].enabled = pl->enabled;
+        s[i].enabled = pl->cf.enabled;
         s[i].pid = pl->pid;
         s[i].restarts = pl->restarts;
         s[i].retry_in_ms = pl->state == PS_BACKOFF && pl->retry && pl->retry_at_ms > now
@@ -991,7 +858,7 @@ static int set_marker(plug *pl, bool disabled)
 int plugins_restart(plugins *p, const char *name, char *why, size_t cap)
 {
     plug *pl = p ? find(p, name, strlen(name)) : NULL;
-    if (pl && pl->enabled && pl->pid > 0 && !pl->quit_sent) {
+    if (pl && pl->cf.enabled && pl->pid > 0 && !pl->quit_sent) {
         plugmsg q = {.type = PLUG_QUIT}; /* fini runs; killed if it takes long */
         pl->quit_sent = true;
         send_to(pl, &q);
@@ -999,7 +866,7 @@ int plugins_restart(plugins *p, const char *name, char *why, size_t cap)
             pl->grace = g_timeout_add(STOP_GRACE_MS, on_grace, pl);
         pl->respawn = true;
         pl->state = PS_STARTING;
-        snprintf(why, cap, "%s restarting", pl->name);
+        snprintf(why, cap, "%s restarting", pl->cf.name);
         return 0;
     }
     return plugins_enable(p, name, true, why, cap);
@@ -1013,11 +880,11 @@ int plugins_enable(plugins *p, const char *name, bool on, char *why, size_t cap)
         return BANTER_ENOENT;
     }
     if (set_marker(pl, !on) != 0) {
-        snprintf(why, cap, "cannot record it in %s/plugins/%s: %s", p->home, pl->name,
+        snprintf(why, cap, "cannot record it in %s/plugins/%s: %s", p->home, pl->cf.name,
                  g_strerror(errno));
         return BANTER_EIO;
     }
-    pl->enabled = on;
+    pl->cf.enabled = on;
     if (!on) {
         pl->state = PS_DISABLED;
         pl->respawn = false;
@@ -1030,7 +897,7 @@ int plugins_enable(plugins *p, const char *name, bool on, char *why, size_t cap)
             send_to(pl, &q);
             pl->grace = g_timeout_add(STOP_GRACE_MS, on_grace, pl);
         }
-        snprintf(why, cap, "%s disabled", pl->name);
+        snprintf(why, cap, "%s disabled", pl->cf.name);
         return 0;
     }
     if (pl->pid <= 0) {
@@ -1044,6 +911,6 @@ int plugins_enable(plugins *p, const char *name, bool on, char *why, size_t cap)
         pl->respawn = true;
         pl->state = PS_STARTING;
     }
-    snprintf(why, cap, "%s enabled (%s)", pl->name, STATE_NAMES[pl->state]);
+    snprintf(why, cap, "%s enabled (%s)", pl->cf.name, STATE_NAMES[pl->state]);
     return 0;
 }

@@ -3,7 +3,7 @@
  * plugins.h - the node's plug-ins, each in a process of its own
  * (banter-plugin-host, docs/plugins.md).
  *
- * Configured in banter.conf:
+ * Configured in banter.conf (read by shared/plugconf.h):
  *   plugins.host = PATH          the host program (default: banter-plugin-host
  *                                beside the banter executable, else $PATH)
  *   plugin.NAME.path = PATH      the plug-in's shared object (absolute); this
