@@ -195,7 +195,8 @@ $(REL)/plugins/%.so: peer/plugin/gateways/%.c shared/banter_plugin.h
 TEST_PLUGINS := $(REL)/tests/plugins/echo.so $(REL)/tests/plugins/segv.so \
                 $(REL)/tests/plugins/spin.so $(REL)/tests/plugins/hog.so \
                 $(REL)/tests/plugins/abi2.so $(REL)/tests/plugins/greedy.so \
-                $(REL)/tests/plugins/forge.so $(REL)/tests/plugins/minor.so
+                $(REL)/tests/plugins/forge.so $(REL)/tests/plugins/minor.so \
+                $(REL)/tests/plugins/audit.so
 $(REL)/tests/plugins/echo.so: examples/echo/echo.c shared/banter_plugin.h
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  PLUGIN  $@")

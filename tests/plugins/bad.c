@@ -7,7 +7,8 @@
  * (MINOR), and one that writes to a contact it was not
  * given (GREEDY: every half second to its setting "target", logging each
  * answer, and logging any message it hears of: it should hear of none),
- * and one that writes raw bytes to the node's socket (FORGE: the
+ * one that logs every event and answers it (AUDIT: on the server, where it
+ * may not send), and one that writes raw bytes to the node's socket (FORGE: the
  * host's fd 3, as any code in the process could) to pass as the node: an
  * EVENT frame, a type only the node may send.
  */
@@ -33,6 +34,11 @@ static void on_message(banter_ctx *ctx, const banter_event *ev, void *ud)
         ;
 #elif defined(BAD_GREEDY)
     host->log(ctx, BANTER_LOG_INFO, "heard from %s", host->event_contact_name(ev));
+#elif defined(BAD_AUDIT)
+    host->log(ctx, BANTER_LOG_INFO, "event %d %s %s", (int)host->event_kind(ev),
+              host->event_contact(ev), host->event_text(ev));
+    if (host->send_message(ctx, host->event_contact(ev), "hello") < 0)
+        host->log(ctx, BANTER_LOG_WARN, "send_message refused at once");
 #elif defined(BAD_HOG)
     for (;;) {
         char *p = malloc(1 << 20);
@@ -81,7 +87,10 @@ static int bad_init(banter_ctx *ctx, const banter_host *h)
     if (!h->timer_add(ctx, 500, 1, on_tick, NULL) ||
         h->subscribe(ctx, BANTER_EV_BIT(BANTER_EV_SEND_RESULT), on_result, NULL) < 0)
         return -1;
-    return h->subscribe(ctx, BANTER_EV_BIT(BANTER_EV_MESSAGE_IN), on_message, NULL) < 0 ? -1 : 0;
+    /* Messages on a node; logins and logouts on the server. */
+    unsigned mask = BANTER_EV_BIT(BANTER_EV_MESSAGE_IN) | BANTER_EV_BIT(BANTER_EV_LOGIN) |
+                    BANTER_EV_BIT(BANTER_EV_LOGOUT);
+    return h->subscribe(ctx, mask, on_message, NULL) < 0 ? -1 : 0;
 }
 
 static const banter_plugin BAD = {
