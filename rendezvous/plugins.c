@@ -524,19 +524,25 @@ void rplugins_free(rplugins *p)
     free(p);
 }
 
-void rplugins_account(rplugins *p, const char *account, bool up)
+static void tell_all(rplugins *p, banter_event_kind kind, const char *account, const char *text)
 {
     char who[PLUG_MAX_CONTACT + 1];
     if (!p || p->closing || snprintf(who, sizeof who, "@%s", account) >= (int)sizeof who)
         return;
-    plugmsg m = {.type = PLUG_EVENT,
-                 .kind = up ? BANTER_EV_LOGIN : BANTER_EV_LOGOUT,
-                 .contact = who,
-                 .name = account,
-                 .text = up ? "logged in" : "logged out"};
+    plugmsg m = {.type = PLUG_EVENT, .kind = kind, .contact = who, .name = account, .text = text};
     for (size_t i = 0; i < p->count; i++)
         if (p->p[i]->state == PS_RUNNING)
             send_to(p->p[i], &m);
+}
+
+void rplugins_account(rplugins *p, const char *account, bool up)
+{
+    tell_all(p, up ? BANTER_EV_LOGIN : BANTER_EV_LOGOUT, account, up ? "logged in" : "logged out");
+}
+
+void rplugins_stored(rplugins *p, const char *account)
+{
+    tell_all(p, BANTER_EV_STORED, account, "a message waits");
 }
 
 /* ---- the control socket ---- */

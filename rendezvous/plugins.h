@@ -13,8 +13,9 @@
  *
  * A server plug-in hears BANTER_EV_LOGIN and BANTER_EV_LOGOUT, with the
  * contact "@ACCOUNT", when an account's first device logs in and its last
- * one leaves. It sends no messages: the server cannot read or write what
- * people say to each other (a gateway is an account on a node); a
+ * one leaves, and BANTER_EV_STORED when a sealed copy is stored for an
+ * account with no device online (no content: the server has none). It sends no messages: the server
+ * cannot read or write what people say to each other (a gateway is an account on a node); a
  * send_message is answered EPERM.
  *
  * What a host sends is decoded with shared/plugmsg.h; a bad frame, a
@@ -47,6 +48,9 @@ void rplugins_free(rplugins *p);
 
 /* An account's first device came (online) or its last one went. */
 void rplugins_account(rplugins *p, const char *account, bool up);
+/* A sealed copy was stored for account, none of whose devices is online
+ * (BANTER_EV_STORED: who, never what). */
+void rplugins_stored(rplugins *p, const char *account);
 
 /* The control socket's "plugins" line (ctl.h): "plugins", "plugins list",
  * "plugins enable|disable|restart NAME". Writes the answer line into out

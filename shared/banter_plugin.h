@@ -78,10 +78,12 @@ typedef enum banter_event_kind {
     BANTER_EV_LOGIN = 4,       /* the node logged in to its server: text */
     BANTER_EV_LOGOUT = 5,      /* ... or logged out / lost it: text */
     BANTER_EV_SEND_RESULT = 6, /* the answer to a send_message: request, status, text */
+    BANTER_EV_STORED = 7,      /* on the server: a sealed message waits for an account none of
+                                  whose devices is online: contact "@ACCOUNT"; no content */
 } banter_event_kind;
 
 #define BANTER_EV_BIT(k) (1u << (unsigned)(k))
-#define BANTER_EV_ALL    0x7fu
+#define BANTER_EV_ALL    0xffu
 
 /* ---- fd watches ---- */
 #define BANTER_IO_READ  0x1u

@@ -37,14 +37,14 @@
 #define PLUG_MAX_KEY     64u /* a configuration key (after "plugin.NAME.") */
 #define PLUG_MAX_CONF    64u /* configuration pairs in one CONFIG */
 #define PLUG_MAX_LEVEL   3u  /* BANTER_LOG_DEBUG */
-#define PLUG_MAX_KIND    6u  /* BANTER_EV_SEND_RESULT */
+#define PLUG_MAX_KIND    7u  /* BANTER_EV_STORED */
 
 typedef enum plug_type {
     /* host -> node */
     PLUG_HELLO = 0x01,     /* major, minor, name, version, text (description) */
     PLUG_LOG = 0x02,       /* level, text */
     PLUG_SEND = 0x03,      /* num (request), contact, text */
-    PLUG_SUBSCRIBE = 0x04, /* mask (the union of the plug-in's subscriptions) */
+    PLUG_SUBSCRIBE = 0x04, /* mask (the union of the plug-in's subscriptions, bits 0..7) */
     PLUG_PONG = 0x05,      /* num (the PING's) */
     PLUG_STOP = 0x06,      /* text: the plug-in asked to stop */
     PLUG_FAIL = 0x07,      /* text: the host could not load or start the plug-in */

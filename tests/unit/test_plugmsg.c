@@ -137,7 +137,7 @@ static void test_refused(void **state)
     assert_int_equal(plugmsg_encode(&m, &b), BANTER_EUTF8);
     m = (plugmsg){.type = PLUG_LOG, .level = 1, .text = "\xc3("};
     assert_int_equal(plugmsg_encode(&m, &b), BANTER_EUTF8);
-    m = (plugmsg){.type = PLUG_SUBSCRIBE, .mask = 0x80};
+    m = (plugmsg){.type = PLUG_SUBSCRIBE, .mask = 0x100};
     assert_int_equal(plugmsg_encode(&m, &b), BANTER_EINVAL);
     m = (plugmsg){.type = PLUG_CONFIG, .nconf = 2};
     m.key[0] = m.key[1] = "same";

@@ -169,11 +169,23 @@ static bool rate_ok(const char *contact)
     return slot->count++ < RATE_PER_USER;
 }
 
+/* How many were counted for contact in its current window. */
+static int rate_count(const char *contact)
+{
+    for (size_t i = 0; i < RATE_USERS; i++)
+        if (strcmp(rates[i].contact, contact) == 0)
+            return rates[i].count;
+    return 0;
+}
+
 /* ---- SMTP, one connection per message ---- */
 
 static void job_end(banter_ctx *ctx, job *j, const char *error)
 {
-    if (error)
+    if (!j->contact[0]) /* a notification: nobody in Banter to tell */
+        host->log(ctx, error ? BANTER_LOG_WARN : BANTER_LOG_INFO, "notification %s%s",
+                  error ? "not sent: " : "sent", error ? error : "");
+    else if (error)
         tell(ctx, j->contact, NOTICE_PREFIX "could not send to %s: %s", j->to, error);
     else
         tell(ctx, j->contact,
@@ -201,13 +213,16 @@ static char *compose(const job *j, size_t *len)
     struct tm tm;
     gmtime_r(&now, &tm);
     strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+    char subj[160];
+    snprintf(subj, sizeof subj, j->contact[0] ? "Message from %s (Banter)" : "%s: a message waits",
+             j->name);
     int n = snprintf(m, cap,
                      "From: \"%s via Banter\" <banter+%s@%s>\r\nTo: <%s>\r\n"
-                     "Subject: Message from %s (Banter)\r\nDate: %s\r\n"
+                     "Subject: %s\r\nDate: %s\r\n"
                      "Message-ID: <%ld.%s@%s>\r\nMIME-Version: 1.0\r\n"
                      "Content-Type: text/plain; charset=utf-8\r\n"
                      "Content-Transfer-Encoding: 8bit\r\n\r\n",
-                     j->name, j->token, domain, j->to, j->name, date, (long)now, j->token, domain);
+                     j->name, j->token, domain, j->to, subj, date, (long)now, j->token, domain);
     size_t o = (size_t)n;
     bool bol = true;
     for (const char *c = j->body; *c && o + 8 < cap; c++) {
@@ -356,6 +371,53 @@ static void start_job(banter_ctx *ctx, job *j)
     j->t = host->timer_add(ctx, SMTP_TIMEOUT, 0, on_timeout, j);
 }
 
+/* A free job, zeroed, or NULL. */
+static job *new_job(void)
+{
+    for (size_t i = 0; i < MAX_JOBS; i++) {
+        job *j = &jobs[i];
+        if (j->used)
+            continue;
+        memset(j, 0, sizeof *j);
+        j->used = true;
+        j->fd = -1;
+        return j;
+    }
+    return NULL;
+}
+
+/* On the server: a sealed message waits for an account none of whose
+ * devices is online. If the account opted in (plugin.NAME.notify.ACCOUNT =
+ * its address, set by the admins), one mail says so, with nothing of the
+ * message (the server has none of it), at most one per RATE_WINDOW. */
+static void on_stored(banter_ctx *ctx, const banter_event *ev, void *ud)
+{
+    const char *who = host->event_contact(ev), *to;
+    const char *account = who[0] == '@' ? who + 1 : who;
+    char key[128];
+    (void)ud;
+    snprintf(key, sizeof key, "notify.%s", account);
+    if (!(to = host->config_get(ctx, key)) || !addr_ok(to))
+        return;
+    snprintf(key, sizeof key, "notified:%s", who);
+    if (!rate_ok(key) || rate_count(key) > 1)
+        return; /* told already in this window */
+    job *j = new_job();
+    if (!j)
+        return;
+    snprintf(j->to, sizeof j->to, "%s", to);
+    snprintf(j->name, sizeof j->name, "%s", account);
+    snprintf(j->token, sizeof j->token, "notify");
+    j->body = strdup("A new message waits for you in Banter. Open Banter to read it.\n"
+                     "(Its content is end-to-end encrypted: it is not in this mail, and the\n"
+                     "server could not read it.)\n");
+    if (!j->body) {
+        job_end(ctx, j, "out of memory");
+        return;
+    }
+    start_job(ctx, j);
+}
+
 static void send_mail(banter_ctx *ctx, const banter_event *ev, const char *args)
 {
     const char *contact = host->event_contact(ev), *sp = strchr(args, ' ');
@@ -377,13 +439,8 @@ static void send_mail(banter_ctx *ctx, const banter_event *ev, const char *args)
         tell(ctx, contact, NOTICE_PREFIX "not sent: at most %d mails a minute", RATE_PER_USER);
         return;
     }
-    for (size_t i = 0; i < MAX_JOBS; i++) {
-        job *j = &jobs[i];
-        if (j->used)
-            continue;
-        memset(j, 0, sizeof *j);
-        j->used = true;
-        j->fd = -1;
+    job *j = new_job();
+    if (j) {
         snprintf(j->contact, sizeof j->contact, "%s", contact);
         snprintf(j->to, sizeof j->to, "%s", to);
         snprintf(j->name, sizeof j->name, "%s", host->event_contact_name(ev));
@@ -573,14 +630,14 @@ static int mail_init(banter_ctx *ctx, const banter_host *h)
     host = h;
     const char *d = h->config_get(ctx, "domain"), *m = h->config_get(ctx, "maildir");
     const char *sh = h->config_get(ctx, "smtp_host"), *sp = h->config_get(ctx, "smtp_port");
-    if (!d || !d[0] || !m || m[0] != '/') {
+    if (!d || !d[0] || (m && m[0] != '/')) {
         h->log(ctx, BANTER_LOG_ERROR,
-               "needs plugin.NAME.domain and plugin.NAME.maildir "
-               "(an absolute path)");
+               "needs plugin.NAME.domain (and plugin.NAME.maildir, an "
+               "absolute path, for replies)");
         return -1;
     }
     snprintf(domain, sizeof domain, "%s", d);
-    snprintf(maildir, sizeof maildir, "%s", m);
+    snprintf(maildir, sizeof maildir, "%s", m ? m : "");
     snprintf(smtp_host, sizeof smtp_host, "%s", sh ? sh : "127.0.0.1");
     smtp_port = sp ? (int)strtol(sp, NULL, 10) : 25;
     struct in_addr a;
@@ -594,7 +651,8 @@ static int mail_init(banter_ctx *ctx, const banter_host *h)
     for (size_t i = 0; i < MAX_JOBS; i++)
         jobs[i].fd = -1;
     if (h->subscribe(ctx, BANTER_EV_BIT(BANTER_EV_MESSAGE_IN), on_message, NULL) < 0 ||
-        !h->timer_add(ctx, SCAN_MS, 1, on_scan, NULL))
+        h->subscribe(ctx, BANTER_EV_BIT(BANTER_EV_STORED), on_stored, NULL) < 0 ||
+        (maildir[0] && !h->timer_add(ctx, SCAN_MS, 1, on_scan, NULL)))
         return -1;
     h->log(ctx, BANTER_LOG_INFO, "e-mail gateway for %s ready", domain);
     return 0;
