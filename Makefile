@@ -4,6 +4,9 @@
 PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
 MANDIR  ?= $(PREFIX)/share/man
+INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(PREFIX)/share/pkgconfig
+PLUGINDIR ?= $(PREFIX)/lib/banter/plugins
 DESTDIR ?=
 CC      ?= cc
 FUZZCC  ?= clang
@@ -54,8 +57,12 @@ ICE_NET_SRC    := peer/net/ice.c peer/net/icestream.c
 PEER_SRC       := $(filter-out $(ICE_NET_SRC),$(sort $(wildcard peer/*.c peer/*/*.c)))
 RENDEZVOUS_SRC := $(sort $(wildcard rendezvous/*.c))
 ADMIN_SRC      := $(sort $(wildcard admin/*.c))
+PLUGHOST_SRC   := $(sort $(wildcard peer/plugin/host/*.c))
+# Gateways shipped as plug-ins (peer/plugin/gateways/NAME.c -> NAME.so).
+GATEWAYS       := $(patsubst peer/plugin/gateways/%.c,$(REL)/plugins/%.so,\
+                    $(sort $(wildcard peer/plugin/gateways/*.c)))
 PROGRAMS := $(if $(PEER_SRC),bin/banter) $(if $(RENDEZVOUS_SRC),bin/banter-rendezvous) \
-            $(if $(ADMIN_SRC),bin/banter-admin)
+            $(if $(ADMIN_SRC),bin/banter-admin) $(if $(PLUGHOST_SRC),bin/banter-plugin-host)
 MANPAGES := $(wildcard docs/man/*.1)
 
 # The web interface's files (peer/ui/web/), embedded by glib-compile-resources
@@ -85,10 +92,10 @@ REPLAY_BINS := $(FUZZ_SRC:tests/fuzz/%.c=$(ASAN)/tests/replay_%)
 FUZZ_BINS  := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ)/%)
 BENCH_BINS := $(BENCH_SRC:bench/%.c=$(REL)/%)
 
-.PHONY: all lib test test-run check deps deps-check run demo fuzz bench lint install deb deb-lint \
+.PHONY: FORCE all lib test test-run check deps deps-check run demo fuzz bench lint install deb deb-lint \
         uninstall clean help format screenshots
 
-all: lib $(PROGRAMS)
+all: lib $(PROGRAMS) $(GATEWAYS)
 
 lib: $(LIB_REL)
 
@@ -168,6 +175,38 @@ bin/banter: $(PEER_OBJ_REL) $(LIB_REL)
 $(ASAN)/banter: $(PEER_OBJ_ASAN) $(LIB_ASAN)
 	@$(if $(Q),echo "  LD+SAN  $@")
 	$(Q)$(CC) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS) $(PEER_LIBS)
+
+# banter-plugin-host: one plug-in per process (peer/plugin/host/, docs/plugins.md).
+# Built without sanitizers only: the node bounds its address space with
+# RLIMIT_AS, which ASan's shadow memory cannot live under, and the plug-ins
+# it loads are plain shared objects.
+bin/banter-plugin-host: $(PLUGHOST_SRC:%.c=$(REL)/%.o) $(LIB_REL)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -ldl
+
+$(REL)/plugins/%.so: peer/plugin/gateways/%.c shared/banter_plugin.h
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  PLUGIN  $@")
+	$(Q)$(CC) $(CSTD) $(WARN) $(CFLAGS) -iquote shared -shared -fPIC $< -o $@
+
+# Plug-ins for the tests: the example bot and the misbehaving ones
+# (tests/plugins/bad.c, one per -DBAD_*), plain shared objects.
+TEST_PLUGINS := $(REL)/tests/plugins/echo.so $(REL)/tests/plugins/segv.so \
+                $(REL)/tests/plugins/spin.so $(REL)/tests/plugins/hog.so \
+                $(REL)/tests/plugins/abi2.so $(REL)/tests/plugins/greedy.so \
+                $(REL)/tests/plugins/forge.so $(REL)/tests/plugins/minor.so \
+                $(REL)/tests/plugins/audit.so
+$(REL)/tests/plugins/echo.so: examples/echo/echo.c shared/banter_plugin.h
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  PLUGIN  $@")
+	$(Q)$(CC) $(CSTD) $(WARN) $(CFLAGS) -Ishared -shared -fPIC $< -o $@
+
+$(REL)/tests/plugins/%.so: tests/plugins/bad.c shared/banter_plugin.h
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  PLUGIN  $@")
+	$(Q)$(CC) $(CSTD) $(WARN) -Wno-unused-function -Wno-unused-variable $(CFLAGS) -iquote shared \
+	    -DBAD_$$(echo $* | tr a-z A-Z) -shared -fPIC $< -o $@
 
 $(REL)/rendezvous/%.o: rendezvous/%.c
 	@mkdir -p $(@D)
@@ -320,7 +359,7 @@ $(ASAN)/tests/rdv_probe: tests/integration/rdv_probe.c $(LIB_ASAN)
 	@$(if $(Q),echo "  PROBE   $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $< -o $@ $(LIB_ASAN) $(PKG_LIBS)
 
-TEST_TOOLS := $(NETLAB_TOOLS) \
+TEST_TOOLS := $(NETLAB_TOOLS) $(if $(PLUGHOST_SRC),bin/banter-plugin-host $(TEST_PLUGINS)) \
               $(if $(PEER_SRC),$(ASAN)/tests/mdns_probe $(ASAN)/tests/evil_peer \
                 $(ASAN)/tests/peer_probe $(ASAN)/tests/peer_swarm) \
               $(if $(RENDEZVOUS_SRC),$(ASAN)/tests/rdv_probe $(REL)/bench_rtt)
@@ -331,6 +370,8 @@ test-run: $(UNIT_BINS) $(REPLAY_BINS) $(ASAN_PROGRAMS) $(TEST_TOOLS) all
 	    PEER_SWARM=$(CURDIR)/$(ASAN)/tests/peer_swarm \
 	    RDV_BIN=$(CURDIR)/$(ASAN)/banter-rendezvous RDV_PROBE=$(CURDIR)/$(ASAN)/tests/rdv_probe \
 	    ADMIN_BIN=$(CURDIR)/$(ASAN)/banter-admin BENCH_RTT=$(CURDIR)/$(REL)/bench_rtt \
+	    PLUGIN_HOST=$(CURDIR)/bin/banter-plugin-host PLUGIN_DIR=$(CURDIR)/$(REL)/tests/plugins \
+	    GATEWAY_DIR=$(CURDIR)/$(REL)/plugins \
 	    tests/run.sh $(UNIT_BINS) $(REPLAY_BINS) $(INTEG_SRC)
 
 # Pictures of the web interface for the README: tests/integration/test_web.sh
@@ -389,8 +430,10 @@ demo: deps-check
 	$(Q)scripts/demo.sh
 
 # ---- lint ----
-LINT_FILES := $(sort $(wildcard shared/*.[ch] peer/*.[ch] peer/*/*.[ch] rendezvous/*.[ch] admin/*.[ch] \
-              tests/unit/*.c tests/fuzz/*.c tests/integration/*.c tests/netlab/*.c bench/*.c))
+LINT_FILES := $(sort $(wildcard shared/*.[ch] peer/*.[ch] peer/*/*.[ch] peer/plugin/*/*.[ch] \
+              rendezvous/*.[ch] admin/*.[ch] \
+              tests/unit/*.c tests/fuzz/*.c tests/integration/*.c tests/netlab/*.c bench/*.c \
+              tests/plugins/*.c examples/*/*.c))
 lint:
 	$(Q)clang-format --dry-run --Werror $(LINT_FILES)
 	$(Q)cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
@@ -404,9 +447,23 @@ format:
 	$(Q)clang-format -i $(LINT_FILES)
 
 # ---- install ----
-install: all
+# The plug-in ABI: banter_plugin.h and banter-plugin.pc (pkg-config), whose
+# paths are the PREFIX given here (DESTDIR only stages the files).
+$(GEN)/banter-plugin.pc: Makefile FORCE
+	@mkdir -p $(@D)
+	$(Q)printf '%s\n' 'prefix=$(PREFIX)' 'includedir=$(INCLUDEDIR)' '' \
+	    'Name: banter-plugin' 'Description: Banter plug-in ABI (docs/plugins.md)' \
+	    "Version: $$(sed -n 's/^#define BANTER_PLUGIN_ABI_MAJOR *//p' shared/banter_plugin.h).$$(sed -n 's/^#define BANTER_PLUGIN_ABI_MINOR *//p' shared/banter_plugin.h)" \
+	    'Cflags: -I$${includedir}' > $@
+
+install: all $(GEN)/banter-plugin.pc
 	install -d $(DESTDIR)$(BINDIR)
 	$(if $(PROGRAMS),install -m 0755 $(PROGRAMS) $(DESTDIR)$(BINDIR)/)
+	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 0644 shared/banter_plugin.h $(DESTDIR)$(INCLUDEDIR)/
+	install -m 0644 $(GEN)/banter-plugin.pc $(DESTDIR)$(PKGCONFIGDIR)/
+	$(if $(GATEWAYS),install -d $(DESTDIR)$(PLUGINDIR))
+	$(if $(GATEWAYS),install -m 0644 $(GATEWAYS) $(DESTDIR)$(PLUGINDIR)/)
 	$(if $(MANPAGES),install -d $(DESTDIR)$(MANDIR)/man1)
 	$(if $(MANPAGES),install -m 0644 $(MANPAGES) $(DESTDIR)$(MANDIR)/man1/)
 
@@ -430,6 +487,8 @@ deb-lint:
 
 uninstall:
 	$(if $(PROGRAMS),rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(PROGRAMS))))
+	rm -f $(DESTDIR)$(INCLUDEDIR)/banter_plugin.h $(DESTDIR)$(PKGCONFIGDIR)/banter-plugin.pc
+	$(if $(GATEWAYS),rm -f $(addprefix $(DESTDIR)$(PLUGINDIR)/,$(notdir $(GATEWAYS))))
 	$(if $(MANPAGES),rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MANPAGES))))
 
 clean:

@@ -14,6 +14,7 @@
 #include "core/store.h"
 #include "net/lan.h"
 #include "net/mdns.h"
+#include "plugin/plugins.h"
 #include "rdv/rdv.h"
 #include "rdv/roster.h"
 #include "ui/control.h"
@@ -35,6 +36,7 @@ typedef struct app {
     roster *ro;
     control *ctl;
     web *web;
+    plugins *plugins;
     bool mdns_down_said;
     bool mdns_wanted; /* mDNS was asked for (no --no-mdns) and the LAN is up */
     bool created;     /* the identity was made at this start */
@@ -399,6 +401,14 @@ static int app_start(app *a)
         g_printerr("banter: LAN discovery is off: the organisation's policy forbids it\n");
     else if (cfg->mdns && start_mdns(a) != 0)
         return 1;
+    char conf_path[HOME_PATH_MAX + 16];
+    snprintf(conf_path, sizeof conf_path, "%s/banter.conf", cfg->home.dir);
+    if (plugins_new(&a->plugins, a->n, a->ctx, cfg->home.dir, conf_path, why, sizeof why) != 0) {
+        g_printerr("banter: %s\n", why);
+        return 1;
+    }
+    control_set_plugins(a->ctl, a->plugins);
+    plugins_start(a->plugins);
     printf("banter: node \"%s\" %s listening on port %u%s\n", cfg->name, a->fp, lan_port(a->lan),
            a->created ? " (new identity)" : "");
     fflush(stdout);
@@ -407,6 +417,10 @@ static int app_start(app *a)
 
 static void app_stop(app *a)
 {
+    if (a->ctl)
+        control_set_plugins(a->ctl, NULL);
+    plugins_free(a->plugins); /* QUIT to each host: they say nothing more */
+    a->plugins = NULL;
     mdns_free(a->md); /* goodbye packets first: colleagues drop us at once */
     a->md = NULL;
     roster_free(a->ro); /* what is in flight stays queued in the store */

@@ -90,6 +90,12 @@ static const cli_cmd commands[] = {
     {"status", cmd_status, "status online|away|busy|invisible [TEXT]",
      "Set your presence, shown to your approved contacts with TEXT (at most 128 bytes).\n"
      "invisible: you look offline to everyone but keep receiving messages."},
+    {"plugins", cmd_plugins, "plugins [list | enable NAME | disable NAME | restart NAME] [--json]",
+     "List the node's plug-ins (from plugin.NAME.path in banter.conf) with their state\n"
+     "(running, backoff, failed, stopped, disabled), restarts and last error; enable or\n"
+     "disable one (remembered across restarts), or restart it (loading its .so again).\n"
+     "Each runs in a process of its own:\n"
+     "see docs/plugins.md."},
     {"verify", cmd_verify, "verify PEER",
      "Mark PEER's current key as verified, after you compared fingerprints with them\n"
      "(in person or on the phone). Also accepts a changed key."},

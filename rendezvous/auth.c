@@ -10,6 +10,7 @@
 #include "mailbox.h"
 #include "online.h"
 #include "orgpolicy.h"
+#include "plugins.h"
 #include "pwcheck.h"
 #include "ratelimit.h"
 
@@ -34,7 +35,12 @@ static void send_auth_fail(conn *c, const char *code, int64_t retry_after_ms)
 }
 
 /* The last device of a went away: contacts see it offline. */
-static void on_last(account *a, void *ud) { contacts_account_gone(ud, a); }
+static void on_last(account *a, void *ud)
+{
+    core *k = ud;
+    rplugins_account(k->pg, a->name, false);
+    contacts_account_gone(k, a);
+}
 
 /* c stops being authenticated (logout, disable, close, another login). */
 static void leave(conn *c)
@@ -59,6 +65,8 @@ static void enter(conn *c, const db_user *u)
     }
     c->acct->admin = u->admin;
     c->acct->broadcast = u->broadcast;
+    if (first)
+        rplugins_account(k->pg, u->name, true);
     rvmsg a = {.type = RV_AUTH, .u.auth = {.ok = true, .admin = u->admin}};
     snprintf(a.u.auth.user, sizeof a.u.auth.user, "%s", u->name);
     conn_send_rv(c, &a);

@@ -25,6 +25,7 @@ enum {
 typedef struct cli_ctx {
     const config *cfg;
     const char *key_path; /* cfg->db + ".key" */
+    const char *conf;     /* the --config file, or NULL */
 } cli_ctx;
 
 typedef int (*cli_cmd_fn)(const cli_ctx *ctx, int argc, char **argv);
@@ -41,6 +42,7 @@ int cmd_serve(const cli_ctx *ctx, int argc, char **argv);       /* serve.c */
 int cmd_fingerprint(const cli_ctx *ctx, int argc, char **argv); /* serve.c */
 int cmd_user(const cli_ctx *ctx, int argc, char **argv);        /* users.c */
 int cmd_admin(const cli_ctx *ctx, int argc, char **argv);       /* admins.c */
+int cmd_plugins(const cli_ctx *ctx, int argc, char **argv);     /* plugcmd.c */
 
 /* Open the database of ctx for a command, printing why when it cannot:
  * NULL then. Refuses a database file owned by another user (the files

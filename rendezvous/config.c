@@ -174,6 +174,8 @@ static int set_key(void *ud, const kvconf *k, const char *key, const char *value
         c->public_fields = pub;
         return 0;
     }
+    if (strncmp(key, "plugin.", 7) == 0 || strncmp(key, "plugins.", 8) == 0)
+        return 0; /* the plug-ins' settings: plugins.c reads them (shared/plugconf.h) */
     bool known;
     int r = set_number(c, k, key, value, q, &known);
     if (known)

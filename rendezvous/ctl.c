@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "plugins.h"
 
 typedef struct ctl_client {
     uv_pipe_t pipe; /* first: the handle pointer is the client pointer */
@@ -125,6 +126,17 @@ static void on_line(ctl_client *cl)
 {
     char out[96];
     const char *name = cl->line + 8;
+    if (strcmp(cl->line, "plugins") == 0 || strncmp(cl->line, "plugins ", 8) == 0) {
+        char *big = malloc(CTL_ANSWER_MAX);
+        if (!big) {
+            reply(cl, "error out of memory\n");
+            return;
+        }
+        rplugins_ctl(cl->owner->k->pg, cl->line, big, CTL_ANSWER_MAX);
+        reply(cl, big);
+        free(big);
+        return;
+    }
     if (strncmp(cl->line, "refresh ", 8) != 0 || db_name_problem(name)) {
         reply(cl, "error expected \"refresh NAME\"\n");
         return;
@@ -313,6 +325,33 @@ static int read_answer(int fd, char *ans, size_t cap, char *why, size_t wcap)
     }
     ans[got] = '\0';
     return 0;
+}
+
+int ctl_ask(const char *db_path, const char *line, char *ans, size_t acap, char *why, size_t cap)
+{
+    char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
+    int n = snprintf(path, sizeof path, "%s%s", db_path, CTL_SUFFIX);
+    ans[0] = '\0';
+    if (n < 0 || (size_t)n >= sizeof path - 1) {
+        snprintf(why, cap, "the control socket path is too long");
+        return BANTER_ETOOLONG;
+    }
+    int fd = dial(path);
+    if (fd < 0) {
+        snprintf(why, cap, "no server answers at %s: %s", path, strerror(errno));
+        return errno == ENOENT || errno == ECONNREFUSED ? BANTER_ENOENT : BANTER_EIO;
+    }
+    size_t len = strlen(line);
+    int ret = 0;
+    if (len + 1 >= CTL_LINE_MAX || write(fd, line, len) != (ssize_t)len ||
+        write(fd, "\n", 1) != 1) {
+        snprintf(why, cap, "cannot write to the server's control socket %s", path);
+        ret = BANTER_EIO;
+    }
+    if (ret == 0)
+        ret = read_answer(fd, ans, acap, why, cap);
+    close(fd);
+    return ret;
 }
 
 int ctl_notify(const char *db_path, const char *name, int *sessions, char *why, size_t cap)

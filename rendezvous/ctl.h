@@ -12,8 +12,9 @@
  *   refresh NAME\n
  *
  * and gets one line back, then the server closes: "ok N\n" (N sessions of
- * NAME ended) or "error TEXT\n". The line carries no authority of its own:
- * the server only reads the account NAME from the database again (the
+ * NAME ended) or "error TEXT\n". Also "plugins [list | enable|disable|
+ * restart NAME]\n", answered "ok JSON\n" or "error TEXT\n" (plugins.h). The line carries no
+ * authority of its own: the server only reads the account NAME from the database again (the
  * database is the truth), so the worst a message can do is make it look.
  * At most CTL_CLIENTS talk at once; one silent for CTL_TIMEOUT_MS is
  * closed.
@@ -34,6 +35,7 @@
 #define CTL_CLIENTS    8
 #define CTL_TIMEOUT_MS 5000u
 #define CTL_LINE_MAX   128
+#define CTL_ANSWER_MAX (64 * 1024) /* the longest answer line ("plugins") */
 
 typedef struct ctl ctl;
 
@@ -51,6 +53,13 @@ void ctl_close(ctl *c);
 void ctl_free(ctl *c);
 /* Close clients silent since before now - CTL_TIMEOUT_MS. */
 void ctl_tick(ctl *c, uint64_t now);
+
+/* The client side: send line (no newline; under CTL_LINE_MAX bytes) to the
+ * server of db_path and read its answer line into ans (acap bytes).
+ * BANTER_ENOENT (no server runs there), BANTER_ETOOLONG, BANTER_EIO,
+ * BANTER_ETIMEDOUT, with why. */
+BANTER_WUR int ctl_ask(const char *db_path, const char *line, char *ans, size_t acap, char *why,
+                       size_t cap);
 
 /*
  * The client side: ask the server whose database is db_path to read name

@@ -8,6 +8,7 @@
 #include "contacts.h"
 #include "db_mail.h"
 #include "online.h"
+#include "plugins.h"
 
 enum item_kind {
     IT_ROUTED,  /* sent to a connected device, held in memory */
@@ -560,6 +561,8 @@ static void stored_for(mailbox *mb, const mb_item *it)
 {
     account *ra = online_find(mb->k->on, it->to_user);
     conn *d = ra ? online_device(ra, it->to_device) : NULL;
+    if (!ra) /* nobody there to fetch it: a plug-in may tell them (plugins.h) */
+        rplugins_stored(mb->k->pg, it->to_user);
     if (d) {
         d->mb.more = true;
         if (!d->mb.stalled)

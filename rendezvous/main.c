@@ -39,6 +39,11 @@ static const cli_cmd commands[] = {
      "fingerprint (`banter-admin --key FILE keygen` prints it) and its role: admin\n"
      "(everything) or auditor (read-only). Once one admin key exists, the rest can\n"
      "be done remotely. Every change is in the audit log."},
+    {"plugins", cmd_plugins, "plugins [list | enable NAME | disable NAME | restart NAME] [--json]",
+     "The running server's plug-ins (plugin.NAME.path in the --config file), each in a\n"
+     "process of its own: state, PID, restarts and the last error; enable, disable or\n"
+     "restart one (until the server restarts: the file is the lasting choice).\n"
+     "See docs/plugins.md."},
 };
 
 static void usage(FILE *f)
@@ -104,7 +109,7 @@ static int global_option(int argc, char **argv, int *i, const char **conf, confi
 }
 
 /* Defaults, then the config file, then the options given. */
-static int settings(int argc, char **argv, int *i, config *cfg)
+static int settings(int argc, char **argv, int *i, config *cfg, const char **conf_out)
 {
     const char *conf = NULL;
     config over;
@@ -131,6 +136,7 @@ static int settings(int argc, char **argv, int *i, config *cfg)
         fprintf(stderr, CLI_PROG ": %s\n", why);
         return -1;
     }
+    *conf_out = conf;
     if (set_db)
         memcpy(cfg->db, over.db, sizeof cfg->db);
     if (set_listen)
@@ -157,7 +163,8 @@ int main(int argc, char **argv)
     char key_path[CONFIG_PATH_MAX];
     int i = 1;
 
-    int r = settings(argc, argv, &i, &cfg);
+    const char *conf = NULL;
+    int r = settings(argc, argv, &i, &cfg, &conf);
     if (r)
         return r > 0 ? EXIT_OK : EXIT_USAGE;
     const cli_cmd *c = i < argc ? find(argv[i]) : &commands[0];
@@ -179,6 +186,6 @@ int main(int argc, char **argv)
         fprintf(stderr, CLI_PROG ": libsodium failed to initialise\n");
         return EXIT_ERROR;
     }
-    cli_ctx ctx = {&cfg, key_path};
+    cli_ctx ctx = {&cfg, key_path, conf};
     return c->fn(&ctx, cargc, cargv);
 }

@@ -61,7 +61,9 @@ int cmd_serve(const cli_ctx *ctx, int argc, char **argv)
                 ctx->key_path);
     }
     char ctl_path[CONFIG_PATH_MAX + sizeof CTL_SUFFIX];
+    char plugin_dir[CONFIG_PATH_MAX + sizeof ".plugins"];
     snprintf(ctl_path, sizeof ctl_path, "%s" CTL_SUFFIX, ctx->cfg->db);
+    snprintf(plugin_dir, sizeof plugin_dir, "%s.plugins", ctx->cfg->db);
     const config *cf = ctx->cfg;
     server_config sc = {.id = id,
                         .db = d,
@@ -72,7 +74,9 @@ int cmd_serve(const cli_ctx *ctx, int argc, char **argv)
                                 .quota_messages = cf->quota_messages,
                                 .quota_bytes = cf->quota_mb * 1024 * 1024},
                         .pub = cf->public_fields,
-                        .log = stderr};
+                        .log = stderr,
+                        .conf = ctx->conf,
+                        .pdir = plugin_dir};
     int r = server_run(&sc);
     identity_free(id);
     db_close(d);

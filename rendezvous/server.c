@@ -20,6 +20,7 @@
 #include "conn.h"
 #include "contacts.h"
 #include "ctl.h"
+#include "plugins.h"
 #include "directory.h"
 #include "dirview.h"
 #include "mailbox.h"
@@ -401,6 +402,7 @@ static void server_stop(server *srv, int err)
         conn_close(k->live.head, 0, "server shutting down");
     mailbox_stop(k->mb);
     ctl_close(srv->ctl);
+    rplugins_close(k->pg);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -512,6 +514,21 @@ static int start_ctl(server *srv)
     return r;
 }
 
+/* The plug-ins of the --config file, each in its own host process. */
+static int start_plugins(server *srv)
+{
+    char why[512] = "";
+    int r = rplugins_new(&srv->k.pg, &srv->k, srv->cfg.conf,
+                         srv->cfg.pdir ? srv->cfg.pdir : "plugins", why, sizeof why);
+    if (r) {
+        core_log(&srv->k, "%s", why[0] ? why : banter_strerror(r));
+        server_stop(srv, r);
+        return r;
+    }
+    rplugins_start(srv->k.pg);
+    return 0;
+}
+
 /* As many connections as the hard limit on open files allows. */
 static void raise_nofile(const server *srv)
 {
@@ -535,6 +552,7 @@ static void server_free(server *srv)
     mailbox_free(srv->k.mb);
     online_free(srv->k.on);
     ctl_free(srv->ctl);
+    rplugins_free(srv->k.pg);
     free(srv);
 }
 
@@ -594,6 +612,8 @@ int server_run(const server_config *cfg)
     int ret = server_start(srv, &ss);
     if (ret == 0)
         ret = start_ctl(srv);
+    if (ret == 0)
+        ret = start_plugins(srv);
     if (ret == 0) {
         identity_fingerprint(identity_public(cfg->id), fp);
         core_log(&srv->k, "listening on %s, fingerprint %s", srv->addr, fp);

@@ -65,6 +65,8 @@ typedef struct server_config {
     core_limits lim;    /* the offline store's expiry and quota */
     uint32_t pub;       /* the profile fields everyone sees (dir_public, dirview.h) */
     FILE *log;          /* where log lines go (stderr) */
+    const char *conf;   /* the --config file: its plug-in keys (plugins.h); NULL */
+    const char *pdir;   /* where plug-ins keep their folders */
 } server_config;
 
 /*

@@ -114,7 +114,13 @@ static const struct fspec f_org_broadcast[] = {
     {"department", FT_LINE, false, 0, 64, 0, AT(u.org_broadcast.department), NULL},
 };
 
+static const struct fspec f_plugins[] = {
+    {"action", FT_LINE, false, 0, 7, 0, AT(u.plugins.action), NULL},
+    {"name", FT_LINE, false, 0, CTL_PLUGIN_NAME_MAX, 0, AT(u.plugins.name), NULL},
+};
+
 static int check_profile(ctl_request *q, char *why, size_t cap);
+static int check_plugins(ctl_request *q, char *why, size_t cap);
 
 #define IDLE    CTL_F_IDLE
 #define WAITS   CTL_F_WAITS
@@ -157,6 +163,7 @@ static const struct kspec {
     [CTL_CONTACT] = {"contact", IDLE | WAITS | RDV, ARGS(f_contact), NULL},
     [CTL_STATUS] = {"status", IDLE | WAITS | RDV, ARGS(f_status), NULL},
     [CTL_ORG_BROADCAST] = {"org_broadcast", IDLE | WAITS | RDV, ARGS(f_org_broadcast), NULL},
+    [CTL_PLUGINS] = {"plugins", IDLE, ARGS(f_plugins), check_plugins},
 };
 
 const char *ctl_kind_name(ctl_kind k) { return (unsigned)k < CTL_KIND_COUNT ? kinds[k].name : "?"; }
@@ -537,6 +544,21 @@ static int get_args(const cJSON *o, ctl_request *q, char *why, size_t cap)
 
 /* The value's rules depend on the field: its length, and plain text
  * except for "about". */
+/* plugins: "list" (or absent), or "enable"/"disable"/"restart" with a "name". */
+static int check_plugins(ctl_request *q, char *why, size_t cap)
+{
+    const struct ctl_plugins_req *p = &q->u.plugins;
+    if (!p->action[0] || strcmp(p->action, "list") == 0)
+        return 0;
+    if (strcmp(p->action, "enable") != 0 && strcmp(p->action, "disable") != 0 &&
+        strcmp(p->action, "restart") != 0)
+        return fail(BANTER_EINVAL, why, cap,
+                    "\"action\" must be \"list\", \"enable\", \"disable\" or \"restart\"");
+    if (!p->name[0])
+        return fail(BANTER_EINVAL, why, cap, "%s needs \"name\": a plug-in's name", p->action);
+    return 0;
+}
+
 static int check_profile(ctl_request *q, char *why, size_t cap)
 {
     const struct ctl_profile_set *p = &q->u.profile;
@@ -1131,6 +1153,27 @@ static void put_list(int *e, cJSON *o, const ctl_reply *r)
     }
 }
 
+static void put_plugins(int *e, cJSON *o, const ctl_reply *r)
+{
+    if (r->u.plugins.message)
+        put_str(e, o, "message", r->u.plugins.message);
+    cJSON *a = put_arr(e, o, "plugins");
+    for (size_t i = 0; !*e && i < r->u.plugins.n; i++) {
+        const ctl_plugin *p = &r->u.plugins.plugins[i];
+        cJSON *it = put_item(e, a);
+        put_str(e, it, "name", p->name);
+        put_str(e, it, "path", p->path);
+        put_str(e, it, "state", p->state);
+        put_bool(e, it, "enabled", p->enabled);
+        put_int(e, it, "pid", p->pid);
+        put_int(e, it, "restarts", p->restarts);
+        put_int(e, it, "retry_in_ms", p->retry_in_ms);
+        put_str(e, it, "version", p->version);
+        put_str(e, it, "description", p->description);
+        put_str(e, it, "last_error", p->last_error);
+    }
+}
+
 static void put_reply(int *e, cJSON *o, const ctl_reply *r)
 {
     switch (r->kind) {
@@ -1188,6 +1231,9 @@ static void put_reply(int *e, cJSON *o, const ctl_reply *r)
     case CTL_CONTACTS:
     case CTL_REQUESTS:
         put_contacts(e, o, r);
+        break;
+    case CTL_PLUGINS:
+        put_plugins(e, o, r);
         break;
     default:
         put_rdv_reply(e, o, r);

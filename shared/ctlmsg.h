@@ -68,6 +68,7 @@ typedef enum ctl_kind {
     CTL_CONTACT,
     CTL_STATUS,
     CTL_ORG_BROADCAST,
+    CTL_PLUGINS,
     CTL_KIND_COUNT
 } ctl_kind;
 
@@ -196,6 +197,12 @@ struct ctl_org_broadcast {
     char department[65]; /* plain, 0..64 bytes; "": everyone */
 };
 
+#define CTL_PLUGIN_NAME_MAX 32
+struct ctl_plugins_req {
+    char action[8];                     /* "list" ("" read as it), "enable", "disable", "restart" */
+    char name[CTL_PLUGIN_NAME_MAX + 1]; /* enable, disable: 1..32 bytes */
+};
+
 typedef struct ctl_request {
     ctl_kind kind;
     union {
@@ -213,6 +220,7 @@ typedef struct ctl_request {
         struct ctl_contact_req contact;
         struct ctl_status status;
         struct ctl_org_broadcast org_broadcast;
+        struct ctl_plugins_req plugins;
     } u; /* kinds without arguments use none */
 } ctl_request;
 
@@ -331,6 +339,13 @@ struct ctl_rdv_status {
 };
 
 /* An ok reply, {"ok":true,...}, to a request of this kind. */
+/* One plug-in in the "plugins" reply (docs/plugins.md). */
+typedef struct ctl_plugin {
+    const char *name, *path, *state, *version, *description, *last_error;
+    bool enabled;
+    int64_t pid, restarts, retry_in_ms;
+} ctl_plugin;
+
 typedef struct ctl_reply {
     ctl_kind kind;
     union {
@@ -410,6 +425,11 @@ typedef struct ctl_reply {
         struct {
             int64_t users, delivered, stored, refused;
         } org_broadcast;
+        struct {
+            const char *message; /* enable, disable: what happened; NULL: absent */
+            size_t n;
+            const ctl_plugin *plugins;
+        } plugins;
     } u; /* id, listen ({"listening":true}), ... as named */
 } ctl_reply;
 

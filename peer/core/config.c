@@ -208,6 +208,8 @@ static int set_key(void *ud, const kvconf *k, const char *key, const char *value
         if (strcmp(key, l->name) == 0)
             return parse_u32(k, key, value, l->min, l->max, (uint32_t *)((char *)c + l->off));
     }
+    if (strncmp(key, "plugin.", 7) == 0 || strncmp(key, "plugins.", 8) == 0)
+        return 0; /* the plug-ins' settings: plugin/plugins.c reads them */
     utf8_quote(q, key, strlen(key));
     return kvconf_fail(k, BANTER_EFORMAT, "unknown key %s", q);
 }

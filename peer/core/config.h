@@ -34,6 +34,7 @@
  *   offer_expiry = S                seconds an unanswered incoming offer
  *                                   waits before it is declined ("expired")
  *                                   (604800: 7 days; 1..31536000)
+ *   plugin.NAME.KEY, plugins.KEY    plug-ins: read by plugin/plugins.h
  * An unknown key, a bad value, a line without "=", or a file over 64 KiB is
  * an error that names the line, so a typo never goes unnoticed.
  */

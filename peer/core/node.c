@@ -735,6 +735,8 @@ void node_self_update(node *n, const uint8_t (*devs)[32], size_t ndev)
     arm_retry(n);
 }
 
+bool node_org_online(const node *n) { return n->relay_online; }
+
 void node_org_session(node *n, bool logged_in)
 {
     n->relay_online = logged_in;

@@ -130,6 +130,8 @@ bool node_device_online(node *n, const uint8_t device[static 32]);
 /* Whether the contact is reachable now (a device on the LAN, or an
  * approved account while the relay is logged in). */
 bool node_reachable(node *n, const uint8_t key[static 32]);
+/* Whether the node is logged in to its rendezvous server now. */
+bool node_org_online(const node *n);
 
 /* Queue a message for the contact and send it (core/messenger.h). id
  * receives the message id. BANTER_EKEYMISMATCH (a changed key not

@@ -16,6 +16,7 @@
 
 #include "buf.h"
 #include "links.h"
+#include "ui/pluginctl.h"
 #include "ui/rdvctl.h"
 #include "rdv/roster.h"
 #include "core/settings.h"
@@ -73,6 +74,7 @@ struct control {
     node *n;
     rdv *rdv; /* the rendezvous for rdvctl's requests, or NULL */
     roster *ro;
+    plugins *plugins; /* the "plugins" request's, or NULL */
     GMainContext *ctx;
     int fd;
     GSource *src;
@@ -880,6 +882,19 @@ void control_set_web(control *ctl, const char *url, const char *why)
     g_strlcpy(ctl->web_why, why ? why : "", sizeof ctl->web_why);
 }
 
+static void cmd_plugins(client *cl, const cJSON *req)
+{
+    char why[512] = "";
+    int err = 0;
+    cJSON *o = pluginctl_handle(cl->ctl->plugins, req, &err, why, sizeof why);
+    if (o)
+        send_json(cl, o);
+    else
+        send_error(cl, err, why[0] ? why : NULL);
+}
+
+void control_set_plugins(control *ctl, plugins *p) { ctl->plugins = p; }
+
 static void handle_line(client *cl, const char *line, size_t len)
 {
     if (!utf8_valid(line, len)) {
@@ -922,6 +937,8 @@ static void handle_line(client *cl, const char *line, size_t len)
         cmd_settings_set(cl, req);
     } else if (strcmp(cmd, "web") == 0) {
         cmd_web(cl);
+    } else if (strcmp(cmd, "plugins") == 0) {
+        cmd_plugins(cl, req);
     } else if (rdvctl_owns(cmd)) {
         cmd_rdv(cl, cmd, req);
     } else if (strcmp(cmd, "listen") == 0) {

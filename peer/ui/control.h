@@ -70,4 +70,9 @@ void control_set_web(control *ctl, const char *url, const char *why);
 
 /* The rendezvous the requests of rdvctl go to (NULL, NULL: none). */
 void control_set_rendezvous(control *ctl, rdv *r, roster *ro);
+
+/* The plug-ins the "plugins" request lists and switches (ui/pluginctl.h);
+ * NULL: none. */
+typedef struct plugins plugins;
+void control_set_plugins(control *ctl, plugins *p);
 #endif

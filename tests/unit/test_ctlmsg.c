@@ -161,6 +161,9 @@ static const struct tkind {
     {CTL_ORG_BROADCAST,
      "{\"cmd\":\"org_broadcast\",\"text\":\"all hands\",\"department\":\"R&D\"}",
      {{"text", A_TEXT, true, BANTER_MAX_BODY, 't'}, {"department", A_STR, false, 64, 'd'}}},
+    {CTL_PLUGINS,
+     "{\"cmd\":\"plugins\",\"action\":\"list\",\"name\":\"echo\"}",
+     {{"action", A_STR, false, 0, 0}, {"name", A_STR, false, CTL_PLUGIN_NAME_MAX, 'e'}}},
 };
 
 /* The valid request of t with member name replaced by v (NULL: removed). */
@@ -368,6 +371,12 @@ static void test_argument_rules(void **state)
     REFUSED("{\"cmd\":\"verify\",\"peer\":\"\"}", BANTER_EINVAL, "\"peer\"");
     REFUSED("{\"cmd\":\"verify\",\"peer\":\"a\\nb\"}", BANTER_EINVAL, "\"peer\"");
     REFUSED("{\"cmd\":\"verify\",\"peer\":\"a\\u007f\"}", BANTER_EINVAL, "\"peer\"");
+    /* plugins: the action is one of three; enable and disable name one */
+    REFUSED("{\"cmd\":\"plugins\",\"action\":\"reload\"}", BANTER_EINVAL, "\"action\"");
+    REFUSED("{\"cmd\":\"plugins\",\"action\":\"restart\"}", BANTER_EINVAL, "\"name\"");
+    REFUSED("{\"cmd\":\"plugins\",\"action\":\"enable\"}", BANTER_EINVAL, "\"name\"");
+    REFUSED("{\"cmd\":\"plugins\",\"action\":\"disable\",\"name\":\"\"}", BANTER_EINVAL,
+            "\"name\"");
     /* text: empty, too long */
     REFUSED("{\"cmd\":\"send\",\"peer\":\"b\",\"text\":\"\"}", BANTER_EINVAL, "empty");
     REFUSED("{\"cmd\":\"broadcast\",\"text\":\"\"}", BANTER_EINVAL, "empty");
@@ -846,6 +855,23 @@ static void test_replies(void **state)
 static void test_rdv_replies(void **state)
 {
     (void)state;
+    ctl_plugin pl = {.name = "echo",
+                     .path = "/p/echo.so",
+                     .state = "backoff",
+                     .version = "1.0",
+                     .description = "d",
+                     .last_error = "crashed",
+                     .enabled = true,
+                     .restarts = 2,
+                     .retry_in_ms = 900};
+    ctl_reply pr = {.kind = CTL_PLUGINS};
+    pr.u.plugins.n = 1;
+    pr.u.plugins.plugins = &pl;
+    EXPECT_TEXT(ctlmsg_encode_reply(&pr, OUT),
+                "{\"ok\":true,\"plugins\":[{\"name\":\"echo\",\"path\":\"/p/echo.so\","
+                "\"state\":\"backoff\",\"enabled\":true,\"pid\":0,\"restarts\":2,"
+                "\"retry_in_ms\":900,\"version\":\"1.0\",\"description\":\"d\","
+                "\"last_error\":\"crashed\"}]}");
     ctl_reply r = {.kind = CTL_RENDEZVOUS};
     r.u.rendezvous.configured = false;
     EXPECT_TEXT(ctlmsg_encode_reply(&r, OUT),

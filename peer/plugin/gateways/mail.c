@@ -1,0 +1,679 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * mail.c - the e-mail gateway, a plug-in (docs/plugins.md, "The e-mail
+ * gateway"). It runs on a node that is an account of its own (say
+ * @mail-gateway): people write to it, so it can read what they send, and
+ * from here on their text is ordinary e-mail. Every message it relays into
+ * Banter says so.
+ *
+ *   "mail ADDRESS TEXT"  sends TEXT to ADDRESS by SMTP (plugin.NAME.smtp_host,
+ *                        smtp_port), from banter+TOKEN@DOMAIN, where TOKEN
+ *                        stands for the sender (kept in the plug-in's storage)
+ *   a mail to banter+TOKEN@DOMAIN that the mail server delivers into
+ *   plugin.NAME.maildir comes back to that person as a message, marked as
+ *   coming from e-mail, not end-to-end encrypted
+ *
+ * The first message from each person is answered with what the gateway
+ * does. Nothing of a message is logged. Settings: domain and maildir
+ * (required), smtp_host (127.0.0.1), smtp_port (25).
+ */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "banter_plugin.h"
+
+#define MAX_JOBS      16
+#define MAX_ADDR      254
+#define MAX_BODY      8192  /* of an outgoing message */
+#define MAX_MAIL      65536 /* of a mail read from the maildir */
+#define MAX_SHOWN     4000  /* of a mail's body shown in Banter */
+#define SMTP_TIMEOUT  30000
+#define TOKEN_HEX     12
+#define SCAN_MS       1000
+#define NOTICE_PREFIX "[e-mail gateway] "
+#define RATE_WINDOW   60000 /* ms */
+#define RATE_PER_USER 10    /* mails a person may send per window */
+#define RATE_USERS    64    /* people counted at once */
+
+typedef enum smtp_step { S_GREETING, S_EHLO, S_FROM, S_RCPT, S_DATA, S_BODY, S_QUIT } smtp_step;
+
+typedef struct job {
+    bool used;
+    char contact[80]; /* the Banter contact's handle */
+    char token[TOKEN_HEX + 1];
+    char name[80]; /* the sender's name, ASCII for the From header */
+    char to[MAX_ADDR + 1];
+    char *body; /* the text, malloc'd */
+    int fd;
+    smtp_step step;
+    banter_watch *w;
+    banter_timer *t;
+    char in[1024]; /* the server's reply so far */
+    size_t inlen;
+    char *out; /* what is left to write */
+    size_t outlen, outoff;
+} job;
+
+/* How many mails one person sent in the current window. */
+typedef struct rate {
+    char contact[80];
+    int64_t start;
+    int count;
+} rate;
+
+static const banter_host *host;
+static job jobs[MAX_JOBS];
+static rate rates[RATE_USERS];
+static char domain[256], maildir[4096], smtp_host[64];
+static int smtp_port = 25;
+
+static void tell(banter_ctx *ctx, const char *contact, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void tell(banter_ctx *ctx, const char *contact, const char *fmt, ...)
+{
+    char text[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    host->send_message(ctx, contact, text);
+}
+
+/* ---- addresses and tokens ---- */
+
+/* A plain address: local@domain, no quoting, no comments, nothing that
+ * could end a header or an SMTP command. */
+static bool addr_ok(const char *a)
+{
+    const char *at = strchr(a, '@');
+    size_t len = strlen(a);
+    if (!at || at == a || len > MAX_ADDR || strchr(at + 1, '@') || !at[1])
+        return false;
+    for (const char *c = a; c < at; c++)
+        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                    ".!#$%&'*+/=?^_`{|}~-",
+                    *c))
+            return false;
+    for (const char *c = at + 1; *c; c++)
+        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-", *c))
+            return false;
+    return at[1] != '.' && a[len - 1] != '.';
+}
+
+/* The token standing for contact, made on first use. */
+static int token_for(banter_ctx *ctx, const char *contact, char token[static TOKEN_HEX + 1])
+{
+    char key[128];
+    size_t len = 0;
+    snprintf(key, sizeof key, "tok:%s", contact);
+    if (host->kv_get(ctx, key, token, TOKEN_HEX, &len) == BANTER_PLUGIN_OK && len == TOKEN_HEX) {
+        token[TOKEN_HEX] = '\0';
+        return 0;
+    }
+    unsigned char r[TOKEN_HEX / 2];
+    if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r)
+        return -1;
+    for (size_t i = 0; i < sizeof r; i++)
+        snprintf(token + 2 * i, 3, "%02x", r[i]);
+    char back[64];
+    snprintf(back, sizeof back, "who:%s", token);
+    if (host->kv_set(ctx, key, token, TOKEN_HEX) != BANTER_PLUGIN_OK ||
+        host->kv_set(ctx, back, contact, strlen(contact)) != BANTER_PLUGIN_OK)
+        return -1;
+    return 0;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Whether contact may send one more mail now (RATE_PER_USER a minute): the
+ * gateway is not to be a spam relay. */
+static bool rate_ok(const char *contact)
+{
+    int64_t now = now_ms();
+    rate *slot = NULL;
+    for (size_t i = 0; i < RATE_USERS; i++) {
+        rate *r = &rates[i];
+        if (strcmp(r->contact, contact) == 0) {
+            slot = r;
+            break;
+        }
+        if (!slot && (!r->contact[0] || now - r->start >= RATE_WINDOW))
+            slot = r; /* a free or stale slot, if contact has none */
+    }
+    if (!slot)
+        return false; /* too many people at once: wait for a window to end */
+    if (strcmp(slot->contact, contact) != 0 || now - slot->start >= RATE_WINDOW) {
+        snprintf(slot->contact, sizeof slot->contact, "%s", contact);
+        slot->start = now;
+        slot->count = 0;
+    }
+    return slot->count++ < RATE_PER_USER;
+}
+
+/* How many were counted for contact in its current window. */
+static int rate_count(const char *contact)
+{
+    for (size_t i = 0; i < RATE_USERS; i++)
+        if (strcmp(rates[i].contact, contact) == 0)
+            return rates[i].count;
+    return 0;
+}
+
+/* ---- SMTP, one connection per message ---- */
+
+static void job_end(banter_ctx *ctx, job *j, const char *error)
+{
+    if (!j->contact[0]) /* a notification: nobody in Banter to tell */
+        host->log(ctx, error ? BANTER_LOG_WARN : BANTER_LOG_INFO, "notification %s%s",
+                  error ? "not sent: " : "sent", error ? error : "");
+    else if (error)
+        tell(ctx, j->contact, NOTICE_PREFIX "could not send to %s: %s", j->to, error);
+    else
+        tell(ctx, j->contact,
+             NOTICE_PREFIX "sent to %s (as e-mail: not end-to-end encrypted from here on)", j->to);
+    if (j->w)
+        host->watch_remove(ctx, j->w);
+    if (j->t)
+        host->timer_remove(ctx, j->t);
+    if (j->fd >= 0)
+        close(j->fd);
+    free(j->body);
+    free(j->out);
+    memset(j, 0, sizeof *j);
+    j->fd = -1;
+}
+
+/* The message: headers, then the text with CRLF line ends and dot-stuffing. */
+static char *compose(const job *j, size_t *len)
+{
+    size_t cap = strlen(j->body) * 2 + 1024;
+    char *m = malloc(cap), date[64];
+    if (!m)
+        return NULL;
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+    char subj[160];
+    snprintf(subj, sizeof subj, j->contact[0] ? "Message from %s (Banter)" : "%s: a message waits",
+             j->name);
+    int n = snprintf(m, cap,
+                     "From: \"%s via Banter\" <banter+%s@%s>\r\nTo: <%s>\r\n"
+                     "Subject: %s\r\nDate: %s\r\n"
+                     "Message-ID: <%ld.%s@%s>\r\nMIME-Version: 1.0\r\n"
+                     "Content-Type: text/plain; charset=utf-8\r\n"
+                     "Content-Transfer-Encoding: 8bit\r\n\r\n",
+                     j->name, j->token, domain, j->to, subj, date, (long)now, j->token, domain);
+    size_t o = (size_t)n;
+    bool bol = true;
+    for (const char *c = j->body; *c && o + 8 < cap; c++) {
+        if (bol && *c == '.')
+            m[o++] = '.';
+        if (*c == '\n')
+            m[o++] = '\r';
+        if (*c != '\r')
+            m[o++] = *c;
+        bol = *c == '\n';
+    }
+    memcpy(m + o, "\r\n.\r\n", 5);
+    *len = o + 5;
+    return m;
+}
+
+static bool queue_out(job *j, const char *text, size_t len)
+{
+    free(j->out);
+    j->out = malloc(len);
+    if (!j->out)
+        return false;
+    memcpy(j->out, text, len);
+    j->outlen = len;
+    j->outoff = 0;
+    return true;
+}
+
+/* The next command after a reply of code. NULL when the dialogue is over. */
+static const char *advance(banter_ctx *ctx, job *j, int code)
+{
+    static const int want[] = {220, 250, 250, 250, 354, 250, 221};
+    char cmd[512];
+    if (code != want[j->step] && !(j->step == S_RCPT && code == 251)) {
+        if (j->step == S_QUIT)
+            return NULL;
+        j->in[strcspn(j->in, "\r\n")] = '\0';
+        return j->in[0] ? j->in : "the server refused it";
+    }
+    switch (j->step) {
+    case S_GREETING:
+        snprintf(cmd, sizeof cmd, "EHLO %s\r\n", domain);
+        break;
+    case S_EHLO:
+        snprintf(cmd, sizeof cmd, "MAIL FROM:<banter+%s@%s>\r\n", j->token, domain);
+        break;
+    case S_FROM:
+        snprintf(cmd, sizeof cmd, "RCPT TO:<%s>\r\n", j->to);
+        break;
+    case S_RCPT:
+        snprintf(cmd, sizeof cmd, "DATA\r\n");
+        break;
+    case S_DATA: {
+        size_t len;
+        char *m = compose(j, &len);
+        bool ok = m && queue_out(j, m, len);
+        free(m);
+        j->step = S_BODY;
+        return ok ? "" : "out of memory";
+    }
+    case S_BODY:
+        snprintf(cmd, sizeof cmd, "QUIT\r\n");
+        break;
+    default:
+        return NULL;
+    }
+    (void)ctx;
+    j->step++;
+    return queue_out(j, cmd, strlen(cmd)) ? "" : "out of memory";
+}
+
+/* A whole reply in j->in (last line "NNN "): its code, else 0. */
+static int reply_code(const job *j)
+{
+    const char *line = j->in, *end = j->in + j->inlen;
+    while (line < end) {
+        const char *nl = memchr(line, '\n', (size_t)(end - line));
+        if (!nl)
+            return 0;
+        if (nl - line >= 4 && line[3] == ' ')
+            return (int)strtol(line, NULL, 10);
+        line = nl + 1;
+    }
+    return 0;
+}
+
+static void on_io(banter_ctx *ctx, banter_watch *w, int fd, unsigned rev, void *ud)
+{
+    job *j = ud;
+    (void)w;
+    if (j->outoff < j->outlen && (rev & BANTER_IO_WRITE)) {
+        ssize_t n = send(fd, j->out + j->outoff, j->outlen - j->outoff, MSG_NOSIGNAL);
+        if (n < 0 && errno != EAGAIN) {
+            job_end(ctx, j, j->step >= S_QUIT ? NULL : strerror(errno));
+            return;
+        }
+        j->outoff += n > 0 ? (size_t)n : 0;
+    }
+    if (rev & (BANTER_IO_READ | BANTER_IO_ERROR)) {
+        ssize_t n = recv(fd, j->in + j->inlen, sizeof j->in - 1 - j->inlen, 0);
+        if (n <= 0) {
+            job_end(ctx, j,
+                    j->step >= S_QUIT ? NULL
+                    : n < 0           ? strerror(errno)
+                                      : "the server closed the connection");
+            return;
+        }
+        j->inlen += (size_t)n;
+        j->in[j->inlen] = '\0';
+        int code = reply_code(j);
+        if (code == 0 && j->inlen == sizeof j->in - 1)
+            code = -1;
+        if (code != 0) {
+            const char *err = advance(ctx, j, code);
+            j->inlen = 0;
+            if (!err || err[0]) {
+                job_end(ctx, j, err);
+                return;
+            }
+        }
+    }
+    host->watch_remove(ctx, j->w);
+    j->w = host->watch_fd(ctx, fd, BANTER_IO_READ | (j->outoff < j->outlen ? BANTER_IO_WRITE : 0),
+                          on_io, j);
+}
+
+static void on_timeout(banter_ctx *ctx, banter_timer *t, void *ud)
+{
+    job *j = ud;
+    (void)t;
+    j->t = NULL; /* a one-shot timer: freed by the host */
+    job_end(ctx, j, "the mail server did not answer in time");
+}
+
+static void start_job(banter_ctx *ctx, job *j)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)smtp_port)};
+    j->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (j->fd < 0 || inet_pton(AF_INET, smtp_host, &sa.sin_addr) != 1 ||
+        (connect(j->fd, (struct sockaddr *)&sa, sizeof sa) != 0 && errno != EINPROGRESS)) {
+        job_end(ctx, j, "cannot reach the mail server");
+        return;
+    }
+    j->step = S_GREETING;
+    j->w = host->watch_fd(ctx, j->fd, BANTER_IO_READ, on_io, j);
+    j->t = host->timer_add(ctx, SMTP_TIMEOUT, 0, on_timeout, j);
+}
+
+/* A free job, zeroed, or NULL. */
+static job *new_job(void)
+{
+    for (size_t i = 0; i < MAX_JOBS; i++) {
+        job *j = &jobs[i];
+        if (j->used)
+            continue;
+        memset(j, 0, sizeof *j);
+        j->used = true;
+        j->fd = -1;
+        return j;
+    }
+    return NULL;
+}
+
+/* On the server: a sealed message waits for an account none of whose
+ * devices is online. If the account opted in (plugin.NAME.notify.ACCOUNT =
+ * its address, set by the admins), one mail says so, with nothing of the
+ * message (the server has none of it), at most one per RATE_WINDOW. */
+static void on_stored(banter_ctx *ctx, const banter_event *ev, void *ud)
+{
+    const char *who = host->event_contact(ev), *to;
+    const char *account = who[0] == '@' ? who + 1 : who;
+    char key[128];
+    (void)ud;
+    snprintf(key, sizeof key, "notify.%s", account);
+    if (!(to = host->config_get(ctx, key)) || !addr_ok(to))
+        return;
+    snprintf(key, sizeof key, "notified:%s", who);
+    if (!rate_ok(key) || rate_count(key) > 1)
+        return; /* told already in this window */
+    job *j = new_job();
+    if (!j)
+        return;
+    snprintf(j->to, sizeof j->to, "%s", to);
+    snprintf(j->name, sizeof j->name, "%s", account);
+    snprintf(j->token, sizeof j->token, "notify");
+    j->body = strdup("A new message waits for you in Banter. Open Banter to read it.\n"
+                     "(Its content is end-to-end encrypted: it is not in this mail, and the\n"
+                     "server could not read it.)\n");
+    if (!j->body) {
+        job_end(ctx, j, "out of memory");
+        return;
+    }
+    start_job(ctx, j);
+}
+
+static void send_mail(banter_ctx *ctx, const banter_event *ev, const char *args)
+{
+    const char *contact = host->event_contact(ev), *sp = strchr(args, ' ');
+    char to[MAX_ADDR + 1];
+    if (!sp || sp == args || (size_t)(sp - args) > MAX_ADDR || !sp[1]) {
+        tell(ctx, contact, NOTICE_PREFIX "write: mail ADDRESS TEXT");
+        return;
+    }
+    memcpy(to, args, (size_t)(sp - args));
+    to[sp - args] = '\0';
+    if (!addr_ok(to) || strlen(sp + 1) > MAX_BODY) {
+        tell(ctx, contact,
+             NOTICE_PREFIX "not sent: \"%.80s\" is not a plain e-mail address "
+                           "(or the text is over %d bytes)",
+             to, MAX_BODY);
+        return;
+    }
+    if (!rate_ok(contact)) {
+        tell(ctx, contact, NOTICE_PREFIX "not sent: at most %d mails a minute", RATE_PER_USER);
+        return;
+    }
+    job *j = new_job();
+    if (j) {
+        snprintf(j->contact, sizeof j->contact, "%s", contact);
+        snprintf(j->to, sizeof j->to, "%s", to);
+        snprintf(j->name, sizeof j->name, "%s", host->event_contact_name(ev));
+        for (char *c = j->name; *c; c++) /* a plain ASCII display name */
+            if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e || *c == '"' || *c == '\\')
+                *c = '?';
+        j->body = strdup(sp + 1);
+        if (!j->body || token_for(ctx, contact, j->token) != 0) {
+            job_end(ctx, j, "the gateway cannot keep its records");
+            return;
+        }
+        start_job(ctx, j);
+        return;
+    }
+    tell(ctx, contact, NOTICE_PREFIX "busy: try again in a minute");
+}
+
+/* ---- mail coming back: the maildir ---- */
+
+/* Header name's value (unfolded into out), or false. */
+static bool header(const char *hdrs, const char *name, char *out, size_t cap)
+{
+    size_t nl = strlen(name);
+    for (const char *l = hdrs; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+        if (strncasecmp(l, name, nl) != 0 || l[nl] != ':')
+            continue;
+        size_t o = 0;
+        for (const char *c = l + nl + 1; *c && o + 1 < cap; c++) {
+            if (*c == '\n' && c[1] != ' ' && c[1] != '\t')
+                break;
+            if (*c == '\r' || *c == '\n')
+                continue;
+            out[o++] = (*c == '\t') ? ' ' : *c;
+        }
+        out[o] = '\0';
+        while (out[0] == ' ')
+            memmove(out, out + 1, strlen(out));
+        return true;
+    }
+    return false;
+}
+
+/* banter+TOKEN@domain in a recipient list: TOKEN, or false. */
+static bool find_token(const char *rcpts, char token[static TOKEN_HEX + 1])
+{
+    char low[1024];
+    size_t i = 0, dl = strlen(domain);
+    for (; rcpts[i] && i + 1 < sizeof low; i++) /* domain is lower case already */
+        low[i] = (char)(rcpts[i] >= 'A' && rcpts[i] <= 'Z' ? rcpts[i] - 'A' + 'a' : rcpts[i]);
+    low[i] = '\0';
+    const char *p = low;
+    while ((p = strstr(p, "banter+")) != NULL) {
+        p += 7;
+        size_t n = strspn(p, "0123456789abcdef");
+        if (n == TOKEN_HEX && p[n] == '@' && strncmp(p + n + 1, domain, dl) == 0 &&
+            strchr(">, \t", p[n + 1 + dl])) {
+            memcpy(token, p, TOKEN_HEX);
+            token[TOKEN_HEX] = '\0';
+            return true;
+        }
+    }
+    return false;
+}
+
+/* What of the body is shown: plain text only, cut, without control bytes. */
+static void shown_body(const char *hdrs, const char *body, char *out, size_t cap)
+{
+    char ct[256] = "", cte[64] = "";
+    header(hdrs, "Content-Type", ct, sizeof ct);
+    header(hdrs, "Content-Transfer-Encoding", cte, sizeof cte);
+    if ((ct[0] && strncasecmp(ct, "text/plain", 10) != 0) ||
+        (cte[0] && strcasecmp(cte, "7bit") != 0 && strcasecmp(cte, "8bit") != 0)) {
+        snprintf(out, cap, "(the mail is not plain text; the gateway does not show it)");
+        return;
+    }
+    size_t o = 0;
+    for (const char *c = body; *c && o + 1 < cap; c++)
+        if (*c != '\r')
+            out[o++] = ((unsigned char)*c < 0x20 && *c != '\n' && *c != '\t') ? ' ' : *c;
+    out[o] = '\0';
+}
+
+static void deliver_mail(banter_ctx *ctx, char *mail)
+{
+    char *sep = strstr(mail, "\n\n"), *crsep = strstr(mail, "\r\n\r\n");
+    if (crsep && (!sep || crsep < sep)) {
+        *crsep = '\0';
+        sep = crsep + 4;
+    } else if (sep) {
+        *sep = '\0';
+        sep += 2;
+    } else {
+        return;
+    }
+    char rcpt[1024] = "", from[256] = "?", token[TOKEN_HEX + 1], key[64], contact[80];
+    size_t len = 0;
+    if (!header(mail, "X-RcptTo", rcpt, sizeof rcpt))
+        header(mail, "To", rcpt, sizeof rcpt);
+    header(mail, "From", from, sizeof from);
+    for (char *c = from; *c; c++)
+        if ((unsigned char)*c < 0x20)
+            *c = ' ';
+    if (!find_token(rcpt, token))
+        return; /* not for a Banter user: another mail of the mailbox */
+    snprintf(key, sizeof key, "who:%s", token);
+    if (host->kv_get(ctx, key, contact, sizeof contact - 1, &len) != BANTER_PLUGIN_OK)
+        return; /* a token this gateway never gave out */
+    contact[len] = '\0';
+    char *text = malloc(MAX_SHOWN + 1);
+    if (!text)
+        return;
+    shown_body(mail, sep, text, MAX_SHOWN + 1);
+    tell(ctx, contact, "[e-mail from %.200s, not end-to-end encrypted]\n%s", from, text);
+    free(text);
+}
+
+/* Read up to MAX_MAIL bytes of path (NUL-terminated), or NULL. */
+static char *slurp(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return NULL;
+    char *m = malloc(MAX_MAIL + 1);
+    size_t n = 0;
+    ssize_t r = 0;
+    while (m && n < MAX_MAIL && (r = read(fd, m + n, MAX_MAIL - n)) > 0)
+        n += (size_t)r;
+    close(fd);
+    if (m)
+        m[n] = '\0';
+    return m;
+}
+
+static void on_scan(banter_ctx *ctx, banter_timer *t, void *ud)
+{
+    char dir[4200], path[4500], done[4500];
+    (void)t;
+    (void)ud;
+    snprintf(dir, sizeof dir, "%s/new", maildir);
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    for (int k = 0; k < 32 && (e = readdir(d)) != NULL;) {
+        if (e->d_name[0] == '.')
+            continue;
+        k++;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        snprintf(done, sizeof done, "%s/cur/%s:2,S", maildir, e->d_name);
+        if (rename(path, done) != 0) /* taken first: a mail is relayed once at most */
+            continue;
+        char *m = slurp(done);
+        if (m)
+            deliver_mail(ctx, m);
+        free(m);
+    }
+    closedir(d);
+}
+
+/* ---- messages from Banter users ---- */
+
+static void on_message(banter_ctx *ctx, const banter_event *ev, void *ud)
+{
+    const char *contact = host->event_contact(ev), *text = host->event_text(ev);
+    char key[128];
+    size_t len;
+    char v[2];
+    (void)ud;
+    snprintf(key, sizeof key, "seen:%s", contact);
+    bool first = host->kv_get(ctx, key, v, sizeof v, &len) != BANTER_PLUGIN_OK;
+    if (first) {
+        tell(ctx, contact,
+             NOTICE_PREFIX "This is an e-mail gateway. What you send here leaves Banter's "
+                           "end-to-end encryption: it goes out as ordinary e-mail from "
+                           "banter+TOKEN@%s, and replies come back here. Write: mail ADDRESS TEXT",
+             domain);
+        host->kv_set(ctx, key, "1", 1);
+    }
+    if (strncmp(text, "mail ", 5) == 0)
+        send_mail(ctx, ev, text + 5);
+    else if (!first) /* else the notice said how */
+        tell(ctx, contact, NOTICE_PREFIX "write: mail ADDRESS TEXT");
+}
+
+static int mail_init(banter_ctx *ctx, const banter_host *h)
+{
+    host = h;
+    const char *d = h->config_get(ctx, "domain"), *m = h->config_get(ctx, "maildir");
+    const char *sh = h->config_get(ctx, "smtp_host"), *sp = h->config_get(ctx, "smtp_port");
+    if (!d || !d[0] || (m && m[0] != '/')) {
+        h->log(ctx, BANTER_LOG_ERROR,
+               "needs plugin.NAME.domain (and plugin.NAME.maildir, an "
+               "absolute path, for replies)");
+        return -1;
+    }
+    snprintf(domain, sizeof domain, "%s", d);
+    snprintf(maildir, sizeof maildir, "%s", m ? m : "");
+    snprintf(smtp_host, sizeof smtp_host, "%s", sh ? sh : "127.0.0.1");
+    smtp_port = sp ? (int)strtol(sp, NULL, 10) : 25;
+    struct in_addr a;
+    if (inet_pton(AF_INET, smtp_host, &a) != 1 || smtp_port < 1 || smtp_port > 65535 ||
+        strspn(domain, "abcdefghijklmnopqrstuvwxyz0123456789.-") != strlen(domain)) {
+        h->log(ctx, BANTER_LOG_ERROR,
+               "smtp_host must be an IPv4 address, smtp_port 1..65535, "
+               "domain lower-case letters, digits, dots and dashes");
+        return -1;
+    }
+    for (size_t i = 0; i < MAX_JOBS; i++)
+        jobs[i].fd = -1;
+    if (h->subscribe(ctx, BANTER_EV_BIT(BANTER_EV_MESSAGE_IN), on_message, NULL) < 0 ||
+        h->subscribe(ctx, BANTER_EV_BIT(BANTER_EV_STORED), on_stored, NULL) < 0 ||
+        (maildir[0] && !h->timer_add(ctx, SCAN_MS, 1, on_scan, NULL)))
+        return -1;
+    h->log(ctx, BANTER_LOG_INFO, "e-mail gateway for %s ready", domain);
+    return 0;
+}
+
+static void mail_fini(banter_ctx *ctx)
+{
+    for (size_t i = 0; i < MAX_JOBS; i++)
+        if (jobs[i].used)
+            job_end(ctx, &jobs[i], "the gateway is stopping");
+}
+
+static const banter_plugin MAIL = {
+    BANTER_PLUGIN_INIT,
+    .name = "mail",
+    .version = "1.0",
+    .description = "e-mail gateway: mail ADDRESS TEXT; replies come back (not end-to-end "
+                   "encrypted beyond the gateway)",
+    .init = mail_init,
+    .fini = mail_fini,
+};
+
+const banter_plugin *banter_plugin_entry(void);
+const banter_plugin *banter_plugin_entry(void) { return &MAIL; }

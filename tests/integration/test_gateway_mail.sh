@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# test_gateway_mail.sh - the e-mail gateway plug-in (peer/plugin/gateways/
+# mail.c, docs/plugins.md) against a real SMTP server: Debian's
+# python3-aiosmtpd, delivering every mail it takes into a Maildir. On a
+# private namespace LAN (lib.sh): the gateway node "mailgw" in host 1 with
+# the SMTP server on its loopback, bob in host 2.
+#   1. Bob's first message is answered with what the gateway does: his text
+#      leaves end-to-end encryption.
+#   2. "mail carol@example.org ..." arrives at the SMTP server as a mail to
+#      carol from banter+TOKEN@gw.example, with the text; bob is told it went.
+#   3. Carol's reply by SMTP to banter+TOKEN@gw.example comes back to bob as
+#      a message marked "not end-to-end encrypted".
+#   4. Refused: an address that could inject headers or commands, a mail to
+#      a token the gateway never gave out (nobody gets it), and a mail
+#      server that is down (bob is told).
+# Needs root (77 otherwise), jq, /usr/bin/python3 with aiosmtpd; $BANTER_BIN,
+# $PLUGIN_HOST, $GATEWAY_DIR (build/rel/plugins).
+# shellcheck disable=SC2015,SC2317
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+src=$(cd "$here/../.." && pwd)
+# shellcheck source=tests/integration/lib.sh
+. "$here/lib.sh"
+require_root
+BANTER_BIN=${BANTER_BIN:-$src/build/asan/banter}
+PLUGIN_HOST=${PLUGIN_HOST:-$src/bin/banter-plugin-host}
+GATEWAY_DIR=${GATEWAY_DIR:-$src/build/rel/plugins}
+PY=/usr/bin/python3
+[ -x "$BANTER_BIN" ] || t_fail setup "no $BANTER_BIN (make build/asan/banter)"
+[ -x "$PLUGIN_HOST" ] || t_fail setup "no $PLUGIN_HOST (make bin/banter-plugin-host)"
+[ -f "$GATEWAY_DIR/mail.so" ] || t_fail setup "no $GATEWAY_DIR/mail.so (make)"
+command -v jq >/dev/null || t_skip "needs jq"
+"$PY" -c 'import aiosmtpd' 2>/dev/null || t_skip "needs python3-aiosmtpd"
+export ASAN_OPTIONS=detect_leaks=1
+# shellcheck source=tests/integration/node.sh
+. "$here/node.sh"
+
+net_setup 2
+MD=$BT_TMP/maildir
+G=$BT_TMP/gw B=$BT_TMP/bob
+mkdir -p "$G" "$B"
+smtp_start() {
+    bg 1 "$BT_TMP/smtp.log" "$PY" -m aiosmtpd -n -c aiosmtpd.handlers.Mailbox \
+        -l 127.0.0.1:2525 "$MD"
+    SMTP_PID=$BG_PID
+    wait_for 10 host_exec 1 "$PY" -c 'import socket; socket.create_connection(("127.0.0.1", 2525))' 2>/dev/null ||
+        t_fail smtp "aiosmtpd did not start: $(cat "$BT_TMP/smtp.err")"
+}
+smtp_start
+cat >"$G/banter.conf" <<CONF
+plugins.host = $PLUGIN_HOST
+plugin.mail.path = $GATEWAY_DIR/mail.so
+plugin.mail.contacts = *
+plugin.mail.domain = gw.example
+plugin.mail.maildir = $MD
+plugin.mail.smtp_host = 127.0.0.1
+plugin.mail.smtp_port = 2525
+CONF
+start_node 1 mailgw "$G" gw
+GPID=$BG_PID
+start_node 2 bob "$B" bob
+BPID=$BG_PID
+wait_for 10 online "$B" mailgw || t_fail discovery "bob does not see the gateway"
+wait_for 10 bash -c "'$BANTER_BIN' --home '$G' plugins --json | jq -e '.[0].state == \"running\"' >/dev/null" ||
+    t_fail start "$(b "$G" plugins)"
+
+said() { b "$B" history mailgw --json --limit 200 | jq -e --arg s "$1" '[.[] | select(.direction == "in") | .body | contains($s)] | any' >/dev/null; }
+mails() { cat "$MD"/new/* "$MD"/cur/* 2>/dev/null; }
+
+# ---- 1. the notice ----
+b "$B" send mailgw "hello?" >/dev/null || t_fail notice "send"
+wait_for 10 said "leaves Banter's end-to-end encryption" || t_fail notice "$(b "$B" history mailgw)"
+t_pass "the first message is answered with what the gateway does"
+
+# ---- 2. out ----
+b "$B" send mailgw "mail carol@example.org Lunch at noon?
+.see you" >/dev/null || t_fail out "send"
+wait_for 10 said "sent to carol@example.org" || t_fail out "$(b "$B" history mailgw)"
+mail=$(grep -l "X-RcptTo: carol@example.org" "$MD"/new/* "$MD"/cur/* 2>/dev/null | head -1)
+[ -n "$mail" ] || t_fail out "no mail for carol in $MD: $(mails | head -40)"
+grep -q "^Lunch at noon?" "$mail" && grep -q "^\.see you" "$mail" || t_fail out "body: $(cat "$mail")"
+token=$(sed -n 's/^X-MailFrom: banter+\([0-9a-f]*\)@gw.example.*/\1/p' "$mail")
+[ "${#token}" = 12 ] || t_fail out "sender: $(grep -i '^X-MailFrom\|^From' "$mail")"
+grep -q '^From: "bob via Banter" <banter+'"$token"'@gw.example>' "$mail" || t_fail out "From: $(grep '^From' "$mail")"
+t_pass "mail ADDRESS TEXT reaches the SMTP server (from banter+$token@gw.example)"
+
+# ---- 3. back ----
+host_exec 1 "$PY" - "$token" <<'PYEOF' || t_fail back "smtplib"
+import smtplib, sys
+from email.message import EmailMessage
+m = EmailMessage()
+m["From"] = "Carol <carol@example.org>"
+m["To"] = "banter+%s@gw.example" % sys.argv[1]
+m["Subject"] = "Re: Message from bob"
+m.set_content("Yes, see you at noon.\n")
+with smtplib.SMTP("127.0.0.1", 2525) as s:
+    s.send_message(m)
+PYEOF
+wait_for 10 said "[e-mail from Carol <carol@example.org>, not end-to-end encrypted]" ||
+    t_fail back "$(b "$B" history mailgw)"
+said "Yes, see you at noon." || t_fail back "body: $(b "$B" history mailgw)"
+t_pass "a reply by e-mail comes back, marked as not end-to-end encrypted"
+
+# ---- 4. refused ----
+n0=$(ls "$MD/new" "$MD/cur" | wc -l)
+b "$B" send mailgw "mail carol@example.org>RCPT:<x@evil x" >/dev/null
+wait_for 10 said "is not a plain e-mail address" || t_fail inject "$(b "$B" history mailgw)"
+host_exec 1 "$PY" - <<'PYEOF' || t_fail stranger "smtplib"
+import smtplib
+with smtplib.SMTP("127.0.0.1", 2525) as s:
+    s.sendmail("eve@example.org", ["banter+000000000000@gw.example"],
+               "From: eve@example.org\r\nTo: banter+000000000000@gw.example\r\n\r\nforged\r\n")
+PYEOF
+sleep 2.5
+said "forged" && t_fail stranger "a mail to an unknown token was relayed"
+t_pass "an address with other characters is refused; a mail to an unknown token reaches nobody"
+kill "$SMTP_PID"
+wait_for 5 gone "$SMTP_PID" || t_fail smtp "did not stop"
+b "$B" send mailgw "mail dave@example.org are you there" >/dev/null
+wait_for 10 said "could not send to dave@example.org" || t_fail down "$(b "$B" history mailgw)"
+t_pass "the mail server down: the sender is told"
+[ "$(b "$G" plugins --json | jq -r '.[0].state')" = running ] || t_fail state "$(b "$G" plugins)"
+
+stop_node "$GPID" gw gateway
+stop_node "$BPID" bob bob
+exit 0
