@@ -182,9 +182,7 @@ adm() {
         env -i PATH=/usr/bin:/bin HOME=/home/ada BANTER_ADMIN_SERVER="$SRV" \
         BANTER_ADMIN_SERVER_KEY="$FP" /usr/bin/banter-admin "$@"
 }
-run adm keygen
-[ "$RC" -eq 0 ] || t_fail "banter-admin keygen" "exit $RC: $OUT"
-AFP=$(head -n 1 <<<"$OUT")
+AFP=$(adm keygen 2>"$T/keygen.err") || t_fail "banter-admin keygen" "$(cat "$T/keygen.err")"
 run as_server /usr/bin/banter-rendezvous --config /etc/banter/rendezvous.conf admin add "$AFP" --role admin
 [ "$RC" -eq 0 ] || t_fail "admin add" "exit $RC: $OUT"
 run adm user list --json
