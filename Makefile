@@ -43,7 +43,7 @@ PKGS_PEER   := glib-2.0 gio-2.0 gio-unix-2.0 avahi-client avahi-glib sqlite3 lib
 PEER_CFLAGS  = $(shell pkg-config --cflags $(PKGS_PEER) 2>/dev/null)
 PEER_LIBS    = $(shell pkg-config --libs $(PKGS_PEER) 2>/dev/null)
 
-PKGS_RDV     := libuv sqlite3
+PKGS_RDV     := libuv sqlite3 nettle
 RDV_CFLAGS    = $(shell pkg-config --cflags $(PKGS_RDV) 2>/dev/null)
 RDV_LIBS      = $(shell pkg-config --libs $(PKGS_RDV) 2>/dev/null)
 

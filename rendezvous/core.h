@@ -30,6 +30,7 @@ typedef struct online online;
 typedef struct mailbox mailbox;
 typedef struct pwcheck pwcheck;
 typedef struct ratelimit ratelimit;
+struct icesig_config;
 
 /* Connections in the order they were appended; O(1) removal (conn.c). */
 typedef struct conn_list {
@@ -56,6 +57,8 @@ typedef struct core {
     mailbox *mb;   /* sealed copies (mailbox.h) */
     pwcheck *pw;   /* Argon2id in the thread pool (pwcheck.h) */
     ratelimit *rl; /* login backoff (ratelimit.h) */
+    const struct icesig_config *ice; /* STUN/TURN for the nodes (icesig.h), or NULL */
+    uint64_t ice_scan;               /* loop ms of the last scan for due TURN credentials */
     /* Connections: pending (handshake, before HELLO) in accept order, live
      * ones in order of their last byte received (conn.c keeps both). */
     conn_list pending, live;

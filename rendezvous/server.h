@@ -64,6 +64,7 @@ typedef struct server_config {
     const char *ctl;    /* the control socket's path (ctl.h), or NULL for none */
     core_limits lim;    /* the offline store's expiry and quota */
     uint32_t pub;       /* the profile fields everyone sees (dir_public, dirview.h) */
+    const struct icesig_config *ice; /* STUN/TURN servers and secret, or NULL */
     FILE *log;          /* where log lines go (stderr) */
 } server_config;
 
