@@ -312,6 +312,14 @@ static void fill_device(node *n, const store_device *d, node_device_info *out)
     const char *addr = g_hash_table_lookup(n->up, d->key);
     out->online = addr != NULL;
     g_strlcpy(out->address, addr ? addr : d->addresses, sizeof out->address);
+    if (addr && n->link.path_for &&
+        n->link.path_for(n->link.ud, d->key, out->route, sizeof out->route, out->path,
+                         sizeof out->path))
+        return;
+    store_contact c;
+    if (store_contact_get(n->st, d->contact, &c) == 0 && c.kind == CONTACT_ORG &&
+        org_present(n, c.key) && n->relay_online && contacts_device_trusted(d))
+        g_strlcpy(out->route, "server", sizeof out->route);
 }
 
 static void fill_info(node *n, const store_contact *c, node_peer_info *out)
@@ -611,6 +619,7 @@ void node_device_down(node *n, const uint8_t key[static 32])
     if (!g_hash_table_remove(n->up, key))
         return;
     messenger_route_lost(n->mr, "lan", key);
+    messenger_route_lost(n->mr, "ice", key);
     arm_retry(n);
     if (n->xm)
         xfer_peer_offline(n->xm, key);

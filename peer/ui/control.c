@@ -347,6 +347,8 @@ static cJSON *device_json(const node_device_info *d)
     cJSON_AddBoolToObject(o, "online", d->online);
     cJSON_AddStringToObject(o, "address", d->address);
     cJSON_AddStringToObject(o, "source", d->dev.source);
+    cJSON_AddStringToObject(o, "route", d->route); /* lan, direct, relay, server or "" */
+    cJSON_AddStringToObject(o, "path", d->path);
     return o;
 }
 
@@ -362,6 +364,7 @@ static cJSON *peer_json(const node_peer_info *pi)
     if (pi->address[0])
         cJSON_AddItemToArray(addrs, cJSON_CreateString(pi->address));
     cJSON_AddStringToObject(o, "source", pi->source);
+    cJSON_AddStringToObject(o, "route", pi->ndev ? pi->devs[0].route : "");
     cJSON_AddStringToObject(o, "trust", store_trust_name(pi->trust));
     cJSON_AddNumberToObject(o, "last_seen", (double)pi->last_seen_ms);
     if (pi->contact.kind == CONTACT_ORG) { /* an organisation account */
