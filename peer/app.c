@@ -397,10 +397,8 @@ static int app_start(app *a)
         return 1;
     }
     node_set_port(a->n, lan_port(a->lan));
-    node_link link = {.conn_for = link_conn,
-                      .each_advertised = link_advertised,
-                      .path_for = link_path,
-                      .ud = a};
+    node_link link = {
+        .conn_for = link_conn, .each_advertised = link_advertised, .path_for = link_path, .ud = a};
     node_set_link(a->n, &link);
     /* Routes in order: the LAN, a direct path (ICE), the server's relay. */
     mr_route lr = lan_route(a->lan), ir = lan_ice_route(a->lan);
@@ -435,7 +433,7 @@ static void app_stop(app *a)
     mdns_free(a->md); /* goodbye packets first: colleagues drop us at once */
     a->md = NULL;
     direct_detach(a->dir); /* no more signaling: the rendezvous goes next */
-    roster_free(a->ro); /* what is in flight stays queued in the store */
+    roster_free(a->ro);    /* what is in flight stays queued in the store */
     a->ro = NULL;
     rdv_free(a->rdv); /* answers its waiting control requests */
     a->rdv = NULL;

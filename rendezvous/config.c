@@ -42,15 +42,14 @@ static int set_urls(config *c, const kvconf *k, const char *key, const char *val
 {
     bool turn = key[0] == 't';
     size_t n = 0;
-    char (*dst)[RV_ICE_URL_MAX + 1] = turn ? c->ice.turn : c->ice.stun;
+    char(*dst)[RV_ICE_URL_MAX + 1] = turn ? c->ice.turn : c->ice.stun;
     for (const char *p = value; *p;) {
         size_t len = strcspn(p, ",");
         char one[RV_ICE_URL_MAX + 1], q[UTF8_QUOTE_CAP];
         icecand_url u;
         utf8_quote(q, p, len);
         if (n == RV_ICE_URLS_MAX)
-            return kvconf_fail(k, BANTER_EFORMAT, "%s: more than %u servers", key,
-                               RV_ICE_URLS_MAX);
+            return kvconf_fail(k, BANTER_EFORMAT, "%s: more than %u servers", key, RV_ICE_URLS_MAX);
         if (len > RV_ICE_URL_MAX)
             return kvconf_fail(k, BANTER_EFORMAT, "%s: %s is longer than %u bytes", key, q,
                                RV_ICE_URL_MAX);

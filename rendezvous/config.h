@@ -64,8 +64,8 @@ typedef struct config {
     int64_t ttl_days;
     int64_t quota_messages;
     int64_t quota_mb;
-    uint32_t public_fields; /* dir_public (dirview.h) */
-    struct rv_ice_servers ice;  /* stun and turn URLs (no credentials) */
+    uint32_t public_fields;    /* dir_public (dirview.h) */
+    struct rv_ice_servers ice; /* stun and turn URLs (no credentials) */
     char turn_secret[CONFIG_SECRET_MAX + 1];
     int64_t turn_ttl_s;
 } config;

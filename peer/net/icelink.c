@@ -52,10 +52,10 @@ struct icelink {
     char stun_host[46], turn_host[46];
     uint16_t stun_port, turn_port;
     bool turn_udp, turn_tcp;
-    GHashTable *sess;  /* device key -> isess */
-    GHashTable *rest;  /* device key -> backoff */
-    GList *lingering;  /* isess in S_LINGER */
-    ice_agent *check;  /* icelink_check's agent */
+    GHashTable *sess; /* device key -> isess */
+    GHashTable *rest; /* device key -> backoff */
+    GList *lingering; /* isess in S_LINGER */
+    ice_agent *check; /* icelink_check's agent */
     void (*check_line)(void *ud, const char *text);
     void (*check_done)(void *ud, int err);
     void *check_ud;
@@ -159,7 +159,10 @@ static ssize_t t_write(transport *t, const uint8_t *p, size_t len)
 
 static void t_want_write(transport *t, bool on) { ((isess *)(void *)t)->want_write = on; }
 
-static void t_pause(transport *t, bool paused) { icestream_pause(((isess *)(void *)t)->is, paused); }
+static void t_pause(transport *t, bool paused)
+{
+    icestream_pause(((isess *)(void *)t)->is, paused);
+}
 
 static const char *t_remote(const transport *t)
 {
@@ -369,7 +372,7 @@ static void on_gathered(void *ud, ice_agent *a)
     isess *s = ud;
     icelink *il = s->il;
     rvmsg m = {.type = s->offerer ? RV_ICE_OFFER : RV_ICE_ANSWER};
-    char (*lines)[BANTER_ICE_MAX_LINE + 1] = g_malloc0(BANTER_ICE_MAX_CANDS * sizeof *lines);
+    char(*lines)[BANTER_ICE_MAX_LINE + 1] = g_malloc0(BANTER_ICE_MAX_CANDS * sizeof *lines);
     (void)a;
     g_strlcpy(m.u.ice.user, s->account, sizeof m.u.ice.user);
     memcpy(m.u.ice.device, s->dev, 32);
@@ -462,8 +465,9 @@ static void on_offer(icelink *il, const struct rv_ice *o)
     char fp[12];
     short_fp(o->device, fp);
     if (!il->cb.allowed(il->ud, o->user, o->device)) {
-        say(il, "an ICE offer from %s's device %s, which is not a trusted device of an approved "
-                "contact: refused",
+        say(il,
+            "an ICE offer from %s's device %s, which is not a trusted device of an approved "
+            "contact: refused",
             o->user, fp);
         return;
     }

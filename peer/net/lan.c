@@ -58,7 +58,7 @@ typedef struct cstate { /* per connection */
     bool hello;
     bool adopted;       /* a path the owner made (lan_adopt): an ICE stream */
     uint8_t expect[32]; /* adopted: the key the peer must prove */
-    guint probe; /* a liveness probe of a connection kept over a newer one */
+    guint probe;        /* a liveness probe of a connection kept over a newer one */
 } cstate;
 
 struct lan {

@@ -482,7 +482,8 @@ static void show_rv_more(probe *p, rvmsg *m, char *line, size_t cap)
         p->done |= p->await == AW_RCPT;
     } else if (m->type == RV_ICE_SERVERS) {
         const struct rv_ice_servers *v = &m->u.ice_servers;
-        snprintf(line, cap, "recv ice servers stun=%s turn=%s username=%s password=%s expires_ms=%lld",
+        snprintf(line, cap,
+                 "recv ice servers stun=%s turn=%s username=%s password=%s expires_ms=%lld",
                  v->nstun ? v->stun[0] : "-", v->nturn ? v->turn[0] : "-", dash(v->username),
                  dash(v->password), (long long)v->expires_ms);
     } else if (m->type == RV_ICE_OFFER || m->type == RV_ICE_ANSWER || m->type == RV_ICE_END) {

@@ -192,10 +192,17 @@ static void test_urls(void **state)
     assert_int_equal(icecand_parse_url("turn:198.18.0.1:3478?transport=udp", &u), 0);
     assert_int_equal(u.transport, ICECAND_URL_UDP);
     static const char *const bad[] = {
-        "stun:turn.example.com:3478", "stun:198.18.0.1",  "stun:198.18.0.1:0",
-        "stun:198.18.0.1:65536",      "stuns:1.2.3.4:1",  "stun:1.2.3.4:1?transport=udp",
-        "turn:1.2.3.4:1?transport=tls", "turn:[::1:1",    "turn:1.2.3.4:x",
-        "turn::3478",                 "",
+        "stun:turn.example.com:3478",
+        "stun:198.18.0.1",
+        "stun:198.18.0.1:0",
+        "stun:198.18.0.1:65536",
+        "stuns:1.2.3.4:1",
+        "stun:1.2.3.4:1?transport=udp",
+        "turn:1.2.3.4:1?transport=tls",
+        "turn:[::1:1",
+        "turn:1.2.3.4:x",
+        "turn::3478",
+        "",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_int_equal(icecand_parse_url(bad[i], &u), BANTER_EFORMAT);

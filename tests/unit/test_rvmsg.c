@@ -468,12 +468,11 @@ static void test_ice_messages(void **state)
     assert_true(out.u.ice_servers.expires_ms == v->expires_ms);
     rvmsg_clear(&out);
     /* TURN without credentials, a URL of the wrong scheme, too many. */
-    assert_int_equal(dec(&m, RV_ICE_SERVERS, "{\"turn\":[\"turn:1.2.3.4:3478\"]}"),
-                     BANTER_ESCHEMA);
-    assert_int_equal(dec(&m, RV_ICE_SERVERS, "{\"stun\":[\"turn:1.2.3.4:3478\"]}"),
-                     BANTER_ESCHEMA);
-    assert_int_equal(dec(&m, RV_ICE_SERVERS, "{\"stun\":[\"stun:a\",\"stun:b\",\"stun:c\","
-                                             "\"stun:d\",\"stun:e\"]}"),
+    assert_int_equal(dec(&m, RV_ICE_SERVERS, "{\"turn\":[\"turn:1.2.3.4:3478\"]}"), BANTER_ESCHEMA);
+    assert_int_equal(dec(&m, RV_ICE_SERVERS, "{\"stun\":[\"turn:1.2.3.4:3478\"]}"), BANTER_ESCHEMA);
+    assert_int_equal(dec(&m, RV_ICE_SERVERS,
+                         "{\"stun\":[\"stun:a\",\"stun:b\",\"stun:c\","
+                         "\"stun:d\",\"stun:e\"]}"),
                      BANTER_ETOOLONG);
     assert_int_equal(dec(&m, RV_ICE_SERVERS, "{}"), 0);
     rvmsg_clear(&m);
@@ -507,8 +506,9 @@ static void test_ice_messages(void **state)
     assert_null(out.u.ice.cand);
     rvmsg_clear(&out);
     /* A short pwd, a control character in a line, no candidates array. */
-    const char *head = "{\"user\":\"g\",\"device\":\"0505050505050505050505050505050505050505"
-                       "050505050505050505050505\",\"session\":\"06060606060606060606060606060606\",";
+    const char *head =
+        "{\"user\":\"g\",\"device\":\"0505050505050505050505050505050505050505"
+        "050505050505050505050505\",\"session\":\"06060606060606060606060606060606\",";
     char j[512];
     snprintf(j, sizeof j, "%s\"ufrag\":\"abcd\",\"pwd\":\"short\",\"candidates\":[]}", head);
     assert_int_equal(dec(&m, RV_ICE_OFFER, j), BANTER_ESCHEMA);
