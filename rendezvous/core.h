@@ -52,13 +52,15 @@ typedef struct core {
     banter_rng rng;
     FILE *log;
     core_limits lim;
-    uint32_t pub;                    /* the profile fields everyone sees (dir_public, dirview.h) */
-    online *on;                      /* connected accounts (online.h) */
-    mailbox *mb;                     /* sealed copies (mailbox.h) */
-    pwcheck *pw;                     /* Argon2id in the thread pool (pwcheck.h) */
-    ratelimit *rl;                   /* login backoff (ratelimit.h) */
-    const struct icesig_config *ice; /* STUN/TURN for the nodes (icesig.h), or NULL */
-    uint64_t ice_scan;               /* loop ms of the last scan for due TURN credentials */
+    uint32_t pub;  /* the profile fields everyone sees (dir_public, dirview.h) */
+    online *on;    /* connected accounts (online.h) */
+    mailbox *mb;   /* sealed copies (mailbox.h) */
+    pwcheck *pw;   /* Argon2id in the thread pool (pwcheck.h) */
+    ratelimit *rl; /* login backoff (ratelimit.h) */
+    /* STUN/TURN for the nodes (icesig.h), or NULL; loop ms of the last
+     * scan for TURN credentials due again. */
+    const struct icesig_config *ice;
+    uint64_t ice_scan;
     /* Connections: pending (handshake, before HELLO) in accept order, live
      * ones in order of their last byte received (conn.c keeps both). */
     conn_list pending, live;

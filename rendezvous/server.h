@@ -57,15 +57,16 @@
 #define SERVER_BACKLOG      4096
 
 typedef struct server_config {
-    const identity *id;              /* borrowed: the server key */
-    db *db;                          /* borrowed: accounts, devices, profiles */
-    banter_rng rng;                  /* ephemeral keys and ping tokens */
-    const char *listen;              /* "ADDR:PORT", as config_parse_listen() accepts */
-    const char *ctl;                 /* the control socket's path (ctl.h), or NULL for none */
-    core_limits lim;                 /* the offline store's expiry and quota */
-    uint32_t pub;                    /* the profile fields everyone sees (dir_public, dirview.h) */
-    const struct icesig_config *ice; /* STUN/TURN servers and secret, or NULL */
-    FILE *log;                       /* where log lines go (stderr) */
+    const identity *id; /* borrowed: the server key */
+    db *db;             /* borrowed: accounts, devices, profiles */
+    banter_rng rng;     /* ephemeral keys and ping tokens */
+    const char *listen; /* "ADDR:PORT", as config_parse_listen() accepts */
+    const char *ctl;    /* the control socket's path (ctl.h), or NULL for none */
+    core_limits lim;    /* the offline store's expiry and quota */
+    uint32_t pub;       /* the profile fields everyone sees (dir_public, dirview.h) */
+    FILE *log;          /* where log lines go (stderr) */
+    /* STUN/TURN servers and the TURN secret (icesig.h), or NULL. */
+    const struct icesig_config *ice;
 } server_config;
 
 /*
