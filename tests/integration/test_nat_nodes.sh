@@ -15,6 +15,12 @@
 #   (c) a forged ICE offer to alice's device from a non-contact (an
 #       rdv_probe logged in as mallory) is refused by the server
 #       (ENOTCONTACT) and alice's node starts nothing;
+#   (d) the path changes while messages flow: bob is carried into alice's
+#       LAN (his TURN path dies; alice has a --peer for his new address),
+#       and 20 messages sent one every 200 ms around the move all arrive,
+#       each once, all are acknowledged (delivered, or stored by the
+#       server while bob had no path at all), and the LAN path is taken
+#       over (route "lan", preferred to a direct one).
 # Prints the time from login to a connected path. Needs root, coturn,
 # iptables, openssl; skips (77) otherwise.
 # shellcheck disable=SC2015,SC2317
@@ -70,7 +76,7 @@ start() {
     k=$((${NRUN[$h]:-0} + 1))
     NRUN[$h]=$k
     nat_bg "$h" "$T/$h-$k.log" "$BANTER_BIN" --home "$T/$h" node --name "$h" --port 7070 \
-        --no-mdns --rendezvous "$SRV" --server-key "$FP"
+        --no-mdns --rendezvous "$SRV" --server-key "$FP" "${@:2}"
     NPID[$h]=$NL_LAST_PID
     wait_for 10 b "$h" id >/dev/null 2>&1 || t_fail "start $h" "no control socket"
 }
@@ -158,12 +164,38 @@ t_pass "(c) a forged ICE offer from a non-contact is refused by the server (ENOT
 stop alice
 stop bob
 nat_mode b symmetric
-for h in alice bob; do start "$h"; done
+# alice also keeps dialing where bob will be on her LAN in (d).
+start alice --peer 198.19.1.12:7070
+start bob
 t0=$(now_ms)
 check_path "(b) bob behind a symmetric NAT" relay
 path alice bob | grep -qE 'TURN|relay' || t_fail "(b)" "not through TURN: $(path alice bob)"
 out=$(b alice peers 2>&1)
 grep -q 'relay' <<<"$out" || t_fail "(b) peers" "$out"
+
+# ---- (d) the path changes while messages flow ----
+for i in $(seq 1 20); do
+    b alice send bob "moving $i" --wait 0 >/dev/null 2>&1 # queued or delivered: checked below
+    [ "$i" = 5 ] && nat_move bob a
+    sleep 0.2
+done
+[ "$(nat_host_addr bob)" = 198.19.1.12 ] || t_fail "(d)" "bob is at $(nat_host_addr bob)"
+wait_for 45 route_is alice bob lan ||
+    t_fail "(d)" "alice reaches bob over '$(route alice bob)' ($(path alice bob)), not the LAN"
+_all_in() {
+    [ "$(b bob history alice --json --limit 1000 2>/dev/null | jq '[.[] | select(.body | startswith("moving "))] | length')" = 20 ]
+}
+_all_acked() {
+    [ "$(b alice history bob --json --limit 1000 2>/dev/null |
+        jq '[.[] | select((.body | startswith("moving ")) and
+            (.state == "delivered" or .state == "stored"))] | length')" = 20 ]
+}
+wait_for 60 _all_in || t_fail "(d)" "bob has $(b bob history alice --json --limit 1000 | jq -c '[.[] | .body]')"
+wait_for 60 _all_acked || t_fail "(d)" "alice: $(b alice history bob --json --limit 1000 | jq -c '[.[] | [.body, .state]]')"
+dups=$(b bob history alice --json --limit 1000 | jq -r '.[] | .body' | sort | uniq -d)
+[ -z "$dups" ] || t_fail "(d)" "shown twice at bob: $dups"
+relayed=$(b alice history bob --json --limit 1000 | jq '[.[] | select(.state == "stored")] | length')
+t_pass "(d) bob carried into alice's LAN while 20 messages went out: each arrived once, all acknowledged ($relayed by the server's relay while bob had no path), the LAN path took over ($(path alice bob))"
 
 stop alice
 stop bob
