@@ -408,6 +408,7 @@ static int app_start(app *a)
     if (cfg->rendezvous[0] && start_rendezvous(a, &rc) != 0)
         return 1;
     control_set_rendezvous(a->ctl, a->rdv, a->ro);
+    control_set_direct(a->ctl, a->dir);
     for (size_t i = 0; i < cfg->nstatic; i++) {
         char host[256];
         uint16_t port;
@@ -443,6 +444,8 @@ static void app_stop(app *a)
     a->lan = NULL;
     direct_free(a->dir); /* after the connections let go of their paths */
     a->dir = NULL;
+    if (a->ctl)
+        control_set_direct(a->ctl, NULL);
     web_free(a->web); /* its clients first: then control is alone */
     a->web = NULL;
     control_free(a->ctl);

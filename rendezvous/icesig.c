@@ -35,8 +35,9 @@ static void send_servers(conn *c)
 {
     const struct icesig_config *ic = c->k->ice;
     rvmsg m = {.type = RV_ICE_SERVERS};
-    m.u.ice_servers = ic->servers;
-    if (ic->servers.nturn) {
+    if (ic)
+        m.u.ice_servers = ic->servers;
+    if (ic && ic->servers.nturn) {
         int64_t now = core_wall_ms();
         int64_t exp_s = (now + ic->ttl_ms) / 1000;
         int r = icesig_credentials(ic->secret, c->acct->name, exp_s, m.u.ice_servers.username,
@@ -55,8 +56,7 @@ static void send_servers(conn *c)
 
 void icesig_device_up(conn *c)
 {
-    const struct icesig_config *ic = c->k->ice;
-    if (ic && c->acct && !c->closing && (ic->servers.nstun || ic->servers.nturn))
+    if (c->acct && !c->closing)
         send_servers(c);
 }
 

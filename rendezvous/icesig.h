@@ -53,8 +53,8 @@ BANTER_WUR int icesig_credentials(const char *secret, const char *acct, int64_t 
                                   char user[static RV_ICE_CRED_MAX + 1],
                                   char pass[static RV_ICE_CRED_MAX + 1]);
 
-/* c was just authenticated: send it RV_ICE_SERVERS (when the server has
- * STUN or TURN servers configured). */
+/* c was just authenticated: send it RV_ICE_SERVERS, with no server in it
+ * when none is configured (a node offers only after it heard which). */
 void icesig_device_up(conn *c);
 
 /* RV_ICE_OFFER, RV_ICE_ANSWER or RV_ICE_END from an authenticated c. */

@@ -145,6 +145,8 @@ static void sess_fail(isess *s, const char *end, const char *why)
     rest(il, s->dev, false);
     g_hash_table_steal(il->sess, s->dev);
     sess_destroy(s);
+    if (il->cb.again)
+        il->cb.again(il->ud);
 }
 
 /* ---- the transport ("ice") ---- */
@@ -187,6 +189,8 @@ static void t_free(transport *t)
     il->lingering = g_list_prepend(il->lingering, s);
     icestream_close(s->is);
     t_destroy_later(s);
+    if (il->cb.again)
+        il->cb.again(il->ud);
 }
 
 static const transport_ops ice_ops = {"ice", t_write, t_want_write, t_pause, t_remote, t_free};
@@ -567,6 +571,36 @@ void icelink_reset(icelink *il)
     g_ptr_array_free(gone, TRUE);
 }
 
+void icelink_recheck(icelink *il)
+{
+    GHashTableIter it;
+    gpointer v;
+    GPtrArray *gone = g_ptr_array_new();
+    g_hash_table_iter_init(&it, il->sess);
+    while (g_hash_table_iter_next(&it, NULL, &v)) {
+        isess *s = v;
+        if (!il->cb.allowed(il->ud, s->account, s->dev))
+            g_ptr_array_add(gone, s);
+    }
+    for (guint i = 0; i < gone->len; i++) {
+        isess *s = g_ptr_array_index(gone, i);
+        char fp[12];
+        short_fp(s->dev, fp);
+        if (s->st != S_ADOPTED) {
+            sess_fail(s, "EPERM", NULL);
+            continue;
+        }
+        say(il, "the direct path to %s's device %s ends: no longer an approved contact", s->account,
+            fp);
+        if (s->t.cb.closed) {
+            transport_callbacks cb = s->t.cb;
+            memset(&s->t.cb, 0, sizeof s->t.cb);
+            cb.closed(s->t.ud, BANTER_EPERM); /* its conn frees the transport */
+        }
+    }
+    g_ptr_array_free(gone, TRUE);
+}
+
 bool icelink_path(icelink *il, const uint8_t dev[static 32], char *route, size_t rcap, char *text,
                   size_t tcap)
 {
@@ -693,9 +727,8 @@ void icelink_free(icelink *il)
     g_hash_table_destroy(il->sess);
     g_list_free_full(il->lingering, (GDestroyNotify)sess_destroy);
     g_hash_table_destroy(il->rest);
-    if (il->check_timer)
-        g_source_remove(il->check_timer);
-    ice_free(il->check);
+    if (il->check)
+        check_finish(il, BANTER_ESTATE); /* its owner hears of the end */
     bcrypto_wipe(&il->servers, sizeof il->servers);
     g_free(il);
 }

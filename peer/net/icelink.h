@@ -64,6 +64,9 @@ typedef struct icelink_callbacks {
                  bool initiator, const char *addr);
     /* A sentence for the log. */
     void (*log)(void *ud, const char *text);
+    /* A session ended or a path was let go: the device rests, and wants
+     * icelink_want() again after the backoff. May be NULL. */
+    void (*again)(void *ud);
 } icelink_callbacks;
 
 /* self: this device's key. NULL when out of memory. */
@@ -85,6 +88,11 @@ void icelink_signal(icelink *il, const rvmsg *m);
 /* The rendezvous session ended: sessions still negotiating end (adopted
  * paths stay: they do not need the server). */
 void icelink_reset(icelink *il);
+
+/* Ask allowed() again for every path and session: one whose device may
+ * no longer be reached directly (the contact was removed or blocked)
+ * ends; its connection sees the transport close with BANTER_EPERM. */
+void icelink_recheck(icelink *il);
 
 /* How device is reached by a path of this icelink, for `peers`: route
  * "direct" or "relay", and text like "srflx 198.18.1.2:50000 -> srflx

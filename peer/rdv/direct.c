@@ -31,17 +31,22 @@ static bool approved_online(const node_peer_info *pi)
            strcmp(pi->status, "offline") != 0;
 }
 
-static void scan(direct *d)
+/* Hand every device to reach to icelink; whether one is not connected
+ * yet (then the timer looks again). */
+static bool scan(direct *d)
 {
     node_peer_info *all = NULL;
     size_t k = 0;
     rdv_status st;
+    bool waiting = false;
     if (!d->r || !d->il)
-        return;
+        return false;
     rdv_get_status(d->r, &st);
-    if (!st.connected || !st.user[0] || node_peers(d->n, &all, &k) != 0) {
+    /* The servers come right after the login: an offer made before would
+     * have no server-reflexive or relayed candidate. */
+    if (!st.connected || !st.user[0] || !d->have_servers || node_peers(d->n, &all, &k) != 0) {
         free(all);
-        return;
+        return false;
     }
     for (size_t i = 0; i < k; i++) {
         const node_peer_info *pi = &all[i];
@@ -50,32 +55,49 @@ static void scan(direct *d)
         for (size_t j = 0; j < pi->ndev; j++) {
             const store_device *dev = &pi->devs[j].dev;
             if (contacts_device_trusted(dev) && memcmp(dev->key, d->self, 32) != 0 &&
-                !lan_conn(d->l, dev->key))
+                !lan_conn(d->l, dev->key)) {
                 icelink_want(d->il, pi->contact.account, dev->key);
+                waiting = true;
+            }
         }
     }
     free(all);
+    return waiting;
 }
 
+/* The timer runs only while a device waits for a path: an idle node
+ * (everyone reached, or nobody to reach) does not wake up. */
 static gboolean on_scan_timer(gpointer v)
 {
-    scan(v);
-    return G_SOURCE_CONTINUE;
+    direct *d = v;
+    if (scan(d))
+        return G_SOURCE_CONTINUE;
+    d->scan_timer = 0;
+    return G_SOURCE_REMOVE;
 }
 
 static gboolean on_scan_idle(gpointer v)
 {
     direct *d = v;
     d->scan_idle = 0;
-    scan(d);
+    icelink_recheck(d->il); /* a contact removed or blocked: its path ends */
+    if (scan(d) && !d->scan_timer)
+        d->scan_timer = g_timeout_add(DIRECT_SCAN_MS, on_scan_timer, d);
     return G_SOURCE_REMOVE;
 }
 
 static void on_node_event(void *ud, const node_event *ev)
 {
     direct *d = ud;
+    if (ev->type == NODE_EV_RENDEZVOUS && d->r) {
+        rdv_status st;
+        rdv_get_status(d->r, &st);
+        if (!st.connected || !st.user[0])
+            d->have_servers = false; /* the next session sends them again */
+    }
     if ((ev->type == NODE_EV_ONLINE || ev->type == NODE_EV_PRESENCE ||
-         ev->type == NODE_EV_CONTACTS || ev->type == NODE_EV_OFFLINE) &&
+         ev->type == NODE_EV_CONTACTS || ev->type == NODE_EV_OFFLINE ||
+         ev->type == NODE_EV_RENDEZVOUS) &&
         !d->scan_idle)
         d->scan_idle = g_idle_add(on_scan_idle, d);
 }
@@ -111,6 +133,13 @@ static int il_adopt(void *ud, const uint8_t dev[static 32], conn_transport_fn ma
     return lan_adopt(d->l, make, arg, initiator, dev, addr);
 }
 
+static void il_again(void *ud)
+{
+    direct *d = ud;
+    if (d->r && !d->scan_timer)
+        d->scan_timer = g_timeout_add(DIRECT_SCAN_MS, on_scan_timer, d);
+}
+
 static void il_log(void *ud, const char *text)
 {
     direct *d = ud;
@@ -140,7 +169,7 @@ static void on_ice(void *ud, const rvmsg *m)
 direct *direct_new(GMainContext *ctx, node *n, rdv *r, lan *l, const identity *id,
                    const char *server_fpd)
 {
-    static const icelink_callbacks cb = {il_signal, il_allowed, il_adopt, il_log};
+    static const icelink_callbacks cb = {il_signal, il_allowed, il_adopt, il_log, il_again};
     direct *d = g_new0(direct, 1);
     d->ctx = ctx;
     d->n = n;
@@ -152,7 +181,6 @@ direct *direct_new(GMainContext *ctx, node *n, rdv *r, lan *l, const identity *i
     rdv_set_ice_hook(r, on_ice, d);
     node_subscribe(n, on_node_event, d);
     d->subscribed = true;
-    d->scan_timer = g_timeout_add(DIRECT_SCAN_MS, on_scan_timer, d);
     return d;
 }
 

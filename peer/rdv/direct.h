@@ -7,8 +7,10 @@
  * which devices to reach (approved contacts, online at the server, with
  * no LAN connection) and which may reach us.
  *
- * Every few seconds while logged in (and at once when presence or the
- * contact list changes) each such device is handed to icelink_want(); an
+ * When presence, the contact list or the rendezvous session changes, and
+ * then every DIRECT_SCAN_MS while one of them has no connection (not at
+ * all when every device is reached), each such device is handed to
+ * icelink_want(); an
  * offer is accepted only from a trusted device of an approved contact
  * with that account, and the key its connection proves must be that
  * device's (lan_adopt).

@@ -16,6 +16,7 @@
 
 #include "buf.h"
 #include "links.h"
+#include "ui/natctl.h"
 #include "ui/rdvctl.h"
 #include "rdv/roster.h"
 #include "core/settings.h"
@@ -63,6 +64,7 @@ struct control_client {
     waiter *wait;
     offer_req *offer;
     rdvctl_wait *rdv; /* a rendezvous request waiting for the server */
+    natctl_wait *nat; /* a nat_check gathering (natctl.h) */
     /* After send_file with follow: this transfer's events only, until it
      * is over. */
     bool following;
@@ -73,6 +75,7 @@ struct control {
     node *n;
     rdv *rdv; /* the rendezvous for rdvctl's requests, or NULL */
     roster *ro;
+    direct *dir; /* direct connections, for nat_check (natctl.h), or NULL */
     GMainContext *ctx;
     int fd;
     GSource *src;
@@ -112,6 +115,7 @@ static void client_free(client *cl)
     drop_source(&cl->wsrc);
     waiter_free(cl->wait);
     rdvctl_cancel(cl->rdv);
+    natctl_cancel(cl->nat);
     if (cl->offer)
         cl->offer->cl = NULL; /* its callback will find no one to answer */
     if (cl->fd >= 0)
@@ -830,6 +834,23 @@ static void cmd_rdv(client *cl, const char *cmd, cJSON *req)
         send_json(cl, o);
 }
 
+static void on_nat_reply(void *ud, cJSON *reply)
+{
+    client *cl = ud;
+    cl->nat = NULL;
+    send_json(cl, reply);
+    client_done(cl);
+}
+
+static void cmd_nat_check(client *cl)
+{
+    cJSON *o = natctl_request(cl->ctl->dir, on_nat_reply, cl, &cl->nat);
+    if (o)
+        send_json(cl, o);
+}
+
+void control_set_direct(control *ctl, direct *d) { ctl->dir = d; }
+
 /* ---- settings and the web interface ---- */
 
 static void broadcast_json(control *ctl, cJSON *ev, const client *self);
@@ -895,7 +916,7 @@ static void handle_line(client *cl, const char *line, size_t len)
         send_error(cl, BANTER_EJSON, "request is not a JSON object");
     } else if (!cmd) {
         send_error(cl, BANTER_ESCHEMA, "request has no \"cmd\"");
-    } else if (cl->wait || cl->offer || cl->rdv) {
+    } else if (cl->wait || cl->offer || cl->rdv || cl->nat) {
         send_error(cl, BANTER_ESTATE, "one request at a time");
     } else if (strcmp(cmd, "id") == 0) {
         cmd_id(cl);
@@ -927,6 +948,8 @@ static void handle_line(client *cl, const char *line, size_t len)
         cmd_web(cl);
     } else if (rdvctl_owns(cmd)) {
         cmd_rdv(cl, cmd, req);
+    } else if (strcmp(cmd, "nat_check") == 0) {
+        cmd_nat_check(cl);
     } else if (strcmp(cmd, "listen") == 0) {
         cl->listening = true;
         cJSON *o = ok_reply();

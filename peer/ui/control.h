@@ -70,4 +70,7 @@ void control_set_web(control *ctl, const char *url, const char *why);
 
 /* The rendezvous the requests of rdvctl go to (NULL, NULL: none). */
 void control_set_rendezvous(control *ctl, rdv *r, roster *ro);
+/* Direct connections, for nat_check (natctl.h); NULL for none. */
+typedef struct direct direct;
+void control_set_direct(control *ctl, direct *d);
 #endif

@@ -20,7 +20,14 @@
 #       and 20 messages sent one every 200 ms around the move all arrive,
 #       each once, all are acknowledged (delivered, or stored by the
 #       server while bob had no path at all), and the LAN path is taken
-#       over (route "lan", preferred to a direct one).
+#       over (route "lan", preferred to a direct one);
+#   (e) UDP blocked at bob's site (bob carried back): `banter nat-check`
+#       on bob says TURN works over TCP only, and the path is TURN over
+#       TCP (route "relay"); in (a) nat-check said "behind NAT" and TURN
+#       over UDP;
+#   (f) bob blocks alice: the direct path ends at once on both sides and
+#       a message alice sends then never reaches bob (regression: the
+#       path outlived the block).
 # Prints the time from login to a connected path. Needs root, coturn,
 # iptables, openssl; skips (77) otherwise.
 # shellcheck disable=SC2015,SC2317
@@ -115,8 +122,11 @@ t0=$(now_ms)
 
 # check_path SITUATION ROUTE: both see each other over ROUTE; chat and a
 # file over it.
+PHASE=0
 check_path() {
-    local what=$1 want=$2 ms
+    local what=$1 want=$2 ms f
+    PHASE=$((PHASE + 1))
+    f=file$PHASE-$want
     if ! wait_for 40 route_is alice bob "$want" || ! wait_for 10 route_is bob alice "$want"; then
         t_fail "$what" "alice sees bob over '$(route alice bob)' ($(path alice bob)), bob sees alice over '$(route bob alice)'; expected $want"
     fi
@@ -127,21 +137,21 @@ check_path() {
     _got() { b bob history alice --json 2>/dev/null | grep -qF "\"body\":\"hello over $want\""; }
     wait_for 5 _got || t_fail "$what chat" "bob did not get it"
     route_is alice bob "$want" || t_fail "$what chat" "the route changed: $(route alice bob)"
-    head -c 3145728 /dev/urandom >"$T/file-$want.bin"
-    b alice send-file bob "$T/file-$want.bin" --wait >"$T/send-$want.log" 2>&1 &
+    head -c 3145728 /dev/urandom >"$T/$f.bin"
+    b alice send-file bob "$T/$f.bin" --wait >"$T/send-$f.log" 2>&1 &
     local sp=$! id=""
     _offer() {
-        id=$(b bob transfers --json 2>/dev/null | jq -r --arg n "file-$want.bin" \
+        id=$(b bob transfers --json 2>/dev/null | jq -r --arg n "$f.bin" \
             '[.[] | select(.direction == "in" and .state == "offered" and .name == $n)][0].id // empty')
         [ -n "$id" ]
     }
-    wait_for 20 _offer || t_fail "$what file" "no offer at bob: $(cat "$T/send-$want.log")"
-    mkdir -p "$T/in-$want"
-    b bob accept "$id" --to "$T/in-$want" >/dev/null 2>&1 || t_fail "$what file" "accept"
+    wait_for 20 _offer || t_fail "$what file" "no offer at bob: $(cat "$T/send-$f.log")"
+    mkdir -p "$T/in-$f"
+    b bob accept "$id" --to "$T/in-$f" >/dev/null 2>&1 || t_fail "$what file" "accept"
     _sent() { ! kill -0 "$sp" 2>/dev/null; }
-    wait_for 60 _sent || t_fail "$what file" "send-file still running: $(tail -n 2 "$T/send-$want.log")"
-    wait "$sp" || t_fail "$what file" "send-file failed: $(tail -n 3 "$T/send-$want.log")"
-    cmp -s "$T/file-$want.bin" "$T/in-$want/file-$want.bin" ||
+    wait_for 60 _sent || t_fail "$what file" "send-file still running: $(tail -n 2 "$T/send-$f.log")"
+    wait "$sp" || t_fail "$what file" "send-file failed: $(tail -n 3 "$T/send-$f.log")"
+    cmp -s "$T/$f.bin" "$T/in-$f/$f.bin" ||
         t_fail "$what file" "the received file differs"
     route_is alice bob "$want" || t_fail "$what file" "the route changed: $(route alice bob)"
     t_pass "$what: both reach the other over $want ($(path alice bob)); a chat message delivered and a 3 MiB file intact over it"
@@ -149,6 +159,10 @@ check_path() {
 
 check_path "(a) two cone NATs" direct
 path alice bob | grep -q 'srflx' || t_fail "(a)" "not server-reflexive: $(path alice bob)"
+nc=$(b alice nat-check --json 2>&1)
+[ "$(jq -r .nat <<<"$nc")" = behind ] && [ "$(jq -r .turn <<<"$nc")" = udp ] &&
+    [ "$(jq -r .mapped <<<"$nc")" = "$(nat_site_addr a)" ] || t_fail "(a) nat-check" "$nc"
+t_pass "(a) nat-check: behind NAT, seen as $(jq -r .mapped <<<"$nc"), TURN over UDP: $(jq -r .verdict <<<"$nc")"
 
 # ---- (c) a forged offer from a non-contact ----
 alice_dev=$("$RDV_PROBE" --key "$T/alice/identity.key" --print-key) ||
@@ -196,6 +210,40 @@ dups=$(b bob history alice --json --limit 1000 | jq -r '.[] | .body' | sort | un
 [ -z "$dups" ] || t_fail "(d)" "shown twice at bob: $dups"
 relayed=$(b alice history bob --json --limit 1000 | jq '[.[] | select(.state == "stored")] | length')
 t_pass "(d) bob carried into alice's LAN while 20 messages went out: each arrived once, all acknowledged ($relayed by the server's relay while bob had no path), the LAN path took over ($(path alice bob))"
+
+# ---- (e) UDP blocked at bob's site: TURN over TCP ----
+stop alice
+stop bob
+nat_move bob b
+nat_mode b udp-blocked
+start alice
+start bob
+t0=$(now_ms)
+_logged_bob() { b bob rendezvous --json 2>/dev/null | grep -q '"user":"bob"'; }
+wait_for 15 _logged_bob || t_fail "(e)" "bob is not logged in"
+nc=$(b bob nat-check --json 2>&1)
+[ "$(jq -r .turn <<<"$nc")" = tcp ] || t_fail "(e) nat-check" "$nc"
+out=$(b bob nat-check 2>&1)
+grep -q 'TCP only' <<<"$out" || t_fail "(e) nat-check" "$out"
+t_pass "(e) nat-check with UDP blocked: $(jq -r .verdict <<<"$nc")"
+check_path "(e) UDP blocked at bob's site" relay
+path bob alice | grep -q 'TURN tcp' || t_fail "(e)" "not TURN over TCP: $(path bob alice)"
+
+# ---- (f) a block ends the direct path ----
+b bob contact block alice >/dev/null 2>&1 || t_fail "(f)" "block"
+_no_path() {
+    local r
+    r=$(route "$1" "$2")
+    [ "$r" != relay ] && [ "$r" != direct ]
+}
+wait_for 10 _no_path alice bob && wait_for 10 _no_path bob alice ||
+    t_fail "(f)" "the path outlived the block: alice $(route alice bob), bob $(route bob alice)"
+b alice send bob "after the block" --wait 2 >/dev/null 2>&1
+sleep 2
+! b bob history alice --json 2>/dev/null | grep -qF '"body":"after the block"' ||
+    t_fail "(f)" "a message reached bob after he blocked alice"
+grep -q "no longer an approved contact" "$T/bob-${NRUN[bob]}.err" || t_fail "(f)" "bob's log"
+t_pass "(f) bob blocks alice: the direct path ends on both sides, and alice's next message never reaches him"
 
 stop alice
 stop bob
