@@ -99,6 +99,15 @@ static const char *verdict(const tally *t, bool turn_named, int gather_err, cons
     return "the STUN server did not answer: only LAN connections and the server's relay work";
 }
 
+static const char *turn_word(const tally *t, bool turn_named)
+{
+    if (!turn_named)
+        return "none";
+    if (t->relay_udp)
+        return "udp";
+    return t->relay_tcp ? "tcp" : "failed";
+}
+
 cJSON *natctl_summary(const char *servers, int64_t cred_expires_ms, const char *const *lines,
                       size_t n, int gather_err)
 {
@@ -129,10 +138,7 @@ cJSON *natctl_summary(const char *servers, int64_t cred_expires_ms, const char *
     cJSON_AddStringToObject(o, "nat", nat);
     if (t.mapped[0])
         cJSON_AddStringToObject(o, "mapped", t.mapped);
-    cJSON_AddStringToObject(o, "turn", !turn_named     ? "none"
-                                       : t.relay_udp ? "udp"
-                                       : t.relay_tcp ? "tcp"
-                                                     : "failed");
+    cJSON_AddStringToObject(o, "turn", turn_word(&t, turn_named));
     cJSON_AddStringToObject(o, "verdict", v);
     return o;
 }
