@@ -606,8 +606,9 @@ void node_device_up(node *n, const uint8_t key[static 32], const char *addr)
         return;
     bool was = lan_up_count(n, c.key) > 0 || org_present(n, c.key);
     g_hash_table_replace(n->up, g_memdup2(key, 32), g_strdup(addr));
-    if (!was)
-        emit(n, NODE_EV_ONLINE, &c, key, NULL, NULL);
+    /* Already reachable (through the server, or another device): ONLINE
+     * again says how it is reached changed (peers shows the route). */
+    emit(n, NODE_EV_ONLINE, &c, key, NULL, was ? "a device is connected" : NULL);
     messenger_kick(n->mr, c.key);
     arm_retry(n);
     xfer_peer_online(n->xm, key);
@@ -623,8 +624,12 @@ void node_device_down(node *n, const uint8_t key[static 32])
     arm_retry(n);
     if (n->xm)
         xfer_peer_offline(n->xm, key);
-    if (contact_of(n, key, &c) == 0 && lan_up_count(n, c.key) == 0 && !org_present(n, c.key))
+    if (contact_of(n, key, &c) != 0)
+        return;
+    if (lan_up_count(n, c.key) == 0 && !org_present(n, c.key))
         emit(n, NODE_EV_OFFLINE, &c, key, NULL, NULL);
+    else /* still reachable, by another way: the route changed */
+        emit(n, NODE_EV_ONLINE, &c, key, NULL, "a device's connection ended");
 }
 
 void node_device_drained(node *n, const uint8_t key[static 32])
