@@ -360,6 +360,7 @@ bench: deps-check $(BENCH_BINS) $(if $(PEER_SRC),bin/banter) $(if $(RENDEZVOUS_S
 	$(Q)bash bench/bench_transfer.sh
 	$(Q)bash bench/bench_discovery.sh
 	$(Q)bash bench/bench_ice.sh
+	$(Q)bash bench/bench_nat_nodes.sh
 
 # ---- dependencies ----
 deps:
