@@ -382,6 +382,7 @@ static void on_hello(lan *l, conn *c, cstate *cs, const struct msg_hello *h)
     }
     conn_set_rx_max(c, BANTER_NOISE_MAX_MSG);
     ldev *d = dev_by_key(l, key, true);
+    bool kind_changed = false;
     g_strlcpy(d->name, h->name, sizeof d->name);
     if (d->c && conn_is_open(d->c)) {
         if (old_wins(l, d->c, c)) {
@@ -398,16 +399,18 @@ static void on_hello(lan *l, conn *c, cstate *cs, const struct msg_hello *h)
         }
         conn *old = d->c;
         d->c = NULL;
+        kind_changed = strcmp(conn_kind(old), conn_kind(c)) != 0;
         conn_close(old, 0, true, "duplicate connection");
-        /* Another kind of path (a LAN one over ICE): what was in flight on
-         * the old route goes again over the new one. */
-        if (strcmp(conn_kind(old), conn_kind(c)) != 0 && l->cb.down)
-            l->cb.down(l->ud, key);
     }
     bool was_up = d->c != NULL;
     cs->d = d;
     cs->attached_ms = mono_ms();
     d->c = c;
+    /* Another kind of path (a LAN one over ICE): the device goes down and
+     * up, so what was in flight on the old route goes again, over the new
+     * connection (attached already). */
+    if (kind_changed && l->cb.down)
+        l->cb.down(l->ud, key);
     d->backoff = 0;
     if (cs->sp)
         cs->sp->backoff = 0;
