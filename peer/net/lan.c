@@ -180,11 +180,15 @@ static conn *track(lan *l, conn *c, ldev *dial_for, lstatic *sp, const char *add
 
 static gboolean retry_dev(gpointer v);
 
+/* Whether d is connected over the LAN itself (TCP): a direct path (ICE)
+ * does not stop dialing it, since a LAN connection replaces one. */
+static bool on_lan(const ldev *d) { return d->c && strcmp(conn_kind(d->c), "tcp") == 0; }
+
 static void dial_dev(ldev *d)
 {
     lan *l = d->l;
     int err;
-    if (l->stopping || d->c || d->dialing || !d->advertised)
+    if (l->stopping || on_lan(d) || d->dialing || !d->advertised)
         return;
     if (g_list_length(l->conns) >= l->max_conns) {
         /* At the cap (many advertised nodes, or a neighbour advertising
@@ -524,7 +528,7 @@ static void on_closed(void *ud, conn *c, int err)
         if (l->cb.down && !l->stopping)
             l->cb.down(l->ud, cs->d->key);
     }
-    if (!l->stopping && d && !d->c && !d->dialing && d->advertised && !d->retry)
+    if (!l->stopping && d && !on_lan(d) && !d->dialing && d->advertised && !d->retry)
         d->retry = g_timeout_add(next_backoff(&d->backoff), retry_dev, d);
     if (cs->sp && cs->sp->c == c) {
         cs->sp->c = NULL;
