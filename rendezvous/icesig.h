@@ -9,8 +9,9 @@
  *
  * Authorization (docs/rendezvous.md 2.1): a message is forwarded only
  * when the sender's account has an approved relation with the target
- * account that neither side blocked, and the target device is connected
- * and authenticated now. Otherwise the sender gets RV_ICE_END with error
+ * account that the sender did not block (or is that account: its other
+ * device), the target did not block the sender, and the target device is
+ * connected and authenticated now. Otherwise the sender gets RV_ICE_END with error
  * ENOTCONTACT (no relation, or the sender blocked the target: the same
  * answer whether the account exists or not) or EOFFLINE (the device is
  * not connected, or the target blocked the sender: as its presence
