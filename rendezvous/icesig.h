@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * icesig.h - what the server does for direct connections between nodes
- * (docs/rendezvous.md section 10): it tells each authenticated device
+ * (docs/rendezvous.md section 12): it tells each authenticated device
  * where to gather candidates (STUN and TURN servers) with short-lived TURN
  * credentials in coturn's REST scheme, and it forwards ICE signaling
  * (RV_ICE_OFFER, RV_ICE_ANSWER, RV_ICE_END) between two *connected*

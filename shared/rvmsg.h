@@ -5,7 +5,7 @@
  * types 0x43-0x4f, with the same strictness as msg.h (jsonv):
  * authentication, the directory, certificates, contacts and presence,
  * sealed (offline and routed) messages, broadcast recipients, and ICE
- * signaling with the STUN/TURN servers and credentials (section 10).
+ * signaling with the STUN/TURN servers and credentials (section 12).
  */
 #ifndef BANTER_RVMSG_H
 #define BANTER_RVMSG_H

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * icelink.h - direct connections to contacts' devices through NAT: ICE
- * sessions negotiated through the rendezvous (docs/rendezvous.md 10.2),
+ * sessions negotiated through the rendezvous (docs/rendezvous.md 12.2),
  * each giving a reliable stream (net/icestream over net/ice) that becomes
  * a transport ("ice") for the same connection handling as the LAN
  * (lan_adopt: Noise XX, HELLO, liveness; the messenger's "ice" route).

@@ -2,7 +2,7 @@
 /*
  * direct.h - direct connections to organisation contacts (the messenger's
  * "ice" route), wired together: the rendezvous carries the signaling and
- * the STUN/TURN servers (rdv.h, docs/rendezvous.md 10), net/icelink makes
+ * the STUN/TURN servers (rdv.h, docs/rendezvous.md 12), net/icelink makes
  * the paths, net/lan runs the connections over them, and the core says
  * which devices to reach (approved contacts, online at the server, with
  * no LAN connection) and which may reach us.

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 #
 # test_rendezvous_ice.sh - what the rendezvous does for direct connections
-# (docs/rendezvous.md 10), on a real banter-rendezvous (ASan build):
+# (docs/rendezvous.md 12), on a real banter-rendezvous (ASan build):
 #   - a logged-in device gets RV_ICE_SERVERS with the configured STUN and
 #     TURN URLs and TURN credentials in coturn's REST scheme (username
 #     EXPIRY:ACCOUNT about turn_ttl_s ahead, password = base64 HMAC-SHA1
