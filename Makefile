@@ -42,19 +42,19 @@ FUZZ := build/fuzz
 LIB_REL  := $(REL)/libbanter.a
 LIB_ASAN := $(ASAN)/libbanter.a
 
-PKGS_PEER   := glib-2.0 gio-2.0 gio-unix-2.0 avahi-client avahi-glib sqlite3 libsoup-3.0
+PKGS_PEER   := glib-2.0 gio-2.0 gio-unix-2.0 avahi-client avahi-glib sqlite3 libsoup-3.0 nice
 PEER_CFLAGS  = $(shell pkg-config --cflags $(PKGS_PEER) 2>/dev/null)
 PEER_LIBS    = $(shell pkg-config --libs $(PKGS_PEER) 2>/dev/null)
 
-PKGS_RDV     := libuv sqlite3
+PKGS_RDV     := libuv sqlite3 nettle
 RDV_CFLAGS    = $(shell pkg-config --cflags $(PKGS_RDV) 2>/dev/null)
 RDV_LIBS      = $(shell pkg-config --libs $(PKGS_RDV) 2>/dev/null)
 
 # Programs: each exists once its folder has sources.
-# peer/net/ice.c and icestream.c (libnice) are built for the NAT lab's
-# tools until the node wires them in (see "netlab tools" below).
+# peer/net/ice.c and icestream.c (libnice) are in bin/banter (the "ice"
+# route) and also built alone for the NAT lab's tools (see "netlab tools").
 ICE_NET_SRC    := peer/net/ice.c peer/net/icestream.c
-PEER_SRC       := $(filter-out $(ICE_NET_SRC),$(sort $(wildcard peer/*.c peer/*/*.c)))
+PEER_SRC       := $(sort $(wildcard peer/*.c peer/*/*.c))
 RENDEZVOUS_SRC := $(sort $(wildcard rendezvous/*.c))
 ADMIN_SRC      := $(sort $(wildcard admin/*.c))
 PLUGHOST_SRC   := $(sort $(wildcard peer/plugin/host/*.c))
@@ -297,18 +297,7 @@ $(REL)/tests/wanline: tests/netlab/wanline.c
 	$(Q)$(CC) $(CSTD) $(WARN) $(CFLAGS) -MMD -MP $< -o $@ -lpthread
 
 # peer/net/ice.c, icestream.c: the ICE agent wrapper and the stream over it
-# (libnice, GLib); not in bin/banter yet (the node wires them in: then add
-# nice to PKGS_PEER and drop ICE_NET_SRC's filter above).
-$(ICE_NET_SRC:%.c=$(REL)/%.o): $(REL)/%.o: %.c
-	@mkdir -p $(@D)
-	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(ALL_CFLAGS) $(ICE_CFLAGS) -iquote peer/net -c $< -o $@
-
-$(ICE_NET_SRC:%.c=$(ASAN)/%.o): $(ASAN)/%.o: %.c
-	@mkdir -p $(@D)
-	@$(if $(Q),echo "  CC+SAN  $<")
-	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $(ICE_CFLAGS) -iquote peer/net -c $< -o $@
-
+# (libnice, GLib), part of bin/banter; the tools link their objects alone.
 $(REL)/tests/ice_probe $(REL)/tests/ice_peer: $(REL)/tests/%: tests/netlab/%.c \
     $(ICE_NET_SRC:%.c=$(REL)/%.o) $(LIB_REL)
 	@mkdir -p $(@D)
@@ -412,6 +401,7 @@ bench: deps-check $(BENCH_BINS) $(if $(PEER_SRC),bin/banter) $(if $(RENDEZVOUS_S
 	$(Q)bash bench/bench_transfer.sh
 	$(Q)bash bench/bench_discovery.sh
 	$(Q)bash bench/bench_ice.sh
+	$(Q)bash bench/bench_nat_nodes.sh
 
 # ---- dependencies ----
 deps:

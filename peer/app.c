@@ -15,6 +15,7 @@
 #include "net/lan.h"
 #include "net/mdns.h"
 #include "plugin/plugins.h"
+#include "rdv/direct.h"
 #include "rdv/rdv.h"
 #include "rdv/roster.h"
 #include "ui/control.h"
@@ -34,6 +35,7 @@ typedef struct app {
     mdns *md;
     rdv *rdv;
     roster *ro;
+    direct *dir; /* direct connections (ICE) to organisation contacts */
     control *ctl;
     web *web;
     plugins *plugins;
@@ -99,8 +101,9 @@ static void lan_message(void *ud, conn *c, const uint8_t key[static 32], const m
             conn_close(c, BANTER_EIO, false, NULL);
         break;
     }
-    case MSG_ACK:
-        messenger_settled(mr, "lan", key, m->u.ack.id, COPY_DELIVERED, "");
+    case MSG_ACK: /* the route is the connection's kind: "lan" (TCP) or "ice" */
+        messenger_settled(mr, strcmp(conn_kind(c), "ice") == 0 ? "ice" : "lan", key, m->u.ack.id,
+                          COPY_DELIVERED, "");
         break;
     case MSG_ERROR:
         g_printerr("banter: a peer refused a message: %s %s\n", m->u.error.code,
@@ -138,6 +141,22 @@ static conn *link_conn(void *ud, const uint8_t device[static 32])
 {
     app *a = ud;
     return a->lan ? lan_conn(a->lan, device) : NULL;
+}
+
+/* How a connected device is reached: "lan" with its address, or the
+ * direct path ("direct", "relay") of an ICE connection. */
+static bool link_path(void *ud, const uint8_t device[static 32], char *route, size_t rcap,
+                      char *text, size_t tcap)
+{
+    app *a = ud;
+    conn *c = a->lan ? lan_conn(a->lan, device) : NULL;
+    if (!c)
+        return false;
+    if (strcmp(conn_kind(c), "ice") == 0)
+        return direct_path(a->dir, device, route, rcap, text, tcap);
+    g_strlcpy(route, "lan", rcap);
+    g_strlcpy(text, conn_remote(c), tcap);
+    return true;
 }
 
 static void link_advertised(
@@ -295,6 +314,7 @@ static int start_rendezvous(app *a, const rdv_config *rc)
         node_set_account(a->n, rdv_cert(a->rdv)->name);
     rdv_set_policy_hook(a->rdv, on_new_policy, a);
     on_new_policy(a); /* the one kept from an earlier run, if any */
+    a->dir = direct_new(a->ctx, a->n, a->rdv, a->lan, a->id, rc->fpd);
     mr_route relay = roster_route(a->ro);
     return messenger_add_route(node_messenger(a->n), &relay) ? 1 : 0;
 }
@@ -379,14 +399,18 @@ static int app_start(app *a)
         return 1;
     }
     node_set_port(a->n, lan_port(a->lan));
-    node_link link = {link_conn, link_advertised, a};
+    node_link link = {
+        .conn_for = link_conn, .each_advertised = link_advertised, .path_for = link_path, .ud = a};
     node_set_link(a->n, &link);
-    mr_route lr = lan_route(a->lan);
-    if (messenger_add_route(node_messenger(a->n), &lr) != 0)
+    /* Routes in order: the LAN, a direct path (ICE), the server's relay. */
+    mr_route lr = lan_route(a->lan), ir = lan_ice_route(a->lan);
+    if (messenger_add_route(node_messenger(a->n), &lr) != 0 ||
+        messenger_add_route(node_messenger(a->n), &ir) != 0)
         return 1;
     if (cfg->rendezvous[0] && start_rendezvous(a, &rc) != 0)
         return 1;
     control_set_rendezvous(a->ctl, a->rdv, a->ro);
+    control_set_direct(a->ctl, a->dir);
     for (size_t i = 0; i < cfg->nstatic; i++) {
         char host[256];
         uint16_t port;
@@ -423,7 +447,8 @@ static void app_stop(app *a)
     a->plugins = NULL;
     mdns_free(a->md); /* goodbye packets first: colleagues drop us at once */
     a->md = NULL;
-    roster_free(a->ro); /* what is in flight stays queued in the store */
+    direct_detach(a->dir); /* no more signaling: the rendezvous goes next */
+    roster_free(a->ro);    /* what is in flight stays queued in the store */
     a->ro = NULL;
     rdv_free(a->rdv); /* answers its waiting control requests */
     a->rdv = NULL;
@@ -431,6 +456,10 @@ static void app_stop(app *a)
         control_set_rendezvous(a->ctl, NULL, NULL);
     lan_free(a->lan); /* BYE to every device */
     a->lan = NULL;
+    direct_free(a->dir); /* after the connections let go of their paths */
+    a->dir = NULL;
+    if (a->ctl)
+        control_set_direct(a->ctl, NULL);
     web_free(a->web); /* its clients first: then control is alone */
     a->web = NULL;
     control_free(a->ctl);

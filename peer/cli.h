@@ -67,6 +67,7 @@ int cmd_approve(const cli_ctx *ctx, int argc, char **argv); /* approve and deny 
 int cmd_status(const cli_ctx *ctx, int argc, char **argv);
 int cmd_open(const cli_ctx *ctx, int argc, char **argv);
 int cmd_plugins(const cli_ctx *ctx, int argc, char **argv);
+int cmd_nat_check(const cli_ctx *ctx, int argc, char **argv);
 
 /* The table in main.c, for --help. */
 const cli_cmd *cli_find(const char *name);

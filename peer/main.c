@@ -25,7 +25,13 @@ static const cli_cmd commands[] = {
     {"id", cmd_id, "id [--json]", "Print this node's fingerprint and name."},
     {"peers", cmd_peers, "peers [--json]",
      "List known peers: name, online, trust (new, known, verified, changed), source\n"
-     "(lan, static), fingerprint and address."},
+     "(lan, static), fingerprint and address; for each connected device how it is\n"
+     "reached: lan, direct (ICE), relay (ICE through TURN) or the server's relay."},
+    {"nat-check", cmd_nat_check, "nat-check [--json]",
+     "Gather direct-connection candidates against the STUN/TURN servers the rendezvous\n"
+     "named and say what this node can offer contacts: its addresses, whether it is\n"
+     "behind NAT, whether TURN works over UDP, only over TCP, or not at all. Takes up\n"
+     "to 10 s. Needs a rendezvous (the servers come from it)."},
     {"send", cmd_send, "send PEER TEXT [--wait SECONDS]",
      "Send TEXT to PEER (a name or a unique fingerprint prefix). Exit 0 when the peer\n"
      "acknowledged it, 3 when it is queued and will be delivered when the peer is back.\n"

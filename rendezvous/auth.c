@@ -7,6 +7,7 @@
 
 #include "contacts.h"
 #include "db_admin.h"
+#include "icesig.h"
 #include "mailbox.h"
 #include "online.h"
 #include "orgpolicy.h"
@@ -87,6 +88,7 @@ static void enter(conn *c, const db_user *u)
     }
     contacts_own_status(c, false);
     orgpolicy_device_up(c);
+    icesig_device_up(c);
     mailbox_device_up(c);
 }
 

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "dirview.h"
+#include "icecand.h"
 #include "kvconf.h"
 #include "utf8.h"
 
@@ -33,6 +34,41 @@ void config_defaults(config *c)
     c->quota_messages = CONFIG_QUOTA_MSGS;
     c->quota_mb = CONFIG_QUOTA_MB;
     c->public_fields = DIR_PUBLIC_DEFAULT;
+    c->turn_ttl_s = CONFIG_TURN_TTL_S;
+}
+
+/* "stun" or "turn": a comma-separated list of URLs (icecand_parse_url). */
+static int set_urls(config *c, const kvconf *k, const char *key, const char *value)
+{
+    bool turn = key[0] == 't';
+    size_t n = 0;
+    char(*dst)[RV_ICE_URL_MAX + 1] = turn ? c->ice.turn : c->ice.stun;
+    for (const char *p = value; *p;) {
+        size_t len = strcspn(p, ",");
+        char one[RV_ICE_URL_MAX + 1], q[UTF8_QUOTE_CAP];
+        icecand_url u;
+        utf8_quote(q, p, len);
+        if (n == RV_ICE_URLS_MAX)
+            return kvconf_fail(k, BANTER_EFORMAT, "%s: more than %u servers", key, RV_ICE_URLS_MAX);
+        if (len > RV_ICE_URL_MAX)
+            return kvconf_fail(k, BANTER_EFORMAT, "%s: %s is longer than %u bytes", key, q,
+                               RV_ICE_URL_MAX);
+        memcpy(one, p, len);
+        one[len] = '\0';
+        if (icecand_parse_url(one, &u) != 0 || u.turn != turn)
+            return kvconf_fail(k, BANTER_EFORMAT,
+                               "%s: %s is not %s:HOST:PORT with a numeric HOST%s", key, q, key,
+                               turn ? " (and ?transport=udp or tcp, or nothing)" : "");
+        memcpy(dst[n++], one, len + 1);
+        p += len;
+        if (*p == ',')
+            p++;
+    }
+    if (turn)
+        c->ice.nturn = n;
+    else
+        c->ice.nstun = n;
+    return 0;
 }
 
 /* A whole number in min..max, decimal digits only. */
@@ -64,6 +100,7 @@ static int set_number(config *c, const kvconf *k, const char *key, const char *v
         {"message_ttl_days", 1, 3650, offsetof(config, ttl_days)},
         {"quota_messages", 1, 10000000, offsetof(config, quota_messages)},
         {"quota_mb", 1, 1048576, offsetof(config, quota_mb)},
+        {"turn_ttl_s", 600, 86400, offsetof(config, turn_ttl_s)},
     };
     *known = false;
     for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
@@ -176,6 +213,16 @@ static int set_key(void *ud, const kvconf *k, const char *key, const char *value
     }
     if (strncmp(key, "plugin.", 7) == 0 || strncmp(key, "plugins.", 8) == 0)
         return 0; /* the plug-ins' settings: plugins.c reads them (shared/plugconf.h) */
+    if (strcmp(key, "stun") == 0 || strcmp(key, "turn") == 0)
+        return set_urls(c, k, key, value);
+    if (strcmp(key, "turn_secret") == 0) {
+        size_t n = strlen(value);
+        if (n < 8 || n > CONFIG_SECRET_MAX)
+            return kvconf_fail(k, BANTER_EFORMAT, "turn_secret: from 8 to %d bytes (it is %zu)",
+                               CONFIG_SECRET_MAX, n);
+        memcpy(c->turn_secret, value, n + 1);
+        return 0;
+    }
     bool known;
     int r = set_number(c, k, key, value, q, &known);
     if (known)
@@ -183,7 +230,7 @@ static int set_key(void *ud, const kvconf *k, const char *key, const char *value
     utf8_quote(q, key, strlen(key));
     return kvconf_fail(k, BANTER_EFORMAT,
                        "unknown key %s (known: listen, db, message_ttl_days, quota_messages, "
-                       "quota_mb, directory_public_fields)",
+                       "quota_mb, directory_public_fields, stun, turn, turn_secret, turn_ttl_s)",
                        q);
 }
 

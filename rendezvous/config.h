@@ -23,6 +23,17 @@
  *                        by commas, "" for none (default display_name);
  *                        the others only the account itself and its
  *                        approved contacts see, or find it by in a search
+ *   stun = URLS          STUN servers nodes gather against, comma-separated
+ *                        "stun:HOST:PORT" with a numeric HOST (at most 4;
+ *                        default none)
+ *   turn = URLS          TURN servers (coturn), "turn:HOST:PORT" or with
+ *                        "?transport=udp|tcp" (at most 4; default none);
+ *                        needs turn_secret
+ *   turn_secret = TEXT   coturn's static-auth-secret (8..256 bytes): the
+ *                        server derives each device's short-lived TURN
+ *                        credentials from it (icesig.h); keep the file 0600
+ *   turn_ttl_s = N       how long those credentials work (600..86400,
+ *                        default 3600); they are sent again before
  * An unknown key, a bad value, a line without "=", a NUL byte or a file
  * over 64 KiB is an error that names the line.
  */
@@ -34,6 +45,7 @@
 #include <sys/socket.h>
 
 #include "error.h"
+#include "rvmsg.h"
 
 #define CONFIG_PATH_MAX     4096
 #define CONFIG_LISTEN_MAX   64 /* "[ipv6]:port" fits */
@@ -43,6 +55,8 @@
 #define CONFIG_TTL_DAYS     30
 #define CONFIG_QUOTA_MSGS   10000
 #define CONFIG_QUOTA_MB     100
+#define CONFIG_TURN_TTL_S   3600
+#define CONFIG_SECRET_MAX   256
 
 typedef struct config {
     char db[CONFIG_PATH_MAX];
@@ -50,7 +64,10 @@ typedef struct config {
     int64_t ttl_days;
     int64_t quota_messages;
     int64_t quota_mb;
-    uint32_t public_fields; /* dir_public (dirview.h) */
+    uint32_t public_fields;    /* dir_public (dirview.h) */
+    struct rv_ice_servers ice; /* stun and turn URLs (no credentials) */
+    char turn_secret[CONFIG_SECRET_MAX + 1];
+    int64_t turn_ttl_s;
 } config;
 
 /* The defaults. */

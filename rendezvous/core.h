@@ -31,6 +31,7 @@ typedef struct mailbox mailbox;
 typedef struct pwcheck pwcheck;
 typedef struct ratelimit ratelimit;
 typedef struct rplugins rplugins;
+struct icesig_config;
 
 /* Connections in the order they were appended; O(1) removal (conn.c). */
 typedef struct conn_list {
@@ -58,6 +59,10 @@ typedef struct core {
     pwcheck *pw;   /* Argon2id in the thread pool (pwcheck.h) */
     ratelimit *rl; /* login backoff (ratelimit.h) */
     rplugins *pg;  /* plug-in hosts (plugins.h) */
+    /* STUN/TURN for the nodes (icesig.h), or NULL; loop ms of the last
+     * scan for TURN credentials due again. */
+    const struct icesig_config *ice;
+    uint64_t ice_scan;
     /* Connections: pending (handshake, before HELLO) in accept order, live
      * ones in order of their last byte received (conn.c keeps both). */
     conn_list pending, live;

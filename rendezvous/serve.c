@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "ctl.h"
+#include "icesig.h"
 #include "keys.h"
 #include "server.h"
 
@@ -65,6 +66,16 @@ int cmd_serve(const cli_ctx *ctx, int argc, char **argv)
     snprintf(ctl_path, sizeof ctl_path, "%s" CTL_SUFFIX, ctx->cfg->db);
     snprintf(plugin_dir, sizeof plugin_dir, "%s.plugins", ctx->cfg->db);
     const config *cf = ctx->cfg;
+    if (cf->ice.nturn && !cf->turn_secret[0]) {
+        fprintf(stderr, CLI_PROG ": turn servers need turn_secret (coturn's static-auth-secret)\n");
+        identity_free(id);
+        db_close(d);
+        return EXIT_USAGE;
+    }
+    struct icesig_config ic = {0}; /* server_run returns before it goes */
+    ic.servers = cf->ice;
+    snprintf(ic.secret, sizeof ic.secret, "%s", cf->turn_secret);
+    ic.ttl_ms = cf->turn_ttl_s * 1000;
     server_config sc = {.id = id,
                         .db = d,
                         .rng = bcrypto_rng_system(),
@@ -76,7 +87,8 @@ int cmd_serve(const cli_ctx *ctx, int argc, char **argv)
                         .pub = cf->public_fields,
                         .log = stderr,
                         .conf = ctx->conf,
-                        .pdir = plugin_dir};
+                        .pdir = plugin_dir,
+                        .ice = &ic};
     int r = server_run(&sc);
     identity_free(id);
     db_close(d);

@@ -23,6 +23,7 @@
 #include "plugins.h"
 #include "directory.h"
 #include "dirview.h"
+#include "icesig.h"
 #include "mailbox.h"
 #include "online.h"
 #include "orgpolicy.h"
@@ -92,7 +93,8 @@ static void conn_established(conn *c)
 static bool needs_auth(rv_type t)
 {
     return t == RV_PROFILE_SET || t == RV_SEARCH || t == RV_CONTACT || t == RV_STATUS ||
-           t == RV_DELIVERED || t == RV_BROADCAST_TO;
+           t == RV_DELIVERED || t == RV_BROADCAST_TO || t == RV_ICE_OFFER || t == RV_ICE_ANSWER ||
+           t == RV_ICE_END;
 }
 
 static void rv_dispatch(conn *c, rvmsg *m)
@@ -124,6 +126,11 @@ static void rv_dispatch(conn *c, rvmsg *m)
         break;
     case RV_BROADCAST_TO:
         broadcast_to(c, &m->u.bto);
+        break;
+    case RV_ICE_OFFER:
+    case RV_ICE_ANSWER:
+    case RV_ICE_END:
+        icesig_relay(c, m);
         break;
     default:
         conn_refuse(c, "EBADTYPE", "a server-to-node type");
@@ -357,6 +364,7 @@ static void on_tick(uv_timer_t *t)
         }
     }
     mailbox_tick(k->mb, now);
+    icesig_tick(k, now);
     ctl_tick(srv->ctl, now);
     if (now - srv->last_stats >= SERVER_STATS_MS)
         log_stats(srv, now, false);
@@ -571,6 +579,7 @@ static server *server_new(const server_config *cfg)
                 .log = cfg->log,
                 .lim = cfg->lim,
                 .pub = cfg->pub,
+                .ice = cfg->ice,
                 .rbuf = srv->rbuf,
                 .rbuf_len = READ_BUF,
                 .started_ms = core_wall_ms()};

@@ -67,6 +67,8 @@ typedef struct server_config {
     FILE *log;          /* where log lines go (stderr) */
     const char *conf;   /* the --config file: its plug-in keys (plugins.h); NULL */
     const char *pdir;   /* where plug-ins keep their folders */
+    /* STUN/TURN servers and the TURN secret (icesig.h), or NULL. */
+    const struct icesig_config *ice;
 } server_config;
 
 /*

@@ -238,3 +238,12 @@ int bcrypto_pwhash_verify(const char *str, const char *pw, size_t len)
 bool bcrypto_equal(const void *a, const void *b, size_t n) { return sodium_memcmp(a, b, n) == 0; }
 
 void bcrypto_wipe(void *p, size_t n) { sodium_memzero(p, n); }
+
+int bcrypto_base64(char *out, size_t cap, const uint8_t *in, size_t len)
+{
+    size_t need = sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_ORIGINAL);
+    if (cap < need || need > INT32_MAX)
+        return BANTER_ETOOLONG;
+    sodium_bin2base64(out, cap, in, len, sodium_base64_VARIANT_ORIGINAL);
+    return (int)strlen(out);
+}

@@ -150,4 +150,9 @@ BANTER_WUR int bcrypto_seal_open(uint8_t *out, const uint8_t *c, size_t len,
 bool bcrypto_equal(const void *a, const void *b, size_t n);
 void bcrypto_wipe(void *p, size_t n);
 
+/* Standard base64 with padding (RFC 4648 section 4) of len bytes into out
+ * (NUL-terminated): its length, or BANTER_ETOOLONG when cap is too small
+ * (4 * ceil(len / 3) + 1 always suffices). */
+BANTER_WUR int bcrypto_base64(char *out, size_t cap, const uint8_t *in, size_t len);
+
 #endif

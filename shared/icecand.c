@@ -293,3 +293,56 @@ int icecand_parse_set(const char *ufrag, const char *pwd, const char *const *lin
     }
     return 0;
 }
+
+int icecand_parse_url(const char *url, icecand_url *out)
+{
+    size_t len = strlen(url), hl;
+    const char *h, *end, *colon;
+    uint8_t bin[16];
+    memset(out, 0, sizeof *out);
+    if (len > 128)
+        return BANTER_ETOOLONG;
+    if (strncmp(url, "stun:", 5) == 0 || strncmp(url, "turn:", 5) == 0)
+        out->turn = url[0] == 't';
+    else
+        return BANTER_EFORMAT;
+    h = url + 5;
+    end = strchr(h, '?');
+    if (!end)
+        end = url + len;
+    if (*h == '[') {
+        const char *rb = memchr(h, ']', (size_t)(end - h));
+        if (!rb || rb + 1 >= end || rb[1] != ':')
+            return BANTER_EFORMAT;
+        hl = (size_t)(rb - h - 1);
+        h++;
+        colon = rb + 1;
+    } else {
+        colon = memchr(h, ':', (size_t)(end - h));
+        if (!colon)
+            return BANTER_EFORMAT;
+        hl = (size_t)(colon - h);
+    }
+    if (hl == 0 || hl >= sizeof out->host)
+        return BANTER_EFORMAT;
+    memcpy(out->host, h, hl);
+    out->host[hl] = '\0';
+    if (inet_pton(h[-1] == '[' ? AF_INET6 : AF_INET, out->host, bin) != 1)
+        return BANTER_EFORMAT;
+    tok pt = {colon + 1, (size_t)(end - colon - 1)};
+    uint32_t port;
+    if (!tok_uint(&pt, 65535, &port) || port == 0)
+        return BANTER_EFORMAT;
+    out->port = (uint16_t)port;
+    if (*end == '\0')
+        return 0;
+    if (!out->turn)
+        return BANTER_EFORMAT;
+    if (strcmp(end, "?transport=udp") == 0)
+        out->transport = ICECAND_URL_UDP;
+    else if (strcmp(end, "?transport=tcp") == 0)
+        out->transport = ICECAND_URL_TCP;
+    else
+        return BANTER_EFORMAT;
+    return 0;
+}

@@ -102,4 +102,24 @@ BANTER_WUR int icecand_parse_set(const char *ufrag, const char *pwd, const char 
                                  size_t nlines, const icecand_policy *pol, icecand_set *out,
                                  size_t *rejected, int *first_err);
 
+/* A STUN or TURN server as the rendezvous names it (RFC 7064/7065, numeric
+ * hosts only): "stun:HOST:PORT" or "turn:HOST:PORT[?transport=udp|tcp]",
+ * HOST an IPv4 address or an IPv6 one in brackets, PORT 1..65535 (no
+ * default port: it is always written). */
+typedef enum icecand_url_transport {
+    ICECAND_URL_ANY = 0, /* no ?transport: TURN over UDP and, where UDP is blocked, TCP */
+    ICECAND_URL_UDP,
+    ICECAND_URL_TCP,
+} icecand_url_transport;
+
+typedef struct icecand_url {
+    bool turn;
+    char host[46]; /* numeric, without brackets */
+    uint16_t port;
+    icecand_url_transport transport;
+} icecand_url;
+
+/* 0 with *out filled, BANTER_ETOOLONG past 128 bytes, or BANTER_EFORMAT. */
+BANTER_WUR int icecand_parse_url(const char *url, icecand_url *out);
+
 #endif

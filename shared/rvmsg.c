@@ -79,7 +79,8 @@ bool rv_text_valid(const char *text)
 
 bool rvmsg_owns(int type)
 {
-    return (type >= RV_LOGIN && type <= RV_RECIPIENTS) || (type >= RV_CERT && type <= RV_SEALED);
+    return (type >= RV_LOGIN && type <= RV_RECIPIENTS) ||
+           (type >= RV_ICE_SERVERS && type <= RV_ICE_END) || (type >= RV_CERT && type <= RV_SEALED);
 }
 
 /* ---- decoding ---- */
@@ -389,6 +390,88 @@ static int decode_rcpt(const cJSON *o, struct rv_recipients *res)
     return 0;
 }
 
+/* A string member of at most max bytes of plain text (no control
+ * characters) into out; "" when absent and not required. */
+static int get_plain(const cJSON *o, const char *key, bool required, size_t min, size_t max,
+                     char *out)
+{
+    const char *s;
+    size_t n;
+    int r = jsonv_str(o, key, required, min, max, &s, &n);
+    if (r || !s)
+        return r;
+    if (!jsonv_plain(s))
+        return BANTER_ESCHEMA;
+    jsonv_copy(out, s, n);
+    return 0;
+}
+
+static int get_urls(const cJSON *o, const char *key, const char *scheme, size_t *n,
+                    char out[][RV_ICE_URL_MAX + 1])
+{
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, key), *it;
+    if (!a)
+        return 0;
+    if (!cJSON_IsArray(a))
+        return BANTER_ESCHEMA;
+    if ((size_t)cJSON_GetArraySize(a) > RV_ICE_URLS_MAX)
+        return BANTER_ETOOLONG;
+    cJSON_ArrayForEach (it, a) {
+        const char *s = cJSON_GetStringValue(it);
+        size_t len = s ? strlen(s) : 0;
+        if (!s || len > RV_ICE_URL_MAX || strncmp(s, scheme, strlen(scheme)) != 0 ||
+            !jsonv_plain(s))
+            return BANTER_ESCHEMA;
+        jsonv_copy(out[(*n)++], s, len);
+    }
+    return 0;
+}
+
+static int decode_ice_servers(const cJSON *o, struct rv_ice_servers *v)
+{
+    int r = get_urls(o, "stun", "stun:", &v->nstun, v->stun);
+    if (!r)
+        r = get_urls(o, "turn", "turn:", &v->nturn, v->turn);
+    if (!r)
+        r = get_plain(o, "username", v->nturn > 0, 1, RV_ICE_CRED_MAX, v->username);
+    if (!r)
+        r = get_plain(o, "password", v->nturn > 0, 1, RV_ICE_CRED_MAX, v->password);
+    if (!r && v->nturn)
+        r = jsonv_int(o, "expires_ms", 0, JSONV_INT_MAX, &v->expires_ms);
+    return r;
+}
+
+static int decode_ice(const cJSON *o, struct rv_ice *v, rv_type t)
+{
+    int r = get_name(o, "user", v->user);
+    if (!r)
+        r = jsonv_hex(o, "device", v->device, RV_KEY_LEN);
+    if (!r)
+        r = jsonv_hex(o, "session", v->session, RV_ICE_SESSION_LEN);
+    if (r || t == RV_ICE_END)
+        return r ? r : get_plain(o, "error", false, 1, BANTER_MAX_ERRCODE, v->error);
+    r = get_plain(o, "ufrag", true, BANTER_ICE_MIN_UFRAG, BANTER_ICE_MAX_UFRAG, v->ufrag);
+    if (!r)
+        r = get_plain(o, "pwd", true, BANTER_ICE_MIN_PWD, BANTER_ICE_MAX_PWD, v->pwd);
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, "candidates"), *it;
+    if (r || !cJSON_IsArray(a))
+        return r ? r : BANTER_ESCHEMA;
+    int count = cJSON_GetArraySize(a);
+    if ((size_t)count > BANTER_ICE_MAX_CANDS)
+        return BANTER_ETOOLONG;
+    v->cand = count ? calloc((size_t)count, sizeof *v->cand) : NULL;
+    if (count && !v->cand)
+        return BANTER_ENOMEM;
+    cJSON_ArrayForEach (it, a) {
+        const char *s = cJSON_GetStringValue(it);
+        size_t len = s ? strlen(s) : 0;
+        if (!s || len < 1 || len > BANTER_ICE_MAX_LINE || !jsonv_plain(s))
+            return BANTER_ESCHEMA;
+        jsonv_copy(v->cand[v->ncand++], s, len);
+    }
+    return 0;
+}
+
 static int decode_json(rvmsg *m, const char *text, size_t len)
 {
     cJSON *o;
@@ -441,6 +524,14 @@ static int decode_json(rvmsg *m, const char *text, size_t len)
         break;
     case RV_BROADCAST_TO:
         r = decode_bto(o, &m->u.bto);
+        break;
+    case RV_ICE_SERVERS:
+        r = decode_ice_servers(o, &m->u.ice_servers);
+        break;
+    case RV_ICE_OFFER:
+    case RV_ICE_ANSWER:
+    case RV_ICE_END:
+        r = decode_ice(o, &m->u.ice, m->type);
         break;
     default: /* RV_RECIPIENTS */
         r = decode_rcpt(o, &m->u.rcpt);
@@ -537,6 +628,8 @@ void rvmsg_clear(rvmsg *m)
     }
     if (m->type == RV_RECIPIENTS)
         free(m->u.rcpt.users);
+    if (m->type == RV_ICE_OFFER || m->type == RV_ICE_ANSWER)
+        free(m->u.ice.cand);
     bcrypto_wipe(m, sizeof *m);
 }
 
@@ -747,6 +840,73 @@ static int build_rcpt(const struct rv_recipients *res, cJSON *o)
     return r;
 }
 
+static int add_urls(cJSON *o, const char *key, const char *scheme, size_t n,
+                    const char urls[][RV_ICE_URL_MAX + 1])
+{
+    if (n > RV_ICE_URLS_MAX)
+        return BANTER_ESCHEMA;
+    if (!n)
+        return 0;
+    cJSON *a = cJSON_AddArrayToObject(o, key);
+    if (!a)
+        return BANTER_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        cJSON *s = NULL;
+        if (strncmp(urls[i], scheme, strlen(scheme)) != 0 ||
+            jsonv_check_text(urls[i], strlen(urls[i]), 1, RV_ICE_URL_MAX, true) != 0)
+            return BANTER_ESCHEMA;
+        s = cJSON_CreateString(urls[i]);
+        if (!s || !cJSON_AddItemToArray(a, s)) {
+            cJSON_Delete(s);
+            return BANTER_ENOMEM;
+        }
+    }
+    return 0;
+}
+
+static int build_ice_servers(const struct rv_ice_servers *v, cJSON *o)
+{
+    int r = add_urls(o, "stun", "stun:", v->nstun, v->stun);
+    if (!r)
+        r = add_urls(o, "turn", "turn:", v->nturn, v->turn);
+    if (r || !v->nturn)
+        return r;
+    r = add_text(o, "username", v->username, 1, RV_ICE_CRED_MAX, true);
+    if (!r)
+        r = add_text(o, "password", v->password, 1, RV_ICE_CRED_MAX, true);
+    if (!r && (v->expires_ms < 0 || v->expires_ms > JSONV_INT_MAX))
+        r = BANTER_ESCHEMA;
+    return r ? r : jsonv_add_int(o, "expires_ms", v->expires_ms);
+}
+
+static int build_ice(const struct rv_ice *v, cJSON *o, rv_type t)
+{
+    int r = add_name(o, "user", v->user);
+    if (!r)
+        r = jsonv_add_hex(o, "device", v->device, RV_KEY_LEN);
+    if (!r)
+        r = jsonv_add_hex(o, "session", v->session, RV_ICE_SESSION_LEN);
+    if (r || t == RV_ICE_END)
+        return r || !v->error[0] ? r : add_text(o, "error", v->error, 1, BANTER_MAX_ERRCODE, true);
+    r = add_text(o, "ufrag", v->ufrag, BANTER_ICE_MIN_UFRAG, BANTER_ICE_MAX_UFRAG, true);
+    if (!r)
+        r = add_text(o, "pwd", v->pwd, BANTER_ICE_MIN_PWD, BANTER_ICE_MAX_PWD, true);
+    if (!r && v->ncand > BANTER_ICE_MAX_CANDS)
+        r = BANTER_ESCHEMA;
+    cJSON *a = r ? NULL : cJSON_AddArrayToObject(o, "candidates");
+    if (!r && !a)
+        r = BANTER_ENOMEM;
+    for (size_t i = 0; i < v->ncand && !r; i++) {
+        cJSON *s = NULL;
+        r = jsonv_check_text(v->cand[i], strlen(v->cand[i]), 1, BANTER_ICE_MAX_LINE, true);
+        if (!r && (!(s = cJSON_CreateString(v->cand[i])) || !cJSON_AddItemToArray(a, s))) {
+            cJSON_Delete(s);
+            r = BANTER_ENOMEM;
+        }
+    }
+    return r;
+}
+
 static int build_json(const rvmsg *m, cJSON *o)
 {
     switch (m->type) {
@@ -780,6 +940,12 @@ static int build_json(const rvmsg *m, cJSON *o)
         return build_stored(&m->u.stored, o, m->type == RV_STORED);
     case RV_BROADCAST_TO:
         return build_bto(&m->u.bto, o);
+    case RV_ICE_SERVERS:
+        return build_ice_servers(&m->u.ice_servers, o);
+    case RV_ICE_OFFER:
+    case RV_ICE_ANSWER:
+    case RV_ICE_END:
+        return build_ice(&m->u.ice, o, m->type);
     default: /* RV_RECIPIENTS */
         return build_rcpt(&m->u.rcpt, o);
     }

@@ -4,7 +4,8 @@
  * server (docs/rendezvous.md section 2): JSON types 0x20-0x37 and binary
  * types 0x43-0x4f, with the same strictness as msg.h (jsonv):
  * authentication, the directory, certificates, contacts and presence,
- * sealed (offline and routed) messages and broadcast recipients.
+ * sealed (offline and routed) messages, broadcast recipients, and ICE
+ * signaling with the STUN/TURN servers and credentials (section 12).
  */
 #ifndef BANTER_RVMSG_H
 #define BANTER_RVMSG_H
@@ -31,6 +32,10 @@
 #define RV_ID_LEN           16u      /* message id (as msg.h MSG_ID_LEN) */
 #define RV_KEY_LEN          32u      /* an Ed25519 device key */
 #define RV_SEAL_BROADCAST   0x01u    /* RV_SEAL/RV_SEALED flag: a broadcast */
+#define RV_ICE_URLS_MAX     4u       /* STUN or TURN servers in RV_ICE_SERVERS */
+#define RV_ICE_URL_MAX      128u     /* bytes of one "stun:"/"turn:" URL */
+#define RV_ICE_CRED_MAX     128u     /* bytes of a TURN username or password */
+#define RV_ICE_SESSION_LEN  16u      /* an ICE session id */
 
 typedef enum rv_type {
     RV_LOGIN = 0x20,
@@ -47,6 +52,10 @@ typedef enum rv_type {
     RV_DELIVERED = 0x2b,    /* node -> server: a sealed copy reached this device */
     RV_BROADCAST_TO = 0x2c, /* node -> server: who a broadcast goes to */
     RV_RECIPIENTS = 0x2d,   /* server -> node: the answer, one page */
+    RV_ICE_SERVERS = 0x30,  /* server -> node: STUN/TURN servers and TURN credentials */
+    RV_ICE_OFFER = 0x31,    /* node <-> node through the server: an ICE description */
+    RV_ICE_ANSWER = 0x32,   /* node <-> node through the server: the answer to it */
+    RV_ICE_END = 0x33,      /* node <-> node, or server -> node: the session ends */
     RV_CERT = 0x44,         /* binary: a certificate in the cert.h wire form */
     RV_SEAL = 0x45,         /* binary: one sealed copy for one device */
     RV_SEALED = 0x46,       /* binary: one sealed copy, delivered */
@@ -219,6 +228,35 @@ struct rv_seal {
     size_t sealed_len;
 };
 
+/* RV_ICE_SERVERS: where to gather and the short-lived TURN credentials
+ * (coturn's REST scheme: username "EXPIRY:ACCOUNT", password
+ * base64(HMAC-SHA1(secret, username))). URLs are "stun:HOST:PORT" and
+ * "turn:HOST:PORT[?transport=udp|tcp]" with a numeric HOST. */
+struct rv_ice_servers {
+    size_t nstun, nturn;
+    char stun[RV_ICE_URLS_MAX][RV_ICE_URL_MAX + 1];
+    char turn[RV_ICE_URLS_MAX][RV_ICE_URL_MAX + 1];
+    char username[RV_ICE_CRED_MAX + 1]; /* "" when there is no TURN server */
+    char password[RV_ICE_CRED_MAX + 1]; /* wiped by rvmsg_clear */
+    int64_t expires_ms;                 /* when the credentials stop working */
+};
+
+/* RV_ICE_OFFER, RV_ICE_ANSWER, RV_ICE_END. user and device name the other
+ * end: the target on the way to the server, the sender on the way from
+ * it. OFFER and ANSWER carry ufrag, pwd and 0..BANTER_ICE_MAX_CANDS
+ * candidate lines (checked for size and plain text here; shared/icecand
+ * checks their content); END carries error ("" for a plain end). */
+struct rv_ice {
+    char user[BANTER_MAX_NAME + 1];
+    uint8_t device[RV_KEY_LEN];
+    uint8_t session[RV_ICE_SESSION_LEN];
+    char ufrag[BANTER_ICE_MAX_UFRAG + 1];
+    char pwd[BANTER_ICE_MAX_PWD + 1];
+    size_t ncand;
+    char (*cand)[BANTER_ICE_MAX_LINE + 1]; /* ncand lines; owned after decode */
+    char error[BANTER_MAX_ERRCODE + 1];
+};
+
 typedef struct rvmsg {
     rv_type type;
     union {
@@ -234,6 +272,8 @@ typedef struct rvmsg {
         struct rv_broadcast_to bto;
         struct rv_recipients rcpt;
         struct rv_seal seal;
+        struct rv_ice_servers ice_servers;
+        struct rv_ice ice;
         cert cert;
     } u;
 } rvmsg;
@@ -246,7 +286,8 @@ bool rvmsg_owns(int type);
 BANTER_WUR int rvmsg_decode(rvmsg *m, const uint8_t *pt, size_t len);
 /* Append the encoding; the same schema is enforced. */
 BANTER_WUR int rvmsg_encode(const rvmsg *m, buf *out);
-/* Free what m owns and wipe it (passwords too). */
+/* Free what m owns and wipe it (passwords too). An rv_ice whose cand the
+ * caller pointed at its own lines must be wiped by the caller instead. */
 void rvmsg_clear(rvmsg *m);
 
 const char *rv_field_name(rv_field f); /* "display_name"...; "user" for RV_F_COUNT */

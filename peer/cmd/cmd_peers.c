@@ -92,6 +92,14 @@ int cmd_peers(const cli_ctx *ctx, int argc, char **argv)
                                         : "");
             if (org)
                 printf("  ^ organisation account: %s\n", str(org, "account"));
+            const cJSON *d;
+            cJSON_ArrayForEach (d, cJSON_GetObjectItemCaseSensitive(p, "devices"))
+                if (str(d, "route")[0] && strcmp(str(d, "route"), "server") != 0)
+                    printf("  ^ device %.11s: %s%s%s\n", str(d, "fingerprint"), str(d, "route"),
+                           str(d, "path")[0] ? ", " : "", str(d, "path"));
+                else if (strcmp(str(d, "route"), "server") == 0)
+                    printf("  ^ device %.11s: through the server (sealed relay)\n",
+                           str(d, "fingerprint"));
             if (strcmp(str(p, "trust"), "changed") == 0)
                 printf("  ^ WARNING: key changed (was %s); messages refused until "
                        "`banter verify`\n",

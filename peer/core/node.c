@@ -312,6 +312,14 @@ static void fill_device(node *n, const store_device *d, node_device_info *out)
     const char *addr = g_hash_table_lookup(n->up, d->key);
     out->online = addr != NULL;
     g_strlcpy(out->address, addr ? addr : d->addresses, sizeof out->address);
+    if (addr && n->link.path_for &&
+        n->link.path_for(n->link.ud, d->key, out->route, sizeof out->route, out->path,
+                         sizeof out->path))
+        return;
+    store_contact c;
+    if (store_contact_get(n->st, d->contact, &c) == 0 && c.kind == CONTACT_ORG &&
+        org_present(n, c.key) && n->relay_online && contacts_device_trusted(d))
+        g_strlcpy(out->route, "server", sizeof out->route);
 }
 
 static void fill_info(node *n, const store_contact *c, node_peer_info *out)
@@ -598,8 +606,9 @@ void node_device_up(node *n, const uint8_t key[static 32], const char *addr)
         return;
     bool was = lan_up_count(n, c.key) > 0 || org_present(n, c.key);
     g_hash_table_replace(n->up, g_memdup2(key, 32), g_strdup(addr));
-    if (!was)
-        emit(n, NODE_EV_ONLINE, &c, key, NULL, NULL);
+    /* Already reachable (through the server, or another device): ONLINE
+     * again says how it is reached changed (peers shows the route). */
+    emit(n, NODE_EV_ONLINE, &c, key, NULL, was ? "a device is connected" : NULL);
     messenger_kick(n->mr, c.key);
     arm_retry(n);
     xfer_peer_online(n->xm, key);
@@ -611,11 +620,16 @@ void node_device_down(node *n, const uint8_t key[static 32])
     if (!g_hash_table_remove(n->up, key))
         return;
     messenger_route_lost(n->mr, "lan", key);
+    messenger_route_lost(n->mr, "ice", key);
     arm_retry(n);
     if (n->xm)
         xfer_peer_offline(n->xm, key);
-    if (contact_of(n, key, &c) == 0 && lan_up_count(n, c.key) == 0 && !org_present(n, c.key))
+    if (contact_of(n, key, &c) != 0)
+        return;
+    if (lan_up_count(n, c.key) == 0 && !org_present(n, c.key))
         emit(n, NODE_EV_OFFLINE, &c, key, NULL, NULL);
+    else /* still reachable, by another way: the route changed */
+        emit(n, NODE_EV_ONLINE, &c, key, NULL, "a device's connection ended");
 }
 
 void node_device_drained(node *n, const uint8_t key[static 32])

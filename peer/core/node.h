@@ -67,6 +67,12 @@ typedef struct node_device_info {
     char fingerprint[IDENTITY_FP_LEN + 1];
     bool online;      /* connected on the LAN now */
     char address[80]; /* current or last known */
+    /* How it is reached now: "lan", "direct" (ICE, host or server-reflexive
+     * candidates), "relay" (ICE through TURN), "server" (the rendezvous's
+     * sealed relay), "" (not at all); path says more ("198.18.0.2:7070",
+     * "srflx 198.18.1.2:50000 -> srflx 198.18.2.2:40000", "TURN udp ...") */
+    char route[8];
+    char path[200];
 } node_device_info;
 
 typedef struct node_peer_info {
@@ -183,6 +189,10 @@ typedef struct node_link {
                             void (*fn)(void *ud2, const char *fpd, const char *name,
                                        const char *addr),
                             void *ud2);
+    /* How a connected device is reached (route and path as in
+     * node_device_info); false when it is not. May be NULL. */
+    bool (*path_for)(void *ud, const uint8_t device[static 32], char *route, size_t rcap,
+                     char *path, size_t pcap);
     void *ud;
 } node_link;
 void node_set_link(node *n, const node_link *link);

@@ -17,8 +17,11 @@ struct ice_agent {
     guint stream;
     ice_callbacks cb;
     void *ud;
+    GMainContext *ctx;
     ice_state state;
     bool gathered, remote_set, freed;
+    bool starting;         /* inside ice_new: callbacks wait for the loop */
+    GSource *gathered_src; /* gathered() deferred out of ice_new */
 };
 
 /* libnice gives a relay allocated over UDP the type preference 30 and
@@ -35,11 +38,29 @@ static void set_state(ice_agent *a, ice_state st)
         a->cb.state(a->ud, a, st);
 }
 
+static gboolean on_gathered_idle(gpointer ud)
+{
+    ice_agent *a = ud;
+    g_source_unref(a->gathered_src);
+    a->gathered_src = NULL;
+    if (a->cb.gathered)
+        a->cb.gathered(a->ud, a);
+    return G_SOURCE_REMOVE;
+}
+
 static void on_gathered(NiceAgent *agent, guint stream, gpointer ud)
 {
     ice_agent *a = ud;
     (void)agent, (void)stream;
     a->gathered = true;
+    if (a->starting) {
+        /* Host candidates only: libnice is done inside gather_candidates,
+         * before ice_new returned; the owner hears of it from the loop. */
+        a->gathered_src = g_idle_source_new();
+        g_source_set_callback(a->gathered_src, on_gathered_idle, a, NULL);
+        g_source_attach(a->gathered_src, a->ctx);
+        return;
+    }
     if (a->cb.gathered)
         a->cb.gathered(a->ud, a);
 }
@@ -120,13 +141,21 @@ ice_agent *ice_new(GMainContext *ctx, const ice_config *cfg, const ice_callbacks
     g_signal_connect(a->agent, "component-state-changed", G_CALLBACK(on_state), a);
     g_signal_connect(a->agent, "new-selected-pair-full", G_CALLBACK(on_pair), a);
     nice_agent_attach_recv(a->agent, a->stream, COMPONENT, ctx, on_recv, a);
-    if (!nice_agent_gather_candidates(a->agent, a->stream)) {
+    a->ctx = ctx;
+    a->starting = true;
+    bool ok = nice_agent_gather_candidates(a->agent, a->stream);
+    a->starting = false;
+    if (!ok) {
         *err = BANTER_EIO;
         goto fail;
     }
     *err = 0;
     return a;
 fail:
+    if (a->gathered_src) {
+        g_source_destroy(a->gathered_src);
+        g_source_unref(a->gathered_src);
+    }
     if (a->agent)
         g_object_unref(a->agent);
     free(a);
@@ -145,6 +174,10 @@ void ice_free(ice_agent *a)
         return;
     /* Nothing reaches a's callbacks from here on; the agent goes when its
      * TURN allocations are released. */
+    if (a->gathered_src) {
+        g_source_destroy(a->gathered_src);
+        g_source_unref(a->gathered_src);
+    }
     g_signal_handlers_disconnect_by_data(a->agent, a);
     nice_agent_attach_recv(a->agent, a->stream, COMPONENT, NULL, NULL, NULL);
     nice_agent_close_async(a->agent, on_closed, NULL);

@@ -15,8 +15,10 @@
  * through ice_set_remote() only after shared/icecand checked them (the
  * lines libnice sees are icecand's canonical ones).
  *
- * Lifetime: ice_free() may be called from inside a callback; no callback
- * runs after it; the libnice agent releases its TURN allocations
+ * Callbacks run from the main context, never from inside ice_new() (with
+ * host candidates only, gathering ends at once: gathered() then comes
+ * from an idle source). Lifetime: ice_free() may be called from inside a
+ * callback; no callback runs after it; the libnice agent releases its TURN allocations
  * (nice_agent_close_async) and is freed later by the main context.
  */
 #ifndef BANTER_PEER_ICE_H

@@ -23,7 +23,7 @@ struct icestream {
     void *send_ud;
     icestream_callbacks cb;
     void *ud;
-    bool want_writable, closed_reported, in_callback, freed;
+    bool want_writable, closed_reported, in_callback, freed, paused;
     uint64_t malformed;
     uint8_t dgram[DGRAM_MAX];
     uint8_t *rd;
@@ -104,7 +104,7 @@ static bool after_callback(icestream *s)
 static bool deliver(icestream *s)
 {
     size_t n;
-    while (!s->closed_reported && (n = rstream_read(s->rs, s->rd, READ_MAX)) > 0) {
+    while (!s->closed_reported && !s->paused && (n = rstream_read(s->rs, s->rd, READ_MAX)) > 0) {
         if (!s->cb.data)
             continue;
         s->in_callback = true;
@@ -184,6 +184,14 @@ size_t icestream_write(icestream *s, const uint8_t *p, size_t len)
 }
 
 size_t icestream_unacked(const icestream *s) { return rstream_unacked(s->rs); }
+
+void icestream_pause(icestream *s, bool paused)
+{
+    bool resume = s->paused && !paused;
+    s->paused = paused;
+    if (resume)
+        g_source_set_ready_time(s->timer, 0); /* deliver from the loop, not from here */
+}
 
 void icestream_close(icestream *s)
 {

@@ -56,7 +56,9 @@ typedef struct cstate { /* per connection */
     int64_t established_ms, attached_ms, last_ping_ms;
     int refused;
     bool hello;
-    guint probe; /* a liveness probe of a connection kept over a newer one */
+    bool adopted;       /* a path the owner made (lan_adopt): an ICE stream */
+    uint8_t expect[32]; /* adopted: the key the peer must prove */
+    guint probe;        /* a liveness probe of a connection kept over a newer one */
 } cstate;
 
 struct lan {
@@ -178,11 +180,15 @@ static conn *track(lan *l, conn *c, ldev *dial_for, lstatic *sp, const char *add
 
 static gboolean retry_dev(gpointer v);
 
+/* Whether d is connected over the LAN itself (TCP): a direct path (ICE)
+ * does not stop dialing it, since a LAN connection replaces one. */
+static bool on_lan(const ldev *d) { return d->c && strcmp(conn_kind(d->c), "tcp") == 0; }
+
 static void dial_dev(ldev *d)
 {
     lan *l = d->l;
     int err;
-    if (l->stopping || d->c || d->dialing || !d->advertised)
+    if (l->stopping || on_lan(d) || d->dialing || !d->advertised)
         return;
     if (g_list_length(l->conns) >= l->max_conns) {
         /* At the cap (many advertised nodes, or a neighbour advertising
@@ -280,6 +286,15 @@ static void on_established(void *ud, conn *c)
         conn_close(c, BANTER_EPROTO, true, "connected to self");
         return;
     }
+    if (cs->adopted && memcmp(conn_peer(c), cs->expect, 32) != 0) {
+        char text[256], want[IDENTITY_FP_LEN + 1];
+        identity_fingerprint(cs->expect, want);
+        snprintf(text, sizeof text,
+                 "a direct path to device %s proved another key (%s); closing it", want, fpd);
+        say(l, text);
+        conn_close(c, BANTER_EKEYMISMATCH, true, "unexpected key");
+        return;
+    }
     conn_set_rx_max(c, LAN_PREHELLO_FRAME); /* until its HELLO */
     present_cert(l, c);
     msg h = {.type = MSG_HELLO};
@@ -341,6 +356,9 @@ static gboolean on_probe(gpointer v)
 static bool old_wins(lan *l, conn *old, conn *neu)
 {
     const uint8_t *me = identity_public(l->id), *peer = conn_peer(neu);
+    bool old_tcp = strcmp(conn_kind(old), "tcp") == 0, new_tcp = strcmp(conn_kind(neu), "tcp") == 0;
+    if (old_tcp != new_tcp)
+        return old_tcp; /* a LAN path is kept over a direct one (ICE) */
     const uint8_t *dold = conn_is_initiator(old) ? me : peer;
     const uint8_t *dnew = conn_is_initiator(neu) ? me : peer;
     if (dold == dnew)
@@ -359,7 +377,7 @@ static void on_hello(lan *l, conn *c, cstate *cs, const struct msg_hello *h)
     }
     cs->hello = true;
     const uint8_t *key = conn_peer(c);
-    const char *source = cs->sp ? "static" : "lan";
+    const char *source = cs->sp ? "static" : cs->adopted ? "rendezvous" : "lan";
     int r = l->cb.hello(l->ud, key, h->name, source, conn_remote(c),
                         cs->account[0] ? cs->account : NULL);
     if (r) {
@@ -368,6 +386,7 @@ static void on_hello(lan *l, conn *c, cstate *cs, const struct msg_hello *h)
     }
     conn_set_rx_max(c, BANTER_NOISE_MAX_MSG);
     ldev *d = dev_by_key(l, key, true);
+    bool kind_changed = false;
     g_strlcpy(d->name, h->name, sizeof d->name);
     if (d->c && conn_is_open(d->c)) {
         if (old_wins(l, d->c, c)) {
@@ -384,12 +403,18 @@ static void on_hello(lan *l, conn *c, cstate *cs, const struct msg_hello *h)
         }
         conn *old = d->c;
         d->c = NULL;
+        kind_changed = strcmp(conn_kind(old), conn_kind(c)) != 0;
         conn_close(old, 0, true, "duplicate connection");
     }
     bool was_up = d->c != NULL;
     cs->d = d;
     cs->attached_ms = mono_ms();
     d->c = c;
+    /* Another kind of path (a LAN one over ICE): the device goes down and
+     * up, so what was in flight on the old route goes again, over the new
+     * connection (attached already). */
+    if (kind_changed && l->cb.down)
+        l->cb.down(l->ud, key);
     d->backoff = 0;
     if (cs->sp)
         cs->sp->backoff = 0;
@@ -503,7 +528,7 @@ static void on_closed(void *ud, conn *c, int err)
         if (l->cb.down && !l->stopping)
             l->cb.down(l->ud, cs->d->key);
     }
-    if (!l->stopping && d && !d->c && !d->dialing && d->advertised && !d->retry)
+    if (!l->stopping && d && !on_lan(d) && !d->dialing && d->advertised && !d->retry)
         d->retry = g_timeout_add(next_backoff(&d->backoff), retry_dev, d);
     if (cs->sp && cs->sp->c == c) {
         cs->sp->c = NULL;
@@ -520,7 +545,7 @@ static unsigned from_host(const lan *l, const char *host)
     unsigned k = 0;
     for (const GList *i = l->conns; i; i = i->next) {
         const cstate *cs = conn_get_data(i->data);
-        k += cs && !cs->dial_for && !cs->sp && strcmp(cs->host, host) == 0;
+        k += cs && !cs->dial_for && !cs->sp && !cs->adopted && strcmp(cs->host, host) == 0;
     }
     return k;
 }
@@ -691,7 +716,15 @@ unsigned lan_count(const lan *l) { return g_list_length(l->conns); }
 static bool route_reaches(void *ud, const store_contact *c, const store_device *d)
 {
     (void)c;
-    return lan_conn(ud, d->key) != NULL;
+    conn *cn = lan_conn(ud, d->key);
+    return cn && strcmp(conn_kind(cn), "tcp") == 0;
+}
+
+static bool ice_reaches(void *ud, const store_contact *c, const store_device *d)
+{
+    (void)c;
+    conn *cn = lan_conn(ud, d->key);
+    return cn && strcmp(conn_kind(cn), "ice") == 0;
 }
 
 static int route_send(void *ud, const store_contact *c, const store_device *d, const store_msg *m)
@@ -712,6 +745,23 @@ static int route_send(void *ud, const store_contact *c, const store_device *d, c
 }
 
 mr_route lan_route(lan *l) { return (mr_route){"lan", route_reaches, route_send, l}; }
+mr_route lan_ice_route(lan *l) { return (mr_route){"ice", ice_reaches, route_send, l}; }
+
+int lan_adopt(lan *l, conn_transport_fn make, void *arg, bool initiator,
+              const uint8_t expect[static 32], const char *addr)
+{
+    int err = BANTER_ESTATE;
+    if (l->stopping || g_list_length(l->conns) >= l->max_conns)
+        return BANTER_EAGAIN;
+    conn *c = conn_over(l->ctx, l->id, initiator, make, arg, &conn_cbs, l, &err);
+    if (!c)
+        return err;
+    track(l, c, NULL, NULL, addr);
+    cstate *cs = conn_get_data(c);
+    cs->adopted = true;
+    memcpy(cs->expect, expect, 32);
+    return 0;
+}
 
 /* ---- lifecycle ---- */
 

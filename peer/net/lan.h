@@ -128,7 +128,25 @@ conn *lan_conn(lan *l, const uint8_t key[static 32]);
 /* How many connections exist now (for the limits' tests and stats). */
 unsigned lan_count(const lan *l);
 
-/* The messenger's "lan" route over this lan. */
+/* The messenger's "lan" route over this lan: devices whose connection is
+ * TCP (found by mDNS or --peer). */
 mr_route lan_route(lan *l);
+/* The messenger's "ice" route: devices whose connection is a direct path
+ * (lan_adopt). A device has one connection at a time, and a TCP one wins
+ * over an ICE one whichever came first (see old_wins in lan.c); when one
+ * replaces the other the device goes down() and up() again, so what was
+ * in flight on the old route is sent again on the new one. */
+mr_route lan_ice_route(lan *l);
+
+/* A connection over a path the caller made (an ICE stream: make creates
+ * its transport, as conn_over takes it), run like any other: handshake,
+ * HELLO, certificate, liveness, one connection per device. The key the
+ * peer proves must be expect (the device the rendezvous lists), else the
+ * connection is closed and logged. initiator: this end starts the Noise
+ * handshake. addr: the remote address for logs. 0, BANTER_EAGAIN (at
+ * max_conns, or stopping) or conn_over's error; make was not called, or
+ * failed, when this fails: the caller still owns what make would take. */
+BANTER_WUR int lan_adopt(lan *l, conn_transport_fn make, void *arg, bool initiator,
+                         const uint8_t expect[static 32], const char *addr);
 
 #endif

@@ -70,6 +70,8 @@ struct rdv {
     void *sink_ud;
     bool authed; /* the sink was told the session is authenticated */
     void (*cert_hook)(void *ud);
+    void (*ice_hook)(void *ud, const rvmsg *m); /* RV_ICE_* (rdv_set_ice_hook) */
+    void *ice_ud;
     void *cert_ud;
     rv_presence my_status; /* as the server last said (RV_P_OFFLINE: not known) */
     char my_text[RV_TEXT_MAX + 1];
@@ -624,6 +626,12 @@ bool rdv_writable(const rdv *r) { return r->authed && conn_queued(r->c) < RDV_SE
 
 const uint8_t *rdv_server_key(const rdv *r) { return r->verified ? r->server_key : NULL; }
 
+void rdv_set_ice_hook(rdv *r, void (*fn)(void *ud, const rvmsg *m), void *ud)
+{
+    r->ice_hook = fn;
+    r->ice_ud = ud;
+}
+
 void rdv_set_cert_hook(rdv *r, void (*fn)(void *ud), void *ud)
 {
     r->cert_hook = fn;
@@ -858,6 +866,13 @@ static void on_rvmsg(rdv *r, const uint8_t *pt, size_t len)
     case RV_SEALED:
         if (r->sink.sealed && r->authed)
             r->sink.sealed(r->sink_ud, &m.u.seal);
+        break;
+    case RV_ICE_SERVERS:
+    case RV_ICE_OFFER:
+    case RV_ICE_ANSWER:
+    case RV_ICE_END:
+        if (r->ice_hook && r->authed)
+            r->ice_hook(r->ice_ud, &m);
         break;
     default:
         refuse_msg(r, BANTER_EBADTYPE, "type not accepted from a server");

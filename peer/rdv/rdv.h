@@ -154,6 +154,9 @@ typedef struct rdv_sink {
 } rdv_sink;
 
 void rdv_set_sink(rdv *r, const rdv_sink *sink, void *ud);
+/* fn(ud, m) runs for every RV_ICE_SERVERS, RV_ICE_OFFER, RV_ICE_ANSWER
+ * and RV_ICE_END while logged in (m is valid during the call). */
+void rdv_set_ice_hook(rdv *r, void (*fn)(void *ud, const rvmsg *m), void *ud);
 /* fn(ud) runs whenever a new certificate was accepted (rdv_cert). */
 void rdv_set_cert_hook(rdv *r, void (*fn)(void *ud), void *ud);
 

@@ -17,6 +17,7 @@
 #include "buf.h"
 #include "links.h"
 #include "ui/pluginctl.h"
+#include "ui/natctl.h"
 #include "ui/rdvctl.h"
 #include "rdv/roster.h"
 #include "core/settings.h"
@@ -64,6 +65,7 @@ struct control_client {
     waiter *wait;
     offer_req *offer;
     rdvctl_wait *rdv; /* a rendezvous request waiting for the server */
+    natctl_wait *nat; /* a nat_check gathering (natctl.h) */
     /* After send_file with follow: this transfer's events only, until it
      * is over. */
     bool following;
@@ -75,6 +77,7 @@ struct control {
     rdv *rdv; /* the rendezvous for rdvctl's requests, or NULL */
     roster *ro;
     plugins *plugins; /* the "plugins" request's, or NULL */
+    direct *dir; /* direct connections, for nat_check (natctl.h), or NULL */
     GMainContext *ctx;
     int fd;
     GSource *src;
@@ -114,6 +117,7 @@ static void client_free(client *cl)
     drop_source(&cl->wsrc);
     waiter_free(cl->wait);
     rdvctl_cancel(cl->rdv);
+    natctl_cancel(cl->nat);
     if (cl->offer)
         cl->offer->cl = NULL; /* its callback will find no one to answer */
     if (cl->fd >= 0)
@@ -349,6 +353,8 @@ static cJSON *device_json(const node_device_info *d)
     cJSON_AddBoolToObject(o, "online", d->online);
     cJSON_AddStringToObject(o, "address", d->address);
     cJSON_AddStringToObject(o, "source", d->dev.source);
+    cJSON_AddStringToObject(o, "route", d->route); /* lan, direct, relay, server or "" */
+    cJSON_AddStringToObject(o, "path", d->path);
     return o;
 }
 
@@ -364,6 +370,7 @@ static cJSON *peer_json(const node_peer_info *pi)
     if (pi->address[0])
         cJSON_AddItemToArray(addrs, cJSON_CreateString(pi->address));
     cJSON_AddStringToObject(o, "source", pi->source);
+    cJSON_AddStringToObject(o, "route", pi->ndev ? pi->devs[0].route : "");
     cJSON_AddStringToObject(o, "trust", store_trust_name(pi->trust));
     cJSON_AddNumberToObject(o, "last_seen", (double)pi->last_seen_ms);
     if (pi->contact.kind == CONTACT_ORG) { /* an organisation account */
@@ -829,6 +836,23 @@ static void cmd_rdv(client *cl, const char *cmd, cJSON *req)
         send_json(cl, o);
 }
 
+static void on_nat_reply(void *ud, cJSON *reply)
+{
+    client *cl = ud;
+    cl->nat = NULL;
+    send_json(cl, reply);
+    client_done(cl);
+}
+
+static void cmd_nat_check(client *cl)
+{
+    cJSON *o = natctl_request(cl->ctl->dir, on_nat_reply, cl, &cl->nat);
+    if (o)
+        send_json(cl, o);
+}
+
+void control_set_direct(control *ctl, direct *d) { ctl->dir = d; }
+
 /* ---- settings and the web interface ---- */
 
 static void broadcast_json(control *ctl, cJSON *ev, const client *self);
@@ -907,7 +931,7 @@ static void handle_line(client *cl, const char *line, size_t len)
         send_error(cl, BANTER_EJSON, "request is not a JSON object");
     } else if (!cmd) {
         send_error(cl, BANTER_ESCHEMA, "request has no \"cmd\"");
-    } else if (cl->wait || cl->offer || cl->rdv) {
+    } else if (cl->wait || cl->offer || cl->rdv || cl->nat) {
         send_error(cl, BANTER_ESTATE, "one request at a time");
     } else if (strcmp(cmd, "id") == 0) {
         cmd_id(cl);
@@ -941,6 +965,8 @@ static void handle_line(client *cl, const char *line, size_t len)
         cmd_plugins(cl, req);
     } else if (rdvctl_owns(cmd)) {
         cmd_rdv(cl, cmd, req);
+    } else if (strcmp(cmd, "nat_check") == 0) {
+        cmd_nat_check(cl);
     } else if (strcmp(cmd, "listen") == 0) {
         cl->listening = true;
         cJSON *o = ok_reply();

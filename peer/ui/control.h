@@ -75,4 +75,7 @@ void control_set_rendezvous(control *ctl, rdv *r, roster *ro);
  * NULL: none. */
 typedef struct plugins plugins;
 void control_set_plugins(control *ctl, plugins *p);
+/* Direct connections, for nat_check (natctl.h); NULL for none. */
+typedef struct direct direct;
+void control_set_direct(control *ctl, direct *d);
 #endif

@@ -47,6 +47,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         *nl = '\0';
     }
+    icecand_url u;
+    if (icecand_parse_url(text, &u) == 0 && (u.port == 0 || !u.host[0]))
+        abort();
     if (n >= 2) {
         for (int p = 0; p < 2; p++) {
             if (icecand_parse_set(lines[0], lines[1], (const char *const *)lines + 2, n - 2,

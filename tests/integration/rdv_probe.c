@@ -480,6 +480,19 @@ static void show_rv_more(probe *p, rvmsg *m, char *line, size_t cap)
         }
         p->rcpt_total = m->u.rcpt.total;
         p->done |= p->await == AW_RCPT;
+    } else if (m->type == RV_ICE_SERVERS) {
+        const struct rv_ice_servers *v = &m->u.ice_servers;
+        snprintf(line, cap,
+                 "recv ice servers stun=%s turn=%s username=%s password=%s expires_ms=%lld",
+                 v->nstun ? v->stun[0] : "-", v->nturn ? v->turn[0] : "-", dash(v->username),
+                 dash(v->password), (long long)v->expires_ms);
+    } else if (m->type == RV_ICE_OFFER || m->type == RV_ICE_ANSWER || m->type == RV_ICE_END) {
+        static const char *const kinds[] = {"offer", "answer", "end"};
+        hex(dv, m->u.ice.device, 4);
+        hex(idh, m->u.ice.session, 4);
+        snprintf(line, cap, "recv ice %s user=%s device=%s session=%s cands=%zu error=%s",
+                 kinds[m->type - RV_ICE_OFFER], m->u.ice.user, dv, idh, m->u.ice.ncand,
+                 dash(m->u.ice.error));
     } else {
         snprintf(line, cap, "recv rv type %02x", (unsigned)m->type);
     }
@@ -853,6 +866,52 @@ static int set_target(probe *p, const char *arg)
     return unhex(p->target.dev, sizeof p->target.dev, h);
 }
 
+/* An ICE message of type t for device dev of user, well-formed: a fresh
+ * session, and for an offer or answer credentials and one candidate line
+ * (heap: rvmsg_clear frees it). 0, or 1 when out of memory. */
+static int ice_for(rvmsg *m, rv_type t, const char *user, const uint8_t *dev)
+{
+    m->type = t;
+    snprintf(m->u.ice.user, sizeof m->u.ice.user, "%s", user);
+    memcpy(m->u.ice.device, dev, RV_KEY_LEN);
+    bcrypto_rng_system().fill(NULL, m->u.ice.session, RV_ICE_SESSION_LEN);
+    if (t == RV_ICE_END)
+        return 0;
+    snprintf(m->u.ice.ufrag, sizeof m->u.ice.ufrag, "prob");
+    snprintf(m->u.ice.pwd, sizeof m->u.ice.pwd, "probeprobeprobeprobepr");
+    m->u.ice.cand = calloc(1, sizeof *m->u.ice.cand);
+    if (!m->u.ice.cand)
+        return 1;
+    snprintf(m->u.ice.cand[0], sizeof m->u.ice.cand[0],
+             "candidate:1 1 udp 2130706431 127.0.0.1 9 typ host");
+    m->u.ice.ncand = 1;
+    return 0;
+}
+
+/* ice=offer|answer|end:USER: an ICE message to the first device of USER
+ * the probe learnt from its contact list (or the target's). */
+static int ice_step(probe *p, const char *arg)
+{
+    static const char *const kinds[] = {"offer", "answer", "end"};
+    static const rv_type types[] = {RV_ICE_OFFER, RV_ICE_ANSWER, RV_ICE_END};
+    const char *colon = strchr(arg, ':');
+    rvmsg m = {0};
+    if (!colon || strlen(colon + 1) > BANTER_MAX_NAME)
+        return -1;
+    for (int i = 0; i < 3; i++) {
+        if (strncmp(arg, kinds[i], (size_t)(colon - arg)) != 0 || kinds[i][colon - arg])
+            continue;
+        struct known *k = known_of(p, colon + 1);
+        const uint8_t *dev = k && k->ndev ? k->dev[0] : p->target.dev;
+        if (ice_for(&m, types[i], colon + 1, dev) != 0)
+            return -1;
+        int r = send_rv(p, &m);
+        rvmsg_clear(&m);
+        return r ? -1 : 0;
+    }
+    return -1;
+}
+
 /* The well-formed rendezvous message of type t that send= sends (the
  * target's, or a made-up one for the server-to-node types). 0, 1 when the
  * probe has none for t. */
@@ -911,6 +970,12 @@ static int canonical_rv(probe *p, int t, rvmsg *m)
         m->u.seal.sealed = (const uint8_t *)"x";
         m->u.seal.sealed_len = 1;
         return 0;
+    case RV_ICE_SERVERS:
+        return 0; /* no servers */
+    case RV_ICE_OFFER:
+    case RV_ICE_ANSWER:
+    case RV_ICE_END:
+        return ice_for(m, (rv_type)t, p->target.user, p->target.dev);
     default:
         return 1; /* RV_SEAL is sealed by send_type itself */
     }
@@ -1019,6 +1084,8 @@ static int rv_step3(probe *p, const char *s)
         return search_bench(p, s + 9);
     if (strncmp(s, "target=", 7) == 0)
         return set_target(p, s + 7);
+    if (strncmp(s, "ice=", 4) == 0)
+        return ice_step(p, s + 4);
     if (strncmp(s, "send=", 5) == 0)
         return send_type(p, s + 5);
     if (strncmp(s, "mark=", 5) == 0) {

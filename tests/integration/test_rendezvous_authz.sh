@@ -44,6 +44,10 @@ kinds=(unauth stranger contact blocked disabled broadcaster own)
 #   status:S       RV_STATUS S         rcpt      RV_RECIPIENTS
 #   seal:STATE[:CODE]  RV_STORED with that state (and error)
 #   pong           PONG                closed    the server closed
+#   ice:CODE       RV_ICE_END from the server with error CODE (the target,
+#                  alice, is not connected while the senders send: a
+#                  contact's signaling gets EOFFLINE; test_rendezvous_ice.sh
+#                  checks what a connected target gets)
 # RV_SEAL_BROADCAST is RV_SEAL with the broadcast flag (type 145 for the
 # probe).
 read -r -d '' TABLE <<'EOF'
@@ -60,6 +64,10 @@ RV_STORED         err:EBADTYPE     err:EBADTYPE           err:EBADTYPE    err:EB
 RV_DELIVERED      err:EAUTH        none                   none            none            err:EAUTH        none none
 RV_BROADCAST_TO   err:EAUTH        err:EPERM              err:EPERM       err:EPERM       err:EAUTH        rcpt err:EPERM
 RV_RECIPIENTS     err:EBADTYPE     err:EBADTYPE           err:EBADTYPE    err:EBADTYPE    err:EBADTYPE     err:EBADTYPE err:EBADTYPE
+RV_ICE_SERVERS    err:EBADTYPE     err:EBADTYPE           err:EBADTYPE    err:EBADTYPE    err:EBADTYPE     err:EBADTYPE err:EBADTYPE
+RV_ICE_OFFER      err:EAUTH        ice:ENOTCONTACT        ice:EOFFLINE    ice:EOFFLINE    err:EAUTH        ice:ENOTCONTACT ice:EOFFLINE
+RV_ICE_ANSWER     err:EAUTH        ice:ENOTCONTACT        ice:EOFFLINE    ice:EOFFLINE    err:EAUTH        ice:ENOTCONTACT ice:EOFFLINE
+RV_ICE_END        err:EAUTH        ice:ENOTCONTACT        ice:EOFFLINE    ice:EOFFLINE    err:EAUTH        ice:ENOTCONTACT ice:EOFFLINE
 RV_CERT           err:EBADTYPE     err:EBADTYPE           err:EBADTYPE    err:EBADTYPE    err:EBADTYPE     err:EBADTYPE err:EBADTYPE
 RV_SEAL           seal:refused:EAUTH seal:refused:ENOTCONTACT seal:stored seal:stored     seal:refused:EAUTH seal:refused:ENOTCONTACT seal:stored
 RV_SEAL_BROADCAST seal:refused:EAUTH seal:refused:EPERM   seal:refused:EPERM seal:refused:EPERM seal:refused:EAUTH seal:stored seal:refused:EPERM
@@ -175,6 +183,7 @@ check() {
     rcpt) re='^recv recipients total=[1-9]' ;;
     seal:*:*) re="^recv stored .* state=$(cut -d: -f2 <<<"$cell") error=$(cut -d: -f3 <<<"$cell")$" ;;
     seal:*) re="^recv stored .* state=${cell#seal:} error=-$" ;;
+    ice:*) re="^recv ice end user=alice .* error=${cell#ice:}$" ;;
     pong) re='^recv pong$' ;;
     closed) re='^closed' ;;
     *) t_fail "table" "cell $cell of $row" ;;

@@ -199,8 +199,10 @@ for h in ada1 ada2 bob; do stop_rnode "$h"; done
 start_rnode 2 ada1
 start_rnode 3 ada2
 start_rnode 4 bob
-lan_dev() { # lan_dev HOME: how many devices it has up on the LAN
-    b "$T/$1" peers --json 2>/dev/null | jq '[.[] | .devices[]? | select(.online == true)] | length'
+lan_dev() { # lan_dev HOME: how many devices it has up on the LAN (a direct
+    # connection through the rendezvous, route "direct", is online too)
+    b "$T/$1" peers --json 2>/dev/null |
+        jq '[.[] | .devices[]? | select(.online == true and .route == "lan")] | length'
 }
 on_lan() { [ "$(lan_dev bob)" -ge 2 ]; }
 wait_for 30 on_lan || t_fail "LAN" "bob should see both of ada's devices on the LAN: $(b "$T/bob" peers --json)"

@@ -177,6 +177,37 @@ static void test_set(void **state)
     assert_int_equal(set.n, 0);
 }
 
+static void test_urls(void **state)
+{
+    (void)state;
+    icecand_url u;
+    assert_int_equal(icecand_parse_url("stun:198.18.0.1:3478", &u), 0);
+    assert_false(u.turn);
+    assert_string_equal(u.host, "198.18.0.1");
+    assert_int_equal(u.port, 3478);
+    assert_int_equal(icecand_parse_url("turn:[2001:db8::1]:443?transport=tcp", &u), 0);
+    assert_true(u.turn);
+    assert_string_equal(u.host, "2001:db8::1");
+    assert_int_equal(u.transport, ICECAND_URL_TCP);
+    assert_int_equal(icecand_parse_url("turn:198.18.0.1:3478?transport=udp", &u), 0);
+    assert_int_equal(u.transport, ICECAND_URL_UDP);
+    static const char *const bad[] = {
+        "stun:turn.example.com:3478",
+        "stun:198.18.0.1",
+        "stun:198.18.0.1:0",
+        "stun:198.18.0.1:65536",
+        "stuns:1.2.3.4:1",
+        "stun:1.2.3.4:1?transport=udp",
+        "turn:1.2.3.4:1?transport=tls",
+        "turn:[::1:1",
+        "turn:1.2.3.4:x",
+        "turn::3478",
+        "",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(icecand_parse_url(bad[i], &u), BANTER_EFORMAT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -185,6 +216,7 @@ int main(void)
         cmocka_unit_test(test_refuses_addresses),
         cmocka_unit_test(test_credentials),
         cmocka_unit_test(test_set),
+        cmocka_unit_test(test_urls),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -448,6 +448,81 @@ static void test_integers_exact(void **state)
     assert_int_equal(rvmsg_decode(&m, pt, sizeof pt), BANTER_ESCHEMA);
 }
 
+static void test_ice_messages(void **state)
+{
+    (void)state;
+    rvmsg in = {.type = RV_ICE_SERVERS}, out, m;
+    struct rv_ice_servers *v = &in.u.ice_servers;
+    v->nstun = 1;
+    snprintf(v->stun[0], sizeof v->stun[0], "stun:198.18.0.1:3478");
+    v->nturn = 2;
+    snprintf(v->turn[0], sizeof v->turn[0], "turn:198.18.0.1:3478?transport=udp");
+    snprintf(v->turn[1], sizeof v->turn[1], "turn:198.18.0.1:3478?transport=tcp");
+    snprintf(v->username, sizeof v->username, "1796000000:ada");
+    snprintf(v->password, sizeof v->password, "c2VjcmV0c2VjcmV0c2VjcmV0c2U=");
+    v->expires_ms = INT64_C(1796000000000);
+    round_trip(&in, &out);
+    assert_int_equal(out.u.ice_servers.nturn, 2);
+    assert_string_equal(out.u.ice_servers.turn[1], v->turn[1]);
+    assert_string_equal(out.u.ice_servers.password, v->password);
+    assert_true(out.u.ice_servers.expires_ms == v->expires_ms);
+    rvmsg_clear(&out);
+    /* TURN without credentials, a URL of the wrong scheme, too many. */
+    assert_int_equal(dec(&m, RV_ICE_SERVERS, "{\"turn\":[\"turn:1.2.3.4:3478\"]}"), BANTER_ESCHEMA);
+    assert_int_equal(dec(&m, RV_ICE_SERVERS, "{\"stun\":[\"turn:1.2.3.4:3478\"]}"), BANTER_ESCHEMA);
+    assert_int_equal(dec(&m, RV_ICE_SERVERS,
+                         "{\"stun\":[\"stun:a\",\"stun:b\",\"stun:c\","
+                         "\"stun:d\",\"stun:e\"]}"),
+                     BANTER_ETOOLONG);
+    assert_int_equal(dec(&m, RV_ICE_SERVERS, "{}"), 0);
+    rvmsg_clear(&m);
+
+    char lines[2][BANTER_ICE_MAX_LINE + 1] = {
+        "candidate:1 1 udp 2130706431 198.18.0.11 50000 typ host",
+        "candidate:2 1 udp 1694498815 198.18.1.1 50001 typ srflx raddr 0.0.0.0 rport 0"};
+    rvmsg o = {.type = RV_ICE_OFFER};
+    snprintf(o.u.ice.user, sizeof o.u.ice.user, "grace");
+    memset(o.u.ice.device, 5, RV_KEY_LEN);
+    memset(o.u.ice.session, 6, RV_ICE_SESSION_LEN);
+    snprintf(o.u.ice.ufrag, sizeof o.u.ice.ufrag, "abcd");
+    snprintf(o.u.ice.pwd, sizeof o.u.ice.pwd, "0123456789abcdefghijkl");
+    o.u.ice.ncand = 2;
+    o.u.ice.cand = lines;
+    round_trip(&o, &out);
+    assert_string_equal(out.u.ice.user, "grace");
+    assert_memory_equal(out.u.ice.session, o.u.ice.session, RV_ICE_SESSION_LEN);
+    assert_int_equal(out.u.ice.ncand, 2);
+    assert_string_equal(out.u.ice.cand[1], lines[1]);
+    rvmsg_clear(&out);
+    o.type = RV_ICE_ANSWER;
+    o.u.ice.ncand = 0;
+    round_trip(&o, &out);
+    assert_int_equal(out.u.ice.ncand, 0);
+    rvmsg_clear(&out);
+    o.type = RV_ICE_END;
+    snprintf(o.u.ice.error, sizeof o.u.ice.error, "EOFFLINE");
+    round_trip(&o, &out);
+    assert_string_equal(out.u.ice.error, "EOFFLINE");
+    assert_null(out.u.ice.cand);
+    rvmsg_clear(&out);
+    /* A short pwd, a control character in a line, no candidates array. */
+    const char *head =
+        "{\"user\":\"g\",\"device\":\"0505050505050505050505050505050505050505"
+        "050505050505050505050505\",\"session\":\"06060606060606060606060606060606\",";
+    char j[512];
+    snprintf(j, sizeof j, "%s\"ufrag\":\"abcd\",\"pwd\":\"short\",\"candidates\":[]}", head);
+    assert_int_equal(dec(&m, RV_ICE_OFFER, j), BANTER_ESCHEMA);
+    snprintf(j, sizeof j,
+             "%s\"ufrag\":\"abcd\",\"pwd\":\"0123456789abcdefghijkl\",\"candidates\":[\"a\\nb\"]}",
+             head);
+    assert_int_equal(dec(&m, RV_ICE_OFFER, j), BANTER_ESCHEMA);
+    snprintf(j, sizeof j, "%s\"ufrag\":\"abcd\",\"pwd\":\"0123456789abcdefghijkl\"}", head);
+    assert_int_equal(dec(&m, RV_ICE_ANSWER, j), BANTER_ESCHEMA);
+    snprintf(j, sizeof j, "%s\"error\":\"EOFFLINE\"}", head);
+    assert_int_equal(dec(&m, RV_ICE_END, j), 0);
+    rvmsg_clear(&m);
+}
+
 int main(void)
 {
     if (bcrypto_init() != 0)
@@ -456,7 +531,7 @@ int main(void)
         cmocka_unit_test(test_login_auth),        cmocka_unit_test(test_profile_search),
         cmocka_unit_test(test_cert_message),      cmocka_unit_test(test_contacts_presence),
         cmocka_unit_test(test_stored_recipients), cmocka_unit_test(test_seal_messages),
-        cmocka_unit_test(test_integers_exact),
+        cmocka_unit_test(test_integers_exact),    cmocka_unit_test(test_ice_messages),
     };
     return cmocka_run_group_tests_name("rvmsg", tests, NULL, NULL);
 }

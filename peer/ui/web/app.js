@@ -549,6 +549,19 @@
     if (focusComposer && !$('composer-text').disabled) $('composer-text').focus();
   }
 
+  // How the contact is reached now: the route of its first device that
+  // has one (docs/control.md, peers), in words; the path as a tooltip.
+  function routeOf(p) {
+    const d = (p.devices || []).find((x) => x.route) || {};
+    const words = {
+      lan: 'on this LAN',
+      direct: 'direct connection',
+      relay: `relayed by the TURN server${/TURN tcp/.test(d.path || '') ? ' over TCP' : ''}`,
+      server: 'through the server (text only)',
+    };
+    return { text: words[d.route] || '', path: d.path || '' };
+  }
+
   function renderConvHead() {
     const key = state.current;
     const p = state.peers.get(key) || { name: key };
@@ -558,8 +571,11 @@
     const bits = [presence(p)];
     if (p.text) bits.push(p.text);
     if (p.org && p.org.account) bits.push(`organisation account ${p.org.account}`);
+    const route = routeOf(p);
+    if (route.text) bits.push(route.text);
     if (p.fingerprint) bits.push(p.fingerprint);
     $('conv-sub').textContent = bits.join(' · ');
+    $('conv-sub').title = route.path;
     $('composer-label').textContent = `Message to ${name}`;
     $('verify-open').hidden = !p.fingerprint || p.trust === 'verified' || p.trust === 'changed';
     const changed = p.trust === 'changed';

@@ -1,0 +1,241 @@
+/* SPDX-License-Identifier: MIT */
+/* direct.c - direct connections to organisation contacts, wired (see direct.h). */
+#include "rdv/direct.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/contacts.h"
+#include "net/icelink.h"
+
+struct direct {
+    GMainContext *ctx;
+    node *n;
+    rdv *r;
+    lan *l;
+    uint8_t self[32];
+    char server_fpd[IDENTITY_FP_DIGITS + 1];
+    icelink *il;
+    struct rv_ice_servers servers;
+    bool have_servers;
+    guint scan_timer, scan_idle;
+    bool subscribed;
+};
+
+/* ---- what to reach ---- */
+
+static bool approved_online(const node_peer_info *pi)
+{
+    return pi->contact.kind == CONTACT_ORG && strcmp(pi->state, "approved") == 0 &&
+           strcmp(pi->status, "offline") != 0;
+}
+
+/* Hand every device to reach to icelink; whether one is not connected
+ * yet (then the timer looks again). */
+static bool scan(direct *d)
+{
+    node_peer_info *all = NULL;
+    size_t k = 0;
+    rdv_status st;
+    bool waiting = false;
+    if (!d->r || !d->il)
+        return false;
+    rdv_get_status(d->r, &st);
+    /* The servers come right after the login: an offer made before would
+     * have no server-reflexive or relayed candidate. */
+    if (!st.connected || !st.user[0] || !d->have_servers || node_peers(d->n, &all, &k) != 0) {
+        free(all);
+        return false;
+    }
+    for (size_t i = 0; i < k; i++) {
+        const node_peer_info *pi = &all[i];
+        if (!approved_online(pi))
+            continue;
+        for (size_t j = 0; j < pi->ndev; j++) {
+            const store_device *dev = &pi->devs[j].dev;
+            if (contacts_device_trusted(dev) && memcmp(dev->key, d->self, 32) != 0 &&
+                !lan_conn(d->l, dev->key)) {
+                icelink_want(d->il, pi->contact.account, dev->key);
+                waiting = true;
+            }
+        }
+    }
+    free(all);
+    return waiting;
+}
+
+/* The timer runs only while a device waits for a path: an idle node
+ * (everyone reached, or nobody to reach) does not wake up. */
+static gboolean on_scan_timer(gpointer v)
+{
+    direct *d = v;
+    if (scan(d))
+        return G_SOURCE_CONTINUE;
+    d->scan_timer = 0;
+    return G_SOURCE_REMOVE;
+}
+
+static gboolean on_scan_idle(gpointer v)
+{
+    direct *d = v;
+    d->scan_idle = 0;
+    icelink_recheck(d->il); /* a contact removed or blocked: its path ends */
+    if (scan(d) && !d->scan_timer)
+        d->scan_timer = g_timeout_add(DIRECT_SCAN_MS, on_scan_timer, d);
+    return G_SOURCE_REMOVE;
+}
+
+static void on_node_event(void *ud, const node_event *ev)
+{
+    direct *d = ud;
+    if (ev->type == NODE_EV_RENDEZVOUS && d->r) {
+        rdv_status st;
+        rdv_get_status(d->r, &st);
+        if (!st.connected || !st.user[0])
+            d->have_servers = false; /* the next session sends them again */
+    }
+    if ((ev->type == NODE_EV_ONLINE || ev->type == NODE_EV_PRESENCE ||
+         ev->type == NODE_EV_CONTACTS || ev->type == NODE_EV_OFFLINE ||
+         ev->type == NODE_EV_RENDEZVOUS) &&
+        !d->scan_idle)
+        d->scan_idle = g_idle_add(on_scan_idle, d);
+}
+
+/* ---- icelink's callbacks ---- */
+
+static int il_signal(void *ud, const rvmsg *m)
+{
+    direct *d = ud;
+    return d->r ? rdv_send(d->r, m) : BANTER_ESTATE;
+}
+
+static bool il_allowed(void *ud, const char *account, const uint8_t dev[static 32])
+{
+    direct *d = ud;
+    uint8_t key[32];
+    node_peer_info *pi = g_new0(node_peer_info, 1);
+    bool ok = false;
+    contacts_account_key(d->server_fpd, account, key);
+    if (node_peer_info_get(d->n, key, pi) == 0 && pi->contact.kind == CONTACT_ORG &&
+        strcmp(pi->contact.account, account) == 0 && strcmp(pi->state, "approved") == 0)
+        for (size_t i = 0; i < pi->ndev && !ok; i++)
+            ok = memcmp(pi->devs[i].dev.key, dev, 32) == 0 &&
+                 contacts_device_trusted(&pi->devs[i].dev);
+    g_free(pi);
+    return ok;
+}
+
+static int il_adopt(void *ud, const uint8_t dev[static 32], conn_transport_fn make, void *arg,
+                    bool initiator, const char *addr)
+{
+    direct *d = ud;
+    return lan_adopt(d->l, make, arg, initiator, dev, addr);
+}
+
+static void il_again(void *ud)
+{
+    direct *d = ud;
+    if (d->r && !d->scan_timer)
+        d->scan_timer = g_timeout_add(DIRECT_SCAN_MS, on_scan_timer, d);
+}
+
+static void il_log(void *ud, const char *text)
+{
+    direct *d = ud;
+    g_printerr("banter: %s\n", text);
+    node_event ev = {.type = NODE_EV_RENDEZVOUS, .text = text};
+    node_emit(d->n, &ev);
+}
+
+/* ---- the rendezvous ---- */
+
+static void on_ice(void *ud, const rvmsg *m)
+{
+    direct *d = ud;
+    if (m->type == RV_ICE_SERVERS) {
+        d->servers = m->u.ice_servers;
+        d->have_servers = true;
+        icelink_set_servers(d->il, &m->u.ice_servers);
+        if (!d->scan_idle)
+            d->scan_idle = g_idle_add(on_scan_idle, d);
+        return;
+    }
+    icelink_signal(d->il, m);
+}
+
+/* ---- lifecycle ---- */
+
+direct *direct_new(GMainContext *ctx, node *n, rdv *r, lan *l, const identity *id,
+                   const char *server_fpd)
+{
+    static const icelink_callbacks cb = {il_signal, il_allowed, il_adopt, il_log, il_again};
+    direct *d = g_new0(direct, 1);
+    d->ctx = ctx;
+    d->n = n;
+    d->r = r;
+    d->l = l;
+    memcpy(d->self, identity_public(id), 32);
+    g_strlcpy(d->server_fpd, server_fpd, sizeof d->server_fpd);
+    d->il = icelink_new(ctx, d->self, &cb, d);
+    rdv_set_ice_hook(r, on_ice, d);
+    node_subscribe(n, on_node_event, d);
+    d->subscribed = true;
+    return d;
+}
+
+void direct_detach(direct *d)
+{
+    if (!d || !d->r)
+        return;
+    rdv_set_ice_hook(d->r, NULL, NULL);
+    d->r = NULL;
+    if (d->subscribed)
+        node_unsubscribe(d->n, on_node_event, d);
+    d->subscribed = false;
+    if (d->scan_timer)
+        g_source_remove(d->scan_timer);
+    if (d->scan_idle)
+        g_source_remove(d->scan_idle);
+    d->scan_timer = d->scan_idle = 0;
+    icelink_reset(d->il);
+}
+
+void direct_free(direct *d)
+{
+    if (!d)
+        return;
+    direct_detach(d);
+    icelink_free(d->il);
+    memset(&d->servers, 0, sizeof d->servers);
+    g_free(d);
+}
+
+bool direct_path(direct *d, const uint8_t dev[static 32], char *route, size_t rcap, char *text,
+                 size_t tcap)
+{
+    return d && d->il && icelink_path(d->il, dev, route, rcap, text, tcap);
+}
+
+int direct_check(direct *d, void (*line)(void *ud, const char *text),
+                 void (*done)(void *ud, int err), void *ud)
+{
+    if (!d->have_servers || (!d->servers.nstun && !d->servers.nturn))
+        return BANTER_ENOENT;
+    return icelink_check(d->il, line, done, ud);
+}
+
+void direct_servers(direct *d, char *out, size_t cap, int64_t *cred_expires_ms)
+{
+    size_t o = 0;
+    out[0] = '\0';
+    *cred_expires_ms = d->have_servers && d->servers.nturn ? d->servers.expires_ms : 0;
+    for (size_t i = 0; d->have_servers && i < d->servers.nstun + d->servers.nturn; i++) {
+        const char *u =
+            i < d->servers.nstun ? d->servers.stun[i] : d->servers.turn[i - d->servers.nstun];
+        int w = snprintf(out + o, cap - o, "%s%s", o ? " " : "", u);
+        if (w < 0 || (size_t)w >= cap - o)
+            break;
+        o += (size_t)w;
+    }
+}
