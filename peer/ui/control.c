@@ -77,7 +77,7 @@ struct control {
     rdv *rdv; /* the rendezvous for rdvctl's requests, or NULL */
     roster *ro;
     plugins *plugins; /* the "plugins" request's, or NULL */
-    direct *dir; /* direct connections, for nat_check (natctl.h), or NULL */
+    direct *dir;      /* direct connections, for nat_check (natctl.h), or NULL */
     GMainContext *ctx;
     int fd;
     GSource *src;
