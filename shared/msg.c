@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gkey.h"
+#include "gstate.h"
 #include "jsonv.h"
 #include "utf8.h"
 
@@ -23,6 +25,10 @@ static const struct {
     {MSG_FILE_DECLINE, "file_decline"},
     {MSG_FILE_CANCEL, "file_cancel"},
     {MSG_FILE_RESULT, "file_result"},
+    {MSG_GROUP_STATE, "group_state"},
+    {MSG_GROUP_KEY, "group_key"},
+    {MSG_GROUP_MSG, "group_msg"},
+    {MSG_GROUP_TEXT, "group_text"},
     {MSG_ERROR, "error"},
     {MSG_PING, "ping"},
     {MSG_PONG, "pong"},
@@ -238,6 +244,96 @@ static int decode_file_msg(const cJSON *o, msg *m)
     }
 }
 
+/* ---- groups ---- */
+
+_Static_assert(MSG_GROUP_DIST_LEN == GKEY_DIST_LEN, "a distribution's length");
+
+/* Exactly standard base64 (with padding, no white space) of 1..max bytes
+ * into a malloc'd *out. */
+static int get_b64(const cJSON *o, const char *key, size_t max, uint8_t **out, size_t *outlen)
+{
+    const char *s, *end = NULL;
+    size_t n, bin = 0;
+    int r = jsonv_str(o, key, true, 4, (max + 2) / 3 * 4, &s, &n);
+    if (r)
+        return r;
+    if (n % 4 != 0)
+        return BANTER_ESCHEMA;
+    uint8_t *p = malloc(n / 4 * 3);
+    if (!p)
+        return BANTER_ENOMEM;
+    if (sodium_base642bin(p, n / 4 * 3, s, n, NULL, &bin, &end, sodium_base64_VARIANT_ORIGINAL) !=
+            0 ||
+        end != s + n || bin == 0 || bin > max) {
+        free(p);
+        return BANTER_ESCHEMA;
+    }
+    *out = p;
+    *outlen = bin;
+    return 0;
+}
+
+static int add_b64(cJSON *o, const char *key, const uint8_t *p, size_t len)
+{
+    size_t n = sodium_base64_encoded_len(len, sodium_base64_VARIANT_ORIGINAL);
+    char *s = malloc(n);
+    if (!s)
+        return BANTER_ENOMEM;
+    sodium_bin2base64(s, n, p, len, sodium_base64_VARIANT_ORIGINAL);
+    int r = cJSON_AddStringToObject(o, key, s) ? 0 : BANTER_ENOMEM;
+    free(s);
+    return r;
+}
+
+static int decode_group(const cJSON *o, msg *m)
+{
+    uint8_t *p = NULL;
+    size_t n = 0;
+    const char *s;
+    int r;
+    switch (m->type) {
+    case MSG_GROUP_KEY:
+        r = get_b64(o, "dist", MSG_GROUP_DIST_LEN, &p, &n);
+        if (r == 0 && n != MSG_GROUP_DIST_LEN)
+            r = BANTER_ESCHEMA;
+        if (r == 0)
+            memcpy(m->u.gkey.dist, p, n);
+        if (p)
+            sodium_memzero(p, n); /* a chain key */
+        free(p);
+        return r;
+    case MSG_GROUP_MSG:
+        r = get_id(o, "id", m->u.gmsg.id);
+        if (r == 0)
+            r = get_b64(o, "g", MSG_GROUP_SEALED_MAX, &m->u.gmsg.sealed, &m->u.gmsg.len);
+        return r;
+    default: /* MSG_GROUP_TEXT */
+        r = get_id(o, "id", m->u.gtext.id);
+        if (!r)
+            r = jsonv_int(o, "ts", 0, JSONV_INT_MAX, &m->u.gtext.ts_ms);
+        if (!r)
+            r = jsonv_int(o, "lc", 0, JSONV_INT_MAX, &m->u.gtext.lc);
+        if (!r)
+            r = jsonv_str(o, "body", true, 1, BANTER_MAX_BODY, &s, &n);
+        if (r)
+            return r;
+        m->u.gtext.body = malloc(n + 1);
+        if (!m->u.gtext.body)
+            return BANTER_ENOMEM;
+        jsonv_copy(m->u.gtext.body, s, n);
+        m->u.gtext.body_len = n;
+        return 0;
+    }
+}
+
+static int decode_gstate(msg *m, const char *text, size_t len)
+{
+    m->u.gstate.st = malloc(sizeof(gstate));
+    if (!m->u.gstate.st)
+        return BANTER_ENOMEM;
+    return gstate_decode(m->u.gstate.st, text, len);
+}
+
 static int decode_error(const cJSON *o, struct msg_error *e)
 {
     const char *s;
@@ -259,6 +355,8 @@ static int decode_error(const cJSON *o, struct msg_error *e)
 static int decode_json(msg *m, const char *text, size_t len)
 {
     cJSON *o;
+    if (m->type == MSG_GROUP_STATE)
+        return decode_gstate(m, text, len);
     int r = jsonv_parse(text, len, &o);
     if (r)
         return r;
@@ -282,6 +380,11 @@ static int decode_json(msg *m, const char *text, size_t len)
     }
     case MSG_ERROR:
         r = decode_error(o, &m->u.error);
+        break;
+    case MSG_GROUP_KEY:
+    case MSG_GROUP_MSG:
+    case MSG_GROUP_TEXT:
+        r = decode_group(o, m);
         break;
     default:
         r = decode_file_msg(o, m);
@@ -336,6 +439,12 @@ void msg_clear(msg *m)
 {
     if (m->type == MSG_CHAT)
         free(m->u.chat.body);
+    if (m->type == MSG_GROUP_STATE)
+        free(m->u.gstate.st);
+    if (m->type == MSG_GROUP_MSG)
+        free(m->u.gmsg.sealed);
+    if (m->type == MSG_GROUP_TEXT)
+        free(m->u.gtext.body);
     if (m->type == MSG_FILE_OFFER && m->u.offer.files) {
         for (size_t i = 0; i < m->u.offer.nfiles; i++)
             free(m->u.offer.files[i].name);
@@ -407,6 +516,53 @@ int msg_chat_init(msg *m, const uint8_t id[static MSG_ID_LEN], int64_t ts_ms, co
     m->u.chat.body[len] = '\0';
     m->u.chat.body_len = len;
     m->u.chat.broadcast = broadcast;
+    return 0;
+}
+
+int msg_gstate_init(msg *m, const gstate *st)
+{
+    memset(m, 0, sizeof *m);
+    m->type = MSG_GROUP_STATE;
+    m->u.gstate.st = malloc(sizeof *st);
+    if (!m->u.gstate.st)
+        return BANTER_ENOMEM;
+    memcpy(m->u.gstate.st, st, sizeof *st);
+    return 0;
+}
+
+int msg_gmsg_init(msg *m, const uint8_t id[static MSG_ID_LEN], const uint8_t *sealed, size_t len)
+{
+    memset(m, 0, sizeof *m);
+    if (len == 0)
+        return BANTER_EINVAL;
+    if (len > MSG_GROUP_SEALED_MAX)
+        return BANTER_ETOOBIG;
+    m->type = MSG_GROUP_MSG;
+    m->u.gmsg.sealed = malloc(len);
+    if (!m->u.gmsg.sealed)
+        return BANTER_ENOMEM;
+    memcpy(m->u.gmsg.id, id, MSG_ID_LEN);
+    memcpy(m->u.gmsg.sealed, sealed, len);
+    m->u.gmsg.len = len;
+    return 0;
+}
+
+int msg_gtext_init(msg *m, const uint8_t id[static MSG_ID_LEN], int64_t ts_ms, int64_t lc,
+                   const char *body, size_t len)
+{
+    memset(m, 0, sizeof *m);
+    if (len > BANTER_MAX_BODY)
+        return BANTER_ETOOLONG;
+    m->type = MSG_GROUP_TEXT;
+    m->u.gtext.body = malloc(len + 1);
+    if (!m->u.gtext.body)
+        return BANTER_ENOMEM;
+    memcpy(m->u.gtext.id, id, MSG_ID_LEN);
+    m->u.gtext.ts_ms = ts_ms;
+    m->u.gtext.lc = lc;
+    memcpy(m->u.gtext.body, body, len);
+    m->u.gtext.body[len] = '\0';
+    m->u.gtext.body_len = len;
     return 0;
 }
 
@@ -503,10 +659,43 @@ static int build_file_msg(const msg *m, cJSON *o)
     }
 }
 
+static int build_group(const msg *m, cJSON *o)
+{
+    int r;
+    switch (m->type) {
+    case MSG_GROUP_KEY:
+        return add_b64(o, "dist", m->u.gkey.dist, MSG_GROUP_DIST_LEN);
+    case MSG_GROUP_MSG:
+        if (!m->u.gmsg.sealed || m->u.gmsg.len == 0)
+            return BANTER_ESCHEMA;
+        if (m->u.gmsg.len > MSG_GROUP_SEALED_MAX)
+            return BANTER_ETOOBIG;
+        r = add_id(o, "id", m->u.gmsg.id);
+        return r ? r : add_b64(o, "g", m->u.gmsg.sealed, m->u.gmsg.len);
+    default: { /* MSG_GROUP_TEXT */
+        const struct msg_gtext *t = &m->u.gtext;
+        if (!t->body || t->ts_ms < 0 || t->lc < 0)
+            return BANTER_ESCHEMA;
+        r = jsonv_check_text(t->body, t->body_len, 1, BANTER_MAX_BODY, false);
+        if (!r)
+            r = add_id(o, "id", t->id);
+        if (!r)
+            r = jsonv_add_int(o, "ts", t->ts_ms);
+        if (!r)
+            r = jsonv_add_int(o, "lc", t->lc);
+        if (r)
+            return r;
+        return cJSON_AddStringToObject(o, "body", t->body) ? 0 : BANTER_ENOMEM;
+    }
+    }
+}
+
 static int build_json(const msg *m, cJSON *o)
 {
     if (m->type >= MSG_FILE_OFFER && m->type <= MSG_FILE_RESULT)
         return build_file_msg(m, o);
+    if (m->type >= MSG_GROUP_KEY && m->type <= MSG_GROUP_TEXT)
+        return build_group(m, o);
     int r = 0;
     switch (m->type) {
     case MSG_HELLO: {
@@ -608,6 +797,22 @@ int msg_encode(const msg *m, buf *out)
 
     if (!known_type((int)m->type))
         return BANTER_EBADTYPE;
+    if (m->type == MSG_GROUP_STATE) {
+        if (!m->u.gstate.st)
+            return BANTER_ESCHEMA;
+        buf js;
+        buf_init(&js, BANTER_MAX_JSON);
+        r = gstate_encode(m->u.gstate.st, &js);
+        if (r == 0)
+            r = buf_reserve(out, 1 + buf_len(&js), &dst);
+        if (r == 0) {
+            dst[0] = MSG_GROUP_STATE;
+            memcpy(dst + 1, buf_data(&js), buf_len(&js));
+            buf_commit(out, 1 + buf_len(&js));
+        }
+        buf_free(&js);
+        return r;
+    }
     if (m->type <= MSG_JSON_LAST)
         return encode_json(m, out);
     if (m->type == MSG_PING || m->type == MSG_PONG) {

@@ -19,6 +19,8 @@
 #include "error.h"
 #include "banter_limits.h"
 
+struct gstate; /* shared/gstate.h */
+
 #define MSG_ID_LEN     16
 #define MSG_JSON_FIRST 0x01
 #define MSG_JSON_LAST  0x3f
@@ -27,6 +29,11 @@
 /* CHAT "to": "@" and an account name (1..64 of [a-z0-9._-]), or a device
  * key in 64 lowercase hex digits (docs/protocol.md, CHAT). */
 #define MSG_TO_MAX     65
+/* GROUP_MSG "g": a sender-key message (shared/gkey.h) of at most this
+ * many bytes, so that its base64 fits a JSON body. */
+#define MSG_GROUP_SEALED_MAX ((BANTER_MAX_JSON - 64u) / 4u * 3u)
+/* A sender-key distribution (shared/gkey.h GKEY_DIST_LEN). */
+#define MSG_GROUP_DIST_LEN 121u
 
 typedef enum msg_type {
     MSG_HELLO = 0x01,        /* JSON: first message each side sends */
@@ -38,6 +45,10 @@ typedef enum msg_type {
     MSG_FILE_DECLINE = 0x12, /* JSON: the receiver said no */
     MSG_FILE_CANCEL = 0x13,  /* JSON: either side stops the transfer */
     MSG_FILE_RESULT = 0x14,  /* JSON: one file verified (or not) */
+    MSG_GROUP_STATE = 0x18,  /* JSON: a group's whole state (shared/gstate.h) */
+    MSG_GROUP_KEY = 0x19,    /* JSON: a sender-key distribution, pairwise only */
+    MSG_GROUP_MSG = 0x1a,    /* JSON: a group message sealed with a sender key */
+    MSG_GROUP_TEXT = 0x1b,   /* JSON: the plaintext inside a GROUP_MSG, never alone */
     MSG_ERROR = 0x3f,        /* JSON: the peer refused something */
     MSG_PING = 0x40,         /* binary: keepalive, 8-byte token */
     MSG_PONG = 0x41,         /* binary: answer, the same token */
@@ -118,6 +129,34 @@ struct msg_result {
     char error[BANTER_MAX_REASON + 1];
 };
 
+/* GROUP_STATE: the state, decoded and checked alone (gstate_decode). */
+struct msg_gstate {
+    struct gstate *st; /* owned by the msg */
+};
+
+/* GROUP_KEY: a distribution, exactly MSG_GROUP_DIST_LEN bytes (its
+ * fields are checked by gkey_dist_decode). */
+struct msg_gkey {
+    uint8_t dist[MSG_GROUP_DIST_LEN];
+};
+
+/* GROUP_MSG: the message id (for ACK; it must equal the id inside) and
+ * the sealed message. */
+struct msg_gmsg {
+    uint8_t id[MSG_ID_LEN];
+    uint8_t *sealed; /* owned by the msg */
+    size_t len;      /* 1..MSG_GROUP_SEALED_MAX */
+};
+
+/* GROUP_TEXT: what a group message says. */
+struct msg_gtext {
+    uint8_t id[MSG_ID_LEN];
+    int64_t ts_ms;
+    int64_t lc;  /* the Lamport clock, 0..2^53 */
+    char *body;  /* NUL-terminated UTF-8; owned by the msg */
+    size_t body_len;
+};
+
 struct msg_ping {
     uint64_t token;
 };
@@ -149,6 +188,10 @@ typedef struct msg {
         struct msg_ping ping; /* PING and PONG */
         struct msg_chunk chunk;
         struct msg_mark mark; /* FILE_MARK and FILE_STORED */
+        struct msg_gstate gstate;
+        struct msg_gkey gkey;
+        struct msg_gmsg gmsg;
+        struct msg_gtext gtext;
     } u;
 } msg;
 
@@ -183,6 +226,16 @@ BANTER_WUR int msg_chat_init(msg *m, const uint8_t id[static MSG_ID_LEN], int64_
                              const char *body, size_t len, bool broadcast);
 /* Whether s is a CHAT "to" value: "@ACCOUNT" or 64 lowercase hex digits. */
 bool msg_chat_to_valid(const char *s);
+
+/* A GROUP_STATE with a copy of st. BANTER_ENOMEM. */
+BANTER_WUR int msg_gstate_init(msg *m, const struct gstate *st);
+/* A GROUP_MSG with a copy of len bytes of sealed. BANTER_ENOMEM,
+ * BANTER_ETOOBIG (over MSG_GROUP_SEALED_MAX), BANTER_EINVAL (empty). */
+BANTER_WUR int msg_gmsg_init(msg *m, const uint8_t id[static MSG_ID_LEN], const uint8_t *sealed,
+                             size_t len);
+/* A GROUP_TEXT with a copy of body. BANTER_ENOMEM, BANTER_ETOOLONG. */
+BANTER_WUR int msg_gtext_init(msg *m, const uint8_t id[static MSG_ID_LEN], int64_t ts_ms,
+                              int64_t lc, const char *body, size_t len);
 
 /* A FILE_OFFER with room for n files (names NULL, to be set with
  * msg_offer_set_name). BANTER_ENOMEM, BANTER_EINVAL (n out of range). */

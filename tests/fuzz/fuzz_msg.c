@@ -17,6 +17,7 @@
 
 #include "buf.h"
 #include "error.h"
+#include "gstate.h"
 #include "banter_limits.h"
 #include "msg.h"
 #include "utf8.h"
@@ -123,8 +124,24 @@ static void check_decoded(const msg *m, const uint8_t *pt, size_t len)
             abort();
         check_text(m->u.result.error, BANTER_MAX_REASON);
         break;
-    default: /* ACK has nothing to check beyond its id */
-        if (m->type != MSG_ACK)
+    case MSG_GROUP_STATE:
+        if (!m->u.gstate.st || m->u.gstate.st->n < 1 || m->u.gstate.st->n > GSTATE_MAX_MEMBERS)
+            abort();
+        check_text(m->u.gstate.st->name, BANTER_MAX_NAME);
+        break;
+    case MSG_GROUP_MSG:
+        if (!m->u.gmsg.sealed || m->u.gmsg.len < 1 || m->u.gmsg.len > MSG_GROUP_SEALED_MAX)
+            abort();
+        break;
+    case MSG_GROUP_TEXT:
+        if (!m->u.gtext.body || m->u.gtext.body_len == 0 || m->u.gtext.body_len > BANTER_MAX_BODY ||
+            strlen(m->u.gtext.body) != m->u.gtext.body_len || m->u.gtext.lc < 0 ||
+            m->u.gtext.lc > BANTER_MAX_INT || m->u.gtext.ts_ms < 0)
+            abort();
+        check_text(m->u.gtext.body, BANTER_MAX_BODY);
+        break;
+    default: /* ACK and GROUP_KEY have nothing to check beyond their fixed sizes */
+        if (m->type != MSG_ACK && m->type != MSG_GROUP_KEY)
             abort();
         break;
     }
@@ -188,10 +205,43 @@ static void same_chunk(const struct msg_chunk *a, const struct msg_chunk *b)
         abort();
 }
 
+static void same_group(const msg *a, const msg *b)
+{
+    switch (a->type) {
+    case MSG_GROUP_STATE: {
+        const gstate *x = a->u.gstate.st, *y = b->u.gstate.st;
+        if (x->v != y->v || x->n != y->n || strcmp(x->name, y->name) != 0 ||
+            strcmp(x->by, y->by) != 0 || memcmp(x->m, y->m, x->n * sizeof x->m[0]) != 0)
+            abort();
+        break;
+    }
+    case MSG_GROUP_KEY:
+        if (memcmp(a->u.gkey.dist, b->u.gkey.dist, MSG_GROUP_DIST_LEN) != 0)
+            abort();
+        break;
+    case MSG_GROUP_MSG:
+        if (memcmp(a->u.gmsg.id, b->u.gmsg.id, MSG_ID_LEN) != 0 || a->u.gmsg.len != b->u.gmsg.len ||
+            memcmp(a->u.gmsg.sealed, b->u.gmsg.sealed, a->u.gmsg.len) != 0)
+            abort();
+        break;
+    default: /* MSG_GROUP_TEXT */
+        if (memcmp(a->u.gtext.id, b->u.gtext.id, MSG_ID_LEN) != 0 ||
+            a->u.gtext.ts_ms != b->u.gtext.ts_ms || a->u.gtext.lc != b->u.gtext.lc ||
+            a->u.gtext.body_len != b->u.gtext.body_len ||
+            memcmp(a->u.gtext.body, b->u.gtext.body, a->u.gtext.body_len + 1) != 0)
+            abort();
+        break;
+    }
+}
+
 static void same_msg(const msg *a, const msg *b)
 {
     if (a->type != b->type)
         abort();
+    if (a->type >= MSG_GROUP_STATE && a->type <= MSG_GROUP_TEXT) {
+        same_group(a, b);
+        return;
+    }
     switch (a->type) {
     case MSG_HELLO:
         same_hello(&a->u.hello, &b->u.hello);
@@ -247,6 +297,9 @@ static void round_trip(const msg *m1, const uint8_t *pt, size_t len)
      * escapes; past BANTER_MAX_JSON that is a documented refusal. */
     if (r == BANTER_ETOOBIG && m1->type == MSG_CHAT &&
         6 * m1->u.chat.body_len + 256 > BANTER_MAX_JSON)
+        goto out;
+    if (r == BANTER_ETOOBIG && m1->type == MSG_GROUP_TEXT &&
+        6 * m1->u.gtext.body_len + 256 > BANTER_MAX_JSON)
         goto out;
     if (r != 0 || buf_len(&b1) == 0 || buf_data(&b1)[0] != (uint8_t)m1->type)
         abort();

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
+#include "gstate.h"
 #include "msg.h"
 
 #define ID_HEX "000102030405060708090a0b0c0d0e0f"
@@ -1344,6 +1345,91 @@ static void test_integers_exact(void **state)
     EXPECT(MSG_FILE_OFFER, text, BANTER_ESCHEMA);
 }
 
+/* The group types (0x18-0x1b): each round-trips; malformed ones are refused. */
+static msg groundtrip(const msg *in)
+{
+    buf b;
+    msg out;
+    buf_init(&b, BANTER_MAX_PLAINTEXT);
+    assert_int_equal(msg_encode(in, &b), 0);
+    assert_int_equal(msg_decode(&out, buf_data(&b), buf_len(&b)), 0);
+    buf_free(&b);
+    return out;
+}
+
+static void test_group_messages(void **state)
+{
+    (void)state;
+    gstate st = {.v = 2, .n = 2};
+    memset(st.group, 7, sizeof st.group);
+    strcpy(st.name, "launch");
+    strcpy(st.creator, "@ada");
+    strcpy(st.by, "@ada");
+    strcpy(st.m[0].id, "@ada");
+    st.m[0].admin = true;
+    strcpy(st.m[1].id, "@bob");
+    msg m, o;
+    assert_int_equal(msg_gstate_init(&m, &st), 0);
+    o = groundtrip(&m);
+    assert_int_equal(o.type, MSG_GROUP_STATE);
+    assert_int_equal(o.u.gstate.st->v, 2);
+    assert_string_equal(o.u.gstate.st->m[1].id, "@bob");
+    msg_clear(&o);
+    /* A state gstate refuses (no admin) is refused by the encoder too. */
+    m.u.gstate.st->m[0].admin = false;
+    expect_encode(&m, BANTER_ESCHEMA, __LINE__);
+    msg_clear(&m);
+
+    m = (msg){.type = MSG_GROUP_KEY};
+    for (size_t i = 0; i < MSG_GROUP_DIST_LEN; i++)
+        m.u.gkey.dist[i] = (uint8_t)i;
+    o = groundtrip(&m);
+    assert_memory_equal(o.u.gkey.dist, m.u.gkey.dist, MSG_GROUP_DIST_LEN);
+    msg_clear(&o);
+
+    uint8_t sealed[300];
+    for (size_t i = 0; i < sizeof sealed; i++)
+        sealed[i] = (uint8_t)(i * 7);
+    assert_int_equal(msg_gmsg_init(&m, test_id, sealed, sizeof sealed), 0);
+    o = groundtrip(&m);
+    assert_int_equal(o.u.gmsg.len, sizeof sealed);
+    assert_memory_equal(o.u.gmsg.sealed, sealed, sizeof sealed);
+    assert_memory_equal(o.u.gmsg.id, test_id, MSG_ID_LEN);
+    msg_clear(&o);
+    msg_clear(&m);
+    assert_int_equal(msg_gmsg_init(&m, test_id, sealed, 0), BANTER_EINVAL);
+    uint8_t *big = calloc(1, MSG_GROUP_SEALED_MAX + 1);
+    assert_non_null(big);
+    assert_int_equal(msg_gmsg_init(&m, test_id, big, MSG_GROUP_SEALED_MAX + 1), BANTER_ETOOBIG);
+    assert_int_equal(msg_gmsg_init(&m, test_id, big, MSG_GROUP_SEALED_MAX), 0);
+    o = groundtrip(&m); /* the largest fits one JSON body */
+    assert_int_equal(o.u.gmsg.len, MSG_GROUP_SEALED_MAX);
+    msg_clear(&o);
+    msg_clear(&m);
+    free(big);
+
+    assert_int_equal(msg_gtext_init(&m, test_id, 1795303925123, 42, "hi all", 6), 0);
+    o = groundtrip(&m);
+    assert_int_equal(o.u.gtext.lc, 42);
+    assert_int_equal(o.u.gtext.ts_ms, 1795303925123);
+    assert_string_equal(o.u.gtext.body, "hi all");
+    msg_clear(&o);
+    msg_clear(&m);
+
+    /* Refusals. */
+    EXPECT(MSG_GROUP_STATE, "{}", BANTER_ESCHEMA);
+    EXPECT(MSG_GROUP_STATE, "[1]", BANTER_ESCHEMA);
+    EXPECT(MSG_GROUP_KEY, "{\"dist\":\"AAAA\"}", BANTER_ESCHEMA);      /* 3 bytes */
+    EXPECT(MSG_GROUP_KEY, "{\"dist\":\"AA==AA==\"}", BANTER_ESCHEMA);  /* padding inside */
+    EXPECT(MSG_GROUP_KEY, "{\"dist\":5}", BANTER_ESCHEMA);
+    EXPECT(MSG_GROUP_MSG, "{" ID_LIT ",\"g\":\"AAA\"}", BANTER_ESCHEMA); /* not a multiple of 4 */
+    EXPECT(MSG_GROUP_MSG, "{" ID_LIT ",\"g\":\"AA A\"}", BANTER_ESCHEMA);
+    EXPECT(MSG_GROUP_MSG, "{\"g\":\"AAAA\"}", BANTER_ESCHEMA);
+    EXPECT(MSG_GROUP_TEXT, "{" ID_LIT ",\"ts\":1,\"lc\":-1,\"body\":\"x\"}", BANTER_ESCHEMA);
+    EXPECT(MSG_GROUP_TEXT, "{" ID_LIT ",\"ts\":1,\"body\":\"x\"}", BANTER_ESCHEMA);
+    EXPECT(MSG_GROUP_TEXT, "{" ID_LIT ",\"ts\":1,\"lc\":1,\"body\":\"\"}", BANTER_ESCHEMA);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -1373,6 +1459,7 @@ int main(void)
         cmocka_unit_test(test_decode_strict_json),
         cmocka_unit_test(test_file_messages),
         cmocka_unit_test(test_integers_exact),
+        cmocka_unit_test(test_group_messages),
     };
     return cmocka_run_group_tests_name("msg", tests, NULL, NULL);
 }
