@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sodium.h>
 #include <sqlite3.h>
 
 #define BUSY_TIMEOUT_MS 5000
@@ -198,12 +199,43 @@ static const char *const migrations[] = {
     " WHERE dir = 1 AND state = 0 ORDER BY created DESC, id DESC LIMIT 512);"
     "CREATE INDEX IF NOT EXISTS transfers_live ON transfers (state) WHERE state IN (0, 1, 2, 4);"
     "CREATE INDEX IF NOT EXISTS transfers_created ON transfers (created, id);",
+    /* 7 -> 8: group conversations (docs/protocol.md 12, 13). A group
+     * message is a row of messages whose contact is the group's handle
+     * (store_group_handle), with the group id, its display position (lc,
+     * device, epoch, iteration as one sortable blob) and, outgoing, the
+     * sender-key message sent to every member device. The group's state,
+     * this device's sending chain, and the chains of the other member
+     * devices are kept beside. */
+    "ALTER TABLE messages ADD COLUMN grp BLOB NULL CHECK (grp IS NULL OR length(grp) = 16);"
+    "ALTER TABLE messages ADD COLUMN gpos BLOB NULL CHECK (gpos IS NULL OR length(gpos) = 48);"
+    "ALTER TABLE messages ADD COLUMN sealed BLOB NULL;"
+    "CREATE INDEX IF NOT EXISTS messages_group ON messages (grp, gpos) WHERE grp IS NOT NULL;"
+    "CREATE TABLE IF NOT EXISTS groups ("
+    " id BLOB PRIMARY KEY CHECK (length(id) = 16),"
+    " state TEXT NOT NULL,"
+    " member INTEGER NOT NULL CHECK (member IN (0, 1)),"
+    " epoch INTEGER NOT NULL,"
+    " chain BLOB NOT NULL,"
+    " epoch_started INTEGER NOT NULL,"
+    " sent INTEGER NOT NULL DEFAULT 0,"
+    " lc INTEGER NOT NULL DEFAULT 0,"
+    " read_seq INTEGER NOT NULL DEFAULT 0,"
+    " created INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS group_chains ("
+    " grp BLOB NOT NULL REFERENCES groups (id) ON DELETE CASCADE,"
+    " device BLOB NOT NULL CHECK (length(device) = 32),"
+    " epoch INTEGER NOT NULL,"
+    " chain BLOB NOT NULL,"
+    " PRIMARY KEY (grp, device, epoch)) WITHOUT ROWID;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
 #define CONTACT_COLS "key, kind, account, name, created"
 #define DEVICE_COLS  "key, contact, name, trust, source, addresses, first_seen, last_seen, replaces"
-#define MSG_COLS     "seq, id, contact, device, dir, state, flags, broadcast, ts, stored, body, error"
+#define MSG_COLS                                                                                   \
+    "seq, id, contact, device, dir, state, flags, broadcast, ts, stored, body, error, grp, gpos,"  \
+    " sealed"
+#define GROUP_COLS "id, state, member, epoch, chain, epoch_started, sent, lc, read_seq, created"
 
 enum stmt_id {
     S_CONTACT_PUT,
@@ -229,6 +261,14 @@ enum stmt_id {
     S_COPY_SET,
     S_COPIES,
     S_SEARCH,
+    S_GROUP_PUT,
+    S_GROUP_GET,
+    S_GROUP_LIST,
+    S_GCHAIN_PUT,
+    S_GCHAIN_GET,
+    S_GCHAIN_DROP,
+    S_GROUP_HISTORY,
+    S_GROUP_UNREAD,
     S_COUNT
 };
 
@@ -250,7 +290,8 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_DEVICE_LIST_ALL] = "SELECT " DEVICE_COLS " FROM devices ORDER BY first_seen, key",
     [S_DEVICE_DELETE] = "DELETE FROM devices WHERE key = ?1",
     [S_MSG_ADD] = "INSERT INTO messages (id, contact, device, dir, state, flags, broadcast, ts,"
-                  " stored, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+                  " stored, body, grp, gpos, sealed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
+                  " ?10, ?11, ?12, ?13)"
                   " ON CONFLICT DO NOTHING",
     [S_MSG_SET_STATE] = "UPDATE messages SET state = ?1, error = ?2 WHERE seq = ?3 AND dir = 1",
     [S_MSG_FIND_OUT] = "SELECT " MSG_COLS " FROM messages WHERE id = ?1 AND contact = ?2"
@@ -285,7 +326,25 @@ static const char *const stmt_sql[S_COUNT] = {
      * Newest first. */
     [S_SEARCH] = "SELECT " MSG_COLS " FROM messages WHERE seq IN (SELECT rowid FROM messages_fts"
                  " WHERE messages_fts MATCH ?1) AND (?2 IS NULL OR contact = ?2)"
-                 " AND (?3 = 0 OR seq < ?3) ORDER BY seq DESC LIMIT ?4",
+                 " AND (?3 = 0 OR seq < ?3) AND flags & 4 = 0 ORDER BY seq DESC LIMIT ?4",
+    [S_GROUP_PUT] = "INSERT INTO groups (" GROUP_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
+                    " ?9, ?10) ON CONFLICT (id) DO UPDATE SET state = excluded.state,"
+                    " member = excluded.member, epoch = excluded.epoch, chain = excluded.chain,"
+                    " epoch_started = excluded.epoch_started, sent = excluded.sent,"
+                    " lc = excluded.lc, read_seq = excluded.read_seq",
+    [S_GROUP_GET] = "SELECT " GROUP_COLS " FROM groups WHERE id = ?1",
+    [S_GROUP_LIST] = "SELECT " GROUP_COLS " FROM groups ORDER BY created, id",
+    [S_GCHAIN_PUT] = "INSERT INTO group_chains (grp, device, epoch, chain) VALUES (?1, ?2, ?3, ?4)"
+                     " ON CONFLICT (grp, device, epoch) DO UPDATE SET chain = excluded.chain",
+    [S_GCHAIN_GET] = "SELECT chain FROM group_chains WHERE grp = ?1 AND device = ?2 AND epoch = ?3",
+    [S_GCHAIN_DROP] = "DELETE FROM group_chains WHERE grp = ?1 AND device = ?2 AND epoch < ?3",
+    /* The last ?2 messages of a group (not its control messages), in the
+     * group's order (gpos), optionally before position ?3. */
+    [S_GROUP_HISTORY] = "SELECT " MSG_COLS " FROM (SELECT " MSG_COLS " FROM messages"
+                        " WHERE grp = ?1 AND flags & 4 = 0 AND (?3 IS NULL OR gpos < ?3)"
+                        " ORDER BY gpos DESC LIMIT ?2) ORDER BY gpos",
+    [S_GROUP_UNREAD] = "SELECT count(*) FROM messages WHERE grp = ?1 AND dir = 0"
+                       " AND flags & 4 = 0 AND seq > ?2",
 };
 
 struct store {
@@ -810,6 +869,16 @@ static int bind_msg(store *st, sqlite3_stmt *s, const store_msg *m)
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_text(s, 10, m->body != NULL ? m->body : "", (int)m->body_len,
                                SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = m->has_group ? sqlite3_bind_blob(s, 11, m->group, STORE_GROUP_IDLEN, SQLITE_STATIC)
+                          : sqlite3_bind_null(s, 11);
+    if (rc == SQLITE_OK)
+        rc = m->has_group ? sqlite3_bind_blob(s, 12, m->gpos, STORE_GPOS_LEN, SQLITE_STATIC)
+                          : sqlite3_bind_null(s, 12);
+    if (rc == SQLITE_OK)
+        rc = m->sealed && m->sealed_len <= BANTER_MAX_PLAINTEXT
+                 ? sqlite3_bind_blob(s, 13, m->sealed, (int)m->sealed_len, SQLITE_STATIC)
+                 : sqlite3_bind_null(s, 13);
     return rc == SQLITE_OK ? 0 : fail(st, rc);
 }
 
@@ -893,6 +962,26 @@ static int read_msg(store *st, sqlite3_stmt *s, void *item)
     m->body[n] = '\0';
     m->body_len = (size_t)n;
     column_text(s, 11, m->error, sizeof m->error);
+    if (sqlite3_column_type(s, 12) != SQLITE_NULL) {
+        if (column_blob(s, 12, m->group, STORE_GROUP_IDLEN) != 0 ||
+            column_blob(s, 13, m->gpos, STORE_GPOS_LEN) != 0) {
+            store_msg_clear(m);
+            set_errmsg(st, "malformed row in messages");
+            return BANTER_EDB;
+        }
+        m->has_group = true;
+    }
+    const void *b = sqlite3_column_blob(s, 14);
+    int bn = sqlite3_column_bytes(s, 14);
+    if (b != NULL && bn > 0) {
+        m->sealed = malloc((size_t)bn);
+        if (m->sealed == NULL) {
+            store_msg_clear(m);
+            return BANTER_ENOMEM;
+        }
+        memcpy(m->sealed, b, (size_t)bn);
+        m->sealed_len = (size_t)bn;
+    }
     return 0;
 }
 
@@ -1100,6 +1189,9 @@ void store_msg_clear(store_msg *m)
         return;
     free(m->body);
     m->body = NULL;
+    free(m->sealed);
+    m->sealed = NULL;
+    m->sealed_len = 0;
 }
 
 void store_msgs_free(store_msg *msgs, size_t n)
@@ -1107,7 +1199,7 @@ void store_msgs_free(store_msg *msgs, size_t n)
     if (msgs == NULL)
         return;
     for (size_t i = 0; i < n; i++)
-        free(msgs[i].body);
+        store_msg_clear(&msgs[i]);
     free(msgs);
 }
 
@@ -1547,4 +1639,256 @@ void store_xfers_free(store_xfer *xs, size_t n)
     for (size_t i = 0; xs && i < n; i++)
         store_xfer_clear(&xs[i]);
     free(xs);
+}
+
+/* ---- groups ---- */
+
+void store_group_handle(const uint8_t id[static STORE_GROUP_IDLEN], uint8_t out[static STORE_KEYLEN])
+{
+    static const char label[] = "banter group conversation";
+    crypto_generichash(out, STORE_KEYLEN, id, STORE_GROUP_IDLEN, (const unsigned char *)label,
+                       sizeof label - 1);
+}
+
+void store_gpos_make(uint8_t out[static STORE_GPOS_LEN], uint64_t lc,
+                     const uint8_t device[static STORE_KEYLEN], uint32_t epoch, uint32_t iteration)
+{
+    put_u64be(out, lc);
+    memcpy(out + 8, device, STORE_KEYLEN);
+    for (int i = 0; i < 4; i++) {
+        out[40 + i] = (uint8_t)(epoch >> (24 - 8 * i));
+        out[44 + i] = (uint8_t)(iteration >> (24 - 8 * i));
+    }
+}
+
+static int read_group(store *st, sqlite3_stmt *s, void *item)
+{
+    store_group *g = item;
+    memset(g, 0, sizeof *g);
+    const unsigned char *t = sqlite3_column_text(s, 1);
+    int n = sqlite3_column_bytes(s, 1);
+    const void *c = sqlite3_column_blob(s, 4);
+    int cn = sqlite3_column_bytes(s, 4);
+    if (column_blob(s, 0, g->id, STORE_GROUP_IDLEN) != 0 || t == NULL || n <= 0 || c == NULL ||
+        cn <= 0 || (size_t)cn > STORE_GCHAIN_MAX) {
+        set_errmsg(st, "malformed row in groups");
+        return BANTER_EDB;
+    }
+    g->state = malloc((size_t)n + 1);
+    if (g->state == NULL)
+        return BANTER_ENOMEM;
+    memcpy(g->state, t, (size_t)n);
+    g->state[n] = '\0';
+    g->state_len = (size_t)n;
+    g->member = sqlite3_column_int64(s, 2) != 0;
+    g->epoch = (uint32_t)sqlite3_column_int64(s, 3);
+    memcpy(g->chain, c, (size_t)cn);
+    g->chain_len = (size_t)cn;
+    g->epoch_started_ms = sqlite3_column_int64(s, 5);
+    g->sent = (uint64_t)sqlite3_column_int64(s, 6);
+    g->lc = (uint64_t)sqlite3_column_int64(s, 7);
+    g->read_seq = sqlite3_column_int64(s, 8);
+    g->created_ms = sqlite3_column_int64(s, 9);
+    return 0;
+}
+
+int store_group_put(store *st, const store_group *g)
+{
+    if (st == NULL || g == NULL || g->state == NULL || g->chain_len == 0 ||
+        g->chain_len > STORE_GCHAIN_MAX || g->state_len > INT32_MAX)
+        return BANTER_EINVAL;
+    sqlite3_stmt *s = st->stmt[S_GROUP_PUT];
+    int rc = sqlite3_bind_blob(s, 1, g->id, STORE_GROUP_IDLEN, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(s, 2, g->state, (int)g->state_len, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int(s, 3, g->member ? 1 : 0);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 4, g->epoch);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_blob(s, 5, g->chain, (int)g->chain_len, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 6, g->epoch_started_ms);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 7, (int64_t)g->sent);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 8, (int64_t)g->lc);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 9, g->read_seq);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 10, g->created_ms);
+    if (rc != SQLITE_OK) {
+        stmt_done(s);
+        return fail(st, rc);
+    }
+    return step_done(st, s);
+}
+
+int store_group_get(store *st, const uint8_t id[static STORE_GROUP_IDLEN], store_group *out)
+{
+    if (st == NULL || id == NULL || out == NULL)
+        return BANTER_EINVAL;
+    sqlite3_stmt *s = st->stmt[S_GROUP_GET];
+    int rc = sqlite3_bind_blob(s, 1, id, STORE_GROUP_IDLEN, SQLITE_STATIC);
+    if (rc != SQLITE_OK) {
+        stmt_done(s);
+        return fail(st, rc);
+    }
+    int ret = one_row(st, s, read_group, out);
+    if (ret != 0 && ret != BANTER_ENOENT)
+        store_group_clear(out);
+    return ret;
+}
+
+int store_group_list(store *st, store_group **out, size_t *n)
+{
+    if (st == NULL || out == NULL || n == NULL)
+        return BANTER_EINVAL;
+    void *p = NULL;
+    size_t count = 0;
+    *out = NULL;
+    *n = 0;
+    int ret = collect(st, st->stmt[S_GROUP_LIST], sizeof(store_group), read_group, &p, &count);
+    if (ret != 0 || count == 0) {
+        store_groups_free(p, count);
+        return ret;
+    }
+    *out = p;
+    *n = count;
+    return 0;
+}
+
+void store_group_clear(store_group *g)
+{
+    if (g == NULL)
+        return;
+    free(g->state);
+    g->state = NULL;
+    sodium_memzero(g->chain, sizeof g->chain);
+}
+
+void store_groups_free(store_group *gs, size_t n)
+{
+    if (gs == NULL)
+        return;
+    for (size_t i = 0; i < n; i++)
+        store_group_clear(&gs[i]);
+    free(gs);
+}
+
+int store_gchain_put(store *st, const uint8_t group[static STORE_GROUP_IDLEN],
+                     const uint8_t device[static STORE_KEYLEN], uint32_t epoch, const uint8_t *chain,
+                     size_t len)
+{
+    if (st == NULL || chain == NULL || len == 0 || len > STORE_GCHAIN_MAX)
+        return BANTER_EINVAL;
+    sqlite3_stmt *s = st->stmt[S_GCHAIN_PUT];
+    int rc = sqlite3_bind_blob(s, 1, group, STORE_GROUP_IDLEN, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = bind_key(s, 2, device);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 3, epoch);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_blob(s, 4, chain, (int)len, SQLITE_STATIC);
+    if (rc != SQLITE_OK) {
+        stmt_done(s);
+        return fail(st, rc);
+    }
+    return step_done(st, s);
+}
+
+int store_gchain_get(store *st, const uint8_t group[static STORE_GROUP_IDLEN],
+                     const uint8_t device[static STORE_KEYLEN], uint32_t epoch,
+                     uint8_t out[static STORE_GCHAIN_MAX], size_t *len)
+{
+    if (st == NULL || out == NULL || len == NULL)
+        return BANTER_EINVAL;
+    sqlite3_stmt *s = st->stmt[S_GCHAIN_GET];
+    int rc = sqlite3_bind_blob(s, 1, group, STORE_GROUP_IDLEN, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = bind_key(s, 2, device);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 3, epoch);
+    if (rc != SQLITE_OK) {
+        stmt_done(s);
+        return fail(st, rc);
+    }
+    int ret = BANTER_ENOENT;
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        const void *b = sqlite3_column_blob(s, 0);
+        int n = sqlite3_column_bytes(s, 0);
+        ret = b == NULL || n <= 0 || (size_t)n > STORE_GCHAIN_MAX ? BANTER_EDB : 0;
+        if (ret == 0) {
+            memcpy(out, b, (size_t)n);
+            *len = (size_t)n;
+        }
+    } else if (rc != SQLITE_DONE) {
+        ret = fail(st, rc);
+    }
+    stmt_done(s);
+    return ret;
+}
+
+int store_gchain_drop_before(store *st, const uint8_t group[static STORE_GROUP_IDLEN],
+                             const uint8_t device[static STORE_KEYLEN], uint32_t epoch)
+{
+    if (st == NULL)
+        return BANTER_EINVAL;
+    sqlite3_stmt *s = st->stmt[S_GCHAIN_DROP];
+    int rc = sqlite3_bind_blob(s, 1, group, STORE_GROUP_IDLEN, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = bind_key(s, 2, device);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 3, epoch);
+    if (rc != SQLITE_OK) {
+        stmt_done(s);
+        return fail(st, rc);
+    }
+    return step_done(st, s);
+}
+
+int store_group_history(store *st, const uint8_t group[static STORE_GROUP_IDLEN],
+                        const uint8_t *before, size_t limit, store_msg **out, size_t *n)
+{
+    if (st == NULL || out == NULL || n == NULL)
+        return BANTER_EINVAL;
+    *out = NULL;
+    *n = 0;
+    if (limit == 0)
+        return 0;
+    sqlite3_stmt *s = st->stmt[S_GROUP_HISTORY];
+    int64_t lim = limit > (size_t)INT64_MAX ? INT64_MAX : (int64_t)limit;
+    int rc = sqlite3_bind_blob(s, 1, group, STORE_GROUP_IDLEN, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 2, lim);
+    if (rc == SQLITE_OK)
+        rc = before ? sqlite3_bind_blob(s, 3, before, STORE_GPOS_LEN, SQLITE_STATIC)
+                    : sqlite3_bind_null(s, 3);
+    if (rc != SQLITE_OK) {
+        stmt_done(s);
+        return fail(st, rc);
+    }
+    return read_msgs(st, s, out, n);
+}
+
+int store_group_unread(store *st, const uint8_t group[static STORE_GROUP_IDLEN], int64_t after_seq,
+                       int64_t *count)
+{
+    if (st == NULL || count == NULL)
+        return BANTER_EINVAL;
+    sqlite3_stmt *s = st->stmt[S_GROUP_UNREAD];
+    int rc = sqlite3_bind_blob(s, 1, group, STORE_GROUP_IDLEN, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 2, after_seq);
+    if (rc != SQLITE_OK) {
+        stmt_done(s);
+        return fail(st, rc);
+    }
+    rc = sqlite3_step(s);
+    int ret = rc == SQLITE_ROW ? 0 : fail(st, rc);
+    if (ret == 0)
+        *count = sqlite3_column_int64(s, 0);
+    stmt_done(s);
+    return ret;
 }

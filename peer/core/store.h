@@ -88,6 +88,18 @@ typedef enum store_state {
  * a copy it sent here, docs/protocol.md CHAT "to"). */
 #define STORE_MSG_UNTRUSTED 1u
 #define STORE_MSG_SYNCED    2u
+/* STORE_MSG_GCTL: outgoing, a group control message (GROUP_STATE or
+ * GROUP_KEY, its plaintext in sealed) for the devices its copies name;
+ * not history, never searched. */
+#define STORE_MSG_GCTL 4u
+
+#define STORE_GROUP_IDLEN 16
+/* A message's place in its group: lc (8, BE) || sending device (32) ||
+ * epoch (4, BE) || iteration (4, BE); byte order is display order
+ * (docs/protocol.md 13.5). */
+#define STORE_GPOS_LEN 48
+/* A saved sender-key chain (shared/gkey.h GKEY_SAVE_MAX). */
+#define STORE_GCHAIN_MAX 9500
 
 typedef struct store_msg {
     int64_t seq; /* local order, assigned by store_msg_add */
@@ -107,6 +119,14 @@ typedef struct store_msg {
     /* Not stored: set by the messenger on a copy it hands a route for
      * another device of the node's own account (CHAT "to"), "" otherwise. */
     char to[MSG_TO_MAX + 1];
+    /* A group message (contact is then store_group_handle(group)). */
+    bool has_group;
+    uint8_t group[STORE_GROUP_IDLEN];
+    uint8_t gpos[STORE_GPOS_LEN];
+    /* Outgoing group rows: what every copy carries (GROUP_MSG: the sender-
+     * key message; GCTL: the message's plaintext). Owned; NULL when none. */
+    uint8_t *sealed;
+    size_t sealed_len;
 } store_msg;
 
 /* One device's copy of an outgoing message. */
@@ -241,6 +261,61 @@ BANTER_WUR int store_set_max_pages(store *st, int64_t pages);
 /* "new", "known", "verified", "changed", "certified"; "unknown" for any
  * other value. */
 const char *store_trust_name(store_trust t);
+
+/* ---- groups (docs/protocol.md 12, 13) ---- */
+
+/* The contact handle of a group's conversation: BLAKE2b-256 keyed with a
+ * label, never a contact's or a device's key. */
+void store_group_handle(const uint8_t id[static STORE_GROUP_IDLEN],
+                        uint8_t out[static STORE_KEYLEN]);
+/* A display position (STORE_GPOS_LEN). */
+void store_gpos_make(uint8_t out[static STORE_GPOS_LEN], uint64_t lc,
+                     const uint8_t device[static STORE_KEYLEN], uint32_t epoch, uint32_t iteration);
+
+typedef struct store_group {
+    uint8_t id[STORE_GROUP_IDLEN];
+    char *state; /* canonical JSON of the applied state; owned */
+    size_t state_len;
+    bool member;                       /* false once this node left or was removed */
+    uint32_t epoch;                    /* this device's sending epoch */
+    uint8_t chain[STORE_GCHAIN_MAX];   /* this device's sending chain (gkey_chain_save) */
+    size_t chain_len;
+    int64_t epoch_started_ms;
+    uint64_t sent;                     /* messages sent in this epoch */
+    uint64_t lc;                       /* the largest Lamport clock seen */
+    int64_t read_seq;                  /* messages up to this seq were read */
+    int64_t created_ms;
+} store_group;
+
+/* Insert or replace. BANTER_EINVAL for a missing state or chain. */
+BANTER_WUR int store_group_put(store *st, const store_group *g);
+/* BANTER_ENOENT. *out owns its state: store_group_clear. */
+BANTER_WUR int store_group_get(store *st, const uint8_t id[static STORE_GROUP_IDLEN],
+                               store_group *out);
+/* Every group, oldest first: store_groups_free. */
+BANTER_WUR int store_group_list(store *st, store_group **out, size_t *n);
+void store_group_clear(store_group *g);
+void store_groups_free(store_group *gs, size_t n);
+/* A member device's receiving chain at epoch (gkey_chain_save bytes). */
+BANTER_WUR int store_gchain_put(store *st, const uint8_t group[static STORE_GROUP_IDLEN],
+                                const uint8_t device[static STORE_KEYLEN], uint32_t epoch,
+                                const uint8_t *chain, size_t len);
+/* BANTER_ENOENT when none. */
+BANTER_WUR int store_gchain_get(store *st, const uint8_t group[static STORE_GROUP_IDLEN],
+                                const uint8_t device[static STORE_KEYLEN], uint32_t epoch,
+                                uint8_t out[static STORE_GCHAIN_MAX], size_t *len);
+/* Forget the device's chains of epochs before epoch. */
+BANTER_WUR int store_gchain_drop_before(store *st, const uint8_t group[static STORE_GROUP_IDLEN],
+                                        const uint8_t device[static STORE_KEYLEN],
+                                        uint32_t epoch);
+/* Up to limit messages of the group (no control messages), in display
+ * order, the last ones or those before position before (NULL: none). */
+BANTER_WUR int store_group_history(store *st, const uint8_t group[static STORE_GROUP_IDLEN],
+                                   const uint8_t *before, size_t limit, store_msg **out,
+                                   size_t *n);
+/* How many incoming messages of the group have seq > after_seq. */
+BANTER_WUR int store_group_unread(store *st, const uint8_t group[static STORE_GROUP_IDLEN],
+                                  int64_t after_seq, int64_t *count);
 
 /* ---- file transfers (see peer/xfer.h) ---- */
 

@@ -212,6 +212,11 @@ static void test_migration_indexes_history(void **state)
     assert_int_equal(sqlite3_exec(db,
                                   "DROP TRIGGER messages_fts_add; DROP TRIGGER messages_fts_del;"
                                   "DROP TRIGGER messages_fts_set; DROP TABLE messages_fts;"
+                                  /* and what 5 -> 7 added */
+                                  "DROP INDEX messages_group; DROP TABLE group_chains;"
+                                  "DROP TABLE groups; ALTER TABLE messages DROP COLUMN sealed;"
+                                  "ALTER TABLE messages DROP COLUMN gpos;"
+                                  "ALTER TABLE messages DROP COLUMN grp;"
                                   "PRAGMA user_version = 4;",
                                   NULL, NULL, NULL),
                      SQLITE_OK);

@@ -292,9 +292,9 @@ static void test_open_new_file(void **state)
         assert_int_equal(stat(p, &sb), 0);
         assert_int_equal(sb.st_mode & 0777, 0600);
     }
-    /* A new file has the current schema version (7) and is in WAL mode. */
+    /* A new file has the current schema version (8) and is in WAL mode. */
     sqlite3 *db = peek_open(path);
-    assert_int_equal(peek_int(db, "PRAGMA user_version"), 7);
+    assert_int_equal(peek_int(db, "PRAGMA user_version"), 8);
     sqlite3_stmt *s = NULL;
     assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(s), SQLITE_ROW);
@@ -1651,7 +1651,7 @@ static void test_transfer_pages(void **state)
     assert_int_equal(expired, 600 - 512 + 2); /* and the 2 of the 12 that waited */
     store_xfers_free(xs, n);
     db = peek_open(f->path);
-    assert_int_equal(peek_int(db, "PRAGMA user_version"), 7);
+    assert_int_equal(peek_int(db, "PRAGMA user_version"), 8);
     assert_int_equal(peek_int(db, "SELECT count(*) FROM transfer_files"), 11);
     sqlite3_close(db);
 }
@@ -1712,6 +1712,103 @@ static void test_migrate_v2(void **state)
     store_close(st);
 }
 
+/* Groups: the state and chains round-trip; group messages sort by their
+ * position, not by arrival; control messages are neither history nor
+ * searched; unread counts incoming messages after read_seq. */
+static void test_groups(void **state)
+{
+    struct fixture *f = *state;
+    store_group g = {.member = true, .epoch = 3, .chain_len = 10, .created_ms = 5};
+    memset(g.id, 0x11, sizeof g.id);
+    g.state = (char *)"{\"v\":1}";
+    g.state_len = strlen(g.state);
+    memset(g.chain, 0xcc, g.chain_len);
+    assert_int_equal(store_group_put(f->st, &g), 0);
+    g.lc = 9;
+    assert_int_equal(store_group_put(f->st, &g), 0); /* an update */
+    store_group back;
+    assert_int_equal(store_group_get(f->st, g.id, &back), 0);
+    assert_string_equal(back.state, "{\"v\":1}");
+    assert_int_equal(back.epoch, 3);
+    assert_int_equal(back.lc, 9);
+    assert_int_equal(back.chain_len, 10);
+    assert_memory_equal(back.chain, g.chain, 10);
+    store_group_clear(&back);
+    store_group *all = NULL;
+    size_t n = 0;
+    assert_int_equal(store_group_list(f->st, &all, &n), 0);
+    assert_int_equal(n, 1);
+    store_groups_free(all, n);
+
+    uint8_t dev[32], buf2[STORE_GCHAIN_MAX];
+    size_t len = 0;
+    memset(dev, 0x22, sizeof dev);
+    assert_int_equal(store_gchain_get(f->st, g.id, dev, 1, buf2, &len), BANTER_ENOENT);
+    assert_int_equal(store_gchain_put(f->st, g.id, dev, 1, (const uint8_t *)"abc", 3), 0);
+    assert_int_equal(store_gchain_put(f->st, g.id, dev, 2, (const uint8_t *)"defg", 4), 0);
+    assert_int_equal(store_gchain_get(f->st, g.id, dev, 1, buf2, &len), 0);
+    assert_int_equal(len, 3);
+    assert_int_equal(store_gchain_drop_before(f->st, g.id, dev, 2), 0);
+    assert_int_equal(store_gchain_get(f->st, g.id, dev, 1, buf2, &len), BANTER_ENOENT);
+    assert_int_equal(store_gchain_get(f->st, g.id, dev, 2, buf2, &len), 0);
+    assert_int_equal(len, 4);
+
+    /* Three messages arriving in another order than their positions. */
+    static const uint64_t lcs[] = {5, 2, 9};
+    static const char *const bodies[] = {"second", "first", "third"};
+    int64_t seqs[3];
+    for (int i = 0; i < 3; i++) {
+        store_msg m = {.dir = STORE_IN, .state = STORE_RECEIVED, .has_device = true,
+                       .has_group = true, .ts_ms = 1, .stored_ms = 1,
+                       .body = (char *)bodies[i], .body_len = strlen(bodies[i])};
+        memset(m.id, i + 1, sizeof m.id);
+        memcpy(m.group, g.id, sizeof g.id);
+        store_group_handle(g.id, m.contact);
+        memcpy(m.device, dev, 32);
+        store_gpos_make(m.gpos, lcs[i], dev, 1, (uint32_t)i);
+        assert_int_equal(store_msg_add(f->st, &m, &seqs[i]), 0);
+    }
+    store_msg ctl = {.dir = STORE_OUT, .state = STORE_QUEUED, .has_group = true,
+                     .flags = STORE_MSG_GCTL, .body = (char *)"", .body_len = 0,
+                     .sealed = (uint8_t *)"xyz", .sealed_len = 3};
+    memset(ctl.id, 9, sizeof ctl.id);
+    memcpy(ctl.group, g.id, sizeof g.id);
+    store_group_handle(g.id, ctl.contact);
+    store_gpos_make(ctl.gpos, 0, dev, 0, 0);
+    assert_int_equal(store_msg_add(f->st, &ctl, NULL), 0);
+    store_msg *h = NULL;
+    assert_int_equal(store_group_history(f->st, g.id, NULL, 10, &h, &n), 0);
+    assert_int_equal(n, 3);
+    assert_string_equal(h[0].body, "first");
+    assert_string_equal(h[1].body, "second");
+    assert_string_equal(h[2].body, "third");
+    assert_true(h[0].has_group);
+    assert_memory_equal(h[0].group, g.id, 16);
+    uint8_t before[STORE_GPOS_LEN];
+    memcpy(before, h[2].gpos, sizeof before);
+    store_msgs_free(h, n);
+    assert_int_equal(store_group_history(f->st, g.id, before, 1, &h, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(h[0].body, "second");
+    store_msgs_free(h, n);
+    /* The control message is in the outbox with its bytes. */
+    assert_int_equal(store_outbox(f->st, ctl.contact, &h, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(h[0].sealed_len, 3);
+    assert_memory_equal(h[0].sealed, "xyz", 3);
+    assert_true(h[0].flags & STORE_MSG_GCTL);
+    store_msgs_free(h, n);
+    int64_t unread = 0;
+    assert_int_equal(store_group_unread(f->st, g.id, 0, &unread), 0);
+    assert_int_equal(unread, 3);
+    assert_int_equal(store_group_unread(f->st, g.id, seqs[1], &unread), 0);
+    assert_int_equal(unread, 1);
+    assert_int_equal(store_search(f->st, "third", NULL, 0, 10, &h, &n), 0);
+    assert_int_equal(n, 1);
+    assert_true(h[0].has_group);
+    store_msgs_free(h, n);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1741,6 +1838,7 @@ int main(void)
         T(test_transfers),
         T(test_transfer_pages),
         T(test_migrate_v2),
+        T(test_groups),
     };
 #undef T
     return cmocka_run_group_tests_name("peer_store", tests, NULL, NULL);
