@@ -293,7 +293,9 @@ static int decode_group(const cJSON *o, msg *m)
     int r;
     switch (m->type) {
     case MSG_GROUP_KEY:
-        r = get_b64(o, "dist", MSG_GROUP_DIST_LEN, &p, &n);
+        r = get_id(o, "id", m->u.gkey.id);
+        if (r == 0)
+            r = get_b64(o, "dist", MSG_GROUP_DIST_LEN, &p, &n);
         if (r == 0 && n != MSG_GROUP_DIST_LEN)
             r = BANTER_ESCHEMA;
         if (r == 0)
@@ -326,12 +328,23 @@ static int decode_group(const cJSON *o, msg *m)
     }
 }
 
-static int decode_gstate(msg *m, const char *text, size_t len)
+/* {"id":..,"state":{the state}}: the state's object is printed back and
+ * checked by gstate_decode. */
+static int decode_gstate(const cJSON *o, msg *m)
 {
-    m->u.gstate.st = malloc(sizeof(gstate));
-    if (!m->u.gstate.st)
+    int r = get_id(o, "id", m->u.gstate.id);
+    if (r)
+        return r;
+    const cJSON *so = cJSON_GetObjectItemCaseSensitive(o, "state");
+    if (!cJSON_IsObject(so))
+        return BANTER_ESCHEMA;
+    char *text = cJSON_PrintUnformatted(so);
+    if (!text)
         return BANTER_ENOMEM;
-    return gstate_decode(m->u.gstate.st, text, len);
+    m->u.gstate.st = malloc(sizeof(gstate));
+    r = m->u.gstate.st ? gstate_decode(m->u.gstate.st, text, strlen(text)) : BANTER_ENOMEM;
+    free(text);
+    return r;
 }
 
 static int decode_error(const cJSON *o, struct msg_error *e)
@@ -355,8 +368,6 @@ static int decode_error(const cJSON *o, struct msg_error *e)
 static int decode_json(msg *m, const char *text, size_t len)
 {
     cJSON *o;
-    if (m->type == MSG_GROUP_STATE)
-        return decode_gstate(m, text, len);
     int r = jsonv_parse(text, len, &o);
     if (r)
         return r;
@@ -380,6 +391,9 @@ static int decode_json(msg *m, const char *text, size_t len)
     }
     case MSG_ERROR:
         r = decode_error(o, &m->u.error);
+        break;
+    case MSG_GROUP_STATE:
+        r = decode_gstate(o, m);
         break;
     case MSG_GROUP_KEY:
     case MSG_GROUP_MSG:
@@ -519,10 +533,11 @@ int msg_chat_init(msg *m, const uint8_t id[static MSG_ID_LEN], int64_t ts_ms, co
     return 0;
 }
 
-int msg_gstate_init(msg *m, const gstate *st)
+int msg_gstate_init(msg *m, const uint8_t id[static MSG_ID_LEN], const gstate *st)
 {
     memset(m, 0, sizeof *m);
     m->type = MSG_GROUP_STATE;
+    memcpy(m->u.gstate.id, id, MSG_ID_LEN);
     m->u.gstate.st = malloc(sizeof *st);
     if (!m->u.gstate.st)
         return BANTER_ENOMEM;
@@ -663,8 +678,27 @@ static int build_group(const msg *m, cJSON *o)
 {
     int r;
     switch (m->type) {
+    case MSG_GROUP_STATE: {
+        if (!m->u.gstate.st)
+            return BANTER_ESCHEMA;
+        buf js;
+        cJSON *so = NULL;
+        buf_init(&js, BANTER_MAX_JSON);
+        r = add_id(o, "id", m->u.gstate.id);
+        if (r == 0)
+            r = gstate_encode(m->u.gstate.st, &js);
+        if (r == 0)
+            r = jsonv_parse((const char *)buf_data(&js), buf_len(&js), &so);
+        buf_free(&js);
+        if (r == 0 && !cJSON_AddItemToObject(o, "state", so)) {
+            cJSON_Delete(so);
+            r = BANTER_ENOMEM;
+        }
+        return r;
+    }
     case MSG_GROUP_KEY:
-        return add_b64(o, "dist", m->u.gkey.dist, MSG_GROUP_DIST_LEN);
+        r = add_id(o, "id", m->u.gkey.id);
+        return r ? r : add_b64(o, "dist", m->u.gkey.dist, MSG_GROUP_DIST_LEN);
     case MSG_GROUP_MSG:
         if (!m->u.gmsg.sealed || m->u.gmsg.len == 0)
             return BANTER_ESCHEMA;
@@ -694,7 +728,7 @@ static int build_json(const msg *m, cJSON *o)
 {
     if (m->type >= MSG_FILE_OFFER && m->type <= MSG_FILE_RESULT)
         return build_file_msg(m, o);
-    if (m->type >= MSG_GROUP_KEY && m->type <= MSG_GROUP_TEXT)
+    if (m->type >= MSG_GROUP_STATE && m->type <= MSG_GROUP_TEXT)
         return build_group(m, o);
     int r = 0;
     switch (m->type) {
@@ -797,22 +831,6 @@ int msg_encode(const msg *m, buf *out)
 
     if (!known_type((int)m->type))
         return BANTER_EBADTYPE;
-    if (m->type == MSG_GROUP_STATE) {
-        if (!m->u.gstate.st)
-            return BANTER_ESCHEMA;
-        buf js;
-        buf_init(&js, BANTER_MAX_JSON);
-        r = gstate_encode(m->u.gstate.st, &js);
-        if (r == 0)
-            r = buf_reserve(out, 1 + buf_len(&js), &dst);
-        if (r == 0) {
-            dst[0] = MSG_GROUP_STATE;
-            memcpy(dst + 1, buf_data(&js), buf_len(&js));
-            buf_commit(out, 1 + buf_len(&js));
-        }
-        buf_free(&js);
-        return r;
-    }
     if (m->type <= MSG_JSON_LAST)
         return encode_json(m, out);
     if (m->type == MSG_PING || m->type == MSG_PONG) {

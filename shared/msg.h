@@ -129,14 +129,17 @@ struct msg_result {
     char error[BANTER_MAX_REASON + 1];
 };
 
-/* GROUP_STATE: the state, decoded and checked alone (gstate_decode). */
+/* GROUP_STATE: a message id (for ACK) and the state, decoded and checked
+ * alone (gstate_decode). */
 struct msg_gstate {
+    uint8_t id[MSG_ID_LEN];
     struct gstate *st; /* owned by the msg */
 };
 
-/* GROUP_KEY: a distribution, exactly MSG_GROUP_DIST_LEN bytes (its
- * fields are checked by gkey_dist_decode). */
+/* GROUP_KEY: a message id (for ACK) and a distribution, exactly
+ * MSG_GROUP_DIST_LEN bytes (its fields are checked by gkey_dist_decode). */
 struct msg_gkey {
+    uint8_t id[MSG_ID_LEN];
     uint8_t dist[MSG_GROUP_DIST_LEN];
 };
 
@@ -228,7 +231,8 @@ BANTER_WUR int msg_chat_init(msg *m, const uint8_t id[static MSG_ID_LEN], int64_
 bool msg_chat_to_valid(const char *s);
 
 /* A GROUP_STATE with a copy of st. BANTER_ENOMEM. */
-BANTER_WUR int msg_gstate_init(msg *m, const struct gstate *st);
+BANTER_WUR int msg_gstate_init(msg *m, const uint8_t id[static MSG_ID_LEN],
+                               const struct gstate *st);
 /* A GROUP_MSG with a copy of len bytes of sealed. BANTER_ENOMEM,
  * BANTER_ETOOBIG (over MSG_GROUP_SEALED_MAX), BANTER_EINVAL (empty). */
 BANTER_WUR int msg_gmsg_init(msg *m, const uint8_t id[static MSG_ID_LEN], const uint8_t *sealed,

@@ -210,13 +210,14 @@ static void same_group(const msg *a, const msg *b)
     switch (a->type) {
     case MSG_GROUP_STATE: {
         const gstate *x = a->u.gstate.st, *y = b->u.gstate.st;
-        if (x->v != y->v || x->n != y->n || strcmp(x->name, y->name) != 0 ||
+        if (memcmp(a->u.gstate.id, b->u.gstate.id, MSG_ID_LEN) != 0 || x->v != y->v || x->n != y->n || strcmp(x->name, y->name) != 0 ||
             strcmp(x->by, y->by) != 0 || memcmp(x->m, y->m, x->n * sizeof x->m[0]) != 0)
             abort();
         break;
     }
     case MSG_GROUP_KEY:
-        if (memcmp(a->u.gkey.dist, b->u.gkey.dist, MSG_GROUP_DIST_LEN) != 0)
+        if (memcmp(a->u.gkey.id, b->u.gkey.id, MSG_ID_LEN) != 0 ||
+            memcmp(a->u.gkey.dist, b->u.gkey.dist, MSG_GROUP_DIST_LEN) != 0)
             abort();
         break;
     case MSG_GROUP_MSG:

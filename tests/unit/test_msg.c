@@ -1369,7 +1369,7 @@ static void test_group_messages(void **state)
     st.m[0].admin = true;
     strcpy(st.m[1].id, "@bob");
     msg m, o;
-    assert_int_equal(msg_gstate_init(&m, &st), 0);
+    assert_int_equal(msg_gstate_init(&m, test_id, &st), 0);
     o = groundtrip(&m);
     assert_int_equal(o.type, MSG_GROUP_STATE);
     assert_int_equal(o.u.gstate.st->v, 2);
@@ -1381,6 +1381,7 @@ static void test_group_messages(void **state)
     msg_clear(&m);
 
     m = (msg){.type = MSG_GROUP_KEY};
+    memcpy(m.u.gkey.id, test_id, MSG_ID_LEN);
     for (size_t i = 0; i < MSG_GROUP_DIST_LEN; i++)
         m.u.gkey.dist[i] = (uint8_t)i;
     o = groundtrip(&m);
@@ -1419,9 +1420,11 @@ static void test_group_messages(void **state)
     /* Refusals. */
     EXPECT(MSG_GROUP_STATE, "{}", BANTER_ESCHEMA);
     EXPECT(MSG_GROUP_STATE, "[1]", BANTER_ESCHEMA);
-    EXPECT(MSG_GROUP_KEY, "{\"dist\":\"AAAA\"}", BANTER_ESCHEMA);      /* 3 bytes */
-    EXPECT(MSG_GROUP_KEY, "{\"dist\":\"AA==AA==\"}", BANTER_ESCHEMA);  /* padding inside */
-    EXPECT(MSG_GROUP_KEY, "{\"dist\":5}", BANTER_ESCHEMA);
+    EXPECT(MSG_GROUP_STATE, "{" ID_LIT ",\"state\":{}}", BANTER_ESCHEMA);
+    EXPECT(MSG_GROUP_STATE, "{" ID_LIT ",\"state\":\"x\"}", BANTER_ESCHEMA);
+    EXPECT(MSG_GROUP_KEY, "{" ID_LIT ",\"dist\":\"AAAA\"}", BANTER_ESCHEMA);     /* 3 bytes */
+    EXPECT(MSG_GROUP_KEY, "{" ID_LIT ",\"dist\":\"AA==AA==\"}", BANTER_ESCHEMA); /* padding inside */
+    EXPECT(MSG_GROUP_KEY, "{" ID_LIT ",\"dist\":5}", BANTER_ESCHEMA);
     EXPECT(MSG_GROUP_MSG, "{" ID_LIT ",\"g\":\"AAA\"}", BANTER_ESCHEMA); /* not a multiple of 4 */
     EXPECT(MSG_GROUP_MSG, "{" ID_LIT ",\"g\":\"AA A\"}", BANTER_ESCHEMA);
     EXPECT(MSG_GROUP_MSG, "{\"g\":\"AAAA\"}", BANTER_ESCHEMA);
