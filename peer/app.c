@@ -78,6 +78,38 @@ static void lan_down(void *ud, const uint8_t key[static 32])
     node_device_down(a->n, key);
 }
 
+/* The id a group message is acknowledged by. */
+static const uint8_t *group_msg_id(const msg *m)
+{
+    return m->type == MSG_GROUP_STATE ? m->u.gstate.id
+           : m->type == MSG_GROUP_KEY ? m->u.gkey.id
+                                      : m->u.gmsg.id;
+}
+
+/* A group message over the LAN: taken (ACK), refused for good (ERROR
+ * EPERM, not acknowledged: the sender's copy fails), or not now (ERROR,
+ * not acknowledged: the sender sends it again). */
+static void lan_group(app *a, conn *c, const uint8_t key[static 32], const msg *m)
+{
+    int r = node_group_received(a->n, key, m);
+    msg out = {.type = MSG_ACK};
+    if (r < 0) {
+        out.type = MSG_ERROR;
+        g_strlcpy(out.u.error.code, banter_errname(r), sizeof out.u.error.code);
+        g_strlcpy(out.u.error.message,
+                  r == BANTER_EPERM ? "refused: the sender has no right to this group message"
+                                    : "receiver could not take the group message now",
+                  sizeof out.u.error.message);
+        if (r == BANTER_EPERM)
+            g_printerr("banter: refused a %s from a device with no right to it\n",
+                       msg_type_name(m->type));
+    } else {
+        memcpy(out.u.ack.id, group_msg_id(m), MSG_ID_LEN);
+    }
+    if (conn_send(c, &out) != 0)
+        conn_close(c, BANTER_EIO, false, NULL);
+}
+
 static void lan_message(void *ud, conn *c, const uint8_t key[static 32], const msg *m)
 {
     app *a = ud;
@@ -101,6 +133,11 @@ static void lan_message(void *ud, conn *c, const uint8_t key[static 32], const m
             conn_close(c, BANTER_EIO, false, NULL);
         break;
     }
+    case MSG_GROUP_STATE:
+    case MSG_GROUP_KEY:
+    case MSG_GROUP_MSG:
+        lan_group(a, c, key, m);
+        break;
     case MSG_ACK: /* the route is the connection's kind: "lan" (TCP) or "ice" */
         messenger_settled(mr, strcmp(conn_kind(c), "ice") == 0 ? "ice" : "lan", key, m->u.ack.id,
                           COPY_DELIVERED, "");

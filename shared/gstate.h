@@ -39,7 +39,7 @@
 
 #define GSTATE_ID_LEN      16
 #define GSTATE_MAX_MEMBERS 128
-#define GSTATE_MEMBER_MAX  64 /* "@" + a name, or 64 hex digits */
+#define GSTATE_MEMBER_MAX  65 /* "@" + a name of up to 64 bytes, or 64 hex digits */
 #define GSTATE_MAX_PENDING 8
 
 typedef struct gstate_member {

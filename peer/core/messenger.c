@@ -129,7 +129,8 @@ static void maybe_final(messenger *m, const store_contact *c, store_msg *om)
     if (store_copies(m->st, om->seq, &copies, &n) != 0)
         return;
     for (size_t i = 0; i < n; i++) {
-        if (!copy_counts(m, &copies[i]))
+        /* A group row is final when every copy is (own devices too). */
+        if (!om->has_group && !copy_counts(m, &copies[i]))
             continue;
         counted++;
         switch (copies[i].state) {
@@ -245,7 +246,8 @@ static void flush_device(messenger *m, const store_contact *c, const store_devic
             copy_state(m, msgs[i].seq, d->key, &cst) != 0 || cst != COPY_PENDING)
             continue;
         msgs[i].to[0] = '\0';
-        if (sync && (store_contact_get(m->st, msgs[i].contact, &conv) != 0 ||
+        /* A group message goes to an own device as it goes to anyone. */
+        if (sync && !msgs[i].has_group && (store_contact_get(m->st, msgs[i].contact, &conv) != 0 ||
                      contacts_sync_to(m->cs, &conv, msgs[i].to) != 0)) {
             /* No way to name the conversation to the other device (a LAN
              * contact with no trusted device left): nothing to copy. */
@@ -316,13 +318,63 @@ static int sendable(messenger *m, const uint8_t *contact, const store_contact *s
     return 0;
 }
 
+/* The conversation of a group (its handle; no contact row). */
+static void group_conv(const uint8_t handle[static 32], store_contact *out)
+{
+    memset(out, 0, sizeof *out);
+    memcpy(out->key, handle, 32);
+}
+
+/* The group messages (and control messages) of handle with copies still
+ * to send: every device with a pending copy gets what waits for it, each
+ * through the route that reaches it as a device of its own contact. */
+static void flush_group(messenger *m, const uint8_t handle[static 32])
+{
+    store_contact self;
+    store_msg *msgs = NULL;
+    size_t nm = 0;
+    GHashTable *seen = g_hash_table_new_full(g_bytes_hash, g_bytes_equal,
+                                             (GDestroyNotify)g_bytes_unref, NULL);
+    bool has_self = contacts_self_known(m->cs) && contacts_self(m->cs, &self) == 0;
+    if (sendable(m, handle, has_self ? &self : NULL, &msgs, &nm) != 0)
+        goto out;
+    for (size_t i = 0; i < nm; i++) {
+        store_copy *copies = NULL;
+        size_t nc = 0;
+        if (!msgs[i].has_group || store_copies(m->st, msgs[i].seq, &copies, &nc) != 0)
+            continue;
+        for (size_t k = 0; k < nc; k++) {
+            store_device d;
+            store_contact c;
+            GBytes *key = g_bytes_new(copies[k].device, 32);
+            if (copies[k].state != COPY_PENDING || g_hash_table_contains(seen, key) ||
+                store_device_get(m->st, copies[k].device, &d) != 0 ||
+                !contacts_device_trusted(&d) || store_contact_get(m->st, d.contact, &c) != 0) {
+                g_bytes_unref(key);
+                continue;
+            }
+            g_hash_table_add(seen, key);
+            flush_device(m, &c, &d, msgs, nm);
+        }
+        free(copies);
+    }
+out:
+    g_hash_table_destroy(seen);
+    store_msgs_free(msgs, nm);
+}
+
 static void flush_contact(messenger *m, const uint8_t contact[static 32])
 {
     store_contact c, self;
     store_msg *msgs = NULL;
     store_device *devs = NULL, *own = NULL;
     size_t nm = 0, nd = 0, no = 0;
-    if (store_contact_get(m->st, contact, &c) != 0 || contacts_is_self(m->cs, &c))
+    int r = store_contact_get(m->st, contact, &c);
+    if (r == BANTER_ENOENT) { /* no contact: a group's handle, or nothing */
+        flush_group(m, contact);
+        return;
+    }
+    if (r != 0 || contacts_is_self(m->cs, &c))
         return;
     bool has_self = contacts_self_known(m->cs) && contacts_self(m->cs, &self) == 0;
     if (sendable(m, contact, has_self ? &self : NULL, &msgs, &nm) != 0 || nm == 0 ||
@@ -477,7 +529,9 @@ void messenger_settled(messenger *m, const char *route, const uint8_t device[sta
     fkey k;
     if (store_msg_find_copy(m->st, id, device, &sm) != 0)
         return;
-    if (store_contact_get(m->st, sm.contact, &c) != 0) {
+    if (sm.has_group)
+        group_conv(sm.contact, &c);
+    else if (store_contact_get(m->st, sm.contact, &c) != 0) {
         store_msg_clear(&sm);
         return;
     }
@@ -625,8 +679,38 @@ int messenger_received(messenger *m, const uint8_t device[static 32], const stru
     return 0;
 }
 
+int messenger_queue_group(messenger *m, const store_msg *sm, const uint8_t (*devs)[32], size_t n)
+{
+    int64_t seq = 0;
+    if (!sm->has_group || !sm->sealed || sm->dir != STORE_OUT || sm->state != STORE_QUEUED)
+        return BANTER_EINVAL;
+    int r = store_msg_add(m->st, sm, &seq);
+    if (r == 1)
+        return 0; /* queued already */
+    for (size_t i = 0; r == 0 && i < n; i++)
+        r = store_copy_add(m->st, seq, devs[i]) < 0 ? BANTER_EDB : 0;
+    if (r == 0 && n == 0) /* nobody else: nothing to wait for */
+        r = store_msg_set_result(m->st, seq, STORE_DELIVERED, "");
+    if (r == 0)
+        messenger_kick(m, sm->contact);
+    return r;
+}
+
 int messenger_chat_of(const store_msg *sm, msg *out)
 {
+    if (sm->has_group) { /* the bytes every copy of a group message carries */
+        memset(out, 0, sizeof *out);
+        if (!sm->sealed)
+            return BANTER_EINVAL;
+        if (!(sm->flags & STORE_MSG_GCTL))
+            return msg_gmsg_init(out, sm->id, sm->sealed, sm->sealed_len);
+        int r = msg_decode(out, sm->sealed, sm->sealed_len);
+        if (r == 0 && out->type != MSG_GROUP_STATE && out->type != MSG_GROUP_KEY) {
+            msg_clear(out);
+            r = BANTER_EINVAL;
+        }
+        return r;
+    }
     int r = msg_chat_init(out, sm->id, sm->ts_ms, sm->body, sm->body_len, sm->broadcast);
     if (r == 0)
         g_strlcpy(out->u.chat.to, sm->to, sizeof out->u.chat.to);

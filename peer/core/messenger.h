@@ -139,6 +139,18 @@ void messenger_settled(messenger *m, const char *route, const uint8_t device[sta
 BANTER_WUR int messenger_received(messenger *m, const uint8_t device[static 32],
                                   const struct msg_chat *chat);
 
+/* Queue a group row sm (outgoing, QUEUED, has_group, sealed set: a
+ * GROUP_MSG's sender-key message, or with STORE_MSG_GCTL the plaintext of
+ * a GROUP_STATE or GROUP_KEY) with one copy for each of the n devices,
+ * and send what can go. Copies go to those devices only, each over the
+ * route that reaches it as a device of its own contact; they settle as any
+ * copy does. With no device the row is DELIVERED at once. BANTER_EINVAL,
+ * the store's errors. */
+BANTER_WUR int messenger_queue_group(messenger *m, const store_msg *sm, const uint8_t (*devs)[32],
+                                     size_t n);
+
+/* The message a route sends for the copy sm it was handed: a CHAT, or
+ * for a group row its GROUP_MSG, GROUP_STATE or GROUP_KEY. */
 /* The CHAT a route sends for the copy sm it was handed (with sm->to, set
  * for a copy to another device of the node's own account). out is a msg
  * to msg_clear. BANTER_ENOMEM, BANTER_ETOOLONG. */

@@ -30,6 +30,7 @@ struct node {
     node_clock clock;
     contacts *cs;
     messenger *mr;
+    groups *gr;
     xfer_mgr *xm;
     node_link link;
     GArray *subs;              /* sub */
@@ -127,6 +128,38 @@ static void on_deferred(void *ud, const store_contact *c, const store_msg *m, co
     emit(ud, NODE_EV_DEFERRED, c, NULL, m, error);
 }
 
+/* ---- groups ---- */
+
+static void on_group_message(void *ud, const store_msg *m)
+{
+    node *n = ud;
+    node_event ev = {.type = NODE_EV_GROUP_MESSAGE,
+                     .peer = m->contact,
+                     .device = m->has_device ? m->device : NULL,
+                     .msg = m,
+                     .group = m->group};
+    node_emit(n, &ev);
+}
+
+static void on_group_changed(void *ud, const uint8_t group[static GSTATE_ID_LEN])
+{
+    node *n = ud;
+    node_event ev = {.type = NODE_EV_GROUP, .group = group};
+    arm_retry(n); /* a change queues states and keys */
+    node_emit(n, &ev);
+}
+
+groups *node_groups(node *n) { return n->gr; }
+
+void node_arm(node *n) { arm_retry(n); }
+
+int node_group_received(node *n, const uint8_t device[static 32], const msg *m)
+{
+    int r = groups_received(n->gr, device, m);
+    arm_retry(n);
+    return r;
+}
+
 /* ---- transfers ---- */
 
 static conn *xfer_conn_for(void *ud, const uint8_t peer[static 32])
@@ -221,6 +254,11 @@ int node_new(node **out, const node_init *init, char *why, size_t cap)
     if (r == 0)
         r = messenger_new(&n->mr, n->st, n->cs, &n->clock, init->rng, &mc, n);
     if (r == 0) {
+        groups_callbacks gc = {on_group_message, on_group_changed};
+        r = groups_new(&n->gr, n->st, n->cs, n->mr, &n->clock, init->rng,
+                       identity_public(init->id), &gc, n);
+    }
+    if (r == 0) {
         r = xfer_mgr_new(&n->xm, n->st, n->conf.download_dir, &xc, n);
         if (r)
             snprintf(why, cap, "cannot load file transfers: %s", store_errmsg(n->st));
@@ -247,6 +285,7 @@ void node_free(node *n)
     if (n->retention)
         g_source_remove(n->retention);
     xfer_mgr_free(n->xm);
+    groups_free(n->gr);
     messenger_free(n->mr);
     contacts_free(n->cs);
     if (n->subs)

@@ -23,6 +23,7 @@
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/contacts.h"
+#include "core/groups.h"
 #include "core/messenger.h"
 #include "core/store.h"
 #include "core/xfer.h"
@@ -46,6 +47,8 @@ typedef enum node_ev_type {
     NODE_EV_TRANSFER,    /* a file transfer changed (xtype, xfer) */
     NODE_EV_DEFERRED,    /* a device refused an outgoing message "not now" (msg; text:
                             the code, e.g. ERATE): it stays queued and goes again */
+    NODE_EV_GROUP_MESSAGE, /* a new group message (msg, group; device: its sender) */
+    NODE_EV_GROUP,         /* a group's state changed (group) */
 } node_ev_type;
 
 typedef struct node_event {
@@ -58,6 +61,7 @@ typedef struct node_event {
     const char *status;    /* PRESENCE: "online", "away", "busy", "offline" */
     xfer_ev_type xtype;    /* TRANSFER */
     const xfer_info *xfer; /* TRANSFER */
+    const uint8_t *group;  /* GROUP_MESSAGE, GROUP: the group's id (16 bytes) */
 } node_event;
 
 typedef void (*node_event_fn)(void *ud, const node_event *ev);
@@ -156,7 +160,16 @@ BANTER_WUR int node_verify(node *n, const uint8_t key[static 32], const uint8_t 
 BANTER_WUR int node_file_device(node *n, const uint8_t key[static 32], uint8_t dev[static 32],
                                 char *why, size_t cap);
 
+/* Group conversations (core/groups.h). After a call that queues
+ * something (send, create, invite, ...) call node_arm, so copies in
+ * flight are sent again when unanswered. */
+groups *node_groups(node *n);
+void node_arm(node *n);
+
 /* ---- from adapters ---- */
+
+/* A GROUP_STATE, GROUP_KEY or GROUP_MSG from device (groups_received). */
+BANTER_WUR int node_group_received(node *n, const uint8_t device[static 32], const msg *m);
 
 /* Tell every subscriber. */
 void node_emit(node *n, const node_event *ev);

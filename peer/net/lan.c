@@ -480,6 +480,9 @@ static void on_message(void *ud, conn *c, const uint8_t *pt, size_t len)
         /* fall through */
     case MSG_ACK:
     case MSG_ERROR:
+    case MSG_GROUP_STATE:
+    case MSG_GROUP_KEY:
+    case MSG_GROUP_MSG:
     case MSG_FILE_OFFER:
     case MSG_FILE_ACCEPT:
     case MSG_FILE_DECLINE:

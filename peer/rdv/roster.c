@@ -544,6 +544,24 @@ static void ack_sealed(roster *ro, const uint8_t id[static MSG_ID_LEN])
         g_printerr("banter: cannot acknowledge a relayed message: %s\n", banter_strerror(r));
 }
 
+/* The id of a message the relay may carry (CHAT, and the group messages
+ * that travel pairwise), NULL for any other type. */
+static const uint8_t *relayed_id(const msg *m)
+{
+    switch (m->type) {
+    case MSG_CHAT:
+        return m->u.chat.id;
+    case MSG_GROUP_STATE:
+        return m->u.gstate.id;
+    case MSG_GROUP_KEY:
+        return m->u.gkey.id;
+    case MSG_GROUP_MSG:
+        return m->u.gmsg.id;
+    default:
+        return NULL;
+    }
+}
+
 /* Open and check one sealed copy: NULL with the CHAT in *chat, or a reason. */
 static const char *open_sealed(roster *ro, const struct rv_seal *s, msg *chat)
 {
@@ -560,7 +578,7 @@ static const char *open_sealed(roster *ro, const struct rv_seal *s, msg *chat)
         why = "signed by another device than the one that sent it";
     else if (msg_decode(chat, pt, n) != 0)
         why = "not a valid message";
-    else if (chat->type != MSG_CHAT || memcmp(chat->u.chat.id, s->id, MSG_ID_LEN) != 0) {
+    else if (!relayed_id(chat) || memcmp(relayed_id(chat), s->id, MSG_ID_LEN) != 0) {
         msg_clear(chat);
         why = "not the message it claims to be";
     }
@@ -579,12 +597,14 @@ static void on_sealed(void *ud, const struct rv_seal *s)
         ack_sealed(ro, s->id); /* never useful: do not have it sent again */
         return;
     }
-    if (s->flags & RV_SEAL_BROADCAST)
+    if ((s->flags & RV_SEAL_BROADCAST) && chat.type == MSG_CHAT)
         chat.u.chat.broadcast = true;
     /* The server vouches that the device is the account's. */
     int r = node_org_device(ro->n, s->user, s->device);
-    if (r == 0)
+    if (r == 0 && chat.type == MSG_CHAT)
         r = messenger_received(node_messenger(ro->n), s->device, &chat.u.chat);
+    else if (r == 0)
+        r = node_group_received(ro->n, s->device, &chat);
     if (r == BANTER_EPERM) { /* refused for good (a "to" copy from another account) */
         g_printerr("banter: refused a relayed message from %s: not from a device of this "
                    "account, it may not say it was sent from here\n",
