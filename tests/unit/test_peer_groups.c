@@ -1,0 +1,563 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_peer_groups.c - group conversations between five devices in one
+ * process, on a fake clock: ada (two devices, A and A2, of the account
+ * "ada"), bob and dave (accounts), carol (a LAN colleague, named by her
+ * key). Each device has its own store, contacts, messenger and groups;
+ * one fake route carries every copy into a queue that the test delivers
+ * (or holds back), answering each as the receiving node would (ACK, or a
+ * refusal). Create, invite, talk (the same order everywhere), remove (the
+ * removed member's node stores nothing after, and the ciphertext it could
+ * get does not open with any key it holds), leave, rename; the
+ * authorization rule of each type; delivery per member; epochs by time.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <glib.h>
+#include <sodium.h>
+
+#include "core/contacts.h"
+#include "core/groups.h"
+#include "core/messenger.h"
+#include "core/store.h"
+#include "gkey.h"
+
+#define SERVER_FPD "1234567890123456789012345678901234567890"
+#define NDEV       5
+#define QCAP       512
+
+enum { A, A2, BOB, CAROL, DAVE };
+static const char *const accounts[NDEV] = {"ada", "ada", "bob", NULL, "dave"};
+
+struct wire { /* one copy on its way */
+    int from, to;
+    uint8_t id[MSG_ID_LEN];
+    uint8_t *pt;
+    size_t len;
+};
+
+struct net;
+
+struct dev {
+    struct net *net;
+    int idx;
+    char dir[64];
+    store *st;
+    contacts *cs;
+    messenger *m;
+    groups *g;
+    uint8_t key[32];
+    bool offline; /* the route does not reach it */
+    size_t nmsg;  /* group messages stored (callback) */
+};
+
+struct net {
+    struct dev d[NDEV];
+    struct wire q[QCAP];
+    size_t nq;
+    int64_t wall, mono;
+    uint32_t rng;
+    node_clock clock;
+};
+
+static int64_t f_wall(void *ctx) { return ((struct net *)ctx)->wall; }
+static int64_t f_mono(void *ctx) { return ((struct net *)ctx)->mono; }
+static void f_fill(void *ctx, uint8_t *out, size_t len)
+{
+    (void)ctx;
+    randombytes_buf(out, len); /* real keys: gkey needs valid signing keys */
+}
+
+static int dev_of_key(struct net *n, const uint8_t key[static 32])
+{
+    for (int i = 0; i < NDEV; i++)
+        if (memcmp(n->d[i].key, key, 32) == 0)
+            return i;
+    return -1;
+}
+
+static bool r_reaches(void *ud, const store_contact *c, const store_device *d)
+{
+    struct dev *me = ud;
+    (void)c;
+    int to = dev_of_key(me->net, d->key);
+    return to >= 0 && !me->net->d[to].offline;
+}
+
+static int r_send(void *ud, const store_contact *c, const store_device *d, const store_msg *m)
+{
+    struct dev *me = ud;
+    struct net *n = me->net;
+    msg out;
+    buf b;
+    (void)c;
+    assert_true(m->has_group);
+    assert_int_equal(messenger_chat_of(m, &out), 0);
+    buf_init(&b, BANTER_MAX_PLAINTEXT);
+    assert_int_equal(msg_encode(&out, &b), 0);
+    msg_clear(&out);
+    assert_true(n->nq < QCAP);
+    struct wire *w = &n->q[n->nq++];
+    w->from = me->idx;
+    w->to = dev_of_key(n, d->key);
+    memcpy(w->id, m->id, MSG_ID_LEN);
+    w->len = buf_len(&b);
+    w->pt = malloc(w->len);
+    memcpy(w->pt, buf_data(&b), w->len);
+    buf_free(&b);
+    return 0;
+}
+
+static void on_message(void *ud, const store_msg *m)
+{
+    struct dev *me = ud;
+    assert_true(m->has_group);
+    me->nmsg++;
+}
+
+/* Deliver what is queued (also what the deliveries queue), except to
+ * offline devices, whose copies stay. Returns how many were refused. */
+static size_t pump(struct net *n)
+{
+    size_t refused = 0;
+    for (int rounds = 0; rounds < 50; rounds++) {
+        size_t k = 0;
+        bool any = false;
+        struct wire *q = malloc(sizeof n->q);
+        size_t nq = n->nq;
+        memcpy(q, n->q, sizeof n->q);
+        n->nq = 0;
+        for (size_t i = 0; i < nq; i++) {
+            struct wire *w = &q[i];
+            if (n->d[w->to].offline) {
+                n->q[n->nq++] = *w; /* held back */
+                continue;
+            }
+            any = true;
+            msg m;
+            assert_int_equal(msg_decode(&m, w->pt, w->len), 0);
+            int r = groups_received(n->d[w->to].g, n->d[w->from].key, &m);
+            msg_clear(&m);
+            if (r >= 0)
+                messenger_settled(n->d[w->from].m, "lan", n->d[w->to].key, w->id, COPY_DELIVERED,
+                                  "");
+            else if (r == BANTER_EPERM) {
+                refused++;
+                messenger_settled(n->d[w->from].m, "lan", n->d[w->to].key, w->id, COPY_FAILED,
+                                  "EPERM");
+            } else
+                fail_msg("device %d could not take a copy: %s", w->to, banter_errname(r));
+            free(w->pt);
+            k++;
+        }
+        free(q);
+        if (!any)
+            break;
+    }
+    return refused;
+}
+
+static void make_dev(struct net *n, int i)
+{
+    struct dev *d = &n->d[i];
+    char err[256];
+    d->net = n;
+    d->idx = i;
+    snprintf(d->dir, sizeof d->dir, "/tmp/banter-groups-XXXXXX");
+    assert_non_null(mkdtemp(d->dir));
+    char path[128];
+    snprintf(path, sizeof path, "%s/banter.db", d->dir);
+    assert_int_equal(store_open(&d->st, path, err, sizeof err), 0);
+    assert_int_equal(contacts_new(&d->cs, d->st, SERVER_FPD, &n->clock), 0);
+    banter_rng rng = {f_fill, n};
+    messenger_callbacks mc = {NULL, NULL};
+    assert_int_equal(messenger_new(&d->m, d->st, d->cs, &n->clock, rng, &mc, d), 0);
+    mr_route r = {"lan", r_reaches, r_send, d};
+    assert_int_equal(messenger_add_route(d->m, &r), 0);
+    groups_callbacks gc = {on_message, NULL};
+    assert_int_equal(groups_new(&d->g, d->st, d->cs, d->m, &n->clock, rng, d->key, &gc, d), 0);
+}
+
+/* Every device knows every other: accounts through the server, carol as
+ * a LAN colleague; ada's devices know each other as the own account's. */
+static void introduce(struct net *n)
+{
+    for (int i = 0; i < NDEV; i++) {
+        struct dev *d = &n->d[i];
+        if (accounts[i])
+            contacts_set_self(d->cs, accounts[i], d->key);
+        for (int j = 0; j < NDEV; j++) {
+            if (j == i)
+                continue;
+            contacts_admit_result res;
+            if (accounts[j] && accounts[i] && strcmp(accounts[i], accounts[j]) == 0)
+                assert_int_equal(contacts_self_devices(d->cs, (const uint8_t(*)[32])n->d[j].key,
+                                                       1), 0);
+            else if (accounts[j] && j != A2)
+                assert_int_equal(contacts_org(d->cs, accounts[j],
+                                              (const uint8_t(*)[32])n->d[j].key, 1, NULL), 0);
+            else if (!accounts[j])
+                assert_int_equal(contacts_admit(d->cs, n->d[j].key, "carol", "lan", "", NULL,
+                                                &res), 0);
+        }
+        if (i != A && i != A2) { /* ada's account has two devices */
+            uint8_t both[2][32];
+            memcpy(both[0], n->d[A].key, 32);
+            memcpy(both[1], n->d[A2].key, 32);
+            assert_int_equal(contacts_org(d->cs, "ada", (const uint8_t(*)[32])both, 2, NULL), 0);
+        }
+    }
+}
+
+static int setup(void **state)
+{
+    struct net *n = calloc(1, sizeof *n);
+    n->wall = 1795000000000;
+    n->mono = 1000;
+    n->clock = (node_clock){f_wall, f_mono, n};
+    for (int i = 0; i < NDEV; i++) {
+        randombytes_buf(n->d[i].key, 32);
+        make_dev(n, i);
+    }
+    introduce(n);
+    *state = n;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct net *n = *state;
+    for (size_t i = 0; i < n->nq; i++)
+        free(n->q[i].pt);
+    for (int i = 0; i < NDEV; i++) {
+        struct dev *d = &n->d[i];
+        groups_free(d->g);
+        messenger_free(d->m);
+        contacts_free(d->cs);
+        store_close(d->st);
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "rm -rf %s", d->dir);
+        assert_int_equal(system(cmd), 0);
+    }
+    free(n);
+    return 0;
+}
+
+static char carol_id[GSTATE_MEMBER_MAX + 1];
+
+/* ada creates "launch" with bob, carol and dave; everyone joins. */
+static void create_group(struct net *n, uint8_t gid[static 16])
+{
+    char why[128] = "";
+    sodium_bin2hex(carol_id, sizeof carol_id, n->d[CAROL].key, 32);
+    const char *members[] = {"@bob", carol_id, "@dave"};
+    assert_int_equal(groups_create(n->d[A].g, "launch", members, 3, gid, why, sizeof why), 0);
+    assert_int_equal(pump(n), 0);
+    for (int i = 0; i < NDEV; i++) {
+        groups_info info;
+        assert_int_equal(groups_get(n->d[i].g, gid, &info), 0);
+        assert_true(info.member);
+        assert_int_equal(info.st.n, 4);
+        assert_string_equal(info.st.name, "launch");
+        assert_int_equal(info.admin, i == A || i == A2);
+    }
+}
+
+static void say(struct net *n, int i, const uint8_t gid[static 16], const char *text)
+{
+    uint8_t id[MSG_ID_LEN];
+    assert_int_equal(groups_send(n->d[i].g, gid, text, strlen(text), id), 0);
+}
+
+/* The bodies of a device's group history, joined with '|'. */
+static void history(struct net *n, int i, const uint8_t gid[static 16], char *out, size_t cap)
+{
+    store_msg *h = NULL;
+    size_t k = 0;
+    out[0] = '\0';
+    assert_int_equal(store_group_history(n->d[i].st, gid, NULL, 100, &h, &k), 0);
+    for (size_t j = 0; j < k; j++) {
+        if (j)
+            g_strlcat(out, "|", cap);
+        g_strlcat(out, h[j].body, cap);
+    }
+    store_msgs_free(h, k);
+}
+
+static void test_talk_same_order(void **state)
+{
+    struct net *n = *state;
+    uint8_t gid[16];
+    char first[512], other[512];
+    create_group(n, gid);
+    /* Messages sent at once from several places, delivered in batches. */
+    say(n, BOB, gid, "bob one");
+    say(n, CAROL, gid, "carol one");
+    say(n, A, gid, "ada one");
+    assert_int_equal(pump(n), 0);
+    say(n, DAVE, gid, "dave answers");
+    say(n, A2, gid, "ada from her laptop");
+    say(n, BOB, gid, "bob two");
+    assert_int_equal(pump(n), 0);
+    history(n, A, gid, first, sizeof first);
+    for (int i = 1; i < NDEV; i++) {
+        history(n, i, gid, other, sizeof other);
+        assert_string_equal(first, other);
+    }
+    /* Causal: what was sent after seeing a message sorts after it. */
+    assert_true(strstr(first, "bob one") < strstr(first, "dave answers"));
+    assert_true(strstr(first, "ada one") < strstr(first, "bob two"));
+    assert_int_equal(n->d[BOB].nmsg, 4); /* six, two of them his own */
+    /* Search finds group messages. */
+    store_msg *hits = NULL;
+    size_t k = 0;
+    assert_int_equal(store_search(n->d[CAROL].st, "answers", NULL, 0, 10, &hits, &k), 0);
+    assert_int_equal(k, 1);
+    assert_true(hits[0].has_group);
+    assert_memory_equal(hits[0].group, gid, 16);
+    store_msgs_free(hits, k);
+    /* ada's own message on her other device reads as sent (out). */
+    store_msg *h = NULL;
+    assert_int_equal(store_group_history(n->d[A2].st, gid, NULL, 100, &h, &k), 0);
+    for (size_t j = 0; j < k; j++)
+        if (strcmp(h[j].body, "ada one") == 0)
+            assert_int_equal(h[j].dir, STORE_OUT);
+    store_msgs_free(h, k);
+}
+
+/* Delivery per member: dave offline, then back. */
+static void test_delivery(void **state)
+{
+    struct net *n = *state;
+    uint8_t gid[16], id[MSG_ID_LEN];
+    create_group(n, gid);
+    n->d[DAVE].offline = true;
+    assert_int_equal(groups_send(n->d[A].g, gid, "hello all", 9, id), 0);
+    assert_int_equal(pump(n), 0);
+    groups_member_delivery *dl = NULL;
+    size_t k = 0, ok = 0;
+    assert_int_equal(groups_delivery(n->d[A].g, gid, id, &dl, &k), 0);
+    assert_int_equal(k, 3); /* bob, carol, dave: not ada herself */
+    for (size_t i = 0; i < k; i++)
+        ok += dl[i].delivered;
+    assert_int_equal(ok, 2);
+    free(dl);
+    n->d[DAVE].offline = false;
+    messenger_kick(n->d[A].m, NULL);
+    pump(n);
+    assert_int_equal(groups_delivery(n->d[A].g, gid, id, &dl, &k), 0);
+    ok = 0;
+    for (size_t i = 0; i < k; i++)
+        ok += dl[i].delivered;
+    assert_int_equal(ok, 3);
+    free(dl);
+    char h[256];
+    history(n, DAVE, gid, h, sizeof h);
+    assert_string_equal(h, "hello all");
+}
+
+/* The sealed GROUP_MSG of the last copy queued from device from. */
+static struct wire *last_gmsg(struct net *n, int from)
+{
+    for (size_t i = n->nq; i-- > 0;)
+        if (n->q[i].from == from && n->q[i].pt[0] == MSG_GROUP_MSG)
+            return &n->q[i];
+    return NULL;
+}
+
+/* A removed member's node stores nothing sent after, and what it could
+ * get does not open with any key it holds. */
+static void test_removed_cannot_read(void **state)
+{
+    struct net *n = *state;
+    uint8_t gid[16];
+    char why[128] = "", h[512];
+    create_group(n, gid);
+    say(n, BOB, gid, "before");
+    assert_int_equal(pump(n), 0);
+    /* bob is no admin: he may not remove anyone. */
+    assert_int_equal(groups_remove(n->d[BOB].g, gid, "@dave", why, sizeof why), BANTER_EPERM);
+    assert_int_equal(groups_remove(n->d[A].g, gid, "@dave", why, sizeof why), 0);
+    assert_int_equal(pump(n), 0);
+    groups_info info;
+    assert_int_equal(groups_get(n->d[DAVE].g, gid, &info), 0);
+    assert_false(info.member);
+    assert_int_equal(info.st.n, 3);
+    assert_int_equal(groups_get(n->d[BOB].g, gid, &info), 0);
+    assert_int_equal(info.st.n, 3);
+    assert_int_equal(info.epoch, 2); /* bob started a new epoch */
+    /* dave can send nothing more. */
+    uint8_t id[MSG_ID_LEN];
+    assert_int_equal(groups_send(n->d[DAVE].g, gid, "x", 1, id), BANTER_ESTATE);
+
+    say(n, BOB, gid, "after the removal");
+    struct wire *w = last_gmsg(n, BOB);
+    assert_non_null(w);
+    assert_true(w->to != DAVE); /* no copy for dave at all */
+    msg m;
+    assert_int_equal(msg_decode(&m, w->pt, w->len), 0);
+    /* Handed to dave's node anyway (as a malicious server could): refused,
+     * and none of the chains dave's store holds for bob opens it. */
+    assert_int_equal(groups_received(n->d[DAVE].g, n->d[BOB].key, &m), BANTER_EPERM);
+    gkey_header hd;
+    assert_int_equal(gkey_peek(&hd, m.u.gmsg.sealed, m.u.gmsg.len), 0);
+    assert_int_equal(hd.epoch, 2);
+    uint8_t *saved = malloc(STORE_GCHAIN_MAX), *pt = malloc(m.u.gmsg.len);
+    size_t len = 0, ptlen = 0;
+    assert_int_equal(store_gchain_get(n->d[DAVE].st, gid, n->d[BOB].key, 2, saved, &len),
+                     BANTER_ENOENT);
+    assert_int_equal(store_gchain_get(n->d[DAVE].st, gid, n->d[BOB].key, 1, saved, &len), 0);
+    gkey_chain *c = NULL;
+    assert_int_equal(gkey_chain_load(&c, saved, len), 0);
+    assert_int_not_equal(gkey_open(c, pt, &ptlen, m.u.gmsg.sealed, m.u.gmsg.len), 0);
+    /* Even relabelled as the old epoch, the old chain does not open it. */
+    m.u.gmsg.sealed[1 + 16 + 32 + 3] = 1;
+    assert_int_not_equal(gkey_open(c, pt, &ptlen, m.u.gmsg.sealed, m.u.gmsg.len), 0);
+    gkey_chain_free(c);
+    free(saved);
+    free(pt);
+    msg_clear(&m);
+    assert_int_equal(pump(n), 0);
+    history(n, DAVE, gid, h, sizeof h);
+    assert_string_equal(h, "before");
+    history(n, CAROL, gid, h, sizeof h);
+    assert_string_equal(h, "before|after the removal");
+}
+
+/* Each type's rule: a sender without the right is refused. */
+static void test_refusals(void **state)
+{
+    struct net *n = *state;
+    uint8_t gid[16], stranger[32];
+    char why[128] = "";
+    randombytes_buf(stranger, sizeof stranger);
+    sodium_bin2hex(carol_id, sizeof carol_id, n->d[CAROL].key, 32);
+    /* A group of ada and bob only. */
+    const char *members[] = {"@bob"};
+    assert_int_equal(groups_create(n->d[A].g, "pair", members, 1, gid, why, sizeof why), 0);
+    assert_int_equal(pump(n), 0);
+
+    /* A stranger's GROUP_STATE (a device no one knows), and carol's state
+     * claiming to be by ada: refused. */
+    groups_info info;
+    assert_int_equal(groups_get(n->d[A].g, gid, &info), 0);
+    gstate st = info.st;
+    st.v++;
+    strcpy(st.name, "hijacked");
+    msg m;
+    uint8_t id[MSG_ID_LEN] = {1};
+    assert_int_equal(msg_gstate_init(&m, id, &st), 0);
+    assert_int_equal(groups_received(n->d[BOB].g, stranger, &m), BANTER_EPERM);
+    assert_int_equal(groups_received(n->d[BOB].g, n->d[CAROL].key, &m), BANTER_EPERM);
+    /* An invitation to carol by bob, who is no admin of it. */
+    strcpy(m.u.gstate.st->by, "@bob");
+    assert_int_equal(groups_received(n->d[BOB].g, n->d[BOB].key, &m), BANTER_EPERM);
+    msg_clear(&m);
+    assert_int_equal(groups_get(n->d[BOB].g, gid, &info), 0);
+    assert_string_equal(info.st.name, "pair");
+
+    /* A non-member's GROUP_MSG: carol seals with a chain of her own. */
+    gkey_chain *c = NULL;
+    banter_rng rng = {f_fill, n};
+    assert_int_equal(gkey_chain_new(&c, gid, n->d[CAROL].key, 1, rng), 0);
+    uint8_t sealed[64 + GKEY_OVERHEAD];
+    assert_int_equal(gkey_seal(c, sealed, (const uint8_t *)"hello there", 11), 0);
+    assert_int_equal(msg_gmsg_init(&m, id, sealed, 11 + GKEY_OVERHEAD), 0);
+    assert_int_equal(groups_received(n->d[BOB].g, n->d[CAROL].key, &m), BANTER_EPERM);
+    /* ... nor as relayed by a member. */
+    assert_int_equal(groups_received(n->d[BOB].g, n->d[A].key, &m), BANTER_EPERM);
+    msg_clear(&m);
+    /* A non-member's GROUP_KEY (its own chain), and a member's naming
+     * another device. */
+    m = (msg){.type = MSG_GROUP_KEY};
+    gkey_dist_encode(c, m.u.gkey.dist);
+    assert_int_equal(groups_received(n->d[BOB].g, n->d[CAROL].key, &m), BANTER_EPERM);
+    assert_int_equal(groups_received(n->d[BOB].g, n->d[A].key, &m), BANTER_EPERM);
+    gkey_chain_free(c);
+    /* GROUP_TEXT alone. */
+    assert_int_equal(msg_gtext_init(&m, id, 1, 1, "hi", 2), 0);
+    assert_int_equal(groups_received(n->d[BOB].g, n->d[A].key, &m), BANTER_EPERM);
+    msg_clear(&m);
+    /* Nothing of it was stored. */
+    char h[64];
+    history(n, BOB, gid, h, sizeof h);
+    assert_string_equal(h, "");
+}
+
+static void test_leave_rename_epochs(void **state)
+{
+    struct net *n = *state;
+    uint8_t gid[16], id[MSG_ID_LEN];
+    char why[128] = "", h[256];
+    create_group(n, gid);
+    /* Two admins at once: one version wins on every device. */
+    assert_int_equal(groups_rename(n->d[A].g, gid, "one", why, sizeof why), 0);
+    assert_int_equal(groups_rename(n->d[A2].g, gid, "two", why, sizeof why), 0);
+    assert_int_equal(pump(n), 0);
+    groups_info first;
+    assert_int_equal(groups_get(n->d[A].g, gid, &first), 0);
+    for (int i = 0; i < NDEV; i++) {
+        groups_info other;
+        assert_int_equal(groups_get(n->d[i].g, gid, &other), 0);
+        assert_string_equal(other.st.name, first.st.name);
+        assert_int_equal(other.st.v, 2);
+    }
+    assert_int_equal(groups_rename(n->d[CAROL].g, gid, "x", why, sizeof why), BANTER_EPERM);
+    assert_int_equal(groups_rename(n->d[A2].g, gid, "launch 2", why, sizeof why), 0);
+    assert_int_equal(pump(n), 0);
+    assert_int_equal(groups_leave(n->d[CAROL].g, gid, why, sizeof why), 0);
+    assert_int_equal(pump(n), 0);
+    groups_info info;
+    for (int i = 0; i < NDEV; i++) {
+        assert_int_equal(groups_get(n->d[i].g, gid, &info), 0);
+        assert_string_equal(info.st.name, "launch 2");
+        assert_int_equal(info.st.n, 3);
+        assert_int_equal(info.member, i != CAROL);
+    }
+    assert_int_equal(groups_get(n->d[BOB].g, gid, &info), 0);
+    assert_int_equal(info.epoch, 2);
+    /* Eight days later a send starts a new epoch first. */
+    n->wall += 8LL * 24 * 3600 * 1000;
+    assert_int_equal(groups_send(n->d[BOB].g, gid, "a week on", 9, id), 0);
+    assert_int_equal(groups_get(n->d[BOB].g, gid, &info), 0);
+    assert_int_equal(info.epoch, 3);
+    assert_int_equal(pump(n), 0);
+    history(n, DAVE, gid, h, sizeof h);
+    assert_string_equal(h, "a week on");
+    history(n, CAROL, gid, h, sizeof h);
+    assert_string_equal(h, "");
+    /* Found by name. */
+    uint8_t found[16];
+    assert_int_equal(groups_find(n->d[DAVE].g, "LAUNCH 2", found), 0);
+    assert_memory_equal(found, gid, 16);
+    int64_t unread = 0;
+    assert_int_equal(groups_get(n->d[DAVE].g, gid, &info), 0);
+    assert_int_equal(info.unread, 1);
+    assert_int_equal(groups_mark_read(n->d[DAVE].g, gid), 0);
+    assert_int_equal(groups_get(n->d[DAVE].g, gid, &info), 0);
+    assert_int_equal(info.unread, 0);
+    (void)unread;
+}
+
+int main(void)
+{
+    if (sodium_init() < 0)
+        return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_talk_same_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delivery, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_removed_cannot_read, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_leave_rename_epochs, setup, teardown),
+    };
+    return cmocka_run_group_tests_name("peer_groups", tests, NULL, NULL);
+}
