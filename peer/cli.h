@@ -68,6 +68,11 @@ int cmd_status(const cli_ctx *ctx, int argc, char **argv);
 int cmd_open(const cli_ctx *ctx, int argc, char **argv);
 int cmd_plugins(const cli_ctx *ctx, int argc, char **argv);
 int cmd_nat_check(const cli_ctx *ctx, int argc, char **argv);
+int cmd_group(const cli_ctx *ctx, int argc, char **argv);
+int cmd_find(const cli_ctx *ctx, int argc, char **argv);
+/* `send %GROUP TEXT` / `send --group GROUP TEXT`, `history %GROUP`. */
+int cmd_group_send(const cli_ctx *ctx, const char *group, const char *text);
+int cmd_group_history(const cli_ctx *ctx, const char *group, bool json, double limit);
 
 /* The table in main.c, for --help. */
 const cli_cmd *cli_find(const char *name);

@@ -32,8 +32,9 @@ static const cli_cmd commands[] = {
      "named and say what this node can offer contacts: its addresses, whether it is\n"
      "behind NAT, whether TURN works over UDP, only over TCP, or not at all. Takes up\n"
      "to 10 s. Needs a rendezvous (the servers come from it)."},
-    {"send", cmd_send, "send PEER TEXT [--wait SECONDS]",
-     "Send TEXT to PEER (a name or a unique fingerprint prefix). Exit 0 when the peer\n"
+    {"send", cmd_send, "send PEER|%GROUP TEXT [--wait SECONDS] | send --group GROUP TEXT",
+     "Send TEXT to PEER (a name or a unique fingerprint prefix), or to every member of\n"
+     "a group (%GROUP, or --group GROUP; exit 0 once queued). Exit 0 when the peer\n"
      "acknowledged it, 3 when it is queued and will be delivered when the peer is back.\n"
      "--wait: how long to wait for the acknowledgement (default 5 s while the peer is\n"
      "online; given explicitly, also while it is offline)."},
@@ -41,8 +42,23 @@ static const cli_cmd commands[] = {
      "Send TEXT to every known peer and approved contact, online now or when they are\n"
      "back. --org: an announcement to everyone in the organisation (or in department D)\n"
      "through the rendezvous server; needs the broadcast right (admins have it)."},
-    {"history", cmd_history, "history PEER [--json] [--limit N]",
-     "Show the conversation with PEER, oldest first (default: the last 50 messages)."},
+    {"history", cmd_history, "history PEER|%GROUP [--json] [--limit N]",
+     "Show the conversation with PEER, oldest first (default: the last 50 messages).\n"
+     "%GROUP: a group's messages in the group's order, with delivery per member for\n"
+     "yours (\"delivered to 4 of 5\")."},
+    {"group", cmd_group,
+     "group create NAME [MEMBER...] | invite GROUP MEMBER... | remove GROUP MEMBER |\n"
+     "       leave GROUP | rename GROUP NAME | admin GROUP MEMBER on|off |\n"
+     "       list [--json] | members GROUP [--json]",
+     "Group conversations, end-to-end encrypted for the members' devices only. MEMBER:\n"
+     "@ACCOUNT, a contact's name, or a LAN colleague's key; GROUP: its name or id.\n"
+     "Admins (the creator, and whom admins make admins) invite, remove and rename; any\n"
+     "member leaves. Send with `banter send %GROUP TEXT` (or --group GROUP)."},
+    {"find", cmd_find, "find TEXT [--json] [--limit N] [--before SEQ]",
+     "Search the history of every conversation and group for messages holding every\n"
+     "word of TEXT (as prefixes, ignoring case and accents), newest first, 20 at a time;\n"
+     "--before SEQ shows the next page. `banter search TEXT` (without FIELD=VALUE) is the\n"
+     "same."},
     {"listen", cmd_listen, "listen [--json]",
      "Print events as they happen: messages, peers online and offline, key changes,\n"
      "file offers and finished or failed transfers.\n"

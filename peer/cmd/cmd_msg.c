@@ -20,11 +20,14 @@ static double num(const cJSON *o, const char *key)
 
 int cmd_send(const cli_ctx *ctx, int argc, char **argv)
 {
-    const char *peer = NULL, *text = NULL;
+    const char *peer = NULL, *text = NULL, *group = NULL;
     double wait_s = 5;
     bool explicit_wait = false;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--wait") == 0 && i + 1 < argc) {
+        if (strcmp(argv[i], "--group") == 0 && i + 1 < argc && !peer) {
+            group = argv[++i];
+            peer = group;
+        } else if (strcmp(argv[i], "--wait") == 0 && i + 1 < argc) {
             char *end;
             errno = 0;
             wait_s = strtod(argv[++i], &end);
@@ -46,6 +49,8 @@ int cmd_send(const cli_ctx *ctx, int argc, char **argv)
         cli_usage(stderr, cli_find("send"));
         return EXIT_USAGE;
     }
+    if (group || (peer[0] == '%' && peer[1]))
+        return cmd_group_send(ctx, group ? group : peer + 1, text);
     cJSON *req = cJSON_CreateObject();
     cJSON_AddStringToObject(req, "cmd", "send");
     cJSON_AddStringToObject(req, "peer", peer);
@@ -153,6 +158,8 @@ int cmd_history(const cli_ctx *ctx, int argc, char **argv)
         cli_usage(stderr, cli_find("history"));
         return EXIT_USAGE;
     }
+    if (peer[0] == '%' && peer[1])
+        return cmd_group_history(ctx, peer + 1, json, limit > 500 ? 500 : limit);
     cJSON *req = cJSON_CreateObject();
     cJSON_AddStringToObject(req, "cmd", "history");
     cJSON_AddStringToObject(req, "peer", peer);

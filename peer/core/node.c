@@ -120,6 +120,12 @@ static void on_received(void *ud, const store_contact *c, const store_device *d,
 
 static void on_settled(void *ud, const store_contact *c, const store_msg *m)
 {
+    if (m->has_group) { /* no contact; a control message is nobody's business */
+        node_event ev = {.type = NODE_EV_DELIVERED, .msg = m, .group = m->group};
+        if (!(m->flags & STORE_MSG_GCTL))
+            node_emit(ud, &ev);
+        return;
+    }
     emit(ud, NODE_EV_DELIVERED, c, NULL, m, NULL);
 }
 

@@ -18,6 +18,7 @@
 #include "links.h"
 #include "ui/pluginctl.h"
 #include "ui/natctl.h"
+#include "ui/groupctl.h"
 #include "ui/rdvctl.h"
 #include "rdv/roster.h"
 #include "core/settings.h"
@@ -967,6 +968,8 @@ static void handle_line(client *cl, const char *line, size_t len)
         cmd_rdv(cl, cmd, req);
     } else if (strcmp(cmd, "nat_check") == 0) {
         cmd_nat_check(cl);
+    } else if (groupctl_owns(cmd)) {
+        send_json(cl, groupctl_request(cl->ctl->n, cmd, req));
     } else if (strcmp(cmd, "listen") == 0) {
         cl->listening = true;
         cJSON *o = ok_reply();
@@ -1296,6 +1299,8 @@ static void on_node_event(void *ud, const node_event *ev)
     control *ctl = ud;
     if (ev->type == NODE_EV_TRANSFER)
         control_xfer_event(ctl, ev->xtype, ev->xfer);
+    else if (groupctl_event_owns(ev))
+        broadcast_json(ctl, groupctl_event(ctl->n, ev), NULL);
     else
         control_event(ctl, ev);
 }

@@ -1,0 +1,220 @@
+/* SPDX-License-Identifier: MIT */
+/* cmd_group.c - `banter group ...`, sending to and reading a group, and `banter find`. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char *str(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+static double num(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+static bool flag(const cJSON *o, const char *key)
+{
+    return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, key));
+}
+
+/* Send req; print the reply as JSON, or with fn. */
+static int call(const cli_ctx *ctx, cJSON *req, bool json, void (*fn)(const cJSON *r))
+{
+    int rc;
+    cJSON *r = cli_call(ctx, req, &rc);
+    if (!r)
+        return rc;
+    if (json) {
+        cJSON_DeleteItemFromObjectCaseSensitive(r, "ok");
+        cli_print_json(r);
+    } else if (fn) {
+        fn(r);
+    }
+    cJSON_Delete(r);
+    return EXIT_OK;
+}
+
+static void print_members(const cJSON *r)
+{
+    const cJSON *g = cJSON_GetObjectItemCaseSensitive(r, "group");
+    const cJSON *m;
+    printf("%s (%s), %.0f members%s\n", str(g, "name"), str(g, "id"), num(g, "members_count"),
+           flag(g, "member") ? "" : "; you are no longer a member");
+    cJSON_ArrayForEach (m, cJSON_GetObjectItemCaseSensitive(g, "members")) {
+        const char *name = str(m, "name");
+        printf("  %s%s%s%s%s%s\n", str(m, "id")[0] == '@' ? str(m, "id") : name[0] ? name : "?",
+               str(m, "id")[0] == '@' ? "" : "  ", str(m, "id")[0] == '@' ? "" : str(m, "fingerprint"),
+               flag(m, "admin") ? "  (admin)" : "", flag(m, "me") ? "  (you)" : "", "");
+    }
+}
+
+static void print_list(const cJSON *r)
+{
+    const cJSON *g;
+    const cJSON *all = cJSON_GetObjectItemCaseSensitive(r, "groups");
+    if (cJSON_GetArraySize(all) == 0)
+        printf("no groups (banter group create NAME [MEMBER...])\n");
+    cJSON_ArrayForEach (g, all)
+        printf("%-24s %.0f members  %.0f unread%s%s  %s\n", str(g, "name"), num(g, "members_count"),
+               num(g, "unread"), flag(g, "admin") ? "  admin" : "",
+               flag(g, "member") ? "" : "  (left)", str(g, "id"));
+}
+
+static cJSON *req_of(const char *cmd, const char *group)
+{
+    cJSON *req = cJSON_CreateObject();
+    cJSON_AddStringToObject(req, "cmd", cmd);
+    if (group)
+        cJSON_AddStringToObject(req, "group", group);
+    return req;
+}
+
+static void add_members(cJSON *req, int argc, char **argv)
+{
+    cJSON *a = cJSON_AddArrayToObject(req, "members");
+    for (int i = 0; i < argc; i++)
+        cJSON_AddItemToArray(a, cJSON_CreateString(argv[i]));
+}
+
+int cmd_group(const cli_ctx *ctx, int argc, char **argv)
+{
+    bool json = false;
+    int n = 0;
+    char *args[64];
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0)
+            json = true;
+        else if (n < 64)
+            args[n++] = argv[i];
+    }
+    const char *op = n ? args[0] : "";
+    cJSON *req = NULL;
+    if (strcmp(op, "list") == 0 && n == 1)
+        return call(ctx, req_of("groups", NULL), json, print_list);
+    if (strcmp(op, "members") == 0 && n == 2)
+        return call(ctx, req_of("group_members", args[1]), json, print_members);
+    if (strcmp(op, "create") == 0 && n >= 2) {
+        req = req_of("group_create", NULL);
+        cJSON_AddStringToObject(req, "name", args[1]);
+        add_members(req, n - 2, args + 2);
+    } else if (strcmp(op, "invite") == 0 && n >= 3) {
+        req = req_of("group_invite", args[1]);
+        add_members(req, n - 2, args + 2);
+    } else if (strcmp(op, "remove") == 0 && n == 3) {
+        req = req_of("group_remove", args[1]);
+        cJSON_AddStringToObject(req, "member", args[2]);
+    } else if (strcmp(op, "admin") == 0 && n == 4 &&
+               (strcmp(args[3], "on") == 0 || strcmp(args[3], "off") == 0)) {
+        req = req_of("group_admin", args[1]);
+        cJSON_AddStringToObject(req, "member", args[2]);
+        cJSON_AddBoolToObject(req, "admin", strcmp(args[3], "on") == 0);
+    } else if (strcmp(op, "leave") == 0 && n == 2) {
+        req = req_of("group_leave", args[1]);
+    } else if (strcmp(op, "rename") == 0 && n == 3) {
+        req = req_of("group_rename", args[1]);
+        cJSON_AddStringToObject(req, "name", args[2]);
+    } else {
+        cli_usage(stderr, cli_find("group"));
+        return EXIT_USAGE;
+    }
+    return call(ctx, req, json, print_members);
+}
+
+int cmd_group_send(const cli_ctx *ctx, const char *group, const char *text)
+{
+    cJSON *req = req_of("group_send", group);
+    cJSON_AddStringToObject(req, "text", text);
+    int rc;
+    cJSON *r = cli_call(ctx, req, &rc);
+    if (!r)
+        return rc;
+    printf("sent to the group %s: members get it over the LAN or the server, or when they are "
+           "back (banter history %%%s shows delivery)\n",
+           group, group);
+    cJSON_Delete(r);
+    return EXIT_OK;
+}
+
+static void print_history(const cJSON *r)
+{
+    const cJSON *m;
+    cJSON_ArrayForEach (m, cJSON_GetObjectItemCaseSensitive(r, "messages")) {
+        char when[32];
+        bool in = strcmp(str(m, "direction"), "in") == 0;
+        cli_time(num(m, "ts"), when, sizeof when);
+        const char *from = str(m, "account")[0] ? str(m, "account") : str(m, "from");
+        printf("[%s] %s %s: %s", when, in ? "<" : ">", in ? from : "me", str(m, "body"));
+        if (cJSON_GetObjectItemCaseSensitive(m, "recipients"))
+            printf("  [delivered to %.0f of %.0f]", num(m, "delivered_to"), num(m, "recipients"));
+        printf("\n");
+    }
+}
+
+int cmd_group_history(const cli_ctx *ctx, const char *group, bool json, double limit)
+{
+    cJSON *req = req_of("group_history", group);
+    cJSON_AddNumberToObject(req, "limit", limit);
+    return call(ctx, req, json, print_history);
+}
+
+static void print_found(const cJSON *r)
+{
+    const cJSON *e;
+    cJSON_ArrayForEach (e, cJSON_GetObjectItemCaseSensitive(r, "results")) {
+        const cJSON *c = cJSON_GetObjectItemCaseSensitive(e, "conversation");
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(e, "message");
+        char when[32];
+        cli_time(num(m, "ts"), when, sizeof when);
+        bool group = strcmp(str(c, "kind"), "group") == 0;
+        printf("[%s] %s%s %s: %s  (id %s)\n", when, group ? "%" : "",
+               str(c, "account")[0] ? str(c, "account") : str(c, "name"),
+               strcmp(str(m, "direction"), "in") == 0 ? "<" : ">", str(m, "body"), str(m, "id"));
+    }
+    if (cJSON_GetObjectItemCaseSensitive(r, "next_before"))
+        printf("more: --before %.0f\n", num(r, "next_before"));
+}
+
+int cmd_find(const cli_ctx *ctx, int argc, char **argv)
+{
+    bool json = false;
+    const char *text = NULL;
+    double limit = 20, before = 0;
+    for (int i = 1; i < argc; i++) {
+        char *end = NULL;
+        if (strcmp(argv[i], "--json") == 0) {
+            json = true;
+        } else if (strcmp(argv[i], "--limit") == 0 && i + 1 < argc) {
+            limit = strtod(argv[++i], &end);
+            if (*end || limit < 1 || limit > 500) {
+                fprintf(stderr, "banter find: --limit takes 1 to 500\n");
+                return EXIT_USAGE;
+            }
+        } else if (strcmp(argv[i], "--before") == 0 && i + 1 < argc) {
+            before = strtod(argv[++i], &end);
+            if (*end || before < 0) {
+                fprintf(stderr, "banter find: --before takes a seq from an earlier page\n");
+                return EXIT_USAGE;
+            }
+        } else if (!text) {
+            text = argv[i];
+        } else {
+            fprintf(stderr, "banter find: too many arguments (quote the words)\n");
+            return EXIT_USAGE;
+        }
+    }
+    if (!text) {
+        cli_usage(stderr, cli_find("find"));
+        return EXIT_USAGE;
+    }
+    cJSON *req = req_of("find", NULL);
+    cJSON_AddStringToObject(req, "text", text);
+    cJSON_AddNumberToObject(req, "limit", limit);
+    if (before > 0)
+        cJSON_AddNumberToObject(req, "before", before);
+    return call(ctx, req, json, print_found);
+}
