@@ -290,10 +290,16 @@ int cmd_search(const cli_ctx *ctx, int argc, char **argv)
 {
     search_args a = {0};
     /* Words without FIELD=VALUE or FIELD~PART: a search of history. */
-    bool criteria = false;
-    for (int i = 1; i < argc; i++)
+    bool criteria = false, words = false;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--page") == 0) {
+            i++;
+            continue;
+        }
         criteria |= argv[i][0] != '-' && strpbrk(argv[i], "=~") != NULL;
-    if (!criteria && argc > 1 && argv[argc - 1][0] != '-')
+        words |= argv[i][0] != '-';
+    }
+    if (words && !criteria)
         return cmd_find(ctx, argc, argv);
     int rc = parse_search(argc, argv, &a);
     if (rc != EXIT_OK) {
