@@ -21,19 +21,19 @@
 
 struct gstate; /* shared/gstate.h */
 
-#define MSG_ID_LEN     16
-#define MSG_JSON_FIRST 0x01
-#define MSG_JSON_LAST  0x3f
-#define MSG_BIN_FIRST  0x40
-#define MSG_BIN_LAST   0x7f
+#define MSG_ID_LEN           16
+#define MSG_JSON_FIRST       0x01
+#define MSG_JSON_LAST        0x3f
+#define MSG_BIN_FIRST        0x40
+#define MSG_BIN_LAST         0x7f
 /* CHAT "to": "@" and an account name (1..64 of [a-z0-9._-]), or a device
  * key in 64 lowercase hex digits (docs/protocol.md, CHAT). */
-#define MSG_TO_MAX     65
+#define MSG_TO_MAX           65
 /* GROUP_MSG "g": a sender-key message (shared/gkey.h) of at most this
  * many bytes, so that its base64 fits a JSON body. */
 #define MSG_GROUP_SEALED_MAX ((BANTER_MAX_JSON - 64u) / 4u * 3u)
 /* A sender-key distribution (shared/gkey.h GKEY_DIST_LEN). */
-#define MSG_GROUP_DIST_LEN 121u
+#define MSG_GROUP_DIST_LEN   121u
 
 typedef enum msg_type {
     MSG_HELLO = 0x01,        /* JSON: first message each side sends */
@@ -155,8 +155,8 @@ struct msg_gmsg {
 struct msg_gtext {
     uint8_t id[MSG_ID_LEN];
     int64_t ts_ms;
-    int64_t lc;  /* the Lamport clock, 0..2^53 */
-    char *body;  /* NUL-terminated UTF-8; owned by the msg */
+    int64_t lc; /* the Lamport clock, 0..2^53 */
+    char *body; /* NUL-terminated UTF-8; owned by the msg */
     size_t body_len;
 };
 

@@ -47,8 +47,12 @@ static void print_members(const cJSON *r)
            flag(g, "member") ? "" : "; you are no longer a member");
     cJSON_ArrayForEach (m, cJSON_GetObjectItemCaseSensitive(g, "members")) {
         const char *name = str(m, "name");
-        printf("  %s%s%s%s%s%s\n", str(m, "id")[0] == '@' ? str(m, "id") : name[0] ? name : "?",
-               str(m, "id")[0] == '@' ? "" : "  ", str(m, "id")[0] == '@' ? "" : str(m, "fingerprint"),
+        printf("  %s%s%s%s%s%s\n",
+               str(m, "id")[0] == '@' ? str(m, "id")
+               : name[0]              ? name
+                                      : "?",
+               str(m, "id")[0] == '@' ? "" : "  ",
+               str(m, "id")[0] == '@' ? "" : str(m, "fingerprint"),
                flag(m, "admin") ? "  (admin)" : "", flag(m, "me") ? "  (you)" : "", "");
     }
 }

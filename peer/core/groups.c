@@ -46,8 +46,8 @@ int groups_new(groups **out, store *st, contacts *cs, messenger *mr, const node_
     if (cb)
         g->cb = *cb;
     g->ud = ud;
-    g->views = g_hash_table_new_full(g_bytes_hash, g_bytes_equal, (GDestroyNotify)g_bytes_unref,
-                                     g_free);
+    g->views =
+        g_hash_table_new_full(g_bytes_hash, g_bytes_equal, (GDestroyNotify)g_bytes_unref, g_free);
     *out = g;
     return 0;
 }
@@ -81,7 +81,8 @@ void groups_me(groups *g, char *out)
 
 /* The member id device d speaks for; BANTER_EPERM when it speaks for none
  * (unknown, or not trusted: a changed key gets nothing and says nothing). */
-static int member_of(groups *g, const uint8_t dev[static 32], char out[static GSTATE_MEMBER_MAX + 1])
+static int member_of(groups *g, const uint8_t dev[static 32],
+                     char out[static GSTATE_MEMBER_MAX + 1])
 {
     store_device d;
     store_contact c;
@@ -538,8 +539,8 @@ int groups_invite(groups *g, const uint8_t id[static GSTATE_ID_LEN], const char 
     return r ? r : apply_own(g, id, edit_invite, &a, why, cap);
 }
 
-int groups_remove(groups *g, const uint8_t id[static GSTATE_ID_LEN], const char *member,
-                  char *why, size_t cap)
+int groups_remove(groups *g, const uint8_t id[static GSTATE_ID_LEN], const char *member, char *why,
+                  size_t cap)
 {
     int r = check_ids(&member, 1, why, cap);
     return r ? r : apply_own(g, id, edit_remove, member, why, cap);
@@ -591,8 +592,7 @@ static int rotate_if_due(groups *g, store_group *sg, const gstate *now)
 }
 
 static int seal_text(store_group *sg, const uint8_t msgid[static MSG_ID_LEN], int64_t ts,
-                     const char *text, size_t len, uint8_t **sealed, size_t *slen,
-                     gkey_header *h)
+                     const char *text, size_t len, uint8_t **sealed, size_t *slen, gkey_header *h)
 {
     msg t;
     buf pt;
@@ -1000,8 +1000,7 @@ int groups_mark_read(groups *g, const uint8_t id[static GSTATE_ID_LEN])
 }
 
 int groups_delivery(groups *g, const uint8_t id[static GSTATE_ID_LEN],
-                    const uint8_t msgid[static MSG_ID_LEN], groups_member_delivery **out,
-                    size_t *n)
+                    const uint8_t msgid[static MSG_ID_LEN], groups_member_delivery **out, size_t *n)
 {
     store_msg sm;
     store_copy *copies = NULL;

@@ -54,9 +54,9 @@
 #include "gstate.h"
 #include "msg.h"
 
-#define GROUPS_EPOCH_MSGS 1000u                     /* a new epoch after this many messages */
+#define GROUPS_EPOCH_MSGS 1000u                    /* a new epoch after this many messages */
 #define GROUPS_EPOCH_MS   (7LL * 24 * 3600 * 1000) /* or after this long */
-#define GROUPS_PAGE_MAX   500                       /* history and search pages */
+#define GROUPS_PAGE_MAX   500                      /* history and search pages */
 
 typedef struct groups groups;
 
@@ -137,8 +137,8 @@ typedef struct groups_member_delivery {
     bool failed;    /* every copy failed */
 } groups_member_delivery;
 BANTER_WUR int groups_delivery(groups *g, const uint8_t id[static GSTATE_ID_LEN],
-                               const uint8_t msgid[static MSG_ID_LEN],
-                               groups_member_delivery **out, size_t *n);
+                               const uint8_t msgid[static MSG_ID_LEN], groups_member_delivery **out,
+                               size_t *n);
 
 /* From adapters: a GROUP_STATE, GROUP_KEY or GROUP_MSG that device sent.
  * 0: taken (also a duplicate, or a state older than the group's): ACK it;

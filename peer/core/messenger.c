@@ -247,8 +247,9 @@ static void flush_device(messenger *m, const store_contact *c, const store_devic
             continue;
         msgs[i].to[0] = '\0';
         /* A group message goes to an own device as it goes to anyone. */
-        if (sync && !msgs[i].has_group && (store_contact_get(m->st, msgs[i].contact, &conv) != 0 ||
-                     contacts_sync_to(m->cs, &conv, msgs[i].to) != 0)) {
+        if (sync && !msgs[i].has_group &&
+            (store_contact_get(m->st, msgs[i].contact, &conv) != 0 ||
+             contacts_sync_to(m->cs, &conv, msgs[i].to) != 0)) {
             /* No way to name the conversation to the other device (a LAN
              * contact with no trusted device left): nothing to copy. */
             if (store_copy_set(m->st, msgs[i].seq, d->key, COPY_FAILED, "", "ENOENT") != 0)
@@ -333,8 +334,8 @@ static void flush_group(messenger *m, const uint8_t handle[static 32])
     store_contact self;
     store_msg *msgs = NULL;
     size_t nm = 0;
-    GHashTable *seen = g_hash_table_new_full(g_bytes_hash, g_bytes_equal,
-                                             (GDestroyNotify)g_bytes_unref, NULL);
+    GHashTable *seen =
+        g_hash_table_new_full(g_bytes_hash, g_bytes_equal, (GDestroyNotify)g_bytes_unref, NULL);
     bool has_self = contacts_self_known(m->cs) && contacts_self(m->cs, &self) == 0;
     if (sendable(m, handle, has_self ? &self : NULL, &msgs, &nm) != 0)
         goto out;

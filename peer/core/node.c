@@ -261,8 +261,8 @@ int node_new(node **out, const node_init *init, char *why, size_t cap)
         r = messenger_new(&n->mr, n->st, n->cs, &n->clock, init->rng, &mc, n);
     if (r == 0) {
         groups_callbacks gc = {on_group_message, on_group_changed};
-        r = groups_new(&n->gr, n->st, n->cs, n->mr, &n->clock, init->rng,
-                       identity_public(init->id), &gc, n);
+        r = groups_new(&n->gr, n->st, n->cs, n->mr, &n->clock, init->rng, identity_public(init->id),
+                       &gc, n);
     }
     if (r == 0) {
         r = xfer_mgr_new(&n->xm, n->st, n->conf.download_dir, &xc, n);

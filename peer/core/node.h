@@ -34,19 +34,19 @@
 typedef struct node node;
 
 typedef enum node_ev_type {
-    NODE_EV_MESSAGE,     /* a new incoming chat message */
-    NODE_EV_DELIVERED,   /* an outgoing message reached its final state */
-    NODE_EV_ONLINE,      /* a contact became reachable (or text: what it is now) */
-    NODE_EV_OFFLINE,     /* a contact is no longer reachable */
-    NODE_EV_KEY_CHANGED, /* a new key claimed a known contact (text: the warning) */
-    NODE_EV_DISCOVERY,   /* mDNS availability changed (text says how) */
-    NODE_EV_RENDEZVOUS,  /* the rendezvous connection or login changed (text) */
-    NODE_EV_CONTACTS,    /* the contact list changed */
-    NODE_EV_PRESENCE,    /* an organisation contact's presence (status, text) */
-    NODE_EV_RENAMED,     /* a device gave another name (text: what became of it) */
-    NODE_EV_TRANSFER,    /* a file transfer changed (xtype, xfer) */
-    NODE_EV_DEFERRED,    /* a device refused an outgoing message "not now" (msg; text:
-                            the code, e.g. ERATE): it stays queued and goes again */
+    NODE_EV_MESSAGE,       /* a new incoming chat message */
+    NODE_EV_DELIVERED,     /* an outgoing message reached its final state */
+    NODE_EV_ONLINE,        /* a contact became reachable (or text: what it is now) */
+    NODE_EV_OFFLINE,       /* a contact is no longer reachable */
+    NODE_EV_KEY_CHANGED,   /* a new key claimed a known contact (text: the warning) */
+    NODE_EV_DISCOVERY,     /* mDNS availability changed (text says how) */
+    NODE_EV_RENDEZVOUS,    /* the rendezvous connection or login changed (text) */
+    NODE_EV_CONTACTS,      /* the contact list changed */
+    NODE_EV_PRESENCE,      /* an organisation contact's presence (status, text) */
+    NODE_EV_RENAMED,       /* a device gave another name (text: what became of it) */
+    NODE_EV_TRANSFER,      /* a file transfer changed (xtype, xfer) */
+    NODE_EV_DEFERRED,      /* a device refused an outgoing message "not now" (msg; text:
+                              the code, e.g. ERATE): it stays queued and goes again */
     NODE_EV_GROUP_MESSAGE, /* a new group message (msg, group; device: its sender) */
     NODE_EV_GROUP,         /* a group's state changed (group) */
 } node_ev_type;

@@ -1643,7 +1643,8 @@ void store_xfers_free(store_xfer *xs, size_t n)
 
 /* ---- groups ---- */
 
-void store_group_handle(const uint8_t id[static STORE_GROUP_IDLEN], uint8_t out[static STORE_KEYLEN])
+void store_group_handle(const uint8_t id[static STORE_GROUP_IDLEN],
+                        uint8_t out[static STORE_KEYLEN])
 {
     static const char label[] = "banter group conversation";
     crypto_generichash(out, STORE_KEYLEN, id, STORE_GROUP_IDLEN, (const unsigned char *)label,
@@ -1777,8 +1778,8 @@ void store_groups_free(store_group *gs, size_t n)
 }
 
 int store_gchain_put(store *st, const uint8_t group[static STORE_GROUP_IDLEN],
-                     const uint8_t device[static STORE_KEYLEN], uint32_t epoch, const uint8_t *chain,
-                     size_t len)
+                     const uint8_t device[static STORE_KEYLEN], uint32_t epoch,
+                     const uint8_t *chain, size_t len)
 {
     if (st == NULL || chain == NULL || len == 0 || len > STORE_GCHAIN_MAX)
         return BANTER_EINVAL;

@@ -91,15 +91,15 @@ typedef enum store_state {
 /* STORE_MSG_GCTL: outgoing, a group control message (GROUP_STATE or
  * GROUP_KEY, its plaintext in sealed) for the devices its copies name;
  * not history, never searched. */
-#define STORE_MSG_GCTL 4u
+#define STORE_MSG_GCTL      4u
 
 #define STORE_GROUP_IDLEN 16
 /* A message's place in its group: lc (8, BE) || sending device (32) ||
  * epoch (4, BE) || iteration (4, BE); byte order is display order
  * (docs/protocol.md 13.5). */
-#define STORE_GPOS_LEN 48
+#define STORE_GPOS_LEN    48
 /* A saved sender-key chain (shared/gkey.h GKEY_SAVE_MAX). */
-#define STORE_GCHAIN_MAX 9500
+#define STORE_GCHAIN_MAX  9500
 
 typedef struct store_msg {
     int64_t seq; /* local order, assigned by store_msg_add */
@@ -276,14 +276,14 @@ typedef struct store_group {
     uint8_t id[STORE_GROUP_IDLEN];
     char *state; /* canonical JSON of the applied state; owned */
     size_t state_len;
-    bool member;                       /* false once this node left or was removed */
-    uint32_t epoch;                    /* this device's sending epoch */
-    uint8_t chain[STORE_GCHAIN_MAX];   /* this device's sending chain (gkey_chain_save) */
+    bool member;                     /* false once this node left or was removed */
+    uint32_t epoch;                  /* this device's sending epoch */
+    uint8_t chain[STORE_GCHAIN_MAX]; /* this device's sending chain (gkey_chain_save) */
     size_t chain_len;
     int64_t epoch_started_ms;
-    uint64_t sent;                     /* messages sent in this epoch */
-    uint64_t lc;                       /* the largest Lamport clock seen */
-    int64_t read_seq;                  /* messages up to this seq were read */
+    uint64_t sent;    /* messages sent in this epoch */
+    uint64_t lc;      /* the largest Lamport clock seen */
+    int64_t read_seq; /* messages up to this seq were read */
     int64_t created_ms;
 } store_group;
 
@@ -306,13 +306,11 @@ BANTER_WUR int store_gchain_get(store *st, const uint8_t group[static STORE_GROU
                                 uint8_t out[static STORE_GCHAIN_MAX], size_t *len);
 /* Forget the device's chains of epochs before epoch. */
 BANTER_WUR int store_gchain_drop_before(store *st, const uint8_t group[static STORE_GROUP_IDLEN],
-                                        const uint8_t device[static STORE_KEYLEN],
-                                        uint32_t epoch);
+                                        const uint8_t device[static STORE_KEYLEN], uint32_t epoch);
 /* Up to limit messages of the group (no control messages), in display
  * order, the last ones or those before position before (NULL: none). */
 BANTER_WUR int store_group_history(store *st, const uint8_t group[static STORE_GROUP_IDLEN],
-                                   const uint8_t *before, size_t limit, store_msg **out,
-                                   size_t *n);
+                                   const uint8_t *before, size_t limit, store_msg **out, size_t *n);
 /* How many incoming messages of the group have seq > after_seq. */
 BANTER_WUR int store_group_unread(store *st, const uint8_t group[static STORE_GROUP_IDLEN],
                                   int64_t after_seq, int64_t *count);

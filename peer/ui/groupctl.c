@@ -206,10 +206,11 @@ static cJSON *message_json(node *n, const store_msg *m)
             for (size_t i = 0; i < k; i++) {
                 cJSON *e = cJSON_CreateObject();
                 cJSON_AddStringToObject(e, "member", dl[i].id);
-                cJSON_AddStringToObject(e, "state", dl[i].delivered ? "delivered"
-                                                    : dl[i].server   ? "stored"
-                                                    : dl[i].failed   ? "failed"
-                                                                     : "queued");
+                cJSON_AddStringToObject(e, "state",
+                                        dl[i].delivered ? "delivered"
+                                        : dl[i].server  ? "stored"
+                                        : dl[i].failed  ? "failed"
+                                                        : "queued");
                 cJSON_AddItemToArray(a, e);
                 got += dl[i].delivered;
             }
@@ -409,9 +410,9 @@ static cJSON *cmd_find(node *n, const cJSON *req)
     return o;
 }
 
-static const char *const owned[] = {"groups",       "group_create", "group_invite", "group_remove",
-                                    "group_leave",  "group_rename", "group_admin",  "group_members",
-                                    "group_send",   "group_history", "group_read",  "find"};
+static const char *const owned[] = {"groups",      "group_create",  "group_invite", "group_remove",
+                                    "group_leave", "group_rename",  "group_admin",  "group_members",
+                                    "group_send",  "group_history", "group_read",   "find"};
 
 bool groupctl_owns(const char *cmd)
 {

@@ -210,8 +210,9 @@ static void same_group(const msg *a, const msg *b)
     switch (a->type) {
     case MSG_GROUP_STATE: {
         const gstate *x = a->u.gstate.st, *y = b->u.gstate.st;
-        if (memcmp(a->u.gstate.id, b->u.gstate.id, MSG_ID_LEN) != 0 || x->v != y->v || x->n != y->n || strcmp(x->name, y->name) != 0 ||
-            strcmp(x->by, y->by) != 0 || memcmp(x->m, y->m, x->n * sizeof x->m[0]) != 0)
+        if (memcmp(a->u.gstate.id, b->u.gstate.id, MSG_ID_LEN) != 0 || x->v != y->v ||
+            x->n != y->n || strcmp(x->name, y->name) != 0 || strcmp(x->by, y->by) != 0 ||
+            memcmp(x->m, y->m, x->n * sizeof x->m[0]) != 0)
             abort();
         break;
     }

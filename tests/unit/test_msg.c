@@ -1362,12 +1362,12 @@ static void test_group_messages(void **state)
     (void)state;
     gstate st = {.v = 2, .n = 2};
     memset(st.group, 7, sizeof st.group);
-    strcpy(st.name, "launch");
-    strcpy(st.creator, "@ada");
-    strcpy(st.by, "@ada");
-    strcpy(st.m[0].id, "@ada");
+    snprintf(st.name, sizeof st.name, "%s", "launch");
+    snprintf(st.creator, sizeof st.creator, "%s", "@ada");
+    snprintf(st.by, sizeof st.by, "%s", "@ada");
+    snprintf(st.m[0].id, sizeof st.m[0].id, "%s", "@ada");
     st.m[0].admin = true;
-    strcpy(st.m[1].id, "@bob");
+    snprintf(st.m[1].id, sizeof st.m[1].id, "%s", "@bob");
     msg m, o;
     assert_int_equal(msg_gstate_init(&m, test_id, &st), 0);
     o = groundtrip(&m);
@@ -1422,8 +1422,9 @@ static void test_group_messages(void **state)
     EXPECT(MSG_GROUP_STATE, "[1]", BANTER_ESCHEMA);
     EXPECT(MSG_GROUP_STATE, "{" ID_LIT ",\"state\":{}}", BANTER_ESCHEMA);
     EXPECT(MSG_GROUP_STATE, "{" ID_LIT ",\"state\":\"x\"}", BANTER_ESCHEMA);
-    EXPECT(MSG_GROUP_KEY, "{" ID_LIT ",\"dist\":\"AAAA\"}", BANTER_ESCHEMA);     /* 3 bytes */
-    EXPECT(MSG_GROUP_KEY, "{" ID_LIT ",\"dist\":\"AA==AA==\"}", BANTER_ESCHEMA); /* padding inside */
+    EXPECT(MSG_GROUP_KEY, "{" ID_LIT ",\"dist\":\"AAAA\"}", BANTER_ESCHEMA); /* 3 bytes */
+    EXPECT(MSG_GROUP_KEY, "{" ID_LIT ",\"dist\":\"AA==AA==\"}",
+           BANTER_ESCHEMA); /* padding inside */
     EXPECT(MSG_GROUP_KEY, "{" ID_LIT ",\"dist\":5}", BANTER_ESCHEMA);
     EXPECT(MSG_GROUP_MSG, "{" ID_LIT ",\"g\":\"AAA\"}", BANTER_ESCHEMA); /* not a multiple of 4 */
     EXPECT(MSG_GROUP_MSG, "{" ID_LIT ",\"g\":\"AA A\"}", BANTER_ESCHEMA);

@@ -200,14 +200,15 @@ static void introduce(struct net *n)
                 continue;
             contacts_admit_result res;
             if (accounts[j] && accounts[i] && strcmp(accounts[i], accounts[j]) == 0)
-                assert_int_equal(contacts_self_devices(d->cs, (const uint8_t(*)[32])n->d[j].key,
-                                                       1), 0);
+                assert_int_equal(contacts_self_devices(d->cs, (const uint8_t(*)[32])n->d[j].key, 1),
+                                 0);
             else if (accounts[j] && j != A2)
-                assert_int_equal(contacts_org(d->cs, accounts[j],
-                                              (const uint8_t(*)[32])n->d[j].key, 1, NULL), 0);
+                assert_int_equal(
+                    contacts_org(d->cs, accounts[j], (const uint8_t(*)[32])n->d[j].key, 1, NULL),
+                    0);
             else if (!accounts[j])
-                assert_int_equal(contacts_admit(d->cs, n->d[j].key, "carol", "lan", "", NULL,
-                                                &res), 0);
+                assert_int_equal(contacts_admit(d->cs, n->d[j].key, "carol", "lan", "", NULL, &res),
+                                 0);
         }
         if (i != A && i != A2) { /* ada's account has two devices */
             uint8_t both[2][32];
@@ -452,14 +453,14 @@ static void test_refusals(void **state)
     assert_int_equal(groups_get(n->d[A].g, gid, &info), 0);
     gstate st = info.st;
     st.v++;
-    strcpy(st.name, "hijacked");
+    snprintf(st.name, sizeof st.name, "%s", "hijacked");
     msg m;
     uint8_t id[MSG_ID_LEN] = {1};
     assert_int_equal(msg_gstate_init(&m, id, &st), 0);
     assert_int_equal(groups_received(n->d[BOB].g, stranger, &m), BANTER_EPERM);
     assert_int_equal(groups_received(n->d[BOB].g, n->d[CAROL].key, &m), BANTER_EPERM);
     /* An invitation to carol by bob, who is no admin of it. */
-    strcpy(m.u.gstate.st->by, "@bob");
+    snprintf(m.u.gstate.st->by, sizeof m.u.gstate.st->by, "%s", "@bob");
     assert_int_equal(groups_received(n->d[BOB].g, n->d[BOB].key, &m), BANTER_EPERM);
     msg_clear(&m);
     assert_int_equal(groups_get(n->d[BOB].g, gid, &info), 0);

@@ -1758,9 +1758,14 @@ static void test_groups(void **state)
     static const char *const bodies[] = {"second", "first", "third"};
     int64_t seqs[3];
     for (int i = 0; i < 3; i++) {
-        store_msg m = {.dir = STORE_IN, .state = STORE_RECEIVED, .has_device = true,
-                       .has_group = true, .ts_ms = 1, .stored_ms = 1,
-                       .body = (char *)bodies[i], .body_len = strlen(bodies[i])};
+        store_msg m = {.dir = STORE_IN,
+                       .state = STORE_RECEIVED,
+                       .has_device = true,
+                       .has_group = true,
+                       .ts_ms = 1,
+                       .stored_ms = 1,
+                       .body = (char *)bodies[i],
+                       .body_len = strlen(bodies[i])};
         memset(m.id, i + 1, sizeof m.id);
         memcpy(m.group, g.id, sizeof g.id);
         store_group_handle(g.id, m.contact);
@@ -1768,9 +1773,14 @@ static void test_groups(void **state)
         store_gpos_make(m.gpos, lcs[i], dev, 1, (uint32_t)i);
         assert_int_equal(store_msg_add(f->st, &m, &seqs[i]), 0);
     }
-    store_msg ctl = {.dir = STORE_OUT, .state = STORE_QUEUED, .has_group = true,
-                     .flags = STORE_MSG_GCTL, .body = (char *)"", .body_len = 0,
-                     .sealed = (uint8_t *)"xyz", .sealed_len = 3};
+    store_msg ctl = {.dir = STORE_OUT,
+                     .state = STORE_QUEUED,
+                     .has_group = true,
+                     .flags = STORE_MSG_GCTL,
+                     .body = (char *)"",
+                     .body_len = 0,
+                     .sealed = (uint8_t *)"xyz",
+                     .sealed_len = 3};
     memset(ctl.id, 9, sizeof ctl.id);
     memcpy(ctl.group, g.id, sizeof g.id);
     store_group_handle(g.id, ctl.contact);
