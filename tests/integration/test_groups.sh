@@ -21,7 +21,9 @@
 #   5. `banter find` at carol's finds a word in both a group message and
 #      a one-to-one message, each naming its conversation and id; bob's
 #      and carol's GROUP control requests that they have no right to
-#      make (remove, rename) are refused.
+#      make (remove, rename) are refused;
+#   6. a LAN stranger's GROUP_STATE (a rename "by @ada") is refused
+#      EPERM and a bare GROUP_TEXT EBADTYPE; nothing changes.
 # Needs root (namespaces). $BANTER_BIN and $RDV_BIN default to the ASan
 # builds; every process's stderr is checked for sanitizer reports.
 # shellcheck disable=SC2015,SC2317
@@ -36,11 +38,13 @@ command -v sqlite3 >/dev/null || t_skip "needs sqlite3"
 abs() { (cd "$(dirname "$1")" && printf '%s/%s\n' "$(pwd)" "$(basename "$1")"); }
 BANTER_BIN=${BANTER_BIN:-$here/../../build/asan/banter}
 RDV_BIN=${RDV_BIN:-$here/../../build/asan/banter-rendezvous}
-for v in BANTER_BIN RDV_BIN; do
+PEER_PROBE=${PEER_PROBE:-$here/../../build/asan/tests/peer_probe}
+for v in BANTER_BIN RDV_BIN PEER_PROBE; do
     [ -x "${!v}" ] || t_fail setup "no program at ${!v}"
 done
 BANTER_BIN=$(abs "$BANTER_BIN")
 RDV_BIN=$(abs "$RDV_BIN")
+PEER_PROBE=$(abs "$PEER_PROBE")
 export ASAN_OPTIONS=detect_leaks=1
 export UBSAN_OPTIONS=print_stacktrace=1
 
@@ -208,6 +212,24 @@ found | jq -e --arg g "$GID" '.results[] | select(.conversation.kind == "group")
 run b "$T/carol" search budget --json
 [ "$RC" -eq 0 ] && jq -e '.results | length == 2' <<<"$OUT" >/dev/null || t_fail "search" "$OUT"
 t_pass "banter find (and search TEXT) at carol's finds the word in a group message and a one-to-one message, each naming its conversation and message id"
+
+# ---- 6. a LAN stranger ----
+
+# A device no one knows dials ada1 on the LAN and sends the group's next
+# state "by @ada" renaming it, a distribution, and a bare GROUP_TEXT.
+state=$(b "$T/ada1" group members "$GID" --json | jq -c '.group | {group: .id, v: (.version + 1),
+    name: "taken over", creator: .creator, by: "@ada",
+    members: [.members[] | {id} + (if .admin then {admin: true} else {} end)]}')
+out=$(host_exec 6 "$PEER_PROBE" 198.18.0.2 7070 conn 0 hello mallory \
+    raw 24 "{\"id\":\"00112233445566778899aabbccddeeff\",\"state\":$state}" expect error 3000 \
+    raw 27 '{"id":"00112233445566778899aabbccddeeff","ts":1,"lc":1,"body":"bare text"}' expect error 3000 2>&1) ||
+    t_fail "LAN stranger" "$out"
+[ "$(grep -c 'got error conn 0' <<<"$out")" -eq 2 ] && grep -q 'got error conn 0 EPERM' <<<"$out" &&
+    grep -q 'got error conn 0 EBADTYPE' <<<"$out" || t_fail "LAN stranger" "not refused EPERM and EBADTYPE: $out"
+b "$T/ada1" group members "$GID" --json | jq -e '.group.name == "launch"' >/dev/null ||
+    t_fail "LAN stranger" "the group was renamed: $(b "$T/ada1" group members "$GID" --json)"
+b "$T/ada1" history "%launch" --json | grep -q 'bare text' && t_fail "LAN stranger" "stored a bare GROUP_TEXT"
+t_pass "a LAN stranger's GROUP_STATE is refused EPERM and a bare GROUP_TEXT EBADTYPE; the group is unchanged"
 
 for h in ada1 carol ada2 bob dave; do stop_rnode "$h"; done
 kill -TERM "$SRV_PID"
