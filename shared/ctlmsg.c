@@ -33,6 +33,7 @@ typedef enum ftype {
     FT_PRESENCE, /* rv_presence, not offline */
     FT_LINE,     /* char[]: min..max bytes of UTF-8 without control characters */
     FT_SETTINGS, /* struct ctl_settings_set */
+    FT_MEMBERS,  /* struct ctl_group: min..max strings, each 1..BANTER_CTL_MAX_PEER plain */
 } ftype;
 
 struct fspec {
@@ -118,6 +119,44 @@ static const struct fspec f_plugins[] = {
     {"action", FT_LINE, false, 0, 7, 0, AT(u.plugins.action), NULL},
     {"name", FT_LINE, false, 0, CTL_PLUGIN_NAME_MAX, 0, AT(u.plugins.name), NULL},
 };
+#define GROUP(m)                                                                                   \
+    {                                                                                              \
+        "group", FT_LINE, true, 1, BANTER_CTL_MAX_PEER, 0, AT(m), NULL                             \
+    }
+#define GNAME(m)                                                                                   \
+    {                                                                                              \
+        "name", FT_LINE, true, 1, BANTER_MAX_NAME, 0, AT(m), NULL                                  \
+    }
+#define GMEMBER(m)                                                                                 \
+    {                                                                                              \
+        "member", FT_PEER, true, 1, BANTER_CTL_MAX_PEER, 0, AT(m), NULL                            \
+    }
+static const struct fspec f_group[] = {GROUP(u.group.group)};
+static const struct fspec f_group_create[] = {
+    GNAME(u.group.name),
+    {"members", FT_MEMBERS, false, 0, CTL_MAX_GROUP_MEMBERS, 0, AT(u.group), NULL},
+};
+static const struct fspec f_group_invite[] = {
+    GROUP(u.group.group),
+    {"members", FT_MEMBERS, true, 1, CTL_MAX_GROUP_MEMBERS, 0, AT(u.group), NULL},
+};
+static const struct fspec f_group_member[] = {GROUP(u.group.group), GMEMBER(u.group.member)};
+static const struct fspec f_group_rename[] = {GROUP(u.group.group), GNAME(u.group.name)};
+static const struct fspec f_group_admin[] = {
+    GROUP(u.group.group),
+    GMEMBER(u.group.member),
+    {"admin", FT_BOOL, true, 0, 0, 0, AT(u.group.admin), NULL},
+};
+static const struct fspec f_group_send[] = {GROUP(u.group.group), MSGTEXT(u.group.text)};
+static const struct fspec f_group_history[] = {
+    GROUP(u.group.group),
+    {"limit", FT_INT, false, 1, CTL_MAX_GROUP_PAGE, 50, AT(u.group.limit), "messages"},
+};
+static const struct fspec f_find[] = {
+    {"text", FT_LINE, true, 1, CTL_MAX_FIND, 0, AT(u.find.text), NULL},
+    {"limit", FT_INT, false, 1, CTL_MAX_GROUP_PAGE, 20, AT(u.find.limit), "messages"},
+    {"before", FT_INT, false, 0, JSONV_INT_MAX, 0, AT(u.find.before), "a seq; 0: the newest"},
+};
 
 static int check_profile(ctl_request *q, char *why, size_t cap);
 static int check_plugins(ctl_request *q, char *why, size_t cap);
@@ -164,6 +203,18 @@ static const struct kspec {
     [CTL_STATUS] = {"status", IDLE | WAITS | RDV, ARGS(f_status), NULL},
     [CTL_ORG_BROADCAST] = {"org_broadcast", IDLE | WAITS | RDV, ARGS(f_org_broadcast), NULL},
     [CTL_PLUGINS] = {"plugins", IDLE, ARGS(f_plugins), check_plugins},
+    [CTL_GROUPS] = {"groups", IDLE, NO_ARGS, NULL},
+    [CTL_GROUP_CREATE] = {"group_create", IDLE, ARGS(f_group_create), NULL},
+    [CTL_GROUP_INVITE] = {"group_invite", IDLE, ARGS(f_group_invite), NULL},
+    [CTL_GROUP_REMOVE] = {"group_remove", IDLE, ARGS(f_group_member), NULL},
+    [CTL_GROUP_LEAVE] = {"group_leave", IDLE, ARGS(f_group), NULL},
+    [CTL_GROUP_RENAME] = {"group_rename", IDLE, ARGS(f_group_rename), NULL},
+    [CTL_GROUP_ADMIN] = {"group_admin", IDLE, ARGS(f_group_admin), NULL},
+    [CTL_GROUP_MEMBERS] = {"group_members", IDLE, ARGS(f_group), NULL},
+    [CTL_GROUP_SEND] = {"group_send", IDLE, ARGS(f_group_send), NULL},
+    [CTL_GROUP_HISTORY] = {"group_history", IDLE, ARGS(f_group_history), NULL},
+    [CTL_GROUP_READ] = {"group_read", IDLE, ARGS(f_group), NULL},
+    [CTL_FIND] = {"find", IDLE, ARGS(f_find), NULL},
 };
 
 const char *ctl_kind_name(ctl_kind k) { return (unsigned)k < CTL_KIND_COUNT ? kinds[k].name : "?"; }
@@ -249,6 +300,22 @@ static int get_text(const cJSON *v, size_t min, size_t max, int too_long, ctl_te
 static bool is_xdigit(char c)
 {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+static int get_members(const struct fspec *f, const cJSON *v, struct ctl_group *g)
+{
+    const cJSON *it;
+    int k = cJSON_IsArray(v) ? cJSON_GetArraySize(v) : -1;
+    if (k < f->min || k > f->max)
+        return BANTER_EINVAL;
+    cJSON_ArrayForEach (it, v) {
+        size_t n = cJSON_IsString(it) ? strlen(it->valuestring) : 0;
+        if (n == 0 || n > BANTER_CTL_MAX_PEER || !utf8_valid(it->valuestring, n) ||
+            !jsonv_plain(it->valuestring))
+            return BANTER_EINVAL;
+        memcpy(g->members[g->nmembers++], it->valuestring, n + 1);
+    }
+    return 0;
 }
 
 static int get_paths(const struct fspec *f, const cJSON *v, struct ctl_send_file *sf)
@@ -461,6 +528,8 @@ static int get_field(const struct fspec *f, const cJSON *v, ctl_request *q, char
     case FT_PRESENCE:
         r = cJSON_IsString(v) ? rv_presence_parse(v->valuestring, dst) : BANTER_EINVAL;
         return r || *(rv_presence *)dst == RV_P_OFFLINE ? BANTER_EINVAL : 0;
+    case FT_MEMBERS:
+        return get_members(f, v, dst);
     default: /* FT_SETTINGS */
         return get_settings(v, dst, why, cap);
     }
@@ -486,6 +555,8 @@ static void rule(const struct fspec *f, char *out, size_t cap)
         [FT_OP] = "request, approve, deny, remove, block or unblock",
         [FT_PRESENCE] = "online, away, busy or invisible",
         [FT_SETTINGS] = "an object",
+        [FT_MEMBERS] = "an array of at most 32 names, @accounts or keys (each 1 to 128 bytes of "
+                       "text on one line)",
     };
     if (f->type == FT_INT)
         snprintf(out, cap, "a whole number from %lld to %lld (%s)", (long long)f->min,
@@ -733,6 +804,27 @@ static int put_paths(cJSON *o, const struct ctl_send_file *sf)
     return 0;
 }
 
+static int put_members(cJSON *o, const struct ctl_group *g, bool required)
+{
+    if (g->nmembers > CTL_MAX_GROUP_MEMBERS)
+        return BANTER_EINVAL;
+    if (g->nmembers == 0 && !required)
+        return 0;
+    cJSON *a = cJSON_AddArrayToObject(o, "members");
+    if (!a)
+        return BANTER_ENOMEM;
+    for (size_t i = 0; i < g->nmembers; i++) {
+        if (!memchr(g->members[i], '\0', sizeof g->members[i]))
+            return BANTER_EINVAL;
+        cJSON *it = cJSON_CreateString(g->members[i]);
+        if (!it || !cJSON_AddItemToArray(a, it)) {
+            cJSON_Delete(it);
+            return BANTER_ENOMEM;
+        }
+    }
+    return 0;
+}
+
 static int put_field(cJSON *o, const ctl_request *q, const struct fspec *f)
 {
     const void *src = (const char *)q + f->off;
@@ -753,8 +845,12 @@ static int put_field(cJSON *o, const ctl_request *q, const struct fspec *f)
     case FT_INT:
         memcpy(&v, src, sizeof v);
         return v == f->def && !f->required ? 0 : jsonv_add_int(o, f->name, v);
-    case FT_BOOL:
+    case FT_BOOL: /* false is the default, unless it must be given */
+        if (f->required)
+            return cJSON_AddBoolToObject(o, f->name, *(const bool *)src) ? 0 : BANTER_ENOMEM;
         return !*(const bool *)src || cJSON_AddTrueToObject(o, f->name) ? 0 : BANTER_ENOMEM;
+    case FT_MEMBERS:
+        return put_members(o, src, f->required);
     case FT_PATHS:
         return put_paths(o, src);
     case FT_PFIELD:

@@ -69,6 +69,18 @@ typedef enum ctl_kind {
     CTL_STATUS,
     CTL_ORG_BROADCAST,
     CTL_PLUGINS,
+    CTL_GROUPS,
+    CTL_GROUP_CREATE,
+    CTL_GROUP_INVITE,
+    CTL_GROUP_REMOVE,
+    CTL_GROUP_LEAVE,
+    CTL_GROUP_RENAME,
+    CTL_GROUP_ADMIN,
+    CTL_GROUP_MEMBERS,
+    CTL_GROUP_SEND,
+    CTL_GROUP_HISTORY,
+    CTL_GROUP_READ,
+    CTL_FIND,
     CTL_KIND_COUNT
 } ctl_kind;
 
@@ -203,6 +215,29 @@ struct ctl_plugins_req {
     char name[CTL_PLUGIN_NAME_MAX + 1]; /* enable, disable: 1..32 bytes */
 };
 
+/* The group requests (docs/control.md, "Groups"): each uses the members
+ * its schema names. "group" and members are as typed (a name, an id,
+ * "@account", a fingerprint prefix...), resolved by the node. */
+#define CTL_MAX_GROUP_MEMBERS 32
+#define CTL_MAX_GROUP_PAGE    500
+#define CTL_MAX_FIND          256
+struct ctl_group {
+    char group[BANTER_CTL_MAX_PEER + 1];  /* 1..128 bytes, plain */
+    char name[BANTER_MAX_NAME + 1];       /* create, rename: 1..64 bytes, plain */
+    char member[BANTER_CTL_MAX_PEER + 1]; /* remove, admin */
+    size_t nmembers;                      /* create: 0..32, invite: 1..32 */
+    char members[CTL_MAX_GROUP_MEMBERS][BANTER_CTL_MAX_PEER + 1];
+    bool admin;    /* admin: required */
+    ctl_text text; /* send: 1..BANTER_MAX_BODY bytes */
+    int64_t limit; /* history: 1..500, default 50 */
+};
+
+struct ctl_find {
+    char text[CTL_MAX_FIND + 1]; /* 1..256 bytes, plain */
+    int64_t limit;               /* 1..500, default 20 */
+    int64_t before;              /* 0..2^53: only messages with a smaller seq; 0: none */
+};
+
 typedef struct ctl_request {
     ctl_kind kind;
     union {
@@ -221,6 +256,8 @@ typedef struct ctl_request {
         struct ctl_status status;
         struct ctl_org_broadcast org_broadcast;
         struct ctl_plugins_req plugins;
+        struct ctl_group group; /* every group_* kind */
+        struct ctl_find find;
     } u; /* kinds without arguments use none */
 } ctl_request;
 

@@ -920,8 +920,23 @@ static void cmd_plugins(client *cl, const cJSON *req)
 
 void control_set_plugins(control *ctl, plugins *p) { ctl->plugins = p; }
 
+/* A group request or find, read by the codec (shared/ctlmsg). */
+static void cmd_group(client *cl, const char *line, size_t len)
+{
+    ctl_request q;
+    char why[CTL_WHY_CAP];
+    int r = ctlmsg_decode(&q, line, len, why, sizeof why);
+    if (r) {
+        send_error(cl, r, why);
+        return;
+    }
+    send_json(cl, groupctl_request(cl->ctl->n, &q));
+    ctl_request_clear(&q);
+}
+
 static void handle_line(client *cl, const char *line, size_t len)
 {
+    ctl_kind kind;
     if (!utf8_valid(line, len)) {
         send_error(cl, BANTER_EUTF8, "request is not valid UTF-8");
         return;
@@ -968,8 +983,8 @@ static void handle_line(client *cl, const char *line, size_t len)
         cmd_rdv(cl, cmd, req);
     } else if (strcmp(cmd, "nat_check") == 0) {
         cmd_nat_check(cl);
-    } else if (groupctl_owns(cmd)) {
-        send_json(cl, groupctl_request(cl->ctl->n, cmd, req));
+    } else if (ctl_kind_parse(cmd, &kind) == 0 && groupctl_owns(kind)) {
+        cmd_group(cl, line, len);
     } else if (strcmp(cmd, "listen") == 0) {
         cl->listening = true;
         cJSON *o = ok_reply();

@@ -11,9 +11,6 @@
 #include "identity.h"
 #include "utf8.h"
 
-#define MAX_MEMBERS_ARG 32  /* members in one request */
-#define ARG_MAX         256 /* a group or member as typed */
-
 static cJSON *err_reply(int err, const char *message)
 {
     cJSON *o = cJSON_CreateObject();
@@ -37,42 +34,9 @@ static void add_hex(cJSON *o, const char *key, const uint8_t *p, size_t n)
     cJSON_AddStringToObject(o, key, hex);
 }
 
-/* A string argument: 1..max bytes of UTF-8 without control characters. */
-static const char *str_arg(const cJSON *req, const char *key, size_t max)
+/* The group q names (its name, or its id in hex). */
+static cJSON *find_group(node *n, const char *q, uint8_t id[static GSTATE_ID_LEN])
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, key);
-    if (!cJSON_IsString(v))
-        return NULL;
-    size_t n = strlen(v->valuestring);
-    if (n == 0 || n > max || !utf8_valid(v->valuestring, n))
-        return NULL;
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)v->valuestring[i] < 0x20 || v->valuestring[i] == 0x7f)
-            return NULL;
-    return v->valuestring;
-}
-
-/* An integer argument in lo..hi, def when absent; false when bad. */
-static bool int_arg(const cJSON *req, const char *key, int64_t lo, int64_t hi, int64_t def,
-                    int64_t *out)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, key);
-    *out = def;
-    if (!v)
-        return true;
-    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int64_t)v->valuedouble ||
-        v->valuedouble < (double)lo || v->valuedouble > (double)hi)
-        return false;
-    *out = (int64_t)v->valuedouble;
-    return true;
-}
-
-/* The group "group" names (its name, or its id in hex). */
-static cJSON *find_group(node *n, const cJSON *req, uint8_t id[static GSTATE_ID_LEN])
-{
-    const char *q = str_arg(req, "group", ARG_MAX);
-    if (!q)
-        return err_reply(BANTER_EINVAL, "\"group\": a group's name or id");
     int r = groups_find(node_groups(n), q, id);
     if (r == BANTER_ENOENT)
         return err_reply(r, "no such group (banter group list)");
@@ -81,39 +45,18 @@ static cJSON *find_group(node *n, const cJSON *req, uint8_t id[static GSTATE_ID_
     return r ? err_reply(r, NULL) : NULL;
 }
 
-/* The member ids of "members" (an array) or "member" (one), resolved. */
-static cJSON *member_args(node *n, const cJSON *req, char (*ids)[GSTATE_MEMBER_MAX + 1],
-                          size_t *count, bool one)
+/* The member ids of what was typed, resolved. */
+static cJSON *member_ids(node *n, const char (*typed)[BANTER_CTL_MAX_PEER + 1], size_t count,
+                         char (*ids)[GSTATE_MEMBER_MAX + 1])
 {
     char why[256] = "", text[400];
-    const cJSON *arr = cJSON_GetObjectItemCaseSensitive(req, one ? "member" : "members");
-    *count = 0;
-    if (one) {
-        const char *q = str_arg(req, "member", ARG_MAX);
-        if (!q)
-            return err_reply(BANTER_EINVAL, "\"member\": \"@account\", a contact or a key");
-        int r = groups_member_id(node_groups(n), q, ids[0], why, sizeof why);
-        if (r)
-            return err_reply(r, why);
-        *count = 1;
-        return NULL;
-    }
-    if (arr && !cJSON_IsArray(arr))
-        return err_reply(BANTER_EINVAL, "\"members\": an array of names");
-    const cJSON *it;
-    cJSON_ArrayForEach (it, arr) {
-        if (*count == MAX_MEMBERS_ARG)
-            return err_reply(BANTER_EINVAL, "too many members in one request (32 at most)");
-        if (!cJSON_IsString(it) || !it->valuestring[0] || strlen(it->valuestring) > ARG_MAX ||
-            !utf8_valid(it->valuestring, strlen(it->valuestring)))
-            return err_reply(BANTER_EINVAL, "\"members\": an array of names");
-        int r = groups_member_id(node_groups(n), it->valuestring, ids[*count], why, sizeof why);
+    for (size_t i = 0; i < count; i++) {
+        int r = groups_member_id(node_groups(n), typed[i], ids[i], why, sizeof why);
         if (r) {
-            snprintf(text, sizeof text, "member \"%.64s\": %s", it->valuestring,
+            snprintf(text, sizeof text, "member \"%.64s\": %s", typed[i],
                      why[0] ? why : banter_strerror(r));
             return err_reply(r, text);
         }
-        (*count)++;
     }
     return NULL;
 }
@@ -248,74 +191,65 @@ static cJSON *reply_group(node *n, const uint8_t id[static GSTATE_ID_LEN], bool 
     return o;
 }
 
-static cJSON *cmd_create(node *n, const cJSON *req)
+static cJSON *cmd_create(node *n, const struct ctl_group *q)
 {
-    char ids[MAX_MEMBERS_ARG][GSTATE_MEMBER_MAX + 1], why[256] = "";
-    const char *ptrs[MAX_MEMBERS_ARG];
-    size_t k = 0;
+    char ids[CTL_MAX_GROUP_MEMBERS][GSTATE_MEMBER_MAX + 1], why[256] = "";
+    const char *ptrs[CTL_MAX_GROUP_MEMBERS];
     uint8_t id[GSTATE_ID_LEN];
-    const char *name = str_arg(req, "name", BANTER_MAX_NAME);
-    if (!name)
-        return err_reply(BANTER_EINVAL, "\"name\": 1 to 64 bytes of text");
-    cJSON *e = member_args(n, req, ids, &k, false);
+    cJSON *e = member_ids(n, q->members, q->nmembers, ids);
     if (e)
         return e;
-    for (size_t i = 0; i < k; i++)
+    for (size_t i = 0; i < q->nmembers; i++)
         ptrs[i] = ids[i];
-    int r = groups_create(node_groups(n), name, ptrs, k, id, why, sizeof why);
+    int r = groups_create(node_groups(n), q->name, ptrs, q->nmembers, id, why, sizeof why);
     node_arm(n);
     return r ? err_reply(r, why) : reply_group(n, id, true);
 }
 
-static cJSON *cmd_change(node *n, const char *cmd, const cJSON *req)
+static cJSON *cmd_change(node *n, ctl_kind kind, const struct ctl_group *q)
 {
-    char ids[MAX_MEMBERS_ARG][GSTATE_MEMBER_MAX + 1], why[256] = "";
-    const char *ptrs[MAX_MEMBERS_ARG];
-    size_t k = 0;
+    char ids[CTL_MAX_GROUP_MEMBERS][GSTATE_MEMBER_MAX + 1], why[256] = "";
+    const char *ptrs[CTL_MAX_GROUP_MEMBERS];
     uint8_t id[GSTATE_ID_LEN];
     groups *g = node_groups(n);
-    cJSON *e = find_group(n, req, id);
+    cJSON *e = find_group(n, q->group, id);
+    if (!e && kind == CTL_GROUP_INVITE)
+        e = member_ids(n, q->members, q->nmembers, ids);
+    if (!e && (kind == CTL_GROUP_REMOVE || kind == CTL_GROUP_ADMIN))
+        e = member_ids(n, &q->member, 1, ids);
     if (e)
         return e;
     int r;
-    if (strcmp(cmd, "group_invite") == 0) {
-        if ((e = member_args(n, req, ids, &k, false)) != NULL)
-            return e;
-        if (k == 0)
-            return err_reply(BANTER_EINVAL, "\"members\": whom to invite");
-        for (size_t i = 0; i < k; i++)
+    switch (kind) {
+    case CTL_GROUP_INVITE:
+        for (size_t i = 0; i < q->nmembers; i++)
             ptrs[i] = ids[i];
-        r = groups_invite(g, id, ptrs, k, why, sizeof why);
-    } else if (strcmp(cmd, "group_remove") == 0 || strcmp(cmd, "group_admin") == 0) {
-        if ((e = member_args(n, req, ids, &k, true)) != NULL)
-            return e;
-        const cJSON *admin = cJSON_GetObjectItemCaseSensitive(req, "admin");
-        if (cmd[6] == 'a' && !cJSON_IsBool(admin))
-            return err_reply(BANTER_EINVAL, "\"admin\": true or false");
-        r = cmd[6] == 'r' ? groups_remove(g, id, ids[0], why, sizeof why)
-                          : groups_set_admin(g, id, ids[0], cJSON_IsTrue(admin), why, sizeof why);
-    } else if (strcmp(cmd, "group_rename") == 0) {
-        const char *name = str_arg(req, "name", BANTER_MAX_NAME);
-        if (!name)
-            return err_reply(BANTER_EINVAL, "\"name\": 1 to 64 bytes of text");
-        r = groups_rename(g, id, name, why, sizeof why);
-    } else { /* group_leave */
+        r = groups_invite(g, id, ptrs, q->nmembers, why, sizeof why);
+        break;
+    case CTL_GROUP_REMOVE:
+        r = groups_remove(g, id, ids[0], why, sizeof why);
+        break;
+    case CTL_GROUP_ADMIN:
+        r = groups_set_admin(g, id, ids[0], q->admin, why, sizeof why);
+        break;
+    case CTL_GROUP_RENAME:
+        r = groups_rename(g, id, q->name, why, sizeof why);
+        break;
+    default: /* CTL_GROUP_LEAVE */
         r = groups_leave(g, id, why, sizeof why);
+        break;
     }
     node_arm(n);
     return r ? err_reply(r, why) : reply_group(n, id, true);
 }
 
-static cJSON *cmd_send(node *n, const cJSON *req)
+static cJSON *cmd_send(node *n, const struct ctl_group *q)
 {
     uint8_t id[GSTATE_ID_LEN], msgid[MSG_ID_LEN];
-    cJSON *e = find_group(n, req, id);
+    cJSON *e = find_group(n, q->group, id);
     if (e)
         return e;
-    const cJSON *t = cJSON_GetObjectItemCaseSensitive(req, "text");
-    if (!cJSON_IsString(t))
-        return err_reply(BANTER_EINVAL, "\"text\": the message");
-    int r = groups_send(node_groups(n), id, t->valuestring, strlen(t->valuestring), msgid);
+    int r = groups_send(node_groups(n), id, q->text.s, q->text.len, msgid);
     node_arm(n);
     if (r == BANTER_ESTATE)
         return err_reply(r, "this node is no longer a member of the group");
@@ -328,18 +262,15 @@ static cJSON *cmd_send(node *n, const cJSON *req)
     return o;
 }
 
-static cJSON *cmd_history(node *n, const cJSON *req)
+static cJSON *cmd_history(node *n, const struct ctl_group *q)
 {
     uint8_t id[GSTATE_ID_LEN];
-    int64_t limit;
     store_msg *h = NULL;
     size_t k = 0;
-    cJSON *e = find_group(n, req, id);
+    cJSON *e = find_group(n, q->group, id);
     if (e)
         return e;
-    if (!int_arg(req, "limit", 1, GROUPS_PAGE_MAX, 50, &limit))
-        return err_reply(BANTER_EINVAL, "\"limit\": 1 to 500 messages");
-    int r = store_group_history(node_store(n), id, NULL, (size_t)limit, &h, &k);
+    int r = store_group_history(node_store(n), id, NULL, (size_t)q->limit, &h, &k);
     if (r)
         return err_reply(r, NULL);
     cJSON *o = reply_group(n, id, false);
@@ -350,30 +281,36 @@ static cJSON *cmd_history(node *n, const cJSON *req)
     return o;
 }
 
-static cJSON *cmd_read(node *n, const cJSON *req)
+/* The conversation a found message belongs to. */
+static cJSON *conversation_json(node *n, const store_msg *m)
 {
-    uint8_t id[GSTATE_ID_LEN];
-    cJSON *e = find_group(n, req, id);
-    if (e)
-        return e;
-    int r = groups_mark_read(node_groups(n), id);
-    return r ? err_reply(r, NULL) : reply_group(n, id, false);
+    cJSON *conv = cJSON_CreateObject();
+    if (m->has_group) {
+        groups_info gi;
+        cJSON_AddStringToObject(conv, "kind", "group");
+        add_hex(conv, "group", m->group, GSTATE_ID_LEN);
+        if (groups_get(node_groups(n), m->group, &gi) == 0)
+            cJSON_AddStringToObject(conv, "name", gi.st.name);
+        return conv;
+    }
+    store_contact c;
+    cJSON_AddStringToObject(conv, "kind", "contact");
+    add_hex(conv, "peer", m->contact, 32);
+    if (store_contact_get(node_store(n), m->contact, &c) == 0) {
+        cJSON_AddStringToObject(conv, "name", c.name);
+        if (c.kind == CONTACT_ORG)
+            cJSON_AddStringToObject(conv, "account", c.account);
+    }
+    return conv;
 }
 
 /* "find": full-text search over every conversation and group, newest
  * first, paged by "before" (a seq). */
-static cJSON *cmd_find(node *n, const cJSON *req)
+static cJSON *cmd_find(node *n, const struct ctl_find *q)
 {
-    int64_t limit, before;
     store_msg *hits = NULL;
     size_t k = 0;
-    const char *text = str_arg(req, "text", STORE_SEARCH_MAX);
-    if (!text)
-        return err_reply(BANTER_EINVAL, "\"text\": the words to find (1 to 256 bytes)");
-    if (!int_arg(req, "limit", 1, GROUPS_PAGE_MAX, 20, &limit) ||
-        !int_arg(req, "before", 0, (int64_t)1 << 53, 0, &before))
-        return err_reply(BANTER_EINVAL, "\"limit\": 1 to 500; \"before\": a seq");
-    int r = store_search(node_store(n), text, NULL, before, (size_t)limit, &hits, &k);
+    int r = store_search(node_store(n), q->text, NULL, q->before, (size_t)q->limit, &hits, &k);
     if (r == BANTER_ETOOLONG)
         return err_reply(r, "too many words (16 at most)");
     if (r == BANTER_EINVAL)
@@ -383,65 +320,45 @@ static cJSON *cmd_find(node *n, const cJSON *req)
     cJSON *o = ok_reply();
     cJSON *a = cJSON_AddArrayToObject(o, "results");
     for (size_t i = 0; i < k; i++) {
-        cJSON *res = cJSON_CreateObject(), *conv = cJSON_CreateObject();
-        if (hits[i].has_group) {
-            groups_info gi;
-            cJSON_AddStringToObject(conv, "kind", "group");
-            add_hex(conv, "group", hits[i].group, GSTATE_ID_LEN);
-            if (groups_get(node_groups(n), hits[i].group, &gi) == 0)
-                cJSON_AddStringToObject(conv, "name", gi.st.name);
-        } else {
-            store_contact c;
-            cJSON_AddStringToObject(conv, "kind", "contact");
-            add_hex(conv, "peer", hits[i].contact, 32);
-            if (store_contact_get(node_store(n), hits[i].contact, &c) == 0) {
-                cJSON_AddStringToObject(conv, "name", c.name);
-                if (c.kind == CONTACT_ORG)
-                    cJSON_AddStringToObject(conv, "account", c.account);
-            }
-        }
-        cJSON_AddItemToObject(res, "conversation", conv);
+        cJSON *res = cJSON_CreateObject();
+        cJSON_AddItemToObject(res, "conversation", conversation_json(n, &hits[i]));
         cJSON_AddItemToObject(res, "message", message_json(n, &hits[i]));
         cJSON_AddItemToArray(a, res);
     }
-    if (k == (size_t)limit)
+    if (k == (size_t)q->limit)
         cJSON_AddNumberToObject(o, "next_before", (double)hits[k - 1].seq);
     store_msgs_free(hits, k);
     return o;
 }
 
-static const char *const owned[] = {"groups",      "group_create",  "group_invite", "group_remove",
-                                    "group_leave", "group_rename",  "group_admin",  "group_members",
-                                    "group_send",  "group_history", "group_read",   "find"};
+bool groupctl_owns(ctl_kind kind) { return kind >= CTL_GROUPS && kind <= CTL_FIND; }
 
-bool groupctl_owns(const char *cmd)
-{
-    for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++)
-        if (strcmp(cmd, owned[i]) == 0)
-            return true;
-    return false;
-}
-
-cJSON *groupctl_request(node *n, const char *cmd, const cJSON *req)
+cJSON *groupctl_request(node *n, const ctl_request *q)
 {
     uint8_t id[GSTATE_ID_LEN];
-    if (strcmp(cmd, "groups") == 0)
+    cJSON *e;
+    switch (q->kind) {
+    case CTL_GROUPS:
         return cmd_groups(n);
-    if (strcmp(cmd, "group_create") == 0)
-        return cmd_create(n, req);
-    if (strcmp(cmd, "group_members") == 0) {
-        cJSON *e = find_group(n, req, id);
-        return e ? e : reply_group(n, id, true);
+    case CTL_GROUP_CREATE:
+        return cmd_create(n, &q->u.group);
+    case CTL_GROUP_MEMBERS:
+    case CTL_GROUP_READ:
+        e = find_group(n, q->u.group.group, id);
+        if (e)
+            return e;
+        if (q->kind == CTL_GROUP_READ && groups_mark_read(node_groups(n), id) != 0)
+            return err_reply(BANTER_EDB, NULL);
+        return reply_group(n, id, q->kind == CTL_GROUP_MEMBERS);
+    case CTL_GROUP_SEND:
+        return cmd_send(n, &q->u.group);
+    case CTL_GROUP_HISTORY:
+        return cmd_history(n, &q->u.group);
+    case CTL_FIND:
+        return cmd_find(n, &q->u.find);
+    default:
+        return cmd_change(n, q->kind, &q->u.group);
     }
-    if (strcmp(cmd, "group_send") == 0)
-        return cmd_send(n, req);
-    if (strcmp(cmd, "group_history") == 0)
-        return cmd_history(n, req);
-    if (strcmp(cmd, "group_read") == 0)
-        return cmd_read(n, req);
-    if (strcmp(cmd, "find") == 0)
-        return cmd_find(n, req);
-    return cmd_change(n, cmd, req);
 }
 
 bool groupctl_event_owns(const node_event *ev)

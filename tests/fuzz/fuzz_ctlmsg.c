@@ -87,6 +87,22 @@ static void check_request(const ctl_request *q)
             q->u.search.per_page > RV_PER_PAGE_MAX)
             abort();
         break;
+    case CTL_GROUP_CREATE:
+    case CTL_GROUP_INVITE:
+        if (q->u.group.nmembers > CTL_MAX_GROUP_MEMBERS ||
+            (q->kind == CTL_GROUP_INVITE && q->u.group.nmembers == 0))
+            abort();
+        for (size_t i = 0; i < q->u.group.nmembers; i++)
+            check_chars(q->u.group.members[i], sizeof q->u.group.members[i], BANTER_CTL_MAX_PEER);
+        break;
+    case CTL_GROUP_SEND:
+        check_text(&q->u.group.text, BANTER_MAX_BODY);
+        break;
+    case CTL_FIND:
+        if (q->u.find.limit < 1 || q->u.find.limit > CTL_MAX_GROUP_PAGE || q->u.find.before < 0 ||
+            q->u.find.before > BANTER_MAX_INT)
+            abort();
+        break;
     case CTL_SETTINGS_SET:
         if (q->u.settings.nread > BANTER_CTL_MAX_READ_SET)
             abort();

@@ -164,6 +164,47 @@ static const struct tkind {
     {CTL_PLUGINS,
      "{\"cmd\":\"plugins\",\"action\":\"list\",\"name\":\"echo\"}",
      {{"action", A_STR, false, 0, 0}, {"name", A_STR, false, CTL_PLUGIN_NAME_MAX, 'e'}}},
+    {CTL_GROUPS, "{\"cmd\":\"groups\"}", {{0}}},
+    {CTL_GROUP_CREATE,
+     "{\"cmd\":\"group_create\",\"name\":\"launch\",\"members\":[\"@bob\",\"carol\"]}",
+     {{"name", A_STR, true, BANTER_MAX_NAME, 'n'}, {"members", A_ARR, false, 0, 0}}},
+    {CTL_GROUP_INVITE,
+     "{\"cmd\":\"group_invite\",\"group\":\"launch\",\"members\":[\"@erin\"]}",
+     {{"group", A_STR, true, BANTER_CTL_MAX_PEER, 'g'}, {"members", A_ARR, true, 0, 0}}},
+    {CTL_GROUP_REMOVE,
+     "{\"cmd\":\"group_remove\",\"group\":\"launch\",\"member\":\"@dave\"}",
+     {{"group", A_STR, true, BANTER_CTL_MAX_PEER, 'g'},
+      {"member", A_STR, true, BANTER_CTL_MAX_PEER, 'm'}}},
+    {CTL_GROUP_LEAVE,
+     "{\"cmd\":\"group_leave\",\"group\":\"launch\"}",
+     {{"group", A_STR, true, BANTER_CTL_MAX_PEER, 'g'}}},
+    {CTL_GROUP_RENAME,
+     "{\"cmd\":\"group_rename\",\"group\":\"launch\",\"name\":\"launch 2\"}",
+     {{"group", A_STR, true, BANTER_CTL_MAX_PEER, 'g'},
+      {"name", A_STR, true, BANTER_MAX_NAME, 'n'}}},
+    {CTL_GROUP_ADMIN,
+     "{\"cmd\":\"group_admin\",\"group\":\"launch\",\"member\":\"@bob\",\"admin\":false}",
+     {{"group", A_STR, true, BANTER_CTL_MAX_PEER, 'g'},
+      {"member", A_STR, true, BANTER_CTL_MAX_PEER, 'm'},
+      {"admin", A_BOOL, true, 0, 0}}},
+    {CTL_GROUP_MEMBERS,
+     "{\"cmd\":\"group_members\",\"group\":\"0707\"}",
+     {{"group", A_STR, true, BANTER_CTL_MAX_PEER, 'g'}}},
+    {CTL_GROUP_SEND,
+     "{\"cmd\":\"group_send\",\"group\":\"launch\",\"text\":\"ship it\"}",
+     {{"group", A_STR, true, BANTER_CTL_MAX_PEER, 'g'},
+      {"text", A_TEXT, true, BANTER_MAX_BODY, 't'}}},
+    {CTL_GROUP_HISTORY,
+     "{\"cmd\":\"group_history\",\"group\":\"launch\",\"limit\":9}",
+     {{"group", A_STR, true, BANTER_CTL_MAX_PEER, 'g'}, {"limit", A_INT, false, 0, 0}}},
+    {CTL_GROUP_READ,
+     "{\"cmd\":\"group_read\",\"group\":\"launch\"}",
+     {{"group", A_STR, true, BANTER_CTL_MAX_PEER, 'g'}}},
+    {CTL_FIND,
+     "{\"cmd\":\"find\",\"text\":\"budget\",\"limit\":5,\"before\":77}",
+     {{"text", A_STR, true, CTL_MAX_FIND, 'w'},
+      {"limit", A_INT, false, 0, 0},
+      {"before", A_INT, false, 0, 0}}},
 };
 
 /* The valid request of t with member name replaced by v (NULL: removed). */
@@ -292,6 +333,23 @@ static void test_values(void **state)
     assert_int_equal(q.u.send_file.npaths, 2);
     assert_string_equal(q.u.send_file.paths[1].s, "/b c");
     assert_true(q.u.send_file.follow);
+    ctl_request_clear(&q);
+
+    TAKEN(&q, "{\"cmd\":\"group_create\",\"name\":\"launch\",\"members\":[\"@bob\",\"carol\"]}");
+    assert_string_equal(q.u.group.name, "launch");
+    assert_int_equal(q.u.group.nmembers, 2);
+    assert_string_equal(q.u.group.members[1], "carol");
+    ctl_request_clear(&q);
+    REFUSED("{\"cmd\":\"group_invite\",\"group\":\"g\",\"members\":[]}", BANTER_EINVAL, "members");
+    REFUSED("{\"cmd\":\"group_invite\",\"group\":\"g\",\"members\":[\"a\\tb\"]}", BANTER_EINVAL,
+            "members");
+    REFUSED("{\"cmd\":\"group_create\",\"name\":\"g\",\"members\":[\"\"]}", BANTER_EINVAL,
+            "members");
+    TAKEN(&q, "{\"cmd\":\"group_history\",\"group\":\"g\"}");
+    assert_int_equal(q.u.group.limit, 50);
+    ctl_request_clear(&q);
+    TAKEN(&q, "{\"cmd\":\"find\",\"text\":\"b\"}");
+    assert_true(q.u.find.limit == 20 && q.u.find.before == 0);
     ctl_request_clear(&q);
 
     TAKEN(&q, tkinds[9].valid); /* accept */
