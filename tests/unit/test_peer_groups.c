@@ -179,7 +179,7 @@ static void make_dev(struct net *n, int i)
     assert_int_equal(store_open(&d->st, path, err, sizeof err), 0);
     assert_int_equal(contacts_new(&d->cs, d->st, SERVER_FPD, &n->clock), 0);
     banter_rng rng = {f_fill, n};
-    messenger_callbacks mc = {NULL, NULL};
+    messenger_callbacks mc = {NULL, NULL, NULL};
     assert_int_equal(messenger_new(&d->m, d->st, d->cs, &n->clock, rng, &mc, d), 0);
     mr_route r = {"lan", r_reaches, r_send, d};
     assert_int_equal(messenger_add_route(d->m, &r), 0);
