@@ -676,6 +676,51 @@ out:
 
 /* ---- receiving ---- */
 
+/* Whether st invites this node (me): made by an admin of it, naming me. */
+static bool invites(const gstate *st, const char *me)
+{
+    const gstate_member *by = gstate_find(st, st->by);
+    return by && by->admin && gstate_find(st, me);
+}
+
+/* Take st as the group's state without the versions before it (an
+ * invitation, or one back after leaving or being removed): a fresh
+ * sending chain (the epoch after any this device used in the group), its
+ * distribution to every member device. sg: the group's row, or NULL. */
+static int join(groups *g, const gstate *st, const store_group *old)
+{
+    store_group sg;
+    gkey_chain *c = NULL;
+    memset(&sg, 0, sizeof sg);
+    memcpy(sg.id, st->group, GSTATE_ID_LEN);
+    sg.member = true;
+    sg.epoch = old ? old->epoch + 1 : 1;
+    sg.lc = old ? old->lc : 0;
+    sg.read_seq = old ? old->read_seq : 0;
+    sg.created_ms = old ? old->created_ms : clock_wall(&g->clock);
+    sg.epoch_started_ms = clock_wall(&g->clock);
+    int r = save_state(&sg, st);
+    if (r == 0)
+        r = gkey_chain_new(&c, sg.id, g->own, sg.epoch, g->rng);
+    if (r == 0) {
+        keep_chain(&sg, c);
+        gkey_chain_free(c);
+        r = store_group_put(g->st, &sg);
+    }
+    if (r == 0) {
+        gview *nv = g_new0(gview, 1);
+        nv->cur = *st;
+        g_hash_table_replace(g->views, g_bytes_new(st->group, GSTATE_ID_LEN), nv);
+        GArray *devs = devices_of_state(g, st, NULL); /* every member device reads us */
+        r = send_key(g, &sg, devs);
+        g_array_free(devs, TRUE);
+    }
+    if (r == 0 && g->cb.changed)
+        g->cb.changed(g->ud, st->group);
+    store_group_clear(&sg);
+    return r;
+}
+
 static int received_state(groups *g, const uint8_t dev[static 32], const gstate *st)
 {
     char who[GSTATE_MEMBER_MAX + 1], me[GSTATE_MEMBER_MAX + 1], why[128] = "";
@@ -686,36 +731,11 @@ static int received_state(groups *g, const uint8_t dev[static 32], const gstate 
         return BANTER_EPERM;
     groups_me(g, me);
     int r = load(g, st->group, &sg, &v);
-    if (r == BANTER_ENOENT) { /* an invitation: by an admin of it, naming this node */
-        const gstate_member *by = gstate_find(st, st->by);
-        gview *nv;
-        gkey_chain *c = NULL;
-        if (!by || !by->admin || !gstate_find(st, me))
-            return BANTER_EPERM;
-        memset(&sg, 0, sizeof sg);
-        memcpy(sg.id, st->group, GSTATE_ID_LEN);
-        sg.member = true;
-        sg.created_ms = clock_wall(&g->clock);
-        sg.epoch_started_ms = sg.created_ms;
-        r = save_state(&sg, st);
-        if (r == 0)
-            r = gkey_chain_new(&c, sg.id, g->own, 1, g->rng);
-        if (r == 0) {
-            sg.epoch = 1;
-            keep_chain(&sg, c);
-            gkey_chain_free(c);
-            r = store_group_put(g->st, &sg);
-        }
-        if (r == 0) {
-            nv = g_new0(gview, 1);
-            nv->cur = *st;
-            g_hash_table_replace(g->views, g_bytes_new(st->group, GSTATE_ID_LEN), nv);
-            GArray *devs = devices_of_state(g, st, NULL); /* every member device reads us */
-            r = send_key(g, &sg, devs);
-            g_array_free(devs, TRUE);
-        }
-        if (r == 0 && g->cb.changed)
-            g->cb.changed(g->ud, st->group);
+    if (r == BANTER_ENOENT) /* an invitation: by an admin of it, naming this node */
+        return invites(st, me) ? join(g, st, NULL) : BANTER_EPERM;
+    if (r == 0 && !sg.member && st->v > v->cur.v && strcmp(st->creator, v->cur.creator) == 0 &&
+        invites(st, me)) { /* invited again after leaving or being removed */
+        r = join(g, st, &sg);
         store_group_clear(&sg);
         return r;
     }

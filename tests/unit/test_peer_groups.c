@@ -432,6 +432,21 @@ static void test_removed_cannot_read(void **state)
     assert_string_equal(h, "before");
     history(n, CAROL, gid, h, sizeof h);
     assert_string_equal(h, "before|after the removal");
+    /* Invited again: dave reads what is said from then on. */
+    const char *again[] = {"@dave"};
+    assert_int_equal(groups_invite(n->d[A].g, gid, again, 1, why, sizeof why), 0);
+    assert_int_equal(pump(n), 0);
+    assert_int_equal(groups_get(n->d[DAVE].g, gid, &info), 0);
+    assert_true(info.member);
+    assert_int_equal(info.st.n, 4);
+    say(n, BOB, gid, "welcome back");
+    assert_int_equal(pump(n), 0);
+    say(n, DAVE, gid, "thanks"); /* after he read it: sorts after it */
+    assert_int_equal(pump(n), 0);
+    history(n, DAVE, gid, h, sizeof h);
+    assert_string_equal(h, "before|welcome back|thanks");
+    history(n, CAROL, gid, h, sizeof h);
+    assert_string_equal(h, "before|after the removal|welcome back|thanks");
 }
 
 /* Each type's rule: a sender without the right is refused. */
