@@ -19,6 +19,7 @@
     convs: new Map(), // key -> { messages: [], loaded: bool }
     transfers: new Map(), // id -> transfer
     uploads: new Map(), // local id -> { name, size, sent, key, error }
+    groups: new Map(), // "g:" + group id -> group (groups, group_members)
     current: null,
     search: '',
     ready: false,
@@ -526,7 +527,9 @@
   }
 
   async function loadHistory(key) {
-    const r = await main.request({ cmd: 'history', peer: peerArg(key), limit: HISTORY_LIMIT });
+    const r = isGroup(key)
+      ? await main.request({ cmd: 'group_history', group: key.slice(2), limit: 500 })
+      : await main.request({ cmd: 'history', peer: peerArg(key), limit: HISTORY_LIMIT });
     const c = conv(key);
     if (r.ok) {
       c.messages = r.messages;
@@ -540,6 +543,7 @@
     $('welcome').hidden = true;
     $('conv').hidden = false;
     renderContacts();
+    renderGroups();
     renderConvHead();
     const c = conv(key);
     if (!c.loaded) await loadHistory(key);
@@ -564,6 +568,11 @@
 
   function renderConvHead() {
     const key = state.current;
+    $('group-manage').hidden = !isGroup(key);
+    if (isGroup(key)) {
+      renderGroupHead(key);
+      return;
+    }
     const p = state.peers.get(key) || { name: key };
     const name = displayName(p);
     avatar($('conv-avatar'), name, key, presence(p));
@@ -640,10 +649,21 @@
       m.broadcast ? el('span', { class: 'tag' }, icon('broadcast'), 'broadcast') : null,
       el('time', { datetime: new Date(m.ts).toISOString(), text: timeFmt.format(new Date(m.ts)) }),
       m.direction === 'out' ? stateNode(m) : null);
-    const who = m.direction === 'out' ? 'You' : displayName(state.peers.get(state.current) || {});
+    const group = isGroup(state.current);
+    if (group && m.direction === 'out' && m.recipients !== undefined)
+      meta.append(el('span', {
+        class: 'state delivered',
+        title: (m.delivery || []).map((d) => `${d.member}: ${d.state}`).join('\n'),
+        text: `delivered to ${m.delivered_to} of ${m.recipients}`,
+      }));
+    const who = m.direction === 'out' ? 'You'
+      : group ? (m.account ? `@${m.account}` : m.from || 'someone')
+        : displayName(state.peers.get(state.current) || {});
     return el('li', { class: `msg ${m.direction}`, 'data-id': m.id, 'data-ts': String(m.ts) },
-      el('div', { class: 'bubble' }, el('span', { class: 'visually-hidden', text: `${who}: ` }),
-        linkify(m.body, m.links), meta));
+      el('div', { class: 'bubble' },
+        group && m.direction === 'in' ? el('strong', { class: 'from', text: who })
+          : el('span', { class: 'visually-hidden', text: `${who}: ` }),
+        linkify(m.body, m.links || findLinks(m.body)), meta));
   }
 
   // Messages and file transfers of the current conversation, by time.
@@ -733,6 +753,7 @@
 
   async function send(text) {
     const key = state.current;
+    if (isGroup(key)) return sendGroup(key, text);
     const r = await main.request({ cmd: 'send', peer: peerArg(key), text, wait: 0 });
     if (!r.ok) {
       toast(r.message || 'not sent', true);
@@ -918,8 +939,29 @@
         break;
       }
       case 'delivered':
+        if (!ev.peer) { // a group message: its delivery per member
+          if (isGroup(state.current)) loadHistory(state.current).then(() => renderMessages());
+          break;
+        }
         markDelivered(keyForRef(ev.peer), ev.id, ev.state, ev.error);
         break;
+      case 'group':
+        if (ev.group) {
+          state.groups.set(`g:${ev.group.id}`, ev.group);
+          renderGroups();
+          if (state.current === `g:${ev.group.id}`) renderConvHead();
+        }
+        break;
+      case 'group_message': {
+        if (!ev.group || !ev.message) break;
+        const key = `g:${ev.group.id}`;
+        state.groups.set(key, Object.assign(state.groups.get(key) || {}, ev.group));
+        addMessage(key, ev.message);
+        if (ev.message.direction === 'in') notify(ev.group.name, ev.message.body, key);
+        if (state.current === key) markRead();
+        renderGroups();
+        break;
+      }
       case 'key_changed':
         toast(ev.text || `${ev.peer.name}'s key changed`, true);
         refreshPeers();
@@ -968,6 +1010,7 @@
     // The histories give the unread counts.
     for (const key of [...state.peers.keys()]) await loadHistory(key);
     renderContacts();
+    await loadGroups();
     if (state.current) openConversation(state.current, false);
   }
 
@@ -1095,11 +1138,225 @@
     });
   }
 
+  // --------------------------------------------------------------- groups
+  // A group's conversation is keyed "g:" + its id; the node keeps its
+  // members, order and delivery (docs/control.md, "Groups").
+
+  function isGroup(key) {
+    return typeof key === 'string' && key.startsWith('g:');
+  }
+
+  async function loadGroups() {
+    const r = await main.request({ cmd: 'groups' });
+    if (!r.ok) return;
+    for (const g of r.groups) {
+      const key = `g:${g.id}`;
+      state.groups.set(key, Object.assign(state.groups.get(key) || {}, g));
+      if (!conv(key).loaded) await loadHistory(key);
+    }
+    renderGroups();
+  }
+
+  function groupUnread(key) {
+    const c = state.convs.get(key);
+    if (!c || !c.loaded) return (state.groups.get(key) || {}).unread || 0;
+    return unread(key);
+  }
+
+  function renderGroups() {
+    const list = $('group-list');
+    list.replaceChildren();
+    for (const [key, g] of state.groups) {
+      const n = groupUnread(key);
+      const m = lastMessage(key);
+      const av = el('span', { class: 'avatar', 'aria-hidden': 'true' });
+      avatar(av, g.name, key);
+      list.append(el('li', {}, el('button', {
+        class: 'contact', type: 'button', 'data-key': key,
+        'aria-label': `group ${g.name}, ${g.members_count} members${n ? `, ${n} unread` : ''}`,
+        'aria-current': state.current === key ? 'true' : null,
+        onclick: () => openConversation(key, true),
+      }, av,
+      el('span', { class: 'who' },
+        el('span', { class: 'name' }, g.name),
+        el('span', { class: 'line', text: m ? (m.direction === 'out' ? 'You: ' : '') + m.body.split('\n')[0]
+          : `${g.members_count} members${g.member ? '' : ' · you left'}` })),
+      el('span', { class: 'side' },
+        m ? el('span', { class: 'when', text: shortTime(m.ts) }) : null,
+        n ? el('span', { class: 'unread', text: String(n), 'aria-hidden': 'true' }) : null))));
+    }
+  }
+
+  function renderGroupHead(key) {
+    const g = state.groups.get(key) || { name: key, members_count: 0 };
+    avatar($('conv-avatar'), g.name, key);
+    $('conv-name').replaceChildren(g.name);
+    $('conv-sub').textContent = `group · ${g.members_count} members${g.admin ? ' · you are an admin' : ''}` +
+      (g.member ? '' : ' · you are no longer a member');
+    $('composer-label').textContent = `Message to the group ${g.name}`;
+    $('verify-open').hidden = true;
+    $('attach').disabled = true; // files to a group: not yet (banter send-file per member)
+    $('keywarn').hidden = true;
+    const box = $('composer-text');
+    box.disabled = !g.member;
+    $('send').disabled = !g.member;
+    box.placeholder = g.member ? `Message ${g.name}` : 'You are no longer a member of this group';
+  }
+
+  async function sendGroup(key, text) {
+    const r = await main.request({ cmd: 'group_send', group: key.slice(2), text });
+    if (!r.ok) {
+      toast(r.message || 'not sent', true);
+      return false;
+    }
+    addMessage(key, { id: r.id, direction: 'out', ts: Date.now(), state: 'queued', body: text, links: findLinks(text), delivered_to: 0, recipients: Math.max(0, ((state.groups.get(key) || {}).members_count || 1) - 1) });
+    renderGroups();
+    return true;
+  }
+
+  // The dialog: a new group (name and members), or the members of the
+  // current group (invite, remove, rename, leave).
+  async function openGroupDialog(key) {
+    const d = $('group-dialog');
+    d.dataset.key = key || '';
+    $('group-title').textContent = key ? 'Members' : 'New group';
+    $('group-ok').textContent = key ? 'Save' : 'Create';
+    $('group-leave').hidden = !key;
+    $('group-note').textContent = '';
+    $('group-add').value = '';
+    $('group-members').replaceChildren();
+    let g = null;
+    if (key) {
+      const r = await main.request({ cmd: 'group_members', group: key.slice(2) });
+      if (r.ok) {
+        g = r.group;
+        state.groups.set(key, Object.assign(state.groups.get(key) || {}, g));
+      }
+    }
+    $('group-name').value = g ? g.name : '';
+    $('group-name').disabled = Boolean(g && !g.admin);
+    $('group-add-row').hidden = Boolean(g && !g.admin);
+    for (const m of (g ? g.members : [])) {
+      const label = m.id.startsWith('@') ? m.id : `${m.name || 'LAN colleague'} (${m.fingerprint || m.id.slice(0, 12)})`;
+      const remove = g.admin && !m.me
+        ? el('button', { class: 'btn small', type: 'button', text: 'Remove', 'aria-label': `Remove ${label}`,
+          onclick: async () => {
+            const r = await main.request({ cmd: 'group_remove', group: key.slice(2), member: m.id });
+            if (!r.ok) toast(r.message || 'not removed', true);
+            openGroupDialog(key);
+          } }) : null;
+      $('group-members').append(el('li', { class: 'dir-entry' },
+        el('span', { class: 'who' }, el('strong', { text: label }),
+          el('span', { class: 'line', text: [m.admin ? 'admin' : '', m.me ? 'you' : ''].filter(Boolean).join(' · ') })),
+        remove));
+    }
+    if (!d.open) d.showModal();
+  }
+
+  async function submitGroupDialog() {
+    const key = $('group-dialog').dataset.key;
+    const name = $('group-name').value.trim();
+    const add = $('group-add').value.split(',').map((x) => x.trim()).filter(Boolean);
+    let r = { ok: true };
+    if (!key) {
+      if (!name) {
+        $('group-note').textContent = 'Give the group a name.';
+        return;
+      }
+      r = await main.request({ cmd: 'group_create', name, members: add });
+      if (r.ok) {
+        $('group-dialog').close();
+        const k = `g:${r.group.id}`;
+        state.groups.set(k, r.group);
+        renderGroups();
+        openConversation(k, true);
+        return;
+      }
+    } else {
+      const g = state.groups.get(key) || {};
+      if (name && name !== g.name) r = await main.request({ cmd: 'group_rename', group: key.slice(2), name });
+      if (r.ok && add.length) r = await main.request({ cmd: 'group_invite', group: key.slice(2), members: add });
+      if (r.ok) {
+        state.groups.set(key, Object.assign(g, r.group || {}));
+        renderGroups();
+        renderConvHead();
+        $('group-dialog').close();
+        return;
+      }
+    }
+    $('group-note').textContent = r.message || 'the request failed';
+  }
+
+  function bindGroups() {
+    $('group-new').addEventListener('click', () => openGroupDialog(null));
+    $('group-manage').addEventListener('click', () => openGroupDialog(state.current));
+    $('group-cancel').addEventListener('click', () => $('group-dialog').close());
+    $('group-form').addEventListener('submit', (e) => {
+      e.preventDefault();
+      submitGroupDialog();
+    });
+    $('group-leave').addEventListener('click', async () => {
+      const key = $('group-dialog').dataset.key;
+      const r = await main.request({ cmd: 'group_leave', group: key.slice(2) });
+      if (!r.ok) {
+        $('group-note').textContent = r.message || 'could not leave';
+        return;
+      }
+      $('group-dialog').close();
+      state.groups.set(key, Object.assign(state.groups.get(key) || {}, r.group));
+      renderGroups();
+      renderConvHead();
+    });
+  }
+
+  // ------------------------------------------------------ finding messages
+
+  // The search box also finds messages in every conversation and group
+  // (the node's full-text search); a result opens its conversation at it.
+  const findMessages = debounce(async (q) => {
+    const box = $('found');
+    if (q.length < 2) {
+      box.hidden = true;
+      return;
+    }
+    const r = await main.request({ cmd: 'find', text: q, limit: 20 });
+    if (q !== state.search) return;
+    const list = $('found-list');
+    list.replaceChildren();
+    for (const res of (r.ok ? r.results : [])) {
+      const c = res.conversation;
+      const m = res.message;
+      const key = c.kind === 'group' ? `g:${c.group}` : c.peer;
+      const where = c.kind === 'group' ? `${c.name || 'group'} (group)` : c.name || c.account || 'conversation';
+      list.append(el('li', {}, el('button', {
+        class: 'contact', type: 'button',
+        'aria-label': `${where}: ${m.body}`,
+        onclick: () => openAt(key, m.id),
+      }, el('span', { class: 'who' },
+        el('span', { class: 'name', text: where }),
+        el('span', { class: 'line', text: m.body.split('\n')[0] })),
+      el('span', { class: 'side' }, el('span', { class: 'when', text: shortTime(m.ts) })))));
+    }
+    $('found-note').textContent = r.ok ? (r.results.length ? '' : 'No message matches.') : (r.message || '');
+    box.hidden = false;
+  }, 350);
+
+  async function openAt(key, id) {
+    if (isGroup(key) && !state.groups.has(key)) await loadGroups();
+    await openConversation(key, false);
+    const node = document.querySelector(`#messages li[data-id="${id}"]`);
+    if (!node) return;
+    node.scrollIntoView({ block: 'center' });
+    node.classList.add('found');
+    window.setTimeout(() => node.classList.remove('found'), 2500);
+  }
+
   function bindGlobal() {
     $('search').addEventListener('input', (e) => {
       state.search = e.target.value.trim();
       renderContacts();
       searchDirectory(state.search);
+      findMessages(state.search);
     });
     $('search').addEventListener('keydown', (e) => {
       if (e.key === 'Escape') {
@@ -1107,6 +1364,7 @@
         state.search = '';
         renderContacts();
         $('directory').hidden = true;
+        $('found').hidden = true;
       } else if (e.key === 'ArrowDown') {
         const first = document.querySelector('#contact-list .contact');
         if (first) first.focus();
@@ -1161,6 +1419,7 @@
     bindComposer();
     bindDrop();
     bindDialogs();
+    bindGroups();
     bindGlobal();
     main = new Channel('main', onEvent);
     slow = new Channel('slow', () => {});
