@@ -150,6 +150,11 @@ drive hostile
     t_fail "web hostile" "the hostile page's upload made a transfer"
 t_pass "web hostile: no transfer from the hostile pages' uploads"
 
+drive groups
+b "$B" group list --json | jq -e '.groups[] | select(.name == "web team" and .members_count == 2)' >/dev/null ||
+    t_fail "web groups" "bob's node: $(b "$B" group list --json)"
+t_pass "web groups: the group made in alice's page is bob's too (banter group list)"
+
 # ---- 4. bob comes back with a new key ----
 OLD_FP_B=$(b "$B" id --json | jq -r .fingerprint)
 stop_node "$PB" bob bob

@@ -332,7 +332,48 @@ async function phaseContacts() {
   pass('the organisation\'s policy is shown in the settings');
 }
 
-const phases = { chat: phaseChat, hostile: phaseHostile, keychange: phaseKeychange, contacts: phaseContacts };
+// -------------------------------------------------------------- groups
+
+async function phaseGroups() {
+  const a = await open('alice', env.URL_A, env.NS_A);
+  const b = await open('bob', env.URL_B, env.NS_B);
+  await a.locator('#group-new').click();
+  await a.locator('#group-name').fill('web team');
+  await a.locator('#group-add').fill('bob');
+  await a.locator('#group-ok').click();
+  await until('alice is in the new group', async () =>
+    (await a.locator('#conv-name').textContent()).includes('web team'));
+  const group = (page) => page.locator('#group-list .contact', { hasText: 'web team' });
+  await until('bob lists the group', () => group(b).count(), 15000);
+  pass('a group made in the page (name, a member) is listed at the member\'s page');
+  await a.locator('#composer-text').fill('hello group from the page');
+  await a.keyboard.press('Enter');
+  await until('bob is told of one unread message', async () =>
+    (await group(b).getAttribute('aria-label') || '').includes('1 unread'), 15000);
+  await group(b).click();
+  const got = b.locator('#messages li.msg.in', { hasText: 'hello group from the page' });
+  await until('bob reads it with its sender', async () => (await got.count()) === 1 &&
+    (await got.locator('.from').textContent()).length > 0);
+  await until('alice sees it delivered to 1 of 1', async () => {
+    const out = a.locator('#messages li.msg.out', { hasText: 'hello group from the page' });
+    return (await out.textContent()).includes('delivered to 1 of 1');
+  }, 15000);
+  await shot(a, 'group.png');
+  pass('a group message: unread at the member, shown with its sender, "delivered to 1 of 1" at the sender');
+  await b.locator('#search').fill('hello group');
+  const hit = b.locator('#found-list .contact', { hasText: 'web team' });
+  await until('the search finds the group message', () => hit.count());
+  await b.locator('#search').fill('');
+  await b.locator('#search').fill('hello group');
+  await until('the search finds it again', () => hit.count());
+  await hit.first().click();
+  await until('the conversation opens at the message', async () =>
+    (await b.locator('#conv-name').textContent()).includes('web team') &&
+    (await b.locator('#messages li.msg.found').count()) === 1);
+  pass('the search box finds a group message; the result opens the group at that message');
+}
+
+const phases = { chat: phaseChat, hostile: phaseHostile, keychange: phaseKeychange, contacts: phaseContacts, groups: phaseGroups };
 
 let code = 0;
 try {
