@@ -63,12 +63,14 @@ static const cli_cmd commands[] = {
      "Print events as they happen: messages, peers online and offline, key changes,\n"
      "file offers and finished or failed transfers.\n"
      "With --json, one JSON object per line."},
-    {"send-file", cmd_send_file, "send-file PEER PATH... [--wait]",
+    {"send-file", cmd_send_file, "send-file PEER|%GROUP PATH... [--wait]",
      "Offer files and folders to PEER. The node hashes them, then offers names, sizes and\n"
      "hashes; the files go once PEER accepts. On a terminal (or with --wait) a progress\n"
      "bar follows the transfer: exit 0 when PEER verified every file, 7 declined,\n"
      "8 cancelled, 1 failed; Ctrl-C leaves it running in the node. Otherwise it prints\n"
-     "the transfer id and exits 0 (3 when PEER is offline: offered when they are back)."},
+     "the transfer id and exits 0 (3 when PEER is offline: offered when they are back).\n"
+     "%GROUP: one offer to each other member of the group, each accepting or declining\n"
+     "on their own (exit 3 when some are offered when they are back)."},
     {"transfers", cmd_transfers, "transfers [--json] [--all | --before ID]",
      "List file transfers, newest first: id, peer, direction, state, progress, name, error.\n"
      "Shows the newest 50; --all shows every one (asked for 50 at a time), --before ID\n"

@@ -324,12 +324,55 @@ static int follow(cli_conn *c, const cJSON *reply, const char *peer_arg)
     return rc;
 }
 
+/* `send-file %GROUP PATH...`: one offer to each other member of the group
+ * (each accepts or declines on their own), not followed. Exit 0 when
+ * every offer was made, 3 when some wait for their member to be back. */
+static int send_to_group(const cli_ctx *ctx, send_args *a)
+{
+    cJSON *req = cJSON_CreateObject(), *m;
+    int rc, queued = 0, failed = 0, offered = 0;
+    cJSON_AddStringToObject(req, "cmd", "group_members");
+    cJSON_AddStringToObject(req, "group", a->peer + 1);
+    cJSON *g = cli_call(ctx, req, &rc);
+    if (!g)
+        return rc;
+    cJSON_ArrayForEach (m, obj(obj(g, "group"), "members")) {
+        const char *id = str(m, "id");
+        if (cJSON_IsTrue(obj(m, "me")))
+            continue;
+        send_args one = *a;
+        one.peer = id[0] == '@' ? id : str(m, "fingerprint");
+        cJSON *q = send_request(&one, false, &rc);
+        if (!q)
+            break;
+        cJSON *r = cli_call(ctx, q, &rc);
+        if (!r) {
+            failed++;
+            continue;
+        }
+        bool wait = is(str(r, "state"), "queued");
+        printf("%s %.8s %s %s\n", wait ? "queued" : "offered", str(r, "id"), wait ? "for" : "to",
+               one.peer);
+        queued += wait;
+        offered += !wait;
+        cJSON_Delete(r);
+    }
+    cJSON_Delete(g);
+    if (rc == EXIT_USAGE)
+        return rc;
+    printf("offered to %d members, %d when they are back%s\n", offered, queued,
+           failed ? " (some offers failed: see above)" : "");
+    return failed ? EXIT_ERROR : queued ? EXIT_QUEUED : EXIT_OK;
+}
+
 int cmd_send_file(const cli_ctx *ctx, int argc, char **argv)
 {
     send_args a = {0};
     int rc = parse_send(argc, argv, &a);
     if (rc)
         return rc;
+    if (a.peer[0] == '%' && a.peer[1])
+        return send_to_group(ctx, &a);
     bool follow_it = a.wait || isatty(STDOUT_FILENO);
     cJSON *req = send_request(&a, follow_it, &rc);
     if (!req)

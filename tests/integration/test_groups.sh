@@ -22,6 +22,7 @@
 #      a one-to-one message, each naming its conversation and id; bob's
 #      and carol's GROUP control requests that they have no right to
 #      make (remove, rename) are refused;
+#   5b. `send-file %launch` offers the file to each other member;
 #   6. a LAN stranger's GROUP_STATE (a rename "by @ada") is refused
 #      EPERM and a bare GROUP_TEXT EBADTYPE; nothing changes.
 # Needs root (namespaces). $BANTER_BIN and $RDV_BIN default to the ASan
@@ -212,6 +213,17 @@ found | jq -e --arg g "$GID" '.results[] | select(.conversation.kind == "group")
 run b "$T/carol" search budget --json
 [ "$RC" -eq 0 ] && jq -e '.results | length == 2' <<<"$OUT" >/dev/null || t_fail "search" "$OUT"
 t_pass "banter find (and search TEXT) at carol's finds the word in a group message and a one-to-one message, each naming its conversation and message id"
+
+# ---- 5b. a file to the group ----
+
+head -c 5000 /dev/urandom >"$T/plan.bin"
+run b "$T/ada1" send-file "%launch" "$T/plan.bin"
+[ "$RC" -eq 0 ] || [ "$RC" -eq 3 ] || t_fail "file to the group" "exit $RC: $OUT"
+grep -q '^offered .* to @carol$' <<<"$OUT" && grep -q ' @bob$' <<<"$OUT" ||
+    t_fail "file to the group" "one offer per member expected: $OUT"
+offer_at_carol() { b "$T/carol" transfers --json 2>/dev/null | jq -e '.[] | select(.name == "plan.bin" and .direction == "in")' >/dev/null; }
+wait_for 10 offer_at_carol || t_fail "file to the group" "carol has no offer: $(b "$T/carol" transfers --json)"
+t_pass "a file to the group is one offer per other member (carol on the LAN has it to accept or decline; bob's waits)"
 
 # ---- 6. a LAN stranger ----
 
