@@ -564,6 +564,49 @@ static void test_leave_rename_epochs(void **state)
     (void)unread;
 }
 
+/* A restart (a new groups object over the same store) keeps the state and
+ * the chains: talk goes on. A member's device whose key changed gets no
+ * copy and what it sends is refused, as in one-to-one chats. */
+static void test_restart_and_changed_key(void **state)
+{
+    struct net *n = *state;
+    uint8_t gid[16];
+    char h[256];
+    create_group(n, gid);
+    say(n, BOB, gid, "one");
+    assert_int_equal(pump(n), 0);
+    groups_free(n->d[BOB].g);
+    banter_rng rng = {f_fill, n};
+    groups_callbacks gc = {on_message, NULL};
+    assert_int_equal(groups_new(&n->d[BOB].g, n->d[BOB].st, n->d[BOB].cs, n->d[BOB].m, &n->clock,
+                                rng, n->d[BOB].key, &gc, &n->d[BOB]),
+                     0);
+    say(n, BOB, gid, "two, after a restart");
+    assert_int_equal(pump(n), 0);
+    say(n, A, gid, "three");
+    assert_int_equal(pump(n), 0);
+    history(n, BOB, gid, h, sizeof h);
+    assert_string_equal(h, "one|two, after a restart|three");
+    history(n, CAROL, gid, h, sizeof h);
+    assert_string_equal(h, "one|two, after a restart|three");
+
+    /* At ada's desk, carol's device is now "changed" (a new key claimed
+     * her name): nothing goes to it, and what it sends is refused. */
+    store_device d;
+    assert_int_equal(store_device_get(n->d[A].st, n->d[CAROL].key, &d), 0);
+    d.trust = TRUST_CHANGED;
+    assert_int_equal(store_device_put(n->d[A].st, &d), 0);
+    say(n, A, gid, "four");
+    for (size_t i = 0; i < n->nq; i++)
+        assert_false(n->q[i].from == A && n->q[i].to == CAROL);
+    say(n, CAROL, gid, "five");
+    assert_true(pump(n) >= 1); /* ada's node refused carol's copy */
+    history(n, A, gid, h, sizeof h);
+    assert_string_equal(h, "one|two, after a restart|three|four");
+    history(n, BOB, gid, h, sizeof h);
+    assert_string_equal(h, "one|two, after a restart|three|four|five");
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -574,6 +617,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_removed_cannot_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_leave_rename_epochs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_restart_and_changed_key, setup, teardown),
     };
     return cmocka_run_group_tests_name("peer_groups", tests, NULL, NULL);
 }
