@@ -131,6 +131,12 @@ static void on_settled(void *ud, const store_contact *c, const store_msg *m)
 
 static void on_deferred(void *ud, const store_contact *c, const store_msg *m, const char *error)
 {
+    if (m->has_group) { /* as on_settled: no contact; control messages unsaid */
+        node_event ev = {.type = NODE_EV_DEFERRED, .msg = m, .text = error, .group = m->group};
+        if (!(m->flags & STORE_MSG_GCTL))
+            node_emit(ud, &ev);
+        return;
+    }
     emit(ud, NODE_EV_DEFERRED, c, NULL, m, error);
 }
 

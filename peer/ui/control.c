@@ -1272,7 +1272,7 @@ static void control_event(control *ctl, const node_event *ev)
     for (GList *l = copy; l; l = l->next) {
         client *cl = l->data;
         waiter *w = cl->wait;
-        if (ev->type == NODE_EV_DELIVERED && w && ev->msg &&
+        if (ev->type == NODE_EV_DELIVERED && w && ev->msg && ev->peer &&
             memcmp(w->id, ev->msg->id, MSG_ID_LEN) == 0 && memcmp(w->peer, ev->peer, 32) == 0) {
             cJSON *o = ok_reply();
             add_id(o, w->id);
