@@ -936,6 +936,8 @@ static void put_message(int *e, cJSON *o, const ctl_message *m, bool history)
     }
     if (m->unverified)
         put_bool(e, o, "unverified", true);
+    if (!history && m->from_self)
+        put_str(e, o, "direction", "out");
     put_int(e, o, "ts", m->ts);
     if (history) {
         put_int(e, o, "stored", m->stored);
@@ -1078,6 +1080,17 @@ static void put_rdv_status(int *e, cJSON *o, const struct ctl_rdv_status *s)
         *e = BANTER_ESCHEMA;
     put_str_null(e, o, "status", s->status != RV_P_OFFLINE ? rv_presence_name(s->status) : NULL);
     put_str_null(e, o, "status_text", s->status_text);
+    if (s->has_policy) {
+        cJSON *p = put_obj(e, o, "policy");
+        put_int(e, p, "serial", s->pol_serial);
+        put_int(e, p, "issued", s->pol_issued);
+        put_int(e, p, "max_file_mb", s->pol_max_file_mb);
+        put_bool(e, p, "auto_accept", s->pol_auto_accept);
+        put_int(e, p, "history_days", s->pol_history_days);
+        put_bool(e, p, "lan_discovery", s->pol_lan_discovery);
+    } else if (!*e && !cJSON_AddNullToObject(o, "policy")) {
+        *e = BANTER_ENOMEM;
+    }
 }
 
 static void put_search(int *e, cJSON *o, const ctl_reply *r)
@@ -1146,6 +1159,7 @@ static void put_list(int *e, cJSON *o, const ctl_reply *r)
         cJSON *a = put_arr(e, o, "messages");
         for (size_t i = 0; !*e && i < r->u.history.n; i++)
             put_message(e, put_item(e, a), &r->u.history.messages[i], true);
+        put_bool(e, o, "more", r->u.history.more);
     } else { /* CTL_TRANSFERS */
         cJSON *a = put_arr(e, o, "transfers");
         for (size_t i = 0; !*e && i < r->u.transfers.n; i++)

@@ -284,6 +284,8 @@ typedef struct ctl_message {
     uint8_t id[CTL_ID_LEN];
     int64_t seq;        /* the store's order (history's "before") */
     bool incoming;      /* "direction": "in" or "out" (history) */
+    bool from_self;     /* a "message" event: "direction":"out", a copy of what this
+                           account sent from another of its devices */
     const char *device; /* history: the device's fingerprint, when not NULL nor "" */
     bool unverified;    /* "unverified": true, written only when set */
     int64_t ts, stored; /* milliseconds ("stored": history) */
@@ -336,6 +338,11 @@ struct ctl_rdv_status {
     int64_t cert_expires;   /* 0: null */
     rv_presence status;     /* RV_P_OFFLINE: null */
     const char *status_text;
+    /* The organisation's policy: "policy" {serial, issued, max_file_mb,
+     * auto_accept, history_days, lan_discovery} when has_policy, else null. */
+    bool has_policy;
+    int64_t pol_serial, pol_issued, pol_max_file_mb, pol_history_days;
+    bool pol_auto_accept, pol_lan_discovery;
 };
 
 /* An ok reply, {"ok":true,...}, to a request of this kind. */
@@ -368,7 +375,8 @@ typedef struct ctl_reply {
         struct {
             ctl_peer_ref peer;
             size_t n;
-            const ctl_message *messages;
+            const ctl_message *messages; /* oldest first */
+            bool more; /* "more": older messages exist (ask again with before = messages[0].seq) */
         } history;
         struct {
             const char *message;  /* what verifying did, for people */

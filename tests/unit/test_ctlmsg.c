@@ -749,7 +749,7 @@ static void test_replies(void **state)
                 "{\"id\":\"00000000000000000000000000000000\",\"seq\":8,\"direction\":\"in\","
                 "\"device\":\"07251 62508\",\"unverified\":true,\"ts\":1,"
                 "\"stored\":2,\"state\":\"failed\",\"error\":\"EQUOTA\",\"broadcast\":true,"
-                "\"body\":\"x\",\"links\":[]}]}");
+                "\"body\":\"x\",\"links\":[]}],\"more\":false}");
 
     ctl_device devs[2] = {{"1", "bob", "known", true, "198.18.0.2:7070", "lan"},
                           {"3", "bob-laptop", "changed", false, "", "rendezvous"}};
