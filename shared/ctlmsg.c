@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#define _GNU_SOURCE /* memmem */
 /* ctlmsg.c - the control protocol's requests, replies and events (see ctlmsg.h). */
 #include "ctlmsg.h"
 
@@ -607,6 +608,21 @@ int ctlmsg_decode(ctl_request *q, const char *text, size_t len, char *why, size_
     jsonv_delete_wiped(o); /* it may hold a password */
     if (r)
         ctl_request_clear(q);
+    return r;
+}
+
+int ctlmsg_decode_ack(const char *text, size_t len, int64_t *n)
+{
+    cJSON *o = NULL;
+    if (!memmem(text, len, "\"ack\"", 5)) /* most frames: requests, not parsed twice */
+        return BANTER_EBADTYPE;
+    int r = jsonv_parse_max(text, len, BANTER_CTL_MAX_LINE, &o);
+    if (r == 0 &&
+        (cJSON_GetObjectItemCaseSensitive(o, "cmd") || !cJSON_GetObjectItemCaseSensitive(o, "ack")))
+        r = BANTER_EBADTYPE;
+    if (r == 0)
+        r = jsonv_int(o, "ack", 0, JSONV_INT_MAX, n);
+    jsonv_delete_wiped(o); /* a request may hold a password */
     return r;
 }
 

@@ -231,6 +231,13 @@ typedef struct ctl_request {
  * text is copied into q only; the caller wipes its own copy of the line. */
 BANTER_WUR int ctlmsg_decode(ctl_request *q, const char *text, size_t len, char *why, size_t cap);
 
+/* The web page's acknowledgement on its WebSocket (docs/web.md): exactly
+ * {"ack":N}, N the number of frames the page has received on it, 0..2^53.
+ * BANTER_EBADTYPE when text is not an acknowledgement (it has a "cmd", or
+ * no "ack": then it is a request for ctlmsg_decode); BANTER_ESCHEMA when
+ * "ack" is not such a number; other errors as ctlmsg_decode. */
+BANTER_WUR int ctlmsg_decode_ack(const char *text, size_t len, int64_t *n);
+
 /* Free what q owns and wipe it. Accepts a zeroed request. */
 void ctl_request_clear(ctl_request *q);
 

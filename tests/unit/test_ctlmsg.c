@@ -1012,6 +1012,31 @@ static void test_events(void **state)
 }
 
 /* Out of range, not UTF-8: refused whole, nothing appended. */
+/* The page's acknowledgements: {"ack":N} only; a request is not one. */
+static void test_acks(void **state)
+{
+    int64_t n = -1;
+    (void)state;
+#define ACK(text) ctlmsg_decode_ack(text, strlen(text), &n)
+    assert_int_equal(ACK("{\"ack\":0}"), 0);
+    assert_true(n == 0);
+    assert_int_equal(ACK("{\"ack\":9007199254740992}"), 0);
+    assert_true(n == INT64_C(9007199254740992));
+    assert_int_equal(ACK("{\"ack\":9007199254740993}"), BANTER_ESCHEMA);
+    assert_int_equal(ACK("{\"ack\":-1}"), BANTER_ESCHEMA);
+    assert_int_equal(ACK("{\"ack\":1.0}"), BANTER_ESCHEMA);
+    assert_int_equal(ACK("{\"ack\":\"1\"}"), BANTER_ESCHEMA);
+    assert_int_equal(ACK("{\"cmd\":\"peers\"}"), BANTER_EBADTYPE);
+    assert_int_equal(ACK("{\"cmd\":\"peers\",\"ack\":1}"), BANTER_EBADTYPE);
+    assert_int_equal(ACK("{}"), BANTER_EBADTYPE);
+    assert_int_equal(ACK("[\"ack\"]"), BANTER_ESCHEMA);
+    assert_int_equal(ACK("[1]"), BANTER_EBADTYPE);
+    assert_int_equal(ACK("{\"ack\":1,\"ack\":2}"), BANTER_ESCHEMA);
+    assert_int_equal(ACK("nope"), BANTER_EBADTYPE);
+    assert_int_equal(ACK("{\"ack\":"), BANTER_EJSON);
+#undef ACK
+}
+
 static void test_reply_refusals(void **state)
 {
     (void)state;
@@ -1057,7 +1082,7 @@ int main(void)
         cmocka_unit_test(test_unknown_members), cmocka_unit_test(test_table),
         cmocka_unit_test(test_encode_requests), cmocka_unit_test(test_replies),
         cmocka_unit_test(test_rdv_replies),     cmocka_unit_test(test_events),
-        cmocka_unit_test(test_reply_refusals),
+        cmocka_unit_test(test_reply_refusals),  cmocka_unit_test(test_acks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
