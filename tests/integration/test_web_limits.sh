@@ -162,6 +162,7 @@ t_pass "bob chatted throughout: $sent messages, each delivered"
 
 # ---- 4. out of descriptors ----
 stop_node "$pa" alice "alice (before the restart with few descriptors)"
+# shellcheck disable=SC2016 # expanded by the inner bash
 host_bg 1 "$BT_TMP/alice2.log" bash -c 'ulimit -n 48 && exec "$0" "$@"' "$BANTER_BIN" \
     --home "$A" node --name alice --port 7070 --web-port 7420 >/dev/null
 pa=$BT_LAST_PID
