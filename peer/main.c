@@ -35,8 +35,10 @@ static const cli_cmd commands[] = {
      "Send TEXT to every known peer and approved contact, online now or when they are\n"
      "back. --org: an announcement to everyone in the organisation (or in department D)\n"
      "through the rendezvous server; needs the broadcast right (admins have it)."},
-    {"history", cmd_history, "history PEER [--json] [--limit N]",
-     "Show the conversation with PEER, oldest first (default: the last 50 messages)."},
+    {"history", cmd_history, "history PEER [--json] [--limit N] [--before SEQ]",
+     "Show the conversation with PEER, oldest first: the last N messages (default 50,\n"
+     "at most 100000), or the last N before the message numbered SEQ (its \"seq\" in\n"
+     "--json). The node answers in pages; this command follows them itself."},
     {"listen", cmd_listen, "listen [--json]",
      "Print events as they happen: messages, peers online and offline, key changes,\n"
      "file offers and finished or failed transfers.\n"
