@@ -8,7 +8,8 @@
 #      (copies of a real one, fresh ids) are all read, in order, by
 #      `banter history bob --limit 100000 --json` and without --json,
 #      although one reply holds at most a page (1000 messages, 1 MiB);
-#      --before SEQ --limit N gives the N before SEQ.
+#      --before SEQ --limit N gives the N before SEQ; a ts of 2^53 is
+#      printed as 9007199254740992 (not 9.00719925474099e+15).
 #   2. A client that stops reading: it sends 60 history requests (each
 #      answer a page of ~400 KB) and never reads, while 63 idle clients
 #      hold the other slots. Past its 4 MiB of unwritten output it is
@@ -71,6 +72,8 @@ c.execute(
     f"INSERT INTO messages (id, body, {sel}) "
     f"SELECT randomblob(16), printf('bulk %06d %s', i, substr(hex(zeroblob(100)), 1, 150)), {sel} "
     "FROM k, messages WHERE messages.seq = ?", (n, seed))
+# The newest one was written at 2^53 ms by its sender's clock: printed exactly.
+c.execute("UPDATE messages SET ts = 9007199254740992 WHERE seq = (SELECT max(seq) FROM messages)")
 c.commit()
 print("inserted", c.execute("SELECT count(*) FROM messages").fetchone()[0] - 1)
 PY
@@ -106,6 +109,7 @@ seqs = [m["seq"] for m in msgs]
 ok = len(bulk) == n and seqs == sorted(set(seqs))
 ok = ok and [int(m["body"].split()[1]) for m in bulk] == list(range(1, n + 1))
 ok = ok and all(isinstance(m["ts"], int) for m in msgs)
+ok = ok and b'"ts":9007199254740992,' in open(sys.argv[1], "rb").read()
 print(f"history --json: {len(msgs)} messages, {len(bulk)} bulk, seqs in order: {ok}")
 sys.exit(0 if ok else 1)
 PY
