@@ -47,9 +47,9 @@ static bool read_key_ok(const char *k)
 
 static bool read_mark_ok(const cJSON *v)
 {
-    return cJSON_IsNull(v) ||
-           (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= 9007199254740991.0 &&
-            v->valuedouble == (double)(int64_t)v->valuedouble);
+    return cJSON_IsNull(v) || (cJSON_IsNumber(v) && v->valuedouble >= 0 &&
+                               v->valuedouble <= 9007199254740992.0 && /* 2^53, as ctlmsg */
+                               v->valuedouble == (double)(int64_t)v->valuedouble);
 }
 
 /* Whether one key = value may be applied; why names what is wrong. */
