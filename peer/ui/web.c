@@ -50,11 +50,12 @@ typedef struct wsconn {
 
 /* One TCP connection to the server, from accept until libsoup closes it. */
 typedef struct wconn {
-    GSocket *sock; /* a ref: closed (g_socket_is_closed) when libsoup is done */
-    int64_t since; /* when it began waiting for request headers (ms), or 0 */
-    bool waiting;  /* a request's headers are not all in yet */
-    bool ws;       /* a WebSocket: no deadline, no eviction */
-    bool killed;   /* shut down by us (deadline, eviction): closing */
+    GSocket *sock;          /* a ref: closed (g_socket_is_closed) when libsoup is done */
+    GSocketAddress *remote; /* a ref: the object libsoup's messages give back */
+    int64_t since;          /* when it began waiting for request headers (ms), or 0 */
+    bool waiting;           /* a request's headers are not all in yet */
+    bool ws;                /* a WebSocket: no deadline, no eviction */
+    bool killed;            /* shut down by us (deadline, eviction): closing */
 } wconn;
 
 typedef struct upload { /* one POST /upload, then its send_file request */
@@ -247,10 +248,14 @@ static bool cookie_ok(const web *w, SoupServerMessage *sm)
 
 static int64_t mono_ms(void) { return g_get_monotonic_time() / 1000; }
 
-static wconn *find_conn(const web *w, const GSocket *sock)
+/* The connection of a message. libsoup knows a connection handed to it
+ * by its stream and addresses only (soup_server_message_get_socket is
+ * NULL then), and keeps the remote address object it was given. */
+static wconn *find_conn(const web *w, SoupServerMessage *sm)
 {
-    for (GList *l = w->conns; sock && l; l = l->next)
-        if (((wconn *)l->data)->sock == sock)
+    const GSocketAddress *remote = soup_server_message_get_remote_address(sm);
+    for (GList *l = w->conns; remote && l; l = l->next)
+        if (((wconn *)l->data)->remote == remote)
             return l->data;
     return NULL;
 }
@@ -264,37 +269,60 @@ static void conn_kill(wconn *c)
 
 static void on_got_headers(SoupServerMessage *sm, gpointer v)
 {
-    wconn *c = find_conn(v, soup_server_message_get_socket(sm));
+    wconn *c = find_conn(v, sm);
     g_signal_handlers_disconnect_by_func(sm, G_CALLBACK(on_got_headers), v);
     if (c)
         c->waiting = false;
 }
 
-/* Every second while there are connections: forget those libsoup closed,
- * shut those whose request headers are late. */
-static gboolean on_sweep(gpointer v)
+/* Forget the connections libsoup closed. */
+static void prune(web *w)
 {
-    web *w = v;
-    int64_t now = mono_ms();
     for (GList *l = w->conns, *next; l; l = next) {
         wconn *c = l->data;
         next = l->next;
         if (g_socket_is_closed(c->sock)) {
             w->conns = g_list_delete_link(w->conns, l);
             g_object_unref(c->sock);
+            g_clear_object(&c->remote);
             g_free(c);
-        } else if (c->waiting && !c->killed && now - c->since >= WEB_HEADER_TIMEOUT_MS) {
+        }
+    }
+}
+
+/* Every second while a connection waits for its request headers (or was
+ * shut and is not closed yet): shut those that are late. An open page
+ * (its WebSocket) does not keep the timer going. */
+static gboolean on_sweep(gpointer v)
+{
+    web *w = v;
+    int64_t now = mono_ms();
+    bool need = false;
+    prune(w);
+    for (GList *l = w->conns; l; l = l->next) {
+        wconn *c = l->data;
+        if (c->waiting && !c->killed && now - c->since >= WEB_HEADER_TIMEOUT_MS) {
             w->timed_out++;
             conn_kill(c);
         } else if (c->killed && now - c->since >= 2 * WEB_HEADER_TIMEOUT_MS) {
             g_socket_close(c->sock, NULL); /* libsoup never noticed: close it under it */
         }
+        need = need || c->waiting || c->killed;
     }
-    if (w->conns)
+    if (need)
         return G_SOURCE_CONTINUE;
     g_source_unref(w->sweep);
     w->sweep = NULL;
     return G_SOURCE_REMOVE;
+}
+
+static void sweep_start(web *w)
+{
+    if (w->sweep)
+        return;
+    w->sweep = g_timeout_source_new(WEB_SWEEP_MS);
+    g_source_set_callback(w->sweep, on_sweep, w, NULL);
+    g_source_attach(w->sweep, w->ctx);
 }
 
 /* Room for one more connection: at WEB_MAX_CONNS the oldest one still
@@ -325,6 +353,7 @@ static void on_accept(void *ud, int fd)
 {
     web *w = ud;
     GError *err = NULL;
+    prune(w);
     if (!make_room(w)) {
         w->refused++;
         close(fd);
@@ -341,14 +370,11 @@ static void on_accept(void *ud, int fd)
     GSocketAddress *remote = g_socket_get_remote_address(sock, NULL);
     wconn *c = g_new0(wconn, 1);
     c->sock = sock; /* our ref */
+    c->remote = remote ? g_object_ref(remote) : NULL;
     c->since = mono_ms();
     c->waiting = true;
     w->conns = g_list_prepend(w->conns, c);
-    if (!w->sweep) {
-        w->sweep = g_timeout_source_new(WEB_SWEEP_MS);
-        g_source_set_callback(w->sweep, on_sweep, w, NULL);
-        g_source_attach(w->sweep, w->ctx);
-    }
+    sweep_start(w);
     if (!local || !remote ||
         !soup_server_accept_iostream(w->srv, G_IO_STREAM(sc), local, remote, &err)) {
         g_clear_error(&err);
@@ -363,12 +389,13 @@ static void on_request_started(SoupServer *srv, SoupServerMessage *sm, gpointer 
 {
     web *w = v;
     SoupMessageHeaders *h = soup_server_message_get_response_headers(sm);
-    wconn *c = find_conn(w, soup_server_message_get_socket(sm));
+    wconn *c = find_conn(w, sm);
     (void)srv;
     if (c) { /* a new request on it: its headers are due within the deadline */
         c->waiting = true;
         c->since = mono_ms();
         g_signal_connect(sm, "got-headers", G_CALLBACK(on_got_headers), w);
+        sweep_start(w);
     }
     soup_message_headers_append(h, "Content-Security-Policy", w->csp);
     soup_message_headers_append(h, "X-Content-Type-Options", "nosniff");
@@ -386,6 +413,12 @@ static void early_check(SoupServer *srv, SoupServerMessage *sm, const char *path
 {
     bool key = query && g_hash_table_lookup(query, "t") && strcmp(path, "/") == 0;
     (void)srv;
+    /* One request per connection (libsoup keeps none alive for a server
+     * fed by soup_server_accept_iostream): say so. A WebSocket's upgrade
+     * answer says "Upgrade" instead. */
+    if (strcmp(path, "/ws") != 0)
+        soup_message_headers_replace(soup_server_message_get_response_headers(sm), "Connection",
+                                     "close");
     soup_message_body_set_accumulate(soup_server_message_get_request_body(sm), FALSE);
     check_common(v, sm, strcmp(path, "/ws") == 0, key);
 }
@@ -560,7 +593,7 @@ static void on_ws(SoupServer *srv, SoupServerMessage *sm, const char *path,
     c->w = w;
     c->ws = g_object_ref(ws);
     c->at = g_new0(uint64_t, WEB_WS_WINDOW + 1);
-    wconn *tc = find_conn(w, soup_server_message_get_socket(sm));
+    wconn *tc = find_conn(w, sm);
     if (tc) { /* a WebSocket now: no deadline, not evicted */
         tc->ws = true;
         tc->waiting = false;
@@ -1089,6 +1122,7 @@ void web_free(web *w)
         w->conns = g_list_delete_link(w->conns, w->conns);
         g_socket_close(c->sock, NULL);
         g_object_unref(c->sock);
+        g_clear_object(&c->remote);
         g_free(c);
     }
     if (w->sweep) {
