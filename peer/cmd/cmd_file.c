@@ -39,21 +39,21 @@ static bool over(const char *state)
 static void summary(const cJSON *t, char *out, size_t cap)
 {
     char size[32];
-    double files = num(t, "files");
+    long long files = (long long)cli_int(t, "files");
     cli_size(num(t, "size"), size, sizeof size);
-    snprintf(out, cap, "%.0f file%s, %s", files, files == 1 ? "" : "s", size);
+    snprintf(out, cap, "%lld file%s, %s", files, files == 1 ? "" : "s", size);
 }
 
 /* "report.pdf (2.5 MB)", or "12 files (12.4 MB)" */
 static void what(const cJSON *t, char *out, size_t cap)
 {
     char size[32];
-    double files = num(t, "files");
+    long long files = (long long)cli_int(t, "files");
     cli_size(num(t, "size"), size, sizeof size);
     if (files == 1)
         snprintf(out, cap, "%s (%s)", str(t, "name"), size);
     else
-        snprintf(out, cap, "%.0f files (%s)", files, size);
+        snprintf(out, cap, "%lld files (%s)", files, size);
 }
 
 static double percent(const cJSON *t)

@@ -101,13 +101,14 @@ int cmd_broadcast(const cli_ctx *ctx, int argc, char **argv)
     if (!r)
         return rc;
     if (org)
-        printf("announced to %.0f accounts%s%s: %.0f devices have it, %.0f get it at their next "
+        printf("announced to %lld accounts%s%s: %lld devices have it, %lld get it at their next "
                "login%s\n",
-               num(r, "users"), dep ? " in " : "", dep ? dep : "", num(r, "delivered"),
-               num(r, "stored"), num(r, "refused") > 0 ? " (some copies were refused)" : "");
+               (long long)cli_int(r, "users"), dep ? " in " : "", dep ? dep : "",
+               (long long)cli_int(r, "delivered"), (long long)cli_int(r, "stored"),
+               cli_int(r, "refused") > 0 ? " (some copies were refused)" : "");
     else
-        printf("broadcast to %.0f peers (offline ones get it when they are back)\n",
-               num(r, "recipients"));
+        printf("broadcast to %lld peers (offline ones get it when they are back)\n",
+               (long long)cli_int(r, "recipients"));
     cJSON_Delete(r);
     return EXIT_OK;
 }
@@ -228,10 +229,10 @@ static void print_file_event(const char *type, const cJSON *t)
     char id[9], size[32], w[1200];
     snprintf(id, sizeof id, "%.8s", str(t, "id"));
     cli_size(num(t, "size"), size, sizeof size);
-    if (num(t, "files") == 1) /* "a.pdf (2.5 MB)", or "3 files (12.4 MB)" */
+    if (cli_int(t, "files") == 1) /* "a.pdf (2.5 MB)", or "3 files (12.4 MB)" */
         snprintf(w, sizeof w, "%s (%s)", str(t, "name"), size);
     else
-        snprintf(w, sizeof w, "%.0f files (%s)", num(t, "files"), size);
+        snprintf(w, sizeof w, "%lld files (%s)", (long long)cli_int(t, "files"), size);
     if (strcmp(type, "file_offer") == 0)
         printf("* %s offers %s: banter accept %s\n", name, w, id);
     else if (strcmp(type, "file_done") == 0)

@@ -261,10 +261,10 @@ static int parse_search(int argc, char **argv, search_args *a)
 static void print_users(const cJSON *r, double page)
 {
     const cJSON *users = cJSON_GetObjectItemCaseSensitive(r, "users"), *u;
-    double total = num(r, "total"), per = num(r, "per_page");
+    long long total = (long long)cli_int(r, "total"), per = (long long)cli_int(r, "per_page");
     int shown = cJSON_GetArraySize(users);
     if (shown == 0) {
-        printf(total > 0 ? "no users on page %.0f (%.0f match)\n" : "no users match\n", page,
+        printf(total > 0 ? "no users on page %.0f (%lld match)\n" : "no users match\n", page,
                total);
         return;
     }
@@ -273,9 +273,9 @@ static void print_users(const cJSON *r, double page)
         printf("%-20s %-24s %-20s %s\n", str(u, "user"), str(u, "display_name"),
                str(u, "department"), str(u, "title"));
     if (per > 0 && total > shown) {
-        double pages = (total + per - 1) / per;
-        printf("page %.0f of %.0f (%.0f users match)%s\n", page, (double)(long)pages, total,
-               page < (double)(long)pages ? ": --page N for more" : "");
+        long long pages = (total + per - 1) / per;
+        printf("page %.0f of %lld (%lld users match)%s\n", page, pages, total,
+               page < (double)pages ? ": --page N for more" : "");
     }
 }
 
