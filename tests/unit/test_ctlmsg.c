@@ -971,6 +971,14 @@ static void test_events(void **state)
                 "{\"event\":\"message\",\"at\":5,\"peer\":" BOB ",\"id\":\"" ID16_HEX
                 "\",\"seq\":12,\"unverified\":true,\"ts\":9007199254740992,\"broadcast\":true,"
                 "\"body\":\"lunch? www.example.org\",\"links\":[\"www.example.org\"]}");
+    /* A copy of what this account sent from another device says so. */
+    m.from_self = true;
+    m.unverified = false;
+    EXPECT_TEXT(ctlmsg_encode_event(&ev, OUT),
+                "{\"event\":\"message\",\"at\":5,\"peer\":" BOB ",\"id\":\"" ID16_HEX
+                "\",\"seq\":12,\"direction\":\"out\",\"ts\":9007199254740992,"
+                "\"broadcast\":true,\"body\":\"lunch? www.example.org\",\"links\":[\"www."
+                "example.org\"]}");
     ev.kind = CTL_EV_DELIVERED;
     EXPECT_TEXT(ctlmsg_encode_event(&ev, OUT), "{\"event\":\"delivered\",\"at\":5,\"peer\":" BOB
                                                ",\"id\":\"" ID16_HEX "\",\"state\":\"stored\"}");
