@@ -204,6 +204,13 @@ async function phaseChat() {
   await a.keyboard.press('Escape');
   await until('dark theme applied', async () =>
     (await a.evaluate(() => document.documentElement.dataset.theme)) === 'dark');
+  // The page shows a change at once and sends it after what it has in
+  // flight: reload only once the node has it (else the reload may win).
+  if (env.SETTINGS_A)
+    await until('the node saved the theme', async () => {
+      const v = JSON.parse(fs.readFileSync(env.SETTINGS_A, 'utf8'));
+      return v.theme === 'dark' && v.font_size === 17;
+    });
   await a.reload();
   await until('dark theme after a reload', async () =>
     (await a.evaluate(() => [document.documentElement.dataset.theme,
