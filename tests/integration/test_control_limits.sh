@@ -17,6 +17,8 @@
 #      reused (`banter peers` answers while the 63 are still connected).
 #      Before this fix it was only marked closing and held its slot for
 #      ever (peers: "already serves 64 control clients").
+#   3. A client that listens and stops reading while bob sends 200
+#      messages of 30 KB (6 MB of events): dropped past 4 MiB.
 # Alice's RSS and descriptor count are printed before, during and after.
 # Needs root (exit 77 otherwise), python3, and $BANTER_BIN (default
 # build/asan/banter).
@@ -168,6 +170,43 @@ wait_for 20 gone "$stall_pid"
 grep -q '^eof after' "$BT_TMP/stall.log" || t_fail "stalled client" "$(cat "$BT_TMP/stall.log")"
 t_pass "stalled client saw the end of the stream: $(grep eof "$BT_TMP/stall.log")"
 wait_for 5 b "$A" peers >/dev/null 2>&1 || t_fail "after" "peers does not answer"
+
+# ---- 3. a listener that stops reading while bob floods ----
+cat >"$BT_TMP/listen.py" <<'PY'
+import os, socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+s.connect(sys.argv[1])
+s.sendall(b'{"cmd":"listen"}\n')
+print("listening", flush=True)
+while not os.path.exists(sys.argv[2]):
+    time.sleep(0.2)
+s.settimeout(5)
+got = 0
+try:
+    while True:
+        d = s.recv(1 << 20)
+        if not d:
+            print("eof after", got, "bytes", flush=True)
+            break
+        got += len(d)
+except socket.timeout:
+    print("no eof after", got, "bytes", flush=True)
+PY
+rm -f "$BT_TMP/flood-done"
+python3 "$BT_TMP/listen.py" "$A/control.sock" "$BT_TMP/flood-done" >"$BT_TMP/listen.log" 2>&1 &
+listen_pid=$!
+wait_for 10 grep -q listening "$BT_TMP/listen.log" || t_fail "stalled listener" "did not start"
+big=$(head -c 30000 /dev/zero | tr '\0' 'l')
+for i in $(seq 200); do
+    b "$B" send alice "flood $i $big" >/dev/null 2>&1 || t_fail "stalled listener" "bob's send $i failed"
+    [ $((i % 50)) -eq 0 ] && report "during the flood ($i of 200 messages of 30 KB)"
+done
+wait_for 10 has_body "$A" bob "flood 200 $big" || t_fail "stalled listener" "alice lacks the last message"
+touch "$BT_TMP/flood-done"
+wait_for 15 gone "$listen_pid"
+grep -q '^eof after' "$BT_TMP/listen.log" || t_fail "stalled listener" "$(cat "$BT_TMP/listen.log")"
+t_pass "a listener that stopped reading during 6 MB of events was dropped ($(tail -n 1 "$BT_TMP/listen.log"))"
 report "after"
 
 # ---- bob chatted throughout ----
