@@ -1309,7 +1309,7 @@ int ctlmsg_encode_error(int err, const char *name, const char *message, const ch
 static const char *const event_names[CTL_EV_COUNT] = {
     "message",    "delivered",     "online",    "offline",     "key_changed", "discovery",
     "rendezvous", "contacts",      "presence",  "renamed",     "settings",    "file_offer",
-    "file_state", "file_progress", "file_done", "file_failed",
+    "file_state", "file_progress", "file_done", "file_failed", "deferred",
 };
 
 const char *ctl_event_name(ctl_event_kind k)
@@ -1327,7 +1327,7 @@ int ctlmsg_encode_event(const ctl_event *ev, buf *out)
         put_peer_ref(&e, o, "peer", ev->peer);
     if (ev->message && ev->kind == CTL_EV_MESSAGE) {
         put_message(&e, o, ev->message, false);
-    } else if (ev->message && ev->kind == CTL_EV_DELIVERED) {
+    } else if (ev->message && (ev->kind == CTL_EV_DELIVERED || ev->kind == CTL_EV_DEFERRED)) {
         put_id(&e, o, "id", ev->message->id);
         put_str(&e, o, "state", ev->message->state);
         put_str_opt(&e, o, "error", ev->message->error);

@@ -474,6 +474,7 @@ typedef enum ctl_event_kind {
     CTL_EV_FILE_PROGRESS,
     CTL_EV_FILE_DONE,
     CTL_EV_FILE_FAILED,
+    CTL_EV_DEFERRED, /* a device refused a message "not now": id, state, and text its code */
     CTL_EV_COUNT
 } ctl_event_kind;
 
@@ -481,7 +482,8 @@ const char *ctl_event_name(ctl_event_kind k); /* "message", ...; "?" */
 
 /* {"event":NAME,"at":at,...}; each member is written when given (not
  * NULL): "peer"; for MESSAGE the message's id, seq, ts, unverified,
- * broadcast, body and links; for DELIVERED its id, state and error;
+ * broadcast, body and links (and "direction":"out" when from_self); for
+ * DELIVERED and DEFERRED its id, state and error;
  * "status", "text"; "settings" (SETTINGS); "transfer" (FILE_*). The first
  * ten kinds are in the order of the node's node_ev_type. */
 typedef struct ctl_event {

@@ -665,11 +665,23 @@ static void cmd_send_file(client *cl, const struct ctl_send_file *q)
     }
 }
 
-static void cmd_transfers(client *cl)
+/* A page of transfers, newest first: limit (1..1000, default 50), before
+ * (a transfer's full id: older ones only; "" for the newest). */
+static void cmd_transfers(client *cl, const struct ctl_transfers *q)
 {
     xfer_info *t = NULL;
     size_t k = 0;
-    int r = xfer_list(node_xfer(cl->ctl->n), &t, &k);
+    uint8_t before[MSG_ID_LEN];
+    char lower[2 * MSG_ID_LEN + 1];
+    g_strlcpy(lower, q->before, sizeof lower);
+    for (char *p = lower; *p; p++)
+        *p = g_ascii_tolower(*p);
+    if (q->before[0] && msg_id_from_hex(before, lower) != 0) {
+        send_error(cl, BANTER_EINVAL, "\"before\" must be a transfer's id (32 hex digits)");
+        return;
+    }
+    int r = xfer_list_page(node_xfer(cl->ctl->n), q->before[0] ? before : NULL, (size_t)q->limit,
+                           &t, &k);
     if (r) {
         send_error(cl, r, NULL);
         return;
@@ -848,7 +860,7 @@ static void dispatch(client *cl, ctl_request *q)
         cmd_send_file(cl, &q->u.send_file);
         break;
     case CTL_TRANSFERS:
-        cmd_transfers(cl);
+        cmd_transfers(cl, &q->u.transfers);
         break;
     case CTL_ACCEPT:
     case CTL_DECLINE:
@@ -1129,10 +1141,19 @@ static void broadcast_settings(control *ctl, const client *self)
 /* A node event as JSON text into out. */
 static int event_text(control *ctl, const node_event *ev, buf *out)
 {
-    static const ctl_event_kind kinds[] = {
-        CTL_EV_MESSAGE,   CTL_EV_DELIVERED,  CTL_EV_ONLINE,   CTL_EV_OFFLINE,  CTL_EV_KEY_CHANGED,
-        CTL_EV_DISCOVERY, CTL_EV_RENDEZVOUS, CTL_EV_CONTACTS, CTL_EV_PRESENCE, CTL_EV_RENAMED};
-    if ((unsigned)ev->type >= sizeof kinds / sizeof kinds[0])
+    static const ctl_event_kind kinds[] = {CTL_EV_MESSAGE,
+                                           CTL_EV_DELIVERED,
+                                           CTL_EV_ONLINE,
+                                           CTL_EV_OFFLINE,
+                                           CTL_EV_KEY_CHANGED,
+                                           CTL_EV_DISCOVERY,
+                                           CTL_EV_RENDEZVOUS,
+                                           CTL_EV_CONTACTS,
+                                           CTL_EV_PRESENCE,
+                                           CTL_EV_RENAMED,
+                                           CTL_EV_COUNT /* NODE_EV_TRANSFER: control_xfer_event */,
+                                           CTL_EV_DEFERRED};
+    if ((unsigned)ev->type >= sizeof kinds / sizeof kinds[0] || kinds[ev->type] == CTL_EV_COUNT)
         return BANTER_EINVAL; /* a kind this table does not know yet: not shown */
     ctl_event e = {.kind = kinds[ev->type], .at = now_ms()};
     ctl_message m;
@@ -1142,7 +1163,9 @@ static int event_text(control *ctl, const node_event *ev, buf *out)
         peer_ref(ctl->n, &p, ev->peer, ev->name, ev->device);
         e.peer = &p.ref;
     }
-    if ((ev->type == NODE_EV_MESSAGE || ev->type == NODE_EV_DELIVERED) && ev->msg) {
+    if ((ev->type == NODE_EV_MESSAGE || ev->type == NODE_EV_DELIVERED ||
+         ev->type == NODE_EV_DEFERRED) &&
+        ev->msg) {
         message_of(&m, ev->msg, fp);
         e.message = &m;
     }

@@ -982,6 +982,12 @@ static void test_events(void **state)
     ev.kind = CTL_EV_DELIVERED;
     EXPECT_TEXT(ctlmsg_encode_event(&ev, OUT), "{\"event\":\"delivered\",\"at\":5,\"peer\":" BOB
                                                ",\"id\":\"" ID16_HEX "\",\"state\":\"stored\"}");
+    m.state = "queued";
+    ev =
+        (ctl_event){.kind = CTL_EV_DEFERRED, .at = 5, .peer = &bob, .message = &m, .text = "ERATE"};
+    EXPECT_TEXT(ctlmsg_encode_event(&ev, OUT),
+                "{\"event\":\"deferred\",\"at\":5,\"peer\":" BOB ",\"id\":\"" ID16_HEX
+                "\",\"state\":\"queued\",\"text\":\"ERATE\"}");
     ev = (ctl_event){.kind = CTL_EV_PRESENCE, .at = 6, .peer = &bob, .status = "away", .text = ""};
     EXPECT_TEXT(ctlmsg_encode_event(&ev, OUT), "{\"event\":\"presence\",\"at\":6,\"peer\":" BOB
                                                ",\"status\":\"away\",\"text\":\"\"}");
@@ -1011,9 +1017,9 @@ static void test_events(void **state)
                 "\"state\":\"active\",\"name\":\"a\",\"files\":1,\"size\":10,\"done\":4,"
                 "\"rate\":2,\"error\":\"\",\"dest\":\"\",\"created\":1}}");
     static const char *const names[CTL_EV_COUNT] = {
-        "message",    "delivered",     "online",    "offline",    "key_changed", "discovery",
-        "rendezvous", "contacts",      "presence",  "renamed",    "settings",    "file_offer",
-        "file_state", "file_progress", "file_done", "file_failed"};
+        "message",    "delivered",     "online",    "offline",     "key_changed", "discovery",
+        "rendezvous", "contacts",      "presence",  "renamed",     "settings",    "file_offer",
+        "file_state", "file_progress", "file_done", "file_failed", "deferred"};
     for (int k = 0; k < CTL_EV_COUNT; k++)
         assert_string_equal(ctl_event_name((ctl_event_kind)k), names[k]);
     assert_string_equal(ctl_event_name(CTL_EV_COUNT), "?");
