@@ -878,7 +878,7 @@ static void test_rdv_replies(void **state)
                 "{\"ok\":true,\"configured\":false,\"server\":null,\"server_key\":null,"
                 "\"connected\":false,\"verified\":false,\"user\":null,\"admin\":false,"
                 "\"error\":null,\"auth_error\":null,\"cert_expires\":null,\"status\":null,"
-                "\"status_text\":null}");
+                "\"status_text\":null,\"policy\":null}");
     r.u.rendezvous = (struct ctl_rdv_status){.configured = true,
                                              .server = "203.0.113.5:7071",
                                              .server_key = "50603",
@@ -889,12 +889,21 @@ static void test_rdv_replies(void **state)
                                              .retry_after_ms = 2000,
                                              .cert_expires = 1797897600000,
                                              .status = RV_P_AWAY,
-                                             .status_text = "out"};
+                                             .status_text = "out",
+                                             .has_policy = true,
+                                             .pol_serial = 3,
+                                             .pol_issued = 1797897600000,
+                                             .pol_max_file_mb = 100,
+                                             .pol_auto_accept = false,
+                                             .pol_history_days = 30,
+                                             .pol_lan_discovery = true};
     EXPECT_TEXT(ctlmsg_encode_reply(&r, OUT),
                 "{\"ok\":true,\"configured\":true,\"server\":\"203.0.113.5:7071\","
                 "\"server_key\":\"50603\",\"connected\":true,\"verified\":true,\"user\":\"ada\","
                 "\"admin\":false,\"error\":null,\"auth_error\":\"ERATE\",\"retry_after_ms\":2000,"
-                "\"cert_expires\":1797897600000,\"status\":\"away\",\"status_text\":\"out\"}");
+                "\"cert_expires\":1797897600000,\"status\":\"away\",\"status_text\":\"out\","
+                "\"policy\":{\"serial\":3,\"issued\":1797897600000,\"max_file_mb\":100,"
+                "\"auto_accept\":false,\"history_days\":30,\"lan_discovery\":true}}");
 
     struct rv_profile prof = {0};
     prof.f[RV_F_DISPLAY_NAME] = (char *)"Bob B";
