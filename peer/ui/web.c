@@ -330,19 +330,25 @@ static void sweep_start(web *w)
  * them at once; a slow one waits its turn); false when none is. */
 static bool make_room(web *w)
 {
-    unsigned live = 0;
+    unsigned live = 0, closing = 0;
     wconn *oldest = NULL;
     for (GList *l = w->conns; l; l = l->next) {
         wconn *c = l->data;
-        if (c->killed || g_socket_is_closed(c->sock))
+        if (g_socket_is_closed(c->sock))
             continue;
+        if (c->killed) { /* shut, not closed by libsoup yet: still a descriptor */
+            closing++;
+            continue;
+        }
         live++;
         if (c->waiting && !c->ws)
             oldest = c; /* the list is newest first */
     }
     if (live < WEB_MAX_CONNS)
         return true;
-    if (!oldest)
+    /* A burst faster than libsoup closes what was shut: refuse rather than
+     * hold more than WEB_MAX_CONNS + WEB_MAX_CLOSING descriptors. */
+    if (!oldest || closing >= WEB_MAX_CLOSING)
         return false;
     w->evicted++;
     conn_kill(oldest);

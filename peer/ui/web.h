@@ -53,6 +53,10 @@
  * speaks); with none such, the new one is closed. WebSockets are at most
  * WEB_MAX_SOCKETS of them, so 48 remain for the page itself. */
 #define WEB_MAX_CONNS         64
+/* Connections shut (evicted, late) that libsoup has not closed yet: while
+ * this many wait, a new connection at the cap is closed instead. So the
+ * web port holds at most WEB_MAX_CONNS + WEB_MAX_CLOSING descriptors. */
+#define WEB_MAX_CLOSING       16
 /* Request headers (of each request on a connection, also a WebSocket
  * upgrade) must be in within this long of the request's start (the
  * connection, or the end of the previous answer): else it is shut.
