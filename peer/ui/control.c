@@ -21,6 +21,7 @@
 #include "ctlmsg.h"
 #include "rdv/roster.h"
 #include "ui/acceptor.h"
+#include "ui/pluginctl.h"
 #include "ui/rdvctl.h"
 
 typedef struct control_client client;
@@ -72,6 +73,7 @@ struct control {
     node *n;
     rdv *rdv; /* the rendezvous for rdvctl's requests, or NULL */
     roster *ro;
+    plugins *plugins; /* the "plugins" request's, or NULL */
     GMainContext *ctx;
     int fd;
     acceptor *acc;
@@ -829,6 +831,13 @@ void control_set_web(control *ctl, const char *url, const char *why)
     g_strlcpy(ctl->web_why, why ? why : "", sizeof ctl->web_why);
 }
 
+static void cmd_plugins(client *cl, const struct ctl_plugins_req *q)
+{
+    send_tmp(cl, pluginctl_request(cl->ctl->plugins, q, &cl->ctl->tmp));
+}
+
+void control_set_plugins(control *ctl, plugins *p) { ctl->plugins = p; }
+
 static void dispatch(client *cl, ctl_request *q)
 {
     switch (q->kind) {
@@ -875,6 +884,9 @@ static void dispatch(client *cl, ctl_request *q)
         break;
     case CTL_WEB:
         cmd_web(cl);
+        break;
+    case CTL_PLUGINS:
+        cmd_plugins(cl, &q->u.plugins);
         break;
     default: /* the rendezvous's (rdvctl_owns) */
         cmd_rdv(cl, q);
