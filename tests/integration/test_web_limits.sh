@@ -125,13 +125,15 @@ wait_for 10 grep -q listening "$BT_TMP/stall.log" || t_fail stall "$(cat "$BT_TM
 big=$(head -c 30000 /dev/zero | tr '\0' 'f')
 rss_max=0
 for i in $(seq 150); do
-    b "$B" send alice "flood $i $big" >/dev/null 2>&1 || t_fail flood "bob's send $i failed"
+    b "$B" send alice "flood $i $big" >/dev/null 2>&1
+    rc=$?  # 3: deferred by the LAN's chat rate, still arrives
+    [ "$rc" -eq 0 ] || [ "$rc" -eq 3 ] || t_fail flood "bob's send $i exited $rc"
     if [ $((i % 30)) -eq 0 ]; then
         report "during the flood ($i of 150 sent)"
         [ "$LAST_RSS" -gt "$rss_max" ] && rss_max=$LAST_RSS
     fi
 done
-wait_for 10 has_body "$A" bob "flood 150 $big" || t_fail flood "alice lacks the last message"
+wait_for 30 has_body "$A" bob "flood 150 $big" || t_fail flood "alice lacks the last message"
 # The acknowledging page stays past the header deadline: only request
 # headers have one, not an open WebSocket.
 while [ $(($(now_ms) - t_good)) -lt 12000 ]; do sleep 0.2; done
