@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "bcrypto.h"
+#include "buf.h"
+#include "jsonv.h"
 
 #define LINE_MAX_BYTES (8u << 20)
 
@@ -89,11 +91,14 @@ cJSON *cli_read(cli_conn *c)
         char *nl = c->len ? memchr(c->buf, '\n', c->len) : NULL;
         if (nl) {
             size_t n = (size_t)(nl - c->buf);
-            cJSON *o = cJSON_ParseWithLength(c->buf, n);
+            cJSON *o = NULL;
+            /* Numbers kept as their digits: 2^53 stays 9007199254740992. */
+            int r = jsonv_parse_max(c->buf, n, LINE_MAX_BYTES, &o);
             memmove(c->buf, nl + 1, c->len - n - 1);
             c->len -= n + 1;
-            if (!o)
-                fprintf(stderr, "banter: the node sent a line that is not JSON\n");
+            if (r)
+                fprintf(stderr, "banter: the node sent a line that is not JSON (%s)\n",
+                        banter_strerror(r));
             return o;
         }
         if (c->len == c->cap) {
@@ -124,32 +129,53 @@ int cli_wait(cli_conn *c, int ms)
     return r > 0 ? 1 : r == 0 || errno == EINTR ? 0 : -1;
 }
 
-cJSON *cli_request(cli_conn *c, cJSON *o)
+/* The line of q into b; false after printing why ctlmsg refuses it. */
+static bool encode(const ctl_request *q, buf *b)
 {
-    char *text = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    if (!text)
+    char why[CTL_WHY_CAP];
+    int r = ctlmsg_encode_request(q, b, why, sizeof why);
+    if (r == 0 && buf_append(b, "\n", 1) == 0)
+        return true;
+    fprintf(stderr, "banter %s: %s\n", ctl_kind_name(q->kind), r ? why : "request too long");
+    return false;
+}
+
+cJSON *cli_request(cli_conn *c, const ctl_request *q)
+{
+    buf b;
+    buf_init(&b, BANTER_CTL_MAX_LINE + 1);
+    if (!encode(q, &b)) {
+        buf_free(&b);
         return NULL;
+    }
     /* Read even when the write failed: a node that refused us (EBUSY) has
      * said why before closing. */
-    (void)(write_all(c->fd, text, strlen(text)) && write_all(c->fd, "\n", 1));
-    bcrypto_wipe(text, strlen(text)); /* it may hold a password (login) */
-    cJSON_free(text);
+    (void)write_all(c->fd, (const char *)buf_data(&b), buf_len(&b));
+    bcrypto_wipe((void *)(uintptr_t)buf_data(&b), buf_len(&b)); /* it may hold a password */
+    buf_free(&b);
     cJSON *reply = cli_read(c);
     if (!reply)
         fprintf(stderr, "banter: the node closed the control connection\n");
     return reply;
 }
 
-cJSON *cli_call(const cli_ctx *ctx, cJSON *req, int *rc)
+cJSON *cli_call(const cli_ctx *ctx, const ctl_request *q, int *rc)
 {
+    buf b;
+    buf_init(&b, BANTER_CTL_MAX_LINE + 1);
+    bool ok = encode(q, &b); /* refused before connecting: a usage error */
+    bcrypto_wipe((void *)(uintptr_t)buf_data(&b), buf_len(&b));
+    buf_free(&b);
+    if (!ok) {
+        *rc = EXIT_USAGE;
+        return NULL;
+    }
     cli_conn *c = cli_connect(ctx);
     if (!c) {
-        cJSON_Delete(req);
         *rc = EXIT_NO_NODE;
         return NULL;
     }
-    cJSON *reply = cli_request(c, req);
+    cJSON *reply = cli_request(c, q);
     cli_close(c);
     *rc = reply ? cli_check(reply) : EXIT_ERROR;
     if (*rc != EXIT_OK) {
@@ -158,6 +184,43 @@ cJSON *cli_call(const cli_ctx *ctx, cJSON *req, int *rc)
     }
     return reply;
 }
+
+const char *cli_str(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+int64_t cli_int(const cJSON *o, const char *key)
+{
+    int64_t v = 0;
+    if (jsonv_int_opt(o, key, JSONV_INT_MIN, JSONV_INT_MAX, 0, &v) != 0)
+        return 0;
+    return v;
+}
+
+bool cli_bool(const cJSON *o, const char *key)
+{
+    return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, key));
+}
+
+const cJSON *cli_obj(const cJSON *o, const char *key)
+{
+    return cJSON_GetObjectItemCaseSensitive(o, key);
+}
+
+bool cli_copy(char *dst, size_t cap, const char *src, const char *cmd, const char *what)
+{
+    size_t n = strlen(src);
+    if (n >= cap) {
+        fprintf(stderr, "banter %s: %s is too long (at most %zu bytes)\n", cmd, what, cap - 1);
+        return false;
+    }
+    memcpy(dst, src, n + 1);
+    return true;
+}
+
+ctl_text cli_text(const char *s) { return (ctl_text){(char *)(uintptr_t)s, strlen(s)}; }
 
 int cli_check(const cJSON *reply)
 {
@@ -185,7 +248,7 @@ void cli_print_json(const cJSON *v)
     }
 }
 
-void cli_time(double ms, char *out, size_t cap)
+void cli_time(int64_t ms, char *out, size_t cap)
 {
     time_t t = (time_t)(ms / 1000);
     struct tm tm;

@@ -8,9 +8,11 @@
 
 #include <cJSON.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "core/home.h"
+#include "ctlmsg.h"
 
 /* Exit codes (also in banter(1)). */
 enum {
@@ -72,7 +74,7 @@ int cmd_group(const cli_ctx *ctx, int argc, char **argv);
 int cmd_find(const cli_ctx *ctx, int argc, char **argv);
 /* `send %GROUP TEXT` / `send --group GROUP TEXT`, `history %GROUP`. */
 int cmd_group_send(const cli_ctx *ctx, const char *group, const char *text);
-int cmd_group_history(const cli_ctx *ctx, const char *group, bool json, double limit);
+int cmd_group_history(const cli_ctx *ctx, const char *group, bool json, int64_t limit);
 
 /* The table in main.c, for --help. */
 const cli_cmd *cli_find(const char *name);
@@ -87,25 +89,43 @@ typedef struct cli_conn cli_conn;
  * running in DIR: start one with `banter node`". */
 cli_conn *cli_connect(const cli_ctx *ctx);
 void cli_close(cli_conn *c);
-/* Send a request (takes o) and read one reply line; NULL on a broken
- * connection (printed). The reply is the caller's (cJSON_Delete). */
-cJSON *cli_request(cli_conn *c, cJSON *o);
+/* Send a request and read one reply line; NULL on a broken connection
+ * (printed) or a request ctlmsg refuses (printed with why). The request
+ * is written by ctlmsg_encode_request, as the node decodes it; its
+ * strings stay the caller's (a password is wiped from the written line,
+ * the caller wipes its own). The reply is the caller's (cJSON_Delete);
+ * its numbers are read exactly by cli_int. */
+cJSON *cli_request(cli_conn *c, const ctl_request *q);
 /* Read the next line as JSON (events after listen). NULL at the end. */
 cJSON *cli_read(cli_conn *c);
 /* Wait up to ms for something to read: 1 when cli_read will not block
  * (or the connection ended), 0 on timeout or a signal, -1 on error. */
 int cli_wait(cli_conn *c, int ms);
-/* One request (takes req) on a new connection: the reply (the caller's),
- * or NULL with *rc set to the exit code after printing why. */
-cJSON *cli_call(const cli_ctx *ctx, cJSON *req, int *rc);
+/* One request on a new connection: the reply (the caller's), or NULL with
+ * *rc set to the exit code after printing why (EXIT_USAGE for a request
+ * ctlmsg refuses). */
+cJSON *cli_call(const cli_ctx *ctx, const ctl_request *q, int *rc);
 /* For replies with "ok":false: print "banter: MESSAGE" and map the error
  * name to an exit code. Returns EXIT_OK when the reply is ok. */
 int cli_check(const cJSON *reply);
 
-/* Print a JSON value on one line to stdout. */
+/* Members of a reply: a string ("" when absent or not one), an integer
+ * (exact, 0 when absent or not one), a boolean, an object or array. */
+const char *cli_str(const cJSON *o, const char *key);
+int64_t cli_int(const cJSON *o, const char *key);
+bool cli_bool(const cJSON *o, const char *key);
+const cJSON *cli_obj(const cJSON *o, const char *key);
+/* Copy src into dst (cap bytes with the NUL) for a request; false after
+ * printing "banter CMD: WHAT is too long" when it does not fit. */
+bool cli_copy(char *dst, size_t cap, const char *src, const char *cmd, const char *what);
+/* A text member of a request pointing at s (borrowed). */
+ctl_text cli_text(const char *s);
+
+/* Print a JSON value on one line to stdout (numbers exactly as the node
+ * wrote them). */
 void cli_print_json(const cJSON *v);
 /* "2026-11-21 22:58:01" in local time. */
-void cli_time(double ms, char *out, size_t cap);
+void cli_time(int64_t ms, char *out, size_t cap);
 /* "12.4 MB": bytes in decimal units (B, kB, MB, GB, TB). */
 void cli_size(double bytes, char *out, size_t cap);
 

@@ -42,9 +42,11 @@ static const cli_cmd commands[] = {
      "Send TEXT to every known peer and approved contact, online now or when they are\n"
      "back. --org: an announcement to everyone in the organisation (or in department D)\n"
      "through the rendezvous server; needs the broadcast right (admins have it)."},
-    {"history", cmd_history, "history PEER|%GROUP [--json] [--limit N]",
-     "Show the conversation with PEER, oldest first (default: the last 50 messages).\n"
-     "%GROUP: a group's messages in the group's order, with delivery per member for\n"
+    {"history", cmd_history, "history PEER|%GROUP [--json] [--limit N] [--before SEQ]",
+     "Show the conversation with PEER, oldest first: the last N messages (default 50,\n"
+     "at most 100000), or the last N before the message numbered SEQ (its \"seq\" in\n"
+     "--json). The node answers in pages; this command follows them itself. %GROUP: a\n"
+     "group's messages in the group's order (at most 500), with delivery per member for\n"
      "yours (\"delivered to 4 of 5\")."},
     {"group", cmd_group,
      "group create NAME [MEMBER...] | invite GROUP MEMBER... | remove GROUP MEMBER |\n"

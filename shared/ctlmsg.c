@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#define _GNU_SOURCE /* memmem */
 /* ctlmsg.c - the control protocol's requests, replies and events (see ctlmsg.h). */
 #include "ctlmsg.h"
 
@@ -215,6 +216,7 @@ static const struct kspec {
     [CTL_GROUP_HISTORY] = {"group_history", IDLE, ARGS(f_group_history), NULL},
     [CTL_GROUP_READ] = {"group_read", IDLE, ARGS(f_group), NULL},
     [CTL_FIND] = {"find", IDLE, ARGS(f_find), NULL},
+    [CTL_NAT_CHECK] = {"nat_check", IDLE | WAITS, NO_ARGS, NULL},
 };
 
 const char *ctl_kind_name(ctl_kind k) { return (unsigned)k < CTL_KIND_COUNT ? kinds[k].name : "?"; }
@@ -681,6 +683,21 @@ int ctlmsg_decode(ctl_request *q, const char *text, size_t len, char *why, size_
     return r;
 }
 
+int ctlmsg_decode_ack(const char *text, size_t len, int64_t *n)
+{
+    cJSON *o = NULL;
+    if (!memmem(text, len, "\"ack\"", 5)) /* most frames: requests, not parsed twice */
+        return BANTER_EBADTYPE;
+    int r = jsonv_parse_max(text, len, BANTER_CTL_MAX_LINE, &o);
+    if (r == 0 &&
+        (cJSON_GetObjectItemCaseSensitive(o, "cmd") || !cJSON_GetObjectItemCaseSensitive(o, "ack")))
+        r = BANTER_EBADTYPE;
+    if (r == 0)
+        r = jsonv_int(o, "ack", 0, JSONV_INT_MAX, n);
+    jsonv_delete_wiped(o); /* a request may hold a password */
+    return r;
+}
+
 static void text_free(ctl_text *t)
 {
     if (t->s) {
@@ -1032,6 +1049,8 @@ static void put_message(int *e, cJSON *o, const ctl_message *m, bool history)
     }
     if (m->unverified)
         put_bool(e, o, "unverified", true);
+    if (!history && m->from_self)
+        put_str(e, o, "direction", "out");
     put_int(e, o, "ts", m->ts);
     if (history) {
         put_int(e, o, "stored", m->stored);
@@ -1050,6 +1069,8 @@ static void put_device(int *e, cJSON *o, const ctl_device *d)
     put_bool(e, o, "online", d->online);
     put_str(e, o, "address", d->address);
     put_str(e, o, "source", d->source);
+    put_str(e, o, "route", d->route);
+    put_str(e, o, "path", d->path);
 }
 
 static void put_peer(int *e, cJSON *o, const ctl_peer *p)
@@ -1066,6 +1087,7 @@ static void put_peer(int *e, cJSON *o, const ctl_peer *p)
             *e = BANTER_ENOMEM;
     }
     put_str(e, o, "source", p->source);
+    put_str(e, o, "route", p->route);
     put_str(e, o, "trust", p->trust);
     put_int(e, o, "last_seen", p->last_seen);
     if (p->account && p->account[0]) { /* an organisation account */
@@ -1174,6 +1196,17 @@ static void put_rdv_status(int *e, cJSON *o, const struct ctl_rdv_status *s)
         *e = BANTER_ESCHEMA;
     put_str_null(e, o, "status", s->status != RV_P_OFFLINE ? rv_presence_name(s->status) : NULL);
     put_str_null(e, o, "status_text", s->status_text);
+    if (s->has_policy) {
+        cJSON *p = put_obj(e, o, "policy");
+        put_int(e, p, "serial", s->pol_serial);
+        put_int(e, p, "issued", s->pol_issued);
+        put_int(e, p, "max_file_mb", s->pol_max_file_mb);
+        put_bool(e, p, "auto_accept", s->pol_auto_accept);
+        put_int(e, p, "history_days", s->pol_history_days);
+        put_bool(e, p, "lan_discovery", s->pol_lan_discovery);
+    } else if (!*e && !cJSON_AddNullToObject(o, "policy")) {
+        *e = BANTER_ENOMEM;
+    }
 }
 
 static void put_search(int *e, cJSON *o, const ctl_reply *r)
@@ -1242,6 +1275,7 @@ static void put_list(int *e, cJSON *o, const ctl_reply *r)
         cJSON *a = put_arr(e, o, "messages");
         for (size_t i = 0; !*e && i < r->u.history.n; i++)
             put_message(e, put_item(e, a), &r->u.history.messages[i], true);
+        put_bool(e, o, "more", r->u.history.more);
     } else { /* CTL_TRANSFERS */
         cJSON *a = put_arr(e, o, "transfers");
         for (size_t i = 0; !*e && i < r->u.transfers.n; i++)
@@ -1375,7 +1409,7 @@ int ctlmsg_encode_error(int err, const char *name, const char *message, const ch
 static const char *const event_names[CTL_EV_COUNT] = {
     "message",    "delivered",     "online",    "offline",     "key_changed", "discovery",
     "rendezvous", "contacts",      "presence",  "renamed",     "settings",    "file_offer",
-    "file_state", "file_progress", "file_done", "file_failed",
+    "file_state", "file_progress", "file_done", "file_failed", "deferred",
 };
 
 const char *ctl_event_name(ctl_event_kind k)
@@ -1393,7 +1427,7 @@ int ctlmsg_encode_event(const ctl_event *ev, buf *out)
         put_peer_ref(&e, o, "peer", ev->peer);
     if (ev->message && ev->kind == CTL_EV_MESSAGE) {
         put_message(&e, o, ev->message, false);
-    } else if (ev->message && ev->kind == CTL_EV_DELIVERED) {
+    } else if (ev->message && (ev->kind == CTL_EV_DELIVERED || ev->kind == CTL_EV_DEFERRED)) {
         put_id(&e, o, "id", ev->message->id);
         put_str(&e, o, "state", ev->message->state);
         put_str_opt(&e, o, "error", ev->message->error);

@@ -81,6 +81,7 @@ typedef enum ctl_kind {
     CTL_GROUP_HISTORY,
     CTL_GROUP_READ,
     CTL_FIND,
+    CTL_NAT_CHECK,
     CTL_KIND_COUNT
 } ctl_kind;
 
@@ -268,6 +269,13 @@ typedef struct ctl_request {
  * text is copied into q only; the caller wipes its own copy of the line. */
 BANTER_WUR int ctlmsg_decode(ctl_request *q, const char *text, size_t len, char *why, size_t cap);
 
+/* The web page's acknowledgement on its WebSocket (docs/web.md): exactly
+ * {"ack":N}, N the number of frames the page has received on it, 0..2^53.
+ * BANTER_EBADTYPE when text is not an acknowledgement (it has a "cmd", or
+ * no "ack": then it is a request for ctlmsg_decode); BANTER_ESCHEMA when
+ * "ack" is not such a number; other errors as ctlmsg_decode. */
+BANTER_WUR int ctlmsg_decode_ack(const char *text, size_t len, int64_t *n);
+
 /* Free what q owns and wipe it. Accepts a zeroed request. */
 void ctl_request_clear(ctl_request *q);
 
@@ -297,6 +305,8 @@ typedef struct ctl_device {
     const char *fingerprint, *name, *trust;
     bool online;
     const char *address, *source;
+    const char *route; /* how it is reached now: "lan", "direct", "relay", "server" or "" */
+    const char *path;  /* the path's details ("" when none) */
 } ctl_device;
 
 /* An entry of "peers" (also verify's "peer"). */
@@ -312,6 +322,7 @@ typedef struct ctl_peer {
      * ({"account","server_fp"}) are written. */
     const char *account, *status, *text, *contact, *display_name, *org_server_fp;
     const char *replaces; /* "replaces" when not NULL nor "" */
+    const char *route;    /* the first device's route (ctl_device), "" when none */
     size_t ndev;          /* "devices" */
     const ctl_device *devs;
 } ctl_peer;
@@ -321,6 +332,8 @@ typedef struct ctl_message {
     uint8_t id[CTL_ID_LEN];
     int64_t seq;        /* the store's order (history's "before") */
     bool incoming;      /* "direction": "in" or "out" (history) */
+    bool from_self;     /* a "message" event: "direction":"out", a copy of what this
+                           account sent from another of its devices */
     const char *device; /* history: the device's fingerprint, when not NULL nor "" */
     bool unverified;    /* "unverified": true, written only when set */
     int64_t ts, stored; /* milliseconds ("stored": history) */
@@ -373,6 +386,11 @@ struct ctl_rdv_status {
     int64_t cert_expires;   /* 0: null */
     rv_presence status;     /* RV_P_OFFLINE: null */
     const char *status_text;
+    /* The organisation's policy: "policy" {serial, issued, max_file_mb,
+     * auto_accept, history_days, lan_discovery} when has_policy, else null. */
+    bool has_policy;
+    int64_t pol_serial, pol_issued, pol_max_file_mb, pol_history_days;
+    bool pol_auto_accept, pol_lan_discovery;
 };
 
 /* An ok reply, {"ok":true,...}, to a request of this kind. */
@@ -405,7 +423,8 @@ typedef struct ctl_reply {
         struct {
             ctl_peer_ref peer;
             size_t n;
-            const ctl_message *messages;
+            const ctl_message *messages; /* oldest first */
+            bool more; /* "more": older messages exist (ask again with before = messages[0].seq) */
         } history;
         struct {
             const char *message;  /* what verifying did, for people */
@@ -496,6 +515,7 @@ typedef enum ctl_event_kind {
     CTL_EV_FILE_PROGRESS,
     CTL_EV_FILE_DONE,
     CTL_EV_FILE_FAILED,
+    CTL_EV_DEFERRED, /* a device refused a message "not now": id, state, and text its code */
     CTL_EV_COUNT
 } ctl_event_kind;
 
@@ -503,7 +523,8 @@ const char *ctl_event_name(ctl_event_kind k); /* "message", ...; "?" */
 
 /* {"event":NAME,"at":at,...}; each member is written when given (not
  * NULL): "peer"; for MESSAGE the message's id, seq, ts, unverified,
- * broadcast, body and links; for DELIVERED its id, state and error;
+ * broadcast, body and links (and "direction":"out" when from_self); for
+ * DELIVERED and DEFERRED its id, state and error;
  * "status", "text"; "settings" (SETTINGS); "transfer" (FILE_*). The first
  * ten kinds are in the order of the node's node_ev_type. */
 typedef struct ctl_event {

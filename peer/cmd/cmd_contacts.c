@@ -6,11 +6,7 @@
 
 #include "cli.h"
 
-static const char *str(const cJSON *o, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsString(v) ? v->valuestring : "";
-}
+static const char *str(const cJSON *o, const char *key) { return cli_str(o, key); }
 
 static bool wants_json(int argc, char **argv, const char *cmd, int *bad)
 {
@@ -36,9 +32,8 @@ static void print_contact(const cJSON *c, bool details)
 
 static cJSON *list_call(const cli_ctx *ctx, const char *cmd, int *rc)
 {
-    cJSON *req = cJSON_CreateObject();
-    cJSON_AddStringToObject(req, "cmd", cmd);
-    return cli_call(ctx, req, rc);
+    ctl_request q = {.kind = cmd[0] == 'c' ? CTL_CONTACTS : CTL_REQUESTS};
+    return cli_call(ctx, &q, rc);
 }
 
 int cmd_contacts(const cli_ctx *ctx, int argc, char **argv)
@@ -109,12 +104,12 @@ static int contact_op(const cli_ctx *ctx, const char *op, const char *user)
         {"block", "blocked ", ": their messages and requests are dropped (they are not told)"},
         {"unblock", "unblocked ", ""},
     };
-    cJSON *req = cJSON_CreateObject();
-    cJSON_AddStringToObject(req, "cmd", "contact");
-    cJSON_AddStringToObject(req, "op", op);
-    cJSON_AddStringToObject(req, "user", user);
+    ctl_request q = {.kind = CTL_CONTACT};
+    if (rv_op_parse(op, &q.u.contact.op) != 0 ||
+        !cli_copy(q.u.contact.user, sizeof q.u.contact.user, user, "contact", "the user name"))
+        return EXIT_USAGE;
     int rc;
-    cJSON *r = cli_call(ctx, req, &rc);
+    cJSON *r = cli_call(ctx, &q, &rc);
     if (!r)
         return rc;
     for (size_t i = 0; i < sizeof said / sizeof said[0]; i++) {
@@ -153,12 +148,19 @@ int cmd_status(const cli_ctx *ctx, int argc, char **argv)
         cli_usage(stderr, cli_find("status"));
         return EXIT_USAGE;
     }
-    cJSON *req = cJSON_CreateObject();
-    cJSON_AddStringToObject(req, "cmd", "status");
-    cJSON_AddStringToObject(req, "status", argv[1]);
-    cJSON_AddStringToObject(req, "text", argc == 3 ? argv[2] : "");
+    ctl_request q = {.kind = CTL_STATUS};
+    if (rv_presence_parse(argv[1], &q.u.status.status) != 0 || q.u.status.status == RV_P_OFFLINE) {
+        fprintf(stderr,
+                "banter status: \"%s\" is not a status: online, away, busy or "
+                "invisible\n",
+                argv[1]);
+        return EXIT_USAGE;
+    }
+    if (argc == 3 &&
+        !cli_copy(q.u.status.text, sizeof q.u.status.text, argv[2], "status", "the status text"))
+        return EXIT_USAGE;
     int rc;
-    cJSON *r = cli_call(ctx, req, &rc);
+    cJSON *r = cli_call(ctx, &q, &rc);
     if (!r)
         return rc;
     printf("status: %s%s%s\n", str(r, "status"), str(r, "text")[0] ? " - " : "", str(r, "text"));

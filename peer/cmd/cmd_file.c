@@ -16,17 +16,11 @@
 #define BAR_WIDTH  24
 #define REDRAW_MS  100 /* the progress bar, at most ten times a second */
 
-static const char *str(const cJSON *o, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsString(v) ? v->valuestring : "";
-}
+static const char *str(const cJSON *o, const char *key) { return cli_str(o, key); }
 
-static double num(const cJSON *o, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsNumber(v) ? v->valuedouble : 0;
-}
+/* For people: sizes and counts (exact below 2^53, as every integer the
+ * node writes). */
+static double num(const cJSON *o, const char *key) { return (double)cli_int(o, key); }
 
 static const cJSON *obj(const cJSON *o, const char *key)
 {
@@ -45,21 +39,21 @@ static bool over(const char *state)
 static void summary(const cJSON *t, char *out, size_t cap)
 {
     char size[32];
-    double files = num(t, "files");
+    long long files = (long long)cli_int(t, "files");
     cli_size(num(t, "size"), size, sizeof size);
-    snprintf(out, cap, "%.0f file%s, %s", files, files == 1 ? "" : "s", size);
+    snprintf(out, cap, "%lld file%s, %s", files, files == 1 ? "" : "s", size);
 }
 
 /* "report.pdf (2.5 MB)", or "12 files (12.4 MB)" */
 static void what(const cJSON *t, char *out, size_t cap)
 {
     char size[32];
-    double files = num(t, "files");
+    long long files = (long long)cli_int(t, "files");
     cli_size(num(t, "size"), size, sizeof size);
     if (files == 1)
         snprintf(out, cap, "%s (%s)", str(t, "name"), size);
     else
-        snprintf(out, cap, "%.0f files (%s)", files, size);
+        snprintf(out, cap, "%lld files (%s)", files, size);
 }
 
 static double percent(const cJSON *t)
@@ -109,28 +103,36 @@ static int parse_send(int argc, char **argv, send_args *a)
     return EXIT_OK;
 }
 
-/* The send_file request, with every path made absolute; NULL with *rc set
- * when a path does not exist. */
-static cJSON *send_request(const send_args *a, bool follow, int *rc)
+/* The send_file request, with every path made absolute (the caller frees
+ * them with free_paths); false with *rc set when a path does not exist. */
+static bool send_request(const send_args *a, bool follow, ctl_request *q, int *rc)
 {
-    cJSON *req = cJSON_CreateObject();
-    cJSON_AddStringToObject(req, "cmd", "send_file");
-    cJSON_AddStringToObject(req, "peer", a->peer);
-    cJSON *paths = cJSON_AddArrayToObject(req, "paths");
+    *q = (ctl_request){.kind = CTL_SEND_FILE};
+    q->u.send_file.paths = calloc(a->n, sizeof(ctl_text));
+    if (!q->u.send_file.paths || !cli_copy(q->u.send_file.peer, sizeof q->u.send_file.peer, a->peer,
+                                           "send-file", "the peer")) {
+        *rc = EXIT_USAGE;
+        return false;
+    }
     for (size_t i = 0; i < a->n; i++) {
         char *real = realpath(a->paths[i], NULL);
         if (!real) {
             fprintf(stderr, "banter send-file: cannot send \"%s\": %s\n", a->paths[i],
                     strerror(errno));
-            cJSON_Delete(req);
             *rc = EXIT_USAGE;
-            return NULL;
+            return false;
         }
-        cJSON_AddItemToArray(paths, cJSON_CreateString(real));
-        free(real);
+        q->u.send_file.paths[q->u.send_file.npaths++] = (ctl_text){real, strlen(real)};
     }
-    cJSON_AddBoolToObject(req, "follow", follow);
-    return req;
+    q->u.send_file.follow = follow;
+    return true;
+}
+
+static void free_paths(ctl_request *q)
+{
+    for (size_t i = 0; i < q->u.send_file.npaths; i++)
+        free(q->u.send_file.paths[i].s);
+    free(q->u.send_file.paths);
 }
 
 typedef struct follow_state {
@@ -329,11 +331,12 @@ static int follow(cli_conn *c, const cJSON *reply, const char *peer_arg)
  * every offer was made, 3 when some wait for their member to be back. */
 static int send_to_group(const cli_ctx *ctx, send_args *a)
 {
-    cJSON *req = cJSON_CreateObject(), *m;
+    const cJSON *m;
     int rc, queued = 0, failed = 0, offered = 0;
-    cJSON_AddStringToObject(req, "cmd", "group_members");
-    cJSON_AddStringToObject(req, "group", a->peer + 1);
-    cJSON *g = cli_call(ctx, req, &rc);
+    ctl_request gq = {.kind = CTL_GROUP_MEMBERS};
+    if (!cli_copy(gq.u.group.group, sizeof gq.u.group.group, a->peer + 1, "send-file", "GROUP"))
+        return EXIT_USAGE;
+    cJSON *g = cli_call(ctx, &gq, &rc);
     if (!g)
         return rc;
     cJSON_ArrayForEach (m, obj(obj(g, "group"), "members")) {
@@ -342,10 +345,12 @@ static int send_to_group(const cli_ctx *ctx, send_args *a)
             continue;
         send_args one = *a;
         one.peer = id[0] == '@' ? id : str(m, "fingerprint");
-        cJSON *q = send_request(&one, false, &rc);
-        if (!q)
+        ctl_request q;
+        bool made = send_request(&one, false, &q, &rc);
+        cJSON *r = made ? cli_call(ctx, &q, &rc) : NULL;
+        free_paths(&q);
+        if (!made)
             break;
-        cJSON *r = cli_call(ctx, q, &rc);
         if (!r) {
             failed++;
             continue;
@@ -374,15 +379,18 @@ int cmd_send_file(const cli_ctx *ctx, int argc, char **argv)
     if (a.peer[0] == '%' && a.peer[1])
         return send_to_group(ctx, &a);
     bool follow_it = a.wait || isatty(STDOUT_FILENO);
-    cJSON *req = send_request(&a, follow_it, &rc);
-    if (!req)
+    ctl_request q;
+    if (!send_request(&a, follow_it, &q, &rc)) {
+        free_paths(&q);
         return rc;
+    }
     cli_conn *c = cli_connect(ctx);
     if (!c) {
-        cJSON_Delete(req);
+        free_paths(&q);
         return EXIT_NO_NODE;
     }
-    cJSON *r = cli_request(c, req);
+    cJSON *r = cli_request(c, &q);
+    free_paths(&q);
     rc = r ? cli_check(r) : EXIT_ERROR;
     if (rc == EXIT_OK && follow_it) {
         rc = follow(c, r, a.peer);
@@ -420,12 +428,14 @@ static void print_row(const cJSON *t)
 static int transfers_page(const cli_ctx *ctx, const char *before, int limit, cJSON *json, bool head,
                           char *last, size_t cap, int *rc)
 {
-    cJSON *req = cJSON_CreateObject();
-    cJSON_AddStringToObject(req, "cmd", "transfers");
-    cJSON_AddNumberToObject(req, "limit", limit);
-    if (before[0])
-        cJSON_AddStringToObject(req, "before", before);
-    cJSON *r = cli_call(ctx, req, rc);
+    ctl_request q = {.kind = CTL_TRANSFERS};
+    q.u.transfers.limit = limit;
+    if (!cli_copy(q.u.transfers.before, sizeof q.u.transfers.before, before, "transfers",
+                  "--before")) {
+        *rc = EXIT_USAGE;
+        return -1;
+    }
+    cJSON *r = cli_call(ctx, &q, rc);
     if (!r)
         return -1;
     const cJSON *list = obj(r, "transfers"), *t;
@@ -511,13 +521,14 @@ static bool absolute(const char *path, char *out, size_t cap)
 
 static int xfer_op(const cli_ctx *ctx, const char *cmd, const char *id, const char *to)
 {
-    cJSON *req = cJSON_CreateObject();
-    cJSON_AddStringToObject(req, "cmd", cmd);
-    cJSON_AddStringToObject(req, "id", id);
+    ctl_request q = {0};
+    if (ctl_kind_parse(cmd, &q.kind) != 0 ||
+        !cli_copy(q.u.xfer.id, sizeof q.u.xfer.id, id, cmd, "the transfer id"))
+        return EXIT_USAGE;
     if (to)
-        cJSON_AddStringToObject(req, "to", to);
+        q.u.xfer.to = cli_text(to);
     int rc;
-    cJSON *r = cli_call(ctx, req, &rc);
+    cJSON *r = cli_call(ctx, &q, &rc);
     if (!r)
         return rc;
     const cJSON *t = obj(r, "transfer");

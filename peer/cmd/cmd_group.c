@@ -22,21 +22,22 @@ static bool flag(const cJSON *o, const char *key)
     return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, key));
 }
 
-/* Send req; print the reply as JSON, or with fn. */
-static int call(const cli_ctx *ctx, cJSON *req, bool json, void (*fn)(const cJSON *r))
+/* Send q; print the reply as JSON, or with fn. */
+static int call(const cli_ctx *ctx, const ctl_request *q, bool json, void (*fn)(const cJSON *r))
 {
     int rc;
-    cJSON *r = cli_call(ctx, req, &rc);
+    cJSON *r = cli_call(ctx, q, &rc);
     if (!r)
         return rc;
-    if (json) {
+    rc = cli_check(r);
+    if (rc == EXIT_OK && json) {
         cJSON_DeleteItemFromObjectCaseSensitive(r, "ok");
         cli_print_json(r);
-    } else if (fn) {
+    } else if (rc == EXIT_OK && fn) {
         fn(r);
     }
     cJSON_Delete(r);
-    return EXIT_OK;
+    return rc;
 }
 
 static void print_members(const cJSON *r)
@@ -69,20 +70,25 @@ static void print_list(const cJSON *r)
                flag(g, "member") ? "" : "  (left)", str(g, "id"));
 }
 
-static cJSON *req_of(const char *cmd, const char *group)
+/* A group request of kind k naming group (NULL: none); false after printing
+ * why when group does not fit. */
+static bool req_of(ctl_request *q, ctl_kind k, const char *group)
 {
-    cJSON *req = cJSON_CreateObject();
-    cJSON_AddStringToObject(req, "cmd", cmd);
-    if (group)
-        cJSON_AddStringToObject(req, "group", group);
-    return req;
+    *q = (ctl_request){.kind = k};
+    return !group || cli_copy(q->u.group.group, sizeof q->u.group.group, group, "group", "GROUP");
 }
 
-static void add_members(cJSON *req, int argc, char **argv)
+static bool add_members(ctl_request *q, int argc, char **argv)
 {
-    cJSON *a = cJSON_AddArrayToObject(req, "members");
+    if (argc > CTL_MAX_GROUP_MEMBERS) {
+        fprintf(stderr, "banter group: at most %d members at a time\n", CTL_MAX_GROUP_MEMBERS);
+        return false;
+    }
     for (int i = 0; i < argc; i++)
-        cJSON_AddItemToArray(a, cJSON_CreateString(argv[i]));
+        if (!cli_copy(q->u.group.members[q->u.group.nmembers++], sizeof q->u.group.members[0],
+                      argv[i], "group", "MEMBER"))
+            return false;
+    return true;
 }
 
 int cmd_group(const cli_ctx *ctx, int argc, char **argv)
@@ -97,60 +103,68 @@ int cmd_group(const cli_ctx *ctx, int argc, char **argv)
             args[n++] = argv[i];
     }
     const char *op = n ? args[0] : "";
-    cJSON *req = NULL;
+    ctl_request q;
+    bool ok;
     if (strcmp(op, "list") == 0 && n == 1)
-        return call(ctx, req_of("groups", NULL), json, print_list);
-    if (strcmp(op, "members") == 0 && n == 2)
-        return call(ctx, req_of("group_members", args[1]), json, print_members);
+        return call(ctx, &(ctl_request){.kind = CTL_GROUPS}, json, print_list);
+    if (strcmp(op, "members") == 0 && n == 2) {
+        if (!req_of(&q, CTL_GROUP_MEMBERS, args[1]))
+            return EXIT_USAGE;
+        return call(ctx, &q, json, print_members);
+    }
     if (strcmp(op, "create") == 0 && n >= 2) {
-        req = req_of("group_create", NULL);
-        cJSON_AddStringToObject(req, "name", args[1]);
-        add_members(req, n - 2, args + 2);
+        ok = req_of(&q, CTL_GROUP_CREATE, NULL) &&
+             cli_copy(q.u.group.name, sizeof q.u.group.name, args[1], "group", "NAME") &&
+             add_members(&q, n - 2, args + 2);
     } else if (strcmp(op, "invite") == 0 && n >= 3) {
-        req = req_of("group_invite", args[1]);
-        add_members(req, n - 2, args + 2);
+        ok = req_of(&q, CTL_GROUP_INVITE, args[1]) && add_members(&q, n - 2, args + 2);
     } else if (strcmp(op, "remove") == 0 && n == 3) {
-        req = req_of("group_remove", args[1]);
-        cJSON_AddStringToObject(req, "member", args[2]);
+        ok = req_of(&q, CTL_GROUP_REMOVE, args[1]) &&
+             cli_copy(q.u.group.member, sizeof q.u.group.member, args[2], "group", "MEMBER");
     } else if (strcmp(op, "admin") == 0 && n == 4 &&
                (strcmp(args[3], "on") == 0 || strcmp(args[3], "off") == 0)) {
-        req = req_of("group_admin", args[1]);
-        cJSON_AddStringToObject(req, "member", args[2]);
-        cJSON_AddBoolToObject(req, "admin", strcmp(args[3], "on") == 0);
+        ok = req_of(&q, CTL_GROUP_ADMIN, args[1]) &&
+             cli_copy(q.u.group.member, sizeof q.u.group.member, args[2], "group", "MEMBER");
+        q.u.group.admin = strcmp(args[3], "on") == 0;
     } else if (strcmp(op, "leave") == 0 && n == 2) {
-        req = req_of("group_leave", args[1]);
+        ok = req_of(&q, CTL_GROUP_LEAVE, args[1]);
     } else if (strcmp(op, "rename") == 0 && n == 3) {
-        req = req_of("group_rename", args[1]);
-        cJSON_AddStringToObject(req, "name", args[2]);
+        ok = req_of(&q, CTL_GROUP_RENAME, args[1]) &&
+             cli_copy(q.u.group.name, sizeof q.u.group.name, args[2], "group", "NAME");
     } else {
         cli_usage(stderr, cli_find("group"));
         return EXIT_USAGE;
     }
-    return call(ctx, req, json, print_members);
+    if (!ok)
+        return EXIT_USAGE;
+    return call(ctx, &q, json, print_members);
 }
 
 int cmd_group_send(const cli_ctx *ctx, const char *group, const char *text)
 {
-    cJSON *req = req_of("group_send", group);
-    cJSON_AddStringToObject(req, "text", text);
+    ctl_request q;
+    if (!req_of(&q, CTL_GROUP_SEND, group))
+        return EXIT_USAGE;
+    q.u.group.text = cli_text(text);
     int rc;
-    cJSON *r = cli_call(ctx, req, &rc);
+    cJSON *r = cli_call(ctx, &q, &rc);
     if (!r)
         return rc;
-    printf("sent to the group %s: members get it over the LAN or the server, or when they are "
-           "back (banter history %%%s shows delivery)\n",
-           group, group);
+    rc = cli_check(r);
+    if (rc == EXIT_OK)
+        printf("sent to the group %s: members get it over the LAN or the server, or when they "
+               "are back (banter history %%%s shows delivery)\n",
+               group, group);
     cJSON_Delete(r);
-    return EXIT_OK;
+    return rc;
 }
-
 static void print_history(const cJSON *r)
 {
     const cJSON *m;
     cJSON_ArrayForEach (m, cJSON_GetObjectItemCaseSensitive(r, "messages")) {
         char when[32];
         bool in = strcmp(str(m, "direction"), "in") == 0;
-        cli_time(num(m, "ts"), when, sizeof when);
+        cli_time(cli_int(m, "ts"), when, sizeof when);
         const char *from = str(m, "account")[0] ? str(m, "account") : str(m, "from");
         printf("[%s] %s %s: %s", when, in ? "<" : ">", in ? from : "me", str(m, "body"));
         if (cJSON_GetObjectItemCaseSensitive(m, "recipients"))
@@ -159,11 +173,13 @@ static void print_history(const cJSON *r)
     }
 }
 
-int cmd_group_history(const cli_ctx *ctx, const char *group, bool json, double limit)
+int cmd_group_history(const cli_ctx *ctx, const char *group, bool json, int64_t limit)
 {
-    cJSON *req = req_of("group_history", group);
-    cJSON_AddNumberToObject(req, "limit", limit);
-    return call(ctx, req, json, print_history);
+    ctl_request q;
+    if (!req_of(&q, CTL_GROUP_HISTORY, group))
+        return EXIT_USAGE;
+    q.u.group.limit = limit;
+    return call(ctx, &q, json, print_history);
 }
 
 static void print_found(const cJSON *r)
@@ -173,7 +189,7 @@ static void print_found(const cJSON *r)
         const cJSON *c = cJSON_GetObjectItemCaseSensitive(e, "conversation");
         const cJSON *m = cJSON_GetObjectItemCaseSensitive(e, "message");
         char when[32];
-        cli_time(num(m, "ts"), when, sizeof when);
+        cli_time(cli_int(m, "ts"), when, sizeof when);
         bool group = strcmp(str(c, "kind"), "group") == 0;
         printf("[%s] %s%s %s: %s  (id %s)\n", when, group ? "%" : "",
                str(c, "account")[0] ? str(c, "account") : str(c, "name"),
@@ -187,19 +203,19 @@ int cmd_find(const cli_ctx *ctx, int argc, char **argv)
 {
     bool json = false;
     const char *text = NULL;
-    double limit = 20, before = 0;
+    long long limit = 20, before = 0;
     for (int i = 1; i < argc; i++) {
         char *end = NULL;
         if (strcmp(argv[i], "--json") == 0) {
             json = true;
         } else if (strcmp(argv[i], "--limit") == 0 && i + 1 < argc) {
-            limit = strtod(argv[++i], &end);
+            limit = strtoll(argv[++i], &end, 10);
             if (*end || limit < 1 || limit > 500) {
                 fprintf(stderr, "banter find: --limit takes 1 to 500\n");
                 return EXIT_USAGE;
             }
         } else if (strcmp(argv[i], "--before") == 0 && i + 1 < argc) {
-            before = strtod(argv[++i], &end);
+            before = strtoll(argv[++i], &end, 10);
             if (*end || before < 0) {
                 fprintf(stderr, "banter find: --before takes a seq from an earlier page\n");
                 return EXIT_USAGE;
@@ -215,10 +231,10 @@ int cmd_find(const cli_ctx *ctx, int argc, char **argv)
         cli_usage(stderr, cli_find("find"));
         return EXIT_USAGE;
     }
-    cJSON *req = req_of("find", NULL);
-    cJSON_AddStringToObject(req, "text", text);
-    cJSON_AddNumberToObject(req, "limit", limit);
-    if (before > 0)
-        cJSON_AddNumberToObject(req, "before", before);
-    return call(ctx, req, json, print_found);
+    ctl_request q = {.kind = CTL_FIND};
+    if (!cli_copy(q.u.find.text, sizeof q.u.find.text, text, "find", "TEXT"))
+        return EXIT_USAGE;
+    q.u.find.limit = (int64_t)limit;
+    q.u.find.before = (int64_t)before;
+    return call(ctx, &q, json, print_found);
 }

@@ -5,18 +5,13 @@
 #include <string.h>
 
 #include "cli.h"
+#include "jsonv.h"
 
-static const char *str(const cJSON *o, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsString(v) ? v->valuestring : "";
-}
+static const char *str(const cJSON *o, const char *key) { return cli_str(o, key); }
 
-static double num(const cJSON *o, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsNumber(v) ? v->valuedouble : 0;
-}
+/* For people: sizes and counts (exact below 2^53, as every integer the
+ * node writes). */
+static double num(const cJSON *o, const char *key) { return (double)cli_int(o, key); }
 
 int cmd_send(const cli_ctx *ctx, int argc, char **argv)
 {
@@ -51,14 +46,14 @@ int cmd_send(const cli_ctx *ctx, int argc, char **argv)
     }
     if (group || (peer[0] == '%' && peer[1]))
         return cmd_group_send(ctx, group ? group : peer + 1, text);
-    cJSON *req = cJSON_CreateObject();
-    cJSON_AddStringToObject(req, "cmd", "send");
-    cJSON_AddStringToObject(req, "peer", peer);
-    cJSON_AddStringToObject(req, "text", text);
-    cJSON_AddNumberToObject(req, "wait", wait_s * 1000);
-    cJSON_AddBoolToObject(req, "wait_offline", explicit_wait);
+    ctl_request q = {.kind = CTL_SEND};
+    if (!cli_copy(q.u.send.peer, sizeof q.u.send.peer, peer, "send", "the peer"))
+        return EXIT_USAGE;
+    q.u.send.text = cli_text(text);
+    q.u.send.wait_ms = (int64_t)(wait_s * 1000);
+    q.u.send.wait_offline = explicit_wait;
     int rc;
-    cJSON *r = cli_call(ctx, req, &rc);
+    cJSON *r = cli_call(ctx, &q, &rc);
     if (!r)
         return rc;
     const char *state = str(r, "state");
@@ -97,23 +92,28 @@ int cmd_broadcast(const cli_ctx *ctx, int argc, char **argv)
         cli_usage(stderr, cli_find("broadcast"));
         return EXIT_USAGE;
     }
-    cJSON *req = cJSON_CreateObject();
-    cJSON_AddStringToObject(req, "cmd", org ? "org_broadcast" : "broadcast");
-    cJSON_AddStringToObject(req, "text", text);
-    if (dep)
-        cJSON_AddStringToObject(req, "department", dep);
+    ctl_request q = {.kind = org ? CTL_ORG_BROADCAST : CTL_BROADCAST};
+    if (org) {
+        q.u.org_broadcast.text = cli_text(text);
+        if (dep && !cli_copy(q.u.org_broadcast.department, sizeof q.u.org_broadcast.department, dep,
+                             "broadcast", "--department"))
+            return EXIT_USAGE;
+    } else {
+        q.u.broadcast.text = cli_text(text);
+    }
     int rc;
-    cJSON *r = cli_call(ctx, req, &rc);
+    cJSON *r = cli_call(ctx, &q, &rc);
     if (!r)
         return rc;
     if (org)
-        printf("announced to %.0f accounts%s%s: %.0f devices have it, %.0f get it at their next "
+        printf("announced to %lld accounts%s%s: %lld devices have it, %lld get it at their next "
                "login%s\n",
-               num(r, "users"), dep ? " in " : "", dep ? dep : "", num(r, "delivered"),
-               num(r, "stored"), num(r, "refused") > 0 ? " (some copies were refused)" : "");
+               (long long)cli_int(r, "users"), dep ? " in " : "", dep ? dep : "",
+               (long long)cli_int(r, "delivered"), (long long)cli_int(r, "stored"),
+               cli_int(r, "refused") > 0 ? " (some copies were refused)" : "");
     else
-        printf("broadcast to %.0f peers (offline ones get it when they are back)\n",
-               num(r, "recipients"));
+        printf("broadcast to %lld peers (offline ones get it when they are back)\n",
+               (long long)cli_int(r, "recipients"));
     cJSON_Delete(r);
     return EXIT_OK;
 }
@@ -122,7 +122,7 @@ static void print_message(const cJSON *m, const char *peer_name)
 {
     char when[32];
     bool in = strcmp(str(m, "direction"), "in") == 0;
-    cli_time(num(m, "ts"), when, sizeof when);
+    cli_time(cli_int(m, "ts"), when, sizeof when);
     printf("[%s] %s %s%s: %s%s\n", when, in ? "<" : ">", in ? peer_name : "me",
            cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "broadcast")) ? " (broadcast)" : "",
            str(m, "body"),
@@ -132,21 +132,66 @@ static void print_message(const cJSON *m, const char *peer_name)
                                                     : "");
 }
 
+/* The pages of history, newest first, until limit messages or the
+ * start: each reply holds at most a page (docs/control.md), and the next
+ * asks for the messages before the oldest one it holds. The messages are
+ * moved into all, oldest first. */
+static int history_pages(cli_conn *c, ctl_request *q, int64_t limit, cJSON *all, cJSON **peer)
+{
+    int64_t got = 0;
+    for (;;) {
+        q->u.history.limit = limit - got;
+        cJSON *r = cli_request(c, q);
+        int rc = r ? cli_check(r) : EXIT_ERROR;
+        if (rc != EXIT_OK) {
+            cJSON_Delete(r);
+            return rc;
+        }
+        cJSON *msgs = cJSON_DetachItemFromObjectCaseSensitive(r, "messages");
+        int n = cJSON_GetArraySize(msgs);
+        int64_t first = n ? cli_int(cJSON_GetArrayItem(msgs, 0), "seq") : 0;
+        bool more = cli_bool(r, "more");
+        if (!*peer)
+            *peer = cJSON_DetachItemFromObjectCaseSensitive(r, "peer");
+        cJSON_Delete(r);
+        /* This page goes before what came so far (it is older). */
+        cJSON *m;
+        for (int i = n - 1; i >= 0; i--) {
+            m = cJSON_DetachItemFromArray(msgs, i);
+            if (all->child)
+                cJSON_InsertItemInArray(all, 0, m);
+            else
+                cJSON_AddItemToArray(all, m);
+        }
+        cJSON_Delete(msgs);
+        got += n;
+        if (!more || n == 0 || got >= limit || first <= 1)
+            return EXIT_OK;
+        q->u.history.before = first;
+    }
+}
+
 int cmd_history(const cli_ctx *ctx, int argc, char **argv)
 {
     const char *peer = NULL;
     bool json = false;
-    double limit = 50;
+    int64_t limit = 50, before_arg = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0) {
             json = true;
-        } else if (strcmp(argv[i], "--limit") == 0 && i + 1 < argc) {
-            char *end;
-            limit = strtod(argv[++i], &end);
-            if (*end || !(limit >= 1 && limit <= 100000)) {
-                fprintf(stderr, "banter history: --limit takes 1 to 100000\n");
+        } else if ((strcmp(argv[i], "--limit") == 0 || strcmp(argv[i], "--before") == 0) &&
+                   i + 1 < argc) {
+            bool lim = argv[i][2] == 'l';
+            int64_t v;
+            i++;
+            if (jsonv_int_parse(argv[i], strlen(argv[i]), 1,
+                                lim ? BANTER_CTL_MAX_HISTORY : JSONV_INT_MAX, &v) != 0) {
+                fprintf(stderr, lim ? "banter history: --limit takes 1 to 100000\n"
+                                    : "banter history: --before takes a message's seq "
+                                      "(history --json shows them)\n");
                 return EXIT_USAGE;
             }
+            *(lim ? &limit : &before_arg) = v;
         } else if (!peer) {
             peer = argv[i];
         } else {
@@ -160,25 +205,27 @@ int cmd_history(const cli_ctx *ctx, int argc, char **argv)
     }
     if (peer[0] == '%' && peer[1])
         return cmd_group_history(ctx, peer + 1, json, limit > 500 ? 500 : limit);
-    cJSON *req = cJSON_CreateObject();
-    cJSON_AddStringToObject(req, "cmd", "history");
-    cJSON_AddStringToObject(req, "peer", peer);
-    cJSON_AddNumberToObject(req, "limit", limit);
-    int rc;
-    cJSON *r = cli_call(ctx, req, &rc);
-    if (!r)
-        return rc;
-    const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(r, "messages");
-    if (json) {
-        cli_print_json(msgs);
-    } else {
-        const char *name = str(cJSON_GetObjectItemCaseSensitive(r, "peer"), "name");
+    ctl_request q = {.kind = CTL_HISTORY};
+    if (!cli_copy(q.u.history.peer, sizeof q.u.history.peer, peer, "history", "the peer"))
+        return EXIT_USAGE;
+    q.u.history.before = before_arg;
+    cli_conn *c = cli_connect(ctx);
+    if (!c)
+        return EXIT_NO_NODE;
+    cJSON *all = cJSON_CreateArray(), *who = NULL;
+    int rc = history_pages(c, &q, limit, all, &who);
+    cli_close(c);
+    if (rc == EXIT_OK && json) {
+        cli_print_json(all);
+    } else if (rc == EXIT_OK) {
+        const char *name = str(who, "name");
         const cJSON *m;
-        cJSON_ArrayForEach (m, msgs)
+        cJSON_ArrayForEach (m, all)
             print_message(m, name);
     }
-    cJSON_Delete(r);
-    return EXIT_OK;
+    cJSON_Delete(who);
+    cJSON_Delete(all);
+    return rc;
 }
 
 /* File events: offers, state changes and ends (progress is left out). */
@@ -189,10 +236,10 @@ static void print_file_event(const char *type, const cJSON *t)
     char id[9], size[32], w[1200];
     snprintf(id, sizeof id, "%.8s", str(t, "id"));
     cli_size(num(t, "size"), size, sizeof size);
-    if (num(t, "files") == 1) /* "a.pdf (2.5 MB)", or "3 files (12.4 MB)" */
+    if (cli_int(t, "files") == 1) /* "a.pdf (2.5 MB)", or "3 files (12.4 MB)" */
         snprintf(w, sizeof w, "%s (%s)", str(t, "name"), size);
     else
-        snprintf(w, sizeof w, "%.0f files (%s)", num(t, "files"), size);
+        snprintf(w, sizeof w, "%lld files (%s)", (long long)cli_int(t, "files"), size);
     if (strcmp(type, "file_offer") == 0)
         printf("* %s offers %s: banter accept %s\n", name, w, id);
     else if (strcmp(type, "file_done") == 0)
@@ -213,7 +260,7 @@ static void print_event(const cJSON *ev)
     const char *name = str(cJSON_GetObjectItemCaseSensitive(ev, "peer"), "name");
     char when[32];
     if (strcmp(type, "message") == 0) {
-        cli_time(num(ev, "ts"), when, sizeof when);
+        cli_time(cli_int(ev, "ts"), when, sizeof when);
         bool out = strcmp(str(ev, "direction"), "out") == 0; /* from another own device */
         printf("[%s] %s%s%s: %s\n", when, out ? "me to " : "", name,
                cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ev, "broadcast")) ? " (broadcast)"
@@ -241,9 +288,8 @@ int cmd_listen(const cli_ctx *ctx, int argc, char **argv)
     cli_conn *c = cli_connect(ctx);
     if (!c)
         return EXIT_NO_NODE;
-    cJSON *req = cJSON_CreateObject();
-    cJSON_AddStringToObject(req, "cmd", "listen");
-    cJSON *r = cli_request(c, req);
+    ctl_request q = {.kind = CTL_LISTEN};
+    cJSON *r = cli_request(c, &q);
     int rc = r ? cli_check(r) : EXIT_ERROR;
     cJSON_Delete(r);
     if (rc == EXIT_OK) {

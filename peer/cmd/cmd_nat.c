@@ -27,9 +27,8 @@ int cmd_nat_check(const cli_ctx *ctx, int argc, char **argv)
         }
         json = true;
     }
-    cJSON *req = cJSON_CreateObject();
-    cJSON_AddStringToObject(req, "cmd", "nat_check");
-    cJSON *r = cli_call(ctx, req, &rc);
+    ctl_request q = {.kind = CTL_NAT_CHECK};
+    cJSON *r = cli_call(ctx, &q, &rc);
     if (!r)
         return rc;
     rc = cli_check(r);

@@ -72,9 +72,8 @@ int cmd_open(const cli_ctx *ctx, int argc, char **argv)
         }
         print = true;
     }
-    cJSON *req = cJSON_CreateObject();
-    cJSON_AddStringToObject(req, "cmd", "web");
-    cJSON *r = cli_call(ctx, req, &rc);
+    ctl_request q = {.kind = CTL_WEB};
+    cJSON *r = cli_call(ctx, &q, &rc);
     if (!r)
         return rc;
     const char *url = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "url"));

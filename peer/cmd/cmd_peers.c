@@ -27,18 +27,20 @@ static int only_flags(const char *cmd, int argc, char **argv, const char *allowe
  * with *rc set. */
 static cJSON *simple(const cli_ctx *ctx, const char *cmd, const char *peer, int *rc)
 {
-    cJSON *req = cJSON_CreateObject();
-    cJSON_AddStringToObject(req, "cmd", cmd);
-    if (peer)
-        cJSON_AddStringToObject(req, "peer", peer);
-    return cli_call(ctx, req, rc);
+    ctl_request q = {0};
+    if (ctl_kind_parse(cmd, &q.kind) != 0) {
+        *rc = EXIT_USAGE;
+        return NULL;
+    }
+    /* verify is the one with a peer */
+    if (peer && !cli_copy(q.u.verify.peer, sizeof q.u.verify.peer, peer, cmd, "the peer")) {
+        *rc = EXIT_USAGE;
+        return NULL;
+    }
+    return cli_call(ctx, &q, rc);
 }
 
-static const char *str(const cJSON *o, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsString(v) ? v->valuestring : "";
-}
+static const char *str(const cJSON *o, const char *key) { return cli_str(o, key); }
 
 int cmd_id(const cli_ctx *ctx, int argc, char **argv)
 {

@@ -11,11 +11,7 @@ static const char *str(const cJSON *o, const char *key)
     return s ? s : "";
 }
 
-static double num(const cJSON *o, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsNumber(v) ? v->valuedouble : 0;
-}
+static double num(const cJSON *o, const char *key) { return (double)cli_int(o, key); }
 
 static void print_one(const cJSON *p)
 {
@@ -60,12 +56,11 @@ int cmd_plugins(const cli_ctx *ctx, int argc, char **argv)
         fprintf(stderr, "banter plugins: expected list, or enable, disable or restart NAME\n");
         return EXIT_USAGE;
     }
-    cJSON *req = cJSON_CreateObject();
-    cJSON_AddStringToObject(req, "cmd", "plugins");
-    cJSON_AddStringToObject(req, "action", action);
-    if (name)
-        cJSON_AddStringToObject(req, "name", name);
-    cJSON *r = cli_call(ctx, req, &rc);
+    ctl_request q = {.kind = CTL_PLUGINS};
+    if (!cli_copy(q.u.plugins.action, sizeof q.u.plugins.action, action, "plugins", "the action") ||
+        (name && !cli_copy(q.u.plugins.name, sizeof q.u.plugins.name, name, "plugins", "NAME")))
+        return EXIT_USAGE;
+    cJSON *r = cli_call(ctx, &q, &rc);
     if (!r)
         return rc;
     const cJSON *a = cJSON_GetObjectItemCaseSensitive(r, "plugins"), *p;

@@ -14,17 +14,11 @@
 
 #define PW_CAP (RV_PASSWORD_MAX + 2) /* the password, its newline, the terminator */
 
-static const char *str(const cJSON *o, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsString(v) ? v->valuestring : "";
-}
+static const char *str(const cJSON *o, const char *key) { return cli_str(o, key); }
 
-static double num(const cJSON *o, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsNumber(v) ? v->valuedouble : 0;
-}
+/* For people: counts and times (exact below 2^53, as every integer the
+ * node writes). */
+static double num(const cJSON *o, const char *key) { return (double)cli_int(o, key); }
 
 static bool flag(const cJSON *o, const char *key)
 {
@@ -145,14 +139,16 @@ int cmd_login(const cli_ctx *ctx, int argc, char **argv)
     int rc = file ? password_from_file(file, pw) : password_from_tty(user, pw);
     if (rc != EXIT_OK)
         return rc;
-    cJSON *req = cJSON_CreateObject();
-    cJSON_AddStringToObject(req, "cmd", "login");
-    cJSON_AddStringToObject(req, "user", user);
-    /* A reference: the only copy is ours, wiped below (cli_request wipes
-     * the line it writes). */
-    cJSON_AddItemToObject(req, "password", cJSON_CreateStringReference(pw));
-    cJSON *r = cli_call(ctx, req, &rc);
+    ctl_request q = {.kind = CTL_LOGIN};
+    bool fits =
+        cli_copy(q.u.login.user, sizeof q.u.login.user, user, "login", "the user name") &&
+        cli_copy(q.u.login.password, sizeof q.u.login.password, pw, "login", "the password");
     bcrypto_wipe(pw, sizeof pw);
+    /* cli_request wipes the line it writes; q's copy is wiped here. */
+    cJSON *r = fits ? cli_call(ctx, &q, &rc) : NULL;
+    bcrypto_wipe(q.u.login.password, sizeof q.u.login.password);
+    if (!fits)
+        return EXIT_USAGE;
     if (!r)
         return rc;
     printf("logged in to the rendezvous server as %s%s\n", str(r, "user"),
@@ -161,11 +157,10 @@ int cmd_login(const cli_ctx *ctx, int argc, char **argv)
     return EXIT_OK;
 }
 
-static cJSON *just(const cli_ctx *ctx, const char *cmd, int *rc)
+static cJSON *just(const cli_ctx *ctx, ctl_kind kind, int *rc)
 {
-    cJSON *req = cJSON_CreateObject();
-    cJSON_AddStringToObject(req, "cmd", cmd);
-    return cli_call(ctx, req, rc);
+    ctl_request q = {.kind = kind};
+    return cli_call(ctx, &q, rc);
 }
 
 int cmd_logout(const cli_ctx *ctx, int argc, char **argv)
@@ -176,7 +171,7 @@ int cmd_logout(const cli_ctx *ctx, int argc, char **argv)
         cli_usage(stderr, cli_find("logout"));
         return EXIT_USAGE;
     }
-    cJSON *r = just(ctx, "logout", &rc);
+    cJSON *r = just(ctx, CTL_LOGOUT, &rc);
     if (!r)
         return rc;
     printf("logged out of the rendezvous server (%s); this device is no longer bound to it\n",
@@ -206,12 +201,11 @@ int cmd_profile(const cli_ctx *ctx, int argc, char **argv)
         fprintf(stderr, "banter profile: %s\n", why);
         return EXIT_USAGE;
     }
-    cJSON *req = cJSON_CreateObject();
-    cJSON_AddStringToObject(req, "cmd", "profile_set");
-    cJSON_AddStringToObject(req, "field", argv[2]);
-    cJSON_AddStringToObject(req, "value", argv[3]);
+    ctl_request q = {.kind = CTL_PROFILE_SET};
+    q.u.profile.field = f;
+    q.u.profile.value = cli_text(argv[3]);
     int rc;
-    cJSON *r = cli_call(ctx, req, &rc);
+    cJSON *r = cli_call(ctx, &q, &rc);
     if (!r)
         return rc;
     if (str(r, "value")[0])
@@ -225,7 +219,7 @@ int cmd_profile(const cli_ctx *ctx, int argc, char **argv)
 /* ---- search ---- */
 
 typedef struct search_args {
-    cJSON *criteria;
+    struct ctl_search q; /* the criteria */
     bool json;
     double page; /* from 1 */
 } search_args;
@@ -234,7 +228,6 @@ static int parse_search(int argc, char **argv, search_args *a)
 {
     char why[400];
     struct rv_criterion c;
-    a->criteria = cJSON_CreateArray();
     a->page = 1;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0) {
@@ -251,14 +244,14 @@ static int parse_search(int argc, char **argv, search_args *a)
         } else if (rdv_parse_criterion(argv[i], &c, why, sizeof why) != 0) {
             fprintf(stderr, "banter search: %s\n", why);
             return EXIT_USAGE;
-        } else if (cJSON_GetArraySize(a->criteria) == (int)RV_SEARCH_MAX) {
+        } else if (a->q.n == RV_SEARCH_MAX) {
             fprintf(stderr, "banter search: at most %u criteria\n", RV_SEARCH_MAX);
             return EXIT_USAGE;
         } else {
-            cJSON_AddItemToArray(a->criteria, cJSON_CreateString(argv[i]));
+            a->q.c[a->q.n++] = c;
         }
     }
-    if (cJSON_GetArraySize(a->criteria) == 0) {
+    if (a->q.n == 0) {
         cli_usage(stderr, cli_find("search"));
         return EXIT_USAGE;
     }
@@ -268,10 +261,10 @@ static int parse_search(int argc, char **argv, search_args *a)
 static void print_users(const cJSON *r, double page)
 {
     const cJSON *users = cJSON_GetObjectItemCaseSensitive(r, "users"), *u;
-    double total = num(r, "total"), per = num(r, "per_page");
+    long long total = (long long)cli_int(r, "total"), per = (long long)cli_int(r, "per_page");
     int shown = cJSON_GetArraySize(users);
     if (shown == 0) {
-        printf(total > 0 ? "no users on page %.0f (%.0f match)\n" : "no users match\n", page,
+        printf(total > 0 ? "no users on page %.0f (%lld match)\n" : "no users match\n", page,
                total);
         return;
     }
@@ -280,9 +273,9 @@ static void print_users(const cJSON *r, double page)
         printf("%-20s %-24s %-20s %s\n", str(u, "user"), str(u, "display_name"),
                str(u, "department"), str(u, "title"));
     if (per > 0 && total > shown) {
-        double pages = (total + per - 1) / per;
-        printf("page %.0f of %.0f (%.0f users match)%s\n", page, (double)(long)pages, total,
-               page < (double)(long)pages ? ": --page N for more" : "");
+        long long pages = (total + per - 1) / per;
+        printf("page %.0f of %lld (%lld users match)%s\n", page, pages, total,
+               page < (double)pages ? ": --page N for more" : "");
     }
 }
 
@@ -303,14 +296,13 @@ int cmd_search(const cli_ctx *ctx, int argc, char **argv)
         return cmd_find(ctx, argc, argv);
     int rc = parse_search(argc, argv, &a);
     if (rc != EXIT_OK) {
-        cJSON_Delete(a.criteria);
         return rc;
     }
-    cJSON *req = cJSON_CreateObject();
-    cJSON_AddStringToObject(req, "cmd", "search");
-    cJSON_AddItemToObject(req, "criteria", a.criteria);
-    cJSON_AddNumberToObject(req, "page", a.page - 1);
-    cJSON *r = cli_call(ctx, req, &rc);
+    ctl_request q = {.kind = CTL_SEARCH};
+    q.u.search = a.q;
+    q.u.search.page = (int64_t)a.page - 1;
+    q.u.search.per_page = 20;
+    cJSON *r = cli_call(ctx, &q, &rc);
     if (!r)
         return rc;
     if (a.json)
@@ -337,7 +329,7 @@ static void print_status(const cJSON *r)
     else
         printf("user:         not logged in (banter login USER)\n");
     if (num(r, "cert_expires") > 0) {
-        cli_time(num(r, "cert_expires"), when, sizeof when);
+        cli_time(cli_int(r, "cert_expires"), when, sizeof when);
         printf("certificate:  valid until %s\n", when);
     } else {
         printf("certificate:  none\n");
@@ -371,7 +363,7 @@ int cmd_rendezvous(const cli_ctx *ctx, int argc, char **argv)
         cli_usage(stderr, cli_find("rendezvous"));
         return EXIT_USAGE;
     }
-    cJSON *r = just(ctx, "rendezvous", &rc);
+    cJSON *r = just(ctx, CTL_RENDEZVOUS, &rc);
     if (!r)
         return rc;
     if (json) {

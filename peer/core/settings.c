@@ -47,9 +47,9 @@ static bool read_key_ok(const char *k)
 
 static bool read_mark_ok(const cJSON *v)
 {
-    return cJSON_IsNull(v) ||
-           (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= 9007199254740991.0 &&
-            v->valuedouble == (double)(int64_t)v->valuedouble);
+    return cJSON_IsNull(v) || (cJSON_IsNumber(v) && v->valuedouble >= 0 &&
+                               v->valuedouble <= 9007199254740992.0 && /* 2^53, as ctlmsg */
+                               v->valuedouble == (double)(int64_t)v->valuedouble);
 }
 
 /* Whether one key = value may be applied; why names what is wrong. */
@@ -233,4 +233,61 @@ int settings_set(settings *s, const cJSON *changes, char *why, size_t cap)
     cJSON_Delete(s->v);
     s->v = next;
     return save(s, why, cap);
+}
+
+int settings_apply(settings *s, const struct ctl_settings_set *c, char *why, size_t cap)
+{
+    static const char *themes[] = {"system", "light", "dark"};
+    cJSON *ch = cJSON_CreateObject();
+    if (!ch)
+        return BANTER_ENOMEM;
+    if ((c->has & CTL_SET_THEME) && (unsigned)c->theme < CTL_THEME_COUNT)
+        cJSON_AddStringToObject(ch, "theme", themes[c->theme]);
+    if (c->has & CTL_SET_FONT_SIZE)
+        cJSON_AddNumberToObject(ch, "font_size", (double)c->font_size);
+    if (c->has & CTL_SET_SOUND)
+        cJSON_AddBoolToObject(ch, "sound", c->sound);
+    if (c->has & CTL_SET_NOTIFY)
+        cJSON_AddBoolToObject(ch, "notify", c->notify);
+    if (c->has & CTL_SET_READ) {
+        cJSON *rd = cJSON_AddObjectToObject(ch, "read");
+        for (size_t i = 0; rd && i < c->nread; i++) {
+            if (c->read[i].remove)
+                cJSON_AddNullToObject(rd, c->read[i].key);
+            else /* 0..2^53: exact in a double */
+                cJSON_AddNumberToObject(rd, c->read[i].key, (double)c->read[i].ts);
+        }
+    }
+    int r = settings_set(s, ch, why, cap);
+    cJSON_Delete(ch);
+    return r;
+}
+
+int settings_view(const settings *s, ctl_settings *out, struct ctl_read_mark **marks)
+{
+    const cJSON *v = s->v;
+    const char *t = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(v, "theme"));
+    const cJSON *fs = cJSON_GetObjectItemCaseSensitive(v, "font_size");
+    const cJSON *rd = cJSON_GetObjectItemCaseSensitive(v, "read"), *m;
+    int n = cJSON_GetArraySize(rd);
+    memset(out, 0, sizeof *out);
+    *marks = NULL;
+    out->theme = !t || !strcmp(t, "system") ? CTL_THEME_SYSTEM
+                 : !strcmp(t, "light")      ? CTL_THEME_LIGHT
+                                            : CTL_THEME_DARK;
+    out->font_size = cJSON_IsNumber(fs) ? (int64_t)fs->valuedouble : FONT_DEFAULT;
+    out->sound = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(v, "sound"));
+    out->notify = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(v, "notify"));
+    if (n <= 0)
+        return 0;
+    *marks = g_try_new0(struct ctl_read_mark, (size_t)n);
+    if (!*marks)
+        return BANTER_ENOMEM;
+    cJSON_ArrayForEach (m, rd) {
+        struct ctl_read_mark *k = &(*marks)[out->nread++];
+        g_strlcpy(k->key, m->string, sizeof k->key);
+        k->ts = (int64_t)m->valuedouble;
+    }
+    out->read = *marks;
+    return 0;
 }

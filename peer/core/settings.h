@@ -26,6 +26,7 @@
 #include <cJSON.h>
 #include <stddef.h>
 
+#include "ctlmsg.h"
 #include "error.h"
 
 #define SETTINGS_MAX_READ 4096
@@ -49,5 +50,13 @@ cJSON *settings_json(const settings *s);
  * BANTER_EIO when the file cannot be written (the new values stay in
  * memory; why says so). */
 BANTER_WUR int settings_set(settings *s, const cJSON *changes, char *why, size_t cap);
+
+/* The same for a typed request (ctlmsg.h): the keys in c->has. Errors as
+ * settings_set. */
+BANTER_WUR int settings_apply(settings *s, const struct ctl_settings_set *c, char *why, size_t cap);
+/* All current values, for ctlmsg's writers: out->read points into *marks,
+ * an array the caller frees with g_free (NULL when there are none).
+ * BANTER_ENOMEM. */
+BANTER_WUR int settings_view(const settings *s, ctl_settings *out, struct ctl_read_mark **marks);
 
 #endif

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-#define _GNU_SOURCE /* accept4, struct ucred */
-/* control.c - JSON-lines control socket of the node (docs/control.md). */
+#define _GNU_SOURCE /* struct ucred */
+/* control.c - JSON-lines control socket of the node (docs/control.md).
+ * Requests come typed from ctlmsg (shared/ctlmsg.h, where the request
+ * table is); replies and events go out through ctlmsg's writers. */
 #include "ui/control.h"
 
-#include <cJSON.h>
 #include <errno.h>
 #include <glib-unix.h>
 #include <stdio.h>
@@ -15,20 +16,15 @@
 #include <unistd.h>
 
 #include "buf.h"
-#include "links.h"
+#include "core/settings.h"
+#include "core/xfer.h"
+#include "ctlmsg.h"
+#include "rdv/roster.h"
+#include "ui/acceptor.h"
 #include "ui/pluginctl.h"
 #include "ui/natctl.h"
 #include "ui/groupctl.h"
 #include "ui/rdvctl.h"
-#include "rdv/roster.h"
-#include "core/settings.h"
-#include "utf8.h"
-#include "core/xfer.h"
-
-#define CLIENT_OUT_CAP (4u << 20)
-#define MAX_WAIT_MS    600000
-#define MAX_SEND_PATHS 256
-#define MAX_ABS_PATH   4096
 
 typedef struct control_client client;
 
@@ -60,7 +56,10 @@ struct control_client {
     control_close_fn close;
     void *ud;
     bool listening;
-    bool closing;
+    /* closing: no more requests; freed once its output is written.
+     * dead: freed at the next safe point whatever it holds (its output
+     * passed CONTROL_OUT_CAP, or the socket failed). */
+    bool closing, dead;
     /* At most one request in flight per client: a send waiting for its
      * acknowledgement, or a send_file waiting for its hashing. */
     waiter *wait;
@@ -81,13 +80,14 @@ struct control {
     direct *dir;      /* direct connections, for nat_check (natctl.h), or NULL */
     GMainContext *ctx;
     int fd;
-    GSource *src;
+    acceptor *acc;
     char path[108];
     GList *clients;
     GList *offers;      /* offer_req whose hashing runs */
     settings *settings; /* DIR/settings.json, beside the socket */
     char *web_url;      /* the `web` answer (holds the token), or NULL */
     char web_why[256];  /* why there is no web interface */
+    buf tmp;            /* the reply or event being written */
 };
 
 static void on_node_event(void *ud, const node_event *ev);
@@ -131,11 +131,21 @@ static void client_free(client *cl)
 }
 
 /* At a safe point (not inside a call that still uses cl): free a client
- * that is closing once its output is written. */
+ * that is dead, or closing with its output written. */
 static void client_done(client *cl)
 {
-    if (cl->closing && !buf_len(&cl->out))
+    if (cl->dead || (cl->closing && !buf_len(&cl->out)))
         client_free(cl);
+}
+
+/* Stop serving cl at once: nothing more is read or written; freed by the
+ * next client_done. */
+static void client_kill(client *cl)
+{
+    cl->dead = cl->closing = true;
+    drop_source(&cl->rsrc);
+    drop_source(&cl->wsrc);
+    buf_consume(&cl->out, buf_len(&cl->out));
 }
 
 static gboolean on_client_writable(gint fd, GIOCondition cond, gpointer v);
@@ -156,9 +166,8 @@ static void client_flush(client *cl)
             return;
         }
         if (w < 0) {
-            cl->closing = true;
-            buf_consume(&cl->out, buf_len(&cl->out));
-            break;
+            client_kill(cl);
+            return;
         }
         buf_consume(&cl->out, (size_t)w);
     }
@@ -171,108 +180,119 @@ static gboolean on_client_writable(gint fd, GIOCondition cond, gpointer v)
     (void)fd;
     (void)cond;
     client_flush(cl);
-    client_done(cl);
+    client_done(cl); /* may free cl, and with it this source: CONTINUE is harmless then */
     return G_SOURCE_CONTINUE;
 }
 
-/* Queue one JSON object as a line. Frees o. A client that does not read
- * its events is dropped rather than let to fill memory. */
-static void send_json(client *cl, cJSON *o)
+/* Queue one JSON text (no newline) as a line. A client that does not read
+ * what it is sent is dropped as soon as its output would pass
+ * CONTROL_OUT_CAP, rather than let fill memory (freed by the caller's
+ * client_done). */
+static void send_text(client *cl, const char *text, size_t n)
 {
-    char *text = o ? cJSON_PrintUnformatted(o) : NULL;
-    cJSON_Delete(o);
-    if (!text) {
-        cl->closing = true;
+    if (cl->dead)
         return;
-    }
-    size_t n = strlen(text);
     if (cl->fd < 0) { /* in-process: one message per call */
         if (!cl->closing)
             cl->send(cl->ud, text, n);
-        cJSON_free(text);
         return;
     }
-    if (buf_append(&cl->out, text, n) != 0 || buf_append(&cl->out, "\n", 1) != 0)
-        cl->closing = true;
-    cJSON_free(text);
+    if (buf_append(&cl->out, text, n) != 0 || buf_append(&cl->out, "\n", 1) != 0) {
+        client_kill(cl);
+        return;
+    }
     client_flush(cl);
+}
+
+/* Send what ctlmsg wrote into ctl->tmp (r its result), then empty it. */
+static void send_tmp(client *cl, int r)
+{
+    buf *t = &cl->ctl->tmp;
+    if (r) { /* what the node holds cannot be written (no memory, too big) */
+        buf_consume(t, buf_len(t));
+        r = ctlmsg_encode_error(r, NULL, "the reply cannot be written: try a smaller request", NULL,
+                                0, t);
+    }
+    if (r == 0)
+        send_text(cl, (const char *)buf_data(t), buf_len(t));
+    buf_consume(t, buf_len(t));
+}
+
+static void send_reply(client *cl, const ctl_reply *rp)
+{
+    send_tmp(cl, ctlmsg_encode_reply(rp, &cl->ctl->tmp));
 }
 
 static void send_error(client *cl, int err, const char *message)
 {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddFalseToObject(o, "ok");
-    cJSON_AddStringToObject(o, "error", banter_errname(err));
-    cJSON_AddStringToObject(o, "message", message ? message : banter_strerror(err));
-    send_json(cl, o);
+    send_tmp(cl, ctlmsg_encode_error(err, NULL, message, NULL, 0, &cl->ctl->tmp));
 }
 
-static cJSON *ok_reply(void)
+/* groupctl's and natctl's replies and events are still cJSON objects built
+ * there (they came before ctlmsg's typed replies): sent as they are; o is
+ * freed. */
+static char *json_text(cJSON *o)
 {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddTrueToObject(o, "ok");
-    return o;
+    char *text = o ? cJSON_PrintUnformatted(o) : NULL;
+    cJSON_Delete(o);
+    return text;
 }
 
-static void add_id(cJSON *o, const uint8_t id[static MSG_ID_LEN])
+static void send_json(client *cl, cJSON *o)
 {
-    char hex[2 * MSG_ID_LEN + 1];
-    msg_id_to_hex(id, hex);
-    cJSON_AddStringToObject(o, "id", hex);
-}
-
-/* "id": the contact's key in hex, the handle "#ID" requests accept. */
-static void add_contact_id(cJSON *o, const uint8_t key[static 32])
-{
-    char hex[65];
-    for (int i = 0; i < 32; i++)
-        snprintf(hex + 2 * i, 3, "%02x", key[i]);
-    cJSON_AddStringToObject(o, "id", hex);
-}
-
-/* {"id", "name", "fingerprint"} of a contact: the fingerprint of device when
- * given, else of the contact's first device ("" when none is known). */
-static cJSON *peer_ref(node *n, const uint8_t key[static 32], const char *name,
-                       const uint8_t *device)
-{
-    char fp[IDENTITY_FP_LEN + 1] = "";
-    node_peer_info *pi = NULL;
-    cJSON *o = cJSON_CreateObject();
-    if (device) {
-        identity_fingerprint(device, fp);
-    } else {
-        pi = g_new(node_peer_info, 1);
-        if (node_peer_info_get(n, key, pi) == 0)
-            g_strlcpy(fp, pi->fingerprint, sizeof fp);
+    char *text = json_text(o);
+    if (!text) {
+        send_error(cl, BANTER_ENOMEM, NULL);
+        return;
     }
-    add_contact_id(o, key);
-    cJSON_AddStringToObject(o, "fingerprint", fp);
-    cJSON_AddStringToObject(o, "name", name ? name : (pi ? pi->contact.name : ""));
-    g_free(pi);
-    return o;
+    send_text(cl, text, strlen(text));
+    cJSON_free(text);
+}
+
+/* ---- what the node holds, as ctlmsg's types ---- */
+
+/* A contact named in a reply or event, with the storage it points into. */
+typedef struct pref {
+    ctl_peer_ref ref;
+    uint8_t key[32];
+    char fp[IDENTITY_FP_LEN + 1];
+    char name[BANTER_MAX_NAME + 1];
+} pref;
+
+/* The contact key names: the fingerprint of device when given, else of the
+ * contact's first device ("" when none is known); its name when name is
+ * NULL. */
+static void peer_ref(node *n, pref *p, const uint8_t key[static 32], const char *name,
+                     const uint8_t *device)
+{
+    memset(p, 0, sizeof *p);
+    memcpy(p->key, key, 32);
+    if (device) {
+        identity_fingerprint(device, p->fp);
+    } else {
+        node_peer_info *pi = g_new(node_peer_info, 1);
+        if (node_peer_info_get(n, key, pi) == 0) {
+            g_strlcpy(p->fp, pi->fingerprint, sizeof p->fp);
+            if (!name)
+                g_strlcpy(p->name, pi->contact.name, sizeof p->name);
+        }
+        g_free(pi);
+    }
+    if (name)
+        g_strlcpy(p->name, name, sizeof p->name);
+    p->ref = (ctl_peer_ref){p->key, p->fp, p->name};
 }
 
 /* The contact a device belongs to, for naming it. */
-static cJSON *device_ref(node *n, const uint8_t device[static 32])
+static void device_ref(node *n, pref *p, const uint8_t device[static 32])
 {
     store_device d;
     store_contact c;
     if (store_device_get(node_store(n), device, &d) == 0 &&
         store_contact_get(node_store(n), d.contact, &c) == 0)
-        return peer_ref(n, c.key, c.name, device);
-    return peer_ref(n, device, "", device);
-}
-
-static cJSON *links_of(const char *body, size_t len)
-{
-    cJSON *a = cJSON_CreateArray();
-    size_t off = 0, start, n;
-    while (links_next(body, len, &off, &start, &n)) {
-        char *s = g_strndup(body + start, n);
-        cJSON_AddItemToArray(a, cJSON_CreateString(s));
-        g_free(s);
-    }
-    return a;
+        peer_ref(n, p, c.key, c.name, device);
+    else
+        peer_ref(n, p, device, "", device);
 }
 
 static const char *state_name(store_state s)
@@ -281,115 +301,109 @@ static const char *state_name(store_state s)
     return s <= STORE_FAILED ? names[s] : "?";
 }
 
-static cJSON *message_json(const store_msg *m)
+/* m as ctlmsg's message; fp receives the device's fingerprint. */
+static void message_of(ctl_message *o, const store_msg *m, char fp[static IDENTITY_FP_LEN + 1])
 {
-    cJSON *o = cJSON_CreateObject();
-    add_id(o, m->id);
-    cJSON_AddNumberToObject(o, "seq", (double)m->seq);
-    cJSON_AddStringToObject(o, "direction", m->dir == STORE_IN ? "in" : "out");
-    if (m->has_device) {
-        char fp[IDENTITY_FP_LEN + 1];
+    memset(o, 0, sizeof *o);
+    memcpy(o->id, m->id, CTL_ID_LEN);
+    o->seq = m->seq;
+    o->incoming = m->dir == STORE_IN;
+    o->from_self = m->dir == STORE_OUT; /* in an event: sent from another device of ours */
+    fp[0] = '\0';
+    if (m->has_device)
         identity_fingerprint(m->device, fp);
-        cJSON_AddStringToObject(o, "device", fp);
-    }
-    if (m->flags & STORE_MSG_UNTRUSTED)
-        cJSON_AddTrueToObject(o, "unverified");
-    cJSON_AddNumberToObject(o, "ts", (double)m->ts_ms);
-    cJSON_AddNumberToObject(o, "stored", (double)m->stored_ms);
-    cJSON_AddStringToObject(o, "state", state_name(m->state));
-    if (m->error[0])
-        cJSON_AddStringToObject(o, "error", m->error);
-    cJSON_AddBoolToObject(o, "broadcast", m->broadcast);
-    cJSON_AddStringToObject(o, "body", m->body ? m->body : "");
-    cJSON_AddItemToObject(o, "links", links_of(m->body ? m->body : "", m->body_len));
-    return o;
+    o->device = fp;
+    o->unverified = (m->flags & STORE_MSG_UNTRUSTED) != 0;
+    o->ts = m->ts_ms;
+    o->stored = m->stored_ms;
+    o->state = state_name(m->state);
+    o->error = m->error;
+    o->broadcast = m->broadcast;
+    o->body = m->body ? m->body : "";
+    o->body_len = m->body ? m->body_len : 0;
 }
+
+/* A "peers" entry; devs has room for NODE_MAX_DEVICES. */
+static void peer_of(ctl_peer *o, ctl_device *devs, const node_peer_info *pi)
+{
+    memset(o, 0, sizeof *o);
+    if (pi->trust != TRUST_NEW) /* "new" rows are advertised devices, not contacts */
+        o->id = pi->contact.key;
+    o->fingerprint = pi->fingerprint;
+    o->name = pi->contact.name;
+    o->online = pi->online;
+    o->address = pi->address;
+    o->source = pi->source;
+    o->trust = store_trust_name(pi->trust);
+    o->last_seen = pi->last_seen_ms;
+    if (pi->contact.kind == CONTACT_ORG) { /* an organisation account */
+        o->account = pi->contact.account;
+        o->status = pi->status;
+        o->text = pi->status_text;
+        o->contact = pi->state;
+        o->display_name = pi->display_name;
+        o->org_server_fp = pi->org_server;
+    }
+    o->replaces = pi->replaces;
+    for (size_t i = 0; i < pi->ndev && i < NODE_MAX_DEVICES; i++) {
+        const node_device_info *d = &pi->devs[i];
+        devs[i] = (ctl_device){d->fingerprint, d->dev.name, store_trust_name(d->dev.trust),
+                               d->online,      d->address,  d->dev.source,
+                               d->route,       d->path};
+    }
+    o->route = pi->ndev ? pi->devs[0].route : "";
+    o->ndev = MIN(pi->ndev, (size_t)NODE_MAX_DEVICES);
+    o->devs = devs;
+}
+
+/* A transfer; p holds its peer. */
+static void transfer_of(node *n, ctl_transfer *o, pref *p, const xfer_info *t)
+{
+    memset(o, 0, sizeof *o);
+    device_ref(n, p, t->peer);
+    memcpy(o->id, t->id, CTL_ID_LEN);
+    o->peer = p->ref;
+    o->incoming = t->dir == XFER_IN;
+    o->state = xfer_state_name(t->state);
+    o->name = t->name;
+    o->files = (int64_t)t->nfiles;
+    o->size = (int64_t)MIN(t->size, (uint64_t)BANTER_MAX_INT);
+    o->done = (int64_t)MIN(t->done, (uint64_t)BANTER_MAX_INT);
+    o->rate = t->rate > 0 && t->rate < (double)BANTER_MAX_INT ? (int64_t)t->rate : 0;
+    o->error = t->error;
+    o->dest = t->dest;
+    o->created = t->created_ms;
+}
+
+static int64_t now_ms(void) { return g_get_real_time() / 1000; }
 
 /* ---- requests ---- */
 
-static const char *str_arg(const cJSON *req, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, key);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-/* The contact "peer" names; dev and has_dev (may be NULL) receive the
- * device a fingerprint named. */
-static bool resolve_dev(client *cl, const cJSON *req, uint8_t key[static 32], uint8_t *dev,
+/* The contact a "peer" argument names; dev and has_dev (may be NULL)
+ * receive the device a fingerprint named. */
+static bool resolve_dev(client *cl, const char *peer, uint8_t key[static 32], uint8_t *dev,
                         bool *has_dev)
 {
     char why[1024];
-    const char *q = str_arg(req, "peer");
-    if (!q || !*q) {
-        send_error(cl, BANTER_EINVAL, "missing \"peer\": a name or a fingerprint prefix");
-        return false;
-    }
-    int r = node_resolve(cl->ctl->n, q, key, dev, has_dev, why, sizeof why);
+    int r = node_resolve(cl->ctl->n, peer, key, dev, has_dev, why, sizeof why);
     if (r)
         send_error(cl, r, why);
     return r == 0;
 }
 
-static bool resolve(client *cl, const cJSON *req, uint8_t key[static 32])
+static bool resolve(client *cl, const char *peer, uint8_t key[static 32])
 {
-    return resolve_dev(cl, req, key, NULL, NULL);
+    return resolve_dev(cl, peer, key, NULL, NULL);
 }
 
 static void cmd_id(client *cl)
 {
     node *n = cl->ctl->n;
-    cJSON *o = ok_reply();
-    cJSON_AddStringToObject(o, "fingerprint", node_fingerprint(n));
-    cJSON_AddStringToObject(o, "name", node_name(n));
-    cJSON_AddNumberToObject(o, "port", node_port(n));
-    send_json(cl, o);
-}
-
-static cJSON *device_json(const node_device_info *d)
-{
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "fingerprint", d->fingerprint);
-    cJSON_AddStringToObject(o, "name", d->dev.name);
-    cJSON_AddStringToObject(o, "trust", store_trust_name(d->dev.trust));
-    cJSON_AddBoolToObject(o, "online", d->online);
-    cJSON_AddStringToObject(o, "address", d->address);
-    cJSON_AddStringToObject(o, "source", d->dev.source);
-    cJSON_AddStringToObject(o, "route", d->route); /* lan, direct, relay, server or "" */
-    cJSON_AddStringToObject(o, "path", d->path);
-    return o;
-}
-
-static cJSON *peer_json(const node_peer_info *pi)
-{
-    cJSON *o = cJSON_CreateObject();
-    if (pi->trust != TRUST_NEW) /* "new" rows are advertised devices, not contacts */
-        add_contact_id(o, pi->contact.key);
-    cJSON_AddStringToObject(o, "fingerprint", pi->fingerprint);
-    cJSON_AddStringToObject(o, "name", pi->contact.name);
-    cJSON_AddBoolToObject(o, "online", pi->online);
-    cJSON *addrs = cJSON_AddArrayToObject(o, "addresses");
-    if (pi->address[0])
-        cJSON_AddItemToArray(addrs, cJSON_CreateString(pi->address));
-    cJSON_AddStringToObject(o, "source", pi->source);
-    cJSON_AddStringToObject(o, "route", pi->ndev ? pi->devs[0].route : "");
-    cJSON_AddStringToObject(o, "trust", store_trust_name(pi->trust));
-    cJSON_AddNumberToObject(o, "last_seen", (double)pi->last_seen_ms);
-    if (pi->contact.kind == CONTACT_ORG) { /* an organisation account */
-        cJSON_AddStringToObject(o, "account", pi->contact.account);
-        cJSON_AddStringToObject(o, "status", pi->status);
-        cJSON_AddStringToObject(o, "text", pi->status_text);
-        cJSON_AddStringToObject(o, "contact", pi->state);
-        cJSON_AddStringToObject(o, "display_name", pi->display_name);
-        cJSON *org = cJSON_AddObjectToObject(o, "org");
-        cJSON_AddStringToObject(org, "account", pi->contact.account);
-        cJSON_AddStringToObject(org, "server_fp", pi->org_server);
-    }
-    if (pi->replaces[0])
-        cJSON_AddStringToObject(o, "replaces", pi->replaces);
-    cJSON *devs = cJSON_AddArrayToObject(o, "devices");
-    for (size_t i = 0; i < pi->ndev; i++)
-        cJSON_AddItemToArray(devs, device_json(&pi->devs[i]));
-    return o;
+    ctl_reply rp = {.kind = CTL_ID};
+    rp.u.id.fingerprint = node_fingerprint(n);
+    rp.u.id.name = node_name(n);
+    rp.u.id.port = node_port(n);
+    send_reply(cl, &rp);
 }
 
 static void cmd_peers(client *cl)
@@ -401,26 +415,39 @@ static void cmd_peers(client *cl)
         send_error(cl, r, NULL);
         return;
     }
-    cJSON *o = ok_reply();
-    cJSON *a = cJSON_AddArrayToObject(o, "peers");
+    ctl_peer *ps = g_new0(ctl_peer, k + 1);
+    ctl_device *ds = g_new0(ctl_device, (k + 1) * NODE_MAX_DEVICES);
     for (size_t i = 0; i < k; i++)
-        cJSON_AddItemToArray(a, peer_json(&pi[i]));
+        peer_of(&ps[i], &ds[i * NODE_MAX_DEVICES], &pi[i]);
+    ctl_reply rp = {.kind = CTL_PEERS, .u.peers = {k, ps}};
+    send_reply(cl, &rp);
+    g_free(ds);
+    g_free(ps);
     free(pi);
-    send_json(cl, o);
+}
+
+static void send_state(client *cl, const uint8_t id[static MSG_ID_LEN], const char *state,
+                       const char *error)
+{
+    ctl_reply rp = {.kind = CTL_SEND};
+    memcpy(rp.u.send.id, id, CTL_ID_LEN);
+    rp.u.send.state = state;
+    rp.u.send.error = error;
+    send_reply(cl, &rp);
 }
 
 static gboolean on_wait_timeout(gpointer v)
 {
     client *cl = v;
     waiter *w = cl->wait;
-    cJSON *o = ok_reply();
-    add_id(o, w->id);
-    cJSON_AddStringToObject(o, "state", "queued");
+    uint8_t id[MSG_ID_LEN];
+    memcpy(id, w->id, sizeof id);
     cl->wait = NULL;
     g_source_unref(w->timer);
     w->timer = NULL; /* this source is being removed by returning REMOVE */
     waiter_free(w);
-    send_json(cl, o);
+    send_state(cl, id, "queued", NULL);
+    client_done(cl);
     return G_SOURCE_REMOVE;
 }
 
@@ -446,109 +473,108 @@ static const char *send_error_text(int r)
     }
 }
 
-static void cmd_send(client *cl, const cJSON *req)
+static void cmd_send(client *cl, const struct ctl_send *q)
 {
     uint8_t key[32], id[MSG_ID_LEN];
-    const char *text = str_arg(req, "text");
-    const cJSON *wait = cJSON_GetObjectItemCaseSensitive(req, "wait");
-    const cJSON *wait_off = cJSON_GetObjectItemCaseSensitive(req, "wait_offline");
-    double wait_ms = cJSON_IsNumber(wait) ? wait->valuedouble : 0;
-    if (!text) {
-        send_error(cl, BANTER_EINVAL, "missing \"text\"");
+    if (!resolve(cl, q->peer, key))
         return;
-    }
-    if (!(wait_ms >= 0 && wait_ms <= MAX_WAIT_MS)) {
-        send_error(cl, BANTER_EINVAL, "\"wait\" must be 0..600000 milliseconds");
-        return;
-    }
-    if (!resolve(cl, req, key))
-        return;
-    int r = node_send(cl->ctl->n, key, text, strlen(text), id);
+    int r = node_send(cl->ctl->n, key, q->text.s, q->text.len, id);
     if (r) {
         send_error(cl, r, send_error_text(r));
         return;
     }
     /* Wait for the acknowledgement while the peer is online, or also while
-     * it is offline when the caller asked so explicitly. */
-    /* An approved account is reachable while the relay is logged in: the
-     * server answers for it (delivered, or stored for later). */
+     * it is offline when the caller asked so explicitly. An approved
+     * account is reachable while the relay is logged in: the server
+     * answers for it (delivered, or stored for later). */
     bool online = node_reachable(cl->ctl->n, key);
-    if (wait_ms > 0 && (online || cJSON_IsTrue(wait_off))) {
+    if (q->wait_ms > 0 && (online || q->wait_offline)) {
         waiter *w = g_new0(waiter, 1);
         w->cl = cl;
         memcpy(w->id, id, sizeof w->id);
         memcpy(w->peer, key, sizeof w->peer);
-        w->timer = g_timeout_source_new((guint)wait_ms);
+        w->timer = g_timeout_source_new((guint)q->wait_ms);
         g_source_set_callback(w->timer, on_wait_timeout, cl, NULL);
         g_source_attach(w->timer, cl->ctl->ctx);
         cl->wait = w;
         return;
     }
-    cJSON *o = ok_reply();
-    add_id(o, id);
-    cJSON_AddStringToObject(o, "state", "queued");
-    send_json(cl, o);
+    send_state(cl, id, "queued", NULL);
 }
 
-static void cmd_broadcast(client *cl, const cJSON *req)
+static void cmd_broadcast(client *cl, const struct ctl_broadcast *q)
 {
-    uint8_t id[MSG_ID_LEN];
+    ctl_reply rp = {.kind = CTL_BROADCAST};
     size_t count = 0;
-    const char *text = str_arg(req, "text");
-    if (!text) {
-        send_error(cl, BANTER_EINVAL, "missing \"text\"");
-        return;
-    }
-    int r = node_broadcast(cl->ctl->n, text, strlen(text), id, &count);
+    int r = node_broadcast(cl->ctl->n, q->text.s, q->text.len, rp.u.broadcast.id, &count);
     if (r) {
         send_error(cl, r, send_error_text(r));
         return;
     }
-    cJSON *o = ok_reply();
-    add_id(o, id);
-    cJSON_AddNumberToObject(o, "recipients", (double)count);
-    send_json(cl, o);
+    rp.u.broadcast.recipients = (int64_t)count;
+    send_reply(cl, &rp);
 }
 
-static void cmd_history(client *cl, const cJSON *req)
+/* Encode the newest k of m[0..n) as a history reply into out; more:
+ * older ones exist. */
+static int history_encode(buf *out, const pref *p, const store_msg *m, size_t n, size_t k,
+                          bool more)
+{
+    ctl_message *cm = g_new0(ctl_message, k + 1);
+    typedef char fp_text[IDENTITY_FP_LEN + 1];
+    fp_text *fps = g_new(fp_text, k + 1);
+    for (size_t i = 0; i < k; i++)
+        message_of(&cm[i], &m[n - k + i], fps[i]);
+    ctl_reply rp = {.kind = CTL_HISTORY};
+    rp.u.history.peer = p->ref;
+    rp.u.history.n = k;
+    rp.u.history.messages = cm;
+    rp.u.history.more = more;
+    buf_consume(out, buf_len(out));
+    int r = ctlmsg_encode_reply(&rp, out);
+    g_free(fps);
+    g_free(cm);
+    return r;
+}
+
+/* A page of history: the newest of the messages asked for, at most
+ * CONTROL_HISTORY_PAGE of them in at most CONTROL_MAX_REPLY bytes; "more"
+ * when older ones exist (docs/control.md, "history"). */
+static void cmd_history(client *cl, const struct ctl_history *q)
 {
     uint8_t key[32];
     store_msg *m = NULL;
-    size_t k = 0;
-    const cJSON *lim = cJSON_GetObjectItemCaseSensitive(req, "limit");
-    const cJSON *bef = cJSON_GetObjectItemCaseSensitive(req, "before");
-    double limit = cJSON_IsNumber(lim) ? lim->valuedouble : 50;
-    double before = cJSON_IsNumber(bef) ? bef->valuedouble : 0;
-    if (!(limit >= 1 && limit <= 100000) || (lim && !cJSON_IsNumber(lim))) {
-        send_error(cl, BANTER_EINVAL, "\"limit\" must be 1..100000");
+    size_t n = 0;
+    pref p;
+    buf page;
+    if (!resolve(cl, q->peer, key))
         return;
-    }
-    if (!(before >= 0 && before <= 9007199254740991.0) || (bef && !cJSON_IsNumber(bef))) {
-        send_error(cl, BANTER_EINVAL, "\"before\" must be a message's seq (0: the newest)");
-        return;
-    }
-    if (!resolve(cl, req, key))
-        return;
-    int r = store_history(node_store(cl->ctl->n), key, (int64_t)before, (size_t)limit, &m, &k);
+    size_t want = MIN((size_t)q->limit, (size_t)CONTROL_HISTORY_PAGE);
+    /* One more than asked: whether older ones exist. */
+    int r = store_history(node_store(cl->ctl->n), key, q->before, want + 1, &m, &n);
     if (r) {
         send_error(cl, r, NULL);
         return;
     }
-    cJSON *o = ok_reply();
-    cJSON_AddItemToObject(o, "peer", peer_ref(cl->ctl->n, key, NULL, NULL));
-    cJSON *a = cJSON_AddArrayToObject(o, "messages");
-    for (size_t i = 0; i < k; i++)
-        cJSON_AddItemToArray(a, message_json(&m[i]));
-    store_msgs_free(m, k);
-    send_json(cl, o);
+    peer_ref(cl->ctl->n, &p, key, NULL, NULL);
+    buf_init(&page, CONTROL_MAX_REPLY);
+    size_t k = MIN(n, want);
+    while ((r = history_encode(&page, &p, m, n, k, n > k)) == BANTER_ETOOBIG && k > 1)
+        k /= 2; /* long messages: fewer in this page */
+    store_msgs_free(m, n);
+    if (r)
+        send_error(cl, r, "the history cannot be written");
+    else
+        send_text(cl, (const char *)buf_data(&page), buf_len(&page));
+    buf_free(&page);
 }
 
-static void cmd_verify(client *cl, const cJSON *req)
+static void cmd_verify(client *cl, const struct ctl_verify *q)
 {
     uint8_t key[32], dev[32];
     bool has_dev = false;
     char note[256];
-    if (!resolve_dev(cl, req, key, dev, &has_dev))
+    if (!resolve_dev(cl, q->peer, key, dev, &has_dev))
         return;
     int r = node_verify(cl->ctl->n, key, has_dev ? dev : NULL, note, sizeof note);
     if (r) {
@@ -556,12 +582,16 @@ static void cmd_verify(client *cl, const cJSON *req)
         return;
     }
     node_peer_info *pi = g_new(node_peer_info, 1);
-    cJSON *o = ok_reply();
-    cJSON_AddStringToObject(o, "message", note);
-    if (node_peer_info_get(cl->ctl->n, key, pi) == 0)
-        cJSON_AddItemToObject(o, "peer", peer_json(pi));
+    ctl_peer peer;
+    ctl_device devs[NODE_MAX_DEVICES];
+    ctl_reply rp = {.kind = CTL_VERIFY};
+    rp.u.verify.message = note;
+    if (node_peer_info_get(cl->ctl->n, key, pi) == 0) {
+        peer_of(&peer, devs, pi);
+        rp.u.verify.peer = &peer;
+    }
+    send_reply(cl, &rp);
     g_free(pi);
-    send_json(cl, o);
 }
 
 /* ---- file transfers ---- */
@@ -571,76 +601,37 @@ static bool xfer_over(xfer_state s)
     return s == XFER_DONE || s == XFER_FAILED || s == XFER_DECLINED || s == XFER_CANCELLED;
 }
 
-static cJSON *transfer_json(node *n, const xfer_info *t)
+static void send_xfer_event(client *cl, xfer_ev_type type, const xfer_info *info)
 {
-    cJSON *o = cJSON_CreateObject();
-    add_id(o, t->id);
-    cJSON_AddItemToObject(o, "peer", device_ref(n, t->peer));
-    cJSON_AddStringToObject(o, "direction", t->dir == XFER_IN ? "in" : "out");
-    cJSON_AddStringToObject(o, "state", xfer_state_name(t->state));
-    cJSON_AddStringToObject(o, "name", t->name);
-    cJSON_AddNumberToObject(o, "files", (double)t->nfiles);
-    cJSON_AddNumberToObject(o, "size", (double)t->size);
-    cJSON_AddNumberToObject(o, "done", (double)t->done);
-    cJSON_AddNumberToObject(o, "rate", t->rate > 0 ? (double)(uint64_t)t->rate : 0);
-    cJSON_AddStringToObject(o, "error", t->error);
-    cJSON_AddStringToObject(o, "dest", t->dest);
-    cJSON_AddNumberToObject(o, "created", (double)t->created_ms);
-    return o;
-}
-
-static cJSON *xfer_event_json(node *n, xfer_ev_type type, const xfer_info *info)
-{
-    static const char *names[] = {"file_offer", "file_state", "file_progress", "file_done",
-                                  "file_failed"};
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "event", names[type]);
-    cJSON_AddNumberToObject(o, "at", (double)(g_get_real_time() / 1000));
-    cJSON_AddItemToObject(o, "transfer", transfer_json(n, info));
-    return o;
-}
-
-/* The path strings stay in req; xfer_send copies what it keeps. */
-static bool take_paths(client *cl, const cJSON *req, const char **paths, size_t *np)
-{
-    const cJSON *arr = cJSON_GetObjectItemCaseSensitive(req, "paths");
-    const cJSON *p;
-    int k = cJSON_IsArray(arr) ? cJSON_GetArraySize(arr) : 0;
-    if (k < 1 || k > MAX_SEND_PATHS) {
-        send_error(cl, BANTER_EINVAL, "\"paths\" must be an array of 1..256 absolute paths");
-        return false;
-    }
-    *np = 0;
-    cJSON_ArrayForEach (p, arr) {
-        if (!cJSON_IsString(p) || p->valuestring[0] != '/' ||
-            strlen(p->valuestring) >= MAX_ABS_PATH) {
-            send_error(cl, BANTER_EINVAL,
-                       "each of \"paths\" must be an absolute path (a string starting with /, "
-                       "under 4096 bytes)");
-            return false;
-        }
-        paths[(*np)++] = p->valuestring;
-    }
-    return true;
+    static const ctl_event_kind kinds[] = {CTL_EV_FILE_OFFER, CTL_EV_FILE_STATE,
+                                           CTL_EV_FILE_PROGRESS, CTL_EV_FILE_DONE,
+                                           CTL_EV_FILE_FAILED};
+    ctl_transfer t;
+    pref p;
+    transfer_of(cl->ctl->n, &t, &p, info);
+    ctl_event ev = {.kind = kinds[type], .at = now_ms(), .transfer = &t};
+    send_tmp(cl, ctlmsg_encode_event(&ev, &cl->ctl->tmp));
 }
 
 static void offer_reply(client *cl, const offer_req *o, const uint8_t id[static MSG_ID_LEN])
 {
     node *n = cl->ctl->n;
     xfer_info info;
-    bool online = node_device_online(n, o->peer);
+    ctl_transfer t;
+    pref p;
     bool have = xfer_get(node_xfer(n), id, &info) == 0;
-    cJSON *r = ok_reply();
-    add_id(r, id);
-    cJSON_AddStringToObject(r, "state", online ? "offered" : "queued");
-    if (have)
-        cJSON_AddItemToObject(r, "transfer", transfer_json(n, &info));
-    send_json(cl, r);
+    ctl_reply rp = {.kind = CTL_SEND_FILE};
+    memcpy(rp.u.send_file.id, id, CTL_ID_LEN);
+    rp.u.send_file.offered = node_device_online(n, o->peer);
+    if (have) {
+        transfer_of(n, &t, &p, &info);
+        rp.u.send_file.transfer = &t;
+    }
+    send_reply(cl, &rp);
     if (!o->follow)
         return;
     if (have && xfer_over(info.state)) { /* over before the reply: say so now */
-        xfer_ev_type t = info.state == XFER_DONE ? XFER_EV_DONE : XFER_EV_FAILED;
-        send_json(cl, xfer_event_json(n, t, &info));
+        send_xfer_event(cl, info.state == XFER_DONE ? XFER_EV_DONE : XFER_EV_FAILED, &info);
         return;
     }
     cl->following = true;
@@ -664,18 +655,11 @@ static void on_offer_done(void *ud2, int err, const uint8_t id[static MSG_ID_LEN
     g_free(o);
 }
 
-static void cmd_send_file(client *cl, const cJSON *req)
+static void cmd_send_file(client *cl, const struct ctl_send_file *q)
 {
     uint8_t key[32], dev[32];
-    const char *paths[MAX_SEND_PATHS];
-    size_t np = 0;
     char why[256];
-    const cJSON *follow = cJSON_GetObjectItemCaseSensitive(req, "follow");
-    if (follow && !cJSON_IsBool(follow)) {
-        send_error(cl, BANTER_EINVAL, "\"follow\" must be true or false");
-        return;
-    }
-    if (!take_paths(cl, req, paths, &np) || !resolve(cl, req, key))
+    if (!resolve(cl, q->peer, key))
         return;
     node_peer_info *pi = g_new(node_peer_info, 1);
     int pr = node_peer_info_get(cl->ctl->n, key, pi);
@@ -690,15 +674,19 @@ static void cmd_send_file(client *cl, const cJSON *req)
         send_error(cl, dr, why);
         return;
     }
+    const char **paths = g_new(const char *, q->npaths);
+    for (size_t i = 0; i < q->npaths; i++)
+        paths[i] = q->paths[i].s; /* xfer_send copies what it keeps */
     offer_req *o = g_new0(offer_req, 1);
     o->ctl = cl->ctl;
     o->cl = cl;
     memcpy(o->peer, dev, sizeof o->peer);
-    o->follow = cJSON_IsTrue(follow);
+    o->follow = q->follow;
     cl->offer = o;
     cl->ctl->offers = g_list_prepend(cl->ctl->offers, o);
     /* o may be answered and freed inside xfer_send: not touched after. */
-    int r = xfer_send(node_xfer(cl->ctl->n), dev, paths, np, on_offer_done, o);
+    int r = xfer_send(node_xfer(cl->ctl->n), dev, paths, q->npaths, on_offer_done, o);
+    g_free(paths);
     if (r) { /* the callback never runs */
         cl->ctl->offers = g_list_remove(cl->ctl->offers, o);
         cl->offer = NULL;
@@ -707,56 +695,42 @@ static void cmd_send_file(client *cl, const cJSON *req)
     }
 }
 
-/* A page of transfers, newest first: "limit" (1..1000, default 50),
- * "before" (a transfer's full id: older ones only). */
-static void cmd_transfers(client *cl, const cJSON *req)
+/* A page of transfers, newest first: limit (1..1000, default 50), before
+ * (a transfer's full id: older ones only; "" for the newest). */
+static void cmd_transfers(client *cl, const struct ctl_transfers *q)
 {
     xfer_info *t = NULL;
     size_t k = 0;
     uint8_t before[MSG_ID_LEN];
-    const cJSON *lim = cJSON_GetObjectItemCaseSensitive(req, "limit");
-    const char *bef = str_arg(req, "before");
-    double limit = cJSON_IsNumber(lim) ? lim->valuedouble : XFER_LIST_PAGE;
-    if (!(limit >= 1 && limit <= 1000) || (lim && !cJSON_IsNumber(lim))) {
-        send_error(cl, BANTER_EINVAL, "\"limit\" must be 1..1000");
-        return;
-    }
-    if (cJSON_GetObjectItemCaseSensitive(req, "before") &&
-        (!bef || msg_id_from_hex(before, bef) != 0)) {
+    char lower[2 * MSG_ID_LEN + 1];
+    g_strlcpy(lower, q->before, sizeof lower);
+    for (char *p = lower; *p; p++)
+        *p = g_ascii_tolower(*p);
+    if (q->before[0] && msg_id_from_hex(before, lower) != 0) {
         send_error(cl, BANTER_EINVAL, "\"before\" must be a transfer's id (32 hex digits)");
         return;
     }
-    int r = xfer_list_page(node_xfer(cl->ctl->n), bef ? before : NULL, (size_t)limit, &t, &k);
+    int r = xfer_list_page(node_xfer(cl->ctl->n), q->before[0] ? before : NULL, (size_t)q->limit,
+                           &t, &k);
     if (r) {
         send_error(cl, r, NULL);
         return;
     }
-    cJSON *o = ok_reply();
-    cJSON *a = cJSON_AddArrayToObject(o, "transfers");
+    ctl_transfer *ts = g_new0(ctl_transfer, k + 1);
+    pref *ps = g_new0(pref, k + 1);
     for (size_t i = 0; i < k; i++)
-        cJSON_AddItemToArray(a, transfer_json(cl->ctl->n, &t[i]));
+        transfer_of(cl->ctl->n, &ts[i], &ps[i], &t[i]);
+    ctl_reply rp = {.kind = CTL_TRANSFERS, .u.transfers = {k, ts}};
+    send_reply(cl, &rp);
+    g_free(ps);
+    g_free(ts);
     free(t);
-    send_json(cl, o);
 }
 
-static bool all_hex(const char *s)
-{
-    for (; *s; s++)
-        if (!g_ascii_isxdigit(*s))
-            return false;
-    return true;
-}
-
-/* The transfer "id" of req names (an id or a unique prefix). */
-static bool resolve_xfer(client *cl, const cJSON *req, uint8_t id[static MSG_ID_LEN])
+/* The transfer an "id" argument names (an id or a unique prefix). */
+static bool resolve_xfer(client *cl, const char *q, uint8_t id[static MSG_ID_LEN])
 {
     char text[160];
-    const char *q = str_arg(req, "id");
-    if (!q || !*q || strlen(q) > 2 * MSG_ID_LEN || !all_hex(q)) {
-        send_error(cl, BANTER_EINVAL,
-                   "\"id\" must be a transfer id or a unique prefix of one (hex digits)");
-        return false;
-    }
     int r = xfer_resolve(node_xfer(cl->ctl->n), q, id);
     if (r == BANTER_ENOENT)
         snprintf(text, sizeof text, "no transfer matches '%s' (banter transfers lists them)", q);
@@ -767,12 +741,10 @@ static bool resolve_xfer(client *cl, const cJSON *req, uint8_t id[static MSG_ID_
     return r == 0;
 }
 
-typedef enum xfer_op { OP_ACCEPT, OP_DECLINE, OP_CANCEL } xfer_op;
-
-static void op_error(client *cl, int r, xfer_op op, const xfer_info *before, const char *why)
+static void op_error(client *cl, int r, ctl_kind op, const xfer_info *before, const char *why)
 {
-    static const char *verbs[] = {"accepted", "declined", "cancelled"};
     char hex[2 * MSG_ID_LEN + 1], text[200];
+    const char *verb = op == CTL_ACCEPT ? "accepted" : op == CTL_DECLINE ? "declined" : "cancelled";
     msg_id_to_hex(before->id, hex);
     if (r == BANTER_EIO && why[0]) {
         send_error(cl, r, why);
@@ -782,31 +754,25 @@ static void op_error(client *cl, int r, xfer_op op, const xfer_info *before, con
         snprintf(text, sizeof text,
                  "transfer %.8s is outgoing: only the receiver can accept or decline it", hex);
     else if (r == BANTER_ESTATE)
-        snprintf(text, sizeof text, "transfer %.8s cannot be %s: it is %s", hex, verbs[op],
+        snprintf(text, sizeof text, "transfer %.8s cannot be %s: it is %s", hex, verb,
                  xfer_state_name(before->state));
     else
         snprintf(text, sizeof text, "%s", banter_strerror(r));
     send_error(cl, r, text);
 }
 
-static void cmd_xfer_op(client *cl, const cJSON *req, xfer_op op)
+static void cmd_xfer_op(client *cl, ctl_kind op, const struct ctl_xfer *q)
 {
     uint8_t id[MSG_ID_LEN];
     char why[512] = "";
     xfer_info info;
     xfer_mgr *x = node_xfer(cl->ctl->n);
-    const cJSON *to = cJSON_GetObjectItemCaseSensitive(req, "to");
-    if (to && !(cJSON_IsString(to) && to->valuestring[0] == '/' &&
-                strlen(to->valuestring) < MAX_ABS_PATH)) {
-        send_error(cl, BANTER_EINVAL, "\"to\" must be an absolute path (under 4096 bytes)");
-        return;
-    }
-    if (!resolve_xfer(cl, req, id))
+    if (!resolve_xfer(cl, q->id, id))
         return;
     int r = xfer_get(x, id, &info);
-    if (r == 0 && op == OP_ACCEPT)
-        r = xfer_accept(x, id, to ? to->valuestring : NULL, why, sizeof why);
-    else if (r == 0 && op == OP_DECLINE)
+    if (r == 0 && op == CTL_ACCEPT)
+        r = xfer_accept(x, id, q->to.s, why, sizeof why);
+    else if (r == 0 && op == CTL_DECLINE)
         r = xfer_decline(x, id);
     else if (r == 0)
         r = xfer_cancel(x, id);
@@ -814,27 +780,32 @@ static void cmd_xfer_op(client *cl, const cJSON *req, xfer_op op)
         op_error(cl, r, op, &info, why);
         return;
     }
-    cJSON *o = ok_reply();
-    if (xfer_get(x, id, &info) == 0)
-        cJSON_AddItemToObject(o, "transfer", transfer_json(cl->ctl->n, &info));
-    send_json(cl, o);
+    ctl_transfer t;
+    pref p;
+    ctl_reply rp = {.kind = op};
+    if (xfer_get(x, id, &info) == 0) {
+        transfer_of(cl->ctl->n, &t, &p, &info);
+        rp.u.xfer.transfer = &t;
+    }
+    send_reply(cl, &rp);
 }
 
 /* ---- rendezvous (rdvctl.c) ---- */
 
-static void on_rdv_reply(void *ud, cJSON *reply)
+static void on_rdv_reply(void *ud, const char *json, size_t len)
 {
     client *cl = ud;
     cl->rdv = NULL;
-    send_json(cl, reply);
+    send_text(cl, json, len);
     client_done(cl);
 }
 
-static void cmd_rdv(client *cl, const char *cmd, cJSON *req)
+static void cmd_rdv(client *cl, ctl_request *q)
 {
-    cJSON *o = rdvctl_request(cl->ctl->rdv, cl->ctl->ro, cmd, req, on_rdv_reply, cl, &cl->rdv);
-    if (o)
-        send_json(cl, o);
+    buf *t = &cl->ctl->tmp;
+    int r = rdvctl_request(cl->ctl->rdv, cl->ctl->ro, q, t, on_rdv_reply, cl, &cl->rdv);
+    if (!cl->rdv)
+        send_tmp(cl, r);
 }
 
 static void on_nat_reply(void *ud, cJSON *reply)
@@ -856,20 +827,24 @@ void control_set_direct(control *ctl, direct *d) { ctl->dir = d; }
 
 /* ---- settings and the web interface ---- */
 
-static void broadcast_json(control *ctl, cJSON *ev, const client *self);
+static void broadcast_settings(control *ctl, const client *self);
 
 static void cmd_settings_get(client *cl)
 {
-    cJSON *o = ok_reply();
-    cJSON_AddItemToObject(o, "settings", settings_json(cl->ctl->settings));
-    send_json(cl, o);
+    struct ctl_read_mark *marks = NULL;
+    ctl_reply rp = {.kind = CTL_SETTINGS_GET};
+    int r = settings_view(cl->ctl->settings, &rp.u.settings, &marks);
+    if (r)
+        send_error(cl, r, NULL);
+    else
+        send_reply(cl, &rp);
+    g_free(marks);
 }
 
-static void cmd_settings_set(client *cl, const cJSON *req)
+static void cmd_settings_set(client *cl, const struct ctl_settings_set *q)
 {
     char why[256];
-    const cJSON *changes = cJSON_GetObjectItemCaseSensitive(req, "settings");
-    int r = settings_set(cl->ctl->settings, changes, why, sizeof why);
+    int r = settings_apply(cl->ctl->settings, q, why, sizeof why);
     if (r && r != BANTER_EIO) {
         send_error(cl, r, why);
         return;
@@ -878,23 +853,17 @@ static void cmd_settings_set(client *cl, const cJSON *req)
         send_error(cl, r, why);
     else
         cmd_settings_get(cl);
-    cJSON *ev = cJSON_CreateObject();
-    cJSON_AddStringToObject(ev, "event", "settings");
-    cJSON_AddNumberToObject(ev, "at", (double)(g_get_real_time() / 1000));
-    cJSON_AddItemToObject(ev, "settings", settings_json(cl->ctl->settings));
-    broadcast_json(cl->ctl, ev, cl);
+    broadcast_settings(cl->ctl, cl);
 }
 
 static void cmd_web(client *cl)
 {
     control *ctl = cl->ctl;
-    cJSON *o = ok_reply();
-    cJSON_AddBoolToObject(o, "enabled", ctl->web_url != NULL);
-    if (ctl->web_url)
-        cJSON_AddStringToObject(o, "url", ctl->web_url);
-    else
-        cJSON_AddStringToObject(o, "message", ctl->web_why);
-    send_json(cl, o);
+    ctl_reply rp = {.kind = CTL_WEB};
+    rp.u.web.enabled = ctl->web_url != NULL;
+    rp.u.web.url = ctl->web_url;
+    rp.u.web.message = ctl->web_why;
+    send_reply(cl, &rp);
 }
 
 void control_set_web(control *ctl, const char *url, const char *why)
@@ -907,95 +876,89 @@ void control_set_web(control *ctl, const char *url, const char *why)
     g_strlcpy(ctl->web_why, why ? why : "", sizeof ctl->web_why);
 }
 
-static void cmd_plugins(client *cl, const cJSON *req)
+static void cmd_plugins(client *cl, const struct ctl_plugins_req *q)
 {
-    char why[512] = "";
-    int err = 0;
-    cJSON *o = pluginctl_handle(cl->ctl->plugins, req, &err, why, sizeof why);
-    if (o)
-        send_json(cl, o);
-    else
-        send_error(cl, err, why[0] ? why : NULL);
+    send_tmp(cl, pluginctl_request(cl->ctl->plugins, q, &cl->ctl->tmp));
 }
 
 void control_set_plugins(control *ctl, plugins *p) { ctl->plugins = p; }
 
-/* A group request or find, read by the codec (shared/ctlmsg). */
-static void cmd_group(client *cl, const char *line, size_t len)
+static void dispatch(client *cl, ctl_request *q)
 {
-    ctl_request q;
+    switch (q->kind) {
+    case CTL_ID:
+        cmd_id(cl);
+        break;
+    case CTL_PEERS:
+        cmd_peers(cl);
+        break;
+    case CTL_SEND:
+        cmd_send(cl, &q->u.send);
+        break;
+    case CTL_BROADCAST:
+        cmd_broadcast(cl, &q->u.broadcast);
+        break;
+    case CTL_HISTORY:
+        cmd_history(cl, &q->u.history);
+        break;
+    case CTL_VERIFY:
+        cmd_verify(cl, &q->u.verify);
+        break;
+    case CTL_LISTEN: {
+        ctl_reply rp = {.kind = CTL_LISTEN};
+        cl->listening = true;
+        send_reply(cl, &rp);
+        break;
+    }
+    case CTL_SEND_FILE:
+        cmd_send_file(cl, &q->u.send_file);
+        break;
+    case CTL_TRANSFERS:
+        cmd_transfers(cl, &q->u.transfers);
+        break;
+    case CTL_ACCEPT:
+    case CTL_DECLINE:
+    case CTL_CANCEL:
+        cmd_xfer_op(cl, q->kind, &q->u.xfer);
+        break;
+    case CTL_SETTINGS_GET:
+        cmd_settings_get(cl);
+        break;
+    case CTL_SETTINGS_SET:
+        cmd_settings_set(cl, &q->u.settings);
+        break;
+    case CTL_WEB:
+        cmd_web(cl);
+        break;
+    case CTL_PLUGINS:
+        cmd_plugins(cl, &q->u.plugins);
+        break;
+    case CTL_NAT_CHECK:
+        cmd_nat_check(cl);
+        break;
+    default:
+        if (groupctl_owns(q->kind)) /* groups and find */
+            send_json(cl, groupctl_request(cl->ctl->n, q));
+        else /* the rendezvous's (rdvctl_owns) */
+            cmd_rdv(cl, q);
+        break;
+    }
+}
+
+static void handle_line(client *cl, const char *line, size_t len)
+{
     char why[CTL_WHY_CAP];
+    ctl_request q;
     int r = ctlmsg_decode(&q, line, len, why, sizeof why);
     if (r) {
         send_error(cl, r, why);
         return;
     }
-    send_json(cl, groupctl_request(cl->ctl->n, &q));
-    ctl_request_clear(&q);
-}
-
-static void handle_line(client *cl, const char *line, size_t len)
-{
-    ctl_kind kind;
-    if (!utf8_valid(line, len)) {
-        send_error(cl, BANTER_EUTF8, "request is not valid UTF-8");
-        return;
-    }
-    cJSON *req = cJSON_ParseWithLength(line, len);
-    const char *cmd = req ? str_arg(req, "cmd") : NULL;
-    if (!req || !cJSON_IsObject(req)) {
-        send_error(cl, BANTER_EJSON, "request is not a JSON object");
-    } else if (!cmd) {
-        send_error(cl, BANTER_ESCHEMA, "request has no \"cmd\"");
-    } else if (cl->wait || cl->offer || cl->rdv || cl->nat) {
+    if ((ctl_kind_flags(q.kind) & CTL_F_IDLE) && (cl->wait || cl->offer || cl->rdv || cl->nat))
         send_error(cl, BANTER_ESTATE, "one request at a time");
-    } else if (strcmp(cmd, "id") == 0) {
-        cmd_id(cl);
-    } else if (strcmp(cmd, "peers") == 0) {
-        cmd_peers(cl);
-    } else if (strcmp(cmd, "send") == 0) {
-        cmd_send(cl, req);
-    } else if (strcmp(cmd, "broadcast") == 0) {
-        cmd_broadcast(cl, req);
-    } else if (strcmp(cmd, "history") == 0) {
-        cmd_history(cl, req);
-    } else if (strcmp(cmd, "verify") == 0) {
-        cmd_verify(cl, req);
-    } else if (strcmp(cmd, "send_file") == 0) {
-        cmd_send_file(cl, req);
-    } else if (strcmp(cmd, "transfers") == 0) {
-        cmd_transfers(cl, req);
-    } else if (strcmp(cmd, "accept") == 0) {
-        cmd_xfer_op(cl, req, OP_ACCEPT);
-    } else if (strcmp(cmd, "decline") == 0) {
-        cmd_xfer_op(cl, req, OP_DECLINE);
-    } else if (strcmp(cmd, "cancel") == 0) {
-        cmd_xfer_op(cl, req, OP_CANCEL);
-    } else if (strcmp(cmd, "settings_get") == 0) {
-        cmd_settings_get(cl);
-    } else if (strcmp(cmd, "settings_set") == 0) {
-        cmd_settings_set(cl, req);
-    } else if (strcmp(cmd, "web") == 0) {
-        cmd_web(cl);
-    } else if (strcmp(cmd, "plugins") == 0) {
-        cmd_plugins(cl, req);
-    } else if (rdvctl_owns(cmd)) {
-        cmd_rdv(cl, cmd, req);
-    } else if (strcmp(cmd, "nat_check") == 0) {
-        cmd_nat_check(cl);
-    } else if (ctl_kind_parse(cmd, &kind) == 0 && groupctl_owns(kind)) {
-        cmd_group(cl, line, len);
-    } else if (strcmp(cmd, "listen") == 0) {
-        cl->listening = true;
-        cJSON *o = ok_reply();
-        cJSON_AddTrueToObject(o, "listening");
-        send_json(cl, o);
-    } else {
-        char text[128];
-        snprintf(text, sizeof text, "unknown command \"%.40s\"", cmd);
-        send_error(cl, BANTER_EBADTYPE, text);
-    }
-    cJSON_Delete(req);
+    else
+        dispatch(cl, &q);
+    ctl_request_clear(&q); /* wipes a password */
 }
 
 /* Handle every complete line in the input buffer. */
@@ -1031,12 +994,14 @@ static gboolean on_client_readable(gint fd, GIOCondition cond, gpointer v)
     }
     if (buf_append(&cl->in, tmp, (size_t)n) != 0) {
         send_error(cl, BANTER_ETOOBIG, "request line longer than 65536 bytes: closing");
+        bcrypto_wipe((void *)(uintptr_t)buf_data(&cl->in), buf_len(&cl->in));
         buf_consume(&cl->in, buf_len(&cl->in));
         cl->closing = true;
         drop_source(&cl->rsrc);
     } else {
         process_input(cl);
     }
+    bcrypto_wipe(tmp, (size_t)n);
     client_done(cl);
     return G_SOURCE_CONTINUE;
 }
@@ -1049,18 +1014,14 @@ static unsigned socket_clients(const control *ctl)
     return k;
 }
 
-static gboolean on_accept(gint fd, GIOCondition cond, gpointer v)
+static void on_accept(void *ud, int cfd)
 {
-    control *ctl = v;
-    (void)cond;
-    int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (cfd < 0)
-        return G_SOURCE_CONTINUE;
+    control *ctl = ud;
     struct ucred cred;
     socklen_t sl = sizeof cred;
     if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &sl) != 0 || cred.uid != geteuid()) {
         close(cfd);
-        return G_SOURCE_CONTINUE;
+        return;
     }
     if (socket_clients(ctl) >= CONTROL_MAX_CLIENTS) {
         static const char busy[] = "{\"ok\":false,\"error\":\"EBUSY\",\"message\":\"the node "
@@ -1068,18 +1029,17 @@ static gboolean on_accept(gint fd, GIOCondition cond, gpointer v)
         ssize_t w = send(cfd, busy, sizeof busy - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
         (void)w; /* best effort: the client learns why, or sees the close */
         close(cfd);
-        return G_SOURCE_CONTINUE;
+        return;
     }
     client *cl = g_new0(client, 1);
     cl->ctl = ctl;
     cl->fd = cfd;
     buf_init(&cl->in, CONTROL_MAX_LINE + 1);
-    buf_init(&cl->out, CLIENT_OUT_CAP);
+    buf_init(&cl->out, CONTROL_OUT_CAP);
     cl->rsrc = g_unix_fd_source_new(cfd, G_IO_IN);
     g_source_set_callback(cl->rsrc, G_SOURCE_FUNC(on_client_readable), cl, NULL);
     g_source_attach(cl->rsrc, ctl->ctx);
     ctl->clients = g_list_prepend(ctl->clients, cl);
-    return G_SOURCE_CONTINUE;
 }
 
 /* ---- in-process clients ---- */
@@ -1167,21 +1127,21 @@ int control_new(control **out, node *n, GMainContext *ctx, const char *path, cha
     ctl = g_new0(control, 1);
     ctl->n = n;
     ctl->ctx = ctx;
+    buf_init(&ctl->tmp, CONTROL_OUT_CAP);
     g_strlcpy(ctl->path, path, sizeof ctl->path);
     ctl->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     mode_t old = umask(077);
     int r = ctl->fd < 0 ? -1 : bind(ctl->fd, (struct sockaddr *)&sa, sizeof sa);
     umask(old);
-    if (r != 0 || chmod(path, 0600) != 0 || listen(ctl->fd, 16) != 0) {
+    if (r != 0 || chmod(path, 0600) != 0 || listen(ctl->fd, CONTROL_BACKLOG) != 0) {
         snprintf(why, cap, "cannot create the control socket %s: %s", path, g_strerror(errno));
         if (ctl->fd >= 0)
             close(ctl->fd);
+        buf_free(&ctl->tmp);
         g_free(ctl);
         return BANTER_EIO;
     }
-    ctl->src = g_unix_fd_source_new(ctl->fd, G_IO_IN);
-    g_source_set_callback(ctl->src, G_SOURCE_FUNC(on_accept), ctl, NULL);
-    g_source_attach(ctl->src, ctx);
+    ctl->acc = acceptor_new(ctx, ctl->fd, "the control socket", true, on_accept, ctl);
     g_strlcpy(ctl->web_why, "the node was started without the web interface", sizeof ctl->web_why);
     node_subscribe(n, on_node_event, ctl);
     if (open_settings(ctl, path) != 0) {
@@ -1205,107 +1165,138 @@ void control_free(control *ctl)
     for (GList *l = ctl->offers; l; l = l->next)
         ((offer_req *)l->data)->ctl = NULL;
     g_list_free(ctl->offers);
-    drop_source(&ctl->src);
+    acceptor_free(ctl->acc);
     close(ctl->fd);
     unlink(ctl->path);
     settings_free(ctl->settings);
     control_set_web(ctl, NULL, NULL);
+    buf_free(&ctl->tmp);
     g_free(ctl);
 }
 
-static cJSON *event_json(control *ctl, const node_event *ev)
-{
-    static const char *names[] = {"message",     "delivered", "online",     "offline",
-                                  "key_changed", "discovery", "rendezvous", "contacts",
-                                  "presence",    "renamed",   "transfer",   "deferred"};
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "event", names[ev->type]);
-    cJSON_AddNumberToObject(o, "at", (double)(g_get_real_time() / 1000));
-    if (ev->peer)
-        cJSON_AddItemToObject(o, "peer", peer_ref(ctl->n, ev->peer, ev->name, ev->device));
-    if (ev->type == NODE_EV_MESSAGE && ev->msg) {
-        const store_msg *m = ev->msg;
-        add_id(o, m->id);
-        cJSON_AddNumberToObject(o, "seq", (double)m->seq);
-        cJSON_AddNumberToObject(o, "ts", (double)m->ts_ms);
-        if (m->flags & STORE_MSG_UNTRUSTED)
-            cJSON_AddTrueToObject(o, "unverified");
-        if (m->dir == STORE_OUT) /* sent from another device of this account */
-            cJSON_AddStringToObject(o, "direction", "out");
-        cJSON_AddBoolToObject(o, "broadcast", m->broadcast);
-        cJSON_AddStringToObject(o, "body", m->body);
-        cJSON_AddItemToObject(o, "links", links_of(m->body, m->body_len));
-    } else if ((ev->type == NODE_EV_DELIVERED || ev->type == NODE_EV_DEFERRED) && ev->msg) {
-        add_id(o, ev->msg->id);
-        cJSON_AddStringToObject(o, "state", state_name(ev->msg->state));
-        if (ev->msg->error[0])
-            cJSON_AddStringToObject(o, "error", ev->msg->error);
-    }
-    if (ev->status)
-        cJSON_AddStringToObject(o, "status", ev->status);
-    if (ev->text)
-        cJSON_AddStringToObject(o, "text", ev->text);
-    return o;
-}
+/* ---- events ---- */
 
-/* An event of control's own (settings) to every listener; frees ev. self
- * is the client whose request caused it: still in use, not freed here. */
-static void broadcast_json(control *ctl, cJSON *ev, const client *self)
+/* The settings event to every listener. self is the client whose request
+ * caused it: still in use, not freed here. */
+static void broadcast_settings(control *ctl, const client *self)
 {
+    struct ctl_read_mark *marks = NULL;
+    ctl_settings s;
+    if (settings_view(ctl->settings, &s, &marks) != 0)
+        return;
+    ctl_event ev = {.kind = CTL_EV_SETTINGS, .at = now_ms(), .settings = &s};
+    buf text;
+    buf_init(&text, CONTROL_OUT_CAP);
+    int r = ctlmsg_encode_event(&ev, &text);
+    g_free(marks);
     GList *copy = g_list_copy(ctl->clients);
     for (GList *l = copy; l; l = l->next) {
         client *cl = l->data;
-        if (cl->listening && !cl->following)
-            send_json(cl, cJSON_Duplicate(ev, true));
+        if (r == 0 && cl->listening && !cl->following)
+            send_text(cl, (const char *)buf_data(&text), buf_len(&text));
         if (cl != self)
             client_done(cl);
     }
     g_list_free(copy);
-    cJSON_Delete(ev);
+    buf_free(&text);
 }
 
-static void control_xfer_event(control *ctl, xfer_ev_type type, const xfer_info *info);
+/* A node event as JSON text into out. */
+static int event_text(control *ctl, const node_event *ev, buf *out)
+{
+    static const ctl_event_kind kinds[] = {CTL_EV_MESSAGE,
+                                           CTL_EV_DELIVERED,
+                                           CTL_EV_ONLINE,
+                                           CTL_EV_OFFLINE,
+                                           CTL_EV_KEY_CHANGED,
+                                           CTL_EV_DISCOVERY,
+                                           CTL_EV_RENDEZVOUS,
+                                           CTL_EV_CONTACTS,
+                                           CTL_EV_PRESENCE,
+                                           CTL_EV_RENAMED,
+                                           CTL_EV_COUNT /* NODE_EV_TRANSFER: control_xfer_event */,
+                                           CTL_EV_DEFERRED};
+    if ((unsigned)ev->type >= sizeof kinds / sizeof kinds[0] || kinds[ev->type] == CTL_EV_COUNT)
+        return BANTER_EINVAL; /* a kind this table does not know yet: not shown */
+    ctl_event e = {.kind = kinds[ev->type], .at = now_ms()};
+    ctl_message m;
+    char fp[IDENTITY_FP_LEN + 1];
+    pref p;
+    if (ev->peer) {
+        peer_ref(ctl->n, &p, ev->peer, ev->name, ev->device);
+        e.peer = &p.ref;
+    }
+    if ((ev->type == NODE_EV_MESSAGE || ev->type == NODE_EV_DELIVERED ||
+         ev->type == NODE_EV_DEFERRED) &&
+        ev->msg) {
+        message_of(&m, ev->msg, fp);
+        e.message = &m;
+    }
+    e.status = ev->status;
+    e.text = ev->text;
+    return ctlmsg_encode_event(&e, out);
+}
 
 static void control_event(control *ctl, const node_event *ev)
 {
+    buf text;
+    bool made = false;
+    int r = 0;
+    buf_init(&text, CONTROL_OUT_CAP);
     GList *copy = g_list_copy(ctl->clients);
     for (GList *l = copy; l; l = l->next) {
         client *cl = l->data;
         waiter *w = cl->wait;
         if (ev->type == NODE_EV_DELIVERED && w && ev->msg && ev->peer &&
             memcmp(w->id, ev->msg->id, MSG_ID_LEN) == 0 && memcmp(w->peer, ev->peer, 32) == 0) {
-            cJSON *o = ok_reply();
-            add_id(o, w->id);
-            cJSON_AddStringToObject(o, "state", state_name(ev->msg->state));
-            if (ev->msg->error[0])
-                cJSON_AddStringToObject(o, "error", ev->msg->error);
             cl->wait = NULL;
             waiter_free(w);
-            send_json(cl, o);
+            send_state(cl, ev->msg->id, state_name(ev->msg->state), ev->msg->error);
         }
-        if (cl->listening && !cl->following)
-            send_json(cl, event_json(ctl, ev));
+        if (cl->listening && !cl->following) {
+            if (!made) /* written once, for the first listener */
+                r = event_text(ctl, ev, &text);
+            made = true;
+            if (r == 0)
+                send_text(cl, (const char *)buf_data(&text), buf_len(&text));
+        }
         client_done(cl);
     }
     g_list_free(copy);
+    buf_free(&text);
 }
 
 static void control_xfer_event(control *ctl, xfer_ev_type type, const xfer_info *info)
 {
-    cJSON *ev = xfer_event_json(ctl->n, type, info);
     bool over = xfer_over(info->state);
     GList *copy = g_list_copy(ctl->clients);
     for (GList *l = copy; l; l = l->next) {
         client *cl = l->data;
         bool mine = cl->following && memcmp(cl->follow_id, info->id, MSG_ID_LEN) == 0;
         if (cl->following ? mine : cl->listening)
-            send_json(cl, cJSON_Duplicate(ev, true));
+            send_xfer_event(cl, type, info);
         if (mine && over)
             cl->following = false; /* back to an ordinary connection */
         client_done(cl);
     }
     g_list_free(copy);
-    cJSON_Delete(ev);
+}
+
+/* A group event (groupctl's cJSON, freed here) to every listener. */
+static void broadcast_json(control *ctl, cJSON *ev)
+{
+    char *text = json_text(ev);
+    if (!text)
+        return;
+    GList *copy = g_list_copy(ctl->clients);
+    for (GList *l = copy; l; l = l->next) {
+        client *cl = l->data;
+        if (cl->listening && !cl->following)
+            send_text(cl, text, strlen(text));
+        client_done(cl);
+    }
+    g_list_free(copy);
+    cJSON_free(text);
 }
 
 /* The node's events, subscribed in control_new. */
@@ -1315,7 +1306,7 @@ static void on_node_event(void *ud, const node_event *ev)
     if (ev->type == NODE_EV_TRANSFER)
         control_xfer_event(ctl, ev->xtype, ev->xfer);
     else if (groupctl_event_owns(ev))
-        broadcast_json(ctl, groupctl_event(ctl->n, ev), NULL);
+        broadcast_json(ctl, groupctl_event(ctl->n, ev));
     else
         control_event(ctl, ev);
 }

@@ -23,9 +23,17 @@
 #include "rdv/rdv.h"
 #include "rdv/roster.h"
 
-#define CONTROL_MAX_LINE    65536
-#define CONTROL_MAX_CLIENTS 64 /* socket connections */
-#define CONTROL_MAX_INPROC  64 /* in-process clients, counted apart */
+#define CONTROL_MAX_LINE     65536
+#define CONTROL_MAX_CLIENTS  64 /* socket connections */
+#define CONTROL_MAX_INPROC   64 /* in-process clients, counted apart */
+#define CONTROL_BACKLOG      64 /* the listen backlog */
+/* A socket client's unwritten output: past it the client is dropped at
+ * once (it does not read what it asked for or listens to). */
+#define CONTROL_OUT_CAP      (4u << 20)
+/* One history reply: at most this many messages in at most this many
+ * bytes (fewer when they are long); "more" says older ones exist. */
+#define CONTROL_HISTORY_PAGE 1000
+#define CONTROL_MAX_REPLY    (1u << 20)
 
 typedef struct control control;
 

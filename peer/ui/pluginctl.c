@@ -8,73 +8,49 @@
 
 #include "utf8.h"
 
-static const char *arg(const cJSON *req, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, key);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static cJSON *list(plugins *p, const char *message, int *err)
+static int list_to(plugins *p, const char *message, buf *out)
 {
     plugin_status *s = NULL;
     size_t n = 0;
     int r = plugins_list(p, &s, &n);
-    cJSON *o = cJSON_CreateObject(), *a = cJSON_CreateArray();
-    if (r || !o || !a) {
+    if (r)
+        return ctlmsg_encode_error(r, NULL, NULL, NULL, 0, out);
+    ctl_plugin *cp = calloc(n + 1, sizeof *cp);
+    if (!cp) {
         free(s);
-        cJSON_Delete(o);
-        cJSON_Delete(a);
-        *err = r ? r : BANTER_ENOMEM;
-        return NULL;
+        return ctlmsg_encode_error(BANTER_ENOMEM, NULL, NULL, NULL, 0, out);
     }
-    cJSON_AddTrueToObject(o, "ok");
-    cJSON_AddItemToObject(o, "plugins", a);
     for (size_t i = 0; i < n; i++) {
-        cJSON *e = cJSON_CreateObject();
-        cJSON_AddItemToArray(a, e);
-        cJSON_AddStringToObject(e, "name", s[i].name);
-        cJSON_AddStringToObject(e, "path",
-                                utf8_valid(s[i].path, strlen(s[i].path)) ? s[i].path : "?");
-        cJSON_AddStringToObject(e, "state", s[i].state);
-        cJSON_AddBoolToObject(e, "enabled", s[i].enabled);
-        cJSON_AddNumberToObject(e, "pid", (double)s[i].pid);
-        cJSON_AddNumberToObject(e, "restarts", s[i].restarts);
-        cJSON_AddNumberToObject(e, "retry_in_ms", (double)s[i].retry_in_ms);
-        cJSON_AddStringToObject(e, "version", s[i].version);
-        cJSON_AddStringToObject(e, "description", s[i].description);
-        cJSON_AddStringToObject(e, "last_error", s[i].last_error);
+        cp[i].name = s[i].name;
+        cp[i].path = utf8_valid(s[i].path, strlen(s[i].path)) ? s[i].path : "?";
+        cp[i].state = s[i].state;
+        cp[i].enabled = s[i].enabled;
+        cp[i].pid = s[i].pid;
+        cp[i].restarts = s[i].restarts;
+        cp[i].retry_in_ms = s[i].retry_in_ms > 0 ? s[i].retry_in_ms : 0;
+        cp[i].version = s[i].version;
+        cp[i].description = s[i].description;
+        cp[i].last_error = s[i].last_error;
     }
-    if (message)
-        cJSON_AddStringToObject(o, "message", message);
+    ctl_reply rp = {.kind = CTL_PLUGINS};
+    rp.u.plugins.message = message;
+    rp.u.plugins.n = n;
+    rp.u.plugins.plugins = cp;
+    r = ctlmsg_encode_reply(&rp, out);
+    free(cp);
     free(s);
-    return o;
+    return r;
 }
 
-cJSON *pluginctl_handle(plugins *p, const cJSON *req, int *err, char *why, size_t cap)
+int pluginctl_request(plugins *p, const struct ctl_plugins_req *q, buf *out)
 {
-    const char *action = arg(req, "action"), *name = arg(req, "name");
-    *err = 0;
-    if (!action || strcmp(action, "list") == 0)
-        return list(p, NULL, err);
-    bool on = strcmp(action, "enable") == 0, restart = strcmp(action, "restart") == 0;
-    if (!on && !restart && strcmp(action, "disable") != 0) {
-        *err = BANTER_EINVAL;
-        snprintf(why, cap, "\"action\" must be \"list\", \"enable\", \"disable\" or \"restart\"");
-        return NULL;
-    }
-    if (!name || !name[0] || strlen(name) > PLUGIN_NAME_MAX) {
-        *err = BANTER_EINVAL;
-        snprintf(why, cap, "%s needs \"name\": a plug-in's name (1..%d bytes)", action,
-                 PLUGIN_NAME_MAX);
-        return NULL;
-    }
-    char said[256];
-    int r = restart ? plugins_restart(p, name, said, sizeof said)
-                    : plugins_enable(p, name, on, said, sizeof said);
-    if (r) {
-        *err = r;
-        snprintf(why, cap, "%s", said);
-        return NULL;
-    }
-    return list(p, said, err);
+    if (!q->action[0] || strcmp(q->action, "list") == 0)
+        return list_to(p, NULL, out);
+    bool on = strcmp(q->action, "enable") == 0, restart = strcmp(q->action, "restart") == 0;
+    char said[256] = "";
+    int r = restart ? plugins_restart(p, q->name, said, sizeof said)
+                    : plugins_enable(p, q->name, on, said, sizeof said);
+    if (r)
+        return ctlmsg_encode_error(r, NULL, said[0] ? said : NULL, NULL, 0, out);
+    return list_to(p, said, out);
 }

@@ -8,19 +8,22 @@
  *   {"cmd":"plugins","action":"restart","name":N}   stop it cleanly, start it again
  * The answer: {"ok":true,"plugins":[{name, path, state, enabled, pid,
  * restarts, retry_in_ms, version, description, last_error}], "message"}.
- * Kept apart from ui/control.c so the request stays one call there.
+ * The request comes typed from ctlmsg (which checked its arguments); the
+ * reply is written by ctlmsg. Kept apart from ui/control.c so the request
+ * stays one call there.
  */
 #ifndef BANTER_PEER_PLUGINCTL_H
 #define BANTER_PEER_PLUGINCTL_H
 
-#include <cJSON.h>
 #include <stddef.h>
 
+#include "buf.h"
+#include "ctlmsg.h"
 #include "plugin/plugins.h"
 
-/* The reply object for req (a new cJSON object, the caller's), or NULL
- * with *err (a BANTER_E* code) and why (cap bytes) filled. p may be NULL
- * (no plug-ins configured: an empty list). */
-cJSON *pluginctl_handle(plugins *p, const cJSON *req, int *err, char *why, size_t cap);
+/* Append the reply to q (ok, or the error) to out. p may be NULL (no
+ * plug-ins configured: an empty list). Returns ctlmsg's result (nonzero:
+ * nothing appended). */
+BANTER_WUR int pluginctl_request(plugins *p, const struct ctl_plugins_req *q, buf *out);
 
 #endif

@@ -5,202 +5,129 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "jsonv.h"
+#include "bcrypto.h"
 #include "rdv/roster.h"
 
 #define NOT_CONFIGURED                                                                             \
     "no rendezvous configured: start the node with --rendezvous HOST:PORT --server-key "           \
     "FINGERPRINT"
-#define DEFAULT_PER_PAGE 20
-#define MAX_PAGE         1000000
-
-typedef enum wait_kind {
-    W_LOGIN,
-    W_LOGOUT,
-    W_PROFILE,
-    W_SEARCH,
-    W_CONTACT,
-    W_STATUS,
-    W_BCAST,
-} wait_kind;
 
 struct rdvctl_wait {
     rdv_req *q;
-    wait_kind kind;
+    ctl_kind kind;
     rdvctl_reply_fn reply;
     void *ud;
-    char user[BANTER_MAX_NAME + 1]; /* logout: who was logged in */
+    char user[BANTER_MAX_NAME + 1]; /* logout: who was logged in; contact: whom */
     rv_field field;                 /* profile */
-    char *value;                    /* profile: owned */
+    char *value;                    /* profile, status: owned */
     uint32_t per_page;              /* search */
     rv_op op;                       /* contact */
     rv_presence status;             /* status */
     roster *ro;                     /* org broadcast */
 };
 
-bool rdvctl_owns(const char *cmd)
+bool rdvctl_owns(ctl_kind kind)
 {
-    static const char *cmds[] = {"rendezvous", "login",        "logout",   "profile_set",
-                                 "search",     "contacts",     "requests", "contact",
-                                 "status",     "org_broadcast"};
-    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
-        if (strcmp(cmd, cmds[i]) == 0)
-            return true;
-    return false;
+    return kind == CTL_RENDEZVOUS || (ctl_kind_flags(kind) & CTL_F_RDV);
 }
 
-static cJSON *error_reply(const char *name, const char *message)
+/* Append an error reply; a failure to do so is only possible without
+ * memory (the texts are ours or the server's, checked UTF-8 by ctlmsg). */
+static int error_to(buf *out, const char *name, const char *message, const char *code,
+                    int64_t retry_after_ms)
 {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddFalseToObject(o, "ok");
-    cJSON_AddStringToObject(o, "error", name);
-    cJSON_AddStringToObject(o, "message", message);
-    return o;
+    int r = ctlmsg_encode_error(BANTER_EIO, name, message, code, retry_after_ms, out);
+    if (r == BANTER_EUTF8) /* a server's sentence that is not UTF-8 */
+        r = ctlmsg_encode_error(BANTER_EIO, name, "the server's answer is not UTF-8", NULL, 0, out);
+    return r;
 }
 
-static cJSON *ok_reply(void)
-{
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddTrueToObject(o, "ok");
-    return o;
-}
-
-static void add_str_or_null(cJSON *o, const char *key, const char *s)
-{
-    if (s && *s)
-        cJSON_AddStringToObject(o, key, s);
-    else
-        cJSON_AddNullToObject(o, key);
-}
-
-static const char *str_arg(const cJSON *req, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, key);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-/* A whole number in [min, max], or def when absent; false when bad. */
-static bool int_arg(const cJSON *req, const char *key, double min, double max, double def,
-                    double *out)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, key);
-    *out = def;
-    if (!v)
-        return true;
-    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int64_t)v->valuedouble ||
-        v->valuedouble < min || v->valuedouble > max)
-        return false;
-    *out = v->valuedouble;
-    return true;
-}
-
-static cJSON *status_reply(rdv *r)
+static int status_to(rdv *r, buf *out)
 {
     rdv_status st;
-    cJSON *o = ok_reply();
-    cJSON_AddBoolToObject(o, "configured", r != NULL);
+    ctl_reply rp = {.kind = CTL_RENDEZVOUS};
+    struct ctl_rdv_status *s = &rp.u.rendezvous;
     if (r)
         rdv_get_status(r, &st);
     else
         memset(&st, 0, sizeof st);
-    add_str_or_null(o, "server", st.server);
-    add_str_or_null(o, "server_key", st.server_fp);
-    cJSON_AddBoolToObject(o, "connected", st.connected);
-    cJSON_AddBoolToObject(o, "verified", st.verified);
-    add_str_or_null(o, "user", st.user);
-    cJSON_AddBoolToObject(o, "admin", st.admin);
-    add_str_or_null(o, "error", st.error);
-    add_str_or_null(o, "auth_error", st.auth_error);
-    if (st.auth_error[0] && st.retry_after_ms > 0)
-        cJSON_AddNumberToObject(o, "retry_after_ms", (double)st.retry_after_ms);
-    if (st.cert_expires_ms)
-        cJSON_AddNumberToObject(o, "cert_expires", (double)st.cert_expires_ms);
-    else
-        cJSON_AddNullToObject(o, "cert_expires");
-    add_str_or_null(o, "status", st.status != RV_P_OFFLINE ? rv_presence_name(st.status) : NULL);
-    add_str_or_null(o, "status_text", st.status_text);
-    if (st.has_policy) {
-        cJSON *p = cJSON_AddObjectToObject(o, "policy");
-        if (p) {
-            jsonv_add_int(p, "serial", (int64_t)st.pol.serial);
-            jsonv_add_int(p, "issued", st.pol.issued_ms);
-            jsonv_add_int(p, "max_file_mb", st.pol.max_file_mb);
-            cJSON_AddBoolToObject(p, "auto_accept", (st.pol.flags & POLICY_F_AUTO) != 0);
-            jsonv_add_int(p, "history_days", st.pol.history_days);
-            cJSON_AddBoolToObject(p, "lan_discovery", (st.pol.flags & POLICY_F_LAN) != 0);
-        }
-    } else {
-        cJSON_AddNullToObject(o, "policy");
+    s->configured = r != NULL;
+    s->server = st.server;
+    s->server_key = st.server_fp;
+    s->connected = st.connected;
+    s->verified = st.verified;
+    s->user = st.user;
+    s->admin = st.admin;
+    s->error = st.error;
+    s->auth_error = st.auth_error;
+    s->retry_after_ms = st.retry_after_ms;
+    s->cert_expires = st.cert_expires_ms;
+    s->status = st.status;
+    s->status_text = st.status_text;
+    if (r && st.has_policy) {
+        s->has_policy = true;
+        s->pol_serial = (int64_t)MIN(st.pol.serial, (uint64_t)BANTER_MAX_INT);
+        s->pol_issued = st.pol.issued_ms;
+        s->pol_max_file_mb = st.pol.max_file_mb;
+        s->pol_auto_accept = (st.pol.flags & POLICY_F_AUTO) != 0;
+        s->pol_history_days = st.pol.history_days;
+        s->pol_lan_discovery = (st.pol.flags & POLICY_F_LAN) != 0;
     }
-    return o;
+    return ctlmsg_encode_reply(&rp, out);
 }
 
 /* ---- answers from the server ---- */
 
-static cJSON *user_json(const struct rv_user *u)
-{
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "user", u->name);
-    for (int f = 0; f < RV_F_COUNT; f++)
-        if (u->p.f[f])
-            cJSON_AddStringToObject(o, rv_field_name((rv_field)f), u->p.f[f]);
-    return o;
-}
-
-static cJSON *answer_error(const rdv_answer *a)
+static int answer_error(const rdv_answer *a, buf *out)
 {
     char text[800];
     const char *why = a->why ? a->why : rdv_errname(a->err);
-    if (a->err == RDV_EAUTH && a->retry_after_ms > 0) {
+    bool retry = a->err == RDV_EAUTH && a->retry_after_ms > 0;
+    if (retry) {
         snprintf(text, sizeof text, "%s (try again in %lld s)", why,
                  (long long)((a->retry_after_ms + 999) / 1000));
         why = text;
     }
-    cJSON *o = error_reply(rdv_errname(a->err), why);
-    if (a->code)
-        cJSON_AddStringToObject(o, "code", a->code);
-    if (a->err == RDV_EAUTH && a->retry_after_ms > 0)
-        cJSON_AddNumberToObject(o, "retry_after_ms", (double)a->retry_after_ms);
-    return o;
+    return error_to(out, rdv_errname(a->err), why, a->code, retry ? a->retry_after_ms : 0);
 }
 
-static cJSON *answer_ok(const rdvctl_wait *w, const rdv_answer *a)
+static int answer_ok(const rdvctl_wait *w, const rdv_answer *a, buf *out)
 {
-    cJSON *o = ok_reply();
+    ctl_reply rp = {.kind = w->kind};
     switch (w->kind) {
-    case W_LOGIN:
-        cJSON_AddStringToObject(o, "user", a->auth ? a->auth->user : "");
-        cJSON_AddBoolToObject(o, "admin", a->auth && a->auth->admin);
+    case CTL_LOGIN:
+        rp.u.login.user = a->auth ? a->auth->user : "";
+        rp.u.login.admin = a->auth && a->auth->admin;
         break;
-    case W_LOGOUT:
-        cJSON_AddStringToObject(o, "user", w->user);
+    case CTL_LOGOUT:
+        rp.u.logout.user = w->user;
         break;
-    case W_PROFILE:
-        cJSON_AddStringToObject(o, "field", rv_field_name(w->field));
-        cJSON_AddStringToObject(o, "value", w->value ? w->value : "");
+    case CTL_PROFILE_SET:
+        rp.u.profile.field = w->field;
+        rp.u.profile.value = w->value;
         break;
-    case W_CONTACT:
-        cJSON_AddStringToObject(o, "op", rv_op_name(w->op));
-        cJSON_AddStringToObject(o, "user", w->user);
+    case CTL_CONTACT:
+        rp.u.contact.op = w->op;
+        rp.u.contact.user = w->user;
         break;
-    case W_STATUS:
-        cJSON_AddStringToObject(o, "status", rv_presence_name(w->status));
-        cJSON_AddStringToObject(o, "text", w->value ? w->value : "");
+    case CTL_STATUS:
+        rp.u.status.status = w->status;
+        rp.u.status.text = w->value;
         break;
-    case W_BCAST:
-        break;
-    case W_SEARCH: {
+    default: { /* CTL_SEARCH */
         const struct rv_search_result *res = a->result;
-        cJSON_AddNumberToObject(o, "total", res ? (double)res->total : 0);
-        cJSON_AddNumberToObject(o, "page", res ? res->page : 0);
-        cJSON_AddNumberToObject(o, "per_page", w->per_page);
-        cJSON *users = cJSON_AddArrayToObject(o, "users");
-        for (size_t i = 0; res && i < res->n; i++)
-            cJSON_AddItemToArray(users, user_json(&res->users[i]));
+        rp.u.search.total = res ? (int64_t)MIN(res->total, (uint64_t)BANTER_MAX_INT) : 0;
+        rp.u.search.page = res ? res->page : 0;
+        rp.u.search.per_page = w->per_page;
+        rp.u.search.n = res ? res->n : 0;
+        rp.u.search.users = res ? res->users : NULL;
         break;
     }
     }
-    return o;
+    int r = ctlmsg_encode_reply(&rp, out);
+    if (r == BANTER_EUTF8 || r == BANTER_ESCHEMA)
+        r = error_to(out, "ESERVER", "the server's answer cannot be shown (not UTF-8)", NULL, 0);
+    return r;
 }
 
 static void wait_free(rdvctl_wait *w)
@@ -209,21 +136,36 @@ static void wait_free(rdvctl_wait *w)
     g_free(w);
 }
 
-static void on_done(void *ud, const rdv_answer *a)
+/* Hand the reply in b to the client, then free w. */
+static void finish(rdvctl_wait *w, int r, buf *b)
 {
-    rdvctl_wait *w = ud;
-    cJSON *o = a->err ? answer_error(a) : answer_ok(w, a);
     rdvctl_reply_fn reply = w->reply;
     void *rud = w->ud;
     wait_free(w);
-    reply(rud, o);
+    if (r) { /* no memory for the reply: say that much */
+        static const char oom[] =
+            "{\"ok\":false,\"error\":\"ENOMEM\",\"message\":\"out of memory\"}";
+        reply(rud, oom, sizeof oom - 1);
+    } else {
+        reply(rud, (const char *)buf_data(b), buf_len(b));
+    }
+    buf_free(b);
+}
+
+static void on_done(void *ud, const rdv_answer *a)
+{
+    rdvctl_wait *w = ud;
+    buf b;
+    buf_init(&b, BANTER_MAX_JSON * 4);
+    int r = a->err ? answer_error(a, &b) : answer_ok(w, a, &b);
+    finish(w, r, &b);
 }
 
 void rdvctl_cancel(rdvctl_wait *w)
 {
     if (!w)
         return;
-    if (w->kind == W_BCAST)
+    if (w->kind == CTL_ORG_BROADCAST)
         roster_bcast_forget(w->ro, w);
     else
         rdv_req_cancel(w->q);
@@ -232,219 +174,144 @@ void rdvctl_cancel(rdvctl_wait *w)
 
 /* ---- requests ---- */
 
-static rdvctl_wait *wait_new(wait_kind kind, rdvctl_reply_fn reply, void *ud)
-{
-    rdvctl_wait *w = g_new0(rdvctl_wait, 1);
-    w->kind = kind;
-    w->reply = reply;
-    w->ud = ud;
-    return w;
-}
-
-/* After an rdv call: NULL (the answer comes later) or the error reply. */
-static cJSON *started(rdv_err e, rdvctl_wait *w, const char *why, rdvctl_wait **pending)
+/* After an rdv call: pending, or the error appended to out. */
+static int started(rdv_err e, rdvctl_wait *w, const char *why, buf *out, rdvctl_wait **pending)
 {
     if (e == RDV_OK) {
         *pending = w;
-        return NULL;
+        return 0;
     }
     wait_free(w);
-    return error_reply(rdv_errname(e), why);
+    return error_to(out, rdv_errname(e), why, NULL, 0);
 }
 
-static cJSON *do_login(rdv *r, cJSON *req, rdvctl_wait *w, rdvctl_wait **pending)
-{
-    char why[600];
-    const char *user = str_arg(req, "user");
-    cJSON *pw = cJSON_GetObjectItemCaseSensitive(req, "password");
-    if (!user || !cJSON_IsString(pw) || !pw->valuestring) {
-        wait_free(w);
-        return error_reply("EINVAL", "login needs \"user\" and \"password\" (strings)");
-    }
-    /* rdv_login wipes the password in place, whatever happens. */
-    rdv_err e = rdv_login(r, user, pw->valuestring, on_done, w, &w->q, why, sizeof why);
-    return started(e, w, why, pending);
-}
-
-static cJSON *do_profile(rdv *r, const cJSON *req, rdvctl_wait *w, rdvctl_wait **pending)
-{
-    char why[600];
-    const char *field = str_arg(req, "field"), *value = str_arg(req, "value");
-    if (!field || !value || rv_field_parse(field, &w->field) != 0 || w->field == RV_F_COUNT) {
-        wait_free(w);
-        return error_reply("EINVAL", "profile_set needs \"field\" (display_name, department, "
-                                     "title, email, phone, location or about) and \"value\"");
-    }
-    w->value = g_strdup(value);
-    rdv_err e = rdv_profile_set(r, w->field, value, on_done, w, &w->q, why, sizeof why);
-    return started(e, w, why, pending);
-}
-
-static cJSON *do_search(rdv *r, const cJSON *req, rdvctl_wait *w, rdvctl_wait **pending)
-{
-    char why[600];
-    struct rv_search q = {0};
-    double page = 0, per_page = DEFAULT_PER_PAGE;
-    const cJSON *crit = cJSON_GetObjectItemCaseSensitive(req, "criteria"), *it;
-    int k = cJSON_IsArray(crit) ? cJSON_GetArraySize(crit) : 0;
-    cJSON *bad = NULL;
-    if (k < 1 || k > (int)RV_SEARCH_MAX)
-        bad = error_reply("EINVAL", "\"criteria\" must be an array of 1 to 8 strings, each "
-                                    "FIELD=VALUE (exact) or FIELD~SUBSTRING (contains)");
-    else if (!int_arg(req, "page", 0, MAX_PAGE, 0, &page) ||
-             !int_arg(req, "per_page", 1, RV_PER_PAGE_MAX, DEFAULT_PER_PAGE, &per_page))
-        bad = error_reply("EINVAL", "\"page\" must be 0 to 1000000 and \"per_page\" 1 to 100");
-    for (it = bad ? NULL : crit->child; it && !bad; it = it->next)
-        if (!cJSON_IsString(it) ||
-            rdv_parse_criterion(it->valuestring, &q.c[q.n++], why, sizeof why) != 0)
-            bad = error_reply("EINVAL", cJSON_IsString(it) ? why : "each criterion is a string");
-    if (bad) {
-        wait_free(w);
-        return bad;
-    }
-    q.page = (uint32_t)page;
-    q.per_page = w->per_page = (uint32_t)per_page;
-    rdv_err e = rdv_search(r, &q, on_done, w, &w->q, why, sizeof why);
-    return started(e, w, why, pending);
-}
-
-/* ---- contacts ---- */
-
-void rdvctl_contact_fields(cJSON *o, const roster_contact *c)
-{
-    cJSON_AddStringToObject(o, "state", rv_cstate_name(c->state));
-    cJSON_AddStringToObject(o, "status", rv_presence_name(c->status));
-    cJSON_AddStringToObject(o, "text", c->text);
-    cJSON_AddNumberToObject(o, "devices", (double)c->ndev);
-    for (int f = 0; f < RV_F_COUNT; f++)
-        if (c->profile && c->profile->f[f])
-            cJSON_AddStringToObject(o, rv_field_name((rv_field)f), c->profile->f[f]);
-}
-
-static cJSON *contacts_reply(roster *ro, bool requests)
+static int contacts_to(roster *ro, bool requests, buf *out)
 {
     roster_contact *all = NULL;
     size_t n = roster_list(ro, &all);
-    cJSON *o = ok_reply();
-    cJSON_AddBoolToObject(o, "logged_in", roster_online(ro));
-    cJSON *a = cJSON_AddArrayToObject(o, requests ? "incoming" : "contacts");
-    cJSON *out = requests ? cJSON_AddArrayToObject(o, "outgoing") : NULL;
+    ctl_contact *cs = n ? g_new0(ctl_contact, n) : NULL;
+    ctl_reply rp = {.kind = requests ? CTL_REQUESTS : CTL_CONTACTS};
     for (size_t i = 0; i < n; i++) {
-        cJSON *dst = a;
-        if (requests && all[i].state != RV_CS_INCOMING)
-            dst = all[i].state == RV_CS_OUTGOING ? out : NULL;
-        if (!dst)
-            continue;
-        cJSON *c = cJSON_CreateObject();
-        cJSON_AddStringToObject(c, "user", all[i].name);
-        rdvctl_contact_fields(c, &all[i]);
-        cJSON_AddItemToArray(dst, c);
+        cs[i].user = all[i].name;
+        cs[i].state = all[i].state;
+        cs[i].status = all[i].status;
+        cs[i].text = all[i].text;
+        cs[i].devices = (int64_t)all[i].ndev;
+        cs[i].profile = all[i].profile;
     }
+    rp.u.contacts.logged_in = roster_online(ro);
+    rp.u.contacts.n = n;
+    rp.u.contacts.contacts = cs;
+    int r = ctlmsg_encode_reply(&rp, out);
+    g_free(cs);
     g_free(all);
-    return o;
-}
-
-static cJSON *do_contact(rdv *r, const cJSON *req, rdvctl_wait *w, rdvctl_wait **pending)
-{
-    char why[600];
-    const char *op = str_arg(req, "op"), *user = str_arg(req, "user");
-    if (!op || !user || rv_op_parse(op, &w->op) != 0) {
-        wait_free(w);
-        return error_reply("EINVAL", "contact needs \"op\" (request, approve, deny, remove, "
-                                     "block or unblock) and \"user\"");
-    }
-    g_strlcpy(w->user, user, sizeof w->user);
-    rdv_err e = rdv_contact(r, w->op, user, on_done, w, &w->q, why, sizeof why);
-    return started(e, w, why, pending);
-}
-
-static cJSON *do_status(rdv *r, const cJSON *req, rdvctl_wait *w, rdvctl_wait **pending)
-{
-    char why[600];
-    const char *st = str_arg(req, "status"), *text = str_arg(req, "text");
-    if (!st || rv_presence_parse(st, &w->status) != 0 || w->status == RV_P_OFFLINE) {
-        wait_free(w);
-        return error_reply("EINVAL",
-                           "status needs \"status\": online, away, busy or invisible (and an "
-                           "optional \"text\")");
-    }
-    w->value = g_strdup(text ? text : "");
-    rdv_err e = rdv_status_set(r, w->status, w->value, on_done, w, &w->q, why, sizeof why);
-    return started(e, w, why, pending);
+    return r;
 }
 
 static void on_bcast(void *ud, const roster_bcast_result *res)
 {
     rdvctl_wait *w = ud;
-    cJSON *o;
+    buf b;
+    int r;
+    buf_init(&b, BANTER_MAX_JSON);
     if (res->err) {
-        o = error_reply(banter_errname(res->err), res->why ? res->why : banter_strerror(res->err));
+        r = ctlmsg_encode_error(res->err, NULL, res->why ? res->why : NULL, NULL, 0, &b);
     } else {
-        o = ok_reply();
-        cJSON_AddNumberToObject(o, "users", (double)res->users);
-        cJSON_AddNumberToObject(o, "delivered", (double)res->delivered);
-        cJSON_AddNumberToObject(o, "stored", (double)res->stored);
-        cJSON_AddNumberToObject(o, "refused", (double)res->refused);
+        ctl_reply rp = {.kind = CTL_ORG_BROADCAST};
+        rp.u.org_broadcast.users = (int64_t)res->users;
+        rp.u.org_broadcast.delivered = (int64_t)res->delivered;
+        rp.u.org_broadcast.stored = (int64_t)res->stored;
+        rp.u.org_broadcast.refused = (int64_t)res->refused;
+        r = ctlmsg_encode_reply(&rp, &b);
     }
-    rdvctl_reply_fn reply = w->reply;
-    void *rud = w->ud;
-    wait_free(w);
-    reply(rud, o);
+    finish(w, r, &b);
 }
 
-static cJSON *do_org_broadcast(roster *ro, const cJSON *req, rdvctl_wait *w, rdvctl_wait **pending)
+static int do_org_broadcast(roster *ro, const ctl_request *q, rdvctl_wait *w, buf *out,
+                            rdvctl_wait **pending)
 {
     char why[600];
-    const char *text = str_arg(req, "text"), *dep = str_arg(req, "department");
-    if (!text || !*text) {
-        wait_free(w);
-        return error_reply("EINVAL", "org_broadcast needs \"text\" (and an optional "
-                                     "\"department\")");
-    }
+    const struct ctl_org_broadcast *b = &q->u.org_broadcast;
     w->ro = ro;
-    int r =
-        roster_org_broadcast(ro, dep ? dep : "", text, strlen(text), on_bcast, w, why, sizeof why);
+    int r = roster_org_broadcast(ro, b->department, b->text.s, b->text.len, on_bcast, w, why,
+                                 sizeof why);
     if (r) {
         wait_free(w);
-        return error_reply(banter_errname(r), why);
+        return error_to(out, banter_errname(r), why, NULL, 0);
     }
     *pending = w;
-    return NULL;
+    return 0;
 }
 
-cJSON *rdvctl_request(rdv *r, roster *ro, const char *cmd, cJSON *req, rdvctl_reply_fn reply,
-                      void *ud, rdvctl_wait **pending)
+static int do_search(rdv *r, const ctl_request *q, rdvctl_wait *w, buf *out, rdvctl_wait **pending)
 {
     char why[600];
-    *pending = NULL;
-    cJSON *pw = cJSON_GetObjectItemCaseSensitive(req, "password");
-    cJSON *out = NULL;
-    if (strcmp(cmd, "rendezvous") == 0) {
-        out = status_reply(r);
-    } else if (!r) {
-        out = error_reply("ENOTCONF", NOT_CONFIGURED);
-    } else if (strcmp(cmd, "login") == 0) {
-        out = do_login(r, req, wait_new(W_LOGIN, reply, ud), pending);
-    } else if (strcmp(cmd, "logout") == 0) {
+    struct rv_search s = {0};
+    s.n = q->u.search.n;
+    memcpy(s.c, q->u.search.c, sizeof s.c);
+    s.page = (uint32_t)q->u.search.page;
+    s.per_page = w->per_page = (uint32_t)q->u.search.per_page;
+    return started(rdv_search(r, &s, on_done, w, &w->q, why, sizeof why), w, why, out, pending);
+}
+
+static int serve(rdv *r, roster *ro, ctl_request *q, rdvctl_wait *w, buf *out,
+                 rdvctl_wait **pending)
+{
+    char why[600];
+    rdv_err e;
+    switch (q->kind) {
+    case CTL_LOGIN: /* rdv_login wipes the password in place, whatever happens. */
+        e = rdv_login(r, q->u.login.user, q->u.login.password, on_done, w, &w->q, why, sizeof why);
+        break;
+    case CTL_LOGOUT: {
         rdv_status st;
-        rdvctl_wait *w = wait_new(W_LOGOUT, reply, ud);
         rdv_get_status(r, &st);
         memcpy(w->user, st.user, sizeof w->user);
-        out = started(rdv_logout(r, on_done, w, &w->q, why, sizeof why), w, why, pending);
-    } else if (strcmp(cmd, "profile_set") == 0) {
-        out = do_profile(r, req, wait_new(W_PROFILE, reply, ud), pending);
-    } else if (strcmp(cmd, "contacts") == 0 || strcmp(cmd, "requests") == 0) {
-        out = contacts_reply(ro, cmd[0] == 'r');
-    } else if (strcmp(cmd, "contact") == 0) {
-        out = do_contact(r, req, wait_new(W_CONTACT, reply, ud), pending);
-    } else if (strcmp(cmd, "status") == 0) {
-        out = do_status(r, req, wait_new(W_STATUS, reply, ud), pending);
-    } else if (strcmp(cmd, "org_broadcast") == 0) {
-        out = do_org_broadcast(ro, req, wait_new(W_BCAST, reply, ud), pending);
-    } else {
-        out = do_search(r, req, wait_new(W_SEARCH, reply, ud), pending);
+        e = rdv_logout(r, on_done, w, &w->q, why, sizeof why);
+        break;
     }
-    if (cJSON_IsString(pw) && pw->valuestring) /* whatever the command was */
-        bcrypto_wipe(pw->valuestring, strlen(pw->valuestring));
-    return out;
+    case CTL_PROFILE_SET:
+        w->field = q->u.profile.field;
+        w->value = g_strdup(q->u.profile.value.s ? q->u.profile.value.s : "");
+        e = rdv_profile_set(r, w->field, w->value, on_done, w, &w->q, why, sizeof why);
+        break;
+    case CTL_CONTACT:
+        w->op = q->u.contact.op;
+        g_strlcpy(w->user, q->u.contact.user, sizeof w->user);
+        e = rdv_contact(r, w->op, w->user, on_done, w, &w->q, why, sizeof why);
+        break;
+    case CTL_STATUS:
+        w->status = q->u.status.status;
+        w->value = g_strdup(q->u.status.text);
+        e = rdv_status_set(r, w->status, w->value, on_done, w, &w->q, why, sizeof why);
+        break;
+    case CTL_ORG_BROADCAST:
+        return do_org_broadcast(ro, q, w, out, pending);
+    default: /* CTL_SEARCH */
+        return do_search(r, q, w, out, pending);
+    }
+    return started(e, w, why, out, pending);
+}
+
+int rdvctl_request(rdv *r, roster *ro, ctl_request *q, buf *out, rdvctl_reply_fn reply, void *ud,
+                   rdvctl_wait **pending)
+{
+    int ret;
+    *pending = NULL;
+    if (q->kind == CTL_RENDEZVOUS) {
+        ret = status_to(r, out);
+    } else if (!r) {
+        ret = error_to(out, "ENOTCONF", NOT_CONFIGURED, NULL, 0);
+    } else if (q->kind == CTL_CONTACTS || q->kind == CTL_REQUESTS) {
+        ret = contacts_to(ro, q->kind == CTL_REQUESTS, out);
+    } else {
+        rdvctl_wait *w = g_new0(rdvctl_wait, 1);
+        w->kind = q->kind;
+        w->reply = reply;
+        w->ud = ud;
+        ret = serve(r, ro, q, w, out, pending);
+    }
+    if (q->kind == CTL_LOGIN) /* whatever happened */
+        bcrypto_wipe(q->u.login.password, sizeof q->u.login.password);
+    return ret;
 }

@@ -15,10 +15,15 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include "bcrypto.h"
-#include "fpath.h"
 #include "core/home.h"
+#include "ctlmsg.h"
+#include "fpath.h"
 #include "msg.h"
+#include "ui/acceptor.h"
 #include "utf8.h"
 #include "web_res.h"
 
@@ -29,11 +34,29 @@
 #define MAX_PEER_ARG   256
 #define ID_HEX         (2 * MSG_ID_LEN)
 
-typedef struct wsconn { /* one WebSocket: a control client */
+/* One WebSocket: a control client. What it was sent and what the page
+ * acknowledged ({"ack":N}, docs/web.md): past WEB_WS_WINDOW frames or
+ * WEB_WS_WINDOW_BYTES bytes unacknowledged it is dropped. libsoup queues
+ * what it cannot write without saying how much: this is that count. */
+typedef struct wsconn {
     web *w;
     SoupWebsocketConnection *ws;
     control_client *cc;
+    GSocket *sock; /* its connection (a ref), shut down to drop it */
+    uint64_t sent, acked, bytes;
+    uint64_t *at; /* [WEB_WS_WINDOW + 1]: bytes before frame i, at i % (WEB_WS_WINDOW + 1) */
+    bool dropped;
 } wsconn;
+
+/* One TCP connection to the server, from accept until libsoup closes it. */
+typedef struct wconn {
+    GSocket *sock;          /* a ref: closed (g_socket_is_closed) when libsoup is done */
+    GSocketAddress *remote; /* a ref: the object libsoup's messages give back */
+    int64_t since;          /* when it began waiting for request headers (ms), or 0 */
+    bool waiting;           /* a request's headers are not all in yet */
+    bool ws;                /* a WebSocket: no deadline, no eviction */
+    bool killed;            /* shut down by us (deadline, eviction): closing */
+} wconn;
 
 typedef struct upload { /* one POST /upload, then its send_file request */
     web *w;
@@ -53,6 +76,11 @@ struct web {
     control *ctl;
     GMainContext *ctx;
     SoupServer *srv;
+    int lfd;        /* our listening socket (libsoup only serves) */
+    acceptor *acc;  /* its accept loop */
+    GList *conns;   /* wconn, newest first */
+    GSource *sweep; /* deadlines, while there are connections */
+    unsigned timed_out, evicted, refused;
     uint16_t port;
     char token[TOKEN_HEX + 1];
     char cookie[COOKIE_HEX + 1];
@@ -216,11 +244,165 @@ static bool cookie_ok(const web *w, SoupServerMessage *sm)
     return ok;
 }
 
+/* ---- connections: cap, header deadline ---- */
+
+static int64_t mono_ms(void) { return g_get_monotonic_time() / 1000; }
+
+/* The connection of a message. libsoup knows a connection handed to it
+ * by its stream and addresses only (soup_server_message_get_socket is
+ * NULL then), and keeps the remote address object it was given. */
+static wconn *find_conn(const web *w, SoupServerMessage *sm)
+{
+    const GSocketAddress *remote = soup_server_message_get_remote_address(sm);
+    for (GList *l = w->conns; remote && l; l = l->next)
+        if (((wconn *)l->data)->remote == remote)
+            return l->data;
+    return NULL;
+}
+
+/* Shut the connection down: libsoup reads the end and closes it. */
+static void conn_kill(wconn *c)
+{
+    c->killed = true;
+    g_socket_shutdown(c->sock, TRUE, TRUE, NULL);
+}
+
+static void on_got_headers(SoupServerMessage *sm, gpointer v)
+{
+    wconn *c = find_conn(v, sm);
+    g_signal_handlers_disconnect_by_func(sm, G_CALLBACK(on_got_headers), v);
+    if (c)
+        c->waiting = false;
+}
+
+/* Forget the connections libsoup closed. */
+static void prune(web *w)
+{
+    for (GList *l = w->conns, *next; l; l = next) {
+        wconn *c = l->data;
+        next = l->next;
+        if (g_socket_is_closed(c->sock)) {
+            w->conns = g_list_delete_link(w->conns, l);
+            g_object_unref(c->sock);
+            g_clear_object(&c->remote);
+            g_free(c);
+        }
+    }
+}
+
+/* Every second while a connection waits for its request headers (or was
+ * shut and is not closed yet): shut those that are late. An open page
+ * (its WebSocket) does not keep the timer going. */
+static gboolean on_sweep(gpointer v)
+{
+    web *w = v;
+    int64_t now = mono_ms();
+    bool need = false;
+    prune(w);
+    for (GList *l = w->conns; l; l = l->next) {
+        wconn *c = l->data;
+        if (c->waiting && !c->killed && now - c->since >= WEB_HEADER_TIMEOUT_MS) {
+            w->timed_out++;
+            conn_kill(c);
+        } else if (c->killed && now - c->since >= 2 * WEB_HEADER_TIMEOUT_MS) {
+            g_socket_close(c->sock, NULL); /* libsoup never noticed: close it under it */
+        }
+        need = need || c->waiting || c->killed;
+    }
+    if (need)
+        return G_SOURCE_CONTINUE;
+    g_source_unref(w->sweep);
+    w->sweep = NULL;
+    return G_SOURCE_REMOVE;
+}
+
+static void sweep_start(web *w)
+{
+    if (w->sweep)
+        return;
+    w->sweep = g_timeout_source_new(WEB_SWEEP_MS);
+    g_source_set_callback(w->sweep, on_sweep, w, NULL);
+    g_source_attach(w->sweep, w->ctx);
+}
+
+/* Room for one more connection: at WEB_MAX_CONNS the oldest one still
+ * waiting for its request headers is shut (the owner's browser sends
+ * them at once; a slow one waits its turn); false when none is. */
+static bool make_room(web *w)
+{
+    unsigned live = 0, closing = 0;
+    wconn *oldest = NULL;
+    for (GList *l = w->conns; l; l = l->next) {
+        wconn *c = l->data;
+        if (g_socket_is_closed(c->sock))
+            continue;
+        if (c->killed) { /* shut, not closed by libsoup yet: still a descriptor */
+            closing++;
+            continue;
+        }
+        live++;
+        if (c->waiting && !c->ws)
+            oldest = c; /* the list is newest first */
+    }
+    if (live < WEB_MAX_CONNS)
+        return true;
+    /* A burst faster than libsoup closes what was shut: refuse rather than
+     * hold more than WEB_MAX_CONNS + WEB_MAX_CLOSING descriptors. */
+    if (!oldest || closing >= WEB_MAX_CLOSING)
+        return false;
+    w->evicted++;
+    conn_kill(oldest);
+    return true;
+}
+
+static void on_accept(void *ud, int fd)
+{
+    web *w = ud;
+    GError *err = NULL;
+    prune(w);
+    if (!make_room(w)) {
+        w->refused++;
+        close(fd);
+        return;
+    }
+    GSocket *sock = g_socket_new_from_fd(fd, &err);
+    if (!sock) {
+        g_clear_error(&err);
+        close(fd);
+        return;
+    }
+    GSocketConnection *sc = g_socket_connection_factory_create_connection(sock);
+    GSocketAddress *local = g_socket_get_local_address(sock, NULL);
+    GSocketAddress *remote = g_socket_get_remote_address(sock, NULL);
+    wconn *c = g_new0(wconn, 1);
+    c->sock = sock; /* our ref */
+    c->remote = remote ? g_object_ref(remote) : NULL;
+    c->since = mono_ms();
+    c->waiting = true;
+    w->conns = g_list_prepend(w->conns, c);
+    sweep_start(w);
+    if (!local || !remote ||
+        !soup_server_accept_iostream(w->srv, G_IO_STREAM(sc), local, remote, &err)) {
+        g_clear_error(&err);
+        g_socket_close(sock, NULL); /* forgotten by the next sweep */
+    }
+    g_clear_object(&local);
+    g_clear_object(&remote);
+    g_object_unref(sc);
+}
+
 static void on_request_started(SoupServer *srv, SoupServerMessage *sm, gpointer v)
 {
     web *w = v;
     SoupMessageHeaders *h = soup_server_message_get_response_headers(sm);
+    wconn *c = find_conn(w, sm);
     (void)srv;
+    if (c) { /* a new request on it: its headers are due within the deadline */
+        c->waiting = true;
+        c->since = mono_ms();
+        g_signal_connect(sm, "got-headers", G_CALLBACK(on_got_headers), w);
+        sweep_start(w);
+    }
     soup_message_headers_append(h, "Content-Security-Policy", w->csp);
     soup_message_headers_append(h, "X-Content-Type-Options", "nosniff");
     soup_message_headers_append(h, "Referrer-Policy", "no-referrer");
@@ -237,6 +419,12 @@ static void early_check(SoupServer *srv, SoupServerMessage *sm, const char *path
 {
     bool key = query && g_hash_table_lookup(query, "t") && strcmp(path, "/") == 0;
     (void)srv;
+    /* One request per connection (libsoup keeps none alive for a server
+     * fed by soup_server_accept_iostream): say so. A WebSocket's upgrade
+     * answer says "Upgrade" instead. */
+    if (strcmp(path, "/ws") != 0)
+        soup_message_headers_replace(soup_server_message_get_response_headers(sm), "Connection",
+                                     "close");
     soup_message_body_set_accumulate(soup_server_message_get_request_body(sm), FALSE);
     check_common(v, sm, strcmp(path, "/ws") == 0, key);
 }
@@ -309,11 +497,31 @@ static void on_page(SoupServer *srv, SoupServerMessage *sm, const char *path, GH
 
 /* ---- WebSockets ---- */
 
+/* A page that does not read (or acknowledge) what it is sent: stop
+ * sending, shut its connection; "closed" comes from libsoup later. */
+static void ws_drop(wsconn *c, const char *why)
+{
+    c->dropped = true;
+    g_printerr("banter: web page WebSocket dropped: %s\n", why);
+    if (c->sock)
+        g_socket_shutdown(c->sock, TRUE, TRUE, NULL);
+    else
+        soup_websocket_connection_close(c->ws, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, why);
+}
+
 static void ws_send(void *ud, const char *json, size_t len)
 {
     wsconn *c = ud;
-    if (soup_websocket_connection_get_state(c->ws) != SOUP_WEBSOCKET_STATE_OPEN)
+    if (c->dropped || soup_websocket_connection_get_state(c->ws) != SOUP_WEBSOCKET_STATE_OPEN)
         return;
+    c->at[c->sent % (WEB_WS_WINDOW + 1)] = c->bytes;
+    c->sent++;
+    c->bytes += len;
+    if (c->sent - c->acked > WEB_WS_WINDOW ||
+        c->bytes - c->at[c->acked % (WEB_WS_WINDOW + 1)] > WEB_WS_WINDOW_BYTES) {
+        ws_drop(c, "over its window of unacknowledged frames (the page stopped reading)");
+        return;
+    }
     GBytes *b = g_bytes_new(json, len);
     soup_websocket_connection_send_message(c->ws, SOUP_WEBSOCKET_DATA_TEXT, b);
     g_bytes_unref(b);
@@ -338,7 +546,14 @@ static void ws_message(SoupWebsocketConnection *ws, gint type, GBytes *message, 
                                         "text frames only: one JSON request each");
         return;
     }
-    if (c->cc && data)
+    int64_t n;
+    int r = data ? ctlmsg_decode_ack(data, len, &n) : BANTER_EBADTYPE;
+    if (r == 0 && (uint64_t)n >= c->acked && (uint64_t)n <= c->sent)
+        c->acked = (uint64_t)n;
+    else if (r == 0) /* more than it was sent, or less than before */
+        soup_websocket_connection_close(ws, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION,
+                                        "{\"ack\":N}: N counts the frames received");
+    else if (c->cc && data && !c->dropped)      /* a request (or not even JSON: control says so) */
         control_client_input(c->cc, data, len); /* wipes its own copy */
 }
 
@@ -347,6 +562,8 @@ static void wsconn_free(wsconn *c)
     g_signal_handlers_disconnect_by_data(c->ws, c);
     control_detach(c->cc);
     g_object_unref(c->ws);
+    g_clear_object(&c->sock);
+    g_free(c->at);
     g_free(c);
 }
 
@@ -378,10 +595,16 @@ static void on_ws(SoupServer *srv, SoupServerMessage *sm, const char *path,
     web *w = v;
     wsconn *c = g_new0(wsconn, 1);
     (void)srv;
-    (void)sm;
     (void)path;
     c->w = w;
     c->ws = g_object_ref(ws);
+    c->at = g_new0(uint64_t, WEB_WS_WINDOW + 1);
+    wconn *tc = find_conn(w, sm);
+    if (tc) { /* a WebSocket now: no deadline, not evicted */
+        tc->ws = true;
+        tc->waiting = false;
+        c->sock = g_object_ref(tc->sock);
+    }
     c->cc = control_attach(w->ctl, ws_send, ws_control_closed, c);
     soup_websocket_connection_set_max_incoming_payload_size(ws, CONTROL_MAX_LINE + 1);
     soup_websocket_connection_set_keepalive_interval(ws, WS_KEEPALIVE_S);
@@ -774,22 +997,30 @@ static void janitor_start(web *w)
 
 /* ---- start and stop ---- */
 
-/* Listen on 127.0.0.1:port or one of the next ports; 0 or the error. */
-static uint16_t listen_local(SoupServer *srv, GMainContext *ctx, uint16_t port, GError **err)
+/* Listen on 127.0.0.1:port or one of the next ports, our own socket (the
+ * accept loop is ours: cap, back-off); the port, or 0 with errno set. */
+static uint16_t listen_local(web *w, uint16_t port)
 {
-    uint16_t got = 0;
-    g_main_context_push_thread_default(ctx);
-    for (unsigned i = 0; i < WEB_PORT_TRIES && port + i <= 65535 && !got; i++) {
-        GSocketAddress *a = g_inet_socket_address_new_from_string("127.0.0.1", port + i);
-        g_clear_error(err);
-        if (soup_server_listen(srv, a, 0, err))
-            got = (uint16_t)(port + i);
-        g_object_unref(a);
-        if (!got && !g_error_matches(*err, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE))
-            break;
+    int one = 1;
+    for (unsigned i = 0; i < WEB_PORT_TRIES && port + i <= 65535; i++) {
+        struct sockaddr_in sa = {.sin_family = AF_INET,
+                                 .sin_port = htons((uint16_t)(port + i)),
+                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+            return 0;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 && listen(fd, WEB_BACKLOG) == 0) {
+            w->lfd = fd;
+            return (uint16_t)(port + i);
+        }
+        int e = errno;
+        close(fd);
+        errno = e;
+        if (e != EADDRINUSE)
+            return 0;
     }
-    g_main_context_pop_thread_default(ctx);
-    return got;
+    return 0;
 }
 
 static void set_names(web *w)
@@ -830,7 +1061,6 @@ static void web_off(web *w, control *ctl, const char *why)
 void web_start(web **out, control *ctl, GMainContext *ctx, const char *dir, uint16_t port)
 {
     char why[HOME_PATH_MAX + 600], url[160];
-    GError *err = NULL;
     *out = NULL;
     if (port == 0) {
         control_set_web(ctl, NULL, "the web interface is off (web_port or --web-port is 0)");
@@ -839,6 +1069,7 @@ void web_start(web **out, control *ctl, GMainContext *ctx, const char *dir, uint
     web *w = g_new0(web, 1);
     w->ctl = ctl;
     w->ctx = ctx;
+    w->lfd = -1;
     w->up_dirs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     snprintf(w->uploads, sizeof w->uploads, "%s/uploads", dir);
     if (load_token(w, dir, why, sizeof why) != 0) {
@@ -846,16 +1077,16 @@ void web_start(web **out, control *ctl, GMainContext *ctx, const char *dir, uint
         return;
     }
     w->srv = soup_server_new("server-header", NULL, NULL);
-    w->port = listen_local(w->srv, ctx, port, &err);
+    w->port = listen_local(w, port);
     if (!w->port) {
         snprintf(why, sizeof why,
                  "cannot listen on 127.0.0.1 ports %u to %u: %s (choose "
                  "another with web_port in banter.conf or --web-port)",
-                 port, MIN(port + WEB_PORT_TRIES - 1, 65535), err ? err->message : "?");
-        g_clear_error(&err);
+                 port, MIN(port + WEB_PORT_TRIES - 1, 65535), g_strerror(errno));
         web_off(w, ctl, why);
         return;
     }
+    w->acc = acceptor_new(ctx, w->lfd, "the web port", true, on_accept, w);
     if (w->port != port)
         printf("banter: web interface: port %u is taken, using %u\n", port, w->port);
     set_names(w);
@@ -885,9 +1116,24 @@ void web_free(web *w)
     while (w->ups)
         upload_free(w->ups->data);
     control_detach(w->janitor);
+    acceptor_free(w->acc);
+    if (w->lfd >= 0)
+        close(w->lfd);
     if (w->srv) {
         soup_server_disconnect(w->srv);
         g_object_unref(w->srv);
+    }
+    while (w->conns) {
+        wconn *c = w->conns->data;
+        w->conns = g_list_delete_link(w->conns, w->conns);
+        g_socket_close(c->sock, NULL);
+        g_object_unref(c->sock);
+        g_clear_object(&c->remote);
+        g_free(c);
+    }
+    if (w->sweep) {
+        g_source_destroy(w->sweep);
+        g_source_unref(w->sweep);
     }
     g_hash_table_destroy(w->up_dirs);
     bcrypto_wipe(w->token, sizeof w->token);

@@ -43,13 +43,34 @@
 
 #include "ui/control.h"
 
-#define WEB_DEFAULT_PORT   7420
+#define WEB_DEFAULT_PORT      7420
 /* When the port is taken, the next ones are tried, this many in all. */
-#define WEB_PORT_TRIES     10
-#define WEB_MAX_SOCKETS    16
-#define WEB_MAX_UPLOADS    4
+#define WEB_PORT_TRIES        10
+#define WEB_MAX_SOCKETS       16
+/* Connections (pages, assets, WebSockets, uploads) at once. At the cap a
+ * new one shuts the oldest that is still waiting for its request headers
+ * (one that sends nothing, or dribbles, loses its place to one that
+ * speaks); with none such, the new one is closed. WebSockets are at most
+ * WEB_MAX_SOCKETS of them, so 48 remain for the page itself. */
+#define WEB_MAX_CONNS         64
+/* Connections shut (evicted, late) that libsoup has not closed yet: while
+ * this many wait, a new connection at the cap is closed instead. So the
+ * web port holds at most WEB_MAX_CONNS + WEB_MAX_CLOSING descriptors. */
+#define WEB_MAX_CLOSING       16
+/* Request headers (of each request on a connection, also a WebSocket
+ * upgrade) must be in within this long of the request's start (the
+ * connection, or the end of the previous answer): else it is shut.
+ * Checked every WEB_SWEEP_MS. */
+#define WEB_HEADER_TIMEOUT_MS 10000
+#define WEB_SWEEP_MS          1000
+#define WEB_BACKLOG           128
+/* A page WebSocket may hold at most this many frames, or bytes, that the
+ * page has not acknowledged ({"ack":N}); past either it is dropped. */
+#define WEB_WS_WINDOW         1024
+#define WEB_WS_WINDOW_BYTES   (4u << 20)
+#define WEB_MAX_UPLOADS       4
 /* Uploads leave this much of the disk free. */
-#define WEB_UPLOAD_RESERVE (64u << 20)
+#define WEB_UPLOAD_RESERVE    (64u << 20)
 
 typedef struct web web;
 

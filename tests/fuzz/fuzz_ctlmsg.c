@@ -8,7 +8,9 @@
  * range) and survive a round trip: ctlmsg_encode_request() writes it, the
  * decoder takes that, and writing it again gives the same bytes. The
  * input, when it is UTF-8, is also written as the body and the name of a
- * "message" event, which must then read back as one JSON object.
+ * "message" event, which must then read back as one JSON object. It is
+ * also read as the web page's acknowledgement (ctlmsg_decode_ack): a
+ * refusal is one of its codes, a number taken is within 0..2^53.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -190,5 +192,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (size <= 4096)
         event_from(data, size);
+    int64_t n = -1;
+    r = ctlmsg_decode_ack((const char *)data, size, &n);
+    if (r == 0 && (n < 0 || n > JSONV_INT_MAX))
+        abort();
+    if (r && r != BANTER_EBADTYPE && r != BANTER_ESCHEMA && r != BANTER_ETOOBIG &&
+        r != BANTER_EUTF8 && r != BANTER_EJSON && r != BANTER_ENOMEM)
+        abort();
     return 0;
 }

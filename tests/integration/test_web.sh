@@ -127,6 +127,7 @@ drive() { # PHASE [VAR=VALUE...]
     local phase=$1
     shift
     env URL_A="$URL_A" URL_B="$URL_B" NS_A="${BT_KEEPERS[1]}" NS_B="${BT_KEEPERS[2]}" \
+        SETTINGS_A="$A/settings.json" \
         WORK="$WORK" SHOTS="$WEB_SHOTS" CHROMIUM="$CHROMIUM" "$@" \
         node "$ROOT/tests/web/web_test.mjs" "$phase" 2>&1 | tee "$BT_TMP/drive-$phase.log"
     [ "${PIPESTATUS[0]}" = 0 ] || t_fail "web $phase" "see above (screenshots of the failure in $WORK)"

@@ -205,6 +205,7 @@ static const struct tkind {
      {{"text", A_STR, true, CTL_MAX_FIND, 'w'},
       {"limit", A_INT, false, 0, 0},
       {"before", A_INT, false, 0, 0}}},
+    {CTL_NAT_CHECK, "{\"cmd\":\"nat_check\"}", {{0}}},
 };
 
 /* The valid request of t with member name replaced by v (NULL: removed). */
@@ -807,10 +808,11 @@ static void test_replies(void **state)
                 "{\"id\":\"00000000000000000000000000000000\",\"seq\":8,\"direction\":\"in\","
                 "\"device\":\"07251 62508\",\"unverified\":true,\"ts\":1,"
                 "\"stored\":2,\"state\":\"failed\",\"error\":\"EQUOTA\",\"broadcast\":true,"
-                "\"body\":\"x\",\"links\":[]}]}");
+                "\"body\":\"x\",\"links\":[]}],\"more\":false}");
 
-    ctl_device devs[2] = {{"1", "bob", "known", true, "198.18.0.2:7070", "lan"},
-                          {"3", "bob-laptop", "changed", false, "", "rendezvous"}};
+    ctl_device devs[2] = {
+        {"1", "bob", "known", true, "198.18.0.2:7070", "lan", "lan", ""},
+        {"3", "bob-laptop", "changed", false, "", "rendezvous", "direct", "host 198.51.100.7"}};
     ctl_peer p = {.id = KEY,
                   .fingerprint = "1",
                   .name = "bob",
@@ -826,6 +828,7 @@ static void test_replies(void **state)
                   .display_name = "Bob",
                   .org_server_fp = "2",
                   .replaces = "9",
+                  .route = "lan",
                   .ndev = 2,
                   .devs = devs};
     r = (ctl_reply){.kind = CTL_PEERS};
@@ -834,20 +837,22 @@ static void test_replies(void **state)
     EXPECT_TEXT(ctlmsg_encode_reply(&r, OUT),
                 "{\"ok\":true,\"peers\":[{\"id\":\"" KEY_HEX "\",\"fingerprint\":\"1\","
                 "\"name\":\"bob\",\"online\":true,"
-                "\"addresses\":[\"198.18.0.2:7070\"],\"source\":\"rendezvous\",\"trust\":\"known\","
+                "\"addresses\":[\"198.18.0.2:7070\"],\"source\":\"rendezvous\",\"route\":\"lan\","
+                "\"trust\":\"known\","
                 "\"last_seen\":3,\"account\":\"bob\",\"status\":\"away\",\"text\":\"lunch\","
                 "\"contact\":\"approved\",\"display_name\":\"Bob\",\"org\":{\"account\":\"bob\","
                 "\"server_fp\":\"2\"},\"replaces\":\"9\",\"devices\":[{\"fingerprint\":\"1\","
                 "\"name\":\"bob\",\"trust\":\"known\",\"online\":true,\"address\":"
-                "\"198.18.0.2:7070\",\"source\":\"lan\"},{\"fingerprint\":\"3\",\"name\":"
-                "\"bob-laptop\",\"trust\":\"changed\",\"online\":false,\"address\":\"\","
-                "\"source\":\"rendezvous\"}]}]}");
+                "\"198.18.0.2:7070\",\"source\":\"lan\",\"route\":\"lan\",\"path\":\"\"},"
+                "{\"fingerprint\":\"3\",\"name\":\"bob-laptop\",\"trust\":\"changed\","
+                "\"online\":false,\"address\":\"\",\"source\":\"rendezvous\","
+                "\"route\":\"direct\",\"path\":\"host 198.51.100.7\"}]}]}");
     ctl_peer lan = {.fingerprint = "1", .name = "eve", .source = "lan", .trust = "new"};
     r = (ctl_reply){.kind = CTL_VERIFY, .u.verify = {"eve's key is verified", &lan}};
     EXPECT_TEXT(ctlmsg_encode_reply(&r, OUT),
                 "{\"ok\":true,\"message\":\"eve's key is verified\",\"peer\":{\"fingerprint\":"
                 "\"1\",\"name\":\"eve\",\"online\":false,\"addresses\":[],\"source\":\"lan\","
-                "\"trust\":\"new\",\"last_seen\":0,\"devices\":[]}}");
+                "\"route\":\"\",\"trust\":\"new\",\"last_seen\":0,\"devices\":[]}}");
 
     ctl_transfer t = {.peer = {NULL, "1", "bob"},
                       .incoming = true,
@@ -936,7 +941,7 @@ static void test_rdv_replies(void **state)
                 "{\"ok\":true,\"configured\":false,\"server\":null,\"server_key\":null,"
                 "\"connected\":false,\"verified\":false,\"user\":null,\"admin\":false,"
                 "\"error\":null,\"auth_error\":null,\"cert_expires\":null,\"status\":null,"
-                "\"status_text\":null}");
+                "\"status_text\":null,\"policy\":null}");
     r.u.rendezvous = (struct ctl_rdv_status){.configured = true,
                                              .server = "203.0.113.5:7071",
                                              .server_key = "50603",
@@ -947,12 +952,21 @@ static void test_rdv_replies(void **state)
                                              .retry_after_ms = 2000,
                                              .cert_expires = 1797897600000,
                                              .status = RV_P_AWAY,
-                                             .status_text = "out"};
+                                             .status_text = "out",
+                                             .has_policy = true,
+                                             .pol_serial = 3,
+                                             .pol_issued = 1797897600000,
+                                             .pol_max_file_mb = 100,
+                                             .pol_auto_accept = false,
+                                             .pol_history_days = 30,
+                                             .pol_lan_discovery = true};
     EXPECT_TEXT(ctlmsg_encode_reply(&r, OUT),
                 "{\"ok\":true,\"configured\":true,\"server\":\"203.0.113.5:7071\","
                 "\"server_key\":\"50603\",\"connected\":true,\"verified\":true,\"user\":\"ada\","
                 "\"admin\":false,\"error\":null,\"auth_error\":\"ERATE\",\"retry_after_ms\":2000,"
-                "\"cert_expires\":1797897600000,\"status\":\"away\",\"status_text\":\"out\"}");
+                "\"cert_expires\":1797897600000,\"status\":\"away\",\"status_text\":\"out\","
+                "\"policy\":{\"serial\":3,\"issued\":1797897600000,\"max_file_mb\":100,"
+                "\"auto_accept\":false,\"history_days\":30,\"lan_discovery\":true}}");
 
     struct rv_profile prof = {0};
     prof.f[RV_F_DISPLAY_NAME] = (char *)"Bob B";
@@ -1029,9 +1043,23 @@ static void test_events(void **state)
                 "{\"event\":\"message\",\"at\":5,\"peer\":" BOB ",\"id\":\"" ID16_HEX
                 "\",\"seq\":12,\"unverified\":true,\"ts\":9007199254740992,\"broadcast\":true,"
                 "\"body\":\"lunch? www.example.org\",\"links\":[\"www.example.org\"]}");
+    /* A copy of what this account sent from another device says so. */
+    m.from_self = true;
+    m.unverified = false;
+    EXPECT_TEXT(ctlmsg_encode_event(&ev, OUT),
+                "{\"event\":\"message\",\"at\":5,\"peer\":" BOB ",\"id\":\"" ID16_HEX
+                "\",\"seq\":12,\"direction\":\"out\",\"ts\":9007199254740992,"
+                "\"broadcast\":true,\"body\":\"lunch? www.example.org\",\"links\":[\"www."
+                "example.org\"]}");
     ev.kind = CTL_EV_DELIVERED;
     EXPECT_TEXT(ctlmsg_encode_event(&ev, OUT), "{\"event\":\"delivered\",\"at\":5,\"peer\":" BOB
                                                ",\"id\":\"" ID16_HEX "\",\"state\":\"stored\"}");
+    m.state = "queued";
+    ev =
+        (ctl_event){.kind = CTL_EV_DEFERRED, .at = 5, .peer = &bob, .message = &m, .text = "ERATE"};
+    EXPECT_TEXT(ctlmsg_encode_event(&ev, OUT),
+                "{\"event\":\"deferred\",\"at\":5,\"peer\":" BOB ",\"id\":\"" ID16_HEX
+                "\",\"state\":\"queued\",\"text\":\"ERATE\"}");
     ev = (ctl_event){.kind = CTL_EV_PRESENCE, .at = 6, .peer = &bob, .status = "away", .text = ""};
     EXPECT_TEXT(ctlmsg_encode_event(&ev, OUT), "{\"event\":\"presence\",\"at\":6,\"peer\":" BOB
                                                ",\"status\":\"away\",\"text\":\"\"}");
@@ -1061,15 +1089,40 @@ static void test_events(void **state)
                 "\"state\":\"active\",\"name\":\"a\",\"files\":1,\"size\":10,\"done\":4,"
                 "\"rate\":2,\"error\":\"\",\"dest\":\"\",\"created\":1}}");
     static const char *const names[CTL_EV_COUNT] = {
-        "message",    "delivered",     "online",    "offline",    "key_changed", "discovery",
-        "rendezvous", "contacts",      "presence",  "renamed",    "settings",    "file_offer",
-        "file_state", "file_progress", "file_done", "file_failed"};
+        "message",    "delivered",     "online",    "offline",     "key_changed", "discovery",
+        "rendezvous", "contacts",      "presence",  "renamed",     "settings",    "file_offer",
+        "file_state", "file_progress", "file_done", "file_failed", "deferred"};
     for (int k = 0; k < CTL_EV_COUNT; k++)
         assert_string_equal(ctl_event_name((ctl_event_kind)k), names[k]);
     assert_string_equal(ctl_event_name(CTL_EV_COUNT), "?");
 }
 
 /* Out of range, not UTF-8: refused whole, nothing appended. */
+/* The page's acknowledgements: {"ack":N} only; a request is not one. */
+static void test_acks(void **state)
+{
+    int64_t n = -1;
+    (void)state;
+#define ACK(text) ctlmsg_decode_ack(text, strlen(text), &n)
+    assert_int_equal(ACK("{\"ack\":0}"), 0);
+    assert_true(n == 0);
+    assert_int_equal(ACK("{\"ack\":9007199254740992}"), 0);
+    assert_true(n == INT64_C(9007199254740992));
+    assert_int_equal(ACK("{\"ack\":9007199254740993}"), BANTER_ESCHEMA);
+    assert_int_equal(ACK("{\"ack\":-1}"), BANTER_ESCHEMA);
+    assert_int_equal(ACK("{\"ack\":1.0}"), BANTER_ESCHEMA);
+    assert_int_equal(ACK("{\"ack\":\"1\"}"), BANTER_ESCHEMA);
+    assert_int_equal(ACK("{\"cmd\":\"peers\"}"), BANTER_EBADTYPE);
+    assert_int_equal(ACK("{\"cmd\":\"peers\",\"ack\":1}"), BANTER_EBADTYPE);
+    assert_int_equal(ACK("{}"), BANTER_EBADTYPE);
+    assert_int_equal(ACK("[\"ack\"]"), BANTER_ESCHEMA);
+    assert_int_equal(ACK("[1]"), BANTER_EBADTYPE);
+    assert_int_equal(ACK("{\"ack\":1,\"ack\":2}"), BANTER_ESCHEMA);
+    assert_int_equal(ACK("nope"), BANTER_EBADTYPE);
+    assert_int_equal(ACK("{\"ack\":"), BANTER_EJSON);
+#undef ACK
+}
+
 static void test_reply_refusals(void **state)
 {
     (void)state;
@@ -1115,7 +1168,7 @@ int main(void)
         cmocka_unit_test(test_unknown_members), cmocka_unit_test(test_table),
         cmocka_unit_test(test_encode_requests), cmocka_unit_test(test_replies),
         cmocka_unit_test(test_rdv_replies),     cmocka_unit_test(test_events),
-        cmocka_unit_test(test_reply_refusals),
+        cmocka_unit_test(test_reply_refusals),  cmocka_unit_test(test_acks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

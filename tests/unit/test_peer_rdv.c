@@ -16,6 +16,8 @@
 #include <cmocka.h>
 
 #include "rdv/rdv.h"
+#include <cJSON.h>
+
 #include "ui/rdvctl.h"
 
 #define FP_SPACED "07251 62508 23159 42536 74156 24822 86418 51830"
@@ -136,10 +138,12 @@ static void test_names(void **state)
     assert_string_equal(rdv_errname(RDV_EAUTH), "EAUTH");
     assert_string_equal(rdv_errname(RDV_ESERVER), "ESERVER");
     assert_string_equal(rdv_errname(RDV_ETIMEDOUT), "ETIMEDOUT");
-    assert_true(rdvctl_owns("login"));
-    assert_true(rdvctl_owns("rendezvous"));
-    assert_true(rdvctl_owns("profile_set"));
-    assert_false(rdvctl_owns("send"));
+    assert_true(rdvctl_owns(CTL_LOGIN));
+    assert_true(rdvctl_owns(CTL_RENDEZVOUS));
+    assert_true(rdvctl_owns(CTL_PROFILE_SET));
+    assert_true(rdvctl_owns(CTL_ORG_BROADCAST));
+    assert_false(rdvctl_owns(CTL_SEND));
+    assert_false(rdvctl_owns(CTL_HISTORY));
 }
 
 /* Without a rendezvous, the status says so and every other request names
@@ -147,25 +151,34 @@ static void test_names(void **state)
 static void test_not_configured(void **state)
 {
     rdvctl_wait *w = NULL;
+    ctl_request q;
+    char why[CTL_WHY_CAP];
+    buf out;
     (void)state;
-    cJSON *st = rdvctl_request(NULL, NULL, "rendezvous", NULL, NULL, NULL, &w);
-    assert_non_null(st);
+    buf_init(&out, 1u << 20);
+    q = (ctl_request){.kind = CTL_RENDEZVOUS};
+    assert_int_equal(rdvctl_request(NULL, NULL, &q, &out, NULL, NULL, &w), 0);
     assert_null(w);
+    cJSON *st = cJSON_ParseWithLength((const char *)buf_data(&out), buf_len(&out));
+    assert_non_null(st);
     assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(st, "ok")));
     assert_true(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(st, "configured")));
     assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(st, "user")));
     cJSON_Delete(st);
+    buf_consume(&out, buf_len(&out));
 
-    cJSON *req = cJSON_Parse("{\"cmd\":\"login\",\"user\":\"ada\",\"password\":\"s3cret\"}");
-    cJSON *pw = cJSON_GetObjectItemCaseSensitive(req, "password");
-    cJSON *r = rdvctl_request(NULL, NULL, "login", req, NULL, NULL, &w);
+    static const char login[] = "{\"cmd\":\"login\",\"user\":\"ada\",\"password\":\"s3cret\"}";
+    assert_int_equal(ctlmsg_decode(&q, login, sizeof login - 1, why, sizeof why), 0);
+    assert_int_equal(rdvctl_request(NULL, NULL, &q, &out, NULL, NULL, &w), 0);
     assert_null(w);
+    cJSON *r = cJSON_ParseWithLength((const char *)buf_data(&out), buf_len(&out));
     assert_string_equal(cJSON_GetObjectItemCaseSensitive(r, "error")->valuestring, "ENOTCONF");
     assert_non_null(strstr(cJSON_GetObjectItemCaseSensitive(r, "message")->valuestring,
                            "--rendezvous HOST:PORT --server-key FINGERPRINT"));
-    assert_int_equal(pw->valuestring[0], '\0');
+    assert_int_equal(q.u.login.password[0], '\0');
     cJSON_Delete(r);
-    cJSON_Delete(req);
+    ctl_request_clear(&q);
+    buf_free(&out);
 }
 
 int main(void)

@@ -17,6 +17,8 @@
 
 #include <cmocka.h>
 
+#include <glib.h>
+
 #include "core/settings.h"
 
 struct fixture {
@@ -193,6 +195,39 @@ static void test_read_marks(void **state)
     settings_free(s);
 }
 
+/* The typed calls the control socket uses: a decoded settings_set applied,
+ * and the whole view for ctlmsg's writers. */
+static void test_typed(void **state)
+{
+    struct fixture *f = *state;
+    char why[256];
+    ctl_request q;
+    static const char req[] = "{\"cmd\":\"settings_set\",\"settings\":{\"theme\":\"dark\","
+                              "\"font_size\":20,\"notify\":true,\"read\":{\"a\":"
+                              "9007199254740992,\"b\":7}}}";
+    settings *s = open_ok(f, why, sizeof why);
+    assert_int_equal(ctlmsg_decode(&q, req, sizeof req - 1, why, sizeof why), 0);
+    assert_int_equal(settings_apply(s, &q.u.settings, why, sizeof why), 0);
+    ctl_request_clear(&q);
+    static const char del[] = "{\"cmd\":\"settings_set\",\"settings\":{\"read\":{\"b\":null}}}";
+    assert_int_equal(ctlmsg_decode(&q, del, sizeof del - 1, why, sizeof why), 0);
+    assert_int_equal(settings_apply(s, &q.u.settings, why, sizeof why), 0);
+    ctl_request_clear(&q);
+    ctl_settings v;
+    struct ctl_read_mark *marks = NULL;
+    assert_int_equal(settings_view(s, &v, &marks), 0);
+    assert_int_equal(v.theme, CTL_THEME_DARK);
+    assert_true(v.font_size == 20 && v.sound && v.notify);
+    assert_int_equal(v.nread, 1);
+    assert_string_equal(v.read[0].key, "a");
+    assert_true(v.read[0].ts == INT64_C(9007199254740992));
+    g_free(marks);
+    /* What ctlmsg would refuse, the file refuses too: nothing changes. */
+    static const char bad[] = "{\"cmd\":\"settings_set\",\"settings\":{\"font_size\":30}}";
+    assert_int_equal(ctlmsg_decode(&q, bad, sizeof bad - 1, why, sizeof why), BANTER_EINVAL);
+    settings_free(s);
+}
+
 static void write_file(const char *path, const char *text)
 {
     FILE *fp = fopen(path, "w");
@@ -247,6 +282,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_kept, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_marks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_typed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_fails, setup, teardown),
     };

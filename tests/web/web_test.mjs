@@ -199,15 +199,49 @@ async function phaseChat() {
   // Settings: dark theme and text size, kept by the node.
   await a.click('#settings-open');
   await a.check('input[name="theme"][value="dark"]');
-  await a.locator('#font-size').fill('17');
-  await a.locator('#font-size').dispatchEvent('change');
+  // The node's answer to the theme change (and its settings event) sets
+  // every control to what the node has: a size typed before that arrives
+  // is put back to 15. Type it again until the node has it.
+  await until('the text size is taken', async () => {
+    const saved = env.SETTINGS_A ? JSON.parse(fs.readFileSync(env.SETTINGS_A, 'utf8')) : null;
+    if (saved && saved.theme === 'dark' && saved.font_size === 17) return true;
+    if ((await a.locator('#font-size').inputValue()) !== '17' || !saved) {
+      await a.locator('#font-size').fill('17');
+      await a.locator('#font-size').dispatchEvent('change');
+    }
+    return !saved;
+  });
   await a.keyboard.press('Escape');
   await until('dark theme applied', async () =>
     (await a.evaluate(() => document.documentElement.dataset.theme)) === 'dark');
+  // The page shows a change at once and sends it after what it has in
+  // flight: reload only once the node has it (else the reload may win).
+  if (env.SETTINGS_A) {
+    let saved = '';
+    try {
+      await until('the node saved the theme', async () => {
+        saved = fs.readFileSync(env.SETTINGS_A, 'utf8');
+        const v = JSON.parse(saved);
+        return v.theme === 'dark' && v.font_size === 17;
+      });
+    } catch (err) {
+      console.log(`settings.json: ${saved.replace(/\s+/g, ' ')}; the page shows ` +
+        await a.evaluate(() => [document.documentElement.dataset.theme,
+          document.getElementById('font-size').value, document.body.innerText.slice(-300)].join(' | ')));
+      throw err;
+    }
+  }
   await a.reload();
-  await until('dark theme after a reload', async () =>
-    (await a.evaluate(() => [document.documentElement.dataset.theme,
-      getComputedStyle(document.documentElement).getPropertyValue('--font-size').trim()].join(' '))) === 'dark 17px');
+  try {
+    await until('dark theme after a reload', async () =>
+      (await a.evaluate(() => [document.documentElement.dataset.theme,
+        getComputedStyle(document.documentElement).getPropertyValue('--font-size').trim()].join(' '))) === 'dark 17px');
+  } catch (err) {
+    console.log('after the reload the page shows ' + await a.evaluate(() => [document.documentElement.dataset.theme,
+      getComputedStyle(document.documentElement).getPropertyValue('--font-size').trim(),
+      document.body.innerText.replace(/\s+/g, ' ').slice(0, 400)].join(' | ')));
+    throw err;
+  }
   pass('dark theme and text size are kept by the node across a reload');
   await openChat(a, 'bob');
   await shot(a, 'conversation-dark.png');

@@ -8,6 +8,7 @@
   const $ = (id) => document.getElementById(id);
   const KEY_STORE = 'banter.key';
   const HISTORY_LIMIT = 300;
+  const ACK_EVERY = 32; // frames between acknowledgements on a WebSocket
 
   const state = {
     token: null,
@@ -74,7 +75,16 @@
         if (this.onopen) this.onopen();
         this.pump();
       };
-      ws.onmessage = (e) => this.receive(e.data);
+      this.received = 0;
+      ws.onmessage = (e) => {
+        // The node drops a page that leaves over 1024 frames unacknowledged
+        // (docs/web.md): say every ACK_EVERY how many have arrived.
+        this.received += 1;
+        if (this.received % ACK_EVERY === 0 && ws.readyState === WebSocket.OPEN) {
+          ws.send(JSON.stringify({ ack: this.received }));
+        }
+        this.receive(e.data);
+      };
       ws.onclose = () => this.closed();
     }
 

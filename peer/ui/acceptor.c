@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: MIT */
+#define _GNU_SOURCE /* accept4 */
+/* acceptor.c - an accept loop that backs off instead of spinning (acceptor.h). */
+#include "ui/acceptor.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib-unix.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+struct acceptor {
+    GMainContext *ctx;
+    int lfd;
+    int spare; /* the reserve descriptor, or -1 */
+    bool want_spare;
+    char what[48];
+    GSource *src, *retry;
+    unsigned backoff;
+    bool paused, said;
+    acceptor_fn fn;
+    void *ud;
+};
+
+static gboolean on_readable(gint fd, GIOCondition cond, gpointer v);
+
+static void drop_source(GSource **s)
+{
+    if (*s) {
+        g_source_destroy(*s);
+        g_source_unref(*s);
+        *s = NULL;
+    }
+}
+
+static void watch(acceptor *a)
+{
+    bool on = !a->paused && !a->retry;
+    if (on && !a->src) {
+        a->src = g_unix_fd_source_new(a->lfd, G_IO_IN);
+        g_source_set_callback(a->src, G_SOURCE_FUNC(on_readable), a, NULL);
+        g_source_attach(a->src, a->ctx);
+    } else if (!on) {
+        drop_source(&a->src);
+    }
+}
+
+static void take_spare(acceptor *a)
+{
+    if (a->want_spare && a->spare < 0)
+        a->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+static gboolean on_retry(gpointer v)
+{
+    acceptor *a = v;
+    drop_source(&a->retry);
+    watch(a);
+    return G_SOURCE_REMOVE;
+}
+
+static void back_off(acceptor *a, int e)
+{
+    a->backoff = a->backoff ? MIN(a->backoff * 2, ACCEPTOR_BACKOFF1) : ACCEPTOR_BACKOFF0;
+    drop_source(&a->src);
+    a->retry = g_timeout_source_new(a->backoff);
+    g_source_set_callback(a->retry, on_retry, a, NULL);
+    g_source_attach(a->retry, a->ctx);
+    if (!a->said)
+        g_printerr("banter: cannot accept connections on %s: %s; trying again every %u ms "
+                   "until descriptors are free\n",
+                   a->what, g_strerror(e), ACCEPTOR_BACKOFF1);
+    a->said = true;
+}
+
+/* Out of descriptors: give up the spare for this one connection. */
+static int accept_with_spare(acceptor *a)
+{
+    if (a->spare < 0)
+        return -1;
+    close(a->spare);
+    a->spare = -1;
+    int fd = accept4(a->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    take_spare(a); /* fails while fd is held and nothing else is free */
+    return fd;
+}
+
+static gboolean on_readable(gint fd, GIOCondition cond, gpointer v)
+{
+    acceptor *a = v;
+    (void)fd;
+    (void)cond;
+    take_spare(a);
+    for (int i = 0; i < ACCEPTOR_BURST && a->src; i++) {
+        int cfd = accept4(a->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int e = errno;
+        if (cfd < 0 && (e == EAGAIN || e == EWOULDBLOCK || e == EINTR || e == ECONNABORTED))
+            break;
+        if (cfd < 0 && e == EMFILE)
+            cfd = accept_with_spare(a);
+        if (cfd < 0) {
+            back_off(a, e);
+            return G_SOURCE_CONTINUE;
+        }
+        if (a->said)
+            g_printerr("banter: accepting connections on %s again\n", a->what);
+        a->said = false;
+        a->backoff = 0;
+        a->fn(a->ud, cfd);
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+acceptor *acceptor_new(GMainContext *ctx, int lfd, const char *what, bool reserve, acceptor_fn fn,
+                       void *ud)
+{
+    acceptor *a = g_new0(acceptor, 1);
+    a->ctx = ctx;
+    a->lfd = lfd;
+    a->spare = -1;
+    a->want_spare = reserve;
+    g_strlcpy(a->what, what, sizeof a->what);
+    a->fn = fn;
+    a->ud = ud;
+    take_spare(a);
+    watch(a);
+    return a;
+}
+
+void acceptor_pause(acceptor *a, bool paused)
+{
+    a->paused = paused;
+    watch(a);
+}
+
+void acceptor_free(acceptor *a)
+{
+    if (!a)
+        return;
+    drop_source(&a->src);
+    drop_source(&a->retry);
+    if (a->spare >= 0)
+        close(a->spare);
+    g_free(a);
+}
