@@ -87,14 +87,17 @@ static const uint8_t *group_msg_id(const msg *m)
 }
 
 /* A group message over the LAN: taken (ACK), refused for good (ERROR
- * EPERM, not acknowledged: the sender's copy fails), or not now (ERROR,
- * not acknowledged: the sender sends it again). */
+ * EPERM naming it: the sender's copy fails), or not now (ERROR EAGAIN and
+ * the like naming it: the sender's copy stays pending and is sent again
+ * after a short rest). */
 static void lan_group(app *a, conn *c, const uint8_t key[static 32], const msg *m)
 {
     int r = node_group_received(a->n, key, m);
     msg out = {.type = MSG_ACK};
     if (r < 0) {
         out.type = MSG_ERROR;
+        out.u.error.has_id = true;
+        memcpy(out.u.error.id, group_msg_id(m), MSG_ID_LEN);
         g_strlcpy(out.u.error.code, banter_errname(r), sizeof out.u.error.code);
         g_strlcpy(out.u.error.message,
                   r == BANTER_EPERM ? "refused: the sender has no right to this group message"
@@ -145,10 +148,12 @@ static void lan_message(void *ud, conn *c, const uint8_t key[static 32], const m
     case MSG_ERROR:
         g_printerr("banter: a peer refused a message: %s %s\n", m->u.error.code,
                    m->u.error.message);
-        /* A refusal that names our CHAT settles its copy: "not now" codes
-         * (ERATE, ENOSPC...) leave it pending, the messenger says so. */
+        /* A refusal that names our CHAT or group message settles its copy:
+         * "not now" codes (ERATE, ENOSPC, EAGAIN...) leave it pending, the
+         * messenger says so. */
         if (m->u.error.has_id)
-            messenger_settled(mr, "lan", key, m->u.error.id, COPY_FAILED, m->u.error.code);
+            messenger_settled(mr, strcmp(conn_kind(c), "ice") == 0 ? "ice" : "lan", key,
+                              m->u.error.id, COPY_FAILED, m->u.error.code);
         break;
     default: /* file transfer messages */
         xfer_on_message(node_xfer(a->n), c, key, m);

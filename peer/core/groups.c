@@ -762,13 +762,18 @@ static int received_state(groups *g, const uint8_t dev[static 32], const gstate 
 }
 
 /* The group of a received key or message, with this node a member and
- * dev a trusted device of a current member. */
+ * dev a trusted device of a current member. A group this node does not
+ * know yet is BANTER_EAGAIN: its state may still be on its way (a member
+ * hands out its key as soon as it has the state, often over a faster path
+ * than the creator's state takes); nothing is kept, the sender tries again
+ * shortly, and a stranger gains nothing by it. */
 static int sender_ok(groups *g, const uint8_t group[static GSTATE_ID_LEN],
                      const uint8_t dev[static 32], store_group *sg, gview **v)
 {
     char who[GSTATE_MEMBER_MAX + 1];
-    if (load(g, group, sg, v) != 0)
-        return BANTER_EPERM;
+    int r = load(g, group, sg, v);
+    if (r)
+        return r == BANTER_ENOENT ? BANTER_EAGAIN : BANTER_EPERM;
     if (!sg->member || member_of(g, dev, who) != 0 || !gstate_find(&(*v)->cur, who)) {
         store_group_clear(sg);
         return BANTER_EPERM;
@@ -943,8 +948,9 @@ int groups_get(groups *g, const uint8_t id[static GSTATE_ID_LEN], groups_info *o
 {
     store_group sg;
     int r = store_group_get(g->st, id, &sg);
-    if (r == 0)
-        r = info_of(g, &sg, out);
+    if (r) /* sg holds nothing (and is not set) */
+        return r;
+    r = info_of(g, &sg, out);
     store_group_clear(&sg);
     return r;
 }

@@ -181,7 +181,8 @@ static int copy_state(messenger *m, int64_t seq, const uint8_t dev[static 32],
 /* Refusals that say "not now" rather than "never". */
 static bool transient(const char *error)
 {
-    static const char *const codes[] = {"EQUOTA", "ENOMEM", "EBUSY", "ERATE", "ENOSPC", "EDB"};
+    static const char *const codes[] = {"EQUOTA", "ENOMEM", "EBUSY",
+                                        "ERATE",  "ENOSPC", "EDB", "EAGAIN"};
     for (size_t i = 0; error && i < sizeof codes / sizeof codes[0]; i++)
         if (strcmp(error, codes[i]) == 0)
             return true;
@@ -205,8 +206,9 @@ static void defer(messenger *m, const char *route, const uint8_t device[static 3
         return;
     fkey_make(&k, (int64_t)ri, device);
     int64_t *until = g_new(int64_t, 1);
-    *until = clock_mono(&m->clock) +
-             (strcmp(error, "ERATE") == 0 ? MESSENGER_RATE_DEFER_MS : MESSENGER_DEFER_MS);
+    *until = clock_mono(&m->clock) + (strcmp(error, "ERATE") == 0    ? MESSENGER_RATE_DEFER_MS
+                                      : strcmp(error, "EAGAIN") == 0 ? MESSENGER_AGAIN_DEFER_MS
+                                                                     : MESSENGER_DEFER_MS);
     g_hash_table_replace(m->defers, g_memdup2(&k, sizeof k), until);
 }
 

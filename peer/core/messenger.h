@@ -15,9 +15,11 @@
  * device then. A copy in flight longer than MESSENGER_RETRY_MS is sent
  * again too. A route that refuses a copy with a code that means "not now"
  * (EQUOTA: the device's mailbox is full; ENOMEM, EBUSY, ERATE, ENOSPC,
- * EDB) leaves it pending and rests for that device MESSENGER_DEFER_MS
- * (MESSENGER_RATE_DEFER_MS for ERATE: the device takes messages again
- * within seconds), and says so (deferred()); another route may carry it
+ * EDB, EAGAIN) leaves it pending and rests for that device
+ * MESSENGER_DEFER_MS (MESSENGER_RATE_DEFER_MS for ERATE: the device takes
+ * messages again within seconds; MESSENGER_AGAIN_DEFER_MS for EAGAIN: a
+ * group key or message that came before the group's state or the sender's
+ * key, which are on their way), and says so (deferred()); another route may carry it
  * meanwhile. The receiver keeps one row per (id, contact, device), so a
  * copy that arrives twice, over two routes, is shown once.
  *
@@ -51,6 +53,7 @@
 #define MESSENGER_RETRY_MS      30000 /* a copy unanswered this long is sent again */
 #define MESSENGER_DEFER_MS      60000 /* a route that said "not now" rests this long for a device */
 #define MESSENGER_RATE_DEFER_MS 5000  /* ...when it said ERATE (too many messages) */
+#define MESSENGER_AGAIN_DEFER_MS 2000 /* ...when it said EAGAIN (a group message ahead of its state or key) */
 #define MESSENGER_MAX_ROUTES    4
 
 typedef struct messenger messenger;

@@ -150,6 +150,9 @@ static size_t pump(struct net *n)
             if (r >= 0)
                 messenger_settled(n->d[w->from].m, "lan", n->d[w->to].key, w->id, COPY_DELIVERED,
                                   "");
+            else if (r == BANTER_EAGAIN) /* not now: pending, sent again after a rest */
+                messenger_settled(n->d[w->from].m, "lan", n->d[w->to].key, w->id, COPY_FAILED,
+                                  "EAGAIN");
             else if (r == BANTER_EPERM) {
                 refused++;
                 messenger_settled(n->d[w->from].m, "lan", n->d[w->to].key, w->id, COPY_FAILED,
@@ -333,6 +336,65 @@ static void test_talk_same_order(void **state)
         if (strcmp(h[j].body, "ada one") == 0)
             assert_int_equal(h[j].dir, STORE_OUT);
     store_msgs_free(h, k);
+}
+
+/* Deliver the first queued copy from device `from` to device `to` of
+ * type t alone, as the LAN would; its result. */
+static int deliver_one(struct net *n, int from, int to, msg_type t)
+{
+    for (size_t i = 0; i < n->nq; i++) {
+        struct wire w = n->q[i];
+        msg m;
+        if (w.from != from || w.to != to)
+            continue;
+        assert_int_equal(msg_decode(&m, w.pt, w.len), 0);
+        if (m.type != t) {
+            msg_clear(&m);
+            continue;
+        }
+        memmove(&n->q[i], &n->q[i + 1], (n->nq - i - 1) * sizeof n->q[0]);
+        n->nq--;
+        int r = groups_received(n->d[to].g, n->d[from].key, &m);
+        msg_clear(&m);
+        messenger_settled(n->d[from].m, "lan", n->d[to].key, w.id,
+                          r >= 0 ? COPY_DELIVERED : COPY_FAILED,
+                          r >= 0 ? "" : banter_errname(r));
+        free(w.pt);
+        return r;
+    }
+    fail_msg("no copy of type %d from %d to %d is queued", (int)t, from, to);
+    return BANTER_EINVAL;
+}
+
+/* A member hands out its key as soon as it has the group's state, often
+ * over a faster path than the creator's state takes to another member:
+ * that member answers "not now" (EAGAIN), keeps nothing, and takes the
+ * key when it comes again after a short rest, once the state is there. A
+ * refusal for good here lost the key, and every message of that member,
+ * until its next epoch. */
+static void test_key_before_state(void **state)
+{
+    struct net *n = *state;
+    uint8_t gid[16];
+    char why[128] = "", h[512];
+    sodium_bin2hex(carol_id, sizeof carol_id, n->d[CAROL].key, 32);
+    const char *members[] = {"@bob", carol_id, "@dave"};
+    assert_int_equal(groups_create(n->d[A].g, "launch", members, 3, gid, why, sizeof why), 0);
+    assert_int_equal(deliver_one(n, A, CAROL, MSG_GROUP_STATE), 0); /* carol joins... */
+    assert_int_equal(deliver_one(n, CAROL, BOB, MSG_GROUP_KEY), BANTER_EAGAIN); /* ...too soon */
+    groups_info info;
+    assert_int_equal(groups_get(n->d[BOB].g, gid, &info), BANTER_ENOENT); /* nothing kept */
+    assert_int_equal(pump(n), 0); /* the rest, ada's state to bob too */
+    say(n, CAROL, gid, "carol first");
+    assert_int_equal(pump(n), 0);
+    n->mono += MESSENGER_AGAIN_DEFER_MS + MESSENGER_RETRY_MS;
+    for (int i = 0; i < NDEV; i++)
+        messenger_tick(n->d[i].m);
+    assert_int_equal(pump(n), 0);
+    history(n, BOB, gid, h, sizeof h);
+    assert_string_equal(h, "carol first");
+    history(n, DAVE, gid, h, sizeof h);
+    assert_string_equal(h, "carol first");
 }
 
 /* Delivery per member: dave offline, then back. */
@@ -620,6 +682,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_talk_same_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delivery, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_key_before_state, setup, teardown),
         cmocka_unit_test_setup_teardown(test_removed_cannot_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_leave_rename_epochs, setup, teardown),
