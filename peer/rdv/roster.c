@@ -63,8 +63,50 @@ struct roster {
     GHashTable *recs;     /* "idhex:keyhex" -> sendrec of a broadcast (owned) */
     GHashTable *copies;   /* "idhex:devhex" -> sendrec (borrowed from recs) */
     bcast *bc;
-    contact self; /* the account's own entry (state RV_CS_SELF when the server sent it) */
+    contact self;   /* the account's own entry (state RV_CS_SELF when the server sent it) */
+    GQueue *parked; /* parked (below), oldest first */
+    bool retrying;  /* roster_group_taken runs */
+    bool again;     /* ...and a group message was taken meanwhile */
 };
+
+/* A relayed group message that came before its group's state or its
+ * sender's key (BANTER_EAGAIN): not acknowledged, so the server keeps it
+ * (and sends it again at the next login), and tried again here each time
+ * a group message is taken, from the relay or the LAN. At most
+ * ROSTER_PARKED_MAX are kept in memory; beyond, the server's copy waits. */
+#define ROSTER_PARKED_MAX 256
+typedef struct parked {
+    struct rv_seal s; /* s.sealed points at blob */
+    uint8_t *blob;
+} parked;
+
+static void parked_free(gpointer p)
+{
+    parked *k = p;
+    if (!k)
+        return;
+    g_free(k->blob);
+    g_free(k);
+}
+
+static bool is_parked(const roster *ro, const uint8_t id[static RV_ID_LEN])
+{
+    for (const GList *l = ro->parked->head; l; l = l->next)
+        if (memcmp(((const parked *)l->data)->s.id, id, RV_ID_LEN) == 0)
+            return true;
+    return false;
+}
+
+static void park(roster *ro, const struct rv_seal *s)
+{
+    if (is_parked(ro, s->id) || g_queue_get_length(ro->parked) >= ROSTER_PARKED_MAX)
+        return;
+    parked *k = g_new0(parked, 1);
+    k->s = *s;
+    k->blob = g_memdup2(s->sealed, s->sealed_len);
+    k->s.sealed = k->blob;
+    g_queue_push_tail(ro->parked, k);
+}
 
 static int64_t now_ms(void) { return g_get_real_time() / 1000; }
 
@@ -587,9 +629,35 @@ static const char *open_sealed(roster *ro, const struct rv_seal *s, msg *chat)
     return why;
 }
 
-static void on_sealed(void *ud, const struct rv_seal *s)
+static void take_sealed(roster *ro, const struct rv_seal *s);
+
+void roster_group_taken(roster *ro)
 {
-    roster *ro = ud;
+    if (!ro)
+        return;
+    if (ro->retrying) {
+        ro->again = true;
+        return;
+    }
+    ro->retrying = true;
+    do {
+        ro->again = false;
+        GQueue *q = ro->parked;
+        ro->parked = g_queue_new(); /* what is still early parks again */
+        parked *k;
+        while ((k = g_queue_pop_head(q)) != NULL) {
+            take_sealed(ro, &k->s);
+            parked_free(k);
+        }
+        g_queue_free(q);
+    } while (ro->again);
+    ro->retrying = false;
+}
+
+static void on_sealed(void *ud, const struct rv_seal *s) { take_sealed(ud, s); }
+
+static void take_sealed(roster *ro, const struct rv_seal *s)
+{
     msg chat;
     const char *why = open_sealed(ro, s, &chat);
     if (why) {
@@ -610,10 +678,15 @@ static void on_sealed(void *ud, const struct rv_seal *s)
                    "account, it may not say it was sent from here\n",
                    s->user);
         ack_sealed(ro, s->id);
-    } else if (r < 0) /* not stored, so not acknowledged: the server keeps it */
+    } else if (r == BANTER_EAGAIN && chat.type != MSG_CHAT) {
+        park(ro, s); /* early: its state or key is on its way */
+    } else if (r < 0) { /* not stored, so not acknowledged: the server keeps it */
         g_printerr("banter: cannot store a message from %s: %s\n", s->user, banter_strerror(r));
-    else
+    } else {
         ack_sealed(ro, s->id);
+        if (chat.type != MSG_CHAT)
+            roster_group_taken(ro);
+    }
     msg_clear(&chat);
 }
 
@@ -682,6 +755,7 @@ int roster_new(roster **out, node *n, rdv *r, const identity *id, const char *se
     ro->by_key = g_hash_table_new(key_hash, key_equal);
     ro->recs = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, rec_free);
     ro->copies = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    ro->parked = g_queue_new();
     rdv_sink sink = {on_session, on_contacts, on_presence, on_stored,
                      on_sealed,  on_error,    on_writable};
     rdv_set_sink(r, &sink, ro);
@@ -701,5 +775,6 @@ void roster_free(roster *ro)
     g_hash_table_destroy(ro->recs);
     g_hash_table_destroy(ro->by_key);
     g_hash_table_destroy(ro->contacts);
+    g_queue_free_full(ro->parked, parked_free);
     g_free(ro);
 }

@@ -77,4 +77,8 @@ BANTER_WUR int roster_org_broadcast(roster *ro, const char *department, const ch
 /* The caller no longer wants the outcome of its broadcast (it continues). */
 void roster_bcast_forget(roster *ro, void *ud);
 
+/* A group message was taken (from any route): relayed group messages that
+ * came before their group's state or key are tried again. NULL: nothing. */
+void roster_group_taken(roster *ro);
+
 #endif
