@@ -70,6 +70,14 @@ typedef struct upload { /* one POST /upload, then its send_file request */
     control_client *cc; /* the send_file request, while it waits */
     GSource *idle;      /* detaches cc outside its callback */
     bool offered;       /* send_file answered ok: the folder stays */
+    /* A file for a group (peer "%GROUP"): group_members, then one
+     * send_file per other member, one after the other. */
+    bool group;
+    GPtrArray *targets; /* char *: each other member's peer argument, once the members are in */
+    guint next;         /* the target whose send_file is asked now */
+    GSource *step;      /* asks the next one, outside the reply's callback */
+    cJSON *offers;      /* the POST's answer so far: one entry per target */
+    GString *ids;       /* the transfers offered, one id per line (the folder's mark) */
 } upload;
 
 struct web {
@@ -633,14 +641,26 @@ static void remove_upload_dir(const char *dir)
     rmdir(dir);
 }
 
+static void drop_idle(GSource **src)
+{
+    if (*src) {
+        g_source_destroy(*src);
+        g_source_unref(*src);
+        *src = NULL;
+    }
+}
+
 static void upload_free(upload *u)
 {
     web *w = u->w;
     w->ups = g_list_remove(w->ups, u);
-    if (u->idle) {
-        g_source_destroy(u->idle);
-        g_source_unref(u->idle);
-    }
+    drop_idle(&u->idle);
+    drop_idle(&u->step);
+    if (u->targets)
+        g_ptr_array_free(u->targets, TRUE);
+    cJSON_Delete(u->offers);
+    if (u->ids)
+        g_string_free(u->ids, TRUE);
     control_detach(u->cc);
     if (u->fd >= 0)
         close(u->fd);
@@ -655,7 +675,7 @@ static void upload_free(upload *u)
 
 static void upload_maybe_free(upload *u)
 {
-    if (!u->msg && !u->cc && !u->idle)
+    if (!u->msg && !u->cc && !u->idle && !u->step)
         upload_free(u);
 }
 
@@ -811,6 +831,7 @@ static void early_upload(SoupServer *srv, SoupServerMessage *sm, const char *pat
     u->fd = -1;
     u->expect = len;
     g_strlcpy(u->peer, peer, sizeof u->peer);
+    u->group = peer[0] == '%' && peer[1];
     w->ups = g_list_prepend(w->ups, u);
     if (!upload_open(w, sm, u, name)) {
         upload_free(u);
@@ -833,21 +854,165 @@ static gboolean upload_idle(gpointer v)
     return G_SOURCE_REMOVE;
 }
 
-/* Remember which transfer an upload folder serves, on disk too (for the
- * sweep at the next start). */
-static void upload_mark(web *w, const char *dir, const char *id)
+/* Remember which transfers an upload folder serves (ids: one per line;
+ * several for a file to a group), on disk too (for the sweep at the next
+ * start). */
+static void upload_mark(web *w, const char *dir, const char *ids)
 {
     char path[HOME_PATH_MAX + 16];
     snprintf(path, sizeof path, "%s/.transfer", dir);
-    if (!g_file_set_contents(path, id, (gssize)strlen(id), NULL))
+    if (!g_file_set_contents(path, ids, (gssize)strlen(ids), NULL))
         g_printerr("banter: web: cannot write %s\n", path);
-    g_hash_table_replace(w->up_dirs, g_strdup(id), g_strdup(dir));
+    gchar **v = g_strsplit(ids, "\n", -1);
+    for (gchar **p = v; *p; p++)
+        if (is_hex(*p, ID_HEX) && !(*p)[ID_HEX])
+            g_hash_table_replace(w->up_dirs, g_strdup(*p), g_strdup(dir));
+    g_strfreev(v);
+}
+
+/* Whether another transfer still uses dir. */
+static bool dir_in_use(web *w, const char *dir)
+{
+    GHashTableIter it;
+    gpointer k, v;
+    g_hash_table_iter_init(&it, w->up_dirs);
+    while (g_hash_table_iter_next(&it, &k, &v))
+        if (strcmp(v, dir) == 0)
+            return true;
+    return false;
+}
+
+/* Send one request line on the upload's control client (it may answer at
+ * once). */
+static void upload_ask(upload *u, cJSON *req)
+{
+    char *s = cJSON_PrintUnformatted(req);
+    cJSON_Delete(req);
+    if (s && u->cc)
+        control_client_input(u->cc, s, strlen(s));
+    cJSON_free(s);
+}
+
+static gboolean upload_step(gpointer v)
+{
+    upload *u = v;
+    g_source_unref(u->step);
+    u->step = NULL;
+    cJSON *req = cJSON_CreateObject();
+    cJSON_AddStringToObject(req, "cmd", "send_file");
+    cJSON_AddStringToObject(req, "peer", g_ptr_array_index(u->targets, u->next));
+    cJSON *paths = cJSON_AddArrayToObject(req, "paths");
+    cJSON_AddItemToArray(paths, cJSON_CreateString(u->path));
+    upload_ask(u, req);
+    return G_SOURCE_REMOVE;
+}
+
+static void schedule(upload *u, GSource **src, GSourceFunc fn)
+{
+    if (*src)
+        return;
+    *src = g_idle_source_new();
+    g_source_set_callback(*src, fn, u, NULL);
+    g_source_attach(*src, u->w->ctx);
+}
+
+static gboolean upload_idle(gpointer v);
+
+/* Answer the POST with json (len bytes), then let the client go. */
+static void upload_answer(upload *u, const char *json, size_t len)
+{
+    if (u->msg) {
+        json_reply(u->msg, SOUP_STATUS_OK, json, len);
+        soup_server_message_unpause(u->msg);
+    }
+    schedule(u, &u->idle, upload_idle);
+}
+
+/* The group's members are in: every other member is a target. */
+static void group_targets(upload *u, const cJSON *o)
+{
+    const cJSON *m;
+    const cJSON *g = cJSON_GetObjectItemCaseSensitive(o, "group");
+    u->targets = g_ptr_array_new_with_free_func(g_free);
+    cJSON_ArrayForEach (m, cJSON_GetObjectItemCaseSensitive(g, "members")) {
+        const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "id"));
+        const char *fp = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "fingerprint"));
+        if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "me")))
+            continue;
+        if (id && id[0] == '@')
+            g_ptr_array_add(u->targets, g_strdup(id));
+        else if (fp && fp[0])
+            g_ptr_array_add(u->targets, g_strdup(fp));
+    }
+}
+
+/* A file for a group: each reply moves it on (docs/web.md, POST /upload). */
+static void group_reply(upload *u, const char *json, size_t len)
+{
+    static const char nomem[] = "{\"ok\":false,\"error\":\"ENOMEM\"}";
+    cJSON *o = cJSON_ParseWithLength(json, len);
+    bool ok = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "ok"));
+    if (!u->targets) { /* group_members */
+        if (ok)
+            group_targets(u, o);
+        cJSON_Delete(o);
+        if (!ok) {
+            upload_answer(u, json, len);
+        } else if (u->targets->len == 0) {
+            static const char none[] = "{\"ok\":false,\"error\":\"EINVAL\",\"message\":"
+                                       "\"nobody else is in the group\"}";
+            upload_answer(u, none, sizeof none - 1);
+        } else {
+            u->offers = cJSON_CreateArray();
+            u->ids = g_string_new(NULL);
+            schedule(u, &u->step, upload_step);
+        }
+        return;
+    }
+    /* one member's send_file */
+    const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "id"));
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddStringToObject(e, "member", g_ptr_array_index(u->targets, u->next));
+    if (ok && id && strlen(id) == ID_HEX) {
+        u->offered = true;
+        g_string_append_printf(u->ids, "%s%s", u->ids->len ? "\n" : "", id);
+    }
+    for (cJSON *c = o ? o->child : NULL; c; c = c->next)
+        if (strcmp(c->string, "member") != 0)
+            cJSON_AddItemToObject(e, c->string, cJSON_Duplicate(c, true));
+    cJSON_AddItemToArray(u->offers, e);
+    cJSON_Delete(o);
+    if (++u->next < u->targets->len) {
+        schedule(u, &u->step, upload_step);
+        return;
+    }
+    if (u->offered)
+        upload_mark(u->w, u->dir, u->ids->str);
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddBoolToObject(r, "ok", u->offered);
+    if (!u->offered) {
+        cJSON_AddStringToObject(r, "error", "EINVAL");
+        cJSON_AddStringToObject(r, "message", "no member could be offered the file");
+    }
+    cJSON_AddItemToObject(r, "offers", u->offers);
+    u->offers = NULL;
+    char *s = cJSON_PrintUnformatted(r);
+    cJSON_Delete(r);
+    if (s)
+        upload_answer(u, s, strlen(s));
+    else
+        upload_answer(u, nomem, sizeof nomem - 1);
+    cJSON_free(s);
 }
 
 /* The reply of send_file: the answer to the POST. */
 static void upload_reply(void *ud, const char *json, size_t len)
 {
     upload *u = ud;
+    if (u->group) {
+        group_reply(u, json, len);
+        return;
+    }
     cJSON *o = cJSON_ParseWithLength(json, len);
     const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "id"));
     if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "ok")) && id && strlen(id) == ID_HEX) {
@@ -903,10 +1068,15 @@ static void on_upload(SoupServer *srv, SoupServerMessage *sm, const char *path, 
         return;
     }
     cJSON *req = cJSON_CreateObject();
-    cJSON_AddStringToObject(req, "cmd", "send_file");
-    cJSON_AddStringToObject(req, "peer", u->peer);
-    cJSON *paths = cJSON_AddArrayToObject(req, "paths");
-    cJSON_AddItemToArray(paths, cJSON_CreateString(u->path));
+    if (u->group) { /* first who is in it */
+        cJSON_AddStringToObject(req, "cmd", "group_members");
+        cJSON_AddStringToObject(req, "group", u->peer + 1);
+    } else {
+        cJSON_AddStringToObject(req, "cmd", "send_file");
+        cJSON_AddStringToObject(req, "peer", u->peer);
+        cJSON *paths = cJSON_AddArrayToObject(req, "paths");
+        cJSON_AddItemToArray(paths, cJSON_CreateString(u->path));
+    }
     char *s = cJSON_PrintUnformatted(req);
     cJSON_Delete(req);
     soup_server_message_pause(sm);
@@ -919,6 +1089,8 @@ static void on_upload(SoupServer *srv, SoupServerMessage *sm, const char *path, 
 
 /* ---- the janitor: upload folders of transfers that are over ---- */
 
+#define JANITOR_PAGE 1000 /* the transfers it reads at start (the most a page holds) */
+
 static bool final_state(const char *state)
 {
     return state && (strcmp(state, "done") == 0 || strcmp(state, "declined") == 0 ||
@@ -928,30 +1100,40 @@ static bool final_state(const char *state)
 /* At start: keep the folders of transfers still going, remove the rest. */
 static void janitor_sweep(web *w, const cJSON *transfers)
 {
+    /* A full page may leave older transfers out: folders of transfers not
+     * in it are kept then (removed at a later start, once listed final). */
+    bool complete = cJSON_GetArraySize(transfers) < JANITOR_PAGE;
     DIR *d = opendir(w->uploads);
     struct dirent *e;
     while (d && (e = readdir(d)) != NULL) {
         char dir[HOME_PATH_MAX + 300], mark[HOME_PATH_MAX + 320];
-        gchar *id = NULL;
+        gchar *ids = NULL;
         bool keep = false;
-        const cJSON *t;
         if (e->d_name[0] == '.')
             continue;
         snprintf(dir, sizeof dir, "%s/%s", w->uploads, e->d_name);
         snprintf(mark, sizeof mark, "%s/.transfer", dir);
-        if (g_file_get_contents(mark, &id, NULL, NULL) && is_hex(id, ID_HEX)) {
+        gchar **v = g_file_get_contents(mark, &ids, NULL, NULL) ? g_strsplit(ids, "\n", 300)
+                                                                : g_new0(gchar *, 1);
+        for (gchar **p = v; *p; p++) {
+            if (!is_hex(*p, ID_HEX) || (*p)[ID_HEX])
+                continue;
+            bool alive = !complete; /* not in a full page: perhaps older, kept */
+            const cJSON *t;
             cJSON_ArrayForEach (t, transfers) {
                 const cJSON *tid = cJSON_GetObjectItemCaseSensitive(t, "id");
                 const cJSON *st = cJSON_GetObjectItemCaseSensitive(t, "state");
-                if (cJSON_IsString(tid) && strcmp(tid->valuestring, id) == 0)
-                    keep = !final_state(cJSON_GetStringValue(st));
+                if (cJSON_IsString(tid) && strcmp(tid->valuestring, *p) == 0)
+                    alive = !final_state(cJSON_GetStringValue(st));
             }
+            if (alive)
+                g_hash_table_replace(w->up_dirs, g_strdup(*p), g_strdup(dir));
+            keep |= alive;
         }
-        if (keep)
-            g_hash_table_replace(w->up_dirs, g_strdup(id), g_strdup(dir));
-        else
+        if (!keep)
             remove_upload_dir(dir);
-        g_free(id);
+        g_strfreev(v);
+        g_free(ids);
     }
     if (d)
         closedir(d);
@@ -970,8 +1152,11 @@ static void janitor_send(void *ud, const char *json, size_t len)
         const char *st = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "state"));
         const char *dir = id ? g_hash_table_lookup(w->up_dirs, id) : NULL;
         if (dir && final_state(st)) {
-            remove_upload_dir(dir);
+            gchar *d = g_strdup(dir);
             g_hash_table_remove(w->up_dirs, id);
+            if (!dir_in_use(w, d)) /* a file to a group: its last transfer */
+                remove_upload_dir(d);
+            g_free(d);
         }
     }
     cJSON_Delete(o);
@@ -985,7 +1170,7 @@ static void janitor_closed(void *ud)
 
 static void janitor_start(web *w)
 {
-    static const char sweep[] = "{\"cmd\":\"transfers\"}";
+    static const char sweep[] = "{\"cmd\":\"transfers\",\"limit\":" G_STRINGIFY(JANITOR_PAGE) "}";
     static const char listen[] = "{\"cmd\":\"listen\"}";
     w->janitor = control_attach(w->ctl, janitor_send, janitor_closed, w);
     if (w->janitor) /* both answer at once */

@@ -155,6 +155,12 @@ drive groups
 b "$B" group list --json | jq -e '.groups[] | select(.name == "web team" and .members_count == 2)' >/dev/null ||
     t_fail "web groups" "bob's node: $(b "$B" group list --json)"
 t_pass "web groups: the group made in alice's page is bob's too (banter group list)"
+got=$(find "$BT_TMP/dl-b" -name group-plan.txt)
+[ -n "$got" ] && cmp -s "$got" "$WORK/group-plan.txt" || t_fail "web groups" "bob's group-plan.txt differs or is missing"
+no_uploads() { [ -z "$(find "$A/uploads" -mindepth 1 -maxdepth 1 -type d 2>/dev/null)" ]; }
+wait_for 10 no_uploads ||
+    t_fail "web groups" "alice's upload folder stays after the group file is done: $(ls -la "$A/uploads")"
+t_pass "web groups: the group file arrived whole; its upload folder went with its last transfer"
 
 # ---- 4. bob comes back with a new key ----
 OLD_FP_B=$(b "$B" id --json | jq -r .fingerprint)

@@ -405,6 +405,24 @@ async function phaseGroups() {
     (await b.locator('#conv-name').textContent()).includes('web team') &&
     (await b.locator('#messages li.msg.found').count()) === 1);
   pass('the search box finds a group message; the result opens the group at that message');
+
+  // A file chosen in the group's conversation: offered to each other
+  // member, shown in that member's conversation with the sender.
+  const plan = path.join(WORK, 'group-plan.txt');
+  fs.writeFileSync(plan, 'the plan, for everyone in the group\n'.repeat(1000));
+  await a.locator('#group-list .contact', { hasText: 'web team' }).click();
+  await a.setInputFiles('#file-input', plan);
+  await until('alice is told it was offered to 1 of 1 members', async () =>
+    (await a.locator('.toast', { hasText: 'group-plan.txt offered to 1 of 1 members' }).count()) > 0);
+  await b.locator('#search').fill(''); // the list shows every contact again
+  await contact(b, 'alice').click();
+  const offer = b.locator('#messages li.xfer.in', { hasText: 'group-plan.txt' });
+  await until('bob is offered the group file', () => offer.count(), 15000);
+  await offer.getByRole('button', { name: 'Accept group-plan.txt' }).click();
+  await until('bob: received, 100%', async () =>
+    (await offer.locator('.state').textContent()) === 'received' &&
+    (await offer.locator('progress').getAttribute('value')) === '100', 60000);
+  pass('a file chosen in a group conversation is offered to each other member, who accepts it');
 }
 
 const phases = { chat: phaseChat, hostile: phaseHostile, keychange: phaseKeychange, contacts: phaseContacts, groups: phaseGroups };

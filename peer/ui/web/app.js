@@ -881,7 +881,10 @@
       state.uploads.set(id, u);
       if (state.current === key) appendItem(uploadNode(id, u), u.ts);
       const xhr = new XMLHttpRequest();
-      xhr.open('POST', `/upload?peer=${encodeURIComponent(peerArg(key))}&name=${encodeURIComponent(f.name)}`);
+      // A group ("g:" + id) is "%" + id: the node offers the file to each
+      // other member (docs/web.md).
+      const to = key.startsWith('g:') ? `%${key.slice(2)}` : peerArg(key);
+      xhr.open('POST', `/upload?peer=${encodeURIComponent(to)}&name=${encodeURIComponent(f.name)}`);
       xhr.setRequestHeader('X-Banter-Token', state.token);
       xhr.upload.onprogress = (e) => {
         u.sent = e.loaded;
@@ -895,6 +898,7 @@
           const node = document.querySelector(`#messages li[data-upload="${id}"]`);
           if (node) node.remove();
           if (r.transfer) upsertTransfer(r.transfer);
+          if (r.offers) groupOffered(f.name, r.offers);
         } else {
           u.error = (r && r.message) || `the node answered ${xhr.status}`;
           refreshUpload(id);
@@ -907,6 +911,19 @@
       };
       xhr.send(f);
     }
+  }
+
+  // A file to a group: one offer per other member, each shown in that
+  // member's own conversation; here, how many were offered.
+  function groupOffered(name, offers) {
+    let made = 0;
+    for (const o of offers) {
+      if (o.ok) made++;
+      if (o.transfer) upsertTransfer(o.transfer);
+    }
+    const failed = offers.filter((o) => !o.ok).map((o) => o.member);
+    toast(`${name} offered to ${made} of ${offers.length} members` +
+      (failed.length ? ` (not to ${failed.join(', ')})` : ''), failed.length > 0);
   }
 
   function refreshUpload(id) {
@@ -1205,7 +1222,7 @@
       (g.member ? '' : ' · you are no longer a member');
     $('composer-label').textContent = `Message to the group ${g.name}`;
     $('verify-open').hidden = true;
-    $('attach').disabled = true; // files to a group: not yet (banter send-file per member)
+    $('attach').disabled = !g.member; // offered to each other member
     $('keywarn').hidden = true;
     const box = $('composer-text');
     box.disabled = !g.member;
