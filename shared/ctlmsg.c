@@ -965,6 +965,14 @@ static void put_id(int *e, cJSON *o, const char *key, const uint8_t id[static CT
         *e = jsonv_add_hex(o, key, id, CTL_ID_LEN);
 }
 
+static void put_hex(int *e, cJSON *o, const char *key, const uint8_t *p, size_t n)
+{
+    if (!*e && !p)
+        *e = BANTER_EINVAL;
+    if (!*e)
+        *e = jsonv_add_hex(o, key, p, n);
+}
+
 static cJSON *put_obj(int *e, cJSON *o, const char *key)
 {
     cJSON *v = *e ? NULL : cJSON_AddObjectToObject(o, key);
@@ -1304,8 +1312,110 @@ static void put_plugins(int *e, cJSON *o, const ctl_reply *r)
     }
 }
 
+static void put_group_view(int *e, cJSON *o, const ctl_group_view *g)
+{
+    put_hex(e, o, "id", g->id, CTL_GROUP_ID_LEN);
+    put_str(e, o, "name", g->name);
+    put_int(e, o, "version", g->version);
+    put_str(e, o, "creator", g->creator);
+    put_int(e, o, "members_count", g->members_count);
+    put_bool(e, o, "member", g->member);
+    put_bool(e, o, "admin", g->admin);
+    put_int(e, o, "unread", g->unread);
+    put_int(e, o, "created", g->created);
+    if (!g->with_members)
+        return;
+    cJSON *a = put_arr(e, o, "members");
+    for (size_t i = 0; !*e && i < g->nmembers; i++) {
+        const ctl_group_member *m = &g->members[i];
+        cJSON *it = put_item(e, a);
+        put_str(e, it, "id", m->id);
+        if (m->admin)
+            put_bool(e, it, "admin", true);
+        if (m->me)
+            put_bool(e, it, "me", true);
+        if (m->fingerprint)
+            put_str(e, it, "fingerprint", m->fingerprint);
+        if (m->name)
+            put_str(e, it, "name", m->name);
+    }
+}
+
+static void put_group_message(int *e, cJSON *o, const ctl_group_message *m)
+{
+    put_id(e, o, "id", m->id);
+    put_int(e, o, "seq", m->seq);
+    put_str(e, o, "direction", m->incoming ? "in" : "out");
+    if (m->device)
+        put_str(e, o, "device", m->device);
+    if (m->from)
+        put_str(e, o, "from", m->from);
+    if (m->account)
+        put_str(e, o, "account", m->account);
+    put_int(e, o, "ts", m->ts);
+    put_int(e, o, "stored", m->stored);
+    put_str(e, o, "state", m->state);
+    put_body(e, o, m->body, m->body_len);
+    if (!m->has_delivery)
+        return;
+    cJSON *a = put_arr(e, o, "delivery");
+    for (size_t i = 0; !*e && i < m->ndelivery; i++) {
+        cJSON *it = put_item(e, a);
+        put_str(e, it, "member", m->delivery[i].member);
+        put_str(e, it, "state", m->delivery[i].state);
+    }
+    put_int(e, o, "delivered_to", m->delivered_to);
+    put_int(e, o, "recipients", (int64_t)m->ndelivery);
+}
+
+static void put_found(int *e, cJSON *o, const ctl_found *f)
+{
+    cJSON *c = put_obj(e, o, "conversation");
+    put_str(e, c, "kind", f->group ? "group" : "contact");
+    put_hex(e, c, f->group ? "group" : "peer", f->conv, f->group ? CTL_GROUP_ID_LEN : 32);
+    if (f->name)
+        put_str(e, c, "name", f->name);
+    if (f->account)
+        put_str(e, c, "account", f->account);
+    put_group_message(e, put_obj(e, o, "message"), &f->message);
+}
+
+static void put_groups(int *e, cJSON *o, const ctl_reply *r)
+{
+    if (r->kind == CTL_GROUPS) {
+        cJSON *a = put_arr(e, o, "groups");
+        for (size_t i = 0; !*e && i < r->u.groups.n; i++)
+            put_group_view(e, put_item(e, a), &r->u.groups.groups[i]);
+    } else if (r->kind == CTL_GROUP_SEND) {
+        put_id(e, o, "id", r->u.group_send.id);
+        put_hex(e, o, "group", r->u.group_send.group, CTL_GROUP_ID_LEN);
+        put_str(e, o, "state", "queued");
+    } else if (r->kind == CTL_FIND) {
+        cJSON *a = put_arr(e, o, "results");
+        for (size_t i = 0; !*e && i < r->u.find.n; i++)
+            put_found(e, put_item(e, a), &r->u.find.results[i]);
+        if (r->u.find.next_before > 0)
+            put_int(e, o, "next_before", r->u.find.next_before);
+    } else { /* the others: the group, and a history's messages */
+        if (!r->u.group.group) {
+            *e = BANTER_EINVAL;
+            return;
+        }
+        put_group_view(e, put_obj(e, o, "group"), r->u.group.group);
+        if (r->kind == CTL_GROUP_HISTORY) {
+            cJSON *a = put_arr(e, o, "messages");
+            for (size_t i = 0; !*e && i < r->u.group.n; i++)
+                put_group_message(e, put_item(e, a), &r->u.group.messages[i]);
+        }
+    }
+}
+
 static void put_reply(int *e, cJSON *o, const ctl_reply *r)
 {
+    if (r->kind >= CTL_GROUPS && r->kind <= CTL_FIND) {
+        put_groups(e, o, r);
+        return;
+    }
     switch (r->kind) {
     case CTL_ID:
         put_str(e, o, "fingerprint", r->u.id.fingerprint);
@@ -1409,7 +1519,8 @@ int ctlmsg_encode_error(int err, const char *name, const char *message, const ch
 static const char *const event_names[CTL_EV_COUNT] = {
     "message",    "delivered",     "online",    "offline",     "key_changed", "discovery",
     "rendezvous", "contacts",      "presence",  "renamed",     "settings",    "file_offer",
-    "file_state", "file_progress", "file_done", "file_failed", "deferred",
+    "file_state", "file_progress", "file_done", "file_failed", "deferred",  "group",
+    "group_message",
 };
 
 const char *ctl_event_name(ctl_event_kind k)
@@ -1440,5 +1551,9 @@ int ctlmsg_encode_event(const ctl_event *ev, buf *out)
         put_settings_view(&e, o, ev->settings);
     if (ev->transfer)
         put_transfer(&e, put_obj(&e, o, "transfer"), ev->transfer);
+    if (ev->group)
+        put_group_view(&e, put_obj(&e, o, "group"), ev->group);
+    if (ev->group_message)
+        put_group_message(&e, put_obj(&e, o, "message"), ev->group_message);
     return finish(o, e, out);
 }

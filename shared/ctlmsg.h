@@ -401,6 +401,60 @@ typedef struct ctl_plugin {
     int64_t pid, restarts, retry_in_ms;
 } ctl_plugin;
 
+/* Groups (docs/control.md, "Groups"). A member as people read it. */
+#define CTL_GROUP_ID_LEN 16
+typedef struct ctl_group_member {
+    const char *id;                /* "@account", or a LAN colleague's device key in hex */
+    bool admin, me;                /* written only when true */
+    const char *fingerprint, *name; /* a key member's; NULL: absent */
+} ctl_group_member;
+
+/* A group: "members" is written when with_members. */
+typedef struct ctl_group_view {
+    uint8_t id[CTL_GROUP_ID_LEN];
+    const char *name, *creator;
+    int64_t version, members_count;
+    bool member, admin;
+    int64_t unread, created; /* created: milliseconds */
+    bool with_members;
+    size_t nmembers;
+    const ctl_group_member *members;
+} ctl_group_view;
+
+/* Where a group message this device sent has got to, per member. */
+typedef struct ctl_delivery {
+    const char *member; /* a member id */
+    const char *state;  /* delivered, stored, failed, queued */
+} ctl_delivery;
+
+/* A message of a group (or, in "find", of any conversation). */
+typedef struct ctl_group_message {
+    uint8_t id[CTL_ID_LEN];
+    int64_t seq;
+    bool incoming;                        /* "direction" */
+    const char *device, *from, *account; /* the sending device's fingerprint, its contact's
+                                            name and account; NULL: absent */
+    int64_t ts, stored;                   /* milliseconds */
+    const char *state;                    /* queued, delivered, received, stored, failed */
+    const char *body;                     /* body_len bytes of UTF-8 */
+    size_t body_len;
+    /* A group message this device sent: "delivery", "delivered_to" and
+     * "recipients" (= ndelivery) when has_delivery. */
+    bool has_delivery;
+    size_t ndelivery;
+    const ctl_delivery *delivery;
+    int64_t delivered_to;
+} ctl_group_message;
+
+/* A "find" result: the conversation (a group, or a contact) and the message. */
+typedef struct ctl_found {
+    bool group;
+    const uint8_t *conv; /* the group's id (16 bytes) or the contact's key (32) */
+    const char *name;    /* NULL: absent */
+    const char *account; /* a contact's account; NULL: absent */
+    ctl_group_message message;
+} ctl_found;
+
 typedef struct ctl_reply {
     ctl_kind kind;
     union {
@@ -486,6 +540,26 @@ typedef struct ctl_reply {
             size_t n;
             const ctl_plugin *plugins;
         } plugins;
+        struct {
+            size_t n;
+            const ctl_group_view *groups;
+        } groups;
+        /* group_create ... group_read: "group"; group_history: "group"
+         * (without members) and "messages", oldest first. */
+        struct {
+            const ctl_group_view *group;
+            size_t n;
+            const ctl_group_message *messages;
+        } group;
+        struct { /* group_send: "id", "group", "state":"queued" */
+            uint8_t id[CTL_ID_LEN];
+            uint8_t group[CTL_GROUP_ID_LEN];
+        } group_send;
+        struct {
+            size_t n;
+            const ctl_found *results; /* newest first */
+            int64_t next_before;      /* positive: "next_before" (the next page's before) */
+        } find;
     } u; /* id, listen ({"listening":true}), ... as named */
 } ctl_reply;
 
@@ -516,6 +590,8 @@ typedef enum ctl_event_kind {
     CTL_EV_FILE_DONE,
     CTL_EV_FILE_FAILED,
     CTL_EV_DEFERRED, /* a device refused a message "not now": id, state, and text its code */
+    CTL_EV_GROUP,    /* a group changed: "group" with its members */
+    CTL_EV_GROUP_MESSAGE, /* a group message stored: "group" and "message" */
     CTL_EV_COUNT
 } ctl_event_kind;
 
@@ -535,6 +611,8 @@ typedef struct ctl_event {
     const char *status, *text;
     const ctl_settings *settings;
     const ctl_transfer *transfer;
+    const ctl_group_view *group;           /* GROUP, GROUP_MESSAGE: "group"; NULL: absent */
+    const ctl_group_message *group_message; /* GROUP_MESSAGE: "message" */
 } ctl_event;
 
 BANTER_WUR int ctlmsg_encode_event(const ctl_event *ev, buf *out);

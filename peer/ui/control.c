@@ -228,9 +228,8 @@ static void send_error(client *cl, int err, const char *message)
     send_tmp(cl, ctlmsg_encode_error(err, NULL, message, NULL, 0, &cl->ctl->tmp));
 }
 
-/* groupctl's and natctl's replies and events are still cJSON objects built
- * there (they came before ctlmsg's typed replies): sent as they are; o is
- * freed. */
+/* natctl's reply is still a cJSON object built there (it came before
+ * ctlmsg's typed replies): sent as it is; o is freed. */
 static char *json_text(cJSON *o)
 {
     char *text = o ? cJSON_PrintUnformatted(o) : NULL;
@@ -938,7 +937,7 @@ static void dispatch(client *cl, ctl_request *q)
         break;
     default:
         if (groupctl_owns(q->kind)) /* groups and find */
-            send_json(cl, groupctl_request(cl->ctl->n, q));
+            send_tmp(cl, groupctl_request(cl->ctl->n, q, &cl->ctl->tmp));
         else /* the rendezvous's (rdvctl_owns) */
             cmd_rdv(cl, q);
         break;
@@ -1282,21 +1281,24 @@ static void control_xfer_event(control *ctl, xfer_ev_type type, const xfer_info 
     g_list_free(copy);
 }
 
-/* A group event (groupctl's cJSON, freed here) to every listener. */
-static void broadcast_json(control *ctl, cJSON *ev)
+/* A group event to every listener. */
+static void group_event(control *ctl, const node_event *ev)
 {
-    char *text = json_text(ev);
-    if (!text)
+    buf text;
+    buf_init(&text, CONTROL_OUT_CAP);
+    if (groupctl_event(ctl->n, ev, now_ms(), &text) != 0) {
+        buf_free(&text);
         return;
+    }
     GList *copy = g_list_copy(ctl->clients);
     for (GList *l = copy; l; l = l->next) {
         client *cl = l->data;
         if (cl->listening && !cl->following)
-            send_text(cl, text, strlen(text));
+            send_text(cl, (const char *)buf_data(&text), buf_len(&text));
         client_done(cl);
     }
     g_list_free(copy);
-    cJSON_free(text);
+    buf_free(&text);
 }
 
 /* The node's events, subscribed in control_new. */
@@ -1306,7 +1308,7 @@ static void on_node_event(void *ud, const node_event *ev)
     if (ev->type == NODE_EV_TRANSFER)
         control_xfer_event(ctl, ev->xtype, ev->xfer);
     else if (groupctl_event_owns(ev))
-        broadcast_json(ctl, groupctl_event(ctl->n, ev));
+        group_event(ctl, ev);
     else
         control_event(ctl, ev);
 }

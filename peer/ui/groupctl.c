@@ -9,105 +9,115 @@
 #include <string.h>
 
 #include "identity.h"
-#include "utf8.h"
 
-static cJSON *err_reply(int err, const char *message)
+/* What a group view points into while it is written. */
+typedef struct member_names {
+    char fp[IDENTITY_FP_LEN + 1];
+    char name[BANTER_MAX_NAME + 1];
+} member_names;
+
+typedef struct group_out {
+    ctl_group_view v;
+    ctl_group_member m[GSTATE_MAX_MEMBERS];
+    member_names names[GSTATE_MAX_MEMBERS];
+    char hexid[GSTATE_MAX_MEMBERS][GSTATE_MEMBER_MAX + 1];
+} group_out;
+
+/* What a message points into while it is written. */
+typedef struct message_out {
+    ctl_group_message m;
+    char fp[IDENTITY_FP_LEN + 1];
+    store_contact from;
+    groups_member_delivery *dl; /* malloc'd by groups_delivery */
+    ctl_delivery *d;
+} message_out;
+
+static int reply_error(int err, const char *message, buf *out)
 {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddFalseToObject(o, "ok");
-    cJSON_AddStringToObject(o, "error", banter_errname(err));
-    cJSON_AddStringToObject(o, "message", message && message[0] ? message : banter_strerror(err));
-    return o;
+    return ctlmsg_encode_error(err, NULL, message && message[0] ? message : NULL, NULL, 0, out);
 }
 
-static cJSON *ok_reply(void)
+/* The group q names (its name, or its id in hex); nonzero after writing
+ * why into out. */
+static int find_group(node *n, const char *q, uint8_t id[static GSTATE_ID_LEN], buf *out, int *r)
 {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddTrueToObject(o, "ok");
-    return o;
+    *r = groups_find(node_groups(n), q, id);
+    if (*r == BANTER_ENOENT)
+        *r = reply_error(*r, "no such group (banter group list)", out);
+    else if (*r == BANTER_EAMBIGUOUS)
+        *r = reply_error(*r, "several groups have that name: name it by its id", out);
+    else if (*r)
+        *r = reply_error(*r, NULL, out);
+    else
+        return 0;
+    return 1;
 }
 
-static void add_hex(cJSON *o, const char *key, const uint8_t *p, size_t n)
-{
-    char hex[65];
-    sodium_bin2hex(hex, sizeof hex, p, n);
-    cJSON_AddStringToObject(o, key, hex);
-}
-
-/* The group q names (its name, or its id in hex). */
-static cJSON *find_group(node *n, const char *q, uint8_t id[static GSTATE_ID_LEN])
-{
-    int r = groups_find(node_groups(n), q, id);
-    if (r == BANTER_ENOENT)
-        return err_reply(r, "no such group (banter group list)");
-    if (r == BANTER_EAMBIGUOUS)
-        return err_reply(r, "several groups have that name: name it by its id");
-    return r ? err_reply(r, NULL) : NULL;
-}
-
-/* The member ids of what was typed, resolved. */
-static cJSON *member_ids(node *n, const char (*typed)[BANTER_CTL_MAX_PEER + 1], size_t count,
-                         char (*ids)[GSTATE_MEMBER_MAX + 1])
+/* The member ids of what was typed, resolved; nonzero after writing why. */
+static int member_ids(node *n, const char (*typed)[BANTER_CTL_MAX_PEER + 1], size_t count,
+                      char (*ids)[GSTATE_MEMBER_MAX + 1], buf *out, int *r)
 {
     char why[256] = "", text[400];
     for (size_t i = 0; i < count; i++) {
-        int r = groups_member_id(node_groups(n), typed[i], ids[i], why, sizeof why);
-        if (r) {
+        *r = groups_member_id(node_groups(n), typed[i], ids[i], why, sizeof why);
+        if (*r) {
             snprintf(text, sizeof text, "member \"%.64s\": %s", typed[i],
-                     why[0] ? why : banter_strerror(r));
-            return err_reply(r, text);
+                     why[0] ? why : banter_strerror(*r));
+            *r = reply_error(*r, text, out);
+            return 1;
         }
     }
-    return NULL;
+    return 0;
 }
 
-/* A member id as people read it: "@account", or the key's contact name
- * and fingerprint. */
-static cJSON *member_json(node *n, const gstate_member *m, const char *me)
+/* A key member as people read it: its fingerprint and contact name. */
+static void key_member(node *n, ctl_group_member *o, member_names *nm, const char *hex)
 {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "id", m->id);
-    if (m->admin)
-        cJSON_AddTrueToObject(o, "admin");
-    if (strcmp(m->id, me) == 0)
-        cJSON_AddTrueToObject(o, "me");
-    if (m->id[0] != '@') {
-        uint8_t key[32];
-        size_t kn = 0;
-        store_device d;
-        store_contact c;
-        char fp[IDENTITY_FP_LEN + 1];
-        if (sodium_hex2bin(key, 32, m->id, strlen(m->id), NULL, &kn, NULL) == 0 && kn == 32) {
-            identity_fingerprint(key, fp);
-            cJSON_AddStringToObject(o, "fingerprint", fp);
-            if (store_device_get(node_store(n), key, &d) == 0 &&
-                store_contact_get(node_store(n), d.contact, &c) == 0)
-                cJSON_AddStringToObject(o, "name", c.name);
-        }
+    uint8_t key[32];
+    size_t kn = 0;
+    store_device d;
+    store_contact c;
+    if (sodium_hex2bin(key, 32, hex, strlen(hex), NULL, &kn, NULL) != 0 || kn != 32)
+        return;
+    identity_fingerprint(key, nm->fp);
+    o->fingerprint = nm->fp;
+    if (store_device_get(node_store(n), key, &d) == 0 &&
+        store_contact_get(node_store(n), d.contact, &c) == 0) {
+        g_strlcpy(nm->name, c.name, sizeof nm->name);
+        o->name = nm->name;
     }
-    return o;
 }
 
-static cJSON *group_json(node *n, const groups_info *gi, bool members)
+/* g (g_new0'd by the caller) describes gi; with its members when asked. */
+static void group_of(node *n, group_out *g, const groups_info *gi, bool members)
 {
     char me[GSTATE_MEMBER_MAX + 1];
+    ctl_group_view *v = &g->v;
+    memcpy(v->id, gi->st.group, GSTATE_ID_LEN);
+    v->name = gi->st.name;
+    v->version = (int64_t)gi->st.v;
+    v->creator = gi->st.creator;
+    v->members_count = (int64_t)gi->st.n;
+    v->member = gi->member;
+    v->admin = gi->admin;
+    v->unread = gi->unread;
+    v->created = gi->created_ms;
+    v->with_members = members;
+    if (!members)
+        return;
     groups_me(node_groups(n), me);
-    cJSON *o = cJSON_CreateObject();
-    add_hex(o, "id", gi->st.group, GSTATE_ID_LEN);
-    cJSON_AddStringToObject(o, "name", gi->st.name);
-    cJSON_AddNumberToObject(o, "version", (double)gi->st.v);
-    cJSON_AddStringToObject(o, "creator", gi->st.creator);
-    cJSON_AddNumberToObject(o, "members_count", (double)gi->st.n);
-    cJSON_AddBoolToObject(o, "member", gi->member);
-    cJSON_AddBoolToObject(o, "admin", gi->admin);
-    cJSON_AddNumberToObject(o, "unread", (double)gi->unread);
-    cJSON_AddNumberToObject(o, "created", (double)gi->created_ms);
-    if (members) {
-        cJSON *a = cJSON_AddArrayToObject(o, "members");
-        for (size_t i = 0; i < gi->st.n; i++)
-            cJSON_AddItemToArray(a, member_json(n, &gi->st.m[i], me));
+    for (size_t i = 0; i < gi->st.n && i < GSTATE_MAX_MEMBERS; i++) {
+        const gstate_member *m = &gi->st.m[i];
+        ctl_group_member *o = &g->m[i];
+        g_strlcpy(g->hexid[i], m->id, sizeof g->hexid[i]);
+        o->id = g->hexid[i];
+        o->admin = m->admin;
+        o->me = strcmp(m->id, me) == 0;
+        if (m->id[0] != '@')
+            key_member(n, o, &g->names[i], m->id);
     }
-    return o;
+    v->nmembers = MIN(gi->st.n, (size_t)GSTATE_MAX_MEMBERS);
+    v->members = g->m;
 }
 
 static const char *state_name(store_state s)
@@ -116,110 +126,130 @@ static const char *state_name(store_state s)
     return (unsigned)s < 5 ? names[s] : "?";
 }
 
-/* A group or conversation message; delivery per member for a group
- * message this device sent. */
-static cJSON *message_json(node *n, const store_msg *m)
+/* o (zeroed by the caller) describes m, a group or conversation message;
+ * delivery per member for a group message this device sent. Free with
+ * message_done. */
+static void message_of(node *n, message_out *o, const store_msg *m)
 {
-    cJSON *o = cJSON_CreateObject();
-    add_hex(o, "id", m->id, MSG_ID_LEN);
-    cJSON_AddNumberToObject(o, "seq", (double)m->seq);
-    cJSON_AddStringToObject(o, "direction", m->dir == STORE_IN ? "in" : "out");
+    ctl_group_message *g = &o->m;
+    memcpy(g->id, m->id, MSG_ID_LEN);
+    g->seq = m->seq;
+    g->incoming = m->dir == STORE_IN;
     if (m->has_device) {
-        char fp[IDENTITY_FP_LEN + 1];
         store_device d;
-        store_contact c;
-        identity_fingerprint(m->device, fp);
-        cJSON_AddStringToObject(o, "device", fp);
+        identity_fingerprint(m->device, o->fp);
+        g->device = o->fp;
         if (store_device_get(node_store(n), m->device, &d) == 0 &&
-            store_contact_get(node_store(n), d.contact, &c) == 0) {
-            cJSON_AddStringToObject(o, "from", c.name);
-            if (c.kind == CONTACT_ORG)
-                cJSON_AddStringToObject(o, "account", c.account);
+            store_contact_get(node_store(n), d.contact, &o->from) == 0) {
+            g->from = o->from.name;
+            if (o->from.kind == CONTACT_ORG)
+                g->account = o->from.account;
         }
     }
-    cJSON_AddNumberToObject(o, "ts", (double)m->ts_ms);
-    cJSON_AddNumberToObject(o, "stored", (double)m->stored_ms);
-    cJSON_AddStringToObject(o, "state", state_name(m->state));
-    cJSON_AddStringToObject(o, "body", m->body ? m->body : "");
-    if (m->has_group && m->dir == STORE_OUT && !m->has_device) {
-        groups_member_delivery *dl = NULL;
-        size_t k = 0, got = 0;
-        if (groups_delivery(node_groups(n), m->group, m->id, &dl, &k) == 0) {
-            cJSON *a = cJSON_AddArrayToObject(o, "delivery");
-            for (size_t i = 0; i < k; i++) {
-                cJSON *e = cJSON_CreateObject();
-                cJSON_AddStringToObject(e, "member", dl[i].id);
-                cJSON_AddStringToObject(e, "state",
-                                        dl[i].delivered ? "delivered"
-                                        : dl[i].server  ? "stored"
-                                        : dl[i].failed  ? "failed"
-                                                        : "queued");
-                cJSON_AddItemToArray(a, e);
-                got += dl[i].delivered;
-            }
-            cJSON_AddNumberToObject(o, "delivered_to", (double)got);
-            cJSON_AddNumberToObject(o, "recipients", (double)k);
-        }
-        free(dl);
+    g->ts = m->ts_ms;
+    g->stored = m->stored_ms;
+    g->state = state_name(m->state);
+    g->body = m->body ? m->body : "";
+    g->body_len = strlen(g->body);
+    size_t k = 0;
+    if (!m->has_group || m->dir != STORE_OUT || m->has_device ||
+        groups_delivery(node_groups(n), m->group, m->id, &o->dl, &k) != 0)
+        return;
+    o->d = g_new0(ctl_delivery, k + 1);
+    for (size_t i = 0; i < k; i++) {
+        o->d[i].member = o->dl[i].id;
+        o->d[i].state = o->dl[i].delivered ? "delivered"
+                        : o->dl[i].server  ? "stored"
+                        : o->dl[i].failed  ? "failed"
+                                           : "queued";
+        g->delivered_to += o->dl[i].delivered;
     }
-    return o;
+    g->has_delivery = true;
+    g->ndelivery = k;
+    g->delivery = o->d;
 }
 
-static cJSON *cmd_groups(node *n)
+static void message_done(message_out *o)
+{
+    free(o->dl);
+    g_free(o->d);
+}
+
+static int cmd_groups(node *n, buf *out)
 {
     groups_info *all = NULL;
     size_t k = 0;
     int r = groups_list(node_groups(n), &all, &k);
     if (r)
-        return err_reply(r, NULL);
-    cJSON *o = ok_reply();
-    cJSON *a = cJSON_AddArrayToObject(o, "groups");
-    for (size_t i = 0; i < k; i++)
-        cJSON_AddItemToArray(a, group_json(n, &all[i], false));
+        return reply_error(r, NULL, out);
+    group_out *gs = g_new0(group_out, 1); /* scratch for one; views are small */
+    ctl_group_view *views = g_new0(ctl_group_view, k + 1);
+    for (size_t i = 0; i < k; i++) {
+        group_of(n, gs, &all[i], false);
+        views[i] = gs->v;
+    }
+    ctl_reply rp = {.kind = CTL_GROUPS, .u.groups = {k, views}};
+    r = ctlmsg_encode_reply(&rp, out);
+    g_free(views);
+    g_free(gs);
     free(all);
-    return o;
+    return r;
 }
 
-static cJSON *reply_group(node *n, const uint8_t id[static GSTATE_ID_LEN], bool members)
+/* The reply of kind about group id: the group, with members when asked,
+ * and n messages (a history). */
+static int reply_group(node *n, ctl_kind kind, const uint8_t id[static GSTATE_ID_LEN],
+                       bool members, const store_msg *h, size_t k, buf *out)
 {
     groups_info gi;
     int r = groups_get(node_groups(n), id, &gi);
     if (r)
-        return err_reply(r, NULL);
-    cJSON *o = ok_reply();
-    cJSON_AddItemToObject(o, "group", group_json(n, &gi, members));
-    return o;
+        return reply_error(r, NULL, out);
+    group_out *g = g_new0(group_out, 1);
+    message_out *ms = g_new0(message_out, k + 1);
+    ctl_group_message *msgs = g_new0(ctl_group_message, k + 1);
+    group_of(n, g, &gi, members);
+    for (size_t i = 0; i < k; i++) {
+        message_of(n, &ms[i], &h[i]);
+        msgs[i] = ms[i].m;
+    }
+    ctl_reply rp = {.kind = kind, .u.group = {&g->v, k, msgs}};
+    r = ctlmsg_encode_reply(&rp, out);
+    for (size_t i = 0; i < k; i++)
+        message_done(&ms[i]);
+    g_free(msgs);
+    g_free(ms);
+    g_free(g);
+    return r;
 }
 
-static cJSON *cmd_create(node *n, const struct ctl_group *q)
+static int cmd_create(node *n, const struct ctl_group *q, buf *out)
 {
     char ids[CTL_MAX_GROUP_MEMBERS][GSTATE_MEMBER_MAX + 1], why[256] = "";
     const char *ptrs[CTL_MAX_GROUP_MEMBERS];
     uint8_t id[GSTATE_ID_LEN];
-    cJSON *e = member_ids(n, q->members, q->nmembers, ids);
-    if (e)
-        return e;
+    int r;
+    if (member_ids(n, q->members, q->nmembers, ids, out, &r))
+        return r;
     for (size_t i = 0; i < q->nmembers; i++)
         ptrs[i] = ids[i];
-    int r = groups_create(node_groups(n), q->name, ptrs, q->nmembers, id, why, sizeof why);
+    r = groups_create(node_groups(n), q->name, ptrs, q->nmembers, id, why, sizeof why);
     node_arm(n);
-    return r ? err_reply(r, why) : reply_group(n, id, true);
+    return r ? reply_error(r, why, out) : reply_group(n, CTL_GROUP_CREATE, id, true, NULL, 0, out);
 }
 
-static cJSON *cmd_change(node *n, ctl_kind kind, const struct ctl_group *q)
+static int cmd_change(node *n, ctl_kind kind, const struct ctl_group *q, buf *out)
 {
     char ids[CTL_MAX_GROUP_MEMBERS][GSTATE_MEMBER_MAX + 1], why[256] = "";
     const char *ptrs[CTL_MAX_GROUP_MEMBERS];
     uint8_t id[GSTATE_ID_LEN];
     groups *g = node_groups(n);
-    cJSON *e = find_group(n, q->group, id);
-    if (!e && kind == CTL_GROUP_INVITE)
-        e = member_ids(n, q->members, q->nmembers, ids);
-    if (!e && (kind == CTL_GROUP_REMOVE || kind == CTL_GROUP_ADMIN))
-        e = member_ids(n, &q->member, 1, ids);
-    if (e)
-        return e;
     int r;
+    if (find_group(n, q->group, id, out, &r) ||
+        (kind == CTL_GROUP_INVITE && member_ids(n, q->members, q->nmembers, ids, out, &r)) ||
+        ((kind == CTL_GROUP_REMOVE || kind == CTL_GROUP_ADMIN) &&
+         member_ids(n, &q->member, 1, ids, out, &r)))
+        return r;
     switch (kind) {
     case CTL_GROUP_INVITE:
         for (size_t i = 0; i < q->nmembers; i++)
@@ -240,124 +270,127 @@ static cJSON *cmd_change(node *n, ctl_kind kind, const struct ctl_group *q)
         break;
     }
     node_arm(n);
-    return r ? err_reply(r, why) : reply_group(n, id, true);
+    return r ? reply_error(r, why, out) : reply_group(n, kind, id, true, NULL, 0, out);
 }
 
-static cJSON *cmd_send(node *n, const struct ctl_group *q)
+static int cmd_send(node *n, const struct ctl_group *q, buf *out)
 {
-    uint8_t id[GSTATE_ID_LEN], msgid[MSG_ID_LEN];
-    cJSON *e = find_group(n, q->group, id);
-    if (e)
-        return e;
-    int r = groups_send(node_groups(n), id, q->text.s, q->text.len, msgid);
+    ctl_reply rp = {.kind = CTL_GROUP_SEND};
+    int r;
+    if (find_group(n, q->group, rp.u.group_send.group, out, &r))
+        return r;
+    r = groups_send(node_groups(n), rp.u.group_send.group, q->text.s, q->text.len,
+                    rp.u.group_send.id);
     node_arm(n);
     if (r == BANTER_ESTATE)
-        return err_reply(r, "this node is no longer a member of the group");
-    if (r)
-        return err_reply(r, NULL);
-    cJSON *o = ok_reply();
-    add_hex(o, "id", msgid, MSG_ID_LEN);
-    add_hex(o, "group", id, GSTATE_ID_LEN);
-    cJSON_AddStringToObject(o, "state", "queued");
-    return o;
+        return reply_error(r, "this node is no longer a member of the group", out);
+    return r ? reply_error(r, NULL, out) : ctlmsg_encode_reply(&rp, out);
 }
 
-static cJSON *cmd_history(node *n, const struct ctl_group *q)
+static int cmd_history(node *n, const struct ctl_group *q, buf *out)
 {
     uint8_t id[GSTATE_ID_LEN];
     store_msg *h = NULL;
     size_t k = 0;
-    cJSON *e = find_group(n, q->group, id);
-    if (e)
-        return e;
-    int r = store_group_history(node_store(n), id, NULL, (size_t)q->limit, &h, &k);
+    int r;
+    if (find_group(n, q->group, id, out, &r))
+        return r;
+    r = store_group_history(node_store(n), id, NULL, (size_t)q->limit, &h, &k);
     if (r)
-        return err_reply(r, NULL);
-    cJSON *o = reply_group(n, id, false);
-    cJSON *a = cJSON_AddArrayToObject(o, "messages");
-    for (size_t i = 0; i < k; i++)
-        cJSON_AddItemToArray(a, message_json(n, &h[i]));
+        return reply_error(r, NULL, out);
+    r = reply_group(n, CTL_GROUP_HISTORY, id, false, h, k, out);
     store_msgs_free(h, k);
-    return o;
+    return r;
 }
 
+/* What a "find" result points into while it is written. */
+typedef struct found_out {
+    ctl_found f;
+    message_out m;
+    char gname[sizeof ((gstate *)0)->name];
+    store_contact c;
+} found_out;
+
 /* The conversation a found message belongs to. */
-static cJSON *conversation_json(node *n, const store_msg *m)
+static void found_of(node *n, found_out *o, const store_msg *m)
 {
-    cJSON *conv = cJSON_CreateObject();
+    message_of(n, &o->m, m);
+    o->f.message = o->m.m;
+    o->f.group = m->has_group;
     if (m->has_group) {
         groups_info gi;
-        cJSON_AddStringToObject(conv, "kind", "group");
-        add_hex(conv, "group", m->group, GSTATE_ID_LEN);
-        if (groups_get(node_groups(n), m->group, &gi) == 0)
-            cJSON_AddStringToObject(conv, "name", gi.st.name);
-        return conv;
+        o->f.conv = m->group;
+        if (groups_get(node_groups(n), m->group, &gi) == 0) {
+            g_strlcpy(o->gname, gi.st.name, sizeof o->gname);
+            o->f.name = o->gname;
+        }
+        return;
     }
-    store_contact c;
-    cJSON_AddStringToObject(conv, "kind", "contact");
-    add_hex(conv, "peer", m->contact, 32);
-    if (store_contact_get(node_store(n), m->contact, &c) == 0) {
-        cJSON_AddStringToObject(conv, "name", c.name);
-        if (c.kind == CONTACT_ORG)
-            cJSON_AddStringToObject(conv, "account", c.account);
+    o->f.conv = m->contact;
+    if (store_contact_get(node_store(n), m->contact, &o->c) == 0) {
+        o->f.name = o->c.name;
+        if (o->c.kind == CONTACT_ORG)
+            o->f.account = o->c.account;
     }
-    return conv;
 }
 
 /* "find": full-text search over every conversation and group, newest
  * first, paged by "before" (a seq). */
-static cJSON *cmd_find(node *n, const struct ctl_find *q)
+static int cmd_find(node *n, const struct ctl_find *q, buf *out)
 {
     store_msg *hits = NULL;
     size_t k = 0;
     int r = store_search(node_store(n), q->text, NULL, q->before, (size_t)q->limit, &hits, &k);
     if (r == BANTER_ETOOLONG)
-        return err_reply(r, "too many words (16 at most)");
+        return reply_error(r, "too many words (16 at most)", out);
     if (r == BANTER_EINVAL)
-        return err_reply(r, "no word to find");
+        return reply_error(r, "no word to find", out);
     if (r)
-        return err_reply(r, NULL);
-    cJSON *o = ok_reply();
-    cJSON *a = cJSON_AddArrayToObject(o, "results");
+        return reply_error(r, NULL, out);
+    found_out *fo = g_new0(found_out, k + 1);
+    ctl_found *res = g_new0(ctl_found, k + 1);
     for (size_t i = 0; i < k; i++) {
-        cJSON *res = cJSON_CreateObject();
-        cJSON_AddItemToObject(res, "conversation", conversation_json(n, &hits[i]));
-        cJSON_AddItemToObject(res, "message", message_json(n, &hits[i]));
-        cJSON_AddItemToArray(a, res);
+        found_of(n, &fo[i], &hits[i]);
+        res[i] = fo[i].f;
     }
-    if (k == (size_t)q->limit)
-        cJSON_AddNumberToObject(o, "next_before", (double)hits[k - 1].seq);
+    ctl_reply rp = {.kind = CTL_FIND, .u.find = {k, res, 0}};
+    if (k && k == (size_t)q->limit)
+        rp.u.find.next_before = hits[k - 1].seq;
+    r = ctlmsg_encode_reply(&rp, out);
+    for (size_t i = 0; i < k; i++)
+        message_done(&fo[i].m);
+    g_free(res);
+    g_free(fo);
     store_msgs_free(hits, k);
-    return o;
+    return r;
 }
 
 bool groupctl_owns(ctl_kind kind) { return kind >= CTL_GROUPS && kind <= CTL_FIND; }
 
-cJSON *groupctl_request(node *n, const ctl_request *q)
+int groupctl_request(node *n, const ctl_request *q, buf *out)
 {
     uint8_t id[GSTATE_ID_LEN];
-    cJSON *e;
+    int r;
     switch (q->kind) {
     case CTL_GROUPS:
-        return cmd_groups(n);
+        return cmd_groups(n, out);
     case CTL_GROUP_CREATE:
-        return cmd_create(n, &q->u.group);
+        return cmd_create(n, &q->u.group, out);
     case CTL_GROUP_MEMBERS:
     case CTL_GROUP_READ:
-        e = find_group(n, q->u.group.group, id);
-        if (e)
-            return e;
+        if (find_group(n, q->u.group.group, id, out, &r))
+            return r;
         if (q->kind == CTL_GROUP_READ && groups_mark_read(node_groups(n), id) != 0)
-            return err_reply(BANTER_EDB, NULL);
-        return reply_group(n, id, q->kind == CTL_GROUP_MEMBERS);
+            return reply_error(BANTER_EDB, NULL, out);
+        return reply_group(n, q->kind, id, q->kind == CTL_GROUP_MEMBERS, NULL, 0, out);
     case CTL_GROUP_SEND:
-        return cmd_send(n, &q->u.group);
+        return cmd_send(n, &q->u.group, out);
     case CTL_GROUP_HISTORY:
-        return cmd_history(n, &q->u.group);
+        return cmd_history(n, &q->u.group, out);
     case CTL_FIND:
-        return cmd_find(n, &q->u.find);
+        return cmd_find(n, &q->u.find, out);
     default:
-        return cmd_change(n, q->kind, &q->u.group);
+        return cmd_change(n, q->kind, &q->u.group, out);
     }
 }
 
@@ -366,15 +399,24 @@ bool groupctl_event_owns(const node_event *ev)
     return ev->type == NODE_EV_GROUP_MESSAGE || ev->type == NODE_EV_GROUP;
 }
 
-cJSON *groupctl_event(node *n, const node_event *ev)
+int groupctl_event(node *n, const node_event *ev, int64_t at, buf *out)
 {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "event", ev->type == NODE_EV_GROUP ? "group" : "group_message");
-    cJSON_AddNumberToObject(o, "at", (double)(g_get_real_time() / 1000));
+    ctl_event e = {.kind = ev->type == NODE_EV_GROUP ? CTL_EV_GROUP : CTL_EV_GROUP_MESSAGE,
+                   .at = at};
     groups_info gi;
-    if (ev->group && groups_get(node_groups(n), ev->group, &gi) == 0)
-        cJSON_AddItemToObject(o, "group", group_json(n, &gi, ev->type == NODE_EV_GROUP));
-    if (ev->type == NODE_EV_GROUP_MESSAGE && ev->msg)
-        cJSON_AddItemToObject(o, "message", message_json(n, ev->msg));
-    return o;
+    group_out *g = NULL;
+    message_out mo = {0};
+    if (ev->group && groups_get(node_groups(n), ev->group, &gi) == 0) {
+        g = g_new0(group_out, 1);
+        group_of(n, g, &gi, ev->type == NODE_EV_GROUP);
+        e.group = &g->v;
+    }
+    if (ev->type == NODE_EV_GROUP_MESSAGE && ev->msg) {
+        message_of(n, &mo, ev->msg);
+        e.group_message = &mo.m;
+    }
+    int r = ctlmsg_encode_event(&e, out);
+    message_done(&mo);
+    g_free(g);
+    return r;
 }

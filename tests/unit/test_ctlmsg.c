@@ -1021,6 +1021,107 @@ static void test_rdv_replies(void **state)
                 "allowed\"}");
 }
 
+/* Groups: the group views, messages with delivery, find results and the
+ * two group events, exactly. */
+#define EXPECT_REFUSED(call, err) assert_int_equal((call), (err))
+static void test_group_replies(void **state)
+{
+    (void)state;
+    buf b;
+    buf_init(&b, 1 << 20);
+    static const uint8_t GID[CTL_GROUP_ID_LEN] = {0xaa, 0xbb};
+    static const uint8_t PEER[32] = {0x01};
+#define GID_HEX "aabb0000000000000000000000000000"
+    ctl_group_member mem[2] = {{"@ada", true, true, NULL, NULL},
+                               {"0101", false, false, "07251 62508", "carol"}};
+    ctl_group_view g = {.name = "launch",
+                        .creator = "@ada",
+                        .version = 3,
+                        .members_count = 2,
+                        .member = true,
+                        .admin = true,
+                        .unread = 1,
+                        .created = INT64_C(9007199254740992),
+                        .with_members = true,
+                        .nmembers = 2,
+                        .members = mem};
+    memcpy(g.id, GID, sizeof GID);
+#define GROUP_JSON                                                                                     "{\"id\":\"" GID_HEX "\",\"name\":\"launch\",\"version\":3,\"creator\":\"@ada\","          \
+    "\"members_count\":2,\"member\":true,\"admin\":true,\"unread\":1,"                          \
+    "\"created\":9007199254740992,\"members\":[{\"id\":\"@ada\",\"admin\":true,\"me\":true},"    \
+    "{\"id\":\"0101\",\"fingerprint\":\"07251 62508\",\"name\":\"carol\"}]}"
+    ctl_reply r = {.kind = CTL_GROUP_MEMBERS, .u.group = {&g, 0, NULL}};
+    EXPECT_TEXT(ctlmsg_encode_reply(&r, OUT), "{\"ok\":true,\"group\":" GROUP_JSON "}");
+    /* history: the group without its members, then the messages */
+    ctl_delivery dl[2] = {{"@bob", "delivered"}, {"@dave", "stored"}};
+    ctl_group_message m = {.seq = 4,
+                           .ts = 5,
+                           .stored = 6,
+                           .state = "queued",
+                           .body = "see www.example.org",
+                           .body_len = 19,
+                           .has_delivery = true,
+                           .ndelivery = 2,
+                           .delivery = dl,
+                           .delivered_to = 1};
+    memcpy(m.id, ID16, CTL_ID_LEN);
+    g.with_members = false;
+    r = (ctl_reply){.kind = CTL_GROUP_HISTORY, .u.group = {&g, 1, &m}};
+    EXPECT_TEXT(ctlmsg_encode_reply(&r, OUT),
+                "{\"ok\":true,\"group\":{\"id\":\"" GID_HEX "\",\"name\":\"launch\","
+                "\"version\":3,\"creator\":\"@ada\",\"members_count\":2,\"member\":true,"
+                "\"admin\":true,\"unread\":1,\"created\":9007199254740992},\"messages\":[{"
+                "\"id\":\"" ID16_HEX "\",\"seq\":4,\"direction\":\"out\",\"ts\":5,\"stored\":6,"
+                "\"state\":\"queued\",\"body\":\"see www.example.org\",\"links\":[\"www.example."
+                "org\"],\"delivery\":[{\"member\":\"@bob\",\"state\":\"delivered\"},{\"member\":"
+                "\"@dave\",\"state\":\"stored\"}],\"delivered_to\":1,\"recipients\":2}]}");
+    /* a group reply needs its group */
+    r = (ctl_reply){.kind = CTL_GROUP_RENAME};
+    EXPECT_REFUSED(ctlmsg_encode_reply(&r, &b), BANTER_EINVAL);
+    r = (ctl_reply){.kind = CTL_GROUP_SEND};
+    memcpy(r.u.group_send.id, ID16, CTL_ID_LEN);
+    memcpy(r.u.group_send.group, GID, sizeof GID);
+    EXPECT_TEXT(ctlmsg_encode_reply(&r, OUT), "{\"ok\":true,\"id\":\"" ID16_HEX "\",\"group\":\"" GID_HEX
+                                              "\",\"state\":\"queued\"}");
+    /* find: a message from a contact, and the next page */
+    ctl_group_message in = {.seq = 9, .incoming = true, .device = "1", .from = "bob",
+                            .account = "bob", .ts = 1, .stored = 2, .state = "received",
+                            .body = "x", .body_len = 1};
+    memcpy(in.id, ID16, CTL_ID_LEN);
+    ctl_found f = {.group = false, .conv = PEER, .name = "bob", .account = "bob", .message = in};
+    r = (ctl_reply){.kind = CTL_FIND, .u.find = {1, &f, 9}};
+    EXPECT_TEXT(ctlmsg_encode_reply(&r, OUT),
+                "{\"ok\":true,\"results\":[{\"conversation\":{\"kind\":\"contact\",\"peer\":"
+                "\"0100000000000000000000000000000000000000000000000000000000000000\",\"name\":"
+                "\"bob\",\"account\":\"bob\"},\"message\":{\"id\":\"" ID16_HEX "\",\"seq\":9,"
+                "\"direction\":\"in\",\"device\":\"1\",\"from\":\"bob\",\"account\":\"bob\","
+                "\"ts\":1,\"stored\":2,\"state\":\"received\",\"body\":\"x\",\"links\":[]}}],"
+                "\"next_before\":9}");
+    /* a body that is not UTF-8 is refused whole */
+    in.body = "\xff";
+    f.message = in;
+    EXPECT_REFUSED(ctlmsg_encode_reply(&r, &b), BANTER_EUTF8);
+    /* the events */
+    g.with_members = true;
+    ctl_event ev = {.kind = CTL_EV_GROUP, .at = 7, .group = &g};
+    EXPECT_TEXT(ctlmsg_encode_event(&ev, OUT),
+                "{\"event\":\"group\",\"at\":7,\"group\":" GROUP_JSON "}");
+    m.has_delivery = false;
+    g.with_members = false;
+    ev = (ctl_event){.kind = CTL_EV_GROUP_MESSAGE, .at = 8, .group = &g, .group_message = &m};
+    EXPECT_TEXT(ctlmsg_encode_event(&ev, OUT),
+                "{\"event\":\"group_message\",\"at\":8,\"group\":{\"id\":\"" GID_HEX
+                "\",\"name\":\"launch\",\"version\":3,\"creator\":\"@ada\",\"members_count\":2,"
+                "\"member\":true,\"admin\":true,\"unread\":1,\"created\":9007199254740992},"
+                "\"message\":{\"id\":\"" ID16_HEX "\",\"seq\":4,\"direction\":\"out\",\"ts\":5,"
+                "\"stored\":6,\"state\":\"queued\",\"body\":\"see www.example.org\",\"links\":"
+                "[\"www.example.org\"]}}");
+#undef GROUP_JSON
+#undef GID_HEX
+    assert_int_equal(buf_len(&b), 0); /* refused whole: nothing appended */
+    buf_free(&b);
+}
+
 static void test_events(void **state)
 {
     (void)state;
@@ -1091,7 +1192,8 @@ static void test_events(void **state)
     static const char *const names[CTL_EV_COUNT] = {
         "message",    "delivered",     "online",    "offline",     "key_changed", "discovery",
         "rendezvous", "contacts",      "presence",  "renamed",     "settings",    "file_offer",
-        "file_state", "file_progress", "file_done", "file_failed", "deferred"};
+        "file_state", "file_progress", "file_done", "file_failed", "deferred",    "group",
+        "group_message"};
     for (int k = 0; k < CTL_EV_COUNT; k++)
         assert_string_equal(ctl_event_name((ctl_event_kind)k), names[k]);
     assert_string_equal(ctl_event_name(CTL_EV_COUNT), "?");
@@ -1168,6 +1270,7 @@ int main(void)
         cmocka_unit_test(test_unknown_members), cmocka_unit_test(test_table),
         cmocka_unit_test(test_encode_requests), cmocka_unit_test(test_replies),
         cmocka_unit_test(test_rdv_replies),     cmocka_unit_test(test_events),
+        cmocka_unit_test(test_group_replies),
         cmocka_unit_test(test_reply_refusals),  cmocka_unit_test(test_acks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
