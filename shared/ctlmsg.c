@@ -1517,10 +1517,10 @@ int ctlmsg_encode_error(int err, const char *name, const char *message, const ch
 }
 
 static const char *const event_names[CTL_EV_COUNT] = {
-    "message",    "delivered",     "online",    "offline",     "key_changed", "discovery",
-    "rendezvous", "contacts",      "presence",  "renamed",     "settings",    "file_offer",
-    "file_state", "file_progress", "file_done", "file_failed", "deferred",  "group",
-    "group_message",
+    "message",     "delivered",  "online",     "offline",       "key_changed",
+    "discovery",   "rendezvous", "contacts",   "presence",      "renamed",
+    "settings",    "file_offer", "file_state", "file_progress", "file_done",
+    "file_failed", "deferred",   "group",      "group_message",
 };
 
 const char *ctl_event_name(ctl_event_kind k)

@@ -404,8 +404,8 @@ typedef struct ctl_plugin {
 /* Groups (docs/control.md, "Groups"). A member as people read it. */
 #define CTL_GROUP_ID_LEN 16
 typedef struct ctl_group_member {
-    const char *id;                /* "@account", or a LAN colleague's device key in hex */
-    bool admin, me;                /* written only when true */
+    const char *id;                 /* "@account", or a LAN colleague's device key in hex */
+    bool admin, me;                 /* written only when true */
     const char *fingerprint, *name; /* a key member's; NULL: absent */
 } ctl_group_member;
 
@@ -431,12 +431,12 @@ typedef struct ctl_delivery {
 typedef struct ctl_group_message {
     uint8_t id[CTL_ID_LEN];
     int64_t seq;
-    bool incoming;                        /* "direction" */
+    bool incoming;                       /* "direction" */
     const char *device, *from, *account; /* the sending device's fingerprint, its contact's
                                             name and account; NULL: absent */
-    int64_t ts, stored;                   /* milliseconds */
-    const char *state;                    /* queued, delivered, received, stored, failed */
-    const char *body;                     /* body_len bytes of UTF-8 */
+    int64_t ts, stored;                  /* milliseconds */
+    const char *state;                   /* queued, delivered, received, stored, failed */
+    const char *body;                    /* body_len bytes of UTF-8 */
     size_t body_len;
     /* A group message this device sent: "delivery", "delivered_to" and
      * "recipients" (= ndelivery) when has_delivery. */
@@ -589,8 +589,8 @@ typedef enum ctl_event_kind {
     CTL_EV_FILE_PROGRESS,
     CTL_EV_FILE_DONE,
     CTL_EV_FILE_FAILED,
-    CTL_EV_DEFERRED, /* a device refused a message "not now": id, state, and text its code */
-    CTL_EV_GROUP,    /* a group changed: "group" with its members */
+    CTL_EV_DEFERRED,      /* a device refused a message "not now": id, state, and text its code */
+    CTL_EV_GROUP,         /* a group changed: "group" with its members */
     CTL_EV_GROUP_MESSAGE, /* a group message stored: "group" and "message" */
     CTL_EV_COUNT
 } ctl_event_kind;
@@ -611,7 +611,7 @@ typedef struct ctl_event {
     const char *status, *text;
     const ctl_settings *settings;
     const ctl_transfer *transfer;
-    const ctl_group_view *group;           /* GROUP, GROUP_MESSAGE: "group"; NULL: absent */
+    const ctl_group_view *group;            /* GROUP, GROUP_MESSAGE: "group"; NULL: absent */
     const ctl_group_message *group_message; /* GROUP_MESSAGE: "message" */
 } ctl_event;
 

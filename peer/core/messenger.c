@@ -181,8 +181,8 @@ static int copy_state(messenger *m, int64_t seq, const uint8_t dev[static 32],
 /* Refusals that say "not now" rather than "never". */
 static bool transient(const char *error)
 {
-    static const char *const codes[] = {"EQUOTA", "ENOMEM", "EBUSY",
-                                        "ERATE",  "ENOSPC", "EDB", "EAGAIN"};
+    static const char *const codes[] = {"EQUOTA", "ENOMEM", "EBUSY", "ERATE",
+                                        "ENOSPC", "EDB",    "EAGAIN"};
     for (size_t i = 0; error && i < sizeof codes / sizeof codes[0]; i++)
         if (strcmp(error, codes[i]) == 0)
             return true;

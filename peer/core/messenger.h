@@ -53,8 +53,9 @@
 #define MESSENGER_RETRY_MS      30000 /* a copy unanswered this long is sent again */
 #define MESSENGER_DEFER_MS      60000 /* a route that said "not now" rests this long for a device */
 #define MESSENGER_RATE_DEFER_MS 5000  /* ...when it said ERATE (too many messages) */
-#define MESSENGER_AGAIN_DEFER_MS 2000 /* ...when it said EAGAIN (a group message ahead of its state or key) */
-#define MESSENGER_MAX_ROUTES    4
+#define MESSENGER_AGAIN_DEFER_MS                                                                   \
+    2000 /* ...when it said EAGAIN (a group message ahead of its state or key) */
+#define MESSENGER_MAX_ROUTES 4
 
 typedef struct messenger messenger;
 

@@ -679,7 +679,7 @@ static void take_sealed(roster *ro, const struct rv_seal *s)
                    s->user);
         ack_sealed(ro, s->id);
     } else if (r == BANTER_EAGAIN && chat.type != MSG_CHAT) {
-        park(ro, s); /* early: its state or key is on its way */
+        park(ro, s);    /* early: its state or key is on its way */
     } else if (r < 0) { /* not stored, so not acknowledged: the server keeps it */
         g_printerr("banter: cannot store a message from %s: %s\n", s->user, banter_strerror(r));
     } else {

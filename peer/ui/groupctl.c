@@ -198,8 +198,8 @@ static int cmd_groups(node *n, buf *out)
 
 /* The reply of kind about group id: the group, with members when asked,
  * and n messages (a history). */
-static int reply_group(node *n, ctl_kind kind, const uint8_t id[static GSTATE_ID_LEN],
-                       bool members, const store_msg *h, size_t k, buf *out)
+static int reply_group(node *n, ctl_kind kind, const uint8_t id[static GSTATE_ID_LEN], bool members,
+                       const store_msg *h, size_t k, buf *out)
 {
     groups_info gi;
     int r = groups_get(node_groups(n), id, &gi);
@@ -307,7 +307,7 @@ static int cmd_history(node *n, const struct ctl_group *q, buf *out)
 typedef struct found_out {
     ctl_found f;
     message_out m;
-    char gname[sizeof ((gstate *)0)->name];
+    char gname[sizeof((gstate *)0)->name];
     store_contact c;
 } found_out;
 

@@ -1089,7 +1089,7 @@ static void on_upload(SoupServer *srv, SoupServerMessage *sm, const char *path, 
 
 /* ---- the janitor: upload folders of transfers that are over ---- */
 
-#define JANITOR_PAGE 1000 /* the transfers it reads at start (the most a page holds) */
+#define JANITOR_PAGE 1000 /* the transfers it reads at start (the most a page holds; in sweep) */
 
 static bool final_state(const char *state)
 {
@@ -1170,7 +1170,7 @@ static void janitor_closed(void *ud)
 
 static void janitor_start(web *w)
 {
-    static const char sweep[] = "{\"cmd\":\"transfers\",\"limit\":" G_STRINGIFY(JANITOR_PAGE) "}";
+    static const char sweep[] = "{\"cmd\":\"transfers\",\"limit\":1000}"; /* JANITOR_PAGE */
     static const char listen[] = "{\"cmd\":\"listen\"}";
     w->janitor = control_attach(w->ctl, janitor_send, janitor_closed, w);
     if (w->janitor) /* both answer at once */

@@ -1046,9 +1046,10 @@ static void test_group_replies(void **state)
                         .nmembers = 2,
                         .members = mem};
     memcpy(g.id, GID, sizeof GID);
-#define GROUP_JSON                                                                                     "{\"id\":\"" GID_HEX "\",\"name\":\"launch\",\"version\":3,\"creator\":\"@ada\","          \
-    "\"members_count\":2,\"member\":true,\"admin\":true,\"unread\":1,"                          \
-    "\"created\":9007199254740992,\"members\":[{\"id\":\"@ada\",\"admin\":true,\"me\":true},"    \
+#define GROUP_JSON                                                                                 \
+    "{\"id\":\"" GID_HEX "\",\"name\":\"launch\",\"version\":3,\"creator\":\"@ada\","              \
+    "\"members_count\":2,\"member\":true,\"admin\":true,\"unread\":1,"                             \
+    "\"created\":9007199254740992,\"members\":[{\"id\":\"@ada\",\"admin\":true,\"me\":true},"      \
     "{\"id\":\"0101\",\"fingerprint\":\"07251 62508\",\"name\":\"carol\"}]}"
     ctl_reply r = {.kind = CTL_GROUP_MEMBERS, .u.group = {&g, 0, NULL}};
     EXPECT_TEXT(ctlmsg_encode_reply(&r, OUT), "{\"ok\":true,\"group\":" GROUP_JSON "}");
@@ -1081,12 +1082,19 @@ static void test_group_replies(void **state)
     r = (ctl_reply){.kind = CTL_GROUP_SEND};
     memcpy(r.u.group_send.id, ID16, CTL_ID_LEN);
     memcpy(r.u.group_send.group, GID, sizeof GID);
-    EXPECT_TEXT(ctlmsg_encode_reply(&r, OUT), "{\"ok\":true,\"id\":\"" ID16_HEX "\",\"group\":\"" GID_HEX
-                                              "\",\"state\":\"queued\"}");
+    EXPECT_TEXT(ctlmsg_encode_reply(&r, OUT), "{\"ok\":true,\"id\":\"" ID16_HEX
+                                              "\",\"group\":\"" GID_HEX "\",\"state\":\"queued\"}");
     /* find: a message from a contact, and the next page */
-    ctl_group_message in = {.seq = 9, .incoming = true, .device = "1", .from = "bob",
-                            .account = "bob", .ts = 1, .stored = 2, .state = "received",
-                            .body = "x", .body_len = 1};
+    ctl_group_message in = {.seq = 9,
+                            .incoming = true,
+                            .device = "1",
+                            .from = "bob",
+                            .account = "bob",
+                            .ts = 1,
+                            .stored = 2,
+                            .state = "received",
+                            .body = "x",
+                            .body_len = 1};
     memcpy(in.id, ID16, CTL_ID_LEN);
     ctl_found f = {.group = false, .conv = PEER, .name = "bob", .account = "bob", .message = in};
     r = (ctl_reply){.kind = CTL_FIND, .u.find = {1, &f, 9}};
@@ -1190,10 +1198,10 @@ static void test_events(void **state)
                 "\"state\":\"active\",\"name\":\"a\",\"files\":1,\"size\":10,\"done\":4,"
                 "\"rate\":2,\"error\":\"\",\"dest\":\"\",\"created\":1}}");
     static const char *const names[CTL_EV_COUNT] = {
-        "message",    "delivered",     "online",    "offline",     "key_changed", "discovery",
-        "rendezvous", "contacts",      "presence",  "renamed",     "settings",    "file_offer",
-        "file_state", "file_progress", "file_done", "file_failed", "deferred",    "group",
-        "group_message"};
+        "message",     "delivered",  "online",     "offline",       "key_changed",
+        "discovery",   "rendezvous", "contacts",   "presence",      "renamed",
+        "settings",    "file_offer", "file_state", "file_progress", "file_done",
+        "file_failed", "deferred",   "group",      "group_message"};
     for (int k = 0; k < CTL_EV_COUNT; k++)
         assert_string_equal(ctl_event_name((ctl_event_kind)k), names[k]);
     assert_string_equal(ctl_event_name(CTL_EV_COUNT), "?");
@@ -1264,14 +1272,21 @@ static void test_reply_refusals(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_every_kind),      cmocka_unit_test(test_values),
-        cmocka_unit_test(test_argument_rules),  cmocka_unit_test(test_settings_rules),
-        cmocka_unit_test(test_integers),        cmocka_unit_test(test_lines),
-        cmocka_unit_test(test_unknown_members), cmocka_unit_test(test_table),
-        cmocka_unit_test(test_encode_requests), cmocka_unit_test(test_replies),
-        cmocka_unit_test(test_rdv_replies),     cmocka_unit_test(test_events),
+        cmocka_unit_test(test_every_kind),
+        cmocka_unit_test(test_values),
+        cmocka_unit_test(test_argument_rules),
+        cmocka_unit_test(test_settings_rules),
+        cmocka_unit_test(test_integers),
+        cmocka_unit_test(test_lines),
+        cmocka_unit_test(test_unknown_members),
+        cmocka_unit_test(test_table),
+        cmocka_unit_test(test_encode_requests),
+        cmocka_unit_test(test_replies),
+        cmocka_unit_test(test_rdv_replies),
+        cmocka_unit_test(test_events),
         cmocka_unit_test(test_group_replies),
-        cmocka_unit_test(test_reply_refusals),  cmocka_unit_test(test_acks),
+        cmocka_unit_test(test_reply_refusals),
+        cmocka_unit_test(test_acks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

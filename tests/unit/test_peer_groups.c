@@ -357,8 +357,7 @@ static int deliver_one(struct net *n, int from, int to, msg_type t)
         int r = groups_received(n->d[to].g, n->d[from].key, &m);
         msg_clear(&m);
         messenger_settled(n->d[from].m, "lan", n->d[to].key, w.id,
-                          r >= 0 ? COPY_DELIVERED : COPY_FAILED,
-                          r >= 0 ? "" : banter_errname(r));
+                          r >= 0 ? COPY_DELIVERED : COPY_FAILED, r >= 0 ? "" : banter_errname(r));
         free(w.pt);
         return r;
     }
@@ -380,7 +379,7 @@ static void test_key_before_state(void **state)
     sodium_bin2hex(carol_id, sizeof carol_id, n->d[CAROL].key, 32);
     const char *members[] = {"@bob", carol_id, "@dave"};
     assert_int_equal(groups_create(n->d[A].g, "launch", members, 3, gid, why, sizeof why), 0);
-    assert_int_equal(deliver_one(n, A, CAROL, MSG_GROUP_STATE), 0); /* carol joins... */
+    assert_int_equal(deliver_one(n, A, CAROL, MSG_GROUP_STATE), 0);             /* carol joins... */
     assert_int_equal(deliver_one(n, CAROL, BOB, MSG_GROUP_KEY), BANTER_EAGAIN); /* ...too soon */
     groups_info info;
     assert_int_equal(groups_get(n->d[BOB].g, gid, &info), BANTER_ENOENT); /* nothing kept */
