@@ -221,7 +221,10 @@ static void conn_request(banter_ctx *ctx, conn *c, const smshttp_req *r)
     } else {
         number_key(kk, "reply", r->from);
         if (host->kv_get(ctx, kk, c->contact, sizeof c->contact - 1, &len) != BANTER_PLUGIN_OK) {
-            conn_answer(ctx, c, A_NOBODY); /* names no one, and no one wrote to it */
+            host->log(ctx, BANTER_LOG_INFO,
+                      "refused an SMS from %s: it names no one, and no one wrote to that number",
+                      r->from);
+            conn_answer(ctx, c, A_NOBODY);
             return;
         }
         c->contact[len] = '\0';
@@ -323,7 +326,9 @@ static void on_send_result(banter_ctx *ctx, const banter_event *ev, void *ud)
         if (!c->used || c->request != req || req <= 0)
             continue;
         if (host->event_status(ev) != 0) {
-            conn_answer(ctx, c, A_NOBODY); /* an account this node does not know */
+            host->log(ctx, BANTER_LOG_INFO, "refused an SMS from %s to %s: %s", c->from, c->contact,
+                      host->event_text(ev)); /* an account this node does not know */
+            conn_answer(ctx, c, A_NOBODY);
             return;
         }
         number_key(kk, "reply", c->from); /* the phone's answers go to that person */
