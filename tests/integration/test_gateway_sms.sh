@@ -14,8 +14,9 @@
 #      ann too.
 #   4. Refused: a stranger's SMS to an unknown user (@nobody) and one that
 #      names no one reach nobody; on the get-url itself a wrong key (403),
-#      an unknown user (404), a malformed request (400), a request too big;
-#      a number with other characters is not sent.
+#      an unknown user (404), a malformed request (400), a request too big,
+#      the 11th SMS of one phone in a minute (429); a number with other
+#      characters is not sent.
 #   5. The gateway restarted (banter plugins restart sms): a new process,
 #      and both directions work again (the phone's binding is kept).
 # Kannel's three programs are started once, with their configuration in the
@@ -243,10 +244,17 @@ code=$(get "/sms?key=$KEY&from=%2B15550003333&to=%2B15550000&text=%40ann+x&text=
 code=$(get "/sms?key=$KEY&from=%2B15550003333&to=%2B15550000&text=$(head -c 9000 /dev/zero | tr '\0' a)")
 [ "$code" = 400 ] || [ "$code" = 000 ] || t_fail refused "an oversized request: HTTP $code"
 said "forged" && t_fail refused "a request with a wrong key was relayed"
+for i in 1 2 3 4 5 6 7 8 9 10; do
+    code=$(get "/sms?key=$KEY&from=%2B15550004444&to=%2B15550000&text=%40ann+flood+$i")
+    [ "$code" = 202 ] || t_fail flood "SMS $i: HTTP $code"
+done
+code=$(get "/sms?key=$KEY&from=%2B15550004444&to=%2B15550000&text=%40ann+flood+11")
+[ "$code" = 429 ] || t_fail flood "the 11th SMS in a minute: HTTP $code"
+said "flood 10" && ! said "flood 11" || t_fail flood "$(b "$A" history smsgw --limit 5)"
 b "$A" send smsgw "+1555;123 rm" >/dev/null
 wait_for 10 said "write: +NUMBER TEXT" || t_fail refused "$(b "$A" history smsgw)"
 running || t_fail refused "the plug-in is $(plugin_state state): $(plugin_state last_error)"
-t_pass "refused: an unknown user or no one named (by SMS), a wrong key, a bad or oversized request, a bad number"
+t_pass "refused: an unknown user or no one named (by SMS), a wrong key, a bad or oversized request, the 11th SMS of a phone in a minute, a bad number"
 
 # ---- 5. restart ----
 pid0=$(plugin_state pid)

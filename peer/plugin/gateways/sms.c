@@ -101,6 +101,8 @@ static const char A_FORBIDDEN[] = "HTTP/1.0 403 Forbidden\r\nContent-Length: 0\r
                                   "close\r\n\r\n";
 static const char A_NOBODY[] = "HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\nConnection: "
                                "close\r\n\r\n";
+static const char A_TOO_MANY[] = "HTTP/1.0 429 Too Many Requests\r\nContent-Length: 0\r\n"
+                                 "Connection: close\r\n\r\n";
 static const char A_BUSY[] = "HTTP/1.0 503 Service Unavailable\r\nContent-Length: 0\r\n"
                              "Connection: close\r\n\r\n";
 
@@ -229,6 +231,13 @@ static void conn_request(banter_ctx *ctx, conn *c, const smshttp_req *r)
         }
         c->contact[len] = '\0';
     }
+    snprintf(kk, sizeof kk, "in:%s", r->from);
+    if (!rate_ok(kk)) {
+        host->log(ctx, BANTER_LOG_INFO, "refused an SMS from %s: over %d a minute", r->from,
+                  RATE_PER_USER);
+        conn_answer(ctx, c, A_TOO_MANY);
+        return;
+    }
     snprintf(c->from, sizeof c->from, "%s", r->from);
     snprintf(text, sizeof text, "[SMS from %s, not end-to-end encrypted]\n%s", r->from, body);
     c->request = host->send_message(ctx, c->contact, text);
@@ -325,6 +334,12 @@ static void on_send_result(banter_ctx *ctx, const banter_event *ev, void *ud)
         conn *c = &conns[i];
         if (!c->used || c->request != req || req <= 0)
             continue;
+        if (host->event_status(ev) == BANTER_EAGAIN) {
+            host->log(ctx, BANTER_LOG_INFO, "an SMS from %s not relayed: %s", c->from,
+                      host->event_text(ev)); /* the node's send rate for plug-ins */
+            conn_answer(ctx, c, A_BUSY);
+            return;
+        }
         if (host->event_status(ev) != 0) {
             host->log(ctx, BANTER_LOG_INFO, "refused an SMS from %s to %s: %s", c->from, c->contact,
                       host->event_text(ev)); /* an account this node does not know */
