@@ -103,6 +103,8 @@ admin-port = $P_ADMIN
 admin-password = $(head -c 12 /dev/urandom | base64 | tr -d '+/=')
 admin-interface = 127.0.0.1
 smsbox-port = $P_BOX
+smsbox-interface = 127.0.0.1
+box-deny-ip = "*.*.*.*"
 box-allow-ip = 127.0.0.1
 log-file = "$T/bearerbox.log"
 log-level = 1
@@ -112,6 +114,8 @@ smsc = fake
 smsc-id = fake
 port = $P_SMSC
 connect-allow-ip = 127.0.0.1
+# (the fake SMSC has no interface setting: it listens on every address but
+# takes only loopback connections)
 
 group = smsbox
 bearerbox-host = 127.0.0.1
