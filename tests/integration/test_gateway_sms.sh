@@ -139,11 +139,11 @@ CONF
 start BB_PID "$T/bearerbox.out" "$BEARERBOX" "$T/kannel.conf"
 wait_for 15 listens "$P_ADMIN" || t_fail kannel "bearerbox does not listen: $(tail -5 "$T/bearerbox.out")"
 start SB_PID "$T/smsbox.out" "$SMSBOX" "$T/kannel.conf"
-wait_for 15 grep -q "Connected to bearerbox" "$T/smsbox.log" ||
+wait_for 15 grep -qs "Connected to bearerbox" "$T/smsbox.log" ||
     t_fail kannel "smsbox did not connect: $(tail -5 "$T/smsbox.out")"
 # phone MT: fakesmsc sending nothing, printing what the network delivers
 start FS_PID "$T/phone-1.out" "$FAKESMSC" -H 127.0.0.1 -r "$P_SMSC" -i 0.1 -m 0 "1 2 text x"
-wait_for 15 grep -q "Fakesmsc client connected" "$T/bearerbox.log" || t_fail kannel "fakesmsc did not connect"
+wait_for 15 grep -qs "Fakesmsc client connected" "$T/bearerbox.log" || t_fail kannel "fakesmsc did not connect"
 t_pass "Kannel: bearerbox, smsbox and fakesmsc on loopback"
 
 # ---- rendezvous and nodes ----
