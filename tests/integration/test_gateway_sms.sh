@@ -9,6 +9,8 @@
 #   1. ann's first message is answered with what the gateway does.
 #   2. "+15551234567 TEXT" leaves as an SMS from the gateway's number,
 #      signed "ann (Banter): ", and reaches the phone; ann is told.
+#      "@bob TEXT" reaches the phone bound to bob in the gateway's
+#      settings; "@carol TEXT" (no phone bound) is refused.
 #   3. The phone's answer, naming no one, reaches ann (who wrote to it),
 #      marked "not end-to-end encrypted"; a stranger's "@ann TEXT" reaches
 #      ann too.
@@ -167,6 +169,7 @@ plugin.sms.key = $KEY
 plugin.sms.sendsms_port = $P_SEND
 plugin.sms.sendsms_user = smsgw
 plugin.sms.sendsms_password = sendsms-secret
+plugin.sms.phone.bob = +15557654321
 CONF
 # start_rnode NAME HOME: a node without mDNS, the rendezvous pinned; NODE_PID.
 start_rnode() {
@@ -218,6 +221,12 @@ wait_for 15 phone_got "<$GWNUM $PHONE text ann (Banter): Lunch at noon?>" ||
     t_fail out "the phone got: $(grep 'Got message' "$T"/phone-*.out)"
 wait_for 10 said "sent to $PHONE (as SMS: not end-to-end encrypted" || t_fail out "$(b "$A" history smsgw)"
 t_pass "\"+NUMBER TEXT\" reaches the phone as an SMS from $GWNUM, signed; ann is told"
+b "$A" send smsgw "@bob Page: the build is red" >/dev/null || t_fail page send
+wait_for 15 phone_got "<$GWNUM +15557654321 text ann (Banter): Page: the build is red>" ||
+    t_fail page "the phone got: $(grep 'Got message' "$T"/phone-*.out)"
+b "$A" send smsgw "@carol are you there" >/dev/null || t_fail page send
+wait_for 10 said "no phone number for @carol" || t_fail page "$(b "$A" history smsgw)"
+t_pass "\"@bob TEXT\" reaches the phone bound to bob (plugin.sms.phone.bob); an account with none is refused"
 
 # ---- 3. in ----
 sms "$PHONE" "Yes, see you at noon"

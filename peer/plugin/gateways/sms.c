@@ -9,7 +9,8 @@
  *   "+15551234567 TEXT" (or "+15551234567: TEXT") to the gateway: TEXT goes
  *       out as an SMS from plugin.NAME.number through smsbox's sendsms
  *       interface, signed with the sender's name; the number then answers
- *       to that person.
+ *       to that person. "@ACCOUNT TEXT" goes to the phone the admins bound
+ *       to ACCOUNT (plugin.NAME.phone.ACCOUNT), to page a colleague.
  *   an SMS to the gateway's number, which smsbox hands to the gateway's
  *       get-url on loopback (GET /sms?key=K&from=%p&to=%P&text=%b):
  *       "@alice TEXT" reaches the Banter account alice; TEXT alone reaches
@@ -476,6 +477,30 @@ static void send_sms(banter_ctx *ctx, const banter_event *ev, const char *to, co
 
 /* ---- messages from Banter users ---- */
 
+/* "@ACCOUNT TEXT": an SMS to the phone the admins bound to ACCOUNT
+ * (plugin.NAME.phone.ACCOUNT = +NUMBER; the plug-in ABI has no directory
+ * lookup), e.g. to page a colleague away from Banter. */
+static void page_account(banter_ctx *ctx, const banter_event *ev, const char *text)
+{
+    const char *contact = host->event_contact(ev), *num;
+    char kk[16 + MAX_ACCOUNT];
+    size_t n = strspn(text + 1, "abcdefghijklmnopqrstuvwxyz0123456789._-");
+    const char *body = text + 1 + n;
+    if (n == 0 || n > MAX_ACCOUNT || (body[0] != ' ' && body[0] != ':')) {
+        tell(ctx, contact, NOTICE_PREFIX "write: @ACCOUNT TEXT (to a colleague's phone)");
+        return;
+    }
+    body += strspn(body, " :");
+    snprintf(kk, sizeof kk, "phone.%.*s", (int)n, text + 1);
+    if (!(num = host->config_get(ctx, kk)) || !smshttp_number_ok(num)) {
+        tell(ctx, contact, NOTICE_PREFIX "not sent: no phone number for @%.*s at this gateway",
+             (int)n, text + 1);
+        return;
+    }
+    if (body[0])
+        send_sms(ctx, ev, num, body);
+}
+
 static void on_message(banter_ctx *ctx, const banter_event *ev, void *ud)
 {
     const char *contact = host->event_contact(ev), *text = host->event_text(ev);
@@ -489,9 +514,13 @@ static void on_message(banter_ctx *ctx, const banter_event *ev, void *ud)
              NOTICE_PREFIX "This is an SMS gateway. What you send here leaves Banter's "
                            "end-to-end encryption: it goes out as an ordinary SMS from %s, "
                            "signed with your name, and the phone's answers come back here. "
-                           "Write: +NUMBER TEXT",
+                           "Write: +NUMBER TEXT (or @ACCOUNT TEXT to a colleague's phone)",
              number);
         host->kv_set(ctx, kk, "1", 1);
+    }
+    if (text[0] == '@') {
+        page_account(ctx, ev, text);
+        return;
     }
     n = strspn(text + (text[0] == '+'), "0123456789") + (text[0] == '+');
     if (n > 0 && n < sizeof to && (text[n] == ' ' || text[n] == ':')) {
