@@ -322,7 +322,7 @@ static void on_accept(banter_ctx *ctx, banter_watch *w, int fd, unsigned rev, vo
             conn_end(ctx, c);
         return;
     }
-    close(s); /* busy: smsbox retries */
+    close(s); /* busy: smsbox logs a failed fetch (get-url retries if configured) */
 }
 
 /* The node's answer to a send_message: an SMS's relay into Banter. */
