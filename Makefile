@@ -190,6 +190,14 @@ $(REL)/plugins/%.so: peer/plugin/gateways/%.c shared/banter_plugin.h
 	@$(if $(Q),echo "  PLUGIN  $@")
 	$(Q)$(CC) $(CSTD) $(WARN) $(CFLAGS) -iquote shared -shared -fPIC $< -o $@
 
+# The SMS gateway also carries its HTTP reader (shared/smshttp.c, fuzzed).
+$(REL)/plugins/sms.so: peer/plugin/gateways/sms.c shared/smshttp.c shared/utf8.c \
+                       shared/smshttp.h shared/banter_plugin.h shared/banter_limits.h
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  PLUGIN  $@")
+	$(Q)$(CC) $(CSTD) $(WARN) $(CFLAGS) -iquote shared -shared -fPIC \
+	    peer/plugin/gateways/sms.c shared/smshttp.c shared/utf8.c -o $@
+
 # Plug-ins for the tests: the example bot and the misbehaving ones
 # (tests/plugins/bad.c, one per -DBAD_*), plain shared objects.
 TEST_PLUGINS := $(REL)/tests/plugins/echo.so $(REL)/tests/plugins/segv.so \

@@ -14,12 +14,14 @@
 #include "auth.h"
 #include "conn.h"
 #include "contacts.h"
+#include "ctl.h"
 #include "db_admin.h"
 #include "db_mail.h"
 #include "dirview.h"
 #include "jsonv.h"
 #include "online.h"
 #include "orgpolicy.h"
+#include "plugins.h"
 
 #define DAY_MS 86400000LL
 
@@ -941,6 +943,90 @@ static int h_policy_set(const acct_ctx *x, const adm_request *rq, out *o)
     return 0;
 }
 
+/* ---- plug-ins: the server's own control (plugins.h), remotely ---- */
+
+/* One plug-in of rplugins_ctl's list, for people. */
+static void plugin_say(out *o, const cJSON *p)
+{
+    const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "name"));
+    const char *state = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "state"));
+    const char *path = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "path"));
+    const char *err = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "last_error"));
+    const cJSON *pid = cJSON_GetObjectItemCaseSensitive(p, "pid");
+    const cJSON *rs = cJSON_GetObjectItemCaseSensitive(p, "restarts");
+    char extra[64] = "";
+    int n = 0;
+    if (cJSON_IsNumber(pid) && pid->valuedouble > 0)
+        n = snprintf(extra, sizeof extra, " pid %.0f", pid->valuedouble);
+    if (cJSON_IsNumber(rs) && rs->valuedouble > 0 && n >= 0 && (size_t)n < sizeof extra)
+        snprintf(extra + n, sizeof extra - (size_t)n, " restarts %.0f", rs->valuedouble);
+    say(o, "%-16s %-9s%s\n    %s\n", name ? name : "?", state ? state : "?", extra,
+        path ? path : "");
+    if (err && err[0])
+        say(o, "    last error: %s\n", err);
+}
+
+/* plugin list|enable|disable|restart: rplugins_ctl's answer as data
+ * {"plugins":[...]} and text. A change lasts until the server restarts
+ * (the --config file is the lasting choice). */
+static int h_plugin(const acct_ctx *x, const adm_request *rq, out *o)
+{
+    static const char *const verbs[ADM_CMD_COUNT] = {
+        [ADM_PLUGIN_LIST] = "list",
+        [ADM_PLUGIN_ENABLE] = "enable",
+        [ADM_PLUGIN_DISABLE] = "disable",
+        [ADM_PLUGIN_RESTART] = "restart",
+    };
+    static const char *const done[ADM_CMD_COUNT] = {
+        [ADM_PLUGIN_ENABLE] = "enabled",
+        [ADM_PLUGIN_DISABLE] = "disabled",
+        [ADM_PLUGIN_RESTART] = "restarted",
+    };
+    if (!x->k)
+        return need_server(o);
+    char line[32 + ADM_MAX_WORD];
+    snprintf(line, sizeof line, "plugins %s%s%s", verbs[rq->cmd],
+             rq->has & ADM_BIT(ADM_A_NAME) ? " " : "",
+             rq->has & ADM_BIT(ADM_A_NAME) ? rq->name : "");
+    char *ans = malloc(CTL_ANSWER_MAX);
+    if (!ans) {
+        o->nomem = true;
+        return 0;
+    }
+    rplugins_ctl(x->k->pg, line, ans, CTL_ANSWER_MAX);
+    ans[strcspn(ans, "\n")] = '\0';
+    cJSON *list = strncmp(ans, "ok ", 3) == 0 ? cJSON_Parse(ans + 3) : NULL;
+    if (strncmp(ans, "error ", 6) == 0)
+        fail(o, strstr(ans, "no plug-in of that name") ? "ENOENT" : "EINVAL", "%s%s%s", ans + 6,
+             strstr(ans, "no plug-in") ? ": " : "", strstr(ans, "no plug-in") ? rq->name : "");
+    else if (!cJSON_IsArray(list))
+        o->nomem = true;
+    free(ans);
+    if (o->failed || !list) {
+        cJSON_Delete(list);
+        return 0;
+    }
+    if (done[rq->cmd])
+        say(o,
+            "%s plug-in %s (until the server restarts: the --config file is the lasting "
+            "choice)\n",
+            done[rq->cmd], rq->name);
+    else if (cJSON_GetArraySize(list) == 0)
+        say(o, "no plug-ins (plugin.NAME.path = /path/to/NAME.so in the server's --config "
+               "file)\n");
+    const cJSON *p;
+    cJSON_ArrayForEach (p, list) {
+        const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "name"));
+        if (!done[rq->cmd] || (name && strcmp(name, rq->name) == 0))
+            plugin_say(o, p);
+    }
+    if (!cJSON_AddItemToObject(o->data, "plugins", list)) {
+        cJSON_Delete(list);
+        o->nomem = true;
+    }
+    return 0;
+}
+
 typedef int (*handler)(const acct_ctx *x, const adm_request *rq, out *o);
 
 static const handler handlers[ADM_CMD_COUNT] = {
@@ -971,6 +1057,10 @@ static const handler handlers[ADM_CMD_COUNT] = {
     [ADM_ADMIN_REMOVE] = h_admin_remove,
     [ADM_POLICY_SHOW] = h_policy_show,
     [ADM_POLICY_SET] = h_policy_set,
+    [ADM_PLUGIN_LIST] = h_plugin,
+    [ADM_PLUGIN_ENABLE] = h_plugin,
+    [ADM_PLUGIN_DISABLE] = h_plugin,
+    [ADM_PLUGIN_RESTART] = h_plugin,
 };
 
 /* ---- the entry points ---- */

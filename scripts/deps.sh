@@ -16,7 +16,7 @@ PKGS=(
     coturn libusrsctp-dev iptables conntrack iputils-ping openssl
     chromium fonts-dejavu-core nodejs npm curl
     debhelper dpkg-dev fakeroot lintian debootstrap
-    python3-aiosmtpd
+    python3-aiosmtpd kannel kannel-extras
 )
 
 missing() {

@@ -39,6 +39,10 @@ static const adm_cmd_info table[ADM_CMD_COUNT] = {
     [ADM_ADMIN_REMOVE] = {"admin.remove", true, B(FP), B(FP)},
     [ADM_POLICY_SHOW] = {"policy.show", false, 0, 0},
     [ADM_POLICY_SET] = {"policy.set", true, B(FIELD) | B(VALUE), B(FIELD) | B(VALUE)},
+    [ADM_PLUGIN_LIST] = {"plugin.list", false, 0, 0},
+    [ADM_PLUGIN_ENABLE] = {"plugin.enable", true, B(NAME), B(NAME)},
+    [ADM_PLUGIN_DISABLE] = {"plugin.disable", true, B(NAME), B(NAME)},
+    [ADM_PLUGIN_RESTART] = {"plugin.restart", true, B(NAME), B(NAME)},
 };
 
 static const char *const arg_keys[ADM_A_COUNT_OF] = {

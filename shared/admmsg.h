@@ -71,12 +71,16 @@ typedef enum adm_cmd {
     ADM_ADMIN_REMOVE,
     ADM_POLICY_SHOW,
     ADM_POLICY_SET,
+    ADM_PLUGIN_LIST,
+    ADM_PLUGIN_ENABLE,
+    ADM_PLUGIN_DISABLE,
+    ADM_PLUGIN_RESTART,
     ADM_CMD_COUNT
 } adm_cmd;
 
 /* The arguments a request may carry (bits of adm_cmd_info's masks). */
 typedef enum adm_arg {
-    ADM_A_NAME,     /* a user name (1..64 of [a-z0-9._-]) */
+    ADM_A_NAME,     /* a user or plug-in name (1..64 of [a-z0-9._-]) */
     ADM_A_FP,       /* a fingerprint or its prefix (digits, spaces, dashes) */
     ADM_A_ROLE,     /* "admin" or "auditor" */
     ADM_A_FIELD,    /* a profile field's name */

@@ -77,4 +77,12 @@
 /* Rekey each direction's cipher after this many messages. */
 #define BANTER_REKEY_INTERVAL 65536u
 
+/* The SMS gateway's HTTP with Kannel (shared/smshttp.h): one request from
+ * smsbox (line and headers), a phone number, the text of one SMS as the
+ * gateway relays it (a few concatenated parts), the get-url's shared key. */
+#define BANTER_SMS_MAX_REQUEST 8192u
+#define BANTER_SMS_MAX_NUMBER  21u
+#define BANTER_SMS_MAX_TEXT    1600u
+#define BANTER_SMS_MAX_KEY     64u
+
 #endif

@@ -56,7 +56,11 @@ for p in banter banter-rendezvous banter-admin; do
     [ -f "$T/deb1/${p}_${V1}_amd64.deb" ] && [ -f "$T/deb2/${p}_${V2}_amd64.deb" ] ||
         t_fail "make deb" "no $p package: $(ls "$T/deb1" "$T/deb2")"
 done
-t_pass "make deb: dpkg-buildpackage built banter, banter-rendezvous and banter-admin ($V1, and $V2 for the upgrade)"
+for p in banter-plugin-mail banter-plugin-sms; do
+    dpkg-deb -c "$T/deb1/${p}_${V1}_amd64.deb" 2>/dev/null | grep -q "/usr/lib/banter/plugins/${p#banter-plugin-}.so$" ||
+        t_fail "make deb" "no ${p#banter-plugin-}.so in $p: $(ls "$T/deb1")"
+done
+t_pass "make deb: dpkg-buildpackage built banter, banter-rendezvous and banter-admin ($V1, and $V2 for the upgrade), and the gateway plug-ins"
 
 run lintian --fail-on error --allow-root "$T/deb1"/*.changes
 [ "$RC" -eq 0 ] || t_fail lintian "$OUT"

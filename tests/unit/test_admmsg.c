@@ -61,6 +61,15 @@ static void test_request_rules(void **state)
         decode_text(&r, "{\"id\":1,\"cmd\":\"user.set\",\"args\":{\"name\":\"a\",\"field\":"
                         "\"department\",\"value\":\"\"}}"),
         0);
+    assert_int_equal(
+        decode_text(&r, "{\"id\":1,\"cmd\":\"plugin.restart\",\"args\":{\"name\":\"sms\"}}"), 0);
+    assert_int_equal(r.cmd, ADM_PLUGIN_RESTART);
+    assert_string_equal(r.name, "sms");
+    assert_int_equal(decode_text(&r, "{\"id\":1,\"cmd\":\"plugin.restart\",\"args\":{}}"),
+                     BANTER_ESCHEMA);
+    assert_int_equal(
+        decode_text(&r, "{\"id\":1,\"cmd\":\"plugin.enable\",\"args\":{\"name\":\"../x\"}}"),
+        BANTER_ESCHEMA);
     /* unknown command, argument not allowed, argument missing */
     assert_int_equal(decode_text(&r, "{\"id\":1,\"cmd\":\"rm.rf\",\"args\":{}}"), BANTER_ESCHEMA);
     assert_int_equal(decode_text(&r, "{\"id\":1,\"cmd\":\"status\",\"args\":{\"name\":\"a\"}}"),
@@ -155,6 +164,12 @@ static void test_table(void **state)
     assert_false(adm_cmd_get(ADM_STATUS)->change);
     assert_false(adm_cmd_get(ADM_AUDIT_VERIFY)->change);
     assert_true(adm_cmd_get(ADM_USER_DISABLE)->change);
+    /* plug-ins: an auditor may list, not change */
+    assert_false(adm_cmd_get(ADM_PLUGIN_LIST)->change);
+    assert_true(adm_cmd_get(ADM_PLUGIN_ENABLE)->change);
+    assert_true(adm_cmd_get(ADM_PLUGIN_DISABLE)->change);
+    assert_true(adm_cmd_get(ADM_PLUGIN_RESTART)->change);
+    assert_int_equal(adm_cmd_find("plugin.restart"), ADM_PLUGIN_RESTART);
     assert_int_equal(adm_cmd_find("nope"), -1);
 }
 
