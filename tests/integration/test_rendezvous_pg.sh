@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# test_rendezvous_pg.sh - the rendezvous's PostgreSQL side against a real
+# server: a throwaway cluster (pg_lib.sh: initdb + pg_ctl as nobody, unix
+# socket only) runs tests/unit/test_rdv_pg.c (the schema migrated once and
+# the same as SQLite's, the asynchronous connection: ordered queries,
+# binary parameters, errors, LISTEN/NOTIFY, a killed session made again);
+# then a crash of PostgreSQL itself (pg_ctl stop -m immediate, start): what
+# was committed before is there, and the schema is not migrated twice.
+#
+# Needs $RDV_PG_TEST (default: the ASan build of test_rdv_pg). Exit 77
+# when PostgreSQL is not installed.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+. "$here/pg_lib.sh"
+
+RDV_PG_TEST=${RDV_PG_TEST:-$here/../../build/asan/tests/test_rdv_pg}
+[ -x "$RDV_PG_TEST" ] || t_fail setup "no program at $RDV_PG_TEST (make test-run builds it)"
+export ASAN_OPTIONS=detect_leaks=1
+export UBSAN_OPTIONS=print_stacktrace=1
+
+pg_start || t_fail setup "cannot start a PostgreSQL cluster"
+BANTER_TEST_PG=$PG_URL "$RDV_PG_TEST" || t_fail unit "test_rdv_pg failed against PostgreSQL"
+t_pass "schema and asynchronous connection on PostgreSQL"
+
+# A crash of the database server: committed rows survive, and the schema
+# version is the same (test_rdv_pg migrated it; a restart migrates nothing).
+v=$(pg_sql "SELECT version FROM banter_schema") || t_fail crash "no schema version"
+pg_sql "INSERT INTO users (name, pwhash, admin, disabled, created, broadcast)
+        VALUES ('crashsafe', 'h', 0, 0, 1, 0)" >/dev/null || t_fail crash "insert"
+pg_restart immediate || t_fail crash "PostgreSQL did not come back"
+[ "$(pg_sql "SELECT count(*) FROM users WHERE name = 'crashsafe'")" = 1 ] ||
+    t_fail crash "a committed row was lost in the crash"
+BANTER_TEST_PG=$PG_URL "$RDV_PG_TEST" >/dev/null 2>&1 || t_fail crash "test_rdv_pg after the crash"
+[ "$(pg_sql "SELECT version FROM banter_schema")" = "$v" ] || t_fail crash "schema version changed"
+t_pass "a PostgreSQL crash loses nothing committed"

@@ -1,0 +1,377 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_rdv_pg.c - the PostgreSQL side of the rendezvous database, against
+ * a real server: BANTER_TEST_PG is its connection URI (made by
+ * tests/integration/test_rendezvous_pg.sh with pg_lib.sh; without it the
+ * program exits 77, skipped).
+ *
+ * The schema: migrating makes the current version once (a second run
+ * changes nothing), a newer version is refused, and PostgreSQL's tables
+ * have the same columns as SQLite's. The asynchronous connection: queries
+ * run in order with text and binary parameters and results, a failed
+ * statement is reported and the next one runs, LISTEN/NOTIFY reaches the
+ * listener, a connection killed by the server is made again (listening
+ * again, queries queued meanwhile run), a server that is not there is
+ * retried without losing queued queries, a bad connection string is
+ * refused.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <libpq-fe.h>
+#include <sqlite3.h>
+#include <uv.h>
+
+#include "db.h"
+#include "db_impl.h"
+#include "db_pg.h"
+
+static const char *url;
+
+/* ---- helpers: a blocking side connection, as another program ---- */
+
+static PGconn *side(void)
+{
+    PGconn *c = PQconnectdb(url);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    return c;
+}
+
+static void side_exec(const char *sql)
+{
+    PGconn *c = side();
+    PGresult *r = PQexec(c, sql);
+    ExecStatusType st = PQresultStatus(r);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql, PQresultErrorMessage(r));
+    PQclear(r);
+    PQfinish(c);
+}
+
+static long side_int(const char *sql)
+{
+    PGconn *c = side();
+    PGresult *r = PQexec(c, sql);
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    assert_int_equal(PQntuples(r), 1);
+    long v = strtol(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    PQfinish(c);
+    return v;
+}
+
+static int migrate(char *why, size_t cap)
+{
+    const char *const *pg;
+    int n = db_schema(NULL, &pg);
+    int ret = db_pg_migrate(url, pg, n, "banter-rendezvous", why, cap);
+    if (ret)
+        printf("# migrate: %s\n", why);
+    return ret;
+}
+
+/* ---- the schema ---- */
+
+static void test_migrate(void **state)
+{
+    (void)state;
+    char why[256] = "";
+    int n = db_schema(NULL, NULL);
+    assert_int_equal(migrate(why, sizeof why), 0);
+    assert_int_equal(side_int("SELECT version FROM banter_schema"), n);
+    /* Again: nothing to do, nothing changes. */
+    side_exec("INSERT INTO users (name, pwhash, admin, disabled, created, broadcast)"
+              " VALUES ('keep', 'h', 0, 0, 1, 0) ON CONFLICT DO NOTHING");
+    assert_int_equal(migrate(why, sizeof why), 0);
+    assert_int_equal(side_int("SELECT count(*) FROM users WHERE name = 'keep'"), 1);
+    /* A newer schema is refused and left alone. */
+    side_exec("UPDATE banter_schema SET version = 99");
+    assert_int_equal(migrate(why, sizeof why), BANTER_EDB);
+    assert_non_null(strstr(why, "schema version 99 is not supported"));
+    assert_int_equal(side_int("SELECT version FROM banter_schema"), 99);
+    char sql[64];
+    snprintf(sql, sizeof sql, "UPDATE banter_schema SET version = %d", n);
+    side_exec(sql);
+}
+
+/* Each SQLite table's columns, "table.column" sorted, into out. */
+static void sqlite_columns(char *out, size_t cap)
+{
+    char dir[] = "/tmp/banter-test-rdvpg-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[64];
+    snprintf(path, sizeof path, "%s/rdv.db", dir);
+    db *d = NULL;
+    assert_int_equal(db_open(&d, path, NULL, 0), 0);
+    db_close(d);
+    sqlite3 *s = NULL;
+    assert_int_equal(sqlite3_open(path, &s), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(s,
+                                        "SELECT m.name || '.' || p.name FROM sqlite_master m,"
+                                        " pragma_table_info(m.name) p WHERE m.type = 'table'"
+                                        " AND m.name NOT LIKE 'sqlite_%' ORDER BY 1",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    size_t n = 0;
+    out[0] = '\0';
+    while (sqlite3_step(st) == SQLITE_ROW)
+        n += (size_t)snprintf(out + n, cap - n, "%s\n", (const char *)sqlite3_column_text(st, 0));
+    assert_true(n < cap);
+    sqlite3_finalize(st);
+    sqlite3_close(s);
+    char p[96];
+    static const char *const suffix[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(p, sizeof p, "%s%s", path, suffix[i]);
+        unlink(p);
+    }
+    rmdir(dir);
+}
+
+static void test_same_columns(void **state)
+{
+    (void)state;
+    static char lite[8192], pg[8192];
+    char why[256] = "";
+    assert_int_equal(migrate(why, sizeof why), 0);
+    sqlite_columns(lite, sizeof lite);
+    PGconn *c = side();
+    PGresult *r =
+        PQexec(c, "SELECT table_name || '.' || column_name FROM information_schema.columns"
+                  " WHERE table_schema = current_schema()"
+                  " AND table_name <> 'banter_schema'"
+                  " ORDER BY (table_name || '.' || column_name) COLLATE \"C\"");
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    size_t n = 0;
+    pg[0] = '\0';
+    for (int i = 0; i < PQntuples(r); i++)
+        n += (size_t)snprintf(pg + n, sizeof pg - n, "%s\n", PQgetvalue(r, i, 0));
+    PQclear(r);
+    PQfinish(c);
+    assert_string_equal(pg, lite);
+}
+
+/* ---- the asynchronous connection ---- */
+
+struct ev {
+    uv_loop_t loop;
+    uv_timer_t guard;
+    db_pg *p;
+    int ups, downs, notes;
+    char note[64];
+    int done; /* callbacks run */
+    int order[8];
+    int rets[8];
+    char text[8][64];
+    char bin[8][16];
+    int pid;
+};
+
+static void on_up(void *ud) { ((struct ev *)ud)->ups++; }
+static void on_down(void *ud, const char *why)
+{
+    (void)why;
+    ((struct ev *)ud)->downs++;
+}
+static void on_note(void *ud, const char *channel, const char *payload)
+{
+    struct ev *e = ud;
+    e->notes++;
+    snprintf(e->note, sizeof e->note, "%s:%s", channel, payload);
+}
+
+static const db_pg_cbs cbs = {on_up, on_down, on_note};
+
+/* Which query a callback is for: its index in ev, through a small record. */
+struct tag {
+    struct ev *e;
+    int i;
+};
+
+static void on_done(void *ud, int ret, const PGresult *res, const char *errmsg)
+{
+    struct tag *t = ud;
+    struct ev *e = t->e;
+    assert_non_null(errmsg);
+    e->order[e->done++] = t->i;
+    e->rets[t->i] = ret;
+    if (ret == 0 && PQntuples(res) == 1 && PQnfields(res) >= 1) {
+        if (PQfformat(res, 0) == 1) {
+            size_t len = (size_t)PQgetlength(res, 0, 0);
+            assert_true(len <= sizeof e->bin[0]);
+            memcpy(e->bin[t->i], PQgetvalue(res, 0, 0), len);
+        } else {
+            snprintf(e->text[t->i], sizeof e->text[0], "%s", PQgetvalue(res, 0, 0));
+        }
+    } else if (ret) {
+        snprintf(e->text[t->i], sizeof e->text[0], "%s", errmsg);
+    }
+}
+
+static void on_guard(uv_timer_t *t)
+{
+    (void)t;
+    fail_msg("the loop ran 20 s without what the test waits for");
+}
+
+/* Run the loop until *flag reaches want (the guard fails after 20 s). */
+static void run_until(struct ev *e, const int *flag, int want)
+{
+    uv_timer_start(&e->guard, on_guard, 20000, 0);
+    while (*flag < want)
+        uv_run(&e->loop, UV_RUN_ONCE);
+    uv_timer_stop(&e->guard);
+}
+
+static void ev_open(struct ev *e, const char *conninfo)
+{
+    memset(e, 0, sizeof *e);
+    assert_int_equal(uv_loop_init(&e->loop), 0);
+    uv_timer_init(&e->loop, &e->guard);
+    char why[256];
+    assert_int_equal(db_pg_new(&e->p, &e->loop, conninfo, &cbs, e, why, sizeof why), 0);
+}
+
+static void ev_close(struct ev *e)
+{
+    db_pg_free(e->p);
+    uv_close((uv_handle_t *)&e->guard, NULL);
+    uv_run(&e->loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&e->loop), 0);
+}
+
+static void test_queries(void **state)
+{
+    (void)state;
+    char why[256];
+    assert_int_equal(migrate(why, sizeof why), 0);
+    side_exec("CREATE TABLE IF NOT EXISTS t_async (k BYTEA PRIMARY KEY, v TEXT)");
+    side_exec("DELETE FROM t_async");
+    static struct ev e;
+    ev_open(&e, url);
+    struct tag t[4] = {{&e, 0}, {&e, 1}, {&e, 2}, {&e, 3}};
+    const uint8_t key[4] = {0, 1, 0xfe, 0xff}; /* a NUL inside: binary */
+    const char *vals[2] = {(const char *)key, "first"};
+    const int lens[2] = {4, 0};
+    const int fmts[2] = {1, 0};
+    /* Queued before the connection is up: they wait for it. */
+    assert_int_equal(db_pg_query(e.p, "INSERT INTO t_async (k, v) VALUES ($1, $2)", 2, vals, lens,
+                                 fmts, false, on_done, &t[0]),
+                     0);
+    assert_int_equal(db_pg_query(e.p, "INSERT INTO t_async (k, v) VALUES ($1, $2)", 2, vals, lens,
+                                 fmts, false, on_done, &t[1]),
+                     0);
+    assert_int_equal(db_pg_query(e.p, "SELECT v FROM t_async WHERE k = $1", 1, vals, lens, fmts,
+                                 false, on_done, &t[2]),
+                     0);
+    assert_int_equal(
+        db_pg_query(e.p, "SELECT k FROM t_async", 0, NULL, NULL, NULL, true, on_done, &t[3]), 0);
+    run_until(&e, &e.done, 4);
+    assert_int_equal(e.ups, 1);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(e.order[i], i);
+    assert_int_equal(e.rets[0], 0);
+    assert_int_equal(e.rets[1], BANTER_EDB); /* the key exists: refused, and the next one runs */
+    assert_non_null(strstr(e.text[1], "duplicate key"));
+    assert_int_equal(e.rets[2], 0);
+    assert_string_equal(e.text[2], "first");
+    assert_int_equal(e.rets[3], 0);
+    assert_memory_equal(e.bin[3], key, 4);
+    ev_close(&e);
+    side_exec("DROP TABLE t_async");
+}
+
+static void on_pid(void *ud, int ret, const PGresult *res, const char *errmsg)
+{
+    struct ev *e = ud;
+    (void)errmsg;
+    assert_int_equal(ret, 0);
+    e->pid = (int)strtol(PQgetvalue(res, 0, 0), NULL, 10);
+    e->done++;
+}
+
+static void test_notify_and_reconnect(void **state)
+{
+    (void)state;
+    static struct ev e;
+    ev_open(&e, url);
+    assert_int_equal(db_pg_listen(e.p, "bt_inst_1"), 0);
+    assert_int_equal(db_pg_listen(e.p, "Bad-Name"), BANTER_EINVAL);
+    run_until(&e, &e.ups, 1);
+    side_exec("NOTIFY bt_inst_1, '42'");
+    run_until(&e, &e.notes, 1);
+    assert_string_equal(e.note, "bt_inst_1:42");
+
+    /* The server ends the session: the connection is made again and
+     * listens again; a query queued meanwhile runs once it is back. */
+    assert_int_equal(
+        db_pg_query(e.p, "SELECT pg_backend_pid()", 0, NULL, NULL, NULL, false, on_pid, &e), 0);
+    run_until(&e, &e.done, 1);
+    char sql[80];
+    snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(%d)", e.pid);
+    side_exec(sql);
+    run_until(&e, &e.downs, 1);
+    assert_false(db_pg_is_up(e.p));
+    int old = e.pid;
+    assert_int_equal(
+        db_pg_query(e.p, "SELECT pg_backend_pid()", 0, NULL, NULL, NULL, false, on_pid, &e), 0);
+    run_until(&e, &e.done, 2);
+    assert_int_equal(e.ups, 2);
+    assert_int_not_equal(e.pid, old);
+    side_exec("NOTIFY bt_inst_1, 'again'");
+    run_until(&e, &e.notes, 2);
+    assert_string_equal(e.note, "bt_inst_1:again");
+    ev_close(&e);
+}
+
+static void test_no_server(void **state)
+{
+    (void)state;
+    static struct ev e;
+    /* A socket directory where no server listens: retried, queries kept. */
+    ev_open(&e, "postgresql:///banter?host=/nonexistent-banter-test&connect_timeout=2");
+    struct tag t = {&e, 0};
+    assert_int_equal(db_pg_query(e.p, "SELECT 1", 0, NULL, NULL, NULL, false, on_done, &t), 0);
+    run_until(&e, &e.downs, 3);
+    assert_int_equal(e.done, 0);
+    assert_int_equal(e.ups, 0);
+    ev_close(&e); /* the queued query is dropped, without its callback; ASan checks the leaks */
+    assert_int_equal(e.done, 0);
+
+    db_pg *p = NULL;
+    uv_loop_t loop;
+    char why[256] = "";
+    assert_int_equal(uv_loop_init(&loop), 0);
+    assert_int_equal(db_pg_new(&p, &loop, "host='unterminated", &cbs, NULL, why, sizeof why),
+                     BANTER_EINVAL);
+    assert_null(p);
+    assert_non_null(strstr(why, "bad PostgreSQL connection string"));
+    assert_int_equal(uv_loop_close(&loop), 0);
+    assert_true(db_pg_is_url("postgresql://x@/db"));
+    assert_true(db_pg_is_url("postgres://x@/db"));
+    assert_false(db_pg_is_url("rdv.db"));
+}
+
+int main(void)
+{
+    url = getenv("BANTER_TEST_PG");
+    if (!url || !*url) {
+        printf("test_rdv_pg: BANTER_TEST_PG is not set (tests/integration/test_rendezvous_pg.sh"
+               " runs this against a throwaway PostgreSQL): skipped\n");
+        return 77;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_migrate),   cmocka_unit_test(test_same_columns),
+        cmocka_unit_test(test_queries),   cmocka_unit_test(test_notify_and_reconnect),
+        cmocka_unit_test(test_no_server),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
