@@ -2,6 +2,7 @@
 /* db.c - the database: schema, accounts, devices, profiles, search (see db.h). */
 #include "db_impl.h"
 
+#include "db_pg.h"
 #include "dirview.h"
 #include "sqlh.h"
 
@@ -401,11 +402,33 @@ void db_rollback(db *d)
         (void)run(d, S_ROLLBACK, "ROLLBACK");
 }
 
+/* db = postgresql://...: the schema is brought up to date, but the server
+ * does not serve from PostgreSQL yet (docs/rendezvous.md, "PostgreSQL"):
+ * say so rather than make a SQLite file of that name. */
+static int open_pg(const char *url, char *errmsg, size_t errlen)
+{
+    char why[DB_ERRMSG_LEN] = "";
+    int ret =
+        db_pg_migrate(url, pg_migrations, SCHEMA_VERSION, "banter-rendezvous", why, sizeof why);
+    if (ret == 0) {
+        snprintf(why, sizeof why,
+                 "the PostgreSQL schema is at version %d, but this build serves from SQLite only"
+                 " (docs/rendezvous.md, PostgreSQL)",
+                 SCHEMA_VERSION);
+        ret = BANTER_EUNSUPPORTED;
+    }
+    if (errmsg && errlen)
+        snprintf(errmsg, errlen, "%s", why);
+    return ret;
+}
+
 int db_open(db **out, const char *path, char *errmsg, size_t errlen)
 {
     *out = NULL;
     if (errmsg && errlen)
         errmsg[0] = '\0';
+    if (db_pg_is_url(path))
+        return open_pg(path, errmsg, errlen);
     db *d = calloc(1, sizeof *d);
     if (!d)
         return BANTER_ENOMEM;

@@ -8,7 +8,10 @@
 # then a crash of PostgreSQL itself (pg_ctl stop -m immediate, start): what
 # was committed before is there, and the schema is not migrated twice.
 #
-# Needs $RDV_PG_TEST (default: the ASan build of test_rdv_pg). Exit 77
+# banter-rendezvous --db postgresql://... says it does not serve from
+# PostgreSQL yet, without printing the URL's password.
+#
+# Needs $RDV_PG_TEST and $RDV_BIN (default: the ASan builds). Exit 77
 # when PostgreSQL is not installed.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -16,7 +19,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/pg_lib.sh"
 
 RDV_PG_TEST=${RDV_PG_TEST:-$here/../../build/asan/tests/test_rdv_pg}
-[ -x "$RDV_PG_TEST" ] || t_fail setup "no program at $RDV_PG_TEST (make test-run builds it)"
+RDV_BIN=${RDV_BIN:-$here/../../build/asan/banter-rendezvous}
+for v in RDV_PG_TEST RDV_BIN; do
+    [ -x "${!v}" ] || t_fail setup "no program at ${!v} (make test-run builds it)"
+done
 export ASAN_OPTIONS=detect_leaks=1
 export UBSAN_OPTIONS=print_stacktrace=1
 
@@ -35,3 +41,14 @@ pg_restart immediate || t_fail crash "PostgreSQL did not come back"
 BANTER_TEST_PG=$PG_URL "$RDV_PG_TEST" >/dev/null 2>&1 || t_fail crash "test_rdv_pg after the crash"
 [ "$(pg_sql "SELECT version FROM banter_schema")" = "$v" ] || t_fail crash "schema version changed"
 t_pass "a PostgreSQL crash loses nothing committed"
+
+# --db postgresql://...: a clear refusal (the schema is prepared), no
+# password in what is printed, no SQLite file made of the URL.
+cd "$PG_DIR" || t_fail cli "cd"
+secret="s3cret$RANDOM"
+url=${PG_URL/nobody@/nobody:$secret@}
+out=$("$RDV_BIN" --db "$url" user list 2>&1) && t_fail cli "user list on PostgreSQL succeeded"
+printf '%s\n' "$out" | grep -q "serves from SQLite only" || t_fail cli "no clear refusal: $out"
+printf '%s\n' "$out" | grep -q "$secret" && t_fail cli "the password was printed: $out"
+[ -e postgresql: ] && t_fail cli "a SQLite file was made of the URL"
+t_pass "--db postgresql:// is refused clearly, the password unprinted"

@@ -101,6 +101,20 @@ static void test_migrate(void **state)
     side_exec(sql);
 }
 
+/* db_open with a URL prepares the schema and says the server does not
+ * serve from PostgreSQL yet; no SQLite file is made of the URL. */
+static void test_open_url(void **state)
+{
+    (void)state;
+    db *d = NULL;
+    char why[256] = "";
+    assert_int_equal(db_open(&d, url, why, sizeof why), BANTER_EUNSUPPORTED);
+    assert_null(d);
+    assert_non_null(strstr(why, "serves from SQLite only"));
+    assert_int_equal(side_int("SELECT version FROM banter_schema"), db_schema(NULL, NULL));
+    assert_int_equal(access("postgresql:", F_OK), -1);
+}
+
 /* Each SQLite table's columns, "table.column" sorted, into out. */
 static void sqlite_columns(char *out, size_t cap)
 {
@@ -368,10 +382,15 @@ int main(void)
                " runs this against a throwaway PostgreSQL): skipped\n");
         return 77;
     }
+    /* clang-format off */
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_migrate),   cmocka_unit_test(test_same_columns),
-        cmocka_unit_test(test_queries),   cmocka_unit_test(test_notify_and_reconnect),
+        cmocka_unit_test(test_migrate),
+        cmocka_unit_test(test_same_columns),
+        cmocka_unit_test(test_open_url),
+        cmocka_unit_test(test_queries),
+        cmocka_unit_test(test_notify_and_reconnect),
         cmocka_unit_test(test_no_server),
     };
+    /* clang-format on */
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
