@@ -455,12 +455,19 @@ void db_pg_free(db_pg *p)
     if (!p)
         return;
     p->closing = true;
+    struct pg_query *q = p->inflight;
+    p->inflight = NULL;
+    if (q) {
+        q->next = p->head;
+        p->head = q;
+    }
     while (p->head) {
-        struct pg_query *q = p->head;
+        q = p->head;
         p->head = q->next;
+        if (q->cb)
+            q->cb(q->ud, BANTER_EDB, NULL, "closed");
         free_query(q);
     }
-    free_query(p->inflight);
     PQclear(p->res);
     close_poll(p);
     PQfinish(p->conn);
@@ -532,6 +539,9 @@ int db_pg_listen(db_pg *p, const char *channel)
         if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
             return BANTER_EINVAL;
     }
+    for (size_t i = 0; i < p->nchannels; i++)
+        if (strcmp(p->channels[i], channel) == 0)
+            return 0;
     if (p->nchannels >= BANTER_PG_CHANNELS_MAX)
         return BANTER_ETOOBIG;
     memcpy(p->channels[p->nchannels], channel, n + 1);
@@ -579,26 +589,49 @@ static int exec(PGconn *c, const char *sql, int64_t *val, const char *what, char
     return ret;
 }
 
-int db_pg_migrate(const char *conninfo, const char *const *migrations, int count, const char *who,
-                  char *errmsg, size_t cap)
+/* Connect (blocking), BEGIN and take the schema lock (its key is
+ * "banter" in ASCII, 0x62616e746572): instances started at once wait for
+ * each other. NULL with errmsg on failure. */
+static PGconn *connect_locked(const char *conninfo, char *errmsg, size_t cap)
 {
-    int64_t version = 0;
-    int ret = BANTER_EDB;
     PGconn *c = PQconnectdb(conninfo);
     if (!c || PQstatus(c) != CONNECTION_OK) {
         set_msg(errmsg, cap,
                 "cannot connect to PostgreSQL: ", c ? PQerrorMessage(c) : "out of memory");
-        goto out;
+        PQfinish(c);
+        return NULL;
     }
     PQsetNoticeProcessor(c, quiet_notice, NULL);
-    /* One transaction; instances started at once wait for the lock (its
-     * key is "banter" in ASCII, 0x62616e746572) and
-     * then find the schema up to date. */
-    ret = exec(c, "BEGIN", NULL, "begin", errmsg, cap);
+    int ret = exec(c, "BEGIN", NULL, "begin", errmsg, cap);
     if (ret == 0)
         ret = exec(c, "SELECT pg_advisory_xact_lock(108170604471666)", NULL, "lock", errmsg, cap);
+    if (ret) {
+        PQfinish(c);
+        return NULL;
+    }
+    return c;
+}
+
+int db_pg_exec_locked(const char *conninfo, const char *sql, char *errmsg, size_t cap)
+{
+    PGconn *c = connect_locked(conninfo, errmsg, cap);
+    if (!c)
+        return BANTER_EDB;
+    int ret = exec(c, sql, NULL, "setup", errmsg, cap);
     if (ret == 0)
-        ret = exec(c,
+        ret = exec(c, "COMMIT", NULL, "commit", errmsg, cap);
+    PQfinish(c); /* without COMMIT: rolled back */
+    return ret;
+}
+
+int db_pg_migrate(const char *conninfo, const char *const *migrations, int count, const char *who,
+                  char *errmsg, size_t cap)
+{
+    int64_t version = 0;
+    PGconn *c = connect_locked(conninfo, errmsg, cap);
+    if (!c)
+        return BANTER_EDB;
+    int ret = exec(c,
                    "CREATE TABLE IF NOT EXISTS banter_schema ("
                    " id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL);"
                    "INSERT INTO banter_schema (id, version) VALUES (1, 0)"
@@ -627,7 +660,6 @@ int db_pg_migrate(const char *conninfo, const char *const *migrations, int count
     }
     if (ret == 0)
         ret = exec(c, "COMMIT", NULL, "commit", errmsg, cap);
-out:
-    PQfinish(c);
+    PQfinish(c); /* without COMMIT: rolled back */
     return ret;
 }

@@ -48,10 +48,9 @@ typedef struct db_pg_cbs {
 } db_pg_cbs;
 
 /*
- * A query's outcome, run exactly once unless the connection is freed
- * first. ret is 0 with res (the statement's result, valid during the call
- * only: PGRES_COMMAND_OK or PGRES_TUPLES_OK), or BANTER_EDB with res NULL
- * and errmsg (never NULL) saying why: PostgreSQL's message (a constraint
+ * A query's outcome, run exactly once (db_pg_free runs those not done). ret is 0 with res (the
+ * statement's result, valid during the call only: PGRES_COMMAND_OK or PGRES_TUPLES_OK), or
+ * BANTER_EDB with res NULL and errmsg (never NULL) saying why: PostgreSQL's message (a constraint
  * failed, a syntax error), or "connection lost: ...".
  */
 typedef void (*db_pg_done_fn)(void *ud, int ret, const PGresult *res, const char *errmsg);
@@ -66,10 +65,11 @@ BANTER_WUR int db_pg_new(db_pg **out, uv_loop_t *loop, const char *conninfo, con
                          void *ud, char *errmsg, size_t cap);
 
 /*
- * Stop at once: the connection is closed, queued queries are dropped
- * without their callbacks, and the memory is freed once libuv closed the
- * handles (run the loop). Accepts NULL. Never call it from one of this
- * connection's own callbacks.
+ * Stop at once: the connection is closed, the callback of every query not
+ * done yet runs now with BANTER_EDB and errmsg "closed" (the query in
+ * flight may have been committed; the callbacks must not use p), and the
+ * memory is freed once libuv closed the handles (run the loop). Accepts
+ * NULL. Never call it from one of this connection's own callbacks.
  */
 void db_pg_free(db_pg *p);
 
@@ -91,7 +91,8 @@ BANTER_WUR int db_pg_query(db_pg *p, const char *sql, int nparams, const char *c
 
 /*
  * LISTEN on channel (an SQL identifier of at most 63 bytes of a-z, 0-9
- * and '_'), now and after every reconnection. 0, BANTER_EINVAL for a bad
+ * and '_'), now and after every reconnection; a channel listened to
+ * already is not added again. 0, BANTER_EINVAL for a bad
  * name, BANTER_ETOOBIG past BANTER_PG_CHANNELS_MAX channels, BANTER_ENOMEM.
  */
 BANTER_WUR int db_pg_listen(db_pg *p, const char *channel);
@@ -106,6 +107,10 @@ BANTER_WUR int db_pg_listen(db_pg *p, const char *channel);
  */
 BANTER_WUR int db_pg_migrate(const char *conninfo, const char *const *migrations, int count,
                              const char *who, char *errmsg, size_t cap);
+
+/* Run sql (several statements may be) in one transaction under the same
+ * lock as db_pg_migrate, blocking (start-up). 0 or BANTER_EDB with errmsg. */
+BANTER_WUR int db_pg_exec_locked(const char *conninfo, const char *sql, char *errmsg, size_t cap);
 
 /* Whether path names a PostgreSQL database (postgresql:// or postgres://)
  * rather than a SQLite file. */
