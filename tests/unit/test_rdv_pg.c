@@ -32,7 +32,9 @@
 #include "db.h"
 #include "db_cluster.h"
 #include "db_impl.h"
+#include "db_mail.h"
 #include "db_pg.h"
+#include "db_pgmail.h"
 
 static const char *url;
 
@@ -493,6 +495,166 @@ static void test_cluster(void **state)
     side_exec("DELETE FROM banter_instances");
 }
 
+/* ---- sealed copies ---- */
+
+struct mail {
+    struct ev *e;
+    int done;
+    int ret;
+    int64_t seq, n;
+    int rows;
+    int64_t seqs[4];
+    char blobs[4][16];
+};
+
+static void on_put(void *ud, int ret, int64_t seq, const char *errmsg)
+{
+    struct mail *m = ud;
+    if (ret < 0)
+        printf("# put: %s\n", errmsg);
+    m->ret = ret;
+    m->seq = seq;
+    m->done++;
+}
+
+static void on_mdone(void *ud, int ret, int64_t n, const char *errmsg)
+{
+    struct mail *m = ud;
+    if (ret)
+        printf("# mail: %s\n", errmsg);
+    m->ret = ret;
+    m->n = n;
+    m->done++;
+}
+
+static void on_row(void *ud, const db_sealed *s)
+{
+    struct mail *m = ud;
+    assert_true(m->rows < 4);
+    assert_string_equal(s->to_user, "mia");
+    assert_string_equal(s->from_user, "sam");
+    assert_int_equal(s->flags, 3);
+    m->seqs[m->rows] = s->seq;
+    snprintf(m->blobs[m->rows], sizeof m->blobs[0], "%.*s", (int)s->len, (const char *)s->blob);
+    m->rows++;
+}
+
+static db_sealed copy(uint8_t idbyte, const char *text, int64_t expires)
+{
+    static uint8_t to[32], from[32];
+    memset(to, 0x11, sizeof to);
+    memset(from, 0x22, sizeof from);
+    db_sealed s;
+    memset(&s, 0, sizeof s);
+    memset(s.id, idbyte, sizeof s.id);
+    memcpy(s.to_device, to, 32);
+    memcpy(s.from_device, from, 32);
+    s.to_user = "mia";
+    s.from_user = "sam";
+    s.flags = 3;
+    s.blob = (const uint8_t *)text;
+    s.len = strlen(text);
+    s.created_ms = 1;
+    s.expires_ms = expires;
+    return s;
+}
+
+/* Stored, a duplicate, over the quota (also when it would be a
+ * duplicate: a duplicate), fetched in order after a seq, acknowledged by
+ * id and by seq, expired; the mailbox counts kept by the triggers. */
+static void test_mail(void **state)
+{
+    (void)state;
+    char why[256];
+    assert_int_equal(migrate(why, sizeof why), 0);
+    side_exec("DELETE FROM sealed");
+    side_exec("INSERT INTO users (name, pwhash, admin, disabled, created, broadcast) VALUES"
+              " ('mia', 'h', 0, 0, 1, 0), ('sam', 'h', 0, 0, 1, 0) ON CONFLICT DO NOTHING");
+    static struct ev e;
+    ev_open(&e, url);
+    struct mail m = {.e = &e};
+    db_sealed a = copy(0xa1, "alpha", 1000000), b = copy(0xb2, "bravo", 1000000),
+              c = copy(0xc3, "charlie", 1000000);
+    CL(&m, db_pgmail_put(e.p, &a, 2, 1000, on_put, &m));
+    assert_int_equal(m.ret, DB_MAIL_STORED);
+    int64_t seq_a = m.seq;
+    assert_true(seq_a > 0);
+    CL(&m, db_pgmail_put(e.p, &a, 2, 1000, on_put, &m));
+    assert_int_equal(m.ret, DB_MAIL_DUPLICATE);
+    CL(&m, db_pgmail_put(e.p, &b, 2, 1000, on_put, &m));
+    assert_int_equal(m.ret, DB_MAIL_STORED);
+    int64_t seq_b = m.seq;
+    CL(&m, db_pgmail_put(e.p, &c, 2, 1000, on_put, &m));
+    assert_int_equal(m.ret, DB_MAIL_OVER_QUOTA);
+    CL(&m, db_pgmail_put(e.p, &a, 2, 1000, on_put, &m));
+    assert_int_equal(m.ret, DB_MAIL_DUPLICATE);
+    CL(&m, db_pgmail_put(e.p, &c, 10, 11, on_put, &m)); /* 5 + 5 + 7 bytes > 11 */
+    assert_int_equal(m.ret, DB_MAIL_OVER_QUOTA);
+    assert_int_equal(side_int("SELECT count FROM mailbox WHERE \"user\" = 'mia'"), 2);
+    assert_int_equal(side_int("SELECT bytes FROM mailbox WHERE \"user\" = 'mia'"), 10);
+    db_sealed bad = a;
+    bad.to_user = "Mia";
+    assert_int_equal(db_pgmail_put(e.p, &bad, 2, 1000, on_put, &m), BANTER_EINVAL);
+
+    CL(&m, db_pgmail_fetch(e.p, a.to_device, 0, 500, 10, on_row, on_mdone, &m));
+    assert_int_equal(m.n, 2);
+    assert_int_equal(m.seqs[0], seq_a);
+    assert_int_equal(m.seqs[1], seq_b);
+    assert_string_equal(m.blobs[0], "alpha");
+    assert_string_equal(m.blobs[1], "bravo");
+    m.rows = 0;
+    CL(&m, db_pgmail_fetch(e.p, a.to_device, seq_a, 500, 10, on_row, on_mdone, &m));
+    assert_int_equal(m.n, 1);
+    assert_int_equal(m.seqs[0], seq_b);
+    m.rows = 0;
+    CL(&m, db_pgmail_fetch(e.p, a.to_device, 0, 2000000, 10, on_row, on_mdone, &m));
+    assert_int_equal(m.n, 0); /* expired ones are not sent */
+
+    CL(&m, db_pgmail_del_id(e.p, a.id, a.to_device, a.from_device, on_mdone, &m));
+    assert_int_equal(m.n, 1);
+    CL(&m, db_pgmail_del_seq(e.p, seq_b, on_mdone, &m));
+    assert_int_equal(m.n, 1);
+    CL(&m, db_pgmail_del_seq(e.p, seq_b, on_mdone, &m));
+    assert_int_equal(m.ret, 0);
+    assert_int_equal(m.n, 0);
+    assert_int_equal(side_int("SELECT count FROM mailbox WHERE \"user\" = 'mia'"), 0);
+
+    db_sealed d = copy(0xd4, "delta", 100);
+    CL(&m, db_pgmail_put(e.p, &d, 2, 1000, on_put, &m));
+    assert_int_equal(m.ret, DB_MAIL_STORED);
+    CL(&m, db_pgmail_expire(e.p, 200, 10, on_mdone, &m));
+    assert_int_equal(m.n, 1);
+    assert_int_equal(side_int("SELECT count(*) FROM sealed"), 0);
+    ev_close(&e);
+}
+
+/* Not a test of speed (nothing is asserted): how many copies a second one
+ * connection stores, each its own commit, queued all at once; printed for
+ * docs/rendezvous.md 8.1. */
+static void test_mail_rate(void **state)
+{
+    (void)state;
+    enum { N = 500 };
+    side_exec("DELETE FROM sealed");
+    static struct ev e;
+    ev_open(&e, url);
+    struct mail m = {.e = &e};
+    run_until(&e, &e.ups, 1);
+    uint64_t t0 = uv_hrtime();
+    for (int i = 0; i < N; i++) {
+        db_sealed s = copy(0, "a sealed copy of some forty bytes or so..", 1000000);
+        memcpy(s.id, &i, sizeof i);
+        assert_int_equal(db_pgmail_put(e.p, &s, N + 1, 1 << 30, on_put, &m), 0);
+    }
+    run_until(&e, &m.done, N);
+    uint64_t ns = uv_hrtime() - t0;
+    printf("# PostgreSQL: %d copies stored one commit each in %.0f ms: %.0f/s\n", N,
+           (double)ns / 1e6, N / ((double)ns / 1e9));
+    assert_int_equal(side_int("SELECT count(*) FROM sealed"), N);
+    side_exec("DELETE FROM sealed");
+    ev_close(&e);
+}
+
 int main(void)
 {
     url = getenv("BANTER_TEST_PG");
@@ -510,6 +672,8 @@ int main(void)
         cmocka_unit_test(test_notify_and_reconnect),
         cmocka_unit_test(test_no_server),
         cmocka_unit_test(test_cluster),
+        cmocka_unit_test(test_mail),
+        cmocka_unit_test(test_mail_rate),
     };
     /* clang-format on */
     return cmocka_run_group_tests(tests, NULL, NULL);
