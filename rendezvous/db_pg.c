@@ -25,7 +25,17 @@ struct pg_query {
     bool internal; /* made by this module: dropped on a loss */
     db_pg_done_fn cb;
     void *ud;
+    /* A batch (db_pg_batch): its statements (kids, by next), run between
+     * BEGIN and COMMIT; phase and the statement in flight; each kid's
+     * result kept until the COMMIT; the first failure's text. */
+    struct pg_query *kids, *step;
+    size_t nkids;
+    int phase;
+    PGresult *res;
+    char *err;
 };
+
+enum { PH_BEGIN, PH_KIDS, PH_COMMIT, PH_ROLLBACK };
 
 enum pg_state { PG_WAIT, PG_CONNECTING, PG_UP };
 
@@ -72,6 +82,13 @@ static void free_query(struct pg_query *q)
 {
     if (!q)
         return;
+    while (q->kids) {
+        struct pg_query *k = q->kids;
+        q->kids = k->next;
+        free_query(k);
+    }
+    PQclear(q->res);
+    free(q->err);
     for (int i = 0; q->values && i < q->nparams; i++)
         free(q->values[i]);
     free(q->values);
@@ -105,6 +122,18 @@ static void close_poll(db_pg *p)
 
 static void on_poll(uv_poll_t *h, int status, int events);
 static void lost(db_pg *p, const char *why);
+
+/* Tell a finished query's owner (a batch: each statement's owner, in
+ * order, then the batch's), and free it. */
+static void report(struct pg_query *q, int ret, const PGresult *res, const char *msg)
+{
+    for (struct pg_query *k = q->kids; k; k = k->next)
+        if (k->cb)
+            k->cb(k->ud, ret, ret ? NULL : k->res, ret ? msg : "");
+    if (q->cb)
+        q->cb(q->ud, ret, q->kids || ret ? NULL : res, msg);
+    free_query(q);
+}
 
 /* Watch the connection's socket for events (UV_READABLE, UV_WRITABLE). */
 static void watch(db_pg *p, int events)
@@ -175,14 +204,29 @@ static void lost(db_pg *p, const char *why)
     uv_timer_start(p->timer, on_retry, p->retry_ms, 0);
     p->retry_ms =
         p->retry_ms * 2 > BANTER_PG_RETRY_MAX_MS ? BANTER_PG_RETRY_MAX_MS : p->retry_ms * 2;
-    if (q && q->cb)
-        q->cb(q->ud, BANTER_EDB, NULL, msg);
-    free_query(q);
+    if (q)
+        report(q, BANTER_EDB, NULL, msg);
     if (p->cbs.down)
         p->cbs.down(p->ud, reason);
 }
 
 static void pump(db_pg *p);
+
+/* Hand q's next statement to libpq (a batch: BEGIN, a statement, COMMIT
+ * or ROLLBACK by its phase). 1 when sent. */
+static int send_one(db_pg *p, struct pg_query *q)
+{
+    if (q->kids) {
+        static const char *const fixed[] = {"BEGIN", NULL, "COMMIT", "ROLLBACK"};
+        if (q->phase != PH_KIDS)
+            return PQsendQuery(p->conn, fixed[q->phase]);
+        q = q->step;
+    }
+    if (q->simple)
+        return PQsendQuery(p->conn, q->sql);
+    return PQsendQueryParams(p->conn, q->sql, q->nparams, NULL, (const char *const *)q->values,
+                             q->lengths, q->formats, q->binary ? 1 : 0);
+}
 
 /* Send what libpq holds; then wait for the answer (and for more room). */
 static void flush(db_pg *p)
@@ -289,6 +333,45 @@ static void start_connect(db_pg *p)
     watch(p, UV_WRITABLE);
 }
 
+/* A batch's statement is done (ok, its result r, taken when kept; msg):
+ * send the next one and return true, or false when the batch is over
+ * (after its COMMIT, its ROLLBACK, or a failed BEGIN or COMMIT). */
+static bool batch_next(db_pg *p, struct pg_query *q, bool ok, PGresult *r, const char *msg)
+{
+    if (PQstatus(p->conn) == CONNECTION_BAD)
+        return false;
+    switch (q->phase) {
+    case PH_BEGIN:
+        if (!ok)
+            return false;
+        PQclear(r);
+        q->phase = PH_KIDS;
+        q->step = q->kids;
+        break;
+    case PH_KIDS:
+        if (ok) {
+            q->step->res = r; /* kept until the COMMIT */
+            q->step = q->step->next;
+            if (!q->step)
+                q->phase = PH_COMMIT;
+        } else {
+            q->err = strdup(msg);
+            q->phase = PH_ROLLBACK;
+            PQclear(r);
+        }
+        break;
+    default:
+        return false;
+    }
+    p->inflight = q;
+    if (!send_one(p, q)) {
+        lost(p, PQerrorMessage(p->conn));
+        return true;
+    }
+    flush(p);
+    return true;
+}
+
 /* The query in flight has all its results: report them, go on. */
 static void finish(db_pg *p)
 {
@@ -305,11 +388,14 @@ static void finish(db_pg *p)
         set_msg(msg, sizeof msg, "", r ? PQresultErrorMessage(r) : "no result");
     else
         msg[0] = '\0';
+    if (q->kids && batch_next(p, q, ok, r, msg))
+        return; /* the batch's next statement is in flight */
     unsigned gen = p->gen;
-    if (q->cb)
-        q->cb(q->ud, ok ? 0 : BANTER_EDB, ok ? r : NULL, msg);
+    if (q->kids && q->phase == PH_ROLLBACK)
+        report(q, BANTER_EDB, NULL, q->err ? q->err : "rolled back");
+    else
+        report(q, ok ? 0 : BANTER_EDB, ok ? r : NULL, msg);
     PQclear(r);
-    free_query(q);
     if (gen == p->gen && p->state == PG_UP)
         pump(p);
 }
@@ -383,10 +469,11 @@ static void pump(db_pg *p)
             p->tail = NULL;
         p->queued--;
         q->next = NULL;
-        int sent = q->simple ? PQsendQuery(p->conn, q->sql)
-                             : PQsendQueryParams(p->conn, q->sql, q->nparams, NULL,
-                                                 (const char *const *)q->values, q->lengths,
-                                                 q->formats, q->binary ? 1 : 0);
+        if (q->kids) {
+            q->phase = PH_BEGIN;
+            q->step = NULL;
+        }
+        int sent = send_one(p, q);
         if (sent) {
             p->inflight = q;
             flush(p);
@@ -404,9 +491,7 @@ static void pump(db_pg *p)
         char msg[PG_ERRLEN];
         set_msg(msg, sizeof msg, "", PQerrorMessage(p->conn));
         unsigned gen = p->gen;
-        if (q->cb)
-            q->cb(q->ud, BANTER_EDB, NULL, msg);
-        free_query(q);
+        report(q, BANTER_EDB, NULL, msg);
         if (gen != p->gen)
             return;
     }
@@ -464,9 +549,7 @@ void db_pg_free(db_pg *p)
     while (p->head) {
         q = p->head;
         p->head = q->next;
-        if (q->cb)
-            q->cb(q->ud, BANTER_EDB, NULL, "closed");
-        free_query(q);
+        report(q, BANTER_EDB, NULL, "closed");
     }
     PQclear(p->res);
     close_poll(p);
@@ -477,17 +560,18 @@ void db_pg_free(db_pg *p)
 
 bool db_pg_is_up(const db_pg *p) { return p && p->state == PG_UP; }
 
-int db_pg_query(db_pg *p, const char *sql, int nparams, const char *const *values,
-                const int *lengths, const int *formats, bool binary_results, db_pg_done_fn cb,
-                void *ud)
+/* A new statement with copies of its parameters, or NULL (*ret says why). */
+static struct pg_query *query_new(const char *sql, int nparams, const char *const *values,
+                                  const int *lengths, const int *formats, bool binary_results,
+                                  db_pg_done_fn cb, void *ud, int *ret)
 {
+    *ret = BANTER_ETOOBIG;
     if (nparams < 0 || (unsigned)nparams > BANTER_PG_PARAMS_MAX)
-        return BANTER_ETOOBIG;
-    if (p->queued >= BANTER_PG_QUEUE_MAX)
-        return BANTER_EAGAIN;
+        return NULL;
+    *ret = BANTER_ENOMEM;
     struct pg_query *q = calloc(1, sizeof *q);
     if (!q)
-        return BANTER_ENOMEM;
+        return NULL;
     q->nparams = nparams;
     q->sql = strdup(sql);
     q->binary = binary_results;
@@ -517,8 +601,14 @@ int db_pg_query(db_pg *p, const char *sql, int nparams, const char *const *value
     }
     if (!ok) {
         free_query(q);
-        return BANTER_ENOMEM;
+        return NULL;
     }
+    *ret = 0;
+    return q;
+}
+
+static void enqueue(db_pg *p, struct pg_query *q)
+{
     if (p->tail)
         p->tail->next = q;
     else
@@ -526,6 +616,77 @@ int db_pg_query(db_pg *p, const char *sql, int nparams, const char *const *value
     p->tail = q;
     p->queued++;
     pump(p);
+}
+
+int db_pg_query(db_pg *p, const char *sql, int nparams, const char *const *values,
+                const int *lengths, const int *formats, bool binary_results, db_pg_done_fn cb,
+                void *ud)
+{
+    int ret;
+    if (p->queued >= BANTER_PG_QUEUE_MAX)
+        return BANTER_EAGAIN;
+    struct pg_query *q =
+        query_new(sql, nparams, values, lengths, formats, binary_results, cb, ud, &ret);
+    if (!q)
+        return ret;
+    enqueue(p, q);
+    return 0;
+}
+
+struct db_pg_batch {
+    struct pg_query *q; /* the batch entry; its kids in order */
+    struct pg_query *last;
+};
+
+db_pg_batch *db_pg_batch_new(void)
+{
+    db_pg_batch *b = calloc(1, sizeof *b);
+    if (b && !(b->q = calloc(1, sizeof *b->q))) {
+        free(b);
+        b = NULL;
+    }
+    return b;
+}
+
+void db_pg_batch_free(db_pg_batch *b)
+{
+    if (!b)
+        return;
+    free_query(b->q);
+    free(b);
+}
+
+int db_pg_batch_add(db_pg_batch *b, const char *sql, int nparams, const char *const *values,
+                    const int *lengths, const int *formats, bool binary_results, db_pg_done_fn cb,
+                    void *ud)
+{
+    int ret;
+    if (b->q->nkids >= BANTER_PG_BATCH_MAX)
+        return BANTER_ETOOBIG;
+    struct pg_query *k =
+        query_new(sql, nparams, values, lengths, formats, binary_results, cb, ud, &ret);
+    if (!k)
+        return ret;
+    if (b->last)
+        b->last->next = k;
+    else
+        b->q->kids = k;
+    b->last = k;
+    b->q->nkids++;
+    return 0;
+}
+
+int db_pg_batch_run(db_pg *p, db_pg_batch *b, db_pg_done_fn cb, void *ud)
+{
+    if (!b->q->kids)
+        return BANTER_EINVAL;
+    if (p->queued >= BANTER_PG_QUEUE_MAX)
+        return BANTER_EAGAIN;
+    struct pg_query *q = b->q;
+    q->cb = cb;
+    q->ud = ud;
+    free(b);
+    enqueue(p, q);
     return 0;
 }
 

@@ -90,6 +90,31 @@ BANTER_WUR int db_pg_query(db_pg *p, const char *sql, int nparams, const char *c
                            db_pg_done_fn cb, void *ud);
 
 /*
+ * A batch: statements run in one transaction (BEGIN, each in order,
+ * COMMIT) and committed together, one fsync for all: what a loop
+ * iteration's writes use. Each statement's callback runs after the COMMIT
+ * (ret 0 and its result) or, when any failed or the COMMIT did, with
+ * BANTER_EDB and the first failure's text (nothing of the batch was
+ * committed, except that a connection lost during the COMMIT leaves its
+ * outcome unknown, as for a single query); then the batch's own callback
+ * (res NULL). Other queries wait while a batch runs.
+ *
+ * db_pg_batch_new: NULL when out of memory. db_pg_batch_add: as
+ * db_pg_query (copies made now; BANTER_ETOOBIG past BANTER_PG_BATCH_MAX
+ * statements). db_pg_batch_run queues b and takes it (do not free it): 0,
+ * or BANTER_EINVAL for an empty batch, BANTER_EAGAIN when the queue is
+ * full: then b is still the caller's and no callback runs.
+ * db_pg_batch_free: a batch not run (accepts NULL).
+ */
+typedef struct db_pg_batch db_pg_batch;
+db_pg_batch *db_pg_batch_new(void);
+BANTER_WUR int db_pg_batch_add(db_pg_batch *b, const char *sql, int nparams,
+                               const char *const *values, const int *lengths, const int *formats,
+                               bool binary_results, db_pg_done_fn cb, void *ud);
+BANTER_WUR int db_pg_batch_run(db_pg *p, db_pg_batch *b, db_pg_done_fn cb, void *ud);
+void db_pg_batch_free(db_pg_batch *b);
+
+/*
  * LISTEN on channel (an SQL identifier of at most 63 bytes of a-z, 0-9
  * and '_'), now and after every reconnection; a channel listened to
  * already is not added again. 0, BANTER_EINVAL for a bad

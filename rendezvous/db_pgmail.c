@@ -25,15 +25,23 @@ static struct call *call_new(db_pgmail_put_fn put, db_pgmail_done_fn done, db_ma
     return c;
 }
 
-static int run(db_pg *p, const char *sql, int n, const char *const *v, const int *len,
-               const int *fmt, bool binary, db_pg_done_fn fn, struct call *c)
+/* Queue a statement on p, or add it to batch b when p is NULL. */
+static int run_in(db_pg *p, db_pg_batch *b, const char *sql, int n, const char *const *v,
+                  const int *len, const int *fmt, bool binary, db_pg_done_fn fn, struct call *c)
 {
     if (!c)
         return BANTER_ENOMEM;
-    int ret = db_pg_query(p, sql, n, v, len, fmt, binary, fn, c);
+    int ret = p ? db_pg_query(p, sql, n, v, len, fmt, binary, fn, c)
+                : db_pg_batch_add(b, sql, n, v, len, fmt, binary, fn, c);
     if (ret)
         free(c);
     return ret;
+}
+
+static int run(db_pg *p, const char *sql, int n, const char *const *v, const int *len,
+               const int *fmt, bool binary, db_pg_done_fn fn, struct call *c)
+{
+    return run_in(p, NULL, sql, n, v, len, fmt, binary, fn, c);
 }
 
 static void on_put(void *ud, int ret, const PGresult *res, const char *errmsg)
@@ -57,8 +65,8 @@ static void on_put(void *ud, int ret, const PGresult *res, const char *errmsg)
     free(c);
 }
 
-int db_pgmail_put(db_pg *p, const db_sealed *m, int64_t max_count, int64_t max_bytes,
-                  db_pgmail_put_fn cb, void *ud)
+static int put(db_pg *p, db_pg_batch *b, const db_sealed *m, int64_t max_count, int64_t max_bytes,
+               db_pgmail_put_fn cb, void *ud)
 {
     if (!m->to_user || !m->from_user || db_name_problem(m->to_user) ||
         db_name_problem(m->from_user) || m->len == 0 || m->len > INT32_MAX)
@@ -87,19 +95,31 @@ int db_pgmail_put(db_pg *p, const db_sealed *m, int64_t max_count, int64_t max_b
     /* The usage and the duplicate check see the snapshot before the
      * insert: stored (a seq), else a duplicate (already there, or it fit
      * and conflicted with a concurrent insert), else over the quota. */
-    return run(p,
-               "WITH u AS (SELECT coalesce(max(count), 0) AS c, coalesce(max(bytes), 0) AS b"
-               " FROM mailbox WHERE \"user\" = $3),"
-               " ok AS (SELECT (u.c + 1 <= $11::bigint AND u.b + $7::bigint <= $12::bigint)"
-               " AS fits FROM u),"
-               " ins AS (INSERT INTO sealed (id, to_device, to_user, from_user, from_device,"
-               " flags, size, blob, created, expires) SELECT $1, $2, $3, $4, $5, $6::bigint,"
-               " $7::bigint, $8, $9::bigint, $10::bigint FROM ok WHERE ok.fits"
-               " ON CONFLICT (id, to_device, from_device) DO NOTHING RETURNING seq)"
-               " SELECT (SELECT seq FROM ins), (SELECT fits FROM ok),"
-               " (SELECT count(*) FROM sealed WHERE id = $1 AND to_device = $2"
-               " AND from_device = $5)",
-               12, v, len, fmt, false, on_put, call_new(cb, NULL, NULL, ud));
+    return run_in(p, b,
+                  "WITH u AS (SELECT coalesce(max(count), 0) AS c, coalesce(max(bytes), 0) AS b"
+                  " FROM mailbox WHERE \"user\" = $3),"
+                  " ok AS (SELECT (u.c + 1 <= $11::bigint AND u.b + $7::bigint <= $12::bigint)"
+                  " AS fits FROM u),"
+                  " ins AS (INSERT INTO sealed (id, to_device, to_user, from_user, from_device,"
+                  " flags, size, blob, created, expires) SELECT $1, $2, $3, $4, $5, $6::bigint,"
+                  " $7::bigint, $8, $9::bigint, $10::bigint FROM ok WHERE ok.fits"
+                  " ON CONFLICT (id, to_device, from_device) DO NOTHING RETURNING seq)"
+                  " SELECT (SELECT seq FROM ins), (SELECT fits FROM ok),"
+                  " (SELECT count(*) FROM sealed WHERE id = $1 AND to_device = $2"
+                  " AND from_device = $5)",
+                  12, v, len, fmt, false, on_put, call_new(cb, NULL, NULL, ud));
+}
+
+int db_pgmail_put(db_pg *p, const db_sealed *m, int64_t max_count, int64_t max_bytes,
+                  db_pgmail_put_fn cb, void *ud)
+{
+    return put(p, NULL, m, max_count, max_bytes, cb, ud);
+}
+
+int db_pgmail_batch_put(db_pg_batch *b, const db_sealed *m, int64_t max_count, int64_t max_bytes,
+                        db_pgmail_put_fn cb, void *ud)
+{
+    return put(NULL, b, m, max_count, max_bytes, cb, ud);
 }
 
 static void on_count(void *ud, int ret, const PGresult *res, const char *errmsg)
@@ -119,14 +139,28 @@ int db_pgmail_del_seq(db_pg *p, int64_t seq, db_pgmail_done_fn cb, void *ud)
                call_new(NULL, cb, NULL, ud));
 }
 
-int db_pgmail_del_id(db_pg *p, const uint8_t id[static 16], const uint8_t device[static 32],
-                     const uint8_t from_device[static 32], db_pgmail_done_fn cb, void *ud)
+static int del_id(db_pg *p, db_pg_batch *b, const uint8_t id[static 16],
+                  const uint8_t device[static 32], const uint8_t from_device[static 32],
+                  db_pgmail_done_fn cb, void *ud)
 {
     const char *v[3] = {(const char *)id, (const char *)device, (const char *)from_device};
     const int len[3] = {16, 32, 32};
     const int fmt[3] = {1, 1, 1};
-    return run(p, "DELETE FROM sealed WHERE id = $1 AND to_device = $2 AND from_device = $3", 3, v,
-               len, fmt, false, on_count, call_new(NULL, cb, NULL, ud));
+    return run_in(p, b, "DELETE FROM sealed WHERE id = $1 AND to_device = $2 AND from_device = $3",
+                  3, v, len, fmt, false, on_count, call_new(NULL, cb, NULL, ud));
+}
+
+int db_pgmail_del_id(db_pg *p, const uint8_t id[static 16], const uint8_t device[static 32],
+                     const uint8_t from_device[static 32], db_pgmail_done_fn cb, void *ud)
+{
+    return del_id(p, NULL, id, device, from_device, cb, ud);
+}
+
+int db_pgmail_batch_del_id(db_pg_batch *b, const uint8_t id[static 16],
+                           const uint8_t device[static 32], const uint8_t from_device[static 32],
+                           db_pgmail_done_fn cb, void *ud)
+{
+    return del_id(NULL, b, id, device, from_device, cb, ud);
 }
 
 /* A binary BIGINT column (network order). */

@@ -37,6 +37,16 @@ BANTER_WUR int db_pgmail_del_id(db_pg *p, const uint8_t id[static 16],
                                 const uint8_t from_device[static 32], db_pgmail_done_fn cb,
                                 void *ud);
 
+/* The same store and acknowledgement as a statement of batch b (db_pg.h):
+ * a loop iteration's copies and acknowledgements committed together, the
+ * callbacks after the COMMIT. The quota sees the batch's earlier copies. */
+BANTER_WUR int db_pgmail_batch_put(db_pg_batch *b, const db_sealed *m, int64_t max_count,
+                                   int64_t max_bytes, db_pgmail_put_fn cb, void *ud);
+BANTER_WUR int db_pgmail_batch_del_id(db_pg_batch *b, const uint8_t id[static 16],
+                                      const uint8_t device[static 32],
+                                      const uint8_t from_device[static 32], db_pgmail_done_fn cb,
+                                      void *ud);
+
 /* fn with each copy for device with a seq above after that has not
  * expired at now_ms, oldest first, at most max (each valid during its
  * call), then cb with n = how many. */
