@@ -31,8 +31,11 @@ static int run_in(db_pg *p, db_pg_batch *b, const char *sql, int n, const char *
 {
     if (!c)
         return BANTER_ENOMEM;
-    int ret = p ? db_pg_query(p, sql, n, v, len, fmt, binary, fn, c)
-                : db_pg_batch_add(b, sql, n, v, len, fmt, binary, fn, c);
+    int ret = BANTER_EINVAL;
+    if (p)
+        ret = db_pg_query(p, sql, n, v, len, fmt, binary, fn, c);
+    else if (b)
+        ret = db_pg_batch_add(b, sql, n, v, len, fmt, binary, fn, c);
     if (ret)
         free(c);
     return ret;
