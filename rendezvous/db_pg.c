@@ -33,6 +33,8 @@ struct pg_query {
     int phase;
     PGresult *res;
     char *err;
+    int prep;       /* its slot in db_pg.prep, or -1 */
+    bool preparing; /* its PQsendPrepare is in flight */
 };
 
 enum { PH_BEGIN, PH_KIDS, PH_COMMIT, PH_ROLLBACK };
@@ -54,6 +56,14 @@ struct db_pg {
     size_t queued;
     PGresult *res; /* what the query in flight returned so far */
     char channels[BANTER_PG_CHANNELS_MAX][64];
+    /* Statements prepared by their text: the first BANTER_PG_PREPARED_MAX
+     * texts with parameters get a slot (named bt_sN); ready on this
+     * connection (prepared again after a reconnection). */
+    struct {
+        char *sql;
+        bool ready;
+    } prep[BANTER_PG_PREPARED_MAX];
+    size_t nprep;
     size_t nchannels;
     unsigned retry_ms;
     bool closing;
@@ -100,6 +110,8 @@ static void free_query(struct pg_query *q)
 
 static void free_all(db_pg *p)
 {
+    for (size_t i = 0; i < p->nprep; i++)
+        free(p->prep[i].sql);
     free(p->conninfo);
     free(p);
 }
@@ -212,6 +224,18 @@ static void lost(db_pg *p, const char *why)
 
 static void pump(db_pg *p);
 
+/* The prepared-statement slot of sql (made when there is room), or -1. */
+static int prep_slot(db_pg *p, const char *sql)
+{
+    for (size_t i = 0; i < p->nprep; i++)
+        if (strcmp(p->prep[i].sql, sql) == 0)
+            return (int)i;
+    if (p->nprep >= BANTER_PG_PREPARED_MAX || !(p->prep[p->nprep].sql = strdup(sql)))
+        return -1;
+    p->prep[p->nprep].ready = false;
+    return (int)p->nprep++;
+}
+
 /* Hand q's next statement to libpq (a batch: BEGIN, a statement, COMMIT
  * or ROLLBACK by its phase). 1 when sent. */
 static int send_one(db_pg *p, struct pg_query *q)
@@ -224,8 +248,17 @@ static int send_one(db_pg *p, struct pg_query *q)
     }
     if (q->simple)
         return PQsendQuery(p->conn, q->sql);
-    return PQsendQueryParams(p->conn, q->sql, q->nparams, NULL, (const char *const *)q->values,
-                             q->lengths, q->formats, q->binary ? 1 : 0);
+    q->prep = prep_slot(p, q->sql);
+    if (q->prep < 0)
+        return PQsendQueryParams(p->conn, q->sql, q->nparams, NULL, (const char *const *)q->values,
+                                 q->lengths, q->formats, q->binary ? 1 : 0);
+    char name[16];
+    snprintf(name, sizeof name, "bt_s%d", q->prep);
+    q->preparing = !p->prep[q->prep].ready;
+    if (q->preparing)
+        return PQsendPrepare(p->conn, name, q->sql, q->nparams, NULL);
+    return PQsendQueryPrepared(p->conn, name, q->nparams, (const char *const *)q->values,
+                               q->lengths, q->formats, q->binary ? 1 : 0);
 }
 
 /* Send what libpq holds; then wait for the answer (and for more room). */
@@ -291,6 +324,8 @@ static void connected(db_pg *p)
     }
     p->state = PG_UP;
     p->retry_ms = BANTER_PG_RETRY_MIN_MS;
+    for (size_t i = 0; i < p->nprep; i++)
+        p->prep[i].ready = false; /* a new session has none */
     if (queue_listen(p, 0, true, on_listened) != 0) {
         lost(p, "out of memory");
         return;
@@ -388,6 +423,20 @@ static void finish(db_pg *p)
         set_msg(msg, sizeof msg, "", r ? PQresultErrorMessage(r) : "no result");
     else
         msg[0] = '\0';
+    struct pg_query *cur = !q->kids ? q : q->phase == PH_KIDS ? q->step : NULL;
+    if (cur && cur->preparing) {
+        cur->preparing = false;
+        if (ok) { /* prepared: now run it */
+            p->prep[cur->prep].ready = true;
+            PQclear(r);
+            p->inflight = q;
+            if (!send_one(p, q))
+                lost(p, PQerrorMessage(p->conn));
+            else
+                flush(p);
+            return;
+        }
+    }
     if (q->kids && batch_next(p, q, ok, r, msg))
         return; /* the batch's next statement is in flight */
     unsigned gen = p->gen;

@@ -13,7 +13,12 @@
  * in its own transaction (no BEGIN is ever open across queries), so its
  * callback reporting success means it was committed: "stored" may be said
  * then and only then. A write that needs several statements is one
- * statement with data-modifying CTEs, or a server-side function.
+ * statement with data-modifying CTEs, or a server-side function, or a
+ * batch (below). The first BANTER_PG_PREPARED_MAX distinct statement
+ * texts with parameters are prepared on the connection the first time
+ * they run (PQsendPrepare, then PQsendQueryPrepared; again after a
+ * reconnection), so the server plans them once: queries are fixed texts
+ * with parameters, never values pasted in.
  *
  * When the connection is lost (the server restarted, a network failure):
  * the query in flight fails with BANTER_EDB and an errmsg that starts
