@@ -46,7 +46,7 @@ PKGS_PEER   := glib-2.0 gio-2.0 gio-unix-2.0 avahi-client avahi-glib sqlite3 lib
 PEER_CFLAGS  = $(shell pkg-config --cflags $(PKGS_PEER) 2>/dev/null)
 PEER_LIBS    = $(shell pkg-config --libs $(PKGS_PEER) 2>/dev/null)
 
-PKGS_RDV     := libuv sqlite3 nettle
+PKGS_RDV     := libuv sqlite3 nettle libpq
 RDV_CFLAGS    = $(shell pkg-config --cflags $(PKGS_RDV) 2>/dev/null)
 RDV_LIBS      = $(shell pkg-config --libs $(PKGS_RDV) 2>/dev/null)
 
@@ -361,6 +361,10 @@ TEST_TOOLS := $(NETLAB_TOOLS) $(if $(PLUGHOST_SRC),bin/banter-plugin-host $(TEST
                 $(ASAN)/tests/peer_probe $(ASAN)/tests/peer_swarm) \
               $(if $(RENDEZVOUS_SRC),$(ASAN)/tests/rdv_probe $(REL)/bench_rtt)
 
+# test_rdv_pg needs a PostgreSQL server: test_rendezvous_pg.sh makes one and
+# runs it (alone it would only say "skipped").
+PG_UNIT_BINS := $(ASAN)/tests/test_rdv_pg
+
 test-run: $(UNIT_BINS) $(REPLAY_BINS) $(ASAN_PROGRAMS) $(TEST_TOOLS) all
 	$(Q)BANTER_BIN=$(CURDIR)/$(ASAN)/banter MDNS_PROBE=$(CURDIR)/$(ASAN)/tests/mdns_probe \
 	    EVIL_PEER=$(CURDIR)/$(ASAN)/tests/evil_peer PEER_PROBE=$(CURDIR)/$(ASAN)/tests/peer_probe \
@@ -368,8 +372,8 @@ test-run: $(UNIT_BINS) $(REPLAY_BINS) $(ASAN_PROGRAMS) $(TEST_TOOLS) all
 	    RDV_BIN=$(CURDIR)/$(ASAN)/banter-rendezvous RDV_PROBE=$(CURDIR)/$(ASAN)/tests/rdv_probe \
 	    ADMIN_BIN=$(CURDIR)/$(ASAN)/banter-admin BENCH_RTT=$(CURDIR)/$(REL)/bench_rtt \
 	    PLUGIN_HOST=$(CURDIR)/bin/banter-plugin-host PLUGIN_DIR=$(CURDIR)/$(REL)/tests/plugins \
-	    GATEWAY_DIR=$(CURDIR)/$(REL)/plugins \
-	    tests/run.sh $(UNIT_BINS) $(REPLAY_BINS) $(INTEG_SRC)
+	    GATEWAY_DIR=$(CURDIR)/$(REL)/plugins RDV_PG_TEST=$(CURDIR)/$(ASAN)/tests/test_rdv_pg \
+	    tests/run.sh $(filter-out $(PG_UNIT_BINS),$(UNIT_BINS)) $(REPLAY_BINS) $(INTEG_SRC)
 
 # Pictures of the web interface for the README: tests/integration/test_web.sh
 # keeps them in docs/screenshots instead of build/screenshots.

@@ -2,6 +2,8 @@
 /* cli.c - helpers the commands share (see cli.h). */
 #include "cli.h"
 
+#include "db_pg.h"
+
 #include <pwd.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -25,8 +27,9 @@ db *cli_open_db(const cli_ctx *ctx)
     db *d = NULL;
     int r = db_open(&d, path, why, sizeof why);
     if (r) {
-        fprintf(stderr, CLI_PROG ": cannot open the database %s: %s\n", path,
-                *why ? why : banter_strerror(r));
+        /* A PostgreSQL URL may hold a password: never printed. */
+        fprintf(stderr, CLI_PROG ": cannot open the database %s: %s\n",
+                db_pg_is_url(path) ? "(PostgreSQL)" : path, *why ? why : banter_strerror(r));
         return NULL;
     }
     return d;

@@ -52,7 +52,10 @@ typedef struct db_user {
 } db_user;
 
 /* Open (creating when missing) the database at path and migrate it. On
- * failure *out is NULL and errmsg (errlen bytes, may be NULL) says why. */
+ * failure *out is NULL and errmsg (errlen bytes, may be NULL) says why.
+ * A path that is a PostgreSQL URL (db_pg_is_url: postgresql://...) has
+ * its schema brought up to date there, then BANTER_EUNSUPPORTED: this
+ * build serves from SQLite only (docs/rendezvous.md, PostgreSQL). */
 BANTER_WUR int db_open(db **out, const char *path, char *errmsg, size_t errlen);
 /* Accepts NULL. */
 void db_close(db *d);

@@ -53,6 +53,9 @@ struct db {
     char errmsg[DB_ERRMSG_LEN];
 };
 
+/* The schema's migrations, SQLite's and PostgreSQL's forms (arrays of the
+ * returned count, static; either pointer may be NULL). */
+int db_schema(const char *const **sqlite, const char *const **pg);
 /* Record text as the last failure. */
 void db_seterr(db *d, const char *text);
 /* Record SQLite's text for rc and return the matching BANTER_E* code. */

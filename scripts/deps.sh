@@ -17,6 +17,7 @@ PKGS=(
     chromium fonts-dejavu-core nodejs npm curl
     debhelper dpkg-dev fakeroot lintian debootstrap
     python3-aiosmtpd kannel kannel-extras
+    postgresql libpq-dev
 )
 
 missing() {

@@ -74,6 +74,18 @@
 #define BANTER_ICE_MAX_LINE       256u
 #define BANTER_ICE_MAX_FOUNDATION 32u
 
+/* The rendezvous's PostgreSQL connection (rendezvous/db_pg.h): queries
+ * waiting their turn, parameters of one query, channels it listens to,
+ * statements in one batch (one transaction), statement texts prepared,
+ * reconnection back-off (first delay, cap) in milliseconds. */
+#define BANTER_PG_QUEUE_MAX    65536u
+#define BANTER_PG_PARAMS_MAX   32u
+#define BANTER_PG_CHANNELS_MAX 8u
+#define BANTER_PG_BATCH_MAX    4096u
+#define BANTER_PG_PREPARED_MAX 64u
+#define BANTER_PG_RETRY_MIN_MS 50u
+#define BANTER_PG_RETRY_MAX_MS 5000u
+
 /* Rekey each direction's cipher after this many messages. */
 #define BANTER_REKEY_INTERVAL 65536u
 

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# test_rendezvous_pg.sh - the rendezvous's PostgreSQL side against a real
+# server: a throwaway cluster (pg_lib.sh: initdb + pg_ctl as nobody, unix
+# socket only) runs tests/unit/test_rdv_pg.c (the schema migrated once and
+# the same as SQLite's, the asynchronous connection: ordered queries,
+# binary parameters, errors, LISTEN/NOTIFY, a killed session made again);
+# then a crash of PostgreSQL itself (pg_ctl stop -m immediate, start): what
+# was committed before is there, and the schema is not migrated twice.
+#
+# banter-rendezvous --db postgresql://... says it does not serve from
+# PostgreSQL yet, without printing the URL's password.
+#
+# Needs $RDV_PG_TEST and $RDV_BIN (default: the ASan builds). Exit 77
+# when PostgreSQL is not installed.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+. "$here/pg_lib.sh"
+
+RDV_PG_TEST=${RDV_PG_TEST:-$here/../../build/asan/tests/test_rdv_pg}
+RDV_BIN=${RDV_BIN:-$here/../../build/asan/banter-rendezvous}
+for v in RDV_PG_TEST RDV_BIN; do
+    [ -x "${!v}" ] || t_fail setup "no program at ${!v} (make test-run builds it)"
+done
+export ASAN_OPTIONS=detect_leaks=1
+export UBSAN_OPTIONS=print_stacktrace=1
+
+pg_start || t_fail setup "cannot start a PostgreSQL cluster"
+BANTER_TEST_PG=$PG_URL "$RDV_PG_TEST" || t_fail unit "test_rdv_pg failed against PostgreSQL"
+t_pass "schema and asynchronous connection on PostgreSQL"
+
+# A crash of the database server: committed rows survive, and the schema
+# version is the same (test_rdv_pg migrated it; a restart migrates nothing).
+v=$(pg_sql "SELECT version FROM banter_schema") || t_fail crash "no schema version"
+pg_sql "INSERT INTO users (name, pwhash, admin, disabled, created, broadcast)
+        VALUES ('crashsafe', 'h', 0, 0, 1, 0)" >/dev/null || t_fail crash "insert"
+pg_restart immediate || t_fail crash "PostgreSQL did not come back"
+[ "$(pg_sql "SELECT count(*) FROM users WHERE name = 'crashsafe'")" = 1 ] ||
+    t_fail crash "a committed row was lost in the crash"
+BANTER_TEST_PG=$PG_URL "$RDV_PG_TEST" >/dev/null 2>&1 || t_fail crash "test_rdv_pg after the crash"
+[ "$(pg_sql "SELECT version FROM banter_schema")" = "$v" ] || t_fail crash "schema version changed"
+t_pass "a PostgreSQL crash loses nothing committed"
+
+# --db postgresql://...: a clear refusal (the schema is prepared), no
+# password in what is printed, no SQLite file made of the URL.
+cd "$PG_DIR" || t_fail cli "cd"
+secret="s3cret$RANDOM"
+url=${PG_URL/nobody@/nobody:$secret@}
+out=$("$RDV_BIN" --db "$url" user list 2>&1) && t_fail cli "user list on PostgreSQL succeeded"
+printf '%s\n' "$out" | grep -q "serves from SQLite only" || t_fail cli "no clear refusal: $out"
+printf '%s\n' "$out" | grep -q "$secret" && t_fail cli "the password was printed: $out"
+[ -e postgresql: ] && t_fail cli "a SQLite file was made of the URL"
+t_pass "--db postgresql:// is refused clearly, the password unprinted"

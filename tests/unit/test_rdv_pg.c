@@ -1,0 +1,771 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_rdv_pg.c - the PostgreSQL side of the rendezvous database, against
+ * a real server: BANTER_TEST_PG is its connection URI (made by
+ * tests/integration/test_rendezvous_pg.sh with pg_lib.sh; without it the
+ * program exits 77, skipped).
+ *
+ * The schema: migrating makes the current version once (a second run
+ * changes nothing), a newer version is refused, and PostgreSQL's tables
+ * have the same columns as SQLite's. The asynchronous connection: queries
+ * run in order with text and binary parameters and results, a failed
+ * statement is reported and the next one runs, LISTEN/NOTIFY reaches the
+ * listener, a connection killed by the server is made again (listening
+ * again, queries queued meanwhile run), a server that is not there is
+ * retried without losing queued queries, a bad connection string is
+ * refused.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <libpq-fe.h>
+#include <sqlite3.h>
+#include <uv.h>
+
+#include "db.h"
+#include "db_cluster.h"
+#include "db_impl.h"
+#include "db_mail.h"
+#include "db_pg.h"
+#include "db_pgmail.h"
+
+static const char *url;
+
+/* ---- helpers: a blocking side connection, as another program ---- */
+
+static PGconn *side(void)
+{
+    PGconn *c = PQconnectdb(url);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    return c;
+}
+
+static void side_exec(const char *sql)
+{
+    PGconn *c = side();
+    PGresult *r = PQexec(c, sql);
+    ExecStatusType st = PQresultStatus(r);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql, PQresultErrorMessage(r));
+    PQclear(r);
+    PQfinish(c);
+}
+
+static long side_int(const char *sql)
+{
+    PGconn *c = side();
+    PGresult *r = PQexec(c, sql);
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    assert_int_equal(PQntuples(r), 1);
+    long v = strtol(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    PQfinish(c);
+    return v;
+}
+
+static int migrate(char *why, size_t cap)
+{
+    const char *const *pg;
+    int n = db_schema(NULL, &pg);
+    int ret = db_pg_migrate(url, pg, n, "banter-rendezvous", why, cap);
+    if (ret)
+        printf("# migrate: %s\n", why);
+    return ret;
+}
+
+/* ---- the schema ---- */
+
+static void test_migrate(void **state)
+{
+    (void)state;
+    char why[256] = "";
+    int n = db_schema(NULL, NULL);
+    assert_int_equal(migrate(why, sizeof why), 0);
+    assert_int_equal(side_int("SELECT version FROM banter_schema"), n);
+    /* Again: nothing to do, nothing changes. */
+    side_exec("INSERT INTO users (name, pwhash, admin, disabled, created, broadcast)"
+              " VALUES ('keep', 'h', 0, 0, 1, 0) ON CONFLICT DO NOTHING");
+    assert_int_equal(migrate(why, sizeof why), 0);
+    assert_int_equal(side_int("SELECT count(*) FROM users WHERE name = 'keep'"), 1);
+    /* A newer schema is refused and left alone. */
+    side_exec("UPDATE banter_schema SET version = 99");
+    assert_int_equal(migrate(why, sizeof why), BANTER_EDB);
+    assert_non_null(strstr(why, "schema version 99 is not supported"));
+    assert_int_equal(side_int("SELECT version FROM banter_schema"), 99);
+    char sql[64];
+    snprintf(sql, sizeof sql, "UPDATE banter_schema SET version = %d", n);
+    side_exec(sql);
+}
+
+/* db_open with a URL prepares the schema and says the server does not
+ * serve from PostgreSQL yet; no SQLite file is made of the URL. */
+static void test_open_url(void **state)
+{
+    (void)state;
+    db *d = NULL;
+    char why[256] = "";
+    assert_int_equal(db_open(&d, url, why, sizeof why), BANTER_EUNSUPPORTED);
+    assert_null(d);
+    assert_non_null(strstr(why, "serves from SQLite only"));
+    assert_int_equal(side_int("SELECT version FROM banter_schema"), db_schema(NULL, NULL));
+    assert_int_equal(access("postgresql:", F_OK), -1);
+}
+
+/* Each SQLite table's columns, "table.column" sorted, into out. */
+static void sqlite_columns(char *out, size_t cap)
+{
+    char dir[] = "/tmp/banter-test-rdvpg-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[64];
+    snprintf(path, sizeof path, "%s/rdv.db", dir);
+    db *d = NULL;
+    assert_int_equal(db_open(&d, path, NULL, 0), 0);
+    db_close(d);
+    sqlite3 *s = NULL;
+    assert_int_equal(sqlite3_open(path, &s), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(s,
+                                        "SELECT m.name || '.' || p.name FROM sqlite_master m,"
+                                        " pragma_table_info(m.name) p WHERE m.type = 'table'"
+                                        " AND m.name NOT LIKE 'sqlite_%' ORDER BY 1",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    size_t n = 0;
+    out[0] = '\0';
+    while (sqlite3_step(st) == SQLITE_ROW)
+        n += (size_t)snprintf(out + n, cap - n, "%s\n", (const char *)sqlite3_column_text(st, 0));
+    assert_true(n < cap);
+    sqlite3_finalize(st);
+    sqlite3_close(s);
+    char p[96];
+    static const char *const suffix[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(p, sizeof p, "%s%s", path, suffix[i]);
+        unlink(p);
+    }
+    rmdir(dir);
+}
+
+/* PostgreSQL-only tables (banter_schema, the cluster's) are left out. */
+static void test_same_columns(void **state)
+{
+    (void)state;
+    static char lite[8192], pg[8192];
+    char why[256] = "";
+    assert_int_equal(migrate(why, sizeof why), 0);
+    sqlite_columns(lite, sizeof lite);
+    PGconn *c = side();
+    PGresult *r =
+        PQexec(c, "SELECT table_name || '.' || column_name FROM information_schema.columns"
+                  " WHERE table_schema = current_schema()"
+                  " AND table_name NOT LIKE 'banter\\_%'"
+                  " ORDER BY (table_name || '.' || column_name) COLLATE \"C\"");
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    size_t n = 0;
+    pg[0] = '\0';
+    for (int i = 0; i < PQntuples(r); i++)
+        n += (size_t)snprintf(pg + n, sizeof pg - n, "%s\n", PQgetvalue(r, i, 0));
+    PQclear(r);
+    PQfinish(c);
+    assert_string_equal(pg, lite);
+}
+
+/* ---- the asynchronous connection ---- */
+
+struct ev {
+    uv_loop_t loop;
+    uv_timer_t guard;
+    db_pg *p;
+    int ups, downs, notes;
+    char note[64];
+    int done; /* callbacks run */
+    int order[8];
+    int rets[8];
+    char text[8][64];
+    char bin[8][16];
+    int pid;
+};
+
+static void on_up(void *ud) { ((struct ev *)ud)->ups++; }
+static void on_down(void *ud, const char *why)
+{
+    (void)why;
+    ((struct ev *)ud)->downs++;
+}
+static void on_note(void *ud, const char *channel, const char *payload)
+{
+    struct ev *e = ud;
+    e->notes++;
+    snprintf(e->note, sizeof e->note, "%s:%s", channel, payload);
+}
+
+static const db_pg_cbs cbs = {on_up, on_down, on_note};
+
+/* Which query a callback is for: its index in ev, through a small record. */
+struct tag {
+    struct ev *e;
+    int i;
+};
+
+static void on_done(void *ud, int ret, const PGresult *res, const char *errmsg)
+{
+    struct tag *t = ud;
+    struct ev *e = t->e;
+    assert_non_null(errmsg);
+    e->order[e->done++] = t->i;
+    e->rets[t->i] = ret;
+    if (ret == 0 && PQntuples(res) == 1 && PQnfields(res) >= 1) {
+        if (PQfformat(res, 0) == 1) {
+            size_t len = (size_t)PQgetlength(res, 0, 0);
+            assert_true(len <= sizeof e->bin[0]);
+            memcpy(e->bin[t->i], PQgetvalue(res, 0, 0), len);
+        } else {
+            snprintf(e->text[t->i], sizeof e->text[0], "%s", PQgetvalue(res, 0, 0));
+        }
+    } else if (ret) {
+        snprintf(e->text[t->i], sizeof e->text[0], "%s", errmsg);
+    }
+}
+
+static void on_guard(uv_timer_t *t)
+{
+    (void)t;
+    fail_msg("the loop ran 20 s without what the test waits for");
+}
+
+/* Run the loop until *flag reaches want (the guard fails after 20 s). */
+static void run_until(struct ev *e, const int *flag, int want)
+{
+    uv_timer_start(&e->guard, on_guard, 20000, 0);
+    while (*flag < want)
+        uv_run(&e->loop, UV_RUN_ONCE);
+    uv_timer_stop(&e->guard);
+}
+
+static void ev_open(struct ev *e, const char *conninfo)
+{
+    memset(e, 0, sizeof *e);
+    assert_int_equal(uv_loop_init(&e->loop), 0);
+    uv_timer_init(&e->loop, &e->guard);
+    char why[256];
+    assert_int_equal(db_pg_new(&e->p, &e->loop, conninfo, &cbs, e, why, sizeof why), 0);
+}
+
+static void ev_close(struct ev *e)
+{
+    db_pg_free(e->p);
+    uv_close((uv_handle_t *)&e->guard, NULL);
+    uv_run(&e->loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&e->loop), 0);
+}
+
+static void test_queries(void **state)
+{
+    (void)state;
+    char why[256];
+    assert_int_equal(migrate(why, sizeof why), 0);
+    side_exec("CREATE TABLE IF NOT EXISTS t_async (k BYTEA PRIMARY KEY, v TEXT)");
+    side_exec("DELETE FROM t_async");
+    static struct ev e;
+    ev_open(&e, url);
+    struct tag t[4] = {{&e, 0}, {&e, 1}, {&e, 2}, {&e, 3}};
+    const uint8_t key[4] = {0, 1, 0xfe, 0xff}; /* a NUL inside: binary */
+    const char *vals[2] = {(const char *)key, "first"};
+    const int lens[2] = {4, 0};
+    const int fmts[2] = {1, 0};
+    /* Queued before the connection is up: they wait for it. */
+    assert_int_equal(db_pg_query(e.p, "INSERT INTO t_async (k, v) VALUES ($1, $2)", 2, vals, lens,
+                                 fmts, false, on_done, &t[0]),
+                     0);
+    assert_int_equal(db_pg_query(e.p, "INSERT INTO t_async (k, v) VALUES ($1, $2)", 2, vals, lens,
+                                 fmts, false, on_done, &t[1]),
+                     0);
+    assert_int_equal(db_pg_query(e.p, "SELECT v FROM t_async WHERE k = $1", 1, vals, lens, fmts,
+                                 false, on_done, &t[2]),
+                     0);
+    assert_int_equal(
+        db_pg_query(e.p, "SELECT k FROM t_async", 0, NULL, NULL, NULL, true, on_done, &t[3]), 0);
+    run_until(&e, &e.done, 4);
+    assert_int_equal(e.ups, 1);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(e.order[i], i);
+    assert_int_equal(e.rets[0], 0);
+    assert_int_equal(e.rets[1], BANTER_EDB); /* the key exists: refused, and the next one runs */
+    assert_non_null(strstr(e.text[1], "duplicate key"));
+    assert_int_equal(e.rets[2], 0);
+    assert_string_equal(e.text[2], "first");
+    assert_int_equal(e.rets[3], 0);
+    assert_memory_equal(e.bin[3], key, 4);
+    ev_close(&e);
+    side_exec("DROP TABLE t_async");
+}
+
+static void on_pid(void *ud, int ret, const PGresult *res, const char *errmsg)
+{
+    struct ev *e = ud;
+    (void)errmsg;
+    assert_int_equal(ret, 0);
+    e->pid = (int)strtol(PQgetvalue(res, 0, 0), NULL, 10);
+    e->done++;
+}
+
+static void test_notify_and_reconnect(void **state)
+{
+    (void)state;
+    static struct ev e;
+    ev_open(&e, url);
+    assert_int_equal(db_pg_listen(e.p, "bt_inst_1"), 0);
+    assert_int_equal(db_pg_listen(e.p, "Bad-Name"), BANTER_EINVAL);
+    run_until(&e, &e.ups, 1);
+    side_exec("NOTIFY bt_inst_1, '42'");
+    run_until(&e, &e.notes, 1);
+    assert_string_equal(e.note, "bt_inst_1:42");
+
+    /* The server ends the session: the connection is made again and
+     * listens again; a query queued meanwhile runs once it is back. */
+    assert_int_equal(
+        db_pg_query(e.p, "SELECT pg_backend_pid()", 0, NULL, NULL, NULL, false, on_pid, &e), 0);
+    run_until(&e, &e.done, 1);
+    char sql[80];
+    snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(%d)", e.pid);
+    side_exec(sql);
+    run_until(&e, &e.downs, 1);
+    assert_false(db_pg_is_up(e.p));
+    int old = e.pid;
+    assert_int_equal(
+        db_pg_query(e.p, "SELECT pg_backend_pid()", 0, NULL, NULL, NULL, false, on_pid, &e), 0);
+    run_until(&e, &e.done, 2);
+    assert_int_equal(e.ups, 2);
+    assert_int_not_equal(e.pid, old);
+    side_exec("NOTIFY bt_inst_1, 'again'");
+    run_until(&e, &e.notes, 2);
+    assert_string_equal(e.note, "bt_inst_1:again");
+    ev_close(&e);
+}
+
+static void test_no_server(void **state)
+{
+    (void)state;
+    static struct ev e;
+    /* A socket directory where no server listens: retried, queries kept. */
+    ev_open(&e, "postgresql:///banter?host=/nonexistent-banter-test&connect_timeout=2");
+    struct tag t = {&e, 0};
+    assert_int_equal(db_pg_query(e.p, "SELECT 1", 0, NULL, NULL, NULL, false, on_done, &t), 0);
+    run_until(&e, &e.downs, 3);
+    assert_int_equal(e.done, 0);
+    assert_int_equal(e.ups, 0);
+    ev_close(&e); /* the queued query's callback runs: closed */
+    assert_int_equal(e.done, 1);
+    assert_int_equal(e.rets[0], BANTER_EDB);
+    assert_string_equal(e.text[0], "closed");
+
+    db_pg *p = NULL;
+    uv_loop_t loop;
+    char why[256] = "";
+    assert_int_equal(uv_loop_init(&loop), 0);
+    assert_int_equal(db_pg_new(&p, &loop, "host='unterminated", &cbs, NULL, why, sizeof why),
+                     BANTER_EINVAL);
+    assert_null(p);
+    assert_non_null(strstr(why, "bad PostgreSQL connection string"));
+    assert_int_equal(uv_loop_close(&loop), 0);
+    assert_true(db_pg_is_url("postgresql://x@/db"));
+    assert_true(db_pg_is_url("postgres://x@/db"));
+    assert_false(db_pg_is_url("rdv.db"));
+}
+
+/* ---- several instances ---- */
+
+struct inst {
+    struct ev *e;
+    int done;
+    int ret;
+    int64_t n;
+    char users[128];
+    db_cluster_event ev[4];
+    size_t nev;
+};
+
+static void on_cl(void *ud, int ret, int64_t n, const char *errmsg)
+{
+    struct inst *in = ud;
+    if (ret)
+        printf("# cluster: %s\n", errmsg);
+    in->ret = ret;
+    in->n = n;
+    in->done++;
+}
+
+static void on_users(void *ud, const char *const *users, size_t n)
+{
+    struct inst *in = ud;
+    size_t k = 0;
+    in->users[0] = '\0';
+    for (size_t i = 0; i < n; i++)
+        k += (size_t)snprintf(in->users + k, sizeof in->users - k, "%s ", users[i]);
+}
+
+static void on_taken(void *ud, int ret, const db_cluster_event *ev, size_t n, const char *errmsg)
+{
+    struct inst *in = ud;
+    (void)errmsg;
+    in->ret = ret;
+    in->nev = n;
+    assert_true(n <= 4);
+    if (n)
+        memcpy(in->ev, ev, n * sizeof *ev);
+    in->done++;
+}
+
+/* One call on instance in, run to its end; its ret. */
+#define CL(in, call)                                                                               \
+    do {                                                                                           \
+        int want_ = (in)->done + 1;                                                                \
+        assert_int_equal((call), 0);                                                               \
+        run_until((in)->e, &(in)->done, want_);                                                    \
+    } while (0)
+
+/* Instances a and b on one PostgreSQL: a device online at b gets what a
+ * posts for it (b is woken by its channel and takes the event), a device
+ * online nowhere gets nothing posted, going offline only counts where the
+ * device is, and when b stops beating a reaps it: b's devices are offline
+ * (their accounts reported), and b learns it was reaped. */
+static void test_cluster(void **state)
+{
+    (void)state;
+    char why[256];
+    assert_int_equal(db_cluster_setup(url, why, sizeof why), 0);
+    assert_int_equal(db_cluster_setup(url, why, sizeof why), 0); /* idempotent */
+    static struct ev ea, eb;
+    ev_open(&ea, url);
+    ev_open(&eb, url);
+    struct inst a = {.e = &ea}, b = {.e = &eb};
+    assert_int_equal(db_cluster_join(ea.p, "Bad!", on_cl, &a), BANTER_EINVAL);
+    CL(&a, db_cluster_join(ea.p, "a", on_cl, &a));
+    assert_int_equal(a.ret, 0);
+    CL(&b, db_cluster_join(eb.p, "b", on_cl, &b));
+    assert_int_equal(b.ret, 0);
+
+    uint8_t dev[32], other[32];
+    memset(dev, 0xd1, sizeof dev);
+    memset(other, 0x07, sizeof other);
+    CL(&b, db_cluster_online(eb.p, "b", dev, "dora", true, on_cl, &b));
+    assert_int_equal(b.n, 1);
+
+    CL(&a, db_cluster_post(ea.p, dev, DBC_SEALED, 4242, on_cl, &a));
+    assert_int_equal(a.ret, 0);
+    assert_int_equal(a.n, 1);
+    run_until(&eb, &eb.notes, 1);
+    assert_non_null(strstr(eb.note, "bt_inst_b:"));
+    CL(&b, db_cluster_take(eb.p, "b", on_taken, &b));
+    assert_int_equal(b.nev, 1);
+    assert_int_equal(b.ev[0].kind, DBC_SEALED);
+    assert_int_equal(b.ev[0].row_id, 4242);
+    assert_memory_equal(b.ev[0].device, dev, 32);
+    CL(&b, db_cluster_take(eb.p, "b", on_taken, &b)); /* taken once */
+    assert_int_equal(b.nev, 0);
+
+    CL(&a, db_cluster_post(ea.p, other, DBC_PRESENCE, 0, on_cl, &a));
+    assert_int_equal(a.n, 0); /* online nowhere */
+    CL(&a, db_cluster_online(ea.p, "a", dev, "dora", false, on_cl, &a));
+    assert_int_equal(a.n, 0); /* held by b, not a */
+
+    /* b stops beating: a reaps it after the delay. */
+    CL(&a, db_cluster_heartbeat(ea.p, "a", 60000, on_users, on_cl, &a));
+    assert_int_equal(a.n, 0);
+    side_exec("UPDATE banter_instances SET heartbeat = heartbeat - 120000 WHERE id = 'b'");
+    CL(&a, db_cluster_heartbeat(ea.p, "a", 60000, on_users, on_cl, &a));
+    assert_int_equal(a.ret, 0);
+    assert_int_equal(a.n, 1);
+    assert_string_equal(a.users, "dora ");
+    assert_int_equal(side_int("SELECT count(*) FROM banter_online"), 0);
+    CL(&b, db_cluster_heartbeat(eb.p, "b", 60000, NULL, on_cl, &b));
+    assert_int_equal(b.n, -1); /* reaped: join again */
+    CL(&b, db_cluster_join(eb.p, "b", on_cl, &b));
+    CL(&b, db_cluster_heartbeat(eb.p, "b", 60000, NULL, on_cl, &b));
+    assert_int_equal(b.n, 0);
+    ev_close(&ea);
+    ev_close(&eb);
+    side_exec("DELETE FROM banter_instances");
+}
+
+/* ---- sealed copies ---- */
+
+struct mail {
+    struct ev *e;
+    int done;
+    int ret;
+    int64_t seq, n;
+    int rows;
+    int64_t seqs[4];
+    char blobs[4][16];
+};
+
+static void on_put(void *ud, int ret, int64_t seq, const char *errmsg)
+{
+    struct mail *m = ud;
+    if (ret < 0)
+        printf("# put: %s\n", errmsg);
+    m->ret = ret;
+    m->seq = seq;
+    m->done++;
+}
+
+static void on_mdone(void *ud, int ret, int64_t n, const char *errmsg)
+{
+    struct mail *m = ud;
+    if (ret)
+        printf("# mail: %s\n", errmsg);
+    m->ret = ret;
+    m->n = n;
+    m->done++;
+}
+
+static void on_row(void *ud, const db_sealed *s)
+{
+    struct mail *m = ud;
+    assert_true(m->rows < 4);
+    assert_string_equal(s->to_user, "mia");
+    assert_string_equal(s->from_user, "sam");
+    assert_int_equal(s->flags, 3);
+    m->seqs[m->rows] = s->seq;
+    snprintf(m->blobs[m->rows], sizeof m->blobs[0], "%.*s", (int)s->len, (const char *)s->blob);
+    m->rows++;
+}
+
+static db_sealed copy(uint8_t idbyte, const char *text, int64_t expires)
+{
+    static uint8_t to[32], from[32];
+    memset(to, 0x11, sizeof to);
+    memset(from, 0x22, sizeof from);
+    db_sealed s;
+    memset(&s, 0, sizeof s);
+    memset(s.id, idbyte, sizeof s.id);
+    memcpy(s.to_device, to, 32);
+    memcpy(s.from_device, from, 32);
+    s.to_user = "mia";
+    s.from_user = "sam";
+    s.flags = 3;
+    s.blob = (const uint8_t *)text;
+    s.len = strlen(text);
+    s.created_ms = 1;
+    s.expires_ms = expires;
+    return s;
+}
+
+/* Stored, a duplicate, over the quota (also when it would be a
+ * duplicate: a duplicate), fetched in order after a seq, acknowledged by
+ * id and by seq, expired; the mailbox counts kept by the triggers. */
+static void test_mail(void **state)
+{
+    (void)state;
+    char why[256];
+    assert_int_equal(migrate(why, sizeof why), 0);
+    side_exec("DELETE FROM sealed");
+    side_exec("INSERT INTO users (name, pwhash, admin, disabled, created, broadcast) VALUES"
+              " ('mia', 'h', 0, 0, 1, 0), ('sam', 'h', 0, 0, 1, 0) ON CONFLICT DO NOTHING");
+    static struct ev e;
+    ev_open(&e, url);
+    struct mail m = {.e = &e};
+    db_sealed a = copy(0xa1, "alpha", 1000000), b = copy(0xb2, "bravo", 1000000),
+              c = copy(0xc3, "charlie", 1000000);
+    CL(&m, db_pgmail_put(e.p, &a, 2, 1000, on_put, &m));
+    assert_int_equal(m.ret, DB_MAIL_STORED);
+    int64_t seq_a = m.seq;
+    assert_true(seq_a > 0);
+    CL(&m, db_pgmail_put(e.p, &a, 2, 1000, on_put, &m));
+    assert_int_equal(m.ret, DB_MAIL_DUPLICATE);
+    CL(&m, db_pgmail_put(e.p, &b, 2, 1000, on_put, &m));
+    assert_int_equal(m.ret, DB_MAIL_STORED);
+    int64_t seq_b = m.seq;
+    CL(&m, db_pgmail_put(e.p, &c, 2, 1000, on_put, &m));
+    assert_int_equal(m.ret, DB_MAIL_OVER_QUOTA);
+    CL(&m, db_pgmail_put(e.p, &a, 2, 1000, on_put, &m));
+    assert_int_equal(m.ret, DB_MAIL_DUPLICATE);
+    CL(&m, db_pgmail_put(e.p, &c, 10, 11, on_put, &m)); /* 5 + 5 + 7 bytes > 11 */
+    assert_int_equal(m.ret, DB_MAIL_OVER_QUOTA);
+    assert_int_equal(side_int("SELECT count FROM mailbox WHERE \"user\" = 'mia'"), 2);
+    assert_int_equal(side_int("SELECT bytes FROM mailbox WHERE \"user\" = 'mia'"), 10);
+    db_sealed bad = a;
+    bad.to_user = "Mia";
+    assert_int_equal(db_pgmail_put(e.p, &bad, 2, 1000, on_put, &m), BANTER_EINVAL);
+
+    CL(&m, db_pgmail_fetch(e.p, a.to_device, 0, 500, 10, on_row, on_mdone, &m));
+    assert_int_equal(m.n, 2);
+    assert_int_equal(m.seqs[0], seq_a);
+    assert_int_equal(m.seqs[1], seq_b);
+    assert_string_equal(m.blobs[0], "alpha");
+    assert_string_equal(m.blobs[1], "bravo");
+    m.rows = 0;
+    CL(&m, db_pgmail_fetch(e.p, a.to_device, seq_a, 500, 10, on_row, on_mdone, &m));
+    assert_int_equal(m.n, 1);
+    assert_int_equal(m.seqs[0], seq_b);
+    m.rows = 0;
+    CL(&m, db_pgmail_fetch(e.p, a.to_device, 0, 2000000, 10, on_row, on_mdone, &m));
+    assert_int_equal(m.n, 0); /* expired ones are not sent */
+
+    CL(&m, db_pgmail_del_id(e.p, a.id, a.to_device, a.from_device, on_mdone, &m));
+    assert_int_equal(m.n, 1);
+    CL(&m, db_pgmail_del_seq(e.p, seq_b, on_mdone, &m));
+    assert_int_equal(m.n, 1);
+    CL(&m, db_pgmail_del_seq(e.p, seq_b, on_mdone, &m));
+    assert_int_equal(m.ret, 0);
+    assert_int_equal(m.n, 0);
+    assert_int_equal(side_int("SELECT count FROM mailbox WHERE \"user\" = 'mia'"), 0);
+
+    db_sealed d = copy(0xd4, "delta", 100);
+    CL(&m, db_pgmail_put(e.p, &d, 2, 1000, on_put, &m));
+    assert_int_equal(m.ret, DB_MAIL_STORED);
+    CL(&m, db_pgmail_expire(e.p, 200, 10, on_mdone, &m));
+    assert_int_equal(m.n, 1);
+    assert_int_equal(side_int("SELECT count(*) FROM sealed"), 0);
+    ev_close(&e);
+}
+
+struct outcome {
+    int n;
+    int rets[8];
+};
+
+static void on_put_rec(void *ud, int ret, int64_t seq, const char *errmsg)
+{
+    struct outcome *o = ud;
+    (void)seq;
+    (void)errmsg;
+    o->rets[o->n++] = ret;
+}
+
+static void on_batch(void *ud, int ret, const PGresult *res, const char *errmsg)
+{
+    struct mail *m = ud;
+    assert_null(res);
+    if (ret)
+        printf("# batch: %s\n", errmsg);
+    m->ret = ret;
+    m->done++;
+}
+
+/* A batch: the quota sees the batch's earlier copies, the callbacks run
+ * after the COMMIT; a failing statement rolls the whole batch back and
+ * every callback says so; an empty batch is refused. */
+static void test_mail_batch(void **state)
+{
+    (void)state;
+    side_exec("DELETE FROM sealed");
+    static struct ev e;
+    ev_open(&e, url);
+    struct mail m = {.e = &e};
+    struct outcome o = {0};
+    db_sealed a = copy(0xa1, "alpha", 1000000), b = copy(0xb2, "bravo", 1000000),
+              c = copy(0xc3, "charlie", 1000000);
+    db_pg_batch *bt = db_pg_batch_new();
+    assert_non_null(bt);
+    assert_int_equal(db_pgmail_batch_put(bt, &a, 2, 1000, on_put_rec, &o), 0);
+    assert_int_equal(db_pgmail_batch_put(bt, &a, 2, 1000, on_put_rec, &o), 0);
+    assert_int_equal(db_pgmail_batch_put(bt, &b, 2, 1000, on_put_rec, &o), 0);
+    assert_int_equal(db_pgmail_batch_put(bt, &c, 2, 1000, on_put_rec, &o), 0);
+    CL(&m, db_pg_batch_run(e.p, bt, on_batch, &m));
+    assert_int_equal(m.ret, 0);
+    assert_int_equal(o.n, 4);
+    assert_int_equal(o.rets[0], DB_MAIL_STORED);
+    assert_int_equal(o.rets[1], DB_MAIL_DUPLICATE);
+    assert_int_equal(o.rets[2], DB_MAIL_STORED);
+    assert_int_equal(o.rets[3], DB_MAIL_OVER_QUOTA);
+
+    /* An acknowledgement and a copy for an account that does not exist
+     * (the foreign key refuses it): nothing of the batch is committed. */
+    memset(&o, 0, sizeof o);
+    db_sealed ghost = copy(0xd4, "delta", 1000000);
+    ghost.to_user = "ghost";
+    bt = db_pg_batch_new();
+    assert_non_null(bt);
+    assert_int_equal(db_pgmail_batch_del_id(bt, a.id, a.to_device, a.from_device, on_mdone, &m), 0);
+    assert_int_equal(db_pgmail_batch_put(bt, &ghost, 10, 1000, on_put_rec, &o), 0);
+    int before = m.done;
+    assert_int_equal(db_pg_batch_run(e.p, bt, on_batch, &m), 0);
+    run_until(&e, &m.done, before + 2); /* the delete's callback, then the batch's */
+    assert_int_equal(m.ret, BANTER_EDB);
+    assert_int_equal(o.n, 1);
+    assert_int_equal(o.rets[0], BANTER_EDB);
+    assert_int_equal(side_int("SELECT count(*) FROM sealed"), 2); /* a is still there */
+
+    bt = db_pg_batch_new();
+    assert_non_null(bt);
+    assert_int_equal(db_pg_batch_run(e.p, bt, on_batch, &m), BANTER_EINVAL);
+    db_pg_batch_free(bt);
+    side_exec("DELETE FROM sealed");
+    ev_close(&e);
+}
+
+/* Not a test of speed (nothing is asserted): how many copies a second one
+ * connection stores, each its own commit, then 100 to a commit (a batch);
+ * printed for docs/rendezvous.md 8.1. */
+static void test_mail_rate(void **state)
+{
+    (void)state;
+    enum { N = 400, PER = 100 };
+    side_exec("DELETE FROM sealed");
+    static struct ev e;
+    ev_open(&e, url);
+    struct mail m = {.e = &e};
+    run_until(&e, &e.ups, 1);
+    uint64_t t0 = uv_hrtime();
+    for (int i = 0; i < N; i++) {
+        db_sealed s = copy(0, "a sealed copy of some forty bytes or so..", 1000000);
+        memcpy(s.id, &i, sizeof i);
+        assert_int_equal(db_pgmail_put(e.p, &s, 1 << 20, 1 << 30, on_put, &m), 0);
+    }
+    run_until(&e, &m.done, N);
+    uint64_t ns1 = uv_hrtime() - t0;
+    t0 = uv_hrtime();
+    for (int i = N; i < 11 * N; i += PER) {
+        db_pg_batch *bt = db_pg_batch_new();
+        assert_non_null(bt);
+        for (int j = i; j < i + PER; j++) {
+            db_sealed s = copy(0, "a sealed copy of some forty bytes or so..", 1000000);
+            memcpy(s.id, &j, sizeof j);
+            assert_int_equal(db_pgmail_batch_put(bt, &s, 1 << 20, 1 << 30, on_put, &m), 0);
+        }
+        assert_int_equal(db_pg_batch_run(e.p, bt, on_batch, &m), 0);
+    }
+    run_until(&e, &m.done, N + 10 * N + 10 * N / PER);
+    uint64_t ns2 = uv_hrtime() - t0;
+    printf("# PostgreSQL, one connection: %d copies one commit each in %.0f ms (%.0f/s);"
+           " %d in batches of %d in %.0f ms (%.0f/s)\n",
+           N, (double)ns1 / 1e6, N / ((double)ns1 / 1e9), 10 * N, PER, (double)ns2 / 1e6,
+           10 * N / ((double)ns2 / 1e9));
+    assert_int_equal(side_int("SELECT count(*) FROM sealed"), 11 * N);
+    side_exec("DELETE FROM sealed");
+    ev_close(&e);
+}
+
+int main(void)
+{
+    url = getenv("BANTER_TEST_PG");
+    if (!url || !*url) {
+        printf("test_rdv_pg: BANTER_TEST_PG is not set (tests/integration/test_rendezvous_pg.sh"
+               " runs this against a throwaway PostgreSQL): skipped\n");
+        return 77;
+    }
+    /* clang-format off */
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_migrate),
+        cmocka_unit_test(test_same_columns),
+        cmocka_unit_test(test_open_url),
+        cmocka_unit_test(test_queries),
+        cmocka_unit_test(test_notify_and_reconnect),
+        cmocka_unit_test(test_no_server),
+        cmocka_unit_test(test_cluster),
+        cmocka_unit_test(test_mail),
+        cmocka_unit_test(test_mail_batch),
+        cmocka_unit_test(test_mail_rate),
+    };
+    /* clang-format on */
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
