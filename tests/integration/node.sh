@@ -10,11 +10,18 @@ b() {
     "$BANTER_BIN" --home "$home" "$@"
 }
 
-# alive PID: running and not a zombie.
+# alive PID: one of its threads is not a zombie. The main thread alone is
+# not enough: killed, it shows "Z" while the process's other threads are
+# still exiting, and those still hold its files (a listening port: the
+# next server on it would get EADDRINUSE).
 alive() {
-    local st
-    st=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 1
-    [ -n "$st" ] && [ "$st" != Z ]
+    local f st
+    for f in "/proc/$1/task/"*/stat; do
+        st=$(cat "$f" 2>/dev/null) || continue
+        st=${st##*) }
+        [ "${st%% *}" != Z ] && return 0
+    done
+    return 1
 }
 gone() { ! alive "$1"; }
 
