@@ -19,6 +19,11 @@
  *   web_port = N                    the web interface's port on 127.0.0.1
  *                                   (default 7420; 0 turns it off; when it
  *                                   is taken the next 9 ports are tried)
+ *   ice = yes|no                    direct connections to organisation
+ *                                   contacts through NAT (default yes; also
+ *                                   on/off); no: this node neither seeks
+ *                                   nor answers ICE, its messages go over
+ *                                   the LAN or the rendezvous's sealed relay
  * The node's limits (docs/limits.md; whole numbers, digits only):
  *   peer_max_conns = N              LAN connections at once (256; 1..65536)
  *   peer_max_per_addr = N           ...from one address (8; 1..65536)
@@ -52,6 +57,7 @@ typedef struct config {
     bool auto_accept_verified;
     uint64_t auto_accept_max_bytes; /* 0: no limit */
     uint16_t web_port;              /* 0: no web interface */
+    bool ice;                       /* direct paths through NAT (rdv/direct) */
     /* Limits (docs/limits.md). */
     uint32_t peer_max_conns, peer_max_per_addr;
     uint32_t peer_hello_timeout_s, peer_frame_timeout_s;

@@ -8,7 +8,8 @@
 #   1. login of all three; contact request, the requests list, approval;
 #      presence pushed (online, then away with a text);
 #   2. a message relayed through the server to an online contact:
-#      "delivered"; bob's node stops: ada sees him offline, her messages
+#      "delivered" (ada and bob have ice = off in banter.conf, so the
+#      sealed relay carries it, not a direct path); bob's node stops: ada sees him offline, her messages
 #      are "stored" on the server, and reach bob when his node is back (no
 #      duplicates after another restart);
 #   3. SIGKILL of the server right after it acknowledged offline messages:
@@ -102,6 +103,12 @@ run() {
 }
 
 start_server
+# No direct path (ICE) between ada and bob: the relayed steps go through
+# the server's sealed relay (all hosts share one bridge, so ICE's host
+# candidates would connect them).
+for u in ada bob; do
+    mkdir -p -m 700 "$T/$u" && printf 'ice = off\n' >"$T/$u/banter.conf" || t_fail setup "$u's banter.conf"
+done
 start_rnode 2 ada
 start_rnode 3 bob --no-mdns
 start_rnode 4 carol
@@ -147,6 +154,8 @@ t_pass "presence pushed: away with its text reached bob (event and peers, source
 
 # ---- 2. relayed messages, online and offline ----
 
+peer_obj "$T/ada" bob | grep -q '"route":"server"' || t_fail "relay online" \
+    "ada reaches bob otherwise than by the sealed relay: $(peer_obj "$T/ada" bob)"
 run b "$T/ada" send bob "hello through the server"
 [ "$RC" -eq 0 ] && grep -q "delivered to bob" <<<"$OUT" || t_fail "relay online" "exit $RC: $OUT"
 has_body "$T/bob" ada "hello through the server" || t_fail "relay online" "not in bob's history"
