@@ -33,91 +33,29 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/integration/lib.sh
 . "$here/lib.sh"
 require_root
+# shellcheck source=tests/integration/rnode.sh
+. "$here/rnode.sh"
+rnode_setup 4
+rnode_users +carol ada bob dave
 
-abs() { (cd "$(dirname "$1")" && printf '%s/%s\n' "$(pwd)" "$(basename "$1")"); }
-BANTER_BIN=${BANTER_BIN:-$here/../../build/asan/banter}
-RDV_BIN=${RDV_BIN:-$here/../../build/asan/banter-rendezvous}
-for v in BANTER_BIN RDV_BIN; do
-    [ -x "${!v}" ] || t_fail setup "no program at ${!v}"
-done
-BANTER_BIN=$(abs "$BANTER_BIN")
-RDV_BIN=$(abs "$RDV_BIN")
-export ASAN_OPTIONS=detect_leaks=1
-export UBSAN_OPTIONS=print_stacktrace=1
-
-net_setup 4
-T=$BT_TMP
-cd "$T" || t_fail setup "cd $T"
-# shellcheck source=tests/integration/node.sh
-. "$here/node.sh"
-
-SRV=198.18.0.1:7400
-DB=$T/r.db
-FP=$("$RDV_BIN" --db "$DB" fingerprint 2>/dev/null) || t_fail setup "fingerprint"
-printf 'pw for the test 1\n' >"$T/pw"
-chmod 600 "$T/pw"
-"$RDV_BIN" --db "$DB" user add carol --admin --password-file "$T/pw" >/dev/null 2>&1 &&
-    "$RDV_BIN" --db "$DB" user add ada --password-file "$T/pw" >/dev/null 2>&1 &&
-    "$RDV_BIN" --db "$DB" user add bob --password-file "$T/pw" >/dev/null 2>&1 &&
-    "$RDV_BIN" --db "$DB" user add dave --password-file "$T/pw" >/dev/null 2>&1 ||
-    t_fail setup "user add"
-
-SRV_N=0
-start_server() {
-    SRV_N=$((SRV_N + 1))
-    bg 1 "$T/srv$SRV_N.log" "$RDV_BIN" --db "$DB" --listen "$SRV"
-    SRV_PID=$BG_PID
-    wait_for 10 grep -q "listening on $SRV" "$T/srv$SRV_N.err" ||
-        t_fail "server start" "$(tail -n 3 "$T/srv$SRV_N.err")"
-}
-
-# start_rnode HOST NAME [--no-mdns]: its home is $T/NAME, logs $T/NAME-K.*
-declare -A NPID NRUN
-start_rnode() {
-    local host=$1 name=$2 k
-    shift 2
-    k=$((${NRUN[$name]:-0} + 1))
-    NRUN[$name]=$k
-    bg "$host" "$T/$name-$k.log" "$BANTER_BIN" --home "$T/$name" node --name "$name" \
-        --port 7070 --rendezvous "$SRV" --server-key "$FP" "$@"
-    NPID[$name]=$BG_PID
-    wait_for 10 b "$T/$name" id >/dev/null 2>&1 || t_fail "start $name" "no control socket"
-}
-stop_rnode() {
-    stop_node "${NPID[$1]}" "$1-${NRUN[$1]}" "$1"
-}
-logged_in() {
-    local j
-    j=$(b "$T/$1" rendezvous --json 2>/dev/null)
-    grep -q '"connected":true' <<<"$j" && grep -qF "\"user\":\"$2\"" <<<"$j"
-}
 contact_json() {
     b "$T/$1" contacts --json 2>/dev/null | sed 's/^\[//; s/\]$//; s/},{/}\n{/g' |
         grep -F "\"user\":\"$2\""
 }
 contact_state() { contact_json "$1" "$2" | grep -qF "\"state\":\"$3\""; }
 contact_status() { contact_json "$1" "$2" | grep -qF "\"status\":\"$3\""; }
-run() {
-    RC=0
-    OUT=$("$@" 2>&1) || RC=$?
-}
 
 start_server
 # No direct path (ICE) between ada and bob: the relayed steps go through
 # the server's sealed relay (all hosts share one bridge, so ICE's host
 # candidates would connect them).
 for u in ada bob; do
-    mkdir -p -m 700 "$T/$u" && printf 'ice = off\n' >"$T/$u/banter.conf" || t_fail setup "$u's banter.conf"
+    mkdir -m 700 "$T/$u" && printf 'ice = off\n' >"$T/$u/banter.conf" || t_fail setup "$u's banter.conf"
 done
 start_rnode 2 ada
 start_rnode 3 bob --no-mdns
 start_rnode 4 carol
-for u in ada bob carol; do
-    wait_for 15 b "$T/$u" rendezvous --json 2>/dev/null | grep -q '"connected":true' ||
-        t_fail "connect $u" "$(b "$T/$u" rendezvous --json 2>&1)"
-    run b "$T/$u" login "$u" --password-file "$T/pw"
-    [ "$RC" -eq 0 ] || t_fail "login $u" "exit $RC: $OUT"
-done
+for u in ada bob carol; do rnode_login "$u" "$u"; done
 t_pass "three nodes in three namespaces logged in to the server in a fourth"
 
 # ---- 1. contacts and presence ----
@@ -278,7 +216,6 @@ hostile() {
 export -f hostile
 t0=$(now_ms)
 host_exec 4 bash -c hostile || t_fail "hostile" "could not connect"
-RDV_PROBE=${RDV_PROBE:-$here/../../build/asan/tests/rdv_probe}
 if [ -x "$RDV_PROBE" ]; then
     out=$(host_exec 4 "$RDV_PROBE" --key "$T/probe.key" 198.18.0.1 7400 hello \
         search=0:10:user~a contact=request:ada status=busy wait=300 junk=70000 2>&1)
@@ -296,12 +233,9 @@ t_pass "garbage, a stalled oversized frame, unauthenticated requests, a junk fra
 
 org_of() { peer_obj "$T/ada" carol | grep -q '"org":{"account":"carol"'; }
 wait_for 20 org_of || t_fail "certificate" "ada's view of carol: $(peer_obj "$T/ada" carol)"
-kill -TERM "$SRV_PID"
-wait_for 10 gone "$SRV_PID" || t_fail "server stop" "still running"
-check_san "$T/srv$SRV_N.err" "server"
+stop_server
 org_of || t_fail "certificate" "lost when the server stopped"
 t_pass "LAN: ada's node shows carol as the organisation's account carol, also with the server down"
 
 for u in ada bob carol; do stop_rnode "$u"; done
-check_san "$T/srv1.err" "server (killed)"
 t_pass "clean stop, no sanitizer reports"
