@@ -58,17 +58,6 @@ static void sup_log(void *ud, const char *text)
     core_log(pl->owner->k, "plugin %s: %s", pl->cf.name, text);
 }
 
-static void start_failed(rplug *pl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void start_failed(rplug *pl, const char *fmt, ...)
-{
-    char why[PLUGSUP_ERROR_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, sizeof why, fmt, ap);
-    va_end(ap);
-    plugsup_start_failed(&pl->sup, why);
-}
-
 /* ---- the socket ---- */
 
 static void kill_host(rplug *pl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -130,14 +119,12 @@ static void kill_kept(rplug *pl)
 
 static void kill_host(rplug *pl, const char *fmt, ...)
 {
-    char why[PLUGSUP_ERROR_MAX];
     va_list ap;
     if (!pl->pr || pl->pr->exited)
         return;
     va_start(ap, fmt);
-    vsnprintf(why, sizeof why, fmt, ap);
+    plugsup_vkilling(&pl->sup, fmt, ap);
     va_end(ap);
-    plugsup_killing(&pl->sup, why);
     kill_kept(pl);
 }
 
@@ -150,11 +137,8 @@ static void on_host_message(rplug *pl, const plugmsg *m)
         kill_kept(pl);
         break;
     case PLUGSUP_CONFIG: {
-        plugmsg c = {.type = PLUG_CONFIG, .nconf = pl->cf.nconf};
-        for (size_t i = 0; i < pl->cf.nconf; i++) {
-            c.key[i] = pl->cf.key[i];
-            c.value[i] = pl->cf.value[i];
-        }
+        plugmsg c;
+        plugconf_entry_config(&pl->cf, &c);
         send_to(pl, &c);
         core_log(pl->owner->k, "plugin %s: running (%s %s)", pl->cf.name, m->name, m->version);
         break;
@@ -303,7 +287,7 @@ static void spawn(rplug *pl)
         (mkdir(p->state_dir, 0700) != 0 && errno != EEXIST) ||
         (mkdir(dir, 0700) != 0 && errno != EEXIST) ||
         uv_socketpair(SOCK_STREAM, 0, sv, UV_NONBLOCK_PIPE, 0) != 0) {
-        start_failed(pl, "cannot start: %s", strerror(errno));
+        plugsup_start_failed(&pl->sup, "cannot start: %s", strerror(errno));
         return;
     }
     proc *pr = calloc(1, sizeof *pr);
@@ -327,7 +311,7 @@ static void spawn(rplug *pl)
         } else {
             free(pr);
         }
-        start_failed(pl, "cannot start %s: %s", p->host, uv_strerror(r));
+        plugsup_start_failed(&pl->sup, "cannot start %s: %s", p->host, uv_strerror(r));
         return;
     }
     pr->pl = pl;

@@ -24,14 +24,21 @@ static void say(const plugsup *s, const char *fmt, ...)
     s->log(s->log_ud, text);
 }
 
+static void vset_error(plugsup *s, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+static void vset_error(plugsup *s, const char *fmt, va_list ap)
+{
+    vsnprintf(s->last_error, sizeof s->last_error, fmt, ap);
+    say(s, "%s", s->last_error);
+}
+
 static void set_error(plugsup *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void set_error(plugsup *s, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(s->last_error, sizeof s->last_error, fmt, ap);
+    vset_error(s, fmt, ap);
     va_end(ap);
-    say(s, "%s", s->last_error);
 }
 
 /* A plug-in's words in one log line: no newline or tab of its own. */
@@ -61,27 +68,36 @@ void plugsup_started(plugsup *s, int64_t now_ms)
     s->restarts += s->failures > 0 ? 1 : 0;
 }
 
-void plugsup_start_failed(plugsup *s, const char *why)
+void plugsup_start_failed(plugsup *s, const char *fmt, ...)
 {
-    set_error(s, "%s", why);
+    va_list ap;
+    va_start(ap, fmt);
+    vset_error(s, fmt, ap);
+    va_end(ap);
     s->state = PLUGSUP_FAILED;
 }
 
-void plugsup_killing(plugsup *s, const char *why)
+void plugsup_vkilling(plugsup *s, const char *fmt, va_list ap)
 {
     if (!s->kill_reason[0])
-        snprintf(s->kill_reason, sizeof s->kill_reason, "%s", why);
+        vsnprintf(s->kill_reason, sizeof s->kill_reason, fmt, ap);
+}
+
+void plugsup_killing(plugsup *s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    plugsup_vkilling(s, fmt, ap);
+    va_end(ap);
 }
 
 static plugsup_do kill_for(plugsup *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static plugsup_do kill_for(plugsup *s, const char *fmt, ...)
 {
-    char why[PLUGSUP_ERROR_MAX];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(why, sizeof why, fmt, ap);
+    plugsup_vkilling(s, fmt, ap);
     va_end(ap);
-    plugsup_killing(s, why);
     return PLUGSUP_KILL;
 }
 

@@ -19,6 +19,7 @@
 #ifndef BANTER_PLUGSUP_H
 #define BANTER_PLUGSUP_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -72,8 +73,8 @@ void plugsup_init(plugsup *s, bool enabled, plugsup_log_fn log, void *ud);
 
 /* A host process was started at now_ms: PLUGSUP_STARTING until its HELLO. */
 void plugsup_started(plugsup *s, int64_t now_ms);
-/* It could not be started (why: the cause): PLUGSUP_FAILED. */
-void plugsup_start_failed(plugsup *s, const char *why);
+/* It could not be started (the cause, printf-style): PLUGSUP_FAILED. */
+void plugsup_start_failed(plugsup *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* A decoded message from the host: PLUGSUP_KILL (protocol broken, wrong
  * ABI: the reason is kept; a wrong ABI is not restarted), PLUGSUP_CONFIG
@@ -88,9 +89,11 @@ plugsup_do plugsup_host_message(plugsup *s, const plugmsg *m);
 plugsup_do plugsup_heartbeat(plugsup *s, uint64_t resident_mb, uint64_t limit_mb,
                              unsigned heartbeat_ms, uint64_t *seq);
 
-/* The caller kills the host for why (kept as the reason its exit gives,
- * unless one was kept already). */
-void plugsup_killing(plugsup *s, const char *why);
+/* The caller kills the host for the reason fmt formats (printf-style;
+ * the reason its exit gives, unless one was kept already). */
+void plugsup_killing(plugsup *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void plugsup_vkilling(plugsup *s, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 
 /* Stop an alive host: PLUGSUP_QUIT the first time, then PLUGSUP_NOTHING.
  * Nothing changes for a host that is not alive. */

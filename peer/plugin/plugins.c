@@ -205,14 +205,12 @@ static void kill_kept(plug *pl)
 
 static void kill_host(plug *pl, const char *fmt, ...)
 {
-    char why[PLUGIN_ERROR_MAX];
     va_list ap;
     if (pl->pid <= 0)
         return;
     va_start(ap, fmt);
-    vsnprintf(why, sizeof why, fmt, ap);
+    plugsup_vkilling(&pl->sup, fmt, ap);
     va_end(ap);
-    plugsup_killing(&pl->sup, why);
     kill(pl->pid, SIGKILL);
     stop_io(pl); /* nothing more is read from it; its exit is reaped by on_child_exit */
 }
@@ -396,11 +394,8 @@ static void on_host_message(plug *pl, const plugmsg *m)
         kill_kept(pl);
         break;
     case PLUGSUP_CONFIG: {
-        plugmsg c = {.type = PLUG_CONFIG, .nconf = pl->cf.nconf};
-        for (size_t i = 0; i < pl->cf.nconf; i++) {
-            c.key[i] = pl->cf.key[i];
-            c.value[i] = pl->cf.value[i];
-        }
+        plugmsg c;
+        plugconf_entry_config(&pl->cf, &c);
         send_to(pl, &c);
         say(pl, "running (%s %s, pid %ld)", m->name, m->version, (long)pl->pid);
         break;
@@ -562,9 +557,7 @@ static void spawn(plug *pl)
     if ((mkdir(dir, 0700) != 0 && errno != EEXIST) ||
         (mkdir(a.state, 0700) != 0 && errno != EEXIST) ||
         socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-        char why[PLUGIN_ERROR_MAX];
-        snprintf(why, sizeof why, "cannot start: %s", g_strerror(errno));
-        plugsup_start_failed(&pl->sup, why);
+        plugsup_start_failed(&pl->sup, "cannot start: %s", g_strerror(errno));
         return;
     }
     snprintf(a.fd, sizeof a.fd, "3");
@@ -586,9 +579,7 @@ static void spawn(plug *pl)
     close(sv[1]);
     if (pid < 0) {
         close(sv[0]);
-        char why[PLUGIN_ERROR_MAX];
-        snprintf(why, sizeof why, "cannot start: fork: %s", g_strerror(errno));
-        plugsup_start_failed(&pl->sup, why);
+        plugsup_start_failed(&pl->sup, "cannot start: fork: %s", g_strerror(errno));
         return;
     }
     g_unix_set_fd_nonblocking(sv[0], TRUE, NULL);
