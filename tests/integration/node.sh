@@ -10,19 +10,9 @@ b() {
     "$BANTER_BIN" --home "$home" "$@"
 }
 
-# alive PID: one of its threads is not a zombie. The main thread alone is
-# not enough: killed, it shows "Z" while the process's other threads are
-# still exiting, and those still hold its files (a listening port: the
-# next server on it would get EADDRINUSE).
-alive() {
-    local f st
-    for f in "/proc/$1/task/"*/stat; do
-        st=$(cat "$f" 2>/dev/null) || continue
-        st=${st##*) }
-        [ "${st%% *}" != Z ] && return 0
-    done
-    return 1
-}
+# alive PID: running, its files held (lib.sh's _bt_alive: every thread
+# looked at, not only the main one).
+alive() { _bt_alive "$1"; }
 gone() { ! alive "$1"; }
 
 # bg HOST LOG CMD...: host_bg, the PID in $BG_PID (not run in $(...), so
