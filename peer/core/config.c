@@ -82,7 +82,8 @@ static int parse_bool(const kvconf *k, const char *key, const char *v, bool *out
         }
     }
     utf8_quote(q, v, strlen(v));
-    return kvconf_fail(k, BANTER_EFORMAT, "%s: %s is not yes or no (or true/false, on/off, 1/0)", key, q);
+    return kvconf_fail(k, BANTER_EFORMAT, "%s: %s is not yes or no (or true/false, on/off, 1/0)",
+                       key, q);
 }
 
 /* A decimal number of MiB from 0 to MAX_MB: digits only, no sign or space. */
