@@ -11,7 +11,7 @@
  *                                   "." when HOME is not set); an absolute
  *                                   path, or "~/..." under $HOME
  *   auto_accept_verified = yes|no   accept files from verified peers without
- *                                   asking (default no; also true/false, 1/0,
+ *                                   asking (default no; also true/false, on/off, 1/0,
  *                                   any case)
  *   auto_accept_max_mb = N          ...when the offer is at most N MiB
  *                                   (default 100; 0 means no limit; decimal
