@@ -141,7 +141,11 @@ done
 stop_rnode bob
 start_rnode 3 bob --no-mdns
 wait_for 15 logged_in bob bob || t_fail "bob again" "not logged in"
-sleep 1
+# A message sent now comes after whatever the server hands bob at login:
+# once it is there, a copy handed again would be too.
+wait_for 15 contact_status ada bob online || t_fail "bob again" "$(contact_json ada bob)"
+run b "$T/ada" send bob "after the second start"
+wait_for 15 has_body "$T/bob" ada "after the second start" || t_fail "bob again" "exit $RC: $OUT"
 n=$(b "$T/bob" history ada --json | grep -o '"body":"offline [0-9]"' | wc -l)
 [ "$n" -eq 3 ] || t_fail "no duplicates" "$n copies of the 3 offline messages"
 t_pass "bob offline seen by ada after ${off_ms} ms; 3 messages stored on the server reached bob at his next login, once"
@@ -180,9 +184,13 @@ wait_for 10 contact_status ada bob offline || t_fail "block" "ada still sees bob
 contact_state ada bob approved || t_fail "block is silent" "ada's view changed: $(contact_json ada bob)"
 run b "$T/ada" send bob "you will not see this"
 [ "$RC" -eq 0 ] || t_fail "blocked send" "ada was told something: exit $RC: $OUT"
-sleep 1
-! has_body "$T/bob" ada "you will not see this" || t_fail "block" "the message reached bob"
 b "$T/bob" contact unblock ada >/dev/null
+# What ada sends once unblocked comes after the blocked message: once it
+# is there, the blocked one would be too had it been passed on.
+wait_for 10 contact_status ada bob online || t_fail "unblock" "$(contact_json ada bob)"
+run b "$T/ada" send bob "after the unblock"
+wait_for 15 has_body "$T/bob" ada "after the unblock" || t_fail "unblock" "exit $RC: $OUT"
+! has_body "$T/bob" ada "you will not see this" || t_fail "block" "the message reached bob"
 t_pass "not a contact: refused; blocked: ada's message accepted as stored, never delivered, ada not told"
 
 # ---- 5. organisation broadcast ----
