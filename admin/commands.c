@@ -339,42 +339,14 @@ static int get_password(const char *file, adm_request *rq)
 
 static int set_arg(adm_request *rq, int a, const char *v)
 {
-    char *dst = NULL;
     size_t cap = 0;
-    switch (a) {
-    case ADM_A_NAME:
-        dst = rq->name, cap = sizeof rq->name;
-        break;
-    case ADM_A_FP:
-        dst = rq->fp, cap = sizeof rq->fp;
-        break;
-    case ADM_A_ROLE:
-        dst = rq->role, cap = sizeof rq->role;
-        break;
-    case ADM_A_FIELD:
-        dst = rq->field, cap = sizeof rq->field;
-        break;
-    case ADM_A_VALUE:
-        dst = rq->value, cap = sizeof rq->value;
-        break;
-    case ADM_A_FILE:
-        dst = rq->file, cap = sizeof rq->file;
-        break;
-    case ADM_A_RIGHT:
-        dst = rq->right, cap = sizeof rq->right;
-        break;
-    case ADM_A_LEVEL:
-        dst = rq->level, cap = sizeof rq->level;
-        break;
-    default:
-        break;
-    }
+    char *dst = adm_request_text(rq, (adm_arg)a, &cap);
     if (dst) {
-        if (strlen(v) >= cap) {
+        if (strlen(v) > cap) {
             fprintf(stderr, ADMIN_PROG ": \"%.40s...\" is too long\n", v);
             return -1;
         }
-        snprintf(dst, cap, "%s", v);
+        snprintf(dst, cap + 1, "%s", v);
     } else {
         char *end;
         errno = 0;
@@ -383,7 +355,9 @@ static int set_arg(adm_request *rq, int a, const char *v)
             fprintf(stderr, ADMIN_PROG ": \"%s\" is not a number\n", v);
             return -1;
         }
-        *(a == ADM_A_DAYS ? &rq->days : &rq->count) = n;
+        int64_t *num = adm_request_int(rq, (adm_arg)a);
+        if (num)
+            *num = n;
     }
     rq->has |= ADM_BIT(a);
     return 0;

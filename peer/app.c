@@ -359,6 +359,7 @@ static int start_rendezvous(app *a, const rdv_config *rc)
     rdv_set_policy_hook(a->rdv, on_new_policy, a);
     on_new_policy(a); /* the one kept from an earlier run, if any */
     a->dir = direct_new(a->ctx, a->n, a->rdv, a->lan, a->id, rc->fpd);
+    direct_set_ice(a->dir, a->conf.ice);
     mr_route relay = roster_route(a->ro);
     return messenger_add_route(node_messenger(a->n), &relay) ? 1 : 0;
 }

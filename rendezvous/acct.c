@@ -1073,44 +1073,16 @@ void acct_describe(const adm_request *rq, char *dst, size_t cap)
         if (!(rq->has & ADM_BIT(a)) || a == ADM_A_PASSWORD)
             continue;
         char v[ADM_MAX_VALUE + 3];
-        switch (a) {
-        case ADM_A_NAME:
-            snprintf(v, sizeof v, "%s", rq->name);
-            break;
-        case ADM_A_FP:
-            snprintf(v, sizeof v, "%s", rq->fp);
-            break;
-        case ADM_A_ROLE:
-            snprintf(v, sizeof v, "%s", rq->role);
-            break;
-        case ADM_A_FIELD:
-            snprintf(v, sizeof v, "%s", rq->field);
-            break;
-        case ADM_A_VALUE:
-            snprintf(v, sizeof v, "\"%s\"", rq->value);
-            break;
-        case ADM_A_ADMIN:
+        size_t tcap;
+        adm_request *r = (adm_request *)rq; /* the slots' view; nothing is written */
+        const char *t = adm_request_text(r, (adm_arg)a, &tcap);
+        const int64_t *num = adm_request_int(r, (adm_arg)a);
+        if (t)
+            snprintf(v, sizeof v, a == ADM_A_VALUE ? "\"%s\"" : "%s", t);
+        else if (num)
+            snprintf(v, sizeof v, "%lld", (long long)*num);
+        else /* ADM_A_ADMIN */
             snprintf(v, sizeof v, "%s", rq->admin ? "yes" : "no");
-            break;
-        case ADM_A_DAYS:
-            snprintf(v, sizeof v, "%lld", (long long)rq->days);
-            break;
-        case ADM_A_COUNT:
-            snprintf(v, sizeof v, "%lld", (long long)rq->count);
-            break;
-        case ADM_A_OFFSET:
-            snprintf(v, sizeof v, "%lld", (long long)rq->offset);
-            break;
-        case ADM_A_FILE:
-            snprintf(v, sizeof v, "%s", rq->file);
-            break;
-        case ADM_A_LEVEL:
-            snprintf(v, sizeof v, "%s", rq->level);
-            break;
-        default:
-            snprintf(v, sizeof v, "%s", rq->right);
-            break;
-        }
         int w = snprintf(dst + n, cap - n, "%s%s=%s", n ? " " : "", adm_arg_key((adm_arg)a), v);
         n += w > 0 ? (size_t)w : 0;
     }

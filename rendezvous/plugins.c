@@ -15,24 +15,10 @@
 #include "banter_plugin.h"
 #include "plugconf.h"
 #include "plugmsg.h"
+#include "plugsup.h"
 
-#define BACKOFF_FIRST_MS 1000
-#define BACKOFF_MAX_MS   60000
-#define HEALTHY_MS       60000
-#define OUT_CAP          (1u << 20)
-#define STOP_GRACE_MS    1000
-#define ERR_MAX          256
-
-typedef enum pstate {
-    PS_DISABLED,
-    PS_STARTING,
-    PS_RUNNING,
-    PS_BACKOFF,
-    PS_FAILED,
-    PS_STOPPED
-} pstate;
-static const char *const STATE_NAMES[] = {"disabled", "starting", "running",
-                                          "backoff",  "failed",   "stopped"};
+#define OUT_CAP       (1u << 20)
+#define STOP_GRACE_MS 1000
 
 typedef struct rplug rplug;
 
@@ -48,17 +34,11 @@ typedef struct proc {
 
 struct rplug {
     rplugins *owner;
-    plugconf_entry cf;
-    pstate state;
+    plugconf_entry cf; /* its settings (whether enabled: sup) */
+    plugsup sup;       /* state, checks, back-off */
     proc *pr;
     uv_timer_t hb, retry, grace;
     buf in;
-    bool hello, ping_out, quit_sent, no_restart, respawn;
-    uint64_t ping_seq;
-    unsigned restarts, failures;
-    uint64_t started_ms, retry_at_ms;
-    char version[PLUG_MAX_NAME + 1], description[257];
-    char kill_reason[ERR_MAX], last_error[ERR_MAX];
 };
 
 struct rplugins {
@@ -70,16 +50,12 @@ struct rplugins {
     bool closing;
 };
 
-static uint64_t now_ms(const rplug *pl) { return uv_now(pl->owner->k->loop); }
+static int64_t now_ms(const rplug *pl) { return (int64_t)uv_now(pl->owner->k->loop); }
 
-static void set_error(rplug *pl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void set_error(rplug *pl, const char *fmt, ...)
+static void sup_log(void *ud, const char *text)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(pl->last_error, sizeof pl->last_error, fmt, ap);
-    va_end(ap);
-    core_log(pl->owner->k, "plugin %s: %s", pl->cf.name, pl->last_error);
+    const rplug *pl = ud;
+    core_log(pl->owner->k, "plugin %s: %s", pl->cf.name, text);
 }
 
 /* ---- the socket ---- */
@@ -132,81 +108,52 @@ static void send_to(rplug *pl, const plugmsg *m)
     buf_free(&b);
 }
 
+/* SIGKILL it for the reason the engine kept. */
+static void kill_kept(rplug *pl)
+{
+    if (!pl->pr || pl->pr->exited)
+        return;
+    uv_process_kill(&pl->pr->process, SIGKILL);
+    close_pipe(pl);
+}
+
 static void kill_host(rplug *pl, const char *fmt, ...)
 {
     va_list ap;
     if (!pl->pr || pl->pr->exited)
         return;
-    if (!pl->kill_reason[0]) {
-        va_start(ap, fmt);
-        vsnprintf(pl->kill_reason, sizeof pl->kill_reason, fmt, ap);
-        va_end(ap);
-    }
-    uv_process_kill(&pl->pr->process, SIGKILL);
-    close_pipe(pl);
+    va_start(ap, fmt);
+    plugsup_vkilling(&pl->sup, fmt, ap);
+    va_end(ap);
+    kill_kept(pl);
 }
 
 /* ---- what a host sends ---- */
 
 static void on_host_message(rplug *pl, const plugmsg *m)
 {
-    static const char *const LEVEL[] = {"error", "warning", "info", "debug"};
-    char line[PLUG_MAX_LINE + 1];
-    if (!pl->hello && m->type != PLUG_HELLO && m->type != PLUG_FAIL && m->type != PLUG_LOG) {
-        kill_host(pl, "broke the protocol: %u before HELLO", (unsigned)m->type);
-        return;
-    }
-    snprintf(line, sizeof line, "%s", m->text ? m->text : "");
-    for (char *c = line; *c; c++) /* one log line */
-        if (*c == '\n' || *c == '\t')
-            *c = ' ';
-    switch (m->type) {
-    case PLUG_HELLO:
-        if (pl->hello || m->major != BANTER_PLUGIN_ABI_MAJOR ||
-            m->minor > BANTER_PLUGIN_ABI_MINOR) {
-            pl->no_restart = !pl->hello;
-            kill_host(pl, "%s",
-                      pl->hello ? "broke the protocol: a second HELLO"
-                                : "built for another plug-in ABI");
-            return;
-        }
-        pl->hello = true;
-        pl->state = PS_RUNNING;
-        snprintf(pl->version, sizeof pl->version, "%s", m->version);
-        snprintf(pl->description, sizeof pl->description, "%.256s", line);
-        plugmsg c = {.type = PLUG_CONFIG, .nconf = pl->cf.nconf};
-        for (size_t i = 0; i < pl->cf.nconf; i++) {
-            c.key[i] = pl->cf.key[i];
-            c.value[i] = pl->cf.value[i];
-        }
+    switch (plugsup_host_message(&pl->sup, m)) {
+    case PLUGSUP_KILL:
+        kill_kept(pl);
+        break;
+    case PLUGSUP_CONFIG: {
+        plugmsg c;
+        plugconf_entry_config(&pl->cf, &c);
         send_to(pl, &c);
         core_log(pl->owner->k, "plugin %s: running (%s %s)", pl->cf.name, m->name, m->version);
         break;
-    case PLUG_LOG:
-        core_log(pl->owner->k, "plugin %s: %s: %s", pl->cf.name, LEVEL[m->level], line);
-        break;
-    case PLUG_SEND: {
-        plugmsg res = {.type = PLUG_SEND_RESULT,
-                       .num = m->num,
-                       .status = (uint16_t)-BANTER_EPERM,
-                       .text = "a plug-in on the server sends no messages (a gateway is an "
-                               "account on a node)"};
-        send_to(pl, &res);
-        break;
     }
-    case PLUG_PONG:
-        if (m->num == pl->ping_seq)
-            pl->ping_out = false;
+    case PLUGSUP_PASS:
+        if (m->type == PLUG_SEND) {
+            plugmsg res = {.type = PLUG_SEND_RESULT,
+                           .num = m->num,
+                           .status = (uint16_t)-BANTER_EPERM,
+                           .text = "a plug-in on the server sends no messages (a gateway is an "
+                                   "account on a node)"};
+            send_to(pl, &res);
+        } /* SUBSCRIBE: it hears LOGIN and LOGOUT whatever it asks */
         break;
-    case PLUG_STOP:
-        pl->no_restart = true;
-        set_error(pl, "stopped itself: %s", line);
-        break;
-    case PLUG_FAIL:
-        pl->no_restart = true;
-        set_error(pl, "%s", line);
-        break;
-    default: /* SUBSCRIBE: it hears LOGIN and LOGOUT whatever it asks */
+    default:
         break;
     }
 }
@@ -271,21 +218,15 @@ static uint64_t resident_mb(int pid)
 static void on_heartbeat(uv_timer_t *t)
 {
     rplug *pl = t->data;
+    uint64_t seq = 0;
     if (!pl->pr || pl->pr->exited)
         return;
-    uint64_t mb = resident_mb(pl->pr->process.pid);
-    if (mb > pl->cf.memory_mb) {
-        kill_host(pl, "over its memory limit (%llu MiB resident, limit %llu MiB): killed",
-                  (unsigned long long)mb, (unsigned long long)pl->cf.memory_mb);
+    if (plugsup_heartbeat(&pl->sup, resident_mb(pl->pr->process.pid), pl->cf.memory_mb,
+                          pl->cf.heartbeat_ms, &seq) == PLUGSUP_KILL) {
+        kill_kept(pl);
         return;
     }
-    if (pl->ping_out) {
-        kill_host(pl, "did not answer the heartbeat within %u ms (hung?): killed",
-                  pl->cf.heartbeat_ms);
-        return;
-    }
-    pl->ping_out = true;
-    plugmsg m = {.type = PLUG_PING, .num = ++pl->ping_seq};
+    plugmsg m = {.type = PLUG_PING, .num = seq};
     send_to(pl, &m);
 }
 
@@ -298,7 +239,7 @@ static void spawn(rplug *pl);
 static void on_retry(uv_timer_t *t)
 {
     rplug *pl = t->data;
-    if (pl->state == PS_BACKOFF && !pl->owner->closing)
+    if (plugsup_get_state(&pl->sup) == PLUGSUP_BACKOFF && !pl->owner->closing)
         spawn(pl);
 }
 
@@ -306,52 +247,6 @@ static void on_grace(uv_timer_t *t)
 {
     rplug *pl = t->data;
     kill_host(pl, "did not stop within %d ms: killed", STOP_GRACE_MS);
-}
-
-static void describe_exit(rplug *pl, int64_t status, int sig)
-{
-    if (pl->kill_reason[0])
-        set_error(pl, "%s", pl->kill_reason);
-    else if (sig)
-        set_error(pl, "crashed: killed by signal %d (%s)", sig, strsignal(sig));
-    else if (status == 127)
-        set_error(pl, "cannot run the host program %s", pl->owner->host);
-    else if (status != 0 && !pl->no_restart)
-        set_error(pl, "exited with status %lld", (long long)status);
-    else if (status == 0 && !pl->no_restart && !pl->quit_sent)
-        set_error(pl, "exited by itself");
-}
-
-static void after_exit(rplug *pl)
-{
-    if (pl->owner->closing)
-        return;
-    if (pl->respawn && pl->cf.enabled) {
-        pl->respawn = false;
-        pl->failures = 0;
-        spawn(pl);
-        return;
-    }
-    if (pl->state == PS_DISABLED || pl->quit_sent) {
-        pl->state = pl->cf.enabled ? PS_STOPPED : PS_DISABLED;
-        return;
-    }
-    if (pl->no_restart) {
-        pl->state = strncmp(pl->last_error, "stopped", 7) == 0 ? PS_STOPPED : PS_FAILED;
-        return;
-    }
-    if (now_ms(pl) - pl->started_ms >= HEALTHY_MS)
-        pl->failures = 0;
-    uint64_t delay = BACKOFF_FIRST_MS;
-    for (unsigned i = 0; i < pl->failures && delay < BACKOFF_MAX_MS; i++)
-        delay *= 2;
-    delay = delay > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : delay;
-    pl->failures++;
-    pl->state = PS_BACKOFF;
-    pl->retry_at_ms = now_ms(pl) + delay;
-    uv_timer_start(&pl->retry, on_retry, delay, 0);
-    core_log(pl->owner->k, "plugin %s: restarting in %llu ms", pl->cf.name,
-             (unsigned long long)delay);
 }
 
 static void on_host_exit(uv_process_t *h, int64_t status, int sig)
@@ -370,9 +265,17 @@ static void on_host_exit(uv_process_t *h, int64_t status, int sig)
         uv_close((uv_handle_t *)&pl->grace, on_timer_closed);
         return;
     }
-    describe_exit(pl, status, sig);
-    pl->kill_reason[0] = '\0';
-    after_exit(pl);
+    uint64_t delay = 0;
+    switch (plugsup_exited(&pl->sup, (int)status, sig, pl->owner->host, now_ms(pl), &delay)) {
+    case PLUGSUP_SPAWN:
+        spawn(pl);
+        break;
+    case PLUGSUP_RETRY:
+        uv_timer_start(&pl->retry, on_retry, delay, 0);
+        break;
+    default:
+        break;
+    }
 }
 
 static void spawn(rplug *pl)
@@ -384,8 +287,7 @@ static void spawn(rplug *pl)
         (mkdir(p->state_dir, 0700) != 0 && errno != EEXIST) ||
         (mkdir(dir, 0700) != 0 && errno != EEXIST) ||
         uv_socketpair(SOCK_STREAM, 0, sv, UV_NONBLOCK_PIPE, 0) != 0) {
-        set_error(pl, "cannot start: %s", strerror(errno));
-        pl->state = PS_FAILED;
+        plugsup_start_failed(&pl->sup, "cannot start: %s", strerror(errno));
         return;
     }
     proc *pr = calloc(1, sizeof *pr);
@@ -409,8 +311,7 @@ static void spawn(rplug *pl)
         } else {
             free(pr);
         }
-        set_error(pl, "cannot start %s: %s", p->host, uv_strerror(r));
-        pl->state = PS_FAILED;
+        plugsup_start_failed(&pl->sup, "cannot start %s: %s", p->host, uv_strerror(r));
         return;
     }
     pr->pl = pl;
@@ -420,23 +321,18 @@ static void spawn(rplug *pl)
     pr->pipe.data = pr;
     uv_pipe_open(&pr->pipe, sv[0]);
     pl->pr = pr;
-    pl->hello = pl->ping_out = pl->quit_sent = pl->no_restart = false;
-    pl->kill_reason[0] = '\0';
-    pl->state = PS_STARTING;
-    pl->started_ms = now_ms(pl);
+    plugsup_started(&pl->sup, now_ms(pl));
     buf_init(&pl->in, 2 * (PLUG_MAX_FRAME + PLUG_HDR));
     uv_read_start((uv_stream_t *)&pr->pipe, on_alloc, on_read);
     uv_timer_start(&pl->hb, on_heartbeat, pl->cf.heartbeat_ms, pl->cf.heartbeat_ms);
-    pl->restarts += pl->failures > 0 ? 1 : 0;
 }
 
 /* QUIT, then SIGKILL after STOP_GRACE_MS. */
 static void stop(rplug *pl)
 {
-    if (!pl->pr || pl->quit_sent)
+    if (plugsup_quit(&pl->sup, pl->pr != NULL) != PLUGSUP_QUIT)
         return;
     plugmsg q = {.type = PLUG_QUIT};
-    pl->quit_sent = true;
     send_to(pl, &q);
     uv_timer_start(&pl->grace, on_grace, STOP_GRACE_MS, 0);
 }
@@ -464,7 +360,7 @@ int rplugins_new(rplugins **out, core *k, const char *conf_path, const char *sta
         pl->owner = p;
         pl->cf = *pc.e[i];
         pc.e[i]->nconf = 0; /* its settings are the plug's now */
-        pl->state = pl->cf.enabled ? PS_BACKOFF : PS_DISABLED;
+        plugsup_init(&pl->sup, pl->cf.enabled, sup_log, pl);
         uv_timer_init(k->loop, &pl->hb);
         uv_timer_init(k->loop, &pl->retry);
         uv_timer_init(k->loop, &pl->grace);
@@ -490,7 +386,7 @@ int rplugins_new(rplugins **out, core *k, const char *conf_path, const char *sta
 void rplugins_start(rplugins *p)
 {
     for (size_t i = 0; p && i < p->count; i++)
-        if (p->p[i]->cf.enabled && !p->p[i]->pr)
+        if (plugsup_enabled(&p->p[i]->sup) && !p->p[i]->pr)
             spawn(p->p[i]);
 }
 
@@ -531,7 +427,7 @@ static void tell_all(rplugins *p, banter_event_kind kind, const char *account, c
         return;
     plugmsg m = {.type = PLUG_EVENT, .kind = kind, .contact = who, .name = account, .text = text};
     for (size_t i = 0; i < p->count; i++)
-        if (p->p[i]->state == PS_RUNNING)
+        if (plugsup_get_state(&p->p[i]->sup) == PLUGSUP_RUNNING)
             send_to(p->p[i], &m);
 }
 
@@ -557,37 +453,30 @@ static rplug *find(rplugins *p, const char *name)
 
 static int switch_one(rplug *pl, const char *action)
 {
-    if (strcmp(action, "disable") == 0) {
-        pl->cf.enabled = false;
-        pl->respawn = false;
-        pl->state = PS_DISABLED;
-        uv_timer_stop(&pl->retry);
-        stop(pl);
-        return 0;
-    }
-    bool restart = strcmp(action, "restart") == 0;
-    if (!restart && strcmp(action, "enable") != 0)
+    bool alive = pl->pr != NULL, restart = strcmp(action, "restart") == 0;
+    plugsup_do d;
+    if (strcmp(action, "disable") == 0)
+        d = plugsup_disable(&pl->sup, alive);
+    else if (restart || strcmp(action, "enable") == 0)
+        d = plugsup_enable(&pl->sup, restart, alive);
+    else
         return BANTER_EINVAL;
-    pl->cf.enabled = true;
-    if (pl->pr) { /* running, or stopping: start again once it is gone */
-        pl->respawn = true;
-        if (restart)
-            stop(pl);
-        if (restart || pl->quit_sent)
-            pl->state = PS_STARTING;
-        return 0;
+    if (d == PLUGSUP_SPAWN || !plugsup_enabled(&pl->sup))
+        uv_timer_stop(&pl->retry);
+    if (d == PLUGSUP_SPAWN) {
+        spawn(pl);
+    } else if (d == PLUGSUP_QUIT) { /* QUIT, then SIGKILL after STOP_GRACE_MS */
+        plugmsg q = {.type = PLUG_QUIT};
+        send_to(pl, &q);
+        uv_timer_start(&pl->grace, on_grace, STOP_GRACE_MS, 0);
     }
-    uv_timer_stop(&pl->retry);
-    pl->failures = 0;
-    pl->last_error[0] = '\0';
-    spawn(pl);
     return 0;
 }
 
 static void list_json(rplugins *p, char *out, size_t cap)
 {
     cJSON *a = cJSON_CreateArray();
-    uint64_t now = uv_now(p->k->loop);
+    int64_t now = (int64_t)uv_now(p->k->loop);
     for (size_t i = 0; a && i < p->count; i++) {
         const rplug *pl = p->p[i];
         cJSON *o = cJSON_CreateObject();
@@ -595,16 +484,14 @@ static void list_json(rplugins *p, char *out, size_t cap)
             break;
         cJSON_AddStringToObject(o, "name", pl->cf.name);
         cJSON_AddStringToObject(o, "path", pl->cf.path);
-        cJSON_AddStringToObject(o, "state", STATE_NAMES[pl->state]);
-        cJSON_AddBoolToObject(o, "enabled", pl->cf.enabled);
+        cJSON_AddStringToObject(o, "state", plugsup_state_name(plugsup_get_state(&pl->sup)));
+        cJSON_AddBoolToObject(o, "enabled", plugsup_enabled(&pl->sup));
         cJSON_AddNumberToObject(o, "pid", pl->pr ? pl->pr->process.pid : 0);
-        cJSON_AddNumberToObject(o, "restarts", pl->restarts);
-        cJSON_AddNumberToObject(
-            o, "retry_in_ms",
-            pl->state == PS_BACKOFF && pl->retry_at_ms > now ? (double)(pl->retry_at_ms - now) : 0);
-        cJSON_AddStringToObject(o, "version", pl->version);
-        cJSON_AddStringToObject(o, "description", pl->description);
-        cJSON_AddStringToObject(o, "last_error", pl->last_error);
+        cJSON_AddNumberToObject(o, "restarts", plugsup_restarts(&pl->sup));
+        cJSON_AddNumberToObject(o, "retry_in_ms", (double)plugsup_retry_in_ms(&pl->sup, now));
+        cJSON_AddStringToObject(o, "version", plugsup_version(&pl->sup));
+        cJSON_AddStringToObject(o, "description", plugsup_description(&pl->sup));
+        cJSON_AddStringToObject(o, "last_error", plugsup_last_error(&pl->sup));
     }
     char *text = a ? cJSON_PrintUnformatted(a) : NULL;
     if (text && strlen(text) + 5 <= cap)

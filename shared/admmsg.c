@@ -173,6 +173,18 @@ static int64_t *int_slot(adm_request *r, adm_arg a, int64_t *min, int64_t *max)
     }
 }
 
+char *adm_request_text(adm_request *r, adm_arg a, size_t *cap)
+{
+    bool (*ok)(const char *);
+    return str_slot(r, a, cap, &ok);
+}
+
+int64_t *adm_request_int(adm_request *r, adm_arg a)
+{
+    int64_t min, max;
+    return int_slot(r, a, &min, &max);
+}
+
 /* Whether every argument present follows its rule (the encoder's check). */
 static int check_args(const adm_request *r)
 {

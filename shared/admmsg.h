@@ -129,6 +129,12 @@ typedef struct adm_request {
     int64_t days, count, offset;
 } adm_request;
 
+/* Where the text argument a of r lives (its longest text in *cap, the
+ * NUL not counted), or NULL when a is not a text argument. */
+char *adm_request_text(adm_request *r, adm_arg a, size_t *cap);
+/* Where the number argument a of r lives, or NULL when a is not one. */
+int64_t *adm_request_int(adm_request *r, adm_arg a);
+
 typedef struct adm_result {
     uint32_t id;
     bool ok;

@@ -191,6 +191,17 @@ int plugconf_load(plugconf *pc, const char *path, char *why, size_t cap)
 
 void plugconf_init(plugconf *pc) { memset(pc, 0, sizeof *pc); }
 
+void plugconf_entry_config(const plugconf_entry *e, plugmsg *m)
+{
+    memset(m, 0, sizeof *m);
+    m->type = PLUG_CONFIG;
+    m->nconf = e->nconf;
+    for (size_t i = 0; i < e->nconf; i++) {
+        m->key[i] = e->key[i];
+        m->value[i] = e->value[i];
+    }
+}
+
 void plugconf_entry_clear(plugconf_entry *e)
 {
     for (size_t i = 0; e && i < e->nconf; i++) {

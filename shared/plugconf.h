@@ -63,6 +63,9 @@ void plugconf_init(plugconf *pc);
 void plugconf_clear(plugconf *pc);
 /* Free what e owns (not e itself). */
 void plugconf_entry_clear(plugconf_entry *e);
+/* The PLUG_CONFIG message that gives e's own settings to its host (its
+ * strings are e's: m is valid while e is). */
+void plugconf_entry_config(const plugconf_entry *e, plugmsg *m);
 
 /* One setting: 0 taken, 1 not a plug-in key (someone else's), or the
  * kvconf_fail error (BANTER_EFORMAT; BANTER_ENOMEM). */

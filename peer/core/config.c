@@ -37,6 +37,7 @@ static int set_defaults(config *c)
     c->auto_accept_verified = false;
     c->auto_accept_max_bytes = DEFAULT_MAX_MB * MIB;
     c->web_port = CONFIG_WEB_PORT_DEFAULT;
+    c->ice = true;
     c->peer_max_conns = CONFIG_PEER_MAX_CONNS;
     c->peer_max_per_addr = CONFIG_PEER_MAX_PER_ADDR;
     c->peer_hello_timeout_s = CONFIG_PEER_HELLO_TIMEOUT_S;
@@ -66,8 +67,8 @@ static int set_defaults(config *c)
 
 static int parse_bool(const kvconf *k, const char *key, const char *v, bool *out)
 {
-    static const char *const yes[] = {"yes", "true", "1"};
-    static const char *const no[] = {"no", "false", "0"};
+    static const char *const yes[] = {"yes", "true", "on", "1"};
+    static const char *const no[] = {"no", "false", "off", "0"};
     char q[UTF8_QUOTE_CAP];
 
     for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
@@ -81,7 +82,8 @@ static int parse_bool(const kvconf *k, const char *key, const char *v, bool *out
         }
     }
     utf8_quote(q, v, strlen(v));
-    return kvconf_fail(k, BANTER_EFORMAT, "%s: %s is not yes or no (or true/false, 1/0)", key, q);
+    return kvconf_fail(k, BANTER_EFORMAT, "%s: %s is not yes or no (or true/false, on/off, 1/0)",
+                       key, q);
 }
 
 /* A decimal number of MiB from 0 to MAX_MB: digits only, no sign or space. */
@@ -203,6 +205,8 @@ static int set_key(void *ud, const kvconf *k, const char *key, const char *value
         return parse_mib(k, key, value, &c->auto_accept_max_bytes);
     if (strcmp(key, "web_port") == 0)
         return parse_port(k, key, value, &c->web_port);
+    if (strcmp(key, "ice") == 0)
+        return parse_bool(k, key, value, &c->ice);
     for (size_t i = 0; i < sizeof limit_keys / sizeof limit_keys[0]; i++) {
         const limit_key *l = &limit_keys[i];
         if (strcmp(key, l->name) == 0)

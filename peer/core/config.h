@@ -11,7 +11,7 @@
  *                                   "." when HOME is not set); an absolute
  *                                   path, or "~/..." under $HOME
  *   auto_accept_verified = yes|no   accept files from verified peers without
- *                                   asking (default no; also true/false, 1/0,
+ *                                   asking (default no; also true/false, on/off, 1/0,
  *                                   any case)
  *   auto_accept_max_mb = N          ...when the offer is at most N MiB
  *                                   (default 100; 0 means no limit; decimal
@@ -19,6 +19,11 @@
  *   web_port = N                    the web interface's port on 127.0.0.1
  *                                   (default 7420; 0 turns it off; when it
  *                                   is taken the next 9 ports are tried)
+ *   ice = yes|no                    direct connections to organisation
+ *                                   contacts through NAT (default yes; also
+ *                                   on/off); no: this node neither seeks
+ *                                   nor answers ICE, its messages go over
+ *                                   the LAN or the rendezvous's sealed relay
  * The node's limits (docs/limits.md; whole numbers, digits only):
  *   peer_max_conns = N              LAN connections at once (256; 1..65536)
  *   peer_max_per_addr = N           ...from one address (8; 1..65536)
@@ -52,6 +57,7 @@ typedef struct config {
     bool auto_accept_verified;
     uint64_t auto_accept_max_bytes; /* 0: no limit */
     uint16_t web_port;              /* 0: no web interface */
+    bool ice;                       /* direct paths through NAT (rdv/direct) */
     /* Limits (docs/limits.md). */
     uint32_t peer_max_conns, peer_max_per_addr;
     uint32_t peer_hello_timeout_s, peer_frame_timeout_s;

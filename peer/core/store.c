@@ -396,6 +396,20 @@ static int step_done(store *st, sqlite3_stmt *s)
     return ret;
 }
 
+/* A bind of s failed with rc: s is reset and the error recorded. */
+static int bind_failed(store *st, sqlite3_stmt *s, int rc)
+{
+    stmt_done(s);
+    return fail(st, rc);
+}
+
+/* After binding s (rc: SQLITE_OK, or the first bind's error): step it as
+ * step_done does, or report the bind's error. */
+static int bound_done(store *st, sqlite3_stmt *s, int rc)
+{
+    return rc == SQLITE_OK ? step_done(st, s) : bind_failed(st, s, rc);
+}
+
 static int exec_sql(store *st, const char *sql)
 {
     return sqlh_exec(st->db, sql, st->errmsg, ERRMSG_LEN);
@@ -599,6 +613,12 @@ static int one_row(store *st, sqlite3_stmt *s, row_fn read, void *out)
     return ret;
 }
 
+/* After binding s (rc as bound_done): one_row, or the bind's error. */
+static int bound_row(store *st, sqlite3_stmt *s, int rc, row_fn read, void *out)
+{
+    return rc == SQLITE_OK ? one_row(st, s, read, out) : bind_failed(st, s, rc);
+}
+
 /* ---- contacts ---- */
 
 static int read_contact(store *st, sqlite3_stmt *s, void *item)
@@ -637,11 +657,7 @@ int store_contact_put(store *st, const store_contact *c)
         rc = sqlite3_bind_text(s, 4, c->name, nlen, SQLITE_STATIC);
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_int64(s, 5, c->created_ms);
-    if (rc != SQLITE_OK) {
-        stmt_done(s);
-        return fail(st, rc);
-    }
-    return step_done(st, s);
+    return bound_done(st, s, rc);
 }
 
 int store_contact_get(store *st, const uint8_t key[static STORE_KEYLEN], store_contact *out)
@@ -650,11 +666,7 @@ int store_contact_get(store *st, const uint8_t key[static STORE_KEYLEN], store_c
         return BANTER_EINVAL;
     sqlite3_stmt *s = st->stmt[S_CONTACT_GET];
     int rc = bind_key(s, 1, key);
-    if (rc != SQLITE_OK) {
-        stmt_done(s);
-        return fail(st, rc);
-    }
-    return one_row(st, s, read_contact, out);
+    return bound_row(st, s, rc, read_contact, out);
 }
 
 int store_contact_by_account(store *st, const char *account, store_contact *out)
@@ -663,11 +675,7 @@ int store_contact_by_account(store *st, const char *account, store_contact *out)
         return BANTER_EINVAL;
     sqlite3_stmt *s = st->stmt[S_CONTACT_ACCOUNT];
     int rc = sqlite3_bind_text(s, 1, account, -1, SQLITE_STATIC);
-    if (rc != SQLITE_OK) {
-        stmt_done(s);
-        return fail(st, rc);
-    }
-    return one_row(st, s, read_contact, out);
+    return bound_row(st, s, rc, read_contact, out);
 }
 
 int store_contact_list(store *st, store_contact **out, size_t *n)
@@ -780,11 +788,7 @@ int store_device_put(store *st, const store_device *d)
         rc = sqlite3_bind_int64(s, 8, d->last_seen_ms);
     if (rc == SQLITE_OK)
         rc = d->has_replaces ? bind_key(s, 9, d->replaces) : sqlite3_bind_null(s, 9);
-    if (rc != SQLITE_OK) {
-        stmt_done(s);
-        return fail(st, rc);
-    }
-    return step_done(st, s);
+    return bound_done(st, s, rc);
 }
 
 int store_device_get(store *st, const uint8_t key[static STORE_KEYLEN], store_device *out)
@@ -793,11 +797,7 @@ int store_device_get(store *st, const uint8_t key[static STORE_KEYLEN], store_de
         return BANTER_EINVAL;
     sqlite3_stmt *s = st->stmt[S_DEVICE_GET];
     int rc = bind_key(s, 1, key);
-    if (rc != SQLITE_OK) {
-        stmt_done(s);
-        return fail(st, rc);
-    }
-    return one_row(st, s, read_device, out);
+    return bound_row(st, s, rc, read_device, out);
 }
 
 int store_device_list(store *st, const uint8_t *contact, store_device **out, size_t *n)
@@ -805,10 +805,8 @@ int store_device_list(store *st, const uint8_t *contact, store_device **out, siz
     if (st == NULL || out == NULL || n == NULL)
         return BANTER_EINVAL;
     sqlite3_stmt *s = st->stmt[contact ? S_DEVICE_LIST : S_DEVICE_LIST_ALL];
-    if (contact && bind_key(s, 1, contact) != SQLITE_OK) {
-        stmt_done(s);
-        return fail(st, SQLITE_ERROR);
-    }
+    if (contact && bind_key(s, 1, contact) != SQLITE_OK)
+        return bind_failed(st, s, SQLITE_ERROR);
     return collect_list(st, s, sizeof(store_device), read_device, (void **)out, n);
 }
 
@@ -818,10 +816,8 @@ int store_device_delete(store *st, const uint8_t key[static STORE_KEYLEN])
         return BANTER_EINVAL;
     sqlite3_stmt *s = st->stmt[S_DEVICE_DELETE];
     int rc = bind_key(s, 1, key);
-    if (rc != SQLITE_OK) {
-        stmt_done(s);
-        return fail(st, rc);
-    }
+    if (rc != SQLITE_OK)
+        return bind_failed(st, s, rc);
     int ret = step_done(st, s);
     if (ret == 0 && sqlite3_changes(st->db) == 0)
         ret = BANTER_ENOENT;
@@ -914,10 +910,8 @@ int store_msg_set_result(store *st, int64_t seq, store_state state, const char *
         rc = sqlite3_bind_text(s, 2, error, -1, SQLITE_STATIC);
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_int64(s, 3, seq);
-    if (rc != SQLITE_OK) {
-        stmt_done(s);
-        return fail(st, rc);
-    }
+    if (rc != SQLITE_OK)
+        return bind_failed(st, s, rc);
     int ret = step_done(st, s);
     if (ret == 0 && sqlite3_changes(st->db) == 0)
         ret = BANTER_ENOENT;
@@ -1009,10 +1003,8 @@ int store_msg_find_out(store *st, const uint8_t id[static MSG_ID_LEN],
     int rc = sqlite3_bind_blob(s, 1, id, MSG_ID_LEN, SQLITE_STATIC);
     if (rc == SQLITE_OK)
         rc = bind_key(s, 2, contact);
-    if (rc != SQLITE_OK) {
-        stmt_done(s);
-        return fail(st, rc);
-    }
+    if (rc != SQLITE_OK)
+        return bind_failed(st, s, rc);
     int ret = one_row(st, s, read_msg, out);
     if (ret != 0 && ret != BANTER_ENOENT)
         store_msg_clear(out);
@@ -1028,10 +1020,8 @@ int store_msg_find_copy(store *st, const uint8_t id[static MSG_ID_LEN],
     int rc = sqlite3_bind_blob(s, 1, id, MSG_ID_LEN, SQLITE_STATIC);
     if (rc == SQLITE_OK)
         rc = bind_key(s, 2, device);
-    if (rc != SQLITE_OK) {
-        stmt_done(s);
-        return fail(st, rc);
-    }
+    if (rc != SQLITE_OK)
+        return bind_failed(st, s, rc);
     int ret = one_row(st, s, read_msg, out);
     if (ret != 0 && ret != BANTER_ENOENT)
         store_msg_clear(out);
@@ -1047,10 +1037,8 @@ int store_outbox(store *st, const uint8_t *contact, store_msg **out, size_t *n)
     sqlite3_stmt *s = st->stmt[contact ? S_OUTBOX : S_OUTBOX_ALL];
     if (contact) {
         int rc = bind_key(s, 1, contact);
-        if (rc != SQLITE_OK) {
-            stmt_done(s);
-            return fail(st, rc);
-        }
+        if (rc != SQLITE_OK)
+            return bind_failed(st, s, rc);
     }
     return read_msgs(st, s, out, n);
 }
@@ -1066,10 +1054,8 @@ int store_sync_pending(store *st, const uint8_t *contact, const uint8_t self[sta
     int rc = contact ? bind_key(s, 1, contact) : SQLITE_OK;
     if (rc == SQLITE_OK)
         rc = bind_key(s, 2, self);
-    if (rc != SQLITE_OK) {
-        stmt_done(s);
-        return fail(st, rc);
-    }
+    if (rc != SQLITE_OK)
+        return bind_failed(st, s, rc);
     return read_msgs(st, s, out, n);
 }
 
@@ -1111,10 +1097,8 @@ int store_history(store *st, const uint8_t contact[static STORE_KEYLEN], int64_t
         rc = sqlite3_bind_int64(s, 2, lim);
     if (rc == SQLITE_OK && before > 0)
         rc = sqlite3_bind_int64(s, 3, before);
-    if (rc != SQLITE_OK) {
-        stmt_done(s);
-        return fail(st, rc);
-    }
+    if (rc != SQLITE_OK)
+        return bind_failed(st, s, rc);
     return read_msgs(st, s, out, n);
 }
 
@@ -1176,10 +1160,8 @@ int store_search(store *st, const char *text, const uint8_t *contact, int64_t be
         rc = sqlite3_bind_int64(s, 3, before > 0 ? before : 0);
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_int64(s, 4, lim);
-    if (rc != SQLITE_OK) {
-        stmt_done(s);
-        return fail(st, rc);
-    }
+    if (rc != SQLITE_OK)
+        return bind_failed(st, s, rc);
     return read_msgs(st, s, out, n);
 }
 
@@ -1213,10 +1195,8 @@ int store_copy_add(store *st, int64_t seq, const uint8_t device[static STORE_KEY
     int rc = sqlite3_bind_int64(s, 1, seq);
     if (rc == SQLITE_OK)
         rc = bind_key(s, 2, device);
-    if (rc != SQLITE_OK) {
-        stmt_done(s);
-        return fail(st, rc);
-    }
+    if (rc != SQLITE_OK)
+        return bind_failed(st, s, rc);
     int ret = step_done(st, s);
     return ret == 0 && sqlite3_changes(st->db) == 0 ? 1 : ret;
 }
@@ -1238,10 +1218,8 @@ int store_copy_set(store *st, int64_t seq, const uint8_t device[static STORE_KEY
         rc = sqlite3_bind_text(s, 4, route, -1, SQLITE_STATIC);
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_text(s, 5, error, -1, SQLITE_STATIC);
-    if (rc != SQLITE_OK) {
-        stmt_done(s);
-        return fail(st, rc);
-    }
+    if (rc != SQLITE_OK)
+        return bind_failed(st, s, rc);
     int ret = step_done(st, s);
     if (ret == 0 && sqlite3_changes(st->db) == 0)
         ret = BANTER_ENOENT;
@@ -1271,10 +1249,8 @@ int store_copies(store *st, int64_t seq, store_copy **out, size_t *n)
         return BANTER_EINVAL;
     sqlite3_stmt *s = st->stmt[S_COPIES];
     int rc = sqlite3_bind_int64(s, 1, seq);
-    if (rc != SQLITE_OK) {
-        stmt_done(s);
-        return fail(st, rc);
-    }
+    if (rc != SQLITE_OK)
+        return bind_failed(st, s, rc);
     return collect_list(st, s, sizeof(store_copy), read_copy, (void **)out, n);
 }
 
@@ -1718,11 +1694,7 @@ int store_group_put(store *st, const store_group *g)
         rc = sqlite3_bind_int64(s, 9, g->read_seq);
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_int64(s, 10, g->created_ms);
-    if (rc != SQLITE_OK) {
-        stmt_done(s);
-        return fail(st, rc);
-    }
-    return step_done(st, s);
+    return bound_done(st, s, rc);
 }
 
 int store_group_get(store *st, const uint8_t id[static STORE_GROUP_IDLEN], store_group *out)
@@ -1731,10 +1703,8 @@ int store_group_get(store *st, const uint8_t id[static STORE_GROUP_IDLEN], store
         return BANTER_EINVAL;
     sqlite3_stmt *s = st->stmt[S_GROUP_GET];
     int rc = sqlite3_bind_blob(s, 1, id, STORE_GROUP_IDLEN, SQLITE_STATIC);
-    if (rc != SQLITE_OK) {
-        stmt_done(s);
-        return fail(st, rc);
-    }
+    if (rc != SQLITE_OK)
+        return bind_failed(st, s, rc);
     int ret = one_row(st, s, read_group, out);
     if (ret != 0 && ret != BANTER_ENOENT)
         store_group_clear(out);
@@ -1791,11 +1761,7 @@ int store_gchain_put(store *st, const uint8_t group[static STORE_GROUP_IDLEN],
         rc = sqlite3_bind_int64(s, 3, epoch);
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_blob(s, 4, chain, (int)len, SQLITE_STATIC);
-    if (rc != SQLITE_OK) {
-        stmt_done(s);
-        return fail(st, rc);
-    }
-    return step_done(st, s);
+    return bound_done(st, s, rc);
 }
 
 int store_gchain_get(store *st, const uint8_t group[static STORE_GROUP_IDLEN],
@@ -1810,10 +1776,8 @@ int store_gchain_get(store *st, const uint8_t group[static STORE_GROUP_IDLEN],
         rc = bind_key(s, 2, device);
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_int64(s, 3, epoch);
-    if (rc != SQLITE_OK) {
-        stmt_done(s);
-        return fail(st, rc);
-    }
+    if (rc != SQLITE_OK)
+        return bind_failed(st, s, rc);
     int ret = BANTER_ENOENT;
     rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
@@ -1842,11 +1806,7 @@ int store_gchain_drop_before(store *st, const uint8_t group[static STORE_GROUP_I
         rc = bind_key(s, 2, device);
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_int64(s, 3, epoch);
-    if (rc != SQLITE_OK) {
-        stmt_done(s);
-        return fail(st, rc);
-    }
-    return step_done(st, s);
+    return bound_done(st, s, rc);
 }
 
 int store_group_history(store *st, const uint8_t group[static STORE_GROUP_IDLEN],
@@ -1866,10 +1826,8 @@ int store_group_history(store *st, const uint8_t group[static STORE_GROUP_IDLEN]
     if (rc == SQLITE_OK)
         rc = before ? sqlite3_bind_blob(s, 3, before, STORE_GPOS_LEN, SQLITE_STATIC)
                     : sqlite3_bind_null(s, 3);
-    if (rc != SQLITE_OK) {
-        stmt_done(s);
-        return fail(st, rc);
-    }
+    if (rc != SQLITE_OK)
+        return bind_failed(st, s, rc);
     return read_msgs(st, s, out, n);
 }
 
@@ -1882,10 +1840,8 @@ int store_group_unread(store *st, const uint8_t group[static STORE_GROUP_IDLEN],
     int rc = sqlite3_bind_blob(s, 1, group, STORE_GROUP_IDLEN, SQLITE_STATIC);
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_int64(s, 2, after_seq);
-    if (rc != SQLITE_OK) {
-        stmt_done(s);
-        return fail(st, rc);
-    }
+    if (rc != SQLITE_OK)
+        return bind_failed(st, s, rc);
     rc = sqlite3_step(s);
     int ret = rc == SQLITE_ROW ? 0 : fail(st, rc);
     if (ret == 0)

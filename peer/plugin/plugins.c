@@ -19,50 +19,31 @@
 #include "banter_plugin.h"
 #include "plugconf.h"
 #include "plugmsg.h"
+#include "plugsup.h"
 #include "utf8.h"
 
-#define BACKOFF_FIRST_MS 1000
-#define BACKOFF_MAX_MS   60000
-#define HEALTHY_MS       60000      /* running this long resets the back-off */
-#define OUT_CAP          (1u << 20) /* queued for a host that does not read: then it is killed */
-#define SEND_RATE        10         /* messages a second a plug-in may send ... */
-#define SEND_BURST       20         /* ... and at once */
-#define STOP_GRACE_MS    1000
+#define OUT_CAP       (1u << 20) /* queued for a host that does not read: then it is killed */
+#define SEND_RATE     10         /* messages a second a plug-in may send ... */
+#define SEND_BURST    20         /* ... and at once */
+#define STOP_GRACE_MS 1000
 
 _Static_assert(PLUGCONF_MAX <= PLUGINS_MAX, "every configured plug-in has a place");
 _Static_assert(PLUGCONF_NAME_MAX == PLUGIN_NAME_MAX, "one name length");
-
-typedef enum pstate {
-    PS_DISABLED,
-    PS_STARTING,
-    PS_RUNNING,
-    PS_BACKOFF,
-    PS_FAILED,
-    PS_STOPPED
-} pstate;
-
-static const char *const STATE_NAMES[] = {"disabled", "starting", "running",
-                                          "backoff",  "failed",   "stopped"};
+_Static_assert(PLUGSUP_ERROR_MAX == PLUGIN_ERROR_MAX, "one error length");
 
 typedef struct plug {
     plugins *owner;
-    plugconf_entry cf; /* its settings; cf.enabled changes with enable/disable */
+    plugconf_entry cf; /* its settings (whether enabled: sup) */
+    plugsup sup;       /* state, checks, back-off */
     /* running */
-    pstate state;
     pid_t pid;
     int fd;
     guint rsrc, wsrc, child, hb, retry, grace;
     buf in, out;
-    bool hello, ping_out, quit_sent, no_restart, refusal_said;
-    bool respawn; /* enabled again while it was stopping: start it once it is gone */
-    uint64_t ping_seq;
+    bool refusal_said;
     uint32_t mask;
-    unsigned restarts, failures;
-    int64_t started_ms, retry_at_ms;
     double tokens;
     int64_t tokens_ms;
-    char version[PLUG_MAX_NAME + 1], description[257];
-    char kill_reason[PLUGIN_ERROR_MAX], last_error[PLUGIN_ERROR_MAX];
 } plug;
 
 struct plugins {
@@ -89,15 +70,7 @@ static void say(const plug *pl, const char *fmt, ...)
     g_printerr("banter: plugin %s: %s\n", pl->cf.name, text);
 }
 
-static void set_error(plug *pl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void set_error(plug *pl, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(pl->last_error, sizeof pl->last_error, fmt, ap);
-    va_end(ap);
-    say(pl, "%s", pl->last_error);
-}
+static void sup_log(void *ud, const char *text) { say(ud, "%s", text); }
 
 /* ---- configuration ---- */
 
@@ -117,6 +90,7 @@ static plug *plug_new(plugins *p, plugconf_entry *e)
     pl->cf = *e;
     e->nconf = 0; /* its settings are the plug's now */
     pl->fd = -1;
+    plugsup_init(&pl->sup, pl->cf.enabled, sup_log, pl);
     buf_init(&pl->in, 2 * (PLUG_MAX_FRAME + PLUG_HDR));
     buf_init(&pl->out, OUT_CAP);
     return pl;
@@ -220,16 +194,23 @@ static void send_to(plug *pl, const plugmsg *m)
     flush(pl);
 }
 
+/* SIGKILL it for the reason the engine kept. */
+static void kill_kept(plug *pl)
+{
+    if (pl->pid <= 0)
+        return;
+    kill(pl->pid, SIGKILL);
+    stop_io(pl); /* nothing more is read from it; its exit is reaped by on_child_exit */
+}
+
 static void kill_host(plug *pl, const char *fmt, ...)
 {
     va_list ap;
     if (pl->pid <= 0)
         return;
-    if (!pl->kill_reason[0]) {
-        va_start(ap, fmt);
-        vsnprintf(pl->kill_reason, sizeof pl->kill_reason, fmt, ap);
-        va_end(ap);
-    }
+    va_start(ap, fmt);
+    plugsup_vkilling(&pl->sup, fmt, ap);
+    va_end(ap);
     kill(pl->pid, SIGKILL);
     stop_io(pl); /* nothing more is read from it; its exit is reaped by on_child_exit */
 }
@@ -309,7 +290,7 @@ static void deliver(plugins *p, const plugmsg *m, const uint8_t *key)
 {
     for (size_t i = 0; i < p->count; i++) {
         plug *pl = p->p[i];
-        if (pl->state != PS_RUNNING || !(pl->mask & BANTER_EV_BIT(m->kind)))
+        if (plugsup_get_state(&pl->sup) != PLUGSUP_RUNNING || !(pl->mask & BANTER_EV_BIT(m->kind)))
             continue;
         if (key ? !may_use(pl, key) : (m->kind == BANTER_EV_CONTACT && !pl->cf.all_contacts))
             continue;
@@ -406,77 +387,24 @@ static void on_send(plug *pl, const plugmsg *m)
     send_to(pl, &res);
 }
 
-/* A plug-in's words in one log line: no newline or tab of its own. */
-static void one_line(char *s)
-{
-    for (; *s; s++)
-        if (*s == '\n' || *s == '\t')
-            *s = ' ';
-}
-
-static void on_hello(plug *pl, const plugmsg *m)
-{
-    if (m->major != BANTER_PLUGIN_ABI_MAJOR || m->minor > BANTER_PLUGIN_ABI_MINOR) {
-        pl->no_restart = true;
-        kill_host(pl, "built for plug-in ABI %u.%u; this node has ABI %u.%u", m->major, m->minor,
-                  BANTER_PLUGIN_ABI_MAJOR, BANTER_PLUGIN_ABI_MINOR);
-        return;
-    }
-    pl->hello = true;
-    pl->state = PS_RUNNING;
-    snprintf(pl->version, sizeof pl->version, "%s", m->version);
-    snprintf(pl->description, sizeof pl->description, "%s", m->text);
-    one_line(pl->description);
-    plugmsg c = {.type = PLUG_CONFIG, .nconf = pl->cf.nconf};
-    for (size_t i = 0; i < pl->cf.nconf; i++) {
-        c.key[i] = pl->cf.key[i];
-        c.value[i] = pl->cf.value[i];
-    }
-    send_to(pl, &c);
-    say(pl, "running (%s %s, pid %ld)", m->name, m->version, (long)pl->pid);
-}
-
 static void on_host_message(plug *pl, const plugmsg *m)
 {
-    static const char *const LEVEL[] = {"error", "warning", "info", "debug"};
-    char line[PLUG_MAX_LINE + 1];
-    if (!pl->hello && m->type != PLUG_HELLO && m->type != PLUG_FAIL && m->type != PLUG_LOG) {
-        kill_host(pl, "broke the protocol: %u before HELLO", (unsigned)m->type);
-        return;
+    switch (plugsup_host_message(&pl->sup, m)) {
+    case PLUGSUP_KILL:
+        kill_kept(pl);
+        break;
+    case PLUGSUP_CONFIG: {
+        plugmsg c;
+        plugconf_entry_config(&pl->cf, &c);
+        send_to(pl, &c);
+        say(pl, "running (%s %s, pid %ld)", m->name, m->version, (long)pl->pid);
+        break;
     }
-    switch (m->type) {
-    case PLUG_HELLO:
-        if (pl->hello)
-            kill_host(pl, "broke the protocol: a second HELLO");
-        else
-            on_hello(pl, m);
-        break;
-    case PLUG_LOG:
-        snprintf(line, sizeof line, "%s", m->text);
-        one_line(line);
-        say(pl, "%s: %s", LEVEL[m->level], line);
-        break;
-    case PLUG_SEND:
-        on_send(pl, m);
-        break;
-    case PLUG_SUBSCRIBE:
-        pl->mask = m->mask;
-        break;
-    case PLUG_PONG:
-        if (m->num == pl->ping_seq)
-            pl->ping_out = false;
-        break;
-    case PLUG_STOP:
-        snprintf(line, sizeof line, "%s", m->text);
-        one_line(line);
-        pl->no_restart = true;
-        set_error(pl, "stopped itself: %s", line);
-        break;
-    case PLUG_FAIL:
-        snprintf(line, sizeof line, "%s", m->text);
-        one_line(line);
-        pl->no_restart = true;
-        set_error(pl, "%s", line);
+    case PLUGSUP_PASS:
+        if (m->type == PLUG_SEND)
+            on_send(pl, m);
+        else if (m->type == PLUG_SUBSCRIBE)
+            pl->mask = m->mask;
         break;
     default:
         break;
@@ -544,21 +472,14 @@ static uint64_t resident_mb(pid_t pid)
 static gboolean on_heartbeat(gpointer ud)
 {
     plug *pl = ud;
-    uint64_t mb = resident_mb(pl->pid);
-    if (mb > pl->cf.memory_mb) {
+    uint64_t seq = 0;
+    if (plugsup_heartbeat(&pl->sup, resident_mb(pl->pid), pl->cf.memory_mb, pl->cf.heartbeat_ms,
+                          &seq) == PLUGSUP_KILL) {
         pl->hb = 0;
-        kill_host(pl, "over its memory limit (%llu MiB resident, limit %llu MiB): killed",
-                  (unsigned long long)mb, (unsigned long long)pl->cf.memory_mb);
+        kill_kept(pl);
         return G_SOURCE_REMOVE;
     }
-    if (pl->ping_out) {
-        pl->hb = 0;
-        kill_host(pl, "did not answer the heartbeat within %u ms (hung?): killed",
-                  pl->cf.heartbeat_ms);
-        return G_SOURCE_REMOVE;
-    }
-    pl->ping_out = true;
-    plugmsg m = {.type = PLUG_PING, .num = ++pl->ping_seq};
+    plugmsg m = {.type = PLUG_PING, .num = seq};
     send_to(pl, &m);
     return pl->hb ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
 }
@@ -571,29 +492,15 @@ static gboolean on_retry(gpointer ud)
 {
     plug *pl = ud;
     pl->retry = 0;
-    if (pl->state == PS_BACKOFF)
+    if (plugsup_get_state(&pl->sup) == PLUGSUP_BACKOFF)
         spawn(pl);
     return G_SOURCE_REMOVE;
-}
-
-static void describe_exit(plug *pl, int status)
-{
-    if (pl->kill_reason[0])
-        set_error(pl, "%s", pl->kill_reason);
-    else if (WIFSIGNALED(status))
-        set_error(pl, "crashed: killed by signal %d (%s)", WTERMSIG(status),
-                  strsignal(WTERMSIG(status)));
-    else if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
-        set_error(pl, "cannot run the host program %s", pl->owner->host);
-    else if (WIFEXITED(status) && WEXITSTATUS(status) != 0 && !pl->no_restart)
-        set_error(pl, "exited with status %d", WEXITSTATUS(status));
-    else if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && !pl->no_restart && !pl->quit_sent)
-        set_error(pl, "exited by itself");
 }
 
 static void on_child_exit(GPid pid, gint status, gpointer ud)
 {
     plug *pl = ud;
+    uint64_t delay = 0;
     g_spawn_close_pid(pid);
     pl->child = 0;
     pl->pid = 0;
@@ -601,35 +508,18 @@ static void on_child_exit(GPid pid, gint status, gpointer ud)
         g_source_remove(pl->grace);
     pl->grace = 0;
     stop_io(pl);
-    describe_exit(pl, status);
-    pl->kill_reason[0] = '\0';
-    if (pl->respawn && pl->cf.enabled) {
-        pl->respawn = false;
-        pl->failures = 0;
+    int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+    int code = WIFEXITED(status) ? WEXITSTATUS(status) : 0;
+    switch (plugsup_exited(&pl->sup, code, sig, pl->owner->host, mono_ms(), &delay)) {
+    case PLUGSUP_SPAWN:
         spawn(pl);
-        return;
+        break;
+    case PLUGSUP_RETRY:
+        pl->retry = g_timeout_add((guint)delay, on_retry, pl);
+        break;
+    default:
+        break;
     }
-    if (pl->state == PS_DISABLED || pl->quit_sent) {
-        pl->state = pl->cf.enabled ? PS_STOPPED : PS_DISABLED;
-        return;
-    }
-    if (pl->no_restart) {
-        pl->state = pl->last_error[0] && strncmp(pl->last_error, "stopped", 7) == 0 ? PS_STOPPED
-                                                                                    : PS_FAILED;
-        return;
-    }
-    if (mono_ms() - pl->started_ms >= HEALTHY_MS)
-        pl->failures = 0;
-    int64_t delay = BACKOFF_FIRST_MS;
-    for (unsigned i = 0; i < pl->failures && delay < BACKOFF_MAX_MS; i++)
-        delay *= 2;
-    if (delay > BACKOFF_MAX_MS)
-        delay = BACKOFF_MAX_MS;
-    pl->failures++;
-    pl->state = PS_BACKOFF;
-    pl->retry_at_ms = mono_ms() + delay;
-    pl->retry = g_timeout_add((guint)delay, on_retry, pl);
-    say(pl, "restarting in %lld ms", (long long)delay);
 }
 
 /* Everything the child needs, made before fork (only async-signal-safe
@@ -667,8 +557,7 @@ static void spawn(plug *pl)
     if ((mkdir(dir, 0700) != 0 && errno != EEXIST) ||
         (mkdir(a.state, 0700) != 0 && errno != EEXIST) ||
         socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-        set_error(pl, "cannot start: %s", g_strerror(errno));
-        pl->state = PS_FAILED;
+        plugsup_start_failed(&pl->sup, "cannot start: %s", g_strerror(errno));
         return;
     }
     snprintf(a.fd, sizeof a.fd, "3");
@@ -690,25 +579,22 @@ static void spawn(plug *pl)
     close(sv[1]);
     if (pid < 0) {
         close(sv[0]);
-        set_error(pl, "cannot start: fork: %s", g_strerror(errno));
-        pl->state = PS_FAILED;
+        plugsup_start_failed(&pl->sup, "cannot start: fork: %s", g_strerror(errno));
         return;
     }
     g_unix_set_fd_nonblocking(sv[0], TRUE, NULL);
     pl->pid = pid;
     pl->fd = sv[0];
-    pl->hello = pl->ping_out = pl->quit_sent = pl->no_restart = pl->refusal_said = false;
+    pl->refusal_said = false;
     pl->mask = 0;
-    pl->kill_reason[0] = '\0';
-    pl->state = PS_STARTING;
-    pl->started_ms = pl->tokens_ms = mono_ms();
+    pl->tokens_ms = mono_ms();
+    plugsup_started(&pl->sup, pl->tokens_ms);
     pl->tokens = SEND_BURST;
     buf_init(&pl->in, 2 * (PLUG_MAX_FRAME + PLUG_HDR));
     buf_init(&pl->out, OUT_CAP);
     pl->rsrc = g_unix_fd_add(pl->fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_readable, pl);
     pl->hb = g_timeout_add(pl->cf.heartbeat_ms, on_heartbeat, pl);
     pl->child = g_child_watch_add(pid, on_child_exit, pl);
-    pl->restarts += pl->failures > 0 ? 1 : 0;
 }
 
 /* Stop one now: QUIT, a second to go, then SIGKILL. Blocks (shutdown only). */
@@ -725,8 +611,8 @@ static void stop_now(plug *pl)
         g_source_remove(pl->child);
     pl->child = 0;
     plugmsg q = {.type = PLUG_QUIT};
-    pl->quit_sent = true;
-    send_to(pl, &q);
+    if (plugsup_quit(&pl->sup, true) == PLUGSUP_QUIT)
+        send_to(pl, &q);
     int status;
     pid_t r = 0;
     for (int i = 0; i < STOP_GRACE_MS / 10 && (r = waitpid(pl->pid, &status, WNOHANG)) == 0; i++)
@@ -761,8 +647,7 @@ int plugins_new(plugins **out, node *n, GMainContext *ctx, const char *home, con
         plug *pl = p->p[p->count++] = plug_new(p, pc.e[i]);
         char marker[4300];
         if (marker_path(pl, marker, sizeof marker, "disabled") && access(marker, F_OK) == 0)
-            pl->cf.enabled = false;
-        pl->state = pl->cf.enabled ? PS_BACKOFF : PS_DISABLED;
+            plugsup_init(&pl->sup, false, sup_log, pl);
     }
     plugconf_clear(&pc); /* the entries' settings went to the plugs */
     find_host(p);
@@ -780,7 +665,7 @@ void plugins_start(plugins *p)
         p->org_online = node_org_online(p->n);
     }
     for (size_t i = 0; i < p->count; i++)
-        if (p->p[i]->cf.enabled && p->p[i]->pid <= 0)
+        if (plugsup_enabled(&p->p[i]->sup) && p->p[i]->pid <= 0)
             spawn(p->p[i]);
 }
 
@@ -813,16 +698,15 @@ int plugins_list(plugins *p, plugin_status **out, size_t *count)
         const plug *pl = p->p[i];
         snprintf(s[i].name, sizeof s[i].name, "%s", pl->cf.name);
         snprintf(s[i].path, sizeof s[i].path, "%s", pl->cf.path);
-        snprintf(s[i].state, sizeof s[i].state, "%s", STATE_NAMES[pl->state]);
-        s[i].enabled = pl->cf.enabled;
+        snprintf(s[i].state, sizeof s[i].state, "%s",
+                 plugsup_state_name(plugsup_get_state(&pl->sup)));
+        s[i].enabled = plugsup_enabled(&pl->sup);
         s[i].pid = pl->pid;
-        s[i].restarts = pl->restarts;
-        s[i].retry_in_ms = pl->state == PS_BACKOFF && pl->retry && pl->retry_at_ms > now
-                               ? pl->retry_at_ms - now
-                               : 0;
-        snprintf(s[i].version, sizeof s[i].version, "%s", pl->version);
-        snprintf(s[i].description, sizeof s[i].description, "%s", pl->description);
-        snprintf(s[i].last_error, sizeof s[i].last_error, "%s", pl->last_error);
+        s[i].restarts = plugsup_restarts(&pl->sup);
+        s[i].retry_in_ms = pl->retry ? plugsup_retry_in_ms(&pl->sup, now) : 0;
+        snprintf(s[i].version, sizeof s[i].version, "%s", plugsup_version(&pl->sup));
+        snprintf(s[i].description, sizeof s[i].description, "%s", plugsup_description(&pl->sup));
+        snprintf(s[i].last_error, sizeof s[i].last_error, "%s", plugsup_last_error(&pl->sup));
     }
     *out = s;
     *count = p->count;
@@ -855,17 +739,29 @@ static int set_marker(plug *pl, bool disabled)
     return 0;
 }
 
+/* What the engine said to do after enable, disable or restart. */
+static void apply(plug *pl, plugsup_do d)
+{
+    if (d == PLUGSUP_SPAWN || d == PLUGSUP_QUIT || !plugsup_enabled(&pl->sup)) {
+        if (pl->retry)
+            g_source_remove(pl->retry);
+        pl->retry = 0;
+    }
+    if (d == PLUGSUP_SPAWN) {
+        spawn(pl);
+    } else if (d == PLUGSUP_QUIT) { /* fini runs; killed if it takes long */
+        plugmsg q = {.type = PLUG_QUIT};
+        send_to(pl, &q);
+        if (pl->pid > 0 && !pl->grace) /* send_to may have found it gone */
+            pl->grace = g_timeout_add(STOP_GRACE_MS, on_grace, pl);
+    }
+}
+
 int plugins_restart(plugins *p, const char *name, char *why, size_t cap)
 {
     plug *pl = p ? find(p, name, strlen(name)) : NULL;
-    if (pl && pl->cf.enabled && pl->pid > 0 && !pl->quit_sent) {
-        plugmsg q = {.type = PLUG_QUIT}; /* fini runs; killed if it takes long */
-        pl->quit_sent = true;
-        send_to(pl, &q);
-        if (pl->pid > 0) /* send_to may have found it gone */
-            pl->grace = g_timeout_add(STOP_GRACE_MS, on_grace, pl);
-        pl->respawn = true;
-        pl->state = PS_STARTING;
+    if (pl && plugsup_enabled(&pl->sup) && pl->pid > 0 && !plugsup_quit_sent(&pl->sup)) {
+        apply(pl, plugsup_enable(&pl->sup, true, true));
         snprintf(why, cap, "%s restarting", pl->cf.name);
         return 0;
     }
@@ -884,33 +780,12 @@ int plugins_enable(plugins *p, const char *name, bool on, char *why, size_t cap)
                  g_strerror(errno));
         return BANTER_EIO;
     }
-    pl->cf.enabled = on;
-    if (!on) {
-        pl->state = PS_DISABLED;
-        pl->respawn = false;
-        if (pl->retry)
-            g_source_remove(pl->retry);
-        pl->retry = 0;
-        if (pl->pid > 0 && !pl->quit_sent) { /* QUIT: fini runs; killed if it takes long */
-            plugmsg q = {.type = PLUG_QUIT};
-            pl->quit_sent = true;
-            send_to(pl, &q);
-            pl->grace = g_timeout_add(STOP_GRACE_MS, on_grace, pl);
-        }
+    apply(pl, on ? plugsup_enable(&pl->sup, false, pl->pid > 0)
+                 : plugsup_disable(&pl->sup, pl->pid > 0));
+    if (on)
+        snprintf(why, cap, "%s enabled (%s)", pl->cf.name,
+                 plugsup_state_name(plugsup_get_state(&pl->sup)));
+    else
         snprintf(why, cap, "%s disabled", pl->cf.name);
-        return 0;
-    }
-    if (pl->pid <= 0) {
-        if (pl->retry)
-            g_source_remove(pl->retry);
-        pl->retry = 0;
-        pl->failures = 0;
-        pl->last_error[0] = '\0';
-        spawn(pl);
-    } else if (pl->quit_sent) { /* still stopping: started again once it is gone */
-        pl->respawn = true;
-        pl->state = PS_STARTING;
-    }
-    snprintf(why, cap, "%s enabled (%s)", pl->cf.name, STATE_NAMES[pl->state]);
     return 0;
 }

@@ -21,6 +21,7 @@ struct direct {
     bool have_servers;
     guint scan_timer, scan_idle;
     bool subscribed;
+    bool off; /* banter.conf: ice = no */
 };
 
 /* ---- what to reach ---- */
@@ -39,7 +40,7 @@ static bool scan(direct *d)
     size_t k = 0;
     rdv_status st;
     bool waiting = false;
-    if (!d->r || !d->il)
+    if (!d->r || !d->il || d->off)
         return false;
     rdv_get_status(d->r, &st);
     /* The servers come right after the login: an offer made before would
@@ -161,7 +162,8 @@ static void on_ice(void *ud, const rvmsg *m)
             d->scan_idle = g_idle_add(on_scan_idle, d);
         return;
     }
-    icelink_signal(d->il, m);
+    if (!d->off)
+        icelink_signal(d->il, m);
 }
 
 /* ---- lifecycle ---- */
@@ -209,6 +211,12 @@ void direct_free(direct *d)
     icelink_free(d->il);
     memset(&d->servers, 0, sizeof d->servers);
     g_free(d);
+}
+
+void direct_set_ice(direct *d, bool on)
+{
+    if (d)
+        d->off = !on;
 }
 
 bool direct_path(direct *d, const uint8_t dev[static 32], char *route, size_t rcap, char *text,

@@ -44,6 +44,11 @@ void direct_detach(direct *d);
 /* After lan_free. Accepts NULL. */
 void direct_free(direct *d);
 
+/* banter.conf's ice (default on). Off: no device is sought and ICE
+ * signaling from others is ignored (their offers time out: they keep to
+ * the relay); the servers are still kept, so `banter nat-check` works. */
+void direct_set_ice(direct *d, bool on);
+
 /* How device is reached directly now (icelink_path). */
 bool direct_path(direct *d, const uint8_t dev[static 32], char *route, size_t rcap, char *text,
                  size_t tcap);

@@ -257,13 +257,20 @@ _bt_descendants() {
     done
 }
 
-# Whether PID $1 still runs (a zombie, exited but not yet reaped by its
-# parent, does not: daemons that forked are reaped late by PID 1).
+# Whether PID $1 still runs: one of its threads is not a zombie (a zombie,
+# exited but not yet reaped by its parent, does not run: daemons that
+# forked are reaped late by PID 1). The main thread alone is not enough:
+# killed, it shows "Z" while the other threads are still exiting, and
+# those still hold the process's files (a listening port: the next
+# server on it would get EADDRINUSE).
 _bt_alive() {
-    local stat
-    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-    stat=${stat##*) }
-    [ "${stat%% *}" != Z ]
+    local f stat
+    for f in "/proc/$1/task/"*/stat; do
+        stat=$(cat "$f" 2>/dev/null) || continue
+        stat=${stat##*) }
+        [ "${stat%% *}" != Z ] && return 0
+    done
+    return 1
 }
 
 # Send TERM to the given PIDs, wait up to 2 s, then KILL what is left.

@@ -10,12 +10,9 @@ b() {
     "$BANTER_BIN" --home "$home" "$@"
 }
 
-# alive PID: running and not a zombie.
-alive() {
-    local st
-    st=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 1
-    [ -n "$st" ] && [ "$st" != Z ]
-}
+# alive PID: running, its files held (lib.sh's _bt_alive: every thread
+# looked at, not only the main one).
+alive() { _bt_alive "$1"; }
 gone() { ! alive "$1"; }
 
 # bg HOST LOG CMD...: host_bg, the PID in $BG_PID (not run in $(...), so

@@ -158,6 +158,13 @@ wait_out() {
     wait_for "${3:-5}" _has_out "$1" "$2"
 }
 
+# wait_count NAME REGEX N [TIMEOUT_S]: until N lines of $T/NAME.out match
+# (a later event of a kind already seen: wait_out would match the first).
+wait_count() {
+    _has_count() { [ "$(grep -cE "$2" "$T/$1.out" 2>/dev/null)" -ge "$3" ]; }
+    wait_for "${4:-5}" _has_count "$1" "$2" "$3"
+}
+
 # has TEXT REGEX, count TEXT REGEX
 has() { grep -qE "$2" <<<"$1"; }
 count() { grep -cE "$2" <<<"$1"; }

@@ -68,6 +68,25 @@ wait_for 10 bash -c "'$BANTER_BIN' --home '$G' plugins --json | jq -e '.[0].stat
 
 said() { b "$B" history mailgw --json --limit 200 | jq -e --arg s "$1" '[.[] | select(.direction == "in") | .body | contains($s)] | any' >/dev/null; }
 mails() { cat "$MD"/new/* "$MD"/cur/* 2>/dev/null; }
+# The gateway takes every mail from new/ to cur/ (a rename) within a
+# second of its arrival: look in cur/ once it is there, as a glob over
+# new/ and cur/ can miss a mail moved between the two.
+in_cur() { grep -lE "$1" "$MD"/cur/* 2>/dev/null | head -n 1; }
+taken() { [ -n "$(in_cur "$1")" ]; }
+# reply TOKEN TEXT: Carol answers by e-mail to banter+TOKEN.
+reply() {
+    host_exec 1 "$PY" - "$1" "$2" <<'PYEOF'
+import smtplib, sys
+from email.message import EmailMessage
+m = EmailMessage()
+m["From"] = "Carol <carol@example.org>"
+m["To"] = "banter+%s@gw.example" % sys.argv[1]
+m["Subject"] = "Re: Message from bob"
+m.set_content(sys.argv[2] + "\n")
+with smtplib.SMTP("127.0.0.1", 2525) as s:
+    s.send_message(m)
+PYEOF
+}
 
 # ---- 1. the notice ----
 b "$B" send mailgw "hello?" >/dev/null || t_fail notice "send"
@@ -78,8 +97,9 @@ t_pass "the first message is answered with what the gateway does"
 b "$B" send mailgw "mail carol@example.org Lunch at noon?
 .see you" >/dev/null || t_fail out "send"
 wait_for 10 said "sent to carol@example.org" || t_fail out "$(b "$B" history mailgw)"
-mail=$(grep -l "X-RcptTo: carol@example.org" "$MD"/new/* "$MD"/cur/* 2>/dev/null | head -1)
-[ -n "$mail" ] || t_fail out "no mail for carol in $MD: $(mails | head -40)"
+wait_for 10 taken "^X-RcptTo: carol@example.org" ||
+    t_fail out "no mail for carol taken in $MD: $(mails | head -40)"
+mail=$(in_cur "^X-RcptTo: carol@example.org")
 grep -q "^Lunch at noon?" "$mail" && grep -q "^\.see you" "$mail" || t_fail out "body: $(cat "$mail")"
 token=$(sed -n 's/^X-MailFrom: banter+\([0-9a-f]*\)@gw.example.*/\1/p' "$mail")
 [ "${#token}" = 12 ] || t_fail out "sender: $(grep -i '^X-MailFrom\|^From' "$mail")"
@@ -87,24 +107,13 @@ grep -q '^From: "bob via Banter" <banter+'"$token"'@gw.example>' "$mail" || t_fa
 t_pass "mail ADDRESS TEXT reaches the SMTP server (from banter+$token@gw.example)"
 
 # ---- 3. back ----
-host_exec 1 "$PY" - "$token" <<'PYEOF' || t_fail back "smtplib"
-import smtplib, sys
-from email.message import EmailMessage
-m = EmailMessage()
-m["From"] = "Carol <carol@example.org>"
-m["To"] = "banter+%s@gw.example" % sys.argv[1]
-m["Subject"] = "Re: Message from bob"
-m.set_content("Yes, see you at noon.\n")
-with smtplib.SMTP("127.0.0.1", 2525) as s:
-    s.send_message(m)
-PYEOF
+reply "$token" "Yes, see you at noon." || t_fail back "smtplib"
 wait_for 10 said "[e-mail from Carol <carol@example.org>, not end-to-end encrypted]" ||
     t_fail back "$(b "$B" history mailgw)"
 said "Yes, see you at noon." || t_fail back "body: $(b "$B" history mailgw)"
 t_pass "a reply by e-mail comes back, marked as not end-to-end encrypted"
 
 # ---- 4. refused ----
-n0=$(ls "$MD/new" "$MD/cur" | wc -l)
 b "$B" send mailgw "mail carol@example.org>RCPT:<x@evil x" >/dev/null
 wait_for 10 said "is not a plain e-mail address" || t_fail inject "$(b "$B" history mailgw)"
 host_exec 1 "$PY" - <<'PYEOF' || t_fail stranger "smtplib"
@@ -113,7 +122,11 @@ with smtplib.SMTP("127.0.0.1", 2525) as s:
     s.sendmail("eve@example.org", ["banter+000000000000@gw.example"],
                "From: eve@example.org\r\nTo: banter+000000000000@gw.example\r\n\r\nforged\r\n")
 PYEOF
-sleep 2.5
+wait_for 10 taken "^forged" || t_fail stranger "the gateway did not take the mail: $(mails | tail -20)"
+# A reply to bob's token after it: once that one is in, a forged one
+# relayed before it would be too (one gateway, one connection, in order).
+reply "$token" "A second answer." || t_fail stranger "smtplib"
+wait_for 10 said "A second answer." || t_fail stranger "$(b "$B" history mailgw)"
 said "forged" && t_fail stranger "a mail to an unknown token was relayed"
 t_pass "an address with other characters is refused; a mail to an unknown token reaches nobody"
 kill "$SMTP_PID"

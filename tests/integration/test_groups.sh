@@ -35,57 +35,12 @@ here=$(cd "$(dirname "$0")" && pwd)
 require_root
 command -v jq >/dev/null || t_skip "needs jq"
 command -v sqlite3 >/dev/null || t_skip "needs sqlite3"
+# shellcheck source=tests/integration/rnode.sh
+. "$here/rnode.sh"
+rnode_setup 6 PEER_PROBE
+rnode_users ada bob carol dave
+start_server
 
-abs() { (cd "$(dirname "$1")" && printf '%s/%s\n' "$(pwd)" "$(basename "$1")"); }
-BANTER_BIN=${BANTER_BIN:-$here/../../build/asan/banter}
-RDV_BIN=${RDV_BIN:-$here/../../build/asan/banter-rendezvous}
-PEER_PROBE=${PEER_PROBE:-$here/../../build/asan/tests/peer_probe}
-for v in BANTER_BIN RDV_BIN PEER_PROBE; do
-    [ -x "${!v}" ] || t_fail setup "no program at ${!v}"
-done
-BANTER_BIN=$(abs "$BANTER_BIN")
-RDV_BIN=$(abs "$RDV_BIN")
-PEER_PROBE=$(abs "$PEER_PROBE")
-export ASAN_OPTIONS=detect_leaks=1
-export UBSAN_OPTIONS=print_stacktrace=1
-
-net_setup 6
-T=$BT_TMP
-cd "$T" || t_fail setup "cd $T"
-# shellcheck source=tests/integration/node.sh
-. "$here/node.sh"
-
-SRV=198.18.0.1:7400
-DB=$T/r.db
-FP=$("$RDV_BIN" --db "$DB" fingerprint 2>/dev/null) || t_fail setup "fingerprint"
-printf 'pw for the test 1\n' >"$T/pw"
-chmod 600 "$T/pw"
-for u in ada bob carol dave; do
-    "$RDV_BIN" --db "$DB" user add "$u" --password-file "$T/pw" >/dev/null 2>&1 || t_fail setup "user add $u"
-done
-bg 1 "$T/srv.log" "$RDV_BIN" --db "$DB" --listen "$SRV"
-SRV_PID=$BG_PID
-wait_for 10 grep -q "listening on $SRV" "$T/srv.err" || t_fail "server start" "$(tail -n 3 "$T/srv.err")"
-
-declare -A NPID NRUN HOST
-start_rnode() { # start_rnode HOST NAME [OPTIONS]: home $T/NAME, logs $T/NAME-K.*
-    local host=$1 name=$2 k
-    shift 2
-    k=$((${NRUN[$name]:-0} + 1))
-    NRUN[$name]=$k
-    HOST[$name]=$host
-    bg "$host" "$T/$name-$k.log" "$BANTER_BIN" --home "$T/$name" node --name "$name" \
-        --port 7070 --rendezvous "$SRV" --server-key "$FP" "$@"
-    NPID[$name]=$BG_PID
-    wait_for 10 b "$T/$name" id >/dev/null 2>&1 || t_fail "start $name" "no control socket"
-}
-stop_rnode() { stop_node "${NPID[$1]}" "$1-${NRUN[$1]}" "$1"; }
-connected() { b "$T/$1" rendezvous --json 2>/dev/null | grep -q '"connected":true'; }
-logged_in() { b "$T/$1" rendezvous --json 2>/dev/null | grep -q "\"user\":\"$2\""; }
-run() {
-    RC=0
-    OUT=$("$@" 2>&1) || RC=$?
-}
 acct() { printf '%s\n' "${1%[12]}"; }
 NODES="ada1 carol ada2 bob dave"
 
@@ -94,11 +49,7 @@ start_rnode 3 carol
 start_rnode 4 ada2 --no-mdns
 start_rnode 5 bob --no-mdns
 start_rnode 6 dave --no-mdns
-for h in $NODES; do
-    wait_for 15 connected "$h" || t_fail "connect $h" "$(b "$T/$h" rendezvous --json 2>&1)"
-    run b "$T/$h" login "$(acct "$h")" --password-file "$T/pw"
-    [ "$RC" -eq 0 ] || t_fail "login $h" "exit $RC: $OUT"
-done
+for h in $NODES; do rnode_login "$h" "$(acct "$h")"; done
 approved() { b "$T/$1" contacts --json 2>/dev/null | jq -e --arg u "$2" '.[] | select(.user == $u and .state == "approved")' >/dev/null; }
 for pair in ada:bob ada:carol ada:dave bob:carol bob:dave carol:dave; do
     x=${pair%:*} y=${pair#*:}
@@ -244,8 +195,6 @@ b "$T/ada1" history "%launch" --json | grep -q 'bare text' && t_fail "LAN strang
 t_pass "a LAN stranger's GROUP_STATE is refused EPERM and a bare GROUP_TEXT EBADTYPE; the group is unchanged"
 
 for h in ada1 carol ada2 bob dave; do stop_rnode "$h"; done
-kill -TERM "$SRV_PID"
-wait_for 10 gone "$SRV_PID" || t_fail "server stop" "still running"
-check_san "$T/srv.err" "server"
+stop_server
 t_pass "clean stop, no sanitizer reports"
 echo "PASS: test_groups"

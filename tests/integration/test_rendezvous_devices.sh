@@ -30,61 +30,12 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 require_root
 command -v jq >/dev/null || t_skip "needs jq"
+# shellcheck source=tests/integration/rnode.sh
+. "$here/rnode.sh"
+rnode_setup 4 RDV_PROBE PEER_PROBE
+rnode_users ada bob
+start_server
 
-abs() { (cd "$(dirname "$1")" && printf '%s/%s\n' "$(pwd)" "$(basename "$1")"); }
-BANTER_BIN=${BANTER_BIN:-$here/../../build/asan/banter}
-RDV_BIN=${RDV_BIN:-$here/../../build/asan/banter-rendezvous}
-RDV_PROBE=${RDV_PROBE:-$here/../../build/asan/tests/rdv_probe}
-PEER_PROBE=${PEER_PROBE:-$here/../../build/asan/tests/peer_probe}
-for v in BANTER_BIN RDV_BIN RDV_PROBE PEER_PROBE; do
-    [ -x "${!v}" ] || t_fail setup "no program at ${!v}"
-done
-BANTER_BIN=$(abs "$BANTER_BIN")
-RDV_BIN=$(abs "$RDV_BIN")
-RDV_PROBE=$(abs "$RDV_PROBE")
-PEER_PROBE=$(abs "$PEER_PROBE")
-export ASAN_OPTIONS=detect_leaks=1
-export UBSAN_OPTIONS=print_stacktrace=1
-
-net_setup 4
-T=$BT_TMP
-cd "$T" || t_fail setup "cd $T"
-# shellcheck source=tests/integration/node.sh
-. "$here/node.sh"
-
-SRV=198.18.0.1:7400
-DB=$T/r.db
-FP=$("$RDV_BIN" --db "$DB" fingerprint 2>/dev/null) || t_fail setup "fingerprint"
-printf 'pw for the test 1\n' >"$T/pw"
-chmod 600 "$T/pw"
-PW=$(cat "$T/pw")
-"$RDV_BIN" --db "$DB" user add ada --password-file "$T/pw" >/dev/null 2>&1 &&
-    "$RDV_BIN" --db "$DB" user add bob --password-file "$T/pw" >/dev/null 2>&1 ||
-    t_fail setup "user add"
-
-bg 1 "$T/srv.log" "$RDV_BIN" --db "$DB" --listen "$SRV"
-SRV_PID=$BG_PID
-wait_for 10 grep -q "listening on $SRV" "$T/srv.err" || t_fail "server start" "$(tail -n 3 "$T/srv.err")"
-
-# start_rnode HOST HOME-NAME ACCOUNT-LABEL [OPTIONS]: its home is $T/NAME, logs $T/NAME-K.*
-declare -A NPID NRUN
-start_rnode() {
-    local host=$1 name=$2 k
-    shift 2
-    k=$((${NRUN[$name]:-0} + 1))
-    NRUN[$name]=$k
-    bg "$host" "$T/$name-$k.log" "$BANTER_BIN" --home "$T/$name" node --name "$name" \
-        --port 7070 --rendezvous "$SRV" --server-key "$FP" "$@"
-    NPID[$name]=$BG_PID
-    wait_for 10 b "$T/$name" id >/dev/null 2>&1 || t_fail "start $name" "no control socket"
-}
-stop_rnode() { stop_node "${NPID[$1]}" "$1-${NRUN[$1]}" "$1"; }
-connected() { b "$T/$1" rendezvous --json 2>/dev/null | grep -q '"connected":true'; }
-logged_in() { b "$T/$1" rendezvous --json 2>/dev/null | grep -q "\"user\":\"$2\""; }
-run() {
-    RC=0
-    OUT=$("$@" 2>&1) || RC=$?
-}
 # hist HOME PEER: "id direction" per message, oldest first.
 hist() { b "$T/$1" history "$2" --json 2>/dev/null | jq -r '.[] | "\(.id) \(.direction)"'; }
 # flip: the same lines with in and out swapped (bob's view of ada's).
@@ -98,13 +49,8 @@ everywhere() { has_n ada1 bob "$1" 1 && has_n ada2 bob "$1" 1 && has_n bob ada "
 
 start_rnode 2 ada1 --no-mdns
 start_rnode 4 bob --no-mdns
-for h in ada1 bob; do
-    wait_for 15 connected "$h" || t_fail "connect $h" "$(b "$T/$h" rendezvous --json 2>&1)"
-done
-run b "$T/ada1" login ada --password-file "$T/pw"
-[ "$RC" -eq 0 ] || t_fail "login ada1" "exit $RC: $OUT"
-run b "$T/bob" login bob --password-file "$T/pw"
-[ "$RC" -eq 0 ] || t_fail "login bob" "exit $RC: $OUT"
+rnode_login ada1 ada
+rnode_login bob bob
 run b "$T/ada1" contact add bob
 [ "$RC" -eq 0 ] || t_fail "contact add" "exit $RC: $OUT"
 approved() { b "$T/$1" contacts --json 2>/dev/null | jq -e --arg u "$2" '.[] | select(.user == $u and .state == "approved")' >/dev/null; }
@@ -118,9 +64,7 @@ wait_for 10 grep -q '^ready$' "$T/watch.log" || t_fail "watch" "$(cat "$T/watch.
 grep -q '^recv contact ada state=self .*devices=2$' "$T/watch.log" ||
     t_fail "own entry" "the probe should see ada's two devices (ada1 and itself): $(grep 'state=self' "$T/watch.log")"
 start_rnode 3 ada2 --no-mdns
-wait_for 15 connected ada2 || t_fail "connect ada2" "$(b "$T/ada2" rendezvous --json 2>&1)"
-run b "$T/ada2" login ada --password-file "$T/pw"
-[ "$RC" -eq 0 ] || t_fail "login ada2" "exit $RC: $OUT"
+rnode_login ada2 ada
 wait_for 10 grep -q '^recv contact ada state=self .*devices=3$' "$T/watch.log" ||
     t_fail "own entry" "not updated when ada2 logged in: $(grep 'state=self' "$T/watch.log")"
 kill -TERM "$WATCH" 2>/dev/null
@@ -228,8 +172,6 @@ done
 t_pass "a LAN stranger calling itself ada2 and sending a copy 'from ada's other device' gets ERROR EPERM; nothing stored"
 
 for h in ada1 ada2 bob; do stop_rnode "$h"; done
-kill -TERM "$SRV_PID"
-wait_for 10 gone "$SRV_PID" || t_fail "server stop" "still running"
-check_san "$T/srv.err" "server"
+stop_server
 t_pass "clean stop, no sanitizer reports"
 echo "PASS: test_rendezvous_devices"

@@ -29,7 +29,11 @@
  *
  * Streams (--mode, with --bytes N: the controlling probe sends N bytes,
  * the controlled one receives them, prints the rate and answers one byte):
- *   connect   no data: exit once connected
+ *   connect   no data: exit once both are done (ICE state READY: the
+ *             checks have ended and the pair is final); each writes
+ *             --local's name + ".ready" then and waits for --remote's, so
+ *             the first does not leave while the other's checks still need
+ *             its answers
  *   reliable  libnice's reliable agent (PseudoTCP inside, fixed 60/90 KiB
  *             buffers; plain TCP on an ICE-TCP pair)
  *   ptcp      libnice's public PseudoTcpSocket, rcv-buf/snd-buf = --buf
@@ -86,7 +90,7 @@ typedef struct probe {
     NiceAgent *agent;
     guint stream;
     gint64 t_start, t_remote, t_first, t_last;
-    bool connected, remote_read, done, writable_wanted, lingering;
+    bool connected, remote_read, done, writable_wanted, lingering, ready_said;
     int rc;
     guint64 sent, received;
     char *chunk;
@@ -539,13 +543,25 @@ static void on_recv(NiceAgent *agent, guint stream, guint comp, guint len, gchar
     }
 }
 
+/* Connect mode: the other side's marker is there, so both are done. */
+static gboolean poll_peer_ready(gpointer ud)
+{
+    probe *p = ud;
+    char *marker = g_strdup_printf("%s.ready", p->o.remote);
+    bool there = access(marker, F_OK) == 0;
+    g_free(marker);
+    if (p->done)
+        return G_SOURCE_REMOVE;
+    if (!there)
+        return G_SOURCE_CONTINUE;
+    finish(p, 0, NULL);
+    return G_SOURCE_REMOVE;
+}
+
 static void start_data(probe *p)
 {
-    if (p->o.mode == M_CONNECT || p->o.bytes == 0) {
-        if (p->o.mode == M_CONNECT)
-            linger(p);
-        return;
-    }
+    if (p->o.mode == M_CONNECT || p->o.bytes == 0)
+        return; /* connect: on READY (on_state) */
     if (p->o.mode == M_RELIABLE)
         reliable_pump(p);
     else if (p->o.mode == M_PTCP)
@@ -556,14 +572,29 @@ static void start_data(probe *p)
         sctp_start(p);
 }
 
+/* Connect mode: this side is done; the other's marker ends it. */
+static void ready_marker(probe *p)
+{
+    char *marker = g_strdup_printf("%s.ready", p->o.local);
+    if (!write_file(marker, "ready\n"))
+        finish(p, 1, "cannot write the ready marker");
+    g_free(marker);
+    g_timeout_add(POLL_MS, poll_peer_ready, p);
+}
+
 static void on_state(NiceAgent *agent, guint stream, guint comp, guint state, gpointer ud)
 {
     probe *p = ud;
     (void)agent, (void)stream, (void)comp;
-    if (state == NICE_COMPONENT_STATE_CONNECTED && !p->connected) {
+    if ((state == NICE_COMPONENT_STATE_CONNECTED || state == NICE_COMPONENT_STATE_READY) &&
+        !p->connected) {
         p->connected = true;
         report_pair(p, "connected");
         start_data(p);
+    }
+    if (state == NICE_COMPONENT_STATE_READY && p->o.mode == M_CONNECT && !p->ready_said) {
+        p->ready_said = true;
+        ready_marker(p);
     } else if (state == NICE_COMPONENT_STATE_FAILED) {
         finish(p, 1, "ICE failed");
     }
@@ -733,6 +764,9 @@ int main(int argc, char **argv)
     p.loop = g_main_loop_new(NULL, FALSE);
     p.chunk = g_malloc0(CHUNK);
     unlink(p.o.local);
+    char *marker = g_strdup_printf("%s.ready", p.o.local);
+    unlink(marker);
+    g_free(marker);
     if (!setup_agent(&p)) {
         fprintf(stderr, "ice_probe: bad STUN/TURN settings or no stream\n");
         return 2;

@@ -2,7 +2,9 @@
 /*
  * bad.c - misbehaving plug-ins for tests/integration/test_plugins.sh, one
  * per -DBAD_*: a segfault on the first message (SEGV), an endless loop on
- * the first message (SPIN), allocation without end (HOG), one built for
+ * the first message (SPIN), allocation without end that keeps answering
+ * (HOG: 8 MiB more, touched, every 10 ms from the first message on, so
+ * that the memory limit and not the heartbeat is what stops it), one built for
  * another ABI major (ABI2), one built for a newer minor than the host's
  * (MINOR), and one that writes to a contact it was not
  * given (GREEDY: every half second to its setting "target", logging each
@@ -20,6 +22,20 @@
 #include "banter_plugin.h"
 
 static const banter_host *host;
+
+#if defined(BAD_HOG)
+static void hog_tick(banter_ctx *ctx, banter_timer *t, void *ud)
+{
+    (void)ctx;
+    (void)t;
+    (void)ud;
+    for (int i = 0; i < 8; i++) {
+        char *p = malloc(1 << 20);
+        if (p)
+            memset(p, 1, 1 << 20); /* resident, not just reserved */
+    }
+}
+#endif
 
 static void on_message(banter_ctx *ctx, const banter_event *ev, void *ud)
 {
@@ -40,11 +56,9 @@ static void on_message(banter_ctx *ctx, const banter_event *ev, void *ud)
     if (host->send_message(ctx, host->event_contact(ev), "hello") < 0)
         host->log(ctx, BANTER_LOG_WARN, "send_message refused at once");
 #elif defined(BAD_HOG)
-    for (;;) {
-        char *p = malloc(1 << 20);
-        if (p)
-            memset(p, 1, 1 << 20); /* resident, not just reserved */
-    }
+    static int hogging;
+    if (!hogging)
+        hogging = host->timer_add(ctx, 10, 1, hog_tick, NULL) != NULL;
 #endif
 }
 

@@ -173,6 +173,36 @@ static void test_table(void **state)
     assert_int_equal(adm_cmd_find("nope"), -1);
 }
 
+/* Where each argument lives: every one is text, a number, or the admin
+ * flag, and the slots are the request's own fields. */
+static void test_slots(void **state)
+{
+    (void)state;
+    adm_request r;
+    size_t cap = 0;
+    memset(&r, 0, sizeof r);
+    assert_ptr_equal(adm_request_text(&r, ADM_A_NAME, &cap), r.name);
+    assert_true(cap < sizeof r.name);
+    assert_ptr_equal(adm_request_text(&r, ADM_A_VALUE, &cap), r.value);
+    assert_int_equal(cap, sizeof r.value - 1);
+    assert_ptr_equal(adm_request_text(&r, ADM_A_RIGHT, &cap), r.right);
+    assert_ptr_equal(adm_request_int(&r, ADM_A_DAYS), &r.days);
+    assert_ptr_equal(adm_request_int(&r, ADM_A_COUNT), &r.count);
+    assert_ptr_equal(adm_request_int(&r, ADM_A_OFFSET), &r.offset);
+    assert_null(adm_request_text(&r, ADM_A_DAYS, &cap));
+    assert_null(adm_request_int(&r, ADM_A_NAME));
+    assert_null(adm_request_text(&r, ADM_A_ADMIN, &cap));
+    assert_null(adm_request_int(&r, ADM_A_ADMIN));
+    for (int a = 0; a < ADM_A_COUNT_OF; a++) {
+        char *t = adm_request_text(&r, (adm_arg)a, &cap);
+        bool num = adm_request_int(&r, (adm_arg)a) != NULL;
+        assert_true(a == ADM_A_ADMIN ? !t && !num : (t != NULL) != num);
+        if (t)
+            assert_true((uint8_t *)t >= (uint8_t *)&r &&
+                        (uint8_t *)t + cap < (uint8_t *)&r + sizeof r);
+    }
+}
+
 static void test_pages(void **state)
 {
     (void)state;
@@ -200,6 +230,7 @@ int main(void)
         cmocka_unit_test(test_encoder_refuses),
         cmocka_unit_test(test_result_roundtrip),
         cmocka_unit_test(test_table),
+        cmocka_unit_test(test_slots),
         cmocka_unit_test(test_pages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

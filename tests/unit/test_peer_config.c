@@ -87,6 +87,7 @@ static void assert_defaults(const config *c, const char *dir)
     assert_false(c->auto_accept_verified);
     assert_int_equal(c->auto_accept_max_bytes, 100 * MIB);
     assert_int_equal(c->web_port, 7420);
+    assert_true(c->ice);
     assert_int_equal(c->peer_max_conns, 256);
     assert_int_equal(c->peer_max_per_addr, 8);
     assert_int_equal(c->peer_hello_timeout_s, 5);
@@ -226,6 +227,16 @@ static void test_booleans(void **state)
         assert_int_equal(config_load(&c, f->path, why, sizeof why), 0);
         assert_int_equal(c.auto_accept_verified, cases[i].value);
     }
+    static const struct {
+        const char *text;
+        bool value;
+    } ice[] = {{"off", false}, {"OFF", false}, {"no", false}, {"on", true}, {"yes", true}};
+    for (size_t i = 0; i < sizeof ice / sizeof ice[0]; i++) {
+        int n = snprintf(line, sizeof line, "ice = %s\n", ice[i].text);
+        write_conf(f, line, (size_t)n);
+        assert_int_equal(config_load(&c, f->path, why, sizeof why), 0);
+        assert_int_equal(c.ice, ice[i].value);
+    }
 }
 
 /* text must fail on line with a message holding want; c keeps the defaults. */
@@ -264,6 +275,7 @@ static void test_errors(void **state)
     refused(f, "auto_accept_verified =\n", 1, "auto_accept_verified: \"\" is not");
     refused(f, "auto_accept_verified = yes please\n", 1, "\"yes please\"");
     refused(f, "auto_accept_verified = 2\n", 1, "auto_accept_verified");
+    refused(f, "ice = disabled\n", 1, "ice: \"disabled\" is not yes or no (or true/false, on/off");
 
     refused(f, "x = 1\n", 1, "unknown key \"x\"");
     refused(f, "#\nauto_accept_max_mb = -5\n", 2, "auto_accept_max_mb: \"-5\" is not");

@@ -60,6 +60,12 @@ static void test_settings(void **state)
     assert_int_equal(e->nconf, 1);
     assert_string_equal(e->key[0], "prefix");
     assert_string_equal(e->value[0], "bot:"); /* a later line wins */
+    plugmsg cm;
+    plugconf_entry_config(e, &cm); /* what its host is given */
+    assert_int_equal(cm.type, PLUG_CONFIG);
+    assert_int_equal(cm.nconf, 1);
+    assert_string_equal(cm.key[0], "prefix");
+    assert_string_equal(cm.value[0], "bot:");
     assert_false(m->enabled);
     assert_false(m->all_contacts);
     assert_string_equal(m->contacts, "ada, @grace");
