@@ -198,6 +198,39 @@ $(REL)/plugins/sms.so: peer/plugin/gateways/sms.c shared/smshttp.c shared/utf8.c
 	$(Q)$(CC) $(CSTD) $(WARN) $(CFLAGS) -iquote shared -shared -fPIC \
 	    peer/plugin/gateways/sms.c shared/smshttp.c shared/utf8.c -o $@
 
+# The XMPP gateway also has its stream parser (peer/plugin/xmpp/xstream.c,
+# over expat) and nettle's SHA-1 for the component handshake; the parser
+# has its own fuzz target and replay, built with it.
+XSTREAM_SRC  := peer/plugin/xmpp/xstream.c
+EXPAT_CFLAGS  = $(shell pkg-config --cflags expat 2>/dev/null)
+EXPAT_LIBS    = $(shell pkg-config --libs expat 2>/dev/null)
+$(REL)/plugins/xmpp.so: peer/plugin/gateways/xmpp.c $(XSTREAM_SRC) peer/plugin/xmpp/xstream.h \
+                        shared/banter_plugin.h
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  PLUGIN  $@")
+	$(Q)$(CC) $(CSTD) $(WARN) $(CFLAGS) -iquote shared -iquote peer/plugin/xmpp $(EXPAT_CFLAGS) \
+	    -shared -fPIC $< $(XSTREAM_SRC) -o $@ $(EXPAT_LIBS) $(shell pkg-config --libs nettle)
+
+$(FUZZ)/fuzz_xstream: tests/fuzz/fuzz_xstream.c $(XSTREAM_SRC) peer/plugin/xmpp/xstream.h
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  FUZZ    $@")
+	$(Q)$(FUZZCC) $(CSTD) -g -O1 -iquote peer/plugin/xmpp $(EXPAT_CFLAGS) \
+	    -fsanitize=fuzzer,address,undefined $< $(XSTREAM_SRC) -o $@ $(EXPAT_LIBS)
+
+$(ASAN)/tests/replay_fuzz_xstream: tests/fuzz/fuzz_xstream.c tests/fuzz/replay.c $(XSTREAM_SRC) \
+                                   peer/plugin/xmpp/xstream.h
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  REPLAY  $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -iquote peer/plugin/xmpp $(EXPAT_CFLAGS) $< \
+	    tests/fuzz/replay.c $(XSTREAM_SRC) -o $@ $(EXPAT_LIBS)
+
+$(ASAN)/tests/test_xstream: tests/unit/test_xstream.c $(XSTREAM_SRC) peer/plugin/xmpp/xstream.h
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  TEST    $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -iquote peer/plugin/xmpp $(EXPAT_CFLAGS) \
+	    $(shell pkg-config --cflags cmocka) $< $(XSTREAM_SRC) -o $@ $(EXPAT_LIBS) \
+	    $(shell pkg-config --libs cmocka)
+
 # Plug-ins for the tests: the example bot and the misbehaving ones
 # (tests/plugins/bad.c, one per -DBAD_*), plain shared objects.
 TEST_PLUGINS := $(REL)/tests/plugins/echo.so $(REL)/tests/plugins/segv.so \
