@@ -44,10 +44,10 @@
 #include "banter_plugin.h"
 #include "xstream.h"
 
-#define MAX_LOCAL     64   /* of a Banter person's address */
-#define MAX_JID       320  /* of a bare JID: local (64) @ domain (253) */
-#define MAX_PAIRS     32   /* addresses one person talks with */
-#define MAX_BODY      8000 /* of a message relayed into Banter */
+#define MAX_LOCAL     64         /* of a Banter person's address */
+#define MAX_JID       320        /* of a bare JID: local (64) @ domain (253) */
+#define MAX_PAIRS     32         /* addresses one person talks with */
+#define MAX_BODY      8000       /* of a message relayed into Banter */
 #define MAX_OUT       (1u << 20) /* queued for the server before it is called stuck */
 #define OPEN_TIMEOUT  10000
 #define BACKOFF_FIRST 1000
@@ -171,8 +171,8 @@ static int local_for(const char *contact, const char *name, char local[static MA
     local[n] = '\0';
     snprintf(key, sizeof key, "jid:%s", local);
     if (host->kv_get(gctx, key, who, sizeof who - 1, &len) == BANTER_PLUGIN_OK) {
-        tell(contact, NOTICE "the address %s@%s stands for another contact already: not sent", local,
-             domain);
+        tell(contact, NOTICE "the address %s@%s stands for another contact already: not sent",
+             local, domain);
         return -1;
     }
     if (host->kv_set(gctx, key, contact, strlen(contact)) != BANTER_PLUGIN_OK)
@@ -504,7 +504,8 @@ static bool stanza_route(const xnode *st, char contact[static 80], char from[sta
     char to_bare[MAX_JID + 1], dom[254];
     const char *f = xnode_attr(st, "from"), *t = xnode_attr(st, "to");
     if (!f || !t || !jid_parse(f, from, NULL, NULL)) {
-        error_out(answer, "modify", "jid-malformed", "the sender is not an address the gateway takes");
+        error_out(answer, "modify", "jid-malformed",
+                  "the sender is not an address the gateway takes");
         return false;
     }
     if (!jid_parse(t, to_bare, local, dom) || strcmp(dom, domain) != 0 ||
@@ -721,7 +722,8 @@ static void list_pairs(const char *contact)
     size_t n = (size_t)snprintf(out, sizeof out, NOTICE "you talk with:");
     pairs_get(contact, buf, sizeof buf);
     char *save = NULL;
-    for (char *j = strtok_r(buf, "\n", &save); j && n < sizeof out; j = strtok_r(NULL, "\n", &save)) {
+    for (char *j = strtok_r(buf, "\n", &save); j && n < sizeof out;
+         j = strtok_r(NULL, "\n", &save)) {
         pres *p = pres_find(contact, j, false);
         n += (size_t)snprintf(out + n, sizeof out - n, "\n%s (%s)", j,
                               p && p->status[0] ? p->status : "unknown");
@@ -863,7 +865,4 @@ static const banter_plugin ME = {
 };
 
 const banter_plugin *banter_plugin_entry(void);
-const banter_plugin *banter_plugin_entry(void)
-{
-    return &ME;
-}
+const banter_plugin *banter_plugin_entry(void) { return &ME; }

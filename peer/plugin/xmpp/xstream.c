@@ -102,6 +102,8 @@ static void on_start(void *ud, const XML_Char *name, const XML_Char **attrs)
 {
     xstream *x = ud;
     size_t na = 0;
+    if (x->failed || x->stopped || x->closed) /* expat may still call after a stop */
+        return;
     while (attrs[na])
         na++;
     if (na / 2 > XS_MAX_ATTRS) {
@@ -151,6 +153,8 @@ static void on_end(void *ud, const XML_Char *name)
 {
     xstream *x = ud;
     (void)name;
+    if (x->failed || x->stopped || x->closed)
+        return;
     if (x->depth == 1) { /* </stream:stream> */
         x->depth = 0;
         x->closed = true;
@@ -175,7 +179,7 @@ static void on_end(void *ud, const XML_Char *name)
 static void on_text(void *ud, const XML_Char *s, int len)
 {
     xstream *x = ud;
-    if (len <= 0)
+    if (len <= 0 || x->failed || x->stopped || x->closed)
         return;
     if (!x->cur) { /* between stanzas: white space (keepalives) only */
         for (int i = 0; i < len; i++)
@@ -277,7 +281,7 @@ int xstream_feed(xstream *x, const char *data, size_t len, char *why, size_t cap
         enum XML_Status st = XML_Parse(x->p, data + off, (int)n, XML_FALSE);
         off += n;
         x->fed += (int64_t)n;
-        if (x->closed || x->stopped)
+        if ((x->closed || x->stopped) && !x->failed)
             return 0;
         if (st != XML_STATUS_OK || x->failed) {
             x->failed = true;
