@@ -18,6 +18,7 @@ PKGS=(
     debhelper dpkg-dev fakeroot lintian debootstrap
     python3-aiosmtpd kannel kannel-extras
     postgresql libpq-dev
+    libexpat1-dev prosody lua-unbound
 )
 
 missing() {

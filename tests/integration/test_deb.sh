@@ -56,7 +56,7 @@ for p in banter banter-rendezvous banter-admin; do
     [ -f "$T/deb1/${p}_${V1}_amd64.deb" ] && [ -f "$T/deb2/${p}_${V2}_amd64.deb" ] ||
         t_fail "make deb" "no $p package: $(ls "$T/deb1" "$T/deb2")"
 done
-for p in banter-plugin-mail banter-plugin-sms; do
+for p in banter-plugin-mail banter-plugin-sms banter-plugin-xmpp; do
     dpkg-deb -c "$T/deb1/${p}_${V1}_amd64.deb" 2>/dev/null | grep -q "/usr/lib/banter/plugins/${p#banter-plugin-}.so$" ||
         t_fail "make deb" "no ${p#banter-plugin-}.so in $p: $(ls "$T/deb1")"
 done
