@@ -16,12 +16,12 @@
 #      message from bob@banter.example, with bob's presence.
 #   4. XMPP -> Banter: romeo's answer to bob@banter.example reaches bob,
 #      marked "not end-to-end encrypted"; a plain reply goes back to romeo.
-#   5. Presence both ways: romeo's directed presence (away) is told to bob;
-#      bob's status (busy) reaches romeo as <show>dnd</show>.
+#   5. Romeo's directed presence (away) is told to bob.
 #   6. Refused: a message to an address no Banter user holds (error back),
 #      from juliet whom bob never wrote to (error back, nothing for bob), a
-#      forged sender (Prosody's c2s refuses it; nothing reaches bob), and an
-#      address bob writes that the gateway cannot map.
+#      forged sender (Prosody's c2s refuses it; nothing reaches bob), an
+#      address bob writes that the gateway cannot map, and a flood.
+#   7. Bob's presence: unavailable when his node stops, available again.
 # Needs root (77 otherwise), jq, prosody, /usr/bin/python3; $BANTER_BIN,
 # $PLUGIN_HOST, $GATEWAY_DIR (build/rel/plugins).
 # shellcheck disable=SC2015,SC2317
@@ -224,6 +224,14 @@ sleep 1
 said "let me in" && t_fail stranger "juliet's message was relayed"
 said "forged by juliet" && t_fail forged "a forged sender was relayed"
 t_pass "refused: an unmapped address, a sender bob never wrote to, a forged sender, an address bob cannot use"
+# a flood from romeo: 10 at once, then one every 2 s; the rest is refused
+to romeo "$(for i in $(seq 1 16); do printf 'msg bob@banter.example flood %d\n' "$i"; done)"
+wait_for 10 got romeo '.kind == "message" and .from == "bob@banter.example" and .error == "policy-violation"' ||
+    t_fail flood "romeo got: $(tail -5 "$BT_TMP/romeo.out")"
+sleep 1
+floods=$(b "$B" history xmppgw --json --limit 200 | jq '[.[] | select(.body | test("\\] flood [0-9]+$"))] | length')
+[ "$floods" -ge 10 ] && [ "$floods" -lt 16 ] || t_fail flood "$floods of 16 relayed"
+t_pass "a flood from one address: $floods of 16 relayed, the rest refused (policy-violation)"
 [ "$(b "$G" plugins --json | jq -r '.[0].state')" = running ] || t_fail state "$(b "$G" plugins)"
 grep -q "Hello Romeo\|Hi Bob" "$BT_TMP/gw.err" "$BT_TMP/gw.log" && t_fail log "message text in the node's log"
 

@@ -54,6 +54,9 @@
 #define BACKOFF_MAX   60000
 #define HEALTHY_MS    60000
 #define MAX_PRESENCE  256
+#define RATE_BURST    10   /* messages one person or address may send at once */
+#define RATE_MS       2000 /* ... then one per RATE_MS */
+#define RATE_SLOTS    128
 #define NOTICE        "[XMPP gateway] "
 #define NS_STANZAS    "urn:ietf:params:xml:ns:xmpp-stanzas"
 
@@ -83,8 +86,18 @@ typedef struct pres {
     char status[16];
 } pres;
 
+/* A token bucket per sender, both ways: one person or address cannot use
+ * up the gateway's sending budget in the node (10 a second for all) nor
+ * make it a relay for spam. */
+typedef struct bucket {
+    char key[MAX_JID + 8];
+    double tokens;
+    int64_t at;
+} bucket;
+
 static const banter_host *host;
 static banter_ctx *gctx;
+static bucket buckets[RATE_SLOTS];
 static pres presence[MAX_PRESENCE];
 static char domain[256], server[64], secret[256];
 static int port = 5347;
@@ -241,6 +254,33 @@ static int pair_add(const char *contact, const char *jid)
     snprintf(buf + len, sizeof buf - len, "%s\n", jid);
     snprintf(key, sizeof key, "pairs:%s", contact);
     return host->kv_set(gctx, key, buf, strlen(buf)) == BANTER_PLUGIN_OK ? 1 : -1;
+}
+
+/* Whether key ("in:JID" or "out:CONTACT") may send one more message now. */
+static bool rate_ok(const char *key)
+{
+    int64_t now = now_ms();
+    bucket *b = NULL, *oldest = &buckets[0];
+    for (size_t i = 0; i < RATE_SLOTS && !b; i++) {
+        if (strcmp(buckets[i].key, key) == 0)
+            b = &buckets[i];
+        else if (buckets[i].at < oldest->at)
+            oldest = &buckets[i];
+    }
+    if (!b) { /* a new sender takes the slot used least recently */
+        b = oldest;
+        snprintf(b->key, sizeof b->key, "%s", key);
+        b->tokens = RATE_BURST;
+        b->at = now;
+    }
+    b->tokens += (double)(now - b->at) / RATE_MS;
+    if (b->tokens > RATE_BURST)
+        b->tokens = RATE_BURST;
+    b->at = now;
+    if (b->tokens < 1.0)
+        return false;
+    b->tokens -= 1.0;
+    return true;
 }
 
 /* ---- presence table ---- */
@@ -526,9 +566,12 @@ static void message_in(const xnode *st)
     if (type && strcmp(type, "error") == 0) {
         const xnode *e = xnode_child(st, "error", NULL);
         const xnode *cond = e ? xnode_first_child(e) : NULL;
+        const char *what = cond ? xnode_name(cond) : "";
+        if (!what[0] || strlen(what) > 64 ||
+            strspn(what, "abcdefghijklmnopqrstuvwxyz-") != strlen(what))
+            what = "an error"; /* only a condition's plain name is shown */
         if (paired(contact, from))
-            tell(contact, NOTICE "%s did not get a message: %s", from,
-                 cond ? xnode_name(cond) : "an error");
+            tell(contact, NOTICE "%s did not get a message: %s", from, what);
         return;
     }
     const xnode *body = xnode_child(st, "body", NULL);
@@ -537,6 +580,12 @@ static void message_in(const xnode *st)
     if (!open_inbound && !paired(contact, from)) {
         error_out(st, "auth", "forbidden",
                   "this Banter user has not written to you through the gateway");
+        return;
+    }
+    char rk[MAX_JID + 8];
+    snprintf(rk, sizeof rk, "in:%s", from);
+    if (!rate_ok(rk)) {
+        error_out(st, "wait", "policy-violation", "too many messages: wait a little");
         return;
     }
     if (strlen(xnode_text(body)) > MAX_BODY) {
@@ -681,6 +730,11 @@ static void send_out(const char *contact, const char *name, const char *jid, con
         tell(contact, NOTICE "the XMPP server cannot be reached now: not sent to %s", jid);
         return;
     }
+    snprintf(key, sizeof key, "out:%s", contact);
+    if (!rate_ok(key)) {
+        tell(contact, NOTICE "too many messages at once: not sent to %s (wait a little)", jid);
+        return;
+    }
     int added = pair_add(contact, jid);
     if (added < 0) {
         tell(contact, NOTICE "you talk with %d addresses already: not sent to %s", MAX_PAIRS, jid);
@@ -754,11 +808,18 @@ static void on_message(banter_ctx *ctx, const banter_event *ev, void *ud)
         snprintf(addr, sizeof addr, "%.*s", (int)(colon - text), text);
         if ((size_t)(colon - text) > MAX_JID || !jid_parse(addr, jid, NULL, NULL) ||
             strchr(addr, '/')) {
+            int shown = (int)(colon - text < 100 ? colon - text : 100);
+            while (shown > 0 && ((unsigned char)text[shown] & 0xc0) == 0x80)
+                shown--; /* not inside a UTF-8 sequence */
             tell(contact, NOTICE "\"%.*s\" is not an XMPP address the gateway takes: not sent",
-                 (int)(colon - text < 100 ? colon - text : 100), text);
+                 shown, text);
             return;
         }
         text = colon + 1 + (colon[1] == ' ');
+        if (!text[0]) {
+            tell(contact, NOTICE "nothing to send to %s", jid);
+            return;
+        }
         send_out(contact, host->event_contact_name(ev), jid, text);
         settle();
         return;
