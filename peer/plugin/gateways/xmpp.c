@@ -319,8 +319,8 @@ static void rewatch(void)
         host->watch_remove(gctx, c.w);
     c.events = want;
     c.w = host->watch_fd(gctx, c.fd, want, on_io, NULL);
-    if (!c.w)
-        conn_close("cannot watch the socket");
+    if (!c.w && !c.close_why[0]) /* closed by whoever called, outside the parser */
+        snprintf(c.close_why, sizeof c.close_why, "cannot watch the socket");
 }
 
 static void flush_out(void)
@@ -436,6 +436,7 @@ static void conn_open(void)
             "xmlns:stream='http://etherx.jabber.org/streams' to='%s'>",
             domain);
     rewatch();
+    settle();
 }
 
 static void on_retry(banter_ctx *ctx, banter_timer *t, void *ud)
