@@ -24,6 +24,7 @@ enum {
     O_ROLE = 8,   /* --role admin|auditor */
     O_COUNT = 16, /* -n N, --count N */
     O_USER = 32,  /* --user NAME */
+    O_DEPT = 64,  /* --department D */
 };
 
 #define REST (-1) /* the argument takes every word left (a fingerprint in groups) */
@@ -234,6 +235,26 @@ static const command commands[] = {
      0,
      "NAME",
      "Stop a server plug-in and start it in a new process (a new .so is loaded)."},
+    /* "announce report" before "announce": the first match wins */
+    {"announce",
+     "report",
+     ADM_ANNOUNCE_REPORT,
+     {ADM_A_ANN, END},
+     0,
+     "ID",
+     "What became of announcement ID: how many devices it was addressed to, how many\n"
+     "received it (the device confirmed), and how many people read it (a device of\n"
+     "theirs showed it: the web page, `banter history` or `banter listen`)."},
+    {"announce",
+     NULL,
+     ADM_ANNOUNCE,
+     {ADM_A_TEXT, END},
+     O_DEPT,
+     "TEXT [--department D]",
+     "Announce TEXT (one argument: quote it; newlines allowed, at most 4096 bytes) to\n"
+     "every device of every enabled account, or of department D. Devices online get\n"
+     "it at once, the others at their next login. Prints the announcement's id for\n"
+     "`announce report ID`."},
     {"admin",
      "remove",
      ADM_ADMIN_REMOVE,
@@ -388,7 +409,7 @@ static int take_option(const command *c, adm_request *rq, int argc, char **argv,
     } opts[] = {{"--admin", O_ADMIN, ADM_A_ADMIN},     {"--password-file", O_PWFILE, -1},
                 {"--older-than", O_OLDER, ADM_A_DAYS}, {"--role", O_ROLE, ADM_A_ROLE},
                 {"-n", O_COUNT, ADM_A_COUNT},          {"--count", O_COUNT, ADM_A_COUNT},
-                {"--user", O_USER, ADM_A_NAME}};
+                {"--user", O_USER, ADM_A_NAME},        {"--department", O_DEPT, ADM_A_DEPARTMENT}};
     for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++) {
         if (strcmp(argv[*i], opts[k].name) != 0 || !(c->opts & opts[k].opt))
             continue;

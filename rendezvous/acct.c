@@ -11,17 +11,20 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "announce.h"
 #include "auth.h"
 #include "conn.h"
 #include "contacts.h"
 #include "ctl.h"
 #include "db_admin.h"
+#include "db_announce.h"
 #include "db_mail.h"
 #include "dirview.h"
 #include "jsonv.h"
 #include "online.h"
 #include "orgpolicy.h"
 #include "plugins.h"
+#include "orgrevoke.h"
 
 #define DAY_MS 86400000LL
 
@@ -472,8 +475,10 @@ static int h_device_revoke(const acct_ctx *x, const adm_request *rq, out *o)
     identity_fingerprint(w.found.key, fp);
     if (c)
         conn_close(c, 0, "device revoked by an admin");
-    if (x->k)
+    if (x->k) {
         contacts_devices_changed(x->k, user);
+        orgrevoke_changed(x->k); /* LAN peers stop trusting its certificate */
+    }
     say(o, "revoked device %s of %s: it can no longer log in%s\n", fp, user,
         c ? "; its session was ended" : "");
     put_str(o, o->data, "user", user);
@@ -1027,6 +1032,71 @@ static int h_plugin(const acct_ctx *x, const adm_request *rq, out *o)
     return 0;
 }
 
+/* ---- announcements (announce.h) ---- */
+
+static int h_announce(const acct_ctx *x, const adm_request *rq, out *o)
+{
+    int64_t id, devices, people, sent;
+    if (!x->k)
+        return need_server(o);
+    const char *dept = rq->has & ADM_BIT(ADM_A_DEPARTMENT) ? rq->department : "";
+    int r = announce_make(x->k, x->actor, dept, rq->text, &id, &devices, &people, &sent);
+    if (r)
+        return db_failed(o, x, r);
+    say(o,
+        "announcement %lld to %lld devices of %lld people%s%s: %lld online have it now, the "
+        "others get it at their next login (`announce report %lld`)\n",
+        (long long)id, (long long)devices, (long long)people, dept[0] ? " in " : "", dept,
+        (long long)sent, (long long)id);
+    put_int(o, o->data, "id", id);
+    put_int(o, o->data, "devices", devices);
+    put_int(o, o->data, "people", people);
+    put_int(o, o->data, "sent_now", sent);
+    put_str(o, o->data, "department", dept);
+    return 0;
+}
+
+static int h_announce_report(const acct_ctx *x, const adm_request *rq, out *o)
+{
+    db_announce_report *a = malloc(sizeof *a);
+    char when[32];
+    if (!a) {
+        o->nomem = true;
+        return 0;
+    }
+    int r = db_announce_report_get(x->d, rq->ann, a);
+    if (r == BANTER_ENOENT) {
+        free(a);
+        return fail(o, "ENOENT", "no announcement %lld", (long long)rq->ann);
+    }
+    if (r) {
+        free(a);
+        return db_failed(o, x, r);
+    }
+    fmt_time(a->ts, when, sizeof when);
+    say(o, "announcement %lld, %s by %s%s%s\n", (long long)a->id, when, a->actor,
+        a->department[0] ? ", to " : "", a->department);
+    say(o, "  addressed to %lld devices of %lld people\n", (long long)a->devices,
+        (long long)a->people);
+    say(o, "  received by %lld devices (%lld people)\n", (long long)a->delivered,
+        (long long)a->people_delivered);
+    say(o, "  read by %lld people (on %lld devices)\n", (long long)a->people_read,
+        (long long)a->read);
+    put_int(o, o->data, "id", a->id);
+    put_int(o, o->data, "time", a->ts);
+    put_str(o, o->data, "by", a->actor);
+    put_str(o, o->data, "department", a->department);
+    put_str(o, o->data, "text", a->text);
+    put_int(o, o->data, "devices", a->devices);
+    put_int(o, o->data, "delivered", a->delivered);
+    put_int(o, o->data, "read_devices", a->read);
+    put_int(o, o->data, "people", a->people);
+    put_int(o, o->data, "people_delivered", a->people_delivered);
+    put_int(o, o->data, "people_read", a->people_read);
+    free(a);
+    return 0;
+}
+
 typedef int (*handler)(const acct_ctx *x, const adm_request *rq, out *o);
 
 static const handler handlers[ADM_CMD_COUNT] = {
@@ -1061,6 +1131,8 @@ static const handler handlers[ADM_CMD_COUNT] = {
     [ADM_PLUGIN_ENABLE] = h_plugin,
     [ADM_PLUGIN_DISABLE] = h_plugin,
     [ADM_PLUGIN_RESTART] = h_plugin,
+    [ADM_ANNOUNCE] = h_announce,
+    [ADM_ANNOUNCE_REPORT] = h_announce_report,
 };
 
 /* ---- the entry points ---- */
@@ -1077,8 +1149,10 @@ void acct_describe(const adm_request *rq, char *dst, size_t cap)
         adm_request *r = (adm_request *)rq; /* the slots' view; nothing is written */
         const char *t = adm_request_text(r, (adm_arg)a, &tcap);
         const int64_t *num = adm_request_int(r, (adm_arg)a);
-        if (t)
-            snprintf(v, sizeof v, a == ADM_A_VALUE ? "\"%s\"" : "%s", t);
+        if (a == ADM_A_TEXT) /* what was announced is in announcements, not the log */
+            snprintf(v, sizeof v, "(%zu bytes)", strlen(rq->text));
+        else if (t)
+            snprintf(v, sizeof v, a == ADM_A_VALUE || a == ADM_A_DEPARTMENT ? "\"%s\"" : "%s", t);
         else if (num)
             snprintf(v, sizeof v, "%lld", (long long)*num);
         else /* ADM_A_ADMIN */

@@ -5,12 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "announce.h"
 #include "contacts.h"
 #include "db_admin.h"
 #include "icesig.h"
 #include "mailbox.h"
 #include "online.h"
 #include "orgpolicy.h"
+#include "orgrevoke.h"
 #include "plugins.h"
 #include "pwcheck.h"
 #include "ratelimit.h"
@@ -53,8 +55,35 @@ static void leave(conn *c)
     (void)online_detach(c->k->on, c, on_last, c->k);
 }
 
+/* A fresh certificate for c's device as its account. */
+static void send_cert(conn *c)
+{
+    rvmsg cm = {.type = RV_CERT};
+    int r = cert_issue(&cm.u.cert, c->k->id, conn_device(c), c->acct->name, core_wall_ms(),
+                       AUTH_CERT_TTL_MS);
+    if (r == 0) {
+        conn_send_rv(c, &cm);
+        c->cert_sent = core_now(c->k);
+    } else {
+        core_log(c->k, "cannot issue a certificate for %s: %s", c->acct->name,
+                 banter_strerror(r));
+    }
+}
+
+void auth_tick(core *k, uint64_t now)
+{
+    const uint64_t renew = (uint64_t)AUTH_CERT_RENEW_MS;
+    if (now - k->cert_scan < AUTH_CERT_SCAN_MS)
+        return;
+    k->cert_scan = now;
+    for (conn *c = k->live.head; c; c = c->next)
+        if (c->acct && !c->closing && c->cert_sent && now - c->cert_sent >= renew)
+            send_cert(c);
+}
+
 /* c is now the account u: RV_AUTH ok, a fresh certificate, the contact
- * list, then what waits in its mailbox. */
+ * list, the policy and the revocation list, then the announcements and
+ * what waits in its mailbox. */
 static void enter(conn *c, const db_user *u)
 {
     core *k = c->k;
@@ -71,16 +100,10 @@ static void enter(conn *c, const db_user *u)
     rvmsg a = {.type = RV_AUTH, .u.auth = {.ok = true, .admin = u->admin}};
     snprintf(a.u.auth.user, sizeof a.u.auth.user, "%s", u->name);
     conn_send_rv(c, &a);
-    rvmsg cm = {.type = RV_CERT};
-    int r =
-        cert_issue(&cm.u.cert, k->id, conn_device(c), u->name, core_wall_ms(), AUTH_CERT_TTL_MS);
-    if (r == 0)
-        conn_send_rv(c, &cm);
-    else
-        core_log(k, "cannot issue a certificate for %s: %s", u->name, banter_strerror(r));
+    send_cert(c);
     if (c->closing)
         return;
-    r = contacts_device_up(c, first);
+    int r = contacts_device_up(c, first);
     if (r) {
         conn_error(c, banter_errname(r), "the server cannot read the contact list");
         leave(c);
@@ -88,7 +111,9 @@ static void enter(conn *c, const db_user *u)
     }
     contacts_own_status(c, false);
     orgpolicy_device_up(c);
+    orgrevoke_device_up(c);
     icesig_device_up(c);
+    announce_device_up(c);
     mailbox_device_up(c);
 }
 

@@ -23,7 +23,14 @@
 #include "conn.h"
 #include "rvmsg.h"
 
-#define AUTH_CERT_TTL_MS (30LL * 24 * 3600 * 1000)
+/* Organisation certificates live a day and are renewed while the device
+ * is logged in (at half their life, auth_tick), so a device that an admin
+ * revoked, or that stays away from the server, loses the organisation's
+ * label on the LAN within a day even where the revocation list
+ * (orgrevoke.h) does not reach (docs/rendezvous.md section 14). */
+#define AUTH_CERT_TTL_MS   (24LL * 3600 * 1000)
+#define AUTH_CERT_RENEW_MS (AUTH_CERT_TTL_MS / 2)
+#define AUTH_CERT_SCAN_MS  60000
 #define AUTH_PW_RUNNING  2u  /* Argon2id checks at once, server-wide */
 #define AUTH_PW_WAITING  64u /* checks waiting; more are refused with EBUSY */
 
@@ -31,6 +38,9 @@
  * authenticated by its key; one bound to a disabled account gets RV_AUTH
  * EDISABLED; others hear nothing. */
 void auth_hello(conn *c);
+/* The timer: a fresh certificate to every device whose last one is
+ * AUTH_CERT_RENEW_MS old (scanned every AUTH_CERT_SCAN_MS). */
+void auth_tick(core *k, uint64_t now);
 
 /* RV_LOGIN: answered after the password check (or at once with ERATE or
  * EBUSY). */

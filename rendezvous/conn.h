@@ -82,10 +82,12 @@ struct conn {
     bool dirty;        /* on k->dirty */
     bool paused;       /* reading stopped until the output drains */
     bool wants_policy; /* the peer's HELLO listed "policy" (orgpolicy.h) */
+    bool wants_announce; /* ... "announce": RV_ANNOUNCE and RV_REVOKED (announce.h, orgrevoke.h) */
     /* ICE (icesig.c): loop ms the TURN credentials were last sent (0:
      * never); the start of the signaling rate window, and the messages
      * in it. */
     uint64_t ice_sent, ice_window;
+    uint64_t cert_sent; /* loop ms the last certificate was sent (auth.c renews it) */
     uint16_t ice_count;
 };
 _Static_assert(offsetof(conn, tcp) == 0, "conn starts with its handle");

@@ -74,6 +74,9 @@ typedef struct core {
     uint8_t log_level;  /* CORE_LOG_INFO, or CORE_LOG_DEBUG (`log level`, acct.h) */
     bool has_policy;    /* an admin set the organisation's policy (pol) */
     policy pol;         /* the policy, signed (acct.h); its public_fields is pub */
+    struct revlist *rev; /* the signed revocation list (orgrevoke.h), or NULL */
+    uint64_t rev_built;  /* loop ms it was built */
+    uint64_t cert_scan;  /* loop ms of the last scan for certificates to renew (auth.h) */
     bool stopping;
 } core;
 

@@ -14,6 +14,8 @@
 
 #include "admin.h"
 #include "admmsg.h"
+#include "annmsg.h"
+#include "announce.h"
 #include "auth.h"
 #include "broadcast.h"
 #include "config.h"
@@ -27,6 +29,7 @@
 #include "mailbox.h"
 #include "online.h"
 #include "orgpolicy.h"
+#include "orgrevoke.h"
 #include "pwcheck.h"
 #include "ratelimit.h"
 
@@ -67,8 +70,10 @@ size_t server_conn_size(void) { return sizeof(conn); }
 static void conn_hello(conn *c, const struct msg_hello *h)
 {
     core *k = c->k;
-    for (size_t i = 0; i < h->nfeatures; i++)
+    for (size_t i = 0; i < h->nfeatures; i++) {
         c->wants_policy |= strcmp(h->features[i], ORGPOLICY_FEATURE) == 0;
+        c->wants_announce |= strcmp(h->features[i], ANN_FEATURE) == 0;
+    }
     conn_list_remove(&k->pending, c);
     c->live = true;
     c->since = core_now(k);
@@ -163,6 +168,15 @@ static void conn_message(conn *c, const uint8_t *pt, size_t len)
             conn_rv_message(c, pt, len);
         else
             conn_refuse(c, "EPROTO", "HELLO must come first");
+        return;
+    }
+    if (len > 0 && annmsg_owns(pt[0])) {
+        if (!c->live)
+            conn_refuse(c, "EPROTO", "HELLO must come first");
+        else if (pt[0] == RV_ANNOUNCE_RCPT)
+            announce_receipt(c, pt, len);
+        else
+            conn_refuse(c, "EBADTYPE", "a server-to-node type");
         return;
     }
     if (len > 0 && admmsg_owns(pt[0])) {
@@ -365,6 +379,8 @@ static void on_tick(uv_timer_t *t)
     }
     mailbox_tick(k->mb, now);
     icesig_tick(k, now);
+    auth_tick(k, now);
+    orgrevoke_tick(k);
     ctl_tick(srv->ctl, now);
     if (now - srv->last_stats >= SERVER_STATS_MS)
         log_stats(srv, now, false);
@@ -561,6 +577,7 @@ static void server_free(server *srv)
     online_free(srv->k.on);
     ctl_free(srv->ctl);
     rplugins_free(srv->k.pg);
+    orgrevoke_free(&srv->k);
     free(srv);
 }
 
@@ -600,6 +617,7 @@ static server *server_new(const server_config *cfg)
         return NULL;
     }
     (void)orgpolicy_load(k); /* logged; the configuration's rules apply then */
+    (void)orgrevoke_load(k); /* logged; certificates expire within a day anyway */
     return srv;
 }
 

@@ -43,6 +43,8 @@ static const adm_cmd_info table[ADM_CMD_COUNT] = {
     [ADM_PLUGIN_ENABLE] = {"plugin.enable", true, B(NAME), B(NAME)},
     [ADM_PLUGIN_DISABLE] = {"plugin.disable", true, B(NAME), B(NAME)},
     [ADM_PLUGIN_RESTART] = {"plugin.restart", true, B(NAME), B(NAME)},
+    [ADM_ANNOUNCE] = {"announce", true, B(TEXT), B(TEXT) | B(DEPARTMENT)},
+    [ADM_ANNOUNCE_REPORT] = {"announce.report", false, B(ANN), B(ANN)},
 };
 
 static const char *const arg_keys[ADM_A_COUNT_OF] = {
@@ -50,7 +52,8 @@ static const char *const arg_keys[ADM_A_COUNT_OF] = {
     [ADM_A_FIELD] = "field",   [ADM_A_VALUE] = "value", [ADM_A_PASSWORD] = "password",
     [ADM_A_ADMIN] = "admin",   [ADM_A_DAYS] = "days",   [ADM_A_COUNT] = "count",
     [ADM_A_OFFSET] = "offset", [ADM_A_FILE] = "file",   [ADM_A_LEVEL] = "level",
-    [ADM_A_RIGHT] = "right",
+    [ADM_A_RIGHT] = "right",   [ADM_A_TEXT] = "text",   [ADM_A_DEPARTMENT] = "department",
+    [ADM_A_ANN] = "announcement",
 };
 
 const adm_cmd_info *adm_cmd_get(adm_cmd c) { return &table[c]; }
@@ -103,6 +106,15 @@ static bool is_word(const char *s)
     return s[0] != '\0';
 }
 
+/* Text people read: no control character but newline and tab. */
+static bool is_text(const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if ((*p < 0x20 && *p != '\n' && *p != '\t') || *p == 0x7f)
+            return false;
+    return true;
+}
+
 /* A plain file name: no '/', not "." or "..", no control characters. */
 static bool is_file(const char *s)
 {
@@ -148,6 +160,13 @@ static char *str_slot(adm_request *r, adm_arg a, size_t *cap, bool (**ok)(const 
         *cap = ADM_MAX_WORD;
         *ok = is_word;
         return r->right;
+    case ADM_A_TEXT:
+        *cap = ADM_MAX_ANNOUNCE;
+        *ok = is_text;
+        return r->text;
+    case ADM_A_DEPARTMENT:
+        *cap = ADM_MAX_WORD;
+        return r->department;
     default:
         return NULL;
     }
@@ -168,6 +187,10 @@ static int64_t *int_slot(adm_request *r, adm_arg a, int64_t *min, int64_t *max)
         *min = 0;
         *max = ADM_MAX_COUNT;
         return &r->offset;
+    case ADM_A_ANN:
+        *min = 1;
+        *max = BANTER_MAX_INT;
+        return &r->ann;
     default:
         return NULL;
     }
@@ -184,6 +207,9 @@ int64_t *adm_request_int(adm_request *r, adm_arg a)
     int64_t min, max;
     return int_slot(r, a, &min, &max);
 }
+
+/* Whether the string argument a may be "". */
+static bool empty_ok(adm_arg a) { return a == ADM_A_VALUE || a == ADM_A_DEPARTMENT; }
 
 /* Whether every argument present follows its rule (the encoder's check). */
 static int check_args(const adm_request *r)
@@ -202,7 +228,8 @@ static int check_args(const adm_request *r)
         const int64_t *v = int_slot(w, (adm_arg)a, &min, &max);
         if (s) {
             size_t n = strnlen(s, cap + 1);
-            int e = jsonv_check_text(s, n, a == ADM_A_VALUE ? 0 : 1, cap, a != ADM_A_PASSWORD);
+            int e = jsonv_check_text(s, n, empty_ok(a) ? 0 : 1, cap,
+                                     a != ADM_A_PASSWORD && a != ADM_A_TEXT);
             if (e)
                 return e;
             if (ok && !ok(s))
@@ -276,10 +303,11 @@ static int read_arg(adm_request *r, const cJSON *args, adm_arg a)
     int64_t *v = int_slot(r, a, &min, &max);
     if (s) {
         const char *t;
-        int e = jsonv_str(args, arg_keys[a], true, a == ADM_A_VALUE ? 0 : 1, cap, &t, &n);
+        int e = jsonv_str(args, arg_keys[a], true, empty_ok(a) ? 0 : 1, cap, &t, &n);
         if (e)
             return e;
-        if (memchr(t, '\0', n) || (a != ADM_A_PASSWORD && a != ADM_A_VALUE && !jsonv_plain(t)))
+        if (memchr(t, '\0', n) ||
+            (a != ADM_A_PASSWORD && a != ADM_A_VALUE && a != ADM_A_TEXT && !jsonv_plain(t)))
             return BANTER_ESCHEMA;
         jsonv_copy(s, t, n);
         if (a == ADM_A_VALUE && !jsonv_plain(s))

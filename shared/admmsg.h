@@ -41,6 +41,7 @@
 #define ADM_MAX_DAYS  36500
 #define ADM_MAX_COUNT 100000
 #define ADM_MAX_ID    4294967295ll
+#define ADM_MAX_ANNOUNCE 4096u /* bytes of an announcement (annmsg.h ANN_MAX_TEXT) */
 
 /* The commands, in table order. */
 typedef enum adm_cmd {
@@ -75,6 +76,8 @@ typedef enum adm_cmd {
     ADM_PLUGIN_ENABLE,
     ADM_PLUGIN_DISABLE,
     ADM_PLUGIN_RESTART,
+    ADM_ANNOUNCE,
+    ADM_ANNOUNCE_REPORT,
     ADM_CMD_COUNT
 } adm_cmd;
 
@@ -93,6 +96,9 @@ typedef enum adm_arg {
     ADM_A_FILE,     /* a plain file name (no '/') */
     ADM_A_LEVEL,    /* "error", "info" or "debug" */
     ADM_A_RIGHT,    /* "broadcast" */
+    ADM_A_TEXT,     /* an announcement: 1..ADM_MAX_ANNOUNCE bytes, newlines and tabs allowed */
+    ADM_A_DEPARTMENT, /* a department ("" everyone), 0..64 bytes, plain */
+    ADM_A_ANN,      /* an announcement's id, 1..2^53 */
     ADM_A_COUNT_OF
 } adm_arg;
 
@@ -125,8 +131,10 @@ typedef struct adm_request {
     char file[ADM_MAX_WORD + 1];
     char level[ADM_MAX_WORD + 1];
     char right[ADM_MAX_WORD + 1];
+    char text[ADM_MAX_ANNOUNCE + 1];
+    char department[ADM_MAX_WORD + 1];
     bool admin;
-    int64_t days, count, offset;
+    int64_t days, count, offset, ann;
 } adm_request;
 
 /* Where the text argument a of r lives (its longest text in *cap, the

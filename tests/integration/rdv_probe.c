@@ -21,6 +21,11 @@
  *   hello      send HELLO (name "rdv_probe")
  *   hellop     send HELLO with the feature "policy" (then RV_POLICY is
  *              printed as "recv policy serial=N ..." once checked)
+ *   helloa     send HELLO with the features "policy" and "announce"
+ *              (RV_ANNOUNCE and RV_REVOKED are printed, see below)
+ *   arcpt=ID:delivered|read  send RV_ANNOUNCE_RCPT for announcement ID
+ *   anns=N     wait (10 s at most) until N RV_ANNOUNCE and RV_REVOKED came
+ *              in all; prints "waited anns=K"
  *   ping       send PING
  *   bye        send BYE
  *   type=HH    send a plaintext made of the one type byte HH (hex)
@@ -104,6 +109,9 @@
  *             (opened with the probe's key; checked: sender key, CHAT, id)
  *   recv recipients total=<n> page=<p> users=<name,name...>
  *   recv status <status> text=<t|->   (RV_STATUS from the server)
+ *   recv announce id=<n> department=<d|-> text=<text>
+ *   recv revoked n=<n> check=<ok|ERRNAME> keys=<first 8 hex of each|->
+ *             (checked against the server's key)
  *   recv raw <hex>    (with --raw, after each recv result)
  *   recv undecodable <error name>
  *   closed            the server ended the stream
@@ -132,6 +140,7 @@
 #include "bcrypto.h"
 #include "identity.h"
 #include "msg.h"
+#include "annmsg.h"
 #include "policy.h"
 #include "rvmsg.h"
 #include "sealed.h"
@@ -146,7 +155,7 @@
 #define AWAIT_MS    10000
 #define SEAL_WINDOW 256u /* seals=: copies sent and not yet answered */
 
-enum { AW_NONE, AW_LOGIN, AW_RESULT, AW_STORED, AW_SEALED, AW_RCPT, AW_LIST, AW_SYNC };
+enum { AW_NONE, AW_LOGIN, AW_RESULT, AW_STORED, AW_SEALED, AW_RCPT, AW_LIST, AW_SYNC, AW_ANN };
 
 /* An account and its devices, as RV_CONTACTS or RV_RECIPIENTS told. */
 struct known {
@@ -173,6 +182,7 @@ typedef struct probe {
     unsigned want;                /* AW_STORED, AW_SEALED: how many in all */
     unsigned n_stored;            /* RV_STOREDs received */
     unsigned n_sealed;            /* RV_SEALEDs received */
+    unsigned n_ann;               /* RV_ANNOUNCEs and RV_REVOKEDs received */
     uint64_t rcpt_total;          /* the last RV_RECIPIENTS */
     size_t nknown;
     struct known known[KNOWN_MAX];
@@ -571,6 +581,44 @@ static void show_policy(probe *p, const uint8_t *pt, size_t len)
     say(line);
 }
 
+/* RV_ANNOUNCE and RV_REVOKED. */
+static void show_ann(probe *p, const uint8_t *pt, size_t len)
+{
+    static ann_msg m;
+    static revlist l;
+    char line[2 * SAFE_MAX + 64], a[SAFE_MAX], b[SAFE_MAX];
+    int r;
+    p->n_ann++;
+    p->done |= p->await == AW_ANN && p->n_ann >= p->want;
+    if (pt[0] == RV_ANNOUNCE) {
+        r = ann_decode(&m, pt, len);
+        if (r) {
+            snprintf(line, sizeof line, "recv announce refused %s", banter_errname(r));
+        } else {
+            safe(a, m.department[0] ? m.department : "-");
+            safe(b, m.text);
+            snprintf(line, sizeof line, "recv announce id=%lld department=%s text=%s",
+                     (long long)m.id, a, b);
+        }
+        say(line);
+        return;
+    }
+    r = revlist_decode(&l, pt + 1, len - 1);
+    if (r == 0 && memcmp(l.server, session_peer(p->s), 32) != 0)
+        r = BANTER_EKEYMISMATCH;
+    size_t o = 0;
+    a[0] = '\0';
+    for (size_t i = 0; r == 0 && i < l.n && o + 10 < sizeof a; i++) {
+        hex(a + o, l.keys[i], 4);
+        o += 8;
+        a[o++] = i + 1 < l.n ? ',' : '\0';
+        a[o] = '\0';
+    }
+    snprintf(line, sizeof line, "recv revoked n=%zu check=%s keys=%s", r ? 0 : l.n,
+             r ? banter_errname(r) : "ok", a[0] ? a : "-");
+    say(line);
+}
+
 static void show(probe *p, const uint8_t *pt, size_t len)
 {
     char line[2 * SAFE_MAX + 64], a[SAFE_MAX], b[SAFE_MAX], c[SAFE_MAX];
@@ -581,6 +629,10 @@ static void show(probe *p, const uint8_t *pt, size_t len)
     }
     if (len > 0 && pt[0] == 0x62) {
         show_policy(p, pt, len);
+        return;
+    }
+    if (len > 0 && (pt[0] == RV_ANNOUNCE || pt[0] == RV_REVOKED)) {
+        show_ann(p, pt, len);
         return;
     }
     int r = msg_decode(&m, pt, len);
@@ -1179,6 +1231,22 @@ static int rv_step2(probe *p, const char *s)
             await_answer(p, AW_RCPT);
         return 0;
     }
+    if (strncmp(s, "anns=", 5) == 0) {
+        long n = strtol(s + 5, &end, 10);
+        if (end == s + 5 || *end || n < 0 || n > 1000)
+            return -1;
+        p->want = (unsigned)n;
+        if (p->n_ann < p->want) {
+            p->await = AW_ANN;
+            p->done = false;
+            drain(p, AWAIT_MS, false);
+            p->await = AW_NONE;
+        }
+        char w[32];
+        snprintf(w, sizeof w, "waited anns=%u", p->n_ann);
+        say(w);
+        return 0;
+    }
     if (strncmp(s, "stored=", 7) == 0 || strncmp(s, "sealed=", 7) == 0) {
         long n = strtol(s + 7, &end, 10);
         if (*end || n < 0 || n > 1000000)
@@ -1336,15 +1404,31 @@ static int step(probe *p, const char *s)
     int rv = rv_step(p, s);
     if (rv <= 0)
         return rv;
-    if (strcmp(s, "hello") == 0 || strcmp(s, "hellop") == 0) {
+    if (strcmp(s, "hello") == 0 || strcmp(s, "hellop") == 0 || strcmp(s, "helloa") == 0) {
         m.type = MSG_HELLO;
         m.u.hello.version = SESSION_VERSION;
         snprintf(m.u.hello.name, sizeof m.u.hello.name, "rdv_probe");
-        if (s[5] == 'p') { /* a node that takes the organisation's policy */
+        if (s[5]) { /* a node that takes the organisation's policy */
             snprintf(m.u.hello.features[0], sizeof m.u.hello.features[0], "policy");
             m.u.hello.nfeatures = 1;
         }
+        if (s[5] == 'a') { /* ... and announcements, the revocation list */
+            snprintf(m.u.hello.features[1], sizeof m.u.hello.features[1], ANN_FEATURE);
+            m.u.hello.nfeatures = 2;
+        }
         send_msg(p, &m);
+    } else if (strncmp(s, "arcpt=", 6) == 0) {
+        ann_rcpt rc = {.id = strtoll(s + 6, &end, 10)};
+        buf b;
+        if (end == s + 6 || *end != ':' ||
+            (strcmp(end + 1, "read") != 0 && strcmp(end + 1, "delivered") != 0))
+            return -1;
+        rc.read = strcmp(end + 1, "read") == 0;
+        buf_init(&b, 256);
+        if (ann_rcpt_encode(&rc, &b) != 0 || session_send(p->s, buf_data(&b), buf_len(&b)) != 0)
+            fprintf(stderr, "rdv_probe: cannot send the receipt\n");
+        buf_free(&b);
+        flush_out(p);
     } else if (strcmp(s, "ping") == 0) {
         m.type = MSG_PING;
         m.u.ping.token = ++p->token;
