@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# test_admin_announce.sh - announcements and the revocation list on a
+# running banter-rendezvous (ASan builds) on loopback, with banter-admin
+# and rdv_probe devices standing for nodes:
+#   1. `announce TEXT`: an online device that takes announcements gets it
+#      at once, an offline one at its next login, a device whose HELLO did
+#      not ask never gets it pushed; `announce --department D` reaches D
+#      only; an auditor may not announce (EPERM), and it is audited
+#      (without the text);
+#   2. receipts: delivered and read, once each per device (EALREADY);
+#      refused for an announcement not addressed to the device, an
+#      unknown id (ENOENT) and before login (EAUTH); `announce report`
+#      (and --json) counts devices addressed, received, and people read;
+#   3. the revocation list: signed by the server key, sent at login, sent
+#      at once to online devices when an admin revokes a device, holding
+#      its key; certificates are valid for a day.
+# Needs $RDV_BIN, $RDV_PROBE and $ADMIN_BIN (the ASan builds by default).
+# shellcheck disable=SC2015,SC2317
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/integration/lib.sh
+. "$here/lib.sh"
+# shellcheck source=tests/integration/rdv_lib.sh
+. "$here/rdv_lib.sh"
+ADMIN_BIN=${ADMIN_BIN:-$here/../../build/asan/banter-admin}
+[ -x "$ADMIN_BIN" ] || t_fail setup "no program at $ADMIN_BIN (make test-run builds it, or set ADMIN_BIN)"
+ADMIN_BIN=$(cd "$(dirname "$ADMIN_BIN")" && pwd)/$(basename "$ADMIN_BIN")
+
+rdv_setup adm ann bob cat
+rdv() { "$RDV_BIN" --db rdv.db "$@" 2>&1; }
+SFP=$(rdv fingerprint)
+for u in ann cat; do
+    out=$(rdv user set "$u" department Sales) || t_fail setup "$out"
+done
+out=$(rdv user set bob department Research) || t_fail setup "$out"
+rdv_start main
+export BANTER_ADMIN_SERVER=127.0.0.1:$PORT BANTER_ADMIN_SERVER_KEY=$SFP
+adm() {
+    local key=$1
+    shift
+    "$ADMIN_BIN" --key "$T/$key" "$@" 2>&1
+}
+for k in boss audit; do
+    "$ADMIN_BIN" --key "$T/$k.key" keygen >"$T/$k.fp" 2>/dev/null || t_fail setup "keygen $k"
+done
+out=$(rdv admin add "$(cat boss.fp)" --role admin) || t_fail "admin add" "$out"
+out=$(rdv admin add "$(cat audit.fp)" --role auditor) || t_fail "admin add" "$out"
+# A probe that takes announcements (HELLO lists "policy" and "announce").
+pa() {
+    local key=$1
+    shift
+    "$RDV_PROBE" --key "$T/$key" 127.0.0.1 "$PORT" helloa "$@" 2>&1
+}
+bga() {
+    local name=$1 key=$2
+    shift 2
+    "$RDV_PROBE" --key "$T/$key" 127.0.0.1 "$PORT" helloa "$@" >"$T/$name.out" 2>&1 &
+    BGP[$name]=$!
+    RDV_PIDS+=($!)
+}
+# every account's device is bound (first logins)
+for u in ann bob cat; do
+    out=$(pr "$u.key" "login=$u:$PW" ready)
+    has "$out" "^recv auth ok user=$u " || t_fail "login $u" "$out"
+done
+
+# ---- 1. announce ----
+bga a ann.key ready anns=2 arcpt=1:delivered arcpt=1:read arcpt=1:read arcpt=2:read sync
+bgp b bob.key ready wait=4000
+wait_out a '^ready$' && wait_out b '^ready$' || t_fail "announce" "$(cat "$T/a.out" "$T/b.out")"
+grep -q '^recv revoked n=0 check=ok keys=-$' "$T/a.out" || t_fail "revocation list at login" "$(cat "$T/a.out")"
+out=$(adm audit.key announce "not from an auditor")
+[ $? -eq 5 ] && has "$out" 'EPERM' || t_fail "auditor announce" "$out"
+out=$(adm boss.key announce $'Fire drill at 3 pm.\n\tBring your badge.') || t_fail "announce" "$out"
+has "$out" '^announcement 1 to 3 devices of 3 people: 1 online have it now' || t_fail "announce" "$out"
+wait_out a '^waited anns=2$' 10 || t_fail "announce push" "$(cat "$T/a.out")"
+grep -q '^recv announce id=1 department=- text=Fire drill at 3 pm\.\\x0a\\x09Bring your badge\.$' "$T/a.out" ||
+    t_fail "announce push" "$(cat "$T/a.out")"
+bg_done a
+[ "$(grep -c '^recv error' "$T/a.out")" -eq 2 ] && grep -q '^recv error EALREADY$' "$T/a.out" &&
+    grep -q '^recv error ENOENT$' "$T/a.out" || t_fail "receipts" "$(cat "$T/a.out")"
+bg_done b
+! grep -q 'recv announce' "$T/b.out" || t_fail "announce" "pushed to a node that did not ask: $(cat "$T/b.out")"
+json=$(adm boss.key announce "Sales meeting moved to Thursday." --department sales --json) ||
+    t_fail "announce --department" "$json"
+has "$json" '^\{"id":2,"devices":2,"people":2,"sent_now":0,"department":"sales"\}$' || t_fail "announce --json" "$json"
+t_pass "announce: pushed to the online device that takes it, never to one that did not ask; --department counts its devices only; an auditor is refused (EPERM)"
+
+# ---- 2. receipts, report ----
+out=$(pa cat.key "login=cat:$PW" anns=3 arcpt=1:delivered arcpt=2:read arcpt=2:delivered sync)
+has "$out" '^recv announce id=1 ' && has "$out" '^recv announce id=2 department=sales text=Sales meeting' ||
+    t_fail "announce at login" "$out"
+has "$out" '^recv error EALREADY$' || t_fail "delivered after read" "$out"
+out=$(pr bob.key ready arcpt=2:read arcpt=1:delivered arcpt=1:delivered sync)
+[ "$(count "$out" '^recv error ENOENT$')" -eq 1 ] && [ "$(count "$out" '^recv error EALREADY$')" -eq 1 ] ||
+    t_fail "receipt not addressed" "$out"
+out=$("$RDV_PROBE" --key "$T/stranger.key" 127.0.0.1 "$PORT" hello arcpt=1:read sync 2>&1)
+has "$out" '^recv error EAUTH$' || t_fail "receipt before login" "$out"
+out=$(adm boss.key announce report 1) || t_fail "report" "$out"
+has "$out" '^  addressed to 3 devices of 3 people$' && has "$out" '^  received by 3 devices \(3 people\)$' &&
+    has "$out" '^  read by 1 people \(on 1 devices\)$' || t_fail "report 1" "$out"
+json=$(adm boss.key announce report 2 --json) || t_fail "report --json" "$json"
+has "$json" '"devices":2,"delivered":1,"read_devices":1,"people":2,"people_delivered":1,"people_read":1' ||
+    t_fail "report 2" "$json"
+out=$(adm boss.key announce report 9)
+[ $? -eq 1 ] && has "$out" 'no announcement 9' || t_fail "report unknown" "$out"
+out=$(adm audit.key announce report 1) || t_fail "auditor report" "$out"
+out=$(adm boss.key audit tail -n 20)
+has "$out" 'announce text=\([0-9]+ bytes\): ok' && has "$out" 'announce text=\([0-9]+ bytes\) department="sales": ok' &&
+    has "$out" 'announce text=\([0-9]+ bytes\): EPERM' || t_fail "audit" "$out"
+! has "$out" 'Fire drill' || t_fail "audit" "the text is in the log: $out"
+t_pass "receipts once per device (EALREADY), refused when not addressed or unknown (ENOENT) and before login (EAUTH); the report counts 3/3 received and 1 person read; audited without the text"
+
+# ---- 3. the revocation list ----
+out=$(pa ann.key ready)
+has "$out" '^recv cert user=ann server=ok device=ok check=ok days=1$' || t_fail "certificate of a day" "$out"
+bga a2 ann.key ready wait=6000
+wait_out a2 '^ready$' || t_fail "revoked push" "$(cat "$T/a2.out")"
+fp=$(adm boss.key device list --user cat --json | grep -oE '"fingerprint":"[0-9 ]+"' | cut -d'"' -f4)
+out=$(adm boss.key device revoke "$fp") || t_fail "revoke" "$out"
+catkey=$(devkey cat.key)
+wait_out a2 "^recv revoked n=1 check=ok keys=${catkey:0:8}\$" 5 || t_fail "revoked push" "$(cat "$T/a2.out")"
+bg_kill a2
+out=$(pa bob.key ready)
+has "$out" "^recv revoked n=1 check=ok keys=${catkey:0:8}\$" || t_fail "revoked at login" "$out"
+out=$(pa cat.key "login=cat:$PW")
+has "$out" '^recv auth fail error=EREVOKED' || t_fail "revoked login" "$out"
+rdv_stop main
+t_pass "revocation list: signed, at login, pushed at once on revoke with the device's key; certificates last a day"
+echo "PASS: test_admin_announce"
