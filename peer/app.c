@@ -16,6 +16,7 @@
 #include "net/mdns.h"
 #include "plugin/plugins.h"
 #include "rdv/direct.h"
+#include "rdv/orgnote.h"
 #include "rdv/rdv.h"
 #include "rdv/roster.h"
 #include "ui/control.h"
@@ -36,6 +37,7 @@ typedef struct app {
     rdv *rdv;
     roster *ro;
     direct *dir; /* direct connections (ICE) to organisation contacts */
+    orgnote *on; /* announcements and the revocation list from the server */
     control *ctl;
     web *web;
     plugins *plugins;
@@ -179,6 +181,12 @@ static const cert *lan_own_cert(void *ud)
 {
     app *a = ud;
     return a->rdv ? rdv_cert(a->rdv) : NULL;
+}
+
+static bool is_revoked(void *ud, const uint8_t key[static 32])
+{
+    app *a = ud;
+    return orgnote_revoked(a->on, key);
 }
 
 static conn *link_conn(void *ud, const uint8_t device[static 32])
@@ -346,6 +354,39 @@ static int parse_rendezvous(app *a, rdv_config *rc)
     return 0;
 }
 
+/* A newer revocation list (or the one kept, at start): every device on it
+ * stops being the organisation's now, and its connection is closed (it may
+ * come back as the LAN device it now is). */
+static void on_revoked(void *ud, const revlist *l)
+{
+    app *a = ud;
+    for (size_t i = 0; i < l->n; i++) {
+        node_device_revoked(a->n, l->keys[i]);
+        conn *c = a->lan ? lan_conn(a->lan, l->keys[i]) : NULL;
+        if (c)
+            conn_close(c, 0, true, "revoked by the organisation");
+    }
+}
+
+static int on_announce(void *ud, const ann_msg *m)
+{
+    app *a = ud;
+    return node_announcement(a->n, m);
+}
+
+static void on_org_login(void *ud)
+{
+    app *a = ud;
+    node_announcements_retell(a->n);
+}
+
+/* The node showed an announcement: tell the server (0 when sent). */
+static int tell_read(void *ud, int64_t id)
+{
+    app *a = ud;
+    return a->on ? orgnote_receipt(a->on, id, true) : BANTER_ESTATE;
+}
+
 static int start_rendezvous(app *a, const rdv_config *rc)
 {
     if (rdv_new(&a->rdv, a->ctx, a->id, rc, on_rdv_event, a) != 0 ||
@@ -353,6 +394,16 @@ static int start_rendezvous(app *a, const rdv_config *rc)
         g_printerr("banter: cannot set up the rendezvous connection\n");
         return 1;
     }
+    orgnote_callbacks oc = {on_revoked, on_announce, on_org_login};
+    char path[HOME_PATH_MAX];
+    if (snprintf(path, sizeof path, "%s/revoked.bin", a->cfg.home.dir) >= (int)sizeof path ||
+        !(a->on = orgnote_new(a->rdv, path, rc->fpd, &oc, a))) {
+        g_printerr("banter: cannot set up the revocation list\n");
+        return 1;
+    }
+    node_set_revoked(a->n, is_revoked, a);
+    node_set_ann_teller(a->n, tell_read, a);
+    orgnote_start(a->on);
     rdv_set_cert_hook(a->rdv, on_new_cert, a);
     if (rdv_cert(a->rdv)) /* saved: the account is known before the server answers */
         node_set_account(a->n, rdv_cert(a->rdv)->name);
@@ -436,8 +487,8 @@ static int app_start(app *a)
                      .chat_rate = cf->chat_rate,
                      .chat_burst = cf->chat_burst};
     g_strlcpy(lc.name, cfg->name, sizeof lc.name);
-    lan_callbacks lcb = {lan_hello,   lan_cert,    lan_up,  lan_down,
-                         lan_message, lan_drained, lan_log, lan_own_cert};
+    lan_callbacks lcb = {lan_hello,   lan_cert,    lan_up,  lan_down,    lan_message,
+                         lan_drained, lan_log,     lan_own_cert, is_revoked};
     if (lan_new(&a->lan, a->ctx, a->id, &lc, &lcb, a) != 0) {
         g_printerr("banter: cannot listen on TCP port %u: %s (choose another with --port)\n",
                    cfg->port, g_strerror(errno));
@@ -495,6 +546,8 @@ static void app_stop(app *a)
     direct_detach(a->dir); /* no more signaling: the rendezvous goes next */
     roster_free(a->ro);    /* what is in flight stays queued in the store */
     a->ro = NULL;
+    orgnote_free(a->on);
+    a->on = NULL;
     rdv_free(a->rdv); /* answers its waiting control requests */
     a->rdv = NULL;
     if (a->ctl)

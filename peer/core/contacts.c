@@ -16,7 +16,21 @@ struct contacts {
     node_clock clock;
     char self[BANTER_MAX_NAME + 1]; /* the node's own account, "" when none known */
     uint8_t own_key[32];            /* the node's own device key (never a contact's device) */
+    bool (*revoked)(void *ud, const uint8_t key[static 32]); /* contacts_set_revoked */
+    void *revoked_ud;
 };
+
+void contacts_set_revoked(contacts *cs, bool (*fn)(void *ud, const uint8_t key[static 32]),
+                          void *ud)
+{
+    cs->revoked = fn;
+    cs->revoked_ud = ud;
+}
+
+static bool is_revoked(const contacts *cs, const uint8_t key[static 32])
+{
+    return cs->revoked && cs->revoked(cs->revoked_ud, key);
+}
 
 int contacts_new(contacts **out, store *st, const char *server_fpd, const node_clock *clock)
 {
@@ -217,6 +231,35 @@ static int join_org(contacts *cs, store_device *d, const store_contact *org)
     return r;
 }
 
+int contacts_revoked(contacts *cs, const uint8_t key[static 32], contacts_admit_result *out)
+{
+    store_device d;
+    store_contact org;
+    memset(out, 0, sizeof *out);
+    int r = store_device_get(cs->st, key, &d);
+    if (r == BANTER_ENOENT)
+        return 0;
+    if (r == 0)
+        r = store_contact_get(cs->st, d.contact, &org);
+    if (r == BANTER_ENOENT || (r == 0 && org.kind != CONTACT_ORG))
+        return 0;
+    if (r == 0)
+        r = release_claimer(cs, &d);
+    if (r == 0)
+        r = store_contact_get(cs->st, d.contact, &out->contact);
+    if (r)
+        return r;
+    char fp[IDENTITY_FP_LEN + 1];
+    fp_of(key, fp);
+    out->what = ADMIT_JOINED;
+    out->dev = d;
+    snprintf(out->text, sizeof out->text,
+             "the organisation revoked device %.11s of %s: it is no longer shown as the "
+             "organisation's (now the unverified LAN contact %s)",
+             fp, org.account, out->contact.name);
+    return 1;
+}
+
 int contacts_org(contacts *cs, const char *account, const uint8_t (*devs)[32], size_t ndev,
                  store_contact *out)
 {
@@ -227,8 +270,9 @@ int contacts_org(contacts *cs, const char *account, const uint8_t (*devs)[32], s
     int64_t now = clock_wall(&cs->clock);
     for (size_t i = 0; r == 0 && i < ndev; i++) {
         store_device d;
-        if (memcmp(devs[i], cs->own_key, 32) == 0)
-            continue; /* this node is never a device of a contact, its own account's neither */
+        if (memcmp(devs[i], cs->own_key, 32) == 0 || is_revoked(cs, devs[i]))
+            continue; /* this node is never a device of a contact, its own account's neither;
+                         a revoked key is no longer the organisation's */
         r = store_device_get(cs->st, devs[i], &d);
         if (r == BANTER_ENOENT) {
             memset(&d, 0, sizeof d);
@@ -487,7 +531,7 @@ int contacts_admit(contacts *cs, const uint8_t key[static 32], const char *name,
     memset(out, 0, sizeof *out);
     if (!name || !utf8_valid(name, strlen(name)) || strlen(name) > BANTER_MAX_NAME)
         return BANTER_EINVAL;
-    if (account && !cs->server_fpd[0])
+    if (account && (!cs->server_fpd[0] || is_revoked(cs, key)))
         account = NULL;
     memcpy(out->dev.key, key, 32);
     store_device d;

@@ -81,6 +81,20 @@ typedef struct contacts_admit_result {
     char text[640]; /* a sentence for the log and listeners, "" when none */
 } contacts_admit_result;
 
+/* fn(ud, key): whether the organisation revoked device key (its signed
+ * revocation list, orgnote.h). Such a key is never admitted as the
+ * organisation's, whatever certificate or device list names it. */
+void contacts_set_revoked(contacts *cs, bool (*fn)(void *ud, const uint8_t key[static 32]),
+                          void *ud);
+/* The organisation revoked device key (its key is on the server's signed
+ * revocation list): when it is a device of an organisation contact, it
+ * leaves it and becomes a LAN contact of its own (a fresh label, trust
+ * on first use: no longer the organisation's word), its history staying
+ * with the account. 1 when it was moved (*out says where, with a
+ * sentence), 0 when there was nothing to do; BANTER_EDB. */
+BANTER_WUR int contacts_revoked(contacts *cs, const uint8_t key[static 32],
+                                contacts_admit_result *out);
+
 /* A LAN device proved key in a handshake and said HELLO with name (valid
  * UTF-8, at most BANTER_MAX_NAME bytes). account: the organisation account
  * named by a certificate the caller checked (signed by the pinned server,

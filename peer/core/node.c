@@ -31,6 +31,8 @@ struct node {
     contacts *cs;
     messenger *mr;
     groups *gr;
+    int (*ann_tell)(void *ud, int64_t id); /* node_set_ann_teller */
+    void *ann_tell_ud;
     xfer_mgr *xm;
     node_link link;
     GArray *subs;              /* sub */
@@ -640,6 +642,70 @@ int node_device_hello(node *n, const uint8_t key[static 32], const char *name, c
         break;
     }
     return 0;
+}
+
+int node_announcement(node *n, const ann_msg *m)
+{
+    store_ann *a = g_malloc0(sizeof *a);
+    a->id = m->id;
+    a->ts_ms = m->ts_ms;
+    a->received_ms = clock_wall(&n->clock);
+    g_strlcpy(a->department, m->department, sizeof a->department);
+    g_strlcpy(a->text, m->text, sizeof a->text);
+    int r = store_ann_add(n->st, a);
+    if (r < 0) {
+        g_printerr("banter: cannot keep an announcement: %s\n", banter_strerror(r));
+    } else if (r == 0) {
+        node_event ev = {.type = NODE_EV_ANNOUNCE, .ann = a, .text = a->text};
+        node_emit(n, &ev);
+        r = 0;
+    } else {
+        r = 0; /* kept before: the server did not hear our receipt */
+    }
+    g_free(a);
+    return r;
+}
+
+int node_announcement_read(node *n, int64_t id)
+{
+    int r = store_ann_read(n->st, id, clock_wall(&n->clock));
+    if (r == 0 && n->ann_tell && n->ann_tell(n->ann_tell_ud, id) == 0)
+        r = store_ann_told(n->st, id);
+    return r == 1 ? 0 : r;
+}
+
+void node_set_ann_teller(node *n, int (*fn)(void *ud, int64_t id), void *ud)
+{
+    n->ann_tell = fn;
+    n->ann_tell_ud = ud;
+}
+
+void node_announcements_retell(node *n)
+{
+    int64_t ids[64];
+    size_t k = 0;
+    if (!n->ann_tell || store_ann_untold(n->st, ids, 64, &k) != 0)
+        return;
+    for (size_t i = 0; i < k; i++)
+        if (n->ann_tell(n->ann_tell_ud, ids[i]) != 0 || store_ann_told(n->st, ids[i]) != 0)
+            break;
+}
+
+void node_device_revoked(node *n, const uint8_t key[static 32])
+{
+    contacts_admit_result res;
+    int r = contacts_revoked(n->cs, key, &res);
+    if (r < 0) {
+        g_printerr("banter: cannot apply a revocation: %s\n", banter_strerror(r));
+    } else if (r == 1) {
+        g_printerr("banter: %s\n", res.text);
+        emit(n, NODE_EV_CONTACTS, &res.contact, key, NULL, res.text);
+    }
+}
+
+void node_set_revoked(node *n, bool (*fn)(void *ud, const uint8_t key[static 32]), void *ud)
+{
+    contacts_set_revoked(n->cs, fn, ud);
 }
 
 void node_device_cert(node *n, const uint8_t key[static 32], const char *name, const char *account)

@@ -27,6 +27,7 @@
 #include "core/messenger.h"
 #include "core/store.h"
 #include "core/xfer.h"
+#include "annmsg.h"
 #include "identity.h"
 
 #define NODE_MAX_DEVICES 16 /* devices listed per contact */
@@ -49,6 +50,7 @@ typedef enum node_ev_type {
                               the code, e.g. ERATE): it stays queued and goes again */
     NODE_EV_GROUP_MESSAGE, /* a new group message (msg, group; device: its sender) */
     NODE_EV_GROUP,         /* a group's state changed (group) */
+    NODE_EV_ANNOUNCE,      /* an announcement of the organisation came (ann) */
 } node_ev_type;
 
 typedef struct node_event {
@@ -62,6 +64,7 @@ typedef struct node_event {
     xfer_ev_type xtype;    /* TRANSFER */
     const xfer_info *xfer; /* TRANSFER */
     const uint8_t *group;  /* GROUP_MESSAGE, GROUP: the group's id (16 bytes) */
+    const store_ann *ann;  /* ANNOUNCE */
 } node_event;
 
 typedef void (*node_event_fn)(void *ud, const node_event *ev);
@@ -188,6 +191,25 @@ void node_set_policy(node *n, uint64_t max_file, bool auto_accept, uint32_t hist
 /* The LAN: a device said HELLO (contacts_admit; events emitted). */
 BANTER_WUR int node_device_hello(node *n, const uint8_t key[static 32], const char *name,
                                  const char *source, const char *addr, const char *account);
+/* An announcement of the organisation (orgnote.h): kept (0; NODE_EV_ANNOUNCE
+ * when it is new) or BANTER_EDB (the server sends it again later). */
+BANTER_WUR int node_announcement(node *n, const ann_msg *m);
+/* The user was shown announcement id: kept as read, and tell(ud, id) runs
+ * (the caller tells the server) unless it was read before. 0,
+ * BANTER_ENOENT, BANTER_EDB. */
+BANTER_WUR int node_announcement_read(node *n, int64_t id);
+/* Who tells the server an announcement was read: fn(ud, id) returns 0 when
+ * it was sent (then it is not told again). node_announcements_retell
+ * tells every read one not told yet (after a login). */
+void node_set_ann_teller(node *n, int (*fn)(void *ud, int64_t id), void *ud);
+void node_announcements_retell(node *n);
+/* The organisation revoked device key (orgnote.h): a device of an
+ * organisation contact becomes an unverified LAN contact of its own
+ * (logged, NODE_EV_CONTACTS). */
+void node_device_revoked(node *n, const uint8_t key[static 32]);
+/* fn(ud, key): whether key is on the organisation's revocation list; such
+ * a key is never admitted as the organisation's. */
+void node_set_revoked(node *n, bool (*fn)(void *ud, const uint8_t key[static 32]), void *ud);
 /* A valid certificate after HELLO. */
 void node_device_cert(node *n, const uint8_t key[static 32], const char *name, const char *account);
 void node_device_up(node *n, const uint8_t key[static 32], const char *addr);

@@ -227,6 +227,22 @@ static const char *const migrations[] = {
     " epoch INTEGER NOT NULL,"
     " chain BLOB NOT NULL,"
     " PRIMARY KEY (grp, device, epoch)) WITHOUT ROWID;",
+    /* 8 -> 9: reserved for another branch (the lead assigns migration
+     * numbers per helper); nothing here until it is merged in its place. */
+    "SELECT 1;",
+    /* 9 -> 10: the organisation's announcements (docs/rendezvous.md 13):
+     * the server's id, its time, department and text, when this node
+     * stored it, when its user was shown it (0: not yet) and whether the
+     * server was told (read_told), so a read while offline is told at
+     * the next login. */
+    "CREATE TABLE IF NOT EXISTS announcements ("
+    " id INTEGER PRIMARY KEY,"
+    " ts INTEGER NOT NULL,"
+    " department TEXT NOT NULL,"
+    " text TEXT NOT NULL,"
+    " received INTEGER NOT NULL,"
+    " read INTEGER NOT NULL DEFAULT 0,"
+    " read_told INTEGER NOT NULL DEFAULT 0 CHECK (read_told IN (0, 1)));",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -1847,5 +1863,133 @@ int store_group_unread(store *st, const uint8_t group[static STORE_GROUP_IDLEN],
     if (ret == 0)
         *count = sqlite3_column_int64(s, 0);
     stmt_done(s);
+    return ret;
+}
+
+/* ---- announcements ---- */
+
+int store_ann_add(store *st, const store_ann *a)
+{
+    sqlite3_stmt *s = NULL;
+    int ret = prepare(st,
+                      "INSERT INTO announcements (id, ts, department, text, received)"
+                      " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (id) DO NOTHING",
+                      &s);
+    if (ret)
+        return ret;
+    int rc = sqlite3_bind_int64(s, 1, a->id);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 2, a->ts_ms);
+    if (rc == SQLITE_OK)
+        rc = bind_text(s, 3, a->department);
+    if (rc == SQLITE_OK)
+        rc = bind_text(s, 4, a->text);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 5, a->received_ms);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(s);
+    ret = rc == SQLITE_DONE ? (sqlite3_changes(st->db) ? 0 : 1) : fail(st, rc);
+    sqlite3_finalize(s);
+    return ret;
+}
+
+int store_ann_list(store *st, bool unread_only, size_t max, store_ann **out, size_t *n)
+{
+    sqlite3_stmt *s = NULL;
+    *out = NULL;
+    *n = 0;
+    int ret = prepare(st,
+                      "SELECT id, ts, department, text, received, read, read_told FROM"
+                      " (SELECT * FROM announcements WHERE ?1 = 0 OR read = 0"
+                      " ORDER BY id DESC LIMIT ?2) ORDER BY id",
+                      &s);
+    if (ret)
+        return ret;
+    store_ann *v = max ? calloc(max, sizeof *v) : NULL;
+    int rc = v || !max ? sqlite3_bind_int(s, 1, unread_only) : SQLITE_NOMEM;
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 2, (int64_t)max);
+    while (rc == SQLITE_OK && *n < max && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        store_ann *a = &v[(*n)++];
+        a->id = sqlite3_column_int64(s, 0);
+        a->ts_ms = sqlite3_column_int64(s, 1);
+        copy_text(a->department, sizeof a->department, (const char *)sqlite3_column_text(s, 2),
+                  (size_t)sqlite3_column_bytes(s, 2));
+        copy_text(a->text, sizeof a->text, (const char *)sqlite3_column_text(s, 3),
+                  (size_t)sqlite3_column_bytes(s, 3));
+        a->received_ms = sqlite3_column_int64(s, 4);
+        a->read_ms = sqlite3_column_int64(s, 5);
+        a->read_told = sqlite3_column_int(s, 6) != 0;
+        rc = SQLITE_OK;
+    }
+    ret = rc == SQLITE_OK || rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : fail(st, rc);
+    sqlite3_finalize(s);
+    if (ret) {
+        free(v);
+        *n = 0;
+        return ret;
+    }
+    *out = v;
+    return 0;
+}
+
+int store_ann_read(store *st, int64_t id, int64_t now_ms)
+{
+    sqlite3_stmt *s = NULL;
+    int ret = prepare(st, "UPDATE announcements SET read = ?2 WHERE id = ?1 AND read = 0", &s);
+    if (ret)
+        return ret;
+    int rc = sqlite3_bind_int64(s, 1, id);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 2, now_ms > 0 ? now_ms : 1);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(s);
+    ret = rc == SQLITE_DONE ? 0 : fail(st, rc);
+    sqlite3_finalize(s);
+    if (ret || sqlite3_changes(st->db))
+        return ret;
+    /* nothing changed: read before, or no such announcement */
+    ret = prepare(st, "SELECT 1 FROM announcements WHERE id = ?1", &s);
+    if (ret)
+        return ret;
+    rc = sqlite3_bind_int64(s, 1, id);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(s);
+    ret = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? BANTER_ENOENT : fail(st, rc);
+    sqlite3_finalize(s);
+    return ret;
+}
+
+int store_ann_untold(store *st, int64_t *ids, size_t max, size_t *n)
+{
+    sqlite3_stmt *s = NULL;
+    *n = 0;
+    int ret = prepare(st,
+                      "SELECT id FROM announcements WHERE read <> 0 AND read_told = 0"
+                      " ORDER BY id LIMIT ?1",
+                      &s);
+    if (ret)
+        return ret;
+    int rc = sqlite3_bind_int64(s, 1, (int64_t)max);
+    while (rc == SQLITE_OK && *n < max && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        ids[(*n)++] = sqlite3_column_int64(s, 0);
+        rc = SQLITE_OK;
+    }
+    ret = rc == SQLITE_OK || rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : fail(st, rc);
+    sqlite3_finalize(s);
+    return ret;
+}
+
+int store_ann_told(store *st, int64_t id)
+{
+    sqlite3_stmt *s = NULL;
+    int ret = prepare(st, "UPDATE announcements SET read_told = 1 WHERE id = ?1", &s);
+    if (ret)
+        return ret;
+    int rc = sqlite3_bind_int64(s, 1, id);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(s);
+    ret = rc == SQLITE_DONE ? 0 : fail(st, rc);
+    sqlite3_finalize(s);
     return ret;
 }

@@ -370,4 +370,33 @@ BANTER_WUR int store_xfer_page(store *st, const uint8_t *before, size_t limit, s
 void store_xfer_clear(store_xfer *x);
 void store_xfers_free(store_xfer *xs, size_t n);
 
+/* ---- the organisation's announcements (schema 10) ---- */
+
+#define STORE_ANN_TEXT 4096u /* annmsg.h ANN_MAX_TEXT */
+
+typedef struct store_ann {
+    int64_t id;          /* the server's */
+    int64_t ts_ms;       /* when the admin made it (server's clock) */
+    int64_t received_ms; /* when this node stored it */
+    int64_t read_ms;     /* when it was shown to the user; 0: not yet */
+    bool read_told;      /* the server was told it was read */
+    char department[65];
+    char text[STORE_ANN_TEXT + 1];
+} store_ann;
+
+/* Keep an announcement (id, ts_ms, department, text, received_ms): 0 when
+ * new, 1 when it was kept already (nothing changes). */
+BANTER_WUR int store_ann_add(store *st, const store_ann *a);
+/* The newest max announcements (only the unread ones when unread_only),
+ * oldest first, in a new array (*out, free()) of *n. */
+BANTER_WUR int store_ann_list(store *st, bool unread_only, size_t max, store_ann **out,
+                              size_t *n);
+/* Mark announcement id read at now_ms: 0 when it was unread, 1 when read
+ * before, BANTER_ENOENT when there is none. */
+BANTER_WUR int store_ann_read(store *st, int64_t id, int64_t now_ms);
+/* Up to max ids of announcements read but not told to the server. */
+BANTER_WUR int store_ann_untold(store *st, int64_t *ids, size_t max, size_t *n);
+/* The server was told id was read. */
+BANTER_WUR int store_ann_told(store *st, int64_t id);
+
 #endif

@@ -309,14 +309,16 @@ static void on_established(void *ud, conn *c)
 }
 
 /* A certificate: the account it names when it is for this connection's
- * key, signed by the server we pin, and valid now; NULL otherwise (a node
- * without a rendezvous, or of another organisation, cannot check it). */
+ * key, signed by the server we pin, valid now, and the key is not on the
+ * organisation's revocation list; NULL otherwise (a node without a
+ * rendezvous, or of another organisation, cannot check it). */
 static bool check_cert(lan *l, conn *c, const uint8_t *pt, size_t len, char *account, size_t cap)
 {
     rvmsg m;
     char fpd[IDENTITY_FP_DIGITS + 1];
     bool ok = false;
-    if (!l->server_fpd[0] || rvmsg_decode(&m, pt, len) != 0)
+    if (!l->server_fpd[0] || (l->cb.revoked && l->cb.revoked(l->ud, conn_peer(c))) ||
+        rvmsg_decode(&m, pt, len) != 0)
         return false;
     fpd_of(m.u.cert.server, fpd);
     if (strcmp(fpd, l->server_fpd) == 0 &&

@@ -99,6 +99,9 @@ typedef struct lan_callbacks {
     void (*log)(void *ud, const char *text);
     /* Our organisation certificate to show, or NULL. */
     const cert *(*own_cert)(void *ud);
+    /* Whether the organisation revoked device key (its certificate is then
+     * not trusted, however valid). NULL: none is. */
+    bool (*revoked)(void *ud, const uint8_t key[static 32]);
 } lan_callbacks;
 
 /* Listen and get ready (dialing starts with lan_add_static and lan_found).

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "annmsg.h"
 #include "net/conn.h"
 #include "session.h"
 #include "utf8.h"
@@ -79,6 +80,8 @@ struct rdv {
     policy pol;
     void (*policy_hook)(void *ud);
     void *policy_ud;
+    void (*org_hook)(void *ud, const uint8_t *pt, size_t len); /* annmsg.h types */
+    void *org_ud;
 };
 
 static int64_t mono_ms(void) { return g_get_monotonic_time() / 1000; }
@@ -632,6 +635,19 @@ void rdv_set_ice_hook(rdv *r, void (*fn)(void *ud, const rvmsg *m), void *ud)
     r->ice_ud = ud;
 }
 
+void rdv_set_org_hook(rdv *r, void (*fn)(void *ud, const uint8_t *pt, size_t len), void *ud)
+{
+    r->org_hook = fn;
+    r->org_ud = ud;
+}
+
+int rdv_send_raw(rdv *r, const uint8_t *pt, size_t len)
+{
+    if (!r->authed)
+        return BANTER_ESTATE;
+    return conn_send_raw(r->c, pt, len);
+}
+
 void rdv_set_cert_hook(rdv *r, void (*fn)(void *ud), void *ud)
 {
     r->cert_hook = fn;
@@ -1028,6 +1044,10 @@ static void on_established(void *ud, conn *c)
     g_strlcpy(h.u.hello.features[2], "file", sizeof h.u.hello.features[2]);
     g_strlcpy(h.u.hello.features[3], "policy", sizeof h.u.hello.features[3]);
     h.u.hello.nfeatures = 4;
+    if (r->org_hook) { /* announcements and the revocation list (orgnote.h) */
+        g_strlcpy(h.u.hello.features[4], ANN_FEATURE, sizeof h.u.hello.features[4]);
+        h.u.hello.nfeatures = 5;
+    }
     /* The PONG to this PING means the server has handled our HELLO: any
      * RV_AUTH before it describes the device, not a login. */
     msg ping = {.type = MSG_PING};
@@ -1074,6 +1094,10 @@ static void on_message(void *ud, conn *c, const uint8_t *pt, size_t len)
     }
     if (len && pt[0] == RDV_POLICY_TYPE) {
         on_policy(r, pt + 1, len - 1);
+        return;
+    }
+    if (len && annmsg_owns(pt[0]) && r->org_hook) {
+        r->org_hook(r->org_ud, pt, len);
         return;
     }
     int e = msg_decode(&m, pt, len);

@@ -170,6 +170,12 @@ void rdv_set_cert_hook(rdv *r, void (*fn)(void *ud), void *ud);
 const policy *rdv_policy(const rdv *r);
 /* fn(ud) runs whenever a newer policy was taken. */
 void rdv_set_policy_hook(rdv *r, void (*fn)(void *ud), void *ud);
+/* fn(ud, pt, len) runs for every RV_ANNOUNCE and RV_REVOKED (annmsg.h;
+ * pt is the plaintext, type byte first, valid during the call). Set it
+ * before rdv_start: HELLO then lists the feature "announce". */
+void rdv_set_org_hook(rdv *r, void (*fn)(void *ud, const uint8_t *pt, size_t len), void *ud);
+/* Send a plaintext of another codec (RV_ANNOUNCE_RCPT). As rdv_send. */
+BANTER_WUR int rdv_send_raw(rdv *r, const uint8_t *pt, size_t len);
 /* Send a message that has no answer of its own (RV_SEAL, RV_DELIVERED).
  * BANTER_ESTATE when not connected and logged in; codec errors; a full
  * queue closes the connection (see rdv_writable). */

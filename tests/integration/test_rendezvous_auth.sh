@@ -6,7 +6,7 @@
 # clients to the per-address rate limit):
 #   1. wrong password and unknown user both EPASSWORD; a disabled account
 #      EDISABLED; the right password: RV_AUTH ok and a certificate signed
-#      by the key the server proved, for the probe's own device key, 30 days;
+#      by the key the server proved, for the probe's own device key, 1 day (renewed while logged in);
 #   2. the same device reconnects: authenticated without a password; a
 #      second device for the same account; logout, then reconnecting is not
 #      authenticated;
@@ -89,9 +89,9 @@ has "$out" '^recv auth fail error=EDISABLED ' || t_fail "disabled" "$out"
 t_pass "disabled account: EDISABLED"
 out=$(pk 5 dev1.key "login=bob:$PW")
 has "$out" '^recv auth ok user=bob admin=0$' &&
-    has "$out" '^recv cert user=bob server=ok device=ok check=ok days=30$' ||
+    has "$out" '^recv cert user=bob server=ok device=ok check=ok days=1$' ||
     t_fail "login" "expected RV_AUTH ok and a valid certificate: $out"
-t_pass "login: RV_AUTH ok, certificate from the pinned server key for this device, 30 days"
+t_pass "login: RV_AUTH ok, certificate from the pinned server key for this device, valid a day"
 
 # ---- 2. devices ----
 out=$(pk 5 dev1.key)

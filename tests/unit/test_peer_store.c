@@ -292,9 +292,9 @@ static void test_open_new_file(void **state)
         assert_int_equal(stat(p, &sb), 0);
         assert_int_equal(sb.st_mode & 0777, 0600);
     }
-    /* A new file has the current schema version (8) and is in WAL mode. */
+    /* A new file has the current schema version (10) and is in WAL mode. */
     sqlite3 *db = peek_open(path);
-    assert_int_equal(peek_int(db, "PRAGMA user_version"), 8);
+    assert_int_equal(peek_int(db, "PRAGMA user_version"), 10);
     sqlite3_stmt *s = NULL;
     assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(s), SQLITE_ROW);
@@ -1656,7 +1656,7 @@ static void test_transfer_pages(void **state)
     assert_int_equal(expired, 600 - 512 + 2); /* and the 2 of the 12 that waited */
     store_xfers_free(xs, n);
     db = peek_open(f->path);
-    assert_int_equal(peek_int(db, "PRAGMA user_version"), 8);
+    assert_int_equal(peek_int(db, "PRAGMA user_version"), 10);
     assert_int_equal(peek_int(db, "SELECT count(*) FROM transfer_files"), 11);
     sqlite3_close(db);
 }
