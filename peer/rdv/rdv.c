@@ -710,6 +710,9 @@ static const char *auth_text(const char *code)
         return "the account is disabled";
     if (strcmp(code, "ERATE") == 0)
         return "too many failed logins";
+    if (strcmp(code, "EREVOKED") == 0)
+        return "an admin revoked this device: it can no longer log in (ask them for a new one: "
+               "a new home folder makes a new device key)";
     return "refused";
 }
 

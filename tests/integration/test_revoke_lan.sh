@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# test_revoke_lan.sh - a revoked device stops being the organisation's on
+# the LAN (issue 14, device revoke): the real banter-rendezvous and two
+# logged-in nodes in network namespaces (198.18.0.0/24): host 1 the
+# server, host 2 ann's node ("ann"), host 3 bob's ("bob"), ann and bob on
+# one LAN (mDNS), banter-admin from host 1.
+#   1. before: ann's node shows bob's device as the organisation's account
+#      bob (its certificate), and what bob says on the LAN is @bob's;
+#   2. an admin revokes bob's device: within a few seconds ann's node
+#      (which got the signed revocation list from the server) shows it as
+#      an unverified LAN device (no account, trust "known"), logs why, and
+#      what it says next is no longer @bob's (it cannot speak for the
+#      account any more); bob's node is refused at login (EREVOKED);
+#   3. the list is kept (DIR/revoked.bin, 0600): ann's node restarted
+#      while the server is down still does not take bob's certificate,
+#      which is still valid for hours.
+# Needs root (namespaces). $BANTER_BIN, $RDV_BIN and $ADMIN_BIN default to
+# the ASan builds; every process's stderr is checked for sanitizer reports.
+# shellcheck disable=SC2015,SC2317
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/integration/lib.sh
+. "$here/lib.sh"
+require_root
+command -v jq >/dev/null || t_skip "needs jq"
+
+abs() { (cd "$(dirname "$1")" && printf '%s/%s\n' "$(pwd)" "$(basename "$1")"); }
+BANTER_BIN=${BANTER_BIN:-$here/../../build/asan/banter}
+RDV_BIN=${RDV_BIN:-$here/../../build/asan/banter-rendezvous}
+ADMIN_BIN=${ADMIN_BIN:-$here/../../build/asan/banter-admin}
+for v in BANTER_BIN RDV_BIN ADMIN_BIN; do
+    [ -x "${!v}" ] || t_fail setup "no program at ${!v}"
+done
+BANTER_BIN=$(abs "$BANTER_BIN")
+RDV_BIN=$(abs "$RDV_BIN")
+ADMIN_BIN=$(abs "$ADMIN_BIN")
+export ASAN_OPTIONS=detect_leaks=1
+export UBSAN_OPTIONS=print_stacktrace=1
+
+net_setup 3
+T=$BT_TMP
+cd "$T" || t_fail setup "cd $T"
+# shellcheck source=tests/integration/node.sh
+. "$here/node.sh"
+
+SRV=198.18.0.1:7400
+DB=$T/r.db
+FP=$("$RDV_BIN" --db "$DB" fingerprint 2>/dev/null) || t_fail setup "fingerprint"
+printf 'pw for the test 1\n' >"$T/pw"
+chmod 600 "$T/pw"
+for u in ann bob; do
+    "$RDV_BIN" --db "$DB" user add "$u" --password-file "$T/pw" >/dev/null 2>&1 || t_fail setup "user add $u"
+done
+"$ADMIN_BIN" --key "$T/boss.key" keygen >"$T/boss.fp" 2>/dev/null || t_fail setup keygen
+"$RDV_BIN" --db "$DB" admin add "$(cat "$T/boss.fp")" --role admin >/dev/null 2>&1 || t_fail setup "admin add"
+start_srv() {
+    bg 1 "$T/srv-$1.log" "$RDV_BIN" --db "$DB" --listen "$SRV"
+    SRV_PID=$BG_PID
+    wait_for 10 grep -q "listening on $SRV" "$T/srv-$1.err" || t_fail "server start" "$(tail -n 3 "$T/srv-$1.err")"
+}
+start_srv 1
+adm() { host_exec 1 "$ADMIN_BIN" --key "$T/boss.key" --server "$SRV" --server-key "$FP" "$@" 2>&1; }
+
+declare -A NPID NRUN HOSTN
+start_rnode() { # start_rnode HOST NAME: home $T/NAME, logs $T/NAME-K.*
+    local host=$1 name=$2 k
+    k=$((${NRUN[$name]:-0} + 1))
+    NRUN[$name]=$k
+    HOSTN[$name]=$host
+    bg "$host" "$T/$name-$k.log" "$BANTER_BIN" --home "$T/$name" node --name "$name" \
+        --port 7070 --rendezvous "$SRV" --server-key "$FP"
+    NPID[$name]=$BG_PID
+    wait_for 10 b "$T/$name" id >/dev/null 2>&1 || t_fail "start $name" "no control socket"
+}
+stop_rnode() { stop_node "${NPID[$1]}" "$1-${NRUN[$1]}" "$1"; }
+connected() { b "$T/$1" rendezvous --json 2>/dev/null | grep -q '"connected":true'; }
+run() {
+    RC=0
+    OUT=$("$@" 2>&1) || RC=$?
+}
+start_rnode 2 ann
+start_rnode 3 bob
+for h in ann bob; do
+    wait_for 15 connected "$h" || t_fail "connect $h" "$(b "$T/$h" rendezvous --json 2>&1)"
+    run b "$T/$h" login "$h" --password-file "$T/pw"
+    [ "$RC" -eq 0 ] || t_fail "login $h" "exit $RC: $OUT"
+done
+BFP=$(b "$T/bob" id --json | jq -r .fingerprint)
+[ -n "$BFP" ] && [ "$BFP" != null ] || t_fail setup "bob's fingerprint: $(b "$T/bob" id --json)"
+# The peers --json object holding bob's device, and what it says.
+bob_obj() { b "$T/ann" peers --json 2>/dev/null | jq -c --arg f "$BFP" '.[] | select(any(.devices[]?; .fingerprint == $f))'; }
+as_org() { bob_obj | jq -e '.account == "bob" and any(.devices[]; .online == true)' >/dev/null; }
+as_lan() { bob_obj | jq -e '(has("account") | not) and .trust == "known" and .online == true' >/dev/null; }
+wait_for 30 as_org || t_fail "LAN" "ann should see bob's device as @bob on the LAN: $(b "$T/ann" peers --json)"
+run b "$T/bob" send @ann "before the revocation"
+[ "$RC" -eq 0 ] || t_fail "send before" "exit $RC: $OUT"
+has_org_msg() { b "$T/ann" history @bob --json 2>/dev/null | grep -qF "\"body\":\"$1\""; }
+wait_for 10 has_org_msg "before the revocation" || t_fail "before" "not in @bob's history: $(b "$T/ann" history @bob 2>&1)"
+t_pass "before: bob's device is @bob on ann's LAN and what it says is @bob's"
+
+# ---- 2. revoke ----
+dfp=$(adm device list --user bob --json | jq -r '.devices[0].fingerprint')
+[ "$dfp" = "$BFP" ] || t_fail "device list" "$dfp is not $BFP"
+t0=$(date +%s%N)
+run adm device revoke "$BFP"
+[ "$RC" -eq 0 ] && grep -q "revoked device" <<<"$OUT" || t_fail "revoke" "exit $RC: $OUT"
+wait_for 10 as_lan || t_fail "demoted" "ann still shows bob's device as the organisation's: $(bob_obj)"
+t=$((($(date +%s%N) - t0) / 1000000))
+grep -q "the organisation revoked device ${BFP:0:11} of bob" "$T/ann-1.err" ||
+    t_fail "demoted" "no line in ann's log: $(tail -n 5 "$T/ann-1.err")"
+run b "$T/bob" send @ann "after the revocation"
+wait_for 10 grep -q "after the revocation" <(b "$T/ann" history "${BFP:0:17}" 2>/dev/null) ||
+    t_fail "after" "not in the LAN device's history: $(b "$T/ann" history "${BFP:0:17}" 2>&1)"
+! has_org_msg "after the revocation" || t_fail "org rights" "what the revoked device said is @bob's"
+wait_for 15 connected bob || t_fail "bob's login" "$(b "$T/bob" rendezvous --json 2>&1)"
+! b "$T/bob" rendezvous --json | jq -e '.user == "bob"' >/dev/null || t_fail "bob's session" "$(b "$T/bob" rendezvous --json)"
+run b "$T/bob" login bob --password-file "$T/pw"
+[ "$RC" -ne 0 ] && grep -q "EREVOKED\|revoked this device" <<<"$OUT" || t_fail "bob's login" "exit $RC: $OUT"
+t_pass "revoked: ann shows bob's device as an unverified LAN device after $t ms, it no longer speaks for @bob, and bob's node is refused (EREVOKED)"
+
+# ---- 3. kept ----
+[ "$(stat -c %a "$T/ann/revoked.bin")" = 600 ] || t_fail "revoked.bin" "mode $(stat -c %a "$T/ann/revoked.bin")"
+stop_node "$SRV_PID" srv-1 server
+stop_rnode ann
+start_rnode 2 ann
+wait_for 30 as_lan || t_fail "kept" "after a restart without the server: $(bob_obj)"
+! as_org || t_fail "kept" "bob's certificate was taken again"
+stop_rnode ann
+stop_rnode bob
+t_pass "the revocation list is kept (0600): a restarted node without its server still refuses bob's certificate"
+echo "PASS: test_revoke_lan"
