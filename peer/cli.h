@@ -72,6 +72,10 @@ int cmd_plugins(const cli_ctx *ctx, int argc, char **argv);
 int cmd_nat_check(const cli_ctx *ctx, int argc, char **argv);
 int cmd_group(const cli_ctx *ctx, int argc, char **argv);
 int cmd_find(const cli_ctx *ctx, int argc, char **argv);
+int cmd_announcements(const cli_ctx *ctx, int argc, char **argv);
+/* `listen` got an "announcement" event: print it (as JSON with json) and
+ * mark it read, since it was shown. */
+void cli_announcement_shown(const cli_ctx *ctx, const cJSON *ev, bool json);
 /* `send %GROUP TEXT` / `send --group GROUP TEXT`, `history %GROUP`. */
 int cmd_group_send(const cli_ctx *ctx, const char *group, const char *text);
 int cmd_group_history(const cli_ctx *ctx, const char *group, bool json, int64_t limit);

@@ -47,7 +47,8 @@ static const cli_cmd commands[] = {
      "at most 100000), or the last N before the message numbered SEQ (its \"seq\" in\n"
      "--json). The node answers in pages; this command follows them itself. %GROUP: a\n"
      "group's messages in the group's order (at most 500), with delivery per member for\n"
-     "yours (\"delivered to 4 of 5\")."},
+     "yours (\"delivered to 4 of 5\"). `history --announcements`: the organisation's\n"
+     "announcements (banter announcements)."},
     {"group", cmd_group,
      "group create NAME [MEMBER...] | invite GROUP MEMBER... | remove GROUP MEMBER |\n"
      "       leave GROUP | rename GROUP NAME | admin GROUP MEMBER on|off |\n"
@@ -63,8 +64,15 @@ static const cli_cmd commands[] = {
      "same."},
     {"listen", cmd_listen, "listen [--json]",
      "Print events as they happen: messages, peers online and offline, key changes,\n"
-     "file offers and finished or failed transfers.\n"
+     "file offers and finished or failed transfers, the organisation's announcements\n"
+     "(each one printed is marked read: the server counts it).\n"
      "With --json, one JSON object per line."},
+    {"announcements", cmd_announcements, "announcements [--unread] [--limit N] [--json]",
+     "The organisation's announcements this node received (from an admin's\n"
+     "`banter-admin announce`), oldest first, the last N (default 50, at most 200);\n"
+     "--unread: only those not shown yet. Each one printed that was unread is marked\n"
+     "read, and the server is told (it counts who read it). `banter history\n"
+     "--announcements` is the same."},
     {"send-file", cmd_send_file, "send-file PEER|%GROUP PATH... [--wait]",
      "Offer files and folders to PEER. The node hashes them, then offers names, sizes and\n"
      "hashes; the files go once PEER accepts. On a terminal (or with --wait) a progress\n"

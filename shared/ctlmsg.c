@@ -159,6 +159,14 @@ static const struct fspec f_find[] = {
     {"before", FT_INT, false, 0, JSONV_INT_MAX, 0, AT(u.find.before), "a seq; 0: the newest"},
 };
 
+static const struct fspec f_announcements[] = {
+    {"limit", FT_INT, false, 1, CTL_MAX_ANNOUNCEMENTS, 50, AT(u.ann.limit), "announcements"},
+    {"unread", FT_BOOL, false, 0, 0, 0, AT(u.ann.unread), NULL},
+};
+static const struct fspec f_announcement_read[] = {
+    {"id", FT_INT, true, 1, JSONV_INT_MAX, 0, AT(u.ann.id), "an announcement's id"},
+};
+
 static int check_profile(ctl_request *q, char *why, size_t cap);
 static int check_plugins(ctl_request *q, char *why, size_t cap);
 
@@ -217,6 +225,8 @@ static const struct kspec {
     [CTL_GROUP_READ] = {"group_read", IDLE, ARGS(f_group), NULL},
     [CTL_FIND] = {"find", IDLE, ARGS(f_find), NULL},
     [CTL_NAT_CHECK] = {"nat_check", IDLE | WAITS, NO_ARGS, NULL},
+    [CTL_ANNOUNCEMENTS] = {"announcements", IDLE, ARGS(f_announcements), NULL},
+    [CTL_ANNOUNCEMENT_READ] = {"announcement_read", IDLE, ARGS(f_announcement_read), NULL},
 };
 
 const char *ctl_kind_name(ctl_kind k) { return (unsigned)k < CTL_KIND_COUNT ? kinds[k].name : "?"; }

@@ -82,6 +82,8 @@ typedef enum ctl_kind {
     CTL_GROUP_READ,
     CTL_FIND,
     CTL_NAT_CHECK,
+    CTL_ANNOUNCEMENTS,
+    CTL_ANNOUNCEMENT_READ,
     CTL_KIND_COUNT
 } ctl_kind;
 
@@ -239,6 +241,14 @@ struct ctl_find {
     int64_t before;              /* 0..2^53: only messages with a smaller seq; 0: none */
 };
 
+/* The organisation's announcements (docs/control.md, "Announcements"). */
+#define CTL_MAX_ANNOUNCEMENTS 200
+struct ctl_ann {
+    int64_t limit; /* announcements: 1..200, default 50 */
+    bool unread;   /* announcements: only those not read yet */
+    int64_t id;    /* announcement_read: 1..2^53, required */
+};
+
 typedef struct ctl_request {
     ctl_kind kind;
     union {
@@ -259,6 +269,7 @@ typedef struct ctl_request {
         struct ctl_plugins_req plugins;
         struct ctl_group group; /* every group_* kind */
         struct ctl_find find;
+        struct ctl_ann ann; /* announcements, announcement_read */
     } u; /* kinds without arguments use none */
 } ctl_request;
 

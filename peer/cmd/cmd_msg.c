@@ -192,6 +192,8 @@ int cmd_history(const cli_ctx *ctx, int argc, char **argv)
                 return EXIT_USAGE;
             }
             *(lim ? &limit : &before_arg) = v;
+        } else if (strcmp(argv[i], "--announcements") == 0) {
+            return cmd_announcements(ctx, argc, argv);
         } else if (!peer) {
             peer = argv[i];
         } else {
@@ -298,7 +300,9 @@ int cmd_listen(const cli_ctx *ctx, int argc, char **argv)
         fprintf(stderr, "listening for events (Ctrl-C to stop)\n");
         cJSON *ev;
         while ((ev = cli_read(c)) != NULL) {
-            if (json) {
+            if (strcmp(str(ev, "event"), "announcement") == 0) {
+                cli_announcement_shown(ctx, ev, json);
+            } else if (json) {
                 cli_print_json(ev);
                 fflush(stdout);
             } else {

@@ -23,6 +23,7 @@
 #include "ui/acceptor.h"
 #include "ui/pluginctl.h"
 #include "ui/natctl.h"
+#include "ui/annctl.h"
 #include "ui/groupctl.h"
 #include "ui/rdvctl.h"
 
@@ -938,6 +939,8 @@ static void dispatch(client *cl, ctl_request *q)
     default:
         if (groupctl_owns(q->kind)) /* groups and find */
             send_tmp(cl, groupctl_request(cl->ctl->n, q, &cl->ctl->tmp));
+        else if (annctl_owns(q->kind)) /* the organisation's announcements */
+            send_json(cl, annctl_request(cl->ctl->n, q));
         else /* the rendezvous's (rdvctl_owns) */
             cmd_rdv(cl, q);
         break;
@@ -1301,6 +1304,23 @@ static void group_event(control *ctl, const node_event *ev)
     buf_free(&text);
 }
 
+/* An announcement event (annctl's cJSON, freed here) to every listener. */
+static void ann_event(control *ctl, const node_event *ev)
+{
+    char *text = json_text(annctl_event(ev));
+    if (!text)
+        return;
+    GList *copy = g_list_copy(ctl->clients);
+    for (GList *l = copy; l; l = l->next) {
+        client *cl = l->data;
+        if (cl->listening && !cl->following)
+            send_text(cl, text, strlen(text));
+        client_done(cl);
+    }
+    g_list_free(copy);
+    cJSON_free(text);
+}
+
 /* The node's events, subscribed in control_new. */
 static void on_node_event(void *ud, const node_event *ev)
 {
@@ -1309,6 +1329,8 @@ static void on_node_event(void *ud, const node_event *ev)
         control_xfer_event(ctl, ev->xtype, ev->xfer);
     else if (groupctl_event_owns(ev))
         group_event(ctl, ev);
+    else if (annctl_event_owns(ev))
+        ann_event(ctl, ev);
     else
         control_event(ctl, ev);
 }
