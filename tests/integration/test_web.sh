@@ -33,6 +33,7 @@ require_root
 BANTER_BIN=${BANTER_BIN:-$ROOT/build/asan/banter}
 [ -x "$BANTER_BIN" ] || t_fail setup "no $BANTER_BIN (make build/asan/banter)"
 RDV_BIN=${RDV_BIN:-$ROOT/build/asan/banter-rendezvous}
+ADMIN_BIN=${ADMIN_BIN:-$ROOT/build/asan/banter-admin}
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 for tool in node npm curl jq cmp; do
     command -v "$tool" >/dev/null || t_skip "needs $tool (make deps)"
@@ -194,6 +195,13 @@ contacts_phase() {
     # server signs it at start, the nodes get it at login, the page shows it
     sqlite3 "$db" "INSERT INTO policy (id, serial, issued, max_file_mb, history_days, flags,
         public_fields) VALUES (1, 1, 0, 5, 0, 2, 1)" || t_fail contacts "policy"
+    # an admin key for banter-admin announce
+    local adm=
+    if [ -x "$ADMIN_BIN" ]; then
+        "$ADMIN_BIN" --key "$BT_TMP/boss.key" keygen >"$BT_TMP/boss.fp" 2>/dev/null &&
+            "$RDV_BIN" --db "$db" admin add "$(cat "$BT_TMP/boss.fp")" --role admin >/dev/null 2>&1 &&
+            adm=1 || t_fail contacts "admin key"
+    fi
     bg 3 "$BT_TMP/srv.log" "$RDV_BIN" --db "$db" --listen "$srv"
     wait_for 10 grep -q "listening on $srv" "$BT_TMP/srv.err" || t_fail contacts "server start"
     stop_node "$PA" alice alice
@@ -214,14 +222,29 @@ contacts_phase() {
         echo "SKIP: web contacts: the server does not take contact requests yet ($out)"
         return 0
     fi
+    local ann=
+    if [ -n "$adm" ]; then
+        ann="Fire drill at 3 pm: please leave by the stairs."
+        out=$(host_exec 3 "$ADMIN_BIN" --key "$BT_TMP/boss.key" --server "$srv" --server-key "$fp" \
+            announce "$ann" 2>&1) || t_fail contacts "announce: $out"
+    fi
     URL_A=$(b "$A" open --print)
-    drive contacts REQ_FROM=carol
+    drive contacts REQ_FROM=carol ANN_TEXT="$ann"
     wait_for 10 bash -c "'$BANTER_BIN' --home '$C' contacts --json | jq -e '.[] |
         select(.user == \"alice\" and .state == \"approved\")' >/dev/null" ||
         t_fail contacts "carol does not see alice approved: $(b "$C" contacts --json)"
     wait_for 10 has_body "$C" "@alice" "Hello Carol, welcome aboard" ||
         t_fail contacts "carol did not get alice's message: $(b "$C" history @alice --json 2>&1)"
     t_pass "web contacts: carol sees alice approved and gets the message alice sent from her page"
+    if [ -n "$adm" ]; then
+        _read1() {
+            host_exec 3 "$ADMIN_BIN" --key "$BT_TMP/boss.key" --server "$srv" --server-key "$fp" \
+                announce report 1 --json 2>/dev/null | jq -e '.delivered == 2 and .people_read == 1' >/dev/null
+        }
+        wait_for 10 _read1 || t_fail announce "$(host_exec 3 "$ADMIN_BIN" --key "$BT_TMP/boss.key" \
+            --server "$srv" --server-key "$fp" announce report 1 2>&1)"
+        t_pass "web announce: shown in alice's page and counted read there (1 person read, 2 devices received)"
+    fi
     stop_node "$PC" carol carol
 }
 contacts_phase

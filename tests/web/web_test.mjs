@@ -364,6 +364,17 @@ async function phaseContacts() {
     'auto-accept forbidden shown');
   await a.keyboard.press('Escape');
   pass('the organisation\'s policy is shown in the settings');
+
+  // An announcement of the organisation (banter-admin announce): a banner,
+  // read once it is on screen (the test checks the server's report).
+  if (env.ANN_TEXT) {
+    const n = a.locator('#org-notices .org-notice', { hasText: env.ANN_TEXT });
+    await until('the announcement is shown', async () => (await n.count()) > 0, 15000);
+    await shot(a, 'announcement.png');
+    await n.getByRole('button', { name: 'Dismiss' }).click();
+    await until('the announcement is dismissed', async () => (await n.count()) === 0);
+    pass('the organisation\'s announcement is shown in a banner and can be dismissed');
+  }
 }
 
 // -------------------------------------------------------------- groups

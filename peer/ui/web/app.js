@@ -949,6 +949,44 @@
     }
   }
 
+  // ------------------------------------------ the organisation's announcements
+  // Unread ones stand in a banner above the conversation until dismissed;
+  // one on screen (the page visible) is read: the node tells the server,
+  // which counts it in `banter-admin announce report`.
+
+  const notices = new Map(); // id -> announcement
+
+  function readNotices() {
+    if (document.visibilityState !== 'visible') return;
+    for (const a of notices.values()) {
+      if (a.read) continue;
+      a.read = Date.now();
+      main.request({ cmd: 'announcement_read', id: a.id });
+    }
+  }
+
+  function renderNotices() {
+    const box = $('org-notices');
+    box.textContent = '';
+    for (const a of notices.values()) {
+      const close = el('button', { class: 'icon-btn', type: 'button', 'aria-label': 'Dismiss', text: '\u00d7' });
+      close.addEventListener('click', () => { notices.delete(a.id); renderNotices(); });
+      box.append(el('div', { class: 'org-notice', 'data-id': String(a.id) },
+        el('div', { class: 'org-notice-head' },
+          el('strong', { text: a.department ? `Announcement to ${a.department}` : 'Announcement' }),
+          el('span', { class: 'org-notice-time', text: `${dayLabel(a.ts)} ${shortTime(a.ts)}` }), close),
+        el('p', { class: 'org-notice-text', text: a.text })));
+    }
+    box.hidden = notices.size === 0;
+    readNotices();
+  }
+
+  async function loadNotices() {
+    const r = await main.request({ cmd: 'announcements', unread: true });
+    if (r.ok) for (const a of r.announcements) notices.set(a.id, a);
+    renderNotices();
+  }
+
   function keyForRef(ref) {
     if (!ref) return null;
     return ref.id || ref.fingerprint || null;
@@ -1012,6 +1050,12 @@
       case 'file_state': case 'file_progress': case 'file_done': case 'file_failed':
         upsertTransfer(ev.transfer);
         break;
+      case 'announcement':
+        if (!ev.announcement) break;
+        notices.set(ev.announcement.id, ev.announcement);
+        renderNotices();
+        notify('Announcement', ev.announcement.text, null);
+        break;
       default:
         break;
     }
@@ -1038,6 +1082,7 @@
     for (const key of [...state.peers.keys()]) await loadHistory(key);
     renderContacts();
     await loadGroups();
+    await loadNotices();
     if (state.current) openConversation(state.current, false);
   }
 
@@ -1417,6 +1462,7 @@
     });
     window.addEventListener('focus', markRead);
     document.addEventListener('visibilitychange', markRead);
+    document.addEventListener('visibilitychange', readNotices);
     darkQuery.addEventListener('change', applyTheme);
   }
 
