@@ -487,8 +487,8 @@ static int app_start(app *a)
                      .chat_rate = cf->chat_rate,
                      .chat_burst = cf->chat_burst};
     g_strlcpy(lc.name, cfg->name, sizeof lc.name);
-    lan_callbacks lcb = {lan_hello,   lan_cert,    lan_up,  lan_down,    lan_message,
-                         lan_drained, lan_log,     lan_own_cert, is_revoked};
+    lan_callbacks lcb = {lan_hello,   lan_cert, lan_up,       lan_down,  lan_message,
+                         lan_drained, lan_log,  lan_own_cert, is_revoked};
     if (lan_new(&a->lan, a->ctx, a->id, &lc, &lcb, a) != 0) {
         g_printerr("banter: cannot listen on TCP port %u: %s (choose another with --port)\n",
                    cfg->port, g_strerror(errno));

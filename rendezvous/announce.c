@@ -51,8 +51,8 @@ static void send_account(account *a, void *ud)
     }
 }
 
-int announce_make(core *k, const char *actor, const char *department, const char *text,
-                  int64_t *id, int64_t *devices, int64_t *people, int64_t *now)
+int announce_make(core *k, const char *actor, const char *department, const char *text, int64_t *id,
+                  int64_t *devices, int64_t *people, int64_t *now)
 {
     ann_msg *m = calloc(1, sizeof *m);
     if (!m)

@@ -65,8 +65,7 @@ static void send_cert(conn *c)
         conn_send_rv(c, &cm);
         c->cert_sent = core_now(c->k);
     } else {
-        core_log(c->k, "cannot issue a certificate for %s: %s", c->acct->name,
-                 banter_strerror(r));
+        core_log(c->k, "cannot issue a certificate for %s: %s", c->acct->name, banter_strerror(r));
     }
 }
 

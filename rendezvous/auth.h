@@ -31,8 +31,8 @@
 #define AUTH_CERT_TTL_MS   (24LL * 3600 * 1000)
 #define AUTH_CERT_RENEW_MS (AUTH_CERT_TTL_MS / 2)
 #define AUTH_CERT_SCAN_MS  60000
-#define AUTH_PW_RUNNING  2u  /* Argon2id checks at once, server-wide */
-#define AUTH_PW_WAITING  64u /* checks waiting; more are refused with EBUSY */
+#define AUTH_PW_RUNNING    2u  /* Argon2id checks at once, server-wide */
+#define AUTH_PW_WAITING    64u /* checks waiting; more are refused with EBUSY */
 
 /* The peer's HELLO arrived: a device bound to an enabled account is
  * authenticated by its key; one bound to a disabled account gets RV_AUTH

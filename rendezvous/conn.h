@@ -72,16 +72,16 @@ struct conn {
     conn *dev_prev, *dev_next; /* the account's other connected devices */
     char *clist_after;         /* the contact list is being sent: the last name sent (contacts.c) */
     struct mb_dev mb;
-    uint64_t since;    /* loop ms: the accept (pending), the last byte (live) */
-    uint32_t wbytes;   /* bytes in the write in flight */
-    uint8_t refused;   /* messages refused so far */
-    bool live;         /* the peer's HELLO arrived */
-    bool pinged;       /* a keepalive PING went out since the last byte */
-    bool writing;      /* a uv_write is in flight */
-    bool closing;      /* uv_close was called (or it was never set up) */
-    bool dirty;        /* on k->dirty */
-    bool paused;       /* reading stopped until the output drains */
-    bool wants_policy; /* the peer's HELLO listed "policy" (orgpolicy.h) */
+    uint64_t since;      /* loop ms: the accept (pending), the last byte (live) */
+    uint32_t wbytes;     /* bytes in the write in flight */
+    uint8_t refused;     /* messages refused so far */
+    bool live;           /* the peer's HELLO arrived */
+    bool pinged;         /* a keepalive PING went out since the last byte */
+    bool writing;        /* a uv_write is in flight */
+    bool closing;        /* uv_close was called (or it was never set up) */
+    bool dirty;          /* on k->dirty */
+    bool paused;         /* reading stopped until the output drains */
+    bool wants_policy;   /* the peer's HELLO listed "policy" (orgpolicy.h) */
     bool wants_announce; /* ... "announce": RV_ANNOUNCE and RV_REVOKED (announce.h, orgrevoke.h) */
     /* ICE (icesig.c): loop ms the TURN credentials were last sent (0:
      * never); the start of the signaling rate window, and the messages

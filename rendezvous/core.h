@@ -69,11 +69,11 @@ typedef struct core {
     conn *dirty;   /* connections with output to write at the next flush */
     uint8_t *rbuf; /* every read lands here (callbacks never nest) */
     size_t rbuf_len;
-    uint64_t errors;    /* connections closed on an error since the last count */
-    int64_t started_ms; /* wall clock at start (status, acct.h) */
-    uint8_t log_level;  /* CORE_LOG_INFO, or CORE_LOG_DEBUG (`log level`, acct.h) */
-    bool has_policy;    /* an admin set the organisation's policy (pol) */
-    policy pol;         /* the policy, signed (acct.h); its public_fields is pub */
+    uint64_t errors;     /* connections closed on an error since the last count */
+    int64_t started_ms;  /* wall clock at start (status, acct.h) */
+    uint8_t log_level;   /* CORE_LOG_INFO, or CORE_LOG_DEBUG (`log level`, acct.h) */
+    bool has_policy;     /* an admin set the organisation's policy (pol) */
+    policy pol;          /* the policy, signed (acct.h); its public_fields is pub */
     struct revlist *rev; /* the signed revocation list (orgrevoke.h), or NULL */
     uint64_t rev_built;  /* loop ms it was built */
     uint64_t cert_scan;  /* loop ms of the last scan for certificates to renew (auth.h) */

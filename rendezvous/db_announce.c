@@ -32,8 +32,8 @@ static int bind_key(db *d, sqlite3_stmt *s, int col, const uint8_t key[static 32
 static int address(db *d, int64_t id, const char *department, int64_t *devices, int64_t *people)
 {
     sqlite3_stmt *s = NULL;
-    int ret = prep(d, "INSERT INTO announce_to (ann, key, user) SELECT ?1, v.key, v.user" TO_WHOM,
-                   &s);
+    int ret =
+        prep(d, "INSERT INTO announce_to (ann, key, user) SELECT ?1, v.key, v.user" TO_WHOM, &s);
     if (ret == 0) {
         int rc = sqlite3_bind_int64(s, 1, id);
         if (rc == SQLITE_OK)
@@ -68,8 +68,7 @@ int db_announce_add(db *d, int64_t now_ms, const char *actor, const char *depart
     int ret = sqlh_exec(d->sql, "SAVEPOINT announce", d->errmsg, sizeof d->errmsg);
     if (ret)
         return ret;
-    ret = prep(d,
-               "INSERT INTO announcements (ts, actor, department, text) VALUES (?1, ?2, ?3, ?4)",
+    ret = prep(d, "INSERT INTO announcements (ts, actor, department, text) VALUES (?1, ?2, ?3, ?4)",
                &s);
     if (ret == 0) {
         int rc = sqlite3_bind_int64(s, 1, now_ms);
@@ -180,7 +179,8 @@ int db_announce_report_get(db *d, int64_t id, db_announce_report *out)
         " (SELECT count(DISTINCT user) FROM announce_to t WHERE t.ann = a.id),"
         " (SELECT count(DISTINCT user) FROM announce_to t"
         "  WHERE t.ann = a.id AND t.delivered IS NOT NULL),"
-        " (SELECT count(DISTINCT user) FROM announce_to t WHERE t.ann = a.id AND t.read IS NOT NULL)"
+        " (SELECT count(DISTINCT user) FROM announce_to t WHERE t.ann = a.id AND t.read IS NOT "
+        "NULL)"
         " FROM announcements a WHERE a.id = ?1";
     sqlite3_stmt *s = NULL;
     memset(out, 0, sizeof *out);
@@ -214,8 +214,8 @@ int db_revoked_since(db *d, int64_t since_ms, uint8_t (*keys)[32], size_t max, s
     sqlite3_stmt *s = NULL;
     int rc = SQLITE_DONE;
     *n = 0;
-    int ret = prep(d, "SELECT key FROM revoked WHERE revoked >= ?1 ORDER BY revoked DESC LIMIT ?2",
-                   &s);
+    int ret =
+        prep(d, "SELECT key FROM revoked WHERE revoked >= ?1 ORDER BY revoked DESC LIMIT ?2", &s);
     if (ret == 0 && ((rc = sqlite3_bind_int64(s, 1, since_ms)) != SQLITE_OK ||
                      (rc = sqlite3_bind_int64(s, 2, (int64_t)max)) != SQLITE_OK))
         ret = db_fail(d, rc);

@@ -50,7 +50,7 @@ typedef struct db_announce_report {
     char actor[256];
     char department[ANN_MAX_DEPT + 1];
     char text[ANN_MAX_TEXT + 1];
-    int64_t devices, delivered, read;      /* devices addressed, confirmed, that showed it */
+    int64_t devices, delivered, read; /* devices addressed, confirmed, that showed it */
     int64_t people, people_delivered, people_read; /* accounts: addressed, with a device that ... */
 } db_announce_report;
 

@@ -24,8 +24,8 @@ static int build(core *k, bool *changed)
     if (!l)
         return BANTER_ENOMEM;
     l->issued_ms = core_wall_ms();
-    int r = db_revoked_since(k->db, l->issued_ms - AUTH_CERT_TTL_MS, l->keys, REVLIST_MAX_KEYS,
-                             &l->n);
+    int r =
+        db_revoked_since(k->db, l->issued_ms - AUTH_CERT_TTL_MS, l->keys, REVLIST_MAX_KEYS, &l->n);
     if (r == 0)
         r = revlist_sign(l, k->id);
     if (r) {
@@ -35,8 +35,10 @@ static int build(core *k, bool *changed)
         return r;
     }
     if (l->n == REVLIST_MAX_KEYS)
-        core_log(k, "the revocation list is full (%u keys): older revocations rely on the "
-                    "certificates' expiry", REVLIST_MAX_KEYS);
+        core_log(k,
+                 "the revocation list is full (%u keys): older revocations rely on the "
+                 "certificates' expiry",
+                 REVLIST_MAX_KEYS);
     *changed = !same_keys(k->rev, l);
     free(k->rev);
     k->rev = l;

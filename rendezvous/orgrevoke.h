@@ -6,8 +6,8 @@
  * were issued before may still be valid), newest first, at most
  * REVLIST_MAX_KEYS, signed by the server key (annmsg.h). Built at start,
  * again on every `device revoke`, and every ORGREVOKE_REFRESH_MS (keys age
- * out: sent again only when that changed it); sent as RV_REVOKED (0x65) to every authenticated device whose
- * HELLO listed "announce", at login and whenever it changes.
+ * out: sent again only when that changed it); sent as RV_REVOKED (0x65) to every authenticated
+ * device whose HELLO listed "announce", at login and whenever it changes.
  */
 #ifndef BANTER_RDV_ORGREVOKE_H
 #define BANTER_RDV_ORGREVOKE_H

@@ -48,11 +48,11 @@ static const adm_cmd_info table[ADM_CMD_COUNT] = {
 };
 
 static const char *const arg_keys[ADM_A_COUNT_OF] = {
-    [ADM_A_NAME] = "name",     [ADM_A_FP] = "fp",       [ADM_A_ROLE] = "role",
-    [ADM_A_FIELD] = "field",   [ADM_A_VALUE] = "value", [ADM_A_PASSWORD] = "password",
-    [ADM_A_ADMIN] = "admin",   [ADM_A_DAYS] = "days",   [ADM_A_COUNT] = "count",
-    [ADM_A_OFFSET] = "offset", [ADM_A_FILE] = "file",   [ADM_A_LEVEL] = "level",
-    [ADM_A_RIGHT] = "right",   [ADM_A_TEXT] = "text",   [ADM_A_DEPARTMENT] = "department",
+    [ADM_A_NAME] = "name",        [ADM_A_FP] = "fp",       [ADM_A_ROLE] = "role",
+    [ADM_A_FIELD] = "field",      [ADM_A_VALUE] = "value", [ADM_A_PASSWORD] = "password",
+    [ADM_A_ADMIN] = "admin",      [ADM_A_DAYS] = "days",   [ADM_A_COUNT] = "count",
+    [ADM_A_OFFSET] = "offset",    [ADM_A_FILE] = "file",   [ADM_A_LEVEL] = "level",
+    [ADM_A_RIGHT] = "right",      [ADM_A_TEXT] = "text",   [ADM_A_DEPARTMENT] = "department",
     [ADM_A_ANN] = "announcement",
 };
 

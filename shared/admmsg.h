@@ -34,13 +34,13 @@
 #define ADM_REQUEST 0x60
 #define ADM_RESULT  0x61
 
-#define ADM_MAX_TEXT  32768u /* bytes of an announcement, a result's text */
-#define ADM_MAX_VALUE 1024u  /* bytes of a profile value, a password, a path */
-#define ADM_MAX_WORD  64u    /* bytes of a name, a field, a role, a level */
-#define ADM_MAX_FP    64u    /* bytes of a fingerprint as typed (digits, spaces) */
-#define ADM_MAX_DAYS  36500
-#define ADM_MAX_COUNT 100000
-#define ADM_MAX_ID    4294967295ll
+#define ADM_MAX_TEXT     32768u /* bytes of an announcement, a result's text */
+#define ADM_MAX_VALUE    1024u  /* bytes of a profile value, a password, a path */
+#define ADM_MAX_WORD     64u    /* bytes of a name, a field, a role, a level */
+#define ADM_MAX_FP       64u    /* bytes of a fingerprint as typed (digits, spaces) */
+#define ADM_MAX_DAYS     36500
+#define ADM_MAX_COUNT    100000
+#define ADM_MAX_ID       4294967295ll
 #define ADM_MAX_ANNOUNCE 4096u /* bytes of an announcement (annmsg.h ANN_MAX_TEXT) */
 
 /* The commands, in table order. */
@@ -83,22 +83,22 @@ typedef enum adm_cmd {
 
 /* The arguments a request may carry (bits of adm_cmd_info's masks). */
 typedef enum adm_arg {
-    ADM_A_NAME,     /* a user or plug-in name (1..64 of [a-z0-9._-]) */
-    ADM_A_FP,       /* a fingerprint or its prefix (digits, spaces, dashes) */
-    ADM_A_ROLE,     /* "admin" or "auditor" */
-    ADM_A_FIELD,    /* a profile field's name */
-    ADM_A_VALUE,    /* a profile field's value ("" clears it) */
-    ADM_A_PASSWORD, /* a new password (wiped when cleared) */
-    ADM_A_ADMIN,    /* bool: the new account is an admin account */
-    ADM_A_DAYS,     /* an integer 0..ADM_MAX_DAYS */
-    ADM_A_COUNT,    /* an integer 1..ADM_MAX_COUNT */
-    ADM_A_OFFSET,   /* an integer 0..ADM_MAX_COUNT */
-    ADM_A_FILE,     /* a plain file name (no '/') */
-    ADM_A_LEVEL,    /* "error", "info" or "debug" */
-    ADM_A_RIGHT,    /* "broadcast" */
-    ADM_A_TEXT,     /* an announcement: 1..ADM_MAX_ANNOUNCE bytes, newlines and tabs allowed */
+    ADM_A_NAME,       /* a user or plug-in name (1..64 of [a-z0-9._-]) */
+    ADM_A_FP,         /* a fingerprint or its prefix (digits, spaces, dashes) */
+    ADM_A_ROLE,       /* "admin" or "auditor" */
+    ADM_A_FIELD,      /* a profile field's name */
+    ADM_A_VALUE,      /* a profile field's value ("" clears it) */
+    ADM_A_PASSWORD,   /* a new password (wiped when cleared) */
+    ADM_A_ADMIN,      /* bool: the new account is an admin account */
+    ADM_A_DAYS,       /* an integer 0..ADM_MAX_DAYS */
+    ADM_A_COUNT,      /* an integer 1..ADM_MAX_COUNT */
+    ADM_A_OFFSET,     /* an integer 0..ADM_MAX_COUNT */
+    ADM_A_FILE,       /* a plain file name (no '/') */
+    ADM_A_LEVEL,      /* "error", "info" or "debug" */
+    ADM_A_RIGHT,      /* "broadcast" */
+    ADM_A_TEXT,       /* an announcement: 1..ADM_MAX_ANNOUNCE bytes, newlines and tabs allowed */
     ADM_A_DEPARTMENT, /* a department ("" everyone), 0..64 bytes, plain */
-    ADM_A_ANN,      /* an announcement's id, 1..2^53 */
+    ADM_A_ANN,        /* an announcement's id, 1..2^53 */
     ADM_A_COUNT_OF
 } adm_arg;
 

@@ -34,7 +34,8 @@ static bool ann_valid(const ann_msg *m)
 {
     return m->id >= 1 && m->id <= BANTER_MAX_INT && m->ts_ms >= 0 && m->ts_ms <= BANTER_MAX_INT &&
            text_ok(m->department, strnlen(m->department, ANN_MAX_DEPT + 1), 0, ANN_MAX_DEPT) &&
-           jsonv_plain(m->department) && text_ok(m->text, strnlen(m->text, ANN_MAX_TEXT + 1), 1, ANN_MAX_TEXT);
+           jsonv_plain(m->department) &&
+           text_ok(m->text, strnlen(m->text, ANN_MAX_TEXT + 1), 1, ANN_MAX_TEXT);
 }
 
 int ann_encode(const ann_msg *m, buf *out)
@@ -65,8 +66,8 @@ static int parse(const uint8_t *pt, size_t len, int t, cJSON **o)
 int ann_decode(ann_msg *m, const uint8_t *pt, size_t len)
 {
     cJSON *o;
-    const char *s, *d;
-    size_t n, dn;
+    const char *s = NULL, *d = NULL;
+    size_t n = 0, dn = 0;
     memset(m, 0, sizeof *m);
     int ret = parse(pt, len, RV_ANNOUNCE, &o);
     if (ret == 0 && cJSON_GetArraySize(o) != 4)

@@ -45,8 +45,8 @@
 #define REVLIST_LEN_MAX  REVLIST_LEN(REVLIST_MAX_KEYS)
 
 typedef struct ann_msg {
-    int64_t id;    /* 1..2^53 */
-    int64_t ts_ms; /* 0..2^53 */
+    int64_t id;                        /* 1..2^53 */
+    int64_t ts_ms;                     /* 0..2^53 */
     char department[ANN_MAX_DEPT + 1]; /* "" = everyone */
     char text[ANN_MAX_TEXT + 1];       /* 1..ANN_MAX_TEXT bytes, UTF-8, tabs and newlines allowed */
 } ann_msg;

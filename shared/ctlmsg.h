@@ -270,7 +270,7 @@ typedef struct ctl_request {
         struct ctl_group group; /* every group_* kind */
         struct ctl_find find;
         struct ctl_ann ann; /* announcements, announcement_read */
-    } u; /* kinds without arguments use none */
+    } u;                    /* kinds without arguments use none */
 } ctl_request;
 
 /* Decode one request of len bytes (not NUL-terminated; no newline). On

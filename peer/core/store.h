@@ -389,8 +389,7 @@ typedef struct store_ann {
 BANTER_WUR int store_ann_add(store *st, const store_ann *a);
 /* The newest max announcements (only the unread ones when unread_only),
  * oldest first, in a new array (*out, free()) of *n. */
-BANTER_WUR int store_ann_list(store *st, bool unread_only, size_t max, store_ann **out,
-                              size_t *n);
+BANTER_WUR int store_ann_list(store *st, bool unread_only, size_t max, store_ann **out, size_t *n);
 /* Mark announcement id read at now_ms: 0 when it was unread, 1 when read
  * before, BANTER_ENOENT when there is none. */
 BANTER_WUR int store_ann_read(store *st, int64_t id, int64_t now_ms);

@@ -62,8 +62,9 @@ static void announce_round_trip(void **state)
     buf_init(&b, 65536);
     assert_int_equal(ann_encode(&m, &b), BANTER_ESCHEMA);
     buf_free(&b);
-    assert_int_equal(decode_text("{\"id\":1,\"ts\":0,\"department\":\"\",\"text\":\"\\u001b[2J\"}", &d),
-                     BANTER_ESCHEMA);
+    assert_int_equal(
+        decode_text("{\"id\":1,\"ts\":0,\"department\":\"\",\"text\":\"\\u001b[2J\"}", &d),
+        BANTER_ESCHEMA);
     assert_int_equal(decode_text("{\"id\":1,\"ts\":0,\"department\":\"\",\"text\":\"\"}", &d),
                      BANTER_ESCHEMA);
     assert_int_equal(decode_text("{\"id\":0,\"ts\":0,\"department\":\"\",\"text\":\"x\"}", &d),

@@ -209,7 +209,9 @@ static const struct tkind {
     {CTL_ANNOUNCEMENTS,
      "{\"cmd\":\"announcements\",\"limit\":20,\"unread\":true}",
      {{"limit", A_INT, false, 0, 0}, {"unread", A_BOOL, false, 0, 0}}},
-    {CTL_ANNOUNCEMENT_READ, "{\"cmd\":\"announcement_read\",\"id\":7}", {{"id", A_INT, true, 0, 0}}},
+    {CTL_ANNOUNCEMENT_READ,
+     "{\"cmd\":\"announcement_read\",\"id\":7}",
+     {{"id", A_INT, true, 0, 0}}},
 };
 
 /* The valid request of t with member name replaced by v (NULL: removed). */
