@@ -94,6 +94,37 @@ static void test_request_rules(void **state)
                      BANTER_ESCHEMA);
     assert_int_equal(decode_text(&r, "{\"id\":1,\"cmd\":\"status\"}"), BANTER_ESCHEMA);
     assert_int_equal(decode_text(&r, "{\"id\":1,\"cmd\":\"status\",\"args\":{}"), BANTER_EJSON);
+    /* announce: text with newlines and tabs, an optional department; no
+     * other control character; the report needs an id */
+    assert_int_equal(decode_text(&r, "{\"id\":1,\"cmd\":\"announce\",\"args\":{\"text\":"
+                                     "\"Closed.\\n\\tBye\"}}"),
+                     0);
+    assert_int_equal(r.cmd, ADM_ANNOUNCE);
+    assert_string_equal(r.text, "Closed.\n\tBye");
+    assert_false(r.has & ADM_BIT(ADM_A_DEPARTMENT));
+    assert_int_equal(decode_text(&r, "{\"id\":1,\"cmd\":\"announce\",\"args\":{\"text\":"
+                                     "\"x\",\"department\":\"Sales\"}}"),
+                     0);
+    assert_string_equal(r.department, "Sales");
+    assert_int_equal(decode_text(&r, "{\"id\":1,\"cmd\":\"announce\",\"args\":{\"text\":"
+                                     "\"\\u001b[2J\"}}"),
+                     BANTER_ESCHEMA);
+    assert_int_equal(decode_text(&r, "{\"id\":1,\"cmd\":\"announce\",\"args\":{\"text\":\"\"}}"),
+                     BANTER_ESCHEMA);
+    assert_int_equal(decode_text(&r, "{\"id\":1,\"cmd\":\"announce\",\"args\":{\"text\":"
+                                     "\"x\",\"department\":\"a\\nb\"}}"),
+                     BANTER_ESCHEMA);
+    assert_int_equal(decode_text(&r, "{\"id\":1,\"cmd\":\"announce.report\",\"args\":{}}"),
+                     BANTER_ESCHEMA);
+    assert_int_equal(decode_text(&r, "{\"id\":1,\"cmd\":\"announce.report\",\"args\":"
+                                     "{\"announcement\":0}}"),
+                     BANTER_ESCHEMA);
+    assert_int_equal(decode_text(&r, "{\"id\":1,\"cmd\":\"announce.report\",\"args\":"
+                                     "{\"announcement\":7}}"),
+                     0);
+    assert_int_equal(r.ann, 7);
+    assert_false(adm_cmd_get(ADM_ANNOUNCE_REPORT)->change);
+    assert_true(adm_cmd_get(ADM_ANNOUNCE)->change);
     uint8_t t = ADM_RESULT;
     assert_int_equal(adm_request_decode(&r, &t, 1), BANTER_EBADTYPE);
     assert_int_equal(adm_request_decode(&r, &t, 0), BANTER_ETRUNCATED);
