@@ -20,6 +20,7 @@
 
 #include "acct.h"
 #include "db_admin.h"
+#include "db_announce.h"
 
 #define FAKE_HASH "$argon2id$v=19$m=65536,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNo"
 #define FP_A      "1111122222333334444455555666667777788888"
@@ -116,6 +117,70 @@ static void test_revoke(void **state)
     assert_int_equal(db_device_user(f->d, key, &u), BANTER_ENOENT); /* unbound */
     assert_int_equal(db_device_revoke(f->d, other, "test", 5, user), BANTER_ENOENT);
     assert_int_equal(db_device_revoked(f->d, other), 0);
+}
+
+/* Announcements: addressed per device (a department's only when given),
+ * receipts only from an addressed device, once each, the report per device
+ * and per person; the recent revocations for the list. */
+static void test_announce(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t a1[32] = {1}, a2[32] = {2}, b1[32] = {3}, c1[32] = {4}, stranger[32] = {9};
+    int64_t id, id2, devices, people;
+    char user[DB_MAX_USER + 1];
+    assert_int_equal(db_user_add(f->d, "ann", FAKE_HASH, false, 1), 0);
+    assert_int_equal(db_user_add(f->d, "bob", FAKE_HASH, false, 1), 0);
+    assert_int_equal(db_user_add(f->d, "cat", FAKE_HASH, false, 1), 0);
+    assert_int_equal(db_device_bind(f->d, a1, "ann", 1), 0);
+    assert_int_equal(db_device_bind(f->d, a2, "ann", 1), 0);
+    assert_int_equal(db_device_bind(f->d, b1, "bob", 1), 0);
+    assert_int_equal(db_device_bind(f->d, c1, "cat", 1), 0);
+    assert_int_equal(db_user_disable(f->d, "cat"), 0);
+    struct rv_profile p = {0};
+    p.f[RV_F_DEPARTMENT] = "Sales";
+    assert_int_equal(db_profile_set(f->d, "ann", &p, 1), 0);
+    assert_int_equal(db_announce_add(f->d, 10, "admin x", "", "hello", &id, &devices, &people), 0);
+    assert_int_equal(devices, 3); /* ann's two, bob's; cat is disabled */
+    assert_int_equal(people, 2);
+    assert_int_equal(
+        db_announce_add(f->d, 11, "admin x", "sales", "sales only", &id2, &devices, &people), 0);
+    assert_int_equal(devices, 2);
+    assert_int_equal(people, 1);
+    assert_int_equal(db_announce_addressed(f->d, id2, b1), 0);
+    /* receipts */
+    assert_int_equal(db_announce_receipt(f->d, id2, b1, true, 20), BANTER_ENOENT);
+    assert_int_equal(db_announce_receipt(f->d, id, stranger, false, 20), BANTER_ENOENT);
+    assert_int_equal(db_announce_receipt(f->d, 999, a1, false, 20), BANTER_ENOENT);
+    assert_int_equal(db_announce_receipt(f->d, id, a1, false, 20), 0);
+    assert_int_equal(db_announce_receipt(f->d, id, a1, false, 21), 1);
+    assert_int_equal(db_announce_receipt(f->d, id, a1, true, 22), 0);
+    assert_int_equal(db_announce_receipt(f->d, id, a1, true, 23), 1);
+    assert_int_equal(db_announce_receipt(f->d, id, a2, true, 24), 0); /* read implies delivered */
+    assert_int_equal(db_announce_receipt(f->d, id, a2, false, 25), 1);
+    assert_int_equal(db_announce_receipt(f->d, id, b1, false, 26), 0);
+    db_announce_report *r = malloc(sizeof *r);
+    assert_non_null(r);
+    assert_int_equal(db_announce_report_get(f->d, id, r), 0);
+    assert_string_equal(r->text, "hello");
+    assert_int_equal(r->devices, 3);
+    assert_int_equal(r->delivered, 3);
+    assert_int_equal(r->read, 2);
+    assert_int_equal(r->people, 2);
+    assert_int_equal(r->people_delivered, 2);
+    assert_int_equal(r->people_read, 1); /* ann, on two devices */
+    assert_int_equal(db_announce_report_get(f->d, 999, r), BANTER_ENOENT);
+    free(r);
+    /* the recent revocations, newest first */
+    uint8_t keys[4][32];
+    size_t n;
+    assert_int_equal(db_device_revoke(f->d, a2, "test", 100, user), 0);
+    assert_int_equal(db_device_revoke(f->d, b1, "test", 200, user), 0);
+    assert_int_equal(db_revoked_since(f->d, 150, keys, 4, &n), 0);
+    assert_int_equal(n, 1);
+    assert_memory_equal(keys[0], b1, 32);
+    assert_int_equal(db_revoked_since(f->d, 0, keys, 4, &n), 0);
+    assert_int_equal(n, 2);
+    assert_memory_equal(keys[1], a2, 32);
 }
 
 static void append(struct fixture *f, int n)
@@ -283,6 +348,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_audit_forge, setup, teardown),
         cmocka_unit_test_setup_teardown(test_acct_local, setup, teardown),
         cmocka_unit_test_setup_teardown(test_backup, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_announce, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
