@@ -94,8 +94,10 @@ bob_obj() { b "$T/ann" peers --json 2>/dev/null | jq -c --arg f "$BFP" '.[] | se
 as_org() { bob_obj | jq -e '.account == "bob" and any(.devices[]; .online == true)' >/dev/null; }
 as_lan() { bob_obj | jq -e '(has("account") | not) and .trust == "known" and .online == true' >/dev/null; }
 wait_for 30 as_org || t_fail "LAN" "ann should see bob's device as @bob on the LAN: $(b "$T/ann" peers --json)"
-run b "$T/bob" send @ann "before the revocation"
-[ "$RC" -eq 0 ] || t_fail "send before" "exit $RC: $OUT"
+ann_org() { b "$T/bob" peers --json 2>/dev/null | jq -e 'any(.[]; .account == "ann" and any(.devices[]; .online == true))' >/dev/null; }
+wait_for 30 ann_org || t_fail "LAN" "bob should see ann's device as @ann on the LAN: $(b "$T/bob" peers --json)"
+send_before() { b "$T/bob" send @ann "before the revocation" >/dev/null 2>&1; }
+wait_for 10 send_before || t_fail "send before" "$(b "$T/bob" send @ann "before the revocation" 2>&1)"
 has_org_msg() { b "$T/ann" history @bob --json 2>/dev/null | grep -qF "\"body\":\"$1\""; }
 wait_for 10 has_org_msg "before the revocation" || t_fail "before" "not in @bob's history: $(b "$T/ann" history @bob 2>&1)"
 t_pass "before: bob's device is @bob on ann's LAN and what it says is @bob's"
