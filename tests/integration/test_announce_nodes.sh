@@ -78,7 +78,7 @@ stop_node cat
 # ---- 1. online now, shown by listen ----
 "$BANTER_BIN" --home "$T/ann" listen --json >"$T/listen.out" 2>"$T/listen.err" &
 LPID=$!
-RDV_PIDS+=($LPID)
+RDV_PIDS+=("$LPID")
 wait_for 5 grep -q listening "$T/listen.err" || t_fail "listen" "$(cat "$T/listen.err")"
 out=$(adm announce $'The office is closed on Friday.\nEnjoy the long weekend.') || t_fail "announce" "$out"
 has "$out" '^announcement 1 to 3 devices of 3 people: 2 online have it now' || t_fail "announce" "$out"

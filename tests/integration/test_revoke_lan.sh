@@ -63,12 +63,11 @@ start_srv() {
 start_srv 1
 adm() { host_exec 1 "$ADMIN_BIN" --key "$T/boss.key" --server "$SRV" --server-key "$FP" "$@" 2>&1; }
 
-declare -A NPID NRUN HOSTN
+declare -A NPID NRUN
 start_rnode() { # start_rnode HOST NAME: home $T/NAME, logs $T/NAME-K.*
     local host=$1 name=$2 k
     k=$((${NRUN[$name]:-0} + 1))
     NRUN[$name]=$k
-    HOSTN[$name]=$host
     bg "$host" "$T/$name-$k.log" "$BANTER_BIN" --home "$T/$name" node --name "$name" \
         --port 7070 --rendezvous "$SRV" --server-key "$FP"
     NPID[$name]=$BG_PID
