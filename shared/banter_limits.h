@@ -86,6 +86,12 @@
 #define BANTER_PG_RETRY_MIN_MS 50u
 #define BANTER_PG_RETRY_MAX_MS 5000u
 
+/* A node's rendezvous service (shared/failover.h, shared/srvrec.h): the
+ * instances it knows (listed or from DNS SRV), and the bytes of a DNS
+ * answer it reads. */
+#define BANTER_MAX_INSTANCES 16u
+#define BANTER_MAX_DNS_ANSWER 4096u
+
 /* Rekey each direction's cipher after this many messages. */
 #define BANTER_REKEY_INTERVAL 65536u
 
