@@ -43,6 +43,7 @@ int cmd_fingerprint(const cli_ctx *ctx, int argc, char **argv); /* serve.c */
 int cmd_user(const cli_ctx *ctx, int argc, char **argv);        /* users.c */
 int cmd_admin(const cli_ctx *ctx, int argc, char **argv);       /* admins.c */
 int cmd_plugins(const cli_ctx *ctx, int argc, char **argv);     /* plugcmd.c */
+int cmd_instance(const cli_ctx *ctx, int argc, char **argv);    /* instance.c */
 
 /* Open the database of ctx for a command, printing why when it cannot:
  * NULL then. Refuses a database file owned by another user (the files

@@ -223,6 +223,12 @@ static int set_key(void *ud, const kvconf *k, const char *key, const char *value
         memcpy(c->turn_secret, value, n + 1);
         return 0;
     }
+    if (strcmp(key, "instance") == 0) {
+        if (*value == '\0' || strlen(value) + sizeof ".cert" > sizeof c->instance)
+            return kvconf_fail(k, BANTER_EFORMAT, "instance: %s is empty or too long", q);
+        snprintf(c->instance, sizeof c->instance, "%s", value);
+        return 0;
+    }
     bool known;
     int r = set_number(c, k, key, value, q, &known);
     if (known)
@@ -230,7 +236,7 @@ static int set_key(void *ud, const kvconf *k, const char *key, const char *value
     utf8_quote(q, key, strlen(key));
     return kvconf_fail(k, BANTER_EFORMAT,
                        "unknown key %s (known: listen, db, message_ttl_days, quota_messages, "
-                       "quota_mb, directory_public_fields, stun, turn, turn_secret, turn_ttl_s)",
+                       "quota_mb, directory_public_fields, stun, turn, turn_secret, turn_ttl_s, instance)",
                        q);
 }
 

@@ -34,6 +34,10 @@
  *                        credentials from it (icesig.h); keep the file 0600
  *   turn_ttl_s = N       how long those credentials work (600..86400,
  *                        default 3600); they are sent again before
+ *   instance = PATH      run as one instance of a service (instance.h,
+ *                        docs/cluster.md): PATH is this instance's key,
+ *                        PATH.cert its certificate from the server key
+ *                        (made by `banter-rendezvous instance new`)
  * An unknown key, a bad value, a line without "=", a NUL byte or a file
  * over 64 KiB is an error that names the line.
  */
@@ -68,6 +72,7 @@ typedef struct config {
     struct rv_ice_servers ice; /* stun and turn URLs (no credentials) */
     char turn_secret[CONFIG_SECRET_MAX + 1];
     int64_t turn_ttl_s;
+    char instance[CONFIG_PATH_MAX]; /* "" or the instance key's path (instance.h) */
 } config;
 
 /* The defaults. */

@@ -63,6 +63,11 @@ typedef struct core {
      * scan for TURN credentials due again. */
     const struct icesig_config *ice;
     uint64_t ice_scan;
+    /* An instance's certificate (RV_INSTANCE's payload, server.h), sent
+     * first on every connection; NULL when the server key is the one the
+     * handshake proves. */
+    const uint8_t *icert;
+    size_t icert_len;
     /* Connections: pending (handshake, before HELLO) in accept order, live
      * ones in order of their last byte received (conn.c keeps both). */
     conn_list pending, live;

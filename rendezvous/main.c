@@ -39,6 +39,15 @@ static const cli_cmd commands[] = {
      "fingerprint (`banter-admin --key FILE keygen` prints it) and its role: admin\n"
      "(everything) or auditor (read-only). Once one admin key exists, the rest can\n"
      "be done remotely. Every change is in the audit log."},
+    {"instance", cmd_instance,
+     "instance new PATH --name NAME [--days N]\n"
+     "  instance show PATH",
+     "One instance of a service of several (docs/cluster.md). new: make an instance key\n"
+     "at PATH (or keep the one there) and sign PATH.cert for it with the server key\n"
+     "(the organisation key nodes pin; run it where that key is) for N days (default\n"
+     "365). Copy both files to the instance and set `instance = PATH` in its --config:\n"
+     "it proves its own key and presents the certificate, and nodes pinning the\n"
+     "server key accept it. show: the certificate's name, keys and expiry."},
     {"plugins", cmd_plugins, "plugins [list | enable NAME | disable NAME | restart NAME] [--json]",
      "The running server's plug-ins (plugin.NAME.path in the --config file), each in a\n"
      "process of its own: state, PID, restarts and the last error; enable, disable or\n"

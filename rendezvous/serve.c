@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* serve.c - the `serve` and `fingerprint` commands. */
 #include <stdio.h>
+#include <time.h>
 
 #include "cli.h"
 #include "ctl.h"
 #include "icesig.h"
+#include "instance.h"
 #include "keys.h"
 #include "server.h"
 
@@ -72,6 +74,23 @@ int cmd_serve(const cli_ctx *ctx, int argc, char **argv)
         db_close(d);
         return EXIT_USAGE;
     }
+    identity *inst = NULL;
+    uint8_t icb[ICERT_LEN_MAX];
+    size_t icert_len = 0;
+    if (cf->instance[0]) {
+        int64_t days;
+        if (instance_load(cf->instance, id, (int64_t)time(NULL) * 1000, &inst, icb, &icert_len,
+                          &days, why, sizeof why) != 0) {
+            fprintf(stderr, CLI_PROG ": %s\n", why);
+            identity_free(id);
+            db_close(d);
+            return EXIT_ERROR;
+        }
+        if (days < INSTANCE_WARN_DAYS)
+            fprintf(stderr, CLI_PROG ": the instance certificate %s" INSTANCE_CERT_SUFFIX
+                                     " expires in %lld days: renew it\n",
+                    cf->instance, (long long)days);
+    }
     struct icesig_config ic = {0}; /* server_run returns before it goes */
     ic.servers = cf->ice;
     snprintf(ic.secret, sizeof ic.secret, "%s", cf->turn_secret);
@@ -88,8 +107,12 @@ int cmd_serve(const cli_ctx *ctx, int argc, char **argv)
                         .log = stderr,
                         .conf = ctx->conf,
                         .pdir = plugin_dir,
-                        .ice = &ic};
+                        .ice = &ic,
+                        .instance = inst,
+                        .icert = icert_len ? icb : NULL,
+                        .icert_len = icert_len};
     int r = server_run(&sc);
+    identity_free(inst);
     identity_free(id);
     db_close(d);
     return r == 0 ? EXIT_OK : EXIT_ERROR;

@@ -25,6 +25,7 @@
 #include "plugins.h"
 #include "directory.h"
 #include "dirview.h"
+#include "icert.h"
 #include "icesig.h"
 #include "mailbox.h"
 #include "online.h"
@@ -85,6 +86,12 @@ static void conn_hello(conn *c, const struct msg_hello *h)
  * HELLO arrives, within the same deadline. */
 static void conn_established(conn *c)
 {
+    if (c->k->icert) { /* first: the node checks it before anything else */
+        uint8_t pt[1 + ICERT_LEN_MAX];
+        pt[0] = ICERT_TYPE;
+        memcpy(pt + 1, c->k->icert, c->k->icert_len);
+        conn_send_pt(c, pt, 1 + c->k->icert_len);
+    }
     msg h = {.type = MSG_HELLO};
     h.u.hello.version = SESSION_VERSION;
     snprintf(h.u.hello.name, sizeof h.u.hello.name, "%s", SERVER_NAME);
@@ -301,7 +308,9 @@ static void on_connection(uv_stream_t *l, int status)
     c->k = &srv->k;
     c->closing = true; /* on no list until it is set up */
     session_config sc = {
-        .role = NOISE_RESPONDER, .id = srv->cfg.id, .rng = srv->cfg.rng, .out_cap = CONN_OUT_CAP};
+        .role = NOISE_RESPONDER,
+        .id = srv->cfg.instance ? srv->cfg.instance : srv->cfg.id,
+        .rng = srv->cfg.rng, .out_cap = CONN_OUT_CAP};
     if (uv_accept(l, (uv_stream_t *)&c->tcp) != 0) {
         uv_close((uv_handle_t *)&c->tcp, on_conn_refused);
         return;
@@ -597,6 +606,8 @@ static server *server_new(const server_config *cfg)
                 .lim = cfg->lim,
                 .pub = cfg->pub,
                 .ice = cfg->ice,
+                .icert = cfg->icert,
+                .icert_len = cfg->icert_len,
                 .rbuf = srv->rbuf,
                 .rbuf_len = READ_BUF,
                 .started_ms = core_wall_ms()};
@@ -644,6 +655,10 @@ int server_run(const server_config *cfg)
     if (ret == 0) {
         identity_fingerprint(identity_public(cfg->id), fp);
         core_log(&srv->k, "listening on %s, fingerprint %s", srv->addr, fp);
+        if (cfg->instance) {
+            identity_fingerprint(identity_public(cfg->instance), fp);
+            core_log(&srv->k, "an instance of that service: instance key fingerprint %s", fp);
+        }
         char pub[DIR_PUBLIC_TEXT];
         dir_public_format(srv->k.pub, pub, sizeof pub);
         core_log(&srv->k, "directory: public fields: %s%s", pub[0] ? pub : "none",
