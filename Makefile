@@ -21,7 +21,7 @@ endif
 
 PKGS_SHARED := libsodium libcjson sqlite3
 PKG_CFLAGS  = $(shell pkg-config --cflags $(PKGS_SHARED) 2>/dev/null)
-PKG_LIBS    = $(shell pkg-config --libs $(PKGS_SHARED) 2>/dev/null) -lm
+PKG_LIBS    = $(shell pkg-config --libs $(PKGS_SHARED) 2>/dev/null) -lresolv -lm
 
 WARN   := -Wall -Wextra -Werror -Wshadow -Wconversion -Wstrict-prototypes \
           -Wmissing-prototypes -Wformat=2 -Wvla
