@@ -331,9 +331,12 @@ static int parse_hostport(const char *s, char *host, size_t cap, uint16_t *port)
 static int parse_rendezvous(app *a, rdv_config *rc)
 {
     const app_config *cfg = &a->cfg;
+    char why[400];
     memset(rc, 0, sizeof *rc);
-    if (parse_hostport(cfg->rendezvous, rc->host, sizeof rc->host, &rc->port) != 0) {
-        g_printerr("banter: --rendezvous %s: expected HOST:PORT\n", cfg->rendezvous);
+    if (rdv_parse_service(cfg->rendezvous, rc, why, sizeof why) != 0) {
+        g_printerr("banter: --rendezvous %s: %s; expected HOST:PORT[,HOST:PORT...] or a DNS "
+                   "SRV name such as _banter._tcp.example.com\n",
+                   cfg->rendezvous, why);
         return 1;
     }
     if (rdv_parse_fingerprint(cfg->server_key, rc->fpd) != 0) {

@@ -1198,6 +1198,7 @@ static void put_rdv_status(int *e, cJSON *o, const struct ctl_rdv_status *s)
     put_bool(e, o, "configured", s->configured);
     put_str_null(e, o, "server", s->server);
     put_str_null(e, o, "server_key", s->server_key);
+    put_str_null(e, o, "instance", s->instance);
     put_bool(e, o, "connected", s->connected);
     put_bool(e, o, "verified", s->verified);
     put_str_null(e, o, "user", s->user);

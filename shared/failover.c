@@ -27,7 +27,7 @@ void failover_init(failover *f, uint32_t n, uint32_t base_ms, uint32_t cap_ms, i
     f->n = n;
     for (uint32_t i = 0; i < n; i++)
         f->order[i] = (uint8_t)i;
-    for (uint32_t i = n - 1; i > 0; i--) { /* Fisher-Yates */
+    for (uint32_t i = n - 1; rng && i > 0; i--) { /* Fisher-Yates */
         uint32_t j = uniform(rng, i);
         uint8_t t = f->order[i];
         f->order[i] = f->order[j];
@@ -44,6 +44,18 @@ uint32_t failover_current(const failover *f) { return f->order[f->pos]; }
 void failover_up(failover *f, int64_t now_ms) { f->up_since = now_ms; }
 
 uint32_t failover_fails(const failover *f) { return f->fails; }
+
+bool failover_wrapped(const failover *f) { return f->pos == 0; }
+
+void failover_renew(failover *f, uint32_t n)
+{
+    if (n > BANTER_MAX_INSTANCES)
+        n = BANTER_MAX_INSTANCES;
+    f->n = n ? n : 1;
+    for (uint32_t i = 0; i < f->n; i++)
+        f->order[i] = (uint8_t)i;
+    f->pos = 0;
+}
 
 uint32_t failover_next(failover *f, int64_t now_ms, const banter_rng *rng)
 {

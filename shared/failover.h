@@ -18,6 +18,7 @@
 #ifndef BANTER_FAILOVER_H
 #define BANTER_FAILOVER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "banter_limits.h"
@@ -39,7 +40,8 @@ typedef struct failover {
 } failover;
 
 /* n instances (1..BANTER_MAX_INSTANCES; more are ignored), shuffled with
- * rng; the first one to dial is failover_current(). */
+ * rng (NULL: in the caller's order, e.g. DNS SRV's); the first one to
+ * dial is failover_current(). */
 void failover_init(failover *f, uint32_t n, uint32_t base_ms, uint32_t cap_ms, int64_t stable_ms,
                    const banter_rng *rng);
 /* The index (into the caller's list) of the instance to dial now. */
@@ -51,5 +53,11 @@ void failover_up(failover *f, int64_t now_ms);
 uint32_t failover_next(failover *f, int64_t now_ms, const banter_rng *rng);
 /* Failures in a row so far (0 after a stable connection). */
 uint32_t failover_fails(const failover *f);
+/* Whether the current instance is the ring's first again (every one was
+ * tried since): the time to look the service up again. */
+bool failover_wrapped(const failover *f);
+/* A new list of n instances in the caller's order (a fresh DNS answer),
+ * from its first; failures in a row and the connection state are kept. */
+void failover_renew(failover *f, uint32_t n);
 
 #endif

@@ -71,8 +71,8 @@ int cmd_node(const cli_ctx *ctx, int argc, char **argv)
             snprintf(cfg.static_peers[cfg.nstatic++], sizeof cfg.static_peers[0], "%s", v);
             i++;
         } else if (strcmp(a, "--rendezvous") == 0 && v) {
-            if (strlen(v) >= sizeof cfg.rendezvous || !strchr(v, ':'))
-                return bad("--rendezvous takes HOST:PORT", v);
+            if (strlen(v) >= sizeof cfg.rendezvous || !v[0])
+                return bad("--rendezvous takes HOST:PORT[,HOST:PORT...] or a DNS SRV name", v);
             snprintf(cfg.rendezvous, sizeof cfg.rendezvous, "%s", v);
             i++;
         } else if (strcmp(a, "--server-key") == 0 && v) {

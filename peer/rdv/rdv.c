@@ -2,8 +2,12 @@
 /* rdv.c - the node's connection to its rendezvous server (see rdv.h). */
 #include "rdv/rdv.h"
 
+#include <arpa/nameser.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <gio/gio.h>
+#include <netdb.h>
+#include <resolv.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,13 +15,15 @@
 #include <unistd.h>
 
 #include "annmsg.h"
+#include "failover.h"
+#include "icert.h"
 #include "net/conn.h"
 #include "session.h"
+#include "srvrec.h"
 #include "utf8.h"
 
 #define BARRIER_BIT   ((uint64_t)1 << 63) /* PING tokens of requests; keepalives have it clear */
 #define TICK_S        5
-#define STABLE_MS     10000 /* a connection that lasted this long resets the backoff */
 #define RDV_PLAIN_CAP (BANTER_MAX_PLAINTEXT + 1u)
 
 typedef enum req_kind {
@@ -55,7 +61,14 @@ struct rdv {
     uint8_t server_key[32]; /* proven by the current connection, once verified */
     int64_t ready_since, last_ping;
     guint retry, tick;
-    unsigned backoff;
+    failover fo;                               /* which instance next, and when */
+    banter_rng rng;                            /* the failover schedule's */
+    rdv_target targets[BANTER_MAX_INSTANCES]; /* listed, or the latest SRV answer */
+    uint32_t ntargets;
+    bool need_lookup;               /* look the SRV name up before the next dial */
+    struct srv_job *job;            /* the SRV lookup in flight, or NULL */
+    bool awaiting_icert;            /* another key than the pinned one: RV_INSTANCE first */
+    char instance[BANTER_MAX_NAME + 1]; /* the current instance's certificate name, or "" */
     bool down_said;                      /* "cannot connect" printed for this outage */
     char warned[IDENTITY_FP_DIGITS + 1]; /* the wrong fingerprint already reported */
     char user[BANTER_MAX_NAME + 1];
@@ -108,6 +121,72 @@ int rdv_parse_fingerprint(const char *s, char out[static IDENTITY_FP_DIGITS + 1]
     }
     out[o] = '\0';
     return o == IDENTITY_FP_DIGITS ? 0 : BANTER_EINVAL;
+}
+
+/* "HOST:PORT" or "[V6]:PORT" (n bytes of s) into t. */
+static int parse_target(const char *s, size_t n, rdv_target *t)
+{
+    char tmp[300], *end;
+    if (n == 0 || n >= sizeof tmp)
+        return BANTER_EINVAL;
+    memcpy(tmp, s, n);
+    tmp[n] = '\0';
+    char *colon = strrchr(tmp, ':');
+    if (!colon || colon == tmp)
+        return BANTER_EINVAL;
+    errno = 0;
+    unsigned long p = strtoul(colon + 1, &end, 10);
+    if (errno || *end || !colon[1] || colon[1] == '-' || colon[1] == '+' || p == 0 || p > 65535)
+        return BANTER_EINVAL;
+    char *h = tmp;
+    size_t hl = (size_t)(colon - tmp);
+    if (h[0] == '[' && hl > 2 && h[hl - 1] == ']') {
+        h++;
+        hl -= 2;
+    } else if (memchr(h, ':', hl)) {
+        return BANTER_EINVAL; /* an IPv6 address needs its brackets */
+    }
+    if (hl >= sizeof t->host)
+        return BANTER_EINVAL;
+    memcpy(t->host, h, hl);
+    t->host[hl] = '\0';
+    t->port = (uint16_t)p;
+    return 0;
+}
+
+int rdv_parse_service(const char *s, rdv_config *cfg, char *why, size_t cap)
+{
+    cfg->ntargets = 0;
+    cfg->srv[0] = '\0';
+    const char *name = strncmp(s, "srv:", 4) == 0 ? s + 4 : s[0] == '_' ? s : NULL;
+    if (name) {
+        size_t n = strlen(name);
+        bool ok = n > 0 && n < sizeof cfg->srv && !strchr(name, ':') && !strchr(name, ',');
+        for (size_t i = 0; ok && i < n; i++)
+            ok = g_ascii_isalnum(name[i]) || name[i] == '.' || name[i] == '-' || name[i] == '_';
+        if (!ok) {
+            snprintf(why, cap, "\"%s\" is not a DNS name (e.g. _banter._tcp.example.com)", name);
+            return BANTER_EINVAL;
+        }
+        memcpy(cfg->srv, name, n + 1);
+        return 0;
+    }
+    for (const char *p = s;;) {
+        size_t n = strcspn(p, ",");
+        if (cfg->ntargets == BANTER_MAX_INSTANCES) {
+            snprintf(why, cap, "more than %u instances", BANTER_MAX_INSTANCES);
+            return BANTER_EINVAL;
+        }
+        if (parse_target(p, n, &cfg->targets[cfg->ntargets]) != 0) {
+            snprintf(why, cap, "\"%.*s\" is not HOST:PORT (an IPv6 address in brackets)",
+                     (int)MIN(n, 300), p);
+            return BANTER_EINVAL;
+        }
+        cfg->ntargets++;
+        if (!p[n])
+            return 0;
+        p += n + 1;
+    }
 }
 
 void rdv_format_fingerprint(const char *fpd, char out[static IDENTITY_FP_LEN + 1])
@@ -942,12 +1021,127 @@ static gboolean on_tick(gpointer v)
 
 static gboolean on_retry(gpointer v);
 
+/* The next instance of the ring after the delay failover gives (a dial
+ * failed, a connection ended or was refused). */
 static void schedule_retry(rdv *r)
 {
     if (r->stopping || r->retry)
         return;
-    r->backoff = r->backoff ? MIN(r->backoff * 2, RDV_BACKOFF_MAX) : RDV_BACKOFF_MIN;
-    r->retry = g_timeout_add(r->backoff, on_retry, r);
+    uint32_t delay = failover_next(&r->fo, mono_ms(), &r->rng);
+    if (r->cfg.srv[0] && failover_wrapped(&r->fo))
+        r->need_lookup = true;
+    r->retry = g_timeout_add_full(G_PRIORITY_DEFAULT, delay, on_retry, r, NULL);
+}
+
+static void set_server_name(rdv *r, const rdv_target *t)
+{
+    if (strchr(t->host, ':')) /* an IPv6 address */
+        snprintf(r->server, sizeof r->server, "[%s]:%u", t->host, t->port);
+    else
+        snprintf(r->server, sizeof r->server, "%s:%u", t->host, t->port);
+}
+
+/* ---- the service's DNS SRV name, looked up in a worker thread ---- */
+
+/* Shared by the loop and the worker: the worker reads name only; the
+ * loop clears r when the rdv is freed first. */
+typedef struct srv_job {
+    rdv *r;
+    char name[256];
+} srv_job;
+
+typedef struct srv_answer {
+    size_t n;
+    srvrec t[BANTER_MAX_INSTANCES];
+} srv_answer;
+
+static void srv_lookup_thread(GTask *task, gpointer src, gpointer data, GCancellable *cancel)
+{
+    srv_job *j = data;
+    struct __res_state st;
+    uint8_t ans[BANTER_MAX_DNS_ANSWER];
+    (void)src;
+    (void)cancel;
+    memset(&st, 0, sizeof st);
+    if (res_ninit(&st) != 0) {
+        g_task_return_new_error(task, G_IO_ERROR, G_IO_ERROR_FAILED, "no resolver configuration");
+        return;
+    }
+    int n = res_nquery(&st, j->name, ns_c_in, ns_t_srv, ans, (int)sizeof ans);
+    res_nclose(&st);
+    if (n < 0) {
+        g_task_return_new_error(task, G_IO_ERROR, G_IO_ERROR_FAILED, "%s",
+                                hstrerror(h_errno));
+        return;
+    }
+    srv_answer *a = g_new0(srv_answer, 1);
+    int e = srvrec_parse(ans, (size_t)MIN(n, (int)sizeof ans), a->t, BANTER_MAX_INSTANCES, &a->n);
+    if (e) {
+        g_free(a);
+        g_task_return_new_error(task, G_IO_ERROR, G_IO_ERROR_FAILED, "%s",
+                                e == BANTER_ENOENT ? "no SRV record with a target"
+                                                   : "the DNS answer does not parse");
+        return;
+    }
+    g_task_return_pointer(task, a, g_free);
+}
+
+static void dial(rdv *r);
+
+static void on_srv_answer(GObject *src, GAsyncResult *res, gpointer ud)
+{
+    (void)src;
+    (void)ud;
+    GTask *task = G_TASK(res);
+    srv_job *j = g_task_get_task_data(task);
+    rdv *r = j->r;
+    GError *err = NULL;
+    srv_answer *a = g_task_propagate_pointer(task, &err);
+    if (!r) { /* the rdv was freed meanwhile */
+        g_clear_error(&err);
+        g_free(a);
+        return;
+    }
+    r->job = NULL;
+    if (!a) {
+        snprintf(r->error, sizeof r->error,
+                 "cannot look up the rendezvous service %s (DNS SRV): %s", r->cfg.srv,
+                 err ? err->message : "no answer");
+        g_clear_error(&err);
+        if (!r->down_said) {
+            say(r, r->error);
+            r->down_said = true;
+        }
+        schedule_retry(r);
+        r->need_lookup = true;
+        return;
+    }
+    srvrec_order(a->t, a->n, &r->rng);
+    for (size_t i = 0; i < a->n; i++) {
+        g_strlcpy(r->targets[i].host, a->t[i].host, sizeof r->targets[i].host);
+        r->targets[i].port = a->t[i].port;
+    }
+    r->ntargets = (uint32_t)a->n;
+    failover_renew(&r->fo, r->ntargets);
+    r->need_lookup = false;
+    g_free(a);
+    dial(r);
+}
+
+static void srv_lookup(rdv *r)
+{
+    if (r->job)
+        return;
+    srv_job *j = g_new0(srv_job, 1);
+    j->r = r;
+    g_strlcpy(j->name, r->cfg.srv, sizeof j->name);
+    g_main_context_push_thread_default(r->ctx);
+    GTask *task = g_task_new(NULL, NULL, on_srv_answer, NULL);
+    g_main_context_pop_thread_default(r->ctx);
+    g_task_set_task_data(task, j, g_free);
+    r->job = j;
+    g_task_run_in_thread(task, srv_lookup_thread);
+    g_object_unref(task);
 }
 
 static const char *reason(int err)
@@ -972,8 +1166,9 @@ static void cannot_connect(rdv *r, int err)
              r->server, reason(err));
     if (!r->down_said) {
         char text[700];
-        snprintf(text, sizeof text, "%s; retrying every %d s at most", r->error,
-                 RDV_BACKOFF_MAX / 1000);
+        snprintf(text, sizeof text, "%s; trying %s every %u s at most", r->error,
+                 r->ntargets > 1 || r->cfg.srv[0] ? "the other instances and it" : "again",
+                 FAILOVER_CAP_MS / 1000);
         say(r, text);
         r->down_said = true;
     }
@@ -982,9 +1177,17 @@ static void cannot_connect(rdv *r, int err)
 static void dial(rdv *r)
 {
     int err;
-    if (r->stopping || r->c)
+    if (r->stopping || r->c || r->job)
         return;
-    r->c = conn_connect(r->ctx, r->id, r->cfg.host, r->cfg.port, &conn_cbs, r, &err);
+    if (r->need_lookup || !r->ntargets) {
+        srv_lookup(r);
+        return;
+    }
+    const rdv_target *t = &r->targets[failover_current(&r->fo) % r->ntargets];
+    set_server_name(r, t);
+    r->instance[0] = '\0';
+    r->awaiting_icert = false;
+    r->c = conn_connect(r->ctx, r->id, t->host, t->port, &conn_cbs, r, &err);
     if (!r->c) {
         cannot_connect(r, err);
         schedule_retry(r);
@@ -1005,11 +1208,11 @@ static gboolean on_retry(gpointer v)
 
 /* The server proved another key than the pinned one. Nothing more is sent
  * to it; the loud message is printed once per wrong key. */
-static void refuse_server(rdv *r, conn *c, const char *fp, const char *fpd)
+static void refuse_server(rdv *r, conn *c, const char *fp, const char *fpd, const char *why)
 {
     snprintf(r->error, sizeof r->error,
-             "the server at %s has fingerprint %s, not the pinned %s: refusing it", r->server, fp,
-             r->server_fp);
+             "the server at %s has fingerprint %s, not the pinned %s%s%.150s: refusing it", r->server,
+             fp, r->server_fp, why ? ", and " : "", why ? why : "");
     if (strcmp(r->warned, fpd) != 0) {
         char text[800];
         snprintf(text, sizeof text,
@@ -1022,17 +1225,14 @@ static void refuse_server(rdv *r, conn *c, const char *fp, const char *fpd)
     conn_close(c, BANTER_EKEYMISMATCH, false, NULL);
 }
 
-static void on_established(void *ud, conn *c)
+/* The server proved the pinned key (org is the peer's), or another key
+ * with an instance certificate from the pinned key (org is the signer):
+ * say HELLO. */
+static void begin_session(rdv *r, const uint8_t org[static 32])
 {
-    rdv *r = ud;
-    char fp[IDENTITY_FP_LEN + 1], fpd[IDENTITY_FP_DIGITS + 1];
-    identity_fingerprint(conn_peer(c), fp);
-    if (rdv_parse_fingerprint(fp, fpd) != 0 || strcmp(fpd, r->cfg.fpd) != 0) {
-        refuse_server(r, c, fp, fpd);
-        return;
-    }
     r->verified = true;
-    memcpy(r->server_key, conn_peer(c), 32);
+    memcpy(r->server_key, org, 32);
+    failover_up(&r->fo, mono_ms());
     /* A new session: the server tells again which account this device is
      * bound to (RV_AUTH while handling our HELLO), or nothing. */
     r->user[0] = '\0';
@@ -1057,6 +1257,66 @@ static void on_established(void *ud, conn *c)
     ping.u.ping.token = r->hello_token = BARRIER_BIT | ++r->next_token;
     if (send_msg(r, &h) == 0)
         (void)send_msg(r, &ping);
+}
+
+static void on_established(void *ud, conn *c)
+{
+    rdv *r = ud;
+    char fp[IDENTITY_FP_LEN + 1], fpd[IDENTITY_FP_DIGITS + 1];
+    identity_fingerprint(conn_peer(c), fp);
+    if (rdv_parse_fingerprint(fp, fpd) == 0 && strcmp(fpd, r->cfg.fpd) == 0) {
+        begin_session(r, conn_peer(c));
+        return;
+    }
+    /* Another key: one instance of the service, if the first thing it
+     * says is a certificate for that key from the pinned one. */
+    r->awaiting_icert = true;
+}
+
+/* Why an instance certificate (RV_INSTANCE's payload) does not make the
+ * peer's key one of the pinned service's, or NULL when it does (*ic set). */
+static const char *instance_refusal(const rdv *r, conn *c, const uint8_t *pt, size_t len,
+                                    icert *ic, char *out, size_t cap)
+{
+    char fp[IDENTITY_FP_LEN + 1], fpd[IDENTITY_FP_DIGITS + 1];
+    if (len == 0 || pt[0] != ICERT_TYPE)
+        return ""; /* no certificate: the plain impostor's refusal */
+    int e = icert_decode(ic, pt + 1, len - 1);
+    if (e) {
+        snprintf(out, cap, "its instance certificate is not valid (%s)", banter_strerror(e));
+        return out;
+    }
+    identity_fingerprint(ic->org, fp);
+    if (rdv_parse_fingerprint(fp, fpd) != 0 || strcmp(fpd, r->cfg.fpd) != 0) {
+        snprintf(out, cap, "its instance certificate is signed by %s, not by the pinned key", fp);
+        return out;
+    }
+    e = icert_check(ic, ic->org, conn_peer(c), real_ms());
+    if (e == BANTER_EKEYMISMATCH)
+        return "its instance certificate is for another key";
+    if (e)
+        return "its instance certificate has expired or is not valid yet (check the clocks)";
+    return NULL;
+}
+
+static void on_instance(rdv *r, conn *c, const uint8_t *pt, size_t len)
+{
+    char fp[IDENTITY_FP_LEN + 1], fpd[IDENTITY_FP_DIGITS + 1], reason[160], text[600];
+    icert ic;
+    r->awaiting_icert = false;
+    const char *why = instance_refusal(r, c, pt, len, &ic, reason, sizeof reason);
+    if (why) {
+        identity_fingerprint(conn_peer(c), fp);
+        if (rdv_parse_fingerprint(fp, fpd) != 0)
+            fpd[0] = '\0';
+        refuse_server(r, c, fp, fpd, why[0] ? why : NULL);
+        return;
+    }
+    g_strlcpy(r->instance, ic.name, sizeof r->instance);
+    snprintf(text, sizeof text, "the rendezvous server at %s is instance %s of the pinned service",
+             r->server, ic.name);
+    say(r, text);
+    begin_session(r, ic.org);
 }
 
 /* Requests go out once both HELLOs are done (the server's arrived, ours
@@ -1089,8 +1349,11 @@ static void on_message(void *ud, conn *c, const uint8_t *pt, size_t len)
 {
     rdv *r = ud;
     msg m;
-    if (!r->verified)
-        return; /* never: a refused server is closed before it can speak */
+    if (!r->verified) {
+        if (r->awaiting_icert && c == r->c)
+            on_instance(r, c, pt, len);
+        return; /* a refused server is closed before it can speak */
+    }
     if (len && rvmsg_owns(pt[0])) {
         on_rvmsg(r, pt, len);
         return;
@@ -1158,8 +1421,6 @@ static void on_closed(void *ud, conn *c, int err)
                  err ? banter_strerror(err) : "closed by the server");
         snprintf(text, sizeof text, "%s; reconnecting", r->error);
         say(r, text);
-        if (mono_ms() - r->ready_since >= STABLE_MS)
-            r->backoff = 0;
     } else if (err != BANTER_EKEYMISMATCH) {
         cannot_connect(r, err);
     }
@@ -1178,10 +1439,17 @@ int rdv_new(rdv **out, GMainContext *ctx, const identity *id, const rdv_config *
     r->event = event;
     r->ud = ud;
     g_queue_init(&r->inflight);
-    if (strchr(cfg->host, ':')) /* an IPv6 address */
-        snprintf(r->server, sizeof r->server, "[%s]:%u", cfg->host, cfg->port);
+    r->rng = cfg->rng.fill ? cfg->rng : bcrypto_rng_system();
+    r->ntargets = MIN(cfg->ntargets, BANTER_MAX_INSTANCES);
+    memcpy(r->targets, cfg->targets, sizeof r->targets);
+    /* Listed: each node its own random ring. SRV: the answer's order. */
+    failover_init(&r->fo, r->ntargets, FAILOVER_BASE_MS, FAILOVER_CAP_MS, FAILOVER_STABLE_MS,
+                  cfg->srv[0] ? NULL : &r->rng);
+    r->need_lookup = cfg->srv[0] != '\0';
+    if (r->ntargets)
+        set_server_name(r, &r->targets[failover_current(&r->fo)]);
     else
-        snprintf(r->server, sizeof r->server, "%s:%u", cfg->host, cfg->port);
+        snprintf(r->server, sizeof r->server, "%s", cfg->srv);
     rdv_format_fingerprint(cfg->fpd, r->server_fp);
     cert_load(r);
     policy_load(r);
@@ -1196,6 +1464,8 @@ void rdv_free(rdv *r)
     if (!r)
         return;
     r->stopping = true;
+    if (r->job) /* its answer finds no rdv and is dropped */
+        r->job->r = NULL;
     if (r->retry)
         g_source_remove(r->retry);
     r->retry = 0;
@@ -1215,6 +1485,7 @@ void rdv_get_status(const rdv *r, rdv_status *st)
 {
     memset(st, 0, sizeof *st);
     memcpy(st->server, r->server, sizeof st->server);
+    memcpy(st->instance, r->instance, sizeof st->instance);
     memcpy(st->server_fp, r->server_fp, sizeof st->server_fp);
     st->connected = r->ready;
     st->verified = r->verified;

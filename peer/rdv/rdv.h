@@ -29,22 +29,40 @@
 #include "identity.h"
 #include "policy.h"
 #include "rvmsg.h"
+#include "bcrypto.h"
 
 #define RDV_REQUEST_MS   15000 /* a request waits this long for its answer */
 #define RDV_HANDSHAKE_MS 10000 /* the handshake must finish within this */
 #define RDV_KEEPALIVE_MS 25000 /* PING after this much silence (the server's is 30 s) */
 #define RDV_TIMEOUT_MS   60000 /* close and reconnect after this much silence */
-#define RDV_BACKOFF_MIN  500   /* reconnect delay, doubling up to RDV_BACKOFF_MAX */
-#define RDV_BACKOFF_MAX  30000
+/* Reconnecting: the instance ring and full-jitter back-off of
+ * shared/failover.h (FAILOVER_BASE_MS doubling up to FAILOVER_CAP_MS). */
 #define RDV_MAX_INFLIGHT 32             /* requests waiting for the server at once */
 #define RDV_SEND_HIGH    (256u * 1024u) /* rdv_writable() is false above this much queued */
 
 typedef struct rdv rdv;
 typedef struct rdv_req rdv_req;
 
-typedef struct rdv_config {
+/* One instance of the service: a host name or numeric address, a port. */
+typedef struct rdv_target {
     char host[256];
     uint16_t port;
+} rdv_target;
+
+/*
+ * The service (docs/rendezvous.md section 14): the instances listed
+ * (targets), or a DNS SRV name (srv, e.g. "_banter._tcp.example.com",
+ * resolved off the main loop, again each time the node has tried every
+ * instance it had), not both. The node dials one instance at a time and
+ * moves to the next on failure (shared/failover.h). Each instance proves
+ * the pinned key, or another key with an instance certificate signed by
+ * the pinned key (shared/icert.h).
+ */
+typedef struct rdv_config {
+    rdv_target targets[BANTER_MAX_INSTANCES];
+    uint32_t ntargets;
+    char srv[256];
+    banter_rng rng; /* the failover schedule's; fill NULL: the system's */
     char fpd[IDENTITY_FP_DIGITS + 1]; /* the pinned server fingerprint, digits only */
     char name[BANTER_MAX_NAME + 1];   /* our HELLO name */
     char cert_path[HOME_PATH_MAX];    /* where the certificate is kept (0600) */
@@ -84,7 +102,8 @@ typedef struct rdv_answer {
 typedef void (*rdv_done_fn)(void *ud, const rdv_answer *a);
 
 typedef struct rdv_status {
-    char server[300]; /* "host:port" */
+    char server[300]; /* "host:port" of the instance dialled now */
+    char instance[BANTER_MAX_NAME + 1]; /* its certificate's name, "" without one */
     char server_fp[IDENTITY_FP_LEN + 1];
     bool connected;                 /* a verified session that exchanged HELLO: requests go out */
     bool verified;                  /* the current connection proved the pinned key */
@@ -191,6 +210,10 @@ void rdv_req_cancel(rdv_req *q);
 
 /* ---- pure helpers (unit-tested) ---- */
 
+/* The service as typed: "HOST:PORT[,HOST:PORT...]" (IPv6 in brackets), or
+ * "srv:NAME" / "_SERVICE._tcp.DOMAIN" for a DNS SRV name, into cfg's
+ * targets or srv. BANTER_EINVAL with why (cap bytes) naming the bad part. */
+BANTER_WUR int rdv_parse_service(const char *s, rdv_config *cfg, char *why, size_t cap);
 /* A fingerprint as typed (digits, with any spaces or dashes, surrounding
  * white space ignored) to its 40 digits. BANTER_EINVAL otherwise. */
 BANTER_WUR int rdv_parse_fingerprint(const char *s, char out[static IDENTITY_FP_DIGITS + 1]);

@@ -54,6 +54,7 @@ static int status_to(rdv *r, buf *out)
     s->configured = r != NULL;
     s->server = st.server;
     s->server_key = st.server_fp;
+    s->instance = st.instance;
     s->connected = st.connected;
     s->verified = st.verified;
     s->user = st.user;
