@@ -15,9 +15,10 @@
 #include "cli.h"
 #include "keys.h"
 
-#define DAY_MS (24LL * 3600 * 1000)
+#define HOUR_MS (3600LL * 1000)
+#define DAY_MS  (24 * HOUR_MS)
 
-static int64_t wall_ms(void)
+int64_t instance_wall_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -170,7 +171,9 @@ static int cmd_new(const cli_ctx *ctx, int argc, char **argv)
         goto out;
     }
     if (cert_path(path, cp, sizeof cp) != 0 ||
-        icert_issue(&c, org, identity_public(inst), name, wall_ms(), days * DAY_MS) != 0 ||
+        /* valid from an hour ago: clocks differ */
+        icert_issue(&c, org, identity_public(inst), name, instance_wall_ms() - HOUR_MS,
+                    days * DAY_MS + HOUR_MS) != 0 ||
         icert_encode(&c, b, sizeof b, &n) != 0 || write_cert(cp, b, n) != 0) {
         fprintf(stderr, CLI_PROG ": cannot write the instance certificate %s: %s\n", cp,
                 strerror(errno));
@@ -214,7 +217,7 @@ static int cmd_show(const cli_ctx *ctx, int argc, char **argv)
     printf("instance key: %s\n", fp);
     identity_fingerprint(c.org, fp);
     printf("signed by:    %s\n", fp);
-    int64_t now = wall_ms();
+    int64_t now = instance_wall_ms();
     printf("expires:      in %lld days%s\n", (long long)((c.expires_ms - now) / DAY_MS),
            now >= c.expires_ms ? " (EXPIRED)" : "");
     identity *org = NULL;

@@ -21,6 +21,9 @@
 #define INSTANCE_MAX_DAYS    3650
 #define INSTANCE_WARN_DAYS   14   /* serve warns this long before it expires */
 
+/* The wall clock in milliseconds since the epoch. */
+int64_t instance_wall_ms(void);
+
 /* Load the instance key at path and its certificate path.cert, and check
  * that the certificate is signed by org, names that key and is valid at
  * now_ms. 0 with *id (the caller frees it) and the certificate's bytes in

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* serve.c - the `serve` and `fingerprint` commands. */
 #include <stdio.h>
-#include <time.h>
 
 #include "cli.h"
 #include "ctl.h"
@@ -79,7 +78,7 @@ int cmd_serve(const cli_ctx *ctx, int argc, char **argv)
     size_t icert_len = 0;
     if (cf->instance[0]) {
         int64_t days;
-        if (instance_load(cf->instance, id, (int64_t)time(NULL) * 1000, &inst, icb, &icert_len,
+        if (instance_load(cf->instance, id, instance_wall_ms(), &inst, icb, &icert_len,
                           &days, why, sizeof why) != 0) {
             fprintf(stderr, CLI_PROG ": %s\n", why);
             identity_free(id);
