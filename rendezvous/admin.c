@@ -29,7 +29,7 @@ static void send_result(conn *c, adm_result *res)
     if (r == 0)
         conn_send_pt(c, buf_data(&b), buf_len(&b));
     else
-        core_log(c->k, "cannot encode an admin result: %s", banter_strerror(r));
+        core_log(conn_core(c), "cannot encode an admin result: %s", banter_strerror(r));
     buf_free(&b);
 }
 
@@ -38,7 +38,7 @@ static void refuse_key(conn *c, const adm_request *rq, const char *fp)
 {
     char text[512];
     db_user u;
-    int r = db_device_user(c->k->db, conn_device(c), &u);
+    int r = db_device_user(conn_core(c)->db, conn_device(c), &u);
     if (c->acct || r == 0)
         snprintf(text, sizeof text,
                  "key %s is a device of %s, not an admin key: use banter-admin with its own key "
@@ -53,7 +53,7 @@ static void refuse_key(conn *c, const adm_request *rq, const char *fp)
     snprintf(res.error, sizeof res.error, "EAUTH");
     char addr[CONN_ADDR_MAX];
     conn_addr(c, addr);
-    core_log(c->k, "admin request %s refused from %s: %s is not an admin key",
+    core_log(conn_core(c), "admin request %s refused from %s: %s is not an admin key",
              adm_cmd_get(rq->cmd)->wire, addr, c->acct ? "a device session" : fp);
     send_result(c, &res);
     conn_close(c, 0, "not an admin key");
@@ -65,7 +65,7 @@ static void run(conn *c, const adm_request *rq, const char *fp, const char *role
     adm_result res;
     snprintf(actor, sizeof actor, "%s %s", role, fp);
     acct_ctx x = {
-        .d = c->k->db, .id = c->k->id, .k = c->k, .actor = actor, .now_ms = core_wall_ms()};
+        .d = conn_core(c)->db, .id = conn_core(c)->id, .k = conn_core(c), .actor = actor, .now_ms = core_wall_ms()};
     const adm_cmd_info *ci = adm_cmd_get(rq->cmd);
     int r;
     if (ci->change && strcmp(role, DB_ROLE_ADMIN) != 0)
@@ -77,7 +77,7 @@ static void run(conn *c, const adm_request *rq, const char *fp, const char *role
         conn_close(c, r, NULL);
         return;
     }
-    core_log(c->k, "admin %s: %s %s", actor, ci->wire, res.ok ? "ok" : res.error);
+    core_log(conn_core(c), "admin %s: %s %s", actor, ci->wire, res.ok ? "ok" : res.error);
     send_result(c, &res);
     adm_result_clear(&res);
 }
@@ -98,7 +98,7 @@ void admin_message(conn *c, const uint8_t *pt, size_t len)
     identity_fingerprint(conn_device(c), fp);
     r = db_fp_digits(fp, fpd);
     if (r == 0 && !c->acct)
-        r = db_admin_role(c->k->db, fpd, role, sizeof role);
+        r = db_admin_role(conn_core(c)->db, fpd, role, sizeof role);
     if (r == 0 && !c->acct)
         run(c, &rq, fpd, role);
     else if (r == BANTER_ENOENT || c->acct)

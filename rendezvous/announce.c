@@ -19,7 +19,7 @@ static int send_one(void *ud, const ann_msg *m)
     if (r == 0)
         conn_send_pt(c, buf_data(&b), buf_len(&b));
     else
-        core_log(c->k, "cannot send announcement %lld: %s", (long long)m->id, banter_strerror(r));
+        core_log(conn_core(c), "cannot send announcement %lld: %s", (long long)m->id, banter_strerror(r));
     buf_free(&b);
     return 0;
 }
@@ -28,9 +28,9 @@ void announce_device_up(conn *c)
 {
     if (!c->acct || !c->wants_announce || c->closing)
         return;
-    int r = db_announce_pending(c->k->db, conn_device(c), ANNOUNCE_PENDING_MAX, send_one, c);
+    int r = db_announce_pending(conn_core(c)->db, conn_device(c), ANNOUNCE_PENDING_MAX, send_one, c);
     if (r)
-        core_log(c->k, "announcements for %s: database: %s", c->acct->name, db_errmsg(c->k->db));
+        core_log(conn_core(c), "announcements for %s: database: %s", c->acct->name, db_errmsg(conn_core(c)->db));
 }
 
 struct fanout {
@@ -86,7 +86,7 @@ void announce_receipt(conn *c, const uint8_t *pt, size_t len)
         conn_refuse(c, "EAUTH", "log in first");
         return;
     }
-    r = db_announce_receipt(c->k->db, rc.id, conn_device(c), rc.read, core_wall_ms());
+    r = db_announce_receipt(conn_core(c)->db, rc.id, conn_device(c), rc.read, core_wall_ms());
     if (r == BANTER_ENOENT)
         conn_refuse(c, "ENOENT", "no announcement of that id was sent to this device");
     else if (r == 1)
@@ -94,6 +94,6 @@ void announce_receipt(conn *c, const uint8_t *pt, size_t len)
                     rc.read ? "this device already said it showed that announcement"
                             : "this device already confirmed that announcement");
     else if (r)
-        core_log(c->k, "announcement receipt from %s: database: %s", c->acct->name,
-                 db_errmsg(c->k->db));
+        core_log(conn_core(c), "announcement receipt from %s: database: %s", c->acct->name,
+                 db_errmsg(conn_core(c)->db));
 }

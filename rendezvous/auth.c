@@ -52,20 +52,20 @@ static void leave(conn *c)
         return;
     mailbox_device_down(c);
     contacts_device_down(c);
-    (void)online_detach(c->k->on, c, on_last, c->k);
+    (void)online_detach(conn_core(c)->on, c, on_last, conn_core(c));
 }
 
 /* A fresh certificate for c's device as its account. */
 static void send_cert(conn *c)
 {
     rvmsg cm = {.type = RV_CERT};
-    int r = cert_issue(&cm.u.cert, c->k->id, conn_device(c), c->acct->name, core_wall_ms(),
+    int r = cert_issue(&cm.u.cert, conn_core(c)->id, conn_device(c), c->acct->name, core_wall_ms(),
                        AUTH_CERT_TTL_MS);
     if (r == 0) {
         conn_send_rv(c, &cm);
-        c->cert_sent = core_now(c->k);
+        c->cert_sent = conn_ms(core_now(conn_core(c))) | 1u; /* 0 is never */
     } else {
-        core_log(c->k, "cannot issue a certificate for %s: %s", c->acct->name, banter_strerror(r));
+        core_log(conn_core(c), "cannot issue a certificate for %s: %s", c->acct->name, banter_strerror(r));
     }
 }
 
@@ -76,7 +76,7 @@ void auth_tick(core *k, uint64_t now)
         return;
     k->cert_scan = now;
     for (conn *c = k->live.head; c; c = c->next)
-        if (c->acct && !c->closing && c->cert_sent && now - c->cert_sent >= renew)
+        if (c->acct && !c->closing && c->cert_sent && conn_age(now, c->cert_sent) >= renew)
             send_cert(c);
 }
 
@@ -85,7 +85,7 @@ void auth_tick(core *k, uint64_t now)
  * what waits in its mailbox. */
 static void enter(conn *c, const db_user *u)
 {
-    core *k = c->k;
+    core *k = conn_core(c);
     bool first;
     leave(c);
     if (online_attach(k->on, c, u->name, &first) != 0) {
@@ -119,11 +119,11 @@ static void enter(conn *c, const db_user *u)
 void auth_hello(conn *c)
 {
     db_user u;
-    int r = db_device_user(c->k->db, conn_device(c), &u);
+    int r = db_device_user(conn_core(c)->db, conn_device(c), &u);
     if (r == BANTER_ENOENT)
         return;
     if (r) {
-        core_log(c->k, "database: %s", db_errmsg(c->k->db));
+        core_log(conn_core(c), "database: %s", db_errmsg(conn_core(c)->db));
         return;
     }
     if (u.disabled)
@@ -156,7 +156,7 @@ static void rl_keys(conn *c, login *lg)
  * changed hear of it. 0 or BANTER_E*. */
 static int bind_device(conn *c, const char *name)
 {
-    core *k = c->k;
+    core *k = conn_core(c);
     db_user prev;
     int had = db_device_user(k->db, conn_device(c), &prev);
     int r = db_device_bind(k->db, conn_device(c), name, core_wall_ms());
@@ -176,7 +176,7 @@ static void on_login_checked(void *owner, int result)
 {
     login *lg = owner;
     conn *c = lg->c;
-    core *k = c->k;
+    core *k = conn_core(c);
     db_user u;
     c->login = NULL;
     bool ok = result == 0 && lg->known && !lg->disabled;
@@ -214,7 +214,7 @@ static void on_login_checked(void *owner, int result)
  * dummy hash). NULL, or the ERROR code to answer with. */
 static const char *login_submit(conn *c, login *lg, const struct rv_login *l)
 {
-    core *k = c->k;
+    core *k = conn_core(c);
     char hash[BCRYPTO_PWHASH_STRLEN];
     db_user u;
     int r = db_user_get(k->db, lg->user, &u, hash);
@@ -247,7 +247,7 @@ static const char *login_submit(conn *c, login *lg, const struct rv_login *l)
  */
 void auth_login(conn *c, const struct rv_login *l)
 {
-    core *k = c->k;
+    core *k = conn_core(c);
     if (c->login) {
         conn_error(c, "EBUSY", "a login is already being checked on this connection");
         return;
@@ -289,7 +289,7 @@ void auth_login(conn *c, const struct rv_login *l)
 
 void auth_logout(conn *c)
 {
-    core *k = c->k;
+    core *k = conn_core(c);
     if (c->acct) {
         char name[BANTER_MAX_NAME + 1];
         snprintf(name, sizeof name, "%s", c->acct->name);

@@ -13,9 +13,9 @@ void broadcast_to(conn *c, const struct rv_broadcast_to *b)
         return;
     }
     rvmsg m = {.type = RV_RECIPIENTS};
-    int r = db_recipients(c->k->db, c->acct->name, b->department, b->page, &m.u.rcpt);
+    int r = db_recipients(conn_core(c)->db, c->acct->name, b->department, b->page, &m.u.rcpt);
     if (r) {
-        core_log(c->k, "broadcast recipients: database: %s", db_errmsg(c->k->db));
+        core_log(conn_core(c), "broadcast recipients: database: %s", db_errmsg(conn_core(c)->db));
         conn_error(c, banter_errname(r), "the server cannot list the recipients");
     } else {
         conn_send_rv(c, &m);

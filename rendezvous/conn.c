@@ -83,11 +83,11 @@ void conn_mark_dirty(conn *c)
     if (c->dirty || c->closing)
         return;
     c->dirty = true;
-    c->dirty_next = c->k->dirty;
+    c->dirty_next = conn_core(c)->dirty;
     if (c->dirty_next)
         c->dirty_next->dirty_prevp = &c->dirty_next;
-    c->dirty_prevp = &c->k->dirty;
-    c->k->dirty = c;
+    c->dirty_prevp = &conn_core(c)->dirty;
+    conn_core(c)->dirty = c;
 }
 
 static void unmark_dirty(conn *c)
@@ -125,11 +125,11 @@ void conn_close(conn *c, int err, const char *bye)
         }
     }
     if (err)
-        c->k->errors++;
-    if (c->k->log_level >= CORE_LOG_DEBUG) {
+        conn_core(c)->errors++;
+    if (conn_core(c)->log_level >= CORE_LOG_DEBUG) {
         char addr[CONN_ADDR_MAX];
         conn_addr(c, addr);
-        core_debug(c->k, "connection from %s closed: %s", addr,
+        core_debug(conn_core(c), "connection from %s closed: %s", addr,
                    err   ? banter_errname(err)
                    : bye ? bye
                          : "ok");
@@ -137,7 +137,7 @@ void conn_close(conn *c, int err, const char *bye)
     unmark_dirty(c);
     c->closing = true; /* before the modules let go: nothing more is queued */
     auth_conn_gone(c);
-    conn_list_remove(c->live ? &c->k->live : &c->k->pending, c);
+    conn_list_remove(c->live ? &conn_core(c)->live : &conn_core(c)->pending, c);
     uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
 }
 
@@ -291,7 +291,7 @@ void conn_send_rv(conn *c, const rvmsg *m)
     buf_init(&b, BANTER_MAX_PLAINTEXT);
     int r = rvmsg_encode(m, &b);
     if (r) {
-        core_log(c->k, "cannot encode message type %02x: %s", (unsigned)m->type,
+        core_log(conn_core(c), "cannot encode message type %02x: %s", (unsigned)m->type,
                  banter_strerror(r));
         conn_error(c, banter_errname(r), "the server cannot encode its answer");
     } else {

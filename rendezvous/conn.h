@@ -62,7 +62,6 @@ struct mb_dev {
 
 struct conn {
     uv_tcp_t tcp; /* first: a pointer to the handle is a pointer to the conn */
-    core *k;
     session *s;
     conn *prev, *next;         /* on k->pending or k->live */
     conn *dirty_next;          /* on k->dirty while dirty */
@@ -72,25 +71,34 @@ struct conn {
     conn *dev_prev, *dev_next; /* the account's other connected devices */
     char *clist_after;         /* the contact list is being sent: the last name sent (contacts.c) */
     struct mb_dev mb;
-    uint64_t since;      /* loop ms: the accept (pending), the last byte (live) */
-    uint32_t wbytes;     /* bytes in the write in flight */
-    uint8_t refused;     /* messages refused so far */
-    bool live;           /* the peer's HELLO arrived */
-    bool pinged;         /* a keepalive PING went out since the last byte */
-    bool writing;        /* a uv_write is in flight */
-    bool closing;        /* uv_close was called (or it was never set up) */
-    bool dirty;          /* on k->dirty */
-    bool paused;         /* reading stopped until the output drains */
-    bool wants_policy;   /* the peer's HELLO listed "policy" (orgpolicy.h) */
-    bool wants_announce; /* ... "announce": RV_ANNOUNCE and RV_REVOKED (announce.h, orgrevoke.h) */
-    /* ICE (icesig.c): loop ms the TURN credentials were last sent (0:
+    /* Times are loop ms modulo 2^32 (conn_ms, conn_age: differences are
+     * right up to 49 days), so the record stays small: one per connection. */
+    uint32_t since; /* the accept (pending), the last byte (live) */
+    /* ICE (icesig.c): when the TURN credentials were last sent (0:
      * never); the start of the signaling rate window, and the messages
      * in it. */
-    uint64_t ice_sent, ice_window;
-    uint64_t cert_sent; /* loop ms the last certificate was sent (auth.c renews it) */
+    uint32_t ice_sent, ice_window;
+    uint32_t cert_sent; /* the last certificate was sent (auth.c renews it; 0: never) */
+    uint32_t wbytes;    /* bytes in the write in flight */
     uint16_t ice_count;
+    uint8_t refused;        /* messages refused so far */
+    bool live : 1;          /* the peer's HELLO arrived */
+    bool pinged : 1;        /* a keepalive PING went out since the last byte */
+    bool writing : 1;       /* a uv_write is in flight */
+    bool closing : 1;       /* uv_close was called (or it was never set up) */
+    bool dirty : 1;         /* on k->dirty */
+    bool paused : 1;        /* reading stopped until the output drains */
+    bool wants_policy : 1;  /* the peer's HELLO listed "policy" (orgpolicy.h) */
+    bool wants_announce : 1; /* ... "announce": RV_ANNOUNCE and RV_REVOKED (announce.h, orgrevoke.h) */
 };
+
+/* A loop time (core_now) as kept in a conn, and how long ago one was. */
+static inline uint32_t conn_ms(uint64_t now) { return (uint32_t)now; }
+static inline uint32_t conn_age(uint64_t now, uint32_t then) { return (uint32_t)now - then; }
 _Static_assert(offsetof(conn, tcp) == 0, "conn starts with its handle");
+
+/* The server core: the loop's data (one pointer less per connection). */
+static inline core *conn_core(const conn *c) { return c->tcp.loop->data; }
 
 /* Append to / remove from a list (pending or live). */
 void conn_list_push(conn_list *l, conn *c);

@@ -346,14 +346,14 @@ static void send_list(conn *c)
         bool reset = c->clist_after[0] == '\0', found;
         uint32_t i = cache_pos(a, c->clist_after, &found) + (found ? 1 : 0);
         size_t n = 0;
-        int r = reset ? self_entry(c->k, a->name, &es[n++]) : 0;
+        int r = reset ? self_entry(conn_core(c), a->name, &es[n++]) : 0;
         for (; i < a->nrel && n < RV_CONTACTS_PER_MSG && r == 0; i++) {
             const crel *cr = &a->rel[i];
             if (rel_exists(crel_side(cr)))
-                r = entry_fill(c->k, cr->peer, crel_side(cr), cr->blocked_me, &es[n++]);
+                r = entry_fill(conn_core(c), cr->peer, crel_side(cr), cr->blocked_me, &es[n++]);
         }
         if (r == 0)
-            send_contacts(c->k, a, c, es, n, reset);
+            send_contacts(conn_core(c), a, c, es, n, reset);
         char *last = n && r == 0 && i < a->nrel && es[n - 1].state != RV_CS_SELF
                          ? strdup(es[n - 1].name)
                          : NULL;
@@ -362,8 +362,8 @@ static void send_list(conn *c)
         free(c->clist_after);
         c->clist_after = last; /* NULL: done (or failed, logged) */
         if (r)
-            core_log(c->k, "cannot send the contact list of %s: %s", a->name,
-                     r == BANTER_EDB ? db_errmsg(c->k->db) : banter_strerror(r));
+            core_log(conn_core(c), "cannot send the contact list of %s: %s", a->name,
+                     r == BANTER_EDB ? db_errmsg(conn_core(c)->db) : banter_strerror(r));
         if (!c->clist_after)
             mailbox_wake(c); /* stored copies come after the list */
     }
@@ -379,7 +379,7 @@ int contacts_device_up(conn *c, bool first)
 {
     account *a = c->acct;
     if (!a->loaded) {
-        int r = cache_load(c->k, a);
+        int r = cache_load(conn_core(c), a);
         if (r)
             return r;
     }
@@ -389,7 +389,7 @@ int contacts_device_up(conn *c, bool first)
         return BANTER_ENOMEM;
     send_list(c);
     if (first && visible(a) != RV_P_OFFLINE)
-        push_presence(c->k, a);
+        push_presence(conn_core(c), a);
     return 0;
 }
 
@@ -404,7 +404,7 @@ void contacts_device_down(conn *c)
 void contacts_status(conn *c, const struct rv_status *st)
 {
     account *a = c->acct;
-    int r = db_presence_set(c->k->db, a->name, (uint8_t)st->status, st->text, core_wall_ms());
+    int r = db_presence_set(conn_core(c)->db, a->name, (uint8_t)st->status, st->text, core_wall_ms());
     if (r) {
         conn_error(c, banter_errname(r), "the server cannot store the status");
         return;
@@ -421,7 +421,7 @@ void contacts_status(conn *c, const struct rv_status *st)
     contacts_own_status(c, true); /* every device of the account shows it */
     rv_presence now = visible(a);
     if (now != a->shown || (now != RV_P_OFFLINE && text_changed))
-        push_presence(c->k, a);
+        push_presence(conn_core(c), a);
 }
 
 /* ---- RV_CONTACT ---- */
@@ -446,7 +446,7 @@ static const char *check_peer(conn *c, const struct rv_contact_op *op, bool *dis
     db_user u;
     if (strcmp(op->user, c->acct->name) == 0)
         return "EINVAL";
-    int r = db_user_get(c->k->db, op->user, &u, NULL);
+    int r = db_user_get(conn_core(c)->db, op->user, &u, NULL);
     if (r == BANTER_ENOENT)
         return "ENOUSER";
     if (r)
@@ -481,7 +481,7 @@ static void apply_change(core *k, account *a, const char *peer, rel_side oa, rel
 
 void contacts_op(conn *c, const struct rv_contact_op *op)
 {
-    core *k = c->k;
+    core *k = conn_core(c);
     account *a = c->acct;
     rel_side sa, sb;
     bool over_a = false, over_b = false, disabled = false;

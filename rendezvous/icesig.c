@@ -33,7 +33,7 @@ int icesig_credentials(const char *secret, const char *acct, int64_t expires_s,
 
 static void send_servers(conn *c)
 {
-    const struct icesig_config *ic = c->k->ice;
+    const struct icesig_config *ic = conn_core(c)->ice;
     rvmsg m = {.type = RV_ICE_SERVERS};
     if (ic)
         m.u.ice_servers = ic->servers;
@@ -43,13 +43,13 @@ static void send_servers(conn *c)
         int r = icesig_credentials(ic->secret, c->acct->name, exp_s, m.u.ice_servers.username,
                                    m.u.ice_servers.password);
         if (r) {
-            core_log(c->k, "cannot make TURN credentials for %s: %s", c->acct->name,
+            core_log(conn_core(c), "cannot make TURN credentials for %s: %s", c->acct->name,
                      banter_strerror(r));
             m.u.ice_servers.nturn = 0;
         }
         m.u.ice_servers.expires_ms = exp_s * 1000;
     }
-    c->ice_sent = core_now(c->k);
+    c->ice_sent = conn_ms(core_now(conn_core(c))) | 1u; /* 0 is never */
     conn_send_rv(c, &m);
     rvmsg_clear(&m); /* wipes the password */
 }
@@ -68,7 +68,7 @@ void icesig_tick(core *k, uint64_t now)
     k->ice_scan = now;
     uint64_t due = (uint64_t)ic->ttl_ms * 5 / 6;
     for (conn *c = k->live.head; c; c = c->next)
-        if (c->acct && !c->closing && c->ice_sent && now - c->ice_sent >= due)
+        if (c->acct && !c->closing && c->ice_sent && conn_age(now, c->ice_sent) >= due)
             send_servers(c);
 }
 
@@ -86,9 +86,9 @@ static void end_to(conn *c, const rvmsg *m, const char *error)
 /* Whether c may send one more signaling message now (the window). */
 static bool within_rate(conn *c)
 {
-    uint64_t now = core_now(c->k);
-    if (now - c->ice_window >= ICESIG_WINDOW_MS) {
-        c->ice_window = now;
+    uint64_t now = core_now(conn_core(c));
+    if (conn_age(now, c->ice_window) >= ICESIG_WINDOW_MS) {
+        c->ice_window = conn_ms(now);
         c->ice_count = 0;
     }
     return ++c->ice_count <= ICESIG_BURST;
@@ -106,7 +106,7 @@ void icesig_relay(conn *c, const rvmsg *m)
         end_to(c, m, "ENOTCONTACT");
         return;
     }
-    account *ra = may == CONTACTS_SEAL_OK ? online_find(c->k->on, m->u.ice.user) : NULL;
+    account *ra = may == CONTACTS_SEAL_OK ? online_find(conn_core(c)->on, m->u.ice.user) : NULL;
     conn *d = ra ? online_device(ra, m->u.ice.device) : NULL;
     if (!d || d == c || d->closing) {
         end_to(c, m, "EOFFLINE");

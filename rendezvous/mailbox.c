@@ -319,7 +319,7 @@ static void route(mailbox *mb, conn *d, mb_item *it)
 
 static void refuse(conn *c, const struct rv_seal *s, const char *error)
 {
-    c->k->mb->st.refused++;
+    conn_core(c)->mb->st.refused++;
     send_stored(c, s->id, s->device, RV_STORED_REFUSED, error);
 }
 
@@ -360,7 +360,7 @@ static mb_item *item_new(conn *c, const struct rv_seal *s, bool keep_blob)
 
 void mailbox_seal(conn *c, const struct rv_seal *s)
 {
-    mailbox *mb = c->k->mb;
+    mailbox *mb = conn_core(c)->mb;
     if (!c->acct) {
         refuse(c, s, "EAUTH");
         return;
@@ -382,9 +382,9 @@ void mailbox_seal(conn *c, const struct rv_seal *s)
         refuse(c, s, "ENOTCONTACT");
         return;
     }
-    account *ra = online_find(c->k->on, s->user);
+    account *ra = online_find(conn_core(c)->on, s->user);
     conn *d = ra ? online_device(ra, s->device) : NULL;
-    const char *err = d ? NULL : check_recipient(c->k, s->user, s->device);
+    const char *err = d ? NULL : check_recipient(conn_core(c), s->user, s->device);
     if (err) {
         refuse(c, s, err);
         return;
@@ -430,7 +430,7 @@ static void del_push(mailbox *mb, int64_t seq, const uint8_t *id, const uint8_t 
 
 void mailbox_delivered(conn *c, const uint8_t id[static RV_ID_LEN])
 {
-    mailbox *mb = c->k->mb;
+    mailbox *mb = conn_core(c)->mb;
     if (!c->acct) {
         conn_refuse(c, "EAUTH", "log in first");
         return;
@@ -469,12 +469,12 @@ void mailbox_device_up(conn *c)
 {
     memset(&c->mb, 0, sizeof c->mb);
     c->mb.more = true;
-    fetch_push(c->k->mb, c);
+    fetch_push(conn_core(c)->mb, c);
 }
 
 void mailbox_device_down(conn *c)
 {
-    mailbox *mb = c->k->mb;
+    mailbox *mb = conn_core(c)->mb;
     while (c->mb.head) {
         mb_item *it = c->mb.head;
         if (it->kind == IT_ROUTED) {
@@ -494,7 +494,7 @@ void mailbox_device_down(conn *c)
 void mailbox_wake(conn *c)
 {
     if (c->acct && c->mb.more && !c->mb.stalled)
-        fetch_push(c->k->mb, c);
+        fetch_push(conn_core(c)->mb, c);
 }
 
 void mailbox_tick(mailbox *mb, uint64_t now)

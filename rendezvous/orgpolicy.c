@@ -27,10 +27,10 @@ int orgpolicy_load(core *k)
 void orgpolicy_device_up(conn *c)
 {
     uint8_t pt[1 + POLICY_LEN];
-    if (!c->k->has_policy || !c->wants_policy || c->closing)
+    if (!conn_core(c)->has_policy || !c->wants_policy || c->closing)
         return;
     pt[0] = RV_POLICY;
-    policy_encode(&c->k->pol, pt + 1);
+    policy_encode(&conn_core(c)->pol, pt + 1);
     conn_send_pt(c, pt, sizeof pt);
 }
 

@@ -55,13 +55,13 @@ int orgrevoke_load(core *k)
 void orgrevoke_device_up(conn *c)
 {
     uint8_t *pt;
-    if (!c->k->rev || !c->wants_announce || c->closing || !c->acct)
+    if (!conn_core(c)->rev || !c->wants_announce || c->closing || !c->acct)
         return;
     pt = malloc(1 + REVLIST_LEN_MAX);
     if (!pt)
         return;
     pt[0] = RV_REVOKED;
-    size_t n = revlist_encode(c->k->rev, pt + 1, REVLIST_LEN_MAX);
+    size_t n = revlist_encode(conn_core(c)->rev, pt + 1, REVLIST_LEN_MAX);
     conn_send_pt(c, pt, 1 + n);
     free(pt);
 }

@@ -70,14 +70,14 @@ size_t server_conn_size(void) { return sizeof(conn); }
  * handshake deadline, under keepalive from now). */
 static void conn_hello(conn *c, const struct msg_hello *h)
 {
-    core *k = c->k;
+    core *k = conn_core(c);
     for (size_t i = 0; i < h->nfeatures; i++) {
         c->wants_policy |= strcmp(h->features[i], ORGPOLICY_FEATURE) == 0;
         c->wants_announce |= strcmp(h->features[i], ANN_FEATURE) == 0;
     }
     conn_list_remove(&k->pending, c);
     c->live = true;
-    c->since = core_now(k);
+    c->since = conn_ms(core_now(k));
     conn_list_push(&k->live, c);
     auth_hello(c);
 }
@@ -86,11 +86,11 @@ static void conn_hello(conn *c, const struct msg_hello *h)
  * HELLO arrives, within the same deadline. */
 static void conn_established(conn *c)
 {
-    if (c->k->icert) { /* first: the node checks it before anything else */
+    if (conn_core(c)->icert) { /* first: the node checks it before anything else */
         uint8_t pt[1 + ICERT_LEN_MAX];
         pt[0] = ICERT_TYPE;
-        memcpy(pt + 1, c->k->icert, c->k->icert_len);
-        conn_send_pt(c, pt, 1 + c->k->icert_len);
+        memcpy(pt + 1, conn_core(c)->icert, conn_core(c)->icert_len);
+        conn_send_pt(c, pt, 1 + conn_core(c)->icert_len);
     }
     msg h = {.type = MSG_HELLO};
     h.u.hello.version = SESSION_VERSION;
@@ -234,8 +234,8 @@ static void conn_message(conn *c, const uint8_t *pt, size_t len)
  * list (the list stays sorted by the last byte received). */
 static void conn_touch(conn *c)
 {
-    core *k = c->k;
-    c->since = core_now(k);
+    core *k = conn_core(c);
+    c->since = conn_ms(core_now(k));
     c->pinged = false;
     if (k->live.tail != c) {
         conn_list_remove(&k->live, c);
@@ -247,7 +247,7 @@ void conn_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 {
     conn *c = (conn *)(void *)h;
     (void)suggested;
-    *b = uv_buf_init((char *)c->k->rbuf, (unsigned)c->k->rbuf_len);
+    *b = uv_buf_init((char *)conn_core(c)->rbuf, (unsigned)conn_core(c)->rbuf_len);
 }
 
 void conn_on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
@@ -305,7 +305,6 @@ static void on_connection(uv_stream_t *l, int status)
         server_stop(srv, BANTER_ENOMEM);
         return;
     }
-    c->k = &srv->k;
     c->closing = true; /* on no list until it is set up */
     session_config sc = {
         .role = NOISE_RESPONDER,
@@ -321,7 +320,7 @@ static void on_connection(uv_stream_t *l, int status)
         return;
     }
     c->closing = false;
-    c->since = core_now(&srv->k);
+    c->since = conn_ms(core_now(&srv->k));
     conn_list_push(&srv->k.pending, c);
     srv->st.accepted++;
     (void)uv_tcp_nodelay(&c->tcp, 1);
@@ -370,13 +369,13 @@ static void on_tick(uv_timer_t *t)
     server *srv = t->data;
     core *k = &srv->k;
     uint64_t now = core_now(k);
-    while (k->pending.head && now - k->pending.head->since >= SERVER_HANDSHAKE_MS) {
+    while (k->pending.head && conn_age(now, k->pending.head->since) >= SERVER_HANDSHAKE_MS) {
         srv->st.timeouts++;
         conn_close(k->pending.head, 0, NULL);
     }
-    for (conn *c = k->live.head, *next; c && now - c->since >= SERVER_PING_MS; c = next) {
+    for (conn *c = k->live.head, *next; c && conn_age(now, c->since) >= SERVER_PING_MS; c = next) {
         next = c->next;
-        if (now - c->since >= SERVER_IDLE_MS) {
+        if (conn_age(now, c->since) >= SERVER_IDLE_MS) {
             srv->st.idle++;
             conn_close(c, 0, "idle");
         } else if (!c->pinged) {
@@ -617,6 +616,7 @@ static server *server_new(const server_config *cfg)
         free(srv);
         return NULL;
     }
+    srv->loop.data = k; /* conn_core() */
     k->pw = pwcheck_new(&srv->loop, AUTH_PW_RUNNING, AUTH_PW_WAITING);
     k->rl = rl_new(RL_DEFAULT_CAP);
     k->on = online_new();

@@ -8,12 +8,15 @@
 /* Keep at most this much allocated once a buffer drains. */
 #define BUF_KEEP 4096u
 
-void buf_init(buf *b, size_t cap) { *b = (buf){.cap = cap}; }
+void buf_init(buf *b, size_t cap)
+{
+    *b = (buf){.cap = cap > UINT32_MAX ? UINT32_MAX : (uint32_t)cap};
+}
 
 void buf_free(buf *b)
 {
     free(b->mem);
-    size_t cap = b->cap;
+    uint32_t cap = b->cap;
     *b = (buf){.cap = cap};
 }
 
@@ -29,7 +32,7 @@ int buf_reserve(buf *b, size_t n, uint8_t **out)
     /* Compact first: the unread bytes may fit after a move to the front. */
     if (b->off > 0) {
         memmove(b->mem, b->mem + b->off, used);
-        b->len = used;
+        b->len = (uint32_t)used;
         b->off = 0;
         if (b->alloc - b->len >= n) {
             *out = b->mem + b->len;
@@ -38,19 +41,19 @@ int buf_reserve(buf *b, size_t n, uint8_t **out)
     }
     size_t want = b->alloc ? b->alloc : 256;
     while (want < used + n)
-        want = want > SIZE_MAX / 2 ? used + n : want * 2;
+        want *= 2; /* used + n <= cap < 2^32: no overflow */
     if (want > b->cap)
         want = b->cap;
     uint8_t *m = realloc(b->mem, want);
     if (!m)
         return BANTER_ENOMEM;
     b->mem = m;
-    b->alloc = want;
+    b->alloc = (uint32_t)want;
     *out = b->mem + b->len;
     return 0;
 }
 
-void buf_commit(buf *b, size_t n) { b->len += n; }
+void buf_commit(buf *b, size_t n) { b->len += (uint32_t)n; }
 
 int buf_append(buf *b, const void *p, size_t n)
 {
@@ -60,13 +63,13 @@ int buf_append(buf *b, const void *p, size_t n)
         return r;
     if (n)
         memcpy(dst, p, n);
-    b->len += n;
+    b->len += (uint32_t)n;
     return 0;
 }
 
 void buf_consume(buf *b, size_t n)
 {
-    b->off += n;
+    b->off += (uint32_t)n;
     if (b->off < b->len)
         return;
     b->off = b->len = 0;

@@ -21,12 +21,14 @@
 
 #include "error.h"
 
+/* 32-bit offsets keep the struct at 24 bytes (a server holds three per
+ * connection); caps are far below 4 GiB, and buf_init clamps. */
 typedef struct buf {
-    uint8_t *mem; /* private */
-    size_t off;   /* private: first unread byte */
-    size_t len;   /* private: one past the last byte */
-    size_t alloc; /* private */
-    size_t cap;   /* private */
+    uint8_t *mem;   /* private */
+    uint32_t off;   /* private: first unread byte */
+    uint32_t len;   /* private: one past the last byte */
+    uint32_t alloc; /* private */
+    uint32_t cap;   /* private */
 } buf;
 
 /* Start empty with a cap on the number of unread bytes; allocates nothing. */

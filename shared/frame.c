@@ -7,13 +7,13 @@
 void frame_dec_init(frame_dec *d, size_t max)
 {
     *d = (frame_dec){0};
-    d->max = max > BANTER_NOISE_MAX_MSG ? BANTER_NOISE_MAX_MSG : max;
+    d->max = (uint32_t)(max > BANTER_NOISE_MAX_MSG ? BANTER_NOISE_MAX_MSG : max);
     buf_init(&d->body, BANTER_NOISE_MAX_MSG);
 }
 
 void frame_dec_set_max(frame_dec *d, size_t max)
 {
-    d->max = max > BANTER_NOISE_MAX_MSG ? BANTER_NOISE_MAX_MSG : max;
+    d->max = (uint32_t)(max > BANTER_NOISE_MAX_MSG ? BANTER_NOISE_MAX_MSG : max);
 }
 
 void frame_dec_free(frame_dec *d) { buf_free(&d->body); }
@@ -53,7 +53,7 @@ int frame_dec_push(frame_dec *d, const uint8_t *in, size_t len, size_t *used, co
         *used = i;
         if (d->hdr_have < BANTER_FRAME_HDR)
             return 0;
-        d->need = (size_t)d->hdr[0] << 8 | d->hdr[1];
+        d->need = (uint32_t)d->hdr[0] << 8 | d->hdr[1];
         if (d->need > d->max)
             return BANTER_ETOOBIG;
     }

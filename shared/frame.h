@@ -19,8 +19,8 @@
 
 typedef struct frame_dec {
     buf body;         /* private: partial frame body */
-    size_t max;       /* private: largest length accepted */
-    size_t need;      /* private: body length of the frame in progress */
+    uint32_t max;     /* private: largest length accepted */
+    uint32_t need;    /* private: body length of the frame in progress */
     uint8_t hdr[2];   /* private */
     uint8_t hdr_have; /* private: 0, 1 or 2 header bytes seen */
 } frame_dec;

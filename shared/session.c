@@ -18,8 +18,12 @@ struct session {
     buf out;
     buf rx_pt; /* last decrypted plaintext, handed out in an event */
     uint8_t peer[BCRYPTO_ED_PKLEN];
-    uint8_t expect[BCRYPTO_ED_PKLEN];
-    uint8_t h[NOISE_HASHLEN];
+    /* expect is read during the handshake only, h written at its end:
+     * they share the bytes (a server holds one session per connection). */
+    union {
+        uint8_t expect[BCRYPTO_ED_PKLEN];
+        uint8_t h[NOISE_HASHLEN];
+    };
     bool has_expect;
     bool established;
     bool announce; /* ESTABLISHED event not yet delivered */
