@@ -92,7 +92,7 @@ REPLAY_BINS := $(FUZZ_SRC:tests/fuzz/%.c=$(ASAN)/tests/replay_%)
 FUZZ_BINS  := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ)/%)
 BENCH_BINS := $(BENCH_SRC:bench/%.c=$(REL)/%)
 
-.PHONY: FORCE all lib test test-run check deps deps-check run demo fuzz bench lint install deb deb-lint \
+.PHONY: FORCE all lib test test-run check deps deps-check run demo fuzz bench bench-cluster lint install deb deb-lint \
         uninstall clean help format screenshots
 
 all: lib $(PROGRAMS) $(GATEWAYS)
@@ -108,6 +108,7 @@ help:
 	@echo "make lint       clang-format check, cppcheck, banned functions"
 	@echo "make fuzz       run each libFuzzer target FUZZ_SECONDS (default 60)"
 	@echo "make bench      benchmarks, as ratios against baselines from the same run"
+	@echo "make bench-cluster  100,000 rendezvous connections across instances (docs/cluster.md)"
 	@echo "make screenshots  pictures of the web interface into docs/screenshots (root)"
 	@echo "make install    PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)"
 
@@ -447,6 +448,10 @@ bench: deps-check $(BENCH_BINS) $(if $(PEER_SRC),bin/banter) $(if $(RENDEZVOUS_S
 	$(Q)bash bench/bench_discovery.sh
 	$(Q)bash bench/bench_ice.sh
 	$(Q)bash bench/bench_nat_nodes.sh
+
+# 100,000 connections across several instances (bench/bench_cluster.sh).
+bench-cluster: deps-check $(REL)/bench_rendezvous bin/banter-rendezvous
+	$(Q)bash bench/bench_cluster.sh
 
 # ---- dependencies ----
 deps:

@@ -22,6 +22,12 @@
  *   4. first logins: fresh devices log in with a password (Argon2id t=2,
  *      64 MiB, at most 2 at a time on the server): logins/s.
  *
+ * Several instances (bench/bench_cluster.sh, `make bench-cluster`): with
+ * BENCH_RDV_HOLD=PATH the bench prints "holding" once its connections are
+ * up and keeps them (answering the server's keepalives) until PATH.go
+ * exists; then, with BENCH_RDV_MEASURE=0, it only holds on until PATH.done
+ * exists and exits; otherwise it goes on with parts 3 and 4.
+ *
  * Runs bin/banter-rendezvous (BENCH_RDV_BIN) in a scratch directory and
  * stops it at the end. Raises its open file limit (and the server's) when
  * it may; with fewer descriptors it holds fewer connections and says so.
@@ -89,6 +95,7 @@ static struct bench {
     size_t ready, dead, authfail; /* counters */
     size_t hs_inflight;
     uint64_t pongs, delivered, errors;
+    double last_cpu; /* the server's share of one core in the last measure() */
     int mode;
     uint8_t rbuf[READ_BUF];
 } B;
@@ -588,6 +595,13 @@ static void connect_range(size_t from, size_t to, double timeout)
     }
 }
 
+/* Run the loop (answering keepalives) until path exists. */
+static void hold_until(const char *path)
+{
+    while (access(path, F_OK) != 0)
+        poll_once(200);
+}
+
 /* Run the loop for s seconds. */
 static void run_for(double s)
 {
@@ -649,9 +663,30 @@ static double measure(int mode, double s)
             break;
         poll_once(5);
     }
+    B.last_cpu = cpu / t;
     printf("bench_rendezvous:   (server CPU %.0f%% of one core during the measurement)\n",
            100.0 * cpu / t);
     return (double)n / t;
+}
+
+/* Stop the server, remove the scratch directory, free the clients. */
+static void finish(void)
+{
+    kill(B.srv, SIGTERM);
+    int st;
+    waitpid(B.srv, &st, 0);
+    B.srv = 0;
+    char rm[160];
+    snprintf(rm, sizeof rm, "rm -rf %s", B.dir);
+    if (system(rm) != 0)
+        fprintf(stderr, "bench_rendezvous: cannot remove %s\n", B.dir);
+    for (size_t i = 0; i < B.n; i++) {
+        if (B.c[i].state != ST_DEAD && B.c[i].fd >= 0)
+            close(B.c[i].fd);
+        session_free(B.c[i].s);
+        identity_free(B.c[i].id);
+    }
+    free(B.c);
 }
 
 int main(void)
@@ -731,6 +766,24 @@ int main(void)
                (double)(rss1 - rss_half) * 1024.0 / (double)(held - half), rss_half, rss1,
                held - half);
 
+    const char *hold = getenv("BENCH_RDV_HOLD");
+    if (hold && *hold) {
+        char go[512], done[512];
+        snprintf(go, sizeof go, "%s.go", hold);
+        snprintf(done, sizeof done, "%s.done", hold);
+        printf("bench_rendezvous: holding %zu connections (pid %d)\n", B.ready, (int)getpid());
+        fflush(stdout);
+        hold_until(go);
+        const char *m = getenv("BENCH_RDV_MEASURE");
+        if (m && strcmp(m, "0") == 0) {
+            hold_until(done);
+            printf("bench_rendezvous: still held at the end: %zu (%zu failed)\n", B.ready, B.dead);
+            fflush(stdout);
+            finish();
+            return B.authfail ? 1 : 0;
+        }
+    }
+
     /* 3: routing, against the ping rate */
     connect_range(B.n_idle, B.n_idle + 2 * B.pairs, 60);
     double ping = measure(MODE_PING, secs);
@@ -740,8 +793,12 @@ int main(void)
     double routed = measure(MODE_ROUTE, secs);
     printf("bench_rendezvous: routed: %.0f messages/s between online devices (%zu pairs, RV_SEAL "
            "-> RV_SEALED -> RV_DELIVERED -> RV_STORED delivered; %zu idle connections held), "
-           "%.2f x the ping rate; target >= 100000/s\n",
+           "%.2f x the ping rate; target >= 400000/s\n",
            routed, B.pairs, held, routed / ping);
+    if (B.last_cpu > 0)
+        printf("bench_rendezvous: routed per second of server CPU: %.0f messages (the server "
+               "used %.0f%% of a core; client and server share this machine's cores)\n",
+               routed / B.last_cpu, 100.0 * B.last_cpu);
 
     /* 4: first logins */
     size_t before = B.ready;
@@ -755,20 +812,6 @@ int main(void)
            (double)(B.ready - before) / tl, B.ready - before, tl);
     fflush(stdout);
 
-    kill(B.srv, SIGTERM);
-    int st;
-    waitpid(B.srv, &st, 0);
-    B.srv = 0;
-    char rm[160];
-    snprintf(rm, sizeof rm, "rm -rf %s", B.dir);
-    if (system(rm) != 0)
-        fprintf(stderr, "bench_rendezvous: cannot remove %s\n", B.dir);
-    for (size_t i = 0; i < B.n; i++) {
-        if (B.c[i].state != ST_DEAD && B.c[i].fd >= 0)
-            close(B.c[i].fd);
-        session_free(B.c[i].s);
-        identity_free(B.c[i].id);
-    }
-    free(B.c);
+    finish();
     return B.authfail ? 1 : 0;
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * instance.h - one rendezvous instance of a service (docs/cluster.md,
- * docs/rendezvous.md section 14.2): its own key, which it proves in the
+ * docs/rendezvous.md section 15.2): its own key, which it proves in the
  * Noise handshake, and a certificate for that key signed by the server
  * key every node pins (the organisation key, "<db>.key"). The key file is
  * PATH (0600), the certificate PATH.cert beside it; `banter-rendezvous

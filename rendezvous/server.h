@@ -69,7 +69,7 @@ typedef struct server_config {
     const char *pdir;   /* where plug-ins keep their folders */
     /* STUN/TURN servers and the TURN secret (icesig.h), or NULL. */
     const struct icesig_config *ice;
-    /* One instance of a service (docs/rendezvous.md 14.2): the key this
+    /* One instance of a service (docs/rendezvous.md 15.2): the key this
      * instance proves in the handshake and its certificate from the
      * organisation key (id), sent first as RV_INSTANCE. NULL: id is both. */
     const identity *instance;

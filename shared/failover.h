@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * failover.h - which rendezvous instance a node dials next, and when
- * (docs/rendezvous.md section 14.3): sans-I/O, the clock and the random
+ * (docs/rendezvous.md section 15.3): sans-I/O, the clock and the random
  * source are handed in, so tests replay a schedule exactly.
  *
  * Order: each node shuffles the instances once (its own random ring), so

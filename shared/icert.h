@@ -2,7 +2,7 @@
 /*
  * icert.h - instance certificates: the organisation key's signature that
  * an instance key belongs to one rendezvous instance of the service
- * (docs/rendezvous.md section 14.2).
+ * (docs/rendezvous.md section 15.2).
  *
  * Nodes pin the organisation key. A rendezvous instance proves its own
  * key in the Noise handshake and, as its first transport message,

@@ -50,7 +50,7 @@ typedef struct rdv_target {
 } rdv_target;
 
 /*
- * The service (docs/rendezvous.md section 14): the instances listed
+ * The service (docs/rendezvous.md section 15): the instances listed
  * (targets), or a DNS SRV name (srv, e.g. "_banter._tcp.example.com",
  * resolved off the main loop, again each time the node has tried every
  * instance it had), not both. The node dials one instance at a time and
