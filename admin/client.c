@@ -15,10 +15,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "icert.h"
 #include "msg.h"
 #include "session.h"
 
 #define IN_BUF 65536
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 struct aclient {
     int fd;
@@ -166,6 +174,42 @@ static int other_message(aclient *c, const uint8_t *pt, size_t len, char *why, s
     return r;
 }
 
+/* After a handshake with another key than the pinned one: NULL when the
+ * first message is an instance certificate for that key from the pinned
+ * key, valid now; "" when it is not a certificate at all (the caller says
+ * the plain mismatch); otherwise a non-empty marker, the reason in why. */
+static const char *instance_refusal(aclient *c, const aclient_config *cfg, char *why, size_t cap)
+{
+    session_event ev;
+    icert ic;
+    char fp[IDENTITY_FP_LEN + 1], fpd[IDENTITY_FP_DIGITS + 1];
+    if (next_event(c, &ev, why, cap) != 0 || ev.type != SESSION_EV_MESSAGE || ev.len == 0 ||
+        ev.data[0] != ICERT_TYPE)
+        return "";
+    int e = icert_decode(&ic, ev.data + 1, ev.len - 1);
+    if (e) {
+        snprintf(why, cap, "the server's instance certificate is not valid: %s",
+                 banter_strerror(e));
+        return "x";
+    }
+    identity_fingerprint(ic.org, fp);
+    if (aclient_fp_digits(fp, fpd) != 0 || strcmp(fpd, cfg->pin) != 0) {
+        snprintf(why, cap,
+                 "the server's instance certificate is signed by %s, not by the pinned key "
+                 "(someone may be in the middle)",
+                 fp);
+        return "x";
+    }
+    e = icert_check(&ic, ic.org, session_peer(c->s), wall_ms());
+    if (e) {
+        snprintf(why, cap, "the server's instance certificate %s",
+                 e == BANTER_EKEYMISMATCH ? "is for another key"
+                                          : "has expired or is not valid yet (check the clocks)");
+        return "x";
+    }
+    return NULL;
+}
+
 static int handshake(aclient *c, const aclient_config *cfg, char *why, size_t cap)
 {
     session_event ev;
@@ -179,12 +223,21 @@ static int handshake(aclient *c, const aclient_config *cfg, char *why, size_t ca
     char fp[IDENTITY_FP_LEN + 1], fpd[IDENTITY_FP_DIGITS + 1];
     identity_fingerprint(session_peer(c->s), fp);
     if (cfg->pin && (aclient_fp_digits(fp, fpd) != 0 || strcmp(fpd, cfg->pin) != 0)) {
+        /* One instance of the pinned service: its first message is a
+         * certificate for its key from the pinned one (docs/rendezvous.md
+         * section 13.2). */
+        const char *bad = instance_refusal(c, cfg, why, cap);
+        if (!bad)
+            goto hello;
+        if (bad[0]) /* why holds the reason */
+            return BANTER_EKEYMISMATCH;
         snprintf(why, cap,
                  "the server's key is not the pinned one: it has fingerprint %s (someone may "
                  "be in the middle; if the server's key really changed, pin the new one)",
                  fp);
         return BANTER_EKEYMISMATCH;
     }
+hello:;
     msg h = {.type = MSG_HELLO};
     h.u.hello.version = SESSION_VERSION;
     snprintf(h.u.hello.name, sizeof h.u.hello.name, "banter-admin");

@@ -9,15 +9,17 @@
 #      runs with, refuses to start with the fix;
 #   2. failover: a node given two instances (A, B) of one service, each
 #      with its own key and certificate, pinning only the organisation key,
-#      logs in on whichever it reaches; A is killed by PID (SIGKILL) and B
-#      serves the same SQLite file in turn: the node is served by B within
-#      a few seconds, still logged in by its device key, and says which
-#      instance it is on;
+#      logs in on A; B stands by on the same SQLite file, A is killed by
+#      PID (SIGKILL), and B serves in turn: the node is
+#      served by B within a few seconds (10 s at most here), still logged
+#      in by its device key, and says which instance it is on;
 #   3. a forged instance: a server with its own organisation key that
 #      certifies an instance key (the name copied from the real one) is
 #      refused by the node with the reason ("signed by ..., not by the
 #      pinned key"), never connected; listed first beside a real instance,
-#      the node moves on to the real one.
+#      the node moves on to the real one;
+#   4. banter-admin pinning the organisation key administers instance B,
+#      and refuses the forged instance (exit 4, the reason).
 # Regression: on the code before instances, the node refuses every
 # instance key (part 2 fails: never connected).
 # Needs $BANTER_BIN and $RDV_BIN (defaults: the ASan builds). Ports:
@@ -31,11 +33,13 @@ here=$(cd "$(dirname "$0")" && pwd)
 abs() { (cd "$(dirname "$1")" && printf '%s/%s\n' "$(pwd)" "$(basename "$1")"); }
 BANTER_BIN=${BANTER_BIN:-$here/../../build/asan/banter}
 RDV_BIN=${RDV_BIN:-$here/../../build/asan/banter-rendezvous}
-for v in BANTER_BIN RDV_BIN; do
+ADMIN_BIN=${ADMIN_BIN:-$here/../../build/asan/banter-admin}
+for v in BANTER_BIN RDV_BIN ADMIN_BIN; do
     [ -x "${!v}" ] || t_fail setup "no program at ${!v} (make test-run builds it, or set $v)"
 done
 BANTER_BIN=$(abs "$BANTER_BIN")
 RDV_BIN=$(abs "$RDV_BIN")
+ADMIN_BIN=$(abs "$ADMIN_BIN")
 export ASAN_OPTIONS=detect_leaks=1
 export UBSAN_OPTIONS=print_stacktrace=1
 
@@ -57,17 +61,16 @@ cd "$T" || t_fail setup "cd $T"
 . "$here/node.sh" # b, alive, gone, check_san, stop_node
 rdv() { "$RDV_BIN" "$@"; }
 
-# free_port: a port of 127.0.0.1 nobody listens on now (from a random start).
+# free_port: FREE_PORT, a port of 127.0.0.1 nobody listens on now (each
+# call a new one, from a random start; not in a subshell, so it advances).
 PORT_NEXT=$((17000 + RANDOM % 800))
 free_port() {
-    local p
     while :; do
-        p=$PORT_NEXT
+        FREE_PORT=$PORT_NEXT
         PORT_NEXT=$((PORT_NEXT + 1))
         [ "$PORT_NEXT" -gt 17899 ] && PORT_NEXT=17000
-        ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && break
+        ! (exec 3<>"/dev/tcp/127.0.0.1/$FREE_PORT") 2>/dev/null && break
     done
-    printf '%s\n' "$p"
 }
 
 # start_instance NAME DB PORT CONF: an instance on 127.0.0.1:PORT with the
@@ -140,8 +143,10 @@ t_pass "instances: new signs a key with the server key, show reads it; a certifi
 
 # ---- 2. failover: A dies, B serves ----
 
-PA=$(free_port)
-PB=$(free_port)
+free_port
+PA=$FREE_PORT
+free_port
+PB=$FREE_PORT
 start_instance a "$DB" "$PA" "$T/a.conf"
 pa=$SRV_PID
 grep -q "instance key fingerprint" "$T/a.err" || t_fail "instance a" "$(cat "$T/a.err")"
@@ -152,17 +157,23 @@ wait_for 15 on_instance "$N" rdv-a || t_fail "failover" "not connected to A: $(r
 run b "$N" login ada --password-file "$T/pw"
 [ "$RC" -eq 0 ] || t_fail "failover" "login: exit $RC: $OUT"
 wait_for 10 logged_in "$N" ada || t_fail "failover" "not logged in: $(rjson "$N")"
+# B stands by on the same database file (it serves nobody yet: the node
+# is on A), then A dies. One server per database path owns its control
+# socket (PATH.sock), so B opens the file through a link of another name,
+# with a copy of the organisation key beside it.
+ln -s "$DB" "$T/rb.db" && cp -p "$DB.key" "$T/rb.db.key" || t_fail setup "rb.db"
+start_instance b "$T/rb.db" "$PB" "$T/b.conf"
+pb=$SRV_PID
+on_instance "$N" rdv-a || t_fail "failover" "the node left A early: $(rjson "$N")"
 t0=$(date +%s%N)
 kill -KILL "$pa"
 wait_for 5 gone "$pa" || t_fail "failover" "A still running after SIGKILL"
-start_instance b "$DB" "$PB" "$T/b.conf"
-pb=$SRV_PID
 served() { on_instance "$N" rdv-b && logged_in "$N" ada; }
 wait_for 10 served || t_fail "failover" "not served by B within 10 s: $(rjson "$N")"
 ms=$((($(date +%s%N) - t0) / 1000000))
 grep -q "instance rdv-b of the pinned service" "$T/ada-laptop.err" ||
     t_fail "failover" "no line naming the instance: $(tail -n 5 "$T/ada-laptop.err")"
-t_pass "failover: A killed by PID, the node is served by B ${ms} ms after the kill (B started meanwhile), still logged in as ada"
+t_pass "failover: A killed by PID, the node is served by B ${ms} ms after the kill, still logged in as ada"
 
 # ---- 3. a forged instance ----
 
@@ -170,7 +181,8 @@ EVIL=$T/evil.db
 EVIL_FP=$(rdv --db "$EVIL" fingerprint 2>/dev/null) || t_fail setup "fingerprint of $EVIL"
 rdv --db "$EVIL" instance new "$T/f.key" --name rdv-a >/dev/null 2>&1 || t_fail setup "f.key"
 printf 'instance = %s\n' "$T/f.key" >"$T/f.conf"
-PF=$(free_port)
+free_port
+PF=$FREE_PORT
 start_instance forger "$EVIL" "$PF" "$T/f.conf"
 pf=$SRV_PID
 M=$T/m
@@ -189,7 +201,20 @@ start_rnode carol-laptop "$O" "127.0.0.1:$PF,127.0.0.1:$PB" "$FP"
 po=$NODE_PID
 wait_for 20 on_instance "$O" rdv-b || t_fail "forged instance" "not on B: $(rjson "$O")"
 stop_node "$po" carol-laptop "node beside a forged instance"
+t_pass "forged instance: refused with the reason, never connected; beside a real one the node moves on"
+
+# ---- 4. banter-admin and instances ----
+
+"$ADMIN_BIN" --key "$T/boss.key" keygen >"$T/boss.fp" 2>/dev/null || t_fail setup "admin keygen"
+# (added through B's control socket: B runs on this database now)
+run rdv --db "$DB" admin add "$(cat "$T/boss.fp")" --role admin
+[ "$RC" -eq 0 ] || t_fail "admin" "admin add: $OUT"
+run "$ADMIN_BIN" --key "$T/boss.key" --server "127.0.0.1:$PB" --server-key "$FP" session list
+[ "$RC" -eq 0 ] && grep -q "^ada " <<<"$OUT" || t_fail "admin" "on instance B: exit $RC: $OUT"
+run "$ADMIN_BIN" --key "$T/boss.key" --server "127.0.0.1:$PF" --server-key "$FP" status
+[ "$RC" -eq 4 ] && grep -qF "instance certificate is signed by $EVIL_FP, not by the pinned key" <<<"$OUT" ||
+    t_fail "admin" "forged instance: exit $RC: $OUT"
 stop_node "$pn" ada-laptop "node that failed over"
 stop_server "$pf" forger
 stop_server "$pb" b
-t_pass "forged instance: refused with the reason, never connected; beside a real one the node moves on"
+t_pass "banter-admin: administers an instance of the pinned service, refuses a forged one with the reason"
