@@ -25,8 +25,8 @@ typedef struct app_config {
     size_t nstatic;
     char static_peers[APP_MAX_STATIC][300]; /* "host:port" */
     char rendezvous[2048]; /* "host:port[,host:port...]" or an SRV name, "" for none */
-    char server_key[128];                   /* its pinned fingerprint, as typed */
-    int web_port; /* --web-port 0..65535, or -1: web_port of banter.conf */
+    char server_key[128];  /* its pinned fingerprint, as typed */
+    int web_port;          /* --web-port 0..65535, or -1: web_port of banter.conf */
 } app_config;
 
 /* Run a node until SIGINT/SIGTERM. Returns a process exit code (0, or 1

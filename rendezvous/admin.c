@@ -64,8 +64,11 @@ static void run(conn *c, const adm_request *rq, const char *fp, const char *role
     char actor[ACCT_ACTOR_MAX];
     adm_result res;
     snprintf(actor, sizeof actor, "%s %s", role, fp);
-    acct_ctx x = {
-        .d = conn_core(c)->db, .id = conn_core(c)->id, .k = conn_core(c), .actor = actor, .now_ms = core_wall_ms()};
+    acct_ctx x = {.d = conn_core(c)->db,
+                  .id = conn_core(c)->id,
+                  .k = conn_core(c),
+                  .actor = actor,
+                  .now_ms = core_wall_ms()};
     const adm_cmd_info *ci = adm_cmd_get(rq->cmd);
     int r;
     if (ci->change && strcmp(role, DB_ROLE_ADMIN) != 0)

@@ -234,10 +234,11 @@ static int set_key(void *ud, const kvconf *k, const char *key, const char *value
     if (known)
         return r;
     utf8_quote(q, key, strlen(key));
-    return kvconf_fail(k, BANTER_EFORMAT,
-                       "unknown key %s (known: listen, db, message_ttl_days, quota_messages, "
-                       "quota_mb, directory_public_fields, stun, turn, turn_secret, turn_ttl_s, instance)",
-                       q);
+    return kvconf_fail(
+        k, BANTER_EFORMAT,
+        "unknown key %s (known: listen, db, message_ttl_days, quota_messages, "
+        "quota_mb, directory_public_fields, stun, turn, turn_secret, turn_ttl_s, instance)",
+        q);
 }
 
 int config_set(config *c, const char *key, const char *value, char *why, size_t cap)

@@ -82,12 +82,13 @@ void conn_mark_dirty(conn *c)
 {
     if (c->dirty || c->closing)
         return;
+    core *k = conn_core(c);
     c->dirty = true;
-    c->dirty_next = conn_core(c)->dirty;
+    c->dirty_next = k->dirty;
     if (c->dirty_next)
         c->dirty_next->dirty_prevp = &c->dirty_next;
-    c->dirty_prevp = &conn_core(c)->dirty;
-    conn_core(c)->dirty = c;
+    c->dirty_prevp = &k->dirty;
+    k->dirty = c;
 }
 
 static void unmark_dirty(conn *c)

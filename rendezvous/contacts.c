@@ -404,7 +404,8 @@ void contacts_device_down(conn *c)
 void contacts_status(conn *c, const struct rv_status *st)
 {
     account *a = c->acct;
-    int r = db_presence_set(conn_core(c)->db, a->name, (uint8_t)st->status, st->text, core_wall_ms());
+    int r =
+        db_presence_set(conn_core(c)->db, a->name, (uint8_t)st->status, st->text, core_wall_ms());
     if (r) {
         conn_error(c, banter_errname(r), "the server cannot store the status");
         return;

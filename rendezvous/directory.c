@@ -11,7 +11,8 @@ void directory_profile_set(conn *c, const struct rv_profile *p)
     if (r == BANTER_EINVAL) {
         conn_error(c, "ETOOLONG", "a profile field is too long");
     } else if (r) {
-        core_log(conn_core(c), "cannot store the profile of %s: %s", c->acct->name, db_errmsg(conn_core(c)->db));
+        core_log(conn_core(c), "cannot store the profile of %s: %s", c->acct->name,
+                 db_errmsg(conn_core(c)->db));
         conn_error(c, banter_errname(r), "the server cannot store the profile");
     } else {
         contacts_profile_changed(conn_core(c), c->acct->name, p);

@@ -129,8 +129,8 @@ static int cmd_new(const cli_ctx *ctx, int argc, char **argv)
             errno = 0;
             days = strtol(argv[++i], &end, 10);
             if (errno || *end || days < 1 || days > INSTANCE_MAX_DAYS) {
-                fprintf(stderr, CLI_PROG ": --days takes 1 to %d (not \"%s\")\n",
-                        INSTANCE_MAX_DAYS, argv[i]);
+                fprintf(stderr, CLI_PROG ": --days takes 1 to %d (not \"%s\")\n", INSTANCE_MAX_DAYS,
+                        argv[i]);
                 return EXIT_USAGE;
             }
         } else if (argv[i][0] != '-' && !path) {
@@ -165,8 +165,9 @@ static int cmd_new(const cli_ctx *ctx, int argc, char **argv)
         goto out;
     }
     if (bcrypto_equal(identity_public(inst), identity_public(org), 32)) {
-        fprintf(stderr, CLI_PROG ": %s is the server key itself: give the instance a key of "
-                                 "its own\n",
+        fprintf(stderr,
+                CLI_PROG ": %s is the server key itself: give the instance a key of "
+                         "its own\n",
                 path);
         goto out;
     }

@@ -17,9 +17,9 @@
 #include "identity.h"
 
 #define INSTANCE_CERT_SUFFIX ".cert"
-#define INSTANCE_DAYS        365  /* a certificate's default lifetime */
+#define INSTANCE_DAYS        365 /* a certificate's default lifetime */
 #define INSTANCE_MAX_DAYS    3650
-#define INSTANCE_WARN_DAYS   14   /* serve warns this long before it expires */
+#define INSTANCE_WARN_DAYS   14 /* serve warns this long before it expires */
 
 /* The wall clock in milliseconds since the epoch. */
 int64_t instance_wall_ms(void);

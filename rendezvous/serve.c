@@ -78,16 +78,17 @@ int cmd_serve(const cli_ctx *ctx, int argc, char **argv)
     size_t icert_len = 0;
     if (cf->instance[0]) {
         int64_t days;
-        if (instance_load(cf->instance, id, instance_wall_ms(), &inst, icb, &icert_len,
-                          &days, why, sizeof why) != 0) {
+        if (instance_load(cf->instance, id, instance_wall_ms(), &inst, icb, &icert_len, &days, why,
+                          sizeof why) != 0) {
             fprintf(stderr, CLI_PROG ": %s\n", why);
             identity_free(id);
             db_close(d);
             return EXIT_ERROR;
         }
         if (days < INSTANCE_WARN_DAYS)
-            fprintf(stderr, CLI_PROG ": the instance certificate %s" INSTANCE_CERT_SUFFIX
-                                     " expires in %lld days: renew it\n",
+            fprintf(stderr,
+                    CLI_PROG ": the instance certificate %s" INSTANCE_CERT_SUFFIX
+                             " expires in %lld days: renew it\n",
                     cf->instance, (long long)days);
     }
     struct icesig_config ic = {0}; /* server_run returns before it goes */

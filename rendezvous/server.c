@@ -306,10 +306,10 @@ static void on_connection(uv_stream_t *l, int status)
         return;
     }
     c->closing = true; /* on no list until it is set up */
-    session_config sc = {
-        .role = NOISE_RESPONDER,
-        .id = srv->cfg.instance ? srv->cfg.instance : srv->cfg.id,
-        .rng = srv->cfg.rng, .out_cap = CONN_OUT_CAP};
+    session_config sc = {.role = NOISE_RESPONDER,
+                         .id = srv->cfg.instance ? srv->cfg.instance : srv->cfg.id,
+                         .rng = srv->cfg.rng,
+                         .out_cap = CONN_OUT_CAP};
     if (uv_accept(l, (uv_stream_t *)&c->tcp) != 0) {
         uv_close((uv_handle_t *)&c->tcp, on_conn_refused);
         return;

@@ -89,7 +89,7 @@
 /* A node's rendezvous service (shared/failover.h, shared/srvrec.h): the
  * instances it knows (listed or from DNS SRV), and the bytes of a DNS
  * answer it reads. */
-#define BANTER_MAX_INSTANCES 16u
+#define BANTER_MAX_INSTANCES  16u
 #define BANTER_MAX_DNS_ANSWER 4096u
 
 /* Rekey each direction's cipher after this many messages. */

@@ -28,8 +28,7 @@ static size_t body(const icert *c, uint8_t out[static ICERT_LEN_MAX])
     return o + n;
 }
 
-static size_t signed_bytes(const icert *c,
-                           uint8_t out[static sizeof ICERT_CONTEXT + ICERT_LEN_MAX])
+static size_t signed_bytes(const icert *c, uint8_t out[static sizeof ICERT_CONTEXT + ICERT_LEN_MAX])
 {
     memcpy(out, ICERT_CONTEXT, sizeof ICERT_CONTEXT - 1);
     return sizeof ICERT_CONTEXT - 1 + body(c, out + sizeof ICERT_CONTEXT - 1);

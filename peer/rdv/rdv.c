@@ -61,14 +61,14 @@ struct rdv {
     uint8_t server_key[32]; /* proven by the current connection, once verified */
     int64_t ready_since, last_ping;
     guint retry, tick;
-    failover fo;                               /* which instance next, and when */
-    banter_rng rng;                            /* the failover schedule's */
+    failover fo;                              /* which instance next, and when */
+    banter_rng rng;                           /* the failover schedule's */
     rdv_target targets[BANTER_MAX_INSTANCES]; /* listed, or the latest SRV answer */
     uint32_t ntargets;
-    bool need_lookup;               /* look the SRV name up before the next dial */
-    struct srv_job *job;            /* the SRV lookup in flight, or NULL */
-    bool awaiting_icert;            /* another key than the pinned one: RV_INSTANCE first */
-    char instance[BANTER_MAX_NAME + 1]; /* the current instance's certificate name, or "" */
+    bool need_lookup;                    /* look the SRV name up before the next dial */
+    struct srv_job *job;                 /* the SRV lookup in flight, or NULL */
+    bool awaiting_icert;                 /* another key than the pinned one: RV_INSTANCE first */
+    char instance[BANTER_MAX_NAME + 1];  /* the current instance's certificate name, or "" */
     bool down_said;                      /* "cannot connect" printed for this outage */
     char warned[IDENTITY_FP_DIGITS + 1]; /* the wrong fingerprint already reported */
     char user[BANTER_MAX_NAME + 1];
@@ -1070,8 +1070,7 @@ static void srv_lookup_thread(GTask *task, gpointer src, gpointer data, GCancell
     int n = res_nquery(&st, j->name, ns_c_in, ns_t_srv, ans, (int)sizeof ans);
     res_nclose(&st);
     if (n < 0) {
-        g_task_return_new_error(task, G_IO_ERROR, G_IO_ERROR_FAILED, "%s",
-                                hstrerror(h_errno));
+        g_task_return_new_error(task, G_IO_ERROR, G_IO_ERROR_FAILED, "%s", hstrerror(h_errno));
         return;
     }
     srv_answer *a = g_new0(srv_answer, 1);
@@ -1211,8 +1210,8 @@ static gboolean on_retry(gpointer v)
 static void refuse_server(rdv *r, conn *c, const char *fp, const char *fpd, const char *why)
 {
     snprintf(r->error, sizeof r->error,
-             "the server at %s has fingerprint %s, not the pinned %s%s%.150s: refusing it", r->server,
-             fp, r->server_fp, why ? ", and " : "", why ? why : "");
+             "the server at %s has fingerprint %s, not the pinned %s%s%.150s: refusing it",
+             r->server, fp, r->server_fp, why ? ", and " : "", why ? why : "");
     if (strcmp(r->warned, fpd) != 0) {
         char text[800];
         snprintf(text, sizeof text,
@@ -1275,8 +1274,8 @@ static void on_established(void *ud, conn *c)
 
 /* Why an instance certificate (RV_INSTANCE's payload) does not make the
  * peer's key one of the pinned service's, or NULL when it does (*ic set). */
-static const char *instance_refusal(const rdv *r, conn *c, const uint8_t *pt, size_t len,
-                                    icert *ic, char *out, size_t cap)
+static const char *instance_refusal(const rdv *r, conn *c, const uint8_t *pt, size_t len, icert *ic,
+                                    char *out, size_t cap)
 {
     char fp[IDENTITY_FP_LEN + 1], fpd[IDENTITY_FP_DIGITS + 1];
     if (len == 0 || pt[0] != ICERT_TYPE)

@@ -62,7 +62,7 @@ typedef struct rdv_config {
     rdv_target targets[BANTER_MAX_INSTANCES];
     uint32_t ntargets;
     char srv[256];
-    banter_rng rng; /* the failover schedule's; fill NULL: the system's */
+    banter_rng rng;                   /* the failover schedule's; fill NULL: the system's */
     char fpd[IDENTITY_FP_DIGITS + 1]; /* the pinned server fingerprint, digits only */
     char name[BANTER_MAX_NAME + 1];   /* our HELLO name */
     char cert_path[HOME_PATH_MAX];    /* where the certificate is kept (0600) */
@@ -102,7 +102,7 @@ typedef struct rdv_answer {
 typedef void (*rdv_done_fn)(void *ud, const rdv_answer *a);
 
 typedef struct rdv_status {
-    char server[300]; /* "host:port" of the instance dialled now */
+    char server[300];                   /* "host:port" of the instance dialled now */
     char instance[BANTER_MAX_NAME + 1]; /* its certificate's name, "" without one */
     char server_fp[IDENTITY_FP_LEN + 1];
     bool connected;                 /* a verified session that exchanged HELLO: requests go out */

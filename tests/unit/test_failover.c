@@ -53,7 +53,7 @@ static void test_ring_is_permutation(void **state)
     for (int i = 0; i < 7; i++)
         assert_int_equal(seen[i], 1);
     assert_int_equal(failover_current(&f), f.order[0]); /* back to the start */
-    failover_init(&f, 0, 1000, 30000, 10000, &rng);      /* none: one, index 0 */
+    failover_init(&f, 0, 1000, 30000, 10000, &rng);     /* none: one, index 0 */
     assert_int_equal(failover_current(&f), 0);
     failover_init(&f, 100, 1000, 30000, 10000, &rng); /* capped */
     assert_int_equal(f.n, BANTER_MAX_INSTANCES);

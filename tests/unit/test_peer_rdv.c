@@ -3,7 +3,8 @@
  * test_peer_rdv.c - the pure parts of the node's rendezvous support:
  * fingerprints as people type them (--server-key), search criteria as the
  * CLI and the control socket take them ("field=value", "field~value"), the
- * profile value rules, and the control socket's error names.
+ * profile value rules, the control socket's error names, and the
+ * service as --rendezvous takes it (a list of instances or an SRV name).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,6 +23,46 @@
 
 #define FP_SPACED "07251 62508 23159 42536 74156 24822 86418 51830"
 #define FP_DIGITS "0725162508231594253674156248228641851830"
+
+static void test_service(void **state)
+{
+    rdv_config c;
+    char why[300];
+    (void)state;
+    assert_int_equal(rdv_parse_service("rdv.example.com:7071", &c, why, sizeof why), 0);
+    assert_int_equal(c.ntargets, 1);
+    assert_string_equal(c.targets[0].host, "rdv.example.com");
+    assert_int_equal(c.targets[0].port, 7071);
+    assert_string_equal(c.srv, "");
+    assert_int_equal(rdv_parse_service("127.0.0.1:1,[::1]:7072,b:65535", &c, why, sizeof why), 0);
+    assert_int_equal(c.ntargets, 3);
+    assert_string_equal(c.targets[1].host, "::1");
+    assert_int_equal(c.targets[1].port, 7072);
+    assert_string_equal(c.targets[2].host, "b");
+    assert_int_equal(rdv_parse_service("_banter._tcp.example.com", &c, why, sizeof why), 0);
+    assert_int_equal(c.ntargets, 0);
+    assert_string_equal(c.srv, "_banter._tcp.example.com");
+    assert_int_equal(rdv_parse_service("srv:rdv.example.com", &c, why, sizeof why), 0);
+    assert_string_equal(c.srv, "rdv.example.com");
+    /* Refused, naming the bad part. */
+    const char *bad[] = {
+        "",      "host",  "host:", "host:0",  "host:65536", "host:+1", "a:1,", ",a:1", "::1:7071",
+        "[::1]", "a:1,b", "srv:",  "srv:a b", "_x._tcp:1",  "srv:a,b", "a:-1", "a:1x"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        why[0] = '\0';
+        assert_int_not_equal(rdv_parse_service(bad[i], &c, why, sizeof why), 0);
+        assert_true(why[0] != '\0');
+    }
+    char many[400];
+    size_t o = 0;
+    for (int i = 0; i < 17; i++)
+        o += (size_t)snprintf(many + o, sizeof many - o, "%sh:1", i ? "," : "");
+    assert_int_not_equal(rdv_parse_service(many, &c, why, sizeof why), 0);
+    assert_non_null(strstr(why, "more than 16"));
+    many[strlen(many) - 4] = '\0'; /* 16: fine */
+    assert_int_equal(rdv_parse_service(many, &c, why, sizeof why), 0);
+    assert_int_equal(c.ntargets, 16);
+}
 
 static void test_fingerprint_forms(void **state)
 {
@@ -184,9 +225,13 @@ static void test_not_configured(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fingerprint_forms), cmocka_unit_test(test_fingerprint_refused),
-        cmocka_unit_test(test_criterion_ok),      cmocka_unit_test(test_criterion_refused),
-        cmocka_unit_test(test_profile_values),    cmocka_unit_test(test_names),
+        cmocka_unit_test(test_service),
+        cmocka_unit_test(test_fingerprint_forms),
+        cmocka_unit_test(test_fingerprint_refused),
+        cmocka_unit_test(test_criterion_ok),
+        cmocka_unit_test(test_criterion_refused),
+        cmocka_unit_test(test_profile_values),
+        cmocka_unit_test(test_names),
         cmocka_unit_test(test_not_configured),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
