@@ -389,7 +389,7 @@ typedef struct ctl_contact {
 struct ctl_rdv_status {
     bool configured;
     const char *server, *server_key; /* null when NULL or "" (as every string below) */
-    const char *instance; /* the instance certificate's name (docs/rendezvous.md 15.2) */
+    const char *instance;            /* the instance certificate's name (docs/rendezvous.md 15.2) */
     bool connected, verified;
     const char *user;
     bool admin;

@@ -943,14 +943,16 @@ static void test_rdv_replies(void **state)
                 "\"last_error\":\"crashed\"}]}");
     ctl_reply r = {.kind = CTL_RENDEZVOUS};
     r.u.rendezvous.configured = false;
-    EXPECT_TEXT(ctlmsg_encode_reply(&r, OUT),
-                "{\"ok\":true,\"configured\":false,\"server\":null,\"server_key\":null,"
-                "\"connected\":false,\"verified\":false,\"user\":null,\"admin\":false,"
-                "\"error\":null,\"auth_error\":null,\"cert_expires\":null,\"status\":null,"
-                "\"status_text\":null,\"policy\":null}");
+    EXPECT_TEXT(
+        ctlmsg_encode_reply(&r, OUT),
+        "{\"ok\":true,\"configured\":false,\"server\":null,\"server_key\":null,"
+        "\"instance\":null,\"connected\":false,\"verified\":false,\"user\":null,\"admin\":false,"
+        "\"error\":null,\"auth_error\":null,\"cert_expires\":null,\"status\":null,"
+        "\"status_text\":null,\"policy\":null}");
     r.u.rendezvous = (struct ctl_rdv_status){.configured = true,
                                              .server = "203.0.113.5:7071",
                                              .server_key = "50603",
+                                             .instance = "rdv-a",
                                              .connected = true,
                                              .verified = true,
                                              .user = "ada",
@@ -968,7 +970,8 @@ static void test_rdv_replies(void **state)
                                              .pol_lan_discovery = true};
     EXPECT_TEXT(ctlmsg_encode_reply(&r, OUT),
                 "{\"ok\":true,\"configured\":true,\"server\":\"203.0.113.5:7071\","
-                "\"server_key\":\"50603\",\"connected\":true,\"verified\":true,\"user\":\"ada\","
+                "\"server_key\":\"50603\",\"instance\":\"rdv-a\",\"connected\":true,"
+                "\"verified\":true,\"user\":\"ada\","
                 "\"admin\":false,\"error\":null,\"auth_error\":\"ERATE\",\"retry_after_ms\":2000,"
                 "\"cert_expires\":1797897600000,\"status\":\"away\",\"status_text\":\"out\","
                 "\"policy\":{\"serial\":3,\"issued\":1797897600000,\"max_file_mb\":100,"
