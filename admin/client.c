@@ -225,7 +225,7 @@ static int handshake(aclient *c, const aclient_config *cfg, char *why, size_t ca
     if (cfg->pin && (aclient_fp_digits(fp, fpd) != 0 || strcmp(fpd, cfg->pin) != 0)) {
         /* One instance of the pinned service: its first message is a
          * certificate for its key from the pinned one (docs/rendezvous.md
-         * section 13.2). */
+         * section 15.2). */
         const char *bad = instance_refusal(c, cfg, why, cap);
         if (!bad)
             goto hello;

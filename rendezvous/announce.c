@@ -19,7 +19,8 @@ static int send_one(void *ud, const ann_msg *m)
     if (r == 0)
         conn_send_pt(c, buf_data(&b), buf_len(&b));
     else
-        core_log(conn_core(c), "cannot send announcement %lld: %s", (long long)m->id, banter_strerror(r));
+        core_log(conn_core(c), "cannot send announcement %lld: %s", (long long)m->id,
+                 banter_strerror(r));
     buf_free(&b);
     return 0;
 }
@@ -28,9 +29,11 @@ void announce_device_up(conn *c)
 {
     if (!c->acct || !c->wants_announce || c->closing)
         return;
-    int r = db_announce_pending(conn_core(c)->db, conn_device(c), ANNOUNCE_PENDING_MAX, send_one, c);
+    int r =
+        db_announce_pending(conn_core(c)->db, conn_device(c), ANNOUNCE_PENDING_MAX, send_one, c);
     if (r)
-        core_log(conn_core(c), "announcements for %s: database: %s", c->acct->name, db_errmsg(conn_core(c)->db));
+        core_log(conn_core(c), "announcements for %s: database: %s", c->acct->name,
+                 db_errmsg(conn_core(c)->db));
 }
 
 struct fanout {

@@ -65,7 +65,8 @@ static void send_cert(conn *c)
         conn_send_rv(c, &cm);
         c->cert_sent = conn_ms(core_now(conn_core(c))) | 1u; /* 0 is never */
     } else {
-        core_log(conn_core(c), "cannot issue a certificate for %s: %s", c->acct->name, banter_strerror(r));
+        core_log(conn_core(c), "cannot issue a certificate for %s: %s", c->acct->name,
+                 banter_strerror(r));
     }
 }
 

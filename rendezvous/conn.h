@@ -81,15 +81,16 @@ struct conn {
     uint32_t cert_sent; /* the last certificate was sent (auth.c renews it; 0: never) */
     uint32_t wbytes;    /* bytes in the write in flight */
     uint16_t ice_count;
-    uint8_t refused;        /* messages refused so far */
-    bool live : 1;          /* the peer's HELLO arrived */
-    bool pinged : 1;        /* a keepalive PING went out since the last byte */
-    bool writing : 1;       /* a uv_write is in flight */
-    bool closing : 1;       /* uv_close was called (or it was never set up) */
-    bool dirty : 1;         /* on k->dirty */
-    bool paused : 1;        /* reading stopped until the output drains */
-    bool wants_policy : 1;  /* the peer's HELLO listed "policy" (orgpolicy.h) */
-    bool wants_announce : 1; /* ... "announce": RV_ANNOUNCE and RV_REVOKED (announce.h, orgrevoke.h) */
+    uint8_t refused;         /* messages refused so far */
+    bool live : 1;           /* the peer's HELLO arrived */
+    bool pinged : 1;         /* a keepalive PING went out since the last byte */
+    bool writing : 1;        /* a uv_write is in flight */
+    bool closing : 1;        /* uv_close was called (or it was never set up) */
+    bool dirty : 1;          /* on k->dirty */
+    bool paused : 1;         /* reading stopped until the output drains */
+    bool wants_policy : 1;   /* the peer's HELLO listed "policy" (orgpolicy.h) */
+    bool wants_announce : 1; /* ... "announce": RV_ANNOUNCE and RV_REVOKED (announce.h, orgrevoke.h)
+                              */
 };
 
 /* A loop time (core_now) as kept in a conn, and how long ago one was. */

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 #
 # test_cluster_srv.sh - a node given the service by its DNS SRV name
-# (docs/rendezvous.md 13.1), in a network namespace of its own whose
+# (docs/rendezvous.md 15.1), in a network namespace of its own whose
 # /etc/resolv.conf (bind-mounted in the namespace's private mount
 # namespace) points at a tiny DNS responder (srv_dns.py) on its 127.0.0.1:
 #   1. the name is looked up (in the node's worker thread) and the node
