@@ -105,6 +105,14 @@ nn_login() {
     done
 }
 
+# nn_login_as H ACCOUNT : H's node connected, then logged in as ACCOUNT
+# (another device of it).
+nn_login_as() {
+    wait_for 15 b "$1" rendezvous --json 2>/dev/null | grep -q '"connected":true' ||
+        t_fail "connect $1" "$(b "$1" rendezvous --json 2>&1)"
+    b "$1" login "$2" --password-file "$T/pw" >/dev/null 2>&1 || t_fail "login $1" "refused"
+}
+
 # nn_pair A B : A and B log in, A asks B, B approves. Sets t0.
 nn_pair() {
     local a=$1 bb=$2

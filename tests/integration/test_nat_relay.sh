@@ -13,7 +13,9 @@
 #       delivered through it; a file sent then waits (no offer reaches bob
 #       while there is no path), and once coturn runs again the nodes find
 #       a TURN path by themselves, the offer goes out, and the file arrives
-#       intact.
+#       intact;
+#   own devices: alice's second device (alice2, at bob's site) and her
+#       first reach each other directly through TURN too.
 # Prints the time to each path. Needs root, coturn, iptables, jq; skips
 # (77) otherwise.
 # shellcheck disable=SC2015,SC2317
@@ -73,6 +75,28 @@ echo "(f) coturn back: TURN again after $(($(now_ms) - t0)) ms ($(path alice bob
 nn_file_finish "(f)" bob "$f" 30
 t_pass "(f) a file sent while no path existed waited, went out once coturn was back, and arrived intact over TURN"
 
+# ---- two devices of one account: a direct path between them ----
+# alice2 is alice's second device, at bob's site (behind its symmetric
+# NAT): the two of alice's devices reach each other through TURN as
+# contacts' devices do (regression: the node refused an ICE offer from
+# its own account's device and never made one to it).
+nat_host b alice2
+start alice2
+nn_login_as alice2 alice
+t0=$(now_ms)
+_own_path() { grep -q "relay path to alice's device" "$T/$1-${NRUN[$1]}.err"; }
+wait_for 60 _own_path alice && wait_for 10 _own_path alice2 ||
+    t_fail "own devices" "no path between alice's devices: $(grep -h "alice's device" "$T/alice-${NRUN[alice]}.err" "$T/alice2-1.err")"
+echo "own devices: a TURN path after $(($(now_ms) - t0)) ms: $(grep -h "path to alice's device" "$T/alice2-1.err" | tail -n 1)"
+grep -q 'not a trusted device' "$T/alice-${NRUN[alice]}.err" "$T/alice2-1.err" &&
+    t_fail "own devices" "an offer was refused"
+out=$(b alice send bob "a copy for alice2" 2>&1) && grep -q "delivered to bob" <<<"$out" ||
+    t_fail "own devices chat" "$out"
+_copy() { b alice2 history bob --json 2>/dev/null | grep -qF '"body":"a copy for alice2"'; }
+wait_for 10 _copy || t_fail "own devices" "alice2 has no copy of what alice sent"
+t_pass "own devices: alice's two devices behind symmetric NATs reach each other through TURN; the copy of a message reaches the other device"
+
+stop alice2
 stop alice
 stop bob
 echo "PASS: test_nat_relay"
