@@ -371,6 +371,16 @@ static int describe_local(isess *s, rvmsg *m, char (*lines)[BANTER_ICE_MAX_LINE 
     return r;
 }
 
+static gboolean on_deadline(gpointer v);
+
+static gboolean on_no_answer(gpointer v)
+{
+    isess *s = v;
+    s->timer = 0;
+    sess_fail(s, "ETIMEDOUT", "no answer to the offer in time");
+    return G_SOURCE_REMOVE;
+}
+
 static void on_gathered(void *ud, ice_agent *a)
 {
     isess *s = ud;
@@ -391,7 +401,15 @@ static void on_gathered(void *ud, ice_agent *a)
         return;
     }
     if (s->offerer) {
+        /* An answer comes within the peer's gathering (2 s at most, TURN
+         * over TCP): none in ICELINK_ANSWER_MS means the offer was lost
+         * (the server forwarded it to a connection of that device that
+         * is dead and not yet noticed); offer again soon, not after the
+         * whole ICELINK_CONNECT_MS. */
         s->st = S_WAIT_ANSWER;
+        if (s->timer)
+            g_source_remove(s->timer);
+        s->timer = g_timeout_add(ICELINK_ANSWER_MS, on_no_answer, s);
         return;
     }
     s->st = S_CHECKING;
@@ -525,6 +543,9 @@ static void on_answer(icelink *il, const struct rv_ice *o)
         lines[i] = o->cand[i];
     int r = icecand_parse_set(o->ufrag, o->pwd, lines, o->ncand, &pol, &set, &rejected, &first);
     s->st = S_CHECKING;
+    if (s->timer)
+        g_source_remove(s->timer);
+    s->timer = g_timeout_add(ICELINK_CONNECT_MS, on_deadline, s);
     if (r == 0)
         r = ice_set_remote(s->ice, &set);
     if (r)

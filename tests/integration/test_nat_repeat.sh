@@ -9,7 +9,14 @@
 # needs both to see the other over the expected route, a chat message
 # delivered over it and a 256 KiB file intact:
 #   (a) both behind port-restricted cone NATs: route "direct", 10 rounds;
-#   (b) bob behind a symmetric NAT: route "relay" (TURN), 10 rounds.
+#   (b) bob behind a symmetric NAT: route "relay" (TURN), 10 rounds. Bob's
+#       router changes to symmetric while both nodes run: its mappings are
+#       lost, so bob's connection to the server dies unnoticed and the
+#       server keeps it for a while (until its idle timeout). An offer
+#       alice makes before bob's new node is there goes to that dead
+#       connection; she offers again after ICELINK_ANSWER_MS without an
+#       answer (the first rounds' connect times show it: about 15 s, 33 s
+#       before that limit).
 # Every round must succeed (100 %); prints, per topology, the success
 # count and the connect times (from the second start to a path both
 # report). REPEAT_ROUNDS changes the count; REPEAT_SEED makes the skews
