@@ -193,7 +193,14 @@ static void t_free(transport *t)
         il->cb.again(il->ud);
 }
 
-static const transport_ops ice_ops = {"ice", t_write, t_want_write, t_pause, t_remote, t_free};
+static size_t t_rate(const transport *t)
+{
+    const isess *s = (const isess *)(const void *)t;
+    return s->is ? icestream_rate(s->is) : 0;
+}
+
+static const transport_ops ice_ops = {"ice",    t_write, t_want_write, t_pause,
+                                      t_remote, t_free,  t_rate};
 
 static gboolean on_ready_idle(gpointer v)
 {
@@ -265,6 +272,11 @@ static void is_closed(void *ud, icestream *is, int err)
     }
     if (s->st == S_ADOPTED && s->t.cb.closed) {
         transport_callbacks cb = s->t.cb;
+        char fp[12];
+        short_fp(s->dev, fp);
+        if (err)
+            say(s->il, "the stream to %s's device %s ended: %s", s->account, fp,
+                banter_strerror(err));
         memset(&s->t.cb, 0, sizeof s->t.cb); /* closed() once */
         cb.closed(s->t.ud, err);
     }
@@ -330,6 +342,9 @@ static void on_state(void *ud, ice_agent *a, ice_state st)
         sess_fail(s, "EFAILED", "the connectivity checks failed");
     } else if (st == ICE_FAILED && s->st == S_ADOPTED && s->t.cb.closed) {
         transport_callbacks cb = s->t.cb;
+        char fp[12];
+        short_fp(s->dev, fp);
+        say(s->il, "ICE lost the path to %s's device %s (its checks failed)", s->account, fp);
         memset(&s->t.cb, 0, sizeof s->t.cb);
         cb.closed(s->t.ud, BANTER_ETIMEDOUT);
     }

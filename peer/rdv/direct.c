@@ -163,8 +163,7 @@ static bool il_allowed(void *ud, const char *account, const uint8_t dev[static 3
     bool own = d->own[0] && strcmp(d->own, account) == 0;
     contacts_account_key(d->server_fpd, account, key);
     if (node_peer_info_get(d->n, key, pi) == 0 && pi->contact.kind == CONTACT_ORG &&
-        strcmp(pi->contact.account, account) == 0 &&
-        (own || strcmp(pi->state, "approved") == 0))
+        strcmp(pi->contact.account, account) == 0 && (own || strcmp(pi->state, "approved") == 0))
         for (size_t i = 0; i < pi->ndev && !ok; i++)
             ok = memcmp(pi->devs[i].dev.key, dev, 32) == 0 &&
                  contacts_device_trusted(&pi->devs[i].dev);

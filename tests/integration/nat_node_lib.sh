@@ -95,12 +95,14 @@ path() {
 }
 route_is() { [ "$(route "$1" "$2")" = "$3" ]; }
 
+# Whether H's node is connected to the server.
+nn_connected() { b "$1" rendezvous --json 2>/dev/null | grep -q '"connected":true'; }
+
 # nn_login H... : each node connected to the server, then logged in.
 nn_login() {
     local h
     for h in "$@"; do
-        wait_for 15 b "$h" rendezvous --json 2>/dev/null | grep -q '"connected":true' ||
-            t_fail "connect $h" "$(b "$h" rendezvous --json 2>&1)"
+        wait_for 30 nn_connected "$h" || t_fail "connect $h" "$(b "$h" rendezvous --json 2>&1)"
         b "$h" login "$h" --password-file "$T/pw" >/dev/null 2>&1 || t_fail "login $h" "refused"
     done
 }
@@ -108,8 +110,7 @@ nn_login() {
 # nn_login_as H ACCOUNT : H's node connected, then logged in as ACCOUNT
 # (another device of it).
 nn_login_as() {
-    wait_for 15 b "$1" rendezvous --json 2>/dev/null | grep -q '"connected":true' ||
-        t_fail "connect $1" "$(b "$1" rendezvous --json 2>&1)"
+    wait_for 30 nn_connected "$1" || t_fail "connect $1" "$(b "$1" rendezvous --json 2>&1)"
     b "$1" login "$2" --password-file "$T/pw" >/dev/null 2>&1 || t_fail "login $1" "refused"
 }
 
