@@ -30,7 +30,7 @@
 #       path outlived the block).
 # Prints the time from login to a connected path. Needs root, coturn,
 # iptables, openssl; skips (77) otherwise.
-# shellcheck disable=SC2015,SC2317
+# shellcheck disable=SC2015,SC2317,SC2034 # (t0 is read by nat_node_lib.sh)
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/nat_lib.sh"
