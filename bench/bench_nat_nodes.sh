@@ -6,12 +6,19 @@
 # cone NATs, each uplink a wanline of 12.5 ms each way (50 ms RTT between
 # the nodes, through TURN too), the file sent with `send-file` once over
 # the direct path (srflx) and once through TURN (bob's NAT made
-# symmetric). Everything the product does is in the figure: Noise, the
-# transfer engine, hashing, writing, rstream, libnice.
-# Targets (DESIGN.md): >= 20 MB/s at 50 ms RTT; through TURN >= 50 % of
-# direct. Exit 1 when one is missed. Needs root, coturn, the wanline
-# (make build/rel/tests/wanline) and bin/; prints SKIP otherwise.
-# BENCH_NAT_MB sets the file size (default 200).
+# symmetric), then once more over the direct path with 1 % random loss
+# each way (alice's uplink drops 1 % of the packets in each direction).
+# Everything the product does is in the figure: Noise, the transfer
+# engine, hashing, writing, rstream, libnice. Beside each direct figure,
+# kernel TCP (tcpcopy, the system's congestion control) from alice to bob
+# on the same path in the same run (through both NATs: site b's router
+# forwards one TCP port to bob for it).
+# Targets (DESIGN.md): >= 20 MB/s at 50 ms RTT; >= 5 MB/s at 50 ms RTT
+# with 1 % loss; through TURN >= 50 % of direct. Exit 1 when one is
+# missed. Needs root, coturn, the wanline and tcpcopy (make
+# build/rel/tests/wanline build/rel/tests/tcpcopy) and bin/; prints SKIP
+# otherwise. BENCH_NAT_MB sets the file size (default 200), BENCH_NAT_LOSS_MB
+# the one with loss (default 100).
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 if [ "$(id -u)" -ne 0 ]; then
@@ -22,7 +29,7 @@ command -v turnserver >/dev/null || {
     echo "bench_nat_nodes: SKIP (needs turnserver: Debian coturn, make deps)"
     exit 0
 }
-for p in bin/banter bin/banter-rendezvous build/rel/tests/wanline; do
+for p in bin/banter bin/banter-rendezvous build/rel/tests/wanline build/rel/tests/tcpcopy; do
     [ -x "$ROOT/$p" ] || {
         echo "bench_nat_nodes: build first (make $p)"
         exit 1
@@ -31,7 +38,9 @@ done
 . "$ROOT/tests/integration/nat_lib.sh"
 BANTER=$ROOT/bin/banter
 RDV=$ROOT/bin/banter-rendezvous
+TCPCOPY=$ROOT/build/rel/tests/tcpcopy
 MB=${BENCH_NAT_MB:-200}
+LOSS_MB=${BENCH_NAT_LOSS_MB:-100}
 status=0
 
 nat_setup
@@ -91,13 +100,37 @@ wait_for 10 _inc || t_fail bench "request"
 b bob approve alice >/dev/null 2>&1
 head -c $((MB * 1000000)) /dev/urandom >"$T/data.bin"
 
-# send WANT : the file over route WANT; prints MB/s from accept to done.
+# tcp_rate MB : kernel TCP from alice to bob through both NATs (site b
+# forwards port 5001 to bob), MB/s.
+TK=0
+tcp_rate() {
+    local log bob_ip
+    TK=$((TK + 1))
+    log=$T/tcp$TK.log
+    bob_ip=$(nat_host_addr bob)
+    nat_exec b iptables -t nat -C PREROUTING -i wan0 -p tcp --dport 5001 -j DNAT \
+        --to-destination "$bob_ip:5001" 2>/dev/null ||
+        nat_exec b iptables -t nat -A PREROUTING -i wan0 -p tcp --dport 5001 -j DNAT \
+            --to-destination "$bob_ip:5001" || t_fail bench "port forward"
+    nat_exec b iptables -C FORWARD -i wan0 -p tcp -d "$bob_ip" --dport 5001 -j ACCEPT 2>/dev/null ||
+        nat_exec b iptables -I FORWARD 1 -i wan0 -p tcp -d "$bob_ip" --dport 5001 -j ACCEPT ||
+        t_fail bench "port forward"
+    nat_bg bob "$log" "$TCPCOPY" recv 5001
+    wait_for 5 grep -q listening "${log%.log}.err" || t_fail bench "tcpcopy recv"
+    nat_exec alice "$TCPCOPY" send "$(nat_site_addr b)" 5001 $(($1 * 1000000)) ||
+        t_fail bench "tcpcopy send"
+    wait_for 120 grep -q bytes "$log" || t_fail bench "tcpcopy did not finish"
+    awk '{ printf "%.1f", $6 }' "$log"
+}
+
+# send WANT [FILE MB] : the file over route WANT; prints MB/s from accept
+# to done.
 K=0
 send() {
-    local want=$1 id="" t1 t2 sp
+    local want=$1 data=${2:-$T/data.bin} mb=${3:-$MB} id="" t1 t2 sp
     K=$((K + 1))
     wait_for 40 route_is alice bob "$want" || t_fail bench "route $(route alice bob), not $want"
-    b alice send-file bob "$T/data.bin" --wait >"$T/send$K.log" 2>&1 &
+    b alice send-file bob "$data" --wait >"$T/send$K.log" 2>&1 &
     sp=$!
     _offer() {
         id=$(b bob transfers --json 2>/dev/null |
@@ -110,16 +143,18 @@ send() {
     b bob accept "$id" --to "$T/in$K" >/dev/null 2>&1 || t_fail bench "accept"
     wait "$sp" || t_fail bench "send-file: $(tail -n 2 "$T/send$K.log")"
     t2=$(now_ms)
-    cmp -s "$T/data.bin" "$T/in$K/data.bin" || t_fail bench "the file differs"
-    rm -f "$T/in$K/data.bin"
-    awk -v b=$((MB * 1000000)) -v ms=$((t2 - t1)) 'BEGIN { printf "%.1f", b / ms / 1000 }'
+    cmp -s "$data" "$T/in$K/$(basename "$data")" || t_fail bench "the file differs"
+    rm -f "$T/in$K/$(basename "$data")"
+    awk -v b=$((mb * 1000000)) -v ms=$((t2 - t1)) 'BEGIN { printf "%.1f", b / ms / 1000 }'
 }
 
 echo "bench_nat_nodes: a $MB MB file (MB = 10^6 bytes), two cone NATs, 50 ms RTT, release build"
 direct=$(send direct)
 path=$(b alice peers --json | jq -r '[.[] | select(.name == "bob")][0].devices[0].path')
 if awk -v v="$direct" 'BEGIN { exit !(v >= 20) }'; then V=ok; else V=MISSED; status=1; fi
-printf 'bench_nat_nodes: direct (%s)  %8.1f MB/s   target >= 20: %s\n' "$path" "$direct" "$V"
+tcp=$(tcp_rate "$MB")
+printf 'bench_nat_nodes: direct (%s)  %8.1f MB/s   kernel TCP %s MB/s   target >= 20: %s\n' \
+    "$path" "$direct" "$tcp" "$V"
 stop alice
 stop bob
 nat_mode b symmetric
@@ -131,6 +166,21 @@ ratio=$(awk -v r="$relayed" -v d="$direct" 'BEGIN { printf "%.2f", (d > 0 ? r / 
 if awk -v v="$ratio" 'BEGIN { exit !(v >= 0.5) }'; then V=ok; else V=MISSED; status=1; fi
 printf 'bench_nat_nodes: TURN (%s)  %8.1f MB/s   %sx direct, target >= 0.5: %s\n' \
     "$path" "$relayed" "$ratio" "$V"
+stop alice
+stop bob
+
+# ---- 1 % loss each way on the direct path ----
+nat_mode b cone
+nat_wan_reline a -d 12.5 -l 1 -s 7
+head -c $((LOSS_MB * 1000000)) /dev/urandom >"$T/lossy.bin"
+start alice
+start bob
+lossy=$(send direct "$T/lossy.bin" "$LOSS_MB")
+path=$(b alice peers --json | jq -r '[.[] | select(.name == "bob")][0].devices[0].path')
+if awk -v v="$lossy" 'BEGIN { exit !(v >= 5) }'; then V=ok; else V=MISSED; status=1; fi
+tcp=$(tcp_rate "$LOSS_MB")
+printf 'bench_nat_nodes: direct, 1 %% loss each way (%s, %s MB)  %8.1f MB/s   kernel TCP %s MB/s   target >= 5: %s\n' \
+    "$path" "$LOSS_MB" "$lossy" "$tcp" "$V"
 stop alice
 stop bob
 exit $status

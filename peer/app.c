@@ -240,11 +240,23 @@ static void on_mdns_status(void *ud, bool up, const char *why)
     if (!up && a->mdns_down_said)
         return;
     a->mdns_down_said = !up;
-    snprintf(text, sizeof text,
-             up ? "LAN discovery is running (avahi-daemon)"
-                : "LAN discovery is unavailable (%s); static peers still work, and the node "
-                  "registers again when avahi-daemon returns",
-             why ? why : "avahi-daemon not reachable");
+    if (!up) {
+        snprintf(text, sizeof text,
+                 "LAN discovery is unavailable (%s); static peers still work, and the node "
+                 "registers again when avahi-daemon returns",
+                 why ? why : "avahi-daemon not reachable");
+    } else {
+        /* Say what was found: avahi-daemon running is not enough. */
+        char ifs[160];
+        if (mdns_ifaces(ifs, sizeof ifs) == 0)
+            snprintf(text, sizeof text,
+                     "LAN discovery cannot reach anyone: avahi-daemon runs, but no network "
+                     "interface here is up with multicast and an IPv4 address (connect to a "
+                     "network, or turn multicast on: ip link set DEV multicast on); static "
+                     "peers and the rendezvous still work");
+        else
+            snprintf(text, sizeof text, "LAN discovery is running (avahi-daemon) on %s", ifs);
+    }
     say(a, NODE_EV_DISCOVERY, text);
 }
 

@@ -250,11 +250,36 @@ void rstream_free(rstream *s)
 
 /* ---- the application's side ---- */
 
+size_t rstream_rate(const rstream *s)
+{
+    return s->btlbw > 0 ? (size_t)s->btlbw : RSTREAM_FIRST_RATE;
+}
+
+/* New bytes (written, never sent) a writer may keep queued: what the
+ * pacing could send in RSTREAM_AHEAD_US at the bandwidth estimate (times
+ * the startup gain until the pipe is full, so the estimate can grow;
+ * RSTREAM_FIRST_RATE before there is one), at least one datagram. */
+static size_t ahead_cap(const rstream *s)
+{
+    double gain = s->filled_pipe ? s->pacing_gain : HIGH_GAIN;
+    if (gain < 1.25)
+        gain = 1.25;
+    double a = gain * (s->btlbw > 0 ? s->btlbw : (double)RSTREAM_FIRST_RATE) *
+               (double)RSTREAM_AHEAD_US / 1e6;
+    double least = (double)s->cfg.mtu;
+    if (!(a > least))
+        a = least;
+    return a < (double)s->cfg.snd_cap ? (size_t)a : s->cfg.snd_cap;
+}
+
 size_t rstream_writable(const rstream *s)
 {
     if (s->err || s->closing)
         return 0;
-    return s->cfg.snd_cap - (size_t)(s->snd_end - s->snd_una);
+    size_t room = s->cfg.snd_cap - (size_t)(s->snd_end - s->snd_una);
+    size_t unsent = (size_t)(s->snd_end - s->snd_nxt), ahead = ahead_cap(s);
+    size_t more = unsent < ahead ? ahead - unsent : 0;
+    return room < more ? room : more;
 }
 
 size_t rstream_unacked(const rstream *s) { return (size_t)(s->snd_end - s->snd_una); }
@@ -356,6 +381,14 @@ static void cc_set_rates(rstream *s, size_t acked)
         s->cwnd = s->cwnd + acked < target ? s->cwnd + acked : (size_t)target;
     else if (s->cwnd < target || s->btlbw <= 0)
         s->cwnd += acked;
+    /* Startup, with estimates (a stream that was idle or app-limited
+     * until now): the window is not kept past twice the estimated
+     * bandwidth-delay product, or a slow path (dial-up) gets tens of KiB
+     * it cannot buffer at once; each round's bandwidth sample raises it
+     * (about doubling per round trip while the bandwidth grows). */
+    double cap = 2.0 * bdp(s) + 3.0 * (double)s->cfg.mtu;
+    if (!s->filled_pipe && s->btlbw > 0 && s->min_rtt != INT64_MAX && (double)s->cwnd > cap)
+        s->cwnd = (size_t)cap;
     if (s->cwnd < MIN_CWND * s->cfg.mtu)
         s->cwnd = MIN_CWND * s->cfg.mtu;
 }

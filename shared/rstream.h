@@ -75,11 +75,22 @@ BANTER_WUR int rstream_new(rstream **out, const rstream_config *cfg, int64_t now
 /* Accepts NULL. */
 void rstream_free(rstream *s);
 
+/* How long the bytes written but never sent may wait at most, at the
+ * path's rate (so a writer with something urgent, a chat message behind a
+ * file, does not find seconds of data ahead of it on a slow path). */
+#define RSTREAM_AHEAD_US 50000
+
 /* Queue up to len bytes; returns how many were taken (0 when the send
- * buffer is full, after rstream_close() or when dead). The rest waits:
- * space comes back as the peer acknowledges (rstream_writable()). */
+ * buffer is full, when RSTREAM_AHEAD_US of unsent data waits already,
+ * after rstream_close() or when dead). The rest waits: room comes back
+ * as datagrams go out and the peer acknowledges (rstream_writable()). */
 size_t rstream_write(rstream *s, const uint8_t *p, size_t len);
 size_t rstream_writable(const rstream *s);
+/* The path's bandwidth estimate in bytes per second; RSTREAM_FIRST_RATE
+ * before there is one (a guess on the low side: the estimate grows by
+ * up to the startup gain each round trip). */
+#define RSTREAM_FIRST_RATE 65536u
+size_t rstream_rate(const rstream *s);
 /* Bytes written and not yet acknowledged by the peer. */
 size_t rstream_unacked(const rstream *s);
 

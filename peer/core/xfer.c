@@ -1295,6 +1295,27 @@ static int open_source(xf *x, size_t idx)
     return 0;
 }
 
+/* On a path that says its rate (ICE), the chunks and the queue shrink to
+ * what it carries in XFER_CHUNK_MS and XFER_QUEUE_MS, so a chat message
+ * queued behind them goes within a fraction of a second even on dial-up
+ * (56 kbit/s: about 1 KiB chunks), and every frame completes long before
+ * the receiver's frame timer. Fast paths and TCP keep the full sizes. */
+static size_t chunk_max(const conn *c)
+{
+    uint64_t rate = conn_rate(c), n = rate * XFER_CHUNK_MS / 1000;
+    if (!rate || n >= XFER_CHUNK)
+        return XFER_CHUNK;
+    return n < XFER_CHUNK_MIN ? XFER_CHUNK_MIN : (size_t)n;
+}
+
+static size_t queue_high(const conn *c)
+{
+    uint64_t rate = conn_rate(c), n = rate * XFER_QUEUE_MS / 1000;
+    if (!rate || n >= XFER_QUEUE_HIGH)
+        return XFER_QUEUE_HIGH;
+    return n < XFER_CHUNK_MIN ? XFER_CHUNK_MIN : (size_t)n;
+}
+
 /* Send one chunk at send_off. 1 sent, 0 queue full, <0 error (handled). */
 static int send_chunk(xf *x, conn *c)
 {
@@ -1314,7 +1335,8 @@ static int send_chunk(xf *x, conn *c)
         return -1;
     }
     uint64_t left = start + x->rec.files[idx].size - x->send_off;
-    size_t n = left < XFER_CHUNK ? (size_t)left : XFER_CHUNK;
+    size_t most = chunk_max(c);
+    size_t n = left < most ? (size_t)left : most;
     uint8_t *b = x->m->chunk;
     b[0] = MSG_CHUNK;
     memcpy(b + 1, x->rec.id, MSG_ID_LEN);
@@ -1338,8 +1360,7 @@ static int send_chunk(xf *x, conn *c)
 static bool may_send(const xf *x, conn *c)
 {
     return c && x->rec.state == XFER_ACTIVE && x->send_off < x->total &&
-           conn_queued(c) < XFER_QUEUE_HIGH &&
-           (x->window == 0 || x->send_off - x->acked < x->window);
+           conn_queued(c) < queue_high(c) && (x->window == 0 || x->send_off - x->acked < x->window);
 }
 
 static gboolean pump(gpointer p)

@@ -39,8 +39,13 @@
 
 /* Bytes of file data per CHUNK frame. */
 #define XFER_CHUNK           61440u
-/* The sender keeps at most this much queued on a connection. */
+/* The sender keeps at most this much queued on a connection... */
 #define XFER_QUEUE_HIGH      (256u * 1024u)
+/* ...and on a path that says its rate, chunks of what it carries in
+ * XFER_CHUNK_MS and a queue of XFER_QUEUE_MS (not under XFER_CHUNK_MIN). */
+#define XFER_CHUNK_MS        100u
+#define XFER_QUEUE_MS        150u
+#define XFER_CHUNK_MIN       1024u
 /* At most this much sent beyond what the receiver stored (when it answers
  * FILE_MARK); the receiver offers the same in FILE_ACCEPT. */
 #define XFER_WINDOW          (4u << 20)

@@ -127,6 +127,7 @@ static void t_data(void *ud, const uint8_t *in, size_t n)
     conn *c = ud;
     size_t off = 0;
     int64_t now = mono_ms();
+    bool completed = false;
     while (c->open) {
         size_t used;
         session_event ev;
@@ -139,6 +140,7 @@ static void t_data(void *ud, const uint8_t *in, size_t n)
         if (r == 0)
             break;
         c->last_rx = now;
+        completed = true;
         if (ev.type == SESSION_EV_ESTABLISHED) {
             c->was_established = true;
             if (c->cb.established)
@@ -149,10 +151,13 @@ static void t_data(void *ud, const uint8_t *in, size_t n)
     }
     if (!c->open)
         return;
-    /* Bytes of a frame still incomplete: since when (see conn_partial_since). */
+    /* Bytes of a frame still incomplete: since when (see
+     * conn_partial_since). A frame completed in this read: the incomplete
+     * one began now (on a slow stream of frames, almost every read ends
+     * inside one; the time is the current frame's, not the first's). */
     if (session_finish(c->s) == 0)
         c->partial_since = 0;
-    else if (!c->partial_since)
+    else if (!c->partial_since || completed)
         c->partial_since = now;
     flush(c);
 }
@@ -273,6 +278,8 @@ void conn_set_rx_max(conn *c, size_t max)
     if (c->open)
         session_set_rx_max(c->s, max);
 }
+
+size_t conn_rate(const conn *c) { return c->open && c->t ? transport_rate(c->t) : 0; }
 
 size_t conn_queued(const conn *c)
 {

@@ -86,6 +86,9 @@ const char *conn_remote(const conn *c);
 const char *conn_kind(const conn *c);
 /* Bytes queued and not yet written. */
 size_t conn_queued(const conn *c);
+/* What the transport's path carries, bytes per second; 0 when it does
+ * not say (TCP) or does not know yet. */
+size_t conn_rate(const conn *c);
 /* Release the session's idle buffers (session_trim); for an owner that
  * holds many quiet connections. Not from inside a message callback. */
 void conn_trim(conn *c);
@@ -95,8 +98,9 @@ void conn_set_rx_max(conn *c, size_t max);
  * creation): bytes that do not complete a frame do not count, so a peer
  * cannot keep a connection alive a byte at a time. */
 int64_t conn_last_rx(const conn *c);
-/* Monotonic milliseconds since which a frame has been partly received, or
- * 0 when none is pending. */
+/* Monotonic milliseconds since which the frame now pending has been
+ * partly received (the read that completed the frame before it started
+ * it), or 0 when none is pending. */
 int64_t conn_partial_since(const conn *c);
 int64_t conn_created(const conn *c);
 

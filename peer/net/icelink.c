@@ -193,7 +193,14 @@ static void t_free(transport *t)
         il->cb.again(il->ud);
 }
 
-static const transport_ops ice_ops = {"ice", t_write, t_want_write, t_pause, t_remote, t_free};
+static size_t t_rate(const transport *t)
+{
+    const isess *s = (const isess *)(const void *)t;
+    return s->is ? icestream_rate(s->is) : 0;
+}
+
+static const transport_ops ice_ops = {"ice",    t_write, t_want_write, t_pause,
+                                      t_remote, t_free,  t_rate};
 
 static gboolean on_ready_idle(gpointer v)
 {
@@ -265,6 +272,11 @@ static void is_closed(void *ud, icestream *is, int err)
     }
     if (s->st == S_ADOPTED && s->t.cb.closed) {
         transport_callbacks cb = s->t.cb;
+        char fp[12];
+        short_fp(s->dev, fp);
+        if (err)
+            say(s->il, "the stream to %s's device %s ended: %s", s->account, fp,
+                banter_strerror(err));
         memset(&s->t.cb, 0, sizeof s->t.cb); /* closed() once */
         cb.closed(s->t.ud, err);
     }
@@ -330,6 +342,9 @@ static void on_state(void *ud, ice_agent *a, ice_state st)
         sess_fail(s, "EFAILED", "the connectivity checks failed");
     } else if (st == ICE_FAILED && s->st == S_ADOPTED && s->t.cb.closed) {
         transport_callbacks cb = s->t.cb;
+        char fp[12];
+        short_fp(s->dev, fp);
+        say(s->il, "ICE lost the path to %s's device %s (its checks failed)", s->account, fp);
         memset(&s->t.cb, 0, sizeof s->t.cb);
         cb.closed(s->t.ud, BANTER_ETIMEDOUT);
     }
@@ -371,6 +386,16 @@ static int describe_local(isess *s, rvmsg *m, char (*lines)[BANTER_ICE_MAX_LINE 
     return r;
 }
 
+static gboolean on_deadline(gpointer v);
+
+static gboolean on_no_answer(gpointer v)
+{
+    isess *s = v;
+    s->timer = 0;
+    sess_fail(s, "ETIMEDOUT", "no answer to the offer in time");
+    return G_SOURCE_REMOVE;
+}
+
 static void on_gathered(void *ud, ice_agent *a)
 {
     isess *s = ud;
@@ -391,7 +416,15 @@ static void on_gathered(void *ud, ice_agent *a)
         return;
     }
     if (s->offerer) {
+        /* An answer comes within the peer's gathering (2 s at most, TURN
+         * over TCP): none in ICELINK_ANSWER_MS means the offer was lost
+         * (the server forwarded it to a connection of that device that
+         * is dead and not yet noticed); offer again soon, not after the
+         * whole ICELINK_CONNECT_MS. */
         s->st = S_WAIT_ANSWER;
+        if (s->timer)
+            g_source_remove(s->timer);
+        s->timer = g_timeout_add(ICELINK_ANSWER_MS, on_no_answer, s);
         return;
     }
     s->st = S_CHECKING;
@@ -525,6 +558,9 @@ static void on_answer(icelink *il, const struct rv_ice *o)
         lines[i] = o->cand[i];
     int r = icecand_parse_set(o->ufrag, o->pwd, lines, o->ncand, &pol, &set, &rejected, &first);
     s->st = S_CHECKING;
+    if (s->timer)
+        g_source_remove(s->timer);
+    s->timer = g_timeout_add(ICELINK_CONNECT_MS, on_deadline, s);
     if (r == 0)
         r = ice_set_remote(s->ice, &set);
     if (r)

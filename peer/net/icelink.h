@@ -21,7 +21,9 @@
  * through shared/icecand (no loopback, link-local, names; at most 32
  * candidates) before libnice sees it. A session that is not connected
  * within ICELINK_CONNECT_MS, fails, or is ended by the peer or the server
- * (RV_ICE_END) is dropped, and this end offers that device again after a
+ * (RV_ICE_END) is dropped (an offer without an answer within
+ * ICELINK_ANSWER_MS too: it went to a dead connection of that device
+ * at the server), and this end offers that device again after a
  * backoff (ICELINK_BACKOFF_MIN_MS doubling to ICELINK_BACKOFF_MAX_MS; the
  * backoff starts again after a path connected). At most ICELINK_MAX
  * sessions exist at once; offers beyond are answered RV_ICE_END EBUSY.
@@ -44,6 +46,7 @@
 #include "rvmsg.h"
 
 #define ICELINK_CONNECT_MS     30000
+#define ICELINK_ANSWER_MS      10000
 #define ICELINK_LINGER_MS      2000
 #define ICELINK_BACKOFF_MIN_MS 2000
 #define ICELINK_BACKOFF_MAX_MS 60000

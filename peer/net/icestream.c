@@ -185,6 +185,8 @@ size_t icestream_write(icestream *s, const uint8_t *p, size_t len)
 
 size_t icestream_unacked(const icestream *s) { return rstream_unacked(s->rs); }
 
+size_t icestream_rate(const icestream *s) { return rstream_rate(s->rs); }
+
 void icestream_pause(icestream *s, bool paused)
 {
     bool resume = s->paused && !paused;

@@ -61,6 +61,8 @@ void icestream_input(icestream *s, const uint8_t *p, size_t len);
 size_t icestream_write(icestream *s, const uint8_t *p, size_t len);
 /* Bytes written and not yet acknowledged by the peer. */
 size_t icestream_unacked(const icestream *s);
+/* The path's bandwidth estimate, bytes per second (rstream_rate). */
+size_t icestream_rate(const icestream *s);
 /* Stop (true) or resume handing data to data(): while paused, received
  * bytes stay in the stream and its window closes, so the peer slows down
  * (backpressure). Resuming delivers from the loop, never from this call. */

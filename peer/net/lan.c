@@ -517,7 +517,6 @@ static void on_closed(void *ud, conn *c, int err)
 {
     lan *l = ud;
     cstate *cs = conn_get_data(c);
-    (void)err;
     l->conns = g_list_remove(l->conns, c);
     if (!l->conns && l->tick) {
         g_source_remove(l->tick);
@@ -529,6 +528,12 @@ static void on_closed(void *ud, conn *c, int err)
         cs->dial_for->dialing = NULL;
     ldev *d = cs->d ? cs->d : cs->dial_for;
     if (cs->d && cs->d->c == c) {
+        if (err && cs->adopted && !l->stopping) {
+            char text[256];
+            snprintf(text, sizeof text, "the direct path to %s (%s) ended: %s", cs->d->name,
+                     conn_remote(c), banter_strerror(err));
+            say(l, text);
+        }
         cs->d->c = NULL;
         if (l->cb.down && !l->stopping)
             l->cb.down(l->ud, cs->d->key);

@@ -25,6 +25,10 @@
  */
 #include "net/mdns.h"
 
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -588,4 +592,31 @@ void mdns_free(mdns *m)
     if (m->ctx)
         g_main_context_unref(m->ctx);
     free(m);
+}
+
+size_t mdns_ifaces(char *out, size_t cap)
+{
+    struct ifaddrs *all = NULL;
+    size_t n = 0, o = 0;
+    if (cap)
+        out[0] = '\0';
+    if (getifaddrs(&all) != 0)
+        return 0;
+    for (const struct ifaddrs *i = all; i; i = i->ifa_next) {
+        unsigned f = i->ifa_flags;
+        char addr[INET_ADDRSTRLEN];
+        if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET || !(f & IFF_UP) ||
+            (f & IFF_LOOPBACK) || !(f & IFF_MULTICAST) ||
+            !inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)i->ifa_addr)->sin_addr,
+                       addr, sizeof addr))
+            continue;
+        n++;
+        int w = snprintf(out + o, cap - o, "%s%s %s", o ? ", " : "", i->ifa_name, addr);
+        if (w > 0 && (size_t)w < cap - o)
+            o += (size_t)w;
+        else if (o < cap)
+            out[o] = '\0';
+    }
+    freeifaddrs(all);
+    return n;
 }

@@ -70,4 +70,10 @@ BANTER_WUR int mdns_new(mdns **out, GMainContext *ctx, const char *name, const c
  * no callback runs after it. Accepts NULL. */
 void mdns_free(mdns *m);
 
+/* The interfaces mDNS can use on this host now: up, not loopback, with
+ * multicast on and an IPv4 address. Their "NAME ADDRESS" pairs, separated
+ * by ", ", go in out (cap bytes, cut at a pair); returns how many there
+ * are (0: multicast cannot leave this host, whatever avahi-daemon does). */
+size_t mdns_ifaces(char *out, size_t cap);
+
 #endif

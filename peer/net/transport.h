@@ -53,6 +53,9 @@ typedef struct transport_ops {
     /* Send the last bytes written if that can be done without blocking,
      * then free. */
     void (*free)(transport *t);
+    /* What the path carries, bytes per second (0: unknown or plenty).
+     * May be NULL. */
+    size_t (*rate)(const transport *t);
 } transport_ops;
 
 /* The common head of every kind; its fields belong to the implementation. */
@@ -70,6 +73,10 @@ static inline void transport_want_write(transport *t, bool on) { t->ops->want_wr
 static inline void transport_pause(transport *t, bool paused) { t->ops->pause(t, paused); }
 static inline const char *transport_remote(const transport *t) { return t->ops->remote(t); }
 static inline const char *transport_kind(const transport *t) { return t->ops->kind; }
+static inline size_t transport_rate(const transport *t)
+{
+    return t->ops->rate ? t->ops->rate(t) : 0;
+}
 /* Accepts NULL. */
 static inline void transport_free(transport *t)
 {

@@ -22,6 +22,10 @@ struct direct {
     guint scan_timer, scan_idle;
     bool subscribed;
     bool off; /* banter.conf: ice = no */
+    /* The account this node last logged in as: its other devices may be
+     * reached directly (kept while the server is away: a path does not
+     * need it). */
+    char own[BANTER_MAX_NAME + 1];
 };
 
 /* ---- what to reach ---- */
@@ -30,6 +34,42 @@ static bool approved_online(const node_peer_info *pi)
 {
     return pi->contact.kind == CONTACT_ORG && strcmp(pi->state, "approved") == 0 &&
            strcmp(pi->status, "offline") != 0;
+}
+
+/* The self contact (the node's own account, user) in pi: its devices
+ * are the account's other devices the server listed. false when it is
+ * not known. */
+static bool own_account(direct *d, const char *user, node_peer_info *pi)
+{
+    uint8_t key[32];
+    contacts_account_key(d->server_fpd, user, key);
+    return node_peer_info_get(d->n, key, pi) == 0 && pi->contact.kind == CONTACT_ORG &&
+           strcmp(pi->contact.account, user) == 0;
+}
+
+/* Whether dev is to be reached: a trusted device, not this one, with no
+ * connection now. */
+static bool to_reach(direct *d, const store_device *dev)
+{
+    return contacts_device_trusted(dev) && memcmp(dev->key, d->self, 32) != 0 &&
+           !lan_conn(d->l, dev->key);
+}
+
+/* The account's other devices (the server does not say which are
+ * online: an offer to one that is not gets EOFFLINE, and icelink's
+ * backoff spaces the next). Whether one is not connected. */
+static bool scan_own(direct *d, const char *user)
+{
+    node_peer_info *pi = g_new0(node_peer_info, 1);
+    bool waiting = false;
+    if (own_account(d, user, pi))
+        for (size_t j = 0; j < pi->ndev; j++)
+            if (to_reach(d, &pi->devs[j].dev)) {
+                icelink_want(d->il, user, pi->devs[j].dev.key);
+                waiting = true;
+            }
+    g_free(pi);
+    return waiting;
 }
 
 /* Hand every device to reach to icelink; whether one is not connected
@@ -43,6 +83,8 @@ static bool scan(direct *d)
     if (!d->r || !d->il || d->off)
         return false;
     rdv_get_status(d->r, &st);
+    if (st.user[0])
+        g_strlcpy(d->own, st.user, sizeof d->own);
     /* The servers come right after the login: an offer made before would
      * have no server-reflexive or relayed candidate. */
     if (!st.connected || !st.user[0] || !d->have_servers || node_peers(d->n, &all, &k) != 0) {
@@ -55,15 +97,14 @@ static bool scan(direct *d)
             continue;
         for (size_t j = 0; j < pi->ndev; j++) {
             const store_device *dev = &pi->devs[j].dev;
-            if (contacts_device_trusted(dev) && memcmp(dev->key, d->self, 32) != 0 &&
-                !lan_conn(d->l, dev->key)) {
+            if (to_reach(d, dev)) {
                 icelink_want(d->il, pi->contact.account, dev->key);
                 waiting = true;
             }
         }
     }
     free(all);
-    return waiting;
+    return scan_own(d, st.user) || waiting;
 }
 
 /* The timer runs only while a device waits for a path: an idle node
@@ -111,15 +152,18 @@ static int il_signal(void *ud, const rvmsg *m)
     return d->r ? rdv_send(d->r, m) : BANTER_ESTATE;
 }
 
+/* A trusted device of an approved contact with that account, or of the
+ * node's own account (logged in now): the server lists both. */
 static bool il_allowed(void *ud, const char *account, const uint8_t dev[static 32])
 {
     direct *d = ud;
     uint8_t key[32];
     node_peer_info *pi = g_new0(node_peer_info, 1);
     bool ok = false;
+    bool own = d->own[0] && strcmp(d->own, account) == 0;
     contacts_account_key(d->server_fpd, account, key);
     if (node_peer_info_get(d->n, key, pi) == 0 && pi->contact.kind == CONTACT_ORG &&
-        strcmp(pi->contact.account, account) == 0 && strcmp(pi->state, "approved") == 0)
+        strcmp(pi->contact.account, account) == 0 && (own || strcmp(pi->state, "approved") == 0))
         for (size_t i = 0; i < pi->ndev && !ok; i++)
             ok = memcmp(pi->devs[i].dev.key, dev, 32) == 0 &&
                  contacts_device_trusted(&pi->devs[i].dev);

@@ -65,6 +65,8 @@ NL_PIDS=()           # PIDs started here
 declare -A NL_SITE_N # site -> its number N
 declare -A NL_SITE_K # site -> hosts made on it so far
 declare -A NL_HOST_SITE
+declare -A NL_LINE_PID # site -> PID of its wanline
+declare -A NL_LINE_K   # site -> starts of its wanline
 NL_NSITES=0
 NL_TURN_IP=198.18.0.1
 NL_STUN_IP=198.18.0.2
@@ -274,8 +276,26 @@ nat_wan_line() {
     ip -n "$NL_PUB" neigh del "198.18.0.$((10 + n))" dev pbr 2>/dev/null
     nat_exec "$s" conntrack -F >/dev/null 2>&1
     nat_bg "$s-line" "$NL_TMP/line-$s.log" "$WANLINE" "$@" lr0 lp0
+    NL_LINE_PID[$s]=$NL_LAST_PID
     wait_for 5 grep -q 'wanline: ready' "$NL_TMP/line-$s.err" ||
         t_fail nat_wan_line "wanline did not start"
+}
+
+# nat_wan_reline SITE [WANLINE OPTIONS...] : the site's wanline (after
+# nat_wan_line) starts again with other options (packets in flight on the
+# old one are lost). Its log is $NL_TMP/line-SITE-K.err, K counting.
+nat_wan_reline() {
+    local s=$1 p k
+    shift
+    p=${NL_LINE_PID[$s]:-}
+    [ -n "$p" ] || t_fail nat_wan_reline "no wanline on site $s"
+    _bt_kill "$p"
+    k=$((${NL_LINE_K[$s]:-1} + 1))
+    NL_LINE_K[$s]=$k
+    nat_bg "$s-line" "$NL_TMP/line-$s-$k.log" "$WANLINE" "$@" lr0 lp0
+    NL_LINE_PID[$s]=$NL_LAST_PID
+    wait_for 5 grep -q 'wanline: ready' "$NL_TMP/line-$s-$k.err" ||
+        t_fail nat_wan_reline "wanline did not start"
 }
 
 # netlab_line NAME_A NAME_B ADDR_A ADDR_B [WANLINE OPTIONS...] : two hosts

@@ -30,132 +30,24 @@
 #       path outlived the block).
 # Prints the time from login to a connected path. Needs root, coturn,
 # iptables, openssl; skips (77) otherwise.
-# shellcheck disable=SC2015,SC2317
+# shellcheck disable=SC2015,SC2317,SC2034 # (t0 is read by nat_node_lib.sh)
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/nat_lib.sh"
 require_root
 command -v turnserver >/dev/null || t_skip "needs turnserver (Debian coturn)"
-abs() { (cd "$(dirname "$1")" && printf '%s/%s\n' "$(pwd)" "$(basename "$1")"); }
-BANTER_BIN=$(abs "${BANTER_BIN:-$here/../../build/asan/banter}")
-RDV_BIN=$(abs "${RDV_BIN:-$here/../../build/asan/banter-rendezvous}")
-RDV_PROBE=$(abs "${RDV_PROBE:-$here/../../build/asan/tests/rdv_probe}")
-for v in BANTER_BIN RDV_BIN RDV_PROBE; do
-    [ -x "${!v}" ] || t_fail setup "no program at ${!v}"
-done
-export ASAN_OPTIONS=detect_leaks=1
-export UBSAN_OPTIONS=print_stacktrace=1
+. "$here/nat_node_lib.sh"
+nn_tools
 
 nat_setup
-T=$NL_TMP
 nat_site a cone
 nat_site b cone
 nat_host a alice
 nat_host b bob
 nat_turn_start
-
-# ---- the rendezvous, in pub ----
-SRV=198.18.0.1:7400
-DB=$T/r.db
-FP=$("$RDV_BIN" --db "$DB" fingerprint 2>/dev/null) || t_fail setup "fingerprint"
-printf 'pw for the nat test\n' >"$T/pw"
-chmod 600 "$T/pw"
-for u in alice bob mallory; do
-    "$RDV_BIN" --db "$DB" user add "$u" --password-file "$T/pw" >/dev/null 2>&1 ||
-        t_fail setup "user add $u"
-done
-cat >"$T/rdv.conf" <<CONF
-turn = turn:$NL_TURN_IP:$NL_TURN_PORT
-turn_secret = $NL_TURN_SECRET
-CONF
-chmod 600 "$T/rdv.conf"
-nat_bg pub "$T/srv.log" "$RDV_BIN" --config "$T/rdv.conf" --db "$DB" --listen "$SRV"
-wait_for 10 grep -q "listening on $SRV" "$T/srv.err" || t_fail "server" "$(tail -n 3 "$T/srv.err")"
-
-b() {
-    local h=$1
-    shift
-    nat_exec "$h" "$BANTER_BIN" --home "$T/$h" "$@"
-}
-declare -A NPID NRUN
-start() {
-    local h=$1 k
-    k=$((${NRUN[$h]:-0} + 1))
-    NRUN[$h]=$k
-    nat_bg "$h" "$T/$h-$k.log" "$BANTER_BIN" --home "$T/$h" node --name "$h" --port 7070 \
-        --no-mdns --rendezvous "$SRV" --server-key "$FP" "${@:2}"
-    NPID[$h]=$NL_LAST_PID
-    wait_for 10 b "$h" id >/dev/null 2>&1 || t_fail "start $h" "no control socket"
-}
-stop() {
-    local h=$1 p=${NPID[$1]}
-    kill -TERM "$p" 2>/dev/null
-    _gone1() { ! kill -0 "$1" 2>/dev/null; }
-    wait_for 15 _gone1 "$p" || t_fail "stop $h" "node did not exit within 15 s of SIGTERM"
-    local hits
-    hits=$(grep -E 'ERROR: AddressSanitizer|runtime error|LeakSanitizer' "$T/$h-${NRUN[$h]}.err")
-    [ -z "$hits" ] || t_fail "$h sanitizers" "$(head -n 5 <<<"$hits")"
-}
-logged_in() { b "$1" rendezvous --json 2>/dev/null | grep -q "\"user\":\"$1\""; }
-# route H PEER: the route of PEER's first device as H's `peers --json` says.
-route() {
-    b "$1" peers --json 2>/dev/null | jq -r --arg n "$2" \
-        '[.[] | select(.name == $n)][0].devices[0].route // empty'
-}
-path() {
-    b "$1" peers --json 2>/dev/null | jq -r --arg n "$2" \
-        '[.[] | select(.name == $n)][0].devices[0].path // empty'
-}
-route_is() { [ "$(route "$1" "$2")" = "$3" ]; }
-
+nn_server alice bob mallory
 for h in alice bob; do start "$h"; done
-for h in alice bob; do
-    wait_for 15 b "$h" rendezvous --json 2>/dev/null | grep -q '"connected":true' ||
-        t_fail "connect $h" "$(b "$h" rendezvous --json 2>&1)"
-    b "$h" login "$h" --password-file "$T/pw" >/dev/null 2>&1 || t_fail "login $h" "refused"
-done
-b alice contact add bob >/dev/null 2>&1 || t_fail contacts "alice: contact add bob"
-_incoming() { b bob contacts --json 2>/dev/null | grep -q '"state":"incoming"'; }
-wait_for 10 _incoming || t_fail contacts "bob got no request"
-b bob approve alice >/dev/null 2>&1 || t_fail contacts "bob: approve alice"
-t0=$(now_ms)
-
-# check_path SITUATION ROUTE: both see each other over ROUTE; chat and a
-# file over it.
-PHASE=0
-check_path() {
-    local what=$1 want=$2 ms f
-    PHASE=$((PHASE + 1))
-    f=file$PHASE-$want
-    if ! wait_for 40 route_is alice bob "$want" || ! wait_for 10 route_is bob alice "$want"; then
-        t_fail "$what" "alice sees bob over '$(route alice bob)' ($(path alice bob)), bob sees alice over '$(route bob alice)'; expected $want"
-    fi
-    ms=$(($(now_ms) - t0))
-    echo "$what: $want after $ms ms: alice -> bob $(path alice bob); bob -> alice $(path bob alice)"
-    out=$(b alice send bob "hello over $want" 2>&1) && grep -q "delivered to bob" <<<"$out" ||
-        t_fail "$what chat" "$out"
-    _got() { b bob history alice --json 2>/dev/null | grep -qF "\"body\":\"hello over $want\""; }
-    wait_for 5 _got || t_fail "$what chat" "bob did not get it"
-    route_is alice bob "$want" || t_fail "$what chat" "the route changed: $(route alice bob)"
-    head -c 3145728 /dev/urandom >"$T/$f.bin"
-    b alice send-file bob "$T/$f.bin" --wait >"$T/send-$f.log" 2>&1 &
-    local sp=$! id=""
-    _offer() {
-        id=$(b bob transfers --json 2>/dev/null | jq -r --arg n "$f.bin" \
-            '[.[] | select(.direction == "in" and .state == "offered" and .name == $n)][0].id // empty')
-        [ -n "$id" ]
-    }
-    wait_for 20 _offer || t_fail "$what file" "no offer at bob: $(cat "$T/send-$f.log")"
-    mkdir -p "$T/in-$f"
-    b bob accept "$id" --to "$T/in-$f" >/dev/null 2>&1 || t_fail "$what file" "accept"
-    _sent() { ! kill -0 "$sp" 2>/dev/null; }
-    wait_for 60 _sent || t_fail "$what file" "send-file still running: $(tail -n 2 "$T/send-$f.log")"
-    wait "$sp" || t_fail "$what file" "send-file failed: $(tail -n 3 "$T/send-$f.log")"
-    cmp -s "$T/$f.bin" "$T/in-$f/$f.bin" ||
-        t_fail "$what file" "the received file differs"
-    route_is alice bob "$want" || t_fail "$what file" "the route changed: $(route alice bob)"
-    t_pass "$what: both reach the other over $want ($(path alice bob)); a chat message delivered and a 3 MiB file intact over it"
-}
+nn_pair alice bob
 
 check_path "(a) two cone NATs" direct
 path alice bob | grep -q 'srflx' || t_fail "(a)" "not server-reflexive: $(path alice bob)"

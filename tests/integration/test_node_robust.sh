@@ -15,6 +15,9 @@
 #   3. avahi-daemon stops in host 1: alice says once that discovery is
 #      unavailable, keeps her TCP session, says discovery is running again
 #      when the daemon is back; a restarted bob is found again through mDNS.
+#   4. At start a node names the interfaces discovery runs on; bob with
+#      multicast off on his only interface says discovery cannot reach
+#      anyone (not "running") and how to fix it.
 # Every node runs under ASan+UBSan; after SIGTERM its stderr must have no
 # sanitizer report.
 # Needs root (exit 77 otherwise), socat, and $BANTER_BIN (default
@@ -311,8 +314,26 @@ for kind in silent half; do
     t_pass "stalled handshake ($kind): closed by alice after $ms ms"
 done
 
-# ---- the end ----
+# ---- 4. no interface that can carry multicast ----
+# alice said which interface discovery runs on; bob, started with
+# multicast off on his only interface, says discovery cannot reach anyone
+# and what to do, instead of "running" (avahi-daemon runs all the same).
+grep -q 'LAN discovery is running (avahi-daemon) on bt1 198.18.0.1' "$BT_TMP/alice.err" ||
+    t_fail "no multicast" "alice did not name her interface: $(grep 'LAN discovery' "$BT_TMP/alice.err")"
 stop_node "$pb" bob2 "bob (restarted)"
+host_exec 2 ip link set bt2 multicast off || t_fail "no multicast" "ip link set bt2 multicast off"
+start_node 2 bob "$B" bob3
+pb=$BG_PID
+wait_for 5 grep -q 'LAN discovery cannot reach anyone' "$BT_TMP/bob3.err" ||
+    t_fail "no multicast" "bob said: $(grep 'LAN discovery' "$BT_TMP/bob3.err")"
+! grep -q 'LAN discovery is running' "$BT_TMP/bob3.err" ||
+    t_fail "no multicast" "bob says discovery is running without a multicast interface"
+grep -q 'multicast on' "$BT_TMP/bob3.err" || t_fail "no multicast" "no hint of the fix"
+host_exec 2 ip link set bt2 multicast on
+t_pass "no multicast: bob says LAN discovery cannot reach anyone and how to fix it (alice names the interface it runs on)"
+
+# ---- the end ----
+stop_node "$pb" bob3 "bob (no multicast)"
 stop_node "$pa" alice alice
 t_pass "nodes stopped cleanly, no sanitizer report"
 echo "total: $(($(now_ms) - t_start)) ms"

@@ -87,7 +87,8 @@ static void mem_free(transport *t)
     m->freed = true; /* the struct itself is the test's */
 }
 
-static const transport_ops mem_ops = {"ice", mem_write, mem_want, mem_pause, mem_remote, mem_free};
+static const transport_ops mem_ops = {"ice",      mem_write, mem_want, mem_pause,
+                                      mem_remote, mem_free,  NULL};
 
 static gboolean ready_idle(gpointer v)
 {
