@@ -121,6 +121,9 @@ start_node() {
     local ns=$1 name=$2 log=$3
     shift 3
     mkdir -p "$TMP/$name"
+    # The CHAT rate limit (docs/limits.md: 20 a second) would refuse the
+    # CHAT/ACK round trips with ERATE: the benchmark measures the path.
+    echo "chat_rate = 0" >"$TMP/$name/banter.conf"
     local pin=()
     [ -n "${PIN_NODE:-}" ] && pin=("${PIN[@]}")
     "${pin[@]}" ip netns exec "$ns" "$BANTER" --home "$TMP/$name" node --name "$name" --no-mdns "$@" \
