@@ -14,6 +14,7 @@
 #include "core/store.h"
 #include "net/lan.h"
 #include "net/mdns.h"
+#include "net/watcher.h"
 #include "plugin/plugins.h"
 #include "rdv/direct.h"
 #include "rdv/orgnote.h"
@@ -40,6 +41,7 @@ typedef struct app {
     orgnote *on; /* announcements and the revocation list from the server */
     control *ctl;
     web *web;
+    watcher *watcher; /* polls the listening sockets, off the loop */
     plugins *plugins;
     bool mdns_down_said;
     bool mdns_wanted; /* mDNS was asked for (no --no-mdns) and the LAN is up */
@@ -470,11 +472,15 @@ static int app_start(app *a)
         g_printerr("banter: %s\n", why);
         return 1;
     }
-    if (control_new(&a->ctl, a->n, a->ctx, cfg->home.sock, why, sizeof why) != 0) {
+    if (watcher_new(&a->watcher, a->ctx) != 0) {
+        g_printerr("banter: cannot start a thread: %s\n", g_strerror(errno));
+        return 1;
+    }
+    if (control_new(&a->ctl, a->n, a->ctx, a->watcher, cfg->home.sock, why, sizeof why) != 0) {
         g_printerr("banter: %s\n", why);
         return 1;
     }
-    web_start(&a->web, a->ctl, a->ctx, cfg->home.dir,
+    web_start(&a->web, a->ctl, a->ctx, a->watcher, cfg->home.dir,
               cfg->web_port >= 0 ? (uint16_t)cfg->web_port : a->conf.web_port);
     /* The LAN route first: a direct connection is preferred to the relay. */
     const config *cf = &a->conf;
@@ -485,7 +491,8 @@ static int app_start(app *a)
                      .hello_ms = cf->peer_hello_timeout_s * 1000u,
                      .frame_ms = cf->peer_frame_timeout_s * 1000u,
                      .chat_rate = cf->chat_rate,
-                     .chat_burst = cf->chat_burst};
+                     .chat_burst = cf->chat_burst,
+                     .watcher = a->watcher};
     g_strlcpy(lc.name, cfg->name, sizeof lc.name);
     lan_callbacks lcb = {lan_hello,   lan_cert, lan_up,       lan_down,  lan_message,
                          lan_drained, lan_log,  lan_own_cert, is_revoked};
@@ -562,6 +569,8 @@ static void app_stop(app *a)
     a->web = NULL;
     control_free(a->ctl);
     a->ctl = NULL;
+    watcher_free(a->watcher); /* after every listener it watched */
+    a->watcher = NULL;
     node_free(a->n);
     a->n = NULL;
     store_close(a->st);
