@@ -41,7 +41,7 @@ typedef struct app {
     orgnote *on; /* announcements and the revocation list from the server */
     control *ctl;
     web *web;
-    watcher *watcher; /* polls the listening sockets, off the loop */
+    watcher *watcher; /* polls the LAN port, off the loop */
     plugins *plugins;
     bool mdns_down_said;
     bool mdns_wanted; /* mDNS was asked for (no --no-mdns) and the LAN is up */
@@ -476,11 +476,17 @@ static int app_start(app *a)
         g_printerr("banter: cannot start a thread: %s\n", g_strerror(errno));
         return 1;
     }
-    if (control_new(&a->ctl, a->n, a->ctx, a->watcher, cfg->home.sock, why, sizeof why) != 0) {
+    /* The control socket and the web port stay on the loop: every CLI
+     * command and every page request is a new connection, and a hop
+     * through the watcher's thread was measured to add tens of ms to a
+     * chat acknowledged while a transfer keeps both cores busy (p95 125-137
+     * ms against 56-81). The LAN port, where a colleague connects once,
+     * is polled by the watcher (docs/architecture.md, "Performance"). */
+    if (control_new(&a->ctl, a->n, a->ctx, NULL, cfg->home.sock, why, sizeof why) != 0) {
         g_printerr("banter: %s\n", why);
         return 1;
     }
-    web_start(&a->web, a->ctl, a->ctx, a->watcher, cfg->home.dir,
+    web_start(&a->web, a->ctl, a->ctx, NULL, cfg->home.dir,
               cfg->web_port >= 0 ? (uint16_t)cfg->web_port : a->conf.web_port);
     /* The LAN route first: a direct connection is preferred to the relay. */
     const config *cf = &a->conf;
