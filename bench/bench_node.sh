@@ -12,6 +12,9 @@
 #      across CPUs costs about 45 us a round trip, and which runs get it
 #      depends on where the scheduler puts the processes (a run of either
 #      test showed 7 us or 50 us); on one CPU both measure the software path.
+#      BENCH_NODE_BEFORE=PATH (another build of banter, e.g. main's) adds
+#      the same PING/PONG against a node of that build, in the same run, for
+#      a before/after comparison on a machine whose load moves the baseline.
 #   2. node idle, with no connection and with one connected peer: resident
 #      memory (target < 20 MiB), CPU over a 10 s window (target 0%) and the
 #      wakeups (voluntary context switches, all threads) in that window.
@@ -121,9 +124,12 @@ start_node() {
     local ns=$1 name=$2 log=$3
     shift 3
     mkdir -p "$TMP/$name"
+    # The CHAT rate limit (docs/limits.md: 20 a second) would refuse the
+    # CHAT/ACK round trips with ERATE: the benchmark measures the path.
+    echo "chat_rate = 0" >"$TMP/$name/banter.conf"
     local pin=()
     [ -n "${PIN_NODE:-}" ] && pin=("${PIN[@]}")
-    "${pin[@]}" ip netns exec "$ns" "$BANTER" --home "$TMP/$name" node --name "$name" --no-mdns "$@" \
+    "${pin[@]}" ip netns exec "$ns" "${NODE_BIN:-$BANTER}" --home "$TMP/$name" node --name "$name" --no-mdns "$@" \
         >"$log" 2>&1 &
     NODE_PID=$!
     PIDS+=("$NODE_PID")
@@ -136,6 +142,13 @@ command -v taskset >/dev/null && PIN=(taskset -c 0)
 
 PIN_NODE=1 start_node "$NS_B" bench-b "$TMP/node-b.log" --port "$PORT"
 PID_B=$NODE_PID
+BEFORE=${BENCH_NODE_BEFORE:-}
+BEFORE_PORT=7072
+if [ -n "$BEFORE" ]; then
+    [ -x "$BEFORE" ] || fail "BENCH_NODE_BEFORE: $BEFORE is not an executable"
+    NODE_BIN=$BEFORE PIN_NODE=1 start_node "$NS_B" bench-before "$TMP/node-before.log" \
+        --port "$BEFORE_PORT"
+fi
 "${PIN[@]}" ip netns exec "$NS_B" "$RTT" echo "$ECHO_PORT" >"$TMP/echo.log" 2>&1 &
 PIDS+=($!)
 wait_for "$TMP/echo.log" "listening" "echo server"
@@ -174,6 +187,20 @@ printf '  Banter PING/PONG, %d-byte frames  %8.1f us  (%s us)  ratio %s\n' \
 printf '  target: ratio <= 1.5 -> %s%s\n' "$met" "$([ ${#PIN[@]} -gt 0 ] && echo " (both ends on CPU 0)")"
 printf '  context: CHAT+ACK, %d-byte frame, stored durably before the ACK  %.1f us  (%s us)\n' \
     "$(field "$chat" size)" "$chat_med" "$(field "$chat" p99_us)"
+if [ -n "$BEFORE" ]; then
+    before_out=$(run_a banter --ping-only "$ADDR_B" "$BEFORE_PORT" "$N" 2>"$TMP/client-before.log") ||
+        fail "Banter client (before) failed"
+    tcp2_out=$(run_a tcp "$ADDR_B" "$ECHO_PORT" "$SIZE" "$N" 2>"$TMP/tcp2.log") ||
+        fail "TCP baseline failed"
+    before=$(grep '^RESULT banter_ping ' <<<"$before_out" || true)
+    tcp2=$(grep '^RESULT tcp ' <<<"$tcp2_out" || true)
+    [ -n "$before" ] && [ -n "$tcp2" ] || fail "no results in: $before_out $tcp2_out"
+    b_med=$(field "$before" median_us)
+    t2_med=$(field "$tcp2" median_us)
+    printf '  before (%s): PING/PONG %.1f us, bare TCP again %.1f us: ratio %s (this build: %s)\n' \
+        "$BEFORE" "$b_med" "$t2_med" \
+        "$(awk -v a="$b_med" -v b="$t2_med" 'BEGIN { printf "%.2f", a / b }')" "$ratio"
+fi
 
 # ---- idle ----
 HZ=$(getconf CLK_TCK)

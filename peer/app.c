@@ -3,7 +3,7 @@
 #include "app.h"
 
 #include <errno.h>
-#include <glib-unix.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +14,7 @@
 #include "core/store.h"
 #include "net/lan.h"
 #include "net/mdns.h"
+#include "net/watcher.h"
 #include "plugin/plugins.h"
 #include "rdv/direct.h"
 #include "rdv/orgnote.h"
@@ -40,6 +41,7 @@ typedef struct app {
     orgnote *on; /* announcements and the revocation list from the server */
     control *ctl;
     web *web;
+    watcher *watcher; /* polls the LAN port, off the loop */
     plugins *plugins;
     bool mdns_down_said;
     bool mdns_wanted; /* mDNS was asked for (no --no-mdns) and the LAN is up */
@@ -485,11 +487,21 @@ static int app_start(app *a)
         g_printerr("banter: %s\n", why);
         return 1;
     }
-    if (control_new(&a->ctl, a->n, a->ctx, cfg->home.sock, why, sizeof why) != 0) {
+    if (watcher_new(&a->watcher, a->ctx) != 0) {
+        g_printerr("banter: cannot start a thread: %s\n", g_strerror(errno));
+        return 1;
+    }
+    /* The control socket and the web port stay on the loop: every CLI
+     * command and every page request is a new connection, and a hop
+     * through the watcher's thread was measured to add tens of ms to a
+     * chat acknowledged while a transfer keeps both cores busy (p95 125-137
+     * ms against 56-81). The LAN port, where a colleague connects once,
+     * is polled by the watcher (docs/architecture.md, "Performance"). */
+    if (control_new(&a->ctl, a->n, a->ctx, NULL, cfg->home.sock, why, sizeof why) != 0) {
         g_printerr("banter: %s\n", why);
         return 1;
     }
-    web_start(&a->web, a->ctl, a->ctx, cfg->home.dir,
+    web_start(&a->web, a->ctl, a->ctx, NULL, cfg->home.dir,
               cfg->web_port >= 0 ? (uint16_t)cfg->web_port : a->conf.web_port);
     /* The LAN route first: a direct connection is preferred to the relay. */
     const config *cf = &a->conf;
@@ -500,7 +512,8 @@ static int app_start(app *a)
                      .hello_ms = cf->peer_hello_timeout_s * 1000u,
                      .frame_ms = cf->peer_frame_timeout_s * 1000u,
                      .chat_rate = cf->chat_rate,
-                     .chat_burst = cf->chat_burst};
+                     .chat_burst = cf->chat_burst,
+                     .watcher = a->watcher};
     g_strlcpy(lc.name, cfg->name, sizeof lc.name);
     lan_callbacks lcb = {lan_hello,   lan_cert, lan_up,       lan_down,  lan_message,
                          lan_drained, lan_log,  lan_own_cert, is_revoked};
@@ -577,6 +590,8 @@ static void app_stop(app *a)
     a->web = NULL;
     control_free(a->ctl);
     a->ctl = NULL;
+    watcher_free(a->watcher); /* after every listener it watched */
+    a->watcher = NULL;
     node_free(a->n);
     a->n = NULL;
     store_close(a->st);
@@ -585,26 +600,73 @@ static void app_stop(app *a)
         g_main_loop_unref(a->loop);
 }
 
-static gboolean on_signal(gpointer v)
+/*
+ * SIGINT and SIGTERM: blocked in every thread of the node (the mask is set
+ * before any thread is made, and threads inherit it) and taken by one
+ * thread of their own in sigwait(), which quits the loop. The loop itself
+ * then carries no signal source: GLib's unix signal sources have prepare
+ * and check functions that run, with a context unlock and lock each, on
+ * every iteration of the loop, that is on every message (measured: 0.1 us
+ * of a 7.5 us round trip, docs/architecture.md "Performance"). Children
+ * (plug-in hosts) get an empty mask back before exec (plugins.c).
+ */
+typedef struct sigwaiter {
+    pthread_t thread;
+    sigset_t set;
+    GMainLoop *loop;
+} sigwaiter;
+
+static void *sigwait_main(void *v)
 {
-    app *a = v;
-    g_main_loop_quit(a->loop);
-    return G_SOURCE_CONTINUE;
+    sigwaiter *w = v;
+    int sig = 0;
+    /* Any of the set: a person's ^C or TERM, or app_run's own wake-up. */
+    while (sigwait(&w->set, &sig) != 0)
+        ;
+    g_main_loop_quit(w->loop);
+    return NULL;
+}
+
+/* Block SIGINT and SIGTERM in this thread, and so in every thread made
+ * after it. 0, or -1 (errno). */
+static int block_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGTERM);
+    int r = pthread_sigmask(SIG_BLOCK, set, NULL);
+    if (r)
+        errno = r;
+    return r ? -1 : 0;
 }
 
 int app_run(const app_config *cfg)
 {
     app *a = g_new0(app, 1);
+    sigwaiter sw = {0};
     a->cfg = *cfg;
+    if (block_signals(&sw.set) != 0) {
+        g_printerr("banter: cannot block SIGINT and SIGTERM: %s\n", g_strerror(errno));
+        g_free(a);
+        return 1;
+    }
     int rc = app_start(a);
+    if (rc == 0) {
+        sw.loop = a->loop;
+        int r = pthread_create(&sw.thread, NULL, sigwait_main, &sw);
+        if (r) {
+            g_printerr("banter: cannot start the signal thread: %s\n", g_strerror(r));
+            rc = 1;
+        }
+    }
     if (rc == 0) {
         if (a->rdv)
             rdv_start(a->rdv);
-        guint s1 = g_unix_signal_add(SIGINT, on_signal, a);
-        guint s2 = g_unix_signal_add(SIGTERM, on_signal, a);
         g_main_loop_run(a->loop);
-        g_source_remove(s1);
-        g_source_remove(s2);
+        /* The loop may have quit for another reason: wake the thread (a
+         * signal sent to a thread that already left is discarded). */
+        pthread_kill(sw.thread, SIGTERM);
+        pthread_join(sw.thread, NULL);
         printf("banter: node stopping\n");
         fflush(stdout);
     }

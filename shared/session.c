@@ -17,6 +17,9 @@ struct session {
     frame_dec dec;
     buf out;
     buf rx_pt; /* last decrypted plaintext, handed out in an event */
+    buf enc;   /* session_send_msg's encoding; empty between calls, its
+                  memory kept while small (buf_consume), so a message
+                  costs no allocation */
     uint8_t peer[BCRYPTO_ED_PKLEN];
     /* expect is read during the handshake only, h written at its end:
      * they share the bytes (a server holds one session per connection). */
@@ -115,6 +118,7 @@ int session_new(session **out, const session_config *cfg)
     frame_dec_init(&s->dec, BANTER_MAX_HANDSHAKE_MSG);
     buf_init(&s->out, cfg->out_cap ? cfg->out_cap : SESSION_DEFAULT_OUT_CAP);
     buf_init(&s->rx_pt, BANTER_MAX_PLAINTEXT);
+    buf_init(&s->enc, BANTER_MAX_PLAINTEXT);
 
     noise_hs_config hc = {
         .protocol_name = SESSION_PROTOCOL,
@@ -148,6 +152,7 @@ void session_free(session *s)
     frame_dec_free(&s->dec);
     buf_free(&s->out);
     buf_free(&s->rx_pt);
+    buf_free(&s->enc);
     bcrypto_wipe(s, sizeof *s);
     free(s);
 }
@@ -289,12 +294,11 @@ int session_send(session *s, const uint8_t *pt, size_t len)
 
 int session_send_msg(session *s, const msg *m)
 {
-    buf b;
-    buf_init(&b, BANTER_MAX_PLAINTEXT);
-    int r = msg_encode(m, &b);
+    buf *b = &s->enc;
+    int r = msg_encode(m, b);
     if (!r)
-        r = session_send(s, buf_data(&b), buf_len(&b));
-    buf_free(&b);
+        r = session_send(s, buf_data(b), buf_len(b));
+    buf_consume(b, buf_len(b));
     return r;
 }
 
@@ -311,6 +315,7 @@ void session_trim(session *s)
     if (buf_len(&s->out) == 0)
         buf_free(&s->out);
     buf_free(&s->rx_pt);
+    buf_free(&s->enc);
     frame_dec_trim(&s->dec);
 }
 

@@ -47,7 +47,9 @@ typedef struct op {
 struct xsink {
     GMainContext *ctx;
     GThread *thread;
-    GSource *wake; /* ready when events wait */
+    GSource *wake; /* under lock: a one-shot source on ctx while events wait
+                      (none in between: the loop walks nothing for the sink
+                      on every message) */
     xsink_cb cb;
     void *ud;
     uint8_t *rbuf; /* the worker's */
@@ -123,6 +125,20 @@ static void part_unref(xpart *p)
     g_free(p);
 }
 
+static gboolean on_wake(gpointer ud);
+
+/* Events wait (s->lock held): make the one-shot source unless one is
+ * pending. Its callback runs on the owner's context. */
+static void kick_locked(xsink *s)
+{
+    if (s->wake || s->stopped)
+        return;
+    s->wake = g_idle_source_new();
+    g_source_set_priority(s->wake, G_PRIORITY_DEFAULT);
+    g_source_set_callback(s->wake, on_wake, s, NULL);
+    g_source_attach(s->wake, s->ctx);
+}
+
 /* Queue an event for the main loop (why and name copied). */
 static void post(xpart *p, xsink_ev_type type, uint64_t bytes, bool ok, int err, const char *why,
                  const char *name)
@@ -140,8 +156,8 @@ static void post(xpart *p, xsink_ev_type type, uint64_t bytes, bool ok, int err,
     e->name = g_strdup(name);
     g_mutex_lock(&s->lock);
     g_queue_push_tail(&s->events, e);
+    kick_locked(s);
     g_mutex_unlock(&s->lock);
-    g_source_set_ready_time(s->wake, 0);
 }
 
 /* Progress: at most one STORED event waits per part, with the latest;
@@ -167,10 +183,9 @@ static void post_stored(xpart *p, int now)
         e->ev =
             (xsink_ev){.type = XSINK_STORED, .part = part_ref(p), .owner = p->owner, .idx = p->idx};
         g_queue_push_tail(&s->events, e);
+        kick_locked(s);
     }
     g_mutex_unlock(&s->lock);
-    if (post_it)
-        g_source_set_ready_time(s->wake, 0);
 }
 
 static void fail(xpart *p, int err, const char *what, int e)
@@ -723,13 +738,18 @@ static gboolean drain(gpointer ud)
     return G_SOURCE_CONTINUE;
 }
 
-static gboolean wake_dispatch(GSource *src, GSourceFunc cb, gpointer ud)
+/* The one-shot source: drain, then there is none until the next event. */
+static gboolean on_wake(gpointer ud)
 {
-    g_source_set_ready_time(src, -1);
-    return cb(ud);
+    xsink *s = ud;
+    g_mutex_lock(&s->lock);
+    GSource *src = s->wake;
+    s->wake = NULL;
+    g_mutex_unlock(&s->lock);
+    g_source_unref(src); /* the context holds it until this returns */
+    drain(s);
+    return G_SOURCE_REMOVE;
 }
-
-static GSourceFuncs wake_funcs = {.dispatch = wake_dispatch};
 
 int xsink_new(xsink **out, GMainContext *ctx, xsink_cb cb, void *ud)
 {
@@ -742,10 +762,6 @@ int xsink_new(xsink **out, GMainContext *ctx, xsink_cb cb, void *ud)
     g_cond_init(&s->room);
     g_queue_init(&s->events);
     s->rbuf = g_malloc(READ_BUF);
-    s->wake = g_source_new(&wake_funcs, sizeof(GSource));
-    g_source_set_callback(s->wake, drain, s, NULL);
-    g_source_set_ready_time(s->wake, -1);
-    g_source_attach(s->wake, ctx);
     s->thread = g_thread_try_new("xfer-sink", worker, s, NULL);
     if (!s->thread) {
         xsink_free(s);
@@ -770,8 +786,10 @@ void xsink_free(xsink *s)
     s->stopped = true;
     g_mutex_unlock(&s->lock);
     drain(s); /* a file that got its name is recorded */
-    g_source_destroy(s->wake);
-    g_source_unref(s->wake);
+    if (s->wake) {
+        g_source_destroy(s->wake);
+        g_source_unref(s->wake);
+    }
     free_ops(s->spare);
     g_mutex_clear(&s->lock);
     g_cond_clear(&s->work);

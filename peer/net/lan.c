@@ -813,7 +813,7 @@ int lan_new(lan **out, GMainContext *ctx, const identity *id, const lan_config *
     l->chat_rate = cfg->chat_rate;
     l->chat_burst = cfg->chat_burst;
     l->devs = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, dev_free);
-    int r = tcp_listen(&l->listener, ctx, cfg->port, on_accept, on_listen_log, l);
+    int r = tcp_listen(&l->listener, ctx, cfg->watcher, cfg->port, on_accept, on_listen_log, l);
     if (r) {
         g_hash_table_destroy(l->devs);
         g_free(l);

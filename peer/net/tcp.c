@@ -355,7 +355,8 @@ struct tcp_listener {
     GMainContext *ctx;
     int fd;
     uint16_t port;
-    GSource *src, *retry;
+    watch *wt;
+    GSource *retry;
     unsigned backoff;
     bool paused, said;
     tcp_accept_fn fn;
@@ -363,19 +364,9 @@ struct tcp_listener {
     void *ud;
 };
 
-static gboolean on_accept(gint fd, GIOCondition cond, gpointer v);
+static bool accepting(const tcp_listener *l) { return !l->paused && !l->retry; }
 
-static void listener_watch(tcp_listener *l)
-{
-    bool on = !l->paused && !l->retry;
-    if (on && !l->src) {
-        l->src = g_unix_fd_source_new(l->fd, G_IO_IN);
-        g_source_set_callback(l->src, G_SOURCE_FUNC(on_accept), l, NULL);
-        g_source_attach(l->src, l->ctx);
-    } else if (!on) {
-        drop_source(&l->src);
-    }
-}
+static void listener_watch(tcp_listener *l) { watch_arm(l->wt, accepting(l)); }
 
 static gboolean on_retry(gpointer v)
 {
@@ -385,11 +376,11 @@ static gboolean on_retry(gpointer v)
     return G_SOURCE_REMOVE;
 }
 
-static gboolean on_accept(gint fd, GIOCondition cond, gpointer v)
+static void on_accept(void *v)
 {
     tcp_listener *l = v;
-    (void)cond;
-    for (int i = 0; i < ACCEPT_BURST && l->src; i++) {
+    int fd = l->fd;
+    for (int i = 0; i < ACCEPT_BURST && accepting(l); i++) {
         struct sockaddr_storage ss;
         socklen_t sl = sizeof ss;
         int cfd = accept4(fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -401,10 +392,10 @@ static gboolean on_accept(gint fd, GIOCondition cond, gpointer v)
              * watching it now would spin. Wait, then try again. */
             int e = errno;
             l->backoff = l->backoff ? MIN(l->backoff * 2, ACCEPT_BACKOFF1) : ACCEPT_BACKOFF0;
-            drop_source(&l->src);
             l->retry = g_timeout_source_new(l->backoff);
             g_source_set_callback(l->retry, on_retry, l, NULL);
             g_source_attach(l->retry, l->ctx);
+            listener_watch(l);
             if (!l->said && l->log) {
                 char text[200];
                 snprintf(text, sizeof text,
@@ -414,7 +405,7 @@ static gboolean on_accept(gint fd, GIOCondition cond, gpointer v)
                 l->log(l->ud, text);
             }
             l->said = true;
-            return G_SOURCE_CONTINUE;
+            return;
         }
         if (l->said && l->log) {
             char text[100];
@@ -427,10 +418,9 @@ static gboolean on_accept(gint fd, GIOCondition cond, gpointer v)
         tcp_format_addr(&ss, addr, sizeof addr);
         l->fn(l->ud, cfd, addr);
     }
-    return G_SOURCE_CONTINUE;
 }
 
-int tcp_listen(tcp_listener **out, GMainContext *ctx, uint16_t port, tcp_accept_fn fn,
+int tcp_listen(tcp_listener **out, GMainContext *ctx, watcher *w, uint16_t port, tcp_accept_fn fn,
                tcp_log_fn log, void *ud)
 {
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
@@ -455,7 +445,7 @@ int tcp_listen(tcp_listener **out, GMainContext *ctx, uint16_t port, tcp_accept_
     l->fn = fn;
     l->log = log;
     l->ud = ud;
-    listener_watch(l);
+    l->wt = watch_new(w, ctx, fd, on_accept, l);
     *out = l;
     return 0;
 }
@@ -472,7 +462,7 @@ void tcp_listener_free(tcp_listener *l)
 {
     if (!l)
         return;
-    drop_source(&l->src);
+    watch_free(l->wt); /* before the close: the watcher's thread polls it */
     drop_source(&l->retry);
     close(l->fd);
     g_free(l);

@@ -23,6 +23,7 @@
 
 #include "error.h"
 #include "net/transport.h"
+#include "net/watcher.h"
 
 /* Start a connection to host:port. NULL with *err set (BANTER_EINVAL for
  * an empty host or port 0, BANTER_EIO when no socket can be made) when it
@@ -43,10 +44,12 @@ typedef void (*tcp_accept_fn)(void *ud, int fd, const char *addr);
 /* A sentence for the log (descriptors exhausted, resumed). */
 typedef void (*tcp_log_fn)(void *ud, const char *text);
 
-/* Listen on 0.0.0.0:port (0: any free port) with a backlog of 512.
- * BANTER_EIO with errno set when the port cannot be bound. */
-BANTER_WUR int tcp_listen(tcp_listener **out, GMainContext *ctx, uint16_t port, tcp_accept_fn fn,
-                          tcp_log_fn log, void *ud);
+/* Listen on 0.0.0.0:port (0: any free port) with a backlog of 512,
+ * polled by w's thread (net/watcher.h) or, with w NULL, by ctx's loop;
+ * fn and log run on ctx. BANTER_EIO with errno set when the port cannot
+ * be bound. */
+BANTER_WUR int tcp_listen(tcp_listener **out, GMainContext *ctx, watcher *w, uint16_t port,
+                          tcp_accept_fn fn, tcp_log_fn log, void *ud);
 uint16_t tcp_listener_port(const tcp_listener *l);
 /* Stop taking connections for now (true) or again (false). */
 void tcp_listener_pause(tcp_listener *l, bool paused);

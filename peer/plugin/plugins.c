@@ -539,6 +539,12 @@ static void child_run(const child_args *a, int sock)
         if (fl < 0 || fcntl(3, F_SETFD, fl & ~FD_CLOEXEC) < 0)
             _exit(127);
     }
+    /* The node blocks SIGINT and SIGTERM in all its threads (app.c): the
+     * host starts with none blocked. */
+    sigset_t none;
+    sigemptyset(&none);
+    if (sigprocmask(SIG_SETMASK, &none, NULL) != 0)
+        _exit(127);
     prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the node */
     setpgid(0, 0);
     execv(a->argv[0], a->argv);

@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <glib-unix.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -16,14 +15,13 @@ struct acceptor {
     int spare; /* the reserve descriptor, or -1 */
     bool want_spare;
     char what[48];
-    GSource *src, *retry;
+    watch *wt;
+    GSource *retry;
     unsigned backoff;
     bool paused, said;
     acceptor_fn fn;
     void *ud;
 };
-
-static gboolean on_readable(gint fd, GIOCondition cond, gpointer v);
 
 static void drop_source(GSource **s)
 {
@@ -34,17 +32,9 @@ static void drop_source(GSource **s)
     }
 }
 
-static void watch(acceptor *a)
-{
-    bool on = !a->paused && !a->retry;
-    if (on && !a->src) {
-        a->src = g_unix_fd_source_new(a->lfd, G_IO_IN);
-        g_source_set_callback(a->src, G_SOURCE_FUNC(on_readable), a, NULL);
-        g_source_attach(a->src, a->ctx);
-    } else if (!on) {
-        drop_source(&a->src);
-    }
-}
+static bool accepting(const acceptor *a) { return !a->paused && !a->retry; }
+
+static void update(acceptor *a) { watch_arm(a->wt, accepting(a)); }
 
 static void take_spare(acceptor *a)
 {
@@ -56,17 +46,17 @@ static gboolean on_retry(gpointer v)
 {
     acceptor *a = v;
     drop_source(&a->retry);
-    watch(a);
+    update(a);
     return G_SOURCE_REMOVE;
 }
 
 static void back_off(acceptor *a, int e)
 {
     a->backoff = a->backoff ? MIN(a->backoff * 2, ACCEPTOR_BACKOFF1) : ACCEPTOR_BACKOFF0;
-    drop_source(&a->src);
     a->retry = g_timeout_source_new(a->backoff);
     g_source_set_callback(a->retry, on_retry, a, NULL);
     g_source_attach(a->retry, a->ctx);
+    update(a);
     if (!a->said)
         g_printerr("banter: cannot accept connections on %s: %s; trying again every %u ms "
                    "until descriptors are free\n",
@@ -86,13 +76,11 @@ static int accept_with_spare(acceptor *a)
     return fd;
 }
 
-static gboolean on_readable(gint fd, GIOCondition cond, gpointer v)
+static void on_readable(void *v)
 {
     acceptor *a = v;
-    (void)fd;
-    (void)cond;
     take_spare(a);
-    for (int i = 0; i < ACCEPTOR_BURST && a->src; i++) {
+    for (int i = 0; i < ACCEPTOR_BURST && accepting(a); i++) {
         int cfd = accept4(a->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         int e = errno;
         if (cfd < 0 && (e == EAGAIN || e == EWOULDBLOCK || e == EINTR || e == ECONNABORTED))
@@ -101,7 +89,7 @@ static gboolean on_readable(gint fd, GIOCondition cond, gpointer v)
             cfd = accept_with_spare(a);
         if (cfd < 0) {
             back_off(a, e);
-            return G_SOURCE_CONTINUE;
+            return;
         }
         if (a->said)
             g_printerr("banter: accepting connections on %s again\n", a->what);
@@ -109,11 +97,10 @@ static gboolean on_readable(gint fd, GIOCondition cond, gpointer v)
         a->backoff = 0;
         a->fn(a->ud, cfd);
     }
-    return G_SOURCE_CONTINUE;
 }
 
-acceptor *acceptor_new(GMainContext *ctx, int lfd, const char *what, bool reserve, acceptor_fn fn,
-                       void *ud)
+acceptor *acceptor_new(GMainContext *ctx, watcher *w, int lfd, const char *what, bool reserve,
+                       acceptor_fn fn, void *ud)
 {
     acceptor *a = g_new0(acceptor, 1);
     a->ctx = ctx;
@@ -124,21 +111,21 @@ acceptor *acceptor_new(GMainContext *ctx, int lfd, const char *what, bool reserv
     a->fn = fn;
     a->ud = ud;
     take_spare(a);
-    watch(a);
+    a->wt = watch_new(w, ctx, lfd, on_readable, a);
     return a;
 }
 
 void acceptor_pause(acceptor *a, bool paused)
 {
     a->paused = paused;
-    watch(a);
+    update(a);
 }
 
 void acceptor_free(acceptor *a)
 {
     if (!a)
         return;
-    drop_source(&a->src);
+    watch_free(a->wt);
     drop_source(&a->retry);
     if (a->spare >= 0)
         close(a->spare);

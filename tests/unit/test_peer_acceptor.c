@@ -3,7 +3,8 @@
  * test_peer_acceptor.c - the local interfaces' accept loop (ui/acceptor.h):
  * connections are handed over; out of descriptors it serves one more
  * client with its reserve and then backs off instead of spinning; it
- * accepts again once descriptors are free.
+ * accepts again once descriptors are free. Each test runs twice: the
+ * socket polled by the loop, and by a watcher's thread (net/watcher.h).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -68,14 +69,23 @@ static int run(GMainContext *ctx, int ms)
     return n;
 }
 
+/* A watcher on ctx when the test's state says so, else NULL. */
+static watcher *with_watcher(void **state, GMainContext *ctx)
+{
+    watcher *w = NULL;
+    if (*state)
+        assert_int_equal(watcher_new(&w, ctx), 0);
+    return w;
+}
+
 static void test_accepts(void **state)
 {
     struct sockaddr_un sa;
     struct got g = {0};
     GMainContext *ctx = g_main_context_new();
-    (void)state;
+    watcher *w = with_watcher(state, ctx);
     int lfd = listener(&sa);
-    acceptor *a = acceptor_new(ctx, lfd, "the test socket", false, on_conn, &g);
+    acceptor *a = acceptor_new(ctx, w, lfd, "the test socket", false, on_conn, &g);
     int c1 = dial(&sa), c2 = dial(&sa);
     run(ctx, 50);
     assert_int_equal(g.n, 2);
@@ -93,6 +103,8 @@ static void test_accepts(void **state)
     close(c3);
     acceptor_free(a);
     close(lfd);
+    watcher_free(w);
+    run(ctx, 10); /* what the watcher posted drops its references */
     g_main_context_unref(ctx);
 }
 
@@ -105,9 +117,9 @@ static void test_out_of_descriptors(void **state)
     struct rlimit old, low;
     int filler[MAX_FDS], nfill = 0;
     GMainContext *ctx = g_main_context_new();
-    (void)state;
+    watcher *w = with_watcher(state, ctx);
     int lfd = listener(&sa);
-    acceptor *a = acceptor_new(ctx, lfd, "the test socket", true, on_conn, &g);
+    acceptor *a = acceptor_new(ctx, w, lfd, "the test socket", true, on_conn, &g);
     int c[3];
     for (int i = 0; i < 3; i++)
         c[i] = dial(&sa); /* in the backlog before descriptors run out */
@@ -134,14 +146,19 @@ static void test_out_of_descriptors(void **state)
         close(c[i]);
     acceptor_free(a);
     close(lfd);
+    watcher_free(w);
+    run(ctx, 10); /* what the watcher posted drops its references */
     g_main_context_unref(ctx);
 }
 
 int main(void)
 {
+    static int on = 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_accepts),
-        cmocka_unit_test(test_out_of_descriptors),
+        cmocka_unit_test_prestate(test_accepts, NULL),
+        cmocka_unit_test_prestate(test_out_of_descriptors, NULL),
+        cmocka_unit_test_prestate(test_accepts, &on),
+        cmocka_unit_test_prestate(test_out_of_descriptors, &on),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
