@@ -41,27 +41,37 @@ static size_t body(const cert *c, uint8_t out[static CERT_LEN_MAX])
     return o + n;
 }
 
-static size_t signed_bytes(const cert *c, uint8_t out[static sizeof CERT_CONTEXT + CERT_LEN_MAX])
+/* The context, then the body: what the signature covers. */
+static size_t signed_bytes(const char *context, const cert *c,
+                           uint8_t out[static CERT_CONTEXT_MAX + CERT_LEN_MAX])
 {
-    memcpy(out, CERT_CONTEXT, sizeof CERT_CONTEXT - 1);
-    return sizeof CERT_CONTEXT - 1 + body(c, out + sizeof CERT_CONTEXT - 1);
+    size_t n = strlen(context);
+    memcpy(out, context, n);
+    return n + body(c, out + n);
+}
+
+int cert_issue_in(const char *context, cert *c, const identity *signer,
+                  const uint8_t subject[static 32], const char *name, int64_t now_ms,
+                  int64_t ttl_ms)
+{
+    uint8_t msg[CERT_CONTEXT_MAX + CERT_LEN_MAX];
+    memset(c, 0, sizeof *c);
+    if (strlen(context) > CERT_CONTEXT_MAX || !cert_name_valid(name) || ttl_ms <= 0 ||
+        now_ms < 0 || ttl_ms > BANTER_MAX_INT || now_ms > BANTER_MAX_INT - ttl_ms)
+        return BANTER_EINVAL;
+    memcpy(c->server, identity_public(signer), 32);
+    memcpy(c->device, subject, 32);
+    c->issued_ms = now_ms;
+    c->expires_ms = now_ms + ttl_ms;
+    memcpy(c->name, name, strlen(name) + 1);
+    identity_sign(signer, msg, signed_bytes(context, c, msg), c->sig);
+    return 0;
 }
 
 int cert_issue(cert *c, const identity *server, const uint8_t device[static 32], const char *name,
                int64_t now_ms, int64_t ttl_ms)
 {
-    uint8_t msg[sizeof CERT_CONTEXT + CERT_LEN_MAX];
-    memset(c, 0, sizeof *c);
-    if (!cert_name_valid(name) || ttl_ms <= 0 || now_ms < 0 || ttl_ms > BANTER_MAX_INT ||
-        now_ms > BANTER_MAX_INT - ttl_ms)
-        return BANTER_EINVAL;
-    memcpy(c->server, identity_public(server), 32);
-    memcpy(c->device, device, 32);
-    c->issued_ms = now_ms;
-    c->expires_ms = now_ms + ttl_ms;
-    memcpy(c->name, name, strlen(name) + 1);
-    identity_sign(server, msg, signed_bytes(c, msg), c->sig);
-    return 0;
+    return cert_issue_in(CERT_CONTEXT, c, server, device, name, now_ms, ttl_ms);
 }
 
 int cert_encode(const cert *c, uint8_t *out, size_t cap, size_t *len)
@@ -76,11 +86,13 @@ int cert_encode(const cert *c, uint8_t *out, size_t cap, size_t *len)
     return 0;
 }
 
-int cert_decode(cert *c, const uint8_t *in, size_t len)
+int cert_decode_in(const char *context, cert *c, const uint8_t *in, size_t len)
 {
-    uint8_t msg[sizeof CERT_CONTEXT + CERT_LEN_MAX];
+    uint8_t msg[CERT_CONTEXT_MAX + CERT_LEN_MAX];
     cur k = cur_make(in, len);
     memset(c, 0, sizeof *c);
+    if (strlen(context) > CERT_CONTEXT_MAX)
+        return BANTER_EINVAL;
     uint8_t version = cur_u8(&k);
     const uint8_t *server = cur_bytes(&k, 32), *device = cur_bytes(&k, 32);
     c->issued_ms = (int64_t)cur_u64be(&k);
@@ -103,7 +115,12 @@ int cert_decode(cert *c, const uint8_t *in, size_t len)
     memcpy(c->sig, sig, 64);
     if (!cert_name_valid(c->name))
         return BANTER_ESCHEMA;
-    return bcrypto_verify(c->sig, msg, signed_bytes(c, msg), c->server);
+    return bcrypto_verify(c->sig, msg, signed_bytes(context, c, msg), c->server);
+}
+
+int cert_decode(cert *c, const uint8_t *in, size_t len)
+{
+    return cert_decode_in(CERT_CONTEXT, c, in, len);
 }
 
 int cert_check(const cert *c, const uint8_t server[static 32], const uint8_t device[static 32],

@@ -48,6 +48,17 @@ BANTER_WUR int cert_decode(cert *c, const uint8_t *in, size_t len);
 BANTER_WUR int cert_check(const cert *c, const uint8_t server[static 32],
                           const uint8_t device[static 32], int64_t now_ms);
 
+/* The same layout signed under another context: the instance
+ * certificates of icert.h ("banter-instance-v1") share it with these
+ * ("banter-cert-v1"); only what the signature covers differs, so one is
+ * never taken for the other. context: a NUL-terminated string of at most
+ * CERT_CONTEXT_MAX bytes. As cert_issue and cert_decode otherwise. */
+#define CERT_CONTEXT_MAX 32
+BANTER_WUR int cert_issue_in(const char *context, cert *c, const identity *signer,
+                             const uint8_t subject[static 32], const char *name, int64_t now_ms,
+                             int64_t ttl_ms);
+BANTER_WUR int cert_decode_in(const char *context, cert *c, const uint8_t *in, size_t len);
+
 /* Account names: 1..64 bytes of [a-z0-9._-]. */
 bool cert_name_valid(const char *name);
 
