@@ -56,8 +56,8 @@ int cert_issue_in(const char *context, cert *c, const identity *signer,
 {
     uint8_t msg[CERT_CONTEXT_MAX + CERT_LEN_MAX];
     memset(c, 0, sizeof *c);
-    if (strlen(context) > CERT_CONTEXT_MAX || !cert_name_valid(name) || ttl_ms <= 0 ||
-        now_ms < 0 || ttl_ms > BANTER_MAX_INT || now_ms > BANTER_MAX_INT - ttl_ms)
+    if (strlen(context) > CERT_CONTEXT_MAX || !cert_name_valid(name) || ttl_ms <= 0 || now_ms < 0 ||
+        ttl_ms > BANTER_MAX_INT || now_ms > BANTER_MAX_INT - ttl_ms)
         return BANTER_EINVAL;
     memcpy(c->server, identity_public(signer), 32);
     memcpy(c->device, subject, 32);
