@@ -227,8 +227,8 @@ static const char *const migrations[] = {
     " epoch INTEGER NOT NULL,"
     " chain BLOB NOT NULL,"
     " PRIMARY KEY (grp, device, epoch)) WITHOUT ROWID;",
-    /* 8 -> 9: reserved for another branch (the lead assigns migration
-     * numbers per helper); nothing here until it is merged in its place. */
+    /* 8 -> 9: no change (the number was held for work that needed no
+     * schema change in the end; a step is never removed or renumbered). */
     "SELECT 1;",
     /* 9 -> 10: the organisation's announcements (docs/rendezvous.md 13):
      * the server's id, its time, department and text, when this node
