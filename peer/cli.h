@@ -70,6 +70,7 @@ int cmd_status(const cli_ctx *ctx, int argc, char **argv);
 int cmd_open(const cli_ctx *ctx, int argc, char **argv);
 int cmd_plugins(const cli_ctx *ctx, int argc, char **argv);
 int cmd_nat_check(const cli_ctx *ctx, int argc, char **argv);
+int cmd_doctor(const cli_ctx *ctx, int argc, char **argv);
 int cmd_group(const cli_ctx *ctx, int argc, char **argv);
 int cmd_find(const cli_ctx *ctx, int argc, char **argv);
 int cmd_announcements(const cli_ctx *ctx, int argc, char **argv);

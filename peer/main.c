@@ -27,6 +27,11 @@ static const cli_cmd commands[] = {
      "List known peers: name, online, trust (new, known, verified, changed), source\n"
      "(lan, static), fingerprint and address; for each connected device how it is\n"
      "reached: lan, direct (ICE), relay (ICE through TURN) or the server's relay."},
+    {"doctor", cmd_doctor, "doctor [CONTACT] [--json]",
+     "Check what this node needs to reach people and say what to fix: LAN discovery\n"
+     "(multicast interfaces), the rendezvous (connected, logged in), NAT and TURN\n"
+     "(as nat-check), and with CONTACT whether it is approved, online and by which\n"
+     "route. Each check is ok, warn, fail or skip. Takes up to 10 s."},
     {"nat-check", cmd_nat_check, "nat-check [--json]",
      "Gather direct-connection candidates against the STUN/TURN servers the rendezvous\n"
      "named and say what this node can offer contacts: its addresses, whether it is\n"

@@ -73,6 +73,9 @@ static const struct fspec f_history[] = {
     {"before", FT_INT, false, 0, JSONV_INT_MAX, 0, AT(u.history.before), "a seq; 0: the newest"},
 };
 static const struct fspec f_verify[] = {PEER(u.verify.peer)};
+static const struct fspec f_doctor[] = {
+    {"peer", FT_PEER, false, 1, BANTER_CTL_MAX_PEER, 0, AT(u.doctor.peer), NULL},
+};
 static const struct fspec f_send_file[] = {
     PEER(u.send_file.peer),
     {"paths", FT_PATHS, true, 1, BANTER_CTL_MAX_PATHS, 0, AT(u.send_file), NULL},
@@ -227,6 +230,7 @@ static const struct kspec {
     [CTL_NAT_CHECK] = {"nat_check", IDLE | WAITS, NO_ARGS, NULL},
     [CTL_ANNOUNCEMENTS] = {"announcements", IDLE, ARGS(f_announcements), NULL},
     [CTL_ANNOUNCEMENT_READ] = {"announcement_read", IDLE, ARGS(f_announcement_read), NULL},
+    [CTL_DOCTOR] = {"doctor", IDLE | WAITS, ARGS(f_doctor), NULL},
 };
 
 const char *ctl_kind_name(ctl_kind k) { return (unsigned)k < CTL_KIND_COUNT ? kinds[k].name : "?"; }
@@ -1323,6 +1327,18 @@ static void put_plugins(int *e, cJSON *o, const ctl_reply *r)
     }
 }
 
+static void put_doctor(int *e, cJSON *o, const ctl_reply *r)
+{
+    cJSON *a = put_arr(e, o, "checks");
+    for (size_t i = 0; !*e && i < r->u.doctor.n; i++) {
+        const ctl_check *c = &r->u.doctor.checks[i];
+        cJSON *it = put_item(e, a);
+        put_str(e, it, "name", c->name);
+        put_str(e, it, "status", c->status);
+        put_str(e, it, "text", c->text);
+    }
+}
+
 static void put_group_view(int *e, cJSON *o, const ctl_group_view *g)
 {
     put_hex(e, o, "id", g->id, CTL_GROUP_ID_LEN);
@@ -1485,6 +1501,9 @@ static void put_reply(int *e, cJSON *o, const ctl_reply *r)
         break;
     case CTL_PLUGINS:
         put_plugins(e, o, r);
+        break;
+    case CTL_DOCTOR:
+        put_doctor(e, o, r);
         break;
     default:
         put_rdv_reply(e, o, r);

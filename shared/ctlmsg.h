@@ -84,6 +84,7 @@ typedef enum ctl_kind {
     CTL_NAT_CHECK,
     CTL_ANNOUNCEMENTS,
     CTL_ANNOUNCEMENT_READ,
+    CTL_DOCTOR,
     CTL_KIND_COUNT
 } ctl_kind;
 
@@ -249,6 +250,11 @@ struct ctl_ann {
     int64_t id;    /* announcement_read: 1..2^53, required */
 };
 
+/* doctor: the contact to look at, or "" (docs/control.md, "Doctor"). */
+struct ctl_doctor_req {
+    char peer[BANTER_CTL_MAX_PEER + 1];
+};
+
 typedef struct ctl_request {
     ctl_kind kind;
     union {
@@ -270,7 +276,8 @@ typedef struct ctl_request {
         struct ctl_group group; /* every group_* kind */
         struct ctl_find find;
         struct ctl_ann ann; /* announcements, announcement_read */
-    } u;                    /* kinds without arguments use none */
+        struct ctl_doctor_req doctor;
+    } u; /* kinds without arguments use none */
 } ctl_request;
 
 /* Decode one request of len bytes (not NUL-terminated; no newline). On
@@ -413,6 +420,12 @@ typedef struct ctl_plugin {
     int64_t pid, restarts, retry_in_ms;
 } ctl_plugin;
 
+/* One check of the "doctor" reply: status "ok", "warn", "fail" or "skip";
+ * text a sentence a user can act on. */
+typedef struct ctl_check {
+    const char *name, *status, *text;
+} ctl_check;
+
 /* Groups (docs/control.md, "Groups"). A member as people read it. */
 #define CTL_GROUP_ID_LEN 16
 typedef struct ctl_group_member {
@@ -552,6 +565,10 @@ typedef struct ctl_reply {
             size_t n;
             const ctl_plugin *plugins;
         } plugins;
+        struct {
+            size_t n;
+            const ctl_check *checks;
+        } doctor;
         struct {
             size_t n;
             const ctl_group_view *groups;

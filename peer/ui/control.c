@@ -23,6 +23,8 @@
 #include "ui/acceptor.h"
 #include "ui/pluginctl.h"
 #include "ui/natctl.h"
+#include "ui/doctorctl.h"
+#include "net/mdns.h"
 #include "ui/annctl.h"
 #include "ui/groupctl.h"
 #include "ui/rdvctl.h"
@@ -65,8 +67,9 @@ struct control_client {
      * acknowledgement, or a send_file waiting for its hashing. */
     waiter *wait;
     offer_req *offer;
-    rdvctl_wait *rdv; /* a rendezvous request waiting for the server */
-    natctl_wait *nat; /* a nat_check gathering (natctl.h) */
+    rdvctl_wait *rdv;       /* a rendezvous request waiting for the server */
+    natctl_wait *nat;       /* a nat_check gathering (natctl.h), also for doctor */
+    struct doctor_job *doc; /* a doctor request waiting for its NAT check */
     /* After send_file with follow: this transfer's events only, until it
      * is over. */
     bool following;
@@ -120,6 +123,7 @@ static void client_free(client *cl)
     waiter_free(cl->wait);
     rdvctl_cancel(cl->rdv);
     natctl_cancel(cl->nat);
+    g_free(cl->doc);
     if (cl->offer)
         cl->offer->cl = NULL; /* its callback will find no one to answer */
     if (cl->fd >= 0)
@@ -825,6 +829,72 @@ static void cmd_nat_check(client *cl)
 
 void control_set_direct(control *ctl, direct *d) { ctl->dir = d; }
 
+/* ---- doctor (doctorctl.h) ---- */
+
+typedef struct doctor_job {
+    doctor_check c[DOCTOR_MAX_CHECKS];
+    size_t n;
+} doctor_job;
+
+static void send_doctor(client *cl)
+{
+    doctor_job *j = cl->doc;
+    ctl_check cs[DOCTOR_MAX_CHECKS];
+    for (size_t i = 0; i < j->n; i++)
+        cs[i] = (ctl_check){j->c[i].name, j->c[i].status, j->c[i].text};
+    ctl_reply rp = {.kind = CTL_DOCTOR, .u.doctor = {j->n, cs}};
+    send_reply(cl, &rp);
+    g_free(j);
+    cl->doc = NULL;
+}
+
+static void doctor_finish(client *cl, cJSON *nat_answer)
+{
+    doctor_job *j = cl->doc;
+    doctor_nat(&j->c[j->n], &j->c[j->n + 1], nat_answer);
+    j->n += 2;
+    cJSON_Delete(nat_answer);
+    send_doctor(cl);
+}
+
+static void on_doctor_nat(void *ud, cJSON *reply)
+{
+    client *cl = ud;
+    cl->nat = NULL;
+    doctor_finish(cl, reply);
+    client_done(cl);
+}
+
+static void doctor_contact_check(client *cl, doctor_check *c, const char *peer)
+{
+    uint8_t key[32];
+    char why[1024];
+    int r = node_resolve(cl->ctl->n, peer, key, NULL, NULL, why, sizeof why);
+    node_peer_info *pi = g_new0(node_peer_info, 1);
+    if (!r && node_peer_info_get(cl->ctl->n, key, pi) != 0)
+        snprintf(why, sizeof why, "no contact \"%s\"", peer), r = BANTER_ENOENT;
+    doctor_contact(c, peer, r ? NULL : pi, why);
+    g_free(pi);
+}
+
+static void cmd_doctor(client *cl, const struct ctl_doctor_req *q)
+{
+    char ifaces[256];
+    rdv_status *st = cl->ctl->rdv ? g_new0(rdv_status, 1) : NULL;
+    doctor_job *j = cl->doc = g_new0(doctor_job, 1);
+    mdns_ifaces(ifaces, sizeof ifaces);
+    doctor_discovery(&j->c[j->n++], ifaces);
+    if (st)
+        rdv_get_status(cl->ctl->rdv, st);
+    doctor_rendezvous(&j->c[j->n++], st);
+    g_free(st);
+    if (q->peer[0])
+        doctor_contact_check(cl, &j->c[j->n++], q->peer);
+    cJSON *o = natctl_request(cl->ctl->dir, on_doctor_nat, cl, &cl->nat);
+    if (o)
+        doctor_finish(cl, o);
+}
+
 /* ---- settings and the web interface ---- */
 
 static void broadcast_settings(control *ctl, const client *self);
@@ -936,6 +1006,9 @@ static void dispatch(client *cl, ctl_request *q)
     case CTL_NAT_CHECK:
         cmd_nat_check(cl);
         break;
+    case CTL_DOCTOR:
+        cmd_doctor(cl, &q->u.doctor);
+        break;
     default:
         if (groupctl_owns(q->kind)) /* groups and find */
             send_tmp(cl, groupctl_request(cl->ctl->n, q, &cl->ctl->tmp));
@@ -956,7 +1029,8 @@ static void handle_line(client *cl, const char *line, size_t len)
         send_error(cl, r, why);
         return;
     }
-    if ((ctl_kind_flags(q.kind) & CTL_F_IDLE) && (cl->wait || cl->offer || cl->rdv || cl->nat))
+    if ((ctl_kind_flags(q.kind) & CTL_F_IDLE) &&
+        (cl->wait || cl->offer || cl->rdv || cl->nat || cl->doc))
         send_error(cl, BANTER_ESTATE, "one request at a time");
     else
         dispatch(cl, &q);

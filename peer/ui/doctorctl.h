@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * doctorctl.h - the control socket's "doctor" request (docs/control.md,
+ * "Doctor"): a list of checks, each {name, status ok|warn|fail|skip, a
+ * sentence a user can act on}, about LAN discovery, the rendezvous, NAT
+ * and TURN (from natctl's answer) and, when one is named, a contact.
+ *
+ * The functions here are pure (what the node knows in, one check out)
+ * and tested alone; control.c gathers the inputs and sends the reply.
+ * Each writes its sentence into the check's text buffer.
+ */
+#ifndef BANTER_PEER_DOCTORCTL_H
+#define BANTER_PEER_DOCTORCTL_H
+
+#include <cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/node.h"
+#include "rdv/rdv.h"
+
+#define DOCTOR_TEXT_CAP   1280
+#define DOCTOR_MAX_CHECKS 6
+
+typedef struct doctor_check {
+    const char *name;   /* static: "discovery", "rendezvous", "nat", "turn", "contact" */
+    const char *status; /* static: "ok", "warn", "fail", "skip" */
+    char text[DOCTOR_TEXT_CAP];
+} doctor_check;
+
+/* ifaces: mdns_ifaces()'s list ("" when none can send multicast). */
+void doctor_discovery(doctor_check *c, const char *ifaces);
+/* st NULL: no rendezvous configured. */
+void doctor_rendezvous(doctor_check *c, const rdv_status *st);
+/* From natctl's answer (its error reply too): the NAT check and the TURN check. */
+void doctor_nat(doctor_check *nat, doctor_check *turn, const cJSON *answer);
+/* pi NULL: the name was not resolved (why says why). */
+void doctor_contact(doctor_check *c, const char *peer, const node_peer_info *pi, const char *why);
+
+#endif
