@@ -15,6 +15,7 @@
 #include "net/lan.h"
 #include "net/mdns.h"
 #include "net/watcher.h"
+#include "ui/doctorctl.h"
 #include "plugin/plugins.h"
 #include "rdv/direct.h"
 #include "rdv/orgnote.h"
@@ -44,6 +45,7 @@ typedef struct app {
     watcher *watcher; /* polls the LAN port, off the loop */
     plugins *plugins;
     bool mdns_down_said;
+    doctor_lan lanst; /* LAN discovery's state, for `banter doctor` */
     bool mdns_wanted; /* mDNS was asked for (no --no-mdns) and the LAN is up */
     bool created;     /* the identity was made at this start */
 } app;
@@ -226,6 +228,7 @@ static void link_advertised(
 static void on_found(void *ud, const mdns_peer *mp)
 {
     app *a = ud;
+    a->lanst.answers++;
     lan_found(a->lan, mp->fingerprint, mp->name, mp->address, mp->port);
 }
 
@@ -239,6 +242,10 @@ static void on_mdns_status(void *ud, bool up, const char *why)
 {
     app *a = ud;
     char text[256];
+    if (up && a->lanst.state != DOCTOR_MDNS_UP)
+        a->lanst.up_ms = g_get_monotonic_time() / 1000;
+    a->lanst.state = up ? DOCTOR_MDNS_UP : DOCTOR_MDNS_DOWN;
+    snprintf(a->lanst.why, sizeof a->lanst.why, "%s", !up && why ? why : "");
     if (!up && a->mdns_down_said)
         return;
     a->mdns_down_said = !up;
@@ -292,6 +299,7 @@ static bool lan_allowed(const app *a)
 static int start_mdns(app *a)
 {
     mdns_callbacks mc = {on_found, on_lost, on_mdns_status};
+    a->lanst.state = DOCTOR_MDNS_WAITING;
     int r = mdns_new(&a->md, a->ctx, a->cfg.name, a->fp, lan_port(a->lan), &mc, a);
     if (r)
         g_printerr("banter: LAN discovery failed to start: %s\n", banter_strerror(r));
@@ -312,6 +320,7 @@ static void on_new_policy(void *ud)
     if (a->mdns_wanted && a->md && !lan_allowed(a)) {
         mdns_free(a->md);
         a->md = NULL;
+        a->lanst.state = DOCTOR_MDNS_POLICY;
         g_printerr("banter: LAN discovery stopped: the organisation's policy forbids it\n");
     } else if (a->mdns_wanted && !a->md && lan_allowed(a) && start_mdns(a) == 0) {
         g_printerr("banter: LAN discovery started: the organisation's policy allows it\n");
@@ -545,6 +554,8 @@ static int app_start(app *a)
         }
     }
     a->mdns_wanted = cfg->mdns;
+    a->lanst.state = !cfg->mdns ? DOCTOR_MDNS_OFF : DOCTOR_MDNS_POLICY;
+    control_set_lan_state(a->ctl, &a->lanst);
     if (cfg->mdns && !lan_allowed(a))
         g_printerr("banter: LAN discovery is off: the organisation's policy forbids it\n");
     else if (cfg->mdns && start_mdns(a) != 0)

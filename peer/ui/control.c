@@ -80,8 +80,9 @@ struct control {
     node *n;
     rdv *rdv; /* the rendezvous for rdvctl's requests, or NULL */
     roster *ro;
-    plugins *plugins; /* the "plugins" request's, or NULL */
-    direct *dir;      /* direct connections, for nat_check (natctl.h), or NULL */
+    plugins *plugins;      /* the "plugins" request's, or NULL */
+    direct *dir;           /* direct connections, for nat_check (natctl.h), or NULL */
+    const doctor_lan *lan; /* LAN discovery's state for doctor, or NULL */
     GMainContext *ctx;
     int fd;
     acceptor *acc;
@@ -829,6 +830,8 @@ static void cmd_nat_check(client *cl)
 
 void control_set_direct(control *ctl, direct *d) { ctl->dir = d; }
 
+void control_set_lan_state(control *ctl, const doctor_lan *st) { ctl->lan = st; }
+
 /* ---- doctor (doctorctl.h) ---- */
 
 typedef struct doctor_job {
@@ -883,7 +886,7 @@ static void cmd_doctor(client *cl, const struct ctl_doctor_req *q)
     rdv_status *st = cl->ctl->rdv ? g_new0(rdv_status, 1) : NULL;
     doctor_job *j = cl->doc = g_new0(doctor_job, 1);
     mdns_ifaces(ifaces, sizeof ifaces);
-    doctor_discovery(&j->c[j->n++], ifaces);
+    doctor_discovery(&j->c[j->n++], cl->ctl->lan, ifaces, g_get_monotonic_time() / 1000);
     if (st)
         rdv_get_status(cl->ctl->rdv, st);
     doctor_rendezvous(&j->c[j->n++], st);

@@ -88,4 +88,7 @@ void control_set_plugins(control *ctl, plugins *p);
 /* Direct connections, for nat_check (natctl.h); NULL for none. */
 typedef struct direct direct;
 void control_set_direct(control *ctl, direct *d);
+/* LAN discovery's state for "doctor" (doctorctl.h), borrowed; NULL: unknown. */
+struct doctor_lan;
+void control_set_lan_state(control *ctl, const struct doctor_lan *st);
 #endif

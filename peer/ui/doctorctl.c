@@ -18,17 +18,40 @@ static const char *jstr(const cJSON *o, const char *key)
     return cJSON_IsString(v) ? v->valuestring : "";
 }
 
-void doctor_discovery(doctor_check *c, const char *ifaces)
+void doctor_discovery(doctor_check *c, const doctor_lan *lan, const char *ifaces, int64_t now_ms)
 {
-    if (!ifaces[0]) {
-        set(c, "discovery", "fail",
-            "no network interface can send multicast: colleagues on the LAN cannot be found "
-            "(connect to a network, or ask the admin to allow multicast)");
-        return;
-    }
     c->name = "discovery";
-    c->status = "ok";
-    snprintf(c->text, sizeof c->text, "multicast-capable interfaces: %s", ifaces);
+    if (lan && lan->state == DOCTOR_MDNS_OFF) {
+        set(c, "discovery", "skip",
+            "LAN discovery is off (--no-mdns): only static peers and the rendezvous are used");
+    } else if (lan && lan->state == DOCTOR_MDNS_POLICY) {
+        set(c, "discovery", "skip", "LAN discovery is off: the organisation's policy forbids it");
+    } else if (lan && lan->state == DOCTOR_MDNS_DOWN) {
+        c->status = "fail";
+        snprintf(c->text, sizeof c->text,
+                 "avahi-daemon is not reachable%s%s%s: colleagues on the LAN cannot be found "
+                 "(start it: systemctl start avahi-daemon)",
+                 lan->why[0] ? " (" : "", lan->why, lan->why[0] ? ")" : "");
+    } else if (!ifaces[0]) {
+        set(c, "discovery", "fail",
+            "no network interface is up with multicast and an IPv4 address: colleagues on the "
+            "LAN cannot be found (connect to a network, or turn multicast on: ip link set DEV "
+            "multicast on)");
+    } else if (lan && lan->state == DOCTOR_MDNS_WAITING) {
+        c->status = "warn";
+        snprintf(c->text, sizeof c->text,
+                 "waiting for avahi-daemon to answer (multicast-capable interfaces: %s)", ifaces);
+    } else if (lan && !lan->answers && now_ms - lan->up_ms >= DOCTOR_QUIET_MS) {
+        c->status = "warn";
+        snprintf(c->text, sizeof c->text,
+                 "no mDNS answers seen on %s: multicast may be blocked (or no colleague runs "
+                 "Banter on this LAN)",
+                 ifaces);
+    } else {
+        c->status = "ok";
+        snprintf(c->text, sizeof c->text, "LAN discovery runs on %s; %u mDNS answer%s seen", ifaces,
+                 lan ? lan->answers : 0, lan && lan->answers == 1 ? "" : "s");
+    }
 }
 
 void doctor_rendezvous(doctor_check *c, const rdv_status *st)

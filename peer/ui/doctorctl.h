@@ -15,6 +15,7 @@
 #include <cJSON.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/node.h"
 #include "rdv/rdv.h"
@@ -28,8 +29,29 @@ typedef struct doctor_check {
     char text[DOCTOR_TEXT_CAP];
 } doctor_check;
 
-/* ifaces: mdns_ifaces()'s list ("" when none can send multicast). */
-void doctor_discovery(doctor_check *c, const char *ifaces);
+/* LAN discovery as the node runs it, kept by its owner (app.c) and read
+ * by doctor_discovery. */
+typedef enum doctor_mdns {
+    DOCTOR_MDNS_OFF,     /* --no-mdns */
+    DOCTOR_MDNS_POLICY,  /* the organisation's policy forbids it */
+    DOCTOR_MDNS_WAITING, /* started, avahi-daemon not heard from yet */
+    DOCTOR_MDNS_UP,      /* avahi-daemon reachable: publishing and browsing */
+    DOCTOR_MDNS_DOWN     /* avahi-daemon not reachable */
+} doctor_mdns;
+
+#define DOCTOR_QUIET_MS 10000 /* no mDNS answer this long after start: a warning */
+
+typedef struct doctor_lan {
+    doctor_mdns state;
+    char why[128];    /* DOCTOR_MDNS_DOWN: what the Avahi client said, or "" */
+    unsigned answers; /* colleagues' services resolved since the start */
+    int64_t up_ms;    /* when it became DOCTOR_MDNS_UP (milliseconds, monotonic) */
+} doctor_lan;
+
+/* lan NULL: not known (no owner told): only the interfaces are checked.
+ * ifaces: mdns_ifaces()'s list ("" when none can send multicast); now_ms
+ * on up_ms's clock. */
+void doctor_discovery(doctor_check *c, const doctor_lan *lan, const char *ifaces, int64_t now_ms);
 /* st NULL: no rendezvous configured. */
 void doctor_rendezvous(doctor_check *c, const rdv_status *st);
 /* From natctl's answer (its error reply too): the NAT check and the TURN check. */
