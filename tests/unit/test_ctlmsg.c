@@ -212,6 +212,9 @@ static const struct tkind {
     {CTL_ANNOUNCEMENT_READ,
      "{\"cmd\":\"announcement_read\",\"id\":7}",
      {{"id", A_INT, true, 0, 0}}},
+    {CTL_DOCTOR,
+     "{\"cmd\":\"doctor\",\"peer\":\"@bob\"}",
+     {{"peer", A_STR, false, BANTER_CTL_MAX_PEER, 'p'}}},
 };
 
 /* The valid request of t with member name replaced by v (NULL: removed). */
@@ -933,6 +936,13 @@ static void test_rdv_replies(void **state)
                      .enabled = true,
                      .restarts = 2,
                      .retry_in_ms = 900};
+    ctl_check ck[2] = {{"discovery", "warn", "no mDNS answers seen on eth0"},
+                       {"nat", "ok", "behind NAT"}};
+    ctl_reply dr = {.kind = CTL_DOCTOR, .u.doctor = {2, ck}};
+    EXPECT_TEXT(ctlmsg_encode_reply(&dr, OUT),
+                "{\"ok\":true,\"checks\":[{\"name\":\"discovery\",\"status\":\"warn\","
+                "\"text\":\"no mDNS answers seen on eth0\"},{\"name\":\"nat\",\"status\":"
+                "\"ok\",\"text\":\"behind NAT\"}]}");
     ctl_reply pr = {.kind = CTL_PLUGINS};
     pr.u.plugins.n = 1;
     pr.u.plugins.plugins = &pl;

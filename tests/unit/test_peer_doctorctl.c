@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_peer_doctorctl.c - what `banter doctor` says for each state: LAN
+ * discovery off, forbidden, avahi-daemon down, no multicast interface,
+ * no mDNS answer 10 s after start (and not before); the rendezvous
+ * absent, unreachable, not logged in (with the server's refusal), logged
+ * in; NAT and TURN from natctl's answer (and its error reply); a contact
+ * unknown, not approved, offline, online with its route.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "ui/doctorctl.h"
+#include "ui/natctl.h"
+
+#define has(c, s) assert_non_null(strstr((c).text, (s)))
+
+static void test_discovery(void **state)
+{
+    (void)state;
+    doctor_check c;
+    doctor_lan l = {.state = DOCTOR_MDNS_OFF};
+    doctor_discovery(&c, &l, "eth0 198.18.0.2", 0);
+    assert_string_equal(c.status, "skip");
+    l.state = DOCTOR_MDNS_POLICY;
+    doctor_discovery(&c, &l, "eth0 198.18.0.2", 0);
+    assert_string_equal(c.status, "skip");
+    has(c, "policy");
+    l.state = DOCTOR_MDNS_DOWN;
+    snprintf(l.why, sizeof l.why, "Daemon not running");
+    doctor_discovery(&c, &l, "eth0 198.18.0.2", 0);
+    assert_string_equal(c.status, "fail");
+    has(c, "avahi-daemon is not reachable (Daemon not running)");
+    l = (doctor_lan){.state = DOCTOR_MDNS_UP, .up_ms = 1000};
+    doctor_discovery(&c, &l, "", 1000);
+    assert_string_equal(c.status, "fail");
+    has(c, "multicast");
+    doctor_discovery(&c, &l, "eth0 198.18.0.2", 1000 + DOCTOR_QUIET_MS - 1);
+    assert_string_equal(c.status, "ok"); /* too early to say */
+    doctor_discovery(&c, &l, "eth0 198.18.0.2", 1000 + DOCTOR_QUIET_MS);
+    assert_string_equal(c.status, "warn");
+    has(c, "no mDNS answers seen on eth0 198.18.0.2: multicast may be blocked");
+    l.answers = 2;
+    doctor_discovery(&c, &l, "eth0 198.18.0.2", 1000 + DOCTOR_QUIET_MS);
+    assert_string_equal(c.status, "ok");
+    has(c, "2 mDNS answers");
+    l.state = DOCTOR_MDNS_WAITING;
+    doctor_discovery(&c, &l, "eth0 198.18.0.2", 0);
+    assert_string_equal(c.status, "warn");
+    doctor_discovery(&c, NULL, "eth0 198.18.0.2", 0);
+    assert_string_equal(c.status, "ok");
+}
+
+static void test_rendezvous(void **state)
+{
+    (void)state;
+    doctor_check c;
+    rdv_status st;
+    doctor_rendezvous(&c, NULL);
+    assert_string_equal(c.status, "skip");
+    memset(&st, 0, sizeof st);
+    snprintf(st.server, sizeof st.server, "198.18.0.1:7400");
+    snprintf(st.error, sizeof st.error, "connection refused");
+    doctor_rendezvous(&c, &st);
+    assert_string_equal(c.status, "fail");
+    has(c, "not connected to the rendezvous 198.18.0.1:7400: connection refused");
+    st.connected = true;
+    st.error[0] = '\0';
+    doctor_rendezvous(&c, &st);
+    assert_string_equal(c.status, "warn");
+    has(c, "banter login");
+    snprintf(st.auth_error, sizeof st.auth_error, "EAUTH");
+    doctor_rendezvous(&c, &st);
+    has(c, "EAUTH");
+    snprintf(st.user, sizeof st.user, "ada");
+    doctor_rendezvous(&c, &st);
+    assert_string_equal(c.status, "ok");
+    has(c, "logged in as ada");
+}
+
+static void test_nat(void **state)
+{
+    (void)state;
+    doctor_check n, t;
+    const char *lines[] = {
+        "candidate:1 1 udp 2015363327 198.19.1.11 50000 typ host",
+        "candidate:2 1 udp 1679819007 198.18.0.11 50000 typ srflx raddr 198.19.1.11 rport 50000",
+    };
+    cJSON *o = natctl_summary("stun:198.18.0.1:3478 turn:198.18.0.1:3478", 0, lines, 2, 0);
+    doctor_nat(&n, &t, o);
+    assert_string_equal(n.status, "ok");
+    has(n, "behind NAT, seen from outside as 198.18.0.11");
+    assert_string_equal(t.status, "fail"); /* a TURN server named, no relay */
+    cJSON_Delete(o);
+    o = natctl_summary("stun:198.18.0.1:3478", 0, lines, 1, 0);
+    doctor_nat(&n, &t, o);
+    assert_string_equal(n.status, "warn");
+    assert_string_equal(t.status, "skip");
+    cJSON_Delete(o);
+    o = cJSON_Parse("{\"ok\":false,\"error\":\"ENOTCONN\",\"message\":\"no rendezvous\"}");
+    doctor_nat(&n, &t, o);
+    assert_string_equal(n.status, "skip");
+    has(t, "no rendezvous");
+    cJSON_Delete(o);
+}
+
+static void test_contact(void **state)
+{
+    (void)state;
+    doctor_check c;
+    node_peer_info pi;
+    doctor_contact(&c, "zed", NULL, "no contact matches 'zed'");
+    assert_string_equal(c.status, "fail");
+    has(c, "zed");
+    memset(&pi, 0, sizeof pi);
+    snprintf(pi.contact.name, sizeof pi.contact.name, "Bob");
+    snprintf(pi.state, sizeof pi.state, "outgoing");
+    doctor_contact(&c, "@bob", &pi, "");
+    assert_string_equal(c.status, "fail");
+    has(c, "not an approved contact (outgoing)");
+    snprintf(pi.state, sizeof pi.state, "approved");
+    doctor_contact(&c, "@bob", &pi, "");
+    assert_string_equal(c.status, "warn");
+    has(c, "Bob is offline");
+    pi.online = true;
+    pi.ndev = 1;
+    snprintf(pi.devs[0].route, sizeof pi.devs[0].route, "lan");
+    snprintf(pi.devs[0].path, sizeof pi.devs[0].path, "198.18.0.3:7070");
+    doctor_contact(&c, "@bob", &pi, "");
+    assert_string_equal(c.status, "ok");
+    has(c, "reached by lan: 198.18.0.3:7070");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_discovery),
+        cmocka_unit_test(test_rendezvous),
+        cmocka_unit_test(test_nat),
+        cmocka_unit_test(test_contact),
+    };
+    return cmocka_run_group_tests_name("peer_doctorctl", tests, NULL, NULL);
+}
