@@ -123,6 +123,17 @@ async function phaseChat() {
     (await (await lastOut(a)).locator('.state').textContent()).includes('delivered'));
   pass(`message sent with the keyboard only, delivered in ${Date.now() - t0} ms`);
 
+  // "Why can't I reach…?": the doctor request for bob, his route shown.
+  await a.locator('#doctor-open').click();
+  await until('the doctor panel names bob online by lan', async () =>
+    (await a.locator('#doctor-checks').textContent()).includes('bob is online, reached by lan'));
+  check(await a.locator('#doctor-checks li.check-ok').count() >= 1, 'an ok check is marked');
+  check((await a.locator('#doctor-checks').textContent()).includes('no rendezvous configured'),
+    'the rendezvous check says none is configured');
+  await a.locator('#doctor button[type=submit]').click();
+  await until('the doctor panel closes', async () => !(await a.locator('#doctor').isVisible()));
+  pass('"Why can\'t I reach…?" shows the checks for bob');
+
   await until('bob sees 1 unread from alice', async () =>
     (await contact(b, 'alice').getAttribute('aria-label')).includes('1 unread'));
   await openChat(b, 'alice');

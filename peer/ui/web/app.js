@@ -597,6 +597,7 @@
     $('conv-sub').title = route.path;
     $('composer-label').textContent = `Message to ${name}`;
     $('verify-open').hidden = !p.fingerprint || p.trust === 'verified' || p.trust === 'changed';
+    $('doctor-open').hidden = false;
     const changed = p.trust === 'changed';
     renderKeyWarning(p, changed);
     const box = $('composer-text');
@@ -788,6 +789,26 @@
     }
     toast(`${displayName(state.peers.get(key) || {})} is verified`);
     await loadPeers();
+  }
+
+  // The "doctor" request (docs/control.md): what stands between this node
+  // and the contact, one check a line, in the node's order.
+  const CHECK_WORDS = { ok: 'OK', warn: 'Warning', fail: 'Problem', skip: 'Not used' };
+  async function runDoctor(key) {
+    const d = $('doctor');
+    $('doctor-name').textContent = displayName(state.peers.get(key) || { name: key });
+    $('doctor-wait').textContent = 'Checking (up to 10 seconds)…';
+    $('doctor-checks').replaceChildren();
+    d.showModal();
+    const r = await slow.request({ cmd: 'doctor', peer: peerArg(key) });
+    if (!r.ok) {
+      $('doctor-wait').textContent = r.message || 'the check failed';
+      return;
+    }
+    $('doctor-wait').textContent = '';
+    $('doctor-checks').replaceChildren(...(r.checks || []).map((c) =>
+      el('li', { class: `check check-${c.status}` },
+        el('strong', {}, `${CHECK_WORDS[c.status] || c.status} · ${c.name}`), ' ', c.text)));
   }
 
   // --------------------------------------------------------- file transfers
@@ -1203,6 +1224,7 @@
       vd.showModal();
     });
     $('verify-cancel').addEventListener('click', () => vd.close());
+    $('doctor-open').addEventListener('click', () => runDoctor(state.current));
     $('verify-form').addEventListener('submit', async (e) => {
       e.preventDefault();
       vd.close();
@@ -1267,6 +1289,7 @@
       (g.member ? '' : ' · you are no longer a member');
     $('composer-label').textContent = `Message to the group ${g.name}`;
     $('verify-open').hidden = true;
+    $('doctor-open').hidden = true;
     $('attach').disabled = !g.member; // offered to each other member
     $('keywarn').hidden = true;
     const box = $('composer-text');
