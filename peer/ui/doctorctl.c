@@ -124,9 +124,10 @@ void doctor_contact(doctor_check *c, const char *peer, const node_peer_info *pi,
                  pi->state);
     } else if (!pi->online) {
         c->status = "warn";
+        bool org = pi->contact.account[0] != '\0';
         snprintf(c->text, sizeof c->text,
                  "%s is offline%s: messages are queued and delivered when it comes back", name,
-                 pi->status[0] && strcmp(pi->status, "offline") != 0 ? "" : " (not logged in)");
+                 org ? " (no device logged in to the rendezvous)" : "");
     } else {
         const node_device_info *d = pi->ndev ? &pi->devs[0] : NULL;
         c->status = "ok";
