@@ -32,36 +32,8 @@ BANTER_BIN=$(cd "$(dirname "$BANTER_BIN")" && pwd)/$(basename "$BANTER_BIN")
 
 rdv_setup ann bob cat
 SFP=$("$RDV_BIN" --db rdv.db fingerprint 2>/dev/null)
-rdv_start main
-export BANTER_ADMIN_SERVER=127.0.0.1:$PORT BANTER_ADMIN_SERVER_KEY=$SFP
-"$ADMIN_BIN" --key "$T/boss.key" keygen >boss.fp 2>/dev/null || t_fail setup keygen
-"$RDV_BIN" --db rdv.db admin add "$(cat boss.fp)" --role admin >/dev/null 2>&1 || t_fail setup "admin add"
-adm() { "$ADMIN_BIN" --key "$T/boss.key" "$@" 2>&1; }
-b() {
-    local who=$1
-    shift
-    "$BANTER_BIN" --home "$T/$who" "$@"
-}
-declare -A NPID
-NPORT=$((7100 + RANDOM % 800))
-start_node() {
-    local who=$1
-    NPORT=$((NPORT + 1))
-    "$BANTER_BIN" --home "$T/$who" node --name "$who" --no-mdns --port "$NPORT" --web-port 0 \
-        --rendezvous "127.0.0.1:$PORT" --server-key "$SFP" >>"$T/$who.log" 2>>"$T/$who.err" </dev/null &
-    NPID[$who]=$!
-    RDV_PIDS+=($!)
-    wait_for 10 b "$who" id >/dev/null 2>&1 || t_fail "start $who" "$(tail -n 5 "$T/$who.err")"
-}
-STOP_PID=
-_gone() { ! kill -0 "$STOP_PID" 2>/dev/null; }
-stop_node() {
-    STOP_PID=${NPID[$1]}
-    kill -TERM "$STOP_PID" 2>/dev/null
-    wait_for 10 _gone || t_fail "stop $1" "still running"
-    wait "$STOP_PID" 2>/dev/null
-    check_san "$T/$1.err" "$1"
-}
+# shellcheck source=admin_nodes.sh
+. "$here/admin_nodes.sh"
 logged_in() { b "$1" rendezvous --json 2>/dev/null | grep -q "\"user\":\"$1\""; }
 # report ID: "received/read" (devices received, people read)
 report() { adm announce report "$1" --json | jq -r '"\(.delivered)/\(.people_read)"'; }
