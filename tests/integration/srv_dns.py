@@ -39,6 +39,7 @@ def main():
     name, records = sys.argv[1].strip(".").lower(), sys.argv[2]
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind(("127.0.0.1", 53))
+    print("listening on 127.0.0.1:53", flush=True)  # the test waits for this line
     while True:
         msg, peer = s.recvfrom(4096)
         try:

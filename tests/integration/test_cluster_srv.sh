@@ -70,7 +70,9 @@ start_instance() { # x port
 }
 printf '10 50 %s 127.0.0.1\n10 50 %s 127.0.0.1\n' "$PA" "$PB" >"$T/records"
 host_bg 1 "$T/dns.log" python3 "$here/srv_dns.py" "$NAME" "$T/records" >/dev/null
-dns_up() { host_exec 1 python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 53))' 2>/dev/null && return 1 || return 0; }
+# Readiness is the responder's own line, said after its bind: a probe that
+# bound port 53 itself raced the responder's start on a slow machine.
+dns_up() { grep -q '^listening on 127.0.0.1:53' "$T/dns.log"; }
 wait_for 10 dns_up || t_fail setup "the DNS responder did not start: $(cat "$T/dns.err")"
 start_instance a "$PA"
 start_instance b "$PB"
