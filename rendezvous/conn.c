@@ -103,12 +103,35 @@ static void unmark_dirty(conn *c)
     c->dirty = false;
 }
 
-static void on_conn_closed(uv_handle_t *h)
+static void conn_free(conn *c)
 {
-    conn *c = (conn *)(void *)h;
     session_free(c->s);
     free(c->clist_after);
     free(c);
+}
+
+/* The record goes now, or with the last conn_release of a job. */
+static void on_conn_closed(uv_handle_t *h)
+{
+    conn *c = (conn *)(void *)h;
+    c->closed = true;
+    if (c->holds == 0)
+        conn_free(c);
+}
+
+void conn_hold(conn *c)
+{
+    if (c->holds == UINT16_MAX)
+        abort(); /* a leak of holds: a broken invariant */
+    c->holds++;
+}
+
+void conn_release(conn *c)
+{
+    if (c->holds == 0)
+        abort(); /* released more often than held */
+    if (--c->holds == 0 && c->closed)
+        conn_free(c);
 }
 
 void conn_close(conn *c, int err, const char *bye)

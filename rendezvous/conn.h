@@ -19,7 +19,10 @@
  * Lifetime: conn_close stops all I/O at once and tells the other modules
  * (auth_conn_gone), but the record is freed only in the handle's close
  * callback, never inside a callback of its own; after conn_close every
- * call here is a no-op (check c->closing where it matters).
+ * call here is a no-op (check c->closing where it matters). A database
+ * job (dbq.h) that answers on c holds it (conn_hold) until its after
+ * released it (conn_release): the close callback then leaves the record
+ * to the last release, so an after may always look at c->closing.
  */
 #ifndef BANTER_RDV_CONN_H
 #define BANTER_RDV_CONN_H
@@ -81,11 +84,13 @@ struct conn {
     uint32_t cert_sent; /* the last certificate was sent (auth.c renews it; 0: never) */
     uint32_t wbytes;    /* bytes in the write in flight */
     uint16_t ice_count;
+    uint16_t holds;          /* database jobs that will still look at this record */
     uint8_t refused;         /* messages refused so far */
     bool live : 1;           /* the peer's HELLO arrived */
     bool pinged : 1;         /* a keepalive PING went out since the last byte */
     bool writing : 1;        /* a uv_write is in flight */
     bool closing : 1;        /* uv_close was called (or it was never set up) */
+    bool closed : 1;         /* the handle's close callback ran: freed with the last hold */
     bool dirty : 1;          /* on k->dirty */
     bool paused : 1;         /* reading stopped until the output drains */
     bool wants_policy : 1;   /* the peer's HELLO listed "policy" (orgpolicy.h) */
@@ -100,6 +105,14 @@ _Static_assert(offsetof(conn, tcp) == 0, "conn starts with its handle");
 
 /* The server core: the loop's data (one pointer less per connection). */
 static inline core *conn_core(const conn *c) { return c->tcp.loop->data; }
+
+/* Pin c's record for a database job (dbq.h): it is not freed, even once
+ * the connection closed, before as many conn_release calls, the last of
+ * which frees it when the handle is closed. Loop thread only; an after
+ * checks c->closing before answering, then releases. More than
+ * UINT16_MAX holds, or a release without a hold, abort (a bug). */
+void conn_hold(conn *c);
+void conn_release(conn *c);
 
 /* Append to / remove from a list (pending or live). */
 void conn_list_push(conn_list *l, conn *c);
