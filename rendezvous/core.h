@@ -7,7 +7,9 @@
  *
  * One core per server, made and freed by server.c; the other modules get a
  * pointer to it and never free what it points to. Everything runs on the
- * loop thread; nothing here is locked.
+ * loop thread; nothing here is locked. The database belongs to the
+ * database thread (dbq) while the server runs: the loop reaches it only
+ * through jobs (core_job), never by calling db_* with k->db itself.
  */
 #ifndef BANTER_RDV_CORE_H
 #define BANTER_RDV_CORE_H
@@ -20,6 +22,7 @@
 
 #include "bcrypto.h"
 #include "db.h"
+#include "dbq.h"
 #include "identity.h"
 #include "policy.h"
 
@@ -48,7 +51,8 @@ typedef struct core_limits {
 
 typedef struct core {
     uv_loop_t *loop;
-    db *db;             /* borrowed from the caller of server_run */
+    db *db;             /* borrowed from the caller of server_run: the dbq's once it runs */
+    dbq *dbq;           /* the database thread (dbq.h); NULL before it and once stopping */
     const identity *id; /* the server key, borrowed */
     banter_rng rng;
     FILE *log;
@@ -96,6 +100,14 @@ __attribute__((format(printf, 2, 3))) void core_debug(const core *k, const char 
 
 /* Milliseconds since 1970-01-01 UTC (certificates, stored copies). */
 int64_t core_wall_ms(void);
+
+/* Hand the database thread a job (dbq_submit): 0, or BANTER_ENOMEM, or
+ * BANTER_ESTATE when the server is stopping (no dbq any more); on an
+ * error after never runs, and the caller answers and frees arg itself. */
+BANTER_WUR static inline int core_job(core *k, dbq_work_fn work, dbq_after_fn after, void *arg)
+{
+    return k->dbq ? dbq_submit(k->dbq, work, after, arg) : BANTER_ESTATE;
+}
 
 /* The loop's clock in milliseconds (deadlines). */
 static inline uint64_t core_now(const core *k) { return uv_now(k->loop); }

@@ -435,6 +435,10 @@ static void server_stop(server *srv, int err)
     mailbox_stop(k->mb);
     ctl_close(srv->ctl);
     rplugins_close(k->pg);
+    /* Last: the jobs queued above (stores of the mailbox, ...) are done
+     * and answered here; later ones are refused (core_job). */
+    dbq_free(k->dbq);
+    k->dbq = NULL;
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -629,6 +633,13 @@ static server *server_new(const server_config *cfg)
     }
     (void)orgpolicy_load(k); /* logged; the configuration's rules apply then */
     (void)orgrevoke_load(k); /* logged; certificates expire within a day anyway */
+    /* From here on the database is the database thread's. */
+    if (dbq_new(&k->dbq, &srv->loop, k->db) != 0) {
+        core_log(k, "cannot start the database thread");
+        (void)uv_loop_close(&srv->loop);
+        server_free(srv);
+        return NULL;
+    }
     return srv;
 }
 
