@@ -250,20 +250,31 @@ void conn_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
     *b = uv_buf_init((char *)conn_core(c)->rbuf, (unsigned)conn_core(c)->rbuf_len);
 }
 
-void conn_on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
+/* Keep the rest of a read for conn_input_resume (appended: what an
+ * earlier hold kept comes first). Closes c when out of memory. */
+static void keep_input(conn *c, const uint8_t *in, size_t len)
 {
-    conn *c = (conn *)(void *)st;
-    if (c->closing || nread == 0)
+    if (len == 0)
         return;
-    if (nread < 0) {
-        conn_close(c, nread == UV_EOF ? session_finish(c->s) : BANTER_EIO, NULL);
+    if (len > UINT32_MAX - c->held_len) {
+        conn_close(c, BANTER_ETOOBIG, NULL);
         return;
     }
-    if (c->live)
-        conn_touch(c);
-    const uint8_t *in = (const uint8_t *)b->base;
-    size_t left = (size_t)nread;
-    while (!c->closing) {
+    uint8_t *p = realloc(c->held, c->held_len + len);
+    if (!p) {
+        conn_close(c, BANTER_ENOMEM, NULL);
+        return;
+    }
+    memcpy(p + c->held_len, in, len);
+    c->held = p;
+    c->held_len += (uint32_t)len;
+}
+
+/* Feed what the peer sent to its session and handle the messages, until
+ * the bytes are used up, c closes, or a message held c's input. */
+static void conn_feed(conn *c, const uint8_t *in, size_t left)
+{
+    while (!c->closing && !c->input_holds) {
         size_t used;
         session_event ev;
         int r = session_feed(c->s, in, left, &used, &ev);
@@ -280,9 +291,51 @@ void conn_on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
         else
             conn_message(c, ev.data, ev.len);
     }
+    if (!c->closing && c->input_holds)
+        keep_input(c, in, left);
     conn_mark_dirty(c); /* handshake messages are queued by the session itself */
     if (!c->closing)
         session_trim(c->s); /* the plaintexts were handled */
+}
+
+void conn_on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
+{
+    conn *c = (conn *)(void *)st;
+    if (c->closing || nread == 0)
+        return;
+    if (nread < 0) {
+        conn_close(c, nread == UV_EOF ? session_finish(c->s) : BANTER_EIO, NULL);
+        return;
+    }
+    if (c->live)
+        conn_touch(c);
+    conn_feed(c, (const uint8_t *)b->base, (size_t)nread);
+}
+
+void conn_input_hold(conn *c)
+{
+    if (c->closing)
+        return;
+    if (c->input_holds == UINT8_MAX)
+        abort();
+    if (c->input_holds++ == 0)
+        (void)uv_read_stop((uv_stream_t *)&c->tcp);
+}
+
+void conn_input_resume(conn *c)
+{
+    if (c->closing || c->input_holds == 0 || --c->input_holds > 0)
+        return;
+    uint8_t *held = c->held;
+    size_t len = c->held_len;
+    c->held = NULL;
+    c->held_len = 0;
+    if (len)
+        conn_feed(c, held, len);
+    free(held);
+    if (!c->closing && !c->input_holds && !c->paused &&
+        uv_read_start((uv_stream_t *)&c->tcp, conn_on_alloc, conn_on_read) != 0)
+        conn_close(c, BANTER_EIO, NULL);
 }
 
 /* ---- the server ---- */
