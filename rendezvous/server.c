@@ -486,12 +486,13 @@ static void server_stop(server *srv, int err)
     while (k->live.head)
         conn_close(k->live.head, 0, "server shutting down");
     mailbox_stop(k->mb);
-    ctl_close(srv->ctl);
-    rplugins_close(k->pg);
-    /* Last: the jobs queued above (stores of the mailbox, ...) are done
-     * and answered here; later ones are refused (core_job). */
+    /* The jobs queued so far (the mailbox's last batch, ...) are done and
+     * their afters run here, while the control socket and the plug-ins
+     * are still there; later ones are refused (core_job). */
     dbq_free(k->dbq);
     k->dbq = NULL;
+    ctl_close(srv->ctl);
+    rplugins_close(k->pg);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
