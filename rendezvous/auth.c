@@ -306,16 +306,23 @@ void auth_logout(conn *c)
 
 int auth_refresh(core *k, const char *name)
 {
-    account *a = online_find(k->on, name);
-    if (!a)
+    if (!online_find(k->on, name))
         return 0;
     db_user u;
     int r = db_user_get(k->db, name, &u, NULL);
     if (r && r != BANTER_ENOENT)
         return r;
-    if (r == 0 && !u.disabled) {
-        a->admin = u.admin;
-        a->broadcast = u.broadcast;
+    return auth_apply(k, name, r == 0 ? &u : NULL);
+}
+
+int auth_apply(core *k, const char *name, const db_user *u)
+{
+    account *a = online_find(k->on, name);
+    if (!a)
+        return 0;
+    if (u && !u->disabled) {
+        a->admin = u->admin;
+        a->broadcast = u->broadcast;
         return 0;
     }
     int n = 0;

@@ -61,5 +61,8 @@ void auth_conn_gone(conn *c);
  * cannot be read.
  */
 int auth_refresh(core *k, const char *name);
+/* The same without the database: u is the account as read on the
+ * database thread (dbq.h) after the change, NULL when it is gone. */
+int auth_apply(core *k, const char *name, const db_user *u);
 
 #endif
