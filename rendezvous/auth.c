@@ -81,6 +81,8 @@ void auth_tick(core *k, uint64_t now)
             send_cert(c);
 }
 
+static void entered(conn *c, int r);
+
 /* c is now the account u: RV_AUTH ok, a fresh certificate, the contact
  * list, the policy and the revocation list, then the announcements and
  * what waits in its mailbox. */
@@ -103,7 +105,12 @@ static void enter(conn *c, const db_user *u)
     send_cert(c);
     if (c->closing)
         return;
-    int r = contacts_device_up(c, first);
+    contacts_device_up(c, first, entered);
+}
+
+/* The contact list of c started (contacts_device_up): the rest. */
+static void entered(conn *c, int r)
+{
     if (r) {
         conn_error(c, banter_errname(r), "the server cannot read the contact list");
         leave(c);
