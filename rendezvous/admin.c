@@ -95,9 +95,9 @@ static void run(conn *c, const adm_request *rq, const char *fp, const char *role
     snprintf(w->actor, sizeof w->actor, "%s %s", role, fp);
     bool refused = adm_cmd_get(rq->cmd)->change && strcmp(role, DB_ROLE_ADMIN) != 0;
     conn_hold(c);
-    int r = acct_submit(conn_core(c), w->actor, rq, refused ? "EPERM" : NULL,
-                        "an auditor key may only look: this command changes the server", run_done,
-                        w);
+    int r =
+        acct_submit(conn_core(c), w->actor, rq, refused ? "EPERM" : NULL,
+                    "an auditor key may only look: this command changes the server", run_done, w);
     if (r) {
         conn_release(c);
         free(w);

@@ -480,20 +480,18 @@ static void send_list(conn *c)
                 snprintf(j->peer[j->n++], sizeof j->peer[0], "%s", a->rel[i].peer);
         conn_hold(c);
         r = core_job(conn_core(c), page_work, page_after, j);
-        if (r)
-            conn_release(c);
+        if (r == 0) {
+            c->clist_busy = true;
+            return; /* page_after frees j */
+        }
+        conn_release(c);
     }
-    if (r) {
-        if (j)
-            page_free(j);
-        core_log(conn_core(c), "cannot send the contact list of %s: %s", a->name,
-                 banter_strerror(r));
-        free(c->clist_after);
-        c->clist_after = NULL;
-        mailbox_wake(c);
-        return;
-    }
-    c->clist_busy = true;
+    if (j)
+        page_free(j);
+    core_log(conn_core(c), "cannot send the contact list of %s: %s", a->name, banter_strerror(r));
+    free(c->clist_after);
+    c->clist_after = NULL;
+    mailbox_wake(c);
 }
 
 void contacts_continue(conn *c)
