@@ -19,6 +19,7 @@
 #include "db_admin.h"
 #include "db_announce.h"
 #include "db_mail.h"
+#include "dbq.h"
 #include "dirview.h"
 #include "jsonv.h"
 #include "online.h"
@@ -28,13 +29,39 @@
 
 #define DAY_MS 86400000LL
 
+/* What the database half of a split handler hands its live half (see
+ * the table of handlers below). */
+typedef struct scratch {
+    db_user u;            /* user show; user flag: the account after the change */
+    bool gone;            /* user flag: the account is no longer there */
+    int changed;          /* user flag: 0 changed, 1 already so */
+    struct rv_profile p;  /* user show (owned) */
+    db_mail_stats ms;     /* status */
+    int64_t users, total; /* status; device list */
+    int64_t devices;      /* status */
+    db_device *devs;      /* device list: the page (owned) */
+    size_t ndevs;
+    db_device found; /* device revoke */
+    char user[DB_MAX_USER + 1];
+    policy pol; /* policy show without the server */
+    bool pol_set;
+} scratch;
+
 /* What a handler builds: text for people, data for --json, or an error. */
 typedef struct out {
     buf text;
     cJSON *data;
     char error[BANTER_MAX_ERRCODE + 1];
     bool failed, nomem;
+    scratch s;
 } out;
+
+static void scratch_clear(scratch *s)
+{
+    db_profile_clear(&s->p);
+    free(s->devs);
+    s->devs = NULL;
+}
 
 __attribute__((format(printf, 2, 3))) static void say(out *o, const char *fmt, ...)
 {
@@ -67,10 +94,11 @@ __attribute__((format(printf, 3, 4))) static int fail(out *o, const char *code, 
     return 0;
 }
 
+/* x->d is NULL in a live half (the loop never touches the database). */
 static int db_failed(out *o, const acct_ctx *x, int r)
 {
     return fail(o, banter_errname(r), "the database failed: %s",
-                r == BANTER_EDB ? db_errmsg(x->d) : banter_strerror(r));
+                r == BANTER_EDB && x->d ? db_errmsg(x->d) : banter_strerror(r));
 }
 
 static int no_user(out *o, const char *name)
@@ -188,17 +216,21 @@ static int h_user_list(const acct_ctx *x, const adm_request *rq, out *o)
     return 0;
 }
 
-static int h_user_show(const acct_ctx *x, const adm_request *rq, out *o)
+static int w_user_show(const acct_ctx *x, const adm_request *rq, out *o)
 {
-    db_user u;
-    struct rv_profile p = {0};
-    int r = db_user_get(x->d, rq->name, &u, NULL);
+    int r = db_user_get(x->d, rq->name, &o->s.u, NULL);
     if (r == BANTER_ENOENT)
         return no_user(o, rq->name);
     if (r == 0)
-        r = db_profile_get(x->d, rq->name, &p);
-    if (r)
-        return db_failed(o, x, r);
+        r = db_profile_get(x->d, rq->name, &o->s.p);
+    return r ? db_failed(o, x, r) : 0;
+}
+
+static int h_user_show(const acct_ctx *x, const adm_request *rq, out *o)
+{
+    (void)rq;
+    const db_user u = o->s.u;
+    const struct rv_profile *p = &o->s.p;
     char when[32];
     fmt_time(u.created_ms, when, sizeof when);
     account *a = x->k ? online_find(x->k->on, u.name) : NULL;
@@ -218,13 +250,12 @@ static int h_user_show(const acct_ctx *x, const adm_request *rq, out *o)
         put_int(o, o->data, "online", a ? a->ndevs : 0);
     cJSON *prof = cJSON_AddObjectToObject(o->data, "profile");
     for (int f = 0; f < RV_F_COUNT; f++) {
-        if (!p.f[f])
+        if (!p->f[f])
             continue;
-        say(o, "%-10s %s\n", rv_field_name((rv_field)f), p.f[f]);
+        say(o, "%-10s %s\n", rv_field_name((rv_field)f), p->f[f]);
         if (prof)
-            put_str(o, prof, rv_field_name((rv_field)f), p.f[f]);
+            put_str(o, prof, rv_field_name((rv_field)f), p->f[f]);
     }
-    db_profile_clear(&p);
     return 0;
 }
 
@@ -265,17 +296,50 @@ static int h_user_add(const acct_ctx *x, const adm_request *rq, out *o)
 }
 
 /* Live sessions of name see the account's new flags or end (disabled,
- * deleted); *ended gets how many ended. */
-static void refresh(const acct_ctx *x, const char *name, int *ended)
+ * deleted: o->s.gone), as the database half read it (o->s.u); *ended
+ * gets how many ended. */
+static void refresh(const acct_ctx *x, const char *name, const out *o, int *ended)
 {
     *ended = 0;
     if (!x->k)
         return;
-    int r = auth_refresh(x->k, name);
+    int r = auth_apply(x->k, name, o->s.gone ? NULL : &o->s.u);
     if (r > 0)
         *ended = r;
-    else if (r < 0)
-        core_log(x->k, "cannot apply the change to %s's sessions: %s", name, banter_strerror(r));
+}
+
+/* The account as it is after a change, for refresh (database half). */
+static int reread(const acct_ctx *x, const char *name, out *o)
+{
+    int r = db_user_get(x->d, name, &o->s.u, NULL);
+    o->s.gone = r == BANTER_ENOENT;
+    return r == BANTER_ENOENT ? 0 : r;
+}
+
+static int user_flag_op(const adm_request *rq)
+{
+    return rq->cmd == ADM_USER_DISABLE  ? 0
+           : rq->cmd == ADM_USER_ENABLE ? 1
+           : rq->cmd == ADM_USER_GRANT  ? 2
+                                        : 3;
+}
+
+static int w_user_flag(const acct_ctx *x, const adm_request *rq, out *o)
+{
+    int op = user_flag_op(rq);
+    if (op >= 2 && strcmp(rq->right, "broadcast") != 0)
+        return fail(o, "EINVAL", "no right \"%s\": the one right there is so far is broadcast",
+                    rq->right);
+    int r = op == 0   ? db_user_disable(x->d, rq->name)
+            : op == 1 ? db_user_enable(x->d, rq->name)
+                      : db_user_set_broadcast(x->d, rq->name, op == 2);
+    if (r == BANTER_ENOENT)
+        return no_user(o, rq->name);
+    if (r < 0)
+        return db_failed(o, x, r);
+    o->s.changed = r;
+    r = reread(x, rq->name, o);
+    return r ? db_failed(o, x, r) : 0;
 }
 
 static int h_user_flag(const acct_ctx *x, const adm_request *rq, out *o)
@@ -289,22 +353,9 @@ static int h_user_flag(const acct_ctx *x, const adm_request *rq, out *o)
                                              {"user ", " was not disabled"},
                                              {"user ", " already had the broadcast right"},
                                              {"user ", " did not have the broadcast right"}};
-    int op = rq->cmd == ADM_USER_DISABLE  ? 0
-             : rq->cmd == ADM_USER_ENABLE ? 1
-             : rq->cmd == ADM_USER_GRANT  ? 2
-                                          : 3;
-    if (op >= 2 && strcmp(rq->right, "broadcast") != 0)
-        return fail(o, "EINVAL", "no right \"%s\": the one right there is so far is broadcast",
-                    rq->right);
-    int r = op == 0   ? db_user_disable(x->d, rq->name)
-            : op == 1 ? db_user_enable(x->d, rq->name)
-                      : db_user_set_broadcast(x->d, rq->name, op == 2);
-    if (r == BANTER_ENOENT)
-        return no_user(o, rq->name);
-    if (r < 0)
-        return db_failed(o, x, r);
+    int op = user_flag_op(rq), r = o->s.changed;
     int ended;
-    refresh(x, rq->name, &ended);
+    refresh(x, rq->name, o, &ended);
     const char *const *what = r == 0 ? done[op] : already[op];
     say(o, "%s%s%s\n", what[0], rq->name, what[1]);
     if (x->k && op == 0)
@@ -316,15 +367,21 @@ static int h_user_flag(const acct_ctx *x, const adm_request *rq, out *o)
     return 0;
 }
 
-static int h_user_delete(const acct_ctx *x, const adm_request *rq, out *o)
+static int w_user_delete(const acct_ctx *x, const adm_request *rq, out *o)
 {
     int r = db_user_delete(x->d, rq->name);
     if (r == BANTER_ENOENT)
         return no_user(o, rq->name);
     if (r)
         return db_failed(o, x, r);
+    r = reread(x, rq->name, o);
+    return r ? db_failed(o, x, r) : 0;
+}
+
+static int h_user_delete(const acct_ctx *x, const adm_request *rq, out *o)
+{
     int ended;
-    refresh(x, rq->name, &ended);
+    refresh(x, rq->name, o, &ended);
     say(o, "deleted user %s with its devices, profile, contacts and stored messages\n", rq->name);
     if (x->k)
         say(o, "%d live session%s ended\n", ended, ended == 1 ? "" : "s");
@@ -397,9 +454,8 @@ struct dev_walk {
     db_device found;
 };
 
-static int device_row(void *ud, const db_device *v)
+static void device_row(struct dev_walk *w, const db_device *v)
 {
-    struct dev_walk *w = ud;
     char fp[IDENTITY_FP_LEN + 1], seen[32];
     identity_fingerprint(v->key, fp);
     fmt_time(v->last_seen_ms, seen, sizeof seen);
@@ -408,7 +464,7 @@ static int device_row(void *ud, const db_device *v)
     say(w->o, "%-24s %-47s %-6s %s\n", v->user, fp, w->x->k ? yn(on) : "?", seen);
     cJSON *e = push_object(w->o, w->arr);
     if (!e)
-        return 0;
+        return;
     put_str(w->o, e, "user", v->user);
     put_str(w->o, e, "fingerprint", fp);
     if (jsonv_add_hex(e, "key", v->key, 32) != 0)
@@ -417,19 +473,35 @@ static int device_row(void *ud, const db_device *v)
     put_int(w->o, e, "last_seen", v->last_seen_ms);
     if (w->x->k)
         put_bool(w->o, e, "online", on);
+}
+
+/* One row of the page into o->s.devs (database half). */
+static int device_keep(void *ud, const db_device *v)
+{
+    out *o = ud;
+    if (o->s.ndevs == ACCT_PAGE)
+        return 0;
+    if (!o->s.devs && !(o->s.devs = calloc(ACCT_PAGE, sizeof *o->s.devs)))
+        return BANTER_ENOMEM;
+    o->s.devs[o->s.ndevs++] = *v;
     return 0;
+}
+
+static int w_device_list(const acct_ctx *x, const adm_request *rq, out *o)
+{
+    const char *user = (rq->has & ADM_BIT(ADM_A_NAME)) ? rq->name : NULL;
+    int r = db_device_each(x->d, user, rq->offset, ACCT_PAGE, &o->s.total, device_keep, o);
+    return r ? db_failed(o, x, r) : 0;
 }
 
 static int h_device_list(const acct_ctx *x, const adm_request *rq, out *o)
 {
     struct dev_walk w = {.x = x, .o = o, .arr = put_array(o, "devices")};
-    int64_t total = 0;
-    const char *user = (rq->has & ADM_BIT(ADM_A_NAME)) ? rq->name : NULL;
+    int64_t total = o->s.total;
     if (rq->offset == 0)
         say(o, "%-24s %-47s %-6s %s\n", "USER", "FINGERPRINT", "ONLINE", "LAST SEEN");
-    int r = db_device_each(x->d, user, rq->offset, ACCT_PAGE, &total, device_row, &w);
-    if (r)
-        return db_failed(o, x, r);
+    for (size_t i = 0; i < o->s.ndevs; i++)
+        device_row(&w, &o->s.devs[i]);
     put_int(o, o->data, "total", total);
     if (rq->offset + ACCT_PAGE < total)
         put_int(o, o->data, "next", rq->offset + ACCT_PAGE);
@@ -455,11 +527,10 @@ static conn *device_conn(const acct_ctx *x, const char *user, const uint8_t *key
     return a ? online_device(a, key) : NULL;
 }
 
-static int h_device_revoke(const acct_ctx *x, const adm_request *rq, out *o)
+static int w_device_revoke(const acct_ctx *x, const adm_request *rq, out *o)
 {
     struct dev_walk w = {.x = x, .o = o, .prefix = rq->fp};
     int64_t total;
-    char user[DB_MAX_USER + 1], fp[IDENTITY_FP_LEN + 1];
     int r = db_device_each(x->d, NULL, 0, INT64_MAX, &total, device_match, &w);
     if (r)
         return db_failed(o, x, r);
@@ -468,11 +539,18 @@ static int h_device_revoke(const acct_ctx *x, const adm_request *rq, out *o)
     if (w.matches > 1)
         return fail(o, "EAMBIGUOUS", "%d devices' fingerprints start with %s: give more digits",
                     w.matches, rq->fp);
-    conn *c = device_conn(x, w.found.user, w.found.key);
-    r = db_device_revoke(x->d, w.found.key, x->actor, x->now_ms, user);
-    if (r)
-        return db_failed(o, x, r);
-    identity_fingerprint(w.found.key, fp);
+    o->s.found = w.found;
+    r = db_device_revoke(x->d, w.found.key, x->actor, x->now_ms, o->s.user);
+    return r ? db_failed(o, x, r) : 0;
+}
+
+static int h_device_revoke(const acct_ctx *x, const adm_request *rq, out *o)
+{
+    (void)rq;
+    const char *user = o->s.user;
+    char fp[IDENTITY_FP_LEN + 1];
+    conn *c = device_conn(x, o->s.found.user, o->s.found.key);
+    identity_fingerprint(o->s.found.key, fp);
     if (c)
         conn_close(c, 0, "device revoked by an admin");
     if (x->k) {
@@ -561,19 +639,23 @@ static int64_t rss_kib(void)
 
 static void count_devs(account *a, void *ud) { *(int64_t *)ud += a->ndevs; }
 
-static int h_status(const acct_ctx *x, const adm_request *rq, out *o)
+static int w_status(const acct_ctx *x, const adm_request *rq, out *o)
 {
     (void)rq;
     if (!x->k)
         return need_server(o);
-    core *k = x->k;
-    int64_t users = 0, devices = 0, online_devs = 0;
-    db_mail_stats ms;
-    int r = db_counts(x->d, &users, &devices);
+    int r = db_counts(x->d, &o->s.users, &o->s.devices);
     if (r == 0)
-        r = db_mail_stats_get(x->d, &ms);
-    if (r)
-        return db_failed(o, x, r);
+        r = db_mail_stats_get(x->d, &o->s.ms);
+    return r ? db_failed(o, x, r) : 0;
+}
+
+static int h_status(const acct_ctx *x, const adm_request *rq, out *o)
+{
+    (void)rq;
+    core *k = x->k;
+    int64_t users = o->s.users, devices = o->s.devices, online_devs = 0;
+    const db_mail_stats ms = o->s.ms;
     online_each(k->on, count_devs, &online_devs);
     int64_t up = (x->now_ms - k->started_ms) / 1000, mem = rss_kib();
     say(o,
@@ -856,6 +938,18 @@ static void policy_out(out *o, const policy *p, bool set)
     put_str(o, o->data, "public_fields", pub);
 }
 
+static int w_policy_show(const acct_ctx *x, const adm_request *rq, out *o)
+{
+    (void)rq;
+    if (x->k)
+        return 0; /* the running server's policy is in its core */
+    int r = db_policy_get(x->d, &o->s.pol);
+    if (r && r != BANTER_ENOENT)
+        return db_failed(o, x, r);
+    o->s.pol_set = r == 0;
+    return 0;
+}
+
 static int h_policy_show(const acct_ctx *x, const adm_request *rq, out *o)
 {
     (void)rq;
@@ -868,10 +962,7 @@ static int h_policy_show(const acct_ctx *x, const adm_request *rq, out *o)
         policy_out(o, &p, x->k->has_policy);
         return 0;
     }
-    int r = db_policy_get(x->d, &p);
-    if (r && r != BANTER_ENOENT)
-        return db_failed(o, x, r);
-    policy_out(o, &p, r == 0);
+    policy_out(o, &o->s.pol, o->s.pol_set);
     return 0;
 }
 
@@ -1099,40 +1190,55 @@ static int h_announce_report(const acct_ctx *x, const adm_request *rq, out *o)
 
 typedef int (*handler)(const acct_ctx *x, const adm_request *rq, out *o);
 
-static const handler handlers[ADM_CMD_COUNT] = {
-    [ADM_STATUS] = h_status,
-    [ADM_USER_LIST] = h_user_list,
-    [ADM_USER_SHOW] = h_user_show,
-    [ADM_USER_ADD] = h_user_add,
-    [ADM_USER_DISABLE] = h_user_flag,
-    [ADM_USER_ENABLE] = h_user_flag,
-    [ADM_USER_DELETE] = h_user_delete,
-    [ADM_USER_PASSWD] = h_user_passwd,
-    [ADM_USER_SET] = h_user_set,
-    [ADM_USER_GRANT] = h_user_flag,
-    [ADM_USER_REVOKE] = h_user_flag,
-    [ADM_DEVICE_LIST] = h_device_list,
-    [ADM_DEVICE_REVOKE] = h_device_revoke,
-    [ADM_SESSION_LIST] = h_session_list,
-    [ADM_SESSION_KICK] = h_session_kick,
-    [ADM_MAILBOX_STATS] = h_mailbox_stats,
-    [ADM_MAILBOX_PURGE] = h_mailbox_purge,
-    [ADM_AUDIT_TAIL] = h_audit_tail,
-    [ADM_AUDIT_VERIFY] = h_audit_verify,
-    [ADM_BACKUP] = h_backup,
-    [ADM_CONFIG_SHOW] = h_config_show,
-    [ADM_LOG_LEVEL] = h_log_level,
-    [ADM_ADMIN_LIST] = h_admin_list,
-    [ADM_ADMIN_ADD] = h_admin_add,
-    [ADM_ADMIN_REMOVE] = h_admin_remove,
-    [ADM_POLICY_SHOW] = h_policy_show,
-    [ADM_POLICY_SET] = h_policy_set,
-    [ADM_PLUGIN_LIST] = h_plugin,
-    [ADM_PLUGIN_ENABLE] = h_plugin,
-    [ADM_PLUGIN_DISABLE] = h_plugin,
-    [ADM_PLUGIN_RESTART] = h_plugin,
-    [ADM_ANNOUNCE] = h_announce,
-    [ADM_ANNOUNCE_REPORT] = h_announce_report,
+/*
+ * Each command in two halves, either of which may be missing:
+ *   work  the database half: db_* calls with x->d and writes to o (and
+ *         o->s for live); it only tests whether x->k is set, never
+ *         touches the core. On the database thread (dbq.h) when the
+ *         server runs.
+ *   live  the loop half: the running server's state (sessions, the
+ *         online index, the policy...), o->s from work, no x->d. Skipped
+ *         when work refused.
+ * A local command (x->k NULL) runs both in a row on the caller's thread.
+ * policy set and announce call orgpolicy_set and announce_make, which
+ * keep their own database calls (orgpolicy.c, announce.c).
+ */
+static const struct {
+    handler work, live;
+} handlers[ADM_CMD_COUNT] = {
+    [ADM_STATUS] = {w_status, h_status},
+    [ADM_USER_LIST] = {h_user_list, NULL},
+    [ADM_USER_SHOW] = {w_user_show, h_user_show},
+    [ADM_USER_ADD] = {h_user_add, NULL},
+    [ADM_USER_DISABLE] = {w_user_flag, h_user_flag},
+    [ADM_USER_ENABLE] = {w_user_flag, h_user_flag},
+    [ADM_USER_DELETE] = {w_user_delete, h_user_delete},
+    [ADM_USER_PASSWD] = {h_user_passwd, NULL},
+    [ADM_USER_SET] = {h_user_set, NULL},
+    [ADM_USER_GRANT] = {w_user_flag, h_user_flag},
+    [ADM_USER_REVOKE] = {w_user_flag, h_user_flag},
+    [ADM_DEVICE_LIST] = {w_device_list, h_device_list},
+    [ADM_DEVICE_REVOKE] = {w_device_revoke, h_device_revoke},
+    [ADM_SESSION_LIST] = {NULL, h_session_list},
+    [ADM_SESSION_KICK] = {NULL, h_session_kick},
+    [ADM_MAILBOX_STATS] = {h_mailbox_stats, NULL},
+    [ADM_MAILBOX_PURGE] = {h_mailbox_purge, NULL},
+    [ADM_AUDIT_TAIL] = {h_audit_tail, NULL},
+    [ADM_AUDIT_VERIFY] = {h_audit_verify, NULL},
+    [ADM_BACKUP] = {h_backup, NULL},
+    [ADM_CONFIG_SHOW] = {NULL, h_config_show},
+    [ADM_LOG_LEVEL] = {NULL, h_log_level},
+    [ADM_ADMIN_LIST] = {h_admin_list, NULL},
+    [ADM_ADMIN_ADD] = {h_admin_add, NULL},
+    [ADM_ADMIN_REMOVE] = {h_admin_remove, NULL},
+    [ADM_POLICY_SHOW] = {w_policy_show, h_policy_show},
+    [ADM_POLICY_SET] = {NULL, h_policy_set},
+    [ADM_PLUGIN_LIST] = {NULL, h_plugin},
+    [ADM_PLUGIN_ENABLE] = {NULL, h_plugin},
+    [ADM_PLUGIN_DISABLE] = {NULL, h_plugin},
+    [ADM_PLUGIN_RESTART] = {NULL, h_plugin},
+    [ADM_ANNOUNCE] = {NULL, h_announce},
+    [ADM_ANNOUNCE_REPORT] = {h_announce_report, NULL},
 };
 
 /* ---- the entry points ---- */
@@ -1164,9 +1270,10 @@ void acct_describe(const adm_request *rq, char *dst, size_t cap)
         dst[cap - 1] = '\0';
 }
 
-/* Append rq and its result to the audit log (a failure is logged and
- * told: the action happened, its record did not). */
-static void audit(const acct_ctx *x, const adm_request *rq, out *o)
+/* Append rq and its result to the audit log (a failure is told: the
+ * action happened, its record did not; errmsg gets why, for the log).
+ * Database half. */
+static void audit(const acct_ctx *x, const adm_request *rq, out *o, char *errmsg, size_t cap)
 {
     char target[DB_AUDIT_TEXT], result[DB_AUDIT_TEXT];
     acct_describe(rq, target, sizeof target);
@@ -1182,9 +1289,8 @@ static void audit(const acct_ctx *x, const adm_request *rq, out *o)
                             result, NULL);
     if (r == 0)
         return;
-    if (x->k)
-        core_log(x->k, "cannot append to the audit log: %s", db_errmsg(x->d));
-    say(o, "warning: the audit log could not record this: %s\n", db_errmsg(x->d));
+    snprintf(errmsg, cap, "%s", r == BANTER_EDB ? db_errmsg(x->d) : banter_strerror(r));
+    say(o, "warning: the audit log could not record this: %s\n", errmsg);
 }
 
 /* Move o into res. */
@@ -1210,32 +1316,157 @@ static int finish(const adm_request *rq, out *o, adm_result *res)
     }
     buf_free(&o->text);
     cJSON_Delete(o->data);
+    o->data = NULL;
+    scratch_clear(&o->s);
     if (ret)
         adm_result_clear(res);
     return ret;
 }
 
+/* An out to fill: 0, or BANTER_ENOMEM. */
+static int out_init(out *o, bool data)
+{
+    memset(o, 0, sizeof *o);
+    buf_init(&o->text, ADM_MAX_TEXT);
+    o->data = data ? cJSON_CreateObject() : NULL;
+    return data && !o->data ? BANTER_ENOMEM : 0;
+}
+
+static void nomem_check(out *o)
+{
+    if (o->nomem && !o->failed)
+        (void)fail(o, "ENOMEM", "out of memory");
+}
+
 int acct_exec(const acct_ctx *x, const adm_request *rq, adm_result *res)
 {
-    out o = {.data = cJSON_CreateObject()};
-    buf_init(&o.text, ADM_MAX_TEXT);
-    if (!o.data || (unsigned)rq->cmd >= ADM_CMD_COUNT) {
-        cJSON_Delete(o.data);
+    out o;
+    char why[DBQ_ERRMSG_LEN] = "";
+    if ((unsigned)rq->cmd >= ADM_CMD_COUNT)
+        return BANTER_ENOMEM;
+    if (out_init(&o, true) != 0) {
+        buf_free(&o.text);
         return BANTER_ENOMEM;
     }
-    (void)handlers[rq->cmd](x, rq, &o);
-    if (o.nomem && !o.failed)
-        (void)fail(&o, "ENOMEM", "out of memory");
-    audit(x, rq, &o);
+    acct_ctx lx = *x;
+    if (handlers[rq->cmd].work)
+        (void)handlers[rq->cmd].work(&lx, rq, &o);
+    lx.d = NULL; /* the live half as on the server: no database */
+    if (!o.failed && handlers[rq->cmd].live)
+        (void)handlers[rq->cmd].live(&lx, rq, &o);
+    nomem_check(&o);
+    audit(x, rq, &o, why, sizeof why);
+    if (why[0] && x->k)
+        core_log(x->k, "cannot append to the audit log: %s", why);
     return finish(rq, &o, res);
 }
 
 int acct_refuse(const acct_ctx *x, const adm_request *rq, adm_result *res, const char *code,
                 const char *text)
 {
-    out o = {0};
-    buf_init(&o.text, ADM_MAX_TEXT);
+    out o;
+    char why[DBQ_ERRMSG_LEN] = "";
+    (void)out_init(&o, false);
     (void)fail(&o, code, "%s", text);
-    audit(x, rq, &o);
+    audit(x, rq, &o, why, sizeof why);
+    if (why[0] && x->k)
+        core_log(x->k, "cannot append to the audit log: %s", why);
     return finish(rq, &o, res);
+}
+
+/* ---- through the database thread ---- */
+
+/* One request on its way: the database half and the audit on the
+ * database thread, the live half and the answer on the loop. */
+typedef struct ajob {
+    acct_ctx x;
+    adm_request rq;
+    out o;
+    char actor[ACCT_ACTOR_MAX];
+    acct_done_fn done;
+    void *arg;
+    bool audited; /* the audit entry is written: answer */
+} ajob;
+
+static int job_work(db *d, void *arg, char errmsg[static DBQ_ERRMSG_LEN])
+{
+    ajob *j = arg;
+    j->x.d = d;
+    if (!j->o.failed && handlers[j->rq.cmd].work)
+        (void)handlers[j->rq.cmd].work(&j->x, &j->rq, &j->o);
+    if (j->o.failed || !handlers[j->rq.cmd].live) {
+        nomem_check(&j->o);
+        audit(&j->x, &j->rq, &j->o, errmsg, DBQ_ERRMSG_LEN);
+        j->audited = true;
+    }
+    j->x.d = NULL;
+    return 0;
+}
+
+/* The audit of a request whose live half ran (database thread). */
+static int job_audit(db *d, void *arg, char errmsg[static DBQ_ERRMSG_LEN])
+{
+    ajob *j = arg;
+    j->x.d = d;
+    audit(&j->x, &j->rq, &j->o, errmsg, DBQ_ERRMSG_LEN);
+    j->x.d = NULL;
+    j->audited = true;
+    return 0;
+}
+
+static void job_answer(ajob *j)
+{
+    adm_result res;
+    int r = finish(&j->rq, &j->o, &res);
+    j->done(j->arg, r, r ? NULL : &res);
+    if (r == 0)
+        adm_result_clear(&res);
+    adm_request_clear(&j->rq);
+    free(j);
+}
+
+static void job_after(void *arg, int ret, const char *errmsg)
+{
+    ajob *j = arg;
+    (void)ret;
+    if (errmsg[0])
+        core_log(j->x.k, "cannot append to the audit log: %s", errmsg);
+    if (!j->audited) {
+        (void)handlers[j->rq.cmd].live(&j->x, &j->rq, &j->o);
+        nomem_check(&j->o);
+        int r = core_job(j->x.k, job_audit, job_after, j);
+        if (r == 0)
+            return;
+        core_log(j->x.k, "cannot append to the audit log: %s", banter_strerror(r));
+        say(&j->o, "warning: the audit log could not record this: %s\n", banter_strerror(r));
+    }
+    job_answer(j);
+}
+
+int acct_submit(core *k, const char *actor, const adm_request *rq, const char *code,
+                const char *text, acct_done_fn done, void *arg)
+{
+    if ((unsigned)rq->cmd >= ADM_CMD_COUNT)
+        return BANTER_EINVAL;
+    ajob *j = calloc(1, sizeof *j);
+    if (!j)
+        return BANTER_ENOMEM;
+    int r = out_init(&j->o, !code);
+    if (r == 0) {
+        j->rq = *rq;
+        snprintf(j->actor, sizeof j->actor, "%s", actor);
+        j->x = (acct_ctx){.id = k->id, .k = k, .actor = j->actor, .now_ms = core_wall_ms()};
+        j->done = done;
+        j->arg = arg;
+        if (code)
+            (void)fail(&j->o, code, "%s", text);
+        r = core_job(k, job_work, job_after, j);
+    }
+    if (r) {
+        buf_free(&j->o.text);
+        cJSON_Delete(j->o.data);
+        adm_request_clear(&j->rq);
+        free(j);
+    }
+    return r;
 }

@@ -19,6 +19,12 @@
  * Every request that reaches acct_exec is appended to the audit log
  * (db_admin.h) with who asked, what (never a password), when and the
  * result, refusals included (acct_refuse).
+ *
+ * The running server never waits for its database: remote requests go
+ * through acct_submit, which runs a command's database half (and the
+ * audit entry) as jobs of the database thread (dbq.h) and its live half
+ * (sessions, the online index, the policy) on the loop, in between. The
+ * local CLI has no loop: acct_exec runs both halves in a row.
  */
 #ifndef BANTER_RDV_ACCT_H
 #define BANTER_RDV_ACCT_H
@@ -49,6 +55,22 @@ typedef struct acct_ctx {
  * filled (ok or not), BANTER_ENOMEM when it could not be.
  */
 BANTER_WUR int acct_exec(const acct_ctx *x, const adm_request *rq, adm_result *res);
+
+/* The answer of acct_submit, on the loop: ret 0 and res (acct_submit's:
+ * valid during the call, cleared after it), or ret BANTER_ENOMEM and res
+ * NULL. Called exactly once for each accepted submission. */
+typedef void (*acct_done_fn)(void *arg, int ret, adm_result *res);
+
+/*
+ * acct_exec for the running server k, off the loop (through k->dbq):
+ * actor as in acct_ctx (copied), rq copied. With code non-NULL, refuse
+ * rq with code and text instead (acct_refuse). 0 (done will run), or
+ * BANTER_ENOMEM / BANTER_ESTATE (dbq_submit's) / BANTER_EINVAL (no such
+ * command) and done never runs. The caller keeps arg alive until done
+ * (a connection: conn_hold) and checks there whether it is still wanted.
+ */
+BANTER_WUR int acct_submit(core *k, const char *actor, const adm_request *rq, const char *code,
+                           const char *text, acct_done_fn done, void *arg);
 
 /* Fill res with a refusal (code, text) and audit it. 0 or BANTER_ENOMEM. */
 BANTER_WUR int acct_refuse(const acct_ctx *x, const adm_request *rq, adm_result *res,

@@ -3,6 +3,7 @@
 #include "admin.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "acct.h"
@@ -59,30 +60,49 @@ static void refuse_key(conn *c, const adm_request *rq, const char *fp)
     conn_close(c, 0, "not an admin key");
 }
 
+/* A request on its way through the database thread (acct_submit). */
+struct adm_wait {
+    conn *c; /* held */
+    adm_cmd cmd;
+    char actor[ACCT_ACTOR_MAX];
+};
+
+static void run_done(void *arg, int ret, adm_result *res)
+{
+    struct adm_wait *w = arg;
+    conn *c = w->c;
+    /* Closed: the request was done and audited, only the answer is dropped. */
+    if (!c->closing && ret) {
+        conn_close(c, ret, NULL);
+    } else if (!c->closing) {
+        core_log(conn_core(c), "admin %s: %s %s", w->actor, adm_cmd_get(w->cmd)->wire,
+                 res->ok ? "ok" : res->error);
+        send_result(c, res);
+    }
+    conn_release(c);
+    free(w);
+}
+
 static void run(conn *c, const adm_request *rq, const char *fp, const char *role)
 {
-    char actor[ACCT_ACTOR_MAX];
-    adm_result res;
-    snprintf(actor, sizeof actor, "%s %s", role, fp);
-    acct_ctx x = {.d = conn_core(c)->db,
-                  .id = conn_core(c)->id,
-                  .k = conn_core(c),
-                  .actor = actor,
-                  .now_ms = core_wall_ms()};
-    const adm_cmd_info *ci = adm_cmd_get(rq->cmd);
-    int r;
-    if (ci->change && strcmp(role, DB_ROLE_ADMIN) != 0)
-        r = acct_refuse(&x, rq, &res, "EPERM",
-                        "an auditor key may only look: this command changes the server");
-    else
-        r = acct_exec(&x, rq, &res);
-    if (r) {
-        conn_close(c, r, NULL);
+    struct adm_wait *w = calloc(1, sizeof *w);
+    if (!w) {
+        conn_close(c, BANTER_ENOMEM, NULL);
         return;
     }
-    core_log(conn_core(c), "admin %s: %s %s", actor, ci->wire, res.ok ? "ok" : res.error);
-    send_result(c, &res);
-    adm_result_clear(&res);
+    w->c = c;
+    w->cmd = rq->cmd;
+    snprintf(w->actor, sizeof w->actor, "%s %s", role, fp);
+    bool refused = adm_cmd_get(rq->cmd)->change && strcmp(role, DB_ROLE_ADMIN) != 0;
+    conn_hold(c);
+    int r =
+        acct_submit(conn_core(c), w->actor, rq, refused ? "EPERM" : NULL,
+                    "an auditor key may only look: this command changes the server", run_done, w);
+    if (r) {
+        conn_release(c);
+        free(w);
+        conn_close(c, r, NULL);
+    }
 }
 
 void admin_message(conn *c, const uint8_t *pt, size_t len)

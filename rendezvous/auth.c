@@ -102,6 +102,8 @@ void auth_tick(core *k, uint64_t now)
             send_cert(c);
 }
 
+static void entered(conn *c, int r);
+
 /* c is now the account u: RV_AUTH ok, a fresh certificate, the contact
  * list, the policy and the revocation list, then the announcements and
  * what waits in its mailbox. */
@@ -124,7 +126,12 @@ static void enter(conn *c, const db_user *u)
     send_cert(c);
     if (c->closing)
         return;
-    int r = contacts_device_up(c, first);
+    contacts_device_up(c, first, entered);
+}
+
+/* The contact list of c started (contacts_device_up): the rest. */
+static void entered(conn *c, int r)
+{
     if (r) {
         conn_error(c, banter_errname(r), "the server cannot read the contact list");
         leave(c);
@@ -469,14 +476,23 @@ void auth_logout(conn *c)
     conn_input_hold(c);
 }
 
-int auth_refresh_apply(core *k, const char *name, int r, const db_user *u)
+int auth_refresh(core *k, const char *name)
+{
+    if (!online_find(k->on, name))
+        return 0;
+    db_user u;
+    int r = db_user_get(k->db, name, &u, NULL);
+    if (r && r != BANTER_ENOENT)
+        return r;
+    return auth_apply(k, name, r == 0 ? &u : NULL);
+}
+
+int auth_apply(core *k, const char *name, const db_user *u)
 {
     account *a = online_find(k->on, name);
     if (!a)
         return 0;
-    if (r && r != BANTER_ENOENT)
-        return r;
-    if (r == 0 && !u->disabled) {
+    if (u && !u->disabled) {
         a->admin = u->admin;
         a->broadcast = u->broadcast;
         return 0;
@@ -490,13 +506,4 @@ int auth_refresh_apply(core *k, const char *name, int r, const db_user *u)
     }
     core_log(k, "account %s disabled: %d session%s ended", name, n, n == 1 ? "" : "s");
     return n;
-}
-
-int auth_refresh(core *k, const char *name)
-{
-    if (!online_find(k->on, name))
-        return 0;
-    db_user u;
-    int r = db_user_get(k->db, name, &u, NULL);
-    return auth_refresh_apply(k, name, r, &u);
 }

@@ -61,10 +61,10 @@ void auth_conn_gone(conn *c);
  * cannot be read.
  */
 int auth_refresh(core *k, const char *name);
-/* Its loop half, for a caller that read the account in a database job:
- * r and u are what db_user_get(name) gave there. auth_refresh itself
- * reads the database on the caller's thread: only where no database
- * thread runs (k->dbq NULL). */
-int auth_refresh_apply(core *k, const char *name, int r, const db_user *u);
+/* The same without the database: u is the account as read on the
+ * database thread (dbq.h) after the change, NULL when it is gone.
+ * auth_refresh itself reads the database on the caller's thread: only
+ * where no database thread runs. */
+int auth_apply(core *k, const char *name, const db_user *u);
 
 #endif

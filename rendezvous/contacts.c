@@ -81,34 +81,32 @@ static int cache_set(account *a, const char *peer, rel_side s, bool blocked_me)
     return 0;
 }
 
-/* Load a's presence and relations from the database. */
-static int cache_load(core *k, account *a)
+/* Copy a database error into a job's errmsg (database thread). */
+static int job_err(db *d, int r, char errmsg[static DBQ_ERRMSG_LEN])
 {
-    char text[RV_TEXT_MAX + 1];
-    db_rel *rows = NULL;
-    size_t n = 0;
-    int r = db_presence_get(k->db, a->name, &a->status, text);
-    if (r == 0 && text[0] && !(a->text = strdup(text)))
-        r = BANTER_ENOMEM;
-    if (r == 0)
-        r = db_rel_list(k->db, a->name, &rows, &n);
-    if (r == 0 && n > 0 && !(a->rel = calloc(n, sizeof *a->rel)))
-        r = BANTER_ENOMEM;
-    for (size_t i = 0; r == 0 && i < n; i++) {
-        if (!(a->rel[i].peer = strdup(rows[i].peer))) {
-            r = BANTER_ENOMEM;
-            break;
-        }
+    if (r)
+        snprintf(errmsg, DBQ_ERRMSG_LEN, "%s", r == BANTER_EDB ? db_errmsg(d) : banter_strerror(r));
+    return r;
+}
+
+/* Replace a's relations (what cache_set may have put there while they
+ * were read) by rows[0..n). BANTER_ENOMEM (then a has none). */
+static int cache_install(account *a, const db_rel *rows, size_t n)
+{
+    for (uint32_t i = 0; i < a->nrel; i++)
+        free(a->rel[i].peer);
+    free(a->rel);
+    a->rel = NULL;
+    a->nrel = a->caprel = 0;
+    if (n > 0 && !(a->rel = calloc(n, sizeof *a->rel)))
+        return BANTER_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        if (!(a->rel[i].peer = strdup(rows[i].peer)))
+            return BANTER_ENOMEM;
         crel_set(&a->rel[i], rows[i].side, rows[i].blocked_me);
         a->nrel = a->caprel = (uint32_t)i + 1;
     }
-    free(rows);
-    if (r)
-        core_log(k, "cannot read the contacts of %s: %s", a->name,
-                 r == BANTER_EDB ? db_errmsg(k->db) : banter_strerror(r));
-    else
-        a->loaded = true;
-    return r;
+    return 0;
 }
 
 /* ---- presence ---- */
@@ -191,15 +189,14 @@ struct peer_info {
     uint8_t dev[RV_DEVICES_MAX][RV_KEY_LEN];
 };
 
-static int peer_load(core *k, const char *peer, struct peer_info *pi)
+/* Database thread. */
+static int peer_read(db *d, const char *peer, struct peer_info *pi,
+                     char errmsg[static DBQ_ERRMSG_LEN])
 {
-    int r = db_profile_get(k->db, peer, &pi->p);
+    int r = db_profile_get(d, peer, &pi->p);
     if (r == 0)
-        r = db_devices_of(k->db, peer, pi->dev, RV_DEVICES_MAX, &pi->ndev);
-    if (r)
-        core_log(k, "cannot read the contact %s: %s", peer,
-                 r == BANTER_EDB ? db_errmsg(k->db) : banter_strerror(r));
-    return r;
+        r = db_devices_of(d, peer, pi->dev, RV_DEVICES_MAX, &pi->ndev);
+    return job_err(d, r, errmsg);
 }
 
 /*
@@ -233,51 +230,56 @@ static int entry_make(core *k, const char *peer, const struct peer_info *pi, rel
     return 0;
 }
 
-/* The entry about peer for viewer, read from the database. */
-static int entry_fill(core *k, const char *peer, rel_side side, bool blocked_me,
-                      struct rv_contact *e)
+/* Whether c's contact list, still being sent, will carry the entry about
+ * peer (NULL: the account's own entry) as it is when that page is read:
+ * then an update now would come before the list (and a reset would
+ * drop it), so it is left to the list, read again if a page is already
+ * being read (clist_redo). */
+static bool list_will_carry(conn *c, const char *peer)
 {
-    struct peer_info pi = {0};
-    int r = peer_load(k, peer, &pi);
-    if (r == 0)
-        r = entry_make(k, peer, &pi, side, blocked_me, e);
-    else
-        memset(e, 0, sizeof *e);
-    db_profile_clear(&pi.p);
-    return r;
+    if (!c->clist_after)
+        return false;
+    bool later = c->clist_after[0] == '\0' || (peer && strcmp(peer, c->clist_after) > 0);
+    if (later && c->clist_busy)
+        c->clist_redo = true;
+    return later;
 }
 
 /* Encode and send RV_CONTACTS holding es[0..n) to c, or to every device of
- * a when c is NULL. */
-static void send_contacts(core *k, account *a, conn *c, struct rv_contact *es, size_t n, bool reset)
+ * a when c is NULL (but those whose list will carry es[0]: about, NULL
+ * for the account's own entry). */
+static void send_contacts(core *k, account *a, conn *c, struct rv_contact *es, size_t n, bool reset,
+                          const char *about)
 {
     rvmsg m = {.type = RV_CONTACTS};
     m.u.contacts = (struct rv_contacts){.reset = reset, .n = n, .c = es};
     buf b;
     buf_init(&b, BANTER_MAX_PLAINTEXT);
     int r = rvmsg_encode(&m, &b);
-    if (r)
+    if (r) {
         core_log(k, "cannot encode a contact list for %s: %s", a->name, banter_strerror(r));
-    else if (c)
+    } else if (c) {
         conn_send_pt(c, buf_data(&b), buf_len(&b));
-    else
-        send_all(a, buf_data(&b), buf_len(&b));
+    } else {
+        for (conn *d = a->devs, *next; d; d = next) {
+            next = d->dev_next; /* d may close on a full queue */
+            if (!list_will_carry(d, about))
+                conn_send_pt(d, buf_data(&b), buf_len(&b));
+        }
+    }
     buf_free(&b);
 }
 
 /* The account's own entry (docs/rendezvous.md 5.2): state "self" and the
- * keys of all its devices, so each device knows the others (it seals
- * copies of what it sends to them). */
-static int self_entry(core *k, const char *name, struct rv_contact *e)
+ * keys of all its devices (read by the database half: pi), so each
+ * device knows the others (it seals copies of what it sends to them). */
+static void self_entry(const char *name, const struct peer_info *pi, struct rv_contact *e)
 {
     memset(e, 0, sizeof *e);
     snprintf(e->name, sizeof e->name, "%s", name);
     e->state = RV_CS_SELF;
-    int r = db_devices_of(k->db, name, e->dev, RV_DEVICES_MAX, &e->ndev);
-    if (r)
-        core_log(k, "cannot read the devices of %s: %s", name,
-                 r == BANTER_EDB ? db_errmsg(k->db) : banter_strerror(r));
-    return r;
+    e->ndev = pi->ndev;
+    memcpy(e->dev, pi->dev, pi->ndev * RV_KEY_LEN);
 }
 
 /* One entry, about peer (pi), to every device of viewer. */
@@ -286,7 +288,7 @@ static void push_entry(core *k, account *viewer, const char *peer, const struct 
 {
     struct rv_contact e;
     if (entry_make(k, peer, pi, side, blocked_me, &e) == 0)
-        send_contacts(k, viewer, NULL, &e, 1, false);
+        send_contacts(k, viewer, NULL, &e, 1, false, peer);
     else
         core_log(k, "out of memory: a contact update for %s is lost", viewer->name);
     db_profile_clear(&e.p);
@@ -302,71 +304,194 @@ void contacts_profile_changed(core *k, const char *name, const struct rv_profile
         contacts_entry_changed(k, name, what);
 }
 
-void contacts_entry_changed(core *k, const char *name, uint32_t what)
+/* contacts_entry_changed: the account's entry and relations, read. */
+struct changed_job {
+    core *k;
+    uint32_t what;
+    char name[BANTER_MAX_NAME + 1];
+    struct peer_info pi; /* its profile and devices */
+    db_rel *rows;        /* its relations, for when it is not connected */
+    size_t n;
+};
+
+static int changed_work(db *d, void *arg, char errmsg[static DBQ_ERRMSG_LEN])
 {
-    account *a = online_find(k->on, name);
-    db_rel *rows = NULL;
-    size_t n = 0;
-    struct peer_info pi = {0};
-    struct rv_contact self;
-    if (a && (what & CONTACTS_CH_DEVICES) && self_entry(k, name, &self) == 0)
-        send_contacts(k, a, NULL, &self, 1, false); /* its own devices first */
-    if (!a && db_rel_list(k->db, name, &rows, &n) != 0) {
-        core_log(k, "cannot read the contacts of %s: %s", name, db_errmsg(k->db));
-        return;
+    struct changed_job *j = arg;
+    int r = db_rel_list(d, j->name, &j->rows, &j->n);
+    if (job_err(d, r, errmsg))
+        return r;
+    return peer_read(d, j->name, &j->pi, errmsg);
+}
+
+static void changed_after(void *arg, int ret, const char *errmsg)
+{
+    struct changed_job *j = arg;
+    core *k = j->k;
+    account *a = online_find(k->on, j->name);
+    if (ret) {
+        core_log(k, "cannot read the contact %s: %s", j->name, errmsg);
+        goto out;
     }
-    if (peer_load(k, name, &pi) != 0) {
-        free(rows);
-        return;
+    if (a && (j->what & CONTACTS_CH_DEVICES)) {
+        struct rv_contact self;
+        self_entry(j->name, &j->pi, &self);
+        send_contacts(k, a, NULL, &self, 1, false, NULL); /* its own devices first */
     }
-    size_t count = a ? a->nrel : n;
+    bool cached = a && a->loaded; /* else what the database said */
+    size_t count = cached ? a->nrel : j->n;
     for (size_t i = 0; i < count; i++) {
-        const char *peer = a ? a->rel[i].peer : rows[i].peer;
-        rel_side mine = a ? crel_side(&a->rel[i]) : rows[i].side;
-        bool blocked_me = a ? a->rel[i].blocked_me : rows[i].blocked_me;
+        const char *peer = cached ? a->rel[i].peer : j->rows[i].peer;
+        rel_side mine = cached ? crel_side(&a->rel[i]) : j->rows[i].side;
+        bool blocked_me = cached ? a->rel[i].blocked_me : j->rows[i].blocked_me;
         /* The peer's side mirrors ours; its block is what blocked us. */
         rel_side theirs = {rel_mirror(mine.rel), blocked_me};
         account *v = online_find(k->on, peer);
-        bool sees = dir_view_of(false, theirs) == DIR_CONTACT || (what & k->pub) != 0;
+        bool sees = dir_view_of(false, theirs) == DIR_CONTACT || (j->what & k->pub) != 0;
         if (v && rel_exists(theirs) && sees)
-            push_entry(k, v, name, &pi, theirs, mine.blocked);
+            push_entry(k, v, j->name, &j->pi, theirs, mine.blocked);
     }
-    db_profile_clear(&pi.p);
-    free(rows);
+out:
+    db_profile_clear(&j->pi.p);
+    free(j->rows);
+    free(j);
+}
+
+void contacts_entry_changed(core *k, const char *name, uint32_t what)
+{
+    struct changed_job *j = calloc(1, sizeof *j);
+    int r = j ? 0 : BANTER_ENOMEM;
+    if (j) {
+        j->k = k;
+        j->what = what;
+        snprintf(j->name, sizeof j->name, "%s", name);
+        r = core_job(k, changed_work, changed_after, j);
+    }
+    if (r) {
+        core_log(k, "the contacts of %s do not hear of its change: %s", name, banter_strerror(r));
+        free(j);
+    }
 }
 
 /* ---- the list ---- */
 
-/* Send the next messages of c's list while it has room. */
+/* One page of a contact list: the entries after a name, read. */
+struct page_job {
+    conn *c; /* held */
+    char name[BANTER_MAX_NAME + 1];
+    char *after; /* the cursor it was read for (owned) */
+    bool reset;  /* the first page: the account's own entry first */
+    size_t n;
+    char peer[RV_CONTACTS_PER_MSG][BANTER_MAX_NAME + 1];
+    struct peer_info self, pi[RV_CONTACTS_PER_MSG];
+};
+
+static int page_work(db *d, void *arg, char errmsg[static DBQ_ERRMSG_LEN])
+{
+    struct page_job *j = arg;
+    int r = 0;
+    if (j->reset) {
+        r = db_devices_of(d, j->name, j->self.dev, RV_DEVICES_MAX, &j->self.ndev);
+        if (job_err(d, r, errmsg))
+            return r;
+    }
+    for (size_t i = 0; i < j->n && r == 0; i++)
+        r = peer_read(d, j->peer[i], &j->pi[i], errmsg);
+    return r;
+}
+
+static void page_free(struct page_job *j)
+{
+    for (size_t i = 0; i < j->n; i++)
+        db_profile_clear(&j->pi[i].p);
+    free(j->after);
+    free(j);
+}
+
+static void send_list(conn *c);
+
+static void page_after(void *arg, int ret, const char *errmsg)
+{
+    struct page_job *j = arg;
+    conn *c = j->c;
+    account *a = c->acct;
+    struct rv_contact es[RV_CONTACTS_PER_MSG];
+    size_t n = 0;
+    c->clist_busy = false;
+    if (c->closing)
+        goto out;
+    if (!a || strcmp(a->name, j->name) != 0 || !c->clist_after ||
+        strcmp(c->clist_after, j->after) != 0 || c->clist_redo) {
+        c->clist_redo = false;
+        send_list(c); /* the list moved on, or changed under this page: read it again */
+        goto out;
+    }
+    int r = 0;
+    if (ret) {
+        r = ret;
+        core_log(conn_core(c), "cannot send the contact list of %s: %s", a->name, errmsg);
+    }
+    if (r == 0 && j->reset)
+        self_entry(a->name, &j->self, &es[n++]);
+    for (size_t i = 0; r == 0 && i < j->n; i++) {
+        /* The relation as it is now (a change after the read was pushed). */
+        const crel *cr = cache_find(a, j->peer[i]);
+        if (cr && rel_exists(crel_side(cr)))
+            r = entry_make(conn_core(c), cr->peer, &j->pi[i], crel_side(cr), cr->blocked_me,
+                           &es[n++]);
+    }
+    if (r == 0)
+        send_contacts(conn_core(c), a, c, es, n, j->reset, NULL);
+    else if (!ret)
+        core_log(conn_core(c), "cannot send the contact list of %s: %s", a->name,
+                 banter_strerror(r));
+    bool found;
+    uint32_t next = j->n ? cache_pos(a, j->peer[j->n - 1], &found) + (found ? 1 : 0) : a->nrel;
+    char *last = r == 0 && j->n && next < a->nrel ? strdup(j->peer[j->n - 1]) : NULL;
+    for (size_t i = 0; i < n; i++)
+        db_profile_clear(&es[i].p);
+    free(c->clist_after);
+    c->clist_after = last; /* NULL: done (or failed, logged) */
+    if (c->clist_after)
+        send_list(c);
+    else
+        mailbox_wake(c); /* stored copies come after the list */
+out:
+    conn_release(c);
+    page_free(j);
+}
+
+/* Read the next page of c's list, if one is due and c has room. */
 static void send_list(conn *c)
 {
     account *a = c->acct;
-    struct rv_contact es[RV_CONTACTS_PER_MSG];
-    while (c->clist_after && a && !c->closing && !conn_busy(c)) {
-        bool reset = c->clist_after[0] == '\0', found;
-        uint32_t i = cache_pos(a, c->clist_after, &found) + (found ? 1 : 0);
-        size_t n = 0;
-        int r = reset ? self_entry(conn_core(c), a->name, &es[n++]) : 0;
-        for (; i < a->nrel && n < RV_CONTACTS_PER_MSG && r == 0; i++) {
-            const crel *cr = &a->rel[i];
-            if (rel_exists(crel_side(cr)))
-                r = entry_fill(conn_core(c), cr->peer, crel_side(cr), cr->blocked_me, &es[n++]);
+    if (!c->clist_after || !a || c->closing || c->clist_busy || conn_busy(c))
+        return;
+    struct page_job *j = calloc(1, sizeof *j);
+    int r = j && (j->after = strdup(c->clist_after)) ? 0 : BANTER_ENOMEM;
+    if (r == 0) {
+        bool found;
+        j->c = c;
+        snprintf(j->name, sizeof j->name, "%s", a->name);
+        j->reset = c->clist_after[0] == '\0';
+        size_t max = RV_CONTACTS_PER_MSG - (j->reset ? 1 : 0);
+        for (uint32_t i = cache_pos(a, c->clist_after, &found) + (found ? 1 : 0);
+             i < a->nrel && j->n < max; i++)
+            if (rel_exists(crel_side(&a->rel[i])))
+                snprintf(j->peer[j->n++], sizeof j->peer[0], "%s", a->rel[i].peer);
+        conn_hold(c);
+        r = core_job(conn_core(c), page_work, page_after, j);
+        if (r == 0) {
+            c->clist_busy = true;
+            return; /* page_after frees j */
         }
-        if (r == 0)
-            send_contacts(conn_core(c), a, c, es, n, reset);
-        char *last = n && r == 0 && i < a->nrel && es[n - 1].state != RV_CS_SELF
-                         ? strdup(es[n - 1].name)
-                         : NULL;
-        for (size_t j = 0; j < n; j++)
-            db_profile_clear(&es[j].p);
-        free(c->clist_after);
-        c->clist_after = last; /* NULL: done (or failed, logged) */
-        if (r)
-            core_log(conn_core(c), "cannot send the contact list of %s: %s", a->name,
-                     r == BANTER_EDB ? db_errmsg(conn_core(c)->db) : banter_strerror(r));
-        if (!c->clist_after)
-            mailbox_wake(c); /* stored copies come after the list */
+        conn_release(c);
     }
+    if (j)
+        page_free(j);
+    core_log(conn_core(c), "cannot send the contact list of %s: %s", a->name, banter_strerror(r));
+    free(c->clist_after);
+    c->clist_after = NULL;
+    mailbox_wake(c);
 }
 
 void contacts_continue(conn *c)
@@ -375,161 +500,352 @@ void contacts_continue(conn *c)
         send_list(c);
 }
 
-int contacts_device_up(conn *c, bool first)
+/* The list, the presence: what follows once the account is in memory. */
+static void device_ready(conn *c, bool first, contacts_up_fn then)
 {
     account *a = c->acct;
-    if (!a->loaded) {
-        int r = cache_load(conn_core(c), a);
-        if (r)
-            return r;
-    }
-    free(c->clist_after);
-    c->clist_after = strdup("");
-    if (!c->clist_after)
-        return BANTER_ENOMEM;
     send_list(c);
     if (first && visible(a) != RV_P_OFFLINE)
         push_presence(conn_core(c), a);
-    return 0;
+    then(c, 0);
+}
+
+/* contacts_device_up on an account not in memory yet: its presence and
+ * relations, read. */
+struct load_job {
+    conn *c; /* held */
+    contacts_up_fn then;
+    bool first;
+    char name[BANTER_MAX_NAME + 1];
+    uint8_t status;
+    char text[RV_TEXT_MAX + 1];
+    db_rel *rows;
+    size_t n;
+};
+
+static int load_work(db *d, void *arg, char errmsg[static DBQ_ERRMSG_LEN])
+{
+    struct load_job *j = arg;
+    int r = db_presence_get(d, j->name, &j->status, j->text);
+    if (r == 0)
+        r = db_rel_list(d, j->name, &j->rows, &j->n);
+    return job_err(d, r, errmsg);
+}
+
+static void load_after(void *arg, int ret, const char *errmsg)
+{
+    struct load_job *j = arg;
+    conn *c = j->c;
+    core *k = conn_core(c);
+    account *a = online_find(k->on, j->name);
+    int r = ret;
+    if (r == 0 && a && !a->loaded) { /* else another device's load came first */
+        char *text = j->text[0] ? strdup(j->text) : NULL;
+        r = j->text[0] && !text ? BANTER_ENOMEM : cache_install(a, j->rows, j->n);
+        if (r == 0) {
+            free(a->text);
+            a->text = text;
+            a->status = j->status;
+            a->loaded = true;
+        } else {
+            free(text);
+        }
+    }
+    if (r)
+        core_log(k, "cannot read the contacts of %s: %s", j->name,
+                 ret ? errmsg : banter_strerror(r));
+    if (!c->closing && a && c->acct == a) {
+        if (r)
+            j->then(c, r);
+        else
+            device_ready(c, j->first, j->then);
+    }
+    conn_release(c);
+    free(j->rows);
+    free(j);
+}
+
+void contacts_device_up(conn *c, bool first, contacts_up_fn then)
+{
+    account *a = c->acct;
+    /* The list is due from now on: updates wait for it (list_will_carry),
+     * the mailbox too. */
+    free(c->clist_after);
+    c->clist_after = strdup("");
+    if (!c->clist_after) {
+        then(c, BANTER_ENOMEM);
+        return;
+    }
+    if (a->loaded) {
+        device_ready(c, first, then);
+        return;
+    }
+    struct load_job *j = calloc(1, sizeof *j);
+    int r = j ? 0 : BANTER_ENOMEM;
+    if (j) {
+        j->c = c;
+        j->then = then;
+        j->first = first;
+        snprintf(j->name, sizeof j->name, "%s", a->name);
+        conn_hold(c);
+        r = core_job(conn_core(c), load_work, load_after, j);
+        if (r)
+            conn_release(c);
+    }
+    if (r) {
+        free(j);
+        then(c, r);
+    }
 }
 
 void contacts_device_down(conn *c)
 {
     free(c->clist_after);
-    c->clist_after = NULL;
+    c->clist_after = NULL; /* a page being read is dropped when it comes */
 }
 
 /* ---- RV_STATUS ---- */
 
+struct status_job {
+    conn *c; /* held */
+    char name[BANTER_MAX_NAME + 1];
+    uint8_t status;
+    char text[RV_TEXT_MAX + 1];
+    int64_t now;
+};
+
+static int status_work(db *d, void *arg, char errmsg[static DBQ_ERRMSG_LEN])
+{
+    struct status_job *j = arg;
+    return job_err(d, db_presence_set(d, j->name, j->status, j->text, j->now), errmsg);
+}
+
+static void status_after(void *arg, int ret, const char *errmsg)
+{
+    struct status_job *j = arg;
+    conn *c = j->c;
+    core *k = conn_core(c);
+    /* Stored: the account's record follows, whichever device is left. */
+    account *a = online_find(k->on, j->name);
+    if (ret) {
+        core_log(k, "cannot store the status of %s: %s", j->name, errmsg);
+        if (!c->closing)
+            conn_error(c, banter_errname(ret), "the server cannot store the status");
+        goto out;
+    }
+    if (!a)
+        goto out;
+    char *text = j->text[0] ? strdup(j->text) : NULL;
+    if (j->text[0] && !text) {
+        core_log(k, "out of memory: the status of %s is stale until it reconnects", j->name);
+        goto out;
+    }
+    bool text_changed = strcmp(a->text ? a->text : "", j->text) != 0;
+    free(a->text);
+    a->text = text;
+    a->status = j->status;
+    if (a->devs)
+        contacts_own_status(a->devs, true); /* every device of the account shows it */
+    rv_presence now = visible(a);
+    if (now != a->shown || (now != RV_P_OFFLINE && text_changed))
+        push_presence(k, a);
+out:
+    conn_release(c);
+    free(j);
+}
+
 void contacts_status(conn *c, const struct rv_status *st)
 {
-    account *a = c->acct;
-    int r =
-        db_presence_set(conn_core(c)->db, a->name, (uint8_t)st->status, st->text, core_wall_ms());
-    if (r) {
-        conn_error(c, banter_errname(r), "the server cannot store the status");
-        return;
-    }
-    char *text = st->text[0] ? strdup(st->text) : NULL;
-    if (st->text[0] && !text) {
+    struct status_job *j = calloc(1, sizeof *j);
+    if (!j) {
         conn_close(c, BANTER_ENOMEM, NULL);
         return;
     }
-    bool text_changed = strcmp(a->text ? a->text : "", st->text) != 0;
-    free(a->text);
-    a->text = text;
-    a->status = (uint8_t)st->status;
-    contacts_own_status(c, true); /* every device of the account shows it */
-    rv_presence now = visible(a);
-    if (now != a->shown || (now != RV_P_OFFLINE && text_changed))
-        push_presence(conn_core(c), a);
+    j->c = c;
+    snprintf(j->name, sizeof j->name, "%s", c->acct->name);
+    j->status = (uint8_t)st->status;
+    snprintf(j->text, sizeof j->text, "%s", st->text);
+    j->now = core_wall_ms();
+    conn_hold(c);
+    int r = core_job(conn_core(c), status_work, status_after, j);
+    if (r) {
+        conn_release(c);
+        free(j);
+        conn_error(c, banter_errname(r), "the server cannot store the status");
+    }
 }
 
 /* ---- RV_CONTACT ---- */
 
+/* An RV_CONTACT from name about peer, checked and written on the
+ * database thread; the caches and pushes follow on the loop. */
+struct op_job {
+    conn *c; /* held */
+    rv_op op;
+    char name[BANTER_MAX_NAME + 1], peer[BANTER_MAX_NAME + 1];
+    int64_t now;
+    const char *code; /* a refusal (a static string), or NULL */
+    const char *why;  /* the refusal's sentence, or what failed */
+    bool changed;
+    rel_side oa, ob, na, nb;
+    struct peer_info pa, pb; /* name's and peer's entries, when they are pushed */
+    bool has_pa, has_pb;
+};
+
 /* Whether an op would take side s of name past REL_MAX relations. */
-static int over_limit(core *k, const char *name, rel_side before, rel_side after, bool *over)
+static int over_limit(db *d, const char *name, rel_side before, rel_side after, bool *over)
 {
     int64_t n = 0;
     *over = false;
     if (rel_exists(before) || !rel_exists(after))
         return 0;
-    int r = db_rel_count(k->db, name, &n);
+    int r = db_rel_count(d, name, &n);
     *over = r == 0 && n >= REL_MAX;
     return r;
 }
 
-/* Check the other account: it must exist; a request or approval also
- * needs it enabled (*disabled says whether it is). NULL, or the ERROR
- * code. */
-static const char *check_peer(conn *c, const struct rv_contact_op *op, bool *disabled)
+static int op_refuse(struct op_job *j, const char *code, const char *why)
 {
-    db_user u;
-    if (strcmp(op->user, c->acct->name) == 0)
-        return "EINVAL";
-    int r = db_user_get(conn_core(c)->db, op->user, &u, NULL);
-    if (r == BANTER_ENOENT)
-        return "ENOUSER";
-    if (r)
-        return banter_errname(r);
-    *disabled = u.disabled;
-    if (u.disabled && (op->op == RV_OP_REQUEST || op->op == RV_OP_APPROVE))
-        return "ENOUSER";
-    return NULL;
+    j->code = code;
+    j->why = why;
+    return 0;
 }
 
-/* The pair changed from (oa, ob) to (na, nb): update the caches of the
- * connected side(s) and push the entries whose content changed. */
-static void apply_change(core *k, account *a, const char *peer, rel_side oa, rel_side ob,
-                         rel_side na, rel_side nb)
+/* Check the other account: it must exist; a request or approval also
+ * needs it enabled (*disabled says whether it is). 0 (j->code set when
+ * refused), or a database error. */
+static int check_peer(db *d, struct op_job *j, bool *disabled)
 {
-    account *b = online_find(k->on, peer);
-    struct peer_info pa = {0}, pb = {0};
-    if (cache_set(a, peer, na, nb.blocked) != 0 || (b && cache_set(b, a->name, nb, na.blocked)))
-        core_log(k, "out of memory: the contacts of %s are stale until it reconnects", a->name);
-    if ((rel_view(oa) != rel_view(na) ||
-         rel_details(oa, ob.blocked) != rel_details(na, nb.blocked)) &&
-        peer_load(k, peer, &pb) == 0)
-        push_entry(k, a, peer, &pb, na, nb.blocked);
-    if (b &&
-        (rel_view(ob) != rel_view(nb) ||
-         rel_details(ob, oa.blocked) != rel_details(nb, na.blocked)) &&
-        peer_load(k, a->name, &pa) == 0)
-        push_entry(k, b, a->name, &pa, nb, na.blocked);
-    db_profile_clear(&pa.p);
-    db_profile_clear(&pb.p);
+    db_user u;
+    if (strcmp(j->peer, j->name) == 0)
+        return op_refuse(j, "EINVAL", "not with yourself");
+    int r = db_user_get(d, j->peer, &u, NULL);
+    if (r == BANTER_ENOENT)
+        return op_refuse(j, "ENOUSER", "no such account");
+    if (r)
+        return r;
+    *disabled = u.disabled;
+    if (u.disabled && (j->op == RV_OP_REQUEST || j->op == RV_OP_APPROVE))
+        return op_refuse(j, "ENOUSER", "no such account");
+    return 0;
+}
+
+/* The entries to push once the pair changed from (oa, ob) to (na, nb):
+ * name sees peer's when its view of it changed, and the other way round
+ * (if peer is connected then). */
+static int op_read_entries(db *d, struct op_job *j, char errmsg[static DBQ_ERRMSG_LEN])
+{
+    int r = 0;
+    if (rel_view(j->oa) != rel_view(j->na) ||
+        rel_details(j->oa, j->ob.blocked) != rel_details(j->na, j->nb.blocked)) {
+        r = peer_read(d, j->peer, &j->pb, errmsg);
+        j->has_pb = r == 0;
+    }
+    if (r == 0 && (rel_view(j->ob) != rel_view(j->nb) ||
+                   rel_details(j->ob, j->oa.blocked) != rel_details(j->nb, j->na.blocked))) {
+        r = peer_read(d, j->name, &j->pa, errmsg);
+        j->has_pa = r == 0;
+    }
+    return r;
+}
+
+static int op_work(db *d, void *arg, char errmsg[static DBQ_ERRMSG_LEN])
+{
+    struct op_job *j = arg;
+    bool over_a = false, over_b = false, disabled = false;
+    j->why = "the server cannot read the account";
+    int r = check_peer(d, j, &disabled);
+    if (r || j->code)
+        return r ? job_err(d, r, errmsg) : 0;
+    j->why = "the server cannot read the relation";
+    r = db_rel_pair(d, j->name, j->peer, &j->na, &j->nb);
+    if (r)
+        return job_err(d, r, errmsg);
+    j->oa = j->na;
+    j->ob = j->nb;
+    if (disabled && !rel_exists(j->oa))
+        /* A disabled account is no account to whoever has nothing with it
+         * (its own side, a block of the other, does not count: hidden). */
+        return op_refuse(j, "ENOUSER", "no such account");
+    if (rel_apply(j->op, &j->na, &j->nb) != 0)
+        return op_refuse(j, "ESTATE",
+                         j->oa.blocked ? "you blocked this account: unblock it first"
+                                       : "there is no request from this account to answer");
+    if (memcmp(&j->oa, &j->na, sizeof j->na) == 0 && memcmp(&j->ob, &j->nb, sizeof j->nb) == 0)
+        return 0;
+    j->why = "the server cannot store the relation";
+    r = over_limit(d, j->name, j->oa, j->na, &over_a);
+    if (r == 0)
+        r = over_limit(d, j->peer, j->ob, j->nb, &over_b);
+    if (r == 0 && (over_a || over_b))
+        return op_refuse(j, "ELIMIT",
+                         over_a ? "your contact list is full" : "their contact list is full");
+    if (r == 0)
+        r = db_rel_write(d, j->name, j->peer, j->na, j->nb, j->now);
+    if (r)
+        return job_err(d, r, errmsg);
+    j->changed = true;
+    (void)op_read_entries(d, j, errmsg); /* logged; the caches still follow */
+    return 0;
+}
+
+/* The pair changed: update the caches of the connected side(s) and push
+ * the entries whose content changed. */
+static void apply_change(core *k, struct op_job *j)
+{
+    account *a = online_find(k->on, j->name), *b = online_find(k->on, j->peer);
+    if ((a && cache_set(a, j->peer, j->na, j->nb.blocked) != 0) ||
+        (b && cache_set(b, j->name, j->nb, j->na.blocked) != 0))
+        core_log(k, "out of memory: the contacts of %s are stale until it reconnects", j->name);
+    if (a && j->has_pb)
+        push_entry(k, a, j->peer, &j->pb, j->na, j->nb.blocked);
+    if (b && j->has_pa)
+        push_entry(k, b, j->name, &j->pa, j->nb, j->na.blocked);
+}
+
+static void op_after(void *arg, int ret, const char *errmsg)
+{
+    struct op_job *j = arg;
+    conn *c = j->c;
+    core *k = conn_core(c);
+    if (ret) {
+        core_log(k, "a relation of %s: %s: %s", j->name, j->why, errmsg);
+        if (!c->closing)
+            conn_error(c, banter_errname(ret), j->why);
+    } else if (j->code) {
+        if (!c->closing)
+            conn_error(c, j->code, j->why);
+    } else if (j->changed) {
+        if (errmsg[0])
+            core_log(k, "cannot read the contact entries of %s and %s: %s", j->name, j->peer,
+                     errmsg);
+        apply_change(k, j);
+    }
+    conn_release(c);
+    db_profile_clear(&j->pa.p);
+    db_profile_clear(&j->pb.p);
+    free(j);
 }
 
 void contacts_op(conn *c, const struct rv_contact_op *op)
 {
-    core *k = conn_core(c);
-    account *a = c->acct;
-    rel_side sa, sb;
-    bool over_a = false, over_b = false, disabled = false;
-    const char *err = check_peer(c, op, &disabled);
-    if (err) {
-        conn_error(c, err,
-                   strcmp(err, "EINVAL") == 0    ? "not with yourself"
-                   : strcmp(err, "ENOUSER") == 0 ? "no such account"
-                                                 : "the server cannot read the account");
+    struct op_job *j = calloc(1, sizeof *j);
+    if (!j) {
+        conn_close(c, BANTER_ENOMEM, NULL);
         return;
     }
-    int r = db_rel_pair(k->db, a->name, op->user, &sa, &sb);
+    j->c = c;
+    j->op = op->op;
+    snprintf(j->name, sizeof j->name, "%s", c->acct->name);
+    snprintf(j->peer, sizeof j->peer, "%s", op->user);
+    j->now = core_wall_ms();
+    conn_hold(c);
+    int r = core_job(conn_core(c), op_work, op_after, j);
     if (r) {
-        conn_error(c, banter_errname(r), "the server cannot read the relation");
-        return;
-    }
-    if (disabled && !rel_exists(sa)) {
-        /* A disabled account is no account to whoever has nothing with it
-         * (its own side, a block of the other, does not count: hidden). */
-        conn_error(c, "ENOUSER", "no such account");
-        return;
-    }
-    rel_side oa = sa, ob = sb;
-    if (rel_apply(op->op, &sa, &sb) != 0) {
-        conn_error(c, "ESTATE",
-                   oa.blocked ? "you blocked this account: unblock it first"
-                              : "there is no request from this account to answer");
-        return;
-    }
-    if (memcmp(&oa, &sa, sizeof sa) == 0 && memcmp(&ob, &sb, sizeof sb) == 0)
-        return;
-    r = over_limit(k, a->name, oa, sa, &over_a);
-    if (r == 0)
-        r = over_limit(k, op->user, ob, sb, &over_b);
-    if (r == 0 && (over_a || over_b)) {
-        conn_error(c, "ELIMIT",
-                   over_a ? "your contact list is full" : "their contact list is full");
-        return;
-    }
-    if (r == 0)
-        r = db_rel_write(k->db, a->name, op->user, sa, sb, core_wall_ms());
-    if (r) {
-        core_log(k, "cannot store a relation of %s: %s", a->name, db_errmsg(k->db));
+        conn_release(c);
+        free(j);
         conn_error(c, banter_errname(r), "the server cannot store the relation");
-        return;
     }
-    apply_change(k, a, op->user, oa, ob, sa, sb);
 }
 
 /* ---- the mailbox's question ---- */

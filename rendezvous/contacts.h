@@ -15,6 +15,13 @@
  * The list is sent in messages of at most RV_CONTACTS_PER_MSG entries and
  * only while the connection has room (conn_busy), resumed by
  * contacts_continue; any error on a connection closes it or answers ERROR.
+ *
+ * The database belongs to its thread (dbq.h): every read and write here is
+ * a job whose after updates the caches and pushes. The caches change only
+ * in afters, which run in the order of the jobs, so they follow the
+ * database's order of writes; an update that a page of a list still being
+ * read would carry waits for that page (read again if it was read
+ * before the change).
  */
 #ifndef BANTER_RDV_CONTACTS_H
 #define BANTER_RDV_CONTACTS_H
@@ -25,11 +32,18 @@
 #include "online.h"
 #include "rvmsg.h"
 
+/* What follows contacts_device_up: r 0, or a BANTER_E* from the database
+ * (nothing was sent). */
+typedef void (*contacts_up_fn)(conn *c, int r);
+
 /* The account's first device authenticated (first), or another one: load
- * the account's presence and relations when first, send the contact list,
- * and tell its contacts it is online (unless invisible). 0, or a BANTER_E*
- * from the database (nothing was sent). */
-BANTER_WUR int contacts_device_up(conn *c, bool first);
+ * the account's presence and relations when they are not in memory yet
+ * (a job of the database thread), then start the contact list (its pages
+ * are read by the database thread too, while c has room), tell its
+ * contacts it is online (unless invisible), and call then(c, r), at once
+ * or from the loading job's after; not when c closed or left the account
+ * meanwhile. */
+void contacts_device_up(conn *c, bool first, contacts_up_fn then);
 
 /* c stops being authenticated (its account record still holds it). */
 void contacts_device_down(conn *c);
@@ -47,7 +61,8 @@ void contacts_continue(conn *c);
 void contacts_op(conn *c, const struct rv_contact_op *op);
 
 /* RV_STATUS from an authenticated c: stored, then pushed when what
- * contacts see changed. ERROR on a database failure. */
+ * contacts see changed (from the job's after). ERROR on a database
+ * failure. */
 void contacts_status(conn *c, const struct rv_status *st);
 /* Tell c (all: every connected device of c's account) the status the
  * account chose (RV_STATUS, server to node; docs/rendezvous.md 5.3). */
@@ -60,7 +75,8 @@ void contacts_own_status(conn *c, bool all);
 /* What changed about name: every connected account with an entry for it
  * that sees something that changed (an approved contact: any field and the
  * devices; others: a public field) gets the entry again; the others hear
- * nothing, so a stranger cannot even tell that a hidden field changed. */
+ * nothing, so a stranger cannot even tell that a hidden field changed.
+ * The entry is read by a job queued after the change's own write. */
 void contacts_entry_changed(core *k, const char *name, uint32_t what);
 
 /* name set the fields of p that are not NULL. */

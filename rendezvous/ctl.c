@@ -123,7 +123,7 @@ static void reply(ctl_client *cl, const char *text)
 }
 
 /* "refresh NAME": the account read by the database thread, then applied
- * to its sessions (auth_refresh_apply) and answered. */
+ * to its sessions (auth_apply) and answered. */
 struct refresh_job {
     ctl_client *cl;
     db_user u;
@@ -148,7 +148,7 @@ static void refresh_after(void *arg, int r, const char *errmsg)
     cl->busy = false;
     if (r && r != BANTER_ENOENT)
         core_log(k, "refresh %s: database: %s", j->name, errmsg);
-    int n = auth_refresh_apply(k, j->name, r, &j->u);
+    int n = r && r != BANTER_ENOENT ? r : auth_apply(k, j->name, r == 0 ? &j->u : NULL);
     if (cl->open && !uv_is_closing((uv_handle_t *)&cl->pipe)) {
         if (n < 0)
             snprintf(out, sizeof out, "error %s\n", banter_strerror(n));
