@@ -116,6 +116,7 @@ static void enter(conn *c, const db_user *u)
         conn_close(c, BANTER_ENOMEM, NULL);
         return;
     }
+    c->sess_gen++; /* jobs of an earlier session on c send nothing (mailbox, announce) */
     c->acct->admin = u->admin;
     c->acct->broadcast = u->broadcast;
     if (first)
