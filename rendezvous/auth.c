@@ -477,17 +477,6 @@ void auth_logout(conn *c)
     conn_input_hold(c);
 }
 
-int auth_refresh(core *k, const char *name)
-{
-    if (!online_find(k->on, name))
-        return 0;
-    db_user u;
-    int r = db_user_get(k->db, name, &u, NULL);
-    if (r && r != BANTER_ENOENT)
-        return r;
-    return auth_apply(k, name, r == 0 ? &u : NULL);
-}
-
 int auth_apply(core *k, const char *name, const db_user *u)
 {
     account *a = online_find(k->on, name);
