@@ -7,7 +7,8 @@
 #   1. wrong password and unknown user both EPASSWORD; a disabled account
 #      EDISABLED; the right password: RV_AUTH ok and a certificate signed
 #      by the key the server proved, for the probe's own device key, 1 day (renewed while logged in);
-#   2. the same device reconnects: authenticated without a password; a
+#   2. the same device reconnects: authenticated without a password (and
+#      what it sends right behind HELLO is handled as authenticated); a
 #      second device for the same account; logout, then reconnecting is not
 #      authenticated;
 #   3. rate limit: an attempt right after a failure, and after 3 failures in
@@ -98,6 +99,14 @@ out=$(pk 5 dev1.key)
 has "$out" '^recv auth ok user=bob' && has "$out" '^recv cert user=bob .*check=ok' ||
     t_fail "device key" "reconnecting did not authenticate: $out"
 t_pass "the bound device is authenticated by its key alone"
+# HELLO's device lookup runs on the database thread: what the device sends
+# right behind HELLO waits for it (handled as authenticated, answered
+# after RV_AUTH), and a PING's PONG comes after RV_AUTH too.
+out=$(pk 5 dev1.key status=away ping)
+! has "$out" '^recv error EAUTH' && has "$out" '^recv pong' &&
+    [ "$(grep -n '^recv auth ok' <<<"$out" | cut -d: -f1)" -lt "$(grep -n '^recv pong' <<<"$out" | cut -d: -f1)" ] ||
+    t_fail "pipelined" "a message right behind HELLO was not handled as authenticated: $out"
+t_pass "messages right behind HELLO are handled after its device lookup (no EAUTH; PONG after RV_AUTH)"
 out=$(pk 6 dev2.key "login=bob:$PW")
 has "$out" '^recv auth ok user=bob' || t_fail "second device" "$out"
 out=$(pk 5 dev1.key)
