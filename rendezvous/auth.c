@@ -82,10 +82,12 @@ void auth_tick(core *k, uint64_t now)
 }
 
 static void entered(conn *c, int r);
+static void entered_rest(conn *c);
 
-/* c is now the account u: RV_AUTH ok, a fresh certificate, the contact
- * list, the policy and the revocation list, then the announcements and
- * what waits in its mailbox. */
+/* c is now the account u: once the account's contacts are in memory
+ * (contacts_device_up: a database job when it is its first device), RV_AUTH
+ * ok, a fresh certificate, the contact list, the policy and the revocation
+ * list, then the announcements and what waits in its mailbox. */
 static void enter(conn *c, const db_user *u)
 {
     core *k = conn_core(c);
@@ -99,23 +101,29 @@ static void enter(conn *c, const db_user *u)
     c->acct->broadcast = u->broadcast;
     if (first)
         rplugins_account(k->pg, u->name, true);
-    rvmsg a = {.type = RV_AUTH, .u.auth = {.ok = true, .admin = u->admin}};
-    snprintf(a.u.auth.user, sizeof a.u.auth.user, "%s", u->name);
+    contacts_device_up(c, first, entered, entered_rest);
+}
+
+/* The contacts of c's account are in memory (contacts_device_up):
+ * RV_AUTH only now, so that what the node sends once logged in finds them
+ * (a sealed copy, an ICE offer); the list follows. */
+static void entered(conn *c, int r)
+{
+    rvmsg a = {.type = RV_AUTH, .u.auth = {.ok = true, .admin = c->acct->admin}};
+    snprintf(a.u.auth.user, sizeof a.u.auth.user, "%s", c->acct->name);
     conn_send_rv(c, &a);
     send_cert(c);
     if (c->closing)
         return;
-    contacts_device_up(c, first, entered);
-}
-
-/* The contact list of c started (contacts_device_up): the rest. */
-static void entered(conn *c, int r)
-{
     if (r) {
         conn_error(c, banter_errname(r), "the server cannot read the contact list");
         leave(c);
-        return;
     }
+}
+
+/* The first page of c's contact list went out: the rest. */
+static void entered_rest(conn *c)
+{
     contacts_own_status(c, false);
     orgpolicy_device_up(c);
     orgrevoke_device_up(c);
