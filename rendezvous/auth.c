@@ -7,6 +7,7 @@
 
 #include "announce.h"
 #include "contacts.h"
+#include "dbq.h"
 #include "db_admin.h"
 #include "icesig.h"
 #include "mailbox.h"
@@ -17,17 +18,37 @@
 #include "pwcheck.h"
 #include "ratelimit.h"
 
-/* An RV_LOGIN whose password is being checked. Owned by its conn (freed by
- * the conn's close or by the check's answer). */
+/* An RV_LOGIN being looked up, checked and stored. While a database job
+ * has it (in_db: the account's lookup, the device's binding) the job owns
+ * it and holds c; otherwise its conn does (freed by the conn's close or by
+ * the check's answer). */
 struct login {
     conn *c;
     pwcheck_req *req;
     bool known, disabled;
+    bool in_db;
+    int64_t now_ms;  /* the binding's time */
+    db_user u;       /* the account, read by the jobs */
+    db_user prev;    /* the account the device was bound to (bind_work; had == 0) */
+    int had;         /* db_device_user's answer for the device before the binding */
+    uint8_t key[32]; /* the device */
+    char hash[BCRYPTO_PWHASH_STRLEN];   /* the account's, or the dummy (wiped) */
+    char password[RV_PASSWORD_MAX + 1]; /* until the check is queued (wiped) */
+    char errmsg[DBQ_ERRMSG_LEN];
     char user[BANTER_MAX_NAME + 1];
     char addr[CONN_ADDR_MAX];
     char ukey[RL_KEY_MAX]; /* the account's backoff key */
     char akey[RL_KEY_MAX]; /* the source's (an IPv4 address, an IPv6 /64) */
 };
+
+static void login_free(login *lg)
+{
+    if (!lg)
+        return;
+    bcrypto_wipe(lg->hash, sizeof lg->hash);
+    bcrypto_wipe(lg->password, sizeof lg->password);
+    free(lg);
+}
 
 static void send_auth_fail(conn *c, const char *code, int64_t retry_after_ms)
 {
@@ -82,12 +103,10 @@ void auth_tick(core *k, uint64_t now)
 }
 
 static void entered(conn *c, int r);
-static void entered_rest(conn *c);
 
-/* c is now the account u: once the account's contacts are in memory
- * (contacts_device_up: a database job when it is its first device), RV_AUTH
- * ok, a fresh certificate, the contact list, the policy and the revocation
- * list, then the announcements and what waits in its mailbox. */
+/* c is now the account u: RV_AUTH ok, a fresh certificate, the contact
+ * list, the policy and the revocation list, then the announcements and
+ * what waits in its mailbox. */
 static void enter(conn *c, const db_user *u)
 {
     core *k = conn_core(c);
@@ -101,29 +120,24 @@ static void enter(conn *c, const db_user *u)
     c->acct->broadcast = u->broadcast;
     if (first)
         rplugins_account(k->pg, u->name, true);
-    contacts_device_up(c, first, entered, entered_rest);
-}
-
-/* The contacts of c's account are in memory (contacts_device_up):
- * RV_AUTH only now, so that what the node sends once logged in finds them
- * (a sealed copy, an ICE offer); the list follows. */
-static void entered(conn *c, int r)
-{
-    rvmsg a = {.type = RV_AUTH, .u.auth = {.ok = true, .admin = c->acct->admin}};
-    snprintf(a.u.auth.user, sizeof a.u.auth.user, "%s", c->acct->name);
+    rvmsg a = {.type = RV_AUTH, .u.auth = {.ok = true, .admin = u->admin}};
+    snprintf(a.u.auth.user, sizeof a.u.auth.user, "%s", u->name);
     conn_send_rv(c, &a);
     send_cert(c);
     if (c->closing)
         return;
+    contacts_device_up(c, first, entered);
+}
+
+/* The first page of c's contact list went out (contacts_device_up's job:
+ * c's next messages wait for it), or it could not be read: the rest. */
+static void entered(conn *c, int r)
+{
     if (r) {
         conn_error(c, banter_errname(r), "the server cannot read the contact list");
         leave(c);
+        return;
     }
-}
-
-/* The first page of c's contact list went out: the rest. */
-static void entered_rest(conn *c)
-{
     contacts_own_status(c, false);
     orgpolicy_device_up(c);
     orgrevoke_device_up(c);
@@ -132,30 +146,65 @@ static void entered_rest(conn *c)
     mailbox_device_up(c);
 }
 
+/* The device lookup at HELLO. */
+struct hello_job {
+    conn *c;
+    uint8_t key[32];
+    db_user u;
+};
+
+static int hello_work(db *d, void *arg, char errmsg[static DBQ_ERRMSG_LEN])
+{
+    struct hello_job *j = arg;
+    int r = db_device_user(d, j->key, &j->u);
+    if (r && r != BANTER_ENOENT)
+        snprintf(errmsg, DBQ_ERRMSG_LEN, "%s", db_errmsg(d));
+    return r;
+}
+
+static void hello_after(void *arg, int r, const char *errmsg)
+{
+    struct hello_job *j = arg;
+    conn *c = j->c;
+    if (!c->closing) {
+        if (r && r != BANTER_ENOENT)
+            core_log(conn_core(c), "database: %s", errmsg);
+        else if (r == 0 && j->u.disabled)
+            send_auth_fail(c, "EDISABLED", 0);
+        else if (r == 0)
+            enter(c, &j->u);
+    }
+    free(j);
+    conn_input_resume(c); /* the next messages see the account */
+    conn_release(c);
+}
+
 void auth_hello(conn *c)
 {
-    db_user u;
-    int r = db_device_user(conn_core(c)->db, conn_device(c), &u);
-    if (r == BANTER_ENOENT)
-        return;
+    struct hello_job *j = calloc(1, sizeof *j);
+    int r = j ? 0 : BANTER_ENOMEM;
+    if (j) {
+        j->c = c;
+        memcpy(j->key, conn_device(c), sizeof j->key);
+        r = core_job(conn_core(c), hello_work, hello_after, j);
+    }
     if (r) {
-        core_log(conn_core(c), "database: %s", db_errmsg(conn_core(c)->db));
+        free(j);
+        conn_close(c, r, NULL);
         return;
     }
-    if (u.disabled)
-        send_auth_fail(c, "EDISABLED", 0);
-    else
-        enter(c, &u);
+    conn_hold(c);
+    conn_input_hold(c);
 }
 
 void auth_conn_gone(conn *c)
 {
-    if (c->login) {
+    if (c->login && !c->login->in_db) {
         /* The check, if running, finishes in the pool and is dropped. */
         pwcheck_cancel(c->login->req);
-        free(c->login);
-        c->login = NULL;
+        login_free(c->login);
     }
+    c->login = NULL; /* one in a job is freed by its after */
     leave(c);
 }
 
@@ -168,22 +217,58 @@ static void rl_keys(conn *c, login *lg)
     rl_addr_key((const struct sockaddr *)&ss, lg->akey);
 }
 
-/* Bind the device of c to name; contacts of the accounts whose devices
- * changed hear of it. 0 or BANTER_E*. */
-static int bind_device(conn *c, const char *name)
+/* After the password check: the account again (disabled meanwhile?),
+ * then the device bound to it. 0, 1 when the account is disabled (nothing
+ * bound), or BANTER_E* (BANTER_ENOENT: deleted meanwhile). */
+static int bind_work(db *d, void *arg, char errmsg[static DBQ_ERRMSG_LEN])
 {
-    core *k = conn_core(c);
-    db_user prev;
-    int had = db_device_user(k->db, conn_device(c), &prev);
-    int r = db_device_bind(k->db, conn_device(c), name, core_wall_ms());
+    login *lg = arg;
+    int r = db_user_get(d, lg->user, &lg->u, NULL);
+    if (r == 0 && lg->u.disabled)
+        return 1;
+    if (r == 0) {
+        lg->had = db_device_user(d, lg->key, &lg->prev);
+        r = db_device_bind(d, lg->key, lg->user, lg->now_ms);
+    }
     if (r)
-        return r;
-    if (had == 0 && strcmp(prev.name, name) == 0)
-        return 0;
-    contacts_devices_changed(k, name);
-    if (had == 0)
-        contacts_devices_changed(k, prev.name);
-    return 0;
+        snprintf(errmsg, DBQ_ERRMSG_LEN, "%s", db_errmsg(d));
+    return r;
+}
+
+static void bind_after(void *arg, int r, const char *errmsg)
+{
+    login *lg = arg;
+    conn *c = lg->c;
+    core *k = conn_core(c);
+    lg->in_db = false;
+    if (c->closing)
+        goto out;
+    c->login = NULL;
+    if (r == 0) {
+        /* Contacts of the accounts whose devices changed hear of it. */
+        if (lg->had != 0 || strcmp(lg->prev.name, lg->user) != 0) {
+            contacts_devices_changed(k, lg->user);
+            if (lg->had == 0)
+                contacts_devices_changed(k, lg->prev.name);
+        }
+        /* Only the account's failures are forgotten: the source's count
+         * every failure from there, whoever it was for (an insider's own
+         * logins do not clear the way for guesses at others' passwords). */
+        rl_reset(k->rl, lg->ukey);
+        core_log(k, "login ok for %s from %s", lg->user, lg->addr);
+        enter(c, &lg->u);
+    } else if (r == 1) { /* disabled while the check ran */
+        rl_fail(k->rl, lg->akey, (int64_t)core_now(k));
+        core_log(k, "login failed for %s from %s: account disabled", lg->user, lg->addr);
+        send_auth_fail(c, "EDISABLED", 0);
+    } else {
+        core_log(k, "login failed for %s from %s: database: %s", lg->user, lg->addr, errmsg);
+        conn_error(c, banter_errname(r), "the server cannot store the device");
+    }
+out:
+    login_free(lg);
+    conn_input_resume(c);
+    conn_release(c);
 }
 
 /* The password check of lg is done (on the loop thread, from the pool's
@@ -193,28 +278,23 @@ static void on_login_checked(void *owner, int result)
     login *lg = owner;
     conn *c = lg->c;
     core *k = conn_core(c);
-    db_user u;
-    c->login = NULL;
+    lg->req = NULL;
     bool ok = result == 0 && lg->known && !lg->disabled;
-    int r = ok ? db_user_get(k->db, lg->user, &u, NULL) : 0;
-    if (ok && r == 0 && u.disabled) {
-        ok = false; /* disabled while the check ran */
-        lg->disabled = true;
-    }
-    if (ok && r == 0)
-        r = bind_device(c, lg->user);
-    if (ok && r == 0) {
-        /* Only the account's failures are forgotten: the source's count
-         * every failure from there, whoever it was for (an insider's own
-         * logins do not clear the way for guesses at others' passwords). */
-        rl_reset(k->rl, lg->ukey);
-        core_log(k, "login ok for %s from %s", lg->user, lg->addr);
-        enter(c, &u);
-    } else if (ok) {
-        core_log(k, "login failed for %s from %s: database: %s", lg->user, lg->addr,
-                 db_errmsg(k->db));
+    if (ok) {
+        lg->now_ms = core_wall_ms();
+        lg->in_db = true;
+        int r = core_job(k, bind_work, bind_after, lg);
+        if (r == 0) {
+            conn_hold(c);
+            conn_input_hold(c); /* the next messages: once it is answered */
+            return;
+        }
+        lg->in_db = false;
+        c->login = NULL;
+        core_log(k, "login failed for %s from %s: %s", lg->user, lg->addr, banter_strerror(r));
         conn_error(c, banter_errname(r), "the server cannot store the device");
     } else {
+        c->login = NULL;
         bool disabled = result == 0 && lg->known;
         rl_fail(k->rl, lg->akey, (int64_t)core_now(k));
         core_log(k, "login failed for %s from %s: %s", lg->user, lg->addr,
@@ -223,30 +303,37 @@ static void on_login_checked(void *owner, int result)
                              : "no such account");
         send_auth_fail(c, disabled ? "EDISABLED" : "EPASSWORD", 0);
     }
-    free(lg);
+    login_free(lg);
 }
 
-/* Look the account up and queue the check (unknown accounts against the
- * dummy hash). NULL, or the ERROR code to answer with. */
-static const char *login_submit(conn *c, login *lg, const struct rv_login *l)
+/* RV_LOGIN's lookup: whether an admin revoked the device (2), then the
+ * account and its hash (ENOENT: the dummy hash instead). */
+static int lookup_work(db *d, void *arg, char errmsg[static DBQ_ERRMSG_LEN])
 {
-    core *k = conn_core(c);
-    char hash[BCRYPTO_PWHASH_STRLEN];
-    db_user u;
-    int r = db_user_get(k->db, lg->user, &u, hash);
+    login *lg = arg;
+    if (db_device_revoked(d, lg->key) == 1)
+        return 2;
+    int r = db_user_get(d, lg->user, &lg->u, lg->hash);
     if (r == 0) {
         lg->known = true;
-        lg->disabled = u.disabled;
+        lg->disabled = lg->u.disabled;
     } else if (r == BANTER_ENOENT) {
-        snprintf(hash, sizeof hash, "%s", pwcheck_dummy_hash());
+        snprintf(lg->hash, sizeof lg->hash, "%s", pwcheck_dummy_hash());
+        r = 0;
     } else {
-        core_log(k, "login failed for %s from %s: database: %s", lg->user, lg->addr,
-                 db_errmsg(k->db));
-        return banter_errname(r);
+        snprintf(errmsg, DBQ_ERRMSG_LEN, "%s", db_errmsg(d));
     }
-    r = pwcheck_submit(k->pw, hash, l->password, strlen(l->password), on_login_checked, lg,
-                       &lg->req);
-    bcrypto_wipe(hash, sizeof hash);
+    return r;
+}
+
+/* Queue the password check (unknown accounts against the dummy hash).
+ * NULL, or the ERROR code to answer with. */
+static const char *check_submit(core *k, login *lg)
+{
+    int r = pwcheck_submit(k->pw, lg->hash, lg->password, strlen(lg->password), on_login_checked,
+                           lg, &lg->req);
+    bcrypto_wipe(lg->hash, sizeof lg->hash);
+    bcrypto_wipe(lg->password, sizeof lg->password);
     if (r == 1)
         core_log(k, "login refused for %s from %s: %u logins waiting", lg->user, lg->addr,
                  pwcheck_waiting(k->pw));
@@ -254,13 +341,53 @@ static const char *login_submit(conn *c, login *lg, const struct rv_login *l)
 }
 
 /*
- * RV_LOGIN: refused at once while the account or the source (an IPv4
- * address, an IPv6 /64) is backing off (ERATE); otherwise the password is
- * checked in the pool. The attempt counts as a failure of the account from
- * the moment it is queued (so parallel guesses for one account wait their
- * turn), of the source when it failed; a success forgets the account's
- * failures only.
+ * The lookup is done: refused at once for a revoked device (EREVOKED) or
+ * while the account or the source (an IPv4 address, an IPv6 /64) is
+ * backing off (ERATE); otherwise the password is checked in the pool. The
+ * attempt counts as a failure of the account from the moment it is
+ * queued (so parallel guesses for one account wait their turn), of the
+ * source when it failed; a success forgets the account's failures only.
  */
+static void lookup_after(void *arg, int r, const char *errmsg)
+{
+    login *lg = arg;
+    conn *c = lg->c;
+    core *k = conn_core(c);
+    lg->in_db = false;
+    if (c->closing)
+        goto out;
+    c->login = NULL;
+    int64_t now = (int64_t)core_now(k);
+    int64_t wait = rl_check(k->rl, lg->ukey, now), wa = rl_check(k->rl, lg->akey, now);
+    const char *err = NULL;
+    if (wa > wait)
+        wait = wa;
+    if (r == 2) {
+        core_log(k, "login refused for %s: the device was revoked by an admin", lg->user);
+        send_auth_fail(c, "EREVOKED", 0);
+    } else if (wait > 0) {
+        core_log(k, "login failed for %s from %s: too many failures, retry in %lld ms", lg->user,
+                 lg->addr, (long long)wait);
+        send_auth_fail(c, "ERATE", wait);
+    } else if (r) {
+        core_log(k, "login failed for %s from %s: database: %s", lg->user, lg->addr, errmsg);
+        conn_error(c, banter_errname(r), "the server cannot check the login");
+    } else if ((err = check_submit(k, lg)) != NULL) {
+        conn_error(c, err,
+                   strcmp(err, "EBUSY") == 0 ? "too many logins waiting: try again"
+                                             : "the server cannot check the login");
+    } else {
+        rl_fail(k->rl, lg->ukey, now);
+        c->login = lg; /* the conn's now (a close frees it) */
+        lg = NULL;
+    }
+out:
+    login_free(lg);
+    conn_input_resume(c);
+    conn_release(c);
+}
+
+/* RV_LOGIN: the lookup in a job, then lookup_after. */
 void auth_login(conn *c, const struct rv_login *l)
 {
     core *k = conn_core(c);
@@ -268,55 +395,86 @@ void auth_login(conn *c, const struct rv_login *l)
         conn_error(c, "EBUSY", "a login is already being checked on this connection");
         return;
     }
-    if (db_device_revoked(k->db, conn_device(c)) == 1) {
-        core_log(k, "login refused for %s: the device was revoked by an admin", l->user);
-        send_auth_fail(c, "EREVOKED", 0);
-        return;
-    }
     login *lg = calloc(1, sizeof *lg);
     if (!lg) {
         conn_close(c, BANTER_ENOMEM, NULL);
         return;
     }
+    lg->c = c;
     snprintf(lg->user, sizeof lg->user, "%s", l->user);
+    snprintf(lg->password, sizeof lg->password, "%s", l->password);
+    memcpy(lg->key, conn_device(c), sizeof lg->key);
     conn_addr(c, lg->addr);
     rl_keys(c, lg);
-    int64_t now = (int64_t)core_now(k);
-    int64_t wait = rl_check(k->rl, lg->ukey, now), wa = rl_check(k->rl, lg->akey, now);
-    const char *err = NULL;
-    if (wa > wait)
-        wait = wa;
-    if (wait > 0) {
-        core_log(k, "login failed for %s from %s: too many failures, retry in %lld ms", lg->user,
-                 lg->addr, (long long)wait);
-        send_auth_fail(c, "ERATE", wait);
-    } else if ((err = login_submit(c, lg, l)) != NULL) {
-        conn_error(c, err,
-                   strcmp(err, "EBUSY") == 0 ? "too many logins waiting: try again"
-                                             : "the server cannot check the login");
-    } else {
-        rl_fail(k->rl, lg->ukey, now);
-        lg->c = c;
-        c->login = lg;
+    lg->in_db = true;
+    int r = core_job(k, lookup_work, lookup_after, lg);
+    if (r) {
+        core_log(k, "login failed for %s from %s: %s", lg->user, lg->addr, banter_strerror(r));
+        conn_error(c, banter_errname(r), "the server cannot check the login");
+        login_free(lg);
         return;
     }
-    free(lg);
+    conn_hold(c);
+    conn_input_hold(c);
+    c->login = lg; /* in_db: a second RV_LOGIN meanwhile is EBUSY */
 }
 
+/* RV_LOGOUT's unbinding. */
+struct logout_job {
+    conn *c;
+    uint8_t key[32];
+    char name[BANTER_MAX_NAME + 1];
+};
+
+static int logout_work(db *d, void *arg, char errmsg[static DBQ_ERRMSG_LEN])
+{
+    struct logout_job *j = arg;
+    int r = db_device_unbind(d, j->key);
+    if (r < 0)
+        snprintf(errmsg, DBQ_ERRMSG_LEN, "%s", db_errmsg(d));
+    return r;
+}
+
+static void logout_after(void *arg, int r, const char *errmsg)
+{
+    struct logout_job *j = arg;
+    conn *c = j->c;
+    core *k = conn_core(c);
+    if (r < 0)
+        core_log(k, "database: %s", errmsg);
+    else
+        contacts_devices_changed(k, j->name); /* also when the peer is gone */
+    if (!c->closing)
+        send_auth_fail(c, "ELOGGEDOUT", 0);
+    free(j);
+    conn_input_resume(c);
+    conn_release(c);
+}
+
+/* The answer comes once the device is unbound, so that the peer's next
+ * connection does not find it bound still. */
 void auth_logout(conn *c)
 {
-    core *k = conn_core(c);
-    if (c->acct) {
-        char name[BANTER_MAX_NAME + 1];
-        snprintf(name, sizeof name, "%s", c->acct->name);
-        leave(c);
-        int r = db_device_unbind(k->db, conn_device(c));
-        if (r < 0)
-            core_log(k, "database: %s", db_errmsg(k->db));
-        else
-            contacts_devices_changed(k, name);
+    if (!c->acct) {
+        send_auth_fail(c, "ELOGGEDOUT", 0);
+        return;
     }
-    send_auth_fail(c, "ELOGGEDOUT", 0);
+    struct logout_job *j = calloc(1, sizeof *j);
+    int r = j ? 0 : BANTER_ENOMEM;
+    if (j) {
+        j->c = c;
+        memcpy(j->key, conn_device(c), sizeof j->key);
+        snprintf(j->name, sizeof j->name, "%s", c->acct->name);
+        leave(c);
+        r = core_job(conn_core(c), logout_work, logout_after, j);
+    }
+    if (r) {
+        free(j);
+        conn_close(c, r, NULL);
+        return;
+    }
+    conn_hold(c);
+    conn_input_hold(c);
 }
 
 int auth_refresh(core *k, const char *name)

@@ -62,7 +62,9 @@ void auth_conn_gone(conn *c);
  */
 int auth_refresh(core *k, const char *name);
 /* The same without the database: u is the account as read on the
- * database thread (dbq.h) after the change, NULL when it is gone. */
+ * database thread (dbq.h) after the change, NULL when it is gone.
+ * auth_refresh itself reads the database on the caller's thread: only
+ * where no database thread runs. */
 int auth_apply(core *k, const char *name, const db_user *u);
 
 #endif

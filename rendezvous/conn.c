@@ -107,6 +107,7 @@ static void conn_free(conn *c)
 {
     session_free(c->s);
     free(c->clist_after);
+    free(c->held);
     free(c);
 }
 
@@ -184,7 +185,7 @@ static void backpressure(conn *c)
             c->paused = true;
     } else if (c->paused && q < CONN_OUT_LOW) {
         c->paused = false;
-        if (uv_is_active((uv_handle_t *)&c->tcp) == 0 &&
+        if (c->input_holds == 0 && uv_is_active((uv_handle_t *)&c->tcp) == 0 &&
             uv_read_start((uv_stream_t *)&c->tcp, conn_on_alloc, conn_on_read) != 0)
             conn_close(c, BANTER_EIO, NULL);
     }

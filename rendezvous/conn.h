@@ -73,6 +73,8 @@ struct conn {
     account *acct;             /* the account, once authenticated (online.c), else NULL */
     conn *dev_prev, *dev_next; /* the account's other connected devices */
     char *clist_after;         /* the contact list is being sent: the last name sent (contacts.c) */
+    uint8_t *held;             /* bytes read while the input was held (conn_input_hold), or NULL */
+    uint32_t held_len;
     struct mb_dev mb;
     /* Times are loop ms modulo 2^32 (conn_ms, conn_age: differences are
      * right up to 49 days), so the record stays small: one per connection. */
@@ -85,12 +87,16 @@ struct conn {
     uint32_t wbytes;    /* bytes in the write in flight */
     uint16_t ice_count;
     uint16_t holds;          /* database jobs that will still look at this record */
+    uint8_t input_holds;     /* conn_input_hold calls not resumed yet: no message is handled */
+    uint8_t mb_gen;          /* the mailbox's sessions of this device so far (mailbox.c) */
     uint8_t refused;         /* messages refused so far */
     bool live : 1;           /* the peer's HELLO arrived */
     bool pinged : 1;         /* a keepalive PING went out since the last byte */
     bool writing : 1;        /* a uv_write is in flight */
     bool closing : 1;        /* uv_close was called (or it was never set up) */
     bool closed : 1;         /* the handle's close callback ran: freed with the last hold */
+    bool mb_batch : 1;       /* a copy it sent is in the mailbox's commit (mailbox.c) */
+    bool mb_fetching : 1;    /* its stored copies are being read (mailbox.c) */
     bool dirty : 1;          /* on k->dirty */
     bool paused : 1;         /* reading stopped until the output drains */
     bool wants_policy : 1;   /* the peer's HELLO listed "policy" (orgpolicy.h) */
@@ -157,6 +163,20 @@ void conn_flush_dirty(core *k);
  * its messages); conn.c restarts reading with them after a pause. */
 void conn_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b);
 void conn_on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b);
+
+/*
+ * Handle no more of c's messages before as many conn_input_resume calls:
+ * for a message answered by a database job, so that the next messages
+ * are handled, and answered, after it as when it was answered at once
+ * (its answer may change what they may do, like the authentication at
+ * HELLO, and a PING's PONG must not overtake it: clients use PING as a
+ * barrier). Reading stops; bytes already read wait in c->held. The last
+ * conn_input_resume (on the loop, from the job's after, once the answer
+ * is queued) handles them, then reads again. Both are no-ops on a
+ * closing c; more than UINT8_MAX holds abort (a bug).
+ */
+void conn_input_hold(conn *c);
+void conn_input_resume(conn *c);
 
 /* The peer's address without the port ("?" when unknown). */
 void conn_addr(conn *c, char out[static CONN_ADDR_MAX]);

@@ -516,13 +516,12 @@ void contacts_continue(conn *c)
  * contacts_device_up: one job reads the account's presence and relations
  * (when they are not in memory yet: load) and the first page of its list,
  * so that the list follows RV_AUTH at once, as it did when the loop read
- * the database itself. While it is read, c's list counts as due (busy):
+ * the database itself; c's next messages wait for it. While it is read, c's list counts as due (busy):
  * an update it might miss makes the page be read again (clist_redo).
  */
 struct up_job {
-    conn *c; /* held */
-    contacts_up_fn ready;
-    contacts_rest_fn rest;
+    conn *c; /* held, its input too */
+    contacts_up_fn then;
     bool first, load;
     uint8_t status;
     char text[RV_TEXT_MAX + 1];
@@ -582,22 +581,24 @@ static void up_after(void *arg, int ret, const char *errmsg)
         goto out; /* gone, or logged out meanwhile */
     if (r == 0 && j->load && ret)
         r = ret;
-    j->ready(c, r); /* RV_AUTH, RV_CERT */
-    if (r || c->closing || c->acct != a)
+    if (r) {
+        j->then(c, r);
         goto out;
+    }
     page_deliver(c, j->page, ret, errmsg);
     if (j->first && visible(a) != RV_P_OFFLINE)
         push_presence(k, a);
     if (!c->closing)
-        j->rest(c);
+        j->then(c, 0);
 out:
+    conn_input_resume(c);
     conn_release(c);
     free(j->rows);
     page_free(j->page);
     free(j);
 }
 
-void contacts_device_up(conn *c, bool first, contacts_up_fn ready, contacts_rest_fn rest)
+void contacts_device_up(conn *c, bool first, contacts_up_fn then)
 {
     account *a = c->acct;
     struct up_job *j = calloc(1, sizeof *j);
@@ -610,8 +611,7 @@ void contacts_device_up(conn *c, bool first, contacts_up_fn ready, contacts_rest
         r = BANTER_ENOMEM;
     if (r == 0) {
         j->c = c;
-        j->ready = ready;
-        j->rest = rest;
+        j->then = then;
         j->first = first;
         j->load = !a->loaded;
         j->page->c = c;
@@ -622,6 +622,7 @@ void contacts_device_up(conn *c, bool first, contacts_up_fn ready, contacts_rest
         conn_hold(c);
         r = core_job(conn_core(c), up_work, up_after, j);
         if (r == 0) {
+            conn_input_hold(c);
             c->clist_busy = true;
             return;
         }
@@ -630,7 +631,7 @@ void contacts_device_up(conn *c, bool first, contacts_up_fn ready, contacts_rest
     if (j && j->page)
         page_free(j->page);
     free(j);
-    ready(c, r);
+    then(c, r);
 }
 
 void contacts_device_down(conn *c)
@@ -685,6 +686,7 @@ static void status_after(void *arg, int ret, const char *errmsg)
     if (now != a->shown || (now != RV_P_OFFLINE && text_changed))
         push_presence(k, a);
 out:
+    conn_input_resume(c);
     conn_release(c);
     free(j);
 }
@@ -703,11 +705,13 @@ void contacts_status(conn *c, const struct rv_status *st)
     j->now = core_wall_ms();
     conn_hold(c);
     int r = core_job(conn_core(c), status_work, status_after, j);
-    if (r) {
-        conn_release(c);
-        free(j);
-        conn_error(c, banter_errname(r), "the server cannot store the status");
+    if (r == 0) {
+        conn_input_hold(c); /* the next messages: once it is answered */
+        return;
     }
+    conn_release(c);
+    free(j);
+    conn_error(c, banter_errname(r), "the server cannot store the status");
 }
 
 /* ---- RV_CONTACT ---- */
@@ -856,6 +860,7 @@ static void op_after(void *arg, int ret, const char *errmsg)
                      errmsg);
         apply_change(k, j);
     }
+    conn_input_resume(c);
     conn_release(c);
     db_profile_clear(&j->pa.p);
     db_profile_clear(&j->pb.p);
@@ -876,11 +881,13 @@ void contacts_op(conn *c, const struct rv_contact_op *op)
     j->now = core_wall_ms();
     conn_hold(c);
     int r = core_job(conn_core(c), op_work, op_after, j);
-    if (r) {
-        conn_release(c);
-        free(j);
-        conn_error(c, banter_errname(r), "the server cannot store the relation");
+    if (r == 0) {
+        conn_input_hold(c); /* the next messages: once it is answered */
+        return;
     }
+    conn_release(c);
+    free(j);
+    conn_error(c, banter_errname(r), "the server cannot store the relation");
 }
 
 /* ---- the mailbox's question ---- */

@@ -32,21 +32,20 @@
 #include "online.h"
 #include "rvmsg.h"
 
-/* What contacts_device_up calls: ready(c, r) when the account's contacts
- * are in memory, to send what comes before the list (r 0), or to give up
- * (r a BANTER_E* from the database: nothing was sent, the list is not
- * due); then, if c is still there, rest(c) after the list's first page. */
+/* What follows contacts_device_up: r 0, or a BANTER_E* from the database
+ * (nothing was sent). */
 typedef void (*contacts_up_fn)(conn *c, int r);
-typedef void (*contacts_rest_fn)(conn *c);
 
 /* The account's first device authenticated (first), or another one: one
  * job of the database thread reads the account's presence and relations
- * when they are not in memory yet, and the first page of the list; its
- * after calls ready, sends that page, tells the contacts that the account
- * is online (unless invisible) and calls rest. The next pages are read
- * while c has room. Neither is called when c closed or left the account
- * meanwhile; ready(c, r) at once when the job cannot be queued. */
-void contacts_device_up(conn *c, bool first, contacts_up_fn ready, contacts_rest_fn rest);
+ * when they are not in memory yet, and the first page of the list, while
+ * c's input waits (conn_input_hold: what the node sends once logged in
+ * finds its contacts); its after sends that page, tells the contacts that
+ * the account is online (unless invisible) and calls then(c, 0). The next
+ * pages are read while c has room. then is not called when c closed or
+ * left the account meanwhile; then(c, r) at once when the job cannot be
+ * queued. */
+void contacts_device_up(conn *c, bool first, contacts_up_fn then);
 
 /* c stops being authenticated (its account record still holds it). */
 void contacts_device_down(conn *c);

@@ -23,6 +23,7 @@ typedef struct ctl_client {
     uint64_t since;
     size_t len;
     bool open;
+    bool busy; /* a database job answers it: the slot is not reused before its after */
     char line[CTL_LINE_MAX];
 } ctl_client;
 
@@ -121,6 +122,43 @@ static void reply(ctl_client *cl, const char *text)
     }
 }
 
+/* "refresh NAME": the account read by the database thread, then applied
+ * to its sessions (auth_apply) and answered. */
+struct refresh_job {
+    ctl_client *cl;
+    db_user u;
+    char name[DB_MAX_USER + 1];
+};
+
+static int refresh_work(db *d, void *arg, char errmsg[static DBQ_ERRMSG_LEN])
+{
+    struct refresh_job *j = arg;
+    int r = db_user_get(d, j->name, &j->u, NULL);
+    if (r && r != BANTER_ENOENT)
+        snprintf(errmsg, DBQ_ERRMSG_LEN, "%s", db_errmsg(d));
+    return r;
+}
+
+static void refresh_after(void *arg, int r, const char *errmsg)
+{
+    struct refresh_job *j = arg;
+    ctl_client *cl = j->cl;
+    core *k = cl->owner->k;
+    char out[96];
+    cl->busy = false;
+    if (r && r != BANTER_ENOENT)
+        core_log(k, "refresh %s: database: %s", j->name, errmsg);
+    int n = r && r != BANTER_ENOENT ? r : auth_apply(k, j->name, r == 0 ? &j->u : NULL);
+    if (cl->open && !uv_is_closing((uv_handle_t *)&cl->pipe)) {
+        if (n < 0)
+            snprintf(out, sizeof out, "error %s\n", banter_strerror(n));
+        else
+            snprintf(out, sizeof out, "ok %d\n", n);
+        reply(cl, out);
+    }
+    free(j);
+}
+
 /* One complete line from a client. */
 static void on_line(ctl_client *cl)
 {
@@ -141,12 +179,20 @@ static void on_line(ctl_client *cl)
         reply(cl, "error expected \"refresh NAME\"\n");
         return;
     }
-    int n = auth_refresh(cl->owner->k, name);
-    if (n < 0)
-        snprintf(out, sizeof out, "error %s\n", banter_strerror(n));
-    else
-        snprintf(out, sizeof out, "ok %d\n", n);
-    reply(cl, out);
+    struct refresh_job *j = calloc(1, sizeof *j);
+    int r = j ? 0 : BANTER_ENOMEM;
+    if (j) {
+        j->cl = cl;
+        snprintf(j->name, sizeof j->name, "%s", name);
+        r = core_job(cl->owner->k, refresh_work, refresh_after, j);
+    }
+    if (r) {
+        free(j);
+        snprintf(out, sizeof out, "error %s\n", banter_strerror(r));
+        reply(cl, out);
+        return;
+    }
+    cl->busy = true;
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
@@ -196,7 +242,7 @@ static void on_connection(uv_stream_t *l, int status)
     ctl *c = l->data;
     ctl_client *cl = NULL;
     for (int i = 0; i < CTL_CLIENTS && !cl; i++)
-        if (!c->clients[i].open)
+        if (!c->clients[i].open && !c->clients[i].busy)
             cl = &c->clients[i];
     if (status < 0)
         return;

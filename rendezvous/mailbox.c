@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "contacts.h"
+#include "dbq.h"
 #include "db_mail.h"
 #include "online.h"
 #include "plugins.h"
@@ -35,9 +36,11 @@ struct mb_item {
     uint64_t deadline;
     int64_t seq;
     int64_t created_ms;
-    int result; /* the flush's outcome */
+    int result;          /* the flush's outcome */
+    const char *refusal; /* the recipient's check refused it (check): the code */
     uint32_t len;
     uint8_t kind;
+    bool check; /* the recipient device was not connected: checked in the commit */
     uint8_t flags;
     uint8_t id[RV_ID_LEN];
     uint8_t to_device[RV_KEY_LEN];
@@ -74,6 +77,7 @@ struct mailbox {
     core *k;
     uv_timer_t expire;
     bool timer_on;
+    bool committing;        /* a batch is in a database job: the next one waits */
     mb_item *qhead, *qtail; /* to store */
     mb_item *thead, *ttail; /* routed, by deadline */
     conn *fetch;            /* devices to send stored copies to */
@@ -324,16 +328,16 @@ static void refuse(conn *c, const struct rv_seal *s, const char *error)
 }
 
 /* A recipient device that is not connected: is it one of the enabled
- * account's? NULL, or the refusal code. */
-static const char *check_recipient(core *k, const char *user, const uint8_t *device)
+ * account's? NULL, or the refusal code. On the database thread (commit). */
+static const char *check_recipient(db *d, const char *user, const uint8_t *device)
 {
     db_user u;
-    int r = db_device_user(k->db, device, &u);
+    int r = db_device_user(d, device, &u);
     if (r == 0 && strcmp(u.name, user) == 0)
         return u.disabled ? "ENOUSER" : NULL;
     if (r && r != BANTER_ENOENT)
         return banter_errname(r);
-    r = db_user_get(k->db, user, &u, NULL);
+    r = db_user_get(d, user, &u, NULL);
     if (r == BANTER_ENOENT || (r == 0 && u.disabled))
         return "ENOUSER";
     return r ? banter_errname(r) : "ENODEVICE";
@@ -384,16 +388,14 @@ void mailbox_seal(conn *c, const struct rv_seal *s)
     }
     account *ra = online_find(conn_core(c)->on, s->user);
     conn *d = ra ? online_device(ra, s->device) : NULL;
-    const char *err = d ? NULL : check_recipient(conn_core(c), s->user, s->device);
-    if (err) {
-        refuse(c, s, err);
-        return;
-    }
     mb_item *it = item_new(c, s, may != CONTACTS_SEAL_DROP);
     if (!it) {
         refuse(c, s, "ENOMEM");
         return;
     }
+    /* A device not connected: whose it is is checked in the commit, and a
+     * refusal (ENOUSER, ENODEVICE) answered with the batch. */
+    it->check = d == NULL;
     sent_push(c, it);
     if (may == CONTACTS_SEAL_DROP) {
         it->kind = IT_DROP;
@@ -468,6 +470,7 @@ void mailbox_delivered(conn *c, const uint8_t id[static RV_ID_LEN])
 void mailbox_device_up(conn *c)
 {
     memset(&c->mb, 0, sizeof c->mb);
+    c->mb_gen++; /* a fetch of an earlier session still in flight sends nothing */
     c->mb.more = true;
     fetch_push(conn_core(c)->mb, c);
 }
@@ -516,43 +519,58 @@ void mailbox_tick(mailbox *mb, uint64_t now)
 
 /* ---- the flush ---- */
 
-/* Store (or drop) every queued copy and delete every delivered row in one
- * transaction. Each copy's result: DB_MAIL_* or BANTER_E*. */
-static int commit_batch(mailbox *mb)
+/* A batch in a database job: the copies queued and the deliveries since
+ * the last one, the senders whose input waits for their answers. */
+struct batch {
+    mailbox *mb;
+    mb_item *head;
+    struct del *dels;
+    size_t ndel;
+    conn **held;
+    size_t nheld, capheld;
+    core_limits lim;
+    size_t del_failed;
+    char del_err[DBQ_ERRMSG_LEN];
+};
+
+/* Store (or drop) every copy of b and delete every delivered row in one
+ * transaction; the recipient of a copy for a device that was not
+ * connected is checked first. Each copy's result: DB_MAIL_* or BANTER_E*,
+ * or its refusal. On the database thread. */
+static int commit_work(db *d, void *arg, char errmsg[static DBQ_ERRMSG_LEN])
 {
-    core *k = mb->k;
-    int r = db_begin(k->db);
-    for (mb_item *it = mb->qhead; it; it = it->next) {
+    struct batch *b = arg;
+    int r = db_begin(d);
+    for (mb_item *it = b->head; it; it = it->next) {
+        if (r == 0 && it->check && (it->refusal = check_recipient(d, it->to_user, it->to_device)))
+            continue;
         db_sealed s = {.flags = it->flags,
                        .to_user = it->to_user,
                        .from_user = it->from_user,
                        .blob = it->blob,
                        .len = it->len,
                        .created_ms = it->created_ms,
-                       .expires_ms = it->created_ms + k->lim.ttl_ms};
+                       .expires_ms = it->created_ms + b->lim.ttl_ms};
         memcpy(s.id, it->id, RV_ID_LEN);
         memcpy(s.to_device, it->to_device, RV_KEY_LEN);
         memcpy(s.from_device, it->from_device, RV_KEY_LEN);
         it->result = r ? r
                      : it->kind == IT_DROP
                          ? DB_MAIL_STORED
-                         : db_mail_put(k->db, &s, k->lim.quota_messages, k->lim.quota_bytes);
+                         : db_mail_put(d, &s, b->lim.quota_messages, b->lim.quota_bytes);
     }
-    for (size_t i = 0; r == 0 && i < mb->ndel; i++) {
-        const struct del *x = &mb->dels[i];
-        int e =
-            x->seq ? db_mail_del_seq(k->db, x->seq) : db_mail_del_id(k->db, x->id, x->dev, x->from);
-        if (e)
-            core_log(k, "cannot delete a delivered copy: %s", db_errmsg(k->db));
+    for (size_t i = 0; r == 0 && i < b->ndel; i++) {
+        const struct del *x = &b->dels[i];
+        int e = x->seq ? db_mail_del_seq(d, x->seq) : db_mail_del_id(d, x->id, x->dev, x->from);
+        if (e && b->del_failed++ == 0)
+            snprintf(b->del_err, sizeof b->del_err, "%s", db_errmsg(d));
     }
-    mb->ndel = 0;
     if (r == 0)
-        r = db_commit(k->db);
+        r = db_commit(d);
     if (r) {
-        core_log(k, "cannot store sealed copies: %s", db_errmsg(k->db));
-        db_rollback(k->db);
+        snprintf(errmsg, DBQ_ERRMSG_LEN, "%s", db_errmsg(d));
+        db_rollback(d);
     }
-    mb->st.commits++;
     return r;
 }
 
@@ -570,13 +588,27 @@ static void stored_for(mailbox *mb, const mb_item *it)
     }
 }
 
-static void answer_batch(mailbox *mb, int r)
+/* The batch's commit returned r: answer its senders (then they are read
+ * again) and let it go. On the loop thread. */
+static void commit_after(void *arg, int r, const char *errmsg)
 {
-    while (mb->qhead) {
-        mb_item *it = mb->qhead;
-        mb->qhead = it->next;
+    struct batch *b = arg;
+    mailbox *mb = b->mb;
+    core *k = mb->k;
+    mb->committing = false;
+    mb->st.commits++;
+    if (r)
+        core_log(k, "cannot store sealed copies: %s", errmsg);
+    if (b->del_failed)
+        core_log(k, "cannot delete %zu delivered copies: %s", b->del_failed, b->del_err);
+    while (b->head) {
+        mb_item *it = b->head;
+        b->head = it->next;
         int res = r ? r : it->result;
-        if (res == DB_MAIL_STORED || res == DB_MAIL_DUPLICATE) {
+        if (r == 0 && it->refusal) {
+            mb->st.refused++;
+            answer(it, RV_STORED_REFUSED, it->refusal);
+        } else if (res == DB_MAIL_STORED || res == DB_MAIL_DUPLICATE) {
             mb->st.stored++;
             if (it->kind != IT_DROP)
                 stored_for(mb, it);
@@ -586,62 +618,197 @@ static void answer_batch(mailbox *mb, int r)
             answer(it, RV_STORED_REFUSED,
                    res == DB_MAIL_OVER_QUOTA ? "EQUOTA" : banter_errname(res));
         }
-        free(it);
+        item_free(it);
     }
-    mb->qtail = NULL;
+    for (size_t i = 0; i < b->nheld; i++) {
+        conn *c = b->held[i];
+        c->mb_batch = false;
+        conn_input_resume(c);
+        conn_release(c);
+    }
+    free(b->held);
+    free(b->dels);
+    free(b);
 }
 
-struct fetch_ctx {
+/* The sender of a copy in b waits for its answer: its next messages are
+ * handled after it (as when the commit was synchronous). */
+static void batch_hold(struct batch *b, conn *c)
+{
+    if (c->mb_batch || c->closing)
+        return;
+    if (b->nheld == b->capheld) {
+        size_t ncap = b->capheld ? b->capheld * 2 : 8;
+        conn **n = realloc(b->held, ncap * sizeof *n);
+        if (!n)
+            return; /* only its order: its answer still comes */
+        b->held = n;
+        b->capheld = ncap;
+    }
+    b->held[b->nheld++] = c;
+    c->mb_batch = true;
+    conn_hold(c);
+    conn_input_hold(c);
+}
+
+/* Hand what is queued to the database thread as one batch. */
+static void commit_batch(mailbox *mb)
+{
+    struct batch *b = calloc(1, sizeof *b);
+    if (!b)
+        return; /* it stays queued: the next flush tries again */
+    b->mb = mb;
+    b->lim = mb->k->lim;
+    b->head = mb->qhead;
+    b->dels = mb->dels;
+    b->ndel = mb->ndel;
+    mb->qhead = mb->qtail = NULL;
+    mb->dels = NULL;
+    mb->ndel = mb->capdel = 0;
+    for (mb_item *it = b->head; it; it = it->next)
+        if (it->from)
+            batch_hold(b, it->from);
+    int r = core_job(mb->k, commit_work, commit_after, b);
+    if (r) {
+        commit_after(b, r, banter_strerror(r)); /* every copy refused with r */
+        return;
+    }
+    mb->committing = true;
+}
+
+/* One stored copy read for a device. */
+struct frow {
+    struct frow *next;
+    int64_t seq, created_ms;
+    size_t len;
+    uint8_t flags;
+    uint8_t id[RV_ID_LEN];
+    uint8_t from_device[RV_KEY_LEN];
+    char from_user[BANTER_MAX_NAME + 1];
+    uint8_t blob[];
+};
+
+/* The stored copies past what a device got, read by the database thread
+ * and sent by the loop. */
+struct fetch_job {
     mailbox *mb;
     conn *d;
-    bool stopped; /* the device's queue filled up: the rest waits */
+    uint8_t gen;  /* d->mb_gen when it was asked: another session drops it */
+    bool stopped; /* not all rows were taken: the rest waits */
+    uint8_t key[RV_KEY_LEN];
+    int64_t after, now_ms;
+    size_t room;   /* rows */
+    size_t budget; /* bytes: what the device's output queue takes */
+    size_t bytes;
+    struct frow *head, **tail;
 };
 
 static void on_row(void *ud, const db_sealed *s)
 {
-    struct fetch_ctx *f = ud;
+    struct fetch_job *f = ud;
+    size_t flen = strlen(s->from_user);
+    if (f->stopped || f->bytes >= f->budget || flen > BANTER_MAX_NAME ||
+        SEALED_HEAD(flen) + s->len > BANTER_MAX_PLAINTEXT) {
+        f->stopped = true;
+        return;
+    }
+    struct frow *w = malloc(sizeof *w + s->len);
+    if (!w) {
+        f->stopped = true;
+        return;
+    }
+    w->next = NULL;
+    w->seq = s->seq;
+    w->created_ms = s->created_ms;
+    w->len = s->len;
+    w->flags = s->flags;
+    memcpy(w->id, s->id, RV_ID_LEN);
+    memcpy(w->from_device, s->from_device, RV_KEY_LEN);
+    memcpy(w->from_user, s->from_user, flen + 1);
+    memcpy(w->blob, s->blob, s->len);
+    *f->tail = w;
+    f->tail = &w->next;
+    f->bytes += SEALED_HEAD(flen) + s->len;
+}
+
+static int fetch_work(db *d, void *arg, char errmsg[static DBQ_ERRMSG_LEN])
+{
+    struct fetch_job *f = arg;
+    int n = db_mail_fetch(d, f->key, f->after, f->now_ms, f->room, on_row, f);
+    if (n < 0)
+        snprintf(errmsg, DBQ_ERRMSG_LEN, "%s", db_errmsg(d));
+    return n;
+}
+
+/* Send the rows as far as the device still takes them (in order: the
+ * first one not sent stops the rest, fetched again later). */
+static void fetch_after(void *arg, int n, const char *errmsg)
+{
+    struct fetch_job *f = arg;
+    mailbox *mb = f->mb;
     conn *d = f->d;
-    if (f->stopped || d->closing || conn_busy(d) || strlen(s->from_user) > BANTER_MAX_NAME ||
-        SEALED_HEAD(strlen(s->from_user)) + s->len > BANTER_MAX_PLAINTEXT) {
-        f->stopped = true;
-        return;
+    bool same = !d->closing && d->acct && d->mb_gen == f->gen;
+    d->mb_fetching = false;
+    if (n < 0)
+        core_log(mb->k, "cannot read stored copies: %s", errmsg);
+    for (struct frow *w = f->head, *next; w; w = next) {
+        next = w->next;
+        mb_item *it = NULL;
+        if (same && !f->stopped && (d->closing || conn_busy(d)))
+            f->stopped = true;
+        if (same && !f->stopped && !(it = calloc(1, sizeof *it)))
+            f->stopped = true;
+        if (it) {
+            it->kind = IT_FETCHED;
+            it->seq = w->seq;
+            memcpy(it->id, w->id, RV_ID_LEN);
+            memcpy(it->to_device, conn_device(d), RV_KEY_LEN);
+            d->mb.last_seq = w->seq;
+            dev_push(d, it);
+            send_sealed(mb, d, w->id, w->flags, w->created_ms, w->from_user, w->from_device,
+                        w->blob, w->len);
+        }
+        free(w);
     }
-    mb_item *it = calloc(1, sizeof *it);
-    if (!it) {
-        f->stopped = true;
-        return;
-    }
-    it->kind = IT_FETCHED;
-    it->seq = s->seq;
-    memcpy(it->id, s->id, RV_ID_LEN);
-    memcpy(it->to_device, conn_device(d), RV_KEY_LEN);
-    d->mb.last_seq = s->seq;
-    dev_push(d, it);
-    send_sealed(f->mb, d, s->id, s->flags, s->created_ms, s->from_user, s->from_device, s->blob,
-                s->len);
+    if (same && n >= 0 && !f->stopped && (size_t)n < f->room && !d->closing)
+        d->mb.more = false;
+    if (!d->closing && d->acct && d->mb.more && !d->mb.stalled)
+        fetch_push(mb, d); /* the rest, or a session's that began meanwhile */
+    conn_release(d);
+    free(f);
 }
 
 /* Send d the stored copies past what it got, as far as its window and its
- * output queue allow. */
+ * output queue allow: read by a database job, one at a time per device. */
 static void fetch_one(mailbox *mb, conn *d)
 {
     if (d->closing || !d->acct || !d->mb.more || d->mb.stalled || conn_busy(d) ||
-        d->mb.n >= MB_WINDOW || d->clist_after)
-        return; /* mailbox_wake calls again (the contact list goes first) */
-    size_t room = MB_WINDOW - d->mb.n;
-    struct fetch_ctx f = {mb, d, false};
-    int n =
-        db_mail_fetch(mb->k->db, conn_device(d), d->mb.last_seq, core_wall_ms(), room, on_row, &f);
-    if (n < 0)
-        core_log(mb->k, "cannot read stored copies: %s", db_errmsg(mb->k->db));
-    else if (!f.stopped && (size_t)n < room && !d->closing)
-        d->mb.more = false;
+        d->mb.n >= MB_WINDOW || d->clist_after || d->mb_fetching)
+        return; /* mailbox_wake (or the fetch in flight) calls again */
+    struct fetch_job *f = calloc(1, sizeof *f);
+    if (!f)
+        return;
+    f->mb = mb;
+    f->d = d;
+    f->gen = d->mb_gen;
+    memcpy(f->key, conn_device(d), RV_KEY_LEN);
+    f->after = d->mb.last_seq;
+    f->now_ms = core_wall_ms();
+    f->room = MB_WINDOW - d->mb.n;
+    f->budget = CONN_OUT_HIGH - conn_queued(d);
+    f->tail = &f->head;
+    if (core_job(mb->k, fetch_work, fetch_after, f) != 0) {
+        free(f);
+        return;
+    }
+    d->mb_fetching = true;
+    conn_hold(d);
 }
 
 void mailbox_flush(mailbox *mb)
 {
-    if (mb->qhead || mb->ndel)
-        answer_batch(mb, commit_batch(mb));
+    if ((mb->qhead || mb->ndel) && !mb->committing)
+        commit_batch(mb);
     while (mb->fetch) {
         conn *d = mb->fetch;
         fetch_unlink(d);
@@ -651,18 +818,52 @@ void mailbox_flush(mailbox *mb)
 
 /* ---- expiry ---- */
 
-static void on_expire(uv_timer_t *t)
+struct expire_job {
+    mailbox *mb;
+    int64_t now_ms;
+    int64_t n;
+};
+
+static int expire_work(db *d, void *arg, char errmsg[static DBQ_ERRMSG_LEN])
 {
-    mailbox *mb = t->data;
-    int64_t n = 0;
-    int r = db_mail_expire(mb->k->db, core_wall_ms(), MB_EXPIRE_BATCH, &n);
+    struct expire_job *j = arg;
+    int r = db_mail_expire(d, j->now_ms, MB_EXPIRE_BATCH, &j->n);
     if (r)
-        core_log(mb->k, "cannot delete expired copies: %s", db_errmsg(mb->k->db));
+        snprintf(errmsg, DBQ_ERRMSG_LEN, "%s", db_errmsg(d));
+    return r;
+}
+
+static void on_expire(uv_timer_t *t);
+
+/* A full batch: more may wait; go on soon, without holding the loop. */
+static void expire_after(void *arg, int r, const char *errmsg)
+{
+    struct expire_job *j = arg;
+    mailbox *mb = j->mb;
+    int64_t n = r ? 0 : j->n;
+    if (r)
+        core_log(mb->k, "cannot delete expired copies: %s", errmsg);
     else if (n > 0)
         core_log(mb->k, "deleted %lld expired stored copies", (long long)n);
     mb->st.expired += (uint64_t)n;
-    /* A full batch: more may wait; go on soon, without holding the loop. */
-    uv_timer_start(t, on_expire, n == MB_EXPIRE_BATCH ? 100 : MB_EXPIRE_EVERY_MS, 0);
+    if (mb->timer_on)
+        (void)uv_timer_start(&mb->expire, on_expire,
+                             n == MB_EXPIRE_BATCH ? 100 : MB_EXPIRE_EVERY_MS, 0);
+    free(j);
+}
+
+static void on_expire(uv_timer_t *t)
+{
+    mailbox *mb = t->data;
+    struct expire_job *j = calloc(1, sizeof *j);
+    if (j) {
+        j->mb = mb;
+        j->now_ms = core_wall_ms();
+    }
+    if (!j || core_job(mb->k, expire_work, expire_after, j) != 0) {
+        free(j);
+        (void)uv_timer_start(t, on_expire, MB_EXPIRE_EVERY_MS, 0);
+    }
 }
 
 mailbox *mailbox_new(core *k)
@@ -686,9 +887,10 @@ void mailbox_stop(mailbox *mb)
     if (!mb)
         return;
     /* What is still queued (copies whose device left) is stored, so it is
-     * not lost; nobody is left to answer. */
+     * not lost (the database thread finishes it before the server stops);
+     * nobody is left to answer. */
     if (mb->qhead || mb->ndel)
-        answer_batch(mb, commit_batch(mb));
+        commit_batch(mb);
     while (mb->fetch)
         fetch_unlink(mb->fetch);
     if (mb->timer_on)

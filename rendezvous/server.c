@@ -100,49 +100,6 @@ static void conn_established(conn *c)
     conn_send(c, &h);
 }
 
-/* A PING answered while database jobs of c are queued: its PONG comes
- * after their answers (a node uses PING to know that the server has
- * answered everything it sent before). */
-struct pong_job {
-    conn *c; /* held */
-    uint64_t token;
-};
-
-static int pong_work(db *d, void *arg, char errmsg[static DBQ_ERRMSG_LEN])
-{
-    (void)d, (void)arg, (void)errmsg;
-    return 0;
-}
-
-static void pong_after(void *arg, int ret, const char *errmsg)
-{
-    struct pong_job *j = arg;
-    (void)ret, (void)errmsg;
-    if (!j->c->closing) {
-        msg pong = {.type = MSG_PONG, .u.ping.token = j->token};
-        conn_send(j->c, &pong);
-    }
-    conn_release(j->c);
-    free(j);
-}
-
-static void ping(conn *c, uint64_t token)
-{
-    if (c->holds > 0) {
-        struct pong_job *j = malloc(sizeof *j);
-        if (j) {
-            *j = (struct pong_job){.c = c, .token = token};
-            conn_hold(c);
-            if (core_job(conn_core(c), pong_work, pong_after, j) == 0)
-                return;
-            conn_release(c);
-            free(j);
-        }
-    }
-    msg pong = {.type = MSG_PONG, .u.ping.token = token};
-    conn_send(c, &pong);
-}
-
 /* Whether a rendezvous message from a node needs an authenticated peer
  * (RV_SEAL answers EAUTH with RV_STORED itself). */
 static bool needs_auth(rv_type t)
@@ -255,9 +212,11 @@ static void conn_message(conn *c, const uint8_t *pt, size_t len)
         else
             conn_hello(c, &m.u.hello);
         break;
-    case MSG_PING:
-        ping(c, m.u.ping.token);
+    case MSG_PING: {
+        msg pong = {.type = MSG_PONG, .u.ping.token = m.u.ping.token};
+        conn_send(c, &pong);
         break;
+    }
     case MSG_PONG:  /* the answer to a keepalive: the byte count did it */
     case MSG_ERROR: /* the peer refused something of ours: nothing to undo */
         break;
@@ -291,20 +250,31 @@ void conn_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
     *b = uv_buf_init((char *)conn_core(c)->rbuf, (unsigned)conn_core(c)->rbuf_len);
 }
 
-void conn_on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
+/* Keep the rest of a read for conn_input_resume (appended: what an
+ * earlier hold kept comes first). Closes c when out of memory. */
+static void keep_input(conn *c, const uint8_t *in, size_t len)
 {
-    conn *c = (conn *)(void *)st;
-    if (c->closing || nread == 0)
+    if (len == 0)
         return;
-    if (nread < 0) {
-        conn_close(c, nread == UV_EOF ? session_finish(c->s) : BANTER_EIO, NULL);
+    if (len > UINT32_MAX - c->held_len) {
+        conn_close(c, BANTER_ETOOBIG, NULL);
         return;
     }
-    if (c->live)
-        conn_touch(c);
-    const uint8_t *in = (const uint8_t *)b->base;
-    size_t left = (size_t)nread;
-    while (!c->closing) {
+    uint8_t *p = realloc(c->held, c->held_len + len);
+    if (!p) {
+        conn_close(c, BANTER_ENOMEM, NULL);
+        return;
+    }
+    memcpy(p + c->held_len, in, len);
+    c->held = p;
+    c->held_len += (uint32_t)len;
+}
+
+/* Feed what the peer sent to its session and handle the messages, until
+ * the bytes are used up, c closes, or a message held c's input. */
+static void conn_feed(conn *c, const uint8_t *in, size_t left)
+{
+    while (!c->closing && !c->input_holds) {
         size_t used;
         session_event ev;
         int r = session_feed(c->s, in, left, &used, &ev);
@@ -321,9 +291,51 @@ void conn_on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
         else
             conn_message(c, ev.data, ev.len);
     }
+    if (!c->closing && c->input_holds)
+        keep_input(c, in, left);
     conn_mark_dirty(c); /* handshake messages are queued by the session itself */
     if (!c->closing)
         session_trim(c->s); /* the plaintexts were handled */
+}
+
+void conn_on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
+{
+    conn *c = (conn *)(void *)st;
+    if (c->closing || nread == 0)
+        return;
+    if (nread < 0) {
+        conn_close(c, nread == UV_EOF ? session_finish(c->s) : BANTER_EIO, NULL);
+        return;
+    }
+    if (c->live)
+        conn_touch(c);
+    conn_feed(c, (const uint8_t *)b->base, (size_t)nread);
+}
+
+void conn_input_hold(conn *c)
+{
+    if (c->closing)
+        return;
+    if (c->input_holds == UINT8_MAX)
+        abort();
+    if (c->input_holds++ == 0)
+        (void)uv_read_stop((uv_stream_t *)&c->tcp);
+}
+
+void conn_input_resume(conn *c)
+{
+    if (c->closing || c->input_holds == 0 || --c->input_holds > 0)
+        return;
+    uint8_t *held = c->held;
+    size_t len = c->held_len;
+    c->held = NULL;
+    c->held_len = 0;
+    if (len)
+        conn_feed(c, held, len);
+    free(held);
+    if (!c->closing && !c->input_holds && !c->paused &&
+        uv_read_start((uv_stream_t *)&c->tcp, conn_on_alloc, conn_on_read) != 0)
+        conn_close(c, BANTER_EIO, NULL);
 }
 
 /* ---- the server ---- */
@@ -474,12 +486,13 @@ static void server_stop(server *srv, int err)
     while (k->live.head)
         conn_close(k->live.head, 0, "server shutting down");
     mailbox_stop(k->mb);
-    ctl_close(srv->ctl);
-    rplugins_close(k->pg);
-    /* Last: the jobs queued above (stores of the mailbox, ...) are done
-     * and answered here; later ones are refused (core_job). */
+    /* The jobs queued so far (the mailbox's last batch, ...) are done and
+     * their afters run here, while the control socket and the plug-ins
+     * are still there; later ones are refused (core_job). */
     dbq_free(k->dbq);
     k->dbq = NULL;
+    ctl_close(srv->ctl);
+    rplugins_close(k->pg);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
