@@ -232,15 +232,18 @@ static int entry_make(core *k, const char *peer, const struct peer_info *pi, rel
 
 /* Whether c's contact list, still being sent, will carry the entry about
  * peer (NULL: the account's own entry) as it is when that page is read:
- * then an update now would come before the list (and a reset would
- * drop it), so it is left to the list, read again if a page is already
- * being read (clist_redo). */
+ * then an update now would come before the list (and a reset would drop
+ * it), so it is left to the list. A page being read (clist_busy) read the
+ * database after the update's own write (jobs run in order), but took
+ * its peers from the cache before this update reached it: it is read
+ * again (clist_redo) so that a new peer is not missed. The own entry's
+ * devices are always read with the first page. */
 static bool list_will_carry(conn *c, const char *peer)
 {
     if (!c->clist_after)
         return false;
     bool later = c->clist_after[0] == '\0' || (peer && strcmp(peer, c->clist_after) > 0);
-    if (later && c->clist_busy)
+    if (later && peer && c->clist_busy)
         c->clist_redo = true;
     return later;
 }
@@ -471,8 +474,8 @@ static void page_peers(struct page_job *j, const account *a)
 {
     bool found;
     size_t max = RV_CONTACTS_PER_MSG - (j->reset ? 1 : 0);
-    for (uint32_t i = cache_pos(a, j->after, &found) + (found ? 1 : 0);
-         i < a->nrel && j->n < max; i++)
+    for (uint32_t i = cache_pos(a, j->after, &found) + (found ? 1 : 0); i < a->nrel && j->n < max;
+         i++)
         if (rel_exists(crel_side(&a->rel[i])))
             snprintf(j->peer[j->n++], sizeof j->peer[0], "%s", a->rel[i].peer);
 }
@@ -516,8 +519,9 @@ void contacts_continue(conn *c)
  * contacts_device_up: one job reads the account's presence and relations
  * (when they are not in memory yet: load) and the first page of its list,
  * so that the list follows RV_AUTH at once, as it did when the loop read
- * the database itself; c's next messages wait for it. While it is read, c's list counts as due (busy):
- * an update it might miss makes the page be read again (clist_redo).
+ * the database itself; c's next messages wait for it. While it is read,
+ * c's list counts as due (busy): an update it might miss makes the page
+ * be read again (clist_redo).
  */
 struct up_job {
     conn *c; /* held, its input too */
