@@ -230,29 +230,18 @@ static int entry_make(core *k, const char *peer, const struct peer_info *pi, rel
     return 0;
 }
 
-/* Whether c's contact list, still being sent, will carry the entry about
- * peer (NULL: the account's own entry) as it is when that page is read:
- * then an update now would come before the list (and a reset would drop
- * it), so it is left to the list. A page being read (clist_busy) read the
- * database after the update's own write (jobs run in order), but took
- * its peers from the cache before this update reached it: it is read
- * again (clist_redo) so that a new peer is not missed. The own entry's
- * devices are always read with the first page. */
-static bool list_will_carry(conn *c, const char *peer)
-{
-    if (!c->clist_after)
-        return false;
-    bool later = c->clist_after[0] == '\0' || (peer && strcmp(peer, c->clist_after) > 0);
-    if (later && peer && c->clist_busy)
-        c->clist_redo = true;
-    return later;
-}
+/* Whether c's contact list is due and its first page (RV_CONTACTS with
+ * reset) not sent yet: an update now would be wiped by that reset, and
+ * the page carries the entry as it is after this update anyway (the
+ * update's job came before the page's, which reads the relations and
+ * entries then: jobs run in order, and their afters too). Later pages do
+ * not reset: an update goes out at once, and a page after it shows the
+ * entry as the cache has it then. */
+static bool list_will_carry(const conn *c) { return c->clist_after && c->clist_after[0] == '\0'; }
 
 /* Encode and send RV_CONTACTS holding es[0..n) to c, or to every device of
- * a when c is NULL (but those whose list will carry es[0]: about, NULL
- * for the account's own entry). */
-static void send_contacts(core *k, account *a, conn *c, struct rv_contact *es, size_t n, bool reset,
-                          const char *about)
+ * a when c is NULL (but those whose list will carry it). */
+static void send_contacts(core *k, account *a, conn *c, struct rv_contact *es, size_t n, bool reset)
 {
     rvmsg m = {.type = RV_CONTACTS};
     m.u.contacts = (struct rv_contacts){.reset = reset, .n = n, .c = es};
@@ -266,7 +255,7 @@ static void send_contacts(core *k, account *a, conn *c, struct rv_contact *es, s
     } else {
         for (conn *d = a->devs, *next; d; d = next) {
             next = d->dev_next; /* d may close on a full queue */
-            if (!list_will_carry(d, about))
+            if (!list_will_carry(d))
                 conn_send_pt(d, buf_data(&b), buf_len(&b));
         }
     }
@@ -291,7 +280,7 @@ static void push_entry(core *k, account *viewer, const char *peer, const struct 
 {
     struct rv_contact e;
     if (entry_make(k, peer, pi, side, blocked_me, &e) == 0)
-        send_contacts(k, viewer, NULL, &e, 1, false, peer);
+        send_contacts(k, viewer, NULL, &e, 1, false);
     else
         core_log(k, "out of memory: a contact update for %s is lost", viewer->name);
     db_profile_clear(&e.p);
@@ -338,7 +327,7 @@ static void changed_after(void *arg, int ret, const char *errmsg)
     if (a && (j->what & CONTACTS_CH_DEVICES)) {
         struct rv_contact self;
         self_entry(j->name, &j->pi, &self);
-        send_contacts(k, a, NULL, &self, 1, false, NULL); /* its own devices first */
+        send_contacts(k, a, NULL, &self, 1, false); /* its own devices first */
     }
     bool cached = a && a->loaded; /* else what the database said */
     size_t count = cached ? a->nrel : j->n;
@@ -421,9 +410,8 @@ static void page_deliver(conn *c, const struct page_job *j, int ret, const char 
     size_t n = 0;
     c->clist_busy = false;
     if (!a || strcmp(a->name, j->name) != 0 || !c->clist_after ||
-        strcmp(c->clist_after, j->after) != 0 || c->clist_redo) {
-        c->clist_redo = false;
-        send_list(c); /* the list moved on, or changed under this page: read it again */
+        strcmp(c->clist_after, j->after) != 0) {
+        send_list(c); /* the list moved on (logged out, in again): read it again */
         return;
     }
     int r = 0;
@@ -441,7 +429,7 @@ static void page_deliver(conn *c, const struct page_job *j, int ret, const char 
                            &es[n++]);
     }
     if (r == 0)
-        send_contacts(conn_core(c), a, c, es, n, j->reset, NULL);
+        send_contacts(conn_core(c), a, c, es, n, j->reset);
     else if (!ret)
         core_log(conn_core(c), "cannot send the contact list of %s: %s", a->name,
                  banter_strerror(r));
@@ -519,9 +507,9 @@ void contacts_continue(conn *c)
  * contacts_device_up: one job reads the account's presence and relations
  * (when they are not in memory yet: load) and the first page of its list,
  * so that the list follows RV_AUTH at once, as it did when the loop read
- * the database itself; c's next messages wait for it. While it is read,
- * c's list counts as due (busy): an update it might miss makes the page
- * be read again (clist_redo).
+ * the database itself; c's next messages wait for it. The page's peers
+ * come from the relations read there, not from the cache: an update
+ * queued before it is in them (list_will_carry).
  */
 struct up_job {
     conn *c; /* held, its input too */
@@ -537,17 +525,14 @@ struct up_job {
 static int up_work(db *d, void *arg, char errmsg[static DBQ_ERRMSG_LEN])
 {
     struct up_job *j = arg;
-    if (j->load) {
-        int r = db_presence_get(d, j->page->name, &j->status, j->text);
-        if (r == 0)
-            r = db_rel_list(d, j->page->name, &j->rows, &j->n);
-        if (job_err(d, r, errmsg))
-            return r;
-        for (size_t i = 0; i < j->n && j->page->n < RV_CONTACTS_PER_MSG - 1; i++)
-            if (rel_exists(j->rows[i].side))
-                snprintf(j->page->peer[j->page->n++], sizeof j->page->peer[0], "%s",
-                         j->rows[i].peer);
-    }
+    int r = j->load ? db_presence_get(d, j->page->name, &j->status, j->text) : 0;
+    if (r == 0)
+        r = db_rel_list(d, j->page->name, &j->rows, &j->n);
+    if (job_err(d, r, errmsg))
+        return r;
+    for (size_t i = 0; i < j->n && j->page->n < RV_CONTACTS_PER_MSG - 1; i++)
+        if (rel_exists(j->rows[i].side))
+            snprintf(j->page->peer[j->page->n++], sizeof j->page->peer[0], "%s", j->rows[i].peer);
     return page_work(d, j->page, errmsg);
 }
 
@@ -576,14 +561,14 @@ static void up_after(void *arg, int ret, const char *errmsg)
     conn *c = j->c;
     core *k = conn_core(c);
     account *a = online_find(k->on, j->page->name);
-    int r = a && (!j->load || ret == 0) ? up_install(j, a) : 0;
+    int r = a && ret == 0 ? up_install(j, a) : 0;
     c->clist_busy = false;
-    if (r || (ret && j->load))
+    if (r || ret)
         core_log(k, "cannot read the contacts of %s: %s", j->page->name,
                  r ? banter_strerror(r) : errmsg);
     if (c->closing || !a || c->acct != a)
         goto out; /* gone, or logged out meanwhile */
-    if (r == 0 && j->load && ret)
+    if (r == 0)
         r = ret;
     if (r) {
         j->then(c, r);
@@ -621,8 +606,6 @@ void contacts_device_up(conn *c, bool first, contacts_up_fn then)
         j->page->c = c;
         j->page->reset = true;
         snprintf(j->page->name, sizeof j->page->name, "%s", a->name);
-        if (a->loaded)
-            page_peers(j->page, a);
         conn_hold(c);
         r = core_job(conn_core(c), up_work, up_after, j);
         if (r == 0) {

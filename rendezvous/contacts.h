@@ -19,9 +19,9 @@
  * The database belongs to its thread (dbq.h): every read and write here is
  * a job whose after updates the caches and pushes. The caches change only
  * in afters, which run in the order of the jobs, so they follow the
- * database's order of writes; an update that a page of a list still being
- * read would carry waits for that page (read again if it was read
- * before the change).
+ * database's order of writes. An update for a device whose list's first
+ * page (the reset) is still being read is not sent: that page, read after
+ * the update's write, carries it.
  */
 #ifndef BANTER_RDV_CONTACTS_H
 #define BANTER_RDV_CONTACTS_H
