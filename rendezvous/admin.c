@@ -34,17 +34,16 @@ static void send_result(conn *c, adm_result *res)
     buf_free(&b);
 }
 
-/* A key that may not administer: say why and how to fix it, then close. */
-static void refuse_key(conn *c, const adm_request *rq, const char *fp)
+/* A key that may not administer: say why and how to fix it, then close.
+ * dev_user: the account the key is bound to as a device, or NULL. */
+static void refuse_key(conn *c, const adm_request *rq, const char *fp, const char *dev_user)
 {
     char text[512];
-    db_user u;
-    int r = db_device_user(conn_core(c)->db, conn_device(c), &u);
-    if (c->acct || r == 0)
+    if (c->acct || dev_user)
         snprintf(text, sizeof text,
                  "key %s is a device of %s, not an admin key: use banter-admin with its own key "
                  "(banter-admin keygen)",
-                 fp, c->acct ? c->acct->name : u.name);
+                 fp, c->acct ? c->acct->name : dev_user);
     else
         snprintf(text, sizeof text,
                  "key %s is not an admin key: on the server machine run `banter-rendezvous "
@@ -108,6 +107,51 @@ static void run(conn *c, const adm_request *rq, const char *fp, const char *role
     conn_close(c, r, NULL);
 }
 
+/* The key's role, looked up by the database thread (and, for a key that
+ * is not an admin's, the account it is a device of, for the refusal). */
+struct role_job {
+    conn *c;        /* held, its input too: requests are answered in order */
+    adm_request rq; /* wiped */
+    bool device_session;
+    bool dev_bound;
+    db_user dev;
+    uint8_t key[32];
+    char fp[IDENTITY_FP_LEN + 1];
+    char fpd[DB_FP_DIGITS + 1];
+    char role[16];
+};
+
+static int role_work(db *d, void *arg, char errmsg[static DBQ_ERRMSG_LEN])
+{
+    struct role_job *j = arg;
+    int r = j->device_session ? BANTER_ENOENT : db_admin_role(d, j->fpd, j->role, sizeof j->role);
+    if (r == BANTER_ENOENT && !j->device_session)
+        j->dev_bound = db_device_user(d, j->key, &j->dev) == 0;
+    if (r && r != BANTER_ENOENT)
+        snprintf(errmsg, DBQ_ERRMSG_LEN, "%s", db_errmsg(d));
+    return r;
+}
+
+static void role_after(void *arg, int r, const char *errmsg)
+{
+    struct role_job *j = arg;
+    conn *c = j->c;
+    if (r && r != BANTER_ENOENT)
+        core_log(conn_core(c), "admin keys: database: %s", errmsg);
+    if (c->closing)
+        ;
+    else if (r == 0 && !c->acct)
+        run(c, &j->rq, j->fpd, j->role);
+    else if (r == BANTER_ENOENT || c->acct)
+        refuse_key(c, &j->rq, j->fp, j->dev_bound ? j->dev.name : NULL);
+    else
+        conn_error(c, banter_errname(r), "the server cannot read its admin keys");
+    adm_request_clear(&j->rq);
+    free(j);
+    conn_input_resume(c);
+    conn_release(c);
+}
+
 void admin_message(conn *c, const uint8_t *pt, size_t len)
 {
     adm_request rq;
@@ -120,16 +164,29 @@ void admin_message(conn *c, const uint8_t *pt, size_t len)
         conn_refuse(c, banter_errname(r), "admin request refused");
         return;
     }
-    char fp[IDENTITY_FP_LEN + 1], fpd[DB_FP_DIGITS + 1], role[16];
+    char fp[IDENTITY_FP_LEN + 1], fpd[DB_FP_DIGITS + 1];
     identity_fingerprint(conn_device(c), fp);
     r = db_fp_digits(fp, fpd);
-    if (r == 0 && !c->acct)
-        r = db_admin_role(conn_core(c)->db, fpd, role, sizeof role);
-    if (r == 0 && !c->acct)
-        run(c, &rq, fpd, role);
-    else if (r == BANTER_ENOENT || c->acct)
-        refuse_key(c, &rq, fp);
-    else
+    struct role_job *j = r == 0 ? calloc(1, sizeof *j) : NULL;
+    if (r == 0 && !j)
+        r = BANTER_ENOMEM;
+    if (j) {
+        j->c = c;
+        j->rq = rq;
+        j->device_session = c->acct != NULL;
+        memcpy(j->key, conn_device(c), sizeof j->key);
+        snprintf(j->fp, sizeof j->fp, "%s", fp);
+        snprintf(j->fpd, sizeof j->fpd, "%s", fpd);
+        r = core_job(conn_core(c), role_work, role_after, j);
+    }
+    if (r == 0) {
+        conn_hold(c);
+        conn_input_hold(c);
+    } else {
+        if (j)
+            adm_request_clear(&j->rq);
+        free(j);
         conn_error(c, banter_errname(r), "the server cannot read its admin keys");
+    }
     adm_request_clear(&rq);
 }

@@ -116,6 +116,7 @@ static void enter(conn *c, const db_user *u)
         conn_close(c, BANTER_ENOMEM, NULL);
         return;
     }
+    c->sess_gen++; /* jobs of an earlier session on c send nothing (mailbox, announce) */
     c->acct->admin = u->admin;
     c->acct->broadcast = u->broadcast;
     if (first)
@@ -475,17 +476,6 @@ void auth_logout(conn *c)
     }
     conn_hold(c);
     conn_input_hold(c);
-}
-
-int auth_refresh(core *k, const char *name)
-{
-    if (!online_find(k->on, name))
-        return 0;
-    db_user u;
-    int r = db_user_get(k->db, name, &u, NULL);
-    if (r && r != BANTER_ENOENT)
-        return r;
-    return auth_apply(k, name, r == 0 ? &u : NULL);
 }
 
 int auth_apply(core *k, const char *name, const db_user *u)

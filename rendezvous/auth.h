@@ -53,18 +53,14 @@ void auth_logout(conn *c);
 void auth_conn_gone(conn *c);
 
 /*
- * The account name was changed on disk by a local command (disabled,
- * enabled, rights granted or revoked): read it again. Sessions of a
- * disabled (or deleted) account end at once: each device gets RV_AUTH
- * ok=false EDISABLED and stays connected, unauthenticated. Returns the
- * number of sessions ended, or a negative BANTER_E* when the database
- * cannot be read.
+ * The account name was changed (disabled, enabled, rights granted or
+ * revoked, deleted) and u is the account as read on the database thread
+ * (dbq.h) after the change, NULL when it is gone. Sessions of a disabled
+ * (or deleted) account end at once: each device gets RV_AUTH ok=false
+ * EDISABLED and stays connected, unauthenticated. Returns the number of
+ * sessions ended. (The control socket's "refresh NAME" and the admin
+ * commands read the account in a job, then call this in its after.)
  */
-int auth_refresh(core *k, const char *name);
-/* The same without the database: u is the account as read on the
- * database thread (dbq.h) after the change, NULL when it is gone.
- * auth_refresh itself reads the database on the caller's thread: only
- * where no database thread runs. */
 int auth_apply(core *k, const char *name, const db_user *u);
 
 #endif

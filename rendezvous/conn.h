@@ -86,16 +86,17 @@ struct conn {
     uint32_t cert_sent; /* the last certificate was sent (auth.c renews it; 0: never) */
     uint32_t wbytes;    /* bytes in the write in flight */
     uint16_t ice_count;
-    uint16_t holds;          /* database jobs that will still look at this record */
-    uint8_t input_holds;     /* conn_input_hold calls not resumed yet: no message is handled */
-    uint8_t mb_gen;          /* the mailbox's sessions of this device so far (mailbox.c) */
-    uint8_t refused;         /* messages refused so far */
-    bool live : 1;           /* the peer's HELLO arrived */
-    bool pinged : 1;         /* a keepalive PING went out since the last byte */
-    bool writing : 1;        /* a uv_write is in flight */
-    bool closing : 1;        /* uv_close was called (or it was never set up) */
-    bool closed : 1;         /* the handle's close callback ran: freed with the last hold */
-    bool mb_batch : 1;       /* a copy it sent is in the mailbox's commit (mailbox.c) */
+    uint16_t holds;      /* database jobs that will still look at this record */
+    uint8_t input_holds; /* conn_input_hold calls not resumed yet: no message is handled */
+    uint8_t sess_gen;  /* sessions authenticated on it so far (auth.c): jobs of an earlier one send
+                          nothing */
+    uint8_t refused;   /* messages refused so far */
+    bool live : 1;     /* the peer's HELLO arrived */
+    bool pinged : 1;   /* a keepalive PING went out since the last byte */
+    bool writing : 1;  /* a uv_write is in flight */
+    bool closing : 1;  /* uv_close was called (or it was never set up) */
+    bool closed : 1;   /* the handle's close callback ran: freed with the last hold */
+    bool mb_batch : 1; /* a copy it sent is in the mailbox's commit (mailbox.c) */
     bool mb_fetching : 1;    /* its stored copies are being read (mailbox.c) */
     bool dirty : 1;          /* on k->dirty */
     bool paused : 1;         /* reading stopped until the output drains */

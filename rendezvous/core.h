@@ -85,6 +85,7 @@ typedef struct core {
     policy pol;          /* the policy, signed (acct.h); its public_fields is pub */
     struct revlist *rev; /* the signed revocation list (orgrevoke.h), or NULL */
     uint64_t rev_built;  /* loop ms it was built */
+    bool rev_building;   /* a rebuild is in a database job (orgrevoke.c) */
     uint64_t cert_scan;  /* loop ms of the last scan for certificates to renew (auth.h) */
     bool stopping;
 } core;

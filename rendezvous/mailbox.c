@@ -470,7 +470,6 @@ void mailbox_delivered(conn *c, const uint8_t id[static RV_ID_LEN])
 void mailbox_device_up(conn *c)
 {
     memset(&c->mb, 0, sizeof c->mb);
-    c->mb_gen++; /* a fetch of an earlier session still in flight sends nothing */
     c->mb.more = true;
     fetch_push(conn_core(c)->mb, c);
 }
@@ -693,7 +692,7 @@ struct frow {
 struct fetch_job {
     mailbox *mb;
     conn *d;
-    uint8_t gen;  /* d->mb_gen when it was asked: another session drops it */
+    uint8_t gen;  /* d->sess_gen when it was asked: another session drops it */
     bool stopped; /* not all rows were taken: the rest waits */
     uint8_t key[RV_KEY_LEN];
     int64_t after, now_ms;
@@ -747,17 +746,17 @@ static void fetch_after(void *arg, int n, const char *errmsg)
     struct fetch_job *f = arg;
     mailbox *mb = f->mb;
     conn *d = f->d;
-    bool same = !d->closing && d->acct && d->mb_gen == f->gen;
+    bool same = !d->closing && d->acct && d->sess_gen == f->gen;
+    bool halt = !same; /* a row not sent: the rest wait too */
+    size_t sent = 0;
     d->mb_fetching = false;
     if (n < 0)
         core_log(mb->k, "cannot read stored copies: %s", errmsg);
     for (struct frow *w = f->head, *next; w; w = next) {
         next = w->next;
         mb_item *it = NULL;
-        if (same && !f->stopped && (d->closing || conn_busy(d)))
-            f->stopped = true;
-        if (same && !f->stopped && !(it = calloc(1, sizeof *it)))
-            f->stopped = true;
+        if (!halt && (d->closing || conn_busy(d) || !(it = calloc(1, sizeof *it))))
+            halt = true;
         if (it) {
             it->kind = IT_FETCHED;
             it->seq = w->seq;
@@ -767,13 +766,17 @@ static void fetch_after(void *arg, int n, const char *errmsg)
             dev_push(d, it);
             send_sealed(mb, d, w->id, w->flags, w->created_ms, w->from_user, w->from_device,
                         w->blob, w->len);
+            sent++;
         }
         free(w);
     }
-    if (same && n >= 0 && !f->stopped && (size_t)n < f->room && !d->closing)
+    if (same && n >= 0 && !f->stopped && !halt && (size_t)n < f->room && !d->closing)
         d->mb.more = false;
-    if (!d->closing && d->acct && d->mb.more && !d->mb.stalled)
-        fetch_push(mb, d); /* the rest, or a session's that began meanwhile */
+    /* More to send now: the rest of a budget-limited read, or a session
+     * that began meanwhile. Otherwise (its queue is full, a copy it cannot
+     * take) mailbox_wake or its next answer asks again. */
+    if ((sent > 0 || !same) && !d->closing && d->acct && d->mb.more && !d->mb.stalled)
+        fetch_push(mb, d);
     conn_release(d);
     free(f);
 }
@@ -790,7 +793,7 @@ static void fetch_one(mailbox *mb, conn *d)
         return;
     f->mb = mb;
     f->d = d;
-    f->gen = d->mb_gen;
+    f->gen = d->sess_gen;
     memcpy(f->key, conn_device(d), RV_KEY_LEN);
     f->after = d->mb.last_seq;
     f->now_ms = core_wall_ms();

@@ -2,6 +2,8 @@
 /* orgpolicy.c - the organisation's policy on the server (see orgpolicy.h). */
 #include "orgpolicy.h"
 
+#include <stdlib.h>
+
 #include "db_admin.h"
 #include "online.h"
 
@@ -41,19 +43,69 @@ static void send_all(account *a, void *ud)
         orgpolicy_device_up(c);
 }
 
+/* A policy on its way to the database, and the one it replaced. */
+struct put_job {
+    core *k;
+    policy p, prev;
+    bool had;
+};
+
+static int put_work(db *d, void *arg, char errmsg[static DBQ_ERRMSG_LEN])
+{
+    struct put_job *j = arg;
+    int r = db_policy_put(d, &j->p);
+    if (r)
+        snprintf(errmsg, DBQ_ERRMSG_LEN, "%s", r == BANTER_EDB ? db_errmsg(d) : banter_strerror(r));
+    return r;
+}
+
+/* Stored: devices get it. Not stored: the one before is the policy again,
+ * unless a later one replaced it meanwhile (then that one's own put
+ * decides). */
+static void put_after(void *arg, int r, const char *errmsg)
+{
+    struct put_job *j = arg;
+    core *k = j->k;
+    if (r == 0) {
+        core_log(k, "organisation policy %llu set", (unsigned long long)j->p.serial);
+        online_each(k->on, send_all, NULL);
+    } else {
+        core_log(k, "cannot store organisation policy %llu: %s", (unsigned long long)j->p.serial,
+                 errmsg);
+        if (k->has_policy && k->pol.serial == j->p.serial) {
+            k->has_policy = j->had;
+            if (j->had)
+                k->pol = j->prev;
+            k->pub = j->prev.public_fields;
+        }
+    }
+    free(j);
+}
+
 int orgpolicy_set(core *k, policy *p)
 {
     p->serial = k->has_policy ? k->pol.serial + 1 : 1;
     p->issued_ms = core_wall_ms();
     int r = policy_sign(p, k->id);
-    if (r == 0)
-        r = db_policy_put(k->db, p);
     if (r)
         return r;
+    struct put_job *j = calloc(1, sizeof *j);
+    if (!j)
+        return BANTER_ENOMEM;
+    j->k = k;
+    j->p = *p;
+    j->had = k->has_policy;
+    j->prev = k->pol;
+    j->prev.public_fields = k->pub; /* what to go back to without a policy */
+    r = core_job(k, put_work, put_after, j);
+    if (r) {
+        free(j);
+        return r;
+    }
+    /* At once, so that the next one's serial follows (the put is queued
+     * in order); devices get it once it is stored. */
     k->pol = *p;
     k->has_policy = true;
     k->pub = p->public_fields;
-    core_log(k, "organisation policy %llu set", (unsigned long long)p->serial);
-    online_each(k->on, send_all, NULL);
     return 0;
 }

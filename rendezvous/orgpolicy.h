@@ -23,9 +23,11 @@
  * database's error (logged; the server runs with the configuration's
  * rules then). */
 int orgpolicy_load(core *k);
-/* Make p (values set, serial and time given here) the policy: signed,
- * stored, applied, sent to every device that takes it. 0 or BANTER_E*
- * (nothing changed). */
+/* Make p (values set, serial and time given here) the policy: signed and
+ * applied at once, stored by a database job, then sent to every device
+ * that takes it. 0 or BANTER_E* (nothing changed). A failure to store it
+ * is logged and the previous policy applies again (unless a later one
+ * was set meanwhile). */
 BANTER_WUR int orgpolicy_set(core *k, policy *p);
 /* c just authenticated: send it the policy, if there is one and it
  * takes it. */

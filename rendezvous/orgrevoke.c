@@ -16,21 +16,13 @@ static bool same_keys(const revlist *a, const revlist *b)
     return a && b && a->n == b->n && memcmp(a->keys, b->keys, 32 * a->n) == 0;
 }
 
-/* Build and sign the list; *changed whether its keys differ from the
- * last one's. */
-static int build(core *k, bool *changed)
+/* Sign l (its keys read) and make it the list; *changed whether its keys
+ * differ from the last one's. Takes l, also on failure. */
+static int install(core *k, revlist *l, bool *changed)
 {
-    revlist *l = calloc(1, sizeof *l);
-    if (!l)
-        return BANTER_ENOMEM;
-    l->issued_ms = core_wall_ms();
-    int r =
-        db_revoked_since(k->db, l->issued_ms - AUTH_CERT_TTL_MS, l->keys, REVLIST_MAX_KEYS, &l->n);
-    if (r == 0)
-        r = revlist_sign(l, k->id);
+    int r = revlist_sign(l, k->id);
     if (r) {
-        core_log(k, "cannot build the revocation list: %s",
-                 r == BANTER_EDB ? db_errmsg(k->db) : banter_strerror(r));
+        core_log(k, "cannot build the revocation list: %s", banter_strerror(r));
         free(l);
         return r;
     }
@@ -44,6 +36,87 @@ static int build(core *k, bool *changed)
     k->rev = l;
     k->rev_built = core_now(k);
     return 0;
+}
+
+/* The keys revoked within a certificate's life, into l. */
+static int read_keys(db *d, revlist *l)
+{
+    return db_revoked_since(d, l->issued_ms - AUTH_CERT_TTL_MS, l->keys, REVLIST_MAX_KEYS, &l->n);
+}
+
+/* Build and sign the list on the caller's thread (before the database
+ * thread runs). */
+static int build(core *k, bool *changed)
+{
+    revlist *l = calloc(1, sizeof *l);
+    if (!l)
+        return BANTER_ENOMEM;
+    l->issued_ms = core_wall_ms();
+    int r = read_keys(k->db, l);
+    if (r) {
+        core_log(k, "cannot build the revocation list: %s",
+                 r == BANTER_EDB ? db_errmsg(k->db) : banter_strerror(r));
+        free(l);
+        return r;
+    }
+    return install(k, l, changed);
+}
+
+/* A rebuild through the database thread. */
+struct rebuild_job {
+    core *k;
+    revlist *l;
+    bool always; /* send it to everyone even when its keys did not change */
+};
+
+static int rebuild_work(db *d, void *arg, char errmsg[static DBQ_ERRMSG_LEN])
+{
+    struct rebuild_job *j = arg;
+    int r = read_keys(d, j->l);
+    if (r)
+        snprintf(errmsg, DBQ_ERRMSG_LEN, "%s", r == BANTER_EDB ? db_errmsg(d) : banter_strerror(r));
+    return r;
+}
+
+static void send_all(account *a, void *ud);
+
+static void rebuild_after(void *arg, int r, const char *errmsg)
+{
+    struct rebuild_job *j = arg;
+    core *k = j->k;
+    bool changed = false;
+    k->rev_building = false;
+    if (r) {
+        core_log(k, "cannot build the revocation list: %s", errmsg);
+        free(j->l);
+    } else if (install(k, j->l, &changed) == 0 && (changed || j->always)) {
+        online_each(k->on, send_all, NULL);
+    }
+    free(j);
+}
+
+/* Rebuild the list in a job; then send it to every device online when
+ * always, or when its keys changed (a key aged out). */
+static void rebuild(core *k, bool always)
+{
+    struct rebuild_job *j = calloc(1, sizeof *j);
+    if (j)
+        j->l = calloc(1, sizeof *j->l);
+    int r = j && j->l ? 0 : BANTER_ENOMEM;
+    if (r == 0) {
+        j->k = k;
+        j->always = always;
+        j->l->issued_ms = core_wall_ms();
+        r = core_job(k, rebuild_work, rebuild_after, j);
+    }
+    if (r) {
+        core_log(k, "cannot build the revocation list: %s", banter_strerror(r));
+        if (j)
+            free(j->l);
+        free(j);
+        return;
+    }
+    k->rev_building = true;
 }
 
 int orgrevoke_load(core *k)
@@ -73,19 +146,12 @@ static void send_all(account *a, void *ud)
         orgrevoke_device_up(c);
 }
 
-void orgrevoke_changed(core *k)
-{
-    bool changed;
-    if (build(k, &changed) == 0)
-        online_each(k->on, send_all, NULL);
-}
+void orgrevoke_changed(core *k) { rebuild(k, true); }
 
 void orgrevoke_tick(core *k)
 {
-    bool changed;
-    if (core_now(k) - k->rev_built >= (uint64_t)ORGREVOKE_REFRESH_MS && build(k, &changed) == 0 &&
-        changed)
-        online_each(k->on, send_all, NULL); /* a key aged out; an unchanged list waits for logins */
+    if (!k->rev_building && core_now(k) - k->rev_built >= (uint64_t)ORGREVOKE_REFRESH_MS)
+        rebuild(k, false); /* an unchanged list waits for logins */
 }
 
 void orgrevoke_free(core *k)
