@@ -1202,8 +1202,9 @@ typedef int (*handler)(const acct_ctx *x, const adm_request *rq, out *o);
  *         (acct_submit: before the jobs queued earlier are done); after
  *         a work, once the work is done.
  * A local command (x->k NULL) runs both in a row on the caller's thread.
- * policy set and announce call orgpolicy_set and announce_make, which
- * keep their own database calls (orgpolicy.c, announce.c).
+ * policy set and announce are live halves alone: orgpolicy_set and
+ * announce_make queue their own database jobs (orgpolicy.c, announce.c;
+ * announce_make waits for its job, the one wait of the loop).
  */
 static const struct {
     handler work, live;
