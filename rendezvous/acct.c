@@ -1198,10 +1198,13 @@ typedef int (*handler)(const acct_ctx *x, const adm_request *rq, out *o);
  *         server runs.
  *   live  the loop half: the running server's state (sessions, the
  *         online index, the policy...), o->s from work, no x->d. Skipped
- *         when work refused.
+ *         when work refused. Alone, it runs when the request is taken
+ *         (acct_submit: before the jobs queued earlier are done); after
+ *         a work, once the work is done.
  * A local command (x->k NULL) runs both in a row on the caller's thread.
- * policy set and announce call orgpolicy_set and announce_make, which
- * keep their own database calls (orgpolicy.c, announce.c).
+ * policy set and announce are live halves alone: orgpolicy_set and
+ * announce_make queue their own database jobs (orgpolicy.c, announce.c;
+ * announce_make waits for its job, the one wait of the loop).
  */
 static const struct {
     handler work, live;
@@ -1338,6 +1341,37 @@ static void nomem_check(out *o)
         (void)fail(o, "ENOMEM", "out of memory");
 }
 
+/*
+ * A request in three steps, one job of the database thread in the middle,
+ * so that every request is answered, and audited, in the order it came:
+ *   first  (loop) the live half of a command that has no database half;
+ *   db     (database thread) the database half, then the audit entry,
+ *          which says how the command went (a live half after it only
+ *          formats what the database half found, or runs out of memory);
+ *   last   (loop) the live half of a command split in two.
+ * A refusal (o->failed on entry) runs neither half and is audited.
+ */
+static void step_first(const acct_ctx *x, const adm_request *rq, out *o)
+{
+    if (!o->failed && !handlers[rq->cmd].work && handlers[rq->cmd].live)
+        (void)handlers[rq->cmd].live(x, rq, o);
+}
+
+static void step_db(const acct_ctx *x, const adm_request *rq, out *o, char *errmsg, size_t cap)
+{
+    if (!o->failed && handlers[rq->cmd].work)
+        (void)handlers[rq->cmd].work(x, rq, o);
+    nomem_check(o);
+    audit(x, rq, o, errmsg, cap);
+}
+
+static void step_last(const acct_ctx *x, const adm_request *rq, out *o)
+{
+    if (!o->failed && handlers[rq->cmd].work && handlers[rq->cmd].live)
+        (void)handlers[rq->cmd].live(x, rq, o);
+    nomem_check(o);
+}
+
 int acct_exec(const acct_ctx *x, const adm_request *rq, adm_result *res)
 {
     out o;
@@ -1348,16 +1382,13 @@ int acct_exec(const acct_ctx *x, const adm_request *rq, adm_result *res)
         buf_free(&o.text);
         return BANTER_ENOMEM;
     }
-    acct_ctx lx = *x;
-    if (handlers[rq->cmd].work)
-        (void)handlers[rq->cmd].work(&lx, rq, &o);
-    lx.d = NULL; /* the live half as on the server: no database */
-    if (!o.failed && handlers[rq->cmd].live)
-        (void)handlers[rq->cmd].live(&lx, rq, &o);
-    nomem_check(&o);
-    audit(x, rq, &o, why, sizeof why);
+    acct_ctx live = *x;
+    live.d = NULL; /* the live halves as on the server: no database */
+    step_first(&live, rq, &o);
+    step_db(x, rq, &o, why, sizeof why);
     if (why[0] && x->k)
         core_log(x->k, "cannot append to the audit log: %s", why);
+    step_last(&live, rq, &o);
     return finish(rq, &o, res);
 }
 
@@ -1376,8 +1407,7 @@ int acct_refuse(const acct_ctx *x, const adm_request *rq, adm_result *res, const
 
 /* ---- through the database thread ---- */
 
-/* One request on its way: the database half and the audit on the
- * database thread, the live half and the answer on the loop. */
+/* One request on its way: one job (see the steps above). */
 typedef struct ajob {
     acct_ctx x;
     adm_request rq;
@@ -1385,38 +1415,25 @@ typedef struct ajob {
     char actor[ACCT_ACTOR_MAX];
     acct_done_fn done;
     void *arg;
-    bool audited; /* the audit entry is written: answer */
 } ajob;
 
 static int job_work(db *d, void *arg, char errmsg[static DBQ_ERRMSG_LEN])
 {
     ajob *j = arg;
-    j->x.d = d;
-    if (!j->o.failed && handlers[j->rq.cmd].work)
-        (void)handlers[j->rq.cmd].work(&j->x, &j->rq, &j->o);
-    if (j->o.failed || !handlers[j->rq.cmd].live) {
-        nomem_check(&j->o);
-        audit(&j->x, &j->rq, &j->o, errmsg, DBQ_ERRMSG_LEN);
-        j->audited = true;
-    }
-    j->x.d = NULL;
+    acct_ctx x = j->x;
+    x.d = d;
+    step_db(&x, &j->rq, &j->o, errmsg, DBQ_ERRMSG_LEN);
     return 0;
 }
 
-/* The audit of a request whose live half ran (database thread). */
-static int job_audit(db *d, void *arg, char errmsg[static DBQ_ERRMSG_LEN])
+static void job_after(void *arg, int ret, const char *errmsg)
 {
     ajob *j = arg;
-    j->x.d = d;
-    audit(&j->x, &j->rq, &j->o, errmsg, DBQ_ERRMSG_LEN);
-    j->x.d = NULL;
-    j->audited = true;
-    return 0;
-}
-
-static void job_answer(ajob *j)
-{
     adm_result res;
+    (void)ret;
+    if (errmsg[0])
+        core_log(j->x.k, "cannot append to the audit log: %s", errmsg);
+    step_last(&j->x, &j->rq, &j->o);
     int r = finish(&j->rq, &j->o, &res);
     j->done(j->arg, r, r ? NULL : &res);
     if (r == 0)
@@ -1425,29 +1442,13 @@ static void job_answer(ajob *j)
     free(j);
 }
 
-static void job_after(void *arg, int ret, const char *errmsg)
-{
-    ajob *j = arg;
-    (void)ret;
-    if (errmsg[0])
-        core_log(j->x.k, "cannot append to the audit log: %s", errmsg);
-    if (!j->audited) {
-        (void)handlers[j->rq.cmd].live(&j->x, &j->rq, &j->o);
-        nomem_check(&j->o);
-        int r = core_job(j->x.k, job_audit, job_after, j);
-        if (r == 0)
-            return;
-        core_log(j->x.k, "cannot append to the audit log: %s", banter_strerror(r));
-        say(&j->o, "warning: the audit log could not record this: %s\n", banter_strerror(r));
-    }
-    job_answer(j);
-}
-
 int acct_submit(core *k, const char *actor, const adm_request *rq, const char *code,
                 const char *text, acct_done_fn done, void *arg)
 {
     if ((unsigned)rq->cmd >= ADM_CMD_COUNT)
         return BANTER_EINVAL;
+    if (!k->dbq)
+        return BANTER_ESTATE; /* stopping: before a live half changes anything */
     ajob *j = calloc(1, sizeof *j);
     if (!j)
         return BANTER_ENOMEM;
@@ -1460,11 +1461,13 @@ int acct_submit(core *k, const char *actor, const adm_request *rq, const char *c
         j->arg = arg;
         if (code)
             (void)fail(&j->o, code, "%s", text);
+        step_first(&j->x, &j->rq, &j->o);
         r = core_job(k, job_work, job_after, j);
     }
     if (r) {
         buf_free(&j->o.text);
         cJSON_Delete(j->o.data);
+        scratch_clear(&j->o.s);
         adm_request_clear(&j->rq);
         free(j);
     }

@@ -78,6 +78,7 @@ static void run_done(void *arg, int ret, adm_result *res)
                  res->ok ? "ok" : res->error);
         send_result(c, res);
     }
+    conn_input_resume(c);
     conn_release(c);
     free(w);
 }
@@ -97,11 +98,13 @@ static void run(conn *c, const adm_request *rq, const char *fp, const char *role
     int r =
         acct_submit(conn_core(c), w->actor, rq, refused ? "EPERM" : NULL,
                     "an auditor key may only look: this command changes the server", run_done, w);
-    if (r) {
-        conn_release(c);
-        free(w);
-        conn_close(c, r, NULL);
+    if (r == 0) {
+        conn_input_hold(c); /* the next requests: once this one is answered */
+        return;
     }
+    conn_release(c);
+    free(w);
+    conn_close(c, r, NULL);
 }
 
 /* The key's role, looked up by the database thread (and, for a key that

@@ -130,7 +130,8 @@ static void enter(conn *c, const db_user *u)
     contacts_device_up(c, first, entered);
 }
 
-/* The contact list of c started (contacts_device_up): the rest. */
+/* The first page of c's contact list went out (contacts_device_up's job:
+ * c's next messages wait for it), or it could not be read: the rest. */
 static void entered(conn *c, int r)
 {
     if (r) {

@@ -104,7 +104,6 @@ struct conn {
     bool wants_announce : 1; /* ... "announce": RV_ANNOUNCE and RV_REVOKED (announce.h, orgrevoke.h)
                               */
     bool clist_busy : 1;     /* a page of the contact list is being read (contacts.c) */
-    bool clist_redo : 1;     /* ... and an update it may miss came meanwhile: read it again */
 };
 
 /* A loop time (core_now) as kept in a conn, and how long ago one was. */

@@ -230,26 +230,18 @@ static int entry_make(core *k, const char *peer, const struct peer_info *pi, rel
     return 0;
 }
 
-/* Whether c's contact list, still being sent, will carry the entry about
- * peer (NULL: the account's own entry) as it is when that page is read:
- * then an update now would come before the list (and a reset would
- * drop it), so it is left to the list, read again if a page is already
- * being read (clist_redo). */
-static bool list_will_carry(conn *c, const char *peer)
-{
-    if (!c->clist_after)
-        return false;
-    bool later = c->clist_after[0] == '\0' || (peer && strcmp(peer, c->clist_after) > 0);
-    if (later && c->clist_busy)
-        c->clist_redo = true;
-    return later;
-}
+/* Whether c's contact list is due and its first page (RV_CONTACTS with
+ * reset) not sent yet: an update now would be wiped by that reset, and
+ * the page carries the entry as it is after this update anyway (the
+ * update's job came before the page's, which reads the relations and
+ * entries then: jobs run in order, and their afters too). Later pages do
+ * not reset: an update goes out at once, and a page after it shows the
+ * entry as the cache has it then. */
+static bool list_will_carry(const conn *c) { return c->clist_after && c->clist_after[0] == '\0'; }
 
 /* Encode and send RV_CONTACTS holding es[0..n) to c, or to every device of
- * a when c is NULL (but those whose list will carry es[0]: about, NULL
- * for the account's own entry). */
-static void send_contacts(core *k, account *a, conn *c, struct rv_contact *es, size_t n, bool reset,
-                          const char *about)
+ * a when c is NULL (but those whose list will carry it). */
+static void send_contacts(core *k, account *a, conn *c, struct rv_contact *es, size_t n, bool reset)
 {
     rvmsg m = {.type = RV_CONTACTS};
     m.u.contacts = (struct rv_contacts){.reset = reset, .n = n, .c = es};
@@ -263,7 +255,7 @@ static void send_contacts(core *k, account *a, conn *c, struct rv_contact *es, s
     } else {
         for (conn *d = a->devs, *next; d; d = next) {
             next = d->dev_next; /* d may close on a full queue */
-            if (!list_will_carry(d, about))
+            if (!list_will_carry(d))
                 conn_send_pt(d, buf_data(&b), buf_len(&b));
         }
     }
@@ -288,7 +280,7 @@ static void push_entry(core *k, account *viewer, const char *peer, const struct 
 {
     struct rv_contact e;
     if (entry_make(k, peer, pi, side, blocked_me, &e) == 0)
-        send_contacts(k, viewer, NULL, &e, 1, false, peer);
+        send_contacts(k, viewer, NULL, &e, 1, false);
     else
         core_log(k, "out of memory: a contact update for %s is lost", viewer->name);
     db_profile_clear(&e.p);
@@ -335,7 +327,7 @@ static void changed_after(void *arg, int ret, const char *errmsg)
     if (a && (j->what & CONTACTS_CH_DEVICES)) {
         struct rv_contact self;
         self_entry(j->name, &j->pi, &self);
-        send_contacts(k, a, NULL, &self, 1, false, NULL); /* its own devices first */
+        send_contacts(k, a, NULL, &self, 1, false); /* its own devices first */
     }
     bool cached = a && a->loaded; /* else what the database said */
     size_t count = cached ? a->nrel : j->n;
@@ -409,21 +401,18 @@ static void page_free(struct page_job *j)
 
 static void send_list(conn *c);
 
-static void page_after(void *arg, int ret, const char *errmsg)
+/* Send the page j read to c (its job's after, on a live c), then the
+ * next one, or wake the mailbox at the end of the list. */
+static void page_deliver(conn *c, const struct page_job *j, int ret, const char *errmsg)
 {
-    struct page_job *j = arg;
-    conn *c = j->c;
     account *a = c->acct;
     struct rv_contact es[RV_CONTACTS_PER_MSG];
     size_t n = 0;
     c->clist_busy = false;
-    if (c->closing)
-        goto out;
     if (!a || strcmp(a->name, j->name) != 0 || !c->clist_after ||
-        strcmp(c->clist_after, j->after) != 0 || c->clist_redo) {
-        c->clist_redo = false;
-        send_list(c); /* the list moved on, or changed under this page: read it again */
-        goto out;
+        strcmp(c->clist_after, j->after) != 0) {
+        send_list(c); /* the list moved on (logged out, in again): read it again */
+        return;
     }
     int r = 0;
     if (ret) {
@@ -440,7 +429,7 @@ static void page_after(void *arg, int ret, const char *errmsg)
                            &es[n++]);
     }
     if (r == 0)
-        send_contacts(conn_core(c), a, c, es, n, j->reset, NULL);
+        send_contacts(conn_core(c), a, c, es, n, j->reset);
     else if (!ret)
         core_log(conn_core(c), "cannot send the contact list of %s: %s", a->name,
                  banter_strerror(r));
@@ -455,9 +444,28 @@ static void page_after(void *arg, int ret, const char *errmsg)
         send_list(c);
     else
         mailbox_wake(c); /* stored copies come after the list */
-out:
+}
+
+static void page_after(void *arg, int ret, const char *errmsg)
+{
+    struct page_job *j = arg;
+    conn *c = j->c;
+    if (!c->closing)
+        page_deliver(c, j, ret, errmsg);
     conn_release(c);
     page_free(j);
+}
+
+/* The peers of the page after j->after: those of a's relations that
+ * exist, at most what a message holds (with the own entry on the first). */
+static void page_peers(struct page_job *j, const account *a)
+{
+    bool found;
+    size_t max = RV_CONTACTS_PER_MSG - (j->reset ? 1 : 0);
+    for (uint32_t i = cache_pos(a, j->after, &found) + (found ? 1 : 0); i < a->nrel && j->n < max;
+         i++)
+        if (rel_exists(crel_side(&a->rel[i])))
+            snprintf(j->peer[j->n++], sizeof j->peer[0], "%s", a->rel[i].peer);
 }
 
 /* Read the next page of c's list, if one is due and c has room. */
@@ -469,15 +477,10 @@ static void send_list(conn *c)
     struct page_job *j = calloc(1, sizeof *j);
     int r = j && (j->after = strdup(c->clist_after)) ? 0 : BANTER_ENOMEM;
     if (r == 0) {
-        bool found;
         j->c = c;
         snprintf(j->name, sizeof j->name, "%s", a->name);
         j->reset = c->clist_after[0] == '\0';
-        size_t max = RV_CONTACTS_PER_MSG - (j->reset ? 1 : 0);
-        for (uint32_t i = cache_pos(a, c->clist_after, &found) + (found ? 1 : 0);
-             i < a->nrel && j->n < max; i++)
-            if (rel_exists(crel_side(&a->rel[i])))
-                snprintf(j->peer[j->n++], sizeof j->peer[0], "%s", a->rel[i].peer);
+        page_peers(j, a);
         conn_hold(c);
         r = core_job(conn_core(c), page_work, page_after, j);
         if (r == 0) {
@@ -500,102 +503,122 @@ void contacts_continue(conn *c)
         send_list(c);
 }
 
-/* The list, the presence: what follows once the account is in memory. */
-static void device_ready(conn *c, bool first, contacts_up_fn then)
-{
-    account *a = c->acct;
-    send_list(c);
-    if (first && visible(a) != RV_P_OFFLINE)
-        push_presence(conn_core(c), a);
-    then(c, 0);
-}
-
-/* contacts_device_up on an account not in memory yet: its presence and
- * relations, read. */
-struct load_job {
-    conn *c; /* held */
+/*
+ * contacts_device_up: one job reads the account's presence and relations
+ * (when they are not in memory yet: load) and the first page of its list,
+ * so that the list follows RV_AUTH at once, as it did when the loop read
+ * the database itself; c's next messages wait for it. The page's peers
+ * come from the relations read there, not from the cache: an update
+ * queued before it is in them (list_will_carry).
+ */
+struct up_job {
+    conn *c; /* held, its input too */
     contacts_up_fn then;
-    bool first;
-    char name[BANTER_MAX_NAME + 1];
+    bool first, load;
     uint8_t status;
     char text[RV_TEXT_MAX + 1];
     db_rel *rows;
     size_t n;
+    struct page_job *page; /* the first page (its c is not held) */
 };
 
-static int load_work(db *d, void *arg, char errmsg[static DBQ_ERRMSG_LEN])
+static int up_work(db *d, void *arg, char errmsg[static DBQ_ERRMSG_LEN])
 {
-    struct load_job *j = arg;
-    int r = db_presence_get(d, j->name, &j->status, j->text);
+    struct up_job *j = arg;
+    int r = j->load ? db_presence_get(d, j->page->name, &j->status, j->text) : 0;
     if (r == 0)
-        r = db_rel_list(d, j->name, &j->rows, &j->n);
-    return job_err(d, r, errmsg);
+        r = db_rel_list(d, j->page->name, &j->rows, &j->n);
+    if (job_err(d, r, errmsg))
+        return r;
+    for (size_t i = 0; i < j->n && j->page->n < RV_CONTACTS_PER_MSG - 1; i++)
+        if (rel_exists(j->rows[i].side))
+            snprintf(j->page->peer[j->page->n++], sizeof j->page->peer[0], "%s", j->rows[i].peer);
+    return page_work(d, j->page, errmsg);
 }
 
-static void load_after(void *arg, int ret, const char *errmsg)
+/* The loaded presence and relations into a (unless another device's
+ * load came first). */
+static int up_install(struct up_job *j, account *a)
 {
-    struct load_job *j = arg;
+    if (!j->load || a->loaded)
+        return 0;
+    char *text = j->text[0] ? strdup(j->text) : NULL;
+    int r = j->text[0] && !text ? BANTER_ENOMEM : cache_install(a, j->rows, j->n);
+    if (r) {
+        free(text);
+        return r;
+    }
+    free(a->text);
+    a->text = text;
+    a->status = j->status;
+    a->loaded = true;
+    return 0;
+}
+
+static void up_after(void *arg, int ret, const char *errmsg)
+{
+    struct up_job *j = arg;
     conn *c = j->c;
     core *k = conn_core(c);
-    account *a = online_find(k->on, j->name);
-    int r = ret;
-    if (r == 0 && a && !a->loaded) { /* else another device's load came first */
-        char *text = j->text[0] ? strdup(j->text) : NULL;
-        r = j->text[0] && !text ? BANTER_ENOMEM : cache_install(a, j->rows, j->n);
-        if (r == 0) {
-            free(a->text);
-            a->text = text;
-            a->status = j->status;
-            a->loaded = true;
-        } else {
-            free(text);
-        }
+    account *a = online_find(k->on, j->page->name);
+    int r = a && ret == 0 ? up_install(j, a) : 0;
+    c->clist_busy = false;
+    if (r || ret)
+        core_log(k, "cannot read the contacts of %s: %s", j->page->name,
+                 r ? banter_strerror(r) : errmsg);
+    if (c->closing || !a || c->acct != a)
+        goto out; /* gone, or logged out meanwhile */
+    if (r == 0)
+        r = ret;
+    if (r) {
+        j->then(c, r);
+        goto out;
     }
-    if (r)
-        core_log(k, "cannot read the contacts of %s: %s", j->name,
-                 ret ? errmsg : banter_strerror(r));
-    if (!c->closing && a && c->acct == a) {
-        if (r)
-            j->then(c, r);
-        else
-            device_ready(c, j->first, j->then);
-    }
+    page_deliver(c, j->page, ret, errmsg);
+    if (j->first && visible(a) != RV_P_OFFLINE)
+        push_presence(k, a);
+    if (!c->closing)
+        j->then(c, 0);
+out:
+    conn_input_resume(c);
     conn_release(c);
     free(j->rows);
+    page_free(j->page);
     free(j);
 }
 
 void contacts_device_up(conn *c, bool first, contacts_up_fn then)
 {
     account *a = c->acct;
+    struct up_job *j = calloc(1, sizeof *j);
+    int r = j && (j->page = calloc(1, sizeof *j->page)) ? 0 : BANTER_ENOMEM;
     /* The list is due from now on: updates wait for it (list_will_carry),
      * the mailbox too. */
     free(c->clist_after);
-    c->clist_after = strdup("");
-    if (!c->clist_after) {
-        then(c, BANTER_ENOMEM);
-        return;
-    }
-    if (a->loaded) {
-        device_ready(c, first, then);
-        return;
-    }
-    struct load_job *j = calloc(1, sizeof *j);
-    int r = j ? 0 : BANTER_ENOMEM;
-    if (j) {
+    c->clist_after = r == 0 ? strdup("") : NULL;
+    if (r == 0 && (!c->clist_after || !(j->page->after = strdup(""))))
+        r = BANTER_ENOMEM;
+    if (r == 0) {
         j->c = c;
         j->then = then;
         j->first = first;
-        snprintf(j->name, sizeof j->name, "%s", a->name);
+        j->load = !a->loaded;
+        j->page->c = c;
+        j->page->reset = true;
+        snprintf(j->page->name, sizeof j->page->name, "%s", a->name);
         conn_hold(c);
-        r = core_job(conn_core(c), load_work, load_after, j);
-        if (r)
-            conn_release(c);
+        r = core_job(conn_core(c), up_work, up_after, j);
+        if (r == 0) {
+            conn_input_hold(c);
+            c->clist_busy = true;
+            return;
+        }
+        conn_release(c);
     }
-    if (r) {
-        free(j);
-        then(c, r);
-    }
+    if (j && j->page)
+        page_free(j->page);
+    free(j);
+    then(c, r);
 }
 
 void contacts_device_down(conn *c)
@@ -650,6 +673,7 @@ static void status_after(void *arg, int ret, const char *errmsg)
     if (now != a->shown || (now != RV_P_OFFLINE && text_changed))
         push_presence(k, a);
 out:
+    conn_input_resume(c);
     conn_release(c);
     free(j);
 }
@@ -668,11 +692,13 @@ void contacts_status(conn *c, const struct rv_status *st)
     j->now = core_wall_ms();
     conn_hold(c);
     int r = core_job(conn_core(c), status_work, status_after, j);
-    if (r) {
-        conn_release(c);
-        free(j);
-        conn_error(c, banter_errname(r), "the server cannot store the status");
+    if (r == 0) {
+        conn_input_hold(c); /* the next messages: once it is answered */
+        return;
     }
+    conn_release(c);
+    free(j);
+    conn_error(c, banter_errname(r), "the server cannot store the status");
 }
 
 /* ---- RV_CONTACT ---- */
@@ -821,6 +847,7 @@ static void op_after(void *arg, int ret, const char *errmsg)
                      errmsg);
         apply_change(k, j);
     }
+    conn_input_resume(c);
     conn_release(c);
     db_profile_clear(&j->pa.p);
     db_profile_clear(&j->pb.p);
@@ -841,11 +868,13 @@ void contacts_op(conn *c, const struct rv_contact_op *op)
     j->now = core_wall_ms();
     conn_hold(c);
     int r = core_job(conn_core(c), op_work, op_after, j);
-    if (r) {
-        conn_release(c);
-        free(j);
-        conn_error(c, banter_errname(r), "the server cannot store the relation");
+    if (r == 0) {
+        conn_input_hold(c); /* the next messages: once it is answered */
+        return;
     }
+    conn_release(c);
+    free(j);
+    conn_error(c, banter_errname(r), "the server cannot store the relation");
 }
 
 /* ---- the mailbox's question ---- */

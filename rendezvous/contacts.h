@@ -19,9 +19,9 @@
  * The database belongs to its thread (dbq.h): every read and write here is
  * a job whose after updates the caches and pushes. The caches change only
  * in afters, which run in the order of the jobs, so they follow the
- * database's order of writes; an update that a page of a list still being
- * read would carry waits for that page (read again if it was read
- * before the change).
+ * database's order of writes. An update for a device whose list's first
+ * page (the reset) is still being read is not sent: that page, read after
+ * the update's write, carries it.
  */
 #ifndef BANTER_RDV_CONTACTS_H
 #define BANTER_RDV_CONTACTS_H
@@ -36,13 +36,15 @@
  * (nothing was sent). */
 typedef void (*contacts_up_fn)(conn *c, int r);
 
-/* The account's first device authenticated (first), or another one: load
- * the account's presence and relations when they are not in memory yet
- * (a job of the database thread), then start the contact list (its pages
- * are read by the database thread too, while c has room), tell its
- * contacts it is online (unless invisible), and call then(c, r), at once
- * or from the loading job's after; not when c closed or left the account
- * meanwhile. */
+/* The account's first device authenticated (first), or another one: one
+ * job of the database thread reads the account's presence and relations
+ * when they are not in memory yet, and the first page of the list, while
+ * c's input waits (conn_input_hold: what the node sends once logged in
+ * finds its contacts); its after sends that page, tells the contacts that
+ * the account is online (unless invisible) and calls then(c, 0). The next
+ * pages are read while c has room. then is not called when c closed or
+ * left the account meanwhile; then(c, r) at once when the job cannot be
+ * queued. */
 void contacts_device_up(conn *c, bool first, contacts_up_fn then);
 
 /* c stops being authenticated (its account record still holds it). */

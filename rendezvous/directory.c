@@ -41,6 +41,7 @@ static void profile_after(void *arg, int ret, const char *errmsg)
         /* Stored: the contacts hear of it even when c went away meanwhile. */
         contacts_profile_changed(conn_core(c), j->name, &j->p);
     }
+    conn_input_resume(c);
     conn_release(c);
     db_profile_clear(&j->p);
     free(j);
@@ -59,8 +60,10 @@ void directory_profile_set(conn *c, const struct rv_profile *p)
         j->now = core_wall_ms();
         conn_hold(c);
         r = core_job(conn_core(c), profile_work, profile_after, j);
-        if (r == 0)
+        if (r == 0) {
+            conn_input_hold(c); /* the next messages: once it is answered */
             return;
+        }
         conn_release(c);
     }
     if (j)
@@ -101,6 +104,7 @@ static void search_after(void *arg, int ret, const char *errmsg)
         conn_error(c, banter_errname(ret), "the search failed");
     else if (!c->closing)
         conn_send_rv(c, &j->res);
+    conn_input_resume(c);
     conn_release(c);
     rvmsg_clear(&j->res);
     free(j);
@@ -120,9 +124,11 @@ void directory_search(conn *c, const struct rv_search *q)
     j->res.type = RV_SEARCH_RESULT;
     conn_hold(c);
     int r = core_job(conn_core(c), search_work, search_after, j);
-    if (r) {
-        conn_release(c);
-        free(j);
-        conn_error(c, banter_errname(r), "the search failed");
+    if (r == 0) {
+        conn_input_hold(c); /* the next messages: once it is answered */
+        return;
     }
+    conn_release(c);
+    free(j);
+    conn_error(c, banter_errname(r), "the search failed");
 }

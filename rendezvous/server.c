@@ -100,49 +100,6 @@ static void conn_established(conn *c)
     conn_send(c, &h);
 }
 
-/* A PING answered while database jobs of c are queued: its PONG comes
- * after their answers (a node uses PING to know that the server has
- * answered everything it sent before). */
-struct pong_job {
-    conn *c; /* held */
-    uint64_t token;
-};
-
-static int pong_work(db *d, void *arg, char errmsg[static DBQ_ERRMSG_LEN])
-{
-    (void)d, (void)arg, (void)errmsg;
-    return 0;
-}
-
-static void pong_after(void *arg, int ret, const char *errmsg)
-{
-    struct pong_job *j = arg;
-    (void)ret, (void)errmsg;
-    if (!j->c->closing) {
-        msg pong = {.type = MSG_PONG, .u.ping.token = j->token};
-        conn_send(j->c, &pong);
-    }
-    conn_release(j->c);
-    free(j);
-}
-
-static void ping(conn *c, uint64_t token)
-{
-    if (c->holds > 0) {
-        struct pong_job *j = malloc(sizeof *j);
-        if (j) {
-            *j = (struct pong_job){.c = c, .token = token};
-            conn_hold(c);
-            if (core_job(conn_core(c), pong_work, pong_after, j) == 0)
-                return;
-            conn_release(c);
-            free(j);
-        }
-    }
-    msg pong = {.type = MSG_PONG, .u.ping.token = token};
-    conn_send(c, &pong);
-}
-
 /* Whether a rendezvous message from a node needs an authenticated peer
  * (RV_SEAL answers EAUTH with RV_STORED itself). */
 static bool needs_auth(rv_type t)
@@ -255,9 +212,11 @@ static void conn_message(conn *c, const uint8_t *pt, size_t len)
         else
             conn_hello(c, &m.u.hello);
         break;
-    case MSG_PING:
-        ping(c, m.u.ping.token);
+    case MSG_PING: {
+        msg pong = {.type = MSG_PONG, .u.ping.token = m.u.ping.token};
+        conn_send(c, &pong);
         break;
+    }
     case MSG_PONG:  /* the answer to a keepalive: the byte count did it */
     case MSG_ERROR: /* the peer refused something of ours: nothing to undo */
         break;
