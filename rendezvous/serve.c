@@ -64,8 +64,8 @@ int cmd_serve(const cli_ctx *ctx, int argc, char **argv)
     }
     char ctl_path[CONFIG_PATH_MAX + sizeof CTL_SUFFIX];
     char plugin_dir[CONFIG_PATH_MAX + sizeof ".plugins"];
-    snprintf(ctl_path, sizeof ctl_path, "%s" CTL_SUFFIX, ctx->cfg->db);
-    snprintf(plugin_dir, sizeof plugin_dir, "%s.plugins", ctx->cfg->db);
+    snprintf(ctl_path, sizeof ctl_path, "%s" CTL_SUFFIX, config_base(ctx->cfg));
+    snprintf(plugin_dir, sizeof plugin_dir, "%s.plugins", config_base(ctx->cfg));
     const config *cf = ctx->cfg;
     if (cf->ice.nturn && !cf->turn_secret[0]) {
         fprintf(stderr, CLI_PROG ": turn servers need turn_secret (coturn's static-auth-secret)\n");
