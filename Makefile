@@ -400,7 +400,7 @@ TEST_TOOLS := $(NETLAB_TOOLS) $(if $(PLUGHOST_SRC),bin/banter-plugin-host $(TEST
 
 # test_rdv_pg needs a PostgreSQL server: test_rendezvous_pg.sh makes one and
 # runs it (alone it would only say "skipped").
-PG_UNIT_BINS := $(ASAN)/tests/test_rdv_pg
+PG_UNIT_BINS := $(ASAN)/tests/test_rdv_pg $(ASAN)/tests/test_rdv_cluster
 
 test-run: $(UNIT_BINS) $(REPLAY_BINS) $(ASAN_PROGRAMS) $(TEST_TOOLS) all
 	$(Q)BANTER_BIN=$(CURDIR)/$(ASAN)/banter MDNS_PROBE=$(CURDIR)/$(ASAN)/tests/mdns_probe \
@@ -410,6 +410,7 @@ test-run: $(UNIT_BINS) $(REPLAY_BINS) $(ASAN_PROGRAMS) $(TEST_TOOLS) all
 	    ADMIN_BIN=$(CURDIR)/$(ASAN)/banter-admin BENCH_RTT=$(CURDIR)/$(REL)/bench_rtt \
 	    PLUGIN_HOST=$(CURDIR)/bin/banter-plugin-host PLUGIN_DIR=$(CURDIR)/$(REL)/tests/plugins \
 	    GATEWAY_DIR=$(CURDIR)/$(REL)/plugins RDV_PG_TEST=$(CURDIR)/$(ASAN)/tests/test_rdv_pg \
+	    RDV_CLUSTER_TEST=$(CURDIR)/$(ASAN)/tests/test_rdv_cluster \
 	    tests/run.sh $(filter-out $(PG_UNIT_BINS),$(UNIT_BINS)) $(REPLAY_BINS) $(INTEG_SRC) \
 	    $(addprefix pg:,$(RDV_PG_TESTS))
 

@@ -185,7 +185,7 @@ int db_cluster_post(db_pg *p, const uint8_t device[static 32], int kind, int64_t
                     db_cluster_done_fn cb, void *ud)
 {
     char k[16], r[24];
-    if (kind < DBC_SEALED || kind > DBC_ADMIN)
+    if (kind < DBC_SEALED || kind > DBC_ACK)
         return BANTER_EINVAL;
     snprintf(k, sizeof k, "%d", kind);
     snprintf(r, sizeof r, "%lld", (long long)row_id);
@@ -223,6 +223,8 @@ static void on_take(void *ud, int ret, const PGresult *res, const char *errmsg)
                 got != sizeof e->device)
                 continue; /* the table's CHECK makes this impossible */
             e->row_id = strtoll(PQgetvalue(res, i, 3), NULL, 10);
+            if (!PQgetisnull(res, i, 4))
+                snprintf(e->user, sizeof e->user, "%s", PQgetvalue(res, i, 4));
             n++;
         }
     }
@@ -242,6 +244,8 @@ int db_cluster_take(db_pg *p, const char *id, db_cluster_take_fn cb, void *ud)
                "WITH d AS (DELETE FROM banter_events WHERE seq IN (SELECT seq FROM banter_events"
                " WHERE instance = $1 ORDER BY seq LIMIT $2::integer)"
                " RETURNING seq, kind, device, row_id)"
-               " SELECT seq, kind, encode(device, 'hex'), row_id FROM d ORDER BY seq",
+               " SELECT d.seq, d.kind, encode(d.device, 'hex'), d.row_id, o.\"user\" FROM d"
+               " LEFT JOIN banter_online o ON o.device = d.device AND o.instance = $1"
+               " ORDER BY d.seq",
                2, v, NULL, NULL, on_take, call_new(NULL, NULL, cb, ud));
 }

@@ -48,13 +48,17 @@ enum db_cluster_kind {
     DBC_CONTACT = 3,  /* a relation of the device's account changed */
     DBC_ICE = 4,      /* an ICE signaling message (its row) */
     DBC_ADMIN = 5,    /* an admin action on the device or its account */
+    DBC_ACK = 6,      /* sealed.seq: a copy this device sent was acknowledged */
 };
+
+#define DB_CLUSTER_MAX_USER 64
 
 typedef struct db_cluster_event {
     int64_t seq;
     int kind;
     uint8_t device[32];
     int64_t row_id;
+    char user[DB_CLUSTER_MAX_USER + 1]; /* the account device is online as at the taker, or "" */
 } db_cluster_event;
 
 /* Create the tables when missing (blocking, at start-up, like
@@ -102,7 +106,8 @@ BANTER_WUR int db_cluster_post(db_pg *p, const uint8_t device[static 32], int ki
                                db_cluster_done_fn cb, void *ud);
 
 /* Take (remove) instance id's oldest events, up to DB_CLUSTER_TAKE_MAX, in
- * the order they were posted: ev (valid during the call) of n, ret as
+ * the order they were posted, each with the account its device is online
+ * as at id now ("" when it is not): ev (valid during the call) of n, ret as
  * db_cluster_done_fn. When n is DB_CLUSTER_TAKE_MAX take again. */
 typedef void (*db_cluster_take_fn)(void *ud, int ret, const db_cluster_event *ev, size_t n,
                                    const char *errmsg);

@@ -19,8 +19,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/pg_lib.sh"
 
 RDV_PG_TEST=${RDV_PG_TEST:-$here/../../build/asan/tests/test_rdv_pg}
+RDV_CLUSTER_TEST=${RDV_CLUSTER_TEST:-$here/../../build/asan/tests/test_rdv_cluster}
 RDV_BIN=${RDV_BIN:-$here/../../build/asan/banter-rendezvous}
-for v in RDV_PG_TEST RDV_BIN; do
+for v in RDV_PG_TEST RDV_CLUSTER_TEST RDV_BIN; do
     [ -x "${!v}" ] || t_fail setup "no program at ${!v} (make test-run builds it)"
 done
 export ASAN_OPTIONS=detect_leaks=1
@@ -29,6 +30,8 @@ export UBSAN_OPTIONS=print_stacktrace=1
 pg_start || t_fail setup "cannot start a PostgreSQL cluster"
 BANTER_TEST_PG=$PG_URL "$RDV_PG_TEST" || t_fail unit "test_rdv_pg failed against PostgreSQL"
 t_pass "schema and asynchronous connection on PostgreSQL"
+BANTER_TEST_PG=$PG_URL "$RDV_CLUSTER_TEST" || t_fail unit "test_rdv_cluster failed against PostgreSQL"
+t_pass "instances: join, events between them, heartbeats and reaping (cluster.c)"
 
 # A crash of the database server: committed rows survive, and the schema
 # version is the same (test_rdv_pg migrated it; a restart migrates nothing).
