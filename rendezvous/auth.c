@@ -16,6 +16,7 @@
 #include "plugins.h"
 #include "pwcheck.h"
 #include "ratelimit.h"
+#include "xinst.h"
 
 /* An RV_LOGIN whose password is being checked. Owned by its conn (freed by
  * the conn's close or by the check's answer). */
@@ -51,6 +52,7 @@ static void leave(conn *c)
     if (!c->acct)
         return;
     mailbox_device_down(c);
+    xinst_device_down(c);
     contacts_device_down(c);
     (void)online_detach(conn_core(c)->on, c, on_last, conn_core(c));
 }
@@ -114,6 +116,7 @@ static void enter(conn *c, const db_user *u)
     orgrevoke_device_up(c);
     icesig_device_up(c);
     announce_device_up(c);
+    xinst_device_up(c);
     mailbox_device_up(c);
 }
 

@@ -226,9 +226,36 @@ void cluster_device(cluster *c, const uint8_t device[static 32], const char *use
         say(c, "cannot record a device %s: %s", on ? "online" : "offline", banter_strerror(r));
 }
 
-void cluster_post(cluster *c, const uint8_t device[static 32], int kind, int64_t row_id)
+struct post {
+    cluster *c;
+    cluster_posted_fn done;
+    void *ud;
+};
+
+static void on_posted(void *ud, int ret, int64_t n, const char *errmsg)
 {
-    int r = db_cluster_post(c->pg, device, kind, row_id, on_written, c);
-    if (r != 0)
+    struct post *p = ud;
+    if (ret != 0 && !p->c->freed)
+        say(p->c, "cannot post an event: %s", errmsg);
+    if (p->done)
+        p->done(p->ud, ret, n);
+    free(p);
+}
+
+void cluster_post(cluster *c, const uint8_t device[static 32], int kind, int64_t row_id,
+                  cluster_posted_fn done, void *ud)
+{
+    struct post *p = malloc(sizeof *p);
+    int r = p ? 0 : BANTER_ENOMEM;
+    if (p) {
+        *p = (struct post){c, done, ud};
+        r = db_cluster_post(c->pg, device, kind, row_id, on_posted, p);
+        if (r != 0)
+            free(p);
+    }
+    if (r != 0) {
         say(c, "cannot post an event: %s", banter_strerror(r));
+        if (done)
+            done(ud, r, 0);
+    }
 }

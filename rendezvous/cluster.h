@@ -78,8 +78,13 @@ const char *cluster_id(const cluster *c);
 void cluster_device(cluster *c, const uint8_t device[static 32], const char *user, bool on);
 
 /* Post an event (kind, row_id) for device to whichever instance holds it
- * (none: nothing happens; this one: it comes back here). */
-void cluster_post(cluster *c, const uint8_t device[static 32], int kind, int64_t row_id);
+ * (none: nothing happens; this one: it comes back here). done (may be
+ * NULL) runs exactly once, also when the cluster is freed first (ret
+ * BANTER_EDB): ret 0 with n 1 when an instance holds the device, 0 when
+ * none does. */
+typedef void (*cluster_posted_fn)(void *ud, int ret, int64_t n);
+void cluster_post(cluster *c, const uint8_t device[static 32], int kind, int64_t row_id,
+                  cluster_posted_fn done, void *ud);
 
 /* Whether the connection is up and the instance registered. */
 bool cluster_joined(const cluster *c);

@@ -31,6 +31,7 @@ typedef struct mailbox mailbox;
 typedef struct pwcheck pwcheck;
 typedef struct ratelimit ratelimit;
 typedef struct rplugins rplugins;
+typedef struct cluster cluster;
 struct icesig_config;
 
 /* Connections in the order they were appended; O(1) removal (conn.c). */
@@ -59,6 +60,7 @@ typedef struct core {
     pwcheck *pw;   /* Argon2id in the thread pool (pwcheck.h) */
     ratelimit *rl; /* login backoff (ratelimit.h) */
     rplugins *pg;  /* plug-in hosts (plugins.h) */
+    cluster *cl;   /* the other instances on the shared database (xinst.h), or NULL */
     /* STUN/TURN for the nodes (icesig.h), or NULL; loop ms of the last
      * scan for TURN credentials due again. */
     const struct icesig_config *ice;

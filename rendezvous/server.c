@@ -33,6 +33,7 @@
 #include "orgrevoke.h"
 #include "pwcheck.h"
 #include "ratelimit.h"
+#include "xinst.h"
 
 #define READ_BUF 65536
 
@@ -433,6 +434,7 @@ static void server_stop(server *srv, int err)
     while (k->live.head)
         conn_close(k->live.head, 0, "server shutting down");
     mailbox_stop(k->mb);
+    xinst_stop(k);
     ctl_close(srv->ctl);
     rplugins_close(k->pg);
 }
@@ -652,6 +654,8 @@ int server_run(const server_config *cfg)
         ret = start_ctl(srv);
     if (ret == 0)
         ret = start_plugins(srv);
+    if (ret == 0 && cfg->cluster_url)
+        ret = xinst_start(&srv->k, cfg->cluster_url, cfg->cluster_id);
     if (ret == 0) {
         identity_fingerprint(identity_public(cfg->id), fp);
         core_log(&srv->k, "listening on %s, fingerprint %s", srv->addr, fp);

@@ -120,6 +120,14 @@ static void run_for(uint64_t ms)
 }
 
 static int rows_online;
+static int *posted_count;
+
+static void on_posted(void *ud, int ret, int64_t n)
+{
+    assert_int_equal(ret, 0);
+    *(int64_t *)ud = n;
+    ++*posted_count;
+}
 
 /* Run until the device's online row names instance id. */
 static void until_online_at(const char *id)
@@ -154,14 +162,20 @@ static void test_two_instances(void **state)
     until_online_at("inst_b");
 
     /* a posts for the device b holds: b takes it, with the account. */
-    cluster_post(a.c, nowhere, DBC_SEALED, 1); /* online nowhere: goes nowhere */
-    cluster_post(a.c, dev, DBC_SEALED, 4242);
+    int posted = 0;
+    int64_t held[2] = {-1, -1};
+    cluster_post(a.c, nowhere, DBC_SEALED, 1, on_posted, &held[0]); /* online nowhere */
+    cluster_post(a.c, dev, DBC_SEALED, 4242, on_posted, &held[1]);
+    posted_count = &posted;
+    run_until(&posted, 2);
+    assert_int_equal(held[0], 0);
+    assert_int_equal(held[1], 1);
     run_until(&b.events, 1);
     assert_int_equal(b.last.kind, DBC_SEALED);
     assert_int_equal(b.last.row_id, 4242);
     assert_memory_equal(b.last.device, dev, 32);
     assert_string_equal(b.last_user, "dora");
-    cluster_post(b.c, dev, DBC_ACK, 7); /* to itself */
+    cluster_post(b.c, dev, DBC_ACK, 7, NULL, NULL); /* to itself */
     run_until(&b.events, 2);
     assert_int_equal(b.last.kind, DBC_ACK);
     assert_int_equal(a.events, 0);
