@@ -85,6 +85,9 @@ void cluster_device(cluster *c, const uint8_t device[static 32], const char *use
 typedef void (*cluster_posted_fn)(void *ud, int ret, int64_t n);
 void cluster_post(cluster *c, const uint8_t device[static 32], int kind, int64_t row_id,
                   cluster_posted_fn done, void *ud);
+/* The same with body (len bytes, copied now; db_cluster_post_body). */
+void cluster_post_body(cluster *c, const uint8_t device[static 32], int kind, int64_t row_id,
+                       const uint8_t *body, size_t len, cluster_posted_fn done, void *ud);
 
 /* Whether the connection is up and the instance registered. */
 bool cluster_joined(const cluster *c);

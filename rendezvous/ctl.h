@@ -67,7 +67,6 @@ BANTER_WUR int ctl_ask(const char *base, const char *line, char *ans, size_t aca
  * that database (nothing to tell); BANTER_ETOOLONG (path too long);
  * BANTER_EIO or BANTER_ETIMEDOUT with why.
  */
-BANTER_WUR int ctl_notify(const char *base, const char *name, int *sessions, char *why,
-                          size_t cap);
+BANTER_WUR int ctl_notify(const char *base, const char *name, int *sessions, char *why, size_t cap);
 
 #endif

@@ -17,6 +17,25 @@ static conn *device_here(core *k, const db_cluster_event *ev, const char *user)
     return c && !c->closing ? c : NULL;
 }
 
+/* An ICE message another instance forwarded to c (icesig.c checked the
+ * sender's right there): sent on as it is, when it is one. */
+static void ice_here(core *k, conn *c, const db_cluster_event *ev)
+{
+    rvmsg m;
+    if (!ev->body || rvmsg_decode(&m, ev->body, ev->body_len) != 0) {
+        core_log(k, "cluster: an ICE event that is not a message: dropped");
+        return;
+    }
+    unsigned type = m.type;
+    rvmsg_clear(&m);
+    if (type != RV_ICE_OFFER && type != RV_ICE_ANSWER && type != RV_ICE_END) {
+        core_log(k, "cluster: an ICE event with message type %02x: dropped", type);
+        return;
+    }
+    if (!conn_busy(c)) /* full: the sender's session times out and tries again */
+        conn_send_pt(c, ev->body, ev->body_len);
+}
+
 static void on_event(void *ud, const db_cluster_event *ev, const char *user)
 {
     core *k = ud;
@@ -29,6 +48,9 @@ static void on_event(void *ud, const db_cluster_event *ev, const char *user)
         break;
     case DBC_ACK:
         mailbox_remote_delivered(c, ev->row_id);
+        break;
+    case DBC_ICE:
+        ice_here(k, c, ev);
         break;
     default:
         core_debug(k, "cluster: event kind %d not handled here", ev->kind);

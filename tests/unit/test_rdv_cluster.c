@@ -50,6 +50,8 @@ struct seen {
     int joins;
     int events;
     db_cluster_event last;
+    uint8_t body[16];
+    size_t body_len;
     char last_user[DB_CLUSTER_MAX_USER + 1];
     char reaped[128];
 };
@@ -67,6 +69,12 @@ static void on_event(void *ud, const db_cluster_event *ev, const char *user)
     struct seen *s = ud;
     s->events++;
     s->last = *ev;
+    s->last.body = NULL;
+    s->body_len = ev->body_len < sizeof s->body ? ev->body_len : sizeof s->body;
+    if (ev->body)
+        memcpy(s->body, ev->body, s->body_len);
+    else
+        s->body_len = 0;
     snprintf(s->last_user, sizeof s->last_user, "%s", user);
 }
 
@@ -175,9 +183,16 @@ static void test_two_instances(void **state)
     assert_int_equal(b.last.row_id, 4242);
     assert_memory_equal(b.last.device, dev, 32);
     assert_string_equal(b.last_user, "dora");
+    assert_int_equal(b.body_len, 0);
     cluster_post(b.c, dev, DBC_ACK, 7, NULL, NULL); /* to itself */
     run_until(&b.events, 2);
     assert_int_equal(b.last.kind, DBC_ACK);
+    static const uint8_t body[5] = {0x31, 0, 0xff, 'x', 0};
+    cluster_post_body(a.c, dev, DBC_ICE, 0, body, sizeof body, NULL, NULL);
+    run_until(&b.events, 3);
+    assert_int_equal(b.last.kind, DBC_ICE);
+    assert_int_equal(b.body_len, sizeof body);
+    assert_memory_equal(b.body, body, sizeof body);
     assert_int_equal(a.events, 0);
     assert_int_equal(side_int("SELECT count(*) FROM banter_events"), 0);
 
