@@ -97,6 +97,7 @@ static void enter(conn *c, const db_user *u)
     }
     c->acct->admin = u->admin;
     c->acct->broadcast = u->broadcast;
+    xinst_device_up(c); /* before the presence it may change is announced */
     if (first)
         rplugins_account(k->pg, u->name, true);
     rvmsg a = {.type = RV_AUTH, .u.auth = {.ok = true, .admin = u->admin}};
@@ -116,7 +117,6 @@ static void enter(conn *c, const db_user *u)
     orgrevoke_device_up(c);
     icesig_device_up(c);
     announce_device_up(c);
-    xinst_device_up(c);
     mailbox_device_up(c);
 }
 

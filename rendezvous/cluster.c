@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rvmsg.h"
+
 struct cluster {
     uv_loop_t *loop;
     db_pg *pg;
@@ -153,11 +155,17 @@ static void on_down(void *ud, const char *why)
     say(c, "database connection lost (%s): connecting again", why);
 }
 
+#define PRESENCE_CHANNEL "bt_presence"
+
 static void on_notify(void *ud, const char *channel, const char *payload)
 {
-    (void)channel;
-    (void)payload; /* the event's seq: the table is read in order anyway */
-    take(ud);
+    cluster *c = ud;
+    if (strcmp(channel, PRESENCE_CHANNEL) == 0) {
+        if (c->cbs.presence && payload[0])
+            c->cbs.presence(c->ud, payload);
+        return;
+    }
+    take(c); /* the payload is the event's seq: the table is read in order anyway */
 }
 
 int cluster_new(cluster **out, uv_loop_t *loop, const char *conninfo, const char *id,
@@ -183,6 +191,13 @@ int cluster_new(cluster **out, uv_loop_t *loop, const char *conninfo, const char
     const db_pg_cbs pcbs = {.up = on_up, .down = on_down, .notify = on_notify};
     r = db_pg_new(&c->pg, loop, conninfo, &pcbs, c, why, cap);
     if (r != 0) {
+        free(c);
+        return r;
+    }
+    r = db_pg_listen(c->pg, PRESENCE_CHANNEL);
+    if (r != 0) {
+        snprintf(why, cap, "cannot listen for presence: %s", banter_strerror(r));
+        db_pg_free(c->pg);
         free(c);
         return r;
     }
@@ -264,4 +279,89 @@ void cluster_post_body(cluster *c, const uint8_t device[static 32], int kind, in
         if (done)
             done(ud, r, 0);
     }
+}
+
+void cluster_post_user(cluster *c, const char *user, int kind, const uint8_t *body, size_t len)
+{
+    int r = db_cluster_post_user(c->pg, c->id, user, kind, 0, body, len, on_written, c);
+    if (r != 0)
+        say(c, "cannot post an event: %s", banter_strerror(r));
+}
+
+/* ---- presence ---- */
+
+void cluster_presence_changed(cluster *c, const char *user)
+{
+    const char *v[1] = {user};
+    int r = db_pg_query(c->pg, "SELECT pg_notify('" PRESENCE_CHANNEL "', $1)", 1, v, NULL, NULL,
+                        false, NULL, NULL);
+    if (r != 0)
+        say(c, "cannot tell the others of a presence change: %s", banter_strerror(r));
+}
+
+struct pres {
+    cluster *c;
+    cluster_presence_fn fn;
+    void *ud;
+    bool all;
+};
+
+static void on_presence(void *ud, int ret, const PGresult *res, const char *errmsg)
+{
+    struct pres *p = ud;
+    if (ret != 0) {
+        if (!p->c->freed)
+            say(p->c, "cannot read presence: %s", errmsg);
+        p->fn(p->ud, ret, NULL, 0, "", 0);
+        free(p);
+        return;
+    }
+    int rows = PQntuples(res);
+    for (int i = 0; i < rows; i++) {
+        long st = PQgetisnull(res, i, 2) ? RV_P_ONLINE : strtol(PQgetvalue(res, i, 2), NULL, 10);
+        if (st < RV_P_ONLINE || st >= RV_P_COUNT)
+            st = RV_P_ONLINE;
+        p->fn(p->ud, 0, PQgetvalue(res, i, 0), (uint8_t)st,
+              PQgetisnull(res, i, 3) ? "" : PQgetvalue(res, i, 3),
+              strtoll(PQgetvalue(res, i, 1), NULL, 10));
+    }
+    if (p->all)
+        p->fn(p->ud, 1, NULL, 0, "", 0);
+    free(p);
+}
+
+static void presence_query(cluster *c, const char *sql, int n, const char *const *v,
+                           cluster_presence_fn fn, void *ud, bool all)
+{
+    struct pres *p = malloc(sizeof *p);
+    int r = p ? 0 : BANTER_ENOMEM;
+    if (p) {
+        *p = (struct pres){c, fn, ud, all};
+        r = db_pg_query(c->pg, sql, n, v, NULL, NULL, false, on_presence, p);
+        if (r != 0)
+            free(p);
+    }
+    if (r != 0) {
+        say(c, "cannot read presence: %s", banter_strerror(r));
+        fn(ud, r, NULL, 0, "", 0);
+    }
+}
+
+void cluster_presence_get(cluster *c, const char *user, cluster_presence_fn fn, void *ud)
+{
+    const char *v[1] = {user};
+    presence_query(c,
+                   "SELECT $1::text, (SELECT count(*) FROM banter_online WHERE \"user\" = $1),"
+                   " p.status, p.text FROM (SELECT 1) x"
+                   " LEFT JOIN presence p ON p.\"user\" = $1",
+                   1, v, fn, ud, false);
+}
+
+void cluster_presence_all(cluster *c, cluster_presence_fn fn, void *ud)
+{
+    presence_query(c,
+                   "SELECT o.\"user\", o.n, p.status, p.text FROM"
+                   " (SELECT \"user\", count(*) AS n FROM banter_online GROUP BY \"user\") o"
+                   " LEFT JOIN presence p ON p.\"user\" = o.\"user\"",
+                   0, NULL, fn, ud, true);
 }

@@ -53,6 +53,8 @@ typedef struct cluster_cbs {
     void (*event)(void *ud, const db_cluster_event *ev, const char *user);
     /* Instances were reaped: users (n) had devices on them. */
     void (*reaped)(void *ud, const char *const *users, size_t n);
+    /* An instance said user's presence may have changed (this one too). */
+    void (*presence)(void *ud, const char *user);
 } cluster_cbs;
 
 /*
@@ -85,9 +87,32 @@ void cluster_device(cluster *c, const uint8_t device[static 32], const char *use
 typedef void (*cluster_posted_fn)(void *ud, int ret, int64_t n);
 void cluster_post(cluster *c, const uint8_t device[static 32], int kind, int64_t row_id,
                   cluster_posted_fn done, void *ud);
+/* Post an event (kind, body) to every device of account user online at
+ * another instance (db_cluster_post_user); the outcome is logged. */
+void cluster_post_user(cluster *c, const char *user, int kind, const uint8_t *body, size_t len);
 /* The same with body (len bytes, copied now; db_cluster_post_body). */
 void cluster_post_body(cluster *c, const uint8_t device[static 32], int kind, int64_t row_id,
                        const uint8_t *body, size_t len, cluster_posted_fn done, void *ud);
+
+/*
+ * Presence across instances: every instance listens on the channel
+ * bt_presence. cluster_presence_changed tells them all (this one too) that
+ * user's devices or chosen status changed; it is queued after the online
+ * rows written before it, so a reader sees them. Each then reads user's
+ * presence with cluster_presence_get: the chosen status (RV_P_ONLINE and
+ * "" when never set) and text, and the devices online on any instance.
+ * cluster_presence_all reads every account with a device online anywhere
+ * (at start and after a reconnection: notifications missed meanwhile are
+ * not replayed). Their callbacks run once, also when the cluster is freed
+ * first (ret BANTER_EDB); text is valid during the call.
+ */
+typedef void (*cluster_presence_fn)(void *ud, int ret, const char *user, uint8_t status,
+                                    const char *text, int64_t online);
+void cluster_presence_changed(cluster *c, const char *user);
+void cluster_presence_get(cluster *c, const char *user, cluster_presence_fn fn, void *ud);
+/* fn once per account (ret 0), then once with ret 1 and user NULL at the
+ * end (or with a BANTER_E* code on failure). */
+void cluster_presence_all(cluster *c, cluster_presence_fn fn, void *ud);
 
 /* Whether the connection is up and the instance registered. */
 bool cluster_joined(const cluster *c);

@@ -32,6 +32,7 @@ typedef struct pwcheck pwcheck;
 typedef struct ratelimit ratelimit;
 typedef struct rplugins rplugins;
 typedef struct cluster cluster;
+typedef struct xinst xinst;
 struct icesig_config;
 
 /* Connections in the order they were appended; O(1) removal (conn.c). */
@@ -61,6 +62,7 @@ typedef struct core {
     ratelimit *rl; /* login backoff (ratelimit.h) */
     rplugins *pg;  /* plug-in hosts (plugins.h) */
     cluster *cl;   /* the other instances on the shared database (xinst.h), or NULL */
+    xinst *xi;     /* what this server knows of them (xinst.c), with cl */
     /* STUN/TURN for the nodes (icesig.h), or NULL; loop ms of the last
      * scan for TURN credentials due again. */
     const struct icesig_config *ice;

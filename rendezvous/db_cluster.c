@@ -204,6 +204,29 @@ int db_cluster_post_body(db_pg *p, const uint8_t device[static 32], int kind, in
         4, v, len, fmt, on_count, call_new(cb, NULL, NULL, ud));
 }
 
+int db_cluster_post_user(db_pg *p, const char *id, const char *user, int kind, int64_t row_id,
+                         const uint8_t *body, size_t blen, db_cluster_done_fn cb, void *ud)
+{
+    char k[16], r[24];
+    if (!db_cluster_id_ok(id) || !user || !*user || kind < DBC_SEALED || kind > DBC_ACK ||
+        (blen && !body))
+        return BANTER_EINVAL;
+    if (blen > DB_CLUSTER_BODY_MAX)
+        return BANTER_ETOOBIG;
+    snprintf(k, sizeof k, "%d", kind);
+    snprintf(r, sizeof r, "%lld", (long long)row_id);
+    const char *v[5] = {user, k, r, body ? (const char *)body : NULL, id};
+    const int len[5] = {0, 0, 0, (int)blen, 0};
+    const int fmt[5] = {0, 0, 0, 1, 0};
+    return run(
+        p,
+        "WITH e AS (INSERT INTO banter_events (instance, kind, device, row_id, created, body)"
+        " SELECT instance, $2::integer, device, $3::bigint, " NOW_MS ", $4::bytea"
+        " FROM banter_online WHERE \"user\" = $1 AND instance <> $5 RETURNING seq, instance)"
+        " SELECT pg_notify('bt_inst_' || instance, seq::text) FROM e",
+        5, v, len, fmt, on_count, call_new(cb, NULL, NULL, ud));
+}
+
 int db_cluster_post(db_pg *p, const uint8_t device[static 32], int kind, int64_t row_id,
                     db_cluster_done_fn cb, void *ud)
 {

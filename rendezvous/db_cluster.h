@@ -115,6 +115,13 @@ BANTER_WUR int db_cluster_post_body(db_pg *p, const uint8_t device[static 32], i
                                     int64_t row_id, const uint8_t *body, size_t len,
                                     db_cluster_done_fn cb, void *ud);
 
+/* Post an event (kind, row_id, body as db_cluster_post_body) for every
+ * device of account user online at an instance other than id (once per
+ * device). n is the number of events posted. */
+BANTER_WUR int db_cluster_post_user(db_pg *p, const char *id, const char *user, int kind,
+                                    int64_t row_id, const uint8_t *body, size_t len,
+                                    db_cluster_done_fn cb, void *ud);
+
 /* Take (remove) instance id's oldest events, up to DB_CLUSTER_TAKE_MAX, in
  * the order they were posted, each with the account its device is online
  * as at id now ("" when it is not): ev (valid during the call) of n, ret as

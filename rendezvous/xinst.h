@@ -15,9 +15,25 @@
  *               on another instance (row_id: the copy id's first 8 bytes,
  *               xinst_id_tag): its sender gets "delivered"
  *               (mailbox_remote_delivered).
+ *   DBC_ICE     an ICE message for the device, in the event's body
+ *               (icesig.c checked the sender's right on its instance);
+ *   DBC_ADMIN   an admin acted on the device or its account on another
+ *               instance (xinst_admin): the body says what, "refresh" (read
+ *               the account again: disabled, rights), "revoke" or "kick"
+ *               (end the device's session, as the admin's instance did
+ *               with the devices it holds).
  * Both are hints over rows that stay the truth (the stored copy, deleted
  * only when acknowledged), so a lost or repeated event costs at most a
  * late "stored" answer or an extra fetch.
+ *
+ * Presence across instances: an account is online when it has a device on
+ * any instance (banter_online) and did not choose invisible. contacts.c,
+ * on a cluster, does not compute its contacts' presence itself: a change
+ * of an account's devices or status here is announced to every instance
+ * (xinst_presence_changed), each reads the account's presence from the
+ * shared tables, keeps it (the accounts online anywhere, read whole at
+ * every join) and, when it changed, pushes RV_PRESENCE to the account's
+ * contacts connected to it (contacts_push_presence).
  */
 #ifndef BANTER_RDV_XINST_H
 #define BANTER_RDV_XINST_H
@@ -46,6 +62,20 @@ void xinst_stored(core *k, const uint8_t device[static 32], void (*done)(void *u
 /* The stored copy id, sent by from_device, was acknowledged here by its
  * recipient: tell the sender's instance. */
 void xinst_acked(core *k, const uint8_t from_device[static 32], const uint8_t id[static RV_ID_LEN]);
+
+/* What an admin did, for the devices on other instances: what is
+ * XINST_REFRESH (every device of user: its account changed), or
+ * XINST_REVOKE / XINST_KICK (device, or every device of user when NULL). */
+#define XINST_REFRESH "refresh"
+#define XINST_REVOKE  "revoke"
+#define XINST_KICK    "kick"
+void xinst_admin(core *k, const char *user, const uint8_t *device, const char *what);
+
+/* On a cluster: user's devices here or its chosen status changed. */
+void xinst_presence_changed(core *k, const char *user);
+/* On a cluster: user's presence as contacts see it (RV_P_OFFLINE when it
+ * is online nowhere or invisible) and its text (cap bytes, "" when none). */
+rv_presence xinst_presence(const core *k, const char *user, char *text, size_t cap);
 
 /* The event tag of a copy id (its first 8 bytes as a number). */
 int64_t xinst_id_tag(const uint8_t id[static RV_ID_LEN]);
