@@ -113,9 +113,12 @@ int natmap_feed(natmap *m, const stun_addr *from, const uint8_t *msg, size_t len
         if (!a.error && a.mapped.family == v->to.family)
             v->answered = true, v->mapped = a.mapped;
         /* One server named: its RFC 5780 OTHER-ADDRESS is the second
-         * vantage point (a different address and port of the same server). */
+         * vantage point. RFC 5780 means another address and port; coturn
+         * 4.6.1 with two listening addresses names the same address and
+         * its alt-listening-port, which tells a port-dependent mapping
+         * (a symmetric NAT) apart as well. */
         if (i == 0 && m->n == 1 && a.has_other && usable(&a.other) &&
-            a.other.family == v->to.family && !stun_addr_same_ip(&a.other, &v->to)) {
+            a.other.family == v->to.family && !stun_addr_equal(&a.other, &v->to)) {
             add_vantage(m, &a.other, now_ms);
             m->from_other = true;
         }

@@ -204,6 +204,22 @@ static void test_other_address(void **state)
     assert_int_equal(r.n, 2);
     natmap_free(m);
 
+    /* coturn's OTHER-ADDRESS: the same address, its alt port: taken; the
+     * very address asked: not. */
+    stun_addr alt = v4(198, 18, 0, 2, 3479);
+    const stun_addr *others[2] = {&alt, &s1};
+    for (int k = 0; k < 2; k++) {
+        m = natmap_new(&s1, 1, &rng, 0);
+        assert_true(natmap_poll_send(m, 0, &to, req));
+        n = answer(buf, req, &pub, others[k]);
+        assert_int_equal(natmap_feed(m, &s1, buf, n, 5), 0);
+        assert_int_equal(natmap_done(m, 5), k == 1);
+        natmap_result(m, NULL, 0, &r);
+        assert_int_equal(r.n, k == 0 ? 2 : 1);
+        assert_int_equal(r.from_other, k == 0);
+        natmap_free(m);
+    }
+
     /* An error answer: done, no mapping, its code kept. */
     m = natmap_new(&s1, 1, &rng, 0);
     assert_true(natmap_poll_send(m, 0, &to, req));
