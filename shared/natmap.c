@@ -10,8 +10,8 @@ typedef struct vantage {
     uint8_t txid[STUN_TXID_LEN];
     int64_t start_ms, next_ms; /* first request; the next one due */
     int sent;
-    bool done;      /* answered (a mapping or an error) or given up */
-    bool answered;  /* a mapping came back */
+    bool done;     /* answered (a mapping or an error) or given up */
+    bool answered; /* a mapping came back */
     stun_addr mapped;
     unsigned err_code;
 } vantage;

@@ -54,7 +54,7 @@ typedef struct natmap_report {
     bool answered[BANTER_MAX_STUN_DEST]; /* a mapping came back */
     stun_addr mapped[BANTER_MAX_STUN_DEST];
     unsigned err_code[BANTER_MAX_STUN_DEST]; /* an error answer's code, else 0 */
-    bool from_other; /* dest[1] is dest[0]'s OTHER-ADDRESS */
+    bool from_other;                         /* dest[1] is dest[0]'s OTHER-ADDRESS */
 } natmap_report;
 
 /* A check of n (1..BANTER_MAX_STUN_DEST) vantage points, all of one
@@ -73,8 +73,7 @@ int64_t natmap_next_ms(const natmap *m);
  * OTHER-ADDRESS in the first answer may add a second vantage point);
  * BANTER_ENOENT when it is from an address this check did not ask, or a
  * stun_parse_answer error: either way it is ignored. */
-int natmap_feed(natmap *m, const stun_addr *from, const uint8_t *msg, size_t len,
-                int64_t now_ms);
+int natmap_feed(natmap *m, const stun_addr *from, const uint8_t *msg, size_t len, int64_t now_ms);
 /* Every vantage point answered or was given up. */
 bool natmap_done(const natmap *m, int64_t now_ms);
 

@@ -9,15 +9,15 @@
 #define T_BINDING_OK  0x0101u
 #define T_BINDING_ERR 0x0111u
 
-#define A_MAPPED      0x0001u
-#define A_USERNAME    0x0006u
-#define A_INTEGRITY   0x0008u
-#define A_ERROR_CODE  0x0009u
-#define A_UNKNOWN     0x000Au
-#define A_REALM       0x0014u
-#define A_NONCE       0x0015u
-#define A_XOR_MAPPED  0x0020u
-#define A_OTHER       0x802Cu /* RFC 5780 OTHER-ADDRESS */
+#define A_MAPPED     0x0001u
+#define A_USERNAME   0x0006u
+#define A_INTEGRITY  0x0008u
+#define A_ERROR_CODE 0x0009u
+#define A_UNKNOWN    0x000Au
+#define A_REALM      0x0014u
+#define A_NONCE      0x0015u
+#define A_XOR_MAPPED 0x0020u
+#define A_OTHER      0x802Cu /* RFC 5780 OTHER-ADDRESS */
 
 static uint16_t get16(const uint8_t *p) { return (uint16_t)((unsigned)p[0] << 8 | p[1]); }
 

@@ -49,11 +49,11 @@ size_t stun_binding_request(uint8_t out[static STUN_HDR_LEN],
 
 /* What a Binding answer said. */
 typedef struct stun_answer {
-    bool error;         /* an error response (0x0111) */
-    unsigned err_code;  /* its ERROR-CODE (300..699), 0 when it had none */
-    bool has_mapped;    /* XOR-MAPPED-ADDRESS, else MAPPED-ADDRESS */
+    bool error;        /* an error response (0x0111) */
+    unsigned err_code; /* its ERROR-CODE (300..699), 0 when it had none */
+    bool has_mapped;   /* XOR-MAPPED-ADDRESS, else MAPPED-ADDRESS */
     stun_addr mapped;
-    bool has_other;     /* OTHER-ADDRESS (RFC 5780): the server's second vantage point */
+    bool has_other; /* OTHER-ADDRESS (RFC 5780): the server's second vantage point */
     stun_addr other;
 } stun_answer;
 

@@ -164,8 +164,8 @@ static gboolean on_readable(gint fd, GIOCondition cond, gpointer ud)
     return G_SOURCE_CONTINUE;
 }
 
-stunmap *stunmap_start(GMainContext *ctx, const stun_addr *dests, size_t n,
-                       const banter_rng *rng, stunmap_done_fn done, void *ud)
+stunmap *stunmap_start(GMainContext *ctx, const stun_addr *dests, size_t n, const banter_rng *rng,
+                       stunmap_done_fn done, void *ud)
 {
     if (!dests || !n || !done)
         return NULL;
@@ -174,8 +174,8 @@ stunmap *stunmap_start(GMainContext *ctx, const stun_addr *dests, size_t n,
     s->done = done;
     s->ud = ud;
     s->family = dests[0].family;
-    s->fd = socket(s->family == 6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                   0);
+    s->fd =
+        socket(s->family == 6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     s->m = natmap_new(dests, n, rng, now_ms());
     if (s->fd < 0 || !s->m) {
         stunmap_cancel(s);

@@ -27,8 +27,8 @@ typedef void (*stunmap_done_fn)(void *ud, const natmap_report *r);
  * from ctx, within about NATMAP_DEADLINE_MS (twice that when a first
  * answer names an RFC 5780 OTHER-ADDRESS), unless stunmap_cancel comes
  * first. */
-stunmap *stunmap_start(GMainContext *ctx, const stun_addr *dests, size_t n,
-                       const banter_rng *rng, stunmap_done_fn done, void *ud);
+stunmap *stunmap_start(GMainContext *ctx, const stun_addr *dests, size_t n, const banter_rng *rng,
+                       stunmap_done_fn done, void *ud);
 /* done will not run; the socket is closed. Accepts NULL. */
 void stunmap_cancel(stunmap *s);
 

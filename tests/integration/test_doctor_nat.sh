@@ -18,7 +18,7 @@
 #      blocked?)"; back to endpoint-independent when UDP is let out again;
 #   4. coturn down: bob's check is "fail", "STUN unreachable".
 # Needs root, coturn, iptables, jq; skips (77) otherwise.
-# shellcheck disable=SC2015,SC2317
+# shellcheck disable=SC2015,SC2317,SC2034 # NN_RDV_EXTRA is nat_node_lib.sh's
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/nat_lib.sh"
@@ -70,7 +70,9 @@ S2=$NL_TURN_IP:$NL_TURN_PORT
 
 # ---- 1. cone NAT ----
 expect "cone" alice ok "endpoint-independent mapping (a cone NAT): $S1 and $S2 both see this node as $A_WAN:"
+t1=$(now_ms)
 out=$(b alice doctor 2>&1) || t_fail "cone" "doctor exited $?: $out"
+echo "cone: one doctor call (NAT check and mapping check) took $(($(now_ms) - t1)) ms"
 grep -qE '^ok +mapping +endpoint-independent mapping' <<<"$out" || t_fail "cone" "plain output: $out"
 t_pass "cone NAT (MASQUERADE): endpoint-independent mapping, direct connections likely"
 

@@ -110,8 +110,8 @@ static void test_schedule_unreachable(void **state)
 }
 
 /* Both vantage points answer: mapping a to s1 and b to s2. */
-static void two_answers(const stun_addr *a, const stun_addr *b, const stun_addr *locals,
-                        size_t nl, natmap_report *r)
+static void two_answers(const stun_addr *a, const stun_addr *b, const stun_addr *locals, size_t nl,
+                        natmap_report *r)
 {
     stun_addr d[2] = {s1, s2}, to;
     uint8_t req[2][20], buf[64];

@@ -191,10 +191,8 @@ static void test_mapping(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_discovery),
-        cmocka_unit_test(test_rendezvous),
-        cmocka_unit_test(test_nat),
-        cmocka_unit_test(test_contact),
+        cmocka_unit_test(test_discovery), cmocka_unit_test(test_rendezvous),
+        cmocka_unit_test(test_nat),       cmocka_unit_test(test_contact),
         cmocka_unit_test(test_mapping),
     };
     return cmocka_run_group_tests_name("peer_doctorctl", tests, NULL, NULL);
