@@ -14,6 +14,7 @@ typedef struct vantage {
     bool answered; /* a mapping came back */
     stun_addr mapped;
     unsigned err_code;
+    bool refused; /* ICMP port unreachable */
 } vantage;
 
 struct natmap {
@@ -127,6 +128,18 @@ int natmap_feed(natmap *m, const stun_addr *from, const uint8_t *msg, size_t len
     return BANTER_ENOENT;
 }
 
+int natmap_refused(natmap *m, const stun_addr *to)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        vantage *v = &m->v[i];
+        if (!v->done && stun_addr_equal(to, &v->to)) {
+            v->done = v->refused = true;
+            return 0;
+        }
+    }
+    return BANTER_ENOENT;
+}
+
 bool natmap_done(const natmap *m, int64_t now_ms)
 {
     for (size_t i = 0; i < m->n; i++)
@@ -174,6 +187,7 @@ void natmap_result(const natmap *m, const stun_addr *locals, size_t nlocals, nat
         out->answered[i] = m->v[i].answered;
         out->mapped[i] = m->v[i].mapped;
         out->err_code[i] = m->v[i].err_code;
+        out->refused[i] = m->v[i].refused;
     }
     natmap_classify(out, locals, nlocals);
 }

@@ -54,6 +54,7 @@ typedef struct natmap_report {
     bool answered[BANTER_MAX_STUN_DEST]; /* a mapping came back */
     stun_addr mapped[BANTER_MAX_STUN_DEST];
     unsigned err_code[BANTER_MAX_STUN_DEST]; /* an error answer's code, else 0 */
+    bool refused[BANTER_MAX_STUN_DEST];      /* ICMP port unreachable came back */
     bool from_other;                         /* dest[1] is dest[0]'s OTHER-ADDRESS */
 } natmap_report;
 
@@ -74,6 +75,10 @@ int64_t natmap_next_ms(const natmap *m);
  * BANTER_ENOENT when it is from an address this check did not ask, or a
  * stun_parse_answer error: either way it is ignored. */
 int natmap_feed(natmap *m, const stun_addr *from, const uint8_t *msg, size_t len, int64_t now_ms);
+/* An ICMP port unreachable for a request to `to` (nothing listens
+ * there): that vantage point is given up at once. 0, or BANTER_ENOENT when
+ * `to` is not one this check waits for. */
+int natmap_refused(natmap *m, const stun_addr *to);
 /* Every vantage point answered or was given up. */
 bool natmap_done(const natmap *m, int64_t now_ms);
 

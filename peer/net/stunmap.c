@@ -5,12 +5,14 @@
 #include <errno.h>
 #include <glib-unix.h>
 #include <ifaddrs.h>
+#include <linux/errqueue.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #define LOCALS_MAX 32
+#define READS_MAX  64 /* datagrams or errors read per wake-up */
 
 struct stunmap {
     GMainContext *ctx;
@@ -142,19 +144,64 @@ static gboolean on_timer(gpointer ud)
     return G_SOURCE_REMOVE;
 }
 
+/* Whether an error-queue entry is an ICMP(v6) port unreachable. */
+static bool port_unreachable(struct msghdr *mh)
+{
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+        bool v4 = c->cmsg_level == SOL_IP && c->cmsg_type == IP_RECVERR;
+        bool v6 = c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_RECVERR;
+        if (!v4 && !v6)
+            continue;
+        struct sock_extended_err ee;
+        memcpy(&ee, CMSG_DATA(c), sizeof ee);
+        if (v4)
+            return ee.ee_origin == SO_EE_ORIGIN_ICMP && ee.ee_type == 3 && ee.ee_code == 3;
+        return ee.ee_origin == SO_EE_ORIGIN_ICMP6 && ee.ee_type == 1 && ee.ee_code == 4;
+    }
+    return false;
+}
+
+/* ICMP errors for our requests (IP_RECVERR): a port unreachable gives that
+ * vantage point up at once ("nothing listens there"). msg_name is the
+ * address the request went to. */
+static void read_errors(stunmap *s)
+{
+    for (int i = 0; i < READS_MAX; i++) {
+        struct sockaddr_storage ss;
+        uint8_t data[64];
+        union {
+            struct cmsghdr align;
+            uint8_t b[512];
+        } ctl;
+        struct iovec iov = {data, sizeof data};
+        struct msghdr mh = {.msg_name = &ss,
+                            .msg_namelen = sizeof ss,
+                            .msg_iov = &iov,
+                            .msg_iovlen = 1,
+                            .msg_control = ctl.b,
+                            .msg_controllen = sizeof ctl.b};
+        if (recvmsg(s->fd, &mh, MSG_ERRQUEUE) < 0)
+            return; /* EAGAIN: the queue is empty */
+        stun_addr to;
+        if (port_unreachable(&mh) && from_sockaddr((struct sockaddr *)&ss, &to))
+            (void)natmap_refused(s->m, &to);
+    }
+}
+
 static gboolean on_readable(gint fd, GIOCondition cond, gpointer ud)
 {
     (void)cond;
     stunmap *s = ud;
     uint8_t buf[BANTER_MAX_STUN_MSG + 1];
-    for (;;) {
+    read_errors(s);
+    for (int i = 0; i < READS_MAX; i++) {
         struct sockaddr_storage ss;
         socklen_t sl = sizeof ss;
         ssize_t k = recvfrom(fd, buf, sizeof buf, MSG_TRUNC, (struct sockaddr *)&ss, &sl);
-        if (k < 0 && errno == EINTR)
-            continue;
+        if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
         if (k < 0)
-            break; /* EAGAIN; an ICMP error (ECONNREFUSED) is no answer */
+            continue; /* EINTR, or an ICMP error reported once (read_errors has it) */
         stun_addr from;
         if (from_sockaddr((struct sockaddr *)&ss, &from))
             (void)natmap_feed(s->m, &from, buf, (size_t)k > sizeof buf ? sizeof buf : (size_t)k,
@@ -181,7 +228,14 @@ stunmap *stunmap_start(GMainContext *ctx, const stun_addr *dests, size_t n, cons
         stunmap_cancel(s);
         return NULL;
     }
-    s->io = g_unix_fd_source_new(s->fd, G_IO_IN);
+    /* ICMP errors (port unreachable: nothing listens) come back on the
+     * error queue; without this an unconnected UDP socket never hears them. */
+    int on = 1;
+    if (s->family == 6)
+        (void)setsockopt(s->fd, SOL_IPV6, IPV6_RECVERR, &on, sizeof on);
+    else
+        (void)setsockopt(s->fd, SOL_IP, IP_RECVERR, &on, sizeof on);
+    s->io = g_unix_fd_source_new(s->fd, G_IO_IN | G_IO_ERR);
     g_source_set_callback(s->io, G_SOURCE_FUNC(on_readable), s, NULL);
     g_source_attach(s->io, ctx);
     /* The first requests go out from the loop, so done never runs inside

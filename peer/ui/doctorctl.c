@@ -153,8 +153,17 @@ static void points(const natmap_report *r, char *out, size_t cap)
 static void mapping_unreachable(doctor_check *c, const natmap_report *r, const char *who)
 {
     unsigned code = r->err_code[0] ? r->err_code[0] : r->n > 1 ? r->err_code[1] : 0;
+    bool all_refused = r->n > 0;
+    for (size_t i = 0; i < r->n; i++)
+        all_refused = all_refused && r->refused[i];
     c->status = "fail";
-    if (code)
+    if (all_refused)
+        snprintf(c->text, sizeof c->text,
+                 "STUN unreachable: nothing listens on %s (ICMP port unreachable): direct "
+                 "connections beyond the LAN will fail (is the STUN/TURN server, coturn, "
+                 "running? tell the admin)",
+                 who);
+    else if (code)
         snprintf(c->text, sizeof c->text,
                  "STUN refused: %s answered with error %u and no address: the NAT's behaviour is "
                  "unknown (ask the admin to check the STUN server)",
@@ -221,8 +230,10 @@ void doctor_mapping(doctor_check *c, const natmap_report *r, const char *skip)
         else
             snprintf(c->text, sizeof c->text,
                      "seen from outside as %s, but only one of %s answered: the mapping "
-                     "behaviour is unknown (UDP to the other may be blocked)",
-                     m0, who);
+                     "behaviour is unknown (%s)",
+                     m0, who,
+                     r->refused[i1] ? "nothing listens on the other: ICMP port unreachable"
+                                    : "UDP to the other may be blocked");
         break;
     }
 }

@@ -16,7 +16,9 @@
 #      different mappings, "go through TURN";
 #   3. UDP blocked at alice's site: "fail", "STUN unreachable (UDP
 #      blocked?)"; back to endpoint-independent when UDP is let out again;
-#   4. coturn down: bob's check is "fail", "STUN unreachable".
+#   4. coturn down: bob's check is "fail", "STUN unreachable: nothing
+#      listens" (the ICMP port unreachable, read from the socket's error
+#      queue, tells it from UDP blocked in 3., where nothing comes back).
 # Needs root, coturn, iptables, jq; skips (77) otherwise.
 # shellcheck disable=SC2015,SC2317,SC2034 # NN_RDV_EXTRA is nat_node_lib.sh's
 set -u
@@ -95,8 +97,8 @@ t_pass "UDP blocked: STUN unreachable; endpoint-independent again once UDP goes 
 
 # ---- 4. coturn down ----
 nat_turn_stop
-expect "coturn down" bob fail "STUN unreachable (UDP blocked?)"
-t_pass "coturn down: STUN unreachable"
+expect "coturn down" bob fail "STUN unreachable: nothing listens on $S1 and $S2 (ICMP port unreachable)"
+t_pass "coturn down: STUN unreachable, nothing listens (the ICMP port unreachable came back through the symmetric NAT)"
 
 stop alice
 stop bob

@@ -6,7 +6,8 @@
  * independent; different: symmetric; a host address: no NAT; one answer
  * only; none: unreachable); answers from an address not asked, or with
  * another transaction id, ignored; RFC 5780 OTHER-ADDRESS as the second
- * vantage point when one server is named; an error answer.
+ * vantage point when one server is named; an error answer; ICMP port
+ * unreachable giving a vantage point up at once.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -235,12 +236,49 @@ static void test_other_address(void **state)
     natmap_free(m);
 }
 
+static void test_refused(void **state)
+{
+    (void)state;
+    stun_addr d[2] = {s1, s2}, to, pub = v4(198, 18, 0, 11, 40000);
+    uint8_t req[2][20], buf[64];
+    natmap *m = natmap_new(d, 2, &rng, 0);
+    assert_true(natmap_poll_send(m, 0, &to, req[0]));
+    assert_true(natmap_poll_send(m, 0, &to, req[1]));
+    /* Port unreachable from s2: given up at once; s1 answers. */
+    stun_addr stranger = v4(198, 18, 0, 66, 3478);
+    assert_int_equal(natmap_refused(m, &stranger), BANTER_ENOENT);
+    assert_int_equal(natmap_refused(m, &s2), 0);
+    assert_int_equal(natmap_refused(m, &s2), BANTER_ENOENT);
+    assert_false(natmap_done(m, 10));
+    size_t n = answer(buf, req[0], &pub, NULL);
+    assert_int_equal(natmap_feed(m, &s1, buf, n, 10), 0);
+    assert_true(natmap_done(m, 10));
+    natmap_report r;
+    natmap_result(m, NULL, 0, &r);
+    assert_int_equal(r.verdict, NATMAP_ONE_POINT);
+    assert_false(r.refused[0]);
+    assert_true(r.refused[1]);
+    /* Nothing resent to a refused point. */
+    assert_false(natmap_poll_send(m, 300, &to, buf));
+    natmap_free(m);
+    /* Both refused: done before the deadline, unreachable. */
+    m = natmap_new(d, 2, &rng, 0);
+    assert_int_equal(natmap_refused(m, &s1), 0);
+    assert_int_equal(natmap_refused(m, &s2), 0);
+    assert_true(natmap_done(m, 1));
+    natmap_result(m, NULL, 0, &r);
+    assert_int_equal(r.verdict, NATMAP_UNREACHABLE);
+    assert_true(r.refused[0] && r.refused[1]);
+    natmap_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_schedule_unreachable),
         cmocka_unit_test(test_verdicts),
         cmocka_unit_test(test_other_address),
+        cmocka_unit_test(test_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -173,11 +173,25 @@ static void test_mapping(void **state)
     doctor_mapping(&c, &r, NULL);
     assert_string_equal(c.status, "warn");
     has(c, "seen from outside as 198.18.0.11:40000, but only one of");
+    has(c, "UDP to the other may be blocked");
+    r.refused[0] = true;
+    doctor_mapping(&c, &r, NULL);
+    has(c, "nothing listens on the other: ICMP port unreachable");
+    r.refused[0] = false;
     r.answered[1] = false;
     natmap_classify(&r, NULL, 0);
     doctor_mapping(&c, &r, NULL);
     assert_string_equal(c.status, "fail");
     has(c, "STUN unreachable (UDP blocked?): no answer from 198.18.0.2:3478 and 198.18.0.1:3478");
+    r.refused[0] = true;
+    doctor_mapping(&c, &r, NULL);
+    has(c, "STUN unreachable (UDP blocked?)"); /* one of two refused: still no answer */
+    r.refused[1] = true;
+    doctor_mapping(&c, &r, NULL);
+    assert_string_equal(c.status, "fail");
+    has(c, "STUN unreachable: nothing listens on 198.18.0.2:3478 and 198.18.0.1:3478 (ICMP port "
+           "unreachable)");
+    r.refused[0] = r.refused[1] = false;
     r.err_code[0] = 401;
     doctor_mapping(&c, &r, NULL);
     has(c, "answered with error 401");
