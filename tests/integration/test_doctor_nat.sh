@@ -14,6 +14,8 @@
 #   2. bob behind a symmetric NAT (MASQUERADE --random-fully): "warn",
 #      "address/port-dependent mapping (a symmetric NAT)" with two
 #      different mappings, "go through TURN";
+#   no NAT: a third node in the public namespace (beside coturn): "ok",
+#      "no NAT: the STUN server sees this host's own address";
 #   3. UDP blocked at alice's site: "fail", "STUN unreachable (UDP
 #      blocked?)"; back to endpoint-independent when UDP is let out again;
 #   4. coturn down: bob's check is "fail", "STUN unreachable: nothing
@@ -37,10 +39,11 @@ nat_host a alice
 nat_host b bob
 nat_turn_start
 NN_RDV_EXTRA="stun = stun:$NL_STUN_IP:$NL_TURN_PORT"
-nn_server alice bob
+nn_server alice bob pub
 start alice
 start bob
-nn_login alice bob
+start pub # a node in the public network itself, beside coturn: no NAT
+nn_login alice bob pub
 
 # mapping H: the "mapping" check of H's `doctor --json` ({name, status, text}).
 mapping() {
@@ -63,7 +66,7 @@ expect() {
     echo "$1: $2: $(jq -r .text <<<"$MAP")"
 }
 
-wait_for 30 has_servers alice && wait_for 30 has_servers bob ||
+wait_for 30 has_servers alice && wait_for 30 has_servers bob && wait_for 30 has_servers pub ||
     t_fail setup "the rendezvous named no STUN server: $MAP"
 A_WAN=$(nat_site_addr a)
 B_WAN=$(nat_site_addr b)
@@ -88,6 +91,10 @@ m2=$(sed -E "s/.*, $S2 as ([0-9.]+:[0-9]+):.*/\1/" <<<"$txt")
 grep -qF "will usually go through TURN" <<<"$txt" || t_fail "symmetric" "$txt"
 t_pass "symmetric NAT (--random-fully): address/port-dependent mapping ($m1 vs $m2), TURN needed"
 
+# ---- no NAT ----
+expect "no NAT" pub ok "no NAT: the STUN server sees this host's own address 198.18.0."
+t_pass "no NAT (a node on the public network): the mapped address is the host's own"
+
 # ---- 3. UDP blocked ----
 nat_mode a udp-blocked
 expect "udp blocked" alice fail "STUN unreachable (UDP blocked?): no answer from $S1 and $S2"
@@ -102,3 +109,4 @@ t_pass "coturn down: STUN unreachable, nothing listens (the ICMP port unreachabl
 
 stop alice
 stop bob
+stop pub
