@@ -40,6 +40,20 @@ static bool usable(const stun_addr *a)
            memcmp(a->ip, zero, a->family == 4 ? 4 : 16) != 0;
 }
 
+/* Where a server's OTHER-ADDRESS may send us: not this host (loopback),
+ * not the link (link-local), not a group (multicast, broadcast). */
+static bool other_ok(const stun_addr *a)
+{
+    static const uint8_t v6_loop[16] = {[15] = 1};
+    const uint8_t *ip = a->ip;
+    if (!usable(a))
+        return false;
+    if (a->family == 4)
+        return ip[0] != 127 && ip[0] != 0 && !(ip[0] == 169 && ip[1] == 254) && ip[0] < 224;
+    return memcmp(ip, v6_loop, 16) != 0 && ip[0] != 0xff &&
+           !(ip[0] == 0xfe && (ip[1] & 0xc0) == 0x80);
+}
+
 natmap *natmap_new(const stun_addr *dests, size_t n, const banter_rng *rng, int64_t now_ms)
 {
     if (!dests || !rng || !rng->fill || n < 1 || n > BANTER_MAX_STUN_DEST)
@@ -118,7 +132,7 @@ int natmap_feed(natmap *m, const stun_addr *from, const uint8_t *msg, size_t len
          * 4.6.1 with two listening addresses names the same address and
          * its alt-listening-port, which tells a port-dependent mapping
          * (a symmetric NAT) apart as well. */
-        if (i == 0 && m->n == 1 && a.has_other && usable(&a.other) &&
+        if (i == 0 && m->n == 1 && a.has_other && other_ok(&a.other) &&
             a.other.family == v->to.family && !stun_addr_equal(&a.other, &v->to)) {
             add_vantage(m, &a.other, now_ms);
             m->from_other = true;

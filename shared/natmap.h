@@ -20,7 +20,9 @@
  * (same transaction id) at 250, 750 and 1750 ms; a vantage point that has
  * not answered NATMAP_DEADLINE_MS after its first request is given up.
  * Transaction ids come from the random source handed in; an answer counts
- * only from the address it was sent to, with the matching id.
+ * only from the address it was sent to, with the matching id. An
+ * OTHER-ADDRESS that is loopback, link-local, multicast or broadcast is
+ * not followed (a forged answer must not aim the node's requests there).
  */
 #ifndef BANTER_NATMAP_H
 #define BANTER_NATMAP_H

@@ -210,6 +210,7 @@ static void test_other_address(void **state)
     stun_addr alt = v4(198, 18, 0, 2, 3479);
     const stun_addr *others[2] = {&alt, &s1};
     for (int k = 0; k < 2; k++) {
+        /* k 1: the very address asked, not followed. */
         m = natmap_new(&s1, 1, &rng, 0);
         assert_true(natmap_poll_send(m, 0, &to, req));
         n = answer(buf, req, &pub, others[k]);
@@ -218,6 +219,21 @@ static void test_other_address(void **state)
         natmap_result(m, NULL, 0, &r);
         assert_int_equal(r.n, k == 0 ? 2 : 1);
         assert_int_equal(r.from_other, k == 0);
+        natmap_free(m);
+    }
+
+    /* An OTHER-ADDRESS aimed at this host, the link or a group: not followed. */
+    const stun_addr bad[] = {v4(127, 0, 0, 1, 3478),   v4(169, 254, 1, 1, 3478),
+                             v4(224, 0, 0, 251, 5353), v4(255, 255, 255, 255, 3478),
+                             v4(0, 0, 0, 0, 3478),     v4(198, 18, 0, 1, 0)};
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        m = natmap_new(&s1, 1, &rng, 0);
+        assert_true(natmap_poll_send(m, 0, &to, req));
+        n = answer(buf, req, &pub, &bad[k]);
+        assert_int_equal(natmap_feed(m, &s1, buf, n, 5), 0);
+        assert_true(natmap_done(m, 5));
+        natmap_result(m, NULL, 0, &r);
+        assert_int_equal(r.n, 1);
         natmap_free(m);
     }
 
