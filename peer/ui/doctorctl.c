@@ -136,3 +136,104 @@ void doctor_contact(doctor_check *c, const char *peer, const node_peer_info *pi,
                  d ? d->path : "");
     }
 }
+
+/* "A and B" (the vantage points asked), into out. */
+static void points(const natmap_report *r, char *out, size_t cap)
+{
+    char a[STUN_ADDR_STR], b[STUN_ADDR_STR];
+    stun_addr_format(&r->dest[0], a);
+    if (r->n < 2) {
+        snprintf(out, cap, "%s", a);
+        return;
+    }
+    stun_addr_format(&r->dest[1], b);
+    snprintf(out, cap, "%s and %s", a, b);
+}
+
+static void mapping_unreachable(doctor_check *c, const natmap_report *r, const char *who)
+{
+    unsigned code = r->err_code[0] ? r->err_code[0] : r->n > 1 ? r->err_code[1] : 0;
+    bool all_refused = r->n > 0;
+    for (size_t i = 0; i < r->n; i++)
+        all_refused = all_refused && r->refused[i];
+    c->status = "fail";
+    if (all_refused)
+        snprintf(c->text, sizeof c->text,
+                 "STUN unreachable: nothing listens on %s (ICMP port unreachable): direct "
+                 "connections beyond the LAN will fail (is the STUN/TURN server, coturn, "
+                 "running? tell the admin)",
+                 who);
+    else if (code)
+        snprintf(c->text, sizeof c->text,
+                 "STUN refused: %s answered with error %u and no address: the NAT's behaviour is "
+                 "unknown (ask the admin to check the STUN server)",
+                 who, code);
+    else
+        snprintf(c->text, sizeof c->text,
+                 "STUN unreachable (UDP blocked?): no answer from %s within %d s: direct "
+                 "connections beyond the LAN will fail, and TURN over UDP too (allow outgoing UDP "
+                 "to the STUN port, or ask the admin for TURN over TCP)",
+                 who, NATMAP_DEADLINE_MS / 1000);
+}
+
+void doctor_mapping(doctor_check *c, const natmap_report *r, const char *skip)
+{
+    c->name = "mapping";
+    if (!r) {
+        set(c, "mapping", "skip", skip && skip[0] ? skip : "the check could not run");
+        return;
+    }
+    char who[2 * STUN_ADDR_STR + 8], m0[STUN_ADDR_STR], m1[STUN_ADDR_STR];
+    points(r, who, sizeof who);
+    size_t i0 = r->answered[0] ? 0 : 1, i1 = 1 - i0;
+    stun_addr_format(&r->mapped[i0], m0);
+    stun_addr_format(&r->mapped[i1], m1);
+    switch (r->verdict) {
+    case NATMAP_UNREACHABLE:
+        mapping_unreachable(c, r, who);
+        break;
+    case NATMAP_NO_NAT:
+        c->status = "ok";
+        snprintf(c->text, sizeof c->text,
+                 "no NAT: the STUN server sees this host's own address %s: direct connections are "
+                 "likely (a firewall may still drop unsolicited packets)",
+                 m0);
+        break;
+    case NATMAP_INDEPENDENT:
+        c->status = "ok";
+        snprintf(c->text, sizeof c->text,
+                 "endpoint-independent mapping (a cone NAT): %s both see this node as %s: direct "
+                 "connections are likely",
+                 who, m0);
+        break;
+    case NATMAP_DEPENDENT: {
+        char d0[STUN_ADDR_STR], d1[STUN_ADDR_STR];
+        stun_addr_format(&r->dest[0], d0);
+        stun_addr_format(&r->dest[1], d1);
+        c->status = "warn";
+        snprintf(c->text, sizeof c->text,
+                 "address/port-dependent mapping (a symmetric NAT): %s sees this node as %s, %s "
+                 "as %s: direct connections to other NATed colleagues will usually go through "
+                 "TURN (slower; ask the network admin for a NAT with endpoint-independent "
+                 "mapping, RFC 4787)",
+                 d0, m0, d1, m1);
+        break;
+    }
+    case NATMAP_ONE_POINT:
+        c->status = r->n < 2 ? "skip" : "warn";
+        if (r->n < 2)
+            snprintf(c->text, sizeof c->text,
+                     "seen from outside as %s by %s, but the mapping behaviour is unknown: the "
+                     "rendezvous names one STUN address only and it gives no OTHER-ADDRESS (an "
+                     "admin names a second one: stun = stun:HOST:PORT, stun:HOST2:PORT2)",
+                     m0, who);
+        else
+            snprintf(c->text, sizeof c->text,
+                     "seen from outside as %s, but only one of %s answered: the mapping "
+                     "behaviour is unknown (%s)",
+                     m0, who,
+                     r->refused[i1] ? "nothing listens on the other: ICMP port unreachable"
+                                    : "UDP to the other may be blocked");
+        break;
+    }
+}
