@@ -31,6 +31,7 @@
 #include "online.h"
 #include "orgpolicy.h"
 #include "orgrevoke.h"
+#include "probe.h"
 #include "pwcheck.h"
 #include "ratelimit.h"
 #include "xinst.h"
@@ -107,7 +108,7 @@ static bool needs_auth(rv_type t)
 {
     return t == RV_PROFILE_SET || t == RV_SEARCH || t == RV_CONTACT || t == RV_STATUS ||
            t == RV_DELIVERED || t == RV_BROADCAST_TO || t == RV_ICE_OFFER || t == RV_ICE_ANSWER ||
-           t == RV_ICE_END;
+           t == RV_ICE_END || t == RV_PROBE;
 }
 
 static void rv_dispatch(conn *c, rvmsg *m)
@@ -144,6 +145,9 @@ static void rv_dispatch(conn *c, rvmsg *m)
     case RV_ICE_ANSWER:
     case RV_ICE_END:
         icesig_relay(c, m);
+        break;
+    case RV_PROBE:
+        probe_request(c, &m->u.probe);
         break;
     default:
         conn_refuse(c, "EBADTYPE", "a server-to-node type");
@@ -433,6 +437,7 @@ static void server_stop(server *srv, int err)
         conn_close(k->pending.head, 0, NULL);
     while (k->live.head)
         conn_close(k->live.head, 0, "server shutting down");
+    probes_stop(k->probes);
     mailbox_stop(k->mb);
     xinst_stop(k);
     ctl_close(srv->ctl);
@@ -588,6 +593,7 @@ static void server_free(server *srv)
     ctl_free(srv->ctl);
     rplugins_free(srv->k.pg);
     orgrevoke_free(&srv->k);
+    probes_free(srv->k.probes);
     free(srv);
 }
 
@@ -622,7 +628,8 @@ static server *server_new(const server_config *cfg)
     k->pw = pwcheck_new(&srv->loop, AUTH_PW_RUNNING, AUTH_PW_WAITING);
     k->rl = rl_new(RL_DEFAULT_CAP);
     k->on = online_new();
-    k->mb = k->pw && k->rl && k->on ? mailbox_new(k) : NULL;
+    k->probes = probes_new();
+    k->mb = k->pw && k->rl && k->on && k->probes ? mailbox_new(k) : NULL;
     if (!k->mb) {
         core_log(k, "out of memory");
         (void)uv_loop_close(&srv->loop);

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_rdv_probe.c - who may ask the server for a reachability probe
+ * (rendezvous/probe.h, docs/rendezvous.md 16): only an authenticated
+ * device, one probe per device key per PROBE_INTERVAL_MS, and a table of
+ * recent devices that fails closed when it is full.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "probe.h"
+
+static void key(uint8_t k[32], uint32_t n)
+{
+    memset(k, 0, 32);
+    memcpy(k, &n, sizeof n);
+}
+
+static void test_not_logged_in(void **state)
+{
+    (void)state;
+    probes *p = probes_new();
+    uint8_t k[32];
+    key(k, 1);
+    assert_non_null(p);
+    assert_int_equal(probes_admit(p, false, k, 5000), PROBE_NOAUTH);
+    /* A refused request does not start the device's interval. */
+    assert_int_equal(probes_admit(p, true, k, 5001), PROBE_GO);
+    probes_free(p);
+}
+
+static void test_one_per_interval(void **state)
+{
+    (void)state;
+    probes *p = probes_new();
+    uint8_t a[32], b[32];
+    key(a, 1);
+    key(b, 2);
+    assert_int_equal(probes_admit(p, true, a, 1000), PROBE_GO);
+    assert_int_equal(probes_admit(p, true, a, 1001), PROBE_TOO_SOON);
+    assert_int_equal(probes_admit(p, true, a, 1000 + PROBE_INTERVAL_MS - 1), PROBE_TOO_SOON);
+    /* Another device is not held back by the first. */
+    assert_int_equal(probes_admit(p, true, b, 1002), PROBE_GO);
+    assert_int_equal(probes_admit(p, true, a, 1000 + PROBE_INTERVAL_MS), PROBE_GO);
+    assert_int_equal(probes_admit(p, true, a, 1000 + PROBE_INTERVAL_MS + 5), PROBE_TOO_SOON);
+    /* The clock at 0 (a fresh loop) still counts. */
+    probes *q = probes_new();
+    assert_int_equal(probes_admit(q, true, a, 0), PROBE_GO);
+    assert_int_equal(probes_admit(q, true, a, 0), PROBE_TOO_SOON);
+    probes_free(q);
+    probes_free(p);
+}
+
+static void test_table_full(void **state)
+{
+    (void)state;
+    probes *p = probes_new();
+    uint8_t k[32];
+    for (uint32_t i = 0; i < PROBE_RECENT_CAP; i++) {
+        key(k, 100 + i);
+        assert_int_equal(probes_admit(p, true, k, 50000 + i), PROBE_GO);
+    }
+    /* Every entry is within its interval: a new device is refused, not
+     * let through by forgetting another. */
+    key(k, 99999);
+    assert_int_equal(probes_admit(p, true, k, 50000 + PROBE_RECENT_CAP), PROBE_TOO_MANY);
+    key(k, 100);
+    assert_int_equal(probes_admit(p, true, k, 50000 + PROBE_RECENT_CAP), PROBE_TOO_SOON);
+    /* Once the first entries are old, they make room. */
+    key(k, 99999);
+    assert_int_equal(probes_admit(p, true, k, 50000 + PROBE_INTERVAL_MS), PROBE_GO);
+    assert_int_equal(probes_running(p), 0);
+    probes_free(p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_not_logged_in),
+        cmocka_unit_test(test_one_per_interval),
+        cmocka_unit_test(test_table_full),
+    };
+    return cmocka_run_group_tests_name("rdv_probe", tests, NULL, NULL);
+}
