@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * rvmsg.h - the codec for messages between a node and the rendezvous
- * server (docs/rendezvous.md section 2): JSON types 0x20-0x37 and binary
+ * server (docs/rendezvous.md section 2): JSON types 0x20-0x39 and binary
  * types 0x43-0x4f, with the same strictness as msg.h (jsonv):
  * authentication, the directory, certificates, contacts and presence,
  * sealed (offline and routed) messages, broadcast recipients, and ICE
