@@ -844,6 +844,9 @@ typedef struct doctor_job {
     stunmap *map;         /* the mapping check while it runs (net/stunmap.h) */
     bool map_done;        /* mapping holds its check */
     doctor_check mapping; /* the mapping check, once done */
+    rdv_req *probe;       /* the port check's RV_PROBE while it waits (rdv.h) */
+    bool port_done;       /* port holds its check */
+    doctor_check port;    /* the port check, once done */
 } doctor_job;
 
 static void doctor_job_free(struct doctor_job *j)
@@ -851,6 +854,7 @@ static void doctor_job_free(struct doctor_job *j)
     if (!j)
         return;
     stunmap_cancel(j->map);
+    rdv_req_cancel(j->probe);
     cJSON_Delete(j->nat);
     g_free(j);
 }
@@ -867,16 +871,17 @@ static void send_doctor(client *cl)
     cl->doc = NULL;
 }
 
-/* Send the reply once the NAT check and the mapping check are both in;
+/* Send the reply once the NAT, mapping and port checks are all in;
  * whether it was sent. */
 static bool doctor_try_finish(client *cl)
 {
     doctor_job *j = cl->doc;
-    if (!j->nat || !j->map_done)
+    if (!j->nat || !j->map_done || !j->port_done)
         return false;
     doctor_nat(&j->c[j->n], &j->c[j->n + 1], j->nat);
     j->n += 2;
     j->c[j->n++] = j->mapping;
+    j->c[j->n++] = j->port;
     send_doctor(cl);
     return true;
 }
@@ -921,6 +926,45 @@ static void doctor_map_start(client *cl, doctor_job *j)
     }
 }
 
+static void on_doctor_probe(void *ud, const rdv_answer *a)
+{
+    client *cl = ud;
+    doctor_job *j = cl->doc;
+    j->probe = NULL;
+    doctor_port(&j->port, node_port(cl->ctl->n), a, "");
+    j->port_done = true;
+    if (doctor_try_finish(cl))
+        client_done(cl);
+}
+
+/* Ask the rendezvous to connect back to this node's port (up to 3 s), or
+ * say at once why it cannot. */
+static void doctor_port_start(client *cl, doctor_job *j)
+{
+    char why[700] = "";
+    unsigned port = node_port(cl->ctl->n);
+    rdv_status *st = cl->ctl->rdv ? g_new0(rdv_status, 1) : NULL;
+    if (st)
+        rdv_get_status(cl->ctl->rdv, st);
+    if (!st)
+        snprintf(why, sizeof why, "no rendezvous to test this node's port from outside");
+    else if (!port)
+        snprintf(why, sizeof why, "this node does not listen on a TCP port");
+    else if (!st->connected || !st->user[0])
+        snprintf(why, sizeof why,
+                 "the rendezvous tests whether port %u is reachable from outside once this node "
+                 "is connected and logged in",
+                 port);
+    else if (rdv_probe(cl->ctl->rdv, (uint16_t)port, on_doctor_probe, cl, &j->probe, why,
+                       sizeof why) == RDV_OK) {
+        g_free(st);
+        return;
+    }
+    g_free(st);
+    doctor_port(&j->port, port, NULL, why);
+    j->port_done = true;
+}
+
 static void doctor_contact_check(client *cl, doctor_check *c, const char *peer)
 {
     uint8_t key[32];
@@ -947,6 +991,7 @@ static void cmd_doctor(client *cl, const struct ctl_doctor_req *q)
     if (q->peer[0])
         doctor_contact_check(cl, &j->c[j->n++], q->peer);
     doctor_map_start(cl, j);
+    doctor_port_start(cl, j);
     cJSON *o = natctl_request(cl->ctl->dir, on_doctor_nat, cl, &cl->nat);
     if (o) {
         j->nat = o;

@@ -108,6 +108,59 @@ void doctor_nat(doctor_check *nat, doctor_check *turn, const cJSON *answer)
     snprintf(turn->text, sizeof turn->text, "%s", v);
 }
 
+/* What the rendezvous found at our port, as a reason after "not reachable". */
+static const char *probe_reason(rv_probe_res r)
+{
+    switch (r) {
+    case RV_PR_TIMEOUT:
+        return "no answer within 3 s: a firewall or NAT drops it";
+    case RV_PR_REFUSED:
+        return "refused: a firewall rejects it, or the NAT forwards it nowhere";
+    case RV_PR_UNREACHABLE:
+        return "the address is unreachable from the rendezvous";
+    default:
+        return "something else answers there: the NAT or router forwards it to another machine "
+               "or program";
+    }
+}
+
+void doctor_port(doctor_check *c, unsigned port, const rdv_answer *a, const char *why)
+{
+    c->name = "port";
+    if (!a) {
+        c->status = "skip";
+        snprintf(c->text, sizeof c->text, "%s", why);
+    } else if (a->err && a->code && strcmp(a->code, "ERATE") == 0) {
+        c->status = "skip";
+        snprintf(c->text, sizeof c->text,
+                 "the rendezvous tests a port at most once every 10 s: run doctor again shortly");
+    } else if (a->err || !a->probe) {
+        c->status = "skip";
+        snprintf(c->text, sizeof c->text, "could not ask the rendezvous to test port %u: %s", port,
+                 a->why ? a->why : "no answer");
+    } else if (a->probe->result == RV_PR_REACHABLE) {
+        c->status = "ok";
+        snprintf(c->text, sizeof c->text,
+                 "your port %u is reachable from outside: the rendezvous connected to %s port %u "
+                 "and this node answered",
+                 port, a->probe->address[0] ? a->probe->address : "this node's address", port);
+    } else if (a->probe->result == RV_PR_ERROR) {
+        c->status = "skip";
+        snprintf(c->text, sizeof c->text,
+                 "the rendezvous could not test your port %u (it is short of resources): try "
+                 "again later",
+                 port);
+    } else {
+        c->status = "warn";
+        snprintf(c->text, sizeof c->text,
+                 "your port %u is not reachable from the rendezvous (%s%s%s): direct connections "
+                 "will go through NAT traversal or the relay (to accept them directly, forward "
+                 "TCP port %u to this machine and allow it in the firewall)",
+                 port, probe_reason(a->probe->result), a->probe->address[0] ? "; tried " : "",
+                 a->probe->address, port);
+    }
+}
+
 void doctor_contact(doctor_check *c, const char *peer, const node_peer_info *pi, const char *why)
 {
     c->name = "contact";

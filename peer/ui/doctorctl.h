@@ -4,7 +4,9 @@
  * "Doctor"): a list of checks, each {name, status ok|warn|fail|skip, a
  * sentence a user can act on}, about LAN discovery, the rendezvous, NAT
  * and TURN (from natctl's answer), the NAT's mapping behaviour (from
- * STUN answers: net/stunmap.h) and, when one is named, a contact.
+ * STUN answers: net/stunmap.h), whether this node's port is reachable
+ * from outside (the rendezvous connects back: RV_PROBE, docs/rendezvous.md
+ * 16) and, when one is named, a contact.
  *
  * The functions here are pure (what the node knows in, one check out)
  * and tested alone; control.c gathers the inputs and sends the reply.
@@ -27,7 +29,7 @@
 
 typedef struct doctor_check {
     const char *name;   /* static: "discovery", "rendezvous", "nat", "turn", "mapping",
-                           "contact" */
+                           "port", "contact" */
     const char *status; /* static: "ok", "warn", "fail", "skip" */
     char text[DOCTOR_TEXT_CAP];
 } doctor_check;
@@ -62,6 +64,10 @@ void doctor_nat(doctor_check *nat, doctor_check *turn, const cJSON *answer);
 /* The NAT's mapping behaviour from the STUN check's report r; r NULL: the
  * check did not run, skip says why. */
 void doctor_mapping(doctor_check *c, const natmap_report *r, const char *skip);
+/* The "port" check: the rendezvous's answer to rdv_probe for this node's
+ * listening port, or a NULL a when it was not asked (why says why: no
+ * rendezvous, not logged in, no port). */
+void doctor_port(doctor_check *c, unsigned port, const rdv_answer *a, const char *why);
 /* pi NULL: the name was not resolved (why says why). */
 void doctor_contact(doctor_check *c, const char *peer, const node_peer_info *pi, const char *why);
 

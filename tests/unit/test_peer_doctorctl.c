@@ -202,12 +202,54 @@ static void test_mapping(void **state)
     has(c, "names one STUN address only");
 }
 
+/* The port check: what the rendezvous found when it connected back. */
+static void test_port(void **state)
+{
+    (void)state;
+    doctor_check c;
+    struct rv_probe pr = {.port = 7070, .result = RV_PR_REACHABLE, .address = "198.18.0.2"};
+    rdv_answer a = {.err = RDV_OK, .probe = &pr};
+    doctor_port(&c, 7070, &a, "");
+    assert_string_equal(c.name, "port");
+    assert_string_equal(c.status, "ok");
+    assert_non_null(strstr(c.text, "your port 7070 is reachable from outside"));
+    assert_non_null(strstr(c.text, "198.18.0.2"));
+    pr.result = RV_PR_TIMEOUT;
+    doctor_port(&c, 7070, &a, "");
+    assert_string_equal(c.status, "warn");
+    assert_non_null(strstr(c.text, "your port 7070 is not reachable from the rendezvous"));
+    assert_non_null(strstr(c.text, "a firewall or NAT drops it"));
+    assert_non_null(strstr(c.text, "NAT traversal or the relay"));
+    pr.result = RV_PR_REFUSED;
+    doctor_port(&c, 7070, &a, "");
+    assert_string_equal(c.status, "warn");
+    assert_non_null(strstr(c.text, "refused"));
+    pr.result = RV_PR_OTHER;
+    doctor_port(&c, 7070, &a, "");
+    assert_string_equal(c.status, "warn");
+    assert_non_null(strstr(c.text, "another machine"));
+    pr.result = RV_PR_ERROR;
+    doctor_port(&c, 7070, &a, "");
+    assert_string_equal(c.status, "skip");
+    rdv_answer rate = {.err = RDV_ESERVER, .code = "ERATE", .why = "refused: ERATE"};
+    doctor_port(&c, 7070, &rate, "");
+    assert_string_equal(c.status, "skip");
+    assert_non_null(strstr(c.text, "once every 10 s"));
+    rdv_answer lost = {.err = RDV_ENOTCONN, .why = "the connection ended"};
+    doctor_port(&c, 7070, &lost, "");
+    assert_string_equal(c.status, "skip");
+    assert_non_null(strstr(c.text, "the connection ended"));
+    doctor_port(&c, 7070, NULL, "no rendezvous to test this node's port from outside");
+    assert_string_equal(c.status, "skip");
+    assert_string_equal(c.text, "no rendezvous to test this node's port from outside");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_discovery), cmocka_unit_test(test_rendezvous),
         cmocka_unit_test(test_nat),       cmocka_unit_test(test_contact),
-        cmocka_unit_test(test_mapping),
+        cmocka_unit_test(test_mapping),   cmocka_unit_test(test_port),
     };
     return cmocka_run_group_tests_name("peer_doctorctl", tests, NULL, NULL);
 }
