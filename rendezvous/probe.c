@@ -34,7 +34,7 @@ struct probe_run {
     uint8_t dev[32];  /* the key the node must prove */
     uint64_t started; /* loop ms */
     uint16_t port;
-    uint8_t open;     /* handles not yet closed */
+    uint8_t open; /* handles not yet closed */
     bool connected, done;
     char addr[CONN_ADDR_MAX];
     char who[BANTER_MAX_NAME + 1];

@@ -44,10 +44,10 @@
 #include "core.h"
 #include "rvmsg.h"
 
-#define PROBE_DEADLINE_MS  3000u  /* connect and handshake, together */
-#define PROBE_INTERVAL_MS  10000u /* one probe per device per this */
-#define PROBE_MAX_RUNNING  32u    /* probes in flight in the whole server */
-#define PROBE_RECENT_CAP   1024u  /* devices remembered for the interval */
+#define PROBE_DEADLINE_MS 3000u  /* connect and handshake, together */
+#define PROBE_INTERVAL_MS 10000u /* one probe per device per this */
+#define PROBE_MAX_RUNNING 32u    /* probes in flight in the whole server */
+#define PROBE_RECENT_CAP  1024u  /* devices remembered for the interval */
 
 typedef struct probes probes;
 

@@ -277,10 +277,10 @@ typedef enum rv_probe_res {
  * never names an address: the server probes the source address of the
  * connection the request came on. */
 struct rv_probe {
-    uint16_t port;                /* 1..65535 */
-    rv_probe_res result;          /* RV_PROBE_RESULT */
+    uint16_t port;                 /* 1..65535 */
+    rv_probe_res result;           /* RV_PROBE_RESULT */
     char address[RV_ADDR_MAX + 1]; /* RV_PROBE_RESULT: the address probed, numeric; "" unknown */
-    int64_t ms;                   /* RV_PROBE_RESULT: how long it took, 0..RV_PROBE_MS_MAX */
+    int64_t ms;                    /* RV_PROBE_RESULT: how long it took, 0..RV_PROBE_MS_MAX */
 };
 
 typedef struct rvmsg {
@@ -326,9 +326,11 @@ size_t rv_field_max(rv_field f);
 const char *rv_op_name(rv_op op);            /* "request", "approve", ... */
 const char *rv_cstate_name(rv_cstate s);     /* "none", "approved", "incoming", ... */
 const char *rv_presence_name(rv_presence p); /* "offline", "online", ... */
-const char *rv_probe_res_name(rv_probe_res r); /* "reachable", "other", ... */
 BANTER_WUR int rv_op_parse(const char *s, rv_op *out);
 BANTER_WUR int rv_presence_parse(const char *s, rv_presence *out);
+/* RV_PROBE_RESULT's result on the wire: "reachable", "other", ... ("?"
+ * for a value out of range). */
+const char *rv_probe_res_name(rv_probe_res r);
 /* Whether text is a valid status text (UTF-8, plain, at most RV_TEXT_MAX). */
 bool rv_text_valid(const char *text);
 

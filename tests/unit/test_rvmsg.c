@@ -576,9 +576,8 @@ static void test_probe_messages(void **state)
                          "{\"port\":80,\"result\":\"refused\",\"address\":\"example.com\","
                          "\"ms\":1}"),
                      BANTER_ESCHEMA);
-    assert_int_equal(
-        dec(&m, RV_PROBE_RESULT, "{\"port\":80,\"result\":\"refused\",\"ms\":60001}"),
-        BANTER_ESCHEMA);
+    assert_int_equal(dec(&m, RV_PROBE_RESULT, "{\"port\":80,\"result\":\"refused\",\"ms\":60001}"),
+                     BANTER_ESCHEMA);
     assert_int_equal(dec(&m, RV_PROBE_RESULT, "{\"port\":80,\"result\":\"refused\"}"),
                      BANTER_ESCHEMA);
     assert_int_equal(dec(&m, RV_PROBE_RESULT, "{\"port\":80,\"result\":\"error\",\"ms\":0}"), 0);
