@@ -51,7 +51,11 @@ grep -qE '^ok +port +your port 7070 is reachable from outside: the rendezvous co
     t_fail "reachable" "the CLI says: $out"
 grep -qF "probe for ada: TCP 198.18.0.2 port 7070: reachable" <<<"$(srvlog)" ||
     t_fail "reachable" "not in the server's log: $(grep probe <<<"$(srvlog)")"
-t_pass "reachable: doctor's port check is ok; the server logged what it probed"
+# The server's handshake made no peer of it: the node's peer list does not know its key.
+fpd=${FP//[ -]/}
+! b "$T/ada" peers --json 2>&1 | tr -d ' -' | grep -qF "$fpd" ||
+    t_fail "reachable" "the server's probe left a peer: $(b "$T/ada" peers --json 2>&1)"
+t_pass "reachable: doctor's port check is ok; the server logged what it probed; no peer left behind"
 
 # ---- 2. too soon ----
 is ada skip "at most once every 10 s" || t_fail "rate" "a second doctor at once: $(port ada)"
