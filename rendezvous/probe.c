@@ -76,7 +76,14 @@ probe_verdict probes_admit(probes *p, bool authed, const uint8_t dev[static 32],
         memcpy(mine->dev, dev, 32);
     }
     mine->at = now;
+    p->running++;
     return PROBE_GO;
+}
+
+void probes_done(probes *p)
+{
+    if (p->running)
+        p->running--;
 }
 
 /* ---- one probe ---- */
@@ -93,7 +100,7 @@ static void on_run_closed(uv_handle_t *h)
         p->runs = r->next;
     if (r->next)
         r->next->prev = r->prev;
-    p->running--;
+    probes_done(p);
     session_free(r->s);
     free(r);
 }
@@ -254,8 +261,10 @@ static int run_start(probes *p, conn *c, uint16_t port)
     core *k = conn_core(c);
     struct sockaddr_storage ss;
     probe_run *r = calloc(1, sizeof *r);
-    if (!r)
+    if (!r) {
+        probes_done(p);
         return UV_ENOMEM;
+    }
     r->owner = p;
     r->c = c;
     r->port = port;
@@ -268,7 +277,6 @@ static int run_start(probes *p, conn *c, uint16_t port)
     if (p->runs)
         p->runs->prev = r;
     p->runs = r;
-    p->running++;
     (void)uv_timer_init(k->loop, &r->timer); /* cannot fail */
     r->open = 1;
     int e = uv_tcp_init(k->loop, &r->tcp);

@@ -65,10 +65,12 @@ void probes_free(probes *p);
 
 /* Whether a probe from device dev (authed: an authenticated device) may
  * run at now_ms (any monotonic ms clock). PROBE_GO records it (the next
- * one from dev waits PROBE_INTERVAL_MS) but does not count it as running:
- * probe_request does, until its socket is closed. Pure: for unit tests. */
+ * one from dev waits PROBE_INTERVAL_MS) and counts it as running until
+ * probes_done. Pure (no I/O): unit-tested. */
 probe_verdict probes_admit(probes *p, bool authed, const uint8_t dev[static 32], uint64_t now_ms);
-/* Probes in flight (started, sockets not yet closed). */
+/* A probe admitted by probes_admit ended (its socket closed). */
+void probes_done(probes *p);
+/* Probes in flight (admitted, not yet done). */
 size_t probes_running(const probes *p);
 
 /* RV_PROBE from c (the dispatcher's hook): refused with ERROR as above,

@@ -2,8 +2,9 @@
 /*
  * test_rdv_probe.c - who may ask the server for a reachability probe
  * (rendezvous/probe.h, docs/rendezvous.md 16): only an authenticated
- * device, one probe per device key per PROBE_INTERVAL_MS, and a table of
- * recent devices that fails closed when it is full.
+ * device, one probe per device key per PROBE_INTERVAL_MS, at most
+ * PROBE_MAX_RUNNING in flight, and a table of recent devices that fails
+ * closed when it is full.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -66,6 +67,7 @@ static void test_table_full(void **state)
     for (uint32_t i = 0; i < PROBE_RECENT_CAP; i++) {
         key(k, 100 + i);
         assert_int_equal(probes_admit(p, true, k, 50000 + i), PROBE_GO);
+        probes_done(p);
     }
     /* Every entry is within its interval: a new device is refused, not
      * let through by forgetting another. */
@@ -76,6 +78,31 @@ static void test_table_full(void **state)
     /* Once the first entries are old, they make room. */
     key(k, 99999);
     assert_int_equal(probes_admit(p, true, k, 50000 + PROBE_INTERVAL_MS), PROBE_GO);
+    assert_int_equal(probes_running(p), 1);
+    probes_free(p);
+}
+
+static void test_running_cap(void **state)
+{
+    (void)state;
+    probes *p = probes_new();
+    uint8_t k[32];
+    for (uint32_t i = 0; i < PROBE_MAX_RUNNING; i++) {
+        key(k, 7000 + i);
+        assert_int_equal(probes_admit(p, true, k, 1000), PROBE_GO);
+    }
+    assert_int_equal(probes_running(p), PROBE_MAX_RUNNING);
+    /* One more device, with no probe of its own lately: too many at once. */
+    key(k, 9000);
+    assert_int_equal(probes_admit(p, true, k, 1000), PROBE_TOO_MANY);
+    /* Refused, it was not recorded: once one ends, it may go. */
+    probes_done(p);
+    assert_int_equal(probes_admit(p, true, k, 1001), PROBE_GO);
+    assert_int_equal(probes_admit(p, true, k, 1002), PROBE_TOO_SOON);
+    for (uint32_t i = 0; i < PROBE_MAX_RUNNING; i++)
+        probes_done(p);
+    assert_int_equal(probes_running(p), 0);
+    probes_done(p); /* never below zero */
     assert_int_equal(probes_running(p), 0);
     probes_free(p);
 }
@@ -86,6 +113,7 @@ int main(void)
         cmocka_unit_test(test_not_logged_in),
         cmocka_unit_test(test_one_per_interval),
         cmocka_unit_test(test_table_full),
+        cmocka_unit_test(test_running_cap),
     };
     return cmocka_run_group_tests_name("rdv_probe", tests, NULL, NULL);
 }
