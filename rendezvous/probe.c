@@ -175,7 +175,6 @@ static void run_proved(probe_run *r)
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 {
-    (void)h;
     (void)suggested;
     core *k = h->loop->data;
     *b = uv_buf_init((char *)k->rbuf, (unsigned)k->rbuf_len);
