@@ -37,6 +37,7 @@ void config_defaults(config *c)
     c->quota_mb = CONFIG_QUOTA_MB;
     c->public_fields = DIR_PUBLIC_DEFAULT;
     c->turn_ttl_s = CONFIG_TURN_TTL_S;
+    c->probe = true;
 }
 
 /* "stun" or "turn": a comma-separated list of URLs (icecand_parse_url). */
@@ -231,6 +232,12 @@ static int set_key(void *ud, const kvconf *k, const char *key, const char *value
         snprintf(c->state, sizeof c->state, "%s", value);
         return 0;
     }
+    if (strcmp(key, "probe") == 0) {
+        if (strcmp(value, "on") != 0 && strcmp(value, "off") != 0)
+            return kvconf_fail(k, BANTER_EFORMAT, "probe: %s is not on or off", q);
+        c->probe = strcmp(value, "on") == 0;
+        return 0;
+    }
     if (strcmp(key, "instance") == 0) {
         if (*value == '\0' || strlen(value) + sizeof ".cert" > sizeof c->instance)
             return kvconf_fail(k, BANTER_EFORMAT, "instance: %s is empty or too long", q);
@@ -245,8 +252,8 @@ static int set_key(void *ud, const kvconf *k, const char *key, const char *value
     return kvconf_fail(
         k, BANTER_EFORMAT,
         "unknown key %s (known: listen, db, message_ttl_days, quota_messages, "
-        "quota_mb, directory_public_fields, stun, turn, turn_secret, turn_ttl_s, instance, "
-        "state)",
+        "quota_mb, directory_public_fields, stun, turn, turn_secret, turn_ttl_s, probe, "
+        "instance, state)",
         q);
 }
 

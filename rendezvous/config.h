@@ -40,6 +40,11 @@
  *                        credentials from it (icesig.h); keep the file 0600
  *   turn_ttl_s = N       how long those credentials work (600..86400,
  *                        default 3600); they are sent again before
+ *   probe = on|off       whether logged-in devices may ask the server to
+ *                        connect back to a port of theirs (probe.h,
+ *                        docs/rendezvous.md 16; default on): turn it off
+ *                        when the server sees a proxy's address instead
+ *                        of its clients'
  *   instance = PATH      run as one instance of a service (instance.h,
  *                        docs/cluster.md): PATH is this instance's key,
  *                        PATH.cert its certificate from the server key
@@ -50,6 +55,7 @@
 #ifndef BANTER_RDV_CONFIG_H
 #define BANTER_RDV_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -81,6 +87,7 @@ typedef struct config {
     char turn_secret[CONFIG_SECRET_MAX + 1];
     int64_t turn_ttl_s;
     char instance[CONFIG_PATH_MAX]; /* "" or the instance key's path (instance.h) */
+    bool probe;                     /* reachability probes offered (probe.h) */
 } config;
 
 /* The defaults. */

@@ -86,6 +86,26 @@ void probes_done(probes *p)
         p->running--;
 }
 
+bool probe_addr_allowed(const struct sockaddr *sa)
+{
+    const uint8_t *a;
+    if (sa->sa_family == AF_INET6) {
+        const struct in6_addr *v6 = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+        if (IN6_IS_ADDR_LOOPBACK(v6) || IN6_IS_ADDR_UNSPECIFIED(v6) || IN6_IS_ADDR_MULTICAST(v6))
+            return false;
+        if (!IN6_IS_ADDR_V4MAPPED(v6))
+            return true;
+        a = v6->s6_addr + 12;
+    } else if (sa->sa_family == AF_INET) {
+        a = (const uint8_t *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+    } else {
+        return false;
+    }
+    /* 0/8 (this network), 127/8 (loopback), 224/4 (multicast), 240/4 and
+     * 255.255.255.255 (reserved, broadcast). */
+    return a[0] != 0 && a[0] != 127 && a[0] < 224;
+}
+
 /* ---- one probe ---- */
 
 static void on_run_closed(uv_handle_t *h)
@@ -302,11 +322,22 @@ static int run_start(probes *p, conn *c, uint16_t port)
 void probe_request(conn *c, const struct rv_probe *q)
 {
     core *k = conn_core(c);
-    probe_verdict v = probes_admit(k->probes, c->acct != NULL, conn_device(c), core_now(k));
-    if (v == PROBE_NOAUTH) {
+    struct sockaddr_storage ss;
+    if (!c->acct) {
         conn_refuse(c, "EAUTH", "log in first");
         return;
     }
+    if (!k->probes) {
+        conn_refuse(c, "EPERM", "this server does not offer reachability probes (probe = off)");
+        return;
+    }
+    if (conn_peer(c, &ss) != 0 || !probe_addr_allowed((const struct sockaddr *)&ss)) {
+        conn_refuse(c, "EPERM",
+                    "this server does not probe the address it sees for this connection "
+                    "(loopback, or not a unicast address)");
+        return;
+    }
+    probe_verdict v = probes_admit(k->probes, true, conn_device(c), core_now(k));
     if (v != PROBE_GO) {
         conn_refuse(c, "ERATE",
                     v == PROBE_TOO_SOON ? "one reachability probe per device every 10 s; wait"

@@ -22,7 +22,8 @@
  * error (the server could not try).
  *
  * Authorization (probes_admit, pure): an authenticated device only
- * (else ERROR EAUTH); one probe per device key per PROBE_INTERVAL_MS,
+ * (else ERROR EAUTH); a source address the server may probe
+ * (probe_addr_allowed, else ERROR EPERM); one probe per device key per PROBE_INTERVAL_MS,
  * however it reconnects (else ERROR ERATE); at most PROBE_MAX_RUNNING
  * probes at once in the server (else ERROR ERATE). A refused request
  * counts towards the connection's refusals (conn_refuse).
@@ -72,6 +73,13 @@ probe_verdict probes_admit(probes *p, bool authed, const uint8_t dev[static 32],
 void probes_done(probes *p);
 /* Probes in flight (admitted, not yet done). */
 size_t probes_running(const probes *p);
+
+/* Whether the server may probe a source address: not loopback (a proxy on
+ * the server's own machine would otherwise turn every device's probe
+ * into a probe of the server's local services), not unspecified,
+ * multicast or broadcast; IPv4-mapped IPv6 addresses as their IPv4
+ * address. Others (ERROR EPERM): none is probed. Pure: unit-tested. */
+bool probe_addr_allowed(const struct sockaddr *sa);
 
 /* RV_PROBE from c (the dispatcher's hook): refused with ERROR as above,
  * or started; RV_PROBE_RESULT follows within PROBE_DEADLINE_MS plus a

@@ -148,7 +148,8 @@ int cmd_serve(const cli_ctx *ctx, int argc, char **argv)
                         .icert = icert_len ? icb : NULL,
                         .icert_len = icert_len,
                         .cluster_url = pg ? cf->db : NULL,
-                        .cluster_id = pg ? cid : NULL};
+                        .cluster_id = pg ? cid : NULL,
+                        .no_probe = !cf->probe};
     int r = server_run(&sc);
     identity_free(inst);
     identity_free(id);

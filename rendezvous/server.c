@@ -628,8 +628,8 @@ static server *server_new(const server_config *cfg)
     k->pw = pwcheck_new(&srv->loop, AUTH_PW_RUNNING, AUTH_PW_WAITING);
     k->rl = rl_new(RL_DEFAULT_CAP);
     k->on = online_new();
-    k->probes = probes_new();
-    k->mb = k->pw && k->rl && k->on && k->probes ? mailbox_new(k) : NULL;
+    k->probes = cfg->no_probe ? NULL : probes_new();
+    k->mb = k->pw && k->rl && k->on && (k->probes || cfg->no_probe) ? mailbox_new(k) : NULL;
     if (!k->mb) {
         core_log(k, "out of memory");
         (void)uv_loop_close(&srv->loop);

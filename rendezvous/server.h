@@ -79,6 +79,9 @@ typedef struct server_config {
      * instances sharing it (xinst.h), or NULL. */
     const char *cluster_url;
     const char *cluster_id;
+    /* No reachability probes (config `probe = off`): RV_PROBE is refused
+     * with EPERM (probe.h). */
+    bool no_probe;
 } server_config;
 
 /*

@@ -134,6 +134,11 @@ void doctor_port(doctor_check *c, unsigned port, const rdv_answer *a, const char
         c->status = "skip";
         snprintf(c->text, sizeof c->text,
                  "the rendezvous tests a port at most once every 10 s: run doctor again shortly");
+    } else if (a->err && a->code && strcmp(a->code, "EPERM") == 0) {
+        c->status = "skip";
+        snprintf(c->text, sizeof c->text,
+                 "the rendezvous does not test ports for this node (it sees it at a loopback "
+                 "address, or its admin turned the test off)");
     } else if (a->err || !a->probe) {
         c->status = "skip";
         snprintf(c->text, sizeof c->text, "could not ask the rendezvous to test port %u: %s", port,

@@ -16,7 +16,10 @@
 #      rendezvous (no answer within 3 s: a firewall or NAT drops it)";
 #   5. REJECT instead: "refused";
 #   6. a probe whose connection closes before the answer is cancelled:
-#      the server keeps serving and stops without a sanitizer report.
+#      the server keeps serving and stops without a sanitizer report;
+#   7. the server started with `probe = off`: RV_PROBE is refused EPERM
+#      and doctor says the rendezvous does not test ports for this node.
+# (Loopback sources are refused EPERM too: test_rendezvous_authz.)
 # Needs root (exit 77 otherwise), iptables, and $BANTER_BIN, $RDV_BIN,
 # $RDV_PROBE (the ASan builds by default).
 # shellcheck disable=SC2015,SC2317 # "a && b || t_fail" is meant; helpers run via wait_for
@@ -98,7 +101,21 @@ n=$(grep -c "probe for ada: TCP 198.18.0.2 port 7070: timeout" <<<"$(srvlog)")
 [ "$n" = 1 ] || t_fail "cancel" "the probe of a closed connection ran to its end ($n timeouts logged)"
 host_exec 2 iptables -D INPUT -p tcp --dport 7070 -j DROP
 wait_for 30 is ada ok "your port 7070 is reachable from outside" || t_fail "cancel" "$(port ada)"
-stop_rnode ada
 stop_server
 t_pass "a probe whose connection closed was cancelled; the server served on and stopped clean"
+
+# ---- 7. probes turned off ----
+printf 'probe = off\n' >"$T/off.conf"
+SRV_N=$((SRV_N + 1))
+bg 1 "$T/srv$SRV_N.log" "$RDV_BIN" --config "$T/off.conf" --db "$DB" --listen "$SRV"
+SRV_PID=$BG_PID
+wait_for 10 grep -q "listening on $SRV" "$T/srv$SRV_N.err" || t_fail "probe off" "server start"
+wait_for 40 logged_in ada ada || t_fail "probe off" "ada did not log in again"
+out=$(pr2 dev4.key "login=ada:$PW" probe=7070 wait=500)
+grep -qE '^recv error EPERM$' <<<"$out" && ! grep -q '^recv probe' <<<"$out" ||
+    t_fail "probe off" "RV_PROBE: $out"
+is ada skip "the rendezvous does not test ports for this node" || t_fail "probe off" "$(port ada)"
+stop_rnode ada
+stop_server
+t_pass "probe = off: RV_PROBE refused EPERM; doctor says the rendezvous does not test ports"
 echo "PASS: test_doctor_probe"

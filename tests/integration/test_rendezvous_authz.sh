@@ -44,8 +44,8 @@ kinds=(unauth stranger contact blocked disabled broadcaster own)
 #   status:S       RV_STATUS S         rcpt      RV_RECIPIENTS
 #   seal:STATE[:CODE]  RV_STORED with that state (and error)
 #   pong           PONG                closed    the server closed
-#   (RV_PROBE's answer, RV_PROBE_RESULT, comes when the connection back
-#   ends, after the section's sync: "none" checks it was not refused;
+#   (RV_PROBE from an authenticated device is refused EPERM here: the
+#   senders are on loopback, which the server never probes;
 #   test_doctor_probe.sh checks the results and the rate)
 #   ice:CODE       RV_ICE_END from the server with error CODE (the target,
 #                  alice, is not connected while the senders send: a
@@ -71,7 +71,7 @@ RV_ICE_SERVERS    err:EBADTYPE     err:EBADTYPE           err:EBADTYPE    err:EB
 RV_ICE_OFFER      err:EAUTH        ice:ENOTCONTACT        ice:EOFFLINE    ice:EOFFLINE    err:EAUTH        ice:ENOTCONTACT ice:EOFFLINE
 RV_ICE_ANSWER     err:EAUTH        ice:ENOTCONTACT        ice:EOFFLINE    ice:EOFFLINE    err:EAUTH        ice:ENOTCONTACT ice:EOFFLINE
 RV_ICE_END        err:EAUTH        ice:ENOTCONTACT        ice:EOFFLINE    ice:EOFFLINE    err:EAUTH        ice:ENOTCONTACT ice:EOFFLINE
-RV_PROBE          err:EAUTH        none                   none            none            err:EAUTH        none none
+RV_PROBE          err:EAUTH        err:EPERM              err:EPERM       err:EPERM       err:EAUTH        err:EPERM err:EPERM
 RV_PROBE_RESULT   err:EBADTYPE     err:EBADTYPE           err:EBADTYPE    err:EBADTYPE    err:EBADTYPE     err:EBADTYPE err:EBADTYPE
 RV_CERT           err:EBADTYPE     err:EBADTYPE           err:EBADTYPE    err:EBADTYPE    err:EBADTYPE     err:EBADTYPE err:EBADTYPE
 RV_SEAL           seal:refused:EAUTH seal:refused:ENOTCONTACT seal:stored seal:stored     seal:refused:EAUTH seal:refused:ENOTCONTACT seal:stored

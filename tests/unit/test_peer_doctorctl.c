@@ -235,6 +235,10 @@ static void test_port(void **state)
     doctor_port(&c, 7070, &rate, "");
     assert_string_equal(c.status, "skip");
     assert_non_null(strstr(c.text, "once every 10 s"));
+    rdv_answer perm = {.err = RDV_ESERVER, .code = "EPERM", .why = "refused: EPERM"};
+    doctor_port(&c, 7070, &perm, "");
+    assert_string_equal(c.status, "skip");
+    assert_non_null(strstr(c.text, "does not test ports"));
     rdv_answer lost = {.err = RDV_ENOTCONN, .why = "the connection ended"};
     doctor_port(&c, 7070, &lost, "");
     assert_string_equal(c.status, "skip");

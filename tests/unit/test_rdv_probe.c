@@ -14,8 +14,10 @@
 
 #include <cmocka.h>
 
+#include <arpa/inet.h>
 #include <string.h>
 
+#include "config.h"
 #include "probe.h"
 
 static void key(uint8_t k[32], uint32_t n)
@@ -107,13 +109,68 @@ static void test_running_cap(void **state)
     probes_free(p);
 }
 
+static bool allowed(const char *addr)
+{
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    struct sockaddr_in *v4 = (struct sockaddr_in *)(void *)&ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)(void *)&ss;
+    if (inet_pton(AF_INET, addr, &v4->sin_addr) == 1)
+        v4->sin_family = AF_INET;
+    else if (inet_pton(AF_INET6, addr, &v6->sin6_addr) == 1)
+        v6->sin6_family = AF_INET6;
+    else
+        fail_msg("not an address: %s", addr);
+    return probe_addr_allowed((const struct sockaddr *)&ss);
+}
+
+/* The server probes only a unicast address that is not its own loopback
+ * (a local proxy would make every device's probe one of the server's
+ * local services). */
+static void test_addresses(void **state)
+{
+    (void)state;
+    assert_true(allowed("198.18.0.2"));
+    assert_true(allowed("203.0.113.7"));
+    assert_true(allowed("10.1.2.3"));
+    assert_true(allowed("2001:db8::7"));
+    assert_true(allowed("::ffff:198.18.0.2"));
+    assert_false(allowed("127.0.0.1"));
+    assert_false(allowed("127.0.0.41"));
+    assert_false(allowed("::1"));
+    assert_false(allowed("::ffff:127.0.0.1"));
+    assert_false(allowed("0.0.0.0"));
+    assert_false(allowed("::"));
+    assert_false(allowed("224.0.0.251"));
+    assert_false(allowed("255.255.255.255"));
+    assert_false(allowed("ff02::fb"));
+    struct sockaddr unix_sa = {.sa_family = AF_UNIX};
+    assert_false(probe_addr_allowed(&unix_sa));
+}
+
+/* The configuration key that turns probes off. */
+static void test_config_key(void **state)
+{
+    (void)state;
+    config c;
+    char why[512];
+    config_defaults(&c);
+    assert_true(c.probe);
+    assert_int_equal(config_set(&c, "probe", "off", why, sizeof why), 0);
+    assert_false(c.probe);
+    assert_int_equal(config_set(&c, "probe", "on", why, sizeof why), 0);
+    assert_true(c.probe);
+    assert_int_equal(config_set(&c, "probe", "maybe", why, sizeof why), BANTER_EFORMAT);
+    assert_non_null(strstr(why, "on or off"));
+    assert_true(c.probe);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_not_logged_in),
-        cmocka_unit_test(test_one_per_interval),
-        cmocka_unit_test(test_table_full),
-        cmocka_unit_test(test_running_cap),
+        cmocka_unit_test(test_not_logged_in), cmocka_unit_test(test_one_per_interval),
+        cmocka_unit_test(test_table_full),    cmocka_unit_test(test_running_cap),
+        cmocka_unit_test(test_addresses),     cmocka_unit_test(test_config_key),
     };
     return cmocka_run_group_tests_name("rdv_probe", tests, NULL, NULL);
 }
