@@ -698,8 +698,8 @@ rdv_err rdv_broadcast_to(rdv *r, const char *department, uint32_t page, rdv_done
     return start(r, REQ_BTO, &m, cb, ud, out, why, cap);
 }
 
-rdv_err rdv_probe(rdv *r, uint16_t port, rdv_done_fn cb, void *ud, rdv_req **out, char *why,
-                  size_t cap)
+rdv_err rdv_port_probe(rdv *r, uint16_t port, rdv_done_fn cb, void *ud, rdv_req **out, char *why,
+                       size_t cap)
 {
     rvmsg m = {.type = RV_PROBE};
     *out = NULL;

@@ -157,8 +157,8 @@ rdv_err rdv_broadcast_to(rdv *r, const char *department, uint32_t page, rdv_done
  * the server sees it (docs/rendezvous.md 16); answered with a->probe
  * within about 3 s, or RDV_ESERVER with code EAUTH or ERATE (one probe
  * per device per 10 s). RDV_EINVAL for port 0. */
-rdv_err rdv_probe(rdv *r, uint16_t port, rdv_done_fn cb, void *ud, rdv_req **out, char *why,
-                  size_t cap);
+rdv_err rdv_port_probe(rdv *r, uint16_t port, rdv_done_fn cb, void *ud, rdv_req **out, char *why,
+                       size_t cap);
 
 /*
  * What the server sends on its own goes to one sink (the roster). session

@@ -955,8 +955,8 @@ static void doctor_port_start(client *cl, doctor_job *j)
                  "the rendezvous tests whether port %u is reachable from outside once this node "
                  "is connected and logged in",
                  port);
-    else if (rdv_probe(cl->ctl->rdv, (uint16_t)port, on_doctor_probe, cl, &j->probe, why,
-                       sizeof why) == RDV_OK) {
+    else if (rdv_port_probe(cl->ctl->rdv, (uint16_t)port, on_doctor_probe, cl, &j->probe, why,
+                            sizeof why) == RDV_OK) {
         g_free(st);
         return;
     }

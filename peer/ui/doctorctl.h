@@ -64,7 +64,7 @@ void doctor_nat(doctor_check *nat, doctor_check *turn, const cJSON *answer);
 /* The NAT's mapping behaviour from the STUN check's report r; r NULL: the
  * check did not run, skip says why. */
 void doctor_mapping(doctor_check *c, const natmap_report *r, const char *skip);
-/* The "port" check: the rendezvous's answer to rdv_probe for this node's
+/* The "port" check: the rendezvous's answer to rdv_port_probe for this node's
  * listening port, or a NULL a when it was not asked (why says why: no
  * rendezvous, not logged in, no port). */
 void doctor_port(doctor_check *c, unsigned port, const rdv_answer *a, const char *why);
