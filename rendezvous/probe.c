@@ -314,8 +314,8 @@ static int run_start(probes *p, conn *c, uint16_t port)
         e = uv_timer_start(&r->timer, on_deadline, PROBE_DEADLINE_MS, 0);
     if (!e)
         e = uv_tcp_connect(&r->creq, &r->tcp, (const struct sockaddr *)&ss, on_connect);
-    if (e)
-        run_finish(r, RV_PR_ERROR);
+    if (e) /* connect(2) may fail at once: ENETUNREACH, ... */
+        run_finish(r, connect_result(e));
     return 0;
 }
 
