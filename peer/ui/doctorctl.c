@@ -139,6 +139,11 @@ void doctor_port(doctor_check *c, unsigned port, const rdv_answer *a, const char
         snprintf(c->text, sizeof c->text,
                  "the rendezvous does not test ports for this node (it sees it at a loopback "
                  "address, or its admin turned the test off)");
+    } else if (a->err && a->code && strcmp(a->code, "EBADTYPE") == 0) {
+        c->status = "skip";
+        snprintf(c->text, sizeof c->text,
+                 "the rendezvous is too old to test whether port %u is reachable from outside",
+                 port);
     } else if (a->err || !a->probe) {
         c->status = "skip";
         snprintf(c->text, sizeof c->text, "could not ask the rendezvous to test port %u: %s", port,

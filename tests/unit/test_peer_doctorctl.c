@@ -239,6 +239,10 @@ static void test_port(void **state)
     doctor_port(&c, 7070, &perm, "");
     assert_string_equal(c.status, "skip");
     assert_non_null(strstr(c.text, "does not test ports"));
+    rdv_answer old = {.err = RDV_ESERVER, .code = "EBADTYPE", .why = "refused: EBADTYPE"};
+    doctor_port(&c, 7070, &old, "");
+    assert_string_equal(c.status, "skip");
+    assert_non_null(strstr(c.text, "too old"));
     rdv_answer lost = {.err = RDV_ENOTCONN, .why = "the connection ended"};
     doctor_port(&c, 7070, &lost, "");
     assert_string_equal(c.status, "skip");
