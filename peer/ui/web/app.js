@@ -797,7 +797,7 @@
   async function runDoctor(key) {
     const d = $('doctor');
     $('doctor-name').textContent = displayName(state.peers.get(key) || { name: key });
-    $('doctor-wait').textContent = 'Checking (up to 15 seconds)…';
+    $('doctor-wait').textContent = 'Checking (up to 10 seconds)…';
     $('doctor-checks').replaceChildren();
     d.showModal();
     const r = await slow.request({ cmd: 'doctor', peer: peerArg(key) });
