@@ -3,6 +3,7 @@
 #include "db_impl.h"
 
 #include "db_pg.h"
+#include "db_pgs.h"
 #include "dirview.h"
 #include "sqlh.h"
 
@@ -425,33 +426,40 @@ static int run(db *d, enum db_slot slot, const char *sql)
     return ret;
 }
 
-int db_begin(db *d) { return run(d, S_BEGIN, "BEGIN IMMEDIATE"); }
-int db_commit(db *d) { return run(d, S_COMMIT, "COMMIT"); }
+int db_begin(db *d)
+{
+    if (d->pg)
+        return pgs_begin(d);
+    return run(d, S_BEGIN, "BEGIN IMMEDIATE");
+}
+
+int db_commit(db *d)
+{
+    if (d->pg)
+        return pgs_commit(d);
+    return run(d, S_COMMIT, "COMMIT");
+}
 
 void db_rollback(db *d)
 {
-    if (!sqlite3_get_autocommit(d->sql))
+    if (d->pg)
+        pgs_rollback(d);
+    else if (!sqlite3_get_autocommit(d->sql))
         (void)run(d, S_ROLLBACK, "ROLLBACK");
 }
 
-/* db = postgresql://...: the schema is brought up to date, but the server
- * does not serve from PostgreSQL yet (docs/rendezvous.md, "PostgreSQL"):
- * say so rather than make a SQLite file of that name. */
-static int open_pg(const char *url, char *errmsg, size_t errlen)
+/* db = postgresql://...: the schema brought up to date, then the
+ * synchronous connection (db_pgs.h). */
+static int open_pg(db *d, const char *url)
 {
     char why[DB_ERRMSG_LEN] = "";
     int ret =
         db_pg_migrate(url, pg_migrations, SCHEMA_VERSION, "banter-rendezvous", why, sizeof why);
-    if (ret == 0) {
-        snprintf(why, sizeof why,
-                 "the PostgreSQL schema is at version %d, but this build serves from SQLite only"
-                 " (docs/rendezvous.md, PostgreSQL)",
-                 SCHEMA_VERSION);
-        ret = BANTER_EUNSUPPORTED;
+    if (ret) {
+        db_seterr(d, why);
+        return ret;
     }
-    if (errmsg && errlen)
-        snprintf(errmsg, errlen, "%s", why);
-    return ret;
+    return pgs_open(d, url);
 }
 
 int db_open(db **out, const char *path, char *errmsg, size_t errlen)
@@ -459,11 +467,20 @@ int db_open(db **out, const char *path, char *errmsg, size_t errlen)
     *out = NULL;
     if (errmsg && errlen)
         errmsg[0] = '\0';
-    if (db_pg_is_url(path))
-        return open_pg(path, errmsg, errlen);
     db *d = calloc(1, sizeof *d);
     if (!d)
         return BANTER_ENOMEM;
+    if (db_pg_is_url(path)) {
+        int ret = open_pg(d, path);
+        if (ret) {
+            if (errmsg && errlen)
+                snprintf(errmsg, errlen, "%s", d->errmsg);
+            db_close(d);
+            return ret;
+        }
+        *out = d;
+        return 0;
+    }
     /* Create a missing file private to its owner: SQLite gives the -wal and
      * -shm files the database's mode. Other failures are left to SQLite. */
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -491,11 +508,14 @@ void db_close(db *d)
 {
     if (!d)
         return;
+    pgs_close(d);
     for (int i = 0; i < S_SLOT_COUNT; i++)
         sqlite3_finalize(d->stmt[i]);
     sqlite3_close_v2(d->sql);
     free(d);
 }
+
+bool db_is_pg(const db *d) { return d && d->pg; }
 
 const char *db_errmsg(const db *d) { return d ? d->errmsg : "no database"; }
 
