@@ -550,6 +550,8 @@ int db_bind_name(db *d, sqlite3_stmt *s, int col, const char *name)
 
 int db_user_add(db *d, const char *name, const char *pwhash, bool admin, int64_t now_ms)
 {
+    if (d->pg)
+        return pgs_user_add(d, name, pwhash, admin, now_ms);
     sqlite3_stmt *s;
     size_t hlen = pwhash ? strnlen(pwhash, BCRYPTO_PWHASH_STRLEN) : 0;
     if (hlen == 0 || hlen == BCRYPTO_PWHASH_STRLEN) {
@@ -595,6 +597,8 @@ static void read_user(sqlite3_stmt *s, db_user *u, char *pwhash)
 
 int db_user_get(db *d, const char *name, db_user *out, char *pwhash)
 {
+    if (d->pg)
+        return pgs_user_get(d, name, out, pwhash);
     sqlite3_stmt *s;
     int ret = db_stmt(d, S_USER_GET, "SELECT " USER_COLS " FROM users u WHERE u.name = ?1", &s);
     if (ret == 0)
@@ -612,6 +616,8 @@ int db_user_get(db *d, const char *name, db_user *out, char *pwhash)
 
 int db_user_list(db *d, db_user **out, size_t *n)
 {
+    if (d->pg)
+        return pgs_user_list(d, out, n);
     sqlite3_stmt *s;
     db_user *arr = NULL;
     size_t count = 0, cap = 0;
@@ -641,6 +647,8 @@ int db_user_list(db *d, db_user **out, size_t *n)
  * had that value, BANTER_ENOENT. Only these constant names become SQL. */
 static int user_flag(db *d, const char *name, const char *col, bool on)
 {
+    if (d->pg)
+        return pgs_user_flag(d, name, col, on);
     char sql[128];
     sqlite3_stmt *s = NULL;
     snprintf(sql, sizeof sql, "UPDATE users SET %s = ?2 WHERE name = ?1 AND %s <> ?2", col, col);
@@ -676,6 +684,8 @@ int db_user_set_broadcast(db *d, const char *name, bool on)
 
 int db_device_user(db *d, const uint8_t key[static 32], db_user *out)
 {
+    if (d->pg)
+        return pgs_device_user(d, key, out);
     sqlite3_stmt *s;
     int ret = db_stmt(d, S_DEVICE_USER,
                       "SELECT " USER_COLS " FROM devices v JOIN users u ON u.name = v.user"
@@ -696,6 +706,8 @@ int db_device_user(db *d, const uint8_t key[static 32], db_user *out)
 
 int db_device_bind(db *d, const uint8_t key[static 32], const char *name, int64_t now_ms)
 {
+    if (d->pg)
+        return pgs_device_bind(d, key, name, now_ms);
     sqlite3_stmt *s;
     int ret = db_stmt(d, S_DEVICE_BIND,
                       "INSERT INTO devices (key, user, created, last_seen) VALUES (?1, ?2, ?3, ?3)"
@@ -718,6 +730,8 @@ int db_device_bind(db *d, const uint8_t key[static 32], const char *name, int64_
 
 int db_device_unbind(db *d, const uint8_t key[static 32])
 {
+    if (d->pg)
+        return pgs_device_unbind(d, key);
     sqlite3_stmt *s;
     int ret = db_stmt(d, S_DEVICE_UNBIND, "DELETE FROM devices WHERE key = ?1", &s);
     if (ret)
@@ -732,6 +746,8 @@ int db_device_unbind(db *d, const uint8_t key[static 32])
 
 int db_devices_of(db *d, const char *name, uint8_t (*keys)[32], size_t max, size_t *n)
 {
+    if (d->pg)
+        return pgs_devices_of(d, name, keys, max, n);
     sqlite3_stmt *s;
     int rc = SQLITE_DONE;
     *n = 0;
@@ -771,6 +787,8 @@ static const char *const field_col[RV_F_COUNT + 1] = {
 
 int db_profile_set(db *d, const char *name, const struct rv_profile *p, int64_t now_ms)
 {
+    if (d->pg)
+        return pgs_profile_set(d, name, p, now_ms);
     sqlite3_stmt *s;
     /* NULL leaves a field as it is; a new row starts with every field "". */
     int ret = db_stmt(
@@ -826,6 +844,8 @@ static int read_profile(sqlite3_stmt *s, int first, dir_public pub, dir_view v, 
 
 int db_profile_get(db *d, const char *name, struct rv_profile *out)
 {
+    if (d->pg)
+        return pgs_profile_get(d, name, out);
     sqlite3_stmt *s;
     memset(out, 0, sizeof *out);
     int ret =
@@ -958,6 +978,8 @@ static int search_rows(db *d, sqlite3_stmt *s, uint32_t per_page, dir_public pub
 int db_search(db *d, const char *searcher, const struct rv_search *q, uint32_t pub,
               struct rv_search_result *res)
 {
+    if (d->pg)
+        return pgs_search(d, searcher, q, pub, res);
     sqlite3_stmt *s = NULL;
     memset(res, 0, sizeof *res);
     res->page = q->page;
@@ -1013,6 +1035,8 @@ static int rcpt_total(db *d, const char *sender, const char *department, uint64_
 int db_recipients(db *d, const char *sender, const char *department, uint32_t page,
                   struct rv_recipients *out)
 {
+    if (d->pg)
+        return pgs_recipients(d, sender, department, page, out);
     sqlite3_stmt *s;
     int rc = SQLITE_DONE;
     memset(out, 0, sizeof *out);
