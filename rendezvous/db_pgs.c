@@ -229,11 +229,115 @@ static int run(db *d, const char *sql, const pgs_args *a, bool prepare, PGresult
     return ret;
 }
 
-/* run, under a savepoint inside a transaction (a failure undoes this
- * statement only, as on SQLite). */
-static int query(db *d, const char *sql, const pgs_args *a, bool prepare, PGresult **out)
+/* Queue the statement in pipeline mode: preparing it first when it is
+ * new (*prep then the index it takes; -1 when nothing is prepared). 1 when
+ * queued, 0 when libpq refused. */
+static int send_stmt(struct pgs *p, const char *sql, const pgs_args *a, bool prepare, int *prep)
+{
+    char name[16];
+    int n = a ? a->n : 0;
+    const char *const *v = a ? a->v : NULL;
+    const int *len = a ? a->len : NULL;
+    const int *fmt = a ? a->fmt : NULL;
+    *prep = -1;
+    for (int i = 0; prepare && i < p->nprep; i++) {
+        if (p->prep[i] == sql) {
+            snprintf(name, sizeof name, "b%d", i);
+            return PQsendQueryPrepared(p->conn, name, n, v, len, fmt, 1);
+        }
+    }
+    if (prepare && p->nprep < PGS_PREPARED_MAX) {
+        *prep = p->nprep;
+        snprintf(name, sizeof name, "b%d", p->nprep);
+        return PQsendPrepare(p->conn, name, sql, n, NULL) &&
+               PQsendQueryPrepared(p->conn, name, n, v, len, fmt, 1);
+    }
+    return PQsendQueryParams(p->conn, sql, n, NULL, v, len, fmt, 1);
+}
+
+#define PIPE_MAX 4 /* SAVEPOINT, [prepare], the statement, RELEASE */
+
+/* Read the results of nq queued queries and the sync point into res[]
+ * (each query's last result; NULL when it gave none). */
+static void pipe_read(PGconn *c, int nq, PGresult *res[PIPE_MAX])
+{
+    int idx = 0, nulls = 0;
+    for (;;) {
+        PGresult *r = PQgetResult(c);
+        if (!r) {
+            idx++;
+            /* A lost connection only gives NULLs from here. */
+            if (++nulls > nq + 1 || PQstatus(c) != CONNECTION_OK)
+                return;
+            continue;
+        }
+        nulls = 0;
+        if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
+            PQclear(r);
+            return;
+        }
+        if (idx < nq) {
+            PQclear(res[idx]);
+            res[idx] = r;
+        } else {
+            PQclear(r);
+        }
+    }
+}
+
+/* The first failure among res (a query skipped after it is not one). */
+static int pipe_check(db *d, int nq, PGresult *res[PIPE_MAX])
+{
+    for (int i = 0; i < nq; i++) {
+        if (res[i] && PQresultStatus(res[i]) == PGRES_PIPELINE_ABORTED)
+            continue;
+        int ret = check(d, res[i]);
+        if (ret)
+            return ret;
+    }
+    return 0;
+}
+
+/* Inside a transaction: the statement under a savepoint, so a failure
+ * undoes it only, as on SQLite. SAVEPOINT, the statement and RELEASE go
+ * in one pipeline (one round trip); after a failure one more undoes it. */
+static int in_savepoint(db *d, const char *sql, const pgs_args *a, bool prepare, PGresult **out)
 {
     struct pgs *p = d->pg;
+    PGresult *res[PIPE_MAX] = {0};
+    int prep = -1, nq = 0;
+    bool sent = PQenterPipelineMode(p->conn) &&
+                PQsendQueryParams(p->conn, "SAVEPOINT pgs", 0, NULL, NULL, NULL, NULL, 0) &&
+                send_stmt(p, sql, a, prepare, &prep) &&
+                PQsendQueryParams(p->conn, "RELEASE SAVEPOINT pgs", 0, NULL, NULL, NULL, NULL, 0);
+    nq = prep >= 0 ? 4 : 3;
+    if (sent)
+        sent = PQpipelineSync(p->conn) != 0;
+    if (sent)
+        pipe_read(p->conn, nq, res);
+    (void)PQexitPipelineMode(p->conn);
+    int ret = sent ? pipe_check(d, nq, res) : check(d, NULL);
+    int at = nq - 2; /* the statement's result */
+    if (ret == 0 && prep >= 0)
+        p->prep[p->nprep++] = sql;
+    if (ret == 0) {
+        *out = res[at];
+        res[at] = NULL;
+    } else if (!p->txn_lost && PQstatus(p->conn) == CONNECTION_OK) {
+        char why[DB_ERRMSG_LEN];
+        snprintf(why, sizeof why, "%s", d->errmsg);
+        if (command(d, "ROLLBACK TO SAVEPOINT pgs; RELEASE SAVEPOINT pgs"))
+            p->txn_lost = true; /* cannot happen; if it does, the transaction is unusable */
+        db_seterr(d, why);
+    }
+    for (int i = 0; i < PIPE_MAX; i++)
+        PQclear(res[i]);
+    return ret;
+}
+
+/* One statement: alone, or under a savepoint inside a transaction. */
+static int query(db *d, const char *sql, const pgs_args *a, bool prepare, PGresult **out)
+{
     *out = NULL;
     if (a && a->bad) {
         db_seterr(d, "too many or too long parameters");
@@ -242,24 +346,9 @@ static int query(db *d, const char *sql, const pgs_args *a, bool prepare, PGresu
     int ret = ready(d);
     if (ret)
         return ret;
-    if (!p->txn)
+    if (!d->pg->txn)
         return run(d, sql, a, prepare, out);
-    ret = command(d, "SAVEPOINT pgs");
-    if (ret)
-        return ret;
-    ret = run(d, sql, a, prepare, out);
-    if (ret && !p->txn_lost) {
-        char why[DB_ERRMSG_LEN];
-        snprintf(why, sizeof why, "%s", d->errmsg);
-        (void)command(d, "ROLLBACK TO SAVEPOINT pgs");
-        db_seterr(d, why);
-    }
-    if (!p->txn_lost && command(d, "RELEASE SAVEPOINT pgs") && ret == 0) {
-        PQclear(*out);
-        *out = NULL;
-        ret = BANTER_EDB;
-    }
-    return ret;
+    return in_savepoint(d, sql, a, prepare, out);
 }
 
 int pgs_query(db *d, const char *sql, const pgs_args *a, PGresult **out)
