@@ -2,6 +2,7 @@
 /* db_pgs.c - the synchronous PostgreSQL backend's connection and helpers (see db_pgs.h). */
 #include "db_pgs.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,10 @@
 #include "db_impl.h"
 
 struct pgs {
+    /* One call at a time on conn. The contract is one thread at a time
+     * (dbq.h); this makes a second thread's call wait rather than break
+     * libpq's protocol state, as SQLite's serialized mode does. */
+    pthread_mutex_t lock;
     PGconn *conn;
     bool txn;      /* db_begin ran, no db_commit/db_rollback yet */
     bool txn_lost; /* the connection was lost inside it */
@@ -86,6 +91,11 @@ int pgs_open(db *d, const char *url)
         db_seterr(d, "out of memory");
         return BANTER_ENOMEM;
     }
+    if (pthread_mutex_init(&p->lock, NULL) != 0) {
+        free(p);
+        db_seterr(d, "cannot make a mutex");
+        return BANTER_ENOMEM;
+    }
     d->pg = p;
     p->conn = PQconnectdb(url);
     if (!p->conn) {
@@ -109,6 +119,7 @@ void pgs_close(db *d)
     if (!p)
         return;
     PQfinish(p->conn);
+    pthread_mutex_destroy(&p->lock);
     free(p);
     d->pg = NULL;
 }
@@ -343,12 +354,12 @@ static int query(db *d, const char *sql, const pgs_args *a, bool prepare, PGresu
         db_seterr(d, "too many or too long parameters");
         return BANTER_EINVAL;
     }
+    pthread_mutex_lock(&d->pg->lock);
     int ret = ready(d);
-    if (ret)
-        return ret;
-    if (!d->pg->txn)
-        return run(d, sql, a, prepare, out);
-    return in_savepoint(d, sql, a, prepare, out);
+    if (ret == 0)
+        ret = d->pg->txn ? in_savepoint(d, sql, a, prepare, out) : run(d, sql, a, prepare, out);
+    pthread_mutex_unlock(&d->pg->lock);
+    return ret;
 }
 
 int pgs_query(db *d, const char *sql, const pgs_args *a, PGresult **out)
@@ -436,7 +447,7 @@ const uint8_t *pgs_blob(const PGresult *r, int row, int col, size_t *len)
 
 /* ---- transactions ---- */
 
-int pgs_begin(db *d)
+static int begin_locked(db *d)
 {
     struct pgs *p = d->pg;
     if (p->txn) {
@@ -451,7 +462,7 @@ int pgs_begin(db *d)
     return ret;
 }
 
-int pgs_commit(db *d)
+static int commit_locked(db *d)
 {
     struct pgs *p = d->pg;
     if (!p->txn) {
@@ -474,7 +485,7 @@ int pgs_commit(db *d)
     return ret;
 }
 
-void pgs_rollback(db *d)
+static void rollback_locked(db *d)
 {
     struct pgs *p = d->pg;
     if (!p->txn)
@@ -483,4 +494,27 @@ void pgs_rollback(db *d)
         (void)command(d, "ROLLBACK");
     p->txn = false;
     p->txn_lost = false;
+}
+
+int pgs_begin(db *d)
+{
+    pthread_mutex_lock(&d->pg->lock);
+    int ret = begin_locked(d);
+    pthread_mutex_unlock(&d->pg->lock);
+    return ret;
+}
+
+int pgs_commit(db *d)
+{
+    pthread_mutex_lock(&d->pg->lock);
+    int ret = commit_locked(d);
+    pthread_mutex_unlock(&d->pg->lock);
+    return ret;
+}
+
+void pgs_rollback(db *d)
+{
+    pthread_mutex_lock(&d->pg->lock);
+    rollback_locked(d);
+    pthread_mutex_unlock(&d->pg->lock);
 }
