@@ -284,6 +284,51 @@ static void test_directory(void **state)
     db_close(d);
 }
 
+/* Text is ordered and folded as SQLite does, whatever the database's
+ * locale (test_rendezvous_pg.sh makes it C.utf8, where PostgreSQL's own
+ * lower() would fold any letter): names in byte order, case ignored for
+ * ASCII letters only. */
+static void test_text_rules(void **state)
+{
+    struct fixture *f = *state;
+    db *d = NULL;
+    db_user *all = NULL;
+    size_t n = 0;
+    assert_int_equal(db_open(&d, f->path, NULL, 0), 0);
+    static const char *const names[] = {"ab", "a_b", "a.b", "a-b", "a0"};
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(db_user_add(d, names[i], FAKE_HASH, false, 1), 0);
+    assert_int_equal(db_user_list(d, &all, &n), 0);
+    assert_int_equal(n, 5);
+    static const char *const order[] = {"a-b", "a.b", "a0", "a_b", "ab"};
+    for (size_t i = 0; i < n; i++)
+        assert_string_equal(all[i].name, order[i]);
+    free(all);
+
+    struct rv_profile p = {0};
+    p.f[RV_F_DISPLAY_NAME] = "\xc3\x89mile Zola"; /* Émile */
+    assert_int_equal(db_profile_set(d, "ab", &p, 7), 0);
+    rvmsg m = {.type = RV_SEARCH_RESULT};
+    struct rv_search q = {.n = 1, .per_page = 10};
+    q.c[0] = (struct rv_criterion){.field = RV_F_DISPLAY_NAME, .contains = true};
+    snprintf(q.c[0].value, sizeof q.c[0].value, "\xc3\x89MILE ZOLA"); /* ÉMILE: ASCII folded */
+    assert_int_equal(db_search(d, "a0", &q, DIR_PUBLIC_DEFAULT, &m.u.result), 0);
+    assert_int_equal(m.u.result.total, 1);
+    rvmsg_clear(&m);
+    snprintf(q.c[0].value, sizeof q.c[0].value, "\xc3\xa9mile"); /* émile: É is not folded */
+    m.type = RV_SEARCH_RESULT;
+    assert_int_equal(db_search(d, "a0", &q, DIR_PUBLIC_DEFAULT, &m.u.result), 0);
+    assert_int_equal(m.u.result.total, 0);
+    rvmsg_clear(&m);
+    q.c[0].contains = false;
+    snprintf(q.c[0].value, sizeof q.c[0].value, "\xc3\x89MILE zola");
+    m.type = RV_SEARCH_RESULT;
+    assert_int_equal(db_search(d, "a0", &q, DIR_PUBLIC_DEFAULT, &m.u.result), 0);
+    assert_int_equal(m.u.result.total, 1);
+    rvmsg_clear(&m);
+    db_close(d);
+}
+
 /* PostgreSQL only: a connection the server dropped fails the call that
  * finds it lost (BANTER_EDB, "connection lost") and is made again at the
  * next one; a transaction it was in is gone: its calls and its commit
@@ -333,6 +378,7 @@ int main(void)
         cmocka_unit_test(test_names),
         cmocka_unit_test_setup_teardown(test_newer_schema, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_a_db, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_text_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pg_reconnect, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
