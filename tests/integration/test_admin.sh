@@ -144,7 +144,7 @@ out=$(adm boss.key admin remove "$(cat boss.fp)")
 out=$(adm boss.key admin add "$("$ADMIN_BIN" --key "$T/ann.key" fingerprint)" --role admin)
 [ $? -eq 1 ] && has "$out" 'that key is a device of ann' || t_fail "device key as admin" "$out"
 out=$(adm boss.key user delete dan) && has "$out" '^deleted user dan' || t_fail "user delete" "$out"
-[ -z "$(rows "SELECT key FROM devices WHERE user = 'dan'")" ] || t_fail "user delete" "devices left"
+[ -z "$(rows "SELECT key FROM devices WHERE \"user\" = 'dan'")" ] || t_fail "user delete" "devices left"
 out=$(adm boss.key user show dan)
 [ $? -eq 1 ] && has "$out" 'no user dan' || t_fail "user delete" "$out"
 out=$(rdv user add eve --password-file pw) || t_fail "local user add" "$out"
