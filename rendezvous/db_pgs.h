@@ -45,6 +45,8 @@
 #include <stdint.h>
 
 #include "db.h"
+#include "db_admin.h"
+#include "db_announce.h"
 #include "db_contacts.h"
 #include "db_mail.h"
 
@@ -148,5 +150,52 @@ BANTER_WUR int pgs_mail_expire(db *d, int64_t now_ms, int64_t max, int64_t *n);
 BANTER_WUR int pgs_mail_usage(db *d, const char *user, int64_t *count, int64_t *bytes);
 
 /* ---- later files (db_admin.h, db_announce.h ...): append a section ---- */
+
+/* ---- db_pgs_admin.c: the forms of db_admin.h ----
+ * The audit log's chain (numbering, hashing, signing) stays in
+ * db_admin.c for both backends: it reads the last entry
+ * (pgs_audit_last: 0 and zeros when empty), seals the next one and
+ * inserts it (pgs_audit_insert: 1 when another instance appended that seq
+ * first, so the caller reads again), and verifies the log by walking it
+ * in order of seq (pgs_audit_each: hash_ok false when the stored hash or
+ * signature has the wrong length). db_backup has no PostgreSQL form (it
+ * refuses: pg_dump). */
+typedef int (*pgs_audit_fn)(void *ud, const db_audit *a, const uint8_t hash[32],
+                            const uint8_t sig[64], bool hash_ok);
+BANTER_WUR int pgs_admin_role(db *d, const char *fp, char *role, size_t cap);
+BANTER_WUR int pgs_admin_add(db *d, const char *fp, const char *role, const char *by,
+                             int64_t now_ms);
+BANTER_WUR int pgs_admin_remove(db *d, const char *fp);
+BANTER_WUR int pgs_admin_count(db *d, int64_t *n);
+BANTER_WUR int pgs_admin_each(db *d, int (*fn)(void *ud, const db_admin_key *k), void *ud);
+BANTER_WUR int pgs_audit_last(db *d, int64_t *seq, uint8_t hash[static 32]);
+BANTER_WUR int pgs_audit_insert(db *d, const db_audit *e, const uint8_t hash[static 32],
+                                const uint8_t sig[static 64]);
+BANTER_WUR int pgs_audit_tail(db *d, int64_t n, int (*fn)(void *ud, const db_audit *a), void *ud);
+BANTER_WUR int pgs_audit_each(db *d, pgs_audit_fn fn, void *ud);
+BANTER_WUR int pgs_device_each(db *d, const char *user, int64_t offset, int64_t limit,
+                               int64_t *total, int (*fn)(void *ud, const db_device *v), void *ud);
+BANTER_WUR int pgs_device_revoke(db *d, const uint8_t key[static 32], const char *by,
+                                 int64_t now_ms, char out[static DB_MAX_USER + 1]);
+BANTER_WUR int pgs_device_revoked(db *d, const uint8_t key[static 32]);
+BANTER_WUR int pgs_user_delete(db *d, const char *name);
+BANTER_WUR int pgs_user_set_password(db *d, const char *name, const char *pwhash);
+BANTER_WUR int pgs_counts(db *d, int64_t *users, int64_t *devices);
+BANTER_WUR int pgs_mail_stats_get(db *d, db_mail_stats *out);
+BANTER_WUR int pgs_mail_purge(db *d, int64_t before_ms, int64_t *n);
+BANTER_WUR int pgs_policy_get(db *d, policy *out);
+BANTER_WUR int pgs_policy_put(db *d, const policy *p);
+
+/* ---- db_pgs_announce.c: the forms of db_announce.h ---- */
+BANTER_WUR int pgs_announce_add(db *d, int64_t now_ms, const char *actor, const char *department,
+                                const char *text, int64_t *id, int64_t *devices, int64_t *people);
+BANTER_WUR int pgs_announce_addressed(db *d, int64_t id, const uint8_t key[static 32]);
+BANTER_WUR int pgs_announce_pending(db *d, const uint8_t key[static 32], size_t max,
+                                    int (*fn)(void *ud, const ann_msg *m), void *ud);
+BANTER_WUR int pgs_announce_receipt(db *d, int64_t id, const uint8_t key[static 32], bool read,
+                                    int64_t now_ms);
+BANTER_WUR int pgs_announce_report_get(db *d, int64_t id, db_announce_report *out);
+BANTER_WUR int pgs_revoked_since(db *d, int64_t since_ms, uint8_t (*keys)[32], size_t max,
+                                 size_t *n);
 
 #endif

@@ -5,6 +5,10 @@
  * (an edited, deleted, reordered or forged entry is found), and acct.c's
  * operations without a running server (the local commands' path),
  * audited with their refusals and never with a password.
+ *
+ * Every test runs on SQLite (a fresh file each), and a second time on
+ * PostgreSQL when RDV_TEST_PG holds a connection URI (made by
+ * tests/integration/test_rendezvous_pg.sh): a fresh schema each.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +20,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include "acct.h"
@@ -26,11 +31,101 @@
 #define FP_A      "1111122222333334444455555666667777788888"
 #define FP_B      "99999 88888 77777 66666 55555 44444 33333 22222"
 
+/* The PostgreSQL database of this run, or NULL for SQLite. */
+static const char *pg_url;
+
 struct fixture {
     char dir[64], path[128];
     db *d;
     identity *id, *other;
 };
+
+/* Run sql on the test's database as another program would, whichever the
+ * backend. */
+static void raw_exec_pg(const char *sql)
+{
+    PGconn *c = PQconnectdb(pg_url);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    PGresult *r = PQexec(c, sql);
+    ExecStatusType st = PQresultStatus(r);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql, PQresultErrorMessage(r));
+    PQclear(r);
+    PQfinish(c);
+}
+
+static void raw_exec(const char *path, const char *sql)
+{
+    if (pg_url) {
+        raw_exec_pg(sql);
+        return;
+    }
+    sqlite3 *s = NULL;
+    assert_int_equal(sqlite3_open(path, &s), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(s, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(s);
+}
+
+/* The integer in the first column of sql's first row. */
+static long raw_int(const char *path, const char *sql)
+{
+    long v = -1;
+    if (pg_url) {
+        PGconn *c = PQconnectdb(pg_url);
+        assert_int_equal(PQstatus(c), CONNECTION_OK);
+        PGresult *r = PQexec(c, sql);
+        assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+        assert_int_equal(PQntuples(r), 1);
+        v = strtol(PQgetvalue(r, 0, 0), NULL, 10);
+        PQclear(r);
+        PQfinish(c);
+        return v;
+    }
+    sqlite3 *s = NULL;
+    sqlite3_stmt *q = NULL;
+    assert_int_equal(sqlite3_open(path, &s), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(s, sql, -1, &q, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    v = sqlite3_column_int(q, 0);
+    sqlite3_finalize(q);
+    sqlite3_close(s);
+    return v;
+}
+
+/* The stored hash of audit entry seq. */
+static void read_hash(const char *path, int seq, uint8_t out[32])
+{
+    char sql[128], hex[65] = "";
+    snprintf(sql, sizeof sql,
+             pg_url ? "SELECT encode(hash, 'hex') FROM audit WHERE seq = %d"
+                    : "SELECT lower(hex(hash)) FROM audit WHERE seq = %d",
+             seq);
+    if (pg_url) {
+        PGconn *c = PQconnectdb(pg_url);
+        assert_int_equal(PQstatus(c), CONNECTION_OK);
+        PGresult *r = PQexec(c, sql);
+        assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+        assert_int_equal(PQntuples(r), 1);
+        snprintf(hex, sizeof hex, "%s", PQgetvalue(r, 0, 0));
+        PQclear(r);
+        PQfinish(c);
+    } else {
+        sqlite3 *s = NULL;
+        sqlite3_stmt *q = NULL;
+        assert_int_equal(sqlite3_open(path, &s), SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(s, sql, -1, &q, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+        snprintf(hex, sizeof hex, "%s", (const char *)sqlite3_column_text(q, 0));
+        sqlite3_finalize(q);
+        sqlite3_close(s);
+    }
+    assert_int_equal(strlen(hex), 64);
+    for (int i = 0; i < 32; i++) {
+        unsigned v = 0;
+        assert_int_equal(sscanf(hex + 2 * i, "%2x", &v), 1);
+        out[i] = (uint8_t)v;
+    }
+}
 
 static int setup(void **state)
 {
@@ -40,7 +135,10 @@ static int setup(void **state)
     snprintf(f->dir, sizeof f->dir, "/tmp/banter-test-rdvadm-XXXXXX");
     assert_non_null(mkdtemp(f->dir));
     snprintf(f->path, sizeof f->path, "%s/rdv.db", f->dir);
-    assert_int_equal(db_open(&f->d, f->path, NULL, 0), 0);
+    if (pg_url) /* a fresh schema: db_open makes the tables again */
+        raw_exec_pg("SET client_min_messages TO warning;"
+                    "DROP SCHEMA public CASCADE; CREATE SCHEMA public");
+    assert_int_equal(db_open(&f->d, pg_url ? pg_url : f->path, NULL, 0), 0);
     assert_int_equal(identity_from_seed(&f->id, seed), 0);
     assert_int_equal(identity_from_seed(&f->other, seed2), 0);
     *state = f;
@@ -64,14 +162,6 @@ static int teardown(void **state)
     rmdir(f->dir);
     free(f);
     return 0;
-}
-
-static void raw_exec(const char *path, const char *sql)
-{
-    sqlite3 *s = NULL;
-    assert_int_equal(sqlite3_open(path, &s), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(s, sql, NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_close(s);
 }
 
 static void test_keys(void **state)
@@ -231,7 +321,11 @@ static void test_audit_delete_forge(void **state)
     assert_int_equal(bad, 3);
     /* renumbering the rest does not help: each hash covers its seq and the
      * previous hash */
-    raw_exec(f->path, "UPDATE audit SET seq = seq - 1 WHERE seq > 2");
+    if (pg_url) /* PostgreSQL checks the key row by row: two steps */
+        raw_exec(f->path, "UPDATE audit SET seq = -seq WHERE seq > 2;"
+                          "UPDATE audit SET seq = -seq - 1 WHERE seq < 0");
+    else
+        raw_exec(f->path, "UPDATE audit SET seq = seq - 1 WHERE seq > 2");
     assert_int_equal(verify(f, f->id, &bad), BANTER_EFORMAT);
     assert_int_equal(bad, 2);
 }
@@ -250,19 +344,13 @@ static void test_audit_forge(void **state)
     snprintf(a.cmd, sizeof a.cmd, "user.enable");
     snprintf(a.target, sizeof a.target, "name=u1");
     snprintf(a.result, sizeof a.result, "ok");
-    sqlite3 *s = NULL;
-    sqlite3_stmt *st = NULL;
-    assert_int_equal(sqlite3_open(f->path, &s), SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(s, "SELECT hash FROM audit WHERE seq = 1", -1, &st, NULL),
-                     SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    memcpy(prev, sqlite3_column_blob(st, 0), 32);
-    sqlite3_finalize(st);
-    sqlite3_close(s);
+    read_hash(f->path, 1, prev);
     db_audit_hash(prev, &a, hash);
     for (int i = 0; i < 32; i++)
         snprintf(hex + 2 * i, 3, "%02x", hash[i]);
-    snprintf(sql, sizeof sql, "UPDATE audit SET cmd = 'user.enable', hash = x'%s' WHERE seq = 2",
+    snprintf(sql, sizeof sql,
+             pg_url ? "UPDATE audit SET cmd = 'user.enable', hash = '\\x%s' WHERE seq = 2"
+                    : "UPDATE audit SET cmd = 'user.enable', hash = x'%s' WHERE seq = 2",
              hex);
     raw_exec(f->path, sql);
     assert_int_equal(verify(f, f->id, &bad), BANTER_EFORMAT);
@@ -305,18 +393,9 @@ static void test_acct_local(void **state)
     char why[256];
     assert_int_equal(db_audit_verify(f->d, identity_public(f->id), &n, &bad, why, sizeof why), 0);
     assert_int_equal(n, 4);
-    sqlite3 *s = NULL;
-    sqlite3_stmt *q = NULL;
-    assert_int_equal(sqlite3_open(f->path, &s), SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(s,
-                                        "SELECT count(*) FROM audit WHERE target LIKE '%hunter2%'"
-                                        " OR result LIKE '%hunter2%'",
-                                        -1, &q, NULL),
-                     SQLITE_OK);
-    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int(q, 0), 0);
-    sqlite3_finalize(q);
-    sqlite3_close(s);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM audit WHERE target LIKE '%hunter2%'"
+                                      " OR result LIKE '%hunter2%'"),
+                     0);
 }
 
 static void test_backup(void **state)
@@ -324,6 +403,14 @@ static void test_backup(void **state)
     struct fixture *f = *state;
     char path[256], why[256];
     assert_int_equal(db_user_add(f->d, "cat", FAKE_HASH, false, 1), 0);
+    if (pg_url) { /* names are checked the same; the copy is pg_dump's job */
+        assert_int_equal(db_backup(f->d, "a b.db", path, sizeof path, why, sizeof why),
+                         BANTER_EINVAL);
+        assert_int_equal(db_backup(f->d, "copy.db", path, sizeof path, why, sizeof why),
+                         BANTER_EUNSUPPORTED);
+        assert_non_null(strstr(why, "pg_dump"));
+        return;
+    }
     assert_int_equal(db_backup(f->d, "copy.db", path, sizeof path, why, sizeof why), 0);
     assert_int_equal(db_backup(f->d, "copy.db", path, sizeof path, why, sizeof why), BANTER_EIO);
     assert_int_equal(db_backup(f->d, "rdv.db-journal", path, sizeof path, why, sizeof why),
@@ -350,5 +437,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_backup, setup, teardown),
         cmocka_unit_test_setup_teardown(test_announce, setup, teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int failed = cmocka_run_group_tests_name("sqlite", tests, NULL, NULL);
+    const char *url = getenv("RDV_TEST_PG");
+    if (url && *url) {
+        pg_url = url;
+        failed += cmocka_run_group_tests_name("postgresql", tests, NULL, NULL);
+    }
+    return failed;
 }
