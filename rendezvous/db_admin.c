@@ -20,8 +20,9 @@
 #define AUDIT_SIG_CONTEXT "banter-audit-v1"
 
 /* PostgreSQL: how often an append is tried while other instances append
- * the same entry number first. */
-#define AUDIT_TRIES 32
+ * the same entry number first. Each lost try is another instance's
+ * append, so this only bounds a loop that always makes progress. */
+#define AUDIT_TRIES 1000
 
 int db_fp_digits(const char *typed, char out[static DB_FP_DIGITS + 1])
 {

@@ -20,12 +20,14 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <pthread.h>
 #include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include "acct.h"
 #include "db_admin.h"
 #include "db_announce.h"
+#include "db_mail.h"
 
 #define FAKE_HASH "$argon2id$v=19$m=65536,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNo"
 #define FP_A      "1111122222333334444455555666667777788888"
@@ -425,6 +427,221 @@ static void test_backup(void **state)
     db_close(c);
 }
 
+/* The calls of db_admin.h no other test reaches, the same on both
+ * backends: admin keys in order, devices by page, the audit log's tail,
+ * counts, a new password, deleting an account, the offline store's
+ * statistics and purge, the organisation's policy. */
+struct collect {
+    int n;
+    char text[8][DB_AUDIT_TEXT + 64];
+};
+
+static int collect_key(void *ud, const db_admin_key *k)
+{
+    struct collect *c = ud;
+    snprintf(c->text[c->n++ % 8], sizeof c->text[0], "%s %s", k->fp, k->role);
+    return 0;
+}
+
+static int collect_device(void *ud, const db_device *v)
+{
+    struct collect *c = ud;
+    snprintf(c->text[c->n++ % 8], sizeof c->text[0], "%s %d %lld", v->user, v->key[0],
+             (long long)v->created_ms);
+    return 0;
+}
+
+static int collect_audit(void *ud, const db_audit *a)
+{
+    struct collect *c = ud;
+    snprintf(c->text[c->n++ % 8], sizeof c->text[0], "%lld %s", (long long)a->seq, a->target);
+    return 0;
+}
+
+static int stop_at_first(void *ud, const db_admin_key *k)
+{
+    (void)k;
+    (*(int *)ud)++;
+    return 42;
+}
+
+static void test_admin_misc(void **state)
+{
+    struct fixture *f = *state;
+    struct collect c = {0};
+    int calls = 0;
+    assert_int_equal(db_admin_add(f->d, FP_B, "auditor", "test", 1), 0);
+    assert_int_equal(db_admin_add(f->d, FP_A, "admin", "test", 2), 0);
+    assert_int_equal(db_admin_each(f->d, collect_key, &c), 0);
+    assert_int_equal(c.n, 2);
+    assert_string_equal(c.text[0], FP_A " admin");
+    assert_string_equal(c.text[1], "9999988888777776666655555444443333322222 auditor");
+    assert_int_equal(db_admin_each(f->d, stop_at_first, &calls), 42);
+    assert_int_equal(calls, 1);
+    /* devices: by user (bytewise: "Z" would sort before "a"), then age */
+    uint8_t k1[32] = {1}, k2[32] = {2}, k3[32] = {3};
+    assert_int_equal(db_user_add(f->d, "bob", FAKE_HASH, false, 1), 0);
+    assert_int_equal(db_user_add(f->d, "ann", FAKE_HASH, false, 1), 0);
+    assert_int_equal(db_device_bind(f->d, k1, "bob", 10), 0);
+    assert_int_equal(db_device_bind(f->d, k2, "ann", 30), 0);
+    assert_int_equal(db_device_bind(f->d, k3, "ann", 20), 0);
+    int64_t total = 0, users = 0, devices = 0;
+    memset(&c, 0, sizeof c);
+    assert_int_equal(db_device_each(f->d, NULL, 1, 2, &total, collect_device, &c), 0);
+    assert_int_equal(total, 3);
+    assert_int_equal(c.n, 2);
+    assert_string_equal(c.text[0], "ann 2 30");
+    assert_string_equal(c.text[1], "bob 1 10");
+    memset(&c, 0, sizeof c);
+    assert_int_equal(db_device_each(f->d, "ann", 0, INT64_MAX, &total, collect_device, &c), 0);
+    assert_int_equal(total, 2);
+    assert_int_equal(c.n, 2);
+    assert_string_equal(c.text[0], "ann 3 20");
+    assert_int_equal(db_counts(f->d, &users, &devices), 0);
+    assert_int_equal(users, 2);
+    assert_int_equal(devices, 3);
+    /* the audit log's last entries, oldest first */
+    append(f, 5);
+    memset(&c, 0, sizeof c);
+    assert_int_equal(db_audit_tail(f->d, 2, collect_audit, &c), 0);
+    assert_int_equal(c.n, 2);
+    assert_string_equal(c.text[0], "4 name=u3");
+    assert_string_equal(c.text[1], "5 name=u4");
+    /* a new password; a deleted account takes its devices */
+    char hash[BCRYPTO_PWHASH_STRLEN];
+    db_user u;
+    assert_int_equal(db_user_set_password(f->d, "ann", "$argon2id$new"), 0);
+    assert_int_equal(db_user_get(f->d, "ann", &u, hash), 0);
+    assert_string_equal(hash, "$argon2id$new");
+    assert_int_equal(db_user_set_password(f->d, "nobody", "$argon2id$new"), BANTER_ENOENT);
+    assert_int_equal(db_user_set_password(f->d, "Bad Name", "$argon2id$new"), BANTER_EINVAL);
+    assert_int_equal(db_user_delete(f->d, "ann"), 0);
+    assert_int_equal(db_user_delete(f->d, "ann"), BANTER_ENOENT);
+    assert_int_equal(db_user_delete(f->d, "../x"), BANTER_EINVAL);
+    assert_int_equal(db_counts(f->d, &users, &devices), 0);
+    assert_int_equal(users, 1);
+    assert_int_equal(devices, 1);
+    /* the offline store */
+    db_mail_stats st;
+    uint8_t blob[100] = {0};
+    assert_int_equal(db_mail_stats_get(f->d, &st), 0);
+    assert_int_equal(st.copies, 0);
+    assert_int_equal(st.oldest_ms, 0);
+    for (int i = 0; i < 3; i++) {
+        db_sealed m = {.to_user = "bob",
+                       .from_user = "bob",
+                       .blob = blob,
+                       .len = (size_t)(10 * (i + 1)),
+                       .created_ms = 100 * (i + 1),
+                       .expires_ms = 100000};
+        m.id[0] = (uint8_t)i;
+        memcpy(m.to_device, k1, 32);
+        assert_int_equal(db_mail_put(f->d, &m, 100, 100000), DB_MAIL_STORED);
+    }
+    assert_int_equal(db_mail_stats_get(f->d, &st), 0);
+    assert_int_equal(st.copies, 3);
+    assert_int_equal(st.bytes, 60);
+    assert_int_equal(st.users, 1);
+    assert_int_equal(st.oldest_ms, 100);
+    int64_t n = -1;
+    assert_int_equal(db_mail_purge(f->d, 250, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(db_mail_stats_get(f->d, &st), 0);
+    assert_int_equal(st.copies, 1);
+    assert_int_equal(st.bytes, 30);
+    /* the policy: none, then the values stored (all 64 bits of serial) */
+    policy p, q;
+    assert_int_equal(db_policy_get(f->d, &p), BANTER_ENOENT);
+    policy_default(&p);
+    p.serial = UINT64_MAX - 1;
+    p.issued_ms = 1234;
+    p.max_file_mb = 50;
+    p.history_days = 30;
+    p.flags = 0x5;
+    p.public_fields = 0x7;
+    assert_int_equal(db_policy_put(f->d, &p), 0);
+    p.history_days = 31;
+    assert_int_equal(db_policy_put(f->d, &p), 0);
+    assert_int_equal(db_policy_get(f->d, &q), 0);
+    assert_true(q.serial == UINT64_MAX - 1);
+    assert_int_equal(q.issued_ms, 1234);
+    assert_int_equal(q.max_file_mb, 50);
+    assert_int_equal(q.history_days, 31);
+    assert_int_equal(q.flags, 0x5);
+    assert_int_equal(q.public_fields, 0x7);
+}
+
+/* Inside a transaction, each call is undone with it. */
+static void test_admin_rollback(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t key[32] = {5};
+    char user[DB_MAX_USER + 1], role[16];
+    int64_t seq = 0, id, devices, people;
+    assert_int_equal(db_user_add(f->d, "ann", FAKE_HASH, false, 1), 0);
+    assert_int_equal(db_device_bind(f->d, key, "ann", 1), 0);
+    assert_int_equal(db_begin(f->d), 0);
+    assert_int_equal(db_admin_add(f->d, FP_A, "admin", "test", 1), 0);
+    assert_int_equal(db_device_revoke(f->d, key, "test", 5, user), 0);
+    assert_int_equal(db_audit_append(f->d, f->id, 5, "a", "c", "t", "ok", &seq), 0);
+    assert_int_equal(seq, 1);
+    assert_int_equal(db_announce_add(f->d, 5, "a", "", "hi", &id, &devices, &people), 0);
+    assert_int_equal(devices, 0); /* revoked, so unbound */
+    db_rollback(f->d);
+    assert_int_equal(db_admin_role(f->d, FP_A, role, sizeof role), BANTER_ENOENT);
+    assert_int_equal(db_device_revoked(f->d, key), 0);
+    db_user u;
+    assert_int_equal(db_device_user(f->d, key, &u), 0);
+    assert_int_equal(db_audit_append(f->d, f->id, 6, "a", "c", "t", "ok", &seq), 0);
+    assert_int_equal(seq, 1);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM announcements"), 0);
+}
+
+/* PostgreSQL: several instances append to one audit log at once; the
+ * chain holds, every entry is there once. */
+#define RACE_ROUNDS 40
+
+struct racer {
+    db *d;
+    const identity *id;
+    int failed;
+};
+
+static void *race(void *arg)
+{
+    struct racer *r = arg;
+    for (int i = 0; i < RACE_ROUNDS; i++)
+        if (db_audit_append(r->d, r->id, 1000 + i, "admin r", "user.disable", "name=x", "ok",
+                            NULL) != 0)
+            r->failed++;
+    return NULL;
+}
+
+static void test_audit_instances(void **state)
+{
+    struct fixture *f = *state;
+    if (!pg_url) {
+        skip(); /* one SQLite file has one writer at a time */
+        return;
+    }
+    struct racer r[3] = {{.d = f->d, .id = f->id}, {.id = f->id}, {.id = f->id}};
+    pthread_t t[3];
+    for (int i = 1; i < 3; i++)
+        assert_int_equal(db_open(&r[i].d, pg_url, NULL, 0), 0);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, race, &r[i]), 0);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(pthread_join(t[i], NULL), 0);
+    for (int i = 1; i < 3; i++)
+        db_close(r[i].d);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(r[i].failed, 0);
+    int64_t n, bad;
+    char why[256];
+    assert_int_equal(db_audit_verify(f->d, identity_public(f->id), &n, &bad, why, sizeof why), 0);
+    assert_int_equal(n, 3 * RACE_ROUNDS);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -436,6 +653,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_acct_local, setup, teardown),
         cmocka_unit_test_setup_teardown(test_backup, setup, teardown),
         cmocka_unit_test_setup_teardown(test_announce, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_admin_misc, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_admin_rollback, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_audit_instances, setup, teardown),
     };
     int failed = cmocka_run_group_tests_name("sqlite", tests, NULL, NULL);
     const char *url = getenv("RDV_TEST_PG");
