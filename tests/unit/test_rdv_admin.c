@@ -6,9 +6,10 @@
  * operations without a running server (the local commands' path),
  * audited with their refusals and never with a password.
  *
- * Every test runs on SQLite (a fresh file each), and a second time on
- * PostgreSQL when RDV_TEST_PG holds a connection URI (made by
- * tests/integration/test_rendezvous_pg.sh): a fresh schema each.
+ * On SQLite (a fresh file each test), or on PostgreSQL when RDV_TEST_PG
+ * holds a URL (rdv_dbtest.h; tests/integration/test_rendezvous_pg.sh runs
+ * this program so): a fresh schema each test, and three connections
+ * appending to one audit log at once.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -28,99 +29,75 @@
 #include "db_admin.h"
 #include "db_announce.h"
 #include "db_mail.h"
+#include "rdv_dbtest.h"
 
 #define FAKE_HASH "$argon2id$v=19$m=65536,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNo"
 #define FP_A      "1111122222333334444455555666667777788888"
 #define FP_B      "99999 88888 77777 66666 55555 44444 33333 22222"
 
-/* The PostgreSQL database of this run, or NULL for SQLite. */
+/* The PostgreSQL database under test (rdv_dbtest.h), or NULL for SQLite. */
 static const char *pg_url;
 
 struct fixture {
-    char dir[64], path[128];
+    struct dbt t; /* t.path: the SQLite file or the URL */
     db *d;
     identity *id, *other;
 };
 
-/* Run sql on the test's database as another program would, whichever the
- * backend. */
-static void raw_exec_pg(const char *sql)
-{
-    PGconn *c = PQconnectdb(pg_url);
-    assert_int_equal(PQstatus(c), CONNECTION_OK);
-    PGresult *r = PQexec(c, sql);
-    ExecStatusType st = PQresultStatus(r);
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", sql, PQresultErrorMessage(r));
-    PQclear(r);
-    PQfinish(c);
-}
-
-static void raw_exec(const char *path, const char *sql)
+/* Run sql on the test's database as another program would. */
+static void raw_exec(const struct fixture *f, const char *sql)
 {
     if (pg_url) {
-        raw_exec_pg(sql);
+        dbt_pg_exec(sql);
         return;
     }
     sqlite3 *s = NULL;
-    assert_int_equal(sqlite3_open(path, &s), SQLITE_OK);
+    assert_int_equal(sqlite3_open(f->t.path, &s), SQLITE_OK);
     assert_int_equal(sqlite3_exec(s, sql, NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(s);
 }
 
-/* The integer in the first column of sql's first row. */
-static long raw_int(const char *path, const char *sql)
+/* The first column of sql's only row, as text, into out. */
+static void raw_text(const struct fixture *f, const char *sql, char *out, size_t cap)
 {
-    long v = -1;
     if (pg_url) {
         PGconn *c = PQconnectdb(pg_url);
         assert_int_equal(PQstatus(c), CONNECTION_OK);
         PGresult *r = PQexec(c, sql);
         assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
         assert_int_equal(PQntuples(r), 1);
-        v = strtol(PQgetvalue(r, 0, 0), NULL, 10);
+        snprintf(out, cap, "%s", PQgetvalue(r, 0, 0));
         PQclear(r);
         PQfinish(c);
-        return v;
+        return;
     }
     sqlite3 *s = NULL;
     sqlite3_stmt *q = NULL;
-    assert_int_equal(sqlite3_open(path, &s), SQLITE_OK);
+    assert_int_equal(sqlite3_open(f->t.path, &s), SQLITE_OK);
     assert_int_equal(sqlite3_prepare_v2(s, sql, -1, &q, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-    v = sqlite3_column_int(q, 0);
+    const unsigned char *t = sqlite3_column_text(q, 0);
+    snprintf(out, cap, "%s", t ? (const char *)t : "");
     sqlite3_finalize(q);
     sqlite3_close(s);
-    return v;
+}
+
+static long raw_int(const struct fixture *f, const char *sql)
+{
+    char t[32];
+    raw_text(f, sql, t, sizeof t);
+    return strtol(t, NULL, 10);
 }
 
 /* The stored hash of audit entry seq. */
-static void read_hash(const char *path, int seq, uint8_t out[32])
+static void read_hash(const struct fixture *f, int seq, uint8_t out[32])
 {
-    char sql[128], hex[65] = "";
+    char sql[128], hex[80] = "";
     snprintf(sql, sizeof sql,
              pg_url ? "SELECT encode(hash, 'hex') FROM audit WHERE seq = %d"
                     : "SELECT lower(hex(hash)) FROM audit WHERE seq = %d",
              seq);
-    if (pg_url) {
-        PGconn *c = PQconnectdb(pg_url);
-        assert_int_equal(PQstatus(c), CONNECTION_OK);
-        PGresult *r = PQexec(c, sql);
-        assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
-        assert_int_equal(PQntuples(r), 1);
-        snprintf(hex, sizeof hex, "%s", PQgetvalue(r, 0, 0));
-        PQclear(r);
-        PQfinish(c);
-    } else {
-        sqlite3 *s = NULL;
-        sqlite3_stmt *q = NULL;
-        assert_int_equal(sqlite3_open(path, &s), SQLITE_OK);
-        assert_int_equal(sqlite3_prepare_v2(s, sql, -1, &q, NULL), SQLITE_OK);
-        assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-        snprintf(hex, sizeof hex, "%s", (const char *)sqlite3_column_text(q, 0));
-        sqlite3_finalize(q);
-        sqlite3_close(s);
-    }
+    raw_text(f, sql, hex, sizeof hex);
     assert_int_equal(strlen(hex), 64);
     for (int i = 0; i < 32; i++) {
         unsigned v = 0;
@@ -134,13 +111,8 @@ static int setup(void **state)
     struct fixture *f = calloc(1, sizeof *f);
     uint8_t seed[32] = {1}, seed2[32] = {2};
     assert_non_null(f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/banter-test-rdvadm-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    snprintf(f->path, sizeof f->path, "%s/rdv.db", f->dir);
-    if (pg_url) /* a fresh schema: db_open makes the tables again */
-        raw_exec_pg("SET client_min_messages TO warning;"
-                    "DROP SCHEMA public CASCADE; CREATE SCHEMA public");
-    assert_int_equal(db_open(&f->d, pg_url ? pg_url : f->path, NULL, 0), 0);
+    dbt_make(&f->t, "rdvadm");
+    assert_int_equal(db_open(&f->d, f->t.path, NULL, 0), 0);
     assert_int_equal(identity_from_seed(&f->id, seed), 0);
     assert_int_equal(identity_from_seed(&f->other, seed2), 0);
     *state = f;
@@ -150,18 +122,13 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    char p[200];
-    static const char *const suffix[] = {"", "-wal", "-shm", "-journal", ".bak"};
+    char p[600];
     db_close(f->d);
     identity_free(f->id);
     identity_free(f->other);
-    for (size_t i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
-        snprintf(p, sizeof p, "%s%s", f->path, suffix[i]);
-        unlink(p);
-    }
-    snprintf(p, sizeof p, "%s/copy.db", f->dir);
+    snprintf(p, sizeof p, "%s/copy.db", f->t.dir);
     unlink(p);
-    rmdir(f->dir);
+    dbt_remove(&f->t);
     free(f);
     return 0;
 }
@@ -308,7 +275,7 @@ static void test_audit_chain(void **state)
     assert_int_equal(verify(f, f->other, &bad), BANTER_EFORMAT);
     assert_int_equal(bad, 1);
     /* an edited entry */
-    raw_exec(f->path, "UPDATE audit SET result = 'EPERM' WHERE seq = 4");
+    raw_exec(f, "UPDATE audit SET result = 'EPERM' WHERE seq = 4");
     assert_int_equal(verify(f, f->id, &bad), BANTER_EFORMAT);
     assert_int_equal(bad, 4);
 }
@@ -318,16 +285,16 @@ static void test_audit_delete_forge(void **state)
     struct fixture *f = *state;
     int64_t bad;
     append(f, 5);
-    raw_exec(f->path, "DELETE FROM audit WHERE seq = 2");
+    raw_exec(f, "DELETE FROM audit WHERE seq = 2");
     assert_int_equal(verify(f, f->id, &bad), BANTER_EFORMAT);
     assert_int_equal(bad, 3);
     /* renumbering the rest does not help: each hash covers its seq and the
      * previous hash */
     if (pg_url) /* PostgreSQL checks the key row by row: two steps */
-        raw_exec(f->path, "UPDATE audit SET seq = -seq WHERE seq > 2;"
-                          "UPDATE audit SET seq = -seq - 1 WHERE seq < 0");
+        raw_exec(f, "UPDATE audit SET seq = -seq WHERE seq > 2;"
+                    "UPDATE audit SET seq = -seq - 1 WHERE seq < 0");
     else
-        raw_exec(f->path, "UPDATE audit SET seq = seq - 1 WHERE seq > 2");
+        raw_exec(f, "UPDATE audit SET seq = seq - 1 WHERE seq > 2");
     assert_int_equal(verify(f, f->id, &bad), BANTER_EFORMAT);
     assert_int_equal(bad, 2);
 }
@@ -346,7 +313,7 @@ static void test_audit_forge(void **state)
     snprintf(a.cmd, sizeof a.cmd, "user.enable");
     snprintf(a.target, sizeof a.target, "name=u1");
     snprintf(a.result, sizeof a.result, "ok");
-    read_hash(f->path, 1, prev);
+    read_hash(f, 1, prev);
     db_audit_hash(prev, &a, hash);
     for (int i = 0; i < 32; i++)
         snprintf(hex + 2 * i, 3, "%02x", hash[i]);
@@ -354,7 +321,7 @@ static void test_audit_forge(void **state)
              pg_url ? "UPDATE audit SET cmd = 'user.enable', hash = '\\x%s' WHERE seq = 2"
                     : "UPDATE audit SET cmd = 'user.enable', hash = x'%s' WHERE seq = 2",
              hex);
-    raw_exec(f->path, sql);
+    raw_exec(f, sql);
     assert_int_equal(verify(f, f->id, &bad), BANTER_EFORMAT);
     assert_int_equal(bad, 2);
 }
@@ -395,8 +362,8 @@ static void test_acct_local(void **state)
     char why[256];
     assert_int_equal(db_audit_verify(f->d, identity_public(f->id), &n, &bad, why, sizeof why), 0);
     assert_int_equal(n, 4);
-    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM audit WHERE target LIKE '%hunter2%'"
-                                      " OR result LIKE '%hunter2%'"),
+    assert_int_equal(raw_int(f, "SELECT count(*) FROM audit WHERE target LIKE '%hunter2%'"
+                                " OR result LIKE '%hunter2%'"),
                      0);
 }
 
@@ -594,7 +561,7 @@ static void test_admin_rollback(void **state)
     assert_int_equal(db_device_user(f->d, key, &u), 0);
     assert_int_equal(db_audit_append(f->d, f->id, 6, "a", "c", "t", "ok", &seq), 0);
     assert_int_equal(seq, 1);
-    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM announcements"), 0);
+    assert_int_equal(raw_int(f, "SELECT count(*) FROM announcements"), 0);
 }
 
 /* PostgreSQL: several instances append to one audit log at once; the
@@ -657,11 +624,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_admin_rollback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit_instances, setup, teardown),
     };
-    int failed = cmocka_run_group_tests_name("sqlite", tests, NULL, NULL);
-    const char *url = getenv("RDV_TEST_PG");
-    if (url && *url) {
-        pg_url = url;
-        failed += cmocka_run_group_tests_name("postgresql", tests, NULL, NULL);
-    }
-    return failed;
+    pg_url = dbt_pg_url();
+    return cmocka_run_group_tests(tests, NULL, NULL);
 }
