@@ -185,7 +185,7 @@ static void test_announce(void **state)
 {
     struct fixture *f = *state;
     uint8_t a1[32] = {1}, a2[32] = {2}, b1[32] = {3}, c1[32] = {4}, stranger[32] = {9};
-    int64_t id, id2, devices, people;
+    int64_t id, id2, id3, devices, people;
     char user[DB_MAX_USER + 1];
     assert_int_equal(db_user_add(f->d, "ann", FAKE_HASH, false, 1), 0);
     assert_int_equal(db_user_add(f->d, "bob", FAKE_HASH, false, 1), 0);
@@ -206,6 +206,16 @@ static void test_announce(void **state)
     assert_int_equal(devices, 2);
     assert_int_equal(people, 1);
     assert_int_equal(db_announce_addressed(f->d, id2, b1), 0);
+    /* case is ASCII's on both backends (SQLite's lower()): "ÄRZTE" is not
+     * "ärzte", "Ärzte" is "äRZTE" */
+    p.f[RV_F_DEPARTMENT] = "\xc3\x84rzte";
+    assert_int_equal(db_profile_set(f->d, "bob", &p, 1), 0);
+    assert_int_equal(
+        db_announce_add(f->d, 12, "admin x", "\xc3\xa4rzte", "a", &id3, &devices, &people), 0);
+    assert_int_equal(devices, 0);
+    assert_int_equal(
+        db_announce_add(f->d, 12, "admin x", "\xc3\x84RZTE", "b", &id3, &devices, &people), 0);
+    assert_int_equal(devices, 1);
     /* receipts */
     assert_int_equal(db_announce_receipt(f->d, id2, b1, true, 20), BANTER_ENOENT);
     assert_int_equal(db_announce_receipt(f->d, id, stranger, false, 20), BANTER_ENOENT);
