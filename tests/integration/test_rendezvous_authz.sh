@@ -205,7 +205,7 @@ check() {
 
 # ---- every type from every sender ----
 n=0
-about() { sql "SELECT about FROM profiles WHERE user = '$1'"; }
+about() { sql "SELECT about FROM profiles WHERE \"user\" = '$1'"; }
 for k in "${!kinds[@]}"; do
     kind=${kinds[k]}
     src=127.0.0.$((40 + k))
@@ -246,11 +246,11 @@ t_pass "$n answers, $((${#sends[@]} + 2)) types from each of ${#kinds[@]} kinds 
 for u in sam cal bea admin1; do
     [ "$(about "$u")" = "set by the authorization test" ] || t_fail "changes" "$u: $(about "$u")"
 done
-n=$(sql "SELECT count(*) FROM devices WHERE user IN ('sam', 'cal', 'bea', 'admin1')")
+n=$(sql "SELECT count(*) FROM devices WHERE \"user\" IN ('sam', 'cal', 'bea', 'admin1')")
 [ "$n" = 0 ] || t_fail "changes" "RV_LOGOUT left $n devices bound"
-[ "$(sql "SELECT count(*) FROM devices WHERE user = 'alice'")" = 1 ] ||
+[ "$(sql "SELECT count(*) FROM devices WHERE \"user\" = 'alice'")" = 1 ] ||
     t_fail "changes" "RV_LOGOUT from alice's second device did not unbind it alone"
-[ "$(sql "SELECT count(*) FROM devices WHERE user = 'dee'")" = 1 ] ||
+[ "$(sql "SELECT count(*) FROM devices WHERE \"user\" = 'dee'")" = 1 ] ||
     t_fail "changes" "a disabled account's device was unbound by an unauthenticated RV_LOGOUT"
 out=$(pr alice.key ready sealed=3 wait=500)
 [ "$(count "$out" '^recv sealed ')" -eq 3 ] &&
