@@ -83,6 +83,9 @@ RDV_LIBOBJ_ASAN := $(RDV_LIB_SRC:%.c=$(ASAN)/%.o)
 ADMIN_OBJ_REL  := $(ADMIN_SRC:%.c=$(REL)/%.o)
 ADMIN_OBJ_ASAN := $(ADMIN_SRC:%.c=$(ASAN)/%.o)
 INTEG_SRC  := $(sort $(wildcard tests/integration/test_*.sh))
+# The rendezvous tests run a second time on PostgreSQL (RDV_DB=postgresql,
+# tests/integration/rdv_lib.sh; named NAME@pg in the output).
+RDV_PG_TESTS :=
 ASAN_PROGRAMS := $(if $(PEER_SRC),$(ASAN)/banter) \
                  $(if $(RENDEZVOUS_SRC),$(ASAN)/banter-rendezvous) \
                  $(if $(ADMIN_SRC),$(ASAN)/banter-admin)
@@ -397,7 +400,7 @@ TEST_TOOLS := $(NETLAB_TOOLS) $(if $(PLUGHOST_SRC),bin/banter-plugin-host $(TEST
 
 # test_rdv_pg needs a PostgreSQL server: test_rendezvous_pg.sh makes one and
 # runs it (alone it would only say "skipped").
-PG_UNIT_BINS := $(ASAN)/tests/test_rdv_pg
+PG_UNIT_BINS := $(ASAN)/tests/test_rdv_pg $(ASAN)/tests/test_rdv_cluster
 
 test-run: $(UNIT_BINS) $(REPLAY_BINS) $(ASAN_PROGRAMS) $(TEST_TOOLS) all
 	$(Q)BANTER_BIN=$(CURDIR)/$(ASAN)/banter MDNS_PROBE=$(CURDIR)/$(ASAN)/tests/mdns_probe \
@@ -407,7 +410,9 @@ test-run: $(UNIT_BINS) $(REPLAY_BINS) $(ASAN_PROGRAMS) $(TEST_TOOLS) all
 	    ADMIN_BIN=$(CURDIR)/$(ASAN)/banter-admin BENCH_RTT=$(CURDIR)/$(REL)/bench_rtt \
 	    PLUGIN_HOST=$(CURDIR)/bin/banter-plugin-host PLUGIN_DIR=$(CURDIR)/$(REL)/tests/plugins \
 	    GATEWAY_DIR=$(CURDIR)/$(REL)/plugins RDV_PG_TEST=$(CURDIR)/$(ASAN)/tests/test_rdv_pg \
-	    tests/run.sh $(filter-out $(PG_UNIT_BINS),$(UNIT_BINS)) $(REPLAY_BINS) $(INTEG_SRC)
+	    RDV_CLUSTER_TEST=$(CURDIR)/$(ASAN)/tests/test_rdv_cluster \
+	    tests/run.sh $(filter-out $(PG_UNIT_BINS),$(UNIT_BINS)) $(REPLAY_BINS) $(INTEG_SRC) \
+	    $(addprefix pg:,$(RDV_PG_TESTS))
 
 # Pictures of the web interface for the README: tests/integration/test_web.sh
 # keeps them in docs/screenshots instead of build/screenshots.

@@ -28,7 +28,7 @@ static void notify(const cli_ctx *ctx, const char *name, bool ended_means_disabl
 {
     char why[512];
     int sessions = 0;
-    int r = ctl_notify(ctx->cfg->db, name, &sessions, why, sizeof why);
+    int r = ctl_notify(config_base(ctx->cfg), name, &sessions, why, sizeof why);
     if (r == 0 && ended_means_disabled)
         fprintf(f, "the running server ended %d live session%s of %s\n", sessions,
                 sessions == 1 ? "" : "s", name);
@@ -36,7 +36,7 @@ static void notify(const cli_ctx *ctx, const char *name, bool ended_means_disabl
         fprintf(f, "the running server applied the change\n");
     else if (r == BANTER_ENOENT)
         fprintf(f, "(no server is running on %s: the change applies when it starts)\n",
-                ctx->cfg->db);
+                config_base(ctx->cfg));
     else
         fprintf(stderr,
                 CLI_PROG ": the change is stored, but the running server was not told (%s): "

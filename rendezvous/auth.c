@@ -17,6 +17,7 @@
 #include "plugins.h"
 #include "pwcheck.h"
 #include "ratelimit.h"
+#include "xinst.h"
 
 /* An RV_LOGIN being looked up, checked and stored. While a database job
  * has it (in_db: the account's lookup, the device's binding) the job owns
@@ -72,6 +73,7 @@ static void leave(conn *c)
     if (!c->acct)
         return;
     mailbox_device_down(c);
+    xinst_device_down(c);
     contacts_device_down(c);
     (void)online_detach(conn_core(c)->on, c, on_last, conn_core(c));
 }
@@ -119,6 +121,7 @@ static void enter(conn *c, const db_user *u)
     c->sess_gen++; /* jobs of an earlier session on c send nothing (mailbox, announce) */
     c->acct->admin = u->admin;
     c->acct->broadcast = u->broadcast;
+    xinst_device_up(c); /* before the presence it may change is announced */
     if (first)
         rplugins_account(k->pg, u->name, true);
     rvmsg a = {.type = RV_AUTH, .u.auth = {.ok = true, .admin = u->admin}};
@@ -476,6 +479,49 @@ void auth_logout(conn *c)
     }
     conn_hold(c);
     conn_input_hold(c);
+}
+
+/* auth_refresh's job: the account read again. */
+struct refresh_job {
+    core *k;
+    db_user u;
+    char name[BANTER_MAX_NAME + 1];
+};
+
+static int refresh_work(db *d, void *arg, char errmsg[static DBQ_ERRMSG_LEN])
+{
+    struct refresh_job *j = arg;
+    int r = db_user_get(d, j->name, &j->u, NULL);
+    if (r && r != BANTER_ENOENT)
+        snprintf(errmsg, DBQ_ERRMSG_LEN, "%s", db_errmsg(d));
+    return r;
+}
+
+static void refresh_after(void *arg, int r, const char *errmsg)
+{
+    struct refresh_job *j = arg;
+    if (r && r != BANTER_ENOENT)
+        core_log(j->k, "cannot read the account %s again: database: %s", j->name, errmsg);
+    else
+        (void)auth_apply(j->k, j->name, r == 0 ? &j->u : NULL);
+    free(j);
+}
+
+void auth_refresh(core *k, const char *name)
+{
+    if (!online_find(k->on, name))
+        return;
+    struct refresh_job *j = calloc(1, sizeof *j);
+    int r = j ? 0 : BANTER_ENOMEM;
+    if (j) {
+        j->k = k;
+        snprintf(j->name, sizeof j->name, "%s", name);
+        r = core_job(k, refresh_work, refresh_after, j);
+    }
+    if (r) {
+        core_log(k, "cannot read the account %s again: %s", name, banter_strerror(r));
+        free(j);
+    }
 }
 
 int auth_apply(core *k, const char *name, const db_user *u)

@@ -62,5 +62,8 @@ void auth_conn_gone(conn *c);
  * commands read the account in a job, then call this in its after.)
  */
 int auth_apply(core *k, const char *name, const db_user *u);
+/* The same for an account changed elsewhere (another instance): name is
+ * read again by a database job, then auth_apply; a failure is logged. */
+void auth_refresh(core *k, const char *name);
 
 #endif

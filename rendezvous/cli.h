@@ -24,7 +24,7 @@ enum {
 
 typedef struct cli_ctx {
     const config *cfg;
-    const char *key_path; /* cfg->db + ".key" */
+    const char *key_path; /* config_key_path: the base + ".key" */
     const char *conf;     /* the --config file, or NULL */
 } cli_ctx;
 

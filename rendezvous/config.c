@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "db_pg.h"
 #include "dirview.h"
 #include "icecand.h"
 #include "kvconf.h"
@@ -29,12 +30,14 @@ void config_defaults(config *c)
 {
     memset(c, 0, sizeof *c);
     snprintf(c->db, sizeof c->db, "%s", CONFIG_DEFAULT_DB);
+    snprintf(c->state, sizeof c->state, "%s", CONFIG_DEFAULT_STATE);
     snprintf(c->listen, sizeof c->listen, "0.0.0.0:%d", CONFIG_DEFAULT_PORT);
     c->ttl_days = CONFIG_TTL_DAYS;
     c->quota_messages = CONFIG_QUOTA_MSGS;
     c->quota_mb = CONFIG_QUOTA_MB;
     c->public_fields = DIR_PUBLIC_DEFAULT;
     c->turn_ttl_s = CONFIG_TURN_TTL_S;
+    c->probe = true;
 }
 
 /* "stun" or "turn": a comma-separated list of URLs (icecand_parse_url). */
@@ -223,6 +226,18 @@ static int set_key(void *ud, const kvconf *k, const char *key, const char *value
         memcpy(c->turn_secret, value, n + 1);
         return 0;
     }
+    if (strcmp(key, "state") == 0) {
+        if (*value == '\0' || strlen(value) + sizeof ".plugins" > sizeof c->state)
+            return kvconf_fail(k, BANTER_EFORMAT, "state: %s is empty or too long", q);
+        snprintf(c->state, sizeof c->state, "%s", value);
+        return 0;
+    }
+    if (strcmp(key, "probe") == 0) {
+        if (strcmp(value, "on") != 0 && strcmp(value, "off") != 0)
+            return kvconf_fail(k, BANTER_EFORMAT, "probe: %s is not on or off", q);
+        c->probe = strcmp(value, "on") == 0;
+        return 0;
+    }
     if (strcmp(key, "instance") == 0) {
         if (*value == '\0' || strlen(value) + sizeof ".cert" > sizeof c->instance)
             return kvconf_fail(k, BANTER_EFORMAT, "instance: %s is empty or too long", q);
@@ -237,7 +252,8 @@ static int set_key(void *ud, const kvconf *k, const char *key, const char *value
     return kvconf_fail(
         k, BANTER_EFORMAT,
         "unknown key %s (known: listen, db, message_ttl_days, quota_messages, "
-        "quota_mb, directory_public_fields, stun, turn, turn_secret, turn_ttl_s, instance)",
+        "quota_mb, directory_public_fields, stun, turn, turn_secret, turn_ttl_s, probe, "
+        "instance, state)",
         q);
 }
 
@@ -259,8 +275,10 @@ int config_load(config *c, const char *path, char *why, size_t cap)
     return ret == BANTER_ENOENT ? BANTER_EIO : ret; /* the server's --config must exist */
 }
 
+const char *config_base(const config *c) { return db_pg_is_url(c->db) ? c->state : c->db; }
+
 int config_key_path(const config *c, char *out, size_t cap)
 {
-    int n = snprintf(out, cap, "%s%s", c->db, CONFIG_KEY_SUFFIX);
+    int n = snprintf(out, cap, "%s%s", config_base(c), CONFIG_KEY_SUFFIX);
     return n < 0 || (size_t)n >= cap ? BANTER_ETOOLONG : 0;
 }

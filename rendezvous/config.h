@@ -11,7 +11,13 @@
  *   db = PATH            the SQLite database (default ./rendezvous.db); the
  *                        server key is PATH.key beside it, the control socket
  *                        PATH.sock. A relative path is taken from the current
- *                        directory.
+ *                        directory. A postgresql:// URL names a PostgreSQL
+ *                        database instead (docs/cluster.md).
+ *   state = PATH         with a PostgreSQL db only: where the files a server
+ *                        keeps on its own machine are, PATH.key (the server
+ *                        key), PATH.sock (the control socket), PATH.plugins
+ *                        (default ./rendezvous); with a SQLite db they are
+ *                        beside the database and this is ignored
  *   message_ttl_days = N stored copies are deleted unsent after N days
  *                        (1..3650, default 30)
  *   quota_messages = N   copies stored for one account at most (1..10000000,
@@ -34,6 +40,11 @@
  *                        credentials from it (icesig.h); keep the file 0600
  *   turn_ttl_s = N       how long those credentials work (600..86400,
  *                        default 3600); they are sent again before
+ *   probe = on|off       whether logged-in devices may ask the server to
+ *                        connect back to a port of theirs (probe.h,
+ *                        docs/rendezvous.md 16; default on): turn it off
+ *                        when the server sees a proxy's address instead
+ *                        of its clients'
  *   instance = PATH      run as one instance of a service (instance.h,
  *                        docs/cluster.md): PATH is this instance's key,
  *                        PATH.cert its certificate from the server key
@@ -44,6 +55,7 @@
 #ifndef BANTER_RDV_CONFIG_H
 #define BANTER_RDV_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -51,19 +63,21 @@
 #include "error.h"
 #include "rvmsg.h"
 
-#define CONFIG_PATH_MAX     4096
-#define CONFIG_LISTEN_MAX   64 /* "[ipv6]:port" fits */
-#define CONFIG_DEFAULT_DB   "./rendezvous.db"
-#define CONFIG_DEFAULT_PORT 7071
-#define CONFIG_KEY_SUFFIX   ".key"
-#define CONFIG_TTL_DAYS     30
-#define CONFIG_QUOTA_MSGS   10000
-#define CONFIG_QUOTA_MB     100
-#define CONFIG_TURN_TTL_S   3600
-#define CONFIG_SECRET_MAX   256
+#define CONFIG_PATH_MAX      4096
+#define CONFIG_LISTEN_MAX    64 /* "[ipv6]:port" fits */
+#define CONFIG_DEFAULT_DB    "./rendezvous.db"
+#define CONFIG_DEFAULT_STATE "./rendezvous"
+#define CONFIG_DEFAULT_PORT  7071
+#define CONFIG_KEY_SUFFIX    ".key"
+#define CONFIG_TTL_DAYS      30
+#define CONFIG_QUOTA_MSGS    10000
+#define CONFIG_QUOTA_MB      100
+#define CONFIG_TURN_TTL_S    3600
+#define CONFIG_SECRET_MAX    256
 
 typedef struct config {
     char db[CONFIG_PATH_MAX];
+    char state[CONFIG_PATH_MAX]; /* the local files' base with a PostgreSQL db */
     char listen[CONFIG_LISTEN_MAX];
     int64_t ttl_days;
     int64_t quota_messages;
@@ -73,6 +87,7 @@ typedef struct config {
     char turn_secret[CONFIG_SECRET_MAX + 1];
     int64_t turn_ttl_s;
     char instance[CONFIG_PATH_MAX]; /* "" or the instance key's path (instance.h) */
+    bool probe;                     /* reachability probes offered (probe.h) */
 } config;
 
 /* The defaults. */
@@ -92,7 +107,12 @@ BANTER_WUR int config_set(config *c, const char *key, const char *value, char *w
  * BANTER_EINVAL. */
 BANTER_WUR int config_parse_listen(const char *s, struct sockaddr_storage *out);
 
-/* The server key's path: the database path with CONFIG_KEY_SUFFIX added.
+/* The base of the files the server keeps on its own machine (its key,
+ * control socket and plug-in state: BASE.key, BASE.sock, BASE.plugins):
+ * the SQLite database's path, or `state` when db is a PostgreSQL URL. */
+const char *config_base(const config *c);
+
+/* The server key's path: config_base with CONFIG_KEY_SUFFIX added.
  * 0, or BANTER_ETOOLONG when it does not fit in cap bytes. */
 BANTER_WUR int config_key_path(const config *c, char *out, size_t cap);
 

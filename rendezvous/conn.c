@@ -11,6 +11,7 @@
 #include "auth.h"
 #include "contacts.h"
 #include "mailbox.h"
+#include "probe.h"
 
 /* A write in flight: the request and its own copy of the bytes. */
 typedef struct wreq {
@@ -162,6 +163,7 @@ void conn_close(conn *c, int err, const char *bye)
     unmark_dirty(c);
     c->closing = true; /* before the modules let go: nothing more is queued */
     auth_conn_gone(c);
+    probe_conn_gone(c);
     conn_list_remove(c->live ? &conn_core(c)->live : &conn_core(c)->pending, c);
     uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
 }

@@ -9,6 +9,7 @@
 #include "dirview.h"
 #include "mailbox.h"
 #include "rel.h"
+#include "xinst.h"
 
 /* ---- the relation cache of a connected account ---- */
 
@@ -150,6 +151,11 @@ void contacts_own_status(conn *c, bool all)
  * that neither blocked nor were blocked by it. */
 static void push_presence(core *k, account *a)
 {
+    if (k->cl) { /* other instances may hold devices too: xinst.h decides and pushes */
+        a->shown = (uint8_t)visible(a);
+        xinst_presence_changed(k, a->name);
+        return;
+    }
     rvmsg m = {.type = RV_PRESENCE};
     buf b;
     m.u.status.status = visible(a);
@@ -170,6 +176,38 @@ static void push_presence(core *k, account *a)
         account *v = online_find(k->on, r->peer);
         if (v)
             send_all(v, buf_data(&b), buf_len(&b));
+    }
+    buf_free(&b);
+}
+
+struct remote_push {
+    const char *name;
+    const uint8_t *pt;
+    size_t len;
+};
+
+static void push_to_viewer(account *v, void *ud)
+{
+    const struct remote_push *x = ud;
+    const crel *r = cache_find(v, x->name);
+    if (r && rel_details(crel_side(r), r->blocked_me))
+        send_all(v, x->pt, x->len);
+}
+
+void contacts_push_presence(core *k, const char *name, rv_presence status, const char *text)
+{
+    rvmsg m = {.type = RV_PRESENCE};
+    buf b;
+    m.u.status.status = status;
+    snprintf(m.u.status.user, sizeof m.u.status.user, "%s", name);
+    if (status != RV_P_OFFLINE)
+        snprintf(m.u.status.text, sizeof m.u.status.text, "%s", text);
+    buf_init(&b, BANTER_MAX_PLAINTEXT);
+    if (rvmsg_encode(&m, &b) == 0) {
+        struct remote_push x = {name, buf_data(&b), buf_len(&b)};
+        online_each(k->on, push_to_viewer, &x);
+    } else {
+        core_log(k, "cannot encode the presence of %s", name);
     }
     buf_free(&b);
 }
@@ -227,6 +265,8 @@ static int entry_make(core *k, const char *peer, const struct peer_info *pi, rel
     e->status = visible(pa);
     if (e->status != RV_P_OFFLINE && pa->text)
         snprintf(e->text, sizeof e->text, "%s", pa->text);
+    else if (e->status == RV_P_OFFLINE && k->cl) /* online on another instance? */
+        e->status = xinst_presence(k, peer, e->text, sizeof e->text);
     return 0;
 }
 

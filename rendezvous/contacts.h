@@ -50,6 +50,10 @@ void contacts_device_up(conn *c, bool first, contacts_up_fn then);
 /* c stops being authenticated (its account record still holds it). */
 void contacts_device_down(conn *c);
 
+/* On a cluster (xinst.h): name's presence is now status (text): every
+ * connected account here that sees name's presence gets RV_PRESENCE. */
+void contacts_push_presence(core *k, const char *name, rv_presence status, const char *text);
+
 /* The last device of a went away: contacts that saw it get offline. */
 void contacts_account_gone(core *k, account *a);
 

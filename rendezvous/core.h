@@ -34,6 +34,9 @@ typedef struct mailbox mailbox;
 typedef struct pwcheck pwcheck;
 typedef struct ratelimit ratelimit;
 typedef struct rplugins rplugins;
+typedef struct cluster cluster;
+typedef struct xinst xinst;
+typedef struct probes probes;
 struct icesig_config;
 
 /* Connections in the order they were appended; O(1) removal (conn.c). */
@@ -63,6 +66,10 @@ typedef struct core {
     pwcheck *pw;   /* Argon2id in the thread pool (pwcheck.h) */
     ratelimit *rl; /* login backoff (ratelimit.h) */
     rplugins *pg;  /* plug-in hosts (plugins.h) */
+    cluster *cl;   /* the other instances on the shared database (xinst.h), or NULL */
+    xinst *xi;     /* what this server knows of them (xinst.c), with cl */
+    /* Reachability probes in flight (probe.h). */
+    probes *probes;
     /* STUN/TURN for the nodes (icesig.h), or NULL; loop ms of the last
      * scan for TURN credentials due again. */
     const struct icesig_config *ice;

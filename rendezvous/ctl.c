@@ -373,10 +373,10 @@ static int read_answer(int fd, char *ans, size_t cap, char *why, size_t wcap)
     return 0;
 }
 
-int ctl_ask(const char *db_path, const char *line, char *ans, size_t acap, char *why, size_t cap)
+int ctl_ask(const char *base, const char *line, char *ans, size_t acap, char *why, size_t cap)
 {
     char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
-    int n = snprintf(path, sizeof path, "%s%s", db_path, CTL_SUFFIX);
+    int n = snprintf(path, sizeof path, "%s%s", base, CTL_SUFFIX);
     ans[0] = '\0';
     if (n < 0 || (size_t)n >= sizeof path - 1) {
         snprintf(why, cap, "the control socket path is too long");
@@ -400,11 +400,11 @@ int ctl_ask(const char *db_path, const char *line, char *ans, size_t acap, char 
     return ret;
 }
 
-int ctl_notify(const char *db_path, const char *name, int *sessions, char *why, size_t cap)
+int ctl_notify(const char *base, const char *name, int *sessions, char *why, size_t cap)
 {
     char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1], line[CTL_LINE_MAX], ans[96] = "";
     *sessions = 0;
-    int n = snprintf(path, sizeof path, "%s%s", db_path, CTL_SUFFIX);
+    int n = snprintf(path, sizeof path, "%s%s", base, CTL_SUFFIX);
     if (n < 0 || (size_t)n >= sizeof path - 1) {
         snprintf(why, cap, "the control socket path is too long");
         return BANTER_ETOOLONG;

@@ -4,7 +4,7 @@
  * disable|enable|grant|revoke` tells a running server that an account
  * changed, so a disabled account's sessions end at once.
  *
- * The socket is the database path with CTL_SUFFIX ("rendezvous.db.sock"),
+ * The socket is config_base() with CTL_SUFFIX ("rendezvous.db.sock"),
  * a Unix stream socket created 0600 by the server at start and removed
  * when it stops. Only the server's own user and root may talk to it
  * (checked with SO_PEERCRED as well). A client sends one line
@@ -55,19 +55,18 @@ void ctl_free(ctl *c);
 void ctl_tick(ctl *c, uint64_t now);
 
 /* The client side: send line (no newline; under CTL_LINE_MAX bytes) to the
- * server of db_path and read its answer line into ans (acap bytes).
+ * server of base and read its answer line into ans (acap bytes).
  * BANTER_ENOENT (no server runs there), BANTER_ETOOLONG, BANTER_EIO,
  * BANTER_ETIMEDOUT, with why. */
-BANTER_WUR int ctl_ask(const char *db_path, const char *line, char *ans, size_t acap, char *why,
+BANTER_WUR int ctl_ask(const char *base, const char *line, char *ans, size_t acap, char *why,
                        size_t cap);
 
 /*
- * The client side: ask the server whose database is db_path to read name
+ * The client side: ask the server whose local files are at base (config_base) to read name
  * again. 0 with *sessions set; BANTER_ENOENT when no server is running on
  * that database (nothing to tell); BANTER_ETOOLONG (path too long);
  * BANTER_EIO or BANTER_ETIMEDOUT with why.
  */
-BANTER_WUR int ctl_notify(const char *db_path, const char *name, int *sessions, char *why,
-                          size_t cap);
+BANTER_WUR int ctl_notify(const char *base, const char *name, int *sessions, char *why, size_t cap);
 
 #endif

@@ -3,6 +3,7 @@
 #include "db_impl.h"
 
 #include "db_pg.h"
+#include "db_pgs.h"
 #include "dirview.h"
 #include "sqlh.h"
 
@@ -425,33 +426,40 @@ static int run(db *d, enum db_slot slot, const char *sql)
     return ret;
 }
 
-int db_begin(db *d) { return run(d, S_BEGIN, "BEGIN IMMEDIATE"); }
-int db_commit(db *d) { return run(d, S_COMMIT, "COMMIT"); }
+int db_begin(db *d)
+{
+    if (d->pg)
+        return pgs_begin(d);
+    return run(d, S_BEGIN, "BEGIN IMMEDIATE");
+}
+
+int db_commit(db *d)
+{
+    if (d->pg)
+        return pgs_commit(d);
+    return run(d, S_COMMIT, "COMMIT");
+}
 
 void db_rollback(db *d)
 {
-    if (!sqlite3_get_autocommit(d->sql))
+    if (d->pg)
+        pgs_rollback(d);
+    else if (!sqlite3_get_autocommit(d->sql))
         (void)run(d, S_ROLLBACK, "ROLLBACK");
 }
 
-/* db = postgresql://...: the schema is brought up to date, but the server
- * does not serve from PostgreSQL yet (docs/rendezvous.md, "PostgreSQL"):
- * say so rather than make a SQLite file of that name. */
-static int open_pg(const char *url, char *errmsg, size_t errlen)
+/* db = postgresql://...: the schema brought up to date, then the
+ * synchronous connection (db_pgs.h). */
+static int open_pg(db *d, const char *url)
 {
     char why[DB_ERRMSG_LEN] = "";
     int ret =
         db_pg_migrate(url, pg_migrations, SCHEMA_VERSION, "banter-rendezvous", why, sizeof why);
-    if (ret == 0) {
-        snprintf(why, sizeof why,
-                 "the PostgreSQL schema is at version %d, but this build serves from SQLite only"
-                 " (docs/rendezvous.md, PostgreSQL)",
-                 SCHEMA_VERSION);
-        ret = BANTER_EUNSUPPORTED;
+    if (ret) {
+        db_seterr(d, why);
+        return ret;
     }
-    if (errmsg && errlen)
-        snprintf(errmsg, errlen, "%s", why);
-    return ret;
+    return pgs_open(d, url);
 }
 
 int db_open(db **out, const char *path, char *errmsg, size_t errlen)
@@ -459,11 +467,20 @@ int db_open(db **out, const char *path, char *errmsg, size_t errlen)
     *out = NULL;
     if (errmsg && errlen)
         errmsg[0] = '\0';
-    if (db_pg_is_url(path))
-        return open_pg(path, errmsg, errlen);
     db *d = calloc(1, sizeof *d);
     if (!d)
         return BANTER_ENOMEM;
+    if (db_pg_is_url(path)) {
+        int ret = open_pg(d, path);
+        if (ret) {
+            if (errmsg && errlen)
+                snprintf(errmsg, errlen, "%s", d->errmsg);
+            db_close(d);
+            return ret;
+        }
+        *out = d;
+        return 0;
+    }
     /* Create a missing file private to its owner: SQLite gives the -wal and
      * -shm files the database's mode. Other failures are left to SQLite. */
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -491,11 +508,14 @@ void db_close(db *d)
 {
     if (!d)
         return;
+    pgs_close(d);
     for (int i = 0; i < S_SLOT_COUNT; i++)
         sqlite3_finalize(d->stmt[i]);
     sqlite3_close_v2(d->sql);
     free(d);
 }
+
+bool db_is_pg(const db *d) { return d && d->pg; }
 
 const char *db_errmsg(const db *d) { return d ? d->errmsg : "no database"; }
 
@@ -530,6 +550,8 @@ int db_bind_name(db *d, sqlite3_stmt *s, int col, const char *name)
 
 int db_user_add(db *d, const char *name, const char *pwhash, bool admin, int64_t now_ms)
 {
+    if (d->pg)
+        return pgs_user_add(d, name, pwhash, admin, now_ms);
     sqlite3_stmt *s;
     size_t hlen = pwhash ? strnlen(pwhash, BCRYPTO_PWHASH_STRLEN) : 0;
     if (hlen == 0 || hlen == BCRYPTO_PWHASH_STRLEN) {
@@ -575,6 +597,8 @@ static void read_user(sqlite3_stmt *s, db_user *u, char *pwhash)
 
 int db_user_get(db *d, const char *name, db_user *out, char *pwhash)
 {
+    if (d->pg)
+        return pgs_user_get(d, name, out, pwhash);
     sqlite3_stmt *s;
     int ret = db_stmt(d, S_USER_GET, "SELECT " USER_COLS " FROM users u WHERE u.name = ?1", &s);
     if (ret == 0)
@@ -592,6 +616,8 @@ int db_user_get(db *d, const char *name, db_user *out, char *pwhash)
 
 int db_user_list(db *d, db_user **out, size_t *n)
 {
+    if (d->pg)
+        return pgs_user_list(d, out, n);
     sqlite3_stmt *s;
     db_user *arr = NULL;
     size_t count = 0, cap = 0;
@@ -621,6 +647,8 @@ int db_user_list(db *d, db_user **out, size_t *n)
  * had that value, BANTER_ENOENT. Only these constant names become SQL. */
 static int user_flag(db *d, const char *name, const char *col, bool on)
 {
+    if (d->pg)
+        return pgs_user_flag(d, name, col, on);
     char sql[128];
     sqlite3_stmt *s = NULL;
     snprintf(sql, sizeof sql, "UPDATE users SET %s = ?2 WHERE name = ?1 AND %s <> ?2", col, col);
@@ -656,6 +684,8 @@ int db_user_set_broadcast(db *d, const char *name, bool on)
 
 int db_device_user(db *d, const uint8_t key[static 32], db_user *out)
 {
+    if (d->pg)
+        return pgs_device_user(d, key, out);
     sqlite3_stmt *s;
     int ret = db_stmt(d, S_DEVICE_USER,
                       "SELECT " USER_COLS " FROM devices v JOIN users u ON u.name = v.user"
@@ -676,6 +706,8 @@ int db_device_user(db *d, const uint8_t key[static 32], db_user *out)
 
 int db_device_bind(db *d, const uint8_t key[static 32], const char *name, int64_t now_ms)
 {
+    if (d->pg)
+        return pgs_device_bind(d, key, name, now_ms);
     sqlite3_stmt *s;
     int ret = db_stmt(d, S_DEVICE_BIND,
                       "INSERT INTO devices (key, user, created, last_seen) VALUES (?1, ?2, ?3, ?3)"
@@ -698,6 +730,8 @@ int db_device_bind(db *d, const uint8_t key[static 32], const char *name, int64_
 
 int db_device_unbind(db *d, const uint8_t key[static 32])
 {
+    if (d->pg)
+        return pgs_device_unbind(d, key);
     sqlite3_stmt *s;
     int ret = db_stmt(d, S_DEVICE_UNBIND, "DELETE FROM devices WHERE key = ?1", &s);
     if (ret)
@@ -712,6 +746,8 @@ int db_device_unbind(db *d, const uint8_t key[static 32])
 
 int db_devices_of(db *d, const char *name, uint8_t (*keys)[32], size_t max, size_t *n)
 {
+    if (d->pg)
+        return pgs_devices_of(d, name, keys, max, n);
     sqlite3_stmt *s;
     int rc = SQLITE_DONE;
     *n = 0;
@@ -751,6 +787,8 @@ static const char *const field_col[RV_F_COUNT + 1] = {
 
 int db_profile_set(db *d, const char *name, const struct rv_profile *p, int64_t now_ms)
 {
+    if (d->pg)
+        return pgs_profile_set(d, name, p, now_ms);
     sqlite3_stmt *s;
     /* NULL leaves a field as it is; a new row starts with every field "". */
     int ret = db_stmt(
@@ -806,6 +844,8 @@ static int read_profile(sqlite3_stmt *s, int first, dir_public pub, dir_view v, 
 
 int db_profile_get(db *d, const char *name, struct rv_profile *out)
 {
+    if (d->pg)
+        return pgs_profile_get(d, name, out);
     sqlite3_stmt *s;
     memset(out, 0, sizeof *out);
     int ret =
@@ -938,6 +978,8 @@ static int search_rows(db *d, sqlite3_stmt *s, uint32_t per_page, dir_public pub
 int db_search(db *d, const char *searcher, const struct rv_search *q, uint32_t pub,
               struct rv_search_result *res)
 {
+    if (d->pg)
+        return pgs_search(d, searcher, q, pub, res);
     sqlite3_stmt *s = NULL;
     memset(res, 0, sizeof *res);
     res->page = q->page;
@@ -993,6 +1035,8 @@ static int rcpt_total(db *d, const char *sender, const char *department, uint64_
 int db_recipients(db *d, const char *sender, const char *department, uint32_t page,
                   struct rv_recipients *out)
 {
+    if (d->pg)
+        return pgs_recipients(d, sender, department, page, out);
     sqlite3_stmt *s;
     int rc = SQLITE_DONE;
     memset(out, 0, sizeof *out);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * db.h - the rendezvous server's SQLite database: accounts, the devices
- * bound to them, profiles and the directory, broadcast recipients. The
+ * db.h - the rendezvous server's database (SQLite, or PostgreSQL): accounts,
+ * the devices bound to them, profiles and the directory, broadcast
+ * recipients. The
  * relations and presence are in db_contacts.h, the stored sealed copies in
  * db_mail.h (same connection, same conventions).
  *
@@ -24,7 +25,8 @@
  * Every call returns 0, a documented positive value, or a negative
  * BANTER_E* code: BANTER_ENOENT (no such row), BANTER_EINVAL (a bad
  * argument, such as a malformed user name), BANTER_ENOSPC (disk full),
- * BANTER_EDB (any other SQLite failure; db_errmsg() has the text),
+ * BANTER_EDB (any other SQLite or PostgreSQL failure, a lost connection
+ * included; db_errmsg() has the text),
  * BANTER_ENOMEM. A failed call leaves the database as it was.
  */
 #ifndef BANTER_RDV_DB_H
@@ -53,12 +55,16 @@ typedef struct db_user {
 
 /* Open (creating when missing) the database at path and migrate it. On
  * failure *out is NULL and errmsg (errlen bytes, may be NULL) says why.
- * A path that is a PostgreSQL URL (db_pg_is_url: postgresql://...) has
- * its schema brought up to date there, then BANTER_EUNSUPPORTED: this
- * build serves from SQLite only (docs/rendezvous.md, PostgreSQL). */
+ * A path that is a PostgreSQL URL (db_pg_is_url: postgresql://...) opens
+ * PostgreSQL instead: its schema brought up to date (db_pg_migrate), then
+ * one blocking libpq connection that every call below uses, with the same
+ * results (docs/rendezvous.md 8). Calls block: on the server they run on
+ * the database thread (dbq.h). */
 BANTER_WUR int db_open(db **out, const char *path, char *errmsg, size_t errlen);
 /* Accepts NULL. */
 void db_close(db *d);
+/* Whether d is a PostgreSQL database (else SQLite). */
+bool db_is_pg(const db *d);
 /* SQLite's text for the last failure. Never NULL. */
 const char *db_errmsg(const db *d);
 

@@ -12,11 +12,17 @@
 
 #include "bcrypto.h"
 #include "db_impl.h"
+#include "db_pgs.h"
 #include "sqlh.h"
 
 /* What the server key signs for each audit entry: this context, then the
  * entry's hash. */
 #define AUDIT_SIG_CONTEXT "banter-audit-v1"
+
+/* PostgreSQL: how often an append is tried while other instances append
+ * the same entry number first. Each lost try is another instance's
+ * append, so this only bounds a loop that always makes progress. */
+#define AUDIT_TRIES 1000
 
 int db_fp_digits(const char *typed, char out[static DB_FP_DIGITS + 1])
 {
@@ -61,6 +67,8 @@ static int bind_text(db *d, sqlite3_stmt *s, int col, const char *t)
 
 int db_admin_role(db *d, const char *fp, char *role, size_t cap)
 {
+    if (d->pg)
+        return pgs_admin_role(d, fp, role, cap);
     sqlite3_stmt *s = NULL;
     int ret = prep(d, "SELECT role FROM admin_keys WHERE fp = ?1", &s);
     if (ret == 0)
@@ -84,6 +92,8 @@ int db_admin_add(db *d, const char *fp, const char *role, const char *by, int64_
         db_seterr(d, "bad fingerprint or role");
         return BANTER_EINVAL;
     }
+    if (d->pg)
+        return pgs_admin_add(d, digits, role, by, now_ms);
     int old = db_admin_role(d, digits, had, sizeof had);
     if (old && old != BANTER_ENOENT)
         return old;
@@ -113,6 +123,8 @@ int db_admin_remove(db *d, const char *fp)
         db_seterr(d, "bad fingerprint");
         return BANTER_EINVAL;
     }
+    if (d->pg)
+        return pgs_admin_remove(d, digits);
     sqlite3_stmt *s = NULL;
     int ret = prep(d, "DELETE FROM admin_keys WHERE fp = ?1", &s);
     if (ret == 0)
@@ -125,6 +137,8 @@ int db_admin_remove(db *d, const char *fp)
 
 int db_admin_count(db *d, int64_t *n)
 {
+    if (d->pg)
+        return pgs_admin_count(d, n);
     sqlite3_stmt *s = NULL;
     int ret = prep(d, "SELECT count(*) FROM admin_keys WHERE role = 'admin'", &s);
     if (ret == 0)
@@ -135,6 +149,8 @@ int db_admin_count(db *d, int64_t *n)
 
 int db_admin_each(db *d, int (*fn)(void *ud, const db_admin_key *k), void *ud)
 {
+    if (d->pg)
+        return pgs_admin_each(d, fn, ud);
     sqlite3_stmt *s = NULL;
     int rc = SQLITE_DONE;
     int ret = prep(d, "SELECT fp, role, added, added_by FROM admin_keys ORDER BY fp", &s);
@@ -252,26 +268,64 @@ static int audit_insert(db *d, const db_audit *a, const uint8_t hash[32], const 
     return ret;
 }
 
+/* Number a (after the last entry, seq and prev), hash and sign it. */
+static void audit_seal(const identity *id, db_audit *a, int64_t last, const uint8_t prev[32],
+                       uint8_t hash[32], uint8_t sig[64])
+{
+    uint8_t msg[64];
+    a->seq = last + 1;
+    db_audit_hash(prev, a, hash);
+    sig_message(hash, msg);
+    identity_sign(id, msg, sizeof msg, sig);
+}
+
+/* PostgreSQL: several instances may append at once. Each reads the last
+ * entry and inserts the next seq; the one that finds that seq taken (1)
+ * reads again. Entries are never changed, so an insert that succeeds
+ * follows the entry it was chained to. */
+static int audit_append_pg(db *d, const identity *id, db_audit *a)
+{
+    uint8_t prev[32], hash[32], sig[64];
+    int64_t last = 0;
+    int ret = 1;
+    for (int i = 0; ret == 1 && i < AUDIT_TRIES; i++) {
+        ret = pgs_audit_last(d, &last, prev);
+        if (ret == 0) {
+            audit_seal(id, a, last, prev, hash, sig);
+            ret = pgs_audit_insert(d, a, hash, sig);
+        }
+    }
+    if (ret == 1) {
+        db_seterr(d, "the audit log is busy: other instances kept appending");
+        ret = BANTER_EDB;
+    }
+    return ret;
+}
+
 int db_audit_append(db *d, const identity *id, int64_t now_ms, const char *actor, const char *cmd,
                     const char *target, const char *result, int64_t *seq)
 {
     db_audit a = {.ts = now_ms};
-    uint8_t prev[32], hash[32], msg[64], sig[64];
+    uint8_t prev[32], hash[32], sig[64];
+    int64_t last = 0;
     cut_copy(a.actor, actor);
     cut_copy(a.cmd, cmd);
     cut_copy(a.target, target);
     cut_copy(a.result, result);
+    if (d->pg) {
+        int r = audit_append_pg(d, id, &a);
+        if (r == 0 && seq)
+            *seq = a.seq;
+        return r;
+    }
     /* A savepoint works inside and outside a transaction; the read of the
      * last entry and the insert are one step for every writer. */
     int ret = sqlh_exec(d->sql, "SAVEPOINT audit", d->errmsg, sizeof d->errmsg);
     if (ret)
         return ret;
-    ret = audit_last(d, &a.seq, prev);
+    ret = audit_last(d, &last, prev);
     if (ret == 0) {
-        a.seq++;
-        db_audit_hash(prev, &a, hash);
-        sig_message(hash, msg);
-        identity_sign(id, msg, sizeof msg, sig);
+        audit_seal(id, &a, last, prev, hash, sig);
         ret = audit_insert(d, &a, hash, sig);
     }
     if (ret) {
@@ -296,6 +350,8 @@ static void read_audit(sqlite3_stmt *s, db_audit *a)
 
 int db_audit_tail(db *d, int64_t n, int (*fn)(void *ud, const db_audit *a), void *ud)
 {
+    if (d->pg)
+        return pgs_audit_tail(d, n, fn, ud);
     sqlite3_stmt *s = NULL;
     int rc = SQLITE_DONE;
     int ret = prep(d,
@@ -315,34 +371,64 @@ int db_audit_tail(db *d, int64_t n, int (*fn)(void *ud, const db_audit *a), void
     return ret;
 }
 
-/* One entry against the chain: NULL when it holds, else why not. */
-static const char *audit_check(sqlite3_stmt *s, const db_audit *a, int64_t want,
-                               const uint8_t prev[32], const uint8_t pub[32], uint8_t hash[32])
+/* One entry against the chain, with its stored hash and signature
+ * (sizes_ok false when either has the wrong length): NULL when it holds,
+ * else why not. */
+static const char *audit_check(const db_audit *a, const uint8_t *stored, const uint8_t *sig,
+                               bool sizes_ok, int64_t want, const uint8_t prev[32],
+                               const uint8_t pub[32], uint8_t hash[32])
 {
     uint8_t msg[64];
     if (a->seq != want)
         return a->seq > want ? "an entry before it is missing" : "the entries are out of order";
-    if (sqlite3_column_bytes(s, 6) != 32 || sqlite3_column_bytes(s, 7) != 64)
+    if (!sizes_ok)
         return "its hash or signature is damaged";
     db_audit_hash(prev, a, hash);
-    if (!bcrypto_equal(hash, sqlite3_column_blob(s, 6), 32))
+    if (!bcrypto_equal(hash, stored, 32))
         return "it was changed, or an entry before it was removed or changed";
     sig_message(hash, msg);
-    if (bcrypto_verify(sqlite3_column_blob(s, 7), msg, sizeof msg, pub) != 0)
+    if (bcrypto_verify(sig, msg, sizeof msg, pub) != 0)
         return "its signature is not the server key's";
     return NULL;
+}
+
+/* The walk of db_audit_verify, entry by entry, whichever backend. */
+struct audit_walk {
+    const uint8_t *pub;
+    uint8_t prev[32];
+    int64_t *n, *bad;
+    char *why;
+    size_t cap;
+};
+
+static int audit_step(void *ud, const db_audit *a, const uint8_t hash[32], const uint8_t sig[64],
+                      bool sizes_ok)
+{
+    struct audit_walk *w = ud;
+    uint8_t mine[32];
+    const char *no = audit_check(a, hash, sig, sizes_ok, *w->n + 1, w->prev, w->pub, mine);
+    if (no) {
+        *w->bad = a->seq;
+        snprintf(w->why, w->cap, "entry %lld: %s", (long long)a->seq, no);
+        return BANTER_EFORMAT;
+    }
+    memcpy(w->prev, mine, 32);
+    (*w->n)++;
+    return 0;
 }
 
 int db_audit_verify(db *d, const uint8_t pub[static 32], int64_t *n, int64_t *bad, char *why,
                     size_t cap)
 {
     sqlite3_stmt *s = NULL;
-    uint8_t prev[32] = {0}, hash[32];
+    struct audit_walk w = {.pub = pub, .n = n, .bad = bad, .why = why, .cap = cap};
     int rc = SQLITE_DONE;
     *n = 0;
     *bad = 0;
     if (cap)
         why[0] = '\0';
+    if (d->pg)
+        return pgs_audit_each(d, audit_step, &w);
     int ret = prep(d,
                    "SELECT seq, ts, actor, cmd, target, result, hash, sig FROM audit"
                    " ORDER BY rowid",
@@ -350,15 +436,9 @@ int db_audit_verify(db *d, const uint8_t pub[static 32], int64_t *n, int64_t *ba
     while (ret == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
         db_audit a;
         read_audit(s, &a);
-        const char *no = audit_check(s, &a, *n + 1, prev, pub, hash);
-        if (no) {
-            *bad = a.seq;
-            snprintf(why, cap, "entry %lld: %s", (long long)a.seq, no);
-            ret = BANTER_EFORMAT;
-            break;
-        }
-        memcpy(prev, hash, 32);
-        (*n)++;
+        bool ok = sqlite3_column_bytes(s, 6) == 32 && sqlite3_column_bytes(s, 7) == 64;
+        ret = audit_step(&w, &a, ok ? sqlite3_column_blob(s, 6) : w.prev,
+                         ok ? sqlite3_column_blob(s, 7) : NULL, ok);
     }
     if (ret == 0 && rc != SQLITE_DONE)
         ret = db_fail(d, rc);
@@ -383,6 +463,8 @@ static int count_devices(db *d, const char *user, int64_t *total)
 int db_device_each(db *d, const char *user, int64_t offset, int64_t limit, int64_t *total,
                    int (*fn)(void *ud, const db_device *v), void *ud)
 {
+    if (d->pg)
+        return pgs_device_each(d, user, offset, limit, total, fn, ud);
     sqlite3_stmt *s = NULL;
     int rc = SQLITE_DONE;
     int ret = count_devices(d, user, total);
@@ -415,6 +497,8 @@ int db_device_each(db *d, const char *user, int64_t offset, int64_t limit, int64
 int db_device_revoke(db *d, const uint8_t key[static 32], const char *by, int64_t now_ms,
                      char out[static DB_MAX_USER + 1])
 {
+    if (d->pg)
+        return pgs_device_revoke(d, key, by, now_ms, out);
     db_user u;
     int ret = db_device_user(d, key, &u);
     if (ret)
@@ -450,6 +534,8 @@ int db_device_revoke(db *d, const uint8_t key[static 32], const char *by, int64_
 
 int db_device_revoked(db *d, const uint8_t key[static 32])
 {
+    if (d->pg)
+        return pgs_device_revoked(d, key);
     sqlite3_stmt *s = NULL;
     int ret = prep(d, "SELECT 1 FROM revoked WHERE key = ?1", &s);
     if (ret == 0) {
@@ -482,16 +568,22 @@ static int user_exec(db *d, const char *sql, const char *name, const char *text)
 
 int db_user_delete(db *d, const char *name)
 {
+    if (d->pg)
+        return pgs_user_delete(d, name);
     return user_exec(d, "DELETE FROM users WHERE name = ?1", name, NULL);
 }
 
 int db_user_set_password(db *d, const char *name, const char *pwhash)
 {
+    if (d->pg)
+        return pgs_user_set_password(d, name, pwhash);
     return user_exec(d, "UPDATE users SET pwhash = ?2 WHERE name = ?1", name, pwhash);
 }
 
 int db_counts(db *d, int64_t *users, int64_t *devices)
 {
+    if (d->pg)
+        return pgs_counts(d, users, devices);
     sqlite3_stmt *s = NULL;
     int ret = prep(d, "SELECT count(*) FROM users", &s);
     if (ret == 0)
@@ -504,6 +596,8 @@ int db_counts(db *d, int64_t *users, int64_t *devices)
 
 int db_mail_stats_get(db *d, db_mail_stats *out)
 {
+    if (d->pg)
+        return pgs_mail_stats_get(d, out);
     sqlite3_stmt *s = NULL;
     memset(out, 0, sizeof *out);
     int ret = prep(d,
@@ -529,6 +623,8 @@ int db_mail_purge(db *d, int64_t before_ms, int64_t *n)
 {
     sqlite3_stmt *s = NULL;
     *n = 0;
+    if (d->pg)
+        return pgs_mail_purge(d, before_ms, n);
     int ret = prep(d, "DELETE FROM sealed WHERE created < ?1", &s);
     if (ret == 0)
         ret = sqlite3_bind_int64(s, 1, before_ms) == SQLITE_OK ? exec_done(d, s)
@@ -543,6 +639,8 @@ int db_mail_purge(db *d, int64_t before_ms, int64_t *n)
 
 int db_policy_get(db *d, policy *out)
 {
+    if (d->pg)
+        return pgs_policy_get(d, out);
     sqlite3_stmt *s = NULL;
     policy_default(out);
     int ret = prep(d,
@@ -568,6 +666,8 @@ int db_policy_get(db *d, policy *out)
 
 int db_policy_put(db *d, const policy *p)
 {
+    if (d->pg)
+        return pgs_policy_put(d, p);
     sqlite3_stmt *s = NULL;
     int ret = prep(d,
                    "INSERT OR REPLACE INTO policy (id, serial, issued, max_file_mb, history_days,"
@@ -650,6 +750,12 @@ int db_backup(db *d, const char *name, char *path, size_t cap, char *why, size_t
                  "\".db\"",
                  name);
         return BANTER_EINVAL;
+    }
+    if (d->pg) {
+        snprintf(why, whycap,
+                 "the database is PostgreSQL: back it up with pg_dump (docs/rendezvous.md,"
+                 " PostgreSQL)");
+        return BANTER_EUNSUPPORTED;
     }
     int ret = backup_path(d, name, path, cap);
     if (ret) {

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "db_impl.h"
+#include "db_pgs.h"
 #include "sqlh.h"
 
 static int prep(db *d, const char *sql, sqlite3_stmt **s)
@@ -64,6 +65,8 @@ static int address(db *d, int64_t id, const char *department, int64_t *devices, 
 int db_announce_add(db *d, int64_t now_ms, const char *actor, const char *department,
                     const char *text, int64_t *id, int64_t *devices, int64_t *people)
 {
+    if (d->pg)
+        return pgs_announce_add(d, now_ms, actor, department, text, id, devices, people);
     sqlite3_stmt *s = NULL;
     int ret = sqlh_exec(d->sql, "SAVEPOINT announce", d->errmsg, sizeof d->errmsg);
     if (ret)
@@ -96,6 +99,8 @@ int db_announce_add(db *d, int64_t now_ms, const char *actor, const char *depart
 
 int db_announce_addressed(db *d, int64_t id, const uint8_t key[static 32])
 {
+    if (d->pg)
+        return pgs_announce_addressed(d, id, key);
     sqlite3_stmt *s = NULL;
     int ret = prep(d, "SELECT 1 FROM announce_to WHERE ann = ?1 AND key = ?2", &s);
     if (ret == 0 && sqlite3_bind_int64(s, 1, id) != SQLITE_OK)
@@ -113,6 +118,8 @@ int db_announce_addressed(db *d, int64_t id, const uint8_t key[static 32])
 int db_announce_pending(db *d, const uint8_t key[static 32], size_t max,
                         int (*fn)(void *ud, const ann_msg *m), void *ud)
 {
+    if (d->pg)
+        return pgs_announce_pending(d, key, max, fn, ud);
     static const char sql[] = "SELECT a.id, a.ts, a.department, a.text"
                               " FROM announce_to t JOIN announcements a ON a.id = t.ann"
                               " WHERE t.key = ?1 AND t.delivered IS NULL ORDER BY a.id LIMIT ?2";
@@ -140,6 +147,8 @@ int db_announce_pending(db *d, const uint8_t key[static 32], size_t max,
 
 int db_announce_receipt(db *d, int64_t id, const uint8_t key[static 32], bool read, int64_t now_ms)
 {
+    if (d->pg)
+        return pgs_announce_receipt(d, id, key, read, now_ms);
     /* delivered is set once; read once (and delivered with it, if unset). */
     static const char sql_delivered[] = "UPDATE announce_to SET delivered = ?3"
                                         " WHERE ann = ?1 AND key = ?2 AND delivered IS NULL";
@@ -171,6 +180,8 @@ int db_announce_receipt(db *d, int64_t id, const uint8_t key[static 32], bool re
 
 int db_announce_report_get(db *d, int64_t id, db_announce_report *out)
 {
+    if (d->pg)
+        return pgs_announce_report_get(d, id, out);
     static const char sql[] =
         "SELECT a.id, a.ts, a.actor, a.department, a.text,"
         " (SELECT count(*) FROM announce_to t WHERE t.ann = a.id),"
@@ -211,6 +222,8 @@ int db_announce_report_get(db *d, int64_t id, db_announce_report *out)
 
 int db_revoked_since(db *d, int64_t since_ms, uint8_t (*keys)[32], size_t max, size_t *n)
 {
+    if (d->pg)
+        return pgs_revoked_since(d, since_ms, keys, max, n);
     sqlite3_stmt *s = NULL;
     int rc = SQLITE_DONE;
     *n = 0;

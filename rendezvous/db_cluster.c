@@ -65,7 +65,8 @@ int db_cluster_setup(const char *conninfo, char *errmsg, size_t cap)
         " device BYTEA NOT NULL CHECK (octet_length(device) = 32),"
         " row_id BIGINT NOT NULL,"
         " created BIGINT NOT NULL);"
-        "CREATE INDEX IF NOT EXISTS banter_events_instance ON banter_events (instance, seq);";
+        "CREATE INDEX IF NOT EXISTS banter_events_instance ON banter_events (instance, seq);"
+        "ALTER TABLE banter_events ADD COLUMN IF NOT EXISTS body BYTEA;";
     return db_pg_exec_locked(conninfo, tables, errmsg, cap);
 }
 
@@ -181,23 +182,70 @@ int db_cluster_online(db_pg *p, const char *id, const uint8_t device[static 32],
                3, v, len, fmt, on_count, call_new(cb, NULL, NULL, ud));
 }
 
+int db_cluster_post_body(db_pg *p, const uint8_t device[static 32], int kind, int64_t row_id,
+                         const uint8_t *body, size_t blen, db_cluster_done_fn cb, void *ud)
+{
+    char k[16], r[24];
+    if (kind < DBC_SEALED || kind > DBC_ACK || (blen && !body))
+        return BANTER_EINVAL;
+    if (blen > DB_CLUSTER_BODY_MAX)
+        return BANTER_ETOOBIG;
+    snprintf(k, sizeof k, "%d", kind);
+    snprintf(r, sizeof r, "%lld", (long long)row_id);
+    const char *v[4] = {(const char *)device, k, r, body ? (const char *)body : NULL};
+    const int len[4] = {32, 0, 0, (int)blen};
+    const int fmt[4] = {1, 0, 0, 1};
+    return run(
+        p,
+        "WITH e AS (INSERT INTO banter_events (instance, kind, device, row_id, created, body)"
+        " SELECT instance, $2::integer, $1, $3::bigint, " NOW_MS ", $4::bytea"
+        " FROM banter_online WHERE device = $1 RETURNING seq, instance)"
+        " SELECT pg_notify('bt_inst_' || instance, seq::text) FROM e",
+        4, v, len, fmt, on_count, call_new(cb, NULL, NULL, ud));
+}
+
+int db_cluster_post_user(db_pg *p, const char *id, const char *user, int kind, int64_t row_id,
+                         const uint8_t *body, size_t blen, db_cluster_done_fn cb, void *ud)
+{
+    char k[16], r[24];
+    if (!db_cluster_id_ok(id) || !user || !*user || kind < DBC_SEALED || kind > DBC_ACK ||
+        (blen && !body))
+        return BANTER_EINVAL;
+    if (blen > DB_CLUSTER_BODY_MAX)
+        return BANTER_ETOOBIG;
+    snprintf(k, sizeof k, "%d", kind);
+    snprintf(r, sizeof r, "%lld", (long long)row_id);
+    const char *v[5] = {user, k, r, body ? (const char *)body : NULL, id};
+    const int len[5] = {0, 0, 0, (int)blen, 0};
+    const int fmt[5] = {0, 0, 0, 1, 0};
+    return run(
+        p,
+        "WITH e AS (INSERT INTO banter_events (instance, kind, device, row_id, created, body)"
+        " SELECT instance, $2::integer, device, $3::bigint, " NOW_MS ", $4::bytea"
+        " FROM banter_online WHERE \"user\" = $1 AND instance <> $5 RETURNING seq, instance)"
+        " SELECT pg_notify('bt_inst_' || instance, seq::text) FROM e",
+        5, v, len, fmt, on_count, call_new(cb, NULL, NULL, ud));
+}
+
 int db_cluster_post(db_pg *p, const uint8_t device[static 32], int kind, int64_t row_id,
                     db_cluster_done_fn cb, void *ud)
 {
-    char k[16], r[24];
-    if (kind < DBC_SEALED || kind > DBC_ADMIN)
-        return BANTER_EINVAL;
-    snprintf(k, sizeof k, "%d", kind);
-    snprintf(r, sizeof r, "%lld", (long long)row_id);
-    const char *v[3] = {(const char *)device, k, r};
-    const int len[3] = {32, 0, 0};
-    const int fmt[3] = {1, 0, 0};
-    return run(p,
-               "WITH e AS (INSERT INTO banter_events (instance, kind, device, row_id, created)"
-               " SELECT instance, $2::integer, $1, $3::bigint, " NOW_MS
-               " FROM banter_online WHERE device = $1 RETURNING seq, instance)"
-               " SELECT pg_notify('bt_inst_' || instance, seq::text) FROM e",
-               3, v, len, fmt, on_count, call_new(cb, NULL, NULL, ud));
+    return db_cluster_post_body(p, device, kind, row_id, NULL, 0, cb, ud);
+}
+
+/* The event's body from its hex text, into a new buffer (freed with the
+ * events). false when out of memory. */
+static bool take_body(db_cluster_event *e, const char *hex)
+{
+    size_t n = strlen(hex) / 2, got = 0;
+    uint8_t *b = malloc(n ? n : 1);
+    if (!b)
+        return false;
+    if (sodium_hex2bin(b, n, hex, 2 * n, NULL, &got, NULL) != 0)
+        got = 0;
+    e->body = b;
+    e->body_len = got;
+    return true;
 }
 
 static void on_take(void *ud, int ret, const PGresult *res, const char *errmsg)
@@ -223,10 +271,20 @@ static void on_take(void *ud, int ret, const PGresult *res, const char *errmsg)
                 got != sizeof e->device)
                 continue; /* the table's CHECK makes this impossible */
             e->row_id = strtoll(PQgetvalue(res, i, 3), NULL, 10);
+            if (!PQgetisnull(res, i, 4))
+                snprintf(e->user, sizeof e->user, "%s", PQgetvalue(res, i, 4));
+            if (!PQgetisnull(res, i, 5) && !take_body(e, PQgetvalue(res, i, 5))) {
+                ret = BANTER_ENOMEM;
+                errmsg = "out of memory";
+                n++;
+                break;
+            }
             n++;
         }
     }
     c->take(c->ud, ret, ev, n, errmsg);
+    for (size_t i = 0; i < n; i++)
+        free((void *)ev[i].body);
     free(ev);
     free(c);
 }
@@ -241,7 +299,10 @@ int db_cluster_take(db_pg *p, const char *id, db_cluster_take_fn cb, void *ud)
     return run(p,
                "WITH d AS (DELETE FROM banter_events WHERE seq IN (SELECT seq FROM banter_events"
                " WHERE instance = $1 ORDER BY seq LIMIT $2::integer)"
-               " RETURNING seq, kind, device, row_id)"
-               " SELECT seq, kind, encode(device, 'hex'), row_id FROM d ORDER BY seq",
+               " RETURNING seq, kind, device, row_id, body)"
+               " SELECT d.seq, d.kind, encode(d.device, 'hex'), d.row_id, o.\"user\","
+               " encode(d.body, 'hex') FROM d"
+               " LEFT JOIN banter_online o ON o.device = d.device AND o.instance = $1"
+               " ORDER BY d.seq",
                2, v, NULL, NULL, on_take, call_new(NULL, NULL, cb, ud));
 }

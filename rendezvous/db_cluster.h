@@ -13,7 +13,7 @@
  *   banter_online(device PK, "user", instance -> banter_instances.id
  *                 ON DELETE CASCADE, since)
  *   banter_events(seq PK, instance -> banter_instances.id ON DELETE CASCADE,
- *                 kind, device, row_id, created)
+ *                 kind, device, row_id, created, body)
  *
  * Delivery between instances: the instance that stores a row for a device
  * (a sealed copy, a presence change, a contact update, an ICE message, an
@@ -48,14 +48,22 @@ enum db_cluster_kind {
     DBC_CONTACT = 3,  /* a relation of the device's account changed */
     DBC_ICE = 4,      /* an ICE signaling message (its row) */
     DBC_ADMIN = 5,    /* an admin action on the device or its account */
+    DBC_ACK = 6,      /* sealed.seq: a copy this device sent was acknowledged */
 };
+
+#define DB_CLUSTER_MAX_USER 64
 
 typedef struct db_cluster_event {
     int64_t seq;
     int kind;
     uint8_t device[32];
     int64_t row_id;
+    char user[DB_CLUSTER_MAX_USER + 1]; /* the account device is online as at the taker, or "" */
+    const uint8_t *body; /* what the poster attached (valid during the callback), or NULL */
+    size_t body_len;
 } db_cluster_event;
+
+#define DB_CLUSTER_BODY_MAX 65536 /* bytes attached to one event at most */
 
 /* Create the tables when missing (blocking, at start-up, like
  * db_pg_migrate). 0 or BANTER_EDB with errmsg. */
@@ -100,9 +108,23 @@ BANTER_WUR int db_cluster_online(db_pg *p, const char *id, const uint8_t device[
  * nowhere (the row waits for the device's next login). */
 BANTER_WUR int db_cluster_post(db_pg *p, const uint8_t device[static 32], int kind, int64_t row_id,
                                db_cluster_done_fn cb, void *ud);
+/* The same with body (len bytes, at most DB_CLUSTER_BODY_MAX, copied
+ * now) kept in the event: what has no row of its own (an ICE message in
+ * transit) travels in it. BANTER_ETOOBIG past the cap. */
+BANTER_WUR int db_cluster_post_body(db_pg *p, const uint8_t device[static 32], int kind,
+                                    int64_t row_id, const uint8_t *body, size_t len,
+                                    db_cluster_done_fn cb, void *ud);
+
+/* Post an event (kind, row_id, body as db_cluster_post_body) for every
+ * device of account user online at an instance other than id (once per
+ * device). n is the number of events posted. */
+BANTER_WUR int db_cluster_post_user(db_pg *p, const char *id, const char *user, int kind,
+                                    int64_t row_id, const uint8_t *body, size_t len,
+                                    db_cluster_done_fn cb, void *ud);
 
 /* Take (remove) instance id's oldest events, up to DB_CLUSTER_TAKE_MAX, in
- * the order they were posted: ev (valid during the call) of n, ret as
+ * the order they were posted, each with the account its device is online
+ * as at id now ("" when it is not): ev (valid during the call) of n, ret as
  * db_cluster_done_fn. When n is DB_CLUSTER_TAKE_MAX take again. */
 typedef void (*db_cluster_take_fn)(void *ud, int ret, const db_cluster_event *ev, size_t n,
                                    const char *errmsg);

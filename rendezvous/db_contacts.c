@@ -7,9 +7,12 @@
 #include <string.h>
 
 #include "db_impl.h"
+#include "db_pgs.h"
 
 int db_rel_list(db *d, const char *user, db_rel **out, size_t *n)
 {
+    if (d->pg)
+        return pgs_rel_list(d, user, out, n);
     sqlite3_stmt *s;
     db_rel *arr = NULL;
     size_t count = 0, cap = 0;
@@ -74,6 +77,8 @@ static int side_get(db *d, const char *user, const char *peer, rel_side *out)
 
 int db_rel_pair(db *d, const char *a, const char *b, rel_side *sa, rel_side *sb)
 {
+    if (d->pg)
+        return pgs_rel_pair(d, a, b, sa, sb);
     int ret = side_get(d, a, b, sa);
     return ret ? ret : side_get(d, b, a, sb);
 }
@@ -111,6 +116,8 @@ static int side_put(db *d, const char *user, const char *peer, rel_side v, int64
 
 int db_rel_write(db *d, const char *a, const char *b, rel_side sa, rel_side sb, int64_t now_ms)
 {
+    if (d->pg)
+        return pgs_rel_write(d, a, b, sa, sb, now_ms);
     int ret = db_begin(d);
     if (ret == 0)
         ret = side_put(d, a, b, sa, now_ms);
@@ -125,6 +132,8 @@ int db_rel_write(db *d, const char *a, const char *b, rel_side sa, rel_side sb, 
 
 int db_rel_count(db *d, const char *user, int64_t *n)
 {
+    if (d->pg)
+        return pgs_rel_count(d, user, n);
     sqlite3_stmt *s;
     *n = 0;
     int ret = db_stmt(d, S_REL_COUNT, "SELECT count(*) FROM contacts WHERE user = ?1", &s);
@@ -138,6 +147,8 @@ int db_rel_count(db *d, const char *user, int64_t *n)
 
 int db_presence_get(db *d, const char *user, uint8_t *status, char *text)
 {
+    if (d->pg)
+        return pgs_presence_get(d, user, status, text);
     sqlite3_stmt *s;
     *status = RV_P_ONLINE;
     text[0] = '\0';
@@ -162,6 +173,8 @@ int db_presence_get(db *d, const char *user, uint8_t *status, char *text)
 
 int db_presence_set(db *d, const char *user, uint8_t status, const char *text, int64_t now_ms)
 {
+    if (d->pg)
+        return pgs_presence_set(d, user, status, text, now_ms);
     sqlite3_stmt *s;
     if (status < RV_P_ONLINE || status > RV_P_INVISIBLE || !rv_text_valid(text)) {
         db_seterr(d, "bad presence");

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * db_impl.h - private to the database modules (db.c, db_contacts.c,
- * db_mail.c): the connection record, the cached statements and the small
- * helpers they share. Nothing else includes it.
+ * db_mail.c, db_pgs*.c ...): the connection record, the cached statements
+ * and the small helpers they share. Nothing else includes it.
  */
 #ifndef BANTER_RDV_DB_IMPL_H
 #define BANTER_RDV_DB_IMPL_H
@@ -47,7 +47,12 @@ enum db_slot {
     S_SLOT_COUNT
 };
 
+struct pgs; /* db_pgs.c: the PostgreSQL connection */
+
+/* One of sql (SQLite) and pg (PostgreSQL, db_pgs.h) is set: every public
+ * db_* function starts with `if (d->pg) return pgs_...`. */
 struct db {
+    struct pgs *pg;
     sqlite3 *sql;
     sqlite3_stmt *stmt[S_SLOT_COUNT];
     char errmsg[DB_ERRMSG_LEN];

@@ -5,9 +5,12 @@
 #include <string.h>
 
 #include "db_impl.h"
+#include "db_pgs.h"
 
 int db_mail_usage(db *d, const char *user, int64_t *count, int64_t *bytes)
 {
+    if (d->pg)
+        return pgs_mail_usage(d, user, count, bytes);
     sqlite3_stmt *s;
     *count = *bytes = 0;
     int ret = db_stmt(d, S_MAIL_USAGE, "SELECT count, bytes FROM mailbox WHERE user = ?1", &s);
@@ -72,6 +75,8 @@ static int bind_sealed(sqlite3_stmt *s, const db_sealed *m)
 
 int db_mail_put(db *d, const db_sealed *m, int64_t max_count, int64_t max_bytes)
 {
+    if (d->pg)
+        return pgs_mail_put(d, m, max_count, max_bytes);
     sqlite3_stmt *s;
     int64_t count, bytes;
     if (!m->to_user || !m->from_user || db_name_problem(m->to_user) ||
@@ -106,6 +111,8 @@ int db_mail_put(db *d, const db_sealed *m, int64_t max_count, int64_t max_bytes)
 
 int db_mail_del_seq(db *d, int64_t seq)
 {
+    if (d->pg)
+        return pgs_mail_del_seq(d, seq);
     sqlite3_stmt *s;
     int ret = db_stmt(d, S_MAIL_DEL_SEQ, "DELETE FROM sealed WHERE seq = ?1", &s);
     if (ret)
@@ -121,6 +128,8 @@ int db_mail_del_seq(db *d, int64_t seq)
 int db_mail_del_id(db *d, const uint8_t id[static 16], const uint8_t device[static 32],
                    const uint8_t from_device[static 32])
 {
+    if (d->pg)
+        return pgs_mail_del_id(d, id, device, from_device);
     sqlite3_stmt *s;
     int ret =
         db_stmt(d, S_MAIL_DEL_ID,
@@ -161,6 +170,8 @@ static bool read_sealed(sqlite3_stmt *s, db_sealed *m)
 int db_mail_fetch(db *d, const uint8_t device[static 32], int64_t after, int64_t now_ms, size_t max,
                   db_mail_fn fn, void *ud)
 {
+    if (d->pg)
+        return pgs_mail_fetch(d, device, after, now_ms, max, fn, ud);
     sqlite3_stmt *s;
     int ret = db_stmt(d, S_MAIL_FETCH,
                       "SELECT seq, id, from_device, from_user, to_user, flags, blob, created,"
@@ -192,6 +203,8 @@ int db_mail_fetch(db *d, const uint8_t device[static 32], int64_t after, int64_t
 
 int db_mail_expire(db *d, int64_t now_ms, int64_t max, int64_t *n)
 {
+    if (d->pg)
+        return pgs_mail_expire(d, now_ms, max, n);
     sqlite3_stmt *s;
     *n = 0;
     int ret = db_stmt(d, S_MAIL_EXPIRE,

@@ -4,10 +4,13 @@
 
 #include <nettle/hmac.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bcrypto.h"
+#include "buf.h"
 #include "cert.h"
+#include "cluster.h"
 #include "contacts.h"
 #include "online.h"
 
@@ -94,6 +97,56 @@ static bool within_rate(conn *c)
     return ++c->ice_count <= ICESIG_BURST;
 }
 
+/* A message to a device on another instance, in flight: who to tell
+ * EOFFLINE when no instance holds the device (looked up again: the
+ * sender may be gone by then). */
+struct remote_ice {
+    core *k;
+    rvmsg end; /* the RV_ICE_END to send back (user, device, session) */
+    char from_user[BANTER_MAX_NAME + 1];
+    uint8_t from_device[RV_KEY_LEN];
+};
+
+static void on_remote_posted(void *ud, int ret, int64_t n)
+{
+    struct remote_ice *x = ud;
+    account *a = ret == 0 && n > 0 ? NULL : online_find(x->k->on, x->from_user);
+    conn *c = a ? online_device(a, x->from_device) : NULL;
+    if (c && !c->closing)
+        end_to(c, &x->end, "EOFFLINE");
+    free(x);
+}
+
+/* On a cluster, the target device may be connected to another instance:
+ * f (the message as forwarded) travels in an event to it (xinst.c sends
+ * it on). false when there is no cluster or no memory. */
+static bool relay_remote(conn *c, const rvmsg *m, const rvmsg *f)
+{
+    core *k = conn_core(c);
+    if (!k->cl)
+        return false;
+    struct remote_ice *x = calloc(1, sizeof *x);
+    if (!x)
+        return false;
+    buf b;
+    buf_init(&b, BANTER_MAX_PLAINTEXT);
+    if (rvmsg_encode(f, &b) != 0) {
+        buf_free(&b);
+        free(x);
+        return false;
+    }
+    x->k = k;
+    memcpy(x->end.u.ice.user, m->u.ice.user, sizeof x->end.u.ice.user);
+    memcpy(x->end.u.ice.device, m->u.ice.device, RV_KEY_LEN);
+    memcpy(x->end.u.ice.session, m->u.ice.session, RV_ICE_SESSION_LEN);
+    snprintf(x->from_user, sizeof x->from_user, "%s", c->acct->name);
+    memcpy(x->from_device, conn_device(c), RV_KEY_LEN);
+    cluster_post_body(k->cl, m->u.ice.device, DBC_ICE, 0, buf_data(&b), buf_len(&b),
+                      on_remote_posted, x);
+    buf_free(&b);
+    return true;
+}
+
 void icesig_relay(conn *c, const rvmsg *m)
 {
     if (!within_rate(c)) {
@@ -108,6 +161,15 @@ void icesig_relay(conn *c, const rvmsg *m)
     }
     account *ra = may == CONTACTS_SEAL_OK ? online_find(conn_core(c)->on, m->u.ice.user) : NULL;
     conn *d = ra ? online_device(ra, m->u.ice.device) : NULL;
+    if (!d && may == CONTACTS_SEAL_OK && memcmp(m->u.ice.device, conn_device(c), RV_KEY_LEN)) {
+        rvmsg f = *m;
+        snprintf(f.u.ice.user, sizeof f.u.ice.user, "%s", c->acct->name);
+        memcpy(f.u.ice.device, conn_device(c), RV_KEY_LEN);
+        bool sent = relay_remote(c, m, &f);
+        bcrypto_wipe(&f, sizeof f);
+        if (sent)
+            return;
+    }
     if (!d || d == c || d->closing) {
         end_to(c, m, "EOFFLINE");
         return;

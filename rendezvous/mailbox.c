@@ -10,12 +10,14 @@
 #include "db_mail.h"
 #include "online.h"
 #include "plugins.h"
+#include "xinst.h"
 
 enum item_kind {
     IT_ROUTED,  /* sent to a connected device, held in memory */
     IT_FETCHED, /* a stored copy sent to its device (row seq) */
     IT_QUEUED,  /* to be stored at the next flush */
     IT_DROP,    /* for an account that blocked the sender: answered, kept nowhere */
+    IT_REMOTE,  /* stored for a device on another instance: its answer waits (xinst.h) */
 };
 
 /* RV_SEALED = type, id, flags, created_ms, from_len, from_user, from_device, sealed */
@@ -25,14 +27,17 @@ enum item_kind {
  * One copy. On at most one of: a device's in-flight list (ROUTED,
  * FETCHED) or the store queue (QUEUED, DROP), through next/prev; ROUTED
  * ones also on the timeout list; while its sender is connected and waits
- * for an answer, on the sender's list (snext/sprev, from != NULL).
+ * for an answer, on the sender's list (snext/sprev, from != NULL). REMOTE
+ * ones are on the mailbox's remote list (through tnext/tprev) until their
+ * recipient's instance says it was delivered or the deadline passes.
  */
 struct mb_item {
     mb_item *next, *prev;
     mb_item *snext, *sprev;
     mb_item *tnext, *tprev;
-    conn *to;   /* the device it is in flight to */
-    conn *from; /* the sender, while connected */
+    conn *to;    /* the device it is in flight to */
+    mailbox *mb; /* REMOTE: its mailbox (the post's callback has only the item) */
+    conn *from;  /* the sender, while connected */
     uint64_t deadline;
     int64_t seq;
     int64_t created_ms;
@@ -42,6 +47,8 @@ struct mb_item {
     uint8_t kind;
     bool check; /* the recipient device was not connected: checked in the commit */
     uint8_t flags;
+    bool posting;  /* REMOTE: the wake-up's post is in flight (it holds the item) */
+    bool answered; /* REMOTE: answered and off the list; freed when the post returns */
     uint8_t id[RV_ID_LEN];
     uint8_t to_device[RV_KEY_LEN];
     uint8_t from_device[RV_KEY_LEN];
@@ -80,7 +87,9 @@ struct mailbox {
     bool committing;        /* a batch is in a database job: the next one waits */
     mb_item *qhead, *qtail; /* to store */
     mb_item *thead, *ttail; /* routed, by deadline */
-    conn *fetch;            /* devices to send stored copies to */
+    mb_item *rhead, *rtail; /* stored for devices on other instances, by deadline */
+    size_t nremote;
+    conn *fetch; /* devices to send stored copies to */
     struct del *dels;
     size_t ndel, capdel;
     uint64_t routed_bytes;
@@ -456,6 +465,7 @@ void mailbox_delivered(conn *c, const uint8_t id[static RV_ID_LEN])
         dev_unlink(c, it);
         del_push(mb, it->seq, NULL, NULL, NULL);
         mb->st.delivered++;
+        xinst_acked(mb->k, it->from_device, it->id);
         item_free(it);
     }
     if (c->closing)
@@ -463,6 +473,85 @@ void mailbox_delivered(conn *c, const uint8_t id[static RV_ID_LEN])
     c->mb.stalled = false;
     if (c->mb.more)
         fetch_push(mb, c);
+}
+
+/* ---- copies for devices on other instances (xinst.h) ---- */
+
+static void remote_unlink(mailbox *mb, mb_item *it)
+{
+    if (it->tprev)
+        it->tprev->tnext = it->tnext;
+    else
+        mb->rhead = it->tnext;
+    if (it->tnext)
+        it->tnext->tprev = it->tprev;
+    else
+        mb->rtail = it->tprev;
+    it->tnext = it->tprev = NULL;
+    mb->nremote--;
+}
+
+/* Answer a waiting REMOTE copy; freed now, or when its post returns. */
+static void remote_answer(mailbox *mb, mb_item *it, rv_fate fate)
+{
+    remote_unlink(mb, it);
+    answer(it, fate, NULL);
+    it->answered = true;
+    if (!it->posting)
+        free(it);
+}
+
+static void on_remote_posted(void *ud, bool held)
+{
+    mb_item *it = ud;
+    it->posting = false;
+    if (it->answered) {
+        free(it);
+        return;
+    }
+    if (!held) /* online nowhere: stored is the answer */
+        remote_answer(it->mb, it, RV_STORED_DISK);
+}
+
+/* it was stored for a device not connected here: with other instances,
+ * wake the one holding the device and wait for its "delivered" until the
+ * deadline. false (answer "stored" now) without a cluster, without a
+ * sender to tell, or past the bound of waiting copies. */
+static bool remote_wait(mailbox *mb, mb_item *it)
+{
+    if (!mb->k->cl || !it->from || mb->nremote >= MB_REMOTE_MAX)
+        return false;
+    it->kind = IT_REMOTE;
+    it->mb = mb;
+    it->deadline = core_now(mb->k) + MB_ROUTE_TIMEOUT_MS;
+    it->tnext = NULL;
+    it->tprev = mb->rtail;
+    if (mb->rtail)
+        mb->rtail->tnext = it;
+    else
+        mb->rhead = it;
+    mb->rtail = it;
+    mb->nremote++;
+    it->posting = true;
+    xinst_stored(mb->k, it->to_device, on_remote_posted, it);
+    return true;
+}
+
+void mailbox_remote_delivered(conn *c, int64_t tag)
+{
+    mailbox *mb = conn_core(c)->mb;
+    for (mb_item *it = c->mb.sent; it; it = it->snext)
+        if (it->kind == IT_REMOTE && !it->answered && xinst_id_tag(it->id) == tag) {
+            mb->st.delivered++;
+            remote_answer(mb, it, RV_STORED_DELIVERED);
+            return;
+        }
+}
+
+static void remote_tick(mailbox *mb, uint64_t now)
+{
+    while (mb->rhead && mb->rhead->deadline <= now)
+        remote_answer(mb, mb->rhead, RV_STORED_DISK);
 }
 
 /* ---- devices coming and going ---- */
@@ -499,8 +588,18 @@ void mailbox_wake(conn *c)
         fetch_push(conn_core(c)->mb, c);
 }
 
+void mailbox_more(conn *c)
+{
+    if (!c->acct || c->closing)
+        return;
+    c->mb.more = true;
+    if (!c->mb.stalled)
+        fetch_push(conn_core(c)->mb, c);
+}
+
 void mailbox_tick(mailbox *mb, uint64_t now)
 {
+    remote_tick(mb, now);
     while (mb->thead && mb->thead->deadline <= now) {
         conn *d = mb->thead->to;
         /* d does not answer: store all it holds, route nothing more to it
@@ -573,8 +672,9 @@ static int commit_work(db *d, void *arg, char errmsg[static DBQ_ERRMSG_LEN])
     return r;
 }
 
-/* The copy it was stored: its device, if connected, has more to fetch. */
-static void stored_for(mailbox *mb, const mb_item *it)
+/* The copy it was stored: its device, if connected, has more to fetch.
+ * Whether it is connected here. */
+static bool stored_for(mailbox *mb, const mb_item *it)
 {
     account *ra = online_find(mb->k->on, it->to_user);
     conn *d = ra ? online_device(ra, it->to_device) : NULL;
@@ -585,6 +685,7 @@ static void stored_for(mailbox *mb, const mb_item *it)
         if (!d->mb.stalled)
             fetch_push(mb, d);
     }
+    return d != NULL;
 }
 
 /* The batch's commit returned r: answer its senders (then they are read
@@ -609,8 +710,8 @@ static void commit_after(void *arg, int r, const char *errmsg)
             answer(it, RV_STORED_REFUSED, it->refusal);
         } else if (res == DB_MAIL_STORED || res == DB_MAIL_DUPLICATE) {
             mb->st.stored++;
-            if (it->kind != IT_DROP)
-                stored_for(mb, it);
+            if (it->kind != IT_DROP && !stored_for(mb, it) && remote_wait(mb, it))
+                continue; /* the answer waits for the recipient's instance */
             answer(it, RV_STORED_DISK, NULL);
         } else {
             mb->st.refused++;
@@ -761,6 +862,7 @@ static void fetch_after(void *arg, int n, const char *errmsg)
             it->kind = IT_FETCHED;
             it->seq = w->seq;
             memcpy(it->id, w->id, RV_ID_LEN);
+            memcpy(it->from_device, w->from_device, RV_KEY_LEN);
             memcpy(it->to_device, conn_device(d), RV_KEY_LEN);
             d->mb.last_seq = w->seq;
             dev_push(d, it);
@@ -896,6 +998,9 @@ void mailbox_stop(mailbox *mb)
         commit_batch(mb);
     while (mb->fetch)
         fetch_unlink(mb->fetch);
+    /* Nobody is left to answer: the copies are stored. */
+    while (mb->rhead)
+        remote_answer(mb, mb->rhead, RV_STORED_DISK);
     if (mb->timer_on)
         uv_close((uv_handle_t *)&mb->expire, NULL);
     mb->timer_on = false;

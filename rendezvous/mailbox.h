@@ -45,6 +45,7 @@
 #define MB_ROUTED_BYTES     (256u * 1024u * 1024u) /* routed bytes held in all */
 #define MB_EXPIRE_EVERY_MS  (3600u * 1000u)        /* expiry runs at start and this often */
 #define MB_EXPIRE_BATCH     10000                  /* rows deleted per expiry step */
+#define MB_REMOTE_MAX       65536u /* copies waiting for another instance's "delivered" */
 
 /* NULL when out of memory. Starts the expiry timer on k->loop (a first
  * run right away). */
@@ -68,6 +69,11 @@ void mailbox_device_up(conn *c);
 void mailbox_device_down(conn *c);
 /* c has room in its output queue again. */
 void mailbox_wake(conn *c);
+/* Copies were stored for c's device elsewhere (another instance): fetch. */
+void mailbox_more(conn *c);
+/* A copy c sent (the copy id's tag, xinst_id_tag) was acknowledged by its
+ * device on another instance: c gets RV_STORED "delivered". */
+void mailbox_remote_delivered(conn *c, int64_t tag);
 
 /* Once per loop iteration: commit the batch, answer its senders, send
  * stored copies to devices that wait for them. */

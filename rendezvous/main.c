@@ -28,7 +28,8 @@ static const cli_cmd commands[] = {
      "account with its devices. disable: the account can no longer log in, and a\n"
      "running server ends its live sessions at once; enable undoes it. grant and\n"
      "revoke: the right to send organisation broadcasts (admins have it unless\n"
-     "revoked). A running server is told through its control socket (DB.sock).\n"
+     "revoked). A running server is told through its control socket (DB.sock,\n"
+     "or STATE.sock with PostgreSQL).\n"
      "show, delete, passwd and set (a profile field) as banter-admin(1) has them;\n"
      "both run the same code, and every change is in the audit log."},
     {"admin", cmd_admin,
@@ -57,7 +58,9 @@ static const cli_cmd commands[] = {
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: " CLI_PROG " [--config FILE] [--db PATH] [--listen ADDR:PORT] [COMMAND]\n\n"
+    fprintf(f, "usage: " CLI_PROG
+               " [--config FILE] [--db PATH|URL] [--state PATH] [--listen ADDR:PORT]\n"
+               "       [COMMAND]\n\n"
                "Banter's rendezvous server: accounts, contacts, presence, offline messages and\n"
                "broadcasts for remote staff.\n\n"
                "commands:\n");
@@ -65,7 +68,9 @@ static void usage(FILE *f)
         fprintf(f, "  %s\n", commands[i].usage);
     fprintf(f,
             "\n--db defaults to " CONFIG_DEFAULT_DB " (the server key is PATH" CONFIG_KEY_SUFFIX
-            "); --listen to 0.0.0.0:%d.\n"
+            "); a postgresql:// URL\n"
+            "names a PostgreSQL database, and the server key is then STATE" CONFIG_KEY_SUFFIX
+            " (--state, default\n" CONFIG_DEFAULT_STATE "); --listen defaults to 0.0.0.0:%d.\n"
             "Options override the --config file. `" CLI_PROG
             " COMMAND --help` explains a command;\n"
             "exit codes are in banter-rendezvous(1).\n",
@@ -83,9 +88,10 @@ static const cli_cmd *find(const char *name)
 /* One global option at argv[*i] with its value; 1 when it was one, 0 when
  * argv[*i] is not a global option, -1 on an error (printed). */
 static int global_option(int argc, char **argv, int *i, const char **conf, config *over,
-                         bool *set_db, bool *set_listen)
+                         bool set[static 3])
 {
-    static const char *const names[] = {"--config", "--db", "--listen"};
+    static const char *const names[] = {"--config", "--db", "--listen", "--state"};
+    static const char *const keys[] = {"", "db", "listen", "state"};
     char why[512];
     for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
         size_t n = strlen(names[k]);
@@ -107,11 +113,11 @@ static int global_option(int argc, char **argv, int *i, const char **conf, confi
             *conf = v;
             return 1;
         }
-        if (config_set(over, k == 1 ? "db" : "listen", v, why, sizeof why) != 0) {
+        if (config_set(over, keys[k], v, why, sizeof why) != 0) {
             fprintf(stderr, CLI_PROG ": %s\n", why);
             return -1;
         }
-        *(k == 1 ? set_db : set_listen) = true;
+        set[k - 1] = true;
         return 1;
     }
     return 0;
@@ -122,7 +128,7 @@ static int settings(int argc, char **argv, int *i, config *cfg, const char **con
 {
     const char *conf = NULL;
     config over;
-    bool set_db = false, set_listen = false;
+    bool set[3] = {false, false, false}; /* db, listen, state */
     char why[512];
 
     config_defaults(cfg);
@@ -132,7 +138,7 @@ static int settings(int argc, char **argv, int *i, config *cfg, const char **con
             usage(stdout);
             return 1;
         }
-        int r = global_option(argc, argv, i, &conf, &over, &set_db, &set_listen);
+        int r = global_option(argc, argv, i, &conf, &over, set);
         if (r < 0)
             return -1;
         if (r == 0) {
@@ -146,10 +152,12 @@ static int settings(int argc, char **argv, int *i, config *cfg, const char **con
         return -1;
     }
     *conf_out = conf;
-    if (set_db)
+    if (set[0])
         memcpy(cfg->db, over.db, sizeof cfg->db);
-    if (set_listen)
+    if (set[1])
         memcpy(cfg->listen, over.listen, sizeof cfg->listen);
+    if (set[2])
+        memcpy(cfg->state, over.state, sizeof cfg->state);
     return 0;
 }
 

@@ -55,7 +55,7 @@ int cmd_plugins(const cli_ctx *ctx, int argc, char **argv)
     char *ans = malloc(CTL_ANSWER_MAX);
     if (!ans)
         return EXIT_ERROR;
-    int r = ctl_ask(ctx->cfg->db, line, ans, CTL_ANSWER_MAX, why, sizeof why);
+    int r = ctl_ask(config_base(ctx->cfg), line, ans, CTL_ANSWER_MAX, why, sizeof why);
     int rc = EXIT_ERROR;
     cJSON *a = NULL;
     if (r)

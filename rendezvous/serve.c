@@ -1,13 +1,41 @@
 /* SPDX-License-Identifier: MIT */
 /* serve.c - the `serve` and `fingerprint` commands. */
 #include <stdio.h>
+#include <string.h>
 
 #include "cli.h"
 #include "ctl.h"
+#include "db_cluster.h"
+#include "db_pg.h"
+#include "icert.h"
 #include "icesig.h"
 #include "instance.h"
 #include "keys.h"
 #include "server.h"
+
+/* On PostgreSQL, this instance's id among those sharing the database: its
+ * certificate's name with '-' and '.' as '_' (at most DB_CLUSTER_MAX_ID
+ * bytes), or "main" for a server without an instance key. false (said)
+ * when the name cannot be one. */
+static bool cluster_id_of(const uint8_t *icb, size_t len, char out[static DB_CLUSTER_MAX_ID + 1])
+{
+    icert c = {0};
+    snprintf(out, DB_CLUSTER_MAX_ID + 1, "main");
+    if (!len)
+        return true;
+    if (icert_decode(&c, icb, len) != 0 || strlen(c.name) > DB_CLUSTER_MAX_ID) {
+        fprintf(stderr,
+                CLI_PROG ": the instance name \"%s\" is longer than %d bytes: with a "
+                         "PostgreSQL database it names the instance among the others; make a "
+                         "certificate with a shorter --name\n",
+                c.name, DB_CLUSTER_MAX_ID);
+        return false;
+    }
+    for (size_t i = 0; c.name[i]; i++)
+        out[i] = c.name[i] == '-' || c.name[i] == '.' ? '_' : c.name[i];
+    out[strlen(c.name)] = '\0';
+    return true;
+}
 
 static bool no_args(const char *name, int argc, char **argv)
 {
@@ -64,8 +92,8 @@ int cmd_serve(const cli_ctx *ctx, int argc, char **argv)
     }
     char ctl_path[CONFIG_PATH_MAX + sizeof CTL_SUFFIX];
     char plugin_dir[CONFIG_PATH_MAX + sizeof ".plugins"];
-    snprintf(ctl_path, sizeof ctl_path, "%s" CTL_SUFFIX, ctx->cfg->db);
-    snprintf(plugin_dir, sizeof plugin_dir, "%s.plugins", ctx->cfg->db);
+    snprintf(ctl_path, sizeof ctl_path, "%s" CTL_SUFFIX, config_base(ctx->cfg));
+    snprintf(plugin_dir, sizeof plugin_dir, "%s.plugins", config_base(ctx->cfg));
     const config *cf = ctx->cfg;
     if (cf->ice.nturn && !cf->turn_secret[0]) {
         fprintf(stderr, CLI_PROG ": turn servers need turn_secret (coturn's static-auth-secret)\n");
@@ -91,6 +119,14 @@ int cmd_serve(const cli_ctx *ctx, int argc, char **argv)
                              " expires in %lld days: renew it\n",
                     cf->instance, (long long)days);
     }
+    char cid[DB_CLUSTER_MAX_ID + 1];
+    bool pg = db_pg_is_url(cf->db);
+    if (pg && !cluster_id_of(icb, icert_len, cid)) {
+        identity_free(inst);
+        identity_free(id);
+        db_close(d);
+        return EXIT_USAGE;
+    }
     struct icesig_config ic = {0}; /* server_run returns before it goes */
     ic.servers = cf->ice;
     snprintf(ic.secret, sizeof ic.secret, "%s", cf->turn_secret);
@@ -110,7 +146,10 @@ int cmd_serve(const cli_ctx *ctx, int argc, char **argv)
                         .ice = &ic,
                         .instance = inst,
                         .icert = icert_len ? icb : NULL,
-                        .icert_len = icert_len};
+                        .icert_len = icert_len,
+                        .cluster_url = pg ? cf->db : NULL,
+                        .cluster_id = pg ? cid : NULL,
+                        .no_probe = !cf->probe};
     int r = server_run(&sc);
     identity_free(inst);
     identity_free(id);

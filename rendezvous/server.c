@@ -31,8 +31,10 @@
 #include "online.h"
 #include "orgpolicy.h"
 #include "orgrevoke.h"
+#include "probe.h"
 #include "pwcheck.h"
 #include "ratelimit.h"
+#include "xinst.h"
 
 #define READ_BUF 65536
 
@@ -106,7 +108,7 @@ static bool needs_auth(rv_type t)
 {
     return t == RV_PROFILE_SET || t == RV_SEARCH || t == RV_CONTACT || t == RV_STATUS ||
            t == RV_DELIVERED || t == RV_BROADCAST_TO || t == RV_ICE_OFFER || t == RV_ICE_ANSWER ||
-           t == RV_ICE_END;
+           t == RV_ICE_END || t == RV_PROBE;
 }
 
 static void rv_dispatch(conn *c, rvmsg *m)
@@ -143,6 +145,9 @@ static void rv_dispatch(conn *c, rvmsg *m)
     case RV_ICE_ANSWER:
     case RV_ICE_END:
         icesig_relay(c, m);
+        break;
+    case RV_PROBE:
+        probe_request(c, &m->u.probe);
         break;
     default:
         conn_refuse(c, "EBADTYPE", "a server-to-node type");
@@ -485,7 +490,9 @@ static void server_stop(server *srv, int err)
         conn_close(k->pending.head, 0, NULL);
     while (k->live.head)
         conn_close(k->live.head, 0, "server shutting down");
+    probes_stop(k->probes);
     mailbox_stop(k->mb);
+    xinst_stop(k);
     /* The jobs queued so far (the mailbox's last batch, ...) are done and
      * their afters run here, while the control socket and the plug-ins
      * are still there; later ones are refused (core_job). */
@@ -644,6 +651,7 @@ static void server_free(server *srv)
     ctl_free(srv->ctl);
     rplugins_free(srv->k.pg);
     orgrevoke_free(&srv->k);
+    probes_free(srv->k.probes);
     free(srv);
 }
 
@@ -678,7 +686,8 @@ static server *server_new(const server_config *cfg)
     k->pw = pwcheck_new(&srv->loop, AUTH_PW_RUNNING, AUTH_PW_WAITING);
     k->rl = rl_new(RL_DEFAULT_CAP);
     k->on = online_new();
-    k->mb = k->pw && k->rl && k->on ? mailbox_new(k) : NULL;
+    k->probes = cfg->no_probe ? NULL : probes_new();
+    k->mb = k->pw && k->rl && k->on && (k->probes || cfg->no_probe) ? mailbox_new(k) : NULL;
     if (!k->mb) {
         core_log(k, "out of memory");
         (void)uv_loop_close(&srv->loop);
@@ -717,6 +726,8 @@ int server_run(const server_config *cfg)
         ret = start_ctl(srv);
     if (ret == 0)
         ret = start_plugins(srv);
+    if (ret == 0 && cfg->cluster_url)
+        ret = xinst_start(&srv->k, cfg->cluster_url, cfg->cluster_id);
     if (ret == 0) {
         identity_fingerprint(identity_public(cfg->id), fp);
         core_log(&srv->k, "listening on %s, fingerprint %s", srv->addr, fp);

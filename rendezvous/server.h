@@ -75,6 +75,13 @@ typedef struct server_config {
     const identity *instance;
     const uint8_t *icert;
     size_t icert_len;
+    /* On PostgreSQL: the database's URL and this instance's id among the
+     * instances sharing it (xinst.h), or NULL. */
+    const char *cluster_url;
+    const char *cluster_id;
+    /* No reachability probes (config `probe = off`): RV_PROBE is refused
+     * with EPERM (probe.h). */
+    bool no_probe;
 } server_config;
 
 /*

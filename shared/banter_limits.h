@@ -103,4 +103,10 @@
 #define BANTER_SMS_MAX_TEXT    1600u
 #define BANTER_SMS_MAX_KEY     64u
 
+/* STUN (shared/stun.h): the largest Binding answer read (RFC 5389 asks
+ * for answers that fit 576-byte paths; coturn's are under 200 bytes), and
+ * the STUN servers one mapping check asks (shared/natmap.h). */
+#define BANTER_MAX_STUN_MSG  1280u
+#define BANTER_MAX_STUN_DEST 2u
+
 #endif

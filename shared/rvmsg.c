@@ -2,6 +2,7 @@
 /* rvmsg.c - node <-> rendezvous messages to and from their wire form. */
 #include "rvmsg.h"
 
+#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,6 +44,11 @@ static const char *const fate_names[RV_STORED_COUNT] = {"stored", "delivered", "
 static const char *const presence_names[RV_P_COUNT] = {"offline", "online", "away", "busy",
                                                        "invisible"};
 
+static const char *const probe_names[RV_PR_COUNT] = {"reachable", "other",       "refused",
+                                                     "timeout",   "unreachable", "error"};
+
+const char *rv_probe_res_name(rv_probe_res r) { return r < RV_PR_COUNT ? probe_names[r] : "?"; }
+
 const char *rv_op_name(rv_op op) { return op < RV_OP_COUNT ? op_names[op] : "?"; }
 const char *rv_cstate_name(rv_cstate st) { return st < RV_CS_COUNT ? cstate_names[st] : "?"; }
 const char *rv_presence_name(rv_presence p) { return p < RV_P_COUNT ? presence_names[p] : "?"; }
@@ -80,7 +86,8 @@ bool rv_text_valid(const char *text)
 bool rvmsg_owns(int type)
 {
     return (type >= RV_LOGIN && type <= RV_RECIPIENTS) ||
-           (type >= RV_ICE_SERVERS && type <= RV_ICE_END) || (type >= RV_CERT && type <= RV_SEALED);
+           (type >= RV_ICE_SERVERS && type <= RV_ICE_END) || type == RV_PROBE ||
+           type == RV_PROBE_RESULT || (type >= RV_CERT && type <= RV_SEALED);
 }
 
 /* ---- decoding ---- */
@@ -472,6 +479,32 @@ static int decode_ice(const cJSON *o, struct rv_ice *v, rv_type t)
     return 0;
 }
 
+/* A numeric IPv4 or IPv6 address, as inet_pton reads it. */
+static bool addr_valid(const char *s)
+{
+    unsigned char a[16];
+    return inet_pton(AF_INET, s, a) == 1 || inet_pton(AF_INET6, s, a) == 1;
+}
+
+static int decode_probe(const cJSON *o, struct rv_probe *p, bool result)
+{
+    int64_t v = 0;
+    int res = 0;
+    int r = jsonv_int(o, "port", 1, 65535, &v);
+    p->port = (uint16_t)v;
+    if (r || !result)
+        return r;
+    r = get_enum(o, "result", true, probe_names, RV_PR_COUNT, &res);
+    p->result = (rv_probe_res)res;
+    if (!r)
+        r = get_plain(o, "address", false, 1, RV_ADDR_MAX, p->address);
+    if (!r && p->address[0] && !addr_valid(p->address))
+        r = BANTER_ESCHEMA;
+    if (!r)
+        r = jsonv_int(o, "ms", 0, RV_PROBE_MS_MAX, &p->ms);
+    return r;
+}
+
 static int decode_json(rvmsg *m, const char *text, size_t len)
 {
     cJSON *o;
@@ -532,6 +565,10 @@ static int decode_json(rvmsg *m, const char *text, size_t len)
     case RV_ICE_ANSWER:
     case RV_ICE_END:
         r = decode_ice(o, &m->u.ice, m->type);
+        break;
+    case RV_PROBE:
+    case RV_PROBE_RESULT:
+        r = decode_probe(o, &m->u.probe, m->type == RV_PROBE_RESULT);
         break;
     default: /* RV_RECIPIENTS */
         r = decode_rcpt(o, &m->u.rcpt);
@@ -907,6 +944,23 @@ static int build_ice(const struct rv_ice *v, cJSON *o, rv_type t)
     return r;
 }
 
+static int build_probe(const struct rv_probe *p, cJSON *o, bool result)
+{
+    if (p->port < 1)
+        return BANTER_ESCHEMA;
+    int r = jsonv_add_int(o, "port", p->port);
+    if (r || !result)
+        return r;
+    if (p->result >= RV_PR_COUNT || p->ms < 0 || p->ms > RV_PROBE_MS_MAX ||
+        (p->address[0] && !addr_valid(p->address)))
+        return BANTER_ESCHEMA;
+    if (!cJSON_AddStringToObject(o, "result", probe_names[p->result]))
+        return BANTER_ENOMEM;
+    if (p->address[0])
+        r = add_text(o, "address", p->address, 1, RV_ADDR_MAX, true);
+    return r ? r : jsonv_add_int(o, "ms", p->ms);
+}
+
 static int build_json(const rvmsg *m, cJSON *o)
 {
     switch (m->type) {
@@ -946,6 +1000,9 @@ static int build_json(const rvmsg *m, cJSON *o)
     case RV_ICE_ANSWER:
     case RV_ICE_END:
         return build_ice(&m->u.ice, o, m->type);
+    case RV_PROBE:
+    case RV_PROBE_RESULT:
+        return build_probe(&m->u.probe, o, m->type == RV_PROBE_RESULT);
     default: /* RV_RECIPIENTS */
         return build_rcpt(&m->u.rcpt, o);
     }

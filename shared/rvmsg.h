@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * rvmsg.h - the codec for messages between a node and the rendezvous
- * server (docs/rendezvous.md section 2): JSON types 0x20-0x37 and binary
+ * server (docs/rendezvous.md section 2): JSON types 0x20-0x39 and binary
  * types 0x43-0x4f, with the same strictness as msg.h (jsonv):
  * authentication, the directory, certificates, contacts and presence,
  * sealed (offline and routed) messages, broadcast recipients, and ICE
- * signaling with the STUN/TURN servers and credentials (section 12).
+ * signaling with the STUN/TURN servers and credentials (section 12),
+ * and the reachability probe (section 16).
  */
 #ifndef BANTER_RVMSG_H
 #define BANTER_RVMSG_H
@@ -36,6 +37,8 @@
 #define RV_ICE_URL_MAX      128u     /* bytes of one "stun:"/"turn:" URL */
 #define RV_ICE_CRED_MAX     128u     /* bytes of a TURN username or password */
 #define RV_ICE_SESSION_LEN  16u      /* an ICE session id */
+#define RV_ADDR_MAX         45u      /* a numeric IPv4 or IPv6 address (INET6_ADDRSTRLEN - 1) */
+#define RV_PROBE_MS_MAX     60000    /* largest RV_PROBE_RESULT ms */
 
 typedef enum rv_type {
     RV_LOGIN = 0x20,
@@ -56,6 +59,8 @@ typedef enum rv_type {
     RV_ICE_OFFER = 0x31,    /* node <-> node through the server: an ICE description */
     RV_ICE_ANSWER = 0x32,   /* node <-> node through the server: the answer to it */
     RV_ICE_END = 0x33,      /* node <-> node, or server -> node: the session ends */
+    RV_PROBE = 0x38,        /* node -> server: connect back to this port of mine */
+    RV_PROBE_RESULT = 0x39, /* server -> node: what that connection attempt found */
     RV_CERT = 0x44,         /* binary: a certificate in the cert.h wire form */
     RV_SEAL = 0x45,         /* binary: one sealed copy for one device */
     RV_SEALED = 0x46,       /* binary: one sealed copy, delivered */
@@ -257,6 +262,27 @@ struct rv_ice {
     char error[BANTER_MAX_ERRCODE + 1];
 };
 
+/* What the server found when it connected back (docs/rendezvous.md 16). */
+typedef enum rv_probe_res {
+    RV_PR_REACHABLE,   /* "reachable": connected, and the handshake proved this device's key */
+    RV_PR_OTHER,       /* "other": connected, but what answered is not this device */
+    RV_PR_REFUSED,     /* "refused": the connection was refused (TCP RST, ICMP port unreachable) */
+    RV_PR_TIMEOUT,     /* "timeout": no answer within the deadline (dropped, filtered) */
+    RV_PR_UNREACHABLE, /* "unreachable": ICMP host or network unreachable */
+    RV_PR_ERROR,       /* "error": the server could not try (out of sockets, ...) */
+    RV_PR_COUNT
+} rv_probe_res;
+
+/* RV_PROBE (port only) and RV_PROBE_RESULT (all members). The request
+ * never names an address: the server probes the source address of the
+ * connection the request came on. */
+struct rv_probe {
+    uint16_t port;                 /* 1..65535 */
+    rv_probe_res result;           /* RV_PROBE_RESULT */
+    char address[RV_ADDR_MAX + 1]; /* RV_PROBE_RESULT: the address probed, numeric; "" unknown */
+    int64_t ms;                    /* RV_PROBE_RESULT: how long it took, 0..RV_PROBE_MS_MAX */
+};
+
 typedef struct rvmsg {
     rv_type type;
     union {
@@ -274,6 +300,7 @@ typedef struct rvmsg {
         struct rv_seal seal;
         struct rv_ice_servers ice_servers;
         struct rv_ice ice;
+        struct rv_probe probe;
         cert cert;
     } u;
 } rvmsg;
@@ -301,6 +328,9 @@ const char *rv_cstate_name(rv_cstate s);     /* "none", "approved", "incoming", 
 const char *rv_presence_name(rv_presence p); /* "offline", "online", ... */
 BANTER_WUR int rv_op_parse(const char *s, rv_op *out);
 BANTER_WUR int rv_presence_parse(const char *s, rv_presence *out);
+/* RV_PROBE_RESULT's result on the wire: "reachable", "other", ... ("?"
+ * for a value out of range). */
+const char *rv_probe_res_name(rv_probe_res r);
 /* Whether text is a valid status text (UTF-8, plain, at most RV_TEXT_MAX). */
 bool rv_text_valid(const char *text);
 

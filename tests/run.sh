@@ -5,6 +5,10 @@
 # count as one test each. Each test's output is printed whole when it ends,
 # followed by "time: NAME Ns".
 #
+# An argument "pg:PATH" runs the integration test PATH with
+# RDV_DB=postgresql (rdv_lib.sh: the same test on a PostgreSQL database);
+# it is named "NAME@pg" in the output.
+#
 # TEST_JOBS=N runs up to N tests at once (default 1). Every integration
 # test makes its own namespaces (named after its PID), scratch folders and
 # loopback ports, so they do not meet; their output is still printed one
@@ -19,12 +23,20 @@ case $jobs in '' | *[!0-9]* | 0) jobs=1 ;; esac
 scratch=$(mktemp -d /tmp/bt-run.XXXXXX) || exit 1
 trap 'rm -rf "$scratch"' EXIT
 
+# A test's name in the output: its file's, "@pg" added for "pg:PATH".
+name_of() {
+    case $1 in
+    pg:*) echo "$(basename "${1#pg:}")@pg" ;;
+    *) basename "$1" ;;
+    esac
+}
+
 # Count the results of one finished test: $1 its path, $2 its exit code,
 # $3 the file holding its output, $4 its seconds.
 account() {
     local t=$1 rc=$2 log=$3 secs=$4 p f
     cat "$log"
-    echo "time: $(basename "$t") ${secs}s"
+    echo "time: $(name_of "$t") ${secs}s"
     p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test(s)\./\1/p' "$log" | tail -1)
     f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test(s), listed below:/\1/p' "$log" | tail -1)
     if [ -n "$p" ] || [ -n "$f" ]; then
@@ -39,7 +51,7 @@ account() {
     else
         failed=$((failed + 1))
     fi
-    [ "$rc" -ne 0 ] && failed_names+=("$(basename "$t")")
+    [ "$rc" -ne 0 ] && failed_names+=("$(name_of "$t")")
 }
 
 # One test in the background: its output, then its exit code and seconds
@@ -48,7 +60,10 @@ start() {
     local n=$1 t=$2
     (
         s=$SECONDS
-        "$t" >"$scratch/$n.log" 2>&1
+        case $t in
+        pg:*) RDV_DB=postgresql "${t#pg:}" >"$scratch/$n.log" 2>&1 ;;
+        *) "$t" >"$scratch/$n.log" 2>&1 ;;
+        esac
         rc=$?
         echo "$rc $((SECONDS - s))" >"$scratch/$n.tmp" && mv "$scratch/$n.tmp" "$scratch/$n.rc"
     ) &

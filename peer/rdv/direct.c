@@ -2,11 +2,13 @@
 /* direct.c - direct connections to organisation contacts, wired (see direct.h). */
 #include "rdv/direct.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/contacts.h"
+#include "icecand.h"
 #include "net/icelink.h"
 
 struct direct {
@@ -290,4 +292,37 @@ void direct_servers(direct *d, char *out, size_t cap, int64_t *cred_expires_ms)
             break;
         o += (size_t)w;
     }
+}
+
+/* url as a STUN vantage point: false for a bad URL or TURN over TCP only. */
+static bool stun_point(const char *url, stun_addr *a)
+{
+    icecand_url u;
+    if (icecand_parse_url(url, &u) != 0 || (u.turn && u.transport == ICECAND_URL_TCP))
+        return false;
+    memset(a, 0, sizeof *a);
+    a->port = u.port;
+    if (inet_pton(AF_INET, u.host, a->ip) == 1)
+        a->family = 4;
+    else if (inet_pton(AF_INET6, u.host, a->ip) == 1)
+        a->family = 6;
+    return a->family != 0;
+}
+
+size_t direct_stun_points(direct *d, stun_addr *out, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; d && d->have_servers && i < d->servers.nstun + d->servers.nturn; i++) {
+        const char *u =
+            i < d->servers.nstun ? d->servers.stun[i] : d->servers.turn[i - d->servers.nstun];
+        stun_addr a;
+        bool dup = false;
+        if (n >= max || !stun_point(u, &a) || (n && a.family != out[0].family))
+            continue;
+        for (size_t k = 0; k < n; k++)
+            dup = dup || stun_addr_equal(&a, &out[k]);
+        if (!dup)
+            out[n++] = a;
+    }
+    return n;
 }

@@ -31,6 +31,7 @@
 #include "identity.h"
 #include "net/lan.h"
 #include "rdv/rdv.h"
+#include "stun.h"
 
 #define DIRECT_SCAN_MS 5000
 
@@ -62,5 +63,11 @@ BANTER_WUR int direct_check(direct *d, void (*line)(void *ud, const char *text),
  * "turn:..." separated by spaces ("" for none); *cred_expires_ms when the
  * TURN credentials end (0: none). */
 void direct_servers(direct *d, char *out, size_t cap, int64_t *cred_expires_ms);
+/* The STUN vantage points for the NAT mapping check (natmap.h): the STUN
+ * servers the rendezvous named, then its TURN servers that take UDP (coturn
+ * answers Binding requests on its TURN port too), in that order, without
+ * duplicates, all of the first one's address family: at most max into out;
+ * the count (0 with no rendezvous servers; d may be NULL). */
+size_t direct_stun_points(direct *d, stun_addr *out, size_t max);
 
 #endif

@@ -34,6 +34,7 @@ typedef enum req_kind {
     REQ_CONTACT,
     REQ_STATUS,
     REQ_BTO,
+    REQ_PROBE,
 } req_kind;
 
 struct rdv_req {
@@ -697,6 +698,19 @@ rdv_err rdv_broadcast_to(rdv *r, const char *department, uint32_t page, rdv_done
     return start(r, REQ_BTO, &m, cb, ud, out, why, cap);
 }
 
+rdv_err rdv_port_probe(rdv *r, uint16_t port, rdv_done_fn cb, void *ud, rdv_req **out, char *why,
+                       size_t cap)
+{
+    rvmsg m = {.type = RV_PROBE};
+    *out = NULL;
+    if (!port) {
+        snprintf(why, cap, "the port must be 1 to 65535");
+        return RDV_EINVAL;
+    }
+    m.u.probe.port = port;
+    return start(r, REQ_PROBE, &m, cb, ud, out, why, cap);
+}
+
 int rdv_send(rdv *r, const rvmsg *m)
 {
     if (!r->authed)
@@ -866,6 +880,19 @@ static void on_recipients(rdv *r, const struct rv_recipients *res)
     finish(r, q, &a);
 }
 
+/* RV_PROBE_RESULT: the answer to the oldest probe (the server answers
+ * them in the order they end, but one node has one at a time: 10 s apart). */
+static void on_probe(rdv *r, const struct rv_probe *res)
+{
+    rdv_req *q = oldest(r, REQ_PROBE, false);
+    if (!q) {
+        g_printerr("banter: the rendezvous server sent a probe result nobody asked for\n");
+        return;
+    }
+    rdv_answer a = {.err = RDV_OK, .probe = res};
+    finish(r, q, &a);
+}
+
 static void maybe_ready(rdv *r);
 
 static void on_pong(rdv *r, uint64_t token)
@@ -942,6 +969,9 @@ static void on_rvmsg(rdv *r, const uint8_t *pt, size_t len)
         break;
     case RV_RECIPIENTS:
         on_recipients(r, &m.u.rcpt);
+        break;
+    case RV_PROBE_RESULT:
+        on_probe(r, &m.u.probe);
         break;
     case RV_CONTACTS:
         if (r->sink.contacts && r->authed)

@@ -96,6 +96,7 @@ typedef struct rdv_answer {
     const struct rv_auth *auth;            /* login, when answered */
     const struct rv_search_result *result; /* search, when answered */
     const struct rv_recipients *rcpt;      /* broadcast_to, when answered */
+    const struct rv_probe *probe;          /* probe, when answered (RV_PROBE_RESULT) */
 } rdv_answer;
 
 /* The answer is only valid during the call. */
@@ -152,6 +153,12 @@ rdv_err rdv_status_set(rdv *r, rv_presence p, const char *text, rdv_done_fn cb, 
  * for everyone); answered with a->rcpt. */
 rdv_err rdv_broadcast_to(rdv *r, const char *department, uint32_t page, rdv_done_fn cb, void *ud,
                          rdv_req **out, char *why, size_t cap);
+/* Ask the server to connect back to TCP port on this node's address as
+ * the server sees it (docs/rendezvous.md 16); answered with a->probe
+ * within about 3 s, or RDV_ESERVER with code EAUTH or ERATE (one probe
+ * per device per 10 s). RDV_EINVAL for port 0. */
+rdv_err rdv_port_probe(rdv *r, uint16_t port, rdv_done_fn cb, void *ud, rdv_req **out, char *why,
+                       size_t cap);
 
 /*
  * What the server sends on its own goes to one sink (the roster). session

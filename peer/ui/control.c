@@ -23,6 +23,7 @@
 #include "ui/acceptor.h"
 #include "ui/pluginctl.h"
 #include "ui/natctl.h"
+#include "net/stunmap.h"
 #include "ui/doctorctl.h"
 #include "net/mdns.h"
 #include "ui/annctl.h"
@@ -69,7 +70,7 @@ struct control_client {
     offer_req *offer;
     rdvctl_wait *rdv;       /* a rendezvous request waiting for the server */
     natctl_wait *nat;       /* a nat_check gathering (natctl.h), also for doctor */
-    struct doctor_job *doc; /* a doctor request waiting for its NAT check */
+    struct doctor_job *doc; /* a doctor request waiting for its NAT and mapping checks */
     /* After send_file with follow: this transfer's events only, until it
      * is over. */
     bool following;
@@ -114,6 +115,8 @@ static void waiter_free(waiter *w)
     g_free(w);
 }
 
+static void doctor_job_free(struct doctor_job *j);
+
 /* Frees cl; an in-process client's owner hears of it through its close
  * callback (unless it detached: then close is NULL). */
 static void client_free(client *cl)
@@ -124,7 +127,7 @@ static void client_free(client *cl)
     waiter_free(cl->wait);
     rdvctl_cancel(cl->rdv);
     natctl_cancel(cl->nat);
-    g_free(cl->doc);
+    doctor_job_free(cl->doc);
     if (cl->offer)
         cl->offer->cl = NULL; /* its callback will find no one to answer */
     if (cl->fd >= 0)
@@ -837,7 +840,24 @@ void control_set_lan_state(control *ctl, const doctor_lan *st) { ctl->lan = st; 
 typedef struct doctor_job {
     doctor_check c[DOCTOR_MAX_CHECKS];
     size_t n;
+    cJSON *nat;           /* natctl's answer, once in */
+    stunmap *map;         /* the mapping check while it runs (net/stunmap.h) */
+    bool map_done;        /* mapping holds its check */
+    doctor_check mapping; /* the mapping check, once done */
+    rdv_req *probe;       /* the port check's RV_PROBE while it waits (rdv.h) */
+    bool port_done;       /* port holds its check */
+    doctor_check port;    /* the port check, once done */
 } doctor_job;
+
+static void doctor_job_free(struct doctor_job *j)
+{
+    if (!j)
+        return;
+    stunmap_cancel(j->map);
+    rdv_req_cancel(j->probe);
+    cJSON_Delete(j->nat);
+    g_free(j);
+}
 
 static void send_doctor(client *cl)
 {
@@ -847,25 +867,102 @@ static void send_doctor(client *cl)
         cs[i] = (ctl_check){j->c[i].name, j->c[i].status, j->c[i].text};
     ctl_reply rp = {.kind = CTL_DOCTOR, .u.doctor = {j->n, cs}};
     send_reply(cl, &rp);
-    g_free(j);
+    doctor_job_free(j);
     cl->doc = NULL;
 }
 
-static void doctor_finish(client *cl, cJSON *nat_answer)
+/* Send the reply once the NAT, mapping and port checks are all in;
+ * whether it was sent. */
+static bool doctor_try_finish(client *cl)
 {
     doctor_job *j = cl->doc;
-    doctor_nat(&j->c[j->n], &j->c[j->n + 1], nat_answer);
+    if (!j->nat || !j->map_done || !j->port_done)
+        return false;
+    doctor_nat(&j->c[j->n], &j->c[j->n + 1], j->nat);
     j->n += 2;
-    cJSON_Delete(nat_answer);
+    j->c[j->n++] = j->mapping;
+    j->c[j->n++] = j->port;
     send_doctor(cl);
+    return true;
 }
 
 static void on_doctor_nat(void *ud, cJSON *reply)
 {
     client *cl = ud;
     cl->nat = NULL;
-    doctor_finish(cl, reply);
-    client_done(cl);
+    cl->doc->nat = reply;
+    if (doctor_try_finish(cl))
+        client_done(cl);
+}
+
+static void on_doctor_map(void *ud, const natmap_report *r)
+{
+    client *cl = ud;
+    doctor_job *j = cl->doc;
+    j->map = NULL; /* stunmap frees itself after this returns */
+    doctor_mapping(&j->mapping, r, NULL);
+    j->map_done = true;
+    if (doctor_try_finish(cl))
+        client_done(cl);
+}
+
+/* Start the mapping check against the STUN vantage points the rendezvous
+ * named, or say at once why it cannot run. */
+static void doctor_map_start(client *cl, doctor_job *j)
+{
+    stun_addr pts[BANTER_MAX_STUN_DEST];
+    size_t n = direct_stun_points(cl->ctl->dir, pts, BANTER_MAX_STUN_DEST);
+    const char *why = !cl->ctl->dir ? "no rendezvous configured: the STUN servers come from it"
+                      : !n ? "the rendezvous has named no STUN or TURN server (log in first; an "
+                             "admin sets stun and turn in its configuration)"
+                           : "cannot open a UDP socket for STUN";
+    if (n) {
+        banter_rng rng = bcrypto_rng_system();
+        j->map = stunmap_start(cl->ctl->ctx, pts, n, &rng, on_doctor_map, cl);
+    }
+    if (!j->map) {
+        doctor_mapping(&j->mapping, NULL, why);
+        j->map_done = true;
+    }
+}
+
+static void on_doctor_probe(void *ud, const rdv_answer *a)
+{
+    client *cl = ud;
+    doctor_job *j = cl->doc;
+    j->probe = NULL;
+    doctor_port(&j->port, node_port(cl->ctl->n), a, "");
+    j->port_done = true;
+    if (doctor_try_finish(cl))
+        client_done(cl);
+}
+
+/* Ask the rendezvous to connect back to this node's port (up to 3 s), or
+ * say at once why it cannot. */
+static void doctor_port_start(client *cl, doctor_job *j)
+{
+    char why[700] = "";
+    unsigned port = node_port(cl->ctl->n);
+    rdv_status *st = cl->ctl->rdv ? g_new0(rdv_status, 1) : NULL;
+    if (st)
+        rdv_get_status(cl->ctl->rdv, st);
+    if (!st)
+        snprintf(why, sizeof why, "no rendezvous to test this node's port from outside");
+    else if (!port)
+        snprintf(why, sizeof why, "this node does not listen on a TCP port");
+    else if (!st->connected || !st->user[0])
+        snprintf(why, sizeof why,
+                 "the rendezvous tests whether port %u is reachable from outside once this node "
+                 "is connected and logged in",
+                 port);
+    else if (rdv_port_probe(cl->ctl->rdv, (uint16_t)port, on_doctor_probe, cl, &j->probe, why,
+                            sizeof why) == RDV_OK) {
+        g_free(st);
+        return;
+    }
+    g_free(st);
+    doctor_port(&j->port, port, NULL, why);
+    j->port_done = true;
 }
 
 static void doctor_contact_check(client *cl, doctor_check *c, const char *peer)
@@ -893,9 +990,13 @@ static void cmd_doctor(client *cl, const struct ctl_doctor_req *q)
     g_free(st);
     if (q->peer[0])
         doctor_contact_check(cl, &j->c[j->n++], q->peer);
+    doctor_map_start(cl, j);
+    doctor_port_start(cl, j);
     cJSON *o = natctl_request(cl->ctl->dir, on_doctor_nat, cl, &cl->nat);
-    if (o)
-        doctor_finish(cl, o);
+    if (o) {
+        j->nat = o;
+        doctor_try_finish(cl);
+    }
 }
 
 /* ---- settings and the web interface ---- */

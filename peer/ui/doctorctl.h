@@ -3,7 +3,10 @@
  * doctorctl.h - the control socket's "doctor" request (docs/control.md,
  * "Doctor"): a list of checks, each {name, status ok|warn|fail|skip, a
  * sentence a user can act on}, about LAN discovery, the rendezvous, NAT
- * and TURN (from natctl's answer) and, when one is named, a contact.
+ * and TURN (from natctl's answer), the NAT's mapping behaviour (from
+ * STUN answers: net/stunmap.h), whether this node's port is reachable
+ * from outside (the rendezvous connects back: RV_PROBE, docs/rendezvous.md
+ * 16) and, when one is named, a contact.
  *
  * The functions here are pure (what the node knows in, one check out)
  * and tested alone; control.c gathers the inputs and sends the reply.
@@ -18,13 +21,15 @@
 #include <stdint.h>
 
 #include "core/node.h"
+#include "natmap.h"
 #include "rdv/rdv.h"
 
 #define DOCTOR_TEXT_CAP   1280
-#define DOCTOR_MAX_CHECKS 6
+#define DOCTOR_MAX_CHECKS 8
 
 typedef struct doctor_check {
-    const char *name;   /* static: "discovery", "rendezvous", "nat", "turn", "contact" */
+    const char *name;   /* static: "discovery", "rendezvous", "nat", "turn", "mapping",
+                           "port", "contact" */
     const char *status; /* static: "ok", "warn", "fail", "skip" */
     char text[DOCTOR_TEXT_CAP];
 } doctor_check;
@@ -56,6 +61,13 @@ void doctor_discovery(doctor_check *c, const doctor_lan *lan, const char *ifaces
 void doctor_rendezvous(doctor_check *c, const rdv_status *st);
 /* From natctl's answer (its error reply too): the NAT check and the TURN check. */
 void doctor_nat(doctor_check *nat, doctor_check *turn, const cJSON *answer);
+/* The NAT's mapping behaviour from the STUN check's report r; r NULL: the
+ * check did not run, skip says why. */
+void doctor_mapping(doctor_check *c, const natmap_report *r, const char *skip);
+/* The "port" check: the rendezvous's answer to rdv_port_probe for this node's
+ * listening port, or a NULL a when it was not asked (why says why: no
+ * rendezvous, not logged in, no port). */
+void doctor_port(doctor_check *c, unsigned port, const rdv_answer *a, const char *why);
 /* pi NULL: the name was not resolved (why says why). */
 void doctor_contact(doctor_check *c, const char *peer, const node_peer_info *pi, const char *why);
 

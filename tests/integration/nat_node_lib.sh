@@ -32,8 +32,9 @@ nn_tools() {
 }
 
 # nn_server USER... : the accounts (password in $T/pw) and the rendezvous
-# in pub on $SRV, naming coturn ($NL_TURN_IP) and its secret. Sets T, SRV,
-# FP (the server's fingerprint).
+# in pub on $SRV, naming coturn ($NL_TURN_IP) and its secret, and the
+# lines of $NN_RDV_EXTRA (e.g. "stun = ...") when set. Sets T, SRV, FP (the
+# server's fingerprint).
 nn_server() {
     local u
     T=$NL_TMP
@@ -48,6 +49,7 @@ nn_server() {
     cat >"$T/rdv.conf" <<CONF
 turn = turn:$NL_TURN_IP:$NL_TURN_PORT
 turn_secret = $NL_TURN_SECRET
+${NN_RDV_EXTRA:-}
 CONF
     chmod 600 "$T/rdv.conf"
     nat_bg pub "$T/srv.log" "$RDV_BIN" --config "$T/rdv.conf" --db "$T/r.db" --listen "$SRV"

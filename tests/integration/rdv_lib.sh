@@ -16,6 +16,14 @@
 #   rdv_stop main                # SIGTERM, exit 0, no sanitizer report
 #
 # Needs $RDV_BIN and $RDV_PROBE (defaults: the ASan builds).
+#
+# RDV_DB=postgresql runs the same test on PostgreSQL: rdv_setup starts a
+# throwaway cluster (pg_lib.sh) and $RDV_BIN becomes a wrapper that runs
+# the real program with every `--db PATH` replaced by a database of that
+# cluster named after PATH's real path (links to one file share one
+# database, as they share the file) and `--state PATH`, so the server key,
+# control socket and plug-in state stay where the test expects them
+# (PATH.key, PATH.sock, PATH.plugins). `sql` then runs on that database.
 
 RDV_BIN=${RDV_BIN:-$here/../../build/asan/banter-rendezvous}
 RDV_PROBE=${RDV_PROBE:-$here/../../build/asan/tests/rdv_probe}
@@ -47,6 +55,51 @@ rdv_cleanup() {
     return 0
 }
 
+# The PostgreSQL database that stands for the SQLite file path $1 (made on
+# first use): its name.
+rdv_pg_name() {
+    local real
+    real=$(realpath -m "$1")
+    printf 't_%s\n' "$(printf '%s' "$real" | md5sum | cut -c1-16)"
+}
+
+# RDV_DB=postgresql: the cluster and the wrapper (see the top).
+_rdv_pg_setup() {
+    local here_lib
+    here_lib=$(dirname "${BASH_SOURCE[0]}")
+    # shellcheck source=tests/integration/pg_lib.sh
+    . "$here_lib/pg_lib.sh"
+    pg_start || t_fail setup "PostgreSQL did not start"
+    RDV_BIN_REAL=$RDV_BIN
+    RDV_BIN=$T/rdv-pg
+    cat >"$RDV_BIN" <<EOS
+#!/usr/bin/env bash
+# banter-rendezvous on PostgreSQL for tests: --db PATH -> a database of
+# the test's cluster named after PATH, and --state PATH.
+db() {
+    local real name
+    real=\$(realpath -m "\$1")
+    name=t_\$(printf '%s' "\$real" | md5sum | cut -c1-16)
+    if [ ! -e "$PG_DIR/made.\$name" ]; then
+        (cd / && runuser -u "$PG_USER" -- "$PG_BINDIR/psql" -X -q -h "$PG_SOCK" -p "$PG_PORT" \\
+            -U "$PG_USER" -d postgres -c "CREATE DATABASE \$name") >/dev/null 2>&1
+        : >"$PG_DIR/made.\$name"
+    fi
+    printf 'postgresql://%s@/%s?host=%s&port=%s\n' "$PG_USER" "\$name" "$PG_SOCK" "$PG_PORT"
+}
+args=()
+while [ \$# -gt 0 ]; do
+    case \$1 in
+    --db) args+=(--db "\$(db "\$2")" --state "\$2"); shift 2 ;;
+    --db=*) args+=(--db "\$(db "\${1#--db=}")" --state "\${1#--db=}"); shift ;;
+    *) args+=("\$1"); shift ;;
+    esac
+done
+exec "$RDV_BIN_REAL" "\${args[@]}"
+EOS
+    chmod 755 "$RDV_BIN"
+}
+
 # rdv_setup USER...: scratch directory (cd there), password, accounts
 # (an account whose name starts with "adm" is an admin).
 rdv_setup() {
@@ -56,6 +109,7 @@ rdv_setup() {
     trap 'exit 130' INT
     trap 'exit 143' TERM
     cd "$T" || t_fail setup "cd $T"
+    [ "${RDV_DB:-sqlite}" = postgresql ] && _rdv_pg_setup
     PW="pass $RANDOM word"
     printf '%s\n' "$PW" >pw
     local u
@@ -174,5 +228,14 @@ devkey() { "$RDV_PROBE" --key "$T/$1" --print-key; }
 
 # sql SQL: run SQL on the database (also while the server runs); prints
 # the first column of each row.
-sql() { "$RDV_PROBE" --sql "$T/rdv.db" "$1"; }
+sql() {
+    if [ "${RDV_DB:-sqlite}" = postgresql ]; then
+        local name
+        name=$(rdv_pg_name "$T/rdv.db")
+        (cd / && _pg_as "$PG_BINDIR/psql" -X -q -A -t -h "$PG_SOCK" -p "$PG_PORT" \
+            -U "$PG_USER" -d "$name" -v ON_ERROR_STOP=1 -c "$1")
+    else
+        "$RDV_PROBE" --sql "$T/rdv.db" "$1"
+    fi
+}
 rows() { sql "$1"; }

@@ -53,6 +53,8 @@
  *   bcast=DEPT:TEXT       RV_BROADCAST_TO for every page (DEPT may be
  *              empty), then a broadcast copy to every recipient device
  *   bto=DEPT:PAGE         one RV_BROADCAST_TO, wait for the answer
+ *   probe=PORT            send RV_PROBE for PORT (RV_PROBE_RESULT is printed
+ *              as "recv probe port=N result=R address=A"; follow with wait=)
  *   stored=N | sealed=N   wait (10 s at most) until N RV_STORED / RV_SEALED
  *              came in all; prints "waited stored=K"
  *   ready                 wait (5 s at most) until the whole contact list
@@ -503,6 +505,9 @@ static void show_rv_more(probe *p, rvmsg *m, char *line, size_t cap)
         snprintf(line, cap, "recv ice %s user=%s device=%s session=%s cands=%zu error=%s",
                  kinds[m->type - RV_ICE_OFFER], m->u.ice.user, dv, idh, m->u.ice.ncand,
                  dash(m->u.ice.error));
+    } else if (m->type == RV_PROBE_RESULT) {
+        snprintf(line, cap, "recv probe port=%u result=%s address=%s", (unsigned)m->u.probe.port,
+                 rv_probe_res_name(m->u.probe.result), dash(m->u.probe.address));
     } else {
         snprintf(line, cap, "recv rv type %02x", (unsigned)m->type);
     }
@@ -1028,6 +1033,11 @@ static int canonical_rv(probe *p, int t, rvmsg *m)
     case RV_ICE_ANSWER:
     case RV_ICE_END:
         return ice_for(m, (rv_type)t, p->target.user, p->target.dev);
+    case RV_PROBE:
+    case RV_PROBE_RESULT:
+        m->u.probe.port = 9; /* discard: nothing listens there in the tests */
+        m->u.probe.result = RV_PR_ERROR;
+        return 0;
     default:
         return 1; /* RV_SEAL is sealed by send_type itself */
     }
@@ -1219,6 +1229,14 @@ static int rv_step2(probe *p, const char *s)
         return seal_to(p, s + 8, RV_SEAL_BROADCAST);
     if (strncmp(s, "bcast=", 6) == 0)
         return broadcast(p, s + 6);
+    if (strncmp(s, "probe=", 6) == 0) {
+        long port = strtol(s + 6, &end, 10);
+        if (end == s + 6 || *end || port < 1 || port > 65535)
+            return -1;
+        m.type = RV_PROBE;
+        m.u.probe.port = (uint16_t)port;
+        return send_rv(p, &m) == 0 ? 0 : -1;
+    }
     if (strncmp(s, "bto=", 4) == 0) {
         m.type = RV_BROADCAST_TO;
         unsigned long page = colon ? strtoul(colon + 1, &end, 10) : 0;

@@ -15,9 +15,12 @@
 #   4. the organisation's policy: set by admins only, signed, pushed at
 #      once and at login to devices whose HELLO asks for it, applied to
 #      the directory's public fields, kept across a restart;
-#   5. backup: a consistent copy that sqlite3 and the server open;
+#   5. backup: a consistent copy that sqlite3 and the server open (on
+#      PostgreSQL, RDV_DB=postgresql: refused, pg_dump's job, after the
+#      same checks of the name);
 #   6. audit verify: intact, then finds an edited entry and a deleted one
-#      (changed with sqlite3 behind the server's back).
+#      (changed with SQL behind the server's back: rdv_lib.sh's sql, on
+#      either backend).
 # Needs $RDV_BIN, $RDV_PROBE and $ADMIN_BIN (the ASan builds by default).
 # shellcheck disable=SC2015,SC2317
 set -u
@@ -29,7 +32,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 ADMIN_BIN=${ADMIN_BIN:-$here/../../build/asan/banter-admin}
 [ -x "$ADMIN_BIN" ] || t_fail setup "no program at $ADMIN_BIN (make test-run builds it, or set ADMIN_BIN)"
 ADMIN_BIN=$(cd "$(dirname "$ADMIN_BIN")" && pwd)/$(basename "$ADMIN_BIN")
-command -v sqlite3 >/dev/null || t_fail setup "sqlite3 is not installed (scripts/deps.sh)"
+pg=false
+[ "${RDV_DB:-sqlite}" = postgresql ] && pg=true
+$pg || command -v sqlite3 >/dev/null || t_fail setup "sqlite3 is not installed (scripts/deps.sh)"
 
 rdv_setup adm ann bob cat
 rdv() { "$RDV_BIN" --db rdv.db "$@" 2>&1; }
@@ -106,15 +111,16 @@ out=$(adm boss.key user grant dan admin)
 json=$(adm boss.key --json user list) || t_fail "user list --json" "$json"
 has "$json" '^\{"users":\[\{"name":"adm","admin":true,.*"name":"dan".*\],"total":5\}$' ||
     t_fail "user list --json" "$json"
-sqlite3 rdv.db "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 450)
+sql "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 450)
     INSERT INTO users (name, pwhash, admin, disabled, created, broadcast)
-    SELECT printf('zz%03d', i), 'x', 0, 1, 0, 0 FROM n" || t_fail "many users" "sqlite3"
+    SELECT 'zz' || substr(CAST(1000 + i AS TEXT), 2), 'x', 0, 1, 0, 0 FROM n" >/dev/null ||
+    t_fail "many users" "sql"
 json=$(adm boss.key --json user list) || t_fail "user list pages" "$json"
 [ "$(grep -o '"name":"zz[0-9]*"' <<<"$json" | sort -u | wc -l)" -eq 450 ] && has "$json" '"total":455\}$' &&
     ! has "$json" '"next"' || t_fail "user list pages" "$(head -c 300 <<<"$json")"
 out=$(adm boss.key user list) || t_fail "user list pages" "$out"
 [ "$(wc -l <<<"$out")" -eq 456 ] && [ "$(count "$out" '^NAME ')" -eq 1 ] || t_fail "user list pages" "$(wc -l <<<"$out") lines"
-sqlite3 rdv.db "DELETE FROM users WHERE name LIKE 'zz%'" || t_fail "many users" "sqlite3"
+sql "DELETE FROM users WHERE name LIKE 'zz%'" >/dev/null || t_fail "many users" "sql"
 out=$(adm boss.key device list) || t_fail "device list" "$out"
 [ "$(count "$out" '^(ann|bob|dan) ')" -eq 3 ] || t_fail "device list" "$out"
 out=$(adm boss.key device list --user ann --json)
@@ -144,7 +150,7 @@ out=$(adm boss.key admin remove "$(cat boss.fp)")
 out=$(adm boss.key admin add "$("$ADMIN_BIN" --key "$T/ann.key" fingerprint)" --role admin)
 [ $? -eq 1 ] && has "$out" 'that key is a device of ann' || t_fail "device key as admin" "$out"
 out=$(adm boss.key user delete dan) && has "$out" '^deleted user dan' || t_fail "user delete" "$out"
-[ -z "$(rows "SELECT key FROM devices WHERE user = 'dan'")" ] || t_fail "user delete" "devices left"
+[ -z "$(rows "SELECT key FROM devices WHERE \"user\" = 'dan'")" ] || t_fail "user delete" "devices left"
 out=$(adm boss.key user show dan)
 [ $? -eq 1 ] && has "$out" 'no user dan' || t_fail "user delete" "$out"
 out=$(rdv user add eve --password-file pw) || t_fail "local user add" "$out"
@@ -222,39 +228,60 @@ has "$out" '^recv policy serial=3 ' || t_fail "policy at login" "$out"
 t_pass "policy: set by an admin only, signed and pushed at once to devices that take it (serial 1..3), at login too, never to others; public_fields changes the directory at once; bad rules refused"
 
 # ---- 5. backup ----
-out=$(adm boss.key backup snap.db) && has "$out" "backed up the database to .*/snap.db" || t_fail "backup" "$out"
-[ "$(stat -c %a snap.db)" = 600 ] || t_fail "backup" "mode $(stat -c %a snap.db)"
-[ "$(sqlite3 snap.db 'PRAGMA integrity_check')" = ok ] || t_fail "backup" "integrity_check"
-out=$(adm boss.key backup snap.db)
-[ $? -eq 1 ] && has "$out" 'no backup: cannot create' || t_fail "backup over a file" "$out"
+if $pg; then
+    out=$(adm boss.key backup snap.db)
+    [ $? -eq 1 ] && has "$out" 'pg_dump' || t_fail "backup on PostgreSQL" "$out"
+    [ ! -e snap.db ] || t_fail "backup on PostgreSQL" "a file was made"
+else
+    out=$(adm boss.key backup snap.db) && has "$out" "backed up the database to .*/snap.db" ||
+        t_fail "backup" "$out"
+    [ "$(stat -c %a snap.db)" = 600 ] || t_fail "backup" "mode $(stat -c %a snap.db)"
+    [ "$(sqlite3 snap.db 'PRAGMA integrity_check')" = ok ] || t_fail "backup" "integrity_check"
+    out=$(adm boss.key backup snap.db)
+    [ $? -eq 1 ] && has "$out" 'no backup: cannot create' || t_fail "backup over a file" "$out"
+fi
 out=$(adm boss.key backup ../x.db)
 [ $? -eq 2 ] && has "$out" 'bad argument' || t_fail "backup path" "$out"
 [ ! -e ../x.db ] || t_fail "backup path" "written outside"
 out=$(adm boss.key backup rdv.db-journal)
 [ $? -eq 1 ] && has "$out" 'is not a backup name' || t_fail "backup as a journal" "$out"
 [ ! -e rdv.db-journal ] || t_fail "backup as a journal" "rdv.db-journal was made"
-t_pass "backup: a 0600 copy that passes integrity_check; an existing file is never replaced; no path outside"
+if $pg; then
+    t_pass "backup: refused on PostgreSQL (pg_dump), the name checked the same; no path outside"
+else
+    t_pass "backup: a 0600 copy that passes integrity_check; an existing file is never replaced; no path outside"
+fi
 
 # ---- 6. audit verify ----
 out=$(adm boss.key audit verify) && has "$out" 'the audit log is intact: [0-9]+ entries' || t_fail "verify" "$out"
 n=$(rows "SELECT count(*) FROM audit")
-sqlite3 rdv.db "UPDATE audit SET target = 'name=mallory' WHERE seq = 3" || t_fail "tamper" "sqlite3"
+# (on PostgreSQL the edited entry is put back instead of the backup)
+$pg && { sql "CREATE TABLE audit_kept AS SELECT seq, target FROM audit WHERE seq = 3" >/dev/null ||
+    t_fail "tamper" "sql"; }
+sql "UPDATE audit SET target = 'name=mallory' WHERE seq = 3" >/dev/null || t_fail "tamper" "sql"
 out=$(adm boss.key audit verify)
 [ $? -eq 1 ] && has "$out" 'tampered with: entry 3: it was changed' || t_fail "verify edited" "$out"
 rdv_stop main
-cp snap.db rdv.db && rm -f rdv.db-wal rdv.db-shm
+if $pg; then
+    sql "UPDATE audit SET target = (SELECT target FROM audit_kept) WHERE seq = 3;
+         DROP TABLE audit_kept" >/dev/null || t_fail "tamper" "sql"
+else
+    cp snap.db rdv.db && rm -f rdv.db-wal rdv.db-shm
+fi
 rdv_start snap
 out=$(adm boss.key audit verify) && has "$out" 'intact' || t_fail "backup opens" "$out"
 out=$(adm boss.key user list) && has "$out" '^bob ' || t_fail "backup opens" "$out"
 out=$(adm boss.key policy show) && has "$out" '^policy 3, signed' || t_fail "policy kept" "$out"
 grep -q 'directory: public fields: display_name,department (the organisation.s policy)' "$T/snap.err" ||
     t_fail "policy kept" "$(grep directory "$T/snap.err")"
-sqlite3 rdv.db "DELETE FROM audit WHERE seq = 5" || t_fail "tamper" "sqlite3"
+sql "DELETE FROM audit WHERE seq = 5" >/dev/null || t_fail "tamper" "sql"
 out=$(adm boss.key audit verify)
 [ $? -eq 1 ] && has "$out" 'entry 6: an entry before it is missing' || t_fail "verify deleted" "$out"
-sqlite3 rdv.db "UPDATE audit SET seq = 5 WHERE seq = 6" || t_fail "tamper" "sqlite3"
+sql "UPDATE audit SET seq = 5 WHERE seq = 6" >/dev/null || t_fail "tamper" "sql"
 out=$(adm boss.key audit verify)
 [ $? -eq 1 ] && has "$out" 'entry 5: it was changed' || t_fail "verify renumbered" "$out"
 rdv_stop snap
-t_pass "audit verify: intact ($n entries), then finds an edited entry, a deleted one and a renumbered one; the backup serves as the database, with the policy"
+$pg && what="the database, restarted, serves with the policy" ||
+    what="the backup serves as the database, with the policy"
+t_pass "audit verify: intact ($n entries), then finds an edited entry, a deleted one and a renumbered one; $what"
 echo "PASS: test_admin"

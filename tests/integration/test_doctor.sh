@@ -20,8 +20,8 @@
 #      makes discovery "skip".
 # Not covered here (the unit test test_peer_doctorctl covers the wording):
 # a contact not approved (needs a rendezvous with accounts), NAT/TURN
-# verdicts (test_nat_nodes covers nat_check), the connect-back probe (not
-# built yet).
+# verdicts (test_nat_nodes covers nat_check), the connect-back probe
+# (test_doctor_probe.sh).
 # Needs root (exit 77 otherwise), iptables, and $BANTER_BIN (default
 # build/asan/banter).
 # shellcheck disable=SC2015,SC2317 # "a && b || t_fail" is meant; helpers run via wait_for

@@ -44,6 +44,9 @@ kinds=(unauth stranger contact blocked disabled broadcaster own)
 #   status:S       RV_STATUS S         rcpt      RV_RECIPIENTS
 #   seal:STATE[:CODE]  RV_STORED with that state (and error)
 #   pong           PONG                closed    the server closed
+#   (RV_PROBE from an authenticated device is refused EPERM here: the
+#   senders are on loopback, which the server never probes;
+#   test_doctor_probe.sh checks the results and the rate)
 #   ice:CODE       RV_ICE_END from the server with error CODE (the target,
 #                  alice, is not connected while the senders send: a
 #                  contact's signaling gets EOFFLINE; test_rendezvous_ice.sh
@@ -68,6 +71,8 @@ RV_ICE_SERVERS    err:EBADTYPE     err:EBADTYPE           err:EBADTYPE    err:EB
 RV_ICE_OFFER      err:EAUTH        ice:ENOTCONTACT        ice:EOFFLINE    ice:EOFFLINE    err:EAUTH        ice:ENOTCONTACT ice:EOFFLINE
 RV_ICE_ANSWER     err:EAUTH        ice:ENOTCONTACT        ice:EOFFLINE    ice:EOFFLINE    err:EAUTH        ice:ENOTCONTACT ice:EOFFLINE
 RV_ICE_END        err:EAUTH        ice:ENOTCONTACT        ice:EOFFLINE    ice:EOFFLINE    err:EAUTH        ice:ENOTCONTACT ice:EOFFLINE
+RV_PROBE          err:EAUTH        err:EPERM              err:EPERM       err:EPERM       err:EAUTH        err:EPERM err:EPERM
+RV_PROBE_RESULT   err:EBADTYPE     err:EBADTYPE           err:EBADTYPE    err:EBADTYPE    err:EBADTYPE     err:EBADTYPE err:EBADTYPE
 RV_CERT           err:EBADTYPE     err:EBADTYPE           err:EBADTYPE    err:EBADTYPE    err:EBADTYPE     err:EBADTYPE err:EBADTYPE
 RV_SEAL           seal:refused:EAUTH seal:refused:ENOTCONTACT seal:stored seal:stored     seal:refused:EAUTH seal:refused:ENOTCONTACT seal:stored
 RV_SEAL_BROADCAST seal:refused:EAUTH seal:refused:EPERM   seal:refused:EPERM seal:refused:EPERM seal:refused:EAUTH seal:stored seal:refused:EPERM
@@ -200,7 +205,7 @@ check() {
 
 # ---- every type from every sender ----
 n=0
-about() { sql "SELECT about FROM profiles WHERE user = '$1'"; }
+about() { sql "SELECT about FROM profiles WHERE \"user\" = '$1'"; }
 for k in "${!kinds[@]}"; do
     kind=${kinds[k]}
     src=127.0.0.$((40 + k))
@@ -241,11 +246,11 @@ t_pass "$n answers, $((${#sends[@]} + 2)) types from each of ${#kinds[@]} kinds 
 for u in sam cal bea admin1; do
     [ "$(about "$u")" = "set by the authorization test" ] || t_fail "changes" "$u: $(about "$u")"
 done
-n=$(sql "SELECT count(*) FROM devices WHERE user IN ('sam', 'cal', 'bea', 'admin1')")
+n=$(sql "SELECT count(*) FROM devices WHERE \"user\" IN ('sam', 'cal', 'bea', 'admin1')")
 [ "$n" = 0 ] || t_fail "changes" "RV_LOGOUT left $n devices bound"
-[ "$(sql "SELECT count(*) FROM devices WHERE user = 'alice'")" = 1 ] ||
+[ "$(sql "SELECT count(*) FROM devices WHERE \"user\" = 'alice'")" = 1 ] ||
     t_fail "changes" "RV_LOGOUT from alice's second device did not unbind it alone"
-[ "$(sql "SELECT count(*) FROM devices WHERE user = 'dee'")" = 1 ] ||
+[ "$(sql "SELECT count(*) FROM devices WHERE \"user\" = 'dee'")" = 1 ] ||
     t_fail "changes" "a disabled account's device was unbound by an unauthenticated RV_LOGOUT"
 out=$(pr alice.key ready sealed=3 wait=500)
 [ "$(count "$out" '^recv sealed ')" -eq 3 ] &&

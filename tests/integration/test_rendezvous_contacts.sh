@@ -178,12 +178,13 @@ out=$("$RDV_PROBE" 127.0.0.1 "$PORT" hello contact=request:bob status=away 2>&1)
 t_pass "ENOUSER (unknown, disabled), EINVAL (oneself), ESTATE (approve without a request, request while blocking), EAUTH before login"
 
 # ---- 9. 1000 relations (written directly; the server reads them at login) ----
+# (SQL both SQLite and PostgreSQL take: "user" quoted, no printf.)
 sql "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 999)
     INSERT INTO users (name, pwhash, admin, disabled, created, broadcast)
-        SELECT printf('z%04d', i), 'x', 0, 0, 1, 0 FROM n;
-    INSERT INTO contacts (user, peer, rel, blocked, updated)
+        SELECT 'z' || (10000 + i), 'x', 0, 0, 1, 0 FROM n;
+    INSERT INTO contacts (\"user\", peer, rel, blocked, updated)
         SELECT 'ann', name, 1, 0, 1 FROM users WHERE name LIKE 'z%';
-    INSERT INTO contacts (user, peer, rel, blocked, updated)
+    INSERT INTO contacts (\"user\", peer, rel, blocked, updated)
         SELECT name, 'ann', 2, 0, 1 FROM users WHERE name LIKE 'z%';" ||
     t_fail "1000 relations" "cannot write them"
 out=$(pr ann.key ready contact=request:cat wait=300)

@@ -8,6 +8,11 @@
 # then a crash of PostgreSQL itself (pg_ctl stop -m immediate, start): what
 # was committed before is there, and the schema is not migrated twice.
 #
+# The unit tests of the db modules (test_rdv_db, test_rdv_contacts,
+# test_rdv_mail, test_rdv_admin: rdv_dbtest.h) run again on PostgreSQL, each program
+# on a database of its own (RDV_TEST_PG), so both backends give the same
+# results.
+#
 # banter-rendezvous --db postgresql://... says it does not serve from
 # PostgreSQL yet, without printing the URL's password.
 #
@@ -19,16 +24,35 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/pg_lib.sh"
 
 RDV_PG_TEST=${RDV_PG_TEST:-$here/../../build/asan/tests/test_rdv_pg}
+RDV_CLUSTER_TEST=${RDV_CLUSTER_TEST:-$here/../../build/asan/tests/test_rdv_cluster}
 RDV_BIN=${RDV_BIN:-$here/../../build/asan/banter-rendezvous}
-for v in RDV_PG_TEST RDV_BIN; do
+for v in RDV_PG_TEST RDV_CLUSTER_TEST RDV_BIN; do
     [ -x "${!v}" ] || t_fail setup "no program at ${!v} (make test-run builds it)"
 done
 export ASAN_OPTIONS=detect_leaks=1
 export UBSAN_OPTIONS=print_stacktrace=1
 
 pg_start || t_fail setup "cannot start a PostgreSQL cluster"
+
+# The db modules' unit tests on PostgreSQL, beside test_rdv_pg.
+unit_dir=$(dirname "$RDV_PG_TEST")
+for t in ${RDV_PG_UNITS:-test_rdv_db test_rdv_contacts test_rdv_mail test_rdv_admin}; do
+    [ -x "$unit_dir/$t" ] || t_fail unit "no program at $unit_dir/$t (make test-run builds it)"
+    # A locale whose lower() folds every letter and whose order is not
+    # SQLite's bytes (where the system has one): the backend must not care.
+    loc=$(locale -a 2>/dev/null | grep -i -m1 -E '^(en_US|C)\.utf-?8$')
+    pg_sql "CREATE DATABASE $t TEMPLATE template0 ENCODING 'UTF8'${loc:+ LC_COLLATE '$loc' LC_CTYPE '$loc'}" \
+        >/dev/null || t_fail unit "cannot make the database $t"
+    RDV_TEST_PG=${PG_URL/\/banter?//$t?} "$unit_dir/$t" >"$PG_DIR/$t.log" 2>&1 || {
+        cat "$PG_DIR/$t.log" >&2
+        t_fail unit "$t failed against PostgreSQL"
+    }
+done
+t_pass "the db modules' unit tests on PostgreSQL"
 BANTER_TEST_PG=$PG_URL "$RDV_PG_TEST" || t_fail unit "test_rdv_pg failed against PostgreSQL"
 t_pass "schema and asynchronous connection on PostgreSQL"
+BANTER_TEST_PG=$PG_URL "$RDV_CLUSTER_TEST" || t_fail unit "test_rdv_cluster failed against PostgreSQL"
+t_pass "instances: join, events between them, heartbeats and reaping (cluster.c)"
 
 # A crash of the database server: committed rows survive, and the schema
 # version is the same (test_rdv_pg migrated it; a restart migrates nothing).

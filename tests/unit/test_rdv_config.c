@@ -195,6 +195,30 @@ static void test_set_and_parse(void **state)
     assert_int_equal(config_parse_listen(long_addr, &ss), BANTER_EINVAL);
 }
 
+/* The local files' base: beside a SQLite database, at `state` with a
+ * PostgreSQL URL. */
+static void test_state(void **state)
+{
+    (void)state;
+    config c;
+    char why[256], key[CONFIG_PATH_MAX];
+    config_defaults(&c);
+    assert_string_equal(config_base(&c), CONFIG_DEFAULT_DB);
+    assert_int_equal(config_key_path(&c, key, sizeof key), 0);
+    assert_string_equal(key, CONFIG_DEFAULT_DB ".key");
+    assert_int_equal(config_set(&c, "state", "/var/lib/banter/rdv-a", why, sizeof why), 0);
+    assert_string_equal(config_base(&c), CONFIG_DEFAULT_DB); /* ignored with SQLite */
+    assert_int_equal(config_set(&c, "db", "postgresql://banter@db/banter", why, sizeof why), 0);
+    assert_string_equal(config_base(&c), "/var/lib/banter/rdv-a");
+    assert_int_equal(config_key_path(&c, key, sizeof key), 0);
+    assert_string_equal(key, "/var/lib/banter/rdv-a.key");
+    config_defaults(&c);
+    assert_int_equal(config_set(&c, "db", "postgres://x/y", why, sizeof why), 0);
+    assert_string_equal(config_base(&c), CONFIG_DEFAULT_STATE);
+    assert_int_equal(config_set(&c, "state", "", why, sizeof why), BANTER_EFORMAT);
+    assert_non_null(strstr(why, "state:"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -205,6 +229,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_too_big, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing, setup, teardown),
         cmocka_unit_test(test_set_and_parse),
+        cmocka_unit_test(test_state),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,14 +21,15 @@
 #include <cmocka.h>
 
 #include "db_contacts.h"
+#include "rdv_dbtest.h"
 #include "dirview.h"
 #include "rel.h"
 
 #define FAKE_HASH "$argon2id$v=19$m=65536,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNo"
 
 struct fixture {
-    char dir[64];
-    char path[128];
+    struct dbt t;
+    const char *path;
     db *d;
 };
 
@@ -36,9 +37,8 @@ static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof *f);
     assert_non_null(f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/banter-test-rdvc-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    snprintf(f->path, sizeof f->path, "%s/rdv.db", f->dir);
+    dbt_make(&f->t, "rdvc");
+    f->path = f->t.path;
     assert_int_equal(db_open(&f->d, f->path, NULL, 0), 0);
     static const char *const names[] = {"ann", "bob", "cat", "dan", "zed"};
     for (int i = 0; i < 5; i++)
@@ -50,14 +50,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    char p[160];
-    static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
     db_close(f->d);
-    for (size_t i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
-        snprintf(p, sizeof p, "%s%s", f->path, suffix[i]);
-        unlink(p);
-    }
-    rmdir(f->dir);
+    dbt_remove(&f->t);
     free(f);
     return 0;
 }

@@ -3,7 +3,9 @@
  * test_rdv_db.c - the rendezvous database: a new file is private and in WAL
  * mode at the current schema, accounts are added once, listed in name order
  * with their device counts, disabled, and kept across reopening; bad names
- * and a database from a newer version are refused.
+ * and a database from a newer version are refused. On both backends
+ * (rdv_dbtest.h: PostgreSQL when RDV_TEST_PG is set), the file's own
+ * properties on SQLite only.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,6 +22,7 @@
 
 #include "db.h"
 #include "dirview.h"
+#include "rdv_dbtest.h"
 
 #define PUB_DEPT (DIR_PUBLIC_DEFAULT | (1u << RV_F_DEPARTMENT))
 
@@ -28,17 +31,16 @@
 #define FAKE_HASH "$argon2id$v=19$m=65536,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNo"
 
 struct fixture {
-    char dir[64];
-    char path[128];
+    struct dbt t;
+    const char *path;
 };
 
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof *f);
     assert_non_null(f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/banter-test-rdvdb-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    snprintf(f->path, sizeof f->path, "%s/rdv.db", f->dir);
+    dbt_make(&f->t, "rdvdb");
+    f->path = f->t.path;
     *state = f;
     return 0;
 }
@@ -46,13 +48,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    char p[160];
-    static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
-    for (size_t i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
-        snprintf(p, sizeof p, "%s%s", f->path, suffix[i]);
-        unlink(p);
-    }
-    rmdir(f->dir);
+    dbt_remove(&f->t);
     free(f);
     return 0;
 }
@@ -85,6 +81,7 @@ static void test_new_file(void **state)
     db *d = NULL;
     char why[256];
     struct stat st;
+    dbt_sqlite_only();
     assert_int_equal(db_open(&d, f->path, why, sizeof why), 0);
     assert_non_null(d);
     assert_int_equal(stat(f->path, &st), 0);
@@ -135,10 +132,17 @@ static void test_users(void **state)
     db_close(d);
 
     /* Devices are bound by the server; here written directly. */
-    raw_exec(f->path, "PRAGMA foreign_keys = ON; INSERT INTO devices (key, user, created, "
-                      "last_seen) VALUES (zeroblob(32), 'zoe', 1, 1), "
-                      "(x'0101010101010101010101010101010101010101010101010101010101010101', "
-                      "'zoe', 1, 1)");
+    if (f->t.pg)
+        dbt_pg_exec("INSERT INTO devices (key, \"user\", created, last_seen) VALUES"
+                    " ('\\x0000000000000000000000000000000000000000000000000000000000000000',"
+                    " 'zoe', 1, 1),"
+                    " ('\\x0101010101010101010101010101010101010101010101010101010101010101',"
+                    " 'zoe', 1, 1)");
+    else
+        raw_exec(f->path, "PRAGMA foreign_keys = ON; INSERT INTO devices (key, user, created, "
+                          "last_seen) VALUES (zeroblob(32), 'zoe', 1, 1), "
+                          "(x'0101010101010101010101010101010101010101010101010101010101010101', "
+                          "'zoe', 1, 1)");
 
     assert_int_equal(db_open(&d, f->path, NULL, 0), 0);
     assert_int_equal(db_user_list(d, &all, &n), 0);
@@ -182,7 +186,10 @@ static void test_newer_schema(void **state)
     char why[256];
     assert_int_equal(db_open(&d, f->path, why, sizeof why), 0);
     db_close(d);
-    raw_exec(f->path, "PRAGMA user_version = 99");
+    if (f->t.pg)
+        dbt_pg_exec("UPDATE banter_schema SET version = 99");
+    else
+        raw_exec(f->path, "PRAGMA user_version = 99");
     assert_int_equal(db_open(&d, f->path, why, sizeof why), BANTER_EDB);
     assert_null(d);
     assert_non_null(strstr(why, "schema version 99 is not supported"));
@@ -193,6 +200,7 @@ static void test_not_a_db(void **state)
     struct fixture *f = *state;
     db *d = NULL;
     char why[256];
+    dbt_sqlite_only();
     FILE *fp = fopen(f->path, "wb");
     assert_non_null(fp);
     for (int i = 0; i < 1024; i++)
@@ -276,6 +284,91 @@ static void test_directory(void **state)
     db_close(d);
 }
 
+/* Text is ordered and folded as SQLite does, whatever the database's
+ * locale (test_rendezvous_pg.sh makes it C.utf8, where PostgreSQL's own
+ * lower() would fold any letter): names in byte order, case ignored for
+ * ASCII letters only. */
+static void test_text_rules(void **state)
+{
+    struct fixture *f = *state;
+    db *d = NULL;
+    db_user *all = NULL;
+    size_t n = 0;
+    assert_int_equal(db_open(&d, f->path, NULL, 0), 0);
+    static const char *const names[] = {"ab", "a_b", "a.b", "a-b", "a0"};
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(db_user_add(d, names[i], FAKE_HASH, false, 1), 0);
+    assert_int_equal(db_user_list(d, &all, &n), 0);
+    assert_int_equal(n, 5);
+    static const char *const order[] = {"a-b", "a.b", "a0", "a_b", "ab"};
+    for (size_t i = 0; i < n; i++)
+        assert_string_equal(all[i].name, order[i]);
+    free(all);
+
+    struct rv_profile p = {0};
+    p.f[RV_F_DISPLAY_NAME] = "\xc3\x89mile Zola"; /* Émile */
+    assert_int_equal(db_profile_set(d, "ab", &p, 7), 0);
+    rvmsg m = {.type = RV_SEARCH_RESULT};
+    struct rv_search q = {.n = 1, .per_page = 10};
+    q.c[0] = (struct rv_criterion){.field = RV_F_DISPLAY_NAME, .contains = true};
+    snprintf(q.c[0].value, sizeof q.c[0].value, "\xc3\x89MILE ZOLA"); /* ÉMILE: ASCII folded */
+    assert_int_equal(db_search(d, "a0", &q, DIR_PUBLIC_DEFAULT, &m.u.result), 0);
+    assert_int_equal(m.u.result.total, 1);
+    rvmsg_clear(&m);
+    snprintf(q.c[0].value, sizeof q.c[0].value, "\xc3\xa9mile"); /* émile: É is not folded */
+    m.type = RV_SEARCH_RESULT;
+    assert_int_equal(db_search(d, "a0", &q, DIR_PUBLIC_DEFAULT, &m.u.result), 0);
+    assert_int_equal(m.u.result.total, 0);
+    rvmsg_clear(&m);
+    q.c[0].contains = false;
+    snprintf(q.c[0].value, sizeof q.c[0].value, "\xc3\x89MILE zola");
+    m.type = RV_SEARCH_RESULT;
+    assert_int_equal(db_search(d, "a0", &q, DIR_PUBLIC_DEFAULT, &m.u.result), 0);
+    assert_int_equal(m.u.result.total, 1);
+    rvmsg_clear(&m);
+    db_close(d);
+}
+
+/* PostgreSQL only: a connection the server dropped fails the call that
+ * finds it lost (BANTER_EDB, "connection lost") and is made again at the
+ * next one; a transaction it was in is gone: its calls and its commit
+ * fail until the rollback, and nothing of it was committed. */
+static void kill_sessions(void)
+{
+    dbt_pg_exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()");
+}
+
+static void test_pg_reconnect(void **state)
+{
+    struct fixture *f = *state;
+    db *d = NULL;
+    db_user u;
+    if (!f->t.pg)
+        skip();
+    assert_int_equal(db_open(&d, f->path, NULL, 0), 0);
+    assert_int_equal(db_user_add(d, "ann", FAKE_HASH, false, 1), 0);
+    kill_sessions();
+    int r = db_user_get(d, "ann", &u, NULL);
+    if (r != 0) { /* the loss was seen by this call */
+        assert_int_equal(r, BANTER_EDB);
+        assert_non_null(strstr(db_errmsg(d), "connection lost"));
+    }
+    assert_int_equal(db_user_get(d, "ann", &u, NULL), 0);
+    assert_string_equal(u.name, "ann");
+    /* Inside a transaction. */
+    assert_int_equal(db_begin(d), 0);
+    assert_int_equal(db_user_add(d, "bob", FAKE_HASH, false, 1), 0);
+    kill_sessions();
+    assert_int_equal(db_user_add(d, "cat", FAKE_HASH, false, 1), BANTER_EDB);
+    assert_int_equal(db_user_add(d, "dan", FAKE_HASH, false, 1), BANTER_EDB);
+    assert_int_equal(db_commit(d), BANTER_EDB);
+    db_rollback(d);
+    assert_int_equal(db_user_get(d, "bob", &u, NULL), BANTER_ENOENT);
+    assert_int_equal(db_user_add(d, "eve", FAKE_HASH, false, 1), 0);
+    db_close(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -285,6 +378,8 @@ int main(void)
         cmocka_unit_test(test_names),
         cmocka_unit_test_setup_teardown(test_newer_schema, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_a_db, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_text_rules, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pg_reconnect, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

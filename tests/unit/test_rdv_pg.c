@@ -13,7 +13,9 @@
  * listener, a connection killed by the server is made again (listening
  * again, queries queued meanwhile run), a server that is not there is
  * retried without losing queued queries, a bad connection string is
- * refused.
+ * refused. The sealed copies through db_mail.h on PostgreSQL (db_pgs.h):
+ * store, duplicate, quota, fetch, acknowledge, expire, a batch in one
+ * transaction, and the rate of one connection (printed).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -34,7 +36,6 @@
 #include "db_impl.h"
 #include "db_mail.h"
 #include "db_pg.h"
-#include "db_pgmail.h"
 
 static const char *url;
 
@@ -104,18 +105,25 @@ static void test_migrate(void **state)
     side_exec(sql);
 }
 
-/* db_open with a URL prepares the schema and says the server does not
- * serve from PostgreSQL yet; no SQLite file is made of the URL. */
+/* db_open with a URL prepares the schema and opens PostgreSQL (db_pgs.h);
+ * no SQLite file is made of the URL. A server that is not there is a
+ * clear failure. */
 static void test_open_url(void **state)
 {
     (void)state;
     db *d = NULL;
     char why[256] = "";
-    assert_int_equal(db_open(&d, url, why, sizeof why), BANTER_EUNSUPPORTED);
-    assert_null(d);
-    assert_non_null(strstr(why, "serves from SQLite only"));
+    assert_int_equal(db_open(&d, url, why, sizeof why), 0);
+    assert_non_null(d);
+    assert_true(db_is_pg(d));
     assert_int_equal(side_int("SELECT version FROM banter_schema"), db_schema(NULL, NULL));
     assert_int_equal(access("postgresql:", F_OK), -1);
+    db_close(d);
+    d = NULL;
+    assert_int_not_equal(
+        db_open(&d, "postgresql:///banter?host=/nonexistent-banter-test", why, sizeof why), 0);
+    assert_null(d);
+    assert_true(why[0] != '\0');
 }
 
 /* Each SQLite table's columns, "table.column" sorted, into out. */
@@ -495,37 +503,13 @@ static void test_cluster(void **state)
     side_exec("DELETE FROM banter_instances");
 }
 
-/* ---- sealed copies ---- */
+/* ---- sealed copies, through db_mail.h on PostgreSQL (db_pgs.h) ---- */
 
 struct mail {
-    struct ev *e;
-    int done;
-    int ret;
-    int64_t seq, n;
     int rows;
     int64_t seqs[4];
     char blobs[4][16];
 };
-
-static void on_put(void *ud, int ret, int64_t seq, const char *errmsg)
-{
-    struct mail *m = ud;
-    if (ret < 0)
-        printf("# put: %s\n", errmsg);
-    m->ret = ret;
-    m->seq = seq;
-    m->done++;
-}
-
-static void on_mdone(void *ud, int ret, int64_t n, const char *errmsg)
-{
-    struct mail *m = ud;
-    if (ret)
-        printf("# mail: %s\n", errmsg);
-    m->ret = ret;
-    m->n = n;
-    m->done++;
-}
 
 static void on_row(void *ud, const db_sealed *s)
 {
@@ -559,148 +543,96 @@ static db_sealed copy(uint8_t idbyte, const char *text, int64_t expires)
     return s;
 }
 
+static db *mail_open(void)
+{
+    db *d = NULL;
+    char why[256] = "";
+    if (db_open(&d, url, why, sizeof why) != 0)
+        fail_msg("db_open: %s", why);
+    side_exec("DELETE FROM sealed");
+    side_exec("INSERT INTO users (name, pwhash, admin, disabled, created, broadcast) VALUES"
+              " ('mia', 'h', 0, 0, 1, 0), ('sam', 'h', 0, 0, 1, 0) ON CONFLICT DO NOTHING");
+    return d;
+}
+
 /* Stored, a duplicate, over the quota (also when it would be a
  * duplicate: a duplicate), fetched in order after a seq, acknowledged by
  * id and by seq, expired; the mailbox counts kept by the triggers. */
 static void test_mail(void **state)
 {
     (void)state;
-    char why[256];
-    assert_int_equal(migrate(why, sizeof why), 0);
-    side_exec("DELETE FROM sealed");
-    side_exec("INSERT INTO users (name, pwhash, admin, disabled, created, broadcast) VALUES"
-              " ('mia', 'h', 0, 0, 1, 0), ('sam', 'h', 0, 0, 1, 0) ON CONFLICT DO NOTHING");
-    static struct ev e;
-    ev_open(&e, url);
-    struct mail m = {.e = &e};
+    db *d = mail_open();
+    struct mail m = {0};
     db_sealed a = copy(0xa1, "alpha", 1000000), b = copy(0xb2, "bravo", 1000000),
               c = copy(0xc3, "charlie", 1000000);
-    CL(&m, db_pgmail_put(e.p, &a, 2, 1000, on_put, &m));
-    assert_int_equal(m.ret, DB_MAIL_STORED);
-    int64_t seq_a = m.seq;
-    assert_true(seq_a > 0);
-    CL(&m, db_pgmail_put(e.p, &a, 2, 1000, on_put, &m));
-    assert_int_equal(m.ret, DB_MAIL_DUPLICATE);
-    CL(&m, db_pgmail_put(e.p, &b, 2, 1000, on_put, &m));
-    assert_int_equal(m.ret, DB_MAIL_STORED);
-    int64_t seq_b = m.seq;
-    CL(&m, db_pgmail_put(e.p, &c, 2, 1000, on_put, &m));
-    assert_int_equal(m.ret, DB_MAIL_OVER_QUOTA);
-    CL(&m, db_pgmail_put(e.p, &a, 2, 1000, on_put, &m));
-    assert_int_equal(m.ret, DB_MAIL_DUPLICATE);
-    CL(&m, db_pgmail_put(e.p, &c, 10, 11, on_put, &m)); /* 5 + 5 + 7 bytes > 11 */
-    assert_int_equal(m.ret, DB_MAIL_OVER_QUOTA);
+    assert_int_equal(db_mail_put(d, &a, 2, 1000), DB_MAIL_STORED);
+    assert_int_equal(db_mail_put(d, &a, 2, 1000), DB_MAIL_DUPLICATE);
+    assert_int_equal(db_mail_put(d, &b, 2, 1000), DB_MAIL_STORED);
+    assert_int_equal(db_mail_put(d, &c, 2, 1000), DB_MAIL_OVER_QUOTA);
+    assert_int_equal(db_mail_put(d, &a, 2, 1000), DB_MAIL_DUPLICATE);
+    assert_int_equal(db_mail_put(d, &c, 10, 11), DB_MAIL_OVER_QUOTA); /* 5 + 5 + 7 bytes > 11 */
     assert_int_equal(side_int("SELECT count FROM mailbox WHERE \"user\" = 'mia'"), 2);
     assert_int_equal(side_int("SELECT bytes FROM mailbox WHERE \"user\" = 'mia'"), 10);
     db_sealed bad = a;
     bad.to_user = "Mia";
-    assert_int_equal(db_pgmail_put(e.p, &bad, 2, 1000, on_put, &m), BANTER_EINVAL);
+    assert_int_equal(db_mail_put(d, &bad, 2, 1000), BANTER_EINVAL);
 
-    CL(&m, db_pgmail_fetch(e.p, a.to_device, 0, 500, 10, on_row, on_mdone, &m));
-    assert_int_equal(m.n, 2);
-    assert_int_equal(m.seqs[0], seq_a);
-    assert_int_equal(m.seqs[1], seq_b);
+    assert_int_equal(db_mail_fetch(d, a.to_device, 0, 500, 10, on_row, &m), 2);
+    int64_t seq_a = m.seqs[0], seq_b = m.seqs[1];
+    assert_true(seq_a > 0 && seq_b > seq_a);
     assert_string_equal(m.blobs[0], "alpha");
     assert_string_equal(m.blobs[1], "bravo");
     m.rows = 0;
-    CL(&m, db_pgmail_fetch(e.p, a.to_device, seq_a, 500, 10, on_row, on_mdone, &m));
-    assert_int_equal(m.n, 1);
+    assert_int_equal(db_mail_fetch(d, a.to_device, seq_a, 500, 10, on_row, &m), 1);
     assert_int_equal(m.seqs[0], seq_b);
     m.rows = 0;
-    CL(&m, db_pgmail_fetch(e.p, a.to_device, 0, 2000000, 10, on_row, on_mdone, &m));
-    assert_int_equal(m.n, 0); /* expired ones are not sent */
+    /* expired ones are not sent */
+    assert_int_equal(db_mail_fetch(d, a.to_device, 0, 2000000, 10, on_row, &m), 0);
 
-    CL(&m, db_pgmail_del_id(e.p, a.id, a.to_device, a.from_device, on_mdone, &m));
-    assert_int_equal(m.n, 1);
-    CL(&m, db_pgmail_del_seq(e.p, seq_b, on_mdone, &m));
-    assert_int_equal(m.n, 1);
-    CL(&m, db_pgmail_del_seq(e.p, seq_b, on_mdone, &m));
-    assert_int_equal(m.ret, 0);
-    assert_int_equal(m.n, 0);
+    assert_int_equal(db_mail_del_id(d, a.id, a.to_device, a.from_device), 0);
+    assert_int_equal(side_int("SELECT count(*) FROM sealed"), 1);
+    assert_int_equal(db_mail_del_seq(d, seq_b), 0);
+    assert_int_equal(db_mail_del_seq(d, seq_b), 0); /* nothing to delete: not an error */
     assert_int_equal(side_int("SELECT count FROM mailbox WHERE \"user\" = 'mia'"), 0);
 
-    db_sealed d = copy(0xd4, "delta", 100);
-    CL(&m, db_pgmail_put(e.p, &d, 2, 1000, on_put, &m));
-    assert_int_equal(m.ret, DB_MAIL_STORED);
-    CL(&m, db_pgmail_expire(e.p, 200, 10, on_mdone, &m));
-    assert_int_equal(m.n, 1);
+    db_sealed x = copy(0xd4, "delta", 100);
+    int64_t n = 0;
+    assert_int_equal(db_mail_put(d, &x, 2, 1000), DB_MAIL_STORED);
+    assert_int_equal(db_mail_expire(d, 200, 10, &n), 0);
+    assert_int_equal(n, 1);
     assert_int_equal(side_int("SELECT count(*) FROM sealed"), 0);
-    ev_close(&e);
+    db_close(d);
 }
 
-struct outcome {
-    int n;
-    int rets[8];
-};
-
-static void on_put_rec(void *ud, int ret, int64_t seq, const char *errmsg)
-{
-    struct outcome *o = ud;
-    (void)seq;
-    (void)errmsg;
-    o->rets[o->n++] = ret;
-}
-
-static void on_batch(void *ud, int ret, const PGresult *res, const char *errmsg)
-{
-    struct mail *m = ud;
-    assert_null(res);
-    if (ret)
-        printf("# batch: %s\n", errmsg);
-    m->ret = ret;
-    m->done++;
-}
-
-/* A batch: the quota sees the batch's earlier copies, the callbacks run
- * after the COMMIT; a failing statement rolls the whole batch back and
- * every callback says so; an empty batch is refused. */
+/* A batch (db_begin ... db_commit): the quota sees the batch's earlier
+ * copies, nothing is visible to others before the commit; an
+ * acknowledgement and a copy for an account that does not exist (the
+ * foreign key refuses it) rolled back by the caller leave nothing. */
 static void test_mail_batch(void **state)
 {
     (void)state;
-    side_exec("DELETE FROM sealed");
-    static struct ev e;
-    ev_open(&e, url);
-    struct mail m = {.e = &e};
-    struct outcome o = {0};
+    db *d = mail_open();
     db_sealed a = copy(0xa1, "alpha", 1000000), b = copy(0xb2, "bravo", 1000000),
               c = copy(0xc3, "charlie", 1000000);
-    db_pg_batch *bt = db_pg_batch_new();
-    assert_non_null(bt);
-    assert_int_equal(db_pgmail_batch_put(bt, &a, 2, 1000, on_put_rec, &o), 0);
-    assert_int_equal(db_pgmail_batch_put(bt, &a, 2, 1000, on_put_rec, &o), 0);
-    assert_int_equal(db_pgmail_batch_put(bt, &b, 2, 1000, on_put_rec, &o), 0);
-    assert_int_equal(db_pgmail_batch_put(bt, &c, 2, 1000, on_put_rec, &o), 0);
-    CL(&m, db_pg_batch_run(e.p, bt, on_batch, &m));
-    assert_int_equal(m.ret, 0);
-    assert_int_equal(o.n, 4);
-    assert_int_equal(o.rets[0], DB_MAIL_STORED);
-    assert_int_equal(o.rets[1], DB_MAIL_DUPLICATE);
-    assert_int_equal(o.rets[2], DB_MAIL_STORED);
-    assert_int_equal(o.rets[3], DB_MAIL_OVER_QUOTA);
+    assert_int_equal(db_begin(d), 0);
+    assert_int_equal(db_mail_put(d, &a, 2, 1000), DB_MAIL_STORED);
+    assert_int_equal(db_mail_put(d, &a, 2, 1000), DB_MAIL_DUPLICATE);
+    assert_int_equal(db_mail_put(d, &b, 2, 1000), DB_MAIL_STORED);
+    assert_int_equal(db_mail_put(d, &c, 2, 1000), DB_MAIL_OVER_QUOTA);
+    assert_int_equal(side_int("SELECT count(*) FROM sealed"), 0);
+    assert_int_equal(db_commit(d), 0);
+    assert_int_equal(side_int("SELECT count(*) FROM sealed"), 2);
 
-    /* An acknowledgement and a copy for an account that does not exist
-     * (the foreign key refuses it): nothing of the batch is committed. */
-    memset(&o, 0, sizeof o);
     db_sealed ghost = copy(0xd4, "delta", 1000000);
     ghost.to_user = "ghost";
-    bt = db_pg_batch_new();
-    assert_non_null(bt);
-    assert_int_equal(db_pgmail_batch_del_id(bt, a.id, a.to_device, a.from_device, on_mdone, &m), 0);
-    assert_int_equal(db_pgmail_batch_put(bt, &ghost, 10, 1000, on_put_rec, &o), 0);
-    int before = m.done;
-    assert_int_equal(db_pg_batch_run(e.p, bt, on_batch, &m), 0);
-    run_until(&e, &m.done, before + 2); /* the delete's callback, then the batch's */
-    assert_int_equal(m.ret, BANTER_EDB);
-    assert_int_equal(o.n, 1);
-    assert_int_equal(o.rets[0], BANTER_EDB);
+    assert_int_equal(db_begin(d), 0);
+    assert_int_equal(db_mail_del_id(d, a.id, a.to_device, a.from_device), 0);
+    assert_int_equal(db_mail_put(d, &ghost, 10, 1000), BANTER_EDB);
+    assert_non_null(strstr(db_errmsg(d), "foreign key"));
+    db_rollback(d);
     assert_int_equal(side_int("SELECT count(*) FROM sealed"), 2); /* a is still there */
-
-    bt = db_pg_batch_new();
-    assert_non_null(bt);
-    assert_int_equal(db_pg_batch_run(e.p, bt, on_batch, &m), BANTER_EINVAL);
-    db_pg_batch_free(bt);
     side_exec("DELETE FROM sealed");
-    ev_close(&e);
+    db_close(d);
 }
 
 /* Not a test of speed (nothing is asserted): how many copies a second one
@@ -710,39 +642,32 @@ static void test_mail_rate(void **state)
 {
     (void)state;
     enum { N = 400, PER = 100 };
-    side_exec("DELETE FROM sealed");
-    static struct ev e;
-    ev_open(&e, url);
-    struct mail m = {.e = &e};
-    run_until(&e, &e.ups, 1);
+    db *d = mail_open();
     uint64_t t0 = uv_hrtime();
     for (int i = 0; i < N; i++) {
         db_sealed s = copy(0, "a sealed copy of some forty bytes or so..", 1000000);
         memcpy(s.id, &i, sizeof i);
-        assert_int_equal(db_pgmail_put(e.p, &s, 1 << 20, 1 << 30, on_put, &m), 0);
+        assert_int_equal(db_mail_put(d, &s, 1 << 20, 1 << 30), DB_MAIL_STORED);
     }
-    run_until(&e, &m.done, N);
     uint64_t ns1 = uv_hrtime() - t0;
     t0 = uv_hrtime();
     for (int i = N; i < 11 * N; i += PER) {
-        db_pg_batch *bt = db_pg_batch_new();
-        assert_non_null(bt);
+        assert_int_equal(db_begin(d), 0);
         for (int j = i; j < i + PER; j++) {
             db_sealed s = copy(0, "a sealed copy of some forty bytes or so..", 1000000);
             memcpy(s.id, &j, sizeof j);
-            assert_int_equal(db_pgmail_batch_put(bt, &s, 1 << 20, 1 << 30, on_put, &m), 0);
+            assert_int_equal(db_mail_put(d, &s, 1 << 20, 1 << 30), DB_MAIL_STORED);
         }
-        assert_int_equal(db_pg_batch_run(e.p, bt, on_batch, &m), 0);
+        assert_int_equal(db_commit(d), 0);
     }
-    run_until(&e, &m.done, N + 10 * N + 10 * N / PER);
     uint64_t ns2 = uv_hrtime() - t0;
-    printf("# PostgreSQL, one connection: %d copies one commit each in %.0f ms (%.0f/s);"
-           " %d in batches of %d in %.0f ms (%.0f/s)\n",
+    printf("# PostgreSQL, db_mail_put on one connection: %d copies one commit each in %.0f ms"
+           " (%.0f/s); %d in batches of %d in %.0f ms (%.0f/s)\n",
            N, (double)ns1 / 1e6, N / ((double)ns1 / 1e9), 10 * N, PER, (double)ns2 / 1e6,
            10 * N / ((double)ns2 / 1e9));
     assert_int_equal(side_int("SELECT count(*) FROM sealed"), 11 * N);
     side_exec("DELETE FROM sealed");
-    ev_close(&e);
+    db_close(d);
 }
 
 int main(void)

@@ -523,6 +523,68 @@ static void test_ice_messages(void **state)
     rvmsg_clear(&m);
 }
 
+/* RV_PROBE / RV_PROBE_RESULT (docs/rendezvous.md 16): the request is a
+ * port and nothing else; the result's members are checked strictly. */
+static void test_probe_messages(void **state)
+{
+    (void)state;
+    rvmsg in = {.type = RV_PROBE}, out, m;
+    in.u.probe.port = 7070;
+    round_trip(&in, &out);
+    assert_int_equal(out.u.probe.port, 7070);
+    rvmsg_clear(&out);
+    in = (rvmsg){.type = RV_PROBE_RESULT};
+    in.u.probe.port = 65535;
+    in.u.probe.result = RV_PR_TIMEOUT;
+    in.u.probe.ms = 3000;
+    snprintf(in.u.probe.address, sizeof in.u.probe.address, "198.18.0.2");
+    round_trip(&in, &out);
+    assert_int_equal(out.u.probe.port, 65535);
+    assert_int_equal(out.u.probe.result, RV_PR_TIMEOUT);
+    assert_string_equal(out.u.probe.address, "198.18.0.2");
+    assert_true(out.u.probe.ms == 3000);
+    rvmsg_clear(&out);
+    snprintf(in.u.probe.address, sizeof in.u.probe.address, "2001:db8::7");
+    in.u.probe.result = RV_PR_REACHABLE;
+    round_trip(&in, &out);
+    assert_string_equal(out.u.probe.address, "2001:db8::7");
+    rvmsg_clear(&out);
+    for (int i = 0; i < RV_PR_COUNT; i++)
+        assert_string_not_equal(rv_probe_res_name((rv_probe_res)i), "?");
+    assert_string_equal(rv_probe_res_name(RV_PR_COUNT), "?");
+    /* Port 0, out of range, absent, not an integer. */
+    in = (rvmsg){.type = RV_PROBE};
+    buf w;
+    buf_init(&w, 1024);
+    assert_int_equal(rvmsg_encode(&in, &w), BANTER_ESCHEMA);
+    buf_free(&w);
+    assert_int_equal(dec(&m, RV_PROBE, "{\"port\":0}"), BANTER_ESCHEMA);
+    assert_int_equal(dec(&m, RV_PROBE, "{\"port\":65536}"), BANTER_ESCHEMA);
+    assert_int_equal(dec(&m, RV_PROBE, "{}"), BANTER_ESCHEMA);
+    assert_int_equal(dec(&m, RV_PROBE, "{\"port\":\"80\"}"), BANTER_ESCHEMA);
+    assert_int_equal(dec(&m, RV_PROBE, "{\"port\":80.0}"), BANTER_ESCHEMA);
+    /* An address in the request is ignored (unknown member): the server
+     * never reads one. */
+    assert_int_equal(dec(&m, RV_PROBE, "{\"port\":80,\"address\":\"10.0.0.1\"}"), 0);
+    assert_int_equal(m.u.probe.port, 80);
+    assert_string_equal(m.u.probe.address, "");
+    rvmsg_clear(&m);
+    /* Results: an unknown result, a name for an address, ms out of range. */
+    assert_int_equal(dec(&m, RV_PROBE_RESULT, "{\"port\":80,\"result\":\"open\",\"ms\":1}"),
+                     BANTER_ESCHEMA);
+    assert_int_equal(dec(&m, RV_PROBE_RESULT,
+                         "{\"port\":80,\"result\":\"refused\",\"address\":\"example.com\","
+                         "\"ms\":1}"),
+                     BANTER_ESCHEMA);
+    assert_int_equal(dec(&m, RV_PROBE_RESULT, "{\"port\":80,\"result\":\"refused\",\"ms\":60001}"),
+                     BANTER_ESCHEMA);
+    assert_int_equal(dec(&m, RV_PROBE_RESULT, "{\"port\":80,\"result\":\"refused\"}"),
+                     BANTER_ESCHEMA);
+    assert_int_equal(dec(&m, RV_PROBE_RESULT, "{\"port\":80,\"result\":\"error\",\"ms\":0}"), 0);
+    assert_int_equal(m.u.probe.result, RV_PR_ERROR);
+    rvmsg_clear(&m);
+}
+
 int main(void)
 {
     if (bcrypto_init() != 0)
@@ -532,6 +594,7 @@ int main(void)
         cmocka_unit_test(test_cert_message),      cmocka_unit_test(test_contacts_presence),
         cmocka_unit_test(test_stored_recipients), cmocka_unit_test(test_seal_messages),
         cmocka_unit_test(test_integers_exact),    cmocka_unit_test(test_ice_messages),
+        cmocka_unit_test(test_probe_messages),
     };
     return cmocka_run_group_tests_name("rvmsg", tests, NULL, NULL);
 }

@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cluster.h - this server as one instance of several sharing one
+ * PostgreSQL database (docs/rendezvous.md 8.2, docs/cluster.md): its
+ * membership (join, heartbeats, the reaping of dead instances), the record
+ * of which of its devices are online, events posted to other instances and
+ * the events posted to it. Built on db_cluster.h over one asynchronous
+ * db_pg connection of its own (the loop never waits for it).
+ *
+ * What it does by itself, on the loop:
+ *   - at start and after every reconnection: LISTEN on bt_inst_ID,
+ *     register (rows of an earlier life of the same id go), then the
+ *     `joined` callback (the owner registers every device it holds again:
+ *     what it held before the connection broke may have been reaped), then
+ *     it takes the events waiting for it;
+ *   - every CLUSTER_BEAT_MS: a heartbeat that also reaps the instances
+ *     silent for CLUSTER_DEAD_MS; the accounts that had devices on them go
+ *     to `reaped` (their presence changed). When this instance finds it was
+ *     reaped itself (it was cut off longer than that), it joins again;
+ *   - on a notification on its channel (and after joining): takes its
+ *     events, in order, and hands each to `event`.
+ * Events are hints: the rows they name are the truth, and every path that
+ * uses them must be right when an event is lost (a dead instance, a broken
+ * connection) or comes twice.
+ *
+ * Calls that write (cluster_device, cluster_post) queue a statement and
+ * return; their outcome is logged, never reported (a failed post costs a
+ * hint; a failed online row is written again at the next join).
+ */
+#ifndef BANTER_RDV_CLUSTER_H
+#define BANTER_RDV_CLUSTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <uv.h>
+
+#include "db_cluster.h"
+#include "error.h"
+
+#define CLUSTER_BEAT_MS 1000 /* heartbeat period */
+#define CLUSTER_DEAD_MS 5000 /* an instance silent this long is reaped */
+
+typedef struct cluster cluster;
+
+/* What the cluster tells its owner, on the loop thread. Any may be NULL. */
+typedef struct cluster_cbs {
+    /* Registered (again): register every device held with cluster_device. */
+    void (*joined)(void *ud);
+    /* An event posted to this instance; user is the account the device is
+     * online as here ("" when it is no longer online here). */
+    void (*event)(void *ud, const db_cluster_event *ev, const char *user);
+    /* Instances were reaped: users (n) had devices on them. */
+    void (*reaped)(void *ud, const char *const *users, size_t n);
+    /* An instance said user's presence may have changed (this one too). */
+    void (*presence)(void *ud, const char *user);
+} cluster_cbs;
+
+/*
+ * Join the service on the PostgreSQL database at conninfo as instance id
+ * (db_cluster_id_ok). Makes the cluster tables when missing (blocking: call
+ * it at start-up), then connects on loop. log (may be NULL) gets a line
+ * for joins, reaps and failures; never the URL. 0, BANTER_EINVAL (a bad
+ * id or conninfo; why says so), BANTER_EDB (the tables; why), BANTER_ENOMEM.
+ */
+BANTER_WUR int cluster_new(cluster **out, uv_loop_t *loop, const char *conninfo, const char *id,
+                           const cluster_cbs *cbs, void *ud, FILE *log, char *why, size_t cap);
+
+/* Stop beating, close the connection (the handles close with the loop).
+ * The instance's rows stay until another reaps them or it joins again.
+ * Accepts NULL. Never from one of its own callbacks. */
+void cluster_free(cluster *c);
+
+/* This instance's id. */
+const char *cluster_id(const cluster *c);
+
+/* Device (of account user) is online here now (on), or no longer (off:
+ * the row goes only when it still names this instance). */
+void cluster_device(cluster *c, const uint8_t device[static 32], const char *user, bool on);
+
+/* Post an event (kind, row_id) for device to whichever instance holds it
+ * (none: nothing happens; this one: it comes back here). done (may be
+ * NULL) runs exactly once, also when the cluster is freed first (ret
+ * BANTER_EDB): ret 0 with n 1 when an instance holds the device, 0 when
+ * none does. */
+typedef void (*cluster_posted_fn)(void *ud, int ret, int64_t n);
+void cluster_post(cluster *c, const uint8_t device[static 32], int kind, int64_t row_id,
+                  cluster_posted_fn done, void *ud);
+/* Post an event (kind, body) to every device of account user online at
+ * another instance (db_cluster_post_user); the outcome is logged. */
+void cluster_post_user(cluster *c, const char *user, int kind, const uint8_t *body, size_t len);
+/* The same with body (len bytes, copied now; db_cluster_post_body). */
+void cluster_post_body(cluster *c, const uint8_t device[static 32], int kind, int64_t row_id,
+                       const uint8_t *body, size_t len, cluster_posted_fn done, void *ud);
+
+/*
+ * Presence across instances: every instance listens on the channel
+ * bt_presence. cluster_presence_changed tells them all (this one too) that
+ * user's devices or chosen status changed; it is queued after the online
+ * rows written before it, so a reader sees them. Each then reads user's
+ * presence with cluster_presence_get: the chosen status (RV_P_ONLINE and
+ * "" when never set) and text, and the devices online on any instance.
+ * cluster_presence_all reads every account with a device online anywhere
+ * (at start and after a reconnection: notifications missed meanwhile are
+ * not replayed). Their callbacks run once, also when the cluster is freed
+ * first (ret BANTER_EDB); text is valid during the call.
+ */
+typedef void (*cluster_presence_fn)(void *ud, int ret, const char *user, uint8_t status,
+                                    const char *text, int64_t online);
+void cluster_presence_changed(cluster *c, const char *user);
+void cluster_presence_get(cluster *c, const char *user, cluster_presence_fn fn, void *ud);
+/* fn once per account (ret 0), then once with ret 1 and user NULL at the
+ * end (or with a BANTER_E* code on failure). */
+void cluster_presence_all(cluster *c, cluster_presence_fn fn, void *ud);
+
+/* Whether the connection is up and the instance registered. */
+bool cluster_joined(const cluster *c);
+
+#endif

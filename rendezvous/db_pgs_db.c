@@ -1,0 +1,413 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * db_pgs_db.c - accounts, devices, profiles, the directory search and
+ * broadcast recipients on PostgreSQL: the forms of db.c's functions (see
+ * db.h for what each does, db_pgs.h for the conventions).
+ */
+#include "db_pgs.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db_impl.h"
+#include "dirview.h"
+
+#define USER_COLS                                                                                  \
+    "u.name, u.admin, u.disabled, u.created,"                                                      \
+    " (SELECT count(*) FROM devices d WHERE d.\"user\" = u.name), u.broadcast, u.pwhash"
+
+int pgs_user_add(db *d, const char *name, const char *pwhash, bool admin, int64_t now_ms)
+{
+    pgs_args a = {0};
+    int64_t n;
+    size_t hlen = pwhash ? strnlen(pwhash, BCRYPTO_PWHASH_STRLEN) : 0;
+    if (hlen == 0 || hlen == BCRYPTO_PWHASH_STRLEN) {
+        db_seterr(d, "bad password hash");
+        return BANTER_EINVAL;
+    }
+    int ret = pgs_arg_name(d, &a, name);
+    if (ret)
+        return ret;
+    pgs_arg_text(&a, pwhash);
+    pgs_arg_int(&a, admin ? 1 : 0);
+    pgs_arg_int(&a, now_ms);
+    ret = pgs_exec_n(d,
+                     "INSERT INTO users (name, pwhash, admin, disabled, created, broadcast)"
+                     " VALUES ($1, $2, $3, 0, $4, $3) ON CONFLICT (name) DO NOTHING",
+                     &a, &n);
+    return ret ? ret : n == 1 ? 0 : 1;
+}
+
+/* Row i of a USER_COLS result. */
+static void read_user(const PGresult *r, int i, db_user *u, char *pwhash)
+{
+    memset(u, 0, sizeof *u);
+    pgs_copy(r, i, 0, u->name, sizeof u->name);
+    u->admin = pgs_int(r, i, 1) != 0;
+    u->disabled = pgs_int(r, i, 2) != 0;
+    u->created_ms = pgs_int(r, i, 3);
+    u->devices = pgs_int(r, i, 4);
+    u->broadcast = pgs_int(r, i, 5) != 0;
+    if (pwhash)
+        pgs_copy(r, i, 6, pwhash, BCRYPTO_PWHASH_STRLEN);
+}
+
+int pgs_user_get(db *d, const char *name, db_user *out, char *pwhash)
+{
+    pgs_args a = {0};
+    PGresult *r;
+    int ret = pgs_arg_name(d, &a, name);
+    if (ret == 0)
+        ret = pgs_query(d, "SELECT " USER_COLS " FROM users u WHERE u.name = $1", &a, &r);
+    if (ret)
+        return ret;
+    if (PQntuples(r) > 0)
+        read_user(r, 0, out, pwhash);
+    else
+        ret = BANTER_ENOENT;
+    PQclear(r);
+    return ret;
+}
+
+int pgs_user_list(db *d, db_user **out, size_t *n)
+{
+    PGresult *r;
+    *out = NULL;
+    *n = 0;
+    int ret =
+        pgs_query(d, "SELECT " USER_COLS " FROM users u ORDER BY u.name COLLATE \"C\"", NULL, &r);
+    if (ret)
+        return ret;
+    int rows = PQntuples(r);
+    db_user *arr = rows ? calloc((size_t)rows, sizeof *arr) : NULL;
+    if (rows && !arr) {
+        PQclear(r);
+        return BANTER_ENOMEM;
+    }
+    for (int i = 0; i < rows; i++)
+        read_user(r, i, &arr[i], NULL);
+    PQclear(r);
+    *out = arr;
+    *n = (size_t)rows;
+    return 0;
+}
+
+int pgs_user_flag(db *d, const char *name, const char *col, bool on)
+{
+    pgs_args a = {0};
+    int64_t n = 0;
+    int ret = pgs_arg_name(d, &a, name);
+    if (ret)
+        return ret;
+    pgs_arg_int(&a, on ? 1 : 0);
+    /* One fixed text per column (prepared statements are keyed by text). */
+    if (strcmp(col, "disabled") == 0)
+        ret = pgs_exec_n(d, "UPDATE users SET disabled = $2 WHERE name = $1 AND disabled <> $2", &a,
+                         &n);
+    else if (strcmp(col, "broadcast") == 0)
+        ret = pgs_exec_n(d, "UPDATE users SET broadcast = $2 WHERE name = $1 AND broadcast <> $2",
+                         &a, &n);
+    else
+        ret = BANTER_EINVAL;
+    if (ret || n == 1)
+        return ret;
+    db_user u;
+    ret = pgs_user_get(d, name, &u, NULL);
+    return ret ? ret : 1;
+}
+
+/* ---- devices ---- */
+
+int pgs_device_user(db *d, const uint8_t key[static 32], db_user *out)
+{
+    pgs_args a = {0};
+    PGresult *r;
+    pgs_arg_blob(&a, key, 32);
+    int ret = pgs_query(d,
+                        "SELECT " USER_COLS " FROM devices v JOIN users u ON u.name = v.\"user\""
+                        " WHERE v.key = $1",
+                        &a, &r);
+    if (ret)
+        return ret;
+    if (PQntuples(r) > 0)
+        read_user(r, 0, out, NULL);
+    else
+        ret = BANTER_ENOENT;
+    PQclear(r);
+    return ret;
+}
+
+int pgs_device_bind(db *d, const uint8_t key[static 32], const char *name, int64_t now_ms)
+{
+    pgs_args a = {0};
+    pgs_arg_blob(&a, key, 32);
+    int ret = pgs_arg_name(d, &a, name);
+    if (ret)
+        return ret;
+    pgs_arg_int(&a, now_ms);
+    return pgs_exec(
+        d,
+        "INSERT INTO devices (key, \"user\", created, last_seen) VALUES ($1, $2, $3, $3)"
+        " ON CONFLICT (key) DO UPDATE SET \"user\" = $2, last_seen = $3,"
+        " created = CASE WHEN devices.\"user\" = $2 THEN devices.created ELSE $3 END",
+        &a);
+}
+
+int pgs_device_unbind(db *d, const uint8_t key[static 32])
+{
+    pgs_args a = {0};
+    int64_t n;
+    pgs_arg_blob(&a, key, 32);
+    int ret = pgs_exec_n(d, "DELETE FROM devices WHERE key = $1", &a, &n);
+    return ret ? ret : n == 1 ? 0 : 1;
+}
+
+int pgs_devices_of(db *d, const char *name, uint8_t (*keys)[32], size_t max, size_t *n)
+{
+    pgs_args a = {0};
+    PGresult *r;
+    *n = 0;
+    int ret = pgs_arg_name(d, &a, name);
+    if (ret)
+        return ret;
+    pgs_arg_int(&a, max > INT32_MAX ? INT32_MAX : (int64_t)max);
+    ret = pgs_query(d, "SELECT key FROM devices WHERE \"user\" = $1 ORDER BY created, key LIMIT $2",
+                    &a, &r);
+    if (ret)
+        return ret;
+    for (int i = 0; i < PQntuples(r) && *n < max; i++) {
+        size_t len;
+        const uint8_t *k = pgs_blob(r, i, 0, &len);
+        if (k && len == 32)
+            memcpy(keys[(*n)++], k, 32);
+    }
+    PQclear(r);
+    return 0;
+}
+
+/* ---- profiles ---- */
+
+#define PROFILE_COLS                                                                               \
+    "coalesce(p.display_name, ''), coalesce(p.department, ''), coalesce(p.title, ''),"             \
+    " coalesce(p.email, ''), coalesce(p.phone, ''), coalesce(p.location, ''),"                     \
+    " coalesce(p.about, '')"
+
+int pgs_profile_set(db *d, const char *name, const struct rv_profile *p, int64_t now_ms)
+{
+    pgs_args a = {0};
+    int ret = pgs_arg_name(d, &a, name);
+    if (ret)
+        return ret;
+    for (int i = 0; i < RV_F_COUNT; i++) {
+        if (p->f[i] && strlen(p->f[i]) > rv_field_max((rv_field)i)) {
+            db_seterr(d, "profile field too long");
+            return BANTER_EINVAL;
+        }
+        pgs_arg_text(&a, p->f[i]);
+    }
+    pgs_arg_int(&a, now_ms);
+    /* NULL leaves a field as it is; a new row starts with every field "". */
+    return pgs_exec(
+        d,
+        "INSERT INTO profiles (\"user\", display_name, department, title, email, phone, location,"
+        " about, updated) VALUES ($1, coalesce($2, ''), coalesce($3, ''), coalesce($4, ''),"
+        " coalesce($5, ''), coalesce($6, ''), coalesce($7, ''), coalesce($8, ''), $9)"
+        " ON CONFLICT (\"user\") DO UPDATE SET display_name = coalesce($2, profiles.display_name),"
+        " department = coalesce($3, profiles.department), title = coalesce($4, profiles.title),"
+        " email = coalesce($5, profiles.email), phone = coalesce($6, profiles.phone),"
+        " location = coalesce($7, profiles.location), about = coalesce($8, profiles.about),"
+        " updated = $9",
+        &a);
+}
+
+/* Profile columns first..first+6 of row i: what view v sees of them. */
+static int read_profile(const PGresult *r, int i, int first, dir_public pub, dir_view v,
+                        bool keep_dn, struct rv_profile *p)
+{
+    struct rv_profile all = {0}; /* borrowed from the result */
+    for (int f = 0; f < RV_F_COUNT; f++)
+        all.f[f] = (char *)(uintptr_t)pgs_text(r, i, first + f);
+    return dir_show(pub, v, &all, keep_dn, p);
+}
+
+int pgs_profile_get(db *d, const char *name, struct rv_profile *out)
+{
+    pgs_args a = {0};
+    PGresult *r;
+    memset(out, 0, sizeof *out);
+    int ret = pgs_arg_name(d, &a, name);
+    if (ret == 0)
+        ret = pgs_query(d, "SELECT " PROFILE_COLS " FROM profiles p WHERE p.\"user\" = $1", &a, &r);
+    if (ret)
+        return ret;
+    if (PQntuples(r) > 0)
+        ret = read_profile(r, 0, 0, DIR_PUBLIC_ALL, DIR_SELF, false, out);
+    PQclear(r);
+    if (ret)
+        db_profile_clear(out);
+    return ret;
+}
+
+/* ---- the directory (db.c's search in PostgreSQL's dialect) ---- */
+
+/* Column names, indexed by rv_field; RV_F_COUNT is the account name. */
+static const char *const field_col[RV_F_COUNT + 1] = {
+    [RV_F_DISPLAY_NAME] = "p.display_name",
+    [RV_F_DEPARTMENT] = "p.department",
+    [RV_F_TITLE] = "p.title",
+    [RV_F_EMAIL] = "p.email",
+    [RV_F_PHONE] = "p.phone",
+    [RV_F_LOCATION] = "p.location",
+    [RV_F_ABOUT] = "p.about",
+    [RV_F_COUNT] = "u.name",
+};
+
+#define SEARCH_JOINS                                                                               \
+    " LEFT JOIN profiles p ON p.\"user\" = u.name"                                                 \
+    " LEFT JOIN presence s ON s.\"user\" = u.name"                                                 \
+    " LEFT JOIN contacts c ON c.\"user\" = $1::text AND c.peer = u.name"                           \
+    " WHERE u.disabled = 0"                                                                        \
+    " AND (coalesce(s.status, 1) <> 4 OR u.name = $1 OR coalesce(c.rel, 0) = 3)"
+#define SEARCH_FROM_ALL " FROM users u" SEARCH_JOINS
+#define SEARCH_FROM_KNOWN                                                                          \
+    " FROM (SELECT $1::text AS name UNION ALL SELECT k.peer FROM contacts k"                       \
+    " WHERE k.\"user\" = $1 AND k.rel = 3 AND k.blocked = 0) m"                                    \
+    " JOIN users u ON u.name = m.name" SEARCH_JOINS
+#define SEARCH_VIEW                                                                                \
+    "(CASE WHEN u.name = $1 THEN 2"                                                                \
+    " WHEN coalesce(c.rel, 0) = 3 AND coalesce(c.blocked, 0) = 0 THEN 1 ELSE 0 END)"
+_Static_assert(DIR_STRANGER == 0 && DIR_CONTACT == 1 && DIR_SELF == 2, "SEARCH_VIEW's numbers");
+#define SEARCH_SQL_MAX 4096
+
+/* The WHERE clause, as db.c's search_where: lower() under the "C"
+ * collation changes ASCII letters only, as SQLite's; strpos is instr. */
+static void search_where(const struct rv_search *q, dir_public pub, char *sql, size_t cap,
+                         size_t *o)
+{
+    for (size_t i = 0; i < q->n && *o < cap; i++) {
+        rv_field f = q->c[i].field <= RV_F_COUNT ? q->c[i].field : RV_F_COUNT;
+        const char *col = field_col[f];
+        dir_view min = dir_min_view(pub, f);
+        if (min > DIR_STRANGER)
+            *o += (size_t)snprintf(sql + *o, cap - *o, " AND " SEARCH_VIEW " >= %d", (int)min);
+        if (*o >= cap)
+            return;
+        *o += (size_t)snprintf(
+            sql + *o, cap - *o,
+            q->c[i].contains
+                ? " AND strpos(lower(coalesce(%s, '') COLLATE \"C\"), lower($%zu::text COLLATE "
+                  "\"C\")) > 0"
+                : " AND lower(coalesce(%s, '') COLLATE \"C\") = lower($%zu::text COLLATE \"C\")",
+            col, i + 2);
+    }
+}
+
+/* Run one search statement (the count or the page). */
+static int search_run(db *d, const char *searcher, const struct rv_search *q, dir_public pub,
+                      bool count, PGresult **out)
+{
+    char sql[SEARCH_SQL_MAX];
+    pgs_args a = {0};
+    bool known = false;
+    *out = NULL;
+    for (size_t i = 0; i < q->n; i++)
+        known |= dir_min_view(pub, q->c[i].field) > DIR_STRANGER;
+    size_t o = (size_t)snprintf(sql, sizeof sql, "%s%s",
+                                count ? "SELECT count(*)"
+                                      : "SELECT u.name, " SEARCH_VIEW ", " PROFILE_COLS,
+                                known ? SEARCH_FROM_KNOWN : SEARCH_FROM_ALL);
+    search_where(q, pub, sql, sizeof sql, &o);
+    if (!count && o < sizeof sql)
+        o += (size_t)snprintf(sql + o, sizeof sql - o,
+                              " ORDER BY u.name COLLATE \"C\" LIMIT $%zu OFFSET $%zu", q->n + 2,
+                              q->n + 3);
+    if (o >= sizeof sql)
+        return BANTER_EINVAL;
+    int ret = pgs_arg_name(d, &a, searcher);
+    if (ret)
+        return ret;
+    for (size_t i = 0; i < q->n; i++)
+        pgs_arg_text(&a, q->c[i].value);
+    if (!count) {
+        pgs_arg_int(&a, q->per_page);
+        pgs_arg_int(&a, (int64_t)q->page * q->per_page);
+    }
+    return pgs_query_once(d, sql, &a, out);
+}
+
+int pgs_search(db *d, const char *searcher, const struct rv_search *q, uint32_t pub,
+               struct rv_search_result *res)
+{
+    PGresult *r;
+    memset(res, 0, sizeof *res);
+    res->page = q->page;
+    if (q->n < 1 || q->n > RV_SEARCH_MAX || q->per_page < 1 || q->per_page > RV_PER_PAGE_MAX)
+        return BANTER_EINVAL;
+    int ret = search_run(d, searcher, q, pub, true, &r);
+    if (ret)
+        return ret;
+    res->total = PQntuples(r) > 0 ? (uint64_t)pgs_int(r, 0, 0) : 0;
+    PQclear(r);
+    ret = search_run(d, searcher, q, pub, false, &r);
+    if (ret)
+        return ret;
+    res->users = calloc(q->per_page, sizeof *res->users);
+    if (!res->users)
+        ret = BANTER_ENOMEM;
+    for (int i = 0; ret == 0 && i < PQntuples(r) && res->n < q->per_page; i++) {
+        struct rv_user *u = &res->users[res->n++];
+        pgs_copy(r, i, 0, u->name, sizeof u->name);
+        int64_t v = pgs_int(r, i, 1);
+        ret = read_profile(r, i, 2, pub,
+                           v == DIR_SELF      ? DIR_SELF
+                           : v == DIR_CONTACT ? DIR_CONTACT
+                                              : DIR_STRANGER,
+                           true, &u->p);
+    }
+    PQclear(r);
+    return ret;
+}
+
+/* ---- broadcast recipients ---- */
+
+#define RCPT_FROM                                                                                  \
+    " FROM users u LEFT JOIN profiles p ON p.\"user\" = u.name"                                    \
+    " WHERE u.disabled = 0 AND u.name <> $1"                                                       \
+    " AND EXISTS (SELECT 1 FROM devices v WHERE v.\"user\" = u.name)"                              \
+    " AND ($2::text = '' OR lower(coalesce(p.department, '') COLLATE \"C\")"                       \
+    " = lower($2::text COLLATE \"C\"))"
+
+int pgs_recipients(db *d, const char *sender, const char *department, uint32_t page,
+                   struct rv_recipients *out)
+{
+    pgs_args a = {0};
+    PGresult *r;
+    int64_t total = 0;
+    memset(out, 0, sizeof *out);
+    out->page = page;
+    int ret = pgs_arg_name(d, &a, sender);
+    if (ret)
+        return ret;
+    pgs_arg_text(&a, department);
+    ret = pgs_query_int(d, "SELECT count(*)" RCPT_FROM, &a, &total);
+    out->total = (uint64_t)total;
+    if (ret)
+        return ret;
+    out->users = calloc(RV_RCPT_PER_PAGE, sizeof *out->users);
+    if (!out->users)
+        return BANTER_ENOMEM;
+    pgs_arg_int(&a, RV_RCPT_PER_PAGE);
+    pgs_arg_int(&a, (int64_t)page * RV_RCPT_PER_PAGE);
+    ret = pgs_query(
+        d, "SELECT u.name" RCPT_FROM " ORDER BY u.name COLLATE \"C\" LIMIT $3 OFFSET $4", &a, &r);
+    if (ret)
+        return ret;
+    for (int i = 0; i < PQntuples(r) && out->n < RV_RCPT_PER_PAGE; i++)
+        pgs_copy(r, i, 0, out->users[out->n++].name, sizeof out->users[0].name);
+    PQclear(r);
+    for (size_t i = 0; ret == 0 && i < out->n; i++)
+        ret = pgs_devices_of(d, out->users[i].name, out->users[i].dev, RV_DEVICES_MAX,
+                             &out->users[i].ndev);
+    return ret;
+}

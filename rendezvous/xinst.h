@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * xinst.h - the server's side of a cluster (cluster.h; docs/rendezvous.md
+ * 8.2): which of its devices are online goes to the shared tables, and the
+ * events other instances post for its devices are acted on.
+ *
+ * Only with a PostgreSQL database (core->cl set by xinst_start); every
+ * call is a no-op without one, so the rest of the server calls them
+ * unconditionally.
+ *
+ * Events acted on:
+ *   DBC_SEALED  a copy was stored for the device (by another instance):
+ *               the device fetches its stored copies now (mailbox_more);
+ *   DBC_ACK     a copy the device sent was acknowledged by its recipient
+ *               on another instance (row_id: the copy id's first 8 bytes,
+ *               xinst_id_tag): its sender gets "delivered"
+ *               (mailbox_remote_delivered).
+ *   DBC_ICE     an ICE message for the device, in the event's body
+ *               (icesig.c checked the sender's right on its instance);
+ *   DBC_ADMIN   an admin acted on the device or its account on another
+ *               instance (xinst_admin): the body says what, "refresh" (read
+ *               the account again: disabled, rights), "revoke" or "kick"
+ *               (end the device's session, as the admin's instance did
+ *               with the devices it holds).
+ * Both are hints over rows that stay the truth (the stored copy, deleted
+ * only when acknowledged), so a lost or repeated event costs at most a
+ * late "stored" answer or an extra fetch.
+ *
+ * Presence across instances: an account is online when it has a device on
+ * any instance (banter_online) and did not choose invisible. contacts.c,
+ * on a cluster, does not compute its contacts' presence itself: a change
+ * of an account's devices or status here is announced to every instance
+ * (xinst_presence_changed), each reads the account's presence from the
+ * shared tables, keeps it (the accounts online anywhere, read whole at
+ * every join) and, when it changed, pushes RV_PRESENCE to the account's
+ * contacts connected to it (contacts_push_presence).
+ */
+#ifndef BANTER_RDV_XINST_H
+#define BANTER_RDV_XINST_H
+
+#include <stdint.h>
+
+#include "conn.h"
+#include "core.h"
+#include "rvmsg.h"
+
+/* Join the service on the database at url as instance id (cluster_new).
+ * 0, or a BANTER_E* code with the reason logged. */
+BANTER_WUR int xinst_start(core *k, const char *url, const char *id);
+/* Leave (the rows stay until another instance reaps them). Accepts a core
+ * without a cluster. */
+void xinst_stop(core *k);
+
+/* c was authenticated (attached to its account) / is leaving it. */
+void xinst_device_up(conn *c);
+void xinst_device_down(conn *c);
+
+/* A copy for device (not connected here) was stored: wake the instance
+ * holding it, if any. done (may be NULL) gets whether one holds it. */
+void xinst_stored(core *k, const uint8_t device[static 32], void (*done)(void *ud, bool held),
+                  void *ud);
+/* The stored copy id, sent by from_device, was acknowledged here by its
+ * recipient: tell the sender's instance. */
+void xinst_acked(core *k, const uint8_t from_device[static 32], const uint8_t id[static RV_ID_LEN]);
+
+/* What an admin did, for the devices on other instances: what is
+ * XINST_REFRESH (every device of user: its account changed), or
+ * XINST_REVOKE / XINST_KICK (device, or every device of user when NULL). */
+#define XINST_REFRESH "refresh"
+#define XINST_REVOKE  "revoke"
+#define XINST_KICK    "kick"
+void xinst_admin(core *k, const char *user, const uint8_t *device, const char *what);
+
+/* On a cluster: user's devices here or its chosen status changed. */
+void xinst_presence_changed(core *k, const char *user);
+/* On a cluster: user's presence as contacts see it (RV_P_OFFLINE when it
+ * is online nowhere or invisible) and its text (cap bytes, "" when none). */
+rv_presence xinst_presence(const core *k, const char *user, char *text, size_t cap);
+
+/* The event tag of a copy id (its first 8 bytes as a number). */
+int64_t xinst_id_tag(const uint8_t id[static RV_ID_LEN]);
+
+#endif
