@@ -84,8 +84,13 @@ ADMIN_OBJ_REL  := $(ADMIN_SRC:%.c=$(REL)/%.o)
 ADMIN_OBJ_ASAN := $(ADMIN_SRC:%.c=$(ASAN)/%.o)
 INTEG_SRC  := $(sort $(wildcard tests/integration/test_*.sh))
 # The rendezvous tests run a second time on PostgreSQL (RDV_DB=postgresql,
-# tests/integration/rdv_lib.sh; named NAME@pg in the output).
-RDV_PG_TESTS :=
+# tests/integration/rdv_lib.sh; named NAME@pg in the output): those that
+# use rdv_lib.sh.
+RDV_PG_TESTS := $(addprefix tests/integration/,test_rendezvous_admin.sh \
+    test_rendezvous_authz.sh test_rendezvous_backoff.sh test_rendezvous_contacts.sh \
+    test_rendezvous_directory.sh test_rendezvous_ice.sh test_rendezvous_mailbox.sh \
+    test_rendezvous_plugins.sh test_rendezvous_robust.sh test_admin.sh test_admin_announce.sh \
+    test_admin_plugins.sh test_admin_policy.sh)
 ASAN_PROGRAMS := $(if $(PEER_SRC),$(ASAN)/banter) \
                  $(if $(RENDEZVOUS_SRC),$(ASAN)/banter-rendezvous) \
                  $(if $(ADMIN_SRC),$(ASAN)/banter-admin)

@@ -32,15 +32,5 @@ db *cli_open_db(const cli_ctx *ctx)
                 db_pg_is_url(path) ? "(PostgreSQL)" : path, *why ? why : banter_strerror(r));
         return NULL;
     }
-    /* Until every server path runs on the database thread (dbq.h) and
-     * every db_* function has its PostgreSQL form, the server and the
-     * commands refuse PostgreSQL (db_open migrated its schema). */
-    if (db_is_pg(d)) {
-        fprintf(stderr,
-                CLI_PROG ": cannot open the database (PostgreSQL): the schema is up to date, but"
-                         " this build serves from SQLite only (docs/rendezvous.md, PostgreSQL)\n");
-        db_close(d);
-        return NULL;
-    }
     return d;
 }

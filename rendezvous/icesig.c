@@ -98,23 +98,24 @@ static bool within_rate(conn *c)
 }
 
 /* A message to a device on another instance, in flight: who to tell
- * EOFFLINE when no instance holds the device (looked up again: the
- * sender may be gone by then). */
+ * EOFFLINE when no instance holds the device. The sender's connection is
+ * held (conn_hold), its input too, so that the answer keeps its place
+ * before the answers to what it sends next (a PING's PONG). */
 struct remote_ice {
-    core *k;
+    conn *c;
     rvmsg end; /* the RV_ICE_END to send back (user, device, session) */
     char from_user[BANTER_MAX_NAME + 1];
-    uint8_t from_device[RV_KEY_LEN];
 };
 
 static void on_remote_posted(void *ud, int ret, int64_t n)
 {
     struct remote_ice *x = ud;
-    account *a = ret == 0 && n > 0 ? NULL : online_find(x->k->on, x->from_user);
-    conn *c = a ? online_device(a, x->from_device) : NULL;
-    if (c && !c->closing)
+    conn *c = x->c;
+    if (!(ret == 0 && n > 0) && !c->closing && c->acct && strcmp(c->acct->name, x->from_user) == 0)
         end_to(c, &x->end, "EOFFLINE");
     free(x);
+    conn_input_resume(c);
+    conn_release(c);
 }
 
 /* On a cluster, the target device may be connected to another instance:
@@ -135,12 +136,13 @@ static bool relay_remote(conn *c, const rvmsg *m, const rvmsg *f)
         free(x);
         return false;
     }
-    x->k = k;
+    x->c = c;
     memcpy(x->end.u.ice.user, m->u.ice.user, sizeof x->end.u.ice.user);
     memcpy(x->end.u.ice.device, m->u.ice.device, RV_KEY_LEN);
     memcpy(x->end.u.ice.session, m->u.ice.session, RV_ICE_SESSION_LEN);
     snprintf(x->from_user, sizeof x->from_user, "%s", c->acct->name);
-    memcpy(x->from_device, conn_device(c), RV_KEY_LEN);
+    conn_hold(c);
+    conn_input_hold(c);
     cluster_post_body(k->cl, m->u.ice.device, DBC_ICE, 0, buf_data(&b), buf_len(&b),
                       on_remote_posted, x);
     buf_free(&b);

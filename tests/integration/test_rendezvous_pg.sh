@@ -9,13 +9,15 @@
 # was committed before is there, and the schema is not migrated twice.
 #
 # The unit tests of the db modules (test_rdv_db, test_rdv_contacts,
-# test_rdv_mail, test_rdv_admin, and test_rdv_acct: the admin commands
-# through the database thread; rdv_dbtest.h) run again on PostgreSQL, each program
+# test_rdv_mail, test_rdv_admin: rdv_dbtest.h), the database thread's
+# (test_rdv_dbq) and the admin commands through it (test_rdv_acct) run
+# again on PostgreSQL, each program
 # on a database of its own (RDV_TEST_PG), so both backends give the same
 # results.
 #
-# banter-rendezvous --db postgresql://... says it does not serve from
-# PostgreSQL yet, without printing the URL's password.
+# banter-rendezvous --db postgresql://... runs its commands there, and
+# never prints the URL's password (also when the database cannot be
+# opened).
 #
 # Needs $RDV_PG_TEST and $RDV_BIN (default: the ASan builds). Exit 77
 # when PostgreSQL is not installed.
@@ -37,7 +39,7 @@ pg_start || t_fail setup "cannot start a PostgreSQL cluster"
 
 # The db modules' unit tests on PostgreSQL, beside test_rdv_pg.
 unit_dir=$(dirname "$RDV_PG_TEST")
-for t in ${RDV_PG_UNITS:-test_rdv_db test_rdv_contacts test_rdv_mail test_rdv_admin test_rdv_acct}; do
+for t in ${RDV_PG_UNITS:-test_rdv_db test_rdv_contacts test_rdv_mail test_rdv_admin test_rdv_dbq test_rdv_acct}; do
     [ -x "$unit_dir/$t" ] || t_fail unit "no program at $unit_dir/$t (make test-run builds it)"
     # A locale whose lower() folds every letter and whose order is not
     # SQLite's bytes (where the system has one): the backend must not care.
@@ -67,13 +69,18 @@ BANTER_TEST_PG=$PG_URL "$RDV_PG_TEST" >/dev/null 2>&1 || t_fail crash "test_rdv_
 [ "$(pg_sql "SELECT version FROM banter_schema")" = "$v" ] || t_fail crash "schema version changed"
 t_pass "a PostgreSQL crash loses nothing committed"
 
-# --db postgresql://...: a clear refusal (the schema is prepared), no
-# password in what is printed, no SQLite file made of the URL.
+# --db postgresql://...: the commands run there (every server path goes
+# through the database thread, every db_* function has its PostgreSQL
+# form); no password in what is printed, also when the database cannot be
+# opened; no SQLite file made of the URL.
 cd "$PG_DIR" || t_fail cli "cd"
 secret="s3cret$RANDOM"
 url=${PG_URL/nobody@/nobody:$secret@}
-out=$("$RDV_BIN" --db "$url" user list 2>&1) && t_fail cli "user list on PostgreSQL succeeded"
-printf '%s\n' "$out" | grep -q "serves from SQLite only" || t_fail cli "no clear refusal: $out"
+out=$("$RDV_BIN" --db "$url" user list 2>&1) || t_fail cli "user list on PostgreSQL failed: $out"
+printf '%s\n' "$out" | grep -q "$secret" && t_fail cli "the password was printed: $out"
+bad=${url/\/banter?//nosuchdb?}
+out=$("$RDV_BIN" --db "$bad" user list 2>&1) && t_fail cli "user list on a missing database succeeded"
+printf '%s\n' "$out" | grep -q "cannot open the database (PostgreSQL)" || t_fail cli "no clear error: $out"
 printf '%s\n' "$out" | grep -q "$secret" && t_fail cli "the password was printed: $out"
 [ -e postgresql: ] && t_fail cli "a SQLite file was made of the URL"
-t_pass "--db postgresql:// is refused clearly, the password unprinted"
+t_pass "--db postgresql://: the commands run on PostgreSQL; a failure is clear, the password unprinted"

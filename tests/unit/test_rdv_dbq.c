@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * test_rdv_dbq.c - the database thread (rendezvous/dbq.h) on a real
- * SQLite database: work runs on another thread in submission order, each
- * after runs once on the loop thread in the same order with work's return
+ * database (SQLite, or PostgreSQL with RDV_TEST_PG: rdv_dbtest.h): work runs on another thread in
+ * submission order, each after runs once on the loop thread in the same order with work's return
  * value and message, afters may submit more, dbq_free finishes the jobs
  * still queued and calls their afters, and a submit after dbq_free began
  * is refused.
@@ -20,6 +20,8 @@
 #include <cmocka.h>
 #include <uv.h>
 
+#include "rdv_dbtest.h"
+
 #include "db.h"
 #include "dbq.h"
 
@@ -27,8 +29,7 @@
 #define NJOBS     200
 
 struct fixture {
-    char dir[64];
-    char path[128];
+    struct dbt t;
     uv_loop_t loop;
     db *d;
     dbq *q;
@@ -54,11 +55,9 @@ static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof *f);
     assert_non_null(f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/banter-test-dbq-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    snprintf(f->path, sizeof f->path, "%s/rdv.db", f->dir);
+    dbt_make(&f->t, "dbq");
     char err[256];
-    assert_int_equal(db_open(&f->d, f->path, err, sizeof err), 0);
+    assert_int_equal(db_open(&f->d, f->t.path, err, sizeof err), 0);
     assert_int_equal(uv_loop_init(&f->loop), 0);
     f->loop_thread = uv_thread_self();
     f->work_off_loop = f->after_on_loop = true;
@@ -75,13 +74,7 @@ static int teardown(void **state)
     assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0); /* the handle's close */
     assert_int_equal(uv_loop_close(&f->loop), 0);
     db_close(f->d);
-    char p[160];
-    static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
-    for (size_t i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
-        snprintf(p, sizeof p, "%s%s", f->path, suffix[i]);
-        unlink(p);
-    }
-    rmdir(f->dir);
+    dbt_remove(&f->t);
     free(f);
     return 0;
 }
