@@ -16,6 +16,13 @@
  * the mailbox and the contact list sender also hold back while a
  * connection is above CONN_OUT_HIGH (conn_busy).
  *
+ * Batching (docs/rendezvous.md section 2.2): on a connection whose HELLO
+ * listed "batch" (c->batch), messages are not encrypted at once but
+ * collected in plaintext, and the flush seals what one loop iteration
+ * queued as one RV_BATCH (or a lone message as itself): one AEAD operation
+ * for many messages. The builder is borrowed from a pool in the core only
+ * while something waits, so an idle connection holds none.
+ *
  * Lifetime: conn_close stops all I/O at once and tells the other modules
  * (auth_conn_gone), but the record is freed only in the handle's close
  * callback, never inside a callback of its own; after conn_close every
@@ -44,6 +51,7 @@ typedef struct account account;
 typedef struct login login;
 typedef struct mb_item mb_item;
 typedef struct mb_late mb_late;
+typedef struct conn_batch conn_batch;
 
 /* The mailbox's state of one authenticated device connection (mailbox.c
  * owns it; zero when not authenticated). */
@@ -70,6 +78,7 @@ struct conn {
     account *acct;             /* the account, once authenticated (online.c), else NULL */
     conn *dev_prev, *dev_next; /* the account's other connected devices */
     char *clist_after;         /* the contact list is being sent: the last name sent (contacts.c) */
+    conn_batch *ob;            /* messages queued this iteration, not yet sealed (batch only) */
     struct mb_dev mb;
     /* Times are loop ms modulo 2^32 (conn_ms, conn_age: differences are
      * right up to 49 days), so the record stays small: one per connection. */
@@ -91,6 +100,7 @@ struct conn {
     bool wants_policy : 1;   /* the peer's HELLO listed "policy" (orgpolicy.h) */
     bool wants_announce : 1; /* ... "announce": RV_ANNOUNCE and RV_REVOKED (announce.h, orgrevoke.h)
                               */
+    bool batch : 1;          /* ... "batch": RV_BATCH both ways (rvbatch.h) */
 };
 
 /* A loop time (core_now) as kept in a conn, and how long ago one was. */
@@ -137,6 +147,8 @@ static inline bool conn_busy(const conn *c) { return conn_queued(c) >= CONN_OUT_
 void conn_mark_dirty(conn *c);
 /* Write what every dirty connection queued (the server's flush). */
 void conn_flush_dirty(core *k);
+/* Free the pool of batch builders (at shutdown, no connection left). */
+void conn_batch_pool_free(core *k);
 
 /* The read callbacks (server.c: reading feeds the session and dispatches
  * its messages); conn.c restarts reading with them after a pause. */

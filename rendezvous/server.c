@@ -30,6 +30,7 @@
 #include "mailbox.h"
 #include "online.h"
 #include "orgpolicy.h"
+#include "rvbatch.h"
 #include "orgrevoke.h"
 #include "probe.h"
 #include "pwcheck.h"
@@ -76,6 +77,7 @@ static void conn_hello(conn *c, const struct msg_hello *h)
     for (size_t i = 0; i < h->nfeatures; i++) {
         c->wants_policy |= strcmp(h->features[i], ORGPOLICY_FEATURE) == 0;
         c->wants_announce |= strcmp(h->features[i], ANN_FEATURE) == 0;
+        c->batch |= strcmp(h->features[i], RVBATCH_FEATURE) == 0;
     }
     conn_list_remove(&k->pending, c);
     c->live = true;
@@ -98,7 +100,8 @@ static void conn_established(conn *c)
     h.u.hello.version = SESSION_VERSION;
     snprintf(h.u.hello.name, sizeof h.u.hello.name, "%s", SERVER_NAME);
     snprintf(h.u.hello.features[0], sizeof h.u.hello.features[0], "%s", SERVER_FEATURE);
-    h.u.hello.nfeatures = 1;
+    snprintf(h.u.hello.features[1], sizeof h.u.hello.features[1], "%s", RVBATCH_FEATURE);
+    h.u.hello.nfeatures = 2;
     conn_send(c, &h);
 }
 
@@ -171,10 +174,42 @@ static void conn_rv_message(conn *c, const uint8_t *pt, size_t len)
     rvmsg_clear(&m); /* wipes the password of an RV_LOGIN */
 }
 
+static void conn_message(conn *c, const uint8_t *pt, size_t len);
+
+/* An RV_BATCH: checked whole first, then its messages one by one, exactly
+ * as if each had come alone (docs/rendezvous.md section 2.2). Only after
+ * both HELLOs listed "batch"; a malformed one ends the connection. */
+static void conn_batch_in(conn *c, const uint8_t *pt, size_t len)
+{
+    size_t n;
+    if (!c->live) {
+        conn_refuse(c, "EPROTO", "HELLO must come first");
+        return;
+    }
+    if (!c->batch) {
+        conn_refuse(c, "EPROTO", "RV_BATCH needs the feature \"batch\" in HELLO");
+        return;
+    }
+    int r = rvbatch_check(pt, len, &n);
+    if (r) {
+        conn_close(c, BANTER_EPROTO, "malformed batch");
+        return;
+    }
+    rvbatch_iter it = rvbatch_iter_make(pt, len);
+    const uint8_t *m;
+    size_t mlen;
+    while (!c->closing && rvbatch_next(&it, &m, &mlen))
+        conn_message(c, m, mlen);
+}
+
 /* One transport plaintext from an established peer. */
 static void conn_message(conn *c, const uint8_t *pt, size_t len)
 {
     msg m;
+    if (len > 0 && pt[0] == RV_BATCH) {
+        conn_batch_in(c, pt, len);
+        return;
+    }
     if (len > 0 && rvmsg_owns(pt[0])) {
         if (c->live)
             conn_rv_message(c, pt, len);
@@ -594,6 +629,7 @@ static void server_free(server *srv)
     rplugins_free(srv->k.pg);
     orgrevoke_free(&srv->k);
     probes_free(srv->k.probes);
+    conn_batch_pool_free(&srv->k);
     free(srv);
 }
 
