@@ -31,6 +31,7 @@
 #ifndef BANTER_RDV_CONN_H
 #define BANTER_RDV_CONN_H
 
+#include <stdalign.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -44,7 +45,7 @@
 #define CONN_OUT_CAP     (256u * 1024u) /* unsent bytes; beyond it the peer is dropped */
 #define CONN_OUT_HIGH    (64u * 1024u)  /* stop reading from the peer, hold back copies */
 #define CONN_OUT_LOW     (16u * 1024u)  /* read again */
-#define CONN_MAX_REFUSED 16u            /* refused messages tolerated on one connection */
+#define CONN_MAX_REFUSED 16u            /* refused messages tolerated on one connection (< 31) */
 #define CONN_ADDR_MAX    64
 
 typedef struct account account;
@@ -90,7 +91,7 @@ struct conn {
     uint32_t cert_sent; /* the last certificate was sent (auth.c renews it; 0: never) */
     uint32_t wbytes;    /* bytes in the write in flight */
     uint16_t ice_count;
-    uint8_t refused;         /* messages refused so far */
+    uint8_t refused : 5;     /* messages refused so far (up to CONN_MAX_REFUSED + 1) */
     bool live : 1;           /* the peer's HELLO arrived */
     bool pinged : 1;         /* a keepalive PING went out since the last byte */
     bool writing : 1;        /* a uv_write is in flight */
@@ -101,12 +102,18 @@ struct conn {
     bool wants_announce : 1; /* ... "announce": RV_ANNOUNCE and RV_REVOKED (announce.h, orgrevoke.h)
                               */
     bool batch : 1;          /* ... "batch": RV_BATCH both ways (rvbatch.h) */
+    /* The session lives here, in the same allocation (s points to it):
+     * one malloc header and one pointer chase less per connection. */
+    alignas(max_align_t) unsigned char smem[];
 };
 
 /* A loop time (core_now) as kept in a conn, and how long ago one was. */
 static inline uint32_t conn_ms(uint64_t now) { return (uint32_t)now; }
 static inline uint32_t conn_age(uint64_t now, uint32_t then) { return (uint32_t)now - then; }
 _Static_assert(offsetof(conn, tcp) == 0, "conn starts with its handle");
+
+/* What one connection record takes with its session (conn_new's size). */
+static inline size_t conn_alloc_size(void) { return sizeof(conn) + session_size(); }
 
 /* The server core: the loop's data (one pointer less per connection). */
 static inline core *conn_core(const conn *c) { return c->tcp.loop->data; }
