@@ -89,6 +89,7 @@ typedef struct bconn {
     uint32_t outstanding; /* pings or copies unanswered */
     uint64_t next;        /* the next ping token / copy id */
     bool batch;           /* lists "batch" in HELLO (the second group of pairs) */
+    bool batch_ok;        /* ... and the server's HELLO did too: RV_BATCH may go */
     rvbatch *ob;          /* batch: what was queued since the last flush */
 } bconn;
 
@@ -361,7 +362,7 @@ static void flush(bconn *c)
 
 static void send_pt(bconn *c, const uint8_t *pt, size_t len)
 {
-    if (c->batch && c->state == ST_READY) {
+    if (c->batch_ok && c->state == ST_READY) {
         if (!c->ob && (c->ob = malloc(sizeof *c->ob)) != NULL)
             rvbatch_init(c->ob);
         if (!c->ob)
@@ -493,7 +494,7 @@ static void on_message(bconn *c, const uint8_t *pt, size_t len)
     case RV_BATCH: {
         size_t n;
         const uint8_t *m;
-        if (!c->batch || rvbatch_check(pt, len, &n) != 0) {
+        if (!c->batch_ok || rvbatch_check(pt, len, &n) != 0) {
             conn_dead(c, "a malformed or unexpected RV_BATCH");
             break;
         }
@@ -509,6 +510,15 @@ static void on_message(bconn *c, const uint8_t *pt, size_t len)
         memcpy(pong, pt, 9);
         pong[0] = MSG_PONG;
         send_pt(c, pong, 9);
+        break;
+    }
+    case MSG_HELLO: {
+        msg h;
+        if (msg_decode(&h, pt, len) != 0)
+            break;
+        for (size_t i = 0; i < h.u.hello.nfeatures; i++)
+            c->batch_ok |= c->batch && strcmp(h.u.hello.features[i], RVBATCH_FEATURE) == 0;
+        msg_clear(&h);
         break;
     }
     case MSG_PONG:

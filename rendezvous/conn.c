@@ -193,7 +193,7 @@ static int queue_pt(conn *c, const uint8_t *pt, size_t len)
 static void on_conn_closed(uv_handle_t *h)
 {
     conn *c = (conn *)(void *)h;
-    session_fini(c->s); /* in c's own allocation */
+    session_free(c->s);
     free(c->clist_after);
     free(c);
 }

@@ -31,7 +31,6 @@
 #ifndef BANTER_RDV_CONN_H
 #define BANTER_RDV_CONN_H
 
-#include <stdalign.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -102,18 +101,12 @@ struct conn {
     bool wants_announce : 1; /* ... "announce": RV_ANNOUNCE and RV_REVOKED (announce.h, orgrevoke.h)
                               */
     bool batch : 1;          /* ... "batch": RV_BATCH both ways (rvbatch.h) */
-    /* The session lives here, in the same allocation (s points to it):
-     * one malloc header and one pointer chase less per connection. */
-    alignas(max_align_t) unsigned char smem[];
 };
 
 /* A loop time (core_now) as kept in a conn, and how long ago one was. */
 static inline uint32_t conn_ms(uint64_t now) { return (uint32_t)now; }
 static inline uint32_t conn_age(uint64_t now, uint32_t then) { return (uint32_t)now - then; }
 _Static_assert(offsetof(conn, tcp) == 0, "conn starts with its handle");
-
-/* What one connection record takes with its session (conn_new's size). */
-static inline size_t conn_alloc_size(void) { return sizeof(conn) + session_size(); }
 
 /* The server core: the loop's data (one pointer less per connection). */
 static inline core *conn_core(const conn *c) { return c->tcp.loop->data; }

@@ -65,7 +65,7 @@ typedef struct server {
     uint8_t rbuf[READ_BUF];
 } server;
 
-size_t server_conn_size(void) { return conn_alloc_size(); }
+size_t server_conn_size(void) { return sizeof(conn); }
 
 /* ---- dispatch ---- */
 
@@ -338,7 +338,7 @@ static void on_connection(uv_stream_t *l, int status)
         core_log(&srv->k, "accept failed: %s", uv_strerror(status));
         return;
     }
-    conn *c = calloc(1, conn_alloc_size()); /* the session in its tail */
+    conn *c = calloc(1, sizeof *c);
     if (!c || uv_tcp_init(&srv->loop, &c->tcp) != 0) {
         free(c);
         core_log(&srv->k, "out of memory: cannot accept connections");
@@ -354,8 +354,7 @@ static void on_connection(uv_stream_t *l, int status)
         uv_close((uv_handle_t *)&c->tcp, on_conn_refused);
         return;
     }
-    c->s = (session *)(void *)c->smem;
-    if (srv->k.stopping || srv->k.pending.n >= SERVER_MAX_PENDING || session_init(c->s, &sc) != 0) {
+    if (srv->k.stopping || srv->k.pending.n >= SERVER_MAX_PENDING || session_new(&c->s, &sc) != 0) {
         srv->st.refused++;
         uv_close((uv_handle_t *)&c->tcp, on_conn_refused);
         return;

@@ -98,30 +98,17 @@ static int establish(session *s)
     return 0;
 }
 
-size_t session_size(void) { return sizeof(session); }
-
 int session_new(session **out, const session_config *cfg)
 {
-    *out = NULL;
-    session *s = malloc(sizeof *s);
-    if (!s)
-        return BANTER_ENOMEM;
-    int r = session_init(s, cfg);
-    if (r) {
-        free(s);
-        return r;
-    }
-    *out = s;
-    return 0;
-}
-
-int session_init(session *s, const session_config *cfg)
-{
+    session *s;
     int r;
 
-    memset(s, 0, sizeof *s);
+    *out = NULL;
     if (!cfg || !cfg->id || !cfg->rng.fill)
         return BANTER_EINVAL;
+    s = calloc(1, sizeof *s);
+    if (!s)
+        return BANTER_ENOMEM;
     s->id = cfg->id;
     s->role = (uint8_t)cfg->role;
     if (cfg->expect_peer) {
@@ -149,13 +136,14 @@ int session_init(session *s, const session_config *cfg)
         if (r)
             goto fail;
     }
+    *out = s;
     return 0;
 fail:
-    session_fini(s);
+    session_free(s);
     return r;
 }
 
-void session_fini(session *s)
+void session_free(session *s)
 {
     if (!s)
         return;
@@ -164,11 +152,6 @@ void session_fini(session *s)
     buf_free(&s->out);
     buf_free(&s->rx_pt);
     bcrypto_wipe(s, sizeof *s);
-}
-
-void session_free(session *s)
-{
-    session_fini(s);
     free(s);
 }
 

@@ -60,15 +60,6 @@ BANTER_WUR int session_new(session **out, const session_config *cfg);
 /* Wipes keys. Accepts NULL. */
 void session_free(session *s);
 
-/* The same in memory the caller provides (e.g. the tail of its own
- * connection record: one allocation instead of two): s points to
- * session_size() bytes aligned for any type. session_init fails like
- * session_new (s then needs no session_fini, but accepts it);
- * session_fini wipes keys and frees what the session holds, not s. */
-size_t session_size(void);
-BANTER_WUR int session_init(session *s, const session_config *cfg);
-void session_fini(session *s);
-
 /*
  * Feed received bytes. Returns 1 with *ev filled when an event is ready,
  * 0 when all of in was consumed with no event, or a negative error:

@@ -941,36 +941,6 @@ static void test_send_msg_full(void **state)
     peer_free(&r);
 }
 
-/* A session in memory the caller provides (the server's connection
- * record) works like one from session_new. */
-static void test_in_place(void **state)
-{
-    (void)state;
-    struct peer i, r;
-    pair(&i, &r, 0);
-    peer_free(&r);
-    peer_identity(&r);
-    void *mem = malloc(session_size());
-    assert_non_null(mem);
-    session *s = mem;
-    session_config bad = {.role = NOISE_RESPONDER, .id = NULL};
-    assert_int_equal(session_init(s, &bad), BANTER_EINVAL);
-    session_fini(s); /* accepted after a failed init */
-    session_config c = {.role = NOISE_RESPONDER, .id = r.id, .rng = bcrypto_rng_system()};
-    assert_int_equal(session_init(s, &c), 0);
-    r.s = s;
-    peer_start(&i, NOISE_INITIATOR, NULL, 0);
-    assert_int_equal(handshake(&i, &r, 0), 0);
-    send_chat(&r, "from the record's tail", false);
-    assert_int_equal(deliver(&r, &i, 0), 0);
-    expect_chat(&i, "from the record's tail", false);
-    session_fini(s);
-    free(mem);
-    r.s = NULL;
-    peer_free(&i);
-    peer_free(&r);
-}
-
 static void test_finish(void **state)
 {
     (void)state;
@@ -1034,7 +1004,6 @@ int main(void)
         cmocka_unit_test(test_version),
         cmocka_unit_test(test_state_errors),
         cmocka_unit_test(test_send_msg_full),
-        cmocka_unit_test(test_in_place),
         cmocka_unit_test(test_many_messages),
         cmocka_unit_test(test_rekey_schedule),
         cmocka_unit_test(test_out_cap),
