@@ -98,10 +98,12 @@ struct rdv {
     void (*org_hook)(void *ud, const uint8_t *pt, size_t len); /* annmsg.h types */
     void *org_ud;
     /* RV_BATCH (docs/rendezvous.md 2.2): the server's HELLO listed
-     * "batch" (ours always does); while the messages of a batch from the
-     * server are handled (hold), what we answer is collected in ob and goes
-     * out as one batch after them. */
+     * "batch" (ours always does). What the node sends in one main loop
+     * iteration is collected in ob and goes out as one batch from an idle
+     * callback (flush_src); while the messages of a batch from the server
+     * are handled (hold), the answers go right after them. */
     bool batch, hold;
+    guint flush_src;
     rvbatch ob;
 };
 
@@ -539,13 +541,25 @@ static int flush_held(rdv *r)
     return e;
 }
 
-/* One encoded plaintext: into the batch while holding, else at once. */
+static gboolean on_flush(gpointer ud)
+{
+    rdv *r = ud;
+    r->flush_src = 0;
+    if (!r->hold)
+        (void)flush_held(r);
+    return G_SOURCE_REMOVE;
+}
+
+/* One encoded plaintext: into the batch (sent at the end of this main
+ * loop iteration, or after the batch being handled), else at once. */
 static int send_pt(rdv *r, const uint8_t *pt, size_t len)
 {
     if (!r->c)
         return BANTER_ESTATE;
-    if (!r->hold || !r->batch)
+    if (!r->batch)
         return conn_send_raw(r->c, pt, len);
+    if (!r->hold && !r->flush_src)
+        r->flush_src = g_idle_add_full(G_PRIORITY_DEFAULT, on_flush, r, NULL);
     int e = rvbatch_add(&r->ob, pt, len);
     if (e == BANTER_ETOOBIG || e == BANTER_EINVAL) {
         /* Full: what waits goes first, then this one starts the next
@@ -560,7 +574,7 @@ static int send_pt(rdv *r, const uint8_t *pt, size_t len)
 
 static int send_msg(rdv *r, const msg *m)
 {
-    if (r->hold)
+    if (rvbatch_count(&r->ob) > 0)
         (void)flush_held(r); /* in order: what was collected goes first */
     int e = r->c ? conn_send(r->c, m) : BANTER_ESTATE;
     if (e && e != BANTER_ESTATE)
@@ -762,7 +776,12 @@ int rdv_send(rdv *r, const rvmsg *m)
     return send_rv(r, m);
 }
 
-bool rdv_writable(const rdv *r) { return r->authed && conn_queued(r->c) < RDV_SEND_HIGH; }
+bool rdv_writable(const rdv *r)
+{
+    size_t pending;
+    (void)rvbatch_plaintext(&r->ob, &pending);
+    return r->authed && conn_queued(r->c) + pending < RDV_SEND_HIGH;
+}
 
 const uint8_t *rdv_server_key(const rdv *r) { return r->verified ? r->server_key : NULL; }
 
@@ -1572,6 +1591,9 @@ void rdv_free(rdv *r)
     if (r->retry)
         g_source_remove(r->retry);
     r->retry = 0;
+    r->hold = false;
+    if (r->c)
+        (void)flush_held(r); /* what this iteration queued goes before the BYE */
     if (r->c)
         conn_close(r->c, 0, true, "node stopping");
     /* Let the conn's closed callback run: it answers what still waits. */
@@ -1580,6 +1602,8 @@ void rdv_free(rdv *r)
     fail_all(r, "the node is stopping");
     if (r->tick)
         g_source_remove(r->tick);
+    if (r->flush_src)
+        g_source_remove(r->flush_src);
     rvbatch_free(&r->ob);
     bcrypto_wipe(r, sizeof *r);
     g_free(r);
