@@ -23,12 +23,6 @@ struct conn_batch {
     rvbatch b;
 };
 
-/* A connection's batch being built lives in its handle's data pointer,
- * which nothing else uses (the conn is found from the handle by a cast):
- * no field in the record for it (conn.h). NULL when none. */
-static inline conn_batch *ob_of(const conn *c) { return c->tcp.data; }
-static inline void ob_set(conn *c, conn_batch *ob) { c->tcp.data = ob; }
-
 /* A write in flight: the request and its own copy of the bytes. */
 typedef struct wreq {
     uv_write_t req; /* first: freed through the request pointer */
@@ -166,13 +160,13 @@ void conn_batch_pool_free(core *k)
  * message) and give the builder back: 0 or session_send's error. */
 static int seal_batch(conn *c)
 {
-    conn_batch *ob = ob_of(c);
+    conn_batch *ob = c->ob;
     if (!ob)
         return 0;
     size_t len;
     const uint8_t *pt = rvbatch_plaintext(&ob->b, &len);
     int r = pt ? session_send(c->s, pt, len) : 0;
-    ob_set(c, NULL);
+    c->ob = NULL;
     batch_put(conn_core(c), ob);
     return r;
 }
@@ -182,11 +176,9 @@ static int queue_pt(conn *c, const uint8_t *pt, size_t len)
 {
     if (!c->batch)
         return session_send(c->s, pt, len);
-    if (!ob_of(c))
-        ob_set(c, batch_get(conn_core(c)));
-    if (!ob_of(c))
+    if (!c->ob && (c->ob = batch_get(conn_core(c))) == NULL)
         return BANTER_ENOMEM;
-    int r = rvbatch_add(&ob_of(c)->b, pt, len);
+    int r = rvbatch_add(&c->ob->b, pt, len);
     if (r == BANTER_ETOOBIG || r == BANTER_EINVAL) {
         /* Full: seal it and start another. Too large for any batch: it
          * goes alone, after what was queued before it. */
@@ -231,8 +223,8 @@ void conn_close(conn *c, int err, const char *bye)
                          : "ok");
     }
     unmark_dirty(c);
-    batch_put(conn_core(c), ob_of(c)); /* what was not sealed is dropped with the connection */
-    ob_set(c, NULL);
+    batch_put(conn_core(c), c->ob); /* what was not sealed is dropped with the connection */
+    c->ob = NULL;
     c->closing = true; /* before the modules let go: nothing more is queued */
     auth_conn_gone(c);
     probe_conn_gone(c);
@@ -244,8 +236,8 @@ size_t conn_queued(const conn *c)
 {
     size_t len, pending = 0;
     (void)session_out(c->s, &len);
-    if (ob_of(c))
-        (void)rvbatch_plaintext(&ob_of(c)->b, &pending);
+    if (c->ob)
+        (void)rvbatch_plaintext(&c->ob->b, &pending);
     return len + pending + c->wbytes;
 }
 

@@ -21,8 +21,7 @@
  * collected in plaintext, and the flush seals what one loop iteration
  * queued as one RV_BATCH (or a lone message as itself): one AEAD operation
  * for many messages. The builder is borrowed from a pool in the core only
- * while something waits, so an idle connection holds none; it hangs on
- * the handle's data pointer, so the record has no field for it.
+ * while something waits, so an idle connection holds none.
  *
  * Lifetime: conn_close stops all I/O at once and tells the other modules
  * (auth_conn_gone), but the record is freed only in the handle's close
@@ -70,8 +69,7 @@ struct mb_dev {
 };
 
 struct conn {
-    uv_tcp_t tcp; /* first: a pointer to the handle is a pointer to the conn; its
-                     data pointer holds the batch being built (conn.c) */
+    uv_tcp_t tcp; /* first: a pointer to the handle is a pointer to the conn */
     session *s;
     conn *prev, *next;         /* on k->pending or k->live */
     conn *dirty_next;          /* on k->dirty while dirty */
@@ -80,6 +78,7 @@ struct conn {
     account *acct;             /* the account, once authenticated (online.c), else NULL */
     conn *dev_prev, *dev_next; /* the account's other connected devices */
     char *clist_after;         /* the contact list is being sent: the last name sent (contacts.c) */
+    conn_batch *ob;            /* messages queued this iteration, not yet sealed (batch only) */
     struct mb_dev mb;
     /* Times are loop ms modulo 2^32 (conn_ms, conn_age: differences are
      * right up to 49 days), so the record stays small: one per connection. */
