@@ -12,7 +12,7 @@
 struct pgs {
     /* One call at a time on conn. The contract is one thread at a time
      * (dbq.h); this makes a second thread's call wait rather than break
-     * libpq's protocol state, as SQLite's serialized mode does. */
+     * libpq's protocol state. */
     pthread_mutex_t lock;
     PGconn *conn;
     bool txn;      /* db_begin ran, no db_commit/db_rollback yet */
