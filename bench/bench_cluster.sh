@@ -16,8 +16,10 @@
 # 2. server memory per connection, per instance (RSS growth / its
 #    connections, and the marginal figure); target <= 1,024 bytes;
 # 3. while the others keep holding, instance 0's client measures routing
-#    between online devices on one instance (and its PING/PONG baseline)
-#    and first logins with Argon2id (off the loop); target 400,000/s;
+#    between online devices on one instance (and its PING/PONG baseline),
+#    without and then with RV_BATCH (other pairs, whose HELLO lists
+#    "batch"; the ratios are printed), and first logins with Argon2id
+#    (off the loop); target 400,000/s;
 # 4. the others report how many they still held at the end.
 # Everything started is stopped by PID at the end, also on failure.
 set -u

@@ -18,7 +18,12 @@
  *      second, with the N idle connections still held. Baseline: PING/PONG
  *      round trips per second on the same connections with the same
  *      window (the server's cheapest answer: one decrypt, one encrypt).
- *      Target >= 100,000 routed messages/s.
+ *      Target >= 400,000 routed messages/s. Measured twice in the same
+ *      run: P pairs that do not list the HELLO feature "batch" (one
+ *      transport message per rendezvous message), then P other pairs that
+ *      do (RV_BATCH both ways: what one read produces is sealed as one
+ *      transport message, docs/rendezvous.md section 2.2); the ratios of
+ *      the two, wall-clock and per second of server CPU, are printed.
  *   4. first logins: fresh devices log in with a password (Argon2id t=2,
  *      64 MiB, at most 2 at a time on the server): logins/s.
  *
@@ -58,6 +63,7 @@
 #include "bcrypto.h"
 #include "identity.h"
 #include "msg.h"
+#include "rvbatch.h"
 #include "rvmsg.h"
 #include "session.h"
 
@@ -82,6 +88,9 @@ typedef struct bconn {
     uint32_t peer;        /* a sender's receiver */
     uint32_t outstanding; /* pings or copies unanswered */
     uint64_t next;        /* the next ping token / copy id */
+    bool batch;           /* lists "batch" in HELLO (the second group of pairs) */
+    bool batch_ok;        /* ... and the server's HELLO did too: RV_BATCH may go */
+    rvbatch *ob;          /* batch: what was queued since the last flush */
 } bconn;
 
 static struct bench {
@@ -91,7 +100,8 @@ static struct bench {
     char dir[64];
     bconn *c;
     size_t n;                     /* connections in c */
-    size_t n_idle, pairs;         /* the layout of c: idle, then pairs, then logins */
+    size_t n_idle, pairs;         /* the layout of c: idle, then 2 groups of pairs, then logins */
+    size_t pc;                    /* pair connections: 4 * pairs (plain, then batched) */
     size_t ready, dead, authfail; /* counters */
     size_t hs_inflight;
     uint64_t pongs, delivered, errors;
@@ -150,11 +160,11 @@ static void name_of(size_t i, char out[static 16])
 {
     if (i < B.n_idle)
         snprintf(out, 16, "c%06u", (unsigned)(i % 1000000));
-    else if (i < B.n_idle + 2 * B.pairs)
+    else if (i < B.n_idle + B.pc)
         snprintf(out, 16, "%c%05u", (i - B.n_idle) % 2 ? 'r' : 's',
                  (unsigned)((i - B.n_idle) / 2 % 100000));
     else
-        snprintf(out, 16, "l%05u", (unsigned)((i - B.n_idle - 2 * B.pairs) % 100000));
+        snprintf(out, 16, "l%05u", (unsigned)((i - B.n_idle - B.pc) % 100000));
 }
 
 /* ---- the database, before the server starts ---- */
@@ -326,6 +336,12 @@ static void flush(bconn *c)
 {
     size_t len;
     const uint8_t *p;
+    if (c->ob && rvbatch_count(c->ob) > 0) {
+        p = rvbatch_plaintext(c->ob, &len);
+        if (session_send(c->s, p, len) != 0)
+            conn_dead(c, "cannot queue a batch");
+        rvbatch_reset(c->ob);
+    }
     while (c->state != ST_DEAD && (p = session_out(c->s, &len)) != NULL) {
         ssize_t w = send(c->fd, p, len, MSG_NOSIGNAL);
         if (w < 0 && errno == EINTR)
@@ -346,6 +362,23 @@ static void flush(bconn *c)
 
 static void send_pt(bconn *c, const uint8_t *pt, size_t len)
 {
+    if (c->batch_ok && c->state == ST_READY) {
+        if (!c->ob && (c->ob = malloc(sizeof *c->ob)) != NULL)
+            rvbatch_init(c->ob);
+        if (!c->ob)
+            die("out of memory");
+        int r = rvbatch_add(c->ob, pt, len);
+        if (r == BANTER_ETOOBIG) { /* full: seal it, start another */
+            const uint8_t *p = rvbatch_plaintext(c->ob, &len);
+            if (session_send(c->s, p, len) != 0)
+                conn_dead(c, "cannot queue a batch");
+            rvbatch_reset(c->ob);
+            r = rvbatch_add(c->ob, pt, len);
+        }
+        if (r != 0)
+            die("cannot batch a message: %s", banter_strerror(r));
+        return;
+    }
     if (session_send(c->s, pt, len) != 0)
         conn_dead(c, "cannot queue a message");
 }
@@ -382,6 +415,10 @@ static void send_hello(bconn *c)
     msg h = {.type = MSG_HELLO};
     h.u.hello.version = SESSION_VERSION;
     snprintf(h.u.hello.name, sizeof h.u.hello.name, "bench");
+    if (c->batch) {
+        snprintf(h.u.hello.features[0], sizeof h.u.hello.features[0], "%s", RVBATCH_FEATURE);
+        h.u.hello.nfeatures = 1;
+    }
     if (session_send_msg(c->s, &h) != 0)
         conn_dead(c, "cannot send HELLO");
     c->state = ST_HELLO;
@@ -454,6 +491,18 @@ static void send_delivered(bconn *c, const uint8_t *id)
 static void on_message(bconn *c, const uint8_t *pt, size_t len)
 {
     switch (pt[0]) {
+    case RV_BATCH: {
+        size_t n;
+        const uint8_t *m;
+        if (!c->batch_ok || rvbatch_check(pt, len, &n) != 0) {
+            conn_dead(c, "a malformed or unexpected RV_BATCH");
+            break;
+        }
+        rvbatch_iter it = rvbatch_iter_make(pt, len);
+        while (c->state != ST_DEAD && rvbatch_next(&it, &m, &n))
+            on_message(c, m, n);
+        break;
+    }
     case MSG_PING: {
         uint8_t pong[9];
         if (len != 9)
@@ -461,6 +510,15 @@ static void on_message(bconn *c, const uint8_t *pt, size_t len)
         memcpy(pong, pt, 9);
         pong[0] = MSG_PONG;
         send_pt(c, pong, 9);
+        break;
+    }
+    case MSG_HELLO: {
+        msg h;
+        if (msg_decode(&h, pt, len) != 0)
+            break;
+        for (size_t i = 0; i < h.u.hello.nfeatures; i++)
+            c->batch_ok |= c->batch && strcmp(h.u.hello.features[i], RVBATCH_FEATURE) == 0;
+        msg_clear(&h);
         break;
     }
     case MSG_PONG:
@@ -633,11 +691,11 @@ static size_t fd_budget(void)
     return rl.rlim_cur > 200 ? (size_t)rl.rlim_cur - 200 : 0;
 }
 
-/* Traffic of one kind on every pair connection for s seconds; the rate
- * per second of what it counts. */
-static double measure(int mode, double s)
+/* Traffic of one kind on every connection of one group of pairs (0: plain,
+ * 1: batched) for s seconds; the rate per second of what it counts. */
+static double measure(int mode, int group, double s)
 {
-    size_t first = B.n_idle, last = B.n_idle + 2 * B.pairs;
+    size_t first = B.n_idle + (size_t)group * 2 * B.pairs, last = first + 2 * B.pairs;
     B.mode = mode;
     for (size_t i = first; i < last; i++) {
         bconn *c = &B.c[i];
@@ -685,6 +743,9 @@ static void finish(void)
             close(B.c[i].fd);
         session_free(B.c[i].s);
         identity_free(B.c[i].id);
+        if (B.c[i].ob)
+            rvbatch_free(B.c[i].ob);
+        free(B.c[i].ob);
     }
     free(B.c);
 }
@@ -698,10 +759,11 @@ int main(void)
         die("libsodium");
     signal(SIGPIPE, SIG_IGN);
     B.pairs = env_size("BENCH_RDV_PAIRS", 64, 1, 10000);
-    raise_nofile(conns + 2 * B.pairs + LOGINS + 4096);
+    B.pc = 4 * B.pairs;
+    raise_nofile(conns + B.pc + LOGINS + 4096);
     /* The server inherits the limit; each process needs one descriptor per
      * connection and a few of its own. */
-    size_t budget = fd_budget() > 2 * B.pairs + LOGINS ? fd_budget() - 2 * B.pairs - LOGINS : 0;
+    size_t budget = fd_budget() > B.pc + LOGINS ? fd_budget() - B.pc - LOGINS : 0;
     if (conns > budget) {
         struct rlimit rl;
         getrlimit(RLIMIT_NOFILE, &rl);
@@ -711,16 +773,17 @@ int main(void)
         conns = budget;
     }
     B.n_idle = conns;
-    B.n = B.n_idle + 2 * B.pairs + LOGINS;
+    B.n = B.n_idle + B.pc + LOGINS;
     B.c = calloc(B.n, sizeof *B.c);
     if (!B.c)
         die("out of memory");
     double t0 = now();
     for (size_t i = 0; i < B.n; i++) {
         bconn *c = &B.c[i];
-        c->role = i < B.n_idle                 ? R_IDLE
-                  : i < B.n_idle + 2 * B.pairs ? ((i - B.n_idle) % 2 ? R_RECEIVER : R_SENDER)
-                                               : R_LOGIN;
+        c->role = i < B.n_idle          ? R_IDLE
+                  : i < B.n_idle + B.pc ? ((i - B.n_idle) % 2 ? R_RECEIVER : R_SENDER)
+                                        : R_LOGIN;
+        c->batch = i >= B.n_idle + 2 * B.pairs && i < B.n_idle + B.pc;
         c->id = device(i, c->role == R_LOGIN ? (uint32_t)getpid() : 0);
         c->peer = (uint32_t)(i + 1);
         c->fd = -1;
@@ -784,21 +847,29 @@ int main(void)
         }
     }
 
-    /* 3: routing, against the ping rate */
-    connect_range(B.n_idle, B.n_idle + 2 * B.pairs, 60);
-    double ping = measure(MODE_PING, secs);
+    /* 3: routing, against the ping rate; plain pairs, then batched ones */
+    connect_range(B.n_idle, B.n_idle + B.pc, 60);
+    double ping = measure(MODE_PING, 0, secs);
     printf("bench_rendezvous: baseline: %.0f PING/PONG round trips/s (%zu connections, %d "
            "unanswered each)\n",
            ping, 2 * B.pairs, WINDOW);
-    double routed = measure(MODE_ROUTE, secs);
+    double routed = measure(MODE_ROUTE, 0, secs), cpu = B.last_cpu;
     printf("bench_rendezvous: routed: %.0f messages/s between online devices (%zu pairs, RV_SEAL "
            "-> RV_SEALED -> RV_DELIVERED -> RV_STORED delivered; %zu idle connections held), "
            "%.2f x the ping rate; target >= 400000/s\n",
            routed, B.pairs, held, routed / ping);
-    if (B.last_cpu > 0)
+    if (cpu > 0)
         printf("bench_rendezvous: routed per second of server CPU: %.0f messages (the server "
                "used %.0f%% of a core; client and server share this machine's cores)\n",
-               routed / B.last_cpu, 100.0 * B.last_cpu);
+               routed / cpu, 100.0 * cpu);
+    double routed_b = measure(MODE_ROUTE, 1, secs), cpu_b = B.last_cpu;
+    printf("bench_rendezvous: routed, batched (HELLO feature \"batch\", RV_BATCH both ways): "
+           "%.0f messages/s (%zu other pairs), %.2f x the unbatched rate\n",
+           routed_b, B.pairs, routed > 0 ? routed_b / routed : 0.0);
+    if (cpu > 0 && cpu_b > 0)
+        printf("bench_rendezvous: routed, batched, per second of server CPU: %.0f messages (the "
+               "server used %.0f%% of a core), %.2f x the unbatched figure\n",
+               routed_b / cpu_b, 100.0 * cpu_b, (routed_b / cpu_b) / (routed / cpu));
 
     /* 4: first logins */
     size_t before = B.ready;

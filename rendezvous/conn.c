@@ -12,6 +12,16 @@
 #include "contacts.h"
 #include "mailbox.h"
 #include "probe.h"
+#include "rvbatch.h"
+
+/* Idle batch builders the core keeps for reuse (one per connection that
+ * has output in a loop iteration; more are freed). */
+#define CONN_BATCH_POOL 256u
+
+struct conn_batch {
+    conn_batch *next; /* on the core's pool */
+    rvbatch b;
+};
 
 /* A write in flight: the request and its own copy of the bytes. */
 typedef struct wreq {
@@ -104,6 +114,82 @@ static void unmark_dirty(conn *c)
     c->dirty = false;
 }
 
+/* ---- batching (conn.h) ---- */
+
+static conn_batch *batch_get(core *k)
+{
+    conn_batch *ob = k->batch_pool;
+    if (ob) {
+        k->batch_pool = ob->next;
+        k->batch_pooled--;
+        return ob;
+    }
+    ob = malloc(sizeof *ob);
+    if (ob)
+        rvbatch_init(&ob->b);
+    return ob;
+}
+
+static void batch_put(core *k, conn_batch *ob)
+{
+    if (!ob)
+        return;
+    rvbatch_reset(&ob->b);
+    if (k->batch_pooled >= CONN_BATCH_POOL) {
+        rvbatch_free(&ob->b);
+        free(ob);
+        return;
+    }
+    ob->next = k->batch_pool;
+    k->batch_pool = ob;
+    k->batch_pooled++;
+}
+
+void conn_batch_pool_free(core *k)
+{
+    while (k->batch_pool) {
+        conn_batch *ob = k->batch_pool;
+        k->batch_pool = ob->next;
+        rvbatch_free(&ob->b);
+        free(ob);
+    }
+    k->batch_pooled = 0;
+}
+
+/* Encrypt what c's batch holds into the session's output (one transport
+ * message) and give the builder back: 0 or session_send's error. */
+static int seal_batch(conn *c)
+{
+    conn_batch *ob = c->ob;
+    if (!ob)
+        return 0;
+    size_t len;
+    const uint8_t *pt = rvbatch_plaintext(&ob->b, &len);
+    int r = pt ? session_send(c->s, pt, len) : 0;
+    c->ob = NULL;
+    batch_put(conn_core(c), ob);
+    return r;
+}
+
+/* Queue one plaintext: encrypted at once, or collected in the batch. */
+static int queue_pt(conn *c, const uint8_t *pt, size_t len)
+{
+    if (!c->batch)
+        return session_send(c->s, pt, len);
+    if (!c->ob && (c->ob = batch_get(conn_core(c))) == NULL)
+        return BANTER_ENOMEM;
+    int r = rvbatch_add(&c->ob->b, pt, len);
+    if (r == BANTER_ETOOBIG || r == BANTER_EINVAL) {
+        /* Full: seal it and start another. Too large for any batch: it
+         * goes alone, after what was queued before it. */
+        int full = r == BANTER_ETOOBIG;
+        r = seal_batch(c);
+        if (r == 0)
+            r = full ? queue_pt(c, pt, len) : session_send(c->s, pt, len);
+    }
+    return r;
+}
+
 static void conn_free(conn *c)
 {
     session_free(c->s);
@@ -140,7 +226,7 @@ void conn_close(conn *c, int err, const char *bye)
 {
     if (c->closing)
         return;
-    if (bye && session_established(c->s) && !c->writing) {
+    if (bye && session_established(c->s) && !c->writing && seal_batch(c) == 0) {
         msg m = {.type = MSG_BYE};
         snprintf(m.u.bye.reason, sizeof m.u.bye.reason, "%s", bye);
         size_t len;
@@ -161,6 +247,8 @@ void conn_close(conn *c, int err, const char *bye)
                          : "ok");
     }
     unmark_dirty(c);
+    batch_put(conn_core(c), c->ob); /* what was not sealed is dropped with the connection */
+    c->ob = NULL;
     c->closing = true; /* before the modules let go: nothing more is queued */
     auth_conn_gone(c);
     probe_conn_gone(c);
@@ -170,9 +258,11 @@ void conn_close(conn *c, int err, const char *bye)
 
 size_t conn_queued(const conn *c)
 {
-    size_t len;
+    size_t len, pending = 0;
     (void)session_out(c->s, &len);
-    return len + c->wbytes;
+    if (c->ob)
+        (void)rvbatch_plaintext(&c->ob->b, &pending);
+    return len + pending + c->wbytes;
 }
 
 static void on_write(uv_write_t *req, int status);
@@ -204,10 +294,17 @@ static void conn_flush(conn *c)
 {
     size_t len;
     const uint8_t *p;
-    if (c->writing || c->closing || (p = session_out(c->s, &len)) == NULL)
+    if (c->writing || c->closing)
+        return; /* a batch grows on until the write completes */
+    int r = seal_batch(c);
+    if (r) {
+        conn_close(c, r, NULL);
+        return;
+    }
+    if ((p = session_out(c->s, &len)) == NULL)
         return;
     uv_buf_t b = uv_buf_init((char *)p, (unsigned)len);
-    int r = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    r = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
     if (r < 0 && r != UV_EAGAIN) {
         conn_close(c, BANTER_EIO, NULL);
         return;
@@ -274,7 +371,7 @@ void conn_send_pt(conn *c, const uint8_t *pt, size_t len)
 {
     if (c->closing)
         return;
-    int r = session_send(c->s, pt, len);
+    int r = queue_pt(c, pt, len);
     if (r) {
         /* BANTER_ETOOBIG here is the output cap: the peer does not read. */
         conn_close(c, r, NULL);
@@ -287,7 +384,17 @@ void conn_send(conn *c, const msg *m)
 {
     if (c->closing)
         return;
-    int r = session_send_msg(c->s, m);
+    int r;
+    if (c->batch) {
+        buf b;
+        buf_init(&b, BANTER_MAX_PLAINTEXT);
+        r = msg_encode(m, &b);
+        if (r == 0)
+            r = queue_pt(c, buf_data(&b), buf_len(&b));
+        buf_free(&b);
+    } else {
+        r = session_send_msg(c->s, m);
+    }
     if (r) {
         conn_close(c, r, NULL);
         return;

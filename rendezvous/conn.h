@@ -16,6 +16,13 @@
  * the mailbox and the contact list sender also hold back while a
  * connection is above CONN_OUT_HIGH (conn_busy).
  *
+ * Batching (docs/rendezvous.md section 2.2): on a connection whose HELLO
+ * listed "batch" (c->batch), messages are not encrypted at once but
+ * collected in plaintext, and the flush seals what one loop iteration
+ * queued as one RV_BATCH (or a lone message as itself): one AEAD operation
+ * for many messages. The builder is borrowed from a pool in the core only
+ * while something waits, so an idle connection holds none.
+ *
  * Lifetime: conn_close stops all I/O at once and tells the other modules
  * (auth_conn_gone), but the record is freed only in the handle's close
  * callback, never inside a callback of its own; after conn_close every
@@ -40,13 +47,16 @@
 #define CONN_OUT_CAP     (256u * 1024u) /* unsent bytes; beyond it the peer is dropped */
 #define CONN_OUT_HIGH    (64u * 1024u)  /* stop reading from the peer, hold back copies */
 #define CONN_OUT_LOW     (16u * 1024u)  /* read again */
-#define CONN_MAX_REFUSED 16u            /* refused messages tolerated on one connection */
+#define CONN_MAX_REFUSED 16u            /* refused messages tolerated on one connection (< 31) */
 #define CONN_ADDR_MAX    64
+#define CONN_HELD_MAX    (4u * 65536u) /* bytes read while the input is held (reading stops) */
 
 typedef struct account account;
 typedef struct login login;
 typedef struct mb_item mb_item;
 typedef struct mb_late mb_late;
+struct conn_held; /* server.c: bytes read while the input is held */
+typedef struct conn_batch conn_batch;
 
 /* The mailbox's state of one authenticated device connection (mailbox.c
  * owns it; zero when not authenticated). */
@@ -57,8 +67,8 @@ struct mb_dev {
     conn **fetch_prevp;   /* what points to this one there, NULL when not queued */
     mb_late *late;        /* copies routed here, then stored unanswered (NULL: none) */
     int64_t last_seq;     /* the newest stored copy sent on this connection */
-    uint32_t n;           /* copies in flight to this device */
     uint32_t bytes;       /* bytes of routed copies held for this device */
+    uint16_t n;           /* copies in flight to this device (at most MB_WINDOW) */
     bool more;            /* stored copies past last_seq may wait */
     bool stalled;         /* a copy went unanswered for too long: store, do not route */
 };
@@ -73,8 +83,8 @@ struct conn {
     account *acct;             /* the account, once authenticated (online.c), else NULL */
     conn *dev_prev, *dev_next; /* the account's other connected devices */
     char *clist_after;         /* the contact list is being sent: the last name sent (contacts.c) */
-    uint8_t *held;             /* bytes read while the input was held (conn_input_hold), or NULL */
-    uint32_t held_len;
+    struct conn_held *held;    /* bytes read while the input was held (conn_input_hold), or NULL */
+    conn_batch *ob;            /* messages queued this iteration, not yet sealed (batch only) */
     struct mb_dev mb;
     /* Times are loop ms modulo 2^32 (conn_ms, conn_age: differences are
      * right up to 49 days), so the record stays small: one per connection. */
@@ -86,17 +96,17 @@ struct conn {
     uint32_t cert_sent; /* the last certificate was sent (auth.c renews it; 0: never) */
     uint32_t wbytes;    /* bytes in the write in flight */
     uint16_t ice_count;
-    uint16_t holds;      /* database jobs that will still look at this record */
-    uint8_t input_holds; /* conn_input_hold calls not resumed yet: no message is handled */
-    uint8_t sess_gen;  /* sessions authenticated on it so far (auth.c): jobs of an earlier one send
-                          nothing */
-    uint8_t refused;   /* messages refused so far */
-    bool live : 1;     /* the peer's HELLO arrived */
-    bool pinged : 1;   /* a keepalive PING went out since the last byte */
-    bool writing : 1;  /* a uv_write is in flight */
-    bool closing : 1;  /* uv_close was called (or it was never set up) */
-    bool closed : 1;   /* the handle's close callback ran: freed with the last hold */
-    bool mb_batch : 1; /* a copy it sent is in the mailbox's commit (mailbox.c) */
+    uint16_t holds;          /* database jobs that will still look at this record */
+    uint8_t input_holds;     /* conn_input_hold calls not resumed yet: no message is handled */
+    uint8_t sess_gen;        /* sessions authenticated on it so far (auth.c): jobs of an earlier one
+                                send nothing */
+    uint8_t refused : 5;     /* messages refused so far (up to CONN_MAX_REFUSED + 1) */
+    bool live : 1;           /* the peer's HELLO arrived */
+    bool pinged : 1;         /* a keepalive PING went out since the last byte */
+    bool writing : 1;        /* a uv_write is in flight */
+    bool closing : 1;        /* uv_close was called (or it was never set up) */
+    bool closed : 1;         /* the handle's close callback ran: freed with the last hold */
+    bool mb_batch : 1;       /* a copy it sent is in the mailbox's commit (mailbox.c) */
     bool mb_fetching : 1;    /* its stored copies are being read (mailbox.c) */
     bool dirty : 1;          /* on k->dirty */
     bool paused : 1;         /* reading stopped until the output drains */
@@ -104,6 +114,7 @@ struct conn {
     bool wants_announce : 1; /* ... "announce": RV_ANNOUNCE and RV_REVOKED (announce.h, orgrevoke.h)
                               */
     bool clist_busy : 1;     /* a page of the contact list is being read (contacts.c) */
+    bool batch : 1;          /* ... "batch": RV_BATCH both ways (rvbatch.h) */
 };
 
 /* A loop time (core_now) as kept in a conn, and how long ago one was. */
@@ -158,6 +169,8 @@ static inline bool conn_busy(const conn *c) { return conn_queued(c) >= CONN_OUT_
 void conn_mark_dirty(conn *c);
 /* Write what every dirty connection queued (the server's flush). */
 void conn_flush_dirty(core *k);
+/* Free the pool of batch builders (at shutdown, no connection left). */
+void conn_batch_pool_free(core *k);
 
 /* The read callbacks (server.c: reading feeds the session and dispatches
  * its messages); conn.c restarts reading with them after a pause. */

@@ -82,7 +82,11 @@ typedef struct core {
     /* Connections: pending (handshake, before HELLO) in accept order, live
      * ones in order of their last byte received (conn.c keeps both). */
     conn_list pending, live;
-    conn *dirty;   /* connections with output to write at the next flush */
+    conn *dirty; /* connections with output to write at the next flush */
+    /* RV_BATCH builders (conn.c) not in use: a connection holds one only
+     * between its first message of a loop iteration and the flush. */
+    struct conn_batch *batch_pool;
+    size_t batch_pooled;
     uint8_t *rbuf; /* every read lands here (callbacks never nest) */
     size_t rbuf_len;
     uint64_t errors;     /* connections closed on an error since the last count */

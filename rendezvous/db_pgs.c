@@ -12,7 +12,7 @@
 struct pgs {
     /* One call at a time on conn. The contract is one thread at a time
      * (dbq.h); this makes a second thread's call wait rather than break
-     * libpq's protocol state, as SQLite's serialized mode does. */
+     * libpq's protocol state. */
     pthread_mutex_t lock;
     PGconn *conn;
     bool txn;      /* db_begin ran, no db_commit/db_rollback yet */
@@ -97,7 +97,17 @@ int pgs_open(db *d, const char *url)
         return BANTER_ENOMEM;
     }
     d->pg = p;
-    p->conn = PQconnectdb(url);
+    /* Bounds on a dead server or network, which would otherwise block
+     * the database thread for the kernel's TCP timeouts (hours): 10 s to
+     * connect, keepalives after 10 s idle, unacknowledged data for 30 s
+     * ends the connection (then it is made again at the next call). The
+     * URL's own settings win: they come after (expand_dbname). Ignored
+     * on a unix socket. */
+    static const char *const keys[] = {
+        "connect_timeout",  "keepalives",       "keepalives_idle", "keepalives_interval",
+        "keepalives_count", "tcp_user_timeout", "dbname",          NULL};
+    const char *vals[] = {"10", "1", "10", "5", "3", "30000", url, NULL};
+    p->conn = PQconnectdbParams(keys, vals, 1);
     if (!p->conn) {
         db_seterr(d, "out of memory");
         return BANTER_ENOMEM;

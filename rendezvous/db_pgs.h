@@ -14,8 +14,8 @@
  * The connection is libpq's blocking API (it runs on the database thread,
  * dbq.h, or in the offline CLI: never on the loop). One thread at a time
  * is the contract; a mutex makes a second thread's call wait for the
- * first (libpq's connection is not safe for concurrent use; SQLite's
- * serialized mode behaves so too). Conventions:
+ * first (libpq's connection is not safe for concurrent use). The SQLite
+ * backend has no such guard: its cached statements are shared. Conventions:
  *   - Statements are fixed texts with parameters $1..$n, never values
  *     pasted in. pgs_query prepares a text once per connection, keyed by
  *     its address (pass a string literal); pgs_query_once is for a text

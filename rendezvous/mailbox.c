@@ -12,6 +12,8 @@
 #include "plugins.h"
 #include "xinst.h"
 
+_Static_assert(MB_WINDOW <= UINT16_MAX, "a device's copies in flight fit conn.h's mb.n");
+
 enum item_kind {
     IT_ROUTED,  /* sent to a connected device, held in memory */
     IT_FETCHED, /* a stored copy sent to its device (row seq) */

@@ -30,6 +30,7 @@
 #include "mailbox.h"
 #include "online.h"
 #include "orgpolicy.h"
+#include "rvbatch.h"
 #include "orgrevoke.h"
 #include "probe.h"
 #include "pwcheck.h"
@@ -76,6 +77,7 @@ static void conn_hello(conn *c, const struct msg_hello *h)
     for (size_t i = 0; i < h->nfeatures; i++) {
         c->wants_policy |= strcmp(h->features[i], ORGPOLICY_FEATURE) == 0;
         c->wants_announce |= strcmp(h->features[i], ANN_FEATURE) == 0;
+        c->batch |= strcmp(h->features[i], RVBATCH_FEATURE) == 0;
     }
     conn_list_remove(&k->pending, c);
     c->live = true;
@@ -98,7 +100,8 @@ static void conn_established(conn *c)
     h.u.hello.version = SESSION_VERSION;
     snprintf(h.u.hello.name, sizeof h.u.hello.name, "%s", SERVER_NAME);
     snprintf(h.u.hello.features[0], sizeof h.u.hello.features[0], "%s", SERVER_FEATURE);
-    h.u.hello.nfeatures = 1;
+    snprintf(h.u.hello.features[1], sizeof h.u.hello.features[1], "%s", RVBATCH_FEATURE);
+    h.u.hello.nfeatures = 2;
     conn_send(c, &h);
 }
 
@@ -171,10 +174,58 @@ static void conn_rv_message(conn *c, const uint8_t *pt, size_t len)
     rvmsg_clear(&m); /* wipes the password of an RV_LOGIN */
 }
 
+static void conn_message(conn *c, const uint8_t *pt, size_t len);
+
+static void keep_batch(conn *c, const uint8_t *pt, size_t len, size_t skip);
+
+/* The messages of a checked RV_BATCH after the first skip, until one of
+ * them holds c's input (conn_input_hold: the rest waits for it). */
+static void batch_messages(conn *c, const uint8_t *pt, size_t len, size_t skip)
+{
+    rvbatch_iter it = rvbatch_iter_make(pt, len);
+    const uint8_t *m;
+    size_t mlen;
+    for (size_t i = 0; !c->closing && rvbatch_next(&it, &m, &mlen); i++) {
+        if (i < skip)
+            continue;
+        if (c->input_holds) {
+            keep_batch(c, pt, len, i);
+            return;
+        }
+        conn_message(c, m, mlen);
+    }
+}
+
+/* An RV_BATCH: checked whole first, then its messages one by one, exactly
+ * as if each had come alone (docs/rendezvous.md section 2.2). Only after
+ * both HELLOs listed "batch"; a malformed one ends the connection. */
+static void conn_batch_in(conn *c, const uint8_t *pt, size_t len)
+{
+    size_t n;
+    if (!c->live) {
+        conn_refuse(c, "EPROTO", "HELLO must come first");
+        return;
+    }
+    if (!c->batch) {
+        conn_refuse(c, "EPROTO", "RV_BATCH needs the feature \"batch\" in HELLO");
+        return;
+    }
+    int r = rvbatch_check(pt, len, &n);
+    if (r) {
+        conn_close(c, BANTER_EPROTO, "malformed batch");
+        return;
+    }
+    batch_messages(c, pt, len, 0);
+}
+
 /* One transport plaintext from an established peer. */
 static void conn_message(conn *c, const uint8_t *pt, size_t len)
 {
     msg m;
+    if (len > 0 && pt[0] == RV_BATCH) {
+        conn_batch_in(c, pt, len);
+        return;
+    }
     if (len > 0 && rvmsg_owns(pt[0])) {
         if (c->live)
             conn_rv_message(c, pt, len);
@@ -255,24 +306,55 @@ void conn_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
     *b = uv_buf_init((char *)conn_core(c)->rbuf, (unsigned)conn_core(c)->rbuf_len);
 }
 
+/* What waits while c's input is held (one allocation, rare): the rest of
+ * an RV_BATCH whose first batch_skip messages were handled (its
+ * plaintext, batch_len bytes), then len bytes read from the socket. */
+struct conn_held {
+    size_t batch_len, batch_skip, len;
+    uint8_t data[];
+};
+
 /* Keep the rest of a read for conn_input_resume (appended: what an
  * earlier hold kept comes first). Closes c when out of memory. */
 static void keep_input(conn *c, const uint8_t *in, size_t len)
 {
     if (len == 0)
         return;
-    if (len > UINT32_MAX - c->held_len) {
+    size_t blen = c->held ? c->held->batch_len : 0, had = c->held ? c->held->len : 0;
+    if (len > CONN_HELD_MAX - had) {
         conn_close(c, BANTER_ETOOBIG, NULL);
         return;
     }
-    uint8_t *p = realloc(c->held, c->held_len + len);
-    if (!p) {
+    struct conn_held *h = realloc(c->held, sizeof *h + blen + had + len);
+    if (!h) {
         conn_close(c, BANTER_ENOMEM, NULL);
         return;
     }
-    memcpy(p + c->held_len, in, len);
-    c->held = p;
-    c->held_len += (uint32_t)len;
+    if (!c->held)
+        h->batch_len = h->batch_skip = 0;
+    memcpy(h->data + blen + had, in, len);
+    h->len = had + len;
+    c->held = h;
+}
+
+/* Keep an RV_BATCH (pt, len) whose first skip messages were handled, for
+ * conn_input_resume; it comes before any bytes kept after it. */
+static void keep_batch(conn *c, const uint8_t *pt, size_t len, size_t skip)
+{
+    if (c->held) { /* cannot happen: a batch is handled before the rest is kept */
+        conn_close(c, BANTER_ESTATE, NULL);
+        return;
+    }
+    struct conn_held *h = malloc(sizeof *h + len);
+    if (!h) {
+        conn_close(c, BANTER_ENOMEM, NULL);
+        return;
+    }
+    h->batch_len = len;
+    h->batch_skip = skip;
+    h->len = 0;
+    memcpy(h->data, pt, len);
+    c->held = h;
 }
 
 /* Feed what the peer sent to its session and handle the messages, until
@@ -331,12 +413,16 @@ void conn_input_resume(conn *c)
 {
     if (c->closing || c->input_holds == 0 || --c->input_holds > 0)
         return;
-    uint8_t *held = c->held;
-    size_t len = c->held_len;
+    struct conn_held *held = c->held;
     c->held = NULL;
-    c->held_len = 0;
-    if (len)
-        conn_feed(c, held, len);
+    if (held && held->batch_len)
+        batch_messages(c, held->data, held->batch_len, held->batch_skip);
+    if (held && held->len && !c->closing) {
+        if (c->input_holds) /* held again inside the batch: the bytes wait on */
+            keep_input(c, held->data + held->batch_len, held->len);
+        else
+            conn_feed(c, held->data + held->batch_len, held->len);
+    }
     free(held);
     if (!c->closing && !c->input_holds && !c->paused &&
         uv_read_start((uv_stream_t *)&c->tcp, conn_on_alloc, conn_on_read) != 0)
@@ -652,6 +738,7 @@ static void server_free(server *srv)
     rplugins_free(srv->k.pg);
     orgrevoke_free(&srv->k);
     probes_free(srv->k.probes);
+    conn_batch_pool_free(&srv->k);
     free(srv);
 }
 

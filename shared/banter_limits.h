@@ -38,6 +38,10 @@
 #define BANTER_MAX_FEATURES 16u
 #define BANTER_MAX_FEATURE  32u
 
+/* RV_BATCH (shared/rvbatch.h): messages in one batch. Its size is bounded
+ * by BANTER_MAX_PLAINTEXT like any transport message. */
+#define BANTER_MAX_BATCH 64u
+
 /* File transfer: files per offer, bytes of a relative path, largest size
  * (BANTER_MAX_INT). */
 #define BANTER_MAX_FILES     256u

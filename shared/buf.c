@@ -67,6 +67,12 @@ int buf_append(buf *b, const void *p, size_t n)
     return 0;
 }
 
+void buf_truncate(buf *b, size_t n)
+{
+    if (n < buf_len(b))
+        b->len = b->off + (uint32_t)n;
+}
+
 void buf_consume(buf *b, size_t n)
 {
     b->off += (uint32_t)n;

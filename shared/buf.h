@@ -50,6 +50,9 @@ BANTER_WUR int buf_append(buf *b, const void *p, size_t n);
 BANTER_WUR int buf_reserve(buf *b, size_t n, uint8_t **out);
 void buf_commit(buf *b, size_t n);
 
+/* Keep only the first n unread bytes (n <= buf_len): undo appends. */
+void buf_truncate(buf *b, size_t n);
+
 /* Drop n bytes from the front (n <= buf_len). When the buffer drains, large
  * allocations are released. */
 void buf_consume(buf *b, size_t n);

@@ -9,17 +9,16 @@
 #include "frame.h"
 #include "banter_limits.h"
 
+/* A server holds one per connection: kept small (session_send_msg encodes
+ * straight into out, so there is no encoding buffer; the small fields
+ * share the last word). */
 struct session {
     const identity *id;
-    noise_role role;
     noise_hs *hs;
     noise_cipher tx, rx;
     frame_dec dec;
     buf out;
     buf rx_pt; /* last decrypted plaintext, handed out in an event */
-    buf enc;   /* session_send_msg's encoding; empty between calls, its
-                  memory kept while small (buf_consume), so a message
-                  costs no allocation */
     uint8_t peer[BCRYPTO_ED_PKLEN];
     /* expect is read during the handshake only, h written at its end:
      * they share the bytes (a server holds one session per connection). */
@@ -30,6 +29,7 @@ struct session {
     bool has_expect;
     bool established;
     bool announce; /* ESTABLISHED event not yet delivered */
+    uint8_t role;  /* noise_role */
     int dead;      /* first fatal error, 0 while alive */
 };
 
@@ -110,7 +110,7 @@ int session_new(session **out, const session_config *cfg)
     if (!s)
         return BANTER_ENOMEM;
     s->id = cfg->id;
-    s->role = cfg->role;
+    s->role = (uint8_t)cfg->role;
     if (cfg->expect_peer) {
         memcpy(s->expect, cfg->expect_peer, sizeof s->expect);
         s->has_expect = true;
@@ -118,7 +118,6 @@ int session_new(session **out, const session_config *cfg)
     frame_dec_init(&s->dec, BANTER_MAX_HANDSHAKE_MSG);
     buf_init(&s->out, cfg->out_cap ? cfg->out_cap : SESSION_DEFAULT_OUT_CAP);
     buf_init(&s->rx_pt, BANTER_MAX_PLAINTEXT);
-    buf_init(&s->enc, BANTER_MAX_PLAINTEXT);
 
     noise_hs_config hc = {
         .protocol_name = SESSION_PROTOCOL,
@@ -152,7 +151,6 @@ void session_free(session *s)
     frame_dec_free(&s->dec);
     buf_free(&s->out);
     buf_free(&s->rx_pt);
-    buf_free(&s->enc);
     bcrypto_wipe(s, sizeof *s);
     free(s);
 }
@@ -292,14 +290,42 @@ int session_send(session *s, const uint8_t *pt, size_t len)
     return 0;
 }
 
+/* Encoded straight into the output queue behind room for the frame
+ * header, then encrypted in place (the cipher may alias): no buffer of
+ * its own, no copy. On failure the queue is as it was. */
 int session_send_msg(session *s, const msg *m)
 {
-    buf *b = &s->enc;
-    int r = msg_encode(m, b);
-    if (!r)
-        r = session_send(s, buf_data(b), buf_len(b));
-    buf_consume(b, buf_len(b));
-    return r;
+    uint8_t *dst;
+    size_t before = buf_len(&s->out), len = 0;
+
+    if (s->dead || !s->established)
+        return BANTER_ESTATE;
+    int r = buf_reserve(&s->out, BANTER_FRAME_HDR, &dst);
+    if (r)
+        return r;
+    buf_commit(&s->out, BANTER_FRAME_HDR);
+    r = msg_encode(m, &s->out);
+    if (r == 0) {
+        len = buf_len(&s->out) - before - BANTER_FRAME_HDR;
+        r = len == 0 ? BANTER_EINVAL : len > BANTER_MAX_PLAINTEXT ? BANTER_ETOOBIG : 0;
+    }
+    if (r == 0)
+        r = buf_reserve(&s->out, NOISE_TAGLEN, &dst);
+    if (r) {
+        buf_truncate(&s->out, before);
+        return r;
+    }
+    uint8_t *f = (uint8_t *)buf_data(&s->out) + before; /* after the reserve: it may move */
+    rekey_if_due(&s->tx);
+    r = noise_cipher_encrypt(&s->tx, NULL, 0, f + BANTER_FRAME_HDR, len, f + BANTER_FRAME_HDR);
+    if (r) {
+        buf_truncate(&s->out, before);
+        s->dead = r;
+        return r;
+    }
+    put_u16be(f, (uint16_t)(len + NOISE_TAGLEN));
+    buf_commit(&s->out, NOISE_TAGLEN);
+    return 0;
 }
 
 const uint8_t *session_out(const session *s, size_t *len)
@@ -315,7 +341,6 @@ void session_trim(session *s)
     if (buf_len(&s->out) == 0)
         buf_free(&s->out);
     buf_free(&s->rx_pt);
-    buf_free(&s->enc);
     frame_dec_trim(&s->dec);
 }
 

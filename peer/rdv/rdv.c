@@ -17,6 +17,7 @@
 #include "annmsg.h"
 #include "failover.h"
 #include "icert.h"
+#include "rvbatch.h"
 #include "net/conn.h"
 #include "session.h"
 #include "srvrec.h"
@@ -96,6 +97,14 @@ struct rdv {
     void *policy_ud;
     void (*org_hook)(void *ud, const uint8_t *pt, size_t len); /* annmsg.h types */
     void *org_ud;
+    /* RV_BATCH (docs/rendezvous.md 2.2): the server's HELLO listed
+     * "batch" (ours always does). What the node sends in one main loop
+     * iteration is collected in ob and goes out as one batch from an idle
+     * callback (flush_src); while the messages of a batch from the server
+     * are handled (hold), the answers go right after them. */
+    bool batch, hold;
+    guint flush_src;
+    rvbatch ob;
 };
 
 static int64_t mono_ms(void) { return g_get_monotonic_time() / 1000; }
@@ -516,8 +525,57 @@ static rdv_req *oldest(rdv *r, req_kind kind, bool only_unpassed)
 
 /* ---- sending ---- */
 
+/* Send what was collected while handling a batch (wiped afterwards). */
+static int flush_held(rdv *r)
+{
+    size_t len;
+    const uint8_t *pt = rvbatch_plaintext(&r->ob, &len);
+    int e = 0;
+    if (pt) {
+        e = r->c ? conn_send_raw(r->c, pt, len) : BANTER_ESTATE;
+        bcrypto_wipe((void *)pt, len);
+        if (e && e != BANTER_ESTATE)
+            conn_close(r->c, e, false, NULL); /* the server does not read: start over */
+    }
+    rvbatch_reset(&r->ob);
+    return e;
+}
+
+static gboolean on_flush(gpointer ud)
+{
+    rdv *r = ud;
+    r->flush_src = 0;
+    if (!r->hold)
+        (void)flush_held(r);
+    return G_SOURCE_REMOVE;
+}
+
+/* One encoded plaintext: into the batch (sent at the end of this main
+ * loop iteration, or after the batch being handled), else at once. */
+static int send_pt(rdv *r, const uint8_t *pt, size_t len)
+{
+    if (!r->c)
+        return BANTER_ESTATE;
+    if (!r->batch)
+        return conn_send_raw(r->c, pt, len);
+    if (!r->hold && !r->flush_src)
+        r->flush_src = g_idle_add_full(G_PRIORITY_DEFAULT, on_flush, r, NULL);
+    int e = rvbatch_add(&r->ob, pt, len);
+    if (e == BANTER_ETOOBIG || e == BANTER_EINVAL) {
+        /* Full: what waits goes first, then this one starts the next
+         * batch (or, too large for one, goes alone). */
+        int full = e == BANTER_ETOOBIG;
+        e = flush_held(r);
+        if (e == 0 && r->c)
+            e = full ? rvbatch_add(&r->ob, pt, len) : conn_send_raw(r->c, pt, len);
+    }
+    return e;
+}
+
 static int send_msg(rdv *r, const msg *m)
 {
+    if (rvbatch_count(&r->ob) > 0)
+        (void)flush_held(r); /* in order: what was collected goes first */
     int e = r->c ? conn_send(r->c, m) : BANTER_ESTATE;
     if (e && e != BANTER_ESTATE)
         conn_close(r->c, e, false, NULL); /* the server does not read: start over */
@@ -531,7 +589,7 @@ static int send_rv(rdv *r, const rvmsg *m)
     buf_init(&b, RDV_PLAIN_CAP);
     int e = rvmsg_encode(m, &b);
     if (e == 0)
-        e = r->c ? conn_send_raw(r->c, buf_data(&b), buf_len(&b)) : BANTER_ESTATE;
+        e = send_pt(r, buf_data(&b), buf_len(&b));
     if (buf_len(&b))
         bcrypto_wipe((void *)buf_data(&b), buf_len(&b));
     buf_free(&b);
@@ -718,7 +776,12 @@ int rdv_send(rdv *r, const rvmsg *m)
     return send_rv(r, m);
 }
 
-bool rdv_writable(const rdv *r) { return r->authed && conn_queued(r->c) < RDV_SEND_HIGH; }
+bool rdv_writable(const rdv *r)
+{
+    size_t pending;
+    (void)rvbatch_plaintext(&r->ob, &pending);
+    return r->authed && conn_queued(r->c) + pending < RDV_SEND_HIGH;
+}
 
 const uint8_t *rdv_server_key(const rdv *r) { return r->verified ? r->server_key : NULL; }
 
@@ -738,7 +801,7 @@ int rdv_send_raw(rdv *r, const uint8_t *pt, size_t len)
 {
     if (!r->authed)
         return BANTER_ESTATE;
-    return conn_send_raw(r->c, pt, len);
+    return send_pt(r, pt, len);
 }
 
 void rdv_set_cert_hook(rdv *r, void (*fn)(void *ud), void *ud)
@@ -1275,10 +1338,11 @@ static void begin_session(rdv *r, const uint8_t org[static 32])
     g_strlcpy(h.u.hello.features[1], "broadcast", sizeof h.u.hello.features[1]);
     g_strlcpy(h.u.hello.features[2], "file", sizeof h.u.hello.features[2]);
     g_strlcpy(h.u.hello.features[3], "policy", sizeof h.u.hello.features[3]);
-    h.u.hello.nfeatures = 4;
+    g_strlcpy(h.u.hello.features[4], RVBATCH_FEATURE, sizeof h.u.hello.features[4]);
+    h.u.hello.nfeatures = 5;
     if (r->org_hook) { /* announcements and the revocation list (orgnote.h) */
-        g_strlcpy(h.u.hello.features[4], ANN_FEATURE, sizeof h.u.hello.features[4]);
-        h.u.hello.nfeatures = 5;
+        g_strlcpy(h.u.hello.features[5], ANN_FEATURE, sizeof h.u.hello.features[5]);
+        h.u.hello.nfeatures = 6;
     }
     /* The PONG to this PING means the server has handled our HELLO: any
      * RV_AUTH before it describes the device, not a login. */
@@ -1374,6 +1438,27 @@ static void maybe_ready(rdv *r)
     update_authed(r);
 }
 
+/* An RV_BATCH from the server: checked whole, then each message as if it
+ * came alone; our answers to them go out together. A malformed one, or
+ * one we could not have been sent, ends the connection. */
+static void on_batch(rdv *r, conn *c, const uint8_t *pt, size_t len)
+{
+    size_t n, ml;
+    const uint8_t *m;
+    if (!r->peer_hello || !r->batch || rvbatch_check(pt, len, &n) != 0) {
+        conn_close(c, BANTER_EPROTO, true, "malformed batch");
+        return;
+    }
+    bool hold = r->hold;
+    r->hold = true;
+    rvbatch_iter it = rvbatch_iter_make(pt, len);
+    while (r->c == c && conn_is_open(c) && rvbatch_next(&it, &m, &ml))
+        on_message(r, c, m, ml);
+    r->hold = hold;
+    if (!hold)
+        (void)flush_held(r);
+}
+
 static void on_message(void *ud, conn *c, const uint8_t *pt, size_t len)
 {
     rdv *r = ud;
@@ -1382,6 +1467,10 @@ static void on_message(void *ud, conn *c, const uint8_t *pt, size_t len)
         if (r->awaiting_icert && c == r->c)
             on_instance(r, c, pt, len);
         return; /* a refused server is closed before it can speak */
+    }
+    if (len && pt[0] == RV_BATCH) {
+        on_batch(r, c, pt, len);
+        return;
     }
     if (len && rvmsg_owns(pt[0])) {
         on_rvmsg(r, pt, len);
@@ -1403,6 +1492,8 @@ static void on_message(void *ud, conn *c, const uint8_t *pt, size_t len)
     switch (m.type) {
     case MSG_HELLO:
         r->peer_hello = true;
+        for (size_t i = 0; i < m.u.hello.nfeatures; i++)
+            r->batch |= strcmp(m.u.hello.features[i], RVBATCH_FEATURE) == 0;
         maybe_ready(r);
         break;
     case MSG_PING: {
@@ -1433,7 +1524,8 @@ static void on_closed(void *ud, conn *c, int err)
     bool was_ready = r->ready;
     (void)c;
     r->c = NULL;
-    r->ready = r->verified = r->peer_hello = false;
+    r->ready = r->verified = r->peer_hello = r->batch = r->hold = false;
+    rvbatch_reset(&r->ob);
     r->hello_token = 0;
     update_authed(r);
     if (r->tick)
@@ -1479,6 +1571,7 @@ int rdv_new(rdv **out, GMainContext *ctx, const identity *id, const rdv_config *
         set_server_name(r, &r->targets[failover_current(&r->fo)]);
     else
         snprintf(r->server, sizeof r->server, "%s", cfg->srv);
+    rvbatch_init(&r->ob);
     rdv_format_fingerprint(cfg->fpd, r->server_fp);
     cert_load(r);
     policy_load(r);
@@ -1498,6 +1591,9 @@ void rdv_free(rdv *r)
     if (r->retry)
         g_source_remove(r->retry);
     r->retry = 0;
+    r->hold = false;
+    if (r->c)
+        (void)flush_held(r); /* what this iteration queued goes before the BYE */
     if (r->c)
         conn_close(r->c, 0, true, "node stopping");
     /* Let the conn's closed callback run: it answers what still waits. */
@@ -1506,6 +1602,9 @@ void rdv_free(rdv *r)
     fail_all(r, "the node is stopping");
     if (r->tick)
         g_source_remove(r->tick);
+    if (r->flush_src)
+        g_source_remove(r->flush_src);
+    rvbatch_free(&r->ob);
     bcrypto_wipe(r, sizeof *r);
     g_free(r);
 }

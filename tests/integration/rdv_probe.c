@@ -19,6 +19,14 @@
  * order, without waiting in between unless told:
  *
  *   hello      send HELLO (name "rdv_probe")
+ *   hellob     send HELLO with the feature "batch": RV_BATCH both ways
+ *              (docs/rendezvous.md section 2.2). An RV_BATCH from the
+ *              server is printed "recv batch n=N", then each of its
+ *              messages as if it came alone; what the probe answers to
+ *              them, and the copies of one seals= between two waits, go
+ *              out as one RV_BATCH
+ *   bpings=N   send N PINGs in one RV_BATCH (also without "batch")
+ *   pt=HEX     send one plaintext given in hex, as it is
  *   hellop     send HELLO with the feature "policy" (then RV_POLICY is
  *              printed as "recv policy serial=N ..." once checked)
  *   helloa     send HELLO with the features "policy" and "announce"
@@ -93,6 +101,7 @@
  * nothing came for 1 s. What arrives is printed one line each:
  *
  *   recv hello name=<name> features=<f1,f2>
+ *   recv batch n=<n> | recv batch bad <ERRNAME>  (then each message)
  *   recv error <code>
  *   recv pong | recv ping | recv bye <reason> | recv <type name>
  *   recv auth ok user=<name> admin=<0|1>
@@ -144,6 +153,7 @@
 #include "msg.h"
 #include "annmsg.h"
 #include "policy.h"
+#include "rvbatch.h"
 #include "rvmsg.h"
 #include "sealed.h"
 #include "session.h"
@@ -173,6 +183,9 @@ typedef struct probe {
     bool closed;
     bool mute;
     bool noack;                   /* do not answer RV_SEALED with RV_DELIVERED */
+    bool batch;                   /* hellob: RV_BATCH both ways */
+    bool hold;                    /* batch: collect in ob, do not send yet */
+    rvbatch ob;                   /* batch: what waits to go out as one RV_BATCH */
     bool raw;                     /* --raw: print search results' plaintext in hex */
     bool quiet_results;           /* searches=: do not print the results */
     int await;                    /* AW_*: what ends the current wait */
@@ -264,6 +277,11 @@ static void flush_out(probe *p)
 {
     size_t len;
     const uint8_t *b;
+    if (p->hold)
+        return;
+    if ((b = rvbatch_plaintext(&p->ob, &len)) != NULL && session_send(p->s, b, len) != 0)
+        fprintf(stderr, "rdv_probe: cannot send a batch\n");
+    rvbatch_reset(&p->ob);
     while (!p->closed && (b = session_out(p->s, &len)) != NULL) {
         ssize_t w = send(p->fd, b, len, MSG_NOSIGNAL);
         if (w < 0 && errno == EINTR)
@@ -316,6 +334,10 @@ static int next_event(probe *p, session_event *ev, int64_t deadline)
 
 static void send_msg(probe *p, const msg *m)
 {
+    bool hold = p->hold;
+    p->hold = false;
+    flush_out(p); /* what was batched goes first */
+    p->hold = hold;
     int r = session_send_msg(p->s, m);
     if (r)
         fprintf(stderr, "rdv_probe: cannot send %s: %s\n", msg_type_name((int)m->type),
@@ -624,10 +646,40 @@ static void show_ann(probe *p, const uint8_t *pt, size_t len)
     say(line);
 }
 
+static void show(probe *p, const uint8_t *pt, size_t len);
+
+/* An RV_BATCH: each message as if it came alone; the answers to them go
+ * out together. */
+static void show_batch(probe *p, const uint8_t *pt, size_t len)
+{
+    char line[64];
+    size_t n, ml;
+    const uint8_t *m;
+    int r = rvbatch_check(pt, len, &n);
+    if (r)
+        snprintf(line, sizeof line, "recv batch bad %s", banter_errname(r));
+    else
+        snprintf(line, sizeof line, "recv batch n=%zu", n);
+    say(line);
+    if (r)
+        return;
+    bool hold = p->hold;
+    p->hold = true;
+    rvbatch_iter it = rvbatch_iter_make(pt, len);
+    while (rvbatch_next(&it, &m, &ml))
+        show(p, m, ml);
+    p->hold = hold;
+    flush_out(p);
+}
+
 static void show(probe *p, const uint8_t *pt, size_t len)
 {
     char line[2 * SAFE_MAX + 64], a[SAFE_MAX], b[SAFE_MAX], c[SAFE_MAX];
     msg m;
+    if (len > 0 && pt[0] == RV_BATCH) {
+        show_batch(p, pt, len);
+        return;
+    }
     if (len > 0 && rvmsg_owns(pt[0])) {
         show_rv(p, pt, len);
         return;
@@ -749,8 +801,19 @@ static int send_rv(probe *p, const rvmsg *m)
     buf b;
     buf_init(&b, 65536);
     int r = rvmsg_encode(m, &b);
-    if (r == 0)
+    if (r == 0 && p->batch) {
+        r = rvbatch_add(&p->ob, buf_data(&b), buf_len(&b));
+        if (r == BANTER_ETOOBIG || r == BANTER_EINVAL) {
+            bool hold = p->hold;
+            p->hold = false;
+            flush_out(p); /* full (or too large for one): what waits goes first */
+            p->hold = hold;
+            r = r == BANTER_ETOOBIG ? rvbatch_add(&p->ob, buf_data(&b), buf_len(&b))
+                                    : session_send(p->s, buf_data(&b), buf_len(&b));
+        }
+    } else if (r == 0) {
         r = session_send(p->s, buf_data(&b), buf_len(&b));
+    }
     buf_free(&b);
     if (r)
         fprintf(stderr, "rdv_probe: cannot send type %02x: %s\n", (unsigned)m->type,
@@ -1210,18 +1273,25 @@ static int rv_step2(probe *p, const char *s)
         snprintf(user, sizeof user, "%.*s", (int)(colon - s - 6), s + 6);
         struct known *k = known_of(p, user);
         unsigned per = k && k->ndev ? (unsigned)k->ndev : 1, base = p->n_stored;
-        for (long i = 0; i < n; i++) {
+        int ret = 0;
+        p->hold = p->batch; /* batched: the copies between two waits go together */
+        for (long i = 0; i < n && ret == 0; i++) {
             snprintf(body, sizeof body, "message %ld", i + 1);
             if (seal_user(p, user, body, 0) != 0)
-                return -1;
+                ret = -1;
             /* As a node would: at most SEAL_WINDOW copies unanswered. */
             unsigned sent = (unsigned)(i + 1) * per;
-            if (sent - (p->n_stored - base) >= SEAL_WINDOW) {
+            if (ret == 0 && sent - (p->n_stored - base) >= SEAL_WINDOW) {
+                p->hold = false;
+                flush_out(p);
                 p->want = base + sent - SEAL_WINDOW / 2;
                 await_answer(p, AW_STORED);
+                p->hold = p->batch;
             }
         }
-        return 0;
+        p->hold = false;
+        flush_out(p);
+        return ret;
     }
     if (strncmp(s, "sealto=", 7) == 0)
         return seal_to(p, s + 7, 0);
@@ -1422,7 +1492,45 @@ static int step(probe *p, const char *s)
     int rv = rv_step(p, s);
     if (rv <= 0)
         return rv;
-    if (strcmp(s, "hello") == 0 || strcmp(s, "hellop") == 0 || strcmp(s, "helloa") == 0) {
+    if (strcmp(s, "hellob") == 0) {
+        m.type = MSG_HELLO;
+        m.u.hello.version = SESSION_VERSION;
+        snprintf(m.u.hello.name, sizeof m.u.hello.name, "rdv_probe");
+        snprintf(m.u.hello.features[0], sizeof m.u.hello.features[0], RVBATCH_FEATURE);
+        m.u.hello.nfeatures = 1;
+        send_msg(p, &m);
+        p->batch = true;
+    } else if (strncmp(s, "bpings=", 7) == 0) {
+        long n = strtol(s + 7, &end, 10);
+        rvbatch b;
+        if (end == s + 7 || *end || n < 1 || n > (long)BANTER_MAX_BATCH)
+            return -1;
+        rvbatch_init(&b);
+        for (long i = 0; i < n; i++) {
+            uint8_t ping[9] = {MSG_PING};
+            uint64_t t = ++p->token;
+            put_u64be(ping + 1, t);
+            if (rvbatch_add(&b, ping, sizeof ping) != 0)
+                return -1;
+        }
+        size_t len;
+        const uint8_t *pt = rvbatch_plaintext(&b, &len);
+        if (session_send(p->s, pt, len) != 0)
+            fprintf(stderr, "rdv_probe: cannot send the batch\n");
+        rvbatch_free(&b);
+        flush_out(p);
+    } else if (strncmp(s, "pt=", 3) == 0) {
+        size_t n = strlen(s + 3) / 2;
+        uint8_t *b = n ? malloc(n) : NULL;
+        if (!b || strlen(s + 3) % 2 || unhex(b, n, s + 3) != 0) {
+            free(b);
+            return -1;
+        }
+        if (session_send(p->s, b, n) != 0)
+            fprintf(stderr, "rdv_probe: cannot send the plaintext\n");
+        free(b);
+        flush_out(p);
+    } else if (strcmp(s, "hello") == 0 || strcmp(s, "hellop") == 0 || strcmp(s, "helloa") == 0) {
         m.type = MSG_HELLO;
         m.u.hello.version = SESSION_VERSION;
         snprintf(m.u.hello.name, sizeof m.u.hello.name, "rdv_probe");
@@ -1522,6 +1630,7 @@ static int print_key(const char *path)
 int main(int argc, char **argv)
 {
     probe p = {.fd = -1};
+    rvbatch_init(&p.ob);
     struct opts o = {0};
     int i = 1, ret = 1;
     for (; i + 1 < argc && strncmp(argv[i], "--", 2) == 0; i += 2) {
@@ -1564,5 +1673,6 @@ out:
         close(p.fd);
     session_free(p.s);
     identity_free(p.id);
+    rvbatch_free(&p.ob);
     return ret;
 }

@@ -237,10 +237,10 @@ expect_fail "busy port" 1 "cannot listen on 127.0.0.1:$PORT: address already in 
 # probe STEP...: rdv_probe against the server, pinning its key.
 probe() { "$RDV_PROBE" --expect-fp "$fp1" 127.0.0.1 "$PORT" "$@"; }
 out=$(probe hello ping) || t_fail "hello" "rdv_probe exit $?: $out"
-grep -q '^recv hello name=banter-rendezvous features=rendezvous$' <<<"$out" &&
+grep -q '^recv hello name=banter-rendezvous features=rendezvous,batch$' <<<"$out" &&
     grep -q '^recv pong$' <<<"$out" && grep -q '^quiet$' <<<"$out" ||
     t_fail "hello" "expected the server's HELLO, a PONG, an open connection: $out"
-t_pass "server HELLO (banter-rendezvous, [rendezvous]) and PONG"
+t_pass "server HELLO (banter-rendezvous, [rendezvous, batch]) and PONG"
 out=$(probe ping hello hello type=7f type=02 ping)
 [ "$(grep -c '^recv error EPROTO$' <<<"$out")" -eq 2 ] &&
     grep -q '^recv error EBADTYPE$' <<<"$out" && grep -q '^recv error EJSON$' <<<"$out" &&

@@ -318,6 +318,23 @@ static void test_cur_finish_trailing(void **state)
     assert_int_equal(cur_finish(&c), 0);
 }
 
+static void test_truncate(void **state)
+{
+    (void)state;
+    buf b;
+    buf_init(&b, 64);
+    assert_int_equal(buf_append(&b, "abcdef", 6), 0);
+    buf_consume(&b, 2);
+    buf_truncate(&b, 10); /* more than there is: unchanged */
+    assert_int_equal(buf_len(&b), 4);
+    buf_truncate(&b, 1);
+    assert_int_equal(buf_len(&b), 1);
+    assert_memory_equal(buf_data(&b), "c", 1);
+    assert_int_equal(buf_append(&b, "xy", 2), 0);
+    assert_memory_equal(buf_data(&b), "cxy", 3);
+    buf_free(&b);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -328,6 +345,7 @@ int main(void)
         cmocka_unit_test(test_consume_and_compaction),
         cmocka_unit_test(test_reserve_commit),
         cmocka_unit_test(test_put_be),
+        cmocka_unit_test(test_truncate),
         cmocka_unit_test(test_cur_getters),
         cmocka_unit_test(test_cur_latches_truncated),
         cmocka_unit_test(test_cur_finish_trailing),

@@ -901,6 +901,46 @@ static void test_out_cap(void **state)
     peer_free(&r);
 }
 
+/* session_send_msg encodes into the output queue itself: a message that
+ * does not fit leaves the queue exactly as it was (nothing half-queued,
+ * no nonce used), and messages sent after it arrive. */
+static void test_send_msg_full(void **state)
+{
+    (void)state;
+    struct peer i, r;
+    pair(&i, &r, 1024);
+    size_t len, before;
+    int sent = 0;
+    for (;;) {
+        session_out(i.s, &before);
+        static const uint8_t id[MSG_ID_LEN] = {0xaa, 0xbb};
+        msg m;
+        char body[200];
+        memset(body, 'a' + sent % 26, sizeof body - 1);
+        body[sizeof body - 1] = '\0';
+        assert_int_equal(msg_chat_init(&m, id, 1732200000000, body, strlen(body), false), 0);
+        int e = session_send_msg(i.s, &m);
+        msg_clear(&m);
+        session_out(i.s, &len);
+        if (e) {
+            assert_int_equal(e, BANTER_ETOOBIG);
+            assert_int_equal(len, before);
+            break;
+        }
+        sent++;
+        assert_true(sent < 10);
+    }
+    assert_true(sent >= 2);
+    assert_int_equal(deliver(&i, &r, 0), 0);
+    assert_int_equal(r.nmsg, (size_t)sent);
+    send_chat(&i, "after the full queue", false);
+    assert_int_equal(deliver(&i, &r, 0), 0);
+    expect_chat(&r, "after the full queue", false);
+    assert_int_equal(r.err, 0);
+    peer_free(&i);
+    peer_free(&r);
+}
+
 static void test_finish(void **state)
 {
     (void)state;
@@ -963,6 +1003,7 @@ int main(void)
         cmocka_unit_test(test_frame_caps),
         cmocka_unit_test(test_version),
         cmocka_unit_test(test_state_errors),
+        cmocka_unit_test(test_send_msg_full),
         cmocka_unit_test(test_many_messages),
         cmocka_unit_test(test_rekey_schedule),
         cmocka_unit_test(test_out_cap),
