@@ -867,6 +867,62 @@ static void apply_change(core *k, struct op_job *j)
         push_entry(k, a, j->peer, &j->pb, j->na, j->nb.blocked);
     if (b && j->has_pa)
         push_entry(k, b, j->name, &j->pa, j->nb, j->na.blocked);
+    /* Their devices on other instances hold caches of the pair too. */
+    xinst_contact_changed(k, j->name, j->peer);
+    xinst_contact_changed(k, j->peer, j->name);
+}
+
+/* ---- a relation changed on another instance (xinst.h) ---- */
+
+struct remote_job {
+    core *k;
+    char user[BANTER_MAX_NAME + 1], peer[BANTER_MAX_NAME + 1];
+    rel_side us, them; /* user's side of the pair, peer's side */
+    struct peer_info pi;
+    bool has_pi;
+};
+
+static int remote_work(db *d, void *arg, char errmsg[static DBQ_ERRMSG_LEN])
+{
+    struct remote_job *j = arg;
+    int r = db_rel_pair(d, j->user, j->peer, &j->us, &j->them);
+    if (r)
+        return job_err(d, r, errmsg);
+    j->has_pi = peer_read(d, j->peer, &j->pi, errmsg) == 0;
+    return 0;
+}
+
+static void remote_after(void *arg, int ret, const char *errmsg)
+{
+    struct remote_job *j = arg;
+    account *a = online_find(j->k->on, j->user);
+    if (ret)
+        core_log(j->k, "cannot read a relation of %s changed elsewhere: %s", j->user, errmsg);
+    else if (a && a->loaded) {
+        if (cache_set(a, j->peer, j->us, j->them.blocked) != 0)
+            core_log(j->k, "out of memory: the contacts of %s are stale until it reconnects",
+                     j->user);
+        if (j->has_pi)
+            push_entry(j->k, a, j->peer, &j->pi, j->us, j->them.blocked);
+    }
+    db_profile_clear(&j->pi.p);
+    free(j);
+}
+
+void contacts_remote_change(core *k, const char *user, const char *peer)
+{
+    if (!online_find(k->on, user) || db_name_problem(peer))
+        return;
+    struct remote_job *j = calloc(1, sizeof *j);
+    if (!j) {
+        core_log(k, "out of memory: the contacts of %s are stale until it reconnects", user);
+        return;
+    }
+    j->k = k;
+    snprintf(j->user, sizeof j->user, "%s", user);
+    snprintf(j->peer, sizeof j->peer, "%s", peer);
+    if (core_job(k, remote_work, remote_after, j) != 0)
+        free(j);
 }
 
 static void op_after(void *arg, int ret, const char *errmsg)

@@ -54,6 +54,11 @@ void contacts_device_down(conn *c);
  * connected account here that sees name's presence gets RV_PRESENCE. */
 void contacts_push_presence(core *k, const char *name, rv_presence status, const char *text);
 
+/* On a cluster (xinst.h): the relation between user (connected here) and
+ * peer changed on another instance: read it again, update user's cache
+ * and push the entry. */
+void contacts_remote_change(core *k, const char *user, const char *peer);
+
 /* The last device of a went away: contacts that saw it get offline. */
 void contacts_account_gone(core *k, account *a);
 

@@ -178,6 +178,12 @@ void xinst_admin(core *k, const char *user, const uint8_t *device, const char *w
         cluster_post_user(k->cl, user, DBC_ADMIN, (const uint8_t *)what, strlen(what));
 }
 
+void xinst_contact_changed(core *k, const char *user, const char *peer)
+{
+    if (k->cl)
+        cluster_post_user(k->cl, user, DBC_CONTACT, (const uint8_t *)peer, strlen(peer));
+}
+
 void xinst_presence_changed(core *k, const char *user)
 {
     if (k->cl)
@@ -223,6 +229,20 @@ static void ice_here(core *k, conn *c, const db_cluster_event *ev)
         conn_send_pt(c, ev->body, ev->body_len);
 }
 
+/* A relation of user changed on another instance; the body names the
+ * other account. */
+static void contact_here(core *k, const char *user, const db_cluster_event *ev)
+{
+    char peer[BANTER_MAX_NAME + 1];
+    if (!ev->body || ev->body_len == 0 || ev->body_len > BANTER_MAX_NAME) {
+        core_log(k, "cluster: a contact event without an account: dropped");
+        return;
+    }
+    memcpy(peer, ev->body, ev->body_len);
+    peer[ev->body_len] = '\0';
+    contacts_remote_change(k, user, peer);
+}
+
 /* An admin acted on another instance (xinst_admin). */
 static void admin_here(core *k, conn *c, const char *user, const db_cluster_event *ev)
 {
@@ -257,6 +277,9 @@ static void on_event(void *ud, const db_cluster_event *ev, const char *user)
         break;
     case DBC_ADMIN:
         admin_here(k, c, user, ev);
+        break;
+    case DBC_CONTACT:
+        contact_here(k, user, ev);
         break;
     default:
         core_debug(k, "cluster: event kind %d not handled here", ev->kind);

@@ -17,6 +17,9 @@
  *               (mailbox_remote_delivered).
  *   DBC_ICE     an ICE message for the device, in the event's body
  *               (icesig.c checked the sender's right on its instance);
+ *   DBC_CONTACT a relation of the device's account changed on another
+ *               instance; the body names the other account: the account
+ *               reads the pair again (contacts_remote_change);
  *   DBC_ADMIN   an admin acted on the device or its account on another
  *               instance (xinst_admin): the body says what, "refresh" (read
  *               the account again: disabled, rights), "revoke" or "kick"
@@ -70,6 +73,10 @@ void xinst_acked(core *k, const uint8_t from_device[static 32], const uint8_t id
 #define XINST_REVOKE  "revoke"
 #define XINST_KICK    "kick"
 void xinst_admin(core *k, const char *user, const uint8_t *device, const char *what);
+
+/* On a cluster: the relation of user with peer changed here: user's
+ * devices on other instances read it again (DBC_CONTACT, body: peer). */
+void xinst_contact_changed(core *k, const char *user, const char *peer);
 
 /* On a cluster: user's devices here or its chosen status changed. */
 void xinst_presence_changed(core *k, const char *user);

@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# test_cluster_pg.sh - three banter-rendezvous instances sharing one
+# PostgreSQL (a throwaway cluster, pg_lib.sh), real nodes in network
+# namespaces (docs/cluster.md, docs/rendezvous.md 8.2):
+#   1. the instances start on one database, each with its instance key and
+#      certificate; ada's node is given instance A only, bob's B and C (so
+#      they are never on one instance); contact request and approval
+#      between them cross instances;
+#   2. a message between devices on different instances is "delivered"
+#      when both are online, both ways;
+#   3. bob offline: ada's messages are "stored", and reach bob at his next
+#      login, once;
+#   4. bob's instance is killed (SIGKILL, by PID) while ada sends: bob's
+#      node is served by the other instance within seconds, and every
+#      message ada's node was told "delivered" or "stored" before, during
+#      or after the kill reaches bob exactly once;
+#   5. PostgreSQL restarted under the instances: they reconnect, and a
+#      message is delivered again; what was acknowledged before is there.
+# Needs root (namespaces), PostgreSQL's server programs (else skipped),
+# $BANTER_BIN and $RDV_BIN (the ASan builds by default).
+# shellcheck disable=SC2015,SC2317 # "a && b || t_fail" is meant; helpers run via wait_for
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/integration/lib.sh
+. "$here/lib.sh"
+require_root
+# shellcheck source=tests/integration/rnode.sh
+. "$here/rnode.sh"
+rnode_setup 3
+# shellcheck source=tests/integration/pg_lib.sh
+. "$here/pg_lib.sh"
+pg_start || t_fail setup "PostgreSQL did not start"
+URL=$PG_URL
+rdv() { "$RDV_BIN" --db "$URL" --state "$T/org" "$@"; }
+
+# The organisation key (the nodes pin it), accounts, three instances.
+FP=$(rdv fingerprint 2>/dev/null) || t_fail setup "fingerprint on PostgreSQL"
+for u in ada bob; do
+    rdv user add "$u" --password-file "$T/pw" >/dev/null 2>&1 || t_fail setup "user add $u"
+done
+declare -A PORT=([a]=7401 [b]=7402 [c]=7403) IPID=()
+for x in a b c; do
+    rdv instance new "$T/inst_$x.key" --name "rdv-$x" >/dev/null 2>&1 || t_fail setup "instance $x"
+    cp -p "$T/org.key" "$T/s_$x.key" || t_fail setup "org key for $x"
+    printf 'db = %s\nstate = %s\ninstance = %s\n' "$URL" "$T/s_$x" "$T/inst_$x.key" >"$T/$x.conf"
+done
+start_instance() { # x
+    local x=$1
+    bg 1 "$T/rdv-$x.log" "$RDV_BIN" --config "$T/$x.conf" --listen "198.18.0.1:${PORT[$x]}"
+    IPID[$x]=$BG_PID
+    wait_for 15 grep -q "listening on 198.18.0.1:${PORT[$x]}," "$T/rdv-$x.err" ||
+        t_fail "start rdv-$x" "$(tail -n 5 "$T/rdv-$x.err")"
+    wait_for 10 grep -q "cluster rdv_$x: joined the service" "$T/rdv-$x.err" ||
+        t_fail "start rdv-$x" "did not join: $(tail -n 5 "$T/rdv-$x.err")"
+}
+for x in a b c; do start_instance "$x"; done
+t_pass "three instances on one PostgreSQL joined the service"
+
+A=198.18.0.1:${PORT[a]}
+BC=198.18.0.1:${PORT[b]},198.18.0.1:${PORT[c]}
+for u in ada bob; do
+    mkdir -m 700 "$T/$u" && printf 'ice = off\n' >"$T/$u/banter.conf" || t_fail setup "$u's conf"
+done
+# start_node NAME HOST SERVICE: the node, given the service's instances
+# (rnode.sh's bookkeeping, so stop_rnode stops it).
+start_node() {
+    local k=$((${NRUN[$1]:-0} + 1))
+    NRUN[$1]=$k
+    bg "$2" "$T/$1-$k.log" "$BANTER_BIN" --home "$T/$1" node --name "$1" --no-mdns \
+        --port 7070 --rendezvous "$3" --server-key "$FP"
+    NPID[$1]=$BG_PID
+    wait_for 10 b "$T/$1" id >/dev/null 2>&1 || t_fail "start $1" "no control socket"
+}
+on_instance() { b "$T/$1" rendezvous --json 2>/dev/null | grep -qF "\"instance\":\"$2\""; }
+where() { b "$T/$1" rendezvous --json 2>/dev/null | grep -o '"instance":"[^"]*"' | cut -d'"' -f4; }
+start_node ada 2 "$A"
+start_node bob 3 "$BC"
+rnode_login ada ada
+rnode_login bob bob
+wait_for 10 logged_in ada ada && wait_for 10 logged_in bob bob || t_fail login "not logged in"
+BOB_ON=$(where bob)
+[ "$(where ada)" = rdv-a ] && { [ "$BOB_ON" = rdv-b ] || [ "$BOB_ON" = rdv-c ]; } ||
+    t_fail login "ada on $(where ada), bob on $BOB_ON"
+
+contact_json() {
+    b "$T/$1" contacts --json 2>/dev/null | sed 's/^\[//; s/\]$//; s/},{/}\n{/g' |
+        grep -F "\"user\":\"$2\""
+}
+contact_state() { contact_json "$1" "$2" | grep -qF "\"state\":\"$3\""; }
+run b "$T/ada" contact add bob
+[ "$RC" -eq 0 ] || t_fail "contact request" "exit $RC: $OUT"
+wait_for 15 contact_state bob ada incoming || t_fail "contact request" "bob: $(b "$T/bob" contacts --json)"
+run b "$T/bob" approve ada
+[ "$RC" -eq 0 ] || t_fail "approve" "exit $RC: $OUT"
+wait_for 15 contact_state ada bob approved || t_fail "approve" "ada: $(contact_json ada bob)"
+t_pass "ada on rdv-a, bob on $BOB_ON: contact request and approval across instances"
+
+# ---- 2. delivered across instances ----
+run b "$T/ada" send bob "across instances"
+[ "$RC" -eq 0 ] && grep -q "delivered to bob" <<<"$OUT" || t_fail "across" "ada -> bob: $RC $OUT"
+wait_for 10 has_body "$T/bob" ada "across instances" || t_fail "across" "bob did not get it"
+run b "$T/bob" send ada "and back"
+[ "$RC" -eq 0 ] && grep -q "delivered to ada" <<<"$OUT" || t_fail "across" "bob -> ada: $RC $OUT"
+wait_for 10 has_body "$T/ada" bob "and back" || t_fail "across" "ada did not get it"
+t_pass "a message between devices on different instances is delivered, both ways"
+
+# ---- 3. stored while offline ----
+stop_rnode bob
+for i in 1 2 3; do
+    run b "$T/ada" send bob "offline $i"
+    [ "$RC" -eq 0 ] && grep -q "stored on the rendezvous server" <<<"$OUT" ||
+        t_fail "offline" "offline $i: $RC $OUT"
+done
+start_node bob 3 "$BC"
+for i in 1 2 3; do
+    wait_for 20 has_body "$T/bob" ada "offline $i" || t_fail "offline" "offline $i missing"
+done
+t_pass "bob offline: ada's messages stored, delivered at his next login ($(where bob))"
+
+# ---- 4. bob's instance killed under traffic ----
+BOB_ON=$(where bob)
+x=${BOB_ON#rdv-}
+other=b
+[ "$x" = b ] && other=c
+: >"$T/acked"
+sender() { # messages one after another; each acknowledged one is written down
+    local i out
+    for ((i = 1; i <= 40; i++)); do
+        out=$(b "$T/ada" send bob "burst $i" 2>&1) &&
+            grep -qE "delivered to bob|stored on the rendezvous server" <<<"$out" &&
+            echo "burst $i" >>"$T/acked"
+        sleep 0.1
+    done
+}
+sender &
+SENDER=$!
+BT_PIDS+=("$SENDER")
+wait_for 20 grep -q "burst 10$" "$T/acked" || t_fail "kill" "the sender did not start"
+kill -KILL "${IPID[$x]}"
+t0=$(now_ms)
+wait_for 5 gone "${IPID[$x]}" || t_fail "kill" "rdv-$x still running"
+on_other() { on_instance bob "rdv-$other" && logged_in bob bob; }
+wait_for 20 on_other || t_fail "failover" "bob not on rdv-$other: $(b "$T/bob" rendezvous --json)"
+fail_ms=$(($(now_ms) - t0))
+wait "$SENDER"
+n_acked=$(wc -l <"$T/acked")
+[ "$n_acked" -ge 30 ] || t_fail "kill" "only $n_acked of 40 sends acknowledged"
+missing=0
+while read -r body; do
+    wait_for 20 has_body "$T/bob" ada "$body" || { missing=$((missing + 1)) && echo "missing: $body"; }
+done <"$T/acked"
+[ "$missing" -eq 0 ] || t_fail "kill" "$missing acknowledged messages never reached bob"
+dups=$(b "$T/bob" history ada --json | grep -o '"body":"burst [0-9]*"' | sort | uniq -d | wc -l)
+[ "$dups" -eq 0 ] || t_fail "kill" "$dups messages reached bob twice"
+t_pass "rdv-$x killed while ada sent: bob served by rdv-$other after ${fail_ms} ms; all $n_acked acknowledged messages arrived once"
+
+# ---- 5. PostgreSQL restarted ----
+pg_restart fast || t_fail "pg restart" "$(tail -n 5 "$PG_DIR/server.log")"
+rejoined() { grep -c "cluster rdv_$1: joined the service" "$T/rdv-$1.err" | grep -qv '^1$'; }
+wait_for 20 rejoined a || t_fail "pg restart" "rdv-a did not join again: $(tail -n 5 "$T/rdv-a.err")"
+delivered_after() {
+    run b "$T/ada" send bob "after the restart $1"
+    [ "$RC" -eq 0 ] && grep -qE "delivered to bob" <<<"$OUT"
+}
+k=0
+retry() { k=$((k + 1)) && delivered_after "$k"; }
+wait_for 30 retry || t_fail "pg restart" "no delivery after the restart: $OUT"
+wait_for 10 has_body "$T/bob" ada "after the restart $k" || t_fail "pg restart" "bob did not get it"
+n=$(b "$T/bob" history ada --json | grep -o '"body":"burst [0-9]*"' | sort -u | wc -l)
+[ "$n" -ge "$n_acked" ] || t_fail "pg restart" "bob's history lost messages ($n < $n_acked)"
+t_pass "PostgreSQL restarted: the instances connected again, a message is delivered, nothing lost"
+
+stop_rnode ada
+stop_rnode bob
+for y in a b c; do
+    [ "$y" = "$x" ] && continue
+    kill -TERM "${IPID[$y]}"
+    wait_for 10 gone "${IPID[$y]}" || t_fail stop "rdv-$y still running"
+    check_san "$T/rdv-$y.err" "rdv-$y"
+done
+t_pass "nodes and instances stopped cleanly, no sanitizer report"
