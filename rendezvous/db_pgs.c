@@ -356,6 +356,20 @@ static int in_savepoint(db *d, const char *sql, const pgs_args *a, bool prepare,
     return ret;
 }
 
+/*
+ * Whether the statement just failed because the connection was lost while
+ * no transaction was open: then it is run once more on a new connection.
+ * A server that restarted since the last statement ends the old session
+ * before this one reaches it (the statement never ran); one that died
+ * while running it leaves its outcome unknown, and every write of the
+ * server is idempotent by its unique keys, so running it again is safe.
+ */
+static bool lost_alone(const db *d)
+{
+    const struct pgs *p = d->pg;
+    return !p->txn && PQstatus(p->conn) != CONNECTION_OK;
+}
+
 /* One statement: alone, or under a savepoint inside a transaction. */
 static int query(db *d, const char *sql, const pgs_args *a, bool prepare, PGresult **out)
 {
@@ -368,6 +382,8 @@ static int query(db *d, const char *sql, const pgs_args *a, bool prepare, PGresu
     int ret = ready(d);
     if (ret == 0)
         ret = d->pg->txn ? in_savepoint(d, sql, a, prepare, out) : run(d, sql, a, prepare, out);
+    if (ret == BANTER_EDB && lost_alone(d)) /* the server restarted since the last statement */
+        ret = ready(d) ? BANTER_EDB : run(d, sql, a, prepare, out);
     pthread_mutex_unlock(&d->pg->lock);
     return ret;
 }
@@ -467,6 +483,8 @@ static int begin_locked(db *d)
     int ret = ready(d);
     if (ret == 0)
         ret = command(d, "BEGIN");
+    if (ret == BANTER_EDB && lost_alone(d)) /* nothing was started: start again */
+        ret = ready(d) ? BANTER_EDB : command(d, "BEGIN");
     if (ret == 0)
         p->txn = true;
     return ret;
