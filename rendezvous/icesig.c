@@ -13,6 +13,7 @@
 #include "cluster.h"
 #include "contacts.h"
 #include "online.h"
+#include "xinst.h"
 
 int icesig_credentials(const char *secret, const char *acct, int64_t expires_s,
                        char user[static RV_ICE_CRED_MAX + 1], char pass[static RV_ICE_CRED_MAX + 1])
@@ -124,8 +125,8 @@ static void on_remote_posted(void *ud, int ret, int64_t n)
 static bool relay_remote(conn *c, const rvmsg *m, const rvmsg *f)
 {
     core *k = conn_core(c);
-    if (!k->cl)
-        return false;
+    if (!k->cl || !xinst_online_anywhere(k, m->u.ice.user))
+        return false; /* online nowhere: EOFFLINE at once, as on one server */
     struct remote_ice *x = calloc(1, sizeof *x);
     if (!x)
         return false;

@@ -66,19 +66,21 @@ static void rpres_free(struct rpres *e)
     free(e);
 }
 
-/* Record name's presence (OFFLINE: forget it). Whether what contacts see
- * changed. */
-static bool rpres_set(xinst *xi, const char *name, rv_presence st, const char *text)
+/* Record name's presence: online somewhere (shown to contacts as st:
+ * OFFLINE when invisible) or not at all (forgotten). Whether what contacts
+ * see changed. */
+static bool rpres_set(xinst *xi, const char *name, bool on, rv_presence st, const char *text)
 {
     struct rpres **pp = slot(xi, name), *e = *pp;
     const char *now = st == RV_P_OFFLINE ? "" : text;
-    if (st == RV_P_OFFLINE) {
+    if (!on) {
         if (!e)
             return false;
+        bool was = e->status != RV_P_OFFLINE;
         *pp = e->next;
         rpres_free(e);
         xi->n--;
-        return true;
+        return was;
     }
     if (e) {
         e->gen = xi->gen;
@@ -88,13 +90,17 @@ static bool rpres_set(xinst *xi, const char *name, rv_presence st, const char *t
         size_t len = strlen(name);
         e = calloc(1, sizeof *e + len + 1);
         if (!e)
-            return true; /* shown offline here; pushed anyway */
+            return st != RV_P_OFFLINE; /* shown offline here; pushed anyway */
         memcpy(e->name, name, len + 1);
         e->gen = xi->gen;
         e->next = *pp;
         *pp = e;
         if (++xi->n > xi->nb)
             grow(xi);
+        if (st == RV_P_OFFLINE) { /* invisible: online, but nothing to tell */
+            e->status = (uint8_t)st;
+            return false;
+        }
     }
     e->status = (uint8_t)st;
     free(e->text);
@@ -130,7 +136,7 @@ static void on_presence_read(void *ud, int ret, const char *user, uint8_t status
     if (ret != 0 || !k->xi)
         return;
     rv_presence st = seen(status, nonline);
-    if (rpres_set(k->xi, user, st, text))
+    if (rpres_set(k->xi, user, nonline > 0, st, text))
         contacts_push_presence(k, user, st, st == RV_P_OFFLINE ? "" : text);
 }
 
@@ -162,7 +168,8 @@ static void on_presence_all(void *ud, int ret, const char *user, uint8_t status,
             }
             *pp = e->next;
             xi->n--;
-            contacts_push_presence(k, e->name, RV_P_OFFLINE, "");
+            if (e->status != RV_P_OFFLINE)
+                contacts_push_presence(k, e->name, RV_P_OFFLINE, "");
             rpres_free(e);
         }
 }
@@ -188,6 +195,11 @@ void xinst_presence_changed(core *k, const char *user)
 {
     if (k->cl)
         cluster_presence_changed(k->cl, user);
+}
+
+bool xinst_online_anywhere(const core *k, const char *user)
+{
+    return k->xi && *slot(k->xi, user) != NULL;
 }
 
 rv_presence xinst_presence(const core *k, const char *user, char *text, size_t cap)

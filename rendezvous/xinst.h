@@ -84,6 +84,10 @@ void xinst_presence_changed(core *k, const char *user);
  * is online nowhere or invisible) and its text (cap bytes, "" when none). */
 rv_presence xinst_presence(const core *k, const char *user, char *text, size_t cap);
 
+/* On a cluster: whether user has a device online on some instance, as
+ * the last presence read said (invisible or not). */
+bool xinst_online_anywhere(const core *k, const char *user);
+
 /* The event tag of a copy id (its first 8 bytes as a number). */
 int64_t xinst_id_tag(const uint8_t id[static RV_ID_LEN]);
 
