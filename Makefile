@@ -527,7 +527,7 @@ deb:
 	    tar -x -C $(DEB_DIR)/src
 	if [ -n "$(DEB_VERSION)" ]; then \
 	    sed -i '1s/^banter ([^)]*)/banter ($(DEB_VERSION))/' $(DEB_DIR)/src/debian/changelog; fi
-	cd $(DEB_DIR)/src && dpkg-buildpackage -us -uc -b
+	cd $(DEB_DIR)/src && dpkg-buildpackage -us -uc -b -jauto
 	rm -rf $(DEB_DIR)/src
 	@ls $(DEB_DIR)/*.deb
 
