@@ -86,8 +86,8 @@ INTEG_SRC  := $(sort $(wildcard tests/integration/test_*.sh))
 # Rendezvous tests that run a second time on PostgreSQL (RDV_DB=postgresql,
 # tests/integration/rdv_lib.sh; named NAME@pg in the output): every message
 # type's authorization, the mailbox, ICE signaling and the admin commands
-# with the audit log. Any test on rdv_lib.sh runs so by hand
-# (`RDV_DB=postgresql bash tests/integration/test_x.sh`); all of them pass,
+# with the audit log. Every other test on rdv_lib.sh passes so too, by hand
+# (`RDV_DB=postgresql bash tests/integration/test_x.sh`),
 # but running all twice would take the CI run past its 30 minutes.
 RDV_PG_TESTS := $(addprefix tests/integration/,test_rendezvous_authz.sh \
     test_rendezvous_mailbox.sh test_rendezvous_ice.sh test_admin.sh)

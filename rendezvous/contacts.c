@@ -151,10 +151,17 @@ void contacts_own_status(conn *c, bool all)
  * that neither blocked nor were blocked by it. */
 static void push_presence(core *k, account *a)
 {
-    if (k->cl) { /* other instances may hold devices too: xinst.h decides and pushes */
-        a->shown = (uint8_t)visible(a);
+    if (k->cl) {
+        /* Other instances may hold devices too: they are told, and what
+         * the shared tables say decides (xinst.h). Online here is online
+         * anywhere: said at once, as on one server; offline here is for
+         * the tables to decide. */
         xinst_presence_changed(k, a->name);
-        return;
+        if (visible(a) == RV_P_OFFLINE) {
+            a->shown = RV_P_OFFLINE;
+            return;
+        }
+        xinst_presence_local(k, a->name, visible(a), a->text ? a->text : "");
     }
     rvmsg m = {.type = RV_PRESENCE};
     buf b;

@@ -84,6 +84,11 @@ void xinst_presence_changed(core *k, const char *user);
  * is online nowhere or invisible) and its text (cap bytes, "" when none). */
 rv_presence xinst_presence(const core *k, const char *user, char *text, size_t cap);
 
+/* On a cluster: user is online here, shown to contacts as status (text),
+ * and this instance pushed it already: the next read that says the same
+ * pushes nothing. */
+void xinst_presence_local(core *k, const char *user, rv_presence status, const char *text);
+
 /* On a cluster: whether user has a device online on some instance, as
  * the last presence read said (invisible or not). */
 bool xinst_online_anywhere(const core *k, const char *user);
