@@ -87,7 +87,8 @@ INTEG_SRC  := $(sort $(wildcard tests/integration/test_*.sh))
 # tests/integration/rdv_lib.sh; named NAME@pg in the output): those that
 # use rdv_lib.sh.
 RDV_PG_TESTS := $(addprefix tests/integration/,test_rendezvous_admin.sh \
-    test_rendezvous_authz.sh test_rendezvous_backoff.sh test_rendezvous_contacts.sh \
+    test_rendezvous_authz.sh test_rendezvous_backoff.sh test_rendezvous_batch.sh \
+    test_rendezvous_contacts.sh \
     test_rendezvous_directory.sh test_rendezvous_ice.sh test_rendezvous_mailbox.sh \
     test_rendezvous_plugins.sh test_rendezvous_robust.sh test_admin.sh test_admin_announce.sh \
     test_admin_plugins.sh test_admin_policy.sh)
