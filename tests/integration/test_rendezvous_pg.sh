@@ -9,8 +9,9 @@
 # was committed before is there, and the schema is not migrated twice.
 #
 # The unit tests of the db modules (test_rdv_db, test_rdv_contacts,
-# test_rdv_mail, test_rdv_admin: rdv_dbtest.h) and the database thread's
-# (test_rdv_dbq) run again on PostgreSQL, each program
+# test_rdv_mail, test_rdv_admin: rdv_dbtest.h), the database thread's
+# (test_rdv_dbq) and the admin commands through it (test_rdv_acct) run
+# again on PostgreSQL, each program
 # on a database of its own (RDV_TEST_PG), so both backends give the same
 # results.
 #
@@ -38,7 +39,7 @@ pg_start || t_fail setup "cannot start a PostgreSQL cluster"
 
 # The db modules' unit tests on PostgreSQL, beside test_rdv_pg.
 unit_dir=$(dirname "$RDV_PG_TEST")
-for t in ${RDV_PG_UNITS:-test_rdv_db test_rdv_contacts test_rdv_mail test_rdv_admin test_rdv_dbq}; do
+for t in ${RDV_PG_UNITS:-test_rdv_db test_rdv_contacts test_rdv_mail test_rdv_admin test_rdv_dbq test_rdv_acct}; do
     [ -x "$unit_dir/$t" ] || t_fail unit "no program at $unit_dir/$t (make test-run builds it)"
     # A locale whose lower() folds every letter and whose order is not
     # SQLite's bytes (where the system has one): the backend must not care.

@@ -6,7 +6,8 @@
  * were submitted, the live halves see the core (online counts, sessions),
  * every request and refusal is in the audit log in that order, the loop
  * goes on while the database thread is busy, and nothing is taken once
- * the database thread stops.
+ * the database thread stops. On PostgreSQL too when RDV_TEST_PG holds a
+ * URL (tests/integration/test_rendezvous_pg.sh): rdv_dbtest.h.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,6 +21,8 @@
 
 #include <cmocka.h>
 #include <uv.h>
+
+#include "rdv_dbtest.h"
 
 #include "acct.h"
 #include "db_admin.h"
@@ -38,7 +41,7 @@ struct answer {
 };
 
 struct fixture {
-    char dir[64], path[128];
+    struct dbt t;
     uv_loop_t loop;
     uv_thread_t loop_thread;
     db *d;
@@ -53,10 +56,8 @@ static int setup(void **state)
     struct fixture *f = calloc(1, sizeof *f);
     uint8_t seed[32] = {7};
     assert_non_null(f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/banter-test-acct-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    snprintf(f->path, sizeof f->path, "%s/rdv.db", f->dir);
-    assert_int_equal(db_open(&f->d, f->path, NULL, 0), 0);
+    dbt_make(&f->t, "acct");
+    assert_int_equal(db_open(&f->d, f->t.path, NULL, 0), 0);
     assert_int_equal(identity_from_seed(&f->id, seed), 0);
     assert_int_equal(uv_loop_init(&f->loop), 0);
     f->loop_thread = uv_thread_self();
@@ -76,19 +77,13 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    char p[200];
-    static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
     dbq_free(f->k.dbq);
     assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
     assert_int_equal(uv_loop_close(&f->loop), 0);
     online_free(f->k.on);
     db_close(f->d);
     identity_free(f->id);
-    for (size_t i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
-        snprintf(p, sizeof p, "%s%s", f->path, suffix[i]);
-        unlink(p);
-    }
-    rmdir(f->dir);
+    dbt_remove(&f->t);
     free(f);
     return 0;
 }
