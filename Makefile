@@ -100,7 +100,7 @@ REPLAY_BINS := $(FUZZ_SRC:tests/fuzz/%.c=$(ASAN)/tests/replay_%)
 FUZZ_BINS  := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ)/%)
 BENCH_BINS := $(BENCH_SRC:bench/%.c=$(REL)/%)
 
-.PHONY: FORCE all lib test test-run check deps deps-check run demo fuzz bench bench-cluster lint install deb deb-lint \
+.PHONY: FORCE all lib test test-run check deps deps-check run demo fuzz bench bench-cluster bench-xinst lint install deb deb-lint \
         uninstall clean help format screenshots
 
 all: lib $(PROGRAMS) $(GATEWAYS)
@@ -445,6 +445,9 @@ fuzz: deps-check $(FUZZ_BINS)
 fuzz: SHELL := /bin/bash
 
 # ---- benchmarks ----
+# bench_rendezvous also fills a PostgreSQL database (BENCH_RDV_PG).
+$(REL)/bench_rendezvous: ALL_CFLAGS += $(RDV_CFLAGS)
+$(REL)/bench_rendezvous: PKG_LIBS += $(RDV_LIBS)
 $(REL)/bench_%: bench/bench_%.c $(LIB_REL)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  BENCH   $@")
@@ -462,6 +465,10 @@ bench: deps-check $(BENCH_BINS) $(if $(PEER_SRC),bin/banter) $(if $(RENDEZVOUS_S
 # 100,000 connections across several instances (bench/bench_cluster.sh).
 bench-cluster: deps-check $(REL)/bench_rendezvous bin/banter-rendezvous
 	$(Q)bash bench/bench_cluster.sh
+
+# Routing between two instances on one PostgreSQL next to one instance's.
+bench-xinst: deps-check $(REL)/bench_rendezvous bin/banter-rendezvous
+	$(Q)bash bench/bench_xinst.sh
 
 # ---- dependencies ----
 deps:

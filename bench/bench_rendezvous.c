@@ -33,6 +33,15 @@
  * exists; then, with BENCH_RDV_MEASURE=0, it only holds on until PATH.done
  * exists and exits; otherwise it goes on with parts 3 and 4.
  *
+ * Two instances on PostgreSQL (bench/bench_xinst.sh, `make bench-xinst`):
+ * with BENCH_RDV_PG=URL (an empty database) the accounts, devices and
+ * relations go into that database, and two instances of one service serve
+ * it, each with its instance key. Part 3 then routes between pairs on one
+ * instance and between pairs whose receiver is on the other instance (a
+ * stored copy, the other instance woken, the device's RV_DELIVERED, the
+ * "delivered" back through the database: docs/rendezvous.md 8.2), in the
+ * same run, and prints the ratio; nothing is batched there.
+ *
  * Runs bin/banter-rendezvous (BENCH_RDV_BIN) in a scratch directory and
  * stops it at the end. Raises its open file limit (and the server's) when
  * it may; with fewer descriptors it holds fewer connections and says so.
@@ -59,6 +68,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <libpq-fe.h>
 
 #include "bcrypto.h"
 #include "identity.h"
@@ -89,14 +100,16 @@ typedef struct bconn {
     uint32_t outstanding; /* pings or copies unanswered */
     uint64_t next;        /* the next ping token / copy id */
     bool batch;           /* lists "batch" in HELLO (the second group of pairs) */
+    bool far;             /* BENCH_RDV_PG: connects to the second instance */
     bool batch_ok;        /* ... and the server's HELLO did too: RV_BATCH may go */
     rvbatch *ob;          /* batch: what was queued since the last flush */
 } bconn;
 
 static struct bench {
     int ep;
-    uint16_t port;
-    pid_t srv;
+    uint16_t port, port2; /* port2: the second instance (BENCH_RDV_PG) */
+    pid_t srv, srv2;
+    const char *pg; /* BENCH_RDV_PG, or NULL */
     char dir[64];
     bconn *c;
     size_t n;                     /* connections in c */
@@ -227,6 +240,52 @@ static void prepare_db(const char *path, const char *pwhash)
     sqlite3_close(db);
 }
 
+/* The same rows in PostgreSQL (BENCH_RDV_PG), in one transaction. */
+static void pg_ok(PGconn *db, PGresult *r)
+{
+    ExecStatusType st = PQresultStatus(r);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+        die("postgresql: %s", PQerrorMessage(db));
+    PQclear(r);
+}
+
+static void prepare_pg(const char *url, const char *pwhash)
+{
+    PGconn *db = PQconnectdb(url);
+    char name[16], peer[16];
+    if (PQstatus(db) != CONNECTION_OK)
+        die("postgresql: %s", PQerrorMessage(db));
+    pg_ok(db, PQexec(db, "BEGIN"));
+    for (size_t i = 0; i < B.n; i++) {
+        bool login = B.c[i].role == R_LOGIN;
+        name_of(i, name);
+        const char *u[2] = {name, login ? pwhash : "x"};
+        pg_ok(db,
+              PQexecParams(db,
+                           "INSERT INTO users (name, pwhash, admin, disabled, created, broadcast)"
+                           " VALUES ($1, $2, 0, 0, 1, 0)",
+                           2, NULL, u, NULL, NULL, 0));
+        if (login)
+            continue;
+        const char *d[2] = {(const char *)identity_public(B.c[i].id), name};
+        const int dl[2] = {32, 0}, df[2] = {1, 0};
+        pg_ok(db, PQexecParams(db,
+                               "INSERT INTO devices (key, \"user\", created, last_seen)"
+                               " VALUES ($1, $2, 1, 1)",
+                               2, NULL, d, dl, df, 0));
+        if (B.c[i].role == R_RECEIVER) {
+            name_of(i - 1, peer);
+            const char *r[2] = {peer, name};
+            pg_ok(db, PQexecParams(db,
+                                   "INSERT INTO contacts (\"user\", peer, rel, blocked, updated)"
+                                   " VALUES ($1, $2, 3, 0, 1), ($2, $1, 3, 0, 1)",
+                                   2, NULL, r, NULL, NULL, 0));
+        }
+    }
+    pg_ok(db, PQexec(db, "COMMIT"));
+    PQfinish(db);
+}
+
 /* ---- the server ---- */
 
 static const char *server_bin(void)
@@ -236,44 +295,74 @@ static const char *server_bin(void)
 }
 
 /* Run the server's CLI once (creates the schema). */
-static void run_cli(const char *db, const char *cmd)
+/* Run the server's CLI once (creates the schema); db is quoted for the
+ * shell (a URL holds '&'), opts go before the command. */
+static void run_cli(const char *db, const char *opts, const char *cmd)
 {
-    char line[1024];
-    snprintf(line, sizeof line, "%s --db %s %s >/dev/null 2>&1", server_bin(), db, cmd);
+    char line[2048];
+    snprintf(line, sizeof line, "%s --db '%s' %s %s >/dev/null 2>&1", server_bin(), db, opts, cmd);
     if (system(line) != 0)
         die("%s failed", line);
 }
 
-static void start_server(const char *db)
+/* Start the server with the arguments given (then --listen 127.0.0.1:0
+ * serve), its log in B.dir/err; its port, once it listens (and, with
+ * wait_join, once it joined its cluster). */
+static uint16_t start_server(pid_t *pid, const char *err, bool wait_join, const char *a1,
+                             const char *a2)
 {
     char log[128], text[8192];
-    snprintf(log, sizeof log, "%s/server.err", B.dir);
-    B.srv = fork();
-    if (B.srv < 0)
+    snprintf(log, sizeof log, "%s/%s", B.dir, err);
+    *pid = fork();
+    if (*pid < 0)
         die("fork: %s", strerror(errno));
-    if (B.srv == 0) {
+    if (*pid == 0) {
         int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
         if (fd < 0 || dup2(fd, 2) < 0)
             _exit(127);
-        execl(server_bin(), server_bin(), "--db", db, "--listen", "127.0.0.1:0", "serve",
-              (char *)NULL);
+        execl(server_bin(), server_bin(), a1, a2, "--listen", "127.0.0.1:0", "serve", (char *)NULL);
         _exit(127);
     }
-    for (int i = 0; i < 100; i++) {
+    for (int i = 0; i < 300; i++) {
         FILE *f = fopen(log, "r");
         size_t n = f ? fread(text, 1, sizeof text - 1, f) : 0;
         if (f)
             fclose(f);
         text[n] = '\0';
         const char *p = strstr(text, "listening on 127.0.0.1:");
-        if (p) {
-            B.port = (uint16_t)strtoul(p + strlen("listening on 127.0.0.1:"), NULL, 10);
-            return;
-        }
+        if (p && (!wait_join || strstr(text, "joined the service")))
+            return (uint16_t)strtoul(p + strlen("listening on 127.0.0.1:"), NULL, 10);
         struct timespec ts = {0, 100000000};
         nanosleep(&ts, NULL);
     }
     die("the server did not start: %s", text);
+}
+
+/* BENCH_RDV_PG: the schema, an organisation key, two instances (rdv-a,
+ * rdv-b) of one service on the database; B.port and B.port2. */
+static void start_instances(const char *url)
+{
+    char org[128], line[1024], conf[128];
+    snprintf(org, sizeof org, "--state %s/org", B.dir);
+    run_cli(url, org, "user list");
+    for (int k = 0; k < 2; k++) {
+        char x = (char)('a' + k);
+        snprintf(line, sizeof line, "instance new %s/%c.key --name rdv-%c", B.dir, x, x);
+        run_cli(url, org, line);
+        snprintf(line, sizeof line, "cp %s/org.key %s/s_%c.key", B.dir, B.dir, x);
+        if (system(line) != 0)
+            die("%s failed", line);
+        snprintf(conf, sizeof conf, "%s/%c.conf", B.dir, x);
+        FILE *f = fopen(conf, "w");
+        if (!f)
+            die("%s: %s", conf, strerror(errno));
+        fprintf(f, "db = %s\nstate = %s/s_%c\ninstance = %s/%c.key\n", url, B.dir, x, B.dir, x);
+        fclose(f);
+    }
+    snprintf(conf, sizeof conf, "%s/a.conf", B.dir);
+    B.port = start_server(&B.srv, "server.err", true, "--config", conf);
+    snprintf(conf, sizeof conf, "%s/b.conf", B.dir);
+    B.port2 = start_server(&B.srv2, "server2.err", true, "--config", conf);
 }
 
 static long server_rss_kb(void)
@@ -388,7 +477,7 @@ static void open_conn(bconn *c, size_t i)
     struct sockaddr_in src = {.sin_family = AF_INET}, dst = {.sin_family = AF_INET};
     src.sin_addr.s_addr = htonl(0x7f000002u + (uint32_t)(i % SOURCES));
     dst.sin_addr.s_addr = htonl(0x7f000001u);
-    dst.sin_port = htons(B.port);
+    dst.sin_port = htons(c->far ? B.port2 : B.port);
     int one = 1;
     c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (c->fd < 0)
@@ -730,8 +819,13 @@ static double measure(int mode, int group, double s)
 /* Stop the server, remove the scratch directory, free the clients. */
 static void finish(void)
 {
-    kill(B.srv, SIGTERM);
     int st;
+    if (B.srv2) {
+        kill(B.srv2, SIGTERM);
+        waitpid(B.srv2, &st, 0);
+        B.srv2 = 0;
+    }
+    kill(B.srv, SIGTERM);
     waitpid(B.srv, &st, 0);
     B.srv = 0;
     char rm[160];
@@ -759,6 +853,9 @@ int main(void)
         die("libsodium");
     signal(SIGPIPE, SIG_IGN);
     B.pairs = env_size("BENCH_RDV_PAIRS", 64, 1, 10000);
+    B.pg = getenv("BENCH_RDV_PG");
+    if (B.pg && !*B.pg)
+        B.pg = NULL;
     B.pc = 4 * B.pairs;
     raise_nofile(conns + B.pc + LOGINS + 4096);
     /* The server inherits the limit; each process needs one descriptor per
@@ -783,7 +880,9 @@ int main(void)
         c->role = i < B.n_idle          ? R_IDLE
                   : i < B.n_idle + B.pc ? ((i - B.n_idle) % 2 ? R_RECEIVER : R_SENDER)
                                         : R_LOGIN;
-        c->batch = i >= B.n_idle + 2 * B.pairs && i < B.n_idle + B.pc;
+        bool second = i >= B.n_idle + 2 * B.pairs && i < B.n_idle + B.pc;
+        c->batch = second && !B.pg;
+        c->far = second && B.pg && c->role == R_RECEIVER;
         c->id = device(i, c->role == R_LOGIN ? (uint32_t)getpid() : 0);
         c->peer = (uint32_t)(i + 1);
         c->fd = -1;
@@ -792,14 +891,22 @@ int main(void)
     if (!mkdtemp(B.dir))
         die("mkdtemp");
     snprintf(db, sizeof db, "%s/rdv.db", B.dir);
-    run_cli(db, "user list");
+    char org[128];
+    snprintf(org, sizeof org, "--state %s/org", B.dir);
+    run_cli(B.pg ? B.pg : db, B.pg ? org : "", "user list"); /* the schema */
     if (bcrypto_pwhash_str(hash, PASSWORD, strlen(PASSWORD)) != 0)
         die("Argon2id");
-    prepare_db(db, hash);
+    if (B.pg)
+        prepare_pg(B.pg, hash);
+    else
+        prepare_db(db, hash);
     printf("bench_rendezvous: %zu device keys made and bound in the database in %.1f s (first "
            "logins with Argon2id would take about %.0f min)\n",
            B.n - LOGINS, now() - t0, (double)B.n_idle / 14.0 / 60.0);
-    start_server(db);
+    if (B.pg)
+        start_instances(B.pg);
+    else
+        B.port = start_server(&B.srv, "server.err", false, "--db", db);
     B.ep = epoll_create1(EPOLL_CLOEXEC);
 
     /* 1, 2: connections and memory */
@@ -862,6 +969,16 @@ int main(void)
         printf("bench_rendezvous: routed per second of server CPU: %.0f messages (the server "
                "used %.0f%% of a core; client and server share this machine's cores)\n",
                routed / cpu, 100.0 * cpu);
+    if (B.pg) {
+        double far = measure(MODE_ROUTE, 1, secs);
+        printf("bench_rendezvous: routed between instances (sender on rdv-a, receiver on rdv-b, "
+               "both on one PostgreSQL): %.0f messages/s (%zu other pairs), %.3f x the "
+               "same-instance rate of this run (%.0f/s); target >= 0.5 x\n",
+               far, B.pairs, routed > 0 ? far / routed : 0.0, routed);
+        fflush(stdout);
+        finish();
+        return B.authfail ? 1 : 0;
+    }
     double routed_b = measure(MODE_ROUTE, 1, secs), cpu_b = B.last_cpu;
     printf("bench_rendezvous: routed, batched (HELLO feature \"batch\", RV_BATCH both ways): "
            "%.0f messages/s (%zu other pairs), %.2f x the unbatched rate\n",
