@@ -488,13 +488,18 @@ struct refresh_job {
     char name[BANTER_MAX_NAME + 1];
 };
 
-static int refresh_work(db *d, void *arg, char errmsg[static DBQ_ERRMSG_LEN])
+int auth_read(db *d, const char *name, db_user *u, char errmsg[static DBQ_ERRMSG_LEN])
 {
-    struct refresh_job *j = arg;
-    int r = db_user_get(d, j->name, &j->u, NULL);
+    int r = db_user_get(d, name, u, NULL);
     if (r && r != BANTER_ENOENT)
         snprintf(errmsg, DBQ_ERRMSG_LEN, "%s", db_errmsg(d));
     return r;
+}
+
+static int refresh_work(db *d, void *arg, char errmsg[static DBQ_ERRMSG_LEN])
+{
+    struct refresh_job *j = arg;
+    return auth_read(d, j->name, &j->u, errmsg);
 }
 
 static void refresh_after(void *arg, int r, const char *errmsg)

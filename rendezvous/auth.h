@@ -62,6 +62,10 @@ void auth_conn_gone(conn *c);
  * commands read the account in a job, then call this in its after.)
  */
 int auth_apply(core *k, const char *name, const db_user *u);
+/* On the database thread: name's account into *u for auth_apply. 0,
+ * BANTER_ENOENT (no such account: apply that), or a database error with
+ * its text in errmsg. */
+int auth_read(db *d, const char *name, db_user *u, char errmsg[static DBQ_ERRMSG_LEN]);
 /* The same for an account changed elsewhere (another instance): name is
  * read again by a database job, then auth_apply; a failure is logged. */
 void auth_refresh(core *k, const char *name);

@@ -133,10 +133,7 @@ struct refresh_job {
 static int refresh_work(db *d, void *arg, char errmsg[static DBQ_ERRMSG_LEN])
 {
     struct refresh_job *j = arg;
-    int r = db_user_get(d, j->name, &j->u, NULL);
-    if (r && r != BANTER_ENOENT)
-        snprintf(errmsg, DBQ_ERRMSG_LEN, "%s", db_errmsg(d));
-    return r;
+    return auth_read(d, j->name, &j->u, errmsg);
 }
 
 static void refresh_after(void *arg, int r, const char *errmsg)
