@@ -498,6 +498,8 @@ lint:
 	    --include=scripts/cppcheck.h \
 	    -Ishared -Ipeer -Irendezvous -Iadmin shared $(wildcard peer rendezvous admin)
 	$(Q)scripts/checksrc.sh $(LINT_FILES)
+	$(Q)bad=$$(find tests/integration -name 'test_*.sh' ! -perm -u+x); \
+	    if [ -n "$$bad" ]; then echo "lint: not executable (tests/run.sh runs them): $$bad"; exit 1; fi
 	@echo "lint: clean"
 
 format:
