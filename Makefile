@@ -84,13 +84,13 @@ ADMIN_OBJ_REL  := $(ADMIN_SRC:%.c=$(REL)/%.o)
 ADMIN_OBJ_ASAN := $(ADMIN_SRC:%.c=$(ASAN)/%.o)
 INTEG_SRC  := $(sort $(wildcard tests/integration/test_*.sh))
 # Rendezvous tests that run a second time on PostgreSQL (RDV_DB=postgresql,
-# tests/integration/rdv_lib.sh; named NAME@pg in the output): every message
-# type's authorization, the mailbox, ICE signaling and the admin commands
-# with the audit log. Every other test on rdv_lib.sh passes so too, by hand
-# (`RDV_DB=postgresql bash tests/integration/test_x.sh`),
-# but running all twice would take the CI run past its 30 minutes.
-RDV_PG_TESTS := $(addprefix tests/integration/,test_rendezvous_authz.sh \
-    test_rendezvous_mailbox.sh test_rendezvous_ice.sh test_admin.sh)
+# tests/integration/rdv_lib.sh; named NAME@pg in the output): ICE signaling
+# and the admin commands with the audit log; test_cluster_pg.sh and the db
+# unit tests (test_rendezvous_pg.sh) cover the rest on PostgreSQL. Every
+# other test on rdv_lib.sh passes so too, by hand
+# (`RDV_DB=postgresql bash tests/integration/test_x.sh`), but running them
+# all twice would take the CI run past its 30 minutes.
+RDV_PG_TESTS := $(addprefix tests/integration/,test_rendezvous_ice.sh test_admin.sh)
 ASAN_PROGRAMS := $(if $(PEER_SRC),$(ASAN)/banter) \
                  $(if $(RENDEZVOUS_SRC),$(ASAN)/banter-rendezvous) \
                  $(if $(ADMIN_SRC),$(ASAN)/banter-admin)
