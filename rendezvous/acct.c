@@ -45,6 +45,8 @@ typedef struct scratch {
     char user[DB_MAX_USER + 1];
     policy pol; /* policy show without the server */
     bool pol_set;
+    announce_out *ann; /* announce: the devices online, then the record (owned) */
+    int64_t ann_id, ann_people;
 } scratch;
 
 /* What a handler builds: text for people, data for --json, or an error. */
@@ -61,6 +63,8 @@ static void scratch_clear(scratch *s)
     db_profile_clear(&s->p);
     free(s->devs);
     s->devs = NULL;
+    announce_free(s->ann); /* on the loop: finish and acct_submit */
+    s->ann = NULL;
 }
 
 __attribute__((format(printf, 2, 3))) static void say(out *o, const char *fmt, ...)
@@ -1125,15 +1129,31 @@ static int h_plugin(const acct_ctx *x, const adm_request *rq, out *o)
 
 /* ---- announcements (announce.h) ---- */
 
-static int h_announce(const acct_ctx *x, const adm_request *rq, out *o)
+/* Before: the devices online that take announcements (announce.h). */
+static int b_announce(const acct_ctx *x, const adm_request *rq, out *o)
 {
-    int64_t id, devices, people, sent;
     if (!x->k)
         return need_server(o);
     const char *dept = rq->has & ADM_BIT(ADM_A_DEPARTMENT) ? rq->department : "";
-    int r = announce_make(x->k, x->actor, dept, rq->text, &id, &devices, &people, &sent);
-    if (r)
-        return db_failed(o, x, r);
+    int r = announce_start(x->k, dept, rq->text, x->now_ms, &o->s.ann);
+    return r ? db_failed(o, x, r) : 0;
+}
+
+static int w_announce(const acct_ctx *x, const adm_request *rq, out *o)
+{
+    (void)rq;
+    int r = announce_record(x->d, o->s.ann, x->actor, &o->s.ann_id, &o->s.devices,
+                            &o->s.ann_people);
+    return r ? db_failed(o, x, r) : 0;
+}
+
+static int h_announce(const acct_ctx *x, const adm_request *rq, out *o)
+{
+    const char *dept = rq->has & ADM_BIT(ADM_A_DEPARTMENT) ? rq->department : "";
+    int64_t id = o->s.ann_id, devices = o->s.devices, people = o->s.ann_people;
+    int64_t sent = announce_send(o->s.ann);
+    core_log(x->k, "announcement %lld by %s to %lld devices of %lld accounts%s%s", (long long)id,
+             x->actor, (long long)devices, (long long)people, dept[0] ? " in " : "", dept);
     say(o,
         "announcement %lld to %lld devices of %lld people%s%s: %lld online have it now, the "
         "others get it at their next login (`announce report %lld`)\n",
@@ -1201,13 +1221,15 @@ typedef int (*handler)(const acct_ctx *x, const adm_request *rq, out *o);
  *         when work refused. Alone, it runs when the request is taken
  *         (acct_submit: before the jobs queued earlier are done); after
  *         a work, once the work is done.
- * A local command (x->k NULL) runs both in a row on the caller's thread.
- * policy set and announce are live halves alone: orgpolicy_set and
- * announce_make queue their own database jobs (orgpolicy.c, announce.c;
- * announce_make waits for its job, the one wait of the loop).
+ *   before  a loop half that runs when the request is taken, before the
+ *         database half (announce: the devices online, announce.h); a
+ *         refusal there skips the other two.
+ * A local command (x->k NULL) runs them in a row on the caller's thread.
+ * policy set is a live half alone: orgpolicy_set queues its own database
+ * job (orgpolicy.c). No command makes the loop wait for the database.
  */
 static const struct {
-    handler work, live;
+    handler work, live, before;
 } handlers[ADM_CMD_COUNT] = {
     [ADM_STATUS] = {w_status, h_status},
     [ADM_USER_LIST] = {h_user_list, NULL},
@@ -1240,7 +1262,7 @@ static const struct {
     [ADM_PLUGIN_ENABLE] = {NULL, h_plugin},
     [ADM_PLUGIN_DISABLE] = {NULL, h_plugin},
     [ADM_PLUGIN_RESTART] = {NULL, h_plugin},
-    [ADM_ANNOUNCE] = {NULL, h_announce},
+    [ADM_ANNOUNCE] = {w_announce, h_announce, b_announce},
     [ADM_ANNOUNCE_REPORT] = {h_announce_report, NULL},
 };
 
@@ -1344,7 +1366,8 @@ static void nomem_check(out *o)
 /*
  * A request in three steps, one job of the database thread in the middle,
  * so that every request is answered, and audited, in the order it came:
- *   first  (loop) the live half of a command that has no database half;
+ *   first  (loop) the before half, or else the live half of a command
+ *          that has no database half;
  *   db     (database thread) the database half, then the audit entry,
  *          which says how the command went (a live half after it only
  *          formats what the database half found, or runs out of memory);
@@ -1353,7 +1376,9 @@ static void nomem_check(out *o)
  */
 static void step_first(const acct_ctx *x, const adm_request *rq, out *o)
 {
-    if (!o->failed && !handlers[rq->cmd].work && handlers[rq->cmd].live)
+    if (!o->failed && handlers[rq->cmd].before)
+        (void)handlers[rq->cmd].before(x, rq, o);
+    else if (!o->failed && !handlers[rq->cmd].work && handlers[rq->cmd].live)
         (void)handlers[rq->cmd].live(x, rq, o);
 }
 

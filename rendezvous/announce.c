@@ -92,146 +92,105 @@ void announce_device_up(conn *c)
 }
 
 /*
- * announce_make: the one path where the loop waits for the database
- * thread (an admin's rare command, whose answer needs the announcement's
- * id and counts at once: acct.c's live half calls it). The devices online
- * that take announcements are listed first; one job records the
- * announcement and checks which of them it is addressed to, while the
- * loop waits on a condition variable (nothing on the loop runs meanwhile,
- * so the listed connections stay valid). The job's after only frees it.
- * To remove the wait, acct.c would record it in a database half and send
- * it in a second job's after.
+ * An announcement in three steps, so that the loop never waits for the
+ * database (acct.c's `announce`: its before, database and live halves).
+ * The devices online that take announcements are listed on the loop when
+ * the request is taken, each held (conn_hold) so that its record can be
+ * looked at after the job; the job records the announcement and checks
+ * which of them it is addressed to; its after sends it to those still in
+ * the session they were listed in. A device that logs in meanwhile is not
+ * listed: its announce_device_up job comes after this one and finds the
+ * announcement waiting, so nobody gets it twice.
  */
-struct make_job {
-    uv_mutex_t mu;
-    uv_cond_t cv;
-    bool done; /* under mu */
-    int ret;
+struct ann_dev {
+    conn *c;     /* held */
+    uint8_t gen; /* c->sess_gen when listed */
+    bool addr;   /* the announcement is addressed to it (database thread) */
+    uint8_t key[32];
+};
+
+struct announce_out {
     ann_msg m;
-    const char *actor;
-    int64_t id, devices, people;
+    int ret; /* list_account: BANTER_ENOMEM when the list is short */
     size_t n, cap;
-    conn **devs; /* candidates, then those addressed (addr[i]) */
-    uint8_t (*keys)[32];
-    bool *addr;
-    char err[DBQ_ERRMSG_LEN];
+    struct ann_dev *dev;
 };
 
 static void list_account(account *a, void *ud)
 {
-    struct make_job *j = ud;
-    for (conn *c = a->devs; c; c = c->dev_next) {
+    announce_out *o = ud;
+    for (conn *c = a->devs; c && o->ret == 0; c = c->dev_next) {
         if (!c->wants_announce || c->closing)
             continue;
-        if (j->n == j->cap) {
-            size_t ncap = j->cap ? j->cap * 2 : 64;
-            conn **d = realloc(j->devs, ncap * sizeof *d);
-            if (d)
-                j->devs = d;
-            uint8_t(*k)[32] = d ? realloc(j->keys, ncap * sizeof *k) : NULL;
-            if (k)
-                j->keys = k;
-            if (!d || !k) {
-                j->ret = BANTER_ENOMEM;
+        if (o->n == o->cap) {
+            size_t ncap = o->cap ? o->cap * 2 : 64;
+            struct ann_dev *d = realloc(o->dev, ncap * sizeof *d);
+            if (!d) {
+                o->ret = BANTER_ENOMEM;
                 return;
             }
-            j->cap = ncap;
+            o->dev = d;
+            o->cap = ncap;
         }
-        j->devs[j->n] = c;
-        memcpy(j->keys[j->n], conn_device(c), 32);
-        j->n++;
+        struct ann_dev *d = &o->dev[o->n++];
+        *d = (struct ann_dev){.c = c, .gen = c->sess_gen};
+        memcpy(d->key, conn_device(c), sizeof d->key);
+        conn_hold(c);
     }
 }
 
-static int make_work(db *d, void *arg, char errmsg[static DBQ_ERRMSG_LEN])
+void announce_free(announce_out *o)
 {
-    struct make_job *j = arg;
-    int r = db_announce_add(d, j->m.ts_ms, j->actor, j->m.department, j->m.text, &j->id,
-                            &j->devices, &j->people);
-    for (size_t i = 0; r == 0 && i < j->n; i++)
-        j->addr[i] = db_announce_addressed(d, j->id, j->keys[i]) == 1;
+    if (!o)
+        return;
+    for (size_t i = 0; i < o->n; i++)
+        conn_release(o->dev[i].c);
+    free(o->dev);
+    free(o);
+}
+
+int announce_start(core *k, const char *department, const char *text, int64_t ts_ms,
+                   announce_out **out)
+{
+    announce_out *o = calloc(1, sizeof *o);
+    *out = NULL;
+    if (!o)
+        return BANTER_ENOMEM;
+    o->m.ts_ms = ts_ms;
+    snprintf(o->m.department, sizeof o->m.department, "%s", department);
+    snprintf(o->m.text, sizeof o->m.text, "%s", text);
+    online_each(k->on, list_account, o);
+    int r = o->ret;
     if (r) {
-        snprintf(errmsg, DBQ_ERRMSG_LEN, "%s", db_errmsg(d));
-        snprintf(j->err, sizeof j->err, "%s", errmsg);
+        announce_free(o);
+        return r;
     }
-    uv_mutex_lock(&j->mu);
-    j->ret = r;
-    j->done = true;
-    uv_cond_signal(&j->cv);
-    uv_mutex_unlock(&j->mu);
+    *out = o;
+    return 0;
+}
+
+int announce_record(db *d, announce_out *o, const char *actor, int64_t *id, int64_t *devices,
+                    int64_t *people)
+{
+    int r = db_announce_add(d, o->m.ts_ms, actor, o->m.department, o->m.text, &o->m.id, devices,
+                            people);
+    for (size_t i = 0; r == 0 && i < o->n; i++)
+        o->dev[i].addr = db_announce_addressed(d, o->m.id, o->dev[i].key) == 1;
+    *id = r ? 0 : o->m.id;
     return r;
 }
 
-static void make_free(struct make_job *j)
+int64_t announce_send(announce_out *o)
 {
-    uv_cond_destroy(&j->cv);
-    uv_mutex_destroy(&j->mu);
-    free(j->devs);
-    free(j->keys);
-    free(j->addr);
-    free(j);
-}
-
-static void make_after(void *arg, int ret, const char *errmsg)
-{
-    (void)ret, (void)errmsg;
-    make_free(arg);
-}
-
-int announce_make(core *k, const char *actor, const char *department, const char *text, int64_t *id,
-                  int64_t *devices, int64_t *people, int64_t *now)
-{
-    struct make_job *j = calloc(1, sizeof *j);
-    if (!j)
-        return BANTER_ENOMEM;
-    if (uv_mutex_init(&j->mu) != 0) {
-        free(j);
-        return BANTER_ENOMEM;
-    }
-    if (uv_cond_init(&j->cv) != 0) {
-        uv_mutex_destroy(&j->mu);
-        free(j);
-        return BANTER_ENOMEM;
-    }
-    j->actor = actor;
-    j->m.ts_ms = core_wall_ms();
-    snprintf(j->m.department, sizeof j->m.department, "%s", department);
-    snprintf(j->m.text, sizeof j->m.text, "%s", text);
-    online_each(k->on, list_account, j);
-    int r = j->ret;
-    if (r == 0 && j->n && !(j->addr = calloc(j->n, sizeof *j->addr)))
-        r = BANTER_ENOMEM;
-    if (r == 0)
-        r = core_job(k, make_work, make_after, j);
-    if (r) {
-        make_free(j);
-        return r;
-    }
-    uv_mutex_lock(&j->mu);
-    while (!j->done)
-        uv_cond_wait(&j->cv, &j->mu);
-    r = j->ret;
-    uv_mutex_unlock(&j->mu);
-    if (r) {
-        core_log(k, "cannot record an announcement: database: %s", j->err);
-        return r; /* the after frees j */
-    }
     int64_t sent = 0;
-    j->m.id = j->id;
-    for (size_t i = 0; i < j->n; i++) {
-        if (!j->addr[i] || j->devs[i]->closing)
+    for (size_t i = 0; i < o->n; i++) {
+        conn *c = o->dev[i].c;
+        if (!o->dev[i].addr || c->closing || !c->acct || c->sess_gen != o->dev[i].gen)
             continue;
-        (void)send_one(j->devs[i], &j->m);
+        (void)send_one(c, &o->m);
         sent++;
     }
-    *id = j->id;
-    *devices = j->devices;
-    *people = j->people;
-    *now = sent;
-    core_log(k, "announcement %lld by %s to %lld devices of %lld accounts%s%s", (long long)*id,
-             actor, (long long)*devices, (long long)*people, department[0] ? " in " : "",
-             department);
-    return 0; /* the after frees j */
+    return sent;
 }
 
 /* An RV_ANNOUNCE_RCPT on its way through the database thread. */

@@ -27,11 +27,31 @@
 
 #define ANNOUNCE_PENDING_MAX 64 /* announcements sent at one login */
 
-/* Record, address and send an announcement. *id, *devices and *people as
- * db_announce_add; *now how many devices had it sent at once. 0 or the
- * database's error (nothing recorded or sent). */
-BANTER_WUR int announce_make(core *k, const char *actor, const char *department, const char *text,
-                             int64_t *id, int64_t *devices, int64_t *people, int64_t *now);
+/*
+ * An announcement on its way (acct.c's `announce`), in three steps so
+ * that the loop never waits for the database:
+ *   announce_start  (loop, when the request is taken) lists the devices
+ *                   online whose HELLO listed "announce", each held
+ *                   (conn_hold) until announce_free; 0 or BANTER_ENOMEM
+ *                   (*out NULL).
+ *   announce_record (database thread, one job) records the announcement
+ *                   (ts_ms, department and text given to start) and
+ *                   checks which of the listed devices it is addressed
+ *                   to; *id, *devices and *people as db_announce_add. 0
+ *                   or the database's error (nothing recorded).
+ *   announce_send   (loop, in the job's after, once recorded) sends it to
+ *                   those still connected in the session they were
+ *                   listed in (a device that logged in meanwhile finds it
+ *                   at its login instead): how many.
+ *   announce_free   (loop) releases the devices; accepts NULL.
+ */
+typedef struct announce_out announce_out;
+BANTER_WUR int announce_start(core *k, const char *department, const char *text, int64_t ts_ms,
+                              announce_out **out);
+BANTER_WUR int announce_record(db *d, announce_out *o, const char *actor, int64_t *id,
+                               int64_t *devices, int64_t *people);
+int64_t announce_send(announce_out *o);
+void announce_free(announce_out *o);
 /* c just authenticated: what waits for it. */
 void announce_device_up(conn *c);
 /* RV_ANNOUNCE_RCPT (the plaintext, type byte first) from a live c. */

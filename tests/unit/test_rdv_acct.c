@@ -5,7 +5,8 @@
  * database: the answers come on the loop thread in the order the requests
  * were submitted, the live halves see the core (online counts, sessions),
  * every request and refusal is in the audit log in that order, the loop
- * goes on while the database thread is busy, and nothing is taken once
+ * goes on while the database thread is busy (announce too: no command
+ * makes the loop wait for the database), and nothing is taken once
  * the database thread stops. On PostgreSQL too when RDV_TEST_PG holds a
  * URL (tests/integration/test_rendezvous_pg.sh): rdv_dbtest.h.
  */
@@ -221,11 +222,82 @@ static void test_loop_goes_on(void **state)
     uv_sem_destroy(&sem);
 }
 
+/* A job that holds the database thread until the test opens the gate,
+ * or GATE_MS went by (then something waited for it: the test fails). */
+#define GATE_MS 10000
+
+struct gate {
+    uv_mutex_t mu;
+    uv_cond_t cv;
+    bool open, timed_out;
+};
+
+static int gate_work(db *d, void *arg, char errmsg[static DBQ_ERRMSG_LEN])
+{
+    struct gate *g = arg;
+    (void)d, (void)errmsg;
+    uv_mutex_lock(&g->mu);
+    while (!g->open && !g->timed_out)
+        g->timed_out = uv_cond_timedwait(&g->cv, &g->mu, GATE_MS * 1000000ull) == UV_ETIMEDOUT;
+    uv_mutex_unlock(&g->mu);
+    return 0;
+}
+
+static void on_tick(uv_timer_t *t) { *(int *)t->data += 1; }
+
+/* announce: its database half is a job like every other; the loop does
+ * not wait for it (it used to, on a condition variable). */
+static void test_announce_loop_goes_on(void **state)
+{
+    struct fixture *f = *state;
+    struct gate g = {0};
+    assert_int_equal(uv_mutex_init(&g.mu), 0);
+    assert_int_equal(uv_cond_init(&g.cv), 0);
+    assert_int_equal(dbq_submit(f->k.dbq, gate_work, hold_after, &g), 0);
+    adm_request rq = req(1, ADM_ANNOUNCE, NULL);
+    rq.has |= ADM_BIT(ADM_A_TEXT);
+    snprintf(rq.text, sizeof rq.text, "the canteen is closed on Friday");
+    assert_int_equal(acct_submit(&f->k, "admin 12345", &rq, NULL, NULL, done, f), 0);
+    /* Taken while the database thread is held: the loop goes on (its
+     * timer fires), the answer waits for the job. */
+    uv_timer_t t;
+    int ticks = 0;
+    assert_int_equal(uv_timer_init(&f->loop, &t), 0);
+    t.data = &ticks;
+    assert_int_equal(uv_timer_start(&t, on_tick, 0, 0), 0);
+    for (int i = 0; i < 5; i++)
+        (void)uv_run(&f->loop, UV_RUN_NOWAIT);
+    uv_close((uv_handle_t *)&t, NULL);
+    assert_int_equal(ticks, 1);
+    assert_int_equal(f->nans, 0);
+    uv_mutex_lock(&g.mu);
+    bool waited = g.timed_out;
+    g.open = true;
+    uv_cond_signal(&g.cv);
+    uv_mutex_unlock(&g.mu);
+    assert_false(waited);
+    run_until(f, 1);
+    assert_true(f->ans[0].ok);
+    assert_true(f->ans[0].on_loop);
+    assert_non_null(strstr(f->ans[0].text, "announcement 1 to 0 devices of 0 people: 0 online"));
+    assert_non_null(strstr(f->ans[0].data, "\"sent_now\":0"));
+    dbq_free(f->k.dbq);
+    f->k.dbq = NULL;
+    char *log = calloc(1, 2048);
+    assert_non_null(log);
+    assert_int_equal(db_audit_tail(f->d, 10, audit_row, log), 0);
+    assert_string_equal(log, "announce ok|");
+    free(log);
+    uv_cond_destroy(&g.cv);
+    uv_mutex_destroy(&g.mu);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_order_and_audit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_loop_goes_on, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_announce_loop_goes_on, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
