@@ -1142,8 +1142,8 @@ static int b_announce(const acct_ctx *x, const adm_request *rq, out *o)
 static int w_announce(const acct_ctx *x, const adm_request *rq, out *o)
 {
     (void)rq;
-    int r = announce_record(x->d, o->s.ann, x->actor, &o->s.ann_id, &o->s.devices,
-                            &o->s.ann_people);
+    int r =
+        announce_record(x->d, o->s.ann, x->actor, &o->s.ann_id, &o->s.devices, &o->s.ann_people);
     return r ? db_failed(o, x, r) : 0;
 }
 

@@ -110,7 +110,7 @@ static void run(conn *c, const adm_request *rq, const char *fp, const char *role
 /* The key's role, looked up by the database thread (and, for a key that
  * is not an admin's, the account it is a device of, for the refusal). */
 struct role_job {
-    conn *c;        /* held, its input too: requests are answered in order */
+    conn_job h;     /* requests are answered in order */
     adm_request rq; /* wiped */
     bool device_session;
     bool dev_bound;
@@ -132,10 +132,9 @@ static int role_work(db *d, void *arg, char errmsg[static DBQ_ERRMSG_LEN])
     return r;
 }
 
-static void role_after(void *arg, int r, const char *errmsg)
+static void role_after(conn *c, void *arg, int r, const char *errmsg)
 {
     struct role_job *j = arg;
-    conn *c = j->c;
     if (r && r != BANTER_ENOENT)
         core_log(conn_core(c), "admin keys: database: %s", errmsg);
     if (c->closing)
@@ -148,8 +147,6 @@ static void role_after(void *arg, int r, const char *errmsg)
         conn_error(c, banter_errname(r), "the server cannot read its admin keys");
     adm_request_clear(&j->rq);
     free(j);
-    conn_input_resume(c);
-    conn_release(c);
 }
 
 void admin_message(conn *c, const uint8_t *pt, size_t len)
@@ -167,22 +164,20 @@ void admin_message(conn *c, const uint8_t *pt, size_t len)
     char fp[IDENTITY_FP_LEN + 1], fpd[DB_FP_DIGITS + 1];
     identity_fingerprint(conn_device(c), fp);
     r = db_fp_digits(fp, fpd);
-    struct role_job *j = r == 0 ? calloc(1, sizeof *j) : NULL;
-    if (r == 0 && !j)
-        r = BANTER_ENOMEM;
+    struct role_job *j = r == 0 ? conn_job_new(c, sizeof *j) : NULL;
+    if (r == 0 && !j) { /* c is closed */
+        adm_request_clear(&rq);
+        return;
+    }
     if (j) {
-        j->c = c;
         j->rq = rq;
         j->device_session = c->acct != NULL;
         memcpy(j->key, conn_device(c), sizeof j->key);
         snprintf(j->fp, sizeof j->fp, "%s", fp);
         snprintf(j->fpd, sizeof j->fpd, "%s", fpd);
-        r = core_job(conn_core(c), role_work, role_after, j);
+        r = conn_job_submit(j, role_work, role_after);
     }
-    if (r == 0) {
-        conn_hold(c);
-        conn_input_hold(c);
-    } else {
+    if (r) {
         if (j)
             adm_request_clear(&j->rq);
         free(j);

@@ -195,11 +195,10 @@ int64_t announce_send(announce_out *o)
 
 /* An RV_ANNOUNCE_RCPT on its way through the database thread. */
 struct rcpt_job {
-    conn *c; /* held, its input too: the refusal comes before the next answer */
+    conn_job h; /* the refusal comes before the next answer */
     ann_rcpt rc;
     int64_t now_ms;
     uint8_t key[32];
-    char user[BANTER_MAX_NAME + 1];
 };
 
 static int rcpt_work(db *d, void *arg, char errmsg[static DBQ_ERRMSG_LEN])
@@ -211,12 +210,11 @@ static int rcpt_work(db *d, void *arg, char errmsg[static DBQ_ERRMSG_LEN])
     return r;
 }
 
-static void rcpt_after(void *arg, int r, const char *errmsg)
+static void rcpt_after(conn *c, void *arg, int r, const char *errmsg)
 {
     struct rcpt_job *j = arg;
-    conn *c = j->c;
     if (r < 0 && r != BANTER_ENOENT)
-        core_log(conn_core(c), "announcement receipt from %s: database: %s", j->user, errmsg);
+        core_log(conn_core(c), "announcement receipt from %s: database: %s", j->h.user, errmsg);
     else if (c->closing)
         ;
     else if (r == BANTER_ENOENT)
@@ -226,8 +224,6 @@ static void rcpt_after(void *arg, int r, const char *errmsg)
                     j->rc.read ? "this device already said it showed that announcement"
                                : "this device already confirmed that announcement");
     free(j);
-    conn_input_resume(c);
-    conn_release(c);
 }
 
 void announce_receipt(conn *c, const uint8_t *pt, size_t len)
@@ -242,22 +238,16 @@ void announce_receipt(conn *c, const uint8_t *pt, size_t len)
         conn_refuse(c, "EAUTH", "log in first");
         return;
     }
-    struct rcpt_job *j = calloc(1, sizeof *j);
-    r = j ? 0 : BANTER_ENOMEM;
-    if (j) {
-        j->c = c;
-        j->rc = rc;
-        j->now_ms = core_wall_ms();
-        memcpy(j->key, conn_device(c), sizeof j->key);
-        snprintf(j->user, sizeof j->user, "%s", c->acct->name);
-        r = core_job(conn_core(c), rcpt_work, rcpt_after, j);
-    }
+    struct rcpt_job *j = conn_job_new(c, sizeof *j);
+    if (!j)
+        return;
+    j->rc = rc;
+    j->now_ms = core_wall_ms();
+    memcpy(j->key, conn_device(c), sizeof j->key);
+    r = conn_job_submit(j, rcpt_work, rcpt_after);
     if (r) {
         free(j);
         core_log(conn_core(c), "announcement receipt from %s: %s", c->acct->name,
                  banter_strerror(r));
-        return;
     }
-    conn_hold(c);
-    conn_input_hold(c);
 }

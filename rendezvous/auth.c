@@ -24,7 +24,7 @@
  * it and holds c; otherwise its conn does (freed by the conn's close or by
  * the check's answer). */
 struct login {
-    conn *c;
+    conn_job h; /* while a job of it runs: its c held, its input too */
     pwcheck_req *req;
     bool known, disabled;
     bool in_db;
@@ -152,7 +152,7 @@ static void entered(conn *c, int r)
 
 /* The device lookup at HELLO. */
 struct hello_job {
-    conn *c;
+    conn_job h;
     uint8_t key[32];
     db_user u;
 };
@@ -166,10 +166,9 @@ static int hello_work(db *d, void *arg, char errmsg[static DBQ_ERRMSG_LEN])
     return r;
 }
 
-static void hello_after(void *arg, int r, const char *errmsg)
+static void hello_after(conn *c, void *arg, int r, const char *errmsg)
 {
     struct hello_job *j = arg;
-    conn *c = j->c;
     if (!c->closing) {
         if (r && r != BANTER_ENOENT)
             core_log(conn_core(c), "database: %s", errmsg);
@@ -178,27 +177,20 @@ static void hello_after(void *arg, int r, const char *errmsg)
         else if (r == 0)
             enter(c, &j->u);
     }
-    free(j);
-    conn_input_resume(c); /* the next messages see the account */
-    conn_release(c);
+    free(j); /* then the next messages, which see the account */
 }
 
 void auth_hello(conn *c)
 {
-    struct hello_job *j = calloc(1, sizeof *j);
-    int r = j ? 0 : BANTER_ENOMEM;
-    if (j) {
-        j->c = c;
-        memcpy(j->key, conn_device(c), sizeof j->key);
-        r = core_job(conn_core(c), hello_work, hello_after, j);
-    }
+    struct hello_job *j = conn_job_new(c, sizeof *j);
+    if (!j)
+        return;
+    memcpy(j->key, conn_device(c), sizeof j->key);
+    int r = conn_job_submit(j, hello_work, hello_after);
     if (r) {
         free(j);
         conn_close(c, r, NULL);
-        return;
     }
-    conn_hold(c);
-    conn_input_hold(c);
 }
 
 void auth_conn_gone(conn *c)
@@ -239,10 +231,9 @@ static int bind_work(db *d, void *arg, char errmsg[static DBQ_ERRMSG_LEN])
     return r;
 }
 
-static void bind_after(void *arg, int r, const char *errmsg)
+static void bind_after(conn *c, void *arg, int r, const char *errmsg)
 {
     login *lg = arg;
-    conn *c = lg->c;
     core *k = conn_core(c);
     lg->in_db = false;
     if (c->closing)
@@ -271,8 +262,6 @@ static void bind_after(void *arg, int r, const char *errmsg)
     }
 out:
     login_free(lg);
-    conn_input_resume(c);
-    conn_release(c);
 }
 
 /* The password check of lg is done (on the loop thread, from the pool's
@@ -280,19 +269,16 @@ out:
 static void on_login_checked(void *owner, int result)
 {
     login *lg = owner;
-    conn *c = lg->c;
+    conn *c = lg->h.c;
     core *k = conn_core(c);
     lg->req = NULL;
     bool ok = result == 0 && lg->known && !lg->disabled;
     if (ok) {
         lg->now_ms = core_wall_ms();
         lg->in_db = true;
-        int r = core_job(k, bind_work, bind_after, lg);
-        if (r == 0) {
-            conn_hold(c);
-            conn_input_hold(c); /* the next messages: once it is answered */
-            return;
-        }
+        int r = conn_job_submit(lg, bind_work, bind_after);
+        if (r == 0)
+            return; /* the next messages: once it is answered */
         lg->in_db = false;
         c->login = NULL;
         core_log(k, "login failed for %s from %s: %s", lg->user, lg->addr, banter_strerror(r));
@@ -352,10 +338,9 @@ static const char *check_submit(core *k, login *lg)
  * queued (so parallel guesses for one account wait their turn), of the
  * source when it failed; a success forgets the account's failures only.
  */
-static void lookup_after(void *arg, int r, const char *errmsg)
+static void lookup_after(conn *c, void *arg, int r, const char *errmsg)
 {
     login *lg = arg;
-    conn *c = lg->c;
     core *k = conn_core(c);
     lg->in_db = false;
     if (c->closing)
@@ -387,8 +372,6 @@ static void lookup_after(void *arg, int r, const char *errmsg)
     }
 out:
     login_free(lg);
-    conn_input_resume(c);
-    conn_release(c);
 }
 
 /* RV_LOGIN: the lookup in a job, then lookup_after. */
@@ -399,35 +382,29 @@ void auth_login(conn *c, const struct rv_login *l)
         conn_error(c, "EBUSY", "a login is already being checked on this connection");
         return;
     }
-    login *lg = calloc(1, sizeof *lg);
-    if (!lg) {
-        conn_close(c, BANTER_ENOMEM, NULL);
+    login *lg = conn_job_new(c, sizeof *lg);
+    if (!lg)
         return;
-    }
-    lg->c = c;
     snprintf(lg->user, sizeof lg->user, "%s", l->user);
     snprintf(lg->password, sizeof lg->password, "%s", l->password);
     memcpy(lg->key, conn_device(c), sizeof lg->key);
     conn_addr(c, lg->addr);
     rl_keys(c, lg);
     lg->in_db = true;
-    int r = core_job(k, lookup_work, lookup_after, lg);
+    int r = conn_job_submit(lg, lookup_work, lookup_after);
     if (r) {
         core_log(k, "login failed for %s from %s: %s", lg->user, lg->addr, banter_strerror(r));
         conn_error(c, banter_errname(r), "the server cannot check the login");
         login_free(lg);
         return;
     }
-    conn_hold(c);
-    conn_input_hold(c);
     c->login = lg; /* in_db: a second RV_LOGIN meanwhile is EBUSY */
 }
 
 /* RV_LOGOUT's unbinding. */
 struct logout_job {
-    conn *c;
+    conn_job h; /* h.user: the account logged out of */
     uint8_t key[32];
-    char name[BANTER_MAX_NAME + 1];
 };
 
 static int logout_work(db *d, void *arg, char errmsg[static DBQ_ERRMSG_LEN])
@@ -439,20 +416,17 @@ static int logout_work(db *d, void *arg, char errmsg[static DBQ_ERRMSG_LEN])
     return r;
 }
 
-static void logout_after(void *arg, int r, const char *errmsg)
+static void logout_after(conn *c, void *arg, int r, const char *errmsg)
 {
     struct logout_job *j = arg;
-    conn *c = j->c;
     core *k = conn_core(c);
     if (r < 0)
         core_log(k, "database: %s", errmsg);
     else
-        contacts_devices_changed(k, j->name); /* also when the peer is gone */
+        contacts_devices_changed(k, j->h.user); /* also when the peer is gone */
     if (!c->closing)
         send_auth_fail(c, "ELOGGEDOUT", 0);
     free(j);
-    conn_input_resume(c);
-    conn_release(c);
 }
 
 /* The answer comes once the device is unbound, so that the peer's next
@@ -463,22 +437,16 @@ void auth_logout(conn *c)
         send_auth_fail(c, "ELOGGEDOUT", 0);
         return;
     }
-    struct logout_job *j = calloc(1, sizeof *j);
-    int r = j ? 0 : BANTER_ENOMEM;
-    if (j) {
-        j->c = c;
-        memcpy(j->key, conn_device(c), sizeof j->key);
-        snprintf(j->name, sizeof j->name, "%s", c->acct->name);
-        leave(c);
-        r = core_job(conn_core(c), logout_work, logout_after, j);
-    }
+    struct logout_job *j = conn_job_new(c, sizeof *j);
+    if (!j)
+        return;
+    memcpy(j->key, conn_device(c), sizeof j->key);
+    leave(c);
+    int r = conn_job_submit(j, logout_work, logout_after);
     if (r) {
         free(j);
         conn_close(c, r, NULL);
-        return;
     }
-    conn_hold(c);
-    conn_input_hold(c);
 }
 
 /* auth_refresh's job: the account read again. */

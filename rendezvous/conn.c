@@ -11,6 +11,7 @@
 #include "auth.h"
 #include "contacts.h"
 #include "mailbox.h"
+#include "online.h"
 #include "probe.h"
 #include "rvbatch.h"
 
@@ -220,6 +221,41 @@ void conn_release(conn *c)
         abort(); /* released more often than held */
     if (--c->holds == 0 && c->closed)
         conn_free(c);
+}
+
+/* A request's job is done: its after, then c's next messages. */
+static void job_after(void *arg, int ret, const char *errmsg)
+{
+    conn_job *h = arg;
+    conn *c = h->c;
+    h->after(c, arg, ret, errmsg); /* frees the job */
+    conn_input_resume(c);
+    conn_release(c);
+}
+
+void *conn_job_new(conn *c, size_t size)
+{
+    conn_job *h = size >= sizeof *h ? calloc(1, size) : NULL;
+    if (!h) {
+        conn_close(c, BANTER_ENOMEM, NULL);
+        return NULL;
+    }
+    h->c = c;
+    if (c->acct)
+        snprintf(h->user, sizeof h->user, "%s", c->acct->name);
+    return h;
+}
+
+int conn_job_submit(void *job, dbq_work_fn work, conn_after_fn after)
+{
+    conn_job *h = job;
+    h->after = after;
+    int r = core_job(conn_core(h->c), work, job_after, job);
+    if (r == 0) {
+        conn_hold(h->c);
+        conn_input_hold(h->c);
+    }
+    return r;
 }
 
 void conn_close(conn *c, int err, const char *bye)

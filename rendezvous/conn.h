@@ -133,6 +133,45 @@ static inline core *conn_core(const conn *c) { return c->tcp.loop->data; }
 void conn_hold(conn *c);
 void conn_release(conn *c);
 
+/*
+ * A request's database job (dbq.h) that answers on c, its prologue and
+ * epilogue written once. The job's record starts with a conn_job:
+ *
+ *     struct x_job { conn_job h; ... };
+ *     struct x_job *j = conn_job_new(c, sizeof *j);
+ *     if (!j)
+ *         return;                          (out of memory: c is closed)
+ *     ... fill j (j->h.user: c's account)
+ *     if (conn_job_submit(j, x_work, x_after) != 0) {
+ *         ... answer the error, free j
+ *     }
+ *
+ * conn_job_new: a zeroed record of size bytes (at least a conn_job) with
+ * h.c = c and h.user = the name of c's account ("" before login). NULL
+ * when out of memory: then c is closed (BANTER_ENOMEM), since a request
+ * that cannot be queued cannot be answered in its place. The record is
+ * the caller's until it is submitted, then its after's.
+ *
+ * conn_job_submit: work(d, job, errmsg) runs on the database thread as
+ * any job's; then, on the loop, exactly once, after(c, job, ret, errmsg)
+ * (ret and errmsg are work's), also when c closed meanwhile: its record
+ * is still there (check c->closing before answering). The after frees the
+ * job and what it owns. Until it returned, c is held (conn_hold) and so
+ * is its input (conn_input_hold): c's next messages are handled, and
+ * answered, after this one's answer; then its input resumes and c is
+ * released. Returns 0, or core_job's error (BANTER_ENOMEM, BANTER_ESTATE
+ * when stopping): nothing queued or held, the job is still the caller's.
+ * Loop thread only.
+ */
+typedef void (*conn_after_fn)(conn *c, void *job, int ret, const char *errmsg);
+typedef struct conn_job {
+    conn *c;
+    conn_after_fn after;
+    char user[BANTER_MAX_NAME + 1];
+} conn_job;
+void *conn_job_new(conn *c, size_t size);
+BANTER_WUR int conn_job_submit(void *job, dbq_work_fn work, conn_after_fn after);
+
 /* Append to / remove from a list (pending or live). */
 void conn_list_push(conn_list *l, conn *c);
 void conn_list_remove(conn_list *l, conn *c);

@@ -559,7 +559,7 @@ void contacts_continue(conn *c)
  * queued before it is in them (list_will_carry).
  */
 struct up_job {
-    conn *c; /* held, its input too */
+    conn_job h;
     contacts_up_fn then;
     bool first, load;
     uint8_t status;
@@ -602,10 +602,9 @@ static int up_install(struct up_job *j, account *a)
     return 0;
 }
 
-static void up_after(void *arg, int ret, const char *errmsg)
+static void up_after(conn *c, void *arg, int ret, const char *errmsg)
 {
     struct up_job *j = arg;
-    conn *c = j->c;
     core *k = conn_core(c);
     account *a = online_find(k->on, j->page->name);
     int r = a && ret == 0 ? up_install(j, a) : 0;
@@ -627,8 +626,6 @@ static void up_after(void *arg, int ret, const char *errmsg)
     if (!c->closing)
         j->then(c, 0);
 out:
-    conn_input_resume(c);
-    conn_release(c);
     free(j->rows);
     page_free(j->page);
     free(j);
@@ -637,8 +634,10 @@ out:
 void contacts_device_up(conn *c, bool first, contacts_up_fn then)
 {
     account *a = c->acct;
-    struct up_job *j = calloc(1, sizeof *j);
-    int r = j && (j->page = calloc(1, sizeof *j->page)) ? 0 : BANTER_ENOMEM;
+    struct up_job *j = conn_job_new(c, sizeof *j);
+    if (!j)
+        return;
+    int r = (j->page = calloc(1, sizeof *j->page)) ? 0 : BANTER_ENOMEM;
     /* The list is due from now on: updates wait for it (list_will_carry),
      * the mailbox too. */
     free(c->clist_after);
@@ -646,23 +645,19 @@ void contacts_device_up(conn *c, bool first, contacts_up_fn then)
     if (r == 0 && (!c->clist_after || !(j->page->after = strdup(""))))
         r = BANTER_ENOMEM;
     if (r == 0) {
-        j->c = c;
         j->then = then;
         j->first = first;
         j->load = !a->loaded;
         j->page->c = c;
         j->page->reset = true;
         snprintf(j->page->name, sizeof j->page->name, "%s", a->name);
-        conn_hold(c);
-        r = core_job(conn_core(c), up_work, up_after, j);
+        r = conn_job_submit(j, up_work, up_after);
         if (r == 0) {
-            conn_input_hold(c);
             c->clist_busy = true;
             return;
         }
-        conn_release(c);
     }
-    if (j && j->page)
+    if (j->page)
         page_free(j->page);
     free(j);
     then(c, r);
@@ -677,8 +672,7 @@ void contacts_device_down(conn *c)
 /* ---- RV_STATUS ---- */
 
 struct status_job {
-    conn *c; /* held */
-    char name[BANTER_MAX_NAME + 1];
+    conn_job h;
     uint8_t status;
     char text[RV_TEXT_MAX + 1];
     int64_t now;
@@ -687,18 +681,17 @@ struct status_job {
 static int status_work(db *d, void *arg, char errmsg[static DBQ_ERRMSG_LEN])
 {
     struct status_job *j = arg;
-    return job_err(d, db_presence_set(d, j->name, j->status, j->text, j->now), errmsg);
+    return job_err(d, db_presence_set(d, j->h.user, j->status, j->text, j->now), errmsg);
 }
 
-static void status_after(void *arg, int ret, const char *errmsg)
+static void status_after(conn *c, void *arg, int ret, const char *errmsg)
 {
     struct status_job *j = arg;
-    conn *c = j->c;
     core *k = conn_core(c);
     /* Stored: the account's record follows, whichever device is left. */
-    account *a = online_find(k->on, j->name);
+    account *a = online_find(k->on, j->h.user);
     if (ret) {
-        core_log(k, "cannot store the status of %s: %s", j->name, errmsg);
+        core_log(k, "cannot store the status of %s: %s", j->h.user, errmsg);
         if (!c->closing)
             conn_error(c, banter_errname(ret), "the server cannot store the status");
         goto out;
@@ -707,7 +700,7 @@ static void status_after(void *arg, int ret, const char *errmsg)
         goto out;
     char *text = j->text[0] ? strdup(j->text) : NULL;
     if (j->text[0] && !text) {
-        core_log(k, "out of memory: the status of %s is stale until it reconnects", j->name);
+        core_log(k, "out of memory: the status of %s is stale until it reconnects", j->h.user);
         goto out;
     }
     bool text_changed = strcmp(a->text ? a->text : "", j->text) != 0;
@@ -720,32 +713,22 @@ static void status_after(void *arg, int ret, const char *errmsg)
     if (now != a->shown || (now != RV_P_OFFLINE && text_changed))
         push_presence(k, a);
 out:
-    conn_input_resume(c);
-    conn_release(c);
     free(j);
 }
 
 void contacts_status(conn *c, const struct rv_status *st)
 {
-    struct status_job *j = calloc(1, sizeof *j);
-    if (!j) {
-        conn_close(c, BANTER_ENOMEM, NULL);
+    struct status_job *j = conn_job_new(c, sizeof *j);
+    if (!j)
         return;
-    }
-    j->c = c;
-    snprintf(j->name, sizeof j->name, "%s", c->acct->name);
     j->status = (uint8_t)st->status;
     snprintf(j->text, sizeof j->text, "%s", st->text);
     j->now = core_wall_ms();
-    conn_hold(c);
-    int r = core_job(conn_core(c), status_work, status_after, j);
-    if (r == 0) {
-        conn_input_hold(c); /* the next messages: once it is answered */
-        return;
+    int r = conn_job_submit(j, status_work, status_after);
+    if (r) {
+        free(j);
+        conn_error(c, banter_errname(r), "the server cannot store the status");
     }
-    conn_release(c);
-    free(j);
-    conn_error(c, banter_errname(r), "the server cannot store the status");
 }
 
 /* ---- RV_CONTACT ---- */
@@ -753,9 +736,9 @@ void contacts_status(conn *c, const struct rv_status *st)
 /* An RV_CONTACT from name about peer, checked and written on the
  * database thread; the caches and pushes follow on the loop. */
 struct op_job {
-    conn *c; /* held */
+    conn_job h; /* h.user: who asks */
     rv_op op;
-    char name[BANTER_MAX_NAME + 1], peer[BANTER_MAX_NAME + 1];
+    char peer[BANTER_MAX_NAME + 1];
     int64_t now;
     const char *code; /* a refusal (a static string), or NULL */
     const char *why;  /* the refusal's sentence, or what failed */
@@ -790,7 +773,7 @@ static int op_refuse(struct op_job *j, const char *code, const char *why)
 static int check_peer(db *d, struct op_job *j, bool *disabled)
 {
     db_user u;
-    if (strcmp(j->peer, j->name) == 0)
+    if (strcmp(j->peer, j->h.user) == 0)
         return op_refuse(j, "EINVAL", "not with yourself");
     int r = db_user_get(d, j->peer, &u, NULL);
     if (r == BANTER_ENOENT)
@@ -816,7 +799,7 @@ static int op_read_entries(db *d, struct op_job *j, char errmsg[static DBQ_ERRMS
     }
     if (r == 0 && (rel_view(j->ob) != rel_view(j->nb) ||
                    rel_details(j->ob, j->oa.blocked) != rel_details(j->nb, j->na.blocked))) {
-        r = peer_read(d, j->name, &j->pa, errmsg);
+        r = peer_read(d, j->h.user, &j->pa, errmsg);
         j->has_pa = r == 0;
     }
     return r;
@@ -831,7 +814,7 @@ static int op_work(db *d, void *arg, char errmsg[static DBQ_ERRMSG_LEN])
     if (r || j->code)
         return r ? job_err(d, r, errmsg) : 0;
     j->why = "the server cannot read the relation";
-    r = db_rel_pair(d, j->name, j->peer, &j->na, &j->nb);
+    r = db_rel_pair(d, j->h.user, j->peer, &j->na, &j->nb);
     if (r)
         return job_err(d, r, errmsg);
     j->oa = j->na;
@@ -847,14 +830,14 @@ static int op_work(db *d, void *arg, char errmsg[static DBQ_ERRMSG_LEN])
     if (memcmp(&j->oa, &j->na, sizeof j->na) == 0 && memcmp(&j->ob, &j->nb, sizeof j->nb) == 0)
         return 0;
     j->why = "the server cannot store the relation";
-    r = over_limit(d, j->name, j->oa, j->na, &over_a);
+    r = over_limit(d, j->h.user, j->oa, j->na, &over_a);
     if (r == 0)
         r = over_limit(d, j->peer, j->ob, j->nb, &over_b);
     if (r == 0 && (over_a || over_b))
         return op_refuse(j, "ELIMIT",
                          over_a ? "your contact list is full" : "their contact list is full");
     if (r == 0)
-        r = db_rel_write(d, j->name, j->peer, j->na, j->nb, j->now);
+        r = db_rel_write(d, j->h.user, j->peer, j->na, j->nb, j->now);
     if (r)
         return job_err(d, r, errmsg);
     j->changed = true;
@@ -866,17 +849,17 @@ static int op_work(db *d, void *arg, char errmsg[static DBQ_ERRMSG_LEN])
  * the entries whose content changed. */
 static void apply_change(core *k, struct op_job *j)
 {
-    account *a = online_find(k->on, j->name), *b = online_find(k->on, j->peer);
+    account *a = online_find(k->on, j->h.user), *b = online_find(k->on, j->peer);
     if ((a && cache_set(a, j->peer, j->na, j->nb.blocked) != 0) ||
-        (b && cache_set(b, j->name, j->nb, j->na.blocked) != 0))
-        core_log(k, "out of memory: the contacts of %s are stale until it reconnects", j->name);
+        (b && cache_set(b, j->h.user, j->nb, j->na.blocked) != 0))
+        core_log(k, "out of memory: the contacts of %s are stale until it reconnects", j->h.user);
     if (a && j->has_pb)
         push_entry(k, a, j->peer, &j->pb, j->na, j->nb.blocked);
     if (b && j->has_pa)
-        push_entry(k, b, j->name, &j->pa, j->nb, j->na.blocked);
+        push_entry(k, b, j->h.user, &j->pa, j->nb, j->na.blocked);
     /* Their devices on other instances hold caches of the pair too. */
-    xinst_contact_changed(k, j->name, j->peer);
-    xinst_contact_changed(k, j->peer, j->name);
+    xinst_contact_changed(k, j->h.user, j->peer);
+    xinst_contact_changed(k, j->peer, j->h.user);
 }
 
 /* ---- a relation changed on another instance (xinst.h) ---- */
@@ -932,13 +915,12 @@ void contacts_remote_change(core *k, const char *user, const char *peer)
         free(j);
 }
 
-static void op_after(void *arg, int ret, const char *errmsg)
+static void op_after(conn *c, void *arg, int ret, const char *errmsg)
 {
     struct op_job *j = arg;
-    conn *c = j->c;
     core *k = conn_core(c);
     if (ret) {
-        core_log(k, "a relation of %s: %s: %s", j->name, j->why, errmsg);
+        core_log(k, "a relation of %s: %s: %s", j->h.user, j->why, errmsg);
         if (!c->closing)
             conn_error(c, banter_errname(ret), j->why);
     } else if (j->code) {
@@ -946,12 +928,10 @@ static void op_after(void *arg, int ret, const char *errmsg)
             conn_error(c, j->code, j->why);
     } else if (j->changed) {
         if (errmsg[0])
-            core_log(k, "cannot read the contact entries of %s and %s: %s", j->name, j->peer,
+            core_log(k, "cannot read the contact entries of %s and %s: %s", j->h.user, j->peer,
                      errmsg);
         apply_change(k, j);
     }
-    conn_input_resume(c);
-    conn_release(c);
     db_profile_clear(&j->pa.p);
     db_profile_clear(&j->pb.p);
     free(j);
@@ -959,25 +939,17 @@ static void op_after(void *arg, int ret, const char *errmsg)
 
 void contacts_op(conn *c, const struct rv_contact_op *op)
 {
-    struct op_job *j = calloc(1, sizeof *j);
-    if (!j) {
-        conn_close(c, BANTER_ENOMEM, NULL);
+    struct op_job *j = conn_job_new(c, sizeof *j);
+    if (!j)
         return;
-    }
-    j->c = c;
     j->op = op->op;
-    snprintf(j->name, sizeof j->name, "%s", c->acct->name);
     snprintf(j->peer, sizeof j->peer, "%s", op->user);
     j->now = core_wall_ms();
-    conn_hold(c);
-    int r = core_job(conn_core(c), op_work, op_after, j);
-    if (r == 0) {
-        conn_input_hold(c); /* the next messages: once it is answered */
-        return;
+    int r = conn_job_submit(j, op_work, op_after);
+    if (r) {
+        free(j);
+        conn_error(c, banter_errname(r), "the server cannot store the relation");
     }
-    conn_release(c);
-    free(j);
-    conn_error(c, banter_errname(r), "the server cannot store the relation");
 }
 
 /* ---- the mailbox's question ---- */

@@ -11,8 +11,7 @@
 /* ---- RV_PROFILE_SET ---- */
 
 struct profile_job {
-    conn *c; /* held */
-    char name[BANTER_MAX_NAME + 1];
+    conn_job h;
     struct rv_profile p; /* the fields given (owned copies) */
     int64_t now;
 };
@@ -20,54 +19,43 @@ struct profile_job {
 static int profile_work(db *d, void *arg, char errmsg[static DBQ_ERRMSG_LEN])
 {
     struct profile_job *j = arg;
-    int r = db_profile_set(d, j->name, &j->p, j->now);
+    int r = db_profile_set(d, j->h.user, &j->p, j->now);
     if (r && r != BANTER_EINVAL)
         snprintf(errmsg, DBQ_ERRMSG_LEN, "%s", r == BANTER_EDB ? db_errmsg(d) : banter_strerror(r));
     return r;
 }
 
-static void profile_after(void *arg, int ret, const char *errmsg)
+static void profile_after(conn *c, void *arg, int ret, const char *errmsg)
 {
     struct profile_job *j = arg;
-    conn *c = j->c;
     if (ret == BANTER_EINVAL) {
         if (!c->closing)
             conn_error(c, "ETOOLONG", "a profile field is too long");
     } else if (ret) {
-        core_log(conn_core(c), "cannot store the profile of %s: %s", j->name, errmsg);
+        core_log(conn_core(c), "cannot store the profile of %s: %s", j->h.user, errmsg);
         if (!c->closing)
             conn_error(c, banter_errname(ret), "the server cannot store the profile");
     } else {
         /* Stored: the contacts hear of it even when c went away meanwhile. */
-        contacts_profile_changed(conn_core(c), j->name, &j->p);
+        contacts_profile_changed(conn_core(c), j->h.user, &j->p);
     }
-    conn_input_resume(c);
-    conn_release(c);
     db_profile_clear(&j->p);
     free(j);
 }
 
 void directory_profile_set(conn *c, const struct rv_profile *p)
 {
-    struct profile_job *j = calloc(1, sizeof *j);
-    int r = j ? 0 : BANTER_ENOMEM;
+    struct profile_job *j = conn_job_new(c, sizeof *j);
+    if (!j)
+        return;
+    int r = 0;
     for (int f = 0; r == 0 && f < RV_F_COUNT; f++)
         if (p->f[f] && !(j->p.f[f] = strdup(p->f[f])))
             r = BANTER_ENOMEM;
-    if (r == 0) {
-        j->c = c;
-        snprintf(j->name, sizeof j->name, "%s", c->acct->name);
-        j->now = core_wall_ms();
-        conn_hold(c);
-        r = core_job(conn_core(c), profile_work, profile_after, j);
-        if (r == 0) {
-            conn_input_hold(c); /* the next messages: once it is answered */
-            return;
-        }
-        conn_release(c);
-    }
-    if (j)
-        db_profile_clear(&j->p);
+    j->now = core_wall_ms();
+    if (r == 0 && (r = conn_job_submit(j, profile_work, profile_after)) == 0)
+        return;
+    db_profile_clear(&j->p);
     free(j);
     if (r == BANTER_ENOMEM)
         conn_close(c, r, NULL);
@@ -78,8 +66,7 @@ void directory_profile_set(conn *c, const struct rv_profile *p)
 /* ---- RV_SEARCH ---- */
 
 struct search_job {
-    conn *c; /* held */
-    char name[BANTER_MAX_NAME + 1];
+    conn_job h;
     struct rv_search q;
     uint32_t pub; /* the public fields when it was asked */
     rvmsg res;    /* RV_SEARCH_RESULT */
@@ -88,47 +75,36 @@ struct search_job {
 static int search_work(db *d, void *arg, char errmsg[static DBQ_ERRMSG_LEN])
 {
     struct search_job *j = arg;
-    int r = db_search(d, j->name, &j->q, j->pub, &j->res.u.result);
+    int r = db_search(d, j->h.user, &j->q, j->pub, &j->res.u.result);
     if (r && r != BANTER_EINVAL)
         snprintf(errmsg, DBQ_ERRMSG_LEN, "%s", r == BANTER_EDB ? db_errmsg(d) : banter_strerror(r));
     return r;
 }
 
-static void search_after(void *arg, int ret, const char *errmsg)
+static void search_after(conn *c, void *arg, int ret, const char *errmsg)
 {
     struct search_job *j = arg;
-    conn *c = j->c;
     if (ret && ret != BANTER_EINVAL)
         core_log(conn_core(c), "search: database: %s", errmsg);
     if (!c->closing && ret) /* closed: asked and gone, nothing to answer */
         conn_error(c, banter_errname(ret), "the search failed");
     else if (!c->closing)
         conn_send_rv(c, &j->res);
-    conn_input_resume(c);
-    conn_release(c);
     rvmsg_clear(&j->res);
     free(j);
 }
 
 void directory_search(conn *c, const struct rv_search *q)
 {
-    struct search_job *j = calloc(1, sizeof *j);
-    if (!j) {
-        conn_close(c, BANTER_ENOMEM, NULL);
+    struct search_job *j = conn_job_new(c, sizeof *j);
+    if (!j)
         return;
-    }
-    j->c = c;
-    snprintf(j->name, sizeof j->name, "%s", c->acct->name);
     j->q = *q;
     j->pub = conn_core(c)->pub;
     j->res.type = RV_SEARCH_RESULT;
-    conn_hold(c);
-    int r = core_job(conn_core(c), search_work, search_after, j);
-    if (r == 0) {
-        conn_input_hold(c); /* the next messages: once it is answered */
-        return;
+    int r = conn_job_submit(j, search_work, search_after);
+    if (r) {
+        free(j);
+        conn_error(c, banter_errname(r), "the search failed");
     }
-    conn_release(c);
-    free(j);
-    conn_error(c, banter_errname(r), "the search failed");
 }
