@@ -768,7 +768,8 @@ int db_devices_of(db *d, const char *name, uint8_t (*keys)[32], size_t max, size
 /* ---- the directory ---- */
 
 /* Column names, indexed by rv_field; RV_F_COUNT is the account name. Only
- * these constants ever become part of SQL text; values are bound. */
+ * these constants ever become part of SQL text; values are bound. Both
+ * dialects' searches (db_search_text). */
 static const char *const field_col[RV_F_COUNT + 1] = {
     [RV_F_DISPLAY_NAME] = "p.display_name",
     [RV_F_DEPARTMENT] = "p.department",
@@ -779,11 +780,6 @@ static const char *const field_col[RV_F_COUNT + 1] = {
     [RV_F_ABOUT] = "p.about",
     [RV_F_COUNT] = "u.name",
 };
-
-#define PROFILE_COLS                                                                               \
-    "coalesce(p.display_name, ''), coalesce(p.department, ''), coalesce(p.title, ''),"             \
-    " coalesce(p.email, ''), coalesce(p.phone, ''), coalesce(p.location, ''),"                     \
-    " coalesce(p.about, '')"
 
 int db_profile_set(db *d, const char *name, const struct rv_profile *p, int64_t now_ms)
 {
@@ -848,8 +844,8 @@ int db_profile_get(db *d, const char *name, struct rv_profile *out)
         return pgs_profile_get(d, name, out);
     sqlite3_stmt *s;
     memset(out, 0, sizeof *out);
-    int ret =
-        db_stmt(d, S_PROFILE_GET, "SELECT " PROFILE_COLS " FROM profiles p WHERE p.user = ?1", &s);
+    int ret = db_stmt(d, S_PROFILE_GET,
+                      "SELECT " DB_PROFILE_COLS " FROM profiles p WHERE p.user = ?1", &s);
     if (ret == 0)
         ret = db_bind_name(d, s, 1, name);
     if (ret == 0) {
@@ -865,78 +861,51 @@ int db_profile_get(db *d, const char *name, struct rv_profile *out)
     return ret;
 }
 
-/* Who a search shows, seen by the searcher ?1: invisible accounts only to
- * themselves and their approved contacts (blocked or not). */
-#define SEARCH_JOINS                                                                               \
-    " LEFT JOIN profiles p ON p.user = u.name"                                                     \
-    " LEFT JOIN presence s ON s.user = u.name"                                                     \
-    " LEFT JOIN contacts c ON c.user = ?1 AND c.peer = u.name"                                     \
-    " WHERE u.disabled = 0"                                                                        \
-    " AND (coalesce(s.status, 1) <> 4 OR u.name = ?1 OR coalesce(c.rel, 0) = 3)"
-/* Every account, or, when a criterion is on a field only the account
- * itself and its contacts see, only those that can match it: the searcher
- * and its approved contacts it has not blocked (found through the
- * contacts key: such a search reads at most 1001 accounts, not all). */
-#define SEARCH_FROM_ALL " FROM users u" SEARCH_JOINS
-#define SEARCH_FROM_KNOWN                                                                          \
-    " FROM (SELECT ?1 AS name UNION ALL SELECT k.peer FROM contacts k"                             \
-    " WHERE k.user = ?1 AND k.rel = 3 AND k.blocked = 0) m"                                        \
-    " JOIN users u ON u.name = m.name" SEARCH_JOINS
-/* dir_view_of (dirview.h) in SQL: the searcher ?1 itself, an approved
- * contact the searcher has not blocked (c is the searcher's side; that
- * the other blocked the searcher changes nothing: a block is never
- * visible, docs/rendezvous.md 5.1), or a stranger. */
-#define SEARCH_VIEW                                                                                \
-    "(CASE WHEN u.name = ?1 THEN 2"                                                                \
-    " WHEN coalesce(c.rel, 0) = 3 AND coalesce(c.blocked, 0) = 0 THEN 1 ELSE 0 END)"
-_Static_assert(DIR_STRANGER == 0 && DIR_CONTACT == 1 && DIR_SELF == 2, "SEARCH_VIEW's numbers");
-#define SEARCH_SQL_MAX 4096
+_Static_assert(DIR_STRANGER == 0 && DIR_CONTACT == 1 && DIR_SELF == 2, "DB_SEARCH_VIEW's numbers");
 
-/*
- * The WHERE clause of a search, from constant fragments only: each
- * criterion adds " AND <column> <test> ?N" with the column from field_col
- * and its value bound as parameter N (2..n+1), preceded, for a field that
- * is not public, by " AND <view> >= <the lowest view that sees it>": a
- * condition on a field the searcher does not see matches nothing, whatever
- * the value (dirview.h). Case-insensitive as SQLite's lower() is: ASCII
- * letters only.
- */
-static void search_where(const struct rv_search *q, dir_public pub, char *sql, size_t cap,
-                         size_t *o)
+size_t db_search_text(const db_search_dialect *dl, const struct rv_search *q, uint32_t pub,
+                      bool count, char *sql, size_t cap)
 {
-    for (size_t i = 0; i < q->n && *o < cap; i++) {
+    bool known = false;
+    for (size_t i = 0; i < q->n; i++)
+        known |= dir_min_view(pub, q->c[i].field) > DIR_STRANGER;
+    int n = count ? snprintf(sql, cap, "SELECT count(*)%s", known ? dl->from_known : dl->from_all)
+                  : snprintf(sql, cap, "SELECT u.name, %s, " DB_PROFILE_COLS "%s", dl->view,
+                             known ? dl->from_known : dl->from_all);
+    size_t o = n < 0 ? cap : (size_t)n;
+    for (size_t i = 0; i < q->n && o < cap; i++) {
         rv_field f = q->c[i].field <= RV_F_COUNT ? q->c[i].field : RV_F_COUNT;
-        const char *col = field_col[f];
         dir_view min = dir_min_view(pub, f);
         if (min > DIR_STRANGER)
-            *o += (size_t)snprintf(sql + *o, cap - *o, " AND " SEARCH_VIEW " >= %d", (int)min);
-        if (*o >= cap)
-            return;
-        *o += (size_t)snprintf(sql + *o, cap - *o,
-                               q->c[i].contains
-                                   ? " AND instr(lower(coalesce(%s, '')), lower(?%zu)) > 0"
-                                   : " AND lower(coalesce(%s, '')) = lower(?%zu)",
-                               col, i + 2);
+            o += (size_t)snprintf(sql + o, cap - o, " AND %s >= %d", dl->view, (int)min);
+        const db_search_test *t = q->c[i].contains ? &dl->contains : &dl->equals;
+        if (o < cap)
+            o += (size_t)snprintf(sql + o, cap - o, "%s%s%s%zu%s", t->pre, field_col[f], t->mid,
+                                  i + 2, t->post);
     }
+    if (!count && o < cap)
+        o += (size_t)snprintf(sql + o, cap - o, "%s LIMIT %s%zu OFFSET %s%zu", dl->order, dl->param,
+                              q->n + 2, dl->param, q->n + 3);
+    return o;
 }
+
+/* SQLite's: lower() changes ASCII letters only. */
+static const db_search_dialect search_sqlite = {
+    .view = DB_SEARCH_VIEW("?1"),
+    .from_all = DB_SEARCH_FROM_ALL("?1", "user"),
+    .from_known = DB_SEARCH_FROM_KNOWN("?1", "user"),
+    .contains = {" AND instr(lower(coalesce(", ", '')), lower(?", ")) > 0"},
+    .equals = {" AND lower(coalesce(", ", '')) = lower(?", ")"},
+    .order = " ORDER BY u.name",
+    .param = "?",
+};
 
 /* Prepare one search statement (the count or the page) and bind the values. */
 static int search_prepare(db *d, const char *searcher, const struct rv_search *q, dir_public pub,
                           bool count, sqlite3_stmt **out)
 {
-    char sql[SEARCH_SQL_MAX];
-    bool known = false;
-    for (size_t i = 0; i < q->n; i++)
-        known |= dir_min_view(pub, q->c[i].field) > DIR_STRANGER;
-    size_t o = (size_t)snprintf(sql, sizeof sql, "%s%s",
-                                count ? "SELECT count(*)"
-                                      : "SELECT u.name, " SEARCH_VIEW ", " PROFILE_COLS,
-                                known ? SEARCH_FROM_KNOWN : SEARCH_FROM_ALL);
-    search_where(q, pub, sql, sizeof sql, &o);
-    if (!count && o < sizeof sql)
-        o += (size_t)snprintf(sql + o, sizeof sql - o, " ORDER BY u.name LIMIT ?%zu OFFSET ?%zu",
-                              q->n + 2, q->n + 3);
-    if (o >= sizeof sql)
+    char sql[DB_SEARCH_SQL_MAX];
+    if (db_search_text(&search_sqlite, q, pub, count, sql, sizeof sql) >= sizeof sql)
         return BANTER_EINVAL;
     int rc = sqlite3_prepare_v2(d->sql, sql, -1, out, NULL);
     if (rc != SQLITE_OK)

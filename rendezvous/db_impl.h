@@ -83,4 +83,66 @@ char *db_column_dup(sqlite3_stmt *s, int col);
 /* A text column into out (cap bytes, cut if longer). */
 void db_column_copy(sqlite3_stmt *s, int col, char *out, size_t cap);
 
+/* ---- the directory search, one text for both dialects (db.c) ---- */
+
+/* A profile's columns as a read or a search returns them (profiles p). */
+#define DB_PROFILE_COLS                                                                            \
+    "coalesce(p.display_name, ''), coalesce(p.department, ''), coalesce(p.title, ''),"             \
+    " coalesce(p.email, ''), coalesce(p.phone, ''), coalesce(p.location, ''),"                     \
+    " coalesce(p.about, '')"
+
+/* What differs between the dialects' search statements: P1 is the
+ * searcher's parameter (SQLite "?1", PostgreSQL "$1::text"), U the column
+ * user (a reserved word in PostgreSQL: "\"user\""). Accounts that are
+ * enabled and not invisible (status 4), unless the searcher is one or an
+ * approved contact of theirs. */
+#define DB_SEARCH_JOINS(P1, U)                                                                     \
+    " LEFT JOIN profiles p ON p." U " = u.name"                                                    \
+    " LEFT JOIN presence s ON s." U " = u.name"                                                    \
+    " LEFT JOIN contacts c ON c." U " = " P1 " AND c.peer = u.name"                                \
+    " WHERE u.disabled = 0"                                                                        \
+    " AND (coalesce(s.status, 1) <> 4 OR u.name = " P1 " OR coalesce(c.rel, 0) = 3)"
+/* Every account, or, when a criterion is on a field only the account
+ * itself and its contacts see, only those that can match it: the searcher
+ * and its approved contacts it has not blocked (found through the
+ * contacts key: such a search reads at most 1001 accounts, not all). */
+#define DB_SEARCH_FROM_ALL(P1, U) " FROM users u" DB_SEARCH_JOINS(P1, U)
+#define DB_SEARCH_FROM_KNOWN(P1, U)                                                                \
+    " FROM (SELECT " P1 " AS name UNION ALL SELECT k.peer FROM contacts k"                         \
+    " WHERE k." U " = " P1 " AND k.rel = 3 AND k.blocked = 0) m"                                   \
+    " JOIN users u ON u.name = m.name" DB_SEARCH_JOINS(P1, U)
+/* dir_view_of (dirview.h) in SQL: the searcher itself, an approved
+ * contact the searcher has not blocked (c is the searcher's side; that
+ * the other blocked the searcher changes nothing: a block is never
+ * visible, docs/rendezvous.md 5.1), or a stranger. */
+#define DB_SEARCH_VIEW(P1)                                                                         \
+    "(CASE WHEN u.name = " P1 " THEN 2"                                                            \
+    " WHEN coalesce(c.rel, 0) = 3 AND coalesce(c.blocked, 0) = 0 THEN 1 ELSE 0 END)"
+#define DB_SEARCH_SQL_MAX 4096
+
+/* A dialect's search: the texts above for it; a criterion's tests, each
+ * pre <column> mid <parameter number> post; the page's order (names in
+ * byte order) and the mark of a numbered parameter ("?" or "$"). */
+typedef struct db_search_test {
+    const char *pre, *mid, *post;
+} db_search_test;
+typedef struct db_search_dialect {
+    const char *view, *from_all, *from_known;
+    db_search_test contains, equals;
+    const char *order, *param;
+} db_search_dialect;
+
+/*
+ * The text of one search statement (count: the number of matches; else
+ * the page: u.name, the view, DB_PROFILE_COLS) into sql (cap bytes), from
+ * constant fragments only: each criterion adds " AND <column> <test>"
+ * with its value as parameter 2..n+1, preceded, for a field that is not
+ * public, by " AND <view> >= <the lowest view that sees it>": a condition
+ * on a field the searcher does not see matches nothing, whatever the
+ * value (dirview.h). The page's limit and offset are parameters n+2 and
+ * n+3. Returns the length; cap or more when it does not fit.
+ */
+size_t db_search_text(const db_search_dialect *dl, const struct rv_search *q, uint32_t pub,
+                      bool count, char *sql, size_t cap);
+
 #endif

@@ -188,11 +188,6 @@ int pgs_devices_of(db *d, const char *name, uint8_t (*keys)[32], size_t max, siz
 
 /* ---- profiles ---- */
 
-#define PROFILE_COLS                                                                               \
-    "coalesce(p.display_name, ''), coalesce(p.department, ''), coalesce(p.title, ''),"             \
-    " coalesce(p.email, ''), coalesce(p.phone, ''), coalesce(p.location, ''),"                     \
-    " coalesce(p.about, '')"
-
 int pgs_profile_set(db *d, const char *name, const struct rv_profile *p, int64_t now_ms)
 {
     pgs_args a = {0};
@@ -238,7 +233,8 @@ int pgs_profile_get(db *d, const char *name, struct rv_profile *out)
     memset(out, 0, sizeof *out);
     int ret = pgs_arg_name(d, &a, name);
     if (ret == 0)
-        ret = pgs_query(d, "SELECT " PROFILE_COLS " FROM profiles p WHERE p.\"user\" = $1", &a, &r);
+        ret = pgs_query(d, "SELECT " DB_PROFILE_COLS " FROM profiles p WHERE p.\"user\" = $1", &a,
+                        &r);
     if (ret)
         return ret;
     if (PQntuples(r) > 0)
@@ -251,78 +247,28 @@ int pgs_profile_get(db *d, const char *name, struct rv_profile *out)
 
 /* ---- the directory (db.c's search in PostgreSQL's dialect) ---- */
 
-/* Column names, indexed by rv_field; RV_F_COUNT is the account name. */
-static const char *const field_col[RV_F_COUNT + 1] = {
-    [RV_F_DISPLAY_NAME] = "p.display_name",
-    [RV_F_DEPARTMENT] = "p.department",
-    [RV_F_TITLE] = "p.title",
-    [RV_F_EMAIL] = "p.email",
-    [RV_F_PHONE] = "p.phone",
-    [RV_F_LOCATION] = "p.location",
-    [RV_F_ABOUT] = "p.about",
-    [RV_F_COUNT] = "u.name",
+/* db.c's search in PostgreSQL's dialect: lower() under the "C" collation
+ * changes ASCII letters only, as SQLite's; strpos is instr; names are
+ * ordered in byte order, as SQLite's. */
+static const db_search_dialect search_pg = {
+    .view = DB_SEARCH_VIEW("$1::text"),
+    .from_all = DB_SEARCH_FROM_ALL("$1::text", "\"user\""),
+    .from_known = DB_SEARCH_FROM_KNOWN("$1::text", "\"user\""),
+    .contains = {" AND strpos(lower(coalesce(", ", '') COLLATE \"C\"), lower($",
+                 "::text COLLATE \"C\")) > 0"},
+    .equals = {" AND lower(coalesce(", ", '') COLLATE \"C\") = lower($", "::text COLLATE \"C\")"},
+    .order = " ORDER BY u.name COLLATE \"C\"",
+    .param = "$",
 };
-
-#define SEARCH_JOINS                                                                               \
-    " LEFT JOIN profiles p ON p.\"user\" = u.name"                                                 \
-    " LEFT JOIN presence s ON s.\"user\" = u.name"                                                 \
-    " LEFT JOIN contacts c ON c.\"user\" = $1::text AND c.peer = u.name"                           \
-    " WHERE u.disabled = 0"                                                                        \
-    " AND (coalesce(s.status, 1) <> 4 OR u.name = $1 OR coalesce(c.rel, 0) = 3)"
-#define SEARCH_FROM_ALL " FROM users u" SEARCH_JOINS
-#define SEARCH_FROM_KNOWN                                                                          \
-    " FROM (SELECT $1::text AS name UNION ALL SELECT k.peer FROM contacts k"                       \
-    " WHERE k.\"user\" = $1 AND k.rel = 3 AND k.blocked = 0) m"                                    \
-    " JOIN users u ON u.name = m.name" SEARCH_JOINS
-#define SEARCH_VIEW                                                                                \
-    "(CASE WHEN u.name = $1 THEN 2"                                                                \
-    " WHEN coalesce(c.rel, 0) = 3 AND coalesce(c.blocked, 0) = 0 THEN 1 ELSE 0 END)"
-_Static_assert(DIR_STRANGER == 0 && DIR_CONTACT == 1 && DIR_SELF == 2, "SEARCH_VIEW's numbers");
-#define SEARCH_SQL_MAX 4096
-
-/* The WHERE clause, as db.c's search_where: lower() under the "C"
- * collation changes ASCII letters only, as SQLite's; strpos is instr. */
-static void search_where(const struct rv_search *q, dir_public pub, char *sql, size_t cap,
-                         size_t *o)
-{
-    for (size_t i = 0; i < q->n && *o < cap; i++) {
-        rv_field f = q->c[i].field <= RV_F_COUNT ? q->c[i].field : RV_F_COUNT;
-        const char *col = field_col[f];
-        dir_view min = dir_min_view(pub, f);
-        if (min > DIR_STRANGER)
-            *o += (size_t)snprintf(sql + *o, cap - *o, " AND " SEARCH_VIEW " >= %d", (int)min);
-        if (*o >= cap)
-            return;
-        *o += (size_t)snprintf(
-            sql + *o, cap - *o,
-            q->c[i].contains
-                ? " AND strpos(lower(coalesce(%s, '') COLLATE \"C\"), lower($%zu::text COLLATE "
-                  "\"C\")) > 0"
-                : " AND lower(coalesce(%s, '') COLLATE \"C\") = lower($%zu::text COLLATE \"C\")",
-            col, i + 2);
-    }
-}
 
 /* Run one search statement (the count or the page). */
 static int search_run(db *d, const char *searcher, const struct rv_search *q, dir_public pub,
                       bool count, PGresult **out)
 {
-    char sql[SEARCH_SQL_MAX];
+    char sql[DB_SEARCH_SQL_MAX];
     pgs_args a = {0};
-    bool known = false;
     *out = NULL;
-    for (size_t i = 0; i < q->n; i++)
-        known |= dir_min_view(pub, q->c[i].field) > DIR_STRANGER;
-    size_t o = (size_t)snprintf(sql, sizeof sql, "%s%s",
-                                count ? "SELECT count(*)"
-                                      : "SELECT u.name, " SEARCH_VIEW ", " PROFILE_COLS,
-                                known ? SEARCH_FROM_KNOWN : SEARCH_FROM_ALL);
-    search_where(q, pub, sql, sizeof sql, &o);
-    if (!count && o < sizeof sql)
-        o += (size_t)snprintf(sql + o, sizeof sql - o,
-                              " ORDER BY u.name COLLATE \"C\" LIMIT $%zu OFFSET $%zu", q->n + 2,
-                              q->n + 3);
-    if (o >= sizeof sql)
+    if (db_search_text(&search_pg, q, pub, count, sql, sizeof sql) >= sizeof sql)
         return BANTER_EINVAL;
     int ret = pgs_arg_name(d, &a, searcher);
     if (ret)
