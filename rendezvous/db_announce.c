@@ -22,13 +22,7 @@ static int bind_key(db *d, sqlite3_stmt *s, int col, const uint8_t key[static 32
     return rc == SQLITE_OK ? 0 : db_fail(d, rc);
 }
 
-/* The devices an announcement goes to: enabled accounts, of department
- * when one is given. */
-#define TO_WHOM                                                                                    \
-    " FROM devices v JOIN users u ON u.name = v.user"                                              \
-    " LEFT JOIN profiles p ON p.user = u.name"                                                     \
-    " WHERE u.disabled = 0"                                                                        \
-    " AND (?2 = '' OR lower(coalesce(p.department, '')) = lower(?2))"
+#define TO_WHOM DB_ANN_TO_WHOM("?2", "lower(coalesce(p.department, '')) = lower(?2)")
 
 static int address(db *d, int64_t id, const char *department, int64_t *devices, int64_t *people)
 {
@@ -102,14 +96,14 @@ int db_announce_addressed(db *d, int64_t id, const uint8_t key[static 32])
     if (d->pg)
         return pgs_announce_addressed(d, id, key);
     sqlite3_stmt *s = NULL;
-    int ret = prep(d, "SELECT 1 FROM announce_to WHERE ann = ?1 AND key = ?2", &s);
+    int ret = prep(d, DB_ANN_ADDRESSED("?"), &s);
     if (ret == 0 && sqlite3_bind_int64(s, 1, id) != SQLITE_OK)
         ret = db_fail(d, SQLITE_ERROR);
     if (ret == 0)
         ret = bind_key(d, s, 2, key);
     if (ret == 0) {
         int rc = sqlite3_step(s);
-        ret = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : db_fail(d, rc);
+        ret = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) > 0 : db_fail(d, rc);
     }
     sqlite3_finalize(s);
     return ret;
@@ -120,9 +114,7 @@ int db_announce_pending(db *d, const uint8_t key[static 32], size_t max,
 {
     if (d->pg)
         return pgs_announce_pending(d, key, max, fn, ud);
-    static const char sql[] = "SELECT a.id, a.ts, a.department, a.text"
-                              " FROM announce_to t JOIN announcements a ON a.id = t.ann"
-                              " WHERE t.key = ?1 AND t.delivered IS NULL ORDER BY a.id LIMIT ?2";
+    static const char sql[] = DB_ANN_PENDING("?");
     sqlite3_stmt *s = NULL;
     ann_msg m;
     int rc = SQLITE_DONE;
@@ -149,12 +141,7 @@ int db_announce_receipt(db *d, int64_t id, const uint8_t key[static 32], bool re
 {
     if (d->pg)
         return pgs_announce_receipt(d, id, key, read, now_ms);
-    /* delivered is set once; read once (and delivered with it, if unset). */
-    static const char sql_delivered[] = "UPDATE announce_to SET delivered = ?3"
-                                        " WHERE ann = ?1 AND key = ?2 AND delivered IS NULL";
-    static const char sql_read[] = "UPDATE announce_to SET read = ?3,"
-                                   " delivered = coalesce(delivered, ?3)"
-                                   " WHERE ann = ?1 AND key = ?2 AND read IS NULL";
+    static const char sql_delivered[] = DB_ANN_DELIVERED("?"), sql_read[] = DB_ANN_READ("?");
     int known = db_announce_addressed(d, id, key);
     if (known < 0)
         return known;
@@ -227,8 +214,7 @@ int db_revoked_since(db *d, int64_t since_ms, uint8_t (*keys)[32], size_t max, s
     sqlite3_stmt *s = NULL;
     int rc = SQLITE_DONE;
     *n = 0;
-    int ret =
-        prep(d, "SELECT key FROM revoked WHERE revoked >= ?1 ORDER BY revoked DESC LIMIT ?2", &s);
+    int ret = prep(d, DB_REVOKED_SINCE("?"), &s);
     if (ret == 0 && ((rc = sqlite3_bind_int64(s, 1, since_ms)) != SQLITE_OK ||
                      (rc = sqlite3_bind_int64(s, 2, (int64_t)max)) != SQLITE_OK))
         ret = db_fail(d, rc);

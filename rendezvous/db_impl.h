@@ -83,6 +83,37 @@ char *db_column_dup(sqlite3_stmt *s, int col);
 /* A text column into out (cap bytes, cut if longer). */
 void db_column_copy(sqlite3_stmt *s, int col, char *out, size_t cap);
 
+/* ---- announcements (db_announce.c, db_pgs_announce.c): one text for
+ * both dialects, P the mark of a numbered parameter ("?" in SQLite, "$"
+ * in PostgreSQL); the column user is quoted, as PostgreSQL wants it and
+ * SQLite takes it ---- */
+
+/* The devices an announcement goes to: enabled accounts, of the
+ * department parameter DEPT when it is not "" (MATCH compares it, as
+ * SQLite's lower(): ASCII letters only). */
+#define DB_ANN_TO_WHOM(DEPT, MATCH)                                                                \
+    " FROM devices v JOIN users u ON u.name = v.\"user\""                                          \
+    " LEFT JOIN profiles p ON p.\"user\" = u.name"                                                 \
+    " WHERE u.disabled = 0 AND (" DEPT " = '' OR " MATCH ")"
+/* Whether announcement P1 went to the device P2: a count. */
+#define DB_ANN_ADDRESSED(P) "SELECT count(*) FROM announce_to WHERE ann = " P "1 AND key = " P "2"
+/* The announcements device P1 has not confirmed, oldest first, P2 at most. */
+#define DB_ANN_PENDING(P)                                                                          \
+    "SELECT a.id, a.ts, a.department, a.text"                                                      \
+    " FROM announce_to t JOIN announcements a ON a.id = t.ann"                                     \
+    " WHERE t.key = " P "1 AND t.delivered IS NULL ORDER BY a.id LIMIT " P "2"
+/* A receipt of announcement P1 from device P2 at P3: delivered is set
+ * once; read once (and delivered with it, if unset). */
+#define DB_ANN_DELIVERED(P)                                                                        \
+    "UPDATE announce_to SET delivered = " P "3"                                                    \
+    " WHERE ann = " P "1 AND key = " P "2 AND delivered IS NULL"
+#define DB_ANN_READ(P)                                                                             \
+    "UPDATE announce_to SET read = " P "3, delivered = coalesce(delivered, " P "3)"                \
+    " WHERE ann = " P "1 AND key = " P "2 AND read IS NULL"
+/* The keys revoked since P1, newest first, P2 at most. */
+#define DB_REVOKED_SINCE(P)                                                                        \
+    "SELECT key FROM revoked WHERE revoked >= " P "1 ORDER BY revoked DESC LIMIT " P "2"
+
 /* ---- the directory search, one text for both dialects (db.c) ---- */
 
 /* A profile's columns as a read or a search returns them (profiles p). */

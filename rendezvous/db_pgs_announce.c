@@ -20,16 +20,15 @@ int pgs_announce_add(db *d, int64_t now_ms, const char *actor, const char *depar
 {
     /* One statement: atomic on its own, inside a transaction or not. The
      * devices it goes to: enabled accounts, of department when one is
-     * given (as TO_WHOM in db_announce.c). */
+     * given (DB_ANN_TO_WHOM, as in db_announce.c). */
     static const char sql[] =
         "WITH a AS (INSERT INTO announcements (ts, actor, department, text)"
         "  VALUES ($1, $2, $3, $4) RETURNING id),"
         " t AS (INSERT INTO announce_to (ann, key, \"user\")"
-        "  SELECT a.id, v.key, v.\"user\" FROM a, devices v JOIN users u ON u.name = v.\"user\""
-        "  LEFT JOIN profiles p ON p.\"user\" = u.name"
-        "  WHERE u.disabled = 0 AND ($3 = '' OR " DEPT_MATCH ")"
-        "  RETURNING \"user\")"
-        " SELECT (SELECT id FROM a), count(*), count(DISTINCT \"user\") FROM t";
+        "  SELECT (SELECT id FROM a), v.key, v.\"user\"" DB_ANN_TO_WHOM(
+            "$3",
+            DEPT_MATCH) "  RETURNING \"user\")"
+                        " SELECT (SELECT id FROM a), count(*), count(DISTINCT \"user\") FROM t";
     pgs_args a = {0};
     PGresult *r = NULL;
     pgs_arg_int(&a, now_ms);
@@ -48,7 +47,7 @@ int pgs_announce_add(db *d, int64_t now_ms, const char *actor, const char *depar
 
 int pgs_announce_addressed(db *d, int64_t id, const uint8_t key[static 32])
 {
-    static const char sql[] = "SELECT count(*) FROM announce_to WHERE ann = $1 AND key = $2";
+    static const char sql[] = DB_ANN_ADDRESSED("$");
     pgs_args a = {0};
     int64_t n = 0;
     pgs_arg_int(&a, id);
@@ -60,9 +59,7 @@ int pgs_announce_addressed(db *d, int64_t id, const uint8_t key[static 32])
 int pgs_announce_pending(db *d, const uint8_t key[static 32], size_t max,
                          int (*fn)(void *ud, const ann_msg *m), void *ud)
 {
-    static const char sql[] = "SELECT a.id, a.ts, a.department, a.text"
-                              " FROM announce_to t JOIN announcements a ON a.id = t.ann"
-                              " WHERE t.key = $1 AND t.delivered IS NULL ORDER BY a.id LIMIT $2";
+    static const char sql[] = DB_ANN_PENDING("$");
     pgs_args a = {0};
     PGresult *r = NULL;
     pgs_arg_blob(&a, key, 32);
@@ -83,12 +80,7 @@ int pgs_announce_pending(db *d, const uint8_t key[static 32], size_t max,
 
 int pgs_announce_receipt(db *d, int64_t id, const uint8_t key[static 32], bool read, int64_t now_ms)
 {
-    /* delivered is set once; read once (and delivered with it, if unset) */
-    static const char sql_delivered[] = "UPDATE announce_to SET delivered = $3"
-                                        " WHERE ann = $1 AND key = $2 AND delivered IS NULL";
-    static const char sql_read[] = "UPDATE announce_to SET read = $3,"
-                                   " delivered = coalesce(delivered, $3)"
-                                   " WHERE ann = $1 AND key = $2 AND read IS NULL";
+    static const char sql_delivered[] = DB_ANN_DELIVERED("$"), sql_read[] = DB_ANN_READ("$");
     int known = pgs_announce_addressed(d, id, key);
     if (known < 0)
         return known;
@@ -138,8 +130,7 @@ int pgs_announce_report_get(db *d, int64_t id, db_announce_report *out)
 
 int pgs_revoked_since(db *d, int64_t since_ms, uint8_t (*keys)[32], size_t max, size_t *n)
 {
-    static const char sql[] =
-        "SELECT key FROM revoked WHERE revoked >= $1 ORDER BY revoked DESC LIMIT $2";
+    static const char sql[] = DB_REVOKED_SINCE("$");
     pgs_args a = {0};
     PGresult *r = NULL;
     *n = 0;
