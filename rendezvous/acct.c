@@ -23,6 +23,7 @@
 #include "dirview.h"
 #include "jsonv.h"
 #include "online.h"
+#include "xlink.h"
 #include "orgpolicy.h"
 #include "plugins.h"
 #include "orgrevoke.h"
@@ -683,6 +684,21 @@ static int h_status(const acct_ctx *x, const adm_request *rq, out *o)
     put_int(o, o->data, "stored_copies", ms.copies);
     put_int(o, o->data, "stored_bytes", ms.bytes);
     put_int(o, o->data, "memory_kib", mem);
+    if (k->xl) { /* links to the other instances (xlink.h) */
+        xlink_stats ls;
+        xlink_get_stats(k, &ls);
+        say(o,
+            "links        %llu up; copies %llu forwarded, %llu received, %llu answered; "
+            "%llu refused\n",
+            (unsigned long long)ls.up, (unsigned long long)ls.forwarded,
+            (unsigned long long)ls.received, (unsigned long long)ls.answered,
+            (unsigned long long)ls.refused);
+        put_int(o, o->data, "links_up", (int64_t)ls.up);
+        put_int(o, o->data, "link_forwarded", (int64_t)ls.forwarded);
+        put_int(o, o->data, "link_received", (int64_t)ls.received);
+        put_int(o, o->data, "link_answered", (int64_t)ls.answered);
+        put_int(o, o->data, "links_refused", (int64_t)ls.refused);
+    }
     return 0;
 }
 

@@ -22,6 +22,7 @@ struct cluster {
     bool taking;  /* a take is in flight */
     bool again;   /* a notification came while taking: take once more */
     bool freed;   /* cluster_free ran: the timer's close callback frees */
+    char link[64]; /* the address of this instance's links (xlink.h), or "" */
 };
 
 static void say(const cluster *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -71,6 +72,17 @@ static void take(cluster *c)
         c->taking = true;
 }
 
+static void publish_link(cluster *c)
+{
+    if (!c->link[0])
+        return;
+    const char *v[2] = {c->id, c->link};
+    int r = db_pg_query(c->pg, "UPDATE banter_instances SET link = $2 WHERE id = $1", 2, v, NULL,
+                        NULL, false, NULL, NULL);
+    if (r != 0)
+        say(c, "cannot publish the link address: %s", banter_strerror(r));
+}
+
 static void on_joined(void *ud, int ret, int64_t n, const char *errmsg)
 {
     (void)n;
@@ -82,6 +94,7 @@ static void on_joined(void *ud, int ret, int64_t n, const char *errmsg)
     }
     c->joined = true;
     say(c, "joined the service");
+    publish_link(c);
     if (c->cbs.joined)
         c->cbs.joined(c->ud);
     take(c);
@@ -364,4 +377,53 @@ void cluster_presence_all(cluster *c, cluster_presence_fn fn, void *ud)
                    " (SELECT \"user\", count(*) AS n FROM banter_online GROUP BY \"user\") o"
                    " LEFT JOIN presence p ON p.\"user\" = o.\"user\"",
                    0, NULL, fn, ud, true);
+}
+
+/* ---- links (xlink.h) ---- */
+
+void cluster_set_link(cluster *c, const char *addr)
+{
+    snprintf(c->link, sizeof c->link, "%s", addr);
+    if (c->joined)
+        publish_link(c);
+}
+
+struct links {
+    cluster *c;
+    cluster_link_fn fn;
+    void *ud;
+};
+
+static void on_links(void *ud, int ret, const PGresult *res, const char *errmsg)
+{
+    struct links *q = ud;
+    if (ret != 0) {
+        if (!q->c->freed)
+            say(q->c, "cannot read the instances' link addresses: %s", errmsg);
+        q->fn(q->ud, ret, NULL, NULL);
+        free(q);
+        return;
+    }
+    int rows = PQntuples(res);
+    for (int i = 0; i < rows; i++)
+        q->fn(q->ud, 0, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
+    q->fn(q->ud, 1, NULL, NULL);
+    free(q);
+}
+
+void cluster_links(cluster *c, cluster_link_fn fn, void *ud)
+{
+    struct links *q = malloc(sizeof *q);
+    const char *v[1] = {c->id};
+    int r = q ? 0 : BANTER_ENOMEM;
+    if (q) {
+        *q = (struct links){c, fn, ud};
+        r = db_pg_query(c->pg,
+                        "SELECT id, link FROM banter_instances WHERE link IS NOT NULL AND id <> $1",
+                        1, v, NULL, NULL, false, on_links, q);
+        if (r != 0)
+            free(q);
+    }
+    if (r != 0)
+        fn(ud, r, NULL, NULL);
 }

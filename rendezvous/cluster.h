@@ -114,6 +114,18 @@ void cluster_presence_get(cluster *c, const char *user, cluster_presence_fn fn, 
  * end (or with a BANTER_E* code on failure). */
 void cluster_presence_all(cluster *c, cluster_presence_fn fn, void *ud);
 
+/*
+ * Links between instances (xlink.h): cluster_set_link publishes addr (at
+ * most 63 bytes) as this instance's link address in its banter_instances
+ * row, now and after every join. cluster_links reads the other instances'
+ * addresses: fn once per instance (ret 0), then once with ret 1 and NULL
+ * strings at the end, or once with a BANTER_E* code (also when the
+ * cluster is freed first); the strings are valid during the call.
+ */
+typedef void (*cluster_link_fn)(void *ud, int ret, const char *id, const char *addr);
+void cluster_set_link(cluster *c, const char *addr);
+void cluster_links(cluster *c, cluster_link_fn fn, void *ud);
+
 /* Whether the connection is up and the instance registered. */
 bool cluster_joined(const cluster *c);
 

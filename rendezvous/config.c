@@ -238,6 +238,16 @@ static int set_key(void *ud, const kvconf *k, const char *key, const char *value
         c->probe = strcmp(value, "on") == 0;
         return 0;
     }
+    if (strcmp(key, "cluster_listen") == 0) {
+        if (config_parse_listen(value, &ss) != 0 || strncmp(value, "0.0.0.0:", 8) == 0 ||
+            strncmp(value, "[::]:", 5) == 0)
+            return kvconf_fail(k, BANTER_EFORMAT,
+                               "cluster_listen: %s is not ADDR:PORT with a numeric address the "
+                               "other instances can dial (e.g. 10.0.0.5:7072; not 0.0.0.0)",
+                               q);
+        snprintf(c->cluster_listen, sizeof c->cluster_listen, "%s", value);
+        return 0;
+    }
     if (strcmp(key, "instance") == 0) {
         if (*value == '\0' || strlen(value) + sizeof ".cert" > sizeof c->instance)
             return kvconf_fail(k, BANTER_EFORMAT, "instance: %s is empty or too long", q);
@@ -253,7 +263,7 @@ static int set_key(void *ud, const kvconf *k, const char *key, const char *value
         k, BANTER_EFORMAT,
         "unknown key %s (known: listen, db, message_ttl_days, quota_messages, "
         "quota_mb, directory_public_fields, stun, turn, turn_secret, turn_ttl_s, probe, "
-        "instance, state)",
+        "instance, state, cluster_listen)",
         q);
 }
 

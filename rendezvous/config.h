@@ -49,6 +49,12 @@
  *                        docs/cluster.md): PATH is this instance's key,
  *                        PATH.cert its certificate from the server key
  *                        (made by `banter-rendezvous instance new`)
+ *   cluster_listen = ADDR:PORT  with a PostgreSQL db: listen there for
+ *                        links from the other instances (xlink.h) and
+ *                        publish it as the address they dial: a numeric
+ *                        address they reach (not 0.0.0.0); default none
+ *                        (no links: copies between instances go through
+ *                        the database)
  * An unknown key, a bad value, a line without "=", a NUL byte or a file
  * over 64 KiB is an error that names the line.
  */
@@ -88,6 +94,7 @@ typedef struct config {
     int64_t turn_ttl_s;
     char instance[CONFIG_PATH_MAX]; /* "" or the instance key's path (instance.h) */
     bool probe;                     /* reachability probes offered (probe.h) */
+    char cluster_listen[CONFIG_LISTEN_MAX]; /* "" or where links are accepted (xlink.h) */
 } config;
 
 /* The defaults. */

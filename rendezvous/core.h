@@ -36,6 +36,7 @@ typedef struct ratelimit ratelimit;
 typedef struct rplugins rplugins;
 typedef struct cluster cluster;
 typedef struct xinst xinst;
+struct xlink;
 typedef struct probes probes;
 struct icesig_config;
 
@@ -68,6 +69,7 @@ typedef struct core {
     rplugins *pg;  /* plug-in hosts (plugins.h) */
     cluster *cl;   /* the other instances on the shared database (xinst.h), or NULL */
     xinst *xi;     /* what this server knows of them (xinst.c), with cl */
+    struct xlink *xl; /* direct links to them (xlink.h), or NULL */
     /* Reachability probes in flight (probe.h). */
     probes *probes;
     /* STUN/TURN for the nodes (icesig.h), or NULL; loop ms of the last

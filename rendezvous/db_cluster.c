@@ -66,7 +66,8 @@ int db_cluster_setup(const char *conninfo, char *errmsg, size_t cap)
         " row_id BIGINT NOT NULL,"
         " created BIGINT NOT NULL);"
         "CREATE INDEX IF NOT EXISTS banter_events_instance ON banter_events (instance, seq);"
-        "ALTER TABLE banter_events ADD COLUMN IF NOT EXISTS body BYTEA;";
+        "ALTER TABLE banter_events ADD COLUMN IF NOT EXISTS body BYTEA;"
+        "ALTER TABLE banter_instances ADD COLUMN IF NOT EXISTS link TEXT;";
     return db_pg_exec_locked(conninfo, tables, errmsg, cap);
 }
 

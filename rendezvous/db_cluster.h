@@ -8,8 +8,10 @@
  *
  * Tables (PostgreSQL only, made by db_cluster_setup; they hold runtime
  * state, not accounts, so they are outside the numbered schema):
- *   banter_instances(id PK, started, heartbeat)         times: the database's
- *                                                       clock, ms since 1970
+ *   banter_instances(id PK, started, heartbeat, link)   times: the database's
+ *                                                       clock, ms since 1970;
+ *                                                       link: ADDR:PORT of its
+ *                                                       links (xlink.h) or NULL
  *   banter_online(device PK, "user", instance -> banter_instances.id
  *                 ON DELETE CASCADE, since)
  *   banter_events(seq PK, instance -> banter_instances.id ON DELETE CASCADE,

@@ -11,6 +11,7 @@
 #include "online.h"
 #include "plugins.h"
 #include "xinst.h"
+#include "xlink.h"
 
 _Static_assert(MB_WINDOW <= UINT16_MAX, "a device's copies in flight fit conn.h's mb.n");
 
@@ -20,6 +21,7 @@ enum item_kind {
     IT_QUEUED,  /* to be stored at the next flush */
     IT_DROP,    /* for an account that blocked the sender: answered, kept nowhere */
     IT_REMOTE,  /* stored for a device on another instance: its answer waits (xinst.h) */
+    IT_LINK,    /* forwarded over a link to the instance holding the device (xlink.h) */
 };
 
 /* RV_SEALED = type, id, flags, created_ms, from_len, from_user, from_device, sealed */
@@ -32,6 +34,11 @@ enum item_kind {
  * for an answer, on the sender's list (snext/sprev, from != NULL). REMOTE
  * ones are on the mailbox's remote list (through tnext/tprev) until their
  * recipient's instance says it was delivered or the deadline passes.
+ * LINK ones are on the mailbox's link list (through tnext/tprev) and in its
+ * ticket table until the instance they were forwarded to answers, the
+ * link closes or the deadline passes (then they are stored here). A copy
+ * that came over a link (link != 0) is answered over it (xlink_answer),
+ * not to a sender connection.
  */
 struct mb_item {
     mb_item *next, *prev;
@@ -41,6 +48,8 @@ struct mb_item {
     mailbox *mb; /* REMOTE: its mailbox (the post's callback has only the item) */
     conn *from;  /* the sender, while connected */
     uint64_t deadline;
+    uint64_t ltag; /* came over a link: the tag to answer; LINK: the ticket's tag */
+    uint32_t link; /* the link it came over (0: from a connection), or LINK: went over */
     int64_t seq;
     int64_t created_ms;
     int result;          /* the flush's outcome */
@@ -91,6 +100,12 @@ struct mailbox {
     mb_item *thead, *ttail; /* routed, by deadline */
     mb_item *rhead, *rtail; /* stored for devices on other instances, by deadline */
     size_t nremote;
+    mb_item *lhead, *ltail; /* forwarded over links, by deadline */
+    uint64_t link_bytes;
+    /* Tickets of forwarded copies: the tag is gen << 32 | slot. */
+    mb_item **tk;
+    uint32_t *tk_gen, *tk_free;
+    uint32_t tk_cap, tk_nfree;
     conn *fetch; /* devices to send stored copies to */
     struct del *dels;
     size_t ndel, capdel;
@@ -272,13 +287,18 @@ static void send_stored(conn *to, const uint8_t *id, const uint8_t *dev, rv_fate
     conn_send_rv(to, &m);
 }
 
-/* Answer the sender of it, if it is still connected, and let go of it. */
+/* Answer the sender of it, if it is still connected (or the instance it
+ * came from), and let go of it. */
 static void answer(mb_item *it, rv_fate fate, const char *error)
 {
     conn *from = it->from;
     sent_unlink(it);
     if (from)
         send_stored(from, it->id, it->to_device, fate, error);
+    else if (it->link && it->kind != IT_LINK) {
+        xlink_answer(it->mb->k, it->link, it->ltag, fate, error);
+        it->link = 0;
+    }
 }
 
 static void item_free(mb_item *it)
@@ -328,6 +348,182 @@ static void route(mailbox *mb, conn *d, mb_item *it)
     mb->st.routed++;
     send_sealed(mb, d, it->id, it->flags, it->created_ms, it->from_user, it->from_device, it->blob,
                 it->len);
+}
+
+/* ---- copies over links between instances (xlink.h) ---- */
+
+/* A ticket for it: its tag in it->ltag. false when the table is full. */
+static bool ticket_take(mailbox *mb, mb_item *it)
+{
+    if (mb->tk_nfree == 0) {
+        uint32_t ncap = mb->tk_cap ? mb->tk_cap * 2 : 256;
+        if (ncap > MB_REMOTE_MAX)
+            return false;
+        mb_item **t = realloc(mb->tk, ncap * sizeof *t);
+        if (t)
+            mb->tk = t;
+        uint32_t *g = t ? realloc(mb->tk_gen, ncap * sizeof *g) : NULL;
+        if (g)
+            mb->tk_gen = g;
+        uint32_t *f = g ? realloc(mb->tk_free, ncap * sizeof *f) : NULL;
+        if (!f)
+            return false;
+        mb->tk_free = f;
+        for (uint32_t i = mb->tk_cap; i < ncap; i++) {
+            mb->tk[i] = NULL;
+            mb->tk_gen[i] = 0;
+            mb->tk_free[mb->tk_nfree++] = ncap - 1 - (i - mb->tk_cap);
+        }
+        mb->tk_cap = ncap;
+    }
+    uint32_t slot = mb->tk_free[--mb->tk_nfree];
+    mb->tk[slot] = it;
+    it->ltag = (uint64_t)mb->tk_gen[slot] << 32 | slot;
+    return true;
+}
+
+static void ticket_drop(mailbox *mb, const mb_item *it)
+{
+    uint32_t slot = (uint32_t)it->ltag;
+    mb->tk[slot] = NULL;
+    mb->tk_gen[slot]++;
+    mb->tk_free[mb->tk_nfree++] = slot;
+}
+
+/* The forwarded copy of tag, or NULL (answered late, or never ours). */
+static mb_item *ticket_find(const mailbox *mb, uint64_t tag, uint32_t link)
+{
+    uint32_t slot = (uint32_t)tag;
+    if (slot >= mb->tk_cap || mb->tk_gen[slot] != (uint32_t)(tag >> 32))
+        return NULL;
+    mb_item *it = mb->tk[slot];
+    return it && it->link == link ? it : NULL;
+}
+
+static void link_unlist(mailbox *mb, mb_item *it)
+{
+    if (it->tprev)
+        it->tprev->tnext = it->tnext;
+    else
+        mb->lhead = it->tnext;
+    if (it->tnext)
+        it->tnext->tprev = it->tprev;
+    else
+        mb->ltail = it->tprev;
+    it->tnext = it->tprev = NULL;
+    mb->link_bytes -= it->len;
+    ticket_drop(mb, it);
+    it->link = 0;
+}
+
+/* A copy for a device not connected here: forward it over the link to
+ * the instance that holds it, if any. false: store it here. */
+static bool link_forward(mailbox *mb, mb_item *it)
+{
+    core *k = mb->k;
+    uint32_t l = k->xl ? xlink_where(k, it->to_device) : 0;
+    if (!l || mb->link_bytes + it->len > MB_ROUTED_BYTES || !ticket_take(mb, it))
+        return false;
+    xl_fwd f = {.tag = it->ltag,
+                .flags = it->flags,
+                .created_ms = it->created_ms,
+                .sealed = it->blob,
+                .sealed_len = it->len};
+    memcpy(f.id, it->id, RV_ID_LEN);
+    memcpy(f.to_device, it->to_device, RV_KEY_LEN);
+    memcpy(f.from_device, it->from_device, RV_KEY_LEN);
+    memcpy(f.to_user, it->to_user, sizeof f.to_user);
+    memcpy(f.from_user, it->from_user, sizeof f.from_user);
+    if (xlink_forward(k, l, &f) != 0) {
+        ticket_drop(mb, it);
+        return false;
+    }
+    it->kind = IT_LINK;
+    it->link = l;
+    it->mb = mb;
+    it->deadline = core_now(k) + MB_LINK_TIMEOUT_MS;
+    it->tnext = NULL;
+    it->tprev = mb->ltail;
+    if (mb->ltail)
+        mb->ltail->tnext = it;
+    else
+        mb->lhead = it;
+    mb->ltail = it;
+    mb->link_bytes += it->len;
+    mb->st.linked++;
+    return true;
+}
+
+/* A forwarded copy goes to the store here after all (its recipient is
+ * checked in the commit, as for any device not connected here). */
+static void link_fallback(mailbox *mb, mb_item *it)
+{
+    link_unlist(mb, it);
+    it->check = true;
+    queue_push(mb, it);
+}
+
+void mailbox_link_ans(core *k, uint32_t link, const xl_ans *a)
+{
+    mailbox *mb = k->mb;
+    mb_item *it = ticket_find(mb, a->tag, link);
+    if (!it)
+        return;
+    link_unlist(mb, it);
+    if (a->fate == RV_STORED_DELIVERED)
+        mb->st.delivered++;
+    else if (a->fate == RV_STORED_DISK)
+        mb->st.stored++;
+    else
+        mb->st.refused++;
+    answer(it, (rv_fate)a->fate, a->fate == RV_STORED_REFUSED ? a->error : NULL);
+    item_free(it);
+}
+
+void mailbox_link_down(core *k, uint32_t link)
+{
+    mailbox *mb = k->mb;
+    for (mb_item *it = mb->lhead, *next; it; it = next) {
+        next = it->tnext;
+        if (it->link == link)
+            link_fallback(mb, it);
+    }
+}
+
+static void link_tick(mailbox *mb, uint64_t now)
+{
+    while (mb->lhead && mb->lhead->deadline <= now)
+        link_fallback(mb, mb->lhead);
+}
+
+void mailbox_link_fwd(core *k, uint32_t link, const xl_fwd *f)
+{
+    mailbox *mb = k->mb;
+    account *ra = online_find(k->on, f->to_user);
+    conn *d = ra ? online_device(ra, f->to_device) : NULL;
+    mb_item *it = malloc(sizeof *it + f->sealed_len);
+    if (!it) {
+        xlink_answer(k, link, f->tag, RV_STORED_REFUSED, "ENOMEM");
+        return;
+    }
+    memset(it, 0, sizeof *it);
+    it->mb = mb;
+    it->link = link;
+    it->ltag = f->tag;
+    it->created_ms = f->created_ms;
+    it->len = (uint32_t)f->sealed_len;
+    it->flags = f->flags;
+    it->check = d == NULL;
+    memcpy(it->id, f->id, RV_ID_LEN);
+    memcpy(it->to_device, f->to_device, RV_KEY_LEN);
+    memcpy(it->from_device, f->from_device, RV_KEY_LEN);
+    memcpy(it->to_user, f->to_user, sizeof it->to_user);
+    memcpy(it->from_user, f->from_user, sizeof it->from_user);
+    memcpy(it->blob, f->sealed, f->sealed_len);
+    if (d && can_route(mb, d, it->len))
+        route(mb, d, it);
+    else
+        queue_push(mb, it);
 }
 
 /* ---- RV_SEAL ---- */
@@ -413,7 +609,7 @@ void mailbox_seal(conn *c, const struct rv_seal *s)
         queue_push(mb, it);
     } else if (d && can_route(mb, d, it->len)) {
         route(mb, d, it);
-    } else {
+    } else if (d || !link_forward(mb, it)) {
         queue_push(mb, it);
     }
 }
@@ -602,6 +798,7 @@ void mailbox_more(conn *c)
 void mailbox_tick(mailbox *mb, uint64_t now)
 {
     remote_tick(mb, now);
+    link_tick(mb, now);
     while (mb->thead && mb->thead->deadline <= now) {
         conn *d = mb->thead->to;
         /* d does not answer: store all it holds, route nothing more to it
@@ -712,7 +909,10 @@ static void commit_after(void *arg, int r, const char *errmsg)
             answer(it, RV_STORED_REFUSED, it->refusal);
         } else if (res == DB_MAIL_STORED || res == DB_MAIL_DUPLICATE) {
             mb->st.stored++;
-            if (it->kind != IT_DROP && !stored_for(mb, it) && remote_wait(mb, it))
+            bool here = it->kind == IT_DROP || stored_for(mb, it);
+            if (!here && it->link) /* from another instance: wake the holder, if any */
+                xinst_stored(k, it->to_device, NULL, NULL);
+            else if (!here && remote_wait(mb, it))
                 continue; /* the answer waits for the recipient's instance */
             answer(it, RV_STORED_DISK, NULL);
         } else {
@@ -995,7 +1195,10 @@ void mailbox_stop(mailbox *mb)
         return;
     /* What is still queued (copies whose device left) is stored, so it is
      * not lost (the database thread finishes it before the server stops);
-     * nobody is left to answer. */
+     * nobody is left to answer. So are copies forwarded over links
+     * (xlink_stop closed them first: none should be left). */
+    while (mb->lhead)
+        link_fallback(mb, mb->lhead);
     if (mb->qhead || mb->ndel)
         commit_batch(mb);
     while (mb->fetch)
@@ -1018,6 +1221,9 @@ void mailbox_free(mailbox *mb)
         item_free(it);
     }
     free(mb->dels);
+    free(mb->tk);
+    free(mb->tk_gen);
+    free(mb->tk_free);
     free(mb);
 }
 

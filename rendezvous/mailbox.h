@@ -38,6 +38,7 @@
 
 #include "conn.h"
 #include "rvmsg.h"
+#include "xlmsg.h"
 
 #define MB_WINDOW           256u                   /* copies in flight to one device */
 #define MB_ROUTE_TIMEOUT_MS 10000u                 /* a routed copy's answer, else stored */
@@ -46,6 +47,10 @@
 #define MB_EXPIRE_EVERY_MS  (3600u * 1000u)        /* expiry runs at start and this often */
 #define MB_EXPIRE_BATCH     10000                  /* rows deleted per expiry step */
 #define MB_REMOTE_MAX       65536u /* copies waiting for another instance's "delivered" */
+/* A copy forwarded over a link (xlink.h) with no answer this long is
+ * stored here: longer than the holder's own MB_ROUTE_TIMEOUT_MS and
+ * commit, so its answer normally comes first. */
+#define MB_LINK_TIMEOUT_MS  (MB_ROUTE_TIMEOUT_MS + 5000u)
 
 /* NULL when out of memory. Starts the expiry timer on k->loop (a first
  * run right away). */
@@ -75,6 +80,26 @@ void mailbox_more(conn *c);
  * device on another instance: c gets RV_STORED "delivered". */
 void mailbox_remote_delivered(conn *c, int64_t tag);
 
+/*
+ * Links between instances (xlink.h). A copy for a device that is not
+ * connected here but that a link's peer says it holds is forwarded over
+ * that link and held (with its bytes) until the peer answers; the
+ * sender's RV_STORED is the peer's answer. If the link closes, or no
+ * answer comes within MB_LINK_TIMEOUT_MS, the copy is stored here as any
+ * copy for a device not connected (so "stored" still comes only after a
+ * commit; the device may then get it twice, and drops the duplicate).
+ *   mailbox_link_fwd: a copy forwarded to this instance (the sender's
+ *     instance checked the sender's right to send it): routed to its
+ *     device here as a copy from a connection, or stored here when the
+ *     device is not connected or cannot take it; the answer goes back
+ *     over the link.
+ *   mailbox_link_ans: the answer to a copy this instance forwarded.
+ *   mailbox_link_down: link closed: what was forwarded over it is stored.
+ */
+void mailbox_link_fwd(core *k, uint32_t link, const xl_fwd *f);
+void mailbox_link_ans(core *k, uint32_t link, const xl_ans *a);
+void mailbox_link_down(core *k, uint32_t link);
+
 /* Once per loop iteration: commit the batch, answer its senders, send
  * stored copies to devices that wait for them. */
 void mailbox_flush(mailbox *mb);
@@ -84,6 +109,7 @@ void mailbox_tick(mailbox *mb, uint64_t now);
 /* Counters for the stats line since the last call (then reset). */
 typedef struct mailbox_stats {
     uint64_t routed, delivered, stored, refused, expired, commits;
+    uint64_t linked; /* forwarded over links to other instances */
 } mailbox_stats;
 void mailbox_take_stats(mailbox *mb, mailbox_stats *out);
 

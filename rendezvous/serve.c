@@ -149,6 +149,7 @@ int cmd_serve(const cli_ctx *ctx, int argc, char **argv)
                         .icert_len = icert_len,
                         .cluster_url = pg ? cf->db : NULL,
                         .cluster_id = pg ? cid : NULL,
+                        .cluster_listen = pg && cf->cluster_listen[0] ? cf->cluster_listen : NULL,
                         .no_probe = !cf->probe};
     int r = server_run(&sc);
     identity_free(inst);

@@ -36,6 +36,7 @@
 #include "pwcheck.h"
 #include "ratelimit.h"
 #include "xinst.h"
+#include "xlink.h"
 
 #define READ_BUF 65536
 
@@ -530,6 +531,7 @@ static void on_tick(uv_timer_t *t)
         }
     }
     mailbox_tick(k->mb, now);
+    xlink_tick(k, now);
     icesig_tick(k, now);
     auth_tick(k, now);
     orgrevoke_tick(k);
@@ -543,6 +545,7 @@ static void on_tick(uv_timer_t *t)
 static void flush(core *k)
 {
     mailbox_flush(k->mb);
+    xlink_flush(k);
     conn_flush_dirty(k);
 }
 
@@ -577,6 +580,7 @@ static void server_stop(server *srv, int err)
     while (k->live.head)
         conn_close(k->live.head, 0, "server shutting down");
     probes_stop(k->probes);
+    xlink_stop(k); /* before the mailbox: what went over links is stored */
     mailbox_stop(k->mb);
     xinst_stop(k);
     /* The jobs queued so far (the mailbox's last batch, ...) are done and
@@ -739,6 +743,7 @@ static void server_free(server *srv)
     orgrevoke_free(&srv->k);
     probes_free(srv->k.probes);
     conn_batch_pool_free(&srv->k);
+    xlink_free(&srv->k);
     free(srv);
 }
 
@@ -815,6 +820,11 @@ int server_run(const server_config *cfg)
         ret = start_plugins(srv);
     if (ret == 0 && cfg->cluster_url)
         ret = xinst_start(&srv->k, cfg->cluster_url, cfg->cluster_id);
+    if (ret == 0 && cfg->cluster_url && cfg->cluster_listen) {
+        ret = xlink_start(&srv->k, cfg->cluster_listen, cfg->instance ? cfg->instance : cfg->id);
+        if (ret)
+            server_stop(srv, ret);
+    }
     if (ret == 0) {
         identity_fingerprint(identity_public(cfg->id), fp);
         core_log(&srv->k, "listening on %s, fingerprint %s", srv->addr, fp);

@@ -79,6 +79,9 @@ typedef struct server_config {
      * instances sharing it (xinst.h), or NULL. */
     const char *cluster_url;
     const char *cluster_id;
+    /* With a cluster: where to listen for links from the other instances
+     * (xlink.h; also the address they dial), or NULL for no links. */
+    const char *cluster_listen;
     /* No reachability probes (config `probe = off`): RV_PROBE is refused
      * with EPERM (probe.h). */
     bool no_probe;

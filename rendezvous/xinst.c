@@ -10,6 +10,7 @@
 #include "contacts.h"
 #include "mailbox.h"
 #include "online.h"
+#include "xlink.h"
 
 /* The accounts online on some instance, as the shared tables last said:
  * a hash table with chaining (names are chosen by admins, FNV-1a does). */
@@ -368,8 +369,10 @@ void xinst_stop(core *k)
 void xinst_device_up(conn *c)
 {
     core *k = conn_core(c);
-    if (k->cl && c->acct)
+    if (k->cl && c->acct) {
         cluster_device(k->cl, conn_device(c), c->acct->name, true);
+        xlink_device(k, conn_device(c), true);
+    }
 }
 
 void xinst_device_down(conn *c)
@@ -382,6 +385,7 @@ void xinst_device_down(conn *c)
         if (o != c && !o->closing && memcmp(conn_device(o), conn_device(c), 32) == 0)
             return;
     cluster_device(k->cl, conn_device(c), c->acct->name, false);
+    xlink_device(k, conn_device(c), false);
 }
 
 struct stored {

@@ -1,0 +1,796 @@
+/* SPDX-License-Identifier: MIT */
+/* xlink.c - direct links between instances (see xlink.h). */
+#include "xlink.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cluster.h"
+#include "config.h"
+#include "conn.h"
+#include "db_cluster.h"
+#include "icert.h"
+#include "mailbox.h"
+#include "online.h"
+#include "rvbatch.h"
+#include "session.h"
+
+/* The device keys a peer said it holds: open addressing, linear probing,
+ * deletion by backward shift (no tombstones). Keys are random: their first
+ * bytes are the hash. */
+typedef struct devset {
+    uint8_t (*k)[32];
+    uint8_t *used;
+    size_t cap, n; /* cap: a power of two, or 0 */
+} devset;
+
+static size_t ds_home(const devset *s, const uint8_t *key)
+{
+    uint64_t h;
+    memcpy(&h, key, sizeof h);
+    return (size_t)h & (s->cap - 1);
+}
+
+static size_t ds_find(const devset *s, const uint8_t *key, bool *found)
+{
+    size_t i = ds_home(s, key);
+    while (s->used[i] && memcmp(s->k[i], key, 32) != 0)
+        i = (i + 1) & (s->cap - 1);
+    *found = s->used[i] != 0;
+    return i;
+}
+
+static bool ds_has(const devset *s, const uint8_t *key)
+{
+    bool f = false;
+    if (s->cap)
+        (void)ds_find(s, key, &f);
+    return f;
+}
+
+static void ds_free(devset *s)
+{
+    free(s->k);
+    free(s->used);
+    memset(s, 0, sizeof *s);
+}
+
+static bool ds_add(devset *s, const uint8_t *key);
+
+static bool ds_grow(devset *s)
+{
+    devset n = {.cap = s->cap ? s->cap * 2 : 64};
+    n.k = malloc(n.cap * sizeof *n.k);
+    n.used = calloc(n.cap, 1);
+    if (!n.k || !n.used) {
+        ds_free(&n);
+        return false;
+    }
+    for (size_t i = 0; i < s->cap; i++)
+        if (s->used[i])
+            (void)ds_add(&n, s->k[i]);
+    ds_free(s);
+    *s = n;
+    return true;
+}
+
+static bool ds_add(devset *s, const uint8_t *key)
+{
+    bool f;
+    if ((s->n + 1) * 4 > s->cap * 3 && !ds_grow(s))
+        return false;
+    size_t i = ds_find(s, key, &f);
+    if (!f) {
+        memcpy(s->k[i], key, 32);
+        s->used[i] = 1;
+        s->n++;
+    }
+    return true;
+}
+
+static void ds_del(devset *s, const uint8_t *key)
+{
+    bool f = false;
+    if (!s->cap)
+        return;
+    size_t i = ds_find(s, key, &f), j = i;
+    if (!f)
+        return;
+    s->used[i] = 0;
+    s->n--;
+    for (;;) { /* move back what probed past the hole */
+        j = (j + 1) & (s->cap - 1);
+        if (!s->used[j])
+            return;
+        size_t h = ds_home(s, s->k[j]);
+        bool stays = i <= j ? (i < h && h <= j) : (i < h || h <= j);
+        if (stays)
+            continue;
+        memcpy(s->k[i], s->k[j], 32);
+        s->used[i] = 1;
+        s->used[j] = 0;
+        i = j;
+    }
+}
+
+/* ---- links ---- */
+
+typedef struct link {
+    uv_tcp_t tcp; /* first: a pointer to the handle is a pointer to the link */
+    uv_connect_t creq;
+    struct xlink *x;
+    session *s;
+    rvbatch ob;   /* plaintexts queued this iteration */
+    devset devs;  /* what the peer holds */
+    uint64_t since;
+    uint32_t handle;
+    size_t wbytes;
+    char addr[CONN_ADDR_MAX];
+    char peer[DB_CLUSTER_MAX_ID + 1]; /* the peer's instance id, once up */
+    int known;                        /* the dialer's entry in x->known, else -1 */
+    bool dialer, connected, up, writing, closing;
+} link;
+
+typedef struct wreq {
+    uv_write_t req; /* first: freed through the request pointer */
+    uint8_t data[];
+} wreq;
+
+/* An instance whose address the table gave: dialed when its id sorts
+ * after ours. */
+struct known {
+    char id[DB_CLUSTER_MAX_ID + 1];
+    char addr[CONFIG_LISTEN_MAX];
+    uint64_t next_try;
+    uint32_t backoff;
+    bool seen; /* in the last poll */
+    bool live; /* a link (pending or up) is made for it */
+};
+
+struct xlink {
+    core *k;
+    const identity *me;
+    uv_tcp_t listener;
+    bool listening, polling, stopped;
+    uint32_t gen;
+    uint64_t last_poll;
+    link *slot[XLINK_MAX];
+    struct known known[XLINK_MAX];
+    size_t nknown;
+    xlink_stats st;
+    char addr[CONFIG_LISTEN_MAX];
+    uint8_t scratch[BANTER_MAX_PLAINTEXT];
+};
+
+static link *by_handle(const struct xlink *x, uint32_t h)
+{
+    if (!x || h == 0)
+        return NULL;
+    link *l = x->slot[(h & 0xff) - 1 < XLINK_MAX ? (h & 0xff) - 1 : 0];
+    return l && l->handle == h && !l->closing ? l : NULL;
+}
+
+static void on_link_closed(uv_handle_t *h)
+{
+    link *l = (link *)(void *)h;
+    session_free(l->s);
+    rvbatch_free(&l->ob);
+    ds_free(&l->devs);
+    free(l);
+}
+
+static void link_close(link *l, const char *why)
+{
+    if (l->closing)
+        return;
+    struct xlink *x = l->x;
+    l->closing = true;
+    x->slot[(l->handle & 0xff) - 1] = NULL;
+    if (l->known >= 0 && (size_t)l->known < x->nknown) {
+        struct known *kn = &x->known[l->known];
+        kn->live = false;
+        if (!l->up) { /* failed before it was up: back off */
+            kn->backoff = kn->backoff ? kn->backoff * 2 : XLINK_RETRY_MIN_MS;
+            if (kn->backoff > XLINK_RETRY_MAX_MS)
+                kn->backoff = XLINK_RETRY_MAX_MS;
+        } else {
+            kn->backoff = XLINK_RETRY_MIN_MS;
+        }
+        kn->next_try = core_now(x->k) + kn->backoff;
+    }
+    if (l->up) {
+        x->st.up--;
+        core_log(x->k, "link to instance %s (%s) closed: %s", l->peer, l->addr, why);
+        mailbox_link_down(x->k, l->handle);
+    } else {
+        x->st.refused++;
+        core_log(x->k, "link %s %s refused: %s", l->dialer ? "to" : "from", l->addr, why);
+    }
+    uv_close((uv_handle_t *)&l->tcp, on_link_closed);
+}
+
+static link *link_new(struct xlink *x, bool dialer)
+{
+    int i = 0;
+    while (i < XLINK_MAX && x->slot[i])
+        i++;
+    if (i == XLINK_MAX)
+        return NULL;
+    link *l = calloc(1, sizeof *l);
+    if (!l)
+        return NULL;
+    session_config sc = {.role = dialer ? NOISE_INITIATOR : NOISE_RESPONDER,
+                         .id = x->me,
+                         .rng = x->k->rng,
+                         .out_cap = XLINK_OUT_CAP};
+    if (uv_tcp_init(x->k->loop, &l->tcp) != 0) {
+        free(l);
+        return NULL;
+    }
+    if (session_new(&l->s, &sc) != 0) {
+        uv_close((uv_handle_t *)&l->tcp, on_link_closed);
+        return NULL;
+    }
+    rvbatch_init(&l->ob);
+    l->x = x;
+    l->dialer = dialer;
+    l->known = -1;
+    l->since = core_now(x->k);
+    x->gen = (x->gen + 1) & 0xffffff;
+    if (x->gen == 0)
+        x->gen = 1;
+    l->handle = x->gen << 8 | (uint32_t)(i + 1);
+    x->slot[i] = l;
+    snprintf(l->addr, sizeof l->addr, "?");
+    return l;
+}
+
+/* ---- output ---- */
+
+static size_t link_queued(const link *l)
+{
+    size_t len, pending;
+    (void)session_out(l->s, &len);
+    (void)rvbatch_plaintext(&l->ob, &pending);
+    return len + pending + l->wbytes;
+}
+
+/* Seal what the batch holds as one transport message. */
+static void seal(link *l)
+{
+    size_t len;
+    const uint8_t *p = rvbatch_plaintext(&l->ob, &len);
+    if (!p)
+        return;
+    int r = session_send(l->s, p, len);
+    rvbatch_reset(&l->ob);
+    if (r)
+        link_close(l, r == BANTER_ETOOBIG ? "the peer does not read" : banter_strerror(r));
+}
+
+/* Queue one plaintext on l (false: l is closing). */
+static bool queue_pt(link *l, const uint8_t *pt, size_t len)
+{
+    if (l->closing)
+        return false;
+    int r = rvbatch_add(&l->ob, pt, len);
+    if (r == BANTER_ETOOBIG) {
+        seal(l);
+        r = l->closing ? BANTER_ESTATE : rvbatch_add(&l->ob, pt, len);
+    }
+    if (r == BANTER_EINVAL) { /* too large for a batch: alone, in order */
+        seal(l);
+        r = l->closing ? BANTER_ESTATE : session_send(l->s, pt, len);
+    }
+    if (r && !l->closing)
+        link_close(l, banter_strerror(r));
+    return r == 0;
+}
+
+static bool queue_msg(link *l, const xlmsg *m)
+{
+    size_t len;
+    uint8_t *out = l->x->scratch;
+    if (xlmsg_encode(m, out, sizeof l->x->scratch, &len) != 0)
+        return false;
+    return queue_pt(l, out, len);
+}
+
+static void on_write(uv_write_t *req, int status);
+
+static void link_write(link *l)
+{
+    size_t len;
+    const uint8_t *p;
+    if (l->closing || l->writing || !l->connected)
+        return;
+    seal(l);
+    if (l->closing || (p = session_out(l->s, &len)) == NULL)
+        return;
+    wreq *w = malloc(sizeof *w + len);
+    if (!w) {
+        link_close(l, "out of memory");
+        return;
+    }
+    memcpy(w->data, p, len);
+    session_out_consume(l->s, len);
+    uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)len);
+    if (uv_write(&w->req, (uv_stream_t *)&l->tcp, &b, 1, on_write) != 0) {
+        free(w);
+        link_close(l, "write failed");
+        return;
+    }
+    l->writing = true;
+    l->wbytes = len;
+}
+
+static void on_write(uv_write_t *req, int status)
+{
+    link *l = (link *)(void *)req->handle;
+    free(req);
+    l->writing = false;
+    l->wbytes = 0;
+    if (l->closing)
+        return;
+    if (status < 0) {
+        link_close(l, uv_strerror(status));
+        return;
+    }
+    link_write(l);
+}
+
+void xlink_flush(core *k)
+{
+    struct xlink *x = k->xl;
+    for (int i = 0; x && i < XLINK_MAX; i++)
+        if (x->slot[i])
+            link_write(x->slot[i]);
+}
+
+/* ---- input ---- */
+
+/* Every device connected here, to a link just up. */
+struct devlist {
+    link *l;
+    uint8_t keys[XL_DEV_MAX][32];
+    size_t n;
+};
+
+static void devlist_send(struct devlist *d)
+{
+    if (d->n == 0)
+        return;
+    xlmsg m = {.type = XL_DEV, .u.dev = {.op = XL_DEV_UP, .n = d->n, .keys = &d->keys[0][0]}};
+    (void)queue_msg(d->l, &m);
+    d->n = 0;
+}
+
+static void each_account(account *a, void *ud)
+{
+    struct devlist *d = ud;
+    for (conn *c = a->devs; c; c = c->dev_next) {
+        if (c->closing)
+            continue;
+        memcpy(d->keys[d->n++], conn_device(c), 32);
+        if (d->n == XL_DEV_MAX)
+            devlist_send(d);
+    }
+}
+
+static void link_up(link *l, const char *name)
+{
+    struct xlink *x = l->x;
+    size_t j = 0;
+    for (const char *p = name; *p && j < DB_CLUSTER_MAX_ID; p++)
+        l->peer[j++] = (*p == '-' || *p == '.') ? '_' : *p;
+    l->peer[j] = '\0';
+    /* One link per peer: a newer one replaces an older (it died unseen). */
+    for (int i = 0; i < XLINK_MAX; i++) {
+        link *o = x->slot[i];
+        if (o && o != l && o->up && strcmp(o->peer, l->peer) == 0)
+            link_close(o, "replaced by a newer link");
+    }
+    l->up = true;
+    x->st.up++;
+    session_set_rx_max(l->s, 65535);
+    core_log(x->k, "link to instance %s (%s) up", l->peer, l->addr);
+    struct devlist *d = malloc(sizeof *d);
+    if (!d) {
+        link_close(l, "out of memory");
+        return;
+    }
+    d->l = l;
+    d->n = 0;
+    online_each(x->k->on, each_account, d);
+    devlist_send(d);
+    free(d);
+}
+
+static void handle_one(link *l, const uint8_t *pt, size_t len);
+
+static void handle_msg(link *l, const uint8_t *pt, size_t len)
+{
+    if (len > 0 && pt[0] == RV_BATCH) {
+        size_t n;
+        const uint8_t *m;
+        if (!l->up || rvbatch_check(pt, len, &n) != 0) {
+            link_close(l, "malformed batch");
+            return;
+        }
+        rvbatch_iter it = rvbatch_iter_make(pt, len);
+        while (!l->closing && rvbatch_next(&it, &m, &n))
+            handle_one(l, m, n);
+        return;
+    }
+    handle_one(l, pt, len);
+}
+
+static void handle_one(link *l, const uint8_t *pt, size_t len)
+{
+    struct xlink *x = l->x;
+    xlmsg m;
+    int r = xlmsg_decode(&m, pt, len);
+    if (r) {
+        link_close(l, banter_strerror(r));
+        return;
+    }
+    if (!l->up) {
+        char name[BANTER_MAX_NAME + 1];
+        if (m.type != XL_CERT) {
+            link_close(l, "no instance certificate first");
+            return;
+        }
+        r = xlmsg_peer_check(m.u.cert.cert, m.u.cert.len, identity_public(x->k->id),
+                             session_peer(l->s), core_wall_ms(), name);
+        if (r) {
+            link_close(l, r == BANTER_EKEYMISMATCH ? "not an instance of this organisation "
+                                                     "(another organisation, or another key)"
+                          : r == BANTER_ETIMEDOUT ? "its instance certificate is not valid now"
+                                                  : "no valid instance certificate");
+            return;
+        }
+        link_up(l, name);
+        return;
+    }
+    switch (m.type) {
+    case XL_DEV:
+        for (size_t i = 0; i < m.u.dev.n; i++) {
+            if (m.u.dev.op == XL_DEV_DOWN)
+                ds_del(&l->devs, m.u.dev.keys + 32 * i);
+            else if (!ds_add(&l->devs, m.u.dev.keys + 32 * i))
+                break; /* out of memory: copies for it go through the database */
+        }
+        break;
+    case XL_FWD:
+        x->st.received++;
+        mailbox_link_fwd(x->k, l->handle, &m.u.fwd);
+        break;
+    case XL_ANS:
+        x->st.answered++;
+        mailbox_link_ans(x->k, l->handle, &m.u.ans);
+        break;
+    default:
+        link_close(l, "a second certificate");
+        break;
+    }
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
+{
+    (void)suggested;
+    core *k = h->loop->data;
+    *b = uv_buf_init((char *)k->rbuf, (unsigned)k->rbuf_len);
+}
+
+static void send_cert(link *l)
+{
+    core *k = l->x->k;
+    xlmsg m = {.type = XL_CERT, .u.cert = {.cert = k->icert, .len = k->icert ? k->icert_len : 0}};
+    (void)queue_msg(l, &m);
+}
+
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
+{
+    link *l = (link *)(void *)st;
+    if (l->closing)
+        return;
+    if (nread < 0) {
+        link_close(l, nread == UV_EOF ? "closed by the peer" : uv_strerror((int)nread));
+        return;
+    }
+    const uint8_t *in = (const uint8_t *)b->base;
+    size_t left = (size_t)nread;
+    for (;;) {
+        size_t used = 0;
+        session_event ev;
+        int r = session_feed(l->s, in, left, &used, &ev);
+        in += used;
+        left -= used;
+        if (r < 0) {
+            link_close(l, banter_strerror(r));
+            return;
+        }
+        if (r == 0)
+            break;
+        if (ev.type == SESSION_EV_ESTABLISHED) {
+            session_set_rx_max(l->s, ICERT_LEN_MAX + 1 + 16);
+            send_cert(l);
+        } else {
+            handle_msg(l, ev.data, ev.len);
+        }
+        if (l->closing)
+            return;
+    }
+    link_write(l);
+}
+
+static void link_go(link *l)
+{
+    l->connected = true;
+    (void)uv_tcp_nodelay(&l->tcp, 1);
+    if (uv_read_start((uv_stream_t *)&l->tcp, on_alloc, on_read) != 0) {
+        link_close(l, "cannot read");
+        return;
+    }
+    link_write(l); /* the initiator's first handshake message */
+}
+
+static void on_accept(uv_stream_t *srv, int status)
+{
+    struct xlink *x = srv->data;
+    if (status < 0)
+        return;
+    link *l = link_new(x, false);
+    if (!l) {
+        uv_tcp_t *t = malloc(sizeof *t);
+        if (t && uv_tcp_init(x->k->loop, t) == 0) {
+            if (uv_accept(srv, (uv_stream_t *)t) == 0)
+                core_log(x->k, "link refused: too many links");
+            uv_close((uv_handle_t *)t, (uv_close_cb)free);
+        } else {
+            free(t);
+        }
+        return;
+    }
+    if (uv_accept(srv, (uv_stream_t *)&l->tcp) != 0) {
+        link_close(l, "accept failed");
+        return;
+    }
+    struct sockaddr_storage ss;
+    int n = sizeof ss;
+    if (uv_tcp_getpeername(&l->tcp, (struct sockaddr *)&ss, &n) == 0) {
+        char host[64] = "?";
+        if (ss.ss_family == AF_INET)
+            uv_ip4_name((struct sockaddr_in *)(void *)&ss, host, sizeof host);
+        else if (ss.ss_family == AF_INET6)
+            uv_ip6_name((struct sockaddr_in6 *)(void *)&ss, host, sizeof host);
+        snprintf(l->addr, sizeof l->addr, "%s", host);
+    }
+    link_go(l);
+}
+
+static void on_connect(uv_connect_t *req, int status)
+{
+    link *l = req->data;
+    if (l->closing)
+        return;
+    if (status < 0) {
+        link_close(l, uv_strerror(status));
+        return;
+    }
+    link_go(l);
+}
+
+/* ---- dialing ---- */
+
+static void dial(struct xlink *x, int ki)
+{
+    struct known *kn = &x->known[ki];
+    struct sockaddr_storage ss;
+    if (config_parse_listen(kn->addr, &ss) != 0)
+        return;
+    link *l = link_new(x, true);
+    if (!l)
+        return;
+    l->known = ki;
+    kn->live = true;
+    snprintf(l->addr, sizeof l->addr, "%s", kn->addr);
+    l->creq.data = l;
+    if (uv_tcp_connect(&l->creq, &l->tcp, (const struct sockaddr *)&ss, on_connect) != 0)
+        link_close(l, "cannot connect");
+}
+
+static bool has_link(const struct xlink *x, const char *id)
+{
+    for (int i = 0; i < XLINK_MAX; i++)
+        if (x->slot[i] && x->slot[i]->up && strcmp(x->slot[i]->peer, id) == 0)
+            return true;
+    return false;
+}
+
+static void on_links(void *ud, int ret, const char *id, const char *addr)
+{
+    struct xlink *x = ud;
+    if (ret != 0) { /* the end, or a failure */
+        x->polling = false;
+        if (x->stopped)
+            return;
+        if (ret == 1) { /* forget those gone from the table (no link is dialing them) */
+            size_t j = 0;
+            for (size_t i = 0; i < x->nknown; i++) {
+                if (x->known[i].seen || x->known[i].live) {
+                    if (i != j)
+                        for (int s = 0; s < XLINK_MAX; s++)
+                            if (x->slot[s] && x->slot[s]->known == (int)i)
+                                x->slot[s]->known = (int)j;
+                    x->known[j++] = x->known[i];
+                }
+            }
+            x->nknown = j;
+        }
+        return;
+    }
+    const char *me = cluster_id(x->k->cl);
+    if (strcmp(id, me) <= 0 || strlen(id) > DB_CLUSTER_MAX_ID || strlen(addr) >= CONFIG_LISTEN_MAX)
+        return; /* the other side dials */
+    size_t i = 0;
+    while (i < x->nknown && strcmp(x->known[i].id, id) != 0)
+        i++;
+    if (i == x->nknown) {
+        if (x->nknown == XLINK_MAX)
+            return;
+        memset(&x->known[i], 0, sizeof x->known[i]);
+        snprintf(x->known[i].id, sizeof x->known[i].id, "%s", id);
+        x->nknown++;
+    }
+    struct known *kn = &x->known[i];
+    kn->seen = true;
+    if (strcmp(kn->addr, addr) != 0) {
+        snprintf(kn->addr, sizeof kn->addr, "%s", addr);
+        kn->backoff = 0;
+        kn->next_try = 0;
+    }
+}
+
+void xlink_tick(core *k, uint64_t now)
+{
+    struct xlink *x = k->xl;
+    if (!x || x->stopped)
+        return;
+    for (int i = 0; i < XLINK_MAX; i++) {
+        link *l = x->slot[i];
+        if (l && !l->up && now - l->since >= XLINK_HANDSHAKE_MS)
+            link_close(l, "no handshake and certificate in time");
+    }
+    for (size_t i = 0; i < x->nknown; i++) {
+        struct known *kn = &x->known[i];
+        if (kn->seen && !kn->live && now >= kn->next_try && !has_link(x, kn->id))
+            dial(x, (int)i);
+    }
+    if (!x->polling && now - x->last_poll >= XLINK_POLL_MS && cluster_joined(k->cl)) {
+        for (size_t i = 0; i < x->nknown; i++)
+            x->known[i].seen = false;
+        x->last_poll = now;
+        x->polling = true;
+        cluster_links(k->cl, on_links, x);
+    }
+}
+
+/* ---- the mailbox's calls ---- */
+
+void xlink_device(core *k, const uint8_t dev[static 32], bool up)
+{
+    struct xlink *x = k->xl;
+    xlmsg m = {.type = XL_DEV, .u.dev = {.op = up ? XL_DEV_UP : XL_DEV_DOWN, .n = 1, .keys = dev}};
+    for (int i = 0; x && i < XLINK_MAX; i++)
+        if (x->slot[i] && x->slot[i]->up)
+            (void)queue_msg(x->slot[i], &m);
+}
+
+uint32_t xlink_where(const core *k, const uint8_t dev[static 32])
+{
+    const struct xlink *x = k->xl;
+    for (int i = 0; x && i < XLINK_MAX; i++) {
+        const link *l = x->slot[i];
+        if (l && l->up && !l->closing && ds_has(&l->devs, dev))
+            return l->handle;
+    }
+    return 0;
+}
+
+int xlink_forward(core *k, uint32_t h, const xl_fwd *f)
+{
+    link *l = by_handle(k->xl, h);
+    if (!l || !l->up)
+        return BANTER_ENOENT;
+    if (link_queued(l) >= XLINK_OUT_HIGH)
+        return BANTER_EAGAIN;
+    xlmsg m = {.type = XL_FWD};
+    m.u.fwd = *f;
+    size_t len;
+    int r = xlmsg_encode(&m, k->xl->scratch, sizeof k->xl->scratch, &len);
+    if (r)
+        return r;
+    if (!queue_pt(l, k->xl->scratch, len))
+        return BANTER_ENOENT;
+    k->xl->st.forwarded++;
+    return 0;
+}
+
+void xlink_answer(core *k, uint32_t h, uint64_t tag, rv_fate fate, const char *error)
+{
+    link *l = by_handle(k->xl, h);
+    if (!l || !l->up)
+        return;
+    xlmsg m = {.type = XL_ANS, .u.ans = {.tag = tag, .fate = (uint8_t)fate}};
+    if (fate == RV_STORED_REFUSED)
+        snprintf(m.u.ans.error, sizeof m.u.ans.error, "%s", error && *error ? error : "EPROTO");
+    (void)queue_msg(l, &m);
+}
+
+void xlink_get_stats(const core *k, xlink_stats *out)
+{
+    if (k->xl)
+        *out = k->xl->st;
+    else
+        memset(out, 0, sizeof *out);
+}
+
+/* ---- start and stop ---- */
+
+int xlink_start(core *k, const char *addr, const identity *me)
+{
+    struct sockaddr_storage ss;
+    if (!k->cl)
+        return BANTER_EINVAL;
+    if (config_parse_listen(addr, &ss) != 0) {
+        core_log(k, "cannot listen for links on \"%s\": not ADDR:PORT", addr);
+        return BANTER_EINVAL;
+    }
+    struct xlink *x = calloc(1, sizeof *x);
+    if (!x)
+        return BANTER_ENOMEM;
+    x->k = k;
+    x->me = me;
+    snprintf(x->addr, sizeof x->addr, "%s", addr);
+    int r = uv_tcp_init(k->loop, &x->listener);
+    if (r == 0) {
+        x->listening = true;
+        x->listener.data = x;
+        r = uv_tcp_bind(&x->listener, (const struct sockaddr *)&ss, 0);
+    }
+    if (r == 0)
+        r = uv_listen((uv_stream_t *)&x->listener, 64, on_accept);
+    if (r != 0) {
+        core_log(k, "cannot listen for links on %s: %s", addr, uv_strerror(r));
+        if (x->listening)
+            uv_close((uv_handle_t *)&x->listener, NULL);
+        k->xl = x;
+        x->stopped = true;
+        return BANTER_EIO;
+    }
+    k->xl = x;
+    cluster_set_link(k->cl, addr);
+    core_log(k, "links to the other instances: listening on %s", addr);
+    return 0;
+}
+
+void xlink_stop(core *k)
+{
+    struct xlink *x = k->xl;
+    if (!x || x->stopped)
+        return;
+    x->stopped = true;
+    for (int i = 0; i < XLINK_MAX; i++)
+        if (x->slot[i])
+            link_close(x->slot[i], "server shutting down");
+    if (x->listening)
+        uv_close((uv_handle_t *)&x->listener, NULL);
+    x->listening = false;
+}
+
+void xlink_free(core *k)
+{
+    free(k->xl);
+    k->xl = NULL;
+}
