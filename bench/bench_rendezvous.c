@@ -357,6 +357,8 @@ static void start_instances(const char *url)
         if (!f)
             die("%s: %s", conf, strerror(errno));
         fprintf(f, "db = %s\nstate = %s/s_%c\ninstance = %s/%c.key\n", url, B.dir, x, B.dir, x);
+        if (!getenv("BENCH_RDV_NOLINK")) /* links between the instances (xlink.h) */
+            fprintf(f, "cluster_listen = 127.0.0.1:0\n");
         fclose(f);
     }
     snprintf(conf, sizeof conf, "%s/a.conf", B.dir);
@@ -830,7 +832,9 @@ static void finish(void)
     B.srv = 0;
     char rm[160];
     snprintf(rm, sizeof rm, "rm -rf %s", B.dir);
-    if (system(rm) != 0)
+    if (getenv("BENCH_RDV_KEEP")) /* the servers' logs, to read */
+        fprintf(stderr, "bench_rendezvous: kept %s\n", B.dir);
+    else if (system(rm) != 0)
         fprintf(stderr, "bench_rendezvous: cannot remove %s\n", B.dir);
     for (size_t i = 0; i < B.n; i++) {
         if (B.c[i].state != ST_DEAD && B.c[i].fd >= 0)

@@ -2,6 +2,7 @@
 /* xlink.c - direct links between instances (see xlink.h). */
 #include "xlink.h"
 
+#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -158,7 +159,7 @@ struct xlink {
     struct known known[XLINK_MAX];
     size_t nknown;
     xlink_stats st;
-    char addr[CONFIG_LISTEN_MAX];
+    char addr[CONFIG_LISTEN_MAX + 16];
     uint8_t scratch[BANTER_MAX_PLAINTEXT];
 };
 
@@ -541,6 +542,17 @@ static void on_accept(uv_stream_t *srv, int status)
     if (status < 0)
         return;
     link *l = link_new(x, false);
+    if (!l) { /* full: the oldest connection still in its handshake makes room */
+        link *old = NULL;
+        for (int i = 0; i < XLINK_MAX; i++)
+            if (x->slot[i] && !x->slot[i]->up && !x->slot[i]->dialer &&
+                (!old || x->slot[i]->since < old->since))
+                old = x->slot[i];
+        if (old) {
+            link_close(old, "too many links in their handshake");
+            l = link_new(x, false);
+        }
+    }
     if (!l) {
         uv_tcp_t *t = malloc(sizeof *t);
         if (t && uv_tcp_init(x->k->loop, t) == 0) {
@@ -770,8 +782,22 @@ int xlink_start(core *k, const char *addr, const identity *me)
         return BANTER_EIO;
     }
     k->xl = x;
-    cluster_set_link(k->cl, addr);
-    core_log(k, "links to the other instances: listening on %s", addr);
+    /* Port 0: the one the system chose is the one published. */
+    struct sockaddr_storage got;
+    int n = sizeof got;
+    char host[46];
+    if (uv_tcp_getsockname(&x->listener, (struct sockaddr *)&got, &n) == 0) {
+        if (got.ss_family == AF_INET &&
+            uv_ip4_name((struct sockaddr_in *)(void *)&got, host, sizeof host) == 0)
+            snprintf(x->addr, sizeof x->addr, "%.46s:%u", host,
+                     ntohs(((struct sockaddr_in *)(void *)&got)->sin_port));
+        else if (got.ss_family == AF_INET6 &&
+                 uv_ip6_name((struct sockaddr_in6 *)(void *)&got, host, sizeof host) == 0)
+            snprintf(x->addr, sizeof x->addr, "[%.46s]:%u", host,
+                     ntohs(((struct sockaddr_in6 *)(void *)&got)->sin6_port));
+    }
+    cluster_set_link(k->cl, x->addr);
+    core_log(k, "links to the other instances: accepted on %s", x->addr);
     return 0;
 }
 
