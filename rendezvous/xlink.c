@@ -155,6 +155,8 @@ struct xlink {
     bool listening, polling, stopped;
     uint32_t gen;
     uint64_t last_poll;
+    uint64_t last_refusal; /* loop ms of the last refusal logged */
+    uint32_t quiet;        /* refusals since then */
     link *slot[XLINK_MAX];
     struct known known[XLINK_MAX];
     size_t nknown;
@@ -205,7 +207,23 @@ static void link_close(link *l, const char *why)
         mailbox_link_down(x->k, l->handle);
     } else {
         x->st.refused++;
-        core_log(x->k, "link %s %s refused: %s", l->dialer ? "to" : "from", l->addr, why);
+        uint64_t now = core_now(x->k);
+        if (x->last_refusal == 0 || now - x->last_refusal >= 1000) { /* a line a second at most */
+            core_log(x->k, "link %s %s refused: %s%s", l->dialer ? "to" : "from", l->addr, why,
+                     x->quiet ? " (and others not logged)" : "");
+            x->last_refusal = now;
+            x->quiet = 0;
+        } else {
+            x->quiet++;
+        }
+        /* Best effort: the peer learns why (our certificate was queued). */
+        size_t len;
+        const uint8_t *p = rvbatch_plaintext(&l->ob, &len);
+        if (l->connected && !l->writing && (!p || session_send(l->s, p, len) == 0) &&
+            (p = session_out(l->s, &len)) != NULL) {
+            uv_buf_t b = uv_buf_init((char *)(uintptr_t)p, (unsigned)len);
+            (void)uv_try_write((uv_stream_t *)&l->tcp, &b, 1);
+        }
     }
     uv_close((uv_handle_t *)&l->tcp, on_link_closed);
 }
@@ -414,7 +432,7 @@ static void handle_msg(link *l, const uint8_t *pt, size_t len)
     if (len > 0 && pt[0] == RV_BATCH) {
         size_t n;
         const uint8_t *m;
-        if (!l->up || rvbatch_check(pt, len, &n) != 0) {
+        if (rvbatch_check(pt, len, &n) != 0) { /* the certificate may be in one */
             link_close(l, "malformed batch");
             return;
         }

@@ -18,6 +18,14 @@
 #      or after the kill reaches bob exactly once;
 #   5. PostgreSQL restarted under the instances: they reconnect, and a
 #      message is delivered again; what was acknowledged before is there.
+# With links between the instances (cluster_listen, docs/rendezvous.md
+# 8.3): the instances link to each other at start; the copies of part 2
+# go over a link (the status counters of both instances say so); a link
+# from garbage and one from an instance of another organisation are
+# refused and the instances keep serving; with the link's port cut
+# (iptables in the test's namespace) a message still arrives, through the
+# database, and the link comes back when the port is open again; part 4
+# kills an instance with copies in flight on its link.
 # Needs root (namespaces), PostgreSQL's server programs (else skipped),
 # $BANTER_BIN and $RDV_BIN (the ASan builds by default).
 # shellcheck disable=SC2015,SC2317 # "a && b || t_fail" is meant; helpers run via wait_for
@@ -28,7 +36,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 require_root
 # shellcheck source=tests/integration/rnode.sh
 . "$here/rnode.sh"
-rnode_setup 3
+ADMIN_BIN=${ADMIN_BIN:-$here/../../build/asan/banter-admin}
+rnode_setup 3 ADMIN_BIN
 # shellcheck source=tests/integration/pg_lib.sh
 . "$here/pg_lib.sh"
 pg_start || t_fail setup "PostgreSQL did not start"
@@ -40,11 +49,12 @@ FP=$(rdv fingerprint 2>/dev/null) || t_fail setup "fingerprint on PostgreSQL"
 for u in ada bob; do
     rdv user add "$u" --password-file "$T/pw" >/dev/null 2>&1 || t_fail setup "user add $u"
 done
-declare -A PORT=([a]=7401 [b]=7402 [c]=7403) IPID=()
+declare -A PORT=([a]=7401 [b]=7402 [c]=7403) LPORT=([a]=7411 [b]=7412 [c]=7413) IPID=()
 for x in a b c; do
     rdv instance new "$T/inst_$x.key" --name "rdv-$x" >/dev/null 2>&1 || t_fail setup "instance $x"
     cp -p "$T/org.key" "$T/s_$x.key" || t_fail setup "org key for $x"
-    printf 'db = %s\nstate = %s\ninstance = %s\n' "$URL" "$T/s_$x" "$T/inst_$x.key" >"$T/$x.conf"
+    printf 'db = %s\nstate = %s\ninstance = %s\ncluster_listen = 198.18.0.1:%s\n' "$URL" \
+        "$T/s_$x" "$T/inst_$x.key" "${LPORT[$x]}" >"$T/$x.conf"
 done
 start_instance() { # x
     local x=$1
@@ -57,6 +67,12 @@ start_instance() { # x
 }
 for x in a b c; do start_instance "$x"; done
 t_pass "three instances on one PostgreSQL joined the service"
+link_up() { grep -q "link to instance rdv_$2 (.*) up" "$T/rdv-$1.err"; }
+for p in "a b" "a c" "b c" "b a" "c a" "c b"; do
+    # shellcheck disable=SC2086 # two words
+    wait_for 10 link_up $p || t_fail links "no link ${p% *} -> ${p#* }: $(tail -n 5 "$T/rdv-${p% *}.err")"
+done
+t_pass "the instances linked to each other (Noise between instance keys, certificates checked)"
 
 A=198.18.0.1:${PORT[a]}
 BC=198.18.0.1:${PORT[b]},198.18.0.1:${PORT[c]}
@@ -105,6 +121,65 @@ run b "$T/bob" send ada "and back"
 [ "$RC" -eq 0 ] && grep -q "delivered to ada" <<<"$OUT" || t_fail "across" "bob -> ada: $RC $OUT"
 wait_for 10 has_body "$T/ada" bob "and back" || t_fail "across" "ada did not get it"
 t_pass "a message between devices on different instances is delivered, both ways"
+
+# ---- 2b. over the link; refusals; the link cut ----
+"$ADMIN_BIN" --key "$T/boss.key" keygen >"$T/boss.fp" 2>/dev/null || t_fail setup "admin keygen"
+rdv admin add "$(cat "$T/boss.fp")" --role auditor >/dev/null 2>&1 || t_fail setup "admin add"
+stat() { # INSTANCE FIELD: a counter of `banter-admin status --json`
+    host_exec 1 "$ADMIN_BIN" --key "$T/boss.key" --server "198.18.0.1:${PORT[$1]}" \
+        --server-key "$FP" status --json 2>/dev/null | grep -o "\"$2\":[0-9]*" | cut -d: -f2
+}
+xb=${BOB_ON#rdv-}
+fa=$(stat a link_forwarded)
+rb=$(stat "$xb" link_received)
+fb=$(stat "$xb" link_forwarded)
+ra=$(stat a link_received)
+[ "${fa:-0}" -ge 1 ] && [ "${rb:-0}" -ge 1 ] && [ "${fb:-0}" -ge 1 ] && [ "${ra:-0}" -ge 1 ] ||
+    t_fail "over the link" "rdv-a forwarded ${fa:-?}, received ${ra:-?}; $BOB_ON received ${rb:-?}, forwarded ${fb:-?}"
+t_pass "the copies between instances went over their link (rdv-a forwarded $fa, $BOB_ON received $rb)"
+
+host_exec 1 bash -c "head -c 4096 /dev/urandom >/dev/tcp/198.18.0.1/${LPORT[a]}" 2>/dev/null
+wait_for 10 grep -q "link from 198.18.0.1 refused" "$T/rdv-a.err" ||
+    t_fail "garbage" "rdv-a did not refuse it: $(tail -n 3 "$T/rdv-a.err")"
+# An instance of another organisation on the same database: linked by
+# nobody, refusing the others.
+"$RDV_BIN" --db "$URL" --state "$T/org2" fingerprint >/dev/null 2>&1 || t_fail setup "org2"
+"$RDV_BIN" --db "$URL" --state "$T/org2" instance new "$T/inst_x.key" --name rdv-x >/dev/null 2>&1 ||
+    t_fail setup "instance x"
+cp -p "$T/org2.key" "$T/s_x.key" || t_fail setup "org2 key for x"
+printf 'db = %s\nstate = %s\ninstance = %s\ncluster_listen = 198.18.0.1:7414\n' "$URL" "$T/s_x" \
+    "$T/inst_x.key" >"$T/x.conf"
+bg 1 "$T/rdv-x.log" "$RDV_BIN" --config "$T/x.conf" --listen "198.18.0.1:7404"
+XPID=$BG_PID
+wait_for 15 grep -q "link to 198.18.0.1:7414 refused: not an instance of this organisation" \
+    "$T/rdv-a.err" || t_fail "other organisation" "rdv-a: $(tail -n 3 "$T/rdv-a.err")"
+wait_for 10 grep -q "link from 198.18.0.1 refused: not an instance of this organisation" \
+    "$T/rdv-x.err" || t_fail "other organisation" "rdv-x: $(tail -n 3 "$T/rdv-x.err")"
+kill -TERM "$XPID"
+wait_for 10 gone "$XPID" || t_fail "other organisation" "rdv-x still running"
+check_san "$T/rdv-x.err" "rdv-x"
+run b "$T/ada" send bob "after the refusals"
+[ "$RC" -eq 0 ] && grep -q "delivered to bob" <<<"$OUT" || t_fail "refusals" "ada -> bob: $RC $OUT"
+t_pass "links from garbage and from another organisation's instance refused; the instances still serve"
+
+cut="INPUT -p tcp --dport ${LPORT[$xb]} -j REJECT --reject-with tcp-reset"
+# shellcheck disable=SC2086 # the rule's words
+host_exec 1 iptables -I $cut || t_fail "link cut" "iptables"
+run b "$T/ada" send bob "link cut"
+[ "$RC" -eq 0 ] && grep -qE "delivered to bob|stored on the rendezvous server" <<<"$OUT" ||
+    t_fail "link cut" "ada -> bob: $RC $OUT"
+wait_for 10 has_body "$T/bob" ada "link cut" || t_fail "link cut" "bob did not get it"
+wait_for 10 grep -q "link to instance rdv_$xb (.*) closed" "$T/rdv-a.err" ||
+    t_fail "link cut" "rdv-a did not see the link close"
+# shellcheck disable=SC2086
+host_exec 1 iptables -D $cut || t_fail "link cut" "iptables -D"
+up_again() { [ "$(grep -c "link to instance rdv_$xb (.*) up" "$T/rdv-a.err")" -ge 2 ]; }
+wait_for 15 up_again || t_fail "link cut" "the link did not come back"
+fa=$(stat a link_forwarded)
+run b "$T/ada" send bob "over the link again"
+[ "$RC" -eq 0 ] && grep -q "delivered to bob" <<<"$OUT" || t_fail "link back" "ada -> bob: $RC $OUT"
+[ "$(stat a link_forwarded)" -gt "$fa" ] || t_fail "link back" "not forwarded over the link"
+t_pass "link to $BOB_ON cut: the message went through the database; the link came back and carries copies again"
 
 # ---- 3. stored while offline ----
 stop_rnode bob
