@@ -16,12 +16,12 @@ struct cluster {
     void *ud;
     FILE *log;
     char id[DB_CLUSTER_MAX_ID + 1];
-    bool joined;  /* registered on the current connection */
-    bool joining; /* a join is in flight */
-    bool beating; /* a heartbeat is in flight */
-    bool taking;  /* a take is in flight */
-    bool again;   /* a notification came while taking: take once more */
-    bool freed;   /* cluster_free ran: the timer's close callback frees */
+    bool joined;   /* registered on the current connection */
+    bool joining;  /* a join is in flight */
+    bool beating;  /* a heartbeat is in flight */
+    bool taking;   /* a take is in flight */
+    bool again;    /* a notification came while taking: take once more */
+    bool freed;    /* cluster_free ran: the timer's close callback frees */
     char link[64]; /* the address of this instance's links (xlink.h), or "" */
 };
 

@@ -92,8 +92,8 @@ typedef struct config {
     struct rv_ice_servers ice; /* stun and turn URLs (no credentials) */
     char turn_secret[CONFIG_SECRET_MAX + 1];
     int64_t turn_ttl_s;
-    char instance[CONFIG_PATH_MAX]; /* "" or the instance key's path (instance.h) */
-    bool probe;                     /* reachability probes offered (probe.h) */
+    char instance[CONFIG_PATH_MAX];         /* "" or the instance key's path (instance.h) */
+    bool probe;                             /* reachability probes offered (probe.h) */
     char cluster_listen[CONFIG_LISTEN_MAX]; /* "" or where links are accepted (xlink.h) */
 } config;
 

@@ -61,14 +61,14 @@ typedef struct core {
     banter_rng rng;
     FILE *log;
     core_limits lim;
-    uint32_t pub;  /* the profile fields everyone sees (dir_public, dirview.h) */
-    online *on;    /* connected accounts (online.h) */
-    mailbox *mb;   /* sealed copies (mailbox.h) */
-    pwcheck *pw;   /* Argon2id in the thread pool (pwcheck.h) */
-    ratelimit *rl; /* login backoff (ratelimit.h) */
-    rplugins *pg;  /* plug-in hosts (plugins.h) */
-    cluster *cl;   /* the other instances on the shared database (xinst.h), or NULL */
-    xinst *xi;     /* what this server knows of them (xinst.c), with cl */
+    uint32_t pub;     /* the profile fields everyone sees (dir_public, dirview.h) */
+    online *on;       /* connected accounts (online.h) */
+    mailbox *mb;      /* sealed copies (mailbox.h) */
+    pwcheck *pw;      /* Argon2id in the thread pool (pwcheck.h) */
+    ratelimit *rl;    /* login backoff (ratelimit.h) */
+    rplugins *pg;     /* plug-in hosts (plugins.h) */
+    cluster *cl;      /* the other instances on the shared database (xinst.h), or NULL */
+    xinst *xi;        /* what this server knows of them (xinst.c), with cl */
     struct xlink *xl; /* direct links to them (xlink.h), or NULL */
     /* Reachability probes in flight (probe.h). */
     probes *probes;

@@ -121,8 +121,8 @@ typedef struct link {
     uv_connect_t creq;
     struct xlink *x;
     session *s;
-    rvbatch ob;   /* plaintexts queued this iteration */
-    devset devs;  /* what the peer holds */
+    rvbatch ob;  /* plaintexts queued this iteration */
+    devset devs; /* what the peer holds */
     uint64_t since;
     uint32_t handle;
     size_t wbytes;
@@ -464,8 +464,8 @@ static void handle_one(link *l, const uint8_t *pt, size_t len)
         if (r) {
             link_close(l, r == BANTER_EKEYMISMATCH ? "not an instance of this organisation "
                                                      "(another organisation, or another key)"
-                          : r == BANTER_ETIMEDOUT ? "its instance certificate is not valid now"
-                                                  : "no valid instance certificate");
+                          : r == BANTER_ETIMEDOUT  ? "its instance certificate is not valid now"
+                                                   : "no valid instance certificate");
             return;
         }
         link_up(l, name);

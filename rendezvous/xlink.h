@@ -41,11 +41,11 @@
 #include "rvmsg.h"
 #include "xlmsg.h"
 
-#define XLINK_MAX          64                 /* links, pending ones included */
-#define XLINK_POLL_MS      1000u              /* read the others' addresses */
+#define XLINK_MAX          64    /* links, pending ones included */
+#define XLINK_POLL_MS      1000u /* read the others' addresses */
 #define XLINK_RETRY_MIN_MS 250u
 #define XLINK_RETRY_MAX_MS 5000u
-#define XLINK_HANDSHAKE_MS 10000u             /* handshake and certificate */
+#define XLINK_HANDSHAKE_MS 10000u                /* handshake and certificate */
 #define XLINK_OUT_HIGH     (4u * 1024u * 1024u)  /* queued: no more forwards */
 #define XLINK_OUT_CAP      (16u * 1024u * 1024u) /* queued: the peer does not read, closed */
 

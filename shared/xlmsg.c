@@ -134,7 +134,8 @@ static void put64(wr *w, uint64_t v)
 
 static int encode_fwd(const xl_fwd *f, wr *w)
 {
-    size_t tl = strnlen(f->to_user, sizeof f->to_user), fl = strnlen(f->from_user, sizeof f->from_user);
+    size_t tl = strnlen(f->to_user, sizeof f->to_user),
+           fl = strnlen(f->from_user, sizeof f->from_user);
     if (tl == 0 || tl > BANTER_MAX_NAME || fl == 0 || fl > BANTER_MAX_NAME || f->sealed_len == 0 ||
         f->created_ms < 0 || f->created_ms > MAX_MS)
         return BANTER_ESCHEMA;

@@ -37,13 +37,13 @@
 enum { XL_CERT = 0x01, XL_DEV = 0x02, XL_FWD = 0x03, XL_ANS = 0x04 };
 enum { XL_DEV_UP = 1, XL_DEV_DOWN = 2 };
 
-#define XL_KEY_LEN   32u
-#define XL_ID_LEN    16u
-#define XL_DEV_MAX   2000u /* keys in one XL_DEV */
-#define XL_ERR_MAX   32u
-#define XL_FATE_MAX  2u    /* RV_STORED_REFUSED */
+#define XL_KEY_LEN      32u
+#define XL_ID_LEN       16u
+#define XL_DEV_MAX      2000u /* keys in one XL_DEV */
+#define XL_ERR_MAX      32u
+#define XL_FATE_MAX     2u /* RV_STORED_REFUSED */
 /* XL_FWD without names and sealed bytes. */
-#define XL_FWD_FIXED (1u + 8u + XL_ID_LEN + 1u + 8u + 1u + XL_KEY_LEN + 1u + XL_KEY_LEN)
+#define XL_FWD_FIXED    (1u + 8u + XL_ID_LEN + 1u + 8u + 1u + XL_KEY_LEN + 1u + XL_KEY_LEN)
 /* The RV_SEALED a copy becomes without the sender's name and the sealed
  * bytes (rvmsg.h): type, id, flags, created_ms, from_len, from_device. */
 #define XL_SEALED_FIXED (1u + XL_ID_LEN + 1u + 8u + 1u + XL_KEY_LEN)
@@ -63,8 +63,8 @@ typedef struct xl_fwd {
 
 typedef struct xl_ans {
     uint64_t tag;
-    uint8_t fate;                 /* rv_fate */
-    char error[XL_ERR_MAX + 1];   /* "" unless refused */
+    uint8_t fate;               /* rv_fate */
+    char error[XL_ERR_MAX + 1]; /* "" unless refused */
 } xl_ans;
 
 typedef struct xlmsg {

@@ -55,8 +55,8 @@ static xl_fwd sample_fwd(const uint8_t *sealed, size_t len)
     memset(f.id, 0xaa, sizeof f.id);
     memset(f.to_device, 0xbb, sizeof f.to_device);
     memset(f.from_device, 0xcc, sizeof f.from_device);
-    strcpy(f.to_user, "bob");
-    strcpy(f.from_user, "ada");
+    memcpy(f.to_user, "bob", 4);
+    memcpy(f.from_user, "ada", 4);
     f.sealed = sealed;
     f.sealed_len = len;
     return f;
@@ -99,7 +99,7 @@ static void test_round_trips(void **state)
     assert_int_equal(d.u.ans.tag, 42);
     assert_int_equal(d.u.ans.fate, 1);
     m.u.ans.fate = 2;
-    strcpy(m.u.ans.error, "EQUOTA");
+    memcpy(m.u.ans.error, "EQUOTA", 7);
     assert_int_equal(round_trip(&m, &d), 17);
     assert_string_equal(d.u.ans.error, "EQUOTA");
 }
@@ -200,14 +200,13 @@ static void test_peer_check(void **state)
     assert_int_equal(xlmsg_peer_check(c, n, identity_public(org), ik, 2000, name), 0);
     assert_string_equal(name, "rdv-b");
     /* the clock given decides */
-    assert_int_equal(xlmsg_peer_check(c, n, identity_public(org), ik, 999, name),
-                     BANTER_ETIMEDOUT);
+    assert_int_equal(xlmsg_peer_check(c, n, identity_public(org), ik, 999, name), BANTER_ETIMEDOUT);
     assert_int_equal(xlmsg_peer_check(c, n, identity_public(org), ik, 7000, name),
                      BANTER_ETIMEDOUT);
     /* proved another key than the certificate's */
-    assert_int_equal(xlmsg_peer_check(c, n, identity_public(org), identity_public(inst2), 2000,
-                                      name),
-                     BANTER_EKEYMISMATCH);
+    assert_int_equal(
+        xlmsg_peer_check(c, n, identity_public(org), identity_public(inst2), 2000, name),
+        BANTER_EKEYMISMATCH);
     /* another organisation's instance */
     assert_int_equal(icert_issue(&ic, other, ik, "rdv-x", 1000, 5000), 0);
     assert_int_equal(icert_encode(&ic, c2, sizeof c2, &n2), 0);
@@ -221,9 +220,8 @@ static void test_peer_check(void **state)
     assert_int_equal(xlmsg_peer_check(c, 7, identity_public(org), ik, 2000, name),
                      BANTER_EIDENTITY);
     /* no certificate: only the organisation key itself */
-    assert_int_equal(xlmsg_peer_check(NULL, 0, identity_public(org), identity_public(org), 2000,
-                                      name),
-                     0);
+    assert_int_equal(
+        xlmsg_peer_check(NULL, 0, identity_public(org), identity_public(org), 2000, name), 0);
     assert_string_equal(name, "main");
     assert_int_equal(xlmsg_peer_check(NULL, 0, identity_public(org), ik, 2000, name),
                      BANTER_EIDENTITY);
@@ -267,7 +265,8 @@ static void on_event(struct side *p, const session_event *ev, const uint8_t *org
         uint8_t out[512];
         assert_int_equal(xlmsg_encode(&m, out, sizeof out, &n), 0);
         assert_int_equal(rvbatch_add(&bt, out, n), 0);
-        m = (xlmsg){.type = XL_DEV, .u.dev = {.op = XL_DEV_UP, .n = 1, .keys = identity_public(p->me)}};
+        m = (xlmsg){.type = XL_DEV,
+                    .u.dev = {.op = XL_DEV_UP, .n = 1, .keys = identity_public(p->me)}};
         assert_int_equal(xlmsg_encode(&m, out, sizeof out, &n), 0);
         assert_int_equal(rvbatch_add(&bt, out, n), 0);
         const uint8_t *pt = rvbatch_plaintext(&bt, &len);
