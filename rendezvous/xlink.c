@@ -130,6 +130,7 @@ typedef struct link {
     char peer[DB_CLUSTER_MAX_ID + 1]; /* the peer's instance id, once up */
     int known;                        /* the dialer's entry in x->known, else -1 */
     bool dialer, connected, up, writing, closing;
+    bool listed; /* its instance was in the last read of the table */
 } link;
 
 typedef struct wreq {
@@ -645,6 +646,13 @@ static void on_links(void *ud, int ret, const char *id, const char *addr)
         x->polling = false;
         if (x->stopped)
             return;
+        for (int s = 0; ret == 1 && s < XLINK_MAX; s++) {
+            link *l = x->slot[s];
+            if (l && l->up && !l->listed) /* reaped, or left: do not wait for TCP */
+                link_close(l, "its instance is no longer in the shared table");
+            else if (l)
+                l->listed = false;
+        }
         if (ret == 1) { /* forget those gone from the table (no link is dialing them) */
             size_t j = 0;
             for (size_t i = 0; i < x->nknown; i++) {
@@ -661,6 +669,9 @@ static void on_links(void *ud, int ret, const char *id, const char *addr)
         return;
     }
     const char *me = cluster_id(x->k->cl);
+    for (int s = 0; s < XLINK_MAX; s++)
+        if (x->slot[s] && x->slot[s]->up && strcmp(x->slot[s]->peer, id) == 0)
+            x->slot[s]->listed = true;
     if (strcmp(id, me) <= 0 || strlen(id) > DB_CLUSTER_MAX_ID || strlen(addr) >= CONFIG_LISTEN_MAX)
         return; /* the other side dials */
     size_t i = 0;
