@@ -219,6 +219,27 @@ static void test_state(void **state)
     assert_non_null(strstr(why, "state:"));
 }
 
+/* cluster_listen: an address the other instances dial (docs/rendezvous.md 8.3). */
+static void test_cluster_listen(void **state)
+{
+    (void)state;
+    config c;
+    char why[256];
+    config_defaults(&c);
+    assert_string_equal(c.cluster_listen, "");
+    assert_int_equal(config_set(&c, "cluster_listen", "10.0.0.5:7072", why, sizeof why), 0);
+    assert_string_equal(c.cluster_listen, "10.0.0.5:7072");
+    assert_int_equal(config_set(&c, "cluster_listen", "127.0.0.1:0", why, sizeof why), 0);
+    assert_int_equal(config_set(&c, "cluster_listen", "[::1]:7072", why, sizeof why), 0);
+    const char *bad[] = {"0.0.0.0:7072", "[::]:7072", "rdv-a:7072", "10.0.0.5", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(config_set(&c, "cluster_listen", bad[i], why, sizeof why),
+                         BANTER_EFORMAT);
+        assert_non_null(strstr(why, "cluster_listen:"));
+    }
+    assert_string_equal(c.cluster_listen, "[::1]:7072");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -230,6 +251,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_missing, setup, teardown),
         cmocka_unit_test(test_set_and_parse),
         cmocka_unit_test(test_state),
+        cmocka_unit_test(test_cluster_listen),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
