@@ -487,7 +487,7 @@ static void log_stats(server *srv, uint64_t now, bool always)
     srv->last_stats = now;
     mailbox_take_stats(k->mb, &ms);
     bool quiet = memcmp(&srv->st, &zero, sizeof zero) == 0 && k->errors == 0 &&
-                 ms.routed + ms.stored + ms.refused + ms.delivered + ms.expired == 0;
+                 ms.routed + ms.stored + ms.refused + ms.delivered + ms.expired + ms.linked == 0;
     if (!always && quiet && k->pending.n == srv->last_pending && k->live.n == srv->last_live)
         return;
     core_log(k,
@@ -496,10 +496,10 @@ static void log_stats(server *srv, uint64_t now, bool always)
              " refused (too many handshakes), %" PRIu64 " handshake timeouts, %" PRIu64
              " idle, %" PRIu64 " closed on errors; copies: %" PRIu64 " routed, %" PRIu64
              " stored, %" PRIu64 " delivered, %" PRIu64 " refused, %" PRIu64 " expired in %" PRIu64
-             " commits",
+             " commits, %" PRIu64 " forwarded to other instances",
              k->live.n, k->pending.n, online_count(k->on), srv->st.accepted, srv->st.refused,
              srv->st.timeouts, srv->st.idle, k->errors, ms.routed, ms.stored, ms.delivered,
-             ms.refused, ms.expired, ms.commits);
+             ms.refused, ms.expired, ms.commits, ms.linked);
     srv->st = zero;
     k->errors = 0;
     srv->last_pending = k->pending.n;
