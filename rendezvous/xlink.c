@@ -506,7 +506,11 @@ static void send_cert(link *l)
 {
     core *k = l->x->k;
     xlmsg m = {.type = XL_CERT, .u.cert = {.cert = k->icert, .len = k->icert ? k->icert_len : 0}};
-    (void)queue_msg(l, &m);
+    /* Alone in its transport message: until the peer accepted it, the
+     * peer takes frames of a certificate's size only (what a stranger can
+     * make it buffer), so the device list must not ride along. */
+    if (queue_msg(l, &m))
+        seal(l);
 }
 
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
