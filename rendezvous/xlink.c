@@ -537,7 +537,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
         if (r == 0)
             break;
         if (ev.type == SESSION_EV_ESTABLISHED) {
-            session_set_rx_max(l->s, ICERT_LEN_MAX + 1 + 16);
+            session_set_rx_max(l->s, XL_PRE_RX_MAX);
             send_cert(l);
         } else {
             handle_msg(l, ev.data, ev.len);

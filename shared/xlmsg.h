@@ -48,6 +48,11 @@ enum { XL_DEV_UP = 1, XL_DEV_DOWN = 2 };
  * bytes (rvmsg.h): type, id, flags, created_ms, from_len, from_device. */
 #define XL_SEALED_FIXED (1u + XL_ID_LEN + 1u + 8u + 1u + XL_KEY_LEN)
 
+/* The largest transport frame a side takes before it accepted the peer's
+ * certificate: XL_CERT with the largest certificate (icert.h) and the
+ * AEAD tag. XL_CERT goes alone in its transport message. */
+#define XL_PRE_RX_MAX (1u + (1u + 32u + 32u + 8u + 8u + 1u + BANTER_MAX_NAME + 64u) + 16u)
+
 typedef struct xl_fwd {
     uint64_t tag; /* the sender's, echoed in XL_ANS */
     uint8_t id[XL_ID_LEN];

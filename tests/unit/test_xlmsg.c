@@ -7,8 +7,10 @@
  * not valid at the clock given, garbage, and no certificate from a key
  * that is not the organisation's; and a link's opening, sans I/O: two
  * sessions with the instance keys (randomness handed in) exchange XL_CERT
- * in an RV_BATCH with the device list, each side checking the other at a
- * clock it is given.
+ * alone (each taking frames of XL_PRE_RX_MAX until it accepted the
+ * other's), each checking the other at a clock it is given, then the
+ * device lists in an RV_BATCH; nothing but the certificate is taken
+ * before it was accepted.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -250,28 +252,55 @@ struct side {
     int verdict; /* 1 before the peer's certificate came */
     char name[BANTER_MAX_NAME + 1];
     size_t devs;
+    uint8_t more[8 * 32]; /* more device keys */
+    int err;              /* what ended the link on this side */
 };
 
-/* What one side does with an event: at ESTABLISHED it sends its
- * certificate and (in one batch) one device; a certificate is checked
- * at now_ms against org. */
+/* What one side does with an event, as rendezvous/xlink.c does: at
+ * ESTABLISHED it sends its certificate alone and takes small frames; a
+ * certificate is checked at now_ms against org, and once accepted the
+ * side takes any frame and sends its devices (a batch of two lists). */
+static void send_pt(struct side *p, const xlmsg *m, rvbatch *bt)
+{
+    uint8_t out[512];
+    size_t n;
+    assert_int_equal(xlmsg_encode(m, out, sizeof out, &n), 0);
+    if (bt)
+        assert_int_equal(rvbatch_add(bt, out, n), 0);
+    else
+        assert_int_equal(session_send(p->s, out, n), 0);
+}
+
 static void on_event(struct side *p, const session_event *ev, const uint8_t *org, int64_t now_ms)
 {
     if (ev->type == SESSION_EV_ESTABLISHED) {
-        rvbatch bt;
-        rvbatch_init(&bt);
+        session_set_rx_max(p->s, XL_PRE_RX_MAX);
         xlmsg m = {.type = XL_CERT, .u.cert = {.cert = p->cert, .len = p->cert_len}};
-        size_t n, len;
-        uint8_t out[512];
-        assert_int_equal(xlmsg_encode(&m, out, sizeof out, &n), 0);
-        assert_int_equal(rvbatch_add(&bt, out, n), 0);
-        m = (xlmsg){.type = XL_DEV,
-                    .u.dev = {.op = XL_DEV_UP, .n = 1, .keys = identity_public(p->me)}};
-        assert_int_equal(xlmsg_encode(&m, out, sizeof out, &n), 0);
-        assert_int_equal(rvbatch_add(&bt, out, n), 0);
-        const uint8_t *pt = rvbatch_plaintext(&bt, &len);
-        assert_int_equal(session_send(p->s, pt, len), 0);
-        rvbatch_free(&bt);
+        send_pt(p, &m, NULL);
+        return;
+    }
+    xlmsg m;
+    if (p->verdict != 0) { /* only the certificate, alone */
+        assert_int_equal(xlmsg_decode(&m, ev->data, ev->len), 0);
+        assert_int_equal(m.type, XL_CERT);
+        p->verdict =
+            xlmsg_peer_check(m.u.cert.cert, m.u.cert.len, org, session_peer(p->s), now_ms, p->name);
+        if (p->verdict == 0) {
+            session_set_rx_max(p->s, 65535);
+            rvbatch bt;
+            size_t len;
+            rvbatch_init(&bt);
+            m = (xlmsg){.type = XL_DEV,
+                        .u.dev = {.op = XL_DEV_UP, .n = 1, .keys = identity_public(p->me)}};
+            send_pt(p, &m, &bt);
+            m.u.dev.keys = p->more;
+            m.u.dev.n = 8;
+            send_pt(p, &m, &bt);
+            const uint8_t *pt = rvbatch_plaintext(&bt, &len);
+            assert_true(len > XL_PRE_RX_MAX); /* could not have come with the certificate */
+            assert_int_equal(session_send(p->s, pt, len), 0);
+            rvbatch_free(&bt);
+        }
         return;
     }
     size_t count, ml;
@@ -279,13 +308,9 @@ static void on_event(struct side *p, const session_event *ev, const uint8_t *org
     assert_int_equal(rvbatch_check(ev->data, ev->len, &count), 0);
     rvbatch_iter it = rvbatch_iter_make(ev->data, ev->len);
     while (rvbatch_next(&it, &item, &ml)) {
-        xlmsg m;
         assert_int_equal(xlmsg_decode(&m, item, ml), 0);
-        if (m.type == XL_CERT)
-            p->verdict = xlmsg_peer_check(m.u.cert.cert, m.u.cert.len, org, session_peer(p->s),
-                                          now_ms, p->name);
-        else if (m.type == XL_DEV && p->verdict == 0)
-            p->devs += m.u.dev.n;
+        assert_int_equal(m.type, XL_DEV);
+        p->devs += m.u.dev.n;
     }
 }
 
@@ -297,14 +322,17 @@ static void pump(struct side *a, struct side *b, const uint8_t *org, int64_t now
     if (!p)
         return;
     size_t off = 0;
-    while (off < len) {
+    while (b->err == 0) { /* an error ends the link (xlink.c closes it) */
         size_t used;
         session_event ev;
         int r = session_feed(b->s, p + off, len - off, &used, &ev);
-        assert_true(r >= 0);
         off += used;
-        if (r == 1)
+        if (r < 0)
+            b->err = r;
+        else if (r == 1)
             on_event(b, &ev, org, now_ms);
+        else if (off >= len)
+            break;
     }
     session_out_consume(a->s, len);
 }
@@ -347,13 +375,19 @@ static void test_link_opening(void **state)
     assert_int_equal(b.verdict, 0);
     assert_string_equal(a.name, "rdv-b");
     assert_string_equal(b.name, "rdv-a");
-    assert_int_equal(a.devs, 1);
-    assert_int_equal(b.devs, 1);
+    assert_int_equal(a.devs, 9);
+    assert_int_equal(b.devs, 9);
+    assert_int_equal(a.err, 0);
+    assert_int_equal(b.err, 0);
     /* b is another organisation's: a refuses it (b, of its own org key
      * "other", would refuse a too), and takes none of its devices */
     open_link(org, ka, kb, ca, la, cx, lx, 5000, &a, &b);
     assert_int_equal(a.verdict, BANTER_EKEYMISMATCH);
     assert_int_equal(a.devs, 0);
+    /* b accepted a and sent its devices: a, not having accepted b, takes
+     * no frame that large (the link ends there) */
+    assert_int_equal(b.verdict, 0);
+    assert_int_equal(a.err, BANTER_ETOOBIG);
     /* b presents a's certificate: not for the key it proved */
     open_link(org, ka, kb, ca, la, ca, la, 5000, &a, &b);
     assert_int_equal(a.verdict, BANTER_EKEYMISMATCH);
