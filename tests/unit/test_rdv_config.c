@@ -233,8 +233,7 @@ static void test_cluster_listen(void **state)
     assert_int_equal(config_set(&c, "cluster_listen", "[::1]:7072", why, sizeof why), 0);
     const char *bad[] = {"0.0.0.0:7072", "[::]:7072", "rdv-a:7072", "10.0.0.5", ""};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        assert_int_equal(config_set(&c, "cluster_listen", bad[i], why, sizeof why),
-                         BANTER_EFORMAT);
+        assert_int_equal(config_set(&c, "cluster_listen", bad[i], why, sizeof why), BANTER_EFORMAT);
         assert_non_null(strstr(why, "cluster_listen:"));
     }
     assert_string_equal(c.cluster_listen, "[::1]:7072");
