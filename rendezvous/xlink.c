@@ -768,8 +768,12 @@ void xlink_answer(core *k, uint32_t h, uint64_t tag, rv_fate fate, const char *e
     if (!l || !l->up)
         return;
     xlmsg m = {.type = XL_ANS, .u.ans = {.tag = tag, .fate = (uint8_t)fate}};
-    if (fate == RV_STORED_REFUSED)
+    if (fate == RV_STORED_REFUSED) {
         snprintf(m.u.ans.error, sizeof m.u.ans.error, "%s", error && *error ? error : "EPROTO");
+        for (char *e = m.u.ans.error; *e; e++)
+            if (!((*e >= 'A' && *e <= 'Z') || (*e >= '0' && *e <= '9')))
+                *e = '0'; /* the wire takes A-Z 0-9 only: never left unanswered */
+    }
     (void)queue_msg(l, &m);
 }
 
