@@ -492,8 +492,14 @@ void mailbox_link_down(core *k, uint32_t link)
 
 static void link_tick(mailbox *mb, uint64_t now)
 {
-    while (mb->lhead && mb->lhead->deadline <= now)
+    while (mb->lhead && mb->lhead->deadline <= now) {
+        uint32_t l = mb->lhead->link;
         link_fallback(mb, mb->lhead);
+        /* A link that leaves a copy unanswered this long does not work (a
+         * partition TCP has not noticed yet): closed, so what waits on it
+         * is stored now and new copies take the database until it is back. */
+        xlink_drop(mb->k, l, "a forwarded copy unanswered for 15 s");
+    }
 }
 
 void mailbox_link_fwd(core *k, uint32_t link, const xl_fwd *f)

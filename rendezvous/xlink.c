@@ -762,6 +762,13 @@ int xlink_forward(core *k, uint32_t h, const xl_fwd *f)
     return 0;
 }
 
+void xlink_drop(core *k, uint32_t h, const char *why)
+{
+    link *l = by_handle(k->xl, h);
+    if (l)
+        link_close(l, why);
+}
+
 void xlink_answer(core *k, uint32_t h, uint64_t tag, rv_fate fate, const char *error)
 {
     link *l = by_handle(k->xl, h);

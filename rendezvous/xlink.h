@@ -74,6 +74,9 @@ uint32_t xlink_where(const core *k, const uint8_t dev[static 32]);
  * BANTER_EAGAIN (too much queued on it), BANTER_ETOOBIG (too large for a
  * link). On failure nothing was queued. */
 BANTER_WUR int xlink_forward(core *k, uint32_t link, const xl_fwd *f);
+/* Close link (why is logged); nothing when it is gone already. The
+ * mailbox is told (mailbox_link_down) before this returns. */
+void xlink_drop(core *k, uint32_t link, const char *why);
 /* Answer the forward tag that came over link; nothing when it is gone. */
 void xlink_answer(core *k, uint32_t link, uint64_t tag, rv_fate fate, const char *error);
 
