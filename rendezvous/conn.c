@@ -14,6 +14,7 @@
 #include "online.h"
 #include "probe.h"
 #include "rvbatch.h"
+#include "slab.h"
 
 /* Idle batch builders the core keeps for reuse (one per connection that
  * has output in a loop iteration; more are freed). */
@@ -191,12 +192,41 @@ static int queue_pt(conn *c, const uint8_t *pt, size_t len)
     return r;
 }
 
-static void conn_free(conn *c)
+int conn_pool_new(core *k) { return slab_new(&k->conn_pool, sizeof(conn) + session_size()); }
+
+void conn_pool_free(core *k)
 {
-    session_free(c->s);
+    if (k->conn_pool && slab_used(k->conn_pool) > 0)
+        core_log(k, "bug: %zu connection records still in use at exit", slab_used(k->conn_pool));
+    slab_free(k->conn_pool);
+    k->conn_pool = NULL;
+}
+
+conn *conn_new(core *k)
+{
+    conn *c = slab_get(k->conn_pool);
+    if (c && uv_tcp_init(k->loop, &c->tcp) != 0) {
+        slab_put(k->conn_pool, c);
+        c = NULL;
+    }
+    return c;
+}
+
+int conn_start_session(conn *c, const session_config *sc)
+{
+    session *s = (session *)(void *)(c + 1);
+    int r = session_init(s, sc);
+    if (r == 0)
+        c->s = s;
+    return r;
+}
+
+void conn_free(conn *c)
+{
+    session_fini(c->s);
     free(c->clist_after);
     free(c->held);
-    free(c);
+    slab_put(conn_core(c)->conn_pool, c);
 }
 
 /* The record goes now, or with the last conn_release of a job. */

@@ -74,13 +74,13 @@ struct mb_dev {
 };
 
 struct conn {
-    uv_tcp_t tcp; /* first: a pointer to the handle is a pointer to the conn */
-    session *s;
-    conn *prev, *next;         /* on k->pending or k->live */
-    conn *dirty_next;          /* on k->dirty while dirty */
-    conn **dirty_prevp;        /* what points to this one on k->dirty */
-    login *login;              /* an RV_LOGIN being checked (auth.c), or NULL */
-    account *acct;             /* the account, once authenticated (online.c), else NULL */
+    uv_tcp_t tcp;       /* first: a pointer to the handle is a pointer to the conn */
+    session *s;         /* in the same slot, after the record (conn_start_session); NULL before */
+    conn *prev, *next;  /* on k->pending or k->live */
+    conn *dirty_next;   /* on k->dirty while dirty */
+    conn **dirty_prevp; /* what points to this one on k->dirty */
+    login *login;       /* an RV_LOGIN being checked (auth.c), or NULL */
+    account *acct;      /* the account, once authenticated (online.c), else NULL */
     conn *dev_prev, *dev_next; /* the account's other connected devices */
     char *clist_after;         /* the contact list is being sent: the last name sent (contacts.c) */
     struct conn_held *held;    /* bytes read while the input was held (conn_input_hold), or NULL */
@@ -121,6 +121,7 @@ struct conn {
 static inline uint32_t conn_ms(uint64_t now) { return (uint32_t)now; }
 static inline uint32_t conn_age(uint64_t now, uint32_t then) { return (uint32_t)now - then; }
 _Static_assert(offsetof(conn, tcp) == 0, "conn starts with its handle");
+_Static_assert(sizeof(conn) % 8 == 0, "the session after the record is aligned to 8");
 
 /* The server core: the loop's data (one pointer less per connection). */
 static inline core *conn_core(const conn *c) { return c->tcp.loop->data; }
@@ -210,6 +211,26 @@ void conn_mark_dirty(conn *c);
 void conn_flush_dirty(core *k);
 /* Free the pool of batch builders (at shutdown, no connection left). */
 void conn_batch_pool_free(core *k);
+
+/*
+ * The records of connections come from a pool (shared/slab.h), each with
+ * its session in the same slot, right after it: one connection costs
+ * sizeof(conn) + session_size() bytes, no malloc header and no rounding
+ * (docs/cluster.md, "Capacity"). conn_pool_new makes the core's pool: 0
+ * or BANTER_ENOMEM. conn_pool_free unmaps it at shutdown and logs the
+ * records still in use (a bug: they are not freed one by one then).
+ */
+int conn_pool_new(core *k);
+void conn_pool_free(core *k);
+/* A record for a connection being accepted: zeroed, from k's pool, its
+ * handle initialised on k's loop (uv_tcp_init); NULL when out of memory.
+ * conn_start_session sets up its session (c->s) in the slot: 0 or
+ * session_init's error. conn_free gives back the record and what it holds,
+ * from the handle's close callback only (conn_close's does it for a
+ * connection that was set up). */
+conn *conn_new(core *k);
+int conn_start_session(conn *c, const session_config *sc);
+void conn_free(conn *c);
 
 /* The read callbacks (server.c: reading feeds the session and dispatches
  * its messages); conn.c restarts reading with them after a pause. */

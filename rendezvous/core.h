@@ -89,6 +89,8 @@ typedef struct core {
      * between its first message of a loop iteration and the flush. */
     struct conn_batch *batch_pool;
     size_t batch_pooled;
+    /* Connection records, each with its session after it (conn.c). */
+    struct slab *conn_pool;
     uint8_t *rbuf; /* every read lands here (callbacks never nest) */
     size_t rbuf_len;
     uint64_t errors;     /* connections closed on an error since the last count */

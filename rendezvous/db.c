@@ -23,7 +23,7 @@
  * mailbox's tail) fit in far less, the rest comes from the kernel's page
  * cache, and the default's 2 MiB were 95 bytes of every connection held at
  * 16,667 per instance (docs/cluster.md, "Capacity"). */
-#define CACHE_PRAGMA "PRAGMA cache_size = -512"
+#define CACHE_PRAGMA    "PRAGMA cache_size = -512"
 
 /*
  * The schema, one migration per version: migrations[i] takes the database

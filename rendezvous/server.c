@@ -434,7 +434,7 @@ void conn_input_resume(conn *c)
 
 static void server_stop(server *srv, int err);
 
-static void on_conn_refused(uv_handle_t *h) { free(h); }
+static void on_conn_refused(uv_handle_t *h) { conn_free((conn *)(void *)h); }
 
 static void on_connection(uv_stream_t *l, int status)
 {
@@ -443,9 +443,8 @@ static void on_connection(uv_stream_t *l, int status)
         core_log(&srv->k, "accept failed: %s", uv_strerror(status));
         return;
     }
-    conn *c = calloc(1, sizeof *c);
-    if (!c || uv_tcp_init(&srv->loop, &c->tcp) != 0) {
-        free(c);
+    conn *c = conn_new(&srv->k);
+    if (!c) {
         core_log(&srv->k, "out of memory: cannot accept connections");
         server_stop(srv, BANTER_ENOMEM);
         return;
@@ -459,7 +458,8 @@ static void on_connection(uv_stream_t *l, int status)
         uv_close((uv_handle_t *)&c->tcp, on_conn_refused);
         return;
     }
-    if (srv->k.stopping || srv->k.pending.n >= SERVER_MAX_PENDING || session_new(&c->s, &sc) != 0) {
+    if (srv->k.stopping || srv->k.pending.n >= SERVER_MAX_PENDING ||
+        conn_start_session(c, &sc) != 0) {
         srv->st.refused++;
         uv_close((uv_handle_t *)&c->tcp, on_conn_refused);
         return;
@@ -744,6 +744,7 @@ static void server_free(server *srv)
     probes_free(srv->k.probes);
     conn_batch_pool_free(&srv->k);
     xlink_free(&srv->k);
+    conn_pool_free(&srv->k);
     free(srv);
 }
 
@@ -779,7 +780,9 @@ static server *server_new(const server_config *cfg)
     k->rl = rl_new(RL_DEFAULT_CAP);
     k->on = online_new();
     k->probes = cfg->no_probe ? NULL : probes_new();
-    k->mb = k->pw && k->rl && k->on && (k->probes || cfg->no_probe) ? mailbox_new(k) : NULL;
+    k->mb = k->pw && k->rl && k->on && (k->probes || cfg->no_probe) && conn_pool_new(k) == 0
+                ? mailbox_new(k)
+                : NULL;
     if (!k->mb) {
         core_log(k, "out of memory");
         (void)uv_loop_close(&srv->loop);

@@ -19,18 +19,17 @@ struct session {
     frame_dec dec;
     buf out;
     buf rx_pt; /* last decrypted plaintext, handed out in an event */
+    /* The key the peer must have (has_expect) until the handshake ends,
+     * the key it proved from then on: one field, as a server holds one
+     * session per connection. */
     uint8_t peer[BCRYPTO_ED_PKLEN];
-    /* expect is read during the handshake only, h written at its end:
-     * they share the bytes (a server holds one session per connection). */
-    union {
-        uint8_t expect[BCRYPTO_ED_PKLEN];
-        uint8_t h[NOISE_HASHLEN];
-    };
+    uint8_t *h; /* the final handshake hash, kept only when asked (binding) */
     bool has_expect;
+    bool binding;
     bool established;
     bool announce; /* ESTABLISHED event not yet delivered */
     uint8_t role;  /* noise_role */
-    int dead;      /* first fatal error, 0 while alive */
+    bool dead;     /* a fatal error ended it */
 };
 
 /* Queue one handshake message carrying payload. */
@@ -78,7 +77,7 @@ static int check_proof(session *s, const uint8_t h[static NOISE_HASHLEN], const 
     memcpy(signed_data + sizeof SESSION_PROOF_CONTEXT - 1, h, NOISE_HASHLEN);
     if (bcrypto_verify(proof + BCRYPTO_ED_PKLEN, signed_data, sizeof signed_data, proof) != 0)
         return BANTER_EIDENTITY;
-    if (s->has_expect && !bcrypto_equal(proof, s->expect, BCRYPTO_ED_PKLEN))
+    if (s->has_expect && !bcrypto_equal(proof, s->peer, BCRYPTO_ED_PKLEN))
         return BANTER_EKEYMISMATCH;
     memcpy(s->peer, proof, BCRYPTO_ED_PKLEN);
     return 0;
@@ -89,7 +88,11 @@ static int establish(session *s)
     int r = noise_hs_split(s->hs, &s->tx, &s->rx);
     if (r)
         return r;
-    noise_hs_hash(s->hs, s->h);
+    if (s->binding) {
+        if ((s->h = malloc(NOISE_HASHLEN)) == NULL)
+            return BANTER_ENOMEM;
+        noise_hs_hash(s->hs, s->h);
+    }
     noise_hs_free(s->hs);
     s->hs = NULL;
     s->established = true;
@@ -98,23 +101,39 @@ static int establish(session *s)
     return 0;
 }
 
+size_t session_size(void) { return sizeof(session); }
+_Static_assert(_Alignof(session) <= 8, "session_init's memory is aligned to 8");
+
 int session_new(session **out, const session_config *cfg)
 {
-    session *s;
-    int r;
-
     *out = NULL;
     if (!cfg || !cfg->id || !cfg->rng.fill)
         return BANTER_EINVAL;
-    s = calloc(1, sizeof *s);
+    session *s = calloc(1, sizeof *s);
     if (!s)
         return BANTER_ENOMEM;
+    int r = session_init(s, cfg);
+    if (r) {
+        free(s);
+        return r;
+    }
+    *out = s;
+    return 0;
+}
+
+int session_init(session *s, const session_config *cfg)
+{
+    int r;
+
+    if (!cfg || !cfg->id || !cfg->rng.fill)
+        return BANTER_EINVAL;
     s->id = cfg->id;
     s->role = (uint8_t)cfg->role;
     if (cfg->expect_peer) {
-        memcpy(s->expect, cfg->expect_peer, sizeof s->expect);
+        memcpy(s->peer, cfg->expect_peer, sizeof s->peer);
         s->has_expect = true;
     }
+    s->binding = cfg->binding;
     frame_dec_init(&s->dec, BANTER_MAX_HANDSHAKE_MSG);
     buf_init(&s->out, cfg->out_cap ? cfg->out_cap : SESSION_DEFAULT_OUT_CAP);
     buf_init(&s->rx_pt, BANTER_MAX_PLAINTEXT);
@@ -136,14 +155,13 @@ int session_new(session **out, const session_config *cfg)
         if (r)
             goto fail;
     }
-    *out = s;
     return 0;
 fail:
-    session_free(s);
+    session_fini(s);
     return r;
 }
 
-void session_free(session *s)
+void session_fini(session *s)
 {
     if (!s)
         return;
@@ -151,7 +169,15 @@ void session_free(session *s)
     frame_dec_free(&s->dec);
     buf_free(&s->out);
     buf_free(&s->rx_pt);
+    if (s->h)
+        bcrypto_wipe(s->h, NOISE_HASHLEN);
+    free(s->h);
     bcrypto_wipe(s, sizeof *s);
+}
+
+void session_free(session *s)
+{
+    session_fini(s);
     free(s);
 }
 
@@ -259,7 +285,7 @@ int session_feed(session *s, const uint8_t *in, size_t len, size_t *used, sessio
     return 0;
 fail:
     *used = off;
-    s->dead = r;
+    s->dead = true;
     return r;
 }
 
@@ -282,7 +308,7 @@ int session_send(session *s, const uint8_t *pt, size_t len)
     rekey_if_due(&s->tx);
     r = noise_cipher_encrypt(&s->tx, NULL, 0, pt, len, dst + BANTER_FRAME_HDR);
     if (r) {
-        s->dead = r;
+        s->dead = true;
         return r;
     }
     put_u16be(dst, (uint16_t)(len + NOISE_TAGLEN));
@@ -320,7 +346,7 @@ int session_send_msg(session *s, const msg *m)
     r = noise_cipher_encrypt(&s->tx, NULL, 0, f + BANTER_FRAME_HDR, len, f + BANTER_FRAME_HDR);
     if (r) {
         buf_truncate(&s->out, before);
-        s->dead = r;
+        s->dead = true;
         return r;
     }
     put_u16be(f, (uint16_t)(len + NOISE_TAGLEN));
@@ -356,7 +382,7 @@ const uint8_t *session_peer(const session *s) { return s->established ? s->peer 
 
 int session_binding(const session *s, uint8_t h[static NOISE_HASHLEN])
 {
-    if (!s->established)
+    if (!s->established || !s->h)
         return BANTER_ESTATE;
     memcpy(h, s->h, NOISE_HASHLEN);
     return 0;

@@ -52,6 +52,7 @@ typedef struct session_config {
     banter_rng rng;             /* ephemeral keys */
     const uint8_t *expect_peer; /* Ed25519 key the peer must have, or NULL */
     size_t out_cap;             /* 0: SESSION_DEFAULT_OUT_CAP */
+    bool binding;               /* keep the final handshake hash (session_binding) */
 } session_config;
 
 /* Create a session. An initiator's first handshake message is queued at
@@ -59,6 +60,18 @@ typedef struct session_config {
 BANTER_WUR int session_new(session **out, const session_config *cfg);
 /* Wipes keys. Accepts NULL. */
 void session_free(session *s);
+
+/*
+ * The same in memory the caller owns, for a server that keeps the session
+ * inside its own record (one allocation, no malloc header: rendezvous/
+ * conn.c): session_size() bytes, zeroed, aligned to 8. session_init fills
+ * them as session_new would (on failure they are left as session_fini
+ * leaves them); session_fini wipes the keys and frees the buffers, not the
+ * memory. Never mix with session_new/session_free on one session.
+ */
+size_t session_size(void);
+BANTER_WUR int session_init(session *s, const session_config *cfg);
+void session_fini(session *s);
 
 /*
  * Feed received bytes. Returns 1 with *ev filled when an event is ready,
@@ -106,8 +119,9 @@ void session_set_rx_max(session *s, size_t max);
 bool session_established(const session *s);
 /* The peer's Ed25519 key once established, else NULL. */
 const uint8_t *session_peer(const session *s);
-/* The final handshake hash (channel binding) once established: 0, or
- * BANTER_ESTATE. */
+/* The final handshake hash (channel binding) once established, on a
+ * session made with cfg->binding (64 bytes more, allocated at the end of
+ * the handshake): 0, or BANTER_ESTATE (not established, or not kept). */
 BANTER_WUR int session_binding(const session *s, uint8_t h[static NOISE_HASHLEN]);
 
 #endif

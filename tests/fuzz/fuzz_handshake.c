@@ -127,6 +127,7 @@ static void peer_init(struct peer *p, uint8_t seed_byte, uint64_t rng_start, noi
         .id = p->id,
         .rng = {det_fill, &p->rng},
         .expect_peer = expect,
+        .binding = true,
     };
     if (session_new(&p->s, &cfg) != 0)
         abort();

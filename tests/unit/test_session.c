@@ -45,7 +45,8 @@ static void peer_start(struct peer *p, noise_role role, const uint8_t *expect, s
                         .id = id,
                         .rng = bcrypto_rng_system(),
                         .expect_peer = expect,
-                        .out_cap = out_cap};
+                        .out_cap = out_cap,
+                        .binding = true};
     assert_int_equal(session_new(&p->s, &c), 0);
     assert_non_null(p->s);
 }
