@@ -100,7 +100,10 @@ int online_attach(online *on, conn *c, const char *name, bool *first)
         if (!a)
             return BANTER_ENOMEM;
         memcpy(a->name, name, len + 1);
-        if (on->n >= on->nb)
+        /* Up to two accounts a bucket on average: 4 to 8 bytes of table
+         * per account online, not 8 to 16 (docs/cluster.md, "Capacity"),
+         * and the chains stay short. */
+        if (on->n >= 2 * on->nb)
             grow(on);
         size_t j = hash_name(name) & (on->nb - 1);
         a->hnext = on->b[j];

@@ -76,6 +76,7 @@ enum hs_state { HS_RUNNING, HS_DONE, HS_SPLIT, HS_FAILED };
 
 typedef struct symmetric {
     noise_cipher c;
+    bool has_key; /* c was initialised: before, EncryptWithAd passes bytes through */
     uint8_t ck[NOISE_HASHLEN];
     uint8_t h[NOISE_HASHLEN];
 } symmetric;
@@ -102,7 +103,6 @@ void noise_cipher_init(noise_cipher *c, const uint8_t k[static NOISE_KEYLEN])
 {
     memcpy(c->k, k, NOISE_KEYLEN);
     c->n = 0;
-    c->has_key = true;
 }
 
 void noise_cipher_set_nonce(noise_cipher *c, uint64_t n) { c->n = n; }
@@ -110,11 +110,6 @@ void noise_cipher_set_nonce(noise_cipher *c, uint64_t n) { c->n = n; }
 int noise_cipher_encrypt(noise_cipher *c, const uint8_t *ad, size_t adlen, const uint8_t *pt,
                          size_t len, uint8_t *out)
 {
-    if (!c->has_key) {
-        if (len && out != pt)
-            memmove(out, pt, len);
-        return 0;
-    }
     if (c->n == UINT64_MAX)
         return BANTER_ENONCE;
     bcrypto_aead_encrypt(out, c->k, c->n, ad, adlen, pt, len);
@@ -125,11 +120,6 @@ int noise_cipher_encrypt(noise_cipher *c, const uint8_t *ad, size_t adlen, const
 int noise_cipher_decrypt(noise_cipher *c, const uint8_t *ad, size_t adlen, const uint8_t *ct,
                          size_t len, uint8_t *out)
 {
-    if (!c->has_key) {
-        if (len && out != ct)
-            memmove(out, ct, len);
-        return 0;
-    }
     if (c->n == UINT64_MAX)
         return BANTER_ENONCE;
     int r = bcrypto_aead_decrypt(out, c->k, c->n, ad, adlen, ct, len);
@@ -172,6 +162,7 @@ static void sym_mix_key(symmetric *ss, const uint8_t *ikm, size_t len)
     uint8_t k[NOISE_HASHLEN];
     bcrypto_hkdf(ss->ck, ikm, len, ss->ck, k, NULL);
     noise_cipher_init(&ss->c, k);
+    ss->has_key = true;
     bcrypto_wipe(k, sizeof k);
 }
 
@@ -181,6 +172,7 @@ static void sym_mix_key_and_hash(symmetric *ss, const uint8_t *ikm, size_t len)
     bcrypto_hkdf(ss->ck, ikm, len, ss->ck, th, k);
     sym_mix_hash(ss, th, sizeof th);
     noise_cipher_init(&ss->c, k);
+    ss->has_key = true;
     bcrypto_wipe(th, sizeof th);
     bcrypto_wipe(k, sizeof k);
 }
@@ -188,17 +180,25 @@ static void sym_mix_key_and_hash(symmetric *ss, const uint8_t *ikm, size_t len)
 /* out receives len (+16 with a key) bytes. */
 static int sym_encrypt_and_hash(symmetric *ss, const uint8_t *pt, size_t len, uint8_t *out)
 {
-    int r = noise_cipher_encrypt(&ss->c, ss->h, NOISE_HASHLEN, pt, len, out);
+    int r = 0;
+    if (ss->has_key)
+        r = noise_cipher_encrypt(&ss->c, ss->h, NOISE_HASHLEN, pt, len, out);
+    else if (len && out != pt)
+        memmove(out, pt, len);
     if (r)
         return r;
-    sym_mix_hash(ss, out, len + (ss->c.has_key ? NOISE_TAGLEN : 0));
+    sym_mix_hash(ss, out, len + (ss->has_key ? NOISE_TAGLEN : 0));
     return 0;
 }
 
 /* ct must not alias out. */
 static int sym_decrypt_and_hash(symmetric *ss, const uint8_t *ct, size_t len, uint8_t *out)
 {
-    int r = noise_cipher_decrypt(&ss->c, ss->h, NOISE_HASHLEN, ct, len, out);
+    int r = 0;
+    if (ss->has_key)
+        r = noise_cipher_decrypt(&ss->c, ss->h, NOISE_HASHLEN, ct, len, out);
+    else if (len)
+        memmove(out, ct, len);
     if (r)
         return r;
     sym_mix_hash(ss, ct, len);
@@ -541,7 +541,7 @@ size_t noise_hs_write_size(const noise_hs *hs, size_t len)
     if (noise_hs_action(hs) != NOISE_WRITE)
         return 0;
     const struct msg_pattern *m = &hs->pat.msgs[hs->msg_idx];
-    bool has_key = hs->ss.c.has_key;
+    bool has_key = hs->ss.has_key;
     size_t n = 0;
     for (size_t i = 0; i < m->ntok; i++) {
         tok t = m->toks[i];
@@ -590,7 +590,7 @@ int noise_hs_write(noise_hs *hs, const uint8_t *payload, size_t len, uint8_t *ou
                 sym_mix_key(&hs->ss, hs->e_pub, NOISE_KEYLEN);
             break;
         case T_S: {
-            bool keyed = hs->ss.c.has_key;
+            bool keyed = hs->ss.has_key;
             r = sym_encrypt_and_hash(&hs->ss, hs->s_pub, NOISE_KEYLEN, out + o);
             if (r)
                 goto fail;
@@ -607,7 +607,7 @@ int noise_hs_write(noise_hs *hs, const uint8_t *payload, size_t len, uint8_t *ou
             break;
         }
     }
-    bool keyed = hs->ss.c.has_key;
+    bool keyed = hs->ss.has_key;
     r = sym_encrypt_and_hash(&hs->ss, payload, len, out + o);
     if (r)
         goto fail;
@@ -647,7 +647,7 @@ int noise_hs_read(noise_hs *hs, const uint8_t *msg, size_t len, uint8_t *out, si
                 sym_mix_key(&hs->ss, hs->re, NOISE_KEYLEN);
             break;
         case T_S: {
-            size_t n = key_field_len(hs->ss.c.has_key);
+            size_t n = key_field_len(hs->ss.has_key);
             if (len - o < n) {
                 r = BANTER_ETRUNCATED;
                 goto fail;
@@ -671,7 +671,7 @@ int noise_hs_read(noise_hs *hs, const uint8_t *msg, size_t len, uint8_t *out, si
     }
     size_t clen = len - o;
     size_t plen = clen;
-    if (hs->ss.c.has_key) {
+    if (hs->ss.has_key) {
         if (clen < NOISE_TAGLEN) {
             r = BANTER_ETRUNCATED;
             goto fail;

@@ -31,23 +31,25 @@
 #define NOISE_MAX_PSKS 4
 #define NOISE_MAX_MSG  65535u
 
-/* CipherState. A small value type: embed it; its fields are private. */
+/* CipherState with a key (noise_cipher_init, noise_hs_split). A small
+ * value type: embed it; its fields are private. The state without a key
+ * exists only inside a handshake (noise.c), so the type holds no flag for
+ * it: 40 bytes (a server keeps two per connection). */
 typedef struct noise_cipher {
     uint8_t k[NOISE_KEYLEN];
     uint64_t n;
-    bool has_key;
 } noise_cipher;
 
 /* InitializeKey(k); n = 0. */
 void noise_cipher_init(noise_cipher *c, const uint8_t k[static NOISE_KEYLEN]);
 void noise_cipher_set_nonce(noise_cipher *c, uint64_t n);
-/* EncryptWithAd. out receives len + 16 bytes when the cipher has a key, len
- * bytes otherwise; it may alias pt. BANTER_ENONCE when n reached 2^64-1. */
+/* EncryptWithAd. out receives len + 16 bytes; it may alias pt.
+ * BANTER_ENONCE when n reached 2^64-1. */
 BANTER_WUR int noise_cipher_encrypt(noise_cipher *c, const uint8_t *ad, size_t adlen,
                                     const uint8_t *pt, size_t len, uint8_t *out);
-/* DecryptWithAd. out receives len - 16 bytes (len without a key); it may
- * alias ct. BANTER_EBADTAG, BANTER_ETRUNCATED, BANTER_ENONCE; n advances
- * only on success. */
+/* DecryptWithAd. out receives len - 16 bytes; it may alias ct.
+ * BANTER_EBADTAG, BANTER_ETRUNCATED, BANTER_ENONCE; n advances only on
+ * success. */
 BANTER_WUR int noise_cipher_decrypt(noise_cipher *c, const uint8_t *ad, size_t adlen,
                                     const uint8_t *ct, size_t len, uint8_t *out);
 /* Rekey(): k = first 32 bytes of ENCRYPT(k, 2^64-1, "", zeros). */
