@@ -7,9 +7,15 @@
 # process and that cannot be raised, so both sides are split: N instances
 # (BENCH_CLUSTER_INSTANCES, default 6), each with its own bench_rendezvous
 # client process holding TOTAL/N connections (BENCH_CLUSTER_CONNS, default
-# 100,000) from eight loopback source addresses (127.0.0.2-9). Until the
-# instances share PostgreSQL, each has its own SQLite database and its own
-# accounts (bench_rendezvous binds the device keys before it starts).
+# 100,000) from eight loopback source addresses (127.0.0.2-9). Each
+# instance has its own SQLite database and its own accounts
+# (bench_rendezvous binds the device keys before it starts); with
+# BENCH_CLUSTER_PG=1 the instances run on PostgreSQL instead: one
+# throwaway PostgreSQL server (tests/integration/pg_lib.sh, removed at the
+# end), one database in it per client, and on each database the two
+# instances rdv-a and rdv-b of bench_rendezvous's BENCH_RDV_PG (rdv-a holds
+# the client's connections and is the one measured; instance 0's client
+# then routes on rdv-a and from rdv-a to rdv-b instead of with RV_BATCH).
 #
 # 1. all clients connect at once; once every one reports "holding", the
 #    sum is the connections held at that moment; target 100,000;
@@ -49,10 +55,22 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+pgurl() { :; }
+if [ "${BENCH_CLUSTER_PG:-0}" = 1 ]; then
+    # shellcheck source=tests/integration/pg_lib.sh
+    . "$root/tests/integration/pg_lib.sh"
+    pg_start || { echo "bench_cluster: PostgreSQL did not start"; exit 1; }
+    for i in $(seq 0 $((N - 1))); do
+        _pg_as "$PG_BINDIR/psql" -X -q -h "$PG_SOCK" -p "$PG_PORT" -U "$PG_USER" -d postgres \
+            -c "CREATE DATABASE bench$i" >/dev/null || exit 1
+    done
+    pgurl() { echo "postgresql://$PG_USER@/bench$1?host=$PG_SOCK&port=$PG_PORT"; }
+fi
+echo "bench_cluster: load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
 echo "bench_cluster: $N instances, $per connections each ($((per * N)) in all), one client process per instance"
 for i in $(seq 0 $((N - 1))); do
-    BENCH_RDV_CONNS=$per BENCH_RDV_HOLD=$D/hold BENCH_RDV_MEASURE=$([ "$i" -eq 0 ] && echo 1 || echo 0) \
+    BENCH_RDV_PG=$(pgurl "$i") BENCH_RDV_CONNS=$per BENCH_RDV_HOLD=$D/hold BENCH_RDV_MEASURE=$([ "$i" -eq 0 ] && echo 1 || echo 0) \
         BENCH_RDV_PAIRS=${BENCH_RDV_PAIRS:-64} "$BENCH" >"$D/$i.out" 2>&1 &
     PIDS+=($!)
 done
@@ -88,6 +106,7 @@ echo "bench_cluster: $held authenticated connections held at once across $N inst
 touch "$D/hold.go"
 wait "${PIDS[0]}"
 rc0=$?
+echo "bench_cluster: load average $(cut -d' ' -f1-3 /proc/loadavg)"
 grep -E "baseline|routed|first logins" "$D/0.out" | sed 's/^bench_rendezvous:/bench_cluster: instance 0:/'
 touch "$D/hold.done"
 still=0
