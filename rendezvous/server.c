@@ -66,7 +66,7 @@ typedef struct server {
     uint8_t rbuf[READ_BUF];
 } server;
 
-size_t server_conn_size(void) { return sizeof(conn); }
+size_t server_conn_size(void) { return sizeof(conn) + session_size(); }
 
 /* ---- dispatch ---- */
 

@@ -97,8 +97,9 @@ typedef struct server_config {
  */
 BANTER_WUR int server_run(const server_config *cfg);
 
-/* Bytes of the server's own state per connection (the connection record,
- * its libuv handle included), for the memory figures in docs and bench. */
+/* Bytes of the server's own state per connection (the slot of the
+ * connection pool: the record, its libuv handle included, and its
+ * session), for the memory figures in docs and bench. */
 size_t server_conn_size(void);
 
 #endif
