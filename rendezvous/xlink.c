@@ -126,6 +126,8 @@ typedef struct link {
     uint64_t since;
     uint32_t handle;
     size_t wbytes;
+    uint64_t rx_bytes; /* sealed bytes received and not answered yet */
+    uint32_t rx_n;     /* copies received and not answered yet */
     char addr[CONN_ADDR_MAX];
     char peer[DB_CLUSTER_MAX_ID + 1]; /* the peer's instance id, once up */
     int known;                        /* the dialer's entry in x->known, else -1 */
@@ -475,13 +477,24 @@ static void handle_one(link *l, const uint8_t *pt, size_t len)
     switch (m.type) {
     case XL_DEV:
         for (size_t i = 0; i < m.u.dev.n; i++) {
-            if (m.u.dev.op == XL_DEV_DOWN)
-                ds_del(&l->devs, m.u.dev.keys + 32 * i);
-            else if (!ds_add(&l->devs, m.u.dev.keys + 32 * i))
+            const uint8_t *key = m.u.dev.keys + 32 * i;
+            if (m.u.dev.op == XL_DEV_DOWN) {
+                ds_del(&l->devs, key);
+            } else if (l->devs.n >= XLINK_DEVS_MAX && !ds_has(&l->devs, key)) {
+                link_close(l, "it lists more devices than an instance holds");
+                return;
+            } else if (!ds_add(&l->devs, key)) {
                 break; /* out of memory: copies for it go through the database */
+            }
         }
         break;
     case XL_FWD:
+        if (l->rx_n >= XLINK_RX_MAX || l->rx_bytes + m.u.fwd.sealed_len > XLINK_RX_BYTES) {
+            link_close(l, "more copies unanswered than an instance may forward");
+            return;
+        }
+        l->rx_n++;
+        l->rx_bytes += m.u.fwd.sealed_len;
         x->st.received++;
         mailbox_link_fwd(x->k, l->handle, &m.u.fwd);
         break;
@@ -559,22 +572,39 @@ static void link_go(link *l)
     link_write(l); /* the initiator's first handshake message */
 }
 
+/* The oldest accepted connection still in its handshake, and how many
+ * there are. */
+static link *oldest_pending(const struct xlink *x, int *n)
+{
+    link *old = NULL;
+    *n = 0;
+    for (int i = 0; i < XLINK_MAX; i++) {
+        link *l = x->slot[i];
+        if (!l || l->up || l->dialer)
+            continue;
+        (*n)++;
+        if (!old || l->since < old->since)
+            old = l;
+    }
+    return old;
+}
+
 static void on_accept(uv_stream_t *srv, int status)
 {
     struct xlink *x = srv->data;
     if (status < 0)
         return;
+    /* Connections in their handshake (anyone can open them) take at most
+     * XLINK_PENDING_MAX slots: the oldest makes room, so the rest stays for
+     * links up and for this instance's own dials. */
+    int pending;
+    link *old = oldest_pending(x, &pending);
+    if (old && pending >= (int)XLINK_PENDING_MAX)
+        link_close(old, "too many links in their handshake");
     link *l = link_new(x, false);
-    if (!l) { /* full: the oldest connection still in its handshake makes room */
-        link *old = NULL;
-        for (int i = 0; i < XLINK_MAX; i++)
-            if (x->slot[i] && !x->slot[i]->up && !x->slot[i]->dialer &&
-                (!old || x->slot[i]->since < old->since))
-                old = x->slot[i];
-        if (old) {
-            link_close(old, "too many links in their handshake");
-            l = link_new(x, false);
-        }
+    if (!l && (old = oldest_pending(x, &pending)) != NULL) {
+        link_close(old, "too many links in their handshake");
+        l = link_new(x, false);
     }
     if (!l) {
         uv_tcp_t *t = malloc(sizeof *t);
@@ -769,11 +799,15 @@ void xlink_drop(core *k, uint32_t h, const char *why)
         link_close(l, why);
 }
 
-void xlink_answer(core *k, uint32_t h, uint64_t tag, rv_fate fate, const char *error)
+void xlink_answer(core *k, uint32_t h, uint64_t tag, size_t len, rv_fate fate, const char *error)
 {
     link *l = by_handle(k->xl, h);
     if (!l || !l->up)
         return;
+    if (l->rx_n) {
+        l->rx_n--;
+        l->rx_bytes -= len <= l->rx_bytes ? len : l->rx_bytes;
+    }
     xlmsg m = {.type = XL_ANS, .u.ans = {.tag = tag, .fate = (uint8_t)fate}};
     if (fate == RV_STORED_REFUSED) {
         snprintf(m.u.ans.error, sizeof m.u.ans.error, "%s", error && *error ? error : "EPROTO");
