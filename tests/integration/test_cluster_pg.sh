@@ -24,7 +24,9 @@
 # from garbage and one from an instance of another organisation are
 # refused and the instances keep serving; with the link's port cut
 # (iptables in the test's namespace) a message still arrives, through the
-# database, and the link comes back when the port is open again; part 4
+# database, and the link comes back when the port is open again (also
+# while a stranger keeps 80 connections open in their handshake on the
+# dialer's link port); part 4
 # kills an instance with copies in flight on its link.
 # Needs root (namespaces), PostgreSQL's server programs (else skipped),
 # $BANTER_BIN and $RDV_BIN (the ASan builds by default).
@@ -171,10 +173,44 @@ run b "$T/ada" send bob "link cut"
 wait_for 10 has_body "$T/bob" ada "link cut" || t_fail "link cut" "bob did not get it"
 wait_for 10 grep -q "link to instance rdv_$xb (.*) closed" "$T/rdv-a.err" ||
     t_fail "link cut" "rdv-a did not see the link close"
+# While it is cut, a stranger keeps rdv-a's link port busy with connections
+# in their handshake, 100 new ones a second (each one closed is forgotten,
+# so none stays long enough to time out): rdv-a's own dial to $BOB_ON must
+# still find a free slot.
+cat >"$T/flood.py" <<'PY'
+import socket, sys, time
+socks = []
+while True:
+    for s in list(socks):
+        try:
+            if s.recv(1, socket.MSG_DONTWAIT) == b"":
+                s.close()
+                socks.remove(s)
+        except BlockingIOError:
+            pass
+        except OSError:
+            s.close()
+            socks.remove(s)
+    for _ in range(5 if len(socks) < 200 else 0):
+        try:
+            s = socket.create_connection((sys.argv[1], int(sys.argv[2])), 2)
+        except OSError:
+            break
+        s.settimeout(None)  # MSG_DONTWAIT then returns at once
+        socks.append(s)
+    time.sleep(0.05)
+PY
+r0=$(stat a links_refused)
+host_bg 1 "$T/flood.log" python3 "$T/flood.py" 198.18.0.1 "${LPORT[a]}" >/dev/null
+FLOOD=$BT_LAST_PID
+flooding() { [ "$(stat a links_refused)" -ge $((r0 + 20)) ]; }
+wait_for 10 flooding || t_fail "flood" "rdv-a refused $r0 then $(stat a links_refused): $(tail -n 3 "$T/flood.err")"
 # shellcheck disable=SC2086
 host_exec 1 iptables -D $cut || t_fail "link cut" "iptables -D"
 up_again() { [ "$(grep -c "link to instance rdv_$xb (.*) up" "$T/rdv-a.err")" -ge 2 ]; }
-wait_for 15 up_again || t_fail "link cut" "the link did not come back"
+wait_for 15 up_again || t_fail "link cut" "the link did not come back (strangers in handshakes on its port)"
+kill -TERM "$FLOOD"
+wait_for 5 gone "$FLOOD" || t_fail "flood" "the flood still running"
 fa=$(stat a link_forwarded)
 run b "$T/ada" send bob "over the link again"
 [ "$RC" -eq 0 ] && grep -q "delivered to bob" <<<"$OUT" || t_fail "link back" "ada -> bob: $RC $OUT"
