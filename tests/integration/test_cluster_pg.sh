@@ -22,7 +22,8 @@
 # 8.3): the instances link to each other at start; the copies of part 2
 # go over a link (the status counters of both instances say so); a link
 # from garbage and one from an instance of another organisation are
-# refused and the instances keep serving; with the link's port cut
+# refused and the instances keep serving, and so is a link listing more
+# devices than an instance may hold (rdv_probe xldevs=); with the link's port cut
 # (iptables in the test's namespace) a message still arrives, through the
 # database, and the link comes back when the port is open again (also
 # while a stranger keeps 80 connections open in their handshake on the
@@ -39,6 +40,7 @@ require_root
 # shellcheck source=tests/integration/rnode.sh
 . "$here/rnode.sh"
 ADMIN_BIN=${ADMIN_BIN:-$here/../../build/asan/banter-admin}
+RDV_PROBE=${RDV_PROBE:-$here/../../build/asan/tests/rdv_probe}
 rnode_setup 3 ADMIN_BIN
 # shellcheck source=tests/integration/pg_lib.sh
 . "$here/pg_lib.sh"
@@ -163,6 +165,16 @@ check_san "$T/rdv-x.err" "rdv-x"
 run b "$T/ada" send bob "after the refusals"
 [ "$RC" -eq 0 ] && grep -q "delivered to bob" <<<"$OUT" || t_fail "refusals" "ada -> bob: $RC $OUT"
 t_pass "links from garbage and from another organisation's instance refused; the instances still serve"
+
+# A rogue instance (here the organisation key itself, whose empty XL_CERT
+# is accepted) listing 200,000 devices on its link: closed at the cap.
+host_exec 1 "$RDV_PROBE" --key "$T/org.key" 198.18.0.1 "${LPORT[a]}" pt=01 xldevs=200000 \
+    wait=1000 >"$T/xldevs.out" 2>&1
+wait_for 10 grep -q "link to instance main (.*) closed: it lists more devices than an instance holds" \
+    "$T/rdv-a.err" || t_fail "device flood" "rdv-a: $(grep main "$T/rdv-a.err" | tail -n 3)"
+run b "$T/ada" send bob "after the device flood"
+[ "$RC" -eq 0 ] && grep -q "delivered to bob" <<<"$OUT" || t_fail "device flood" "ada -> bob: $RC $OUT"
+t_pass "a link listing 200,000 devices closed at the cap (196,608); the instance still serves"
 
 cut="INPUT -p tcp --dport ${LPORT[$xb]} -j REJECT --reject-with tcp-reset"
 # shellcheck disable=SC2086 # the rule's words
