@@ -124,6 +124,7 @@ typedef struct link {
     rvbatch ob;  /* plaintexts queued this iteration */
     devset devs; /* what the peer holds */
     uint64_t since;
+    uint64_t up_at; /* loop ms it came up */
     uint32_t handle;
     size_t wbytes;
     uint64_t rx_bytes; /* sealed bytes received and not answered yet */
@@ -157,7 +158,7 @@ struct xlink {
     uv_tcp_t listener;
     bool listening, polling, stopped;
     uint32_t gen;
-    uint64_t last_poll;
+    uint64_t last_poll;    /* loop ms the last read of the table started */
     uint64_t last_refusal; /* loop ms of the last refusal logged */
     uint32_t quiet;        /* refusals since then */
     link *slot[XLINK_MAX];
@@ -413,6 +414,7 @@ static void link_up(link *l, const char *name)
             link_close(o, "replaced by a newer link");
     }
     l->up = true;
+    l->up_at = core_now(x->k);
     x->st.up++;
     session_set_rx_max(l->s, 65535);
     core_log(x->k, "link to instance %s (%s) up", l->peer, l->addr);
@@ -682,7 +684,10 @@ static void on_links(void *ud, int ret, const char *id, const char *addr)
             return;
         for (int s = 0; ret == 1 && s < XLINK_MAX; s++) {
             link *l = x->slot[s];
-            if (l && l->up && !l->listed) /* reaped, or left: do not wait for TCP */
+            /* Reaped, or left: do not wait for TCP. Only a link up before
+             * the read began: one up since may be from an instance that
+             * joined after the read's snapshot. */
+            if (l && l->up && !l->listed && l->up_at < x->last_poll)
                 link_close(l, "its instance is no longer in the shared table");
             else if (l)
                 l->listed = false;
