@@ -134,6 +134,7 @@ typedef struct link {
     int known;                        /* the dialer's entry in x->known, else -1 */
     bool dialer, connected, up, writing, closing;
     bool listed; /* its instance was in the last read of the table */
+    bool heard;  /* bytes came in */
 } link;
 
 typedef struct wreq {
@@ -539,6 +540,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
     }
     const uint8_t *in = (const uint8_t *)b->base;
     size_t left = (size_t)nread;
+    l->heard = l->heard || nread > 0;
     for (;;) {
         size_t used = 0;
         session_event ev;
@@ -574,9 +576,14 @@ static void link_go(link *l)
     link_write(l); /* the initiator's first handshake message */
 }
 
-/* The oldest accepted connection still in its handshake, and how many
- * there are. */
-static link *oldest_pending(const struct xlink *x, int *n)
+/* How far an accepted connection got: 0 nothing received, 1 in the
+ * handshake, 2 handshake done (the certificate awaited). */
+static int progress(const link *l) { return session_established(l->s) ? 2 : l->heard ? 1 : 0; }
+
+/* The accepted connection still in its handshake to close for room (the
+ * least advanced, the oldest of those: a stranger's idle connections go
+ * before a peer's handshake under way), and how many there are. */
+static link *evictable(const struct xlink *x, int *n)
 {
     link *old = NULL;
     *n = 0;
@@ -585,7 +592,8 @@ static link *oldest_pending(const struct xlink *x, int *n)
         if (!l || l->up || l->dialer)
             continue;
         (*n)++;
-        if (!old || l->since < old->since)
+        if (!old || progress(l) < progress(old) ||
+            (progress(l) == progress(old) && l->since < old->since))
             old = l;
     }
     return old;
@@ -597,14 +605,14 @@ static void on_accept(uv_stream_t *srv, int status)
     if (status < 0)
         return;
     /* Connections in their handshake (anyone can open them) take at most
-     * XLINK_PENDING_MAX slots: the oldest makes room, so the rest stays for
-     * links up and for this instance's own dials. */
+     * XLINK_PENDING_MAX slots, so the rest stays for links up and for this
+     * instance's own dials; the least advanced makes room. */
     int pending;
-    link *old = oldest_pending(x, &pending);
+    link *old = evictable(x, &pending);
     if (old && pending >= (int)XLINK_PENDING_MAX)
         link_close(old, "too many links in their handshake");
     link *l = link_new(x, false);
-    if (!l && (old = oldest_pending(x, &pending)) != NULL) {
+    if (!l && (old = evictable(x, &pending)) != NULL) {
         link_close(old, "too many links in their handshake");
         l = link_new(x, false);
     }

@@ -25,9 +25,9 @@
 # refused and the instances keep serving, and so is a link listing more
 # devices than an instance may hold (rdv_probe xldevs=); with the link's port cut
 # (iptables in the test's namespace) a message still arrives, through the
-# database, and the link comes back when the port is open again (also
-# while a stranger keeps 80 connections open in their handshake on the
-# dialer's link port); part 4
+# database, and the link comes back when the port is open again, also
+# while a stranger floods the dialer's link port with connections that
+# send nothing; part 4
 # kills an instance with copies in flight on its link.
 # Needs root (namespaces), PostgreSQL's server programs (else skipped),
 # $BANTER_BIN and $RDV_BIN (the ASan builds by default).
@@ -186,11 +186,12 @@ wait_for 10 has_body "$T/bob" ada "link cut" || t_fail "link cut" "bob did not g
 wait_for 10 grep -q "link to instance rdv_$xb (.*) closed" "$T/rdv-a.err" ||
     t_fail "link cut" "rdv-a did not see the link close"
 # While it is cut, a stranger keeps rdv-a's link port busy with connections
-# in their handshake, 100 new ones a second (each one closed is forgotten,
+# that send nothing, 100 new ones a second (each one closed is forgotten,
 # so none stays long enough to time out): rdv-a's own dial to $BOB_ON must
 # still find a free slot.
 cat >"$T/flood.py" <<'PY'
 import socket, sys, time
+host, port, n, pause = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
 socks = []
 while True:
     for s in list(socks):
@@ -203,17 +204,17 @@ while True:
         except OSError:
             s.close()
             socks.remove(s)
-    for _ in range(5 if len(socks) < 200 else 0):
+    for _ in range(n if len(socks) < 300 else 0):
         try:
-            s = socket.create_connection((sys.argv[1], int(sys.argv[2])), 2)
+            s = socket.create_connection((host, port), 2)
         except OSError:
             break
         s.settimeout(None)  # MSG_DONTWAIT then returns at once
         socks.append(s)
-    time.sleep(0.05)
+    time.sleep(pause)
 PY
 r0=$(stat a links_refused)
-host_bg 1 "$T/flood.log" python3 "$T/flood.py" 198.18.0.1 "${LPORT[a]}" >/dev/null
+host_bg 1 "$T/flood.log" python3 "$T/flood.py" 198.18.0.1 "${LPORT[a]}" 5 0.05 >/dev/null
 FLOOD=$BT_LAST_PID
 flooding() { [ "$(stat a links_refused)" -ge $((r0 + 20)) ]; }
 wait_for 10 flooding || t_fail "flood" "rdv-a refused $r0 then $(stat a links_refused): $(tail -n 3 "$T/flood.err")"
