@@ -23,7 +23,9 @@
 # go over a link (the status counters of both instances say so); a link
 # from garbage and one from an instance of another organisation are
 # refused and the instances keep serving, and so is a link listing more
-# devices than an instance may hold (rdv_probe xldevs=); with the link's port cut
+# devices than an instance may hold (rdv_probe xldevs=); a copy for a
+# device of another account than the one it names goes over the link and
+# is refused there (ENODEVICE); with the link's port cut
 # (iptables in the test's namespace) a message still arrives, through the
 # database, and the link comes back when the port is open again, also
 # while a stranger floods the dialer's link port with connections that
@@ -175,6 +177,24 @@ wait_for 10 grep -q "link to instance main (.*) closed: it lists more devices th
 run b "$T/ada" send bob "after the device flood"
 [ "$RC" -eq 0 ] && grep -q "delivered to bob" <<<"$OUT" || t_fail "device flood" "ada -> bob: $RC $OUT"
 t_pass "a link listing 200,000 devices closed at the cap (196,608); the instance still serves"
+
+# Over a link the recipient device is still checked against the account:
+# ada seals a copy addressed to herself but for a device of bob's (on
+# $BOB_ON, listed over the link): forwarded, and refused there.
+PW=$(cat "$T/pw")
+host_bg 1 "$T/bobp.log" "$RDV_PROBE" --key "$T/bobp.key" 198.18.0.1 "${PORT[$xb]}" hello \
+    "login=bob:$PW" ready wait=8000 >/dev/null
+BOBP=$BT_LAST_PID
+wait_for 10 grep -q "^ready" "$T/bobp.log" || t_fail "not hers" "bob's probe: $(tail -n 3 "$T/bobp.log")"
+bobp_dev=$("$RDV_PROBE" --key "$T/bobp.key" --print-key)
+fa=$(stat a link_forwarded)
+out=$(host_exec 1 "$RDV_PROBE" --key "$T/adap.key" 198.18.0.1 "${PORT[a]}" hello "login=ada:$PW" \
+    ready "sealto=ada:$bobp_dev:not hers" stored=1 2>&1)
+grep -q 'state=refused error=ENODEVICE$' <<<"$out" || t_fail "not hers" "$out"
+[ "$(stat a link_forwarded)" -gt "$fa" ] || t_fail "not hers" "not forwarded over the link"
+kill -TERM "$BOBP"
+wait_for 5 gone "$BOBP" || t_fail "not hers" "bob's probe still running"
+t_pass "a copy for bob's device addressed to ada went over the link and was refused there (ENODEVICE)"
 
 cut="INPUT -p tcp --dport ${LPORT[$xb]} -j REJECT --reject-with tcp-reset"
 # shellcheck disable=SC2086 # the rule's words
