@@ -3,6 +3,8 @@
 #include "xlink.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -565,10 +567,26 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
     link_write(l);
 }
 
+/* TCP keepalive: a peer whose host died or restarted (no FIN came) is
+ * noticed on a link that carries nothing (no copy to time out), within
+ * XLINK_KEEPALIVE_S + 5 probes 2 s apart; the peer's kernel answers them,
+ * so a busy peer is never closed by them. */
+static void link_keepalive(link *l)
+{
+    uv_os_fd_t fd;
+    int intvl = 2, cnt = 5;
+    (void)uv_tcp_keepalive(&l->tcp, 1, XLINK_KEEPALIVE_S);
+    if (uv_fileno((const uv_handle_t *)&l->tcp, &fd) != 0)
+        return;
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
+}
+
 static void link_go(link *l)
 {
     l->connected = true;
     (void)uv_tcp_nodelay(&l->tcp, 1);
+    link_keepalive(l);
     if (uv_read_start((uv_stream_t *)&l->tcp, on_alloc, on_read) != 0) {
         link_close(l, "cannot read");
         return;

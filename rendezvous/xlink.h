@@ -47,6 +47,7 @@
 #define XLINK_RETRY_MIN_MS 250u
 #define XLINK_RETRY_MAX_MS 5000u
 #define XLINK_HANDSHAKE_MS 10000u                /* handshake and certificate */
+#define XLINK_KEEPALIVE_S  10u                   /* idle before TCP keepalive probes */
 #define XLINK_OUT_HIGH     (4u * 1024u * 1024u)  /* queued: no more forwards */
 #define XLINK_OUT_CAP      (16u * 1024u * 1024u) /* queued: the peer does not read, closed */
 /* Devices a peer may list (XL_DEV) on one link: twice the service's

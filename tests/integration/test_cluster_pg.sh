@@ -79,6 +79,12 @@ for p in "a b" "a c" "b c" "b a" "c a" "c b"; do
     wait_for 10 link_up $p || t_fail links "no link ${p% *} -> ${p#* }: $(tail -n 5 "$T/rdv-${p% *}.err")"
 done
 t_pass "the instances linked to each other (Noise between instance keys, certificates checked)"
+# An idle link notices a peer whose host died: TCP keepalive on both ends.
+for f in sport dport; do # rdv-b's end of the link from rdv-a, then rdv-a's
+    ka=$(host_exec 1 ss -Htno state established "( $f = :${LPORT[b]} )")
+    grep -q "timer:(keepalive" <<<"$ka" || t_fail "keepalive" "$f ${LPORT[b]}: $ka"
+done
+t_pass "the links have TCP keepalive on both ends"
 
 A=198.18.0.1:${PORT[a]}
 BC=198.18.0.1:${PORT[b]},198.18.0.1:${PORT[c]}
