@@ -12,109 +12,12 @@
 #include "config.h"
 #include "conn.h"
 #include "db_cluster.h"
+#include "devset.h"
 #include "icert.h"
 #include "mailbox.h"
 #include "online.h"
 #include "rvbatch.h"
 #include "session.h"
-
-/* The device keys a peer said it holds: open addressing, linear probing,
- * deletion by backward shift (no tombstones). Keys are random: their first
- * bytes are the hash. */
-typedef struct devset {
-    uint8_t (*k)[32];
-    uint8_t *used;
-    size_t cap, n; /* cap: a power of two, or 0 */
-} devset;
-
-static size_t ds_home(const devset *s, const uint8_t *key)
-{
-    uint64_t h;
-    memcpy(&h, key, sizeof h);
-    return (size_t)h & (s->cap - 1);
-}
-
-static size_t ds_find(const devset *s, const uint8_t *key, bool *found)
-{
-    size_t i = ds_home(s, key);
-    while (s->used[i] && memcmp(s->k[i], key, 32) != 0)
-        i = (i + 1) & (s->cap - 1);
-    *found = s->used[i] != 0;
-    return i;
-}
-
-static bool ds_has(const devset *s, const uint8_t *key)
-{
-    bool f = false;
-    if (s->cap)
-        (void)ds_find(s, key, &f);
-    return f;
-}
-
-static void ds_free(devset *s)
-{
-    free(s->k);
-    free(s->used);
-    memset(s, 0, sizeof *s);
-}
-
-static bool ds_add(devset *s, const uint8_t *key);
-
-static bool ds_grow(devset *s)
-{
-    devset n = {.cap = s->cap ? s->cap * 2 : 64};
-    n.k = malloc(n.cap * sizeof *n.k);
-    n.used = calloc(n.cap, 1);
-    if (!n.k || !n.used) {
-        ds_free(&n);
-        return false;
-    }
-    for (size_t i = 0; i < s->cap; i++)
-        if (s->used[i])
-            (void)ds_add(&n, s->k[i]);
-    ds_free(s);
-    *s = n;
-    return true;
-}
-
-static bool ds_add(devset *s, const uint8_t *key)
-{
-    bool f;
-    if ((s->n + 1) * 4 > s->cap * 3 && !ds_grow(s))
-        return false;
-    size_t i = ds_find(s, key, &f);
-    if (!f) {
-        memcpy(s->k[i], key, 32);
-        s->used[i] = 1;
-        s->n++;
-    }
-    return true;
-}
-
-static void ds_del(devset *s, const uint8_t *key)
-{
-    bool f = false;
-    if (!s->cap)
-        return;
-    size_t i = ds_find(s, key, &f), j = i;
-    if (!f)
-        return;
-    s->used[i] = 0;
-    s->n--;
-    for (;;) { /* move back what probed past the hole */
-        j = (j + 1) & (s->cap - 1);
-        if (!s->used[j])
-            return;
-        size_t h = ds_home(s, s->k[j]);
-        bool stays = i <= j ? (i < h && h <= j) : (i < h || h <= j);
-        if (stays)
-            continue;
-        memcpy(s->k[i], s->k[j], 32);
-        s->used[i] = 1;
-        s->used[j] = 0;
-        i = j;
-    }
-}
 
 /* ---- links ---- */
 
@@ -123,8 +26,8 @@ typedef struct link {
     uv_connect_t creq;
     struct xlink *x;
     session *s;
-    rvbatch ob;  /* plaintexts queued this iteration */
-    devset devs; /* what the peer holds */
+    rvbatch ob;   /* plaintexts queued this iteration */
+    devset *devs; /* what the peer holds */
     uint64_t since;
     uint64_t up_at; /* loop ms it came up */
     uint32_t handle;
@@ -161,6 +64,7 @@ struct xlink {
     uv_tcp_t listener;
     bool listening, polling, stopped;
     uint32_t gen;
+    uint64_t stamp;        /* XL_DEV "up" keys received, all links */
     uint64_t last_poll;    /* loop ms the last read of the table started */
     uint64_t last_refusal; /* loop ms of the last refusal logged */
     uint32_t quiet;        /* refusals since then */
@@ -185,7 +89,7 @@ static void on_link_closed(uv_handle_t *h)
     link *l = (link *)(void *)h;
     session_free(l->s);
     rvbatch_free(&l->ob);
-    ds_free(&l->devs);
+    devset_free(l->devs);
     free(l);
 }
 
@@ -249,7 +153,8 @@ static link *link_new(struct xlink *x, bool dialer)
                          .id = x->me,
                          .rng = x->k->rng,
                          .out_cap = XLINK_OUT_CAP};
-    if (uv_tcp_init(x->k->loop, &l->tcp) != 0) {
+    if ((l->devs = devset_new(XLINK_DEVS_MAX)) == NULL || uv_tcp_init(x->k->loop, &l->tcp) != 0) {
+        devset_free(l->devs);
         free(l);
         return NULL;
     }
@@ -484,13 +389,16 @@ static void handle_one(link *l, const uint8_t *pt, size_t len)
         for (size_t i = 0; i < m.u.dev.n; i++) {
             const uint8_t *key = m.u.dev.keys + 32 * i;
             if (m.u.dev.op == XL_DEV_DOWN) {
-                ds_del(&l->devs, key);
-            } else if (l->devs.n >= XLINK_DEVS_MAX && !ds_has(&l->devs, key)) {
+                devset_del(l->devs, key);
+                continue;
+            }
+            r = devset_add(l->devs, key, ++x->stamp);
+            if (r == BANTER_ETOOBIG) {
                 link_close(l, "it lists more devices than an instance holds");
                 return;
-            } else if (!ds_add(&l->devs, key)) {
-                break; /* out of memory: copies for it go through the database */
             }
+            if (r)
+                break; /* out of memory: copies for it go through the database */
         }
         break;
     case XL_FWD:
@@ -796,12 +704,17 @@ void xlink_device(core *k, const uint8_t dev[static 32], bool up)
 uint32_t xlink_where(const core *k, const uint8_t dev[static 32])
 {
     const struct xlink *x = k->xl;
+    uint32_t best = 0;
+    uint64_t best_stamp = 0, st;
     for (int i = 0; x && i < XLINK_MAX; i++) {
         const link *l = x->slot[i];
-        if (l && l->up && !l->closing && ds_has(&l->devs, dev))
-            return l->handle;
+        if (l && l->up && !l->closing && devset_get(l->devs, dev, &st) &&
+            (!best || st > best_stamp)) {
+            best = l->handle;
+            best_stamp = st;
+        }
     }
-    return 0;
+    return best;
 }
 
 int xlink_forward(core *k, uint32_t h, const xl_fwd *f)

@@ -78,7 +78,8 @@ void xlink_tick(core *k, uint64_t now);
 /* A device was authenticated here (up) or left the last of its sessions
  * here: tell the other instances. */
 void xlink_device(core *k, const uint8_t dev[static 32], bool up);
-/* The link whose peer said it holds dev, or 0. */
+/* The link whose peer said it holds dev, or 0; of several, the one that
+ * said so last (the device moved, the old holder has not said it left). */
 uint32_t xlink_where(const core *k, const uint8_t dev[static 32]);
 /* Forward f over link: 0, or BANTER_ENOENT (the link is gone),
  * BANTER_EAGAIN (too much queued on it), BANTER_ETOOBIG (too large for a
