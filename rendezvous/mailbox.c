@@ -296,7 +296,7 @@ static void answer(mb_item *it, rv_fate fate, const char *error)
     if (from)
         send_stored(from, it->id, it->to_device, fate, error);
     else if (it->link && it->kind != IT_LINK) {
-        xlink_answer(it->mb->k, it->link, it->ltag, fate, error);
+        xlink_answer(it->mb->k, it->link, it->ltag, it->len, fate, error);
         it->link = 0;
     }
 }
@@ -509,7 +509,7 @@ void mailbox_link_fwd(core *k, uint32_t link, const xl_fwd *f)
     conn *d = ra ? online_device(ra, f->to_device) : NULL;
     mb_item *it = malloc(sizeof *it + f->sealed_len);
     if (!it) {
-        xlink_answer(k, link, f->tag, RV_STORED_REFUSED, "ENOMEM");
+        xlink_answer(k, link, f->tag, f->sealed_len, RV_STORED_REFUSED, "ENOMEM");
         return;
     }
     memset(it, 0, sizeof *it);

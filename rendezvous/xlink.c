@@ -3,6 +3,8 @@
 #include "xlink.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,109 +12,12 @@
 #include "config.h"
 #include "conn.h"
 #include "db_cluster.h"
+#include "devset.h"
 #include "icert.h"
 #include "mailbox.h"
 #include "online.h"
 #include "rvbatch.h"
 #include "session.h"
-
-/* The device keys a peer said it holds: open addressing, linear probing,
- * deletion by backward shift (no tombstones). Keys are random: their first
- * bytes are the hash. */
-typedef struct devset {
-    uint8_t (*k)[32];
-    uint8_t *used;
-    size_t cap, n; /* cap: a power of two, or 0 */
-} devset;
-
-static size_t ds_home(const devset *s, const uint8_t *key)
-{
-    uint64_t h;
-    memcpy(&h, key, sizeof h);
-    return (size_t)h & (s->cap - 1);
-}
-
-static size_t ds_find(const devset *s, const uint8_t *key, bool *found)
-{
-    size_t i = ds_home(s, key);
-    while (s->used[i] && memcmp(s->k[i], key, 32) != 0)
-        i = (i + 1) & (s->cap - 1);
-    *found = s->used[i] != 0;
-    return i;
-}
-
-static bool ds_has(const devset *s, const uint8_t *key)
-{
-    bool f = false;
-    if (s->cap)
-        (void)ds_find(s, key, &f);
-    return f;
-}
-
-static void ds_free(devset *s)
-{
-    free(s->k);
-    free(s->used);
-    memset(s, 0, sizeof *s);
-}
-
-static bool ds_add(devset *s, const uint8_t *key);
-
-static bool ds_grow(devset *s)
-{
-    devset n = {.cap = s->cap ? s->cap * 2 : 64};
-    n.k = malloc(n.cap * sizeof *n.k);
-    n.used = calloc(n.cap, 1);
-    if (!n.k || !n.used) {
-        ds_free(&n);
-        return false;
-    }
-    for (size_t i = 0; i < s->cap; i++)
-        if (s->used[i])
-            (void)ds_add(&n, s->k[i]);
-    ds_free(s);
-    *s = n;
-    return true;
-}
-
-static bool ds_add(devset *s, const uint8_t *key)
-{
-    bool f;
-    if ((s->n + 1) * 4 > s->cap * 3 && !ds_grow(s))
-        return false;
-    size_t i = ds_find(s, key, &f);
-    if (!f) {
-        memcpy(s->k[i], key, 32);
-        s->used[i] = 1;
-        s->n++;
-    }
-    return true;
-}
-
-static void ds_del(devset *s, const uint8_t *key)
-{
-    bool f = false;
-    if (!s->cap)
-        return;
-    size_t i = ds_find(s, key, &f), j = i;
-    if (!f)
-        return;
-    s->used[i] = 0;
-    s->n--;
-    for (;;) { /* move back what probed past the hole */
-        j = (j + 1) & (s->cap - 1);
-        if (!s->used[j])
-            return;
-        size_t h = ds_home(s, s->k[j]);
-        bool stays = i <= j ? (i < h && h <= j) : (i < h || h <= j);
-        if (stays)
-            continue;
-        memcpy(s->k[i], s->k[j], 32);
-        s->used[i] = 1;
-        s->used[j] = 0;
-        i = j;
-    }
-}
 
 /* ---- links ---- */
 
@@ -121,16 +26,20 @@ typedef struct link {
     uv_connect_t creq;
     struct xlink *x;
     session *s;
-    rvbatch ob;  /* plaintexts queued this iteration */
-    devset devs; /* what the peer holds */
+    rvbatch ob;   /* plaintexts queued this iteration */
+    devset *devs; /* what the peer holds */
     uint64_t since;
+    uint64_t up_at; /* loop ms it came up */
     uint32_t handle;
     size_t wbytes;
+    uint64_t rx_bytes; /* sealed bytes received and not answered yet */
+    uint32_t rx_n;     /* copies received and not answered yet */
     char addr[CONN_ADDR_MAX];
     char peer[DB_CLUSTER_MAX_ID + 1]; /* the peer's instance id, once up */
     int known;                        /* the dialer's entry in x->known, else -1 */
     bool dialer, connected, up, writing, closing;
     bool listed; /* its instance was in the last read of the table */
+    bool heard;  /* bytes came in */
 } link;
 
 typedef struct wreq {
@@ -155,7 +64,8 @@ struct xlink {
     uv_tcp_t listener;
     bool listening, polling, stopped;
     uint32_t gen;
-    uint64_t last_poll;
+    uint64_t stamp;        /* XL_DEV "up" keys received, all links */
+    uint64_t last_poll;    /* loop ms the last read of the table started */
     uint64_t last_refusal; /* loop ms of the last refusal logged */
     uint32_t quiet;        /* refusals since then */
     link *slot[XLINK_MAX];
@@ -179,7 +89,7 @@ static void on_link_closed(uv_handle_t *h)
     link *l = (link *)(void *)h;
     session_free(l->s);
     rvbatch_free(&l->ob);
-    ds_free(&l->devs);
+    devset_free(l->devs);
     free(l);
 }
 
@@ -243,7 +153,8 @@ static link *link_new(struct xlink *x, bool dialer)
                          .id = x->me,
                          .rng = x->k->rng,
                          .out_cap = XLINK_OUT_CAP};
-    if (uv_tcp_init(x->k->loop, &l->tcp) != 0) {
+    if ((l->devs = devset_new(XLINK_DEVS_MAX)) == NULL || uv_tcp_init(x->k->loop, &l->tcp) != 0) {
+        devset_free(l->devs);
         free(l);
         return NULL;
     }
@@ -411,6 +322,7 @@ static void link_up(link *l, const char *name)
             link_close(o, "replaced by a newer link");
     }
     l->up = true;
+    l->up_at = core_now(x->k);
     x->st.up++;
     session_set_rx_max(l->s, 65535);
     core_log(x->k, "link to instance %s (%s) up", l->peer, l->addr);
@@ -475,13 +387,27 @@ static void handle_one(link *l, const uint8_t *pt, size_t len)
     switch (m.type) {
     case XL_DEV:
         for (size_t i = 0; i < m.u.dev.n; i++) {
-            if (m.u.dev.op == XL_DEV_DOWN)
-                ds_del(&l->devs, m.u.dev.keys + 32 * i);
-            else if (!ds_add(&l->devs, m.u.dev.keys + 32 * i))
+            const uint8_t *key = m.u.dev.keys + 32 * i;
+            if (m.u.dev.op == XL_DEV_DOWN) {
+                devset_del(l->devs, key);
+                continue;
+            }
+            r = devset_add(l->devs, key, ++x->stamp);
+            if (r == BANTER_ETOOBIG) {
+                link_close(l, "it lists more devices than an instance holds");
+                return;
+            }
+            if (r)
                 break; /* out of memory: copies for it go through the database */
         }
         break;
     case XL_FWD:
+        if (l->rx_n >= XLINK_RX_MAX || l->rx_bytes + m.u.fwd.sealed_len > XLINK_RX_BYTES) {
+            link_close(l, "more copies unanswered than an instance may forward");
+            return;
+        }
+        l->rx_n++;
+        l->rx_bytes += m.u.fwd.sealed_len;
         x->st.received++;
         mailbox_link_fwd(x->k, l->handle, &m.u.fwd);
         break;
@@ -524,6 +450,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
     }
     const uint8_t *in = (const uint8_t *)b->base;
     size_t left = (size_t)nread;
+    l->heard = l->heard || nread > 0;
     for (;;) {
         size_t used = 0;
         session_event ev;
@@ -548,10 +475,26 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
     link_write(l);
 }
 
+/* TCP keepalive: a peer whose host died or restarted (no FIN came) is
+ * noticed on a link that carries nothing (no copy to time out), within
+ * XLINK_KEEPALIVE_S + 5 probes 2 s apart; the peer's kernel answers them,
+ * so a busy peer is never closed by them. */
+static void link_keepalive(link *l)
+{
+    uv_os_fd_t fd;
+    int intvl = 2, cnt = 5;
+    (void)uv_tcp_keepalive(&l->tcp, 1, XLINK_KEEPALIVE_S);
+    if (uv_fileno((const uv_handle_t *)&l->tcp, &fd) != 0)
+        return;
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
+}
+
 static void link_go(link *l)
 {
     l->connected = true;
     (void)uv_tcp_nodelay(&l->tcp, 1);
+    link_keepalive(l);
     if (uv_read_start((uv_stream_t *)&l->tcp, on_alloc, on_read) != 0) {
         link_close(l, "cannot read");
         return;
@@ -559,22 +502,45 @@ static void link_go(link *l)
     link_write(l); /* the initiator's first handshake message */
 }
 
+/* How far an accepted connection got: 0 nothing received, 1 in the
+ * handshake, 2 handshake done (the certificate awaited). */
+static int progress(const link *l) { return session_established(l->s) ? 2 : l->heard ? 1 : 0; }
+
+/* The accepted connection still in its handshake to close for room (the
+ * least advanced, the oldest of those: a stranger's idle connections go
+ * before a peer's handshake under way), and how many there are. */
+static link *evictable(const struct xlink *x, int *n)
+{
+    link *old = NULL;
+    *n = 0;
+    for (int i = 0; i < XLINK_MAX; i++) {
+        link *l = x->slot[i];
+        if (!l || l->up || l->dialer)
+            continue;
+        (*n)++;
+        if (!old || progress(l) < progress(old) ||
+            (progress(l) == progress(old) && l->since < old->since))
+            old = l;
+    }
+    return old;
+}
+
 static void on_accept(uv_stream_t *srv, int status)
 {
     struct xlink *x = srv->data;
     if (status < 0)
         return;
+    /* Connections in their handshake (anyone can open them) take at most
+     * XLINK_PENDING_MAX slots, so the rest stays for links up and for this
+     * instance's own dials; the least advanced makes room. */
+    int pending;
+    link *old = evictable(x, &pending);
+    if (old && pending >= (int)XLINK_PENDING_MAX)
+        link_close(old, "too many links in their handshake");
     link *l = link_new(x, false);
-    if (!l) { /* full: the oldest connection still in its handshake makes room */
-        link *old = NULL;
-        for (int i = 0; i < XLINK_MAX; i++)
-            if (x->slot[i] && !x->slot[i]->up && !x->slot[i]->dialer &&
-                (!old || x->slot[i]->since < old->since))
-                old = x->slot[i];
-        if (old) {
-            link_close(old, "too many links in their handshake");
-            l = link_new(x, false);
-        }
+    if (!l && (old = evictable(x, &pending)) != NULL) {
+        link_close(old, "too many links in their handshake");
+        l = link_new(x, false);
     }
     if (!l) {
         uv_tcp_t *t = malloc(sizeof *t);
@@ -652,7 +618,10 @@ static void on_links(void *ud, int ret, const char *id, const char *addr)
             return;
         for (int s = 0; ret == 1 && s < XLINK_MAX; s++) {
             link *l = x->slot[s];
-            if (l && l->up && !l->listed) /* reaped, or left: do not wait for TCP */
+            /* Reaped, or left: do not wait for TCP. Only a link up before
+             * the read began: one up since may be from an instance that
+             * joined after the read's snapshot. */
+            if (l && l->up && !l->listed && l->up_at < x->last_poll)
                 link_close(l, "its instance is no longer in the shared table");
             else if (l)
                 l->listed = false;
@@ -735,12 +704,17 @@ void xlink_device(core *k, const uint8_t dev[static 32], bool up)
 uint32_t xlink_where(const core *k, const uint8_t dev[static 32])
 {
     const struct xlink *x = k->xl;
+    uint32_t best = 0;
+    uint64_t best_stamp = 0, st;
     for (int i = 0; x && i < XLINK_MAX; i++) {
         const link *l = x->slot[i];
-        if (l && l->up && !l->closing && ds_has(&l->devs, dev))
-            return l->handle;
+        if (l && l->up && !l->closing && devset_get(l->devs, dev, &st) &&
+            (!best || st > best_stamp)) {
+            best = l->handle;
+            best_stamp = st;
+        }
     }
-    return 0;
+    return best;
 }
 
 int xlink_forward(core *k, uint32_t h, const xl_fwd *f)
@@ -769,11 +743,15 @@ void xlink_drop(core *k, uint32_t h, const char *why)
         link_close(l, why);
 }
 
-void xlink_answer(core *k, uint32_t h, uint64_t tag, rv_fate fate, const char *error)
+void xlink_answer(core *k, uint32_t h, uint64_t tag, size_t len, rv_fate fate, const char *error)
 {
     link *l = by_handle(k->xl, h);
     if (!l || !l->up)
         return;
+    if (l->rx_n) {
+        l->rx_n--;
+        l->rx_bytes -= len <= l->rx_bytes ? len : l->rx_bytes;
+    }
     xlmsg m = {.type = XL_ANS, .u.ans = {.tag = tag, .fate = (uint8_t)fate}};
     if (fate == RV_STORED_REFUSED) {
         snprintf(m.u.ans.error, sizeof m.u.ans.error, "%s", error && *error ? error : "EPROTO");

@@ -42,12 +42,22 @@
 #include "xlmsg.h"
 
 #define XLINK_MAX          64    /* links, pending ones included */
+#define XLINK_PENDING_MAX  16    /* accepted ones in their handshake */
 #define XLINK_POLL_MS      1000u /* read the others' addresses */
 #define XLINK_RETRY_MIN_MS 250u
 #define XLINK_RETRY_MAX_MS 5000u
 #define XLINK_HANDSHAKE_MS 10000u                /* handshake and certificate */
+#define XLINK_KEEPALIVE_S  10u                   /* idle before TCP keepalive probes */
 #define XLINK_OUT_HIGH     (4u * 1024u * 1024u)  /* queued: no more forwards */
 #define XLINK_OUT_CAP      (16u * 1024u * 1024u) /* queued: the peer does not read, closed */
+/* Devices a peer may list (XL_DEV) on one link: twice the service's
+ * 100,000 connections, a table of 2^18 keys (8.6 MB); more closes it. */
+#define XLINK_DEVS_MAX     196608u
+/* Copies received over one link and not answered yet: what a sending
+ * instance may have waiting at most (mailbox.h MB_REMOTE_MAX copies,
+ * MB_ROUTED_BYTES); more closes the link (a peer that does not wait). */
+#define XLINK_RX_MAX       65536u
+#define XLINK_RX_BYTES     (256u * 1024u * 1024u)
 
 /* Listen on addr ("ADDR:PORT", also the address published to the others)
  * with key me (the instance key, or the server key when it is the
@@ -68,7 +78,8 @@ void xlink_tick(core *k, uint64_t now);
 /* A device was authenticated here (up) or left the last of its sessions
  * here: tell the other instances. */
 void xlink_device(core *k, const uint8_t dev[static 32], bool up);
-/* The link whose peer said it holds dev, or 0. */
+/* The link whose peer said it holds dev, or 0; of several, the one that
+ * said so last (the device moved, the old holder has not said it left). */
 uint32_t xlink_where(const core *k, const uint8_t dev[static 32]);
 /* Forward f over link: 0, or BANTER_ENOENT (the link is gone),
  * BANTER_EAGAIN (too much queued on it), BANTER_ETOOBIG (too large for a
@@ -77,8 +88,10 @@ BANTER_WUR int xlink_forward(core *k, uint32_t link, const xl_fwd *f);
 /* Close link (why is logged); nothing when it is gone already. The
  * mailbox is told (mailbox_link_down) before this returns. */
 void xlink_drop(core *k, uint32_t link, const char *why);
-/* Answer the forward tag that came over link; nothing when it is gone. */
-void xlink_answer(core *k, uint32_t link, uint64_t tag, rv_fate fate, const char *error);
+/* Answer the forward tag (len sealed bytes) that came over link; nothing
+ * when it is gone. Each copy that came over a link is answered once. */
+void xlink_answer(core *k, uint32_t link, uint64_t tag, size_t len, rv_fate fate,
+                  const char *error);
 
 /* Counters since start (status). */
 typedef struct xlink_stats {

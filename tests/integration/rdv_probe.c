@@ -72,6 +72,9 @@
  *              (the default is to answer)
  *   delivered=ID          send RV_DELIVERED for ID (32 hex digits)
  *   junk=N                send a frame of N random bytes, not encrypted
+ *   xldevs=N              as an instance on a link (cluster_listen, with
+ *              the organisation key as --key, after pt=01, an empty
+ *              XL_CERT): N random device keys in XL_DEV messages
  *   sealid=USER:DEVHEX:IDHEX:TEXT  one copy to the device key given, with
  *              the message id given
  *   chatto=TO  the CHATs sealed from now on (not broadcasts) carry "to":
@@ -1485,6 +1488,33 @@ static int rv_step(probe *p, const char *s)
 }
 
 /* One step; 0, or -1 for a step that is not one (usage). */
+/* xldevs=N: as an instance on a link (docs/rendezvous.md 8.3), N random
+ * device keys in XL_DEV messages (op 1, 2000 keys each), each its own
+ * transport message. */
+static int xl_devs(probe *p, const char *arg)
+{
+    char *end;
+    long n = strtol(arg, &end, 10);
+    if (end == arg || *end || n < 1 || n > 10000000)
+        return -1;
+    banter_rng rng = bcrypto_rng_system();
+    uint8_t *b = malloc(2 + 2000 * 32);
+    if (!b)
+        return -1;
+    for (long done = 0; done < n && !p->closed;) {
+        size_t k = n - done < 2000 ? (size_t)(n - done) : 2000;
+        b[0] = 0x02; /* XL_DEV */
+        b[1] = 0x01; /* up */
+        rng.fill(rng.ctx, b + 2, k * 32);
+        if (session_send(p->s, b, 2 + k * 32) != 0)
+            break;
+        flush_out(p);
+        done += (long)k;
+    }
+    free(b);
+    return 0;
+}
+
 static int step(probe *p, const char *s)
 {
     msg m = {0};
@@ -1519,6 +1549,8 @@ static int step(probe *p, const char *s)
             fprintf(stderr, "rdv_probe: cannot send the batch\n");
         rvbatch_free(&b);
         flush_out(p);
+    } else if (strncmp(s, "xldevs=", 7) == 0) {
+        return xl_devs(p, s + 7);
     } else if (strncmp(s, "pt=", 3) == 0) {
         size_t n = strlen(s + 3) / 2;
         uint8_t *b = n ? malloc(n) : NULL;

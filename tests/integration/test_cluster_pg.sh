@@ -22,9 +22,14 @@
 # 8.3): the instances link to each other at start; the copies of part 2
 # go over a link (the status counters of both instances say so); a link
 # from garbage and one from an instance of another organisation are
-# refused and the instances keep serving; with the link's port cut
+# refused and the instances keep serving, and so is a link listing more
+# devices than an instance may hold (rdv_probe xldevs=); a copy for a
+# device of another account than the one it names goes over the link and
+# is refused there (ENODEVICE); with the link's port cut
 # (iptables in the test's namespace) a message still arrives, through the
-# database, and the link comes back when the port is open again; part 4
+# database, and the link comes back when the port is open again, also
+# while a stranger floods the dialer's link port with connections that
+# send nothing; part 4
 # kills an instance with copies in flight on its link.
 # Needs root (namespaces), PostgreSQL's server programs (else skipped),
 # $BANTER_BIN and $RDV_BIN (the ASan builds by default).
@@ -37,6 +42,7 @@ require_root
 # shellcheck source=tests/integration/rnode.sh
 . "$here/rnode.sh"
 ADMIN_BIN=${ADMIN_BIN:-$here/../../build/asan/banter-admin}
+RDV_PROBE=${RDV_PROBE:-$here/../../build/asan/tests/rdv_probe}
 rnode_setup 3 ADMIN_BIN
 # shellcheck source=tests/integration/pg_lib.sh
 . "$here/pg_lib.sh"
@@ -73,6 +79,12 @@ for p in "a b" "a c" "b c" "b a" "c a" "c b"; do
     wait_for 10 link_up $p || t_fail links "no link ${p% *} -> ${p#* }: $(tail -n 5 "$T/rdv-${p% *}.err")"
 done
 t_pass "the instances linked to each other (Noise between instance keys, certificates checked)"
+# An idle link notices a peer whose host died: TCP keepalive on both ends.
+for f in sport dport; do # rdv-b's end of the link from rdv-a, then rdv-a's
+    ka=$(host_exec 1 ss -Htno state established "( $f = :${LPORT[b]} )")
+    grep -q "timer:(keepalive" <<<"$ka" || t_fail "keepalive" "$f ${LPORT[b]}: $ka"
+done
+t_pass "the links have TCP keepalive on both ends"
 
 A=198.18.0.1:${PORT[a]}
 BC=198.18.0.1:${PORT[b]},198.18.0.1:${PORT[c]}
@@ -162,6 +174,34 @@ run b "$T/ada" send bob "after the refusals"
 [ "$RC" -eq 0 ] && grep -q "delivered to bob" <<<"$OUT" || t_fail "refusals" "ada -> bob: $RC $OUT"
 t_pass "links from garbage and from another organisation's instance refused; the instances still serve"
 
+# A rogue instance (here the organisation key itself, whose empty XL_CERT
+# is accepted) listing 200,000 devices on its link: closed at the cap.
+host_exec 1 "$RDV_PROBE" --key "$T/org.key" 198.18.0.1 "${LPORT[a]}" pt=01 xldevs=200000 \
+    wait=1000 >"$T/xldevs.out" 2>&1
+wait_for 10 grep -q "link to instance main (.*) closed: it lists more devices than an instance holds" \
+    "$T/rdv-a.err" || t_fail "device flood" "rdv-a: $(grep main "$T/rdv-a.err" | tail -n 3)"
+run b "$T/ada" send bob "after the device flood"
+[ "$RC" -eq 0 ] && grep -q "delivered to bob" <<<"$OUT" || t_fail "device flood" "ada -> bob: $RC $OUT"
+t_pass "a link listing 200,000 devices closed at the cap (196,608); the instance still serves"
+
+# Over a link the recipient device is still checked against the account:
+# ada seals a copy addressed to herself but for a device of bob's (on
+# $BOB_ON, listed over the link): forwarded, and refused there.
+PW=$(cat "$T/pw")
+host_bg 1 "$T/bobp.log" "$RDV_PROBE" --key "$T/bobp.key" 198.18.0.1 "${PORT[$xb]}" hello \
+    "login=bob:$PW" ready wait=8000 >/dev/null
+BOBP=$BT_LAST_PID
+wait_for 10 grep -q "^ready" "$T/bobp.log" || t_fail "not hers" "bob's probe: $(tail -n 3 "$T/bobp.log")"
+bobp_dev=$("$RDV_PROBE" --key "$T/bobp.key" --print-key)
+fa=$(stat a link_forwarded)
+out=$(host_exec 1 "$RDV_PROBE" --key "$T/adap.key" 198.18.0.1 "${PORT[a]}" hello "login=ada:$PW" \
+    ready "sealto=ada:$bobp_dev:not hers" stored=1 2>&1)
+grep -q 'state=refused error=ENODEVICE$' <<<"$out" || t_fail "not hers" "$out"
+[ "$(stat a link_forwarded)" -gt "$fa" ] || t_fail "not hers" "not forwarded over the link"
+kill -TERM "$BOBP"
+wait_for 5 gone "$BOBP" || t_fail "not hers" "bob's probe still running"
+t_pass "a copy for bob's device addressed to ada went over the link and was refused there (ENODEVICE)"
+
 cut="INPUT -p tcp --dport ${LPORT[$xb]} -j REJECT --reject-with tcp-reset"
 # shellcheck disable=SC2086 # the rule's words
 host_exec 1 iptables -I $cut || t_fail "link cut" "iptables"
@@ -171,10 +211,45 @@ run b "$T/ada" send bob "link cut"
 wait_for 10 has_body "$T/bob" ada "link cut" || t_fail "link cut" "bob did not get it"
 wait_for 10 grep -q "link to instance rdv_$xb (.*) closed" "$T/rdv-a.err" ||
     t_fail "link cut" "rdv-a did not see the link close"
+# While it is cut, a stranger keeps rdv-a's link port busy with connections
+# that send nothing, 100 new ones a second (each one closed is forgotten,
+# so none stays long enough to time out): rdv-a's own dial to $BOB_ON must
+# still find a free slot.
+cat >"$T/flood.py" <<'PY'
+import socket, sys, time
+host, port, n, pause = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+socks = []
+while True:
+    for s in list(socks):
+        try:
+            if s.recv(1, socket.MSG_DONTWAIT) == b"":
+                s.close()
+                socks.remove(s)
+        except BlockingIOError:
+            pass
+        except OSError:
+            s.close()
+            socks.remove(s)
+    for _ in range(n if len(socks) < 300 else 0):
+        try:
+            s = socket.create_connection((host, port), 2)
+        except OSError:
+            break
+        s.settimeout(None)  # MSG_DONTWAIT then returns at once
+        socks.append(s)
+    time.sleep(pause)
+PY
+r0=$(stat a links_refused)
+host_bg 1 "$T/flood.log" python3 "$T/flood.py" 198.18.0.1 "${LPORT[a]}" 5 0.05 >/dev/null
+FLOOD=$BT_LAST_PID
+flooding() { [ "$(stat a links_refused)" -ge $((r0 + 20)) ]; }
+wait_for 10 flooding || t_fail "flood" "rdv-a refused $r0 then $(stat a links_refused): $(tail -n 3 "$T/flood.err")"
 # shellcheck disable=SC2086
 host_exec 1 iptables -D $cut || t_fail "link cut" "iptables -D"
 up_again() { [ "$(grep -c "link to instance rdv_$xb (.*) up" "$T/rdv-a.err")" -ge 2 ]; }
-wait_for 15 up_again || t_fail "link cut" "the link did not come back"
+wait_for 15 up_again || t_fail "link cut" "the link did not come back (strangers in handshakes on its port)"
+kill -TERM "$FLOOD"
+wait_for 5 gone "$FLOOD" || t_fail "flood" "the flood still running"
 fa=$(stat a link_forwarded)
 run b "$T/ada" send bob "over the link again"
 [ "$RC" -eq 0 ] && grep -q "delivered to bob" <<<"$OUT" || t_fail "link back" "ada -> bob: $RC $OUT"
