@@ -1,0 +1,256 @@
+/* SPDX-License-Identifier: MIT */
+/* evloop.c - sockets watched through one epoll descriptor on the GLib loop (evloop.h). */
+#include "net/evloop.h"
+
+#include <errno.h>
+#include <glib-unix.h>
+#include <stdbool.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+/* The loop is a GSource; watches hold a reference to it, so its memory
+ * (and the epoll descriptor) lives until the last one is deleted. */
+struct evloop {
+    GSource src; /* first: an evloop is a GSource */
+    int epfd;
+    unsigned depth; /* dispatches under way (a callback may iterate the loop) */
+    unsigned count;
+    ev_watch *dead; /* deleted during a dispatch: freed when it is over */
+};
+
+struct ev_watch {
+    evloop *ev; /* NULL: a plain fd source */
+    GMainContext *ctx;
+    GSource *src; /* the plain fd source, while it asks for something */
+    int fd;
+    uint32_t want;
+    bool in_set; /* in the epoll set */
+    bool dead;
+    ev_fn fn;
+    void *ud;
+    ev_watch *next; /* in ev->dead */
+};
+
+static uint32_t from_epoll(uint32_t e)
+{
+    return ((e & EPOLLIN) ? EVLOOP_IN : 0) | ((e & EPOLLOUT) ? EVLOOP_OUT : 0) |
+           ((e & (EPOLLHUP | EPOLLRDHUP)) ? EVLOOP_HUP : 0) | ((e & EPOLLERR) ? EVLOOP_ERR : 0);
+}
+
+static uint32_t to_epoll(uint32_t e)
+{
+    return ((e & EVLOOP_IN) ? (uint32_t)EPOLLIN : 0) | ((e & EVLOOP_OUT) ? (uint32_t)EPOLLOUT : 0);
+}
+
+static uint32_t from_cond(GIOCondition c)
+{
+    return ((c & G_IO_IN) ? EVLOOP_IN : 0) | ((c & G_IO_OUT) ? EVLOOP_OUT : 0) |
+           ((c & G_IO_HUP) ? EVLOOP_HUP : 0) | ((c & (G_IO_ERR | G_IO_NVAL)) ? EVLOOP_ERR : 0);
+}
+
+static GIOCondition to_cond(uint32_t e)
+{
+    return (GIOCondition)(((e & EVLOOP_IN) ? G_IO_IN : 0) | ((e & EVLOOP_OUT) ? G_IO_OUT : 0));
+}
+
+static void watch_free(ev_watch *w)
+{
+    if (w->ev)
+        g_source_unref(&w->ev->src);
+    g_free(w);
+}
+
+/* Free what was deleted during the dispatch that just ended. */
+static void bury(evloop *ev)
+{
+    while (ev->dead) {
+        ev_watch *w = ev->dead;
+        ev->dead = w->next;
+        watch_free(w); /* may drop the last reference but ours: GLib holds one */
+    }
+}
+
+static gboolean ev_dispatch(GSource *s, GSourceFunc cb, gpointer ud)
+{
+    evloop *ev = (evloop *)s;
+    struct epoll_event evs[EVLOOP_BATCH];
+    (void)cb;
+    (void)ud;
+    int n = epoll_wait(ev->epfd, evs, EVLOOP_BATCH, 0);
+    ev->depth++;
+    for (int i = 0; i < n && !g_source_is_destroyed(s); i++) {
+        ev_watch *w = evs[i].data.ptr;
+        if (w->dead)
+            continue; /* deleted by an earlier callback of this batch */
+        uint32_t got = from_epoll(evs[i].events);
+        if (!(got & (w->want | EVLOOP_HUP | EVLOOP_ERR)) || !w->want)
+            continue; /* asked for something else since */
+        w->fn(w->ud, w->fd, got & (w->want | EVLOOP_HUP | EVLOOP_ERR));
+    }
+    if (--ev->depth == 0)
+        bury(ev);
+    return G_SOURCE_CONTINUE;
+}
+
+static void ev_finalize(GSource *s)
+{
+    evloop *ev = (evloop *)s;
+    if (ev->epfd >= 0)
+        close(ev->epfd);
+    ev->epfd = -1;
+}
+
+static GSourceFuncs ev_funcs = {
+    .prepare = NULL, /* with check NULL too: dispatched when the epoll fd is readable */
+    .check = NULL,
+    .dispatch = ev_dispatch,
+    .finalize = ev_finalize,
+};
+
+int evloop_new(evloop **out, GMainContext *ctx)
+{
+    *out = NULL;
+    int epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (epfd < 0)
+        return BANTER_EIO;
+    evloop *ev = (evloop *)g_source_new(&ev_funcs, sizeof(evloop));
+    ev->epfd = epfd;
+    g_source_set_name(&ev->src, "evloop");
+    /* Nothing runs the loop from inside a callback today; allowing
+     * recursion spares GLib blocking and unblocking the source around each
+     * dispatch (two wake-ups of the loop, see tcp.c's fd_source). */
+    g_source_set_can_recurse(&ev->src, TRUE);
+    g_source_add_unix_fd(&ev->src, epfd, G_IO_IN);
+    g_source_attach(&ev->src, ctx);
+    *out = ev;
+    return 0;
+}
+
+void evloop_free(evloop *ev)
+{
+    if (!ev)
+        return;
+    g_source_destroy(&ev->src);
+    g_source_unref(&ev->src);
+}
+
+GMainContext *evloop_context(const evloop *ev) { return g_source_get_context((GSource *)&ev->src); }
+
+unsigned evloop_count(const evloop *ev) { return ev->count; }
+
+/* ---- without an evloop: a plain fd source ---- */
+
+static gboolean on_plain(gint fd, GIOCondition cond, gpointer p)
+{
+    ev_watch *w = p;
+    uint32_t got = from_cond(cond) & (w->want | EVLOOP_HUP | EVLOOP_ERR);
+    if (got)
+        w->fn(w->ud, fd, got); /* may free w: not touched after */
+    return G_SOURCE_CONTINUE;
+}
+
+static void plain_sync(ev_watch *w, uint32_t events)
+{
+    if (w->src) {
+        g_source_destroy(w->src);
+        g_source_unref(w->src);
+        w->src = NULL;
+    }
+    w->want = events;
+    if (!events)
+        return;
+    w->src = g_unix_fd_source_new(w->fd, to_cond(events));
+    g_source_set_can_recurse(w->src, TRUE); /* as above */
+    g_source_set_callback(w->src, G_SOURCE_FUNC(on_plain), w, NULL);
+    g_source_attach(w->src, w->ctx);
+}
+
+/* ---- watches ---- */
+
+ev_watch *evloop_add(evloop *ev, GMainContext *ctx, int fd, uint32_t events, ev_fn fn, void *ud)
+{
+    ev_watch *w = g_new0(ev_watch, 1);
+    w->fd = fd;
+    w->fn = fn;
+    w->ud = ud;
+    if (!ev) {
+        w->ctx = ctx;
+        plain_sync(w, events & (EVLOOP_IN | EVLOOP_OUT));
+        return w;
+    }
+    w->ev = ev;
+    g_source_ref(&ev->src);
+    ev->count++;
+    /* One registration per descriptor for the watch's whole life (EEXIST
+     * for a second watch of it); asking for nothing takes it out later. */
+    struct epoll_event e = {.events = to_epoll(events), .data.ptr = w};
+    if (epoll_ctl(ev->epfd, EPOLL_CTL_ADD, fd, &e) != 0) {
+        int err = errno;
+        ev->count--;
+        watch_free(w);
+        errno = err;
+        return NULL;
+    }
+    w->in_set = true;
+    w->want = events & (EVLOOP_IN | EVLOOP_OUT);
+    if (!w->want) { /* in the set with no events would still report HUP */
+        (void)epoll_ctl(ev->epfd, EPOLL_CTL_DEL, fd, NULL);
+        w->in_set = false;
+    }
+    return w;
+}
+
+int evloop_mod(ev_watch *w, uint32_t events)
+{
+    events &= EVLOOP_IN | EVLOOP_OUT;
+    if (w->dead || events == w->want)
+        return 0;
+    if (!w->ev) {
+        plain_sync(w, events);
+        return 0;
+    }
+    struct epoll_event e = {.events = to_epoll(events), .data.ptr = w};
+    int r = 0;
+    if (!events)
+        r = epoll_ctl(w->ev->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+    else
+        r = epoll_ctl(w->ev->epfd, w->in_set ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, w->fd, &e);
+    if (r != 0 && events) {
+        int err = errno;
+        if (w->in_set)
+            (void)epoll_ctl(w->ev->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+        w->in_set = false;
+        w->want = 0;
+        errno = err;
+        return BANTER_EIO;
+    }
+    w->in_set = events != 0;
+    w->want = events;
+    return 0;
+}
+
+uint32_t evloop_events(const ev_watch *w) { return w->want; }
+
+void evloop_del(ev_watch *w)
+{
+    if (!w || w->dead)
+        return;
+    w->dead = true;
+    w->fn = NULL;
+    if (!w->ev) {
+        plain_sync(w, 0);
+        g_free(w);
+        return;
+    }
+    evloop *ev = w->ev;
+    if (w->in_set) /* EBADF when the caller closed fd first: the kernel dropped it */
+        (void)epoll_ctl(ev->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+    w->in_set = false;
+    ev->count--;
+    if (ev->depth) { /* a batch being dispatched may still name w */
+        w->next = ev->dead;
+        ev->dead = w;
+        return;
+    }
+    watch_free(w);
+}
