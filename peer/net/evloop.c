@@ -13,9 +13,11 @@
 struct evloop {
     GSource src; /* first: an evloop is a GSource */
     int epfd;
+    gpointer eptag; /* epfd's tag in the source */
     unsigned depth; /* dispatches under way (a callback may iterate the loop) */
     unsigned count;
-    ev_watch *dead; /* deleted during a dispatch: freed when it is over */
+    ev_watch *direct[EVLOOP_DIRECT]; /* EVLOOP_BUSY watches polled by the loop itself */
+    ev_watch *dead;                  /* deleted during a dispatch: freed when it is over */
 };
 
 struct ev_watch {
@@ -23,6 +25,8 @@ struct ev_watch {
     GMainContext *ctx;
     GSource *src; /* the plain fd source, while it asks for something */
     int fd;
+    int slot;     /* in ev->direct, or -1: through epoll */
+    gpointer tag; /* a direct watch's fd in ev's source, while it asks for something */
     uint32_t want;
     bool in_set; /* in the epoll set */
     bool dead;
@@ -70,23 +74,50 @@ static void bury(evloop *ev)
     }
 }
 
-static gboolean ev_dispatch(GSource *s, GSourceFunc cb, gpointer ud)
+/* The direct watches: what GLib's poll() found, no system call. */
+static void dispatch_direct(evloop *ev)
 {
-    evloop *ev = (evloop *)s;
+    ev_watch *snap[EVLOOP_DIRECT];
+    unsigned n = 0;
+    for (unsigned i = 0; i < EVLOOP_DIRECT; i++)
+        if (ev->direct[i] && ev->direct[i]->tag)
+            snap[n++] = ev->direct[i];
+    for (unsigned i = 0; i < n && !g_source_is_destroyed(&ev->src); i++) {
+        ev_watch *w = snap[i];
+        if (w->dead || !w->tag) /* deleted, or asks for nothing, since */
+            continue;
+        uint32_t got = from_cond(g_source_query_unix_fd(&ev->src, w->tag));
+        got &= w->want | EVLOOP_HUP | EVLOOP_ERR;
+        if (got)
+            w->fn(w->ud, w->fd, got);
+    }
+}
+
+/* The epoll set: one epoll_wait, only when poll() found epfd readable. */
+static void dispatch_epoll(evloop *ev)
+{
     struct epoll_event evs[EVLOOP_BATCH];
-    (void)cb;
-    (void)ud;
+    if (!g_source_query_unix_fd(&ev->src, ev->eptag))
+        return;
     int n = epoll_wait(ev->epfd, evs, EVLOOP_BATCH, 0);
-    ev->depth++;
-    for (int i = 0; i < n && !g_source_is_destroyed(s); i++) {
+    for (int i = 0; i < n && !g_source_is_destroyed(&ev->src); i++) {
         ev_watch *w = evs[i].data.ptr;
         if (w->dead)
             continue; /* deleted by an earlier callback of this batch */
-        uint32_t got = from_epoll(evs[i].events);
-        if (!(got & (w->want | EVLOOP_HUP | EVLOOP_ERR)) || !w->want)
-            continue; /* asked for something else since */
-        w->fn(w->ud, w->fd, got & (w->want | EVLOOP_HUP | EVLOOP_ERR));
+        uint32_t got = from_epoll(evs[i].events) & (w->want | EVLOOP_HUP | EVLOOP_ERR);
+        if (got && w->want) /* else asks for something else since */
+            w->fn(w->ud, w->fd, got);
     }
+}
+
+static gboolean ev_dispatch(GSource *s, GSourceFunc cb, gpointer ud)
+{
+    evloop *ev = (evloop *)s;
+    (void)cb;
+    (void)ud;
+    ev->depth++;
+    dispatch_direct(ev);
+    dispatch_epoll(ev);
     if (--ev->depth == 0)
         bury(ev);
     return G_SOURCE_CONTINUE;
@@ -120,7 +151,7 @@ int evloop_new(evloop **out, GMainContext *ctx)
      * recursion spares GLib blocking and unblocking the source around each
      * dispatch (two wake-ups of the loop, see tcp.c's fd_source). */
     g_source_set_can_recurse(&ev->src, TRUE);
-    g_source_add_unix_fd(&ev->src, epfd, G_IO_IN);
+    ev->eptag = g_source_add_unix_fd(&ev->src, epfd, G_IO_IN);
     g_source_attach(&ev->src, ctx);
     *out = ev;
     return 0;
@@ -167,55 +198,40 @@ static void plain_sync(ev_watch *w, uint32_t events)
 
 /* ---- watches ---- */
 
-ev_watch *evloop_add(evloop *ev, GMainContext *ctx, int fd, uint32_t events, ev_fn fn, void *ud)
+/* A direct watch: its fd in ev's source, polled by GLib's poll() itself.
+ * Asking for nothing takes it out (a hang-up would still be reported). */
+static void direct_sync(ev_watch *w, uint32_t events)
 {
-    ev_watch *w = g_new0(ev_watch, 1);
-    w->fd = fd;
-    w->fn = fn;
-    w->ud = ud;
-    if (!ev) {
-        w->ctx = ctx;
-        plain_sync(w, events & (EVLOOP_IN | EVLOOP_OUT));
-        return w;
+    GSource *s = &w->ev->src;
+    w->want = events;
+    if (g_source_is_destroyed(s)) { /* its fds go with the source */
+        w->tag = NULL;
+        return;
     }
-    w->ev = ev;
-    g_source_ref(&ev->src);
-    ev->count++;
-    /* One registration per descriptor for the watch's whole life (EEXIST
-     * for a second watch of it); asking for nothing takes it out later. */
-    struct epoll_event e = {.events = to_epoll(events), .data.ptr = w};
-    if (epoll_ctl(ev->epfd, EPOLL_CTL_ADD, fd, &e) != 0) {
-        int err = errno;
-        ev->count--;
-        watch_free(w);
-        errno = err;
-        return NULL;
+    if (!events) {
+        if (w->tag)
+            g_source_remove_unix_fd(s, w->tag);
+        w->tag = NULL;
+    } else if (w->tag) {
+        g_source_modify_unix_fd(s, w->tag, to_cond(events));
+    } else {
+        w->tag = g_source_add_unix_fd(s, w->fd, to_cond(events));
     }
-    w->in_set = true;
-    w->want = events & (EVLOOP_IN | EVLOOP_OUT);
-    if (!w->want) { /* in the set with no events would still report HUP */
-        (void)epoll_ctl(ev->epfd, EPOLL_CTL_DEL, fd, NULL);
-        w->in_set = false;
-    }
-    return w;
 }
 
-int evloop_mod(ev_watch *w, uint32_t events)
+/* A watch through epoll: in the set while it asks for something (in it
+ * with no events, a hang-up would still be reported). */
+static int epoll_sync(ev_watch *w, uint32_t events)
 {
-    events &= EVLOOP_IN | EVLOOP_OUT;
-    if (w->dead || events == w->want)
-        return 0;
-    if (!w->ev) {
-        plain_sync(w, events);
-        return 0;
-    }
     struct epoll_event e = {.events = to_epoll(events), .data.ptr = w};
     int r = 0;
-    if (!events)
-        r = epoll_ctl(w->ev->epfd, EPOLL_CTL_DEL, w->fd, NULL);
-    else
+    if (!events) {
+        if (w->in_set) /* EBADF or ENOENT: not in the set anyway */
+            (void)epoll_ctl(w->ev->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+    } else {
         r = epoll_ctl(w->ev->epfd, w->in_set ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, w->fd, &e);
-    if (r != 0 && events) {
+    }
+    if (r != 0) {
         int err = errno;
         if (w->in_set)
             (void)epoll_ctl(w->ev->epfd, EPOLL_CTL_DEL, w->fd, NULL);
@@ -229,23 +245,82 @@ int evloop_mod(ev_watch *w, uint32_t events)
     return 0;
 }
 
+static int free_slot(const evloop *ev)
+{
+    for (int i = 0; i < EVLOOP_DIRECT; i++)
+        if (!ev->direct[i])
+            return i;
+    return -1;
+}
+
+ev_watch *evloop_add(evloop *ev, GMainContext *ctx, int fd, uint32_t events, ev_fn fn, void *ud)
+{
+    ev_watch *w = g_new0(ev_watch, 1);
+    w->fd = fd;
+    w->fn = fn;
+    w->ud = ud;
+    w->slot = -1;
+    if (!ev) {
+        w->ctx = ctx;
+        plain_sync(w, events & (EVLOOP_IN | EVLOOP_OUT));
+        return w;
+    }
+    w->ev = ev;
+    g_source_ref(&ev->src);
+    ev->count++;
+    if ((events & EVLOOP_BUSY) && (w->slot = free_slot(ev)) >= 0) {
+        ev->direct[w->slot] = w;
+        direct_sync(w, events & (EVLOOP_IN | EVLOOP_OUT));
+        return w;
+    }
+    /* Added once even when asking for nothing: EEXIST says the descriptor
+     * has a watch already. */
+    struct epoll_event e = {.events = 0, .data.ptr = w};
+    if (epoll_ctl(ev->epfd, EPOLL_CTL_ADD, fd, &e) != 0 ||
+        epoll_ctl(ev->epfd, EPOLL_CTL_DEL, fd, NULL) != 0 ||
+        epoll_sync(w, events & (EVLOOP_IN | EVLOOP_OUT)) != 0) {
+        int err = errno;
+        ev->count--;
+        watch_free(w);
+        errno = err;
+        return NULL;
+    }
+    return w;
+}
+
+int evloop_mod(ev_watch *w, uint32_t events)
+{
+    events &= EVLOOP_IN | EVLOOP_OUT;
+    if (w->dead || events == w->want)
+        return 0;
+    if (!w->ev)
+        plain_sync(w, events);
+    else if (w->slot >= 0)
+        direct_sync(w, events);
+    else
+        return epoll_sync(w, events);
+    return 0;
+}
+
 uint32_t evloop_events(const ev_watch *w) { return w->want; }
 
 void evloop_del(ev_watch *w)
 {
     if (!w || w->dead)
         return;
-    w->dead = true;
-    w->fn = NULL;
     if (!w->ev) {
         plain_sync(w, 0);
         g_free(w);
         return;
     }
     evloop *ev = w->ev;
-    if (w->in_set) /* EBADF when the caller closed fd first: the kernel dropped it */
-        (void)epoll_ctl(ev->epfd, EPOLL_CTL_DEL, w->fd, NULL);
-    w->in_set = false;
+    if (w->slot >= 0) {
+        direct_sync(w, 0);
+        ev->direct[w->slot] = NULL;
+    } else {
+        (void)epoll_sync(w, 0);
+    }
+    w->dead = true;
     ev->count--;
     if (ev->depth) { /* a batch being dispatched may still name w */
         w->next = ev->dead;

@@ -15,6 +15,16 @@
  * on the loop's thread. A socket that is not ready costs nothing per
  * iteration.
  *
+ * That epoll_wait is one more system call for each message: on a round
+ * trip of a few microseconds it costs what it saves. So a watch added
+ * with EVLOOP_BUSY (a connection: ready on every message) is polled by the
+ * loop's own poll() instead, as one more descriptor of the same source,
+ * while fewer than EVLOOP_DIRECT such watches exist; the others, and every
+ * watch without the flag (listeners), go through epoll. The loop then
+ * polls at most EVLOOP_DIRECT + 1 descriptors for an evloop and walks one
+ * source, and a message on a busy connection costs no system call beyond
+ * GLib's poll() and the socket's own.
+ *
  * Watches are level-triggered: while a descriptor stays ready for what
  * is asked, its callback runs again on the next iteration. A hang-up or
  * an error is reported (EVLOOP_HUP, EVLOOP_ERR) whenever something is
@@ -43,11 +53,13 @@
 
 #include "error.h"
 
-#define EVLOOP_IN    0x1u /* readable (or a connection to accept) */
-#define EVLOOP_OUT   0x2u /* writable (or a connect completed) */
-#define EVLOOP_HUP   0x4u /* hung up: reported, never asked for */
-#define EVLOOP_ERR   0x8u /* error pending: reported, never asked for */
-#define EVLOOP_BATCH 64   /* events taken per dispatch; the rest next iteration */
+#define EVLOOP_IN     0x1u  /* readable (or a connection to accept) */
+#define EVLOOP_OUT    0x2u  /* writable (or a connect completed) */
+#define EVLOOP_HUP    0x4u  /* hung up: reported, never asked for */
+#define EVLOOP_ERR    0x8u  /* error pending: reported, never asked for */
+#define EVLOOP_BUSY   0x10u /* evloop_add: ready often (a connection), see above */
+#define EVLOOP_BATCH  64    /* events taken per dispatch; the rest next iteration */
+#define EVLOOP_DIRECT 8     /* busy watches polled by the loop itself, at most */
 
 typedef struct evloop evloop;
 typedef struct ev_watch ev_watch;
@@ -67,14 +79,16 @@ GMainContext *evloop_context(const evloop *ev);
 /* Registered watches (for tests and the docs' counts). */
 unsigned evloop_count(const evloop *ev);
 
-/* Watch fd for events (EVLOOP_IN | EVLOOP_OUT, or 0 for none yet) on ev,
- * or with ev NULL by a plain fd source on ctx (NULL: default context).
- * NULL with errno set when epoll refuses the descriptor (EBADF, EEXIST:
- * one watch per descriptor and loop, ENOMEM, EPERM for a regular file). */
+/* Watch fd for events (EVLOOP_IN | EVLOOP_OUT, or 0 for none yet; with
+ * EVLOOP_BUSY, see above) on ev, or with ev NULL by a plain fd source on
+ * ctx (NULL: default context). One watch per descriptor and loop. NULL
+ * with errno set when epoll refuses the descriptor (EBADF, EEXIST: it has
+ * a watch through epoll already, ENOMEM, EPERM for a regular file). */
 ev_watch *evloop_add(evloop *ev, GMainContext *ctx, int fd, uint32_t events, ev_fn fn, void *ud);
 /* Ask for other events (0: none, out of the epoll set). BANTER_EIO when
- * epoll refuses (errno set; the watch then asks for nothing). */
-BANTER_WUR int evloop_mod(ev_watch *w, uint32_t events);
+ * epoll refuses to add them (ENOMEM, errno set; the watch then asks for
+ * nothing). Asking for nothing never fails. */
+int evloop_mod(ev_watch *w, uint32_t events);
 /* What w asks for now. */
 uint32_t evloop_events(const ev_watch *w);
 /* Stop watching: fn never runs after this, also when called from inside

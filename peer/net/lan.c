@@ -63,6 +63,7 @@ typedef struct cstate { /* per connection */
 
 struct lan {
     GMainContext *ctx;
+    evloop *ev; /* watches the sockets, or NULL */
     const identity *id;
     char fpd[IDENTITY_FP_DIGITS + 1];
     char name[BANTER_MAX_NAME + 1];
@@ -197,7 +198,7 @@ static void dial_dev(ldev *d)
             d->retry = g_timeout_add(next_backoff(&d->backoff), retry_dev, d);
         return;
     }
-    conn *c = conn_connect(l->ctx, l->id, d->addr, d->port, &conn_cbs, l, &err);
+    conn *c = conn_connect(l->ctx, l->ev, l->id, d->addr, d->port, &conn_cbs, l, &err);
     if (c)
         d->dialing = track(l, c, d, NULL, d->addr);
 }
@@ -216,7 +217,7 @@ static void dial_static(lstatic *sp)
     int err;
     if (l->stopping || sp->c)
         return;
-    conn *c = conn_connect(l->ctx, l->id, sp->host, sp->port, &conn_cbs, l, &err);
+    conn *c = conn_connect(l->ctx, l->ev, l->id, sp->host, sp->port, &conn_cbs, l, &err);
     if (c)
         sp->c = track(l, c, NULL, sp, sp->host);
 }
@@ -573,7 +574,7 @@ static void on_accept(void *ud, int fd, const char *addr)
         return;
     }
     int err;
-    conn *c = conn_accept(l->ctx, l->id, fd, &conn_cbs, l, &err);
+    conn *c = conn_accept(l->ctx, l->ev, l->id, fd, &conn_cbs, l, &err);
     if (c)
         track(l, c, NULL, NULL, addr);
 }
@@ -795,6 +796,7 @@ int lan_new(lan **out, GMainContext *ctx, const identity *id, const lan_config *
 {
     lan *l = g_new0(lan, 1);
     l->ctx = ctx;
+    l->ev = cfg->ev;
     l->id = id;
     l->cb = *cb;
     l->ud = ud;
@@ -813,7 +815,7 @@ int lan_new(lan **out, GMainContext *ctx, const identity *id, const lan_config *
     l->chat_rate = cfg->chat_rate;
     l->chat_burst = cfg->chat_burst;
     l->devs = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, dev_free);
-    int r = tcp_listen(&l->listener, ctx, cfg->watcher, cfg->port, on_accept, on_listen_log, l);
+    int r = tcp_listen(&l->listener, ctx, cfg->ev, cfg->port, on_accept, on_listen_log, l);
     if (r) {
         g_hash_table_destroy(l->devs);
         g_free(l);
