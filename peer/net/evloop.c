@@ -6,6 +6,7 @@
 #include <glib-unix.h>
 #include <stdbool.h>
 #include <sys/epoll.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 /* The loop is a GSource; watches hold a reference to it, so its memory
@@ -30,6 +31,7 @@ struct ev_watch {
     uint32_t want;
     bool in_set; /* in the epoll set */
     bool dead;
+    bool timer; /* fd is its timerfd: read before fn, closed by evloop_del */
     ev_fn fn;
     void *ud;
     ev_watch *next; /* in ev->dead */
@@ -64,6 +66,17 @@ static void watch_free(ev_watch *w)
     g_free(w);
 }
 
+/* Run w's callback for got (w's events already masked in). */
+static void call(ev_watch *w, uint32_t got)
+{
+    if (w->timer) {
+        uint64_t n;
+        if (read(w->fd, &n, sizeof n) != (ssize_t)sizeof n)
+            return; /* EAGAIN: not expired after all (set again meanwhile) */
+    }
+    w->fn(w->ud, w->fd, got); /* may free w */
+}
+
 /* Free what was deleted during the dispatch that just ended. */
 static void bury(evloop *ev)
 {
@@ -89,7 +102,7 @@ static void dispatch_direct(evloop *ev)
         uint32_t got = from_cond(g_source_query_unix_fd(&ev->src, w->tag));
         got &= w->want | EVLOOP_HUP | EVLOOP_ERR;
         if (got)
-            w->fn(w->ud, w->fd, got);
+            call(w, got);
     }
 }
 
@@ -106,7 +119,7 @@ static void dispatch_epoll(evloop *ev)
             continue; /* deleted by an earlier callback of this batch */
         uint32_t got = from_epoll(evs[i].events) & (w->want | EVLOOP_HUP | EVLOOP_ERR);
         if (got && w->want) /* else asks for something else since */
-            w->fn(w->ud, w->fd, got);
+            call(w, got);
     }
 }
 
@@ -175,8 +188,9 @@ static gboolean on_plain(gint fd, GIOCondition cond, gpointer p)
 {
     ev_watch *w = p;
     uint32_t got = from_cond(cond) & (w->want | EVLOOP_HUP | EVLOOP_ERR);
+    (void)fd;
     if (got)
-        w->fn(w->ud, fd, got); /* may free w: not touched after */
+        call(w, got); /* may free w: not touched after */
     return G_SOURCE_CONTINUE;
 }
 
@@ -310,6 +324,8 @@ void evloop_del(ev_watch *w)
         return;
     if (!w->ev) {
         plain_sync(w, 0);
+        if (w->timer)
+            close(w->fd);
         g_free(w);
         return;
     }
@@ -322,10 +338,45 @@ void evloop_del(ev_watch *w)
     }
     w->dead = true;
     ev->count--;
+    if (w->timer)
+        close(w->fd);
     if (ev->depth) { /* a batch being dispatched may still name w */
         w->next = ev->dead;
         ev->dead = w;
         return;
     }
     watch_free(w);
+}
+
+ev_watch *evloop_timer(evloop *ev, GMainContext *ctx, ev_fn fn, void *ud)
+{
+    int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    ev_watch *w = evloop_add(ev, ctx, fd, 0, fn, ud);
+    if (!w) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return NULL;
+    }
+    w->timer = true;
+    return w;
+}
+
+int evloop_timer_set(ev_watch *w, unsigned ms)
+{
+    struct itimerspec its = {0};
+    its.it_interval.tv_sec = ms / 1000;
+    its.it_interval.tv_nsec = (long)(ms % 1000) * 1000000L;
+    its.it_value = its.it_interval;
+    if (timerfd_settime(w->fd, 0, &its, NULL) != 0 || evloop_mod(w, ms ? EVLOOP_IN : 0) != 0) {
+        int e = errno;
+        struct itimerspec off = {0};
+        (void)timerfd_settime(w->fd, 0, &off, NULL);
+        evloop_mod(w, 0);
+        errno = e;
+        return BANTER_EIO;
+    }
+    return 0;
 }

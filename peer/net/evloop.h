@@ -95,4 +95,15 @@ uint32_t evloop_events(const ev_watch *w);
  * a callback of the same dispatch. Accepts NULL. */
 void evloop_del(ev_watch *w);
 
+/* A timer as a watch of a timerfd of its own (through epoll: it costs the
+ * loop nothing between expiries, where a GLib timeout source is walked
+ * and reads the clock on every iteration), made stopped. fn runs with
+ * EVLOOP_IN on each expiry (expiries missed meanwhile count as one).
+ * evloop_del stops it and closes the descriptor. NULL with errno set when
+ * no timerfd can be made. */
+ev_watch *evloop_timer(evloop *ev, GMainContext *ctx, ev_fn fn, void *ud);
+/* Every ms milliseconds from now on (0: stop). BANTER_EIO when the watch
+ * cannot be armed (errno set; it is stopped then). */
+int evloop_timer_set(ev_watch *w, unsigned ms);
+
 #endif

@@ -79,7 +79,8 @@ struct lan {
     GList *conns;     /* every conn alive */
     lstatic statics[LAN_MAX_STATIC];
     size_t nstatic;
-    guint tick; /* liveness timer: armed only while connections exist */
+    ev_watch *tick; /* liveness timer (a timerfd on ev): set only while connections exist */
+    bool ticking;
     bool stopping;
 };
 
@@ -154,7 +155,7 @@ static void on_message(void *ud, conn *c, const uint8_t *pt, size_t len);
 static void on_drained(void *ud, conn *c);
 static void on_closed(void *ud, conn *c, int err);
 static const conn_callbacks conn_cbs = {on_established, on_message, on_drained, on_closed};
-static gboolean on_tick(gpointer v);
+static void on_tick(void *v, int fd, uint32_t events);
 
 static void host_of(const char *addr, char *out, size_t cap)
 {
@@ -167,8 +168,8 @@ static void host_of(const char *addr, char *out, size_t cap)
 static conn *track(lan *l, conn *c, ldev *dial_for, lstatic *sp, const char *addr)
 {
     /* An idle node with no connection has no timer at all. */
-    if (!l->tick)
-        l->tick = g_timeout_add_seconds(1, on_tick, l);
+    if (!l->ticking)
+        l->ticking = evloop_timer_set(l->tick, 1000) == 0; /* else with the next one */
     cstate *cs = g_new0(cstate, 1);
     cs->l = l;
     cs->dial_for = dial_for;
@@ -519,9 +520,9 @@ static void on_closed(void *ud, conn *c, int err)
     lan *l = ud;
     cstate *cs = conn_get_data(c);
     l->conns = g_list_remove(l->conns, c);
-    if (!l->conns && l->tick) {
-        g_source_remove(l->tick);
-        l->tick = 0;
+    if (!l->conns && l->ticking) {
+        (void)evloop_timer_set(l->tick, 0);
+        l->ticking = false;
     }
     if (cs->probe)
         g_source_remove(cs->probe);
@@ -610,15 +611,18 @@ static void sweep(lan *l, int64_t t)
     }
 }
 
-static gboolean on_tick(gpointer v)
+static void on_tick(void *v, int fd, uint32_t events)
 {
     lan *l = v;
     int64_t t = mono_ms();
+    (void)fd;
+    (void)events;
     if (++l->ticks % SWEEP_TICKS == 0)
         sweep(l, t);
     if (!l->conns) {
-        l->tick = 0;
-        return G_SOURCE_REMOVE;
+        (void)evloop_timer_set(l->tick, 0);
+        l->ticking = false;
+        return;
     }
     GList *copy = g_list_copy(l->conns);
     for (GList *i = copy; i; i = i->next) {
@@ -653,7 +657,6 @@ static gboolean on_tick(gpointer v)
         reply(c, &ping);
     }
     g_list_free(copy);
-    return G_SOURCE_CONTINUE;
 }
 
 /* ---- discovery ---- */
@@ -816,6 +819,10 @@ int lan_new(lan **out, GMainContext *ctx, const identity *id, const lan_config *
     l->chat_burst = cfg->chat_burst;
     l->devs = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, dev_free);
     int r = tcp_listen(&l->listener, ctx, cfg->ev, cfg->port, on_accept, on_listen_log, l);
+    if (r == 0 && !(l->tick = evloop_timer(cfg->ev, ctx, on_tick, l))) {
+        tcp_listener_free(l->listener);
+        r = BANTER_EIO;
+    }
     if (r) {
         g_hash_table_destroy(l->devs);
         g_free(l);
@@ -844,8 +851,7 @@ void lan_free(lan *l)
     /* Let the idle callbacks of the closed conns run. */
     while (l->conns && g_main_context_iteration(l->ctx, FALSE))
         ;
-    if (l->tick)
-        g_source_remove(l->tick);
+    evloop_del(l->tick);
     g_hash_table_destroy(l->devs);
     g_free(l);
 }

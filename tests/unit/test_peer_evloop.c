@@ -5,7 +5,7 @@
  * a watch asks for nothing or after evloop_del (of itself, or of another
  * watch whose event is in the same batch: under ASan a freed watch would
  * be caught), many descriptors for one polled descriptor and more ready
- * than one batch, hang-up reported and never spinning, the loop freed
+ * than one batch, hang-up reported and never spinning, timers, the loop freed
  * before its watches; the same calls without an evloop (plain fd sources).
  */
 #include <setjmp.h>
@@ -260,6 +260,37 @@ static void test_hangup(void **state)
     g_main_context_unref(ctx);
 }
 
+/* A timer: runs on each expiry, not while stopped, and may be deleted
+ * from its own callback (its descriptor closed). */
+static void test_timer(void **state)
+{
+    GMainContext *ctx = g_main_context_new();
+    evloop *ev = loop_of(state, ctx);
+    got g = {.fd = -1};
+    ev_watch *t = evloop_timer(ev, ctx, on_ready, &g);
+    assert_non_null(t);
+    run_for(ctx, 40);
+    assert_int_equal(g.calls, 0); /* made stopped */
+    assert_int_equal(evloop_timer_set(t, 10), 0);
+    run_until(ctx, &g.calls, 3);
+    assert_int_equal(g.calls, 3);
+    assert_int_equal(g.last, EVLOOP_IN);
+    assert_int_equal(evloop_timer_set(t, 0), 0);
+    int n = g.calls;
+    run_for(ctx, 40);
+    assert_int_equal(g.calls, n);
+    assert_int_equal(evloop_timer_set(t, 5), 0);
+    g.del = &t;
+    run_until(ctx, &g.calls, n + 1);
+    assert_null(t);
+    run_for(ctx, 30);
+    assert_int_equal(g.calls, n + 1);
+    if (ev)
+        assert_int_equal(evloop_count(ev), 0);
+    evloop_free(ev);
+    g_main_context_unref(ctx);
+}
+
 /* The loop freed before its watches: nothing runs, the watches are
  * deleted after (the loop's memory lives until then). */
 static void test_free_first(void **state)
@@ -292,11 +323,13 @@ int main(void)
         cmocka_unit_test(test_delete_in_dispatch),
         cmocka_unit_test(test_many),
         cmocka_unit_test(test_hangup),
+        cmocka_unit_test(test_timer),
         cmocka_unit_test(test_free_first),
         cmocka_unit_test_prestate(test_basic, &plain),
         cmocka_unit_test_prestate(test_delete_in_dispatch, &plain),
         cmocka_unit_test_prestate(test_many, &plain),
         cmocka_unit_test_prestate(test_hangup, &plain),
+        cmocka_unit_test_prestate(test_timer, &plain),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
