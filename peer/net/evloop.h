@@ -15,15 +15,31 @@
  * on the loop's thread. A socket that is not ready costs nothing per
  * iteration.
  *
- * That epoll_wait is one more system call for each message: on a round
- * trip of a few microseconds it costs what it saves. So a watch added
- * with EVLOOP_BUSY (a connection: ready on every message) is polled by the
- * loop's own poll() instead, as one more descriptor of the same source,
- * while fewer than EVLOOP_DIRECT such watches exist; the others, and every
- * watch without the flag (listeners), go through epoll. The loop then
- * polls at most EVLOOP_DIRECT + 1 descriptors for an evloop and walks one
- * source, and a message on a busy connection costs no system call beyond
- * GLib's poll() and the socket's own.
+ * That epoll_wait would be one more system call for each message (on a
+ * round trip of a few microseconds it costs what it saves), so there are
+ * two modes, chosen by the loop itself:
+ *
+ *  - fast: when the only other descriptor GLib polls is its own wake-up
+ *    descriptor (no other library's source with a descriptor on the
+ *    context), the evloop puts that one in its epoll set too and becomes
+ *    the context's poll function: one epoll_wait with GLib's timeout
+ *    replaces poll(), and its events are run by the dispatch that follows
+ *    with no further system call. Per message: epoll_wait, the socket's
+ *    recv and send; no descriptor is registered per wait, nothing grows
+ *    with the number of sockets.
+ *  - slow: otherwise (e.g. avahi's D-Bus socket is on the loop). Watches
+ *    added with EVLOOP_BUSY (connections: ready on every message) are
+ *    then polled by GLib's own poll(), as descriptors of this same source,
+ *    EVLOOP_DIRECT of them at most; the other watches (listeners, timers,
+ *    busy ones past that) go through epoll, and epoll_wait runs only when
+ *    poll() found one of them ready. Per message on a busy watch: poll(),
+ *    recv and send.
+ *
+ * The poll function is checked on every iteration; the mode changes at
+ * the end of a dispatch when the descriptors GLib polls changed. Another
+ * library's descriptor is never put in the epoll set: it could be closed
+ * and its number reused between two iterations unseen. The poll function
+ * is installed only on a context whose poll function is GLib's own.
  *
  * Watches are level-triggered: while a descriptor stays ready for what
  * is asked, its callback runs again on the next iteration. A hang-up or
@@ -35,7 +51,9 @@
  * own watch or another one: a watch deleted while the loop dispatches is
  * never called again, and its memory is freed only once the dispatch is
  * over, so a batch of ready events never reaches freed memory. The
- * descriptor stays the caller's: delete the watch before closing it.
+ * descriptor stays the caller's: delete the watch before closing it. A
+ * watch deleted while the events of a fast-mode wait are kept for the
+ * dispatch is freed after it too.
  * evloop_free may come before the last evloop_del (the loop's memory lives
  * until then), but no callback runs after it.
  *
@@ -49,6 +67,7 @@
 #define BANTER_PEER_EVLOOP_H
 
 #include <glib.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "error.h"
@@ -78,6 +97,8 @@ void evloop_free(evloop *ev);
 GMainContext *evloop_context(const evloop *ev);
 /* Registered watches (for tests and the docs' counts). */
 unsigned evloop_count(const evloop *ev);
+/* Whether it is in fast mode now (see above; for tests). */
+bool evloop_fast(const evloop *ev);
 
 /* Watch fd for events (EVLOOP_IN | EVLOOP_OUT, or 0 for none yet; with
  * EVLOOP_BUSY, see above) on ev, or with ev NULL by a plain fd source on

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <glib-unix.h>
 
 #include "net/evloop.h"
 
@@ -291,6 +292,118 @@ static void test_timer(void **state)
     g_main_context_unref(ctx);
 }
 
+static gboolean never(gint fd, GIOCondition cond, gpointer p)
+{
+    (void)fd, (void)cond, (void)p;
+    return G_SOURCE_CONTINUE;
+}
+
+/* Fast mode while the evloop's descriptor and GLib's wake-up one are all
+ * the context polls; slow mode (busy watches in GLib's poll) while
+ * another source has a descriptor; a busy watch served in both and across
+ * the changes. */
+static void test_modes(void **state)
+{
+    (void)state;
+    GMainContext *ctx = g_main_context_new();
+    evloop *ev = loop_of(state, ctx);
+    int p[2], q[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, p), 0);
+    assert_int_equal(pipe(q), 0);
+    got g = {.fd = p[0]};
+    ev_watch *w = evloop_add(ev, ctx, p[0], EVLOOP_IN | EVLOOP_BUSY, on_ready, &g);
+    assert_non_null(w);
+    assert_false(evloop_fast(ev)); /* until the poll hook has seen the context */
+    for (int i = 1; i <= 3; i++) {
+        assert_int_equal(write(p[1], "f", 1), 1);
+        run_until(ctx, &g.calls, i);
+        assert_int_equal(g.calls, i);
+    }
+    assert_true(evloop_fast(ev));
+
+    GSource *other = g_unix_fd_source_new(q[0], G_IO_IN); /* never ready */
+    g_source_set_callback(other, G_SOURCE_FUNC(never), NULL, NULL);
+    g_source_attach(other, ctx);
+    for (int i = 4; i <= 6; i++) {
+        assert_int_equal(write(p[1], "s", 1), 1);
+        run_until(ctx, &g.calls, i);
+        assert_int_equal(g.calls, i);
+    }
+    assert_false(evloop_fast(ev));
+
+    g_source_destroy(other);
+    g_source_unref(other);
+    for (int i = 7; i <= 9; i++) {
+        assert_int_equal(write(p[1], "f", 1), 1);
+        run_until(ctx, &g.calls, i);
+        assert_int_equal(g.calls, i);
+    }
+    assert_true(evloop_fast(ev));
+    evloop_del(w);
+    for (int i = 0; i < 2; i++)
+        close(p[i]), close(q[i]);
+    evloop_free(ev);
+    g_main_context_unref(ctx);
+}
+
+static gboolean set_flag(gpointer p)
+{
+    g_atomic_int_set((gint *)p, 1);
+    return G_SOURCE_REMOVE;
+}
+
+/* In fast mode the loop waits in epoll_wait: a source attached from
+ * another thread (GLib's wake-up descriptor) still wakes it. */
+typedef struct wake_arg {
+    GMainContext *ctx;
+    gint flag;
+    int release; /* written after 3 s if the wake-up was lost */
+} wake_arg;
+
+static gpointer wake_later(gpointer p)
+{
+    wake_arg *a = p;
+    g_usleep(50000);
+    GSource *s = g_idle_source_new();
+    g_source_set_callback(s, set_flag, &a->flag, NULL);
+    g_source_attach(s, a->ctx);
+    g_source_unref(s);
+    for (int i = 0; i < 300 && !g_atomic_int_get(&a->flag); i++)
+        g_usleep(10000);
+    if (!g_atomic_int_get(&a->flag))
+        assert_int_equal(write(a->release, "r", 1), 1);
+    return NULL;
+}
+
+static void test_wakeup(void **state)
+{
+    wake_arg a = {.ctx = g_main_context_new()};
+    evloop *ev = loop_of(state, a.ctx);
+    int p[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, p), 0);
+    got g = {.fd = p[0]};
+    ev_watch *w = evloop_add(ev, a.ctx, p[0], EVLOOP_IN | EVLOOP_BUSY, on_ready, &g);
+    for (int i = 1; i <= 2; i++) {
+        assert_int_equal(write(p[1], "f", 1), 1);
+        run_until(a.ctx, &g.calls, i);
+    }
+    assert_true(evloop_fast(ev));
+    /* The idle source wakes the blocked iteration; it runs in it or the
+     * next (a byte after 3 s ends the wait if the wake-up were lost). */
+    a.release = p[1];
+    GThread *t = g_thread_new("wake", wake_later, &a);
+    g_main_context_iteration(a.ctx, TRUE);
+    g_main_context_iteration(a.ctx, FALSE);
+    assert_true(g_atomic_int_get(&a.flag));
+    assert_int_equal(g.calls, 2);
+    g_thread_join(t);
+    evloop_del(w);
+    close(p[0]);
+    close(p[1]);
+    evloop_free(ev);
+    g_main_context_unref(a.ctx);
+}
+
 /* The loop freed before its watches: nothing runs, the watches are
  * deleted after (the loop's memory lives until then). */
 static void test_free_first(void **state)
@@ -324,6 +437,8 @@ int main(void)
         cmocka_unit_test(test_many),
         cmocka_unit_test(test_hangup),
         cmocka_unit_test(test_timer),
+        cmocka_unit_test(test_modes),
+        cmocka_unit_test(test_wakeup),
         cmocka_unit_test(test_free_first),
         cmocka_unit_test_prestate(test_basic, &plain),
         cmocka_unit_test_prestate(test_delete_in_dispatch, &plain),
