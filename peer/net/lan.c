@@ -470,12 +470,10 @@ static void on_message(void *ud, conn *c, const uint8_t *pt, size_t len)
     case MSG_BYE:
         conn_close(c, 0, false, NULL);
         break;
-    case MSG_PING: {
-        msg pong = {.type = MSG_PONG};
-        pong.u.ping.token = m.u.ping.token;
-        reply(c, &pong);
+    case MSG_PING: /* the PONG is the PING with its type changed: no copy of a msg */
+        m.type = MSG_PONG;
+        reply(c, &m);
         break;
-    }
     case MSG_PONG:
         break;
     case MSG_CHAT:
