@@ -21,11 +21,12 @@ struct evloop {
     gpointer eptag; /* epfd's tag in the source */
     unsigned depth; /* dispatches under way (a callback may iterate the loop) */
     unsigned count;
-    bool fast;      /* busy watches through epoll, and the poll hook may wait in it */
-    bool want_fast; /* what the poll hook last found possible */
-    bool hooked;    /* the poll hook is installed on ctx */
-    int wake_fd;    /* GLib's wake-up descriptor, in the epoll set, or -1 */
-    int nstash;     /* events the poll hook took, for the next dispatch */
+    unsigned ntagged; /* busy watches in the source's fds now */
+    bool fast;        /* busy watches through epoll, and the poll hook may wait in it */
+    bool want_fast;   /* what the poll hook last found possible */
+    bool hooked;      /* the poll hook is installed on ctx */
+    int wake_fd;      /* GLib's wake-up descriptor, in the epoll set, or -1 */
+    int nstash;       /* events the poll hook took, for the next dispatch */
     ev_watch *direct[EVLOOP_DIRECT]; /* EVLOOP_BUSY watches */
     ev_watch *dead;                  /* deleted while events may name them: freed later */
     struct epoll_event stash[EVLOOP_BATCH];
@@ -113,12 +114,11 @@ static void bury(evloop *ev)
 static void direct_sync(ev_watch *w, uint32_t events)
 {
     GSource *s = &w->ev->src;
+    bool had = w->tag != NULL;
     w->want = events;
     if (g_source_is_destroyed(s)) { /* its fds go with the source */
         w->tag = NULL;
-        return;
-    }
-    if (!events) {
+    } else if (!events) {
         if (w->tag)
             g_source_remove_unix_fd(s, w->tag);
         w->tag = NULL;
@@ -127,6 +127,7 @@ static void direct_sync(ev_watch *w, uint32_t events)
     } else {
         w->tag = g_source_add_unix_fd(s, w->fd, to_cond(events));
     }
+    w->ev->ntagged = w->ev->ntagged + (w->tag != NULL) - had;
 }
 
 /* In the epoll set while it asks for something (in it with no events, a
@@ -196,6 +197,8 @@ static void dispatch_direct(evloop *ev)
 {
     ev_watch *snap[EVLOOP_DIRECT] = {0};
     unsigned n = 0;
+    if (!ev->ntagged)
+        return;
     for (unsigned i = 0; i < EVLOOP_DIRECT; i++)
         if (ev->direct[i] && ev->direct[i]->tag)
             snap[n++] = ev->direct[i];
@@ -286,7 +289,7 @@ static evloop *loop_of_fds(const GPollFD *fds, guint n, int *at)
 /* Whether fd is a busy watch's in the source's fds. */
 static bool is_direct(const evloop *ev, int fd)
 {
-    for (int i = 0; i < EVLOOP_DIRECT; i++)
+    for (int i = 0; ev->ntagged && i < EVLOOP_DIRECT; i++)
         if (ev->direct[i] && ev->direct[i]->tag && ev->direct[i]->fd == fd)
             return true;
     return false;
