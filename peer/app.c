@@ -14,7 +14,7 @@
 #include "core/store.h"
 #include "net/lan.h"
 #include "net/mdns.h"
-#include "net/watcher.h"
+#include "net/evloop.h"
 #include "ui/doctorctl.h"
 #include "plugin/plugins.h"
 #include "rdv/direct.h"
@@ -42,7 +42,7 @@ typedef struct app {
     orgnote *on; /* announcements and the revocation list from the server */
     control *ctl;
     web *web;
-    watcher *watcher; /* polls the LAN port, off the loop */
+    evloop *ev; /* the listeners' and LAN connections' sockets: one source on the loop */
     plugins *plugins;
     bool mdns_down_said;
     doctor_lan lanst; /* LAN discovery's state, for `banter doctor` */
@@ -413,8 +413,9 @@ static int tell_read(void *ud, int64_t id)
     return a->on ? orgnote_receipt(a->on, id, true) : BANTER_ESTATE;
 }
 
-static int start_rendezvous(app *a, const rdv_config *rc)
+static int start_rendezvous(app *a, rdv_config *rc)
 {
+    rc->ev = a->ev;
     if (rdv_new(&a->rdv, a->ctx, a->id, rc, on_rdv_event, a) != 0 ||
         roster_new(&a->ro, a->n, a->rdv, a->id, rc->fpd) != 0) {
         g_printerr("banter: cannot set up the rendezvous connection\n");
@@ -496,21 +497,19 @@ static int app_start(app *a)
         g_printerr("banter: %s\n", why);
         return 1;
     }
-    if (watcher_new(&a->watcher, a->ctx) != 0) {
-        g_printerr("banter: cannot start a thread: %s\n", g_strerror(errno));
+    /* The listeners (LAN, control socket, web port) and the LAN
+     * connections are watched through one epoll descriptor: the loop polls
+     * and walks one source for all of them, and accepts and reads still
+     * run on this thread (docs/architecture.md, "Performance"). */
+    if (evloop_new(&a->ev, a->ctx) != 0) {
+        g_printerr("banter: cannot make an epoll descriptor: %s\n", g_strerror(errno));
         return 1;
     }
-    /* The control socket and the web port stay on the loop: every CLI
-     * command and every page request is a new connection, and a hop
-     * through the watcher's thread was measured to add tens of ms to a
-     * chat acknowledged while a transfer keeps both cores busy (p95 125-137
-     * ms against 56-81). The LAN port, where a colleague connects once,
-     * is polled by the watcher (docs/architecture.md, "Performance"). */
-    if (control_new(&a->ctl, a->n, a->ctx, NULL, cfg->home.sock, why, sizeof why) != 0) {
+    if (control_new(&a->ctl, a->n, a->ctx, a->ev, cfg->home.sock, why, sizeof why) != 0) {
         g_printerr("banter: %s\n", why);
         return 1;
     }
-    web_start(&a->web, a->ctl, a->ctx, NULL, cfg->home.dir,
+    web_start(&a->web, a->ctl, a->ctx, a->ev, cfg->home.dir,
               cfg->web_port >= 0 ? (uint16_t)cfg->web_port : a->conf.web_port);
     /* The LAN route first: a direct connection is preferred to the relay. */
     const config *cf = &a->conf;
@@ -522,7 +521,7 @@ static int app_start(app *a)
                      .frame_ms = cf->peer_frame_timeout_s * 1000u,
                      .chat_rate = cf->chat_rate,
                      .chat_burst = cf->chat_burst,
-                     .watcher = a->watcher};
+                     .ev = a->ev};
     g_strlcpy(lc.name, cfg->name, sizeof lc.name);
     lan_callbacks lcb = {lan_hello,   lan_cert, lan_up,       lan_down,  lan_message,
                          lan_drained, lan_log,  lan_own_cert, is_revoked};
@@ -601,8 +600,8 @@ static void app_stop(app *a)
     a->web = NULL;
     control_free(a->ctl);
     a->ctl = NULL;
-    watcher_free(a->watcher); /* after every listener it watched */
-    a->watcher = NULL;
+    evloop_free(a->ev); /* after every socket it watched */
+    a->ev = NULL;
     node_free(a->n);
     a->n = NULL;
     store_close(a->st);

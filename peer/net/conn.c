@@ -200,6 +200,7 @@ conn *conn_over(GMainContext *ctx, const identity *id, bool initiator, conn_tran
 
 typedef struct dial_args {
     GMainContext *ctx;
+    evloop *ev;
     const char *host;
     uint16_t port;
     int fd;
@@ -208,27 +209,27 @@ typedef struct dial_args {
 static transport *make_dial(void *arg, const transport_callbacks *cb, void *ud, int *err)
 {
     dial_args *a = arg;
-    return tcp_dial(a->ctx, a->host, a->port, cb, ud, err);
+    return tcp_dial(a->ctx, a->ev, a->host, a->port, cb, ud, err);
 }
 
 static transport *make_wrap(void *arg, const transport_callbacks *cb, void *ud, int *err)
 {
     dial_args *a = arg;
     *err = 0;
-    return tcp_wrap(a->ctx, a->fd, cb, ud);
+    return tcp_wrap(a->ctx, a->ev, a->fd, cb, ud);
 }
 
-conn *conn_connect(GMainContext *ctx, const identity *id, const char *host, uint16_t port,
-                   const conn_callbacks *cb, void *ud, int *err)
+conn *conn_connect(GMainContext *ctx, evloop *ev, const identity *id, const char *host,
+                   uint16_t port, const conn_callbacks *cb, void *ud, int *err)
 {
-    dial_args a = {ctx, host, port, -1};
+    dial_args a = {ctx, ev, host, port, -1};
     return conn_over(ctx, id, true, make_dial, &a, cb, ud, err);
 }
 
-conn *conn_accept(GMainContext *ctx, const identity *id, int fd, const conn_callbacks *cb, void *ud,
-                  int *err)
+conn *conn_accept(GMainContext *ctx, evloop *ev, const identity *id, int fd,
+                  const conn_callbacks *cb, void *ud, int *err)
 {
-    dial_args a = {ctx, NULL, 0, fd};
+    dial_args a = {ctx, ev, NULL, 0, fd};
     conn *c = conn_over(ctx, id, false, make_wrap, &a, cb, ud, err);
     if (!c && *err) /* session_new failed before the socket was handed over */
         close(fd);

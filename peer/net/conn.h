@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "identity.h"
+#include "net/evloop.h"
 #include "msg.h"
 #include "net/transport.h"
 
@@ -51,15 +52,17 @@ conn *conn_over(GMainContext *ctx, const identity *id, bool initiator, conn_tran
                 void *arg, const conn_callbacks *cb, void *ud, int *err);
 
 /* A TCP connection to host:port (numeric address or a name, resolved
- * without blocking): conn_over with tcp_dial. NULL with *err set when it
- * cannot even start; later failures arrive as closed(). */
-conn *conn_connect(GMainContext *ctx, const identity *id, const char *host, uint16_t port,
-                   const conn_callbacks *cb, void *ud, int *err);
+ * without blocking): conn_over with tcp_dial, its socket watched by ev
+ * (NULL: an fd source on ctx; net/evloop.h). ev's context must be ctx.
+ * NULL with *err set when it cannot even start; later failures arrive as
+ * closed(). */
+conn *conn_connect(GMainContext *ctx, evloop *ev, const identity *id, const char *host,
+                   uint16_t port, const conn_callbacks *cb, void *ud, int *err);
 
-/* Wrap an accepted TCP socket (the conn owns fd from now on, also on
- * failure). */
-conn *conn_accept(GMainContext *ctx, const identity *id, int fd, const conn_callbacks *cb, void *ud,
-                  int *err);
+/* Wrap an accepted TCP socket, watched as for conn_connect (the conn owns
+ * fd from now on, also on failure). */
+conn *conn_accept(GMainContext *ctx, evloop *ev, const identity *id, int fd,
+                  const conn_callbacks *cb, void *ud, int *err);
 
 /* Encrypt and queue m. BANTER_ESTATE when closed or not established,
  * BANTER_ETOOBIG when the queue is full (wait for drained()), or a codec

@@ -63,6 +63,7 @@ typedef struct cstate { /* per connection */
 
 struct lan {
     GMainContext *ctx;
+    evloop *ev; /* watches the sockets, or NULL */
     const identity *id;
     char fpd[IDENTITY_FP_DIGITS + 1];
     char name[BANTER_MAX_NAME + 1];
@@ -78,7 +79,8 @@ struct lan {
     GList *conns;     /* every conn alive */
     lstatic statics[LAN_MAX_STATIC];
     size_t nstatic;
-    guint tick; /* liveness timer: armed only while connections exist */
+    ev_watch *tick; /* liveness timer (a timerfd on ev): set only while connections exist */
+    bool ticking;
     bool stopping;
 };
 
@@ -153,7 +155,7 @@ static void on_message(void *ud, conn *c, const uint8_t *pt, size_t len);
 static void on_drained(void *ud, conn *c);
 static void on_closed(void *ud, conn *c, int err);
 static const conn_callbacks conn_cbs = {on_established, on_message, on_drained, on_closed};
-static gboolean on_tick(gpointer v);
+static void on_tick(void *v, int fd, uint32_t events);
 
 static void host_of(const char *addr, char *out, size_t cap)
 {
@@ -166,8 +168,8 @@ static void host_of(const char *addr, char *out, size_t cap)
 static conn *track(lan *l, conn *c, ldev *dial_for, lstatic *sp, const char *addr)
 {
     /* An idle node with no connection has no timer at all. */
-    if (!l->tick)
-        l->tick = g_timeout_add_seconds(1, on_tick, l);
+    if (!l->ticking)
+        l->ticking = evloop_timer_set(l->tick, 1000) == 0; /* else with the next one */
     cstate *cs = g_new0(cstate, 1);
     cs->l = l;
     cs->dial_for = dial_for;
@@ -197,7 +199,7 @@ static void dial_dev(ldev *d)
             d->retry = g_timeout_add(next_backoff(&d->backoff), retry_dev, d);
         return;
     }
-    conn *c = conn_connect(l->ctx, l->id, d->addr, d->port, &conn_cbs, l, &err);
+    conn *c = conn_connect(l->ctx, l->ev, l->id, d->addr, d->port, &conn_cbs, l, &err);
     if (c)
         d->dialing = track(l, c, d, NULL, d->addr);
 }
@@ -216,7 +218,7 @@ static void dial_static(lstatic *sp)
     int err;
     if (l->stopping || sp->c)
         return;
-    conn *c = conn_connect(l->ctx, l->id, sp->host, sp->port, &conn_cbs, l, &err);
+    conn *c = conn_connect(l->ctx, l->ev, l->id, sp->host, sp->port, &conn_cbs, l, &err);
     if (c)
         sp->c = track(l, c, NULL, sp, sp->host);
 }
@@ -468,12 +470,10 @@ static void on_message(void *ud, conn *c, const uint8_t *pt, size_t len)
     case MSG_BYE:
         conn_close(c, 0, false, NULL);
         break;
-    case MSG_PING: {
-        msg pong = {.type = MSG_PONG};
-        pong.u.ping.token = m.u.ping.token;
-        reply(c, &pong);
+    case MSG_PING: /* the PONG is the PING with its type changed: no copy of a msg */
+        m.type = MSG_PONG;
+        reply(c, &m);
         break;
-    }
     case MSG_PONG:
         break;
     case MSG_CHAT:
@@ -518,9 +518,9 @@ static void on_closed(void *ud, conn *c, int err)
     lan *l = ud;
     cstate *cs = conn_get_data(c);
     l->conns = g_list_remove(l->conns, c);
-    if (!l->conns && l->tick) {
-        g_source_remove(l->tick);
-        l->tick = 0;
+    if (!l->conns && l->ticking) {
+        (void)evloop_timer_set(l->tick, 0);
+        l->ticking = false;
     }
     if (cs->probe)
         g_source_remove(cs->probe);
@@ -573,7 +573,7 @@ static void on_accept(void *ud, int fd, const char *addr)
         return;
     }
     int err;
-    conn *c = conn_accept(l->ctx, l->id, fd, &conn_cbs, l, &err);
+    conn *c = conn_accept(l->ctx, l->ev, l->id, fd, &conn_cbs, l, &err);
     if (c)
         track(l, c, NULL, NULL, addr);
 }
@@ -609,15 +609,18 @@ static void sweep(lan *l, int64_t t)
     }
 }
 
-static gboolean on_tick(gpointer v)
+static void on_tick(void *v, int fd, uint32_t events)
 {
     lan *l = v;
     int64_t t = mono_ms();
+    (void)fd;
+    (void)events;
     if (++l->ticks % SWEEP_TICKS == 0)
         sweep(l, t);
     if (!l->conns) {
-        l->tick = 0;
-        return G_SOURCE_REMOVE;
+        (void)evloop_timer_set(l->tick, 0);
+        l->ticking = false;
+        return;
     }
     GList *copy = g_list_copy(l->conns);
     for (GList *i = copy; i; i = i->next) {
@@ -652,7 +655,6 @@ static gboolean on_tick(gpointer v)
         reply(c, &ping);
     }
     g_list_free(copy);
-    return G_SOURCE_CONTINUE;
 }
 
 /* ---- discovery ---- */
@@ -795,6 +797,7 @@ int lan_new(lan **out, GMainContext *ctx, const identity *id, const lan_config *
 {
     lan *l = g_new0(lan, 1);
     l->ctx = ctx;
+    l->ev = cfg->ev;
     l->id = id;
     l->cb = *cb;
     l->ud = ud;
@@ -813,7 +816,11 @@ int lan_new(lan **out, GMainContext *ctx, const identity *id, const lan_config *
     l->chat_rate = cfg->chat_rate;
     l->chat_burst = cfg->chat_burst;
     l->devs = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, dev_free);
-    int r = tcp_listen(&l->listener, ctx, cfg->watcher, cfg->port, on_accept, on_listen_log, l);
+    int r = tcp_listen(&l->listener, ctx, cfg->ev, cfg->port, on_accept, on_listen_log, l);
+    if (r == 0 && !(l->tick = evloop_timer(cfg->ev, ctx, on_tick, l))) {
+        tcp_listener_free(l->listener);
+        r = BANTER_EIO;
+    }
     if (r) {
         g_hash_table_destroy(l->devs);
         g_free(l);
@@ -842,8 +849,7 @@ void lan_free(lan *l)
     /* Let the idle callbacks of the closed conns run. */
     while (l->conns && g_main_context_iteration(l->ctx, FALSE))
         ;
-    if (l->tick)
-        g_source_remove(l->tick);
+    evloop_del(l->tick);
     g_hash_table_destroy(l->devs);
     g_free(l);
 }

@@ -52,7 +52,7 @@
 #include "identity.h"
 #include "msg.h"
 #include "net/conn.h"
-#include "net/watcher.h"
+#include "net/evloop.h"
 
 #define LAN_DEFAULT_PORT     7070
 #define LAN_KEEPALIVE_MS     5000
@@ -79,7 +79,7 @@ typedef struct lan_config {
     unsigned hello_ms;              /* 0: LAN_HELLO_MS */
     unsigned frame_ms;              /* 0: LAN_FRAME_MS */
     uint32_t chat_rate, chat_burst; /* per second, at once (rate 0: no limit) */
-    watcher *watcher;               /* polls the listening socket (NULL: the loop does) */
+    evloop *ev;                     /* watches the sockets (NULL: fd sources on the loop) */
 } lan_config;
 
 typedef struct lan_callbacks {

@@ -15,6 +15,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "net/evloop.h"
+
 #define READ_CHUNK      65536
 #define ACCEPT_BURST    64
 #define ACCEPT_BACKOFF0 100
@@ -23,10 +25,13 @@
 typedef struct tcp {
     transport t; /* first: a tcp is a transport */
     GMainContext *ctx;
+    evloop *ev; /* NULL: plain fd sources on ctx */
     int fd;
     uint16_t port;
     bool connecting, paused, want_w, dead, freed;
-    GSource *rsrc, *wsrc, *idle;
+    bool busy, gone; /* in its event callback; freed there, to free after it */
+    ev_watch *w;     /* the socket's watch, while it has one */
+    GSource *idle;
     GResolver *resolver;
     GCancellable *cancel;
     int err; /* for the closed() an idle source reports */
@@ -91,89 +96,88 @@ static void die(tcp *c, int err)
         return;
     c->dead = true;
     c->err = err;
-    drop_source(&c->rsrc);
-    drop_source(&c->wsrc);
+    evloop_del(c->w);
+    c->w = NULL;
     later(c, IDLE_CLOSED);
 }
 
-static gboolean on_readable(gint fd, GIOCondition cond, gpointer p);
-static gboolean on_writable(gint fd, GIOCondition cond, gpointer p);
+static bool reading(const tcp *c) { return !c->dead && !c->connecting && !c->paused && c->fd >= 0; }
 
-/* A socket's source. Marked as allowed to recurse, so GLib does not block
- * it around each dispatch: blocking removes and re-adds its fd from the
- * poll set, and each of those wakes the loop through its eventfd (two
- * writes, a read and an extra poll per read or write, which made up much
- * of a message's round trip). Nothing here runs the loop from inside a
- * callback, so the callbacks never actually recurse. */
-static GSource *fd_source(tcp *c, GIOCondition cond, GSourceFunc cb)
-{
-    GSource *src = g_unix_fd_source_new(c->fd, cond);
-    g_source_set_can_recurse(src, TRUE);
-    g_source_set_callback(src, cb, c, NULL);
-    g_source_attach(src, c->ctx);
-    return src;
-}
+static bool writing(const tcp *c) { return !c->dead && c->fd >= 0 && (c->connecting || c->want_w); }
 
-static void watch_read(tcp *c)
+static void on_events(void *p, int fd, uint32_t events);
+
+/* Make the socket's watch ask for what the state needs. The watch is made
+ * with the socket and kept until it dies: asking for nothing costs no
+ * GLib source (see net/evloop.h). */
+static void update(tcp *c)
 {
-    bool on = !c->dead && !c->connecting && !c->paused && c->fd >= 0;
-    if (on && !c->rsrc) {
-        c->rsrc = fd_source(c, G_IO_IN, G_SOURCE_FUNC(on_readable));
-    } else if (!on) {
-        drop_source(&c->rsrc);
+    if (c->dead || c->fd < 0)
+        return;
+    uint32_t want = (reading(c) ? EVLOOP_IN : 0) | (writing(c) ? EVLOOP_OUT : 0);
+    if (!c->w) {
+        c->w = evloop_add(c->ev, c->ctx, c->fd, want | EVLOOP_BUSY, on_events, c);
+        if (!c->w)
+            die(c, BANTER_EIO);
+    } else if (evloop_mod(c->w, want) != 0) {
+        die(c, BANTER_EIO);
     }
 }
 
-static void watch_write(tcp *c)
-{
-    bool on = !c->dead && c->fd >= 0 && (c->connecting || c->want_w);
-    if (on && !c->wsrc) {
-        c->wsrc = fd_source(c, G_IO_OUT, G_SOURCE_FUNC(on_writable));
-    } else if (!on) {
-        drop_source(&c->wsrc);
-    }
-}
-
-static gboolean on_readable(gint fd, GIOCondition cond, gpointer p)
+static void on_readable(tcp *c)
 {
     static uint8_t in[READ_CHUNK]; /* one main loop, one thread */
-    tcp *c = p;
-    (void)cond;
-    ssize_t n = recv(fd, in, sizeof in, MSG_DONTWAIT);
+    ssize_t n = recv(c->fd, in, sizeof in, MSG_DONTWAIT);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-        return G_SOURCE_CONTINUE;
+        return;
     if (n <= 0) {
         die(c, n < 0 ? BANTER_EIO : 0);
-        return G_SOURCE_CONTINUE; /* die() destroyed this source */
+        return;
     }
     if (c->t.cb.data)
         c->t.cb.data(c->t.ud, in, (size_t)n);
-    return G_SOURCE_CONTINUE;
 }
 
-static gboolean on_writable(gint fd, GIOCondition cond, gpointer p)
+static void on_writable(tcp *c)
 {
-    tcp *c = p;
-    (void)cond;
     if (c->connecting) {
         int soerr = 0;
         socklen_t sl = sizeof soerr;
-        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0 || soerr != 0) {
+        if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0 || soerr != 0) {
             die(c, BANTER_EIO);
-            return G_SOURCE_CONTINUE;
+            return;
         }
         c->connecting = false;
-        watch_write(c);
-        watch_read(c);
+        update(c);
         if (c->t.cb.ready)
             c->t.cb.ready(c->t.ud);
-        return G_SOURCE_CONTINUE;
+        return;
     }
     c->want_w = false; /* one writable() per want_write(true) */
-    watch_write(c);
+    update(c);
     if (c->t.cb.writable)
         c->t.cb.writable(c->t.ud);
-    return G_SOURCE_CONTINUE;
+}
+
+static void tcp_release(tcp *c);
+
+/* One callback for both directions (epoll has one registration per
+ * descriptor). Writable first: a connect completes before reading. Either
+ * callback may free the transport (the owner closing its conn): that is
+ * done here once both are over. */
+static void on_events(void *p, int fd, uint32_t events)
+{
+    tcp *c = p;
+    const uint32_t fault = EVLOOP_HUP | EVLOOP_ERR;
+    (void)fd;
+    c->busy = true;
+    if ((events & (EVLOOP_OUT | fault)) && writing(c))
+        on_writable(c);
+    if (!c->gone && (events & (EVLOOP_IN | fault)) && reading(c))
+        on_readable(c);
+    c->busy = false;
+    if (c->gone)
+        tcp_release(c);
 }
 
 /* ---- ops ---- */
@@ -200,23 +204,30 @@ static void tcp_want_write(transport *t, bool on)
 {
     tcp *c = (tcp *)t;
     c->want_w = on;
-    watch_write(c);
+    update(c);
 }
 
 static void tcp_pause(transport *t, bool paused)
 {
     tcp *c = (tcp *)t;
     c->paused = paused;
-    watch_read(c);
+    update(c);
 }
 
 static const char *tcp_remote(const transport *t) { return ((const tcp *)t)->remote; }
 
+static void tcp_release(tcp *c)
+{
+    if (c->resolver)
+        g_object_unref(c->resolver);
+    g_free(c);
+}
+
 static void tcp_free(transport *t)
 {
     tcp *c = (tcp *)t;
-    drop_source(&c->rsrc);
-    drop_source(&c->wsrc);
+    evloop_del(c->w);
+    c->w = NULL;
     drop_source(&c->idle);
     if (c->cancel) { /* a resolution in flight: its callback frees c */
         g_cancellable_cancel(c->cancel);
@@ -227,10 +238,13 @@ static void tcp_free(transport *t)
     if (c->fd >= 0) {
         shutdown(c->fd, SHUT_RDWR);
         close(c->fd);
+        c->fd = -1;
     }
-    if (c->resolver)
-        g_object_unref(c->resolver);
-    g_free(c);
+    c->dead = true;
+    if (c->busy) /* inside on_events: it frees c when it returns */
+        c->gone = true;
+    else
+        tcp_release(c);
 }
 
 static const transport_ops tcp_ops = {
@@ -242,13 +256,14 @@ static const transport_ops tcp_ops = {
     .free = tcp_free,
 };
 
-static tcp *tcp_new(GMainContext *ctx, const transport_callbacks *cb, void *ud)
+static tcp *tcp_new(GMainContext *ctx, evloop *ev, const transport_callbacks *cb, void *ud)
 {
     tcp *c = g_new0(tcp, 1);
     c->t.ops = &tcp_ops;
     c->t.cb = *cb;
     c->t.ud = ud;
-    c->ctx = ctx;
+    c->ctx = ev ? evloop_context(ev) : ctx;
+    c->ev = ev;
     c->fd = -1;
     return c;
 }
@@ -272,7 +287,7 @@ static void start_connect(tcp *c, const struct sockaddr *sa, socklen_t len)
     }
     set_sockopts(c->fd);
     c->connecting = true;
-    watch_write(c); /* the connect completes when writable */
+    update(c); /* the connect completes when writable */
 }
 
 static void on_resolved(GObject *src, GAsyncResult *res, gpointer p)
@@ -305,14 +320,14 @@ static void on_resolved(GObject *src, GAsyncResult *res, gpointer p)
     g_resolver_free_addresses(addrs);
 }
 
-transport *tcp_dial(GMainContext *ctx, const char *host, uint16_t port,
+transport *tcp_dial(GMainContext *ctx, evloop *ev, const char *host, uint16_t port,
                     const transport_callbacks *cb, void *ud, int *err)
 {
     if (!host[0] || port == 0) {
         *err = BANTER_EINVAL;
         return NULL;
     }
-    tcp *c = tcp_new(ctx, cb, ud);
+    tcp *c = tcp_new(ctx, ev, cb, ud);
     c->port = port;
     struct sockaddr_in in4 = {.sin_family = AF_INET, .sin_port = htons(port)};
     struct sockaddr_in6 in6 = {.sin6_family = AF_INET6, .sin6_port = htons(port)};
@@ -326,26 +341,27 @@ transport *tcp_dial(GMainContext *ctx, const char *host, uint16_t port,
         snprintf(c->remote, sizeof c->remote, "%.50s:%u", host, port);
         c->resolver = g_resolver_get_default();
         c->cancel = g_cancellable_new();
-        g_main_context_push_thread_default(ctx);
+        g_main_context_push_thread_default(c->ctx);
         g_resolver_lookup_by_name_async(c->resolver, host, c->cancel, on_resolved, c);
-        g_main_context_pop_thread_default(ctx);
+        g_main_context_pop_thread_default(c->ctx);
     }
     return &c->t;
 }
 
-transport *tcp_wrap(GMainContext *ctx, int fd, const transport_callbacks *cb, void *ud)
+transport *tcp_wrap(GMainContext *ctx, evloop *ev, int fd, const transport_callbacks *cb, void *ud)
 {
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
-    tcp *c = tcp_new(ctx, cb, ud);
+    tcp *c = tcp_new(ctx, ev, cb, ud);
     c->fd = fd;
     set_sockopts(fd);
     if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
         tcp_format_addr(&ss, c->remote, sizeof c->remote);
     else
         g_strlcpy(c->remote, "?", sizeof c->remote);
-    watch_read(c);
-    later(c, IDLE_READY);
+    update(c);
+    if (!c->dead) /* else closed() is on its way */
+        later(c, IDLE_READY);
     return &c->t;
 }
 
@@ -355,7 +371,7 @@ struct tcp_listener {
     GMainContext *ctx;
     int fd;
     uint16_t port;
-    watch *wt;
+    ev_watch *w;
     GSource *retry;
     unsigned backoff;
     bool paused, said;
@@ -366,7 +382,13 @@ struct tcp_listener {
 
 static bool accepting(const tcp_listener *l) { return !l->paused && !l->retry; }
 
-static void listener_watch(tcp_listener *l) { watch_arm(l->wt, accepting(l)); }
+static void back_off(tcp_listener *l, int e);
+
+static void listener_watch(tcp_listener *l)
+{
+    if (evloop_mod(l->w, accepting(l) ? EVLOOP_IN : 0) != 0)
+        back_off(l, errno);
+}
 
 static gboolean on_retry(gpointer v)
 {
@@ -376,10 +398,32 @@ static gboolean on_retry(gpointer v)
     return G_SOURCE_REMOVE;
 }
 
-static void on_accept(void *v)
+/* accept() failed with EMFILE, ENFILE, ENOBUFS...: the socket stays
+ * readable, so watching it now would spin. Wait, then try again. */
+static void back_off(tcp_listener *l, int e)
+{
+    if (l->retry)
+        return;
+    l->backoff = l->backoff ? MIN(l->backoff * 2, ACCEPT_BACKOFF1) : ACCEPT_BACKOFF0;
+    l->retry = g_timeout_source_new(l->backoff);
+    g_source_set_callback(l->retry, on_retry, l, NULL);
+    g_source_attach(l->retry, l->ctx);
+    evloop_mod(l->w, 0);
+    if (!l->said && l->log) {
+        char text[200];
+        snprintf(text, sizeof text,
+                 "cannot accept connections on port %u: %s; new connections wait "
+                 "until descriptors are free again",
+                 l->port, g_strerror(e));
+        l->log(l->ud, text);
+    }
+    l->said = true;
+}
+
+static void on_accept(void *v, int fd, uint32_t events)
 {
     tcp_listener *l = v;
-    int fd = l->fd;
+    (void)events;
     for (int i = 0; i < ACCEPT_BURST && accepting(l); i++) {
         struct sockaddr_storage ss;
         socklen_t sl = sizeof ss;
@@ -388,23 +432,7 @@ static void on_accept(void *v)
             (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED))
             break;
         if (cfd < 0) {
-            /* EMFILE, ENFILE, ENOBUFS...: the socket stays readable, so
-             * watching it now would spin. Wait, then try again. */
-            int e = errno;
-            l->backoff = l->backoff ? MIN(l->backoff * 2, ACCEPT_BACKOFF1) : ACCEPT_BACKOFF0;
-            l->retry = g_timeout_source_new(l->backoff);
-            g_source_set_callback(l->retry, on_retry, l, NULL);
-            g_source_attach(l->retry, l->ctx);
-            listener_watch(l);
-            if (!l->said && l->log) {
-                char text[200];
-                snprintf(text, sizeof text,
-                         "cannot accept connections on port %u: %s; new connections wait "
-                         "until descriptors are free again",
-                         l->port, g_strerror(e));
-                l->log(l->ud, text);
-            }
-            l->said = true;
+            back_off(l, errno);
             return;
         }
         if (l->said && l->log) {
@@ -420,7 +448,7 @@ static void on_accept(void *v)
     }
 }
 
-int tcp_listen(tcp_listener **out, GMainContext *ctx, watcher *w, uint16_t port, tcp_accept_fn fn,
+int tcp_listen(tcp_listener **out, GMainContext *ctx, evloop *ev, uint16_t port, tcp_accept_fn fn,
                tcp_log_fn log, void *ud)
 {
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
@@ -439,13 +467,20 @@ int tcp_listen(tcp_listener **out, GMainContext *ctx, watcher *w, uint16_t port,
         return BANTER_EIO;
     }
     tcp_listener *l = g_new0(tcp_listener, 1);
-    l->ctx = ctx;
+    l->ctx = ev ? evloop_context(ev) : ctx;
     l->fd = fd;
     l->port = ntohs(sa.sin_port);
     l->fn = fn;
     l->log = log;
     l->ud = ud;
-    l->wt = watch_new(w, ctx, fd, on_accept, l);
+    l->w = evloop_add(ev, ctx, fd, EVLOOP_IN, on_accept, l);
+    if (!l->w) {
+        int e = errno;
+        close(fd);
+        g_free(l);
+        errno = e;
+        return BANTER_EIO;
+    }
     *out = l;
     return 0;
 }
@@ -462,7 +497,7 @@ void tcp_listener_free(tcp_listener *l)
 {
     if (!l)
         return;
-    watch_free(l->wt); /* before the close: the watcher's thread polls it */
+    evloop_del(l->w); /* before the close */
     drop_source(&l->retry);
     close(l->fd);
     g_free(l);

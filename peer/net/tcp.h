@@ -23,18 +23,20 @@
 
 #include "error.h"
 #include "net/transport.h"
-#include "net/watcher.h"
+#include "net/evloop.h"
 
-/* Start a connection to host:port. NULL with *err set (BANTER_EINVAL for
- * an empty host or port 0, BANTER_EIO when no socket can be made) when it
- * cannot start; every later failure (resolution, refusal) arrives as
- * closed(). */
-transport *tcp_dial(GMainContext *ctx, const char *host, uint16_t port,
+/* Start a connection to host:port. The socket is watched by ev (its
+ * context is the transport's) or, with ev NULL, by a plain fd source on
+ * ctx (net/evloop.h). NULL with *err set (BANTER_EINVAL for an empty host
+ * or port 0, BANTER_EIO when no socket can be made) when it cannot start;
+ * every later failure (resolution, refusal) arrives as closed(). */
+transport *tcp_dial(GMainContext *ctx, evloop *ev, const char *host, uint16_t port,
                     const transport_callbacks *cb, void *ud, int *err);
 
-/* Wrap an accepted socket; the transport owns fd from now on, also when
- * this fails (NULL, fd closed). ready() runs from an idle source. */
-transport *tcp_wrap(GMainContext *ctx, int fd, const transport_callbacks *cb, void *ud);
+/* Wrap an accepted socket, watched as for tcp_dial; the transport owns fd
+ * from now on. ready() runs from an idle source (or closed(), when the
+ * socket cannot be watched). */
+transport *tcp_wrap(GMainContext *ctx, evloop *ev, int fd, const transport_callbacks *cb, void *ud);
 
 typedef struct tcp_listener tcp_listener;
 
@@ -45,10 +47,11 @@ typedef void (*tcp_accept_fn)(void *ud, int fd, const char *addr);
 typedef void (*tcp_log_fn)(void *ud, const char *text);
 
 /* Listen on 0.0.0.0:port (0: any free port) with a backlog of 512,
- * polled by w's thread (net/watcher.h) or, with w NULL, by ctx's loop;
- * fn and log run on ctx. BANTER_EIO with errno set when the port cannot
- * be bound. */
-BANTER_WUR int tcp_listen(tcp_listener **out, GMainContext *ctx, watcher *w, uint16_t port,
+ * watched by ev (a listener ready a few times a day costs the loop
+ * nothing in between) or, with ev NULL, by an fd source on ctx; fn and log
+ * run on the loop. BANTER_EIO with errno set when the port cannot be
+ * bound or watched. */
+BANTER_WUR int tcp_listen(tcp_listener **out, GMainContext *ctx, evloop *ev, uint16_t port,
                           tcp_accept_fn fn, tcp_log_fn log, void *ud);
 uint16_t tcp_listener_port(const tcp_listener *l);
 /* Stop taking connections for now (true) or again (false). */

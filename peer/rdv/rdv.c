@@ -1279,7 +1279,7 @@ static void dial(rdv *r)
     set_server_name(r, t);
     r->instance[0] = '\0';
     r->awaiting_icert = false;
-    r->c = conn_connect(r->ctx, r->id, t->host, t->port, &conn_cbs, r, &err);
+    r->c = conn_connect(r->ctx, r->cfg.ev, r->id, t->host, t->port, &conn_cbs, r, &err);
     if (!r->c) {
         cannot_connect(r, err);
         schedule_retry(r);

@@ -27,6 +27,7 @@
 
 #include "core/home.h"
 #include "identity.h"
+#include "net/evloop.h"
 #include "policy.h"
 #include "rvmsg.h"
 #include "bcrypto.h"
@@ -67,6 +68,7 @@ typedef struct rdv_config {
     char name[BANTER_MAX_NAME + 1];   /* our HELLO name */
     char cert_path[HOME_PATH_MAX];    /* where the certificate is kept (0600) */
     char policy_path[HOME_PATH_MAX];  /* where the organisation's policy is kept, "" for nowhere */
+    evloop *ev;                       /* watches the connection's socket (NULL: an fd source) */
 } rdv_config;
 
 /* A sentence for the log and the control socket's listeners (the node

@@ -15,7 +15,7 @@ struct acceptor {
     int spare; /* the reserve descriptor, or -1 */
     bool want_spare;
     char what[48];
-    watch *wt;
+    ev_watch *w;
     GSource *retry;
     unsigned backoff;
     bool paused, said;
@@ -34,7 +34,13 @@ static void drop_source(GSource **s)
 
 static bool accepting(const acceptor *a) { return !a->paused && !a->retry; }
 
-static void update(acceptor *a) { watch_arm(a->wt, accepting(a)); }
+static void back_off(acceptor *a, int e);
+
+static void update(acceptor *a)
+{
+    if (evloop_mod(a->w, accepting(a) ? EVLOOP_IN : 0) != 0)
+        back_off(a, errno);
+}
 
 static void take_spare(acceptor *a)
 {
@@ -56,7 +62,7 @@ static void back_off(acceptor *a, int e)
     a->retry = g_timeout_source_new(a->backoff);
     g_source_set_callback(a->retry, on_retry, a, NULL);
     g_source_attach(a->retry, a->ctx);
-    update(a);
+    evloop_mod(a->w, 0);
     if (!a->said)
         g_printerr("banter: cannot accept connections on %s: %s; trying again every %u ms "
                    "until descriptors are free\n",
@@ -76,9 +82,11 @@ static int accept_with_spare(acceptor *a)
     return fd;
 }
 
-static void on_readable(void *v)
+static void on_readable(void *v, int fd, uint32_t events)
 {
     acceptor *a = v;
+    (void)fd;
+    (void)events;
     take_spare(a);
     for (int i = 0; i < ACCEPTOR_BURST && accepting(a); i++) {
         int cfd = accept4(a->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -99,11 +107,11 @@ static void on_readable(void *v)
     }
 }
 
-acceptor *acceptor_new(GMainContext *ctx, watcher *w, int lfd, const char *what, bool reserve,
+acceptor *acceptor_new(GMainContext *ctx, evloop *ev, int lfd, const char *what, bool reserve,
                        acceptor_fn fn, void *ud)
 {
     acceptor *a = g_new0(acceptor, 1);
-    a->ctx = ctx;
+    a->ctx = ev ? evloop_context(ev) : ctx;
     a->lfd = lfd;
     a->spare = -1;
     a->want_spare = reserve;
@@ -111,7 +119,9 @@ acceptor *acceptor_new(GMainContext *ctx, watcher *w, int lfd, const char *what,
     a->fn = fn;
     a->ud = ud;
     take_spare(a);
-    a->wt = watch_new(w, ctx, lfd, on_readable, a);
+    a->w = evloop_add(ev, a->ctx, lfd, EVLOOP_IN, on_readable, a);
+    if (!a->w) /* epoll refused the socket (ENOMEM): a plain fd source then */
+        a->w = evloop_add(NULL, a->ctx, lfd, EVLOOP_IN, on_readable, a);
     return a;
 }
 
@@ -125,7 +135,7 @@ void acceptor_free(acceptor *a)
 {
     if (!a)
         return;
-    watch_free(a->wt);
+    evloop_del(a->w);
     drop_source(&a->retry);
     if (a->spare >= 0)
         close(a->spare);

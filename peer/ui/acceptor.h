@@ -22,7 +22,7 @@
 #include <glib.h>
 #include <stdbool.h>
 
-#include "net/watcher.h"
+#include "net/evloop.h"
 
 #define ACCEPTOR_BACKOFF0 50   /* ms */
 #define ACCEPTOR_BACKOFF1 1000 /* ms */
@@ -34,11 +34,12 @@ typedef struct acceptor acceptor;
  * call acceptor_pause but not acceptor_free. */
 typedef void (*acceptor_fn)(void *ud, int fd);
 
-/* Watch lfd (listening, non-blocking; stays the caller's): with w, on
- * the watcher's thread (net/watcher.h: ctx's loop then polls nothing for
- * it), else on ctx; fn and the back-off run on ctx either way. what names
- * it in the log ("the control socket"). Never NULL. */
-acceptor *acceptor_new(GMainContext *ctx, watcher *w, int lfd, const char *what, bool reserve,
+/* Watch lfd (listening, non-blocking; stays the caller's): with ev,
+ * through its epoll descriptor (net/evloop.h: the loop then polls and
+ * walks nothing more for it), else by an fd source on ctx; fn and the
+ * back-off run on the loop either way. what names it in the log ("the
+ * control socket"). Never NULL. */
+acceptor *acceptor_new(GMainContext *ctx, evloop *ev, int lfd, const char *what, bool reserve,
                        acceptor_fn fn, void *ud);
 /* Stop (or resume) accepting: connections wait in the listen backlog. */
 void acceptor_pause(acceptor *a, bool paused);

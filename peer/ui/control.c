@@ -1289,7 +1289,7 @@ static int open_settings(control *ctl, const char *path)
     return r;
 }
 
-int control_new(control **out, node *n, GMainContext *ctx, watcher *w, const char *path, char *why,
+int control_new(control **out, node *n, GMainContext *ctx, evloop *ev, const char *path, char *why,
                 size_t cap)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -1322,7 +1322,7 @@ int control_new(control **out, node *n, GMainContext *ctx, watcher *w, const cha
         g_free(ctl);
         return BANTER_EIO;
     }
-    ctl->acc = acceptor_new(ctx, w, ctl->fd, "the control socket", true, on_accept, ctl);
+    ctl->acc = acceptor_new(ctx, ev, ctl->fd, "the control socket", true, on_accept, ctl);
     g_strlcpy(ctl->web_why, "the node was started without the web interface", sizeof ctl->web_why);
     node_subscribe(n, on_node_event, ctl);
     if (open_settings(ctl, path) != 0) {

@@ -20,7 +20,7 @@
 
 #include "core/node.h"
 #include "core/xfer.h"
-#include "net/watcher.h"
+#include "net/evloop.h"
 #include "rdv/rdv.h"
 #include "rdv/roster.h"
 
@@ -38,10 +38,10 @@
 
 typedef struct control control;
 
-/* Listen on path, the socket polled by w's thread (NULL: by ctx's loop;
- * net/watcher.h), its clients served on ctx. When a node already answers
+/* Listen on path, the socket watched by ev (NULL: an fd source on ctx's
+ * loop; net/evloop.h), its clients served on ctx. When a node already answers
  * there: BANTER_EIO with why saying so; a stale socket file is replaced. */
-BANTER_WUR int control_new(control **out, node *n, GMainContext *ctx, watcher *w, const char *path,
+BANTER_WUR int control_new(control **out, node *n, GMainContext *ctx, evloop *ev, const char *path,
                            char *why, size_t cap);
 /* Closes every client and removes the socket file. Accepts NULL. */
 void control_free(control *ctl);

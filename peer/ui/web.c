@@ -1243,7 +1243,7 @@ static void web_off(web *w, control *ctl, const char *why)
     web_free(w);
 }
 
-void web_start(web **out, control *ctl, GMainContext *ctx, watcher *wa, const char *dir,
+void web_start(web **out, control *ctl, GMainContext *ctx, evloop *ev, const char *dir,
                uint16_t port)
 {
     char why[HOME_PATH_MAX + 600], url[160];
@@ -1272,7 +1272,7 @@ void web_start(web **out, control *ctl, GMainContext *ctx, watcher *wa, const ch
         web_off(w, ctl, why);
         return;
     }
-    w->acc = acceptor_new(ctx, wa, w->lfd, "the web port", true, on_accept, w);
+    w->acc = acceptor_new(ctx, ev, w->lfd, "the web port", true, on_accept, w);
     if (w->port != port)
         printf("banter: web interface: port %u is taken, using %u\n", port, w->port);
     set_names(w);

@@ -76,12 +76,12 @@ typedef struct web web;
 
 /* Serve the interface for the node whose home is dir, on 127.0.0.1:port
  * (or, when that port is taken, one of the next WEB_PORT_TRIES - 1), on
- * ctx (its listening socket polled by wa's thread, net/watcher.h; NULL: by
- * ctx's loop). port 0 means disabled. Never fails the node: *out is NULL when the
+ * ctx (its listening socket watched by ev, net/evloop.h; NULL: by an fd
+ * source on ctx). port 0 means disabled. Never fails the node: *out is NULL when the
  * interface is off, and the reason is printed on stderr and given to
  * control_set_web; otherwise its address (without the token) is printed
  * on stdout and the address with the token given to control_set_web. */
-void web_start(web **out, control *ctl, GMainContext *ctx, watcher *wa, const char *dir,
+void web_start(web **out, control *ctl, GMainContext *ctx, evloop *ev, const char *dir,
                uint16_t port);
 /* Close every WebSocket (detaching their control clients), abandon uploads
  * in progress, stop listening. Call before control_free. Accepts NULL. */

@@ -4,7 +4,8 @@
  * connections are handed over; out of descriptors it serves one more
  * client with its reserve and then backs off instead of spinning; it
  * accepts again once descriptors are free. Each test runs twice: the
- * socket polled by the loop, and by a watcher's thread (net/watcher.h).
+ * socket polled by the loop (an fd source), and through an evloop's
+ * epoll descriptor (net/evloop.h).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -69,13 +70,13 @@ static int run(GMainContext *ctx, int ms)
     return n;
 }
 
-/* A watcher on ctx when the test's state says so, else NULL. */
-static watcher *with_watcher(void **state, GMainContext *ctx)
+/* An evloop on ctx when the test's state says so, else NULL. */
+static evloop *with_evloop(void **state, GMainContext *ctx)
 {
-    watcher *w = NULL;
+    evloop *ev = NULL;
     if (*state)
-        assert_int_equal(watcher_new(&w, ctx), 0);
-    return w;
+        assert_int_equal(evloop_new(&ev, ctx), 0);
+    return ev;
 }
 
 static void test_accepts(void **state)
@@ -83,7 +84,7 @@ static void test_accepts(void **state)
     struct sockaddr_un sa;
     struct got g = {0};
     GMainContext *ctx = g_main_context_new();
-    watcher *w = with_watcher(state, ctx);
+    evloop *w = with_evloop(state, ctx);
     int lfd = listener(&sa);
     acceptor *a = acceptor_new(ctx, w, lfd, "the test socket", false, on_conn, &g);
     int c1 = dial(&sa), c2 = dial(&sa);
@@ -103,8 +104,7 @@ static void test_accepts(void **state)
     close(c3);
     acceptor_free(a);
     close(lfd);
-    watcher_free(w);
-    run(ctx, 10); /* what the watcher posted drops its references */
+    evloop_free(w);
     g_main_context_unref(ctx);
 }
 
@@ -117,7 +117,7 @@ static void test_out_of_descriptors(void **state)
     struct rlimit old, low;
     int filler[MAX_FDS], nfill = 0;
     GMainContext *ctx = g_main_context_new();
-    watcher *w = with_watcher(state, ctx);
+    evloop *w = with_evloop(state, ctx);
     int lfd = listener(&sa);
     acceptor *a = acceptor_new(ctx, w, lfd, "the test socket", true, on_conn, &g);
     int c[3];
@@ -146,8 +146,7 @@ static void test_out_of_descriptors(void **state)
         close(c[i]);
     acceptor_free(a);
     close(lfd);
-    watcher_free(w);
-    run(ctx, 10); /* what the watcher posted drops its references */
+    evloop_free(w);
     g_main_context_unref(ctx);
 }
 
