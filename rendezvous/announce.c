@@ -70,6 +70,7 @@ void announce_device_up(conn *c)
 {
     if (!c->acct || !c->wants_announce || c->closing)
         return;
+    c->ann_up = true; /* from here on, a live announcement is listed for it */
     struct pending_job *j = calloc(1, sizeof *j);
     if (j)
         j->m = calloc(ANNOUNCE_PENDING_MAX, sizeof *j->m);
@@ -98,9 +99,11 @@ void announce_device_up(conn *c)
  * the request is taken, each held (conn_hold) so that its record can be
  * looked at after the job; the job records the announcement and checks
  * which of them it is addressed to; its after sends it to those still in
- * the session they were listed in. A device that logs in meanwhile is not
- * listed: its announce_device_up job comes after this one and finds the
- * announcement waiting, so nobody gets it twice.
+ * the session they were listed in. A device whose waiting announcements
+ * were not asked for yet (authenticated, its contact list still being
+ * read: c->ann_up false) is not listed: its announce_device_up job comes
+ * after this one and finds the announcement waiting, so nobody gets it
+ * twice.
  */
 struct ann_dev {
     conn *c;     /* held */
@@ -120,7 +123,7 @@ static void list_account(account *a, void *ud)
 {
     announce_out *o = ud;
     for (conn *c = a->devs; c && o->ret == 0; c = c->dev_next) {
-        if (!c->wants_announce || c->closing)
+        if (!c->wants_announce || !c->ann_up || c->closing)
             continue;
         if (o->n == o->cap) {
             size_t ncap = o->cap ? o->cap * 2 : 64;

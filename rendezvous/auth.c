@@ -119,6 +119,7 @@ static void enter(conn *c, const db_user *u)
         return;
     }
     c->sess_gen++; /* jobs of an earlier session on c send nothing (mailbox, announce) */
+    c->ann_up = false;
     c->acct->admin = u->admin;
     c->acct->broadcast = u->broadcast;
     xinst_device_up(c); /* before the presence it may change is announced */

@@ -115,6 +115,8 @@ struct conn {
                               */
     bool clist_busy : 1;     /* a page of the contact list is being read (contacts.c) */
     bool batch : 1;          /* ... "batch": RV_BATCH both ways (rvbatch.h) */
+    bool ann_up : 1;         /* this session's waiting announcements were asked for (announce.c):
+                                a live one is sent only then, or it would go twice */
 };
 
 /* A loop time (core_now) as kept in a conn, and how long ago one was. */
