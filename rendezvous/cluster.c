@@ -8,6 +8,26 @@
 
 #include "rvmsg.h"
 
+/* At most this many devices, or names, in one statement: the rest waits
+ * for the next (a join registers every device held again at once). */
+#define FLUSH_MAX 4096
+/* NOTIFY's payload is below 8,000 bytes: names are split into several. */
+#define NOTIFY_MAX 7900
+
+/* A device that came online or went offline here, not written yet. */
+struct devch {
+    uint8_t dev[32];
+    uint32_t seq; /* its place in the queue: the last change of a device wins */
+    bool on;
+    char user[DB_CLUSTER_MAX_USER + 1]; /* on: its account */
+};
+
+/* Account names, each ending with '\0', in one buffer. */
+struct names {
+    char *buf;
+    size_t len, cap, n;
+};
+
 struct cluster {
     uv_loop_t *loop;
     db_pg *pg;
@@ -23,6 +43,15 @@ struct cluster {
     bool again;    /* a notification came while taking: take once more */
     bool freed;    /* cluster_free ran: the timer's close callback frees */
     char link[64]; /* the address of this instance's links (xlink.h), or "" */
+    uv_check_t check;    /* end of a loop iteration: write and read what it queued */
+    bool checking;       /* check is started */
+    bool flushing;       /* a write of queued changes is in flight */
+    bool reading;        /* a read of queued presence is in flight */
+    int handles;         /* handles not closed yet (cluster_free) */
+    struct devch *dq;    /* devices online / offline, in order */
+    size_t ndq, capdq;   /* (dq freed when empty) */
+    struct names told;   /* accounts whose presence changed here: NOTIFY */
+    struct names toread; /* accounts another instance (or this) named */
 };
 
 static void say(const cluster *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -170,12 +199,24 @@ static void on_down(void *ud, const char *why)
 
 #define PRESENCE_CHANNEL "bt_presence"
 
+static int names_add(struct names *l, const char *name, size_t len);
+static void schedule(cluster *c);
+
 static void on_notify(void *ud, const char *channel, const char *payload)
 {
     cluster *c = ud;
     if (strcmp(channel, PRESENCE_CHANNEL) == 0) {
-        if (c->cbs.presence && payload[0])
-            c->cbs.presence(c->ud, payload);
+        /* names separated by '\n' (one name from an older instance) */
+        while (*payload) {
+            size_t len = strcspn(payload, "\n");
+            if (len && len <= DB_CLUSTER_MAX_USER && c->cbs.presence &&
+                names_add(&c->toread, payload, len) != 0)
+                say(c, "cannot queue a presence read: out of memory");
+            payload += len;
+            if (*payload)
+                payload++;
+        }
+        schedule(c);
         return;
     }
     take(c); /* the payload is the event's seq: the table is read in order anyway */
@@ -217,11 +258,23 @@ int cluster_new(cluster **out, uv_loop_t *loop, const char *conninfo, const char
     uv_timer_init(loop, &c->beat);
     c->beat.data = c;
     uv_timer_start(&c->beat, on_beat, CLUSTER_BEAT_MS, CLUSTER_BEAT_MS);
+    uv_check_init(loop, &c->check);
+    c->check.data = c;
+    c->handles = 2;
     *out = c;
     return 0;
 }
 
-static void on_closed(uv_handle_t *h) { free(h->data); }
+static void on_closed(uv_handle_t *h)
+{
+    cluster *c = h->data;
+    if (--c->handles > 0)
+        return;
+    free(c->dq);
+    free(c->told.buf);
+    free(c->toread.buf);
+    free(c);
+}
 
 void cluster_free(cluster *c)
 {
@@ -232,7 +285,9 @@ void cluster_free(cluster *c)
     db_pg_free(c->pg); /* callbacks not run yet run now, with "closed": they only log */
     c->pg = NULL;
     uv_timer_stop(&c->beat);
+    uv_check_stop(&c->check);
     uv_close((uv_handle_t *)&c->beat, on_closed);
+    uv_close((uv_handle_t *)&c->check, on_closed);
 }
 
 const char *cluster_id(const cluster *c) { return c->id; }
@@ -245,13 +300,6 @@ static void on_written(void *ud, int ret, int64_t n, const char *errmsg)
     cluster *c = ud;
     if (ret != 0 && !c->freed)
         say(c, "cannot write to the cluster tables: %s", errmsg);
-}
-
-void cluster_device(cluster *c, const uint8_t device[static 32], const char *user, bool on)
-{
-    int r = db_cluster_online(c->pg, c->id, device, user, on, on_written, c);
-    if (r != 0)
-        say(c, "cannot record a device %s: %s", on ? "online" : "offline", banter_strerror(r));
 }
 
 struct post {
@@ -301,15 +349,358 @@ void cluster_post_user(cluster *c, const char *user, int kind, const uint8_t *bo
         say(c, "cannot post an event: %s", banter_strerror(r));
 }
 
+/* ---- the queue: what a loop iteration changed, written as one statement ---- */
+
+static int names_add(struct names *l, const char *name, size_t len)
+{
+    if (l->len + len + 1 > l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 1024;
+        while (cap < l->len + len + 1)
+            cap *= 2;
+        char *b = realloc(l->buf, cap);
+        if (!b)
+            return BANTER_ENOMEM;
+        l->buf = b;
+        l->cap = cap;
+    }
+    memcpy(l->buf + l->len, name, len);
+    l->buf[l->len + len] = '\0';
+    l->len += len + 1;
+    l->n++;
+    return 0;
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The first (at most FLUSH_MAX) names of l, sorted, each once, into v (n
+ * returned). */
+static size_t names_take(const struct names *l, const char **v)
+{
+    size_t n = 0, off = 0;
+    while (n < l->n && n < FLUSH_MAX) {
+        v[n++] = l->buf + off;
+        off += strlen(l->buf + off) + 1;
+    }
+    qsort(v, n, sizeof *v, cmp_name);
+    size_t u = 0;
+    for (size_t i = 0; i < n; i++)
+        if (u == 0 || strcmp(v[u - 1], v[i]) != 0)
+            v[u++] = v[i];
+    return u;
+}
+
+/* Remove the first k names from l; the buffer goes when empty (a burst's
+ * queue is not kept). */
+static void names_drop(struct names *l, size_t k)
+{
+    size_t used = 0;
+    for (size_t i = 0; i < k; i++)
+        used += strlen(l->buf + used) + 1;
+    l->n -= k;
+    l->len -= used;
+    memmove(l->buf, l->buf + used, l->len);
+    if (l->n == 0) {
+        free(l->buf);
+        *l = (struct names){0};
+    }
+}
+
+static size_t names_count(const struct names *l) { return l->n < FLUSH_MAX ? l->n : FLUSH_MAX; }
+
+/* Append s as a quoted element of a PostgreSQL array literal. */
+static void lit_add(char **p, const char *s, size_t len)
+{
+    *(*p)++ = '"';
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '"' || s[i] == '\\')
+            *(*p)++ = '\\';
+        *(*p)++ = s[i];
+    }
+    *(*p)++ = '"';
+    *(*p)++ = ',';
+}
+
+/* A text[] literal of the payloads: names joined by '\n', each payload
+ * under NOTIFY_MAX bytes. NULL when out of memory. */
+static char *notify_literal(const char *const *v, size_t n)
+{
+    size_t cap = 3;
+    for (size_t i = 0; i < n; i++)
+        cap += 2 * strlen(v[i]) + 4;
+    char *out = malloc(cap), *p = out;
+    if (!out)
+        return NULL;
+    *p++ = '{';
+    for (size_t i = 0; i < n;) {
+        char *start = p;
+        *p++ = '"';
+        size_t plen = 0;
+        for (; i < n && plen + strlen(v[i]) + 1 < NOTIFY_MAX; i++) {
+            if (plen)
+                *p++ = '\n';
+            for (const char *s = v[i]; *s; s++) {
+                if (*s == '"' || *s == '\\')
+                    *p++ = '\\';
+                *p++ = *s;
+            }
+            plen += strlen(v[i]) + 1;
+        }
+        if (plen == 0) { /* a name alone over the limit: cannot be (DB_CLUSTER_MAX_USER) */
+            p = start;
+            i++;
+            continue;
+        }
+        *p++ = '"';
+        *p++ = ',';
+    }
+    if (p[-1] == ',')
+        p--;
+    *p++ = '}';
+    *p = '\0';
+    return out;
+}
+
+static int cmp_devch(const void *a, const void *b)
+{
+    const struct devch *x = a, *y = b;
+    int d = memcmp(x->dev, y->dev, 32);
+    if (d)
+        return d;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static void on_flushed(void *ud, int ret, const PGresult *res, const char *errmsg)
+{
+    (void)res;
+    cluster *c = ud;
+    c->flushing = false;
+    if (ret != 0 && !c->freed)
+        say(c, "cannot write to the cluster tables: %s", errmsg);
+    schedule(c); /* what came meanwhile */
+}
+
+/* The devices of the first k queued changes (sorted, the last change of
+ * each kept) as two key strings (offline, online) and a text[] of the
+ * online devices' accounts. */
+struct flushbuf {
+    uint8_t *down, *up;
+    size_t ndown, nup;
+    char *users, *notify;
+};
+
+static int flush_build(cluster *c, size_t k, struct flushbuf *f)
+{
+    struct devch *q = c->dq;
+    qsort(q, k, sizeof *q, cmp_devch);
+    size_t ucap = 3;
+    for (size_t i = 0; i < k; i++)
+        ucap += 2 * strlen(q[i].user) + 3;
+    f->down = malloc(32 * k + 1);
+    f->up = malloc(32 * k + 1);
+    f->users = malloc(ucap);
+    if (!f->down || !f->up || !f->users)
+        return BANTER_ENOMEM;
+    char *u = f->users;
+    *u++ = '{';
+    for (size_t i = 0; i < k; i++) {
+        if (i + 1 < k && memcmp(q[i].dev, q[i + 1].dev, 32) == 0)
+            continue; /* a later change of the same device */
+        if (q[i].on) {
+            memcpy(f->up + 32 * f->nup++, q[i].dev, 32);
+            lit_add(&u, q[i].user, strlen(q[i].user));
+        } else {
+            memcpy(f->down + 32 * f->ndown++, q[i].dev, 32);
+        }
+    }
+    if (u[-1] == ',')
+        u--;
+    *u++ = '}';
+    *u = '\0';
+    return 0;
+}
+
+/* Write the queued changes: devices online and offline and the presence
+ * notifications, one statement (one commit: the notifications reach the
+ * others with the rows they announce). */
+static void flush(cluster *c)
+{
+    size_t k = c->ndq < FLUSH_MAX ? c->ndq : FLUSH_MAX;
+    size_t nt = names_count(&c->told);
+    if (c->flushing || c->freed || (k == 0 && nt == 0))
+        return;
+    struct flushbuf f = {0};
+    const char **v = malloc((nt ? nt : 1) * sizeof *v);
+    int r = v ? flush_build(c, k, &f) : BANTER_ENOMEM;
+    if (r == 0) {
+        size_t u = names_take(&c->told, v);
+        f.notify = notify_literal(v, u);
+        r = f.notify ? 0 : BANTER_ENOMEM;
+    }
+    if (r == 0) {
+        const char *val[5] = {c->id, (const char *)f.down, (const char *)f.up, f.users, f.notify};
+        const int len[5] = {0, (int)(32 * f.ndown), (int)(32 * f.nup), 0, 0};
+        const int fmt[5] = {0, 1, 1, 0, 0};
+        r = db_pg_query(
+            c->pg,
+            "WITH gone AS (DELETE FROM banter_online WHERE instance = $1 AND device IN"
+            " (SELECT substr($2::bytea, i * 32 + 1, 32)"
+            " FROM generate_series(0, length($2::bytea) / 32 - 1) i)),"
+            " came AS (INSERT INTO banter_online (device, instance, \"user\", since)"
+            " SELECT substr($3::bytea, (u.i - 1)::int * 32 + 1, 32), $1, u.name,"
+            " (extract(epoch FROM clock_timestamp()) * 1000)::bigint"
+            " FROM unnest($4::text[]) WITH ORDINALITY u(name, i)"
+            " ON CONFLICT (device) DO UPDATE SET instance = EXCLUDED.instance,"
+            " \"user\" = EXCLUDED.\"user\", since = EXCLUDED.since)"
+            " SELECT count(pg_notify('" PRESENCE_CHANNEL "', x)) FROM unnest($5::text[]) x",
+            5, val, len, fmt, false, on_flushed, c);
+    }
+    /* Written or not, the queue moves on: a device not written is written
+     * again at the next join, a presence not told is read whole then. */
+    if (r != 0)
+        say(c, "cannot write to the cluster tables: %s", banter_strerror(r));
+    else
+        c->flushing = true;
+    c->ndq -= k;
+    memmove(c->dq, c->dq + k, c->ndq * sizeof *c->dq);
+    if (c->ndq == 0) {
+        free(c->dq);
+        c->dq = NULL;
+        c->capdq = 0;
+    }
+    if (nt)
+        names_drop(&c->told, nt);
+    free(f.down);
+    free(f.up);
+    free(f.users);
+    free(f.notify);
+    free(v);
+}
+
+static void on_batch_read(void *ud, int ret, const PGresult *res, const char *errmsg)
+{
+    cluster *c = ud;
+    c->reading = false;
+    if (ret != 0) {
+        if (!c->freed)
+            say(c, "cannot read presence: %s", errmsg);
+        schedule(c);
+        return;
+    }
+    int rows = PQntuples(res);
+    for (int i = 0; i < rows && !c->freed; i++) {
+        long st = PQgetisnull(res, i, 2) ? RV_P_ONLINE : strtol(PQgetvalue(res, i, 2), NULL, 10);
+        if (st < RV_P_ONLINE || st >= RV_P_COUNT)
+            st = RV_P_ONLINE;
+        c->cbs.presence(c->ud, PQgetvalue(res, i, 0), (uint8_t)st,
+                        PQgetisnull(res, i, 3) ? "" : PQgetvalue(res, i, 3),
+                        strtoll(PQgetvalue(res, i, 1), NULL, 10));
+    }
+    schedule(c);
+}
+
+/* Read the presence of the accounts named (queued by on_notify): one
+ * query for the lot. */
+static void read_named(cluster *c)
+{
+    size_t n = names_count(&c->toread);
+    if (c->reading || c->freed || n == 0 || !c->cbs.presence)
+        return;
+    const char **v = malloc(n * sizeof *v);
+    char *lit = NULL;
+    int r = BANTER_ENOMEM;
+    if (v) {
+        size_t u = names_take(&c->toread, v), cap = 3;
+        for (size_t i = 0; i < u; i++)
+            cap += 2 * strlen(v[i]) + 3;
+        lit = malloc(cap);
+        if (lit) {
+            char *p = lit;
+            *p++ = '{';
+            for (size_t i = 0; i < u; i++)
+                lit_add(&p, v[i], strlen(v[i]));
+            if (p[-1] == ',')
+                p--;
+            *p++ = '}';
+            *p = '\0';
+            const char *val[1] = {lit};
+            r = db_pg_query(c->pg,
+                            "SELECT u.name, (SELECT count(*) FROM banter_online o"
+                            " WHERE o.\"user\" = u.name), p.status, p.text"
+                            " FROM unnest($1::text[]) u(name)"
+                            " LEFT JOIN presence p ON p.\"user\" = u.name",
+                            1, val, NULL, NULL, false, on_batch_read, c);
+        }
+    }
+    if (r != 0)
+        say(c, "cannot read presence: %s", banter_strerror(r));
+    else
+        c->reading = true;
+    names_drop(&c->toread, n);
+    free(lit);
+    free(v);
+}
+
+static void on_check(uv_check_t *h)
+{
+    cluster *c = h->data;
+    uv_check_stop(h);
+    c->checking = false;
+    flush(c);
+    read_named(c);
+}
+
+/* Write and read what is queued at the end of this loop iteration (or,
+ * while a write or read is in flight, when it has finished). */
+static void schedule(cluster *c)
+{
+    if (c->checking || c->freed)
+        return;
+    bool write = !c->flushing && (c->ndq || c->told.n);
+    bool read = !c->reading && c->toread.n;
+    if (!write && !read)
+        return;
+    uv_check_start(&c->check, on_check);
+    c->checking = true;
+}
+
+void cluster_device(cluster *c, const uint8_t device[static 32], const char *user, bool on)
+{
+    if (on && (!user || !*user || strlen(user) > DB_CLUSTER_MAX_USER)) {
+        say(c, "cannot record a device online: %s", banter_strerror(BANTER_EINVAL));
+        return;
+    }
+    if (c->ndq == c->capdq) {
+        size_t cap = c->capdq ? c->capdq * 2 : 64;
+        struct devch *q = realloc(c->dq, cap * sizeof *q);
+        if (!q) {
+            say(c, "cannot record a device %s: %s", on ? "online" : "offline",
+                banter_strerror(BANTER_ENOMEM));
+            return;
+        }
+        c->dq = q;
+        c->capdq = cap;
+    }
+    struct devch *d = &c->dq[c->ndq];
+    memcpy(d->dev, device, 32);
+    d->seq = (uint32_t)c->ndq++;
+    d->on = on;
+    snprintf(d->user, sizeof d->user, "%s", on ? user : "");
+    schedule(c);
+}
+
 /* ---- presence ---- */
 
 void cluster_presence_changed(cluster *c, const char *user)
 {
-    const char *v[1] = {user};
-    int r = db_pg_query(c->pg, "SELECT pg_notify('" PRESENCE_CHANNEL "', $1)", 1, v, NULL, NULL,
-                        false, NULL, NULL);
-    if (r != 0)
-        say(c, "cannot tell the others of a presence change: %s", banter_strerror(r));
+    size_t len = strlen(user);
+    if (len == 0 || len > DB_CLUSTER_MAX_USER)
+        return;
+    if (names_add(&c->told, user, len) != 0)
+        say(c, "cannot tell the others of a presence change: out of memory");
+    schedule(c);
 }
 
 struct pres {

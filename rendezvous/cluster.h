@@ -26,6 +26,14 @@
  * Calls that write (cluster_device, cluster_post) queue a statement and
  * return; their outcome is logged, never reported (a failed post costs a
  * hint; a failed online row is written again at the next join).
+ * cluster_device and cluster_presence_changed only queue (a device key and
+ * an account name, in two arrays): what one loop iteration queued, or
+ * what came while the previous write was in flight, is written as ONE
+ * statement (the online rows deleted and inserted as sets, then one
+ * NOTIFY on bt_presence per up to 7,900 bytes of names separated by '\n';
+ * at most 4,096 devices and 4,096 names a statement). A receiver likewise
+ * reads the presence of every name its notifications brought in one
+ * query, one in flight at a time (docs/rendezvous.md 8.2).
  */
 #ifndef BANTER_RDV_CLUSTER_H
 #define BANTER_RDV_CLUSTER_H
@@ -53,8 +61,12 @@ typedef struct cluster_cbs {
     void (*event)(void *ud, const db_cluster_event *ev, const char *user);
     /* Instances were reaped: users (n) had devices on them. */
     void (*reaped)(void *ud, const char *const *users, size_t n);
-    /* An instance said user's presence may have changed (this one too). */
-    void (*presence)(void *ud, const char *user);
+    /* An instance said user's presence may have changed (this one too),
+     * and it was read (the names of one or more notifications read in one
+     * query): the chosen status (RV_P_ONLINE when never set), its text
+     * (valid during the call) and the devices online on any instance. */
+    void (*presence)(void *ud, const char *user, uint8_t status, const char *text,
+                     int64_t online);
 } cluster_cbs;
 
 /*
@@ -97,10 +109,11 @@ void cluster_post_body(cluster *c, const uint8_t device[static 32], int kind, in
 /*
  * Presence across instances: every instance listens on the channel
  * bt_presence. cluster_presence_changed tells them all (this one too) that
- * user's devices or chosen status changed; it is queued after the online
- * rows written before it, so a reader sees them. Each then reads user's
- * presence with cluster_presence_get: the chosen status (RV_P_ONLINE and
- * "" when never set) and text, and the devices online on any instance.
+ * user's devices or chosen status changed; it is written with (or after)
+ * the online rows queued before it, so a reader sees them. Each then reads
+ * the presence of the names told (cbs.presence). cluster_presence_get
+ * reads one account's: the chosen status (RV_P_ONLINE and "" when never
+ * set) and text, and the devices online on any instance.
  * cluster_presence_all reads every account with a device online anywhere
  * (at start and after a reconnection: notifications missed meanwhile are
  * not replayed). Their callbacks run once, also when the cluster is freed

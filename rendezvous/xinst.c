@@ -141,10 +141,10 @@ static void on_presence_read(void *ud, int ret, const char *user, uint8_t status
         contacts_push_presence(k, user, st, st == RV_P_OFFLINE ? "" : text);
 }
 
-static void on_presence(void *ud, const char *user)
+static void on_presence(void *ud, const char *user, uint8_t status, const char *text,
+                        int64_t nonline)
 {
-    core *k = ud;
-    cluster_presence_get(k->cl, user, on_presence_read, k);
+    on_presence_read(ud, 0, user, status, text, nonline);
 }
 
 /* A full read (after a join): each account online anywhere, then the end,
