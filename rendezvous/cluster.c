@@ -384,7 +384,8 @@ static size_t names_take(const struct names *l, const char **v)
         v[n++] = l->buf + off;
         off += strlen(l->buf + off) + 1;
     }
-    qsort(v, n, sizeof *v, cmp_name);
+    if (n)
+        qsort(v, n, sizeof *v, cmp_name);
     size_t u = 0;
     for (size_t i = 0; i < n; i++)
         if (u == 0 || strcmp(v[u - 1], v[i]) != 0)
@@ -401,7 +402,8 @@ static void names_drop(struct names *l, size_t k)
         used += strlen(l->buf + used) + 1;
     l->n -= k;
     l->len -= used;
-    memmove(l->buf, l->buf + used, l->len);
+    if (l->len)
+        memmove(l->buf, l->buf + used, l->len);
     if (l->n == 0) {
         free(l->buf);
         *l = (struct names){0};
@@ -494,7 +496,8 @@ struct flushbuf {
 static int flush_build(cluster *c, size_t k, struct flushbuf *f)
 {
     struct devch *q = c->dq;
-    qsort(q, k, sizeof *q, cmp_devch);
+    if (k)
+        qsort(q, k, sizeof *q, cmp_devch);
     size_t ucap = 3;
     for (size_t i = 0; i < k; i++)
         ucap += 2 * strlen(q[i].user) + 3;
@@ -564,8 +567,9 @@ static void flush(cluster *c)
     else
         c->flushing = true;
     c->ndq -= k;
-    memmove(c->dq, c->dq + k, c->ndq * sizeof *c->dq);
-    if (c->ndq == 0) {
+    if (c->ndq)
+        memmove(c->dq, c->dq + k, c->ndq * sizeof *c->dq);
+    else {
         free(c->dq);
         c->dq = NULL;
         c->capdq = 0;

@@ -11,6 +11,10 @@
  * the other after CLUSTER_DEAD_MS, its devices' accounts reported; one
  * whose row was reaped while it was cut off finds out at its next beat
  * and joins again (registering its devices again); a bad id is refused.
+ * What one loop iteration queues (devices online and offline, presence
+ * changes) is written as one statement: one NOTIFY names every account
+ * changed (several when the names pass NOTIFY's 8,000 bytes), the last
+ * change of a device wins, and the receivers read the names told.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -78,6 +82,21 @@ static void on_event(void *ud, const db_cluster_event *ev, const char *user)
     snprintf(s->last_user, sizeof s->last_user, "%s", user);
 }
 
+/* Presence reads of a (cbs.presence): how many, and what bob's said. */
+static int pres_reads;
+static int64_t bob_online = -1;
+
+static void on_presence(void *ud, const char *user, uint8_t status, const char *text,
+                        int64_t online)
+{
+    (void)ud;
+    (void)status;
+    (void)text;
+    pres_reads++;
+    if (strcmp(user, "bob") == 0)
+        bob_online = online;
+}
+
 static void on_reaped(void *ud, const char *const *users, size_t n)
 {
     struct seen *s = ud;
@@ -86,7 +105,8 @@ static void on_reaped(void *ud, const char *const *users, size_t n)
         k += (size_t)snprintf(s->reaped + k, sizeof s->reaped - k, "%s ", users[i]);
 }
 
-static const cluster_cbs cbs = {.joined = on_joined, .event = on_event, .reaped = on_reaped};
+static const cluster_cbs cbs = {
+    .joined = on_joined, .event = on_event, .reaped = on_reaped, .presence = on_presence};
 
 static uv_loop_t loop;
 static bool timed_out;
@@ -137,6 +157,61 @@ static void on_posted(void *ud, int ret, int64_t n)
     ++*posted_count;
 }
 
+/* The notifications on bt_presence that listener got within ms: their
+ * count, and the first one's payload in first. */
+static int notified(PGconn *listener, uint64_t ms, char *first, size_t cap)
+{
+    int n = 0;
+    for (uint64_t t = 0; t < ms; t += 50) {
+        run_for(50);
+        assert_int_equal(PQconsumeInput(listener), 1);
+        for (PGnotify *e; (e = PQnotifies(listener)) != NULL; PQfreemem(e))
+            if (n++ == 0)
+                snprintf(first, cap, "%s", e->extra);
+    }
+    return n;
+}
+
+/* One iteration's devices and presence changes at b: one statement, one
+ * NOTIFY; many names: several NOTIFYs under 8,000 bytes, all read. */
+static void test_batch(cluster *b)
+{
+    static const uint8_t d2[32] = {0xb0, 0xb0}, d3[32] = {0xe3};
+    char first[256] = "";
+    PGconn *l = PQconnectdb(url);
+    assert_int_equal(PQstatus(l), CONNECTION_OK);
+    PQclear(PQexec(l, "CREATE TABLE IF NOT EXISTS presence (\"user\" TEXT PRIMARY KEY,"
+                      " status INTEGER, text TEXT)"));
+    PQclear(PQexec(l, "LISTEN bt_presence"));
+    pres_reads = 0;
+    cluster_device(b, d2, "bob", true);
+    cluster_device(b, d3, "eve", true);
+    cluster_device(b, d3, "eve", false); /* the last change wins */
+    cluster_presence_changed(b, "bob");
+    cluster_presence_changed(b, "ann");
+    cluster_presence_changed(b, "bob");
+    assert_int_equal(notified(l, 1000, first, sizeof first), 1);
+    assert_string_equal(first, "ann\nbob");
+    assert_int_equal(side_int("SELECT count(*) FROM banter_online WHERE \"user\" = 'bob'"), 1);
+    assert_int_equal(side_int("SELECT count(*) FROM banter_online WHERE \"user\" = 'eve'"), 0);
+    assert_int_equal(pres_reads, 4); /* a and b each read ann and bob */
+    assert_int_equal(bob_online, 1);
+    cluster_device(b, d2, "bob", false);
+    run_for(300);
+    assert_int_equal(side_int("SELECT count(*) FROM banter_online WHERE \"user\" = 'bob'"), 0);
+
+    /* 400 names of 60 bytes: 24,400 bytes of names, four notifications */
+    pres_reads = 0;
+    for (int i = 0; i < 400; i++) {
+        char name[80];
+        snprintf(name, sizeof name, "%03d%057d", i, 0);
+        cluster_presence_changed(b, name);
+    }
+    assert_int_equal(notified(l, 1500, first, sizeof first), 4);
+    assert_int_equal(pres_reads, 800);
+    PQfinish(l);
+}
+
 /* Run until the device's online row names instance id. */
 static void until_online_at(const char *id)
 {
@@ -168,6 +243,7 @@ static void test_two_instances(void **state)
     run_until(&b.joins, 1);
     assert_true(cluster_joined(a.c));
     until_online_at("inst_b");
+    test_batch(b.c);
 
     /* a posts for the device b holds: b takes it, with the account. */
     int posted = 0;
