@@ -10,7 +10,7 @@
 
 /* At most this many devices, or names, in one statement: the rest waits
  * for the next (a join registers every device held again at once). */
-#define FLUSH_MAX 4096
+#define FLUSH_MAX  4096
 /* NOTIFY's payload is below 8,000 bytes: names are split into several. */
 #define NOTIFY_MAX 7900
 
@@ -36,13 +36,13 @@ struct cluster {
     void *ud;
     FILE *log;
     char id[DB_CLUSTER_MAX_ID + 1];
-    bool joined;   /* registered on the current connection */
-    bool joining;  /* a join is in flight */
-    bool beating;  /* a heartbeat is in flight */
-    bool taking;   /* a take is in flight */
-    bool again;    /* a notification came while taking: take once more */
-    bool freed;    /* cluster_free ran: the timer's close callback frees */
-    char link[64]; /* the address of this instance's links (xlink.h), or "" */
+    bool joined;         /* registered on the current connection */
+    bool joining;        /* a join is in flight */
+    bool beating;        /* a heartbeat is in flight */
+    bool taking;         /* a take is in flight */
+    bool again;          /* a notification came while taking: take once more */
+    bool freed;          /* cluster_free ran: the timer's close callback frees */
+    char link[64];       /* the address of this instance's links (xlink.h), or "" */
     uv_check_t check;    /* end of a loop iteration: write and read what it queued */
     bool checking;       /* check is started */
     bool flushing;       /* a write of queued changes is in flight */
@@ -546,19 +546,19 @@ static void flush(cluster *c)
         const char *val[5] = {c->id, (const char *)f.down, (const char *)f.up, f.users, f.notify};
         const int len[5] = {0, (int)(32 * f.ndown), (int)(32 * f.nup), 0, 0};
         const int fmt[5] = {0, 1, 1, 0, 0};
-        r = db_pg_query(
-            c->pg,
-            "WITH gone AS (DELETE FROM banter_online WHERE instance = $1 AND device IN"
-            " (SELECT substr($2::bytea, i * 32 + 1, 32)"
-            " FROM generate_series(0, length($2::bytea) / 32 - 1) i)),"
-            " came AS (INSERT INTO banter_online (device, instance, \"user\", since)"
-            " SELECT substr($3::bytea, (u.i - 1)::int * 32 + 1, 32), $1, u.name,"
-            " (extract(epoch FROM clock_timestamp()) * 1000)::bigint"
-            " FROM unnest($4::text[]) WITH ORDINALITY u(name, i)"
-            " ON CONFLICT (device) DO UPDATE SET instance = EXCLUDED.instance,"
-            " \"user\" = EXCLUDED.\"user\", since = EXCLUDED.since)"
-            " SELECT count(pg_notify('" PRESENCE_CHANNEL "', x)) FROM unnest($5::text[]) x",
-            5, val, len, fmt, false, on_flushed, c);
+        r = db_pg_query(c->pg,
+                        "WITH gone AS (DELETE FROM banter_online WHERE instance = $1 AND device IN"
+                        " (SELECT substr($2::bytea, i * 32 + 1, 32)"
+                        " FROM generate_series(0, length($2::bytea) / 32 - 1) i)),"
+                        " came AS (INSERT INTO banter_online (device, instance, \"user\", since)"
+                        " SELECT substr($3::bytea, (u.i - 1)::int * 32 + 1, 32), $1, u.name,"
+                        " (extract(epoch FROM clock_timestamp()) * 1000)::bigint"
+                        " FROM unnest($4::text[]) WITH ORDINALITY u(name, i)"
+                        " ON CONFLICT (device) DO UPDATE SET instance = EXCLUDED.instance,"
+                        " \"user\" = EXCLUDED.\"user\", since = EXCLUDED.since)"
+                        " SELECT count(pg_notify('" PRESENCE_CHANNEL
+                        "', x)) FROM unnest($5::text[]) x",
+                        5, val, len, fmt, false, on_flushed, c);
     }
     /* Written or not, the queue moves on: a device not written is written
      * again at the next join, a presence not told is read whole then. */

@@ -65,8 +65,7 @@ typedef struct cluster_cbs {
      * and it was read (the names of one or more notifications read in one
      * query): the chosen status (RV_P_ONLINE when never set), its text
      * (valid during the call) and the devices online on any instance. */
-    void (*presence)(void *ud, const char *user, uint8_t status, const char *text,
-                     int64_t online);
+    void (*presence)(void *ud, const char *user, uint8_t status, const char *text, int64_t online);
 } cluster_cbs;
 
 /*
