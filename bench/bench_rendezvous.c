@@ -939,6 +939,14 @@ int main(void)
                "%.0f bytes (RSS %ld -> %ld KiB for %zu more)\n",
                (double)(rss1 - rss_half) * 1024.0 / (double)(held - half), rss_half, rss1,
                held - half);
+    /* Held a while longer: what the login burst queued has drained and the
+     * server's heap_tick (every 10 s) gave back the pages it left free. */
+    run_for(12.0);
+    long rss2 = server_rss_kb();
+    if (B.ready)
+        printf("bench_rendezvous: server memory per connection, settled (12 s later, %zu held): "
+               "%.0f bytes (RSS %ld -> %ld KiB); target <= 1024\n",
+               B.ready, (double)(rss2 - rss0) * 1024.0 / (double)B.ready, rss0, rss2);
 
     const char *hold = getenv("BENCH_RDV_HOLD");
     if (hold && *hold) {

@@ -54,6 +54,10 @@
 #define SERVER_IDLE_MS      60000u
 #define SERVER_MAX_PENDING  1024u
 #define SERVER_STATS_MS     60000u
+/* heap_tick (server.c): how often the heap's free bytes are looked at, and
+ * by how much they must have grown for a malloc_trim. */
+#define SERVER_TRIM_MS      10000u
+#define SERVER_TRIM_MIN     (256u * 1024u)
 #define SERVER_BACKLOG      4096
 
 typedef struct server_config {
