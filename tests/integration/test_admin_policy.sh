@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# test: seconds 4
 # SPDX-License-Identifier: MIT
 #
 # test_admin_policy.sh - the organisation's policy from banter-admin to real
@@ -114,11 +115,7 @@ wait_for 5 has_policy bob 4 || t_fail "policy 4" "$(b bob rendezvous --json)"
 stop_node bob
 # without --no-mdns: the kept policy keeps the node off the LAN (this
 # host has no system D-Bus, so nothing could be published anyway)
-"$BANTER_BIN" --home "$T/bob" node --name bob --port "$((NPORT + 50))" --web-port 0 \
-    --rendezvous "127.0.0.1:$PORT" --server-key "$SFP" >>"$T/bob.log" 2>>"$T/bob.err" </dev/null &
-NPID[bob]=$!
-RDV_PIDS+=($!)
-wait_for 10 b bob id >/dev/null 2>&1 || t_fail "start bob" "$(tail -n 5 "$T/bob.err")"
+start_node bob mdns
 grep -q "LAN discovery is off: the organisation's policy forbids it" "$T/bob.err" ||
     t_fail "lan_discovery" "$(tail -n 5 "$T/bob.err")"
 t_pass "history_days 2: a 3-day-old message deleted at once, the new one kept; lan_discovery no: a node started with mDNS does not start it"
