@@ -9,10 +9,19 @@
 # RDV_DB=postgresql (rdv_lib.sh: the same test on a PostgreSQL database);
 # it is named "NAME@pg" in the output.
 #
-# TEST_JOBS=N runs up to N tests at once (default 1). Every integration
-# test makes its own namespaces (named after its PID), scratch folders and
-# loopback ports, so they do not meet; their output is still printed one
-# test at a time, in the order they end.
+# TEST_JOBS=N runs up to N tests at once (default 1; `make test` passes
+# 2). Every integration test makes its own namespaces (named after its
+# PID), scratch folders and loopback ports, so they do not meet; their
+# output is still printed one test at a time, in the order they end.
+#
+# A script declares, in a comment line among its first 10 ("# test: ..."):
+#   # test: serial (WHY)  it runs alone: nothing else runs beside it (its
+#                       checks are timing- or CPU-sensitive: deadlines,
+#                       CPU use, a slow line's delivery times; say which)
+#   # test: seconds N   about how long it takes alone (to order the run)
+# The run starts the serial tests first, one at a time, then the others,
+# longest first (so two long tests do not end the run alone); a test
+# without a hint (the unit tests) counts as 0 s and keeps its place.
 set -u
 passed=0
 failed=0
@@ -69,11 +78,48 @@ start() {
     ) &
 }
 
-tests=("$@")
+# The hints of test $1 (see the top): "SERIAL SECONDS", SERIAL 1 or 0.
+hints() {
+    local f=${1#pg:} serial=0 secs=0 line
+    if [ -f "$f" ] && [ "$(head -c 2 "$f" 2>/dev/null)" = "#!" ]; then
+        while IFS= read -r line; do
+            case $line in
+            '# test: serial' | '# test: serial '*) serial=1 ;;
+            '# test: seconds '*)
+                secs=${line#\# test: seconds }
+                case $secs in '' | *[!0-9]*) secs=0 ;; esac
+                ;;
+            esac
+        done < <(head -n 10 "$f")
+    fi
+    echo "$serial $secs"
+}
+
+# The order of the run: serial tests first, then longest first; equal
+# ones keep the order given.
+tests=()
+serial=()
+while read -r _ _ _ s t; do
+    tests+=("$t")
+    serial+=("$s")
+done < <(
+    i=0
+    for t in "$@"; do
+        read -r s secs < <(hints "$t")
+        printf '%d %d %d %d %s\n' $((1 - s)) $((1000000 - secs)) "$i" "$s" "$t"
+        i=$((i + 1))
+    done | sort -k1,1n -k2,2n -k3,3n
+)
+
 declare -A running=() # index -> 1
+alone=                # the index of the serial test running, if any
 next=0
 while [ "$next" -lt ${#tests[@]} ] || [ ${#running[@]} -gt 0 ]; do
-    while [ ${#running[@]} -lt "$jobs" ] && [ "$next" -lt ${#tests[@]} ]; do
+    while [ ${#running[@]} -lt "$jobs" ] && [ "$next" -lt ${#tests[@]} ] && [ -z "$alone" ]; do
+        if [ "${serial[next]}" = 1 ]; then
+            [ ${#running[@]} -gt 0 ] && break
+            alone=$next
+        fi
         start "$next" "${tests[next]}"
         running[$next]=1
         next=$((next + 1))
@@ -85,6 +131,7 @@ while [ "$next" -lt ${#tests[@]} ] || [ ${#running[@]} -gt 0 ]; do
         account "${tests[n]}" "$rc" "$scratch/$n.log" "$secs"
         rm -f "$scratch/$n.rc" "$scratch/$n.log"
         unset "running[$n]"
+        [ "$alone" = "$n" ] && alone=
     done
 done
 echo

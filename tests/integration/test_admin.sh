@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# test: seconds 22
 # SPDX-License-Identifier: MIT
 #
 # test_admin.sh - banter-admin against a running banter-rendezvous (ASan

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# test: seconds 15
 # SPDX-License-Identifier: MIT
 #
 # test_admin_announce.sh - announcements and the revocation list on a

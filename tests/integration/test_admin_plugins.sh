@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# test: seconds 3
 # SPDX-License-Identifier: MIT
 #
 # test_admin_plugins.sh - `banter-admin plugin list|enable|disable|restart`

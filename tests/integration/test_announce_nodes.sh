@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# test: seconds 4
 # SPDX-License-Identifier: MIT
 #
 # test_announce_nodes.sh - announcements from banter-admin to real nodes

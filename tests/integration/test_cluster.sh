@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# test: seconds 3
 # SPDX-License-Identifier: MIT
 #
 # test_cluster.sh - a node configured with the service, not one machine

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# test: seconds 13
 # SPDX-License-Identifier: MIT
 #
 # test_cluster_pg.sh - three banter-rendezvous instances sharing one

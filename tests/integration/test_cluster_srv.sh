@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# test: seconds 5
 # SPDX-License-Identifier: MIT
 #
 # test_cluster_srv.sh - a node given the service by its DNS SRV name

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# test: seconds 21
 # SPDX-License-Identifier: MIT
 #
 # test_control_limits.sh - the control socket under a hostile local user

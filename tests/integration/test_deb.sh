@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# test: seconds 82
 # SPDX-License-Identifier: MIT
 # shellcheck disable=SC2015
 # test_deb.sh - the Debian packages as an admin meets them: `make deb`

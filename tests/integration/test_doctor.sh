@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# test: seconds 17
 # SPDX-License-Identifier: MIT
 #
 # test_doctor.sh - `banter doctor [CONTACT]` names what is broken, in a

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# test: seconds 15
 # SPDX-License-Identifier: MIT
 #
 # test_doctor_nat.sh - `banter doctor`'s "mapping" check (the NAT's mapping

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# test: seconds 63
 # SPDX-License-Identifier: MIT
 #
 # test_doctor_probe.sh - doctor's "port" check: the rendezvous, as a second

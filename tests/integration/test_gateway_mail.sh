@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# test: seconds 7
 # SPDX-License-Identifier: MIT
 #
 # test_gateway_mail.sh - the e-mail gateway plug-in (peer/plugin/gateways/

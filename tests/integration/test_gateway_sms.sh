@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# test: seconds 5
 # SPDX-License-Identifier: MIT
 #
 # test_gateway_sms.sh - the SMS gateway plug-in (peer/plugin/gateways/sms.c,

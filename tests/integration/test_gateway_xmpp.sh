@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# test: seconds 19
 # SPDX-License-Identifier: MIT
 #
 # test_gateway_xmpp.sh - the XMPP bridge plug-in (peer/plugin/gateways/

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# test: seconds 10
 # SPDX-License-Identifier: MIT
 #
 # test_groups.sh - group conversations end to end (issue 17): the real

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# test: seconds 8
 # SPDX-License-Identifier: MIT
 #
 # test_mdns.sh - LAN discovery (peer/net/mdns.c) between two hosts on a private

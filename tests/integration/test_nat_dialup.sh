@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# test: serial (each chat message must arrive within 2 s over the 56 kbit/s line)
+# test: seconds 49
 # SPDX-License-Identifier: MIT
 #
 # test_nat_dialup.sh - Banter over dial-up: real nodes (the ASan builds),

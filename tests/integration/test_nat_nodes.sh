@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# test: seconds 39
 # SPDX-License-Identifier: MIT
 #
 # test_nat_nodes.sh - direct connections through NAT between real nodes

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# test: seconds 34
 # SPDX-License-Identifier: MIT
 #
 # test_nat_relay.sh - when no direct pair exists: real nodes (the ASan

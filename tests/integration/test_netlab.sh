@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# test: seconds 19
 # SPDX-License-Identifier: MIT
 # test_netlab.sh - the NAT lab works: in each topology of nat_lib.sh, two
 # ice_probe agents (libnice) behind their NATs connect, and ICE selects the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# test: seconds 6
 # SPDX-License-Identifier: MIT
 #
 # test_node_identity.sh - names are labels, keys are identity, on a private

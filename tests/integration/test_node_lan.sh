@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# test: seconds 17
 # SPDX-License-Identifier: MIT
 # test_node_lan.sh - three nodes on a private LAN, each host with its own
 # dbus-daemon and avahi-daemon: discovery both ways, messages both ways,

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# test: serial (its checks time the 2 s and 3 s deadlines and measure alice's CPU use)
+# test: seconds 83
 # SPDX-License-Identifier: MIT
 #
 # test_node_limits.sh - the node's limits (docs/limits.md) against a

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# test: seconds 12
 # SPDX-License-Identifier: MIT
 #
 # test_node_migrate.sh - a node database written by the previous code

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# test: seconds 16
 # SPDX-License-Identifier: MIT
 #
 # test_node_robust.sh - bad input against a running `banter node`, on a

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# test: seconds 5
 # SPDX-License-Identifier: MIT
 #
 # test_node_security.sh - two `banter node`s on a private namespace LAN

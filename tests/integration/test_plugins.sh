@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# test: seconds 13
 # SPDX-License-Identifier: MIT
 #
 # test_plugins.sh - plug-ins in their own processes (docs/plugins.md), on a

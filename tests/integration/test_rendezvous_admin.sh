@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# test: seconds 32
 # SPDX-License-Identifier: MIT
 #
 # test_rendezvous_admin.sh - what an admin does to a running

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# test: seconds 34
 # SPDX-License-Identifier: MIT
 #
 # test_rendezvous_auth.sh - banter-rendezvous authentication and directory,

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# test: seconds 57
 # SPDX-License-Identifier: MIT
 #
 # test_rendezvous_authz.sh - the authorization table of docs/rendezvous.md

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# test: seconds 16
 # SPDX-License-Identifier: MIT
 #
 # test_rendezvous_backoff.sh - the login backoff cannot be reset by one's

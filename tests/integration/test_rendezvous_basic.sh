@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# test: seconds 67
 # SPDX-License-Identifier: MIT
 #
 # test_rendezvous_basic.sh - the first slice of banter-rendezvous, on

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# test: seconds 21
 # SPDX-License-Identifier: MIT
 #
 # test_rendezvous_batch.sh - RV_BATCH (docs/rendezvous.md section 2.2)

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# test: seconds 75
 # SPDX-License-Identifier: MIT
 #
 # test_rendezvous_contacts.sh - contact authorization and presence on a

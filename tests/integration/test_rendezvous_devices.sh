@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# test: seconds 9
 # SPDX-License-Identifier: MIT
 #
 # test_rendezvous_devices.sh - several devices per person (issue 11, item

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# test: seconds 35
 # SPDX-License-Identifier: MIT
 #
 # test_rendezvous_directory.sh - the directory is not an oracle

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# test: seconds 18
 # SPDX-License-Identifier: MIT
 #
 # test_rendezvous_ice.sh - what the rendezvous does for direct connections

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# test: seconds 60
 # SPDX-License-Identifier: MIT
 #
 # test_rendezvous_mailbox.sh - sealed copies through a real

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# test: seconds 8
 # SPDX-License-Identifier: MIT
 #
 # test_rendezvous_nodes.sh - real nodes and the real banter-rendezvous in

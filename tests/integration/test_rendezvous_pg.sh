@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# test: seconds 18
 # SPDX-License-Identifier: MIT
 # test_rendezvous_pg.sh - the rendezvous's PostgreSQL side against a real
 # server: a throwaway cluster (pg_lib.sh: initdb + pg_ctl as nobody, unix

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# test: seconds 31
 # SPDX-License-Identifier: MIT
 #
 # test_rendezvous_plugins.sh - plug-ins hosted by the rendezvous server

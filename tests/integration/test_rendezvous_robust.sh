@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# test: seconds 32
 # SPDX-License-Identifier: MIT
 #
 # test_rendezvous_robust.sh - a real banter-rendezvous (ASan build) keeps

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# test: seconds 5
 # SPDX-License-Identifier: MIT
 #
 # test_revoke_lan.sh - a revoked device stops being the organisation's on

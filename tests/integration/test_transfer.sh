@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# test: seconds 48
 # SPDX-License-Identifier: MIT
 # test_transfer.sh - file transfer between two real nodes on a private LAN
 # (alice in host 1 sends, bob in host 2 receives):

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# test: seconds 26
 # SPDX-License-Identifier: MIT
 # test_web.sh - the node's web interface, driven in Debian's headless
 # Chromium (Playwright's playwright-core, tests/web/web_test.mjs) against two

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# test: serial (its checks time the 10 s header deadline and measure CPU use over 3 s)
+# test: seconds 59
 # SPDX-License-Identifier: MIT
 #
 # test_web_limits.sh - the node's web port under a hostile local user
