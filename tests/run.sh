@@ -21,7 +21,8 @@
 #   # test: seconds N   about how long it takes alone (to order the run)
 # The run starts the serial tests first, one at a time, then the others,
 # longest first (so two long tests do not end the run alone); a test
-# without a hint (the unit tests) counts as 0 s and keeps its place.
+# without a hint counts as 0 s and keeps its place. A unit test's hints
+# are in its source, tests/unit/NAME.c: "/* test: seconds N */".
 set -u
 passed=0
 failed=0
@@ -29,6 +30,7 @@ skipped=0
 failed_names=()
 jobs=${TEST_JOBS:-1}
 case $jobs in '' | *[!0-9]* | 0) jobs=1 ;; esac
+tests_dir=$(cd "$(dirname "$0")" && pwd)
 scratch=$(mktemp -d /tmp/bt-run.XXXXXX) || exit 1
 trap 'rm -rf "$scratch"' EXIT
 
@@ -79,14 +81,21 @@ start() {
 }
 
 # The hints of test $1 (see the top): "SERIAL SECONDS", SERIAL 1 or 0.
+# A script holds them; a unit test binary tests/.../NAME has them in its
+# source, tests/unit/NAME.c, as "/* test: ... */".
 hints() {
     local f=${1#pg:} serial=0 secs=0 line
-    if [ -f "$f" ] && [ "$(head -c 2 "$f" 2>/dev/null)" = "#!" ]; then
+    if [ -f "$f" ] && [ "$(head -c 2 "$f" 2>/dev/null)" != "#!" ]; then
+        f=$tests_dir/unit/$(basename "$f").c
+    fi
+    if [ -f "$f" ]; then
         while IFS= read -r line; do
+            line=${line%' */'}
+            line=${line#'/* '}
             case $line in
-            '# test: serial' | '# test: serial '*) serial=1 ;;
-            '# test: seconds '*)
-                secs=${line#\# test: seconds }
+            '# test: serial' | '# test: serial '* | 'test: serial' | 'test: serial '*) serial=1 ;;
+            '# test: seconds '* | 'test: seconds '*)
+                secs=${line#*test: seconds }
                 case $secs in '' | *[!0-9]*) secs=0 ;; esac
                 ;;
             esac

@@ -1,5 +1,4 @@
 #!/usr/bin/env bash
-# test: serial (all 20 ICE rounds must connect, with 0-3 s skews between the two starts)
 # test: seconds 163
 # SPDX-License-Identifier: MIT
 #

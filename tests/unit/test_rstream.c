@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* test: seconds 25 */
 /*
  * test_rstream.c - the reliable stream over datagrams, on a simulated path
  * with a fake clock: one-way delay, a bottleneck rate with a drop-tail
