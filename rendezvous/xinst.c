@@ -136,6 +136,14 @@ static void on_presence_read(void *ud, int ret, const char *user, uint8_t status
     core *k = ud;
     if (ret != 0 || !k->xi)
         return;
+    /* No device online anywhere, while one of user's is online here: the
+     * read was queued before that device's login wrote its row (a
+     * notification of an earlier logout raced the login) and would push a
+     * stale "offline". Online here is online anywhere; the next change
+     * here is read again. */
+    const account *here = online_find(k->on, user);
+    if (nonline <= 0 && here && here->ndevs > 0)
+        return;
     rv_presence st = seen(status, nonline);
     if (rpres_set(k->xi, user, nonline > 0, st, text))
         contacts_push_presence(k, user, st, st == RV_P_OFFLINE ? "" : text);
