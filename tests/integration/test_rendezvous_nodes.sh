@@ -197,6 +197,9 @@ t_pass "not a contact: refused; blocked: ada's message accepted as stored, never
 # ---- 5. organisation broadcast ----
 
 stop_rnode bob
+# carol's node found the server gone at its SIGKILL (section 3) and retries
+# with back-off (at most every 30 s, with jitter): wait until it is back.
+wait_for 40 logged_in carol carol || t_fail "org broadcast" "carol not back: $(b "$T/carol" rendezvous 2>&1)"
 run b "$T/carol" broadcast --org "all hands at ten"
 [ "$RC" -eq 0 ] || t_fail "org broadcast" "exit $RC: $OUT"
 wait_for 10 has_body "$T/ada" @carol "all hands at ten" || t_fail "org broadcast" "ada did not get it"
