@@ -174,6 +174,24 @@ int config_parse_listen(const char *s, struct sockaddr_storage *out)
     return 0;
 }
 
+/*
+ * True for an address that names no host: 0.0.0.0, :: in any spelling, and
+ * the IPv4-mapped ::ffff:0.0.0.0. The text is parsed first, so "[0::]" or
+ * "[::0]" cannot slip past a comparison of strings.
+ */
+static bool is_unspecified(const struct sockaddr_storage *ss)
+{
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)ss;
+        return in->sin_addr.s_addr == htonl(INADDR_ANY);
+    }
+    const struct in6_addr *a = &((const struct sockaddr_in6 *)(const void *)ss)->sin6_addr;
+    static const uint8_t zero[4];
+    if (IN6_IS_ADDR_UNSPECIFIED(a))
+        return true;
+    return IN6_IS_ADDR_V4MAPPED(a) && memcmp(a->s6_addr + 12, zero, 4) == 0;
+}
+
 static int set_key(void *ud, const kvconf *k, const char *key, const char *value)
 {
     config *c = ud;
@@ -239,11 +257,16 @@ static int set_key(void *ud, const kvconf *k, const char *key, const char *value
         return 0;
     }
     if (strcmp(key, "cluster_listen") == 0) {
-        if (config_parse_listen(value, &ss) != 0 || strncmp(value, "0.0.0.0:", 8) == 0 ||
-            strncmp(value, "[::]:", 5) == 0)
+        if (config_parse_listen(value, &ss) != 0)
             return kvconf_fail(k, BANTER_EFORMAT,
                                "cluster_listen: %s is not ADDR:PORT with a numeric address the "
-                               "other instances can dial (e.g. 10.0.0.5:7072; not 0.0.0.0)",
+                               "other instances can dial (e.g. 10.0.0.5:7072)",
+                               q);
+        if (is_unspecified(&ss))
+            return kvconf_fail(k, BANTER_EFORMAT,
+                               "cluster_listen: %s is the unspecified address; the other "
+                               "instances dial the address written here, so give this "
+                               "instance's own (e.g. 10.0.0.5:7072)",
                                q);
         snprintf(c->cluster_listen, sizeof c->cluster_listen, "%s", value);
         return 0;

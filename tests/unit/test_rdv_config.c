@@ -236,6 +236,25 @@ static void test_cluster_listen(void **state)
         assert_int_equal(config_set(&c, "cluster_listen", bad[i], why, sizeof why), BANTER_EFORMAT);
         assert_non_null(strstr(why, "cluster_listen:"));
     }
+    /* The unspecified address in any spelling: refused after parsing, with the reason. */
+    const char *any[] = {"0.0.0.0:7072",
+                         "[::]:7072",
+                         "[0::]:7072",
+                         "[::0]:7072",
+                         "[0:0:0:0:0:0:0:0]:7072",
+                         "[::ffff:0.0.0.0]:7072",
+                         "[::0.0.0.0]:7072",
+                         "[0000::0000]:7072"};
+    for (size_t i = 0; i < sizeof any / sizeof any[0]; i++) {
+        assert_int_equal(config_set(&c, "cluster_listen", any[i], why, sizeof why), BANTER_EFORMAT);
+        assert_non_null(strstr(why, "unspecified address"));
+    }
+    /* inet_pton takes only dotted quads: "0:7072" is not a numeric address at all. */
+    assert_int_equal(config_set(&c, "cluster_listen", "0:7072", why, sizeof why), BANTER_EFORMAT);
+    /* A mapped real address is an address. */
+    assert_int_equal(config_set(&c, "cluster_listen", "[::ffff:10.0.0.5]:7072", why, sizeof why),
+                     0);
+    assert_int_equal(config_set(&c, "cluster_listen", "[::1]:7072", why, sizeof why), 0);
     assert_string_equal(c.cluster_listen, "[::1]:7072");
 }
 
