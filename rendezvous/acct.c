@@ -579,7 +579,7 @@ struct sess_walk {
 static void session_rows(account *a, void *ud)
 {
     struct sess_walk *w = ud;
-    for (conn *c = a->devs; c; c = c->dev_next) {
+    for (conn *c = a->devs.head; c; c = c->dev.next) {
         if (w->n++ < w->from || w->n > w->from + ACCT_PAGE)
             continue;
         char fp[IDENTITY_FP_LEN + 1], addr[CONN_ADDR_MAX];
@@ -615,8 +615,8 @@ static int h_session_kick(const acct_ctx *x, const adm_request *rq, out *o)
         return need_server(o);
     int n = 0;
     account *a;
-    while ((a = online_find(x->k->on, rq->name)) != NULL && a->devs) {
-        conn_close(a->devs, 0, "session ended by an admin");
+    while ((a = online_find(x->k->on, rq->name)) != NULL && a->devs.head) {
+        conn_close(a->devs.head, 0, "session ended by an admin");
         n++;
     }
     say(o,

@@ -122,7 +122,7 @@ struct announce_out {
 static void list_account(account *a, void *ud)
 {
     announce_out *o = ud;
-    for (conn *c = a->devs; c && o->ret == 0; c = c->dev_next) {
+    for (conn *c = a->devs.head; c && o->ret == 0; c = c->dev.next) {
         if (!c->wants_announce || !c->ann_up || c->closing)
             continue;
         if (o->n == o->cap) {

@@ -99,7 +99,7 @@ void auth_tick(core *k, uint64_t now)
     if (now - k->cert_scan < AUTH_CERT_SCAN_MS)
         return;
     k->cert_scan = now;
-    for (conn *c = k->live.head; c; c = c->next)
+    for (conn *c = k->live.l.head; c; c = c->list.next)
         if (c->acct && !c->closing && c->cert_sent && conn_age(now, c->cert_sent) >= renew)
             send_cert(c);
 }
@@ -510,7 +510,7 @@ int auth_apply(core *k, const char *name, const db_user *u)
     }
     int n = 0;
     while ((a = online_find(k->on, name)) != NULL) {
-        conn *c = a->devs;
+        conn *c = a->devs.head;
         leave(c);
         send_auth_fail(c, "EDISABLED", 0);
         n++;

@@ -65,27 +65,13 @@ int64_t core_wall_ms(void)
 
 void conn_list_push(conn_list *l, conn *c)
 {
-    c->prev = l->tail;
-    c->next = NULL;
-    if (l->tail)
-        l->tail->next = c;
-    else
-        l->head = c;
-    l->tail = c;
+    dlist_push_back(&l->l, c, offsetof(conn, list));
     l->n++;
 }
 
 void conn_list_remove(conn_list *l, conn *c)
 {
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        l->head = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    else
-        l->tail = c->prev;
-    c->prev = c->next = NULL;
+    dlist_remove(&l->l, c, offsetof(conn, list));
     l->n--;
 }
 

@@ -40,6 +40,7 @@
 #include <uv.h>
 
 #include "core.h"
+#include "dlist.h"
 #include "msg.h"
 #include "rvmsg.h"
 #include "session.h"
@@ -61,30 +62,30 @@ typedef struct conn_batch conn_batch;
 /* The mailbox's state of one authenticated device connection (mailbox.c
  * owns it; zero when not authenticated). */
 struct mb_dev {
-    mb_item *head, *tail; /* copies sent to this device, not yet answered, oldest first */
-    mb_item *sent;        /* copies this connection sealed that wait in memory */
-    conn *fetch_next;     /* on the mailbox's fetch list while queued */
-    conn **fetch_prevp;   /* what points to this one there, NULL when not queued */
-    mb_late *late;        /* copies routed here, then stored unanswered (NULL: none) */
-    int64_t last_seq;     /* the newest stored copy sent on this connection */
-    uint32_t bytes;       /* bytes of routed copies held for this device */
-    uint16_t n;           /* copies in flight to this device (at most MB_WINDOW) */
-    bool more;            /* stored copies past last_seq may wait */
-    bool stalled;         /* a copy went unanswered for too long: store, do not route */
+    dlist inflight;     /* copies sent to this device, not yet answered, oldest first */
+    hlist sent;         /* copies this connection sealed that wait in memory */
+    conn *fetch_next;   /* on the mailbox's fetch list while queued */
+    conn **fetch_prevp; /* what points to this one there, NULL when not queued */
+    mb_late *late;      /* copies routed here, then stored unanswered (NULL: none) */
+    int64_t last_seq;   /* the newest stored copy sent on this connection */
+    uint32_t bytes;     /* bytes of routed copies held for this device */
+    uint16_t n;         /* copies in flight to this device (at most MB_WINDOW) */
+    bool more;          /* stored copies past last_seq may wait */
+    bool stalled;       /* a copy went unanswered for too long: store, do not route */
 };
 
 struct conn {
     uv_tcp_t tcp;       /* first: a pointer to the handle is a pointer to the conn */
     session *s;         /* in the same slot, after the record (conn_start_session); NULL before */
-    conn *prev, *next;  /* on k->pending or k->live */
+    dlist_link list;    /* on k->pending or k->live */
     conn *dirty_next;   /* on k->dirty while dirty */
     conn **dirty_prevp; /* what points to this one on k->dirty */
     login *login;       /* an RV_LOGIN being checked (auth.c), or NULL */
     account *acct;      /* the account, once authenticated (online.c), else NULL */
-    conn *dev_prev, *dev_next; /* the account's other connected devices */
-    char *clist_after;         /* the contact list is being sent: the last name sent (contacts.c) */
-    struct conn_held *held;    /* bytes read while the input was held (conn_input_hold), or NULL */
-    conn_batch *ob;            /* messages queued this iteration, not yet sealed (batch only) */
+    dlist_link dev;     /* on the account's list of connected devices */
+    char *clist_after;  /* the contact list is being sent: the last name sent (contacts.c) */
+    struct conn_held *held; /* bytes read while the input was held (conn_input_hold), or NULL */
+    conn_batch *ob;         /* messages queued this iteration, not yet sealed (batch only) */
     struct mb_dev mb;
     /* Times are loop ms modulo 2^32 (conn_ms, conn_age: differences are
      * right up to 49 days), so the record stays small: one per connection. */

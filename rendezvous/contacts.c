@@ -123,8 +123,8 @@ static rv_presence visible(const account *a)
 /* Send one encoded message to every connected device of a. */
 static void send_all(account *a, const uint8_t *pt, size_t len)
 {
-    for (conn *c = a->devs, *next; c; c = next) {
-        next = c->dev_next; /* c may close on a full queue */
+    for (conn *c = a->devs.head, *next; c; c = next) {
+        next = c->dev.next; /* c may close on a full queue */
         conn_send_pt(c, pt, len);
     }
 }
@@ -300,8 +300,8 @@ static void send_contacts(core *k, account *a, conn *c, struct rv_contact *es, s
     } else if (c) {
         conn_send_pt(c, buf_data(&b), buf_len(&b));
     } else {
-        for (conn *d = a->devs, *next; d; d = next) {
-            next = d->dev_next; /* d may close on a full queue */
+        for (conn *d = a->devs.head, *next; d; d = next) {
+            next = d->dev.next; /* d may close on a full queue */
             if (!list_will_carry(d))
                 conn_send_pt(d, buf_data(&b), buf_len(&b));
         }
@@ -707,8 +707,8 @@ static void status_after(conn *c, void *arg, int ret, const char *errmsg)
     free(a->text);
     a->text = text;
     a->status = j->status;
-    if (a->devs)
-        contacts_own_status(a->devs, true); /* every device of the account shows it */
+    if (a->devs.head)
+        contacts_own_status(a->devs.head, true); /* every device of the account shows it */
     rv_presence now = visible(a);
     if (now != a->shown || (now != RV_P_OFFLINE && text_changed))
         push_presence(k, a);

@@ -23,6 +23,7 @@
 #include "bcrypto.h"
 #include "db.h"
 #include "dbq.h"
+#include "dlist.h"
 #include "identity.h"
 #include "policy.h"
 
@@ -42,7 +43,7 @@ struct icesig_config;
 
 /* Connections in the order they were appended; O(1) removal (conn.c). */
 typedef struct conn_list {
-    conn *head, *tail;
+    dlist l; /* through conn.list */
     size_t n;
 } conn_list;
 

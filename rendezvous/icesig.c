@@ -71,7 +71,7 @@ void icesig_tick(core *k, uint64_t now)
         return;
     k->ice_scan = now;
     uint64_t due = (uint64_t)ic->ttl_ms * 5 / 6;
-    for (conn *c = k->live.head; c; c = c->next)
+    for (conn *c = k->live.l.head; c; c = c->list.next)
         if (c->acct && !c->closing && c->ice_sent && conn_age(now, c->ice_sent) >= due)
             send_servers(c);
 }

@@ -7,6 +7,7 @@
 
 #include "contacts.h"
 #include "dbq.h"
+#include "dlist.h"
 #include "db_mail.h"
 #include "online.h"
 #include "plugins.h"
@@ -29,24 +30,24 @@ enum item_kind {
 
 /*
  * One copy. On at most one of: a device's in-flight list (ROUTED,
- * FETCHED) or the store queue (QUEUED, DROP), through next/prev; ROUTED
- * ones also on the timeout list; while its sender is connected and waits
- * for an answer, on the sender's list (snext/sprev, from != NULL). REMOTE
- * ones are on the mailbox's remote list (through tnext/tprev) until their
+ * FETCHED) or the store queue (QUEUED, DROP), through ql; ROUTED ones
+ * also on the timeout list (through tl); while its sender is connected and
+ * waits for an answer, on the sender's list (sl, from != NULL). REMOTE
+ * ones are on the mailbox's remote list (through tl) until their
  * recipient's instance says it was delivered or the deadline passes.
- * LINK ones are on the mailbox's link list (through tnext/tprev) and in its
+ * LINK ones are on the mailbox's link list (through tl) and in its
  * ticket table until the instance they were forwarded to answers, the
  * link closes or the deadline passes (then they are stored here). A copy
  * that came over a link (link != 0) is answered over it (xlink_answer),
  * not to a sender connection.
  */
 struct mb_item {
-    mb_item *next, *prev;
-    mb_item *snext, *sprev;
-    mb_item *tnext, *tprev;
-    conn *to;    /* the device it is in flight to */
-    mailbox *mb; /* REMOTE: its mailbox (the post's callback has only the item) */
-    conn *from;  /* the sender, while connected */
+    dlist_link ql; /* a device's in-flight list, or the store queue */
+    dlist_link sl; /* its sender's list */
+    dlist_link tl; /* the timeout, remote or link list */
+    conn *to;      /* the device it is in flight to */
+    mailbox *mb;   /* REMOTE: its mailbox (the post's callback has only the item) */
+    conn *from;    /* the sender, while connected */
     uint64_t deadline;
     uint64_t ltag; /* came over a link: the tag to answer; LINK: the ticket's tag */
     uint32_t link; /* the link it came over (0: from a connection), or LINK: went over */
@@ -67,6 +68,9 @@ struct mb_item {
     char from_user[BANTER_MAX_NAME + 1];
     uint8_t blob[];
 };
+#define QL offsetof(mb_item, ql)
+#define SL offsetof(mb_item, sl)
+#define TL offsetof(mb_item, tl)
 
 /* A stored row to delete at the next flush: by seq, or by id, device and
  * sending device. */
@@ -95,12 +99,12 @@ struct mailbox {
     core *k;
     uv_timer_t expire;
     bool timer_on;
-    bool committing;        /* a batch is in a database job: the next one waits */
-    mb_item *qhead, *qtail; /* to store */
-    mb_item *thead, *ttail; /* routed, by deadline */
-    mb_item *rhead, *rtail; /* stored for devices on other instances, by deadline */
+    bool committing; /* a batch is in a database job: the next one waits */
+    dlist queue;     /* to store (ql) */
+    dlist routed;    /* routed, by deadline (tl) */
+    dlist remote;    /* stored for devices on other instances, by deadline (tl) */
     size_t nremote;
-    mb_item *lhead, *ltail; /* forwarded over links, by deadline */
+    dlist linked; /* forwarded over links, by deadline (tl) */
     uint64_t link_bytes;
     /* Tickets of forwarded copies: the tag is gen << 32 | slot. */
     mb_item **tk;
@@ -119,13 +123,7 @@ struct mailbox {
 static void dev_push(conn *d, mb_item *it)
 {
     it->to = d;
-    it->next = NULL;
-    it->prev = d->mb.tail;
-    if (d->mb.tail)
-        d->mb.tail->next = it;
-    else
-        d->mb.head = it;
-    d->mb.tail = it;
+    dlist_push_back(&d->mb.inflight, it, QL);
     d->mb.n++;
     if (it->kind == IT_ROUTED)
         d->mb.bytes += it->len;
@@ -133,15 +131,7 @@ static void dev_push(conn *d, mb_item *it)
 
 static void dev_unlink(conn *d, mb_item *it)
 {
-    if (it->prev)
-        it->prev->next = it->next;
-    else
-        d->mb.head = it->next;
-    if (it->next)
-        it->next->prev = it->prev;
-    else
-        d->mb.tail = it->prev;
-    it->next = it->prev = NULL;
+    dlist_remove(&d->mb.inflight, it, QL);
     it->to = NULL;
     d->mb.n--;
     if (it->kind == IT_ROUTED)
@@ -151,50 +141,26 @@ static void dev_unlink(conn *d, mb_item *it)
 static void sent_push(conn *c, mb_item *it)
 {
     it->from = c;
-    it->sprev = NULL;
-    it->snext = c->mb.sent;
-    if (c->mb.sent)
-        c->mb.sent->sprev = it;
-    c->mb.sent = it;
+    hlist_push(&c->mb.sent, it, SL);
 }
 
 static void sent_unlink(mb_item *it)
 {
     if (!it->from)
         return;
-    if (it->sprev)
-        it->sprev->snext = it->snext;
-    else
-        it->from->mb.sent = it->snext;
-    if (it->snext)
-        it->snext->sprev = it->sprev;
-    it->snext = it->sprev = NULL;
+    hlist_remove(&it->from->mb.sent, it, SL);
     it->from = NULL;
 }
 
 static void timeout_push(mailbox *mb, mb_item *it)
 {
-    it->tnext = NULL;
-    it->tprev = mb->ttail;
-    if (mb->ttail)
-        mb->ttail->tnext = it;
-    else
-        mb->thead = it;
-    mb->ttail = it;
+    dlist_push_back(&mb->routed, it, TL);
     mb->routed_bytes += it->len;
 }
 
 static void timeout_unlink(mailbox *mb, mb_item *it)
 {
-    if (it->tprev)
-        it->tprev->tnext = it->tnext;
-    else
-        mb->thead = it->tnext;
-    if (it->tnext)
-        it->tnext->tprev = it->tprev;
-    else
-        mb->ttail = it->tprev;
-    it->tnext = it->tprev = NULL;
+    dlist_remove(&mb->routed, it, TL);
     mb->routed_bytes -= it->len;
 }
 
@@ -202,13 +168,7 @@ static void queue_push(mailbox *mb, mb_item *it)
 {
     if (it->kind != IT_DROP)
         it->kind = IT_QUEUED;
-    it->next = NULL;
-    it->prev = mb->qtail;
-    if (mb->qtail)
-        mb->qtail->next = it;
-    else
-        mb->qhead = it;
-    mb->qtail = it;
+    dlist_push_back(&mb->queue, it, QL);
 }
 
 static void fetch_push(mailbox *mb, conn *d)
@@ -402,15 +362,7 @@ static mb_item *ticket_find(const mailbox *mb, uint64_t tag, uint32_t link)
 
 static void link_unlist(mailbox *mb, mb_item *it)
 {
-    if (it->tprev)
-        it->tprev->tnext = it->tnext;
-    else
-        mb->lhead = it->tnext;
-    if (it->tnext)
-        it->tnext->tprev = it->tprev;
-    else
-        mb->ltail = it->tprev;
-    it->tnext = it->tprev = NULL;
+    dlist_remove(&mb->linked, it, TL);
     mb->link_bytes -= it->len;
     ticket_drop(mb, it);
     it->link = 0;
@@ -442,13 +394,7 @@ static bool link_forward(mailbox *mb, mb_item *it)
     it->link = l;
     it->mb = mb;
     it->deadline = core_now(k) + MB_LINK_TIMEOUT_MS;
-    it->tnext = NULL;
-    it->tprev = mb->ltail;
-    if (mb->ltail)
-        mb->ltail->tnext = it;
-    else
-        mb->lhead = it;
-    mb->ltail = it;
+    dlist_push_back(&mb->linked, it, TL);
     mb->link_bytes += it->len;
     mb->st.linked++;
     return true;
@@ -483,8 +429,8 @@ void mailbox_link_ans(core *k, uint32_t link, const xl_ans *a)
 void mailbox_link_down(core *k, uint32_t link)
 {
     mailbox *mb = k->mb;
-    for (mb_item *it = mb->lhead, *next; it; it = next) {
-        next = it->tnext;
+    for (mb_item *it = mb->linked.head, *next; it; it = next) {
+        next = it->tl.next;
         if (it->link == link)
             link_fallback(mb, it);
     }
@@ -492,9 +438,10 @@ void mailbox_link_down(core *k, uint32_t link)
 
 static void link_tick(mailbox *mb, uint64_t now)
 {
-    while (mb->lhead && mb->lhead->deadline <= now) {
-        uint32_t l = mb->lhead->link;
-        link_fallback(mb, mb->lhead);
+    mb_item *it;
+    while ((it = mb->linked.head) != NULL && it->deadline <= now) {
+        uint32_t l = it->link;
+        link_fallback(mb, it);
         /* A link that leaves a copy unanswered this long does not work (a
          * partition TCP has not noticed yet): closed, so what waits on it
          * is stored now and new copies take the database until it is back. */
@@ -650,10 +597,10 @@ void mailbox_delivered(conn *c, const uint8_t id[static RV_ID_LEN])
         conn_refuse(c, "EAUTH", "log in first");
         return;
     }
-    mb_item *it = c->mb.head;
+    mb_item *it = c->mb.inflight.head;
     uint8_t from[RV_KEY_LEN];
     while (it && memcmp(it->id, id, RV_ID_LEN) != 0)
-        it = it->next;
+        it = it->ql.next;
     if (!it) {
         /* Stored after its device was too slow (that row, not another
          * sender's with the same id), or a duplicate (nothing). */
@@ -683,15 +630,7 @@ void mailbox_delivered(conn *c, const uint8_t id[static RV_ID_LEN])
 
 static void remote_unlink(mailbox *mb, mb_item *it)
 {
-    if (it->tprev)
-        it->tprev->tnext = it->tnext;
-    else
-        mb->rhead = it->tnext;
-    if (it->tnext)
-        it->tnext->tprev = it->tprev;
-    else
-        mb->rtail = it->tprev;
-    it->tnext = it->tprev = NULL;
+    dlist_remove(&mb->remote, it, TL);
     mb->nremote--;
 }
 
@@ -728,13 +667,7 @@ static bool remote_wait(mailbox *mb, mb_item *it)
     it->kind = IT_REMOTE;
     it->mb = mb;
     it->deadline = core_now(mb->k) + MB_ROUTE_TIMEOUT_MS;
-    it->tnext = NULL;
-    it->tprev = mb->rtail;
-    if (mb->rtail)
-        mb->rtail->tnext = it;
-    else
-        mb->rhead = it;
-    mb->rtail = it;
+    dlist_push_back(&mb->remote, it, TL);
     mb->nremote++;
     it->posting = true;
     xinst_stored(mb->k, it->to_device, on_remote_posted, it);
@@ -744,7 +677,7 @@ static bool remote_wait(mailbox *mb, mb_item *it)
 void mailbox_remote_delivered(conn *c, int64_t tag)
 {
     mailbox *mb = conn_core(c)->mb;
-    for (mb_item *it = c->mb.sent; it; it = it->snext)
+    for (mb_item *it = c->mb.sent.head; it; it = it->sl.next)
         if (it->kind == IT_REMOTE && !it->answered && xinst_id_tag(it->id) == tag) {
             mb->st.delivered++;
             remote_answer(mb, it, RV_STORED_DELIVERED);
@@ -754,8 +687,9 @@ void mailbox_remote_delivered(conn *c, int64_t tag)
 
 static void remote_tick(mailbox *mb, uint64_t now)
 {
-    while (mb->rhead && mb->rhead->deadline <= now)
-        remote_answer(mb, mb->rhead, RV_STORED_DISK);
+    mb_item *it;
+    while ((it = mb->remote.head) != NULL && it->deadline <= now)
+        remote_answer(mb, it, RV_STORED_DISK);
 }
 
 /* ---- devices coming and going ---- */
@@ -770,8 +704,8 @@ void mailbox_device_up(conn *c)
 void mailbox_device_down(conn *c)
 {
     mailbox *mb = conn_core(c)->mb;
-    while (c->mb.head) {
-        mb_item *it = c->mb.head;
+    mb_item *it;
+    while ((it = c->mb.inflight.head) != NULL) {
         if (it->kind == IT_ROUTED) {
             unroute(mb, it);
         } else {
@@ -779,8 +713,8 @@ void mailbox_device_down(conn *c)
             item_free(it);
         }
     }
-    while (c->mb.sent)
-        sent_unlink(c->mb.sent);
+    while (c->mb.sent.head)
+        sent_unlink(c->mb.sent.head);
     fetch_unlink(c);
     free(c->mb.late);
     memset(&c->mb, 0, sizeof c->mb);
@@ -805,13 +739,14 @@ void mailbox_tick(mailbox *mb, uint64_t now)
 {
     remote_tick(mb, now);
     link_tick(mb, now);
-    while (mb->thead && mb->thead->deadline <= now) {
-        conn *d = mb->thead->to;
+    mb_item *first;
+    while ((first = mb->routed.head) != NULL && first->deadline <= now) {
+        conn *d = first->to;
         /* d does not answer: store all it holds, route nothing more to it
          * until it answers something. */
         d->mb.stalled = true;
-        for (mb_item *it = d->mb.head, *next; it; it = next) {
-            next = it->next;
+        for (mb_item *it = d->mb.inflight.head, *next; it; it = next) {
+            next = it->ql.next;
             if (it->kind == IT_ROUTED) {
                 late_push(d, it);
                 unroute(mb, it);
@@ -844,7 +779,7 @@ static int commit_work(db *d, void *arg, char errmsg[static DBQ_ERRMSG_LEN])
 {
     struct batch *b = arg;
     int r = db_begin(d);
-    for (mb_item *it = b->head; it; it = it->next) {
+    for (mb_item *it = b->head; it; it = it->ql.next) {
         if (r == 0 && it->check && (it->refusal = check_recipient(d, it->to_user, it->to_device)))
             continue;
         db_sealed s = {.flags = it->flags,
@@ -908,7 +843,7 @@ static void commit_after(void *arg, int r, const char *errmsg)
         core_log(k, "cannot delete %zu delivered copies: %s", b->del_failed, b->del_err);
     while (b->head) {
         mb_item *it = b->head;
-        b->head = it->next;
+        b->head = it->ql.next;
         int res = r ? r : it->result;
         if (r == 0 && it->refusal) {
             mb->st.refused++;
@@ -967,13 +902,13 @@ static void commit_batch(mailbox *mb)
         return; /* it stays queued: the next flush tries again */
     b->mb = mb;
     b->lim = mb->k->lim;
-    b->head = mb->qhead;
+    b->head = mb->queue.head; /* the queue's links are the batch's until it is freed */
     b->dels = mb->dels;
     b->ndel = mb->ndel;
-    mb->qhead = mb->qtail = NULL;
+    mb->queue = (dlist){0};
     mb->dels = NULL;
     mb->ndel = mb->capdel = 0;
-    for (mb_item *it = b->head; it; it = it->next)
+    for (mb_item *it = b->head; it; it = it->ql.next)
         if (it->from)
             batch_hold(b, it->from);
     int r = core_job(mb->k, commit_work, commit_after, b);
@@ -1120,7 +1055,7 @@ static void fetch_one(mailbox *mb, conn *d)
 
 void mailbox_flush(mailbox *mb)
 {
-    if ((mb->qhead || mb->ndel) && !mb->committing)
+    if ((mb->queue.head || mb->ndel) && !mb->committing)
         commit_batch(mb);
     while (mb->fetch) {
         conn *d = mb->fetch;
@@ -1203,15 +1138,15 @@ void mailbox_stop(mailbox *mb)
      * not lost (the database thread finishes it before the server stops);
      * nobody is left to answer. So are copies forwarded over links
      * (xlink_stop closed them first: none should be left). */
-    while (mb->lhead)
-        link_fallback(mb, mb->lhead);
-    if (mb->qhead || mb->ndel)
+    while (mb->linked.head)
+        link_fallback(mb, mb->linked.head);
+    if (mb->queue.head || mb->ndel)
         commit_batch(mb);
     while (mb->fetch)
         fetch_unlink(mb->fetch);
     /* Nobody is left to answer: the copies are stored. */
-    while (mb->rhead)
-        remote_answer(mb, mb->rhead, RV_STORED_DISK);
+    while (mb->remote.head)
+        remote_answer(mb, mb->remote.head, RV_STORED_DISK);
     if (mb->timer_on)
         uv_close((uv_handle_t *)&mb->expire, NULL);
     mb->timer_on = false;
@@ -1221,9 +1156,8 @@ void mailbox_free(mailbox *mb)
 {
     if (!mb)
         return;
-    while (mb->qhead) {
-        mb_item *it = mb->qhead;
-        mb->qhead = it->next;
+    for (mb_item *it = mb->queue.head, *next; it; it = next) {
+        next = it->ql.next;
         item_free(it);
     }
     free(mb->dels);

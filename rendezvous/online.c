@@ -111,11 +111,7 @@ int online_attach(online *on, conn *c, const char *name, bool *first)
         on->n++;
     }
     c->acct = a;
-    c->dev_prev = NULL;
-    c->dev_next = a->devs;
-    if (a->devs)
-        a->devs->dev_prev = c;
-    a->devs = c;
+    hlist_push(&a->devs, c, offsetof(conn, dev));
     a->ndevs++;
     return 0;
 }
@@ -125,13 +121,7 @@ bool online_detach(online *on, conn *c, void (*last)(account *a, void *ud), void
     account *a = c->acct;
     if (!a)
         return false;
-    if (c->dev_prev)
-        c->dev_prev->dev_next = c->dev_next;
-    else
-        a->devs = c->dev_next;
-    if (c->dev_next)
-        c->dev_next->dev_prev = c->dev_prev;
-    c->dev_prev = c->dev_next = NULL;
+    hlist_remove(&a->devs, c, offsetof(conn, dev));
     c->acct = NULL;
     if (--a->ndevs > 0)
         return false;
@@ -159,7 +149,7 @@ void online_each(const online *on, void (*fn)(account *a, void *ud), void *ud)
 
 conn *online_device(const account *a, const uint8_t key[static 32])
 {
-    for (conn *c = a->devs; c; c = c->dev_next) {
+    for (conn *c = a->devs.head; c; c = c->dev.next) {
         const uint8_t *k = conn_device(c);
         if (k && memcmp(k, key, 32) == 0)
             return c;

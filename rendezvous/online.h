@@ -34,7 +34,7 @@ typedef struct crel {
 
 struct account {
     account *hnext; /* hash chain */
-    conn *devs;     /* connected authenticated devices (through dev_next) */
+    hlist devs;     /* connected authenticated devices (through conn.dev) */
     crel *rel;      /* relations sorted by peer name (contacts.c); owned */
     char *text;     /* the status text chosen, NULL for "" (owned) */
     uint32_t ndevs;

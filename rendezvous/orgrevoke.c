@@ -142,7 +142,7 @@ void orgrevoke_device_up(conn *c)
 static void send_all(account *a, void *ud)
 {
     (void)ud;
-    for (conn *c = a->devs; c; c = c->dev_next)
+    for (conn *c = a->devs.head; c; c = c->dev.next)
         orgrevoke_device_up(c);
 }
 

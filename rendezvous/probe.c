@@ -4,9 +4,11 @@
 
 #include <arpa/inet.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "dlist.h"
 #include "online.h"
 #include "session.h"
 
@@ -18,7 +20,7 @@ struct recent {
 };
 
 struct probes {
-    probe_run *runs; /* in flight, until their handles closed */
+    hlist runs; /* in flight, until their handles closed (through link) */
     size_t running;
     struct recent recent[PROBE_RECENT_CAP];
 };
@@ -28,7 +30,7 @@ struct probe_run {
     uv_timer_t timer;
     uv_connect_t creq;
     probes *owner;
-    probe_run *prev, *next;
+    dlist_link link;  /* on the owner's runs */
     conn *c;          /* NULL once cancelled or answered */
     session *s;       /* after the connect */
     uint8_t dev[32];  /* the key the node must prove */
@@ -114,12 +116,7 @@ static void on_run_closed(uv_handle_t *h)
     if (--r->open)
         return;
     probes *p = r->owner;
-    if (r->prev)
-        r->prev->next = r->next;
-    else
-        p->runs = r->next;
-    if (r->next)
-        r->next->prev = r->prev;
+    hlist_remove(&p->runs, r, offsetof(probe_run, link));
     probes_done(p);
     session_free(r->s);
     free(r);
@@ -292,10 +289,7 @@ static int run_start(probes *p, conn *c, uint16_t port)
     conn_addr(c, r->addr);
     snprintf(r->who, sizeof r->who, "%s", c->acct ? c->acct->name : "?");
     r->tcp.data = r->timer.data = r->creq.data = r;
-    r->next = p->runs;
-    if (p->runs)
-        p->runs->prev = r;
-    p->runs = r;
+    hlist_push(&p->runs, r, offsetof(probe_run, link));
     (void)uv_timer_init(k->loop, &r->timer); /* cannot fail */
     r->open = 1;
     int e = uv_tcp_init(k->loop, &r->tcp);
@@ -357,7 +351,7 @@ void probe_conn_gone(conn *c)
     probes *p = conn_core(c)->probes;
     if (!p)
         return;
-    for (probe_run *r = p->runs; r; r = r->next)
+    for (probe_run *r = p->runs.head; r; r = r->link.next)
         if (r->c == c)
             run_close(r);
 }
@@ -366,6 +360,6 @@ void probes_stop(probes *p)
 {
     if (!p)
         return;
-    for (probe_run *r = p->runs; r; r = r->next)
+    for (probe_run *r = p->runs.head; r; r = r->link.next)
         run_close(r);
 }

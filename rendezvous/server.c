@@ -297,7 +297,7 @@ static void conn_touch(conn *c)
     core *k = conn_core(c);
     c->since = conn_ms(core_now(k));
     c->pinged = false;
-    if (k->live.tail != c) {
+    if (k->live.l.tail != c) {
         conn_list_remove(&k->live, c);
         conn_list_push(&k->live, c);
     }
@@ -544,12 +544,15 @@ static void on_tick(uv_timer_t *t)
     server *srv = t->data;
     core *k = &srv->k;
     uint64_t now = core_now(k);
-    while (k->pending.head && conn_age(now, k->pending.head->since) >= SERVER_HANDSHAKE_MS) {
+    conn *first;
+    while ((first = k->pending.l.head) != NULL &&
+           conn_age(now, first->since) >= SERVER_HANDSHAKE_MS) {
         srv->st.timeouts++;
-        conn_close(k->pending.head, 0, NULL);
+        conn_close(first, 0, NULL);
     }
-    for (conn *c = k->live.head, *next; c && conn_age(now, c->since) >= SERVER_PING_MS; c = next) {
-        next = c->next;
+    for (conn *c = k->live.l.head, *next; c && conn_age(now, c->since) >= SERVER_PING_MS;
+         c = next) {
+        next = c->list.next;
         if (conn_age(now, c->since) >= SERVER_IDLE_MS) {
             srv->st.idle++;
             conn_close(c, 0, "idle");
@@ -606,10 +609,10 @@ static void server_stop(server *srv, int err)
         uv_close((uv_handle_t *)&srv->check, NULL);
     srv->handles = 0;
     flush(k);
-    while (k->pending.head)
-        conn_close(k->pending.head, 0, NULL);
-    while (k->live.head)
-        conn_close(k->live.head, 0, "server shutting down");
+    while (k->pending.l.head)
+        conn_close(k->pending.l.head, 0, NULL);
+    while (k->live.l.head)
+        conn_close(k->live.l.head, 0, "server shutting down");
     probes_stop(k->probes);
     xlink_stop(k); /* before the mailbox: what went over links is stored */
     mailbox_stop(k->mb);

@@ -317,7 +317,7 @@ static void on_event(void *ud, const db_cluster_event *ev, const char *user)
 static void register_account(account *a, void *ud)
 {
     core *k = ud;
-    for (conn *c = a->devs; c; c = c->dev_next)
+    for (conn *c = a->devs.head; c; c = c->dev.next)
         if (!c->closing)
             cluster_device(k->cl, conn_device(c), a->name, true);
 }
@@ -389,7 +389,7 @@ void xinst_device_down(conn *c)
     if (!k->cl || !c->acct)
         return;
     /* The same device connected again here: it stays online. */
-    for (conn *o = c->acct->devs; o; o = o->dev_next)
+    for (conn *o = c->acct->devs.head; o; o = o->dev.next)
         if (o != c && !o->closing && memcmp(conn_device(o), conn_device(c), 32) == 0)
             return;
     cluster_device(k->cl, conn_device(c), c->acct->name, false);

@@ -299,7 +299,7 @@ static void devlist_send(struct devlist *d)
 static void each_account(account *a, void *ud)
 {
     struct devlist *d = ud;
-    for (conn *c = a->devs; c; c = c->dev_next) {
+    for (conn *c = a->devs.head; c; c = c->dev.next) {
         if (c->closing)
             continue;
         memcpy(d->keys[d->n++], conn_device(c), 32);

@@ -3,11 +3,13 @@
 #include "slab.h"
 
 #include <sanitizer/asan_interface.h> /* no-op macros without AddressSanitizer */
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
+#include "dlist.h"
 #include "error.h"
 
 #define SLOT_ALIGN 8u
@@ -15,38 +17,22 @@
 /* A block's header, at its start; its slots follow. */
 typedef struct block block;
 struct block {
-    block *prev, *next; /* on p->avail or p->full */
-    uint8_t *free;      /* slots given back: a list through their first bytes */
-    uint32_t used;      /* slots in use */
-    uint32_t fresh;     /* slots from this index on were never handed out */
+    dlist_link link; /* on p->avail or p->full */
+    uint8_t *free;   /* slots given back: a list through their first bytes */
+    uint32_t used;   /* slots in use */
+    uint32_t fresh;  /* slots from this index on were never handed out */
 };
 #define HDR ((sizeof(block) + SLOT_ALIGN - 1) & ~(size_t)(SLOT_ALIGN - 1))
 
 struct slab {
-    block *avail; /* blocks with a slot to give */
-    block *full;  /* blocks without */
+    hlist avail; /* blocks with a slot to give */
+    hlist full;  /* blocks without */
     size_t size, per_block, used, blocks;
 };
 
-static void push(block **head, block *b)
-{
-    b->prev = NULL;
-    b->next = *head;
-    if (*head)
-        (*head)->prev = b;
-    *head = b;
-}
+static void push(hlist *l, block *b) { hlist_push(l, b, offsetof(block, link)); }
 
-static void unlink_block(block **head, block *b)
-{
-    if (b->prev)
-        b->prev->next = b->next;
-    else
-        *head = b->next;
-    if (b->next)
-        b->next->prev = b->prev;
-    b->prev = b->next = NULL;
-}
+static void unlink_block(hlist *l, block *b) { hlist_remove(l, b, offsetof(block, link)); }
 
 /* SLAB_BLOCK bytes aligned to SLAB_BLOCK (a slot finds its block by
  * masking its address): twice that mapped, the rest unmapped. Zeroed. */
@@ -91,11 +77,11 @@ void slab_free(slab *p)
 {
     if (!p)
         return;
-    block *lists[2] = {p->avail, p->full};
+    block *lists[2] = {p->avail.head, p->full.head};
     for (int i = 0; i < 2; i++) {
         while (lists[i]) {
             block *b = lists[i];
-            lists[i] = b->next;
+            lists[i] = b->link.next;
             unmap_block(b);
         }
     }
@@ -104,7 +90,7 @@ void slab_free(slab *p)
 
 void *slab_get(slab *p)
 {
-    block *b = p->avail;
+    block *b = p->avail.head;
     if (!b) {
         if ((b = map_block()) == NULL)
             return NULL;
@@ -149,7 +135,7 @@ void slab_put(slab *p, void *slot)
     ASAN_POISON_MEMORY_REGION(s, p->size);
     b->used--;
     p->used--;
-    if (b->used == 0 && (p->avail != b || b->next)) {
+    if (b->used == 0 && (p->avail.head != b || b->link.next)) {
         /* Empty, and another block has room: give its pages back. */
         unlink_block(&p->avail, b);
         unmap_block(b);
