@@ -22,18 +22,10 @@
 #include <string.h>
 
 #include "icert.h"
+#include "icert_test.h"
 #include "rvbatch.h"
 #include "session.h"
 #include "xlmsg.h"
-
-static identity *key(uint8_t b)
-{
-    uint8_t seed[32];
-    identity *id;
-    memset(seed, b, sizeof seed);
-    assert_int_equal(identity_from_seed(&id, seed), 0);
-    return id;
-}
 
 static uint8_t wbuf[BANTER_MAX_PLAINTEXT + 64];
 
@@ -191,14 +183,12 @@ static void test_malformed(void **state)
 static void test_peer_check(void **state)
 {
     (void)state;
-    identity *org = key(1), *other = key(2), *inst = key(3), *inst2 = key(4);
+    identity *org = icert_test_key(1), *other = icert_test_key(2), *inst = icert_test_key(3),
+             *inst2 = icert_test_key(4);
     const uint8_t *ik = identity_public(inst);
     uint8_t c[ICERT_LEN_MAX], c2[ICERT_LEN_MAX];
-    size_t n, n2;
     char name[BANTER_MAX_NAME + 1];
-    icert ic;
-    assert_int_equal(icert_issue(&ic, org, ik, "rdv-b", 1000, 5000), 0);
-    assert_int_equal(icert_encode(&ic, c, sizeof c, &n), 0);
+    size_t n = icert_test_make(c, org, ik, "rdv-b", 1000, 5000);
     assert_int_equal(xlmsg_peer_check(c, n, identity_public(org), ik, 2000, name), 0);
     assert_string_equal(name, "rdv-b");
     /* the clock given decides */
@@ -210,8 +200,7 @@ static void test_peer_check(void **state)
         xlmsg_peer_check(c, n, identity_public(org), identity_public(inst2), 2000, name),
         BANTER_EKEYMISMATCH);
     /* another organisation's instance */
-    assert_int_equal(icert_issue(&ic, other, ik, "rdv-x", 1000, 5000), 0);
-    assert_int_equal(icert_encode(&ic, c2, sizeof c2, &n2), 0);
+    size_t n2 = icert_test_make(c2, other, ik, "rdv-x", 1000, 5000);
     assert_int_equal(xlmsg_peer_check(c2, n2, identity_public(org), ik, 2000, name),
                      BANTER_EKEYMISMATCH);
     assert_string_equal(name, "");
@@ -359,16 +348,12 @@ static void open_link(identity *org, identity *ka, identity *kb, const uint8_t *
 static void test_link_opening(void **state)
 {
     (void)state;
-    identity *org = key(1), *other = key(2), *ka = key(3), *kb = key(4);
+    identity *org = icert_test_key(1), *other = icert_test_key(2), *ka = icert_test_key(3),
+             *kb = icert_test_key(4);
     uint8_t ca[ICERT_LEN_MAX], cb[ICERT_LEN_MAX], cx[ICERT_LEN_MAX];
-    size_t la, lb, lx;
-    icert ic;
-    assert_int_equal(icert_issue(&ic, org, identity_public(ka), "rdv-a", 1000, 100000), 0);
-    assert_int_equal(icert_encode(&ic, ca, sizeof ca, &la), 0);
-    assert_int_equal(icert_issue(&ic, org, identity_public(kb), "rdv-b", 1000, 100000), 0);
-    assert_int_equal(icert_encode(&ic, cb, sizeof cb, &lb), 0);
-    assert_int_equal(icert_issue(&ic, other, identity_public(kb), "rdv-b", 1000, 100000), 0);
-    assert_int_equal(icert_encode(&ic, cx, sizeof cx, &lx), 0);
+    size_t la = icert_test_make(ca, org, identity_public(ka), "rdv-a", 1000, 100000);
+    size_t lb = icert_test_make(cb, org, identity_public(kb), "rdv-b", 1000, 100000);
+    size_t lx = icert_test_make(cx, other, identity_public(kb), "rdv-b", 1000, 100000);
     struct side a, b;
     open_link(org, ka, kb, ca, la, cb, lb, 5000, &a, &b);
     assert_int_equal(a.verdict, 0);
