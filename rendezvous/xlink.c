@@ -16,8 +16,10 @@
 #include "icert.h"
 #include "mailbox.h"
 #include "online.h"
+#include "ratelimit.h"
 #include "rvbatch.h"
 #include "session.h"
+#include "tbucket.h"
 
 /* ---- links ---- */
 
@@ -35,6 +37,7 @@ typedef struct link {
     uint64_t rx_bytes; /* sealed bytes received and not answered yet */
     uint32_t rx_n;     /* copies received and not answered yet */
     char addr[CONN_ADDR_MAX];
+    char akey[RL_KEY_MAX];            /* accepted: its source (rl_addr_key), else "" */
     char peer[DB_CLUSTER_MAX_ID + 1]; /* the peer's instance id, once up */
     int known;                        /* the dialer's entry in x->known, else -1 */
     bool dialer, connected, up, writing, closing;
@@ -58,6 +61,13 @@ struct known {
     bool live; /* a link (pending or up) is made for it */
 };
 
+/* A source address's rate of accepted connections. */
+struct arate {
+    char key[RL_KEY_MAX]; /* rl_addr_key; "" when free */
+    tbucket b;
+    uint64_t seen; /* loop ms of its last connection */
+};
+
 struct xlink {
     core *k;
     const identity *me;
@@ -71,6 +81,7 @@ struct xlink {
     link *slot[XLINK_MAX];
     struct known known[XLINK_MAX];
     size_t nknown;
+    struct arate rate[XLINK_RATE_ADDRS];
     xlink_stats st;
     char addr[CONFIG_LISTEN_MAX + 16];
     uint8_t scratch[BANTER_MAX_PLAINTEXT];
@@ -91,6 +102,21 @@ static void on_link_closed(uv_handle_t *h)
     rvbatch_free(&l->ob);
     devset_free(l->devs);
     free(l);
+}
+
+/* A connection refused (counted; logged a line a second at most). */
+static void log_refusal(struct xlink *x, const char *dir, const char *addr, const char *why)
+{
+    x->st.refused++;
+    uint64_t now = core_now(x->k);
+    if (x->last_refusal == 0 || now - x->last_refusal >= 1000) {
+        core_log(x->k, "link %s %s refused: %s%s", dir, addr, why,
+                 x->quiet ? " (and others not logged)" : "");
+        x->last_refusal = now;
+        x->quiet = 0;
+    } else {
+        x->quiet++;
+    }
 }
 
 static void link_close(link *l, const char *why)
@@ -117,16 +143,7 @@ static void link_close(link *l, const char *why)
         core_log(x->k, "link to instance %s (%s) closed: %s", l->peer, l->addr, why);
         mailbox_link_down(x->k, l->handle);
     } else {
-        x->st.refused++;
-        uint64_t now = core_now(x->k);
-        if (x->last_refusal == 0 || now - x->last_refusal >= 1000) { /* a line a second at most */
-            core_log(x->k, "link %s %s refused: %s%s", l->dialer ? "to" : "from", l->addr, why,
-                     x->quiet ? " (and others not logged)" : "");
-            x->last_refusal = now;
-            x->quiet = 0;
-        } else {
-            x->quiet++;
-        }
+        log_refusal(x, l->dialer ? "to" : "from", l->addr, why);
         /* Best effort: the peer learns why (our certificate was queued). */
         size_t len;
         const uint8_t *p = rvbatch_plaintext(&l->ob, &len);
@@ -506,16 +523,17 @@ static void link_go(link *l)
  * handshake, 2 handshake done (the certificate awaited). */
 static int progress(const link *l) { return session_established(l->s) ? 2 : l->heard ? 1 : 0; }
 
-/* The accepted connection still in its handshake to close for room (the
- * least advanced, the oldest of those: a stranger's idle connections go
- * before a peer's handshake under way), and how many there are. */
-static link *evictable(const struct xlink *x, int *n)
+/* The accepted connection still in its handshake, other than except, to
+ * close for room (the least advanced, the oldest of those: a stranger's
+ * idle connections go before a peer's handshake under way), and how many
+ * such others there are. */
+static link *evictable(const struct xlink *x, const link *except, int *n)
 {
     link *old = NULL;
     *n = 0;
     for (int i = 0; i < XLINK_MAX; i++) {
         link *l = x->slot[i];
-        if (!l || l->up || l->dialer)
+        if (!l || l == except || l->up || l->dialer)
             continue;
         (*n)++;
         if (!old || progress(l) < progress(old) ||
@@ -525,20 +543,69 @@ static link *evictable(const struct xlink *x, int *n)
     return old;
 }
 
+/* Take one connection from source key at now off its rate: false when
+ * the address is over it. A new address takes a free entry or the one
+ * seen least recently. */
+static bool rate_take(struct xlink *x, const char *key, uint64_t now)
+{
+    struct arate *e = NULL;
+    for (size_t i = 0; i < XLINK_RATE_ADDRS && !e; i++)
+        if (strcmp(x->rate[i].key, key) == 0)
+            e = &x->rate[i];
+    if (!e) {
+        e = &x->rate[0];
+        for (size_t i = 1; i < XLINK_RATE_ADDRS && e->key[0]; i++)
+            if (!x->rate[i].key[0] || x->rate[i].seen < e->seen)
+                e = &x->rate[i];
+        snprintf(e->key, sizeof e->key, "%s", key);
+        tbucket_init(&e->b, XLINK_ACCEPT_RATE, XLINK_ACCEPT_BURST, (int64_t)now);
+    }
+    e->seen = now;
+    return tbucket_take(&e->b, (int64_t)now);
+}
+
+/* Why the accepted connection l may not stay because of its source (its
+ * address's rate, or its connections already in their handshake), or
+ * NULL. */
+static const char *source_refusal(struct xlink *x, const link *l)
+{
+    if (!rate_take(x, l->akey, core_now(x->k)))
+        return "too many connections from this address";
+    unsigned n = 0;
+    for (int i = 0; i < XLINK_MAX; i++) {
+        const link *o = x->slot[i];
+        if (o && o != l && !o->up && !o->dialer && strcmp(o->akey, l->akey) == 0)
+            n++;
+    }
+    return n >= XLINK_PENDING_ADDR ? "too many handshakes from this address" : NULL;
+}
+
+/* l's source address, for the log and the limits. */
+static void peer_name(link *l)
+{
+    struct sockaddr_storage ss;
+    int n = sizeof ss;
+    char host[64] = "?";
+    if (uv_tcp_getpeername(&l->tcp, (struct sockaddr *)&ss, &n) != 0) {
+        rl_addr_key(NULL, l->akey);
+        return;
+    }
+    if (ss.ss_family == AF_INET)
+        uv_ip4_name((struct sockaddr_in *)(void *)&ss, host, sizeof host);
+    else if (ss.ss_family == AF_INET6)
+        uv_ip6_name((struct sockaddr_in6 *)(void *)&ss, host, sizeof host);
+    snprintf(l->addr, sizeof l->addr, "%s", host);
+    rl_addr_key((const struct sockaddr *)&ss, l->akey);
+}
+
 static void on_accept(uv_stream_t *srv, int status)
 {
     struct xlink *x = srv->data;
     if (status < 0)
         return;
-    /* Connections in their handshake (anyone can open them) take at most
-     * XLINK_PENDING_MAX slots, so the rest stays for links up and for this
-     * instance's own dials; the least advanced makes room. */
     int pending;
-    link *old = evictable(x, &pending);
-    if (old && pending >= (int)XLINK_PENDING_MAX)
-        link_close(old, "too many links in their handshake");
-    link *l = link_new(x, false);
-    if (!l && (old = evictable(x, &pending)) != NULL) {
+    link *old, *l = link_new(x, false);
+    if (!l && (old = evictable(x, NULL, &pending)) != NULL) {
         link_close(old, "too many links in their handshake");
         l = link_new(x, false);
     }
@@ -546,7 +613,7 @@ static void on_accept(uv_stream_t *srv, int status)
         uv_tcp_t *t = malloc(sizeof *t);
         if (t && uv_tcp_init(x->k->loop, t) == 0) {
             if (uv_accept(srv, (uv_stream_t *)t) == 0)
-                core_log(x->k, "link refused: too many links");
+                log_refusal(x, "from", "?", "too many links");
             uv_close((uv_handle_t *)t, (uv_close_cb)free);
         } else {
             free(t);
@@ -557,16 +624,19 @@ static void on_accept(uv_stream_t *srv, int status)
         link_close(l, "accept failed");
         return;
     }
-    struct sockaddr_storage ss;
-    int n = sizeof ss;
-    if (uv_tcp_getpeername(&l->tcp, (struct sockaddr *)&ss, &n) == 0) {
-        char host[64] = "?";
-        if (ss.ss_family == AF_INET)
-            uv_ip4_name((struct sockaddr_in *)(void *)&ss, host, sizeof host);
-        else if (ss.ss_family == AF_INET6)
-            uv_ip6_name((struct sockaddr_in6 *)(void *)&ss, host, sizeof host);
-        snprintf(l->addr, sizeof l->addr, "%s", host);
+    peer_name(l);
+    /* One address may not hold many handshakes nor open connections fast:
+     * over either, this one goes at once and takes no one's slot. */
+    const char *why = source_refusal(x, l);
+    if (why) {
+        link_close(l, why);
+        return;
     }
+    /* Connections in their handshake (anyone can open them) take at most
+     * XLINK_PENDING_MAX slots, so the rest stays for links up and for this
+     * instance's own dials; the least advanced of the others makes room. */
+    if ((old = evictable(x, l, &pending)) != NULL && pending >= (int)XLINK_PENDING_MAX)
+        link_close(old, "too many links in their handshake");
     link_go(l);
 }
 
@@ -673,8 +743,12 @@ void xlink_tick(core *k, uint64_t now)
         return;
     for (int i = 0; i < XLINK_MAX; i++) {
         link *l = x->slot[i];
-        if (l && !l->up && now - l->since >= XLINK_HANDSHAKE_MS)
+        if (!l || l->up)
+            continue;
+        if (now - l->since >= XLINK_HANDSHAKE_MS)
             link_close(l, "no handshake and certificate in time");
+        else if (!l->dialer && !session_established(l->s) && now - l->since >= XLINK_NOISE_MS)
+            link_close(l, "no handshake in time"); /* a stranger's slot is given back sooner */
     }
     for (size_t i = 0; i < x->nknown; i++) {
         struct known *kn = &x->known[i];

@@ -18,7 +18,10 @@
  * instance loads and names the key the peer proved (xlmsg_peer_check).
  * Anything else (a wrong key, another organisation's certificate, an
  * expired one, garbage, a slow handshake) closes that connection and is
- * logged once per address; the instance keeps serving.
+ * logged (a line a second at most); the instance keeps serving. What one
+ * address may have in its handshake at once, and how fast it may connect,
+ * is bounded (XLINK_PENDING_ADDR, XLINK_ACCEPT_RATE), so one stranger
+ * cannot keep the XLINK_PENDING_MAX slots busy.
  *
  * Once up, each side sends the devices connected to it (XL_DEV) and every
  * change after; xlink_where answers from those sets. Everything queued for
@@ -41,12 +44,22 @@
 #include "rvmsg.h"
 #include "xlmsg.h"
 
-#define XLINK_MAX          64    /* links, pending ones included */
-#define XLINK_PENDING_MAX  16    /* accepted ones in their handshake */
+#define XLINK_MAX          64 /* links, pending ones included */
+#define XLINK_PENDING_MAX  16 /* accepted ones in their handshake */
+/* One source address (an IPv4 address or an IPv6 /64, rl_addr_key) may
+ * hold at most XLINK_PENDING_ADDR of those, and open XLINK_ACCEPT_RATE
+ * connections a second (bursts of XLINK_ACCEPT_BURST); beyond either a
+ * new one is closed at once, taking no one's slot. XLINK_RATE_ADDRS
+ * addresses are remembered (the least recently seen make room). */
+#define XLINK_PENDING_ADDR 4u
+#define XLINK_ACCEPT_RATE  2u
+#define XLINK_ACCEPT_BURST 8u
+#define XLINK_RATE_ADDRS   64u
 #define XLINK_POLL_MS      1000u /* read the others' addresses */
 #define XLINK_RETRY_MIN_MS 250u
 #define XLINK_RETRY_MAX_MS 5000u
 #define XLINK_HANDSHAKE_MS 10000u                /* handshake and certificate */
+#define XLINK_NOISE_MS     5000u                 /* an accepted connection's Noise handshake */
 #define XLINK_KEEPALIVE_S  10u                   /* idle before TCP keepalive probes */
 #define XLINK_OUT_HIGH     (4u * 1024u * 1024u)  /* queued: no more forwards */
 #define XLINK_OUT_CAP      (16u * 1024u * 1024u) /* queued: the peer does not read, closed */

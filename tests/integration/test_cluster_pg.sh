@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test: seconds 13
+# test: seconds 16
 # SPDX-License-Identifier: MIT
 #
 # test_cluster_pg.sh - three banter-rendezvous instances sharing one
@@ -30,7 +30,9 @@
 # (iptables in the test's namespace) a message still arrives, through the
 # database, and the link comes back when the port is open again, also
 # while a stranger floods the dialer's link port with connections that
-# send nothing; part 4
+# send nothing and another, from one address, holds connections to the
+# port being dialed (at most 4 of them stay, closed after 5 s without a
+# handshake); part 4
 # kills an instance with copies in flight on its link.
 # Needs root (namespaces), PostgreSQL's server programs (else skipped),
 # $BANTER_BIN and $RDV_BIN (the ASan builds by default).
@@ -247,15 +249,59 @@ flooding() { [ "$(stat a links_refused)" -ge $((r0 + 20)) ]; }
 wait_for 10 flooding || t_fail "flood" "rdv-a refused $r0 then $(stat a links_refused): $(tail -n 3 "$T/flood.err")"
 # shellcheck disable=SC2086
 host_exec 1 iptables -D $cut || t_fail "link cut" "iptables -D"
+# And another stranger, from ada's host (198.18.0.2), opens 12 connections
+# to $BOB_ON's link port at once and holds them, sending nothing: one
+# address keeps at most 4 in their handshake (the rest are closed at once),
+# and those go after 5 s without a Noise handshake; rdv-a's link to
+# $BOB_ON must come back meanwhile.
+cat >"$T/hold.py" <<'PY'
+import socket, sys, time
+host, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+socks = [socket.create_connection((host, port), 2) for _ in range(n)]
+for s in socks:
+    s.settimeout(None)  # MSG_DONTWAIT then returns at once
+def held():
+    k = 0
+    for s in socks:
+        try:
+            if s.recv(1, socket.MSG_DONTWAIT) != b"":
+                k += 1
+        except BlockingIOError:
+            k += 1
+        except OSError:
+            pass
+    return k
+t0 = time.monotonic()
+time.sleep(1)
+print("held1=%d" % held(), flush=True)
+while held() and time.monotonic() - t0 < 15:
+    time.sleep(0.2)
+print("held2=%d after %.1f s" % (held(), time.monotonic() - t0), flush=True)
+PY
+rx=$(stat "$xb" links_refused)
+host_bg 2 "$T/hold.log" python3 "$T/hold.py" 198.18.0.1 "${LPORT[$xb]}" 12 >/dev/null
+HOLD=$BT_LAST_PID
 up_again() { [ "$(grep -c "link to instance rdv_$xb (.*) up" "$T/rdv-a.err")" -ge 2 ]; }
 wait_for 15 up_again || t_fail "link cut" "the link did not come back (strangers in handshakes on its port)"
 kill -TERM "$FLOOD"
 wait_for 5 gone "$FLOOD" || t_fail "flood" "the flood still running"
+wait_for 5 grep -q "^held1=" "$T/hold.log" || t_fail "one address" "$(cat "$T/hold.log" "$T/hold.err")"
+held1=$(sed -n 's/^held1=//p' "$T/hold.log")
+[ "$held1" -le 4 ] || t_fail "one address" "198.18.0.2 holds $held1 connections in their handshake"
+rx2=$(stat "$xb" links_refused)
+[ "$rx2" -ge $((rx + 8)) ] || t_fail "one address" "rdv-$xb refused $rx, then $rx2 links"
 fa=$(stat a link_forwarded)
 run b "$T/ada" send bob "over the link again"
 [ "$RC" -eq 0 ] && grep -q "delivered to bob" <<<"$OUT" || t_fail "link back" "ada -> bob: $RC $OUT"
 [ "$(stat a link_forwarded)" -gt "$fa" ] || t_fail "link back" "not forwarded over the link"
 t_pass "link to $BOB_ON cut: the message went through the database; the link came back and carries copies again"
+wait_for 15 grep -q "^held2=" "$T/hold.log" || t_fail "one address" "$(cat "$T/hold.log")"
+# The last closed within 5 s and a tick of its accept (the rest at once),
+# well before the 10 s for a handshake and certificate.
+held2=$(sed -n 's/^held2=\([0-9]*\) after \([0-9]*\)\..*/\1 \2/p' "$T/hold.log")
+[ "${held2% *}" = 0 ] && [ "${held2#* }" -le 8 ] || t_fail "one address" "$(cat "$T/hold.log")"
+wait_for 5 gone "$HOLD" || t_fail "one address" "the stranger still running"
+t_pass "one address held $held1 of its 12 connections to a link port in their handshake (the others refused at once), closed after ${held2#* } s without a handshake; the link came back meanwhile"
 
 # ---- 3. stored while offline ----
 stop_rnode bob
