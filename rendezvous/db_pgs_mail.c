@@ -48,14 +48,23 @@ int pgs_mail_put(db *d, const db_sealed *m, int64_t max_count, int64_t max_bytes
     pgs_arg_int(&a, m->expires_ms);
     pgs_arg_int(&a, max_count);
     pgs_arg_int(&a, max_bytes);
-    /* One statement: the usage and the duplicate check see the rows
-     * before the insert (this transaction's earlier copies included).
-     * Stored (a seq), else a duplicate (already there, or it fit and
-     * conflicted), else over the quota: db_mail.c's order of checks. */
+    /* One statement. The account's usage row is locked first (FOR UPDATE
+     * waits for another transaction holding it, then reads the row as it
+     * committed it; an account without one yet gets it, an upsert that
+     * also waits), so concurrent batches on several instances take turns
+     * per account and none passes the quota on a count read before
+     * another's commit; the lock is held to the end of the batch, as the
+     * trigger's update of that row already was. The usage includes this
+     * transaction's earlier copies. Stored (a seq), else a duplicate
+     * (already there, or it fit and conflicted), else over the quota:
+     * db_mail.c's order of checks. */
     int ret = pgs_query(
         d,
-        "WITH u AS (SELECT coalesce(max(count), 0) AS c, coalesce(max(bytes), 0) AS b"
-        " FROM mailbox WHERE \"user\" = $3::text),"
+        "WITH cur AS (SELECT count, bytes FROM mailbox WHERE \"user\" = $3::text FOR UPDATE),"
+        " new AS (INSERT INTO mailbox (\"user\", count, bytes) SELECT $3::text, 0, 0"
+        " WHERE NOT EXISTS (SELECT 1 FROM cur)"
+        " ON CONFLICT (\"user\") DO UPDATE SET count = mailbox.count RETURNING count, bytes),"
+        " u AS (SELECT count AS c, bytes AS b FROM cur UNION ALL SELECT count, bytes FROM new),"
         " ok AS (SELECT (u.c + 1 <= $11::bigint AND u.b + $7::bigint <= $12::bigint) AS fits"
         " FROM u),"
         " ins AS (INSERT INTO sealed (id, to_device, to_user, from_user, from_device, flags,"

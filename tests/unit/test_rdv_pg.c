@@ -15,7 +15,8 @@
  * retried without losing queued queries, a bad connection string is
  * refused. The sealed copies through db_mail.h on PostgreSQL (db_pgs.h):
  * store, duplicate, quota, fetch, acknowledge, expire, a batch in one
- * transaction, and the rate of one connection (printed).
+ * transaction, the quota held by two connections filling one mailbox at
+ * once, and the rate of one connection (printed).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -635,6 +636,90 @@ static void test_mail_batch(void **state)
     db_close(d);
 }
 
+/* A batch on another connection (another instance), in a thread: it
+ * waits for the row lock while the first batch is open. */
+struct racer {
+    db *d;
+    const char *user;
+    int n, quota;
+    int begin, stored, over, other, commit;
+};
+
+static void race_batch(void *arg)
+{
+    struct racer *r = arg;
+    r->begin = db_begin(r->d);
+    for (int i = 0; i < r->n; i++) {
+        db_sealed s = copy((uint8_t)(0x80 + i), "from the other instance", 1000000);
+        s.to_user = r->user;
+        int ret = db_mail_put(r->d, &s, r->quota, 1 << 20);
+        r->stored += ret == DB_MAIL_STORED;
+        r->over += ret == DB_MAIL_OVER_QUOTA;
+        r->other += ret != DB_MAIL_STORED && ret != DB_MAIL_OVER_QUOTA;
+    }
+    r->commit = db_commit(r->d);
+}
+
+/* Two connections fill user's mailbox (quota copies) at once: d1's batch
+ * stores exactly the quota and stays open until d2's batch of three
+ * waits on a lock (seen in pg_stat_activity), then commits; d2 stores
+ * none. Before the usage row was locked, d2's first copy was checked
+ * against the count before d1's commit and stored past the quota. */
+static void race(db *d1, db *d2, const char *user, int quota)
+{
+    assert_int_equal(db_begin(d1), 0);
+    for (int i = 0; i < quota; i++) {
+        db_sealed s = copy((uint8_t)(0x40 + i), "from this instance", 1000000);
+        s.to_user = user;
+        assert_int_equal(db_mail_put(d1, &s, quota, 1 << 20), DB_MAIL_STORED);
+    }
+    struct racer r = {.d = d2, .user = user, .n = 3, .quota = quota};
+    uv_thread_t t;
+    assert_int_equal(uv_thread_create(&t, race_batch, &r), 0);
+    int waited = 0;
+    while (side_int("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND wait_event_type = 'Lock'") == 0 &&
+           waited++ < 1000)
+        usleep(10000);
+    assert_int_equal(db_commit(d1), 0);
+    assert_int_equal(uv_thread_join(&t), 0);
+    assert_true(waited <= 1000); /* the other batch did wait */
+    assert_int_equal(r.begin, 0);
+    assert_int_equal(r.commit, 0);
+    assert_int_equal(r.other, 0);
+    assert_int_equal(r.stored, 0);
+    assert_int_equal(r.over, 3);
+    char sql[160];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM sealed WHERE to_user = '%s'", user);
+    assert_int_equal(side_int(sql), quota);
+    snprintf(sql, sizeof sql, "SELECT count FROM mailbox WHERE \"user\" = '%s'", user);
+    assert_int_equal(side_int(sql), quota);
+    side_exec("DELETE FROM sealed"); /* the next race's copies have the same ids and devices */
+}
+
+/* The quota holds across instances: an account with a usage row, and one
+ * without one yet (both batches would make it). */
+static void test_mail_quota_race(void **state)
+{
+    (void)state;
+    db *d1 = mail_open(), *d2 = NULL;
+    char why[256] = "";
+    if (db_open(&d2, url, why, sizeof why) != 0)
+        fail_msg("db_open: %s", why);
+    side_exec("INSERT INTO users (name, pwhash, admin, disabled, created, broadcast) VALUES"
+              " ('ned', 'h', 0, 0, 1, 0) ON CONFLICT DO NOTHING");
+    side_exec("DELETE FROM mailbox WHERE \"user\" IN ('mia', 'ned')");
+    db_sealed s = copy(0x01, "makes mia's usage row", 1000000);
+    assert_int_equal(db_mail_put(d1, &s, 10, 1 << 20), DB_MAIL_STORED);
+    side_exec("DELETE FROM sealed");
+    assert_int_equal(side_int("SELECT count FROM mailbox WHERE \"user\" = 'mia'"), 0);
+    race(d1, d2, "mia", 5);
+    assert_int_equal(side_int("SELECT count(*) FROM mailbox WHERE \"user\" = 'ned'"), 0);
+    race(d1, d2, "ned", 1);
+    db_close(d2);
+    db_close(d1);
+}
+
 /* Not a test of speed (nothing is asserted): how many copies a second one
  * connection stores, each its own commit, then 100 to a commit (a batch);
  * printed for docs/rendezvous.md 8.1. */
@@ -689,6 +774,7 @@ int main(void)
         cmocka_unit_test(test_cluster),
         cmocka_unit_test(test_mail),
         cmocka_unit_test(test_mail_batch),
+        cmocka_unit_test(test_mail_quota_race),
         cmocka_unit_test(test_mail_rate),
     };
     /* clang-format on */
