@@ -210,8 +210,11 @@ typedef struct msg {
  *   BANTER_ETOOLONG    a string longer than its maximum
  *   BANTER_ETRAILING   a binary body longer than its fields
  *   BANTER_ENOMEM
- * On success the caller calls msg_clear(m). On failure m needs no clearing.
- * A CHUNK's data points into pt.
+ * On success the caller calls msg_clear(m). On failure m needs no clearing
+ * (it is zeroed). A CHUNK's data points into pt. On success a binary type
+ * (PING, PONG, CHUNK, FILE_MARK, FILE_STORED) sets m->type and its own
+ * member of m->u, and leaves the rest of m->u as it was (a JSON type
+ * zeroes all of m first).
  */
 BANTER_WUR int msg_decode(msg *m, const uint8_t *pt, size_t len);
 
@@ -220,7 +223,8 @@ BANTER_WUR int msg_decode(msg *m, const uint8_t *pt, size_t len);
  * BANTER_EUTF8, BANTER_EBADTYPE, BANTER_ETOOBIG (out's cap), BANTER_ENOMEM. */
 BANTER_WUR int msg_encode(const msg *m, buf *out);
 
-/* Free what a decoded msg owns; m is zeroed. Accepts a zeroed msg. */
+/* Free what a decoded msg owns; m is zeroed (for a binary type: its type
+ * and its own member, all that msg_decode wrote). Accepts a zeroed msg. */
 void msg_clear(msg *m);
 
 /* A CHAT with a copy of body (len bytes), no "to" (set u.chat.to after, a

@@ -555,6 +555,27 @@ static void test_decode_binary_lengths(void **state)
     expect_bytes(MSG_CHUNK, b, 23, BANTER_ETRUNCATED, __LINE__);
 }
 
+/* A binary type writes only its own member (the msg is 600 bytes, a PING
+ * comes on every keepalive): decode and clear leave the rest as it was. */
+static void test_decode_binary_extent(void **state)
+{
+    (void)state;
+    const uint8_t ping[] = {MSG_PING, 1, 2, 3, 4, 5, 6, 7, 8};
+    msg m;
+    memset(&m, 0x5a, sizeof m);
+    assert_int_equal(msg_decode(&m, ping, sizeof ping), 0);
+    assert_int_equal(m.type, MSG_PING);
+    assert_true(m.u.ping.token == 0x0102030405060708ull);
+    assert_int_equal(m.u.hello.name[sizeof m.u.ping], 0x5a); /* untouched */
+    msg_clear(&m);
+    assert_int_equal(m.type, 0);
+    assert_true(m.u.ping.token == 0);
+    msg_clear(&m); /* cleared twice: nothing owned */
+    memset(&m, 0x5a, sizeof m);
+    assert_int_equal(msg_decode(&m, ping, sizeof ping - 1), BANTER_ETRUNCATED);
+    assert_true(msg_is_zero(&m)); /* a refusal zeroes all of it */
+}
+
 static void test_decode_utf8(void **state)
 {
     (void)state;
@@ -1448,6 +1469,7 @@ int main(void)
         cmocka_unit_test(test_roundtrip_mark),
         cmocka_unit_test(test_decode_truncated_and_type),
         cmocka_unit_test(test_decode_binary_lengths),
+        cmocka_unit_test(test_decode_binary_extent),
         cmocka_unit_test(test_decode_utf8),
         cmocka_unit_test(test_decode_json),
         cmocka_unit_test(test_decode_depth),
