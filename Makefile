@@ -373,7 +373,8 @@ test: deps-check
 check: test
 
 # The mDNS probe of tests/integration/test_mdns.sh, with the sanitizers.
-$(ASAN)/tests/mdns_probe: tests/integration/mdns_probe.c $(ASAN)/peer/net/mdns.o $(LIB_ASAN)
+$(ASAN)/tests/mdns_probe: tests/integration/mdns_probe.c $(ASAN)/peer/net/mdns.o \
+                          $(ASAN)/peer/net/avahipoll.o $(ASAN)/peer/net/evloop.o $(LIB_ASAN)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  PROBE   $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $(PEER_CFLAGS) -iquote peer \

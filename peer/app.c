@@ -300,7 +300,7 @@ static int start_mdns(app *a)
 {
     mdns_callbacks mc = {on_found, on_lost, on_mdns_status};
     a->lanst.state = DOCTOR_MDNS_WAITING;
-    int r = mdns_new(&a->md, a->ctx, a->cfg.name, a->fp, lan_port(a->lan), &mc, a);
+    int r = mdns_new(&a->md, a->ctx, a->ev, a->cfg.name, a->fp, lan_port(a->lan), &mc, a);
     if (r)
         g_printerr("banter: LAN discovery failed to start: %s\n", banter_strerror(r));
     return r;

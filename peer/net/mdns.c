@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * mdns.c - LAN discovery on the Avahi client API (D-Bus to avahi-daemon),
- * driven by the node's GMainContext through avahi-glib.
+ * driven by the node's evloop and GMainContext through net/avahipoll (not
+ * avahi-glib: its D-Bus socket would be a foreign descriptor on the loop,
+ * which puts the evloop in slow mode).
  *
  * One AvahiClient at a time, made with AVAHI_CLIENT_NO_FAIL so a missing
  * daemon is waited for. When the client fails (the daemon or the bus went
@@ -41,8 +43,8 @@
 #include <avahi-common/error.h>
 #include <avahi-common/malloc.h>
 #include <avahi-common/strlst.h>
-#include <avahi-glib/glib-watch.h>
 
+#include "net/avahipoll.h"
 #include "utf8.h"
 
 /* Services tracked at once; further ones on the same LAN are ignored. */
@@ -67,7 +69,7 @@ typedef struct svc {
 
 struct mdns {
     GMainContext *ctx;
-    AvahiGLibPoll *poll;
+    avahipoll *poll;
     AvahiClient *client;
     AvahiEntryGroup *group;
     AvahiServiceBrowser *browser;
@@ -486,7 +488,7 @@ static void client_connect(mdns *m)
     AvahiClient *c;
 
     client_free(m);
-    c = avahi_client_new(avahi_glib_poll_get(m->poll), AVAHI_CLIENT_NO_FAIL, on_client, m, &err);
+    c = avahi_client_new(avahipoll_api(m->poll), AVAHI_CLIENT_NO_FAIL, on_client, m, &err);
     if (c) {
         m->client = c;
         return;
@@ -538,7 +540,7 @@ static bool fp_digits(const char *fp, char out[static IDENTITY_FP_DIGITS + 1])
     return n == IDENTITY_FP_DIGITS;
 }
 
-int mdns_new(mdns **out, GMainContext *ctx, const char *name, const char *fingerprint,
+int mdns_new(mdns **out, GMainContext *ctx, evloop *ev, const char *name, const char *fingerprint,
              uint16_t port, const mdns_callbacks *cb, void *ud)
 {
     mdns *m;
@@ -563,7 +565,7 @@ int mdns_new(mdns **out, GMainContext *ctx, const char *name, const char *finger
     m->state = AVAIL_UNKNOWN;
     m->ctx = g_main_context_ref(ctx ? ctx : g_main_context_default());
     m->services = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, svc_free);
-    if (!(m->poll = avahi_glib_poll_new(m->ctx, G_PRIORITY_DEFAULT))) {
+    if (avahipoll_new(&m->poll, ev, m->ctx) != 0) {
         mdns_free(m);
         return BANTER_ENOMEM;
     }
@@ -587,8 +589,7 @@ void mdns_free(mdns *m)
         client_free(m);
         g_hash_table_destroy(m->services);
     }
-    if (m->poll)
-        avahi_glib_poll_free(m->poll);
+    avahipoll_free(m->poll); /* after the client, whose watches it held */
     if (m->ctx)
         g_main_context_unref(m->ctx);
     free(m);

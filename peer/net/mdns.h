@@ -35,6 +35,7 @@
 
 #include "identity.h"
 #include "banter_limits.h"
+#include "net/evloop.h"
 
 #define MDNS_SERVICE_TYPE "_banter._tcp"
 
@@ -58,14 +59,15 @@ typedef struct mdns_callbacks {
 typedef struct mdns mdns;
 
 /* Start publishing and browsing. ctx: NULL for the default context (a
- * reference is held); name: display name, 1..BANTER_MAX_NAME bytes of
- * UTF-8; fingerprint: the 47-character form from identity_fingerprint
- * (spaces are dropped in TXT); port: non-zero; cb is copied and any of its
+ * reference is held); ev: the evloop on ctx that watches the connection to
+ * avahi-daemon (NULL: a plain fd source on ctx; net/avahipoll.h); name: display
+ * name, 1..BANTER_MAX_NAME bytes of UTF-8; fingerprint: the 47-character form from
+ * identity_fingerprint (spaces are dropped in TXT); port: non-zero; cb is copied and any of its
  * members may be NULL. Fails (BANTER_ENOMEM, BANTER_EINVAL) only on bad
  * arguments or memory; a missing daemon or system bus is reported through
  * status() and retried. */
-BANTER_WUR int mdns_new(mdns **out, GMainContext *ctx, const char *name, const char *fingerprint,
-                        uint16_t port, const mdns_callbacks *cb, void *ud);
+BANTER_WUR int mdns_new(mdns **out, GMainContext *ctx, evloop *ev, const char *name,
+                        const char *fingerprint, uint16_t port, const mdns_callbacks *cb, void *ud);
 /* Withdraws the service (Avahi sends goodbye packets) and stops browsing;
  * no callback runs after it. Accepts NULL. */
 void mdns_free(mdns *m);

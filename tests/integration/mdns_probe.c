@@ -96,7 +96,7 @@ int main(int argc, char **argv)
 
     p.loop = g_main_loop_new(NULL, FALSE);
     p.start_us = g_get_monotonic_time();
-    ret = mdns_new(&m, NULL, argv[1], fp, (uint16_t)port, &cb, &p);
+    ret = mdns_new(&m, NULL, NULL, argv[1], fp, (uint16_t)port, &cb, &p);
     if (ret != 0) {
         fprintf(stderr, "mdns_probe: mdns_new: %s\n", banter_strerror(ret));
         g_main_loop_unref(p.loop);
