@@ -6,8 +6,14 @@
 #
 #   1. message round trip: PING/PONG with a node (bench_rtt banter) against
 #      a bare TCP ping-pong of the same wire size (bench_rtt tcp/echo) on the
-#      same veth; target ratio <= 1.5. CHAT/ACK (stored durably before the
-#      ACK: one fdatasync of SQLite's WAL per message) is printed as context.
+#      same veth; target ratio <= 1.5. The node runs as users run it, with
+#      mDNS: B's namespace has its own system bus and avahi-daemon (in a
+#      mount namespace with a private /run; allow-interfaces = B's veth), so
+#      the node's loop holds its connection to avahi-daemon as on a desk
+#      (with no dbus-daemon or avahi-daemon installed: --no-mdns, and the
+#      output says so). A node with --no-mdns is measured too, as context,
+#      and so is CHAT/ACK (stored durably before the ACK: one fdatasync of
+#      SQLite's WAL per message).
 #      Both ends of both tests run on one CPU (taskset): on this VM a wakeup
 #      across CPUs costs about 45 us a round trip, and which runs get it
 #      depends on where the scheduler puts the processes (a run of either
@@ -21,8 +27,10 @@
 #
 # Needs root (namespaces); prints SKIP and exits 0 otherwise. Builds
 # nothing: expects bin/banter and build/rel/bench_rtt (make bench builds
-# them). Traffic stays in the two namespaces (198.18.1.0/24), no mDNS;
-# everything it starts is stopped and removed on exit, also on failure.
+# them). Traffic stays in the two namespaces (198.18.1.0/24), mDNS too
+# (B's avahi-daemon answers on B's veth only, whose far end is A); all it
+# starts, and whatever runs in its namespaces, is stopped and removed on
+# exit, also on failure.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -34,6 +42,9 @@ IDLE_S=${BENCH_NODE_IDLE_S:-10}  # idle window
 SIZE=27                          # PING frame: 2 + 16 + 1 + 8 bytes
 PORT=7070                        # the node's port in B
 ECHO_PORT=7071
+NOMDNS_PORT=7073                 # the same build, --no-mdns
+BEFORE_PORT=7072                 # BENCH_NODE_BEFORE's build (with mDNS when B has it)
+BEFORE_NOMDNS_PORT=7074          # ... and with --no-mdns
 ADDR_A=198.18.1.1
 ADDR_B=198.18.1.2
 
@@ -77,6 +88,12 @@ cleanup() {
         kill -KILL "$p" 2>/dev/null || true
         wait "$p" 2>/dev/null || true
     done
+    # What forked inside the namespaces (B's dbus-daemon and avahi-daemon).
+    for ns in "$NS_A" "$NS_B"; do
+        for p in $(ip netns pids "$ns" 2>/dev/null); do
+            kill -KILL "$p" 2>/dev/null || true
+        done
+    done
     ip netns del "$NS_A" 2>/dev/null || true
     ip netns del "$NS_B" 2>/dev/null || true
     rm -rf "$TMP"
@@ -118,19 +135,54 @@ wait_for() {
     fail "$3 did not start"
 }
 
-# start_node NS NAME LOG [ARGS...]: a release node in NS; sets NODE_PID.
-# `ip netns exec` execs the command, so $! is the node itself.
+# ---- B's system bus and avahi-daemon: mDNS as on a desk ----
+# A keeper process holds a mount namespace with a private /run for them;
+# a node of B runs in B's network namespace and that mount namespace.
+KEEPER=
+MDNS=1
+for tool in dbus-daemon avahi-daemon nsenter unshare; do
+    command -v "$tool" >/dev/null || MDNS=
+done
+if [ -n "$MDNS" ]; then
+    printf '%s\n' "[server]" "host-name=bench-b-$$" "use-ipv4=yes" "use-ipv6=no" \
+        "allow-interfaces=bnB" "enable-dbus=yes" "[wide-area]" "enable-wide-area=no" \
+        "[publish]" "publish-hinfo=no" "publish-workstation=no" >"$TMP/avahi.conf"
+    # shellcheck disable=SC2016 # $1 is the inner shell's
+    ip netns exec "$NS_B" unshare -m --propagation private bash -c '
+        mount -t tmpfs tmpfs /run && mkdir -p /run/dbus /run/avahi-daemon &&
+            dbus-daemon --system --fork &&
+            avahi-daemon --no-drop-root --no-chroot -f "$1" -D && exec sleep infinity' \
+        keeper "$TMP/avahi.conf" >"$TMP/keeper.log" 2>&1 </dev/null &
+    KEEPER=$!
+    PIDS+=("$KEEPER")
+    for i in $(seq 1 100); do
+        [ "$(cat "/proc/$KEEPER/comm" 2>/dev/null)" = sleep ] && break
+        kill -0 "$KEEPER" 2>/dev/null || break
+        sleep 0.1
+    done
+    [ "$(cat "/proc/$KEEPER/comm" 2>/dev/null)" = sleep ] ||
+        fail "B's dbus-daemon and avahi-daemon did not start"
+fi
+
+# start_node NS NAME LOG [ARGS...]: a release node in NS, in B with mDNS
+# (when B has its daemons) unless ARGS hold --no-mdns; sets NODE_PID
+# (taskset, `ip netns exec`, nsenter and env exec: $! is the node itself).
 start_node() {
-    local ns=$1 name=$2 log=$3
+    local ns=$1 name=$2 log=$3 mdns=(--no-mdns)
     shift 3
     mkdir -p "$TMP/$name"
     # The CHAT rate limit (docs/limits.md: 20 a second) would refuse the
     # CHAT/ACK round trips with ERATE: the benchmark measures the path.
     echo "chat_rate = 0" >"$TMP/$name/banter.conf"
-    local pin=()
+    local pin=() run=(ip netns exec "$ns")
     [ -n "${PIN_NODE:-}" ] && pin=("${PIN[@]}")
-    "${pin[@]}" ip netns exec "$ns" "${NODE_BIN:-$BANTER}" --home "$TMP/$name" node --name "$name" --no-mdns "$@" \
-        >"$log" 2>&1 &
+    if [ "$ns" = "$NS_B" ] && [ -n "$KEEPER" ]; then
+        run=(nsenter -t "$KEEPER" -n -m -- env -u DBUS_SYSTEM_BUS_ADDRESS)
+        mdns=()
+    fi
+    [[ " $* " == *" --no-mdns "* ]] && mdns=()
+    "${pin[@]}" "${run[@]}" "${NODE_BIN:-$BANTER}" --home "$TMP/$name" node --name "$name" \
+        "${mdns[@]}" "$@" >"$log" 2>&1 &
     NODE_PID=$!
     PIDS+=("$NODE_PID")
     wait_for "$log" "listening on port" "node $name"
@@ -140,18 +192,28 @@ start_node() {
 PIN=()
 command -v taskset >/dev/null && PIN=(taskset -c 0)
 
+# B as users run it (mDNS when B has its daemons, the default web port),
+# and the same build with --no-mdns; BENCH_NODE_BEFORE's build both ways.
 PIN_NODE=1 start_node "$NS_B" bench-b "$TMP/node-b.log" --port "$PORT"
 PID_B=$NODE_PID
+OTHERS=()
+PIN_NODE=1 start_node "$NS_B" bench-nomdns "$TMP/node-nomdns.log" --port "$NOMDNS_PORT" \
+    --web-port 0 --no-mdns
+OTHERS+=("$NODE_PID")
 BEFORE=${BENCH_NODE_BEFORE:-}
-BEFORE_PORT=7072
 if [ -n "$BEFORE" ]; then
     [ -x "$BEFORE" ] || fail "BENCH_NODE_BEFORE: $BEFORE is not an executable"
     NODE_BIN=$BEFORE PIN_NODE=1 start_node "$NS_B" bench-before "$TMP/node-before.log" \
-        --port "$BEFORE_PORT"
+        --port "$BEFORE_PORT" --web-port 0
+    OTHERS+=("$NODE_PID")
+    NODE_BIN=$BEFORE PIN_NODE=1 start_node "$NS_B" bench-before-nomdns \
+        "$TMP/node-before-nomdns.log" --port "$BEFORE_NOMDNS_PORT" --web-port 0 --no-mdns
+    OTHERS+=("$NODE_PID")
 fi
 "${PIN[@]}" ip netns exec "$NS_B" "$RTT" echo "$ECHO_PORT" >"$TMP/echo.log" 2>&1 &
 PIDS+=($!)
 wait_for "$TMP/echo.log" "listening" "echo server"
+nap 1 # the mDNS nodes' first exchanges with avahi-daemon are over
 
 # ---- round trips ----
 # field LINE KEY: the value of KEY=... in a RESULT line.
@@ -178,29 +240,50 @@ ping_med=$(field "$ping" median_us)
 chat_med=$(field "$chat" median_us)
 ratio=$(awk -v a="$ping_med" -v b="$tcp_med" 'BEGIN { printf "%.2f", a / b }')
 met=$(awk -v r="$ratio" 'BEGIN { print (r <= 1.5 ? "met" : "NOT met") }')
+as_run=$([ -n "$KEEPER" ] && echo "with mDNS, as users run it" ||
+    echo "--no-mdns: no dbus-daemon or avahi-daemon here")
 
 echo "bench_node: round trip over a veth between two namespaces, $N each, medians (p99)"
 printf '  bare TCP ping-pong, %d bytes      %8.1f us  (%s us)  (baseline)\n' \
     "$SIZE" "$tcp_med" "$(field "$tcp" p99_us)"
-printf '  Banter PING/PONG, %d-byte frames  %8.1f us  (%s us)  ratio %s\n' \
-    "$ping_size" "$ping_med" "$(field "$ping" p99_us)" "$ratio"
+printf '  Banter PING/PONG, %d-byte frames  %8.1f us  (%s us)  ratio %s  (node %s)\n' \
+    "$ping_size" "$ping_med" "$(field "$ping" p99_us)" "$ratio" "$as_run"
 printf '  target: ratio <= 1.5 -> %s%s\n' "$met" "$([ ${#PIN[@]} -gt 0 ] && echo " (both ends on CPU 0)")"
 printf '  context: CHAT+ACK, %d-byte frame, stored durably before the ACK  %.1f us  (%s us)\n' \
     "$(field "$chat" size)" "$chat_med" "$(field "$chat" p99_us)"
-if [ -n "$BEFORE" ]; then
-    before_out=$(run_a banter --ping-only "$ADDR_B" "$BEFORE_PORT" "$N" 2>"$TMP/client-before.log") ||
-        fail "Banter client (before) failed"
-    tcp2_out=$(run_a tcp "$ADDR_B" "$ECHO_PORT" "$SIZE" "$N" 2>"$TMP/tcp2.log") ||
+
+# again PORT LABEL: PING/PONG against the node on PORT, then the bare TCP
+# ping-pong again right after it, and the ratio of the two.
+again() {
+    local out tout p t
+    out=$(run_a banter --ping-only "$ADDR_B" "$1" "$N" 2>"$TMP/client-$1.log") ||
+        fail "Banter client ($2) failed"
+    tout=$(run_a tcp "$ADDR_B" "$ECHO_PORT" "$SIZE" "$N" 2>"$TMP/tcp-$1.log") ||
         fail "TCP baseline failed"
-    before=$(grep '^RESULT banter_ping ' <<<"$before_out" || true)
-    tcp2=$(grep '^RESULT tcp ' <<<"$tcp2_out" || true)
-    [ -n "$before" ] && [ -n "$tcp2" ] || fail "no results in: $before_out $tcp2_out"
-    b_med=$(field "$before" median_us)
-    t2_med=$(field "$tcp2" median_us)
-    printf '  before (%s): PING/PONG %.1f us, bare TCP again %.1f us: ratio %s (this build: %s)\n' \
-        "$BEFORE" "$b_med" "$t2_med" \
-        "$(awk -v a="$b_med" -v b="$t2_med" 'BEGIN { printf "%.2f", a / b }')" "$ratio"
+    p=$(grep '^RESULT banter_ping ' <<<"$out" || true)
+    t=$(grep '^RESULT tcp ' <<<"$tout" || true)
+    if [ -z "$p" ] || [ -z "$t" ]; then
+        fail "no results in: $out $tout"
+    fi
+    printf '  %-34s PING/PONG %.1f us, bare TCP again %.1f us: ratio %s\n' "$2:" \
+        "$(field "$p" median_us)" "$(field "$t" median_us)" \
+        "$(awk -v a="$(field "$p" median_us)" -v b="$(field "$t" median_us)" \
+            'BEGIN { printf "%.2f", a / b }')"
+}
+again "$NOMDNS_PORT" "this build, --no-mdns"
+if [ -n "$BEFORE" ]; then
+    echo "  before: $BEFORE"
+    again "$BEFORE_PORT" "before$([ -n "$KEEPER" ] && echo ", with mDNS")"
+    again "$BEFORE_NOMDNS_PORT" "before, --no-mdns"
 fi
+
+# The other nodes go (an mDNS node may have found B and connected).
+for p in "${OTHERS[@]}"; do
+    kill -TERM "$p" 2>/dev/null || true
+done
+for p in "${OTHERS[@]}"; do
+    wait "$p" 2>/dev/null || true
+done
 
 # ---- idle ----
 HZ=$(getconf CLK_TCK)
@@ -262,8 +345,8 @@ echo "bench_node: node idle, ${IDLE_S} s window (targets: RSS < 20 MiB, CPU 0%, 
 echo "  wakeups = voluntary context switches of all the node's threads in the window"
 # The client has closed its connection; let the node notice and settle.
 nap 2
-[ -z "$(ip netns exec "$NS_B" ss -Htn state established "( sport = :$PORT )")" ] ||
-    fail "the benchmark client is still connected"
+[ -z "$(ip netns exec "$NS_B" ss -Htn state established)" ] ||
+    fail "a benchmark client or another node is still connected"
 idle "$PID_B:B, no connection:0"
 
 start_node "$NS_A" bench-a "$TMP/node-a.log" --port "$PORT" --peer "$ADDR_B:$PORT"
