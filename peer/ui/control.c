@@ -54,7 +54,11 @@ typedef struct offer_req {
 struct control_client {
     control *ctl;
     int fd;
-    GSource *rsrc, *wsrc;
+    /* The socket's watch on the node's evloop (a client's socket is the
+     * node's own: through epoll, it keeps the evloop in fast mode while
+     * `banter chat` or `banter listen` is attached; net/evloop.h). It
+     * asks for input until closing, and for output while some waits. */
+    ev_watch *w;
     buf in, out;
     control_send_fn send;
     control_close_fn close;
@@ -85,6 +89,7 @@ struct control {
     direct *dir;           /* direct connections, for nat_check (natctl.h), or NULL */
     const doctor_lan *lan; /* LAN discovery's state for doctor, or NULL */
     GMainContext *ctx;
+    evloop *ev;
     int fd;
     acceptor *acc;
     char path[108];
@@ -122,8 +127,8 @@ static void doctor_job_free(struct doctor_job *j);
 static void client_free(client *cl)
 {
     cl->ctl->clients = g_list_remove(cl->ctl->clients, cl);
-    drop_source(&cl->rsrc);
-    drop_source(&cl->wsrc);
+    evloop_del(cl->w); /* before the close */
+    cl->w = NULL;
     waiter_free(cl->wait);
     rdvctl_cancel(cl->rdv);
     natctl_cancel(cl->nat);
@@ -152,12 +157,20 @@ static void client_done(client *cl)
 static void client_kill(client *cl)
 {
     cl->dead = cl->closing = true;
-    drop_source(&cl->rsrc);
-    drop_source(&cl->wsrc);
+    evloop_del(cl->w);
+    cl->w = NULL;
     buf_consume(&cl->out, buf_len(&cl->out));
 }
 
-static gboolean on_client_writable(gint fd, GIOCondition cond, gpointer v);
+/* Ask for input until closing, for output while some is queued. */
+static void client_watch(client *cl)
+{
+    if (!cl->w)
+        return;
+    uint32_t want = (cl->closing ? 0 : EVLOOP_IN) | (buf_len(&cl->out) ? EVLOOP_OUT : 0);
+    if (evloop_mod(cl->w, want) != 0) /* ENOMEM from epoll */
+        client_kill(cl);
+}
 
 static void client_flush(client *cl)
 {
@@ -167,11 +180,7 @@ static void client_flush(client *cl)
         if (w < 0 && errno == EINTR)
             continue;
         if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            if (!cl->wsrc) {
-                cl->wsrc = g_unix_fd_source_new(cl->fd, G_IO_OUT);
-                g_source_set_callback(cl->wsrc, G_SOURCE_FUNC(on_client_writable), cl, NULL);
-                g_source_attach(cl->wsrc, cl->ctl->ctx);
-            }
+            client_watch(cl); /* output: wait until writable */
             return;
         }
         if (w < 0) {
@@ -180,17 +189,8 @@ static void client_flush(client *cl)
         }
         buf_consume(&cl->out, (size_t)w);
     }
-    drop_source(&cl->wsrc);
-}
-
-static gboolean on_client_writable(gint fd, GIOCondition cond, gpointer v)
-{
-    client *cl = v;
-    (void)fd;
-    (void)cond;
-    client_flush(cl);
-    client_done(cl); /* may free cl, and with it this source: CONTINUE is harmless then */
-    return G_SOURCE_CONTINUE;
+    if (cl->w && (evloop_events(cl->w) & EVLOOP_OUT))
+        client_watch(cl);
 }
 
 /* Queue one JSON text (no newline) as a line. A client that does not read
@@ -1160,30 +1160,44 @@ static void process_input(client *cl)
     }
 }
 
-static gboolean on_client_readable(gint fd, GIOCondition cond, gpointer v)
+/* Read what the client sent and handle its complete lines. May free cl. */
+static void client_read(client *cl)
 {
-    client *cl = v;
     uint8_t tmp[8192];
-    (void)cond;
-    ssize_t n = recv(fd, tmp, sizeof tmp, MSG_DONTWAIT);
+    ssize_t n = recv(cl->fd, tmp, sizeof tmp, MSG_DONTWAIT);
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        return G_SOURCE_CONTINUE;
+        return;
     if (n <= 0) {
         client_free(cl);
-        return G_SOURCE_CONTINUE;
+        return;
     }
     if (buf_append(&cl->in, tmp, (size_t)n) != 0) {
         send_error(cl, BANTER_ETOOBIG, "request line longer than 65536 bytes: closing");
         bcrypto_wipe((void *)(uintptr_t)buf_data(&cl->in), buf_len(&cl->in));
         buf_consume(&cl->in, buf_len(&cl->in));
         cl->closing = true;
-        drop_source(&cl->rsrc);
+        client_watch(cl);
     } else {
         process_input(cl);
     }
     bcrypto_wipe(tmp, (size_t)n);
     client_done(cl);
-    return G_SOURCE_CONTINUE;
+}
+
+/* The socket is ready: output first (a hang-up with output waiting ends
+ * it there), then input. */
+static void on_client_events(void *v, int fd, uint32_t events)
+{
+    client *cl = v;
+    const uint32_t fault = EVLOOP_HUP | EVLOOP_ERR;
+    (void)fd;
+    if ((events & (EVLOOP_OUT | fault)) && buf_len(&cl->out))
+        client_flush(cl);
+    if (!cl->dead && !cl->closing && (events & (EVLOOP_IN | fault))) {
+        client_read(cl); /* may free cl */
+        return;
+    }
+    client_done(cl); /* may free cl */
 }
 
 static unsigned socket_clients(const control *ctl)
@@ -1216,10 +1230,10 @@ static void on_accept(void *ud, int cfd)
     cl->fd = cfd;
     buf_init(&cl->in, CONTROL_MAX_LINE + 1);
     buf_init(&cl->out, CONTROL_OUT_CAP);
-    cl->rsrc = g_unix_fd_source_new(cfd, G_IO_IN);
-    g_source_set_callback(cl->rsrc, G_SOURCE_FUNC(on_client_readable), cl, NULL);
-    g_source_attach(cl->rsrc, ctl->ctx);
     ctl->clients = g_list_prepend(ctl->clients, cl);
+    cl->w = evloop_add(ctl->ev, ctl->ctx, cfd, EVLOOP_IN, on_client_events, cl);
+    if (!cl->w) /* ENOMEM from epoll */
+        client_free(cl);
 }
 
 /* ---- in-process clients ---- */
@@ -1308,6 +1322,7 @@ int control_new(control **out, node *n, GMainContext *ctx, evloop *ev, const cha
     ctl = g_new0(control, 1);
     ctl->n = n;
     ctl->ctx = ctx;
+    ctl->ev = ev;
     buf_init(&ctl->tmp, CONTROL_OUT_CAP);
     g_strlcpy(ctl->path, path, sizeof ctl->path);
     ctl->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);

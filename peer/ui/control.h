@@ -38,8 +38,9 @@
 
 typedef struct control control;
 
-/* Listen on path, the socket watched by ev (NULL: an fd source on ctx's
- * loop; net/evloop.h), its clients served on ctx. When a node already answers
+/* Listen on path, the socket and its clients' sockets watched by ev (NULL:
+ * fd sources on ctx's loop; net/evloop.h), its clients served on ctx. When a
+ * node already answers
  * there: BANTER_EIO with why saying so; a stale socket file is replaced. */
 BANTER_WUR int control_new(control **out, node *n, GMainContext *ctx, evloop *ev, const char *path,
                            char *why, size_t cap);
