@@ -2,6 +2,7 @@
 /* bcrypto.c - the Noise suite and Ed25519 on libsodium. */
 #include "bcrypto.h"
 
+#include <endian.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,11 +134,13 @@ int bcrypto_dh(uint8_t out[static BCRYPTO_DHLEN], const uint8_t priv[static BCRY
     return 0;
 }
 
+/* 32 zero bits, then n little-endian (Noise's ChaChaPoly nonce): one
+ * store, not a byte loop (it runs for every frame both ways). */
 static void noise_nonce(uint8_t nonce[12], uint64_t n)
 {
+    uint64_t le = htole64(n);
     memset(nonce, 0, 4);
-    for (int i = 0; i < 8; i++)
-        nonce[4 + i] = (uint8_t)(n >> (8 * i));
+    memcpy(nonce + 4, &le, sizeof le);
 }
 
 void bcrypto_aead_encrypt(uint8_t *out, const uint8_t k[static BCRYPTO_KEYLEN], uint64_t n,
