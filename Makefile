@@ -42,7 +42,7 @@ FUZZ := build/fuzz
 LIB_REL  := $(REL)/libbanter.a
 LIB_ASAN := $(ASAN)/libbanter.a
 
-PKGS_PEER   := glib-2.0 gio-2.0 gio-unix-2.0 avahi-client avahi-glib sqlite3 libsoup-3.0 nice
+PKGS_PEER   := glib-2.0 gio-2.0 gio-unix-2.0 avahi-client sqlite3 libsoup-3.0 nice
 PEER_CFLAGS  = $(shell pkg-config --cflags $(PKGS_PEER) 2>/dev/null)
 PEER_LIBS    = $(shell pkg-config --libs $(PKGS_PEER) 2>/dev/null)
 

@@ -9,7 +9,7 @@ set -euo pipefail
 PKGS=(
     build-essential pkg-config
     libsodium-dev libcjson-dev libsqlite3-dev
-    libglib2.0-dev libglib2.0-dev-bin libavahi-client-dev libavahi-glib-dev libnice-dev libuv1-dev nettle-dev
+    libglib2.0-dev libglib2.0-dev-bin libavahi-client-dev libnice-dev libuv1-dev nettle-dev
     libsoup-3.0-dev
     libcmocka-dev clang libclang-rt-14-dev clang-format cppcheck
     avahi-daemon avahi-utils dbus iproute2 tcpdump procps socat jq
