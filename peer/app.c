@@ -116,7 +116,7 @@ static void lan_group(app *a, conn *c, const uint8_t key[static 32], const msg *
         memcpy(out.u.ack.id, group_msg_id(m), MSG_ID_LEN);
     }
     if (r >= 0)
-        roster_group_taken(a->ro); /* relayed ones that waited for it */
+        roster_group_taken(a->ro, key, m); /* relayed ones that waited for it */
     if (conn_send(c, &out) != 0)
         conn_close(c, BANTER_EIO, false, NULL);
 }

@@ -8,6 +8,9 @@
 #include <string.h>
 
 #include "bcrypto.h"
+#include "gkey.h"
+#include "gstate.h"
+#include "rdv/parking.h"
 #include "sealed.h"
 
 #define RELAY_PT_CAP (BANTER_MAX_PLAINTEXT + 1u)
@@ -63,24 +66,23 @@ struct roster {
     GHashTable *recs;     /* "idhex:keyhex" -> sendrec of a broadcast (owned) */
     GHashTable *copies;   /* "idhex:devhex" -> sendrec (borrowed from recs) */
     bcast *bc;
-    contact self;   /* the account's own entry (state RV_CS_SELF when the server sent it) */
-    GQueue *parked; /* parked (below), oldest first */
-    bool retrying;  /* roster_group_taken runs */
-    bool again;     /* ...and a group message was taken meanwhile */
+    contact self;     /* the account's own entry (state RV_CS_SELF when the server sent it) */
+    parking *parking; /* early group messages (parked, below) */
+    GQueue *unparks;  /* unpark (below) still to run, oldest first */
+    bool unparking;   /* roster_group_taken runs them */
 };
 
 /* A relayed group message that came before its group's state or its
  * sender's key (BANTER_EAGAIN): not acknowledged, so the server keeps it
- * (and sends it again at the next login), and tried again here each time
- * a group message is taken, from the relay or the LAN. At most
- * ROSTER_PARKED_MAX are kept in memory; beyond, the server's copy waits. */
-#define ROSTER_PARKED_MAX 256
+ * (and sends it again at the next login), and parked (parking.h) until
+ * its group's state or its sender's key is taken, from the relay or the
+ * LAN. Past its sender's share or the total, the server's copy waits. */
 typedef struct parked {
     struct rv_seal s; /* s.sealed points at blob */
     uint8_t *blob;
 } parked;
 
-static void parked_free(gpointer p)
+static void parked_free(void *p)
 {
     parked *k = p;
     if (!k)
@@ -89,23 +91,22 @@ static void parked_free(gpointer p)
     g_free(k);
 }
 
-static bool is_parked(const roster *ro, const uint8_t id[static RV_ID_LEN])
-{
-    for (const GList *l = ro->parked->head; l; l = l->next)
-        if (memcmp(((const parked *)l->data)->s.id, id, RV_ID_LEN) == 0)
-            return true;
-    return false;
-}
+/* What a taken group message may let in: the parked messages of group,
+ * from sender only when by_sender. */
+typedef struct unpark {
+    uint8_t group[PARKING_GROUP_LEN];
+    uint8_t sender[PARKING_SENDER_LEN];
+    bool by_sender;
+} unpark;
 
-static void park(roster *ro, const struct rv_seal *s)
+static void park(roster *ro, const struct rv_seal *s, const uint8_t group[static PARKING_GROUP_LEN])
 {
-    if (is_parked(ro, s->id) || g_queue_get_length(ro->parked) >= ROSTER_PARKED_MAX)
-        return;
     parked *k = g_new0(parked, 1);
     k->s = *s;
     k->blob = g_memdup2(s->sealed, s->sealed_len);
     k->s.sealed = k->blob;
-    g_queue_push_tail(ro->parked, k);
+    if (parking_add(ro->parking, s->id, s->device, group, k) != 0)
+        parked_free(k); /* parked already, or no room: the server's copy waits */
 }
 
 static int64_t now_ms(void) { return g_get_real_time() / 1000; }
@@ -629,29 +630,75 @@ static const char *open_sealed(roster *ro, const struct rv_seal *s, msg *chat)
     return why;
 }
 
+/* The group a GROUP_STATE, GROUP_KEY or GROUP_MSG is about, and the
+ * device whose chain a GROUP_KEY or GROUP_MSG carries (*dev NULL for a
+ * state, whose group any device speaks of). false for anything else. */
+static bool group_of(const msg *m, uint8_t group[static PARKING_GROUP_LEN],
+                     uint8_t dev[static PARKING_SENDER_LEN], bool *has_dev)
+{
+    gkey_header h;
+    gkey_chain *c = NULL;
+    *has_dev = m->type != MSG_GROUP_STATE;
+    switch (m->type) {
+    case MSG_GROUP_STATE:
+        memcpy(group, m->u.gstate.st->group, PARKING_GROUP_LEN);
+        return true;
+    case MSG_GROUP_KEY:
+        if (gkey_dist_decode(&c, m->u.gkey.dist, sizeof m->u.gkey.dist) != 0)
+            return false;
+        h = gkey_chain_header(c);
+        gkey_chain_free(c);
+        break;
+    case MSG_GROUP_MSG:
+        if (gkey_peek(&h, m->u.gmsg.sealed, m->u.gmsg.len) != 0)
+            return false;
+        break;
+    default:
+        return false;
+    }
+    memcpy(group, h.group, PARKING_GROUP_LEN);
+    memcpy(dev, h.device, PARKING_SENDER_LEN);
+    return true;
+}
+
 static void take_sealed(roster *ro, const struct rv_seal *s);
 
-void roster_group_taken(roster *ro)
+/* The parked messages u may let in are tried again, and what they let in
+ * in turn, in order (a queue, not recursion). Messages that are early
+ * still park again. */
+static void unpark_run(roster *ro, const unpark *u)
 {
-    if (!ro)
+    g_queue_push_tail(ro->unparks, g_memdup2(u, sizeof *u));
+    if (ro->unparking)
         return;
-    if (ro->retrying) {
-        ro->again = true;
-        return;
-    }
-    ro->retrying = true;
-    do {
-        ro->again = false;
-        GQueue *q = ro->parked;
-        ro->parked = g_queue_new(); /* what is still early parks again */
-        parked *k;
-        while ((k = g_queue_pop_head(q)) != NULL) {
-            take_sealed(ro, &k->s);
-            parked_free(k);
+    ro->unparking = true;
+    unpark *next;
+    while ((next = g_queue_pop_head(ro->unparks)) != NULL) {
+        void **items = NULL;
+        size_t n =
+            parking_take(ro->parking, next->group, next->by_sender ? next->sender : NULL, &items);
+        for (size_t i = 0; i < n; i++) {
+            take_sealed(ro, &((parked *)items[i])->s);
+            parked_free(items[i]);
         }
-        g_queue_free(q);
-    } while (ro->again);
-    ro->retrying = false;
+        g_free(items);
+        g_free(next);
+    }
+    ro->unparking = false;
+}
+
+void roster_group_taken(roster *ro, const uint8_t device[static 32], const msg *m)
+{
+    unpark u;
+    uint8_t chain_dev[PARKING_SENDER_LEN];
+    bool has_dev;
+    /* A state may let in its group's keys and messages; a key, its
+     * sender's messages of that group; a message lets nothing in. */
+    if (!ro || m->type == MSG_GROUP_MSG || !group_of(m, u.group, chain_dev, &has_dev))
+        return;
+    memcpy(u.sender, device, PARKING_SENDER_LEN);
+    u.by_sender = has_dev;
+    unpark_run(ro, &u);
 }
 
 static void on_sealed(void *ud, const struct rv_seal *s) { take_sealed(ud, s); }
@@ -679,13 +726,16 @@ static void take_sealed(roster *ro, const struct rv_seal *s)
                    s->user);
         ack_sealed(ro, s->id);
     } else if (r == BANTER_EAGAIN && chat.type != MSG_CHAT) {
-        park(ro, s);    /* early: its state or key is on its way */
-    } else if (r < 0) { /* not stored, so not acknowledged: the server keeps it */
+        uint8_t group[PARKING_GROUP_LEN], dev[PARKING_SENDER_LEN];
+        bool has_dev;
+        if (group_of(&chat, group, dev, &has_dev))
+            park(ro, s, group); /* early: its state or key is on its way */
+    } else if (r < 0) {         /* not stored, so not acknowledged: the server keeps it */
         g_printerr("banter: cannot store a message from %s: %s\n", s->user, banter_strerror(r));
     } else {
         ack_sealed(ro, s->id);
         if (chat.type != MSG_CHAT)
-            roster_group_taken(ro);
+            roster_group_taken(ro, s->device, &chat);
     }
     msg_clear(&chat);
 }
@@ -755,7 +805,8 @@ int roster_new(roster **out, node *n, rdv *r, const identity *id, const char *se
     ro->by_key = g_hash_table_new(key_hash, key_equal);
     ro->recs = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, rec_free);
     ro->copies = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-    ro->parked = g_queue_new();
+    ro->parking = parking_new(PARKING_MAX, PARKING_PER_SENDER, parked_free);
+    ro->unparks = g_queue_new();
     rdv_sink sink = {on_session, on_contacts, on_presence, on_stored,
                      on_sealed,  on_error,    on_writable};
     rdv_set_sink(r, &sink, ro);
@@ -775,6 +826,7 @@ void roster_free(roster *ro)
     g_hash_table_destroy(ro->recs);
     g_hash_table_destroy(ro->by_key);
     g_hash_table_destroy(ro->contacts);
-    g_queue_free_full(ro->parked, parked_free);
+    parking_free(ro->parking);
+    g_queue_free_full(ro->unparks, g_free);
     g_free(ro);
 }

@@ -77,8 +77,10 @@ BANTER_WUR int roster_org_broadcast(roster *ro, const char *department, const ch
 /* The caller no longer wants the outcome of its broadcast (it continues). */
 void roster_bcast_forget(roster *ro, void *ud);
 
-/* A group message was taken (from any route): relayed group messages that
- * came before their group's state or key are tried again. NULL: nothing. */
-void roster_group_taken(roster *ro);
+/* Group message m from device was taken (from any route): the relayed
+ * group messages parked for it are tried again (parking.h: for a state,
+ * those of its group; for a key, its sender's of that group; for a
+ * message, none). ro NULL: nothing. */
+void roster_group_taken(roster *ro, const uint8_t device[static 32], const msg *m);
 
 #endif
