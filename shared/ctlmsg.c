@@ -1437,6 +1437,44 @@ static void put_groups(int *e, cJSON *o, const ctl_reply *r)
     }
 }
 
+static void put_nat(int *e, cJSON *o, const ctl_nat *n)
+{
+    put_str(e, o, "servers", n->servers);
+    put_int(e, o, "credentials_expire_ms", n->credentials_expire_ms);
+    cJSON *a = put_arr(e, o, "candidates");
+    for (size_t i = 0; !*e && i < n->ncands; i++) {
+        const ctl_nat_cand *c = &n->cands[i];
+        cJSON *it = put_item(e, a);
+        put_str(e, it, "type", c->type);
+        put_str(e, it, "transport", c->transport);
+        put_str(e, it, "address", c->address);
+        put_int(e, it, "port", c->port);
+        if (c->turn)
+            put_str(e, it, "turn", c->turn);
+    }
+    put_int(e, o, "host", n->host);
+    put_int(e, o, "srflx", n->srflx);
+    put_int(e, o, "relay_udp", n->relay_udp);
+    put_int(e, o, "relay_tcp", n->relay_tcp);
+    put_str(e, o, "nat", n->nat);
+    put_str_opt(e, o, "mapped", n->mapped);
+    put_str(e, o, "turn", n->turn);
+    put_str(e, o, "verdict", n->verdict);
+}
+
+static void put_announcement(int *e, cJSON *o, const ctl_announcement *a)
+{
+    put_int(e, o, "id", a->id);
+    put_int(e, o, "ts", a->ts);
+    put_str(e, o, "department", a->department);
+    put_str(e, o, "text", a->text);
+    put_int(e, o, "received", a->received);
+    if (a->read)
+        put_int(e, o, "read", a->read);
+    else if (!*e && !cJSON_AddNullToObject(o, "read"))
+        *e = BANTER_ENOMEM;
+}
+
 static void put_reply(int *e, cJSON *o, const ctl_reply *r)
 {
     if (r->kind >= CTL_GROUPS && r->kind <= CTL_FIND) {
@@ -1505,6 +1543,18 @@ static void put_reply(int *e, cJSON *o, const ctl_reply *r)
     case CTL_DOCTOR:
         put_doctor(e, o, r);
         break;
+    case CTL_NAT_CHECK:
+        put_nat(e, o, &r->u.nat_check);
+        break;
+    case CTL_ANNOUNCEMENTS: {
+        cJSON *a = put_arr(e, o, "announcements");
+        for (size_t i = 0; !*e && i < r->u.announcements.n; i++)
+            put_announcement(e, put_item(e, a), &r->u.announcements.announcements[i]);
+        break;
+    }
+    case CTL_ANNOUNCEMENT_READ:
+        put_int(e, o, "id", r->u.announcement_read.id);
+        break;
     default:
         put_rdv_reply(e, o, r);
         break;
@@ -1550,7 +1600,7 @@ static const char *const event_names[CTL_EV_COUNT] = {
     "message",     "delivered",  "online",     "offline",       "key_changed",
     "discovery",   "rendezvous", "contacts",   "presence",      "renamed",
     "settings",    "file_offer", "file_state", "file_progress", "file_done",
-    "file_failed", "deferred",   "group",      "group_message",
+    "file_failed", "deferred",   "group",      "group_message", "announcement",
 };
 
 const char *ctl_event_name(ctl_event_kind k)
@@ -1585,5 +1635,7 @@ int ctlmsg_encode_event(const ctl_event *ev, buf *out)
         put_group_view(&e, put_obj(&e, o, "group"), ev->group);
     if (ev->group_message)
         put_group_message(&e, put_obj(&e, o, "message"), ev->group_message);
+    if (ev->announcement)
+        put_announcement(&e, put_obj(&e, o, "announcement"), ev->announcement);
     return finish(o, e, out);
 }

@@ -480,6 +480,36 @@ typedef struct ctl_found {
     ctl_group_message message;
 } ctl_found;
 
+/* One gathered candidate of the "nat_check" reply. */
+typedef struct ctl_nat_cand {
+    const char *type;      /* host, srflx, prflx, relay */
+    const char *transport; /* udp, tcp */
+    const char *address;
+    int64_t port;
+    const char *turn; /* a relay's: "udp" or "tcp"; NULL: absent */
+} ctl_nat_cand;
+
+/* The "nat_check" reply (docs/control.md, "Direct connections"):
+ * "servers", "credentials_expire_ms", "candidates", the counts "host",
+ * "srflx", "relay_udp", "relay_tcp", then "nat", "mapped" (absent when
+ * NULL or ""), "turn" and "verdict", in that order. */
+typedef struct ctl_nat {
+    const char *servers;
+    int64_t credentials_expire_ms;
+    size_t ncands;
+    const ctl_nat_cand *cands;
+    int64_t host, srflx, relay_udp, relay_tcp;
+    const char *nat, *mapped, *turn, *verdict;
+} ctl_nat;
+
+/* An announcement of the organisation (docs/control.md, "Announcements"):
+ * {"id","ts","department","text","received","read"}, "read" null when 0. */
+typedef struct ctl_announcement {
+    int64_t id, ts;
+    const char *department, *text;
+    int64_t received, read; /* milliseconds */
+} ctl_announcement;
+
 typedef struct ctl_reply {
     ctl_kind kind;
     union {
@@ -589,6 +619,14 @@ typedef struct ctl_reply {
             const ctl_found *results; /* newest first */
             int64_t next_before;      /* positive: "next_before" (the next page's before) */
         } find;
+        ctl_nat nat_check;
+        struct {
+            size_t n;
+            const ctl_announcement *announcements; /* oldest first */
+        } announcements;
+        struct { /* announcement_read: "id" */
+            int64_t id;
+        } announcement_read;
     } u; /* id, listen ({"listening":true}), ... as named */
 } ctl_reply;
 
@@ -621,6 +659,7 @@ typedef enum ctl_event_kind {
     CTL_EV_DEFERRED,      /* a device refused a message "not now": id, state, and text its code */
     CTL_EV_GROUP,         /* a group changed: "group" with its members */
     CTL_EV_GROUP_MESSAGE, /* a group message stored: "group" and "message" */
+    CTL_EV_ANNOUNCEMENT,  /* an announcement came: "announcement" */
     CTL_EV_COUNT
 } ctl_event_kind;
 
@@ -642,6 +681,7 @@ typedef struct ctl_event {
     const ctl_transfer *transfer;
     const ctl_group_view *group;            /* GROUP, GROUP_MESSAGE: "group"; NULL: absent */
     const ctl_group_message *group_message; /* GROUP_MESSAGE: "message" */
+    const ctl_announcement *announcement;   /* ANNOUNCEMENT: "announcement" */
 } ctl_event;
 
 BANTER_WUR int ctlmsg_encode_event(const ctl_event *ev, buf *out);

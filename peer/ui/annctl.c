@@ -5,31 +5,14 @@
 #include <glib.h>
 #include <stdlib.h>
 
-#include "jsonv.h"
-
-static cJSON *err_reply(int err, const char *message)
+static ctl_announcement ann_view(const store_ann *a)
 {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddFalseToObject(o, "ok");
-    cJSON_AddStringToObject(o, "error", banter_errname(err));
-    cJSON_AddStringToObject(o, "message", message ? message : banter_strerror(err));
-    return o;
-}
-
-/* {"id","ts","department","text","received","read"} ("read": ms or null). */
-static cJSON *ann_json(const store_ann *a)
-{
-    cJSON *o = cJSON_CreateObject();
-    (void)jsonv_add_int(o, "id", a->id);
-    (void)jsonv_add_int(o, "ts", a->ts_ms);
-    cJSON_AddStringToObject(o, "department", a->department);
-    cJSON_AddStringToObject(o, "text", a->text);
-    (void)jsonv_add_int(o, "received", a->received_ms);
-    if (a->read_ms)
-        (void)jsonv_add_int(o, "read", a->read_ms);
-    else
-        cJSON_AddNullToObject(o, "read");
-    return o;
+    return (ctl_announcement){.id = a->id,
+                              .ts = a->ts_ms,
+                              .department = a->department,
+                              .text = a->text,
+                              .received = a->received_ms,
+                              .read = a->read_ms};
 }
 
 bool annctl_owns(ctl_kind kind)
@@ -37,44 +20,42 @@ bool annctl_owns(ctl_kind kind)
     return kind == CTL_ANNOUNCEMENTS || kind == CTL_ANNOUNCEMENT_READ;
 }
 
-static cJSON *list(node *n, const struct ctl_ann *q)
+static int list(node *n, const struct ctl_ann *q, buf *out)
 {
     store_ann *v = NULL;
     size_t k = 0;
     int r = store_ann_list(node_store(n), q->unread, (size_t)q->limit, &v, &k);
     if (r)
-        return err_reply(r, "cannot read the announcements");
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddTrueToObject(o, "ok");
-    cJSON *arr = cJSON_AddArrayToObject(o, "announcements");
+        return ctlmsg_encode_error(r, NULL, "cannot read the announcements", NULL, 0, out);
+    ctl_announcement *views = g_new(ctl_announcement, k ? k : 1);
     for (size_t i = 0; i < k; i++)
-        cJSON_AddItemToArray(arr, ann_json(&v[i]));
+        views[i] = ann_view(&v[i]);
+    ctl_reply rp = {.kind = CTL_ANNOUNCEMENTS, .u.announcements = {k, views}};
+    r = ctlmsg_encode_reply(&rp, out);
+    g_free(views);
     free(v);
-    return o;
+    return r;
 }
 
-cJSON *annctl_request(node *n, const ctl_request *q)
+int annctl_request(node *n, const ctl_request *q, buf *out)
 {
     if (q->kind == CTL_ANNOUNCEMENTS)
-        return list(n, &q->u.ann);
+        return list(n, &q->u.ann, out);
     int r = node_announcement_read(n, q->u.ann.id);
     if (r == BANTER_ENOENT)
-        return err_reply(r, "no announcement of that id (banter announcements lists them)");
+        return ctlmsg_encode_error(
+            r, NULL, "no announcement of that id (banter announcements lists them)", NULL, 0, out);
     if (r)
-        return err_reply(r, "cannot mark the announcement read");
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddTrueToObject(o, "ok");
-    (void)jsonv_add_int(o, "id", q->u.ann.id);
-    return o;
+        return ctlmsg_encode_error(r, NULL, "cannot mark the announcement read", NULL, 0, out);
+    ctl_reply rp = {.kind = CTL_ANNOUNCEMENT_READ, .u.announcement_read.id = q->u.ann.id};
+    return ctlmsg_encode_reply(&rp, out);
 }
 
 bool annctl_event_owns(const node_event *ev) { return ev->type == NODE_EV_ANNOUNCE && ev->ann; }
 
-cJSON *annctl_event(const node_event *ev)
+int annctl_event(const node_event *ev, int64_t at, buf *out)
 {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "event", "announcement");
-    (void)jsonv_add_int(o, "at", g_get_real_time() / 1000);
-    cJSON_AddItemToObject(o, "announcement", ann_json(ev->ann));
-    return o;
+    ctl_announcement a = ann_view(ev->ann);
+    ctl_event e = {.kind = CTL_EV_ANNOUNCEMENT, .at = at, .announcement = &a};
+    return ctlmsg_encode_event(&e, out);
 }

@@ -237,26 +237,6 @@ static void send_error(client *cl, int err, const char *message)
     send_tmp(cl, ctlmsg_encode_error(err, NULL, message, NULL, 0, &cl->ctl->tmp));
 }
 
-/* natctl's reply is still a cJSON object built there (it came before
- * ctlmsg's typed replies): sent as it is; o is freed. */
-static char *json_text(cJSON *o)
-{
-    char *text = o ? cJSON_PrintUnformatted(o) : NULL;
-    cJSON_Delete(o);
-    return text;
-}
-
-static void send_json(client *cl, cJSON *o)
-{
-    char *text = json_text(o);
-    if (!text) {
-        send_error(cl, BANTER_ENOMEM, NULL);
-        return;
-    }
-    send_text(cl, text, strlen(text));
-    cJSON_free(text);
-}
-
 /* ---- what the node holds, as ctlmsg's types ---- */
 
 /* A contact named in a reply or event, with the storage it points into. */
@@ -816,19 +796,25 @@ static void cmd_rdv(client *cl, ctl_request *q)
         send_tmp(cl, r);
 }
 
-static void on_nat_reply(void *ud, cJSON *reply)
+static void send_nat(client *cl, const natctl_report *rep)
+{
+    ctl_reply rp = {.kind = CTL_NAT_CHECK, .u.nat_check = rep->summary};
+    send_reply(cl, &rp);
+}
+
+static void on_nat_reply(void *ud, const natctl_report *rep)
 {
     client *cl = ud;
     cl->nat = NULL;
-    send_json(cl, reply);
+    send_nat(cl, rep);
     client_done(cl);
 }
 
 static void cmd_nat_check(client *cl)
 {
-    cJSON *o = natctl_request(cl->ctl->dir, on_nat_reply, cl, &cl->nat);
-    if (o)
-        send_json(cl, o);
+    natctl_error err;
+    if (natctl_request(cl->ctl->dir, on_nat_reply, cl, &cl->nat, &err) != 0)
+        send_tmp(cl, ctlmsg_encode_error(0, err.name, err.message, NULL, 0, &cl->ctl->tmp));
 }
 
 void control_set_direct(control *ctl, direct *d) { ctl->dir = d; }
@@ -840,7 +826,8 @@ void control_set_lan_state(control *ctl, const doctor_lan *st) { ctl->lan = st; 
 typedef struct doctor_job {
     doctor_check c[DOCTOR_MAX_CHECKS];
     size_t n;
-    cJSON *nat;           /* natctl's answer, once in */
+    bool nat_done; /* nat and turn hold their checks (from natctl) */
+    doctor_check nat, turn;
     stunmap *map;         /* the mapping check while it runs (net/stunmap.h) */
     bool map_done;        /* mapping holds its check */
     doctor_check mapping; /* the mapping check, once done */
@@ -855,7 +842,6 @@ static void doctor_job_free(struct doctor_job *j)
         return;
     stunmap_cancel(j->map);
     rdv_req_cancel(j->probe);
-    cJSON_Delete(j->nat);
     g_free(j);
 }
 
@@ -876,21 +862,23 @@ static void send_doctor(client *cl)
 static bool doctor_try_finish(client *cl)
 {
     doctor_job *j = cl->doc;
-    if (!j->nat || !j->map_done || !j->port_done)
+    if (!j->nat_done || !j->map_done || !j->port_done)
         return false;
-    doctor_nat(&j->c[j->n], &j->c[j->n + 1], j->nat);
-    j->n += 2;
+    j->c[j->n++] = j->nat;
+    j->c[j->n++] = j->turn;
     j->c[j->n++] = j->mapping;
     j->c[j->n++] = j->port;
     send_doctor(cl);
     return true;
 }
 
-static void on_doctor_nat(void *ud, cJSON *reply)
+static void on_doctor_nat(void *ud, const natctl_report *rep)
 {
     client *cl = ud;
+    doctor_job *j = cl->doc;
     cl->nat = NULL;
-    cl->doc->nat = reply;
+    doctor_nat(&j->nat, &j->turn, &rep->summary, NULL);
+    j->nat_done = true;
     if (doctor_try_finish(cl))
         client_done(cl);
 }
@@ -992,9 +980,10 @@ static void cmd_doctor(client *cl, const struct ctl_doctor_req *q)
         doctor_contact_check(cl, &j->c[j->n++], q->peer);
     doctor_map_start(cl, j);
     doctor_port_start(cl, j);
-    cJSON *o = natctl_request(cl->ctl->dir, on_doctor_nat, cl, &cl->nat);
-    if (o) {
-        j->nat = o;
+    natctl_error err;
+    if (natctl_request(cl->ctl->dir, on_doctor_nat, cl, &cl->nat, &err) != 0) {
+        doctor_nat(&j->nat, &j->turn, NULL, err.message);
+        j->nat_done = true;
         doctor_try_finish(cl);
     }
 }
@@ -1117,7 +1106,7 @@ static void dispatch(client *cl, ctl_request *q)
         if (groupctl_owns(q->kind)) /* groups and find */
             send_tmp(cl, groupctl_request(cl->ctl->n, q, &cl->ctl->tmp));
         else if (annctl_owns(q->kind)) /* the organisation's announcements */
-            send_json(cl, annctl_request(cl->ctl->n, q));
+            send_tmp(cl, annctl_request(cl->ctl->n, q, &cl->ctl->tmp));
         else /* the rendezvous's (rdvctl_owns) */
             cmd_rdv(cl, q);
         break;
@@ -1478,41 +1467,21 @@ static void control_xfer_event(control *ctl, xfer_ev_type type, const xfer_info 
     g_list_free(copy);
 }
 
-/* A group event to every listener. */
-static void group_event(control *ctl, const node_event *ev)
+/* An event written by groupctl or annctl (0, or nothing written) to
+ * every listener. */
+static void listeners_send(control *ctl, int r, buf *text)
 {
-    buf text;
-    buf_init(&text, CONTROL_OUT_CAP);
-    if (groupctl_event(ctl->n, ev, now_ms(), &text) != 0) {
-        buf_free(&text);
-        return;
+    if (r == 0) {
+        GList *copy = g_list_copy(ctl->clients);
+        for (GList *l = copy; l; l = l->next) {
+            client *cl = l->data;
+            if (cl->listening && !cl->following)
+                send_text(cl, (const char *)buf_data(text), buf_len(text));
+            client_done(cl);
+        }
+        g_list_free(copy);
     }
-    GList *copy = g_list_copy(ctl->clients);
-    for (GList *l = copy; l; l = l->next) {
-        client *cl = l->data;
-        if (cl->listening && !cl->following)
-            send_text(cl, (const char *)buf_data(&text), buf_len(&text));
-        client_done(cl);
-    }
-    g_list_free(copy);
-    buf_free(&text);
-}
-
-/* An announcement event (annctl's cJSON, freed here) to every listener. */
-static void ann_event(control *ctl, const node_event *ev)
-{
-    char *text = json_text(annctl_event(ev));
-    if (!text)
-        return;
-    GList *copy = g_list_copy(ctl->clients);
-    for (GList *l = copy; l; l = l->next) {
-        client *cl = l->data;
-        if (cl->listening && !cl->following)
-            send_text(cl, text, strlen(text));
-        client_done(cl);
-    }
-    g_list_free(copy);
-    cJSON_free(text);
+    buf_free(text);
 }
 
 /* The node's events, subscribed in control_new. */
@@ -1521,11 +1490,14 @@ static void on_node_event(void *ud, const node_event *ev)
     control *ctl = ud;
     if (ev->type == NODE_EV_TRANSFER)
         control_xfer_event(ctl, ev->xtype, ev->xfer);
-    else if (groupctl_event_owns(ev))
-        group_event(ctl, ev);
-    else if (annctl_event_owns(ev))
-        ann_event(ctl, ev);
-    else
+    else if (groupctl_event_owns(ev) || annctl_event_owns(ev)) {
+        buf text;
+        buf_init(&text, CONTROL_OUT_CAP);
+        listeners_send(ctl,
+                       groupctl_event_owns(ev) ? groupctl_event(ctl->n, ev, now_ms(), &text)
+                                               : annctl_event(ev, now_ms(), &text),
+                       &text);
+    } else
         control_event(ctl, ev);
 }
 

@@ -12,12 +12,6 @@ static void set(doctor_check *c, const char *name, const char *status, const cha
     snprintf(c->text, sizeof c->text, "%s", text);
 }
 
-static const char *jstr(const cJSON *o, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsString(v) ? v->valuestring : "";
-}
-
 void doctor_discovery(doctor_check *c, const doctor_lan *lan, const char *ifaces, int64_t now_ms)
 {
     c->name = "discovery";
@@ -77,24 +71,26 @@ void doctor_rendezvous(doctor_check *c, const rdv_status *st)
     }
 }
 
-void doctor_nat(doctor_check *nat, doctor_check *turn, const cJSON *answer)
+static const char *or_empty(const char *s) { return s ? s : ""; }
+
+void doctor_nat(doctor_check *nat, doctor_check *turn, const ctl_nat *rep, const char *why)
 {
-    if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(answer, "ok"))) {
-        const char *why = jstr(answer, "message");
-        set(nat, "nat", "skip", why[0] ? why : "the check could not run");
-        set(turn, "turn", "skip", why[0] ? why : "the check could not run");
+    if (!rep) {
+        why = why && why[0] ? why : "the check could not run";
+        set(nat, "nat", "skip", why);
+        set(turn, "turn", "skip", why);
         return;
     }
-    const char *n = jstr(answer, "nat"), *t = jstr(answer, "turn"), *v = jstr(answer, "verdict");
+    const char *n = or_empty(rep->nat), *t = or_empty(rep->turn), *v = or_empty(rep->verdict);
     nat->name = "nat";
     if (strcmp(n, "none") == 0) {
         nat->status = "ok";
         snprintf(nat->text, sizeof nat->text, "no NAT: a public address (%s)",
-                 jstr(answer, "mapped"));
+                 or_empty(rep->mapped));
     } else if (strcmp(n, "behind") == 0) {
         nat->status = "ok";
         snprintf(nat->text, sizeof nat->text, "behind NAT, seen from outside as %s",
-                 jstr(answer, "mapped"));
+                 or_empty(rep->mapped));
     } else {
         set(nat, "nat", "warn",
             "the STUN server did not answer: the NAT is unknown and direct connections beyond "

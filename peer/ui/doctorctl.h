@@ -15,7 +15,6 @@
 #ifndef BANTER_PEER_DOCTORCTL_H
 #define BANTER_PEER_DOCTORCTL_H
 
-#include <cJSON.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -23,6 +22,7 @@
 #include "core/node.h"
 #include "natmap.h"
 #include "rdv/rdv.h"
+#include "ctlmsg.h"
 
 #define DOCTOR_TEXT_CAP   1280
 #define DOCTOR_MAX_CHECKS 8
@@ -59,8 +59,9 @@ typedef struct doctor_lan {
 void doctor_discovery(doctor_check *c, const doctor_lan *lan, const char *ifaces, int64_t now_ms);
 /* st NULL: no rendezvous configured. */
 void doctor_rendezvous(doctor_check *c, const rdv_status *st);
-/* From natctl's answer (its error reply too): the NAT check and the TURN check. */
-void doctor_nat(doctor_check *nat, doctor_check *turn, const cJSON *answer);
+/* From natctl's answer: the NAT check and the TURN check; rep NULL: the
+ * check could not run, why (natctl's error message) says why. */
+void doctor_nat(doctor_check *nat, doctor_check *turn, const ctl_nat *rep, const char *why);
 /* The NAT's mapping behaviour from the STUN check's report r; r NULL: the
  * check did not run, skip says why. */
 void doctor_mapping(doctor_check *c, const natmap_report *r, const char *skip);

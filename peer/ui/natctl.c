@@ -18,15 +18,6 @@ struct natctl_wait {
     int64_t cred_expires_ms;
 };
 
-static cJSON *error_reply(const char *name, const char *message)
-{
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddFalseToObject(o, "ok");
-    cJSON_AddStringToObject(o, "error", name);
-    cJSON_AddStringToObject(o, "message", message);
-    return o;
-}
-
 static const char *type_name(icecand_type t)
 {
     static const char *const names[] = {"host", "srflx", "prflx", "relay"};
@@ -41,19 +32,19 @@ typedef struct tally {
     int nhosts;
 } tally;
 
-static void count(tally *t, const icecand *c, const char *addr, cJSON *a)
+static void count(tally *t, const icecand *c, const char *addr, natctl_report *out)
 {
     /* libnice's type preference of a relay reached over TCP or TLS is 20,
      * over UDP 30 (docs/ice.md, pitfall 4). */
     bool relay_tcp = c->type == ICECAND_RELAY && (c->priority >> 24) < 30;
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "type", type_name(c->type));
-    cJSON_AddStringToObject(o, "transport", c->tcp ? "tcp" : "udp");
-    cJSON_AddStringToObject(o, "address", addr);
-    cJSON_AddNumberToObject(o, "port", c->port);
-    if (c->type == ICECAND_RELAY)
-        cJSON_AddStringToObject(o, "turn", relay_tcp ? "tcp" : "udp");
-    cJSON_AddItemToArray(a, o);
+    size_t i = out->summary.ncands++;
+    ctl_nat_cand *o = &out->cands[i];
+    g_strlcpy(out->addrs[i], addr, sizeof out->addrs[i]);
+    o->type = type_name(c->type);
+    o->transport = c->tcp ? "tcp" : "udp";
+    o->address = out->addrs[i];
+    o->port = c->port;
+    o->turn = c->type == ICECAND_RELAY ? (relay_tcp ? "tcp" : "udp") : NULL;
     if (c->type == ICECAND_HOST) {
         t->host++;
         if (t->nhosts < 8)
@@ -108,39 +99,37 @@ static const char *turn_word(const tally *t, bool turn_named)
     return t->relay_tcp ? "tcp" : "failed";
 }
 
-cJSON *natctl_summary(const char *servers, int64_t cred_expires_ms, const char *const *lines,
-                      size_t n, int gather_err)
+void natctl_summary(natctl_report *out, const char *servers, int64_t cred_expires_ms,
+                    const char *const *lines, size_t n, int gather_err)
 {
     static const icecand_policy any = {.same_lan = true, .allow_ipv6 = true, .allow_tcp = true};
     tally t = {0};
     const char *nat;
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddTrueToObject(o, "ok");
-    cJSON_AddStringToObject(o, "servers", servers);
-    cJSON_AddNumberToObject(o, "credentials_expire_ms", (double)cred_expires_ms);
-    cJSON *a = cJSON_AddArrayToObject(o, "candidates");
-    for (size_t i = 0; i < n; i++) {
+    memset(out, 0, sizeof *out);
+    g_strlcpy(out->servers, servers, sizeof out->servers);
+    out->summary.servers = out->servers;
+    out->summary.credentials_expire_ms = cred_expires_ms > 0 ? cred_expires_ms : 0;
+    out->summary.cands = out->cands;
+    for (size_t i = 0; i < n && out->summary.ncands < BANTER_ICE_MAX_CANDS; i++) {
         icecand c;
         char addr[64];
         if (icecand_parse(lines[i], strlen(lines[i]), &any, &c) != 0 ||
             !inet_ntop(c.ipv6 ? AF_INET6 : AF_INET, c.addr, addr, sizeof addr))
             continue;
-        count(&t, &c, addr, a);
+        count(&t, &c, addr, out);
     }
     for (int i = 0; i < t.nhosts; i++)
         t.mapped_is_host |= strcmp(t.hosts[i], t.mapped) == 0;
     bool turn_named = strstr(servers, "turn:") != NULL;
-    const char *v = verdict(&t, turn_named, gather_err, &nat);
-    cJSON_AddNumberToObject(o, "host", t.host);
-    cJSON_AddNumberToObject(o, "srflx", t.srflx);
-    cJSON_AddNumberToObject(o, "relay_udp", t.relay_udp);
-    cJSON_AddNumberToObject(o, "relay_tcp", t.relay_tcp);
-    cJSON_AddStringToObject(o, "nat", nat);
-    if (t.mapped[0])
-        cJSON_AddStringToObject(o, "mapped", t.mapped);
-    cJSON_AddStringToObject(o, "turn", turn_word(&t, turn_named));
-    cJSON_AddStringToObject(o, "verdict", v);
-    return o;
+    out->summary.verdict = verdict(&t, turn_named, gather_err, &nat);
+    out->summary.host = t.host;
+    out->summary.srflx = t.srflx;
+    out->summary.relay_udp = t.relay_udp;
+    out->summary.relay_tcp = t.relay_tcp;
+    out->summary.nat = nat;
+    g_strlcpy(out->mapped, t.mapped, sizeof out->mapped);
+    out->summary.mapped = out->mapped;
+    out->summary.turn = turn_word(&t, turn_named);
 }
 
 static void wait_free(natctl_wait *w)
@@ -160,19 +149,24 @@ static void on_done(void *ud, int err)
 {
     natctl_wait *w = ud;
     if (w->reply) {
-        cJSON *o = natctl_summary(w->servers, w->cred_expires_ms,
-                                  (const char *const *)w->lines->pdata, w->lines->len, err);
-        w->reply(w->ud, o);
+        natctl_report *rep = g_new(natctl_report, 1);
+        natctl_summary(rep, w->servers, w->cred_expires_ms, (const char *const *)w->lines->pdata,
+                       w->lines->len, err);
+        w->reply(w->ud, rep);
+        g_free(rep);
     }
     wait_free(w);
 }
 
-cJSON *natctl_request(direct *d, natctl_reply_fn reply, void *ud, natctl_wait **pending)
+int natctl_request(direct *d, natctl_reply_fn reply, void *ud, natctl_wait **pending,
+                   natctl_error *err)
 {
     *pending = NULL;
-    if (!d)
-        return error_reply("ENOTCONN", "no rendezvous configured: the STUN and TURN servers come "
-                                       "from it (start the node with --rendezvous)");
+    if (!d) {
+        *err = (natctl_error){"ENOTCONN", "no rendezvous configured: the STUN and TURN servers "
+                                          "come from it (start the node with --rendezvous)"};
+        return BANTER_ESTATE;
+    }
     natctl_wait *w = g_new0(natctl_wait, 1);
     w->reply = reply;
     w->ud = ud;
@@ -181,15 +175,16 @@ cJSON *natctl_request(direct *d, natctl_reply_fn reply, void *ud, natctl_wait **
     int r = direct_check(d, on_line, on_done, w);
     if (r) {
         wait_free(w);
-        return r == BANTER_ENOENT
-                   ? error_reply("ENOENT", "the rendezvous has named no STUN or TURN server (log "
-                                           "in first; an admin sets stun and turn in its "
-                                           "configuration)")
-               : r == BANTER_ESTATE ? error_reply("EBUSY", "a check runs already: try again")
-                                    : error_reply(banter_errname(r), banter_strerror(r));
+        *err = r == BANTER_ENOENT
+                   ? (natctl_error){"ENOENT", "the rendezvous has named no STUN or TURN server "
+                                              "(log in first; an admin sets stun and turn in its "
+                                              "configuration)"}
+               : r == BANTER_ESTATE ? (natctl_error){"EBUSY", "a check runs already: try again"}
+                                    : (natctl_error){banter_errname(r), banter_strerror(r)};
+        return r;
     }
     *pending = w;
-    return NULL;
+    return 0;
 }
 
 void natctl_cancel(natctl_wait *w)

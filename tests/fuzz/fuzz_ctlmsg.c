@@ -8,7 +8,10 @@
  * range) and survive a round trip: ctlmsg_encode_request() writes it, the
  * decoder takes that, and writing it again gives the same bytes. The
  * input, when it is UTF-8, is also written as the body and the name of a
- * "message" event, which must then read back as one JSON object. It is
+ * "message" event, which must then read back as one JSON object, and as
+ * an announcement's text (up to its first NUL) in an "announcement" event
+ * and an "announcements" reply (refused whole unless UTF-8, else read
+ * back). It is
  * also read as the web page's acknowledgement (ctlmsg_decode_ack): a
  * refusal is one of its codes, a number taken is within 0..2^53.
  */
@@ -176,6 +179,41 @@ static void event_from(const uint8_t *data, size_t size)
     free(s);
 }
 
+/* The input as an announcement's text, in an event and in a reply. */
+static void announcement_from(const uint8_t *data, size_t size)
+{
+    char *s = malloc(size + 1);
+    if (!s)
+        return;
+    memcpy(s, data, size);
+    s[size] = '\0';
+    bool ok = utf8_valid(s, strlen(s)); /* a C string: up to its first NUL */
+    ctl_announcement a = {1, 2, "ops", s, 3, 0};
+    ctl_event ev = {.kind = CTL_EV_ANNOUNCEMENT, .at = 1, .announcement = &a};
+    ctl_reply rp = {.kind = CTL_ANNOUNCEMENTS, .u.announcements = {1, &a}};
+    for (int i = 0; i < 2; i++) {
+        buf b;
+        cJSON *o = NULL;
+        buf_init(&b, 1u << 20);
+        int r = i ? ctlmsg_encode_reply(&rp, &b) : ctlmsg_encode_event(&ev, &b);
+        if (r != (ok ? 0 : BANTER_EUTF8) || (r && buf_len(&b)))
+            abort();
+        if (r == 0) {
+            if (jsonv_parse_max((const char *)buf_data(&b), buf_len(&b), SIZE_MAX, &o) != 0)
+                abort();
+            const cJSON *v =
+                i ? cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(o, "announcements"), 0)
+                  : cJSON_GetObjectItemCaseSensitive(o, "announcement");
+            const cJSON *t = cJSON_GetObjectItemCaseSensitive(v, "text");
+            if (!cJSON_IsString(t) || strcmp(t->valuestring, s) != 0)
+                abort();
+            cJSON_Delete(o);
+        }
+        buf_free(&b);
+    }
+    free(s);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     ctl_request q;
@@ -190,8 +228,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         round_trip(&q);
         ctl_request_clear(&q);
     }
-    if (size <= 4096)
+    if (size <= 4096) {
         event_from(data, size);
+        announcement_from(data, size);
+    }
     int64_t n = -1;
     r = ctlmsg_decode_ack((const char *)data, size, &n);
     if (r == 0 && (n < 0 || n > JSONV_INT_MAX))

@@ -1220,10 +1220,74 @@ static void test_events(void **state)
         "message",     "delivered",  "online",     "offline",       "key_changed",
         "discovery",   "rendezvous", "contacts",   "presence",      "renamed",
         "settings",    "file_offer", "file_state", "file_progress", "file_done",
-        "file_failed", "deferred",   "group",      "group_message"};
+        "file_failed", "deferred",   "group",      "group_message", "announcement"};
     for (int k = 0; k < CTL_EV_COUNT; k++)
         assert_string_equal(ctl_event_name((ctl_event_kind)k), names[k]);
     assert_string_equal(ctl_event_name(CTL_EV_COUNT), "?");
+}
+
+/* nat_check and the announcements: the JSON natctl and annctl built
+ * with cJSON themselves before (docs/control.md's examples), byte for byte. */
+static void test_nat_and_announcement_replies(void **state)
+{
+    (void)state;
+    ctl_nat_cand cs[2] = {{"host", "udp", "198.19.1.11", 50000, NULL},
+                          {"relay", "udp", "198.18.0.1", 60001, "tcp"}};
+    ctl_reply r = {.kind = CTL_NAT_CHECK,
+                   .u.nat_check = {.servers = "turn:198.18.0.1:3478",
+                                   .credentials_expire_ms = 1796288523412,
+                                   .ncands = 2,
+                                   .cands = cs,
+                                   .host = 1,
+                                   .relay_tcp = 1,
+                                   .nat = "behind",
+                                   .mapped = "198.18.0.11",
+                                   .turn = "tcp",
+                                   .verdict = "UDP is blocked"}};
+    EXPECT_TEXT(ctlmsg_encode_reply(&r, OUT),
+                "{\"ok\":true,\"servers\":\"turn:198.18.0.1:3478\",\"credentials_expire_ms\":"
+                "1796288523412,\"candidates\":[{\"type\":\"host\",\"transport\":\"udp\","
+                "\"address\":\"198.19.1.11\",\"port\":50000},{\"type\":\"relay\",\"transport\":"
+                "\"udp\",\"address\":\"198.18.0.1\",\"port\":60001,\"turn\":\"tcp\"}],\"host\":1,"
+                "\"srflx\":0,\"relay_udp\":0,\"relay_tcp\":1,\"nat\":\"behind\",\"mapped\":"
+                "\"198.18.0.11\",\"turn\":\"tcp\",\"verdict\":\"UDP is blocked\"}");
+    r.u.nat_check =
+        (ctl_nat){.servers = "", .nat = "unknown", .mapped = "", .turn = "none", .verdict = "v"};
+    EXPECT_TEXT(ctlmsg_encode_reply(&r, OUT),
+                "{\"ok\":true,\"servers\":\"\",\"credentials_expire_ms\":0,\"candidates\":[],"
+                "\"host\":0,\"srflx\":0,\"relay_udp\":0,\"relay_tcp\":0,\"nat\":\"unknown\","
+                "\"turn\":\"none\",\"verdict\":\"v\"}");
+    EXPECT_TEXT(ctlmsg_encode_error(0, "ENOTCONN", "no rendezvous configured", NULL, 0, OUT),
+                "{\"ok\":false,\"error\":\"ENOTCONN\",\"message\":\"no rendezvous configured\"}");
+
+    ctl_announcement a[2] = {{7, 1796288523000, "",
+                              "Fire drill at 3 pm.\nPlease leave by the stairs.", 1796288523412, 0},
+                             {8, 1, "ops", "x", 2, 3}};
+    r = (ctl_reply){.kind = CTL_ANNOUNCEMENTS, .u.announcements = {2, a}};
+    EXPECT_TEXT(ctlmsg_encode_reply(&r, OUT),
+                "{\"ok\":true,\"announcements\":[{\"id\":7,\"ts\":1796288523000,\"department\":"
+                "\"\",\"text\":\"Fire drill at 3 pm.\\nPlease leave by the stairs.\",\"received\":"
+                "1796288523412,\"read\":null},{\"id\":8,\"ts\":1,\"department\":\"ops\",\"text\":"
+                "\"x\",\"received\":2,\"read\":3}]}");
+    r = (ctl_reply){.kind = CTL_ANNOUNCEMENTS};
+    EXPECT_TEXT(ctlmsg_encode_reply(&r, OUT), "{\"ok\":true,\"announcements\":[]}");
+    r = (ctl_reply){.kind = CTL_ANNOUNCEMENT_READ, .u.announcement_read.id = 7};
+    EXPECT_TEXT(ctlmsg_encode_reply(&r, OUT), "{\"ok\":true,\"id\":7}");
+    ctl_event ev = {.kind = CTL_EV_ANNOUNCEMENT, .at = 1796288523412, .announcement = &a[0]};
+    EXPECT_TEXT(ctlmsg_encode_event(&ev, OUT),
+                "{\"event\":\"announcement\",\"at\":1796288523412,\"announcement\":{\"id\":7,"
+                "\"ts\":1796288523000,\"department\":\"\",\"text\":\"Fire drill at 3 pm.\\nPlease "
+                "leave by the stairs.\",\"received\":1796288523412,\"read\":null}}");
+    /* Refused whole: a negative count, text that is not UTF-8. */
+    buf b;
+    buf_init(&b, 1 << 20);
+    r = (ctl_reply){.kind = CTL_NAT_CHECK, .u.nat_check = {.host = -1}};
+    assert_int_equal(ctlmsg_encode_reply(&r, &b), BANTER_ESCHEMA);
+    a[1].text = "caf\xc3";
+    r = (ctl_reply){.kind = CTL_ANNOUNCEMENTS, .u.announcements = {2, a}};
+    assert_int_equal(ctlmsg_encode_reply(&r, &b), BANTER_EUTF8);
+    assert_int_equal(buf_len(&b), 0);
+    buf_free(&b);
 }
 
 /* Out of range, not UTF-8: refused whole, nothing appended. */
@@ -1291,21 +1355,14 @@ static void test_reply_refusals(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_every_kind),
-        cmocka_unit_test(test_values),
-        cmocka_unit_test(test_argument_rules),
-        cmocka_unit_test(test_settings_rules),
-        cmocka_unit_test(test_integers),
-        cmocka_unit_test(test_lines),
-        cmocka_unit_test(test_unknown_members),
-        cmocka_unit_test(test_table),
-        cmocka_unit_test(test_encode_requests),
-        cmocka_unit_test(test_replies),
-        cmocka_unit_test(test_rdv_replies),
-        cmocka_unit_test(test_events),
-        cmocka_unit_test(test_group_replies),
-        cmocka_unit_test(test_reply_refusals),
-        cmocka_unit_test(test_acks),
+        cmocka_unit_test(test_every_kind),      cmocka_unit_test(test_values),
+        cmocka_unit_test(test_argument_rules),  cmocka_unit_test(test_settings_rules),
+        cmocka_unit_test(test_integers),        cmocka_unit_test(test_lines),
+        cmocka_unit_test(test_unknown_members), cmocka_unit_test(test_table),
+        cmocka_unit_test(test_encode_requests), cmocka_unit_test(test_replies),
+        cmocka_unit_test(test_rdv_replies),     cmocka_unit_test(test_events),
+        cmocka_unit_test(test_group_replies),   cmocka_unit_test(test_nat_and_announcement_replies),
+        cmocka_unit_test(test_reply_refusals),  cmocka_unit_test(test_acks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
