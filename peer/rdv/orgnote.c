@@ -76,11 +76,11 @@ static void load(orgnote *o)
     o->has = true;
 }
 
-/* RV_REVOKED: the pinned server's signature, newer than the one kept. */
-static void on_revoked(orgnote *o, const uint8_t *b, size_t len)
+/* RV_REVOKED from the server that proved server: the pinned server's
+ * signature, newer than the one kept. */
+static void on_revoked(orgnote *o, const uint8_t *server, const uint8_t *b, size_t len)
 {
     revlist *l = g_malloc(sizeof *l);
-    const uint8_t *server = rdv_server_key(o->r);
     int e = revlist_decode(l, b, len);
     if (e == 0 && (!server || memcmp(l->server, server, 32) != 0 || !pinned(o, l->server)))
         e = BANTER_EKEYMISMATCH;
@@ -113,14 +113,19 @@ static void on_announce(orgnote *o, const uint8_t *pt, size_t len)
     g_free(m);
 }
 
+void orgnote_feed(orgnote *o, const uint8_t *server, const uint8_t *pt, size_t len)
+{
+    if (len && pt[0] == RV_REVOKED)
+        on_revoked(o, server, pt + 1, len - 1);
+    else if (len && pt[0] == RV_ANNOUNCE)
+        on_announce(o, pt, len);
+    /* RV_ANNOUNCE_RCPT goes the other way: a server never sends it */
+}
+
 static void on_org(void *ud, const uint8_t *pt, size_t len)
 {
     orgnote *o = ud;
-    if (pt[0] == RV_REVOKED)
-        on_revoked(o, pt + 1, len - 1);
-    else if (pt[0] == RV_ANNOUNCE)
-        on_announce(o, pt, len);
-    /* RV_ANNOUNCE_RCPT goes the other way: a server never sends it */
+    orgnote_feed(o, rdv_server_key(o->r), pt, len);
 }
 
 orgnote *orgnote_new(rdv *r, const char *path, const char *fpd, const orgnote_callbacks *cb,
@@ -135,7 +140,8 @@ orgnote *orgnote_new(rdv *r, const char *path, const char *fpd, const orgnote_ca
     o->cb = *cb;
     o->ud = ud;
     load(o);
-    rdv_set_org_hook(r, on_org, o);
+    if (r)
+        rdv_set_org_hook(r, on_org, o);
     return o;
 }
 
@@ -143,7 +149,8 @@ void orgnote_free(orgnote *o)
 {
     if (!o)
         return;
-    rdv_set_org_hook(o->r, NULL, NULL);
+    if (o->r)
+        rdv_set_org_hook(o->r, NULL, NULL);
     g_free(o);
 }
 
@@ -163,7 +170,7 @@ int orgnote_receipt(orgnote *o, int64_t id, bool read)
     ann_rcpt rc = {.id = id, .read = read};
     buf b;
     buf_init(&b, 256);
-    int e = ann_rcpt_encode(&rc, &b);
+    int e = o->r ? ann_rcpt_encode(&rc, &b) : BANTER_ESTATE;
     if (e == 0)
         e = rdv_send_raw(o->r, buf_data(&b), buf_len(&b));
     buf_free(&b);

@@ -39,13 +39,18 @@ typedef struct orgnote_callbacks {
     void (*login)(void *ud);
 } orgnote_callbacks;
 
-/* Hooks itself into r (call before rdv_start). path: where the list is
- * kept ("" for nowhere); fpd: the pinned server's digits. NULL when out
- * of memory. */
+/* Hooks itself into r (call before rdv_start; NULL: no server, messages
+ * come only through orgnote_feed). path: where the list is kept ("" for
+ * nowhere); fpd: the pinned server's digits. NULL when out of memory. */
 orgnote *orgnote_new(rdv *r, const char *path, const char *fpd, const orgnote_callbacks *cb,
                      void *ud);
 /* Accepts NULL. */
 void orgnote_free(orgnote *o);
+/* One message the server sent (pt: RV_REVOKED or RV_ANNOUNCE, type byte
+ * first; anything else is ignored); server: the key the connection
+ * proved (rdv_server_key, NULL: none). What r's hook does with each,
+ * exposed so that tests feed real signed bytes. */
+void orgnote_feed(orgnote *o, const uint8_t *server, const uint8_t *pt, size_t len);
 /* Run the revoked callback for the list kept from an earlier run (if any). */
 void orgnote_start(orgnote *o);
 /* Whether device key is on the revocation list. Accepts NULL (false). */
