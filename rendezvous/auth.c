@@ -72,10 +72,12 @@ static void leave(conn *c)
 {
     if (!c->acct)
         return;
+    account *a = c->acct;
     mailbox_device_down(c);
     xinst_device_down(c);
     contacts_device_down(c);
-    (void)online_detach(conn_core(c)->on, c, on_last, conn_core(c));
+    if (!online_detach(conn_core(c)->on, c, on_last, conn_core(c)))
+        contacts_own_status(a->devs.head, true); /* the others: one device fewer */
 }
 
 /* A fresh certificate for c's device as its account. */
@@ -143,7 +145,7 @@ static void entered(conn *c, int r)
         leave(c);
         return;
     }
-    contacts_own_status(c, false);
+    contacts_own_status(c, true); /* the others: one device more */
     orgpolicy_device_up(c);
     orgrevoke_device_up(c);
     icesig_device_up(c);

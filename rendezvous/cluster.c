@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "rvmsg.h"
 
 /* At most this many devices, or names, in one statement: the rest waits
@@ -583,6 +585,29 @@ static void flush(cluster *c)
     free(v);
 }
 
+/* Column col of row: the device keys in hex, concatenated (NULL: none),
+ * into devs; how many (at most CLUSTER_PRESENCE_DEVS; a bad one ends it). */
+static size_t devs_of(const PGresult *res, int row, int col,
+                      uint8_t devs[static CLUSTER_PRESENCE_DEVS][32])
+{
+    if (PQgetisnull(res, row, col))
+        return 0;
+    const char *hex = PQgetvalue(res, row, col);
+    size_t len = strlen(hex), n = 0;
+    for (size_t at = 0; at + 64 <= len && n < CLUSTER_PRESENCE_DEVS; at += 64) {
+        size_t got = 0;
+        if (sodium_hex2bin(devs[n], 32, hex + at, 64, NULL, &got, NULL) != 0 || got != 32)
+            break;
+        n++;
+    }
+    return n;
+}
+
+/* The devices of an account, in hex, for the presence reads (column 4). */
+#define DEVS_OF(user)                                                                              \
+    "(SELECT string_agg(encode(d.device, 'hex'), '' ORDER BY d.device) FROM"                       \
+    " (SELECT device FROM banter_online WHERE \"user\" = " user " ORDER BY device LIMIT 16) d)"
+
 static void on_batch_read(void *ud, int ret, const PGresult *res, const char *errmsg)
 {
     cluster *c = ud;
@@ -598,9 +623,11 @@ static void on_batch_read(void *ud, int ret, const PGresult *res, const char *er
         long st = PQgetisnull(res, i, 2) ? RV_P_ONLINE : strtol(PQgetvalue(res, i, 2), NULL, 10);
         if (st < RV_P_ONLINE || st >= RV_P_COUNT)
             st = RV_P_ONLINE;
+        uint8_t devs[CLUSTER_PRESENCE_DEVS][32];
+        size_t nd = devs_of(res, i, 4, devs);
         c->cbs.presence(c->ud, PQgetvalue(res, i, 0), (uint8_t)st,
                         PQgetisnull(res, i, 3) ? "" : PQgetvalue(res, i, 3),
-                        strtoll(PQgetvalue(res, i, 1), NULL, 10));
+                        strtoll(PQgetvalue(res, i, 1), NULL, 10), (const uint8_t(*)[32])devs, nd);
     }
     schedule(c);
 }
@@ -632,9 +659,9 @@ static void read_named(cluster *c)
             const char *val[1] = {lit};
             r = db_pg_query(c->pg,
                             "SELECT u.name, (SELECT count(*) FROM banter_online o"
-                            " WHERE o.\"user\" = u.name), p.status, p.text"
-                            " FROM unnest($1::text[]) u(name)"
-                            " LEFT JOIN presence p ON p.\"user\" = u.name",
+                            " WHERE o.\"user\" = u.name), p.status, p.text, " DEVS_OF(
+                                "u.name") " FROM unnest($1::text[]) u(name)"
+                                          " LEFT JOIN presence p ON p.\"user\" = u.name",
                             1, val, NULL, NULL, false, on_batch_read, c);
         }
     }
@@ -720,7 +747,7 @@ static void on_presence(void *ud, int ret, const PGresult *res, const char *errm
     if (ret != 0) {
         if (!p->c->freed)
             say(p->c, "cannot read presence: %s", errmsg);
-        p->fn(p->ud, ret, NULL, 0, "", 0);
+        p->fn(p->ud, ret, NULL, 0, "", 0, NULL, 0);
         free(p);
         return;
     }
@@ -729,12 +756,14 @@ static void on_presence(void *ud, int ret, const PGresult *res, const char *errm
         long st = PQgetisnull(res, i, 2) ? RV_P_ONLINE : strtol(PQgetvalue(res, i, 2), NULL, 10);
         if (st < RV_P_ONLINE || st >= RV_P_COUNT)
             st = RV_P_ONLINE;
+        uint8_t devs[CLUSTER_PRESENCE_DEVS][32];
+        size_t nd = devs_of(res, i, 4, devs);
         p->fn(p->ud, 0, PQgetvalue(res, i, 0), (uint8_t)st,
               PQgetisnull(res, i, 3) ? "" : PQgetvalue(res, i, 3),
-              strtoll(PQgetvalue(res, i, 1), NULL, 10));
+              strtoll(PQgetvalue(res, i, 1), NULL, 10), (const uint8_t(*)[32])devs, nd);
     }
     if (p->all)
-        p->fn(p->ud, 1, NULL, 0, "", 0);
+        p->fn(p->ud, 1, NULL, 0, "", 0, NULL, 0);
     free(p);
 }
 
@@ -751,7 +780,7 @@ static void presence_query(cluster *c, const char *sql, int n, const char *const
     }
     if (r != 0) {
         say(c, "cannot read presence: %s", banter_strerror(r));
-        fn(ud, r, NULL, 0, "", 0);
+        fn(ud, r, NULL, 0, "", 0, NULL, 0);
     }
 }
 
@@ -760,18 +789,20 @@ void cluster_presence_get(cluster *c, const char *user, cluster_presence_fn fn, 
     const char *v[1] = {user};
     presence_query(c,
                    "SELECT $1::text, (SELECT count(*) FROM banter_online WHERE \"user\" = $1),"
-                   " p.status, p.text FROM (SELECT 1) x"
-                   " LEFT JOIN presence p ON p.\"user\" = $1",
+                   " p.status, p.text, " DEVS_OF("$1") " FROM (SELECT 1) x"
+                                                       " LEFT JOIN presence p ON p.\"user\" = $1",
                    1, v, fn, ud, false);
 }
 
 void cluster_presence_all(cluster *c, cluster_presence_fn fn, void *ud)
 {
-    presence_query(c,
-                   "SELECT o.\"user\", o.n, p.status, p.text FROM"
-                   " (SELECT \"user\", count(*) AS n FROM banter_online GROUP BY \"user\") o"
-                   " LEFT JOIN presence p ON p.\"user\" = o.\"user\"",
-                   0, NULL, fn, ud, true);
+    presence_query(
+        c,
+        "SELECT o.\"user\", o.n, p.status, p.text, " DEVS_OF(
+            "o.\"user\"") " FROM"
+                          " (SELECT \"user\", count(*) AS n FROM banter_online GROUP BY \"user\") o"
+                          " LEFT JOIN presence p ON p.\"user\" = o.\"user\"",
+        0, NULL, fn, ud, true);
 }
 
 /* ---- links (xlink.h) ---- */

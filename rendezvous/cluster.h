@@ -47,8 +47,11 @@
 #include "db_cluster.h"
 #include "error.h"
 
-#define CLUSTER_BEAT_MS 1000 /* heartbeat period */
-#define CLUSTER_DEAD_MS 5000 /* an instance silent this long is reaped */
+#define CLUSTER_BEAT_MS       1000 /* heartbeat period */
+/* Device keys a presence read names for one account (an account has at
+ * most 16 devices: docs/rendezvous.md 3). */
+#define CLUSTER_PRESENCE_DEVS 16
+#define CLUSTER_DEAD_MS       5000 /* an instance silent this long is reaped */
 
 typedef struct cluster cluster;
 
@@ -64,8 +67,11 @@ typedef struct cluster_cbs {
     /* An instance said user's presence may have changed (this one too),
      * and it was read (the names of one or more notifications read in one
      * query): the chosen status (RV_P_ONLINE when never set), its text
-     * (valid during the call) and the devices online on any instance. */
-    void (*presence)(void *ud, const char *user, uint8_t status, const char *text, int64_t online);
+     * (valid during the call), how many devices are online on any
+     * instance, and which (devs: the first CLUSTER_PRESENCE_DEVS by key,
+     * ndev of them; valid during the call). */
+    void (*presence)(void *ud, const char *user, uint8_t status, const char *text, int64_t online,
+                     const uint8_t (*devs)[32], size_t ndev);
 } cluster_cbs;
 
 /*
@@ -112,14 +118,16 @@ void cluster_post_body(cluster *c, const uint8_t device[static 32], int kind, in
  * the online rows queued before it, so a reader sees them. Each then reads
  * the presence of the names told (cbs.presence). cluster_presence_get
  * reads one account's: the chosen status (RV_P_ONLINE and "" when never
- * set) and text, and the devices online on any instance.
+ * set) and text, and the devices online on any instance (how many, and
+ * which).
  * cluster_presence_all reads every account with a device online anywhere
  * (at start and after a reconnection: notifications missed meanwhile are
  * not replayed). Their callbacks run once, also when the cluster is freed
  * first (ret BANTER_EDB); text is valid during the call.
  */
 typedef void (*cluster_presence_fn)(void *ud, int ret, const char *user, uint8_t status,
-                                    const char *text, int64_t online);
+                                    const char *text, int64_t online, const uint8_t (*devs)[32],
+                                    size_t ndev);
 void cluster_presence_changed(cluster *c, const char *user);
 void cluster_presence_get(cluster *c, const char *user, cluster_presence_fn fn, void *ud);
 /* fn once per account (ret 0), then once with ret 1 and user NULL at the

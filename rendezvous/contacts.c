@@ -129,6 +129,16 @@ static void send_all(account *a, const uint8_t *pt, size_t len)
     }
 }
 
+/* Add dev to st's devices unless it is there (or the list is full). */
+static void own_device_add(struct rv_status *st, const uint8_t dev[static 32])
+{
+    for (size_t i = 0; i < st->ndev; i++)
+        if (memcmp(st->dev[i], dev, 32) == 0)
+            return;
+    if (st->ndev < RV_DEVICES_MAX)
+        memcpy(st->dev[st->ndev++], dev, 32);
+}
+
 void contacts_own_status(conn *c, bool all)
 {
     account *a = c->acct;
@@ -136,6 +146,14 @@ void contacts_own_status(conn *c, bool all)
     m.u.status.status =
         a->status >= RV_P_ONLINE && a->status < RV_P_COUNT ? (rv_presence)a->status : RV_P_ONLINE;
     snprintf(m.u.status.text, sizeof m.u.status.text, "%s", a->text ? a->text : "");
+    /* The account's devices connected now: here, and on a cluster those
+     * the last read found elsewhere (docs/rendezvous.md 5.3). */
+    m.u.status.has_devices = true;
+    for (const conn *d = a->devs.head; d; d = d->dev.next)
+        if (!d->closing)
+            own_device_add(&m.u.status, conn_device(d));
+    for (uint32_t i = 0; i < a->nelsewhere; i++)
+        own_device_add(&m.u.status, a->elsewhere[i]);
     buf b;
     buf_init(&b, BANTER_MAX_PLAINTEXT);
     if (rvmsg_encode(&m, &b) == 0) {
@@ -145,6 +163,34 @@ void contacts_own_status(conn *c, bool all)
             conn_send_pt(c, buf_data(&b), buf_len(&b));
     }
     buf_free(&b);
+}
+
+void contacts_own_devices(core *k, const char *name, const uint8_t (*devs)[32], size_t n)
+{
+    account *a = online_find(k->on, name);
+    if (!a || !a->devs.head)
+        return;
+    uint8_t(*copy)[32] = NULL;
+    size_t m = 0;
+    if (n) {
+        copy = malloc(n * sizeof *copy);
+        if (!copy) {
+            core_log(k, "out of memory: the devices of %s online elsewhere are stale", name);
+            return;
+        }
+        for (size_t i = 0; i < n; i++)
+            if (!online_device(a, devs[i])) /* the ones here are read from a->devs */
+                memcpy(copy[m++], devs[i], 32);
+    }
+    bool same = m == a->nelsewhere && (m == 0 || memcmp(copy, a->elsewhere, m * sizeof *copy) == 0);
+    if (same) {
+        free(copy);
+        return;
+    }
+    free(a->elsewhere);
+    a->elsewhere = copy;
+    a->nelsewhere = (uint32_t)m;
+    contacts_own_status(a->devs.head, true);
 }
 
 /* RV_PRESENCE of a to every connected device of its approved contacts

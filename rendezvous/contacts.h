@@ -76,8 +76,13 @@ void contacts_op(conn *c, const struct rv_contact_op *op);
  * failure. */
 void contacts_status(conn *c, const struct rv_status *st);
 /* Tell c (all: every connected device of c's account) the status the
- * account chose (RV_STATUS, server to node; docs/rendezvous.md 5.3). */
+ * account chose and the account's devices connected now (RV_STATUS,
+ * server to node; docs/rendezvous.md 5.3). */
 void contacts_own_status(conn *c, bool all);
+/* On a cluster (xinst.h): the devices of account name online on any
+ * instance, as read (n of them): when name is connected here and those
+ * elsewhere changed, its devices here are told (contacts_own_status). */
+void contacts_own_devices(core *k, const char *name, const uint8_t (*devs)[32], size_t n);
 
 /* What changed about an account (contacts_entry_changed): a bit per
  * profile field (1u << rv_field), and its devices. */

@@ -43,6 +43,7 @@ static void account_free(account *a)
         free(a->rel[i].peer);
     free(a->rel);
     free(a->text);
+    free(a->elsewhere);
     free(a);
 }
 

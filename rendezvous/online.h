@@ -33,12 +33,15 @@ typedef struct crel {
 } crel;
 
 struct account {
-    account *hnext; /* hash chain */
-    hlist devs;     /* connected authenticated devices (through conn.dev) */
-    crel *rel;      /* relations sorted by peer name (contacts.c); owned */
-    char *text;     /* the status text chosen, NULL for "" (owned) */
+    account *hnext;           /* hash chain */
+    hlist devs;               /* connected authenticated devices (through conn.dev) */
+    crel *rel;                /* relations sorted by peer name (contacts.c); owned */
+    char *text;               /* the status text chosen, NULL for "" (owned) */
+    uint8_t (*elsewhere)[32]; /* on a cluster: its devices online on other instances, as
+                                 last read (contacts_own_devices; owned), nelsewhere of them */
     uint32_t ndevs;
     uint32_t nrel, caprel;
+    uint32_t nelsewhere;
     uint8_t status;  /* rv_presence chosen (RV_P_ONLINE ... RV_P_INVISIBLE) */
     uint8_t shown;   /* the presence contacts were last told (RV_P_*) */
     bool shown_text; /* whether they were last told the text */

@@ -131,7 +131,7 @@ static rv_presence seen(uint8_t status, int64_t nonline)
 }
 
 static void on_presence_read(void *ud, int ret, const char *user, uint8_t status, const char *text,
-                             int64_t nonline)
+                             int64_t nonline, const uint8_t (*devs)[32], size_t ndev)
 {
     core *k = ud;
     if (ret != 0 || !k->xi)
@@ -144,28 +144,30 @@ static void on_presence_read(void *ud, int ret, const char *user, uint8_t status
     const account *here = online_find(k->on, user);
     if (nonline <= 0 && here && here->ndevs > 0)
         return;
+    /* Its devices here learn which of the account's are online elsewhere. */
+    contacts_own_devices(k, user, devs, ndev);
     rv_presence st = seen(status, nonline);
     if (rpres_set(k->xi, user, nonline > 0, st, text))
         contacts_push_presence(k, user, st, st == RV_P_OFFLINE ? "" : text);
 }
 
 static void on_presence(void *ud, const char *user, uint8_t status, const char *text,
-                        int64_t nonline)
+                        int64_t nonline, const uint8_t (*devs)[32], size_t ndev)
 {
-    on_presence_read(ud, 0, user, status, text, nonline);
+    on_presence_read(ud, 0, user, status, text, nonline, devs, ndev);
 }
 
 /* A full read (after a join): each account online anywhere, then the end,
  * when those not seen any more are offline. */
 static void on_presence_all(void *ud, int ret, const char *user, uint8_t status, const char *text,
-                            int64_t nonline)
+                            int64_t nonline, const uint8_t (*devs)[32], size_t ndev)
 {
     core *k = ud;
     xinst *xi = k->xi;
     if (!xi || ret < 0)
         return;
     if (ret == 0) {
-        on_presence_read(ud, 0, user, status, text, nonline);
+        on_presence_read(ud, 0, user, status, text, nonline, devs, ndev);
         return;
     }
     for (size_t i = 0; i < xi->nb; i++)
@@ -380,6 +382,9 @@ void xinst_device_up(conn *c)
     if (k->cl && c->acct) {
         cluster_device(k->cl, conn_device(c), c->acct->name, true);
         xlink_device(k, conn_device(c), true);
+        /* The account's devices on other instances learn of it (a read of
+         * its presence there: contacts_own_devices). */
+        cluster_presence_changed(k->cl, c->acct->name);
     }
 }
 
@@ -394,6 +399,7 @@ void xinst_device_down(conn *c)
             return;
     cluster_device(k->cl, conn_device(c), c->acct->name, false);
     xlink_device(k, conn_device(c), false);
+    cluster_presence_changed(k->cl, c->acct->name);
 }
 
 struct stored {

@@ -333,7 +333,13 @@ static int decode_status(const cJSON *o, struct rv_status *st, bool presence)
     if (!r && !presence && p == RV_P_OFFLINE)
         r = BANTER_ESCHEMA;
     st->status = (rv_presence)p;
-    return r ? r : get_text(o, st->text);
+    if (!r)
+        r = get_text(o, st->text);
+    if (!r && !presence) {
+        st->has_devices = cJSON_GetObjectItemCaseSensitive(o, "devices") != NULL;
+        r = get_devices(o, &st->ndev, st->dev);
+    }
+    return r;
 }
 
 static int decode_stored(const cJSON *o, struct rv_stored *st, bool full)
@@ -838,6 +844,12 @@ static int build_status(const struct rv_status *st, cJSON *o, bool presence)
         r = BANTER_ENOMEM;
     if (!r && st->text[0])
         r = add_text(o, "text", st->text, 0, RV_TEXT_MAX, true);
+    if (!r && !presence && st->has_devices) {
+        if (!st->ndev && !cJSON_AddArrayToObject(o, "devices"))
+            r = BANTER_ENOMEM;
+        else
+            r = add_devices(o, st->ndev, st->dev);
+    }
     return r;
 }
 

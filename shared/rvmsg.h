@@ -178,6 +178,12 @@ struct rv_status {
     rv_presence status; /* RV_STATUS: not RV_P_OFFLINE; RV_PRESENCE: not RV_P_INVISIBLE */
     char user[BANTER_MAX_NAME + 1]; /* RV_PRESENCE only */
     char text[RV_TEXT_MAX + 1];
+    /* RV_STATUS from the server: "devices", the account's devices
+     * connected now (docs/rendezvous.md 5.3), when has_devices (written
+     * even when empty); a server that does not say leaves it out. */
+    bool has_devices;
+    size_t ndev;
+    uint8_t dev[RV_DEVICES_MAX][RV_KEY_LEN];
 };
 
 /* What became of one RV_SEAL. */

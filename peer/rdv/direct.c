@@ -57,16 +57,17 @@ static bool to_reach(direct *d, const store_device *dev)
            !lan_conn(d->l, dev->key);
 }
 
-/* The account's other devices (the server does not say which are
- * online: an offer to one that is not gets EOFFLINE, and icelink's
- * backoff spaces the next). Whether one is not connected. */
+/* The account's other devices that the server lists as connected now
+ * (rdv_own_online; a server that does not say: all of them, and an offer
+ * to one that is not connected gets EOFFLINE, icelink's backoff spacing
+ * the next). Whether one is not connected. */
 static bool scan_own(direct *d, const char *user)
 {
     node_peer_info *pi = g_new0(node_peer_info, 1);
     bool waiting = false;
     if (own_account(d, user, pi))
         for (size_t j = 0; j < pi->ndev; j++)
-            if (to_reach(d, &pi->devs[j].dev)) {
+            if (to_reach(d, &pi->devs[j].dev) && rdv_own_online(d->r, pi->devs[j].dev.key) != 0) {
                 icelink_want(d->il, user, pi->devs[j].dev.key);
                 waiting = true;
             }
@@ -143,6 +144,15 @@ static void on_node_event(void *ud, const node_event *ev)
          ev->type == NODE_EV_CONTACTS || ev->type == NODE_EV_OFFLINE ||
          ev->type == NODE_EV_RENDEZVOUS) &&
         !d->scan_idle)
+        d->scan_idle = g_idle_add(on_scan_idle, d);
+}
+
+/* The server said which of the account's devices are connected: those
+ * that came are offered to (the next scan), those gone no longer are. */
+static void on_own_devices(void *ud)
+{
+    direct *d = ud;
+    if (!d->scan_idle)
         d->scan_idle = g_idle_add(on_scan_idle, d);
 }
 
@@ -227,6 +237,7 @@ direct *direct_new(GMainContext *ctx, node *n, rdv *r, lan *l, const identity *i
     g_strlcpy(d->server_fpd, server_fpd, sizeof d->server_fpd);
     d->il = icelink_new(ctx, d->self, &cb, d);
     rdv_set_ice_hook(r, on_ice, d);
+    rdv_set_own_hook(r, on_own_devices, d);
     node_subscribe(n, on_node_event, d);
     d->subscribed = true;
     return d;
@@ -237,6 +248,7 @@ void direct_detach(direct *d)
     if (!d || !d->r)
         return;
     rdv_set_ice_hook(d->r, NULL, NULL);
+    rdv_set_own_hook(d->r, NULL, NULL);
     d->r = NULL;
     if (d->subscribed)
         node_unsubscribe(d->n, on_node_event, d);

@@ -4,10 +4,12 @@
  * "ice" route), wired together: the rendezvous carries the signaling and
  * the STUN/TURN servers (rdv.h, docs/rendezvous.md 12), net/icelink makes
  * the paths, net/lan runs the connections over them, and the core says
- * which devices to reach (approved contacts, online at the server, with
- * no LAN connection) and which may reach us.
+ * which devices to reach (approved contacts, online at the server, and
+ * the account's other devices the server lists as connected, with no LAN
+ * connection) and which may reach us.
  *
- * When presence, the contact list or the rendezvous session changes, and
+ * When presence, the contact list, the account's devices connected (the
+ * server's RV_STATUS) or the rendezvous session changes, and
  * then every DIRECT_SCAN_MS while one of them has no connection (not at
  * all when every device is reached), each such device is handed to
  * icelink_want(); an

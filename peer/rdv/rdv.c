@@ -91,6 +91,13 @@ struct rdv {
     void *cert_ud;
     rv_presence my_status; /* as the server last said (RV_P_OFFLINE: not known) */
     char my_text[RV_TEXT_MAX + 1];
+    /* The account's devices connected now, as the server last said
+     * (RV_STATUS "devices"); own_known false until it says, this session. */
+    bool own_known;
+    size_t own_n;
+    uint8_t own[RV_DEVICES_MAX][RV_KEY_LEN];
+    void (*own_hook)(void *ud);
+    void *own_ud;
     bool has_policy; /* the organisation's policy, checked (docs/rendezvous.md 11) */
     policy pol;
     void (*policy_hook)(void *ud);
@@ -804,6 +811,22 @@ int rdv_send_raw(rdv *r, const uint8_t *pt, size_t len)
     return send_pt(r, pt, len);
 }
 
+void rdv_set_own_hook(rdv *r, void (*fn)(void *ud), void *ud)
+{
+    r->own_hook = fn;
+    r->own_ud = ud;
+}
+
+int rdv_own_online(const rdv *r, const uint8_t dev[static 32])
+{
+    if (!r->authed || !r->own_known)
+        return -1;
+    for (size_t i = 0; i < r->own_n; i++)
+        if (memcmp(r->own[i], dev, 32) == 0)
+            return 1;
+    return 0;
+}
+
 void rdv_set_cert_hook(rdv *r, void (*fn)(void *ud), void *ud)
 {
     r->cert_hook = fn;
@@ -827,6 +850,8 @@ static void update_authed(rdv *r)
         return;
     r->my_status = RV_P_OFFLINE;
     r->my_text[0] = '\0';
+    r->own_known = false;
+    r->own_n = 0;
     r->authed = now;
     if (r->sink.session)
         r->sink.session(r->sink_ud, now ? r->user : NULL);
@@ -1048,6 +1073,13 @@ static void on_rvmsg(rdv *r, const uint8_t *pt, size_t len)
         if (r->authed) {
             r->my_status = m.u.status.status;
             memcpy(r->my_text, m.u.status.text, sizeof r->my_text);
+        }
+        if (r->authed && m.u.status.has_devices) { /* which of its devices are connected */
+            r->own_known = true;
+            r->own_n = m.u.status.ndev;
+            memcpy(r->own, m.u.status.dev, m.u.status.ndev * RV_KEY_LEN);
+            if (r->own_hook)
+                r->own_hook(r->own_ud);
         }
         break;
     case RV_STORED:

@@ -185,6 +185,13 @@ void rdv_set_sink(rdv *r, const rdv_sink *sink, void *ud);
 /* fn(ud, m) runs for every RV_ICE_SERVERS, RV_ICE_OFFER, RV_ICE_ANSWER
  * and RV_ICE_END while logged in (m is valid during the call). */
 void rdv_set_ice_hook(rdv *r, void (*fn)(void *ud, const rvmsg *m), void *ud);
+/* Whether the server lists dev among this account's devices connected
+ * now (RV_STATUS "devices", docs/rendezvous.md 5.3): 1 listed, 0 not,
+ * -1 not known (not logged in, or a server that does not say). */
+int rdv_own_online(const rdv *r, const uint8_t dev[static 32]);
+/* fn(ud) runs whenever the server said which of the account's devices
+ * are connected (rdv_own_online changed, or was said again). */
+void rdv_set_own_hook(rdv *r, void (*fn)(void *ud), void *ud);
 /* fn(ud) runs whenever a new certificate was accepted (rdv_cert). */
 void rdv_set_cert_hook(rdv *r, void (*fn)(void *ud), void *ud);
 

@@ -122,7 +122,8 @@
  *   recv sealed from=<user> id=<id> flags=<n> body=<text> check=<ok|ERRNAME>
  *             (opened with the probe's key; checked: sender key, CHAT, id)
  *   recv recipients total=<n> page=<p> users=<name,name...>
- *   recv status <status> text=<t|->   (RV_STATUS from the server)
+ *   recv status <status> text=<t|-> devices=<n|->   (RV_STATUS from the server:
+ *                                     how many of the account's devices are connected)
  *   recv announce id=<n> department=<d|-> text=<text>
  *   recv revoked n=<n> check=<ok|ERRNAME> keys=<first 8 hex of each|->
  *             (checked against the server's key)
@@ -581,8 +582,11 @@ static void show_rv(probe *p, const uint8_t *pt, size_t len)
         p->done |= p->await == AW_RESULT;
     } else if (m.type == RV_STATUS) {
         safe(a, dash(m.u.status.text));
-        snprintf(line, sizeof line, "recv status %s text=%s", rv_presence_name(m.u.status.status),
-                 a);
+        char nd[24] = "-";
+        if (m.u.status.has_devices)
+            snprintf(nd, sizeof nd, "%zu", m.u.status.ndev);
+        snprintf(line, sizeof line, "recv status %s text=%s devices=%s",
+                 rv_presence_name(m.u.status.status), a, nd);
     } else {
         show_rv_more(p, &m, line, sizeof line);
     }

@@ -61,12 +61,13 @@ rnode_users() {
     done
 }
 
-# start_server: banter-rendezvous on host 1 ($SRV), its PID in $SRV_PID,
-# the Nth start's logs in $T/srvN.{log,err}; returns once it listens.
+# start_server [OPTION...]: banter-rendezvous on host 1 ($SRV) with those
+# options, its PID in $SRV_PID, the Nth start's logs in
+# $T/srvN.{log,err}; returns once it listens.
 SRV_N=0
 start_server() {
     SRV_N=$((SRV_N + 1))
-    bg 1 "$T/srv$SRV_N.log" "$RDV_BIN" --db "$DB" --listen "$SRV"
+    bg 1 "$T/srv$SRV_N.log" "$RDV_BIN" --db "$DB" --listen "$SRV" "$@"
     SRV_PID=$BG_PID
     wait_for 10 grep -q "listening on $SRV" "$T/srv$SRV_N.err" ||
         t_fail "server start" "$(tail -n 3 "$T/srv$SRV_N.err")"

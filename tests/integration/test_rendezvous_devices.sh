@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test: seconds 9
+# test: seconds 25
 # SPDX-License-Identifier: MIT
 #
 # test_rendezvous_devices.sh - several devices per person (issue 11, item
@@ -8,7 +8,8 @@
 # namespaces (198.18.0.0/24): host 1 the server, host 2 ada's desk
 # ("ada1"), host 3 ada's laptop ("ada2"), host 4 bob.
 #   1. the server: a probe of ada's account sees its own entry (state
-#      self) grow to two devices when the second node logs in;
+#      self) grow to two devices when the second node logs in, and the
+#      account's devices connected (RV_STATUS devices) from two to three;
 #   2. over the relay only (--no-mdns): messages each way; bob's reach
 #      both of ada's devices, what either of ada's devices sends reaches
 #      bob and comes to the other as sent ("out"); `history bob --json`
@@ -20,7 +21,11 @@
 #   4. on one LAN (mDNS on): ada's two nodes find each other as devices
 #      of her own account (certificates), bob finds both; more messages,
 #      the histories still read the same, nothing twice; a LAN stranger's
-#      CHAT with "to" is answered ERROR EPERM and stored nowhere.
+#      CHAT with "to" is answered ERROR EPERM and stored nowhere;
+#   5. ICE (the server names a STUN server: a counter of what reaches
+#      it): the one of ada's devices that offers makes no offer while the
+#      other is offline, one as soon as it logs in (a direct path), and
+#      none once it left again.
 # Needs root (namespaces). $BANTER_BIN, $RDV_BIN, $RDV_PROBE and $PEER_PROBE default to
 # the ASan builds; every process's stderr is checked for sanitizer
 # reports.
@@ -68,6 +73,11 @@ start_rnode 3 ada2 --no-mdns
 rnode_login ada2 ada
 wait_for 10 grep -q '^recv contact ada state=self .*devices=3$' "$T/watch.log" ||
     t_fail "own entry" "not updated when ada2 logged in: $(grep 'state=self' "$T/watch.log")"
+# Which of them are connected (RV_STATUS devices): ada1 and the probe,
+# then ada2 too.
+wait_for 5 grep -q '^recv status online text=- devices=2$' "$T/watch.log" &&
+    wait_for 10 grep -q '^recv status online text=- devices=3$' "$T/watch.log" ||
+    t_fail "own devices online" "$(grep '^recv status' "$T/watch.log")"
 kill -TERM "$WATCH" 2>/dev/null
 # The probe's device leaves the account again: back to ada1 and ada2.
 host_exec 1 "$RDV_PROBE" --key "$T/adaw.key" 198.18.0.1 7400 hello ready logout wait=200 >/dev/null 2>&1
@@ -82,7 +92,7 @@ for h in ada1 ada2; do
 done
 run b "$T/ada1" send ada "to myself"
 [ "$RC" -ne 0 ] || t_fail "send to self" "accepted: $OUT"
-t_pass "the server's own entry (state self) lists the account's devices, updated at a login and a logout; the own account is no contact"
+t_pass "the server's own entry (state self) lists the account's devices, updated at a login and a logout; RV_STATUS names the ones connected; the own account is no contact"
 
 # ---- 2. over the relay ----
 
@@ -172,7 +182,48 @@ for h in ada1 ada2; do
 done
 t_pass "a LAN stranger calling itself ada2 and sending a copy 'from ada's other device' gets ERROR EPERM; nothing stored"
 
+# ---- 5. ICE offers only to the account's devices that are online ----
+# The server names a STUN server (a UDP listener here that counts what
+# comes, from which address): a node gathers against it for every ICE
+# offer it makes. Of ada's two devices the one with the smaller key
+# offers (docs/protocol.md, "Who starts"); it runs alone first, the other
+# bound to the account but offline.
 for h in ada1 ada2 bob; do stop_rnode "$h"; done
+stop_server
+host_bg 1 "$T/stun.log" python3 -u -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("198.18.0.1", 3479))
+print("ready")
+while True:
+    print(s.recvfrom(2048)[1][0])'
+wait_for 5 grep -q '^ready$' "$T/stun.log" || t_fail "stun listener" "$(cat "$T/stun.err")"
+printf 'stun = stun:198.18.0.1:3479\n' >"$T/rdv-ice.conf"
+chmod 600 "$T/rdv-ice.conf"
+start_server --config "$T/rdv-ice.conf"
+k1=$("$RDV_PROBE" --key "$T/ada1/identity.key" --print-key)
+k2=$("$RDV_PROBE" --key "$T/ada2/identity.key" --print-key)
+if [[ $k1 < $k2 ]]; then lo=ada1 lo_host=2 hi=ada2 hi_host=3; else lo=ada2 lo_host=3 hi=ada1 hi_host=2; fi
+from_lo() { grep -c "^198.18.0.$lo_host$" "$T/stun.log"; }
+start_rnode "$lo_host" "$lo" --no-mdns
+wait_for 15 logged_in "$lo" ada || t_fail "ICE: login $lo" "$(b "$T/$lo" rendezvous --json 2>&1)"
+sleep 3
+[ "$(from_lo)" -eq 0 ] ||
+    t_fail "ICE: offline device" "$lo gathered for an offer $(from_lo) times while $hi was offline"
+start_rnode "$hi_host" "$hi" --no-mdns
+wait_for 15 logged_in "$hi" ada || t_fail "ICE: login $hi" "$(b "$T/$hi" rendezvous --json 2>&1)"
+_own_path() { grep -q "path to ada's device" "$T/$lo-${NRUN[$lo]}.err"; }
+wait_for 20 _own_path || t_fail "ICE: online device" "no path from $lo to $hi: $(cat "$T/$lo-${NRUN[$lo]}.err")"
+[ "$(from_lo)" -gt 0 ] || t_fail "ICE: online device" "a path without gathering?"
+stop_rnode "$hi"
+sleep 1 # its connections end; the server tells $lo
+n_lo=$(from_lo)
+sleep 6 # without the server's list: an offer again 2 to 7 s after the path ended
+[ "$(from_lo)" -eq "$n_lo" ] ||
+    t_fail "ICE: gone offline" "$lo gathered for an offer $(($(from_lo) - n_lo)) times after $hi left"
+t_pass "ICE: the device that offers makes no offer to the account's other device while the server lists it offline, offers once it comes online (a direct path), and stops when it leaves"
+
+stop_rnode "$lo"
 stop_server
 t_pass "clean stop, no sanitizer reports"
 echo "PASS: test_rendezvous_devices"

@@ -86,15 +86,22 @@ static void on_event(void *ud, const db_cluster_event *ev, const char *user)
 static int pres_reads;
 static int64_t bob_online = -1;
 
+static uint8_t bob_dev[32];
+static size_t bob_ndev;
+
 static void on_presence(void *ud, const char *user, uint8_t status, const char *text,
-                        int64_t online)
+                        int64_t online, const uint8_t (*devs)[32], size_t ndev)
 {
     (void)ud;
     (void)status;
     (void)text;
     pres_reads++;
-    if (strcmp(user, "bob") == 0)
+    if (strcmp(user, "bob") == 0) {
         bob_online = online;
+        bob_ndev = ndev;
+        if (ndev)
+            memcpy(bob_dev, devs[0], 32);
+    }
 }
 
 static void on_reaped(void *ud, const char *const *users, size_t n)
@@ -196,6 +203,8 @@ static void test_batch(cluster *b)
     assert_int_equal(side_int("SELECT count(*) FROM banter_online WHERE \"user\" = 'eve'"), 0);
     assert_int_equal(pres_reads, 4); /* a and b each read ann and bob */
     assert_int_equal(bob_online, 1);
+    assert_int_equal(bob_ndev, 1); /* which device: the one online */
+    assert_memory_equal(bob_dev, d2, 32);
     cluster_device(b, d2, "bob", false);
     run_for(300);
     assert_int_equal(side_int("SELECT count(*) FROM banter_online WHERE \"user\" = 'bob'"), 0);

@@ -218,7 +218,25 @@ static void test_contacts_presence(void **state)
     st.u.status.status = RV_P_INVISIBLE;
     round_trip(&st, &out);
     assert_int_equal(out.u.status.status, RV_P_INVISIBLE);
+    assert_false(out.u.status.has_devices); /* a server that does not say */
     rvmsg_clear(&out);
+    /* The account's devices connected now: an empty list is a list. */
+    st.u.status.has_devices = true;
+    round_trip(&st, &out);
+    assert_true(out.u.status.has_devices);
+    assert_int_equal(out.u.status.ndev, 0);
+    rvmsg_clear(&out);
+    st.u.status.ndev = 2;
+    memset(st.u.status.dev[0], 0x31, 32);
+    memset(st.u.status.dev[1], 0x32, 32);
+    round_trip(&st, &out);
+    assert_true(out.u.status.has_devices);
+    assert_int_equal(out.u.status.ndev, 2);
+    assert_memory_equal(out.u.status.dev[1], st.u.status.dev[1], 32);
+    rvmsg_clear(&out);
+    assert_int_equal(dec(&m, RV_STATUS, "{\"status\":\"online\",\"devices\":{}}"), BANTER_ESCHEMA);
+    assert_int_equal(dec(&m, RV_STATUS, "{\"status\":\"online\",\"devices\":[\"ab\"]}"),
+                     BANTER_ESCHEMA);
     assert_int_equal(dec(&m, RV_STATUS, "{\"status\":\"offline\"}"), BANTER_ESCHEMA);
     assert_int_equal(dec(&m, RV_STATUS, "{\"status\":\"busy\",\"text\":\"a\\nb\"}"),
                      BANTER_ESCHEMA);
