@@ -603,10 +603,12 @@ static size_t devs_of(const PGresult *res, int row, int col,
     return n;
 }
 
-/* The devices of an account, in hex, for the presence reads (column 4). */
+/* What the presence reads say of an account's devices online: how many
+ * (n) and which (devs: their keys in hex, concatenated, by key; an account
+ * has at most 16), in one pass over its rows. */
 #define DEVS_OF(user)                                                                              \
-    "(SELECT string_agg(encode(d.device, 'hex'), '' ORDER BY d.device) FROM"                       \
-    " (SELECT device FROM banter_online WHERE \"user\" = " user " ORDER BY device LIMIT 16) d)"
+    " LEFT JOIN LATERAL (SELECT count(*) AS n, string_agg(encode(device, 'hex'), ''"               \
+    " ORDER BY device) AS devs FROM banter_online WHERE \"user\" = " user ") o ON true"
 
 static void on_batch_read(void *ud, int ret, const PGresult *res, const char *errmsg)
 {
@@ -658,10 +660,9 @@ static void read_named(cluster *c)
             *p = '\0';
             const char *val[1] = {lit};
             r = db_pg_query(c->pg,
-                            "SELECT u.name, (SELECT count(*) FROM banter_online o"
-                            " WHERE o.\"user\" = u.name), p.status, p.text, " DEVS_OF(
-                                "u.name") " FROM unnest($1::text[]) u(name)"
-                                          " LEFT JOIN presence p ON p.\"user\" = u.name",
+                            "SELECT u.name, o.n, p.status, p.text, o.devs"
+                            " FROM unnest($1::text[]) u(name)" DEVS_OF(
+                                "u.name") " LEFT JOIN presence p ON p.\"user\" = u.name",
                             1, val, NULL, NULL, false, on_batch_read, c);
         }
     }
@@ -788,21 +789,20 @@ void cluster_presence_get(cluster *c, const char *user, cluster_presence_fn fn, 
 {
     const char *v[1] = {user};
     presence_query(c,
-                   "SELECT $1::text, (SELECT count(*) FROM banter_online WHERE \"user\" = $1),"
-                   " p.status, p.text, " DEVS_OF("$1") " FROM (SELECT 1) x"
-                                                       " LEFT JOIN presence p ON p.\"user\" = $1",
+                   "SELECT $1::text, o.n, p.status, p.text, o.devs FROM (SELECT 1) x" DEVS_OF(
+                       "$1") " LEFT JOIN presence p ON p.\"user\" = $1",
                    1, v, fn, ud, false);
 }
 
 void cluster_presence_all(cluster *c, cluster_presence_fn fn, void *ud)
 {
-    presence_query(
-        c,
-        "SELECT o.\"user\", o.n, p.status, p.text, " DEVS_OF(
-            "o.\"user\"") " FROM"
-                          " (SELECT \"user\", count(*) AS n FROM banter_online GROUP BY \"user\") o"
-                          " LEFT JOIN presence p ON p.\"user\" = o.\"user\"",
-        0, NULL, fn, ud, true);
+    presence_query(c,
+                   "SELECT o.\"user\", o.n, p.status, p.text, o.devs FROM"
+                   " (SELECT \"user\", count(*) AS n,"
+                   " string_agg(encode(device, 'hex'), '' ORDER BY device) AS devs"
+                   " FROM banter_online GROUP BY \"user\") o"
+                   " LEFT JOIN presence p ON p.\"user\" = o.\"user\"",
+                   0, NULL, fn, ud, true);
 }
 
 /* ---- links (xlink.h) ---- */
