@@ -73,13 +73,17 @@ void buf_truncate(buf *b, size_t n)
         b->len = b->off + (uint32_t)n;
 }
 
-void buf_consume(buf *b, size_t n)
+void buf_consume_keep(buf *b, size_t n)
 {
     b->off += (uint32_t)n;
-    if (b->off < b->len)
-        return;
-    b->off = b->len = 0;
-    if (b->alloc > BUF_KEEP) {
+    if (b->off == b->len)
+        b->off = b->len = 0;
+}
+
+void buf_consume(buf *b, size_t n)
+{
+    buf_consume_keep(b, n);
+    if (b->len == 0 && b->alloc > BUF_KEEP) {
         free(b->mem);
         b->mem = NULL;
         b->alloc = 0;

@@ -56,6 +56,11 @@ void buf_truncate(buf *b, size_t n);
 /* Drop n bytes from the front (n <= buf_len). When the buffer drains, large
  * allocations are released. */
 void buf_consume(buf *b, size_t n);
+/* The same, but a drained buffer keeps its allocation: for a buffer that
+ * is filled and drained at a high rate (a session carrying bulk data),
+ * where freeing and allocating it again per message costs page faults.
+ * buf_free releases it. */
+void buf_consume_keep(buf *b, size_t n);
 
 typedef struct cur {
     const uint8_t *p; /* private */

@@ -53,6 +53,14 @@ typedef struct session_config {
     const uint8_t *expect_peer; /* Ed25519 key the peer must have, or NULL */
     size_t out_cap;             /* 0: SESSION_DEFAULT_OUT_CAP */
     bool binding;               /* keep the final handshake hash (session_binding) */
+    /* A session that carries bulk data (a node's, file transfers): its
+     * buffers keep their memory when they drain, so a stream of large
+     * messages allocates nothing per message (freeing a 64 KiB buffer
+     * after each frame and allocating it again costs page faults).
+     * session_trim releases them; the owner calls it when the session
+     * goes quiet. Off (a server's many idle sessions): a drained buffer
+     * over 4 KiB is freed at once. */
+    bool keep_buffers;
 } session_config;
 
 /* Create a session. An initiator's first handshake message is queued at
@@ -106,8 +114,9 @@ void session_out_consume(session *s, size_t n);
  * output queue when it is empty, and the last received plaintext (the
  * data of the last event, which the caller must no longer use), and the
  * frame decoder's buffer between frames. For a
- * server holding many mostly idle sessions: an idle session is then its
- * struct alone; the buffers are allocated again when next needed. */
+ * server holding many mostly idle sessions, and for a session made with
+ * keep_buffers once it goes quiet: an idle session is then its struct
+ * alone; the buffers are allocated again when next needed. */
 void session_trim(session *s);
 
 /* After the handshake: the largest transport frame accepted from now on

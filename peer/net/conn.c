@@ -186,7 +186,8 @@ conn *conn_over(GMainContext *ctx, const identity *id, bool initiator, conn_tran
     c->created = c->last_rx = mono_ms();
     session_config sc = {.role = initiator ? NOISE_INITIATOR : NOISE_RESPONDER,
                          .id = id,
-                         .rng = bcrypto_rng_system()};
+                         .rng = bcrypto_rng_system(),
+                         .keep_buffers = true}; /* file data; conn_trim when quiet */
     *err = session_new(&c->s, &sc);
     if (*err == 0) {
         c->t = make(arg, &conn_tcbs, c, err);

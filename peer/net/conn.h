@@ -92,8 +92,10 @@ size_t conn_queued(const conn *c);
 /* What the transport's path carries, bytes per second; 0 when it does
  * not say (TCP) or does not know yet. */
 size_t conn_rate(const conn *c);
-/* Release the session's idle buffers (session_trim); for an owner that
- * holds many quiet connections. Not from inside a message callback. */
+/* Release the session's idle buffers (session_trim). The session keeps
+ * them while data flows (session_config.keep_buffers: no allocation per
+ * 64 KiB frame of a file), so an owner calls this once a connection has
+ * gone quiet. Not from inside a message callback. */
 void conn_trim(conn *c);
 /* The largest frame accepted from the peer from now on (session_set_rx_max). */
 void conn_set_rx_max(conn *c, size_t max);
