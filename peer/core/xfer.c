@@ -1367,20 +1367,33 @@ static gboolean pump(gpointer p)
 {
     xf *x = p;
     conn *c = peer_conn(x);
-    for (int k = 0; k < PUMP_BATCH; k++) {
-        if (!may_send(x, c) || send_chunk(x, c) <= 0) {
-            x->pump = 0; /* drained, FILE_STORED or a new accept starts it again */
-            if (x->send_off >= x->total)
-                close_source(x);
-            return G_SOURCE_REMOVE;
+    bool full = false; /* stopped by may_send (not by send_chunk) */
+    int k;
+    if (c)
+        conn_cork(c, true); /* the batch goes in as few writes as the socket allows */
+    for (k = 0; k < PUMP_BATCH; k++) {
+        if (!may_send(x, c)) {
+            full = true;
+            break;
         }
+        if (send_chunk(x, c) <= 0)
+            break;
         if (x->window &&
             (x->send_off - x->last_mark >= XFER_MARK_EVERY || x->send_off == x->total)) {
             send_mark(x, MSG_FILE_MARK, x->send_off);
             x->last_mark = x->send_off;
         }
     }
-    return G_SOURCE_CONTINUE;
+    if (c)
+        conn_cork(c, false);
+    /* The queue that stopped the batch may have gone into the socket at
+     * once: then no drained() comes, and the pump goes on. */
+    if (k == PUMP_BATCH || (full && may_send(x, c)))
+        return G_SOURCE_CONTINUE;
+    x->pump = 0; /* drained, FILE_STORED or a new accept starts it again */
+    if (x->send_off >= x->total)
+        close_source(x);
+    return G_SOURCE_REMOVE;
 }
 
 static void on_accept(xf *x, const struct msg_accept *a)

@@ -50,7 +50,7 @@
  * FILE_MARK); the receiver offers the same in FILE_ACCEPT. */
 #define XFER_WINDOW          (4u << 20)
 /* A FILE_MARK after this much data. */
-#define XFER_MARK_EVERY      (256u * 1024u)
+#define XFER_MARK_EVERY      (1024u * 1024u)
 /* Progress events for one transfer, at most this often. */
 #define XFER_PROGRESS_MS     250
 /* Limits on incoming offers (docs/limits.md; banter.conf sets them). */

@@ -51,7 +51,7 @@ typedef struct xpart xpart;
 typedef enum xsink_ev_type {
     XSINK_OPENED,   /* the part is ready; bytes: how much of the file it holds */
     XSINK_STORED,   /* bytes: how much of the file is written and hashed (every
-                       256 KiB, at the end, and after xsink_notify) */
+                       MiB, at the end, and after xsink_notify) */
     XSINK_FINISHED, /* ok: matched the offer and has its final name; else deleted */
     XSINK_FAILED,   /* a write or open failed (err, why); later data is dropped */
 } xsink_ev_type;
@@ -98,7 +98,7 @@ xpart *xsink_open(xsink *s, const xpart_params *p);
 /* Queue len bytes (copied) at off in the file; pieces come in order. */
 void xsink_write(xpart *p, uint64_t off, const uint8_t *data, size_t len);
 /* An XSINK_STORED event once everything queued so far is stored (progress
- * is otherwise reported only every 256 KiB and at the file's end). */
+ * is otherwise reported only every MiB and at the file's end). */
 void xsink_notify(xpart *p);
 /* Every byte is queued: check, sync and rename (XSINK_FINISHED). */
 void xsink_finish(xpart *p);

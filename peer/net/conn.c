@@ -16,7 +16,7 @@ struct conn {
     session *s;
     transport *t;
     GSource *done_src, *drain_src;
-    bool initiator, open, ready, blocked, was_established;
+    bool initiator, open, ready, blocked, was_established, corked;
     int err;
     int64_t created, last_rx, partial_since;
 };
@@ -88,7 +88,7 @@ static void flush(conn *c)
 {
     size_t len;
     const uint8_t *p;
-    if (!c->ready)
+    if (!c->ready || c->corked)
         return;
     while (c->open && (p = session_out(c->s, &len)) != NULL) {
         ssize_t w = transport_write(c->t, p, len);
@@ -255,6 +255,13 @@ int conn_send_raw(conn *c, const uint8_t *pt, size_t len)
     if (r == 0)
         flush(c);
     return r;
+}
+
+void conn_cork(conn *c, bool on)
+{
+    c->corked = on;
+    if (!on && c->open)
+        flush(c);
 }
 
 bool conn_is_open(const conn *c) { return c->open; }

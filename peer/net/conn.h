@@ -73,6 +73,11 @@ BANTER_WUR int conn_send(conn *c, const msg *m);
  * CHUNK built in place. */
 BANTER_WUR int conn_send_raw(conn *c, const uint8_t *pt, size_t len);
 
+/* While corked, sends only queue; uncorking writes what was queued. For a
+ * sender of many large messages in a row (a file's chunks): one write of
+ * several instead of one each. A BYE on close is written even so. */
+void conn_cork(conn *c, bool on);
+
 /* Close. When established and bye is true, a BYE with reason is queued and
  * written as far as the socket takes it without blocking. err is passed to
  * closed(). Safe to call more than once and from inside callbacks. */

@@ -235,13 +235,13 @@ static void test_whole_file(void **state)
     check_final(f, "sub/a (1).bin");
 }
 
-/* Progress comes every 256 KiB; xsink_notify asks for it now, once what
+/* Progress comes every MiB; xsink_notify asks for it now, once what
  * was queued before is stored (how a receiver answers FILE_MARK). */
 static void test_notify(void **state)
 {
     struct fixture *f = *state;
     xpart *p = open_part(f, "sub/a.bin", false);
-    write_range(p, f, 0, 3 * PIECE); /* under 256 KiB */
+    write_range(p, f, 0, 3 * PIECE); /* under a MiB */
     xsink_notify(p);
     WAIT_FOR(f, f->stored == 3 * PIECE);
     write_range(p, f, 3 * PIECE, 3 * PIECE + 100);
