@@ -21,9 +21,12 @@
 #define SETTLE_MS   20          /* longest wait for the clock to pass a sealed ctime */
 #define MAX_EXTRA   256         /* checkpoints beyond one per XSINK_CHECKPOINT read back */
 #define DATA_CAP    (64u << 10) /* room of a recycled data operation */
-#define SPARES      32          /* data operations kept for reuse while busy */
-#define IDLE_US     1000000     /* spares are freed after this long with nothing to do */
-#define STORED_STEP (1u << 20)  /* progress reported at least this often (and when idle) */
+/* Data operations kept for reuse while busy: a sender's window of data
+ * (4 MiB, about 68 chunks) can be queued at once, and each operation
+ * allocated beyond the spares is freed again (heap churn, page faults). */
+#define SPARES      80
+#define IDLE_US     1000000    /* spares are freed after this long with nothing to do */
+#define STORED_STEP (1u << 20) /* progress reported at least this often (and when idle) */
 
 typedef enum op_kind {
     OP_OPEN,
