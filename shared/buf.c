@@ -80,6 +80,16 @@ void buf_consume_keep(buf *b, size_t n)
         b->off = b->len = 0;
 }
 
+uint8_t *buf_swap(buf *b, uint8_t *mem, size_t alloc, size_t *old_alloc)
+{
+    uint8_t *old = b->mem;
+    *old_alloc = b->alloc;
+    b->mem = mem;
+    b->alloc = mem ? (uint32_t)(alloc > UINT32_MAX ? UINT32_MAX : alloc) : 0;
+    b->off = b->len = 0;
+    return old;
+}
+
 void buf_consume(buf *b, size_t n)
 {
     buf_consume_keep(b, n);

@@ -62,6 +62,12 @@ void buf_consume(buf *b, size_t n);
  * buf_free releases it. */
 void buf_consume_keep(buf *b, size_t n);
 
+/* Take the buffer's memory, unread bytes and all (they stay where they
+ * are; the caller owns it now and frees it with free()), and go on empty
+ * with mem: alloc bytes from malloc, or NULL. *old_alloc receives the
+ * size of what is returned (0 with NULL). */
+uint8_t *buf_swap(buf *b, uint8_t *mem, size_t alloc, size_t *old_alloc);
+
 typedef struct cur {
     const uint8_t *p; /* private */
     size_t left;      /* private */

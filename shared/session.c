@@ -375,6 +375,14 @@ const uint8_t *session_out(const session *s, size_t *len)
 
 void session_out_consume(session *s, size_t n) { consume(s, &s->out, n); }
 
+uint8_t *session_take_plaintext(session *s, uint8_t *spare, size_t spare_len, size_t *cap)
+{
+    *cap = 0;
+    if (buf_len(&s->rx_pt) == 0)
+        return NULL;
+    return buf_swap(&s->rx_pt, spare, spare_len, cap);
+}
+
 void session_trim(session *s)
 {
     if (buf_len(&s->out) == 0)

@@ -110,6 +110,15 @@ BANTER_WUR int session_send_msg(session *s, const msg *m);
 const uint8_t *session_out(const session *s, size_t *len);
 void session_out_consume(session *s, size_t n);
 
+/* After a MESSAGE event, before the next session_feed: the memory that
+ * holds the event's data, for the caller to keep (the data stays where it
+ * is; free() it, or hand it on), and *cap its size; the session goes on
+ * with spare (spare_len bytes from malloc, or NULL) for the plaintexts
+ * that follow. So a receiver that passes a large plaintext to another
+ * thread (a file's data) need not copy it. NULL when no plaintext is held;
+ * spare is then not taken. */
+uint8_t *session_take_plaintext(session *s, uint8_t *spare, size_t spare_len, size_t *cap);
+
 /* Release what the session's buffers hold allocated but unused: the
  * output queue when it is empty, and the last received plaintext (the
  * data of the last event, which the caller must no longer use), and the

@@ -187,8 +187,10 @@ BANTER_WUR int xfer_get(xfer_mgr *m, const uint8_t id[static MSG_ID_LEN], xfer_i
 BANTER_WUR int xfer_resolve(xfer_mgr *m, const char *query, uint8_t id[static MSG_ID_LEN]);
 
 /* From the node: a file-transfer message from peer on c (msg_is_file():
- * types 0x10-0x14, CHUNK, FILE_MARK, FILE_STORED). Protocol errors are
- * answered on c; nothing here closes c. */
+ * types 0x10-0x14, CHUNK, FILE_MARK, FILE_STORED), from inside c's message
+ * callback: a CHUNK's data is taken from c's session as it is
+ * (conn_take_plaintext), not copied. Protocol errors are answered on c;
+ * nothing here closes c. */
 void xfer_on_message(xfer_mgr *m, conn *c, const uint8_t peer[static 32], const msg *msg_in);
 /* The peer is online (after HELLO) or went offline. */
 void xfer_peer_online(xfer_mgr *m, const uint8_t peer[static 32]);

@@ -42,6 +42,8 @@
 #define XSINK_CHECKPOINT (8u << 20)
 /* Start writeback of the data written every this many bytes. */
 #define XSINK_WRITEBACK  (8u << 20)
+/* The size of a data block (xsink_block): a CHUNK's plaintext fits. */
+#define XSINK_BLOCK      (64u << 10)
 /* xsink_write waits while more than this much data is queued. */
 #define XSINK_QUEUE_MAX  (16u << 20)
 
@@ -97,6 +99,15 @@ void xsink_free(xsink *s);
 xpart *xsink_open(xsink *s, const xpart_params *p);
 /* Queue len bytes (copied) at off in the file; pieces come in order. */
 void xsink_write(xpart *p, uint64_t off, const uint8_t *data, size_t len);
+/* The same without a copy: data lies inside block (cap bytes from malloc),
+ * which the sink owns from now on (it frees it, or keeps it as a spare).
+ * A receiver decrypts into a block from xsink_block and hands it on. */
+void xsink_write_block(xpart *p, uint64_t off, uint8_t *block, size_t cap, const uint8_t *data,
+                       size_t len);
+/* A block of XSINK_BLOCK bytes from malloc, one of the sink's spares when
+ * it has one: for the caller to fill and pass to xsink_write_block, or to
+ * free(). */
+uint8_t *xsink_block(xsink *s);
 /* An XSINK_STORED event once everything queued so far is stored (progress
  * is otherwise reported only every MiB and at the file's end). */
 void xsink_notify(xpart *p);

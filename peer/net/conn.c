@@ -264,6 +264,11 @@ void conn_cork(conn *c, bool on)
         flush(c);
 }
 
+uint8_t *conn_take_plaintext(conn *c, uint8_t *spare, size_t spare_len, size_t *cap)
+{
+    return session_take_plaintext(c->s, spare, spare_len, cap);
+}
+
 bool conn_is_open(const conn *c) { return c->open; }
 bool conn_established(const conn *c) { return c->open && session_established(c->s); }
 bool conn_is_initiator(const conn *c) { return c->initiator; }

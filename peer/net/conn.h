@@ -78,6 +78,11 @@ BANTER_WUR int conn_send_raw(conn *c, const uint8_t *pt, size_t len);
  * several instead of one each. A BYE on close is written even so. */
 void conn_cork(conn *c, bool on);
 
+/* From inside the message callback: the memory holding pt, for the
+ * caller to keep, and *cap its size; the session goes on with spare
+ * (session_take_plaintext). NULL when there is none (spare not taken). */
+uint8_t *conn_take_plaintext(conn *c, uint8_t *spare, size_t spare_len, size_t *cap);
+
 /* Close. When established and bye is true, a BYE with reason is queued and
  * written as far as the socket takes it without blocking. err is passed to
  * closed(). Safe to call more than once and from inside callbacks. */
