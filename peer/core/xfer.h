@@ -12,7 +12,8 @@
  * data (FILE_ACCEPT with a window, then FILE_MARK / FILE_STORED), never more
  * than XFER_WINDOW bytes beyond what the receiver has stored.
  *
- * The receiver decrypts on the main loop and hands the data to xfer_sink,
+ * The receiver decrypts on the main loop and hands the data (the block it
+ * was decrypted into, not a copy) to xfer_sink,
  * whose thread writes and hashes it as it arrives (through fpath, never
  * outside the chosen folder), keeps checkpoints of the hash beside the
  * partial file, and checks the whole file against the offer before it

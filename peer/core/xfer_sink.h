@@ -11,9 +11,9 @@
  * beside the partial file (shared/hstate.h), starts writeback as data piles
  * up, and at the end checks the hash against the offer, syncs, and moves
  * the file to its final name without replacing anything. So the main loop
- * only copies data into a queue: it never waits on the disk, except when a
- * peer sends more than XSINK_QUEUE_MAX unwritten bytes, where xsink_write
- * waits for room.
+ * only queues data (copied, or the block it was decrypted into handed
+ * over): it never waits on the disk, except when a peer sends more than
+ * XSINK_QUEUE_MAX unwritten bytes, where xsink_write waits for room.
  *
  * After a restart, opening a part with resume set finds out what the partial
  * file holds: when its last checkpoint is sealed (written after a sync, by
