@@ -73,13 +73,27 @@ void buf_truncate(buf *b, size_t n)
         b->len = b->off + (uint32_t)n;
 }
 
-void buf_consume(buf *b, size_t n)
+void buf_consume_keep(buf *b, size_t n)
 {
     b->off += (uint32_t)n;
-    if (b->off < b->len)
-        return;
+    if (b->off == b->len)
+        b->off = b->len = 0;
+}
+
+uint8_t *buf_swap(buf *b, uint8_t *mem, size_t alloc, size_t *old_alloc)
+{
+    uint8_t *old = b->mem;
+    *old_alloc = b->alloc;
+    b->mem = mem;
+    b->alloc = mem ? (uint32_t)(alloc > UINT32_MAX ? UINT32_MAX : alloc) : 0;
     b->off = b->len = 0;
-    if (b->alloc > BUF_KEEP) {
+    return old;
+}
+
+void buf_consume(buf *b, size_t n)
+{
+    buf_consume_keep(b, n);
+    if (b->len == 0 && b->alloc > BUF_KEEP) {
         free(b->mem);
         b->mem = NULL;
         b->alloc = 0;

@@ -56,6 +56,17 @@ void buf_truncate(buf *b, size_t n);
 /* Drop n bytes from the front (n <= buf_len). When the buffer drains, large
  * allocations are released. */
 void buf_consume(buf *b, size_t n);
+/* The same, but a drained buffer keeps its allocation: for a buffer that
+ * is filled and drained at a high rate (a session carrying bulk data),
+ * where freeing and allocating it again per message costs page faults.
+ * buf_free releases it. */
+void buf_consume_keep(buf *b, size_t n);
+
+/* Take the buffer's memory, unread bytes and all (they stay where they
+ * are; the caller owns it now and frees it with free()), and go on empty
+ * with mem: alloc bytes from malloc, or NULL. *old_alloc receives the
+ * size of what is returned (0 with NULL). */
+uint8_t *buf_swap(buf *b, uint8_t *mem, size_t alloc, size_t *old_alloc);
 
 typedef struct cur {
     const uint8_t *p; /* private */

@@ -18,6 +18,8 @@ void frame_dec_set_max(frame_dec *d, size_t max)
 
 void frame_dec_free(frame_dec *d) { buf_free(&d->body); }
 
+void frame_dec_set_keep(frame_dec *d, bool keep) { d->keep = keep; }
+
 void frame_dec_trim(frame_dec *d)
 {
     if (d->hdr_have == 0)
@@ -30,8 +32,12 @@ int frame_dec_push(frame_dec *d, const uint8_t *in, size_t len, size_t *used, co
     size_t i = 0;
 
     /* A frame handed out from the buffer last time is done with now. */
-    if (d->hdr_have == 0)
-        buf_consume(&d->body, buf_len(&d->body));
+    if (d->hdr_have == 0) {
+        if (d->keep)
+            buf_consume_keep(&d->body, buf_len(&d->body));
+        else
+            buf_consume(&d->body, buf_len(&d->body));
+    }
 
     /* Fast path: a whole frame at the start of in, nothing buffered. */
     if (d->hdr_have == 0 && len >= BANTER_FRAME_HDR) {

@@ -11,6 +11,7 @@
 #ifndef BANTER_FRAME_H
 #define BANTER_FRAME_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,6 +24,7 @@ typedef struct frame_dec {
     uint32_t need;    /* private: body length of the frame in progress */
     uint8_t hdr[2];   /* private */
     uint8_t hdr_have; /* private: 0, 1 or 2 header bytes seen */
+    bool keep;        /* private: keep the body's memory between frames */
 } frame_dec;
 
 /* max: the largest frame length accepted (<= 65535). */
@@ -31,6 +33,11 @@ void frame_dec_init(frame_dec *d, size_t max);
  * header read. */
 void frame_dec_set_max(frame_dec *d, size_t max);
 void frame_dec_free(frame_dec *d);
+/* keep: the buffer a partial frame is gathered in keeps its memory between
+ * frames (a decoder of bulk data: no allocation per frame), until
+ * frame_dec_trim or frame_dec_free. Off by default: an idle decoder holds
+ * nothing. */
+void frame_dec_set_keep(frame_dec *d, bool keep);
 /* Between frames (no partial frame pending), release the buffer the last
  * frame used; the frame last handed out must no longer be used. A partial
  * frame keeps its bytes. */

@@ -30,7 +30,18 @@ struct session {
     bool announce; /* ESTABLISHED event not yet delivered */
     uint8_t role;  /* noise_role */
     bool dead;     /* a fatal error ended it */
+    bool keep;     /* keep_buffers: drained buffers keep their memory */
 };
+
+/* Drop n bytes from the front of b, freeing a drained buffer unless the
+ * session keeps its buffers. */
+static void consume(const session *s, buf *b, size_t n)
+{
+    if (s->keep)
+        buf_consume_keep(b, n);
+    else
+        buf_consume(b, n);
+}
 
 /* Queue one handshake message carrying payload. */
 static int hs_write(session *s, const uint8_t *payload, size_t len)
@@ -134,7 +145,9 @@ int session_init(session *s, const session_config *cfg)
         s->has_expect = true;
     }
     s->binding = cfg->binding;
+    s->keep = cfg->keep_buffers;
     frame_dec_init(&s->dec, BANTER_MAX_HANDSHAKE_MSG);
+    frame_dec_set_keep(&s->dec, cfg->keep_buffers);
     buf_init(&s->out, cfg->out_cap ? cfg->out_cap : SESSION_DEFAULT_OUT_CAP);
     buf_init(&s->rx_pt, BANTER_MAX_PLAINTEXT);
 
@@ -250,7 +263,7 @@ int session_feed(session *s, const uint8_t *in, size_t len, size_t *used, sessio
     *used = 0;
     if (s->dead)
         return BANTER_ESTATE;
-    buf_consume(&s->rx_pt, buf_len(&s->rx_pt)); /* the last event's data */
+    consume(s, &s->rx_pt, buf_len(&s->rx_pt)); /* the last event's data */
     for (;;) {
         if (s->announce) {
             s->announce = false;
@@ -360,7 +373,15 @@ const uint8_t *session_out(const session *s, size_t *len)
     return *len ? buf_data(&s->out) : NULL;
 }
 
-void session_out_consume(session *s, size_t n) { buf_consume(&s->out, n); }
+void session_out_consume(session *s, size_t n) { consume(s, &s->out, n); }
+
+uint8_t *session_take_plaintext(session *s, uint8_t *spare, size_t spare_len, size_t *cap)
+{
+    *cap = 0;
+    if (buf_len(&s->rx_pt) == 0)
+        return NULL;
+    return buf_swap(&s->rx_pt, spare, spare_len, cap);
+}
 
 void session_trim(session *s)
 {

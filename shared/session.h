@@ -53,6 +53,14 @@ typedef struct session_config {
     const uint8_t *expect_peer; /* Ed25519 key the peer must have, or NULL */
     size_t out_cap;             /* 0: SESSION_DEFAULT_OUT_CAP */
     bool binding;               /* keep the final handshake hash (session_binding) */
+    /* A session that carries bulk data (a node's, file transfers): its
+     * buffers keep their memory when they drain, so a stream of large
+     * messages allocates nothing per message (freeing a 64 KiB buffer
+     * after each frame and allocating it again costs page faults).
+     * session_trim releases them; the owner calls it when the session
+     * goes quiet. Off (a server's many idle sessions): a drained buffer
+     * over 4 KiB is freed at once. */
+    bool keep_buffers;
 } session_config;
 
 /* Create a session. An initiator's first handshake message is queued at
@@ -102,12 +110,22 @@ BANTER_WUR int session_send_msg(session *s, const msg *m);
 const uint8_t *session_out(const session *s, size_t *len);
 void session_out_consume(session *s, size_t n);
 
+/* After a MESSAGE event, before the next session_feed: the memory that
+ * holds the event's data, for the caller to keep (the data stays where it
+ * is; free() it, or hand it on), and *cap its size; the session goes on
+ * with spare (spare_len bytes from malloc, or NULL) for the plaintexts
+ * that follow. So a receiver that passes a large plaintext to another
+ * thread (a file's data) need not copy it. NULL when no plaintext is held;
+ * spare is then not taken. */
+uint8_t *session_take_plaintext(session *s, uint8_t *spare, size_t spare_len, size_t *cap);
+
 /* Release what the session's buffers hold allocated but unused: the
  * output queue when it is empty, and the last received plaintext (the
  * data of the last event, which the caller must no longer use), and the
  * frame decoder's buffer between frames. For a
- * server holding many mostly idle sessions: an idle session is then its
- * struct alone; the buffers are allocated again when next needed. */
+ * server holding many mostly idle sessions, and for a session made with
+ * keep_buffers once it goes quiet: an idle session is then its struct
+ * alone; the buffers are allocated again when next needed. */
 void session_trim(session *s);
 
 /* After the handshake: the largest transport frame accepted from now on

@@ -907,7 +907,30 @@ static void on_sink(void *ud, const xsink_ev *ev)
 
 /* ---- receiving data ---- */
 
-static void on_chunk(xf *x, const struct msg_chunk *c)
+/* Queue a chunk's data for the sink. The memory the session decrypted it
+ * into goes to the sink as it is, and the session takes a block from the
+ * sink's spares in its place: no copy of the data on the main loop. */
+static void store_chunk(xf *x, conn *cn, uint64_t off, const uint8_t *data, size_t len)
+{
+    size_t cap;
+    uint8_t *spare = xsink_block(x->m->sink);
+    uint8_t *blk = cn ? conn_take_plaintext(cn, spare, XSINK_BLOCK, &cap) : NULL;
+    if (!blk) {
+        free(spare);
+        xsink_write(x->pf, off, data, len);
+        return;
+    }
+    uintptr_t d = (uintptr_t)data, b = (uintptr_t)blk;
+    if (d < b || len > cap || d - b > cap - len) {
+        /* not the session's plaintext: copy (still valid in blk) */
+        xsink_write(x->pf, off, data, len);
+        free(blk);
+        return;
+    }
+    xsink_write_block(x->pf, off, blk, cap, data, len);
+}
+
+static void on_chunk(xf *x, conn *cn, const struct msg_chunk *c)
 {
     if (x->rec.state != XFER_ACTIVE || x->scanning || c->offset != x->recv_off || c->len == 0)
         return; /* stale or repeated data after a resume: the sender follows our offset */
@@ -930,7 +953,7 @@ static void on_chunk(xf *x, const struct msg_chunk *c)
             return;
         }
     }
-    xsink_write(x->pf, c->offset - start, c->data, c->len);
+    store_chunk(x, cn, c->offset - start, c->data, c->len);
     x->recv_off += c->len;
     if (x->recv_off == start + x->rec.files[idx].size) {
         queue_finish(x, x->pf, idx);
@@ -1367,20 +1390,33 @@ static gboolean pump(gpointer p)
 {
     xf *x = p;
     conn *c = peer_conn(x);
-    for (int k = 0; k < PUMP_BATCH; k++) {
-        if (!may_send(x, c) || send_chunk(x, c) <= 0) {
-            x->pump = 0; /* drained, FILE_STORED or a new accept starts it again */
-            if (x->send_off >= x->total)
-                close_source(x);
-            return G_SOURCE_REMOVE;
+    bool full = false; /* stopped by may_send (not by send_chunk) */
+    int k;
+    if (c)
+        conn_cork(c, true); /* the batch goes in as few writes as the socket allows */
+    for (k = 0; k < PUMP_BATCH; k++) {
+        if (!may_send(x, c)) {
+            full = true;
+            break;
         }
+        if (send_chunk(x, c) <= 0)
+            break;
         if (x->window &&
             (x->send_off - x->last_mark >= XFER_MARK_EVERY || x->send_off == x->total)) {
             send_mark(x, MSG_FILE_MARK, x->send_off);
             x->last_mark = x->send_off;
         }
     }
-    return G_SOURCE_CONTINUE;
+    if (c)
+        conn_cork(c, false);
+    /* The queue that stopped the batch may have gone into the socket at
+     * once: then no drained() comes, and the pump goes on. */
+    if (k == PUMP_BATCH || (full && may_send(x, c)))
+        return G_SOURCE_CONTINUE;
+    x->pump = 0; /* drained, FILE_STORED or a new accept starts it again */
+    if (x->send_off >= x->total)
+        close_source(x);
+    return G_SOURCE_REMOVE;
 }
 
 static void on_accept(xf *x, const struct msg_accept *a)
@@ -1565,7 +1601,6 @@ static const uint8_t *id_of(const msg *m)
 
 void xfer_on_message(xfer_mgr *m, conn *c, const uint8_t peer[static 32], const msg *msg_in)
 {
-    (void)c;
     if (msg_in->type == MSG_FILE_OFFER) {
         on_offer(m, peer, &msg_in->u.offer);
         return;
@@ -1576,7 +1611,7 @@ void xfer_on_message(xfer_mgr *m, conn *c, const uint8_t peer[static 32], const 
     switch (msg_in->type) {
     case MSG_CHUNK:
         if (x->rec.dir == XFER_IN)
-            on_chunk(x, &msg_in->u.chunk);
+            on_chunk(x, c, &msg_in->u.chunk);
         break;
     case MSG_FILE_MARK:
         if (x->rec.dir == XFER_IN)

@@ -12,7 +12,8 @@
  * data (FILE_ACCEPT with a window, then FILE_MARK / FILE_STORED), never more
  * than XFER_WINDOW bytes beyond what the receiver has stored.
  *
- * The receiver decrypts on the main loop and hands the data to xfer_sink,
+ * The receiver decrypts on the main loop and hands the data (the block it
+ * was decrypted into, not a copy) to xfer_sink,
  * whose thread writes and hashes it as it arrives (through fpath, never
  * outside the chosen folder), keeps checkpoints of the hash beside the
  * partial file, and checks the whole file against the offer before it
@@ -50,7 +51,7 @@
  * FILE_MARK); the receiver offers the same in FILE_ACCEPT. */
 #define XFER_WINDOW          (4u << 20)
 /* A FILE_MARK after this much data. */
-#define XFER_MARK_EVERY      (256u * 1024u)
+#define XFER_MARK_EVERY      (1024u * 1024u)
 /* Progress events for one transfer, at most this often. */
 #define XFER_PROGRESS_MS     250
 /* Limits on incoming offers (docs/limits.md; banter.conf sets them). */
@@ -187,8 +188,10 @@ BANTER_WUR int xfer_get(xfer_mgr *m, const uint8_t id[static MSG_ID_LEN], xfer_i
 BANTER_WUR int xfer_resolve(xfer_mgr *m, const char *query, uint8_t id[static MSG_ID_LEN]);
 
 /* From the node: a file-transfer message from peer on c (msg_is_file():
- * types 0x10-0x14, CHUNK, FILE_MARK, FILE_STORED). Protocol errors are
- * answered on c; nothing here closes c. */
+ * types 0x10-0x14, CHUNK, FILE_MARK, FILE_STORED), from inside c's message
+ * callback: a CHUNK's data is taken from c's session as it is
+ * (conn_take_plaintext), not copied. Protocol errors are answered on c;
+ * nothing here closes c. */
 void xfer_on_message(xfer_mgr *m, conn *c, const uint8_t peer[static 32], const msg *msg_in);
 /* The peer is online (after HELLO) or went offline. */
 void xfer_peer_online(xfer_mgr *m, const uint8_t peer[static 32]);

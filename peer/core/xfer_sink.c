@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <malloc.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -17,13 +18,16 @@
 #include "bcrypto.h"
 #include "fpath.h"
 
-#define READ_BUF    (1u << 20)   /* re-reading a partial file after a restart */
-#define SETTLE_MS   20           /* longest wait for the clock to pass a sealed ctime */
-#define MAX_EXTRA   256          /* checkpoints beyond one per XSINK_CHECKPOINT read back */
-#define DATA_CAP    (64u << 10)  /* room of a recycled data operation */
-#define SPARES      32           /* data operations kept for reuse while busy */
-#define IDLE_US     1000000      /* spares are freed after this long with nothing to do */
-#define STORED_STEP (256u << 10) /* progress reported at least this often (and when idle) */
+#define READ_BUF    (1u << 20)  /* re-reading a partial file after a restart */
+#define SETTLE_MS   20          /* longest wait for the clock to pass a sealed ctime */
+#define MAX_EXTRA   256         /* checkpoints beyond one per XSINK_CHECKPOINT read back */
+#define DATA_CAP    XSINK_BLOCK /* room of a recycled data operation */
+/* Data operations kept for reuse while busy: a sender's window of data
+ * (4 MiB, about 68 chunks) can be queued at once, and each operation
+ * allocated beyond the spares is freed again (heap churn, page faults). */
+#define SPARES      80
+#define IDLE_US     1000000    /* spares are freed after this long with nothing to do */
+#define STORED_STEP (1u << 20) /* progress reported at least this often (and when idle) */
 
 typedef enum op_kind {
     OP_OPEN,
@@ -40,8 +44,10 @@ typedef struct op {
     op_kind kind;
     xpart *p;
     uint64_t off;
-    size_t len, cap;
-    uint8_t data[]; /* OP_DATA: cap bytes */
+    size_t len;
+    uint8_t *block;      /* OP_DATA: the memory holding the data (owned; malloc) */
+    size_t cap;          /* its size */
+    const uint8_t *data; /* OP_DATA: len bytes inside block */
 } op;
 
 struct xsink {
@@ -594,6 +600,7 @@ static void free_ops(op *o)
 {
     while (o) {
         op *next = o->next;
+        free(o->block);
         g_free(o);
         o = next;
     }
@@ -604,11 +611,12 @@ static void recycle(xsink *s, op *o)
 {
     while (o) {
         op *next = o->next;
-        if (o->cap == DATA_CAP && s->nspare < SPARES) {
+        if (o->block && o->cap >= DATA_CAP && s->nspare < SPARES) {
             o->next = s->spare;
             s->spare = o;
             s->nspare++;
         } else {
+            free(o->block);
             g_free(o);
         }
         o = next;
@@ -661,13 +669,17 @@ static gpointer worker(gpointer ud)
 
 /* ---- the main loop's side ---- */
 
-static void push(xpart *p, op_kind kind, uint64_t off, const uint8_t *data, size_t len)
+/* Queue an operation. OP_DATA: with block, the sink takes block (cap
+ * bytes, data inside it); without, data is copied into a spare. */
+static void push(xpart *p, op_kind kind, uint64_t off, const uint8_t *data, size_t len,
+                 uint8_t *block, size_t cap)
 {
     xsink *s = p->s;
     op *o = NULL;
     g_mutex_lock(&s->lock);
     if (s->stopped) { /* stopping: the callback asked for more */
         g_mutex_unlock(&s->lock);
+        free(block);
         if (kind == OP_RELEASE)
             part_unref(p);
         return;
@@ -678,7 +690,7 @@ static void push(xpart *p, op_kind kind, uint64_t off, const uint8_t *data, size
             g_cond_wait(&s->room, &s->lock);
         s->room_wait = false;
         s->queued += len;
-        if (len <= DATA_CAP && s->spare) {
+        if (!block && len <= DATA_CAP && s->spare) {
             o = s->spare;
             s->spare = o->next;
             s->nspare--;
@@ -686,17 +698,26 @@ static void push(xpart *p, op_kind kind, uint64_t off, const uint8_t *data, size
     }
     g_mutex_unlock(&s->lock);
     if (!o) {
-        size_t cap = kind == OP_DATA && len <= DATA_CAP ? DATA_CAP : len;
-        o = g_malloc(sizeof *o + cap);
-        o->cap = cap;
+        o = g_new0(op, 1);
+        if (kind == OP_DATA && !block) {
+            o->cap = len <= DATA_CAP ? DATA_CAP : len;
+            o->block = g_malloc(o->cap);
+        }
     }
     o->next = NULL;
     o->kind = kind;
     o->p = part_ref(p);
     o->off = off;
     o->len = len;
-    if (len)
-        memcpy(o->data, data, len);
+    if (block) {
+        o->block = block;
+        o->cap = cap;
+        o->data = data;
+    } else if (kind == OP_DATA) {
+        if (len)
+            memcpy(o->block, data, len);
+        o->data = o->block;
+    }
     g_mutex_lock(&s->lock);
     if (s->tail)
         s->tail->next = o;
@@ -819,22 +840,45 @@ xpart *xsink_open(xsink *s, const xpart_params *pp)
     p->resume = pp->resume;
     p->owner = pp->owner;
     p->idx = pp->idx;
-    push(p, OP_OPEN, 0, NULL, 0);
+    push(p, OP_OPEN, 0, NULL, 0, NULL, 0);
     return p;
 }
 
 void xsink_write(xpart *p, uint64_t off, const uint8_t *data, size_t len)
 {
-    push(p, OP_DATA, off, data, len);
+    push(p, OP_DATA, off, data, len, NULL, 0);
 }
 
-void xsink_notify(xpart *p) { push(p, OP_NOTIFY, 0, NULL, 0); }
-void xsink_finish(xpart *p) { push(p, OP_FINISH, 0, NULL, 0); }
-void xsink_checkpoint(xpart *p) { push(p, OP_CHECKPOINT, 0, NULL, 0); }
-void xsink_discard(xpart *p) { push(p, OP_DISCARD, 0, NULL, 0); }
+uint8_t *xsink_block(xsink *s)
+{
+    op *o = NULL;
+    g_mutex_lock(&s->lock);
+    if (s->spare) {
+        o = s->spare;
+        s->spare = o->next;
+        s->nspare--;
+    }
+    g_mutex_unlock(&s->lock);
+    if (!o)
+        return g_malloc(XSINK_BLOCK);
+    uint8_t *b = o->block; /* a spare's block holds at least XSINK_BLOCK */
+    g_free(o);
+    return b;
+}
+
+void xsink_write_block(xpart *p, uint64_t off, uint8_t *block, size_t cap, const uint8_t *data,
+                       size_t len)
+{
+    push(p, OP_DATA, off, data, len, block, cap);
+}
+
+void xsink_notify(xpart *p) { push(p, OP_NOTIFY, 0, NULL, 0, NULL, 0); }
+void xsink_finish(xpart *p) { push(p, OP_FINISH, 0, NULL, 0, NULL, 0); }
+void xsink_checkpoint(xpart *p) { push(p, OP_CHECKPOINT, 0, NULL, 0, NULL, 0); }
+void xsink_discard(xpart *p) { push(p, OP_DISCARD, 0, NULL, 0, NULL, 0); }
 
 void xsink_release(xpart *p)
 {
     if (p)
-        push(p, OP_RELEASE, 0, NULL, 0);
+        push(p, OP_RELEASE, 0, NULL, 0, NULL, 0);
 }

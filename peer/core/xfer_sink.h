@@ -11,9 +11,9 @@
  * beside the partial file (shared/hstate.h), starts writeback as data piles
  * up, and at the end checks the hash against the offer, syncs, and moves
  * the file to its final name without replacing anything. So the main loop
- * only copies data into a queue: it never waits on the disk, except when a
- * peer sends more than XSINK_QUEUE_MAX unwritten bytes, where xsink_write
- * waits for room.
+ * only queues data (copied, or the block it was decrypted into handed
+ * over): it never waits on the disk, except when a peer sends more than
+ * XSINK_QUEUE_MAX unwritten bytes, where xsink_write waits for room.
  *
  * After a restart, opening a part with resume set finds out what the partial
  * file holds: when its last checkpoint is sealed (written after a sync, by
@@ -42,6 +42,8 @@
 #define XSINK_CHECKPOINT (8u << 20)
 /* Start writeback of the data written every this many bytes. */
 #define XSINK_WRITEBACK  (8u << 20)
+/* The size of a data block (xsink_block): a CHUNK's plaintext fits. */
+#define XSINK_BLOCK      (64u << 10)
 /* xsink_write waits while more than this much data is queued. */
 #define XSINK_QUEUE_MAX  (16u << 20)
 
@@ -51,7 +53,7 @@ typedef struct xpart xpart;
 typedef enum xsink_ev_type {
     XSINK_OPENED,   /* the part is ready; bytes: how much of the file it holds */
     XSINK_STORED,   /* bytes: how much of the file is written and hashed (every
-                       256 KiB, at the end, and after xsink_notify) */
+                       MiB, at the end, and after xsink_notify) */
     XSINK_FINISHED, /* ok: matched the offer and has its final name; else deleted */
     XSINK_FAILED,   /* a write or open failed (err, why); later data is dropped */
 } xsink_ev_type;
@@ -97,8 +99,17 @@ void xsink_free(xsink *s);
 xpart *xsink_open(xsink *s, const xpart_params *p);
 /* Queue len bytes (copied) at off in the file; pieces come in order. */
 void xsink_write(xpart *p, uint64_t off, const uint8_t *data, size_t len);
+/* The same without a copy: data lies inside block (cap bytes from malloc),
+ * which the sink owns from now on (it frees it, or keeps it as a spare).
+ * A receiver decrypts into a block from xsink_block and hands it on. */
+void xsink_write_block(xpart *p, uint64_t off, uint8_t *block, size_t cap, const uint8_t *data,
+                       size_t len);
+/* A block of XSINK_BLOCK bytes from malloc, one of the sink's spares when
+ * it has one: for the caller to fill and pass to xsink_write_block, or to
+ * free(). */
+uint8_t *xsink_block(xsink *s);
 /* An XSINK_STORED event once everything queued so far is stored (progress
- * is otherwise reported only every 256 KiB and at the file's end). */
+ * is otherwise reported only every MiB and at the file's end). */
 void xsink_notify(xpart *p);
 /* Every byte is queued: check, sync and rename (XSINK_FINISHED). */
 void xsink_finish(xpart *p);

@@ -16,7 +16,7 @@ struct conn {
     session *s;
     transport *t;
     GSource *done_src, *drain_src;
-    bool initiator, open, ready, blocked, was_established;
+    bool initiator, open, ready, blocked, was_established, corked;
     int err;
     int64_t created, last_rx, partial_since;
 };
@@ -88,7 +88,7 @@ static void flush(conn *c)
 {
     size_t len;
     const uint8_t *p;
-    if (!c->ready)
+    if (!c->ready || c->corked)
         return;
     while (c->open && (p = session_out(c->s, &len)) != NULL) {
         ssize_t w = transport_write(c->t, p, len);
@@ -186,7 +186,8 @@ conn *conn_over(GMainContext *ctx, const identity *id, bool initiator, conn_tran
     c->created = c->last_rx = mono_ms();
     session_config sc = {.role = initiator ? NOISE_INITIATOR : NOISE_RESPONDER,
                          .id = id,
-                         .rng = bcrypto_rng_system()};
+                         .rng = bcrypto_rng_system(),
+                         .keep_buffers = true}; /* file data; conn_trim when quiet */
     *err = session_new(&c->s, &sc);
     if (*err == 0) {
         c->t = make(arg, &conn_tcbs, c, err);
@@ -254,6 +255,18 @@ int conn_send_raw(conn *c, const uint8_t *pt, size_t len)
     if (r == 0)
         flush(c);
     return r;
+}
+
+void conn_cork(conn *c, bool on)
+{
+    c->corked = on;
+    if (!on && c->open)
+        flush(c);
+}
+
+uint8_t *conn_take_plaintext(conn *c, uint8_t *spare, size_t spare_len, size_t *cap)
+{
+    return session_take_plaintext(c->s, spare, spare_len, cap);
 }
 
 bool conn_is_open(const conn *c) { return c->open; }

@@ -73,6 +73,16 @@ BANTER_WUR int conn_send(conn *c, const msg *m);
  * CHUNK built in place. */
 BANTER_WUR int conn_send_raw(conn *c, const uint8_t *pt, size_t len);
 
+/* While corked, sends only queue; uncorking writes what was queued. For a
+ * sender of many large messages in a row (a file's chunks): one write of
+ * several instead of one each. A BYE on close is written even so. */
+void conn_cork(conn *c, bool on);
+
+/* From inside the message callback: the memory holding pt, for the
+ * caller to keep, and *cap its size; the session goes on with spare
+ * (session_take_plaintext). NULL when there is none (spare not taken). */
+uint8_t *conn_take_plaintext(conn *c, uint8_t *spare, size_t spare_len, size_t *cap);
+
 /* Close. When established and bye is true, a BYE with reason is queued and
  * written as far as the socket takes it without blocking. err is passed to
  * closed(). Safe to call more than once and from inside callbacks. */
@@ -92,8 +102,10 @@ size_t conn_queued(const conn *c);
 /* What the transport's path carries, bytes per second; 0 when it does
  * not say (TCP) or does not know yet. */
 size_t conn_rate(const conn *c);
-/* Release the session's idle buffers (session_trim); for an owner that
- * holds many quiet connections. Not from inside a message callback. */
+/* Release the session's idle buffers (session_trim). The session keeps
+ * them while data flows (session_config.keep_buffers: no allocation per
+ * 64 KiB frame of a file), so an owner calls this once a connection has
+ * gone quiet. Not from inside a message callback. */
 void conn_trim(conn *c);
 /* The largest frame accepted from the peer from now on (session_set_rx_max). */
 void conn_set_rx_max(conn *c, size_t max);

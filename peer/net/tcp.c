@@ -17,7 +17,10 @@
 
 #include "net/evloop.h"
 
-#define READ_CHUNK      65536
+/* One read takes up to four of a file's 64 KiB frames: a quarter of the
+ * reads (and main loop wakeups) of 64 KiB ones, and a frame split between
+ * two reads (copied into the session's frame decoder) once per four. */
+#define READ_CHUNK      (256 * 1024)
 #define ACCEPT_BURST    64
 #define ACCEPT_BACKOFF0 100
 #define ACCEPT_BACKOFF1 5000

@@ -1141,6 +1141,8 @@ static gboolean on_tick(gpointer v)
         r->last_ping = t;
         (void)send_msg(r, &ping);
     }
+    if (t - conn_last_rx(r->c) >= TICK_S * 1000)
+        conn_trim(r->c); /* quiet: the session's buffers go (net/conn.h) */
     return G_SOURCE_CONTINUE;
 }
 

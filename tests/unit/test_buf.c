@@ -74,6 +74,68 @@ static void test_lazy_allocation(void **state)
     buf_free(&b); /* twice is harmless */
 }
 
+/* buf_consume_keep: a large buffer that drains keeps its memory (no
+ * allocation per message of a bulk stream); buf_free releases it. */
+static void test_consume_keep(void **state)
+{
+    (void)state;
+    static uint8_t big[100000];
+    buf b;
+    buf_init(&b, 1 << 20);
+    fill_pat(big, sizeof big, 0);
+    assert_int_equal(buf_append(&b, big, sizeof big), 0);
+    const uint8_t *mem = buf_data(&b);
+    buf_consume_keep(&b, 1000);
+    assert_pat(&b, 1000, sizeof big - 1000);
+    buf_consume_keep(&b, sizeof big - 1000);
+    assert_int_equal(buf_len(&b), 0);
+    assert_ptr_equal(buf_data(&b), mem); /* kept, and rewound to its start */
+    assert_int_equal(buf_append(&b, big, sizeof big), 0);
+    assert_ptr_equal(buf_data(&b), mem); /* reused as it is */
+    assert_pat(&b, 0, sizeof big);
+    buf_consume_keep(&b, sizeof big);
+    buf_free(&b);
+    assert_null(buf_data(&b));
+    assert_int_equal(buf_append(&b, big, 10), 0);
+    assert_pat(&b, 0, 10);
+    buf_free(&b);
+}
+
+/* buf_swap: the caller takes the memory with the unread bytes where they
+ * were; the buffer goes on, empty, in the memory it was given. */
+static void test_swap(void **state)
+{
+    (void)state;
+    uint8_t small[1000];
+    buf b;
+    size_t cap;
+    buf_init(&b, 1 << 20);
+    fill_pat(small, sizeof small, 0);
+    assert_int_equal(buf_append(&b, small, sizeof small), 0);
+    buf_consume(&b, 10);
+    const uint8_t *d = buf_data(&b);
+    uint8_t *mine = malloc(1000);
+    assert_non_null(mine);
+    uint8_t *old = buf_swap(&b, mine, 1000, &cap);
+    assert_non_null(old);
+    assert_true(cap >= sizeof small - 10);
+    assert_ptr_equal(d, old + 10);
+    assert_memory_equal(d, small + 10, sizeof small - 10);
+    free(old);
+    assert_int_equal(buf_len(&b), 0);
+    assert_int_equal(buf_append(&b, small, 900), 0);
+    assert_ptr_equal(buf_data(&b), mine); /* no allocation: it fits */
+    assert_pat(&b, 0, 900);
+    old = buf_swap(&b, NULL, 0, &cap); /* and with no memory at all */
+    assert_ptr_equal(old, mine);
+    assert_int_equal(cap, 1000);
+    free(old);
+    assert_null(buf_data(&b));
+    assert_int_equal(buf_append(&b, small, 10), 0);
+    assert_pat(&b, 0, 10);
+    buf_free(&b);
+}
+
 static void test_cap_enforced_and_unchanged(void **state)
 {
     (void)state;
@@ -341,6 +403,8 @@ int main(void)
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lazy_allocation),
+        cmocka_unit_test(test_consume_keep),
+        cmocka_unit_test(test_swap),
         cmocka_unit_test(test_cap_enforced_and_unchanged),
         cmocka_unit_test(test_consume_and_compaction),
         cmocka_unit_test(test_reserve_commit),

@@ -361,6 +361,38 @@ static void test_frame_header(void **state)
     assert_int_equal(frame_header(h, SIZE_MAX), BANTER_ETOOBIG);
 }
 
+/* A decoder set to keep its buffer gathers every split frame in the same
+ * memory; trim still gives it back. */
+static void test_keep(void **state)
+{
+    (void)state;
+    static uint8_t in[2 + 60000];
+    frame_dec d;
+    size_t used, flen;
+    const uint8_t *f, *first = NULL;
+    frame_dec_init(&d, 65535);
+    frame_dec_set_keep(&d, true);
+    assert_int_equal(frame_header(in, 60000), 0);
+    for (int k = 0; k < 3; k++) {
+        memset(in + 2, 'a' + k, 60000);
+        assert_int_equal(frame_dec_push(&d, in, 1000, &used, &f, &flen), 0);
+        assert_int_equal(frame_dec_push(&d, in + 1000, sizeof in - 1000, &used, &f, &flen), 1);
+        assert_int_equal(flen, 60000);
+        assert_int_equal(f[0], 'a' + k);
+        assert_int_equal(f[59999], 'a' + k);
+        if (k == 0)
+            first = f;
+        else
+            assert_ptr_equal(f, first);
+    }
+    frame_dec_trim(&d);
+    assert_int_equal(frame_dec_push(&d, in, 1000, &used, &f, &flen), 0);
+    assert_int_equal(frame_dec_push(&d, in + 1000, sizeof in - 1000, &used, &f, &flen), 1);
+    assert_int_equal(flen, 60000);
+    assert_int_equal(f[0], 'c');
+    frame_dec_free(&d);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -369,6 +401,7 @@ int main(void)
         cmocka_unit_test(test_same_frames_however_cut),
         cmocka_unit_test(test_over_cap),
         cmocka_unit_test(test_set_max),
+        cmocka_unit_test(test_keep),
         cmocka_unit_test(test_finish),
         cmocka_unit_test(test_frame_header),
     };

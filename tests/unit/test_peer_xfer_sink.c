@@ -209,6 +209,31 @@ static void resume_to_end(struct fixture *f, uint64_t from, const char *why)
     check_final(f, "sub/a.bin");
 }
 
+/* The data handed over in blocks (xsink_block, xsink_write_block: how a
+ * receiver passes what it decrypted without a copy), each piece at an
+ * offset inside its block; blocks of other sizes too (from malloc): the
+ * file is the same. */
+static void test_blocks(void **state)
+{
+    struct fixture *f = *state;
+    xpart *p = open_part(f, "sub/a.bin", false);
+    size_t k = 0;
+    for (uint64_t o = 0; o < SIZE; o += PIECE, k++) {
+        size_t n = SIZE - o < PIECE ? (size_t)(SIZE - o) : PIECE;
+        size_t at = 25, cap = k % 3 == 2 ? n + at : XSINK_BLOCK;
+        uint8_t *b = k % 3 == 2 ? malloc(cap) : xsink_block(f->s);
+        assert_non_null(b);
+        memcpy(b + at, f->data + o, n);
+        xsink_write_block(p, o, b, cap, b + at, n);
+    }
+    xsink_finish(p);
+    xsink_release(p);
+    WAIT_FOR(f, f->finished);
+    assert_true(f->ok);
+    check_final(f, "sub/a.bin");
+    free(xsink_block(f->s)); /* one the caller did not use */
+}
+
 static void test_whole_file(void **state)
 {
     struct fixture *f = *state;
@@ -235,13 +260,13 @@ static void test_whole_file(void **state)
     check_final(f, "sub/a (1).bin");
 }
 
-/* Progress comes every 256 KiB; xsink_notify asks for it now, once what
+/* Progress comes every MiB; xsink_notify asks for it now, once what
  * was queued before is stored (how a receiver answers FILE_MARK). */
 static void test_notify(void **state)
 {
     struct fixture *f = *state;
     xpart *p = open_part(f, "sub/a.bin", false);
-    write_range(p, f, 0, 3 * PIECE); /* under 256 KiB */
+    write_range(p, f, 0, 3 * PIECE); /* under a MiB */
     xsink_notify(p);
     WAIT_FOR(f, f->stored == 3 * PIECE);
     write_range(p, f, 3 * PIECE, 3 * PIECE + 100);
@@ -367,6 +392,7 @@ int main(void)
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_whole_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_blocks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_notify, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mismatch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resume_saved_state, setup, teardown),

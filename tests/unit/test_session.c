@@ -989,6 +989,121 @@ static void test_finish(void **state)
     peer_free(&r);
 }
 
+/* Feed a whole frame to s in two pieces (the second part is gathered in
+ * the frame decoder); returns the event's plaintext pointer. */
+static const uint8_t *feed_split(session *s, const uint8_t *f, size_t n, size_t *len)
+{
+    session_event ev;
+    size_t used;
+    assert_int_equal(session_feed(s, f, n / 2, &used, &ev), 0);
+    assert_int_equal(used, n / 2);
+    assert_int_equal(session_feed(s, f + n / 2, n - n / 2, &used, &ev), 1);
+    assert_int_equal(used, n - n / 2);
+    assert_int_equal(ev.type, SESSION_EV_MESSAGE);
+    *len = ev.len;
+    return ev.data;
+}
+
+/* Two fresh peers made as a node makes its sessions (keep_buffers). */
+static void pair_keep(struct peer *i, struct peer *r)
+{
+    peer_identity(i);
+    peer_identity(r);
+    session_config ci = {
+        .role = NOISE_INITIATOR, .id = i->id, .rng = bcrypto_rng_system(), .keep_buffers = true};
+    session_config cr = {
+        .role = NOISE_RESPONDER, .id = r->id, .rng = bcrypto_rng_system(), .keep_buffers = true};
+    assert_int_equal(session_new(&i->s, &ci), 0);
+    assert_int_equal(session_new(&r->s, &cr), 0);
+    assert_int_equal(handshake(i, r, 0), 0);
+}
+
+/* keep_buffers (a node's bulk data): a drained output queue, the last
+ * plaintext and the frame decoder keep their memory from one large
+ * message to the next; session_trim gives it back, and the session works
+ * on. */
+static void test_keep_buffers(void **state)
+{
+    (void)state;
+    struct peer i, r;
+    pair_keep(&i, &r);
+
+    static uint8_t pt[60000];
+    const uint8_t *out0 = NULL, *pt0 = NULL;
+    for (int k = 0; k < 4; k++) {
+        memset(pt, 'a' + k, sizeof pt);
+        assert_int_equal(session_send(i.s, pt, sizeof pt), 0);
+        size_t n, len;
+        const uint8_t *out = session_out(i.s, &n);
+        assert_non_null(out);
+        /* feed from a copy: the frame is gathered in the decoder */
+        uint8_t *copy = malloc(n);
+        assert_non_null(copy);
+        memcpy(copy, out, n);
+        const uint8_t *got = feed_split(r.s, copy, n, &len);
+        assert_int_equal(len, sizeof pt);
+        assert_memory_equal(got, pt, sizeof pt);
+        free(copy);
+        session_out_consume(i.s, n);
+        if (k == 0 || k == 2) {
+            out0 = out;
+            pt0 = got;
+        } else {
+            assert_ptr_equal(out, out0); /* the same memory: nothing freed in between */
+            assert_ptr_equal(got, pt0);
+        }
+        if (k == 1) { /* quiet now: released, allocated again when next needed */
+            session_trim(i.s);
+            session_trim(r.s);
+            size_t z;
+            assert_null(session_out(i.s, &z));
+        }
+    }
+    peer_free(&i);
+    peer_free(&r);
+}
+
+/* session_take_plaintext: the caller keeps the memory holding a
+ * message's plaintext, and the next message is decrypted into the spare
+ * it gave. Nothing to take before a message or once the next feed began. */
+static void test_take_plaintext(void **state)
+{
+    (void)state;
+    struct peer i, r;
+    size_t cap, used;
+    session_event ev;
+    pair_keep(&i, &r);
+    assert_null(session_take_plaintext(r.s, NULL, 0, &cap));
+    static uint8_t pt[60000];
+    uint8_t *spare = malloc(65536);
+    assert_non_null(spare);
+    for (int k = 0; k < 2; k++) {
+        memset(pt, 'x' + k, sizeof pt);
+        assert_int_equal(session_send(i.s, pt, sizeof pt), 0);
+        size_t n;
+        const uint8_t *out = session_out(i.s, &n);
+        assert_int_equal(session_feed(r.s, out, n, &used, &ev), 1);
+        assert_int_equal(ev.len, sizeof pt);
+        session_out_consume(i.s, n);
+        uint8_t *blk = session_take_plaintext(r.s, k == 0 ? spare : NULL, 65536, &cap);
+        assert_non_null(blk);
+        if (k == 1)
+            assert_ptr_equal(blk, spare); /* decrypted into the spare given */
+        const uint8_t *d = ev.data;
+        assert_true(d >= blk && d + sizeof pt <= blk + cap);
+        assert_int_equal(session_feed(r.s, NULL, 0, &used, &ev), 0);
+        assert_memory_equal(d, pt, sizeof pt); /* still there, the session let go */
+        free(blk);
+    }
+    assert_null(session_take_plaintext(r.s, NULL, 0, &cap));
+    /* the session goes on after taking with no spare */
+    send_chat(&i, "after", false);
+    assert_int_equal(deliver(&i, &r, 0), 0);
+    expect_chat(&r, "after", false);
+    peer_free(&i);
+    peer_free(&r);
+}
+
 int main(void)
 {
     if (bcrypto_init() != 0)
@@ -1009,6 +1124,8 @@ int main(void)
         cmocka_unit_test(test_rekey_schedule),
         cmocka_unit_test(test_out_cap),
         cmocka_unit_test(test_finish),
+        cmocka_unit_test(test_keep_buffers),
+        cmocka_unit_test(test_take_plaintext),
     };
     return cmocka_run_group_tests_name("session", tests, NULL, NULL);
 }
