@@ -2,10 +2,27 @@
 /* db_mail.c - stored sealed copies (see db_mail.h). */
 #include "db_mail.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "db_impl.h"
 #include "db_pgs.h"
+
+static int lock_cmp(const void *a, const void *b)
+{
+    const db_mail_lock *x = a, *y = b;
+    int c = strcmp(x->user, y->user);
+    return c ? c : (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+void db_mail_lock_order(db_mail_lock *w, size_t n)
+{
+    size_t i = 1;
+    while (i < n && lock_cmp(&w[i - 1], &w[i]) < 0)
+        i++;
+    if (i < n) /* pos breaks ties: qsort's order is then stable */
+        qsort(w, n, sizeof *w, lock_cmp);
+}
 
 int db_mail_usage(db *d, const char *user, int64_t *count, int64_t *bytes)
 {

@@ -63,6 +63,25 @@ int db_mail_fetch(db *d, const uint8_t device[static 32], int64_t after, int64_t
 /* Delete at most max copies that expired at now_ms; *n gets how many. */
 BANTER_WUR int db_mail_expire(db *d, int64_t now_ms, int64_t max, int64_t *n);
 
+/* One write of a batch, for db_mail_lock_order: the account whose
+ * mailbox usage row it locks (a put with FOR UPDATE on PostgreSQL, a
+ * delete through the trigger that counts it down: the account of the row
+ * deleted) and its place in the batch as the caller gave it. */
+typedef struct db_mail_lock {
+    const char *user;
+    size_t pos; /* unique in the batch: 0, 1, 2, ... as given */
+} db_mail_lock;
+
+/* Sort a batch's writes into the order every batch takes its row locks
+ * in, so that two batches on two connections (two instances) never wait
+ * for each other in a circle: by account (byte order), stable (one
+ * account's writes keep the order of pos: a recipient's copies are stored
+ * in the order they came, before the deletes placed after them). Without
+ * it PostgreSQL aborts one of two batches that lock the same accounts in
+ * opposite orders (deadlock_timeout later). Costs one pass when the
+ * writes are already in that order. */
+void db_mail_lock_order(db_mail_lock *w, size_t n);
+
 /* What user's mailbox holds. */
 BANTER_WUR int db_mail_usage(db *d, const char *user, int64_t *count, int64_t *bytes);
 

@@ -76,6 +76,7 @@ struct mb_item {
  * sending device. */
 struct del {
     int64_t seq;
+    char user[BANTER_MAX_NAME + 1]; /* the row's account: its usage row is locked (db_mail.h) */
     uint8_t id[RV_ID_LEN];
     uint8_t dev[RV_KEY_LEN];
     uint8_t from[RV_KEY_LEN];
@@ -569,8 +570,8 @@ void mailbox_seal(conn *c, const struct rv_seal *s)
 
 /* ---- RV_DELIVERED ---- */
 
-static void del_push(mailbox *mb, int64_t seq, const uint8_t *id, const uint8_t *dev,
-                     const uint8_t *from)
+static void del_push(mailbox *mb, const char *user, int64_t seq, const uint8_t *id,
+                     const uint8_t *dev, const uint8_t *from)
 {
     if (mb->ndel == mb->capdel) {
         size_t ncap = mb->capdel ? mb->capdel * 2 : 64;
@@ -582,6 +583,7 @@ static void del_push(mailbox *mb, int64_t seq, const uint8_t *id, const uint8_t 
     }
     struct del *x = &mb->dels[mb->ndel++];
     x->seq = seq;
+    snprintf(x->user, sizeof x->user, "%s", user);
     if (id)
         memcpy(x->id, id, RV_ID_LEN);
     if (dev)
@@ -605,7 +607,7 @@ void mailbox_delivered(conn *c, const uint8_t id[static RV_ID_LEN])
         /* Stored after its device was too slow (that row, not another
          * sender's with the same id), or a duplicate (nothing). */
         if (late_take(c, id, from))
-            del_push(mb, 0, id, conn_device(c), from);
+            del_push(mb, c->acct->name, 0, id, conn_device(c), from);
     } else if (it->kind == IT_ROUTED) {
         timeout_unlink(mb, it);
         dev_unlink(c, it);
@@ -614,7 +616,7 @@ void mailbox_delivered(conn *c, const uint8_t id[static RV_ID_LEN])
         free(it);
     } else {
         dev_unlink(c, it);
-        del_push(mb, it->seq, NULL, NULL, NULL);
+        del_push(mb, c->acct->name, it->seq, NULL, NULL, NULL);
         mb->st.delivered++;
         xinst_acked(mb->k, it->from_device, it->id);
         item_free(it);
@@ -771,38 +773,76 @@ struct batch {
     char del_err[DBQ_ERRMSG_LEN];
 };
 
+/* Copy it of b into the store (or dropped), unless its recipient's check
+ * refuses it; r: the transaction's state (not begun: every copy gets it). */
+static void put_one(db *d, const struct batch *b, mb_item *it, int r)
+{
+    if (r == 0 && it->check && (it->refusal = check_recipient(d, it->to_user, it->to_device)))
+        return;
+    db_sealed s = {.flags = it->flags,
+                   .to_user = it->to_user,
+                   .from_user = it->from_user,
+                   .blob = it->blob,
+                   .len = it->len,
+                   .created_ms = it->created_ms,
+                   .expires_ms = it->created_ms + b->lim.ttl_ms};
+    memcpy(s.id, it->id, RV_ID_LEN);
+    memcpy(s.to_device, it->to_device, RV_KEY_LEN);
+    memcpy(s.from_device, it->from_device, RV_KEY_LEN);
+    it->result = r ? r
+                 : it->kind == IT_DROP
+                     ? DB_MAIL_STORED
+                     : db_mail_put(d, &s, b->lim.quota_messages, b->lim.quota_bytes);
+}
+
+static void del_one(db *d, struct batch *b, const struct del *x)
+{
+    int e = x->seq ? db_mail_del_seq(d, x->seq) : db_mail_del_id(d, x->id, x->dev, x->from);
+    if (e && b->del_failed++ == 0)
+        snprintf(b->del_err, sizeof b->del_err, "%s", db_errmsg(d));
+}
+
 /* Store (or drop) every copy of b and delete every delivered row in one
  * transaction; the recipient of a copy for a device that was not
  * connected is checked first. Each copy's result: DB_MAIL_* or BANTER_E*,
- * or its refusal. On the database thread. */
+ * or its refusal. Each write locks its account's mailbox usage row to the
+ * commit (db_mail.h), so they go in db_mail_lock_order: by account, each
+ * account's copies in the order they came, then its deletes; batches of
+ * two instances then never deadlock on PostgreSQL. (No memory for the
+ * order: as queued, which only risks that.) On the database thread. */
 static int commit_work(db *d, void *arg, char errmsg[static DBQ_ERRMSG_LEN])
 {
     struct batch *b = arg;
     int r = db_begin(d);
-    for (mb_item *it = b->head; it; it = it->ql.next) {
-        if (r == 0 && it->check && (it->refusal = check_recipient(d, it->to_user, it->to_device)))
-            continue;
-        db_sealed s = {.flags = it->flags,
-                       .to_user = it->to_user,
-                       .from_user = it->from_user,
-                       .blob = it->blob,
-                       .len = it->len,
-                       .created_ms = it->created_ms,
-                       .expires_ms = it->created_ms + b->lim.ttl_ms};
-        memcpy(s.id, it->id, RV_ID_LEN);
-        memcpy(s.to_device, it->to_device, RV_KEY_LEN);
-        memcpy(s.from_device, it->from_device, RV_KEY_LEN);
-        it->result = r ? r
-                     : it->kind == IT_DROP
-                         ? DB_MAIL_STORED
-                         : db_mail_put(d, &s, b->lim.quota_messages, b->lim.quota_bytes);
+    size_t n = 0;
+    for (mb_item *it = b->head; it; it = it->ql.next)
+        n++;
+    size_t nw = n + b->ndel;
+    mb_item **item = malloc((n ? n : 1) * sizeof *item);
+    db_mail_lock *w = malloc((nw ? nw : 1) * sizeof *w);
+    if (item && w) {
+        size_t i = 0;
+        for (mb_item *it = b->head; it; it = it->ql.next, i++) {
+            item[i] = it;
+            w[i] = (db_mail_lock){.user = it->to_user, .pos = i};
+        }
+        for (size_t j = 0; j < b->ndel; j++)
+            w[n + j] = (db_mail_lock){.user = b->dels[j].user, .pos = n + j};
+        db_mail_lock_order(w, nw);
+        for (i = 0; i < nw; i++) {
+            if (w[i].pos < n)
+                put_one(d, b, item[w[i].pos], r);
+            else if (r == 0)
+                del_one(d, b, &b->dels[w[i].pos - n]);
+        }
+    } else {
+        for (mb_item *it = b->head; it; it = it->ql.next)
+            put_one(d, b, it, r);
+        for (size_t i = 0; r == 0 && i < b->ndel; i++)
+            del_one(d, b, &b->dels[i]);
     }
-    for (size_t i = 0; r == 0 && i < b->ndel; i++) {
-        const struct del *x = &b->dels[i];
-        int e = x->seq ? db_mail_del_seq(d, x->seq) : db_mail_del_id(d, x->id, x->dev, x->from);
-        if (e && b->del_failed++ == 0)
-            snprintf(b->del_err, sizeof b->del_err, "%s", db_errmsg(d));
-    }
+    free(w);
+    free(item);
     if (r == 0)
         r = db_commit(d);
     if (r) {

@@ -239,3 +239,33 @@ sql() {
     fi
 }
 rows() { sql "$1"; }
+
+# RDV_DB=postgresql: hold the server's database thread (or its cluster
+# connection) at a table, to order events on purpose.
+#   pg_hold FD TABLE     a session of the test (its input on FD, 7 to 9)
+#                        locks TABLE (ACCESS EXCLUSIVE) and stays open:
+#                        every statement that reads TABLE waits
+#   pg_lockwaits N       true when N statements or more wait for a lock
+#   pg_release FD        that session commits and ends
+declare -A PG_HOLD_PID
+pg_hold() {
+    local fd=$1
+    rm -f "$T/hold$fd.in" "$T/hold$fd.out"
+    mkfifo "$T/hold$fd.in" || t_fail "pg_hold" "mkfifo"
+    (cd / && _pg_as "$PG_BINDIR/psql" -X -q -A -t -h "$PG_SOCK" -p "$PG_PORT" -U "$PG_USER" \
+        -d "$(rdv_pg_name "$T/rdv.db")" -v ON_ERROR_STOP=1 <"$T/hold$fd.in" >"$T/hold$fd.out" 2>&1) &
+    PG_HOLD_PID[$fd]=$!
+    RDV_PIDS+=($!)
+    eval "exec $fd>\"\$T/hold$fd.in\""
+    printf 'BEGIN; LOCK TABLE %s IN ACCESS EXCLUSIVE MODE; SELECT %s;\n' "$2" "'locked'" >&"$fd"
+    wait_out "hold$fd" '^locked$' || t_fail "pg_hold" "cannot lock $2: $(cat "$T/hold$fd.out")"
+}
+pg_lockwaits() {
+    [ "$(sql "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+              AND wait_event_type = 'Lock'")" -ge "$1" ]
+}
+pg_release() {
+    printf 'COMMIT;\n\\q\n' >&"$1" # \q: the probes started since hold the pipe open too
+    eval "exec $1>&-"
+    wait "${PG_HOLD_PID[$1]}"
+}

@@ -39,6 +39,9 @@
  *   type=HH    send a plaintext made of the one type byte HH (hex)
  *   mute       stop answering the server's PINGs
  *   wait=MS    print what arrives for MS milliseconds
+ *   waitfile=PATH  print what arrives until PATH exists (30 s at most),
+ *              then "go" (or "no go"): the test says when the next step
+ *              goes out
  *   login=USER:PASSWORD   send RV_LOGIN, then print what arrives until
  *              its RV_AUTH (and certificate) or an ERROR (5 s at most)
  *   logout     send RV_LOGOUT
@@ -1608,6 +1611,13 @@ static int step(probe *p, const char *s)
         if (session_send(p->s, &b, 1) != 0)
             fprintf(stderr, "rdv_probe: cannot send type %02x\n", b);
         flush_out(p);
+    } else if (strncmp(s, "waitfile=", 9) == 0) {
+        int waited = 0;
+        while (access(s + 9, F_OK) != 0 && waited < 30000) {
+            drain(p, 20, false);
+            waited += 20;
+        }
+        say(access(s + 9, F_OK) == 0 ? "go" : "no go");
     } else if (strncmp(s, "wait=", 5) == 0) {
         long ms = strtol(s + 5, &end, 10);
         if (end == s + 5 || *end || ms < 0 || ms > 600000)

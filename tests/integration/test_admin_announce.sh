@@ -16,7 +16,10 @@
 #      (and --json) counts devices addressed, received, and people read;
 #   3. the revocation list: signed by the server key, sent at login, sent
 #      at once to online devices when an admin revokes a device, holding
-#      its key; certificates are valid for a day.
+#      its key; certificates are valid for a day;
+#   4. on PostgreSQL (RDV_DB=postgresql): an announcement taken while a
+#      device that just authenticated still waits for its contact list
+#      (the database thread held at tables by the test) reaches it once.
 # Needs $RDV_BIN, $RDV_PROBE and $ADMIN_BIN (the ASan builds by default).
 # shellcheck disable=SC2015,SC2317
 set -u
@@ -128,6 +131,47 @@ out=$(pa bob.key ready)
 has "$out" "^recv revoked n=1 check=ok keys=${catkey:0:8}\$" || t_fail "revoked at login" "$out"
 out=$(pa cat.key "login=cat:$PW")
 has "$out" '^recv auth fail error=EREVOKED' || t_fail "revoked login" "$out"
-rdv_stop main
 t_pass "revocation list: signed, at login, pushed at once on revoke with the device's key; certificates last a day"
+
+# ---- 4. PostgreSQL: an announcement taken while a login's list is read ----
+# The database thread is held at tables (sessions of the test: pg_hold)
+# so that a login and an announcement interleave as they once did under
+# load: bob's HELLO lookup waits at `devices`; the admin's request comes
+# behind it (its role lookup then waits at `admin_keys`); bob is attached
+# and his contact list waits at `contacts`; only then is the announcement
+# taken and the devices online listed. bob's device is not listed (its
+# waiting announcements were not asked for yet): it gets the announcement
+# once, from its own pending job. It once got it twice (listed, and from
+# the pending job), and its second receipt was refused EALREADY.
+if [ "${RDV_DB:-sqlite}" = postgresql ]; then
+    req=$(printf '\x60{"id":1,"cmd":"announce","args":{"text":"race drill"}}' | od -An -tx1 | tr -d ' \n')
+    bgp boss boss.key ping waitfile="$T/go" pt="$req" wait=10000
+    wait_out boss '^recv pong' || t_fail "race" "$(cat "$T/boss.out")"
+    pg_hold 7 devices
+    pg_hold 8 admin_keys
+    pg_hold 9 contacts
+    waiting() { sql "SELECT query FROM pg_stat_activity WHERE datname = current_database()
+                     AND wait_event_type = 'Lock'" | grep -q "$1"; }
+    bga race bob.key wait=10000
+    wait_for 5 waiting devices || t_fail "race" "bob's HELLO lookup did not wait"
+    : >"$T/go"
+    wait_out boss '^go$' || t_fail "race" "$(cat "$T/boss.out")"
+    sleep 0.3 # the request is read at once: its role lookup queues behind bob's
+    pg_release 7
+    wait_for 5 waiting admin_keys || t_fail "race" "the admin's request did not come before bob's list"
+    wait_out race '^recv auth ok user=bob' || t_fail "race" "$(cat "$T/race.out")"
+    pg_release 8
+    wait_for 5 waiting contacts || t_fail "race" "bob's list did not wait"
+    pg_release 9
+    wait_out race '^recv announce id=[0-9]+ department=- text=race drill$' ||
+        t_fail "race" "$(cat "$T/race.out")"
+    # Another connection of bob's device: its jobs come after the first's.
+    out=$(pa bob.key ready)
+    has "$out" 'text=race drill$' || t_fail "race" "$out"
+    n=$(grep -c 'text=race drill$' "$T/race.out")
+    bg_kill race boss
+    [ "$n" -eq 1 ] || t_fail "race" "bob's device got the announcement $n times: $(cat "$T/race.out")"
+    t_pass "PostgreSQL: an announcement taken while a login's contact list is read reaches that device once"
+fi
+rdv_stop main
 echo "PASS: test_admin_announce"

@@ -16,10 +16,13 @@
  * refused. The sealed copies through db_mail.h on PostgreSQL (db_pgs.h):
  * store, duplicate, quota, fetch, acknowledge, expire, a batch in one
  * transaction, the quota held by two connections filling one mailbox at
- * once, and the rate of one connection (printed).
+ * once, two connections' batches writing to the same accounts in opposite
+ * orders (no deadlock: db_mail_lock_order), and the rate of one
+ * connection (printed).
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -720,6 +723,117 @@ static void test_mail_quota_race(void **state)
     db_close(d1);
 }
 
+/* One write of a batch as the mailbox's commit makes them (mailbox.c
+ * commit_work): a copy put for user, or user's stored copy idbyte
+ * deleted (its trigger counts user's usage row down). */
+struct wr {
+    bool del;
+    const char *user;
+    uint8_t idbyte;
+};
+
+static int wr_run(db *d, const struct wr *w)
+{
+    db_sealed s = copy(w->idbyte, "a copy", 1000000);
+    s.to_user = w->user;
+    if (w->del)
+        return db_mail_del_id(d, s.id, s.to_device, s.from_device);
+    return db_mail_put(d, &s, 100, 1 << 20);
+}
+
+/* A batch's writes in the order the commit takes them. */
+static void wr_order(const struct wr *w, size_t n, struct wr *out)
+{
+    db_mail_lock l[8];
+    assert_true(n <= 8);
+    for (size_t i = 0; i < n; i++)
+        l[i] = (db_mail_lock){.user = w[i].user, .pos = i};
+    db_mail_lock_order(l, n);
+    for (size_t i = 0; i < n; i++)
+        out[i] = w[l[i].pos];
+}
+
+struct lock_racer {
+    db *d;
+    struct wr w[2];
+    int begin, ret[2], commit;
+};
+
+static void lock_race_batch(void *arg)
+{
+    struct lock_racer *r = arg;
+    r->begin = db_begin(r->d);
+    for (size_t i = 0; i < 2; i++)
+        r->ret[i] = wr_run(r->d, &r->w[i]);
+    r->commit = db_commit(r->d);
+}
+
+/* Two instances commit batches that write to the same two accounts in
+ * opposite orders: d1 stores a copy for mia and deletes one of ned's, d2
+ * stores one for ned and deletes one of mia's (each write locks its
+ * account's usage row to the commit). d1 takes its first lock, d2's whole
+ * batch runs until it waits (pg_stat_activity), then d1 goes on. In
+ * db_mail_lock_order both take mia's row first: d2 waits holding nothing
+ * and both commit. In the order given, d2 held ned's row and waited for
+ * mia's while d1 waited for ned's: PostgreSQL aborted one (deadlock
+ * detected), and that batch's senders got an error. The order itself:
+ * by account, one account's writes as given. */
+static void test_mail_lock_order(void **state)
+{
+    (void)state;
+    struct wr one[] = {{false, "mia", 1},
+                       {true, "ned", 2},
+                       {false, "mia", 3},
+                       {false, "amy", 4},
+                       {true, "mia", 5}},
+              got[5];
+    wr_order(one, 5, got);
+    static const uint8_t want[] = {4, 1, 3, 5, 2};
+    for (size_t i = 0; i < 5; i++)
+        assert_int_equal(got[i].idbyte, want[i]);
+
+    db *d1 = mail_open(), *d2 = NULL;
+    char why[256] = "";
+    if (db_open(&d2, url, why, sizeof why) != 0)
+        fail_msg("db_open: %s", why);
+    side_exec("INSERT INTO users (name, pwhash, admin, disabled, created, broadcast) VALUES"
+              " ('ned', 'h', 0, 0, 1, 0) ON CONFLICT DO NOTHING");
+    /* The copies the batches delete: usage rows for both accounts. */
+    const struct wr old[] = {{false, "mia", 0x61}, {false, "ned", 0x62}};
+    for (size_t i = 0; i < 2; i++)
+        assert_int_equal(wr_run(d1, &old[i]), DB_MAIL_STORED);
+    const struct wr b1[] = {{false, "mia", 0x71}, {true, "ned", 0x62}};
+    const struct wr b2[] = {{false, "ned", 0x72}, {true, "mia", 0x61}};
+    struct wr w1[2];
+    struct lock_racer r = {.d = d2};
+    wr_order(b1, 2, w1);
+    wr_order(b2, 2, r.w);
+    assert_int_equal(db_begin(d1), 0);
+    assert_int_equal(wr_run(d1, &w1[0]), 0);
+    uv_thread_t t;
+    assert_int_equal(uv_thread_create(&t, lock_race_batch, &r), 0);
+    int waited = 0;
+    while (side_int("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND wait_event_type = 'Lock'") == 0 &&
+           waited++ < 1000)
+        usleep(10000);
+    int ret = wr_run(d1, &w1[1]);
+    int commit = db_commit(d1);
+    if (ret || commit)
+        db_rollback(d1);
+    assert_int_equal(uv_thread_join(&t), 0);
+    assert_true(waited <= 1000); /* d2 did wait for d1 */
+    if (ret || commit || r.begin || r.ret[0] || r.ret[1] || r.commit)
+        fail_msg("a batch failed: d1 %d %d (%s), d2 %d %d %d %d (%s)", ret, commit, db_errmsg(d1),
+                 r.begin, r.ret[0], r.ret[1], r.commit, db_errmsg(d2));
+    assert_int_equal(side_int("SELECT count(*) FROM sealed"), 2); /* 0x71 and 0x72 */
+    assert_int_equal(side_int("SELECT count FROM mailbox WHERE \"user\" = 'mia'"), 1);
+    assert_int_equal(side_int("SELECT count FROM mailbox WHERE \"user\" = 'ned'"), 1);
+    side_exec("DELETE FROM sealed");
+    db_close(d2);
+    db_close(d1);
+}
+
 /* Not a test of speed (nothing is asserted): how many copies a second one
  * connection stores, each its own commit, then 100 to a commit (a batch);
  * printed for docs/rendezvous.md 8.1. */
@@ -775,6 +889,7 @@ int main(void)
         cmocka_unit_test(test_mail),
         cmocka_unit_test(test_mail_batch),
         cmocka_unit_test(test_mail_quota_race),
+        cmocka_unit_test(test_mail_lock_order),
         cmocka_unit_test(test_mail_rate),
     };
     /* clang-format on */
