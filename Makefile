@@ -96,7 +96,7 @@ RDV_PG_TESTS := $(filter-out $(addprefix tests/integration/,$(RDV_PG_EXCLUDE)), 
 # Tests run TEST_JOBS at a time (tests/run.sh: "# test: serial" scripts
 # alone, the others longest first); `make test TEST_JOBS=1` runs one at a
 # time.
-TEST_JOBS ?= 2
+TEST_JOBS ?= 3
 ASAN_PROGRAMS := $(if $(PEER_SRC),$(ASAN)/banter) \
                  $(if $(RENDEZVOUS_SRC),$(ASAN)/banter-rendezvous) \
                  $(if $(ADMIN_SRC),$(ASAN)/banter-admin)

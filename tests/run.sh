@@ -10,7 +10,7 @@
 # it is named "NAME@pg" in the output.
 #
 # TEST_JOBS=N runs up to N tests at once (default 1; `make test` passes
-# 2). Every integration test makes its own namespaces (named after its
+# 3). Every integration test makes its own namespaces (named after its
 # PID), scratch folders and loopback ports, so they do not meet; their
 # output is still printed one test at a time, in the order they end.
 #
