@@ -34,10 +34,11 @@ PG_USER=
 PG_PORT=5432
 PG_BINDIR=
 
-# Run a PostgreSQL program as the cluster's user.
+# Run a PostgreSQL program as the cluster's user, from / (that user may
+# not enter the caller's directory; every path given is absolute).
 _pg_as() {
     if [ "$(id -u)" -eq 0 ]; then
-        runuser -u "$PG_USER" -- "$@"
+        (cd / && runuser -u "$PG_USER" -- "$@")
     else
         "$@"
     fi
