@@ -61,7 +61,7 @@ PLUGHOST_SRC   := $(sort $(wildcard peer/plugin/host/*.c))
 # Gateways shipped as plug-ins (peer/plugin/gateways/NAME.c -> NAME.so).
 GATEWAYS       := $(patsubst peer/plugin/gateways/%.c,$(REL)/plugins/%.so,\
                     $(sort $(wildcard peer/plugin/gateways/*.c)))
-PROGRAMS := $(if $(PEER_SRC),bin/banter) $(if $(RENDEZVOUS_SRC),bin/banter-rendezvous) \
+PROGRAMS := $(if $(PEER_SRC),bin/banter bin/banter-node) $(if $(RENDEZVOUS_SRC),bin/banter-rendezvous) \
             $(if $(ADMIN_SRC),bin/banter-admin) $(if $(PLUGHOST_SRC),bin/banter-plugin-host)
 MANPAGES := $(wildcard docs/man/*.1)
 
@@ -72,9 +72,20 @@ WEB_XML      := $(wildcard peer/ui/web/web.gresource.xml)
 WEB_ASSETS   := $(sort $(wildcard peer/ui/web/*.html peer/ui/web/*.js peer/ui/web/*.css peer/ui/web/*.svg))
 WEB_GEN      := $(if $(WEB_XML),$(GEN)/web_res.c)
 
-PEER_LIB_SRC := $(filter-out peer/main.c peer/cli.c peer/cmd/%.c,$(PEER_SRC))
-PEER_OBJ_REL  := $(PEER_SRC:%.c=$(REL)/%.o) $(WEB_GEN:$(GEN)/%.c=$(REL)/gen/%.o)
-PEER_OBJ_ASAN := $(PEER_SRC:%.c=$(ASAN)/%.o) $(WEB_GEN:$(GEN)/%.c=$(ASAN)/gen/%.o)
+# The node's code (also linked into the unit tests), the node program
+# banter-node, and the client banter: its commands, the control-socket
+# client and the two pure helpers they need (no GLib, libsoup, libnice,
+# Avahi or SQLite: a `banter send` starts in a few milliseconds; `banter
+# node` becomes banter-node, peer/cmd/cmd_node_exec.c).
+PEER_LIB_SRC := $(filter-out peer/main.c peer/node_main.c peer/cli.c peer/cmd/%.c,$(PEER_SRC))
+PEER_NODE_SRC := $(if $(PEER_SRC),peer/node_main.c peer/cmd/cmd_node.c) $(PEER_LIB_SRC)
+PEER_CLI_SRC := $(if $(PEER_SRC),peer/main.c peer/cli.c peer/core/home.c peer/rdv/fields.c) \
+                $(filter-out peer/cmd/cmd_node.c,$(filter peer/cmd/%.c,$(PEER_SRC)))
+PEER_OBJ_REL  := $(PEER_NODE_SRC:%.c=$(REL)/%.o) $(WEB_GEN:$(GEN)/%.c=$(REL)/gen/%.o)
+PEER_OBJ_ASAN := $(PEER_NODE_SRC:%.c=$(ASAN)/%.o) $(WEB_GEN:$(GEN)/%.c=$(ASAN)/gen/%.o)
+CLI_OBJ_REL   := $(PEER_CLI_SRC:%.c=$(REL)/%.o)
+CLI_OBJ_ASAN  := $(PEER_CLI_SRC:%.c=$(ASAN)/%.o)
+CLI_LIBS       = $(shell pkg-config --libs libsodium libcjson 2>/dev/null) -lm
 PEER_LIBOBJ_ASAN := $(PEER_LIB_SRC:%.c=$(ASAN)/%.o) $(WEB_GEN:$(GEN)/%.c=$(ASAN)/gen/%.o)
 RDV_LIB_SRC   := $(filter-out rendezvous/main.c,$(RENDEZVOUS_SRC))
 RDV_OBJ_REL   := $(RENDEZVOUS_SRC:%.c=$(REL)/%.o)
@@ -97,7 +108,7 @@ RDV_PG_TESTS := $(filter-out $(addprefix tests/integration/,$(RDV_PG_EXCLUDE)), 
 # alone, the others longest first); `make test TEST_JOBS=1` runs one at a
 # time.
 TEST_JOBS ?= 3
-ASAN_PROGRAMS := $(if $(PEER_SRC),$(ASAN)/banter) \
+ASAN_PROGRAMS := $(if $(PEER_SRC),$(ASAN)/banter $(ASAN)/banter-node) \
                  $(if $(RENDEZVOUS_SRC),$(ASAN)/banter-rendezvous) \
                  $(if $(ADMIN_SRC),$(ASAN)/banter-admin)
 
@@ -182,12 +193,23 @@ $(ASAN)/gen/%.o: $(GEN)/%.c
 	@$(if $(Q),echo "  CC+SAN  $<")
 	$(Q)$(CC) $(CSTD) $(SAN_FLAGS) -w $(PEER_CFLAGS) -c $< -o $@
 
-bin/banter: $(PEER_OBJ_REL) $(LIB_REL)
+# banter runs banter-node from its own folder: one is not built without
+# the other.
+bin/banter: $(CLI_OBJ_REL) $(LIB_REL) | bin/banter-node
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(CLI_LIBS)
+
+bin/banter-node: $(PEER_OBJ_REL) $(LIB_REL)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(PEER_LIBS)
 
-$(ASAN)/banter: $(PEER_OBJ_ASAN) $(LIB_ASAN)
+$(ASAN)/banter: $(CLI_OBJ_ASAN) $(LIB_ASAN) | $(ASAN)/banter-node
+	@$(if $(Q),echo "  LD+SAN  $@")
+	$(Q)$(CC) $(SAN_FLAGS) -o $@ $^ $(CLI_LIBS)
+
+$(ASAN)/banter-node: $(PEER_OBJ_ASAN) $(LIB_ASAN)
 	@$(if $(Q),echo "  LD+SAN  $@")
 	$(Q)$(CC) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS) $(PEER_LIBS)
 

@@ -61,6 +61,9 @@ cleanup() {
 }
 trap cleanup EXIT
 now_ms() { date +%s%3N; }
+# us: microseconds now, without a process (the chat figures time one
+# `banter send` each, not a `date` beside it).
+us() { local t=${EPOCHREALTIME/./}; US=$((10#$t)); }
 port() { echo $((20000 + RANDOM % 20000)); }
 # cpu_ticks PID: user + system time of all its threads so far (clock ticks)
 cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
@@ -121,7 +124,7 @@ for _ in $(seq 50); do
 done
 rtt_idle=()
 for _ in 1 2 3 4 5; do
-    s=$(now_ms); "$B" --home "$T/a" send bob "ping" >/dev/null; rtt_idle+=($(($(now_ms) - s)))
+    us; s=$US; "$B" --home "$T/a" send bob "ping" >/dev/null; us; rtt_idle+=($(((US - s) / 1000)))
 done
 
 # offer: send-file in the background (SENDER), ID of the offer at bob.
@@ -182,8 +185,10 @@ sync
 "$B" --home "$T/b" accept "$ID" >/dev/null
 rtt_busy=()
 while kill -0 $SENDER 2>/dev/null; do
-    s=$(now_ms)
-    "$B" --home "$T/a" send bob "ping during transfer" --wait 10 >/dev/null && rtt_busy+=($(($(now_ms) - s)))
+    us
+    s=$US
+    "$B" --home "$T/a" send bob "ping during transfer" --wait 10 >/dev/null && us &&
+        rtt_busy+=($(((US - s) / 1000)))
     sleep 0.05
 done
 received

@@ -43,7 +43,9 @@ typedef struct cli_cmd {
     const char *help;  /* one paragraph */
 } cli_cmd;
 
-/* The commands, defined in cmd_*.c. */
+/* The commands, defined in cmd_*.c. `node` in banter is cmd_node_exec,
+ * which becomes banter-node; cmd_node (the node itself) is banter-node's. */
+int cmd_node_exec(const cli_ctx *ctx, int argc, char **argv);
 int cmd_node(const cli_ctx *ctx, int argc, char **argv);
 int cmd_id(const cli_ctx *ctx, int argc, char **argv);
 int cmd_peers(const cli_ctx *ctx, int argc, char **argv);

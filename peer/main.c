@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* main.c - `banter`: global options and the command table. */
+/* main.c - `banter`: global options and the command table. A client of
+ * the node's control socket; `banter node` becomes banter-node
+ * (node_main.c), so this program links libbanter, libsodium and cJSON only. */
 #include <stdio.h>
 #include <string.h>
 
@@ -7,7 +9,7 @@
 #include "cli.h"
 
 static const cli_cmd commands[] = {
-    {"node", cmd_node,
+    {"node", cmd_node_exec,
      "node [--name NAME] [--port N] [--web-port N] [--no-mdns] [--peer HOST:PORT]...\n"
      "       [--rendezvous HOST:PORT --server-key FINGERPRINT]",
      "Run the node in the foreground until SIGINT or SIGTERM. It creates the identity on\n"

@@ -28,6 +28,7 @@
 #include "core/home.h"
 #include "identity.h"
 #include "net/evloop.h"
+#include "rdv/fields.h"
 #include "policy.h"
 #include "rvmsg.h"
 #include "bcrypto.h"
@@ -235,13 +236,6 @@ BANTER_WUR int rdv_parse_service(const char *s, rdv_config *cfg, char *why, size
 BANTER_WUR int rdv_parse_fingerprint(const char *s, char out[static IDENTITY_FP_DIGITS + 1]);
 /* 40 digits to "12345 67890 ..." */
 void rdv_format_fingerprint(const char *fpd, char out[static IDENTITY_FP_LEN + 1]);
-/* "field=value" (exact) or "field~value" (substring), both case-insensitive
- * at the server; field is user or a profile field. BANTER_EINVAL with why
- * (cap bytes) naming the problem. */
-BANTER_WUR int rdv_parse_criterion(const char *s, struct rv_criterion *c, char *why, size_t cap);
-/* Whether value may be stored in profile field f (length, UTF-8, no
- * control characters except newlines and tabs in "about"). BANTER_EINVAL
- * with why. */
-BANTER_WUR int rdv_check_value(rv_field f, const char *value, char *why, size_t cap);
+/* Search criteria and profile values as typed: rdv/fields.h. */
 
 #endif
