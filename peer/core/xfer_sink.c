@@ -70,6 +70,11 @@ struct xsink {
     op *spare;       /* data operations to reuse */
     size_t nspare;
     GQueue events; /* struct event */
+    /* The flusher: a thread that syncs what the worker wrote, one file at a
+     * time, so the disk's cache never holds much of a transfer (see
+     * flush_some). */
+    GThreadPool *flusher;
+    gint flushing; /* atomic: a sync is queued or running */
 };
 
 struct xpart {
@@ -444,6 +449,34 @@ static bool write_full(int fd, const uint8_t *b, size_t len, off_t off)
     return true;
 }
 
+/* The flusher's job: sync one file (a descriptor of its own), then close it. */
+static void flush_job(gpointer data, gpointer ud)
+{
+    xsink *s = ud;
+    int fd = GPOINTER_TO_INT(data) - 1;
+    (void)fdatasync(fd); /* the final sync reports errors; this one only makes room */
+    close(fd);
+    g_atomic_int_set(&s->flushing, 0);
+}
+
+/* Sync fd on the flusher unless it is busy. A sync makes the disk write
+ * its cache; unsynced, the cache fills with the transfer, and the next
+ * commit of the node's database (a chat message, also another program's on
+ * the same disk) waits until all of it is written: 135 ms behind a 1 GiB
+ * transfer on the benchmark machine, against a few ms with this. The
+ * worker never waits for it. */
+static void flush_some(xsink *s, int fd)
+{
+    if (!s->flusher || !g_atomic_int_compare_and_exchange(&s->flushing, 0, 1))
+        return;
+    int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (dup_fd < 0 || !g_thread_pool_push(s->flusher, GINT_TO_POINTER(dup_fd + 1), NULL)) {
+        if (dup_fd >= 0)
+            close(dup_fd);
+        g_atomic_int_set(&s->flushing, 0);
+    }
+}
+
 static void run_data(xpart *p, const op *o)
 {
     if (p->dead)
@@ -482,6 +515,7 @@ static void run_data(xpart *p, const op *o)
         (void)sync_file_range(p->fd, (off_t)p->wb_off, (off_t)(p->stored - p->wb_off),
                               SYNC_FILE_RANGE_WRITE);
         p->wb_off = p->stored;
+        flush_some(p->s, p->fd);
     }
     post_stored(p, p->stored == p->size);
 }
@@ -783,6 +817,7 @@ int xsink_new(xsink **out, GMainContext *ctx, xsink_cb cb, void *ud)
     g_cond_init(&s->room);
     g_queue_init(&s->events);
     s->rbuf = g_malloc(READ_BUF);
+    s->flusher = g_thread_pool_new(flush_job, s, 1, FALSE, NULL); /* none: no early syncs */
     s->thread = g_thread_try_new("xfer-sink", worker, s, NULL);
     if (!s->thread) {
         xsink_free(s);
@@ -803,6 +838,8 @@ void xsink_free(xsink *s)
     g_cond_signal(&s->work);
     if (s->thread)
         g_thread_join(s->thread); /* it runs what is queued first */
+    if (s->flusher)
+        g_thread_pool_free(s->flusher, FALSE, TRUE); /* the sync under way ends */
     g_mutex_lock(&s->lock);
     s->stopped = true;
     g_mutex_unlock(&s->lock);
