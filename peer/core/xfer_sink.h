@@ -10,8 +10,9 @@
  * it as it goes (the file is never read back), keeps checkpoints of the hash
  * beside the partial file (shared/hstate.h), starts writeback as data piles
  * up (and has a second thread sync the file then, without waiting for
- * it, so the disk's cache never holds much of it), and at the end checks the hash against the offer, syncs, and moves
- * the file to its final name without replacing anything. So the main loop
+ * it, so the disk's cache never holds much of it), and at the end checks
+ * the hash against the offer, syncs, and moves the file to its final name
+ * without replacing anything. So the main loop
  * only queues data (copied, or the block it was decrypted into handed
  * over): it never waits on the disk, except when a peer sends more than
  * XSINK_QUEUE_MAX unwritten bytes, where xsink_write waits for room.
