@@ -165,12 +165,9 @@ int main(int argc, char **argv)
     const char *home_opt = NULL;
     int i = 1;
     while (i < argc && argv[i][0] == '-') {
-        if (strcmp(argv[i], "--home") == 0 && i + 1 < argc) {
-            home_opt = argv[i + 1];
-            i += 2;
-        } else if (strncmp(argv[i], "--home=", 7) == 0) {
-            home_opt = argv[i] + 7;
-            i++;
+        int used = home_option(argc - i, argv + i, &home_opt);
+        if (used) {
+            i += used;
         } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             usage(stdout);
             return EXIT_OK;

@@ -14,6 +14,19 @@ static int join(char *out, size_t cap, const char *dir, const char *name)
     return n < 0 || (size_t)n >= cap ? BANTER_ETOOLONG : 0;
 }
 
+int home_option(int argc, char **argv, const char **dir)
+{
+    if (argc >= 2 && strcmp(argv[0], "--home") == 0) {
+        *dir = argv[1];
+        return 2;
+    }
+    if (argc >= 1 && strncmp(argv[0], "--home=", 7) == 0) {
+        *dir = argv[0] + 7;
+        return 1;
+    }
+    return 0;
+}
+
 int home_resolve(home *h, const char *opt_dir)
 {
     const char *env = getenv("BANTER_HOME");

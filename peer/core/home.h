@@ -27,6 +27,11 @@ typedef struct home {
  * BANTER_ENOENT when no home can be found (no HOME and no XDG_DATA_HOME). */
 BANTER_WUR int home_resolve(home *h, const char *opt_dir);
 
+/* argv[0] as a --home option, the same for banter and banter-node: "--home
+ * DIR" (2 arguments, when DIR is there) or "--home=DIR" (1), DIR (borrowed)
+ * in *dir; 0 when argv[0] is neither. */
+int home_option(int argc, char **argv, const char **dir);
+
 /* Create the directory (and parents) with mode 0700. BANTER_EIO, errno set. */
 BANTER_WUR int home_create(const home *h);
 
