@@ -95,9 +95,14 @@ bgp a ann.key ready wait=6000
 wait_out a '^ready$'
 pr bob.key ready status=away:at\ lunch wait=300 status=invisible wait=300 status=busy wait=300 >/dev/null
 t_closed=$(now_ms)
-# Five pushes: the first offline (invisible) is not the end of them.
-wait_count a '^recv presence bob ' 5 5 || t_fail "presence" "$(cat "$T/a.out")"
-seen=$(grep '^recv presence bob' "$T/a.out" | tr '\n' '|')
+# Five pushes: the first offline (invisible) is not the end of them. A
+# state pushed twice in a row is one state: on PostgreSQL the instance's
+# own read of the shared tables, racing the login, once repeated "online"
+# (CI, under load); a client shows the same either way.
+presence_seen() { grep '^recv presence bob' "$T/a.out" | uniq; }
+five_states() { [ "$(presence_seen | wc -l)" -ge 5 ]; }
+wait_for 5 five_states || t_fail "presence" "$(cat "$T/a.out")"
+seen=$(presence_seen | tr '\n' '|')
 [ "$seen" = "recv presence bob online text=-|recv presence bob away text=at lunch|recv presence bob offline text=-|recv presence bob busy text=-|recv presence bob offline text=-|" ] ||
     t_fail "presence" "expected online, away, offline (invisible), busy, offline: $seen"
 t_pass "presence pushed: online, away \"at lunch\", invisible as offline, busy, offline on close ($(($(now_ms) - t_closed)) ms after the probe ended)"
