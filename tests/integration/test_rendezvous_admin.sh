@@ -64,14 +64,18 @@ t_pass "broadcast to one department (case-insensitive): only its members"
 # ---- 2. the right ----
 out=$(pr ann.key ready bto=:0)
 has "$out" '^recv error EPERM$' || t_fail "EPERM" "$out"
-bgp a ann.key ready wait=1500 bto=:0 wait=1500 bto=:0
+# ann's connected device asks after each change was applied (files, not
+# sleeps: on a loaded machine a change could land after a fixed delay).
+bgp a ann.key ready waitfile="$T/granted" bto=:0 waitfile="$T/revoked" bto=:0
 wait_out a '^ready$'
-sleep 0.5
 out=$(rdv user grant ann broadcast) || t_fail "grant" "$out"
 has "$out" '^user ann may now send organisation broadcasts$' &&
     has "$out" '^the running server applied the change$' || t_fail "grant" "$out"
-sleep 1.3
+touch "$T/granted"
+wait_out a '^recv (recipients|error)' 10 || t_fail "grant" "no answer: $(cat "$T/a.out")"
 out=$(rdv user revoke ann broadcast) || t_fail "revoke" "$out"
+has "$out" '^the running server applied the change$' || t_fail "revoke" "$out"
+touch "$T/revoked"
 bg_done a
 [ "$(grep -E '^recv (recipients|error)' "$T/a.out" | cut -d' ' -f2-3 | tr '\n' '|')" = "recipients total=5|error EPERM|" ] ||
     t_fail "grant/revoke" "expected recipients, then EPERM: $(cat "$T/a.out")"
