@@ -77,9 +77,9 @@ WEB_GEN      := $(if $(WEB_XML),$(GEN)/web_res.c)
 # client and the two pure helpers they need (no GLib, libsoup, libnice,
 # Avahi or SQLite: a `banter send` starts in a few milliseconds; `banter
 # node` becomes banter-node, peer/cmd/cmd_node_exec.c).
-PEER_LIB_SRC := $(filter-out peer/main.c peer/node_main.c peer/cli.c peer/cmd/%.c,$(PEER_SRC))
-PEER_NODE_SRC := $(if $(PEER_SRC),peer/node_main.c peer/cmd/cmd_node.c) $(PEER_LIB_SRC)
-PEER_CLI_SRC := $(if $(PEER_SRC),peer/main.c peer/cli.c peer/core/home.c peer/rdv/fields.c) \
+PEER_LIB_SRC := $(filter-out peer/main.c peer/node_main.c peer/front.c peer/cli.c peer/cmd/%.c,$(PEER_SRC))
+PEER_NODE_SRC := $(if $(PEER_SRC),peer/node_main.c peer/front.c peer/cmd/cmd_node.c) $(PEER_LIB_SRC)
+PEER_CLI_SRC := $(if $(PEER_SRC),peer/main.c peer/front.c peer/cli.c peer/core/home.c peer/rdv/fields.c) \
                 $(filter-out peer/cmd/cmd_node.c,$(filter peer/cmd/%.c,$(PEER_SRC)))
 PEER_OBJ_REL  := $(PEER_NODE_SRC:%.c=$(REL)/%.o) $(WEB_GEN:$(GEN)/%.c=$(REL)/gen/%.o)
 PEER_OBJ_ASAN := $(PEER_NODE_SRC:%.c=$(ASAN)/%.o) $(WEB_GEN:$(GEN)/%.c=$(ASAN)/gen/%.o)

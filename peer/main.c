@@ -5,8 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "bcrypto.h"
 #include "cli.h"
+#include "front.h"
 
 static const cli_cmd commands[] = {
     {"node", cmd_node_exec,
@@ -163,20 +163,10 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
     const char *home_opt = NULL;
-    int i = 1;
-    while (i < argc && argv[i][0] == '-') {
-        int used = home_option(argc - i, argv + i, &home_opt);
-        if (used) {
-            i += used;
-        } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            usage(stdout);
-            return EXIT_OK;
-        } else {
-            fprintf(stderr, "banter: unknown option %s\n", argv[i]);
-            usage(stderr);
-            return EXIT_USAGE;
-        }
-    }
+    int code;
+    int i = front_options(argc, argv, "banter", usage, &home_opt, &code);
+    if (i < 0)
+        return code;
     if (i == argc) {
         usage(stderr);
         return EXIT_USAGE;
@@ -188,17 +178,5 @@ int main(int argc, char **argv)
     }
     if (cli_wants_help(c->name, argc - i, argv + i))
         return EXIT_OK;
-    home h;
-    int r = home_resolve(&h, home_opt);
-    if (r) {
-        fprintf(stderr, "banter: cannot find a home directory (%s): use --home DIR\n",
-                banter_strerror(r));
-        return EXIT_USAGE;
-    }
-    if (bcrypto_init() != 0) {
-        fprintf(stderr, "banter: libsodium failed to initialise\n");
-        return EXIT_ERROR;
-    }
-    cli_ctx ctx = {&h, "banter"};
-    return c->fn(&ctx, argc - i, argv + i);
+    return front_run(home_opt, c->fn, argc - i, argv + i);
 }

@@ -13,27 +13,9 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "selfexe.h"
 
 #define NODE_PROGRAM "banter-node"
-
-/* banter-node beside our own executable (an installed pair, or a build
- * tree), else NULL: $PATH is searched then. */
-static const char *beside_self(char *out, size_t cap)
-{
-    char self[4096];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0)
-        return NULL;
-    self[n] = '\0';
-    char *slash = strrchr(self, '/');
-    if (!slash)
-        return NULL;
-    *slash = '\0';
-    int w = snprintf(out, cap, "%s/" NODE_PROGRAM, self);
-    if (w < 0 || (size_t)w >= cap || access(out, X_OK) != 0)
-        return NULL;
-    return out;
-}
 
 int cmd_node_exec(const cli_ctx *ctx, int argc, char **argv)
 {
@@ -50,7 +32,8 @@ int cmd_node_exec(const cli_ctx *ctx, int argc, char **argv)
     for (int i = 0; i < argc; i++)
         nargv[3 + i] = argv[i];
     fflush(NULL);
-    const char *p = beside_self(path, sizeof path);
+    /* beside our own executable (an installed pair, a build tree), else $PATH */
+    const char *p = selfexe_sibling(NODE_PROGRAM, path, sizeof path) == 0 ? path : NULL;
     if (p)
         execv(p, nargv);
     else

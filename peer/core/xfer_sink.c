@@ -817,7 +817,9 @@ int xsink_new(xsink **out, GMainContext *ctx, xsink_cb cb, void *ud)
     g_cond_init(&s->room);
     g_queue_init(&s->events);
     s->rbuf = g_malloc(READ_BUF);
-    s->flusher = g_thread_pool_new(flush_job, s, 1, FALSE, NULL); /* none: no early syncs */
+    /* NULL when the pool cannot start: the file is then synced only once,
+     * at the end, as before the flusher existed - slower, never less safe */
+    s->flusher = g_thread_pool_new(flush_job, s, 1, FALSE, NULL);
     s->thread = g_thread_try_new("xfer-sink", worker, s, NULL);
     if (!s->thread) {
         xsink_free(s);

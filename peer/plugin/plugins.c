@@ -20,6 +20,7 @@
 #include "plugconf.h"
 #include "plugmsg.h"
 #include "plugsup.h"
+#include "selfexe.h"
 #include "utf8.h"
 
 #define OUT_CAP       (1u << 20) /* queued for a host that does not read: then it is killed */
@@ -99,20 +100,8 @@ static plug *plug_new(plugins *p, plugconf_entry *e)
 /* The host program: plugins.host, else beside our executable, else $PATH. */
 static void find_host(plugins *p)
 {
-    char self[4096];
-    if (p->host[0])
+    if (p->host[0] || selfexe_sibling("banter-plugin-host", p->host, sizeof p->host) == 0)
         return;
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n > 0) {
-        self[n] = '\0';
-        char *slash = strrchr(self, '/');
-        if (slash) {
-            *slash = '\0';
-            snprintf(p->host, sizeof p->host, "%.4000s/banter-plugin-host", self);
-            if (access(p->host, X_OK) == 0)
-                return;
-        }
-    }
     gchar *found = g_find_program_in_path("banter-plugin-host");
     snprintf(p->host, sizeof p->host, "%s", found ? found : "banter-plugin-host");
     g_free(found);
