@@ -1010,15 +1010,16 @@ static int read_msgs(store *st, sqlite3_stmt *s, store_msg **out, size_t *n)
     return 0;
 }
 
-int store_msg_find_out(store *st, const uint8_t id[static MSG_ID_LEN],
-                       const uint8_t contact[static STORE_KEYLEN], store_msg *out)
+/* The message with this id and key (statement which: the contact it was
+ * sent to, or the device a copy of it went to). */
+static int find_msg(store *st, int which, const uint8_t *id, const uint8_t *key, store_msg *out)
 {
-    if (st == NULL || id == NULL || contact == NULL || out == NULL)
+    if (st == NULL || id == NULL || key == NULL || out == NULL)
         return BANTER_EINVAL;
-    sqlite3_stmt *s = st->stmt[S_MSG_FIND_OUT];
+    sqlite3_stmt *s = st->stmt[which];
     int rc = sqlite3_bind_blob(s, 1, id, MSG_ID_LEN, SQLITE_STATIC);
     if (rc == SQLITE_OK)
-        rc = bind_key(s, 2, contact);
+        rc = bind_key(s, 2, key);
     if (rc != SQLITE_OK)
         return bind_failed(st, s, rc);
     int ret = one_row(st, s, read_msg, out);
@@ -1027,21 +1028,16 @@ int store_msg_find_out(store *st, const uint8_t id[static MSG_ID_LEN],
     return ret;
 }
 
+int store_msg_find_out(store *st, const uint8_t id[static MSG_ID_LEN],
+                       const uint8_t contact[static STORE_KEYLEN], store_msg *out)
+{
+    return find_msg(st, S_MSG_FIND_OUT, id, contact, out);
+}
+
 int store_msg_find_copy(store *st, const uint8_t id[static MSG_ID_LEN],
                         const uint8_t device[static STORE_KEYLEN], store_msg *out)
 {
-    if (st == NULL || id == NULL || device == NULL || out == NULL)
-        return BANTER_EINVAL;
-    sqlite3_stmt *s = st->stmt[S_MSG_FIND_COPY];
-    int rc = sqlite3_bind_blob(s, 1, id, MSG_ID_LEN, SQLITE_STATIC);
-    if (rc == SQLITE_OK)
-        rc = bind_key(s, 2, device);
-    if (rc != SQLITE_OK)
-        return bind_failed(st, s, rc);
-    int ret = one_row(st, s, read_msg, out);
-    if (ret != 0 && ret != BANTER_ENOENT)
-        store_msg_clear(out);
-    return ret;
+    return find_msg(st, S_MSG_FIND_COPY, id, device, out);
 }
 
 int store_outbox(store *st, const uint8_t *contact, store_msg **out, size_t *n)
