@@ -222,18 +222,19 @@ bin/banter-plugin-host: $(PLUGHOST_SRC:%.c=$(REL)/%.o) $(LIB_REL)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -ldl
 
-$(REL)/plugins/%.so: peer/plugin/gateways/%.c shared/banter_plugin.h
+# The e-mail and SMS gateways count what each person sends (shared/gwrate.c).
+$(REL)/plugins/%.so: peer/plugin/gateways/%.c shared/gwrate.c shared/gwrate.h shared/banter_plugin.h
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  PLUGIN  $@")
-	$(Q)$(CC) $(CSTD) $(WARN) $(CFLAGS) -iquote shared -shared -fPIC $< -o $@
+	$(Q)$(CC) $(CSTD) $(WARN) $(CFLAGS) -iquote shared -shared -fPIC $< shared/gwrate.c -o $@
 
 # The SMS gateway also carries its HTTP reader (shared/smshttp.c, fuzzed).
-$(REL)/plugins/sms.so: peer/plugin/gateways/sms.c shared/smshttp.c shared/utf8.c \
-                       shared/smshttp.h shared/banter_plugin.h shared/banter_limits.h
+$(REL)/plugins/sms.so: peer/plugin/gateways/sms.c shared/smshttp.c shared/utf8.c shared/gwrate.c \
+                       shared/smshttp.h shared/banter_plugin.h shared/banter_limits.h shared/gwrate.h
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  PLUGIN  $@")
 	$(Q)$(CC) $(CSTD) $(WARN) $(CFLAGS) -iquote shared -shared -fPIC \
-	    peer/plugin/gateways/sms.c shared/smshttp.c shared/utf8.c -o $@
+	    peer/plugin/gateways/sms.c shared/smshttp.c shared/utf8.c shared/gwrate.c -o $@
 
 # The XMPP gateway also has its stream parser (peer/plugin/xmpp/xstream.c,
 # over expat) and nettle's SHA-1 for the component handshake; the parser

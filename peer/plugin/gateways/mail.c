@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "banter_plugin.h"
+#include "gwrate.h"
 
 #define MAX_JOBS      16
 #define MAX_ADDR      254
@@ -68,16 +69,10 @@ typedef struct job {
     size_t outlen, outoff;
 } job;
 
-/* How many mails one person sent in the current window. */
-typedef struct rate {
-    char contact[80];
-    int64_t start;
-    int count;
-} rate;
-
 static const banter_host *host;
 static job jobs[MAX_JOBS];
-static rate rates[RATE_USERS];
+static gwrate_slot rate_slots[RATE_USERS];
+static gwrate rates = {rate_slots, RATE_USERS, RATE_WINDOW, RATE_PER_USER};
 static char domain[256], maildir[4096], smtp_host[64];
 static int smtp_port = 25;
 
@@ -142,40 +137,6 @@ static int64_t now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Whether contact may send one more mail now (RATE_PER_USER a minute): the
- * gateway is not to be a spam relay. */
-static bool rate_ok(const char *contact)
-{
-    int64_t now = now_ms();
-    rate *slot = NULL;
-    for (size_t i = 0; i < RATE_USERS; i++) {
-        rate *r = &rates[i];
-        if (strcmp(r->contact, contact) == 0) {
-            slot = r;
-            break;
-        }
-        if (!slot && (!r->contact[0] || now - r->start >= RATE_WINDOW))
-            slot = r; /* a free or stale slot, if contact has none */
-    }
-    if (!slot)
-        return false; /* too many people at once: wait for a window to end */
-    if (strcmp(slot->contact, contact) != 0 || now - slot->start >= RATE_WINDOW) {
-        snprintf(slot->contact, sizeof slot->contact, "%s", contact);
-        slot->start = now;
-        slot->count = 0;
-    }
-    return slot->count++ < RATE_PER_USER;
-}
-
-/* How many were counted for contact in its current window. */
-static int rate_count(const char *contact)
-{
-    for (size_t i = 0; i < RATE_USERS; i++)
-        if (strcmp(rates[i].contact, contact) == 0)
-            return rates[i].count;
-    return 0;
 }
 
 /* ---- SMTP, one connection per message ---- */
@@ -400,7 +361,8 @@ static void on_stored(banter_ctx *ctx, const banter_event *ev, void *ud)
     if (!(to = host->config_get(ctx, key)) || !addr_ok(to))
         return;
     snprintf(key, sizeof key, "notified:%s", who);
-    if (!rate_ok(key) || rate_count(key) > 1)
+    int64_t now = now_ms();
+    if (!gwrate_take(&rates, key, now) || gwrate_count(&rates, key, now) > 1)
         return; /* told already in this window */
     job *j = new_job();
     if (!j)
@@ -435,7 +397,7 @@ static void send_mail(banter_ctx *ctx, const banter_event *ev, const char *args)
              to, MAX_BODY);
         return;
     }
-    if (!rate_ok(contact)) {
+    if (!gwrate_take(&rates, contact, now_ms())) {
         tell(ctx, contact, NOTICE_PREFIX "not sent: at most %d mails a minute", RATE_PER_USER);
         return;
     }

@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "banter_plugin.h"
+#include "gwrate.h"
 #include "smshttp.h"
 
 #define MAX_CONNS     8     /* get-url requests at once */
@@ -78,16 +79,11 @@ typedef struct job {
     size_t inlen;
 } job;
 
-typedef struct rate {
-    char contact[80];
-    int64_t start;
-    int count;
-} rate;
-
 static const banter_host *host;
 static conn conns[MAX_CONNS];
 static job jobs[MAX_JOBS];
-static rate rates[RATE_USERS];
+static gwrate_slot rate_slots[RATE_USERS];
+static gwrate rates = {rate_slots, RATE_USERS, RATE_WINDOW, RATE_PER_USER};
 static int listen_fd = -1;
 static banter_watch *listen_w;
 static char number[BANTER_SMS_MAX_NUMBER + 1], key[BANTER_SMS_MAX_KEY + 1];
@@ -124,31 +120,6 @@ static int64_t now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Whether contact may send one more SMS now: SMS cost money, and the
- * gateway is not to be a relay for spam. */
-static bool rate_ok(const char *contact)
-{
-    int64_t now = now_ms();
-    rate *slot = NULL;
-    for (size_t i = 0; i < RATE_USERS; i++) {
-        rate *r = &rates[i];
-        if (strcmp(r->contact, contact) == 0) {
-            slot = r;
-            break;
-        }
-        if (!slot && (!r->contact[0] || now - r->start >= RATE_WINDOW))
-            slot = r;
-    }
-    if (!slot)
-        return false;
-    if (strcmp(slot->contact, contact) != 0 || now - slot->start >= RATE_WINDOW) {
-        snprintf(slot->contact, sizeof slot->contact, "%s", contact);
-        slot->start = now;
-        slot->count = 0;
-    }
-    return slot->count++ < RATE_PER_USER;
 }
 
 /* The storage key of a phone number: its digits, without "+". */
@@ -233,7 +204,7 @@ static void conn_request(banter_ctx *ctx, conn *c, const smshttp_req *r)
         c->contact[len] = '\0';
     }
     snprintf(kk, sizeof kk, "in:%s", r->from);
-    if (!rate_ok(kk)) {
+    if (!gwrate_take(&rates, kk, now_ms())) {
         host->log(ctx, BANTER_LOG_INFO, "refused an SMS from %s: over %d a minute", r->from,
                   RATE_PER_USER);
         conn_answer(ctx, c, A_TOO_MANY);
@@ -433,7 +404,7 @@ static void send_sms(banter_ctx *ctx, const banter_event *ev, const char *to, co
              BANTER_SMS_MAX_TEXT - (unsigned)strlen(name) - 11);
         return;
     }
-    if (!rate_ok(contact)) {
+    if (!gwrate_take(&rates, contact, now_ms())) {
         tell(ctx, contact, NOTICE_PREFIX "not sent: at most %d SMS a minute", RATE_PER_USER);
         return;
     }
