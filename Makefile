@@ -404,29 +404,33 @@ $(ASAN)/tests/mdns_probe: tests/integration/mdns_probe.c $(ASAN)/peer/net/mdns.o
 	    $(filter %.c %.o %.a,$^) -o $@ \
 	    $(PKG_LIBS) $(PEER_LIBS)
 
+# The client side the test tools below share (dialing, a session pumped to
+# its next event).
+TNET := tests/integration/tnet.c tests/integration/tnet.h
+
 # The hostile peer of tests/integration/test_transfer.sh, with the sanitizers.
-$(ASAN)/tests/evil_peer: tests/integration/evil_peer.c $(LIB_ASAN)
+$(ASAN)/tests/evil_peer: tests/integration/evil_peer.c $(TNET) $(LIB_ASAN)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  EVIL    $@")
-	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $< -o $@ $(LIB_ASAN) $(PKG_LIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $< tests/integration/tnet.c -o $@ $(LIB_ASAN) $(PKG_LIBS)
 
 # The scripted LAN peer of the node's tests (well-behaved or hostile).
-$(ASAN)/tests/peer_probe: tests/integration/peer_probe.c $(LIB_ASAN)
+$(ASAN)/tests/peer_probe: tests/integration/peer_probe.c $(TNET) $(LIB_ASAN)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  PROBE   $@")
-	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $< -o $@ $(LIB_ASAN) $(PKG_LIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $< tests/integration/tnet.c -o $@ $(LIB_ASAN) $(PKG_LIBS)
 
 # Many LAN connections at once (tests/integration/test_node_limits.sh).
-$(ASAN)/tests/peer_swarm: tests/integration/peer_swarm.c $(LIB_ASAN)
+$(ASAN)/tests/peer_swarm: tests/integration/peer_swarm.c $(TNET) $(LIB_ASAN)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  PROBE   $@")
-	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $< -o $@ $(LIB_ASAN) $(PKG_LIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $< tests/integration/tnet.c -o $@ $(LIB_ASAN) $(PKG_LIBS)
 
 # The scripted client of tests/integration/test_rendezvous_basic.sh.
-$(ASAN)/tests/rdv_probe: tests/integration/rdv_probe.c $(LIB_ASAN)
+$(ASAN)/tests/rdv_probe: tests/integration/rdv_probe.c $(TNET) $(LIB_ASAN)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  PROBE   $@")
-	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $< -o $@ $(LIB_ASAN) $(PKG_LIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $< tests/integration/tnet.c -o $@ $(LIB_ASAN) $(PKG_LIBS)
 
 TEST_TOOLS := $(NETLAB_TOOLS) $(if $(PLUGHOST_SRC),bin/banter-plugin-host $(TEST_PLUGINS)) \
               $(if $(PEER_SRC),$(ASAN)/tests/mdns_probe $(ASAN)/tests/evil_peer \

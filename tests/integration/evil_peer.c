@@ -50,34 +50,19 @@
 #include "identity.h"
 #include "msg.h"
 #include "session.h"
+#include "tnet.h"
 
 #define ANSWER_MS  2000
 #define CONNECT_MS 5000
 #define OFFER_SIZE 1024
-#define READ_CHUNK 65536
 #define QUOTED_MAX (4 * 1100 + 3)
 
 typedef struct peer {
     int fd;
     session *s;
     identity *id;
-    size_t in_off, in_len;
-    uint8_t in[READ_CHUNK];
+    tnet_in in;
 } peer;
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* s, in double quotes when quotes is true, with bytes below 0x20 and from
  * 0x7f up as \xNN. */
@@ -97,55 +82,12 @@ static void escape(char out[static QUOTED_MAX], const char *s, bool quotes)
     out[o] = '\0';
 }
 
-static int dial(const char *host, const char *port)
-{
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
-    struct addrinfo *ai = NULL;
-    int r = getaddrinfo(host, port, &hints, &ai);
-    if (r != 0) {
-        fprintf(stderr, "evil_peer: %s:%s: %s\n", host, port, gai_strerror(r));
-        return -1;
-    }
-    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
-        fprintf(stderr, "evil_peer: cannot connect to %s:%s: %s\n", host, port, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        freeaddrinfo(ai);
-        return -1;
-    }
-    freeaddrinfo(ai);
-    int one = 1;
-    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    return fd;
-}
-
-static int write_all(int fd, const uint8_t *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t w = send(fd, p, len, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            fprintf(stderr, "evil_peer: send: %s\n", w < 0 ? strerror(errno) : "no progress");
-            return -1;
-        }
-        p += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
-
 static int flush_out(peer *p)
 {
-    size_t len;
-    const uint8_t *b;
-    while ((b = session_out(p->s, &len)) != NULL) {
-        if (write_all(p->fd, b, len) != 0)
-            return -1;
-        session_out_consume(p->s, len);
-    }
-    return 0;
+    if (tnet_flush(p->fd, p->s) == 0)
+        return 0;
+    fprintf(stderr, "evil_peer: send: %s\n", errno ? strerror(errno) : "no progress");
+    return -1;
 }
 
 static int send_msg(peer *p, const msg *m)
@@ -159,46 +101,17 @@ static int send_msg(peer *p, const msg *m)
     return flush_out(p);
 }
 
-/* The next session event before deadline (mono_ms). 1 with *ev, 0 on
+/* The next session event before deadline (tnet_mono_ms). 1 with *ev, 0 on
  * timeout, -1 on error (printed). */
 static int next_event(peer *p, session_event *ev, int64_t deadline)
 {
-    for (;;) {
-        size_t used;
-        int r = session_feed(p->s, p->in + p->in_off, p->in_len - p->in_off, &used, ev);
-        p->in_off += used;
-        if (r < 0) {
-            fprintf(stderr, "evil_peer: session: %s\n", banter_strerror(r));
-            return -1;
-        }
-        if (flush_out(p) != 0)
-            return -1;
-        if (r == 1)
-            return 1;
-        int64_t left = deadline - mono_ms();
-        if (left <= 0)
-            return 0;
-        struct pollfd pfd = {.fd = p->fd, .events = POLLIN};
-        int pr = poll(&pfd, 1, (int)left);
-        if (pr < 0 && errno == EINTR)
-            continue;
-        if (pr < 0) {
-            fprintf(stderr, "evil_peer: poll: %s\n", strerror(errno));
-            return -1;
-        }
-        if (pr == 0)
-            return 0;
-        ssize_t n = recv(p->fd, p->in, sizeof p->in, 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            fprintf(stderr, "evil_peer: node: %s\n",
-                    n == 0 ? "connection closed" : strerror(errno));
-            return -1;
-        }
-        p->in_off = 0;
-        p->in_len = (size_t)n;
+    tnet_why why;
+    int r = tnet_next(p->fd, p->s, &p->in, ev, deadline, &why);
+    if (r < 0) {
+        char line[160];
+        fprintf(stderr, "evil_peer: %s\n", tnet_strwhy(&why, line, sizeof line));
     }
+    return r;
 }
 
 static int open_peer(peer *p, const char *host, const char *port)
@@ -216,10 +129,10 @@ static int open_peer(peer *p, const char *host, const char *port)
         fprintf(stderr, "evil_peer: session: %s\n", banter_strerror(r));
         return -1;
     }
-    p->fd = dial(host, port);
+    p->fd = tnet_dial("evil_peer", host, port, NULL);
     if (p->fd < 0 || flush_out(p) != 0)
         return -1;
-    int64_t deadline = mono_ms() + CONNECT_MS;
+    int64_t deadline = tnet_mono_ms() + CONNECT_MS;
     do {
         r = next_event(p, &ev, deadline);
         if (r == 0)
@@ -264,7 +177,8 @@ static int offer_one(peer *p, const char *name)
     bcrypto_rng_system().fill(NULL, id, sizeof id);
     msg_id_to_hex(id, hex);
     escape(qname, name, true);
-    if (msg_offer_init(&offer, id, wall_ms(), 1) != 0 || msg_offer_set_name(&offer, 0, name) != 0) {
+    if (msg_offer_init(&offer, id, tnet_wall_ms(), 1) != 0 ||
+        msg_offer_set_name(&offer, 0, name) != 0) {
         fprintf(stderr, "evil_peer: cannot build an offer for %s\n", qname);
         msg_clear(&offer);
         return -1;
@@ -274,7 +188,7 @@ static int offer_one(peer *p, const char *name)
     msg_clear(&offer);
     if (r)
         return -1;
-    int64_t deadline = mono_ms() + ANSWER_MS;
+    int64_t deadline = tnet_mono_ms() + ANSWER_MS;
     for (;;) {
         session_event ev;
         msg m;
@@ -347,7 +261,7 @@ static int meddle(peer *p, const uint8_t id[static MSG_ID_LEN])
     if (send_msg(p, &acc) != 0 || send_msg(p, &res) != 0 || send_msg(p, &can) != 0)
         return -1;
     sent += 4;
-    int64_t deadline = mono_ms() + ANSWER_MS;
+    int64_t deadline = tnet_mono_ms() + ANSWER_MS;
     for (;;) {
         session_event ev;
         msg m;

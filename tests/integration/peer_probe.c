@@ -59,17 +59,16 @@
 #include "identity.h"
 #include "msg.h"
 #include "session.h"
+#include "tnet.h"
 
 #define MAXC       8
 #define CONNECT_MS 5000
-#define READ_CHUNK 65536
 
 typedef struct pconn {
     int fd;
     session *s;
     bool held; /* never read again */
-    size_t in_off, in_len;
-    uint8_t in[READ_CHUNK];
+    tnet_in in;
 } pconn;
 
 static identity *me;
@@ -77,71 +76,18 @@ static pconn conns[MAXC];
 static int cur_c = -1;
 static const char *host, *port;
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int fail(const char *what)
 {
     fprintf(stderr, "peer_probe: %s\n", what);
     return -1;
 }
 
-static int dial(void)
-{
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
-    struct addrinfo *ai = NULL;
-    if (getaddrinfo(host, port, &hints, &ai) != 0)
-        return fail("cannot resolve the node's address");
-    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
-        fprintf(stderr, "peer_probe: connect: %s\n", strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        freeaddrinfo(ai);
-        return -1;
-    }
-    freeaddrinfo(ai);
-    int one = 1;
-    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    return fd;
-}
-
 static int write_all(int fd, const uint8_t *p, size_t len)
 {
-    while (len > 0) {
-        ssize_t w = send(fd, p, len, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return fail("send failed");
-        p += w;
-        len -= (size_t)w;
-    }
-    return 0;
+    return tnet_write_all(fd, p, len) != 0 ? fail("send failed") : 0;
 }
 
-static int flush_out(pconn *c)
-{
-    size_t len;
-    const uint8_t *b;
-    while ((b = session_out(c->s, &len)) != NULL) {
-        if (write_all(c->fd, b, len) != 0)
-            return -1;
-        session_out_consume(c->s, len);
-    }
-    return 0;
-}
+static int flush_out(pconn *c) { return tnet_flush(c->fd, c->s) != 0 ? fail("send failed") : 0; }
 
 static int send_msg(pconn *c, const msg *m)
 {
@@ -149,36 +95,16 @@ static int send_msg(pconn *c, const msg *m)
 }
 
 /* The next session event on c before deadline: 1 with *ev, 0 on timeout,
- * -1 when the connection ended or broke. */
+ * -1 when the connection ended or broke (printed unless the node closed it). */
 static int next_event(pconn *c, session_event *ev, int64_t deadline)
 {
-    for (;;) {
-        size_t used;
-        int r = session_feed(c->s, c->in + c->in_off, c->in_len - c->in_off, &used, ev);
-        c->in_off += used;
-        if (r < 0)
-            return fail(banter_strerror(r));
-        if (flush_out(c) != 0)
-            return -1;
-        if (r == 1)
-            return 1;
-        int64_t left = deadline - mono_ms();
-        if (left <= 0)
-            return 0;
-        struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
-        int pr = poll(&pfd, 1, (int)left);
-        if (pr < 0 && errno == EINTR)
-            continue;
-        if (pr <= 0)
-            return pr < 0 ? fail("poll failed") : 0;
-        ssize_t n = recv(c->fd, c->in, sizeof c->in, 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1; /* the node closed it */
-        c->in_off = 0;
-        c->in_len = (size_t)n;
+    tnet_why why;
+    int r = tnet_next(c->fd, c->s, &c->in, ev, deadline, &why);
+    if (r < 0 && !(strcmp(why.op, "recv") == 0 && why.err == 0)) {
+        char line[160];
+        fail(tnet_strwhy(&why, line, sizeof line));
     }
+    return r;
 }
 
 static void print_msg(int n, const msg *m)
@@ -216,10 +142,10 @@ static int step_conn(int n)
     session_config cfg = {.role = NOISE_INITIATOR, .id = me, .rng = bcrypto_rng_system()};
     if (session_new(&c->s, &cfg) != 0)
         return fail("session");
-    c->fd = dial();
+    c->fd = tnet_dial("peer_probe", host, port, NULL);
     if (c->fd < 0 || flush_out(c) != 0)
         return -1;
-    int64_t deadline = mono_ms() + CONNECT_MS;
+    int64_t deadline = tnet_mono_ms() + CONNECT_MS;
     do {
         if (next_event(c, &ev, deadline) <= 0)
             return fail("no handshake");
@@ -230,7 +156,7 @@ static int step_conn(int n)
 
 static int step_expect(const char *type, int ms)
 {
-    int64_t deadline = mono_ms() + ms;
+    int64_t deadline = tnet_mono_ms() + ms;
     for (;;) {
         session_event ev;
         msg m;
@@ -253,14 +179,14 @@ static int step_expect(const char *type, int ms)
 
 static int step_wait(int ms)
 {
-    int64_t end = mono_ms() + ms;
-    while (mono_ms() < end) {
+    int64_t end = tnet_mono_ms() + ms;
+    while (tnet_mono_ms() < end) {
         for (int n = 0; n < MAXC; n++) {
             session_event ev;
             msg m;
             if (!conns[n].s || conns[n].fd < 0 || conns[n].held)
                 continue;
-            int r = next_event(&conns[n], &ev, mono_ms() + 20);
+            int r = next_event(&conns[n], &ev, tnet_mono_ms() + 20);
             if (r < 0) {
                 printf("closed conn %d\n", n);
                 fflush(stdout);
@@ -282,7 +208,7 @@ static int step_chat(const char *text)
     char hex[2 * MSG_ID_LEN + 1];
     msg m;
     bcrypto_rng_system().fill(NULL, id, sizeof id);
-    if (msg_chat_init(&m, id, wall_ms(), text, strlen(text), false) != 0)
+    if (msg_chat_init(&m, id, tnet_wall_ms(), text, strlen(text), false) != 0)
         return fail("bad chat text");
     int r = send_msg(&conns[cur_c], &m);
     msg_clear(&m);
@@ -302,7 +228,7 @@ static int step_flood(long count)
         msg m;
         bcrypto_rng_system().fill(NULL, id, sizeof id);
         snprintf(text, sizeof text, "flood %ld", i);
-        if (msg_chat_init(&m, id, wall_ms(), text, strlen(text), false) != 0)
+        if (msg_chat_init(&m, id, tnet_wall_ms(), text, strlen(text), false) != 0)
             return fail("chat");
         int r = send_msg(c, &m);
         msg_clear(&m);
@@ -311,14 +237,14 @@ static int step_flood(long count)
         /* Read what is there without waiting, so neither side stalls. */
         session_event ev;
         msg a;
-        while (next_event(c, &ev, mono_ms()) == 1)
+        while (next_event(c, &ev, tnet_mono_ms()) == 1)
             if (take(cur_c, &ev, &a)) {
                 acked += a.type == MSG_ACK;
                 refused += a.type == MSG_ERROR;
                 msg_clear(&a);
             }
     }
-    int64_t end = mono_ms() + 2000;
+    int64_t end = tnet_mono_ms() + 2000;
     session_event ev;
     msg a;
     while (next_event(c, &ev, end) == 1)
@@ -365,7 +291,8 @@ static int step_offer(const char *name)
     uint8_t id[MSG_ID_LEN];
     msg offer;
     bcrypto_rng_system().fill(NULL, id, sizeof id);
-    if (msg_offer_init(&offer, id, wall_ms(), 1) != 0 || msg_offer_set_name(&offer, 0, name) != 0) {
+    if (msg_offer_init(&offer, id, tnet_wall_ms(), 1) != 0 ||
+        msg_offer_set_name(&offer, 0, name) != 0) {
         msg_clear(&offer);
         return fail("cannot build an offer");
     }
@@ -398,13 +325,13 @@ static int step_offers(long count)
         snprintf(name, sizeof name, "f%ld.txt", i);
         if (step_offer(name) != 0)
             return -1;
-        while (next_event(c, &ev, mono_ms()) == 1)
+        while (next_event(c, &ev, tnet_mono_ms()) == 1)
             if (take(cur_c, &ev, &a)) {
                 count_decline(&a, &rate, &busy, &other);
                 msg_clear(&a);
             }
     }
-    int64_t end = mono_ms() + 2000;
+    int64_t end = tnet_mono_ms() + 2000;
     while (next_event(c, &ev, end) == 1)
         if (take(cur_c, &ev, &a)) {
             count_decline(&a, &rate, &busy, &other);

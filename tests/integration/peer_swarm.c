@@ -40,6 +40,7 @@
 #include "identity.h"
 #include "msg.h"
 #include "session.h"
+#include "tnet.h"
 
 #define MAXN       4096
 #define SHAKE_MS   5000
@@ -61,13 +62,6 @@ static int naddrs, count;
 static bool sit, reconnect, hello;
 static long partial = -1, drip_ms;
 static long opened, shakes, refused, closed;
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int write_all(int fd, const uint8_t *p, size_t len)
 {
@@ -109,7 +103,7 @@ static void drop(sconn *c)
     identity_free(c->id);
     c->id = NULL;
     c->partial = false;
-    c->closed_ms = mono_ms();
+    c->closed_ms = tnet_mono_ms();
 }
 
 /* Feed what arrived; answer PINGs. -1 when the node closed it. */
@@ -185,10 +179,10 @@ static int open_one(int i)
     session_config cfg = {.role = NOISE_INITIATOR, .id = c->id, .rng = bcrypto_rng_system()};
     if (session_new(&c->s, &cfg) != 0 || flush_out(c) != 0)
         goto refused;
-    int64_t deadline = mono_ms() + SHAKE_MS;
+    int64_t deadline = tnet_mono_ms() + SHAKE_MS;
     while (!session_established(c->s)) {
         struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
-        int left = (int)(deadline - mono_ms());
+        int left = (int)(deadline - tnet_mono_ms());
         if (left <= 0 || poll(&pfd, 1, left) <= 0 || pump(c) != 0)
             goto refused;
         if (flush_out(c) != 0)
@@ -207,7 +201,7 @@ static int open_one(int i)
         c->partial = true;
         if (write_all(c->fd, junk, 2 + (size_t)partial) != 0)
             goto refused;
-        c->drip_ms = mono_ms();
+        c->drip_ms = tnet_mono_ms();
     }
     return 0;
 refused:
@@ -270,15 +264,15 @@ int main(int argc, char **argv)
 {
     if (parse(argc, argv) != 0)
         return usage();
-    int64_t start = mono_ms(), end = start + num(argv[4], 1, 3600) * 1000, next_say = start;
+    int64_t start = tnet_mono_ms(), end = start + num(argv[4], 1, 3600) * 1000, next_say = start;
     for (int i = 0; i < count; i++) {
         cs[i].fd = -1;
         if (open_one(i) != 0)
             refused++;
     }
     static struct pollfd pfd[MAXN];
-    while (mono_ms() < end) {
-        int64_t t = mono_ms();
+    while (tnet_mono_ms() < end) {
+        int64_t t = tnet_mono_ms();
         int open = 0;
         for (int i = 0; i < count; i++) {
             sconn *c = &cs[i];

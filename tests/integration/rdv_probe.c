@@ -164,6 +164,7 @@
 #include "rvmsg.h"
 #include "sealed.h"
 #include "session.h"
+#include "tnet.h"
 
 #define CONNECT_MS 5000
 #define QUIET_MS   1000
@@ -218,13 +219,6 @@ typedef struct probe {
     uint8_t in[READ_CHUNK];
 } probe;
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* s with bytes outside printable ASCII as \xNN. */
 static void safe(char out[static SAFE_MAX], const char *s)
 {
@@ -242,40 +236,6 @@ static void say(const char *line)
 {
     printf("%s\n", line);
     fflush(stdout);
-}
-
-static int dial(const char *host, const char *port, const char *source)
-{
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
-    struct addrinfo *ai = NULL;
-    int r = getaddrinfo(host, port, &hints, &ai);
-    if (r != 0) {
-        fprintf(stderr, "rdv_probe: %s:%s: %s\n", host, port, gai_strerror(r));
-        return -1;
-    }
-    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct addrinfo *src = NULL;
-    struct addrinfo shints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST};
-    if (fd >= 0 && source &&
-        (getaddrinfo(source, NULL, &shints, &src) != 0 ||
-         bind(fd, src->ai_addr, src->ai_addrlen) != 0)) {
-        fprintf(stderr, "rdv_probe: cannot bind to %s\n", source);
-        close(fd);
-        fd = -1;
-    }
-    if (src)
-        freeaddrinfo(src);
-    if (fd < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
-        fprintf(stderr, "rdv_probe: cannot connect to %s:%s: %s\n", host, port, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        freeaddrinfo(ai);
-        return -1;
-    }
-    freeaddrinfo(ai);
-    int one = 1;
-    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    return fd;
 }
 
 /* Write what the session queued. A failed write (the server closed) is
@@ -318,7 +278,7 @@ static int next_event(probe *p, session_event *ev, int64_t deadline)
         flush_out(p);
         if (r == 1)
             return 1;
-        int64_t left = deadline - mono_ms();
+        int64_t left = deadline - tnet_mono_ms();
         if (left <= 0)
             return 0;
         struct pollfd pfd = {.fd = p->fd, .events = POLLIN};
@@ -742,7 +702,7 @@ static void show(probe *p, const uint8_t *pt, size_t len)
 /* Print what arrives for ms; with until_quiet, until nothing came for ms. */
 static void drain(probe *p, int ms, bool until_quiet)
 {
-    int64_t deadline = mono_ms() + ms;
+    int64_t deadline = tnet_mono_ms() + ms;
     while (!p->closed) {
         session_event ev;
         int r = next_event(p, &ev, deadline);
@@ -755,7 +715,7 @@ static void drain(probe *p, int ms, bool until_quiet)
         } else if (ev.type == SESSION_EV_MESSAGE) {
             show(p, ev.data, ev.len);
             if (until_quiet)
-                deadline = mono_ms() + ms;
+                deadline = tnet_mono_ms() + ms;
             if (p->await != AW_NONE && p->done)
                 return;
         }
@@ -779,11 +739,11 @@ static int open_probe(probe *p, const char *host, const char *port, const struct
     session_config cfg = {.role = NOISE_INITIATOR, .id = p->id, .rng = rng};
     if (session_new(&p->s, &cfg) != 0)
         return -1;
-    p->fd = dial(host, port, o->source);
+    p->fd = tnet_dial("rdv_probe", host, port, o->source);
     if (p->fd < 0)
         return -1;
     flush_out(p);
-    int64_t deadline = mono_ms() + CONNECT_MS;
+    int64_t deadline = tnet_mono_ms() + CONNECT_MS;
     do {
         int r = next_event(p, &ev, deadline);
         if (r == 0)
@@ -1188,7 +1148,7 @@ static int search_bench(probe *p, const char *arg)
     if (*end != ':' || n < 1 || n > 1000000 || parse_search(end + 1, &m.u.search) != 0)
         return -1;
     long answered = 0;
-    int64_t t0 = mono_ms();
+    int64_t t0 = tnet_mono_ms();
     p->quiet_results = true;
     for (long i = 0; i < n && !p->closed; i++) {
         if (send_rv(p, &m) != 0)
@@ -1198,7 +1158,7 @@ static int search_bench(probe *p, const char *arg)
     }
     p->quiet_results = false;
     snprintf(line, sizeof line, "searches %ld answered %ld in %lld ms", n, answered,
-             (long long)(mono_ms() - t0));
+             (long long)(tnet_mono_ms() - t0));
     say(line);
     return 0;
 }
@@ -1444,7 +1404,7 @@ static int bench_logins(probe *p, const char *arg)
     if (*end || n < 1 || n > 100000 || parse_login(tmp, &m) != 0)
         return -1;
     long ok = 0;
-    int64_t t0 = mono_ms();
+    int64_t t0 = tnet_mono_ms();
     for (long i = 0; i < n && !p->closed; i++) {
         p->authed = false;
         if (send_rv(p, &m) != 0)
@@ -1453,7 +1413,8 @@ static int bench_logins(probe *p, const char *arg)
         ok += p->authed;
     }
     rvmsg_clear(&m);
-    snprintf(line, sizeof line, "logins %ld ok %ld in %lld ms", n, ok, (long long)(mono_ms() - t0));
+    snprintf(line, sizeof line, "logins %ld ok %ld in %lld ms", n, ok,
+             (long long)(tnet_mono_ms() - t0));
     say(line);
     return 0;
 }
