@@ -93,6 +93,9 @@ b ann rendezvous --json | grep -q '"policy":null' || t_fail "changed policy.bin"
 grep -q "ignoring $T/ann/policy.bin" "$T/ann.err" || t_fail "changed policy.bin" "no line: $(tail -n 3 "$T/ann.err")"
 rdv_start again
 wait_for 15 has_policy ann 2 || t_fail "policy again" "$(b ann rendezvous --json)"
+# bob, left running, redials on its back-off (full jitter, up to 30 s
+# while the server was away): back before section 4 asks it for policy 4
+wait_for 40 connected bob || t_fail "bob back" "$(b bob rendezvous --json)"
 t_pass "kept across a restart without the server (0600, enforced); a changed policy.bin is ignored and the server's is taken again"
 
 # ---- 4. history retention and LAN discovery ----
