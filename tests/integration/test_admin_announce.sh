@@ -72,7 +72,8 @@ done
 
 # ---- 1. announce ----
 bga a ann.key ready anns=2 arcpt=1:delivered arcpt=1:read arcpt=1:read arcpt=2:read sync
-bgp b bob.key ready wait=4000
+# bob's device (no "announce" in its HELLO) stays until ann's had the push.
+bgp b bob.key ready waitfile="$T/pushed"
 wait_out a '^ready$' && wait_out b '^ready$' || t_fail "announce" "$(cat "$T/a.out" "$T/b.out")"
 grep -q '^recv revoked n=0 check=ok keys=-$' "$T/a.out" || t_fail "revocation list at login" "$(cat "$T/a.out")"
 out=$(adm audit.key announce "not from an auditor")
@@ -82,6 +83,7 @@ has "$out" '^announcement 1 to 3 devices of 3 people: 1 online have it now' || t
 wait_out a '^waited anns=2$' 10 || t_fail "announce push" "$(cat "$T/a.out")"
 grep -q '^recv announce id=1 department=- text=Fire drill at 3 pm\.\\x0a\\x09Bring your badge\.$' "$T/a.out" ||
     t_fail "announce push" "$(cat "$T/a.out")"
+: >"$T/pushed"
 bg_done a
 [ "$(grep -c '^recv error' "$T/a.out")" -eq 2 ] && grep -q '^recv error EALREADY$' "$T/a.out" &&
     grep -q '^recv error ENOENT$' "$T/a.out" || t_fail "receipts" "$(cat "$T/a.out")"
@@ -120,7 +122,7 @@ t_pass "receipts once per device (EALREADY), refused when not addressed or unkno
 # ---- 3. the revocation list ----
 out=$(pa ann.key ready)
 has "$out" '^recv cert user=ann server=ok device=ok check=ok days=1$' || t_fail "certificate of a day" "$out"
-bga a2 ann.key ready wait=6000
+bga a2 ann.key ready waitfile="$T/a2.end" # ended by bg_kill
 wait_out a2 '^ready$' || t_fail "revoked push" "$(cat "$T/a2.out")"
 fp=$(adm boss.key device list --user cat --json | grep -oE '"fingerprint":"[0-9 ]+"' | cut -d'"' -f4)
 out=$(adm boss.key device revoke "$fp") || t_fail "revoke" "$out"
@@ -145,7 +147,7 @@ t_pass "revocation list: signed, at login, pushed at once on revoke with the dev
 # the pending job), and its second receipt was refused EALREADY.
 if [ "${RDV_DB:-sqlite}" = postgresql ]; then
     req=$(printf '\x60{"id":1,"cmd":"announce","args":{"text":"race drill"}}' | od -An -tx1 | tr -d ' \n')
-    bgp boss boss.key ping waitfile="$T/go" pt="$req" wait=10000
+    bgp boss boss.key ping waitfile="$T/go" pt="$req" mark=sent wait=10000
     wait_out boss '^recv pong' || t_fail "race" "$(cat "$T/boss.out")"
     pg_hold 7 devices
     pg_hold 8 admin_keys
@@ -155,8 +157,18 @@ if [ "${RDV_DB:-sqlite}" = postgresql ]; then
     bga race bob.key wait=10000
     wait_for 5 waiting devices || t_fail "race" "bob's HELLO lookup did not wait"
     : >"$T/go"
-    wait_out boss '^go$' || t_fail "race" "$(cat "$T/boss.out")"
-    sleep 0.3 # the request is read at once: its role lookup queues behind bob's
+    wait_out boss '^mark sent$' || t_fail "race" "$(cat "$T/boss.out")"
+    # The server read the request (its end of the admin's connection holds
+    # no bytes): its role lookup was queued then, in the same callback,
+    # behind bob's HELLO lookup and before anything that lookup's answer
+    # queues.
+    boss_read() {
+        local lp
+        lp=$(ss -Htnp state established "( dport = :$PORT )" | grep "pid=${BGP[boss]}," | awk '{ print $3 }')
+        [ -n "$lp" ] && [ "$(ss -Htn state established "( sport = :$PORT and dport = :${lp##*:} )" |
+            awk '{ print $1 }')" = 0 ]
+    }
+    wait_for 5 boss_read || t_fail "race" "the server did not read the admin's request"
     pg_release 7
     wait_for 5 waiting admin_keys || t_fail "race" "the admin's request did not come before bob's list"
     wait_out race '^recv auth ok user=bob' || t_fail "race" "$(cat "$T/race.out")"

@@ -318,13 +318,14 @@ grep -q '^recv hello' "$T/nohello.out" && grep -q '^closed$' "$T/nohello.out" ||
 t_pass "a connection that never sends HELLO is closed by the same deadline"
 
 # 1100 connections held open at once: at most 1024 pending handshakes, the
-# others closed at accept (our end of those is left in CLOSE-WAIT).
+# others closed at accept (our end of those is left in CLOSE-WAIT). The
+# holder keeps them until the test has counted ($T/release; 30 s at most).
 # shellcheck disable=SC2016 # expanded by the inner bash
 bash -c 'ulimit -n 4096 2>/dev/null || { echo "nolimit"; exit 0; }
     fds=()
     for _ in $(seq 1100); do exec {fd}<>"/dev/tcp/127.0.0.1/$1" || break; fds+=("$fd"); done
     echo "opened=${#fds[@]}"
-    sleep 4' _ "$PORT" >"$T/hold.out" 2>&1 &
+    for _ in $(seq 300); do [ -e "$2" ] && break; sleep 0.1; done' _ "$PORT" "$T/release" >"$T/hold.out" 2>&1 &
 holder=$!
 PIDS+=("$holder")
 opened() { grep -q 'opened=\|nolimit' "$T/hold.out"; }
@@ -335,7 +336,13 @@ elif ! command -v ss >/dev/null; then
     echo "SKIP: pending cap (needs ss, from iproute2)"
 else
     refused_now() { ss -Htn state close-wait "( dport = :$PORT )" | wc -l; }
-    sleep 1
+    # The server took every connection from its accept queue (the listening
+    # socket's Recv-Q), and closed the ones it refused (76 expected: fewer
+    # are waited for, more are seen by the check below).
+    accepted_all() {
+        [ "$(ss -Htln "( sport = :$PORT )" | awk '{ print $2 }')" = 0 ] && [ "$(refused_now)" -ge 76 ]
+    }
+    wait_for 10 accepted_all
     res="$(cat "$T/hold.out") refused=$(refused_now)"
     full=$(probe hello 2>&1)
     grep -qE '^opened=1100 refused=76$' <<<"$res" ||
@@ -343,6 +350,7 @@ else
     grep -q '^fingerprint' <<<"$full" && t_fail "pending cap" "a handshake got in while 1024 were pending"
     t_pass "pending cap: $res; a new connection was refused while full"
 fi
+: >"$T/release"
 wait_for 10 gone "$holder" || t_fail "pending cap" "the holder did not exit"
 out=$("$BENCH_RTT" banter --expect-fp "$fp1" --ping-only 127.0.0.1 "$PORT" 50 2>&1) ||
     t_fail "after the pending cap" "no handshake: $out"
@@ -368,12 +376,14 @@ t_pass "keepalive: PING after 30 s; a silent client closed after $t_mute ms, one
 # ---- 7. SIGTERM ----
 
 # One established connection at the moment of the signal: it gets BYE.
-"$RDV_PROBE" 127.0.0.1 "$PORT" hello wait=3000 >"$T/last.out" 2>&1 &
+# It stays until the server has stopped ($T/stopped, made after).
+"$RDV_PROBE" 127.0.0.1 "$PORT" hello waitfile="$T/stopped" >"$T/last.out" 2>&1 &
 last=$!
 PIDS+=("$last")
 has_hello() { grep -q '^recv hello' "$T/last.out"; }
 wait_for 5 has_hello || t_fail "shutdown" "the last client did not connect"
 stop_server "$P" main
+: >"$T/stopped"
 wait_for 5 gone "$last"
 grep -q '^recv bye server shutting down$' "$T/last.out" ||
     t_fail "shutdown" "the connected client got no BYE: $(cat "$T/last.out")"

@@ -80,7 +80,10 @@ wait_for 5 grep -q '^recv status online text=- devices=2$' "$T/watch.log" &&
     t_fail "own devices online" "$(grep '^recv status' "$T/watch.log")"
 kill -TERM "$WATCH" 2>/dev/null
 # The probe's device leaves the account again: back to ada1 and ada2.
-host_exec 1 "$RDV_PROBE" --key "$T/adaw.key" 198.18.0.1 7400 hello ready logout wait=200 >/dev/null 2>&1
+# (sync: the PONG comes after the logout's answer, sent once the device
+# was unbound.)
+out=$(host_exec 1 "$RDV_PROBE" --key "$T/adaw.key" 198.18.0.1 7400 hello ready logout sync 2>&1)
+grep -q '^recv auth fail error=ELOGGEDOUT' <<<"$out" || t_fail "logout" "$out"
 [ "$("$RDV_PROBE" --sql "$DB" "SELECT count(*) FROM devices WHERE user = 'ada'")" = 2 ] ||
     t_fail "logout" "ada should have two devices"
 wait_for 10 approved ada2 bob || t_fail "ada2's list" "$(b "$T/ada2" contacts --json)"
@@ -207,6 +210,11 @@ if [[ $k1 < $k2 ]]; then lo=ada1 lo_host=2 hi=ada2 hi_host=3; else lo=ada2 lo_ho
 from_lo() { grep -c "^198.18.0.$lo_host$" "$T/stun.log"; }
 start_rnode "$lo_host" "$lo" --no-mdns
 wait_for 15 logged_in "$lo" ada || t_fail "ICE: login $lo" "$(b "$T/$lo" rendezvous --json 2>&1)"
+# The server's RV_STATUS came (it names the account's devices connected:
+# $lo alone); an offer would go out at once. What is checked is that none
+# does: the time one would take stays a fixed wait.
+_own_known() { b "$T/$lo" rendezvous --json 2>/dev/null | grep -q '"status":"online"'; }
+wait_for 10 _own_known || t_fail "ICE: login $lo" "no status from the server: $(b "$T/$lo" rendezvous --json 2>&1)"
 sleep 3
 [ "$(from_lo)" -eq 0 ] ||
     t_fail "ICE: offline device" "$lo gathered for an offer $(from_lo) times while $hi was offline"
@@ -216,9 +224,15 @@ _own_path() { grep -q "path to ada's device" "$T/$lo-${NRUN[$lo]}.err"; }
 wait_for 20 _own_path || t_fail "ICE: online device" "no path from $lo to $hi: $(cat "$T/$lo-${NRUN[$lo]}.err")"
 [ "$(from_lo)" -gt 0 ] || t_fail "ICE: online device" "a path without gathering?"
 stop_rnode "$hi"
-sleep 1 # its connections end; the server tells $lo
+# Its connections end (the server tells to $lo at once); the path is
+# gone when $lo's node holds no UDP socket any more (its ICE agent's, freed
+# after the stream closed; it has none without a path).
+_path_gone() { [ "$(host_exec "$lo_host" ss -Huanp | grep -c "pid=${NPID[$lo]},")" -eq 0 ]; }
+wait_for 15 _path_gone || t_fail "ICE: gone offline" "$lo still holds its path: $(host_exec "$lo_host" ss -Huanp)"
 n_lo=$(from_lo)
-sleep 6 # without the server's list: an offer again 2 to 7 s after the path ended
+# What is checked is that no offer follows: without the server's list one
+# would come 2 to 7 s after the path ended, so that time stays a fixed wait.
+sleep 6
 [ "$(from_lo)" -eq "$n_lo" ] ||
     t_fail "ICE: gone offline" "$lo gathered for an offer $(($(from_lo) - n_lo)) times after $hi left"
 t_pass "ICE: the device that offers makes no offer to the account's other device while the server lists it offline, offers once it comes online (a direct path), and stops when it leaves"

@@ -173,9 +173,10 @@ stop_server "$SRV_PID" evilprobe
 A=$T/a
 start_rnode ada-laptop "$A" a "$EVIL_PORT" "$FP"
 pa=$NODE_PID
-"$BANTER_BIN" --home "$A" listen --json >"$T/a-listen.log" 2>/dev/null </dev/null &
+"$BANTER_BIN" --home "$A" listen --json >"$T/a-listen.log" 2>"$T/a-listen.err" </dev/null &
 PIDS+=("$!")
-sleep 0.5 # let listen subscribe
+wait_for 10 grep -q "listening for events" "$T/a-listen.err" ||
+    t_fail "impostor" "listen did not attach: $(cat "$T/a-listen.err")"
 start_server evil "$EVIL" "$EVIL_PORT"
 evil_pid=$SRV_PID
 refused="has fingerprint $EVIL_FP, not the pinned $FP: refusing it"
@@ -184,7 +185,15 @@ wait_for 35 grep -qF "$refused" "$T/a.err" ||
 wait_for 5 grep -qF "$refused" "$T/a-listen.log" ||
     t_fail "impostor" "no rendezvous event: $(cat "$T/a-listen.log")"
 grep -q '"event":"rendezvous"' "$T/a-listen.log" || t_fail "impostor" "event name"
-sleep 4 # a few reconnections (0.5, 1, 2 s later): still one message
+# A few reconnections (0.5, 1, 2 s later): still one message. Each ends
+# with the node's close after the handshake, which leaves its end in
+# TIME-WAIT: four of them are the first connection and three more.
+if command -v ss >/dev/null; then
+    _evil_tries() { [ "$(ss -Htn state time-wait "( dport = :$EVIL_PORT )" | wc -l)" -ge 4 ]; }
+    wait_for 20 _evil_tries || t_fail "impostor" "the node did not try again: $(ss -Htn "( dport = :$EVIL_PORT )")"
+else
+    sleep 4 # no ss (iproute2) to count them: the time they take
+fi
 n=$(grep -cF "not the pinned" "$T/a.err")
 [ "$n" -eq 1 ] || t_fail "impostor" "the refusal was printed $n times, not once"
 j=$(rjson "$A")
@@ -205,10 +214,9 @@ stop_server "$SRV_PID" probe
 B=$T/b
 start_rnode ada "$B" b "$PORT" "$FP"
 pb=$NODE_PID
-sleep 1
-j=$(rjson "$B")
-grep -q '"connected":false' <<<"$j" && grep -q "cannot connect to the rendezvous server" <<<"$j" ||
-    t_fail "server down" "status: $j"
+_down_seen() { j=$(rjson "$B") && grep -q '"connected":false' <<<"$j" &&
+    grep -q "cannot connect to the rendezvous server" <<<"$j"; }
+wait_for 10 _down_seen || t_fail "server down" "status: $j"
 b "$B" id >/dev/null || t_fail "server down" "the node does not answer"
 t0=$(now_ms)
 start_server srv "$DB" "$PORT"
