@@ -221,6 +221,9 @@ if [ "${RDV_DB:-sqlite}" = postgresql ]; then
     bg_kill iw j2
     ! grep -q '^recv presence jon offline' "$T/iw.out" ||
         t_fail "stale read" "ivy saw jon offline while he was back: $seen"
+    # Nor "online" again: the return pushes what ivy was told already.
+    [ "$seen" = "recv presence jon online text=-|" ] ||
+        t_fail "stale read" "expected jon online once: $seen"
     t_pass "PostgreSQL: a presence read queued before a login's row finds no device while the device is online here: ignored, no stale offline ($seen)"
 
     # ---- 12. PostgreSQL: the login's own read pushes first ----
