@@ -200,14 +200,15 @@ static void push_presence(core *k, account *a)
     if (k->cl) {
         /* Other instances may hold devices too: they are told, and what
          * the shared tables say decides (xinst.h). Online here is online
-         * anywhere: said at once, as on one server; offline here is for
-         * the tables to decide. */
+         * anywhere: said at once, as on one server, unless this
+         * instance's read of the tables said it first (the login's own
+         * notification, read while its list was being read): once is
+         * enough. Offline here is for the tables to decide. */
         xinst_presence_changed(k, a->name);
-        if (visible(a) == RV_P_OFFLINE) {
-            a->shown = RV_P_OFFLINE;
+        a->shown = (uint8_t)visible(a);
+        if (visible(a) == RV_P_OFFLINE ||
+            !xinst_presence_local(k, a->name, visible(a), a->text ? a->text : ""))
             return;
-        }
-        xinst_presence_local(k, a->name, visible(a), a->text ? a->text : "");
     }
     rvmsg m = {.type = RV_PRESENCE};
     buf b;

@@ -208,10 +208,9 @@ void xinst_presence_changed(core *k, const char *user)
         cluster_presence_changed(k->cl, user);
 }
 
-void xinst_presence_local(core *k, const char *user, rv_presence status, const char *text)
+bool xinst_presence_local(core *k, const char *user, rv_presence status, const char *text)
 {
-    if (k->xi)
-        (void)rpres_set(k->xi, user, true, status, text);
+    return !k->xi || rpres_set(k->xi, user, true, status, text);
 }
 
 bool xinst_online_anywhere(const core *k, const char *user)

@@ -36,7 +36,10 @@
  * (xinst_presence_changed), each reads the account's presence from the
  * shared tables, keeps it (the accounts online anywhere, read whole at
  * every join) and, when it changed, pushes RV_PRESENCE to the account's
- * contacts connected to it (contacts_push_presence).
+ * contacts connected to it (contacts_push_presence). What is kept is also
+ * what those contacts were last told: a read and the instance's own push
+ * of a change on it (xinst_presence_local) race, and whichever comes
+ * second finds the state kept and pushes nothing.
  */
 #ifndef BANTER_RDV_XINST_H
 #define BANTER_RDV_XINST_H
@@ -85,9 +88,13 @@ void xinst_presence_changed(core *k, const char *user);
 rv_presence xinst_presence(const core *k, const char *user, char *text, size_t cap);
 
 /* On a cluster: user is online here, shown to contacts as status (text),
- * and this instance pushed it already: the next read that says the same
- * pushes nothing. */
-void xinst_presence_local(core *k, const char *user, rv_presence status, const char *text);
+ * which this instance is about to push. True when that is news to the
+ * contacts connected here (recorded: the next read that says the same
+ * pushes nothing), false when the last push (a read's, which may come
+ * before the login's or status change's own, or a local one) said the
+ * same: push nothing, so each change reaches a contact once. True without
+ * a cluster. */
+bool xinst_presence_local(core *k, const char *user, rv_presence status, const char *text);
 
 /* On a cluster: whether user has a device online on some instance, as
  * the last presence read said (invisible or not). */
