@@ -42,8 +42,8 @@ struct account {
     uint32_t ndevs;
     uint32_t nrel, caprel;
     uint32_t nelsewhere;
-    uint8_t status;  /* rv_presence chosen (RV_P_ONLINE ... RV_P_INVISIBLE) */
-    uint8_t shown;   /* the presence contacts were last told (RV_P_*) */
+    uint8_t status; /* rv_presence chosen (RV_P_ONLINE ... RV_P_INVISIBLE) */
+    uint8_t shown;  /* the presence contacts were last told (RV_P_*) */
     bool admin;
     bool broadcast; /* may send organisation broadcasts */
     bool loaded;    /* status and relations were read from the database */
