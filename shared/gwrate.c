@@ -2,6 +2,7 @@
 /* gwrate.c - per-person message counts of a gateway, in fixed windows. */
 #include "gwrate.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -12,6 +13,8 @@ static bool same_key(const gwrate_slot *s, const char *key)
 
 bool gwrate_take(gwrate *r, const char *key, int64_t now)
 {
+    if (!key[0])
+        return false;
     gwrate_slot *slot = NULL;
     for (size_t i = 0; i < r->nslots; i++) {
         gwrate_slot *s = &r->slots[i];
@@ -29,7 +32,9 @@ bool gwrate_take(gwrate *r, const char *key, int64_t now)
         slot->start = now;
         slot->count = 0;
     }
-    return slot->count++ < r->per_window;
+    if (slot->count < INT_MAX)
+        slot->count++;
+    return slot->count <= r->per_window;
 }
 
 int gwrate_count(const gwrate *r, const char *key, int64_t now)

@@ -34,10 +34,10 @@ typedef struct gwrate {
     int per_window;
 } gwrate;
 
-/* Count one message from key at now. true while key has taken no more
- * than per_window in its window (which starts at its first message, and
- * again at the first after it ended); false past that, or when no slot is
- * free. */
+/* Count one message from key (not empty) at now. true while key has
+ * taken no more than per_window in its window (which starts at its first
+ * message, and again at the first after it ended); false past that, when
+ * no slot is free, or for an empty key. */
 bool gwrate_take(gwrate *r, const char *key, int64_t now);
 
 /* How many key took in its current window, refused ones too (0 when it

@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int selfexe_sibling(const char *name, char *out, size_t cap)
@@ -28,7 +29,8 @@ int selfexe_sibling(const char *name, char *out, size_t cap)
             out[0] = '\0';
         return BANTER_ETOOLONG;
     }
-    if (access(out, X_OK) != 0) {
+    struct stat st;
+    if (stat(out, &st) != 0 || !S_ISREG(st.st_mode) || access(out, X_OK) != 0) {
         out[0] = '\0';
         return BANTER_ENOENT;
     }

@@ -17,8 +17,9 @@
 /*
  * Write to out (cap bytes) the path of the program name (a bare file name,
  * no '/') in the folder of the running executable (/proc/self/exe, links
- * resolved by the kernel). 0 when that file exists and is executable;
- * BANTER_ENOENT when it is not there or not executable, or the running
+ * resolved by the kernel). 0 when that is a regular file (links
+ * followed) we may execute; BANTER_ENOENT when it is not there, not a
+ * regular file or not executable, or the running
  * executable cannot be read; BANTER_ETOOLONG when the path does not fit;
  * BANTER_EINVAL when name is empty or has a '/'. out is "" on failure.
  */

@@ -1012,7 +1012,8 @@ static int read_msgs(store *st, sqlite3_stmt *s, store_msg **out, size_t *n)
 
 /* The message with this id and key (statement which: the contact it was
  * sent to, or the device a copy of it went to). */
-static int find_msg(store *st, int which, const uint8_t *id, const uint8_t *key, store_msg *out)
+static int find_msg(store *st, enum stmt_id which, const uint8_t *id, const uint8_t *key,
+                    store_msg *out)
 {
     if (st == NULL || id == NULL || key == NULL || out == NULL)
         return BANTER_EINVAL;

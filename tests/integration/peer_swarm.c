@@ -63,6 +63,8 @@ static bool sit, reconnect, hello;
 static long partial = -1, drip_ms;
 static long opened, shakes, refused, closed;
 
+/* Not tnet_write_all: a swarm's sockets are written without blocking,
+ * with a bounded wait (1 s) when one is full. */
 static int write_all(int fd, const uint8_t *p, size_t len)
 {
     while (len > 0) {

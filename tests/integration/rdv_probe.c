@@ -262,7 +262,9 @@ static void flush_out(probe *p)
 }
 
 /* The next session event before deadline. 1 with *ev, 0 on timeout, -1
- * when the connection ended (printed as "closed"). */
+ * when the connection ended (printed as "closed"). Not tnet_next: a failed
+ * write is no error here (what the server said before it closed is still
+ * read and printed), and batches are held back (flush_out). */
 static int next_event(probe *p, session_event *ev, int64_t deadline)
 {
     char line[64];

@@ -36,6 +36,8 @@ int tnet_dial(const char *who, const char *host, const char *port, const char *s
         return -1;
     }
     int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        fprintf(stderr, "%s: socket: %s\n", who, strerror(errno));
     struct addrinfo *src = NULL;
     struct addrinfo shints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST};
     if (fd >= 0 && source &&

@@ -31,6 +31,7 @@ static void test_limit_and_window(void **state)
     assert_true(gwrate_take(&r, "@ann", t + 60000));          /* a new window */
     assert_int_equal(gwrate_count(&r, "@ann", t + 60000), 1);
     assert_int_equal(gwrate_count(&r, "@nobody", t), 0);
+    assert_false(gwrate_take(&r, "", t)); /* no key, no slot */
 }
 
 static void test_full_table(void **state)

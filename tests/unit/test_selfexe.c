@@ -58,6 +58,10 @@ static void test_executable_only(void **state)
     assert_string_equal(out, file);
     unlink(file);
     assert_int_equal(selfexe_sibling(name, out, sizeof out), BANTER_ENOENT);
+    /* a folder of that name is not a program, though it can be "executed" */
+    assert_int_equal(mkdir(file, 0700), 0);
+    assert_int_equal(selfexe_sibling(name, out, sizeof out), BANTER_ENOENT);
+    rmdir(file);
     assert_int_equal(selfexe_sibling("no-such-banter-program", out, sizeof out), BANTER_ENOENT);
 }
 
