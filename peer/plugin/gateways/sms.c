@@ -82,8 +82,11 @@ typedef struct job {
 static const banter_host *host;
 static conn conns[MAX_CONNS];
 static job jobs[MAX_JOBS];
-static gwrate_slot rate_slots[RATE_USERS];
-static gwrate rates = {rate_slots, RATE_USERS, RATE_WINDOW, RATE_PER_USER};
+/* Counted apart: phones writing in (anyone with a phone) can fill only
+ * their own table, never lock out the people sending from Banter. */
+static gwrate_slot out_slots[RATE_USERS], in_slots[RATE_USERS];
+static gwrate rates_out = {out_slots, RATE_USERS, RATE_WINDOW, RATE_PER_USER};
+static gwrate rates_in = {in_slots, RATE_USERS, RATE_WINDOW, RATE_PER_USER};
 static int listen_fd = -1;
 static banter_watch *listen_w;
 static char number[BANTER_SMS_MAX_NUMBER + 1], key[BANTER_SMS_MAX_KEY + 1];
@@ -204,7 +207,7 @@ static void conn_request(banter_ctx *ctx, conn *c, const smshttp_req *r)
         c->contact[len] = '\0';
     }
     snprintf(kk, sizeof kk, "in:%s", r->from);
-    if (!gwrate_take(&rates, kk, now_ms())) {
+    if (!gwrate_take(&rates_in, kk, now_ms())) {
         host->log(ctx, BANTER_LOG_INFO, "refused an SMS from %s: over %d a minute", r->from,
                   RATE_PER_USER);
         conn_answer(ctx, c, A_TOO_MANY);
@@ -404,7 +407,7 @@ static void send_sms(banter_ctx *ctx, const banter_event *ev, const char *to, co
              BANTER_SMS_MAX_TEXT - (unsigned)strlen(name) - 11);
         return;
     }
-    if (!gwrate_take(&rates, contact, now_ms())) {
+    if (!gwrate_take(&rates_out, contact, now_ms())) {
         tell(ctx, contact, NOTICE_PREFIX "not sent: at most %d SMS a minute", RATE_PER_USER);
         return;
     }
