@@ -40,6 +40,8 @@ void buf_free(buf *b);
 /* Unread bytes. */
 static inline const uint8_t *buf_data(const buf *b) { return b->mem ? b->mem + b->off : NULL; }
 static inline size_t buf_len(const buf *b) { return b->len - b->off; }
+/* Bytes allocated, read or not. */
+static inline size_t buf_held(const buf *b) { return b->mem ? b->alloc : 0; }
 
 /* Append n bytes. BANTER_ETOOBIG past the cap, BANTER_ENOMEM; on failure the
  * buffer is unchanged. */

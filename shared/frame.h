@@ -43,6 +43,9 @@ void frame_dec_set_keep(frame_dec *d, bool keep);
  * frame keeps its bytes. */
 void frame_dec_trim(frame_dec *d);
 
+/* Bytes the decoder holds allocated (what frame_dec_trim may release). */
+static inline size_t frame_dec_held(const frame_dec *d) { return buf_held(&d->body); }
+
 /*
  * Feed bytes. Returns 1 when a whole frame is ready: *frame and *flen
  * describe it (it may point into in or into the decoder; valid until the

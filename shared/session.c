@@ -383,6 +383,11 @@ uint8_t *session_take_plaintext(session *s, uint8_t *spare, size_t spare_len, si
     return buf_swap(&s->rx_pt, spare, spare_len, cap);
 }
 
+size_t session_held(const session *s)
+{
+    return buf_held(&s->out) + buf_held(&s->rx_pt) + frame_dec_held(&s->dec);
+}
+
 void session_trim(session *s)
 {
     if (buf_len(&s->out) == 0)

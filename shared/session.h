@@ -128,6 +128,10 @@ uint8_t *session_take_plaintext(session *s, uint8_t *spare, size_t spare_len, si
  * alone; the buffers are allocated again when next needed. */
 void session_trim(session *s);
 
+/* Bytes the session's buffers hold allocated (what session_trim may
+ * release, and what it keeps: a queue not yet sent, a partial frame). */
+size_t session_held(const session *s);
+
 /* After the handshake: the largest transport frame accepted from now on
  * (from the next frame header; 17..65535, larger is taken as 65535). A
  * caller that expects only small messages for a while (before a

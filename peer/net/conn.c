@@ -155,10 +155,15 @@ static void t_data(void *ud, const uint8_t *in, size_t n)
      * conn_partial_since). A frame completed in this read: the incomplete
      * one began now (on a slow stream of frames, almost every read ends
      * inside one; the time is the current frame's, not the first's). */
-    if (session_finish(c->s) == 0)
+    if (session_finish(c->s) == 0) {
         c->partial_since = 0;
-    else if (!c->partial_since || completed)
+    } else if (!c->partial_since || completed) {
         c->partial_since = now;
+        if (c->cb.partial)
+            c->cb.partial(c->ud, c);
+        if (!c->open)
+            return;
+    }
     flush(c);
 }
 
@@ -286,6 +291,8 @@ void conn_trim(conn *c)
     if (c->open)
         session_trim(c->s);
 }
+
+size_t conn_held(const conn *c) { return c->open ? session_held(c->s) : 0; }
 
 void conn_set_rx_max(conn *c, size_t max)
 {

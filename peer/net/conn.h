@@ -39,6 +39,9 @@ typedef struct conn_callbacks {
     /* The conn is gone; err is 0 for an orderly close, else BANTER_E*. The
      * conn is freed right after this returns. */
     void (*closed)(void *ud, conn *c, int err);
+    /* Optional: a read ended inside a frame that began in it
+     * (conn_partial_since is now), so a frame deadline starts. */
+    void (*partial)(void *ud, conn *c);
 } conn_callbacks;
 
 /* A session over a transport that make(arg, cb, ud, err) creates with the
@@ -107,6 +110,8 @@ size_t conn_rate(const conn *c);
  * 64 KiB frame of a file), so an owner calls this once a connection has
  * gone quiet. Not from inside a message callback. */
 void conn_trim(conn *c);
+/* Bytes its session's buffers hold (session_held); 0 once closed. */
+size_t conn_held(const conn *c);
 /* The largest frame accepted from the peer from now on (session_set_rx_max). */
 void conn_set_rx_max(conn *c, size_t max);
 /* Monotonic milliseconds of the last complete frame received (or of

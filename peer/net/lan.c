@@ -18,7 +18,10 @@
 #define MAX_REFUSED    16
 #define PROBE_MS       2000
 #define LAN_HIGH_WATER (256u * 1024u) /* the route says "full" above this much queued */
-#define SWEEP_TICKS    30             /* forget idle devices every 30 ticks (s) */
+#define SWEEP_MS       30000          /* forget idle devices this often */
+#define TICK_MS        1000           /* the tick while a connection has a deadline near */
+#define TICK_MAX_MS    30000
+#define LAN_TRIM_HELD  4096 /* bytes of buffers worth an early tick to trim */
 
 typedef struct ldev { /* a device we know of on the LAN (by its fingerprint digits) */
     char fpd[IDENTITY_FP_DIGITS + 1];
@@ -54,6 +57,7 @@ typedef struct cstate { /* per connection */
     char host[64];                     /* the remote address without its port */
     char account[BANTER_MAX_NAME + 1]; /* a valid certificate shown before HELLO */
     int64_t established_ms, attached_ms, last_ping_ms;
+    int64_t peer_ping_ms; /* when the peer's last PING came */
     int refused;
     bool hello;
     bool adopted;       /* a path the owner made (lan_adopt): an ICE stream */
@@ -70,7 +74,7 @@ struct lan {
     char server_fpd[IDENTITY_FP_DIGITS + 1];
     unsigned max_conns, max_per_addr, hello_ms, frame_ms;
     uint32_t chat_rate, chat_burst;
-    unsigned ticks;
+    int64_t next_sweep;
     rlim_t fd_limit, fd_reserve; /* RLIMIT_NOFILE when lan_new ran; what stays free */
     lan_callbacks cb;
     void *ud;
@@ -79,8 +83,12 @@ struct lan {
     GList *conns;     /* every conn alive */
     lstatic statics[LAN_MAX_STATIC];
     size_t nstatic;
-    ev_watch *tick; /* liveness timer (a timerfd on ev): set only while connections exist */
-    bool ticking;
+    /* Liveness timer (a timerfd on ev), set only while connections exist:
+     * every TICK_MS while one is unsettled (handshake, HELLO, a partial
+     * frame, buffers to trim), else only when the next keepalive or
+     * timeout is due. period is what it is set to (0: stopped). */
+    ev_watch *tick;
+    unsigned period;
     bool stopping;
 };
 
@@ -154,8 +162,26 @@ static void on_established(void *ud, conn *c);
 static void on_message(void *ud, conn *c, const uint8_t *pt, size_t len);
 static void on_drained(void *ud, conn *c);
 static void on_closed(void *ud, conn *c, int err);
-static const conn_callbacks conn_cbs = {on_established, on_message, on_drained, on_closed};
-static void on_tick(void *v, int fd, uint32_t events);
+static void on_partial(void *ud, conn *c);
+static const conn_callbacks conn_cbs = {on_established, on_message, on_drained, on_closed,
+                                        on_partial};
+
+/* Tick every ms from now (0: stop), unless it already does. A failed
+ * timerfd leaves it stopped: tried again at the next change. */
+static void tick_every(lan *l, unsigned ms)
+{
+    if (l->period == ms)
+        return;
+    l->period = evloop_timer_set(l->tick, ms) == 0 ? ms : 0;
+}
+
+/* Something with a deadline near began (a connection, a frame, a frame to
+ * trim after): back to the short tick. */
+static void tick_soon(lan *l)
+{
+    if (!l->period || l->period > TICK_MS)
+        tick_every(l, TICK_MS);
+}
 
 static void host_of(const char *addr, char *out, size_t cap)
 {
@@ -168,8 +194,7 @@ static void host_of(const char *addr, char *out, size_t cap)
 static conn *track(lan *l, conn *c, ldev *dial_for, lstatic *sp, const char *addr)
 {
     /* An idle node with no connection has no timer at all. */
-    if (!l->ticking)
-        l->ticking = evloop_timer_set(l->tick, 1000) == 0; /* else with the next one */
+    tick_soon(l);
     cstate *cs = g_new0(cstate, 1);
     cs->l = l;
     cs->dial_for = dial_for;
@@ -442,11 +467,22 @@ static bool within_rate(conn *c, ldev *d, const msg *m)
     return false;
 }
 
+static void on_partial(void *ud, conn *c)
+{
+    (void)c;
+    tick_soon(ud);
+}
+
 static void on_message(void *ud, conn *c, const uint8_t *pt, size_t len)
 {
     lan *l = ud;
     cstate *cs = conn_get_data(c);
     msg m;
+    /* Large buffers (a file's frames) are trimmed a quiet second after the
+     * last frame; a few hundred bytes (chat, keepalive) wait for the next
+     * tick rather than wake the node for it. */
+    if (conn_held(c) > LAN_TRIM_HELD)
+        tick_soon(l);
     if (len && pt[0] == RV_CERT) {
         on_cert(l, c, cs, pt, len);
         return;
@@ -471,6 +507,7 @@ static void on_message(void *ud, conn *c, const uint8_t *pt, size_t len)
         conn_close(c, 0, false, NULL);
         break;
     case MSG_PING: /* the PONG is the PING with its type changed: no copy of a msg */
+        cs->peer_ping_ms = mono_ms();
         m.type = MSG_PONG;
         reply(c, &m);
         break;
@@ -518,10 +555,8 @@ static void on_closed(void *ud, conn *c, int err)
     lan *l = ud;
     cstate *cs = conn_get_data(c);
     l->conns = g_list_remove(l->conns, c);
-    if (!l->conns && l->ticking) {
-        (void)evloop_timer_set(l->tick, 0);
-        l->ticking = false;
-    }
+    if (!l->conns)
+        tick_every(l, 0);
     if (cs->probe)
         g_source_remove(cs->probe);
     if (cs->dial_for && cs->dial_for->dialing == c)
@@ -609,52 +644,69 @@ static void sweep(lan *l, int64_t t)
     }
 }
 
+/* The tick for one connection at t: conn_close'd when past a deadline, a
+ * PING when quiet. Returns when it needs the next tick: t + TICK_MS while
+ * unsettled, else its next keepalive or timeout. */
+static int64_t tick_conn(lan *l, conn *c, int64_t t)
+{
+    cstate *cs = conn_get_data(c);
+    int64_t partial = conn_partial_since(c);
+    if (!conn_established(c)) {
+        if (t - conn_created(c) > LAN_HANDSHAKE_MS)
+            conn_close(c, BANTER_ETIMEDOUT, false, NULL);
+        return t + TICK_MS;
+    }
+    if (!cs->hello && t - cs->established_ms > l->hello_ms) {
+        conn_close(c, BANTER_ETIMEDOUT, true, "no HELLO");
+        return t + TICK_MS;
+    }
+    int64_t rx = conn_last_rx(c);
+    if ((partial && t - partial > l->frame_ms) || t - rx > LAN_TIMEOUT_MS) {
+        conn_close(c, BANTER_ETIMEDOUT, false, NULL);
+        return t + TICK_MS;
+    }
+    bool quiet = !partial && t - rx >= LAN_TRIM_MS;
+    if (quiet)
+        conn_trim(c);
+    /* Ping only a quiet connection, once a keepalive period: its PONG
+     * (or the peer's own ping) keeps both sides' timers fresh. The side
+     * that sent the later PING pings after 4.5 s of quiet, the other after
+     * 5.5 s: it hears a PING every 4.5 s and stays silent, so one PING and
+     * one PONG go each period instead of two pairs crossing (two sides
+     * that ping at once both wait 5.5 s next time; the first goes on). */
+    int64_t quiet_ms =
+        cs->last_ping_ms > cs->peer_ping_ms ? LAN_KEEPALIVE_MS - 500 : LAN_KEEPALIVE_MS + 500;
+    if (t - rx >= quiet_ms && t - cs->last_ping_ms >= LAN_KEEPALIVE_MS - 500) {
+        cs->last_ping_ms = t;
+        msg ping = {.type = MSG_PING};
+        ping.u.ping.token = (uint64_t)t;
+        reply(c, &ping);
+    }
+    if (!quiet || !cs->hello)
+        return t + TICK_MS;
+    int64_t ping_due = MAX(rx + quiet_ms, cs->last_ping_ms + LAN_KEEPALIVE_MS - 500);
+    return MIN(ping_due, rx + LAN_TIMEOUT_MS + 1);
+}
+
 static void on_tick(void *v, int fd, uint32_t events)
 {
     lan *l = v;
     int64_t t = mono_ms();
     (void)fd;
     (void)events;
-    if (++l->ticks % SWEEP_TICKS == 0)
+    if (t >= l->next_sweep) {
         sweep(l, t);
-    if (!l->conns) {
-        (void)evloop_timer_set(l->tick, 0);
-        l->ticking = false;
-        return;
+        l->next_sweep = t + SWEEP_MS;
     }
+    int64_t next = t + TICK_MAX_MS;
     GList *copy = g_list_copy(l->conns);
-    for (GList *i = copy; i; i = i->next) {
-        conn *c = i->data;
-        cstate *cs = conn_get_data(c);
-        if (!conn_is_open(c))
-            continue;
-        int64_t partial = conn_partial_since(c);
-        if (!conn_established(c)) {
-            if (t - conn_created(c) > LAN_HANDSHAKE_MS)
-                conn_close(c, BANTER_ETIMEDOUT, false, NULL);
-            continue;
-        }
-        if (!cs->hello && t - cs->established_ms > l->hello_ms) {
-            conn_close(c, BANTER_ETIMEDOUT, true, "no HELLO");
-            continue;
-        }
-        if ((partial && t - partial > l->frame_ms) || t - conn_last_rx(c) > LAN_TIMEOUT_MS) {
-            conn_close(c, BANTER_ETIMEDOUT, false, NULL);
-            continue;
-        }
-        if (!partial && t - conn_last_rx(c) >= LAN_TRIM_MS)
-            conn_trim(c);
-        /* Ping only a quiet connection, once a keepalive period: its PONG
-         * (or the peer's own ping) keeps both sides' timers fresh. */
-        if (t - conn_last_rx(c) < LAN_KEEPALIVE_MS - 500 ||
-            t - cs->last_ping_ms < LAN_KEEPALIVE_MS - 500)
-            continue;
-        cs->last_ping_ms = t;
-        msg ping = {.type = MSG_PING};
-        ping.u.ping.token = (uint64_t)t;
-        reply(c, &ping);
-    }
+    for (GList *i = copy; i; i = i->next)
+        if (conn_is_open(i->data))
+            next = MIN(next, tick_conn(l, i->data, t));
     g_list_free(copy);
+    /* A deadline is seen at most TICK_MS late, as with a steady tick. (A
+     * sweep is due only while the timer runs anyway: not a reason to wake.) */
+    tick_every(l, l->conns ? (unsigned)CLAMP(next - t, TICK_MS, TICK_MAX_MS) : 0);
 }
 
 /* ---- discovery ---- */

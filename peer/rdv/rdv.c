@@ -1061,7 +1061,7 @@ static void on_drained(void *ud, conn *c)
         r->sink.writable(r->sink_ud);
 }
 
-static const conn_callbacks conn_cbs = {on_established, on_message, on_drained, on_closed};
+static const conn_callbacks conn_cbs = {on_established, on_message, on_drained, on_closed, NULL};
 
 static gboolean on_tick(gpointer v)
 {
