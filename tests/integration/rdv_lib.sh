@@ -52,6 +52,10 @@ rdv_cleanup() {
         wait "$p" 2>/dev/null
     done
     [ -n "$T" ] && [ -z "${BT_KEEP_TMP:-}" ] && rm -rf "$T"
+    # The PostgreSQL cluster too (pg_stop is idempotent): a test that sets
+    # an EXIT trap of its own calling rdv_cleanup replaces the one
+    # pg_start chained, and the cluster would outlive the test.
+    if declare -F pg_stop >/dev/null; then pg_stop; fi
     return 0
 }
 
