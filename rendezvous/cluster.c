@@ -49,6 +49,9 @@ struct cluster {
     bool checking;       /* check is started */
     bool flushing;       /* a write of queued changes is in flight */
     bool reading;        /* a read of queued presence is in flight */
+    uint64_t nreads;     /* presence reads sent (numbered from 1, in order) */
+    uint64_t named_no;   /* the number of the read of queued presence in flight */
+    uint64_t answering;  /* the read whose answer is being delivered, or 0 */
     int handles;         /* handles not closed yet (cluster_free) */
     struct devch *dq;    /* devices online / offline, in order */
     size_t ndq, capdq;   /* (dq freed when empty) */
@@ -621,6 +624,7 @@ static void on_batch_read(void *ud, int ret, const PGresult *res, const char *er
         return;
     }
     int rows = PQntuples(res);
+    c->answering = c->named_no;
     for (int i = 0; i < rows && !c->freed; i++) {
         long st = PQgetisnull(res, i, 2) ? RV_P_ONLINE : strtol(PQgetvalue(res, i, 2), NULL, 10);
         if (st < RV_P_ONLINE || st >= RV_P_COUNT)
@@ -631,6 +635,7 @@ static void on_batch_read(void *ud, int ret, const PGresult *res, const char *er
                         PQgetisnull(res, i, 3) ? "" : PQgetvalue(res, i, 3),
                         strtoll(PQgetvalue(res, i, 1), NULL, 10), (const uint8_t(*)[32])devs, nd);
     }
+    c->answering = 0;
     schedule(c);
 }
 
@@ -666,10 +671,12 @@ static void read_named(cluster *c)
                             1, val, NULL, NULL, false, on_batch_read, c);
         }
     }
-    if (r != 0)
+    if (r != 0) {
         say(c, "cannot read presence: %s", banter_strerror(r));
-    else
+    } else {
         c->reading = true;
+        c->named_no = ++c->nreads;
+    }
     names_drop(&c->toread, n);
     free(lit);
     free(v);
@@ -739,6 +746,7 @@ struct pres {
     cluster *c;
     cluster_presence_fn fn;
     void *ud;
+    uint64_t no; /* the read's number */
     bool all;
 };
 
@@ -753,6 +761,7 @@ static void on_presence(void *ud, int ret, const PGresult *res, const char *errm
         return;
     }
     int rows = PQntuples(res);
+    p->c->answering = p->no;
     for (int i = 0; i < rows; i++) {
         long st = PQgetisnull(res, i, 2) ? RV_P_ONLINE : strtol(PQgetvalue(res, i, 2), NULL, 10);
         if (st < RV_P_ONLINE || st >= RV_P_COUNT)
@@ -765,6 +774,7 @@ static void on_presence(void *ud, int ret, const PGresult *res, const char *errm
     }
     if (p->all)
         p->fn(p->ud, 1, NULL, 0, "", 0, NULL, 0);
+    p->c->answering = 0;
     free(p);
 }
 
@@ -774,10 +784,12 @@ static void presence_query(cluster *c, const char *sql, int n, const char *const
     struct pres *p = malloc(sizeof *p);
     int r = p ? 0 : BANTER_ENOMEM;
     if (p) {
-        *p = (struct pres){c, fn, ud, all};
+        *p = (struct pres){c, fn, ud, c->nreads + 1, all};
         r = db_pg_query(c->pg, sql, n, v, NULL, NULL, false, on_presence, p);
         if (r != 0)
             free(p);
+        else
+            c->nreads++;
     }
     if (r != 0) {
         say(c, "cannot read presence: %s", banter_strerror(r));
@@ -804,6 +816,10 @@ void cluster_presence_all(cluster *c, cluster_presence_fn fn, void *ud)
                    " LEFT JOIN presence p ON p.\"user\" = o.\"user\"",
                    0, NULL, fn, ud, true);
 }
+
+uint64_t cluster_reads_sent(const cluster *c) { return c->nreads; }
+
+uint64_t cluster_read_answering(const cluster *c) { return c->answering; }
 
 /* ---- links (xlink.h) ---- */
 

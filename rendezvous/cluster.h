@@ -134,6 +134,15 @@ void cluster_presence_get(cluster *c, const char *user, cluster_presence_fn fn, 
  * end (or with a BANTER_E* code on failure). */
 void cluster_presence_all(cluster *c, cluster_presence_fn fn, void *ud);
 
+/* Presence reads (cbs.presence's, cluster_presence_get's and _all's) are
+ * numbered from 1 in the order they are sent, and answered in that order,
+ * each from a later snapshot of the tables. cluster_reads_sent: how many
+ * were sent so far (a change committed before now is seen by every read
+ * numbered higher). cluster_read_answering: during a presence callback,
+ * the number of the read it answers; 0 outside one. */
+uint64_t cluster_reads_sent(const cluster *c);
+uint64_t cluster_read_answering(const cluster *c);
+
 /*
  * Links between instances (xlink.h): cluster_set_link publishes addr (at
  * most 63 bytes) as this instance's link address in its banter_instances

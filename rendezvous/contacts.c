@@ -165,18 +165,17 @@ void contacts_own_status(conn *c, bool all)
     buf_free(&b);
 }
 
-void contacts_own_devices(core *k, const char *name, const uint8_t (*devs)[32], size_t n)
+/* The devices of a online elsewhere are now devs (n, as read): whether
+ * that changed what a holds. */
+static bool own_elsewhere(core *k, account *a, const uint8_t (*devs)[32], size_t n)
 {
-    account *a = online_find(k->on, name);
-    if (!a || !a->devs.head)
-        return;
     uint8_t(*copy)[32] = NULL;
     size_t m = 0;
     if (n) {
         copy = malloc(n * sizeof *copy);
         if (!copy) {
-            core_log(k, "out of memory: the devices of %s online elsewhere are stale", name);
-            return;
+            core_log(k, "out of memory: the devices of %s online elsewhere are stale", a->name);
+            return false;
         }
         for (size_t i = 0; i < n; i++)
             if (!online_device(a, devs[i])) /* the ones here are read from a->devs */
@@ -185,28 +184,59 @@ void contacts_own_devices(core *k, const char *name, const uint8_t (*devs)[32], 
     bool same = m == a->nelsewhere && (m == 0 || memcmp(copy, a->elsewhere, m * sizeof *copy) == 0);
     if (same) {
         free(copy);
-        return;
+        return false;
     }
     free(a->elsewhere);
     a->elsewhere = copy;
     a->nelsewhere = (uint32_t)m;
-    contacts_own_status(a->devs.head, true);
+    return true;
+}
+
+void contacts_own_read(core *k, const char *name, uint64_t read, uint8_t status, const char *text,
+                       const uint8_t (*devs)[32], size_t n)
+{
+    account *a = online_find(k->on, name);
+    if (!a || !a->devs.head)
+        return;
+    bool tell = own_elsewhere(k, a, devs, n);
+    /* A status chosen on another instance. A read sent before this
+     * instance stored the status it holds may say the one before: not
+     * taken (the read the change here brought comes later). */
+    if (a->loaded && read > a->status_read && status >= RV_P_ONLINE && status < RV_P_COUNT &&
+        (a->status != status || strcmp(a->text ? a->text : "", text) != 0)) {
+        char *copy = text[0] ? strdup(text) : NULL;
+        if (text[0] && !copy) {
+            core_log(k, "out of memory: the status of %s is stale here", name);
+        } else {
+            free(a->text);
+            a->text = copy;
+            a->status = status;
+            a->shown = (uint8_t)visible(a); /* what the read pushes to contacts */
+            tell = true;
+        }
+    }
+    if (tell)
+        contacts_own_status(a->devs.head, true);
 }
 
 /* RV_PRESENCE of a to every connected device of its approved contacts
- * that neither blocked nor were blocked by it. */
-static void push_presence(core *k, account *a)
+ * that neither blocked nor were blocked by it; chosen: after a status
+ * change (else a first login or a last logout). */
+static void push_presence(core *k, account *a, bool chosen)
 {
     if (k->cl) {
         /* Other instances may hold devices too: they are told, and what
          * the shared tables say decides (xinst.h). Online here is online
-         * anywhere: said at once, as on one server, unless this
-         * instance's read of the tables said it first (the login's own
-         * notification, read while its list was being read): once is
-         * enough. Offline here is for the tables to decide. */
+         * anywhere: a login is said at once, as on one server, unless
+         * this instance's read of the tables said it first (the login's
+         * own notification, read while its list was being read): once is
+         * enough. Offline here is for the tables to decide, and so is a
+         * status change: reads are answered in order, each newer than the
+         * last, while a push of its own here could come before the answer
+         * to an older read, which would then show the old status again. */
         xinst_presence_changed(k, a->name);
         a->shown = (uint8_t)visible(a);
-        if (visible(a) == RV_P_OFFLINE ||
+        if (chosen || visible(a) == RV_P_OFFLINE ||
             !xinst_presence_local(k, a->name, visible(a), a->text ? a->text : ""))
             return;
     }
@@ -269,7 +299,7 @@ void contacts_push_presence(core *k, const char *name, rv_presence status, const
 void contacts_account_gone(core *k, account *a)
 {
     if (a->shown != RV_P_OFFLINE)
-        push_presence(k, a);
+        push_presence(k, a, false);
 }
 
 /* ---- entries ---- */
@@ -669,7 +699,7 @@ static void up_after(conn *c, void *arg, int ret, const char *errmsg)
     }
     page_deliver(c, j->page, ret, errmsg);
     if (j->first && visible(a) != RV_P_OFFLINE)
-        push_presence(k, a);
+        push_presence(k, a, false);
     if (!c->closing)
         j->then(c, 0);
 out:
@@ -754,11 +784,14 @@ static void status_after(conn *c, void *arg, int ret, const char *errmsg)
     free(a->text);
     a->text = text;
     a->status = j->status;
+    a->status_read = xinst_reads_sent(k); /* earlier reads may say the status before */
     if (a->devs.head)
         contacts_own_status(a->devs.head, true); /* every device of the account shows it */
     rv_presence now = visible(a);
-    if (now != a->shown || (now != RV_P_OFFLINE && text_changed))
-        push_presence(k, a);
+    /* On a cluster every change is announced: the read it brings is
+     * numbered after status_read, so it is taken on every instance. */
+    if (k->cl || now != a->shown || (now != RV_P_OFFLINE && text_changed))
+        push_presence(k, a, true);
 out:
     free(j);
 }

@@ -79,10 +79,15 @@ void contacts_status(conn *c, const struct rv_status *st);
  * account chose and the account's devices connected now (RV_STATUS,
  * server to node; docs/rendezvous.md 5.3). */
 void contacts_own_status(conn *c, bool all);
-/* On a cluster (xinst.h): the devices of account name online on any
- * instance, as read (n of them): when name is connected here and those
- * elsewhere changed, its devices here are told (contacts_own_status). */
-void contacts_own_devices(core *k, const char *name, const uint8_t (*devs)[32], size_t n);
+/* On a cluster (xinst.h): presence read number `read` (cluster.h) says
+ * account name chose status (RV_P_ONLINE ... RV_P_INVISIBLE) with text,
+ * and has devs (n of them) online on any instance. When name is connected
+ * here, it keeps the devices elsewhere and, unless the read may predate
+ * the status held here (account.status_read), the status chosen (on
+ * another instance); when either changed, its devices here are told
+ * (contacts_own_status). */
+void contacts_own_read(core *k, const char *name, uint64_t read, uint8_t status, const char *text,
+                       const uint8_t (*devs)[32], size_t n);
 
 /* What changed about an account (contacts_entry_changed): a bit per
  * profile field (1u << rv_field), and its devices. */

@@ -38,7 +38,9 @@ struct account {
     crel *rel;                /* relations sorted by peer name (contacts.c); owned */
     char *text;               /* the status text chosen, NULL for "" (owned) */
     uint8_t (*elsewhere)[32]; /* on a cluster: its devices online on other instances, as
-                                 last read (contacts_own_devices; owned), nelsewhere of them */
+                                 last read (contacts_own_read; owned), nelsewhere of them */
+    uint64_t status_read;     /* on a cluster: presence reads numbered up to this may
+                                 predate the status held here (cluster.h) */
     uint32_t ndevs;
     uint32_t nrel, caprel;
     uint32_t nelsewhere;

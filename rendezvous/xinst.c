@@ -144,8 +144,9 @@ static void on_presence_read(void *ud, int ret, const char *user, uint8_t status
     const account *here = online_find(k->on, user);
     if (nonline <= 0 && here && here->ndevs > 0)
         return;
-    /* Its devices here learn which of the account's are online elsewhere. */
-    contacts_own_devices(k, user, devs, ndev);
+    /* Its devices here learn which of the account's are online elsewhere,
+     * and a status chosen on another instance. */
+    contacts_own_read(k, user, cluster_read_answering(k->cl), status, text, devs, ndev);
     rv_presence st = seen(status, nonline);
     if (rpres_set(k->xi, user, nonline > 0, st, text))
         contacts_push_presence(k, user, st, st == RV_P_OFFLINE ? "" : text);
@@ -212,6 +213,8 @@ bool xinst_presence_local(core *k, const char *user, rv_presence status, const c
 {
     return !k->xi || rpres_set(k->xi, user, true, status, text);
 }
+
+uint64_t xinst_reads_sent(const core *k) { return k->cl ? cluster_reads_sent(k->cl) : 0; }
 
 bool xinst_online_anywhere(const core *k, const char *user)
 {
@@ -382,7 +385,7 @@ void xinst_device_up(conn *c)
         cluster_device(k->cl, conn_device(c), c->acct->name, true);
         xlink_device(k, conn_device(c), true);
         /* The account's devices on other instances learn of it (a read of
-         * its presence there: contacts_own_devices). */
+         * its presence there: contacts_own_read). */
         cluster_presence_changed(k->cl, c->acct->name);
     }
 }

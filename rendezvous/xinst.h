@@ -38,8 +38,13 @@
  * every join) and, when it changed, pushes RV_PRESENCE to the account's
  * contacts connected to it (contacts_push_presence). What is kept is also
  * what those contacts were last told: a read and the instance's own push
- * of a change on it (xinst_presence_local) race, and whichever comes
- * second finds the state kept and pushes nothing.
+ * of a login on it (xinst_presence_local) race, and whichever comes
+ * second finds the state kept and pushes nothing. A status change is
+ * pushed by the reads alone, which are answered in order (cluster.h), so
+ * contacts see the changes in the order they were made; the account's
+ * devices on other instances get it from the same read
+ * (contacts_own_read), unless the read was sent before a change of the
+ * status on their own instance.
  */
 #ifndef BANTER_RDV_XINST_H
 #define BANTER_RDV_XINST_H
@@ -87,14 +92,17 @@ void xinst_presence_changed(core *k, const char *user);
  * is online nowhere or invisible) and its text (cap bytes, "" when none). */
 rv_presence xinst_presence(const core *k, const char *user, char *text, size_t cap);
 
-/* On a cluster: user is online here, shown to contacts as status (text),
+/* On a cluster: user logged in here, shown to contacts as status (text),
  * which this instance is about to push. True when that is news to the
  * contacts connected here (recorded: the next read that says the same
  * pushes nothing), false when the last push (a read's, which may come
- * before the login's or status change's own, or a local one) said the
- * same: push nothing, so each change reaches a contact once. True without
- * a cluster. */
+ * before the login's own) said the same: push nothing, so each change
+ * reaches a contact once. True without a cluster. */
 bool xinst_presence_local(core *k, const char *user, rv_presence status, const char *text);
+
+/* The presence reads this instance sent so far (cluster_reads_sent; 0
+ * without a cluster). */
+uint64_t xinst_reads_sent(const core *k);
 
 /* On a cluster: whether user has a device online on some instance, as
  * the last presence read said (invisible or not). */

@@ -10,7 +10,8 @@
 #      they are never on one instance); contact request and approval
 #      between them cross instances;
 #   2. a message between devices on different instances is "delivered"
-#      when both are online, both ways;
+#      when both are online, both ways; a status chosen on one of an
+#      account's devices reaches its devices on other instances;
 #   3. bob offline: ada's messages are "stored", and reach bob at his next
 #      login, once;
 #   4. bob's instance is killed (SIGKILL, by PID) while ada sends: bob's
@@ -212,6 +213,29 @@ grep -q 'state=refused error=ENODEVICE$' <<<"$out" || t_fail "not hers" "$out"
 kill -TERM "$BOBP"
 wait_for 5 gone "$BOBP" || t_fail "not hers" "bob's probe still running"
 t_pass "a copy for bob's device addressed to ada went over the link and was refused there (ENODEVICE)"
+
+# A status chosen on one device reaches the account's devices on other
+# instances: ada's second device (a probe) on $BOB_ON goes away; ada's
+# node on rdv-a shows it (RV_STATUS from rdv-a, after its read), and
+# bob's node sees ada away. Then ada's node goes back online: the probe
+# is told. Once only the devices' list went to the other instances.
+host_bg 1 "$T/adap2.log" "$RDV_PROBE" --key "$T/adap.key" 198.18.0.1 "${PORT[$xb]}" hello \
+    "login=ada:$PW" ready "status=away:at lunch" wait=15000 >/dev/null
+ADAP=$BT_LAST_PID
+wait_for 10 grep -q "^ready" "$T/adap2.log" || t_fail "own status" "ada's probe: $(tail -n 3 "$T/adap2.log")"
+my_status() { b "$T/ada" rendezvous --json 2>/dev/null | grep -qF "\"status\":\"$1\",\"status_text\":$2"; }
+wait_for 10 my_status away '"at lunch"' ||
+    t_fail "own status" "ada's node on rdv-a: $(b "$T/ada" rendezvous --json 2>&1)"
+ada_away() { contact_json bob ada | grep -qF '"status":"away"'; }
+wait_for 10 ada_away || t_fail "own status" "bob sees: $(contact_json bob ada)"
+run b "$T/ada" status online
+[ "$RC" -eq 0 ] || t_fail "own status" "status online: $RC $OUT"
+back_online() { [ "$(grep -c '^recv status online text=- ' "$T/adap2.log")" -ge 2 ]; } # login, then this
+wait_for 10 back_online ||
+    t_fail "own status" "ada's probe on $BOB_ON: $(grep '^recv status' "$T/adap2.log")"
+kill -TERM "$ADAP"
+wait_for 5 gone "$ADAP" || t_fail "own status" "ada's probe still running"
+t_pass "a status chosen on ada's device on $BOB_ON reaches her node on rdv-a (and bob), and back"
 
 cut="INPUT -p tcp --dport ${LPORT[$xb]} -j REJECT --reject-with tcp-reset"
 # shellcheck disable=SC2086 # the rule's words

@@ -37,6 +37,8 @@
 #  12. on PostgreSQL: the instance's read of a login's presence pushes it
 #      before the login does (its list held back by a table lock): the
 #      contact gets "online" once, not again from the login.
+#  13. on PostgreSQL: 40 status changes sent back to back reach a contact
+#      in order (never an older one after a newer), the last one last.
 # Needs $RDV_BIN and $RDV_PROBE (the ASan builds by default).
 # shellcheck disable=SC2015,SC2317
 set -u
@@ -262,6 +264,26 @@ if [ "${RDV_DB:-sqlite}" = postgresql ]; then
     [ "$seen" = "recv presence jon online text=-|recv presence jon offline text=-|recv presence jon online text=-|recv presence jon away text=-|" ] ||
         t_fail "read first" "expected online, offline, online, away (each once): $seen"
     t_pass "PostgreSQL: the login's presence read pushed online before the login itself; the login's own push of the same state is not repeated ($seen)"
+
+    # ---- 13. PostgreSQL: a burst of status changes reaches a contact in order ----
+    # jon sends 40 changes back to back. Each is stored, then announced;
+    # the instance's reads of the announcements are answered in order. A
+    # change pushed by the instance itself once overtook the answer to an
+    # older read, and ivy saw "s7, s8, s7, s8": never an older one again.
+    bgp iw ivy.key ready wait=30000
+    wait_out iw '^ready$' || t_fail "burst" "$(cat "$T/iw.out")"
+    steps=()
+    for i in $(seq 1 40); do steps+=("status=away:s$i"); done
+    pr jon.key ready "${steps[@]}" wait=1500 >/dev/null
+    wait_out iw '^recv presence jon away text=s40$' || t_fail "burst" "$(cat "$T/iw.out")"
+    bg_kill iw
+    seen=$(sed -n 's/^recv presence jon away text=s\([0-9]*\)$/\1/p' "$T/iw.out" | tr '\n' ' ')
+    last=0
+    for i in $seen; do
+        [ "$i" -gt "$last" ] || t_fail "burst" "ivy saw s$i after s$last: $seen"
+        last=$i
+    done
+    t_pass "PostgreSQL: 40 status changes in a burst reach a contact in order, none twice, the last one last ($(wc -w <<<"$seen") pushes: $seen)"
 fi
 
 # ---- 9. 1000 relations (written directly; the server reads them at login) ----

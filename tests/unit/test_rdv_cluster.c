@@ -58,6 +58,8 @@ struct seen {
     size_t body_len;
     char last_user[DB_CLUSTER_MAX_USER + 1];
     char reaped[128];
+    uint64_t last_read; /* the number of the last presence read answered */
+    int bad_reads;      /* answers numbered out of order or never sent */
 };
 
 static void on_joined(void *ud)
@@ -92,10 +94,15 @@ static size_t bob_ndev;
 static void on_presence(void *ud, const char *user, uint8_t status, const char *text,
                         int64_t online, const uint8_t (*devs)[32], size_t ndev)
 {
-    (void)ud;
+    struct seen *s = ud;
     (void)status;
     (void)text;
     pres_reads++;
+    /* Reads are answered in the order they were sent (cluster.h). */
+    uint64_t no = cluster_read_answering(s->c);
+    if (no == 0 || no < s->last_read || no > cluster_reads_sent(s->c))
+        s->bad_reads++;
+    s->last_read = no;
     if (strcmp(user, "bob") == 0) {
         bob_online = online;
         bob_ndev = ndev;
@@ -181,8 +188,9 @@ static int notified(PGconn *listener, uint64_t ms, char *first, size_t cap)
 
 /* One iteration's devices and presence changes at b: one statement, one
  * NOTIFY; many names: several NOTIFYs under 8,000 bytes, all read. */
-static void test_batch(cluster *b)
+static void test_batch(struct seen *sb)
 {
+    cluster *b = sb->c;
     static const uint8_t d2[32] = {0xb0, 0xb0}, d3[32] = {0xe3};
     char first[256] = "";
     PGconn *l = PQconnectdb(url);
@@ -219,6 +227,11 @@ static void test_batch(cluster *b)
     assert_int_equal(notified(l, 1500, first, sizeof first), 4);
     assert_int_equal(pres_reads, 800);
     PQfinish(l);
+    /* Each read numbered, answered in order; no number outside a read. */
+    assert_int_equal(sb->bad_reads, 0);
+    assert_true(sb->last_read > 0);
+    assert_true(sb->last_read <= cluster_reads_sent(b));
+    assert_int_equal(cluster_read_answering(b), 0);
 }
 
 /* Run until the device's online row names instance id. */
@@ -252,7 +265,8 @@ static void test_two_instances(void **state)
     run_until(&b.joins, 1);
     assert_true(cluster_joined(a.c));
     until_online_at("inst_b");
-    test_batch(b.c);
+    test_batch(&b);
+    assert_int_equal(a.bad_reads, 0);
 
     /* a posts for the device b holds: b takes it, with the account. */
     int posted = 0;
