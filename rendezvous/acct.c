@@ -27,6 +27,7 @@
 #include "orgpolicy.h"
 #include "plugins.h"
 #include "orgrevoke.h"
+#include "xinst.h"
 
 #define DAY_MS 86400000LL
 
@@ -300,6 +301,13 @@ static int h_user_add(const acct_ctx *x, const adm_request *rq, out *o)
     return 0;
 }
 
+/* On a cluster: the count said covers this instance's sessions only. */
+static void say_elsewhere(const acct_ctx *x, out *o)
+{
+    if (x->k && x->k->cl)
+        say(o, "(sessions on other instances are ended by those instances)\n");
+}
+
 /* Live sessions of name see the account's new flags or end (disabled,
  * deleted: o->s.gone), as the database half read it (o->s.u); *ended
  * gets how many ended. */
@@ -361,10 +369,14 @@ static int h_user_flag(const acct_ctx *x, const adm_request *rq, out *o)
     int op = user_flag_op(rq), r = o->s.changed;
     int ended;
     refresh(x, rq->name, o, &ended);
+    if (x->k && r == 0) /* its devices on other instances read the account again */
+        xinst_admin(x->k, rq->name, NULL, XINST_REFRESH);
     const char *const *what = r == 0 ? done[op] : already[op];
     say(o, "%s%s%s\n", what[0], rq->name, what[1]);
-    if (x->k && op == 0)
+    if (x->k && op == 0) {
         say(o, "%d live session%s ended\n", ended, ended == 1 ? "" : "s");
+        say_elsewhere(x, o);
+    }
     put_str(o, o->data, "name", rq->name);
     put_bool(o, o->data, "changed", r == 0);
     if (x->k)
@@ -387,9 +399,13 @@ static int h_user_delete(const acct_ctx *x, const adm_request *rq, out *o)
 {
     int ended;
     refresh(x, rq->name, o, &ended);
+    if (x->k) /* its devices on other instances find it gone */
+        xinst_admin(x->k, rq->name, NULL, XINST_REFRESH);
     say(o, "deleted user %s with its devices, profile, contacts and stored messages\n", rq->name);
-    if (x->k)
+    if (x->k) {
         say(o, "%d live session%s ended\n", ended, ended == 1 ? "" : "s");
+        say_elsewhere(x, o);
+    }
     put_str(o, o->data, "name", rq->name);
     put_int(o, o->data, "sessions_ended", ended);
     return 0;
@@ -559,11 +575,16 @@ static int h_device_revoke(const acct_ctx *x, const adm_request *rq, out *o)
     if (c)
         conn_close(c, 0, "device revoked by an admin");
     if (x->k) {
+        if (!c) /* connected to another instance, maybe: that one ends it */
+            xinst_admin(x->k, user, o->s.found.key, XINST_REVOKE);
         contacts_devices_changed(x->k, user);
-        orgrevoke_changed(x->k); /* LAN peers stop trusting its certificate */
+        orgrevoke_changed(x->k);                    /* LAN peers stop trusting its certificate */
+        xinst_org_changed(x->k, XINST_ORG_REVOKED); /* and those of other instances */
     }
     say(o, "revoked device %s of %s: it can no longer log in%s\n", fp, user,
-        c ? "; its session was ended" : "");
+        c                  ? "; its session was ended"
+        : x->k && x->k->cl ? "; a session on another instance is ended there"
+                           : "");
     put_str(o, o->data, "user", user);
     put_str(o, o->data, "fingerprint", fp);
     put_bool(o, o->data, "disconnected", c != NULL);
@@ -619,10 +640,12 @@ static int h_session_kick(const acct_ctx *x, const adm_request *rq, out *o)
         conn_close(a->devs.head, 0, "session ended by an admin");
         n++;
     }
+    xinst_admin(x->k, rq->name, NULL, XINST_KICK); /* its devices on other instances */
     say(o,
         "ended %d session%s of %s (its devices may log in again: `user disable` or "
         "`device revoke` stops that)\n",
         n, n == 1 ? "" : "s", rq->name);
+    say_elsewhere(x, o);
     put_str(o, o->data, "name", rq->name);
     put_int(o, o->data, "sessions_ended", n);
     return 0;

@@ -207,9 +207,23 @@ static void on_down(void *ud, const char *why)
 static int names_add(struct names *l, const char *name, size_t len);
 static void schedule(cluster *c);
 
+/* Organisation-wide changes (cluster_org_changed): "WHAT INSTANCE". */
+#define ORG_CHANNEL "bt_org"
+
 static void on_notify(void *ud, const char *channel, const char *payload)
 {
     cluster *c = ud;
+    if (strcmp(channel, ORG_CHANNEL) == 0) {
+        size_t len = strcspn(payload, " ");
+        char what[CLUSTER_ORG_MAX + 1];
+        if (len == 0 || len > CLUSTER_ORG_MAX || payload[len] != ' ' ||
+            strcmp(payload + len + 1, c->id) == 0 || !c->cbs.org)
+            return; /* malformed, or this instance's own (applied already) */
+        memcpy(what, payload, len);
+        what[len] = '\0';
+        c->cbs.org(c->ud, what);
+        return;
+    }
     if (strcmp(channel, PRESENCE_CHANNEL) == 0) {
         /* names separated by '\n' (one name from an older instance) */
         while (*payload) {
@@ -254,6 +268,8 @@ int cluster_new(cluster **out, uv_loop_t *loop, const char *conninfo, const char
         return r;
     }
     r = db_pg_listen(c->pg, PRESENCE_CHANNEL);
+    if (r == 0)
+        r = db_pg_listen(c->pg, ORG_CHANNEL);
     if (r != 0) {
         snprintf(why, cap, "cannot listen for presence: %s", banter_strerror(r));
         db_pg_free(c->pg);
@@ -815,6 +831,28 @@ void cluster_presence_all(cluster *c, cluster_presence_fn fn, void *ud)
                    " FROM banter_online GROUP BY \"user\") o"
                    " LEFT JOIN presence p ON p.\"user\" = o.\"user\"",
                    0, NULL, fn, ud, true);
+}
+
+static void on_org_told(void *ud, int ret, const PGresult *res, const char *errmsg)
+{
+    (void)res;
+    cluster *c = ud;
+    if (ret != 0 && !c->freed)
+        say(c, "cannot tell the other instances of a change: %s", errmsg);
+}
+
+void cluster_org_changed(cluster *c, const char *what)
+{
+    char payload[CLUSTER_ORG_MAX + 2 + DB_CLUSTER_MAX_ID];
+    size_t len = strlen(what);
+    if (len == 0 || len > CLUSTER_ORG_MAX || strchr(what, ' '))
+        return;
+    snprintf(payload, sizeof payload, "%s %s", what, c->id);
+    const char *v[1] = {payload};
+    int r = db_pg_query(c->pg, "SELECT pg_notify('" ORG_CHANNEL "', $1)", 1, v, NULL, NULL, false,
+                        on_org_told, c);
+    if (r != 0)
+        say(c, "cannot tell the other instances of a change: %s", banter_strerror(r));
 }
 
 uint64_t cluster_reads_sent(const cluster *c) { return c->nreads; }

@@ -72,6 +72,9 @@ typedef struct cluster_cbs {
      * ndev of them; valid during the call). */
     void (*presence)(void *ud, const char *user, uint8_t status, const char *text, int64_t online,
                      const uint8_t (*devs)[32], size_t ndev);
+    /* Another instance made an organisation-wide change (cluster_org_changed):
+     * what it said (at most CLUSTER_ORG_MAX bytes, no space). */
+    void (*org)(void *ud, const char *what);
 } cluster_cbs;
 
 /*
@@ -104,8 +107,9 @@ void cluster_device(cluster *c, const uint8_t device[static 32], const char *use
 typedef void (*cluster_posted_fn)(void *ud, int ret, int64_t n);
 void cluster_post(cluster *c, const uint8_t device[static 32], int kind, int64_t row_id,
                   cluster_posted_fn done, void *ud);
-/* Post an event (kind, body) to every device of account user online at
- * another instance (db_cluster_post_user); the outcome is logged. */
+/* Post an event (kind, body) to every device of account user (or of the
+ * accounts named, separated by '\n') online at another instance
+ * (db_cluster_post_user); the outcome is logged. */
 void cluster_post_user(cluster *c, const char *user, int kind, const uint8_t *body, size_t len);
 /* The same with body (len bytes, copied now; db_cluster_post_body). */
 void cluster_post_body(cluster *c, const uint8_t device[static 32], int kind, int64_t row_id,
@@ -133,6 +137,14 @@ void cluster_presence_get(cluster *c, const char *user, cluster_presence_fn fn, 
 /* fn once per account (ret 0), then once with ret 1 and user NULL at the
  * end (or with a BANTER_E* code on failure). */
 void cluster_presence_all(cluster *c, cluster_presence_fn fn, void *ud);
+
+/* An organisation-wide change was stored (a word of 1 to CLUSTER_ORG_MAX
+ * bytes, no space, e.g. "policy"): every other instance's cbs.org gets it
+ * (NOTIFY bt_org, payload "WHAT INSTANCE"; this instance's own is
+ * ignored). A lost one costs what the change's reader reads at its next
+ * start or timer; a failure is logged. */
+#define CLUSTER_ORG_MAX 16
+void cluster_org_changed(cluster *c, const char *what);
 
 /* Presence reads (cbs.presence's, cluster_presence_get's and _all's) are
  * numbered from 1 in the order they are sent, and answered in that order,

@@ -455,6 +455,13 @@ static void changed_after(void *arg, int ret, const char *errmsg)
     }
     bool cached = a && a->loaded; /* else what the database said */
     size_t count = cached ? a->nrel : j->n;
+    /* On a cluster, who reads the entry again where it is connected to
+     * another instance (xinst_entry_changed): each viewer that sees the
+     * change, and the account itself for its devices. */
+    size_t ecap = (count + 1) * (BANTER_MAX_NAME + 1) + 1, elen = 0;
+    char *elsewhere = k->cl ? malloc(ecap) : NULL;
+    if (elsewhere && (j->what & CONTACTS_CH_DEVICES))
+        elen += (size_t)snprintf(elsewhere, ecap, "%s\n", j->name);
     for (size_t i = 0; i < count; i++) {
         const char *peer = cached ? a->rel[i].peer : j->rows[i].peer;
         rel_side mine = cached ? crel_side(&a->rel[i]) : j->rows[i].side;
@@ -465,7 +472,17 @@ static void changed_after(void *arg, int ret, const char *errmsg)
         bool sees = dir_view_of(false, theirs) == DIR_CONTACT || (j->what & k->pub) != 0;
         if (v && rel_exists(theirs) && sees)
             push_entry(k, v, j->name, &j->pi, theirs, mine.blocked);
+        if (elsewhere && rel_exists(theirs) && sees)
+            elen += (size_t)snprintf(elsewhere + elen, ecap - elen, "%s\n", peer);
     }
+    if (elsewhere && elen) {
+        elsewhere[elen - 1] = '\0';
+        xinst_entry_changed(k, j->name, elsewhere);
+    } else if (k->cl && !elsewhere) {
+        core_log(k, "out of memory: contacts of %s on other instances see its change later",
+                 j->name);
+    }
+    free(elsewhere);
 out:
     db_profile_clear(&j->pi.p);
     free(j->rows);
@@ -955,6 +972,8 @@ struct remote_job {
 static int remote_work(db *d, void *arg, char errmsg[static DBQ_ERRMSG_LEN])
 {
     struct remote_job *j = arg;
+    if (strcmp(j->user, j->peer) == 0) /* the account's own entry */
+        return peer_read(d, j->peer, &j->pi, errmsg);
     int r = db_rel_pair(d, j->user, j->peer, &j->us, &j->them);
     if (r)
         return job_err(d, r, errmsg);
@@ -966,9 +985,13 @@ static void remote_after(void *arg, int ret, const char *errmsg)
 {
     struct remote_job *j = arg;
     account *a = online_find(j->k->on, j->user);
-    if (ret)
+    if (ret) {
         core_log(j->k, "cannot read a relation of %s changed elsewhere: %s", j->user, errmsg);
-    else if (a && a->loaded) {
+    } else if (a && strcmp(j->user, j->peer) == 0) { /* its devices, changed elsewhere */
+        struct rv_contact self;
+        self_entry(j->user, &j->pi, &self);
+        send_contacts(j->k, a, NULL, &self, 1, false);
+    } else if (a && a->loaded) {
         if (cache_set(a, j->peer, j->us, j->them.blocked) != 0)
             core_log(j->k, "out of memory: the contacts of %s are stale until it reconnects",
                      j->user);

@@ -223,7 +223,8 @@ int db_cluster_post_user(db_pg *p, const char *id, const char *user, int kind, i
         p,
         "WITH e AS (INSERT INTO banter_events (instance, kind, device, row_id, created, body)"
         " SELECT instance, $2::integer, device, $3::bigint, " NOW_MS ", $4::bytea"
-        " FROM banter_online WHERE \"user\" = $1 AND instance <> $5 RETURNING seq, instance)"
+        " FROM banter_online WHERE \"user\" = ANY(string_to_array($1, E'\\n'))"
+        " AND instance <> $5 RETURNING seq, instance)"
         " SELECT pg_notify('bt_inst_' || instance, seq::text) FROM e",
         5, v, len, fmt, on_count, call_new(cb, NULL, NULL, ud));
 }

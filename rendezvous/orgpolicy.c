@@ -6,6 +6,7 @@
 
 #include "db_admin.h"
 #include "online.h"
+#include "xinst.h"
 
 int orgpolicy_load(core *k)
 {
@@ -69,6 +70,7 @@ static void put_after(void *arg, int r, const char *errmsg)
     if (r == 0) {
         core_log(k, "organisation policy %llu set", (unsigned long long)j->p.serial);
         online_each(k->on, send_all, NULL);
+        xinst_org_changed(k, XINST_ORG_POLICY);
     } else {
         core_log(k, "cannot store organisation policy %llu: %s", (unsigned long long)j->p.serial,
                  errmsg);
@@ -108,4 +110,57 @@ int orgpolicy_set(core *k, policy *p)
     k->has_policy = true;
     k->pub = p->public_fields;
     return 0;
+}
+
+/* The stored policy, read for orgpolicy_reload. */
+struct reload_job {
+    core *k;
+    policy p;
+    bool none; /* nothing stored */
+};
+
+static int reload_work(db *d, void *arg, char errmsg[static DBQ_ERRMSG_LEN])
+{
+    struct reload_job *j = arg;
+    int r = db_policy_get(d, &j->p);
+    j->none = r == BANTER_ENOENT;
+    if (r && !j->none)
+        snprintf(errmsg, DBQ_ERRMSG_LEN, "%s", r == BANTER_EDB ? db_errmsg(d) : banter_strerror(r));
+    return j->none ? 0 : r;
+}
+
+static void reload_after(void *arg, int r, const char *errmsg)
+{
+    struct reload_job *j = arg;
+    core *k = j->k;
+    if (r) {
+        core_log(k, "cannot read the organisation's policy again: %s", errmsg);
+    } else if (!j->none && (!k->has_policy || j->p.serial > k->pol.serial)) {
+        r = policy_sign(&j->p, k->id);
+        if (r) {
+            core_log(k, "cannot sign the organisation's policy: %s", banter_strerror(r));
+        } else {
+            k->pol = j->p;
+            k->has_policy = true;
+            k->pub = j->p.public_fields;
+            core_log(k, "organisation policy %llu taken from the database",
+                     (unsigned long long)j->p.serial);
+            online_each(k->on, send_all, NULL);
+        }
+    }
+    free(j);
+}
+
+void orgpolicy_reload(core *k)
+{
+    struct reload_job *j = calloc(1, sizeof *j);
+    int r = j ? 0 : BANTER_ENOMEM;
+    if (j) {
+        j->k = k;
+        r = core_job(k, reload_work, reload_after, j);
+    }
+    if (r) {
+        core_log(k, "cannot read the organisation's policy again: %s", banter_strerror(r));
+        free(j);
+    }
 }

@@ -2,7 +2,8 @@
 /*
  * orgpolicy.h - the organisation's policy on the running server
  * (docs/rendezvous.md section 11): loaded and signed at start, changed by
- * an admin (acct.c, `policy set`), and sent as RV_POLICY (0x62: the type
+ * an admin (acct.c, `policy set`; on a cluster the other instances are
+ * told once it is stored, and read it), and sent as RV_POLICY (0x62: the type
  * byte and the signed policy of policy.h) to every authenticated device
  * whose HELLO listed the feature "policy", at login and on every change.
  *
@@ -29,6 +30,11 @@ int orgpolicy_load(core *k);
  * is logged and the previous policy applies again (unless a later one
  * was set meanwhile). */
 BANTER_WUR int orgpolicy_set(core *k, policy *p);
+/* On a cluster: another instance stored a policy, or this one joined the
+ * service again: read the stored one (a database job) and, when it is
+ * newer than the one here (its serial), sign it, apply it and send it to
+ * every device that takes it. A failure is logged. */
+void orgpolicy_reload(core *k);
 /* c just authenticated: send it the policy, if there is one and it
  * takes it. */
 void orgpolicy_device_up(conn *c);

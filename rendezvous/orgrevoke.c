@@ -148,6 +148,8 @@ static void send_all(account *a, void *ud)
 
 void orgrevoke_changed(core *k) { rebuild(k, true); }
 
+void orgrevoke_reload(core *k) { rebuild(k, false); }
+
 void orgrevoke_tick(core *k)
 {
     if (!k->rev_building && core_now(k) - k->rev_built >= (uint64_t)ORGREVOKE_REFRESH_MS)

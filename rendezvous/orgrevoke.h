@@ -23,6 +23,10 @@ int orgrevoke_load(core *k);
 /* A device was revoked: build the list again and send it to every device
  * that takes it. */
 void orgrevoke_changed(core *k);
+/* On a cluster: another instance revoked a device, or this one joined the
+ * service again (a change may have been missed): build the list again and
+ * send it to every device that takes it when its keys changed. */
+void orgrevoke_reload(core *k);
 /* c just authenticated: send it the list. */
 void orgrevoke_device_up(conn *c);
 /* The timer: rebuild when the list is older than ORGREVOKE_REFRESH_MS

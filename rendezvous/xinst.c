@@ -10,6 +10,8 @@
 #include "contacts.h"
 #include "mailbox.h"
 #include "online.h"
+#include "orgpolicy.h"
+#include "orgrevoke.h"
 #include "xlink.h"
 
 /* The accounts online on some instance, as the shared tables last said:
@@ -197,6 +199,30 @@ void xinst_admin(core *k, const char *user, const uint8_t *device, const char *w
         cluster_post_user(k->cl, user, DBC_ADMIN, (const uint8_t *)what, strlen(what));
 }
 
+void xinst_org_changed(core *k, const char *what)
+{
+    if (k->cl)
+        cluster_org_changed(k->cl, what);
+}
+
+/* Another instance stored an organisation-wide change. */
+static void on_org(void *ud, const char *what)
+{
+    core *k = ud;
+    if (strcmp(what, XINST_ORG_POLICY) == 0)
+        orgpolicy_reload(k);
+    else if (strcmp(what, XINST_ORG_REVOKED) == 0)
+        orgrevoke_reload(k);
+    else
+        core_log(k, "cluster: an organisation change of an unknown kind: ignored");
+}
+
+void xinst_entry_changed(core *k, const char *name, const char *viewers)
+{
+    if (k->cl)
+        cluster_post_user(k->cl, viewers, DBC_CONTACT, (const uint8_t *)name, strlen(name));
+}
+
 void xinst_contact_changed(core *k, const char *user, const char *peer)
 {
     if (k->cl)
@@ -335,6 +361,8 @@ static void on_joined(void *ud)
     if (k->xi) { /* read whole again: notifications missed meanwhile are not replayed */
         k->xi->gen++;
         cluster_presence_all(k->cl, on_presence_all, k);
+        orgpolicy_reload(k);
+        orgrevoke_reload(k);
     }
 }
 
@@ -349,8 +377,11 @@ static void on_reaped(void *ud, const char *const *users, size_t n)
 int xinst_start(core *k, const char *url, const char *id)
 {
     char why[256] = "";
-    const cluster_cbs cbs = {
-        .joined = on_joined, .event = on_event, .reaped = on_reaped, .presence = on_presence};
+    const cluster_cbs cbs = {.joined = on_joined,
+                             .event = on_event,
+                             .reaped = on_reaped,
+                             .presence = on_presence,
+                             .org = on_org};
     k->xi = calloc(1, sizeof *k->xi);
     if (k->xi && !(k->xi->b = calloc(64, sizeof *k->xi->b))) {
         free(k->xi);

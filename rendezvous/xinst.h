@@ -82,6 +82,21 @@ void xinst_acked(core *k, const uint8_t from_device[static 32], const uint8_t id
 #define XINST_KICK    "kick"
 void xinst_admin(core *k, const char *user, const uint8_t *device, const char *what);
 
+/* On a cluster: an organisation-wide change was stored here: every other
+ * instance reads it again (cluster_org_changed). XINST_ORG_POLICY: the
+ * policy (orgpolicy_reload); XINST_ORG_REVOKED: a device was revoked
+ * (orgrevoke_reload). Each instance also reads both again whenever it
+ * joins the service (notifications missed meanwhile are not replayed). */
+#define XINST_ORG_POLICY  "policy"
+#define XINST_ORG_REVOKED "revoked"
+void xinst_org_changed(core *k, const char *what);
+
+/* On a cluster: the entry of account name (its profile or devices)
+ * changed here: the devices on other instances of the accounts in viewers
+ * (names separated by '\n'; name itself for its own entry) read it again
+ * and get it (DBC_CONTACT, body: name; one statement for all). */
+void xinst_entry_changed(core *k, const char *name, const char *viewers);
+
 /* On a cluster: the relation of user with peer changed here: user's
  * devices on other instances read it again (DBC_CONTACT, body: peer). */
 void xinst_contact_changed(core *k, const char *user, const char *peer);

@@ -3,7 +3,7 @@
  * rdv_probe.c - a scripted Banter client for the rendezvous tests
  * (tests/integration/test_rendezvous_basic.sh).
  *
- *   rdv_probe [--expect-fp FP] [--key FILE] [--source ADDR] [--raw] HOST PORT STEP...
+ *   rdv_probe [--expect-fp FP] [--key FILE] [--source ADDR] [--org HEX] [--raw] HOST PORT STEP...
  *   rdv_probe --key FILE --print-key     (the device key of FILE, in hex)
  *   rdv_probe --sql DB SQL               (run SQL on DB, print column 1 of each row)
  *
@@ -11,7 +11,10 @@
  * later run is the same device; --source binds the local address (another
  * 127.x address stands for another client to the server's rate limits);
  * --raw also prints each RV_SEARCH_RESULT's plaintext in hex ("recv raw
- * HEX"), so two answers can be compared byte for byte.
+ * HEX"), so two answers can be compared byte for byte. --org HEX checks
+ * certificates, policies and revocation lists against the organisation
+ * key HEX instead of the key the server proved (an instance of a service
+ * of several proves its own key).
  * Connects, completes the handshake under a fresh random identity and
  * prints "fingerprint <fp>" (the key the server proved) and "device <hex>"
  * (its own device key). With --expect-fp a
@@ -153,6 +156,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sodium.h>
 #include <sqlite3.h>
 
 #include "bcrypto.h"
@@ -195,6 +199,8 @@ typedef struct probe {
     bool hold;                    /* batch: collect in ob, do not send yet */
     rvbatch ob;                   /* batch: what waits to go out as one RV_BATCH */
     bool raw;                     /* --raw: print search results' plaintext in hex */
+    bool has_org;                 /* --org: signatures are checked against org */
+    uint8_t org[32];              /* (else against the key the server proved) */
     bool quiet_results;           /* searches=: do not print the results */
     int await;                    /* AW_*: what ends the current wait */
     bool done;                    /* the awaited answer came */
@@ -314,15 +320,20 @@ static void send_msg(probe *p, const msg *m)
     flush_out(p);
 }
 
+/* The key that signs certificates, policies and revocation lists: --org
+ * (an organisation with several instances, each proving its own key), or
+ * the key the server proved. */
+static const uint8_t *signer(const probe *p) { return p->has_org ? p->org : session_peer(p->s); }
+
 /* A certificate: for us, from the server we talked to, valid now? */
 static void show_cert(probe *p, const cert *c, char *line, size_t cap)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-    int r = cert_check(c, session_peer(p->s), identity_public(p->id), now);
+    int r = cert_check(c, signer(p), identity_public(p->id), now);
     snprintf(line, cap, "recv cert user=%s server=%s device=%s check=%s days=%lld", c->name,
-             memcmp(c->server, session_peer(p->s), 32) == 0 ? "ok" : "other",
+             memcmp(c->server, signer(p), 32) == 0 ? "ok" : "other",
              memcmp(c->device, identity_public(p->id), 32) == 0 ? "ok" : "other",
              r ? banter_errname(r) : "ok", (long long)((c->expires_ms - c->issued_ms) / 86400000));
 }
@@ -568,7 +579,7 @@ static void show_policy(probe *p, const uint8_t *pt, size_t len)
     policy pol;
     int r = policy_decode(&pol, pt + 1, len - 1);
     if (r == 0)
-        r = policy_check(&pol, session_peer(p->s));
+        r = policy_check(&pol, signer(p));
     if (r)
         snprintf(line, sizeof line, "recv policy refused %s", banter_errname(r));
     else
@@ -603,7 +614,7 @@ static void show_ann(probe *p, const uint8_t *pt, size_t len)
         return;
     }
     r = revlist_decode(&l, pt + 1, len - 1);
-    if (r == 0 && memcmp(l.server, session_peer(p->s), 32) != 0)
+    if (r == 0 && memcmp(l.server, signer(p), 32) != 0)
         r = BANTER_EKEYMISMATCH;
     size_t o = 0;
     a[0] = '\0';
@@ -1654,7 +1665,16 @@ int main(int argc, char **argv)
             o.key = argv[i + 1];
         else if (strcmp(argv[i], "--source") == 0)
             o.source = argv[i + 1];
-        else
+        else if (strcmp(argv[i], "--org") == 0) {
+            size_t got = 0;
+            if (sodium_hex2bin(p.org, 32, argv[i + 1], strlen(argv[i + 1]), NULL, &got, NULL) !=
+                    0 ||
+                got != 32) {
+                fprintf(stderr, "rdv_probe: --org takes a key in hex (64 digits)\n");
+                return 2;
+            }
+            p.has_org = true;
+        } else
             break;
     }
     if (argc - i == 1 && strcmp(argv[i], "--print-key") == 0 && o.key)
@@ -1662,8 +1682,10 @@ int main(int argc, char **argv)
     if (argc == 4 && strcmp(argv[1], "--sql") == 0)
         return run_sql(argv[2], argv[3]);
     if (argc - i < 2) {
-        fprintf(stderr, "usage: rdv_probe [--expect-fp FP] [--key FILE] [--source ADDR] [--raw] "
-                        "HOST PORT STEP...\n       rdv_probe --key FILE --print-key\n");
+        fprintf(
+            stderr,
+            "usage: rdv_probe [--expect-fp FP] [--key FILE] [--source ADDR] [--org HEX] [--raw] "
+            "HOST PORT STEP...\n       rdv_probe --key FILE --print-key\n");
         return 2;
     }
     if (bcrypto_init() != 0 || open_probe(&p, argv[i], argv[i + 1], &o) != 0)

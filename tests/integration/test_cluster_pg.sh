@@ -237,6 +237,92 @@ kill -TERM "$ADAP"
 wait_for 5 gone "$ADAP" || t_fail "own status" "ada's probe still running"
 t_pass "a status chosen on ada's device on $BOB_ON reaches her node on rdv-a (and bob), and back"
 
+# ---- 2c. an admin's action on rdv-a reaches the devices on $BOB_ON ----
+# chief (role admin) works on rdv-a only; every device here is a probe on
+# $BOB_ON. A revoked device's session ends there at once, and a device there
+# that takes the revocation list gets the new one; a kicked session ends;
+# a disabled account's session ends; a policy set on rdv-a reaches a device
+# on $BOB_ON (signed by that instance) and opens the department to searches
+# there. Each of them once stayed on rdv-a: the device revoked or the
+# account disabled went on chatting through the other instance.
+"$ADMIN_BIN" --key "$T/chief.key" keygen >"$T/chief.fp" 2>/dev/null || t_fail setup "chief keygen"
+rdv admin add "$(cat "$T/chief.fp")" --role admin >/dev/null 2>&1 || t_fail setup "chief add"
+for u in cyd dee; do
+    rdv user add "$u" --password-file "$T/pw" >/dev/null 2>&1 || t_fail setup "user add $u"
+done
+adm_a() {
+    host_exec 1 "$ADMIN_BIN" --key "$T/chief.key" --server "198.18.0.1:${PORT[a]}" \
+        --server-key "$FP" "$@" 2>&1
+}
+declare -A PROBE=()
+ORG_HEX=$("$RDV_PROBE" --key "$T/org.key" --print-key) # what signs the lists and policies
+on_b() { # NAME USER [STEP...]: a device of USER (key NAME.key) on $BOB_ON, taking
+    # policies and revocation lists
+    local name=$1 user=$2
+    shift 2
+    host_bg 1 "$T/$name.log" "$RDV_PROBE" --key "$T/$name.key" --org "$ORG_HEX" 198.18.0.1 \
+        "${PORT[$xb]}" helloa \
+        "login=$user:$PW" ready "$@" wait=60000 >/dev/null
+    PROBE[$name]=$BT_LAST_PID
+    wait_for 20 grep -q "^ready" "$T/$name.log" ||
+        t_fail "admin across" "$name: $(tail -n 3 "$T/$name.log")"
+}
+ended() { grep -qE "^(recv bye $2|recv auth fail error=$2|recv error $2|closed)" "$T/$1.log"; }
+on_b watch bob
+# A device ada adds on rdv-a, then revoked there: bob's device on $BOB_ON
+# gets ada's entry with it, then without it (once only at its next list).
+ada_devs() { grep -o '^recv contact ada state=approved .* devices=[0-9]*$' "$T/watch.log" | tail -n 1 |
+    grep -o '[0-9]*$'; }
+nd=$(ada_devs)
+[ -n "$nd" ] || t_fail "admin across" "no entry for ada: $(cat "$T/watch.log")"
+out=$(host_exec 1 "$RDV_PROBE" --key "$T/ada3.key" 198.18.0.1 "${PORT[a]}" hello "login=ada:$PW" ready 2>&1)
+grep -q '^ready' <<<"$out" || t_fail "admin across" "ada's new device: $out"
+devs_are() { [ "$(ada_devs)" = "$1" ]; }
+wait_for 10 devs_are $((nd + 1)) || t_fail "admin across" "bob's device on $BOB_ON: $(grep ' ada ' "$T/watch.log")"
+fp=$("$ADMIN_BIN" --key "$T/ada3.key" fingerprint 2>&1) || t_fail "admin across" "fingerprint: $fp"
+out=$(adm_a device revoke "${fp:0:17}") || t_fail "admin across" "revoke ada3: $out"
+wait_for 10 devs_are "$nd" || t_fail "admin across" "bob's device on $BOB_ON: $(grep ' ada ' "$T/watch.log")"
+on_b dee dee
+on_b cyd cyd profile=department=Sales
+grep -q '^recv policy' "$T/watch.log" && t_fail "admin across" "a policy before any was set"
+grep -q '^recv revoked n=0 check=ok' "$T/watch.log" || t_fail "admin across" "watch: $(cat "$T/watch.log")"
+fp=$(adm_a device list --user dee --json | grep -oE '"fingerprint":"[0-9 ]+"' | cut -d'"' -f4)
+[ -n "$fp" ] || t_fail "admin across" "no fingerprint for dee's device"
+out=$(adm_a device revoke "${fp:0:17}") && grep -q "revoked device $fp of dee" <<<"$out" ||
+    t_fail "admin across" "revoke: $out"
+wait_for 10 ended dee "device revoked by an admin" ||
+    t_fail "admin across" "dee's device on $BOB_ON still connected: $(tail -n 3 "$T/dee.log")"
+wait_for 10 grep -q '^recv revoked n=2 check=ok' "$T/watch.log" ||
+    t_fail "admin across" "no new revocation list on $BOB_ON: $(grep revoked "$T/watch.log")"
+out=$(adm_a session kick cyd) || t_fail "admin across" "kick: $out"
+wait_for 10 ended cyd "session ended by an admin" ||
+    t_fail "admin across" "cyd's session on $BOB_ON not ended: $(tail -n 3 "$T/cyd.log")"
+wait_for 5 gone "${PROBE[cyd]}" || t_fail "admin across" "cyd's probe still running"
+on_b cyd cyd
+out=$(host_exec 1 "$RDV_PROBE" --key "$T/watch.key" 198.18.0.1 "${PORT[$xb]}" hello \
+    "login=bob:$PW" ready search=0:10:department=sales 2>&1)
+grep -q '^recv result total=0 ' <<<"$out" || t_fail "admin across" "department public already: $out"
+out=$(adm_a policy set public_fields display_name,department) || t_fail "admin across" "policy: $out"
+wait_for 10 grep -q '^recv policy serial=1 .*public=3$' "$T/watch.log" ||
+    t_fail "admin across" "no policy on $BOB_ON: $(grep policy "$T/watch.log")"
+out=$(host_exec 1 "$RDV_PROBE" --key "$T/watch.key" 198.18.0.1 "${PORT[$xb]}" hello \
+    "login=bob:$PW" ready search=0:10:department=sales 2>&1)
+grep -q '^recv user cyd ' <<<"$out" || t_fail "admin across" "department not public on $BOB_ON: $out"
+out=$(adm_a user disable cyd) || t_fail "admin across" "disable: $out"
+wait_for 10 ended cyd EDISABLED ||
+    t_fail "admin across" "disabled cyd still on $BOB_ON: $(tail -n 3 "$T/cyd.log")"
+for n in watch dee cyd; do kill -TERM "${PROBE[$n]}" 2>/dev/null; done
+# bob's probe devices (here and in "not hers") are revoked, so that ada's
+# node, told of bob's devices on $BOB_ON, again finds his node alone and
+# a message to bob is "delivered", not "stored" for a device gone.
+for kf in bobp watch; do
+    fp=$("$ADMIN_BIN" --key "$T/$kf.key" fingerprint 2>&1) && out=$(adm_a device revoke "${fp:0:17}") ||
+        t_fail "admin across" "revoke $kf: $fp $out"
+done
+bob_alone() { contact_json ada bob | grep -qE '"devices":1[,}]'; }
+wait_for 10 bob_alone || t_fail "admin across" "ada's node: $(contact_json ada bob)"
+t_pass "admin actions on rdv-a reach $BOB_ON: a contact there sees a device added and revoked on rdv-a, a revoked device's session ends and the new revocation list arrives, a kicked session and a disabled account's end, a policy arrives and opens the department to searches there"
+
 cut="INPUT -p tcp --dport ${LPORT[$xb]} -j REJECT --reject-with tcp-reset"
 # shellcheck disable=SC2086 # the rule's words
 host_exec 1 iptables -I $cut || t_fail "link cut" "iptables"
