@@ -813,15 +813,6 @@ static void presence_query(cluster *c, const char *sql, int n, const char *const
     }
 }
 
-void cluster_presence_get(cluster *c, const char *user, cluster_presence_fn fn, void *ud)
-{
-    const char *v[1] = {user};
-    presence_query(c,
-                   "SELECT $1::text, o.n, p.status, p.text, o.devs FROM (SELECT 1) x" DEVS_OF(
-                       "$1") " LEFT JOIN presence p ON p.\"user\" = $1",
-                   1, v, fn, ud, false);
-}
-
 void cluster_presence_all(cluster *c, cluster_presence_fn fn, void *ud)
 {
     presence_query(c,

@@ -120,20 +120,18 @@ void cluster_post_body(cluster *c, const uint8_t device[static 32], int kind, in
  * bt_presence. cluster_presence_changed tells them all (this one too) that
  * user's devices or chosen status changed; it is written with (or after)
  * the online rows queued before it, so a reader sees them. Each then reads
- * the presence of the names told (cbs.presence). cluster_presence_get
- * reads one account's: the chosen status (RV_P_ONLINE and "" when never
- * set) and text, and the devices online on any instance (how many, and
- * which).
+ * the presence of the names told (cbs.presence).
  * cluster_presence_all reads every account with a device online anywhere
  * (at start and after a reconnection: notifications missed meanwhile are
- * not replayed). Their callbacks run once, also when the cluster is freed
- * first (ret BANTER_EDB); text is valid during the call.
+ * not replayed): for each, the chosen status (RV_P_ONLINE and "" when
+ * never set) and text, and the devices online on any instance (how many,
+ * and which). Its callback runs as said below, also when the cluster is
+ * freed first (ret BANTER_EDB); text is valid during the call.
  */
 typedef void (*cluster_presence_fn)(void *ud, int ret, const char *user, uint8_t status,
                                     const char *text, int64_t online, const uint8_t (*devs)[32],
                                     size_t ndev);
 void cluster_presence_changed(cluster *c, const char *user);
-void cluster_presence_get(cluster *c, const char *user, cluster_presence_fn fn, void *ud);
 /* fn once per account (ret 0), then once with ret 1 and user NULL at the
  * end (or with a BANTER_E* code on failure). */
 void cluster_presence_all(cluster *c, cluster_presence_fn fn, void *ud);
@@ -146,7 +144,7 @@ void cluster_presence_all(cluster *c, cluster_presence_fn fn, void *ud);
 #define CLUSTER_ORG_MAX 16
 void cluster_org_changed(cluster *c, const char *what);
 
-/* Presence reads (cbs.presence's, cluster_presence_get's and _all's) are
+/* Presence reads (cbs.presence's and cluster_presence_all's) are
  * numbered from 1 in the order they are sent, and answered in that order,
  * each from a later snapshot of the tables. cluster_reads_sent: how many
  * were sent so far (a change committed before now is seen by every read

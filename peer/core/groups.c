@@ -1075,19 +1075,3 @@ int groups_delivery(groups *g, const uint8_t id[static GSTATE_ID_LEN],
     *n = k;
     return 0;
 }
-
-void groups_tick(groups *g)
-{
-    store_group *all = NULL;
-    size_t n = 0;
-    if (store_group_list(g->st, &all, &n) != 0)
-        return;
-    for (size_t i = 0; i < n; i++) {
-        gview *v = view_of(g, &all[i]);
-        if (v && all[i].member &&
-            clock_wall(&g->clock) - all[i].epoch_started_ms >= GROUPS_EPOCH_MS &&
-            new_epoch(g, &all[i], &v->cur) != 0)
-            g_printerr("banter: cannot start a new epoch of a group\n");
-    }
-    store_groups_free(all, n);
-}

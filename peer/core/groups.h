@@ -147,7 +147,4 @@ BANTER_WUR int groups_delivery(groups *g, const uint8_t id[static GSTATE_ID_LEN]
  * the sender sends it again); another error: not stored (do not ACK). */
 BANTER_WUR int groups_received(groups *g, const uint8_t device[static 32], const msg *m);
 
-/* Start new epochs that are due by time (GROUPS_EPOCH_MS). */
-void groups_tick(groups *g);
-
 #endif
