@@ -14,6 +14,7 @@
 #include "announce.h"
 #include "auth.h"
 #include "conn.h"
+#include "cluster.h"
 #include "contacts.h"
 #include "ctl.h"
 #include "db_admin.h"
@@ -1191,6 +1192,9 @@ static int h_announce(const acct_ctx *x, const adm_request *rq, out *o)
     const char *dept = rq->has & ADM_BIT(ADM_A_DEPARTMENT) ? rq->department : "";
     int64_t id = o->s.ann_id, devices = o->s.devices, people = o->s.ann_people;
     int64_t sent = announce_send(o->s.ann);
+    char what[CLUSTER_ORG_MAX + 1]; /* the devices online at other instances get it from those */
+    snprintf(what, sizeof what, "%s%lld", XINST_ORG_ANNOUNCE, (long long)id);
+    xinst_org_changed(x->k, what); /* a live half: x->k is there */
     core_log(x->k, "announcement %lld by %s to %lld devices of %lld accounts%s%s", (long long)id,
              x->actor, (long long)devices, (long long)people, dept[0] ? " in " : "", dept);
     say(o,
@@ -1198,6 +1202,8 @@ static int h_announce(const acct_ctx *x, const adm_request *rq, out *o)
         "others get it at their next login (`announce report %lld`)\n",
         (long long)id, (long long)devices, (long long)people, dept[0] ? " in " : "", dept,
         (long long)sent, (long long)id);
+    if (x->k->cl)
+        say(o, "(counted on this instance: the devices online at others get it from those now)\n");
     put_int(o, o->data, "id", id);
     put_int(o, o->data, "devices", devices);
     put_int(o, o->data, "people", people);

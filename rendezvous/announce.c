@@ -113,6 +113,7 @@ struct ann_dev {
 };
 
 struct announce_out {
+    core *k;
     ann_msg m;
     int ret; /* list_account: BANTER_ENOMEM when the list is short */
     size_t n, cap;
@@ -159,6 +160,7 @@ int announce_start(core *k, const char *department, const char *text, int64_t ts
     *out = NULL;
     if (!o)
         return BANTER_ENOMEM;
+    o->k = k;
     o->m.ts_ms = ts_ms;
     snprintf(o->m.department, sizeof o->m.department, "%s", department);
     snprintf(o->m.text, sizeof o->m.text, "%s", text);
@@ -194,6 +196,62 @@ int64_t announce_send(announce_out *o)
         sent++;
     }
     return sent;
+}
+
+/* announce_remote: the announcement read again and the devices listed
+ * here checked, in one job. */
+struct remote_job {
+    announce_out *o;
+    db_announce_report rep;
+};
+
+static int remote_work(db *d, void *arg, char errmsg[static DBQ_ERRMSG_LEN])
+{
+    struct remote_job *j = arg;
+    announce_out *o = j->o;
+    int r = db_announce_report_get(d, o->m.id, &j->rep);
+    for (size_t i = 0; r == 0 && i < o->n; i++)
+        o->dev[i].addr = db_announce_addressed(d, o->m.id, o->dev[i].key) == 1;
+    if (r)
+        snprintf(errmsg, DBQ_ERRMSG_LEN, "%s", r == BANTER_EDB ? db_errmsg(d) : banter_strerror(r));
+    return r;
+}
+
+static void remote_after(void *arg, int r, const char *errmsg)
+{
+    struct remote_job *j = arg;
+    announce_out *o = j->o;
+    if (r) {
+        core_log(o->k, "announcement %lld from another instance: %s", (long long)o->m.id, errmsg);
+    } else {
+        o->m.ts_ms = j->rep.ts;
+        snprintf(o->m.department, sizeof o->m.department, "%s", j->rep.department);
+        snprintf(o->m.text, sizeof o->m.text, "%s", j->rep.text);
+        core_log(o->k, "announcement %lld from another instance: %lld devices here have it now",
+                 (long long)o->m.id, (long long)announce_send(o));
+    }
+    announce_free(o);
+    free(j);
+}
+
+void announce_remote(core *k, int64_t id)
+{
+    announce_out *o = NULL;
+    struct remote_job *j = calloc(1, sizeof *j);
+    int r = j ? announce_start(k, "", "", 0, &o) : BANTER_ENOMEM;
+    if (r == 0) {
+        o->m.id = id;
+        j->o = o;
+        r = core_job(k, remote_work, remote_after, j);
+    }
+    if (r) {
+        core_log(k,
+                 "announcement %lld from another instance: %s (its devices here get it at "
+                 "their next login)",
+                 (long long)id, banter_strerror(r));
+        announce_free(o);
+        free(j);
+    }
 }
 
 /* An RV_ANNOUNCE_RCPT on its way through the database thread. */

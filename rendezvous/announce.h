@@ -52,6 +52,11 @@ BANTER_WUR int announce_record(db *d, announce_out *o, const char *actor, int64_
                                int64_t *devices, int64_t *people);
 int64_t announce_send(announce_out *o);
 void announce_free(announce_out *o);
+/* On a cluster: another instance recorded announcement id (xinst.h): the
+ * devices connected here that take announcements and are addressed get
+ * it now (read again in one database job; a failure is logged, and they
+ * get it at their next login). */
+void announce_remote(core *k, int64_t id);
 /* c just authenticated: what waits for it. */
 void announce_device_up(conn *c);
 /* RV_ANNOUNCE_RCPT (the plaintext, type byte first) from a live c. */

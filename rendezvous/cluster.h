@@ -141,7 +141,7 @@ void cluster_presence_all(cluster *c, cluster_presence_fn fn, void *ud);
  * (NOTIFY bt_org, payload "WHAT INSTANCE"; this instance's own is
  * ignored). A lost one costs what the change's reader reads at its next
  * start or timer; a failure is logged. */
-#define CLUSTER_ORG_MAX 16
+#define CLUSTER_ORG_MAX 32
 void cluster_org_changed(cluster *c, const char *what);
 
 /* Presence reads (cbs.presence's and cluster_presence_all's) are

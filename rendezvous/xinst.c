@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "announce.h"
 #include "auth.h"
 #include "cluster.h"
 #include "contacts.h"
@@ -205,6 +206,13 @@ void xinst_org_changed(core *k, const char *what)
         cluster_org_changed(k->cl, what);
 }
 
+/* 1 to 15 digits, no leading zero: an announcement's number. */
+static bool announce_id_ok(const char *s)
+{
+    size_t n = strspn(s, "0123456789");
+    return n > 0 && n < 16 && s[n] == '\0' && s[0] != '0';
+}
+
 /* Another instance stored an organisation-wide change. */
 static void on_org(void *ud, const char *what)
 {
@@ -213,6 +221,9 @@ static void on_org(void *ud, const char *what)
         orgpolicy_reload(k);
     else if (strcmp(what, XINST_ORG_REVOKED) == 0)
         orgrevoke_reload(k);
+    else if (strncmp(what, XINST_ORG_ANNOUNCE, strlen(XINST_ORG_ANNOUNCE)) == 0 &&
+             announce_id_ok(what + strlen(XINST_ORG_ANNOUNCE)))
+        announce_remote(k, strtoll(what + strlen(XINST_ORG_ANNOUNCE), NULL, 10));
     else
         core_log(k, "cluster: an organisation change of an unknown kind: ignored");
 }

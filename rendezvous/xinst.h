@@ -87,8 +87,11 @@ void xinst_admin(core *k, const char *user, const uint8_t *device, const char *w
  * policy (orgpolicy_reload); XINST_ORG_REVOKED: a device was revoked
  * (orgrevoke_reload). Each instance also reads both again whenever it
  * joins the service (notifications missed meanwhile are not replayed). */
-#define XINST_ORG_POLICY  "policy"
-#define XINST_ORG_REVOKED "revoked"
+#define XINST_ORG_POLICY   "policy"
+#define XINST_ORG_REVOKED  "revoked"
+/* XINST_ORG_ANNOUNCE followed by the number: an announcement recorded
+ * (announce_remote sends it to the devices online there). */
+#define XINST_ORG_ANNOUNCE "announce."
 void xinst_org_changed(core *k, const char *what);
 
 /* On a cluster: the entry of account name (its profile or devices)

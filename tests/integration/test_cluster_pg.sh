@@ -311,6 +311,9 @@ grep -q '^recv user cyd ' <<<"$out" || t_fail "admin across" "department not pub
 out=$(adm_a user disable cyd) || t_fail "admin across" "disable: $out"
 wait_for 10 ended cyd EDISABLED ||
     t_fail "admin across" "disabled cyd still on $BOB_ON: $(tail -n 3 "$T/cyd.log")"
+out=$(adm_a announce "fire drill at three") || t_fail "admin across" "announce: $out"
+wait_for 10 grep -q '^recv announce id=[0-9]* department=- text=fire drill at three$' "$T/watch.log" ||
+    t_fail "admin across" "no announcement on $BOB_ON: $(grep announce "$T/watch.log")"
 for n in watch dee cyd; do kill -TERM "${PROBE[$n]}" 2>/dev/null; done
 # bob's probe devices (here and in "not hers") are revoked, so that ada's
 # node, told of bob's devices on $BOB_ON, again finds his node alone and
@@ -321,7 +324,7 @@ for kf in bobp watch; do
 done
 bob_alone() { contact_json ada bob | grep -qE '"devices":1[,}]'; }
 wait_for 10 bob_alone || t_fail "admin across" "ada's node: $(contact_json ada bob)"
-t_pass "admin actions on rdv-a reach $BOB_ON: a contact there sees a device added and revoked on rdv-a, a revoked device's session ends and the new revocation list arrives, a kicked session and a disabled account's end, a policy arrives and opens the department to searches there"
+t_pass "admin actions on rdv-a reach $BOB_ON: a contact there sees a device added and revoked on rdv-a, a revoked device's session ends and the new revocation list arrives, a kicked session and a disabled account's end, a policy arrives and opens the department to searches there, an announcement arrives at once"
 
 cut="INPUT -p tcp --dport ${LPORT[$xb]} -j REJECT --reject-with tcp-reset"
 # shellcheck disable=SC2086 # the rule's words
