@@ -42,7 +42,8 @@ typedef struct scratch {
     db_mail_stats ms;     /* status */
     int64_t users, total; /* status; device list */
     int64_t devices;      /* status */
-    db_device *devs;      /* device list: the page (owned) */
+    int64_t cl_instances, cl_accounts, cl_devices; /* status on a cluster */
+    db_device *devs;                               /* device list: the page (owned) */
     size_t ndevs;
     db_device found; /* device revoke */
     char user[DB_MAX_USER + 1];
@@ -676,6 +677,8 @@ static int w_status(const acct_ctx *x, const adm_request *rq, out *o)
     int r = db_counts(x->d, &o->s.users, &o->s.devices);
     if (r == 0)
         r = db_mail_stats_get(x->d, &o->s.ms);
+    if (r == 0 && x->k->cl) /* the tables the instances share */
+        r = db_cluster_counts(x->d, &o->s.cl_instances, &o->s.cl_accounts, &o->s.cl_devices);
     return r ? db_failed(o, x, r) : 0;
 }
 
@@ -708,6 +711,15 @@ static int h_status(const acct_ctx *x, const adm_request *rq, out *o)
     put_int(o, o->data, "stored_copies", ms.copies);
     put_int(o, o->data, "stored_bytes", ms.bytes);
     put_int(o, o->data, "memory_kib", mem);
+    if (k->cl) { /* the whole service */
+        say(o, "cluster      instance %s of %lld; %lld accounts, %lld devices online on any\n",
+            cluster_id(k->cl), (long long)o->s.cl_instances, (long long)o->s.cl_accounts,
+            (long long)o->s.cl_devices);
+        put_str(o, o->data, "instance", cluster_id(k->cl));
+        put_int(o, o->data, "cluster_instances", o->s.cl_instances);
+        put_int(o, o->data, "cluster_accounts_online", o->s.cl_accounts);
+        put_int(o, o->data, "cluster_devices_online", o->s.cl_devices);
+    }
     if (k->xl) { /* links to the other instances (xlink.h) */
         xlink_stats ls;
         xlink_get_stats(k, &ls);

@@ -592,6 +592,12 @@ int db_counts(db *d, int64_t *users, int64_t *devices)
     return ret ? ret : count_devices(d, NULL, devices);
 }
 
+int db_cluster_counts(db *d, int64_t *instances, int64_t *accounts, int64_t *devices)
+{
+    *instances = *accounts = *devices = 0;
+    return d->pg ? pgs_cluster_counts(d, instances, accounts, devices) : BANTER_EUNSUPPORTED;
+}
+
 /* ---- the offline store ---- */
 
 int db_mail_stats_get(db *d, db_mail_stats *out)

@@ -116,6 +116,10 @@ BANTER_WUR int db_user_delete(db *d, const char *name);
 BANTER_WUR int db_user_set_password(db *d, const char *name, const char *pwhash);
 /* The number of accounts, of bound devices. */
 BANTER_WUR int db_counts(db *d, int64_t *users, int64_t *devices);
+/* On PostgreSQL, the service's instances (db_cluster.h: banter_instances,
+ * banter_online): how many are registered, and the accounts and devices
+ * online on any of them. BANTER_EUNSUPPORTED on SQLite (zeros). */
+BANTER_WUR int db_cluster_counts(db *d, int64_t *instances, int64_t *accounts, int64_t *devices);
 
 /* ---- the offline store ---- */
 

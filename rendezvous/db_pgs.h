@@ -181,6 +181,7 @@ BANTER_WUR int pgs_device_revoked(db *d, const uint8_t key[static 32]);
 BANTER_WUR int pgs_user_delete(db *d, const char *name);
 BANTER_WUR int pgs_user_set_password(db *d, const char *name, const char *pwhash);
 BANTER_WUR int pgs_counts(db *d, int64_t *users, int64_t *devices);
+BANTER_WUR int pgs_cluster_counts(db *d, int64_t *instances, int64_t *accounts, int64_t *devices);
 BANTER_WUR int pgs_mail_stats_get(db *d, db_mail_stats *out);
 BANTER_WUR int pgs_mail_purge(db *d, int64_t before_ms, int64_t *n);
 BANTER_WUR int pgs_policy_get(db *d, policy *out);

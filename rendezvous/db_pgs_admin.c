@@ -301,6 +301,21 @@ int pgs_counts(db *d, int64_t *users, int64_t *devices)
     return ret;
 }
 
+int pgs_cluster_counts(db *d, int64_t *instances, int64_t *accounts, int64_t *devices)
+{
+    static const char sql[] = "SELECT (SELECT count(*) FROM banter_instances),"
+                              " count(DISTINCT \"user\"), count(*) FROM banter_online";
+    PGresult *r = NULL;
+    int ret = pgs_query(d, sql, NULL, &r);
+    if (ret == 0) {
+        *instances = pgs_int(r, 0, 0);
+        *accounts = pgs_int(r, 0, 1);
+        *devices = pgs_int(r, 0, 2);
+    }
+    PQclear(r);
+    return ret;
+}
+
 /* ---- the offline store ---- */
 
 int pgs_mail_stats_get(db *d, db_mail_stats *out)

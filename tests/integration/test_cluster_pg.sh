@@ -285,6 +285,11 @@ wait_for 10 devs_are "$nd" || t_fail "admin across" "bob's device on $BOB_ON: $(
 on_b dee dee
 on_b cyd cyd profile=department=Sales
 grep -q '^recv policy' "$T/watch.log" && t_fail "admin across" "a policy before any was set"
+# status on rdv-a counts the whole service: 3 instances; ada's and bob's
+# nodes and the three probes online, on any instance
+ni=$(stat a cluster_instances) nd_on=$(stat a cluster_devices_online)
+[ "$ni" = 3 ] && [ "${nd_on:-0}" -ge 5 ] ||
+    t_fail "admin across" "status on rdv-a: $ni instances, $nd_on devices online"
 grep -q '^recv revoked n=0 check=ok' "$T/watch.log" || t_fail "admin across" "watch: $(cat "$T/watch.log")"
 fp=$(adm_a device list --user dee --json | grep -oE '"fingerprint":"[0-9 ]+"' | cut -d'"' -f4)
 [ -n "$fp" ] || t_fail "admin across" "no fingerprint for dee's device"
@@ -324,7 +329,7 @@ for kf in bobp watch; do
 done
 bob_alone() { contact_json ada bob | grep -qE '"devices":1[,}]'; }
 wait_for 10 bob_alone || t_fail "admin across" "ada's node: $(contact_json ada bob)"
-t_pass "admin actions on rdv-a reach $BOB_ON: a contact there sees a device added and revoked on rdv-a, a revoked device's session ends and the new revocation list arrives, a kicked session and a disabled account's end, a policy arrives and opens the department to searches there, an announcement arrives at once"
+t_pass "admin actions on rdv-a reach $BOB_ON: a contact there sees a device added and revoked on rdv-a, a revoked device's session ends and the new revocation list arrives, a kicked session and a disabled account's end, a policy arrives and opens the department to searches there, an announcement arrives at once; status counts $nd_on devices online on $ni instances"
 
 cut="INPUT -p tcp --dport ${LPORT[$xb]} -j REJECT --reject-with tcp-reset"
 # shellcheck disable=SC2086 # the rule's words
