@@ -371,7 +371,8 @@ static int h_user_flag(const acct_ctx *x, const adm_request *rq, out *o)
     int op = user_flag_op(rq), r = o->s.changed;
     int ended;
     refresh(x, rq->name, o, &ended);
-    if (x->k && r == 0) /* its devices on other instances read the account again */
+    if (x->k) /* its devices on other instances read the account again (also when it was so
+                 already here: a session there may not know) */
         xinst_admin(x->k, rq->name, NULL, XINST_REFRESH);
     const char *const *what = r == 0 ? done[op] : already[op];
     say(o, "%s%s%s\n", what[0], rq->name, what[1]);
@@ -577,8 +578,9 @@ static int h_device_revoke(const acct_ctx *x, const adm_request *rq, out *o)
     if (c)
         conn_close(c, 0, "device revoked by an admin");
     if (x->k) {
-        if (!c) /* connected to another instance, maybe: that one ends it */
-            xinst_admin(x->k, user, o->s.found.key, XINST_REVOKE);
+        /* connected to another instance, maybe (its online row follows its
+         * latest session): that one ends it */
+        xinst_admin(x->k, user, o->s.found.key, XINST_REVOKE);
         contacts_devices_changed(x->k, user);
         orgrevoke_changed(x->k);                    /* LAN peers stop trusting its certificate */
         xinst_org_changed(x->k, XINST_ORG_REVOKED); /* and those of other instances */

@@ -210,8 +210,8 @@ static int remote_work(db *d, void *arg, char errmsg[static DBQ_ERRMSG_LEN])
     struct remote_job *j = arg;
     announce_out *o = j->o;
     int r = db_announce_report_get(d, o->m.id, &j->rep);
-    for (size_t i = 0; r == 0 && i < o->n; i++)
-        o->dev[i].addr = db_announce_addressed(d, o->m.id, o->dev[i].key) == 1;
+    for (size_t i = 0; r == 0 && i < o->n; i++) /* not to those that have it already */
+        o->dev[i].addr = db_announce_awaited(d, o->m.id, o->dev[i].key) == 1;
     if (r)
         snprintf(errmsg, DBQ_ERRMSG_LEN, "%s", r == BANTER_EDB ? db_errmsg(d) : banter_strerror(r));
     return r;

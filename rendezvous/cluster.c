@@ -363,9 +363,11 @@ void cluster_post_body(cluster *c, const uint8_t device[static 32], int kind, in
     }
 }
 
-void cluster_post_user(cluster *c, const char *user, int kind, const uint8_t *body, size_t len)
+void cluster_post_user(cluster *c, const char *user, bool per_account, int kind,
+                       const uint8_t *body, size_t len)
 {
-    int r = db_cluster_post_user(c->pg, c->id, user, kind, 0, body, len, on_written, c);
+    int r =
+        db_cluster_post_user(c->pg, c->id, user, per_account, kind, 0, body, len, on_written, c);
     if (r != 0)
         say(c, "cannot post an event: %s", banter_strerror(r));
 }
@@ -844,6 +846,16 @@ void cluster_org_changed(cluster *c, const char *what)
                         on_org_told, c);
     if (r != 0)
         say(c, "cannot tell the other instances of a change: %s", banter_strerror(r));
+}
+
+void cluster_presence_reread(cluster *c, const char *user)
+{
+    size_t len = strlen(user);
+    if (len == 0 || len > DB_CLUSTER_MAX_USER || !c->cbs.presence)
+        return;
+    if (names_add(&c->toread, user, len) != 0)
+        say(c, "cannot queue a presence read: out of memory");
+    schedule(c);
 }
 
 uint64_t cluster_reads_sent(const cluster *c) { return c->nreads; }

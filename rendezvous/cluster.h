@@ -109,8 +109,10 @@ void cluster_post(cluster *c, const uint8_t device[static 32], int kind, int64_t
                   cluster_posted_fn done, void *ud);
 /* Post an event (kind, body) to every device of account user (or of the
  * accounts named, separated by '\n') online at another instance
- * (db_cluster_post_user); the outcome is logged. */
-void cluster_post_user(cluster *c, const char *user, int kind, const uint8_t *body, size_t len);
+ * (db_cluster_post_user; per_account: once per account and instance);
+ * the outcome is logged. */
+void cluster_post_user(cluster *c, const char *user, bool per_account, int kind,
+                       const uint8_t *body, size_t len);
 /* The same with body (len bytes, copied now; db_cluster_post_body). */
 void cluster_post_body(cluster *c, const uint8_t device[static 32], int kind, int64_t row_id,
                        const uint8_t *body, size_t len, cluster_posted_fn done, void *ud);
@@ -132,6 +134,8 @@ typedef void (*cluster_presence_fn)(void *ud, int ret, const char *user, uint8_t
                                     const char *text, int64_t online, const uint8_t (*devs)[32],
                                     size_t ndev);
 void cluster_presence_changed(cluster *c, const char *user);
+/* Read user's presence again here only (cbs.presence), as if told. */
+void cluster_presence_reread(cluster *c, const char *user);
 /* fn once per account (ret 0), then once with ret 1 and user NULL at the
  * end (or with a BANTER_E* code on failure). */
 void cluster_presence_all(cluster *c, cluster_presence_fn fn, void *ud);

@@ -715,6 +715,8 @@ static void up_after(conn *c, void *arg, int ret, const char *errmsg)
         goto out;
     }
     page_deliver(c, j->page, ret, errmsg);
+    if (j->load) /* a status chosen elsewhere while it loaded was skipped by the reads */
+        xinst_presence_reread(k, a->name);
     if (j->first && visible(a) != RV_P_OFFLINE)
         push_presence(k, a, false);
     if (!c->closing)
@@ -790,8 +792,10 @@ static void status_after(conn *c, void *arg, int ret, const char *errmsg)
             conn_error(c, banter_errname(ret), "the server cannot store the status");
         goto out;
     }
-    if (!a)
+    if (!a) { /* stored: the other instances read it */
+        xinst_presence_changed(k, j->h.user);
         goto out;
+    }
     char *text = j->text[0] ? strdup(j->text) : NULL;
     if (j->text[0] && !text) {
         core_log(k, "out of memory: the status of %s is stale until it reconnects", j->h.user);

@@ -16,6 +16,7 @@
 
 #include "auth.h"
 #include "plugins.h"
+#include "xinst.h"
 
 typedef struct ctl_client {
     uv_pipe_t pipe; /* first: the handle pointer is the client pointer */
@@ -146,6 +147,8 @@ static void refresh_after(void *arg, int r, const char *errmsg)
     if (r && r != BANTER_ENOENT)
         core_log(k, "refresh %s: database: %s", j->name, errmsg);
     int n = r && r != BANTER_ENOENT ? r : auth_apply(k, j->name, r == 0 ? &j->u : NULL);
+    if (n >= 0) /* its devices on other instances read the account again */
+        xinst_admin(k, j->name, NULL, XINST_REFRESH);
     if (cl->open && !uv_is_closing((uv_handle_t *)&cl->pipe)) {
         if (n < 0)
             snprintf(out, sizeof out, "error %s\n", banter_strerror(n));

@@ -91,12 +91,12 @@ int db_announce_add(db *d, int64_t now_ms, const char *actor, const char *depart
     return sqlh_exec(d->sql, "RELEASE announce", d->errmsg, sizeof d->errmsg);
 }
 
-int db_announce_addressed(db *d, int64_t id, const uint8_t key[static 32])
+static int addressed(db *d, int64_t id, const uint8_t key[static 32], bool awaited)
 {
     if (d->pg)
-        return pgs_announce_addressed(d, id, key);
+        return pgs_announce_addressed(d, id, key, awaited);
     sqlite3_stmt *s = NULL;
-    int ret = prep(d, DB_ANN_ADDRESSED("?"), &s);
+    int ret = prep(d, awaited ? DB_ANN_AWAITED("?") : DB_ANN_ADDRESSED("?"), &s);
     if (ret == 0 && sqlite3_bind_int64(s, 1, id) != SQLITE_OK)
         ret = db_fail(d, SQLITE_ERROR);
     if (ret == 0)
@@ -107,6 +107,16 @@ int db_announce_addressed(db *d, int64_t id, const uint8_t key[static 32])
     }
     sqlite3_finalize(s);
     return ret;
+}
+
+int db_announce_addressed(db *d, int64_t id, const uint8_t key[static 32])
+{
+    return addressed(d, id, key, false);
+}
+
+int db_announce_awaited(db *d, int64_t id, const uint8_t key[static 32])
+{
+    return addressed(d, id, key, true);
 }
 
 int db_announce_pending(db *d, const uint8_t key[static 32], size_t max,
@@ -225,4 +235,9 @@ int db_revoked_since(db *d, int64_t since_ms, uint8_t (*keys)[32], size_t max, s
         ret = db_fail(d, rc);
     sqlite3_finalize(s);
     return ret;
+}
+
+int db_shared_clock_ms(db *d, int64_t *now_ms)
+{
+    return d->pg ? pgs_shared_clock_ms(d, now_ms) : BANTER_EUNSUPPORTED;
 }

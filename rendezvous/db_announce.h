@@ -32,6 +32,8 @@ BANTER_WUR int db_announce_add(db *d, int64_t now_ms, const char *actor, const c
 
 /* Whether the announcement id is addressed to key: 1 yes, 0 no. */
 BANTER_WUR int db_announce_addressed(db *d, int64_t id, const uint8_t key[static 32]);
+/* The same, and key has not confirmed it as delivered yet. */
+BANTER_WUR int db_announce_awaited(db *d, int64_t id, const uint8_t key[static 32]);
 
 /* The announcements addressed to key it has not confirmed, oldest first,
  * at most max, to fn (a non-zero return stops and is returned). */
@@ -56,6 +58,12 @@ typedef struct db_announce_report {
 
 /* The report of announcement id. BANTER_ENOENT when there is none. */
 BANTER_WUR int db_announce_report_get(db *d, int64_t id, db_announce_report *out);
+
+/* The database's clock (ms since the epoch) on PostgreSQL, which the
+ * instances of a service share: the revocation list's time, so that a
+ * node moving between instances never takes a newer list for an older
+ * one. BANTER_EUNSUPPORTED on SQLite (one server: its own clock). */
+BANTER_WUR int db_shared_clock_ms(db *d, int64_t *now_ms);
 
 /* The device keys revoked at or after since_ms, newest first, at most max,
  * into keys; *n how many. */

@@ -205,8 +205,9 @@ int db_cluster_post_body(db_pg *p, const uint8_t device[static 32], int kind, in
         4, v, len, fmt, on_count, call_new(cb, NULL, NULL, ud));
 }
 
-int db_cluster_post_user(db_pg *p, const char *id, const char *user, int kind, int64_t row_id,
-                         const uint8_t *body, size_t blen, db_cluster_done_fn cb, void *ud)
+int db_cluster_post_user(db_pg *p, const char *id, const char *user, bool per_account, int kind,
+                         int64_t row_id, const uint8_t *body, size_t blen, db_cluster_done_fn cb,
+                         void *ud)
 {
     char k[16], r[24];
     if (!db_cluster_id_ok(id) || !user || !*user || kind < DBC_SEALED || kind > DBC_ACK ||
@@ -219,14 +220,18 @@ int db_cluster_post_user(db_pg *p, const char *id, const char *user, int kind, i
     const char *v[5] = {user, k, r, body ? (const char *)body : NULL, id};
     const int len[5] = {0, 0, 0, (int)blen, 0};
     const int fmt[5] = {0, 0, 0, 1, 0};
-    return run(
-        p,
-        "WITH e AS (INSERT INTO banter_events (instance, kind, device, row_id, created, body)"
-        " SELECT instance, $2::integer, device, $3::bigint, " NOW_MS ", $4::bytea"
-        " FROM banter_online WHERE \"user\" = ANY(string_to_array($1, E'\\n'))"
-        " AND instance <> $5 RETURNING seq, instance)"
-        " SELECT pg_notify('bt_inst_' || instance, seq::text) FROM e",
-        5, v, len, fmt, on_count, call_new(cb, NULL, NULL, ud));
+#define POST_USER(DISTINCT, ORDER)                                                                 \
+    "WITH e AS (INSERT INTO banter_events (instance, kind, device, row_id, created, body)"         \
+    " SELECT " DISTINCT " instance, $2::integer, device, $3::bigint, " NOW_MS ", $4::bytea"        \
+    " FROM banter_online WHERE \"user\" = ANY(string_to_array($1, E'\\n'))"                        \
+    " AND instance <> $5" ORDER " RETURNING seq, instance)"                                        \
+    " SELECT pg_notify('bt_inst_' || instance, seq::text) FROM e"
+    return run(p,
+               per_account ? POST_USER("DISTINCT ON (instance, \"user\")",
+                                       " ORDER BY instance, \"user\", device")
+                           : POST_USER("", ""),
+               5, v, len, fmt, on_count, call_new(cb, NULL, NULL, ud));
+#undef POST_USER
 }
 
 int db_cluster_post(db_pg *p, const uint8_t device[static 32], int kind, int64_t row_id,

@@ -120,10 +120,12 @@ BANTER_WUR int db_cluster_post_body(db_pg *p, const uint8_t device[static 32], i
 /* Post an event (kind, row_id, body as db_cluster_post_body) for every
  * device of account user online at an instance other than id (once per
  * device); user may name several accounts, separated by '\n' (names
- * hold no control characters), in one statement. n is the number of
- * events posted. */
-BANTER_WUR int db_cluster_post_user(db_pg *p, const char *id, const char *user, int kind,
-                                    int64_t row_id, const uint8_t *body, size_t len,
+ * hold no control characters), in one statement; per_account: once per
+ * account and instance (to one of its devices there), for an event that
+ * the instance handles for the whole account. n is the number of events
+ * posted. */
+BANTER_WUR int db_cluster_post_user(db_pg *p, const char *id, const char *user, bool per_account,
+                                    int kind, int64_t row_id, const uint8_t *body, size_t len,
                                     db_cluster_done_fn cb, void *ud);
 
 /* Take (remove) instance id's oldest events, up to DB_CLUSTER_TAKE_MAX, in

@@ -97,6 +97,9 @@ void db_column_copy(sqlite3_stmt *s, int col, char *out, size_t cap);
     " WHERE u.disabled = 0 AND (" DEPT " = '' OR " MATCH ")"
 /* Whether announcement P1 went to the device P2: a count. */
 #define DB_ANN_ADDRESSED(P) "SELECT count(*) FROM announce_to WHERE ann = " P "1 AND key = " P "2"
+/* ... and has not confirmed it yet. */
+#define DB_ANN_AWAITED(P)                                                                          \
+    "SELECT count(*) FROM announce_to WHERE ann = " P "1 AND key = " P "2 AND delivered IS NULL"
 /* The announcements device P1 has not confirmed, oldest first, P2 at most. */
 #define DB_ANN_PENDING(P)                                                                          \
     "SELECT a.id, a.ts, a.department, a.text"                                                      \

@@ -190,7 +190,9 @@ BANTER_WUR int pgs_policy_put(db *d, const policy *p);
 /* ---- db_pgs_announce.c: the forms of db_announce.h ---- */
 BANTER_WUR int pgs_announce_add(db *d, int64_t now_ms, const char *actor, const char *department,
                                 const char *text, int64_t *id, int64_t *devices, int64_t *people);
-BANTER_WUR int pgs_announce_addressed(db *d, int64_t id, const uint8_t key[static 32]);
+BANTER_WUR int pgs_shared_clock_ms(db *d, int64_t *now_ms);
+BANTER_WUR int pgs_announce_addressed(db *d, int64_t id, const uint8_t key[static 32],
+                                      bool awaited);
 BANTER_WUR int pgs_announce_pending(db *d, const uint8_t key[static 32], size_t max,
                                     int (*fn)(void *ud, const ann_msg *m), void *ud);
 BANTER_WUR int pgs_announce_receipt(db *d, int64_t id, const uint8_t key[static 32], bool read,

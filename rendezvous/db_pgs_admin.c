@@ -373,13 +373,20 @@ int pgs_policy_put(db *d, const policy *p)
         " VALUES (1, $1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO UPDATE"
         " SET serial = EXCLUDED.serial, issued = EXCLUDED.issued,"
         " max_file_mb = EXCLUDED.max_file_mb, history_days = EXCLUDED.history_days,"
-        " flags = EXCLUDED.flags, public_fields = EXCLUDED.public_fields";
+        " flags = EXCLUDED.flags, public_fields = EXCLUDED.public_fields"
+        " WHERE policy.serial < EXCLUDED.serial"; /* instances: never back to an older one */
     pgs_args a = {0};
+    int64_t n = 0;
     pgs_arg_int(&a, (int64_t)p->serial);
     pgs_arg_int(&a, p->issued_ms);
     pgs_arg_int(&a, p->max_file_mb);
     pgs_arg_int(&a, p->history_days);
     pgs_arg_int(&a, p->flags);
     pgs_arg_int(&a, p->public_fields);
-    return pgs_exec(d, sql, &a);
+    int ret = pgs_exec_n(d, sql, &a, &n);
+    if (ret == 0 && n == 0) {
+        db_seterr(d, "a policy of that serial or a later one is stored (set on another instance)");
+        ret = BANTER_ESTATE;
+    }
+    return ret;
 }

@@ -45,9 +45,9 @@ int pgs_announce_add(db *d, int64_t now_ms, const char *actor, const char *depar
     return ret;
 }
 
-int pgs_announce_addressed(db *d, int64_t id, const uint8_t key[static 32])
+int pgs_announce_addressed(db *d, int64_t id, const uint8_t key[static 32], bool awaited)
 {
-    static const char sql[] = DB_ANN_ADDRESSED("$");
+    const char *sql = awaited ? DB_ANN_AWAITED("$") : DB_ANN_ADDRESSED("$");
     pgs_args a = {0};
     int64_t n = 0;
     pgs_arg_int(&a, id);
@@ -81,7 +81,7 @@ int pgs_announce_pending(db *d, const uint8_t key[static 32], size_t max,
 int pgs_announce_receipt(db *d, int64_t id, const uint8_t key[static 32], bool read, int64_t now_ms)
 {
     static const char sql_delivered[] = DB_ANN_DELIVERED("$"), sql_read[] = DB_ANN_READ("$");
-    int known = pgs_announce_addressed(d, id, key);
+    int known = pgs_announce_addressed(d, id, key, false);
     if (known < 0)
         return known;
     if (known == 0)
@@ -145,4 +145,10 @@ int pgs_revoked_since(db *d, int64_t since_ms, uint8_t (*keys)[32], size_t max, 
     }
     PQclear(r);
     return ret;
+}
+
+int pgs_shared_clock_ms(db *d, int64_t *now_ms)
+{
+    return pgs_query_int(d, "SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint", NULL,
+                         now_ms);
 }

@@ -74,6 +74,8 @@ static void put_after(void *arg, int r, const char *errmsg)
     } else {
         core_log(k, "cannot store organisation policy %llu: %s", (unsigned long long)j->p.serial,
                  errmsg);
+        if (r == BANTER_ESTATE) /* another instance's came first: take it */
+            orgpolicy_reload(k);
         if (k->has_policy && k->pol.serial == j->p.serial) {
             k->has_policy = j->had;
             if (j->had)

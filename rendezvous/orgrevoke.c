@@ -51,7 +51,8 @@ static int build(core *k, bool *changed)
     revlist *l = calloc(1, sizeof *l);
     if (!l)
         return BANTER_ENOMEM;
-    l->issued_ms = core_wall_ms();
+    int64_t shared;
+    l->issued_ms = db_shared_clock_ms(k->db, &shared) == 0 ? shared : core_wall_ms();
     int r = read_keys(k->db, l);
     if (r) {
         core_log(k, "cannot build the revocation list: %s",
@@ -72,6 +73,9 @@ struct rebuild_job {
 static int rebuild_work(db *d, void *arg, char errmsg[static DBQ_ERRMSG_LEN])
 {
     struct rebuild_job *j = arg;
+    int64_t shared;
+    if (db_shared_clock_ms(d, &shared) == 0) /* instances: one clock for their lists */
+        j->l->issued_ms = shared;
     int r = read_keys(d, j->l);
     if (r)
         snprintf(errmsg, DBQ_ERRMSG_LEN, "%s", r == BANTER_EDB ? db_errmsg(d) : banter_strerror(r));

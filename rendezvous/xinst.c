@@ -197,7 +197,8 @@ void xinst_admin(core *k, const char *user, const uint8_t *device, const char *w
         cluster_post_body(k->cl, device, DBC_ADMIN, 0, (const uint8_t *)what, strlen(what), NULL,
                           NULL);
     else
-        cluster_post_user(k->cl, user, DBC_ADMIN, (const uint8_t *)what, strlen(what));
+        cluster_post_user(k->cl, user, strcmp(what, XINST_REFRESH) == 0, DBC_ADMIN,
+                          (const uint8_t *)what, strlen(what)); /* a kick: every device */
 }
 
 void xinst_org_changed(core *k, const char *what)
@@ -231,19 +232,25 @@ static void on_org(void *ud, const char *what)
 void xinst_entry_changed(core *k, const char *name, const char *viewers)
 {
     if (k->cl)
-        cluster_post_user(k->cl, viewers, DBC_CONTACT, (const uint8_t *)name, strlen(name));
+        cluster_post_user(k->cl, viewers, true, DBC_CONTACT, (const uint8_t *)name, strlen(name));
 }
 
 void xinst_contact_changed(core *k, const char *user, const char *peer)
 {
     if (k->cl)
-        cluster_post_user(k->cl, user, DBC_CONTACT, (const uint8_t *)peer, strlen(peer));
+        cluster_post_user(k->cl, user, true, DBC_CONTACT, (const uint8_t *)peer, strlen(peer));
 }
 
 void xinst_presence_changed(core *k, const char *user)
 {
     if (k->cl)
         cluster_presence_changed(k->cl, user);
+}
+
+void xinst_presence_reread(core *k, const char *user)
+{
+    if (k->cl)
+        cluster_presence_reread(k->cl, user);
 }
 
 bool xinst_presence_local(core *k, const char *user, rv_presence status, const char *text)

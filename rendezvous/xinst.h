@@ -106,6 +106,10 @@ void xinst_contact_changed(core *k, const char *user, const char *peer);
 
 /* On a cluster: user's devices here or its chosen status changed. */
 void xinst_presence_changed(core *k, const char *user);
+/* On a cluster: read user's presence again, on this instance only (its
+ * status was just loaded here: a change made elsewhere meanwhile may have
+ * been read before, and skipped). */
+void xinst_presence_reread(core *k, const char *user);
 /* On a cluster: user's presence as contacts see it (RV_P_OFFLINE when it
  * is online nowhere or invisible) and its text (cap bytes, "" when none). */
 rv_presence xinst_presence(const core *k, const char *user, char *text, size_t cap);

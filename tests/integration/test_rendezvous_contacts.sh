@@ -274,9 +274,9 @@ if [ "${RDV_DB:-sqlite}" = postgresql ]; then
     wait_out iw '^ready$' || t_fail "burst" "$(cat "$T/iw.out")"
     steps=()
     for i in $(seq 1 40); do steps+=("status=away:s$i"); done
-    pr jon.key ready "${steps[@]}" wait=1500 >/dev/null
-    wait_out iw '^recv presence jon away text=s40$' || t_fail "burst" "$(cat "$T/iw.out")"
-    bg_kill iw
+    bgp jb jon.key ready "${steps[@]}" wait=30000
+    wait_out iw '^recv presence jon away text=s40$' 30 || t_fail "burst" "$(cat "$T/iw.out")"
+    bg_kill iw jb
     seen=$(sed -n 's/^recv presence jon away text=s\([0-9]*\)$/\1/p' "$T/iw.out" | tr '\n' ' ')
     last=0
     for i in $seen; do
