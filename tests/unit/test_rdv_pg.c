@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -36,6 +37,8 @@
 #include <uv.h>
 
 #include "db.h"
+#include "db_admin.h"
+#include "db_announce.h"
 #include "db_cluster.h"
 #include "db_impl.h"
 #include "db_mail.h"
@@ -559,6 +562,39 @@ static db *mail_open(void)
     return d;
 }
 
+/* Instances share the policy: it is stored only over a lower serial (an
+ * instance that had not taken another's is refused, BANTER_ESTATE); the
+ * revocation list's clock is the database's. */
+static void test_policy_serial(void **state)
+{
+    (void)state;
+    db *d = mail_open();
+    policy p, q;
+    side_exec("DELETE FROM policy");
+    policy_default(&p);
+    p.serial = 5;
+    p.issued_ms = 1000;
+    p.max_file_mb = 10;
+    assert_int_equal(db_policy_put(d, &p), 0);
+    p.max_file_mb = 20; /* the same serial again: another instance's */
+    assert_int_equal(db_policy_put(d, &p), BANTER_ESTATE);
+    p.serial = 4;
+    assert_int_equal(db_policy_put(d, &p), BANTER_ESTATE);
+    assert_int_equal(db_policy_get(d, &q), 0);
+    assert_true(q.serial == 5 && q.max_file_mb == 10);
+    p.serial = 6;
+    assert_int_equal(db_policy_put(d, &p), 0);
+    assert_int_equal(db_policy_get(d, &q), 0);
+    assert_true(q.serial == 6 && q.max_file_mb == 20);
+    int64_t t = 0;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t here = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    assert_int_equal(db_shared_clock_ms(d, &t), 0);
+    assert_true(t > here - 60000 && t < here + 60000); /* the same machine's server */
+    db_close(d);
+}
+
 /* Stored, a duplicate, over the quota (also when it would be a
  * duplicate: a duplicate), fetched in order after a seq, acknowledged by
  * id and by seq, expired; the mailbox counts kept by the triggers. */
@@ -886,6 +922,7 @@ int main(void)
         cmocka_unit_test(test_notify_and_reconnect),
         cmocka_unit_test(test_no_server),
         cmocka_unit_test(test_cluster),
+        cmocka_unit_test(test_policy_serial),
         cmocka_unit_test(test_mail),
         cmocka_unit_test(test_mail_batch),
         cmocka_unit_test(test_mail_quota_race),
