@@ -676,8 +676,13 @@ int db_policy_put(db *d, const policy *p)
         return pgs_policy_put(d, p);
     sqlite3_stmt *s = NULL;
     int ret = prep(d,
-                   "INSERT OR REPLACE INTO policy (id, serial, issued, max_file_mb, history_days,"
-                   " flags, public_fields) VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)",
+                   "INSERT INTO policy (id, serial, issued, max_file_mb, history_days,"
+                   " flags, public_fields) VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)"
+                   " ON CONFLICT (id) DO UPDATE SET serial = excluded.serial,"
+                   " issued = excluded.issued, max_file_mb = excluded.max_file_mb,"
+                   " history_days = excluded.history_days, flags = excluded.flags,"
+                   " public_fields = excluded.public_fields"
+                   " WHERE policy.serial < excluded.serial",
                    &s);
     if (ret)
         return ret;
@@ -694,6 +699,10 @@ int db_policy_put(db *d, const policy *p)
         rc = sqlite3_bind_int64(s, 6, p->public_fields);
     ret = rc == SQLITE_OK ? exec_done(d, s) : db_fail(d, rc);
     sqlite3_finalize(s);
+    if (ret == 0 && sqlite3_changes(d->sql) == 0) {
+        db_seterr(d, "a policy of that serial or a later one is stored");
+        ret = BANTER_ESTATE;
+    }
     return ret;
 }
 

@@ -136,9 +136,9 @@ BANTER_WUR int db_mail_purge(db *d, int64_t before_ms, int64_t *n);
 /* The stored policy's values (not its signature: the server signs what it
  * sends). BANTER_ENOENT when no admin set one. */
 BANTER_WUR int db_policy_get(db *d, policy *out);
-/* Store p's values (serial, issued, rules). On PostgreSQL, shared by
- * instances, BANTER_ESTATE when the stored one's serial is not lower
- * (another instance stored that serial or a later one first). */
+/* Store p's values (serial, issued, rules). BANTER_ESTATE when the
+ * stored one's serial is not lower (on PostgreSQL, shared by instances:
+ * another instance stored that serial or a later one first). */
 BANTER_WUR int db_policy_put(db *d, const policy *p);
 
 /* ---- backup ---- */
