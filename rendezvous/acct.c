@@ -51,6 +51,11 @@ typedef struct scratch {
     bool pol_set;
     announce_out *ann; /* announce: the devices online, then the record (owned) */
     int64_t ann_id, ann_people;
+    int64_t here_sessions; /* session list: this instance's */
+    size_t here_shown;     /* ... and how many of them this page shows */
+    db_online_row *away;   /* session list on a cluster: those at other instances (owned) */
+    size_t naway;
+    int64_t away_total;
 } scratch;
 
 /* What a handler builds: text for people, data for --json, or an error. */
@@ -69,6 +74,8 @@ static void scratch_clear(scratch *s)
     s->devs = NULL;
     announce_free(s->ann); /* on the loop: finish and acct_submit */
     s->ann = NULL;
+    free(s->away);
+    s->away = NULL;
 }
 
 __attribute__((format(printf, 2, 3))) static void say(out *o, const char *fmt, ...)
@@ -620,7 +627,10 @@ static void session_rows(account *a, void *ud)
     }
 }
 
-static int h_session_list(const acct_ctx *x, const adm_request *rq, out *o)
+/* Sessions: this instance's (loop, before the database half), then, on a
+ * cluster, those at the other instances (banter_online), one list paged
+ * as a whole. */
+static int b_session_list(const acct_ctx *x, const adm_request *rq, out *o)
 {
     if (!x->k)
         return need_server(o);
@@ -628,8 +638,48 @@ static int h_session_list(const acct_ctx *x, const adm_request *rq, out *o)
     if (rq->offset == 0)
         say(o, "%-24s %-47s %s\n", "USER", "DEVICE", "ADDRESS");
     online_each(x->k->on, session_rows, &w);
-    put_int(o, o->data, "total", w.n);
-    if (rq->offset + ACCT_PAGE < w.n)
+    o->s.here_sessions = w.n;
+    o->s.here_shown = (size_t)(w.n > w.from ? MIN(w.n - w.from, ACCT_PAGE) : 0);
+    return 0;
+}
+
+static int w_session_list(const acct_ctx *x, const adm_request *rq, out *o)
+{
+    size_t room = ACCT_PAGE - o->s.here_shown;
+    if (!x->k->cl)
+        return 0;
+    o->s.away = calloc(room ? room : 1, sizeof *o->s.away);
+    if (!o->s.away) {
+        o->nomem = true;
+        return 0;
+    }
+    int64_t from = rq->offset > o->s.here_sessions ? rq->offset - o->s.here_sessions : 0;
+    int r = db_online_elsewhere(x->d, cluster_id(x->k->cl), from, room, o->s.away, &o->s.naway,
+                                &o->s.away_total);
+    return r ? db_failed(o, x, r) : 0;
+}
+
+static int h_session_list(const acct_ctx *x, const adm_request *rq, out *o)
+{
+    (void)x;
+    cJSON *arr = cJSON_GetObjectItemCaseSensitive(o->data, "sessions");
+    for (size_t i = 0; i < o->s.naway; i++) {
+        const db_online_row *v = &o->s.away[i];
+        char fp[IDENTITY_FP_LEN + 1], at[64];
+        identity_fingerprint(v->key, fp);
+        snprintf(at, sizeof at, "instance %s", v->instance);
+        say(o, "%-24s %-47s %s\n", v->user, fp, at);
+        cJSON *e = arr ? push_object(o, arr) : NULL;
+        if (!e)
+            continue;
+        put_str(o, e, "user", v->user);
+        put_str(o, e, "fingerprint", fp);
+        put_str(o, e, "instance", v->instance);
+        put_int(o, e, "since", v->since_ms);
+    }
+    int64_t total = o->s.here_sessions + o->s.away_total;
+    put_int(o, o->data, "total", total);
+    if (rq->offset + ACCT_PAGE < total)
         put_int(o, o->data, "next", rq->offset + ACCT_PAGE);
     return 0;
 }
@@ -1303,7 +1353,7 @@ static const struct {
     [ADM_USER_REVOKE] = {w_user_flag, h_user_flag},
     [ADM_DEVICE_LIST] = {w_device_list, h_device_list},
     [ADM_DEVICE_REVOKE] = {w_device_revoke, h_device_revoke},
-    [ADM_SESSION_LIST] = {NULL, h_session_list},
+    [ADM_SESSION_LIST] = {w_session_list, h_session_list, b_session_list},
     [ADM_SESSION_KICK] = {NULL, h_session_kick},
     [ADM_MAILBOX_STATS] = {h_mailbox_stats, NULL},
     [ADM_MAILBOX_PURGE] = {h_mailbox_purge, NULL},

@@ -592,6 +592,15 @@ int db_counts(db *d, int64_t *users, int64_t *devices)
     return ret ? ret : count_devices(d, NULL, devices);
 }
 
+int db_online_elsewhere(db *d, const char *instance, int64_t offset, size_t limit,
+                        db_online_row *rows, size_t *n, int64_t *total)
+{
+    *n = 0;
+    *total = 0;
+    return d->pg ? pgs_online_elsewhere(d, instance, offset, limit, rows, n, total)
+                 : BANTER_EUNSUPPORTED;
+}
+
 int db_cluster_counts(db *d, int64_t *instances, int64_t *accounts, int64_t *devices)
 {
     *instances = *accounts = *devices = 0;

@@ -116,6 +116,20 @@ BANTER_WUR int db_user_delete(db *d, const char *name);
 BANTER_WUR int db_user_set_password(db *d, const char *name, const char *pwhash);
 /* The number of accounts, of bound devices. */
 BANTER_WUR int db_counts(db *d, int64_t *users, int64_t *devices);
+/* A device online at another instance (banter_online, db_cluster.h). */
+typedef struct db_online_row {
+    uint8_t key[32];
+    char user[DB_MAX_USER + 1];
+    char instance[33]; /* DB_CLUSTER_MAX_ID + 1 */
+    int64_t since_ms;
+} db_online_row;
+/* On PostgreSQL: the devices online at instances other than instance,
+ * ordered by instance, user and key, from offset, at most limit (<= cap
+ * of rows); *n how many came, *total how many there are.
+ * BANTER_EUNSUPPORTED on SQLite. */
+BANTER_WUR int db_online_elsewhere(db *d, const char *instance, int64_t offset, size_t limit,
+                                   db_online_row *rows, size_t *n, int64_t *total);
+
 /* On PostgreSQL, the service's instances (db_cluster.h: banter_instances,
  * banter_online): how many are registered, and the accounts and devices
  * online on any of them. BANTER_EUNSUPPORTED on SQLite (zeros). */

@@ -181,6 +181,8 @@ BANTER_WUR int pgs_device_revoked(db *d, const uint8_t key[static 32]);
 BANTER_WUR int pgs_user_delete(db *d, const char *name);
 BANTER_WUR int pgs_user_set_password(db *d, const char *name, const char *pwhash);
 BANTER_WUR int pgs_counts(db *d, int64_t *users, int64_t *devices);
+BANTER_WUR int pgs_online_elsewhere(db *d, const char *instance, int64_t offset, size_t limit,
+                                    db_online_row *rows, size_t *n, int64_t *total);
 BANTER_WUR int pgs_cluster_counts(db *d, int64_t *instances, int64_t *accounts, int64_t *devices);
 BANTER_WUR int pgs_mail_stats_get(db *d, db_mail_stats *out);
 BANTER_WUR int pgs_mail_purge(db *d, int64_t before_ms, int64_t *n);

@@ -301,6 +301,37 @@ int pgs_counts(db *d, int64_t *users, int64_t *devices)
     return ret;
 }
 
+int pgs_online_elsewhere(db *d, const char *instance, int64_t offset, size_t limit,
+                         db_online_row *rows, size_t *n, int64_t *total)
+{
+    static const char count[] = "SELECT count(*) FROM banter_online WHERE instance <> $1";
+    static const char page[] =
+        "SELECT \"user\", device, instance, since FROM banter_online WHERE instance <> $1"
+        " ORDER BY instance, \"user\", device OFFSET $2 LIMIT $3";
+    pgs_args a = {0};
+    PGresult *r = NULL;
+    pgs_arg_text(&a, instance);
+    int ret = pgs_query_int(d, count, &a, total);
+    if (ret)
+        return ret;
+    pgs_arg_int(&a, offset);
+    pgs_arg_int(&a, (int64_t)limit);
+    ret = pgs_query(d, page, &a, &r);
+    for (int i = 0; ret == 0 && i < PQntuples(r) && *n < limit; i++) {
+        size_t len = 0;
+        const uint8_t *key = pgs_blob(r, i, 1, &len);
+        if (!key || len != 32)
+            continue;
+        db_online_row *o = &rows[(*n)++];
+        memcpy(o->key, key, 32);
+        pgs_copy(r, i, 0, o->user, sizeof o->user);
+        pgs_copy(r, i, 2, o->instance, sizeof o->instance);
+        o->since_ms = pgs_int(r, i, 3);
+    }
+    PQclear(r);
+    return ret;
+}
+
 int pgs_cluster_counts(db *d, int64_t *instances, int64_t *accounts, int64_t *devices)
 {
     static const char sql[] = "SELECT (SELECT count(*) FROM banter_instances),"

@@ -292,6 +292,11 @@ grep -q '^recv policy' "$T/watch.log" && t_fail "admin across" "a policy before 
 ni=$(stat a cluster_instances) nd_on=$(stat a cluster_devices_online)
 [ "$ni" = 3 ] && [ "${nd_on:-0}" -ge 5 ] ||
     t_fail "admin across" "status on rdv-a: $ni instances, $nd_on devices online"
+# session list on rdv-a names the devices at the others, with their instance
+fpw=$("$ADMIN_BIN" --key "$T/watch.key" fingerprint 2>&1)
+out=$(adm_a session list --json)
+grep -qF "\"user\":\"bob\",\"fingerprint\":\"$fpw\",\"instance\":\"rdv_$xb\"" <<<"$out" ||
+    t_fail "admin across" "session list on rdv-a: $out"
 grep -q '^recv revoked n=0 check=ok' "$T/watch.log" || t_fail "admin across" "watch: $(cat "$T/watch.log")"
 fp=$(adm_a device list --user dee --json | grep -oE '"fingerprint":"[0-9 ]+"' | cut -d'"' -f4)
 [ -n "$fp" ] || t_fail "admin across" "no fingerprint for dee's device"
@@ -331,7 +336,7 @@ for kf in bobp watch; do
 done
 bob_alone() { contact_json ada bob | grep -qE '"devices":1[,}]'; }
 wait_for 10 bob_alone || t_fail "admin across" "ada's node: $(contact_json ada bob)"
-t_pass "admin actions on rdv-a reach $BOB_ON: a contact there sees a device added and revoked on rdv-a, a revoked device's session ends and the new revocation list arrives, a kicked session and a disabled account's end, a policy arrives and opens the department to searches there, an announcement arrives at once; status counts $nd_on devices online on $ni instances"
+t_pass "admin actions on rdv-a reach $BOB_ON: a contact there sees a device added and revoked on rdv-a, a revoked device's session ends and the new revocation list arrives, a kicked session and a disabled account's end, a policy arrives and opens the department to searches there, an announcement arrives at once; status counts $nd_on devices online on $ni instances, session list names them"
 
 cut="INPUT -p tcp --dport ${LPORT[$xb]} -j REJECT --reject-with tcp-reset"
 # shellcheck disable=SC2086 # the rule's words
