@@ -1256,9 +1256,7 @@ static int h_announce(const acct_ctx *x, const adm_request *rq, out *o)
     const char *dept = rq->has & ADM_BIT(ADM_A_DEPARTMENT) ? rq->department : "";
     int64_t id = o->s.ann_id, devices = o->s.devices, people = o->s.ann_people;
     int64_t sent = announce_send(o->s.ann);
-    char what[CLUSTER_ORG_MAX + 1]; /* the devices online at other instances get it from those */
-    snprintf(what, sizeof what, "%s%lld", XINST_ORG_ANNOUNCE, (long long)id);
-    xinst_org_changed(x->k, what); /* a live half: x->k is there */
+    xinst_announced(x->k, id); /* the devices online at other instances get it from those */
     core_log(x->k, "announcement %lld by %s to %lld devices of %lld accounts%s%s", (long long)id,
              x->actor, (long long)devices, (long long)people, dept[0] ? " in " : "", dept);
     say(o,

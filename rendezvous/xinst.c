@@ -207,7 +207,17 @@ void xinst_org_changed(core *k, const char *what)
         cluster_org_changed(k->cl, what);
 }
 
-/* 1 to 15 digits, no leading zero: an announcement's number. */
+#define XINST_ORG_ANNOUNCE "announce." /* and the number (xinst_announced) */
+
+void xinst_announced(core *k, int64_t id)
+{
+    char what[CLUSTER_ORG_MAX + 1];
+    snprintf(what, sizeof what, "%s%lld", XINST_ORG_ANNOUNCE, (long long)id);
+    xinst_org_changed(k, what);
+}
+
+/* 1 to 15 digits, no leading zero: an announcement's number (as
+ * xinst_announced writes it). */
 static bool announce_id_ok(const char *s)
 {
     size_t n = strspn(s, "0123456789");
@@ -237,8 +247,7 @@ void xinst_entry_changed(core *k, const char *name, const char *viewers)
 
 void xinst_contact_changed(core *k, const char *user, const char *peer)
 {
-    if (k->cl)
-        cluster_post_user(k->cl, user, true, DBC_CONTACT, (const uint8_t *)peer, strlen(peer));
+    xinst_entry_changed(k, peer, user); /* user reads its entry of peer again */
 }
 
 void xinst_presence_changed(core *k, const char *user)

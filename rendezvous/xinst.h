@@ -87,12 +87,13 @@ void xinst_admin(core *k, const char *user, const uint8_t *device, const char *w
  * policy (orgpolicy_reload); XINST_ORG_REVOKED: a device was revoked
  * (orgrevoke_reload). Each instance also reads both again whenever it
  * joins the service (notifications missed meanwhile are not replayed). */
-#define XINST_ORG_POLICY   "policy"
-#define XINST_ORG_REVOKED  "revoked"
-/* XINST_ORG_ANNOUNCE followed by the number: an announcement recorded
- * (announce_remote sends it to the devices online there). */
-#define XINST_ORG_ANNOUNCE "announce."
+#define XINST_ORG_POLICY  "policy"
+#define XINST_ORG_REVOKED "revoked"
 void xinst_org_changed(core *k, const char *what);
+/* On a cluster: announcement id was recorded here: every other instance
+ * sends it to its devices online (announce_remote; the word is
+ * "announce.ID"). */
+void xinst_announced(core *k, int64_t id);
 
 /* On a cluster: the entry of account name (its profile or devices)
  * changed here: the devices on other instances of the accounts in viewers
