@@ -125,6 +125,8 @@ static void enter(conn *c, const db_user *u)
     c->acct->admin = u->admin;
     c->acct->broadcast = u->broadcast;
     xinst_device_up(c); /* before the presence it may change is announced */
+    if (!k->cl)
+        auth_recheck(k, u->name); /* on a cluster: once its row is written */
     if (first)
         rplugins_account(k->pg, u->name, true);
     rvmsg a = {.type = RV_AUTH, .u.auth = {.ok = true, .admin = u->admin}};
@@ -496,6 +498,90 @@ void auth_refresh(core *k, const char *name)
     }
     if (r) {
         core_log(k, "cannot read the account %s again: %s", name, banter_strerror(r));
+        free(j);
+    }
+}
+
+/* auth_recheck's job: the account and its devices connected here. */
+struct recheck_job {
+    core *k;
+    db_user u;
+    char name[BANTER_MAX_NAME + 1];
+    size_t n;
+    uint8_t (*key)[32];
+    bool *revoked;
+};
+
+static int recheck_work(db *d, void *arg, char errmsg[static DBQ_ERRMSG_LEN])
+{
+    struct recheck_job *j = arg;
+    int r = auth_read(d, j->name, &j->u, errmsg);
+    if (r)
+        return r;
+    for (size_t i = 0; i < j->n; i++)
+        j->revoked[i] = db_device_revoked(d, j->key[i]) == 1;
+    return 0;
+}
+
+/* The first connection of name's here that is device key, or NULL. */
+static conn *session_of(core *k, const char *name, const uint8_t key[static 32])
+{
+    account *a = online_find(k->on, name);
+    for (conn *c = a ? a->devs.head : NULL; c; c = c->dev.next)
+        if (!c->closing && memcmp(conn_device(c), key, 32) == 0)
+            return c;
+    return NULL;
+}
+
+static void recheck_after(void *arg, int r, const char *errmsg)
+{
+    struct recheck_job *j = arg;
+    core *k = j->k;
+    if (r && r != BANTER_ENOENT) {
+        core_log(k, "cannot read the account %s again: database: %s", j->name, errmsg);
+    } else if (auth_apply(k, j->name, r == 0 ? &j->u : NULL) == 0) {
+        for (size_t i = 0; i < j->n; i++) {
+            conn *c;
+            if (!j->revoked[i] || !(c = session_of(k, j->name, j->key[i])))
+                continue;
+            core_log(k, "a device of %s revoked while it logged in: disconnected", j->name);
+            do
+                conn_close(c, 0, "device revoked by an admin");
+            while ((c = session_of(k, j->name, j->key[i])) != NULL);
+        }
+    }
+    free(j->key);
+    free(j->revoked);
+    free(j);
+}
+
+void auth_recheck(core *k, const char *name)
+{
+    account *a = online_find(k->on, name);
+    if (!a)
+        return;
+    struct recheck_job *j = calloc(1, sizeof *j);
+    size_t n = 0;
+    for (conn *c = a->devs.head; c; c = c->dev.next)
+        n++;
+    if (j) {
+        j->key = malloc((n ? n : 1) * sizeof *j->key);
+        j->revoked = calloc(n ? n : 1, sizeof *j->revoked);
+    }
+    int r = j && j->key && j->revoked ? 0 : BANTER_ENOMEM;
+    if (r == 0) {
+        j->k = k;
+        snprintf(j->name, sizeof j->name, "%s", name);
+        for (conn *c = a->devs.head; c; c = c->dev.next)
+            memcpy(j->key[j->n++], conn_device(c), 32);
+        r = core_job(k, recheck_work, recheck_after, j);
+    }
+    if (r) {
+        core_log(k, "cannot read the account %s again: %s", name, banter_strerror(r));
+        if (j) {
+            free(j->key);
+            free(j->revoked);
+        }
         free(j);
     }
 }

@@ -69,5 +69,18 @@ int auth_read(db *d, const char *name, db_user *u, char errmsg[static DBQ_ERRMSG
 /* The same for an account changed elsewhere (another instance): name is
  * read again by a database job, then auth_apply; a failure is logged. */
 void auth_refresh(core *k, const char *name);
+/*
+ * A login that raced an admin: its lookup read the account and the device
+ * before an admin disabled, deleted or changed the account or revoked the
+ * device, and the admin's change looked for the account's sessions before
+ * this one was online. So once a session is online (on one instance: as it
+ * starts; on a cluster: when its device's row in the shared table is
+ * written, cluster_cbs.recorded), the account and the revocation of each
+ * of its devices connected here are read again (a database job): sessions
+ * of a disabled or deleted account end (auth_apply, which also takes the
+ * rights as read), a revoked device is disconnected. One of the two reads
+ * sees the other's write. A failure is logged.
+ */
+void auth_recheck(core *k, const char *name);
 
 #endif

@@ -57,6 +57,7 @@ struct cluster {
     size_t ndq, capdq;   /* (dq freed when empty) */
     struct names told;   /* accounts whose presence changed here: NOTIFY */
     struct names toread; /* accounts another instance (or this) named */
+    struct names ups;    /* accounts whose devices the write in flight puts online */
 };
 
 static void say(const cluster *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -294,6 +295,7 @@ static void on_closed(uv_handle_t *h)
     free(c->dq);
     free(c->told.buf);
     free(c->toread.buf);
+    free(c->ups.buf);
     free(c);
 }
 
@@ -497,13 +499,46 @@ static int cmp_devch(const void *a, const void *b)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
+static void names_clear(struct names *l)
+{
+    free(l->buf);
+    *l = (struct names){0};
+}
+
+/* The accounts whose devices the committed write put online, to
+ * cbs.recorded (each once). */
+static void tell_recorded(cluster *c)
+{
+    while (c->ups.n && c->cbs.recorded) {
+        size_t n = names_count(&c->ups);
+        const char **v = malloc(n * sizeof *v);
+        if (!v) {
+            say(c, "cannot check the accounts just online again: out of memory");
+            break;
+        }
+        size_t u = names_take(&c->ups, v);
+        c->cbs.recorded(c->ud, v, u);
+        free(v);
+        names_drop(&c->ups, n);
+    }
+    names_clear(&c->ups);
+}
+
 static void on_flushed(void *ud, int ret, const PGresult *res, const char *errmsg)
 {
     (void)res;
     cluster *c = ud;
     c->flushing = false;
-    if (ret != 0 && !c->freed)
+    if (c->freed) {
+        names_clear(&c->ups);
+        return;
+    }
+    if (ret != 0) {
         say(c, "cannot write to the cluster tables: %s", errmsg);
+        names_clear(&c->ups);
+    } else {
+        tell_recorded(c);
+    }
     schedule(c); /* what came meanwhile */
 }
 
@@ -537,6 +572,8 @@ static int flush_build(cluster *c, size_t k, struct flushbuf *f)
         if (q[i].on) {
             memcpy(f->up + 32 * f->nup++, q[i].dev, 32);
             lit_add(&u, q[i].user, strlen(q[i].user));
+            if (names_add(&c->ups, q[i].user, strlen(q[i].user)) != 0)
+                return BANTER_ENOMEM;
         } else {
             memcpy(f->down + 32 * f->ndown++, q[i].dev, 32);
         }
@@ -585,10 +622,12 @@ static void flush(cluster *c)
     }
     /* Written or not, the queue moves on: a device not written is written
      * again at the next join, a presence not told is read whole then. */
-    if (r != 0)
+    if (r != 0) {
         say(c, "cannot write to the cluster tables: %s", banter_strerror(r));
-    else
+        names_clear(&c->ups);
+    } else {
         c->flushing = true;
+    }
     c->ndq -= k;
     if (c->ndq)
         memmove(c->dq, c->dq + k, c->ndq * sizeof *c->dq);

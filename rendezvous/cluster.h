@@ -72,6 +72,11 @@ typedef struct cluster_cbs {
      * ndev of them; valid during the call). */
     void (*presence)(void *ud, const char *user, uint8_t status, const char *text, int64_t online,
                      const uint8_t (*devs)[32], size_t ndev);
+    /* The write that put devices online here committed: users (n, each
+     * once) are their accounts. An admin's change on another instance that
+     * looked for the account's devices before now did not find these: the
+     * owner reads the account again (auth_recheck). */
+    void (*recorded)(void *ud, const char *const *users, size_t n);
     /* Another instance made an organisation-wide change (cluster_org_changed):
      * what it said (at most CLUSTER_ORG_MAX bytes, no space). */
     void (*org)(void *ud, const char *what);

@@ -401,6 +401,15 @@ static void on_reaped(void *ud, const char *const *users, size_t n)
     core_log(k, "cluster: %zu account%s had devices on the instances reaped", n, n == 1 ? "" : "s");
 }
 
+/* Devices of these accounts are online here in the shared table now: an
+ * admin's change made elsewhere just before may have missed them. */
+static void on_recorded(void *ud, const char *const *users, size_t n)
+{
+    core *k = ud;
+    for (size_t i = 0; i < n; i++)
+        auth_recheck(k, users[i]);
+}
+
 int xinst_start(core *k, const char *url, const char *id)
 {
     char why[256] = "";
@@ -408,6 +417,7 @@ int xinst_start(core *k, const char *url, const char *id)
                              .event = on_event,
                              .reaped = on_reaped,
                              .presence = on_presence,
+                             .recorded = on_recorded,
                              .org = on_org};
     k->xi = calloc(1, sizeof *k->xi);
     if (k->xi && !(k->xi->b = calloc(64, sizeof *k->xi->b))) {

@@ -249,7 +249,7 @@ t_pass "a status chosen on ada's device on $BOB_ON reaches her node on rdv-a (an
 # account disabled went on chatting through the other instance.
 "$ADMIN_BIN" --key "$T/chief.key" keygen >"$T/chief.fp" 2>/dev/null || t_fail setup "chief keygen"
 rdv admin add "$(cat "$T/chief.fp")" --role admin >/dev/null 2>&1 || t_fail setup "chief add"
-for u in cyd dee; do
+for u in cyd dee fay; do
     rdv user add "$u" --password-file "$T/pw" >/dev/null 2>&1 || t_fail setup "user add $u"
 done
 adm_a() {
@@ -323,10 +323,26 @@ grep -q '^recv user cyd ' <<<"$out" || t_fail "admin across" "department not pub
 out=$(adm_a user disable cyd) || t_fail "admin across" "disable: $out"
 wait_for 10 ended cyd EDISABLED ||
     t_fail "admin across" "disabled cyd still on $BOB_ON: $(tail -n 3 "$T/cyd.log")"
+# A login on $BOB_ON racing a disable on rdv-a: the shared table's row for
+# fay's device is held back (an open transaction holds a row with its key,
+# so $BOB_ON's write waits for it), and the disable on rdv-a, which looks
+# for fay's devices in that table, finds none. Once the row is written,
+# $BOB_ON reads the account again and ends the session (it once stayed).
+fay_dev=$("$RDV_PROBE" --key "$T/fay.key" --print-key)
+pg_sql "BEGIN; INSERT INTO banter_online (device, instance, \"user\", since)
+    VALUES ('\\x$fay_dev', 'rdv_a', 'fay', 0); SELECT pg_sleep(3); ROLLBACK" >/dev/null 2>&1 &
+hold=$!
+sleep 0.3
+on_b fay fay
+out=$(adm_a user disable fay) || t_fail "admin across" "disable fay: $out"
+kill -0 "$hold" 2>/dev/null || t_fail "admin across" "fay's row was written before the disable (machine too slow for the window): $out"
+wait "$hold"
+wait_for 10 ended fay EDISABLED ||
+    t_fail "admin across" "fay, disabled while her login's row was written, still on $BOB_ON: $(tail -n 3 "$T/fay.log")"
 out=$(adm_a announce "fire drill at three") || t_fail "admin across" "announce: $out"
 wait_for 10 grep -q '^recv announce id=[0-9]* department=- text=fire drill at three$' "$T/watch.log" ||
     t_fail "admin across" "no announcement on $BOB_ON: $(grep announce "$T/watch.log")"
-for n in watch dee cyd; do kill -TERM "${PROBE[$n]}" 2>/dev/null; done
+for n in watch dee cyd fay; do kill -TERM "${PROBE[$n]}" 2>/dev/null; done
 # bob's probe devices (here and in "not hers") are revoked, so that ada's
 # node, told of bob's devices on $BOB_ON, again finds his node alone and
 # a message to bob is "delivered", not "stored" for a device gone.
@@ -336,7 +352,7 @@ for kf in bobp watch; do
 done
 bob_alone() { contact_json ada bob | grep -qE '"devices":1[,}]'; }
 wait_for 10 bob_alone || t_fail "admin across" "ada's node: $(contact_json ada bob)"
-t_pass "admin actions on rdv-a reach $BOB_ON: a contact there sees a device added and revoked on rdv-a, a revoked device's session ends and the new revocation list arrives, a kicked session and a disabled account's end, a policy arrives and opens the department to searches there, an announcement arrives at once; status counts $nd_on devices online on $ni instances, session list names them"
+t_pass "admin actions on rdv-a reach $BOB_ON: a contact there sees a device added and revoked on rdv-a, a revoked device's session ends and the new revocation list arrives, a kicked session and a disabled account's end (also one whose login's row was written just after the disable), a policy arrives and opens the department to searches there, an announcement arrives at once; status counts $nd_on devices online on $ni instances, session list names them"
 
 cut="INPUT -p tcp --dport ${LPORT[$xb]} -j REJECT --reject-with tcp-reset"
 # shellcheck disable=SC2086 # the rule's words
