@@ -132,7 +132,7 @@ static void kill_host(rplug *pl, const char *fmt, ...)
 
 static void on_host_message(rplug *pl, const plugmsg *m)
 {
-    switch (plugsup_host_message(&pl->sup, m)) {
+    switch (plugsup_host_message(&pl->sup, m, now_ms(pl))) {
     case PLUGSUP_KILL:
         kill_kept(pl);
         break;
@@ -140,7 +140,8 @@ static void on_host_message(rplug *pl, const plugmsg *m)
         plugmsg c;
         plugconf_entry_config(&pl->cf, &c);
         send_to(pl, &c);
-        core_log(pl->owner->k, "plugin %s: running (%s %s)", pl->cf.name, m->name, m->version);
+        core_log(pl->owner->k, "plugin %s: running (%s %s)", pl->cf.name, plugsup_name(&pl->sup),
+                 plugsup_version(&pl->sup));
         break;
     }
     case PLUGSUP_PASS:

@@ -2,6 +2,7 @@
 /* plugsup.c - a plug-in supervisor's decisions (see plugsup.h). */
 #include "plugsup.h"
 
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -46,7 +47,7 @@ static void one_line(char *out, size_t cap, const char *text)
 {
     snprintf(out, cap, "%s", text ? text : "");
     for (char *c = out; *c; c++)
-        if (*c == '\n' || *c == '\t')
+        if ((unsigned char)*c < 0x20 || *c == 0x7f) /* a line of the log is one line */
             *c = ' ';
 }
 
@@ -65,6 +66,8 @@ void plugsup_started(plugsup *s, int64_t now_ms)
     s->kill_reason[0] = '\0';
     s->state = PLUGSUP_STARTING;
     s->started_ms = now_ms;
+    tbucket_init(&s->logs, PLUGSUP_LOG_RATE, PLUGSUP_LOG_BURST, now_ms);
+    s->log_drop = 0;
     s->restarts += s->failures > 0 ? 1 : 0;
 }
 
@@ -112,12 +115,13 @@ static plugsup_do on_hello(plugsup *s, const plugmsg *m)
     }
     s->hello = true;
     s->state = PLUGSUP_RUNNING;
-    snprintf(s->version, sizeof s->version, "%s", m->version ? m->version : "");
+    one_line(s->name, sizeof s->name, m->name);
+    one_line(s->version, sizeof s->version, m->version);
     one_line(s->description, sizeof s->description, m->text);
     return PLUGSUP_CONFIG;
 }
 
-plugsup_do plugsup_host_message(plugsup *s, const plugmsg *m)
+plugsup_do plugsup_host_message(plugsup *s, const plugmsg *m, int64_t now_ms)
 {
     static const char *const LEVEL[] = {"error", "warning", "info", "debug"};
     char line[PLUG_MAX_LINE + 1];
@@ -127,6 +131,15 @@ plugsup_do plugsup_host_message(plugsup *s, const plugmsg *m)
     case PLUG_HELLO:
         return on_hello(s, m);
     case PLUG_LOG:
+        if (!tbucket_take(&s->logs, now_ms)) {
+            s->log_drop++;
+            return PLUGSUP_NOTHING;
+        }
+        if (s->log_drop) {
+            say(s, "%" PRIu64 " log line%s dropped (over %d a second)", s->log_drop,
+                s->log_drop == 1 ? "" : "s", PLUGSUP_LOG_RATE);
+            s->log_drop = 0;
+        }
         one_line(line, sizeof line, m->text);
         say(s, "%s: %s", m->level <= PLUG_MAX_LEVEL ? LEVEL[m->level] : "debug", line);
         return PLUGSUP_NOTHING;
@@ -259,6 +272,7 @@ int64_t plugsup_retry_in_ms(const plugsup *s, int64_t now_ms)
     return s->state == PLUGSUP_BACKOFF && s->retry_at_ms > now_ms ? s->retry_at_ms - now_ms : 0;
 }
 
+const char *plugsup_name(const plugsup *s) { return s->name; }
 const char *plugsup_version(const plugsup *s) { return s->version; }
 const char *plugsup_description(const plugsup *s) { return s->description; }
 const char *plugsup_last_error(const plugsup *s) { return s->last_error; }

@@ -24,12 +24,18 @@
 #include <stdint.h>
 
 #include "plugmsg.h"
+#include "tbucket.h"
 
 #define PLUGSUP_BACKOFF_FIRST_MS 1000
 #define PLUGSUP_BACKOFF_MAX_MS   60000
 #define PLUGSUP_HEALTHY_MS       60000 /* running this long resets the back-off */
 #define PLUGSUP_ERROR_MAX        256
 #define PLUGSUP_DESC_MAX         256
+/* A plug-in's log lines: at most this many a second, PLUGSUP_LOG_BURST at
+ * once; the rest are dropped and counted ("N lines dropped" with the next
+ * line logged). */
+#define PLUGSUP_LOG_RATE         50
+#define PLUGSUP_LOG_BURST        200
 
 typedef enum plugsup_state {
     PLUGSUP_DISABLED,
@@ -63,7 +69,10 @@ typedef struct plugsup {
     int64_t started_ms, retry_at_ms;
     plugsup_log_fn log;
     void *log_ud;
+    char name[PLUG_MAX_NAME + 1]; /* as its HELLO said, on one line */
     char version[PLUG_MAX_NAME + 1], description[PLUGSUP_DESC_MAX + 1];
+    tbucket logs;      /* PLUGSUP_LOG_RATE lines a second */
+    uint64_t log_drop; /* lines dropped since the last one logged */
     char kill_reason[PLUGSUP_ERROR_MAX], last_error[PLUGSUP_ERROR_MAX];
 } plugsup;
 
@@ -76,12 +85,12 @@ void plugsup_started(plugsup *s, int64_t now_ms);
 /* It could not be started (the cause, printf-style): PLUGSUP_FAILED. */
 void plugsup_start_failed(plugsup *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* A decoded message from the host: PLUGSUP_KILL (protocol broken, wrong
+/* A decoded message from the host, at now_ms: PLUGSUP_KILL (protocol broken, wrong
  * ABI: the reason is kept; a wrong ABI is not restarted), PLUGSUP_CONFIG
  * (HELLO accepted, now running), PLUGSUP_PASS (SEND, SUBSCRIBE and the
  * rest: the caller's), or PLUGSUP_NOTHING (LOG logged, PONG, STOP and
  * FAIL noted: not restarted after it exits). */
-plugsup_do plugsup_host_message(plugsup *s, const plugmsg *m);
+plugsup_do plugsup_host_message(plugsup *s, const plugmsg *m, int64_t now_ms);
 
 /* A heartbeat tick: PLUGSUP_KILL (resident_mb over limit_mb, or the last
  * PING unanswered after heartbeat_ms), else PLUGSUP_PING with *seq the
@@ -127,6 +136,8 @@ unsigned plugsup_restarts(const plugsup *s);
 /* In back-off: how long until the next start, else 0. */
 int64_t plugsup_retry_in_ms(const plugsup *s, int64_t now_ms);
 /* From its HELLO ("" before); the last error ("" none). */
+/* Its name and version as its HELLO said them (control bytes as spaces). */
+const char *plugsup_name(const plugsup *s);
 const char *plugsup_version(const plugsup *s);
 const char *plugsup_description(const plugsup *s);
 const char *plugsup_last_error(const plugsup *s);

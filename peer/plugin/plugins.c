@@ -243,14 +243,16 @@ static bool map_event(const node_event *ev, plugmsg *m)
 {
     switch (ev->type) {
     case NODE_EV_MESSAGE:
-        if (!ev->msg ||
-            ev->msg->dir != STORE_IN) /* not a copy of what another of our devices sent */
+        /* Not a copy of what another of our devices sent, and not what a
+         * device whose key changed said in the contact's name (stored
+         * marked unverified): a plug-in cannot tell it from the contact. */
+        if (!ev->msg || ev->msg->dir != STORE_IN || (ev->msg->flags & STORE_MSG_UNTRUSTED))
             return false;
         m->kind = BANTER_EV_MESSAGE_IN;
         m->text = ev->msg->body;
         return true;
     case NODE_EV_DELIVERED:
-        if (!ev->msg)
+        if (!ev->msg || ev->group) /* a group's message: no contact of the plug-in's */
             return false;
         m->kind = BANTER_EV_MESSAGE_OUT;
         m->text = out_state(ev->msg);
@@ -378,7 +380,7 @@ static void on_send(plug *pl, const plugmsg *m)
 
 static void on_host_message(plug *pl, const plugmsg *m)
 {
-    switch (plugsup_host_message(&pl->sup, m)) {
+    switch (plugsup_host_message(&pl->sup, m, mono_ms())) {
     case PLUGSUP_KILL:
         kill_kept(pl);
         break;
@@ -386,7 +388,8 @@ static void on_host_message(plug *pl, const plugmsg *m)
         plugmsg c;
         plugconf_entry_config(&pl->cf, &c);
         send_to(pl, &c);
-        say(pl, "running (%s %s, pid %ld)", m->name, m->version, (long)pl->pid);
+        say(pl, "running (%s %s, pid %ld)", plugsup_name(&pl->sup), plugsup_version(&pl->sup),
+            (long)pl->pid);
         break;
     }
     case PLUGSUP_PASS:

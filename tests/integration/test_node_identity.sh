@@ -10,7 +10,9 @@
 #      `send bob` reaches the real bob, not mallory;
 #   2. a new key calling itself "BOB" claims bob (names compare by one
 #      rule, case-insensitively): bob is "changed", sending is refused, and
-#      what the new key says is stored marked unverified;
+#      what the new key says is stored marked unverified, and alice's
+#      plug-in given bob (tests/plugins audit.so, which logs every message
+#      it hears of) hears bob's words but not the new key's;
 #   3. protocol rules: a message before HELLO, a second HELLO, and a CHAT
 #      whose ts is 2^53+1 are refused with an ERROR; nothing is stored;
 #   4. duplicate connections: a peer that reconnects over its own
@@ -28,11 +30,16 @@ require_root
 abs() { (cd "$(dirname "$1")" && printf '%s/%s\n' "$(pwd)" "$(basename "$1")"); }
 BANTER_BIN=${BANTER_BIN:-$here/../../build/asan/banter}
 PEER_PROBE=${PEER_PROBE:-$here/../../build/asan/tests/peer_probe}
-for v in BANTER_BIN PEER_PROBE; do
+PLUGIN_HOST=${PLUGIN_HOST:-$here/../../bin/banter-plugin-host}
+PLUGIN_DIR=${PLUGIN_DIR:-$here/../../build/rel/tests/plugins}
+[ -f "$PLUGIN_DIR/audit.so" ] || t_fail setup "no $PLUGIN_DIR/audit.so (make $PLUGIN_DIR/audit.so)"
+for v in BANTER_BIN PEER_PROBE PLUGIN_HOST; do
     [ -x "${!v}" ] || t_fail setup "no program at ${!v} (make build/asan/banter build/asan/tests/peer_probe)"
 done
 BANTER_BIN=$(abs "$BANTER_BIN")
 PEER_PROBE=$(abs "$PEER_PROBE")
+PLUGIN_HOST=$(abs "$PLUGIN_HOST")
+PLUGIN_DIR=$(abs "$PLUGIN_DIR")
 command -v jq >/dev/null || t_skip "needs jq"
 export ASAN_OPTIONS=detect_leaks=1
 export UBSAN_OPTIONS=print_stacktrace=1
@@ -56,6 +63,12 @@ probe() {
 # contact HOME LABEL: the peers --json object whose name is LABEL.
 contact() { b "$1" peers --json | jq -c --arg n "$2" '.[] | select(.name == $n)'; }
 
+mkdir -p "$A"
+cat >"$A/banter.conf" <<CONF
+plugins.host = $PLUGIN_HOST
+plugin.audit.path = $PLUGIN_DIR/audit.so
+plugin.audit.contacts = bob
+CONF
 start_node 1 alice "$A" alice
 pa=$BG_PID
 start_node 2 bob "$B" bob
@@ -99,7 +112,14 @@ out=$(probe --key "$BT_TMP/imp.key" conn 0 hello bob chat "I am bob, trust me" e
     t_fail claim "the impostor's chat was not acknowledged: $out"
 b "$A" history bob --json | jq -e 'map(select(.body == "I am bob, trust me" and .unverified == true)) | length == 1' >/dev/null ||
     t_fail claim "the impostor's message is not marked unverified: $(b "$A" history bob --json)"
-t_pass "a new key named BOB claims bob: changed, send refused (exit 6), its words marked unverified"
+# bob's own words after the impostor's: the plug-in hears of them, and of
+# nothing the impostor said before (events reach it in order)
+b "$B" send alice "the real bob again" --wait 5 >/dev/null 2>&1 || t_fail claim "bob -> alice"
+heard() { grep -q "plugin audit: info: event 0 #[0-9a-f]* $1\$" "$BT_TMP/alice.err"; }
+wait_for 10 heard "the real bob again" ||
+    t_fail claim "the plug-in given bob did not hear bob: $(grep 'plugin audit' "$BT_TMP/alice.err" | tail -n 5)"
+heard "I am bob, trust me" && t_fail claim "the plug-in given bob heard the impostor as bob"
+t_pass "a new key named BOB claims bob: changed, send refused (exit 6), its words marked unverified and kept from plug-ins"
 
 # ---- 3. protocol rules ----
 out=$(probe conn 0 chat "before hello" expect error 2000 2>&1) || t_fail rules "before HELLO: $out"

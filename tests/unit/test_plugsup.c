@@ -33,7 +33,7 @@ static plugsup_do hello(plugsup *s, uint16_t major, uint16_t minor)
                  .name = "echo",
                  .version = "1.2",
                  .text = "says\nit back"};
-    return plugsup_host_message(s, &m);
+    return plugsup_host_message(s, &m, 0);
 }
 
 /* Start at now, say HELLO, and return the engine in running state. */
@@ -53,7 +53,7 @@ static void test_hello(void **state)
     assert_string_equal(plugsup_state_name(plugsup_get_state(&s)), "backoff");
     plugsup_started(&s, 0);
     plugmsg early = {.type = PLUG_SEND, .num = 1, .contact = "ada", .text = "hi"};
-    assert_int_equal(plugsup_host_message(&s, &early), PLUGSUP_KILL);
+    assert_int_equal(plugsup_host_message(&s, &early, 0), PLUGSUP_KILL);
     uint64_t delay = 0;
     assert_int_equal(plugsup_exited(&s, 0, SIGKILL, "/h", 10, &delay), PLUGSUP_RETRY);
     assert_string_equal(plugsup_last_error(&s), "broke the protocol: 3 before HELLO");
@@ -61,7 +61,7 @@ static void test_hello(void **state)
     run(&s, 2000);
     assert_string_equal(plugsup_version(&s), "1.2");
     assert_string_equal(plugsup_description(&s), "says it back"); /* one line */
-    assert_int_equal(plugsup_host_message(&s, &early), PLUGSUP_PASS);
+    assert_int_equal(plugsup_host_message(&s, &early, 0), PLUGSUP_PASS);
     assert_int_equal(hello(&s, BANTER_PLUGIN_ABI_MAJOR, 0), PLUGSUP_KILL); /* a second one */
     assert_int_equal(plugsup_exited(&s, 0, SIGKILL, "/h", 3000, &delay), PLUGSUP_RETRY);
     assert_string_equal(plugsup_last_error(&s), "broke the protocol: a second HELLO");
@@ -85,23 +85,62 @@ static void test_messages(void **state)
     plugsup_init(&s, true, log_line, NULL);
     plugsup_started(&s, 0);
     plugmsg lg = {.type = PLUG_LOG, .level = 1, .text = "a\tb"}; /* before HELLO: allowed */
-    assert_int_equal(plugsup_host_message(&s, &lg), PLUGSUP_NOTHING);
+    assert_int_equal(plugsup_host_message(&s, &lg, 0), PLUGSUP_NOTHING);
     assert_non_null(strstr(logged, "warning: a b\n"));
     assert_int_equal(hello(&s, BANTER_PLUGIN_ABI_MAJOR, 0), PLUGSUP_CONFIG);
     plugmsg sub = {.type = PLUG_SUBSCRIBE, .mask = 3};
-    assert_int_equal(plugsup_host_message(&s, &sub), PLUGSUP_PASS);
+    assert_int_equal(plugsup_host_message(&s, &sub, 0), PLUGSUP_PASS);
     plugmsg stop = {.type = PLUG_STOP, .text = "bye"};
-    assert_int_equal(plugsup_host_message(&s, &stop), PLUGSUP_NOTHING);
+    assert_int_equal(plugsup_host_message(&s, &stop, 0), PLUGSUP_NOTHING);
     assert_int_equal(plugsup_exited(&s, 0, 0, "/h", 10, &delay), PLUGSUP_NOTHING);
     assert_int_equal(plugsup_get_state(&s), PLUGSUP_STOPPED);
     assert_string_equal(plugsup_last_error(&s), "stopped itself: bye");
 
     plugsup_started(&s, 20); /* FAIL before HELLO: the loader's words, not restarted */
     plugmsg fail = {.type = PLUG_FAIL, .text = "no entry symbol"};
-    assert_int_equal(plugsup_host_message(&s, &fail), PLUGSUP_NOTHING);
+    assert_int_equal(plugsup_host_message(&s, &fail, 0), PLUGSUP_NOTHING);
     assert_int_equal(plugsup_exited(&s, 1, 0, "/h", 30, &delay), PLUGSUP_NOTHING);
     assert_int_equal(plugsup_get_state(&s), PLUGSUP_FAILED);
     assert_string_equal(plugsup_last_error(&s), "no entry symbol");
+}
+
+/* A plug-in that floods the log: PLUGSUP_LOG_BURST lines, then
+ * PLUGSUP_LOG_RATE a second, the rest counted; its HELLO's name and
+ * version cannot start a line of their own. */
+static void test_log_limit(void **state)
+{
+    (void)state;
+    plugsup s;
+    plugsup_init(&s, true, log_line, NULL);
+    plugsup_started(&s, 0);
+    plugmsg h = {.type = PLUG_HELLO,
+                 .major = BANTER_PLUGIN_ABI_MAJOR,
+                 .name = "echo\nbanter: node stopped",
+                 .version = "1\r2"};
+    assert_int_equal(plugsup_host_message(&s, &h, 0), PLUGSUP_CONFIG);
+    assert_string_equal(plugsup_name(&s), "echo banter: node stopped");
+    assert_string_equal(plugsup_version(&s), "1 2");
+    plugmsg lg = {.type = PLUG_LOG, .level = 2, .text = "x"};
+    int seen = 0;
+    for (int i = 0; i < 10000; i++) {
+        logged[0] = '\0';
+        assert_int_equal(plugsup_host_message(&s, &lg, 0), PLUGSUP_NOTHING);
+        seen += logged[0] != '\0';
+    }
+    assert_int_equal(seen, PLUGSUP_LOG_BURST);
+    logged[0] = '\0';
+    assert_int_equal(plugsup_host_message(&s, &lg, 1000), PLUGSUP_NOTHING); /* a second later */
+    char want[128];
+    snprintf(want, sizeof want, "%d log lines dropped (over %d a second)\ninfo: x\n",
+             10000 - PLUGSUP_LOG_BURST, PLUGSUP_LOG_RATE);
+    assert_string_equal(logged, want);
+    seen = 0;
+    for (int i = 0; i < 1000; i++) {
+        logged[0] = '\0';
+        (void)plugsup_host_message(&s, &lg, 1000);
+        seen += logged[0] != '\0';
+    }
+    assert_int_equal(seen, PLUGSUP_LOG_RATE - 1);
 }
 
 static void test_heartbeat(void **state)
@@ -114,11 +153,11 @@ static void test_heartbeat(void **state)
     assert_int_equal(plugsup_heartbeat(&s, 10, 64, 500, &seq), PLUGSUP_PING);
     assert_int_equal(seq, 1);
     plugmsg pong = {.type = PLUG_PONG, .num = 1};
-    assert_int_equal(plugsup_host_message(&s, &pong), PLUGSUP_NOTHING);
+    assert_int_equal(plugsup_host_message(&s, &pong, 0), PLUGSUP_NOTHING);
     assert_int_equal(plugsup_heartbeat(&s, 0, 64, 500, &seq), PLUGSUP_PING); /* 0: unknown */
     assert_int_equal(seq, 2);
     pong.num = 1; /* an old answer does not count */
-    assert_int_equal(plugsup_host_message(&s, &pong), PLUGSUP_NOTHING);
+    assert_int_equal(plugsup_host_message(&s, &pong, 0), PLUGSUP_NOTHING);
     assert_int_equal(plugsup_heartbeat(&s, 10, 64, 500, &seq), PLUGSUP_KILL);
     assert_int_equal(plugsup_exited(&s, 0, SIGKILL, "/h", 1000, &delay), PLUGSUP_RETRY);
     assert_string_equal(plugsup_last_error(&s),
@@ -216,7 +255,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hello),     cmocka_unit_test(test_messages),
         cmocka_unit_test(test_heartbeat), cmocka_unit_test(test_backoff),
-        cmocka_unit_test(test_switches),
+        cmocka_unit_test(test_switches),  cmocka_unit_test(test_log_limit),
     };
     return cmocka_run_group_tests_name("plugsup", tests, NULL, NULL);
 }
