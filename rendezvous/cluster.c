@@ -344,17 +344,18 @@ static void on_posted(void *ud, int ret, int64_t n, const char *errmsg)
 void cluster_post(cluster *c, const uint8_t device[static 32], int kind, int64_t row_id,
                   cluster_posted_fn done, void *ud)
 {
-    cluster_post_body(c, device, kind, row_id, NULL, 0, done, ud);
+    cluster_post_body(c, device, NULL, kind, row_id, NULL, 0, done, ud);
 }
 
-void cluster_post_body(cluster *c, const uint8_t device[static 32], int kind, int64_t row_id,
-                       const uint8_t *body, size_t len, cluster_posted_fn done, void *ud)
+void cluster_post_body(cluster *c, const uint8_t device[static 32], const char *user, int kind,
+                       int64_t row_id, const uint8_t *body, size_t len, cluster_posted_fn done,
+                       void *ud)
 {
     struct post *p = malloc(sizeof *p);
     int r = p ? 0 : BANTER_ENOMEM;
     if (p) {
         *p = (struct post){c, done, ud};
-        r = db_cluster_post_body(c->pg, device, kind, row_id, body, len, on_posted, p);
+        r = db_cluster_post_body(c->pg, device, user, kind, row_id, body, len, on_posted, p);
         if (r != 0)
             free(p);
     }

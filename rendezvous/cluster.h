@@ -118,9 +118,11 @@ void cluster_post(cluster *c, const uint8_t device[static 32], int kind, int64_t
  * the outcome is logged. */
 void cluster_post_user(cluster *c, const char *user, bool per_account, int kind,
                        const uint8_t *body, size_t len);
-/* The same with body (len bytes, copied now; db_cluster_post_body). */
-void cluster_post_body(cluster *c, const uint8_t device[static 32], int kind, int64_t row_id,
-                       const uint8_t *body, size_t len, cluster_posted_fn done, void *ud);
+/* The same with body (len bytes, copied now), and when user is not NULL
+ * only while device is online as that account (db_cluster_post_body). */
+void cluster_post_body(cluster *c, const uint8_t device[static 32], const char *user, int kind,
+                       int64_t row_id, const uint8_t *body, size_t len, cluster_posted_fn done,
+                       void *ud);
 
 /*
  * Presence across instances: every instance listens on the channel

@@ -183,8 +183,9 @@ int db_cluster_online(db_pg *p, const char *id, const uint8_t device[static 32],
                3, v, len, fmt, on_count, call_new(cb, NULL, NULL, ud));
 }
 
-int db_cluster_post_body(db_pg *p, const uint8_t device[static 32], int kind, int64_t row_id,
-                         const uint8_t *body, size_t blen, db_cluster_done_fn cb, void *ud)
+int db_cluster_post_body(db_pg *p, const uint8_t device[static 32], const char *user, int kind,
+                         int64_t row_id, const uint8_t *body, size_t blen, db_cluster_done_fn cb,
+                         void *ud)
 {
     char k[16], r[24];
     if (kind < DBC_SEALED || kind > DBC_ACK || (blen && !body))
@@ -193,16 +194,17 @@ int db_cluster_post_body(db_pg *p, const uint8_t device[static 32], int kind, in
         return BANTER_ETOOBIG;
     snprintf(k, sizeof k, "%d", kind);
     snprintf(r, sizeof r, "%lld", (long long)row_id);
-    const char *v[4] = {(const char *)device, k, r, body ? (const char *)body : NULL};
-    const int len[4] = {32, 0, 0, (int)blen};
-    const int fmt[4] = {1, 0, 0, 1};
+    const char *v[5] = {(const char *)device, k, r, body ? (const char *)body : NULL, user};
+    const int len[5] = {32, 0, 0, (int)blen, 0};
+    const int fmt[5] = {1, 0, 0, 1, 0};
     return run(
         p,
         "WITH e AS (INSERT INTO banter_events (instance, kind, device, row_id, created, body)"
         " SELECT instance, $2::integer, $1, $3::bigint, " NOW_MS ", $4::bytea"
-        " FROM banter_online WHERE device = $1 RETURNING seq, instance)"
+        " FROM banter_online WHERE device = $1 AND ($5::text IS NULL OR \"user\" = $5)"
+        " RETURNING seq, instance)"
         " SELECT pg_notify('bt_inst_' || instance, seq::text) FROM e",
-        4, v, len, fmt, on_count, call_new(cb, NULL, NULL, ud));
+        5, v, len, fmt, on_count, call_new(cb, NULL, NULL, ud));
 }
 
 int db_cluster_post_user(db_pg *p, const char *id, const char *user, bool per_account, int kind,
@@ -237,7 +239,7 @@ int db_cluster_post_user(db_pg *p, const char *id, const char *user, bool per_ac
 int db_cluster_post(db_pg *p, const uint8_t device[static 32], int kind, int64_t row_id,
                     db_cluster_done_fn cb, void *ud)
 {
-    return db_cluster_post_body(p, device, kind, row_id, NULL, 0, cb, ud);
+    return db_cluster_post_body(p, device, NULL, kind, row_id, NULL, 0, cb, ud);
 }
 
 /* The event's body from its hex text, into a new buffer (freed with the

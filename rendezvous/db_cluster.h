@@ -112,9 +112,11 @@ BANTER_WUR int db_cluster_post(db_pg *p, const uint8_t device[static 32], int ki
                                db_cluster_done_fn cb, void *ud);
 /* The same with body (len bytes, at most DB_CLUSTER_BODY_MAX, copied
  * now) kept in the event: what has no row of its own (an ICE message in
- * transit) travels in it. BANTER_ETOOBIG past the cap. */
-BANTER_WUR int db_cluster_post_body(db_pg *p, const uint8_t device[static 32], int kind,
-                                    int64_t row_id, const uint8_t *body, size_t len,
+ * transit) travels in it; and when user is not NULL, only while device is
+ * online as that account (n 0 otherwise: a device key names no account
+ * by itself). BANTER_ETOOBIG past the cap. */
+BANTER_WUR int db_cluster_post_body(db_pg *p, const uint8_t device[static 32], const char *user,
+                                    int kind, int64_t row_id, const uint8_t *body, size_t len,
                                     db_cluster_done_fn cb, void *ud);
 
 /* Post an event (kind, row_id, body as db_cluster_post_body) for every

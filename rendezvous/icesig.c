@@ -144,7 +144,9 @@ static bool relay_remote(conn *c, const rvmsg *m, const rvmsg *f)
     snprintf(x->from_user, sizeof x->from_user, "%s", c->acct->name);
     conn_hold(c);
     conn_input_hold(c);
-    cluster_post_body(k->cl, m->u.ice.device, DBC_ICE, 0, buf_data(&b), buf_len(&b),
+    /* to that device only while it is online as the account named: the
+     * key alone may be any account's */
+    cluster_post_body(k->cl, m->u.ice.device, m->u.ice.user, DBC_ICE, 0, buf_data(&b), buf_len(&b),
                       on_remote_posted, x);
     buf_free(&b);
     return true;

@@ -194,8 +194,8 @@ void xinst_admin(core *k, const char *user, const uint8_t *device, const char *w
     if (!k->cl)
         return;
     if (device)
-        cluster_post_body(k->cl, device, DBC_ADMIN, 0, (const uint8_t *)what, strlen(what), NULL,
-                          NULL);
+        cluster_post_body(k->cl, device, NULL, DBC_ADMIN, 0, (const uint8_t *)what, strlen(what),
+                          NULL, NULL);
     else
         cluster_post_user(k->cl, user, strcmp(what, XINST_REFRESH) == 0, DBC_ADMIN,
                           (const uint8_t *)what, strlen(what)); /* a kick: every device */

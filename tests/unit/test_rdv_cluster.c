@@ -287,11 +287,20 @@ static void test_two_instances(void **state)
     run_until(&b.events, 2);
     assert_int_equal(b.last.kind, DBC_ACK);
     static const uint8_t body[5] = {0x31, 0, 0xff, 'x', 0};
-    cluster_post_body(a.c, dev, DBC_ICE, 0, body, sizeof body, NULL, NULL);
+    cluster_post_body(a.c, dev, NULL, DBC_ICE, 0, body, sizeof body, NULL, NULL);
     run_until(&b.events, 3);
     assert_int_equal(b.last.kind, DBC_ICE);
     assert_int_equal(b.body_len, sizeof body);
     assert_memory_equal(b.body, body, sizeof body);
+    /* with an account named: only while the device is online as it (a
+     * device key alone may be any account's) */
+    cluster_post_body(a.c, dev, "eve", DBC_ICE, 0, body, sizeof body, on_posted, &held[0]);
+    cluster_post_body(a.c, dev, "dora", DBC_ICE, 0, body, 2, on_posted, &held[1]);
+    run_until(&posted, 4);
+    assert_int_equal(held[0], 0);
+    assert_int_equal(held[1], 1);
+    run_until(&b.events, 4);
+    assert_int_equal(b.body_len, 2);
     assert_int_equal(a.events, 0);
     assert_int_equal(side_int("SELECT count(*) FROM banter_events"), 0);
 
