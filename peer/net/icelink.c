@@ -55,6 +55,7 @@ struct icelink {
     GHashTable *sess; /* device key -> isess */
     GHashTable *rest; /* device key -> backoff */
     GList *lingering; /* isess in S_LINGER */
+    GList *displaced; /* adopted isess a new offer took the place of in sess (still their conn's) */
     ice_agent *check; /* icelink_check's agent */
     void (*check_line)(void *ud, const char *text);
     void (*check_done)(void *ud, int err);
@@ -184,6 +185,7 @@ static void t_free(transport *t)
     }
     if (g_hash_table_lookup(il->sess, s->dev) == s)
         g_hash_table_steal(il->sess, s->dev);
+    il->displaced = g_list_remove(il->displaced, s);
     rest(il, s->dev, true);
     s->st = S_LINGER;
     il->lingering = g_list_prepend(il->lingering, s);
@@ -533,8 +535,9 @@ static void on_offer(icelink *il, const struct rv_ice *o)
     if (old) {
         g_hash_table_steal(il->sess, old->dev);
         sess_destroy(old);
-    } else if (g_hash_table_lookup(il->sess, o->device)) {
-        g_hash_table_steal(il->sess, o->device); /* the adopted one stays with its conn */
+    } else if ((old = g_hash_table_lookup(il->sess, o->device)) != NULL) {
+        g_hash_table_steal(il->sess, o->device); /* the adopted one stays with its conn, */
+        il->displaced = g_list_prepend(il->displaced, old); /* and under icelink_recheck */
     }
     isess *s = sess_new(il, o->user, o->device, o->session, false);
     if (s)
@@ -615,6 +618,11 @@ void icelink_recheck(icelink *il)
     g_hash_table_iter_init(&it, il->sess);
     while (g_hash_table_iter_next(&it, NULL, &v)) {
         isess *s = v;
+        if (!il->cb.allowed(il->ud, s->account, s->dev))
+            g_ptr_array_add(gone, s);
+    }
+    for (GList *l = il->displaced; l; l = l->next) {
+        isess *s = l->data;
         if (!il->cb.allowed(il->ud, s->account, s->dev))
             g_ptr_array_add(gone, s);
     }
@@ -761,6 +769,7 @@ void icelink_free(icelink *il)
         sess_destroy(s);
     }
     g_hash_table_destroy(il->sess);
+    g_list_free(il->displaced); /* their connections hold them (lan_free first) */
     g_list_free_full(il->lingering, (GDestroyNotify)sess_destroy);
     g_hash_table_destroy(il->rest);
     if (il->check)
