@@ -591,6 +591,10 @@ static int rotate_if_due(groups *g, store_group *sg, const gstate *now)
     return new_epoch(g, sg, now);
 }
 
+/* The clock of this device's next message: one more than lc, stopping at
+ * GROUPS_LC_MAX (a store from before GROUPS_LC_STEP_MAX may hold it). */
+static uint64_t next_lc(uint64_t lc) { return lc < GROUPS_LC_MAX ? lc + 1 : GROUPS_LC_MAX; }
+
 static int seal_text(store_group *sg, const uint8_t msgid[static MSG_ID_LEN], int64_t ts,
                      const char *text, size_t len, uint8_t **sealed, size_t *slen, gkey_header *h)
 {
@@ -598,7 +602,7 @@ static int seal_text(store_group *sg, const uint8_t msgid[static MSG_ID_LEN], in
     buf pt;
     gkey_chain *c = NULL;
     buf_init(&pt, BANTER_MAX_PLAINTEXT);
-    int r = msg_gtext_init(&t, msgid, ts, (int64_t)(sg->lc + 1), text, len);
+    int r = msg_gtext_init(&t, msgid, ts, (int64_t)next_lc(sg->lc), text, len);
     if (r == 0)
         r = msg_encode(&t, &pt);
     msg_clear(&t);
@@ -647,7 +651,7 @@ int groups_send(groups *g, const uint8_t id[static GSTATE_ID_LEN], const char *t
     r = seal_text(&sg, msgid, ts, text, len, &sealed, &slen, &h);
     if (r)
         goto out;
-    sg.lc++;
+    sg.lc = next_lc(sg.lc);
     sg.sent++;
     /* The chain moved on: saved before the message leaves. */
     if ((r = store_group_put(g->st, &sg)) != 0)
@@ -861,6 +865,16 @@ static int open_msg(groups *g, const gkey_header *h, const struct msg_gmsg *gm, 
     return r;
 }
 
+/* The group's clock after a message with clock lc: lc, but never more
+ * than GROUPS_LC_STEP_MAX past what was known (a member who claims a clock
+ * near the end of the range moves everyone's by a step only). */
+static uint64_t adopt_lc(uint64_t known, uint64_t lc)
+{
+    uint64_t most =
+        known < GROUPS_LC_MAX - GROUPS_LC_STEP_MAX ? known + GROUPS_LC_STEP_MAX : GROUPS_LC_MAX;
+    return lc < known ? known : lc > most ? most : lc;
+}
+
 static int received_msg(groups *g, const uint8_t dev[static 32], const struct msg_gmsg *gm)
 {
     gkey_header h;
@@ -897,8 +911,9 @@ static int received_msg(groups *g, const uint8_t dev[static 32], const struct ms
     store_gpos_make(sm.gpos, (uint64_t)text.u.gtext.lc, dev, h.epoch, h.iteration);
     int64_t seq = 0;
     r = store_msg_add(g->st, &sm, &seq);
-    if (r >= 0 && (uint64_t)text.u.gtext.lc > sg.lc) {
-        sg.lc = (uint64_t)text.u.gtext.lc;
+    uint64_t lc = adopt_lc(sg.lc, (uint64_t)text.u.gtext.lc);
+    if (r >= 0 && lc > sg.lc) {
+        sg.lc = lc;
         int r2 = store_group_put(g->st, &sg);
         r = r2 ? r2 : r;
     }

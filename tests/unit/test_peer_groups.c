@@ -674,6 +674,82 @@ static void test_restart_and_changed_key(void **state)
     assert_string_equal(h, other);
 }
 
+/* A GROUP_MSG from device i to device to whose GROUP_TEXT carries clock
+ * lc, sealed with i's own chain (which moves on, as a send would); the
+ * receiver's result. */
+static int send_lc(struct net *n, int i, int to, const uint8_t gid[static 16], uint64_t lc,
+                   const char *text)
+{
+    store_group sg;
+    gkey_chain *c = NULL;
+    msg t, m;
+    buf pt;
+    uint8_t id[MSG_ID_LEN];
+    randombytes_buf(id, sizeof id);
+    assert_int_equal(store_group_get(n->d[i].st, gid, &sg), 0);
+    assert_int_equal(gkey_chain_load(&c, sg.chain, sg.chain_len), 0);
+    assert_int_equal(msg_gtext_init(&t, id, n->wall, (int64_t)lc, text, strlen(text)), 0);
+    buf_init(&pt, BANTER_MAX_PLAINTEXT);
+    assert_int_equal(msg_encode(&t, &pt), 0);
+    msg_clear(&t);
+    size_t slen = buf_len(&pt) + GKEY_OVERHEAD;
+    uint8_t *sealed = malloc(slen);
+    assert_int_equal(gkey_seal(c, sealed, buf_data(&pt), buf_len(&pt)), 0);
+    buf_free(&pt);
+    sg.chain_len = gkey_chain_save(c, sg.chain);
+    gkey_chain_free(c);
+    assert_int_equal(store_group_put(n->d[i].st, &sg), 0);
+    store_group_clear(&sg);
+    assert_int_equal(msg_gmsg_init(&m, id, sealed, slen), 0);
+    free(sealed);
+    int r = groups_received(n->d[to].g, n->d[i].key, &m);
+    msg_clear(&m);
+    return r;
+}
+
+/* A member cannot stop everyone else's sending by pushing the group's
+ * Lamport clock to the end of its range: a message claiming a clock far
+ * ahead is stored where it claims, but moves this device's clock by
+ * GROUPS_LC_STEP_MAX at most, and a clock already at the end (a store from
+ * before the rule) stops there instead of refusing every send. */
+static void test_clock_far_ahead(void **state)
+{
+    struct net *n = *state;
+    uint8_t gid[16], id[MSG_ID_LEN];
+    char h[256];
+    store_group sg;
+    create_group(n, gid);
+    say(n, A, gid, "one");
+    assert_int_equal(pump(n), 0);
+    assert_int_equal(send_lc(n, BOB, A, gid, (uint64_t)BANTER_MAX_INT, "the end"), 0);
+    assert_int_equal(store_group_get(n->d[A].st, gid, &sg), 0);
+    assert_int_equal(sg.lc, 1 + GROUPS_LC_STEP_MAX);
+    store_group_clear(&sg);
+    assert_int_equal(groups_send(n->d[A].g, gid, "still here", 10, id), 0);
+    assert_int_equal(send_lc(n, BOB, A, gid, 5, "an old clock"), 0);
+    assert_int_equal(store_group_get(n->d[A].st, gid, &sg), 0);
+    assert_int_equal(sg.lc, 2 + GROUPS_LC_STEP_MAX);
+    /* A clock at the end of its range (an old store): sending goes on. */
+    sg.lc = GROUPS_LC_MAX;
+    assert_int_equal(store_group_put(n->d[A].st, &sg), 0);
+    store_group_clear(&sg);
+    assert_int_equal(groups_send(n->d[A].g, gid, "at the end", 10, id), 0);
+    assert_int_equal(groups_send(n->d[A].g, gid, "and after", 9, id), 0);
+    assert_int_equal(send_lc(n, BOB, A, gid, (uint64_t)BANTER_MAX_INT, "the end again"), 0);
+    assert_int_equal(store_group_get(n->d[A].st, gid, &sg), 0);
+    assert_int_equal(sg.lc, GROUPS_LC_MAX);
+    store_group_clear(&sg);
+    assert_int_equal(pump(n), 0);
+    history(n, A, gid, h, sizeof h);
+    /* Past "still here", bob's and ada's clocks tie at the end (sorted by
+     * device key). */
+    assert_int_equal(strncmp(h, "one|an old clock|still here|", 28), 0);
+    assert_true(strstr(h, "at the end") < strstr(h, "and after"));
+    assert_non_null(strstr(h, "|the end|") ? strstr(h, "|the end|") : strstr(h, "|the end"));
+    history(n, CAROL, gid, h, sizeof h);
+    assert_string_equal(h, "one|still here|at the end|and after");
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -686,6 +762,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_leave_rename_epochs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restart_and_changed_key, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_clock_far_ahead, setup, teardown),
     };
     return cmocka_run_group_tests_name("peer_groups", tests, NULL, NULL);
 }
