@@ -811,11 +811,19 @@ static int received_key(groups *g, const uint8_t dev[static 32], const struct ms
      * not bring back keys used since. */
     r = store_gchain_get(g->st, h.group, dev, h.epoch, tmp, &n);
     if (r == BANTER_ENOENT) {
-        n = gkey_chain_save(c, tmp);
-        r = store_gchain_put(g->st, h.group, dev, h.epoch, tmp, n);
+        /* Epochs only go up: one at or below the newest held is refused
+         * (falling epochs would each take a row). */
+        uint32_t newest = 0;
+        r = store_gchain_newest(g->st, h.group, dev, &newest);
+        if (r == 0 && h.epoch <= newest)
+            r = BANTER_EPERM;
+        else if (r == 0 || r == BANTER_ENOENT) {
+            n = gkey_chain_save(c, tmp);
+            r = store_gchain_put(g->st, h.group, dev, h.epoch, tmp, n);
+        }
         /* Keep the epoch before for messages still on their way. */
-        if (r == 0 && h.epoch > 1)
-            r = store_gchain_drop_before(g->st, h.group, dev, h.epoch - 1);
+        if (r == 0)
+            r = store_gchain_keep(g->st, h.group, dev, GROUPS_CHAINS_PER_DEVICE);
     }
     sodium_memzero(tmp, STORE_GCHAIN_MAX);
     g_free(tmp);

@@ -750,6 +750,64 @@ static void test_clock_far_ahead(void **state)
     assert_string_equal(h, "one|still here|at the end|and after");
 }
 
+/* A GROUP_KEY from device i to device to, of a fresh chain of i at
+ * epoch; the receiver's result. */
+static int send_epoch(struct net *n, int i, int to, const uint8_t gid[static 16], uint32_t epoch)
+{
+    gkey_chain *c = NULL;
+    banter_rng rng = {f_fill, n};
+    msg m = {.type = MSG_GROUP_KEY};
+    assert_int_equal(gkey_chain_new(&c, gid, n->d[i].key, epoch, rng), 0);
+    gkey_dist_encode(c, m.u.gkey.dist);
+    gkey_chain_free(c);
+    randombytes_buf(m.u.gkey.id, MSG_ID_LEN);
+    return groups_received(n->d[to].g, n->d[i].key, &m);
+}
+
+/* How many of the epochs from..to of device i's chains device at holds. */
+static size_t chains_held(struct net *n, int at, int i, const uint8_t gid[static 16], uint32_t from,
+                          uint32_t to)
+{
+    uint8_t *saved = malloc(STORE_GCHAIN_MAX);
+    size_t len = 0, k = 0;
+    for (uint32_t e = from;; e++) {
+        k += store_gchain_get(n->d[at].st, gid, n->d[i].key, e, saved, &len) == 0;
+        if (e == to)
+            break;
+    }
+    free(saved);
+    return k;
+}
+
+/* A member cannot fill another's disk with distributions: epochs only go
+ * up (one at or below the newest held is refused), and at most
+ * GROUPS_CHAINS_PER_DEVICE chains of a device are kept. */
+static void test_falling_epochs(void **state)
+{
+    struct net *n = *state;
+    uint8_t gid[16];
+    char h[256];
+    create_group(n, gid);
+    assert_int_equal(chains_held(n, A, BOB, gid, 1, 1), 1);
+    assert_int_equal(send_epoch(n, BOB, A, gid, UINT32_MAX), 0);
+    for (uint32_t e = UINT32_MAX - 1; e > UINT32_MAX - 64; e--)
+        assert_int_equal(send_epoch(n, BOB, A, gid, e), BANTER_EPERM);
+    assert_int_equal(chains_held(n, A, BOB, gid, UINT32_MAX - 64, UINT32_MAX), 1);
+    assert_int_equal(chains_held(n, A, BOB, gid, 1, 1), 1); /* the one before */
+    /* Rising epochs keep two. */
+    for (uint32_t e = 2; e < 10; e++)
+        assert_int_equal(send_epoch(n, CAROL, A, gid, e), 0);
+    assert_int_equal(chains_held(n, A, CAROL, gid, 1, 9), GROUPS_CHAINS_PER_DEVICE);
+    assert_int_equal(chains_held(n, A, CAROL, gid, 8, 9), 2);
+    /* An epoch held already is a duplicate: taken, nothing replaced. */
+    assert_int_equal(send_epoch(n, CAROL, A, gid, 9), 0);
+    /* Talk goes on with the real chains of the others. */
+    say(n, DAVE, gid, "still talking");
+    assert_int_equal(pump(n), 0);
+    history(n, A, gid, h, sizeof h);
+    assert_string_equal(h, "still talking");
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -763,6 +821,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_leave_rename_epochs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restart_and_changed_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_clock_far_ahead, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_falling_epochs, setup, teardown),
     };
     return cmocka_run_group_tests_name("peer_groups", tests, NULL, NULL);
 }
