@@ -18,8 +18,10 @@
  *   - any member may leave: remove itself, and change nothing else;
  *   - the group id and creator never change.
  * Two different states of the same version v + 1 (two admins at once): the
- * one whose encoding has the larger BLAKE2b hash wins on every device; a
- * device that applied the other goes back to v and applies the winner. A
+ * one gstate_conflict prefers wins on every device (a state that removes
+ * or demotes the other's author first, then an order of the authors that
+ * neither chooses); a device that applied the other goes back to v and
+ * applies the winner. A
  * state beyond v + 1 waits (at most GSTATE_MAX_PENDING per group) until the
  * states between arrive.
  *
@@ -84,8 +86,23 @@ BANTER_WUR int gstate_decode(gstate *st, const char *json, size_t len);
  * of this group. */
 BANTER_WUR int gstate_check(const gstate *prev, const gstate *next, char *why, size_t whylen);
 
-/* The tie-break of two states of one version: > 0 when a wins. */
+/* The order of two states by the BLAKE2b hash of their encodings: < 0, 0
+ * (the same state), > 0. */
 int gstate_order(const gstate *a, const gstate *b);
+
+/* The tie-break of two different states a and b of one version, both
+ * made over base: > 0 when a wins, < 0 when b does. In this order:
+ *   1. a state that removes or demotes the other's author (a member of
+ *      base) wins over one that does not do the same to its own author:
+ *      an admin removed or demoted at version v cannot win back with a
+ *      state of its own at v;
+ *   2. of two authors, the one whose BLAKE2b("banter-group-tie" || group
+ *      || v (8 bytes, big-endian) || author id) is larger: no author
+ *      chooses what decides (the group, the version, the ids), whatever
+ *      its state holds;
+ *   3. of one author's two states, the larger gstate_order.
+ * The same on every device, whatever arrived first. */
+int gstate_conflict(const gstate *base, const gstate *a, const gstate *b);
 
 /*
  * A device's view of one group: the applied state, the one before it (to
