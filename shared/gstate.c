@@ -377,6 +377,10 @@ int gview_receive(gview *g, const gstate *st, gview_result *res, char *why, size
         say(why, whylen, "malformed state");
         return r;
     }
+    if (st->v > g->cur.v + GSTATE_MAX_JUMP) {
+        say(why, whylen, "too many versions ahead");
+        return BANTER_EPERM;
+    }
     if (st->v > g->cur.v + 1) {
         *res = keep_pending(g, st);
         return 0;

@@ -43,6 +43,10 @@
 #define GSTATE_MAX_MEMBERS 128
 #define GSTATE_MEMBER_MAX  65 /* "@" + a name of up to 64 bytes, or 64 hex digits */
 #define GSTATE_MAX_PENDING 8
+/* A state more than this many versions ahead of the one a device holds is
+ * refused: no group changes that often while a device is away, and a state
+ * near the end of v's range would freeze the group. */
+#define GSTATE_MAX_JUMP    65536
 
 typedef struct gstate_member {
     char id[GSTATE_MEMBER_MAX + 1];
@@ -130,7 +134,8 @@ BANTER_WUR int gview_init(gview *g, const gstate *created, char *why, size_t why
 /* Take a state received from its author's device (the caller has checked
  * that the sending device belongs to member st->by; for someone removed in
  * st, st->by is the remover). *res says what happened. Errors as
- * gstate_check; a refused state changes nothing. Pending states that
+ * gstate_check, and BANTER_EPERM for a state more than GSTATE_MAX_JUMP
+ * versions ahead; a refused state changes nothing. Pending states that
  * become next are applied in the same call. */
 BANTER_WUR int gview_receive(gview *g, const gstate *st, gview_result *res, char *why,
                              size_t whylen);

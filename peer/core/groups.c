@@ -687,6 +687,17 @@ static bool invites(const gstate *st, const char *me)
     return by && by->admin && gstate_find(st, me);
 }
 
+/* Whether st may take this node back into the group it last knew at
+ * last: same group and creator, a version after last but at most
+ * GSTATE_MAX_JUMP on, made by an admin of last. */
+static bool rejoins(const gstate *last, const gstate *st)
+{
+    const gstate_member *by = gstate_find(last, st->by);
+    return memcmp(last->group, st->group, GSTATE_ID_LEN) == 0 &&
+           strcmp(last->creator, st->creator) == 0 && st->v > last->v &&
+           st->v - last->v <= GSTATE_MAX_JUMP && by && by->admin;
+}
+
 /* Take st as the group's state without the versions before it (an
  * invitation, or one back after leaving or being removed): a fresh
  * sending chain (the epoch after any this device used in the group), its
@@ -737,9 +748,12 @@ static int received_state(groups *g, const uint8_t dev[static 32], const gstate 
     int r = load(g, st->group, &sg, &v);
     if (r == BANTER_ENOENT) /* an invitation: by an admin of it, naming this node */
         return invites(st, me) ? join(g, st, NULL) : BANTER_EPERM;
-    if (r == 0 && !sg.member && st->v > v->cur.v && strcmp(st->creator, v->cur.creator) == 0 &&
-        invites(st, me)) { /* invited again after leaving or being removed */
-        r = join(g, st, &sg);
+    if (r == 0 && !sg.member && st->v > v->cur.v && invites(st, me)) {
+        /* Invited again after leaving or being removed: only as a
+         * successor of the state this node last knew (the author an admin
+         * there, not too many versions on), never a copy made up by
+         * someone else. */
+        r = rejoins(&v->cur, st) ? join(g, st, &sg) : BANTER_EPERM;
         store_group_clear(&sg);
         return r;
     }

@@ -808,6 +808,75 @@ static void test_falling_epochs(void **state)
     assert_string_equal(h, "still talking");
 }
 
+/* Device from sends st to device to; the receiver's result. */
+static int send_state_as(struct net *n, int from, int to, const gstate *st)
+{
+    msg m;
+    uint8_t id[MSG_ID_LEN];
+    randombytes_buf(id, sizeof id);
+    assert_int_equal(msg_gstate_init(&m, id, st), 0);
+    int r = groups_received(n->d[to].g, n->d[from].key, &m);
+    msg_clear(&m);
+    return r;
+}
+
+/* A node that knows a group (also after being removed from it) is taken
+ * back only by a successor of the state it last knew: made by an admin of
+ * that state, at most GSTATE_MAX_JUMP versions on. A member's copy of the
+ * group with itself as admin, or a state far ahead, is refused. */
+static void test_forged_reinvite(void **state)
+{
+    struct net *n = *state;
+    uint8_t gid[16];
+    char why[128] = "";
+    groups_info info;
+    create_group(n, gid);
+    assert_int_equal(groups_remove(n->d[A].g, gid, "@dave", why, sizeof why), 0);
+    assert_int_equal(pump(n), 0);
+    assert_int_equal(groups_get(n->d[DAVE].g, gid, &info), 0);
+    assert_false(info.member);
+    gstate last = info.st;
+    /* bob, no admin, makes up the next version: himself an admin, dave
+     * back in. */
+    gstate fake = last;
+    fake.v++;
+    snprintf(fake.by, sizeof fake.by, "@bob");
+    for (size_t i = 0; i < fake.n; i++)
+        fake.m[i].admin = strcmp(fake.m[i].id, "@bob") == 0 || strcmp(fake.m[i].id, "@ada") == 0;
+    snprintf(fake.m[fake.n].id, sizeof fake.m[0].id, "@dave");
+    fake.m[fake.n++].admin = false;
+    assert_int_equal(send_state_as(n, BOB, DAVE, &fake), BANTER_EPERM);
+    /* ... or a group of his own under its id, with another creator. */
+    gstate own = fake;
+    snprintf(own.creator, sizeof own.creator, "@bob");
+    own.n = 0;
+    snprintf(own.m[own.n].id, sizeof own.m[0].id, "@bob");
+    own.m[own.n++].admin = true;
+    snprintf(own.m[own.n].id, sizeof own.m[0].id, "@dave");
+    own.m[own.n++].admin = false;
+    assert_int_equal(send_state_as(n, BOB, DAVE, &own), BANTER_EPERM);
+    /* An admin's invitation far ahead: refused too. */
+    gstate far = last;
+    far.v += GSTATE_MAX_JUMP + 1;
+    snprintf(far.m[far.n].id, sizeof far.m[0].id, "@dave");
+    far.m[far.n++].admin = false;
+    assert_int_equal(send_state_as(n, A, DAVE, &far), BANTER_EPERM);
+    assert_int_equal(groups_get(n->d[DAVE].g, gid, &info), 0);
+    assert_false(info.member);
+    assert_int_equal(info.st.v, last.v);
+    /* A member is not moved far ahead either. */
+    far.v = last.v + GSTATE_MAX_JUMP + 1;
+    assert_int_equal(send_state_as(n, A, BOB, &far), BANTER_EPERM);
+    /* ada's real invitation takes dave back. */
+    const char *again[] = {"@dave"};
+    assert_int_equal(groups_invite(n->d[A].g, gid, again, 1, why, sizeof why), 0);
+    assert_int_equal(pump(n), 0);
+    assert_int_equal(groups_get(n->d[DAVE].g, gid, &info), 0);
+    assert_true(info.member);
+    assert_int_equal(info.st.v, last.v + 1);
+    assert_string_equal(info.st.by, "@ada");
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -822,6 +891,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_restart_and_changed_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_clock_far_ahead, setup, teardown),
         cmocka_unit_test_setup_teardown(test_falling_epochs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_forged_reinvite, setup, teardown),
     };
     return cmocka_run_group_tests_name("peer_groups", tests, NULL, NULL);
 }
