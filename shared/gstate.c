@@ -299,8 +299,12 @@ int gview_init(gview *g, const gstate *created, char *why, size_t whylen)
 
 static bool same(const gstate *a, const gstate *b) { return gstate_order(a, b) == 0; }
 
+/* Hold st (ahead) when its author is a member now: anyone else's states
+ * would crowd out the real ones. */
 static gview_result keep_pending(gview *g, const gstate *st)
 {
+    if (!gstate_find(&g->cur, st->by))
+        return GVIEW_DEFERRED;
     for (size_t i = 0; i < g->npending; i++)
         if (same(&g->pending[i], st))
             return GVIEW_PENDING;
@@ -311,7 +315,7 @@ static gview_result keep_pending(gview *g, const gstate *st)
             if (g->pending[i].v > g->pending[far].v)
                 far = i;
         if (g->pending[far].v <= st->v)
-            return GVIEW_IGNORED;
+            return GVIEW_DEFERRED;
         g->pending[far] = *st;
         return GVIEW_PENDING;
     }

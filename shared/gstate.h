@@ -21,9 +21,9 @@
  * one gstate_conflict prefers wins on every device (a state that removes
  * or demotes the other's author first, then an order of the authors that
  * neither chooses); a device that applied the other goes back to v and
- * applies the winner. A
- * state beyond v + 1 waits (at most GSTATE_MAX_PENDING per group) until the
- * states between arrive.
+ * applies the winner. A state beyond v + 1 by a member of the state at v
+ * waits (at most GSTATE_MAX_PENDING per group, the nearest versions) until
+ * the states between arrive.
  *
  * Sans-I/O: no clock, no randomness, no allocation in the rules; the codec
  * allocates only through cJSON and frees before returning.
@@ -122,10 +122,15 @@ typedef struct gview {
 } gview;
 
 typedef enum gview_result {
-    GVIEW_APPLIED, /* cur changed: show it, start a new sender-key epoch if
-                      someone left or was removed */
-    GVIEW_IGNORED, /* known already, older, or a concurrent loser */
-    GVIEW_PENDING, /* kept until the versions before it arrive */
+    GVIEW_APPLIED,  /* cur changed: show it, start a new sender-key epoch if
+                       someone left or was removed */
+    GVIEW_IGNORED,  /* known already, older, or a concurrent loser */
+    GVIEW_PENDING,  /* kept until the versions before it arrive (in memory
+                       only: not to be acknowledged, the sender sends it
+                       again) */
+    GVIEW_DEFERRED, /* ahead, and not kept: its author is not a member of
+                       the current state, or nearer versions fill the
+                       room; not to be acknowledged either */
 } gview_result;
 
 /* Start a view from a creation (checked as gstate_check(NULL, ...)). */

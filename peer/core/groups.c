@@ -767,6 +767,8 @@ static int received_state(groups *g, const uint8_t dev[static 32], const gstate 
         r = 0; /* not the next version of this group: nothing to do */
     else if (r)
         r = BANTER_EPERM;
+    else if (res == GVIEW_PENDING || res == GVIEW_DEFERRED)
+        r = BANTER_EAGAIN; /* ahead: kept in memory at most, so sent again */
     if (r == 0 && res == GVIEW_APPLIED) {
         r = save_state(&sg, &v->cur);
         if (r == 0)

@@ -153,8 +153,9 @@ BANTER_WUR int groups_delivery(groups *g, const uint8_t id[static GSTATE_ID_LEN]
 /* From adapters: a GROUP_STATE, GROUP_KEY or GROUP_MSG that device sent.
  * 0: taken (also a duplicate, or a state older than the group's): ACK it;
  * BANTER_EPERM: the sender has no right to it (refuse, do not keep);
- * BANTER_EAGAIN: a message whose chain has not arrived yet (do not ACK:
- * the sender sends it again); another error: not stored (do not ACK). */
+ * BANTER_EAGAIN: a message whose chain has not arrived yet, or a state
+ * ahead of the versions before it (do not ACK: the sender sends it again);
+ * another error: not stored (do not ACK). */
 BANTER_WUR int groups_received(groups *g, const uint8_t device[static 32], const msg *m);
 
 #endif

@@ -877,6 +877,34 @@ static void test_forged_reinvite(void **state)
     assert_string_equal(info.st.by, "@ada");
 }
 
+/* A state ahead of the versions before it is held in memory at most, so
+ * it is not acknowledged ("not now"): the sender sends it again, and it is
+ * taken once the versions before it are there. */
+static void test_state_ahead_not_acked(void **state)
+{
+    struct net *n = *state;
+    uint8_t gid[16];
+    char why[128] = "";
+    groups_info info, bob;
+    create_group(n, gid);
+    n->d[BOB].offline = true;
+    assert_int_equal(groups_rename(n->d[A].g, gid, "one", why, sizeof why), 0);
+    assert_int_equal(groups_rename(n->d[A].g, gid, "two", why, sizeof why), 0);
+    assert_int_equal(groups_get(n->d[A].g, gid, &info), 0);
+    assert_int_equal(info.st.v, 3);
+    assert_int_equal(send_state_as(n, A, BOB, &info.st), BANTER_EAGAIN);
+    assert_int_equal(send_state_as(n, A, BOB, &info.st), BANTER_EAGAIN); /* still waiting */
+    assert_int_equal(groups_get(n->d[BOB].g, gid, &bob), 0);
+    assert_int_equal(bob.st.v, 1);
+    n->d[BOB].offline = false;
+    messenger_kick(n->d[A].m, NULL);
+    assert_int_equal(pump(n), 0);
+    assert_int_equal(groups_get(n->d[BOB].g, gid, &bob), 0);
+    assert_int_equal(bob.st.v, 3);
+    assert_string_equal(bob.st.name, "two");
+    assert_int_equal(send_state_as(n, A, BOB, &info.st), 0); /* old now: taken */
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -892,6 +920,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_clock_far_ahead, setup, teardown),
         cmocka_unit_test_setup_teardown(test_falling_epochs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forged_reinvite, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_state_ahead_not_acked, setup, teardown),
     };
     return cmocka_run_group_tests_name("peer_groups", tests, NULL, NULL);
 }
