@@ -252,6 +252,41 @@ int gstate_order(const gstate *a, const gstate *b)
     return memcmp(da, db, sizeof da);
 }
 
+/* Whether s removes or demotes member id (a member of base). */
+static bool strikes(const gstate *base, const gstate *s, const char *id)
+{
+    const gstate_member *was = gstate_find(base, id);
+    const gstate_member *is = gstate_find(s, id);
+    return was && (!is || (was->admin && !is->admin));
+}
+
+/* The rank of st's author in a conflict at st's version: a hash of
+ * what no author of a competing state chooses. */
+static void author_rank(const gstate *st, uint8_t out[static BCRYPTO_HASHLEN])
+{
+    static const char label[] = "banter-group-tie";
+    uint8_t head[sizeof label - 1 + GSTATE_ID_LEN + 8];
+    memcpy(head, label, sizeof label - 1);
+    memcpy(head + sizeof label - 1, st->group, GSTATE_ID_LEN);
+    for (int i = 0; i < 8; i++)
+        head[sizeof label - 1 + GSTATE_ID_LEN + (size_t)i] = (uint8_t)(st->v >> (56 - 8 * i));
+    bcrypto_hash2(out, head, sizeof head, (const uint8_t *)st->by, strlen(st->by));
+}
+
+int gstate_conflict(const gstate *base, const gstate *a, const gstate *b)
+{
+    bool sa = strikes(base, a, b->by), sb = strikes(base, b, a->by);
+    if (sa != sb)
+        return sa ? 1 : -1;
+    if (strcmp(a->by, b->by) != 0) {
+        uint8_t ra[BCRYPTO_HASHLEN], rb[BCRYPTO_HASHLEN];
+        author_rank(a, ra);
+        author_rank(b, rb);
+        return memcmp(ra, rb, sizeof ra);
+    }
+    return gstate_order(a, b);
+}
+
 int gview_init(gview *g, const gstate *created, char *why, size_t whylen)
 {
     int r = gstate_check(NULL, created, why, whylen);
@@ -264,8 +299,12 @@ int gview_init(gview *g, const gstate *created, char *why, size_t whylen)
 
 static bool same(const gstate *a, const gstate *b) { return gstate_order(a, b) == 0; }
 
+/* Hold st (ahead) when its author is a member now: anyone else's states
+ * would crowd out the real ones. */
 static gview_result keep_pending(gview *g, const gstate *st)
 {
+    if (!gstate_find(&g->cur, st->by))
+        return GVIEW_DEFERRED;
     for (size_t i = 0; i < g->npending; i++)
         if (same(&g->pending[i], st))
             return GVIEW_PENDING;
@@ -276,7 +315,7 @@ static gview_result keep_pending(gview *g, const gstate *st)
             if (g->pending[i].v > g->pending[far].v)
                 far = i;
         if (g->pending[far].v <= st->v)
-            return GVIEW_IGNORED;
+            return GVIEW_DEFERRED;
         g->pending[far] = *st;
         return GVIEW_PENDING;
     }
@@ -285,7 +324,8 @@ static gview_result keep_pending(gview *g, const gstate *st)
 }
 
 /* A state at most one version ahead: the next one, or a concurrent one
- * of the current version (the larger hash wins), or an old one. */
+ * of the current version (gstate_conflict picks the winner), or an old
+ * one. */
 static int take(gview *g, const gstate *st, gview_result *res, char *why, size_t whylen)
 {
     int r;
@@ -303,7 +343,7 @@ static int take(gview *g, const gstate *st, gview_result *res, char *why, size_t
         r = gstate_check(&g->base, st, why, whylen);
         if (r)
             return r;
-        if (gstate_order(st, &g->cur) > 0) {
+        if (gstate_conflict(&g->base, st, &g->cur) > 0) {
             g->cur = *st;
             *res = GVIEW_APPLIED;
         }
@@ -340,6 +380,10 @@ int gview_receive(gview *g, const gstate *st, gview_result *res, char *why, size
     if (r) {
         say(why, whylen, "malformed state");
         return r;
+    }
+    if (st->v > g->cur.v + GSTATE_MAX_JUMP) {
+        say(why, whylen, "too many versions ahead");
+        return BANTER_EPERM;
     }
     if (st->v > g->cur.v + 1) {
         *res = keep_pending(g, st);

@@ -18,10 +18,12 @@
  *   - any member may leave: remove itself, and change nothing else;
  *   - the group id and creator never change.
  * Two different states of the same version v + 1 (two admins at once): the
- * one whose encoding has the larger BLAKE2b hash wins on every device; a
- * device that applied the other goes back to v and applies the winner. A
- * state beyond v + 1 waits (at most GSTATE_MAX_PENDING per group) until the
- * states between arrive.
+ * one gstate_conflict prefers wins on every device (a state that removes
+ * or demotes the other's author first, then an order of the authors that
+ * neither chooses); a device that applied the other goes back to v and
+ * applies the winner. A state beyond v + 1 by a member of the state at v
+ * waits (at most GSTATE_MAX_PENDING per group, the nearest versions) until
+ * the states between arrive.
  *
  * Sans-I/O: no clock, no randomness, no allocation in the rules; the codec
  * allocates only through cJSON and frees before returning.
@@ -41,6 +43,10 @@
 #define GSTATE_MAX_MEMBERS 128
 #define GSTATE_MEMBER_MAX  65 /* "@" + a name of up to 64 bytes, or 64 hex digits */
 #define GSTATE_MAX_PENDING 8
+/* A state more than this many versions ahead of the one a device holds is
+ * refused: no group changes that often while a device is away, and a state
+ * near the end of v's range would freeze the group. */
+#define GSTATE_MAX_JUMP    65536
 
 typedef struct gstate_member {
     char id[GSTATE_MEMBER_MAX + 1];
@@ -84,8 +90,23 @@ BANTER_WUR int gstate_decode(gstate *st, const char *json, size_t len);
  * of this group. */
 BANTER_WUR int gstate_check(const gstate *prev, const gstate *next, char *why, size_t whylen);
 
-/* The tie-break of two states of one version: > 0 when a wins. */
+/* The order of two states by the BLAKE2b hash of their encodings: < 0, 0
+ * (the same state), > 0. */
 int gstate_order(const gstate *a, const gstate *b);
+
+/* The tie-break of two different states a and b of one version, both
+ * made over base: > 0 when a wins, < 0 when b does. In this order:
+ *   1. a state that removes or demotes the other's author (a member of
+ *      base) wins over one that does not do the same to its own author:
+ *      an admin removed or demoted at version v cannot win back with a
+ *      state of its own at v;
+ *   2. of two authors, the one whose BLAKE2b("banter-group-tie" || group
+ *      || v (8 bytes, big-endian) || author id) is larger: no author
+ *      chooses what decides (the group, the version, the ids), whatever
+ *      its state holds;
+ *   3. of one author's two states, the larger gstate_order.
+ * The same on every device, whatever arrived first. */
+int gstate_conflict(const gstate *base, const gstate *a, const gstate *b);
 
 /*
  * A device's view of one group: the applied state, the one before it (to
@@ -101,10 +122,15 @@ typedef struct gview {
 } gview;
 
 typedef enum gview_result {
-    GVIEW_APPLIED, /* cur changed: show it, start a new sender-key epoch if
-                      someone left or was removed */
-    GVIEW_IGNORED, /* known already, older, or a concurrent loser */
-    GVIEW_PENDING, /* kept until the versions before it arrive */
+    GVIEW_APPLIED,  /* cur changed: show it, start a new sender-key epoch if
+                       someone left or was removed */
+    GVIEW_IGNORED,  /* known already, older, or a concurrent loser */
+    GVIEW_PENDING,  /* kept until the versions before it arrive (in memory
+                       only: not to be acknowledged, the sender sends it
+                       again) */
+    GVIEW_DEFERRED, /* ahead, and not kept: its author is not a member of
+                       the current state, or nearer versions fill the
+                       room; not to be acknowledged either */
 } gview_result;
 
 /* Start a view from a creation (checked as gstate_check(NULL, ...)). */
@@ -113,7 +139,8 @@ BANTER_WUR int gview_init(gview *g, const gstate *created, char *why, size_t why
 /* Take a state received from its author's device (the caller has checked
  * that the sending device belongs to member st->by; for someone removed in
  * st, st->by is the remover). *res says what happened. Errors as
- * gstate_check; a refused state changes nothing. Pending states that
+ * gstate_check, and BANTER_EPERM for a state more than GSTATE_MAX_JUMP
+ * versions ahead; a refused state changes nothing. Pending states that
  * become next are applied in the same call. */
 BANTER_WUR int gview_receive(gview *g, const gstate *st, gview_result *res, char *why,
                              size_t whylen);

@@ -591,6 +591,10 @@ static int rotate_if_due(groups *g, store_group *sg, const gstate *now)
     return new_epoch(g, sg, now);
 }
 
+/* The clock of this device's next message: one more than lc, stopping at
+ * GROUPS_LC_MAX (a store from before GROUPS_LC_STEP_MAX may hold it). */
+static uint64_t next_lc(uint64_t lc) { return lc < GROUPS_LC_MAX ? lc + 1 : GROUPS_LC_MAX; }
+
 static int seal_text(store_group *sg, const uint8_t msgid[static MSG_ID_LEN], int64_t ts,
                      const char *text, size_t len, uint8_t **sealed, size_t *slen, gkey_header *h)
 {
@@ -598,7 +602,7 @@ static int seal_text(store_group *sg, const uint8_t msgid[static MSG_ID_LEN], in
     buf pt;
     gkey_chain *c = NULL;
     buf_init(&pt, BANTER_MAX_PLAINTEXT);
-    int r = msg_gtext_init(&t, msgid, ts, (int64_t)(sg->lc + 1), text, len);
+    int r = msg_gtext_init(&t, msgid, ts, (int64_t)next_lc(sg->lc), text, len);
     if (r == 0)
         r = msg_encode(&t, &pt);
     msg_clear(&t);
@@ -647,7 +651,7 @@ int groups_send(groups *g, const uint8_t id[static GSTATE_ID_LEN], const char *t
     r = seal_text(&sg, msgid, ts, text, len, &sealed, &slen, &h);
     if (r)
         goto out;
-    sg.lc++;
+    sg.lc = next_lc(sg.lc);
     sg.sent++;
     /* The chain moved on: saved before the message leaves. */
     if ((r = store_group_put(g->st, &sg)) != 0)
@@ -681,6 +685,17 @@ static bool invites(const gstate *st, const char *me)
 {
     const gstate_member *by = gstate_find(st, st->by);
     return by && by->admin && gstate_find(st, me);
+}
+
+/* Whether st may take this node back into the group it last knew at
+ * last: same group and creator, a version after last but at most
+ * GSTATE_MAX_JUMP on, made by an admin of last. */
+static bool rejoins(const gstate *last, const gstate *st)
+{
+    const gstate_member *by = gstate_find(last, st->by);
+    return memcmp(last->group, st->group, GSTATE_ID_LEN) == 0 &&
+           strcmp(last->creator, st->creator) == 0 && st->v > last->v &&
+           st->v - last->v <= GSTATE_MAX_JUMP && by && by->admin;
 }
 
 /* Take st as the group's state without the versions before it (an
@@ -733,9 +748,12 @@ static int received_state(groups *g, const uint8_t dev[static 32], const gstate 
     int r = load(g, st->group, &sg, &v);
     if (r == BANTER_ENOENT) /* an invitation: by an admin of it, naming this node */
         return invites(st, me) ? join(g, st, NULL) : BANTER_EPERM;
-    if (r == 0 && !sg.member && st->v > v->cur.v && strcmp(st->creator, v->cur.creator) == 0 &&
-        invites(st, me)) { /* invited again after leaving or being removed */
-        r = join(g, st, &sg);
+    if (r == 0 && !sg.member && st->v > v->cur.v && invites(st, me)) {
+        /* Invited again after leaving or being removed: only as a
+         * successor of the state this node last knew (the author an admin
+         * there, not too many versions on), never a copy made up by
+         * someone else. */
+        r = rejoins(&v->cur, st) ? join(g, st, &sg) : BANTER_EPERM;
         store_group_clear(&sg);
         return r;
     }
@@ -749,6 +767,8 @@ static int received_state(groups *g, const uint8_t dev[static 32], const gstate 
         r = 0; /* not the next version of this group: nothing to do */
     else if (r)
         r = BANTER_EPERM;
+    else if (res == GVIEW_PENDING || res == GVIEW_DEFERRED)
+        r = BANTER_EAGAIN; /* ahead: kept in memory at most, so sent again */
     if (r == 0 && res == GVIEW_APPLIED) {
         r = save_state(&sg, &v->cur);
         if (r == 0)
@@ -807,11 +827,19 @@ static int received_key(groups *g, const uint8_t dev[static 32], const struct ms
      * not bring back keys used since. */
     r = store_gchain_get(g->st, h.group, dev, h.epoch, tmp, &n);
     if (r == BANTER_ENOENT) {
-        n = gkey_chain_save(c, tmp);
-        r = store_gchain_put(g->st, h.group, dev, h.epoch, tmp, n);
+        /* Epochs only go up: one at or below the newest held is refused
+         * (falling epochs would each take a row). */
+        uint32_t newest = 0;
+        r = store_gchain_newest(g->st, h.group, dev, &newest);
+        if (r == 0 && h.epoch <= newest)
+            r = BANTER_EPERM;
+        else if (r == 0 || r == BANTER_ENOENT) {
+            n = gkey_chain_save(c, tmp);
+            r = store_gchain_put(g->st, h.group, dev, h.epoch, tmp, n);
+        }
         /* Keep the epoch before for messages still on their way. */
-        if (r == 0 && h.epoch > 1)
-            r = store_gchain_drop_before(g->st, h.group, dev, h.epoch - 1);
+        if (r == 0)
+            r = store_gchain_keep(g->st, h.group, dev, GROUPS_CHAINS_PER_DEVICE);
     }
     sodium_memzero(tmp, STORE_GCHAIN_MAX);
     g_free(tmp);
@@ -861,6 +889,16 @@ static int open_msg(groups *g, const gkey_header *h, const struct msg_gmsg *gm, 
     return r;
 }
 
+/* The group's clock after a message with clock lc: lc, but never more
+ * than GROUPS_LC_STEP_MAX past what was known (a member who claims a clock
+ * near the end of the range moves everyone's by a step only). */
+static uint64_t adopt_lc(uint64_t known, uint64_t lc)
+{
+    uint64_t most =
+        known < GROUPS_LC_MAX - GROUPS_LC_STEP_MAX ? known + GROUPS_LC_STEP_MAX : GROUPS_LC_MAX;
+    return lc < known ? known : lc > most ? most : lc;
+}
+
 static int received_msg(groups *g, const uint8_t dev[static 32], const struct msg_gmsg *gm)
 {
     gkey_header h;
@@ -897,8 +935,9 @@ static int received_msg(groups *g, const uint8_t dev[static 32], const struct ms
     store_gpos_make(sm.gpos, (uint64_t)text.u.gtext.lc, dev, h.epoch, h.iteration);
     int64_t seq = 0;
     r = store_msg_add(g->st, &sm, &seq);
-    if (r >= 0 && (uint64_t)text.u.gtext.lc > sg.lc) {
-        sg.lc = (uint64_t)text.u.gtext.lc;
+    uint64_t lc = adopt_lc(sg.lc, (uint64_t)text.u.gtext.lc);
+    if (r >= 0 && lc > sg.lc) {
+        sg.lc = lc;
         int r2 = store_group_put(g->st, &sg);
         r = r2 ? r2 : r;
     }

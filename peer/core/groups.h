@@ -54,9 +54,19 @@
 #include "gstate.h"
 #include "msg.h"
 
-#define GROUPS_EPOCH_MSGS 1000u                    /* a new epoch after this many messages */
-#define GROUPS_EPOCH_MS   (7LL * 24 * 3600 * 1000) /* or after this long */
-#define GROUPS_PAGE_MAX   500                      /* history and search pages */
+#define GROUPS_EPOCH_MSGS        1000u                    /* a new epoch after this many messages */
+#define GROUPS_EPOCH_MS          (7LL * 24 * 3600 * 1000) /* or after this long */
+#define GROUPS_PAGE_MAX          500                      /* history and search pages */
+/* A received message moves this device's Lamport clock of the group at
+ * most this far ahead (its own lc is kept for its position): a member
+ * claiming a clock near the end of the range cannot push the group's
+ * there. */
+#define GROUPS_LC_STEP_MAX       (1ULL << 24)
+/* The largest Lamport clock (its JSON range); the clock stops there. */
+#define GROUPS_LC_MAX            ((uint64_t)BANTER_MAX_INT)
+/* Receiving chains kept per member device and group: its newest epoch
+ * and the one before (for messages still on their way). */
+#define GROUPS_CHAINS_PER_DEVICE 2u
 
 typedef struct groups groups;
 
@@ -143,8 +153,9 @@ BANTER_WUR int groups_delivery(groups *g, const uint8_t id[static GSTATE_ID_LEN]
 /* From adapters: a GROUP_STATE, GROUP_KEY or GROUP_MSG that device sent.
  * 0: taken (also a duplicate, or a state older than the group's): ACK it;
  * BANTER_EPERM: the sender has no right to it (refuse, do not keep);
- * BANTER_EAGAIN: a message whose chain has not arrived yet (do not ACK:
- * the sender sends it again); another error: not stored (do not ACK). */
+ * BANTER_EAGAIN: a message whose chain has not arrived yet, or a state
+ * ahead of the versions before it (do not ACK: the sender sends it again);
+ * another error: not stored (do not ACK). */
 BANTER_WUR int groups_received(groups *g, const uint8_t device[static 32], const msg *m);
 
 #endif

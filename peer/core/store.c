@@ -283,6 +283,8 @@ enum stmt_id {
     S_GCHAIN_PUT,
     S_GCHAIN_GET,
     S_GCHAIN_DROP,
+    S_GCHAIN_NEWEST,
+    S_GCHAIN_KEEP,
     S_GROUP_HISTORY,
     S_GROUP_UNREAD,
     S_COUNT
@@ -354,6 +356,10 @@ static const char *const stmt_sql[S_COUNT] = {
                      " ON CONFLICT (grp, device, epoch) DO UPDATE SET chain = excluded.chain",
     [S_GCHAIN_GET] = "SELECT chain FROM group_chains WHERE grp = ?1 AND device = ?2 AND epoch = ?3",
     [S_GCHAIN_DROP] = "DELETE FROM group_chains WHERE grp = ?1 AND device = ?2 AND epoch < ?3",
+    [S_GCHAIN_NEWEST] = "SELECT max(epoch) FROM group_chains WHERE grp = ?1 AND device = ?2",
+    [S_GCHAIN_KEEP] = "DELETE FROM group_chains WHERE grp = ?1 AND device = ?2 AND epoch NOT IN"
+                      " (SELECT epoch FROM group_chains WHERE grp = ?1 AND device = ?2"
+                      " ORDER BY epoch DESC LIMIT ?3)",
     /* The last ?2 messages of a group (not its control messages), in the
      * group's order (gpos), optionally before position ?3. */
     [S_GROUP_HISTORY] = "SELECT " MSG_COLS " FROM (SELECT " MSG_COLS " FROM messages"
@@ -1819,6 +1825,45 @@ int store_gchain_drop_before(store *st, const uint8_t group[static STORE_GROUP_I
         rc = bind_key(s, 2, device);
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_int64(s, 3, epoch);
+    return bound_done(st, s, rc);
+}
+
+int store_gchain_newest(store *st, const uint8_t group[static STORE_GROUP_IDLEN],
+                        const uint8_t device[static STORE_KEYLEN], uint32_t *epoch)
+{
+    if (st == NULL || epoch == NULL)
+        return BANTER_EINVAL;
+    sqlite3_stmt *s = st->stmt[S_GCHAIN_NEWEST];
+    int rc = sqlite3_bind_blob(s, 1, group, STORE_GROUP_IDLEN, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = bind_key(s, 2, device);
+    if (rc != SQLITE_OK)
+        return bind_failed(st, s, rc);
+    int ret = BANTER_ENOENT;
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL) {
+        int64_t e = sqlite3_column_int64(s, 0);
+        ret = e < 0 || e > UINT32_MAX ? BANTER_EDB : 0;
+        if (ret == 0)
+            *epoch = (uint32_t)e;
+    } else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        ret = fail(st, rc);
+    }
+    stmt_done(s);
+    return ret;
+}
+
+int store_gchain_keep(store *st, const uint8_t group[static STORE_GROUP_IDLEN],
+                      const uint8_t device[static STORE_KEYLEN], size_t keep)
+{
+    if (st == NULL || keep == 0 || keep > INT32_MAX)
+        return BANTER_EINVAL;
+    sqlite3_stmt *s = st->stmt[S_GCHAIN_KEEP];
+    int rc = sqlite3_bind_blob(s, 1, group, STORE_GROUP_IDLEN, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = bind_key(s, 2, device);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 3, (int64_t)keep);
     return bound_done(st, s, rc);
 }
 

@@ -307,6 +307,14 @@ BANTER_WUR int store_gchain_get(store *st, const uint8_t group[static STORE_GROU
 /* Forget the device's chains of epochs before epoch. */
 BANTER_WUR int store_gchain_drop_before(store *st, const uint8_t group[static STORE_GROUP_IDLEN],
                                         const uint8_t device[static STORE_KEYLEN], uint32_t epoch);
+/* The newest epoch of the device's chains held for the group; BANTER_ENOENT
+ * when none. */
+BANTER_WUR int store_gchain_newest(store *st, const uint8_t group[static STORE_GROUP_IDLEN],
+                                   const uint8_t device[static STORE_KEYLEN], uint32_t *epoch);
+/* Forget all but the keep (>= 1) newest epochs of the device's chains of
+ * the group. */
+BANTER_WUR int store_gchain_keep(store *st, const uint8_t group[static STORE_GROUP_IDLEN],
+                                 const uint8_t device[static STORE_KEYLEN], size_t keep);
 /* Up to limit messages of the group (no control messages), in display
  * order, the last ones or those before position before (NULL: none). */
 BANTER_WUR int store_group_history(store *st, const uint8_t group[static STORE_GROUP_IDLEN],

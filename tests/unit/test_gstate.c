@@ -227,13 +227,15 @@ static void test_views_agree(void **state)
     assert_int_equal(gview_receive(g2, &promo, &res, NULL, 0), 0);
     assert_int_equal(res, GVIEW_APPLIED);
     /* A late arrival of the loser changes nothing anywhere. */
-    assert_int_equal(gview_receive(g1, gstate_order(&a3, &b3) > 0 ? &b3 : &a3, &res, NULL, 0), 0);
-    assert_int_equal(gview_receive(g2, gstate_order(&a3, &b3) > 0 ? &b3 : &a3, &res, NULL, 0), 0);
+    bool a_wins = gstate_conflict(&promo, &a3, &b3) > 0;
+    assert_true((gstate_conflict(&promo, &b3, &a3) < 0) == a_wins);
+    assert_int_equal(gview_receive(g1, a_wins ? &b3 : &a3, &res, NULL, 0), 0);
+    assert_int_equal(gview_receive(g2, a_wins ? &b3 : &a3, &res, NULL, 0), 0);
     view1 = &g1->cur;
     view2 = &g2->cur;
     assert_int_equal(view1->v, 3);
     assert_int_equal(gstate_order(view1, view2), 0);
-    assert_int_equal(gstate_order(view1, gstate_order(&a3, &b3) > 0 ? &a3 : &b3), 0);
+    assert_int_equal(gstate_order(view1, a_wins ? &a3 : &b3), 0);
     /* A refused change leaves the view as it was. */
     gstate bad = next_of(&g1->cur, "@eve");
     gstate before = g1->cur;
@@ -241,6 +243,121 @@ static void test_views_agree(void **state)
     assert_int_equal(gstate_order(&before, &g1->cur), 0);
     free(g1);
     free(g2);
+}
+
+/* The view after c, then the states in order (each taken). */
+static void view_after(gview *g, const gstate *c, const gstate *const *sts, size_t n)
+{
+    gview_result res;
+    assert_int_equal(gview_init(g, c, NULL, 0), 0);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(gview_receive(g, sts[i], &res, NULL, 0), 0);
+}
+
+/* An admin removed or demoted at version v cannot take the group back
+ * with a state of its own at v, however it rolls its content: the state
+ * that removes or demotes it wins on every device, whatever arrived
+ * first. */
+static void test_removed_admin_loses(void **state)
+{
+    (void)state;
+    gstate c = created();
+    gstate promo = next_of(&c, "@ada"); /* v2: @bob and @dan admins */
+    promo.m[2].admin = true;
+    set_member(&promo, 3, "@dan", true);
+    promo.n = 4;
+    gstate out = next_of(&promo, "@dan"); /* v3: dan removes bob */
+    remove_member(&out, "@bob");
+    gstate demoted = next_of(&promo, "@dan"); /* or demotes him */
+    demoted.m[2].admin = false;
+    gview *g = calloc(1, sizeof *g);
+    assert_non_null(g);
+    for (int k = 0; k < 64; k++) {
+        /* bob's own v3, re-rolled: a rename, or inviting someone. */
+        gstate x = next_of(&promo, "@bob");
+        snprintf(x.name, sizeof x.name, "bob's now %d", k);
+        if (k % 2) {
+            set_member(&x, 4, "@eve", true);
+            x.n = 5;
+        }
+        for (int d = 0; d < 2; d++) {
+            const gstate *win = d ? &demoted : &out;
+            assert_true(gstate_conflict(&promo, win, &x) > 0);
+            assert_true(gstate_conflict(&promo, &x, win) < 0);
+            /* In the last, x waits for v2 (dan's state would not: dan
+             * is not a member yet, so his device sends it again later). */
+            const gstate *orders[3][3] = {
+                {&promo, win, &x},
+                {&promo, &x, win},
+                {&x, &promo, win},
+            };
+            for (int o = 0; o < 3; o++) {
+                view_after(g, &c, orders[o], 3);
+                assert_int_equal(g->cur.v, 3);
+                assert_int_equal(gstate_order(&g->cur, win), 0);
+            }
+        }
+    }
+    /* Two admins removing each other at once: one wins, the same
+     * everywhere, whatever their states hold. */
+    gstate x = next_of(&promo, "@bob");
+    x.m[3].admin = false; /* bob demotes dan */
+    const gstate *o1[3] = {&promo, &out, &x}, *o2[3] = {&promo, &x, &out};
+    gstate first;
+    view_after(g, &c, o1, 3);
+    first = g->cur;
+    view_after(g, &c, o2, 3);
+    assert_int_equal(gstate_order(&first, &g->cur), 0);
+    free(g);
+}
+
+/* Only a member's states wait for the versions before them, and one not
+ * kept says so (GVIEW_DEFERRED: not to be acknowledged): a stranger's far
+ * states do not crowd out the real ones, and no state is dropped as if it
+ * had been taken. */
+static void test_pending_bounded(void **state)
+{
+    (void)state;
+    gstate c = created();
+    gstate v2 = next_of(&c, "@ada");
+    snprintf(v2.name, sizeof v2.name, "two");
+    gstate v3 = next_of(&v2, "@ada");
+    snprintf(v3.name, sizeof v3.name, "three");
+    gview *g = calloc(1, sizeof *g);
+    gview_result res;
+    assert_non_null(g);
+    assert_int_equal(gview_init(g, &c, NULL, 0), 0);
+    /* @eve is no member: her states ahead are not kept. */
+    for (int k = 0; k < 2 * GSTATE_MAX_PENDING; k++) {
+        gstate e = v3;
+        e.v += (uint64_t)k;
+        snprintf(e.by, sizeof e.by, "@eve");
+        snprintf(e.name, sizeof e.name, "eve %d", k);
+        assert_int_equal(gview_receive(g, &e, &res, NULL, 0), 0);
+        assert_int_equal(res, GVIEW_DEFERRED);
+    }
+    assert_int_equal(g->npending, 0);
+    assert_int_equal(gview_receive(g, &v3, &res, NULL, 0), 0);
+    assert_int_equal(res, GVIEW_PENDING);
+    /* A member's fill the room; one farther than all is not kept, and
+     * says so. */
+    for (int k = 1; k < GSTATE_MAX_PENDING; k++) {
+        gstate b = v3;
+        b.v += (uint64_t)k;
+        snprintf(b.by, sizeof b.by, "@bob");
+        assert_int_equal(gview_receive(g, &b, &res, NULL, 0), 0);
+        assert_int_equal(res, GVIEW_PENDING);
+    }
+    gstate farther = v3;
+    farther.v += GSTATE_MAX_PENDING;
+    assert_int_equal(gview_receive(g, &farther, &res, NULL, 0), 0);
+    assert_int_equal(res, GVIEW_DEFERRED);
+    /* v2 arrives: v3 follows; bob's (no admin changes) are dropped. */
+    assert_int_equal(gview_receive(g, &v2, &res, NULL, 0), 0);
+    assert_int_equal(res, GVIEW_APPLIED);
+    assert_int_equal(g->cur.v, 3);
+    assert_string_equal(g->cur.name, "three");
+    free(g);
 }
 
 static void test_message_order(void **state)
@@ -269,9 +386,10 @@ static void test_message_order(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip),    cmocka_unit_test(test_refused_forms),
-        cmocka_unit_test(test_rights),        cmocka_unit_test(test_views_agree),
-        cmocka_unit_test(test_message_order),
+        cmocka_unit_test(test_round_trip),      cmocka_unit_test(test_refused_forms),
+        cmocka_unit_test(test_rights),          cmocka_unit_test(test_views_agree),
+        cmocka_unit_test(test_message_order),   cmocka_unit_test(test_removed_admin_loses),
+        cmocka_unit_test(test_pending_bounded),
     };
     return cmocka_run_group_tests_name("gstate", tests, NULL, NULL);
 }

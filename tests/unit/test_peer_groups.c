@@ -674,6 +674,237 @@ static void test_restart_and_changed_key(void **state)
     assert_string_equal(h, other);
 }
 
+/* A GROUP_MSG from device i to device to whose GROUP_TEXT carries clock
+ * lc, sealed with i's own chain (which moves on, as a send would); the
+ * receiver's result. */
+static int send_lc(struct net *n, int i, int to, const uint8_t gid[static 16], uint64_t lc,
+                   const char *text)
+{
+    store_group sg;
+    gkey_chain *c = NULL;
+    msg t, m;
+    buf pt;
+    uint8_t id[MSG_ID_LEN];
+    randombytes_buf(id, sizeof id);
+    assert_int_equal(store_group_get(n->d[i].st, gid, &sg), 0);
+    assert_int_equal(gkey_chain_load(&c, sg.chain, sg.chain_len), 0);
+    assert_int_equal(msg_gtext_init(&t, id, n->wall, (int64_t)lc, text, strlen(text)), 0);
+    buf_init(&pt, BANTER_MAX_PLAINTEXT);
+    assert_int_equal(msg_encode(&t, &pt), 0);
+    msg_clear(&t);
+    size_t slen = buf_len(&pt) + GKEY_OVERHEAD;
+    uint8_t *sealed = malloc(slen);
+    assert_int_equal(gkey_seal(c, sealed, buf_data(&pt), buf_len(&pt)), 0);
+    buf_free(&pt);
+    sg.chain_len = gkey_chain_save(c, sg.chain);
+    gkey_chain_free(c);
+    assert_int_equal(store_group_put(n->d[i].st, &sg), 0);
+    store_group_clear(&sg);
+    assert_int_equal(msg_gmsg_init(&m, id, sealed, slen), 0);
+    free(sealed);
+    int r = groups_received(n->d[to].g, n->d[i].key, &m);
+    msg_clear(&m);
+    return r;
+}
+
+/* A member cannot stop everyone else's sending by pushing the group's
+ * Lamport clock to the end of its range: a message claiming a clock far
+ * ahead is stored where it claims, but moves this device's clock by
+ * GROUPS_LC_STEP_MAX at most, and a clock already at the end (a store from
+ * before the rule) stops there instead of refusing every send. */
+static void test_clock_far_ahead(void **state)
+{
+    struct net *n = *state;
+    uint8_t gid[16], id[MSG_ID_LEN];
+    char h[256];
+    store_group sg;
+    create_group(n, gid);
+    say(n, A, gid, "one");
+    assert_int_equal(pump(n), 0);
+    assert_int_equal(send_lc(n, BOB, A, gid, (uint64_t)BANTER_MAX_INT, "the end"), 0);
+    assert_int_equal(store_group_get(n->d[A].st, gid, &sg), 0);
+    assert_int_equal(sg.lc, 1 + GROUPS_LC_STEP_MAX);
+    store_group_clear(&sg);
+    assert_int_equal(groups_send(n->d[A].g, gid, "still here", 10, id), 0);
+    assert_int_equal(send_lc(n, BOB, A, gid, 5, "an old clock"), 0);
+    assert_int_equal(store_group_get(n->d[A].st, gid, &sg), 0);
+    assert_int_equal(sg.lc, 2 + GROUPS_LC_STEP_MAX);
+    /* A clock at the end of its range (an old store): sending goes on. */
+    sg.lc = GROUPS_LC_MAX;
+    assert_int_equal(store_group_put(n->d[A].st, &sg), 0);
+    store_group_clear(&sg);
+    assert_int_equal(groups_send(n->d[A].g, gid, "at the end", 10, id), 0);
+    assert_int_equal(groups_send(n->d[A].g, gid, "and after", 9, id), 0);
+    assert_int_equal(send_lc(n, BOB, A, gid, (uint64_t)BANTER_MAX_INT, "the end again"), 0);
+    assert_int_equal(store_group_get(n->d[A].st, gid, &sg), 0);
+    assert_int_equal(sg.lc, GROUPS_LC_MAX);
+    store_group_clear(&sg);
+    assert_int_equal(pump(n), 0);
+    history(n, A, gid, h, sizeof h);
+    /* Past "still here", bob's and ada's clocks tie at the end (sorted by
+     * device key). */
+    assert_int_equal(strncmp(h, "one|an old clock|still here|", 28), 0);
+    assert_true(strstr(h, "at the end") < strstr(h, "and after"));
+    assert_non_null(strstr(h, "|the end|") ? strstr(h, "|the end|") : strstr(h, "|the end"));
+    history(n, CAROL, gid, h, sizeof h);
+    assert_string_equal(h, "one|still here|at the end|and after");
+}
+
+/* A GROUP_KEY from device i to device to, of a fresh chain of i at
+ * epoch; the receiver's result. */
+static int send_epoch(struct net *n, int i, int to, const uint8_t gid[static 16], uint32_t epoch)
+{
+    gkey_chain *c = NULL;
+    banter_rng rng = {f_fill, n};
+    msg m = {.type = MSG_GROUP_KEY};
+    assert_int_equal(gkey_chain_new(&c, gid, n->d[i].key, epoch, rng), 0);
+    gkey_dist_encode(c, m.u.gkey.dist);
+    gkey_chain_free(c);
+    randombytes_buf(m.u.gkey.id, MSG_ID_LEN);
+    return groups_received(n->d[to].g, n->d[i].key, &m);
+}
+
+/* How many of the epochs from..to of device i's chains device at holds. */
+static size_t chains_held(struct net *n, int at, int i, const uint8_t gid[static 16], uint32_t from,
+                          uint32_t to)
+{
+    uint8_t *saved = malloc(STORE_GCHAIN_MAX);
+    size_t len = 0, k = 0;
+    for (uint32_t e = from;; e++) {
+        k += store_gchain_get(n->d[at].st, gid, n->d[i].key, e, saved, &len) == 0;
+        if (e == to)
+            break;
+    }
+    free(saved);
+    return k;
+}
+
+/* A member cannot fill another's disk with distributions: epochs only go
+ * up (one at or below the newest held is refused), and at most
+ * GROUPS_CHAINS_PER_DEVICE chains of a device are kept. */
+static void test_falling_epochs(void **state)
+{
+    struct net *n = *state;
+    uint8_t gid[16];
+    char h[256];
+    create_group(n, gid);
+    assert_int_equal(chains_held(n, A, BOB, gid, 1, 1), 1);
+    assert_int_equal(send_epoch(n, BOB, A, gid, UINT32_MAX), 0);
+    for (uint32_t e = UINT32_MAX - 1; e > UINT32_MAX - 64; e--)
+        assert_int_equal(send_epoch(n, BOB, A, gid, e), BANTER_EPERM);
+    assert_int_equal(chains_held(n, A, BOB, gid, UINT32_MAX - 64, UINT32_MAX), 1);
+    assert_int_equal(chains_held(n, A, BOB, gid, 1, 1), 1); /* the one before */
+    /* Rising epochs keep two. */
+    for (uint32_t e = 2; e < 10; e++)
+        assert_int_equal(send_epoch(n, CAROL, A, gid, e), 0);
+    assert_int_equal(chains_held(n, A, CAROL, gid, 1, 9), GROUPS_CHAINS_PER_DEVICE);
+    assert_int_equal(chains_held(n, A, CAROL, gid, 8, 9), 2);
+    /* An epoch held already is a duplicate: taken, nothing replaced. */
+    assert_int_equal(send_epoch(n, CAROL, A, gid, 9), 0);
+    /* Talk goes on with the real chains of the others. */
+    say(n, DAVE, gid, "still talking");
+    assert_int_equal(pump(n), 0);
+    history(n, A, gid, h, sizeof h);
+    assert_string_equal(h, "still talking");
+}
+
+/* Device from sends st to device to; the receiver's result. */
+static int send_state_as(struct net *n, int from, int to, const gstate *st)
+{
+    msg m;
+    uint8_t id[MSG_ID_LEN];
+    randombytes_buf(id, sizeof id);
+    assert_int_equal(msg_gstate_init(&m, id, st), 0);
+    int r = groups_received(n->d[to].g, n->d[from].key, &m);
+    msg_clear(&m);
+    return r;
+}
+
+/* A node that knows a group (also after being removed from it) is taken
+ * back only by a successor of the state it last knew: made by an admin of
+ * that state, at most GSTATE_MAX_JUMP versions on. A member's copy of the
+ * group with itself as admin, or a state far ahead, is refused. */
+static void test_forged_reinvite(void **state)
+{
+    struct net *n = *state;
+    uint8_t gid[16];
+    char why[128] = "";
+    groups_info info;
+    create_group(n, gid);
+    assert_int_equal(groups_remove(n->d[A].g, gid, "@dave", why, sizeof why), 0);
+    assert_int_equal(pump(n), 0);
+    assert_int_equal(groups_get(n->d[DAVE].g, gid, &info), 0);
+    assert_false(info.member);
+    gstate last = info.st;
+    /* bob, no admin, makes up the next version: himself an admin, dave
+     * back in. */
+    gstate fake = last;
+    fake.v++;
+    snprintf(fake.by, sizeof fake.by, "@bob");
+    for (size_t i = 0; i < fake.n; i++)
+        fake.m[i].admin = strcmp(fake.m[i].id, "@bob") == 0 || strcmp(fake.m[i].id, "@ada") == 0;
+    snprintf(fake.m[fake.n].id, sizeof fake.m[0].id, "@dave");
+    fake.m[fake.n++].admin = false;
+    assert_int_equal(send_state_as(n, BOB, DAVE, &fake), BANTER_EPERM);
+    /* ... or a group of his own under its id, with another creator. */
+    gstate own = fake;
+    snprintf(own.creator, sizeof own.creator, "@bob");
+    own.n = 0;
+    snprintf(own.m[own.n].id, sizeof own.m[0].id, "@bob");
+    own.m[own.n++].admin = true;
+    snprintf(own.m[own.n].id, sizeof own.m[0].id, "@dave");
+    own.m[own.n++].admin = false;
+    assert_int_equal(send_state_as(n, BOB, DAVE, &own), BANTER_EPERM);
+    /* An admin's invitation far ahead: refused too. */
+    gstate far = last;
+    far.v += GSTATE_MAX_JUMP + 1;
+    snprintf(far.m[far.n].id, sizeof far.m[0].id, "@dave");
+    far.m[far.n++].admin = false;
+    assert_int_equal(send_state_as(n, A, DAVE, &far), BANTER_EPERM);
+    assert_int_equal(groups_get(n->d[DAVE].g, gid, &info), 0);
+    assert_false(info.member);
+    assert_int_equal(info.st.v, last.v);
+    /* A member is not moved far ahead either. */
+    far.v = last.v + GSTATE_MAX_JUMP + 1;
+    assert_int_equal(send_state_as(n, A, BOB, &far), BANTER_EPERM);
+    /* ada's real invitation takes dave back. */
+    const char *again[] = {"@dave"};
+    assert_int_equal(groups_invite(n->d[A].g, gid, again, 1, why, sizeof why), 0);
+    assert_int_equal(pump(n), 0);
+    assert_int_equal(groups_get(n->d[DAVE].g, gid, &info), 0);
+    assert_true(info.member);
+    assert_int_equal(info.st.v, last.v + 1);
+    assert_string_equal(info.st.by, "@ada");
+}
+
+/* A state ahead of the versions before it is held in memory at most, so
+ * it is not acknowledged ("not now"): the sender sends it again, and it is
+ * taken once the versions before it are there. */
+static void test_state_ahead_not_acked(void **state)
+{
+    struct net *n = *state;
+    uint8_t gid[16];
+    char why[128] = "";
+    groups_info info, bob;
+    create_group(n, gid);
+    n->d[BOB].offline = true;
+    assert_int_equal(groups_rename(n->d[A].g, gid, "one", why, sizeof why), 0);
+    assert_int_equal(groups_rename(n->d[A].g, gid, "two", why, sizeof why), 0);
+    assert_int_equal(groups_get(n->d[A].g, gid, &info), 0);
+    assert_int_equal(info.st.v, 3);
+    assert_int_equal(send_state_as(n, A, BOB, &info.st), BANTER_EAGAIN);
+    assert_int_equal(send_state_as(n, A, BOB, &info.st), BANTER_EAGAIN); /* still waiting */
+    assert_int_equal(groups_get(n->d[BOB].g, gid, &bob), 0);
+    assert_int_equal(bob.st.v, 1);
+    n->d[BOB].offline = false;
+    messenger_kick(n->d[A].m, NULL);
+    assert_int_equal(pump(n), 0);
+    assert_int_equal(groups_get(n->d[BOB].g, gid, &bob), 0);
+    assert_int_equal(bob.st.v, 3);
+    assert_string_equal(bob.st.name, "two");
+    assert_int_equal(send_state_as(n, A, BOB, &info.st), 0); /* old now: taken */
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -686,6 +917,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_leave_rename_epochs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restart_and_changed_key, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_clock_far_ahead, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_falling_epochs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_forged_reinvite, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_state_ahead_not_acked, setup, teardown),
     };
     return cmocka_run_group_tests_name("peer_groups", tests, NULL, NULL);
 }
