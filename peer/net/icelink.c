@@ -496,6 +496,21 @@ void icelink_want(icelink *il, const char *account, const uint8_t dev[static 32]
     (void)sess_new(il, account, dev, NULL, true);
 }
 
+/* Sessions (in the table, and displaced ones still carrying a
+ * connection) with the devices of account. */
+static size_t sessions_of(icelink *il, const char *account)
+{
+    size_t n = 0;
+    GHashTableIter it;
+    gpointer v;
+    g_hash_table_iter_init(&it, il->sess);
+    while (g_hash_table_iter_next(&it, NULL, &v))
+        n += strcmp(((isess *)v)->account, account) == 0;
+    for (GList *l = il->displaced; l; l = l->next)
+        n += strcmp(((isess *)l->data)->account, account) == 0;
+    return n;
+}
+
 static void on_offer(icelink *il, const struct rv_ice *o)
 {
     icecand_policy pol = {.allow_ipv6 = true};
@@ -513,7 +528,18 @@ static void on_offer(icelink *il, const struct rv_ice *o)
     isess *old = g_hash_table_lookup(il->sess, o->device);
     if (old && old->st == S_ADOPTED)
         old = NULL; /* the peer lost it: a new path replaces it once connected */
-    if ((old ? 0u : 1u) + g_hash_table_size(il->sess) > ICELINK_MAX) {
+    /* An offer soon after the last attempt with that device failed (or
+     * after one replaced a session still checking): refused as the
+     * offerer's own back-off would not send it (half of it is allowed
+     * for the two ends' clocks), so a contact cannot make this node start
+     * agents and TURN allocations over and over. */
+    backoff *b = g_hash_table_lookup(il->rest, o->device);
+    bool early = b && mono_ms() < b->next_ms - (int64_t)(b->delay / 2);
+    if (early || (old ? 0u : 1u) + g_hash_table_size(il->sess) > ICELINK_MAX ||
+        (!old && sessions_of(il, o->user) >= ICELINK_PER_ACCOUNT)) {
+        if (early)
+            say(il, "an ICE offer from %s's device %s too soon after the last one: refused",
+                o->user, fp);
         isess tmp = {.il = il};
         memcpy(tmp.dev, o->device, 32);
         g_strlcpy(tmp.account, o->user, sizeof tmp.account);
@@ -535,6 +561,7 @@ static void on_offer(icelink *il, const struct rv_ice *o)
     if (old) {
         g_hash_table_steal(il->sess, old->dev);
         sess_destroy(old);
+        rest(il, o->device, false); /* a second replacement waits */
     } else if ((old = g_hash_table_lookup(il->sess, o->device)) != NULL) {
         g_hash_table_steal(il->sess, o->device); /* the adopted one stays with its conn, */
         il->displaced = g_list_prepend(il->displaced, old); /* and under icelink_recheck */

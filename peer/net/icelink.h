@@ -51,6 +51,8 @@
 #define ICELINK_BACKOFF_MIN_MS 2000
 #define ICELINK_BACKOFF_MAX_MS 60000
 #define ICELINK_MAX            32
+/* Sessions with the devices of one account at once (of ICELINK_MAX). */
+#define ICELINK_PER_ACCOUNT    8
 
 typedef struct icelink icelink;
 

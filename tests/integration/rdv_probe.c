@@ -62,6 +62,9 @@
  *              RV_SEALs; prints "seal id=ID to=USER devices=N"
  *   seals=USER:N          N such messages ("message 1"...), at most 256
  *              copies unanswered at a time
+ *   icehost=ADDR          the host candidate address of the ICE offers and
+ *              answers ice= sends from now on (default 127.0.0.1, which a
+ *              node refuses: ADDR makes the offer usable)
  *   sealto=USER:DEVHEX:TEXT  one copy to the device key given
  *   bsealto=USER:DEVHEX:TEXT the same with the broadcast flag
  *   bcast=DEPT:TEXT       RV_BROADCAST_TO for every page (DEPT may be
@@ -199,6 +202,7 @@ typedef struct probe {
     bool hold;                    /* batch: collect in ob, do not send yet */
     rvbatch ob;                   /* batch: what waits to go out as one RV_BATCH */
     bool raw;                     /* --raw: print search results' plaintext in hex */
+    char ice_host[46];            /* icehost=: the candidate's address ("": 127.0.0.1) */
     bool has_org;                 /* --org: signatures are checked against org */
     uint8_t org[32];              /* (else against the key the server proved) */
     bool quiet_results;           /* searches=: do not print the results */
@@ -972,7 +976,7 @@ static int set_target(probe *p, const char *arg)
 /* An ICE message of type t for device dev of user, well-formed: a fresh
  * session, and for an offer or answer credentials and one candidate line
  * (heap: rvmsg_clear frees it). 0, or 1 when out of memory. */
-static int ice_for(rvmsg *m, rv_type t, const char *user, const uint8_t *dev)
+static int ice_for(rvmsg *m, rv_type t, const char *user, const uint8_t *dev, const char *host)
 {
     m->type = t;
     snprintf(m->u.ice.user, sizeof m->u.ice.user, "%s", user);
@@ -986,7 +990,7 @@ static int ice_for(rvmsg *m, rv_type t, const char *user, const uint8_t *dev)
     if (!m->u.ice.cand)
         return 1;
     snprintf(m->u.ice.cand[0], sizeof m->u.ice.cand[0],
-             "candidate:1 1 udp 2130706431 127.0.0.1 9 typ host");
+             "candidate:1 1 udp 2130706431 %s 9 typ host", host && *host ? host : "127.0.0.1");
     m->u.ice.ncand = 1;
     return 0;
 }
@@ -1006,7 +1010,7 @@ static int ice_step(probe *p, const char *arg)
             continue;
         struct known *k = known_of(p, colon + 1);
         const uint8_t *dev = k && k->ndev ? k->dev[0] : p->target.dev;
-        if (ice_for(&m, types[i], colon + 1, dev) != 0)
+        if (ice_for(&m, types[i], colon + 1, dev, p->ice_host) != 0)
             return -1;
         int r = send_rv(p, &m);
         rvmsg_clear(&m);
@@ -1078,7 +1082,7 @@ static int canonical_rv(probe *p, int t, rvmsg *m)
     case RV_ICE_OFFER:
     case RV_ICE_ANSWER:
     case RV_ICE_END:
-        return ice_for(m, (rv_type)t, p->target.user, p->target.dev);
+        return ice_for(m, (rv_type)t, p->target.user, p->target.dev, p->ice_host);
     case RV_PROBE:
     case RV_PROBE_RESULT:
         m->u.probe.port = 9; /* discard: nothing listens there in the tests */
@@ -1194,6 +1198,12 @@ static int rv_step3(probe *p, const char *s)
         return set_target(p, s + 7);
     if (strncmp(s, "ice=", 4) == 0)
         return ice_step(p, s + 4);
+    if (strncmp(s, "icehost=", 8) == 0) {
+        if (strlen(s + 8) >= sizeof p->ice_host)
+            return -1;
+        snprintf(p->ice_host, sizeof p->ice_host, "%s", s + 8);
+        return 0;
+    }
     if (strncmp(s, "send=", 5) == 0)
         return send_type(p, s + 5);
     if (strncmp(s, "mark=", 5) == 0) {

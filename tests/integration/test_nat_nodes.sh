@@ -26,6 +26,11 @@
 #       on bob says TURN works over TCP only, and the path is TURN over
 #       TCP (route "relay"); in (a) nat-check said "behind NAT" and TURN
 #       over UDP;
+#   (e2) another device of bob's (an rdv_probe logged in as bob) sends
+#       alice offer after offer: the second replaces the first while it
+#       is still checking, the third, 300 ms later, is refused (EBUSY,
+#       "too soon"): a contact cannot make alice's node start ICE agents
+#       and TURN allocations over and over;
 #   (f) bob blocks alice: the direct path ends at once on both sides and
 #       a message alice sends then never reaches bob (regression: the
 #       path outlived the block).
@@ -121,6 +126,15 @@ grep -q 'TCP only' <<<"$out" || t_fail "(e) nat-check" "$out"
 t_pass "(e) nat-check with UDP blocked: $(jq -r .verdict <<<"$nc")"
 check_path "(e) UDP blocked at bob's site" relay
 path bob alice | grep -q 'TURN tcp' || t_fail "(e)" "not TURN over TCP: $(path bob alice)"
+
+# ---- (e2) offer after offer from a contact's device ----
+out=$(nat_exec pub "$RDV_PROBE" --key "$T/bob2.key" 198.18.0.1 7400 hello \
+    "login=bob:$(cat "$T/pw")" "target=alice:$alice_dev:x" icehost=198.18.0.99 wait=1500 \
+    ice=offer:alice wait=300 ice=offer:alice wait=300 ice=offer:alice wait=1000 2>&1)
+grep -q '^recv ice end user=alice .* error=EBUSY$' <<<"$out" || t_fail "(e2)" "no EBUSY: $out"
+grep -q "an ICE offer from bob's device .* too soon after the last one: refused" \
+    "$T/alice-${NRUN[alice]}.err" || t_fail "(e2)" "alice's log: $(grep -i 'ice offer' "$T/alice-${NRUN[alice]}.err" | tail -n 3)"
+t_pass "(e2) offer after offer from a contact's device: the third, 300 ms on, refused (EBUSY, too soon)"
 
 # ---- (f) a block ends the direct path ----
 b bob contact block alice >/dev/null 2>&1 || t_fail "(f)" "block"
