@@ -94,6 +94,11 @@ struct conn {
      * never); the start of the signaling rate window, and the messages
      * in it. */
     uint32_t ice_sent, ice_window;
+    /* The start of the rate windows (server.c) of the changes that reach
+     * the account's contacts (RV_STATUS, RV_PROFILE_SET, RV_CONTACT) and
+     * of searches, and the messages in each (saturating). */
+    uint32_t chg_window, srch_window;
+    uint16_t chg_count, srch_count;
     uint32_t cert_sent; /* the last certificate was sent (auth.c renews it; 0: never) */
     uint32_t wbytes;    /* bytes in the write in flight */
     uint16_t ice_count;

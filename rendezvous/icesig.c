@@ -95,7 +95,9 @@ static bool within_rate(conn *c)
         c->ice_window = conn_ms(now);
         c->ice_count = 0;
     }
-    return ++c->ice_count <= ICESIG_BURST;
+    if (c->ice_count < UINT16_MAX) /* a flood never wraps it back to 0 */
+        c->ice_count++;
+    return c->ice_count <= ICESIG_BURST;
 }
 
 /* A message to a device on another instance, in flight: who to tell

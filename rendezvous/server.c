@@ -118,8 +118,43 @@ static bool needs_auth(rv_type t)
            t == RV_ICE_END || t == RV_PROBE;
 }
 
+/* Whether c may send one more message of a rate-limited kind now: at
+ * most max in SERVER_RATE_WINDOW_MS. */
+static bool within(conn *c, uint32_t *window, uint16_t *count, unsigned max)
+{
+    uint64_t now = core_now(conn_core(c));
+    if (conn_age(now, *window) >= SERVER_RATE_WINDOW_MS) {
+        *window = conn_ms(now);
+        *count = 0;
+    }
+    if (*count < UINT16_MAX)
+        ++*count;
+    return *count <= max;
+}
+
+/* Changes that every contact's devices hear of, and searches (each a
+ * database query), under their rates: refused ERATE beyond. */
+static bool rate_ok(conn *c, rv_type t)
+{
+    if (t == RV_STATUS || t == RV_PROFILE_SET || t == RV_CONTACT) {
+        if (within(c, &c->chg_window, &c->chg_count, SERVER_CHANGES))
+            return true;
+        conn_refuse(c, "ERATE", "too many status, profile and contact changes; wait");
+        return false;
+    }
+    if (t == RV_SEARCH) {
+        if (within(c, &c->srch_window, &c->srch_count, SERVER_SEARCHES))
+            return true;
+        conn_refuse(c, "ERATE", "too many searches; wait");
+        return false;
+    }
+    return true;
+}
+
 static void rv_dispatch(conn *c, rvmsg *m)
 {
+    if (!rate_ok(c, m->type))
+        return;
     switch (m->type) {
     case RV_LOGIN:
         auth_login(c, &m->u.login);

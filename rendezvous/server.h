@@ -47,18 +47,23 @@
 #include "db.h"
 #include "identity.h"
 
-#define SERVER_FEATURE      "rendezvous"
-#define SERVER_TICK_MS      1000u
-#define SERVER_HANDSHAKE_MS 10000u
-#define SERVER_PING_MS      30000u
-#define SERVER_IDLE_MS      60000u
-#define SERVER_MAX_PENDING  1024u
-#define SERVER_STATS_MS     60000u
+#define SERVER_FEATURE        "rendezvous"
+#define SERVER_TICK_MS        1000u
+#define SERVER_HANDSHAKE_MS   10000u
+#define SERVER_PING_MS        30000u
+#define SERVER_IDLE_MS        60000u
+#define SERVER_MAX_PENDING    1024u
+/* Per connection and SERVER_RATE_WINDOW_MS: changes its contacts hear of
+ * (RV_STATUS, RV_PROFILE_SET, RV_CONTACT) and searches; ERATE beyond. */
+#define SERVER_RATE_WINDOW_MS 10000u
+#define SERVER_CHANGES        64u
+#define SERVER_SEARCHES       64u
+#define SERVER_STATS_MS       60000u
 /* heap_tick (server.c): how often the heap's free bytes are looked at, and
  * by how much they must have grown for a malloc_trim. */
-#define SERVER_TRIM_MS      10000u
-#define SERVER_TRIM_MIN     (256u * 1024u)
-#define SERVER_BACKLOG      4096
+#define SERVER_TRIM_MS        10000u
+#define SERVER_TRIM_MIN       (256u * 1024u)
+#define SERVER_BACKLOG        4096
 
 typedef struct server_config {
     const identity *id; /* borrowed: the server key */

@@ -197,6 +197,29 @@ out=$("$RDV_PROBE" 127.0.0.1 "$PORT" hello contact=request:bob status=away 2>&1)
 [ "$(count "$out" '^recv error EAUTH$')" -eq 2 ] || t_fail "EAUTH" "$out"
 t_pass "ENOUSER (unknown, disabled), EINVAL (oneself), ESTATE (approve without a request, request while blocking), EAUTH before login"
 
+# ---- 7b. a flood of changes, and of searches, is cut at the rate ----
+# Each status change reaches every device of every contact: bob sends 80
+# at once; 64 (SERVER_CHANGES per 10 s) are taken and reach ann, the other
+# 16 are refused ERATE, and the connection stays (16 refusals are
+# tolerated). 70 searches: 64 answered, 6 refused.
+bgp a ann.key ready wait=8000
+wait_out a '^ready$'
+steps=()
+for i in $(seq 1 80); do steps+=("status=away:f$i"); done
+out=$(pr bob.key ready "${steps[@]}" sync status=online)
+[ "$(count "$out" '^recv error ERATE$')" -eq 17 ] || t_fail "rate" "bob: $(grep -c ERATE <<<"$out") ERATE: $(tail -n 3 <<<"$out")"
+wait_out a '^recv presence bob away text=f64$'
+sleep 0.5
+bg_done a
+[ "$(grep -c "^recv presence bob away text=f" "$T/a.out")" -eq 64 ] && ! grep -q 'text=f65$' "$T/a.out" ||
+    t_fail "rate" "ann saw $(grep -c "^recv presence bob away" "$T/a.out") of bob's changes: $(grep "^recv presence bob" "$T/a.out" | tr "\n" " " | cut -c1-600)"
+steps=()
+for i in $(seq 1 70); do steps+=("search=0:5:display_name=nobody$i"); done
+out=$(pr cat.key ready "${steps[@]}")
+[ "$(count "$out" '^recv error ERATE$')" -eq 6 ] && [ "$(count "$out" '^recv result ')" -eq 64 ] ||
+    t_fail "rate" "cat: $(count "$out" '^recv result ') results, $(count "$out" '^recv error ERATE$') ERATE"
+t_pass "a flood is cut at the rate: 64 of 80 status changes taken and pushed to the contact, the rest ERATE; 64 of 70 searches answered; the connections stay"
+
 # ---- 11. PostgreSQL (a cluster of one): a presence read older than a login ----
 # jon's device leaves and comes back while the read its leaving notified
 # waits (a session of ours holds `presence`; another holds `contacts`, so
