@@ -114,31 +114,6 @@ static bool is_hex(const char *s, size_t n)
     return s[n] == '\0';
 }
 
-static int read_token(web *w, int fd, const char *path, char *why, size_t cap)
-{
-    struct stat st;
-    char text[TOKEN_HEX + 2] = "";
-    ssize_t n;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
-        (st.st_mode & 077)) {
-        snprintf(why, cap, "%s must be a regular file of yours, mode 0600 (chmod 600 it)", path);
-        return BANTER_EPERM;
-    }
-    do
-        n = read(fd, text, sizeof text - 1);
-    while (n < 0 && errno == EINTR);
-    if (n >= TOKEN_HEX && (n == TOKEN_HEX || text[TOKEN_HEX] == '\n'))
-        text[TOKEN_HEX] = '\0';
-    if (n < TOKEN_HEX || !is_hex(text, TOKEN_HEX)) {
-        snprintf(why, cap, "%s is not 64 lowercase hex digits: delete it for a new one", path);
-        bcrypto_wipe(text, sizeof text);
-        return BANTER_EFORMAT;
-    }
-    memcpy(w->token, text, sizeof w->token);
-    bcrypto_wipe(text, sizeof text);
-    return 0;
-}
-
 static int new_token(web *w, const char *path, char *why, size_t cap)
 {
     uint8_t raw[TOKEN_LEN];
@@ -162,22 +137,26 @@ static int new_token(web *w, const char *path, char *why, size_t cap)
     return 0;
 }
 
-/* DIR/web.token, made on first use; then the cookie derived from it. */
+/* DIR/web.token: a new key at every start, so the one a page kept from an
+ * earlier start opens nothing (such a page sends it to whatever listens on
+ * its port, which after the node moved to another may be someone else's
+ * server); written beside it and renamed over it. Then the cookie derived
+ * from it. */
 static int load_token(web *w, const char *dir, char *why, size_t cap)
 {
-    char path[HOME_PATH_MAX + 16];
+    char path[HOME_PATH_MAX + 16], tmp[HOME_PATH_MAX + 20];
     uint8_t mac[BCRYPTO_HASHLEN];
     static const char label[] = "banter web page cookie v1";
-    int r;
     snprintf(path, sizeof path, "%s/web.token", dir);
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd >= 0) {
-        r = read_token(w, fd, path, why, cap);
-        close(fd);
-    } else if (errno == ENOENT) {
-        r = new_token(w, path, why, cap);
-    } else {
-        snprintf(why, cap, "cannot open %s: %s", path, g_strerror(errno));
+    snprintf(tmp, sizeof tmp, "%s/web.token.new", dir);
+    if (unlink(tmp) != 0 && errno != ENOENT) {
+        snprintf(why, cap, "cannot remove %s: %s", tmp, g_strerror(errno));
+        return BANTER_EIO;
+    }
+    int r = new_token(w, tmp, why, cap);
+    if (r == 0 && rename(tmp, path) != 0) {
+        snprintf(why, cap, "cannot replace %s: %s", path, g_strerror(errno));
+        unlink(tmp);
         r = BANTER_EIO;
     }
     if (r)

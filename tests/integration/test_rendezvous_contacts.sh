@@ -199,7 +199,8 @@ t_pass "ENOUSER (unknown, disabled), EINVAL (oneself), ESTATE (approve without a
 
 # ---- 7b. a flood of changes, and of searches, is cut at the rate ----
 # Each status change reaches every device of every contact: bob sends 80
-# at once; 64 (SERVER_CHANGES per 10 s) are taken and reach ann, the other
+# at once; 64 (SERVER_CHANGES per 10 s) are taken and reach ann (the 64th
+# last, none after it), the other
 # 16 are refused ERATE, and the connection stays (16 refusals are
 # tolerated). 70 searches: 64 answered, 6 refused.
 bgp a ann.key ready wait=8000
@@ -211,8 +212,11 @@ out=$(pr bob.key ready "${steps[@]}" sync status=online)
 wait_out a '^recv presence bob away text=f64$'
 sleep 0.5
 bg_done a
-[ "$(grep -c "^recv presence bob away text=f" "$T/a.out")" -eq 64 ] && ! grep -q 'text=f65$' "$T/a.out" ||
-    t_fail "rate" "ann saw $(grep -c "^recv presence bob away" "$T/a.out") of bob's changes: $(grep "^recv presence bob" "$T/a.out" | tr "\n" " " | cut -c1-600)"
+# (On PostgreSQL a burst reaches a contact through presence reads, which
+# may skip states in between: the 64th comes last, none after it.)
+last=$(sed -n 's/^recv presence bob away text=f\([0-9]*\)$/\1/p' "$T/a.out" | tail -n 1)
+[ "$last" = 64 ] && [ "$(grep -c "^recv presence bob away text=f" "$T/a.out")" -le 64 ] ||
+    t_fail "rate" "ann saw $(grep -c "^recv presence bob away text=f" "$T/a.out") of bob's changes, the last f$last"
 steps=()
 for i in $(seq 1 70); do steps+=("search=0:5:display_name=nobody$i"); done
 out=$(pr cat.key ready "${steps[@]}")

@@ -16,7 +16,9 @@
 #      broadcast, settings kept by the node; the received file is intact.
 #   3. hostile pages of other origins: no fetch, no WebSocket, no upload;
 #      bad frames on the page's own WebSocket: errors, or closed.
-#   4. bob comes back with a new key: the warning, then "trust the new key".
+#   4. bob comes back with a new key: the warning, then "trust the new key";
+#      his node's web key is new too (a new one at every start): the one of
+#      its last start gets 403 on the WebSocket.
 #   5. with a rendezvous server in host 3: carol asks alice to be her
 #      contact; alice accepts in her page and writes to her through the
 #      server; the organisation's policy the server signed is shown in the
@@ -166,6 +168,7 @@ t_pass "web groups: the group file arrived whole; its upload folder went with it
 
 # ---- 4. bob comes back with a new key ----
 OLD_FP_B=$(b "$B" id --json | jq -r .fingerprint)
+OLD_KEY_B=${URL_B##*t=}
 stop_node "$PB" bob bob
 mv "$B/identity.key" "$B/identity.key.old"
 start_node 2 bob "$B" bob2
@@ -173,6 +176,14 @@ PB=$BG_PID
 NEW_FP_B=$(b "$B" id --json | jq -r .fingerprint)
 wait_for 10 changed "$A" bob || t_fail keychange "alice does not see bob's key as changed"
 URL_B=$(b "$B" open --print)
+# A new web key at every start: a page kept from the last one (which would
+# send it to whatever listens on its port) opens nothing now.
+[ "${URL_B##*t=}" != "$OLD_KEY_B" ] || t_fail "web key" "bob's node kept its web key across a restart"
+code2() { host_exec 2 curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$@"; }
+expect "WebSocket with the key of the node's last start" 403 \
+    "$(code2 "${WS_HEADERS[@]}" -H "Origin: $BASE" "$BASE/ws?t=$OLD_KEY_B")"
+expect "WebSocket with the key of this start" 101 \
+    "$(code2 --max-time 1 "${WS_HEADERS[@]}" -H "Origin: $BASE" "$BASE/ws?t=${URL_B##*t=}" || true)"
 drive keychange OLD_FP_B="$OLD_FP_B" NEW_FP_B="$NEW_FP_B"
 
 stop_node "$PB" bob2 bob

@@ -1526,10 +1526,14 @@
       loadAll();
     };
     main.onclose = async (was) => {
-      if (!everOpen && await keyIsWrong()) {
+      // The node makes a new key at every start: after a restart the one
+      // kept here opens nothing, and retrying would only send it on.
+      if (await keyIsWrong()) {
         main.stopped = true;
         slow.stopped = true;
-        showLock('This key does not open this node (it may have a new one): run banter open again.');
+        showLock(everOpen
+          ? 'Your node started again with a new key: run banter open again.'
+          : 'This key does not open this node (it may have a new one): run banter open again.');
         return;
       }
       connState(was ? 'Lost the connection to your node: reconnecting…' : 'Cannot reach your node: is it running? Retrying…', true);
