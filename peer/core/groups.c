@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "gkey.h"
+#include "tbucket.h"
 #include "utf8.h"
 
 _Static_assert(STORE_GCHAIN_MAX >= GKEY_SAVE_MAX, "a saved chain fits the store's column");
@@ -24,8 +25,13 @@ struct groups {
     uint8_t own[32];
     groups_callbacks cb;
     void *ud;
-    GHashTable *views; /* group id (GBytes) -> gview*: states waiting, and the one before */
+    GHashTable *views;   /* group id (GBytes) -> gview*: states waiting, and the one before */
+    GHashTable *invites; /* device key (GBytes) -> tbucket*: its new groups (invite_clock) */
 };
+
+/* Devices whose invitation buckets are kept before the full ones (nothing
+ * invited lately) are forgotten. */
+#define INVITES_PRUNE 256
 
 static void say(char *why, size_t cap, const char *text)
 {
@@ -48,6 +54,8 @@ int groups_new(groups **out, store *st, contacts *cs, messenger *mr, const node_
     g->ud = ud;
     g->views =
         g_hash_table_new_full(g_bytes_hash, g_bytes_equal, (GDestroyNotify)g_bytes_unref, g_free);
+    g->invites =
+        g_hash_table_new_full(g_bytes_hash, g_bytes_equal, (GDestroyNotify)g_bytes_unref, g_free);
     *out = g;
     return 0;
 }
@@ -57,6 +65,7 @@ void groups_free(groups *g)
     if (!g)
         return;
     g_hash_table_destroy(g->views);
+    g_hash_table_destroy(g->invites);
     g_free(g);
 }
 
@@ -723,9 +732,11 @@ static int join(groups *g, const gstate *st, const store_group *old)
         r = store_group_put(g->st, &sg);
     }
     if (r == 0) {
-        gview *nv = g_new0(gview, 1);
-        nv->cur = *st;
-        g_hash_table_replace(g->views, g_bytes_new(st->group, GSTATE_ID_LEN), nv);
+        /* No view yet (view_of reads the row when the group is used); one
+         * of the state this node last knew goes. */
+        GBytes *k = g_bytes_new(st->group, GSTATE_ID_LEN);
+        g_hash_table_remove(g->views, k);
+        g_bytes_unref(k);
         GArray *devs = devices_of_state(g, st, NULL); /* every member device reads us */
         r = send_key(g, &sg, devs);
         g_array_free(devs, TRUE);
@@ -734,6 +745,46 @@ static int join(groups *g, const gstate *st, const store_group *old)
         g->cb.changed(g->ud, st->group);
     store_group_clear(&sg);
     return r;
+}
+
+/* The clock of the invitation buckets: tbucket counts tokens a second,
+ * and this clock's second is GROUPS_INVITE_EVERY_MS long, so a bucket of
+ * rate 1 earns one invitation every GROUPS_INVITE_EVERY_MS. */
+static int64_t invite_clock(groups *g)
+{
+    return clock_mono(&g->clock) / (GROUPS_INVITE_EVERY_MS / 1000);
+}
+
+static gboolean bucket_full(gpointer key, gpointer value, gpointer now)
+{
+    (void)key;
+    return tbucket_full(value, *(const int64_t *)now);
+}
+
+/* Whether dev may invite this node into one more group: 0 (an invitation
+ * of its bucket taken), BANTER_ELIMIT (GROUPS_MAX held already: nothing
+ * taken), BANTER_ERATE (over dev's rate), BANTER_EDB. Checked before
+ * anything of the invitation is stored or allocated. */
+static int may_join(groups *g, const uint8_t dev[static 32])
+{
+    int64_t n = 0, now = invite_clock(g);
+    int r = store_group_count(g->st, &n);
+    if (r)
+        return r;
+    if (n >= GROUPS_MAX)
+        return BANTER_ELIMIT;
+    GBytes *k = g_bytes_new(dev, 32);
+    tbucket *b = g_hash_table_lookup(g->invites, k);
+    if (b)
+        g_bytes_unref(k);
+    else {
+        if (g_hash_table_size(g->invites) >= INVITES_PRUNE)
+            g_hash_table_foreach_remove(g->invites, bucket_full, &now);
+        b = g_new(tbucket, 1);
+        tbucket_init(b, 1, GROUPS_INVITE_BURST, now);
+        g_hash_table_insert(g->invites, k, b);
+    }
+    return tbucket_take(b, now) ? 0 : BANTER_ERATE;
 }
 
 static int received_state(groups *g, const uint8_t dev[static 32], const gstate *st)
@@ -746,8 +797,12 @@ static int received_state(groups *g, const uint8_t dev[static 32], const gstate 
         return BANTER_EPERM;
     groups_me(g, me);
     int r = load(g, st->group, &sg, &v);
-    if (r == BANTER_ENOENT) /* an invitation: by an admin of it, naming this node */
-        return invites(st, me) ? join(g, st, NULL) : BANTER_EPERM;
+    if (r == BANTER_ENOENT) { /* an invitation: by an admin of it, naming this node */
+        if (!invites(st, me))
+            return BANTER_EPERM;
+        r = may_join(g, dev);
+        return r ? r : join(g, st, NULL);
+    }
     if (r == 0 && !sg.member && st->v > v->cur.v && invites(st, me)) {
         /* Invited again after leaving or being removed: only as a
          * successor of the state this node last knew (the author an admin
@@ -969,14 +1024,13 @@ int groups_received(groups *g, const uint8_t device[static 32], const msg *m)
 static int info_of(groups *g, store_group *sg, groups_info *out)
 {
     char me[GSTATE_MEMBER_MAX + 1];
-    gview *v = view_of(g, sg);
-    if (!v)
-        return BANTER_EDB;
     memset(out, 0, sizeof *out);
-    out->st = v->cur;
+    /* From the row, not a view: listing every group loads none. */
+    if (gstate_decode(&out->st, sg->state, sg->state_len) != 0)
+        return BANTER_EDB;
     out->member = sg->member;
     groups_me(g, me);
-    const gstate_member *mm = gstate_find(&v->cur, me);
+    const gstate_member *mm = gstate_find(&out->st, me);
     out->admin = sg->member && mm && mm->admin;
     out->epoch = sg->epoch;
     out->created_ms = sg->created_ms;

@@ -1748,6 +1748,14 @@ int store_group_list(store *st, store_group **out, size_t *n)
     return 0;
 }
 
+int store_group_count(store *st, int64_t *n)
+{
+    if (st == NULL || n == NULL)
+        return BANTER_EINVAL;
+    return sqlh_query_one(st->db, "SELECT count(*) FROM groups", n, NULL, 0, st->errmsg,
+                          ERRMSG_LEN);
+}
+
 void store_group_clear(store_group *g)
 {
     if (g == NULL)

@@ -294,6 +294,8 @@ BANTER_WUR int store_group_get(store *st, const uint8_t id[static STORE_GROUP_ID
                                store_group *out);
 /* Every group, oldest first: store_groups_free. */
 BANTER_WUR int store_group_list(store *st, store_group **out, size_t *n);
+/* How many groups there are (members or not). */
+BANTER_WUR int store_group_count(store *st, int64_t *n);
 void store_group_clear(store_group *g);
 void store_groups_free(store_group *gs, size_t n);
 /* A member device's receiving chain at epoch (gkey_chain_save bytes). */

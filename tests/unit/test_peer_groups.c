@@ -905,6 +905,87 @@ static void test_state_ahead_not_acked(void **state)
     assert_int_equal(send_state_as(n, A, BOB, &info.st), 0); /* old now: taken */
 }
 
+/* Device from (member id by, an admin) invites device to (member id me)
+ * into a new group of the two; the receiver's result, and the group's id
+ * in gid. */
+static int invite_new(struct net *n, int from, int to, const char *by, const char *me,
+                      uint8_t gid[static 16])
+{
+    gstate *st = calloc(1, sizeof *st);
+    randombytes_buf(st->group, 16);
+    memcpy(gid, st->group, 16);
+    st->v = 1;
+    snprintf(st->name, sizeof st->name, "offer %u", (unsigned)randombytes_random());
+    snprintf(st->creator, sizeof st->creator, "%s", by);
+    snprintf(st->by, sizeof st->by, "%s", by);
+    bool first = strcmp(by, me) < 0;
+    snprintf(st->m[0].id, sizeof st->m[0].id, "%s", first ? by : me);
+    snprintf(st->m[1].id, sizeof st->m[1].id, "%s", first ? me : by);
+    st->m[first ? 0 : 1].admin = true;
+    st->n = 2;
+    int r = send_state_as(n, from, to, st);
+    free(st);
+    return r;
+}
+
+/* Invitations cost the invited node a row and a view each: one device
+ * invites it into at most GROUPS_INVITE_BURST new groups at once (then
+ * one every GROUPS_INVITE_EVERY_MS), the rest are "not now" (ERATE) and
+ * leave nothing; other devices still invite; and past GROUPS_MAX groups
+ * every invitation is refused (ELIMIT), nothing stored. Before, every
+ * invitation of a trusted device was taken: 10,000 of them held about
+ * 880 MB of views. */
+static void test_invitation_flood(void **state)
+{
+    struct net *n = *state;
+    uint8_t gid[16];
+    int64_t count = 0;
+    size_t taken = 0, rate = 0;
+    store_group sg;
+    sodium_bin2hex(carol_id, sizeof carol_id, n->d[CAROL].key, 32);
+    for (int i = 0; i < 100; i++) {
+        int r = invite_new(n, A, BOB, "@ada", "@bob", gid);
+        if (r == 0)
+            taken++;
+        else {
+            assert_int_equal(r, BANTER_ERATE);
+            assert_int_equal(store_group_get(n->d[BOB].st, gid, &sg), BANTER_ENOENT);
+            rate++;
+        }
+    }
+    assert_int_equal(taken, GROUPS_INVITE_BURST);
+    assert_int_equal(rate, 100 - GROUPS_INVITE_BURST);
+    assert_int_equal(store_group_count(n->d[BOB].st, &count), 0);
+    assert_int_equal(count, GROUPS_INVITE_BURST);
+    /* carol's device has its own budget. */
+    assert_int_equal(invite_new(n, CAROL, BOB, carol_id, "@bob", gid), 0);
+    groups_info info;
+    assert_int_equal(groups_get(n->d[BOB].g, gid, &info), 0);
+    assert_true(info.member);
+    /* ada's earns one more every GROUPS_INVITE_EVERY_MS. */
+    n->mono += GROUPS_INVITE_EVERY_MS;
+    assert_int_equal(invite_new(n, A, BOB, "@ada", "@bob", gid), 0);
+    assert_int_equal(invite_new(n, A, BOB, "@ada", "@bob", gid), BANTER_ERATE);
+    assert_int_equal(store_group_count(n->d[BOB].st, &count), 0);
+    assert_int_equal(count, GROUPS_INVITE_BURST + 2);
+    /* Up to GROUPS_MAX (rows written directly: what they hold is not
+     * read here), then any invitation is refused for good. */
+    memset(&sg, 0, sizeof sg);
+    sg.state = (char *)"{}";
+    sg.state_len = 2;
+    sg.chain_len = 1;
+    for (int64_t i = count; i < GROUPS_MAX; i++) {
+        randombytes_buf(sg.id, sizeof sg.id);
+        assert_int_equal(store_group_put(n->d[BOB].st, &sg), 0);
+    }
+    n->mono += 3600 * 1000; /* every bucket full again */
+    assert_int_equal(invite_new(n, DAVE, BOB, "@dave", "@bob", gid), BANTER_ELIMIT);
+    assert_int_equal(invite_new(n, A, BOB, "@ada", "@bob", gid), BANTER_ELIMIT);
+    assert_int_equal(store_group_get(n->d[BOB].st, gid, &sg), BANTER_ENOENT);
+    assert_int_equal(store_group_count(n->d[BOB].st, &count), 0);
+    assert_int_equal(count, GROUPS_MAX);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -921,6 +1002,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_falling_epochs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forged_reinvite, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_ahead_not_acked, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_invitation_flood, setup, teardown),
     };
     return cmocka_run_group_tests_name("peer_groups", tests, NULL, NULL);
 }
