@@ -178,7 +178,9 @@ int groups_member_id(groups *g, const char *query, char *out, char *why, size_t 
 
 /* ---- the saved group, its view ---- */
 
-/* The view of group id: from memory, else from the store's state. */
+/* The view of group id: from memory, else from the store's state and
+ * the one before it (so that a concurrent state that wins over the
+ * applied one is still taken after a restart). */
 static gview *view_of(groups *g, const store_group *sg)
 {
     GBytes *k = g_bytes_new(sg->id, GSTATE_ID_LEN);
@@ -193,28 +195,53 @@ static gview *view_of(groups *g, const store_group *sg)
         g_bytes_unref(k);
         return NULL;
     }
+    /* A base that is not the version before (a row edited by hand) is
+     * not one: such a view ignores a competing state, as before. */
+    v->has_base = sg->base && gstate_decode(&v->base, sg->base, sg->base_len) == 0 &&
+                  v->base.v + 1 == v->cur.v &&
+                  memcmp(v->base.group, v->cur.group, GSTATE_ID_LEN) == 0;
     g_hash_table_insert(g->views, k, v);
     return v;
 }
 
-static int save_state(store_group *sg, const gstate *st)
+/* Canonical JSON of st into *text (malloc'd, replacing what it held) and
+ * *len; on failure both are left as they were. */
+static int encode_state(const gstate *st, char **text, size_t *len)
 {
     buf b;
     buf_init(&b, BANTER_MAX_JSON);
     int r = gstate_encode(st, &b);
     if (r == 0) {
-        char *text = g_strndup((const char *)buf_data(&b), buf_len(&b));
-        free(sg->state);
-        sg->state = malloc(buf_len(&b) + 1);
-        if (!sg->state)
+        char *t = malloc(buf_len(&b) + 1);
+        if (!t)
             r = BANTER_ENOMEM;
         else {
-            memcpy(sg->state, text, buf_len(&b) + 1);
-            sg->state_len = buf_len(&b);
+            memcpy(t, buf_data(&b), buf_len(&b));
+            t[buf_len(&b)] = '\0';
+            free(*text);
+            *text = t;
+            *len = buf_len(&b);
         }
-        g_free(text);
     }
     buf_free(&b);
+    return r;
+}
+
+/* st as sg's state, with no state known before it (a creation, a join). */
+static int save_state(store_group *sg, const gstate *st)
+{
+    free(sg->base);
+    sg->base = NULL;
+    sg->base_len = 0;
+    return encode_state(st, &sg->state, &sg->state_len);
+}
+
+/* v's state as sg's, and the one before it when v knows it. */
+static int save_view(store_group *sg, const gview *v)
+{
+    int r = save_state(sg, &v->cur);
+    if (r == 0 && v->has_base)
+        r = encode_state(&v->base, &sg->base, &sg->base_len);
     return r;
 }
 
@@ -396,7 +423,7 @@ static int apply_own(groups *g, const uint8_t id[static GSTATE_ID_LEN],
     if (r == 0 && res != GVIEW_APPLIED)
         r = BANTER_ESTATE;
     if (r == 0)
-        r = save_state(&sg, &v->cur);
+        r = save_view(&sg, v);
     if (r == 0) {
         /* Everyone who is or was a member hears of it. */
         GArray *devs = devices_of_state(g, &v->cur, prev);
@@ -825,7 +852,7 @@ static int received_state(groups *g, const uint8_t dev[static 32], const gstate 
     else if (res == GVIEW_PENDING || res == GVIEW_DEFERRED)
         r = BANTER_EAGAIN; /* ahead: kept in memory at most, so sent again */
     if (r == 0 && res == GVIEW_APPLIED) {
-        r = save_state(&sg, &v->cur);
+        r = save_view(&sg, v);
         if (r == 0)
             r = after_change(g, &sg, prev, &v->cur);
         if (r == 0 && g->cb.changed)

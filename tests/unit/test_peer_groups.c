@@ -905,6 +905,64 @@ static void test_state_ahead_not_acked(void **state)
     assert_int_equal(send_state_as(n, A, BOB, &info.st), 0); /* old now: taken */
 }
 
+/* Two admins change the group at once: every device ends with the same
+ * winner, also one that restarted after it applied the loser (the state
+ * before it is kept in the store). Before, a restarted device rebuilt its
+ * view without the version before, ignored the winner, and kept the
+ * loser for good: the membership diverged. */
+static void test_concurrent_after_restart(void **state)
+{
+    struct net *n = *state;
+    uint8_t gid[16];
+    char why[128] = "";
+    groups_info info;
+    create_group(n, gid);
+    assert_int_equal(groups_set_admin(n->d[A].g, gid, "@bob", true, why, sizeof why), 0);
+    assert_int_equal(pump(n), 0);
+    assert_int_equal(groups_get(n->d[DAVE].g, gid, &info), 0);
+    gstate *base = malloc(sizeof *base), *sa = malloc(sizeof *sa), *sb = malloc(sizeof *sb);
+    *base = info.st;
+    /* At version 3, ada and bob each rename it. */
+    *sa = *base;
+    sa->v++;
+    snprintf(sa->by, sizeof sa->by, "@ada");
+    snprintf(sa->name, sizeof sa->name, "ada's name");
+    *sb = *base;
+    sb->v++;
+    snprintf(sb->by, sizeof sb->by, "@bob");
+    snprintf(sb->name, sizeof sb->name, "bob's name");
+    bool a_wins = gstate_conflict(base, sa, sb) > 0;
+    const gstate *win = a_wins ? sa : sb, *lose = a_wins ? sb : sa;
+    int win_dev = a_wins ? A : BOB, lose_dev = a_wins ? BOB : A;
+    /* dave applies the loser, then restarts (a new groups object on the
+     * same store), then gets the winner. */
+    assert_int_equal(send_state_as(n, lose_dev, DAVE, lose), 0);
+    assert_int_equal(groups_get(n->d[DAVE].g, gid, &info), 0);
+    assert_string_equal(info.st.name, lose->name);
+    groups_free(n->d[DAVE].g);
+    banter_rng rng = {f_fill, n};
+    groups_callbacks gc = {on_message, NULL};
+    assert_int_equal(groups_new(&n->d[DAVE].g, n->d[DAVE].st, n->d[DAVE].cs, n->d[DAVE].m,
+                                &n->clock, rng, n->d[DAVE].key, &gc, &n->d[DAVE]),
+                     0);
+    assert_int_equal(send_state_as(n, win_dev, DAVE, win), 0);
+    assert_int_equal(groups_get(n->d[DAVE].g, gid, &info), 0);
+    assert_string_equal(info.st.name, win->name);
+    assert_string_equal(info.st.by, win->by);
+    /* The loser again changes nothing, and neither does another restart. */
+    assert_int_equal(send_state_as(n, lose_dev, DAVE, lose), 0);
+    groups_free(n->d[DAVE].g);
+    assert_int_equal(groups_new(&n->d[DAVE].g, n->d[DAVE].st, n->d[DAVE].cs, n->d[DAVE].m,
+                                &n->clock, rng, n->d[DAVE].key, &gc, &n->d[DAVE]),
+                     0);
+    assert_int_equal(send_state_as(n, lose_dev, DAVE, lose), 0);
+    assert_int_equal(groups_get(n->d[DAVE].g, gid, &info), 0);
+    assert_string_equal(info.st.name, win->name);
+    free(base);
+    free(sa);
+    free(sb);
+}
+
 /* Device from (member id by, an admin) invites device to (member id me)
  * into a new group of the two; the receiver's result, and the group's id
  * in gid. */
@@ -1003,6 +1061,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_forged_reinvite, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_ahead_not_acked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invitation_flood, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_after_restart, setup, teardown),
     };
     return cmocka_run_group_tests_name("peer_groups", tests, NULL, NULL);
 }
