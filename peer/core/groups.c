@@ -930,8 +930,12 @@ static int received_key(groups *g, const uint8_t dev[static 32], const struct ms
     return r;
 }
 
-/* Open a GROUP_MSG's sealed bytes with dev's chain into *text. */
-static int open_msg(groups *g, const gkey_header *h, const struct msg_gmsg *gm, msg *text)
+/* Open a GROUP_MSG's sealed bytes with dev's chain into *text; *out is
+ * the chain moved past it, not saved yet: the caller saves it once the
+ * message is stored (a message that could not be stored opens again when
+ * it is sent again). 1: a replay, or a key long gone (nothing to store). */
+static int open_msg(groups *g, const gkey_header *h, const struct msg_gmsg *gm, msg *text,
+                    gkey_chain **out)
 {
     uint8_t *tmp = g_malloc(STORE_GCHAIN_MAX), *pt = NULL;
     size_t n = 0, ptlen = 0;
@@ -956,10 +960,8 @@ static int open_msg(groups *g, const gkey_header *h, const struct msg_gmsg *gm, 
         r = BANTER_EPERM; /* not the message it claims to be */
     }
     if (r == 0) {
-        n = gkey_chain_save(c, tmp);
-        r = store_gchain_put(g->st, h->group, h->device, h->epoch, tmp, n);
-        if (r)
-            msg_clear(text);
+        *out = c;
+        c = NULL;
     }
     if (pt) {
         sodium_memzero(pt, gm->len);
@@ -968,6 +970,17 @@ static int open_msg(groups *g, const gkey_header *h, const struct msg_gmsg *gm, 
     sodium_memzero(tmp, STORE_GCHAIN_MAX);
     g_free(tmp);
     gkey_chain_free(c);
+    return r;
+}
+
+/* Save the receiving chain c of h's device and epoch. */
+static int save_chain(groups *g, const gkey_header *h, const gkey_chain *c)
+{
+    uint8_t *tmp = g_malloc(STORE_GCHAIN_MAX);
+    size_t n = gkey_chain_save(c, tmp);
+    int r = store_gchain_put(g->st, h->group, h->device, h->epoch, tmp, n);
+    sodium_memzero(tmp, STORE_GCHAIN_MAX);
+    g_free(tmp);
     return r;
 }
 
@@ -987,13 +1000,14 @@ static int received_msg(groups *g, const uint8_t dev[static 32], const struct ms
     store_group sg;
     gview *v;
     store_device d;
+    gkey_chain *c = NULL;
     msg text = {0};
     if (gkey_peek(&h, gm->sealed, gm->len) != 0 || memcmp(h.device, dev, 32) != 0)
         return BANTER_EPERM; /* nodes never forward: the sealer is the sender */
     int r = sender_ok(g, h.group, dev, &sg, &v);
     if (r)
         return r;
-    r = open_msg(g, &h, gm, &text);
+    r = open_msg(g, &h, gm, &text, &c);
     if (r) {
         store_group_clear(&sg);
         return r == 1 ? 0 : r;
@@ -1015,21 +1029,27 @@ static int received_msg(groups *g, const uint8_t dev[static 32], const struct ms
     memcpy(sm.group, h.group, GSTATE_ID_LEN);
     store_group_handle(h.group, sm.contact);
     store_gpos_make(sm.gpos, (uint64_t)text.u.gtext.lc, dev, h.epoch, h.iteration);
+    /* The message first, then the chain past it: a message that cannot
+     * be stored leaves the chain as it was, so it opens again when it is
+     * sent again (not acknowledged). One stored whose chain could not be
+     * saved is a duplicate when it comes again, and the chain moves on
+     * then. */
     int64_t seq = 0;
-    r = store_msg_add(g->st, &sm, &seq);
+    int added = store_msg_add(g->st, &sm, &seq);
+    r = added < 0 ? added : save_chain(g, &h, c);
     uint64_t lc = adopt_lc(sg.lc, (uint64_t)text.u.gtext.lc);
-    if (r >= 0 && lc > sg.lc) {
+    if (r == 0 && lc > sg.lc) {
         sg.lc = lc;
-        int r2 = store_group_put(g->st, &sg);
-        r = r2 ? r2 : r;
+        r = store_group_put(g->st, &sg);
     }
-    if (r == 0 && g->cb.message) {
+    if (added == 0 && g->cb.message) {
         sm.seq = seq;
         g->cb.message(g->ud, &sm);
     }
+    gkey_chain_free(c);
     msg_clear(&text);
     store_group_clear(&sg);
-    return r < 0 ? r : 0;
+    return r;
 }
 
 int groups_received(groups *g, const uint8_t device[static 32], const msg *m)

@@ -963,6 +963,52 @@ static void test_concurrent_after_restart(void **state)
     free(sb);
 }
 
+/* A message that cannot be stored (the disk full: a page cap) is not
+ * lost: the chain stays where it was, so the copy sent again opens and is
+ * stored. Before, the chain was saved past the message first, and the
+ * copy sent again was taken as a replay and never stored. */
+static void test_msg_not_stored_opens_again(void **state)
+{
+    struct net *n = *state;
+    uint8_t gid[16];
+    char *big = malloc(BANTER_MAX_BODY + 1), *h = malloc(2 * BANTER_MAX_BODY);
+    create_group(n, gid);
+    say(n, BOB, gid, "one");
+    assert_int_equal(pump(n), 0);
+    memset(big, 'x', BANTER_MAX_BODY);
+    big[BANTER_MAX_BODY] = '\0';
+    say(n, BOB, gid, big);
+    struct wire *w = NULL;
+    for (size_t i = 0; i < n->nq; i++)
+        if (n->q[i].from == BOB && n->q[i].to == DAVE && n->q[i].pt[0] == MSG_GROUP_MSG)
+            w = &n->q[i];
+    assert_non_null(w);
+    msg m;
+    assert_int_equal(msg_decode(&m, w->pt, w->len), 0);
+    /* dave's database may not grow: the message does not fit. */
+    assert_int_equal(store_set_max_pages(n->d[DAVE].st, 1), 0);
+    int r = groups_received(n->d[DAVE].g, n->d[BOB].key, &m);
+    assert_true(r < 0 && r != BANTER_EPERM && r != BANTER_EAGAIN);
+    history(n, DAVE, gid, h, 2 * BANTER_MAX_BODY);
+    assert_string_equal(h, "one");
+    /* Room again: the same copy, sent again, is stored. */
+    assert_int_equal(store_set_max_pages(n->d[DAVE].st, 1 << 30), 0);
+    assert_int_equal(groups_received(n->d[DAVE].g, n->d[BOB].key, &m), 0);
+    msg_clear(&m);
+    history(n, DAVE, gid, h, 2 * BANTER_MAX_BODY);
+    assert_int_equal(strncmp(h, "one|xxx", 7), 0);
+    assert_int_equal(strlen(h), 4 + BANTER_MAX_BODY);
+    assert_int_equal(n->d[DAVE].nmsg, 2);
+    /* The chain moved on: the next message opens too. */
+    assert_int_equal(pump(n), 0);
+    say(n, BOB, gid, "three");
+    assert_int_equal(pump(n), 0);
+    history(n, DAVE, gid, h, 2 * BANTER_MAX_BODY);
+    assert_int_equal(strlen(h), 4 + BANTER_MAX_BODY + 6);
+    free(big);
+    free(h);
+}
+
 /* Device from (member id by, an admin) invites device to (member id me)
  * into a new group of the two; the receiver's result, and the group's id
  * in gid. */
@@ -1062,6 +1108,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_state_ahead_not_acked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invitation_flood, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_after_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_msg_not_stored_opens_again, setup, teardown),
     };
     return cmocka_run_group_tests_name("peer_groups", tests, NULL, NULL);
 }
