@@ -25,7 +25,7 @@ struct groups {
     uint8_t own[32];
     groups_callbacks cb;
     void *ud;
-    GHashTable *views;   /* group id (GBytes) -> gview*: states waiting, and the one before */
+    GHashTable *views;   /* group id (GBytes) -> gview*: a cache (GROUPS_VIEWS_MAX) */
     GHashTable *invites; /* device key (GBytes) -> tbucket*: its new groups (invite_clock) */
 };
 
@@ -178,6 +178,24 @@ int groups_member_id(groups *g, const char *query, char *out, char *why, size_t 
 
 /* ---- the saved group, its view ---- */
 
+static gboolean nothing_waits(gpointer key, gpointer value, gpointer ud)
+{
+    (void)key, (void)ud;
+    return ((const gview *)value)->npending == 0;
+}
+
+/* Keep view v of group k (taken: k, v) in the cache. A full cache drops
+ * the views with no state waiting first, every view if all have one. */
+static void keep_view(groups *g, GBytes *k, gview *v)
+{
+    if (g_hash_table_size(g->views) >= GROUPS_VIEWS_MAX && !g_hash_table_contains(g->views, k)) {
+        g_hash_table_foreach_remove(g->views, nothing_waits, NULL);
+        if (g_hash_table_size(g->views) >= GROUPS_VIEWS_MAX)
+            g_hash_table_remove_all(g->views);
+    }
+    g_hash_table_replace(g->views, k, v);
+}
+
 /* The view of group id: from memory, else from the store's state and
  * the one before it (so that a concurrent state that wins over the
  * applied one is still taken after a restart). */
@@ -200,7 +218,7 @@ static gview *view_of(groups *g, const store_group *sg)
     v->has_base = sg->base && gstate_decode(&v->base, sg->base, sg->base_len) == 0 &&
                   v->base.v + 1 == v->cur.v &&
                   memcmp(v->base.group, v->cur.group, GSTATE_ID_LEN) == 0;
-    g_hash_table_insert(g->views, k, v);
+    keep_view(g, k, v);
     return v;
 }
 
@@ -525,7 +543,7 @@ int groups_create(groups *g, const char *name, const char *const *members, size_
         r = store_group_put(g->st, &sg);
     }
     if (r == 0) {
-        g_hash_table_replace(g->views, g_bytes_new(id, GSTATE_ID_LEN), v);
+        keep_view(g, g_bytes_new(id, GSTATE_ID_LEN), v);
         v = NULL;
         GArray *devs = devices_of_state(g, st, NULL);
         r = send_state(g, st, devs);

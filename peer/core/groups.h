@@ -77,6 +77,12 @@
  * beyond, BANTER_ERATE (sent again later), nothing stored. */
 #define GROUPS_INVITE_BURST      20u
 #define GROUPS_INVITE_EVERY_MS   30000
+/* A group's view (gview: its state, the one before, states waiting for
+ * the versions before them; about 88 KB) is kept in memory for at most
+ * this many groups in use; a full cache is emptied (views with states
+ * waiting last) and a group used again is read from its row. What only
+ * memory held, states waiting, was never acknowledged and comes again. */
+#define GROUPS_VIEWS_MAX         64
 
 typedef struct groups groups;
 

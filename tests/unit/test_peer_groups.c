@@ -905,14 +905,41 @@ static void test_state_ahead_not_acked(void **state)
     assert_int_equal(send_state_as(n, A, BOB, &info.st), 0); /* old now: taken */
 }
 
-/* Two admins change the group at once: every device ends with the same
- * winner, also one that restarted after it applied the loser (the state
- * before it is kept in the store). Before, a restarted device rebuilt its
- * view without the version before, ignored the winner, and kept the
- * loser for good: the membership diverged. */
-static void test_concurrent_after_restart(void **state)
+static void restart(struct net *n, int i)
 {
-    struct net *n = *state;
+    banter_rng rng = {f_fill, n};
+    groups_callbacks gc = {on_message, NULL};
+    groups_free(n->d[i].g);
+    assert_int_equal(groups_new(&n->d[i].g, n->d[i].st, n->d[i].cs, n->d[i].m, &n->clock, rng,
+                                n->d[i].key, &gc, &n->d[i]),
+                     0);
+}
+
+static int invite_new(struct net *n, int from, int to, const char *by, const char *me,
+                      uint8_t gid[static 16]);
+
+/* dave's node uses GROUPS_VIEWS_MAX other groups (invited by ada, and
+ * sending in each), so the views it held in memory are dropped. */
+static void crowd_views(struct net *n, int i)
+{
+    uint8_t gid[16], id[MSG_ID_LEN];
+    for (unsigned k = 0; k < GROUPS_VIEWS_MAX; k++) {
+        if (k % GROUPS_INVITE_BURST == 0)
+            n->mono += GROUPS_INVITE_BURST * GROUPS_INVITE_EVERY_MS;
+        assert_int_equal(invite_new(n, A, DAVE, "@ada", "@dave", gid), 0);
+        assert_int_equal(groups_send(n->d[DAVE].g, gid, "hi", 2, id), 0);
+    }
+    (void)i;
+}
+
+/* Two admins change the group at once: every device ends with the same
+ * winner, also one that applied the loser and then restarted (forget:
+ * restart) or dropped its view of the group (forget: crowd_views): the
+ * state before the applied one is kept in the store. Before, a restarted
+ * device rebuilt its view without the version before, ignored the
+ * winner, and kept the loser for good: the membership diverged. */
+static void concurrent_after(struct net *n, void (*forget)(struct net *n, int i))
+{
     uint8_t gid[16];
     char why[128] = "";
     groups_info info;
@@ -934,33 +961,33 @@ static void test_concurrent_after_restart(void **state)
     bool a_wins = gstate_conflict(base, sa, sb) > 0;
     const gstate *win = a_wins ? sa : sb, *lose = a_wins ? sb : sa;
     int win_dev = a_wins ? A : BOB, lose_dev = a_wins ? BOB : A;
-    /* dave applies the loser, then restarts (a new groups object on the
-     * same store), then gets the winner. */
+    /* dave applies the loser, forgets its view, then gets the winner. */
     assert_int_equal(send_state_as(n, lose_dev, DAVE, lose), 0);
     assert_int_equal(groups_get(n->d[DAVE].g, gid, &info), 0);
     assert_string_equal(info.st.name, lose->name);
-    groups_free(n->d[DAVE].g);
-    banter_rng rng = {f_fill, n};
-    groups_callbacks gc = {on_message, NULL};
-    assert_int_equal(groups_new(&n->d[DAVE].g, n->d[DAVE].st, n->d[DAVE].cs, n->d[DAVE].m,
-                                &n->clock, rng, n->d[DAVE].key, &gc, &n->d[DAVE]),
-                     0);
+    forget(n, DAVE);
     assert_int_equal(send_state_as(n, win_dev, DAVE, win), 0);
     assert_int_equal(groups_get(n->d[DAVE].g, gid, &info), 0);
     assert_string_equal(info.st.name, win->name);
     assert_string_equal(info.st.by, win->by);
     /* The loser again changes nothing, and neither does another restart. */
     assert_int_equal(send_state_as(n, lose_dev, DAVE, lose), 0);
-    groups_free(n->d[DAVE].g);
-    assert_int_equal(groups_new(&n->d[DAVE].g, n->d[DAVE].st, n->d[DAVE].cs, n->d[DAVE].m,
-                                &n->clock, rng, n->d[DAVE].key, &gc, &n->d[DAVE]),
-                     0);
+    restart(n, DAVE);
     assert_int_equal(send_state_as(n, lose_dev, DAVE, lose), 0);
     assert_int_equal(groups_get(n->d[DAVE].g, gid, &info), 0);
     assert_string_equal(info.st.name, win->name);
     free(base);
     free(sa);
     free(sb);
+}
+
+static void test_concurrent_after_restart(void **state) { concurrent_after(*state, restart); }
+
+/* At most GROUPS_VIEWS_MAX views are kept in memory: a group whose view
+ * was dropped is read again from its row, the version before included. */
+static void test_concurrent_after_views_dropped(void **state)
+{
+    concurrent_after(*state, crowd_views);
 }
 
 /* A message that cannot be stored (the disk full: a page cap) is not
@@ -1108,6 +1135,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_state_ahead_not_acked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invitation_flood, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_after_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_after_views_dropped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_msg_not_stored_opens_again, setup, teardown),
     };
     return cmocka_run_group_tests_name("peer_groups", tests, NULL, NULL);
