@@ -93,9 +93,9 @@ static const uint8_t *group_msg_id(const msg *m)
 }
 
 /* A group message over the LAN: taken (ACK), refused for good (ERROR
- * EPERM naming it: the sender's copy fails), or not now (ERROR EAGAIN and
- * the like naming it: the sender's copy stays pending and is sent again
- * after a short rest). */
+ * EPERM or ELIMIT naming it: the sender's copy fails), or not now (ERROR
+ * EAGAIN, ERATE and the like naming it: the sender's copy stays pending
+ * and is sent again after a short rest). */
 static void lan_group(app *a, conn *c, const uint8_t key[static 32], const msg *m)
 {
     int r = node_group_received(a->n, key, m);
@@ -106,8 +106,10 @@ static void lan_group(app *a, conn *c, const uint8_t key[static 32], const msg *
         memcpy(out.u.error.id, group_msg_id(m), MSG_ID_LEN);
         g_strlcpy(out.u.error.code, banter_errname(r), sizeof out.u.error.code);
         g_strlcpy(out.u.error.message,
-                  r == BANTER_EPERM ? "refused: the sender has no right to this group message"
-                                    : "receiver could not take the group message now",
+                  r == BANTER_EPERM    ? "refused: the sender has no right to this group message"
+                  : r == BANTER_ELIMIT ? "refused: the receiver is in too many groups"
+                  : r == BANTER_ERATE  ? "too many new groups from this device: send it again later"
+                                       : "receiver could not take the group message now",
                   sizeof out.u.error.message);
         if (r == BANTER_EPERM)
             g_printerr("banter: refused a %s from a device with no right to it\n",

@@ -39,6 +39,8 @@ static const struct err_text errs[] = {
     {BANTER_EAMBIGUOUS, "EAMBIGUOUS", "more than one match"},
     {BANTER_ETIMEDOUT, "ETIMEDOUT", "timed out"},
     {BANTER_EAGAIN, "EAGAIN", "full for now, try again later"},
+    {BANTER_ERATE, "ERATE", "too many at once, try again later"},
+    {BANTER_ELIMIT, "ELIMIT", "over a limit of the receiver"},
 };
 
 static const struct err_text *find(int err)

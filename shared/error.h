@@ -40,6 +40,8 @@ enum banter_err {
     BANTER_EAMBIGUOUS = -25,   /* a name or prefix matches more than one */
     BANTER_ETIMEDOUT = -26,    /* no answer in time */
     BANTER_EAGAIN = -27,       /* full for now: try again when told */
+    BANTER_ERATE = -28,        /* over a rate: try again later */
+    BANTER_ELIMIT = -29,       /* over a cap that waiting does not lift */
 };
 
 /* Text for an error code; never NULL, never needs freeing. */

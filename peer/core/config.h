@@ -31,7 +31,7 @@
  *   peer_frame_timeout = S          seconds a started frame may take (10; 1..300)
  *   chat_rate = N, chat_burst = N   CHATs per second from one device, and
  *                                   at once (20 and 100; 0..1000000; rate 0:
- *                                   no limit)
+ *                                   no limit); GROUP_MSGs likewise, apart
  *   offer_rate = N, offer_burst = N FILE_OFFERs likewise (2 and 50)
  *   offers_per_peer = N             incoming offers waiting for an answer,
  *                                   per device (64; 1..1000000)

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "gkey.h"
+#include "tbucket.h"
 #include "utf8.h"
 
 _Static_assert(STORE_GCHAIN_MAX >= GKEY_SAVE_MAX, "a saved chain fits the store's column");
@@ -24,8 +25,13 @@ struct groups {
     uint8_t own[32];
     groups_callbacks cb;
     void *ud;
-    GHashTable *views; /* group id (GBytes) -> gview*: states waiting, and the one before */
+    GHashTable *views;   /* group id (GBytes) -> gview*: a cache (GROUPS_VIEWS_MAX) */
+    GHashTable *invites; /* device key (GBytes) -> tbucket*: its new groups (invite_clock) */
 };
+
+/* Devices whose invitation buckets are kept before the full ones (nothing
+ * invited lately) are forgotten. */
+#define INVITES_PRUNE 256
 
 static void say(char *why, size_t cap, const char *text)
 {
@@ -48,6 +54,8 @@ int groups_new(groups **out, store *st, contacts *cs, messenger *mr, const node_
     g->ud = ud;
     g->views =
         g_hash_table_new_full(g_bytes_hash, g_bytes_equal, (GDestroyNotify)g_bytes_unref, g_free);
+    g->invites =
+        g_hash_table_new_full(g_bytes_hash, g_bytes_equal, (GDestroyNotify)g_bytes_unref, g_free);
     *out = g;
     return 0;
 }
@@ -57,6 +65,7 @@ void groups_free(groups *g)
     if (!g)
         return;
     g_hash_table_destroy(g->views);
+    g_hash_table_destroy(g->invites);
     g_free(g);
 }
 
@@ -169,7 +178,27 @@ int groups_member_id(groups *g, const char *query, char *out, char *why, size_t 
 
 /* ---- the saved group, its view ---- */
 
-/* The view of group id: from memory, else from the store's state. */
+static gboolean nothing_waits(gpointer key, gpointer value, gpointer ud)
+{
+    (void)key, (void)ud;
+    return ((const gview *)value)->npending == 0;
+}
+
+/* Keep view v of group k (taken: k, v) in the cache. A full cache drops
+ * the views with no state waiting first, every view if all have one. */
+static void keep_view(groups *g, GBytes *k, gview *v)
+{
+    if (g_hash_table_size(g->views) >= GROUPS_VIEWS_MAX && !g_hash_table_contains(g->views, k)) {
+        g_hash_table_foreach_remove(g->views, nothing_waits, NULL);
+        if (g_hash_table_size(g->views) >= GROUPS_VIEWS_MAX)
+            g_hash_table_remove_all(g->views);
+    }
+    g_hash_table_replace(g->views, k, v);
+}
+
+/* The view of group id: from memory, else from the store's state and
+ * the one before it (so that a concurrent state that wins over the
+ * applied one is still taken after a restart). */
 static gview *view_of(groups *g, const store_group *sg)
 {
     GBytes *k = g_bytes_new(sg->id, GSTATE_ID_LEN);
@@ -184,28 +213,53 @@ static gview *view_of(groups *g, const store_group *sg)
         g_bytes_unref(k);
         return NULL;
     }
-    g_hash_table_insert(g->views, k, v);
+    /* A base that is not the version before (a row edited by hand) is
+     * not one: such a view ignores a competing state, as before. */
+    v->has_base = sg->base && gstate_decode(&v->base, sg->base, sg->base_len) == 0 &&
+                  v->base.v + 1 == v->cur.v &&
+                  memcmp(v->base.group, v->cur.group, GSTATE_ID_LEN) == 0;
+    keep_view(g, k, v);
     return v;
 }
 
-static int save_state(store_group *sg, const gstate *st)
+/* Canonical JSON of st into *text (malloc'd, replacing what it held) and
+ * *len; on failure both are left as they were. */
+static int encode_state(const gstate *st, char **text, size_t *len)
 {
     buf b;
     buf_init(&b, BANTER_MAX_JSON);
     int r = gstate_encode(st, &b);
     if (r == 0) {
-        char *text = g_strndup((const char *)buf_data(&b), buf_len(&b));
-        free(sg->state);
-        sg->state = malloc(buf_len(&b) + 1);
-        if (!sg->state)
+        char *t = malloc(buf_len(&b) + 1);
+        if (!t)
             r = BANTER_ENOMEM;
         else {
-            memcpy(sg->state, text, buf_len(&b) + 1);
-            sg->state_len = buf_len(&b);
+            memcpy(t, buf_data(&b), buf_len(&b));
+            t[buf_len(&b)] = '\0';
+            free(*text);
+            *text = t;
+            *len = buf_len(&b);
         }
-        g_free(text);
     }
     buf_free(&b);
+    return r;
+}
+
+/* st as sg's state, with no state known before it (a creation, a join). */
+static int save_state(store_group *sg, const gstate *st)
+{
+    free(sg->base);
+    sg->base = NULL;
+    sg->base_len = 0;
+    return encode_state(st, &sg->state, &sg->state_len);
+}
+
+/* v's state as sg's, and the one before it when v knows it. */
+static int save_view(store_group *sg, const gview *v)
+{
+    int r = save_state(sg, &v->cur);
+    if (r == 0 && v->has_base)
+        r = encode_state(&v->base, &sg->base, &sg->base_len);
     return r;
 }
 
@@ -387,7 +441,7 @@ static int apply_own(groups *g, const uint8_t id[static GSTATE_ID_LEN],
     if (r == 0 && res != GVIEW_APPLIED)
         r = BANTER_ESTATE;
     if (r == 0)
-        r = save_state(&sg, &v->cur);
+        r = save_view(&sg, v);
     if (r == 0) {
         /* Everyone who is or was a member hears of it. */
         GArray *devs = devices_of_state(g, &v->cur, prev);
@@ -489,7 +543,7 @@ int groups_create(groups *g, const char *name, const char *const *members, size_
         r = store_group_put(g->st, &sg);
     }
     if (r == 0) {
-        g_hash_table_replace(g->views, g_bytes_new(id, GSTATE_ID_LEN), v);
+        keep_view(g, g_bytes_new(id, GSTATE_ID_LEN), v);
         v = NULL;
         GArray *devs = devices_of_state(g, st, NULL);
         r = send_state(g, st, devs);
@@ -723,9 +777,11 @@ static int join(groups *g, const gstate *st, const store_group *old)
         r = store_group_put(g->st, &sg);
     }
     if (r == 0) {
-        gview *nv = g_new0(gview, 1);
-        nv->cur = *st;
-        g_hash_table_replace(g->views, g_bytes_new(st->group, GSTATE_ID_LEN), nv);
+        /* No view yet (view_of reads the row when the group is used); one
+         * of the state this node last knew goes. */
+        GBytes *k = g_bytes_new(st->group, GSTATE_ID_LEN);
+        g_hash_table_remove(g->views, k);
+        g_bytes_unref(k);
         GArray *devs = devices_of_state(g, st, NULL); /* every member device reads us */
         r = send_key(g, &sg, devs);
         g_array_free(devs, TRUE);
@@ -734,6 +790,46 @@ static int join(groups *g, const gstate *st, const store_group *old)
         g->cb.changed(g->ud, st->group);
     store_group_clear(&sg);
     return r;
+}
+
+/* The clock of the invitation buckets: tbucket counts tokens a second,
+ * and this clock's second is GROUPS_INVITE_EVERY_MS long, so a bucket of
+ * rate 1 earns one invitation every GROUPS_INVITE_EVERY_MS. */
+static int64_t invite_clock(groups *g)
+{
+    return clock_mono(&g->clock) / (GROUPS_INVITE_EVERY_MS / 1000);
+}
+
+static gboolean bucket_full(gpointer key, gpointer value, gpointer now)
+{
+    (void)key;
+    return tbucket_full(value, *(const int64_t *)now);
+}
+
+/* Whether dev may invite this node into one more group: 0 (an invitation
+ * of its bucket taken), BANTER_ELIMIT (GROUPS_MAX held already: nothing
+ * taken), BANTER_ERATE (over dev's rate), BANTER_EDB. Checked before
+ * anything of the invitation is stored or allocated. */
+static int may_join(groups *g, const uint8_t dev[static 32])
+{
+    int64_t n = 0, now = invite_clock(g);
+    int r = store_group_count(g->st, &n);
+    if (r)
+        return r;
+    if (n >= GROUPS_MAX)
+        return BANTER_ELIMIT;
+    GBytes *k = g_bytes_new(dev, 32);
+    tbucket *b = g_hash_table_lookup(g->invites, k);
+    if (b)
+        g_bytes_unref(k);
+    else {
+        if (g_hash_table_size(g->invites) >= INVITES_PRUNE)
+            g_hash_table_foreach_remove(g->invites, bucket_full, &now);
+        b = g_new(tbucket, 1);
+        tbucket_init(b, 1, GROUPS_INVITE_BURST, now);
+        g_hash_table_insert(g->invites, k, b);
+    }
+    return tbucket_take(b, now) ? 0 : BANTER_ERATE;
 }
 
 static int received_state(groups *g, const uint8_t dev[static 32], const gstate *st)
@@ -746,8 +842,12 @@ static int received_state(groups *g, const uint8_t dev[static 32], const gstate 
         return BANTER_EPERM;
     groups_me(g, me);
     int r = load(g, st->group, &sg, &v);
-    if (r == BANTER_ENOENT) /* an invitation: by an admin of it, naming this node */
-        return invites(st, me) ? join(g, st, NULL) : BANTER_EPERM;
+    if (r == BANTER_ENOENT) { /* an invitation: by an admin of it, naming this node */
+        if (!invites(st, me))
+            return BANTER_EPERM;
+        r = may_join(g, dev);
+        return r ? r : join(g, st, NULL);
+    }
     if (r == 0 && !sg.member && st->v > v->cur.v && invites(st, me)) {
         /* Invited again after leaving or being removed: only as a
          * successor of the state this node last knew (the author an admin
@@ -770,7 +870,7 @@ static int received_state(groups *g, const uint8_t dev[static 32], const gstate 
     else if (res == GVIEW_PENDING || res == GVIEW_DEFERRED)
         r = BANTER_EAGAIN; /* ahead: kept in memory at most, so sent again */
     if (r == 0 && res == GVIEW_APPLIED) {
-        r = save_state(&sg, &v->cur);
+        r = save_view(&sg, v);
         if (r == 0)
             r = after_change(g, &sg, prev, &v->cur);
         if (r == 0 && g->cb.changed)
@@ -848,8 +948,12 @@ static int received_key(groups *g, const uint8_t dev[static 32], const struct ms
     return r;
 }
 
-/* Open a GROUP_MSG's sealed bytes with dev's chain into *text. */
-static int open_msg(groups *g, const gkey_header *h, const struct msg_gmsg *gm, msg *text)
+/* Open a GROUP_MSG's sealed bytes with dev's chain into *text; *out is
+ * the chain moved past it, not saved yet: the caller saves it once the
+ * message is stored (a message that could not be stored opens again when
+ * it is sent again). 1: a replay, or a key long gone (nothing to store). */
+static int open_msg(groups *g, const gkey_header *h, const struct msg_gmsg *gm, msg *text,
+                    gkey_chain **out)
 {
     uint8_t *tmp = g_malloc(STORE_GCHAIN_MAX), *pt = NULL;
     size_t n = 0, ptlen = 0;
@@ -874,10 +978,8 @@ static int open_msg(groups *g, const gkey_header *h, const struct msg_gmsg *gm, 
         r = BANTER_EPERM; /* not the message it claims to be */
     }
     if (r == 0) {
-        n = gkey_chain_save(c, tmp);
-        r = store_gchain_put(g->st, h->group, h->device, h->epoch, tmp, n);
-        if (r)
-            msg_clear(text);
+        *out = c;
+        c = NULL;
     }
     if (pt) {
         sodium_memzero(pt, gm->len);
@@ -886,6 +988,17 @@ static int open_msg(groups *g, const gkey_header *h, const struct msg_gmsg *gm, 
     sodium_memzero(tmp, STORE_GCHAIN_MAX);
     g_free(tmp);
     gkey_chain_free(c);
+    return r;
+}
+
+/* Save the receiving chain c of h's device and epoch. */
+static int save_chain(groups *g, const gkey_header *h, const gkey_chain *c)
+{
+    uint8_t *tmp = g_malloc(STORE_GCHAIN_MAX);
+    size_t n = gkey_chain_save(c, tmp);
+    int r = store_gchain_put(g->st, h->group, h->device, h->epoch, tmp, n);
+    sodium_memzero(tmp, STORE_GCHAIN_MAX);
+    g_free(tmp);
     return r;
 }
 
@@ -905,13 +1018,14 @@ static int received_msg(groups *g, const uint8_t dev[static 32], const struct ms
     store_group sg;
     gview *v;
     store_device d;
+    gkey_chain *c = NULL;
     msg text = {0};
     if (gkey_peek(&h, gm->sealed, gm->len) != 0 || memcmp(h.device, dev, 32) != 0)
         return BANTER_EPERM; /* nodes never forward: the sealer is the sender */
     int r = sender_ok(g, h.group, dev, &sg, &v);
     if (r)
         return r;
-    r = open_msg(g, &h, gm, &text);
+    r = open_msg(g, &h, gm, &text, &c);
     if (r) {
         store_group_clear(&sg);
         return r == 1 ? 0 : r;
@@ -933,21 +1047,27 @@ static int received_msg(groups *g, const uint8_t dev[static 32], const struct ms
     memcpy(sm.group, h.group, GSTATE_ID_LEN);
     store_group_handle(h.group, sm.contact);
     store_gpos_make(sm.gpos, (uint64_t)text.u.gtext.lc, dev, h.epoch, h.iteration);
+    /* The message first, then the chain past it: a message that cannot
+     * be stored leaves the chain as it was, so it opens again when it is
+     * sent again (not acknowledged). One stored whose chain could not be
+     * saved is a duplicate when it comes again, and the chain moves on
+     * then. */
     int64_t seq = 0;
-    r = store_msg_add(g->st, &sm, &seq);
+    int added = store_msg_add(g->st, &sm, &seq);
+    r = added < 0 ? added : save_chain(g, &h, c);
     uint64_t lc = adopt_lc(sg.lc, (uint64_t)text.u.gtext.lc);
-    if (r >= 0 && lc > sg.lc) {
+    if (r == 0 && lc > sg.lc) {
         sg.lc = lc;
-        int r2 = store_group_put(g->st, &sg);
-        r = r2 ? r2 : r;
+        r = store_group_put(g->st, &sg);
     }
-    if (r == 0 && g->cb.message) {
+    if (added == 0 && g->cb.message) {
         sm.seq = seq;
         g->cb.message(g->ud, &sm);
     }
+    gkey_chain_free(c);
     msg_clear(&text);
     store_group_clear(&sg);
-    return r < 0 ? r : 0;
+    return r;
 }
 
 int groups_received(groups *g, const uint8_t device[static 32], const msg *m)
@@ -969,14 +1089,13 @@ int groups_received(groups *g, const uint8_t device[static 32], const msg *m)
 static int info_of(groups *g, store_group *sg, groups_info *out)
 {
     char me[GSTATE_MEMBER_MAX + 1];
-    gview *v = view_of(g, sg);
-    if (!v)
-        return BANTER_EDB;
     memset(out, 0, sizeof *out);
-    out->st = v->cur;
+    /* From the row, not a view: listing every group loads none. */
+    if (gstate_decode(&out->st, sg->state, sg->state_len) != 0)
+        return BANTER_EDB;
     out->member = sg->member;
     groups_me(g, me);
-    const gstate_member *mm = gstate_find(&v->cur, me);
+    const gstate_member *mm = gstate_find(&out->st, me);
     out->admin = sg->member && mm && mm->admin;
     out->epoch = sg->epoch;
     out->created_ms = sg->created_ms;

@@ -23,7 +23,8 @@
  *   GROUP_STATE  D is a trusted device of member st.by; for a known group
  *                the change passes gview_receive; for an unknown one (an
  *                invitation) st.by is an admin of st and this node is a
- *                member of st.
+ *                member of st, within D's rate of new groups
+ *                (BANTER_ERATE) and GROUPS_MAX (BANTER_ELIMIT).
  *   GROUP_KEY    the distribution names D, the group is known, this node
  *                is a member, and D is a trusted device of a member.
  *   GROUP_MSG    the sealed header names D, the group is known, this node
@@ -67,6 +68,21 @@
 /* Receiving chains kept per member device and group: its newest epoch
  * and the one before (for messages still on their way). */
 #define GROUPS_CHAINS_PER_DEVICE 2u
+/* Groups a node holds (members or not): an invitation to one more is
+ * refused BANTER_ELIMIT, nothing stored (every group costs a row and, in
+ * use, a view in memory; a LAN neighbour is trusted on first use). */
+#define GROUPS_MAX               1000
+/* New groups one device may invite this node into: GROUPS_INVITE_BURST
+ * at once, then one every GROUPS_INVITE_EVERY_MS (20 in 10 minutes);
+ * beyond, BANTER_ERATE (sent again later), nothing stored. */
+#define GROUPS_INVITE_BURST      20u
+#define GROUPS_INVITE_EVERY_MS   30000
+/* A group's view (gview: its state, the one before, states waiting for
+ * the versions before them; about 88 KB) is kept in memory for at most
+ * this many groups in use; a full cache is emptied (views with states
+ * waiting last) and a group used again is read from its row. What only
+ * memory held, states waiting, was never acknowledged and comes again. */
+#define GROUPS_VIEWS_MAX         64
 
 typedef struct groups groups;
 
@@ -153,8 +169,10 @@ BANTER_WUR int groups_delivery(groups *g, const uint8_t id[static GSTATE_ID_LEN]
 /* From adapters: a GROUP_STATE, GROUP_KEY or GROUP_MSG that device sent.
  * 0: taken (also a duplicate, or a state older than the group's): ACK it;
  * BANTER_EPERM: the sender has no right to it (refuse, do not keep);
+ * BANTER_ELIMIT: an invitation beyond GROUPS_MAX (refuse, do not keep);
  * BANTER_EAGAIN: a message whose chain has not arrived yet, or a state
  * ahead of the versions before it (do not ACK: the sender sends it again);
+ * BANTER_ERATE: an invitation over the device's rate (do not ACK);
  * another error: not stored (do not ACK). */
 BANTER_WUR int groups_received(groups *g, const uint8_t device[static 32], const msg *m);
 

@@ -243,6 +243,11 @@ static const char *const migrations[] = {
     " received INTEGER NOT NULL,"
     " read INTEGER NOT NULL DEFAULT 0,"
     " read_told INTEGER NOT NULL DEFAULT 0 CHECK (read_told IN (0, 1)));",
+    /* 10 -> 11: a group's state before the applied one (canonical JSON,
+     * NULL when not known: a creation, a join, a group saved before this
+     * step), so that a concurrent state that wins over the applied one is
+     * still taken after a restart (docs/protocol.md 13.4). */
+    "ALTER TABLE groups ADD COLUMN base TEXT NULL;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -251,7 +256,8 @@ static const char *const migrations[] = {
 #define MSG_COLS                                                                                   \
     "seq, id, contact, device, dir, state, flags, broadcast, ts, stored, body, error, grp, gpos,"  \
     " sealed"
-#define GROUP_COLS "id, state, member, epoch, chain, epoch_started, sent, lc, read_seq, created"
+#define GROUP_COLS                                                                                 \
+    "id, state, member, epoch, chain, epoch_started, sent, lc, read_seq, created, base"
 
 enum stmt_id {
     S_CONTACT_PUT,
@@ -346,10 +352,10 @@ static const char *const stmt_sql[S_COUNT] = {
                  " WHERE messages_fts MATCH ?1) AND (?2 IS NULL OR contact = ?2)"
                  " AND (?3 = 0 OR seq < ?3) AND flags & 4 = 0 ORDER BY seq DESC LIMIT ?4",
     [S_GROUP_PUT] = "INSERT INTO groups (" GROUP_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
-                    " ?9, ?10) ON CONFLICT (id) DO UPDATE SET state = excluded.state,"
+                    " ?9, ?10, ?11) ON CONFLICT (id) DO UPDATE SET state = excluded.state,"
                     " member = excluded.member, epoch = excluded.epoch, chain = excluded.chain,"
                     " epoch_started = excluded.epoch_started, sent = excluded.sent,"
-                    " lc = excluded.lc, read_seq = excluded.read_seq",
+                    " lc = excluded.lc, read_seq = excluded.read_seq, base = excluded.base",
     [S_GROUP_GET] = "SELECT " GROUP_COLS " FROM groups WHERE id = ?1",
     [S_GROUP_LIST] = "SELECT " GROUP_COLS " FROM groups ORDER BY created, id",
     [S_GCHAIN_PUT] = "INSERT INTO group_chains (grp, device, epoch, chain) VALUES (?1, ?2, ?3, ?4)"
@@ -1685,13 +1691,28 @@ static int read_group(store *st, sqlite3_stmt *s, void *item)
     g->lc = (uint64_t)sqlite3_column_int64(s, 7);
     g->read_seq = sqlite3_column_int64(s, 8);
     g->created_ms = sqlite3_column_int64(s, 9);
+    if (sqlite3_column_type(s, 10) != SQLITE_NULL) {
+        const unsigned char *b = sqlite3_column_text(s, 10);
+        int bn = sqlite3_column_bytes(s, 10);
+        if (b == NULL || bn <= 0) {
+            set_errmsg(st, "malformed row in groups");
+            return BANTER_EDB;
+        }
+        g->base = malloc((size_t)bn + 1);
+        if (g->base == NULL)
+            return BANTER_ENOMEM;
+        memcpy(g->base, b, (size_t)bn);
+        g->base[bn] = '\0';
+        g->base_len = (size_t)bn;
+    }
     return 0;
 }
 
 int store_group_put(store *st, const store_group *g)
 {
     if (st == NULL || g == NULL || g->state == NULL || g->chain_len == 0 ||
-        g->chain_len > STORE_GCHAIN_MAX || g->state_len > INT32_MAX)
+        g->chain_len > STORE_GCHAIN_MAX || g->state_len > INT32_MAX ||
+        (g->base && (g->base_len == 0 || g->base_len > INT32_MAX)))
         return BANTER_EINVAL;
     sqlite3_stmt *s = st->stmt[S_GROUP_PUT];
     int rc = sqlite3_bind_blob(s, 1, g->id, STORE_GROUP_IDLEN, SQLITE_STATIC);
@@ -1713,6 +1734,9 @@ int store_group_put(store *st, const store_group *g)
         rc = sqlite3_bind_int64(s, 9, g->read_seq);
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_int64(s, 10, g->created_ms);
+    if (rc == SQLITE_OK)
+        rc = g->base ? sqlite3_bind_text(s, 11, g->base, (int)g->base_len, SQLITE_STATIC)
+                     : sqlite3_bind_null(s, 11);
     return bound_done(st, s, rc);
 }
 
@@ -1748,12 +1772,23 @@ int store_group_list(store *st, store_group **out, size_t *n)
     return 0;
 }
 
+int store_group_count(store *st, int64_t *n)
+{
+    if (st == NULL || n == NULL)
+        return BANTER_EINVAL;
+    return sqlh_query_one(st->db, "SELECT count(*) FROM groups", n, NULL, 0, st->errmsg,
+                          ERRMSG_LEN);
+}
+
 void store_group_clear(store_group *g)
 {
     if (g == NULL)
         return;
     free(g->state);
     g->state = NULL;
+    free(g->base);
+    g->base = NULL;
+    g->base_len = 0;
     sodium_memzero(g->chain, sizeof g->chain);
 }
 

@@ -285,15 +285,22 @@ typedef struct store_group {
     uint64_t lc;      /* the largest Lamport clock seen */
     int64_t read_seq; /* messages up to this seq were read */
     int64_t created_ms;
+    /* The state before the applied one (canonical JSON; owned), to take a
+     * concurrent state that wins over the applied one (gview's base);
+     * NULL when not known (a creation, a join). */
+    char *base;
+    size_t base_len;
 } store_group;
 
 /* Insert or replace. BANTER_EINVAL for a missing state or chain. */
 BANTER_WUR int store_group_put(store *st, const store_group *g);
-/* BANTER_ENOENT. *out owns its state: store_group_clear. */
+/* BANTER_ENOENT. *out owns its state and base: store_group_clear. */
 BANTER_WUR int store_group_get(store *st, const uint8_t id[static STORE_GROUP_IDLEN],
                                store_group *out);
 /* Every group, oldest first: store_groups_free. */
 BANTER_WUR int store_group_list(store *st, store_group **out, size_t *n);
+/* How many groups there are (members or not). */
+BANTER_WUR int store_group_count(store *st, int64_t *n);
 void store_group_clear(store_group *g);
 void store_groups_free(store_group *gs, size_t n);
 /* A member device's receiving chain at epoch (gkey_chain_save bytes). */

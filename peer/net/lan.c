@@ -35,7 +35,9 @@ typedef struct ldev { /* a device we know of on the LAN (by its fingerprint digi
     conn *dialing; /* our connect in progress */
     guint retry;
     unsigned backoff;
-    tbucket chats; /* its rate, kept across reconnections */
+    tbucket chats; /* its rate of CHATs, kept across reconnections */
+    tbucket gmsgs; /* ...of GROUP_MSGs, apart (each costs a signature
+                      check, up to 2,000 HMACs and a write) */
     bool held;     /* a connection (maybe closing) points here: see sweep */
     lan *l;
 } ldev;
@@ -125,6 +127,7 @@ static ldev *dev_by_fpd(lan *l, const char *fpd, bool create)
     d = g_new0(ldev, 1);
     d->l = l;
     tbucket_init(&d->chats, l->chat_rate, l->chat_burst, mono_ms());
+    tbucket_init(&d->gmsgs, l->chat_rate, l->chat_burst, mono_ms());
     g_strlcpy(d->fpd, fpd, sizeof d->fpd);
     g_hash_table_insert(l->devs, d->fpd, d);
     return d;
@@ -451,18 +454,20 @@ static void on_hello(lan *l, conn *c, cstate *cs, const struct msg_hello *h)
         l->cb.up(l->ud, key, conn_remote(c));
 }
 
-/* Whether a CHAT from device d is within its rate; if not, ERROR ERATE
- * naming it is sent (docs/limits.md) and false returned. */
+/* Whether a CHAT or GROUP_MSG from device d is within its rate (a bucket
+ * for each); if not, ERROR ERATE naming it is sent (docs/limits.md) and
+ * false returned. */
 static bool within_rate(conn *c, ldev *d, const msg *m)
 {
-    if (tbucket_take(&d->chats, mono_ms()))
+    bool chat = m->type == MSG_CHAT;
+    if (tbucket_take(chat ? &d->chats : &d->gmsgs, mono_ms()))
         return true;
     msg e = {.type = MSG_ERROR};
     g_strlcpy(e.u.error.code, "ERATE", sizeof e.u.error.code);
     g_strlcpy(e.u.error.message, "too many messages: send it again later",
               sizeof e.u.error.message);
     e.u.error.has_id = true;
-    memcpy(e.u.error.id, m->u.chat.id, MSG_ID_LEN);
+    memcpy(e.u.error.id, chat ? m->u.chat.id : m->u.gmsg.id, MSG_ID_LEN);
     reply(c, &e);
     return false;
 }
@@ -514,6 +519,7 @@ static void on_message(void *ud, conn *c, const uint8_t *pt, size_t len)
     case MSG_PONG:
         break;
     case MSG_CHAT:
+    case MSG_GROUP_MSG:
         if (attached && !within_rate(c, cs->d, &m))
             break;
         /* fall through */
@@ -521,7 +527,6 @@ static void on_message(void *ud, conn *c, const uint8_t *pt, size_t len)
     case MSG_ERROR:
     case MSG_GROUP_STATE:
     case MSG_GROUP_KEY:
-    case MSG_GROUP_MSG:
     case MSG_FILE_OFFER:
     case MSG_FILE_ACCEPT:
     case MSG_FILE_DECLINE:
@@ -639,7 +644,7 @@ static void sweep(lan *l, int64_t t)
     while (g_hash_table_iter_next(&it, NULL, &v)) {
         ldev *d = v;
         if (!d->held && !d->advertised && !d->c && !d->dialing && !d->retry &&
-            tbucket_full(&d->chats, t))
+            tbucket_full(&d->chats, t) && tbucket_full(&d->gmsgs, t))
             g_hash_table_iter_remove(&it);
     }
 }

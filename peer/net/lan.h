@@ -78,7 +78,8 @@ typedef struct lan_config {
     unsigned max_per_addr;          /* from one address (0: LAN_DEFAULT_PER_ADDR) */
     unsigned hello_ms;              /* 0: LAN_HELLO_MS */
     unsigned frame_ms;              /* 0: LAN_FRAME_MS */
-    uint32_t chat_rate, chat_burst; /* per second, at once (rate 0: no limit) */
+    uint32_t chat_rate, chat_burst; /* CHATs, and GROUP_MSGs apart, from one device:
+                                       per second, at once (rate 0: no limit) */
     evloop *ev;                     /* watches the sockets (NULL: fd sources on the loop) */
 } lan_config;
 

@@ -725,6 +725,11 @@ static void take_sealed(roster *ro, const struct rv_seal *s)
                    "account, it may not say it was sent from here\n",
                    s->user);
         ack_sealed(ro, s->id);
+    } else if (r == BANTER_ELIMIT) { /* an invitation beyond GROUPS_MAX: never taken */
+        g_printerr("banter: refused a relayed invitation from %s: this node is in too many "
+                   "groups\n",
+                   s->user);
+        ack_sealed(ro, s->id);
     } else if (r == BANTER_EAGAIN && chat.type != MSG_CHAT) {
         uint8_t group[PARKING_GROUP_LEN], dev[PARKING_SENDER_LEN];
         bool has_dev;

@@ -905,6 +905,218 @@ static void test_state_ahead_not_acked(void **state)
     assert_int_equal(send_state_as(n, A, BOB, &info.st), 0); /* old now: taken */
 }
 
+static void restart(struct net *n, int i)
+{
+    banter_rng rng = {f_fill, n};
+    groups_callbacks gc = {on_message, NULL};
+    groups_free(n->d[i].g);
+    assert_int_equal(groups_new(&n->d[i].g, n->d[i].st, n->d[i].cs, n->d[i].m, &n->clock, rng,
+                                n->d[i].key, &gc, &n->d[i]),
+                     0);
+}
+
+static int invite_new(struct net *n, int from, int to, const char *by, const char *me,
+                      uint8_t gid[static 16]);
+
+/* dave's node uses GROUPS_VIEWS_MAX other groups (invited by ada, and
+ * sending in each), so the views it held in memory are dropped. */
+static void crowd_views(struct net *n, int i)
+{
+    uint8_t gid[16], id[MSG_ID_LEN];
+    for (unsigned k = 0; k < GROUPS_VIEWS_MAX; k++) {
+        if (k % GROUPS_INVITE_BURST == 0)
+            n->mono += GROUPS_INVITE_BURST * GROUPS_INVITE_EVERY_MS;
+        assert_int_equal(invite_new(n, A, DAVE, "@ada", "@dave", gid), 0);
+        assert_int_equal(groups_send(n->d[DAVE].g, gid, "hi", 2, id), 0);
+    }
+    (void)i;
+}
+
+/* Two admins change the group at once: every device ends with the same
+ * winner, also one that applied the loser and then restarted (forget:
+ * restart) or dropped its view of the group (forget: crowd_views): the
+ * state before the applied one is kept in the store. Before, a restarted
+ * device rebuilt its view without the version before, ignored the
+ * winner, and kept the loser for good: the membership diverged. */
+static void concurrent_after(struct net *n, void (*forget)(struct net *n, int i))
+{
+    uint8_t gid[16];
+    char why[128] = "";
+    groups_info info;
+    create_group(n, gid);
+    assert_int_equal(groups_set_admin(n->d[A].g, gid, "@bob", true, why, sizeof why), 0);
+    assert_int_equal(pump(n), 0);
+    assert_int_equal(groups_get(n->d[DAVE].g, gid, &info), 0);
+    gstate *base = malloc(sizeof *base), *sa = malloc(sizeof *sa), *sb = malloc(sizeof *sb);
+    *base = info.st;
+    /* At version 3, ada and bob each rename it. */
+    *sa = *base;
+    sa->v++;
+    snprintf(sa->by, sizeof sa->by, "@ada");
+    snprintf(sa->name, sizeof sa->name, "ada's name");
+    *sb = *base;
+    sb->v++;
+    snprintf(sb->by, sizeof sb->by, "@bob");
+    snprintf(sb->name, sizeof sb->name, "bob's name");
+    bool a_wins = gstate_conflict(base, sa, sb) > 0;
+    const gstate *win = a_wins ? sa : sb, *lose = a_wins ? sb : sa;
+    int win_dev = a_wins ? A : BOB, lose_dev = a_wins ? BOB : A;
+    /* dave applies the loser, forgets its view, then gets the winner. */
+    assert_int_equal(send_state_as(n, lose_dev, DAVE, lose), 0);
+    assert_int_equal(groups_get(n->d[DAVE].g, gid, &info), 0);
+    assert_string_equal(info.st.name, lose->name);
+    forget(n, DAVE);
+    assert_int_equal(send_state_as(n, win_dev, DAVE, win), 0);
+    assert_int_equal(groups_get(n->d[DAVE].g, gid, &info), 0);
+    assert_string_equal(info.st.name, win->name);
+    assert_string_equal(info.st.by, win->by);
+    /* The loser again changes nothing, and neither does another restart. */
+    assert_int_equal(send_state_as(n, lose_dev, DAVE, lose), 0);
+    restart(n, DAVE);
+    assert_int_equal(send_state_as(n, lose_dev, DAVE, lose), 0);
+    assert_int_equal(groups_get(n->d[DAVE].g, gid, &info), 0);
+    assert_string_equal(info.st.name, win->name);
+    free(base);
+    free(sa);
+    free(sb);
+}
+
+static void test_concurrent_after_restart(void **state) { concurrent_after(*state, restart); }
+
+/* At most GROUPS_VIEWS_MAX views are kept in memory: a group whose view
+ * was dropped is read again from its row, the version before included. */
+static void test_concurrent_after_views_dropped(void **state)
+{
+    concurrent_after(*state, crowd_views);
+}
+
+/* A message that cannot be stored (the disk full: a page cap) is not
+ * lost: the chain stays where it was, so the copy sent again opens and is
+ * stored. Before, the chain was saved past the message first, and the
+ * copy sent again was taken as a replay and never stored. */
+static void test_msg_not_stored_opens_again(void **state)
+{
+    struct net *n = *state;
+    uint8_t gid[16];
+    char *big = malloc(BANTER_MAX_BODY + 1), *h = malloc(2 * BANTER_MAX_BODY);
+    create_group(n, gid);
+    say(n, BOB, gid, "one");
+    assert_int_equal(pump(n), 0);
+    memset(big, 'x', BANTER_MAX_BODY);
+    big[BANTER_MAX_BODY] = '\0';
+    say(n, BOB, gid, big);
+    struct wire *w = NULL;
+    for (size_t i = 0; i < n->nq; i++)
+        if (n->q[i].from == BOB && n->q[i].to == DAVE && n->q[i].pt[0] == MSG_GROUP_MSG)
+            w = &n->q[i];
+    assert_non_null(w);
+    msg m;
+    assert_int_equal(msg_decode(&m, w->pt, w->len), 0);
+    /* dave's database may not grow: the message does not fit. */
+    assert_int_equal(store_set_max_pages(n->d[DAVE].st, 1), 0);
+    int r = groups_received(n->d[DAVE].g, n->d[BOB].key, &m);
+    assert_true(r < 0 && r != BANTER_EPERM && r != BANTER_EAGAIN);
+    history(n, DAVE, gid, h, 2 * BANTER_MAX_BODY);
+    assert_string_equal(h, "one");
+    /* Room again: the same copy, sent again, is stored. */
+    assert_int_equal(store_set_max_pages(n->d[DAVE].st, 1 << 30), 0);
+    assert_int_equal(groups_received(n->d[DAVE].g, n->d[BOB].key, &m), 0);
+    msg_clear(&m);
+    history(n, DAVE, gid, h, 2 * BANTER_MAX_BODY);
+    assert_int_equal(strncmp(h, "one|xxx", 7), 0);
+    assert_int_equal(strlen(h), 4 + BANTER_MAX_BODY);
+    assert_int_equal(n->d[DAVE].nmsg, 2);
+    /* The chain moved on: the next message opens too. */
+    assert_int_equal(pump(n), 0);
+    say(n, BOB, gid, "three");
+    assert_int_equal(pump(n), 0);
+    history(n, DAVE, gid, h, 2 * BANTER_MAX_BODY);
+    assert_int_equal(strlen(h), 4 + BANTER_MAX_BODY + 6);
+    free(big);
+    free(h);
+}
+
+/* Device from (member id by, an admin) invites device to (member id me)
+ * into a new group of the two; the receiver's result, and the group's id
+ * in gid. */
+static int invite_new(struct net *n, int from, int to, const char *by, const char *me,
+                      uint8_t gid[static 16])
+{
+    gstate *st = calloc(1, sizeof *st);
+    randombytes_buf(st->group, 16);
+    memcpy(gid, st->group, 16);
+    st->v = 1;
+    snprintf(st->name, sizeof st->name, "offer %u", (unsigned)randombytes_random());
+    snprintf(st->creator, sizeof st->creator, "%s", by);
+    snprintf(st->by, sizeof st->by, "%s", by);
+    bool first = strcmp(by, me) < 0;
+    snprintf(st->m[0].id, sizeof st->m[0].id, "%s", first ? by : me);
+    snprintf(st->m[1].id, sizeof st->m[1].id, "%s", first ? me : by);
+    st->m[first ? 0 : 1].admin = true;
+    st->n = 2;
+    int r = send_state_as(n, from, to, st);
+    free(st);
+    return r;
+}
+
+/* Invitations cost the invited node a row and a view each: one device
+ * invites it into at most GROUPS_INVITE_BURST new groups at once (then
+ * one every GROUPS_INVITE_EVERY_MS), the rest are "not now" (ERATE) and
+ * leave nothing; other devices still invite; and past GROUPS_MAX groups
+ * every invitation is refused (ELIMIT), nothing stored. Before, every
+ * invitation of a trusted device was taken: 10,000 of them held about
+ * 880 MB of views. */
+static void test_invitation_flood(void **state)
+{
+    struct net *n = *state;
+    uint8_t gid[16];
+    int64_t count = 0;
+    size_t taken = 0, rate = 0;
+    store_group sg;
+    sodium_bin2hex(carol_id, sizeof carol_id, n->d[CAROL].key, 32);
+    for (int i = 0; i < 100; i++) {
+        int r = invite_new(n, A, BOB, "@ada", "@bob", gid);
+        if (r == 0)
+            taken++;
+        else {
+            assert_int_equal(r, BANTER_ERATE);
+            assert_int_equal(store_group_get(n->d[BOB].st, gid, &sg), BANTER_ENOENT);
+            rate++;
+        }
+    }
+    assert_int_equal(taken, GROUPS_INVITE_BURST);
+    assert_int_equal(rate, 100 - GROUPS_INVITE_BURST);
+    assert_int_equal(store_group_count(n->d[BOB].st, &count), 0);
+    assert_int_equal(count, GROUPS_INVITE_BURST);
+    /* carol's device has its own budget. */
+    assert_int_equal(invite_new(n, CAROL, BOB, carol_id, "@bob", gid), 0);
+    groups_info info;
+    assert_int_equal(groups_get(n->d[BOB].g, gid, &info), 0);
+    assert_true(info.member);
+    /* ada's earns one more every GROUPS_INVITE_EVERY_MS. */
+    n->mono += GROUPS_INVITE_EVERY_MS;
+    assert_int_equal(invite_new(n, A, BOB, "@ada", "@bob", gid), 0);
+    assert_int_equal(invite_new(n, A, BOB, "@ada", "@bob", gid), BANTER_ERATE);
+    assert_int_equal(store_group_count(n->d[BOB].st, &count), 0);
+    assert_int_equal(count, GROUPS_INVITE_BURST + 2);
+    /* Up to GROUPS_MAX (rows written directly: what they hold is not
+     * read here), then any invitation is refused for good. */
+    memset(&sg, 0, sizeof sg);
+    sg.state = (char *)"{}";
+    sg.state_len = 2;
+    sg.chain_len = 1;
+    for (int64_t i = count; i < GROUPS_MAX; i++) {
+        randombytes_buf(sg.id, sizeof sg.id);
+        assert_int_equal(store_group_put(n->d[BOB].st, &sg), 0);
+    }
+    n->mono += 3600 * 1000; /* every bucket full again */
+    assert_int_equal(invite_new(n, DAVE, BOB, "@dave", "@bob", gid), BANTER_ELIMIT);
+    assert_int_equal(invite_new(n, A, BOB, "@ada", "@bob", gid), BANTER_ELIMIT);
+    assert_int_equal(store_group_get(n->d[BOB].st, gid, &sg), BANTER_ENOENT);
+    assert_int_equal(store_group_count(n->d[BOB].st, &count), 0);
+    assert_int_equal(count, GROUPS_MAX);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -921,6 +1133,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_falling_epochs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forged_reinvite, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_ahead_not_acked, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_invitation_flood, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_after_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_after_views_dropped, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_msg_not_stored_opens_again, setup, teardown),
     };
     return cmocka_run_group_tests_name("peer_groups", tests, NULL, NULL);
 }

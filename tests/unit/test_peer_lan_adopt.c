@@ -6,7 +6,9 @@
  * in-memory transport pair; with the right keys both admit each other
  * (HELLO, up) and the "ice" route reaches the device while the "lan"
  * route does not; when one side expects another key it closes the
- * connection, logs it, and nobody is admitted.
+ * connection, logs it, and nobody is admitted. Over such a pair, a
+ * device's GROUP_MSGs beyond its rate are refused ERATE, with a bucket
+ * apart from its CHATs'.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -114,6 +116,7 @@ static transport *make_mem(void *arg, const transport_callbacks *cb, void *ud, i
 
 typedef struct side {
     int hellos, ups;
+    int chats, gmsgs, erate; /* taken, and ERATE refusals received */
     char log[512];
 } side;
 
@@ -131,6 +134,15 @@ static void on_up(void *ud, const uint8_t key[static 32], const char *addr)
 {
     (void)key, (void)addr;
     ((side *)ud)->ups++;
+}
+
+static void on_message(void *ud, conn *c, const uint8_t key[static 32], const msg *m)
+{
+    side *s = ud;
+    (void)c, (void)key;
+    s->chats += m->type == MSG_CHAT;
+    s->gmsgs += m->type == MSG_GROUP_MSG;
+    s->erate += m->type == MSG_ERROR && strcmp(m->u.error.code, "ERATE") == 0;
 }
 
 static void on_log(void *ud, const char *text)
@@ -206,6 +218,66 @@ static void test_wrong_key_closed(void **state)
     pair(true);
 }
 
+/* Each GROUP_MSG costs its receiver a signature check, up to 2,000
+ * HMACs and a write: a device sending 150 at once has the first
+ * chat_burst (100) taken and the rest refused ERATE (naming each: sent
+ * again later), and its CHATs, counted apart, still go. Before, GROUP_MSG
+ * had no limit at all. */
+static void test_group_msg_rate(void **state)
+{
+    (void)state;
+    identity *ia, *ib;
+    banter_rng rng = bcrypto_rng_system();
+    assert_int_equal(identity_generate(&ia, rng), 0);
+    assert_int_equal(identity_generate(&ib, rng), 0);
+    side sa = {0}, sb = {0};
+    lan_callbacks cb = {.hello = on_hello, .up = on_up, .message = on_message, .log = on_log};
+    lan_config cfg = {.port = 0, .chat_rate = 20, .chat_burst = 100};
+    lan *la, *lb;
+    g_strlcpy(cfg.name, "a", sizeof cfg.name);
+    assert_int_equal(lan_new(&la, NULL, ia, &cfg, &cb, &sa), 0);
+    g_strlcpy(cfg.name, "b", sizeof cfg.name);
+    assert_int_equal(lan_new(&lb, NULL, ib, &cfg, &cb, &sb), 0);
+    mem ma = {0}, mb = {0};
+    ma.peer = &mb;
+    mb.peer = &ma;
+    assert_int_equal(lan_adopt(la, make_mem, &ma, true, identity_public(ib), "memory"), 0);
+    assert_int_equal(lan_adopt(lb, make_mem, &mb, false, identity_public(ia), "memory"), 0);
+    run(500);
+    assert_int_equal(sa.ups + sb.ups, 2);
+    conn *c = lan_conn(la, identity_public(ib));
+    assert_non_null(c);
+    uint8_t sealed[200];
+    memset(sealed, 7, sizeof sealed);
+    for (int i = 0; i < 150; i++) {
+        uint8_t id[MSG_ID_LEN];
+        msg m;
+        rng.fill(rng.ctx, id, sizeof id);
+        assert_int_equal(msg_gmsg_init(&m, id, sealed, sizeof sealed), 0);
+        assert_int_equal(conn_send(c, &m), 0);
+        msg_clear(&m);
+    }
+    for (int i = 0; i < 20; i++) {
+        uint8_t id[MSG_ID_LEN];
+        msg m;
+        rng.fill(rng.ctx, id, sizeof id);
+        assert_int_equal(msg_chat_init(&m, id, 1, "hi", 2, false), 0);
+        assert_int_equal(conn_send(c, &m), 0);
+        msg_clear(&m);
+    }
+    run(500);
+    /* A few tokens may come back while they arrive (20 a second). */
+    assert_in_range(sb.gmsgs, 100, 110);
+    assert_int_equal(sa.erate, 150 - sb.gmsgs);
+    assert_int_equal(sb.chats, 20);
+    assert_non_null(lan_conn(la, identity_public(ib))); /* not closed for it */
+    lan_free(la);
+    lan_free(lb);
+    run(50);
+    identity_free(ia);
+    identity_free(ib);
+}
+
 int main(void)
 {
     if (bcrypto_init() != 0)
@@ -213,6 +285,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_adopted_path),
         cmocka_unit_test(test_wrong_key_closed),
+        cmocka_unit_test(test_group_msg_rate),
     };
     return cmocka_run_group_tests_name("peer_lan_adopt", tests, NULL, NULL);
 }

@@ -292,9 +292,9 @@ static void test_open_new_file(void **state)
         assert_int_equal(stat(p, &sb), 0);
         assert_int_equal(sb.st_mode & 0777, 0600);
     }
-    /* A new file has the current schema version (10) and is in WAL mode. */
+    /* A new file has the current schema version (11) and is in WAL mode. */
     sqlite3 *db = peek_open(path);
-    assert_int_equal(peek_int(db, "PRAGMA user_version"), 10);
+    assert_int_equal(peek_int(db, "PRAGMA user_version"), 11);
     sqlite3_stmt *s = NULL;
     assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(s), SQLITE_ROW);
@@ -1656,7 +1656,7 @@ static void test_transfer_pages(void **state)
     assert_int_equal(expired, 600 - 512 + 2); /* and the 2 of the 12 that waited */
     store_xfers_free(xs, n);
     db = peek_open(f->path);
-    assert_int_equal(peek_int(db, "PRAGMA user_version"), 10);
+    assert_int_equal(peek_int(db, "PRAGMA user_version"), 11);
     assert_int_equal(peek_int(db, "SELECT count(*) FROM transfer_files"), 11);
     sqlite3_close(db);
 }
@@ -1738,6 +1738,36 @@ static void test_groups(void **state)
     assert_int_equal(back.lc, 9);
     assert_int_equal(back.chain_len, 10);
     assert_memory_equal(back.chain, g.chain, 10);
+    assert_null(back.base); /* none known */
+    store_group_clear(&back);
+    /* The state before, kept beside (schema 11), and forgotten again. */
+    g.base = (char *)"{\"v\":0}";
+    g.base_len = strlen(g.base);
+    assert_int_equal(store_group_put(f->st, &g), 0);
+    assert_int_equal(store_group_get(f->st, g.id, &back), 0);
+    assert_string_equal(back.base, "{\"v\":0}");
+    assert_int_equal(back.base_len, 7);
+    store_group_clear(&back);
+    /* A database of schema 10 (no base) opens, its groups without one. */
+    sqlite3 *db = peek_open(f->path);
+    assert_int_equal(sqlite3_exec(db,
+                                  "ALTER TABLE groups DROP COLUMN base; PRAGMA user_version = 10;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    reopen(f);
+    assert_int_equal(store_group_get(f->st, g.id, &back), 0);
+    assert_string_equal(back.state, "{\"v\":1}");
+    assert_null(back.base);
+    store_group_clear(&back);
+    db = peek_open(f->path);
+    assert_int_equal(peek_int(db, "PRAGMA user_version"), 11);
+    sqlite3_close(db);
+    g.base = NULL;
+    g.base_len = 0;
+    assert_int_equal(store_group_put(f->st, &g), 0);
+    assert_int_equal(store_group_get(f->st, g.id, &back), 0);
+    assert_null(back.base);
     store_group_clear(&back);
     store_group *all = NULL;
     size_t n = 0;
