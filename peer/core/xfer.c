@@ -670,6 +670,7 @@ static void delete_partial(xf *x, size_t idx)
 }
 
 static int open_dest(xf *x, const char *dir, char *why, size_t cap);
+static void unreserve(xf *x);
 
 /* A transfer that is over lets go of its folder (open_dest opens it again
  * when needed): a node that receives for months must not collect them. */
@@ -693,6 +694,7 @@ static void delete_partials(xf *x)
     for (size_t i = 0; i < x->rec.nfiles; i++)
         if (!x->rec.files[i].verified && !x->fin_queued[i] && i != skip)
             delete_partial(x, i);
+    unreserve(x);
     close_dest(x);
 }
 
@@ -866,7 +868,7 @@ static void on_finished(xf *x, const xsink_ev *ev)
     if (store_xfile_save(x->m->st, x->rec.id, ev->idx, f) != 0)
         g_printerr("banter: cannot save transfer state: %s\n", store_errmsg(x->m->st));
     if (over(x))
-        return; /* cancelled while the file was being moved: it stays, nothing more */
+        return;     /* cancelled while the file was being moved: it stays, nothing more */
     char path[8192];
     struct stat st;
     snprintf(path, sizeof path, "%s/%s", x->rec.dest, f->local);
@@ -1169,6 +1171,44 @@ static void on_offer(xfer_mgr *m, const uint8_t peer[static 32], const struct ms
     }
 }
 
+/* The most tries at a folder name others keep taking meanwhile. */
+#define RESERVE_TRIES 64
+
+/* A free name like path below dest_fd (fpath_unique); for a folder sent
+ * whole, its top folder is made now (0700), so that the next offer
+ * accepted before this one's data arrives, from whoever, sees the name
+ * taken and gets a folder of its own (protocol 7.1: renamed as a whole).
+ * A name made by someone else meanwhile (EEXIST) gives the next one. */
+static int reserve_name(int dest_fd, const char *path, bool folder, char *chosen, size_t cap)
+{
+    for (int tries = 0; tries < RESERVE_TRIES; tries++) {
+        int r = fpath_unique(dest_fd, path, folder, chosen, cap);
+        if (r || !folder)
+            return r;
+        char *top = g_strndup(chosen, strcspn(chosen, "/"));
+        r = mkdirat(dest_fd, top, 0700) == 0 ? 0 : errno;
+        g_free(top);
+        if (r != EEXIST)
+            return r == 0 ? 0 : r == ENOSPC || r == EDQUOT ? BANTER_ENOSPC : BANTER_EIO;
+    }
+    errno = EEXIST;
+    return BANTER_EIO;
+}
+
+/* For a cancel: the top folders reserve_name made for x go when they are
+ * empty (a folder holding anything, even an empty folder, stays). */
+static void unreserve(xf *x)
+{
+    for (size_t i = 0; x->dest_fd >= 0 && i < x->rec.nfiles; i++) {
+        const char *local = x->rec.files[i].local;
+        if (!strchr(local, '/'))
+            continue;
+        char *top = g_strndup(local, strcspn(local, "/"));
+        (void)unlinkat(x->dest_fd, top, AT_REMOVEDIR);
+        g_free(top);
+    }
+}
+
 /* Choose free names below dest: a folder sent whole is renamed as a whole. */
 static int choose_names(xf *x, char *why, size_t cap)
 {
@@ -1178,9 +1218,10 @@ static int choose_names(xf *x, char *why, size_t cap)
             continue;
         const char *slash = strchr(f->name, '/');
         char chosen[4096];
-        int r = fpath_unique(x->dest_fd, f->name, slash != NULL, chosen, sizeof chosen);
+        int r = reserve_name(x->dest_fd, f->name, slash != NULL, chosen, sizeof chosen);
         if (r) {
-            snprintf(why, cap, "no free name for %s in %s", f->name, x->rec.dest);
+            snprintf(why, cap, "no free name for %s in %s: %s", f->name, x->rec.dest,
+                     banter_strerror(r));
             return r;
         }
         size_t root = slash ? (size_t)(slash - f->name) : 0;

@@ -152,9 +152,11 @@ BANTER_WUR int xfer_send(xfer_mgr *m, const uint8_t peer[static 32], const char 
                          size_t npaths, xfer_offer_done done, void *ud2);
 
 /* Accept an incoming offer (or resume a failed or paused one) into dir, or
- * the default folder when dir is NULL. BANTER_ENOENT (no such incoming
- * transfer), BANTER_ESTATE (done, declined or cancelled), BANTER_EIO (the
- * folder cannot be opened or created; why says why). */
+ * the default folder when dir is NULL. A fresh accept chooses free names
+ * and makes the top folder of each folder sent whole at once (so an offer
+ * accepted next cannot choose it too). BANTER_ENOENT (no such incoming
+ * transfer), BANTER_ESTATE (done, declined or cancelled), BANTER_EIO or
+ * BANTER_ENOSPC (a folder cannot be opened or created; why says why). */
 BANTER_WUR int xfer_accept(xfer_mgr *m, const uint8_t id[static MSG_ID_LEN], const char *dir,
                            char *why, size_t cap);
 /* Decline an incoming offer. BANTER_ENOENT, BANTER_ESTATE. */

@@ -16,7 +16,8 @@
 #      (and not kept: `transfers` does not list it); offers cancelled by
 #      their sender before an answer, 300 times under new keys, are
 #      forgotten (no rows in the database) and the node-wide offer rate
-#      holds; and
+#      holds; two senders' folders of the same name accepted before data
+#      arrives go to two folders; and
 #      a symbolic link in the download folder is never followed; a stranger
 #      sending FILE_MARK, FILE_STORED, CHUNK, ACCEPT, RESULT and CANCEL for
 #      someone else's transfer changes nothing;
@@ -765,6 +766,50 @@ elif [ "$taken" -gt "$most" ]; then
 elif send_one "$check" "$SRC/c1.bin" "c1.bin"; then
     pass "$check: 300 offers of 100 files cancelled at once from 12 keys in $ms ms: $taken taken then forgotten, $nrate declined ERATE (at most $most may pass); bob's rows \"$rows0\" before and after, none listed; alice's next offer taken and done"
 fi
+
+# ==== 6b. two senders, one folder name ====
+# mallory offers "Photos/a.txt" and goes away; bob accepts it (it waits,
+# paused, with its names chosen). alice then sends her folder Photos: its
+# data must not go into the folder accepted from mallory (protocol 7.1, a
+# folder is renamed as a whole), so the accept reserves the top folder.
+# Cancelling mallory's transfer removes its folder again, being empty.
+check=folder-per-sender
+D6=$BT_TMP/in6f
+mkdir -p "$SRC/Photos"
+echo "from alice" >"$SRC/Photos/a.txt"
+out=$(host_exec 1 "$EVIL_PEER" 198.18.0.2 7070 "Photos/a.txt" 2>"$BT_TMP/evil-photos.err")
+mid=$(awk '/^offer / {print $2}' <<<"$out")
+if [ -z "$mid" ] || ! b 2 accept "$mid" --to "$D6" >/dev/null; then
+    fail "$check" "mallory's offer [$out] not accepted: $(xfield 2 "$mid" state) $(cat "$BT_TMP/evil-photos.err")"
+else
+    send_bg "$BT_TMP/send-$check.log" "$SRC/Photos"
+    if ! wait_for 30 got_offer "Photos/a.txt"; then
+        finish "$SEND_PID" 1
+        fail "$check" "no offer from alice: $(cat "$BT_TMP/send-$check.log")"
+    else
+        ID=$OFFER
+        b 2 accept "$ID" --to "$D6" >/dev/null || fail "$check" "accept exit $?"
+        finish "$SEND_PID" 30
+        got=$(cd "$D6" && find . | sort | tr '\n' ' ')
+        if [ "$RC" != 0 ] || ! state_is 2 "$ID" done; then
+            fail "$check" "alice's transfer: exit $RC, bob: $(xfield 2 "$ID" state) $(xfield 2 "$ID" error)"
+            abandon "$ID"
+        elif ! cmp -s "$SRC/Photos/a.txt" "$D6/Photos (1)/a.txt" || [ -e "$D6/Photos/a.txt" ]; then
+            fail "$check" "alice's file is not alone in \"Photos (1)\": $got"
+        elif [ ! -d "$D6/Photos" ]; then
+            fail "$check" "no folder reserved for mallory's transfer: $got"
+        else
+            b 2 cancel "$mid" >/dev/null
+            if [ -e "$D6/Photos" ]; then
+                fail "$check" "mallory's empty folder stays after the cancel: $(cd "$D6" && find . | sort | tr '\n' ' ')"
+            else
+                pass "$check: mallory's \"Photos/a.txt\" accepted first (paused), then alice's: hers went to \"Photos (1)\", \"Photos\" stayed mallory's (empty), and went with its cancel"
+            fi
+        fi
+    fi
+fi
+b 2 cancel "$mid" >/dev/null 2>&1
+rm -rf "$D6" "$SRC/Photos"
 
 check=symlink-in-download-dir
 OUT=$BT_TMP/outside
