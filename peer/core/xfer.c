@@ -664,9 +664,10 @@ static void delete_partial(xf *x, size_t idx)
     if (x->dest_fd < 0 || !x->rec.files[idx].local[0] ||
         partial_names(x, idx, part, state, legacy) != 0)
         return;
-    (void)unlinkat(x->dest_fd, part, 0);
-    (void)unlinkat(x->dest_fd, state, 0);
-    (void)unlinkat(x->dest_fd, legacy, 0);
+    /* Below the folder, never through a link on the way. */
+    (void)fpath_unlink_beneath(x->dest_fd, part);
+    (void)fpath_unlink_beneath(x->dest_fd, state);
+    (void)fpath_unlink_beneath(x->dest_fd, legacy);
 }
 
 static int open_dest(xf *x, const char *dir, char *why, size_t cap);
@@ -869,10 +870,9 @@ static void on_finished(xf *x, const xsink_ev *ev)
         g_printerr("banter: cannot save transfer state: %s\n", store_errmsg(x->m->st));
     if (over(x))
         return;     /* cancelled while the file was being moved: it stays, nothing more */
-    char path[8192];
-    struct stat st;
-    snprintf(path, sizeof path, "%s/%s", x->rec.dest, f->local);
-    if (stat(path, &st) == 0 && (uint64_t)st.st_size == f->size)
+    struct stat st; /* below the folder, following no link: the file itself */
+    if (x->dest_fd >= 0 && fpath_stat_beneath(x->dest_fd, f->local, &st) == 0 &&
+        S_ISREG(st.st_mode) && (uint64_t)st.st_size == f->size)
         hcache_put(x->m, &st, f->hash); /* sending it on needs no hashing */
     send_result(x, ev->idx, true, NULL);
     if (!g_atomic_int_get(&x->m->stopping))
