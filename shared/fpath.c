@@ -238,6 +238,38 @@ int fpath_open_beneath(int dirfd, const char *path, int flags, bool create_dirs)
     return ret;
 }
 
+int fpath_unlink_beneath(int dirfd, const char *path)
+{
+    char buf[FPATH_MAX + 1], *name;
+    if (check(path, true, NULL, 0) != 0)
+        return BANTER_EINVAL;
+    memcpy(buf, path, strlen(path) + 1);
+
+    int at = walk(dirfd, buf, false, &name);
+    if (at < 0)
+        return at;
+    int ret = unlinkat(at, name, 0) == 0 ? 0 : err_code(errno);
+    if (at != dirfd)
+        close_keep_errno(at);
+    return ret;
+}
+
+int fpath_stat_beneath(int dirfd, const char *path, struct stat *st)
+{
+    char buf[FPATH_MAX + 1], *name;
+    if (check(path, true, NULL, 0) != 0)
+        return BANTER_EINVAL;
+    memcpy(buf, path, strlen(path) + 1);
+
+    int at = walk(dirfd, buf, false, &name);
+    if (at < 0)
+        return at;
+    int ret = fstatat(at, name, st, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : err_code(errno);
+    if (at != dirfd)
+        close_keep_errno(at);
+    return ret;
+}
+
 /* 1 when something (of any type, a link too) has the name path below
  * dirfd, 0 when a directory on the way or the name itself is missing. */
 static int taken(int dirfd, const char *path)

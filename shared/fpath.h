@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/stat.h>
 
 #include "error.h"
 
@@ -44,6 +45,25 @@ BANTER_WUR int fpath_check(const char *path, char *why, size_t cap);
  * open it; names from a peer never have that suffix (fpath_check refuses it).
  */
 BANTER_WUR int fpath_open_beneath(int dirfd, const char *path, int flags, bool create_dirs);
+
+/*
+ * Delete the file at the relative path below dirfd (fpath_check's rules,
+ * a fpath_partial() name allowed last): the folders on the way are opened
+ * as fpath_open_beneath does, never following a link, and only the last
+ * component is unlinked (a link there is removed, not followed). 0, or
+ * BANTER_EINVAL, BANTER_EPERM (a link on the way), BANTER_ENOENT,
+ * BANTER_EIO (errno set). (Not warn_unused_result: deleting what is left
+ * over is often best effort.)
+ */
+int fpath_unlink_beneath(int dirfd, const char *path);
+
+/*
+ * lstat the relative path below dirfd, the folders on the way opened
+ * without following a link (the last component is not followed either:
+ * a link gives S_ISLNK). 0 with *st, or the codes of
+ * fpath_unlink_beneath.
+ */
+BANTER_WUR int fpath_stat_beneath(int dirfd, const char *path, struct stat *st);
 
 /*
  * Find a name like path that does not exist below dirfd: path itself, or

@@ -46,6 +46,8 @@ static int set_defaults(config *c)
     c->chat_burst = CONFIG_CHAT_BURST;
     c->offer_rate = CONFIG_OFFER_RATE;
     c->offer_burst = CONFIG_OFFER_BURST;
+    c->offer_rate_all = CONFIG_OFFER_RATE_ALL;
+    c->offer_burst_all = CONFIG_OFFER_BURST_ALL;
     c->offers_per_peer = CONFIG_OFFERS_PER_PEER;
     c->offers_total = CONFIG_OFFERS_TOTAL;
     c->offer_expiry_s = CONFIG_OFFER_EXPIRY_S;
@@ -163,6 +165,8 @@ static const limit_key limit_keys[] = {
     {"chat_burst", 1, 1000000, offsetof(config, chat_burst)},
     {"offer_rate", 0, 1000000, offsetof(config, offer_rate)},
     {"offer_burst", 1, 1000000, offsetof(config, offer_burst)},
+    {"offer_rate_all", 0, 1000000, offsetof(config, offer_rate_all)},
+    {"offer_burst_all", 1, 1000000, offsetof(config, offer_burst_all)},
     {"offers_per_peer", 1, 1000000, offsetof(config, offers_per_peer)},
     {"offers_total", 1, 1000000, offsetof(config, offers_total)},
     {"offer_expiry", 1, 31536000, offsetof(config, offer_expiry_s)},

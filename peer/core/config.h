@@ -33,6 +33,8 @@
  *                                   at once (20 and 100; 0..1000000; rate 0:
  *                                   no limit); GROUP_MSGs likewise, apart
  *   offer_rate = N, offer_burst = N FILE_OFFERs likewise (2 and 50)
+ *   offer_rate_all = N,             ...from all devices together (10 and
+ *   offer_burst_all = N             100; rate 0: no limit)
  *   offers_per_peer = N             incoming offers waiting for an answer,
  *                                   per device (64; 1..1000000)
  *   offers_total = N                ...from all devices (512; 1..1000000)
@@ -61,8 +63,9 @@ typedef struct config {
     /* Limits (docs/limits.md). */
     uint32_t peer_max_conns, peer_max_per_addr;
     uint32_t peer_hello_timeout_s, peer_frame_timeout_s;
-    uint32_t chat_rate, chat_burst;   /* per second, at once; rate 0: none */
-    uint32_t offer_rate, offer_burst; /* likewise for FILE_OFFER */
+    uint32_t chat_rate, chat_burst;           /* per second, at once; rate 0: none */
+    uint32_t offer_rate, offer_burst;         /* likewise for FILE_OFFER */
+    uint32_t offer_rate_all, offer_burst_all; /* ...from all devices together */
     uint32_t offers_per_peer, offers_total;
     uint32_t offer_expiry_s;
 } config;
@@ -76,6 +79,8 @@ typedef struct config {
 #define CONFIG_CHAT_BURST           100
 #define CONFIG_OFFER_RATE           2
 #define CONFIG_OFFER_BURST          50
+#define CONFIG_OFFER_RATE_ALL       10
+#define CONFIG_OFFER_BURST_ALL      100
 #define CONFIG_OFFERS_PER_PEER      64
 #define CONFIG_OFFERS_TOTAL         512
 #define CONFIG_OFFER_EXPIRY_S       604800

@@ -277,9 +277,13 @@ int node_new(node **out, const node_init *init, char *why, size_t cap)
         if (r)
             snprintf(why, cap, "cannot load file transfers: %s", store_errmsg(n->st));
         else
-            xfer_set_limits(n->xm, &(xfer_limits){n->conf.offers_per_peer, n->conf.offers_total,
-                                                  n->conf.offer_expiry_s, n->conf.offer_rate,
-                                                  n->conf.offer_burst});
+            xfer_set_limits(n->xm, &(xfer_limits){.per_peer = n->conf.offers_per_peer,
+                                                  .total = n->conf.offers_total,
+                                                  .expiry_s = n->conf.offer_expiry_s,
+                                                  .rate = n->conf.offer_rate,
+                                                  .burst = n->conf.offer_burst,
+                                                  .rate_all = n->conf.offer_rate_all,
+                                                  .burst_all = n->conf.offer_burst_all});
     }
     if (r) {
         node_free(n);

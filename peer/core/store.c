@@ -1408,6 +1408,29 @@ int store_xfer_save(store *st, const store_xfer *x)
     return ret;
 }
 
+int store_xfer_delete(store *st, const uint8_t id[static MSG_ID_LEN])
+{
+    static const char *const sql[] = {"DELETE FROM transfer_files WHERE id = ?1",
+                                      "DELETE FROM transfers WHERE id = ?1"};
+    int ret = exec_sql(st, "BEGIN IMMEDIATE");
+    if (ret)
+        return ret;
+    for (size_t i = 0; ret == 0 && i < sizeof sql / sizeof sql[0]; i++) {
+        sqlite3_stmt *s = NULL;
+        ret = prepare(st, sql[i], &s);
+        if (ret == 0) {
+            int rc = sqlite3_bind_blob(s, 1, id, MSG_ID_LEN, SQLITE_STATIC);
+            ret = rc == SQLITE_OK ? step_done(st, s) : fail(st, rc);
+        }
+        sqlite3_finalize(s);
+    }
+    if (ret == 0)
+        ret = exec_sql(st, "COMMIT");
+    if (ret)
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    return ret;
+}
+
 int store_xfile_save(store *st, const uint8_t id[static MSG_ID_LEN], size_t idx,
                      const store_xfile *f)
 {

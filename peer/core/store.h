@@ -360,6 +360,9 @@ typedef struct store_xfer {
 BANTER_WUR int store_xfer_put(store *st, const store_xfer *x);
 /* Update the transfer row only (state, done, dest, error, updated). */
 BANTER_WUR int store_xfer_save(store *st, const store_xfer *x);
+/* Forget a transfer: its row and its files' rows go, atomically (none
+ * stored is not an error). BANTER_EDB. */
+BANTER_WUR int store_xfer_delete(store *st, const uint8_t id[static MSG_ID_LEN]);
 /* Update one file's local path and verified flag. */
 BANTER_WUR int store_xfile_save(store *st, const uint8_t id[static MSG_ID_LEN], size_t idx,
                                 const store_xfile *f);

@@ -100,6 +100,7 @@ struct xfer_mgr {
     int64_t refused_said_ms; /* when a refused offer was last logged */
     size_t refused_unsaid;   /* refused since then */
     GHashTable *rates;       /* peer key -> tbucket of new offers */
+    tbucket rate_all;        /* new offers from all devices together */
     GThreadPool *pool;       /* hash jobs */
     xsink *sink;             /* everything a receiver does on disk */
     GMainContext *ctx;
@@ -206,13 +207,19 @@ static void progress(xf *x, uint64_t bytes)
 
 static void count_offered(xfer_mgr *m, const uint8_t peer[static 32], int delta);
 
-static void set_state(xf *x, xfer_state s, const char *error)
+/* The state in memory only (an offer no longer waiting leaves the caps). */
+static void set_state_quiet(xf *x, xfer_state s, const char *error)
 {
     if (x->rec.dir == XFER_IN && x->rec.state == XFER_OFFERED && s != XFER_OFFERED)
         count_offered(x->m, x->rec.peer, -1);
     x->rec.state = s;
     if (error)
         set_error(x, error);
+}
+
+static void set_state(xf *x, xfer_state s, const char *error)
+{
+    set_state_quiet(x, s, error);
     save(x);
     emit(x, s == XFER_DONE                                                  ? XFER_EV_DONE
             : s == XFER_FAILED || s == XFER_DECLINED || s == XFER_CANCELLED ? XFER_EV_FAILED
@@ -657,12 +664,14 @@ static void delete_partial(xf *x, size_t idx)
     if (x->dest_fd < 0 || !x->rec.files[idx].local[0] ||
         partial_names(x, idx, part, state, legacy) != 0)
         return;
-    (void)unlinkat(x->dest_fd, part, 0);
-    (void)unlinkat(x->dest_fd, state, 0);
-    (void)unlinkat(x->dest_fd, legacy, 0);
+    /* Below the folder, never through a link on the way. */
+    (void)fpath_unlink_beneath(x->dest_fd, part);
+    (void)fpath_unlink_beneath(x->dest_fd, state);
+    (void)fpath_unlink_beneath(x->dest_fd, legacy);
 }
 
 static int open_dest(xf *x, const char *dir, char *why, size_t cap);
+static void unreserve(xf *x);
 
 /* A transfer that is over lets go of its folder (open_dest opens it again
  * when needed): a node that receives for months must not collect them. */
@@ -686,6 +695,7 @@ static void delete_partials(xf *x)
     for (size_t i = 0; i < x->rec.nfiles; i++)
         if (!x->rec.files[i].verified && !x->fin_queued[i] && i != skip)
             delete_partial(x, i);
+    unreserve(x);
     close_dest(x);
 }
 
@@ -859,11 +869,10 @@ static void on_finished(xf *x, const xsink_ev *ev)
     if (store_xfile_save(x->m->st, x->rec.id, ev->idx, f) != 0)
         g_printerr("banter: cannot save transfer state: %s\n", store_errmsg(x->m->st));
     if (over(x))
-        return; /* cancelled while the file was being moved: it stays, nothing more */
-    char path[8192];
-    struct stat st;
-    snprintf(path, sizeof path, "%s/%s", x->rec.dest, f->local);
-    if (stat(path, &st) == 0 && (uint64_t)st.st_size == f->size)
+        return;     /* cancelled while the file was being moved: it stays, nothing more */
+    struct stat st; /* below the folder, following no link: the file itself */
+    if (x->dest_fd >= 0 && fpath_stat_beneath(x->dest_fd, f->local, &st) == 0 &&
+        S_ISREG(st.st_mode) && (uint64_t)st.st_size == f->size)
         hcache_put(x->m, &st, f->hash); /* sending it on needs no hashing */
     send_result(x, ev->idx, true, NULL);
     if (!g_atomic_int_get(&x->m->stopping))
@@ -1047,18 +1056,22 @@ static void say_refused(xfer_mgr *m, const char *why)
 
 static int64_t mono_ms(void) { return g_get_monotonic_time() / 1000; }
 
-/* One new offer from peer: within its rate (a token taken), or not. */
+/* One new offer from peer: within its device's rate and the node's (a
+ * token taken from each), or not. The device's bucket is asked first, so a
+ * device over its own rate does not use up the node's. */
 static bool within_rate(xfer_mgr *m, const uint8_t peer[static 32])
 {
-    if (m->lim.rate == 0)
-        return true;
-    tbucket *b = g_hash_table_lookup(m->rates, peer);
-    if (!b) {
-        b = g_new(tbucket, 1);
-        tbucket_init(b, m->lim.rate, m->lim.burst, mono_ms());
-        g_hash_table_insert(m->rates, g_memdup2(peer, 32), b);
+    if (m->lim.rate) {
+        tbucket *b = g_hash_table_lookup(m->rates, peer);
+        if (!b) {
+            b = g_new(tbucket, 1);
+            tbucket_init(b, m->lim.rate, m->lim.burst, mono_ms());
+            g_hash_table_insert(m->rates, g_memdup2(peer, 32), b);
+        }
+        if (!tbucket_take(b, mono_ms()))
+            return false;
     }
-    return tbucket_take(b, mono_ms());
+    return tbucket_take(&m->rate_all, mono_ms()); /* rate_all 0: always */
 }
 
 /* A stored transfer back in memory (one evicted earlier), or NULL. */
@@ -1158,6 +1171,44 @@ static void on_offer(xfer_mgr *m, const uint8_t peer[static 32], const struct ms
     }
 }
 
+/* The most tries at a folder name others keep taking meanwhile. */
+#define RESERVE_TRIES 64
+
+/* A free name like path below dest_fd (fpath_unique); for a folder sent
+ * whole, its top folder is made now (0700), so that the next offer
+ * accepted before this one's data arrives, from whoever, sees the name
+ * taken and gets a folder of its own (protocol 7.1: renamed as a whole).
+ * A name made by someone else meanwhile (EEXIST) gives the next one. */
+static int reserve_name(int dest_fd, const char *path, bool folder, char *chosen, size_t cap)
+{
+    for (int tries = 0; tries < RESERVE_TRIES; tries++) {
+        int r = fpath_unique(dest_fd, path, folder, chosen, cap);
+        if (r || !folder)
+            return r;
+        char *top = g_strndup(chosen, strcspn(chosen, "/"));
+        r = mkdirat(dest_fd, top, 0700) == 0 ? 0 : errno;
+        g_free(top);
+        if (r != EEXIST)
+            return r == 0 ? 0 : r == ENOSPC || r == EDQUOT ? BANTER_ENOSPC : BANTER_EIO;
+    }
+    errno = EEXIST;
+    return BANTER_EIO;
+}
+
+/* For a cancel: the top folders reserve_name made for x go when they are
+ * empty (a folder holding anything, even an empty folder, stays). */
+static void unreserve(xf *x)
+{
+    for (size_t i = 0; x->dest_fd >= 0 && i < x->rec.nfiles; i++) {
+        const char *local = x->rec.files[i].local;
+        if (!strchr(local, '/'))
+            continue;
+        char *top = g_strndup(local, strcspn(local, "/"));
+        (void)unlinkat(x->dest_fd, top, AT_REMOVEDIR);
+        g_free(top);
+    }
+}
+
 /* Choose free names below dest: a folder sent whole is renamed as a whole. */
 static int choose_names(xf *x, char *why, size_t cap)
 {
@@ -1167,9 +1218,10 @@ static int choose_names(xf *x, char *why, size_t cap)
             continue;
         const char *slash = strchr(f->name, '/');
         char chosen[4096];
-        int r = fpath_unique(x->dest_fd, f->name, slash != NULL, chosen, sizeof chosen);
+        int r = reserve_name(x->dest_fd, f->name, slash != NULL, chosen, sizeof chosen);
         if (r) {
-            snprintf(why, cap, "no free name for %s in %s", f->name, x->rec.dest);
+            snprintf(why, cap, "no free name for %s in %s: %s", f->name, x->rec.dest,
+                     banter_strerror(r));
             return r;
         }
         size_t root = slash ? (size_t)(slash - f->name) : 0;
@@ -1582,6 +1634,24 @@ static gboolean job_done(gpointer p)
 
 /* ---- from the node ---- */
 
+/* An incoming offer its sender cancelled before it was answered: told to
+ * listeners, then gone from memory and from the store, like one never
+ * made. Nothing was written for it (no folder, no partial file), and
+ * nothing refers to it but the lists (an offer or cancel for its id later
+ * finds nothing, as for any id). Without this, offering and cancelling in
+ * a loop would grow the database and the memory without end: the caps
+ * count only offers still waiting. */
+static void forget_offer(xfer_mgr *m, xf *x, const char *reason)
+{
+    set_state_quiet(x, XFER_CANCELLED, reason[0] ? reason : "cancelled by the peer");
+    emit(x, XFER_EV_FAILED);
+    if (store_xfer_delete(m->st, x->rec.id) != 0)
+        g_printerr("banter: cannot delete a cancelled offer: %s\n", store_errmsg(m->st));
+    g_hash_table_remove(m->byid, x->rec.id);
+    m->xfers = g_list_remove(m->xfers, x);
+    xf_free(x);
+}
+
 static const uint8_t *id_of(const msg *m)
 {
     switch (m->type) {
@@ -1636,6 +1706,10 @@ void xfer_on_message(xfer_mgr *m, conn *c, const uint8_t peer[static 32], const 
     default: /* MSG_FILE_CANCEL */
         if (over(x))
             break;
+        if (x->rec.dir == XFER_IN && x->rec.state == XFER_OFFERED) {
+            forget_offer(m, x, msg_in->u.end.reason);
+            break;
+        }
         if (x->rec.dir == XFER_IN)
             delete_partials(x);
         else
@@ -1843,7 +1917,10 @@ void xfer_set_limits(xfer_mgr *m, const xfer_limits *lim)
     m->lim.expiry_s = lim->expiry_s ? lim->expiry_s : XFER_OFFER_EXPIRY_S;
     m->lim.rate = lim->rate;
     m->lim.burst = lim->burst;
+    m->lim.rate_all = lim->rate_all;
+    m->lim.burst_all = lim->burst_all;
     g_hash_table_remove_all(m->rates);
+    tbucket_init(&m->rate_all, m->lim.rate_all, m->lim.burst_all, mono_ms());
     if (m->sweep) { /* the period follows the expiry */
         g_source_remove(m->sweep);
         m->sweep = 0;
@@ -1867,8 +1944,14 @@ int xfer_mgr_new(xfer_mgr **out, store *st, const char *download_dir, const xfer
     g_strlcpy(m->download_dir, download_dir, sizeof m->download_dir);
     m->cb = *cb;
     m->ud = ud;
-    m->lim = (xfer_limits){XFER_OFFERS_PER_PEER, XFER_OFFERS_TOTAL, XFER_OFFER_EXPIRY_S,
-                           XFER_OFFER_RATE, XFER_OFFER_BURST};
+    m->lim = (xfer_limits){.per_peer = XFER_OFFERS_PER_PEER,
+                           .total = XFER_OFFERS_TOTAL,
+                           .expiry_s = XFER_OFFER_EXPIRY_S,
+                           .rate = XFER_OFFER_RATE,
+                           .burst = XFER_OFFER_BURST,
+                           .rate_all = XFER_OFFER_RATE_ALL,
+                           .burst_all = XFER_OFFER_BURST_ALL};
+    tbucket_init(&m->rate_all, m->lim.rate_all, m->lim.burst_all, mono_ms());
     m->rates = g_hash_table_new_full(key_hash, key_equal, g_free, g_free);
     m->byid = g_hash_table_new(id_hash, id_equal);
     m->offered = g_hash_table_new_full(key_hash, key_equal, g_free, NULL);

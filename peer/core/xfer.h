@@ -60,6 +60,8 @@
 #define XFER_OFFER_EXPIRY_S  604800 /* unanswered this long: declined "expired" */
 #define XFER_OFFER_RATE      2      /* new offers a second from one device... */
 #define XFER_OFFER_BURST     50     /* ...and at once */
+#define XFER_OFFER_RATE_ALL  10     /* new offers a second from all devices... */
+#define XFER_OFFER_BURST_ALL 100    /* ...and at once (a new key costs nothing) */
 /* Rows `transfers` shows by default (newest first). */
 #define XFER_LIST_PAGE       50
 
@@ -119,7 +121,8 @@ typedef struct xfer_limits {
     unsigned per_peer; /* 0: the default for each */
     unsigned total;
     unsigned expiry_s;
-    uint32_t rate, burst; /* new offers a second and at once, per device (rate 0: none) */
+    uint32_t rate, burst;         /* new offers a second and at once, per device (rate 0: none) */
+    uint32_t rate_all, burst_all; /* ...and from all devices together (rate 0: none) */
 } xfer_limits;
 
 /* Load the transfers of st (accepted ones come back paused); download_dir
@@ -149,9 +152,11 @@ BANTER_WUR int xfer_send(xfer_mgr *m, const uint8_t peer[static 32], const char 
                          size_t npaths, xfer_offer_done done, void *ud2);
 
 /* Accept an incoming offer (or resume a failed or paused one) into dir, or
- * the default folder when dir is NULL. BANTER_ENOENT (no such incoming
- * transfer), BANTER_ESTATE (done, declined or cancelled), BANTER_EIO (the
- * folder cannot be opened or created; why says why). */
+ * the default folder when dir is NULL. A fresh accept chooses free names
+ * and makes the top folder of each folder sent whole at once (so an offer
+ * accepted next cannot choose it too). BANTER_ENOENT (no such incoming
+ * transfer), BANTER_ESTATE (done, declined or cancelled), BANTER_EIO or
+ * BANTER_ENOSPC (a folder cannot be opened or created; why says why). */
 BANTER_WUR int xfer_accept(xfer_mgr *m, const uint8_t id[static MSG_ID_LEN], const char *dir,
                            char *why, size_t cap);
 /* Decline an incoming offer. BANTER_ENOENT, BANTER_ESTATE. */
@@ -163,15 +168,18 @@ BANTER_WUR int xfer_cancel(xfer_mgr *m, const uint8_t id[static MSG_ID_LEN]);
 /*
  * Incoming offers are bounded (docs/limits.md): a new offer (not one sent
  * again after a reconnect) beyond lim->rate a second (lim->burst at once)
- * from its device is answered FILE_DECLINE "ERATE: ..." and not kept; an
+ * from its device, or beyond lim->rate_all (lim->burst_all) from all
+ * devices together, is answered FILE_DECLINE "ERATE: ..." and not kept; an
  * offer beyond
  * lim->per_peer waiting from its device, or lim->total from all, is
  * answered FILE_DECLINE "EBUSY: ..." and not kept; an offer refused for
  * its names is answered FILE_DECLINE with why, told to listeners (one
  * FAILED event) and not kept either; an offer unanswered for
- * lim->expiry_s is declined ("expired: ..."). Only live transfers
- * (offered, active, paused, failed) are loaded at start; declined ones
- * leave memory (the store keeps them for the list).
+ * lim->expiry_s is declined ("expired: ..."). An offer its sender cancels
+ * before it was answered is forgotten: told to listeners (one FAILED event,
+ * state cancelled), then gone from memory and from the store. Only live
+ * transfers (offered, active, paused, failed) are loaded at start; declined
+ * ones leave memory (the store keeps them for the list).
  */
 void xfer_set_limits(xfer_mgr *m, const xfer_limits *lim);
 

@@ -409,7 +409,7 @@ static void open_resume(xpart *p)
         return;
     }
     if (p->legacy)
-        (void)unlinkat(p->dir_fd, p->legacy, 0);
+        (void)fpath_unlink_beneath(p->dir_fd, p->legacy);
     if (p->fd >= 0)
         p->sfd = fpath_open_beneath(p->dir_fd, p->state, O_RDWR | O_CREAT, false);
     if (p->fd < 0 || p->sfd < 0) {
@@ -556,7 +556,7 @@ static char *move_into_place(xpart *p)
         name = g_strdup(next);
         leaf = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
     }
-    (void)unlinkat(p->dir_fd, p->state, 0);
+    (void)fpath_unlink_beneath(p->dir_fd, p->state);
     (void)fsync(dfd);
     close(dfd);
     return name;
@@ -571,8 +571,8 @@ static void run_finish(xpart *p)
     bcrypto_hash_peek(&p->h, d, sizeof d);
     if (p->stored != p->size || !bcrypto_equal(d, p->hash, sizeof d)) {
         close_files(p);
-        (void)unlinkat(p->dir_fd, p->part, 0);
-        (void)unlinkat(p->dir_fd, p->state, 0);
+        (void)fpath_unlink_beneath(p->dir_fd, p->part);
+        (void)fpath_unlink_beneath(p->dir_fd, p->state);
         post(p, XSINK_FINISHED, p->stored, false, 0, NULL, NULL);
         return;
     }
@@ -619,8 +619,8 @@ static void run(op *o)
     case OP_DISCARD:
         p->dead = true;
         close_files(p);
-        (void)unlinkat(p->dir_fd, p->part, 0);
-        (void)unlinkat(p->dir_fd, p->state, 0);
+        (void)fpath_unlink_beneath(p->dir_fd, p->part);
+        (void)fpath_unlink_beneath(p->dir_fd, p->state);
         break;
     case OP_RELEASE:
         post_stored(p, 1);

@@ -30,9 +30,24 @@
  * The node must ignore all of it: only the transfer's own peer may speak
  * for it.
  *
+ *   evil_peer --churn N HOST PORT
+ *
+ * Offers and cancels, N times: a FILE_OFFER of CHURN_FILES files with long
+ * names ("churn/NNNN-KKK-xxx...", so `transfers` names it "churn (100
+ * files)"), then FILE_CANCEL for it. A fresh identity every CHURN_PER_KEY
+ * cycles (a key costs nothing; each stays within a device's own offer
+ * rate). After each identity's cycles a PING: its PONG comes after the
+ * answers to all of them. Prints
+ *
+ *   churn N cycles K keys M ms: declined R rate, B other; T taken
+ *
+ * (R: FILE_DECLINE "ERATE...", B: any other FILE_DECLINE, T: offers with
+ * no answer, which the node took and then had cancelled).
+ *
  * Exit: 0 when every offer got an answer (meddling: when every message was
- * sent), 1 when one did not or the connection failed (the cause on
- * stderr), 2 on bad usage.
+ * sent; churning: when every cycle was sent and every PONG came), 1 when
+ * one did not or the connection failed (the cause on stderr), 2 on bad
+ * usage.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -48,10 +63,13 @@
 #include "session.h"
 #include "tnet.h"
 
-#define ANSWER_MS  2000
-#define CONNECT_MS 5000
-#define OFFER_SIZE 1024
-#define QUOTED_MAX (4 * 1100 + 3)
+#define ANSWER_MS     2000
+#define CONNECT_MS    5000
+#define OFFER_SIZE    1024
+#define QUOTED_MAX    (4 * 1100 + 3)
+#define CHURN_FILES   100
+#define CHURN_PER_KEY 25
+#define CHURN_NAME    200 /* bytes of each file name */
 
 typedef struct peer {
     int fd;
@@ -284,6 +302,121 @@ static int meddle(peer *p, const uint8_t id[static MSG_ID_LEN])
     return 0;
 }
 
+/* Counts of the answers to churned offers. */
+typedef struct churn_count {
+    int rate, other;
+} churn_count;
+
+/* One offer of CHURN_FILES long names, then its cancel. */
+static int churn_one(peer *p, int cycle)
+{
+    uint8_t id[MSG_ID_LEN];
+    char name[CHURN_NAME + 1];
+    msg offer;
+    bcrypto_rng_system().fill(NULL, id, sizeof id);
+    if (msg_offer_init(&offer, id, tnet_wall_ms(), CHURN_FILES) != 0) {
+        fprintf(stderr, "evil_peer: cannot build an offer\n");
+        return -1;
+    }
+    for (int k = 0; k < CHURN_FILES; k++) {
+        int n = snprintf(name, sizeof name, "churn/%04d-%03d-", cycle, k);
+        memset(name + n, 'x', sizeof name - 1 - (size_t)n);
+        name[sizeof name - 1] = '\0';
+        if (msg_offer_set_name(&offer, (size_t)k, name) != 0) {
+            fprintf(stderr, "evil_peer: cannot name file %d of an offer\n", k);
+            msg_clear(&offer);
+            return -1;
+        }
+        offer.u.offer.files[k].size = OFFER_SIZE;
+    }
+    int r = send_msg(p, &offer);
+    msg_clear(&offer);
+    msg can = {.type = MSG_FILE_CANCEL};
+    memcpy(can.u.end.id, id, MSG_ID_LEN);
+    snprintf(can.u.end.reason, sizeof can.u.end.reason, "never mind");
+    return r ? r : send_msg(p, &can);
+}
+
+/* Read until the PONG for token: count the declines on the way. */
+static int churn_answers(peer *p, uint64_t token, churn_count *c)
+{
+    msg ping = {.type = MSG_PING, .u.ping.token = token};
+    if (send_msg(p, &ping) != 0)
+        return -1;
+    int64_t deadline = tnet_mono_ms() + 10 * ANSWER_MS;
+    for (;;) {
+        session_event ev;
+        msg m;
+        int r = next_event(p, &ev, deadline);
+        if (r == 0)
+            fprintf(stderr, "evil_peer: no PONG in %d ms\n", 10 * ANSWER_MS);
+        if (r <= 0)
+            return -1;
+        if (ev.type != SESSION_EV_MESSAGE || msg_decode(&m, ev.data, ev.len) != 0)
+            continue;
+        bool pong = m.type == MSG_PONG && m.u.ping.token == token;
+        r = 0;
+        if (m.type == MSG_PING) {
+            msg answer = {.type = MSG_PONG, .u.ping.token = m.u.ping.token};
+            r = send_msg(p, &answer);
+        } else if (m.type == MSG_FILE_DECLINE) {
+            if (strncmp(m.u.end.reason, "ERATE", 5) == 0)
+                c->rate++;
+            else
+                c->other++;
+        } else if (m.type == MSG_BYE) {
+            fprintf(stderr, "evil_peer: node said BYE: %s\n", m.u.bye.reason);
+            r = -1;
+        }
+        msg_clear(&m);
+        if (r)
+            return -1;
+        if (pong)
+            return 0;
+    }
+}
+
+static void say_bye(peer *p)
+{
+    if (p->s && p->fd >= 0 && session_established(p->s)) {
+        msg bye = {.type = MSG_BYE};
+        snprintf(bye.u.bye.reason, sizeof bye.u.bye.reason, "done");
+        (void)send_msg(p, &bye);
+    }
+    if (p->fd >= 0)
+        close(p->fd);
+    session_free(p->s);
+    identity_free(p->id);
+    *p = (peer){.fd = -1};
+}
+
+static int churn(int n, const char *host, const char *port)
+{
+    churn_count c = {0};
+    int keys = 0;
+    int64_t t0 = tnet_mono_ms();
+    for (int i = 0; i < n;) {
+        peer p = {.fd = -1};
+        if (open_peer(&p, host, port) != 0) {
+            say_bye(&p);
+            return 1;
+        }
+        keys++;
+        int r = 0;
+        for (int k = 0; k < CHURN_PER_KEY && i < n && r == 0; k++)
+            r = churn_one(&p, i++);
+        if (r == 0)
+            r = churn_answers(&p, (uint64_t)i, &c);
+        say_bye(&p);
+        if (r)
+            return 1;
+    }
+    printf("churn %d cycles %d keys %lld ms: declined %d rate, %d other; %d taken\n", n, keys,
+           (long long)(tnet_mono_ms() - t0), c.rate, c.other, n - c.rate - c.other);
+    fflush(stdout);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     peer p = {.fd = -1};
@@ -298,9 +431,19 @@ int main(int argc, char **argv)
             ret = 0;
         goto out;
     }
+    if (argc == 5 && strcmp(argv[1], "--churn") == 0) {
+        char *end;
+        long n = strtol(argv[2], &end, 10);
+        if (*end || n < 1 || n > 100000) {
+            fprintf(stderr, "evil_peer: --churn needs a number of cycles (1..100000)\n");
+            return 2;
+        }
+        return bcrypto_init() == 0 ? churn((int)n, argv[3], argv[4]) : 1;
+    }
     if (argc < 4) {
         fprintf(stderr, "usage: evil_peer HOST PORT NAME...\n"
-                        "       evil_peer --meddle ID HOST PORT\n");
+                        "       evil_peer --meddle ID HOST PORT\n"
+                        "       evil_peer --churn N HOST PORT\n");
         return 2;
     }
     if (bcrypto_init() != 0 || open_peer(&p, argv[1], argv[2]) != 0)
@@ -313,14 +456,6 @@ int main(int argc, char **argv)
     }
     ret = answered == argc - 3 ? 0 : 1;
 out:
-    if (p.s && p.fd >= 0 && session_established(p.s)) {
-        msg bye = {.type = MSG_BYE};
-        snprintf(bye.u.bye.reason, sizeof bye.u.bye.reason, "done");
-        (void)send_msg(&p, &bye);
-    }
-    if (p.fd >= 0)
-        close(p.fd);
-    session_free(p.s);
-    identity_free(p.id);
+    say_bye(&p);
     return ret;
 }

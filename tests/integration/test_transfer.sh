@@ -13,7 +13,11 @@
 #      changed checkpoint file is not trusted; a change no checkpoint covers
 #      (after a SIGKILL) fails the file, which never gets its name;
 #   6. a hostile peer (evil_peer) offering "../x", "/abs"... is declined
-#      (and not kept: `transfers` does not list it), and
+#      (and not kept: `transfers` does not list it); offers cancelled by
+#      their sender before an answer, 300 times under new keys, are
+#      forgotten (no rows in the database) and the node-wide offer rate
+#      holds; two senders' folders of the same name accepted before data
+#      arrives go to two folders; and
 #      a symbolic link in the download folder is never followed; a stranger
 #      sending FILE_MARK, FILE_STORED, CHUNK, ACCEPT, RESULT and CANCEL for
 #      someone else's transfer changes nothing;
@@ -31,7 +35,7 @@ BANTER_BIN=${BANTER_BIN:-$ROOT/build/asan/banter}
 EVIL_PEER=${EVIL_PEER:-$ROOT/build/asan/tests/evil_peer}
 [ -x "$BANTER_BIN" ] || t_fail setup "no $BANTER_BIN (make build/asan/banter)"
 [ -x "$EVIL_PEER" ] || t_fail setup "no $EVIL_PEER (make build/asan/tests/evil_peer)"
-for tool in jq cmp mount umount find dd tr; do
+for tool in jq cmp mount umount find dd tr sqlite3; do
     command -v "$tool" >/dev/null || t_skip "needs $tool"
 done
 export ASAN_OPTIONS=detect_leaks=1
@@ -724,6 +728,88 @@ after_snap=$(snap)
 }
 kill -0 "${PIDS[2]}" 2>/dev/null || t_fail "$check" "bob's node died"
 [ "$ok" = 1 ] && pass "$check: ${#BAD[@]} unsafe names declined with the name in the reason, not kept at bob, accept refused, nothing created; a harmless name stays offered"
+
+# ==== 6a. offering and cancelling, again and again ====
+# mallory offers 100 files with long names and cancels the offer at once,
+# 300 times, under a fresh key every 25 offers (a key costs nothing; each
+# stays within its device's own offer rate). An offer cancelled before bob
+# answered it is forgotten: no row in bob's database, nothing in
+# `transfers`; the node's offer rate for all devices together (10 a
+# second, 100 at once) declines the rest ERATE. alice's offer right after
+# is still taken.
+check=offer-churn
+DB2=$BT_TMP/h2/banter.db
+rows() { # "TRANSFERS FILES": bob's stored rows
+    sqlite3 -cmd ".timeout 5000" "$DB2" \
+        "SELECT (SELECT count(*) FROM transfers) || ' ' || (SELECT count(*) FROM transfer_files)"
+}
+rows0=$(rows)
+out=$(host_exec 1 "$EVIL_PEER" --churn 300 198.18.0.2 7070 2>"$BT_TMP/churn.err")
+erc=$?
+echo "  evil_peer: $out"
+rows1=$(rows)
+listed=$(b 2 transfers --all --json | jq '[.[] | select(.name == "churn (100 files)")] | length')
+read -r ms nrate taken < <(sed -nE \
+    's/^churn 300 cycles [0-9]+ keys ([0-9]+) ms: declined ([0-9]+) rate, [0-9]+ other; ([0-9]+) taken$/\1 \2 \3/p' \
+    <<<"$out")
+most=$((100 + 10 * (${ms:-0} + 999) / 1000 + 5)) # burst + rate * time, and a little
+if [ "$erc" != 0 ] || [ -z "${taken:-}" ]; then
+    fail "$check" "evil_peer exit $erc [$out] $(cat "$BT_TMP/churn.err")"
+elif ! kill -0 "${PIDS[2]}" 2>/dev/null; then
+    t_fail "$check" "bob's node died"
+elif [ "$listed" != 0 ]; then
+    fail "$check" "bob lists $listed cancelled offers (rows before \"$rows0\", after \"$rows1\")"
+elif [ "$rows1" != "$rows0" ]; then
+    fail "$check" "bob's stored transfers and files went from \"$rows0\" to \"$rows1\""
+elif [ "$taken" -gt "$most" ]; then
+    fail "$check" "$taken offers taken in $ms ms: over the node's offer rate (at most $most)"
+elif send_one "$check" "$SRC/c1.bin" "c1.bin"; then
+    pass "$check: 300 offers of 100 files cancelled at once from 12 keys in $ms ms: $taken taken then forgotten, $nrate declined ERATE (at most $most may pass); bob's rows \"$rows0\" before and after, none listed; alice's next offer taken and done"
+fi
+
+# ==== 6b. two senders, one folder name ====
+# mallory offers "Photos/a.txt" and goes away; bob accepts it (it waits,
+# paused, with its names chosen). alice then sends her folder Photos: its
+# data must not go into the folder accepted from mallory (protocol 7.1, a
+# folder is renamed as a whole), so the accept reserves the top folder.
+# Cancelling mallory's transfer removes its folder again, being empty.
+check=folder-per-sender
+D6=$BT_TMP/in6f
+mkdir -p "$SRC/Photos"
+echo "from alice" >"$SRC/Photos/a.txt"
+out=$(host_exec 1 "$EVIL_PEER" 198.18.0.2 7070 "Photos/a.txt" 2>"$BT_TMP/evil-photos.err")
+mid=$(awk '/^offer / {print $2}' <<<"$out")
+if [ -z "$mid" ] || ! b 2 accept "$mid" --to "$D6" >/dev/null; then
+    fail "$check" "mallory's offer [$out] not accepted: $(xfield 2 "$mid" state) $(cat "$BT_TMP/evil-photos.err")"
+else
+    send_bg "$BT_TMP/send-$check.log" "$SRC/Photos"
+    if ! wait_for 30 got_offer "Photos/a.txt"; then
+        finish "$SEND_PID" 1
+        fail "$check" "no offer from alice: $(cat "$BT_TMP/send-$check.log")"
+    else
+        ID=$OFFER
+        b 2 accept "$ID" --to "$D6" >/dev/null || fail "$check" "accept exit $?"
+        finish "$SEND_PID" 30
+        got=$(cd "$D6" && find . | sort | tr '\n' ' ')
+        if [ "$RC" != 0 ] || ! state_is 2 "$ID" done; then
+            fail "$check" "alice's transfer: exit $RC, bob: $(xfield 2 "$ID" state) $(xfield 2 "$ID" error)"
+            abandon "$ID"
+        elif ! cmp -s "$SRC/Photos/a.txt" "$D6/Photos (1)/a.txt" || [ -e "$D6/Photos/a.txt" ]; then
+            fail "$check" "alice's file is not alone in \"Photos (1)\": $got"
+        elif [ ! -d "$D6/Photos" ]; then
+            fail "$check" "no folder reserved for mallory's transfer: $got"
+        else
+            b 2 cancel "$mid" >/dev/null
+            if [ -e "$D6/Photos" ]; then
+                fail "$check" "mallory's empty folder stays after the cancel: $(cd "$D6" && find . | sort | tr '\n' ' ')"
+            else
+                pass "$check: mallory's \"Photos/a.txt\" accepted first (paused), then alice's: hers went to \"Photos (1)\", \"Photos\" stayed mallory's (empty), and went with its cancel"
+            fi
+        fi
+    fi
+fi
+b 2 cancel "$mid" >/dev/null 2>&1
+rm -rf "$D6" "$SRC/Photos"
 
 check=symlink-in-download-dir
 OUT=$BT_TMP/outside

@@ -347,6 +347,55 @@ static void test_open_refuses_dir_link(void **state)
     assert_int_equal(mkdir(s->other, 0700), 0);
 }
 
+/* Deleting and looking below the folder: a link in a middle folder is
+ * never followed (unlinkat and stat on the whole path would: the file
+ * beyond it would go, or be taken for the one received); a link as the
+ * last component is removed itself, or seen as a link. */
+static void test_unlink_stat_beneath(void **state)
+{
+    struct scratch *s = *state;
+    char path[256];
+    struct stat st;
+
+    /* base/Photos -> other, and other/.a.txt.banter-partial: the partial
+     * file's name below a folder a local attacker swapped for a link. */
+    snprintf(path, sizeof path, "%s/Photos", s->base);
+    assert_int_equal(symlink(s->other, path), 0);
+    snprintf(path, sizeof path, "%s/.a.txt.banter-partial", s->other);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(fpath_unlink_beneath(s->fd, "Photos/.a.txt.banter-partial"), BANTER_EPERM);
+    assert_true(exists_in(s->other, ".a.txt.banter-partial"));
+    assert_int_equal(fpath_stat_beneath(s->fd, "Photos/.a.txt.banter-partial", &st), BANTER_EPERM);
+
+    /* Real folders: the file itself, then a link as the last component
+     * (seen as a link; unlinked, its target stays). */
+    touch(s, "a/");
+    touch(s, "a/b.txt");
+    assert_int_equal(fpath_stat_beneath(s->fd, "a/b.txt", &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    assert_int_equal(fpath_unlink_beneath(s->fd, "a/b.txt"), 0);
+    assert_false(exists_in(s->base, "a/b.txt"));
+    assert_int_equal(fpath_unlink_beneath(s->fd, "a/b.txt"), BANTER_ENOENT);
+    assert_int_equal(fpath_stat_beneath(s->fd, "a/b.txt", &st), BANTER_ENOENT);
+    assert_int_equal(fpath_stat_beneath(s->fd, "nowhere/b.txt", &st), BANTER_ENOENT);
+    char target[256];
+    snprintf(path, sizeof path, "%s/a/.c.banter-partial", s->base);
+    snprintf(target, sizeof target, "%s/.a.txt.banter-partial", s->other);
+    assert_int_equal(symlink(target, path), 0);
+    assert_int_equal(fpath_stat_beneath(s->fd, "a/.c.banter-partial", &st), 0);
+    assert_true(S_ISLNK(st.st_mode));
+    assert_int_equal(fpath_unlink_beneath(s->fd, "a/.c.banter-partial"), 0);
+    assert_false(exists_in(s->base, "a/.c.banter-partial"));
+    assert_true(exists_in(s->other, ".a.txt.banter-partial"));
+
+    /* Names fpath_check refuses are refused. */
+    assert_int_equal(fpath_unlink_beneath(s->fd, "../other/.a.txt.banter-partial"), BANTER_EINVAL);
+    assert_int_equal(fpath_stat_beneath(s->fd, "/etc/passwd", &st), BANTER_EINVAL);
+    assert_true(exists_in(s->other, ".a.txt.banter-partial"));
+}
+
 static void test_open_refuses_file_link(void **state)
 {
     struct scratch *s = *state;
@@ -528,6 +577,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_open_refuses_bad_names, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_refuses_dir_link, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_refuses_file_link, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unlink_stat_beneath, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unique_last, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unique_first, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unique_errors, setup, teardown),

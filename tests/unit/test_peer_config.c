@@ -193,7 +193,7 @@ static void test_full_file(void **state)
     text = "peer_max_conns = 300\npeer_max_per_addr = 2\npeer_hello_timeout = 3\n"
            "peer_frame_timeout = 4\nchat_rate = 0\nchat_burst = 7\noffer_rate = 1\n"
            "offer_burst = 1000000\noffers_per_peer = 5\noffers_total = 6\n"
-           "offer_expiry = 31536000\n";
+           "offer_expiry = 31536000\noffer_rate_all = 0\noffer_burst_all = 7\n";
     write_conf(f, text, strlen(text));
     assert_int_equal(config_load(&c, f->path, why, sizeof why), 0);
     assert_int_equal(c.peer_max_conns, 300);
@@ -207,6 +207,8 @@ static void test_full_file(void **state)
     assert_int_equal(c.offers_per_peer, 5);
     assert_int_equal(c.offers_total, 6);
     assert_int_equal(c.offer_expiry_s, 31536000);
+    assert_int_equal(c.offer_rate_all, 0);
+    assert_int_equal(c.offer_burst_all, 7);
 }
 
 static void test_booleans(void **state)

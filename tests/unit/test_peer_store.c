@@ -1541,6 +1541,22 @@ static void test_transfers(void **state)
     assert_string_equal(all[1].files[0].name, "Photos/a.jpg");
     store_xfers_free(all, n);
 
+    /* Delete forgets the transfer and its files' rows (a transfer put
+     * again under the id has none of them); deleting none is no error. */
+    store_xfer one;
+    assert_int_equal(store_xfer_delete(f->st, x.id), 0);
+    assert_int_equal(store_xfer_get(f->st, x.id, &one), BANTER_ENOENT);
+    assert_int_equal(store_xfer_load_all(f->st, &all, &n), 0);
+    assert_int_equal(n, 1);
+    assert_memory_equal(all[0].id, y.id, sizeof y.id);
+    store_xfers_free(all, n);
+    assert_int_equal(store_xfer_delete(f->st, x.id), 0);
+    x.nfiles = 0;
+    assert_int_equal(store_xfer_put(f->st, &x), 0);
+    assert_int_equal(store_xfer_get(f->st, x.id, &one), 0);
+    assert_int_equal(one.nfiles, 0);
+    store_xfer_clear(&one);
+
     uint8_t other[MSG_ID_LEN] = {3};
     memcpy(x.id, other, sizeof other);
     assert_int_equal(store_xfer_save(f->st, &x), BANTER_ENOENT);
