@@ -177,6 +177,9 @@ host_bg 1 "$BT_TMP/alice2.log" bash -c 'ulimit -n 48 && exec "$0" "$@"' "$BANTER
 pa=$BT_LAST_PID
 wait_for 10 b "$A" id >/dev/null 2>&1 || t_fail emfile "alice did not restart"
 wait_for 15 online "$A" bob || t_fail emfile "alice never listed bob online after the restart"
+new_key() { [ "$(head -c 64 "$A/web.token")" != "$TOKEN" ]; } # a new one at every start
+wait_for 10 new_key || t_fail emfile "alice's web key is the one of her last start"
+TOKEN=$(head -c 64 "$A/web.token")
 report "restarted with ulimit -n 48"
 host_bg 1 "$BT_TMP/slow2.log" python3 "$WC" 7420 "$TOKEN" slowloris 60 12 >/dev/null
 slow_pid=$BT_LAST_PID
