@@ -221,14 +221,21 @@ static int walk(int dirfd, char *buf, bool create, char **name)
     return at;
 }
 
-int fpath_open_beneath(int dirfd, const char *path, int flags, bool create_dirs)
+/* The folder of path's last name, beneath dirfd (walk: dirfd itself for a
+ * bare name), after path is checked; *name points into buf. */
+static int parent_of(int dirfd, const char *path, bool create_dirs, char buf[static FPATH_MAX + 1],
+                     char **name)
 {
-    char buf[FPATH_MAX + 1], *name;
     if (check(path, true, NULL, 0) != 0)
         return BANTER_EINVAL;
     memcpy(buf, path, strlen(path) + 1);
+    return walk(dirfd, buf, create_dirs, name);
+}
 
-    int at = walk(dirfd, buf, create_dirs, &name);
+int fpath_open_beneath(int dirfd, const char *path, int flags, bool create_dirs)
+{
+    char buf[FPATH_MAX + 1], *name;
+    int at = parent_of(dirfd, path, create_dirs, buf, &name);
     if (at < 0)
         return at;
     int fd = openat(at, name, flags | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -241,11 +248,7 @@ int fpath_open_beneath(int dirfd, const char *path, int flags, bool create_dirs)
 int fpath_unlink_beneath(int dirfd, const char *path)
 {
     char buf[FPATH_MAX + 1], *name;
-    if (check(path, true, NULL, 0) != 0)
-        return BANTER_EINVAL;
-    memcpy(buf, path, strlen(path) + 1);
-
-    int at = walk(dirfd, buf, false, &name);
+    int at = parent_of(dirfd, path, false, buf, &name);
     if (at < 0)
         return at;
     int ret = unlinkat(at, name, 0) == 0 ? 0 : err_code(errno);
@@ -257,11 +260,7 @@ int fpath_unlink_beneath(int dirfd, const char *path)
 int fpath_stat_beneath(int dirfd, const char *path, struct stat *st)
 {
     char buf[FPATH_MAX + 1], *name;
-    if (check(path, true, NULL, 0) != 0)
-        return BANTER_EINVAL;
-    memcpy(buf, path, strlen(path) + 1);
-
-    int at = walk(dirfd, buf, false, &name);
+    int at = parent_of(dirfd, path, false, buf, &name);
     if (at < 0)
         return at;
     int ret = fstatat(at, name, st, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : err_code(errno);
