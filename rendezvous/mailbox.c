@@ -93,6 +93,7 @@ struct mb_late {
     struct {
         uint8_t id[RV_ID_LEN];
         uint8_t from[RV_KEY_LEN];
+        bool kept; /* by RV_KEEP: not sent again on this connection */
     } e[MB_WINDOW];
 };
 
@@ -194,8 +195,9 @@ static void fetch_unlink(conn *d)
     d->mb.fetch_prevp = NULL;
 }
 
-/* Remember that d was routed it, now stored (no memory: forgotten). */
-static void late_push(conn *d, const mb_item *it)
+/* Remember that d was routed it, now stored, or that d kept it (no
+ * memory: forgotten). */
+static void late_push(conn *d, const mb_item *it, bool kept)
 {
     if (!d->mb.late && !(d->mb.late = calloc(1, sizeof *d->mb.late)))
         return;
@@ -206,16 +208,32 @@ static void late_push(conn *d, const mb_item *it)
     }
     memcpy(l->e[l->n].id, it->id, RV_ID_LEN);
     memcpy(l->e[l->n].from, it->from_device, RV_KEY_LEN);
+    l->e[l->n].kept = kept;
     l->n++;
 }
 
-/* The oldest copy with id that d was routed and that was then stored: its
- * sender's device into from, and it is forgotten. false when none. */
-static bool late_take(conn *d, const uint8_t id[static RV_ID_LEN], uint8_t from[static RV_KEY_LEN])
+/* Whether d kept the copy id from device from (RV_KEEP). */
+static bool late_kept(const conn *d, const uint8_t id[static RV_ID_LEN],
+                      const uint8_t from[static RV_KEY_LEN])
+{
+    const mb_late *l = d->mb.late;
+    for (uint32_t i = 0; l && i < l->n; i++)
+        if (l->e[i].kept && memcmp(l->e[i].id, id, RV_ID_LEN) == 0 &&
+            memcmp(l->e[i].from, from, RV_KEY_LEN) == 0)
+            return true;
+    return false;
+}
+
+/* The oldest copy with id (sent by device want, unless NULL) that d was
+ * routed or fetched and that is stored now: its sender's device into
+ * from, and it is forgotten. false when none. */
+static bool late_take(conn *d, const uint8_t id[static RV_ID_LEN], const uint8_t *want,
+                      uint8_t from[static RV_KEY_LEN])
 {
     mb_late *l = d->mb.late;
     for (uint32_t i = 0; l && i < l->n; i++) {
-        if (memcmp(l->e[i].id, id, RV_ID_LEN) != 0)
+        if (memcmp(l->e[i].id, id, RV_ID_LEN) != 0 ||
+            (want && memcmp(l->e[i].from, want, RV_KEY_LEN) != 0))
             continue;
         memcpy(from, l->e[i].from, RV_KEY_LEN);
         memmove(&l->e[i], &l->e[i + 1], (l->n - i - 1) * sizeof l->e[0]);
@@ -592,21 +610,30 @@ static void del_push(mailbox *mb, const char *user, int64_t seq, const uint8_t *
         memcpy(x->from, from, RV_KEY_LEN);
 }
 
-void mailbox_delivered(conn *c, const uint8_t id[static RV_ID_LEN])
+/* The oldest copy in flight to c with id, from device want (any when
+ * NULL), or NULL. */
+static mb_item *inflight_find(conn *c, const uint8_t id[static RV_ID_LEN], const uint8_t *want)
+{
+    mb_item *it = c->mb.inflight.head;
+    while (it && (memcmp(it->id, id, RV_ID_LEN) != 0 ||
+                  (want && memcmp(it->from_device, want, RV_KEY_LEN) != 0)))
+        it = it->ql.next;
+    return it;
+}
+
+void mailbox_delivered(conn *c, const uint8_t id[static RV_ID_LEN], const uint8_t *want)
 {
     mailbox *mb = conn_core(c)->mb;
     if (!c->acct) {
         conn_refuse(c, "EAUTH", "log in first");
         return;
     }
-    mb_item *it = c->mb.inflight.head;
+    mb_item *it = inflight_find(c, id, want);
     uint8_t from[RV_KEY_LEN];
-    while (it && memcmp(it->id, id, RV_ID_LEN) != 0)
-        it = it->ql.next;
     if (!it) {
-        /* Stored after its device was too slow (that row, not another
-         * sender's with the same id), or a duplicate (nothing). */
-        if (late_take(c, id, from))
+        /* Stored after its device was too slow or kept it (that row, not
+         * another sender's with the same id), or a duplicate (nothing). */
+        if (late_take(c, id, want, from))
             del_push(mb, c->acct->name, 0, id, conn_device(c), from);
     } else if (it->kind == IT_ROUTED) {
         timeout_unlink(mb, it);
@@ -625,6 +652,31 @@ void mailbox_delivered(conn *c, const uint8_t id[static RV_ID_LEN])
         return;
     c->mb.stalled = false;
     if (c->mb.more)
+        fetch_push(mb, c);
+}
+
+void mailbox_keep(conn *c, const uint8_t id[static RV_ID_LEN],
+                  const uint8_t from[static RV_KEY_LEN])
+{
+    mailbox *mb = conn_core(c)->mb;
+    if (!c->acct) {
+        conn_refuse(c, "EAUTH", "log in first");
+        return;
+    }
+    mb_item *it = inflight_find(c, id, from);
+    if (!it) /* stored already (too slow, or kept before): nothing to do */
+        return;
+    /* A later RV_DELIVERED finds the stored row by id, device and sender. */
+    late_push(c, it, true);
+    if (it->kind == IT_ROUTED) {
+        unroute(mb, it); /* stored at the next flush; its sender hears "stored" */
+    } else {
+        /* A stored row: it stays; the fetch went past it (last_seq), so it
+         * comes again at the next login, not in this session. */
+        dev_unlink(c, it);
+        item_free(it);
+    }
+    if (!c->closing && c->mb.more && !c->mb.stalled)
         fetch_push(mb, c);
 }
 
@@ -750,7 +802,7 @@ void mailbox_tick(mailbox *mb, uint64_t now)
         for (mb_item *it = d->mb.inflight.head, *next; it; it = next) {
             next = it->ql.next;
             if (it->kind == IT_ROUTED) {
-                late_push(d, it);
+                late_push(d, it, false);
                 unroute(mb, it);
             }
         }
@@ -1032,13 +1084,19 @@ static void fetch_after(void *arg, int n, const char *errmsg)
     conn *d = f->d;
     bool same = !d->closing && d->acct && d->sess_gen == f->gen;
     bool halt = !same; /* a row not sent: the rest wait too */
-    size_t sent = 0;
+    size_t sent = 0, skipped = 0;
     d->mb_fetching = false;
     if (n < 0)
         core_log(mb->k, "cannot read stored copies: %s", errmsg);
     for (struct frow *w = f->head, *next; w; w = next) {
         next = w->next;
         mb_item *it = NULL;
+        if (!halt && late_kept(d, w->id, w->from_device)) {
+            d->mb.last_seq = w->seq; /* kept: at the next login */
+            skipped++;
+            free(w);
+            continue;
+        }
         if (!halt && (d->closing || conn_busy(d) || !(it = calloc(1, sizeof *it))))
             halt = true;
         if (it) {
@@ -1060,7 +1118,8 @@ static void fetch_after(void *arg, int n, const char *errmsg)
     /* More to send now: the rest of a budget-limited read, or a session
      * that began meanwhile. Otherwise (its queue is full, a copy it cannot
      * take) mailbox_wake or its next answer asks again. */
-    if ((sent > 0 || !same) && !d->closing && d->acct && d->mb.more && !d->mb.stalled)
+    if ((sent > 0 || skipped > 0 || !same) && !d->closing && d->acct && d->mb.more &&
+        !d->mb.stalled)
         fetch_push(mb, d);
     conn_release(d);
     free(f);

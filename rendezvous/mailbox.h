@@ -64,8 +64,17 @@ void mailbox_free(mailbox *mb);
 
 /* RV_SEAL from c (authenticated or not: EAUTH). s->sealed is borrowed. */
 void mailbox_seal(conn *c, const struct rv_seal *s);
-/* RV_DELIVERED from c. */
-void mailbox_delivered(conn *c, const uint8_t id[static RV_ID_LEN]);
+/* RV_DELIVERED from c: the copy id (sent by device from, when not NULL)
+ * reached it. */
+void mailbox_delivered(conn *c, const uint8_t id[static RV_ID_LEN], const uint8_t *from);
+/* RV_KEEP from c: the copy id from device from is not taken now (a group
+ * message ahead of its state or key, a store that failed): it stays
+ * stored (a routed one is stored now; its sender is answered "stored"),
+ * leaves c's window without stalling c, and is not sent again in this
+ * session; a later RV_DELIVERED still deletes it, else it comes again at
+ * the device's next login. */
+void mailbox_keep(conn *c, const uint8_t id[static RV_ID_LEN],
+                  const uint8_t from[static RV_KEY_LEN]);
 
 /* c was authenticated: send what is stored for its device. */
 void mailbox_device_up(conn *c);

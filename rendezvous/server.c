@@ -114,8 +114,8 @@ static void conn_established(conn *c)
 static bool needs_auth(rv_type t)
 {
     return t == RV_PROFILE_SET || t == RV_SEARCH || t == RV_CONTACT || t == RV_STATUS ||
-           t == RV_DELIVERED || t == RV_BROADCAST_TO || t == RV_ICE_OFFER || t == RV_ICE_ANSWER ||
-           t == RV_ICE_END || t == RV_PROBE;
+           t == RV_DELIVERED || t == RV_KEEP || t == RV_BROADCAST_TO || t == RV_ICE_OFFER ||
+           t == RV_ICE_ANSWER || t == RV_ICE_END || t == RV_PROBE;
 }
 
 /* Whether c may send one more message of a rate-limited kind now: at
@@ -178,7 +178,10 @@ static void rv_dispatch(conn *c, rvmsg *m)
         mailbox_seal(c, &m->u.seal);
         break;
     case RV_DELIVERED:
-        mailbox_delivered(c, m->u.stored.id);
+        mailbox_delivered(c, m->u.stored.id, m->u.stored.has_from ? m->u.stored.from : NULL);
+        break;
+    case RV_KEEP:
+        mailbox_keep(c, m->u.stored.id, m->u.stored.from);
         break;
     case RV_BROADCAST_TO:
         broadcast_to(c, &m->u.bto);

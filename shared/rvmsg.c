@@ -85,7 +85,7 @@ bool rv_text_valid(const char *text)
 
 bool rvmsg_owns(int type)
 {
-    return (type >= RV_LOGIN && type <= RV_RECIPIENTS) ||
+    return (type >= RV_LOGIN && type <= RV_KEEP) ||
            (type >= RV_ICE_SERVERS && type <= RV_ICE_END) || type == RV_PROBE ||
            type == RV_PROBE_RESULT || (type >= RV_CERT && type <= RV_SEALED);
 }
@@ -342,10 +342,15 @@ static int decode_status(const cJSON *o, struct rv_status *st, bool presence)
     return r;
 }
 
-static int decode_stored(const cJSON *o, struct rv_stored *st, bool full)
+static int decode_stored(const cJSON *o, struct rv_stored *st, rv_type t)
 {
     int r = jsonv_hex(o, "id", st->id, RV_ID_LEN);
-    if (r || !full)
+    if (!r && t != RV_STORED) { /* RV_DELIVERED, RV_KEEP: from (RV_KEEP: always) */
+        st->has_from = t == RV_KEEP || cJSON_GetObjectItemCaseSensitive(o, "from");
+        if (st->has_from)
+            r = jsonv_hex(o, "from", st->from, RV_KEY_LEN);
+    }
+    if (r || t != RV_STORED)
         return r;
     int d = 0;
     r = jsonv_hex(o, "device", st->device, RV_KEY_LEN);
@@ -559,7 +564,8 @@ static int decode_json(rvmsg *m, const char *text, size_t len)
         break;
     case RV_STORED:
     case RV_DELIVERED:
-        r = decode_stored(o, &m->u.stored, m->type == RV_STORED);
+    case RV_KEEP:
+        r = decode_stored(o, &m->u.stored, m->type);
         break;
     case RV_BROADCAST_TO:
         r = decode_bto(o, &m->u.bto);
@@ -853,10 +859,12 @@ static int build_status(const struct rv_status *st, cJSON *o, bool presence)
     return r;
 }
 
-static int build_stored(const struct rv_stored *st, cJSON *o, bool full)
+static int build_stored(const struct rv_stored *st, cJSON *o, rv_type t)
 {
     int r = jsonv_add_hex(o, "id", st->id, RV_ID_LEN);
-    if (r || !full)
+    if (!r && t != RV_STORED && (t == RV_KEEP || st->has_from))
+        r = jsonv_add_hex(o, "from", st->from, RV_KEY_LEN);
+    if (r || t != RV_STORED)
         return r;
     if (st->fate >= RV_STORED_COUNT)
         return BANTER_ESCHEMA;
@@ -1003,7 +1011,8 @@ static int build_json(const rvmsg *m, cJSON *o)
         return build_status(&m->u.status, o, m->type == RV_PRESENCE);
     case RV_STORED:
     case RV_DELIVERED:
-        return build_stored(&m->u.stored, o, m->type == RV_STORED);
+    case RV_KEEP:
+        return build_stored(&m->u.stored, o, m->type);
     case RV_BROADCAST_TO:
         return build_bto(&m->u.bto, o);
     case RV_ICE_SERVERS:

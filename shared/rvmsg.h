@@ -55,6 +55,7 @@ typedef enum rv_type {
     RV_DELIVERED = 0x2b,    /* node -> server: a sealed copy reached this device */
     RV_BROADCAST_TO = 0x2c, /* node -> server: who a broadcast goes to */
     RV_RECIPIENTS = 0x2d,   /* server -> node: the answer, one page */
+    RV_KEEP = 0x2e,         /* node -> server: keep that sealed copy stored, not taken now */
     RV_ICE_SERVERS = 0x30,  /* server -> node: STUN/TURN servers and TURN credentials */
     RV_ICE_OFFER = 0x31,    /* node <-> node through the server: an ICE description */
     RV_ICE_ANSWER = 0x32,   /* node <-> node through the server: the answer to it */
@@ -194,10 +195,15 @@ typedef enum rv_fate {
     RV_STORED_COUNT
 } rv_fate;
 
-/* RV_STORED (all members) and RV_DELIVERED (id only). */
+/* RV_STORED (id, device, fate, error), RV_DELIVERED (id, from when
+ * has_from) and RV_KEEP (id and from). from: the device that sent the
+ * copy (RV_SEALED's), so that another sender's copy with the same id is
+ * never the one answered. */
 struct rv_stored {
     uint8_t id[RV_ID_LEN];
     uint8_t device[RV_KEY_LEN];
+    uint8_t from[RV_KEY_LEN];
+    bool has_from;
     rv_fate fate;
     char error[BANTER_MAX_ERRCODE + 1]; /* RV_STORED_REFUSED: EQUOTA, ENOTCONTACT, ... */
 };

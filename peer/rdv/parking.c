@@ -15,7 +15,7 @@ typedef struct spot {
 struct parking {
     size_t max, per_sender, n;
     void (*item_free)(void *);
-    GHashTable *ids;     /* id (GBytes) -> spot (borrowed from groups) */
+    GHashTable *ids;     /* id and sender (GBytes) -> spot (borrowed from groups) */
     GHashTable *senders; /* sender (GBytes) -> its count (GUINT_TO_POINTER) */
     GHashTable *groups;  /* group (GBytes) -> GQueue of spot, oldest first (owned) */
 };
@@ -76,11 +76,22 @@ static void sender_set(parking *p, const uint8_t sender[static PARKING_SENDER_LE
     }
 }
 
+/* The key of a parked message: its id and its sender (another sender's
+ * message with the same id is another message). */
+static GBytes *id_key(const uint8_t id[static PARKING_ID_LEN],
+                      const uint8_t sender[static PARKING_SENDER_LEN])
+{
+    uint8_t k[PARKING_ID_LEN + PARKING_SENDER_LEN];
+    memcpy(k, id, PARKING_ID_LEN);
+    memcpy(k + PARKING_ID_LEN, sender, PARKING_SENDER_LEN);
+    return g_bytes_new(k, sizeof k);
+}
+
 int parking_add(parking *p, const uint8_t id[static PARKING_ID_LEN],
                 const uint8_t sender[static PARKING_SENDER_LEN],
                 const uint8_t group[static PARKING_GROUP_LEN], void *item)
 {
-    GBytes *ik = g_bytes_new(id, PARKING_ID_LEN);
+    GBytes *ik = id_key(id, sender);
     if (g_hash_table_contains(p->ids, ik)) {
         g_bytes_unref(ik);
         return 1;
@@ -125,7 +136,7 @@ size_t parking_take(parking *p, const uint8_t group[static PARKING_GROUP_LEN],
             if (sender && memcmp(s->sender, sender, PARKING_SENDER_LEN) != 0)
                 continue;
             (*items)[n++] = s->item;
-            GBytes *ik = g_bytes_new_static(s->id, PARKING_ID_LEN);
+            GBytes *ik = id_key(s->id, s->sender);
             g_hash_table_remove(p->ids, ik);
             g_bytes_unref(ik);
             sender_set(p, s->sender, sender_count(p, s->sender) - 1);

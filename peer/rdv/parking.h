@@ -5,17 +5,18 @@
  *
  * A GROUP_KEY or GROUP_MSG relayed by the server can come before the
  * group's state or its sender's key (the node answers BANTER_EAGAIN). The
- * roster leaves it unacknowledged, so the server keeps it, and parks it
- * here until something that may let it in is taken: the group's state (any
- * parked message of that group) or a key from its sender (that sender's
- * messages of that group). Nothing else is tried again, so a group message
- * taken costs nothing here, and a state or key costs the messages of its
- * own group only.
+ * roster answers it RV_KEEP, so the server keeps it stored (and sends it
+ * again at the next login), and parks it here until something that may let it in is taken: the
+ * group's state (any parked message of that group) or a key from its sender (that sender's messages
+ * of that group). Nothing else is tried again, so a group message taken costs nothing here, and a
+ * state or key costs the messages of its own group only.
  *
  * Shares: at most max messages in all and per_sender from one sending
  * device, so one contact (or group member) cannot take the room everyone
  * else's early messages need. Past either cap a message is refused; the
- * server's copy waits for the next login.
+ * server's copy waits for the next login (the roster answers every early
+ * message RV_KEEP, parked or not, so the server keeps it stored and its
+ * window for this device stays open).
  *
  * Pure code on opaque items: no clock, no I/O. Not thread-safe.
  */
@@ -45,8 +46,9 @@ parking *parking_new(size_t max, size_t per_sender, void (*item_free)(void *));
 void parking_free(parking *p);
 
 /* Park item, message id from sender for group. 0: parked, p owns item.
- * 1: a message of that id is parked already (nothing done, item stays
- * the caller's). BANTER_EAGAIN: the sender's share or the total is full
+ * 1: a message of that id from that sender is parked already (nothing
+ * done, item stays the caller's; another sender's of the same id is
+ * parked beside it). BANTER_EAGAIN: the sender's share or the total is full
  * (nothing done, item stays the caller's). */
 BANTER_WUR int parking_add(parking *p, const uint8_t id[static PARKING_ID_LEN],
                            const uint8_t sender[static PARKING_SENDER_LEN],

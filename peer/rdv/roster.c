@@ -578,14 +578,25 @@ static void on_stored(void *ud, const struct rv_stored *s)
         rec_finish(ro, rec);
 }
 
-static void ack_sealed(roster *ro, const uint8_t id[static MSG_ID_LEN])
+/* Answer the relayed copy s: RV_DELIVERED (this node has it, or never
+ * wants it), or RV_KEEP (not taken now: the server keeps it stored and
+ * sends it again at the next login; a later RV_DELIVERED still takes
+ * it). Every RV_SEALED gets one of the two, so an unanswered copy never
+ * holds the server's window for this device. Both name the sending
+ * device, so another sender's copy with the same id is not the one
+ * answered. */
+static void answer_sealed(roster *ro, const struct rv_seal *s, bool keep)
 {
-    rvmsg a = {.type = RV_DELIVERED};
-    memcpy(a.u.stored.id, id, MSG_ID_LEN);
+    rvmsg a = {.type = keep ? RV_KEEP : RV_DELIVERED};
+    memcpy(a.u.stored.id, s->id, MSG_ID_LEN);
+    memcpy(a.u.stored.from, s->device, RV_KEY_LEN);
+    a.u.stored.has_from = true;
     int r = rdv_send(ro->r, &a);
     if (r) /* the connection is going: the server delivers it again later */
-        g_printerr("banter: cannot acknowledge a relayed message: %s\n", banter_strerror(r));
+        g_printerr("banter: cannot answer a relayed message: %s\n", banter_strerror(r));
 }
+
+static void ack_sealed(roster *ro, const struct rv_seal *s) { answer_sealed(ro, s, false); }
 
 /* The id of a message the relay may carry (CHAT, and the group messages
  * that travel pairwise), NULL for any other type. */
@@ -709,7 +720,7 @@ static void take_sealed(roster *ro, const struct rv_seal *s)
     const char *why = open_sealed(ro, s, &chat);
     if (why) {
         g_printerr("banter: dropped a relayed message from %s: %s\n", s->user, why);
-        ack_sealed(ro, s->id); /* never useful: do not have it sent again */
+        ack_sealed(ro, s); /* never useful: do not have it sent again */
         return;
     }
     if ((s->flags & RV_SEAL_BROADCAST) && chat.type == MSG_CHAT)
@@ -724,21 +735,23 @@ static void take_sealed(roster *ro, const struct rv_seal *s)
         g_printerr("banter: refused a relayed message from %s: not from a device of this "
                    "account, it may not say it was sent from here\n",
                    s->user);
-        ack_sealed(ro, s->id);
+        ack_sealed(ro, s);
     } else if (r == BANTER_ELIMIT) { /* an invitation beyond GROUPS_MAX: never taken */
         g_printerr("banter: refused a relayed invitation from %s: this node is in too many "
                    "groups\n",
                    s->user);
-        ack_sealed(ro, s->id);
+        ack_sealed(ro, s);
     } else if (r == BANTER_EAGAIN && chat.type != MSG_CHAT) {
         uint8_t group[PARKING_GROUP_LEN], dev[PARKING_SENDER_LEN];
         bool has_dev;
         if (group_of(&chat, group, dev, &has_dev))
-            park(ro, s, group); /* early: its state or key is on its way */
-    } else if (r < 0) {         /* not stored, so not acknowledged: the server keeps it */
+            park(ro, s, group);     /* early: its state or key is on its way */
+        answer_sealed(ro, s, true); /* the server keeps it until it is taken */
+    } else if (r < 0) {             /* not stored: the server keeps it for the next login */
         g_printerr("banter: cannot store a message from %s: %s\n", s->user, banter_strerror(r));
+        answer_sealed(ro, s, true);
     } else {
-        ack_sealed(ro, s->id);
+        ack_sealed(ro, s);
         if (chat.type != MSG_CHAT)
             roster_group_taken(ro, s->device, &chat);
     }

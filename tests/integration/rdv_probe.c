@@ -79,13 +79,18 @@
  *              prints "ready" or "not ready"
  *   noack | ack           stop / start answering RV_SEALED with RV_DELIVERED
  *              (the default is to answer)
- *   delivered=ID          send RV_DELIVERED for ID (32 hex digits)
+ *   keep                  answer RV_SEALED with RV_KEEP (naming the
+ *              sending device) instead, until ack or noack
+ *   delivered=ID[:FROM]   send RV_DELIVERED for ID (32 hex digits), sent
+ *              by device FROM (64 hex digits) when given
  *   junk=N                send a frame of N random bytes, not encrypted
  *   xldevs=N              as an instance on a link (cluster_listen, with
  *              the organisation key as --key, after pt=01, an empty
  *              XL_CERT): N random device keys in XL_DEV messages
  *   sealid=USER:DEVHEX:IDHEX:TEXT  one copy to the device key given, with
  *              the message id given
+ *   gjunk=USER:DEVHEX     one copy of a GROUP_MSG for a group that does not
+ *              exist (a node cannot take it now); prints "gjunk id=ID"
  *   chatto=TO  the CHATs sealed from now on (not broadcasts) carry "to":
  *              TO (a copy from another device of one's own account,
  *              docs/protocol.md); "chatto=" stops
@@ -164,6 +169,7 @@
 
 #include "bcrypto.h"
 #include "identity.h"
+#include "gkey.h"
 #include "msg.h"
 #include "annmsg.h"
 #include "policy.h"
@@ -198,6 +204,7 @@ typedef struct probe {
     bool closed;
     bool mute;
     bool noack;                   /* do not answer RV_SEALED with RV_DELIVERED */
+    bool keep;                    /* answer RV_SEALED with RV_KEEP */
     bool batch;                   /* hellob: RV_BATCH both ways */
     bool hold;                    /* batch: collect in ob, do not send yet */
     rvbatch ob;                   /* batch: what waits to go out as one RV_BATCH */
@@ -433,7 +440,7 @@ static void show_contacts(probe *p, const struct rv_contacts *cs)
     }
 }
 
-static void send_delivered(probe *p, const uint8_t *id);
+static void send_delivered(probe *p, const uint8_t *id, const uint8_t *from, bool keep);
 
 /* An RV_SEALED: open it, check it, print it, answer RV_DELIVERED. */
 static void show_sealed(probe *p, const struct rv_seal *s)
@@ -464,7 +471,7 @@ static void show_sealed(probe *p, const struct rv_seal *s)
     p->n_sealed++;
     p->done |= p->await == AW_SEALED && p->n_sealed >= p->want;
     if (!p->noack)
-        send_delivered(p, s->id);
+        send_delivered(p, s->id, s->device, p->keep);
 }
 
 /* The other rendezvous messages. line is left empty when printed here. */
@@ -809,12 +816,22 @@ static int send_rv(probe *p, const rvmsg *m)
     return r ? -1 : 0;
 }
 
-static void send_delivered(probe *p, const uint8_t *id)
+/* RV_DELIVERED (or RV_KEEP) for id, naming the sending device when from
+ * is not NULL (always for RV_KEEP). */
+static void send_delivered(probe *p, const uint8_t *id, const uint8_t *from, bool keep)
 {
-    rvmsg m = {.type = RV_DELIVERED};
+    rvmsg m = {.type = keep ? RV_KEEP : RV_DELIVERED};
     memcpy(m.u.stored.id, id, RV_ID_LEN);
+    if (from) {
+        memcpy(m.u.stored.from, from, RV_KEY_LEN);
+        m.u.stored.has_from = true;
+    }
     (void)send_rv(p, &m);
 }
+
+/* Seal m to one device of user and send the RV_SEAL with id. */
+static int seal_msg(probe *p, const char *user, const uint8_t dev[32], const uint8_t id[16],
+                    const msg *m, uint8_t flags);
 
 /* Seal a CHAT with body to one device of user and send the RV_SEAL (id
  * given: one message id for all of a message's copies). */
@@ -822,8 +839,6 @@ static int seal_one(probe *p, const char *user, const uint8_t dev[32], const uin
                     const char *body, uint8_t flags)
 {
     msg chat = {.type = MSG_CHAT};
-    buf pt;
-    buf_init(&pt, BANTER_MAX_PLAINTEXT);
     memcpy(chat.u.chat.id, id, RV_ID_LEN);
     chat.u.chat.ts_ms = (int64_t)time(NULL) * 1000;
     chat.u.chat.body = (char *)body;
@@ -831,7 +846,45 @@ static int seal_one(probe *p, const char *user, const uint8_t dev[32], const uin
     chat.u.chat.broadcast = flags != 0;
     if (!flags)
         snprintf(chat.u.chat.to, sizeof chat.u.chat.to, "%s", p->chat_to);
-    int r = msg_encode(&chat, &pt);
+    return seal_msg(p, user, dev, id, &chat, flags);
+}
+
+/* gjunk=USER:DEVHEX: a GROUP_MSG from this device for a group that does
+ * not exist (random id), well formed up to its sender-key header (gkey.h:
+ * version 1, group, this device, epoch 0, iteration 0) and random after,
+ * as a contact could send to make the node wait for the group's state;
+ * prints "gjunk id=ID". */
+static int seal_gjunk(probe *p, const char *arg)
+{
+    char user[BANTER_MAX_NAME + 1], line[64], idh[2 * RV_ID_LEN + 1];
+    uint8_t dev[RV_KEY_LEN], id[RV_ID_LEN], sealed[GKEY_OVERHEAD + 16];
+    const char *c1 = strchr(arg, ':');
+    if (!c1 || (size_t)(c1 - arg) > BANTER_MAX_NAME || unhex(dev, sizeof dev, c1 + 1) != 0)
+        return -1;
+    snprintf(user, sizeof user, "%.*s", (int)(c1 - arg), arg);
+    banter_rng rng = bcrypto_rng_system();
+    rng.fill(rng.ctx, id, sizeof id);
+    rng.fill(rng.ctx, sealed, sizeof sealed);
+    sealed[0] = 1;
+    memcpy(sealed + 1 + GKEY_GROUP_LEN, identity_public(p->id), GKEY_DEVICE_LEN);
+    memset(sealed + 1 + GKEY_GROUP_LEN + GKEY_DEVICE_LEN, 0, 8);
+    msg m;
+    if (msg_gmsg_init(&m, id, sealed, sizeof sealed) != 0)
+        return -1;
+    int r = seal_msg(p, user, dev, id, &m, 0);
+    msg_clear(&m);
+    hex(idh, id, RV_ID_LEN);
+    snprintf(line, sizeof line, "gjunk id=%s", idh);
+    say(line);
+    return r;
+}
+
+static int seal_msg(probe *p, const char *user, const uint8_t dev[32], const uint8_t id[16],
+                    const msg *m0, uint8_t flags)
+{
+    buf pt;
+    buf_init(&pt, BANTER_MAX_PLAINTEXT);
+    int r = msg_encode(m0, &pt);
     uint8_t *sealed = r ? NULL : malloc(buf_len(&pt) + SEALED_OVERHEAD);
     if (!r && !sealed)
         r = BANTER_ENOMEM;
@@ -1059,8 +1112,10 @@ static int canonical_rv(probe *p, int t, rvmsg *m)
         return 0;
     case RV_STORED:
     case RV_DELIVERED:
+    case RV_KEEP:
         bcrypto_rng_system().fill(NULL, m->u.stored.id, RV_ID_LEN);
         memcpy(m->u.stored.device, p->target.dev, RV_KEY_LEN);
+        memcpy(m->u.stored.from, p->target.dev, RV_KEY_LEN);
         return 0;
     case RV_SEARCH_RESULT:
     case RV_CONTACTS:
@@ -1186,6 +1241,8 @@ static int rv_step3(probe *p, const char *s)
 {
     if (strncmp(s, "sealid=", 7) == 0)
         return seal_id(p, s + 7);
+    if (strncmp(s, "gjunk=", 6) == 0)
+        return seal_gjunk(p, s + 6);
     if (strncmp(s, "chatto=", 7) == 0) {
         if (s[7] && !msg_chat_to_valid(s + 7))
             return -1;
@@ -1360,15 +1417,22 @@ static int rv_step2(probe *p, const char *s)
         say(p->listed ? "ready" : "not ready");
         return 0;
     }
-    if (strcmp(s, "noack") == 0 || strcmp(s, "ack") == 0) {
+    if (strcmp(s, "noack") == 0 || strcmp(s, "ack") == 0 || strcmp(s, "keep") == 0) {
         p->noack = s[0] == 'n';
+        p->keep = s[0] == 'k';
         return 0;
     }
     if (strncmp(s, "delivered=", 10) == 0) {
-        uint8_t id[RV_ID_LEN];
-        if (unhex(id, sizeof id, s + 10) != 0)
+        uint8_t id[RV_ID_LEN], from[RV_KEY_LEN];
+        char idh[2 * RV_ID_LEN + 1];
+        const char *sep = strchr(s + 10, ':');
+        if (strlen(s + 10) < 2 * RV_ID_LEN || (sep && sep - (s + 10) != 2 * RV_ID_LEN))
             return -1;
-        send_delivered(p, id);
+        memcpy(idh, s + 10, 2 * RV_ID_LEN);
+        idh[2 * RV_ID_LEN] = '\0';
+        if (unhex(id, sizeof id, idh) != 0 || (sep && unhex(from, sizeof from, sep + 1) != 0))
+            return -1;
+        send_delivered(p, id, sep ? from : NULL, false);
         return 0;
     }
     return rv_step3(p, s);

@@ -66,6 +66,7 @@ RV_STATUS         err:EAUTH        status:away            status:away     status
 RV_PRESENCE       err:EBADTYPE     err:EBADTYPE           err:EBADTYPE    err:EBADTYPE    err:EBADTYPE     err:EBADTYPE err:EBADTYPE
 RV_STORED         err:EBADTYPE     err:EBADTYPE           err:EBADTYPE    err:EBADTYPE    err:EBADTYPE     err:EBADTYPE err:EBADTYPE
 RV_DELIVERED      err:EAUTH        none                   none            none            err:EAUTH        none none
+RV_KEEP           err:EAUTH        none                   none            none            err:EAUTH        none none
 RV_BROADCAST_TO   err:EAUTH        err:EPERM              err:EPERM       err:EPERM       err:EAUTH        rcpt err:EPERM
 RV_RECIPIENTS     err:EBADTYPE     err:EBADTYPE           err:EBADTYPE    err:EBADTYPE    err:EBADTYPE     err:EBADTYPE err:EBADTYPE
 RV_ICE_SERVERS    err:EBADTYPE     err:EBADTYPE           err:EBADTYPE    err:EBADTYPE    err:EBADTYPE     err:EBADTYPE err:EBADTYPE

@@ -151,6 +151,25 @@ done
 [ "$(hist ada1 bob | wc -l)" -eq "$n" ] || t_fail "forged copy" "$(hist ada1 bob)"
 t_pass "a copy 'sent from ada's other device' sealed by bob's account (an approved contact) is refused by both of ada's nodes and stored nowhere"
 
+# ---- 3b. a copy a node cannot take now ----
+# bob's account (an approved contact) sends each of ada's devices a group
+# message for a group that does not exist: the node cannot take it now
+# (it waits for the group's state) and answers RV_KEEP, so the server
+# stores it at once and holds nothing else back for ada's devices. (The
+# node used to leave it unanswered: 10 s later the server took the device
+# as stalled and routed nothing more to it for the rest of the session.)
+junk=()
+while read -r k; do junk+=("gjunk=ada:$k"); done < <("$RDV_PROBE" --sql "$DB" "SELECT lower(hex(key)) FROM devices WHERE user = 'ada'")
+[ "${#junk[@]}" -eq 2 ] || t_fail "junk" "ada's devices: ${junk[*]}"
+t0=$(now_ms)
+out=$(host_exec 1 "$RDV_PROBE" --key "$T/bob2.key" 198.18.0.1 7400 hello "login=bob:$PW" ready "${junk[@]}" stored=2 2>&1)
+t=$(($(now_ms) - t0))
+[ "$(grep -c 'state=stored error=-$' <<<"$out")" -eq 2 ] && [ "$t" -lt 8000 ] ||
+    t_fail "junk" "both copies should be answered stored at once (the nodes' RV_KEEP), after $t ms: $out"
+say bob ada "relay 6 from bob, after two copies ada could not take"
+say ada1 bob "relay 7 from ada's desk"
+t_pass "a contact's copy a node cannot take now (a group message of no group) is answered RV_KEEP: stored at once ($t ms with the login), the devices not stalled, messages flow"
+
 # ---- 4. one LAN ----
 
 for h in ada1 ada2 bob; do stop_rnode "$h"; done

@@ -26,7 +26,10 @@
 #      contact: test_rendezvous_admin.sh);
 #   8. two senders, one message id, one offline recipient: the copy stored
 #      first (another contact who knew the id in advance) does not
-#      displace the genuine one: both are stored, both arrive, each once.
+#      displace the genuine one: both are stored, both arrive, each once;
+#   9. RV_KEEP: a copy the device cannot take now is stored at once, the
+#      device is not stalled, the copy comes at its next login; an
+#      RV_DELIVERED naming the sending device answers that copy only.
 # Needs $RDV_BIN and $RDV_PROBE (the ASan builds by default).
 # shellcheck disable=SC2015,SC2317
 set -u
@@ -199,6 +202,53 @@ wait_for 5 gone || t_fail "same id" "$(stored) rows left after RV_DELIVERED"
 out=$(pr bob.key ready wait=300)
 has "$out" '^recv sealed' && t_fail "same id" "delivered again: $out"
 t_pass "one id from two senders for an offline device: both stored, both delivered, each once"
+
+# ---- 9. RV_KEEP and RV_DELIVERED naming the sender ----
+# bob's device cannot take ann's copy now (a node answers RV_KEEP, say,
+# for a group message of a group it does not know): it is stored (ann
+# hears "stored" at once, not after 10 s), bob is not stalled (cat's
+# copy right after is routed and "delivered"), the kept copy is not sent
+# again on that connection, and it comes at bob's next login. (Before
+# RV_KEEP such a copy went unanswered: after 10 s bob was stalled and
+# everything for him was held back for the rest of the session.)
+bgp b bob.key ready keep wait=2000 ack wait=2500
+wait_out b '^ready$'
+t0=$(now_ms)
+out=$(pr ann.key ready "seal=bob:not now" stored=1)
+t=$(($(now_ms) - t0))
+has "$out" 'state=stored error=-$' || t_fail "keep" "ann: $out"
+[ "$t" -lt 8000 ] || t_fail "keep" "ann's kept copy was answered after $t ms: the timeout, not RV_KEEP"
+sleep 2.2
+out=$(pr cat.key ready "seal=bob:right after" stored=1)
+has "$out" 'state=delivered error=-$' || t_fail "keep" "cat's copy after a kept one was not routed: $out"
+bg_done b 20
+[ "$(grep -c 'body=not now' "$T/b.out")" -eq 1 ] && grep -q 'body=right after' "$T/b.out" ||
+    t_fail "keep" "$(cat "$T/b.out")"
+out=$(pr bob.key ready sealed=1 wait=300)
+has "$out" '^recv sealed from=ann .* body=not now check=ok$' || t_fail "keep" "not delivered at the next login: $out"
+wait_for 5 gone || t_fail "keep" "$(stored) rows left"
+# Two senders, one id, both routed to bob, who answers only cat's, naming
+# cat's device: cat hears "delivered", ann's copy stays bob's to answer
+# (stored when bob leaves, delivered at his next login). Without the
+# sender named the server answered the oldest copy, ann's, "delivered"
+# and forgot it.
+cat_dev=$(devkey cat.key)
+id=fedcba9876543210fedcba9876543210
+bgp b bob.key ready noack wait=2500 "delivered=$id:$cat_dev" wait=500
+wait_out b '^ready$'
+bgp a ann.key ready "sealid=bob:$bob_dev:$id:the genuine one" stored=1
+wait_out b 'body=the genuine one' || t_fail "named" "$(cat "$T/b.out")"
+out=$(pr cat.key ready "sealid=bob:$bob_dev:$id:the decoy" stored=1)
+has "$out" "^recv stored id=$id device=${bob_dev:0:8} state=delivered error=-$" || t_fail "named" "cat: $out"
+bg_done b 20
+bg_done a 20
+grep -q "^recv stored id=$id device=${bob_dev:0:8} state=stored error=-$" "$T/a.out" ||
+    t_fail "named" "ann's copy, which bob never answered: $(cat "$T/a.out")"
+out=$(pr bob.key ready sealed=1 wait=300)
+has "$out" "^recv sealed from=ann id=$id flags=0 body=the genuine one check=ok$" &&
+    ! has "$out" 'body=the decoy' || t_fail "named" "at the next login: $out"
+wait_for 5 gone || t_fail "named" "$(stored) rows left"
+t_pass "RV_KEEP: the copy is stored at once, the device not stalled (the next copy routed), not sent again on that connection, delivered at the next login; RV_DELIVERED naming the sender answers that sender's copy only"
 
 rdv_stop expiry
 grep -q 'copies: .* 2 expired' "$T/expiry.err" || t_fail "stats" "no expired copies counted"

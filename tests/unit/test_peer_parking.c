@@ -129,6 +129,37 @@ static void test_parked_once(void **state)
     parking_free(p);
 }
 
+/* A member who learnt a group message's id (the same for every member)
+ * sends its own message with that id first: the genuine one still parks
+ * beside it, and each is taken out with its own sender. */
+static void test_same_id_other_sender(void **state)
+{
+    (void)state;
+    parking *p = parking_new(PARKING_MAX, PARKING_PER_SENDER, free);
+    uint8_t id[PARKING_ID_LEN], d1[PARKING_SENDER_LEN], d2[PARKING_SENDER_LEN],
+        g[PARKING_GROUP_LEN];
+    id_of(id, 9, 9);
+    dev_of(d1, 1);
+    dev_of(d2, 2);
+    group_of(g, 3);
+    int *a = malloc(sizeof *a), *b = malloc(sizeof *b), *c = malloc(sizeof *c);
+    assert_true(a && b && c);
+    *a = 1;
+    *b = 2;
+    *c = 3;
+    assert_int_equal(parking_add(p, id, d2, g, b), 0); /* the decoy, first */
+    assert_int_equal(parking_add(p, id, d1, g, a), 0); /* the genuine one */
+    assert_int_equal(parking_add(p, id, d1, g, c), 1); /* sent again */
+    free(c);
+    assert_int_equal(parking_count(p, NULL), 2);
+    int first;
+    assert_int_equal(take(p, 3, 1, &first), 1);
+    assert_int_equal(first, 1);
+    assert_int_equal(take(p, 3, 2, &first), 1);
+    assert_int_equal(first, 2);
+    parking_free(p);
+}
+
 /* Taken out by group, and for a key by its sender, oldest first; the
  * others stay, and the shares are given back. */
 static void test_take_by_group_and_sender(void **state)
@@ -164,6 +195,7 @@ int main(void)
         cmocka_unit_test(test_one_sender_cannot_fill_it),
         cmocka_unit_test(test_total_cap),
         cmocka_unit_test(test_parked_once),
+        cmocka_unit_test(test_same_id_other_sender),
         cmocka_unit_test(test_take_by_group_and_sender),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

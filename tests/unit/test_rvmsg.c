@@ -277,8 +277,27 @@ static void test_stored_recipients(void **state)
     in.type = RV_DELIVERED;
     round_trip(&in, &out);
     assert_memory_equal(out.u.stored.id, in.u.stored.id, RV_ID_LEN);
+    assert_false(out.u.stored.has_from);
     rvmsg_clear(&out);
     assert_int_equal(dec(&m, RV_DELIVERED, "{\"id\":\"00\"}"), BANTER_ESCHEMA);
+    /* RV_DELIVERED may name the sending device; RV_KEEP must. */
+    in.u.stored.has_from = true;
+    memset(in.u.stored.from, 0x5a, RV_KEY_LEN);
+    round_trip(&in, &out);
+    assert_true(out.u.stored.has_from);
+    assert_memory_equal(out.u.stored.from, in.u.stored.from, RV_KEY_LEN);
+    rvmsg_clear(&out);
+    in.type = RV_KEEP;
+    round_trip(&in, &out);
+    assert_int_equal(out.type, RV_KEEP);
+    assert_memory_equal(out.u.stored.id, in.u.stored.id, RV_ID_LEN);
+    assert_memory_equal(out.u.stored.from, in.u.stored.from, RV_KEY_LEN);
+    rvmsg_clear(&out);
+    assert_int_equal(dec(&m, RV_KEEP, "{\"id\":\"07070707070707070707070707070707\"}"),
+                     BANTER_ESCHEMA);
+    assert_int_equal(
+        dec(&m, RV_DELIVERED, "{\"id\":\"07070707070707070707070707070707\",\"from\":\"0909\"}"),
+        BANTER_ESCHEMA);
 
     rvmsg b = {.type = RV_BROADCAST_TO};
     snprintf(b.u.bto.department, sizeof b.u.bto.department, "Sales");
