@@ -46,13 +46,51 @@ void contacts_free(contacts *cs) { g_free(cs); }
 
 /* ---- names ---- */
 
+/* Unicode's default-ignorable code points (DerivedCoreProperties.txt,
+ * Default_Ignorable_Code_Point): invisible when shown, so a name with one
+ * looks like the name without it. The bidi controls (U+061C, U+200E-F,
+ * U+202A-E, U+2066-9) are among them. */
+static bool ignorable(gunichar c)
+{
+    return c == 0x00ad || c == 0x034f || c == 0x061c || c == 0x115f || c == 0x1160 || c == 0x17b4 ||
+           c == 0x17b5 || (c >= 0x180b && c <= 0x180f) || (c >= 0x200b && c <= 0x200f) ||
+           (c >= 0x202a && c <= 0x202e) || (c >= 0x2060 && c <= 0x206f) || c == 0x3164 ||
+           (c >= 0xfe00 && c <= 0xfe0f) || c == 0xfeff || c == 0xffa0 ||
+           (c >= 0xfff0 && c <= 0xfff8) || (c >= 0x1bca0 && c <= 0x1bca3) ||
+           (c >= 0x1d173 && c <= 0x1d17a) || (c >= 0xe0000 && c <= 0xe0fff);
+}
+
+/* s without what cannot be seen: ignorable code points dropped, runs of
+ * white space one space, none at either end (g_free). */
+static gchar *visible_only(const gchar *s)
+{
+    GString *o = g_string_sized_new(strlen(s));
+    bool space = false;
+    for (const gchar *p = s; *p; p = g_utf8_next_char(p)) {
+        gunichar c = g_utf8_get_char(p);
+        if (ignorable(c))
+            continue;
+        if (g_unichar_isspace(c)) {
+            space = o->len > 0;
+            continue;
+        }
+        if (space)
+            g_string_append_c(o, ' ');
+        space = false;
+        g_string_append_unichar(o, c);
+    }
+    return g_string_free(o, FALSE);
+}
+
 void contacts_fold(const char *name, char *out, size_t cap)
 {
     out[0] = '\0';
     if (!name || !utf8_valid(name, strlen(name)))
         return;
     gchar *norm = g_utf8_normalize(name, -1, G_NORMALIZE_NFKC);
-    gchar *fold = norm ? g_utf8_casefold(norm, -1) : NULL;
+    gchar *seen = norm ? visible_only(norm) : NULL;
+    gchar *fold = seen ? g_utf8_casefold(seen, -1) : NULL;
+    g_free(seen);
     if (fold) {
         size_t n = strlen(fold);
         if (n >= cap) { /* cut at a character boundary */

@@ -8,8 +8,10 @@
  *     label: it never decides which contact a known key belongs to, never
  *     takes over another contact's label, history or trust.
  *   - Names are compared by one rule everywhere (contacts_fold): Unicode
- *     NFKC normalisation, then case folding. "BOB", "bob" and "ｂｏｂ" are
- *     the same name.
+ *     NFKC normalisation, what cannot be seen dropped (default-ignorable
+ *     code points such as U+200B and the bidi controls; white space at
+ *     either end; runs of white space count as one), then case folding.
+ *     "BOB", "bob", "ｂｏｂ", "bob " and "b\u200bob" are the same name.
  *   - A LAN colleague is trusted on first use: a new key with a new name
  *     is a new contact with one device (TRUST_KNOWN). A new key whose name
  *     is a LAN contact's label claims that contact: it becomes a device of
@@ -57,8 +59,10 @@ BANTER_WUR int contacts_new(contacts **out, store *st, const char *server_fpd,
                             const node_clock *clock);
 void contacts_free(contacts *cs);
 
-/* The name rule: NFKC, then case folding, into out (cap bytes, cut at a
- * character). Invalid UTF-8 folds to "". */
+/* The name rule: NFKC, invisible code points dropped and white space
+ * trimmed and collapsed, then case folding, into out (cap bytes, cut at
+ * a character). Invalid UTF-8 folds to "", and so does a name of nothing
+ * visible. */
 void contacts_fold(const char *name, char *out, size_t cap);
 bool contacts_same_name(const char *a, const char *b);
 

@@ -180,6 +180,30 @@ static void test_fold(void **state)
     assert_false(contacts_same_name("bob", "bob2"));
     assert_false(contacts_same_name("bob", "b o b"));
     assert_false(contacts_same_name("bob", "bоb")); /* Cyrillic о: another name */
+    /* What cannot be seen does not make another name: white space at the
+     * ends or doubled, zero-width characters, bidi controls, a soft
+     * hyphen, a variation selector, a tag character. */
+    assert_true(contacts_same_name("Alice ", "alice"));
+    assert_true(contacts_same_name("\xe2\x80\x83"
+                                   "Alice",
+                                   "alice")); /* em space */
+    assert_true(contacts_same_name("Ali\xe2\x80\x8b"
+                                   "ce",
+                                   "alice")); /* U+200B */
+    assert_true(contacts_same_name("Ali\xe2\x80\x8d"
+                                   "ce",
+                                   "alice")); /* U+200D */
+    assert_true(contacts_same_name("\xe2\x80\xae"
+                                   "Alice",
+                                   "alice"));                      /* U+202E */
+    assert_true(contacts_same_name("Alice\xe2\x81\xa9", "alice")); /* U+2069 */
+    assert_true(contacts_same_name("Al\xc2\xad"
+                                   "ice",
+                                   "alice"));                          /* U+00AD */
+    assert_true(contacts_same_name("Alice\xef\xb8\x8f", "alice"));     /* U+FE0F */
+    assert_true(contacts_same_name("Alice\xf3\xa0\x80\x81", "alice")); /* U+E0001 */
+    assert_true(contacts_same_name("Ada  Lovelace", "ada lovelace"));
+    assert_false(contacts_same_name("\xe2\x80\x8b", "\xe2\x80\x8b")); /* nothing visible */
 
     /* Invalid UTF-8 folds to "" and matches nothing, not even itself. */
     memset(out, 'x', sizeof out);
