@@ -193,6 +193,7 @@ int db_mail_fetch(db *d, const uint8_t device[static 32], int64_t after, int64_t
     int ret = db_stmt(d, S_MAIL_FETCH,
                       "SELECT seq, id, from_device, from_user, to_user, flags, blob, created,"
                       " expires FROM sealed WHERE to_device = ?1 AND seq > ?2 AND expires > ?3"
+                      " AND to_user = (SELECT user FROM devices WHERE key = ?1)"
                       " ORDER BY seq LIMIT ?4",
                       &s);
     if (ret)

@@ -55,7 +55,9 @@ BANTER_WUR int db_mail_del_id(db *d, const uint8_t id[static 16], const uint8_t 
 typedef void (*db_mail_fn)(void *ud, const db_sealed *s);
 
 /* Call fn with each copy for device with a seq above after that has not
- * expired at now_ms, oldest first, at most max. Returns how many (>= 0) or
+ * expired at now_ms, oldest first, at most max; only copies for the
+ * account the device is bound to now (a device bound to another account
+ * since gets none of the first account's copies). Returns how many (>= 0) or
  * BANTER_E*. fn must not use the database. */
 int db_mail_fetch(db *d, const uint8_t device[static 32], int64_t after, int64_t now_ms, size_t max,
                   db_mail_fn fn, void *ud);

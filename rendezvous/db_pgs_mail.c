@@ -142,6 +142,7 @@ int pgs_mail_fetch(db *d, const uint8_t device[static 32], int64_t after, int64_
     int ret = pgs_query(d,
                         "SELECT seq, id, from_device, from_user, to_user, flags, blob, created,"
                         " expires FROM sealed WHERE to_device = $1 AND seq > $2 AND expires > $3"
+                        " AND to_user = (SELECT \"user\" FROM devices WHERE key = $1)"
                         " ORDER BY seq LIMIT $4",
                         &a, &r);
     if (ret)

@@ -29,7 +29,8 @@
 #      displace the genuine one: both are stored, both arrive, each once;
 #   9. RV_KEEP: a copy the device cannot take now is stored at once, the
 #      device is not stalled, the copy comes at its next login; an
-#      RV_DELIVERED naming the sending device answers that copy only.
+#      RV_DELIVERED naming the sending device answers that copy only;
+#  10. a copy waits for its device while the device is another account's.
 # Needs $RDV_BIN and $RDV_PROBE (the ASan builds by default).
 # shellcheck disable=SC2015,SC2317
 set -u
@@ -249,6 +250,24 @@ has "$out" "^recv sealed from=ann id=$id flags=0 body=the genuine one check=ok$"
     ! has "$out" 'body=the decoy' || t_fail "named" "at the next login: $out"
 wait_for 5 gone || t_fail "named" "$(stored) rows left"
 t_pass "RV_KEEP: the copy is stored at once, the device not stalled (the next copy routed), not sent again on that connection, delivered at the next login; RV_DELIVERED naming the sender answers that sender's copy only"
+
+# ---- 10. a device bound to another account since ----
+# A copy for bob's device waits; the device logs in as cat instead: cat's
+# session does not get bob's copy (it is sealed to the device key, so the
+# node could open it and show bob's message under cat's login); once the
+# device is bob's again it comes.
+out=$(pr ann.key ready "seal=bob:for bob only" stored=1)
+has "$out" 'state=stored error=-$' || t_fail "rebound" "$out"
+out=$(pr bob.key noack ready logout sync)
+has "$out" '^recv auth fail error=ELOGGEDOUT' || t_fail "rebound" "logout: $out"
+out=$(pr bob.key "login=cat:$PW" ready wait=500)
+has "$out" '^recv auth ok user=cat ' || t_fail "rebound" "the device did not log in as cat: $out"
+has "$out" 'for bob only' && t_fail "rebound" "bob's copy went to the device while it is cat's: $out"
+out=$(pr bob.key logout sync)
+out=$(pr bob.key "login=bob:$PW" ready sealed=1 wait=300)
+has "$out" '^recv sealed from=ann .* body=for bob only check=ok$' || t_fail "rebound" "not delivered once bob's again: $out"
+wait_for 5 gone || t_fail "rebound" "$(stored) rows left"
+t_pass "a copy for a device is delivered only while the device is bound to the account it was sent to"
 
 rdv_stop expiry
 grep -q 'copies: .* 2 expired' "$T/expiry.err" || t_fail "stats" "no expired copies counted"
