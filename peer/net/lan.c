@@ -321,8 +321,10 @@ static void on_established(void *ud, conn *c)
                  conn_remote(c));
         say(l, text);
         /* A stale record (a key retired, still in Avahi's cache) or a false
-         * one: stop dialing it until mDNS announces it again. */
+         * one: stop dialing it until mDNS announces it again, and then
+         * after the back-off unless the address is new. */
         cs->dial_for->advertised = false;
+        next_backoff(&cs->dial_for->backoff);
         conn_close(c, BANTER_EKEYMISMATCH, true, "unexpected key");
         return;
     }
@@ -782,12 +784,25 @@ void lan_found(lan *l, const char *fpd, const char *name, const char *addr, uint
     if (strcmp(fpd, l->fpd) == 0)
         return;
     ldev *d = dev_by_fpd(l, fpd, true);
+    bool moved = strcmp(d->addr, addr) != 0 || d->port != port;
     d->advertised = true;
-    g_strlcpy(d->addr, addr, sizeof d->addr);
-    d->port = port;
     if (!d->name[0])
         g_strlcpy(d->name, name, sizeof d->name);
-    d->backoff = 0;
+    if (!moved) {
+        /* The same address again (its TXT record changed, another
+         * interface, a goodbye and a new announcement): the back-off
+         * goes on, whoever can make mDNS say it. */
+        if (!on_lan(d) && !d->dialing && !d->retry) {
+            if (d->backoff)
+                d->retry = g_timeout_add(next_backoff(&d->backoff), retry_dev, d);
+            else
+                dial_dev(d);
+        }
+        return;
+    }
+    g_strlcpy(d->addr, addr, sizeof d->addr);
+    d->port = port;
+    d->backoff = 0; /* a new address: dialed at once */
     if (d->retry) {
         g_source_remove(d->retry);
         d->retry = 0;

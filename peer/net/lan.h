@@ -130,7 +130,12 @@ uint16_t lan_port(const lan *l);
 
 /* A --peer HOST:PORT to keep a connection with. BANTER_EINVAL, BANTER_ENOMEM. */
 BANTER_WUR int lan_add_static(lan *l, const char *host, uint16_t port);
-/* mDNS resolved a node (fingerprint digits, name, address): dial it. */
+/* mDNS resolved a node (fingerprint digits, name, address): dial it, at
+ * once when the address (or port) is new; the same address announced
+ * again (a changed TXT record, a goodbye and a return) is dialed only
+ * when nothing is under way, after the back-off of its failed dials,
+ * which only a new address or a HELLO resets. Whether the address may
+ * be a colleague's is mdns's to check (mdns.h). */
 void lan_found(lan *l, const char *fpd, const char *name, const char *addr, uint16_t port);
 /* mDNS says it went away. */
 void lan_lost(lan *l, const char *fpd);
