@@ -234,6 +234,12 @@ static void on_found(void *ud, const mdns_peer *mp)
     lan_found(a->lan, mp->fingerprint, mp->name, mp->address, mp->port);
 }
 
+static void on_mdns_log(void *ud, const char *text)
+{
+    (void)ud;
+    g_printerr("banter: %s\n", text);
+}
+
 static void on_lost(void *ud, const char *fpd)
 {
     app *a = ud;
@@ -300,7 +306,7 @@ static bool lan_allowed(const app *a)
 
 static int start_mdns(app *a)
 {
-    mdns_callbacks mc = {on_found, on_lost, on_mdns_status};
+    mdns_callbacks mc = {on_found, on_lost, on_mdns_status, on_mdns_log};
     a->lanst.state = DOCTOR_MDNS_WAITING;
     int r = mdns_new(&a->md, a->ctx, a->ev, a->cfg.name, a->fp, lan_port(a->lan), &mc, a);
     if (r)

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "netaddr.h"
+
 #define MAX_TOKENS 24
 #define ADDR_TEXT  46 /* INET6_ADDRSTRLEN */
 #define PREFIX     "candidate:"
@@ -106,16 +108,9 @@ static bool split(const char *s, size_t len, tok *t, size_t *n)
  * reserved). */
 static void classify(const icecand *c, bool *local, bool *never)
 {
-    const uint8_t *a = c->addr;
-    static const uint8_t zero[16] = {0};
-    *local = *never = false;
-    if (!c->ipv6) {
-        *never = a[0] == 0 || a[0] >= 224; /* this network; multicast; reserved */
-        *local = a[0] == 127 || (a[0] == 169 && a[1] == 254);
-        return;
-    }
-    *never = memcmp(a, zero, 16) == 0 || a[0] == 0xff;
-    *local = (memcmp(a, zero, 15) == 0 && a[15] == 1) || (a[0] == 0xfe && (a[1] & 0xc0) == 0x80);
+    netaddr_kind k = netaddr_classify(c->ipv6, c->addr);
+    *never = k == NETADDR_UNSPECIFIED || k == NETADDR_MULTICAST || k == NETADDR_RESERVED;
+    *local = k == NETADDR_LOOPBACK || k == NETADDR_LINK_LOCAL;
 }
 
 static int parse_addr(const tok *t, const icecand_policy *pol, bool *ipv6, uint8_t out[16])

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "netaddr.h"
+
 typedef struct vantage {
     stun_addr to;
     uint8_t txid[STUN_TXID_LEN];
@@ -44,14 +46,7 @@ static bool usable(const stun_addr *a)
  * not the link (link-local), not a group (multicast, broadcast). */
 static bool other_ok(const stun_addr *a)
 {
-    static const uint8_t v6_loop[16] = {[15] = 1};
-    const uint8_t *ip = a->ip;
-    if (!usable(a))
-        return false;
-    if (a->family == 4)
-        return ip[0] != 127 && ip[0] != 0 && !(ip[0] == 169 && ip[1] == 254) && ip[0] < 224;
-    return memcmp(ip, v6_loop, 16) != 0 && ip[0] != 0xff &&
-           !(ip[0] == 0xfe && (ip[1] & 0xc0) == 0x80);
+    return usable(a) && netaddr_classify(a->family == 6, a->ip) == NETADDR_UNICAST;
 }
 
 natmap *natmap_new(const stun_addr *dests, size_t n, const banter_rng *rng, int64_t now_ms)

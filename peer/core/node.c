@@ -620,11 +620,13 @@ static int contact_of(node *n, const uint8_t device[static 32], store_contact *c
     return r ? r : store_contact_get(n->st, d.contact, c);
 }
 
-int node_device_hello(node *n, const uint8_t key[static 32], const char *name, const char *source,
-                      const char *addr, const char *account)
+/* node_device_hello, saying in *what what the admission changed. */
+static int admit(node *n, const uint8_t key[static 32], const char *name, const char *source,
+                 const char *addr, const char *account, contacts_admitted *what)
 {
     contacts_admit_result res;
     int r = contacts_admit(n->cs, key, name, source, addr, account, &res);
+    *what = res.what;
     if (r) {
         g_printerr("banter: cannot admit a device: %s\n", banter_strerror(r));
         return r;
@@ -646,6 +648,13 @@ int node_device_hello(node *n, const uint8_t key[static 32], const char *name, c
         break;
     }
     return 0;
+}
+
+int node_device_hello(node *n, const uint8_t key[static 32], const char *name, const char *source,
+                      const char *addr, const char *account)
+{
+    contacts_admitted what;
+    return admit(n, key, name, source, addr, account, &what);
 }
 
 int node_announcement(node *n, const ann_msg *m)
@@ -715,8 +724,11 @@ void node_set_revoked(node *n, bool (*fn)(void *ud, const uint8_t key[static 32]
 void node_device_cert(node *n, const uint8_t key[static 32], const char *name, const char *account)
 {
     store_device d;
+    contacts_admitted what;
+    /* Only a device that became the account's has messages to take now
+     * (a renewal changes nothing). */
     if (store_device_get(n->st, key, &d) == 0 &&
-        node_device_hello(n, key, name, d.source, d.addresses, account) == 0)
+        admit(n, key, name, d.source, d.addresses, account, &what) == 0 && what != ADMIT_SAME)
         messenger_kick(n->mr, NULL);
 }
 

@@ -210,7 +210,8 @@ void node_device_revoked(node *n, const uint8_t key[static 32]);
 /* fn(ud, key): whether key is on the organisation's revocation list; such
  * a key is never admitted as the organisation's. */
 void node_set_revoked(node *n, bool (*fn)(void *ud, const uint8_t key[static 32]), void *ud);
-/* A valid certificate after HELLO. */
+/* A valid certificate after HELLO: admitted again with its account; the
+ * outboxes are kicked when that changed something. */
 void node_device_cert(node *n, const uint8_t key[static 32], const char *name, const char *account);
 void node_device_up(node *n, const uint8_t key[static 32], const char *addr);
 void node_device_down(node *n, const uint8_t key[static 32]);

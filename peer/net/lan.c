@@ -23,6 +23,9 @@
 #define TICK_MAX_MS    30000
 #define LAN_TRIM_HELD  4096 /* bytes of buffers worth an early tick to trim */
 
+/* Our renewals go within one certificate fewer than a peer takes. */
+_Static_assert(LAN_CERT_BURST >= 2, "certs_out needs a token");
+
 typedef struct ldev { /* a device we know of on the LAN (by its fingerprint digits) */
     char fpd[IDENTITY_FP_DIGITS + 1];
     char name[BANTER_MAX_NAME + 1]; /* as advertised or said */
@@ -61,6 +64,15 @@ typedef struct cstate { /* per connection */
     int64_t established_ms, attached_ms, last_ping_ms;
     int64_t peer_ping_ms; /* when the peer's last PING came */
     int refused;
+    /* Certificates (docs/limits.md): one before HELLO, then certs_in's
+     * (LAN_CERT_BURST, one back every LAN_CERT_EVERY_MS); the last one
+     * taken, whose byte-identical repeats are ignored unchecked. We show
+     * ours after HELLO within certs_out, one token fewer, so a peer's
+     * limit never refuses us; cert_due: a renewal waits for a token. */
+    tbucket certs_in, certs_out;
+    uint8_t cert_last[1 + CERT_LEN_MAX];
+    size_t cert_last_len;
+    bool cert_pre, cert_due, cert_said;
     bool hello;
     bool adopted;       /* a path the owner made (lan_adopt): an ICE stream */
     uint8_t expect[32]; /* adopted: the key the peer must prove */
@@ -200,6 +212,8 @@ static conn *track(lan *l, conn *c, ldev *dial_for, lstatic *sp, const char *add
     tick_soon(l);
     cstate *cs = g_new0(cstate, 1);
     cs->l = l;
+    tbucket_init_every(&cs->certs_in, LAN_CERT_EVERY_MS, LAN_CERT_BURST, mono_ms());
+    tbucket_init_every(&cs->certs_out, LAN_CERT_EVERY_MS, LAN_CERT_BURST - 1, mono_ms());
     cs->dial_for = dial_for;
     cs->sp = sp;
     host_of(addr, cs->host, sizeof cs->host);
@@ -307,8 +321,10 @@ static void on_established(void *ud, conn *c)
                  conn_remote(c));
         say(l, text);
         /* A stale record (a key retired, still in Avahi's cache) or a false
-         * one: stop dialing it until mDNS announces it again. */
+         * one: stop dialing it until mDNS announces it again, and then
+         * after the back-off unless the address is new. */
         cs->dial_for->advertised = false;
+        next_backoff(&cs->dial_for->backoff);
         conn_close(c, BANTER_EKEYMISMATCH, true, "unexpected key");
         return;
     }
@@ -338,33 +354,73 @@ static void on_established(void *ud, conn *c)
         conn_close(c, BANTER_EIO, false, NULL);
 }
 
-/* A certificate: the account it names when it is for this connection's
- * key, signed by the server we pin, valid now, and the key is not on the
- * organisation's revocation list; NULL otherwise (a node without a
- * rendezvous, or of another organisation, cannot check it). */
-static bool check_cert(lan *l, conn *c, const uint8_t *pt, size_t len, char *account, size_t cap)
+/* A certificate: 0 with the account it names when it is for this
+ * connection's key, signed by the server we pin, valid now, and the key
+ * is not on the organisation's revocation list; 1 when it is not ours to
+ * take but no fault of the peer's (no server pinned: a node without a
+ * rendezvous cannot check it; another organisation's; the key revoked;
+ * expired or not valid yet, as clocks differ); a negative BANTER_E* when
+ * it is bad (does not decode, its signature does not verify, or it is
+ * for another key). Only what gets past the first two checks costs a
+ * signature check. */
+static int check_cert(lan *l, conn *c, const uint8_t *pt, size_t len, char *account, size_t cap)
 {
     rvmsg m;
     char fpd[IDENTITY_FP_DIGITS + 1];
-    bool ok = false;
-    if (!l->server_fpd[0] || (l->cb.revoked && l->cb.revoked(l->ud, conn_peer(c))) ||
-        rvmsg_decode(&m, pt, len) != 0)
-        return false;
+    if (!l->server_fpd[0] || (l->cb.revoked && l->cb.revoked(l->ud, conn_peer(c))))
+        return 1;
+    int r = rvmsg_decode(&m, pt, len);
+    if (r)
+        return r;
     fpd_of(m.u.cert.server, fpd);
-    if (strcmp(fpd, l->server_fpd) == 0 &&
-        cert_check(&m.u.cert, m.u.cert.server, conn_peer(c), wall_ms()) == 0) {
-        g_strlcpy(account, m.u.cert.name, cap);
-        ok = true;
+    if (strcmp(fpd, l->server_fpd) != 0) {
+        r = 1;
+    } else {
+        r = cert_check(&m.u.cert, m.u.cert.server, conn_peer(c), wall_ms());
+        if (r == BANTER_ETIMEDOUT)
+            r = 1;
+        else if (r == 0)
+            g_strlcpy(account, m.u.cert.name, cap);
     }
     rvmsg_clear(&m);
-    return ok;
+    return r;
 }
 
+/* RV_CERT from the peer: limited, checked, and handed on (cert()) after
+ * HELLO. A repeat of the last one taken costs a comparison; one over the
+ * limit (logged once per connection) and a bad one are refused messages,
+ * the first unchecked. */
 static void on_cert(lan *l, conn *c, cstate *cs, const uint8_t *pt, size_t len)
 {
     char account[BANTER_MAX_NAME + 1];
-    if (!check_cert(l, c, pt, len, account, sizeof account))
+    if (len == cs->cert_last_len && memcmp(pt, cs->cert_last, len) == 0)
         return;
+    bool allowed = cs->hello ? tbucket_take(&cs->certs_in, mono_ms()) : !cs->cert_pre;
+    cs->cert_pre = true;
+    if (!allowed) {
+        if (!cs->cert_said) {
+            char text[256];
+            snprintf(text, sizeof text,
+                     "%s shows more organisation certificates than allowed; refusing them "
+                     "unchecked",
+                     conn_remote(c));
+            say(l, text);
+            cs->cert_said = true;
+        }
+        refuse(c, cs, BANTER_ERATE, "too many certificates on this connection");
+        return;
+    }
+    int r = check_cert(l, c, pt, len, account, sizeof account);
+    if (r < 0) {
+        refuse(c, cs, r, "certificate refused");
+        return;
+    }
+    if (r > 0)
+        return;
+    if (len <= sizeof cs->cert_last) { /* always: it decoded */
+        memcpy(cs->cert_last, pt, len);
+        cs->cert_last_len = len;
+    }
     if (!cs->hello) {
         g_strlcpy(cs->account, account, sizeof cs->account);
         return;
@@ -670,6 +726,13 @@ static int64_t tick_conn(lan *l, conn *c, int64_t t)
         conn_close(c, BANTER_ETIMEDOUT, false, NULL);
         return t + TICK_MS;
     }
+    /* A renewed certificate that waited for certs_out: ticks come at
+     * least every TICK_MAX_MS, so it goes at most that long after its
+     * token is back. */
+    if (cs->cert_due && cs->d && cs->d->c == c && tbucket_take(&cs->certs_out, t)) {
+        cs->cert_due = false;
+        present_cert(l, c);
+    }
     bool quiet = !partial && t - rx >= LAN_TRIM_MS;
     if (quiet)
         conn_trim(c);
@@ -721,12 +784,25 @@ void lan_found(lan *l, const char *fpd, const char *name, const char *addr, uint
     if (strcmp(fpd, l->fpd) == 0)
         return;
     ldev *d = dev_by_fpd(l, fpd, true);
+    bool moved = strcmp(d->addr, addr) != 0 || d->port != port;
     d->advertised = true;
-    g_strlcpy(d->addr, addr, sizeof d->addr);
-    d->port = port;
     if (!d->name[0])
         g_strlcpy(d->name, name, sizeof d->name);
-    d->backoff = 0;
+    if (!moved) {
+        /* The same address again (its TXT record changed, another
+         * interface, a goodbye and a new announcement): the back-off
+         * goes on, whoever can make mDNS say it. */
+        if (!on_lan(d) && !d->dialing && !d->retry) {
+            if (d->backoff)
+                d->retry = g_timeout_add(next_backoff(&d->backoff), retry_dev, d);
+            else
+                dial_dev(d);
+        }
+        return;
+    }
+    g_strlcpy(d->addr, addr, sizeof d->addr);
+    d->port = port;
+    d->backoff = 0; /* a new address: dialed at once */
     if (d->retry) {
         g_source_remove(d->retry);
         d->retry = 0;
@@ -765,10 +841,18 @@ void lan_each_advertised(lan *l,
 
 void lan_present_cert(lan *l)
 {
+    int64_t t = mono_ms();
     for (GList *i = l->conns; i; i = i->next) {
         cstate *cs = conn_get_data(i->data);
-        if (cs && cs->d && cs->d->c == i->data && conn_established(i->data))
+        if (!cs || !cs->d || cs->d->c != i->data || !conn_established(i->data))
+            continue;
+        /* Within what the peer takes (certs_out): else on a later tick. */
+        if (tbucket_take(&cs->certs_out, t)) {
+            cs->cert_due = false;
             present_cert(l, i->data);
+        } else {
+            cs->cert_due = true;
+        }
     }
 }
 

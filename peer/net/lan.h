@@ -32,6 +32,17 @@
  * process's limit (RLIMIT_NOFILE), so that the
  * control socket, the web page and the database always have some.
  *
+ * Certificates (RV_CERT): a connection may show one before its HELLO and
+ * after it LAN_CERT_BURST at once, one more every LAN_CERT_EVERY_MS
+ * (a certificate is shown again only when renewed: twice a day, and at
+ * each login to the rendezvous). A byte-identical repeat of the last one
+ * taken is ignored before any check; one over the limit is refused
+ * unchecked (logged once per connection); one that does not verify, or
+ * is for another key, is refused. Refused ones count towards the
+ * refused-message limit. Ours, renewed, go to each connected device
+ * within one certificate fewer than that limit (the rest wait, and the
+ * newest goes when the limit allows), so a peer never refuses them.
+ *
  * Rates: each device (by key, across its connections and reconnections)
  * has a token bucket for CHAT. A CHAT over its rate is answered with
  * ERROR `ERATE` naming the CHAT's id and is not handed on (not stored,
@@ -67,6 +78,8 @@
 #define LAN_PREHELLO_FRAME   4096 /* largest frame before the peer's HELLO */
 #define LAN_TRIM_MS          1000 /* a connection quiet this long keeps no buffers */
 #define LAN_FD_RESERVE       64 /* descriptors left for the rest of the node (at most a quarter) */
+#define LAN_CERT_BURST       4  /* certificates a connection takes after HELLO at once... */
+#define LAN_CERT_EVERY_MS    (10u * 60u * 1000u) /* ...and one more each this long */
 
 typedef struct lan lan;
 
@@ -117,7 +130,12 @@ uint16_t lan_port(const lan *l);
 
 /* A --peer HOST:PORT to keep a connection with. BANTER_EINVAL, BANTER_ENOMEM. */
 BANTER_WUR int lan_add_static(lan *l, const char *host, uint16_t port);
-/* mDNS resolved a node (fingerprint digits, name, address): dial it. */
+/* mDNS resolved a node (fingerprint digits, name, address): dial it, at
+ * once when the address (or port) is new; the same address announced
+ * again (a changed TXT record, a goodbye and a return) is dialed only
+ * when nothing is under way, after the back-off of its failed dials,
+ * which only a new address or a HELLO resets. Whether the address may
+ * be a colleague's is mdns's to check (mdns.h). */
 void lan_found(lan *l, const char *fpd, const char *name, const char *addr, uint16_t port);
 /* mDNS says it went away. */
 void lan_lost(lan *l, const char *fpd);
@@ -126,7 +144,8 @@ void lan_lost(lan *l, const char *fpd);
 void lan_each_advertised(lan *l,
                          void (*fn)(void *ud, const char *fpd, const char *name, const char *addr),
                          void *ud);
-/* Show our (new) certificate to every connected device. */
+/* Show our (new) certificate to every connected device, at once or, where
+ * it would be over the limit the device keeps (see above), later. */
 void lan_present_cert(lan *l);
 
 /* The live connection to device key after HELLO, or NULL. */

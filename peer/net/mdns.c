@@ -45,6 +45,7 @@
 #include <avahi-common/strlst.h>
 
 #include "net/avahipoll.h"
+#include "netaddr.h"
 #include "utf8.h"
 
 /* Services tracked at once; further ones on the same LAN are ignored. */
@@ -60,11 +61,13 @@
 
 typedef enum avail { AVAIL_UNKNOWN, AVAIL_UP, AVAIL_DOWN } avail;
 
-/* One browsed service instance. fp is "" until it resolved to a peer. */
+/* One browsed service instance. fp is "" until it resolved to a peer;
+ * refused: a record of it was refused for its address (logged once). */
 typedef struct svc {
     mdns *m;
     AvahiServiceResolver *resolver;
     char fp[IDENTITY_FP_DIGITS + 1];
+    bool refused;
 } svc;
 
 struct mdns {
@@ -226,6 +229,31 @@ static bool parse_txt(AvahiStringList *txt, mdns_peer *p)
 
 /* ---- browsing ---- */
 
+/* Whether a resolved address may be a colleague's (see mdns.h); when it
+ * may not, the service's first such record is logged. */
+static bool address_ok(svc *s, const AvahiAddress *a, const mdns_peer *p)
+{
+    uint8_t ip[16] = {0};
+    bool v6 = a->proto == AVAHI_PROTO_INET6;
+    if (v6)
+        memcpy(ip, a->data.ipv6.address, 16);
+    else
+        memcpy(ip, &a->data.ipv4.address, 4); /* network order: the bytes as written */
+    netaddr_kind k = netaddr_classify(v6, ip);
+    if (k == NETADDR_UNICAST || (k == NETADDR_LINK_LOCAL && !v6))
+        return true;
+    if (!s->refused && s->m->cb.log) {
+        char text[256];
+        snprintf(text, sizeof text,
+                 "LAN discovery: not dialing \"%s\" (fingerprint %.10s...) at %s:%u: the address "
+                 "is %s, no colleague's",
+                 p->name, p->fingerprint, p->address, (unsigned)p->port, netaddr_kind_name(k));
+        s->m->cb.log(s->m->ud, text);
+    }
+    s->refused = true;
+    return false;
+}
+
 static void on_resolve(AvahiServiceResolver *r, AvahiIfIndex iface, AvahiProtocol proto,
                        AvahiResolverEvent ev, const char *name, const char *type,
                        const char *domain, const char *host, const AvahiAddress *a, uint16_t port,
@@ -246,6 +274,8 @@ static void on_resolve(AvahiServiceResolver *r, AvahiIfIndex iface, AvahiProtoco
         return;
     avahi_address_snprint(p.address, sizeof p.address, a);
     p.port = port;
+    if (!address_ok(s, a, &p))
+        return;
 
     if (s->fp[0] && strcmp(s->fp, p.fingerprint) != 0) {
         /* The same instance name now carries another key. */

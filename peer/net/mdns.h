@@ -11,7 +11,12 @@
  * Our own service is never reported.
  *
  * Browsing and resolved addresses are IPv4 only (AVAHI_PROTO_INET); the
- * service itself is published on every protocol the daemon runs. The
+ * service itself is published on every protocol the daemon runs. A record
+ * whose address no colleague can have (loopback, unspecified, multicast,
+ * reserved or broadcast; IPv6 link-local, which would need a scope the
+ * address text does not carry: netaddr.h) is not reported: found() does
+ * not come for it, and log() says so once per service. IPv4 link-local
+ * (169.254/16, a LAN without DHCP) is a colleague's address. The
  * instance name is "<name> [<first 5 fingerprint digits>]" in at most 63
  * bytes (the name is cut on a character boundary), renamed "... #2" on a
  * collision.
@@ -54,6 +59,8 @@ typedef struct mdns_callbacks {
     void (*lost)(void *ud, const char *fingerprint);
     /* The daemon became reachable (true) or not (false); why is for logs. */
     void (*status)(void *ud, bool available, const char *why);
+    /* A sentence for the log: a record refused (once per service). */
+    void (*log)(void *ud, const char *text);
 } mdns_callbacks;
 
 typedef struct mdns mdns;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * evil_peer.c - a hostile Banter peer for tests/integration/test_transfer.sh.
+ * evil_peer.c - a hostile Banter peer for tests/integration/test_transfer.sh
+ * and test_node_limits.sh.
  *
  *   evil_peer HOST PORT NAME...
  *
@@ -44,10 +45,28 @@
  * (R: FILE_DECLINE "ERATE...", B: any other FILE_DECLINE, T: offers with
  * no answer, which the node took and then had cancelled).
  *
+ *   evil_peer --certflood N [--pre] [--valid|--replay] SIGNER HOST PORT
+ *
+ * Shows N organisation certificates (RV_CERT) for its own fresh key,
+ * signed by the identity in file SIGNER (what the test has the node pin
+ * as its rendezvous server's key), as fast as the socket takes them:
+ * by default each with a garbled signature (every one different); with
+ * --valid each valid and new (issued a millisecond apart), as a device
+ * of the organisation could; with --replay one valid certificate N
+ * times, byte for byte. They go after HELLO, or with --pre before it
+ * (then HELLO). Then a PING, and what comes back is read until its PONG,
+ * BYE or the end of the connection (at most 5 s). Prints
+ *
+ *   certflood sent S of N: errors E (rate R); END
+ *
+ * (S: the certificates the socket took before it broke; E: ERRORs
+ * received, R of them ERATE; END: "pong", "bye <reason>", "closed" or
+ * "timeout").
+ *
  * Exit: 0 when every offer got an answer (meddling: when every message was
- * sent; churning: when every cycle was sent and every PONG came), 1 when
- * one did not or the connection failed (the cause on stderr), 2 on bad
- * usage.
+ * sent; churning: when every cycle was sent and every PONG came; a
+ * certificate flood: when its line was printed), 1 when one did not or
+ * the connection failed (the cause on stderr), 2 on bad usage.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -58,8 +77,10 @@
 #include <unistd.h>
 
 #include "bcrypto.h"
+#include "cert.h"
 #include "identity.h"
 #include "msg.h"
+#include "rvmsg.h"
 #include "session.h"
 #include "tnet.h"
 
@@ -70,6 +91,9 @@
 #define CHURN_FILES   100
 #define CHURN_PER_KEY 25
 #define CHURN_NAME    200 /* bytes of each file name */
+#define CERT_ACCOUNT  "eve"
+#define CERT_TTL_MS   3600000
+#define CERT_END_MS   5000
 
 typedef struct peer {
     int fd;
@@ -128,7 +152,8 @@ static int next_event(peer *p, session_event *ev, int64_t deadline)
     return r;
 }
 
-static int open_peer(peer *p, const char *host, const char *port)
+/* Connect and finish the handshake under a fresh identity (no HELLO). */
+static int connect_peer(peer *p, const char *host, const char *port)
 {
     banter_rng rng = bcrypto_rng_system();
     session_event ev;
@@ -154,10 +179,20 @@ static int open_peer(peer *p, const char *host, const char *port)
         if (r <= 0)
             return -1;
     } while (ev.type != SESSION_EV_ESTABLISHED);
+    return 0;
+}
+
+static int say_hello(peer *p)
+{
     msg hello = {.type = MSG_HELLO};
     hello.u.hello.version = SESSION_VERSION;
     snprintf(hello.u.hello.name, sizeof hello.u.hello.name, "mallory");
     return send_msg(p, &hello);
+}
+
+static int open_peer(peer *p, const char *host, const char *port)
+{
+    return connect_peer(p, host, port) == 0 ? say_hello(p) : -1;
 }
 
 /* Whether m answers transfer id; fills type and reason. */
@@ -417,6 +452,107 @@ static int churn(int n, const char *host, const char *port)
     return 0;
 }
 
+/* ---- certificates ---- */
+
+typedef enum flood_kind { FLOOD_GARBLED, FLOOD_VALID, FLOOD_REPLAY } flood_kind;
+
+/* Certificate i of the flood as an RV_CERT frame in out; its length. */
+static size_t flood_frame(const peer *p, const identity *signer, flood_kind kind, int i,
+                          int64_t now, uint8_t out[static 1 + CERT_LEN_MAX])
+{
+    cert c;
+    size_t n = 0;
+    int64_t issued = kind == FLOOD_VALID ? now - i : now;
+    out[0] = RV_CERT;
+    if (cert_issue(&c, signer, identity_public(p->id), CERT_ACCOUNT, issued, CERT_TTL_MS) != 0 ||
+        cert_encode(&c, out + 1, CERT_LEN_MAX, &n) != 0)
+        return 0;
+    if (kind == FLOOD_GARBLED) /* the signature's last 4 bytes, xor i + 1 */
+        for (size_t b = 0; b < 4; b++)
+            out[n - b] ^= (uint8_t)((uint32_t)(i + 1) >> (8 * b));
+    return 1 + n;
+}
+
+/* After the flood: a PING, then read until its PONG, BYE or the end,
+ * counting ERRORs. end gets what ended it. */
+static void flood_answers(peer *p, int *errors, int *rate, char *end, size_t cap)
+{
+    msg ping = {.type = MSG_PING, .u.ping.token = 4242};
+    snprintf(end, cap, "closed");
+    if (send_msg(p, &ping) != 0)
+        return;
+    int64_t deadline = tnet_mono_ms() + CERT_END_MS;
+    for (;;) {
+        session_event ev;
+        msg m;
+        tnet_why why;
+        int r = tnet_next(p->fd, p->s, &p->in, &ev, deadline, &why);
+        if (r <= 0) {
+            snprintf(end, cap, "%s", r == 0 ? "timeout" : "closed");
+            return;
+        }
+        if (ev.type != SESSION_EV_MESSAGE || msg_decode(&m, ev.data, ev.len) != 0)
+            continue;
+        bool done = false;
+        if (m.type == MSG_ERROR) {
+            (*errors)++;
+            *rate += strcmp(m.u.error.code, "ERATE") == 0;
+        } else if (m.type == MSG_PING) {
+            msg pong = {.type = MSG_PONG, .u.ping.token = m.u.ping.token};
+            (void)send_msg(p, &pong);
+        } else if (m.type == MSG_PONG && m.u.ping.token == 4242) {
+            snprintf(end, cap, "pong");
+            done = true;
+        } else if (m.type == MSG_BYE) {
+            snprintf(end, cap, "bye %s", m.u.bye.reason);
+            done = true;
+        }
+        msg_clear(&m);
+        if (done)
+            return;
+    }
+}
+
+static int certflood(int n, bool pre, flood_kind kind, const char *signer_path, const char *host,
+                     const char *port)
+{
+    identity *signer = NULL;
+    peer p = {.fd = -1};
+    uint8_t frame[1 + CERT_LEN_MAX];
+    int sent = 0, errors = 0, rate = 0, ret = 1;
+    char end[BANTER_MAX_REASON + 8];
+    int r = identity_load(&signer, signer_path);
+    if (r) {
+        fprintf(stderr, "evil_peer: %s: %s\n", signer_path, banter_strerror(r));
+        return 1;
+    }
+    if (connect_peer(&p, host, port) != 0 || (!pre && say_hello(&p) != 0))
+        goto out;
+    int64_t now = tnet_wall_ms();
+    size_t len = 0;
+    for (int i = 0; i < n; i++) {
+        if ((i == 0 || kind != FLOOD_REPLAY) &&
+            !(len = flood_frame(&p, signer, kind, i, now, frame))) {
+            fprintf(stderr, "evil_peer: cannot make a certificate\n");
+            goto out;
+        }
+        if (session_send(p.s, frame, len) != 0 || tnet_flush(p.fd, p.s) != 0)
+            break; /* the node cut the connection */
+        sent++;
+    }
+    if (pre && sent == n && say_hello(&p) != 0)
+        snprintf(end, sizeof end, "closed");
+    else
+        flood_answers(&p, &errors, &rate, end, sizeof end);
+    printf("certflood sent %d of %d: errors %d (rate %d); %s\n", sent, n, errors, rate, end);
+    fflush(stdout);
+    ret = 0;
+out:
+    say_bye(&p);
+    identity_free(signer);
+    return ret;
+}
+
 int main(int argc, char **argv)
 {
     peer p = {.fd = -1};
@@ -440,10 +576,36 @@ int main(int argc, char **argv)
         }
         return bcrypto_init() == 0 ? churn((int)n, argv[3], argv[4]) : 1;
     }
+    if (argc >= 6 && strcmp(argv[1], "--certflood") == 0) {
+        char *end;
+        long n = strtol(argv[2], &end, 10);
+        bool pre = false;
+        flood_kind kind = FLOOD_GARBLED;
+        int i = 3;
+        for (; i < argc - 3; i++) {
+            if (strcmp(argv[i], "--pre") == 0)
+                pre = true;
+            else if (strcmp(argv[i], "--valid") == 0)
+                kind = FLOOD_VALID;
+            else if (strcmp(argv[i], "--replay") == 0)
+                kind = FLOOD_REPLAY;
+            else
+                break;
+        }
+        if (*end || n < 1 || n > 1000000 || i != argc - 3) {
+            fprintf(stderr, "evil_peer: --certflood N [--pre] [--valid|--replay] SIGNER HOST "
+                            "PORT (N in 1..1000000)\n");
+            return 2;
+        }
+        return bcrypto_init() == 0 ? certflood((int)n, pre, kind, argv[i], argv[i + 1], argv[i + 2])
+                                   : 1;
+    }
     if (argc < 4) {
         fprintf(stderr, "usage: evil_peer HOST PORT NAME...\n"
                         "       evil_peer --meddle ID HOST PORT\n"
-                        "       evil_peer --churn N HOST PORT\n");
+                        "       evil_peer --churn N HOST PORT\n"
+                        "       evil_peer --certflood N [--pre] [--valid|--replay] SIGNER HOST "
+                        "PORT\n");
         return 2;
     }
     if (bcrypto_init() != 0 || open_peer(&p, argv[1], argv[2]) != 0)

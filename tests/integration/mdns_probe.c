@@ -9,6 +9,7 @@
  *   found <fp> <name> <addr>:<port>
  *   lost <fp>
  *   status up|down <why>
+ *   log <text>            (a record refused: its address is no colleague's)
  * (<fp> is the 40 digits of the TXT record). stderr gets "self <fp>" at
  * the start and each event again with the milliseconds since start. Exits
  * 0 after SECONDS, or at SIGTERM/SIGINT, after mdns_free (which withdraws
@@ -57,6 +58,12 @@ static void on_status(void *ud, bool up, const char *why)
     fprintf(stderr, "+%ld ms status %s %s\n", elapsed_ms(ud), up ? "up" : "down", why);
 }
 
+static void on_log(void *ud, const char *text)
+{
+    printf("log %s\n", text);
+    fprintf(stderr, "+%ld ms log %s\n", elapsed_ms(ud), text);
+}
+
 static gboolean on_quit(gpointer ud)
 {
     g_main_loop_quit(((probe *)ud)->loop);
@@ -73,7 +80,7 @@ static bool parse_ulong(const char *s, unsigned long max, unsigned long *out)
 
 int main(int argc, char **argv)
 {
-    const mdns_callbacks cb = {on_found, on_lost, on_status};
+    const mdns_callbacks cb = {on_found, on_lost, on_status, on_log};
     char fp[IDENTITY_FP_LEN + 1];
     unsigned long port, seconds;
     identity *id = NULL;

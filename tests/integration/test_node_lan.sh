@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# test: seconds 17
+# test: seconds 27
 # SPDX-License-Identifier: MIT
 # test_node_lan.sh - three nodes on a private LAN, each host with its own
 # dbus-daemon and avahi-daemon: discovery both ways, messages both ways,
 # broadcast, clean-stop and SIGKILL offline detection, the outbox
-# delivered after the recipient restarts, and a colleague listed by the
-# node it connected to although that node's browse never saw it.
+# delivered after the recipient restarts, a colleague listed by the node
+# it connected to although that node's browse never saw it, and mDNS
+# records pointing at the node's own host (loopback, unspecified) or at a
+# group (multicast, broadcast) never dialed while a real colleague still
+# is.
 set -u
 . "$(dirname "$0")/lib.sh"
 require_root
@@ -165,6 +168,56 @@ b "$BT_TMP/h1" send dave "you were not announced" || t_fail inbound "alice -> da
 [ "$(b "$BT_TMP/h3" peers --json | jq '[.[] | select(.name == "dave")] | length')" = 0 ] ||
     t_fail inbound "carol lists dave, who never announced himself: $(b "$BT_TMP/h3" peers --json)"
 t_pass "a node that connected is listed by the accepting side without mDNS"
+
+# ---- mDNS records that point at no colleague are not dialed ----
+# A neighbour (avahi-publish through host 2's daemon) announces services
+# at 127.0.0.1 and 127.1.2.3 (alice's own loopback), 0.0.0.0 (her own
+# host too), 224.0.0.5 and 255.255.255.255, port 7171, where a sentinel
+# in alice's host listens on every address: nothing may connect to it.
+# Alice logs each such service once. carol, restarted meanwhile, is still
+# found and gets a message.
+SENT=$(host_bg 1 "$BT_TMP/sentinel.log" python3 -c '
+import socket
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 7171))
+s.listen(16)
+print("listening", flush=True)
+while True:
+    c, a = s.accept()
+    print("accepted", a[0], flush=True)
+    c.close()')
+wait_for 5 grep -q listening "$BT_TMP/sentinel.log" || t_fail "false records" "no sentinel: $(cat "$BT_TMP/sentinel.err")"
+PUBS=()
+k=0
+for addr in 127.0.0.1 127.1.2.3 0.0.0.0 224.0.0.5 255.255.255.255; do
+    k=$((k + 1))
+    PUBS+=("$(host_bg 2 "$BT_TMP/pub-a$k.log" avahi-publish -a -R "bt-false$k.local" "$addr")")
+    PUBS+=("$(host_bg 2 "$BT_TMP/pub-s$k.log" avahi-publish -s -H "bt-false$k.local" "false$k" \
+        _banter._tcp 7171 v=1 "fp=$(printf '9%039d' "$k")" "name=false$k")")
+done
+refusals() { grep -c "LAN discovery: not dialing \"false" "$BT_TMP/alice.err"; }
+dialed() { grep -q accepted "$BT_TMP/sentinel.log"; }
+dialed_or_refused() { dialed || [ "$(refusals)" -ge 5 ]; }
+wait_for 15 dialed_or_refused ||
+    t_fail "false records" "alice logged $(refusals) of 5 refused services: $(tail -n 5 "$BT_TMP/alice.err")"
+! dialed || t_fail "false records" "alice dialed an announced loopback or unspecified address: $(cat "$BT_TMP/sentinel.log")"
+stop_node 3
+start_node 3
+wait_for 10 online true 1 carol || t_fail "false records" "alice does not find carol again"
+b "$BT_TMP/h1" send carol "after the false records" || t_fail "false records" "alice -> carol exit $?"
+wait_for 5 bash -c "'$BANTER_BIN' --home '$BT_TMP/h3' history alice --json |
+    jq -e 'any(.[]; .body == \"after the false records\")' >/dev/null" ||
+    t_fail "false records" "carol did not get alice's message"
+sleep 2 # time for a dial, had one been started
+! dialed || t_fail "false records" "alice dialed an announced loopback or unspecified address: $(cat "$BT_TMP/sentinel.log")"
+[ "$(refusals)" = 5 ] || t_fail "false records" "$(refusals) log lines for 5 services (want one each)"
+for kind in loopback unspecified multicast "reserved or broadcast"; do
+    grep -q "LAN discovery: not dialing \"false.*: the address is $kind" "$BT_TMP/alice.err" ||
+        t_fail "false records" "no log line about a $kind address"
+done
+kill "${PUBS[@]}" "$SENT" 2>/dev/null
+t_pass "mDNS records at loopback, unspecified, multicast and broadcast addresses: none dialed, one log line each; carol still found and reached"
 
 stop_node 4
 stop_node 1

@@ -8,7 +8,10 @@
  * route does not; when one side expects another key it closes the
  * connection, logs it, and nobody is admitted. Over such a pair, a
  * device's GROUP_MSGs beyond its rate are refused ERATE, with a bucket
- * apart from its CHATs'.
+ * apart from its CHATs'; and certificates (RV_CERT) are limited: bad ones
+ * are refused until the connection is cut, valid ones beyond the limit
+ * are refused unchecked, repeats of the last one taken are ignored, and
+ * our own renewals stay within what the peer takes.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,7 +24,9 @@
 #include <string.h>
 
 #include "bcrypto.h"
+#include "buf.h"
 #include "net/lan.h"
+#include "rvmsg.h"
 
 /* ---- an in-memory transport pair ---- */
 
@@ -116,7 +121,10 @@ static transport *make_mem(void *arg, const transport_callbacks *cb, void *ud, i
 
 typedef struct side {
     int hellos, ups;
-    int chats, gmsgs, erate; /* taken, and ERATE refusals received */
+    int chats, gmsgs, erate;           /* taken, and ERATE refusals received */
+    int certs, refused;                /* cert() calls; other ERRORs received */
+    char account[BANTER_MAX_NAME + 1]; /* what HELLO or the last cert() said */
+    const cert *own;                   /* what own_cert() shows */
     char log[512];
 } side;
 
@@ -124,11 +132,22 @@ static int on_hello(void *ud, const uint8_t key[static 32], const char *name, co
                     const char *addr, const char *account)
 {
     side *s = ud;
-    (void)key, (void)name, (void)addr, (void)account;
+    (void)key, (void)name, (void)addr;
     assert_string_equal(source, "rendezvous");
     s->hellos++;
+    g_strlcpy(s->account, account ? account : "", sizeof s->account);
     return 0;
 }
+
+static void on_cert(void *ud, const uint8_t key[static 32], const char *name, const char *account)
+{
+    side *s = ud;
+    (void)key, (void)name;
+    s->certs++;
+    g_strlcpy(s->account, account, sizeof s->account);
+}
+
+static const cert *own_cert(void *ud) { return ((side *)ud)->own; }
 
 static void on_up(void *ud, const uint8_t key[static 32], const char *addr)
 {
@@ -143,6 +162,7 @@ static void on_message(void *ud, conn *c, const uint8_t key[static 32], const ms
     s->chats += m->type == MSG_CHAT;
     s->gmsgs += m->type == MSG_GROUP_MSG;
     s->erate += m->type == MSG_ERROR && strcmp(m->u.error.code, "ERATE") == 0;
+    s->refused += m->type == MSG_ERROR && strcmp(m->u.error.code, "ERATE") != 0;
 }
 
 static void on_log(void *ud, const char *text)
@@ -278,14 +298,181 @@ static void test_group_msg_rate(void **state)
     identity_free(ib);
 }
 
+/* ---- certificates ---- */
+
+/* Two lans joined as in pair(): a (the receiver, pinning server) and b
+ * (the device, showing own certificates of its sa/sb side). */
+typedef struct duo {
+    identity *ia, *ib;
+    lan *la, *lb;
+    side sa, sb;
+    mem ma, mb;
+} duo;
+
+static void duo_open(duo *d, const identity *server)
+{
+    banter_rng rng = bcrypto_rng_system();
+    char fp[IDENTITY_FP_LEN + 1], fpd[IDENTITY_FP_DIGITS + 1];
+    size_t o = 0;
+    identity_fingerprint(identity_public(server), fp);
+    for (const char *p = fp; *p; p++)
+        if (*p >= '0' && *p <= '9')
+            fpd[o++] = *p;
+    fpd[o] = '\0';
+    assert_int_equal(identity_generate(&d->ia, rng), 0);
+    assert_int_equal(identity_generate(&d->ib, rng), 0);
+    lan_callbacks cb = {.hello = on_hello,
+                        .cert = on_cert,
+                        .up = on_up,
+                        .message = on_message,
+                        .log = on_log,
+                        .own_cert = own_cert};
+    lan_config cfg = {.port = 0, .server_fpd = fpd};
+    g_strlcpy(cfg.name, "a", sizeof cfg.name);
+    assert_int_equal(lan_new(&d->la, NULL, d->ia, &cfg, &cb, &d->sa), 0);
+    g_strlcpy(cfg.name, "b", sizeof cfg.name);
+    assert_int_equal(lan_new(&d->lb, NULL, d->ib, &cfg, &cb, &d->sb), 0);
+    d->ma.peer = &d->mb;
+    d->mb.peer = &d->ma;
+    assert_int_equal(lan_adopt(d->la, make_mem, &d->ma, true, identity_public(d->ib), "memory"), 0);
+    assert_int_equal(lan_adopt(d->lb, make_mem, &d->mb, false, identity_public(d->ia), "memory"),
+                     0);
+    run(500);
+    assert_int_equal(d->sa.ups + d->sb.ups, 2);
+}
+
+static void duo_close(duo *d)
+{
+    lan_free(d->la);
+    lan_free(d->lb);
+    run(50);
+    identity_free(d->ia);
+    identity_free(d->ib);
+}
+
+/* A certificate from server for device as bob, issued at ms (so that
+ * each is new bytes). */
+static cert bob_cert(const identity *server, const identity *device, int64_t ms)
+{
+    cert c;
+    assert_int_equal(cert_issue(&c, server, identity_public(device), "bob", ms, 3600000), 0);
+    return c;
+}
+
+/* The RV_CERT frame of c; garble: its signature's last byte xor'ed. */
+static void send_cert(conn *c, const cert *ct, uint8_t garble)
+{
+    rvmsg m = {.type = RV_CERT};
+    m.u.cert = *ct;
+    buf b;
+    buf_init(&b, BANTER_MAX_PLAINTEXT);
+    assert_int_equal(rvmsg_encode(&m, &b), 0);
+    uint8_t *p = (uint8_t *)buf_data(&b);
+    p[buf_len(&b) - 1] ^= garble;
+    assert_int_equal(conn_send_raw(c, p, buf_len(&b)), 0);
+    buf_free(&b);
+}
+
+/* Certificates that do not verify, in a loop: each is a refused message,
+ * and those beyond the limit are refused without a check (logged once),
+ * so the connection is cut after MAX_REFUSED (16). Before, each cost a
+ * signature check, silently, forever. */
+static void test_cert_flood_bad(void **state)
+{
+    (void)state;
+    identity *srv;
+    assert_int_equal(identity_generate(&srv, bcrypto_rng_system()), 0);
+    duo d = {0};
+    duo_open(&d, srv);
+    conn *c = lan_conn(d.lb, identity_public(d.ia));
+    assert_non_null(c);
+    int64_t now = g_get_real_time() / 1000;
+    cert ct = bob_cert(srv, d.ib, now);
+    for (int i = 0; i < 200 && conn_is_open(c); i++)
+        send_cert(c, &ct, (uint8_t)(1 + i % 255));
+    run(500);
+    assert_int_equal(d.sa.certs, 0);
+    assert_non_null(strstr(d.sa.log, "more organisation certificates than allowed"));
+    assert_null(strstr(strstr(d.sa.log, "than allowed") + 1, "than allowed")); /* once */
+    assert_null(lan_conn(d.la, identity_public(d.ib)));                        /* cut */
+    assert_in_range(d.sb.refused + d.sb.erate, 1, 17);
+    duo_close(&d);
+    identity_free(srv);
+}
+
+/* Valid certificates, each new: LAN_CERT_BURST taken (each a store write
+ * and a kick in the node), the rest refused ERATE unchecked; the last one
+ * taken, repeated, costs nothing and is not refused. */
+static void test_cert_flood_valid(void **state)
+{
+    (void)state;
+    identity *srv;
+    assert_int_equal(identity_generate(&srv, bcrypto_rng_system()), 0);
+    duo d = {0};
+    duo_open(&d, srv);
+    conn *c = lan_conn(d.lb, identity_public(d.ia));
+    int64_t now = g_get_real_time() / 1000;
+    cert last = {0};
+    for (int i = 0; i < 10; i++) {
+        cert ct = bob_cert(srv, d.ib, now - i);
+        send_cert(c, &ct, 0);
+        if (i == LAN_CERT_BURST - 1)
+            last = ct;
+    }
+    run(300);
+    assert_int_equal(d.sa.certs, LAN_CERT_BURST);
+    assert_string_equal(d.sa.account, "bob");
+    assert_int_equal(d.sb.erate, 10 - LAN_CERT_BURST);
+    for (int i = 0; i < 100; i++)
+        send_cert(c, &last, 0);
+    run(300);
+    assert_int_equal(d.sa.certs, LAN_CERT_BURST);
+    assert_int_equal(d.sb.erate, 10 - LAN_CERT_BURST);
+    assert_int_equal(d.sb.refused, 0);
+    assert_non_null(lan_conn(d.la, identity_public(d.ib))); /* not cut for repeats */
+    duo_close(&d);
+    identity_free(srv);
+}
+
+/* Our own renewals (lan_present_cert after each login to the rendezvous,
+ * however often): the peer takes every one we send, and we send within
+ * its limit. */
+static void test_cert_renewals_within_limit(void **state)
+{
+    (void)state;
+    identity *srv;
+    assert_int_equal(identity_generate(&srv, bcrypto_rng_system()), 0);
+    duo d = {0};
+    duo_open(&d, srv);
+    int64_t now = g_get_real_time() / 1000;
+    cert ct;
+    d.sb.own = &ct;
+    for (int i = 0; i < 20; i++) {
+        ct = bob_cert(srv, d.ib, now - i);
+        lan_present_cert(d.lb);
+    }
+    run(300);
+    assert_int_equal(d.sa.certs, LAN_CERT_BURST - 1); /* the rest wait for the limit */
+    assert_int_equal(d.sb.erate + d.sb.refused, 0);
+    assert_string_equal(d.sa.account, "bob");
+    assert_non_null(lan_conn(d.la, identity_public(d.ib)));
+    duo_close(&d);
+    identity_free(srv);
+}
+
 int main(void)
 {
     if (bcrypto_init() != 0)
         return 1;
+    /* clang-format off */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_adopted_path),
         cmocka_unit_test(test_wrong_key_closed),
         cmocka_unit_test(test_group_msg_rate),
+        cmocka_unit_test(test_cert_flood_bad),
+        cmocka_unit_test(test_cert_flood_valid),
+        cmocka_unit_test(test_cert_renewals_within_limit),
     };
+    /* clang-format on */
     return cmocka_run_group_tests_name("peer_lan_adopt", tests, NULL, NULL);
 }

@@ -51,11 +51,40 @@ static void test_unlimited_and_clock(void **state)
     assert_true(tbucket_take(&b, INT64_MAX));
 }
 
+/* A token every 10 minutes, 4 at once: what the LAN allows for
+ * certificates (peer/net/lan.c). */
+static void test_every(void **state)
+{
+    (void)state;
+    const int64_t ten_min = 600000;
+    tbucket b;
+    tbucket_init_every(&b, (uint32_t)ten_min, 4, 1000);
+    for (int i = 0; i < 4; i++)
+        assert_true(tbucket_take(&b, 1000 + i));
+    assert_false(tbucket_take(&b, 1004));
+    assert_false(tbucket_take(&b, 1000 + ten_min - 1));
+    assert_true(tbucket_take(&b, 1000 + ten_min));
+    assert_false(tbucket_take(&b, 1000 + ten_min));
+    /* A day away refills the burst, not more. */
+    int ok = 0;
+    for (int i = 0; i < 10; i++)
+        ok += tbucket_take(&b, 1000 + 24 * 6 * ten_min);
+    assert_int_equal(ok, 4);
+    assert_false(tbucket_full(&b, 1000 + 24 * 6 * ten_min + 4 * ten_min - 1));
+    assert_true(tbucket_full(&b, 1000 + 24 * 6 * ten_min + 4 * ten_min));
+    /* 0 is taken as 1 for both. */
+    tbucket_init_every(&b, 0, 0, 0);
+    assert_true(tbucket_take(&b, 0));
+    assert_false(tbucket_take(&b, 0));
+    assert_true(tbucket_take(&b, 1));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_burst_then_rate),
         cmocka_unit_test(test_unlimited_and_clock),
+        cmocka_unit_test(test_every),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

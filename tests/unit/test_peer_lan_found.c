@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_peer_lan_found.c - what mDNS says drives dialing, within bounds: a
+ * device announced again and again at the same address (a TXT record
+ * changed, a goodbye and a return: anyone on the LAN can make mDNS say
+ * it) is dialed after the back-off of its failed dials, not at once each
+ * time; a new address is dialed at once. The "device" is a listener on
+ * loopback that takes each connection and closes it at once (a failed
+ * dial); lan_found is called directly (mdns.c, which refuses loopback
+ * records, is not in the way).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <glib-unix.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "bcrypto.h"
+#include "net/lan.h"
+
+#define FPD "1234567890123456789012345678901234567890"
+
+typedef struct sentinel {
+    int fd;
+    uint16_t port;
+    guint watch;
+    int accepted;
+} sentinel;
+
+static gboolean on_accept(gint fd, GIOCondition cond, gpointer v)
+{
+    sentinel *s = v;
+    (void)cond;
+    int c = accept(fd, NULL, NULL);
+    if (c >= 0) {
+        s->accepted++;
+        close(c); /* the dial fails in its handshake */
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+static void sentinel_open(sentinel *s)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    s->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(s->fd >= 0);
+    assert_int_equal(bind(s->fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(s->fd, 64), 0);
+    assert_int_equal(getsockname(s->fd, (struct sockaddr *)&a, &len), 0);
+    s->port = ntohs(a.sin_port);
+    s->accepted = 0;
+    s->watch = g_unix_fd_add(s->fd, G_IO_IN, on_accept, s);
+}
+
+static void sentinel_close(sentinel *s)
+{
+    g_source_remove(s->watch);
+    close(s->fd);
+}
+
+static void run(int ms)
+{
+    gint64 end = g_get_monotonic_time() + ms * 1000;
+    while (g_get_monotonic_time() < end)
+        g_main_context_iteration(NULL, FALSE);
+}
+
+static int on_hello(void *ud, const uint8_t key[static 32], const char *name, const char *source,
+                    const char *addr, const char *account)
+{
+    (void)ud, (void)key, (void)name, (void)source, (void)addr, (void)account;
+    return 0;
+}
+
+static void test_same_address_backs_off(void **state)
+{
+    (void)state;
+    identity *id;
+    assert_int_equal(identity_generate(&id, bcrypto_rng_system()), 0);
+    lan_callbacks cb = {.hello = on_hello};
+    lan_config cfg = {.port = 0};
+    g_strlcpy(cfg.name, "a", sizeof cfg.name);
+    lan *l;
+    assert_int_equal(lan_new(&l, NULL, id, &cfg, &cb, NULL), 0);
+    sentinel s1, s2;
+    sentinel_open(&s1);
+    sentinel_open(&s2);
+    /* 24 announcements of the same address over 1.2 s: dials at 0 and
+     * after 0.5 s (the back-off), not one per announcement. Before, each
+     * reset the back-off and dialed again at once. */
+    for (int i = 0; i < 24; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "v%d", i); /* as a changed TXT record */
+        lan_found(l, FPD, name, "127.0.0.1", s1.port);
+        run(50);
+    }
+    assert_in_range(s1.accepted, 1, 3);
+    /* Gone and back at the same address: not at once either. */
+    int before = s1.accepted;
+    lan_lost(l, FPD);
+    lan_found(l, FPD, "v", "127.0.0.1", s1.port);
+    run(300);
+    assert_int_equal(s1.accepted, before);
+    /* A new address (another port) is dialed at once. */
+    lan_found(l, FPD, "v", "127.0.0.1", s2.port);
+    run(200);
+    assert_int_equal(s2.accepted, 1);
+    lan_free(l);
+    run(50);
+    sentinel_close(&s1);
+    sentinel_close(&s2);
+    identity_free(id);
+}
+
+int main(void)
+{
+    if (bcrypto_init() != 0)
+        return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_same_address_backs_off),
+    };
+    return cmocka_run_group_tests_name("peer_lan_found", tests, NULL, NULL);
+}
