@@ -42,6 +42,9 @@ static int setup(void **state)
     assert_int_equal(db_open(&f->d, f->path, NULL, 0), 0);
     assert_int_equal(db_user_add(f->d, "ann", FAKE_HASH, false, 1), 0);
     assert_int_equal(db_user_add(f->d, "bob", FAKE_HASH, false, 1), 0);
+    /* Copies are fetched for the account a device is bound to now. */
+    assert_int_equal(db_device_bind(f->d, DEV_B, "bob", 1), 0);
+    assert_int_equal(db_device_bind(f->d, DEV_B2, "bob", 1), 0);
     *state = f;
     return 0;
 }
@@ -113,6 +116,16 @@ static void test_store_fetch_delete(void **state)
     assert_int_equal(db_mail_usage(f->d, "bob", &count, &bytes), 0);
     assert_int_equal(count, 4);
     assert_int_equal(bytes, 10 + 20 + 30 + 5);
+
+    /* Only for the account the device is bound to now: bound to ann
+     * since, DEV_B2 gets none of bob's; bob's again, it does. */
+    assert_int_equal(db_device_bind(f->d, DEV_B2, "ann", 2), 0);
+    assert_int_equal(db_mail_fetch(f->d, DEV_B2, 0, 100, 10, on_row, &v), 0);
+    assert_int_equal(db_device_unbind(f->d, DEV_B2), 0);
+    assert_int_equal(db_mail_fetch(f->d, DEV_B2, 0, 100, 10, on_row, &v), 0);
+    assert_int_equal(db_device_bind(f->d, DEV_B2, "bob", 3), 0);
+    assert_int_equal(db_mail_fetch(f->d, DEV_B2, 0, 100, 10, on_row, &v), 1);
+    v = (struct seen){0};
 
     /* Per device, in order, from a position, at most max. */
     assert_int_equal(db_mail_fetch(f->d, DEV_B, 0, 100, 2, on_row, &v), 2);

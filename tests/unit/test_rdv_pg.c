@@ -559,6 +559,12 @@ static db *mail_open(void)
     side_exec("DELETE FROM sealed");
     side_exec("INSERT INTO users (name, pwhash, admin, disabled, created, broadcast) VALUES"
               " ('mia', 'h', 0, 0, 1, 0), ('sam', 'h', 0, 0, 1, 0) ON CONFLICT DO NOTHING");
+    /* The device copy() sends to is mia's (copies are fetched for the
+     * account a device is bound to now). */
+    uint8_t to[32];
+    memset(to, 0x11, sizeof to);
+    if (db_device_bind(d, to, "mia", 1) != 0)
+        fail_msg("db_device_bind: %s", db_errmsg(d));
     return d;
 }
 
