@@ -36,12 +36,13 @@
 
 #include "banter_plugin.h"
 #include "gwrate.h"
+#include "mailmsg.h"
 
 #define MAX_JOBS      16
-#define MAX_ADDR      254
-#define MAX_BODY      8192  /* of an outgoing message */
-#define MAX_MAIL      65536 /* of a mail read from the maildir */
-#define MAX_SHOWN     4000  /* of a mail's body shown in Banter */
+#define MAX_ADDR      MAILMSG_MAX_ADDR
+#define MAX_BODY      MAILMSG_MAX_BODY /* of an outgoing message */
+#define MAX_MAIL      65536            /* of a mail read from the maildir */
+#define MAX_SHOWN     4000             /* of a mail's body shown in Banter */
 #define SMTP_TIMEOUT  30000
 #define TOKEN_HEX     12
 #define SCAN_MS       1000
@@ -89,25 +90,6 @@ static void tell(banter_ctx *ctx, const char *contact, const char *fmt, ...)
 }
 
 /* ---- addresses and tokens ---- */
-
-/* A plain address: local@domain, no quoting, no comments, nothing that
- * could end a header or an SMTP command. */
-static bool addr_ok(const char *a)
-{
-    const char *at = strchr(a, '@');
-    size_t len = strlen(a);
-    if (!at || at == a || len > MAX_ADDR || strchr(at + 1, '@') || !at[1])
-        return false;
-    for (const char *c = a; c < at; c++)
-        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-                    ".!#$%&'*+/=?^_`{|}~-",
-                    *c))
-            return false;
-    for (const char *c = at + 1; *c; c++)
-        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-", *c))
-            return false;
-    return at[1] != '.' && a[len - 1] != '.';
-}
 
 /* The token standing for contact, made on first use. */
 static int token_for(banter_ctx *ctx, const char *contact, char token[static TOKEN_HEX + 1])
@@ -163,43 +145,6 @@ static void job_end(banter_ctx *ctx, job *j, const char *error)
     j->fd = -1;
 }
 
-/* The message: headers, then the text with CRLF line ends and dot-stuffing. */
-static char *compose(const job *j, size_t *len)
-{
-    size_t cap = strlen(j->body) * 2 + 1024;
-    char *m = malloc(cap), date[64];
-    if (!m)
-        return NULL;
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S +0000", &tm);
-    char subj[160];
-    snprintf(subj, sizeof subj, j->contact[0] ? "Message from %s (Banter)" : "%s: a message waits",
-             j->name);
-    int n = snprintf(m, cap,
-                     "From: \"%s via Banter\" <banter+%s@%s>\r\nTo: <%s>\r\n"
-                     "Subject: %s\r\nDate: %s\r\n"
-                     "Message-ID: <%ld.%s@%s>\r\nMIME-Version: 1.0\r\n"
-                     "Content-Type: text/plain; charset=utf-8\r\n"
-                     "Content-Transfer-Encoding: 8bit\r\n\r\n",
-                     j->name, j->token, domain, j->to, subj, date, (long)now, j->token, domain);
-    size_t o = (size_t)n;
-    bool bol = true;
-    for (const char *c = j->body; *c && o + 8 < cap; c++) {
-        if (bol && *c == '.')
-            m[o++] = '.';
-        if (*c == '\n')
-            m[o++] = '\r';
-        if (*c != '\r')
-            m[o++] = *c;
-        bol = *c == '\n';
-    }
-    memcpy(m + o, "\r\n.\r\n", 5);
-    *len = o + 5;
-    return m;
-}
-
 static bool queue_out(job *j, const char *text, size_t len)
 {
     free(j->out);
@@ -217,6 +162,7 @@ static const char *advance(banter_ctx *ctx, job *j, int code)
 {
     static const int want[] = {220, 250, 250, 250, 354, 250, 221};
     char cmd[512];
+    int n = 0;
     if (code != want[j->step] && !(j->step == S_RCPT && code == 251)) {
         if (j->step == S_QUIT)
             return NULL;
@@ -225,34 +171,44 @@ static const char *advance(banter_ctx *ctx, job *j, int code)
     }
     switch (j->step) {
     case S_GREETING:
-        snprintf(cmd, sizeof cmd, "EHLO %s\r\n", domain);
+        n = snprintf(cmd, sizeof cmd, "EHLO %s\r\n", domain);
         break;
     case S_EHLO:
-        snprintf(cmd, sizeof cmd, "MAIL FROM:<banter+%s@%s>\r\n", j->token, domain);
+        n = snprintf(cmd, sizeof cmd, "MAIL FROM:<banter+%s@%s>\r\n", j->token, domain);
         break;
     case S_FROM:
-        snprintf(cmd, sizeof cmd, "RCPT TO:<%s>\r\n", j->to);
+        n = snprintf(cmd, sizeof cmd, "RCPT TO:<%s>\r\n", j->to);
         break;
     case S_RCPT:
-        snprintf(cmd, sizeof cmd, "DATA\r\n");
+        n = snprintf(cmd, sizeof cmd, "DATA\r\n");
         break;
     case S_DATA: {
-        size_t len;
-        char *m = compose(j, &len);
-        bool ok = m && queue_out(j, m, len);
+        mailmsg_out mo = {.name = j->name,
+                          .token = j->token,
+                          .domain = domain,
+                          .to = j->to,
+                          .body = j->body,
+                          .notice = !j->contact[0],
+                          .now = (int64_t)time(NULL)};
+        char *m = NULL;
+        size_t len = 0;
+        int r = mailmsg_compose(&mo, &m, &len);
+        bool ok = r == 0 && queue_out(j, m, len);
         free(m);
         j->step = S_BODY;
-        return ok ? "" : "out of memory";
+        return ok ? "" : r == 0 || r == BANTER_ENOMEM ? "out of memory" : "it cannot be written";
     }
     case S_BODY:
-        snprintf(cmd, sizeof cmd, "QUIT\r\n");
+        n = snprintf(cmd, sizeof cmd, "QUIT\r\n");
         break;
     default:
         return NULL;
     }
     (void)ctx;
+    if (n < 0 || (size_t)n >= sizeof cmd) /* never a command cut short */
+        return "it cannot be written";
     j->step++;
-    return queue_out(j, cmd, strlen(cmd)) ? "" : "out of memory";
+    return queue_out(j, cmd, (size_t)n) ? "" : "out of memory";
 }
 
 /* A whole reply in j->in (last line "NNN "): its code, else 0. */
@@ -357,10 +313,13 @@ static void on_stored(banter_ctx *ctx, const banter_event *ev, void *ud)
     const char *account = who[0] == '@' ? who + 1 : who;
     char key[128];
     (void)ud;
-    snprintf(key, sizeof key, "notify.%s", account);
-    if (!(to = host->config_get(ctx, key)) || !addr_ok(to))
+    int n = snprintf(key, sizeof key, "notify.%s", account);
+    if (n < 0 || (size_t)n >= sizeof key || !(to = host->config_get(ctx, key)) ||
+        !mailmsg_addr_ok(to))
+        return; /* a cut key could name another account's setting */
+    n = snprintf(key, sizeof key, "notified:%s", who);
+    if (n < 0 || (size_t)n >= sizeof key)
         return;
-    snprintf(key, sizeof key, "notified:%s", who);
     int64_t now = now_ms();
     if (!gwrate_take(&rates, key, now) || gwrate_count(&rates, key, now) > 1)
         return; /* told already in this window */
@@ -390,7 +349,7 @@ static void send_mail(banter_ctx *ctx, const banter_event *ev, const char *args)
     }
     memcpy(to, args, (size_t)(sp - args));
     to[sp - args] = '\0';
-    if (!addr_ok(to) || strlen(sp + 1) > MAX_BODY) {
+    if (!mailmsg_addr_ok(to) || strlen(sp + 1) > MAX_BODY) {
         tell(ctx, contact,
              NOTICE_PREFIX "not sent: \"%.80s\" is not a plain e-mail address "
                            "(or the text is over %d bytes)",
@@ -401,14 +360,12 @@ static void send_mail(banter_ctx *ctx, const banter_event *ev, const char *args)
         tell(ctx, contact, NOTICE_PREFIX "not sent: at most %d mails a minute", RATE_PER_USER);
         return;
     }
-    job *j = new_job();
+    job *j = strlen(contact) < sizeof j->contact ? new_job() : NULL; /* a handle: "#" and hex */
     if (j) {
         snprintf(j->contact, sizeof j->contact, "%s", contact);
         snprintf(j->to, sizeof j->to, "%s", to);
-        snprintf(j->name, sizeof j->name, "%s", host->event_contact_name(ev));
-        for (char *c = j->name; *c; c++) /* a plain ASCII display name */
-            if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e || *c == '"' || *c == '\\')
-                *c = '?';
+        snprintf(j->name, sizeof j->name, "%s", host->event_contact_name(ev)); /* made ASCII,
+                                                                              mailmsg_compose */
         j->body = strdup(sp + 1);
         if (!j->body || token_for(ctx, contact, j->token) != 0) {
             job_end(ctx, j, "the gateway cannot keep its records");
@@ -592,10 +549,12 @@ static int mail_init(banter_ctx *ctx, const banter_host *h)
     host = h;
     const char *d = h->config_get(ctx, "domain"), *m = h->config_get(ctx, "maildir");
     const char *sh = h->config_get(ctx, "smtp_host"), *sp = h->config_get(ctx, "smtp_port");
-    if (!d || !d[0] || (m && m[0] != '/')) {
+    if (!d || !d[0] || strlen(d) > MAILMSG_MAX_DOMAIN || (m && (m[0] != '/' || strlen(m) > 4000)) ||
+        (sh && strlen(sh) >= sizeof smtp_host)) {
         h->log(ctx, BANTER_LOG_ERROR,
-               "needs plugin.NAME.domain (and plugin.NAME.maildir, an "
-               "absolute path, for replies)");
+               "needs plugin.NAME.domain (1..%d bytes; and plugin.NAME.maildir, an "
+               "absolute path of at most 4000 bytes, for replies)",
+               MAILMSG_MAX_DOMAIN);
         return -1;
     }
     snprintf(domain, sizeof domain, "%s", d);

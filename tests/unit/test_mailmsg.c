@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_mailmsg.c - the e-mail gateway's mail (shared/mailmsg.h): the
+ * message for DATA with every field at its longest (a long domain and
+ * address once overran the buffer), dot-stuffing and CRLF, the name made
+ * plain, and what a header cannot carry refused.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "mailmsg.h"
+
+/* n copies of c then tail, into out. */
+static char *fill(char *out, char c, size_t n, const char *tail)
+{
+    memset(out, c, n);
+    snprintf(out + n, strlen(tail) + 1, "%s", tail);
+    return out;
+}
+
+static void test_longest_fields(void **state)
+{
+    (void)state;
+    char domain[MAILMSG_MAX_DOMAIN + 1], to[MAILMSG_MAX_ADDR + 1], name[300], want[1024];
+    fill(domain, 'd', MAILMSG_MAX_DOMAIN - 4, ".org");
+    fill(to, 'a', 64, "@");
+    fill(to + 65, 'b', MAILMSG_MAX_ADDR - 65 - 4, ".com");
+    fill(name, 'n', sizeof name - 1, "");
+    assert_int_equal(strlen(to), MAILMSG_MAX_ADDR);
+    assert_true(mailmsg_addr_ok(to));
+    const char *bodies[] = {"", "hi", ".", "a\n.b\r\n..c\n"};
+    for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+        mailmsg_out m = {.name = name,
+                         .token = "0123456789ab",
+                         .domain = domain,
+                         .to = to,
+                         .body = bodies[i],
+                         .now = 1700000000};
+        char *out = NULL;
+        size_t len = 0;
+        assert_int_equal(mailmsg_compose(&m, &out, &len), 0);
+        assert_non_null(out);
+        assert_int_equal(strlen(out), len); /* NUL-terminated, nothing past it */
+        snprintf(want, sizeof want, "From: \"%.*s via Banter\" <banter+0123456789ab@%s>\r\n",
+                 MAILMSG_MAX_NAME, name, domain);
+        assert_memory_equal(out, want, strlen(want));
+        snprintf(want, sizeof want, "\r\nTo: <%s>\r\n", to);
+        assert_non_null(strstr(out, want));
+        snprintf(want, sizeof want, "\r\nMessage-ID: <1700000000.0123456789ab@%s>\r\n", domain);
+        assert_non_null(strstr(out, want));
+        assert_non_null(strstr(out, "\r\nDate: Tue, 14 Nov 2023 22:13:20 +0000\r\n"));
+        assert_true(len >= 5 && memcmp(out + len - 5, "\r\n.\r\n", 5) == 0);
+        free(out);
+    }
+}
+
+static void test_body(void **state)
+{
+    (void)state;
+    mailmsg_out m = {.name = "bob",
+                     .token = "notify",
+                     .domain = "gw.example",
+                     .to = "carol@example.org",
+                     .body = ".one\ntwo\r\n.\n..three",
+                     .now = 0,
+                     .notice = true};
+    char *out = NULL;
+    size_t len = 0;
+    assert_int_equal(mailmsg_compose(&m, &out, &len), 0);
+    assert_non_null(strstr(out, "\r\nSubject: bob: a message waits\r\n"));
+    const char *body = strstr(out, "\r\n\r\n");
+    assert_non_null(body);
+    assert_string_equal(body + 4, "..one\r\ntwo\r\n..\r\n...three\r\n.\r\n");
+    free(out);
+    m.notice = false;
+    m.name = "B\"o\\b \xc3\xa9\r\nBcc: x";
+    assert_int_equal(mailmsg_compose(&m, &out, &len), 0);
+    assert_non_null(
+        strstr(out, "From: \"B?o?b ????Bcc: x via Banter\" <banter+notify@gw.example>"));
+    assert_non_null(strstr(out, "\r\nSubject: Message from B?o?b ????Bcc: x (Banter)\r\n"));
+    free(out);
+}
+
+static void test_refused(void **state)
+{
+    (void)state;
+    char big[MAILMSG_MAX_BODY + 2], addr[MAILMSG_MAX_ADDR + 2];
+    fill(big, 'x', MAILMSG_MAX_BODY + 1, "");
+    fill(addr, 'a', 64, "@");
+    fill(addr + 65, 'b', MAILMSG_MAX_ADDR - 65 - 3, ".com");
+    assert_int_equal(strlen(addr), MAILMSG_MAX_ADDR + 1);
+    assert_false(mailmsg_addr_ok(addr));
+    const char *bad_to[] = {"carol@example.org>\r\nRCPT TO:<x@evil",
+                            "carol@example.org\r\n",
+                            "\"carol\"@example.org",
+                            "carol@exa mple.org",
+                            "carol@@example.org",
+                            "@example.org",
+                            "carol@",
+                            "carol@.example.org",
+                            "carol@example.org.",
+                            "carol",
+                            addr};
+    for (size_t i = 0; i < sizeof bad_to / sizeof bad_to[0]; i++) {
+        mailmsg_out m = {
+            .name = "bob", .token = "t", .domain = "gw.example", .to = bad_to[i], .body = "x"};
+        char *out = (char *)"unchanged";
+        size_t len = 0;
+        assert_int_equal(mailmsg_compose(&m, &out, &len), BANTER_EINVAL);
+        assert_null(out);
+    }
+    const char *bad_domain[] = {"", "GW.example", "gw.example>", "gw example", "gw.example\r\n"};
+    for (size_t i = 0; i < sizeof bad_domain / sizeof bad_domain[0]; i++) {
+        mailmsg_out m = {
+            .name = "bob", .token = "t", .domain = bad_domain[i], .to = "c@d.e", .body = "x"};
+        char *out = NULL;
+        size_t len = 0;
+        assert_int_equal(mailmsg_compose(&m, &out, &len), BANTER_EINVAL);
+    }
+    char domain[MAILMSG_MAX_DOMAIN + 2];
+    fill(domain, 'd', MAILMSG_MAX_DOMAIN + 1, "");
+    mailmsg_out m = {.name = "bob", .token = "t", .domain = domain, .to = "c@d.e", .body = "x"};
+    char *out = NULL;
+    size_t len = 0;
+    assert_int_equal(mailmsg_compose(&m, &out, &len), BANTER_EINVAL);
+    m.domain = "gw.example";
+    m.token = "0123456789abcdef0";
+    assert_int_equal(mailmsg_compose(&m, &out, &len), BANTER_EINVAL);
+    m.token = "x>y";
+    assert_int_equal(mailmsg_compose(&m, &out, &len), BANTER_EINVAL);
+    m.token = "t";
+    m.body = big;
+    assert_int_equal(mailmsg_compose(&m, &out, &len), BANTER_ETOOBIG);
+    assert_null(out);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_longest_fields),
+        cmocka_unit_test(test_body),
+        cmocka_unit_test(test_refused),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
