@@ -17,6 +17,7 @@
  * does. Nothing of a message is logged. Settings: domain and maildir
  * (required), smtp_host (127.0.0.1), smtp_port (25).
  */
+#define _GNU_SOURCE /* vasprintf */
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
@@ -81,12 +82,15 @@ static void tell(banter_ctx *ctx, const char *contact, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void tell(banter_ctx *ctx, const char *contact, const char *fmt, ...)
 {
-    char text[1024];
+    char *text = NULL;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(text, sizeof text, fmt, ap);
+    int n = vasprintf(&text, fmt, ap); /* whole: a cut could split a UTF-8 character */
     va_end(ap);
+    if (n < 0)
+        return; /* out of memory: text is not set */
     host->send_message(ctx, contact, text);
+    free(text);
 }
 
 /* ---- addresses and tokens ---- */

@@ -110,12 +110,15 @@ static void tell(banter_ctx *ctx, const char *contact, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void tell(banter_ctx *ctx, const char *contact, const char *fmt, ...)
 {
-    char text[2048];
+    char *text = NULL;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(text, sizeof text, fmt, ap);
+    int n = vasprintf(&text, fmt, ap); /* whole: a cut could split a UTF-8 character */
     va_end(ap);
+    if (n < 0)
+        return; /* out of memory: text is not set */
     host->send_message(ctx, contact, text);
+    free(text);
 }
 
 static int64_t now_ms(void)

@@ -109,12 +109,15 @@ static void settle(void);
 static void tell(const char *contact, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void tell(const char *contact, const char *fmt, ...)
 {
-    char text[1024];
+    char *text = NULL;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(text, sizeof text, fmt, ap);
+    int n = vasprintf(&text, fmt, ap); /* whole: a cut could split a UTF-8 character */
     va_end(ap);
+    if (n < 0)
+        return; /* out of memory: text is not set */
     host->send_message(gctx, contact, text);
+    free(text);
 }
 
 static int64_t now_ms(void)
@@ -773,7 +776,8 @@ static void settle(void)
 
 static void list_pairs(const char *contact)
 {
-    char buf[MAX_PAIRS * (MAX_JID + 1) + 1], out[1024];
+    /* Every line fits: "\n", a JID, " (", a status (15 at most), ")". */
+    char buf[MAX_PAIRS * (MAX_JID + 1) + 1], out[sizeof NOTICE + 16 + MAX_PAIRS * (MAX_JID + 20)];
     size_t n = (size_t)snprintf(out, sizeof out, NOTICE "you talk with:");
     pairs_get(contact, buf, sizeof buf);
     char *save = NULL;
