@@ -17,6 +17,8 @@
 #      message from bob@banter.example, with bob's presence.
 #   4. XMPP -> Banter: romeo's answer to bob@banter.example reaches bob,
 #      marked "not end-to-end encrypted"; a plain reply goes back to romeo.
+#      A message with characters XML 1.0 cannot carry (U+FFFF, U+FFFE)
+#      reaches romeo with U+FFFD in their place; the link stays up.
 #   5. Romeo's directed presence (away) is told to bob.
 #   6. Refused: a message to an address no Banter user holds (error back),
 #      from juliet whom bob never wrote to (error back, nothing for bob), a
@@ -205,6 +207,18 @@ b "$B" send xmppgw "Glad to hear it" >/dev/null
 wait_for 10 got romeo '.kind == "message" and .body == "Glad to hear it"' ||
     t_fail in "the plain reply: $(cat "$BT_TMP/romeo.out")"
 t_pass "romeo's message reaches bob, marked; bob's plain reply goes back to romeo"
+
+# ---- 4b. a character XML 1.0 cannot carry: U+FFFD, and the link stays up ----
+closed() { grep -c "XMPP server connection closed" "$BT_TMP/gw.err"; }
+closed0=$(closed)
+b "$B" send xmppgw "romeo@example.org: odd $(printf '\xef\xbf\xbf') and $(printf '\xef\xbf\xbe') end" >/dev/null
+b "$B" send xmppgw "romeo@example.org: after the odd one" >/dev/null
+wait_for 10 got romeo '.kind == "message" and .body == "after the odd one"' ||
+    t_fail notxml "the next message did not arrive: $(tail -3 "$BT_TMP/romeo.out"; tail -3 "$BT_TMP/gw.err")"
+got romeo '.kind == "message" and .body == "odd \ufffd and \ufffd end"' ||
+    t_fail notxml "romeo got: $(tail -3 "$BT_TMP/romeo.out")"
+[ "$(closed)" = "$closed0" ] || t_fail notxml "the link was closed: $(tail -3 "$BT_TMP/gw.err")"
+t_pass "U+FFFF and U+FFFE reach romeo as U+FFFD; the component link stays up"
 
 # ---- 5. presence both ways ----
 to romeo "presence bob@banter.example away"
