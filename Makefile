@@ -228,10 +228,11 @@ $(REL)/plugins/%.so: peer/plugin/gateways/%.c shared/banter_plugin.h
 	$(Q)$(CC) $(CSTD) $(WARN) $(CFLAGS) -iquote shared -shared -fPIC $< -o $@
 
 # The e-mail and SMS gateways count what each person sends (shared/gwrate.c);
-# the e-mail gateway writes its mail with shared/mailmsg.c (unit-tested).
-MAIL_SRC := shared/mailmsg.c shared/gwrate.c
+# the e-mail gateway writes and reads its mail with shared/mailmsg.c
+# (unit-tested, fuzzed) and utf8.c.
+MAIL_SRC := shared/mailmsg.c shared/utf8.c shared/gwrate.c
 $(REL)/plugins/mail.so: peer/plugin/gateways/mail.c $(MAIL_SRC) shared/mailmsg.h shared/gwrate.h \
-                        shared/banter_plugin.h shared/error.h
+                        shared/utf8.h shared/banter_plugin.h shared/error.h
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  PLUGIN  $@")
 	$(Q)$(CC) $(CSTD) $(WARN) $(CFLAGS) -iquote shared -shared -fPIC $< $(MAIL_SRC) -o $@
