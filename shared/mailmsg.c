@@ -34,8 +34,8 @@ static bool only(const char *s, const char *chars, size_t max)
     return n > 0 && n <= max && strspn(s, chars) == n;
 }
 
-/* The headers into out (cap bytes; out may be NULL with cap 0, to measure
- * them): snprintf's result. */
+/* The headers into out (cap bytes; a cap too small measures them):
+ * snprintf's result. */
 static int headers(char *out, size_t cap, const mailmsg_out *m, const char *name, const char *date)
 {
     return snprintf(out, cap,
@@ -69,7 +69,8 @@ int mailmsg_compose(const mailmsg_out *m, char **out, size_t *len)
     struct tm tm;
     if (gmtime_r(&now, &tm))
         strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S +0000", &tm);
-    int hn = headers(NULL, 0, m, name, date);
+    char probe[1];
+    int hn = headers(probe, sizeof probe, m, name, date);
     if (hn < 0)
         return BANTER_EINVAL;
     /* Each byte of the body takes at most two (".." at a line's start,

@@ -72,19 +72,20 @@ bool smshttp_number_intl(const char *s)
  * spaces inside an item). */
 static int next_prefix(const char **p, const char **item, size_t *n)
 {
-    const char *s = *p;
-    if (!*s)
+    const char *start = *p;
+    if (!start[0])
         return 0;
-    s += strspn(s, " ");
-    *item = s;
-    *n = strcspn(s, ", ");
-    s += *n;
-    s += strspn(s, " ");
-    if (*n == 0 || (*s && *s != ','))
+    start += strspn(start, " ");
+    size_t len = strcspn(start, ", ");
+    const char *end = start + len;
+    end += strspn(end, " ");
+    if (len == 0 || (end[0] && end[0] != ','))
         return -1;
-    if (*s == ',' && !*(s + 1 + strspn(s + 1, " ")))
+    if (end[0] == ',' && !end[1 + strspn(end + 1, " ")])
         return -1;
-    *p = *s ? s + 1 : s;
+    *item = start;
+    *n = len;
+    *p = end[0] ? end + 1 : end;
     return 1;
 }
 
