@@ -227,12 +227,15 @@ $(REL)/plugins/%.so: peer/plugin/gateways/%.c shared/banter_plugin.h
 	@$(if $(Q),echo "  PLUGIN  $@")
 	$(Q)$(CC) $(CSTD) $(WARN) $(CFLAGS) -iquote shared -shared -fPIC $< -o $@
 
-# The e-mail and SMS gateways count what each person sends (shared/gwrate.c).
-$(REL)/plugins/mail.so: peer/plugin/gateways/mail.c shared/gwrate.c shared/gwrate.h \
-                        shared/banter_plugin.h
+# The e-mail and SMS gateways count what each person sends (shared/gwrate.c);
+# the e-mail gateway writes and reads its mail with shared/mailmsg.c
+# (unit-tested, fuzzed) and utf8.c.
+MAIL_SRC := shared/mailmsg.c shared/utf8.c shared/gwrate.c
+$(REL)/plugins/mail.so: peer/plugin/gateways/mail.c $(MAIL_SRC) shared/mailmsg.h shared/gwrate.h \
+                        shared/utf8.h shared/banter_plugin.h shared/error.h
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  PLUGIN  $@")
-	$(Q)$(CC) $(CSTD) $(WARN) $(CFLAGS) -iquote shared -shared -fPIC $< shared/gwrate.c -o $@
+	$(Q)$(CC) $(CSTD) $(WARN) $(CFLAGS) -iquote shared -shared -fPIC $< $(MAIL_SRC) -o $@
 
 # The SMS gateway also carries its HTTP reader (shared/smshttp.c, fuzzed).
 $(REL)/plugins/sms.so: peer/plugin/gateways/sms.c shared/smshttp.c shared/utf8.c shared/gwrate.c \

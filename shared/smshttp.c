@@ -59,6 +59,62 @@ bool smshttp_number_ok(const char *s)
     return strspn(s + d, "0123456789") == n - d;
 }
 
+bool smshttp_number_intl(const char *s)
+{
+    size_t n = strlen(s);
+    return s[0] == '+' && n - 1 >= SMSHTTP_INTL_MIN_DIGITS && n <= BANTER_SMS_MAX_NUMBER &&
+           strspn(s + 1, "0123456789") == n - 1;
+}
+
+/* The next item of a prefix list at *p (spaces around it dropped) into
+ * item and n, *p moved past it and its comma: 1; 0 at the list's end; -1
+ * when the list is malformed there (an empty item, a comma at the end,
+ * spaces inside an item). */
+static int next_prefix(const char **p, const char **item, size_t *n)
+{
+    const char *start = *p;
+    if (!start[0])
+        return 0;
+    start += strspn(start, " ");
+    size_t len = strcspn(start, ", ");
+    const char *end = start + len;
+    end += strspn(end, " ");
+    if (len == 0 || (end[0] && end[0] != ','))
+        return -1;
+    if (end[0] == ',' && !end[1 + strspn(end + 1, " ")])
+        return -1;
+    *item = start;
+    *n = len;
+    *p = end[0] ? end + 1 : end;
+    return 1;
+}
+
+bool smshttp_prefixes_ok(const char *prefixes)
+{
+    const char *p = prefixes ? prefixes : "", *item = NULL;
+    size_t n = 0, count = 0;
+    int r;
+    while ((r = next_prefix(&p, &item, &n)) == 1)
+        if (++count > SMSHTTP_PREFIX_MAX || item[0] != '+' || n < 2 || n >= BANTER_SMS_MAX_NUMBER ||
+            strspn(item + 1, "0123456789") != n - 1)
+            return false;
+    return r == 0;
+}
+
+bool smshttp_number_allowed(const char *number, const char *prefixes)
+{
+    const char *p = prefixes, *item = NULL;
+    size_t n = 0;
+    if (!smshttp_number_intl(number) || !smshttp_prefixes_ok(prefixes))
+        return false;
+    if (!prefixes || !prefixes[0])
+        return true;
+    while (next_prefix(&p, &item, &n) == 1)
+        if (strncmp(number, item, n) == 0)
+            return true;
+    return false;
+}
+
 /* The text as the gateway keeps it: UTF-8 as is, anything else read as
  * ISO-8859-1; control characters but newline and tab become spaces, CR
  * goes. */
@@ -236,7 +292,7 @@ int smshttp_sendsms_request(char *out, size_t cap, const char *host, int port, c
 {
     size_t o = 0, tl = strlen(text);
     char hostport[96];
-    if (cap == 0 || !smshttp_number_ok(from) || !smshttp_number_ok(to) ||
+    if (cap == 0 || !smshttp_number_ok(from) || !smshttp_number_intl(to) ||
         tl > BANTER_SMS_MAX_TEXT || !utf8_valid(text, tl) || port < 1 || port > 65535 ||
         strlen(host) > 64)
         return BANTER_EINVAL;

@@ -48,15 +48,33 @@ typedef struct smshttp_req {
  * *out is written only on success. */
 BANTER_WUR int smshttp_parse_request(const char *buf, size_t len, smshttp_req *out, size_t *used);
 
-/* Whether s is a phone number as the gateway accepts it: an optional "+"
- * then 3..BANTER_SMS_MAX_NUMBER-1 digits. */
+/* Whether s is a phone number as the gateway accepts it from the SMSC: an
+ * optional "+" then 3..BANTER_SMS_MAX_NUMBER-1 digits. */
 bool smshttp_number_ok(const char *s);
+
+/* Whether s is a number the gateway may send to: international form, "+"
+ * then SMSHTTP_INTL_MIN_DIGITS..BANTER_SMS_MAX_NUMBER-1 digits (no short
+ * code, no national or premium-rate number written without its country). */
+#define SMSHTTP_INTL_MIN_DIGITS 8
+bool smshttp_number_intl(const char *s);
+
+/* Whether prefixes (a setting: "+DIGITS" items, 1..SMSHTTP_PREFIX_MAX of
+ * them, separated by commas, spaces around them allowed) is well formed.
+ * NULL is, and so is "" (no list). */
+#define SMSHTTP_PREFIX_MAX 64
+bool smshttp_prefixes_ok(const char *prefixes);
+
+/* Whether the gateway may send to number: smshttp_number_intl, and when
+ * prefixes is a list (smshttp_prefixes_ok, not NULL or ""), number begins
+ * with one of its items. */
+bool smshttp_number_allowed(const char *number, const char *prefixes);
 
 /* Write into out (cap bytes, NUL-terminated) the sendsms request for smsbox
  * at host:port: GET /cgi-bin/sendsms with username, password, from, to,
  * text (UTF-8, charset=UTF-8) and coding=0 (smsbox converts), every value
  * percent-encoded. Returns the length, or BANTER_ETOOBIG when it does not
- * fit, BANTER_EINVAL for a bad number or text over BANTER_SMS_MAX_TEXT. */
+ * fit, BANTER_EINVAL for a bad number (to must be smshttp_number_intl) or
+ * text over BANTER_SMS_MAX_TEXT. */
 BANTER_WUR int smshttp_sendsms_request(char *out, size_t cap, const char *host, int port,
                                        const char *user, const char *pass, const char *from,
                                        const char *to, const char *text);

@@ -42,10 +42,12 @@ bool utf8_valid(const char *s, size_t len)
     return true;
 }
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0. */
-static size_t seq_len(const unsigned char *s, size_t n)
+size_t utf8_seq_len(const char *str, size_t n)
 {
+    const unsigned char *s = (const unsigned char *)str;
     size_t len = 0;
+    if (n == 0)
+        return 0;
     if (s[0] < 0x80)
         return 1;
     if (s[0] >= 0xc2 && s[0] <= 0xdf)
@@ -54,7 +56,7 @@ static size_t seq_len(const unsigned char *s, size_t n)
         len = 3;
     else if (s[0] >= 0xf0 && s[0] <= 0xf4)
         len = 4;
-    if (len == 0 || len > n || !utf8_valid((const char *)s, len))
+    if (len == 0 || len > n || !utf8_valid(str, len))
         return 0;
     return len;
 }
@@ -65,7 +67,7 @@ void utf8_quote(char out[static UTF8_QUOTE_CAP], const char *s, size_t n)
     size_t o = 0, i = 0;
     out[o++] = '"';
     while (i < n && i < UTF8_QUOTE_MAX) {
-        size_t len = seq_len(u + i, n - i);
+        size_t len = utf8_seq_len(s + i, n - i);
         if (len > 1 && i + len <= UTF8_QUOTE_MAX) {
             memcpy(out + o, u + i, len);
             o += len;

@@ -12,6 +12,10 @@
 
 bool utf8_valid(const char *s, size_t len);
 
+/* The length (1..4) of the valid UTF-8 sequence that s[0..n) begins with;
+ * 0 when it begins with none (or n is 0). */
+size_t utf8_seq_len(const char *s, size_t n);
+
 /* Untrusted text quoted for an error message: s[0..n) in double quotes,
  * printable, with control characters, bytes that are not UTF-8, '"' and '\\'
  * escaped (\xNN), cut after UTF8_QUOTE_MAX bytes with "...". */

@@ -11,7 +11,10 @@
 #   2. "+15551234567 TEXT" leaves as an SMS from the gateway's number,
 #      signed "ann (Banter): ", and reaches the phone; ann is told.
 #      "@bob TEXT" reaches the phone bound to bob in the gateway's
-#      settings; "@carol TEXT" (no phone bound) is refused.
+#      settings; "@carol TEXT" (no phone bound) is refused. Only
+#      international numbers within plugin.sms.allow_prefixes: a short code
+#      (also one bound to an account) and a number outside the prefixes are
+#      refused with a reply; one within them is sent.
 #   3. The phone's answer, naming no one, reaches ann (who wrote to it),
 #      marked "not end-to-end encrypted"; a stranger's "@ann TEXT" reaches
 #      ann too.
@@ -173,6 +176,8 @@ plugin.sms.sendsms_port = $P_SEND
 plugin.sms.sendsms_user = smsgw
 plugin.sms.sendsms_password = sendsms-secret
 plugin.sms.phone.bob = +15557654321
+plugin.sms.phone.dave = 3669
+plugin.sms.allow_prefixes = +1555, +44
 CONF
 # start_rnode NAME HOME: a node without mDNS, the rendezvous pinned; NODE_PID.
 start_rnode() {
@@ -230,6 +235,24 @@ wait_for 15 phone_got "<$GWNUM +15557654321 text ann (Banter): Page: the build i
 b "$A" send smsgw "@carol are you there" >/dev/null || t_fail page send
 wait_for 10 said "no phone number for @carol" || t_fail page "$(b "$A" history smsgw)"
 t_pass "\"@bob TEXT\" reaches the phone bound to bob (plugin.sms.phone.bob); an account with none is refused"
+
+# only international numbers, within plugin.sms.allow_prefixes
+b "$A" send smsgw "81010 WIN a prize" >/dev/null || t_fail premium send
+wait_for 10 said "not sent: 81010 is not an international number (+ and at least 8 digits)" ||
+    t_fail premium "$(b "$A" history smsgw | tail -3)"
+b "$A" send smsgw "+3669 WIN again" >/dev/null || t_fail premium send
+wait_for 10 said "not sent: +3669 is not an international number" || t_fail premium "$(b "$A" history smsgw | tail -3)"
+b "$A" send smsgw "@dave WIN a third time" >/dev/null || t_fail premium send
+wait_for 10 said "not sent: 3669 is not an international number" || t_fail premium "$(b "$A" history smsgw | tail -3)"
+b "$A" send smsgw "+33612345678 Bonjour" >/dev/null || t_fail prefixes send
+wait_for 10 said "not sent: this gateway sends SMS only to numbers beginning +1555, +44" ||
+    t_fail prefixes "$(b "$A" history smsgw | tail -3)"
+b "$A" send smsgw "+447700900123 Hello from the UK list" >/dev/null || t_fail prefixes send
+wait_for 15 phone_got "<$GWNUM +447700900123 text ann (Banter): Hello from the UK list>" ||
+    t_fail prefixes "the phone got: $(grep 'Got message' "$T"/phone-*.out)"
+phone_got "WIN" && t_fail premium "an SMS went to a short code: $(grep 'Got message' "$T"/phone-*.out)"
+phone_got "Bonjour" && t_fail prefixes "an SMS went outside the allowed prefixes"
+t_pass "refused with a reply: a short code, +3669, a page to a short code, a number outside allow_prefixes; +44... sent"
 
 # ---- 3. in ----
 sms "$PHONE" "Yes, see you at noon"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test: seconds 19
+# test: seconds 24
 # SPDX-License-Identifier: MIT
 #
 # test_gateway_xmpp.sh - the XMPP bridge plug-in (peer/plugin/gateways/
@@ -17,11 +17,15 @@
 #      message from bob@banter.example, with bob's presence.
 #   4. XMPP -> Banter: romeo's answer to bob@banter.example reaches bob,
 #      marked "not end-to-end encrypted"; a plain reply goes back to romeo.
+#      A message with characters XML 1.0 cannot carry (U+FFFF, U+FFFE)
+#      reaches romeo with U+FFFD in their place; the link stays up.
 #   5. Romeo's directed presence (away) is told to bob.
 #   6. Refused: a message to an address no Banter user holds (error back),
 #      from juliet whom bob never wrote to (error back, nothing for bob), a
 #      forged sender (Prosody's c2s refuses it; nothing reaches bob), an
 #      address bob writes that the gateway cannot map, and a flood.
+#      A message coming in (juliet, once bob wrote to her) does not change
+#      where bob's plain messages go: the address he last wrote to.
 #   7. Bob's presence: unavailable when his node stops, available again.
 # Needs root (77 otherwise), jq, prosody, /usr/bin/python3; $BANTER_BIN,
 # $PLUGIN_HOST, $GATEWAY_DIR (build/rel/plugins).
@@ -206,6 +210,18 @@ wait_for 10 got romeo '.kind == "message" and .body == "Glad to hear it"' ||
     t_fail in "the plain reply: $(cat "$BT_TMP/romeo.out")"
 t_pass "romeo's message reaches bob, marked; bob's plain reply goes back to romeo"
 
+# ---- 4b. a character XML 1.0 cannot carry: U+FFFD, and the link stays up ----
+closed() { grep -c "XMPP server connection closed" "$BT_TMP/gw.err"; }
+closed0=$(closed)
+b "$B" send xmppgw "romeo@example.org: odd $(printf '\xef\xbf\xbf') and $(printf '\xef\xbf\xbe') end" >/dev/null
+b "$B" send xmppgw "romeo@example.org: after the odd one" >/dev/null
+wait_for 10 got romeo '.kind == "message" and .body == "after the odd one"' ||
+    t_fail notxml "the next message did not arrive: $(tail -3 "$BT_TMP/romeo.out"; tail -3 "$BT_TMP/gw.err")"
+got romeo '.kind == "message" and .body == "odd \ufffd and \ufffd end"' ||
+    t_fail notxml "romeo got: $(tail -3 "$BT_TMP/romeo.out")"
+[ "$(closed)" = "$closed0" ] || t_fail notxml "the link was closed: $(tail -3 "$BT_TMP/gw.err")"
+t_pass "U+FFFF and U+FFFE reach romeo as U+FFFD; the component link stays up"
+
 # ---- 5. presence both ways ----
 to romeo "presence bob@banter.example away"
 wait_for 10 said "romeo@example.org is away (XMPP)" || t_fail presence "$(b "$B" history xmppgw)"
@@ -237,6 +253,23 @@ floods=$(floods)
 t_pass "a flood from one address: $floods of 16 relayed, the rest refused (policy-violation)"
 [ "$(b "$G" plugins --json | jq -r '.[0].state')" = running ] || t_fail state "$(b "$G" plugins)"
 grep -q "Hello Romeo\|Hi Bob" "$BT_TMP/gw.err" "$BT_TMP/gw.log" && t_fail log "message text in the node's log"
+
+# ---- 6b. a plain message goes where bob last wrote, whoever wrote to him since ----
+b "$B" send xmppgw "juliet@example.org: Hello Juliet" >/dev/null
+wait_for 10 got juliet '.kind == "message" and .body == "Hello Juliet"' ||
+    t_fail last "juliet got: $(tail -3 "$BT_TMP/juliet.out")"
+b "$B" send xmppgw "romeo@example.org: Back to you, Romeo" >/dev/null
+wait_for 10 got romeo '.kind == "message" and .body == "Back to you, Romeo"' ||
+    t_fail last "romeo got: $(tail -3 "$BT_TMP/romeo.out")"
+to juliet "msg bob@banter.example Juliet here, just before you answer"
+wait_for 10 said "[XMPP from juliet@example.org, not end-to-end encrypted] Juliet here" ||
+    t_fail last "$(b "$B" history xmppgw)"
+b "$B" send xmppgw "A plain one, for Romeo" >/dev/null
+wait_for 10 got romeo '.kind == "message" and .body == "A plain one, for Romeo"' ||
+    t_fail last "romeo did not get the plain message: $(tail -3 "$BT_TMP/romeo.out"; tail -3 "$BT_TMP/juliet.out")"
+got juliet '.kind == "message" and .body == "A plain one, for Romeo"' &&
+    t_fail last "the plain message went to juliet, who wrote last"
+t_pass "a message coming in does not redirect bob's plain messages: they go where he last wrote"
 
 # ---- 7. bob's presence: offline when his node stops, online when it is back ----
 avail() { jq -s 'map(select(.kind == "presence" and .from == "bob@banter.example/banter" and .type == "")) | length' "$BT_TMP/romeo.out"; }

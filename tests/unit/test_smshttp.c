@@ -158,15 +158,21 @@ static void test_sendsms(void **state)
                              "&from=%2B15550000&to=%2B15551234567&charset=UTF-8"
                              "&text=ann%20%28Banter%29%3A%20hi%20%26%20bye%0A HTTP/1.0\r\n"
                              "Host: 127.0.0.1:13013\r\nConnection: close\r\n\r\n");
-    assert_int_equal(
-        smshttp_sendsms_request(out, 40, "127.0.0.1", 13013, "gw", "pw", "+1555", "+1556", "hi"),
-        BANTER_ETOOBIG);
+    assert_int_equal(smshttp_sendsms_request(out, 40, "127.0.0.1", 13013, "gw", "pw", "+1555",
+                                             "+15551234567", "hi"),
+                     BANTER_ETOOBIG);
     assert_int_equal(smshttp_sendsms_request(out, sizeof out, "127.0.0.1", 13013, "gw", "pw",
                                              "+1555", "+1556\r\nX: y", "hi"),
                      BANTER_EINVAL);
     assert_int_equal(smshttp_sendsms_request(out, sizeof out, "127.0.0.1", 13013, "gw", "pw",
-                                             "+1555", "+1556", "\xff"),
+                                             "+1555", "+15551234567", "\xff"),
                      BANTER_EINVAL);
+    /* to: international only (a short code or a national number: refused) */
+    static const char *const bad_to[] = {"+1556", "81010", "15551234567", "+1555123"};
+    for (size_t i = 0; i < sizeof bad_to / sizeof bad_to[0]; i++)
+        assert_int_equal(smshttp_sendsms_request(out, sizeof out, "127.0.0.1", 13013, "gw", "pw",
+                                                 "+1555", bad_to[i], "hi"),
+                         BANTER_EINVAL);
 }
 
 static void test_status(void **state)
@@ -196,13 +202,63 @@ static void test_numbers(void **state)
     assert_false(smshttp_number_ok("+123456789012345678901"));
 }
 
+/* Where the gateway may send: international numbers only (a short code
+ * or premium-rate service is refused), within plugin.sms.allow_prefixes. */
+static void test_allowed(void **state)
+{
+    (void)state;
+    assert_true(smshttp_number_intl("+15551234"));
+    assert_true(smshttp_number_intl("+12345678901234567890"));
+    assert_false(smshttp_number_intl("+1555123")); /* 7 digits */
+    assert_false(smshttp_number_intl("81010"));    /* a short code */
+    assert_false(smshttp_number_intl("+81010"));
+    assert_false(smshttp_number_intl("0900123456")); /* national, no country */
+    assert_false(smshttp_number_intl("+123456789012345678901"));
+    assert_false(smshttp_number_intl("+1555123456x"));
+    assert_false(smshttp_number_intl(""));
+    assert_true(smshttp_number_allowed("+33612345678", NULL));
+    assert_true(smshttp_number_allowed("+33612345678", ""));
+    assert_false(smshttp_number_allowed("3669", NULL));
+    assert_true(smshttp_number_allowed("+33612345678", "+33,+49"));
+    assert_true(smshttp_number_allowed("+4915112345678", " +33 , +49 "));
+    assert_false(smshttp_number_allowed("+15551234567", "+33,+49"));
+    assert_false(smshttp_number_allowed("+3361234567", "+336123456789")); /* longer prefix */
+    assert_false(smshttp_number_allowed("+3361", "+33"));                 /* not international */
+    assert_true(smshttp_prefixes_ok(NULL));
+    assert_true(smshttp_prefixes_ok(""));
+    assert_true(smshttp_prefixes_ok("+1"));
+    assert_true(smshttp_prefixes_ok("+33,+49, +4930"));
+    static const char *const bad[] = {"33",
+                                      "+",
+                                      "+33,",
+                                      ",+33",
+                                      "+33,,+49",
+                                      "+3 3",
+                                      "+3a",
+                                      "+33;",
+                                      " ",
+                                      "+33 +49",
+                                      "+12345678901234567890"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_false(smshttp_prefixes_ok(bad[i]));
+        assert_false(smshttp_number_allowed("+33612345678", bad[i])); /* never: a bad list */
+    }
+    char many[SMSHTTP_PREFIX_MAX * 5 + 8] = "";
+    for (int i = 0; i <= SMSHTTP_PREFIX_MAX; i++)
+        snprintf(many + strlen(many), sizeof many - strlen(many), "%s+%d", i ? "," : "", i + 10);
+    assert_false(smshttp_prefixes_ok(many)); /* one item too many */
+    *strrchr(many, ',') = '\0';
+    assert_true(smshttp_prefixes_ok(many));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_good),   cmocka_unit_test(test_cut_everywhere),
-        cmocka_unit_test(test_text),   cmocka_unit_test(test_refused),
-        cmocka_unit_test(test_caps),   cmocka_unit_test(test_sendsms),
-        cmocka_unit_test(test_status), cmocka_unit_test(test_numbers),
+        cmocka_unit_test(test_good),    cmocka_unit_test(test_cut_everywhere),
+        cmocka_unit_test(test_text),    cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_caps),    cmocka_unit_test(test_sendsms),
+        cmocka_unit_test(test_status),  cmocka_unit_test(test_numbers),
+        cmocka_unit_test(test_allowed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

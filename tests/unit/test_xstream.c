@@ -179,12 +179,54 @@ static void test_escape(void **state)
     free(e);
 }
 
+/* Every character XML 1.0's Char production leaves out, and bytes that
+ * are not UTF-8, become U+FFFD: what is escaped always parses (expat
+ * refuses U+FFFE and U+FFFF as Prosody's parser does, and one such
+ * character from a Banter user once closed the component link). */
+static void test_escape_not_xml(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"\xef\xbf\xbf", "\xef\xbf\xbd"},     /* U+FFFF */
+        {"a\xef\xbf\xbe!", "a\xef\xbf\xbd!"}, /* U+FFFE */
+        {"\x01\x08\x0b\x0c\x1f", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"},
+        {"\t\n\r\x7f", "\t\n\r\x7f"}, /* allowed */
+        {"\xef\xbf\xbd\xee\x80\x80\xed\x9f\xbf",
+         "\xef\xbf\xbd\xee\x80\x80\xed\x9f\xbf"}, /* U+FFFD, E000, D7FF */
+        {"\xf0\x9f\x98\x80\xf4\x8f\xbf\xbf",
+         "\xf0\x9f\x98\x80\xf4\x8f\xbf\xbf"},                     /* U+1F600, U+10FFFF */
+        {"\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"}, /* a surrogate: not UTF-8 */
+        {"x\xff\xc3", "x\xef\xbf\xbd\xef\xbf\xbd"},               /* not UTF-8, cut */
+        {"\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd"},                 /* overlong */
+        {"\xe2\x82", "\xef\xbf\xbd\xef\xbf\xbd"},                 /* cut short at the end */
+        {"<\xef\xbf\xbf&", "&lt;\xef\xbf\xbd&amp;"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *e = xstream_escape(cases[i].in);
+        assert_non_null(e);
+        assert_string_equal(e, cases[i].out);
+        char text[512], why[200] = "";
+        snprintf(text, sizeof text,
+                 HEADER "<message to='bob@banter.example'><body>%s</body></message>", e);
+        seen s = {0};
+        xstream *x = xstream_new(on_event, &s);
+        assert_non_null(x);
+        if (feed(x, text, 0, why, sizeof why) != 0)
+            fail_msg("case %zu does not parse: %s", i, why);
+        assert_int_equal(s.stanzas, 1);
+        xstream_free(x);
+        free(e);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stream), cmocka_unit_test(test_forbidden),
         cmocka_unit_test(test_limits), cmocka_unit_test(test_stop),
-        cmocka_unit_test(test_escape),
+        cmocka_unit_test(test_escape), cmocka_unit_test(test_escape_not_xml),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

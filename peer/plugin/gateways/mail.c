@@ -11,12 +11,15 @@
  *                        stands for the sender (kept in the plug-in's storage)
  *   a mail to banter+TOKEN@DOMAIN that the mail server delivers into
  *   plugin.NAME.maildir comes back to that person as a message, marked as
- *   coming from e-mail, not end-to-end encrypted
+ *   coming from e-mail, not end-to-end encrypted, its text valid UTF-8
+ *   (shared/mailmsg.h); it stays in new/ until the node took that message
+ *   (tried again after a refusal, with a back-off), then moves to cur/
  *
  * The first message from each person is answered with what the gateway
  * does. Nothing of a message is logged. Settings: domain and maildir
  * (required), smtp_host (127.0.0.1), smtp_port (25).
  */
+#define _GNU_SOURCE /* vasprintf */
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
@@ -35,20 +38,27 @@
 #include <unistd.h>
 
 #include "banter_plugin.h"
+#include "error.h"
 #include "gwrate.h"
+#include "mailmsg.h"
 
-#define MAX_JOBS      16
-#define MAX_ADDR      254
-#define MAX_BODY      8192  /* of an outgoing message */
-#define MAX_MAIL      65536 /* of a mail read from the maildir */
-#define MAX_SHOWN     4000  /* of a mail's body shown in Banter */
-#define SMTP_TIMEOUT  30000
-#define TOKEN_HEX     12
-#define SCAN_MS       1000
-#define NOTICE_PREFIX "[e-mail gateway] "
-#define RATE_WINDOW   60000 /* ms */
-#define RATE_PER_USER 10    /* mails a person may send per window */
-#define RATE_USERS    64    /* people counted at once */
+#define MAX_JOBS       16
+#define MAX_ADDR       MAILMSG_MAX_ADDR
+#define MAX_BODY       MAILMSG_MAX_BODY /* of an outgoing message */
+#define MAX_MAIL       65536            /* of a mail read from the maildir */
+#define MAX_SHOWN      4000             /* of a mail's body shown in Banter */
+#define SMTP_TIMEOUT   30000
+#define TOKEN_HEX      12
+#define SCAN_MS        1000
+#define MAX_PENDING    256   /* mails of new/ waiting for the node's answer or a retry */
+#define RELAY_PER_SCAN 8     /* mails relayed per scan: the node takes 10 a second */
+#define RETRY_FIRST    1000  /* ms, then doubling ... */
+#define RETRY_MAX      60000 /* ... up to this */
+#define ANSWER_MS      30000 /* no answer to a relay's send by then: tried again */
+#define NOTICE_PREFIX  "[e-mail gateway] "
+#define RATE_WINDOW    60000 /* ms */
+#define RATE_PER_USER  10    /* mails a person may send per window */
+#define RATE_USERS     64    /* people counted at once */
 
 typedef enum smtp_step { S_GREETING, S_EHLO, S_FROM, S_RCPT, S_DATA, S_BODY, S_QUIT } smtp_step;
 
@@ -80,34 +90,18 @@ static void tell(banter_ctx *ctx, const char *contact, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void tell(banter_ctx *ctx, const char *contact, const char *fmt, ...)
 {
-    char text[1024];
+    char *text = NULL;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(text, sizeof text, fmt, ap);
+    int n = vasprintf(&text, fmt, ap); /* whole: a cut could split a UTF-8 character */
     va_end(ap);
+    if (n < 0)
+        return; /* out of memory: text is not set */
     host->send_message(ctx, contact, text);
+    free(text);
 }
 
 /* ---- addresses and tokens ---- */
-
-/* A plain address: local@domain, no quoting, no comments, nothing that
- * could end a header or an SMTP command. */
-static bool addr_ok(const char *a)
-{
-    const char *at = strchr(a, '@');
-    size_t len = strlen(a);
-    if (!at || at == a || len > MAX_ADDR || strchr(at + 1, '@') || !at[1])
-        return false;
-    for (const char *c = a; c < at; c++)
-        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-                    ".!#$%&'*+/=?^_`{|}~-",
-                    *c))
-            return false;
-    for (const char *c = at + 1; *c; c++)
-        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-", *c))
-            return false;
-    return at[1] != '.' && a[len - 1] != '.';
-}
 
 /* The token standing for contact, made on first use. */
 static int token_for(banter_ctx *ctx, const char *contact, char token[static TOKEN_HEX + 1])
@@ -163,43 +157,6 @@ static void job_end(banter_ctx *ctx, job *j, const char *error)
     j->fd = -1;
 }
 
-/* The message: headers, then the text with CRLF line ends and dot-stuffing. */
-static char *compose(const job *j, size_t *len)
-{
-    size_t cap = strlen(j->body) * 2 + 1024;
-    char *m = malloc(cap), date[64];
-    if (!m)
-        return NULL;
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S +0000", &tm);
-    char subj[160];
-    snprintf(subj, sizeof subj, j->contact[0] ? "Message from %s (Banter)" : "%s: a message waits",
-             j->name);
-    int n = snprintf(m, cap,
-                     "From: \"%s via Banter\" <banter+%s@%s>\r\nTo: <%s>\r\n"
-                     "Subject: %s\r\nDate: %s\r\n"
-                     "Message-ID: <%ld.%s@%s>\r\nMIME-Version: 1.0\r\n"
-                     "Content-Type: text/plain; charset=utf-8\r\n"
-                     "Content-Transfer-Encoding: 8bit\r\n\r\n",
-                     j->name, j->token, domain, j->to, subj, date, (long)now, j->token, domain);
-    size_t o = (size_t)n;
-    bool bol = true;
-    for (const char *c = j->body; *c && o + 8 < cap; c++) {
-        if (bol && *c == '.')
-            m[o++] = '.';
-        if (*c == '\n')
-            m[o++] = '\r';
-        if (*c != '\r')
-            m[o++] = *c;
-        bol = *c == '\n';
-    }
-    memcpy(m + o, "\r\n.\r\n", 5);
-    *len = o + 5;
-    return m;
-}
-
 static bool queue_out(job *j, const char *text, size_t len)
 {
     free(j->out);
@@ -217,6 +174,7 @@ static const char *advance(banter_ctx *ctx, job *j, int code)
 {
     static const int want[] = {220, 250, 250, 250, 354, 250, 221};
     char cmd[512];
+    int n = 0;
     if (code != want[j->step] && !(j->step == S_RCPT && code == 251)) {
         if (j->step == S_QUIT)
             return NULL;
@@ -225,34 +183,44 @@ static const char *advance(banter_ctx *ctx, job *j, int code)
     }
     switch (j->step) {
     case S_GREETING:
-        snprintf(cmd, sizeof cmd, "EHLO %s\r\n", domain);
+        n = snprintf(cmd, sizeof cmd, "EHLO %s\r\n", domain);
         break;
     case S_EHLO:
-        snprintf(cmd, sizeof cmd, "MAIL FROM:<banter+%s@%s>\r\n", j->token, domain);
+        n = snprintf(cmd, sizeof cmd, "MAIL FROM:<banter+%s@%s>\r\n", j->token, domain);
         break;
     case S_FROM:
-        snprintf(cmd, sizeof cmd, "RCPT TO:<%s>\r\n", j->to);
+        n = snprintf(cmd, sizeof cmd, "RCPT TO:<%s>\r\n", j->to);
         break;
     case S_RCPT:
-        snprintf(cmd, sizeof cmd, "DATA\r\n");
+        n = snprintf(cmd, sizeof cmd, "DATA\r\n");
         break;
     case S_DATA: {
-        size_t len;
-        char *m = compose(j, &len);
-        bool ok = m && queue_out(j, m, len);
+        mailmsg_out mo = {.name = j->name,
+                          .token = j->token,
+                          .domain = domain,
+                          .to = j->to,
+                          .body = j->body,
+                          .notice = !j->contact[0],
+                          .now = (int64_t)time(NULL)};
+        char *m = NULL;
+        size_t len = 0;
+        int r = mailmsg_compose(&mo, &m, &len);
+        bool ok = r == 0 && queue_out(j, m, len);
         free(m);
         j->step = S_BODY;
-        return ok ? "" : "out of memory";
+        return ok ? "" : r == 0 || r == BANTER_ENOMEM ? "out of memory" : "it cannot be written";
     }
     case S_BODY:
-        snprintf(cmd, sizeof cmd, "QUIT\r\n");
+        n = snprintf(cmd, sizeof cmd, "QUIT\r\n");
         break;
     default:
         return NULL;
     }
     (void)ctx;
+    if (n < 0 || (size_t)n >= sizeof cmd) /* never a command cut short */
+        return "it cannot be written";
     j->step++;
-    return queue_out(j, cmd, strlen(cmd)) ? "" : "out of memory";
+    return queue_out(j, cmd, (size_t)n) ? "" : "out of memory";
 }
 
 /* A whole reply in j->in (last line "NNN "): its code, else 0. */
@@ -357,10 +325,13 @@ static void on_stored(banter_ctx *ctx, const banter_event *ev, void *ud)
     const char *account = who[0] == '@' ? who + 1 : who;
     char key[128];
     (void)ud;
-    snprintf(key, sizeof key, "notify.%s", account);
-    if (!(to = host->config_get(ctx, key)) || !addr_ok(to))
+    int n = snprintf(key, sizeof key, "notify.%s", account);
+    if (n < 0 || (size_t)n >= sizeof key || !(to = host->config_get(ctx, key)) ||
+        !mailmsg_addr_ok(to))
+        return; /* a cut key could name another account's setting */
+    n = snprintf(key, sizeof key, "notified:%s", who);
+    if (n < 0 || (size_t)n >= sizeof key)
         return;
-    snprintf(key, sizeof key, "notified:%s", who);
     int64_t now = now_ms();
     if (!gwrate_take(&rates, key, now) || gwrate_count(&rates, key, now) > 1)
         return; /* told already in this window */
@@ -390,7 +361,7 @@ static void send_mail(banter_ctx *ctx, const banter_event *ev, const char *args)
     }
     memcpy(to, args, (size_t)(sp - args));
     to[sp - args] = '\0';
-    if (!addr_ok(to) || strlen(sp + 1) > MAX_BODY) {
+    if (!mailmsg_addr_ok(to) || strlen(sp + 1) > MAX_BODY) {
         tell(ctx, contact,
              NOTICE_PREFIX "not sent: \"%.80s\" is not a plain e-mail address "
                            "(or the text is over %d bytes)",
@@ -401,14 +372,12 @@ static void send_mail(banter_ctx *ctx, const banter_event *ev, const char *args)
         tell(ctx, contact, NOTICE_PREFIX "not sent: at most %d mails a minute", RATE_PER_USER);
         return;
     }
-    job *j = new_job();
+    job *j = strlen(contact) < sizeof j->contact ? new_job() : NULL; /* a handle: "#" and hex */
     if (j) {
         snprintf(j->contact, sizeof j->contact, "%s", contact);
         snprintf(j->to, sizeof j->to, "%s", to);
-        snprintf(j->name, sizeof j->name, "%s", host->event_contact_name(ev));
-        for (char *c = j->name; *c; c++) /* a plain ASCII display name */
-            if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e || *c == '"' || *c == '\\')
-                *c = '?';
+        snprintf(j->name, sizeof j->name, "%s", host->event_contact_name(ev)); /* made ASCII,
+                                                                              mailmsg_compose */
         j->body = strdup(sp + 1);
         if (!j->body || token_for(ctx, contact, j->token) != 0) {
             job_end(ctx, j, "the gateway cannot keep its records");
@@ -422,28 +391,22 @@ static void send_mail(banter_ctx *ctx, const banter_event *ev, const char *args)
 
 /* ---- mail coming back: the maildir ---- */
 
-/* Header name's value (unfolded into out), or false. */
-static bool header(const char *hdrs, const char *name, char *out, size_t cap)
-{
-    size_t nl = strlen(name);
-    for (const char *l = hdrs; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
-        if (strncasecmp(l, name, nl) != 0 || l[nl] != ':')
-            continue;
-        size_t o = 0;
-        for (const char *c = l + nl + 1; *c && o + 1 < cap; c++) {
-            if (*c == '\n' && c[1] != ' ' && c[1] != '\t')
-                break;
-            if (*c == '\r' || *c == '\n')
-                continue;
-            out[o++] = (*c == '\t') ? ' ' : *c;
-        }
-        out[o] = '\0';
-        while (out[0] == ' ')
-            memmove(out, out + 1, strlen(out));
-        return true;
-    }
-    return false;
-}
+/* A mail of new/ whose relay waits: for the node's answer to its
+ * send_message (request), or for its next try (at). A mail stays in new/
+ * until the node took its message; then it moves to cur/, seen. One the
+ * node refuses for good (no such contact, a text it cannot take) moves to
+ * cur/ unseen, and so does one that stopped the gateway while it was
+ * being read ("busy" in the storage): nothing is lost or relayed in a loop. */
+typedef struct pending {
+    char name[256];  /* its file name in new/; "" when the slot is free */
+    int64_t request; /* the send waited for, or 0 */
+    int64_t at;      /* when it was sent (request), or may be tried again */
+    uint32_t delay;  /* the next back-off, ms */
+} pending;
+
+typedef enum relay_result { R_NOT_OURS, R_SENT, R_FAILED, R_UNREAD } relay_result;
+
+static pending pend[MAX_PENDING];
 
 /* banter+TOKEN@domain in a recipient list: TOKEN, or false. */
 static bool find_token(const char *rcpts, char token[static TOKEN_HEX + 1])
@@ -467,25 +430,10 @@ static bool find_token(const char *rcpts, char token[static TOKEN_HEX + 1])
     return false;
 }
 
-/* What of the body is shown: plain text only, cut, without control bytes. */
-static void shown_body(const char *hdrs, const char *body, char *out, size_t cap)
-{
-    char ct[256] = "", cte[64] = "";
-    header(hdrs, "Content-Type", ct, sizeof ct);
-    header(hdrs, "Content-Transfer-Encoding", cte, sizeof cte);
-    if ((ct[0] && strncasecmp(ct, "text/plain", 10) != 0) ||
-        (cte[0] && strcasecmp(cte, "7bit") != 0 && strcasecmp(cte, "8bit") != 0)) {
-        snprintf(out, cap, "(the mail is not plain text; the gateway does not show it)");
-        return;
-    }
-    size_t o = 0;
-    for (const char *c = body; *c && o + 1 < cap; c++)
-        if (*c != '\r')
-            out[o++] = ((unsigned char)*c < 0x20 && *c != '\n' && *c != '\t') ? ' ' : *c;
-    out[o] = '\0';
-}
-
-static void deliver_mail(banter_ctx *ctx, char *mail)
+/* Relay mail (the file's bytes, changed here) to the person its token
+ * stands for: R_SENT with the send's number in *request, R_FAILED when
+ * the send could not start, R_NOT_OURS when it is for nobody here. */
+static relay_result deliver_mail(banter_ctx *ctx, char *mail, int64_t *request)
 {
     char *sep = strstr(mail, "\n\n"), *crsep = strstr(mail, "\r\n\r\n");
     if (crsep && (!sep || crsep < sep)) {
@@ -495,28 +443,34 @@ static void deliver_mail(banter_ctx *ctx, char *mail)
         *sep = '\0';
         sep += 2;
     } else {
-        return;
+        return R_NOT_OURS;
     }
-    char rcpt[1024] = "", from[256] = "?", token[TOKEN_HEX + 1], key[64], contact[80];
+    char rcpt[1024] = "", raw[1024] = "?", from[201], token[TOKEN_HEX + 1], key[64], contact[80];
     size_t len = 0;
-    if (!header(mail, "X-RcptTo", rcpt, sizeof rcpt))
-        header(mail, "To", rcpt, sizeof rcpt);
-    header(mail, "From", from, sizeof from);
-    for (char *c = from; *c; c++)
-        if ((unsigned char)*c < 0x20)
-            *c = ' ';
+    if (!mailmsg_header(mail, "X-RcptTo", rcpt, sizeof rcpt))
+        mailmsg_header(mail, "To", rcpt, sizeof rcpt);
     if (!find_token(rcpt, token))
-        return; /* not for a Banter user: another mail of the mailbox */
+        return R_NOT_OURS; /* not for a Banter user: another mail of the mailbox */
     snprintf(key, sizeof key, "who:%s", token);
     if (host->kv_get(ctx, key, contact, sizeof contact - 1, &len) != BANTER_PLUGIN_OK)
-        return; /* a token this gateway never gave out */
+        return R_NOT_OURS; /* a token this gateway never gave out */
     contact[len] = '\0';
-    char *text = malloc(MAX_SHOWN + 1);
-    if (!text)
-        return;
-    shown_body(mail, sep, text, MAX_SHOWN + 1);
-    tell(ctx, contact, "[e-mail from %.200s, not end-to-end encrypted]\n%s", from, text);
+    mailmsg_header(mail, "From", raw, sizeof raw);
+    mailmsg_text(from, sizeof from, raw, strlen(raw), false);
+    for (char *c = from; *c; c++)
+        if (*c == '\n' || *c == '\t')
+            *c = ' ';
+    char *shown = malloc(MAILMSG_SHOWN_CAP), *text = NULL;
+    if (!shown)
+        return R_FAILED;
+    mailmsg_shown(shown, mail, sep);
+    int n = asprintf(&text, "[e-mail from %s, not end-to-end encrypted]\n%s", from, shown);
+    free(shown);
+    if (n < 0)
+        return R_FAILED;
+    *request = host->send_message(ctx, contact, text);
     free(text);
+    return *request > 0 ? R_SENT : R_FAILED;
 }
 
 /* Read up to MAX_MAIL bytes of path (NUL-terminated), or NULL. */
@@ -536,30 +490,142 @@ static char *slurp(const char *path)
     return m;
 }
 
+/* new/NAME to cur/, seen (relayed, or not for anyone here) or not. */
+static void mail_done(banter_ctx *ctx, const char *name, bool seen)
+{
+    char from[4500], to[4500];
+    int a = snprintf(from, sizeof from, "%s/new/%s", maildir, name);
+    int b = snprintf(to, sizeof to, "%s/cur/%s:2,%s", maildir, name, seen ? "S" : "");
+    if (a < 0 || (size_t)a >= sizeof from || b < 0 || (size_t)b >= sizeof to ||
+        rename(from, to) != 0)
+        host->log(ctx, BANTER_LOG_WARN, "cannot move a mail from new/ to cur/: %s",
+                  strerror(errno));
+}
+
+static pending *pend_find(const char *name)
+{
+    for (size_t i = 0; i < MAX_PENDING; i++)
+        if (pend[i].name[0] && strcmp(pend[i].name, name) == 0)
+            return &pend[i];
+    return NULL;
+}
+
+static pending *pend_new(const char *name)
+{
+    if (strlen(name) >= sizeof pend[0].name)
+        return NULL;
+    for (size_t i = 0; i < MAX_PENDING; i++) {
+        if (pend[i].name[0])
+            continue;
+        memset(&pend[i], 0, sizeof pend[i]);
+        snprintf(pend[i].name, sizeof pend[i].name, "%s", name);
+        pend[i].delay = RETRY_FIRST;
+        return &pend[i];
+    }
+    return NULL;
+}
+
+/* Try p's mail again after its back-off (1 s, doubling up to RETRY_MAX). */
+static void retry_later(banter_ctx *ctx, pending *p, const char *why)
+{
+    if (p->delay == RETRY_FIRST) /* said once per mail: a log line a second is no help */
+        host->log(ctx, BANTER_LOG_INFO, "a mail not relayed now (%s): kept in new/, tried again",
+                  why);
+    p->request = 0;
+    p->at = now_ms() + p->delay;
+    p->delay = p->delay * 2 > RETRY_MAX ? RETRY_MAX : p->delay * 2;
+}
+
+/* A mail that was being read when the gateway stopped: put aside. */
+static void forget_busy(banter_ctx *ctx)
+{
+    char name[256];
+    size_t len = 0;
+    if (host->kv_get(ctx, "busy", name, sizeof name - 1, &len) != BANTER_PLUGIN_OK)
+        return;
+    name[len] = '\0';
+    host->log(ctx, BANTER_LOG_WARN,
+              "a mail stopped the gateway while it was read: moved to cur/ "
+              "unread, not relayed");
+    if (!strchr(name, '/') && name[0] != '.')
+        mail_done(ctx, name, false);
+    host->kv_del(ctx, "busy");
+}
+
+static void relay(banter_ctx *ctx, pending *p)
+{
+    char path[4500];
+    int64_t request = 0;
+    relay_result r = R_UNREAD;
+    int n = snprintf(path, sizeof path, "%s/new/%s", maildir, p->name);
+    char *m = n > 0 && (size_t)n < sizeof path ? slurp(path) : NULL;
+    if (m && host->kv_set(ctx, "busy", p->name, strlen(p->name)) == BANTER_PLUGIN_OK) {
+        r = deliver_mail(ctx, m, &request);
+        host->kv_del(ctx, "busy");
+    }
+    free(m);
+    if (r == R_SENT) {
+        p->request = request;
+        p->at = now_ms();
+    } else if (r == R_FAILED) {
+        retry_later(ctx, p, "the node did not take it");
+    } else {
+        if (r == R_NOT_OURS)
+            mail_done(ctx, p->name, true);
+        memset(p, 0, sizeof *p); /* R_UNREAD: gone, or read again at the next scan */
+    }
+}
+
 static void on_scan(banter_ctx *ctx, banter_timer *t, void *ud)
 {
-    char dir[4200], path[4500], done[4500];
+    char dir[4200];
     (void)t;
     (void)ud;
-    snprintf(dir, sizeof dir, "%s/new", maildir);
+    forget_busy(ctx);
+    snprintf(dir, sizeof dir, "%s/new", maildir); /* maildir: at most 4000 bytes */
     DIR *d = opendir(dir);
     if (!d)
         return;
     struct dirent *e;
-    for (int k = 0; k < 32 && (e = readdir(d)) != NULL;) {
+    int64_t now = now_ms();
+    for (int started = 0; started < RELAY_PER_SCAN && (e = readdir(d)) != NULL;) {
         if (e->d_name[0] == '.')
             continue;
-        k++;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        snprintf(done, sizeof done, "%s/cur/%s:2,S", maildir, e->d_name);
-        if (rename(path, done) != 0) /* taken first: a mail is relayed once at most */
-            continue;
-        char *m = slurp(done);
-        if (m)
-            deliver_mail(ctx, m);
-        free(m);
+        pending *p = pend_find(e->d_name);
+        if (p && p->request && now - p->at >= ANSWER_MS)
+            retry_later(ctx, p, "no answer from the node");
+        if (p && (p->request || now < p->at))
+            continue; /* waits for the node's answer, or for its next try */
+        if (!p && !(p = pend_new(e->d_name)))
+            continue; /* as many wait as are kept track of: this one later */
+        started++;
+        relay(ctx, p);
     }
     closedir(d);
+}
+
+/* The node's answer to a relay's send_message. */
+static void on_send_result(banter_ctx *ctx, const banter_event *ev, void *ud)
+{
+    int64_t req = host->event_request(ev);
+    int st = host->event_status(ev);
+    (void)ud;
+    for (size_t i = 0; i < MAX_PENDING && req > 0; i++) {
+        pending *p = &pend[i];
+        if (!p->name[0] || p->request != req)
+            continue;
+        if (st == 0 || st == BANTER_EINVAL || st == BANTER_EUTF8 || st == BANTER_ETOOLONG ||
+            st == BANTER_ENOENT || st == BANTER_EAMBIGUOUS) {
+            if (st != 0) /* for good: no such contact, a text it cannot take */
+                host->log(ctx, BANTER_LOG_WARN, "a mail not relayed: %s; kept unread in cur/",
+                          host->event_text(ev));
+            mail_done(ctx, p->name, st == 0);
+            memset(p, 0, sizeof *p);
+        } else { /* over the node's send rate, the contact not reachable now... */
+            retry_later(ctx, p, host->event_text(ev));
+        }
+        return;
+    }
 }
 
 /* ---- messages from Banter users ---- */
@@ -592,10 +658,12 @@ static int mail_init(banter_ctx *ctx, const banter_host *h)
     host = h;
     const char *d = h->config_get(ctx, "domain"), *m = h->config_get(ctx, "maildir");
     const char *sh = h->config_get(ctx, "smtp_host"), *sp = h->config_get(ctx, "smtp_port");
-    if (!d || !d[0] || (m && m[0] != '/')) {
+    if (!d || !d[0] || strlen(d) > MAILMSG_MAX_DOMAIN || (m && (m[0] != '/' || strlen(m) > 4000)) ||
+        (sh && strlen(sh) >= sizeof smtp_host)) {
         h->log(ctx, BANTER_LOG_ERROR,
-               "needs plugin.NAME.domain (and plugin.NAME.maildir, an "
-               "absolute path, for replies)");
+               "needs plugin.NAME.domain (1..%d bytes; and plugin.NAME.maildir, an "
+               "absolute path of at most 4000 bytes, for replies)",
+               MAILMSG_MAX_DOMAIN);
         return -1;
     }
     snprintf(domain, sizeof domain, "%s", d);
@@ -614,7 +682,9 @@ static int mail_init(banter_ctx *ctx, const banter_host *h)
         jobs[i].fd = -1;
     if (h->subscribe(ctx, BANTER_EV_BIT(BANTER_EV_MESSAGE_IN), on_message, NULL) < 0 ||
         h->subscribe(ctx, BANTER_EV_BIT(BANTER_EV_STORED), on_stored, NULL) < 0 ||
-        (maildir[0] && !h->timer_add(ctx, SCAN_MS, 1, on_scan, NULL)))
+        (maildir[0] &&
+         (h->subscribe(ctx, BANTER_EV_BIT(BANTER_EV_SEND_RESULT), on_send_result, NULL) < 0 ||
+          !h->timer_add(ctx, SCAN_MS, 1, on_scan, NULL))))
         return -1;
     h->log(ctx, BANTER_LOG_INFO, "e-mail gateway for %s ready", domain);
     return 0;

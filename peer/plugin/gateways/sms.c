@@ -18,10 +18,16 @@
  *       anything else (no one named, an account the gateway's node does not
  *       know, a wrong key) is refused (HTTP 403/404, nothing relayed).
  *
+ * SMS go out only to international numbers ("+" and at least 8 digits: no
+ * short codes or premium-rate services), and only to those beginning with
+ * one of plugin.NAME.allow_prefixes when it is set (e.g. "+33,+49");
+ * anything else is refused with a reply saying why.
+ *
  * The first message from each person is answered with what the gateway
  * does. Nothing of a message is logged. Settings: number, listen_port,
  * key, sendsms_user, sendsms_password (required); sendsms_host
- * (127.0.0.1), sendsms_port (13013).
+ * (127.0.0.1), sendsms_port (13013), allow_prefixes (any international
+ * number).
  */
 #define _GNU_SOURCE /* accept4 */
 #include <arpa/inet.h>
@@ -91,6 +97,7 @@ static int listen_fd = -1;
 static banter_watch *listen_w;
 static char number[BANTER_SMS_MAX_NUMBER + 1], key[BANTER_SMS_MAX_KEY + 1];
 static char send_host[64], send_user[128], send_pass[128];
+static char allow[1025]; /* plugin.NAME.allow_prefixes: "" for any international number */
 static int send_port = 13013;
 
 static const char A_OK[] =
@@ -110,12 +117,15 @@ static void tell(banter_ctx *ctx, const char *contact, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void tell(banter_ctx *ctx, const char *contact, const char *fmt, ...)
 {
-    char text[2048];
+    char *text = NULL;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(text, sizeof text, fmt, ap);
+    int n = vasprintf(&text, fmt, ap); /* whole: a cut could split a UTF-8 character */
     va_end(ap);
+    if (n < 0)
+        return; /* out of memory: text is not set */
     host->send_message(ctx, contact, text);
+    free(text);
 }
 
 static int64_t now_ms(void)
@@ -407,6 +417,21 @@ static void send_sms(banter_ctx *ctx, const banter_event *ev, const char *to, co
              BANTER_SMS_MAX_TEXT - (unsigned)strlen(name) - 11);
         return;
     }
+    if (!smshttp_number_intl(to)) {
+        tell(ctx, contact,
+             NOTICE_PREFIX "not sent: %s is not an international number (+ and at least %d "
+                           "digits): this gateway sends no SMS to short codes or premium-rate "
+                           "services",
+             to, SMSHTTP_INTL_MIN_DIGITS);
+        return;
+    }
+    if (!smshttp_number_allowed(to, allow)) {
+        tell(ctx, contact,
+             NOTICE_PREFIX "not sent: this gateway sends SMS only to numbers "
+                           "beginning %s",
+             allow);
+        return;
+    }
     if (!gwrate_take(&rates_out, contact, now_ms())) {
         tell(ctx, contact, NOTICE_PREFIX "not sent: at most %d SMS a minute", RATE_PER_USER);
         return;
@@ -538,6 +563,15 @@ static int sms_init(banter_ctx *ctx, const banter_host *h)
         !copy_setting(ctx, "sendsms_password", send_pass, sizeof send_pass, NULL) ||
         !copy_setting(ctx, "sendsms_host", send_host, sizeof send_host, "127.0.0.1"))
         return -1;
+    const char *ap = h->config_get(ctx, "allow_prefixes");
+    if (!smshttp_prefixes_ok(ap) || (ap && strlen(ap) >= sizeof allow)) {
+        h->log(ctx, BANTER_LOG_ERROR,
+               "allow_prefixes must be a list of +DIGITS separated by commas (at most %d), "
+               "e.g. +33,+49",
+               SMSHTTP_PREFIX_MAX);
+        return -1;
+    }
+    snprintf(allow, sizeof allow, "%s", ap ? ap : "");
     long lport = strtol(port_s, NULL, 10);
     send_port = sp ? (int)strtol(sp, NULL, 10) : 13013;
     struct in_addr a;

@@ -5,9 +5,10 @@
  * run on a node that is an account of its own (say @xmpp-gateway).
  *
  *   Banter -> XMPP  a person writes "JID: TEXT" to the gateway (or just TEXT,
- *                   to the address they last talked with); it goes out as a
- *                   chat message from LOCAL@DOMAIN, LOCAL being the person's
- *                   name as the gateway node knows it, lower case
+ *                   to the JID they last wrote to that way: what comes in
+ *                   never changes it); it goes out as a chat message from
+ *                   LOCAL@DOMAIN, LOCAL being the person's name as the
+ *                   gateway node knows it, lower case
  *   XMPP -> Banter  a message to LOCAL@DOMAIN reaches that person, from the
  *                   gateway, beginning "[XMPP from JID, not end-to-end
  *                   encrypted]"; only from addresses the person wrote to
@@ -24,7 +25,8 @@
  * closed; it is opened again after 1 s, 2, 4 ... up to 60 s (1 s again
  * after a minute connected). Nothing of a message, and not the secret, is
  * logged. What the plug-in keeps (its key/value storage): which contact a
- * LOCAL stands for, the addresses each person wrote to, the last one.
+ * LOCAL stands for, the addresses each person wrote to, the last one they
+ * wrote to as "JID: TEXT".
  */
 #define _GNU_SOURCE /* asprintf */
 #include <arpa/inet.h>
@@ -109,12 +111,15 @@ static void settle(void);
 static void tell(const char *contact, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void tell(const char *contact, const char *fmt, ...)
 {
-    char text[1024];
+    char *text = NULL;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(text, sizeof text, fmt, ap);
+    int n = vasprintf(&text, fmt, ap); /* whole: a cut could split a UTF-8 character */
     va_end(ap);
+    if (n < 0)
+        return; /* out of memory: text is not set */
     host->send_message(gctx, contact, text);
+    free(text);
 }
 
 static int64_t now_ms(void)
@@ -593,10 +598,7 @@ static void message_in(const xnode *st)
         error_out(st, "modify", "not-acceptable", "a message too long for the gateway");
         return;
     }
-    char key[160];
-    snprintf(key, sizeof key, "last:%s", contact);
-    host->kv_set(gctx, key, from, strlen(from));
-    char *text = NULL;
+    char *text = NULL; /* last:CONTACT stays: only the person's own addressed messages set it */
     if (asprintf(&text, "[XMPP from %s, not end-to-end encrypted] %s", from, xnode_text(body)) >= 0)
         host->send_message(gctx, contact, text);
     free(text);
@@ -722,7 +724,11 @@ static void on_stanza(void *ud, xs_kind kind, const xnode *el)
 
 /* ---- Banter events ---- */
 
-static void send_out(const char *contact, const char *name, const char *jid, const char *text)
+/* text to jid from contact. addressed: the person wrote "JID: TEXT", and
+ * jid becomes where their plain messages go (last:CONTACT); nothing else
+ * sets that, so a message coming in cannot redirect a conversation. */
+static void send_out(const char *contact, const char *name, const char *jid, const char *text,
+                     bool addressed)
 {
     char local[MAX_LOCAL + 1], key[160];
     if (local_for(contact, name, local) != 0)
@@ -741,8 +747,10 @@ static void send_out(const char *contact, const char *name, const char *jid, con
         tell(contact, NOTICE "you talk with %d addresses already: not sent to %s", MAX_PAIRS, jid);
         return;
     }
-    snprintf(key, sizeof key, "last:%s", contact);
-    host->kv_set(gctx, key, jid, strlen(jid));
+    if (addressed) {
+        snprintf(key, sizeof key, "last:%s", contact);
+        host->kv_set(gctx, key, jid, strlen(jid));
+    }
     char *body = xstream_escape(text);
     if (!body)
         return;
@@ -773,7 +781,8 @@ static void settle(void)
 
 static void list_pairs(const char *contact)
 {
-    char buf[MAX_PAIRS * (MAX_JID + 1) + 1], out[1024];
+    /* Every line fits: "\n", a JID, " (", a status (15 at most), ")". */
+    char buf[MAX_PAIRS * (MAX_JID + 1) + 1], out[sizeof NOTICE + 16 + MAX_PAIRS * (MAX_JID + 20)];
     size_t n = (size_t)snprintf(out, sizeof out, NOTICE "you talk with:");
     pairs_get(contact, buf, sizeof buf);
     char *save = NULL;
@@ -821,7 +830,7 @@ static void on_message(banter_ctx *ctx, const banter_event *ev, void *ud)
             tell(contact, NOTICE "nothing to send to %s", jid);
             return;
         }
-        send_out(contact, host->event_contact_name(ev), jid, text);
+        send_out(contact, host->event_contact_name(ev), jid, text, true);
         settle();
         return;
     }
@@ -832,7 +841,7 @@ static void on_message(banter_ctx *ctx, const banter_event *ev, void *ud)
     snprintf(key, sizeof key, "last:%s", contact);
     if (host->kv_get(gctx, key, jid, MAX_JID, &len) == BANTER_PLUGIN_OK) {
         jid[len] = '\0';
-        send_out(contact, host->event_contact_name(ev), jid, text);
+        send_out(contact, host->event_contact_name(ev), jid, text, false);
         settle();
     } else if (!first) {
         tell(contact, NOTICE "write: ADDRESS: TEXT (e.g. romeo@example.org: hello)");

@@ -10,6 +10,7 @@
 #include "xstream.h"
 
 #include <expat.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -329,42 +330,84 @@ const xnode *xnode_first_child(const xnode *n) { return n->first; }
 
 const xnode *xnode_next(const xnode *n) { return n->next; }
 
+/* The character at s: its length (1..4) with its code point in *cp, or 0
+ * when s does not begin a UTF-8 sequence (RFC 3629: no overlong forms, no
+ * surrogates, nothing above U+10FFFF; the NUL ending s ends it too). */
+static size_t utf8_char(const unsigned char *s, uint32_t *cp)
+{
+    uint32_t v, min;
+    size_t n;
+    if (s[0] < 0x80) {
+        *cp = s[0];
+        return 1;
+    } else if ((s[0] & 0xe0) == 0xc0) {
+        n = 2, v = s[0] & 0x1fu, min = 0x80;
+    } else if ((s[0] & 0xf0) == 0xe0) {
+        n = 3, v = s[0] & 0x0fu, min = 0x800;
+    } else if ((s[0] & 0xf8) == 0xf0) {
+        n = 4, v = s[0] & 0x07u, min = 0x10000;
+    } else {
+        return 0;
+    }
+    for (size_t k = 1; k < n; k++) {
+        if ((s[k] & 0xc0) != 0x80)
+            return 0;
+        v = v << 6 | (s[k] & 0x3fu);
+    }
+    if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+        return 0;
+    *cp = v;
+    return n;
+}
+
+/* XML 1.0's Char production: what a document may hold at all. */
+static bool xml_char(uint32_t cp)
+{
+    return cp == 0x9 || cp == 0xa || cp == 0xd || (cp >= 0x20 && cp <= 0xd7ff) ||
+           (cp >= 0xe000 && cp <= 0xfffd) || (cp >= 0x10000 && cp <= 0x10ffff);
+}
+
+/* What the character at s becomes: an entity, U+FFFD, or NULL to copy its
+ * *n bytes as they are. */
+static const char *escape_one(const char *s, size_t *n)
+{
+    uint32_t cp = 0;
+    *n = utf8_char((const unsigned char *)s, &cp);
+    if (*n == 0) { /* a byte that is not UTF-8: one U+FFFD each */
+        *n = 1;
+        return "\xef\xbf\xbd";
+    }
+    switch (cp) {
+    case '&':
+        return "&amp;";
+    case '<':
+        return "&lt;";
+    case '>':
+        return "&gt;";
+    case '\'':
+        return "&apos;";
+    case '"':
+        return "&quot;";
+    default:
+        return xml_char(cp) ? NULL : "\xef\xbf\xbd"; /* U+FFFD */
+    }
+}
+
 char *xstream_escape(const char *s)
 {
-    size_t need = 1;
-    for (const char *c = s; *c; c++)
-        need += strchr("&<>'\"", *c) ? 6 : ((unsigned char)*c < 0x20 ? 3 : 1);
+    size_t need = 1, n;
+    for (const char *c = s; *c; c += n) {
+        const char *rep = escape_one(c, &n);
+        need += rep ? strlen(rep) : n;
+    }
     char *out = malloc(need), *o = out;
     if (!out)
         return NULL;
-    for (const char *c = s; *c; c++) {
-        const char *rep = NULL;
-        switch (*c) {
-        case '&':
-            rep = "&amp;";
-            break;
-        case '<':
-            rep = "&lt;";
-            break;
-        case '>':
-            rep = "&gt;";
-            break;
-        case '\'':
-            rep = "&apos;";
-            break;
-        case '"':
-            rep = "&quot;";
-            break;
-        default:
-            if ((unsigned char)*c < 0x20 && !strchr("\t\n\r", *c))
-                rep = "\xef\xbf\xbd"; /* U+FFFD */
-        }
-        if (rep) {
-            memcpy(o, rep, strlen(rep));
-            o += strlen(rep);
-        } else {
-            *o++ = *c;
-        }
+    for (const char *c = s; *c; c += n) {
+        const char *rep = escape_one(c, &n);
+        size_t len = rep ? strlen(rep) : n;
+        memcpy(o, rep ? rep : c, len);
+        o += len;
     }
     *o = '\0';
     return out;

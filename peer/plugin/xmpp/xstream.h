@@ -69,9 +69,11 @@ const xnode *xnode_first_child(const xnode *n);
 const xnode *xnode_next(const xnode *n);
 
 /* s with & < > ' " escaped for XML text or an attribute value, malloc'd
- * (free it); characters XML 1.0 cannot carry (control characters other
- * than tab, newline and carriage return) become U+FFFD. NULL when out of
- * memory. s must be valid UTF-8. */
+ * (free it). Every character outside XML 1.0's Char production (control
+ * characters other than tab, newline and carriage return; U+FFFE, U+FFFF)
+ * becomes U+FFFD, and so does each byte that is not part of a valid UTF-8
+ * sequence: whatever s holds, the result is well-formed XML text. NULL
+ * when out of memory. */
 char *xstream_escape(const char *s);
 
 #endif
