@@ -26,7 +26,8 @@ struct groups {
     groups_callbacks cb;
     void *ud;
     GHashTable *views;   /* group id (GBytes) -> gview*: a cache (GROUPS_VIEWS_MAX) */
-    GHashTable *invites; /* device key (GBytes) -> tbucket*: its new groups (invite_clock) */
+    GHashTable *invites; /* device key (GBytes) -> tbucket*: its new groups (one every
+                            GROUPS_INVITE_EVERY_MS) */
 };
 
 /* Devices whose invitation buckets are kept before the full ones (nothing
@@ -792,14 +793,6 @@ static int join(groups *g, const gstate *st, const store_group *old)
     return r;
 }
 
-/* The clock of the invitation buckets: tbucket counts tokens a second,
- * and this clock's second is GROUPS_INVITE_EVERY_MS long, so a bucket of
- * rate 1 earns one invitation every GROUPS_INVITE_EVERY_MS. */
-static int64_t invite_clock(groups *g)
-{
-    return clock_mono(&g->clock) / (GROUPS_INVITE_EVERY_MS / 1000);
-}
-
 static gboolean bucket_full(gpointer key, gpointer value, gpointer now)
 {
     (void)key;
@@ -812,7 +805,7 @@ static gboolean bucket_full(gpointer key, gpointer value, gpointer now)
  * anything of the invitation is stored or allocated. */
 static int may_join(groups *g, const uint8_t dev[static 32])
 {
-    int64_t n = 0, now = invite_clock(g);
+    int64_t n = 0, now = clock_mono(&g->clock);
     int r = store_group_count(g->st, &n);
     if (r)
         return r;
@@ -826,7 +819,7 @@ static int may_join(groups *g, const uint8_t dev[static 32])
         if (g_hash_table_size(g->invites) >= INVITES_PRUNE)
             g_hash_table_foreach_remove(g->invites, bucket_full, &now);
         b = g_new(tbucket, 1);
-        tbucket_init(b, 1, GROUPS_INVITE_BURST, now);
+        tbucket_init_every(b, GROUPS_INVITE_EVERY_MS, GROUPS_INVITE_BURST, now);
         g_hash_table_insert(g->invites, k, b);
     }
     return tbucket_take(b, now) ? 0 : BANTER_ERATE;
