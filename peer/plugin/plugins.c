@@ -217,10 +217,14 @@ static bool may_use(plug *pl, const uint8_t *key)
     for (size_t i = 0; names[i] && !ok; i++) {
         uint8_t k[32];
         char why[128];
+        store_contact c;
         g_strstrip(names[i]);
-        ok = names[i][0] &&
-             node_resolve(pl->owner->n, names[i], k, NULL, NULL, why, sizeof why) == 0 &&
-             memcmp(k, key, 32) == 0;
+        if (strcmp(names[i], "@*") == 0) /* every organisation account, no LAN-only key */
+            ok = store_contact_get(node_store(pl->owner->n), key, &c) == 0 && c.kind == CONTACT_ORG;
+        else
+            ok = names[i][0] &&
+                 node_resolve(pl->owner->n, names[i], k, NULL, NULL, why, sizeof why) == 0 &&
+                 memcmp(k, key, 32) == 0;
     }
     g_strfreev(names);
     return ok;

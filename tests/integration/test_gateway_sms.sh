@@ -6,7 +6,8 @@
 # docs/plugins.md) against a real Kannel on loopback: bearerbox and smsbox
 # (Debian's kannel) with a fake SMSC, and fakesmsc (kannel-extras) playing
 # the phone network; a real banter-rendezvous, the gateway's node logged in
-# as "smsgw" with the plug-in, and ann's node, approved contacts.
+# as "smsgw" with the plug-in (given "@*": organisation accounts only),
+# and ann's node, approved contacts.
 #   1. ann's first message is answered with what the gateway does.
 #   2. "+15551234567 TEXT" leaves as an SMS from the gateway's number,
 #      signed "ann (Banter): ", and reaches the phone; ann is told.
@@ -168,7 +169,7 @@ mkdir -p "$G" "$A"
 cat >"$G/banter.conf" <<CONF
 plugins.host = $PLUGIN_HOST
 plugin.sms.path = $GATEWAY_DIR/sms.so
-plugin.sms.contacts = *
+plugin.sms.contacts = @*
 plugin.sms.number = $GWNUM
 plugin.sms.listen_port = $P_GET
 plugin.sms.key = $KEY

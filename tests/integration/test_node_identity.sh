@@ -12,7 +12,8 @@
 #      rule, case-insensitively): bob is "changed", sending is refused, and
 #      what the new key says is stored marked unverified, and alice's
 #      plug-in given bob (tests/plugins audit.so, which logs every message
-#      it hears of) hears bob's words but not the new key's;
+#      it hears of) hears bob's words but not the new key's; one given
+#      "@*" (organisation accounts only) hears neither;
 #   3. protocol rules: a message before HELLO, a second HELLO, and a CHAT
 #      whose ts is 2^53+1 are refused with an ERROR; nothing is stored;
 #   4. duplicate connections: a peer that reconnects over its own
@@ -68,6 +69,8 @@ cat >"$A/banter.conf" <<CONF
 plugins.host = $PLUGIN_HOST
 plugin.audit.path = $PLUGIN_DIR/audit.so
 plugin.audit.contacts = bob
+plugin.orgonly.path = $PLUGIN_DIR/audit.so
+plugin.orgonly.contacts = @*
 CONF
 start_node 1 alice "$A" alice
 pa=$BG_PID
@@ -119,6 +122,10 @@ heard() { grep -q "plugin audit: info: event 0 #[0-9a-f]* $1\$" "$BT_TMP/alice.e
 wait_for 10 heard "the real bob again" ||
     t_fail claim "the plug-in given bob did not hear bob: $(grep 'plugin audit' "$BT_TMP/alice.err" | tail -n 5)"
 heard "I am bob, trust me" && t_fail claim "the plug-in given bob heard the impostor as bob"
+# A plug-in given "@*" (every organisation account) hears no LAN-only
+# colleague: bob has no account here.
+grep -q "plugin orgonly: info: event 0 " "$BT_TMP/alice.err" &&
+    t_fail claim "the plug-in given @* heard a LAN colleague: $(grep 'plugin orgonly' "$BT_TMP/alice.err" | tail -n 3)"
 t_pass "a new key named BOB claims bob: changed, send refused (exit 6), its words marked unverified and kept from plug-ins"
 
 # ---- 3. protocol rules ----
