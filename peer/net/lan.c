@@ -223,6 +223,7 @@ static conn *track(lan *l, conn *c, ldev *dial_for, lstatic *sp, const char *add
 }
 
 static gboolean retry_dev(gpointer v);
+static unsigned to_host(const lan *l, const char *host);
 
 /* Whether d is connected over the LAN itself (TCP): a direct path (ICE)
  * does not stop dialing it, since a LAN connection replaces one. */
@@ -234,9 +235,12 @@ static void dial_dev(ldev *d)
     int err;
     if (l->stopping || on_lan(d) || d->dialing || !d->advertised)
         return;
-    if (g_list_length(l->conns) >= l->max_conns) {
+    char host[64];
+    host_of(d->addr, host, sizeof host);
+    if (g_list_length(l->conns) >= l->max_conns || to_host(l, host) >= l->max_per_addr) {
         /* At the cap (many advertised nodes, or a neighbour advertising
-         * made-up ones): later, as for a failed dial. */
+         * made-up ones, many at one address of its own to hold our
+         * connections): later, as for a failed dial. */
         if (!d->retry)
             d->retry = g_timeout_add(next_backoff(&d->backoff), retry_dev, d);
         return;
@@ -652,6 +656,19 @@ static unsigned from_host(const lan *l, const char *host)
     for (const GList *i = l->conns; i; i = i->next) {
         const cstate *cs = conn_get_data(i->data);
         k += cs && !cs->dial_for && !cs->sp && !cs->adopted && strcmp(cs->host, host) == 0;
+    }
+    return k;
+}
+
+/* Our dials to mDNS devices at host, connected or not: as many as
+ * max_per_addr at once, so that one neighbour announcing many devices at
+ * its own address cannot hold every connection slot with our dials. */
+static unsigned to_host(const lan *l, const char *host)
+{
+    unsigned k = 0;
+    for (const GList *i = l->conns; i; i = i->next) {
+        const cstate *cs = conn_get_data(i->data);
+        k += cs && cs->dial_for && strcmp(cs->host, host) == 0;
     }
     return k;
 }

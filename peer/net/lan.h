@@ -19,7 +19,8 @@
  * gets BYE "duplicate connection".
  *
  * Limits (docs/limits.md; docs/protocol.md, "Limits"): at most max_conns
- * connections in all and max_per_addr from one address; a handshake must
+ * connections in all, max_per_addr accepted from one address and as many
+ * dialed to mDNS devices at one address; a handshake must
  * finish within LAN_HANDSHAKE_MS, HELLO must follow within hello_ms; a
  * frame that has started must complete within frame_ms; LAN_TIMEOUT_MS
  * without a complete frame ends a connection (a PING goes out after

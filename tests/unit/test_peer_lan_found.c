@@ -11,6 +11,7 @@
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -34,6 +35,8 @@ typedef struct sentinel {
     uint16_t port;
     guint watch;
     int accepted;
+    bool hold; /* keep the connections open, silent (a tarpit) */
+    int held[64];
 } sentinel;
 
 static gboolean on_accept(gint fd, GIOCondition cond, gpointer v)
@@ -42,8 +45,11 @@ static gboolean on_accept(gint fd, GIOCondition cond, gpointer v)
     (void)cond;
     int c = accept(fd, NULL, NULL);
     if (c >= 0) {
+        if (s->hold && s->accepted < 64)
+            s->held[s->accepted] = c;
+        else
+            close(c); /* the dial fails in its handshake */
         s->accepted++;
-        close(c); /* the dial fails in its handshake */
     }
     return G_SOURCE_CONTINUE;
 }
@@ -59,6 +65,7 @@ static void sentinel_open(sentinel *s)
     assert_int_equal(getsockname(s->fd, (struct sockaddr *)&a, &len), 0);
     s->port = ntohs(a.sin_port);
     s->accepted = 0;
+    s->hold = false;
     s->watch = g_unix_fd_add(s->fd, G_IO_IN, on_accept, s);
 }
 
@@ -66,6 +73,8 @@ static void sentinel_close(sentinel *s)
 {
     g_source_remove(s->watch);
     close(s->fd);
+    for (int i = 0; s->hold && i < s->accepted && i < 64; i++)
+        close(s->held[i]);
 }
 
 static void run(int ms)
@@ -122,12 +131,46 @@ static void test_same_address_backs_off(void **state)
     identity_free(id);
 }
 
+/* One neighbour announces 20 devices (20 keys) at its own address, each
+ * a tarpit that takes the connection and says nothing: at most
+ * LAN_DEFAULT_PER_ADDR of our dials to that address at once (the others
+ * wait), so it cannot hold every connection slot. Before, all 20 were
+ * dialed and held. */
+static void test_dials_per_address(void **state)
+{
+    (void)state;
+    identity *id;
+    assert_int_equal(identity_generate(&id, bcrypto_rng_system()), 0);
+    lan_callbacks cb = {.hello = on_hello};
+    lan_config cfg = {.port = 0};
+    g_strlcpy(cfg.name, "a", sizeof cfg.name);
+    lan *l;
+    assert_int_equal(lan_new(&l, NULL, id, &cfg, &cb, NULL), 0);
+    sentinel tar;
+    sentinel_open(&tar);
+    tar.hold = true;
+    for (int i = 0; i < 20; i++) {
+        char fpd[sizeof FPD];
+        snprintf(fpd, sizeof fpd, "%s", FPD);
+        fpd[0] = (char)('0' + i / 10);
+        fpd[1] = (char)('0' + i % 10);
+        lan_found(l, fpd, "t", "127.0.0.1", tar.port);
+    }
+    run(500);
+    assert_int_equal(tar.accepted, LAN_DEFAULT_PER_ADDR);
+    lan_free(l);
+    run(50);
+    sentinel_close(&tar);
+    identity_free(id);
+}
+
 int main(void)
 {
     if (bcrypto_init() != 0)
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_address_backs_off),
+        cmocka_unit_test(test_dials_per_address),
     };
     return cmocka_run_group_tests_name("peer_lan_found", tests, NULL, NULL);
 }
