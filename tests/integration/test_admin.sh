@@ -147,7 +147,12 @@ out=$(adm boss.key admin remove "$(cat stranger.fp)") || t_fail "admin remove" "
 out=$(adm stranger.key status)
 [ $? -eq 5 ] || t_fail "admin remove" "the removed key still works: $out"
 out=$(adm boss.key admin remove "$(cat boss.fp)")
-[ $? -eq 1 ] && has "$out" 'last admin key' || t_fail "remove the last admin" "$out"
+[ $? -eq 1 ] && has "$out" 'last admin key.*\(ELAST\)' || t_fail "remove the last admin" "$out"
+# nor made an auditor, which would leave no admin just the same
+out=$(adm boss.key admin add "$(cat boss.fp)" --role auditor)
+[ $? -eq 1 ] && has "$out" 'last admin key.*\(ELAST\)' || t_fail "demote the last admin" "$out"
+out=$(adm boss.key admin list) && has "$out" "^$(cat boss.fp) +admin " || t_fail "demote the last admin" "$out"
+out=$(adm boss.key log level info) || t_fail "demote the last admin" "the admin lost its role: $out"
 out=$(adm boss.key admin add "$("$ADMIN_BIN" --key "$T/ann.key" fingerprint)" --role admin)
 [ $? -eq 1 ] && has "$out" 'that key is a device of ann' || t_fail "device key as admin" "$out"
 out=$(adm boss.key user delete dan) && has "$out" '^deleted user dan' || t_fail "user delete" "$out"
