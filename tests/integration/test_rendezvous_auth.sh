@@ -18,7 +18,8 @@
 #   5. profiles and search (department and title made public with
 #      directory_public_fields): eq, contains, several criteria,
 #      pagination, order by name, disabled users hidden, only the public
-#      fields of non-contacts shown, every field set of oneself;
+#      fields of non-contacts shown, every field set of oneself; an
+#      "about" with a terminal escape (ESC, CSI) refused EINVAL;
 #   6. the password never appears in the log; SIGTERM exit 0; no sanitizer
 #      report. Prints the login rate (Argon2id, 2 checks at a time).
 # Needs $RDV_BIN and $RDV_PROBE (as test_rendezvous_basic.sh).
@@ -167,6 +168,20 @@ out=$(pk 5 dev1.key "profile=department=" "search=0:10:user=bob")
 has "$out" '^recv user bob display_name=Bob Baker department=- title=Engineer$' ||
     t_fail "clear" "\"\" should clear only the department (and the searcher sees its own fields): $out"
 t_pass "profile set changes only the fields given; \"\" clears; one sees one's own details"
+# "about" may hold newlines and tabs, but no terminal escape: not ESC (C0),
+# not CSI (C1, U+009B); the whole RV_PROFILE_SET is refused (the title
+# with it), EINVAL. Sent as raw plaintexts: the probe's codec would not.
+hex() { printf '%s' "$1" | od -An -tx1 | tr -d ' \n'; }
+esc=$(hex '{"about":"a\u001b]0;owned\u0007b\u001b[2J"}')
+csi=$(hex '{"about":"a\u009b2Jb","title":"Boss"}')
+good=$(hex '{"about":"line one\nline\ttwo"}')
+out=$(pk 5 dev1.key "pt=23$esc" sync "pt=23$csi" sync "pt=23$good" sync "search=0:10:user=bob")
+[ "$(grep -c '^recv error EINVAL$' <<<"$out")" -eq 2 ] || t_fail "about" "expected 2 x EINVAL: $out"
+has "$out" '^recv user bob display_name=Bob Baker department=- title=Engineer$' ||
+    t_fail "about" "the refused message changed the title: $out"
+json=$("$RDV_BIN" --db rdv.db user show bob --json 2>&1)
+has "$json" '"about":"line one\\nline\\ttwo"' || t_fail "about" "newline and tab not kept: $json"
+t_pass "about: newlines and tabs kept; ESC and CSI (C0, C1) refused EINVAL, nothing of the message stored"
 
 # ---- measurement ----
 t0=$(now_ms)
