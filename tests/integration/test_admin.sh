@@ -10,7 +10,10 @@
 #      the cause (exit 5, 5, 4) and nothing runs;
 #   2. every command's round trip (text and --json), the local
 #      `banter-rendezvous user ...` commands going through the same code
-#      (their actions are in the same audit log);
+#      (their actions are in the same audit log); the last admin key can
+#      be neither removed nor demoted (ELAST); a profile value with a
+#      terminal escape refused, and what the server sends shown with its
+#      control characters escaped;
 #   3. a revoked device: its live session ends at once, it can never log
 #      in again (EREVOKED); session kick ends live sessions;
 #   4. the organisation's policy: set by admins only, signed, pushed at
@@ -165,6 +168,16 @@ out=$(adm boss.key user show eve) && has "$out" '^title +Engineer$' || t_fail "l
 out=$(adm boss.key audit tail -n 3)
 has "$out" 'local uid [0-9]+ user.add name=eve: ok' && has "$out" 'local uid [0-9]+ user.set name=eve field=title value="Engineer": ok' ||
     t_fail "local commands audited" "$out"
+# a terminal escape (CSI, U+009B, which the request's codec lets by) is
+# refused in a profile; its refusal is audited with the value, and
+# banter-admin shows that escaped (\x9b; \u009b in --json), never raw
+out=$(adm boss.key user set eve title $'x\xc2\x9b2Jy')
+[ $? -eq 1 ] && has "$out" 'no control characters.*\(EINVAL\)' || t_fail "escape in a profile" "$out"
+out=$(adm boss.key audit tail -n 1)
+has "$out" 'value="x\\x9b2Jy"' || t_fail "audit tail escaped" "$out"
+! grep -q $'\xc2\x9b' <<<"$out" || t_fail "audit tail escaped" "a raw CSI was printed"
+out=$(adm boss.key audit tail -n 2 --json) # the user.set, then the audit tail
+has "$out" 'x\\u009b2Jy' && ! grep -q $'\xc2\x9b' <<<"$out" || t_fail "audit tail --json escaped" "$out"
 ! grep -q 'new pass' rdv.db rdv.db-wal 2>/dev/null || t_fail "password" "a password is in the database in clear"
 ! grep -q 'new pass' "$T/main.err" || t_fail "password" "a password is in the log"
 t_pass "user add/show/set/passwd/grant/revoke/list (455 accounts in 3 pages, one --json object)/delete, device list, mailbox stats/purge, config show, log level, admin list/add/remove round trips; local user commands run the same code and are audited; no password stored or logged"
