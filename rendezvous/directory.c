@@ -44,11 +44,23 @@ static void profile_after(conn *c, void *arg, int ret, const char *errmsg)
     free(j);
 }
 
-/* Whether the values of p may be stored (rv_field_check; the codec
- * checked lengths and UTF-8): else the refusal is sent, naming the field,
- * and nothing of p is stored. */
+/* Whether the account may store p: no field an admin sets
+ * (rv_field_by_admin: EPERM), values rv_field_check takes (the codec
+ * checked lengths and UTF-8; EINVAL). Else the refusal is sent, naming
+ * the field, and nothing of p is stored. */
 static bool profile_values_ok(conn *c, const struct rv_profile *p)
 {
+    for (int f = 0; f < RV_F_COUNT; f++) {
+        if (p->f[f] && rv_field_by_admin((rv_field)f)) {
+            char why[200];
+            snprintf(why, sizeof why,
+                     "the %s is set by the organisation's admins (banter-admin user set NAME %s "
+                     "VALUE), not by the account",
+                     rv_field_name((rv_field)f), rv_field_name((rv_field)f));
+            conn_refuse(c, "EPERM", why);
+            return false;
+        }
+    }
     for (int f = 0; f < RV_F_COUNT; f++) {
         if (!p->f[f] || rv_field_check((rv_field)f, p->f[f]) == 0)
             continue;

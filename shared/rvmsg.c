@@ -36,6 +36,8 @@ int rv_field_check(rv_field f, const char *value)
     return utf8_no_controls(value, n, f == RV_F_ABOUT) ? 0 : BANTER_ESCHEMA;
 }
 
+bool rv_field_by_admin(rv_field f) { return f == RV_F_DEPARTMENT; }
+
 void rv_field_mask(rv_field f, char *value) { (void)utf8_mask_controls(value, f == RV_F_ABOUT); }
 
 int rv_field_parse(const char *name, rv_field *out)

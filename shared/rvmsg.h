@@ -336,6 +336,11 @@ size_t rv_field_max(rv_field f);
  * values the server checks with this itself (and refuses EINVAL).
  */
 BANTER_WUR int rv_field_check(rv_field f, const char *value);
+/* Whether field f is the organisation's to set (an admin: banter-admin or
+ * banter-rendezvous `user set`), not the account's own: department, by
+ * which announcements and broadcasts to a department choose their
+ * recipients. RV_PROFILE_SET with such a field is refused EPERM. */
+bool rv_field_by_admin(rv_field f);
 /* A stored value of field f, in place, made to pass rv_field_check's
  * test for control characters (one stored before it): each becomes '?'. */
 void rv_field_mask(rv_field f, char *value);

@@ -57,6 +57,13 @@ int rdv_check_value(rv_field f, const char *value, char *why, size_t cap)
         snprintf(why, cap, "the account name is not a profile field");
         return BANTER_EINVAL;
     }
+    if (rv_field_by_admin(f)) {
+        snprintf(why, cap,
+                 "the %s is set by your organisation's admins, not by you (the server refuses "
+                 "it: ask an admin)",
+                 rv_field_name(f));
+        return BANTER_EPERM;
+    }
     if (rv_field_check(f, value) != 0) {
         snprintf(why, cap, "%s must be at most %zu bytes of UTF-8 without control characters%s",
                  rv_field_name(f), rv_field_max(f),

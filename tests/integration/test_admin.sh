@@ -213,8 +213,9 @@ t_pass "device revoke ended the live session in $t ms and the device is refused 
 # ---- 4. the organisation's policy ----
 out=$(adm boss.key policy show) && has "$out" '^no policy set yet' && has "$out" '^public_fields +display_name$' ||
     t_fail "policy show" "$out"
-out=$(pr cat.key "login=cat:$PW" ready profile=department=Sales)
+out=$(pr cat.key "login=cat:$PW" ready)
 has "$out" '^recv auth ok user=cat ' || t_fail "policy" "$out"
+out=$(adm boss.key user set cat department Sales) || t_fail "policy" "$out" # the admins' field
 out=$(pr bob.key ready search=0:10:department=sales)
 has "$out" '^recv result total=0 ' || t_fail "policy" "department is not public yet: $out"
 "$RDV_PROBE" --key "$T/bob.key" 127.0.0.1 "$PORT" hellop ready wait=6000 >"$T/pol.out" 2>&1 &

@@ -164,6 +164,8 @@ static void test_profile_controls(void **state)
     memset(longer, 'x', sizeof longer - 1);
     longer[sizeof longer - 1] = '\0';
     assert_int_equal(rv_field_check(RV_F_DISPLAY_NAME, longer), BANTER_ETOOLONG);
+    for (int f = 0; f <= RV_F_COUNT; f++) /* only the department is the admins' */
+        assert_int_equal(rv_field_by_admin((rv_field)f), f == RV_F_DEPARTMENT);
 
     rvmsg p = {.type = RV_PROFILE_SET}, out;
     buf w;
