@@ -3,7 +3,8 @@
  * commands.c - banter-admin's remote commands: one table (words,
  * arguments, options, help) from the command line to an ADM_REQUEST, and
  * the run: connect, ask, page through lists, print the text or the JSON
- * data, map the answer to an exit code.
+ * data (control characters escaped: show), map the answer to an exit
+ * code.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +16,7 @@
 #include "admin.h"
 #include "bcrypto.h"
 #include "client.h"
+#include "utf8.h"
 
 /* Options a command may take besides its arguments. */
 enum {
@@ -474,6 +476,43 @@ static int parse(const command *c, admin_opts *o, int argc, char **argv, adm_req
     return 0;
 }
 
+/* ---- what the server says ---- */
+
+/*
+ * s[0..n) from the server, written to f with its control characters
+ * escaped (utf8_escape): \xNN for people (newlines and tabs kept), \u00NN
+ * inside the strings of --json's text. Everything the server sends passes
+ * here, so what a profile, a plug-in's error, an audit entry or a
+ * malicious server holds cannot drive the admin's terminal.
+ */
+static void show(FILE *f, const char *s, size_t n, utf8_esc how)
+{
+    size_t cap = UTF8_ESCAPE_MAX(n);
+    char *e = malloc(cap);
+    if (!e) {
+        fputs("(out of memory)", f);
+        return;
+    }
+    fwrite(e, 1, utf8_escape(e, cap, s, n, how), f);
+    free(e);
+}
+
+/* "banter-admin: TEXT\n" with TEXT (from the server) shown. */
+static void show_error(const char *text, const char *code)
+{
+    size_t n = strlen(text);
+    if (n && text[n - 1] == '\n')
+        n--;
+    fputs(ADMIN_PROG ": ", stderr);
+    show(stderr, text, n, UTF8_ESC_TERM);
+    if (code) {
+        fputs(" (", stderr);
+        show(stderr, code, strlen(code), UTF8_ESC_TERM);
+        fputc(')', stderr);
+    }
+    fputc('\n', stderr);
+}
+
 /* ---- the run ---- */
 
 static int split_server(const char *s, char *host, size_t hcap, char *port, size_t pcap)
@@ -517,7 +556,7 @@ static int connect_server(const admin_opts *o, identity **id, aclient **cl)
         .host = host, .port = port, .id = *id, .pin = pin, .timeout_ms = o->timeout_s * 1000};
     r = aclient_open(cl, &cc, why, sizeof why);
     if (r) {
-        fprintf(stderr, ADMIN_PROG ": %s\n", why);
+        show_error(why, NULL); /* may quote the server's BYE or ERROR */
         return r == BANTER_EKEYMISMATCH ? ADMIN_EXIT_PIN : ADMIN_EXIT_CONNECT;
     }
     return ADMIN_EXIT_OK;
@@ -532,15 +571,12 @@ static int ask(aclient *cl, adm_request *rq, bool json)
     for (;;) {
         int r = aclient_request(cl, rq, &res, why, sizeof why);
         if (r) {
-            fprintf(stderr, ADMIN_PROG ": %s\n", why);
+            show_error(why, NULL);
             ret = ADMIN_EXIT_CONNECT;
             break;
         }
         if (!res.ok) {
-            const char *t = res.text ? res.text : "";
-            size_t n = strlen(t);
-            fprintf(stderr, ADMIN_PROG ": %.*s (%s)\n", (int)(n && t[n - 1] == '\n' ? n - 1 : n), t,
-                    res.error);
+            show_error(res.text ? res.text : "", res.error);
             ret = strcmp(res.error, "EAUTH") == 0 || strcmp(res.error, "EPERM") == 0
                       ? ADMIN_EXIT_DENIED
                       : ADMIN_EXIT_ERROR;
@@ -548,7 +584,7 @@ static int ask(aclient *cl, adm_request *rq, bool json)
             break;
         }
         if (!json && res.text)
-            fputs(res.text, stdout);
+            show(stdout, res.text, strlen(res.text), UTF8_ESC_TERM);
         int64_t next = adm_data_next(res.data);
         if (json && res.data && !data) {
             data = res.data;
@@ -563,8 +599,10 @@ static int ask(aclient *cl, adm_request *rq, bool json)
         rq->has |= ADM_BIT(ADM_A_OFFSET);
         rq->id++;
     }
-    if (json && ret == ADMIN_EXIT_OK)
-        puts(data ? data : "{}");
+    if (json && ret == ADMIN_EXIT_OK) {
+        show(stdout, data ? data : "{}", data ? strlen(data) : 2, UTF8_ESC_JSON);
+        putchar('\n');
+    }
     free(data);
     return ret;
 }

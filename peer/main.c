@@ -110,8 +110,9 @@ static const cli_cmd commands[] = {
      "Unbind this device from its account on the rendezvous server (and forget the\n"
      "organisation certificate)."},
     {"profile", cmd_profile, "profile set FIELD VALUE",
-     "Set a field of your directory profile: display_name, department, title, email,\n"
-     "phone, location or about. An empty VALUE clears it."},
+     "Set a field of your directory profile: display_name, title, email, phone,\n"
+     "location or about. An empty VALUE clears it. The department is set by your\n"
+     "organisation's admins."},
     {"search", cmd_search, "search [FIELD=VALUE | FIELD~SUBSTRING]... [--json] [--page N]",
      "Search the organisation's directory. FIELD is user, display_name, department,\n"
      "title, email, phone, location or about; = matches the whole value, ~ a part of it,\n"

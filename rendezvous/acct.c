@@ -457,6 +457,9 @@ static int h_user_set(const acct_ctx *x, const adm_request *rq, out *o)
     if (strlen(rq->value) > rv_field_max((rv_field)f))
         return fail(o, "ETOOLONG", "the %s is longer than %zu bytes", rq->field,
                     rv_field_max((rv_field)f));
+    if (rv_field_check((rv_field)f, rq->value) != 0)
+        return fail(o, "EINVAL", "the %s may hold %sno control characters (C0, DEL, C1)", rq->field,
+                    f == RV_F_ABOUT ? "newlines and tabs but " : "");
     db_user u;
     int r = db_user_get(x->d, rq->name, &u, NULL);
     if (r == BANTER_ENOENT)
@@ -941,6 +944,12 @@ static int fp_device(void *ud, const db_device *v)
     return 0;
 }
 
+/* ELAST: fpd is the last key with the role admin; what to do instead. */
+static int last_admin(out *o, const char *fpd, const char *instead)
+{
+    return fail(o, "ELAST", "%s is the last admin key: %s", fpd, instead);
+}
+
 static int h_admin_add(const acct_ctx *x, const adm_request *rq, out *o)
 {
     char fpd[DB_FP_DIGITS + 1];
@@ -958,7 +967,13 @@ static int h_admin_add(const acct_ctx *x, const adm_request *rq, out *o)
                     "that key is a device of %s: an admin key must be its own (banter-admin "
                     "keygen makes one)",
                     w.found.user);
-    r = db_admin_add(x->d, fpd, rq->role, x->actor, x->now_ms);
+    /* Remotely, the last admin key keeps its role; on the server machine
+     * it may go (as admin.remove). */
+    r = db_admin_add(x->d, fpd, rq->role, x->actor, x->now_ms, x->k != NULL);
+    if (r == BANTER_ESTATE)
+        return last_admin(o, fpd,
+                          "give another key the role admin first, or change it on the "
+                          "server machine");
     if (r < 0)
         return db_failed(o, x, r);
     char fp[IDENTITY_FP_LEN + 1];
@@ -971,23 +986,14 @@ static int h_admin_add(const acct_ctx *x, const adm_request *rq, out *o)
 
 static int h_admin_remove(const acct_ctx *x, const adm_request *rq, out *o)
 {
-    char fpd[DB_FP_DIGITS + 1], role[16];
-    int64_t admins = 0;
+    char fpd[DB_FP_DIGITS + 1];
     if (db_fp_digits(rq->fp, fpd) != 0)
         return fail(o, "EINVAL", "\"%s\" is not a fingerprint: 40 digits in groups of 5", rq->fp);
-    int r = db_admin_role(x->d, fpd, role, sizeof role);
-    if (r == BANTER_ENOENT)
+    int r = db_admin_remove(x->d, fpd, x->k != NULL);
+    if (r == 1)
         return fail(o, "ENOENT", "%s is not an admin key (`admin list`)", fpd);
-    if (r == 0)
-        r = db_admin_count(x->d, &admins);
-    if (r)
-        return db_failed(o, x, r);
-    if (x->k && strcmp(role, DB_ROLE_ADMIN) == 0 && admins <= 1)
-        return fail(o, "ELAST",
-                    "%s is the last admin key: add another first, or remove it on "
-                    "the server machine",
-                    fpd);
-    r = db_admin_remove(x->d, fpd);
+    if (r == BANTER_ESTATE)
+        return last_admin(o, fpd, "add another first, or remove it on the server machine");
     if (r < 0)
         return db_failed(o, x, r);
     char fp[IDENTITY_FP_LEN + 1];

@@ -15,6 +15,7 @@
 #include "cli.h"
 #include "ctl.h"
 #include "keys.h"
+#include "utf8.h"
 
 static int64_t wall_ms(void)
 {
@@ -44,19 +45,39 @@ static void notify(const cli_ctx *ctx, const char *name, bool ended_means_disabl
                 why);
 }
 
+/* s[0..n) on f with its control characters escaped as banter-admin
+ * shows them (utf8_escape): what accounts put in their profiles cannot
+ * drive the terminal on the server machine either. */
+static void put_escaped(FILE *f, const char *s, size_t n, utf8_esc how)
+{
+    size_t cap = UTF8_ESCAPE_MAX(n);
+    char *e = malloc(cap);
+    if (!e) {
+        fputs("(out of memory)", f);
+        return;
+    }
+    fwrite(e, 1, utf8_escape(e, cap, s, n, how), f);
+    free(e);
+}
+
 /* Print res; the exit code. */
 static int show(const adm_result *res, bool json)
 {
     if (!res->ok) {
         const char *t = res->text ? res->text : res->error;
         size_t n = strlen(t);
-        fprintf(stderr, CLI_PROG ": %.*s\n", (int)(n && t[n - 1] == '\n' ? n - 1 : n), t);
+        fputs(CLI_PROG ": ", stderr);
+        put_escaped(stderr, t, n && t[n - 1] == '\n' ? n - 1 : n, UTF8_ESC_TERM);
+        fputc('\n', stderr);
         return EXIT_ERROR;
     }
-    if (json)
-        puts(res->data ? res->data : "{}");
-    else if (res->text)
-        fputs(res->text, stdout);
+    if (json) {
+        const char *d = res->data ? res->data : "{}";
+        put_escaped(stdout, d, strlen(d), UTF8_ESC_JSON);
+        putchar('\n');
+    } else if (res->text) {
+        put_escaped(stdout, res->text, strlen(res->text), UTF8_ESC_TERM);
+    }
     return fflush(stdout) == 0 ? EXIT_OK : EXIT_ERROR;
 }
 

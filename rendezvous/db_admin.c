@@ -84,7 +84,12 @@ int db_admin_role(db *d, const char *fp, char *role, size_t cap)
     return ret;
 }
 
-int db_admin_add(db *d, const char *fp, const char *role, const char *by, int64_t now_ms)
+/* In the statements below: whether a key other than ?1 has the role
+ * "admin" (a change of ?1 that would leave none is made only if so). */
+#define OTHER_ADMIN "(SELECT count(*) FROM admin_keys WHERE role = 'admin' AND fp <> ?1) >= 1"
+
+int db_admin_add(db *d, const char *fp, const char *role, const char *by, int64_t now_ms,
+                 bool keep_admin)
 {
     char digits[DB_FP_DIGITS + 1], had[16];
     if (db_fp_digits(fp, digits) != 0 ||
@@ -93,14 +98,17 @@ int db_admin_add(db *d, const char *fp, const char *role, const char *by, int64_
         return BANTER_EINVAL;
     }
     if (d->pg)
-        return pgs_admin_add(d, digits, role, by, now_ms);
+        return pgs_admin_add(d, digits, role, by, now_ms, keep_admin);
     int old = db_admin_role(d, digits, had, sizeof had);
     if (old && old != BANTER_ENOENT)
         return old;
+    /* One statement: SQLite runs it under its write lock, so the count
+     * and the change cannot be split by another writer. */
     sqlite3_stmt *s = NULL;
     int ret = prep(d,
                    "INSERT INTO admin_keys (fp, role, added, added_by) VALUES (?1, ?2, ?3, ?4)"
-                   " ON CONFLICT (fp) DO UPDATE SET role = ?2",
+                   " ON CONFLICT (fp) DO UPDATE SET role = ?2 WHERE ?5 = 0 OR ?2 = 'admin'"
+                   " OR admin_keys.role <> 'admin' OR " OTHER_ADMIN,
                    &s);
     if (ret == 0)
         ret = bind_text(d, s, 1, digits);
@@ -111,28 +119,47 @@ int db_admin_add(db *d, const char *fp, const char *role, const char *by, int64_
     if (ret == 0)
         ret = bind_text(d, s, 4, by);
     if (ret == 0)
+        ret = sqlite3_bind_int(s, 5, keep_admin) == SQLITE_OK ? 0 : db_fail(d, SQLITE_ERROR);
+    if (ret == 0)
         ret = exec_done(d, s);
     sqlite3_finalize(s);
+    if (ret == 0 && sqlite3_changes(d->sql) == 0) {
+        db_seterr(d, "the last key with the role admin");
+        ret = BANTER_ESTATE;
+    }
     return ret ? ret : old == 0 ? 1 : 0;
 }
 
-int db_admin_remove(db *d, const char *fp)
+int db_admin_remove(db *d, const char *fp, bool keep_admin)
 {
-    char digits[DB_FP_DIGITS + 1];
+    char digits[DB_FP_DIGITS + 1], role[16];
     if (db_fp_digits(fp, digits) != 0) {
         db_seterr(d, "bad fingerprint");
         return BANTER_EINVAL;
     }
     if (d->pg)
-        return pgs_admin_remove(d, digits);
+        return pgs_admin_remove(d, digits, keep_admin);
     sqlite3_stmt *s = NULL;
-    int ret = prep(d, "DELETE FROM admin_keys WHERE fp = ?1", &s);
+    int ret = prep(
+        d,
+        "DELETE FROM admin_keys WHERE fp = ?1 AND (?2 = 0 OR role <> 'admin' OR " OTHER_ADMIN ")",
+        &s);
     if (ret == 0)
         ret = bind_text(d, s, 1, digits);
     if (ret == 0)
+        ret = sqlite3_bind_int(s, 2, keep_admin) == SQLITE_OK ? 0 : db_fail(d, SQLITE_ERROR);
+    if (ret == 0)
         ret = exec_done(d, s);
     sqlite3_finalize(s);
-    return ret ? ret : sqlite3_changes(d->sql) == 1 ? 0 : 1;
+    if (ret || sqlite3_changes(d->sql) == 1)
+        return ret;
+    /* Nothing deleted: not there, or the last admin kept. */
+    ret = db_admin_role(d, digits, role, sizeof role);
+    if (ret == 0) {
+        db_seterr(d, "the last key with the role admin");
+        return BANTER_ESTATE;
+    }
+    return ret == BANTER_ENOENT ? 1 : ret;
 }
 
 int db_admin_count(db *d, int64_t *n)

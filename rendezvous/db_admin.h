@@ -43,13 +43,22 @@ BANTER_WUR int db_fp_digits(const char *typed, char out[static DB_FP_DIGITS + 1]
 /* The role of the admin key with fingerprint fp (40 digits) into role
  * (DB_AUDIT_TEXT bytes). BANTER_ENOENT when it is not an admin key. */
 BANTER_WUR int db_admin_role(db *d, const char *fp, char *role, size_t cap);
-/* Authorize fp with role ("admin" or "auditor"): 0 when added, 1 when it
- * was there (its role is set to role). BANTER_EINVAL for a bad role. */
-BANTER_WUR int db_admin_add(db *d, const char *fp, const char *role, const char *by,
-                            int64_t now_ms);
-/* 0 when removed, 1 when it was not an admin key. */
-BANTER_WUR int db_admin_remove(db *d, const char *fp);
-/* Admin keys with the role "admin" (to refuse removing the last one). */
+/*
+ * Authorize fp with role ("admin" or "auditor"): 0 when added, 1 when it
+ * was there (its role is set to role). BANTER_EINVAL for a bad role.
+ * With keep_admin, a change of role that would leave no key with the role
+ * "admin" is refused with BANTER_ESTATE and nothing changes. The check and
+ * the change are one statement: under SQLite's write lock, and on
+ * PostgreSQL with the admin keys' rows locked first, so two instances
+ * taking the role from the last two admin keys at once cannot both pass.
+ */
+BANTER_WUR int db_admin_add(db *d, const char *fp, const char *role, const char *by, int64_t now_ms,
+                            bool keep_admin);
+/* 0 when removed, 1 when it was not an admin key. With keep_admin,
+ * BANTER_ESTATE (nothing removed) when it is the last key with the role
+ * "admin", checked as db_admin_add does. */
+BANTER_WUR int db_admin_remove(db *d, const char *fp, bool keep_admin);
+/* Admin keys with the role "admin". */
 BANTER_WUR int db_admin_count(db *d, int64_t *n);
 
 typedef struct db_admin_key {

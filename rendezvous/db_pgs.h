@@ -164,8 +164,8 @@ typedef int (*pgs_audit_fn)(void *ud, const db_audit *a, const uint8_t hash[32],
                             const uint8_t sig[64], bool hash_ok);
 BANTER_WUR int pgs_admin_role(db *d, const char *fp, char *role, size_t cap);
 BANTER_WUR int pgs_admin_add(db *d, const char *fp, const char *role, const char *by,
-                             int64_t now_ms);
-BANTER_WUR int pgs_admin_remove(db *d, const char *fp);
+                             int64_t now_ms, bool keep_admin);
+BANTER_WUR int pgs_admin_remove(db *d, const char *fp, bool keep_admin);
 BANTER_WUR int pgs_admin_count(db *d, int64_t *n);
 BANTER_WUR int pgs_admin_each(db *d, int (*fn)(void *ud, const db_admin_key *k), void *ud);
 BANTER_WUR int pgs_audit_last(db *d, int64_t *seq, uint8_t hash[static 32]);

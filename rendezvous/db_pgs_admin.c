@@ -47,30 +47,73 @@ int pgs_admin_role(db *d, const char *fp, char *role, size_t cap)
     return ret;
 }
 
-int pgs_admin_add(db *d, const char *fp, const char *role, const char *by, int64_t now_ms)
+/*
+ * The keys with the role "admin", locked in the order of fp, and how many
+ * of them are not $1: a statement that takes the admin role from $1 (a
+ * removal, a change to auditor) goes on only when that count is 1 or
+ * more. Under READ COMMITTED a count alone would not do: two instances
+ * taking the role from two keys at once would each count the other. With
+ * the rows locked first (in one order, so two such statements never
+ * deadlock), the second waits for the first, then locks only the keys
+ * that still have the role, and counts those.
+ */
+#define LOCKED_ADMINS                                                                              \
+    "WITH others AS MATERIALIZED (SELECT count(*) FILTER (WHERE fp <> $1) AS n FROM"               \
+    " (SELECT fp FROM admin_keys WHERE role = 'admin' ORDER BY fp FOR UPDATE) l) "
+
+int pgs_admin_add(db *d, const char *fp, const char *role, const char *by, int64_t now_ms,
+                  bool keep_admin)
 {
     /* xmax is 0 in a row this statement inserted, not in one it updated */
     static const char sql[] =
         "INSERT INTO admin_keys (fp, role, added, added_by) VALUES ($1, $2, $3, $4)"
         " ON CONFLICT (fp) DO UPDATE SET role = EXCLUDED.role RETURNING (xmax = 0)";
+    /* The same, with the row made from others: its count is taken (and
+     * the keys locked) before the row of $1 is. */
+    static const char keep[] =
+        LOCKED_ADMINS "INSERT INTO admin_keys (fp, role, added, added_by)"
+                      " SELECT $1, $2, $3::bigint, $4 FROM others"
+                      " ON CONFLICT (fp) DO UPDATE SET role = EXCLUDED.role"
+                      " WHERE admin_keys.role <> 'admin' OR (SELECT n FROM others) >= 1"
+                      " RETURNING (xmax = 0)";
     pgs_args a = {0};
-    int64_t inserted = 0;
+    PGresult *r = NULL;
     pgs_arg_text(&a, fp);
     pgs_arg_text(&a, role);
     pgs_arg_int(&a, now_ms);
     pgs_arg_text(&a, by);
-    int ret = pgs_query_int(d, sql, &a, &inserted);
-    return ret ? ret : inserted ? 0 : 1;
+    bool guard = keep_admin && strcmp(role, DB_ROLE_ADMIN) != 0;
+    int ret = pgs_query(d, guard ? keep : sql, &a, &r);
+    if (ret == 0 && PQntuples(r) != 1) {
+        db_seterr(d, "the last key with the role admin");
+        ret = BANTER_ESTATE;
+    }
+    if (ret == 0)
+        ret = pgs_int(r, 0, 0) ? 0 : 1;
+    PQclear(r);
+    return ret;
 }
 
-int pgs_admin_remove(db *d, const char *fp)
+int pgs_admin_remove(db *d, const char *fp, bool keep_admin)
 {
     static const char sql[] = "DELETE FROM admin_keys WHERE fp = $1";
+    static const char keep[] =
+        LOCKED_ADMINS "DELETE FROM admin_keys WHERE fp = $1"
+                      " AND (role <> 'admin' OR (SELECT n FROM others) >= 1)";
     pgs_args a = {0};
     int64_t n = 0;
+    char role[16];
     pgs_arg_text(&a, fp);
-    int ret = pgs_exec_n(d, sql, &a, &n);
-    return ret ? ret : n == 1 ? 0 : 1;
+    int ret = pgs_exec_n(d, keep_admin ? keep : sql, &a, &n);
+    if (ret || n == 1)
+        return ret;
+    /* Nothing deleted: not there, or the last admin kept. */
+    ret = pgs_admin_role(d, fp, role, sizeof role);
+    if (ret == 0) {
+        db_seterr(d, "the last key with the role admin");
+        return BANTER_ESTATE;
+    }
+    return ret == BANTER_ENOENT ? 1 : ret;
 }
 
 int pgs_admin_count(db *d, int64_t *n)

@@ -2,6 +2,7 @@
 /* directory.c - profiles and search (see directory.h). */
 #include "directory.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,8 +44,39 @@ static void profile_after(conn *c, void *arg, int ret, const char *errmsg)
     free(j);
 }
 
+/* Whether the account may store p: no field an admin sets
+ * (rv_field_by_admin: EPERM), values rv_field_check takes (the codec
+ * checked lengths and UTF-8; EINVAL). Else the refusal is sent, naming
+ * the field, and nothing of p is stored. */
+static bool profile_values_ok(conn *c, const struct rv_profile *p)
+{
+    for (int f = 0; f < RV_F_COUNT; f++) {
+        if (p->f[f] && rv_field_by_admin((rv_field)f)) {
+            char why[200];
+            snprintf(why, sizeof why,
+                     "the %s is set by the organisation's admins (banter-admin user set NAME %s "
+                     "VALUE), not by the account",
+                     rv_field_name((rv_field)f), rv_field_name((rv_field)f));
+            conn_refuse(c, "EPERM", why);
+            return false;
+        }
+    }
+    for (int f = 0; f < RV_F_COUNT; f++) {
+        if (!p->f[f] || rv_field_check((rv_field)f, p->f[f]) == 0)
+            continue;
+        char why[160];
+        snprintf(why, sizeof why, "the %s may hold %sno control characters (C0, DEL, C1)",
+                 rv_field_name((rv_field)f), f == RV_F_ABOUT ? "newlines and tabs but " : "");
+        conn_refuse(c, "EINVAL", why);
+        return false;
+    }
+    return true;
+}
+
 void directory_profile_set(conn *c, const struct rv_profile *p)
 {
+    if (!profile_values_ok(c, p))
+        return;
     struct profile_job *j = conn_job_new(c, sizeof *j);
     if (!j)
         return;

@@ -40,6 +40,7 @@ int dir_show(dir_public pub, dir_view v, const struct rv_profile *all, bool keep
             }
             return BANTER_ENOMEM;
         }
+        rv_field_mask((rv_field)i, out->f[i]);
     }
     return 0;
 }

@@ -58,8 +58,11 @@ static inline bool dir_sees(dir_public pub, dir_view v, rv_field f)
 /*
  * What view v shows of the profile all (every field that is set, others
  * NULL): a copy into out of the fields it sees that are set; the display
- * name, when seen, also when it is "" if keep_display_name. out is
- * cleared first; free it with db_profile_clear(). 0 or BANTER_ENOMEM.
+ * name, when seen, also when it is "" if keep_display_name. A control
+ * character a value may not hold (rv_field_check), stored before that was
+ * checked, is shown as '?' (rv_field_mask), so every value shown can be
+ * sent. out is cleared first; free it with db_profile_clear(). 0 or
+ * BANTER_ENOMEM.
  */
 BANTER_WUR int dir_show(dir_public pub, dir_view v, const struct rv_profile *all,
                         bool keep_display_name, struct rv_profile *out);

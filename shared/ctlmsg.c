@@ -650,11 +650,12 @@ static int check_profile(ctl_request *q, char *why, size_t cap)
 {
     const struct ctl_profile_set *p = &q->u.profile;
     size_t max = rv_field_max(p->field);
-    if (p->value.len <= max && (p->field == RV_F_ABOUT || jsonv_plain(p->value.s)))
+    if (p->value.len <= max && rv_field_check(p->field, p->value.s ? p->value.s : "") == 0)
         return 0;
-    return fail(BANTER_EINVAL, why, cap, "%s must be at most %zu bytes of UTF-8%s",
+    return fail(BANTER_EINVAL, why, cap,
+                "%s must be at most %zu bytes of UTF-8 without control characters%s",
                 rv_field_name(p->field), max,
-                p->field != RV_F_ABOUT ? " without control characters" : "");
+                p->field == RV_F_ABOUT ? " but newlines and tabs" : "");
 }
 
 static int get_cmd(const cJSON *o, ctl_request *q, char *why, size_t cap)

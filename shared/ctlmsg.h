@@ -188,7 +188,7 @@ struct ctl_login {
 
 struct ctl_profile_set {
     rv_field field; /* a profile field (not RV_F_COUNT, the account name) */
-    ctl_text value; /* 0..rv_field_max(field) bytes; plain unless RV_F_ABOUT */
+    ctl_text value; /* 0..rv_field_max(field) bytes, as rv_field_check allows */
 };
 
 struct ctl_search {

@@ -8,6 +8,7 @@
 
 #include "bcrypto.h"
 #include "jsonv.h"
+#include "utf8.h"
 
 static const struct {
     const char *name;
@@ -24,6 +25,20 @@ static const struct {
 
 const char *rv_field_name(rv_field f) { return f < RV_F_COUNT ? fields[f].name : "user"; }
 size_t rv_field_max(rv_field f) { return f < RV_F_COUNT ? fields[f].max : BANTER_MAX_NAME; }
+
+int rv_field_check(rv_field f, const char *value)
+{
+    size_t n = strlen(value);
+    if (n > rv_field_max(f))
+        return BANTER_ETOOLONG;
+    if (!utf8_valid(value, n))
+        return BANTER_EUTF8;
+    return utf8_no_controls(value, n, f == RV_F_ABOUT) ? 0 : BANTER_ESCHEMA;
+}
+
+bool rv_field_by_admin(rv_field f) { return f == RV_F_DEPARTMENT; }
+
+void rv_field_mask(rv_field f, char *value) { (void)utf8_mask_controls(value, f == RV_F_ABOUT); }
 
 int rv_field_parse(const char *name, rv_field *out)
 {
@@ -114,7 +129,11 @@ static int get_bool(const cJSON *o, const char *key, bool required, bool *out)
     return 0;
 }
 
-static int decode_profile(const cJSON *o, struct rv_profile *p)
+/* The profile fields of o: each at most its length of UTF-8 and, when
+ * check, without control characters (rv_field_check). RV_PROFILE_SET is
+ * decoded without: the server checks its values itself and says which
+ * field it refuses (EINVAL), rather than "message refused". */
+static int decode_profile(const cJSON *o, struct rv_profile *p, bool check)
 {
     for (int i = 0; i < RV_F_COUNT; i++) {
         const char *s;
@@ -124,7 +143,7 @@ static int decode_profile(const cJSON *o, struct rv_profile *p)
             return r;
         if (!s)
             continue;
-        if (i != RV_F_ABOUT && !jsonv_plain(s))
+        if (check && !utf8_no_controls(s, n, i == RV_F_ABOUT))
             return BANTER_ESCHEMA;
         p->f[i] = malloc(n + 1);
         if (!p->f[i])
@@ -210,7 +229,7 @@ static int decode_result(const cJSON *o, struct rv_search_result *res)
         if (!r)
             r = get_name(it, "user", u->name);
         if (!r)
-            r = decode_profile(it, &u->p);
+            r = decode_profile(it, &u->p, true);
         if (r)
             return r;
     }
@@ -301,7 +320,7 @@ static int decode_contact(const cJSON *it, struct rv_contact *c)
         r = get_devices(it, &c->ndev, c->dev);
     c->state = (rv_cstate)st;
     c->status = (rv_presence)pr;
-    return r ? r : decode_profile(it, &c->p);
+    return r ? r : decode_profile(it, &c->p, true);
 }
 
 static int decode_contacts(const cJSON *o, struct rv_contacts *cs)
@@ -539,7 +558,7 @@ static int decode_json(rvmsg *m, const char *text, size_t len)
     case RV_LOGOUT:
         break;
     case RV_PROFILE_SET:
-        r = decode_profile(o, &m->u.profile);
+        r = decode_profile(o, &m->u.profile, false);
         break;
     case RV_SEARCH:
         r = decode_search(o, &m->u.search);
@@ -703,9 +722,11 @@ static int build_profile(const struct rv_profile *p, cJSON *o)
     for (int i = 0; i < RV_F_COUNT; i++) {
         if (!p->f[i])
             continue;
-        int r = add_text(o, fields[i].name, p->f[i], 0, fields[i].max, i != RV_F_ABOUT);
+        int r = rv_field_check((rv_field)i, p->f[i]);
         if (r)
             return r;
+        if (!cJSON_AddStringToObject(o, fields[i].name, p->f[i]))
+            return BANTER_ENOMEM;
     }
     return 0;
 }

@@ -333,6 +333,23 @@ const char *rv_field_name(rv_field f); /* "display_name"...; "user" for RV_F_COU
 /* BANTER_EINVAL for an unknown name. */
 BANTER_WUR int rv_field_parse(const char *name, rv_field *out);
 size_t rv_field_max(rv_field f);
+/*
+ * Whether value may be in profile field f: at most rv_field_max(f) bytes
+ * of UTF-8 without control characters (utf8.h: C0, DEL and C1), where
+ * "about" may also hold newlines and tabs. 0, BANTER_ETOOLONG,
+ * BANTER_EUTF8 or BANTER_ESCHEMA (a control character). Every profile
+ * encoded is checked so, and every one decoded but RV_PROFILE_SET's, whose
+ * values the server checks with this itself (and refuses EINVAL).
+ */
+BANTER_WUR int rv_field_check(rv_field f, const char *value);
+/* Whether field f is the organisation's to set (an admin: banter-admin or
+ * banter-rendezvous `user set`), not the account's own: department, by
+ * which announcements and broadcasts to a department choose their
+ * recipients. RV_PROFILE_SET with such a field is refused EPERM. */
+bool rv_field_by_admin(rv_field f);
+/* A stored value of field f, in place, made to pass rv_field_check's
+ * test for control characters (one stored before it): each becomes '?'. */
+void rv_field_mask(rv_field f, char *value);
 
 /* Names on the wire and their parsers (BANTER_EINVAL for unknown ones). */
 const char *rv_op_name(rv_op op);            /* "request", "approve", ... */

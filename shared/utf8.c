@@ -95,3 +95,79 @@ void utf8_quote(char out[static UTF8_QUOTE_CAP], const char *s, size_t n)
     out[o++] = '"';
     out[o] = '\0';
 }
+
+/* Whether the valid sequence s[0..len) is a control character (utf8.h):
+ * one byte for C0 and DEL, two for C1; longer ones never are. */
+static bool is_control(const unsigned char *s, size_t len, bool lines)
+{
+    if (len == 1)
+        return (s[0] < 0x20 && !(lines && (s[0] == '\n' || s[0] == '\t'))) || s[0] == 0x7f;
+    return len == 2 && s[0] == 0xc2 && s[1] <= 0x9f; /* U+0080-U+009F */
+}
+
+bool utf8_no_controls(const char *s, size_t n, bool lines)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; i < n;) {
+        size_t len = seq_len(u + i, n - i);
+        if (len == 0 || is_control(u + i, len, lines))
+            return false;
+        i += len;
+    }
+    return true;
+}
+
+size_t utf8_mask_controls(char *s, bool lines)
+{
+    unsigned char *u = (unsigned char *)s;
+    size_t n = strlen(s), o = 0;
+    for (size_t i = 0; i < n;) {
+        size_t len = seq_len(u + i, n - i);
+        if (len == 0 || is_control(u + i, len, lines)) {
+            u[o++] = '?';
+            i += len ? len : 1;
+            continue;
+        }
+        memmove(u + o, u + i, len);
+        o += len;
+        i += len;
+    }
+    u[o] = '\0';
+    return o;
+}
+
+size_t utf8_escape(char *out, size_t cap, const char *s, size_t n, utf8_esc how)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t need = 0;
+    bool cut = false;
+    if (cap > 0)
+        out[0] = '\0';
+    for (size_t i = 0; i < n;) {
+        size_t len = seq_len(u + i, n - i);
+        char esc[8];
+        const char *piece = (const char *)u + i;
+        size_t plen = len;
+        if (len == 0 || is_control(u + i, len, how == UTF8_ESC_TERM)) {
+            unsigned cp = len == 2 ? u[i + 1] : u[i]; /* C2 80..9F is U+0080..U+009F */
+            if (how == UTF8_ESC_TERM)
+                snprintf(esc, sizeof esc, "\\x%02x", cp);
+            else if (len == 0)
+                snprintf(esc, sizeof esc, "\\ufffd");
+            else
+                snprintf(esc, sizeof esc, "\\u%04x", cp);
+            piece = esc;
+            plen = strlen(esc);
+            len = len ? len : 1;
+        }
+        if (!cut && need + plen < cap)
+            memcpy(out + need, piece, plen);
+        else
+            cut = true;
+        if (!cut && cap > 0)
+            out[need + plen] = '\0';
+        need += plen;
+        i += len;
+    }
+    return need;
+}

@@ -192,14 +192,15 @@ int cmd_profile(const cli_ctx *ctx, int argc, char **argv)
     }
     if (rv_field_parse(argv[2], &f) != 0 || f == RV_F_COUNT) {
         fprintf(stderr,
-                "banter profile: unknown field \"%s\" (display_name, department, title, "
-                "email, phone, location, about)\n",
+                "banter profile: unknown field \"%s\" (display_name, title, email, phone, "
+                "location, about)\n",
                 argv[2]);
         return EXIT_USAGE;
     }
-    if (rdv_check_value(f, argv[3], why, sizeof why) != 0) {
+    int bad = rdv_check_value(f, argv[3], why, sizeof why);
+    if (bad) {
         fprintf(stderr, "banter profile: %s\n", why);
-        return EXIT_USAGE;
+        return bad == BANTER_EPERM ? EXIT_ERROR : EXIT_USAGE; /* the department: not yours */
     }
     ctl_request q = {.kind = CTL_PROFILE_SET};
     q.u.profile.field = f;

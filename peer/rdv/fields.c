@@ -53,14 +53,21 @@ int rdv_parse_criterion(const char *s, struct rv_criterion *c, char *why, size_t
 
 int rdv_check_value(rv_field f, const char *value, char *why, size_t cap)
 {
-    size_t n = strlen(value);
     if (f >= RV_F_COUNT) {
         snprintf(why, cap, "the account name is not a profile field");
         return BANTER_EINVAL;
     }
-    if (n > rv_field_max(f) || !utf8_valid(value, n) || (f != RV_F_ABOUT && !plain(value))) {
-        snprintf(why, cap, "%s must be at most %zu bytes of UTF-8%s", rv_field_name(f),
-                 rv_field_max(f), f != RV_F_ABOUT ? " without control characters" : "");
+    if (rv_field_by_admin(f)) {
+        snprintf(why, cap,
+                 "the %s is set by your organisation's admins, not by you (the server refuses "
+                 "it: ask an admin)",
+                 rv_field_name(f));
+        return BANTER_EPERM;
+    }
+    if (rv_field_check(f, value) != 0) {
+        snprintf(why, cap, "%s must be at most %zu bytes of UTF-8 without control characters%s",
+                 rv_field_name(f), rv_field_max(f),
+                 f == RV_F_ABOUT ? " but newlines and tabs" : "");
         return BANTER_EINVAL;
     }
     return 0;

@@ -14,6 +14,9 @@
 #      refused for an announcement not addressed to the device, an
 #      unknown id (ENOENT) and before login (EAUTH); `announce report`
 #      (and --json) counts devices addressed, received, and people read;
+#      a user cannot put themselves into a department (RV_PROFILE_SET
+#      with one is EPERM; the department's next announcement misses
+#      them); an admin's `user set` can;
 #   3. the revocation list: signed by the server key, sent at login, sent
 #      at once to online devices when an admin revokes a device, holding
 #      its key; certificates are valid for a day;
@@ -118,6 +121,31 @@ has "$out" 'announce text=\([0-9]+ bytes\): ok' && has "$out" 'announce text=\([
     has "$out" 'announce text=\([0-9]+ bytes\): EPERM' || t_fail "audit" "$out"
 ! has "$out" 'Fire drill' || t_fail "audit" "the text is in the log: $out"
 t_pass "receipts once per device (EALREADY), refused when not addressed or unknown (ENOENT) and before login (EAUTH); the report counts 3/3 received and 1 person read; audited without the text"
+
+# ---- 2b. a department is the organisation's ----
+# bob (Research) cannot put himself into Sales: RV_PROFILE_SET with a
+# department is refused EPERM, and the next announcement to Sales does not
+# reach him; an admin's `user set` does move him.
+out=$(pr bob.key ready profile=department=sales sync)
+has "$out" '^recv error EPERM$' || t_fail "own department" "not refused: $out"
+[ "$(rows "SELECT department FROM profiles WHERE \"user\" = 'bob'")" = Research ] ||
+    t_fail "own department" "stored: $(rows "SELECT department FROM profiles")"
+json=$(adm boss.key announce "Sales: the new price list." --department sales --json) ||
+    t_fail "own department" "$json"
+has "$json" '^\{"id":3,"devices":2,"people":2,' || t_fail "own department" "addressed to more: $json"
+[ "$(rows "SELECT count(*) FROM announce_to WHERE ann = 3 AND \"user\" = 'bob'")" = 0 ] ||
+    t_fail "own department" "addressed to bob"
+out=$(pa bob.key ready wait=500)
+! has "$out" 'new price list' || t_fail "own department" "bob got it: $out"
+out=$(adm boss.key user set bob department Sales) || t_fail "admin sets the department" "$out"
+json=$(adm boss.key announce "Sales: welcome, bob." --department sales --json) ||
+    t_fail "admin sets the department" "$json"
+has "$json" '^\{"id":4,"devices":3,"people":3,' || t_fail "admin sets the department" "$json"
+out=$(pa bob.key ready anns=1 arcpt=4:delivered sync)
+has "$out" '^recv announce id=4 department=sales text=Sales: welcome, bob\.$' ||
+    t_fail "admin sets the department" "$out"
+! has "$out" 'new price list' || t_fail "own department" "bob got it later: $out"
+t_pass "a user setting their own department is refused (EPERM) and an announcement to that department does not reach them; an admin's user set does"
 
 # ---- 3. the revocation list ----
 out=$(pa ann.key ready)

@@ -285,7 +285,8 @@ fp=$("$ADMIN_BIN" --key "$T/ada3.key" fingerprint 2>&1) || t_fail "admin across"
 out=$(adm_a device revoke "${fp:0:17}") || t_fail "admin across" "revoke ada3: $out"
 wait_for 10 devs_are "$nd" || t_fail "admin across" "bob's device on $BOB_ON: $(grep ' ada ' "$T/watch.log")"
 on_b dee dee
-on_b cyd cyd profile=department=Sales
+rdv user set cyd department Sales >/dev/null 2>&1 || t_fail setup "cyd's department" # the admins'
+on_b cyd cyd
 grep -q '^recv policy' "$T/watch.log" && t_fail "admin across" "a policy before any was set"
 # status on rdv-a counts the whole service: 3 instances; ada's and bob's
 # nodes and the three probes online, on any instance

@@ -7,7 +7,8 @@
 #   1. broadcast by an admin to everyone: a connected device gets it at
 #      once, an offline one at its next login; recipients are every enabled
 #      account with a device but the sender; to one department (case
-#      insensitive) only its members;
+#      insensitive) only its members, whom an admin put there (an
+#      account's own RV_PROFILE_SET with a department is EPERM);
 #   2. a plain user: RV_BROADCAST_TO is ERROR EPERM; `user grant NAME
 #      broadcast` gives the right to its live session at once, `user revoke`
 #      takes it back;
@@ -32,9 +33,14 @@ rdv_start main
 for u in adm ann bob cat dan eve; do
     dept=Sales
     case $u in dan) dept=Ops ;; eve) dept=ops ;; esac
-    out=$(pr "$u.key" "login=$u:$PW" ready "profile=department=$dept")
+    out=$(rdv user set "$u" department "$dept") || t_fail "department $u" "$out" # the admins' field
+    out=$(pr "$u.key" "login=$u:$PW" ready)
     has "$out" "^recv auth ok user=$u " || t_fail "login $u" "$out"
 done
+# nobody joins a department by themselves (it decides whom a broadcast to
+# it reaches): ann's own RV_PROFILE_SET with one is refused EPERM
+out=$(pr ann.key ready profile=department=Ops sync)
+has "$out" '^recv error EPERM$' || t_fail "own department" "$out"
 
 # ---- 1. broadcast ----
 bgp b bob.key ready wait=2500
@@ -59,7 +65,7 @@ has "$out" 'body=Ops meeting check=ok' && has "$out" 'body=Stand-up in 5 minutes
     t_fail "department" "$out"
 out=$(pr ann.key ready sealed=1 wait=300)
 has "$out" 'Ops meeting' && t_fail "department" "ann (Sales) got the Ops broadcast: $out"
-t_pass "broadcast to one department (case-insensitive): only its members"
+t_pass "broadcast to one department (case-insensitive): only its members, whom an admin put there (joining by oneself is EPERM)"
 
 # ---- 2. the right ----
 out=$(pr ann.key ready bto=:0)

@@ -18,7 +18,9 @@
 #   5. profiles and search (department and title made public with
 #      directory_public_fields): eq, contains, several criteria,
 #      pagination, order by name, disabled users hidden, only the public
-#      fields of non-contacts shown, every field set of oneself;
+#      fields of non-contacts shown, every field set of oneself; an
+#      "about" with a terminal escape (ESC, CSI) refused EINVAL; one's own
+#      department refused EPERM (an admin sets it);
 #   6. the password never appears in the log; SIGTERM exit 0; no sanitizer
 #      report. Prints the login rate (Argon2id, 2 checks at a time).
 # Needs $RDV_BIN and $RDV_PROBE (as test_rendezvous_basic.sh).
@@ -141,11 +143,17 @@ out=$(pr 9 "search=0:10:user~a" "profile=title=x")
 t_pass "RV_SEARCH and RV_PROFILE_SET before login: ERROR EAUTH"
 
 # ---- 5. directory ----
-pk 10 a.key "login=alice:$PW" "profile=display_name=Alice Archer" "profile=department=Sales" \
+# departments are set by an admin (here on the server machine), not by
+# the accounts themselves
+for ud in alice:Sales erin:sales bob:R\&D; do
+    "$RDV_BIN" --db rdv.db user set "${ud%%:*}" department "${ud#*:}" >/dev/null 2>&1 ||
+        t_fail setup "department of ${ud%%:*}"
+done
+pk 10 a.key "login=alice:$PW" "profile=display_name=Alice Archer" \
     "profile=title=Manager" "profile=email=alice@example.com" >/dev/null
-pk 10 e.key "login=erin:$PW" "profile=display_name=Erin Eastwood" "profile=department=sales" \
+pk 10 e.key "login=erin:$PW" "profile=display_name=Erin Eastwood" \
     "profile=title=Engineer" >/dev/null
-out=$(pk 5 dev1.key "profile=display_name=Bob Baker" "profile=department=R&D" "profile=title=Engineer" \
+out=$(pk 5 dev1.key "profile=display_name=Bob Baker" "profile=title=Engineer" \
     "search=0:10:department=SALES")
 has "$out" '^recv result total=2 page=0 users=alice,erin$' || t_fail "eq" "$out"
 has "$out" '^recv user alice display_name=Alice Archer department=Sales title=Manager$' ||
@@ -163,10 +171,29 @@ t_pass "pagination: total 3, pages of 2, an empty page past the end"
 out=$(pk 5 dev1.key "search=0:10:user=zed" "search=0:10:user~z")
 has "$out" 'users=zed' && t_fail "disabled hidden" "$out"
 t_pass "disabled users are not found"
-out=$(pk 5 dev1.key "profile=department=" "search=0:10:user=bob")
-has "$out" '^recv user bob display_name=Bob Baker department=- title=Engineer$' ||
-    t_fail "clear" "\"\" should clear only the department (and the searcher sees its own fields): $out"
+out=$(pk 5 dev1.key "profile=title=" "search=0:10:user=bob")
+has "$out" '^recv user bob display_name=Bob Baker department=R&D title=-$' ||
+    t_fail "clear" "\"\" should clear only the title (and the searcher sees its own fields): $out"
 t_pass "profile set changes only the fields given; \"\" clears; one sees one's own details"
+out=$(pk 5 dev1.key "profile=department=Sales" sync "profile=department=" sync "search=0:10:user=bob")
+[ "$(grep -c '^recv error EPERM$' <<<"$out")" -eq 2 ] &&
+    has "$out" '^recv user bob display_name=Bob Baker department=R&D title=-$' ||
+    t_fail "own department" "setting or clearing one's department must be EPERM: $out"
+t_pass "an account cannot set or clear its own department (EPERM): the admins set it"
+# "about" may hold newlines and tabs, but no terminal escape: not ESC (C0),
+# not CSI (C1, U+009B); the whole RV_PROFILE_SET is refused (the title
+# with it), EINVAL. Sent as raw plaintexts: the probe's codec would not.
+hex() { printf '%s' "$1" | od -An -tx1 | tr -d ' \n'; }
+esc=$(hex '{"about":"a\u001b]0;owned\u0007b\u001b[2J"}')
+csi=$(hex '{"about":"a\u009b2Jb","title":"Boss"}')
+good=$(hex '{"about":"line one\nline\ttwo"}')
+out=$(pk 5 dev1.key "pt=23$esc" sync "pt=23$csi" sync "pt=23$good" sync "search=0:10:user=bob")
+[ "$(grep -c '^recv error EINVAL$' <<<"$out")" -eq 2 ] || t_fail "about" "expected 2 x EINVAL: $out"
+has "$out" '^recv user bob display_name=Bob Baker department=R&D title=-$' ||
+    t_fail "about" "the refused message changed the title: $out"
+json=$("$RDV_BIN" --db rdv.db user show bob --json 2>&1)
+has "$json" '"about":"line one\\nline\\ttwo"' || t_fail "about" "newline and tab not kept: $json"
+t_pass "about: newlines and tabs kept; ESC and CSI (C0, C1) refused EINVAL, nothing of the message stored"
 
 # ---- measurement ----
 t0=$(now_ms)

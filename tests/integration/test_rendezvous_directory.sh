@@ -46,8 +46,13 @@ declare -A val=([department]=Finance [title]=Treasurer [email]=alice@corp.exampl
 declare -A sub=([department]=inan [title]=REAS [email]=corp.ex [phone]=014 [location]=4.1
     [about]=sail)
 set_alice=("profile=display_name=Alice Archer")
-for f in "${fields[@]}"; do set_alice+=("profile=$f=${val[$f]}"); done
+for f in "${fields[@]}"; do
+    [ "$f" = department ] || set_alice+=("profile=$f=${val[$f]}")
+done
 pr alice.key ready "${set_alice[@]}" >/dev/null
+# the department is the admins' to set (RV_PROFILE_SET with one is EPERM)
+"$RDV_BIN" --db rdv.db user set alice department "${val[department]}" >/dev/null 2>&1 ||
+    t_fail setup "alice's department"
 pr sam.key ready "profile=display_name=Sam Stranger" profile=phone=5559999 >/dev/null
 pr cal.key ready contact=request:alice >/dev/null
 out=$(pr alice.key ready contact=approve:cal wait=200)

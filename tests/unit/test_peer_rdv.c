@@ -150,9 +150,18 @@ static void test_profile_values(void **state)
 {
     char why[300], v[600];
     (void)state;
-    assert_int_equal(rdv_check_value(RV_F_DEPARTMENT, "Research", why, sizeof why), 0);
-    assert_int_equal(rdv_check_value(RV_F_DEPARTMENT, "", why, sizeof why), 0); /* clears */
+    /* the department is the organisation's (its admins set it), set or cleared */
+    assert_int_equal(rdv_check_value(RV_F_DEPARTMENT, "Research", why, sizeof why), BANTER_EPERM);
+    assert_non_null(strstr(why, "department is set by your organisation's admins"));
+    assert_int_equal(rdv_check_value(RV_F_DEPARTMENT, "", why, sizeof why), BANTER_EPERM);
+    assert_int_equal(rdv_check_value(RV_F_TITLE, "", why, sizeof why), 0); /* clears */
     assert_int_equal(rdv_check_value(RV_F_ABOUT, "line one\nline two", why, sizeof why), 0);
+    assert_int_equal(rdv_check_value(RV_F_ABOUT, "\x1b[2J", why, sizeof why), BANTER_EINVAL);
+    assert_int_equal(rdv_check_value(RV_F_ABOUT,
+                                     "\xc2\x9b"
+                                     "2J",
+                                     why, sizeof why),
+                     BANTER_EINVAL);
     assert_int_equal(rdv_check_value(RV_F_TITLE, "a\nb", why, sizeof why), BANTER_EINVAL);
     assert_int_equal(rdv_check_value(RV_F_TITLE, "\xc3", why, sizeof why), BANTER_EINVAL);
     assert_int_equal(rdv_check_value(RV_F_COUNT, "ada", why, sizeof why), BANTER_EINVAL);

@@ -8,8 +8,9 @@
  *
  * On SQLite (a fresh file each test), or on PostgreSQL when RDV_TEST_PG
  * holds a URL (rdv_dbtest.h; tests/integration/test_rendezvous_pg.sh runs
- * this program so): a fresh schema each test, and three connections
- * appending to one audit log at once.
+ * this program so): a fresh schema each test, three connections
+ * appending to one audit log at once, and two taking the role admin from
+ * the last two admin keys at once (one must be refused).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -144,21 +145,58 @@ static void test_keys(void **state)
     assert_int_equal(db_fp_digits(FP_B, fpd), 0);
     assert_string_equal(fpd, "9999988888777776666655555444443333322222");
     assert_int_equal(db_admin_role(f->d, FP_A, role, sizeof role), BANTER_ENOENT);
-    assert_int_equal(db_admin_add(f->d, FP_A, "admin", "test", 1), 0);
-    assert_int_equal(db_admin_add(f->d, FP_B, "auditor", "test", 1), 0);
-    assert_int_equal(db_admin_add(f->d, FP_B, "root", "test", 1), BANTER_EINVAL);
+    assert_int_equal(db_admin_add(f->d, FP_A, "admin", "test", 1, false), 0);
+    assert_int_equal(db_admin_add(f->d, FP_B, "auditor", "test", 1, false), 0);
+    assert_int_equal(db_admin_add(f->d, FP_B, "root", "test", 1, false), BANTER_EINVAL);
     assert_int_equal(db_admin_role(f->d, FP_A, role, sizeof role), 0);
     assert_string_equal(role, "admin");
     assert_int_equal(db_admin_role(f->d, fpd, role, sizeof role), 0);
     assert_string_equal(role, "auditor");
     assert_int_equal(db_admin_count(f->d, &n), 0);
     assert_int_equal(n, 1);
-    assert_int_equal(db_admin_add(f->d, FP_B, "admin", "test", 2), 1); /* role changed */
+    assert_int_equal(db_admin_add(f->d, FP_B, "admin", "test", 2, false), 1); /* role changed */
     assert_int_equal(db_admin_count(f->d, &n), 0);
     assert_int_equal(n, 2);
-    assert_int_equal(db_admin_remove(f->d, FP_B), 0);
-    assert_int_equal(db_admin_remove(f->d, FP_B), 1);
+    assert_int_equal(db_admin_remove(f->d, FP_B, false), 0);
+    assert_int_equal(db_admin_remove(f->d, FP_B, false), 1);
     assert_int_equal(db_admin_role(f->d, fpd, role, sizeof role), BANTER_ENOENT);
+}
+
+/* The last key with the role admin keeps it, when asked (remotely):
+ * neither removed nor made an auditor; other changes go on, and on the
+ * server machine (keep_admin false) it may go. */
+static void test_keep_admin(void **state)
+{
+    struct fixture *f = *state;
+    char role[16];
+    int64_t n;
+    assert_int_equal(db_admin_add(f->d, FP_A, "admin", "test", 1, true), 0);
+    assert_int_equal(db_admin_add(f->d, FP_B, "auditor", "test", 1, true), 0);
+    assert_int_equal(db_admin_add(f->d, FP_A, "auditor", "test", 2, true), BANTER_ESTATE);
+    assert_int_equal(db_admin_remove(f->d, FP_A, true), BANTER_ESTATE);
+    assert_int_equal(db_admin_role(f->d, FP_A, role, sizeof role), 0);
+    assert_string_equal(role, "admin");
+    assert_int_equal(db_admin_add(f->d, FP_A, "admin", "test", 2, true), 1); /* stays admin */
+    assert_int_equal(db_admin_add(f->d, FP_B, "auditor", "test", 2, true), 1);
+    assert_int_equal(db_admin_remove(f->d, FP_B, true), 0); /* an auditor */
+    assert_int_equal(db_admin_remove(f->d, FP_B, true), 1);
+    /* with a second admin, either may go; then the other is the last */
+    assert_int_equal(db_admin_add(f->d, FP_B, "admin", "test", 3, true), 0);
+    assert_int_equal(db_admin_add(f->d, FP_A, "auditor", "test", 3, true), 1);
+    assert_int_equal(db_admin_remove(f->d, FP_B, true), BANTER_ESTATE);
+    assert_int_equal(db_admin_add(f->d, FP_B, "auditor", "test", 3, true), BANTER_ESTATE);
+    assert_int_equal(db_admin_count(f->d, &n), 0);
+    assert_int_equal(n, 1);
+    /* inside a transaction, the same */
+    assert_int_equal(db_begin(f->d), 0);
+    assert_int_equal(db_admin_remove(f->d, FP_B, true), BANTER_ESTATE);
+    assert_int_equal(db_commit(f->d), 0);
+    /* on the server machine it may go; with no admin left, an auditor still may */
+    assert_int_equal(db_admin_add(f->d, FP_B, "auditor", "test", 4, false), 1);
+    assert_int_equal(db_admin_count(f->d, &n), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(db_admin_remove(f->d, FP_A, true), 0);
+    assert_int_equal(db_admin_add(f->d, FP_A, "auditor", "test", 5, true), 0);
 }
 
 static void test_revoke(void **state)
@@ -447,8 +485,8 @@ static void test_admin_misc(void **state)
     struct fixture *f = *state;
     struct collect c = {0};
     int calls = 0;
-    assert_int_equal(db_admin_add(f->d, FP_B, "auditor", "test", 1), 0);
-    assert_int_equal(db_admin_add(f->d, FP_A, "admin", "test", 2), 0);
+    assert_int_equal(db_admin_add(f->d, FP_B, "auditor", "test", 1, false), 0);
+    assert_int_equal(db_admin_add(f->d, FP_A, "admin", "test", 2, false), 0);
     assert_int_equal(db_admin_each(f->d, collect_key, &c), 0);
     assert_int_equal(c.n, 2);
     assert_string_equal(c.text[0], FP_A " admin");
@@ -561,7 +599,7 @@ static void test_admin_rollback(void **state)
     assert_int_equal(db_user_add(f->d, "ann", FAKE_HASH, false, 1), 0);
     assert_int_equal(db_device_bind(f->d, key, "ann", 1), 0);
     assert_int_equal(db_begin(f->d), 0);
-    assert_int_equal(db_admin_add(f->d, FP_A, "admin", "test", 1), 0);
+    assert_int_equal(db_admin_add(f->d, FP_A, "admin", "test", 1, false), 0);
     assert_int_equal(db_device_revoke(f->d, key, "test", 5, user), 0);
     assert_int_equal(db_audit_append(f->d, f->id, 5, "a", "c", "t", "ok", &seq), 0);
     assert_int_equal(seq, 1);
@@ -622,10 +660,79 @@ static void test_audit_instances(void **state)
     assert_int_equal(n, 3 * RACE_ROUNDS);
 }
 
+/* PostgreSQL: two instances take the role admin from the last two admin
+ * keys at the same moment (each removes or demotes one): one wins, the
+ * other is refused BANTER_ESTATE (never both pass, never a deadlock). */
+#define KEEP_ROUNDS 30
+
+struct keeper {
+    db *d;
+    const char *fp;
+    bool demote;
+    pthread_barrier_t *go;
+    int results[KEEP_ROUNDS];
+};
+
+static void *keep_race(void *arg)
+{
+    struct keeper *k = arg;
+    for (int i = 0; i < KEEP_ROUNDS; i++) {
+        pthread_barrier_wait(k->go); /* both keys are admins */
+        k->results[i] = k->demote ? db_admin_add(k->d, k->fp, "auditor", "race", 1, true)
+                                  : db_admin_remove(k->d, k->fp, true);
+        pthread_barrier_wait(k->go); /* both done */
+        pthread_barrier_wait(k->go); /* the keys are set again */
+    }
+    return NULL;
+}
+
+static void test_keep_admin_instances(void **state)
+{
+    struct fixture *f = *state;
+    if (!pg_url) {
+        skip(); /* one SQLite file has one writer at a time */
+        return;
+    }
+    pthread_barrier_t go;
+    assert_int_equal(pthread_barrier_init(&go, NULL, 3), 0);
+    struct keeper k[2] = {{.fp = FP_A, .go = &go}, {.fp = FP_B, .go = &go}};
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(db_open(&k[i].d, pg_url, NULL, 0), 0);
+        assert_int_equal(pthread_create(&t[i], NULL, keep_race, &k[i]), 0);
+    }
+    for (int round = 0; round < KEEP_ROUNDS; round++) {
+        k[0].demote = round % 2 == 1; /* remove and remove, then demote and remove */
+        k[1].demote = round % 4 == 3;
+        assert_int_equal(db_admin_add(f->d, FP_A, "admin", "test", 1, false) >= 0, 1);
+        assert_int_equal(db_admin_add(f->d, FP_B, "admin", "test", 1, false) >= 0, 1);
+        pthread_barrier_wait(&go);
+        pthread_barrier_wait(&go);
+        int64_t n = 0;
+        assert_int_equal(db_admin_count(f->d, &n), 0);
+        assert_int_equal(n, 1);
+        int won = 0, refused = 0;
+        for (int i = 0; i < 2; i++) {
+            int r = k[i].results[round];
+            won += r == 0 || r == 1;
+            refused += r == BANTER_ESTATE;
+        }
+        if (won != 1 || refused != 1)
+            fail_msg("round %d: %d and %d", round, k[0].results[round], k[1].results[round]);
+        pthread_barrier_wait(&go);
+    }
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(pthread_join(t[i], NULL), 0);
+        db_close(k[i].d);
+    }
+    pthread_barrier_destroy(&go);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_keep_admin, setup, teardown),
         cmocka_unit_test_setup_teardown(test_revoke, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit_chain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit_delete_forge, setup, teardown),
@@ -636,6 +743,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_admin_misc, setup, teardown),
         cmocka_unit_test_setup_teardown(test_admin_rollback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit_instances, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_keep_admin_instances, setup, teardown),
     };
     pg_url = dbt_pg_url();
     return cmocka_run_group_tests(tests, NULL, NULL);

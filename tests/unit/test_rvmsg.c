@@ -131,10 +131,84 @@ static void test_profile_search(void **state)
                          "{\"q\":[{\"field\":\"title\",\"op\":\"eq\",\"value\":\"x\"}],"
                          "\"page\":0,\"per_page\":101}"),
                      BANTER_ESCHEMA);
-    assert_int_equal(dec(&m, RV_PROFILE_SET, "{\"title\":\"a\\u0001b\"}"), BANTER_ESCHEMA);
+    /* RV_PROFILE_SET's values are the server's to check (rv_field_check,
+     * refused EINVAL naming the field): only lengths and UTF-8 here */
+    assert_int_equal(dec(&m, RV_PROFILE_SET, "{\"title\":\"a\\u0001b\"}"), 0);
+    assert_string_equal(m.u.profile.f[RV_F_TITLE], "a\001b");
+    assert_int_equal(rv_field_check(RV_F_TITLE, m.u.profile.f[RV_F_TITLE]), BANTER_ESCHEMA);
+    rvmsg_clear(&m);
     char big[200];
     snprintf(big, sizeof big, "{\"phone\":\"%040d\"}", 1);
     assert_int_equal(dec(&m, RV_PROFILE_SET, big), BANTER_ETOOLONG);
+}
+
+/* Profile values hold no control characters (C0, DEL, C1), but "about"
+ * may hold newlines and tabs: checked when encoded, and when decoded in
+ * search results and contact entries (a node's screen); a stored one is
+ * masked. */
+static void test_profile_controls(void **state)
+{
+    (void)state;
+    assert_int_equal(rv_field_check(RV_F_ABOUT, "line one\nline two\tend"), 0);
+    assert_int_equal(rv_field_check(RV_F_ABOUT, "red \x1b[31m"), BANTER_ESCHEMA);
+    assert_int_equal(rv_field_check(RV_F_ABOUT, "cr\r"), BANTER_ESCHEMA);
+    assert_int_equal(rv_field_check(RV_F_ABOUT, "del\x7f"), BANTER_ESCHEMA);
+    assert_int_equal(rv_field_check(RV_F_ABOUT, "csi\xc2\x9b"
+                                                "2J"),
+                     BANTER_ESCHEMA);
+    assert_int_equal(rv_field_check(RV_F_ABOUT, "nbsp\xc2\xa0ok \xc3\xa9"), 0);
+    assert_int_equal(rv_field_check(RV_F_DISPLAY_NAME, "Ada\tLovelace"), BANTER_ESCHEMA);
+    assert_int_equal(rv_field_check(RV_F_DISPLAY_NAME, "Ada\xc2\x85"), BANTER_ESCHEMA);
+    assert_int_equal(rv_field_check(RV_F_TITLE, "bad \xff"), BANTER_EUTF8);
+    char longer[80];
+    memset(longer, 'x', sizeof longer - 1);
+    longer[sizeof longer - 1] = '\0';
+    assert_int_equal(rv_field_check(RV_F_DISPLAY_NAME, longer), BANTER_ETOOLONG);
+    for (int f = 0; f <= RV_F_COUNT; f++) /* only the department is the admins' */
+        assert_int_equal(rv_field_by_admin((rv_field)f), f == RV_F_DEPARTMENT);
+
+    rvmsg p = {.type = RV_PROFILE_SET}, out;
+    buf w;
+    buf_init(&w, BANTER_MAX_PLAINTEXT);
+    p.u.profile.f[RV_F_ABOUT] = "\x1b]0;owned\x07";
+    assert_int_equal(rvmsg_encode(&p, &w), BANTER_ESCHEMA);
+    p.u.profile.f[RV_F_ABOUT] = "a\tb\nc";
+    p.u.profile.f[RV_F_TITLE] = "x\xc2\x9b";
+    assert_int_equal(rvmsg_encode(&p, &w), BANTER_ESCHEMA);
+    p.u.profile.f[RV_F_TITLE] = NULL;
+    round_trip(&p, &out);
+    assert_string_equal(out.u.profile.f[RV_F_ABOUT], "a\tb\nc");
+    rvmsg_clear(&out);
+    buf_free(&w);
+
+    rvmsg m;
+    assert_int_equal(dec(&m, RV_PROFILE_SET, "{\"about\":\"\\u001b[2J\"}"), 0);
+    assert_string_equal(m.u.profile.f[RV_F_ABOUT], "\x1b[2J");
+    rvmsg_clear(&m);
+    assert_int_equal(dec(&m, RV_SEARCH_RESULT,
+                         "{\"total\":1,\"page\":0,\"users\":[{\"user\":\"ada\","
+                         "\"about\":\"\\u001b[2J\"}]}"),
+                     BANTER_ESCHEMA);
+    rvmsg_clear(&m);
+    assert_int_equal(dec(&m, RV_SEARCH_RESULT,
+                         "{\"total\":1,\"page\":0,\"users\":[{\"user\":\"ada\","
+                         "\"about\":\"\\u009b2J\"}]}"),
+                     BANTER_ESCHEMA);
+    rvmsg_clear(&m);
+    assert_int_equal(dec(&m, RV_SEARCH_RESULT,
+                         "{\"total\":1,\"page\":0,\"users\":[{\"user\":\"ada\","
+                         "\"about\":\"a\\nb\\tc\"}]}"),
+                     0);
+    assert_string_equal(m.u.result.users[0].p.f[RV_F_ABOUT], "a\nb\tc");
+    rvmsg_clear(&m);
+
+    char stored[] = "old \x1b[5mblink\xc2\x9b\n";
+    rv_field_mask(RV_F_ABOUT, stored);
+    assert_string_equal(stored, "old ?[5mblink?\n");
+    assert_int_equal(rv_field_check(RV_F_ABOUT, stored), 0);
+    char name[] = "Ada\nL";
+    rv_field_mask(RV_F_DISPLAY_NAME, name);
+    assert_string_equal(name, "Ada?L");
 }
 
 static void test_cert_message(void **state)
@@ -628,10 +702,10 @@ int main(void)
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_login_auth),        cmocka_unit_test(test_profile_search),
-        cmocka_unit_test(test_cert_message),      cmocka_unit_test(test_contacts_presence),
-        cmocka_unit_test(test_stored_recipients), cmocka_unit_test(test_seal_messages),
-        cmocka_unit_test(test_integers_exact),    cmocka_unit_test(test_ice_messages),
-        cmocka_unit_test(test_probe_messages),
+        cmocka_unit_test(test_profile_controls),  cmocka_unit_test(test_cert_message),
+        cmocka_unit_test(test_contacts_presence), cmocka_unit_test(test_stored_recipients),
+        cmocka_unit_test(test_seal_messages),     cmocka_unit_test(test_integers_exact),
+        cmocka_unit_test(test_ice_messages),      cmocka_unit_test(test_probe_messages),
     };
     return cmocka_run_group_tests_name("rvmsg", tests, NULL, NULL);
 }

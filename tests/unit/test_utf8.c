@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -285,12 +286,96 @@ static void test_quote(void **state)
     assert_string_equal(q, "\"\"");
 }
 
+/* Control characters (C0, DEL, C1; '\n' and '\t' only with lines):
+ * found, escaped for a terminal (\xNN) and for JSON (\u00NN), masked. */
+static void test_controls(void **state)
+{
+    (void)state;
+    char out[UTF8_ESCAPE_MAX(64)];
+    static const char evil[] = "a\x1b[31mred\r\x7f\xc2\x9b"
+                               "2J\tb\nc\xc3\xa9\xe2\x82\xac";
+    assert_false(utf8_no_controls(evil, sizeof evil - 1, true));
+    assert_true(utf8_no_controls("tab\tnew\nline \xc2\xa0\xc3\xa9", 17, true));
+    assert_false(utf8_no_controls("tab\t", 4, false));
+    assert_false(utf8_no_controls("\xc2\x80", 2, true)); /* U+0080 */
+    assert_false(utf8_no_controls("\xc2\x9f", 2, true)); /* U+009F */
+    assert_true(utf8_no_controls("\xc2\xa0", 2, true));  /* U+00A0 is text */
+    assert_false(utf8_no_controls("\xff", 1, true));     /* not UTF-8 */
+    assert_false(utf8_no_controls("a\0b", 3, true));
+    assert_true(utf8_no_controls("", 0, false));
+    size_t n = utf8_escape(out, sizeof out, evil, sizeof evil - 1, UTF8_ESC_TERM);
+    assert_string_equal(out, "a\\x1b[31mred\\x0d\\x7f\\x9b"
+                             "2J\tb\nc\xc3\xa9\xe2\x82\xac");
+    assert_int_equal(n, strlen(out));
+    n = utf8_escape(out, sizeof out, evil, sizeof evil - 1, UTF8_ESC_JSON);
+    assert_string_equal(out, "a\\u001b[31mred\\u000d\\u007f\\u009b"
+                             "2J\\u0009b\\u000ac\xc3\xa9\xe2\x82\xac");
+    utf8_escape(out, sizeof out, "x\xff\xc3y\0z", 6, UTF8_ESC_TERM);
+    assert_string_equal(out, "x\\xff\\xc3y\\x00z");
+    utf8_escape(out, sizeof out, "x\xffy", 3, UTF8_ESC_JSON);
+    assert_string_equal(out, "x\\ufffdy");
+    /* cut before an escape or a character that does not fit, as snprintf */
+    assert_int_equal(utf8_escape(out, 5, "ab\x1b", 3, UTF8_ESC_TERM), 6);
+    assert_string_equal(out, "ab");
+    assert_int_equal(utf8_escape(out, 3, "a\xc3\xa9", 3, UTF8_ESC_TERM), 3);
+    assert_string_equal(out, "a");
+    assert_int_equal(utf8_escape(NULL, 0, "\x1b", 1, UTF8_ESC_JSON), 6);
+    assert_int_equal(utf8_escape(out, sizeof out, "", 0, UTF8_ESC_TERM), 0);
+    assert_string_equal(out, "");
+    /* masked in place: one '?' each */
+    char m[] = "a\x1b[1m\xc2\x9b\tb\nc\xff\xc3\xa9";
+    assert_int_equal(utf8_mask_controls(m, true), 13);
+    assert_string_equal(m, "a?[1m?\tb\nc?\xc3\xa9");
+    char m2[] = "a\tb\nc";
+    utf8_mask_controls(m2, false);
+    assert_string_equal(m2, "a?b?c");
+}
+
+/* Every code point alone: a control exactly when it is in C0 (but '\n'
+ * and '\t' with lines), DEL or C1; escaped to \xNN and \u00NN with its
+ * value, anything else left as it is; nothing escaped for a terminal
+ * leaves a control byte but '\n' and '\t'. */
+static void test_controls_every_code_point(void **state)
+{
+    (void)state;
+    for (uint32_t cp = 0; cp <= 0x10ffff; cp++) {
+        if (cp >= 0xd800 && cp <= 0xdfff)
+            continue;
+        uint8_t b[4];
+        char out[UTF8_ESCAPE_MAX(4)], want[16];
+        size_t len = encode(cp, b);
+        bool control = cp < 0x20 || (cp >= 0x7f && cp <= 0x9f);
+        bool line = cp == '\n' || cp == '\t';
+        assert_int_equal(utf8_no_controls((const char *)b, len, true), !control || line);
+        assert_int_equal(utf8_no_controls((const char *)b, len, false), !control);
+        utf8_escape(out, sizeof out, (const char *)b, len, UTF8_ESC_TERM);
+        if (control && !line)
+            snprintf(want, sizeof want, "\\x%02x", (unsigned)cp);
+        else
+            memcpy(want, b, len), want[len] = '\0';
+        assert_string_equal(out, want);
+        for (const char *p = out; *p; p++) {
+            unsigned char c = (unsigned char)*p;
+            assert_true(c >= 0x20 || c == '\n' || c == '\t');
+            assert_true(c != 0x7f && !(c == 0xc2 && (unsigned char)p[1] < 0xa0));
+        }
+        utf8_escape(out, sizeof out, (const char *)b, len, UTF8_ESC_JSON);
+        if (control)
+            snprintf(want, sizeof want, "\\u%04x", (unsigned)cp);
+        else
+            memcpy(want, b, len), want[len] = '\0';
+        assert_string_equal(out, want);
+    }
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_quote),
+        cmocka_unit_test(test_controls),
+        cmocka_unit_test(test_controls_every_code_point),
         cmocka_unit_test(test_valid),
         cmocka_unit_test(test_overlong),
         cmocka_unit_test(test_surrogates_and_range),
