@@ -109,7 +109,7 @@ bool utf8_no_controls(const char *s, size_t n, bool lines)
 {
     const unsigned char *u = (const unsigned char *)s;
     for (size_t i = 0; i < n;) {
-        size_t len = seq_len(u + i, n - i);
+        size_t len = utf8_seq_len((const char *)u + i, n - i);
         if (len == 0 || is_control(u + i, len, lines))
             return false;
         i += len;
@@ -122,7 +122,7 @@ size_t utf8_mask_controls(char *s, bool lines)
     unsigned char *u = (unsigned char *)s;
     size_t n = strlen(s), o = 0;
     for (size_t i = 0; i < n;) {
-        size_t len = seq_len(u + i, n - i);
+        size_t len = utf8_seq_len((const char *)u + i, n - i);
         if (len == 0 || is_control(u + i, len, lines)) {
             u[o++] = '?';
             i += len ? len : 1;
@@ -144,7 +144,7 @@ size_t utf8_escape(char *out, size_t cap, const char *s, size_t n, utf8_esc how)
     if (cap > 0)
         out[0] = '\0';
     for (size_t i = 0; i < n;) {
-        size_t len = seq_len(u + i, n - i);
+        size_t len = utf8_seq_len((const char *)u + i, n - i);
         char esc[8];
         const char *piece = (const char *)u + i;
         size_t plen = len;
