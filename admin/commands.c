@@ -487,14 +487,7 @@ static int parse(const command *c, admin_opts *o, int argc, char **argv, adm_req
  */
 static void show(FILE *f, const char *s, size_t n, utf8_esc how)
 {
-    size_t cap = UTF8_ESCAPE_MAX(n);
-    char *e = malloc(cap);
-    if (!e) {
-        fputs("(out of memory)", f);
-        return;
-    }
-    fwrite(e, 1, utf8_escape(e, cap, s, n, how), f);
-    free(e);
+    utf8_fwrite_escaped(f, s, n, how);
 }
 
 /* "banter-admin: TEXT\n" with TEXT (from the server) shown. */

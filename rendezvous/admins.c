@@ -50,14 +50,7 @@ static void notify(const cli_ctx *ctx, const char *name, bool ended_means_disabl
  * drive the terminal on the server machine either. */
 static void put_escaped(FILE *f, const char *s, size_t n, utf8_esc how)
 {
-    size_t cap = UTF8_ESCAPE_MAX(n);
-    char *e = malloc(cap);
-    if (!e) {
-        fputs("(out of memory)", f);
-        return;
-    }
-    fwrite(e, 1, utf8_escape(e, cap, s, n, how), f);
-    free(e);
+    utf8_fwrite_escaped(f, s, n, how);
 }
 
 /* Print res; the exit code. */

@@ -4,6 +4,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 bool utf8_valid(const char *s, size_t len)
@@ -170,4 +171,16 @@ size_t utf8_escape(char *out, size_t cap, const char *s, size_t n, utf8_esc how)
         i += len;
     }
     return need;
+}
+
+void utf8_fwrite_escaped(FILE *f, const char *s, size_t n, utf8_esc how)
+{
+    size_t cap = UTF8_ESCAPE_MAX(n);
+    char *e = malloc(cap);
+    if (!e) {
+        fputs("(out of memory)", f);
+        return;
+    }
+    fwrite(e, 1, utf8_escape(e, cap, s, n, how), f);
+    free(e);
 }

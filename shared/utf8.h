@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 bool utf8_valid(const char *s, size_t len);
 
@@ -60,5 +61,9 @@ typedef enum utf8_esc {
  * does: it was cut when that is cap or more.
  */
 size_t utf8_escape(char *out, size_t cap, const char *s, size_t n, utf8_esc how);
+/* s[0..n) written to f escaped as utf8_escape does (what a server or an
+ * account sent, on a person's terminal); "(out of memory)" when the room
+ * for it cannot be had. */
+void utf8_fwrite_escaped(FILE *f, const char *s, size_t n, utf8_esc how);
 
 #endif
