@@ -91,16 +91,24 @@ static int on_hello(void *ud, const uint8_t key[static 32], const char *name, co
     return 0;
 }
 
+/* A node's LAN side named "a" under a new identity (*id; the caller
+ * frees both), listening on any port. */
+static lan *lan_open(identity **id)
+{
+    static const lan_callbacks cb = {.hello = on_hello};
+    lan_config cfg = {.port = 0};
+    g_strlcpy(cfg.name, "a", sizeof cfg.name);
+    lan *l;
+    assert_int_equal(identity_generate(id, bcrypto_rng_system()), 0);
+    assert_int_equal(lan_new(&l, NULL, *id, &cfg, &cb, NULL), 0);
+    return l;
+}
+
 static void test_same_address_backs_off(void **state)
 {
     (void)state;
     identity *id;
-    assert_int_equal(identity_generate(&id, bcrypto_rng_system()), 0);
-    lan_callbacks cb = {.hello = on_hello};
-    lan_config cfg = {.port = 0};
-    g_strlcpy(cfg.name, "a", sizeof cfg.name);
-    lan *l;
-    assert_int_equal(lan_new(&l, NULL, id, &cfg, &cb, NULL), 0);
+    lan *l = lan_open(&id);
     sentinel s1, s2;
     sentinel_open(&s1);
     sentinel_open(&s2);
@@ -140,12 +148,7 @@ static void test_dials_per_address(void **state)
 {
     (void)state;
     identity *id;
-    assert_int_equal(identity_generate(&id, bcrypto_rng_system()), 0);
-    lan_callbacks cb = {.hello = on_hello};
-    lan_config cfg = {.port = 0};
-    g_strlcpy(cfg.name, "a", sizeof cfg.name);
-    lan *l;
-    assert_int_equal(lan_new(&l, NULL, id, &cfg, &cb, NULL), 0);
+    lan *l = lan_open(&id);
     sentinel tar;
     sentinel_open(&tar);
     tar.hold = true;
