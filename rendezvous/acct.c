@@ -1379,6 +1379,11 @@ static const struct {
     [ADM_ANNOUNCE_REPORT] = {h_announce_report, NULL},
 };
 
+static bool audit_first(const adm_request *rq)
+{
+    return adm_cmd_get(rq->cmd)->change && !handlers[rq->cmd].work && handlers[rq->cmd].live;
+}
+
 /* ---- the entry points ---- */
 
 void acct_describe(const adm_request *rq, char *dst, size_t cap)
@@ -1408,27 +1413,46 @@ void acct_describe(const adm_request *rq, char *dst, size_t cap)
         dst[cap - 1] = '\0';
 }
 
-/* Append rq and its result to the audit log (a failure is told: the
- * action happened, its record did not; errmsg gets why, for the log).
- * Database half. */
-static void audit(const acct_ctx *x, const adm_request *rq, out *o, char *errmsg, size_t cap)
+/* What an audit entry of rq says: its arguments and how it went (ok: the
+ * result when o has not failed). */
+static void audit_texts(const adm_request *rq, const out *o, const char *ok,
+                        char target[static DB_AUDIT_TEXT], char result[static DB_AUDIT_TEXT])
 {
-    char target[DB_AUDIT_TEXT], result[DB_AUDIT_TEXT];
-    acct_describe(rq, target, sizeof target);
+    acct_describe(rq, target, DB_AUDIT_TEXT);
     if (o->failed)
-        snprintf(result, sizeof result, "%s: %.*s", o->error, (int)buf_len(&o->text),
+        snprintf(result, DB_AUDIT_TEXT, "%s: %.*s", o->error, (int)buf_len(&o->text),
                  (const char *)buf_data(&o->text));
     else
-        snprintf(result, sizeof result, "ok");
+        snprintf(result, DB_AUDIT_TEXT, "%s", ok);
     size_t rl = strlen(result);
     if (rl > 0 && result[rl - 1] == '\n')
         result[rl - 1] = '\0';
+}
+
+/* Whether rq changes only the running server (no database half: session
+ * kick, log level, policy set, plug-in control). Such a command is
+ * recorded first, as "accepted", and runs only once its entry is
+ * written; a failure after that gets an entry of its own. */
+static bool audit_first(const adm_request *rq);
+
+/* Append rq and its result to the audit log (a failure is told: the
+ * action happened, its record did not; errmsg gets why, for the log; a
+ * command recorded first is refused instead, with EAUDIT, and does
+ * nothing). Database half. */
+static void audit(const acct_ctx *x, const adm_request *rq, out *o, char *errmsg, size_t cap)
+{
+    char target[DB_AUDIT_TEXT], result[DB_AUDIT_TEXT];
+    bool first = audit_first(rq) && !o->failed;
+    audit_texts(rq, o, first ? "accepted" : "ok", target, result);
     int r = db_audit_append(x->d, x->id, x->now_ms, x->actor, adm_cmd_get(rq->cmd)->wire, target,
                             result, NULL);
     if (r == 0)
         return;
     snprintf(errmsg, cap, "%s", r == BANTER_EDB ? db_errmsg(x->d) : banter_strerror(r));
-    say(o, "warning: the audit log could not record this: %s\n", errmsg);
+    if (first)
+        (void)fail(o, "EAUDIT", "nothing was done: the audit log cannot record it (%s)", errmsg);
+    else
+        say(o, "warning: the audit log could not record this: %s\n", errmsg);
 }
 
 /* Move o into res. */
@@ -1491,7 +1515,7 @@ static void step_first(const acct_ctx *x, const adm_request *rq, out *o)
 {
     if (!o->failed && handlers[rq->cmd].before)
         (void)handlers[rq->cmd].before(x, rq, o);
-    else if (!o->failed && !handlers[rq->cmd].work && handlers[rq->cmd].live)
+    else if (!o->failed && !handlers[rq->cmd].work && handlers[rq->cmd].live && !audit_first(rq))
         (void)handlers[rq->cmd].live(x, rq, o);
 }
 
@@ -1503,11 +1527,68 @@ static void step_db(const acct_ctx *x, const adm_request *rq, out *o, char *errm
     audit(x, rq, o, errmsg, cap);
 }
 
-static void step_last(const acct_ctx *x, const adm_request *rq, out *o)
+/* true when a command recorded first failed in its live half: its
+ * failure is to be recorded too. */
+static bool step_last(const acct_ctx *x, const adm_request *rq, out *o)
 {
-    if (!o->failed && handlers[rq->cmd].work && handlers[rq->cmd].live)
+    bool first = audit_first(rq) && !o->failed;
+    if (!o->failed && handlers[rq->cmd].live && (handlers[rq->cmd].work || first))
         (void)handlers[rq->cmd].live(x, rq, o);
     nomem_check(o);
+    return first && o->failed;
+}
+
+/* Record the failure of a command recorded first (its "accepted" entry
+ * is in the log); when the server runs, through the database thread. */
+struct followup {
+    core *k;
+    const identity *id;
+    int64_t now_ms;
+    const char *wire;
+    char actor[ACCT_ACTOR_MAX];
+    char target[DB_AUDIT_TEXT], result[DB_AUDIT_TEXT];
+};
+
+static int followup_work(db *d, void *arg, char errmsg[static DBQ_ERRMSG_LEN])
+{
+    struct followup *f = arg;
+    int r = db_audit_append(d, f->id, f->now_ms, f->actor, f->wire, f->target, f->result, NULL);
+    if (r)
+        snprintf(errmsg, DBQ_ERRMSG_LEN, "%s", r == BANTER_EDB ? db_errmsg(d) : banter_strerror(r));
+    return r;
+}
+
+static void followup_after(void *arg, int ret, const char *errmsg)
+{
+    struct followup *f = arg;
+    if (ret)
+        core_log(f->k, "cannot append to the audit log: %s", errmsg);
+    free(f);
+}
+
+static void audit_failure(const acct_ctx *x, const adm_request *rq, const out *o)
+{
+    struct followup *f = calloc(1, sizeof *f);
+    if (!f) {
+        if (x->k)
+            core_log(x->k, "cannot append to the audit log: out of memory");
+        return;
+    }
+    f->k = x->k;
+    f->id = x->id;
+    f->now_ms = x->now_ms;
+    f->wire = adm_cmd_get(rq->cmd)->wire;
+    snprintf(f->actor, sizeof f->actor, "%s", x->actor);
+    audit_texts(rq, o, "ok", f->target, f->result);
+    char why[DBQ_ERRMSG_LEN] = "";
+    int r = x->d   ? followup_work(x->d, f, why)
+            : x->k ? core_job(x->k, followup_work, followup_after, f)
+                   : BANTER_ESTATE;
+    if (r == 0 && !x->d)
+        return; /* the job frees f */
+    if (r && x->k)
+        core_log(x->k, "cannot append to the audit log: %s", why[0] ? why : banter_strerror(r));
+    free(f);
 }
 
 int acct_exec(const acct_ctx *x, const adm_request *rq, adm_result *res)
@@ -1526,7 +1607,8 @@ int acct_exec(const acct_ctx *x, const adm_request *rq, adm_result *res)
     step_db(x, rq, &o, why, sizeof why);
     if (why[0] && x->k)
         core_log(x->k, "cannot append to the audit log: %s", why);
-    step_last(&live, rq, &o);
+    if (step_last(&live, rq, &o))
+        audit_failure(x, rq, &o);
     return finish(rq, &o, res);
 }
 
@@ -1571,7 +1653,8 @@ static void job_after(void *arg, int ret, const char *errmsg)
     (void)ret;
     if (errmsg[0])
         core_log(j->x.k, "cannot append to the audit log: %s", errmsg);
-    step_last(&j->x, &j->rq, &j->o);
+    if (step_last(&j->x, &j->rq, &j->o))
+        audit_failure(&j->x, &j->rq, &j->o);
     int r = finish(&j->rq, &j->o, &res);
     j->done(j->arg, r, r ? NULL : &res);
     if (r == 0)

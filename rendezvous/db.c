@@ -457,6 +457,34 @@ void db_rollback(db *d)
         (void)run(d, S_ROLLBACK, "ROLLBACK");
 }
 
+int db_sp_begin(db *d, db_sp *sp, const char *name)
+{
+    char sql[64];
+    sp->name = name;
+    sp->outer = sqlite3_get_autocommit(d->sql) != 0;
+    snprintf(sql, sizeof sql, "SAVEPOINT %s", name);
+    return sqlh_exec(d->sql, sql, d->errmsg, sizeof d->errmsg);
+}
+
+int db_sp_end(db *d, const db_sp *sp, int ret)
+{
+    char sql[96];
+    if (ret == 0) {
+        snprintf(sql, sizeof sql, "RELEASE %s", sp->name);
+        ret = sqlh_exec(d->sql, sql, d->errmsg, sizeof d->errmsg);
+        if (ret == 0)
+            return 0;
+    }
+    if (sp->outer) {
+        if (!sqlite3_get_autocommit(d->sql))
+            (void)sqlite3_exec(d->sql, "ROLLBACK", NULL, NULL, NULL);
+    } else {
+        snprintf(sql, sizeof sql, "ROLLBACK TO %s; RELEASE %s", sp->name, sp->name);
+        (void)sqlite3_exec(d->sql, sql, NULL, NULL, NULL);
+    }
+    return ret;
+}
+
 /* db = postgresql://...: the schema brought up to date, then the
  * synchronous connection (db_pgs.h). */
 static int open_pg(db *d, const char *url)

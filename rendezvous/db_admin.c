@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "bcrypto.h"
@@ -53,9 +54,6 @@ static int exec_done(db *d, sqlite3_stmt *s)
     int rc = sqlite3_step(s);
     return rc == SQLITE_DONE ? 0 : db_fail(d, rc);
 }
-
-/* Undo a savepoint after a failure (whose message is kept). */
-static void undo(db *d, const char *sql) { (void)sqlite3_exec(d->sql, sql, NULL, NULL, NULL); }
 
 static int bind_text(db *d, sqlite3_stmt *s, int col, const char *t)
 {
@@ -347,7 +345,8 @@ int db_audit_append(db *d, const identity *id, int64_t now_ms, const char *actor
     }
     /* A savepoint works inside and outside a transaction; the read of the
      * last entry and the insert are one step for every writer. */
-    int ret = sqlh_exec(d->sql, "SAVEPOINT audit", d->errmsg, sizeof d->errmsg);
+    db_sp sp;
+    int ret = db_sp_begin(d, &sp, "audit");
     if (ret)
         return ret;
     ret = audit_last(d, &last, prev);
@@ -355,11 +354,7 @@ int db_audit_append(db *d, const identity *id, int64_t now_ms, const char *actor
         audit_seal(id, &a, last, prev, hash, sig);
         ret = audit_insert(d, &a, hash, sig);
     }
-    if (ret) {
-        undo(d, "ROLLBACK TO audit; RELEASE audit");
-        return ret;
-    }
-    ret = sqlh_exec(d->sql, "RELEASE audit", d->errmsg, sizeof d->errmsg);
+    ret = db_sp_end(d, &sp, ret);
     if (ret == 0 && seq)
         *seq = a.seq;
     return ret;
@@ -532,7 +527,8 @@ int db_device_revoke(db *d, const uint8_t key[static 32], const char *by, int64_
         return ret;
     snprintf(out, DB_MAX_USER + 1, "%s", u.name);
     sqlite3_stmt *s = NULL;
-    ret = sqlh_exec(d->sql, "SAVEPOINT revoke", d->errmsg, sizeof d->errmsg);
+    db_sp sp;
+    ret = db_sp_begin(d, &sp, "revoke");
     if (ret)
         return ret;
     ret = prep(d,
@@ -552,11 +548,7 @@ int db_device_revoke(db *d, const uint8_t key[static 32], const char *by, int64_
     sqlite3_finalize(s);
     if (ret == 0)
         ret = db_device_unbind(d, key) < 0 ? BANTER_EDB : 0;
-    if (ret) {
-        undo(d, "ROLLBACK TO revoke; RELEASE revoke");
-        return ret;
-    }
-    return sqlh_exec(d->sql, "RELEASE revoke", d->errmsg, sizeof d->errmsg);
+    return db_sp_end(d, &sp, ret);
 }
 
 int db_device_revoked(db *d, const uint8_t key[static 32])
@@ -776,6 +768,44 @@ static int backup_copy(db *d, const char *path, char *why, size_t whycap)
     return rc == SQLITE_OK ? 0 : BANTER_EDB;
 }
 
+/* Whether the file system of path (the backup's, the database's own)
+ * keeps room after a copy of d: the copy's size and then at least the
+ * database's size and DB_BACKUP_KEEP_FREE more, so that a backup can
+ * never fill the disk the database and its audit log write to. 0, or
+ * BANTER_ENOSPC / BANTER_EIO / BANTER_EDB with why. */
+static int backup_room(db *d, const char *path, char *why, size_t whycap)
+{
+    int64_t pages = 0, psize = 0;
+    int r = sqlh_query_one(d->sql, "PRAGMA main.page_count", &pages, NULL, 0, d->errmsg,
+                           sizeof d->errmsg);
+    if (r == 0)
+        r = sqlh_query_one(d->sql, "PRAGMA main.page_size", &psize, NULL, 0, d->errmsg,
+                           sizeof d->errmsg);
+    if (r) {
+        snprintf(why, whycap, "cannot read the database's size: %s", d->errmsg);
+        return r;
+    }
+    char dir[1024];
+    const char *slash = strrchr(path, '/');
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
+    struct statvfs v;
+    if (statvfs(dir[0] ? dir : "/", &v) != 0) {
+        snprintf(why, whycap, "cannot read the free space of %s: %s", dir, strerror(errno));
+        return BANTER_EIO;
+    }
+    uint64_t size = (uint64_t)pages * (uint64_t)psize;
+    uint64_t avail = (uint64_t)v.f_bavail * (uint64_t)v.f_frsize;
+    uint64_t keep = size > DB_BACKUP_KEEP_FREE ? size : DB_BACKUP_KEEP_FREE;
+    if (avail >= size && avail - size >= keep)
+        return 0;
+    snprintf(why, whycap,
+             "it would leave less than %llu MiB free on the server's disk (%llu MiB free, the "
+             "database is %llu MiB): remove old backups or make room",
+             (unsigned long long)(keep >> 20), (unsigned long long)(avail >> 20),
+             (unsigned long long)((size + (1u << 20) - 1) >> 20));
+    return BANTER_ENOSPC;
+}
+
 /* A backup's name: [A-Za-z0-9._-]+ ending in ".db", not starting with a
  * dot. Nothing SQLite or the server keeps beside the database ("-wal",
  * "-journal", ".key", ".sock") can be named so, and a name that exists
@@ -813,6 +843,9 @@ int db_backup(db *d, const char *name, char *path, size_t cap, char *why, size_t
         snprintf(why, whycap, "the backup's path is too long or the database has none");
         return ret;
     }
+    ret = backup_room(d, path, why, whycap);
+    if (ret)
+        return ret;
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
         snprintf(why, whycap, "cannot create %s: %s", path, strerror(errno));

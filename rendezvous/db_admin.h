@@ -171,7 +171,10 @@ BANTER_WUR int db_policy_put(db *d, const policy *p);
  * '_', '-', ending in ".db" (else BANTER_EINVAL with why: so it can never
  * be a file SQLite or the server keeps beside the database, such as a
  * journal); an existing file is never replaced (BANTER_EIO with why).
- * path gets the file's full path. */
+ * path gets the file's full path. BANTER_ENOSPC (nothing written) when
+ * the copy would leave less than the database's size, and at least
+ * DB_BACKUP_KEEP_FREE, free on the database's file system. */
+#define DB_BACKUP_KEEP_FREE (64ull << 20)
 BANTER_WUR int db_backup(db *d, const char *name, char *path, size_t cap, char *why, size_t whycap);
 
 #endif

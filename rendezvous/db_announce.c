@@ -62,7 +62,8 @@ int db_announce_add(db *d, int64_t now_ms, const char *actor, const char *depart
     if (d->pg)
         return pgs_announce_add(d, now_ms, actor, department, text, id, devices, people);
     sqlite3_stmt *s = NULL;
-    int ret = sqlh_exec(d->sql, "SAVEPOINT announce", d->errmsg, sizeof d->errmsg);
+    db_sp sp;
+    int ret = db_sp_begin(d, &sp, "announce");
     if (ret)
         return ret;
     ret = prep(d, "INSERT INTO announcements (ts, actor, department, text) VALUES (?1, ?2, ?3, ?4)",
@@ -84,11 +85,7 @@ int db_announce_add(db *d, int64_t now_ms, const char *actor, const char *depart
         *id = sqlite3_last_insert_rowid(d->sql);
         ret = address(d, *id, department, devices, people);
     }
-    if (ret) {
-        (void)sqlite3_exec(d->sql, "ROLLBACK TO announce; RELEASE announce", NULL, NULL, NULL);
-        return ret;
-    }
-    return sqlh_exec(d->sql, "RELEASE announce", d->errmsg, sizeof d->errmsg);
+    return db_sp_end(d, &sp, ret);
 }
 
 static int addressed(db *d, int64_t id, const uint8_t key[static 32], bool awaited)

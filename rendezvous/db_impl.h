@@ -179,4 +179,20 @@ typedef struct db_search_dialect {
 size_t db_search_text(const db_search_dialect *dl, const struct rv_search *q, uint32_t pub,
                       bool count, char *sql, size_t cap);
 
+/*
+ * A savepoint on SQLite, inside a transaction or beginning one (then its
+ * RELEASE commits). db_sp_begin: 0 or the error (nothing open). db_sp_end
+ * with ret, the steps' result: 0 releases, else undoes the savepoint's
+ * steps; a RELEASE that fails (a commit that could not write, the disk
+ * full) undoes them too, and a transaction the savepoint began is rolled
+ * back, so that nothing is left open on the connection. Returns ret, or
+ * the RELEASE's error.
+ */
+typedef struct db_sp {
+    const char *name; /* a constant identifier */
+    bool outer;       /* it began the transaction */
+} db_sp;
+BANTER_WUR int db_sp_begin(db *d, db_sp *sp, const char *name);
+BANTER_WUR int db_sp_end(db *d, const db_sp *sp, int ret);
+
 #endif

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test: seconds 22
+# test: seconds 24
 # SPDX-License-Identifier: MIT
 #
 # test_admin.sh - banter-admin against a running banter-rendezvous (ASan
@@ -16,6 +16,8 @@
 #      control characters escaped;
 #   3. a revoked device: its live session ends at once, it can never log
 #      in again (EREVOKED); session kick ends live sessions;
+#   3b. session kick, log level, policy set: recorded before they act,
+#      refused (EAUDIT) when the audit log cannot be written;
 #   4. the organisation's policy: set by admins only, signed, pushed at
 #      once and at login to devices whose HELLO asks for it, applied to
 #      the directory's public fields, kept across a restart;
@@ -209,6 +211,48 @@ bg_kill b
 out=$(pr bob.key ready)
 has "$out" '^recv auth ok user=bob ' || t_fail "kick" "bob cannot come back: $out"
 t_pass "device revoke ended the live session in $t ms and the device is refused (EREVOKED); session list; session kick ended bob's session in $tk ms, and bob may log in again"
+
+# ---- 3b. what changes only the running server is recorded first ----
+# A failing audit log (a trigger stands for a full disk) refuses session
+# kick, log level and policy set before they act; once it writes again,
+# the entry says "accepted" before the action, and a failure after it
+# gets an entry of its own.
+bgp b bob.key ready wait=60000
+wait_out b '^ready$' 10 || t_fail "audit first" "$(cat "$T/b.out")"
+if $pg; then
+    sql "CREATE FUNCTION audit_full() RETURNS trigger LANGUAGE plpgsql AS \$\$BEGIN RAISE EXCEPTION 'could not extend file: No space left on device'; END\$\$; CREATE TRIGGER audit_full BEFORE INSERT ON audit FOR EACH ROW EXECUTE FUNCTION audit_full()" >/dev/null ||
+        t_fail "audit first" "cannot make the trigger"
+else
+    sql "CREATE TRIGGER audit_full BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END" >/dev/null ||
+        t_fail "audit first" "cannot make the trigger"
+fi
+nlog=$(grep -c 'log level debug (set by' "$T/main.err")
+out=$(adm boss.key session kick bob)
+[ $? -eq 1 ] && has "$out" 'nothing was done: the audit log cannot record it.*EAUDIT' || t_fail "kick, no audit" "$out"
+out=$(adm boss.key log level debug)
+[ $? -eq 1 ] && has "$out" 'EAUDIT' || t_fail "log level, no audit" "$out"
+out=$(adm boss.key policy set max_file_mb 30)
+[ $? -eq 1 ] && has "$out" 'EAUDIT' || t_fail "policy set, no audit" "$out"
+grep -q 'cannot append to the audit log' "$T/main.err" || t_fail "audit first" "not in the server's log"
+[ "$(grep -c 'log level debug (set by' "$T/main.err")" = "$nlog" ] || t_fail "log level, no audit" "the level changed"
+out=$(adm boss.key policy show) && has "$out" '^no policy set yet' || t_fail "policy set, no audit" "$out"
+kill -0 "${BGP[b]}" 2>/dev/null && ! grep -qE '^(recv bye|closed)' "$T/b.out" ||
+    t_fail "kick, no audit" "bob's session ended: $(cat "$T/b.out")"
+if $pg; then
+    sql "DROP TRIGGER audit_full ON audit; DROP FUNCTION audit_full()" >/dev/null
+else
+    sql "DROP TRIGGER audit_full" >/dev/null
+fi || t_fail "audit first" "cannot drop the trigger"
+out=$(adm boss.key session kick bob) && has "$out" '^ended 1 session of bob' || t_fail "kick" "$out"
+wait_out b '^(recv bye session ended by an admin|closed)' 10 || t_fail "kick" "bob: $(cat "$T/b.out")"
+bg_kill b
+out=$(adm boss.key log level verbose)
+[ $? -eq 1 ] && has "$out" 'no log level "verbose"' || t_fail "log level verbose" "$out"
+out=$(adm boss.key audit tail -n 4)
+has "$out" 'session.kick name=bob: accepted' && has "$out" 'log.level level=verbose: accepted' &&
+    has "$out" 'log.level level=verbose: EINVAL: no log level' || t_fail "audit first" "$out"
+out=$(adm boss.key audit verify) && has "$out" 'is intact' || t_fail "audit first" "$out"
+t_pass "with the audit log failing, session kick, log level and policy set are refused (EAUDIT, exit 1) and do nothing; then recorded as accepted before they act, a failure after that recorded too"
 
 # ---- 4. the organisation's policy ----
 out=$(adm boss.key policy show) && has "$out" '^no policy set yet' && has "$out" '^public_fields +display_name$' ||

@@ -127,8 +127,8 @@ t_pass "an auditor may list but not change (EPERM, exit 5); a device key and an 
 # ---- 4. audited ----
 adm boss.key audit tail -n 30
 [ "$RC" = 0 ] || t_fail audit "exit $RC: $OUT"
-for want in "^ +[0-9]+ .* admin [0-9]+ plugin.disable name=audit: ok" "admin [0-9]+ plugin.enable name=audit: ok" \
-    "admin [0-9]+ plugin.restart name=audit: ok" "plugin.restart name=nosuch: ENOENT" \
+for want in "^ +[0-9]+ .* admin [0-9]+ plugin.disable name=audit: accepted" "admin [0-9]+ plugin.enable name=audit: accepted" \
+    "admin [0-9]+ plugin.restart name=audit: accepted" "plugin.restart name=nosuch: ENOENT" \
     "auditor [0-9]+ plugin.restart name=audit: EPERM" "auditor [0-9]+ plugin.list: ok"; do
     has "$OUT" "$want" || t_fail audit "no \"$want\" in: $OUT"
 done
