@@ -82,6 +82,37 @@ static gchar *visible_only(const gchar *s)
     return g_string_free(o, FALSE);
 }
 
+/* Whether c is shown as an at sign ('@' and its compatibility forms,
+ * U+FE6B and U+FF20): a LAN name may not begin like an @ACCOUNT. */
+static bool at_sign(gunichar c) { return c == '@' || c == 0xfe6b || c == 0xff20; }
+
+/* What a LAN device's name is kept and shown as: NFC, without what cannot
+ * be seen (ignorable code points, bidi controls among them: a name cannot
+ * be shown in another order than it is compared in), white space one
+ * space, and no leading at sign (only accounts are @NAME). out gets at
+ * most cap - 1 bytes, cut at a character; "" when nothing is left. */
+static void clean_name(const char *name, char *out, size_t cap)
+{
+    out[0] = '\0';
+    gchar *norm = g_utf8_normalize(name, -1, G_NORMALIZE_NFC);
+    gchar *seen = norm ? visible_only(norm) : NULL;
+    const gchar *p = seen;
+    while (p && *p && (at_sign(g_utf8_get_char(p)) || g_unichar_isspace(g_utf8_get_char(p))))
+        p = g_utf8_next_char(p);
+    if (p) {
+        size_t n = strlen(p);
+        if (n >= cap) {
+            n = cap - 1;
+            while (n > 0 && ((unsigned char)p[n] & 0xc0) == 0x80)
+                n--;
+        }
+        memcpy(out, p, n);
+        out[n] = '\0';
+    }
+    g_free(seen);
+    g_free(norm);
+}
+
 void contacts_fold(const char *name, char *out, size_t cap)
 {
     out[0] = '\0';
@@ -569,6 +600,11 @@ int contacts_admit(contacts *cs, const uint8_t key[static 32], const char *name,
     memset(out, 0, sizeof *out);
     if (!name || !utf8_valid(name, strlen(name)) || strlen(name) > BANTER_MAX_NAME)
         return BANTER_EINVAL;
+    char shown[BANTER_MAX_NAME + 1];
+    clean_name(name, shown, sizeof shown);
+    if (!shown[0])
+        return BANTER_EINVAL;
+    name = shown;
     if (account && (!cs->server_fpd[0] || is_revoked(cs, key)))
         account = NULL;
     memcpy(out->dev.key, key, 32);

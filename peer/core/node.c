@@ -628,7 +628,11 @@ static int admit(node *n, const uint8_t key[static 32], const char *name, const 
     int r = contacts_admit(n->cs, key, name, source, addr, account, &res);
     *what = res.what;
     if (r) {
-        g_printerr("banter: cannot admit a device: %s\n", banter_strerror(r));
+        if (r == BANTER_EINVAL)
+            g_printerr("banter: a device's name has nothing visible in it (or is not UTF-8): "
+                       "not admitted\n");
+        else
+            g_printerr("banter: cannot admit a device: %s\n", banter_strerror(r));
         return r;
     }
     if (res.text[0])

@@ -315,6 +315,49 @@ static void test_tofu(void **state)
     (void)admit(f, 3, longname, NULL, ADMIT_NEW);
 }
 
+/* A LAN name is kept and shown as it is compared: a bidi override that
+ * would show "ecila" as "alice", invisible characters and a leading at
+ * sign (only accounts are @NAME) are taken out; a name with nothing
+ * visible is refused. */
+static void test_names_shown_as_compared(void **state)
+{
+    struct fixture *f = *state;
+    (void)admit(f, 1, "alice", NULL, ADMIT_NEW);
+    contacts_admit_result r = admit(f, 2,
+                                    "\xe2\x80\xae"
+                                    "ecila",
+                                    NULL, ADMIT_NEW); /* U+202E */
+    assert_string_equal(r.contact.name, "ecila");
+    assert_string_equal(r.dev.name, "ecila");
+    assert_string_equal(device_of(f, 2).name, "ecila");
+    r = admit(f, 3,
+              "\xe2\x81\xa7"
+              "b\xe2\x80\x8bob\xe2\x81\xa9  smith ",
+              NULL, ADMIT_NEW); /* U+2067 ... U+2069, U+200B */
+    assert_string_equal(r.contact.name, "bob smith");
+    r = admit(f, 4, "@carol", NULL, ADMIT_NEW);
+    assert_string_equal(r.contact.name, "carol");
+    r = admit(f, 5, "\xef\xbc\xa0 dave", NULL, ADMIT_NEW); /* U+FF20, fullwidth @ */
+    assert_string_equal(r.contact.name, "dave");
+    /* Known, renaming itself: the same rule. */
+    r = admit(f, 4,
+              "\xe2\x80\xae"
+              "lorac",
+              NULL, ADMIT_RENAMED);
+    assert_string_equal(r.contact.name, "lorac");
+    /* A name that says the same as a known one after the cleaning claims it. */
+    r = admit(f, 6, "@alice\xe2\x80\x8b", NULL, ADMIT_CHANGED);
+    assert_int_equal(r.dev.trust, TRUST_CHANGED);
+    /* Nothing visible: refused, nothing stored. */
+    uint8_t key[32];
+    fill_key(key, 7);
+    store_device d;
+    contacts_admit_result res;
+    assert_int_equal(contacts_admit(f->cs, key, "\xe2\x80\x8b@ ", "lan", "", NULL, &res),
+                     BANTER_EINVAL);
+    assert_int_equal(store_device_get(f->st, key, &d), BANTER_ENOENT);
+}
+
 /* A new key with a known LAN contact's name, in any case or width, claims
  * that contact: changed, nothing is sent until someone verifies. */
 static void test_new_key_claims_known_name(void **state)
@@ -992,6 +1035,7 @@ int main(void)
         cmocka_unit_test(test_fold),
         cmocka_unit_test(test_account_key),
         T(test_tofu),
+        T(test_names_shown_as_compared),
         T(test_new_key_claims_known_name),
         T(test_known_key_renames_into_trusted_name),
         T(test_lan_claim_does_not_hide_org),

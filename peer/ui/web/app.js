@@ -300,6 +300,20 @@
     return p.display_name || p.name || p.user || (p.fingerprint || '').slice(0, 11);
   }
 
+  // The name as compared: what two names that look alike share (case,
+  // width, invisible characters do not count).
+  function foldName(s) {
+    return (s || '').normalize('NFKC').replace(/[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0]/g, '')
+      .replace(/\s+/g, ' ').trim().toLowerCase();
+  }
+
+  // What tells a person apart from whoever chose the same display name:
+  // the organisation account (@name), else the fingerprint's first digits.
+  function handleOf(p) {
+    if (p.org && p.org.account) return `@${p.org.account}`;
+    return p.fingerprint ? `key ${p.fingerprint.slice(0, 5)}` : '';
+  }
+
   function presence(p) {
     if (p.status && p.status !== 'offline') return p.status;
     return p.online ? 'online' : 'offline';
@@ -423,13 +437,24 @@
       ? document.activeElement.dataset.key : null;
     list.replaceChildren();
     let total = 0;
+    // Names shown by more than one contact: each gets its handle and a mark.
+    const seen = new Map();
+    for (const p of state.peers.values()) {
+      const f = foldName(displayName(p));
+      seen.set(f, (seen.get(f) || 0) + 1);
+    }
     for (const [key, p] of sortedPeers()) {
       const n = unread(key);
       total += n;
       const av = el('span', { class: 'avatar', 'aria-hidden': 'true' });
       avatar(av, displayName(p), key, presence(p));
-      const label = `${displayName(p)}, ${presence(p)}${n ? `, ${n} unread` : ''}` +
-        (p.trust === 'changed' ? ', key changed' : p.trust === 'verified' ? ', verified' : '');
+      const clash = seen.get(foldName(displayName(p))) > 1;
+      const org = p.org && p.org.account;
+      const handle = org && foldName(displayName(p)) !== foldName(org) ? handleOf(p)
+        : clash ? handleOf(p) : '';
+      const label = `${displayName(p)}${handle ? ` (${handle})` : ''}, ${presence(p)}${n ? `, ${n} unread` : ''}` +
+        (p.trust === 'changed' ? ', key changed' : p.trust === 'verified' ? ', verified' : '') +
+        (clash ? ', another contact has the same name' : '');
       const b = el('button', {
         class: 'contact', type: 'button', 'data-key': key, 'aria-label': label,
         'aria-current': state.current === key ? 'true' : null,
@@ -437,7 +462,10 @@
         onkeydown: (e) => contactKeys(e),
       }, av,
       el('span', { class: 'who' },
-        el('span', { class: 'name' }, displayName(p), ...badges(p)),
+        el('span', { class: 'name' }, el('bdi', { text: displayName(p) }),
+          handle ? el('span', { class: 'handle', text: handle }) : null,
+          clash ? el('span', { class: 'badge clash', text: 'same name', title: 'Another contact shows the same name: tell them apart by the account or the key' }) : null,
+          ...badges(p)),
         el('span', { class: 'line', text: lastLine(key, p) })),
       el('span', { class: 'side' },
         lastMessage(key) ? el('span', { class: 'when', text: shortTime(lastMessage(key).ts) }) : null,
@@ -465,16 +493,17 @@
     list.replaceChildren();
     const pending = state.contacts.filter((c) => c.state === 'incoming' || c.state === 'outgoing');
     for (const c of pending) {
-      const name = c.display_name || c.user;
+      const name = c.display_name ? `${c.display_name} (@${c.user})` : `@${c.user}`;
       const av = el('span', { class: 'avatar small', 'aria-hidden': 'true' });
-      avatar(av, name, c.user);
+      avatar(av, c.display_name || c.user, c.user);
       const actions = c.state === 'incoming'
         ? [el('button', { class: 'btn small primary', type: 'button', text: 'Accept', 'aria-label': `Accept ${name}'s contact request`, onclick: () => contactOp('approve', c.user, `${name} is now a contact`) }),
           el('button', { class: 'btn small', type: 'button', text: 'Decline', 'aria-label': `Decline ${name}'s contact request`, onclick: () => contactOp('deny', c.user, `Declined ${name}`) })]
         : [el('button', { class: 'btn small', type: 'button', text: 'Withdraw', 'aria-label': `Withdraw your request to ${name}`, onclick: () => contactOp('remove', c.user, `Withdrew the request to ${name}`) })];
       list.append(el('li', { class: 'request' },
         el('div', { class: 'req-who' }, av,
-          el('span', { class: 'who' }, el('strong', { text: name }),
+          el('span', { class: 'who' }, el('strong', {}, el('bdi', { text: c.display_name || c.user })),
+            c.display_name ? el('span', { class: 'handle', text: `@${c.user}` }) : null,
             el('span', { class: 'line', text: c.state === 'incoming' ? 'wants to be your contact' : 'has not answered yet' }))),
         el('div', { class: 'req-actions' }, ...actions)));
     }
@@ -516,8 +545,8 @@
       const av = el('span', { class: 'avatar small', 'aria-hidden': 'true' });
       avatar(av, name, u.user);
       list.append(el('li', { class: 'dir-entry' }, av,
-        el('span', { class: 'who' }, el('strong', { text: name }),
-          el('span', { class: 'line', text: [u.user, u.department, u.title].filter(Boolean).join(' · ') })),
+        el('span', { class: 'who' }, el('strong', {}, el('bdi', { text: name })),
+          el('span', { class: 'line', text: [`@${u.user}`, u.department, u.title].filter(Boolean).join(' · ') })),
         c ? el('span', { class: 'note', text: c.state === 'approved' ? 'contact' : c.state })
           : el('button', { class: 'btn small', type: 'button', text: 'Add', 'aria-label': `Ask ${name} to be your contact`, onclick: () => contactOp('request', u.user, `Request sent to ${name}`) })));
     }
@@ -586,7 +615,10 @@
     const p = state.peers.get(key) || { name: key };
     const name = displayName(p);
     avatar($('conv-avatar'), name, key, presence(p));
-    $('conv-name').replaceChildren(name, ...badges(p));
+    const org = p.org && p.org.account;
+    $('conv-name').replaceChildren(el('bdi', { text: name }),
+      ...(org && foldName(name) !== foldName(org) ? [el('span', { class: 'handle', text: `@${org}` })] : []),
+      ...badges(p));
     const bits = [presence(p)];
     if (p.text) bits.push(p.text);
     if (p.org && p.org.account) bits.push(`organisation account ${p.org.account}`);
