@@ -803,13 +803,18 @@ static int h_config_show(const acct_ctx *x, const adm_request *rq, out *o)
     const core_limits *l = &x->k->lim;
     say(o,
         "mailbox_ttl_days          %lld\nmailbox_quota_messages    %lld\n"
-        "mailbox_quota_bytes       %lld\ndirectory_public_fields   %s\n"
+        "mailbox_quota_bytes       %lld\nmailbox_sender_percent    %lld (%lld copies, %lld "
+        "bytes)\ndirectory_public_fields   %s\n"
         "certificate_ttl_days      %lld\n",
         (long long)(l->ttl_ms / DAY_MS), (long long)l->quota_messages, (long long)l->quota_bytes,
+        (long long)l->sender_pct, (long long)l->sender_messages, (long long)l->sender_bytes,
         pub[0] ? pub : "(none)", (long long)(AUTH_CERT_TTL_MS / DAY_MS));
     put_int(o, o->data, "mailbox_ttl_ms", l->ttl_ms);
     put_int(o, o->data, "mailbox_quota_messages", l->quota_messages);
     put_int(o, o->data, "mailbox_quota_bytes", l->quota_bytes);
+    put_int(o, o->data, "mailbox_sender_percent", l->sender_pct);
+    put_int(o, o->data, "mailbox_sender_messages", l->sender_messages);
+    put_int(o, o->data, "mailbox_sender_bytes", l->sender_bytes);
     put_str(o, o->data, "directory_public_fields", pub);
     put_int(o, o->data, "certificate_ttl_ms", AUTH_CERT_TTL_MS);
     return 0;

@@ -35,6 +35,7 @@ void config_defaults(config *c)
     c->ttl_days = CONFIG_TTL_DAYS;
     c->quota_messages = CONFIG_QUOTA_MSGS;
     c->quota_mb = CONFIG_QUOTA_MB;
+    c->sender_pct = CONFIG_SENDER_PCT;
     c->public_fields = DIR_PUBLIC_DEFAULT;
     c->turn_ttl_s = CONFIG_TURN_TTL_S;
     c->probe = true;
@@ -103,6 +104,7 @@ static int set_number(config *c, const kvconf *k, const char *key, const char *v
         {"message_ttl_days", 1, 3650, offsetof(config, ttl_days)},
         {"quota_messages", 1, 10000000, offsetof(config, quota_messages)},
         {"quota_mb", 1, 1048576, offsetof(config, quota_mb)},
+        {"quota_sender_percent", 1, 100, offsetof(config, sender_pct)},
         {"turn_ttl_s", 600, 86400, offsetof(config, turn_ttl_s)},
     };
     *known = false;
@@ -282,12 +284,12 @@ static int set_key(void *ud, const kvconf *k, const char *key, const char *value
     if (known)
         return r;
     utf8_quote(q, key, strlen(key));
-    return kvconf_fail(
-        k, BANTER_EFORMAT,
-        "unknown key %s (known: listen, db, message_ttl_days, quota_messages, "
-        "quota_mb, directory_public_fields, stun, turn, turn_secret, turn_ttl_s, probe, "
-        "instance, state, cluster_listen)",
-        q);
+    return kvconf_fail(k, BANTER_EFORMAT,
+                       "unknown key %s (known: listen, db, message_ttl_days, quota_messages, "
+                       "quota_mb, quota_sender_percent, directory_public_fields, stun, turn, "
+                       "turn_secret, turn_ttl_s, probe, "
+                       "instance, state, cluster_listen)",
+                       q);
 }
 
 int config_set(config *c, const char *key, const char *value, char *why, size_t cap)

@@ -24,6 +24,11 @@
  *                        default 10000)
  *   quota_mb = N         MiB of copies stored for one account at most
  *                        (1..1048576, default 100)
+ *   quota_sender_percent = N  the share of those two one sending account
+ *                        may hold of another account's mailbox, in percent
+ *                        rounded up (1..100, default 25): over it that
+ *                        sender gets EQUOTA while others still reach the
+ *                        account (docs/rendezvous.md 6.3)
  *   directory_public_fields = LIST  the profile fields every account sees
  *                        of every other (dirview.h): field names separated
  *                        by commas, "" for none (default display_name);
@@ -78,6 +83,7 @@
 #define CONFIG_TTL_DAYS      30
 #define CONFIG_QUOTA_MSGS    10000
 #define CONFIG_QUOTA_MB      100
+#define CONFIG_SENDER_PCT    25
 #define CONFIG_TURN_TTL_S    3600
 #define CONFIG_SECRET_MAX    256
 
@@ -88,6 +94,7 @@ typedef struct config {
     int64_t ttl_days;
     int64_t quota_messages;
     int64_t quota_mb;
+    int64_t sender_pct;        /* quota_sender_percent */
     uint32_t public_fields;    /* dir_public (dirview.h) */
     struct rv_ice_servers ice; /* stun and turn URLs (no credentials) */
     char turn_secret[CONFIG_SECRET_MAX + 1];

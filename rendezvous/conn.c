@@ -56,6 +56,25 @@ void core_debug(const core *k, const char *fmt, ...)
     fflush(k->log);
 }
 
+/* n percent of v, rounded up, at least 1 (v >= 1, 1 <= pct <= 100). */
+static int64_t share_of(int64_t v, int64_t pct)
+{
+    int64_t s = v / 100 * pct + ((v % 100) * pct + 99) / 100;
+    return s < 1 ? 1 : s;
+}
+
+core_limits core_limits_make(int64_t ttl_days, int64_t quota_messages, int64_t quota_mb,
+                             int64_t sender_pct)
+{
+    core_limits l = {.ttl_ms = ttl_days * 24 * 3600 * 1000,
+                     .quota_messages = quota_messages,
+                     .quota_bytes = quota_mb * 1024 * 1024,
+                     .sender_pct = sender_pct};
+    l.sender_messages = share_of(l.quota_messages, sender_pct);
+    l.sender_bytes = share_of(l.quota_bytes, sender_pct);
+    return l;
+}
+
 int64_t core_wall_ms(void)
 {
     struct timespec ts;

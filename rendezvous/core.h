@@ -52,7 +52,17 @@ typedef struct core_limits {
     int64_t ttl_ms;         /* a stored copy is deleted unsent after this */
     int64_t quota_messages; /* copies per recipient account */
     int64_t quota_bytes;    /* bytes of copies per recipient account */
+    /* Of those, what one other sending account may hold in one recipient
+     * account's mailbox (quota_sender_percent, rounded up). */
+    int64_t sender_pct;
+    int64_t sender_messages;
+    int64_t sender_bytes;
 } core_limits;
+
+/* The limits for ttl_days, the mailbox quota and the sender's share of it
+ * in percent (config.h's keys). */
+core_limits core_limits_make(int64_t ttl_days, int64_t quota_messages, int64_t quota_mb,
+                             int64_t sender_pct);
 
 typedef struct core {
     uv_loop_t *loop;

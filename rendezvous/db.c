@@ -191,6 +191,36 @@ static const char *const migrations[] = {
     " read INTEGER,"
     " PRIMARY KEY (ann, key)) WITHOUT ROWID;"
     "CREATE INDEX IF NOT EXISTS announce_to_key ON announce_to (key, delivered);",
+    /* 6 -> 7: what each sending account's copies hold of each recipient
+     * account's mailbox (db_mail.h), for the sender's share of the quota:
+     * counted from the copies stored now, then kept by the triggers (a
+     * row while there is a copy). */
+    "CREATE TABLE IF NOT EXISTS mailbox_from ("
+    " user TEXT NOT NULL REFERENCES users (name) ON DELETE CASCADE,"
+    " sender TEXT NOT NULL,"
+    " count INTEGER NOT NULL,"
+    " bytes INTEGER NOT NULL,"
+    " PRIMARY KEY (user, sender)) WITHOUT ROWID;"
+    "DELETE FROM mailbox_from;"
+    "INSERT INTO mailbox_from (user, sender, count, bytes)"
+    " SELECT to_user, from_user, count(*), sum(size) FROM sealed GROUP BY to_user, from_user;"
+    "DROP TRIGGER sealed_added;"
+    "DROP TRIGGER sealed_deleted;"
+    "CREATE TRIGGER sealed_added AFTER INSERT ON sealed BEGIN"
+    " INSERT OR IGNORE INTO mailbox (user, count, bytes) VALUES (new.to_user, 0, 0);"
+    " UPDATE mailbox SET count = count + 1, bytes = bytes + new.size WHERE user = new.to_user;"
+    " INSERT OR IGNORE INTO mailbox_from (user, sender, count, bytes)"
+    " VALUES (new.to_user, new.from_user, 0, 0);"
+    " UPDATE mailbox_from SET count = count + 1, bytes = bytes + new.size"
+    " WHERE user = new.to_user AND sender = new.from_user;"
+    " END;"
+    "CREATE TRIGGER sealed_deleted AFTER DELETE ON sealed BEGIN"
+    " UPDATE mailbox SET count = count - 1, bytes = bytes - old.size WHERE user = old.to_user;"
+    " DELETE FROM mailbox_from WHERE user = old.to_user AND sender = old.from_user"
+    " AND count <= 1;"
+    " UPDATE mailbox_from SET count = count - 1, bytes = bytes - old.size"
+    " WHERE user = old.to_user AND sender = old.from_user;"
+    " END;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -330,6 +360,69 @@ static const char *const pg_migrations[] = {
     " read BIGINT,"
     " PRIMARY KEY (ann, key));"
     "CREATE INDEX IF NOT EXISTS announce_to_key ON announce_to (key, delivered);",
+    /* 6 -> 7: the triggers keep mailbox_from too, the usage row first
+     * (the order every writer takes the two in); sealed_put is
+     * db_mail_put_q (db_pgs_mail.c): each of its statements reads what
+     * was committed when it started, so those after the usage row's lock
+     * see what the previous holder wrote. */
+    "CREATE TABLE IF NOT EXISTS mailbox_from ("
+    " \"user\" TEXT NOT NULL REFERENCES users (name) ON DELETE CASCADE,"
+    " sender TEXT NOT NULL,"
+    " count BIGINT NOT NULL,"
+    " bytes BIGINT NOT NULL,"
+    " PRIMARY KEY (\"user\", sender));"
+    "LOCK TABLE mailbox IN EXCLUSIVE MODE;"
+    "DELETE FROM mailbox_from;"
+    "INSERT INTO mailbox_from (\"user\", sender, count, bytes)"
+    " SELECT to_user, from_user, count(*), sum(size) FROM sealed GROUP BY to_user, from_user;"
+    "CREATE OR REPLACE FUNCTION sealed_added() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+    " INSERT INTO mailbox (\"user\", count, bytes) VALUES (NEW.to_user, 1, NEW.size)"
+    " ON CONFLICT (\"user\") DO UPDATE SET count = mailbox.count + 1,"
+    " bytes = mailbox.bytes + NEW.size;"
+    " INSERT INTO mailbox_from (\"user\", sender, count, bytes)"
+    " VALUES (NEW.to_user, NEW.from_user, 1, NEW.size)"
+    " ON CONFLICT (\"user\", sender) DO UPDATE SET count = mailbox_from.count + 1,"
+    " bytes = mailbox_from.bytes + NEW.size;"
+    " RETURN NULL; END $$;"
+    "CREATE OR REPLACE FUNCTION sealed_deleted() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+    " UPDATE mailbox SET count = count - 1, bytes = bytes - OLD.size WHERE \"user\" = OLD.to_user;"
+    " DELETE FROM mailbox_from WHERE \"user\" = OLD.to_user AND sender = OLD.from_user"
+    " AND count <= 1;"
+    " IF NOT FOUND THEN"
+    " UPDATE mailbox_from SET count = count - 1, bytes = bytes - OLD.size"
+    " WHERE \"user\" = OLD.to_user AND sender = OLD.from_user;"
+    " END IF;"
+    " RETURN NULL; END $$;"
+    "CREATE OR REPLACE FUNCTION sealed_put(p_id BYTEA, p_dev BYTEA, p_to TEXT, p_from TEXT,"
+    " p_fdev BYTEA, p_flags BIGINT, p_size BIGINT, p_blob BYTEA, p_created BIGINT,"
+    " p_expires BIGINT, max_count BIGINT, max_bytes BIGINT, share_count BIGINT,"
+    " share_bytes BIGINT) RETURNS INTEGER LANGUAGE plpgsql AS $$"
+    " DECLARE c BIGINT; b BIGINT; sc BIGINT; sb BIGINT; res INTEGER := 0; n BIGINT;"
+    " self BOOLEAN := p_to = p_from;"
+    " BEGIN"
+    " SELECT count, bytes INTO c, b FROM mailbox WHERE \"user\" = p_to FOR UPDATE;"
+    " IF NOT FOUND THEN"
+    " INSERT INTO mailbox (\"user\", count, bytes) VALUES (p_to, 0, 0)"
+    " ON CONFLICT (\"user\") DO UPDATE SET count = mailbox.count RETURNING count, bytes INTO c, b;"
+    " END IF;"
+    " IF NOT self AND EXISTS (SELECT 1 FROM contacts WHERE \"user\" = p_to AND peer = p_from"
+    " AND blocked = 1) THEN RETURN 4; END IF;"
+    " SELECT count, bytes INTO c, b FROM mailbox WHERE \"user\" = p_to;"
+    " SELECT count, bytes INTO sc, sb FROM mailbox_from WHERE \"user\" = p_to AND sender = p_from;"
+    " IF c + 1 > max_count OR b + p_size > max_bytes THEN res := 2;"
+    " ELSIF NOT self AND (coalesce(sc, 0) + 1 > share_count"
+    " OR coalesce(sb, 0) + p_size > share_bytes) THEN res := 3;"
+    " END IF;"
+    " IF res = 0 THEN"
+    " INSERT INTO sealed (id, to_device, to_user, from_user, from_device, flags, size, blob,"
+    " created, expires) VALUES (p_id, p_dev, p_to, p_from, p_fdev, p_flags, p_size, p_blob,"
+    " p_created, p_expires) ON CONFLICT (id, to_device, from_device) DO NOTHING;"
+    " GET DIAGNOSTICS n = ROW_COUNT;"
+    " RETURN CASE WHEN n = 1 THEN 0 ELSE 1 END;"
+    " END IF;"
+    " IF EXISTS (SELECT 1 FROM sealed WHERE id = p_id AND to_device = p_dev"
+    " AND from_device = p_fdev) THEN RETURN 1; END IF;"
+    " RETURN res; END $$;",
 };
 _Static_assert(sizeof pg_migrations / sizeof pg_migrations[0] == SCHEMA_VERSION,
                "every migration has a PostgreSQL form: append to pg_migrations too");

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "db_impl.h"
+#include "db_mail.h"
 #include "db_pgs.h"
 
 int db_rel_list(db *d, const char *user, db_rel **out, size_t *n)
@@ -119,6 +120,8 @@ int db_rel_write(db *d, const char *a, const char *b, rel_side sa, rel_side sb, 
     if (d->pg)
         return pgs_rel_write(d, a, b, sa, sb, now_ms);
     int ret = db_begin(d);
+    if (ret == 0)
+        ret = db_mail_purge_blocked(d, a, b, sa.blocked, sb.blocked);
     if (ret == 0)
         ret = side_put(d, a, b, sa, now_ms);
     if (ret == 0)

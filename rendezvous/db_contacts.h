@@ -35,7 +35,11 @@ BANTER_WUR int db_rel_list(db *d, const char *user, db_rel **out, size_t *n);
 BANTER_WUR int db_rel_pair(db *d, const char *a, const char *b, rel_side *sa, rel_side *sb);
 
 /* Store both sides of the pair in one transaction (a side that no longer
- * exists is deleted). BANTER_EDB when an account does not exist. */
+ * exists is deleted). A side that is blocked takes back, in the same
+ * transaction, what the other account stored for it and was not
+ * delivered (db_mail_purge_from, locked first, so that no copy from the
+ * blocked account is stored after it commits). BANTER_EDB when an account
+ * does not exist. */
 BANTER_WUR int db_rel_write(db *d, const char *a, const char *b, rel_side sa, rel_side sb,
                             int64_t now_ms);
 

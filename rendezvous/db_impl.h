@@ -42,6 +42,8 @@ enum db_slot {
     S_MAIL_DEL_ID,
     S_MAIL_FETCH,
     S_MAIL_EXPIRE,
+    S_MAIL_SENDER,
+    S_MAIL_PURGE_FROM,
     S_RCPT_COUNT,
     S_RCPT_PAGE,
     S_SLOT_COUNT

@@ -90,23 +90,74 @@ static int bind_sealed(sqlite3_stmt *s, const db_sealed *m)
     return rc;
 }
 
+/* Whether user blocked sender, and what sender's copies hold of user's
+ * mailbox: 0 or BANTER_E*. */
+static int sender_usage(db *d, const char *user, const char *sender, bool *blocked, int64_t *count,
+                        int64_t *bytes)
+{
+    sqlite3_stmt *s;
+    *blocked = false;
+    *count = *bytes = 0;
+    int ret =
+        db_stmt(d, S_MAIL_SENDER,
+                "SELECT EXISTS (SELECT 1 FROM contacts WHERE user = ?1 AND peer = ?2"
+                " AND blocked = 1),"
+                " coalesce((SELECT count FROM mailbox_from WHERE user = ?1 AND sender = ?2), 0),"
+                " coalesce((SELECT bytes FROM mailbox_from WHERE user = ?1 AND sender = ?2), 0)",
+                &s);
+    if (ret == 0)
+        ret = db_bind_name(d, s, 1, user);
+    if (ret == 0)
+        ret = db_bind_name(d, s, 2, sender);
+    if (ret == 0) {
+        int rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW) {
+            *blocked = sqlite3_column_int(s, 0) != 0;
+            *count = sqlite3_column_int64(s, 1);
+            *bytes = sqlite3_column_int64(s, 2);
+        } else {
+            ret = db_fail(d, rc);
+        }
+    }
+    db_done(s);
+    return ret;
+}
+
 int db_mail_put(db *d, const db_sealed *m, int64_t max_count, int64_t max_bytes)
 {
-    if (d->pg)
-        return pgs_mail_put(d, m, max_count, max_bytes);
-    sqlite3_stmt *s;
-    int64_t count, bytes;
+    db_mail_quota q = {max_count, max_bytes, max_count, max_bytes};
+    return db_mail_put_q(d, m, &q);
+}
+
+int db_mail_put_q(db *d, const db_sealed *m, const db_mail_quota *q)
+{
     if (!m->to_user || !m->from_user || db_name_problem(m->to_user) ||
         db_name_problem(m->from_user) || m->len == 0 || m->len > INT32_MAX) {
         db_seterr(d, "bad sealed copy");
         return BANTER_EINVAL;
     }
+    if (d->pg)
+        return pgs_mail_put(d, m, q);
+    sqlite3_stmt *s;
+    int64_t count, bytes, scount = 0, sbytes = 0;
+    bool blocked = false, self = strcmp(m->to_user, m->from_user) == 0;
+    /* One writer at a time (BEGIN IMMEDIATE): what is read here stays so
+     * to the insert, and a block's purge runs before or after it all. */
     int ret = db_mail_usage(d, m->to_user, &count, &bytes);
+    if (ret == 0 && !self)
+        ret = sender_usage(d, m->to_user, m->from_user, &blocked, &scount, &sbytes);
     if (ret)
         return ret;
-    if (count + 1 > max_count || bytes + (int64_t)m->len > max_bytes) {
+    if (blocked)
+        return DB_MAIL_BLOCKED;
+    int64_t len = (int64_t)m->len;
+    int over = count + 1 > q->count || bytes + len > q->bytes ? DB_MAIL_OVER_QUOTA
+               : !self && (scount + 1 > q->sender_count || sbytes + len > q->sender_bytes)
+                   ? DB_MAIL_OVER_SHARE
+                   : 0;
+    if (over) {
         ret = mail_has(d, m->id, m->to_device, m->from_device);
-        return ret < 0 ? ret : ret == 1 ? DB_MAIL_DUPLICATE : DB_MAIL_OVER_QUOTA;
+        return ret < 0 ? ret : ret == 1 ? DB_MAIL_DUPLICATE : over;
     }
     ret = db_stmt(d, S_MAIL_INSERT,
                   "INSERT INTO sealed (id, to_device, to_user, from_user, from_device, flags,"
@@ -123,6 +174,47 @@ int db_mail_put(db *d, const db_sealed *m, int64_t max_count, int64_t max_bytes)
     else
         ret = db_fail(d, rc);
     db_done(s);
+    return ret;
+}
+
+int db_mail_purge_from(db *d, const char *user, const char *sender, int64_t *n)
+{
+    int64_t dummy;
+    if (!n)
+        n = &dummy;
+    *n = 0;
+    if (!user || !sender || db_name_problem(user) || db_name_problem(sender)) {
+        db_seterr(d, "bad account name");
+        return BANTER_EINVAL;
+    }
+    if (d->pg)
+        return pgs_mail_purge_from(d, user, sender, n);
+    sqlite3_stmt *s;
+    int ret = db_stmt(d, S_MAIL_PURGE_FROM,
+                      "DELETE FROM sealed WHERE to_user = ?1 AND from_user = ?2", &s);
+    if (ret == 0)
+        ret = db_bind_name(d, s, 1, user);
+    if (ret == 0)
+        ret = db_bind_name(d, s, 2, sender);
+    if (ret == 0) {
+        int rc = sqlite3_step(s);
+        if (rc == SQLITE_DONE)
+            *n = sqlite3_changes(d->sql);
+        else
+            ret = db_fail(d, rc);
+    }
+    db_done(s);
+    return ret;
+}
+
+int db_mail_purge_blocked(db *d, const char *a, const char *b, bool a_blocked, bool b_blocked)
+{
+    bool a_first = strcmp(a, b) < 0;
+    const char *first = a_first ? a : b, *second = a_first ? b : a;
+    bool first_on = a_first ? a_blocked : b_blocked, second_on = a_first ? b_blocked : a_blocked;
+    int ret = first_on ? db_mail_purge_from(d, first, second, NULL) : 0;
+    if (ret == 0 && second_on)
+        ret = db_mail_purge_from(d, second, first, NULL);
     return ret;
 }
 

@@ -10,6 +10,10 @@
  *          with the same id are all kept (schema 4).
  *   mailbox(user, count, bytes): what each recipient account's copies
  *          hold, kept by triggers on sealed, for the quota.
+ *   mailbox_from(user, sender, count, bytes): what one sending account's
+ *          copies hold of a recipient account's mailbox, kept by the same
+ *          triggers (a row while there is one copy), for the sender's
+ *          share (schema 7).
  *
  * The writes are meant to run inside one transaction per batch (db_begin
  * ... db_commit), so a whole loop iteration's copies share one commit.
@@ -17,12 +21,27 @@
 #ifndef BANTER_RDV_DB_MAIL_H
 #define BANTER_RDV_DB_MAIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "db.h"
 
-enum { DB_MAIL_STORED = 0, DB_MAIL_DUPLICATE = 1, DB_MAIL_OVER_QUOTA = 2 };
+enum {
+    DB_MAIL_STORED = 0,
+    DB_MAIL_DUPLICATE = 1,
+    DB_MAIL_OVER_QUOTA = 2, /* the recipient's mailbox is full */
+    DB_MAIL_OVER_SHARE = 3, /* the sender holds its whole share of it */
+    DB_MAIL_BLOCKED = 4,    /* the recipient blocked the sender: nothing stored */
+};
+
+/* What a put may fill: the recipient account's mailbox in all, and what
+ * one other sending account may hold of it (the account's own copies, to
+ * its other devices, count against the whole only). */
+typedef struct db_mail_quota {
+    int64_t count, bytes;
+    int64_t sender_count, sender_bytes;
+} db_mail_quota;
 
 /* One copy. The pointers are borrowed (by db_mail_put for the call; from
  * db_mail_fetch valid during the callback only). */
@@ -40,11 +59,35 @@ typedef struct db_sealed {
     int64_t expires_ms;
 } db_sealed;
 
-/* Store s unless that would take its recipient's mailbox over max_count
- * copies or max_bytes bytes. DB_MAIL_STORED, DB_MAIL_DUPLICATE (the same
- * id from the same sending device for the same device is already stored:
- * nothing changed), DB_MAIL_OVER_QUOTA (nothing stored), or BANTER_E*. */
+/* Store s unless its recipient account blocked its sender account
+ * (contacts: DB_MAIL_BLOCKED, nothing stored), or that would take the
+ * recipient's mailbox over q->count copies or q->bytes bytes
+ * (DB_MAIL_OVER_QUOTA), or what the sender account holds of it over
+ * q->sender_count or q->sender_bytes (DB_MAIL_OVER_SHARE; not for a copy
+ * to the sender's own account). DB_MAIL_STORED, DB_MAIL_DUPLICATE (the
+ * same id from the same sending device for the same device is already
+ * stored: nothing changed; also when over the quota or the share), or
+ * BANTER_E*. Atomic against puts and purges on other connections (other
+ * instances): the recipient's usage row is locked first (see
+ * db_pgs_mail.c), and the checks read what was committed before. */
+BANTER_WUR int db_mail_put_q(db *d, const db_sealed *s, const db_mail_quota *q);
+
+/* db_mail_put_q with the sender's share the whole mailbox. */
 BANTER_WUR int db_mail_put(db *d, const db_sealed *s, int64_t max_count, int64_t max_bytes);
+
+/* Delete every copy sender's account stored for user's (what a block
+ * takes back); *n gets how many (n may be NULL). On PostgreSQL user's
+ * usage row is locked first, to the end of the transaction: run it in the
+ * transaction that writes the block, before the block's row, and no put
+ * for user on another connection stores a copy from sender after (it
+ * waits, then sees the block). */
+BANTER_WUR int db_mail_purge_from(db *d, const char *user, const char *sender, int64_t *n);
+
+/* The purges of a pair's blocked sides (db_rel_write): a blocked
+ * sa takes back what b stored for a, a blocked sb what a stored for b,
+ * in the accounts' lock order (db_mail_lock_order). */
+BANTER_WUR int db_mail_purge_blocked(db *d, const char *a, const char *b, bool a_blocked,
+                                     bool b_blocked);
 
 /* Delete one copy by its seq, or by id, device and sending device;
  * deleting nothing is not an error. */

@@ -140,7 +140,8 @@ BANTER_WUR int pgs_presence_set(db *d, const char *user, uint8_t status, const c
                                 int64_t now_ms);
 
 /* ---- db_pgs_mail.c: the forms of db_mail.h ---- */
-BANTER_WUR int pgs_mail_put(db *d, const db_sealed *s, int64_t max_count, int64_t max_bytes);
+BANTER_WUR int pgs_mail_put(db *d, const db_sealed *s, const db_mail_quota *q);
+BANTER_WUR int pgs_mail_purge_from(db *d, const char *user, const char *sender, int64_t *n);
 BANTER_WUR int pgs_mail_del_seq(db *d, int64_t seq);
 BANTER_WUR int pgs_mail_del_id(db *d, const uint8_t id[static 16], const uint8_t device[static 32],
                                const uint8_t from_device[static 32]);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "db_impl.h"
+#include "db_mail.h"
 
 int pgs_rel_list(db *d, const char *user, db_rel **out, size_t *n)
 {
@@ -99,6 +100,8 @@ static int side_put(db *d, const char *user, const char *peer, rel_side v, int64
 int pgs_rel_write(db *d, const char *a, const char *b, rel_side sa, rel_side sb, int64_t now_ms)
 {
     int ret = pgs_begin(d);
+    if (ret == 0)
+        ret = db_mail_purge_blocked(d, a, b, sa.blocked, sb.blocked);
     if (ret == 0)
         ret = side_put(d, a, b, sa, now_ms);
     if (ret == 0)

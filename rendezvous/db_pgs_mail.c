@@ -27,15 +27,10 @@ int pgs_mail_usage(db *d, const char *user, int64_t *count, int64_t *bytes)
     return 0;
 }
 
-int pgs_mail_put(db *d, const db_sealed *m, int64_t max_count, int64_t max_bytes)
+int pgs_mail_put(db *d, const db_sealed *m, const db_mail_quota *q)
 {
     pgs_args a = {0};
     PGresult *r;
-    if (!m->to_user || !m->from_user || db_name_problem(m->to_user) ||
-        db_name_problem(m->from_user) || m->len == 0 || m->len > INT32_MAX) {
-        db_seterr(d, "bad sealed copy");
-        return BANTER_EINVAL;
-    }
     pgs_arg_blob(&a, m->id, 16);
     pgs_arg_blob(&a, m->to_device, 32);
     pgs_arg_text(&a, m->to_user);
@@ -46,49 +41,59 @@ int pgs_mail_put(db *d, const db_sealed *m, int64_t max_count, int64_t max_bytes
     pgs_arg_blob(&a, m->blob, m->len);
     pgs_arg_int(&a, m->created_ms);
     pgs_arg_int(&a, m->expires_ms);
-    pgs_arg_int(&a, max_count);
-    pgs_arg_int(&a, max_bytes);
-    /* One statement. The account's usage row is locked first (FOR UPDATE
-     * waits for another transaction holding it, then reads the row as it
-     * committed it; an account without one yet gets it, an upsert that
-     * also waits), so concurrent batches on several instances take turns
-     * per account and none passes the quota on a count read before
-     * another's commit; the lock is held to the end of the batch, as the
-     * trigger's update of that row already was. The usage includes this
-     * transaction's earlier copies. Stored (a seq), else a duplicate
-     * (already there, or it fit and conflicted), else over the quota:
-     * db_mail.c's order of checks. */
-    int ret = pgs_query(
-        d,
-        "WITH cur AS (SELECT count, bytes FROM mailbox WHERE \"user\" = $3::text FOR UPDATE),"
-        " new AS (INSERT INTO mailbox (\"user\", count, bytes) SELECT $3::text, 0, 0"
-        " WHERE NOT EXISTS (SELECT 1 FROM cur)"
-        " ON CONFLICT (\"user\") DO UPDATE SET count = mailbox.count RETURNING count, bytes),"
-        " u AS (SELECT count AS c, bytes AS b FROM cur UNION ALL SELECT count, bytes FROM new),"
-        " ok AS (SELECT (u.c + 1 <= $11::bigint AND u.b + $7::bigint <= $12::bigint) AS fits"
-        " FROM u),"
-        " ins AS (INSERT INTO sealed (id, to_device, to_user, from_user, from_device, flags,"
-        " size, blob, created, expires) SELECT $1::bytea, $2::bytea, $3::text, $4::text,"
-        " $5::bytea, $6::bigint, $7::bigint, $8::bytea, $9::bigint, $10::bigint FROM ok"
-        " WHERE ok.fits ON CONFLICT (id, to_device, from_device) DO NOTHING RETURNING seq)"
-        " SELECT (SELECT seq FROM ins), (SELECT fits FROM ok),"
-        " (SELECT count(*) FROM sealed WHERE id = $1::bytea AND to_device = $2::bytea"
-        " AND from_device = $5::bytea)",
-        &a, &r);
+    pgs_arg_int(&a, q->count);
+    pgs_arg_int(&a, q->bytes);
+    pgs_arg_int(&a, q->sender_count);
+    pgs_arg_int(&a, q->sender_bytes);
+    /* sealed_put (schema 7, db.c) locks the recipient's usage row first
+     * (an account without one gets it, an insert that waits for another
+     * transaction making it), so concurrent batches on several instances
+     * take turns per account; the lock is held to the end of the batch.
+     * Its later statements each read what was committed before they
+     * started (PL/pgSQL in READ COMMITTED), so after the lock: the block,
+     * the sender's usage and the whole usage as the previous holder left
+     * them, and none passes the quota or the share on a count read before
+     * another's commit. It returns a DB_MAIL_* code in db_mail.c's order
+     * of checks. */
+    int ret = pgs_query(d,
+                        "SELECT sealed_put($1::bytea, $2::bytea, $3::text, $4::text, $5::bytea,"
+                        " $6::bigint, $7::bigint, $8::bytea, $9::bigint, $10::bigint, $11::bigint,"
+                        " $12::bigint, $13::bigint, $14::bigint)",
+                        &a, &r);
     if (ret)
         return ret;
-    if (PQntuples(r) != 1) {
+    if (PQntuples(r) != 1 || PQgetisnull(r, 0, 0)) {
         db_seterr(d, "the store returned no row");
         ret = BANTER_EDB;
-    } else if (!PQgetisnull(r, 0, 0)) {
-        ret = DB_MAIL_STORED;
     } else {
-        bool fits = pgs_int(r, 0, 1) != 0;
-        bool has = pgs_int(r, 0, 2) > 0;
-        ret = has || fits ? DB_MAIL_DUPLICATE : DB_MAIL_OVER_QUOTA;
+        int64_t v = pgs_int(r, 0, 0);
+        if (v < DB_MAIL_STORED || v > DB_MAIL_BLOCKED) {
+            db_seterr(d, "the store returned an unknown result");
+            ret = BANTER_EDB;
+        } else {
+            ret = (int)v;
+        }
     }
     PQclear(r);
     return ret;
+}
+
+int pgs_mail_purge_from(db *d, const char *user, const char *sender, int64_t *n)
+{
+    pgs_args a = {0};
+    pgs_arg_text(&a, user);
+    /* The usage row's lock first (as a put takes it): a put for user
+     * waiting on it sees the block once this transaction commits; one
+     * that held it committed, and the delete below (a new statement) sees
+     * its copies. */
+    int ret = pgs_exec(d,
+                       "INSERT INTO mailbox (\"user\", count, bytes) VALUES ($1, 0, 0)"
+                       " ON CONFLICT (\"user\") DO UPDATE SET count = mailbox.count",
+                       &a);
+    if (ret)
+        return ret;
+    pgs_arg_text(&a, sender);
+    return pgs_exec_n(d, "DELETE FROM sealed WHERE to_user = $1 AND from_user = $2", &a, n);
 }
 
 int pgs_mail_del_seq(db *d, int64_t seq)

@@ -841,10 +841,11 @@ static void put_one(db *d, const struct batch *b, mb_item *it, int r)
     memcpy(s.id, it->id, RV_ID_LEN);
     memcpy(s.to_device, it->to_device, RV_KEY_LEN);
     memcpy(s.from_device, it->from_device, RV_KEY_LEN);
-    it->result = r ? r
-                 : it->kind == IT_DROP
-                     ? DB_MAIL_STORED
-                     : db_mail_put(d, &s, b->lim.quota_messages, b->lim.quota_bytes);
+    db_mail_quota q = {.count = b->lim.quota_messages,
+                       .bytes = b->lim.quota_bytes,
+                       .sender_count = b->lim.sender_messages,
+                       .sender_bytes = b->lim.sender_bytes};
+    it->result = r ? r : it->kind == IT_DROP ? DB_MAIL_BLOCKED : db_mail_put_q(d, &s, &q);
 }
 
 static void del_one(db *d, struct batch *b, const struct del *x)
@@ -940,9 +941,15 @@ static void commit_after(void *arg, int r, const char *errmsg)
         if (r == 0 && it->refusal) {
             mb->st.refused++;
             answer(it, RV_STORED_REFUSED, it->refusal);
+        } else if (res == DB_MAIL_BLOCKED) {
+            /* The recipient blocked the sender (known here, or found in
+             * the database: blocked on another instance, or after the
+             * copy came): answered as if stored, kept nowhere. */
+            mb->st.stored++;
+            answer(it, RV_STORED_DISK, NULL);
         } else if (res == DB_MAIL_STORED || res == DB_MAIL_DUPLICATE) {
             mb->st.stored++;
-            bool here = it->kind == IT_DROP || stored_for(mb, it);
+            bool here = stored_for(mb, it);
             if (!here && it->link) /* from another instance: wake the holder, if any */
                 xinst_stored(k, it->to_device, NULL, NULL);
             else if (!here && remote_wait(mb, it))
@@ -951,7 +958,8 @@ static void commit_after(void *arg, int r, const char *errmsg)
         } else {
             mb->st.refused++;
             answer(it, RV_STORED_REFUSED,
-                   res == DB_MAIL_OVER_QUOTA ? "EQUOTA" : banter_errname(res));
+                   res == DB_MAIL_OVER_QUOTA || res == DB_MAIL_OVER_SHARE ? "EQUOTA"
+                                                                          : banter_errname(res));
         }
         item_free(it);
     }

@@ -131,26 +131,25 @@ int cmd_serve(const cli_ctx *ctx, int argc, char **argv)
     ic.servers = cf->ice;
     snprintf(ic.secret, sizeof ic.secret, "%s", cf->turn_secret);
     ic.ttl_ms = cf->turn_ttl_s * 1000;
-    server_config sc = {.id = id,
-                        .db = d,
-                        .rng = bcrypto_rng_system(),
-                        .listen = cf->listen,
-                        .ctl = ctl_path,
-                        .lim = {.ttl_ms = cf->ttl_days * 24 * 3600 * 1000,
-                                .quota_messages = cf->quota_messages,
-                                .quota_bytes = cf->quota_mb * 1024 * 1024},
-                        .pub = cf->public_fields,
-                        .log = stderr,
-                        .conf = ctx->conf,
-                        .pdir = plugin_dir,
-                        .ice = &ic,
-                        .instance = inst,
-                        .icert = icert_len ? icb : NULL,
-                        .icert_len = icert_len,
-                        .cluster_url = pg ? cf->db : NULL,
-                        .cluster_id = pg ? cid : NULL,
-                        .cluster_listen = pg && cf->cluster_listen[0] ? cf->cluster_listen : NULL,
-                        .no_probe = !cf->probe};
+    server_config sc = {
+        .id = id,
+        .db = d,
+        .rng = bcrypto_rng_system(),
+        .listen = cf->listen,
+        .ctl = ctl_path,
+        .lim = core_limits_make(cf->ttl_days, cf->quota_messages, cf->quota_mb, cf->sender_pct),
+        .pub = cf->public_fields,
+        .log = stderr,
+        .conf = ctx->conf,
+        .pdir = plugin_dir,
+        .ice = &ic,
+        .instance = inst,
+        .icert = icert_len ? icb : NULL,
+        .icert_len = icert_len,
+        .cluster_url = pg ? cf->db : NULL,
+        .cluster_id = pg ? cid : NULL,
+        .cluster_listen = pg && cf->cluster_listen[0] ? cf->cluster_listen : NULL,
+        .no_probe = !cf->probe};
     int r = server_run(&sc);
     identity_free(inst);
     identity_free(id);

@@ -30,7 +30,14 @@
 #   9. RV_KEEP: a copy the device cannot take now is stored at once, the
 #      device is not stalled, the copy comes at its next login; an
 #      RV_DELIVERED naming the sending device answers that copy only;
-#  10. a copy waits for its device while the device is another account's.
+#  10. a copy waits for its device while the device is another account's;
+#  11. one sender's share (quota_messages = 4, quota_sender_percent = 50:
+#      2 copies): ann's third copy is refused EQUOTA while cat, a second
+#      contact, still stores 2 for bob; once bob took his copies ann's
+#      share is free again;
+#  12. a block takes back: bob blocks ann while 2 copies of hers wait for
+#      him; they are deleted (cat's stays), and a copy ann sends after is
+#      answered "stored" (the block stays invisible) and kept nowhere.
 # Needs $RDV_BIN and $RDV_PROBE (the ASan builds by default).
 # shellcheck disable=SC2015,SC2317
 set -u
@@ -146,8 +153,9 @@ wait_for 5 gone || t_fail "durability" "$(stored) rows left"
 t_pass "SIGKILL right after 40 \"stored\" answers: all 40 delivered after the restart"
 
 # ---- 5. quota ----
+# (The whole mailbox: one sender may fill it here; 11 has the share.)
 rdv_stop again
-printf 'quota_messages = 3\nquota_mb = 1\n' >quota.conf
+printf 'quota_messages = 3\nquota_mb = 1\nquota_sender_percent = 100\n' >quota.conf
 rdv_start quota --config quota.conf
 out=$(pr ann.key ready seals=bob:5 stored=5)
 [ "$(count "$out" 'state=stored')" -eq 3 ] && [ "$(count "$out" 'state=refused error=EQUOTA$')" -eq 2 ] ||
@@ -271,4 +279,48 @@ t_pass "a copy for a device is delivered only while the device is bound to the a
 
 rdv_stop expiry
 grep -q 'copies: .* 2 expired' "$T/expiry.err" || t_fail "stats" "no expired copies counted"
+
+# ---- 11. one sender's share of a mailbox ----
+# ann (a contact, or a broadcaster alike) used to fill bob's whole mailbox
+# and every other sender got EQUOTA until bob came back.
+from() { rows "SELECT count(*) FROM sealed WHERE to_user = 'bob' AND from_user = '$1'"; }
+printf 'quota_messages = 4\nquota_mb = 1\nquota_sender_percent = 50\n' >share.conf
+rdv_start share --config share.conf
+out=$(pr ann.key ready seals=bob:3 stored=3)
+[ "$(count "$out" 'state=stored error=-$')" -eq 2 ] && [ "$(count "$out" 'state=refused error=EQUOTA$')" -eq 1 ] ||
+    t_fail "share" "ann: $out"
+[ "$(from ann)" = 2 ] || t_fail "share" "$(from ann) copies of ann's stored"
+out=$(pr cat.key ready seals=bob:2 stored=2)
+[ "$(count "$out" 'state=stored error=-$')" -eq 2 ] || t_fail "share" "cat, a second contact, could not store: $out"
+[ "$(from cat)" = 2 ] || t_fail "share" "$(from cat) copies of cat's stored"
+out=$(pr bob.key ready sealed=4 wait=300)
+[ "$(count "$out" '^recv sealed from=ann ')" -eq 2 ] && [ "$(count "$out" '^recv sealed from=cat ')" -eq 2 ] ||
+    t_fail "share" "bob: $out"
+wait_for 5 gone || t_fail "share" "$(stored) rows left"
+out=$(pr ann.key ready "seal=bob:message 3 again" stored=1)
+has "$out" 'state=stored error=-$' || t_fail "share" "ann's share not freed: $out"
+out=$(pr bob.key ready sealed=1 wait=300)
+has "$out" 'body=message 3 again check=ok' || t_fail "share" "$out"
+wait_for 5 gone || t_fail "share" "$(stored) rows left"
+t_pass "one sender holds at most its share (2 of 4): ann's 3rd copy refused EQUOTA, cat still stores 2; delivered, ann's share is free again"
+
+# ---- 12. a block takes back what the blocked one stored ----
+out=$(pr ann.key ready seals=bob:2 stored=2)
+[ "$(count "$out" 'state=stored error=-$')" -eq 2 ] || t_fail "block" "ann: $out"
+out=$(pr cat.key ready "seal=bob:from cat, before the block" stored=1)
+has "$out" 'state=stored error=-$' || t_fail "block" "cat: $out"
+[ "$(from ann)" = 2 ] || t_fail "block" "$(from ann) copies of ann's stored"
+# bob blocks ann from a session that takes no copy (they stay stored).
+out=$(pr bob.key noack ready contact=block:ann wait=500)
+ann_gone() { [ "$(from ann)" = 0 ]; }
+wait_for 5 ann_gone || t_fail "block" "$(from ann) copies of ann's still stored after bob blocked her: $out"
+[ "$(from cat)" = 1 ] || t_fail "block" "cat's copy went too: $(from cat)"
+out=$(pr ann.key ready "seal=bob:after the block" stored=1)
+has "$out" 'state=stored error=-$' || t_fail "block" "the block showed to ann: $out"
+[ "$(from ann)" = 0 ] || t_fail "block" "a copy from ann was stored after the block"
+out=$(pr bob.key ready sealed=1 wait=500)
+has "$out" '^recv sealed from=cat .*body=from cat, before the block check=ok$' && ! has "$out" 'from=ann' ||
+    t_fail "block" "bob: $out"
+t_pass "bob blocks ann: her 2 stored copies are deleted (cat's stays), and what she sends after is answered \"stored\" and kept nowhere"
+rdv_stop share
 echo "PASS: test_rendezvous_mailbox"

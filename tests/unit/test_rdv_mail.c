@@ -6,7 +6,11 @@
  * fetched per device in order past a position, deleted by seq or by id,
  * the per-account quota (count and bytes, with the usage kept by the
  * triggers through inserts, deletes and expiry), expiry in bounded
- * batches, copies kept across reopening, broadcast recipients.
+ * batches, copies kept across reopening, broadcast recipients; one
+ * sending account's share of a mailbox (count and bytes, other senders
+ * still stored, the account's own copies not limited by it, kept by the
+ * triggers, counted from the copies at the migration from schema 6); a
+ * block takes back the blocked account's copies and stores none after.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,8 +24,10 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "db_contacts.h"
 #include "db_mail.h"
 #include "rdv_dbtest.h"
+#include "rel.h"
 
 #define FAKE_HASH "$argon2id$v=19$m=65536,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNo"
 
@@ -380,6 +386,197 @@ static void test_migrate_3_to_4(void **state)
     assert_int_equal(count, 3);
 }
 
+/* A quota of 8 copies and 1000 bytes, of which one sender may hold 2
+ * copies and 100 bytes. */
+static const db_mail_quota SHARE = {8, 1000, 2, 100};
+
+/* A copy from sender (device dev_from) to bob's DEV_B, id n. */
+static db_sealed copy_from(uint8_t n, const char *sender, const uint8_t *dev_from,
+                           const uint8_t *blob, size_t len)
+{
+    db_sealed s = copy(n, DEV_B, blob, len, 100);
+    s.from_user = sender;
+    memcpy(s.from_device, dev_from, 32);
+    return s;
+}
+
+/* One sender fills its share, not the mailbox: it gets
+ * DB_MAIL_OVER_SHARE (its own duplicate still "stored"), another sender
+ * and bob's own devices still store; bytes count as well; a delivered
+ * copy frees its sender's share. Fails before the share existed (the
+ * third copy was stored). */
+static void test_sender_share(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t blob[100] = {3};
+    int64_t count, bytes;
+    assert_int_equal(db_user_add(f->d, "cat", FAKE_HASH, false, 1), 0);
+    static const uint8_t DEV_CAT[32] = {0xca};
+    for (uint8_t i = 1; i <= 2; i++) {
+        db_sealed s = copy_from(i, "ann", DEV_A, blob, 10);
+        assert_int_equal(db_mail_put_q(f->d, &s, &SHARE), DB_MAIL_STORED);
+    }
+    db_sealed third = copy_from(3, "ann", DEV_A, blob, 10);
+    assert_int_equal(db_mail_put_q(f->d, &third, &SHARE), DB_MAIL_OVER_SHARE);
+    db_sealed again = copy_from(2, "ann", DEV_A, blob, 10);
+    assert_int_equal(db_mail_put_q(f->d, &again, &SHARE), DB_MAIL_DUPLICATE);
+    /* Another contact still reaches bob. */
+    db_sealed c1 = copy_from(1, "cat", DEV_CAT, blob, 10);
+    assert_int_equal(db_mail_put_q(f->d, &c1, &SHARE), DB_MAIL_STORED);
+    /* Bytes: cat holds 10, 91 more is over its 100. */
+    db_sealed big = copy_from(2, "cat", DEV_CAT, blob, 91);
+    assert_int_equal(db_mail_put_q(f->d, &big, &SHARE), DB_MAIL_OVER_SHARE);
+    big.len = 90;
+    assert_int_equal(db_mail_put_q(f->d, &big, &SHARE), DB_MAIL_STORED);
+    /* bob's own devices: the whole mailbox only (8 copies). */
+    for (uint8_t i = 1; i <= 4; i++) {
+        db_sealed s = copy_from(i, "bob", DEV_B2, blob, 1);
+        assert_int_equal(db_mail_put_q(f->d, &s, &SHARE), DB_MAIL_STORED);
+    }
+    db_sealed self = copy_from(5, "bob", DEV_B2, blob, 1);
+    assert_int_equal(db_mail_put_q(f->d, &self, &SHARE), DB_MAIL_OVER_QUOTA);
+    assert_int_equal(db_mail_usage(f->d, "bob", &count, &bytes), 0);
+    assert_int_equal(count, 8);
+    assert_int_equal(bytes, 10 + 10 + 10 + 90 + 4);
+    /* The whole mailbox is checked first: full, ann hears EQUOTA's kind. */
+    assert_int_equal(db_mail_put_q(f->d, &third, &SHARE), DB_MAIL_OVER_QUOTA);
+    /* ann's first copy delivered: her share has room again (and the
+     * mailbox too). */
+    uint8_t id[16];
+    memset(id, 1, sizeof id);
+    assert_int_equal(db_mail_del_id(f->d, id, DEV_B, DEV_A), 0);
+    assert_int_equal(db_mail_put_q(f->d, &third, &SHARE), DB_MAIL_STORED);
+    db_sealed fourth = copy_from(4, "ann", DEV_A, blob, 10);
+    assert_int_equal(db_mail_put_q(f->d, &fourth, &SHARE), DB_MAIL_OVER_QUOTA);
+    /* Every copy of ann's gone (expired here): her share is whole again
+     * (the counter row goes and comes back). */
+    int64_t n;
+    assert_int_equal(db_mail_expire(f->d, 1000000, 100, &n), 0);
+    assert_int_equal(n, 8);
+    for (uint8_t i = 10; i <= 11; i++) {
+        db_sealed s = copy_from(i, "ann", DEV_A, blob, 50);
+        assert_int_equal(db_mail_put_q(f->d, &s, &SHARE), DB_MAIL_STORED);
+    }
+    db_sealed s12 = copy_from(12, "ann", DEV_A, blob, 1);
+    assert_int_equal(db_mail_put_q(f->d, &s12, &SHARE), DB_MAIL_OVER_SHARE);
+}
+
+/* bob blocks ann: what ann stored for bob is deleted in the block's
+ * transaction (cat's and what bob stored for ann stay), the usage
+ * follows, and a copy from ann after is not stored (DB_MAIL_BLOCKED, even
+ * when the server's caches did not know of the block yet). Unblocked,
+ * ann stores again. */
+static void test_block_purges(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t blob[16] = {4};
+    int64_t count, bytes;
+    struct rows r = {0};
+    assert_int_equal(db_user_add(f->d, "cat", FAKE_HASH, false, 1), 0);
+    static const uint8_t DEV_CAT[32] = {0xca};
+    rel_side approved = {REL_APPROVED, false};
+    assert_int_equal(db_rel_write(f->d, "ann", "bob", approved, approved, 5), 0);
+    for (uint8_t i = 1; i <= 2; i++) {
+        db_sealed s = copy_from(i, "ann", DEV_A, blob, 10);
+        assert_int_equal(db_mail_put_q(f->d, &s, &SHARE), DB_MAIL_STORED);
+    }
+    db_sealed c = copy_from(1, "cat", DEV_CAT, blob, 7);
+    assert_int_equal(db_mail_put_q(f->d, &c, &SHARE), DB_MAIL_STORED);
+    db_sealed to_ann = copy(1, DEV_A, blob, 5, 100);
+    to_ann.to_user = "ann";
+    to_ann.from_user = "bob";
+    memcpy(to_ann.from_device, DEV_B, 32);
+    assert_int_equal(db_mail_put_q(f->d, &to_ann, &SHARE), DB_MAIL_STORED);
+    assert_int_equal(db_mail_usage(f->d, "bob", &count, &bytes), 0);
+    assert_int_equal(count, 3);
+    /* bob's side blocked (as rel_apply makes it for RV_OP_BLOCK). */
+    assert_int_equal(db_rel_write(f->d, "bob", "ann", (rel_side){REL_APPROVED, true}, approved, 6),
+                     0);
+    assert_int_equal(db_mail_usage(f->d, "bob", &count, &bytes), 0);
+    assert_int_equal(count, 1);
+    assert_int_equal(bytes, 7);
+    assert_int_equal(db_mail_fetch(f->d, DEV_B, 0, 100, 10, on_any, &r), 1);
+    assert_int_equal(r.from0[0], DEV_CAT[0]);
+    assert_int_equal(db_mail_usage(f->d, "ann", &count, &bytes), 0);
+    assert_int_equal(count, 1);
+    /* Nothing from ann is stored while bob blocks her. */
+    db_sealed later = copy_from(9, "ann", DEV_A, blob, 10);
+    assert_int_equal(db_mail_put_q(f->d, &later, &SHARE), DB_MAIL_BLOCKED);
+    assert_int_equal(db_mail_put(f->d, &later, 100, 1000), DB_MAIL_BLOCKED);
+    assert_int_equal(db_mail_usage(f->d, "bob", &count, &bytes), 0);
+    assert_int_equal(count, 1);
+    /* Her share was freed: unblocked, she stores her 2 again. */
+    assert_int_equal(db_rel_write(f->d, "bob", "ann", approved, approved, 7), 0);
+    assert_int_equal(db_mail_put_q(f->d, &later, &SHARE), DB_MAIL_STORED);
+    db_sealed more = copy_from(10, "ann", DEV_A, blob, 10);
+    assert_int_equal(db_mail_put_q(f->d, &more, &SHARE), DB_MAIL_STORED);
+}
+
+/* Back to schema 6 (no mailbox_from, the triggers that kept only the
+ * mailbox row), with copies from two senders stored: opening migrates,
+ * and each sender's share counts what it already stored. */
+static void test_migrate_6_to_7(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t blob[16] = {5};
+    int64_t count, bytes;
+    assert_int_equal(db_user_add(f->d, "cat", FAKE_HASH, false, 1), 0);
+    static const uint8_t DEV_CAT[32] = {0xca};
+    for (uint8_t i = 1; i <= 2; i++) {
+        db_sealed s = copy_from(i, "ann", DEV_A, blob, 10);
+        assert_int_equal(db_mail_put_q(f->d, &s, &SHARE), DB_MAIL_STORED);
+    }
+    db_sealed c1 = copy_from(1, "cat", DEV_CAT, blob, 10);
+    assert_int_equal(db_mail_put_q(f->d, &c1, &SHARE), DB_MAIL_STORED);
+    db_close(f->d);
+    f->d = NULL;
+    if (f->t.pg)
+        dbt_pg_exec(
+            "DROP TABLE mailbox_from;"
+            "DROP FUNCTION sealed_put;"
+            "CREATE OR REPLACE FUNCTION sealed_added() RETURNS trigger LANGUAGE plpgsql"
+            " AS $$ BEGIN"
+            " INSERT INTO mailbox (\"user\", count, bytes) VALUES (NEW.to_user, 1, NEW.size)"
+            " ON CONFLICT (\"user\") DO UPDATE SET count = mailbox.count + 1,"
+            " bytes = mailbox.bytes + NEW.size;"
+            " RETURN NULL; END $$;"
+            "CREATE OR REPLACE FUNCTION sealed_deleted() RETURNS trigger LANGUAGE plpgsql"
+            " AS $$ BEGIN"
+            " UPDATE mailbox SET count = count - 1, bytes = bytes - OLD.size"
+            " WHERE \"user\" = OLD.to_user;"
+            " RETURN NULL; END $$;"
+            "UPDATE banter_schema SET version = 6");
+    else
+        raw_sql(f->path, "BEGIN;"
+                         "DROP TABLE mailbox_from;"
+                         "DROP TRIGGER sealed_added;"
+                         "DROP TRIGGER sealed_deleted;"
+                         "CREATE TRIGGER sealed_added AFTER INSERT ON sealed BEGIN"
+                         " INSERT OR IGNORE INTO mailbox (user, count, bytes)"
+                         " VALUES (new.to_user, 0, 0);"
+                         " UPDATE mailbox SET count = count + 1, bytes = bytes + new.size"
+                         " WHERE user = new.to_user; END;"
+                         "CREATE TRIGGER sealed_deleted AFTER DELETE ON sealed BEGIN"
+                         " UPDATE mailbox SET count = count - 1, bytes = bytes - old.size"
+                         " WHERE user = old.to_user; END;"
+                         "PRAGMA user_version = 6; COMMIT;");
+    assert_int_equal(db_open(&f->d, f->path, NULL, 0), 0);
+    assert_int_equal(db_mail_usage(f->d, "bob", &count, &bytes), 0);
+    assert_int_equal(count, 3);
+    /* ann holds her 2 already; cat 1 of 2. */
+    db_sealed a3 = copy_from(3, "ann", DEV_A, blob, 10);
+    assert_int_equal(db_mail_put_q(f->d, &a3, &SHARE), DB_MAIL_OVER_SHARE);
+    db_sealed c2 = copy_from(2, "cat", DEV_CAT, blob, 10);
+    assert_int_equal(db_mail_put_q(f->d, &c2, &SHARE), DB_MAIL_STORED);
+    db_sealed c3 = copy_from(3, "cat", DEV_CAT, blob, 10);
+    assert_int_equal(db_mail_put_q(f->d, &c3, &SHARE), DB_MAIL_OVER_SHARE);
+    /* The new triggers count down: ann's first copy delivered, room for one. */
+    uint8_t id[16];
+    memset(id, 1, sizeof id);
+    assert_int_equal(db_mail_del_id(f->d, id, DEV_B, DEV_A), 0);
+    assert_int_equal(db_mail_put_q(f->d, &a3, &SHARE), DB_MAIL_STORED);
+}
+
 /* A batch in one transaction (mailbox.c's commit_batch): a copy that
  * fails (no such account) undoes only itself, the others are committed
  * together; a rolled-back batch leaves nothing; no nesting, no COMMIT
@@ -431,6 +628,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recipients, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sender_share, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_block_purges, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_6_to_7, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

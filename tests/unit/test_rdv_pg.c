@@ -17,7 +17,9 @@
  * store, duplicate, quota, fetch, acknowledge, expire, a batch in one
  * transaction, the quota held by two connections filling one mailbox at
  * once, two connections' batches writing to the same accounts in opposite
- * orders (no deadlock: db_mail_lock_order), and the rate of one
+ * orders (no deadlock: db_mail_lock_order), one sender's share held by
+ * two connections at once, a block's purge waiting for a batch holding a
+ * copy from the blocked account (purged all the same), and the rate of one
  * connection (printed).
  */
 #include <setjmp.h>
@@ -40,6 +42,7 @@
 #include "db_admin.h"
 #include "db_announce.h"
 #include "db_cluster.h"
+#include "db_contacts.h"
 #include "db_impl.h"
 #include "db_mail.h"
 #include "db_pg.h"
@@ -765,6 +768,131 @@ static void test_mail_quota_race(void **state)
     db_close(d1);
 }
 
+/* The other connection's batch for the share race: n copies from sam
+ * (over its share once the first batch commits), then one from ned (still
+ * stored). */
+struct share_racer {
+    db *d;
+    int n;
+    db_mail_quota q;
+    int begin, over, other, ned, commit;
+};
+
+static void share_batch(void *arg)
+{
+    struct share_racer *r = arg;
+    r->begin = db_begin(r->d);
+    for (int i = 0; i < r->n; i++) {
+        db_sealed s = copy((uint8_t)(0x80 + i), "sam again", 1000000);
+        int ret = db_mail_put_q(r->d, &s, &r->q);
+        r->over += ret == DB_MAIL_OVER_SHARE;
+        r->other += ret != DB_MAIL_OVER_SHARE;
+    }
+    db_sealed n = copy(0x90, "from ned", 1000000);
+    n.from_user = "ned";
+    r->ned = db_mail_put_q(r->d, &n, &r->q);
+    r->commit = db_commit(r->d);
+}
+
+/* Wait until a session waits on a lock (pg_stat_activity): true, or false
+ * after 10 s. */
+static bool lock_waited(void)
+{
+    int waited = 0;
+    while (side_int("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND wait_event_type = 'Lock'") == 0 &&
+           waited++ < 1000)
+        usleep(10000);
+    return waited <= 1000;
+}
+
+/* One sender's share across instances: d1's open batch holds sam's whole
+ * share of mia's mailbox (2), d2's batch waits for it, then finds sam
+ * over its share for all three (none read before d1's commit) while ned
+ * still stores. */
+static void test_mail_share_race(void **state)
+{
+    (void)state;
+    db *d1 = mail_open(), *d2 = NULL;
+    char why[256] = "";
+    if (db_open(&d2, url, why, sizeof why) != 0)
+        fail_msg("db_open: %s", why);
+    side_exec("INSERT INTO users (name, pwhash, admin, disabled, created, broadcast) VALUES"
+              " ('ned', 'h', 0, 0, 1, 0) ON CONFLICT DO NOTHING");
+    db_mail_quota q = {100, 1 << 20, 2, 1 << 20};
+    assert_int_equal(db_begin(d1), 0);
+    for (int i = 0; i < 2; i++) {
+        db_sealed s = copy((uint8_t)(0x40 + i), "sam", 1000000);
+        assert_int_equal(db_mail_put_q(d1, &s, &q), DB_MAIL_STORED);
+    }
+    struct share_racer r = {.d = d2, .n = 3, .q = q};
+    uv_thread_t t;
+    assert_int_equal(uv_thread_create(&t, share_batch, &r), 0);
+    bool waited = lock_waited();
+    assert_int_equal(db_commit(d1), 0);
+    assert_int_equal(uv_thread_join(&t), 0);
+    assert_true(waited);
+    assert_int_equal(r.begin, 0);
+    assert_int_equal(r.commit, 0);
+    assert_int_equal(r.other, 0);
+    assert_int_equal(r.over, 3);
+    assert_int_equal(r.ned, DB_MAIL_STORED);
+    assert_int_equal(side_int("SELECT count(*) FROM sealed WHERE from_user = 'sam'"), 2);
+    assert_int_equal(side_int("SELECT count FROM mailbox_from WHERE sender = 'sam'"), 2);
+    assert_int_equal(side_int("SELECT count FROM mailbox WHERE \"user\" = 'mia'"), 3);
+    side_exec("DELETE FROM sealed");
+    assert_int_equal(side_int("SELECT count(*) FROM mailbox_from"), 0);
+    db_close(d2);
+    db_close(d1);
+}
+
+struct block_racer {
+    db *d;
+    int ret;
+};
+
+static void block_write(void *arg)
+{
+    struct block_racer *r = arg;
+    r->ret = db_rel_write(r->d, "mia", "sam", (rel_side){REL_APPROVED, true},
+                          (rel_side){REL_APPROVED, false}, 2);
+}
+
+/* mia blocks sam on one instance while the other's batch holds a copy
+ * from sam for her, not committed yet: the block waits for it, then takes
+ * it back; after, sam's copies are not stored (DB_MAIL_BLOCKED), on
+ * either connection. */
+static void test_mail_block_race(void **state)
+{
+    (void)state;
+    db *d1 = mail_open(), *d2 = NULL;
+    char why[256] = "";
+    if (db_open(&d2, url, why, sizeof why) != 0)
+        fail_msg("db_open: %s", why);
+    side_exec("DELETE FROM contacts");
+    db_mail_quota q = {100, 1 << 20, 10, 1 << 20};
+    assert_int_equal(db_begin(d1), 0);
+    db_sealed s = copy(0x41, "sam, before the block", 1000000);
+    assert_int_equal(db_mail_put_q(d1, &s, &q), DB_MAIL_STORED);
+    struct block_racer r = {.d = d2, .ret = -1};
+    uv_thread_t t;
+    assert_int_equal(uv_thread_create(&t, block_write, &r), 0);
+    bool waited = lock_waited();
+    assert_int_equal(db_commit(d1), 0);
+    assert_int_equal(uv_thread_join(&t), 0);
+    assert_true(waited);
+    assert_int_equal(r.ret, 0);
+    assert_int_equal(side_int("SELECT count(*) FROM sealed"), 0);
+    assert_int_equal(side_int("SELECT count FROM mailbox WHERE \"user\" = 'mia'"), 0);
+    db_sealed later = copy(0x42, "sam, after", 1000000);
+    assert_int_equal(db_mail_put_q(d1, &later, &q), DB_MAIL_BLOCKED);
+    assert_int_equal(db_mail_put_q(d2, &later, &q), DB_MAIL_BLOCKED);
+    assert_int_equal(side_int("SELECT count(*) FROM sealed"), 0);
+    side_exec("DELETE FROM contacts");
+    db_close(d2);
+    db_close(d1);
+}
+
 /* One write of a batch as the mailbox's commit makes them (mailbox.c
  * commit_work): a copy put for user, or user's stored copy idbyte
  * deleted (its trigger counts user's usage row down). */
@@ -932,6 +1060,8 @@ int main(void)
         cmocka_unit_test(test_mail),
         cmocka_unit_test(test_mail_batch),
         cmocka_unit_test(test_mail_quota_race),
+        cmocka_unit_test(test_mail_share_race),
+        cmocka_unit_test(test_mail_block_race),
         cmocka_unit_test(test_mail_lock_order),
         cmocka_unit_test(test_mail_rate),
     };
