@@ -20,13 +20,14 @@
 
 /* Options a command may take besides its arguments. */
 enum {
-    O_ADMIN = 1,  /* --admin */
-    O_PWFILE = 2, /* --password-file F (else asked on the terminal) */
-    O_OLDER = 4,  /* --older-than DAYS */
-    O_ROLE = 8,   /* --role admin|auditor */
-    O_COUNT = 16, /* -n N, --count N */
-    O_USER = 32,  /* --user NAME */
-    O_DEPT = 64,  /* --department D */
+    O_ADMIN = 1,   /* --admin */
+    O_PWFILE = 2,  /* --password-file F (else asked on the terminal) */
+    O_OLDER = 4,   /* --older-than DAYS */
+    O_ROLE = 8,    /* --role admin|auditor */
+    O_COUNT = 16,  /* -n N, --count N */
+    O_USER = 32,   /* --user NAME */
+    O_DEPT = 64,   /* --department D */
+    O_REUSE = 128, /* --reuse-name */
 };
 
 #define REST (-1) /* the argument takes every word left (a fingerprint in groups) */
@@ -62,10 +63,12 @@ static const command commands[] = {
      "add",
      ADM_USER_ADD,
      {ADM_A_NAME, END},
-     O_ADMIN | O_PWFILE,
-     "NAME [--admin] [--password-file F]",
+     O_ADMIN | O_PWFILE | O_REUSE,
+     "NAME [--admin] [--password-file F] [--reuse-name]",
      "A new account; the password is the first line of F, or asked twice on the terminal.\n"
-     "--admin: an admin account (may send organisation broadcasts)."},
+     "--admin: an admin account (may send organisation broadcasts).\n"
+     "--reuse-name: take the name of a deleted account (refused without it: colleagues'\n"
+     "nodes keep that name's history and groups, which the new holder would continue)."},
     {"user",
      "disable",
      ADM_USER_DISABLE,
@@ -411,13 +414,14 @@ static int take_option(const command *c, adm_request *rq, int argc, char **argv,
     } opts[] = {{"--admin", O_ADMIN, ADM_A_ADMIN},     {"--password-file", O_PWFILE, -1},
                 {"--older-than", O_OLDER, ADM_A_DAYS}, {"--role", O_ROLE, ADM_A_ROLE},
                 {"-n", O_COUNT, ADM_A_COUNT},          {"--count", O_COUNT, ADM_A_COUNT},
-                {"--user", O_USER, ADM_A_NAME},        {"--department", O_DEPT, ADM_A_DEPARTMENT}};
+                {"--user", O_USER, ADM_A_NAME},        {"--department", O_DEPT, ADM_A_DEPARTMENT},
+                {"--reuse-name", O_REUSE, ADM_A_REUSE}};
     for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++) {
         if (strcmp(argv[*i], opts[k].name) != 0 || !(c->opts & opts[k].opt))
             continue;
-        if (opts[k].opt == O_ADMIN) {
-            rq->admin = true;
-            rq->has |= ADM_BIT(ADM_A_ADMIN);
+        if (opts[k].opt == O_ADMIN || opts[k].opt == O_REUSE) {
+            *adm_request_bool(rq, (adm_arg)opts[k].arg) = true;
+            rq->has |= ADM_BIT(opts[k].arg);
             (*i)++;
             return 0;
         }

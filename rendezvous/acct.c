@@ -175,6 +175,20 @@ static void fmt_time(int64_t ms, char *dst, size_t cap)
 
 static const char *yn(bool b) { return b ? "yes" : "no"; }
 
+acct_text acct_retired_text(const char *name, int64_t gone_ms)
+{
+    acct_text t;
+    char when[32];
+    fmt_time(gone_ms, when, sizeof when);
+    snprintf(t.text, sizeof t.text,
+             "the name %s belonged to an account deleted %s: colleagues' nodes still know it as "
+             "that person (their conversations, groups and gateway settings), which a new account "
+             "of that name would take over; choose another name, or give --reuse-name to hand "
+             "it over knowingly (ERETIRED)",
+             name, when);
+    return t;
+}
+
 /* 40 digits as people read them: 8 groups of 5. */
 static void fp_group(const char *digits, char dst[static IDENTITY_FP_LEN + 1])
 {
@@ -296,6 +310,17 @@ static int h_user_add(const acct_ctx *x, const adm_request *rq, out *o)
         return fail(o, "EEXIST", "user %s already exists", rq->name);
     if (r != BANTER_ENOENT)
         return db_failed(o, x, r);
+    int64_t gone = 0;
+    r = (rq->has & ADM_BIT(ADM_A_REUSE)) && rq->reuse_name ? BANTER_ENOENT
+                                                           : db_name_retired(x->d, rq->name, &gone);
+    if (r == 0) {
+        acct_text t = acct_retired_text(rq->name, gone);
+        size_t n = strlen(t.text);
+        t.text[n - strlen(" (ERETIRED)")] = '\0'; /* the code goes with the error */
+        return fail(o, "ERETIRED", "%s", t.text);
+    }
+    if (r != BANTER_ENOENT)
+        return db_failed(o, x, r);
     if (hash_password(rq, o, hash) != 0 || o->failed)
         return 0;
     r = db_user_add(x->d, rq->name, hash, rq->admin, x->now_ms);
@@ -305,6 +330,11 @@ static int h_user_add(const acct_ctx *x, const adm_request *rq, out *o)
     if (r)
         return db_failed(o, x, r);
     say(o, "added %s %s\n", rq->admin ? "admin" : "user", rq->name);
+    if (rq->reuse_name)
+        say(o,
+            "(the name of a deleted account, handed over: colleagues' nodes take %s for the "
+            "same person as before)\n",
+            rq->name);
     put_str(o, o->data, "name", rq->name);
     put_bool(o, o->data, "admin", rq->admin);
     return 0;
@@ -1409,8 +1439,8 @@ void acct_describe(const adm_request *rq, char *dst, size_t cap)
             snprintf(v, sizeof v, a == ADM_A_VALUE || a == ADM_A_DEPARTMENT ? "\"%s\"" : "%s", t);
         else if (num)
             snprintf(v, sizeof v, "%lld", (long long)*num);
-        else /* ADM_A_ADMIN */
-            snprintf(v, sizeof v, "%s", rq->admin ? "yes" : "no");
+        else /* ADM_A_ADMIN, ADM_A_REUSE */
+            snprintf(v, sizeof v, "%s", *adm_request_bool(r, (adm_arg)a) ? "yes" : "no");
         int w = snprintf(dst + n, cap - n, "%s%s=%s", n ? " " : "", adm_arg_key((adm_arg)a), v);
         n += w > 0 ? (size_t)w : 0;
     }

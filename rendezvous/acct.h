@@ -56,6 +56,14 @@ typedef struct acct_ctx {
  */
 BANTER_WUR int acct_exec(const acct_ctx *x, const adm_request *rq, adm_result *res);
 
+/* Why `user add` refuses name, the name of an account deleted at gone_ms,
+ * without --reuse-name (the same words for the server and the local
+ * command). */
+typedef struct acct_text {
+    char text[512];
+} acct_text;
+acct_text acct_retired_text(const char *name, int64_t gone_ms);
+
 /* The answer of acct_submit, on the loop: ret 0 and res (acct_submit's:
  * valid during the call, cleared after it), or ret BANTER_ENOMEM and res
  * NULL. Called exactly once for each accepted submission. */

@@ -221,6 +221,20 @@ static const char *const migrations[] = {
     " UPDATE mailbox_from SET count = count - 1, bytes = bytes - old.size"
     " WHERE user = old.to_user AND sender = old.from_user;"
     " END;",
+    /* 7 -> 8: the names of deleted accounts (db_name_retired): colleagues'
+     * nodes keep knowing a name as the person who had it, so `user add`
+     * takes one only when told to (--reuse-name). Kept by triggers on
+     * users, whatever deletes or adds the row. */
+    "CREATE TABLE IF NOT EXISTS retired_names ("
+    " name TEXT PRIMARY KEY,"
+    " deleted INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TRIGGER IF NOT EXISTS users_retired AFTER DELETE ON users BEGIN"
+    " INSERT OR REPLACE INTO retired_names (name, deleted)"
+    " VALUES (old.name, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER));"
+    " END;"
+    "CREATE TRIGGER IF NOT EXISTS users_reused AFTER INSERT ON users BEGIN"
+    " DELETE FROM retired_names WHERE name = new.name;"
+    " END;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -423,6 +437,24 @@ static const char *const pg_migrations[] = {
     " IF EXISTS (SELECT 1 FROM sealed WHERE id = p_id AND to_device = p_dev"
     " AND from_device = p_fdev) THEN RETURN 1; END IF;"
     " RETURN res; END $$;",
+    /* 7 -> 8: as SQLite's, the time from the database's clock. */
+    "CREATE TABLE IF NOT EXISTS retired_names ("
+    " name TEXT PRIMARY KEY,"
+    " deleted BIGINT NOT NULL);"
+    "CREATE OR REPLACE FUNCTION users_retired() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+    " INSERT INTO retired_names (name, deleted)"
+    " VALUES (OLD.name, (extract(epoch FROM clock_timestamp()) * 1000)::BIGINT)"
+    " ON CONFLICT (name) DO UPDATE SET deleted = EXCLUDED.deleted;"
+    " RETURN NULL; END $$;"
+    "CREATE OR REPLACE FUNCTION users_reused() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+    " DELETE FROM retired_names WHERE name = NEW.name;"
+    " RETURN NULL; END $$;"
+    "DROP TRIGGER IF EXISTS users_retired ON users;"
+    "DROP TRIGGER IF EXISTS users_reused ON users;"
+    "CREATE TRIGGER users_retired AFTER DELETE ON users"
+    " FOR EACH ROW EXECUTE FUNCTION users_retired();"
+    "CREATE TRIGGER users_reused AFTER INSERT ON users"
+    " FOR EACH ROW EXECUTE FUNCTION users_reused();",
 };
 _Static_assert(sizeof pg_migrations / sizeof pg_migrations[0] == SCHEMA_VERSION,
                "every migration has a PostgreSQL form: append to pg_migrations too");

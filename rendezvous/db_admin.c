@@ -592,6 +592,25 @@ int db_user_delete(db *d, const char *name)
     return user_exec(d, "DELETE FROM users WHERE name = ?1", name, NULL);
 }
 
+int db_name_retired(db *d, const char *name, int64_t *deleted_ms)
+{
+    if (d->pg)
+        return pgs_name_retired(d, name, deleted_ms);
+    sqlite3_stmt *s = NULL;
+    int ret = prep(d, "SELECT deleted FROM retired_names WHERE name = ?1", &s);
+    if (ret == 0)
+        ret = bind_text(d, s, 1, name);
+    if (ret == 0) {
+        int rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW)
+            *deleted_ms = sqlite3_column_int64(s, 0);
+        else
+            ret = rc == SQLITE_DONE ? BANTER_ENOENT : db_fail(d, rc);
+    }
+    sqlite3_finalize(s);
+    return ret;
+}
+
 int db_user_set_password(db *d, const char *name, const char *pwhash)
 {
     if (d->pg)

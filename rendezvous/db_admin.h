@@ -121,6 +121,10 @@ BANTER_WUR int db_device_revoked(db *d, const uint8_t key[static 32]);
 /* Delete an account and everything of it (devices, profile, relations,
  * stored copies). 0, BANTER_ENOENT. */
 BANTER_WUR int db_user_delete(db *d, const char *name);
+/* Whether name is the name of a deleted account (a trigger keeps it when
+ * the account row goes, and drops it when an account of that name is
+ * added again): 0 with *deleted_ms when it is, BANTER_ENOENT when not. */
+BANTER_WUR int db_name_retired(db *d, const char *name, int64_t *deleted_ms);
 /* A new password hash (bcrypto_pwhash_str). 0, BANTER_ENOENT. */
 BANTER_WUR int db_user_set_password(db *d, const char *name, const char *pwhash);
 /* The number of accounts, of bound devices. */

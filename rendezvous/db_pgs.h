@@ -180,6 +180,7 @@ BANTER_WUR int pgs_device_revoke(db *d, const uint8_t key[static 32], const char
                                  int64_t now_ms, char out[static DB_MAX_USER + 1]);
 BANTER_WUR int pgs_device_revoked(db *d, const uint8_t key[static 32]);
 BANTER_WUR int pgs_user_delete(db *d, const char *name);
+BANTER_WUR int pgs_name_retired(db *d, const char *name, int64_t *deleted_ms);
 BANTER_WUR int pgs_user_set_password(db *d, const char *name, const char *pwhash);
 BANTER_WUR int pgs_counts(db *d, int64_t *users, int64_t *devices);
 BANTER_WUR int pgs_online_elsewhere(db *d, const char *instance, int64_t offset, size_t limit,

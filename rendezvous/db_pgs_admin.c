@@ -319,6 +319,20 @@ int pgs_user_delete(db *d, const char *name)
     return ret ? ret : n >= 1 ? 0 : BANTER_ENOENT;
 }
 
+int pgs_name_retired(db *d, const char *name, int64_t *deleted_ms)
+{
+    pgs_args a = {0};
+    PGresult *r = NULL;
+    pgs_arg_text(&a, name);
+    int ret = pgs_query(d, "SELECT deleted FROM retired_names WHERE name = $1", &a, &r);
+    if (ret == 0 && PQntuples(r) > 0)
+        *deleted_ms = pgs_int(r, 0, 0);
+    else if (ret == 0)
+        ret = BANTER_ENOENT;
+    PQclear(r);
+    return ret;
+}
+
 int pgs_user_set_password(db *d, const char *name, const char *pwhash)
 {
     static const char sql[] = "UPDATE users SET pwhash = $2 WHERE name = $1";

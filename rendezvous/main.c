@@ -15,7 +15,7 @@ static const cli_cmd commands[] = {
      "Print the server key's fingerprint alone on one line (creating the key when\n"
      "there is none), to hand to nodes as --server-key."},
     {"user", cmd_user,
-     "user add NAME [--admin] [--password-file F]\n"
+     "user add NAME [--admin] [--password-file F] [--reuse-name]\n"
      "  user list [--json]\n"
      "  user show NAME [--json]\n"
      "  user disable|enable|delete NAME\n"

@@ -20,9 +20,11 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "acct.h"
 #include "admmsg.h"
 #include "bcrypto.h"
 #include "cli.h"
+#include "db_admin.h"
 #include "utf8.h"
 
 #define PASSWORD_MAX 1024u /* bytes of a password */
@@ -185,16 +187,19 @@ static int ask_password(adm_request *rq, const char *file, const char *name)
     return 0;
 }
 
-/* user add NAME [--admin] [--password-file F]; user passwd NAME [--password-file F] */
+/* user add NAME [--admin] [--password-file F] [--reuse-name]; user passwd NAME
+ * [--password-file F] */
 static int user_add(const cli_ctx *ctx, int argc, char **argv)
 {
     const char *name = NULL, *file = NULL;
-    bool passwd = strcmp(argv[1], "passwd") == 0, admin = false;
+    bool passwd = strcmp(argv[1], "passwd") == 0, admin = false, reuse = false;
     const char *usage = passwd ? "user passwd NAME [--password-file F]"
-                               : "user add NAME [--admin] [--password-file F]";
+                               : "user add NAME [--admin] [--password-file F] [--reuse-name]";
     for (int i = 2; i < argc; i++) {
         if (!passwd && strcmp(argv[i], "--admin") == 0) {
             admin = true;
+        } else if (!passwd && strcmp(argv[i], "--reuse-name") == 0) {
+            reuse = true;
         } else if (strcmp(argv[i], "--password-file") == 0 && i + 1 < argc) {
             file = argv[++i];
         } else if (strncmp(argv[i], "--password-file=", 16) == 0) {
@@ -210,20 +215,28 @@ static int user_add(const cli_ctx *ctx, int argc, char **argv)
         fprintf(stderr, CLI_PROG ": usage: %s\n", usage);
         return EXIT_USAGE;
     }
-    adm_request rq = {.admin = admin};
+    adm_request rq = {.admin = admin, .reuse_name = reuse};
     if (!named(&rq, passwd ? ADM_USER_PASSWD : ADM_USER_ADD, name))
         return EXIT_USAGE;
     if (admin)
         rq.has |= ADM_BIT(ADM_A_ADMIN);
+    if (reuse)
+        rq.has |= ADM_BIT(ADM_A_REUSE);
     /* An existing account is refused before the password is asked. */
     db *d = cli_open_db(ctx);
     if (!d)
         return EXIT_ERROR;
     db_user u;
     int r = db_user_get(d, name, &u, NULL);
+    int64_t gone = 0;
+    bool retired = !passwd && r == BANTER_ENOENT && !reuse && db_name_retired(d, name, &gone) == 0;
     db_close(d);
     if (!passwd && r == 0) {
         fprintf(stderr, CLI_PROG ": user %s already exists\n", name);
+        return EXIT_ERROR;
+    }
+    if (retired) { /* refused before the password is asked, as the server would */
+        fprintf(stderr, CLI_PROG ": %s\n", acct_retired_text(name, gone).text);
         return EXIT_ERROR;
     }
     if (passwd && r == BANTER_ENOENT) {

@@ -14,7 +14,8 @@ static const adm_cmd_info table[ADM_CMD_COUNT] = {
     [ADM_STATUS] = {"status", false, 0, 0},
     [ADM_USER_LIST] = {"user.list", false, 0, B(OFFSET)},
     [ADM_USER_SHOW] = {"user.show", false, B(NAME), B(NAME)},
-    [ADM_USER_ADD] = {"user.add", true, B(NAME) | B(PASSWORD), B(NAME) | B(PASSWORD) | B(ADMIN)},
+    [ADM_USER_ADD] = {"user.add", true, B(NAME) | B(PASSWORD),
+                      B(NAME) | B(PASSWORD) | B(ADMIN) | B(REUSE)},
     [ADM_USER_DISABLE] = {"user.disable", true, B(NAME), B(NAME)},
     [ADM_USER_ENABLE] = {"user.enable", true, B(NAME), B(NAME)},
     [ADM_USER_DELETE] = {"user.delete", true, B(NAME), B(NAME)},
@@ -48,12 +49,23 @@ static const adm_cmd_info table[ADM_CMD_COUNT] = {
 };
 
 static const char *const arg_keys[ADM_A_COUNT_OF] = {
-    [ADM_A_NAME] = "name",        [ADM_A_FP] = "fp",       [ADM_A_ROLE] = "role",
-    [ADM_A_FIELD] = "field",      [ADM_A_VALUE] = "value", [ADM_A_PASSWORD] = "password",
-    [ADM_A_ADMIN] = "admin",      [ADM_A_DAYS] = "days",   [ADM_A_COUNT] = "count",
-    [ADM_A_OFFSET] = "offset",    [ADM_A_FILE] = "file",   [ADM_A_LEVEL] = "level",
-    [ADM_A_RIGHT] = "right",      [ADM_A_TEXT] = "text",   [ADM_A_DEPARTMENT] = "department",
+    [ADM_A_NAME] = "name",
+    [ADM_A_FP] = "fp",
+    [ADM_A_ROLE] = "role",
+    [ADM_A_FIELD] = "field",
+    [ADM_A_VALUE] = "value",
+    [ADM_A_PASSWORD] = "password",
+    [ADM_A_ADMIN] = "admin",
+    [ADM_A_DAYS] = "days",
+    [ADM_A_COUNT] = "count",
+    [ADM_A_OFFSET] = "offset",
+    [ADM_A_FILE] = "file",
+    [ADM_A_LEVEL] = "level",
+    [ADM_A_RIGHT] = "right",
+    [ADM_A_TEXT] = "text",
+    [ADM_A_DEPARTMENT] = "department",
     [ADM_A_ANN] = "announcement",
+    [ADM_A_REUSE] = "reuse_name",
 };
 
 const adm_cmd_info *adm_cmd_get(adm_cmd c) { return &table[c]; }
@@ -202,6 +214,11 @@ char *adm_request_text(adm_request *r, adm_arg a, size_t *cap)
     return str_slot(r, a, cap, &ok);
 }
 
+bool *adm_request_bool(adm_request *r, adm_arg a)
+{
+    return a == ADM_A_ADMIN ? &r->admin : a == ADM_A_REUSE ? &r->reuse_name : NULL;
+}
+
 int64_t *adm_request_int(adm_request *r, adm_arg a)
 {
     int64_t min, max;
@@ -269,7 +286,9 @@ static int build_request(const adm_request *r, cJSON *o)
         else if (v)
             e = jsonv_add_int(args, arg_keys[a], *v);
         else
-            e = cJSON_AddBoolToObject(args, arg_keys[a], r->admin) ? 0 : BANTER_ENOMEM;
+            e = cJSON_AddBoolToObject(args, arg_keys[a], *adm_request_bool(w, (adm_arg)a))
+                    ? 0
+                    : BANTER_ENOMEM;
         if (e)
             return e;
     }
@@ -317,9 +336,10 @@ static int read_arg(adm_request *r, const cJSON *args, adm_arg a)
     if (v)
         return jsonv_int(args, arg_keys[a], min, max, v);
     const cJSON *b = cJSON_GetObjectItemCaseSensitive(args, arg_keys[a]);
-    if (!cJSON_IsBool(b))
+    bool *slot = adm_request_bool(r, a);
+    if (!cJSON_IsBool(b) || !slot)
         return BANTER_ESCHEMA;
-    r->admin = cJSON_IsTrue(b);
+    *slot = cJSON_IsTrue(b);
     return 0;
 }
 

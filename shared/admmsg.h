@@ -99,6 +99,7 @@ typedef enum adm_arg {
     ADM_A_TEXT,       /* an announcement: 1..ADM_MAX_ANNOUNCE bytes, newlines and tabs allowed */
     ADM_A_DEPARTMENT, /* a department ("" everyone), 0..64 bytes, plain */
     ADM_A_ANN,        /* an announcement's id, 1..2^53 */
+    ADM_A_REUSE,      /* bool: user.add may take the name of a deleted account */
     ADM_A_COUNT_OF
 } adm_arg;
 
@@ -133,7 +134,7 @@ typedef struct adm_request {
     char right[ADM_MAX_WORD + 1];
     char text[ADM_MAX_ANNOUNCE + 1];
     char department[ADM_MAX_WORD + 1];
-    bool admin;
+    bool admin, reuse_name;
     int64_t days, count, offset, ann;
 } adm_request;
 
@@ -142,6 +143,8 @@ typedef struct adm_request {
 char *adm_request_text(adm_request *r, adm_arg a, size_t *cap);
 /* Where the number argument a of r lives, or NULL when a is not one. */
 int64_t *adm_request_int(adm_request *r, adm_arg a);
+/* Where the yes/no argument a of r lives, or NULL when a is not one. */
+bool *adm_request_bool(adm_request *r, adm_arg a);
 
 typedef struct adm_result {
     uint32_t id;

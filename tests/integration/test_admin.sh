@@ -164,6 +164,20 @@ out=$(adm boss.key user delete dan) && has "$out" '^deleted user dan' || t_fail 
 [ -z "$(rows "SELECT key FROM devices WHERE \"user\" = 'dan'")" ] || t_fail "user delete" "devices left"
 out=$(adm boss.key user show dan)
 [ $? -eq 1 ] && has "$out" 'no user dan' || t_fail "user delete" "$out"
+# a deleted account's name is not handed to a new account unless asked:
+# colleagues' nodes still take it for the person who had it
+out=$(adm boss.key user add dan --password-file pw2)
+[ $? -eq 1 ] && has "$out" 'belonged to an account deleted .*--reuse-name.*ERETIRED' || t_fail "name reuse" "$out"
+out=$(rdv user add dan --password-file pw)
+[ $? -eq 1 ] && has "$out" 'belonged to an account deleted .*--reuse-name' || t_fail "name reuse, local" "$out"
+out=$(adm boss.key user add dan --password-file pw2 --reuse-name) && has "$out" '^added user dan$' &&
+    has "$out" 'handed over' || t_fail "name reuse" "$out"
+out=$(adm boss.key user delete dan) || t_fail "user delete" "$out"
+out=$(rdv user add dan --password-file pw --reuse-name) && has "$out" 'added user dan' || t_fail "name reuse, local" "$out"
+out=$(adm boss.key audit tail -n 6)
+has "$out" 'user.add name=dan: ERETIRED' && has "$out" 'user.add name=dan reuse_name=yes: ok' ||
+    t_fail "name reuse audited" "$out"
+out=$(adm boss.key user delete dan) || t_fail "user delete" "$out"
 out=$(rdv user add eve --password-file pw) || t_fail "local user add" "$out"
 out=$(rdv user set eve title Engineer) || t_fail "local user set" "$out"
 out=$(adm boss.key user show eve) && has "$out" '^title +Engineer$' || t_fail "local then remote" "$out"

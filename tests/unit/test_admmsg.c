@@ -43,8 +43,24 @@ static void test_request_roundtrip(void **state)
     assert_string_equal(d.name, "ann");
     assert_string_equal(d.password, "pass word");
     assert_true(d.admin);
+    assert_false(d.reuse_name);
     adm_request_clear(&d);
     assert_int_equal(d.password[0], 0);
+    /* reuse_name, a second yes/no: its own slot */
+    r.admin = false;
+    r.reuse_name = true;
+    r.has |= ADM_BIT(ADM_A_REUSE);
+    buf_truncate(&b, 0);
+    assert_int_equal(adm_request_encode(&r, &b), 0);
+    assert_int_equal(adm_request_decode(&d, buf_data(&b), buf_len(&b)), 0);
+    assert_true(d.reuse_name && !d.admin);
+    adm_request_clear(&d);
+    assert_int_equal(decode_text(&d, "{\"id\":1,\"cmd\":\"user.add\",\"args\":{\"name\":\"a\","
+                                     "\"password\":\"p\",\"reuse_name\":1}}"),
+                     BANTER_ESCHEMA); /* not a bool */
+    assert_int_equal(decode_text(&d, "{\"id\":1,\"cmd\":\"user.delete\",\"args\":{\"name\":\"a\","
+                                     "\"reuse_name\":true}}"),
+                     BANTER_ESCHEMA); /* not an argument of user.delete */
     buf_free(&b);
 }
 
@@ -224,10 +240,14 @@ static void test_slots(void **state)
     assert_null(adm_request_int(&r, ADM_A_NAME));
     assert_null(adm_request_text(&r, ADM_A_ADMIN, &cap));
     assert_null(adm_request_int(&r, ADM_A_ADMIN));
-    for (int a = 0; a < ADM_A_COUNT_OF; a++) {
+    assert_ptr_equal(adm_request_bool(&r, ADM_A_ADMIN), &r.admin);
+    assert_ptr_equal(adm_request_bool(&r, ADM_A_REUSE), &r.reuse_name);
+    assert_null(adm_request_bool(&r, ADM_A_NAME));
+    for (int a = 0; a < ADM_A_COUNT_OF; a++) { /* each argument has one slot of one kind */
         char *t = adm_request_text(&r, (adm_arg)a, &cap);
         bool num = adm_request_int(&r, (adm_arg)a) != NULL;
-        assert_true(a == ADM_A_ADMIN ? !t && !num : (t != NULL) != num);
+        bool yn = adm_request_bool(&r, (adm_arg)a) != NULL;
+        assert_int_equal((t != NULL) + num + yn, 1);
         if (t)
             assert_true((uint8_t *)t >= (uint8_t *)&r &&
                         (uint8_t *)t + cap < (uint8_t *)&r + sizeof r);

@@ -530,9 +530,20 @@ static void test_admin_misc(void **state)
     assert_string_equal(hash, "$argon2id$new");
     assert_int_equal(db_user_set_password(f->d, "nobody", "$argon2id$new"), BANTER_ENOENT);
     assert_int_equal(db_user_set_password(f->d, "Bad Name", "$argon2id$new"), BANTER_EINVAL);
+    int64_t gone = 0;
+    assert_int_equal(db_name_retired(f->d, "ann", &gone), BANTER_ENOENT);
     assert_int_equal(db_user_delete(f->d, "ann"), 0);
     assert_int_equal(db_user_delete(f->d, "ann"), BANTER_ENOENT);
     assert_int_equal(db_user_delete(f->d, "../x"), BANTER_EINVAL);
+    /* the name is kept as a deleted account's, with when (the database's
+     * clock), until an account of that name is added again */
+    assert_int_equal(db_name_retired(f->d, "ann", &gone), 0);
+    assert_true(gone > 1700000000000LL);
+    assert_int_equal(db_name_retired(f->d, "bob", &gone), BANTER_ENOENT);
+    assert_int_equal(db_user_add(f->d, "ann", "$argon2id$again", false, 1), 0);
+    assert_int_equal(db_name_retired(f->d, "ann", &gone), BANTER_ENOENT);
+    assert_int_equal(db_user_delete(f->d, "ann"), 0);
+    assert_int_equal(db_name_retired(f->d, "ann", &gone), 0);
     assert_int_equal(db_counts(f->d, &users, &devices), 0);
     assert_int_equal(users, 1);
     assert_int_equal(devices, 1);
