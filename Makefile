@@ -404,7 +404,8 @@ test: deps-check
 
 check: test
 
-# The mDNS probe of tests/integration/test_mdns.sh, with the sanitizers.
+# The mDNS probe of tests/integration/test_mdns.sh (and the flooding neighbour
+# of test_mdns_flood.sh), with the sanitizers.
 $(ASAN)/tests/mdns_probe: tests/integration/mdns_probe.c $(ASAN)/peer/net/mdns.o \
                           $(ASAN)/peer/net/avahipoll.o $(ASAN)/peer/net/evloop.o $(LIB_ASAN)
 	@mkdir -p $(@D)

@@ -13,11 +13,24 @@
  * NO_FAIL; then a timer retries with a capped backoff.
  *
  * Browsing is IPv4 only (AVAHI_PROTO_INET for the browser and for resolved
- * addresses); publishing is on every protocol the daemon runs. Each
- * browsed service keeps its resolver until the browser removes it, so a
- * change of its TXT record or address is reported by found() again.
- * services maps "<ifindex>/<service name>" to the fingerprint that service
- * had, which is what a REMOVE event is turned back into.
+ * addresses); publishing is on every protocol the daemon runs. A browsed
+ * service that was found keeps its resolver until the browser removes it,
+ * so a change of its TXT record or address is reported by found() again.
+ * services maps "<ifindex>/<service name>" to a svc: the fingerprint that
+ * service had, which is what a REMOVE event is turned back into.
+ *
+ * The table is a neighbour's to fill (a service costs nothing to publish),
+ * so it holds out under a hostile LAN (mdns.h, docs/limits.md):
+ *  - at most MDNS_MAX_PER_ADDR found services share one address; one
+ *    resolved at an address that holds that many is parked: its resolver
+ *    is freed and the entry kept without one, so it costs nothing more
+ *    until a found one at that address leaves, when the oldest parked
+ *    one there is resolved again;
+ *  - entries that are not found (pending, failed, refused, parked) never
+ *    keep a newcomer out: when the table is full, or the daemon refuses
+ *    another resolver (its objects-per-client-max), one of them is
+ *    evicted (evict()), the oldest failed first. Found entries are never
+ *    evicted: filling the table with them takes 128 addresses.
  *
  * Avahi's client calls are synchronous D-Bus round trips to the local
  * daemon (making the client, a group, a browser or a resolver, and freeing
@@ -48,25 +61,53 @@
 #include "netaddr.h"
 #include "utf8.h"
 
-/* Services tracked at once; further ones on the same LAN are ignored. */
-#define MDNS_MAX_SERVICES 1024u
+/* Services tracked at once (found, pending, failed or parked). A new one
+ * takes the place of one that is not found (evict()); when all are found
+ * it is ignored. */
+#define MDNS_MAX_SERVICES       1024u
+/* Found services at one address: one host runs one node, a few at most (a
+ * shared terminal server). The same figure as the LAN's dials to one
+ * address (LAN_DEFAULT_PER_ADDR): more from one address would not all be
+ * dialed at once anyway. */
+#define MDNS_MAX_PER_ADDR       8u
+/* A service still unresolved after this long counts as failed when one
+ * has to be evicted (Avahi's resolver gives up by itself after 5 s). */
+#define MDNS_RESOLVE_TIMEOUT_MS 10000
 /* Retry delays when the system bus itself is unreachable. */
-#define MDNS_RETRY_MIN_MS 500u
-#define MDNS_RETRY_MAX_MS 4000u
+#define MDNS_RETRY_MIN_MS       500u
+#define MDNS_RETRY_MAX_MS       4000u
 /* Tries at a new instance name when the daemon reports a local collision. */
-#define MDNS_MAX_RENAMES  16
+#define MDNS_MAX_RENAMES        16
 /* The TXT "v" we publish, and the largest one we accept from others. */
-#define MDNS_TXT_VERSION  1
-#define MDNS_MAX_VERSION  9999
+#define MDNS_TXT_VERSION        1
+#define MDNS_MAX_VERSION        9999
 
 typedef enum avail { AVAIL_UNKNOWN, AVAIL_UP, AVAIL_DOWN } avail;
 
-/* One browsed service instance. fp is "" until it resolved to a peer;
- * refused: a record of it was refused for its address (logged once). */
+/* Where a browsed service stands. */
+typedef enum svc_state {
+    SVC_PENDING, /* resolving: no answer yet */
+    SVC_FOUND,   /* reported by found(); fp and addr are set */
+    SVC_FAILED,  /* resolution failed, or gave a record that was refused */
+    SVC_PARKED,  /* resolved at addr, which held MDNS_MAX_PER_ADDR: no resolver */
+} svc_state;
+
+/* One browsed service instance. fp is "" until it was found; refused: a
+ * record of it was refused for its address (logged once). Every state but
+ * SVC_PARKED holds a resolver (a failed one keeps it, so records that turn
+ * up later are still found, until the entry is evicted). iface, proto,
+ * name and domain make a new resolver for a parked entry. since: when it
+ * entered its state (g_get_monotonic_time), for eviction order. */
 typedef struct svc {
     mdns *m;
     AvahiServiceResolver *resolver;
+    AvahiIfIndex iface;
+    AvahiProtocol proto;
+    char *name, *domain;
+    gint64 since;
+    svc_state state;
     char fp[IDENTITY_FP_DIGITS + 1];
+    char addr[64];
     bool refused;
 } svc;
 
@@ -138,7 +179,107 @@ static void svc_free(gpointer p)
     svc *s = p;
     if (s->resolver)
         avahi_service_resolver_free(s->resolver);
+    g_free(s->name);
+    g_free(s->domain);
     g_free(s);
+}
+
+static void set_state(svc *s, svc_state st)
+{
+    s->state = st;
+    s->since = g_get_monotonic_time();
+}
+
+/* Found services at addr, other than self. */
+static unsigned found_at(mdns *m, const char *addr, const svc *self)
+{
+    GHashTableIter it;
+    gpointer v;
+    unsigned n = 0;
+    g_hash_table_iter_init(&it, m->services);
+    while (g_hash_table_iter_next(&it, NULL, &v)) {
+        const svc *o = v;
+        if (o != self && o->state == SVC_FOUND && strcmp(o->addr, addr) == 0)
+            n++;
+    }
+    return n;
+}
+
+/* How readily an entry gives way to a new one (lower first), or -1 when
+ * it never does (found) or would free nothing that is needed (a parked
+ * entry holds no resolver). */
+static int evict_rank(const svc *s, gint64 now, bool need_resolver)
+{
+    switch (s->state) {
+    case SVC_FAILED:
+        return 0;
+    case SVC_PENDING:
+        return now - s->since >= (gint64)MDNS_RESOLVE_TIMEOUT_MS * 1000 ? 1 : 3;
+    case SVC_PARKED:
+        return need_resolver ? -1 : 2;
+    case SVC_FOUND:
+        break;
+    }
+    return -1;
+}
+
+/* Make room for a new service by forgetting one that was not found: the
+ * oldest failed one, else the oldest unresolved past MDNS_RESOLVE_TIMEOUT_MS,
+ * else the oldest parked one (unless need_resolver: room for a resolver
+ * is wanted, and a parked entry holds none), else the oldest unresolved.
+ * False when every entry was found. */
+static bool evict(mdns *m, bool need_resolver)
+{
+    GHashTableIter it;
+    gpointer k, v;
+    gpointer victim = NULL;
+    int best = -1;
+    gint64 oldest = 0, now = g_get_monotonic_time();
+
+    g_hash_table_iter_init(&it, m->services);
+    while (g_hash_table_iter_next(&it, &k, &v)) {
+        const svc *s = v;
+        int r = evict_rank(s, now, need_resolver);
+        if (r < 0 || (best >= 0 && (r > best || (r == best && s->since >= oldest))))
+            continue;
+        best = r;
+        oldest = s->since;
+        victim = k;
+    }
+    if (!victim)
+        return false;
+    g_hash_table_remove(m->services, victim); /* frees its resolver */
+    return true;
+}
+
+/* A resolver for s, whose key is already in the table or about to be.
+ * When the daemon has no room for another one (objects-per-client-max),
+ * an entry that holds one and was not found is evicted, and once more
+ * tried. */
+static AvahiServiceResolver *new_resolver(mdns *m, svc *s);
+
+/* A found service at addr went away or moved: resolve the oldest service
+ * parked there again, which may now be found in its place. */
+static void unpark(mdns *m, const char *addr)
+{
+    GHashTableIter it;
+    gpointer v;
+    svc *best = NULL;
+
+    if (!addr[0] || found_at(m, addr, NULL) >= MDNS_MAX_PER_ADDR)
+        return;
+    g_hash_table_iter_init(&it, m->services);
+    while (g_hash_table_iter_next(&it, NULL, &v)) {
+        svc *s = v;
+        if (s->state == SVC_PARKED && strcmp(s->addr, addr) == 0 &&
+            (!best || s->since < best->since))
+            best = s;
+    }
+    if (!best)
+        return;
+    best->resolver = new_resolver(m, best);
+    if (best->resolver) /* else it stays parked until another one leaves */
+        set_state(best, SVC_PENDING);
 }
 
 /* Forget every service, telling lost() once per fingerprint. Used when the
@@ -254,6 +395,35 @@ static bool address_ok(svc *s, const AvahiAddress *a, const mdns_peer *p)
     return false;
 }
 
+/* A resolution of a pending entry that gives nothing to report. */
+static void resolve_failed(svc *s)
+{
+    if (s->state == SVC_PENDING)
+        set_state(s, SVC_FAILED);
+}
+
+/* s, found before at another address or with another key, is no longer
+ * that: lost() for its old key when no other service carries it, and
+ * (unless keep_addr: it is found there again) its old address has room for
+ * a parked one. s->fp and s->addr are cleared;
+ * the caller sets its state after. It stays SVC_FOUND meanwhile, so the
+ * eviction a new resolver may cause in unpark() cannot take s, whose
+ * callback is running. */
+static void svc_unfound(svc *s, bool keep_addr)
+{
+    mdns *m = s->m;
+    char old_fp[IDENTITY_FP_DIGITS + 1], old_addr[sizeof s->addr];
+
+    memcpy(old_fp, s->fp, sizeof old_fp);
+    memcpy(old_addr, s->addr, sizeof old_addr);
+    s->fp[0] = '\0';
+    s->addr[0] = '\0';
+    if (old_fp[0] && !fp_listed(m, old_fp) && m->cb.lost)
+        m->cb.lost(m->ud, old_fp);
+    if (!keep_addr)
+        unpark(m, old_addr);
+}
+
 static void on_resolve(AvahiServiceResolver *r, AvahiIfIndex iface, AvahiProtocol proto,
                        AvahiResolverEvent ev, const char *name, const char *type,
                        const char *domain, const char *host, const AvahiAddress *a, uint16_t port,
@@ -266,48 +436,82 @@ static void on_resolve(AvahiServiceResolver *r, AvahiIfIndex iface, AvahiProtoco
     (void)flags;
 
     /* A failure (timeout) keeps the resolver: it reports FOUND if the
-     * records turn up later, and the browser's REMOVE frees it. */
-    if (ev != AVAHI_RESOLVER_FOUND || !a || port == 0)
+     * records turn up later, and the browser's REMOVE (or, for one never
+     * found, an eviction) frees it. */
+    if (ev != AVAHI_RESOLVER_FOUND || !a || port == 0) {
+        resolve_failed(s);
         return;
+    }
     memset(&p, 0, sizeof p);
-    if (!parse_txt(txt, &p) || strcmp(p.fingerprint, m->fp) == 0)
+    if (!parse_txt(txt, &p) || strcmp(p.fingerprint, m->fp) == 0) {
+        resolve_failed(s);
         return;
+    }
     avahi_address_snprint(p.address, sizeof p.address, a);
     p.port = port;
-    if (!address_ok(s, a, &p))
+    if (!address_ok(s, a, &p)) {
+        resolve_failed(s);
         return;
-
-    if (s->fp[0] && strcmp(s->fp, p.fingerprint) != 0) {
-        /* The same instance name now carries another key. */
-        char old[IDENTITY_FP_DIGITS + 1];
-        memcpy(old, s->fp, sizeof old);
-        s->fp[0] = '\0';
-        if (!fp_listed(m, old) && m->cb.lost)
-            m->cb.lost(m->ud, old);
     }
+
+    if (found_at(m, p.address, s) >= MDNS_MAX_PER_ADDR) {
+        /* Park it: no resolver (freed here, inside its own callback, as
+         * Avahi allows), nothing reported, until room is made at p.address. */
+        if (s->state == SVC_FOUND)
+            svc_unfound(s, false);
+        avahi_service_resolver_free(s->resolver);
+        s->resolver = NULL;
+        memcpy(s->addr, p.address, sizeof s->addr);
+        set_state(s, SVC_PARKED);
+        return;
+    }
+    if (s->state == SVC_FOUND &&
+        (strcmp(s->fp, p.fingerprint) != 0 || strcmp(s->addr, p.address) != 0))
+        /* The same instance name now carries another key or address. */
+        svc_unfound(s, strcmp(s->addr, p.address) == 0);
     memcpy(s->fp, p.fingerprint, sizeof s->fp);
+    memcpy(s->addr, p.address, sizeof s->addr);
+    if (s->state != SVC_FOUND)
+        set_state(s, SVC_FOUND);
     if (m->cb.found)
         m->cb.found(m->ud, &p);
 }
 
+static AvahiServiceResolver *new_resolver(mdns *m, svc *s)
+{
+    AvahiServiceResolver *r;
+
+    for (int tries = 0; tries < 2; tries++) {
+        r = avahi_service_resolver_new(m->client, s->iface, s->proto, s->name, MDNS_SERVICE_TYPE,
+                                       s->domain, AVAHI_PROTO_INET, 0, on_resolve, s);
+        if (r || avahi_client_errno(m->client) != AVAHI_ERR_TOO_MANY_OBJECTS || !evict(m, true))
+            return r;
+    }
+    return NULL;
+}
+
 static void service_new(mdns *m, AvahiIfIndex iface, AvahiProtocol proto, const char *name,
-                        const char *type, const char *domain)
+                        const char *domain)
 {
     char *key = g_strdup_printf("%d/%s", (int)iface, name);
     svc *s;
 
     if (g_hash_table_contains(m->services, key) ||
-        g_hash_table_size(m->services) >= MDNS_MAX_SERVICES) {
+        (g_hash_table_size(m->services) >= MDNS_MAX_SERVICES && !evict(m, false))) {
         g_free(key);
         return;
     }
     s = g_new0(svc, 1);
     s->m = m;
-    s->resolver = avahi_service_resolver_new(m->client, iface, proto, name, type, domain,
-                                             AVAHI_PROTO_INET, 0, on_resolve, s);
+    s->iface = iface;
+    s->proto = proto;
+    s->name = g_strdup(name);
+    s->domain = g_strdup(domain);
+    set_state(s, SVC_PENDING);
+    s->resolver = new_resolver(m, s);
     if (!s->resolver) {
         /* Not listed, so a later NEW for the same name tries again. */
-        g_free(s);
+        svc_free(s);
         g_free(key);
         return;
     }
@@ -318,13 +522,18 @@ static void service_remove(mdns *m, AvahiIfIndex iface, const char *name)
 {
     char *key = g_strdup_printf("%d/%s", (int)iface, name);
     svc *s = g_hash_table_lookup(m->services, key);
-    char fp[IDENTITY_FP_DIGITS + 1];
+    char fp[IDENTITY_FP_DIGITS + 1], addr[sizeof s->addr];
+    bool found;
 
     if (s) {
+        found = s->state == SVC_FOUND;
         memcpy(fp, s->fp, sizeof fp);
+        memcpy(addr, s->addr, sizeof addr);
         g_hash_table_remove(m->services, key); /* frees the resolver */
         if (fp[0] && !fp_listed(m, fp) && m->cb.lost)
             m->cb.lost(m->ud, fp);
+        if (found)
+            unpark(m, addr);
     }
     g_free(key);
 }
@@ -334,14 +543,14 @@ static void on_browse(AvahiServiceBrowser *b, AvahiIfIndex iface, AvahiProtocol 
                       AvahiLookupResultFlags flags, void *ud)
 {
     mdns *m = ud;
-    (void)b;
+    (void)b, (void)type;
 
     switch (ev) {
     case AVAHI_BROWSER_NEW:
         /* Our own entry group's service; other processes with our key are
          * caught by the fingerprint check after resolving. */
         if (!(flags & AVAHI_LOOKUP_RESULT_OUR_OWN))
-            service_new(m, iface, proto, name, type, domain);
+            service_new(m, iface, proto, name, domain);
         break;
     case AVAHI_BROWSER_REMOVE:
         service_remove(m, iface, name);

@@ -30,6 +30,16 @@
  * Names from the LAN are valid UTF-8 of at most BANTER_MAX_NAME bytes with
  * ASCII control bytes replaced by '?'; TXT records without a 40-digit fp or
  * a v in 1..9999 are ignored (the caller decides which versions it speaks).
+ *
+ * Bounds under a hostile LAN (docs/limits.md): at most 1024 services are
+ * tracked, and at most 8 of them are found at one address at once; one
+ * more there waits, costing no resolver, and is found when one of those
+ * 8 goes away. A service that does not resolve (no answer, a failure, a
+ * record refused) or waits at a full address gives way to a new one when
+ * the table is full or avahi-daemon will make no more resolvers, so a
+ * flood of services a neighbour never lets resolve, or announces all at
+ * one address, does not keep a colleague who comes later from being
+ * found. Found services are never given up for a new one.
  */
 #ifndef BANTER_PEER_MDNS_H
 #define BANTER_PEER_MDNS_H

@@ -15,6 +15,17 @@
  * 0 after SECONDS, or at SIGTERM/SIGINT, after mdns_free (which withdraws
  * the service, so colleagues see a goodbye). Exit 2 on bad usage, 1 when
  * mdns_new fails.
+ *
+ *   mdns_probe --flood N PREFIX PORT SECONDS [HOST]
+ *
+ * A hostile neighbour: publishes N _banter._tcp services "PREFIX-<i>"
+ * (i from 0), each with a TXT record a node takes (v=1, a random fp,
+ * name=PREFIX-<i>), on PORT at this host's own name, or at HOST (a name
+ * with no address record makes services that never resolve). Entry groups
+ * are filled up to the daemon's entries-per-entry-group-max. Prints
+ * "published N in G groups" once all are committed, then "established N"
+ * once the daemon has announced them all (a failure or collision on
+ * stderr); ends like the probe above, withdrawing them all.
  */
 #include <errno.h>
 #include <signal.h>
@@ -25,7 +36,12 @@
 #include <glib-unix.h>
 #include <glib.h>
 
+#include <avahi-client/client.h>
+#include <avahi-client/publish.h>
+#include <avahi-common/error.h>
+
 #include "identity.h"
+#include "net/avahipoll.h"
 #include "net/mdns.h"
 
 typedef struct probe {
@@ -78,6 +94,140 @@ static bool parse_ulong(const char *s, unsigned long max, unsigned long *out)
     return errno == 0 && end != s && *end == '\0' && *out <= max && s[0] != '-';
 }
 
+/* ---- --flood ---- */
+
+typedef struct flood {
+    GMainLoop *loop;
+    AvahiClient *client;
+    GPtrArray *groups; /* AvahiEntryGroup * */
+    unsigned long n, established;
+    const char *prefix, *host;
+    uint16_t port;
+    bool published;
+    int ret;
+} flood;
+
+static void on_flood_group(AvahiEntryGroup *g, AvahiEntryGroupState st, void *ud)
+{
+    flood *f = ud;
+    (void)g;
+    if (st == AVAHI_ENTRY_GROUP_ESTABLISHED && ++f->established == f->groups->len)
+        printf("established %lu\n", f->n);
+    else if (st == AVAHI_ENTRY_GROUP_COLLISION || st == AVAHI_ENTRY_GROUP_FAILURE)
+        fprintf(stderr, "mdns_probe: a group %s\n",
+                st == AVAHI_ENTRY_GROUP_COLLISION ? "collided" : "failed");
+}
+
+static AvahiEntryGroup *flood_group(flood *f)
+{
+    AvahiEntryGroup *g = avahi_entry_group_new(f->client, on_flood_group, f);
+    if (g)
+        g_ptr_array_add(f->groups, g);
+    return g;
+}
+
+/* Publish every service, a group after another; 0 or the Avahi error. */
+static int flood_publish(flood *f)
+{
+    AvahiEntryGroup *g = flood_group(f);
+    unsigned long i = 0;
+
+    while (g && i < f->n) {
+        char name[64], fp[4 + IDENTITY_FP_DIGITS], txt_name[72];
+        int r;
+        snprintf(name, sizeof name, "%s-%04lu", f->prefix, i);
+        snprintf(txt_name, sizeof txt_name, "name=%s", name);
+        memcpy(fp, "fp=", 3);
+        for (size_t d = 0; d < IDENTITY_FP_DIGITS; d++)
+            fp[3 + d] = (char)('0' + g_random_int_range(0, 10));
+        fp[3 + IDENTITY_FP_DIGITS] = '\0';
+        r = avahi_entry_group_add_service(g, AVAHI_IF_UNSPEC, AVAHI_PROTO_UNSPEC, 0, name,
+                                          MDNS_SERVICE_TYPE, NULL, f->host, f->port, "v=1", fp,
+                                          txt_name, NULL);
+        if (r == AVAHI_ERR_TOO_MANY_ENTRIES && !avahi_entry_group_is_empty(g)) {
+            if ((r = avahi_entry_group_commit(g)) < 0)
+                return r;
+            g = flood_group(f);
+            continue;
+        }
+        if (r < 0)
+            return r;
+        i++;
+    }
+    if (!g)
+        return avahi_client_errno(f->client);
+    return avahi_entry_group_commit(g);
+}
+
+static void on_flood_client(AvahiClient *c, AvahiClientState st, void *ud)
+{
+    flood *f = ud;
+    int r;
+
+    f->client = c;
+    if (st == AVAHI_CLIENT_S_RUNNING && !f->published) {
+        f->published = true;
+        if ((r = flood_publish(f)) < 0) {
+            fprintf(stderr, "mdns_probe: cannot publish: %s\n", avahi_strerror(r));
+            f->ret = 1;
+            g_main_loop_quit(f->loop);
+            return;
+        }
+        printf("published %lu in %u groups\n", f->n, f->groups->len);
+    } else if (st == AVAHI_CLIENT_FAILURE) {
+        fprintf(stderr, "mdns_probe: avahi-daemon went away\n");
+        f->ret = 1;
+        g_main_loop_quit(f->loop);
+    }
+}
+
+static gboolean on_flood_quit(gpointer ud)
+{
+    g_main_loop_quit(((flood *)ud)->loop);
+    return G_SOURCE_REMOVE;
+}
+
+static int flood_main(int argc, char **argv)
+{
+    unsigned long port, seconds;
+    avahipoll *poll = NULL;
+    AvahiClient *c;
+    flood f = {0};
+    int err = 0;
+
+    if ((argc != 6 && argc != 7) || !parse_ulong(argv[2], 100000, &f.n) || f.n == 0 ||
+        strlen(argv[3]) > 40 || !parse_ulong(argv[4], 65535, &port) || port == 0 ||
+        !parse_ulong(argv[5], 86400, &seconds)) {
+        fprintf(stderr, "usage: mdns_probe --flood N PREFIX PORT SECONDS [HOST]\n");
+        return 2;
+    }
+    f.prefix = argv[3];
+    f.port = (uint16_t)port;
+    f.host = argc == 7 ? argv[6] : NULL;
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    f.loop = g_main_loop_new(NULL, FALSE);
+    f.groups = g_ptr_array_new();
+    if (avahipoll_new(&poll, NULL, NULL) != 0) {
+        fprintf(stderr, "mdns_probe: out of memory\n");
+        return 1;
+    }
+    c = avahi_client_new(avahipoll_api(poll), 0, on_flood_client, &f, &err);
+    if (!c) {
+        fprintf(stderr, "mdns_probe: cannot reach avahi-daemon: %s\n", avahi_strerror(err));
+        f.ret = 1;
+    } else {
+        g_timeout_add((guint)(seconds * 1000u), on_flood_quit, &f);
+        g_unix_signal_add(SIGTERM, on_flood_quit, &f);
+        g_unix_signal_add(SIGINT, on_flood_quit, &f);
+        g_main_loop_run(f.loop);
+        avahi_client_free(c); /* with its groups: the services are withdrawn */
+    }
+    avahipoll_free(poll);
+    g_ptr_array_free(f.groups, TRUE);
+    g_main_loop_unref(f.loop);
+    return f.ret;
+}
+
 int main(int argc, char **argv)
 {
     const mdns_callbacks cb = {on_found, on_lost, on_status, on_log};
@@ -88,6 +238,8 @@ int main(int argc, char **argv)
     probe p;
     int ret;
 
+    if (argc > 1 && strcmp(argv[1], "--flood") == 0)
+        return flood_main(argc, argv);
     if (argc != 4 || !parse_ulong(argv[2], 65535, &port) || port == 0 ||
         !parse_ulong(argv[3], 86400, &seconds)) {
         fprintf(stderr, "usage: mdns_probe NAME PORT SECONDS\n");
