@@ -11,11 +11,9 @@ static const char *str(const cJSON *o, const char *key)
     return cJSON_IsString(v) ? v->valuestring : "";
 }
 
-static double num(const cJSON *o, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsNumber(v) ? v->valuedouble : 0;
-}
+/* Integers are read exactly (cli_int): the replies' numbers are not
+ * cJSON doubles here. */
+static double num(const cJSON *o, const char *key) { return (double)cli_int(o, key); }
 
 static bool flag(const cJSON *o, const char *key)
 {
@@ -87,10 +85,11 @@ static void print_list(const cJSON *r)
 
 static void print_deleted(const cJSON *r)
 {
-    printf("deleted the group %s (%s)%s; %.0f messages removed from this node\n", str(r, "name"),
+    double n = num(r, "messages");
+    printf("deleted the group %s (%s)%s; %.0f message%s removed from this node\n", str(r, "name"),
            str(r, "id"),
-           flag(r, "left") ? ": you left it first, the other members see that you left" : "",
-           num(r, "messages"));
+           flag(r, "left") ? ": you left it first, the other members see that you left" : "", n,
+           n == 1 ? "" : "s");
 }
 
 /* A group request of kind k naming group (NULL: none); false after printing

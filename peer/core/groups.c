@@ -1247,7 +1247,8 @@ int groups_find(groups *g, const char *query, uint8_t id[static GSTATE_ID_LEN])
         bin == GSTATE_ID_LEN) {
         store_group sg;
         int r = store_group_get(g->st, id, &sg);
-        store_group_clear(&sg);
+        if (r == 0) /* on an error sg holds nothing (and is not set) */
+            store_group_clear(&sg);
         if (r != BANTER_ENOENT)
             return r;
     }

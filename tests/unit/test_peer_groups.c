@@ -1183,6 +1183,9 @@ static void test_delete(void **state)
     assert_int_equal(count, 0);
     assert_int_equal(groups_delete(n->d[DAVE].g, gid, &d, why, sizeof why), BANTER_ENOENT);
     assert_int_equal(groups_find(n->d[DAVE].g, "launch", other), BANTER_ENOENT);
+    char hex[33];
+    sodium_bin2hex(hex, sizeof hex, gid, 16);
+    assert_int_equal(groups_find(n->d[DAVE].g, hex, other), BANTER_ENOENT); /* by its id too */
 
     /* bob, a member, deletes: what ada sends while he cannot be reached
      * waits for him, and his leave waits while the others cannot be
