@@ -603,10 +603,29 @@ int groups_remove(groups *g, const uint8_t id[static GSTATE_ID_LEN], const char 
     return r ? r : apply_own(g, id, edit_remove, member, why, cap);
 }
 
+/* Whether me is the only admin of st and others stay (a group keeps an
+ * admin: gstate's rule), after saying so in why. */
+static bool last_admin(const gstate *st, const char *me, char *why, size_t cap)
+{
+    size_t admins = 0;
+    const gstate_member *m = gstate_find(st, me);
+    for (size_t i = 0; i < st->n; i++)
+        admins += st->m[i].admin;
+    if (!m || !m->admin || admins > 1 || st->n < 2)
+        return false;
+    say(why, cap,
+        "this node is the group's last admin: make another member an admin first (banter "
+        "group admin GROUP MEMBER on)");
+    return true;
+}
+
 int groups_leave(groups *g, const uint8_t id[static GSTATE_ID_LEN], char *why, size_t cap)
 {
     char me[GSTATE_MEMBER_MAX + 1];
+    groups_info info;
     groups_me(g, me);
+    if (groups_get(g, id, &info) == 0 && info.member && last_admin(&info.st, me, why, cap))
+        return BANTER_EPERM;
     return apply_own(g, id, edit_remove, me, why, cap);
 }
 
@@ -681,8 +700,9 @@ int groups_delete(groups *g, const uint8_t id[static GSTATE_ID_LEN], groups_dele
         g_strlcpy(out->name, st->name, sizeof out->name);
     store_group_clear(&sg);
     /* Still a member: a leave first, as `group leave` (the others take
-     * this node out and start a new epoch); alone in it, nobody is told. */
-    if (member && !(decoded && st->n == 1)) {
+     * this node out and start a new epoch); alone in it, or with a state
+     * that cannot be read (nobody to name), nobody is told. */
+    if (member && decoded && st->n > 1) {
         r = groups_leave(g, id, why, cap);
         if (r)
             goto out;

@@ -131,6 +131,8 @@ BANTER_WUR int groups_invite(groups *g, const uint8_t id[static GSTATE_ID_LEN],
                              const char *const *members, size_t n, char *why, size_t cap);
 BANTER_WUR int groups_remove(groups *g, const uint8_t id[static GSTATE_ID_LEN], const char *member,
                              char *why, size_t cap);
+/* Leave: BANTER_EPERM too when this node is the last admin and others
+ * stay (a group keeps an admin: make another one first). */
 BANTER_WUR int groups_leave(groups *g, const uint8_t id[static GSTATE_ID_LEN], char *why,
                             size_t cap);
 BANTER_WUR int groups_rename(groups *g, const uint8_t id[static GSTATE_ID_LEN], const char *name,
@@ -149,8 +151,8 @@ BANTER_WUR int groups_set_admin(groups *g, const uint8_t id[static GSTATE_ID_LEN
  * new group is taken as any). The states still on their way (the leave)
  * are sent. out: the group's name, whether it left, how many message rows
  * went. BANTER_ENOENT (no such group), a leave's errors (nothing
- * deleted), BANTER_EDB / BANTER_ENOSPC (nothing deleted; left already
- * when out->left); why says which. */
+ * deleted; BANTER_EPERM as the last admin), BANTER_EDB / BANTER_ENOSPC (nothing deleted; left
+ * already when out->left); why says which. */
 typedef struct groups_deleted {
     char name[BANTER_MAX_NAME + 1];
     bool left;        /* it left the group first */

@@ -1241,6 +1241,24 @@ static void test_delete(void **state)
     assert_int_equal(groups_get(n->d[BOB].g, other, &info), 0);
     assert_true(info.member);
 
+    /* The creator, the last admin, deletes too: refused until another
+     * member is an admin (a group keeps one), nothing deleted; then carol
+     * sees ada leave, and ada's laptop is no longer a member (the leave
+     * is the account's). */
+    assert_int_equal(groups_delete(n->d[A].g, gid, &d, why, sizeof why), BANTER_EPERM);
+    assert_non_null(strstr(why, "last admin"));
+    assert_int_equal(groups_get(n->d[A].g, gid, &info), 0);
+    assert_true(info.member);
+    assert_int_equal(groups_set_admin(n->d[A].g, gid, carol_id, true, why, sizeof why), 0);
+    pump(n);
+    assert_int_equal(groups_delete(n->d[A].g, gid, &d, why, sizeof why), 0);
+    assert_true(d.left);
+    pump(n);
+    assert_int_equal(groups_get(n->d[CAROL].g, gid, &info), 0);
+    assert_null(gstate_find(&info.st, "@ada"));
+    assert_int_equal(groups_get(n->d[A2].g, gid, &info), 0);
+    assert_false(info.member);
+
     /* Alone in a group: deleted with nothing to tell. */
     assert_int_equal(groups_create(n->d[CAROL].g, "solo", NULL, 0, other, why, sizeof why), 0);
     assert_int_equal(groups_delete(n->d[CAROL].g, other, &d, why, sizeof why), 0);
