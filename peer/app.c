@@ -112,7 +112,8 @@ static void lan_group(app *a, conn *c, const uint8_t key[static 32], const msg *
                                        : "receiver could not take the group message now",
                   sizeof out.u.error.message);
         if (r == BANTER_EPERM)
-            g_printerr("banter: refused a %s from a device with no right to it\n",
+            g_printerr("banter: refused a %s from a device with no right to it, or for a group "
+                       "deleted here\n",
                        msg_type_name(m->type));
     } else {
         memcpy(out.u.ack.id, group_msg_id(m), MSG_ID_LEN);

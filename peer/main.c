@@ -58,12 +58,18 @@ static const cli_cmd commands[] = {
      "announcements (banter announcements)."},
     {"group", cmd_group,
      "group create NAME [MEMBER...] | invite GROUP MEMBER... | remove GROUP MEMBER |\n"
-     "       leave GROUP | rename GROUP NAME | admin GROUP MEMBER on|off |\n"
-     "       list [--json] | members GROUP [--json]",
+     "       leave GROUP | delete GROUP [--json] | rename GROUP NAME |\n"
+     "       admin GROUP MEMBER on|off | list [--json] | members GROUP [--json]",
      "Group conversations, end-to-end encrypted for the members' devices only. MEMBER:\n"
      "@ACCOUNT, a contact's name, or a LAN colleague's key; GROUP: its name or id.\n"
      "Admins (the creator, and whom admins make admins) invite, remove and rename; any\n"
-     "member leaves. Send with `banter send %GROUP TEXT` (or --group GROUP)."},
+     "member leaves. Send with `banter send %GROUP TEXT` (or --group GROUP).\n"
+     "delete: remove the group from this node: if still a member, leave it first (the\n"
+     "others see a leave); then its state, keys and history (search too) go, and what\n"
+     "comes for it later is refused. Left groups count toward the 1000 a node holds;\n"
+     "at that many, invitations are refused (group list says so): delete old ones.\n"
+     "Exit 0 done, 5 no such group (or several of that name: use its id), 1 failed,\n"
+     "4 no node."},
     {"find", cmd_find, "find TEXT [--json] [--limit N] [--before SEQ]",
      "Search the history of every conversation and group for messages holding every\n"
      "word of TEXT (as prefixes, ignoring case and accents), newest first, 20 at a time;\n"

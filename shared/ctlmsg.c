@@ -226,6 +226,7 @@ static const struct kspec {
     [CTL_GROUP_SEND] = {"group_send", IDLE, ARGS(f_group_send), NULL},
     [CTL_GROUP_HISTORY] = {"group_history", IDLE, ARGS(f_group_history), NULL},
     [CTL_GROUP_READ] = {"group_read", IDLE, ARGS(f_group), NULL},
+    [CTL_GROUP_DELETE] = {"group_delete", IDLE, ARGS(f_group), NULL},
     [CTL_FIND] = {"find", IDLE, ARGS(f_find), NULL},
     [CTL_NAT_CHECK] = {"nat_check", IDLE | WAITS, NO_ARGS, NULL},
     [CTL_ANNOUNCEMENTS] = {"announcements", IDLE, ARGS(f_announcements), NULL},
@@ -1414,6 +1415,17 @@ static void put_groups(int *e, cJSON *o, const ctl_reply *r)
         cJSON *a = put_arr(e, o, "groups");
         for (size_t i = 0; !*e && i < r->u.groups.n; i++)
             put_group_view(e, put_item(e, a), &r->u.groups.groups[i]);
+        if (r->u.groups.limit > 0)
+            put_int(e, o, "limit", r->u.groups.limit);
+        if (r->u.groups.refused > 0) {
+            put_int(e, o, "refused", r->u.groups.refused);
+            put_int(e, o, "refused_at", r->u.groups.refused_at);
+        }
+    } else if (r->kind == CTL_GROUP_DELETE) {
+        put_hex(e, o, "id", r->u.group_delete.id, CTL_GROUP_ID_LEN);
+        put_str(e, o, "name", r->u.group_delete.name ? r->u.group_delete.name : "");
+        put_bool(e, o, "left", r->u.group_delete.left);
+        put_int(e, o, "messages", r->u.group_delete.messages);
     } else if (r->kind == CTL_GROUP_SEND) {
         put_id(e, o, "id", r->u.group_send.id);
         put_hex(e, o, "group", r->u.group_send.group, CTL_GROUP_ID_LEN);
@@ -1638,5 +1650,9 @@ int ctlmsg_encode_event(const ctl_event *ev, buf *out)
         put_group_message(&e, put_obj(&e, o, "message"), ev->group_message);
     if (ev->announcement)
         put_announcement(&e, put_obj(&e, o, "announcement"), ev->announcement);
+    if (ev->deleted_group) {
+        put_hex(&e, o, "id", ev->deleted_group, CTL_GROUP_ID_LEN);
+        put_bool(&e, o, "deleted", true);
+    }
     return finish(o, e, out);
 }

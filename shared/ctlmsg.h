@@ -80,6 +80,7 @@ typedef enum ctl_kind {
     CTL_GROUP_SEND,
     CTL_GROUP_HISTORY,
     CTL_GROUP_READ,
+    CTL_GROUP_DELETE,
     CTL_FIND,
     CTL_NAT_CHECK,
     CTL_ANNOUNCEMENTS,
@@ -602,7 +603,17 @@ typedef struct ctl_reply {
         struct {
             size_t n;
             const ctl_group_view *groups;
+            /* "limit": the most groups a node holds; "refused": invitations
+             * refused at it since the node started, "refused_at" the last
+             * (written when refused > 0). */
+            int64_t limit, refused, refused_at;
         } groups;
+        struct { /* group_delete: "id", "name", "left", "messages" */
+            uint8_t id[CTL_GROUP_ID_LEN];
+            const char *name;
+            bool left;
+            int64_t messages;
+        } group_delete;
         /* group_create ... group_read: "group"; group_history: "group"
          * (without members) and "messages", oldest first. */
         struct {
@@ -682,6 +693,8 @@ typedef struct ctl_event {
     const ctl_group_view *group;            /* GROUP, GROUP_MESSAGE: "group"; NULL: absent */
     const ctl_group_message *group_message; /* GROUP_MESSAGE: "message" */
     const ctl_announcement *announcement;   /* ANNOUNCEMENT: "announcement" */
+    const uint8_t *deleted_group;           /* GROUP: a group deleted here: "id" (16 bytes,
+                                               hex) and "deleted": true */
 } ctl_event;
 
 BANTER_WUR int ctlmsg_encode_event(const ctl_event *ev, buf *out);

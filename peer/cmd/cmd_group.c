@@ -11,11 +11,9 @@ static const char *str(const cJSON *o, const char *key)
     return cJSON_IsString(v) ? v->valuestring : "";
 }
 
-static double num(const cJSON *o, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsNumber(v) ? v->valuedouble : 0;
-}
+/* Integers are read exactly (cli_int): the replies' numbers are not
+ * cJSON doubles here. */
+static double num(const cJSON *o, const char *key) { return (double)cli_int(o, key); }
 
 static bool flag(const cJSON *o, const char *key)
 {
@@ -68,6 +66,30 @@ static void print_list(const cJSON *r)
         printf("%-24s %.0f members  %.0f unread%s%s  %s\n", str(g, "name"), num(g, "members_count"),
                num(g, "unread"), flag(g, "admin") ? "  admin" : "",
                flag(g, "member") ? "" : "  (left)", str(g, "id"));
+    /* At the most groups a node holds, invitations are refused: say so,
+     * and what makes room. */
+    double limit = num(r, "limit"), refused = num(r, "refused");
+    if (refused > 0) {
+        char when[32];
+        cli_time(cli_int(r, "refused_at"), when, sizeof when);
+        printf(
+            "! %.0f invitation%s refused (the last at %s): this node holds %.0f groups, the most "
+            "it may; delete old ones: banter group delete GROUP\n",
+            refused, refused == 1 ? "" : "s", when, limit);
+    } else if (limit > 0 && cJSON_GetArraySize(all) >= limit) {
+        printf("! this node holds %.0f groups, the most it may: new invitations are refused; "
+               "delete old ones: banter group delete GROUP\n",
+               limit);
+    }
+}
+
+static void print_deleted(const cJSON *r)
+{
+    double n = num(r, "messages");
+    printf("deleted the group %s (%s)%s; %.0f message%s removed from this node\n", str(r, "name"),
+           str(r, "id"),
+           flag(r, "left") ? ": you left it first, the other members see that you left" : "", n,
+           n == 1 ? "" : "s");
 }
 
 /* A group request of kind k naming group (NULL: none); false after printing
@@ -107,6 +129,11 @@ int cmd_group(const cli_ctx *ctx, int argc, char **argv)
     bool ok;
     if (strcmp(op, "list") == 0 && n == 1)
         return call(ctx, &(ctl_request){.kind = CTL_GROUPS}, json, print_list);
+    if (strcmp(op, "delete") == 0 && n == 2) {
+        if (!req_of(&q, CTL_GROUP_DELETE, args[1]))
+            return EXIT_USAGE;
+        return call(ctx, &q, json, print_deleted);
+    }
     if (strcmp(op, "members") == 0 && n == 2) {
         if (!req_of(&q, CTL_GROUP_MEMBERS, args[1]))
             return EXIT_USAGE;

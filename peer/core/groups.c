@@ -28,6 +28,8 @@ struct groups {
     GHashTable *views;   /* group id (GBytes) -> gview*: a cache (GROUPS_VIEWS_MAX) */
     GHashTable *invites; /* device key (GBytes) -> tbucket*: its new groups (one every
                             GROUPS_INVITE_EVERY_MS) */
+    int64_t refused;     /* invitations refused at GROUPS_MAX since groups_new */
+    int64_t refused_ms;  /* the last one (wall clock) */
 };
 
 /* Devices whose invitation buckets are kept before the full ones (nothing
@@ -601,10 +603,29 @@ int groups_remove(groups *g, const uint8_t id[static GSTATE_ID_LEN], const char 
     return r ? r : apply_own(g, id, edit_remove, member, why, cap);
 }
 
+/* Whether me is the only admin of st and others stay (a group keeps an
+ * admin: gstate's rule), after saying so in why. */
+static bool last_admin(const gstate *st, const char *me, char *why, size_t cap)
+{
+    size_t admins = 0;
+    const gstate_member *m = gstate_find(st, me);
+    for (size_t i = 0; i < st->n; i++)
+        admins += st->m[i].admin;
+    if (!m || !m->admin || admins > 1 || st->n < 2)
+        return false;
+    say(why, cap,
+        "this node is the group's last admin: make another member an admin first (banter "
+        "group admin GROUP MEMBER on)");
+    return true;
+}
+
 int groups_leave(groups *g, const uint8_t id[static GSTATE_ID_LEN], char *why, size_t cap)
 {
     char me[GSTATE_MEMBER_MAX + 1];
+    groups_info info;
     groups_me(g, me);
+    if (groups_get(g, id, &info) == 0 && info.member && last_admin(&info.st, me, why, cap))
+        return BANTER_EPERM;
     return apply_own(g, id, edit_remove, me, why, cap);
 }
 
@@ -624,6 +645,87 @@ int groups_set_admin(groups *g, const uint8_t id[static GSTATE_ID_LEN], const ch
     ids_arg a = {&member, 1, admin};
     int r = check_ids(&member, 1, why, cap);
     return r ? r : apply_own(g, id, edit_admin, &a, why, cap);
+}
+
+/* The seqs of group id's control messages still on their way that are
+ * states (a leave, and the changes before it that the others may still
+ * need to take it): *keep malloc'd (free()). Distributions (a chain
+ * key), and messages, are not kept. */
+static int pending_states(groups *g, const uint8_t id[static GSTATE_ID_LEN], int64_t **keep,
+                          size_t *nkeep)
+{
+    uint8_t handle[32];
+    store_msg *out = NULL;
+    size_t n = 0;
+    *keep = NULL;
+    *nkeep = 0;
+    store_group_handle(id, handle);
+    int r = store_outbox(g->st, handle, &out, &n);
+    if (r == 0 && n)
+        *keep = calloc(n, sizeof **keep);
+    if (r == 0 && n && !*keep)
+        r = BANTER_ENOMEM;
+    for (size_t i = 0; r == 0 && i < n; i++) {
+        msg m;
+        if (!(out[i].flags & STORE_MSG_GCTL) || !out[i].sealed ||
+            msg_decode(&m, out[i].sealed, out[i].sealed_len) != 0)
+            continue;
+        if (m.type == MSG_GROUP_STATE)
+            (*keep)[(*nkeep)++] = out[i].seq;
+        msg_clear(&m);
+    }
+    for (size_t i = 0; i < n; i++)
+        if (out[i].sealed)
+            sodium_memzero(out[i].sealed, out[i].sealed_len); /* a distribution holds a key */
+    store_msgs_free(out, n);
+    return r;
+}
+
+int groups_delete(groups *g, const uint8_t id[static GSTATE_ID_LEN], groups_deleted *out, char *why,
+                  size_t cap)
+{
+    store_group sg;
+    gstate *st = g_new0(gstate, 1);
+    int64_t *keep = NULL;
+    size_t nkeep = 0;
+    memset(out, 0, sizeof *out);
+    int r = store_group_get(g->st, id, &sg);
+    if (r) {
+        say(why, cap, r == BANTER_ENOENT ? "no such group" : "cannot read the group");
+        g_free(st);
+        return r;
+    }
+    bool member = sg.member, decoded = gstate_decode(st, sg.state, sg.state_len) == 0;
+    if (decoded)
+        g_strlcpy(out->name, st->name, sizeof out->name);
+    store_group_clear(&sg);
+    /* Still a member: a leave first, as `group leave` (the others take
+     * this node out and start a new epoch); alone in it, or with a state
+     * that cannot be read (nobody to name), nobody is told. */
+    if (member && decoded && st->n > 1) {
+        r = groups_leave(g, id, why, cap);
+        if (r)
+            goto out;
+        out->left = true;
+    }
+    r = pending_states(g, id, &keep, &nkeep);
+    if (r == 0)
+        r = store_group_delete(g->st, id, keep, nkeep, clock_wall(&g->clock), &out->messages);
+    if (r) {
+        say(why, cap,
+            out->left ? "left the group, but could not delete it (try again)"
+                      : "could not delete the group");
+        goto out;
+    }
+    GBytes *k = g_bytes_new(id, GSTATE_ID_LEN);
+    g_hash_table_remove(g->views, k);
+    g_bytes_unref(k);
+    if (g->cb.changed)
+        g->cb.changed(g->ud, id);
+out:
+    free(keep);
+    g_free(st);
+    return r;
 }
 
 /* ---- messages ---- */
@@ -825,6 +927,29 @@ static int may_join(groups *g, const uint8_t dev[static 32])
     return tbucket_take(b, now) ? 0 : BANTER_ERATE;
 }
 
+/* Whether the user deleted group id here (its tombstone is kept): what
+ * comes for it is refused, never a way back (an error reading the
+ * tombstone refuses too). */
+static bool deleted(groups *g, const uint8_t id[static GSTATE_ID_LEN])
+{
+    return store_group_deleted(g->st, id) != BANTER_ENOENT;
+}
+
+/* An invitation by dev to st was refused at GROUPS_MAX: counted and told. */
+static void refused_full(groups *g, const uint8_t dev[static 32], const gstate *st)
+{
+    g->refused++;
+    g->refused_ms = clock_wall(&g->clock);
+    if (g->cb.refused)
+        g->cb.refused(g->ud, dev, st);
+}
+
+void groups_refusals(groups *g, int64_t *count, int64_t *last_ms)
+{
+    *count = g->refused;
+    *last_ms = g->refused_ms;
+}
+
 static int received_state(groups *g, const uint8_t dev[static 32], const gstate *st)
 {
     char who[GSTATE_MEMBER_MAX + 1], me[GSTATE_MEMBER_MAX + 1], why[128] = "";
@@ -836,9 +961,11 @@ static int received_state(groups *g, const uint8_t dev[static 32], const gstate 
     groups_me(g, me);
     int r = load(g, st->group, &sg, &v);
     if (r == BANTER_ENOENT) { /* an invitation: by an admin of it, naming this node */
-        if (!invites(st, me))
+        if (!invites(st, me) || deleted(g, st->group))
             return BANTER_EPERM;
         r = may_join(g, dev);
+        if (r == BANTER_ELIMIT)
+            refused_full(g, dev, st);
         return r ? r : join(g, st, NULL);
     }
     if (r == 0 && !sg.member && st->v > v->cur.v && invites(st, me)) {
@@ -885,6 +1012,8 @@ static int sender_ok(groups *g, const uint8_t group[static GSTATE_ID_LEN],
 {
     char who[GSTATE_MEMBER_MAX + 1];
     int r = load(g, group, sg, v);
+    if (r == BANTER_ENOENT && deleted(g, group))
+        return BANTER_EPERM; /* deleted here: never again, not "later" */
     if (r)
         return r == BANTER_ENOENT ? BANTER_EAGAIN : BANTER_EPERM;
     if (!sg->member || member_of(g, dev, who) != 0 || !gstate_find(&(*v)->cur, who)) {
@@ -1138,7 +1267,8 @@ int groups_find(groups *g, const char *query, uint8_t id[static GSTATE_ID_LEN])
         bin == GSTATE_ID_LEN) {
         store_group sg;
         int r = store_group_get(g->st, id, &sg);
-        store_group_clear(&sg);
+        if (r == 0) /* on an error sg holds nothing (and is not set) */
+            store_group_clear(&sg);
         if (r != BANTER_ENOENT)
             return r;
     }

@@ -22,9 +22,13 @@
  * vouching for the account):
  *   GROUP_STATE  D is a trusted device of member st.by; for a known group
  *                the change passes gview_receive; for an unknown one (an
- *                invitation) st.by is an admin of st and this node is a
- *                member of st, within D's rate of new groups
- *                (BANTER_ERATE) and GROUPS_MAX (BANTER_ELIMIT).
+ *                invitation) st.by is an admin of st, this node is a
+ *                member of st, and the user did not delete the group
+ *                here (groups_delete), within D's rate of new groups
+ *                (BANTER_ERATE) and GROUPS_MAX (BANTER_ELIMIT, the
+ *                refused callback tells the user).
+ *   (A GROUP_KEY or GROUP_MSG for a group deleted here is BANTER_EPERM;
+ *   for one never known, BANTER_EAGAIN: its state may be on its way.)
  *   GROUP_KEY    the distribution names D, the group is known, this node
  *                is a member, and D is a trusted device of a member.
  *   GROUP_MSG    the sealed header names D, the group is known, this node
@@ -68,9 +72,11 @@
 /* Receiving chains kept per member device and group: its newest epoch
  * and the one before (for messages still on their way). */
 #define GROUPS_CHAINS_PER_DEVICE 2u
-/* Groups a node holds (members or not): an invitation to one more is
- * refused BANTER_ELIMIT, nothing stored (every group costs a row and, in
- * use, a view in memory; a LAN neighbour is trusted on first use). */
+/* Groups a node holds (members or not; groups the user deleted are not
+ * held): an invitation to one more is refused BANTER_ELIMIT, nothing
+ * stored, and the user told (the refused callback, groups_refusals):
+ * deleting old groups makes room (every group costs a row and, in use, a
+ * view in memory; a LAN neighbour is trusted on first use). */
 #define GROUPS_MAX               1000
 /* New groups one device may invite this node into: GROUPS_INVITE_BURST
  * at once, then one every GROUPS_INVITE_EVERY_MS (20 in 10 minutes);
@@ -90,8 +96,12 @@ typedef struct groups_callbacks {
     /* A new group message was stored (incoming, or sent from another
      * device of the node's own account). */
     void (*message)(void *ud, const store_msg *m);
-    /* A group's state changed (created, joined, members, name, left). */
+    /* A group's state changed (created, joined, members, name, left,
+     * deleted: groups_get says BANTER_ENOENT then). */
     void (*changed)(void *ud, const uint8_t group[static GSTATE_ID_LEN]);
+    /* An invitation by device to st was refused because this node holds
+     * GROUPS_MAX groups already (may be NULL). */
+    void (*refused)(void *ud, const uint8_t device[static 32], const gstate *st);
 } groups_callbacks;
 
 /* own: this device's key. BANTER_ENOMEM. */
@@ -121,12 +131,39 @@ BANTER_WUR int groups_invite(groups *g, const uint8_t id[static GSTATE_ID_LEN],
                              const char *const *members, size_t n, char *why, size_t cap);
 BANTER_WUR int groups_remove(groups *g, const uint8_t id[static GSTATE_ID_LEN], const char *member,
                              char *why, size_t cap);
+/* Leave: BANTER_EPERM too when this node is the last admin and others
+ * stay (a group keeps an admin: make another one first). */
 BANTER_WUR int groups_leave(groups *g, const uint8_t id[static GSTATE_ID_LEN], char *why,
                             size_t cap);
 BANTER_WUR int groups_rename(groups *g, const uint8_t id[static GSTATE_ID_LEN], const char *name,
                              char *why, size_t cap);
 BANTER_WUR int groups_set_admin(groups *g, const uint8_t id[static GSTATE_ID_LEN],
                                 const char *member, bool admin, char *why, size_t cap);
+
+/* Delete group id from this node (`banter group delete`; only the user
+ * asks for it, never a peer). Still a member: this node leaves first, as
+ * groups_leave (the others see a leave and start a new epoch; alone in
+ * the group, there is nobody to tell). Then store_group_delete: the
+ * group's state, every sending and receiving chain, its history and
+ * search entries go in one transaction, and a tombstone stays, so that a
+ * state, distribution or message for the group that comes later is
+ * refused BANTER_EPERM (the group does not come back; an invitation to a
+ * new group is taken as any). The states still on their way (the leave)
+ * are sent. out: the group's name, whether it left, how many message rows
+ * went. BANTER_ENOENT (no such group), a leave's errors (nothing
+ * deleted; BANTER_EPERM as the last admin), BANTER_EDB / BANTER_ENOSPC (nothing deleted; left
+ * already when out->left); why says which. */
+typedef struct groups_deleted {
+    char name[BANTER_MAX_NAME + 1];
+    bool left;        /* it left the group first */
+    int64_t messages; /* message rows deleted */
+} groups_deleted;
+BANTER_WUR int groups_delete(groups *g, const uint8_t id[static GSTATE_ID_LEN], groups_deleted *out,
+                             char *why, size_t cap);
+
+/* Invitations refused at GROUPS_MAX since groups_new, and when the last
+ * was (wall clock, ms; 0: none). */
+void groups_refusals(groups *g, int64_t *count, int64_t *last_ms);
 
 /* Send text to the group: sealed once, one copy per device of every other
  * member. msgid receives its id. BANTER_ENOENT, BANTER_ESTATE (not a

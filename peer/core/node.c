@@ -163,6 +163,22 @@ static void on_group_changed(void *ud, const uint8_t group[static GSTATE_ID_LEN]
     node_emit(n, &ev);
 }
 
+/* An invitation refused at GROUPS_MAX: in the log and as an event, with
+ * what makes room. */
+static void on_group_refused(void *ud, const uint8_t device[static 32], const gstate *st)
+{
+    node *n = ud;
+    char text[400];
+    (void)device;
+    snprintf(text, sizeof text,
+             "refused an invitation to the group \"%s\" from %s: this node holds %d groups, the "
+             "most it may; delete old ones (banter group list, banter group delete GROUP)",
+             st->name, st->by, GROUPS_MAX);
+    g_printerr("banter: %s\n", text);
+    node_event ev = {.type = NODE_EV_GROUP, .group = st->group, .text = text};
+    node_emit(n, &ev);
+}
+
 groups *node_groups(node *n) { return n->gr; }
 
 void node_arm(node *n) { arm_retry(n); }
@@ -268,7 +284,7 @@ int node_new(node **out, const node_init *init, char *why, size_t cap)
     if (r == 0)
         r = messenger_new(&n->mr, n->st, n->cs, &n->clock, init->rng, &mc, n);
     if (r == 0) {
-        groups_callbacks gc = {on_group_message, on_group_changed};
+        groups_callbacks gc = {on_group_message, on_group_changed, on_group_refused};
         r = groups_new(&n->gr, n->st, n->cs, n->mr, &n->clock, init->rng, identity_public(init->id),
                        &gc, n);
     }

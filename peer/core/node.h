@@ -49,7 +49,8 @@ typedef enum node_ev_type {
     NODE_EV_DEFERRED,      /* a device refused an outgoing message "not now" (msg; text:
                               the code, e.g. ERATE): it stays queued and goes again */
     NODE_EV_GROUP_MESSAGE, /* a new group message (msg, group; device: its sender) */
-    NODE_EV_GROUP,         /* a group's state changed (group) */
+    NODE_EV_GROUP,         /* a group's state changed or it was deleted (group), or an
+                              invitation to it was refused at GROUPS_MAX (group, text) */
     NODE_EV_ANNOUNCE,      /* an announcement of the organisation came (ann) */
 } node_ev_type;
 

@@ -248,6 +248,14 @@ static const char *const migrations[] = {
      * step), so that a concurrent state that wins over the applied one is
      * still taken after a restart (docs/protocol.md 13.4). */
     "ALTER TABLE groups ADD COLUMN base TEXT NULL;",
+    /* 11 -> 12: groups the user deleted (store_group_delete): their ids
+     * and when, so that late states, keys and messages for one are
+     * refused instead of bringing it back; the newest STORE_GROUP_TOMBS_MAX
+     * are kept. */
+    "CREATE TABLE IF NOT EXISTS group_tombstones ("
+    " id BLOB PRIMARY KEY CHECK (length(id) = 16),"
+    " deleted INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS group_tombstones_deleted ON group_tombstones (deleted);",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -293,6 +301,7 @@ enum stmt_id {
     S_GCHAIN_KEEP,
     S_GROUP_HISTORY,
     S_GROUP_UNREAD,
+    S_GTOMB_GET,
     S_COUNT
 };
 
@@ -373,6 +382,7 @@ static const char *const stmt_sql[S_COUNT] = {
                         " ORDER BY gpos DESC LIMIT ?2) ORDER BY gpos",
     [S_GROUP_UNREAD] = "SELECT count(*) FROM messages WHERE grp = ?1 AND dir = 0"
                        " AND flags & 4 = 0 AND seq > ?2",
+    [S_GTOMB_GET] = "SELECT deleted FROM group_tombstones WHERE id = ?1",
 };
 
 struct store {
@@ -458,6 +468,12 @@ static int setup(store *st)
         if (rc != SQLITE_OK)
             return fail(st, rc);
     }
+    /* The control messages of deleted groups that were still on their
+     * way (a leave) and have been settled since go now. Housekeeping: a
+     * failure (a full disk) leaves them for the next start. */
+    if (exec_sql(st, "DELETE FROM messages WHERE grp IN (SELECT id FROM group_tombstones)"
+                     " AND state <> 0") != 0)
+        st->errmsg[0] = '\0';
     return 0;
 }
 
@@ -1800,6 +1816,131 @@ int store_group_count(store *st, int64_t *n)
     if (st == NULL || n == NULL)
         return BANTER_EINVAL;
     return sqlh_query_one(st->db, "SELECT count(*) FROM groups", n, NULL, 0, st->errmsg,
+                          ERRMSG_LEN);
+}
+
+#define STR_(x) #x
+#define STR(x)  STR_(x)
+
+/* One statement of store_group_delete, with ?1 the group and ?2 now; the
+ * rows it changed added to *changed. */
+static int delete_step(store *st, const char *sql, const uint8_t id[static STORE_GROUP_IDLEN],
+                       int64_t now_ms, int64_t *changed)
+{
+    sqlite3_stmt *s = NULL;
+    int ret = prepare(st, sql, &s);
+    if (ret == 0) {
+        int np = sqlite3_bind_parameter_count(s);
+        int rc =
+            np >= 1 ? sqlite3_bind_blob(s, 1, id, STORE_GROUP_IDLEN, SQLITE_STATIC) : SQLITE_OK;
+        if (rc == SQLITE_OK && np >= 2)
+            rc = sqlite3_bind_int64(s, 2, now_ms);
+        ret = rc == SQLITE_OK ? step_done(st, s) : fail(st, rc);
+        if (ret == 0)
+            *changed += sqlite3_changes64(st->db);
+    }
+    sqlite3_finalize(s);
+    return ret;
+}
+
+/* The seqs in keep into temp.group_keep (emptied first). */
+static int fill_keep(store *st, const int64_t *keep, size_t nkeep)
+{
+    sqlite3_stmt *s = NULL;
+    int ret = exec_sql(st, "CREATE TEMP TABLE IF NOT EXISTS group_keep (seq INTEGER PRIMARY KEY);"
+                           "DELETE FROM temp.group_keep");
+    if (ret == 0 && nkeep)
+        ret = prepare(st, "INSERT OR IGNORE INTO temp.group_keep (seq) VALUES (?1)", &s);
+    for (size_t i = 0; ret == 0 && i < nkeep; i++) {
+        int rc = sqlite3_bind_int64(s, 1, keep[i]);
+        ret = rc == SQLITE_OK ? step_done(st, s) : fail(st, rc);
+    }
+    sqlite3_finalize(s);
+    return ret;
+}
+
+int store_group_delete(store *st, const uint8_t id[static STORE_GROUP_IDLEN], const int64_t *keep,
+                       size_t nkeep, int64_t now_ms, int64_t *messages)
+{
+    /* Chains are overwritten before their rows go, and secure_delete
+     * zeroes what the deletes free (history, FTS index pages), so that
+     * nothing of the group is left in the file's free pages. */
+    static const char *const sql[] = {
+        "UPDATE group_chains SET chain = zeroblob(length(chain)) WHERE grp = ?1",
+        "DELETE FROM group_chains WHERE grp = ?1",
+        "UPDATE groups SET chain = zeroblob(length(chain)), state = '{}', base = NULL"
+        " WHERE id = ?1",
+        "DELETE FROM groups WHERE id = ?1",
+        "UPDATE messages SET sealed = NULL WHERE grp = ?1 AND sealed IS NOT NULL"
+        " AND seq NOT IN (SELECT seq FROM temp.group_keep)",
+        "DELETE FROM copies WHERE seq IN (SELECT seq FROM messages WHERE grp = ?1"
+        " AND seq NOT IN (SELECT seq FROM temp.group_keep))",
+        "DELETE FROM messages WHERE grp = ?1 AND seq NOT IN (SELECT seq FROM temp.group_keep)",
+        /* What the FTS index still holds of the deleted bodies goes with a
+         * merge of its segments. */
+        "INSERT INTO messages_fts (messages_fts) VALUES ('optimize')",
+        "INSERT INTO group_tombstones (id, deleted) VALUES (?1, ?2)"
+        " ON CONFLICT (id) DO UPDATE SET deleted = excluded.deleted",
+        "DELETE FROM group_tombstones WHERE id NOT IN (SELECT id FROM group_tombstones"
+        " ORDER BY deleted DESC, id LIMIT " STR(STORE_GROUP_TOMBS_MAX) ")",
+        /* Settled control messages of groups deleted before. */
+        "DELETE FROM messages WHERE grp IN (SELECT id FROM group_tombstones) AND state <> 0"
+        " AND seq NOT IN (SELECT seq FROM temp.group_keep)",
+    };
+    enum { MESSAGES_STEP = 6 }; /* the statement whose changes are the messages */
+    int64_t gone = 0;
+    if (st == NULL || id == NULL || (nkeep && keep == NULL))
+        return BANTER_EINVAL;
+    store_group g;
+    int ret = store_group_get(st, id, &g);
+    if (ret != 0)
+        return ret;
+    store_group_clear(&g);
+    ret = exec_sql(st, "PRAGMA secure_delete = ON");
+    if (ret == 0)
+        ret = exec_sql(st, "BEGIN IMMEDIATE");
+    if (ret != 0)
+        goto out;
+    ret = fill_keep(st, keep, nkeep);
+    for (size_t i = 0; ret == 0 && i < sizeof sql / sizeof sql[0]; i++) {
+        int64_t changed = 0;
+        ret = delete_step(st, sql[i], id, now_ms, &changed);
+        if (i == MESSAGES_STEP)
+            gone = changed;
+    }
+    if (ret == 0)
+        ret = exec_sql(st, "COMMIT");
+    if (ret != 0)
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    else if (messages)
+        *messages = gone;
+out:
+    sqlite3_exec(st->db, "PRAGMA secure_delete = OFF", NULL, NULL, NULL);
+    /* The WAL still holds the pages as they were: written back and cut. */
+    if (ret == 0)
+        sqlite3_exec(st->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+    return ret;
+}
+
+int store_group_deleted(store *st, const uint8_t id[static STORE_GROUP_IDLEN])
+{
+    if (st == NULL || id == NULL)
+        return BANTER_EINVAL;
+    sqlite3_stmt *s = st->stmt[S_GTOMB_GET];
+    int rc = sqlite3_bind_blob(s, 1, id, STORE_GROUP_IDLEN, SQLITE_STATIC);
+    if (rc != SQLITE_OK)
+        return bind_failed(st, s, rc);
+    rc = sqlite3_step(s);
+    int ret = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? BANTER_ENOENT : fail(st, rc);
+    stmt_done(s);
+    return ret;
+}
+
+int store_group_tombstones(store *st, int64_t *n)
+{
+    if (st == NULL || n == NULL)
+        return BANTER_EINVAL;
+    return sqlh_query_one(st->db, "SELECT count(*) FROM group_tombstones", n, NULL, 0, st->errmsg,
                           ERRMSG_LEN);
 }
 

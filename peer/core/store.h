@@ -299,8 +299,35 @@ BANTER_WUR int store_group_get(store *st, const uint8_t id[static STORE_GROUP_ID
                                store_group *out);
 /* Every group, oldest first: store_groups_free. */
 BANTER_WUR int store_group_list(store *st, store_group **out, size_t *n);
-/* How many groups there are (members or not). */
+/* How many groups there are (members or not; deleted ones are not
+ * groups). */
 BANTER_WUR int store_group_count(store *st, int64_t *n);
+
+/* Tombstones of deleted groups kept at most: beyond, the oldest are
+ * forgotten (a group id is 16 random bytes; late traffic for a group
+ * deleted that long ago is treated as for any group not known). */
+#define STORE_GROUP_TOMBS_MAX 4096
+/* Delete group id from this node in one transaction: its row (state,
+ * this device's sending chain), the receiving chains of every member
+ * device (overwritten, then deleted), every message of it (history,
+ * control messages, their sealed bytes, their copies, their full-text
+ * index entries, the index merged so that nothing of them is left in
+ * it) except the rows whose seq is in keep (nkeep of them: control
+ * messages still on their way, a leave), and a tombstone (id, now_ms)
+ * added, the oldest beyond STORE_GROUP_TOMBS_MAX forgotten; kept rows
+ * of deleted groups go once they are settled (here, and at store_open).
+ * Freed pages are zeroed (secure_delete) and the WAL written back and
+ * truncated. *messages (may be NULL): how many message rows went.
+ * BANTER_ENOENT (no such group: nothing changes), BANTER_ENOSPC,
+ * BANTER_EDB: nothing changed. */
+BANTER_WUR int store_group_delete(store *st, const uint8_t id[static STORE_GROUP_IDLEN],
+                                  const int64_t *keep, size_t nkeep, int64_t now_ms,
+                                  int64_t *messages);
+/* 0 when group id was deleted here (a tombstone is kept), BANTER_ENOENT
+ * when not. */
+BANTER_WUR int store_group_deleted(store *st, const uint8_t id[static STORE_GROUP_IDLEN]);
+/* How many tombstones are kept. */
+BANTER_WUR int store_group_tombstones(store *st, int64_t *n);
 void store_group_clear(store_group *g);
 void store_groups_free(store_group *gs, size_t n);
 /* A member device's receiving chain at epoch (gkey_chain_save bytes). */

@@ -731,15 +731,18 @@ static void take_sealed(roster *ro, const struct rv_seal *s)
         r = messenger_received(node_messenger(ro->n), s->device, &chat.u.chat);
     else if (r == 0)
         r = node_group_received(ro->n, s->device, &chat);
-    if (r == BANTER_EPERM) { /* refused for good (a "to" copy from another account) */
+    if (r == BANTER_EPERM && chat.type != MSG_CHAT) { /* refused for good */
+        g_printerr("banter: refused a relayed %s from %s: no right to it, or its group was "
+                   "deleted here\n",
+                   msg_type_name(chat.type), s->user);
+        ack_sealed(ro, s);
+    } else if (r == BANTER_EPERM) { /* refused for good (a "to" copy from another account) */
         g_printerr("banter: refused a relayed message from %s: not from a device of this "
                    "account, it may not say it was sent from here\n",
                    s->user);
         ack_sealed(ro, s);
-    } else if (r == BANTER_ELIMIT) { /* an invitation beyond GROUPS_MAX: never taken */
-        g_printerr("banter: refused a relayed invitation from %s: this node is in too many "
-                   "groups\n",
-                   s->user);
+    } else if (r == BANTER_ELIMIT) { /* an invitation beyond GROUPS_MAX: never taken (the
+                                        node told the user, groups.h refused) */
         ack_sealed(ro, s);
     } else if (r == BANTER_EAGAIN && chat.type != MSG_CHAT) {
         uint8_t group[PARKING_GROUP_LEN], dev[PARKING_SENDER_LEN];

@@ -188,7 +188,8 @@ static int cmd_groups(node *n, buf *out)
         group_of(n, gs, &all[i], false);
         views[i] = gs->v;
     }
-    ctl_reply rp = {.kind = CTL_GROUPS, .u.groups = {k, views}};
+    ctl_reply rp = {.kind = CTL_GROUPS, .u.groups = {k, views, GROUPS_MAX, 0, 0}};
+    groups_refusals(node_groups(n), &rp.u.groups.refused, &rp.u.groups.refused_at);
     r = ctlmsg_encode_reply(&rp, out);
     g_free(views);
     g_free(gs);
@@ -271,6 +272,26 @@ static int cmd_change(node *n, ctl_kind kind, const struct ctl_group *q, buf *ou
     }
     node_arm(n);
     return r ? reply_error(r, why, out) : reply_group(n, kind, id, true, NULL, 0, out);
+}
+
+/* group_delete: the user's own request (only the control socket and the
+ * page with its key reach here; no peer message deletes a group). */
+static int cmd_delete(node *n, const struct ctl_group *q, buf *out)
+{
+    char why[256] = "";
+    groups_deleted d;
+    ctl_reply rp = {.kind = CTL_GROUP_DELETE};
+    int r;
+    if (find_group(n, q->group, rp.u.group_delete.id, out, &r))
+        return r;
+    r = groups_delete(node_groups(n), rp.u.group_delete.id, &d, why, sizeof why);
+    node_arm(n); /* the leave goes out */
+    if (r)
+        return reply_error(r, why, out);
+    rp.u.group_delete.name = d.name;
+    rp.u.group_delete.left = d.left;
+    rp.u.group_delete.messages = d.messages;
+    return ctlmsg_encode_reply(&rp, out);
 }
 
 static int cmd_send(node *n, const struct ctl_group *q, buf *out)
@@ -385,6 +406,8 @@ int groupctl_request(node *n, const ctl_request *q, buf *out)
         return reply_group(n, q->kind, id, q->kind == CTL_GROUP_MEMBERS, NULL, 0, out);
     case CTL_GROUP_SEND:
         return cmd_send(n, &q->u.group, out);
+    case CTL_GROUP_DELETE:
+        return cmd_delete(n, &q->u.group, out);
     case CTL_GROUP_HISTORY:
         return cmd_history(n, &q->u.group, out);
     case CTL_FIND:
@@ -402,14 +425,19 @@ bool groupctl_event_owns(const node_event *ev)
 int groupctl_event(node *n, const node_event *ev, int64_t at, buf *out)
 {
     ctl_event e = {.kind = ev->type == NODE_EV_GROUP ? CTL_EV_GROUP : CTL_EV_GROUP_MESSAGE,
-                   .at = at};
+                   .at = at,
+                   .text = ev->type == NODE_EV_GROUP ? ev->text : NULL};
     groups_info gi;
     group_out *g = NULL;
     message_out mo = {0};
-    if (ev->group && groups_get(node_groups(n), ev->group, &gi) == 0) {
+    int got = ev->group ? groups_get(node_groups(n), ev->group, &gi) : BANTER_ENOENT;
+    if (got == 0) {
         g = g_new0(group_out, 1);
         group_of(n, g, &gi, ev->type == NODE_EV_GROUP);
         e.group = &g->v;
+    } else if (got == BANTER_ENOENT && ev->group && ev->type == NODE_EV_GROUP && !ev->text) {
+        e.deleted_group = ev->group; /* deleted here */
+        e.text = "a group was deleted on this node";
     }
     if (ev->type == NODE_EV_GROUP_MESSAGE && ev->msg) {
         message_of(n, &mo, ev->msg);

@@ -4,7 +4,7 @@
  * (docs/control.md, "Groups" and "Finding messages"): groups,
  * group_create, group_invite, group_remove, group_leave, group_rename,
  * group_admin, group_members, group_send, group_history, group_read,
- * find. Typed requests in (shared/ctlmsg checks every argument), typed
+ * group_delete, find. Typed requests in (shared/ctlmsg checks every argument), typed
  * replies and events out, written by ctlmsg; the node's groups
  * (core/groups.h) and store do the work. control.c hands these requests
  * over and sends back what was written, and turns the node's group events

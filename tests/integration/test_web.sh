@@ -156,9 +156,11 @@ drive hostile
 t_pass "web hostile: no transfer from the hostile pages' uploads"
 
 drive groups
-b "$B" group list --json | jq -e '.groups[] | select(.name == "web team" and .members_count == 2)' >/dev/null ||
-    t_fail "web groups" "bob's node: $(b "$B" group list --json)"
-t_pass "web groups: the group made in alice's page is bob's too (banter group list)"
+b "$B" group list --json | jq -e '[.groups[] | select(.name == "web team")] | length == 0' >/dev/null ||
+    t_fail "web groups" "bob's node still has the group he deleted: $(b "$B" group list --json)"
+b "$A" group list --json | jq -e '.groups[] | select(.name == "web team" and .members_count == 1)' >/dev/null ||
+    t_fail "web groups" "alice's node: $(b "$A" group list --json)"
+t_pass "web groups: the group made in alice's page was bob's too, until he deleted it in his (banter group list: gone at bob's, alice alone)"
 got=$(find "$BT_TMP/dl-b" -name group-plan.txt)
 [ -n "$got" ] && cmp -s "$got" "$WORK/group-plan.txt" || t_fail "web groups" "bob's group-plan.txt differs or is missing"
 no_uploads() { [ -z "$(find "$A/uploads" -mindepth 1 -maxdepth 1 -type d 2>/dev/null)" ]; }

@@ -200,6 +200,9 @@ static const struct tkind {
     {CTL_GROUP_READ,
      "{\"cmd\":\"group_read\",\"group\":\"launch\"}",
      {{"group", A_STR, true, BANTER_CTL_MAX_PEER, 'g'}}},
+    {CTL_GROUP_DELETE,
+     "{\"cmd\":\"group_delete\",\"group\":\"launch\"}",
+     {{"group", A_STR, true, BANTER_CTL_MAX_PEER, 'g'}}},
     {CTL_FIND,
      "{\"cmd\":\"find\",\"text\":\"budget\",\"limit\":5,\"before\":77}",
      {{"text", A_STR, true, CTL_MAX_FIND, 'w'},
@@ -1103,6 +1106,21 @@ static void test_group_replies(void **state)
     memcpy(r.u.group_send.group, GID, sizeof GID);
     EXPECT_TEXT(ctlmsg_encode_reply(&r, OUT), "{\"ok\":true,\"id\":\"" ID16_HEX
                                               "\",\"group\":\"" GID_HEX "\",\"state\":\"queued\"}");
+    /* group_delete: what went */
+    r = (ctl_reply){.kind = CTL_GROUP_DELETE};
+    memcpy(r.u.group_delete.id, GID, sizeof GID);
+    r.u.group_delete.name = "launch";
+    r.u.group_delete.left = true;
+    r.u.group_delete.messages = 12;
+    EXPECT_TEXT(ctlmsg_encode_reply(&r, OUT),
+                "{\"ok\":true,\"id\":\"" GID_HEX "\",\"name\":\"launch\",\"left\":true,"
+                "\"messages\":12}");
+    /* groups: the limit, and the invitations refused at it */
+    r = (ctl_reply){.kind = CTL_GROUPS, .u.groups = {0, NULL, 1000, 2, 77}};
+    EXPECT_TEXT(ctlmsg_encode_reply(&r, OUT),
+                "{\"ok\":true,\"groups\":[],\"limit\":1000,\"refused\":2,\"refused_at\":77}");
+    r = (ctl_reply){.kind = CTL_GROUPS, .u.groups = {0, NULL, 1000, 0, 0}};
+    EXPECT_TEXT(ctlmsg_encode_reply(&r, OUT), "{\"ok\":true,\"groups\":[],\"limit\":1000}");
     /* find: a message from a contact, and the next page */
     ctl_group_message in = {.seq = 9,
                             .incoming = true,
@@ -1143,6 +1161,13 @@ static void test_group_replies(void **state)
                 "\"message\":{\"id\":\"" ID16_HEX "\",\"seq\":4,\"direction\":\"out\",\"ts\":5,"
                 "\"stored\":6,\"state\":\"queued\",\"body\":\"see www.example.org\",\"links\":"
                 "[\"www.example.org\"]}}");
+    /* a group deleted here; an invitation refused at the limit */
+    ev = (ctl_event){.kind = CTL_EV_GROUP, .at = 9, .text = "deleted", .deleted_group = GID};
+    EXPECT_TEXT(ctlmsg_encode_event(&ev, OUT), "{\"event\":\"group\",\"at\":9,\"text\":\"deleted\","
+                                               "\"id\":\"" GID_HEX "\",\"deleted\":true}");
+    ev = (ctl_event){.kind = CTL_EV_GROUP, .at = 9, .text = "refused"};
+    EXPECT_TEXT(ctlmsg_encode_event(&ev, OUT),
+                "{\"event\":\"group\",\"at\":9,\"text\":\"refused\"}");
 #undef GROUP_JSON
 #undef GID_HEX
     assert_int_equal(buf_len(&b), 0); /* refused whole: nothing appended */

@@ -56,8 +56,9 @@ struct dev {
     messenger *m;
     groups *g;
     uint8_t key[32];
-    bool offline; /* the route does not reach it */
-    size_t nmsg;  /* group messages stored (callback) */
+    bool offline;    /* the route does not reach it */
+    size_t nmsg;     /* group messages stored (callback) */
+    size_t nrefused; /* invitations refused at GROUPS_MAX (callback) */
 };
 
 struct net {
@@ -124,6 +125,13 @@ static void on_message(void *ud, const store_msg *m)
     me->nmsg++;
 }
 
+static void on_refused(void *ud, const uint8_t device[static 32], const gstate *st)
+{
+    struct dev *me = ud;
+    (void)device, (void)st;
+    me->nrefused++;
+}
+
 /* Deliver what is queued (also what the deliveries queue), except to
  * offline devices, whose copies stay. Returns how many were refused. */
 static size_t pump(struct net *n)
@@ -186,7 +194,7 @@ static void make_dev(struct net *n, int i)
     assert_int_equal(messenger_new(&d->m, d->st, d->cs, &n->clock, rng, &mc, d), 0);
     mr_route r = {"lan", r_reaches, r_send, d};
     assert_int_equal(messenger_add_route(d->m, &r), 0);
-    groups_callbacks gc = {on_message, NULL};
+    groups_callbacks gc = {on_message, NULL, on_refused};
     assert_int_equal(groups_new(&d->g, d->st, d->cs, d->m, &n->clock, rng, d->key, &gc, d), 0);
 }
 
@@ -638,7 +646,7 @@ static void test_restart_and_changed_key(void **state)
     assert_int_equal(pump(n), 0);
     groups_free(n->d[BOB].g);
     banter_rng rng = {f_fill, n};
-    groups_callbacks gc = {on_message, NULL};
+    groups_callbacks gc = {on_message, NULL, on_refused};
     assert_int_equal(groups_new(&n->d[BOB].g, n->d[BOB].st, n->d[BOB].cs, n->d[BOB].m, &n->clock,
                                 rng, n->d[BOB].key, &gc, &n->d[BOB]),
                      0);
@@ -908,7 +916,7 @@ static void test_state_ahead_not_acked(void **state)
 static void restart(struct net *n, int i)
 {
     banter_rng rng = {f_fill, n};
-    groups_callbacks gc = {on_message, NULL};
+    groups_callbacks gc = {on_message, NULL, on_refused};
     groups_free(n->d[i].g);
     assert_int_equal(groups_new(&n->d[i].g, n->d[i].st, n->d[i].cs, n->d[i].m, &n->clock, rng,
                                 n->d[i].key, &gc, &n->d[i]),
@@ -1117,6 +1125,187 @@ static void test_invitation_flood(void **state)
     assert_int_equal(count, GROUPS_MAX);
 }
 
+/* How many rows of messages device i holds for group gid (any kind). */
+static int64_t group_rows(struct net *n, int i, const uint8_t gid[static 16])
+{
+    store_msg *h = NULL;
+    size_t k = 0;
+    uint8_t handle[32];
+    store_group_handle(gid, handle);
+    assert_int_equal(store_history(n->d[i].st, handle, 0, 1000, &h, &k), 0);
+    store_msgs_free(h, k);
+    return (int64_t)k;
+}
+
+/* `group delete`: after leaving, only this node's copy goes (state,
+ * chains, history, search); while a member, a leave goes first and the
+ * others take it (a new epoch); alone in a group, nobody is told. What
+ * comes later for a deleted group from a former co-member (a message, a
+ * distribution, a new state re-adding this node, even by an admin) is
+ * refused EPERM and brings nothing back; an invitation to a new group
+ * is taken as any. Before, a state re-adding this node to a group it had
+ * no row of was taken as an invitation. */
+static void test_delete(void **state)
+{
+    struct net *n = *state;
+    uint8_t gid[16], id[MSG_ID_LEN], other[16];
+    char why[128] = "", h[512];
+    groups_info info;
+    groups_deleted d;
+    store_msg *hits = NULL;
+    size_t k = 0;
+    int64_t count = 0;
+    create_group(n, gid);
+    say(n, BOB, gid, "quokka plans");
+    say(n, DAVE, gid, "from dave");
+    assert_int_equal(pump(n), 0);
+    assert_int_equal(store_search(n->d[DAVE].st, "quokka", NULL, 0, 10, &hits, &k), 0);
+    assert_int_equal(k, 1);
+    store_msgs_free(hits, k);
+
+    /* dave left already: delete takes only his node's copy. */
+    assert_int_equal(groups_leave(n->d[DAVE].g, gid, why, sizeof why), 0);
+    assert_int_equal(pump(n), 0);
+    assert_int_equal(groups_delete(n->d[DAVE].g, gid, &d, why, sizeof why), 0);
+    assert_false(d.left);
+    assert_string_equal(d.name, "launch");
+    assert_true(d.messages >= 2);
+    assert_int_equal(n->nq, 0); /* nothing sent */
+    assert_int_equal(groups_get(n->d[DAVE].g, gid, &info), BANTER_ENOENT);
+    assert_int_equal(store_search(n->d[DAVE].st, "quokka", NULL, 0, 10, &hits, &k), 0);
+    assert_int_equal(k, 0);
+    store_msgs_free(hits, k);
+    assert_int_equal(group_rows(n, DAVE, gid), 0);
+    uint32_t newest = 0;
+    assert_int_equal(store_gchain_newest(n->d[DAVE].st, gid, n->d[BOB].key, &newest),
+                     BANTER_ENOENT);
+    assert_int_equal(store_group_count(n->d[DAVE].st, &count), 0);
+    assert_int_equal(count, 0);
+    assert_int_equal(groups_delete(n->d[DAVE].g, gid, &d, why, sizeof why), BANTER_ENOENT);
+    assert_int_equal(groups_find(n->d[DAVE].g, "launch", other), BANTER_ENOENT);
+    char hex[33];
+    sodium_bin2hex(hex, sizeof hex, gid, 16);
+    assert_int_equal(groups_find(n->d[DAVE].g, hex, other), BANTER_ENOENT); /* by its id too */
+
+    /* bob, a member, deletes: what ada sends while he cannot be reached
+     * waits for him, and his leave waits while the others cannot be
+     * reached (kept through the delete, sent after it). */
+    n->d[BOB].offline = true;
+    say(n, A, gid, "while bob is away");
+    assert_int_equal(pump(n), 0);
+    n->d[BOB].offline = false;
+    n->d[A].offline = n->d[A2].offline = n->d[CAROL].offline = true;
+    assert_int_equal(groups_delete(n->d[BOB].g, gid, &d, why, sizeof why), 0);
+    assert_true(d.left);
+    assert_int_equal(n->nq, 0); /* the leave waits */
+    assert_int_equal(groups_get(n->d[BOB].g, gid, &info), BANTER_ENOENT);
+    history(n, BOB, gid, h, sizeof h);
+    assert_string_equal(h, "");
+    assert_int_equal(store_group_count(n->d[BOB].st, &count), 0);
+    assert_int_equal(count, 0);
+    n->d[A].offline = n->d[A2].offline = n->d[CAROL].offline = false;
+    messenger_kick(n->d[A].m, NULL);
+    messenger_kick(n->d[BOB].m, NULL);
+    /* Late traffic for the group reaches bob: refused, the leave reaches
+     * everyone. */
+    size_t refused = pump(n);
+    assert_true(refused >= 1); /* ada's message */
+    assert_int_equal(groups_get(n->d[BOB].g, gid, &info), BANTER_ENOENT);
+    history(n, BOB, gid, h, sizeof h);
+    assert_string_equal(h, "");
+    for (int i = 0; i < NDEV; i++) {
+        if (i == BOB || i == DAVE)
+            continue;
+        assert_int_equal(groups_get(n->d[i].g, gid, &info), 0);
+        assert_int_equal(info.st.n, 2); /* @ada and carol: bob's leave arrived */
+        assert_null(gstate_find(&info.st, "@bob"));
+    }
+    assert_int_equal(groups_get(n->d[A].g, gid, &info), 0);
+    assert_true(info.epoch >= 3); /* dave's leave, then bob's: new epochs */
+    /* A former co-member's messages, states and keys: refused. ada (an
+     * admin) re-adds @bob to the same group: not an invitation now. */
+    const char *again[] = {"@bob"};
+    assert_int_equal(groups_invite(n->d[A].g, gid, again, 1, why, sizeof why), 0);
+    messenger_kick(n->d[A].m, NULL);
+    assert_true(pump(n) >= 1);
+    assert_int_equal(groups_get(n->d[BOB].g, gid, &info), BANTER_ENOENT);
+    say(n, CAROL, gid, "bob, are you there?");
+    assert_true(pump(n) >= 1);
+    assert_int_equal(groups_get(n->d[BOB].g, gid, &info), BANTER_ENOENT);
+    history(n, BOB, gid, h, sizeof h);
+    assert_string_equal(h, "");
+    assert_int_equal(store_group_count(n->d[BOB].st, &count), 0);
+    assert_int_equal(count, 0);
+    /* An invitation to a new group is taken. */
+    assert_int_equal(invite_new(n, A, BOB, "@ada", "@bob", other), 0);
+    assert_int_equal(groups_get(n->d[BOB].g, other, &info), 0);
+    assert_true(info.member);
+
+    /* The creator, the last admin, deletes too: refused until another
+     * member is an admin (a group keeps one), nothing deleted; then carol
+     * sees ada leave, and ada's laptop is no longer a member (the leave
+     * is the account's). */
+    assert_int_equal(groups_delete(n->d[A].g, gid, &d, why, sizeof why), BANTER_EPERM);
+    assert_non_null(strstr(why, "last admin"));
+    assert_int_equal(groups_get(n->d[A].g, gid, &info), 0);
+    assert_true(info.member);
+    assert_int_equal(groups_set_admin(n->d[A].g, gid, carol_id, true, why, sizeof why), 0);
+    pump(n);
+    assert_int_equal(groups_delete(n->d[A].g, gid, &d, why, sizeof why), 0);
+    assert_true(d.left);
+    pump(n);
+    assert_int_equal(groups_get(n->d[CAROL].g, gid, &info), 0);
+    assert_null(gstate_find(&info.st, "@ada"));
+    assert_int_equal(groups_get(n->d[A2].g, gid, &info), 0);
+    assert_false(info.member);
+
+    /* Alone in a group: deleted with nothing to tell. */
+    assert_int_equal(groups_create(n->d[CAROL].g, "solo", NULL, 0, other, why, sizeof why), 0);
+    assert_int_equal(groups_delete(n->d[CAROL].g, other, &d, why, sizeof why), 0);
+    assert_false(d.left);
+    assert_int_equal(groups_send(n->d[CAROL].g, other, "x", 1, id), BANTER_ENOENT);
+}
+
+/* At GROUPS_MAX an invitation is refused (ELIMIT) and the user told (the
+ * refused callback, groups_refusals); deleting one group makes room for
+ * the next invitation. Before, groups left years ago held their slots
+ * for good and nothing told the user. */
+static void test_delete_frees_slot(void **state)
+{
+    struct net *n = *state;
+    uint8_t gid[16], old[16];
+    char why[128] = "";
+    store_group sg;
+    groups_deleted d;
+    int64_t count = 0, refused = 0, last = 0;
+    create_group(n, old);
+    assert_int_equal(groups_leave(n->d[BOB].g, old, why, sizeof why), 0);
+    assert_int_equal(pump(n), 0);
+    assert_int_equal(store_group_count(n->d[BOB].st, &count), 0);
+    memset(&sg, 0, sizeof sg);
+    sg.state = (char *)"{}";
+    sg.state_len = 2;
+    sg.chain_len = 1;
+    for (int64_t i = count; i < GROUPS_MAX; i++) {
+        randombytes_buf(sg.id, sizeof sg.id);
+        assert_int_equal(store_group_put(n->d[BOB].st, &sg), 0);
+    }
+    groups_refusals(n->d[BOB].g, &refused, &last);
+    assert_int_equal(refused, 0);
+    assert_int_equal(invite_new(n, A, BOB, "@ada", "@bob", gid), BANTER_ELIMIT);
+    assert_int_equal(n->d[BOB].nrefused, 1);
+    groups_refusals(n->d[BOB].g, &refused, &last);
+    assert_int_equal(refused, 1);
+    assert_int_equal(last, n->wall);
+    /* The group bob left long ago still counts, until he deletes it. */
+    assert_int_equal(groups_delete(n->d[BOB].g, old, &d, why, sizeof why), 0);
+    assert_false(d.left);
+    assert_int_equal(invite_new(n, A, BOB, "@ada", "@bob", gid), 0);
+    assert_int_equal(n->d[BOB].nrefused, 1);
+    assert_int_equal(store_group_count(n->d[BOB].st, &count), 0);
+    assert_int_equal(count, GROUPS_MAX);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -1137,6 +1326,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_concurrent_after_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_after_views_dropped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_msg_not_stored_opens_again, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delete, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delete_frees_slot, setup, teardown),
     };
     return cmocka_run_group_tests_name("peer_groups", tests, NULL, NULL);
 }

@@ -329,7 +329,7 @@ static void test_schema(void **state)
                                         -1, &s, NULL),
                      SQLITE_OK);
     assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int(s, 0), 11);
+    assert_int_equal(sqlite3_column_int(s, 0), 12);
     assert_int_equal(sqlite3_column_int(s, 1), 0); /* nothing of the migration left */
     assert_int_equal(sqlite3_column_int(s, 2), 4); /* bob, carol, dave (LAN), @dave */
     assert_int_equal(sqlite3_column_int(s, 3), 4); /* bob, carol twice, dave's node */

@@ -292,9 +292,9 @@ static void test_open_new_file(void **state)
         assert_int_equal(stat(p, &sb), 0);
         assert_int_equal(sb.st_mode & 0777, 0600);
     }
-    /* A new file has the current schema version (11) and is in WAL mode. */
+    /* A new file has the current schema version (12) and is in WAL mode. */
     sqlite3 *db = peek_open(path);
-    assert_int_equal(peek_int(db, "PRAGMA user_version"), 11);
+    assert_int_equal(peek_int(db, "PRAGMA user_version"), 12);
     sqlite3_stmt *s = NULL;
     assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(s), SQLITE_ROW);
@@ -1672,7 +1672,7 @@ static void test_transfer_pages(void **state)
     assert_int_equal(expired, 600 - 512 + 2); /* and the 2 of the 12 that waited */
     store_xfers_free(xs, n);
     db = peek_open(f->path);
-    assert_int_equal(peek_int(db, "PRAGMA user_version"), 11);
+    assert_int_equal(peek_int(db, "PRAGMA user_version"), 12);
     assert_int_equal(peek_int(db, "SELECT count(*) FROM transfer_files"), 11);
     sqlite3_close(db);
 }
@@ -1777,7 +1777,7 @@ static void test_groups(void **state)
     assert_null(back.base);
     store_group_clear(&back);
     db = peek_open(f->path);
-    assert_int_equal(peek_int(db, "PRAGMA user_version"), 11);
+    assert_int_equal(peek_int(db, "PRAGMA user_version"), 12);
     sqlite3_close(db);
     g.base = NULL;
     g.base_len = 0;
@@ -1870,6 +1870,182 @@ static void test_groups(void **state)
     store_msgs_free(h, n);
 }
 
+/* Whether the bytes of needle (n) are anywhere in the file at path. */
+static bool file_holds(const char *path, const void *needle, size_t n)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return false;
+    fseek(fp, 0, SEEK_END);
+    long len = ftell(fp);
+    fseek(fp, 0, SEEK_SET);
+    uint8_t *all = malloc(len > 0 ? (size_t)len : 1);
+    size_t got = fread(all, 1, len > 0 ? (size_t)len : 0, fp);
+    fclose(fp);
+    bool found = false;
+    for (size_t i = 0; !found && got >= n && i <= got - n; i++)
+        found = memcmp(all + i, needle, n) == 0;
+    free(all);
+    return found;
+}
+
+/* A group message of group id (incoming from dev unless ctl: then an
+ * outgoing control message, queued, with sealed bytes); its seq. */
+static int64_t add_gmsg(store *st, const uint8_t id[static 16], const uint8_t dev[static 32],
+                        uint8_t tag, const char *body, bool ctl)
+{
+    store_msg m = {.dir = ctl ? STORE_OUT : STORE_IN,
+                   .state = ctl ? STORE_QUEUED : STORE_RECEIVED,
+                   .has_device = !ctl,
+                   .has_group = true,
+                   .flags = ctl ? STORE_MSG_GCTL : 0,
+                   .ts_ms = 1,
+                   .stored_ms = 1,
+                   .body = (char *)body,
+                   .body_len = strlen(body),
+                   .sealed = ctl ? (uint8_t *)"KEYDIST-SECRET-0123456789" : NULL,
+                   .sealed_len = ctl ? 25 : 0};
+    int64_t seq = 0;
+    memset(m.id, tag, sizeof m.id);
+    memcpy(m.group, id, 16);
+    store_group_handle(id, m.contact);
+    if (!ctl)
+        memcpy(m.device, dev, 32);
+    store_gpos_make(m.gpos, tag, dev, 1, tag);
+    assert_int_equal(store_msg_add(st, &m, &seq), 0);
+    return seq;
+}
+
+/* store_group_delete: the group, its chains, its history (search too),
+ * its control messages and their copies go in one transaction, except
+ * the rows kept (a leave still on its way), which go once settled; a
+ * tombstone stays, at most STORE_GROUP_TOMBS_MAX of them; the chain
+ * bytes are in neither the file nor its WAL afterwards; another group is
+ * untouched; schema 11 takes the tombstones' table (12). */
+static void test_group_delete(void **state)
+{
+    struct fixture *f = *state;
+    static const uint8_t secret[] = "CHAIN-SECRET-abcdefghijklmnop";
+    store_group g = {.member = false, .epoch = 2, .created_ms = 5};
+    uint8_t other[16], dev[32], out[STORE_GCHAIN_MAX];
+    size_t len = 0, n = 0;
+    int64_t count = 0, gone = 0;
+    memset(g.id, 0x44, sizeof g.id);
+    memset(other, 0x55, sizeof other);
+    memset(dev, 0x22, sizeof dev);
+    g.state = (char *)"{\"v\":1}";
+    g.state_len = strlen(g.state);
+    g.chain_len = sizeof secret;
+    memcpy(g.chain, secret, sizeof secret);
+    assert_int_equal(store_group_put(f->st, &g), 0);
+    memcpy(g.id, other, 16);
+    memset(g.chain, 0x77, g.chain_len);
+    assert_int_equal(store_group_put(f->st, &g), 0);
+    memset(g.id, 0x44, sizeof g.id);
+    assert_int_equal(store_gchain_put(f->st, g.id, dev, 1, secret, sizeof secret), 0);
+    assert_int_equal(store_gchain_put(f->st, other, dev, 1, (const uint8_t *)"kept", 4), 0);
+    add_gmsg(f->st, g.id, dev, 1, "zanzibar meeting at noon", false);
+    add_gmsg(f->st, other, dev, 2, "zanzibar elsewhere", false);
+    int64_t dist = add_gmsg(f->st, g.id, dev, 3, "", true);  /* a distribution: goes */
+    int64_t leave = add_gmsg(f->st, g.id, dev, 4, "", true); /* the leave: kept */
+    assert_int_equal(store_copy_add(f->st, dist, dev), 0);
+    assert_int_equal(store_copy_add(f->st, leave, dev), 0);
+    store_msg *h = NULL;
+    assert_int_equal(store_search(f->st, "zanzibar", NULL, 0, 10, &h, &n), 0);
+    assert_int_equal(n, 2);
+    store_msgs_free(h, n);
+    assert_int_equal(store_group_count(f->st, &count), 0);
+    assert_int_equal(count, 2);
+    assert_int_equal(store_group_deleted(f->st, g.id), BANTER_ENOENT);
+
+    assert_int_equal(store_group_delete(f->st, g.id, &leave, 1, 1000, &gone), 0);
+    assert_int_equal(gone, 2); /* the message and the distribution */
+    store_group back;
+    assert_int_equal(store_group_get(f->st, g.id, &back), BANTER_ENOENT);
+    assert_int_equal(store_gchain_get(f->st, g.id, dev, 1, out, &len), BANTER_ENOENT);
+    assert_int_equal(store_group_history(f->st, g.id, NULL, 10, &h, &n), 0);
+    assert_int_equal(n, 0);
+    store_msgs_free(h, n);
+    assert_int_equal(store_search(f->st, "zanzibar", NULL, 0, 10, &h, &n), 0);
+    assert_int_equal(n, 1); /* the other group's */
+    assert_memory_equal(h[0].group, other, 16);
+    store_msgs_free(h, n);
+    assert_int_equal(store_search(f->st, "noon", NULL, 0, 10, &h, &n), 0);
+    assert_int_equal(n, 0);
+    store_msgs_free(h, n);
+    store_copy *cp = NULL;
+    assert_int_equal(store_copies(f->st, dist, &cp, &n), 0);
+    assert_int_equal(n, 0);
+    free(cp);
+    /* The leave still waits in the outbox, with its copy. */
+    uint8_t handle[32];
+    store_group_handle(g.id, handle);
+    assert_int_equal(store_outbox(f->st, handle, &h, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(h[0].seq, leave);
+    store_msgs_free(h, n);
+    assert_int_equal(store_copies(f->st, leave, &cp, &n), 0);
+    assert_int_equal(n, 1);
+    free(cp);
+    /* The other group is untouched. */
+    assert_int_equal(store_gchain_get(f->st, other, dev, 1, out, &len), 0);
+    assert_int_equal(store_group_count(f->st, &count), 0);
+    assert_int_equal(count, 1); /* the slot is free */
+    assert_int_equal(store_group_deleted(f->st, g.id), 0);
+    assert_int_equal(store_group_deleted(f->st, other), BANTER_ENOENT);
+    assert_int_equal(store_group_delete(f->st, g.id, NULL, 0, 1001, NULL), BANTER_ENOENT);
+    /* Nothing of the chains is left in the file or its WAL. */
+    char wal[160];
+    snprintf(wal, sizeof wal, "%s-wal", f->path);
+    assert_false(file_holds(f->path, secret, sizeof secret - 1));
+    assert_false(file_holds(wal, secret, sizeof secret - 1));
+    assert_false(file_holds(f->path, "meeting at noon", 15));
+    assert_false(file_holds(wal, "meeting at noon", 15));
+
+    /* Once settled, the kept leave goes at the next open. */
+    assert_int_equal(store_msg_set_result(f->st, leave, STORE_DELIVERED, ""), 0);
+    reopen(f);
+    sqlite3 *db = peek_open(f->path);
+    assert_int_equal(
+        peek_int(db,
+                 "SELECT count(*) FROM messages WHERE grp = x'44444444444444444444444444444444'"),
+        0);
+    assert_int_equal(peek_int(db, "SELECT count(*) FROM copies"), 0);
+    /* Tombstones are bounded: the oldest go. */
+    assert_int_equal(sqlite3_exec(db,
+                                  "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k"
+                                  " WHERE i < 5000) INSERT INTO group_tombstones (id, deleted)"
+                                  " SELECT randomblob(16), i FROM k",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(store_group_delete(f->st, other, NULL, 0, 9000, &gone), 0);
+    assert_int_equal(gone, 1);
+    assert_int_equal(store_group_tombstones(f->st, &count), 0);
+    assert_int_equal(count, STORE_GROUP_TOMBS_MAX);
+    assert_int_equal(store_group_deleted(f->st, other), 0); /* the newest stay */
+    assert_int_equal(store_group_deleted(f->st, g.id), 0);  /* deleted at 1000 > 5000 - 4096 */
+    assert_int_equal(store_group_count(f->st, &count), 0);
+    assert_int_equal(count, 0);
+
+    /* A database of schema 11 takes the tombstones' table. */
+    db = peek_open(f->path);
+    assert_int_equal(sqlite3_exec(db, "DROP TABLE group_tombstones; PRAGMA user_version = 11;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    reopen(f);
+    db = peek_open(f->path);
+    assert_int_equal(peek_int(db, "PRAGMA user_version"), 12);
+    assert_int_equal(peek_int(db, "SELECT count(*) FROM group_tombstones"), 0);
+    sqlite3_close(db);
+    assert_int_equal(store_group_deleted(f->st, g.id), BANTER_ENOENT); /* forgotten with it */
+    memcpy(g.id, other, 16);
+    assert_int_equal(store_group_put(f->st, &g), 0);
+    assert_int_equal(store_group_delete(f->st, other, NULL, 0, 9001, NULL), 0);
+    assert_int_equal(store_group_deleted(f->st, other), 0);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1900,6 +2076,7 @@ int main(void)
         T(test_transfer_pages),
         T(test_migrate_v2),
         T(test_groups),
+        T(test_group_delete),
     };
 #undef T
     return cmocka_run_group_tests_name("peer_store", tests, NULL, NULL);

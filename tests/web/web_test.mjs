@@ -457,6 +457,19 @@ async function phaseGroups() {
     (await offer.locator('.state').textContent()) === 'received' &&
     (await offer.locator('progress').getAttribute('value')) === '100', 60000);
   pass('a file chosen in a group conversation is offered to each other member, who accepts it');
+
+  // bob deletes the group from his page (its dialog; a second click
+  // confirms): gone from his list; alice's page sees him leave.
+  await group(b).click();
+  await b.locator('#group-manage').click();
+  await b.locator('#group-delete').click();
+  await until('the delete asks to be confirmed', async () =>
+    (await b.locator('#group-delete').textContent()).includes('history'));
+  await b.locator('#group-delete').click();
+  await until('bob no longer lists the group', async () => (await group(b).count()) === 0, 15000);
+  await until('alice sees bob leave', async () =>
+    (await group(a).getAttribute('aria-label') || '').includes('1 members'), 15000);
+  pass('bob deletes the group in his page (confirmed): gone from his list; alice sees him leave');
 }
 
 const phases = { chat: phaseChat, hostile: phaseHostile, keychange: phaseKeychange, contacts: phaseContacts, groups: phaseGroups };

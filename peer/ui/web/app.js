@@ -1068,6 +1068,10 @@
           state.groups.set(`g:${ev.group.id}`, ev.group);
           renderGroups();
           if (state.current === `g:${ev.group.id}`) renderConvHead();
+        } else if (ev.text) { // an invitation refused: this node holds the most groups
+          toast(ev.text, true);
+        } else if (ev.id && state.groups.has(`g:${ev.id}`)) { // deleted
+          forgetGroup(`g:${ev.id}`);
         }
         break;
       case 'group_message': {
@@ -1349,6 +1353,9 @@
     $('group-title').textContent = key ? 'Members' : 'New group';
     $('group-ok').textContent = key ? 'Save' : 'Create';
     $('group-leave').hidden = !key;
+    $('group-delete').hidden = !key;
+    $('group-delete').textContent = 'Delete the group';
+    delete $('group-delete').dataset.armed;
     $('group-note').textContent = '';
     $('group-add').value = '';
     $('group-members').replaceChildren();
@@ -1434,6 +1441,39 @@
       renderGroups();
       renderConvHead();
     });
+    // Delete: from this node only (a member leaves first: the others see a
+    // leave); its history goes. A second click confirms.
+    $('group-delete').addEventListener('click', async () => {
+      const key = $('group-dialog').dataset.key;
+      const b = $('group-delete');
+      if (!b.dataset.armed) {
+        b.dataset.armed = '1';
+        b.textContent = 'Delete it and its history';
+        $('group-note').textContent = 'Deleting leaves the group (if you are a member) and removes its messages from this device. Click again to delete.';
+        return;
+      }
+      const r = await main.request({ cmd: 'group_delete', group: key.slice(2) });
+      if (!r.ok) {
+        $('group-note').textContent = r.message || 'could not delete';
+        return;
+      }
+      $('group-dialog').close();
+      forgetGroup(key);
+      toast(`Deleted the group ${r.name}`);
+    });
+  }
+
+  // A group deleted here (by this page or another client): gone from the
+  // list, its conversation closed.
+  function forgetGroup(key) {
+    state.groups.delete(key);
+    state.convs.delete(key);
+    if (state.current === key) {
+      state.current = null;
+      $('conv').hidden = true;
+      $('welcome').hidden = false;
+    }
+    renderGroups();
   }
 
   // ------------------------------------------------------ finding messages
