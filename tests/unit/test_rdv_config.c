@@ -179,6 +179,16 @@ static void test_set_and_parse(void **state)
                              "(e.g. 0.0.0.0:7071 or [::]:7071)");
     assert_int_equal(config_set(&c, "colour", "red", why, sizeof why), BANTER_EFORMAT);
     assert_non_null(strstr(why, "unknown key \"colour\""));
+    /* One sender's share of a mailbox, in percent. */
+    assert_int_equal(c.sender_pct, CONFIG_SENDER_PCT);
+    assert_int_equal(config_set(&c, "quota_sender_percent", "50", why, sizeof why), 0);
+    assert_int_equal(c.sender_pct, 50);
+    assert_int_equal(config_set(&c, "quota_sender_percent", "0", why, sizeof why), BANTER_EFORMAT);
+    assert_int_equal(config_set(&c, "quota_sender_percent", "101", why, sizeof why),
+                     BANTER_EFORMAT);
+    assert_non_null(
+        strstr(why, "quota_sender_percent: \"101\" is not a whole number from 1 to 100"));
+    assert_int_equal(c.sender_pct, 50);
 
     assert_int_equal(config_parse_listen("198.18.0.1:17071", &ss), 0);
     const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)&ss;
