@@ -368,6 +368,21 @@ static int reread(const acct_ctx *x, const char *name, out *o)
     return r == BANTER_ENOENT ? 0 : r;
 }
 
+/* Disable, enable or delete changed the marks of the account's devices
+ * on the revocation list (db_admin.h): the list is built again (here and
+ * on other instances) and sent when that changed it, so LAN peers stop,
+ * or start again, taking their certificates; then, for a disable or
+ * enable (name), its contacts get its devices as they are now (none while
+ * disabled). The list goes first: a node that gets the devices back takes
+ * them only once their keys left its list. */
+static void devices_marked(core *k, const char *name)
+{
+    orgrevoke_reload(k);
+    xinst_org_changed(k, XINST_ORG_REVOKED);
+    if (name)
+        contacts_devices_changed(k, name);
+}
+
 static int user_flag_op(const adm_request *rq)
 {
     return rq->cmd == ADM_USER_DISABLE  ? 0
@@ -382,7 +397,7 @@ static int w_user_flag(const acct_ctx *x, const adm_request *rq, out *o)
     if (op >= 2 && strcmp(rq->right, "broadcast") != 0)
         return fail(o, "EINVAL", "no right \"%s\": the one right there is so far is broadcast",
                     rq->right);
-    int r = op == 0   ? db_user_disable(x->d, rq->name)
+    int r = op == 0   ? db_user_disable(x->d, rq->name, x->now_ms)
             : op == 1 ? db_user_enable(x->d, rq->name)
                       : db_user_set_broadcast(x->d, rq->name, op == 2);
     if (r == BANTER_ENOENT)
@@ -411,6 +426,8 @@ static int h_user_flag(const acct_ctx *x, const adm_request *rq, out *o)
     if (x->k) /* its devices on other instances read the account again (also when it was so
                  already here: a session there may not know) */
         xinst_admin(x->k, rq->name, NULL, XINST_REFRESH);
+    if (x->k && op <= 1)
+        devices_marked(x->k, rq->name);
     const char *const *what = r == 0 ? done[op] : already[op];
     say(o, "%s%s%s\n", what[0], rq->name, what[1]);
     if (x->k && op == 0) {
@@ -426,7 +443,7 @@ static int h_user_flag(const acct_ctx *x, const adm_request *rq, out *o)
 
 static int w_user_delete(const acct_ctx *x, const adm_request *rq, out *o)
 {
-    int r = db_user_delete(x->d, rq->name);
+    int r = db_user_delete(x->d, rq->name, x->now_ms);
     if (r == BANTER_ENOENT)
         return no_user(o, rq->name);
     if (r)
@@ -439,8 +456,10 @@ static int h_user_delete(const acct_ctx *x, const adm_request *rq, out *o)
 {
     int ended;
     refresh(x, rq->name, o, &ended);
-    if (x->k) /* its devices on other instances find it gone */
+    if (x->k) { /* its devices on other instances find it gone */
         xinst_admin(x->k, rq->name, NULL, XINST_REFRESH);
+        devices_marked(x->k, NULL);
+    }
     say(o, "deleted user %s with its devices, profile, contacts and stored messages\n", rq->name);
     if (x->k) {
         say(o, "%d live session%s ended\n", ended, ended == 1 ? "" : "s");

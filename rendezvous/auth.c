@@ -28,6 +28,7 @@ struct login {
     pwcheck_req *req;
     bool known, disabled;
     bool in_db;
+    bool released;   /* bind_work took a disable's or delete's mark off the key */
     int64_t now_ms;  /* the binding's time */
     db_user u;       /* the account, read by the jobs */
     db_user prev;    /* the account the device was bound to (bind_work; had == 0) */
@@ -219,8 +220,11 @@ static void rl_keys(conn *c, login *lg)
 }
 
 /* After the password check: the account again (disabled meanwhile?),
- * then the device bound to it. 0, 1 when the account is disabled (nothing
- * bound), or BANTER_E* (BANTER_ENOENT: deleted meanwhile). */
+ * then the device bound to it, and a mark a disable or a delete of that
+ * account left on its key taken off the revocation list (the account is
+ * enabled: the device is its own again; a failure leaves the key listed,
+ * no worse than its certificate's day). 0, 1 when the account is disabled
+ * (nothing bound), or BANTER_E* (BANTER_ENOENT: deleted meanwhile). */
 static int bind_work(db *d, void *arg, char errmsg[static DBQ_ERRMSG_LEN])
 {
     login *lg = arg;
@@ -230,6 +234,7 @@ static int bind_work(db *d, void *arg, char errmsg[static DBQ_ERRMSG_LEN])
     if (r == 0) {
         lg->had = db_device_user(d, lg->key, &lg->prev);
         r = db_device_bind(d, lg->key, lg->user, lg->now_ms);
+        lg->released = r == 0 && db_revoked_release(d, lg->key, lg->user) == 1;
     }
     if (r)
         snprintf(errmsg, DBQ_ERRMSG_LEN, "%s", db_errmsg(d));
@@ -257,6 +262,10 @@ static void bind_after(conn *c, void *arg, int r, const char *errmsg)
         rl_reset(k->rl, lg->ukey);
         core_log(k, "login ok for %s from %s", lg->user, lg->addr);
         enter(c, &lg->u);
+        if (lg->released) { /* LAN peers take its certificate again */
+            orgrevoke_reload(k);
+            xinst_org_changed(k, XINST_ORG_REVOKED);
+        }
     } else if (r == 1) { /* disabled while the check ran */
         rl_fail(k->rl, lg->akey, (int64_t)core_now(k));
         core_log(k, "login failed for %s from %s: account disabled", lg->user, lg->addr);

@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "contacts.h"
+#include "orgrevoke.h"
 #include "plugins.h"
 #include "xinst.h"
 
@@ -147,8 +149,16 @@ static void refresh_after(void *arg, int r, const char *errmsg)
     if (r && r != BANTER_ENOENT)
         core_log(k, "refresh %s: database: %s", j->name, errmsg);
     int n = r && r != BANTER_ENOENT ? r : auth_apply(k, j->name, r == 0 ? &j->u : NULL);
-    if (n >= 0) /* its devices on other instances read the account again */
+    if (n >= 0) { /* its devices on other instances read the account again */
         xinst_admin(k, j->name, NULL, XINST_REFRESH);
+        /* a disable, enable or delete changed its devices' marks on the
+         * revocation list (sent when it changed), and what its contacts
+         * get of its devices: as acct.c does for banter-admin */
+        orgrevoke_reload(k);
+        xinst_org_changed(k, XINST_ORG_REVOKED);
+        if (r == 0)
+            contacts_devices_changed(k, j->name);
+    }
     if (cl->open && !uv_is_closing((uv_handle_t *)&cl->pipe)) {
         if (n < 0)
             snprintf(out, sizeof out, "error %s\n", banter_strerror(n));

@@ -844,8 +844,64 @@ static int user_flag(db *d, const char *name, const char *col, bool on)
     return ret ? ret : 1;
 }
 
-int db_user_disable(db *d, const char *name) { return user_flag(d, name, "disabled", true); }
-int db_user_enable(db *d, const char *name) { return user_flag(d, name, "disabled", false); }
+#define SQLITE_INT(x) x
+
+/* Run sql on account name (?1), with now_ms (?2) and text (?3) when not
+ * NULL. 0 or the failure. */
+static int account_exec(db *d, const char *sql, const char *name, int64_t now_ms, const char *text)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(d->sql, sql, -1, &s, NULL);
+    int ret = rc == SQLITE_OK ? db_bind_name(d, s, 1, name) : db_fail(d, rc);
+    if (ret == 0 && text) {
+        rc = sqlite3_bind_int64(s, 2, now_ms);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_bind_text(s, 3, text, -1, SQLITE_STATIC);
+        ret = rc == SQLITE_OK ? 0 : db_fail(d, rc);
+    }
+    if (ret == 0) {
+        rc = sqlite3_step(s);
+        ret = rc == SQLITE_DONE ? 0 : db_fail(d, rc);
+    }
+    sqlite3_finalize(s);
+    return ret;
+}
+
+int db_mark_devices(db *d, const char *name, const char *by, int64_t now_ms)
+{
+    return account_exec(d, DB_MARK_DEVICES("?", SQLITE_INT), name, now_ms, by);
+}
+
+/* The flag disabled set to on, then the account's disable marks set (on)
+ * or taken off, in one savepoint: as user_flag. */
+static int set_disabled(db *d, const char *name, bool on, int64_t now_ms)
+{
+    db_sp sp;
+    int ret = db_sp_begin(d, &sp, "disabled");
+    if (ret)
+        return ret;
+    int r = user_flag(d, name, "disabled", on);
+    ret = r == 0 || r == 1 ? 0 : r;
+    if (ret == 0)
+        ret = on ? db_mark_devices(d, name, DB_REVOKED_BY_DISABLE, now_ms)
+                 : account_exec(d, DB_UNMARK_DISABLED("?"), name, 0, NULL);
+    ret = db_sp_end(d, &sp, ret);
+    return ret ? ret : r;
+}
+
+int db_user_disable(db *d, const char *name, int64_t now_ms)
+{
+    if (d->pg)
+        return pgs_user_disabled(d, name, true, now_ms);
+    return set_disabled(d, name, true, now_ms);
+}
+
+int db_user_enable(db *d, const char *name)
+{
+    if (d->pg)
+        return pgs_user_disabled(d, name, false, 0);
+    return set_disabled(d, name, false, 0);
+}
 
 int db_user_set_broadcast(db *d, const char *name, bool on)
 {
@@ -924,7 +980,9 @@ int db_devices_of(db *d, const char *name, uint8_t (*keys)[32], size_t max, size
     int rc = SQLITE_DONE;
     *n = 0;
     int ret = db_stmt(d, S_DEVICES_OF,
-                      "SELECT key FROM devices WHERE user = ?1 ORDER BY created, key", &s);
+                      "SELECT v.key FROM devices v JOIN users u ON u.name = v.user"
+                      " WHERE v.user = ?1 AND u.disabled = 0 ORDER BY v.created, v.key",
+                      &s);
     if (ret == 0)
         ret = db_bind_name(d, s, 1, name);
     while (ret == 0 && *n < max && (rc = sqlite3_step(s)) == SQLITE_ROW) {

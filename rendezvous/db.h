@@ -86,9 +86,14 @@ BANTER_WUR int db_user_get(db *d, const char *name, db_user *out, char *pwhash);
  * when there are none) of *n entries. */
 BANTER_WUR int db_user_list(db *d, db_user **out, size_t *n);
 
-/* Disable an account: 0, 1 when it was already disabled, BANTER_ENOENT. */
-BANTER_WUR int db_user_disable(db *d, const char *name);
-/* Enable it again: 0, 1 when it was not disabled, BANTER_ENOENT. */
+/* Disable an account and mark its devices on the revocation list
+ * (DB_REVOKED_BY_DISABLE at now_ms, db_admin.h; also when it was
+ * disabled already), in one transaction: 0, 1 when it was already
+ * disabled, BANTER_ENOENT. */
+BANTER_WUR int db_user_disable(db *d, const char *name, int64_t now_ms);
+/* Enable it again and take its disable marks off the revocation list (not
+ * a device an admin revoked): 0, 1 when it was not disabled,
+ * BANTER_ENOENT. */
 BANTER_WUR int db_user_enable(db *d, const char *name);
 /* Grant (on) or revoke the broadcast right: 0, 1 when it was already so,
  * BANTER_ENOENT. */
@@ -110,7 +115,8 @@ BANTER_WUR int db_device_bind(db *d, const uint8_t key[static 32], const char *n
 /* Unbind a device key: 0, or 1 when it was not bound. */
 BANTER_WUR int db_device_unbind(db *d, const uint8_t key[static 32]);
 /* The keys of name's devices, oldest binding first, at most max into
- * keys; *n gets how many. */
+ * keys; *n gets how many: none while the account is disabled (its
+ * contacts get no device of it). */
 BANTER_WUR int db_devices_of(db *d, const char *name, uint8_t (*keys)[32], size_t max, size_t *n);
 
 /* Set the fields of p that are not NULL ("" clears one) in name's profile,

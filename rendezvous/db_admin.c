@@ -556,15 +556,30 @@ int db_device_revoked(db *d, const uint8_t key[static 32])
     if (d->pg)
         return pgs_device_revoked(d, key);
     sqlite3_stmt *s = NULL;
-    int ret = prep(d, "SELECT 1 FROM revoked WHERE key = ?1", &s);
+    int64_t n = 0;
+    int ret = prep(d, DB_KEY_REVOKED("?"), &s);
     if (ret == 0) {
         int rc = sqlite3_bind_blob(s, 1, key, 32, SQLITE_STATIC);
-        if (rc == SQLITE_OK)
-            rc = sqlite3_step(s);
-        ret = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : db_fail(d, rc);
+        ret = rc == SQLITE_OK ? db_step_int(d, s, &n) : db_fail(d, rc);
     }
     sqlite3_finalize(s);
-    return ret;
+    return ret ? ret : n > 0 ? 1 : 0;
+}
+
+int db_revoked_release(db *d, const uint8_t key[static 32], const char *name)
+{
+    if (d->pg)
+        return pgs_revoked_release(d, key, name);
+    sqlite3_stmt *s = NULL;
+    int ret = prep(d, DB_UNMARK_KEY("?"), &s);
+    if (ret == 0) {
+        int rc = sqlite3_bind_blob(s, 1, key, 32, SQLITE_STATIC);
+        ret = rc == SQLITE_OK ? bind_text(d, s, 2, name) : db_fail(d, rc);
+    }
+    if (ret == 0)
+        ret = exec_done(d, s);
+    sqlite3_finalize(s);
+    return ret ? ret : sqlite3_changes(d->sql) > 0 ? 1 : 0;
 }
 
 /* ---- accounts ---- */
@@ -585,11 +600,18 @@ static int user_exec(db *d, const char *sql, const char *name, const char *text)
     return ret ? ret : sqlite3_changes(d->sql) >= 1 ? 0 : BANTER_ENOENT;
 }
 
-int db_user_delete(db *d, const char *name)
+int db_user_delete(db *d, const char *name, int64_t now_ms)
 {
     if (d->pg)
-        return pgs_user_delete(d, name);
-    return user_exec(d, "DELETE FROM users WHERE name = ?1", name, NULL);
+        return pgs_user_delete(d, name, now_ms);
+    db_sp sp;
+    int ret = db_sp_begin(d, &sp, "userdel");
+    if (ret)
+        return ret;
+    ret = db_mark_devices(d, name, DB_REVOKED_BY_DELETE, now_ms);
+    if (ret == 0)
+        ret = user_exec(d, "DELETE FROM users WHERE name = ?1", name, NULL);
+    return db_sp_end(d, &sp, ret);
 }
 
 int db_name_retired(db *d, const char *name, int64_t *deleted_ms)

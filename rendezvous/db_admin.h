@@ -9,6 +9,14 @@
  *   audit(seq PK, ts, actor, cmd, target, result, hash, sig)
  *   revoked(key PK, user, revoked, revoked_by)
  *
+ * A row of revoked is an admin's `device revoke` (revoked_by: the actor;
+ * refused at login for good), or a mark left by `user disable` or `user
+ * delete` on the account's devices (revoked_by DB_REVOKED_BY_DISABLE or
+ * DB_REVOKED_BY_DELETE, never an actor's text): on the revocation list
+ * like the others, but not refused at login (the account's state
+ * answers), taken off by `user enable` (the disable's) or when the key
+ * logs in to that account again (db_revoked_release).
+ *
  * The audit log is append-only and hash-chained: entry n's hash is
  * BLAKE2b-256 over the previous entry's hash (32 zero bytes for the first)
  * and entry n's fields (db_audit_hash), and sig is the server key's
@@ -31,10 +39,13 @@
 #include "identity.h"
 #include "policy.h"
 
-#define DB_FP_DIGITS    IDENTITY_FP_DIGITS /* 40 */
-#define DB_AUDIT_TEXT   256u               /* bytes of an audit field (cut beyond) */
-#define DB_ROLE_ADMIN   "admin"
-#define DB_ROLE_AUDITOR "auditor"
+#define DB_FP_DIGITS          IDENTITY_FP_DIGITS /* 40 */
+#define DB_AUDIT_TEXT         256u               /* bytes of an audit field (cut beyond) */
+#define DB_ROLE_ADMIN         "admin"
+#define DB_ROLE_AUDITOR       "auditor"
+/* revoked_by of the marks of `user disable` and `user delete` */
+#define DB_REVOKED_BY_DISABLE "(account disabled)"
+#define DB_REVOKED_BY_DELETE  "(account deleted)"
 
 /* The digits of a fingerprint as typed ("27015 33990 ...", dashes too)
  * into out: 0, or BANTER_EINVAL unless exactly 40 digits. */
@@ -113,14 +124,21 @@ BANTER_WUR int db_device_each(db *d, const char *user, int64_t offset, int64_t l
  * gets the account it was bound to. BANTER_ENOENT when not bound. */
 BANTER_WUR int db_device_revoke(db *d, const uint8_t key[static 32], const char *by, int64_t now_ms,
                                 char out[static DB_MAX_USER + 1]);
-/* 1 when key was revoked, 0 when not. */
+/* 1 when an admin revoked key (`device revoke`), 0 when not (also when
+ * only a disable's or a delete's mark names it). */
 BANTER_WUR int db_device_revoked(db *d, const uint8_t key[static 32]);
+/* key just logged in to account name: the mark a disable or a delete of
+ * that account left on it is taken off. 1 when one was, 0 when none, or
+ * BANTER_E* (negative). */
+BANTER_WUR int db_revoked_release(db *d, const uint8_t key[static 32], const char *name);
 
 /* ---- accounts ---- */
 
 /* Delete an account and everything of it (devices, profile, relations,
- * stored copies). 0, BANTER_ENOENT. */
-BANTER_WUR int db_user_delete(db *d, const char *name);
+ * stored copies); its devices are marked on the revocation list first
+ * (DB_REVOKED_BY_DELETE, at now_ms), in the same transaction. 0,
+ * BANTER_ENOENT. */
+BANTER_WUR int db_user_delete(db *d, const char *name, int64_t now_ms);
 /* Whether name is the name of a deleted account (a trigger keeps it when
  * the account row goes, and drops it when an account of that name is
  * added again): 0 with *deleted_ms when it is, BANTER_ENOENT when not. */

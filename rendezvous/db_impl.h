@@ -10,6 +10,7 @@
 #include <sqlite3.h>
 
 #include "db.h"
+#include "db_admin.h"
 
 #define DB_ERRMSG_LEN 256
 
@@ -115,6 +116,33 @@ void db_column_copy(sqlite3_stmt *s, int col, char *out, size_t cap);
 #define DB_ANN_READ(P)                                                                             \
     "UPDATE announce_to SET read = " P "3, delivered = coalesce(delivered, " P "3)"                \
     " WHERE ann = " P "1 AND key = " P "2 AND read IS NULL"
+/* revoked_by of the rows `user disable` and `user delete` put in the
+ * revoked table (db_admin.h), as an SQL list. */
+#define DB_REVOKED_MARKS "('" DB_REVOKED_BY_DISABLE "', '" DB_REVOKED_BY_DELETE "')"
+/* The devices of account P1 on the revocation list at P2 with revoked_by
+ * P3 (one of the marks): a key an admin revoked on its own keeps its row;
+ * a mark an earlier disable or delete left is renewed. C casts a
+ * parameter to an integer (PostgreSQL reads untyped ones as text). */
+#define DB_MARK_DEVICES(P, C)                                                                      \
+    "INSERT INTO revoked (key, \"user\", revoked, revoked_by)"                                     \
+    " SELECT key, \"user\", " C(                                                                   \
+        P "2") ", " P "3 FROM devices WHERE \"user\" = " P "1"                                     \
+               " ON CONFLICT (key) DO UPDATE SET \"user\" = excluded.\"user\", revoked = "         \
+               "excluded.revoked,"                                                                 \
+               " revoked_by = excluded.revoked_by WHERE revoked.revoked_by IN " DB_REVOKED_MARKS
+/* The marks `user disable` left on account P1's devices, taken off. */
+#define DB_UNMARK_DISABLED(P)                                                                      \
+    "DELETE FROM revoked WHERE \"user\" = " P "1 AND revoked_by = '" DB_REVOKED_BY_DISABLE "'"
+/* A mark on key P1 of account P2, taken off as the key logs in to it. */
+#define DB_UNMARK_KEY(P)                                                                           \
+    "DELETE FROM revoked WHERE key = " P "1 AND \"user\" = " P                                     \
+    "2 AND revoked_by IN " DB_REVOKED_MARKS
+/* Whether key P1 was revoked by an admin on its own (a mark is not). */
+#define DB_KEY_REVOKED(P)                                                                          \
+    "SELECT count(*) FROM revoked WHERE key = " P "1 AND revoked_by NOT IN " DB_REVOKED_MARKS
+/* DB_MARK_DEVICES on SQLite (db.c), in the caller's transaction: 0 or
+ * the failure. */
+BANTER_WUR int db_mark_devices(db *d, const char *name, const char *by, int64_t now_ms);
 /* The keys revoked since P1, newest first, P2 at most. */
 #define DB_REVOKED_SINCE(P)                                                                        \
     "SELECT key FROM revoked WHERE revoked >= " P "1 ORDER BY revoked DESC LIMIT " P "2"

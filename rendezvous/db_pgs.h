@@ -117,6 +117,7 @@ BANTER_WUR int pgs_user_add(db *d, const char *name, const char *pwhash, bool ad
 BANTER_WUR int pgs_user_get(db *d, const char *name, db_user *out, char *pwhash);
 BANTER_WUR int pgs_user_list(db *d, db_user **out, size_t *n);
 BANTER_WUR int pgs_user_flag(db *d, const char *name, const char *col, bool on);
+BANTER_WUR int pgs_user_disabled(db *d, const char *name, bool on, int64_t now_ms);
 BANTER_WUR int pgs_device_user(db *d, const uint8_t key[static 32], db_user *out);
 BANTER_WUR int pgs_device_bind(db *d, const uint8_t key[static 32], const char *name,
                                int64_t now_ms);
@@ -179,7 +180,8 @@ BANTER_WUR int pgs_device_each(db *d, const char *user, int64_t offset, int64_t 
 BANTER_WUR int pgs_device_revoke(db *d, const uint8_t key[static 32], const char *by,
                                  int64_t now_ms, char out[static DB_MAX_USER + 1]);
 BANTER_WUR int pgs_device_revoked(db *d, const uint8_t key[static 32]);
-BANTER_WUR int pgs_user_delete(db *d, const char *name);
+BANTER_WUR int pgs_revoked_release(db *d, const uint8_t key[static 32], const char *name);
+BANTER_WUR int pgs_user_delete(db *d, const char *name, int64_t now_ms);
 BANTER_WUR int pgs_name_retired(db *d, const char *name, int64_t *deleted_ms);
 BANTER_WUR int pgs_user_set_password(db *d, const char *name, const char *pwhash);
 BANTER_WUR int pgs_counts(db *d, int64_t *users, int64_t *devices);

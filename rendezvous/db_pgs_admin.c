@@ -298,24 +298,43 @@ int pgs_device_revoke(db *d, const uint8_t key[static 32], const char *by, int64
 
 int pgs_device_revoked(db *d, const uint8_t key[static 32])
 {
-    static const char sql[] = "SELECT count(*) FROM revoked WHERE key = $1";
     pgs_args a = {0};
     int64_t n = 0;
     pgs_arg_blob(&a, key, 32);
-    int ret = pgs_query_int(d, sql, &a, &n);
+    int ret = pgs_query_int(d, DB_KEY_REVOKED("$"), &a, &n);
+    return ret ? ret : n > 0 ? 1 : 0;
+}
+
+int pgs_revoked_release(db *d, const uint8_t key[static 32], const char *name)
+{
+    pgs_args a = {0};
+    int64_t n = 0;
+    pgs_arg_blob(&a, key, 32);
+    pgs_arg_text(&a, name);
+    int ret = pgs_exec_n(d, DB_UNMARK_KEY("$"), &a, &n);
     return ret ? ret : n > 0 ? 1 : 0;
 }
 
 /* ---- accounts ---- */
 
-int pgs_user_delete(db *d, const char *name)
+#define PG_BIGINT(x) x "::bigint"
+
+int pgs_user_delete(db *d, const char *name, int64_t now_ms)
 {
-    static const char sql[] = "DELETE FROM users WHERE name = $1";
+    /* The devices marked and the account deleted in one statement (both
+     * read the devices as they were before it). */
+    static const char sql[] = "WITH m AS (" DB_MARK_DEVICES(
+        "$", PG_BIGINT) "),"
+                        " u AS (DELETE FROM users WHERE name = $1 RETURNING name)"
+                        " SELECT count(*) FROM u";
     pgs_args a = {0};
     int64_t n = 0;
     int ret = pgs_arg_name(d, &a, name);
-    if (ret == 0)
-        ret = pgs_exec_n(d, sql, &a, &n);
+    if (ret)
+        return ret;
+    pgs_arg_int(&a, now_ms);
+    pgs_arg_text(&a, DB_REVOKED_BY_DELETE);
+    ret = pgs_query_int(d, sql, &a, &n);
     return ret ? ret : n >= 1 ? 0 : BANTER_ENOENT;
 }
 

@@ -117,6 +117,36 @@ int pgs_user_flag(db *d, const char *name, const char *col, bool on)
     return ret ? ret : 1;
 }
 
+#define PG_BIGINT(x) x "::bigint"
+
+int pgs_user_disabled(db *d, const char *name, bool on, int64_t now_ms)
+{
+    /* The flag and the marks in one statement: both or neither. */
+    static const char dis[] = "WITH u AS (UPDATE users SET disabled = 1 WHERE name = $1"
+                              " AND disabled <> 1 RETURNING name),"
+                              " m AS (" DB_MARK_DEVICES("$", PG_BIGINT) ")"
+                                                                        " SELECT count(*) FROM u";
+    static const char en[] = "WITH u AS (UPDATE users SET disabled = 0 WHERE name = $1"
+                             " AND disabled <> 0 RETURNING name),"
+                             " m AS (" DB_UNMARK_DISABLED("$") ")"
+                                                               " SELECT count(*) FROM u";
+    pgs_args a = {0};
+    int64_t n = 0;
+    int ret = pgs_arg_name(d, &a, name);
+    if (ret)
+        return ret;
+    if (on) {
+        pgs_arg_int(&a, now_ms);
+        pgs_arg_text(&a, DB_REVOKED_BY_DISABLE);
+    }
+    ret = pgs_query_int(d, on ? dis : en, &a, &n);
+    if (ret || n == 1)
+        return ret;
+    db_user u;
+    ret = pgs_user_get(d, name, &u, NULL);
+    return ret ? ret : 1;
+}
+
 /* ---- devices ---- */
 
 int pgs_device_user(db *d, const uint8_t key[static 32], db_user *out)
@@ -172,7 +202,9 @@ int pgs_devices_of(db *d, const char *name, uint8_t (*keys)[32], size_t max, siz
     if (ret)
         return ret;
     pgs_arg_int(&a, max > INT32_MAX ? INT32_MAX : (int64_t)max);
-    ret = pgs_query(d, "SELECT key FROM devices WHERE \"user\" = $1 ORDER BY created, key LIMIT $2",
+    ret = pgs_query(d,
+                    "SELECT v.key FROM devices v JOIN users u ON u.name = v.\"user\""
+                    " WHERE v.\"user\" = $1 AND u.disabled = 0 ORDER BY v.created, v.key LIMIT $2",
                     &a, &r);
     if (ret)
         return ret;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test: seconds 15
+# test: seconds 17
 # SPDX-License-Identifier: MIT
 #
 # test_admin_announce.sh - announcements and the revocation list on a
@@ -19,7 +19,10 @@
 #      them); an admin's `user set` can;
 #   3. the revocation list: signed by the server key, sent at login, sent
 #      at once to online devices when an admin revokes a device, holding
-#      its key; certificates are valid for a day;
+#      its key; certificates are valid for a day; `user disable` puts
+#      the account's device keys on it (the login still answered
+#      EDISABLED), `user enable` takes them off, `user delete` puts them
+#      on;
 #   4. on PostgreSQL (RDV_DB=postgresql): an announcement taken while a
 #      device that just authenticated still waits for its contact list
 #      (the database thread held at tables by the test) reaches it once.
@@ -162,6 +165,33 @@ has "$out" "^recv revoked n=1 check=ok keys=${catkey:0:8}\$" || t_fail "revoked 
 out=$(pa cat.key "login=cat:$PW")
 has "$out" '^recv auth fail error=EREVOKED' || t_fail "revoked login" "$out"
 t_pass "revocation list: signed, at login, pushed at once on revoke with the device's key; certificates last a day"
+
+# ---- 3b. disable, enable, delete: the account's devices on the list ----
+bga a3 ann.key ready waitfile="$T/a3.end" # ended by bg_kill
+wait_out a3 '^ready$' || t_fail "disable push" "$(cat "$T/a3.out")"
+bobkey=$(devkey bob.key)
+# times LINE: how often a3 got the list LINE.
+times() { grep -cxF "$1" "$T/a3.out"; }
+twice() { [ "$(times "$1")" -ge 2 ]; }
+out=$(adm boss.key user disable bob) || t_fail "disable" "$out"
+wait_out a3 "^recv revoked n=2 check=ok keys=${bobkey:0:8},${catkey:0:8}\$" 10 ||
+    t_fail "disable push" "$(cat "$T/a3.out")"
+out=$(pa bob.key "login=bob:$PW")
+has "$out" '^recv auth fail error=EDISABLED' && ! has "$out" EREVOKED || t_fail "disabled login" "$out"
+out=$(adm boss.key user enable bob) || t_fail "enable" "$out"
+wait_for 10 twice "recv revoked n=1 check=ok keys=${catkey:0:8}" || t_fail "enable push" "$(cat "$T/a3.out")"
+out=$(pa bob.key ready)
+has "$out" "^recv auth ok user=bob " || t_fail "enabled" "$out"
+printf 'pw of dan 1\n' >"$T/pw2"
+out=$(adm boss.key user add dan --password-file "$T/pw2") || t_fail "user add dan" "$out"
+out=$(pr dan.key "login=dan:pw of dan 1" ready)
+has "$out" "^recv auth ok user=dan " || t_fail "login dan" "$out"
+dankey=$(devkey dan.key)
+out=$(adm boss.key user delete dan) || t_fail "delete" "$out"
+wait_out a3 "^recv revoked n=2 check=ok keys=${dankey:0:8},${catkey:0:8}\$" 10 ||
+    t_fail "delete push" "$(cat "$T/a3.out")"
+bg_kill a3
+t_pass "revocation list: user disable adds the account's device keys (its login still EDISABLED), user enable takes them off, user delete adds them"
 
 # ---- 4. PostgreSQL: an announcement taken while a login's list is read ----
 # The database thread is held at tables (sessions of the test: pg_hold)

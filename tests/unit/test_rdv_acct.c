@@ -29,6 +29,7 @@
 #include "db_admin.h"
 #include "dbq.h"
 #include "online.h"
+#include "orgrevoke.h"
 
 #define MAXREQ 16
 
@@ -81,6 +82,7 @@ static int teardown(void **state)
     dbq_free(f->k.dbq);
     assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
     assert_int_equal(uv_loop_close(&f->loop), 0);
+    orgrevoke_free(&f->k); /* a disable's or a delete's list */
     online_free(f->k.on);
     db_close(f->d);
     identity_free(f->id);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * test_rdv_admin.c - the database side of remote administration: admin
- * keys and roles, revoked devices, the audit log's chain and signatures
+ * keys and roles, revoked devices (an admin's, and the marks of a
+ * disabled or deleted account's), the audit log's chain and signatures
  * (an edited, deleted, reordered or forged entry is found), and acct.c's
  * operations without a running server (the local commands' path),
  * audited with their refusals and never with a password.
@@ -216,6 +217,98 @@ static void test_revoke(void **state)
     assert_int_equal(db_device_revoked(f->d, other), 0);
 }
 
+/* Whether key is among the n keys. */
+static bool listed(uint8_t (*keys)[32], size_t n, const uint8_t key[32])
+{
+    for (size_t i = 0; i < n; i++)
+        if (memcmp(keys[i], key, 32) == 0)
+            return true;
+    return false;
+}
+
+/* `user disable` puts the account's devices on the revocation list
+ * (still bound, not refused at login: the account's state answers, and
+ * not listed to its contacts); `user enable` takes exactly those off (a
+ * device an admin revoked on its own stays); `user delete` lists its
+ * devices before they go; a listed key that logs in to that account again
+ * leaves the list. */
+static void test_account_marks(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t b1[32] = {1}, b2[32] = {2}, b3[32] = {3}, a1[32] = {4}, keys[8][32], dev[4][32];
+    char user[DB_MAX_USER + 1], by[64];
+    size_t n;
+    db_user u;
+    assert_int_equal(db_user_add(f->d, "ann", FAKE_HASH, false, 1), 0);
+    assert_int_equal(db_user_add(f->d, "bob", FAKE_HASH, false, 1), 0);
+    assert_int_equal(db_device_bind(f->d, a1, "ann", 1), 0);
+    assert_int_equal(db_device_bind(f->d, b1, "bob", 1), 0);
+    assert_int_equal(db_device_bind(f->d, b2, "bob", 2), 0);
+    assert_int_equal(db_device_bind(f->d, b3, "bob", 3), 0);
+    assert_int_equal(db_device_revoke(f->d, b3, "admin x", 10, user), 0);
+    assert_int_equal(db_user_disable(f->d, "bob", 100), 0);
+    assert_int_equal(db_revoked_since(f->d, 0, keys, 8, &n), 0);
+    assert_int_equal(n, 3);
+    assert_true(listed(keys, n, b1) && listed(keys, n, b2) && listed(keys, n, b3));
+    assert_int_equal(db_revoked_since(f->d, 50, keys, 8, &n), 0); /* at the disable's time */
+    assert_int_equal(n, 2);
+    raw_text(f, "SELECT revoked_by FROM revoked WHERE revoked = 100 LIMIT 1", by, sizeof by);
+    assert_string_equal(by, DB_REVOKED_BY_DISABLE);
+    assert_int_equal(db_device_revoked(f->d, b1), 0); /* login: EDISABLED, not EREVOKED */
+    assert_int_equal(db_device_revoked(f->d, b3), 1);
+    assert_int_equal(db_device_user(f->d, b1, &u), 0); /* still bound */
+    assert_true(u.disabled);
+    assert_int_equal(db_devices_of(f->d, "bob", dev, 4, &n), 0);
+    assert_int_equal(n, 0); /* its contacts get no device of it */
+    assert_int_equal(db_devices_of(f->d, "ann", dev, 4, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(db_user_disable(f->d, "bob", 110), 1); /* again: the marks renewed */
+    assert_int_equal(db_revoked_since(f->d, 105, keys, 8, &n), 0);
+    assert_int_equal(n, 2);
+    /* an admin revokes one of its devices meanwhile: that one stays */
+    assert_int_equal(db_device_revoke(f->d, b2, "admin x", 120, user), 0);
+    assert_int_equal(db_user_enable(f->d, "bob"), 0);
+    assert_int_equal(db_revoked_since(f->d, 0, keys, 8, &n), 0);
+    assert_int_equal(n, 2);
+    assert_true(listed(keys, n, b2) && listed(keys, n, b3) && !listed(keys, n, b1));
+    assert_int_equal(db_device_revoked(f->d, b2), 1);
+    assert_int_equal(db_devices_of(f->d, "bob", dev, 4, &n), 0);
+    assert_int_equal(n, 1);
+    assert_memory_equal(dev[0], b1, 32);
+    assert_int_equal(db_user_enable(f->d, "bob"), 1);
+    assert_int_equal(db_user_enable(f->d, "nobody"), BANTER_ENOENT);
+    assert_int_equal(db_user_disable(f->d, "nobody", 1), BANTER_ENOENT);
+    /* delete: its devices listed, then gone */
+    assert_int_equal(db_user_delete(f->d, "bob", 300), 0);
+    assert_int_equal(db_revoked_since(f->d, 200, keys, 8, &n), 0);
+    assert_int_equal(n, 1);
+    assert_memory_equal(keys[0], b1, 32);
+    raw_text(f, "SELECT revoked_by FROM revoked WHERE revoked = 300", by, sizeof by);
+    assert_string_equal(by, DB_REVOKED_BY_DELETE);
+    assert_int_equal(db_device_user(f->d, b1, &u), BANTER_ENOENT);
+    assert_int_equal(db_device_revoked(f->d, b1), 0); /* may log in to another account */
+    assert_int_equal(db_user_delete(f->d, "bob", 301), BANTER_ENOENT);
+    /* logging in to another account leaves the mark; to a new bob, it goes */
+    assert_int_equal(db_device_bind(f->d, b1, "ann", 310), 0);
+    assert_int_equal(db_revoked_release(f->d, b1, "ann"), 0);
+    assert_int_equal(db_user_add(f->d, "bob", FAKE_HASH, false, 320), 0);
+    assert_int_equal(db_device_bind(f->d, b1, "bob", 330), 0);
+    assert_int_equal(db_revoked_release(f->d, b1, "bob"), 1);
+    assert_int_equal(db_revoked_release(f->d, b1, "bob"), 0);
+    assert_int_equal(db_revoked_release(f->d, b2, "bob"), 0); /* an admin's stays */
+    assert_int_equal(db_revoked_since(f->d, 0, keys, 8, &n), 0);
+    assert_int_equal(n, 2);
+    assert_false(listed(keys, n, b1));
+    /* in a transaction, undone with it */
+    assert_int_equal(db_begin(f->d), 0);
+    assert_int_equal(db_user_disable(f->d, "bob", 400), 0);
+    db_rollback(f->d);
+    assert_int_equal(db_revoked_since(f->d, 0, keys, 8, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(db_user_get(f->d, "bob", &u, NULL), 0);
+    assert_false(u.disabled);
+}
+
 /* Announcements: addressed per device (a department's only when given),
  * receipts only from an addressed device, once each, the report per device
  * and per person; the recent revocations for the list. */
@@ -232,7 +325,7 @@ static void test_announce(void **state)
     assert_int_equal(db_device_bind(f->d, a2, "ann", 1), 0);
     assert_int_equal(db_device_bind(f->d, b1, "bob", 1), 0);
     assert_int_equal(db_device_bind(f->d, c1, "cat", 1), 0);
-    assert_int_equal(db_user_disable(f->d, "cat"), 0);
+    assert_int_equal(db_user_disable(f->d, "cat", 1), 0);
     struct rv_profile p = {0};
     p.f[RV_F_DEPARTMENT] = "Sales";
     assert_int_equal(db_profile_set(f->d, "ann", &p, 1), 0);
@@ -286,8 +379,9 @@ static void test_announce(void **state)
     assert_int_equal(n, 1);
     assert_memory_equal(keys[0], b1, 32);
     assert_int_equal(db_revoked_since(f->d, 0, keys, 4, &n), 0);
-    assert_int_equal(n, 2);
+    assert_int_equal(n, 3);
     assert_memory_equal(keys[1], a2, 32);
+    assert_memory_equal(keys[2], c1, 32); /* disabled cat's, at 1 */
 }
 
 static void append(struct fixture *f, int n)
@@ -532,9 +626,9 @@ static void test_admin_misc(void **state)
     assert_int_equal(db_user_set_password(f->d, "Bad Name", "$argon2id$new"), BANTER_EINVAL);
     int64_t gone = 0;
     assert_int_equal(db_name_retired(f->d, "ann", &gone), BANTER_ENOENT);
-    assert_int_equal(db_user_delete(f->d, "ann"), 0);
-    assert_int_equal(db_user_delete(f->d, "ann"), BANTER_ENOENT);
-    assert_int_equal(db_user_delete(f->d, "../x"), BANTER_EINVAL);
+    assert_int_equal(db_user_delete(f->d, "ann", 1), 0);
+    assert_int_equal(db_user_delete(f->d, "ann", 1), BANTER_ENOENT);
+    assert_int_equal(db_user_delete(f->d, "../x", 1), BANTER_EINVAL);
     /* the name is kept as a deleted account's, with when (the database's
      * clock), until an account of that name is added again */
     assert_int_equal(db_name_retired(f->d, "ann", &gone), 0);
@@ -542,7 +636,7 @@ static void test_admin_misc(void **state)
     assert_int_equal(db_name_retired(f->d, "bob", &gone), BANTER_ENOENT);
     assert_int_equal(db_user_add(f->d, "ann", "$argon2id$again", false, 1), 0);
     assert_int_equal(db_name_retired(f->d, "ann", &gone), BANTER_ENOENT);
-    assert_int_equal(db_user_delete(f->d, "ann"), 0);
+    assert_int_equal(db_user_delete(f->d, "ann", 1), 0);
     assert_int_equal(db_name_retired(f->d, "ann", &gone), 0);
     assert_int_equal(db_counts(f->d, &users, &devices), 0);
     assert_int_equal(users, 1);
@@ -745,6 +839,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keep_admin, setup, teardown),
         cmocka_unit_test_setup_teardown(test_revoke, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_account_marks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit_chain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit_delete_forge, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit_forge, setup, teardown),

@@ -232,7 +232,7 @@ static void test_presence_and_rights(void **state)
     assert_int_equal(db_user_get(f->d, "ann", &u, NULL), 0);
     assert_false(u.broadcast);
     assert_int_equal(db_user_set_broadcast(f->d, "nobody", true), BANTER_ENOENT);
-    assert_int_equal(db_user_disable(f->d, "bob"), 0);
+    assert_int_equal(db_user_disable(f->d, "bob", 1), 0);
     assert_int_equal(db_user_enable(f->d, "bob"), 0);
     assert_int_equal(db_user_enable(f->d, "bob"), 1);
 }

@@ -126,10 +126,10 @@ static void test_users(void **state)
     assert_string_equal(hash, FAKE_HASH);
     assert_int_equal(db_user_get(d, "nobody", &u, NULL), BANTER_ENOENT);
 
-    assert_int_equal(db_user_disable(d, "zoe"), 0);
-    assert_int_equal(db_user_disable(d, "zoe"), 1);
-    assert_int_equal(db_user_disable(d, "nobody"), BANTER_ENOENT);
-    assert_int_equal(db_user_disable(d, "../x"), BANTER_EINVAL);
+    assert_int_equal(db_user_disable(d, "zoe", 1), 0);
+    assert_int_equal(db_user_disable(d, "zoe", 1), 1);
+    assert_int_equal(db_user_disable(d, "nobody", 1), BANTER_ENOENT);
+    assert_int_equal(db_user_disable(d, "../x", 1), BANTER_EINVAL);
     db_close(d);
 
     /* Devices are bound by the server; here written directly. */
@@ -223,7 +223,7 @@ static void test_directory(void **state)
     static const char *const names[] = {"carol", "alice", "bob", "zed"};
     for (int i = 0; i < 4; i++)
         assert_int_equal(db_user_add(d, names[i], FAKE_HASH, false, 1), 0);
-    assert_int_equal(db_user_disable(d, "zed"), 0);
+    assert_int_equal(db_user_disable(d, "zed", 1), 0);
     assert_int_equal(db_device_user(d, k1, &u), BANTER_ENOENT);
     assert_int_equal(db_device_bind(d, k1, "alice", 5), 0);
     assert_int_equal(db_device_bind(d, k2, "alice", 5), 0);

@@ -235,7 +235,7 @@ static void test_recipients(void **state)
     assert_int_equal(db_device_bind(f->d, DEV_B2, "bob", 2), 0);
     uint8_t dev_c[32] = {0xc1};
     assert_int_equal(db_device_bind(f->d, dev_c, "cat", 1), 0);
-    assert_int_equal(db_user_disable(f->d, "cat"), 0);
+    assert_int_equal(db_user_disable(f->d, "cat", 1), 0);
     p.f[RV_F_DEPARTMENT] = "Ops";
     assert_int_equal(db_profile_set(f->d, "bob", &p, 1), 0);
     /* Everyone but the sender, with a device, enabled: bob only (dan has
