@@ -196,13 +196,40 @@ static bool label_taken(contacts *cs, const char *name, const uint8_t *skip)
     return n > 0;
 }
 
-/* A label for a new LAN contact: its name, or, when that is another
- * contact's label, the name with the first digits of its fingerprint. */
-static void fresh_label(contacts *cs, const char *name, const uint8_t key[static 32], char *out,
-                        size_t cap)
+/* Whether a word of name mixes the letters of two scripts (a Cyrillic
+ * "а" in "аlice"): look-alike letters make another name by the rule, one
+ * that looks like a contact's; a label of such a name carries the start
+ * of the key. Letters of no script of their own (digits, marks) count for
+ * none; a name's words may each have their own script. */
+static bool mixes_scripts(const char *name)
+{
+    GUnicodeScript word = G_UNICODE_SCRIPT_COMMON;
+    for (const gchar *p = name; *p; p = g_utf8_next_char(p)) {
+        gunichar c = g_utf8_get_char(p);
+        if (g_unichar_isspace(c) || c == '-' || c == '_' || c == '.') {
+            word = G_UNICODE_SCRIPT_COMMON;
+            continue;
+        }
+        GUnicodeScript s = g_unichar_get_script(c);
+        if (!g_unichar_isalpha(c) || s == G_UNICODE_SCRIPT_COMMON ||
+            s == G_UNICODE_SCRIPT_INHERITED || s == G_UNICODE_SCRIPT_UNKNOWN)
+            continue;
+        if (word == G_UNICODE_SCRIPT_COMMON)
+            word = s;
+        else if (s != word)
+            return true;
+    }
+    return false;
+}
+
+/* A label for a LAN contact's name: the name, or, when that is another
+ * contact's label than skip's, or its words mix scripts, the name with
+ * the first digits of key's fingerprint. */
+static void fresh_label(contacts *cs, const char *name, const uint8_t key[static 32],
+                        const uint8_t *skip, char *out, size_t cap)
 {
     char fp[IDENTITY_FP_LEN + 1];
-    if (!label_taken(cs, name, NULL)) {
+    if (!mixes_scripts(name) && !label_taken(cs, name, skip)) {
         g_strlcpy(out, name, cap);
         return;
     }
@@ -260,7 +287,7 @@ static int release_claimer(contacts *cs, store_device *cl)
 {
     store_contact c = {.kind = CONTACT_LAN, .created_ms = clock_wall(&cs->clock)};
     memcpy(c.key, cl->key, 32);
-    fresh_label(cs, cl->name, cl->key, c.name, sizeof c.name);
+    fresh_label(cs, cl->name, cl->key, NULL, c.name, sizeof c.name);
     memcpy(cl->contact, c.key, 32);
     cl->trust = TRUST_KNOWN;
     cl->has_replaces = false;
@@ -496,7 +523,7 @@ static int admit_known(contacts *cs, store_device *d, const char *name, const ch
         /* The label follows a LAN contact's own rename, unless the new name
          * is another contact's: then it stays, and says so. */
         if (c.kind == CONTACT_LAN && d->trust != TRUST_CHANGED && !label_taken(cs, name, c.key)) {
-            g_strlcpy(c.name, name, sizeof c.name);
+            fresh_label(cs, name, d->key, c.key, c.name, sizeof c.name);
             r = store_contact_put(cs->st, &c);
             snprintf(res->text, sizeof res->text, "%s now calls itself %s", old, name);
         } else {
@@ -579,7 +606,7 @@ static int admit_new(contacts *cs, store_device *d, const char *name, const char
     /* A new colleague: trust on first use. */
     store_contact c = {.kind = CONTACT_LAN, .created_ms = now};
     memcpy(c.key, d->key, 32);
-    fresh_label(cs, name, d->key, c.name, sizeof c.name);
+    fresh_label(cs, name, d->key, NULL, c.name, sizeof c.name);
     memcpy(d->contact, c.key, 32);
     d->trust = TRUST_KNOWN;
     r = store_contact_put(cs->st, &c);
@@ -589,7 +616,9 @@ static int admit_new(contacts *cs, store_device *d, const char *name, const char
     res->contact = c;
     if (strcmp(c.name, name) != 0)
         snprintf(res->text, sizeof res->text,
-                 "a new colleague calls itself \"%s\", another contact's name: shown as %s", name,
+                 "a new colleague calls itself \"%s\", %s: shown as %s", name,
+                 mixes_scripts(name) ? "which mixes the letters of two scripts (a look-alike?)"
+                                     : "another contact's name",
                  c.name);
     return r;
 }

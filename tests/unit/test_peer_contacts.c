@@ -348,6 +348,18 @@ static void test_names_shown_as_compared(void **state)
     /* A name that says the same as a known one after the cleaning claims it. */
     r = admit(f, 6, "@alice\xe2\x80\x8b", NULL, ADMIT_CHANGED);
     assert_int_equal(r.dev.trust, TRUST_CHANGED);
+    /* Look-alike letters of another script in a word (Cyrillic U+0430 in
+     * "alice"): another name, but the label carries the key's first digits
+     * and says why; a name whose words each have one script does not. */
+    r = admit(f, 8, "\xd0\xb0lice", NULL, ADMIT_NEW);
+    assert_int_equal(r.dev.trust, TRUST_KNOWN);
+    assert_true(strncmp(r.contact.name, "\xd0\xb0lice (", 8) == 0);
+    assert_non_null(strstr(r.text, "mixes the letters of two scripts"));
+    r = admit(f, 9, "Zo\xc3\xab \xd0\x98\xd0\xb2\xd0\xb0\xd0\xbd", NULL,
+              ADMIT_NEW); /* "Zoë Иван": Latin, then Cyrillic */
+    assert_string_equal(r.contact.name, "Zo\xc3\xab \xd0\x98\xd0\xb2\xd0\xb0\xd0\xbd");
+    r = admit(f, 5, "d\xd0\xb0ve", NULL, ADMIT_RENAMED); /* dave renames into a mix */
+    assert_true(strncmp(r.contact.name, "d\xd0\xb0ve (", 7) == 0);
     /* Nothing visible: refused, nothing stored. */
     uint8_t key[32];
     fill_key(key, 7);
