@@ -120,16 +120,20 @@ void db_column_copy(sqlite3_stmt *s, int col, char *out, size_t cap);
  * revoked table (db_admin.h), as an SQL list. */
 #define DB_REVOKED_MARKS "('" DB_REVOKED_BY_DISABLE "', '" DB_REVOKED_BY_DELETE "')"
 /* The devices of account P1 on the revocation list at P2 with revoked_by
- * P3 (one of the marks): a key an admin revoked on its own keeps its row;
- * a mark an earlier disable or delete left is renewed. C casts a
- * parameter to an integer (PostgreSQL reads untyped ones as text). */
+ * P3 (one of the marks): a key an admin revoked on its own keeps its row,
+ * and so does a mark of another account's (a deleted account's device
+ * that logged in to this one stays listed as that account's, whatever
+ * this account's disable and enable do); a mark an earlier disable or
+ * delete of this account left is renewed. C casts a parameter to an
+ * integer (PostgreSQL reads untyped ones as text). */
 #define DB_MARK_DEVICES(P, C)                                                                      \
     "INSERT INTO revoked (key, \"user\", revoked, revoked_by)"                                     \
     " SELECT key, \"user\", " C(                                                                   \
         P "2") ", " P "3 FROM devices WHERE \"user\" = " P "1"                                     \
                " ON CONFLICT (key) DO UPDATE SET \"user\" = excluded.\"user\", revoked = "         \
                "excluded.revoked,"                                                                 \
-               " revoked_by = excluded.revoked_by WHERE revoked.revoked_by IN " DB_REVOKED_MARKS
+               " revoked_by = excluded.revoked_by WHERE revoked.revoked_by IN " DB_REVOKED_MARKS   \
+               " AND revoked.\"user\" = excluded.\"user\""
 /* The marks `user disable` left on account P1's devices, taken off. */
 #define DB_UNMARK_DISABLED(P)                                                                      \
     "DELETE FROM revoked WHERE \"user\" = " P "1 AND revoked_by = '" DB_REVOKED_BY_DISABLE "'"

@@ -291,6 +291,13 @@ static void test_account_marks(void **state)
     /* logging in to another account leaves the mark; to a new bob, it goes */
     assert_int_equal(db_device_bind(f->d, b1, "ann", 310), 0);
     assert_int_equal(db_revoked_release(f->d, b1, "ann"), 0);
+    /* ann's disable and enable leave it listed as the deleted bob's */
+    assert_int_equal(db_user_disable(f->d, "ann", 311), 0);
+    assert_int_equal(db_user_enable(f->d, "ann"), 0);
+    raw_text(f, "SELECT revoked_by FROM revoked WHERE revoked = 300", by, sizeof by);
+    assert_string_equal(by, DB_REVOKED_BY_DELETE);
+    assert_int_equal(db_revoked_since(f->d, 200, keys, 8, &n), 0);
+    assert_true(listed(keys, n, b1));
     assert_int_equal(db_user_add(f->d, "bob", FAKE_HASH, false, 320), 0);
     assert_int_equal(db_device_bind(f->d, b1, "bob", 330), 0);
     assert_int_equal(db_revoked_release(f->d, b1, "bob"), 1);
