@@ -184,7 +184,7 @@ acct_text acct_retired_text(const char *name, int64_t gone_ms)
              "the name %s belonged to an account deleted %s: colleagues' nodes still know it as "
              "that person (their conversations, groups and gateway settings), which a new account "
              "of that name would take over; choose another name, or give --reuse-name to hand "
-             "it over knowingly (ERETIRED)",
+             "it over knowingly",
              name, when);
     return t;
 }
@@ -314,10 +314,7 @@ static int h_user_add(const acct_ctx *x, const adm_request *rq, out *o)
     r = (rq->has & ADM_BIT(ADM_A_REUSE)) && rq->reuse_name ? BANTER_ENOENT
                                                            : db_name_retired(x->d, rq->name, &gone);
     if (r == 0) {
-        acct_text t = acct_retired_text(rq->name, gone);
-        size_t n = strlen(t.text);
-        t.text[n - strlen(" (ERETIRED)")] = '\0'; /* the code goes with the error */
-        return fail(o, "ERETIRED", "%s", t.text);
+        return fail(o, "ERETIRED", "%s", acct_retired_text(rq->name, gone).text);
     }
     if (r != BANTER_ENOENT)
         return db_failed(o, x, r);

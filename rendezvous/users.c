@@ -236,7 +236,7 @@ static int user_add(const cli_ctx *ctx, int argc, char **argv)
         return EXIT_ERROR;
     }
     if (retired) { /* refused before the password is asked, as the server would */
-        fprintf(stderr, CLI_PROG ": %s\n", acct_retired_text(name, gone).text);
+        fprintf(stderr, CLI_PROG ": %s (ERETIRED)\n", acct_retired_text(name, gone).text);
         return EXIT_ERROR;
     }
     if (passwd && r == BANTER_ENOENT) {

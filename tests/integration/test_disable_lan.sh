@@ -79,6 +79,6 @@ run b "$T/ann" send @bob "secret after the delete"
 not_reached deleted "secret after the delete"
 stop_rnode ann
 stop_rnode bob
-stop_node "$SRV_PID" srv-1 server
+stop_server
 t_pass "deleted: ann no longer shows bob's device certified as bob, and what she sends to @bob does not reach it"
 echo "PASS: test_disable_lan"

@@ -47,7 +47,7 @@ t_pass "revoked: ann shows bob's device as an unverified LAN device after $t ms,
 
 # ---- 3. kept ----
 [ "$(stat -c %a "$T/ann/revoked.bin")" = 600 ] || t_fail "revoked.bin" "mode $(stat -c %a "$T/ann/revoked.bin")"
-stop_node "$SRV_PID" srv-1 server
+stop_server
 stop_rnode ann
 start_rnode 2 ann
 wait_for 30 as_lan || t_fail "kept" "after a restart without the server: $(bob_obj)"
