@@ -644,8 +644,9 @@ int admin_command(admin_opts *o, int argc, char **argv)
     if (r) {
         fprintf(stderr,
                 ADMIN_PROG ": bad argument (%s): a name is lowercase a-z 0-9 . _ -, a "
-                           "fingerprint digits, a file a plain name (" ADMIN_PROG
-                           " %s%s%s --help)\n",
+                           "fingerprint digits, a file a plain name; a text or a department "
+                           "holds no control characters (C0, DEL, C1; a text may hold "
+                           "newlines and tabs) (" ADMIN_PROG " %s%s%s --help)\n",
                 banter_strerror(r), c->w1, c->w2 ? " " : "", c->w2 ? c->w2 : "");
         ret = ADMIN_EXIT_USAGE;
         goto out;

@@ -7,6 +7,7 @@
 
 #include "bcrypto.h"
 #include "jsonv.h"
+#include "utf8.h"
 
 #define B(a) ADM_BIT(ADM_A_##a)
 
@@ -118,14 +119,12 @@ static bool is_word(const char *s)
     return s[0] != '\0';
 }
 
-/* Text people read: no control character but newline and tab. */
-static bool is_text(const char *s)
-{
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        if ((*p < 0x20 && *p != '\n' && *p != '\t') || *p == 0x7f)
-            return false;
-    return true;
-}
+/* Text people read: UTF-8 with no control character (C0, DEL, C1) but
+ * newline and tab. */
+static bool is_text(const char *s) { return utf8_no_controls(s, strlen(s), true); }
+
+/* A department: UTF-8 with no control character at all. */
+static bool is_dept(const char *s) { return utf8_no_controls(s, strlen(s), false); }
 
 /* A plain file name: no '/', not "." or "..", no control characters. */
 static bool is_file(const char *s)
@@ -178,6 +177,7 @@ static char *str_slot(adm_request *r, adm_arg a, size_t *cap, bool (**ok)(const 
         return r->text;
     case ADM_A_DEPARTMENT:
         *cap = ADM_MAX_WORD;
+        *ok = is_dept;
         return r->department;
     default:
         return NULL;

@@ -8,6 +8,7 @@
 #include "banter_limits.h"
 #include "bcrypto.h"
 #include "jsonv.h"
+#include "utf8.h"
 
 #define CONTEXT "banter-revoked-v1"
 
@@ -16,26 +17,21 @@ bool annmsg_owns(int type)
     return type == RV_ANNOUNCE || type == RV_ANNOUNCE_RCPT || type == RV_REVOKED;
 }
 
-/* Text a person reads: UTF-8, no control character but tab and newline
- * (no terminal escapes reach a screen). */
-static bool text_ok(const char *s, size_t n, size_t min, size_t max)
+/* Text a person reads: UTF-8, no control character (C0, DEL, C1) but tab
+ * and newline in a text (none in a department): no terminal escape reaches
+ * a screen. */
+static bool text_ok(const char *s, size_t n, size_t min, size_t max, bool lines)
 {
-    if (n < min || n > max || memchr(s, '\0', n) || jsonv_check_text(s, n, min, max, false))
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f)
-            return false;
-    }
-    return true;
+    return n >= min && n <= max && !memchr(s, '\0', n) && utf8_no_controls(s, n, lines);
 }
 
 static bool ann_valid(const ann_msg *m)
 {
     return m->id >= 1 && m->id <= BANTER_MAX_INT && m->ts_ms >= 0 && m->ts_ms <= BANTER_MAX_INT &&
-           text_ok(m->department, strnlen(m->department, ANN_MAX_DEPT + 1), 0, ANN_MAX_DEPT) &&
+           text_ok(m->department, strnlen(m->department, ANN_MAX_DEPT + 1), 0, ANN_MAX_DEPT,
+                   false) &&
            jsonv_plain(m->department) &&
-           text_ok(m->text, strnlen(m->text, ANN_MAX_TEXT + 1), 1, ANN_MAX_TEXT);
+           text_ok(m->text, strnlen(m->text, ANN_MAX_TEXT + 1), 1, ANN_MAX_TEXT, true);
 }
 
 int ann_encode(const ann_msg *m, buf *out)
@@ -80,7 +76,8 @@ int ann_decode(ann_msg *m, const uint8_t *pt, size_t len)
         ret = jsonv_str(o, "department", true, 0, ANN_MAX_DEPT, &d, &dn);
     if (ret == 0)
         ret = jsonv_str(o, "text", true, 1, ANN_MAX_TEXT, &s, &n);
-    if (ret == 0 && (!text_ok(d, dn, 0, ANN_MAX_DEPT) || !text_ok(s, n, 1, ANN_MAX_TEXT)))
+    if (ret == 0 &&
+        (!text_ok(d, dn, 0, ANN_MAX_DEPT, false) || !text_ok(s, n, 1, ANN_MAX_TEXT, true)))
         ret = BANTER_ESCHEMA;
     if (ret == 0) {
         jsonv_copy(m->department, d, dn);

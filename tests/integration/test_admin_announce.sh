@@ -5,7 +5,8 @@
 # test_admin_announce.sh - announcements and the revocation list on a
 # running banter-rendezvous (ASan builds) on loopback, with banter-admin
 # and rdv_probe devices standing for nodes:
-#   1. `announce TEXT`: an online device that takes announcements gets it
+#   1. `announce TEXT` (no terminal escape: C0, DEL or C1, in a text or
+#      a department, refused before connecting): an online device that takes announcements gets it
 #      at once, an offline one at its next login, a device whose HELLO did
 #      not ask never gets it pushed; `announce --department D` reaches D
 #      only; an auditor may not announce (EPERM), and it is audited
@@ -84,6 +85,15 @@ wait_out a '^ready$' && wait_out b '^ready$' || t_fail "announce" "$(cat "$T/a.o
 grep -q '^recv revoked n=0 check=ok keys=-$' "$T/a.out" || t_fail "revocation list at login" "$(cat "$T/a.out")"
 out=$(adm audit.key announce "not from an auditor")
 [ $? -eq 5 ] && has "$out" 'EPERM' || t_fail "auditor announce" "$out"
+# a terminal escape is refused before anything is announced: ESC (C0)
+# and CSI as C1 (U+009B), which a terminal honouring C1 takes as ESC [
+for bad in $'x\e[2Jy' $'x\xc2\x9b2Jy' $'x\xc2\x85y'; do
+    out=$(adm boss.key announce "$bad")
+    rc=$?
+    [ $rc -eq 2 ] && has "$out" 'no control characters \(C0, DEL, C1' && ! grep -q $'\xc2\x9b\|\e' <<<"$out" || t_fail "announce escape refused" "rc $rc: $out"
+done
+out=$(adm boss.key announce "x" --department $'S\xc2\x9b')
+[ $? -eq 2 ] && has "$out" 'no control characters' || t_fail "department escape refused" "$out"
 out=$(adm boss.key announce $'Fire drill at 3 pm.\n\tBring your badge.') || t_fail "announce" "$out"
 has "$out" '^announcement 1 to 3 devices of 3 people: 1 online have it now' || t_fail "announce" "$out"
 wait_out a '^waited anns=2$' 10 || t_fail "announce push" "$(cat "$T/a.out")"

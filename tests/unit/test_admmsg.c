@@ -127,6 +127,13 @@ static void test_request_rules(void **state)
                      BANTER_ESCHEMA);
     assert_int_equal(decode_text(&r, "{\"id\":1,\"cmd\":\"announce\",\"args\":{\"text\":\"\"}}"),
                      BANTER_ESCHEMA);
+    /* C1 controls (U+009B, CSI) in a text or a department */
+    assert_int_equal(decode_text(&r, "{\"id\":1,\"cmd\":\"announce\",\"args\":{\"text\":"
+                                     "\"x\\u009b2J\"}}"),
+                     BANTER_ESCHEMA);
+    assert_int_equal(decode_text(&r, "{\"id\":1,\"cmd\":\"announce\",\"args\":{\"text\":"
+                                     "\"x\",\"department\":\"S\\u009b\"}}"),
+                     BANTER_ESCHEMA);
     assert_int_equal(decode_text(&r, "{\"id\":1,\"cmd\":\"announce\",\"args\":{\"text\":"
                                      "\"x\",\"department\":\"a\\nb\"}}"),
                      BANTER_ESCHEMA);

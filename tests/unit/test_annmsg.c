@@ -65,6 +65,26 @@ static void announce_round_trip(void **state)
     assert_int_equal(
         decode_text("{\"id\":1,\"ts\":0,\"department\":\"\",\"text\":\"\\u001b[2J\"}", &d),
         BANTER_ESCHEMA);
+    /* C1 controls too: U+009B is CSI where a terminal honours C1, U+0085 NEL */
+    snprintf(m.text, sizeof m.text, "%s",
+             "x\xc2\x9b"
+             "2Jgone");
+    buf_init(&b, 65536);
+    assert_int_equal(ann_encode(&m, &b), BANTER_ESCHEMA);
+    buf_free(&b);
+    assert_int_equal(
+        decode_text("{\"id\":1,\"ts\":0,\"department\":\"\",\"text\":\"x\\u009b2J\"}", &d),
+        BANTER_ESCHEMA);
+    assert_int_equal(
+        decode_text("{\"id\":1,\"ts\":0,\"department\":\"\",\"text\":\"x\xc2\x85y\"}", &d),
+        BANTER_ESCHEMA);
+    assert_int_equal(
+        decode_text("{\"id\":1,\"ts\":0,\"department\":\"S\\u009b\",\"text\":\"x\"}", &d),
+        BANTER_ESCHEMA);
+    assert_int_equal(decode_text("{\"id\":1,\"ts\":0,\"department\":\"Caf\u00e9\",\"text\":"
+                                 "\"\u00a0Gr\u00fc\u00dfe\"}",
+                                 &d),
+                     0);
     assert_int_equal(decode_text("{\"id\":1,\"ts\":0,\"department\":\"\",\"text\":\"\"}", &d),
                      BANTER_ESCHEMA);
     assert_int_equal(decode_text("{\"id\":0,\"ts\":0,\"department\":\"\",\"text\":\"x\"}", &d),
