@@ -1102,6 +1102,7 @@ static void put_peer(int *e, cJSON *o, const ctl_peer *p)
     put_key(e, o, p->id);
     put_str(e, o, "fingerprint", p->fingerprint);
     put_str(e, o, "name", p->name);
+    put_str(e, o, "fold", p->fold);
     put_bool(e, o, "online", p->online);
     cJSON *addrs = put_arr(e, o, "addresses");
     if (!*e && p->address && p->address[0]) {

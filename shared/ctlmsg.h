@@ -332,6 +332,7 @@ typedef struct ctl_device {
 typedef struct ctl_peer {
     const uint8_t *id; /* the contact's key (32 bytes); NULL: no "id" (a device never met) */
     const char *fingerprint, *name;
+    const char *fold; /* the name shown (display_name, else name) as compared: "" when NULL */
     bool online;
     const char *address;        /* "addresses": [] when NULL or "" */
     const char *source, *trust; /* "lan" ...; "known" ... */

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "core/contacts.h"
 #include "core/settings.h"
 #include "core/xfer.h"
 #include "ctlmsg.h"
@@ -311,10 +312,18 @@ static void message_of(ctl_message *o, const store_msg *m, char fp[static IDENTI
     o->body_len = m->body ? m->body_len : 0;
 }
 
-/* A "peers" entry; devs has room for NODE_MAX_DEVICES. */
-static void peer_of(ctl_peer *o, ctl_device *devs, const node_peer_info *pi)
+/* A "peers" entry; devs has room for NODE_MAX_DEVICES, fold holds its
+ * "fold". */
+static void peer_of(ctl_peer *o, ctl_device *devs, char fold[static CONTACTS_FOLD_MAX],
+                    const node_peer_info *pi)
 {
     memset(o, 0, sizeof *o);
+    /* The name a person sees, as the node compares names (one rule: the
+     * page marks look-alikes by it instead of a rule of its own). */
+    bool org = pi->contact.kind == CONTACT_ORG;
+    contacts_fold(org && pi->display_name[0] ? pi->display_name : pi->contact.name, fold,
+                  CONTACTS_FOLD_MAX);
+    o->fold = fold;
     if (pi->trust != TRUST_NEW) /* "new" rows are advertised devices, not contacts */
         o->id = pi->contact.key;
     o->fingerprint = pi->fingerprint;
@@ -405,10 +414,12 @@ static void cmd_peers(client *cl)
     }
     ctl_peer *ps = g_new0(ctl_peer, k + 1);
     ctl_device *ds = g_new0(ctl_device, (k + 1) * NODE_MAX_DEVICES);
+    char(*folds)[CONTACTS_FOLD_MAX] = g_malloc0_n(k + 1, CONTACTS_FOLD_MAX);
     for (size_t i = 0; i < k; i++)
-        peer_of(&ps[i], &ds[i * NODE_MAX_DEVICES], &pi[i]);
+        peer_of(&ps[i], &ds[i * NODE_MAX_DEVICES], folds[i], &pi[i]);
     ctl_reply rp = {.kind = CTL_PEERS, .u.peers = {k, ps}};
     send_reply(cl, &rp);
+    g_free(folds);
     g_free(ds);
     g_free(ps);
     free(pi);
@@ -572,10 +583,11 @@ static void cmd_verify(client *cl, const struct ctl_verify *q)
     node_peer_info *pi = g_new(node_peer_info, 1);
     ctl_peer peer;
     ctl_device devs[NODE_MAX_DEVICES];
+    char fold[CONTACTS_FOLD_MAX];
     ctl_reply rp = {.kind = CTL_VERIFY};
     rp.u.verify.message = note;
     if (node_peer_info_get(cl->ctl->n, key, pi) == 0) {
-        peer_of(&peer, devs, pi);
+        peer_of(&peer, devs, fold, pi);
         rp.u.verify.peer = &peer;
     }
     send_reply(cl, &rp);

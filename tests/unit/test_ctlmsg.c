@@ -828,6 +828,7 @@ static void test_replies(void **state)
     ctl_peer p = {.id = KEY,
                   .fingerprint = "1",
                   .name = "bob",
+                  .fold = "bob",
                   .online = true,
                   .address = "198.18.0.2:7070",
                   .source = "rendezvous",
@@ -848,7 +849,7 @@ static void test_replies(void **state)
     r.u.peers.peers = &p;
     EXPECT_TEXT(ctlmsg_encode_reply(&r, OUT),
                 "{\"ok\":true,\"peers\":[{\"id\":\"" KEY_HEX "\",\"fingerprint\":\"1\","
-                "\"name\":\"bob\",\"online\":true,"
+                "\"name\":\"bob\",\"fold\":\"bob\",\"online\":true,"
                 "\"addresses\":[\"198.18.0.2:7070\"],\"source\":\"rendezvous\",\"route\":\"lan\","
                 "\"trust\":\"known\","
                 "\"last_seen\":3,\"account\":\"bob\",\"status\":\"away\",\"text\":\"lunch\","
@@ -861,10 +862,11 @@ static void test_replies(void **state)
                 "\"route\":\"direct\",\"path\":\"host 198.51.100.7\"}]}]}");
     ctl_peer lan = {.fingerprint = "1", .name = "eve", .source = "lan", .trust = "new"};
     r = (ctl_reply){.kind = CTL_VERIFY, .u.verify = {"eve's key is verified", &lan}};
-    EXPECT_TEXT(ctlmsg_encode_reply(&r, OUT),
-                "{\"ok\":true,\"message\":\"eve's key is verified\",\"peer\":{\"fingerprint\":"
-                "\"1\",\"name\":\"eve\",\"online\":false,\"addresses\":[],\"source\":\"lan\","
-                "\"route\":\"\",\"trust\":\"new\",\"last_seen\":0,\"devices\":[]}}");
+    EXPECT_TEXT(
+        ctlmsg_encode_reply(&r, OUT),
+        "{\"ok\":true,\"message\":\"eve's key is verified\",\"peer\":{\"fingerprint\":"
+        "\"1\",\"name\":\"eve\",\"fold\":\"\",\"online\":false,\"addresses\":[],\"source\":\"lan\","
+        "\"route\":\"\",\"trust\":\"new\",\"last_seen\":0,\"devices\":[]}}");
 
     ctl_transfer t = {.peer = {NULL, "1", "bob"},
                       .incoming = true,

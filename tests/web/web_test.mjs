@@ -371,7 +371,7 @@ async function phaseContacts() {
       (await contact(a, `@${env.REQ_FROM}`).count()) === 1 &&
       (await contact(a, env.REQ_FROM).getAttribute('aria-label') || '').includes('another contact has the same name');
   }, 15000);
-  pass(`${env.REQ_FROM}, calling herself Bob, is shown with @${env.REQ_FROM}; she and the LAN colleague bob are both marked "same name"`);
+  pass(`${env.REQ_FROM}, calling herself Bob (with an invisible tag character), is shown with @${env.REQ_FROM}; she and the LAN colleague bob are both marked "same name"`);
   await openChat(a, env.REQ_FROM);
   await a.locator('#composer-text').fill('Hello Carol, welcome aboard');
   await a.keyboard.press('Enter');

@@ -301,10 +301,20 @@
   }
 
   // The name as compared: what two names that look alike share (case,
-  // width, invisible characters do not count).
+  // width, invisible characters do not count). The node sends each peer's
+  // folded by its own rule ("fold"); this is for names it did not fold: the
+  // same steps (NFKC, default-ignorables and tag characters dropped, white
+  // space collapsed, full case folding as upper then lower case: "ß" and
+  // "SS" fold alike).
   function foldName(s) {
-    return (s || '').normalize('NFKC').replace(/[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0]/g, '')
-      .replace(/\s+/g, ' ').trim().toLowerCase();
+    return (s || '').normalize('NFKC')
+      .replace(/[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8\u{1bca0}-\u{1bca3}\u{1d173}-\u{1d17a}\u{e0000}-\u{e0fff}]/gu, '')
+      .replace(/\s+/g, ' ').trim().toUpperCase().toLowerCase();
+  }
+
+  // A peer's shown name as the node compares it.
+  function peerFold(p) {
+    return typeof p.fold === 'string' && p.fold ? p.fold : foldName(displayName(p));
   }
 
   // What tells a person apart from whoever chose the same display name:
@@ -440,7 +450,7 @@
     // Names shown by more than one contact: each gets its handle and a mark.
     const seen = new Map();
     for (const p of state.peers.values()) {
-      const f = foldName(displayName(p));
+      const f = peerFold(p);
       seen.set(f, (seen.get(f) || 0) + 1);
     }
     for (const [key, p] of sortedPeers()) {
@@ -448,9 +458,9 @@
       total += n;
       const av = el('span', { class: 'avatar', 'aria-hidden': 'true' });
       avatar(av, displayName(p), key, presence(p));
-      const clash = seen.get(foldName(displayName(p))) > 1;
+      const clash = seen.get(peerFold(p)) > 1;
       const org = p.org && p.org.account;
-      const handle = org && foldName(displayName(p)) !== foldName(org) ? handleOf(p)
+      const handle = org && peerFold(p) !== foldName(org) ? handleOf(p)
         : clash ? handleOf(p) : '';
       const label = `${displayName(p)}${handle ? ` (${handle})` : ''}, ${presence(p)}${n ? `, ${n} unread` : ''}` +
         (p.trust === 'changed' ? ', key changed' : p.trust === 'verified' ? ', verified' : '') +
@@ -617,7 +627,7 @@
     avatar($('conv-avatar'), name, key, presence(p));
     const org = p.org && p.org.account;
     $('conv-name').replaceChildren(el('bdi', { text: name }),
-      ...(org && foldName(name) !== foldName(org) ? [el('span', { class: 'handle', text: `@${org}` })] : []),
+      ...(org && peerFold(p) !== foldName(org) ? [el('span', { class: 'handle', text: `@${org}` })] : []),
       ...badges(p));
     const bits = [presence(p)];
     if (p.text) bits.push(p.text);
