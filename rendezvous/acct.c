@@ -504,8 +504,7 @@ static int h_user_set(const acct_ctx *x, const adm_request *rq, out *o)
         return fail(o, "ETOOLONG", "the %s is longer than %zu bytes", rq->field,
                     rv_field_max((rv_field)f));
     if (rv_field_check((rv_field)f, rq->value) != 0)
-        return fail(o, "EINVAL", "the %s may hold %sno control characters (C0, DEL, C1)", rq->field,
-                    f == RV_F_ABOUT ? "newlines and tabs but " : "");
+        return fail(o, "EINVAL", "the %s may hold %s", rq->field, rv_field_rule((rv_field)f));
     db_user u;
     int r = db_user_get(x->d, rq->name, &u, NULL);
     if (r == BANTER_ENOENT)

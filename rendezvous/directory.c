@@ -64,9 +64,9 @@ static bool profile_values_ok(conn *c, const struct rv_profile *p)
     for (int f = 0; f < RV_F_COUNT; f++) {
         if (!p->f[f] || rv_field_check((rv_field)f, p->f[f]) == 0)
             continue;
-        char why[160];
-        snprintf(why, sizeof why, "the %s may hold %sno control characters (C0, DEL, C1)",
-                 rv_field_name((rv_field)f), f == RV_F_ABOUT ? "newlines and tabs but " : "");
+        char why[200];
+        snprintf(why, sizeof why, "the %s may hold %s", rv_field_name((rv_field)f),
+                 rv_field_rule((rv_field)f));
         conn_refuse(c, "EINVAL", why);
         return false;
     }

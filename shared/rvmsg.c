@@ -26,6 +26,17 @@ static const struct {
 const char *rv_field_name(rv_field f) { return f < RV_F_COUNT ? fields[f].name : "user"; }
 size_t rv_field_max(rv_field f) { return f < RV_F_COUNT ? fields[f].max : BANTER_MAX_NAME; }
 
+/* Whether s begins with an at sign ('@' or a look-alike: U+FE6B, U+FF20),
+ * which would make a display name pass for an account's handle. */
+static size_t at_sign_len(const char *s)
+{
+    if (s[0] == '@')
+        return 1;
+    if (strncmp(s, "\xef\xb9\xab", 3) == 0 || strncmp(s, "\xef\xbc\xa0", 3) == 0)
+        return 3;
+    return 0;
+}
+
 int rv_field_check(rv_field f, const char *value)
 {
     size_t n = strlen(value);
@@ -33,12 +44,39 @@ int rv_field_check(rv_field f, const char *value)
         return BANTER_ETOOLONG;
     if (!utf8_valid(value, n))
         return BANTER_EUTF8;
-    return utf8_no_controls(value, n, f == RV_F_ABOUT) ? 0 : BANTER_ESCHEMA;
+    if (!utf8_no_controls(value, n, f == RV_F_ABOUT))
+        return BANTER_ESCHEMA;
+    if (f == RV_F_DISPLAY_NAME && (!utf8_no_invisible(value, n) || at_sign_len(value)))
+        return BANTER_ESCHEMA;
+    return 0;
+}
+
+const char *rv_field_rule(rv_field f)
+{
+    switch (f) {
+    case RV_F_ABOUT:
+        return "newlines and tabs but no other control characters (C0, DEL, C1)";
+    case RV_F_DISPLAY_NAME:
+        return "no control characters (C0, DEL, C1), no invisible characters (bidi controls, "
+               "zero-width, tag characters) and no leading @";
+    default:
+        return "no control characters (C0, DEL, C1)";
+    }
 }
 
 bool rv_field_by_admin(rv_field f) { return f == RV_F_DEPARTMENT; }
 
-void rv_field_mask(rv_field f, char *value) { (void)utf8_mask_controls(value, f == RV_F_ABOUT); }
+void rv_field_mask(rv_field f, char *value)
+{
+    (void)utf8_mask_controls(value, f == RV_F_ABOUT);
+    if (f != RV_F_DISPLAY_NAME)
+        return;
+    (void)utf8_drop_invisible(value);
+    size_t k = 0, a;
+    while ((a = at_sign_len(value + k)) > 0)
+        k += a;
+    memmove(value, value + k, strlen(value + k) + 1);
+}
 
 int rv_field_parse(const char *name, rv_field *out)
 {

@@ -336,8 +336,11 @@ size_t rv_field_max(rv_field f);
 /*
  * Whether value may be in profile field f: at most rv_field_max(f) bytes
  * of UTF-8 without control characters (utf8.h: C0, DEL and C1), where
- * "about" may also hold newlines and tabs. 0, BANTER_ETOOLONG,
- * BANTER_EUTF8 or BANTER_ESCHEMA (a control character). Every profile
+ * "about" may also hold newlines and tabs; a display name, which people
+ * read as a name, also without invisible characters (utf8_invisible) and
+ * not beginning with an at sign ('@', U+FE6B, U+FF20: "@alice" would pass
+ * for alice's handle). 0, BANTER_ETOOLONG, BANTER_EUTF8 or BANTER_ESCHEMA
+ * (what rv_field_rule says). Every profile
  * encoded is checked so, and every one decoded but RV_PROFILE_SET's, whose
  * values the server checks with this itself (and refuses EINVAL).
  */
@@ -347,8 +350,13 @@ BANTER_WUR int rv_field_check(rv_field f, const char *value);
  * which announcements and broadcasts to a department choose their
  * recipients. RV_PROFILE_SET with such a field is refused EPERM. */
 bool rv_field_by_admin(rv_field f);
+/* The rule of field f's characters, for a refusal: "no control characters
+ * (C0, DEL, C1)" ... (static). */
+const char *rv_field_rule(rv_field f);
 /* A stored value of field f, in place, made to pass rv_field_check's
- * test for control characters (one stored before it): each becomes '?'. */
+ * tests of characters (one stored before them): each control character
+ * becomes '?'; from a display name, invisible characters and leading at
+ * signs are dropped. */
 void rv_field_mask(rv_field f, char *value);
 
 /* Names on the wire and their parsers (BANTER_EINVAL for unknown ones). */

@@ -118,6 +118,58 @@ bool utf8_no_controls(const char *s, size_t n, bool lines)
     return true;
 }
 
+/* The code point of the valid sequence s[0..len). */
+static uint32_t code_point(const unsigned char *s, size_t len)
+{
+    static const unsigned char lead_mask[5] = {0, 0x7f, 0x1f, 0x0f, 0x07};
+    uint32_t cp = s[0] & lead_mask[len];
+    for (size_t k = 1; k < len; k++)
+        cp = cp << 6 | (s[k] & 0x3f);
+    return cp;
+}
+
+bool utf8_invisible(uint32_t c)
+{
+    return c == 0x00ad || c == 0x034f || c == 0x061c || c == 0x115f || c == 0x1160 || c == 0x17b4 ||
+           c == 0x17b5 || (c >= 0x180b && c <= 0x180f) || (c >= 0x200b && c <= 0x200f) ||
+           (c >= 0x202a && c <= 0x202e) || (c >= 0x2060 && c <= 0x206f) || c == 0x3164 ||
+           (c >= 0xfe00 && c <= 0xfe0f) || c == 0xfeff || c == 0xffa0 ||
+           (c >= 0xfff0 && c <= 0xfff8) || (c >= 0x1bca0 && c <= 0x1bca3) ||
+           (c >= 0x1d173 && c <= 0x1d17a) || (c >= 0xe0000 && c <= 0xe0fff);
+}
+
+bool utf8_no_invisible(const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; i < n;) {
+        size_t len = utf8_seq_len(s + i, n - i);
+        if (len == 0 || utf8_invisible(code_point(u + i, len)))
+            return false;
+        i += len;
+    }
+    return true;
+}
+
+size_t utf8_drop_invisible(char *s)
+{
+    unsigned char *u = (unsigned char *)s;
+    size_t n = strlen(s), o = 0;
+    for (size_t i = 0; i < n;) {
+        size_t len = utf8_seq_len(s + i, n - i);
+        if (len == 0) /* not UTF-8: kept as it is, one byte at a time */
+            len = 1;
+        else if (utf8_invisible(code_point(u + i, len))) {
+            i += len;
+            continue;
+        }
+        memmove(u + o, u + i, len);
+        o += len;
+        i += len;
+    }
+    u[o] = '\0';
+    return o;
+}
+
 size_t utf8_mask_controls(char *s, bool lines)
 {
     unsigned char *u = (unsigned char *)s;

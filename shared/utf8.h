@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 bool utf8_valid(const char *s, size_t len);
@@ -34,6 +35,22 @@ void utf8_quote(char out[static UTF8_QUOTE_CAP], const char *s, size_t n);
 
 /* Whether s[0..n) is valid UTF-8 without control characters. */
 bool utf8_no_controls(const char *s, size_t n, bool lines);
+
+/*
+ * Invisible characters: code points that change nothing a person sees but
+ * make two names differ (default-ignorable code points: soft hyphen, the
+ * zero-width ones, the bidi controls U+200E-U+200F, U+202A-U+202E,
+ * U+2066-U+2069 and U+061C, variation selectors, fillers, tag characters
+ * U+E0000-U+E0FFF, ...). One list for the whole project (the node's name
+ * rule and the server's display names).
+ */
+bool utf8_invisible(uint32_t cp);
+/* Whether the valid UTF-8 s[0..n) holds no invisible character (false
+ * for what is not UTF-8). */
+bool utf8_no_invisible(const char *s, size_t n);
+/* In the NUL-terminated, valid UTF-8 s, in place: invisible characters
+ * dropped. Returns the new length. */
+size_t utf8_drop_invisible(char *s);
 
 /* In the NUL-terminated s, in place: each control character, and each
  * byte that is not part of valid UTF-8, becomes '?'. Returns the new

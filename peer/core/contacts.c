@@ -50,15 +50,7 @@ void contacts_free(contacts *cs) { g_free(cs); }
  * Default_Ignorable_Code_Point): invisible when shown, so a name with one
  * looks like the name without it. The bidi controls (U+061C, U+200E-F,
  * U+202A-E, U+2066-9) are among them. */
-static bool ignorable(gunichar c)
-{
-    return c == 0x00ad || c == 0x034f || c == 0x061c || c == 0x115f || c == 0x1160 || c == 0x17b4 ||
-           c == 0x17b5 || (c >= 0x180b && c <= 0x180f) || (c >= 0x200b && c <= 0x200f) ||
-           (c >= 0x202a && c <= 0x202e) || (c >= 0x2060 && c <= 0x206f) || c == 0x3164 ||
-           (c >= 0xfe00 && c <= 0xfe0f) || c == 0xfeff || c == 0xffa0 ||
-           (c >= 0xfff0 && c <= 0xfff8) || (c >= 0x1bca0 && c <= 0x1bca3) ||
-           (c >= 0x1d173 && c <= 0x1d17a) || (c >= 0xe0000 && c <= 0xe0fff);
-}
+static bool ignorable(gunichar c) { return utf8_invisible(c); }
 
 /* s without what cannot be seen: ignorable code points dropped, runs of
  * white space one space, none at either end (g_free). */

@@ -65,9 +65,8 @@ int rdv_check_value(rv_field f, const char *value, char *why, size_t cap)
         return BANTER_EPERM;
     }
     if (rv_field_check(f, value) != 0) {
-        snprintf(why, cap, "%s must be at most %zu bytes of UTF-8 without control characters%s",
-                 rv_field_name(f), rv_field_max(f),
-                 f == RV_F_ABOUT ? " but newlines and tabs" : "");
+        snprintf(why, cap, "%s must be at most %zu bytes of UTF-8: %s", rv_field_name(f),
+                 rv_field_max(f), rv_field_rule(f));
         return BANTER_EINVAL;
     }
     return 0;

@@ -194,6 +194,20 @@ has "$out" '^recv user bob display_name=Bob Baker department=R&D title=-$' ||
 json=$("$RDV_BIN" --db rdv.db user show bob --json 2>&1)
 has "$json" '"about":"line one\\nline\\ttwo"' || t_fail "about" "newline and tab not kept: $json"
 t_pass "about: newlines and tabs kept; ESC and CSI (C0, C1) refused EINVAL, nothing of the message stored"
+# a display name is read as a name: no bidi control (RLO, U+202E, would
+# show "Bob" spelt backwards as someone else), no zero-width or tag
+# character (two names that look the same), no leading @ ("@alice" would
+# pass for alice's handle); the server says why (EINVAL), stores nothing,
+# and existing ones stay (a stored one from before is sent cleaned)
+rlo=$(hex '{"display_name":"Bob \u202eeoJ"}')
+tag=$(hex '{"display_name":"Bob Baker\udb40\udc01"}')
+at=$(hex '{"display_name":"@alice"}')
+fw=$(hex '{"display_name":"\uff20alice"}')
+out=$(pk 5 dev1.key "pt=23$rlo" sync "pt=23$tag" sync "pt=23$at" sync "pt=23$fw" sync "search=0:10:user=bob")
+[ "$(grep -c '^recv error EINVAL$' <<<"$out")" -eq 4 ] || t_fail "display name" "expected 4 x EINVAL: $out"
+has "$out" '^recv user bob display_name=Bob Baker department=R&D title=-$' ||
+    t_fail "display name" "a refused display name was stored: $out"
+t_pass "display name: bidi controls, tag characters and a leading @ (or ＠) refused EINVAL, nothing stored"
 
 # ---- measurement ----
 t0=$(now_ms)

@@ -236,11 +236,11 @@ contacts_phase() {
         echo "SKIP: web contacts: the server does not take contact requests yet ($out)"
         return 0
     fi
-    # carol calls herself "Bob" followed by an invisible tag character
-    # (U+E0001), the name of alice's LAN colleague as the node compares
-    # names: the page must tell them apart (@carol, "same name") by the
-    # node's rule ("fold"), not one of its own
-    out=$(b "$C" profile set display_name $'Bob\xf3\xa0\x80\x81' 2>&1) || t_fail contacts "profile set: $out"
+    # carol calls herself "BOB", the name of alice's LAN colleague as the
+    # node compares names: the page must tell them apart (@carol, "same
+    # name") by the node's rule ("fold"); invisible characters in a display
+    # name the server refuses (test_rendezvous_auth)
+    out=$(b "$C" profile set display_name BOB 2>&1) || t_fail contacts "profile set: $out"
     local ann=
     if [ -n "$adm" ]; then
         ann="Fire drill at 3 pm: please leave by the stairs."

@@ -160,6 +160,33 @@ static void test_profile_controls(void **state)
     assert_int_equal(rv_field_check(RV_F_DISPLAY_NAME, "Ada\tLovelace"), BANTER_ESCHEMA);
     assert_int_equal(rv_field_check(RV_F_DISPLAY_NAME, "Ada\xc2\x85"), BANTER_ESCHEMA);
     assert_int_equal(rv_field_check(RV_F_TITLE, "bad \xff"), BANTER_EUTF8);
+    /* a display name is read as a name: no invisible characters (RLO
+     * U+202E, zero-width space U+200B, tag U+E0001), no leading at sign */
+    assert_int_equal(rv_field_check(RV_F_DISPLAY_NAME, "Ada \xe2\x80\xae"
+                                                       "ecalevoL"),
+                     BANTER_ESCHEMA);
+    assert_int_equal(rv_field_check(RV_F_DISPLAY_NAME, "B\xe2\x80\x8b"
+                                                       "ob"),
+                     BANTER_ESCHEMA);
+    assert_int_equal(rv_field_check(RV_F_DISPLAY_NAME, "Bob\xf3\xa0\x80\x81"), BANTER_ESCHEMA);
+    assert_int_equal(rv_field_check(RV_F_DISPLAY_NAME, "@alice"), BANTER_ESCHEMA);
+    assert_int_equal(rv_field_check(RV_F_DISPLAY_NAME, "\xef\xbc\xa0"
+                                                       "alice"),
+                     BANTER_ESCHEMA);
+    assert_int_equal(rv_field_check(RV_F_DISPLAY_NAME, "Ada @ Research"), 0);
+    assert_int_equal(rv_field_check(RV_F_DISPLAY_NAME, "Zo\xc3\xab \xd7\xa9\xd7\x9c"), 0);
+    assert_int_equal(rv_field_check(RV_F_ABOUT, "B\xe2\x80\x8b"
+                                                "ob @x"),
+                     0);
+    char old[64];
+    snprintf(old, sizeof old, "%s",
+             "@\xef\xbc\xa0"
+             "B\xe2\x80\x8b"
+             "ob\xe2\x80\xae\x1b");
+    rv_field_mask(RV_F_DISPLAY_NAME, old); /* one stored before the rule */
+    assert_string_equal(old, "Bob?");
+    assert_int_equal(rv_field_check(RV_F_DISPLAY_NAME, old), 0);
+    assert_non_null(strstr(rv_field_rule(RV_F_DISPLAY_NAME), "invisible"));
     char longer[80];
     memset(longer, 'x', sizeof longer - 1);
     longer[sizeof longer - 1] = '\0';

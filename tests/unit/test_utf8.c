@@ -288,6 +288,31 @@ static void test_quote(void **state)
 
 /* Control characters (C0, DEL, C1; '\n' and '\t' only with lines):
  * found, escaped for a terminal (\xNN) and for JSON (\u00NN), masked. */
+/* Invisible characters: found and dropped; everything else kept. */
+static void test_invisible(void **state)
+{
+    (void)state;
+    assert_true(utf8_invisible(0x200b) && utf8_invisible(0x202e) && utf8_invisible(0x2066) &&
+                utf8_invisible(0x061c) && utf8_invisible(0xfeff) && utf8_invisible(0xe0001) &&
+                utf8_invisible(0x00ad) && utf8_invisible(0xfe0f));
+    assert_false(utf8_invisible('a') || utf8_invisible(0x00a0) || utf8_invisible(0x05d0) ||
+                 utf8_invisible(0x1f600) || utf8_invisible(0xe1000));
+    assert_true(utf8_no_invisible("plain \xc3\xa9", 8));
+    assert_false(utf8_no_invisible("a\xe2\x80\x8b", 4));
+    assert_false(utf8_no_invisible("a\xff", 2)); /* not UTF-8 */
+    char s[32];
+    snprintf(s, sizeof s, "%s",
+             "\xe2\x80\xae"
+             "a\xf3\xa0\x80\x81"
+             "b\xc2\xad"
+             "c");
+    assert_int_equal(utf8_drop_invisible(s), 3);
+    assert_string_equal(s, "abc");
+    snprintf(s, sizeof s, "%s", "x\xffy\xe2\x80\x8b");
+    assert_int_equal(utf8_drop_invisible(s), 3);
+    assert_string_equal(s, "x\xffy");
+}
+
 static void test_controls(void **state)
 {
     (void)state;
@@ -374,6 +399,7 @@ int main(void)
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_quote),
+        cmocka_unit_test(test_invisible),
         cmocka_unit_test(test_controls),
         cmocka_unit_test(test_controls_every_code_point),
         cmocka_unit_test(test_valid),
