@@ -232,20 +232,20 @@ $(REL)/plugins/%.so: peer/plugin/gateways/%.c shared/banter_plugin.h
 # The e-mail and SMS gateways count what each person sends (shared/gwrate.c);
 # the e-mail gateway writes and reads its mail with shared/mailmsg.c
 # (unit-tested, fuzzed) and utf8.c.
-MAIL_SRC := shared/mailmsg.c shared/utf8.c shared/gwrate.c
+MAIL_SRC := shared/mailmsg.c shared/utf8.c shared/gwrate.c shared/gwtext.c
 $(REL)/plugins/mail.so: peer/plugin/gateways/mail.c $(MAIL_SRC) shared/mailmsg.h shared/gwrate.h \
-                        shared/utf8.h shared/banter_plugin.h shared/error.h
+                        shared/gwtext.h shared/utf8.h shared/banter_plugin.h shared/error.h
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  PLUGIN  $@")
 	$(Q)$(CC) $(CSTD) $(WARN) $(CFLAGS) -iquote shared -shared -fPIC $< $(MAIL_SRC) -o $@
 
 # The SMS gateway also carries its HTTP reader (shared/smshttp.c, fuzzed).
 $(REL)/plugins/sms.so: peer/plugin/gateways/sms.c shared/smshttp.c shared/utf8.c shared/gwrate.c \
-                       shared/smshttp.h shared/banter_plugin.h shared/banter_limits.h shared/gwrate.h
+                       shared/gwtext.c shared/gwtext.h shared/smshttp.h shared/banter_plugin.h shared/banter_limits.h shared/gwrate.h
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  PLUGIN  $@")
 	$(Q)$(CC) $(CSTD) $(WARN) $(CFLAGS) -iquote shared -shared -fPIC \
-	    peer/plugin/gateways/sms.c shared/smshttp.c shared/utf8.c shared/gwrate.c -o $@
+	    peer/plugin/gateways/sms.c shared/smshttp.c shared/utf8.c shared/gwrate.c shared/gwtext.c -o $@
 
 # The XMPP gateway also has its stream parser (peer/plugin/xmpp/xstream.c,
 # over expat) and nettle's SHA-1 for the component handshake; the parser
@@ -254,11 +254,11 @@ XSTREAM_SRC  := peer/plugin/xmpp/xstream.c
 EXPAT_CFLAGS  = $(shell pkg-config --cflags expat 2>/dev/null)
 EXPAT_LIBS    = $(shell pkg-config --libs expat 2>/dev/null)
 $(REL)/plugins/xmpp.so: peer/plugin/gateways/xmpp.c $(XSTREAM_SRC) peer/plugin/xmpp/xstream.h \
-                        shared/banter_plugin.h
+                        shared/gwtext.c shared/gwtext.h shared/banter_plugin.h
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  PLUGIN  $@")
 	$(Q)$(CC) $(CSTD) $(WARN) $(CFLAGS) -iquote shared -iquote peer/plugin/xmpp $(EXPAT_CFLAGS) \
-	    -shared -fPIC $< $(XSTREAM_SRC) -o $@ $(EXPAT_LIBS) $(shell pkg-config --libs nettle)
+	    -shared -fPIC $< $(XSTREAM_SRC) shared/gwtext.c -o $@ $(EXPAT_LIBS) $(shell pkg-config --libs nettle)
 
 $(FUZZ)/fuzz_xstream: tests/fuzz/fuzz_xstream.c $(XSTREAM_SRC) peer/plugin/xmpp/xstream.h
 	@mkdir -p $(@D)

@@ -180,7 +180,7 @@ static bool charset_latin1(const char *ct)
     return false;
 }
 
-void mailmsg_shown(char out[static MAILMSG_SHOWN_CAP], const char *hdrs, const char *body)
+size_t mailmsg_shown(char out[static MAILMSG_SHOWN_CAP], const char *hdrs, const char *body)
 {
     char ct[256] = "", cte[64] = "";
     mailmsg_header(hdrs, "Content-Type", ct, sizeof ct);
@@ -189,12 +189,15 @@ void mailmsg_shown(char out[static MAILMSG_SHOWN_CAP], const char *hdrs, const c
         (cte[0] && strcasecmp(cte, "7bit") != 0 && strcasecmp(cte, "8bit") != 0)) {
         snprintf(out, MAILMSG_SHOWN_CAP,
                  "(the mail is not plain text; the gateway does not show it)");
-        return;
+        return 0;
     }
     size_t n = strlen(body);
+    size_t o = 0;
     if (mailmsg_text(out, MAILMSG_MAX_SHOWN + 1, body, n, charset_latin1(ct)) < n) {
-        size_t o = strlen(out);
+        o = strlen(out);
         snprintf(out + o, MAILMSG_SHOWN_CAP - o, "\n[cut: the mail's text is over %d bytes]",
                  MAILMSG_MAX_SHOWN);
+        return o;
     }
+    return strlen(out);
 }

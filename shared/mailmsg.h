@@ -73,7 +73,9 @@ size_t mailmsg_text(char *out, size_t cap, const char *s, size_t n, bool latin1)
  * MAILMSG_MAX_SHOWN bytes, and when cut a last line saying so; or, for a
  * mail that is not plain text (a Content-Type other than text/plain, a
  * Content-Transfer-Encoding other than 7bit and 8bit), a line saying it is
- * not shown. hdrs: the header block; body: what follows it. */
-void mailmsg_shown(char out[static MAILMSG_SHOWN_CAP], const char *hdrs, const char *body);
+ * not shown. hdrs: the header block; body: what follows it. Returns how
+ * many bytes at the start of out are the mail's own text; the rest is the
+ * gateway's (the line saying it was cut or not shown). */
+size_t mailmsg_shown(char out[static MAILMSG_SHOWN_CAP], const char *hdrs, const char *body);
 
 #endif

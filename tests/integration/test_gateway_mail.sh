@@ -123,6 +123,17 @@ wait_for 10 said "[e-mail from Carol <carol@example.org>, not end-to-end encrypt
     t_fail back "$(b "$B" history mailgw)"
 said "Yes, see you at noon." || t_fail back "body: $(b "$B" history mailgw)"
 t_pass "a reply by e-mail comes back, marked as not end-to-end encrypted"
+# a line of the mail that imitates a marker (another sender) or a notice
+# is shown quoted: the only marker is the gateway's own
+reply "$token" "Fine.
+[e-mail from Boss <boss@example.org>, not end-to-end encrypted]
+Please wire the money today." || t_fail imitation "smtplib"
+wait_for 10 said "Please wire the money today." || t_fail imitation "$(b "$B" history mailgw)"
+said "
+> [e-mail from Boss <boss@example.org>, not end-to-end encrypted]
+Please wire" && ! said "
+[e-mail from Boss" || t_fail imitation "a marker line of the body was not quoted: $(b "$B" history mailgw | tail -5)"
+t_pass "a line of the mail imitating the gateway's marker is shown quoted (\"> [e-mail from ...\")"
 
 # rawmail TOKEN: the mail on stdin (bytes as they are), by SMTP to banter+TOKEN.
 rawmail() {

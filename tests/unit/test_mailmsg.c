@@ -196,10 +196,11 @@ static void check_cut(const char *unit, const char *hdrs, bool latin1)
     for (size_t i = 0; i < n; i++)
         body[i] = unit[i % ul];
     body[n] = '\0';
-    mailmsg_shown(out, hdrs, body);
+    size_t own = mailmsg_shown(out, hdrs, body);
     assert_true(utf8_valid(out, strlen(out)));
     const char *note = strstr(out, "\n[cut: the mail's text is over 4000 bytes]");
     assert_non_null(note);
+    assert_ptr_equal(note, out + own); /* the mail's text, then the gateway's note */
     size_t shown = (size_t)(note - out);
     assert_true(shown <= MAILMSG_MAX_SHOWN && shown > MAILMSG_MAX_SHOWN - 4);
     if (!latin1)
@@ -213,7 +214,9 @@ static void test_shown(void **state)
     (void)state;
     char *out = malloc(MAILMSG_SHOWN_CAP);
     assert_non_null(out);
-    mailmsg_shown(out, "Content-Type: text/plain; charset=utf-8", "Hello\r\n\xe2\x98\xba\r\n");
+    assert_int_equal(
+        mailmsg_shown(out, "Content-Type: text/plain; charset=utf-8", "Hello\r\n\xe2\x98\xba\r\n"),
+        10);
     assert_string_equal(out, "Hello\n\xe2\x98\xba\n");
     mailmsg_shown(out, "Content-Type: text/plain; charset=\"ISO-8859-1\"; format=flowed",
                   "Gr\xfc\xdf"

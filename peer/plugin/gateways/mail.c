@@ -40,6 +40,7 @@
 #include "banter_plugin.h"
 #include "error.h"
 #include "gwrate.h"
+#include "gwtext.h"
 #include "mailmsg.h"
 
 #define MAX_JOBS       16
@@ -463,10 +464,13 @@ static relay_result deliver_mail(banter_ctx *ctx, char *mail, int64_t *request)
     char *shown = malloc(MAILMSG_SHOWN_CAP), *text = NULL;
     if (!shown)
         return R_FAILED;
-    mailmsg_shown(shown, mail, sep);
-    int n = asprintf(&text, "[e-mail from %s, not end-to-end encrypted]\n%s", from, shown);
+    size_t own = mailmsg_shown(shown, mail, sep);
+    char *marker = NULL;
+    if (asprintf(&marker, "[e-mail from %s, not end-to-end encrypted]", from) >= 0)
+        text = gwtext_relay(marker, "\n", shown, own); /* no line of it passes for a marker */
+    free(marker);
     free(shown);
-    if (n < 0)
+    if (!text)
         return R_FAILED;
     *request = host->send_message(ctx, contact, text);
     free(text);

@@ -35,6 +35,7 @@
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,7 @@
 
 #include "banter_plugin.h"
 #include "gwrate.h"
+#include "gwtext.h"
 #include "smshttp.h"
 
 #define MAX_CONNS     8     /* get-url requests at once */
@@ -183,7 +185,7 @@ static void conn_answer(banter_ctx *ctx, conn *c, const char *answer)
 /* A whole request in c->in: check it, and relay the SMS or refuse it. */
 static void conn_request(banter_ctx *ctx, conn *c, const smshttp_req *r)
 {
-    char text[BANTER_SMS_MAX_TEXT * 2 + 128], kk[64];
+    char marker[128], kk[64];
     const char *body = r->text;
     size_t len = 0;
     if (!same_secret(r->key, key)) {
@@ -224,8 +226,10 @@ static void conn_request(banter_ctx *ctx, conn *c, const smshttp_req *r)
         return;
     }
     snprintf(c->from, sizeof c->from, "%s", r->from);
-    snprintf(text, sizeof text, "[SMS from %s, not end-to-end encrypted]\n%s", r->from, body);
-    c->request = host->send_message(ctx, c->contact, text);
+    snprintf(marker, sizeof marker, "[SMS from %s, not end-to-end encrypted]", r->from);
+    char *text = gwtext_relay(marker, "\n", body, SIZE_MAX); /* no line of it passes for a marker */
+    c->request = text ? host->send_message(ctx, c->contact, text) : 0;
+    free(text);
     if (c->request <= 0)
         conn_answer(ctx, c, A_BAD);
     /* else the answer waits for the node's SEND_RESULT (on_send_result) */

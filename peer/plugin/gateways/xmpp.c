@@ -36,6 +36,7 @@
 #include <nettle/sha1.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,7 @@
 #include <unistd.h>
 
 #include "banter_plugin.h"
+#include "gwtext.h"
 #include "xstream.h"
 
 #define MAX_LOCAL     64         /* of a Banter person's address */
@@ -598,9 +600,13 @@ static void message_in(const xnode *st)
         error_out(st, "modify", "not-acceptable", "a message too long for the gateway");
         return;
     }
-    char *text = NULL; /* last:CONTACT stays: only the person's own addressed messages set it */
-    if (asprintf(&text, "[XMPP from %s, not end-to-end encrypted] %s", from, xnode_text(body)) >= 0)
+    char *marker = NULL, *text = NULL; /* last:CONTACT stays: only the person's own addressed
+                                          messages set it */
+    if (asprintf(&marker, "[XMPP from %s, not end-to-end encrypted]", from) >= 0 &&
+        (text = gwtext_relay(marker, " ", xnode_text(body),
+                             SIZE_MAX))) /* no line passes for a marker */
         host->send_message(gctx, contact, text);
+    free(marker);
     free(text);
 }
 
