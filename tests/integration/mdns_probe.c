@@ -16,12 +16,14 @@
  * the service, so colleagues see a goodbye). Exit 2 on bad usage, 1 when
  * mdns_new fails.
  *
- *   mdns_probe --flood N PREFIX PORT SECONDS [HOST]
+ *   mdns_probe --flood N PREFIX PORT SECONDS [HOST [ADDR]]
  *
  * A hostile neighbour: publishes N _banter._tcp services "PREFIX-<i>"
  * (i from 0), each with a TXT record a node takes (v=1, a random fp,
  * name=PREFIX-<i>), on PORT at this host's own name, or at HOST (a name
- * with no address record makes services that never resolve). Entry groups
+ * with no address record makes services that never resolve). With ADDR
+ * (IPv4), HOST's address record says ADDR, someone else's address (no
+ * reverse record, which that host owns). Entry groups
  * are filled up to the daemon's entries-per-entry-group-max. Prints
  * "published N in G groups" once all are committed, then "established N"
  * once the daemon has announced them all (a failure or collision on
@@ -38,6 +40,7 @@
 
 #include <avahi-client/client.h>
 #include <avahi-client/publish.h>
+#include <avahi-common/address.h>
 #include <avahi-common/error.h>
 
 #include "identity.h"
@@ -101,7 +104,7 @@ typedef struct flood {
     AvahiClient *client;
     GPtrArray *groups; /* AvahiEntryGroup * */
     unsigned long n, established;
-    const char *prefix, *host;
+    const char *prefix, *host, *addr;
     uint16_t port;
     bool published;
     int ret;
@@ -131,6 +134,17 @@ static int flood_publish(flood *f)
 {
     AvahiEntryGroup *g = flood_group(f);
     unsigned long i = 0;
+    AvahiAddress a;
+
+    if (g && f->addr) {
+        int r;
+        if (!avahi_address_parse(f->addr, AVAHI_PROTO_INET, &a))
+            return AVAHI_ERR_INVALID_ADDRESS;
+        r = avahi_entry_group_add_address(g, AVAHI_IF_UNSPEC, AVAHI_PROTO_INET,
+                                          AVAHI_PUBLISH_NO_REVERSE, f->host, &a);
+        if (r < 0)
+            return r;
+    }
 
     while (g && i < f->n) {
         char name[64], fp[4 + IDENTITY_FP_DIGITS], txt_name[72];
@@ -195,15 +209,16 @@ static int flood_main(int argc, char **argv)
     flood f = {0};
     int err = 0;
 
-    if ((argc != 6 && argc != 7) || !parse_ulong(argv[2], 100000, &f.n) || f.n == 0 ||
+    if (argc < 6 || argc > 8 || !parse_ulong(argv[2], 100000, &f.n) || f.n == 0 ||
         strlen(argv[3]) > 40 || !parse_ulong(argv[4], 65535, &port) || port == 0 ||
         !parse_ulong(argv[5], 86400, &seconds)) {
-        fprintf(stderr, "usage: mdns_probe --flood N PREFIX PORT SECONDS [HOST]\n");
+        fprintf(stderr, "usage: mdns_probe --flood N PREFIX PORT SECONDS [HOST [ADDR]]\n");
         return 2;
     }
     f.prefix = argv[3];
     f.port = (uint16_t)port;
-    f.host = argc == 7 ? argv[6] : NULL;
+    f.host = argc >= 7 ? argv[6] : NULL;
+    f.addr = argc == 8 ? argv[7] : NULL;
     setvbuf(stdout, NULL, _IOLBF, 0);
     f.loop = g_main_loop_new(NULL, FALSE);
     f.groups = g_ptr_array_new();
