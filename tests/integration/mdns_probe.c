@@ -2,7 +2,7 @@
 /*
  * mdns_probe.c - drives peer/mdns.c for the integration tests.
  *
- *   mdns_probe NAME PORT SECONDS
+ *   mdns_probe NAME PORT SECONDS [REFUTE]
  *
  * Publishes NAME on PORT under a fresh random identity and prints one line
  * per event on stdout, flushed at once:
@@ -11,7 +11,11 @@
  *   status up|down <why>
  *   log <text>            (a record refused: its address is no colleague's)
  * (<fp> is the 40 digits of the TXT record). stderr gets "self <fp>" at
- * the start and each event again with the milliseconds since start. Exits
+ * the start and each event again with the milliseconds since start. With
+ * REFUTE (prefixes, separated by commas), SIGUSR1 makes it refute
+ * (mdns_refute) every record it has found whose name starts with one of
+ * them, as a node does when the LAN proves them false, and print
+ * "refuted <n>" after the callbacks that caused. Exits
  * 0 after SECONDS, or at SIGTERM/SIGINT, after mdns_free (which withdraws
  * the service, so colleagues see a goodbye). Exit 2 on bad usage, 1 when
  * mdns_new fails.
@@ -50,6 +54,9 @@
 typedef struct probe {
     GMainLoop *loop;
     gint64 start_us;
+    mdns *m;
+    GHashTable *found; /* name -> mdns_peer *: the last found() per name */
+    char **refute;     /* REFUTE's prefixes, or NULL */
 } probe;
 
 static long elapsed_ms(const probe *p)
@@ -59,6 +66,8 @@ static long elapsed_ms(const probe *p)
 
 static void on_found(void *ud, const mdns_peer *peer)
 {
+    probe *pr = ud;
+    g_hash_table_insert(pr->found, g_strdup(peer->name), g_memdup2(peer, sizeof *peer));
     printf("found %s %s %s:%u\n", peer->fingerprint, peer->name, peer->address,
            (unsigned)peer->port);
     fprintf(stderr, "+%ld ms found %s %s %s:%u v=%d\n", elapsed_ms(ud), peer->fingerprint,
@@ -81,6 +90,40 @@ static void on_log(void *ud, const char *text)
 {
     printf("log %s\n", text);
     fprintf(stderr, "+%ld ms log %s\n", elapsed_ms(ud), text);
+}
+
+static bool refutable(const probe *p, const char *name)
+{
+    for (char **r = p->refute; r && *r; r++)
+        if (**r && g_str_has_prefix(name, *r))
+            return true;
+    return false;
+}
+
+/* SIGUSR1: refute the found records REFUTE names. The table changes
+ * under the callbacks mdns_refute runs: work from a copy. */
+static gboolean on_refute(gpointer ud)
+{
+    probe *p = ud;
+    GPtrArray *hit = g_ptr_array_new_with_free_func(g_free);
+    GHashTableIter it;
+    gpointer k, v;
+
+    g_hash_table_iter_init(&it, p->found);
+    while (g_hash_table_iter_next(&it, &k, &v))
+        if (refutable(p, k)) {
+            g_ptr_array_add(hit, v);
+            g_hash_table_iter_steal(&it);
+            g_free(k);
+        }
+    for (guint i = 0; i < hit->len; i++) {
+        const mdns_peer *peer = g_ptr_array_index(hit, i);
+        mdns_refute(p->m, peer->fingerprint, peer->address, peer->port);
+    }
+    printf("refuted %u\n", hit->len);
+    fprintf(stderr, "+%ld ms refuted %u\n", elapsed_ms(p), hit->len);
+    g_ptr_array_free(hit, TRUE);
+    return G_SOURCE_CONTINUE;
 }
 
 static gboolean on_quit(gpointer ud)
@@ -255,9 +298,9 @@ int main(int argc, char **argv)
 
     if (argc > 1 && strcmp(argv[1], "--flood") == 0)
         return flood_main(argc, argv);
-    if (argc != 4 || !parse_ulong(argv[2], 65535, &port) || port == 0 ||
+    if ((argc != 4 && argc != 5) || !parse_ulong(argv[2], 65535, &port) || port == 0 ||
         !parse_ulong(argv[3], 86400, &seconds)) {
-        fprintf(stderr, "usage: mdns_probe NAME PORT SECONDS\n");
+        fprintf(stderr, "usage: mdns_probe NAME PORT SECONDS [REFUTE]\n");
         return 2;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -270,12 +313,17 @@ int main(int argc, char **argv)
 
     p.loop = g_main_loop_new(NULL, FALSE);
     p.start_us = g_get_monotonic_time();
+    p.found = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    p.refute = argc == 5 ? g_strsplit(argv[4], ",", -1) : NULL;
     ret = mdns_new(&m, NULL, NULL, argv[1], fp, (uint16_t)port, &cb, &p);
     if (ret != 0) {
         fprintf(stderr, "mdns_probe: mdns_new: %s\n", banter_strerror(ret));
         g_main_loop_unref(p.loop);
+        g_hash_table_destroy(p.found);
+        g_strfreev(p.refute);
         return 1;
     }
+    p.m = m;
     {
         char digits[IDENTITY_FP_DIGITS + 1];
         size_t n = 0;
@@ -288,9 +336,13 @@ int main(int argc, char **argv)
     g_timeout_add((guint)(seconds * 1000u), on_quit, &p);
     g_unix_signal_add(SIGTERM, on_quit, &p);
     g_unix_signal_add(SIGINT, on_quit, &p);
+    if (p.refute)
+        g_unix_signal_add(SIGUSR1, on_refute, &p);
     g_main_loop_run(p.loop);
 
     mdns_free(m);
     g_main_loop_unref(p.loop);
+    g_hash_table_destroy(p.found);
+    g_strfreev(p.refute);
     return 0;
 }

@@ -15,9 +15,13 @@
 #      and port (alice dials them: carol answers with her own key) and 8
 #      more at carol's address on a closed port (alice's dials fail);
 #   2. carol's node restarts with mDNS: alice must find carol, dial her
-#      and chat, the 16 false records being refuted by what the LAN said.
-# Fails on a table where the first 8 found at an address keep that
-# address for good (carol's record waits behind them, never resolved).
+#      and chat, the 16 false records being refuted by what the LAN said;
+#   3. the engine alone: the probe (mdns.c without a LAN behind it) found
+#      the first 8, the 8 others and carol wait; told to refute the first
+#      8 (mdns_refute), it loses them and finds the next 8 in their place,
+#      not the first again; those refuted, it finds carol.
+# Sections 1-2 fail on a table where the first 8 found at an address keep
+# that address for good (carol's record waits behind them, never resolved).
 # Needs root (exit 77 otherwise), iptables, the probe ($MDNS_PROBE) and
 # the node ($BANTER_BIN).
 # shellcheck disable=SC2317 # helpers run via wait_for
@@ -65,7 +69,7 @@ host_exec 3 timeout 5 bash -c 'exec 3<>/dev/tcp/198.18.0.1/7002' 2>/dev/null &&
 
 start_node 1 alice "$BT_TMP/h1" alice
 ALICE=$BG_PID
-bg 1 "$PLOG" "$probe" watcher 7002 300
+bg 1 "$PLOG" "$probe" watcher 7002 300 k-,d-
 PROBE=$BG_PID
 
 # ---- 1. false records at carol's address ----
@@ -103,6 +107,24 @@ b "$BT_TMP/h1" send carol "past the false records" || t_fail "carol found" "alic
 wait_for 10 has_body "$BT_TMP/h3" alice "past the false records" ||
     t_fail "carol found" "carol did not get alice's message"
 t_pass "carol found by mDNS behind $((2 * CAP)) false records at her address, and reached"
+
+# ---- 3. the engine: refuted services make room at their address ----
+carol_n() { grep -c '^found [0-9]* carol ' "$PLOG"; }
+lines_ge() { [ "$(grep -c "$1" "$PLOG")" -ge "$2" ]; }
+[ "$(carol_n)" = 0 ] && [ "$(found_n d)" = 0 ] ||
+    t_fail engine "the probe found carol ($(carol_n)) or d ($(found_n d)) beside $CAP at her address"
+kill -USR1 "$PROBE"
+wait_for 10 lines_ge "^refuted $CAP$" 1 || t_fail engine "the probe did not refute the first $CAP"
+wait_for 10 lines_ge "^lost " "$CAP" || t_fail engine "$(grep -c '^lost ' "$PLOG") of $CAP lost"
+wait_for 30 found_ge d "$CAP" || t_fail engine "the probe found $(found_n d) of $CAP waiting"
+[ "$(carol_n)" = 0 ] || t_fail engine "carol found before the older waiting ones"
+kill -USR1 "$PROBE"
+wait_for 10 lines_ge "^refuted $CAP$" 2 || t_fail engine "the probe did not refute the next $CAP"
+wait_for 30 lines_ge "^found [0-9]* carol $CAROL:7070$" 1 ||
+    t_fail engine "the probe did not find carol once $((2 * CAP)) were refuted"
+[ "$(grep -c "^found [0-9]* k-" "$PLOG")" = "$CAP" ] ||
+    t_fail engine "refuted services found again: $(grep -c "^found [0-9]* k-" "$PLOG")"
+t_pass "refuted services stop counting: the oldest waiting at their address found instead"
 
 kill -TERM "$K" "$D"
 kill -TERM "$PROBE" 2>/dev/null
