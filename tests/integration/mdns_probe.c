@@ -31,7 +31,9 @@
  * are filled up to the daemon's entries-per-entry-group-max. Prints
  * "published N in G groups" once all are committed, then "established N"
  * once the daemon has announced them all (a failure or collision on
- * stderr); ends like the probe above, withdrawing them all.
+ * stderr); ends like the probe above, withdrawing them all. SIGUSR1
+ * gives every service a new random fp (its TXT record updated in place,
+ * the services staying) and prints "updated N".
  */
 #include <errno.h>
 #include <signal.h>
@@ -146,6 +148,7 @@ typedef struct flood {
     GMainLoop *loop;
     AvahiClient *client;
     GPtrArray *groups; /* AvahiEntryGroup * */
+    GPtrArray *of;     /* the group of service i (not owned) */
     unsigned long n, established;
     const char *prefix, *host, *addr;
     uint16_t port;
@@ -172,6 +175,15 @@ static AvahiEntryGroup *flood_group(flood *f)
     return g;
 }
 
+/* "fp=" and 40 random digits, in out. */
+static void random_fp(char out[static 4 + IDENTITY_FP_DIGITS])
+{
+    memcpy(out, "fp=", 3);
+    for (size_t d = 0; d < IDENTITY_FP_DIGITS; d++)
+        out[3 + d] = (char)('0' + g_random_int_range(0, 10));
+    out[3 + IDENTITY_FP_DIGITS] = '\0';
+}
+
 /* Publish every service, a group after another; 0 or the Avahi error. */
 static int flood_publish(flood *f)
 {
@@ -194,10 +206,7 @@ static int flood_publish(flood *f)
         int r;
         snprintf(name, sizeof name, "%s-%04lu", f->prefix, i);
         snprintf(txt_name, sizeof txt_name, "name=%s", name);
-        memcpy(fp, "fp=", 3);
-        for (size_t d = 0; d < IDENTITY_FP_DIGITS; d++)
-            fp[3 + d] = (char)('0' + g_random_int_range(0, 10));
-        fp[3 + IDENTITY_FP_DIGITS] = '\0';
+        random_fp(fp);
         r = avahi_entry_group_add_service(g, AVAHI_IF_UNSPEC, AVAHI_PROTO_UNSPEC, 0, name,
                                           MDNS_SERVICE_TYPE, NULL, f->host, f->port, "v=1", fp,
                                           txt_name, NULL);
@@ -209,6 +218,7 @@ static int flood_publish(flood *f)
         }
         if (r < 0)
             return r;
+        g_ptr_array_add(f->of, g);
         i++;
     }
     if (!g)
@@ -238,6 +248,26 @@ static void on_flood_client(AvahiClient *c, AvahiClientState st, void *ud)
     }
 }
 
+/* SIGUSR1: a new key in every service's TXT record. */
+static gboolean on_flood_update(gpointer ud)
+{
+    flood *f = ud;
+    unsigned long n = 0;
+
+    for (guint i = 0; i < f->of->len; i++) {
+        char name[64], fp[4 + IDENTITY_FP_DIGITS], txt_name[72];
+        snprintf(name, sizeof name, "%s-%04u", f->prefix, i);
+        snprintf(txt_name, sizeof txt_name, "name=%s", name);
+        random_fp(fp);
+        if (avahi_entry_group_update_service_txt(g_ptr_array_index(f->of, i), AVAHI_IF_UNSPEC,
+                                                 AVAHI_PROTO_UNSPEC, 0, name, MDNS_SERVICE_TYPE,
+                                                 NULL, "v=1", fp, txt_name, NULL) == 0)
+            n++;
+    }
+    printf("updated %lu\n", n);
+    return G_SOURCE_CONTINUE;
+}
+
 static gboolean on_flood_quit(gpointer ud)
 {
     g_main_loop_quit(((flood *)ud)->loop);
@@ -265,6 +295,7 @@ static int flood_main(int argc, char **argv)
     setvbuf(stdout, NULL, _IOLBF, 0);
     f.loop = g_main_loop_new(NULL, FALSE);
     f.groups = g_ptr_array_new();
+    f.of = g_ptr_array_new();
     if (avahipoll_new(&poll, NULL, NULL) != 0) {
         fprintf(stderr, "mdns_probe: out of memory\n");
         return 1;
@@ -277,11 +308,13 @@ static int flood_main(int argc, char **argv)
         g_timeout_add((guint)(seconds * 1000u), on_flood_quit, &f);
         g_unix_signal_add(SIGTERM, on_flood_quit, &f);
         g_unix_signal_add(SIGINT, on_flood_quit, &f);
+        g_unix_signal_add(SIGUSR1, on_flood_update, &f);
         g_main_loop_run(f.loop);
         avahi_client_free(c); /* with its groups: the services are withdrawn */
     }
     avahipoll_free(poll);
     g_ptr_array_free(f.groups, TRUE);
+    g_ptr_array_free(f.of, TRUE);
     g_main_loop_unref(f.loop);
     return f.ret;
 }

@@ -19,7 +19,11 @@
 #   3. the engine alone: the probe (mdns.c without a LAN behind it) found
 #      the first 8, the 8 others and carol wait; told to refute the first
 #      8 (mdns_refute), it loses them and finds the next 8 in their place,
-#      not the first again; those refuted, it finds carol.
+#      not the first again; those refuted, it finds carol;
+#   4. the neighbour gives its first 8 services new keys (TXT updated in
+#      place): refuted records that change are tried again, by the probe
+#      (found: 7 beside carol) and by alice (dialed, refuted again), and
+#      alice still reaches carol.
 # Sections 1-2 fail on a table where the first 8 found at an address keep
 # that address for good (carol's record waits behind them, never resolved).
 # Needs root (exit 77 otherwise), iptables, the probe ($MDNS_PROBE) and
@@ -125,6 +129,18 @@ wait_for 30 lines_ge "^found [0-9]* carol $CAROL:7070$" 1 ||
 [ "$(grep -c "^found [0-9]* k-" "$PLOG")" = "$CAP" ] ||
     t_fail engine "refuted services found again: $(grep -c "^found [0-9]* k-" "$PLOG")"
 t_pass "refuted services stop counting: the oldest waiting at their address found instead"
+
+# ---- 4. refuted records that change are tried again ----
+kill -USR1 "$K"
+wait_for 10 grep -q "^updated $CAP$" "$BT_TMP/flood-k.log" ||
+    t_fail again "the neighbour did not change its records: $(cat "$BT_TMP/flood-k.err")"
+wait_for 30 lines_ge "^found [0-9]* k-" $((2 * CAP - 1)) ||
+    t_fail again "the probe found $(grep -c "^found [0-9]* k-" "$PLOG") k records, not $CAP + 7"
+wait_for 60 said_ge "answered with another key" $((2 * CAP)) ||
+    t_fail again "alice did not dial the changed records"
+b "$BT_TMP/h1" send carol "still here" || t_fail again "alice -> carol exit $?"
+wait_for 10 has_body "$BT_TMP/h3" alice "still here" || t_fail again "carol did not get it"
+t_pass "$CAP refuted records given new keys: found and dialed again, refuted again"
 
 kill -TERM "$K" "$D"
 kill -TERM "$PROBE" 2>/dev/null
