@@ -38,7 +38,8 @@ typedef struct ldev { /* a device we know of on the LAN (by its fingerprint digi
     conn *dialing; /* our connect in progress */
     guint retry;
     unsigned backoff;
-    unsigned fails; /* dials in a row to addr:port that ended before the handshake */
+    unsigned fails; /* dials in a row to addr:port that ended before the handshake
+                       (stops counting at LAN_REFUTE_FAILS) */
     tbucket chats;  /* its rate of CHATs, kept across reconnections */
     tbucket gmsgs;  /* ...of GROUP_MSGs, apart (each costs a signature
                        check, up to 2,000 HMACs and a write) */
@@ -262,17 +263,20 @@ static bool dialed_current(const ldev *d, const cstate *cs)
 }
 
 /* The record that made us dial cs (its key at cs->host:cs->port) is
- * false: stop dialing it until mDNS reports it again, after the back-off,
- * and tell the owner (refuted()), who tells mdns. */
-static void refute(lan *l, cstate *cs)
+ * false: tell the owner (refuted()), who tells mdns. stop (another key
+ * answered): no more dials until mDNS reports it again, and then after
+ * the back-off. Else (no answer) the dials go on with their back-off, so
+ * a colleague cut off for a while is met again when back. */
+static void refute(lan *l, cstate *cs, bool stop)
 {
     ldev *d = cs->dial_for;
-    d->advertised = false;
-    d->fails = 0;
-    next_backoff(&d->backoff);
-    if (d->retry) {
-        g_source_remove(d->retry);
-        d->retry = 0;
+    if (stop) {
+        d->advertised = false;
+        next_backoff(&d->backoff);
+        if (d->retry) {
+            g_source_remove(d->retry);
+            d->retry = 0;
+        }
     }
     if (l->cb.refuted)
         l->cb.refuted(l->ud, d->fpd, cs->host, cs->port);
@@ -359,7 +363,7 @@ static void on_established(void *ud, conn *c)
          * after the back-off unless the address is new. (The device may
          * have moved since: then only the old record is refuted.) */
         if (dialed_current(cs->dial_for, cs))
-            refute(l, cs);
+            refute(l, cs, true);
         else if (l->cb.refuted)
             l->cb.refuted(l->ud, cs->dial_for->fpd, cs->host, cs->port);
         conn_close(c, BANTER_EKEYMISMATCH, true, "unexpected key");
@@ -662,17 +666,17 @@ static void on_closed(void *ud, conn *c, int err)
     if (cs->dial_for && cs->dial_for->dialing == c)
         cs->dial_for->dialing = NULL;
     /* A dial that never got through its handshake (refused, no answer,
-     * cut): LAN_REFUTE_FAILS of them in a row to the address mDNS gives
-     * refute that record. */
+     * cut): the LAN_REFUTE_FAILS-th in a row to the address mDNS gives
+     * refutes that record (once: the count stops there). */
     if (!l->stopping && cs->dial_for && !cs->established_ms && dialed_current(cs->dial_for, cs) &&
-        ++cs->dial_for->fails >= LAN_REFUTE_FAILS) {
+        cs->dial_for->fails < LAN_REFUTE_FAILS && ++cs->dial_for->fails == LAN_REFUTE_FAILS) {
         char text[256];
         snprintf(text, sizeof text,
                  "%s:%u did not answer %u dials in a row; its mDNS record (fingerprint "
                  "%.10s...) no longer counts",
                  cs->host, (unsigned)cs->port, LAN_REFUTE_FAILS, cs->dial_for->fpd);
         say(l, text);
-        refute(l, cs);
+        refute(l, cs, false);
     }
     ldev *d = cs->d ? cs->d : cs->dial_for;
     if (cs->d && cs->d->c == c) {
@@ -856,7 +860,10 @@ void lan_found(lan *l, const char *fpd, const char *name, const char *addr, uint
     if (!moved) {
         /* The same address again (its TXT record changed, another
          * interface, a goodbye and a new announcement): the back-off
-         * goes on, whoever can make mDNS say it. */
+         * goes on, whoever can make mDNS say it. Found again after it was
+         * refuted for not answering: one more failed dial refutes it. */
+        if (d->fails >= LAN_REFUTE_FAILS)
+            d->fails = LAN_REFUTE_FAILS - 1;
         if (!on_lan(d) && !d->dialing && !d->retry) {
             if (d->backoff)
                 d->retry = g_timeout_add(next_backoff(&d->backoff), retry_dev, d);

@@ -144,12 +144,15 @@ BANTER_WUR int lan_add_static(lan *l, const char *host, uint16_t port);
  * which only a new address or a HELLO resets. Whether the address may
  * be a colleague's is mdns's to check (mdns.h).
  * The record is refuted (refuted(), with the address and port dialed)
- * when a dial there proves another key, or when LAN_REFUTE_FAILS dials in
+ * when a dial there proves another key: the device is then not dialed
+ * until lan_found reports it again (then after the back-off, unless the
+ * address is new). It is refuted too, once, when LAN_REFUTE_FAILS dials in
  * a row to it end before the handshake completes (refused, no answer in
- * LAN_HANDSHAKE_MS, cut): the device is then not dialed until lan_found
- * reports it again (then after the back-off, unless the address is new).
- * A dial that completes its handshake with the advertised key restarts
- * the count; so does a new address. */
+ * LAN_HANDSHAKE_MS, cut); those dials go on with the back-off until
+ * lan_lost, so a colleague cut off for a while is met again. A dial that
+ * completes its handshake with the advertised key restarts the count; so
+ * does a new address; lan_found at the same address after the count was
+ * reached leaves one failed dial to the next refutation. */
 void lan_found(lan *l, const char *fpd, const char *name, const char *addr, uint16_t port);
 /* mDNS says it went away. */
 void lan_lost(lan *l, const char *fpd);

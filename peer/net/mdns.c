@@ -30,7 +30,8 @@
  *    answered with another key, or never answered) is refuted: it no
  *    longer counts at its address, so the oldest parked one there is
  *    resolved in its place, and it keeps its resolver, so that a record
- *    that changes is found again;
+ *    that changes is found again; its key is lost() only when it goes
+ *    (the caller goes on dialing one that did not answer, with back-off);
  *  - entries that are not found (pending, failed, refused, refuted,
  *    parked) never keep a newcomer out: when the table is full, or the
  *    daemon refuses another resolver (its objects-per-client-max), one of
@@ -101,7 +102,8 @@ typedef enum svc_state {
 } svc_state;
 
 /* One browsed service instance. fp is "" until it was found (and kept
- * when refuted; only SVC_FOUND entries count as carrying it); rec: the
+ * while refuted: the key is lost() when the last found or refuted
+ * service with it goes); rec: the
  * record reported by found(), or refuted; refused: a
  * record of it was refused for its address (logged once). Every state but
  * SVC_PARKED holds a resolver (a failed one keeps it, so records that turn
@@ -187,7 +189,20 @@ static const svc *fp_holder(mdns *m, const char *fp)
     return NULL;
 }
 
-static bool fp_listed(mdns *m, const char *fp) { return fp_holder(m, fp) != NULL; }
+/* Whether a found or refuted service still carries fingerprint fp: the
+ * caller knows the key until the last of them goes (lost()). */
+static bool fp_listed(mdns *m, const char *fp)
+{
+    GHashTableIter it;
+    gpointer v;
+    g_hash_table_iter_init(&it, m->services);
+    while (g_hash_table_iter_next(&it, NULL, &v)) {
+        const svc *s = v;
+        if ((s->state == SVC_FOUND || s->state == SVC_REFUTED) && strcmp(s->fp, fp) == 0)
+            return true;
+    }
+    return false;
+}
 
 static void svc_free(gpointer p)
 {
@@ -243,6 +258,7 @@ static int evict_rank(const svc *s, gint64 now, bool need_resolver)
  * oldest failed or refuted one, else the oldest unresolved past MDNS_RESOLVE_TIMEOUT_MS,
  * else the oldest parked one (unless need_resolver: room for a resolver
  * is wanted, and a parked entry holds none), else the oldest unresolved.
+ * A refuted one's key is lost() when no other service carries it.
  * False when every entry was found. */
 static bool evict(mdns *m, bool need_resolver)
 {
@@ -251,6 +267,7 @@ static bool evict(mdns *m, bool need_resolver)
     gpointer victim = NULL;
     int best = -1;
     gint64 oldest = 0, now = g_get_monotonic_time();
+    char fp[IDENTITY_FP_DIGITS + 1] = "";
 
     g_hash_table_iter_init(&it, m->services);
     while (g_hash_table_iter_next(&it, &k, &v)) {
@@ -264,7 +281,12 @@ static bool evict(mdns *m, bool need_resolver)
     }
     if (!victim)
         return false;
+    v = g_hash_table_lookup(m->services, victim);
+    if (((svc *)v)->state == SVC_REFUTED)
+        memcpy(fp, ((svc *)v)->fp, sizeof fp);
     g_hash_table_remove(m->services, victim); /* frees its resolver */
+    if (fp[0] && !fp_listed(m, fp) && m->cb.lost)
+        m->cb.lost(m->ud, fp);
     return true;
 }
 
@@ -308,7 +330,7 @@ static void drop_all_services(mdns *m)
 
     g_hash_table_iter_init(&it, m->services);
     while (g_hash_table_iter_next(&it, NULL, &v))
-        if (((svc *)v)->state == SVC_FOUND)
+        if (((svc *)v)->state == SVC_FOUND || ((svc *)v)->state == SVC_REFUTED)
             g_hash_table_add(fps, g_strdup(((svc *)v)->fp));
     g_hash_table_remove_all(m->services);
 
@@ -472,12 +494,16 @@ static void on_resolve(AvahiServiceResolver *r, AvahiIfIndex iface, AvahiProtoco
     if (s->state == SVC_REFUTED) {
         /* The record the LAN proved false, again: nothing new. Another
          * key, address or port: a new claim, tried like a new service. */
+        char old[IDENTITY_FP_DIGITS + 1];
         if (strcmp(s->rec.fingerprint, p.fingerprint) == 0 &&
             strcmp(s->rec.address, p.address) == 0 && s->rec.port == p.port)
             return;
+        memcpy(old, s->fp, sizeof old);
         s->fp[0] = '\0';
         s->addr[0] = '\0';
         set_state(s, SVC_PENDING);
+        if (!fp_listed(m, old) && m->cb.lost)
+            m->cb.lost(m->ud, old);
     }
 
     if (found_at(m, p.address, s) >= MDNS_MAX_PER_ADDR) {
@@ -550,14 +576,15 @@ static void service_remove(mdns *m, AvahiIfIndex iface, const char *name)
     char *key = g_strdup_printf("%d/%s", (int)iface, name);
     svc *s = g_hash_table_lookup(m->services, key);
     char fp[IDENTITY_FP_DIGITS + 1], addr[sizeof s->addr];
-    bool found;
+    bool found, carried;
 
     if (s) {
         found = s->state == SVC_FOUND;
+        carried = found || s->state == SVC_REFUTED;
         memcpy(fp, s->fp, sizeof fp);
         memcpy(addr, s->addr, sizeof addr);
         g_hash_table_remove(m->services, key); /* frees the resolver */
-        if (found && !fp_listed(m, fp) && m->cb.lost)
+        if (carried && !fp_listed(m, fp) && m->cb.lost)
             m->cb.lost(m->ud, fp);
         if (found)
             unpark(m, addr);
@@ -887,14 +914,11 @@ void mdns_refute(mdns *m, const char *fpd, const char *addr, uint16_t port)
     }
     if (n == 0)
         return;
-    /* Tell the caller what is left of that key: nothing, or another
-     * record of it (another address or port), which it may dial. */
-    if ((other = fp_holder(m, fpd)) != NULL) {
+    /* Another record of that key still found (another address or
+     * port): the caller may dial that one. */
+    if ((other = fp_holder(m, fpd)) != NULL && m->cb.found) {
         mdns_peer p = other->rec;
-        if (m->cb.found)
-            m->cb.found(m->ud, &p);
-    } else if (m->cb.lost) {
-        m->cb.lost(m->ud, fpd);
+        m->cb.found(m->ud, &p);
     }
     /* Each refuted one made room at addr for one parked there. */
     for (unsigned i = 0; i < n; i++)

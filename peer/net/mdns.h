@@ -24,12 +24,12 @@
  * Callbacks run on the GMainContext given to mdns_new, never from inside
  * mdns_new; they must not call mdns_free on the same object. found() may
  * come more than once for one fingerprint (records changed, or seen on
- * several interfaces); lost() comes once, when no found service with that
- * fingerprint is left (gone, or refuted: mdns_refute). When the daemon goes away every peer that
- * was found is lost() (after status(false)), and found() again once it is back. Names from the LAN
- * are valid UTF-8 of at most BANTER_MAX_NAME bytes with ASCII control bytes replaced by '?'; TXT
- * records without a 40-digit fp or a v in 1..9999 are ignored (the caller decides which versions it
- * speaks).
+ * several interfaces); lost() comes once, when no service with that
+ * fingerprint is left (a refuted one counts until it goes: mdns_refute). When the daemon goes away
+ * every peer that was found is lost() (after status(false)), and found() again once it is back.
+ * Names from the LAN are valid UTF-8 of at most BANTER_MAX_NAME bytes with ASCII control bytes
+ * replaced by '?'; TXT records without a 40-digit fp or a v in 1..9999 are ignored (the caller
+ * decides which versions it speaks).
  *
  * Bounds under a hostile LAN (docs/limits.md): at most 1024 services are
  * tracked, and at most 8 of them are found at one address at once; one
@@ -101,10 +101,12 @@ void mdns_free(mdns *m);
  * failed to resolve, and it is not reported again while its records stay
  * the same; when they change (another key, address or port), or the
  * service goes and comes back, it is resolved and may be found() again.
- * Before returning, lost(fpd) runs when no found service carries fpd any
- * more, else found() with another record of it (another address or
- * port). Nothing happens when no found service matches. Must not be
- * called from inside one of m's callbacks. Accepts NULL m. */
+ * lost(fpd) is not called now (the caller proved the record false and
+ * knows it): it comes when the last service with fpd goes, refuted ones
+ * included (a goodbye, an eviction, its records changed). When a found
+ * service with fpd at another address or port is left, found() reports
+ * it before this returns. Nothing happens when no found service matches.
+ * Must not be called from inside one of m's callbacks. Accepts NULL m. */
 void mdns_refute(mdns *m, const char *fpd, const char *addr, uint16_t port);
 
 /* The interfaces mDNS can use on this host now: up, not loopback, with
