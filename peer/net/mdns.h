@@ -25,11 +25,12 @@
  * mdns_new; they must not call mdns_free on the same object. found() may
  * come more than once for one fingerprint (records changed, or seen on
  * several interfaces); lost() comes once, when no service with that
- * fingerprint is left (a refuted one counts until it goes: mdns_refute). When the daemon goes away
- * every peer that was found is lost() (after status(false)), and found() again once it is back.
- * Names from the LAN are valid UTF-8 of at most BANTER_MAX_NAME bytes with ASCII control bytes
- * replaced by '?'; TXT records without a 40-digit fp or a v in 1..9999 are ignored (the caller
- * decides which versions it speaks).
+ * fingerprint is left (a refuted one counts until it goes: mdns_refute).
+ * When the daemon goes away every peer that was found is lost() (after
+ * status(false)), and found() again once it is back. Names from the LAN
+ * are valid UTF-8 of at most BANTER_MAX_NAME bytes with ASCII control
+ * bytes replaced by '?'; TXT records without a 40-digit fp or a v in
+ * 1..9999 are ignored (the caller decides which versions it speaks).
  *
  * Bounds under a hostile LAN (docs/limits.md): at most 1024 services are
  * tracked, and at most 8 of them are found at one address at once; one
