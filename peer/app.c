@@ -247,6 +247,13 @@ static void on_lost(void *ud, const char *fpd)
     lan_lost(a->lan, fpd);
 }
 
+/* The LAN proved an mDNS record false: it stops counting in mdns. */
+static void lan_refuted(void *ud, const char *fpd, const char *addr, uint16_t port)
+{
+    app *a = ud;
+    mdns_refute(a->md, fpd, addr, port);
+}
+
 static void on_mdns_status(void *ud, bool up, const char *why)
 {
     app *a = ud;
@@ -532,8 +539,8 @@ static int app_start(app *a)
                      .chat_burst = cf->chat_burst,
                      .ev = a->ev};
     g_strlcpy(lc.name, cfg->name, sizeof lc.name);
-    lan_callbacks lcb = {lan_hello,   lan_cert, lan_up,       lan_down,  lan_message,
-                         lan_drained, lan_log,  lan_own_cert, is_revoked};
+    lan_callbacks lcb = {lan_hello,   lan_cert, lan_up,       lan_down,   lan_message,
+                         lan_drained, lan_log,  lan_own_cert, is_revoked, lan_refuted};
     if (lan_new(&a->lan, a->ctx, a->id, &lc, &lcb, a) != 0) {
         g_printerr("banter: cannot listen on TCP port %u: %s (choose another with --port)\n",
                    cfg->port, g_strerror(errno));

@@ -38,10 +38,12 @@ typedef struct ldev { /* a device we know of on the LAN (by its fingerprint digi
     conn *dialing; /* our connect in progress */
     guint retry;
     unsigned backoff;
-    tbucket chats; /* its rate of CHATs, kept across reconnections */
-    tbucket gmsgs; /* ...of GROUP_MSGs, apart (each costs a signature
-                      check, up to 2,000 HMACs and a write) */
-    bool held;     /* a connection (maybe closing) points here: see sweep */
+    unsigned fails; /* dials in a row to addr:port that ended before the handshake
+                       (stops counting at LAN_REFUTE_FAILS) */
+    tbucket chats;  /* its rate of CHATs, kept across reconnections */
+    tbucket gmsgs;  /* ...of GROUP_MSGs, apart (each costs a signature
+                       check, up to 2,000 HMACs and a write) */
+    bool held;      /* a connection (maybe closing) points here: see sweep */
     lan *l;
 } ldev;
 
@@ -60,6 +62,7 @@ typedef struct cstate { /* per connection */
     lstatic *sp;                       /* we dialed this static peer */
     ldev *d;                           /* attached after HELLO */
     char host[64];                     /* the remote address without its port */
+    uint16_t port;                     /* dial_for: the port dialed */
     char account[BANTER_MAX_NAME + 1]; /* a valid certificate shown before HELLO */
     int64_t established_ms, attached_ms, last_ping_ms;
     int64_t peer_ping_ms; /* when the peer's last PING came */
@@ -246,8 +249,37 @@ static void dial_dev(ldev *d)
         return;
     }
     conn *c = conn_connect(l->ctx, l->ev, l->id, d->addr, d->port, &conn_cbs, l, &err);
-    if (c)
+    if (c) {
         d->dialing = track(l, c, d, NULL, d->addr);
+        ((cstate *)conn_get_data(c))->port = d->port;
+    }
+}
+
+/* Whether d is still advertised at the address and port cs dialed (it
+ * may have moved while the dial was under way). */
+static bool dialed_current(const ldev *d, const cstate *cs)
+{
+    return d->advertised && d->port == cs->port && strcmp(d->addr, cs->host) == 0;
+}
+
+/* The record that made us dial cs (its key at cs->host:cs->port) is
+ * false: tell the owner (refuted()), who tells mdns. stop (another key
+ * answered): no more dials until mDNS reports it again, and then after
+ * the back-off. Else (no answer) the dials go on with their back-off, so
+ * a colleague cut off for a while is met again when back. */
+static void refute(lan *l, cstate *cs, bool stop)
+{
+    ldev *d = cs->dial_for;
+    if (stop) {
+        d->advertised = false;
+        next_backoff(&d->backoff);
+        if (d->retry) {
+            g_source_remove(d->retry);
+            d->retry = 0;
+        }
+    }
+    if (l->cb.refuted)
+        l->cb.refuted(l->ud, d->fpd, cs->host, cs->port);
 }
 
 static gboolean retry_dev(gpointer v)
@@ -321,17 +353,24 @@ static void on_established(void *ud, conn *c)
     cs->established_ms = mono_ms();
     if (cs->dial_for && strcmp(cs->dial_for->fpd, fpd) != 0) {
         char text[256];
-        snprintf(text, sizeof text, "%s answered with another key than it advertised; closing",
-                 conn_remote(c));
+        snprintf(text, sizeof text,
+                 "%s answered with another key than it advertised (fingerprint %.10s...); "
+                 "closing, and its record no longer counts",
+                 conn_remote(c), cs->dial_for->fpd);
         say(l, text);
         /* A stale record (a key retired, still in Avahi's cache) or a false
          * one: stop dialing it until mDNS announces it again, and then
-         * after the back-off unless the address is new. */
-        cs->dial_for->advertised = false;
-        next_backoff(&cs->dial_for->backoff);
+         * after the back-off unless the address is new. (The device may
+         * have moved since: then only the old record is refuted.) */
+        if (dialed_current(cs->dial_for, cs))
+            refute(l, cs, true);
+        else if (l->cb.refuted)
+            l->cb.refuted(l->ud, cs->dial_for->fpd, cs->host, cs->port);
         conn_close(c, BANTER_EKEYMISMATCH, true, "unexpected key");
         return;
     }
+    if (cs->dial_for)
+        cs->dial_for->fails = 0;
     if (memcmp(conn_peer(c), identity_public(l->id), 32) == 0) {
         conn_close(c, BANTER_EPROTO, true, "connected to self");
         return;
@@ -626,6 +665,19 @@ static void on_closed(void *ud, conn *c, int err)
         g_source_remove(cs->probe);
     if (cs->dial_for && cs->dial_for->dialing == c)
         cs->dial_for->dialing = NULL;
+    /* A dial that never got through its handshake (refused, no answer,
+     * cut): the LAN_REFUTE_FAILS-th in a row to the address mDNS gives
+     * refutes that record (once: the count stops there). */
+    if (!l->stopping && cs->dial_for && !cs->established_ms && dialed_current(cs->dial_for, cs) &&
+        cs->dial_for->fails < LAN_REFUTE_FAILS && ++cs->dial_for->fails == LAN_REFUTE_FAILS) {
+        char text[256];
+        snprintf(text, sizeof text,
+                 "%s:%u did not answer %u dials in a row; its mDNS record (fingerprint "
+                 "%.10s...) no longer counts",
+                 cs->host, (unsigned)cs->port, LAN_REFUTE_FAILS, cs->dial_for->fpd);
+        say(l, text);
+        refute(l, cs, false);
+    }
     ldev *d = cs->d ? cs->d : cs->dial_for;
     if (cs->d && cs->d->c == c) {
         if (err && cs->adopted && !l->stopping) {
@@ -808,7 +860,10 @@ void lan_found(lan *l, const char *fpd, const char *name, const char *addr, uint
     if (!moved) {
         /* The same address again (its TXT record changed, another
          * interface, a goodbye and a new announcement): the back-off
-         * goes on, whoever can make mDNS say it. */
+         * goes on, whoever can make mDNS say it. Found again after it was
+         * refuted for not answering: one more failed dial refutes it. */
+        if (d->fails >= LAN_REFUTE_FAILS)
+            d->fails = LAN_REFUTE_FAILS - 1;
         if (!on_lan(d) && !d->dialing && !d->retry) {
             if (d->backoff)
                 d->retry = g_timeout_add(next_backoff(&d->backoff), retry_dev, d);
@@ -820,6 +875,7 @@ void lan_found(lan *l, const char *fpd, const char *name, const char *addr, uint
     g_strlcpy(d->addr, addr, sizeof d->addr);
     d->port = port;
     d->backoff = 0; /* a new address: dialed at once */
+    d->fails = 0;
     if (d->retry) {
         g_source_remove(d->retry);
         d->retry = 0;

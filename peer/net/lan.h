@@ -81,6 +81,7 @@
 #define LAN_FD_RESERVE       64 /* descriptors left for the rest of the node (at most a quarter) */
 #define LAN_CERT_BURST       4  /* certificates a connection takes after HELLO at once... */
 #define LAN_CERT_EVERY_MS    (10u * 60u * 1000u) /* ...and one more each this long */
+#define LAN_REFUTE_FAILS     3u /* failed dials in a row that refute an mDNS record */
 
 typedef struct lan lan;
 
@@ -119,6 +120,11 @@ typedef struct lan_callbacks {
     /* Whether the organisation revoked device key (its certificate is then
      * not trusted, however valid). NULL: none is. */
     bool (*revoked)(void *ud, const uint8_t key[static 32]);
+    /* The mDNS record lan_found gave (fingerprint digits fpd at addr:port)
+     * proved false (see lan_found): the owner tells mdns (mdns_refute).
+     * Runs from a connection's callback, never from inside lan_found or
+     * lan_lost; may call lan_found and lan_lost. NULL: nobody is told. */
+    void (*refuted)(void *ud, const char *fpd, const char *addr, uint16_t port);
 } lan_callbacks;
 
 /* Listen and get ready (dialing starts with lan_add_static and lan_found).
@@ -136,7 +142,17 @@ BANTER_WUR int lan_add_static(lan *l, const char *host, uint16_t port);
  * again (a changed TXT record, a goodbye and a return) is dialed only
  * when nothing is under way, after the back-off of its failed dials,
  * which only a new address or a HELLO resets. Whether the address may
- * be a colleague's is mdns's to check (mdns.h). */
+ * be a colleague's is mdns's to check (mdns.h).
+ * The record is refuted (refuted(), with the address and port dialed)
+ * when a dial there proves another key: the device is then not dialed
+ * until lan_found reports it again (then after the back-off, unless the
+ * address is new). It is refuted too, once, when LAN_REFUTE_FAILS dials in
+ * a row to it end before the handshake completes (refused, no answer in
+ * LAN_HANDSHAKE_MS, cut); those dials go on with the back-off until
+ * lan_lost, so a colleague cut off for a while is met again. A dial that
+ * completes its handshake with the advertised key restarts the count; so
+ * does a new address; lan_found at the same address after the count was
+ * reached leaves one failed dial to the next refutation. */
 void lan_found(lan *l, const char *fpd, const char *name, const char *addr, uint16_t port);
 /* mDNS says it went away. */
 void lan_lost(lan *l, const char *fpd);

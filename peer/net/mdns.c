@@ -26,11 +26,19 @@
  *    is freed and the entry kept without one, so it costs nothing more
  *    until a found one at that address leaves, when the oldest parked
  *    one there is resolved again;
- *  - entries that are not found (pending, failed, refused, parked) never
- *    keep a newcomer out: when the table is full, or the daemon refuses
- *    another resolver (its objects-per-client-max), one of them is
- *    evicted (evict()), the oldest failed first. Found entries are never
- *    evicted: filling the table with them takes 128 addresses.
+ *  - a found service the LAN proved false (mdns_refute: the node there
+ *    answered with another key, or never answered) is refuted: it no
+ *    longer counts at its address, so the oldest parked one there is
+ *    resolved in its place, and it keeps its resolver, so that a record
+ *    that changes is found again; its key is lost() only when it goes
+ *    (the caller goes on dialing one that did not answer, with back-off);
+ *  - entries that are not found (pending, failed, refused, refuted,
+ *    parked) never keep a newcomer out: when the table is full, or the
+ *    daemon refuses another resolver (its objects-per-client-max), one of
+ *    them is evicted (evict()), the oldest failed or refuted first. Found
+ *    entries are never evicted: filling the table with them takes 128
+ *    addresses, and the LAN refutes those that do not answer with their
+ *    keys.
  *
  * Avahi's client calls are synchronous D-Bus round trips to the local
  * daemon (making the client, a group, a browser or a resolver, and freeing
@@ -90,9 +98,13 @@ typedef enum svc_state {
     SVC_FOUND,   /* reported by found(); fp and addr are set */
     SVC_FAILED,  /* resolution failed, or gave a record that was refused */
     SVC_PARKED,  /* resolved at addr, which held MDNS_MAX_PER_ADDR: no resolver */
+    SVC_REFUTED, /* found, then proved false (mdns_refute): rec is what was refuted */
 } svc_state;
 
-/* One browsed service instance. fp is "" until it was found; refused: a
+/* One browsed service instance. fp is "" until it was found (and kept
+ * while refuted: the key is lost() when the last found or refuted
+ * service with it goes); rec: the
+ * record reported by found(), or refuted; refused: a
  * record of it was refused for its address (logged once). Every state but
  * SVC_PARKED holds a resolver (a failed one keeps it, so records that turn
  * up later are still found, until the entry is evicted). iface, proto,
@@ -108,6 +120,7 @@ typedef struct svc {
     svc_state state;
     char fp[IDENTITY_FP_DIGITS + 1];
     char addr[64];
+    mdns_peer rec;
     bool refused;
 } svc;
 
@@ -162,15 +175,32 @@ static void set_avail(mdns *m, avail a, const char *why)
         m->cb.status(m->ud, a == AVAIL_UP, why);
 }
 
-/* Whether some resolved service still carries fingerprint fp. */
+/* A found service that still carries fingerprint fp, or NULL. */
+static const svc *fp_holder(mdns *m, const char *fp)
+{
+    GHashTableIter it;
+    gpointer v;
+    g_hash_table_iter_init(&it, m->services);
+    while (g_hash_table_iter_next(&it, NULL, &v)) {
+        const svc *s = v;
+        if (s->state == SVC_FOUND && strcmp(s->fp, fp) == 0)
+            return s;
+    }
+    return NULL;
+}
+
+/* Whether a found or refuted service still carries fingerprint fp: the
+ * caller knows the key until the last of them goes (lost()). */
 static bool fp_listed(mdns *m, const char *fp)
 {
     GHashTableIter it;
     gpointer v;
     g_hash_table_iter_init(&it, m->services);
-    while (g_hash_table_iter_next(&it, NULL, &v))
-        if (strcmp(((svc *)v)->fp, fp) == 0)
+    while (g_hash_table_iter_next(&it, NULL, &v)) {
+        const svc *s = v;
+        if ((s->state == SVC_FOUND || s->state == SVC_REFUTED) && strcmp(s->fp, fp) == 0)
             return true;
+    }
     return false;
 }
 
@@ -212,6 +242,7 @@ static int evict_rank(const svc *s, gint64 now, bool need_resolver)
 {
     switch (s->state) {
     case SVC_FAILED:
+    case SVC_REFUTED:
         return 0;
     case SVC_PENDING:
         return now - s->since >= (gint64)MDNS_RESOLVE_TIMEOUT_MS * 1000 ? 1 : 3;
@@ -224,9 +255,10 @@ static int evict_rank(const svc *s, gint64 now, bool need_resolver)
 }
 
 /* Make room for a new service by forgetting one that was not found: the
- * oldest failed one, else the oldest unresolved past MDNS_RESOLVE_TIMEOUT_MS,
+ * oldest failed or refuted one, else the oldest unresolved past MDNS_RESOLVE_TIMEOUT_MS,
  * else the oldest parked one (unless need_resolver: room for a resolver
  * is wanted, and a parked entry holds none), else the oldest unresolved.
+ * A refuted one's key is lost() when no other service carries it.
  * False when every entry was found. */
 static bool evict(mdns *m, bool need_resolver)
 {
@@ -235,6 +267,7 @@ static bool evict(mdns *m, bool need_resolver)
     gpointer victim = NULL;
     int best = -1;
     gint64 oldest = 0, now = g_get_monotonic_time();
+    char fp[IDENTITY_FP_DIGITS + 1] = "";
 
     g_hash_table_iter_init(&it, m->services);
     while (g_hash_table_iter_next(&it, &k, &v)) {
@@ -248,7 +281,12 @@ static bool evict(mdns *m, bool need_resolver)
     }
     if (!victim)
         return false;
+    v = g_hash_table_lookup(m->services, victim);
+    if (((svc *)v)->state == SVC_REFUTED)
+        memcpy(fp, ((svc *)v)->fp, sizeof fp);
     g_hash_table_remove(m->services, victim); /* frees its resolver */
+    if (fp[0] && !fp_listed(m, fp) && m->cb.lost)
+        m->cb.lost(m->ud, fp);
     return true;
 }
 
@@ -292,7 +330,7 @@ static void drop_all_services(mdns *m)
 
     g_hash_table_iter_init(&it, m->services);
     while (g_hash_table_iter_next(&it, NULL, &v))
-        if (((svc *)v)->fp[0])
+        if (((svc *)v)->state == SVC_FOUND || ((svc *)v)->state == SVC_REFUTED)
             g_hash_table_add(fps, g_strdup(((svc *)v)->fp));
     g_hash_table_remove_all(m->services);
 
@@ -453,6 +491,20 @@ static void on_resolve(AvahiServiceResolver *r, AvahiIfIndex iface, AvahiProtoco
         resolve_failed(s);
         return;
     }
+    if (s->state == SVC_REFUTED) {
+        /* The record the LAN proved false, again: nothing new. Another
+         * key, address or port: a new claim, tried like a new service. */
+        char old[IDENTITY_FP_DIGITS + 1];
+        if (strcmp(s->rec.fingerprint, p.fingerprint) == 0 &&
+            strcmp(s->rec.address, p.address) == 0 && s->rec.port == p.port)
+            return;
+        memcpy(old, s->fp, sizeof old);
+        s->fp[0] = '\0';
+        s->addr[0] = '\0';
+        set_state(s, SVC_PENDING);
+        if (!fp_listed(m, old) && m->cb.lost)
+            m->cb.lost(m->ud, old);
+    }
 
     if (found_at(m, p.address, s) >= MDNS_MAX_PER_ADDR) {
         /* Park it: no resolver (freed here, inside its own callback, as
@@ -471,6 +523,7 @@ static void on_resolve(AvahiServiceResolver *r, AvahiIfIndex iface, AvahiProtoco
         svc_unfound(s, strcmp(s->addr, p.address) == 0);
     memcpy(s->fp, p.fingerprint, sizeof s->fp);
     memcpy(s->addr, p.address, sizeof s->addr);
+    s->rec = p;
     if (s->state != SVC_FOUND)
         set_state(s, SVC_FOUND);
     if (m->cb.found)
@@ -523,14 +576,15 @@ static void service_remove(mdns *m, AvahiIfIndex iface, const char *name)
     char *key = g_strdup_printf("%d/%s", (int)iface, name);
     svc *s = g_hash_table_lookup(m->services, key);
     char fp[IDENTITY_FP_DIGITS + 1], addr[sizeof s->addr];
-    bool found;
+    bool found, carried;
 
     if (s) {
         found = s->state == SVC_FOUND;
+        carried = found || s->state == SVC_REFUTED;
         memcpy(fp, s->fp, sizeof fp);
         memcpy(addr, s->addr, sizeof addr);
         g_hash_table_remove(m->services, key); /* frees the resolver */
-        if (fp[0] && !fp_listed(m, fp) && m->cb.lost)
+        if (carried && !fp_listed(m, fp) && m->cb.lost)
             m->cb.lost(m->ud, fp);
         if (found)
             unpark(m, addr);
@@ -832,6 +886,43 @@ void mdns_free(mdns *m)
     if (m->ctx)
         g_main_context_unref(m->ctx);
     free(m);
+}
+
+void mdns_refute(mdns *m, const char *fpd, const char *addr, uint16_t port)
+{
+    GHashTableIter it;
+    gpointer v;
+    unsigned n = 0;
+    const svc *other;
+    char fp[IDENTITY_FP_DIGITS + 1], at[sizeof other->addr];
+
+    if (!m || !fpd || !addr)
+        return;
+    /* Copies: the callbacks below may change what the caller's point to. */
+    g_strlcpy(fp, fpd, sizeof fp);
+    g_strlcpy(at, addr, sizeof at);
+    fpd = fp;
+    addr = at;
+    g_hash_table_iter_init(&it, m->services);
+    while (g_hash_table_iter_next(&it, NULL, &v)) {
+        svc *s = v;
+        if (s->state == SVC_FOUND && s->rec.port == port && strcmp(s->fp, fpd) == 0 &&
+            strcmp(s->addr, addr) == 0) {
+            set_state(s, SVC_REFUTED);
+            n++;
+        }
+    }
+    if (n == 0)
+        return;
+    /* Another record of that key still found (another address or
+     * port): the caller may dial that one. */
+    if ((other = fp_holder(m, fpd)) != NULL && m->cb.found) {
+        mdns_peer p = other->rec;
+        m->cb.found(m->ud, &p);
+    }
+    /* Each refuted one made room at addr for one parked there. */
+    for (unsigned i = 0; i < n; i++)
+        unpark(m, addr);
 }
 
 size_t mdns_ifaces(char *out, size_t cap)

@@ -25,11 +25,12 @@
  * mdns_new; they must not call mdns_free on the same object. found() may
  * come more than once for one fingerprint (records changed, or seen on
  * several interfaces); lost() comes once, when no service with that
- * fingerprint is left. When the daemon goes away every peer that was found
- * is lost() (after status(false)), and found() again once it is back.
- * Names from the LAN are valid UTF-8 of at most BANTER_MAX_NAME bytes with
- * ASCII control bytes replaced by '?'; TXT records without a 40-digit fp or
- * a v in 1..9999 are ignored (the caller decides which versions it speaks).
+ * fingerprint is left (a refuted one counts until it goes: mdns_refute).
+ * When the daemon goes away every peer that was found is lost() (after
+ * status(false)), and found() again once it is back. Names from the LAN
+ * are valid UTF-8 of at most BANTER_MAX_NAME bytes with ASCII control
+ * bytes replaced by '?'; TXT records without a 40-digit fp or a v in
+ * 1..9999 are ignored (the caller decides which versions it speaks).
  *
  * Bounds under a hostile LAN (docs/limits.md): at most 1024 services are
  * tracked, and at most 8 of them are found at one address at once; one
@@ -39,7 +40,10 @@
  * the table is full or avahi-daemon will make no more resolvers, so a
  * flood of services a neighbour never lets resolve, or announces all at
  * one address, does not keep a colleague who comes later from being
- * found. Found services are never given up for a new one.
+ * found. Found services are never given up for a new one, unless the LAN
+ * proved them false (mdns_refute): a refuted service no longer counts at
+ * its address (the oldest waiting there is resolved in its place) and
+ * gives way to a new one like a failed one.
  */
 #ifndef BANTER_PEER_MDNS_H
 #define BANTER_PEER_MDNS_H
@@ -88,6 +92,23 @@ BANTER_WUR int mdns_new(mdns **out, GMainContext *ctx, evloop *ev, const char *n
 /* Withdraws the service (Avahi sends goodbye packets) and stops browsing;
  * no callback runs after it. Accepts NULL. */
 void mdns_free(mdns *m);
+
+/* The caller proved the record found() reported with fingerprint fpd
+ * (digits) at addr:port false: the node there answered with another key,
+ * or did not answer. Every service reported with exactly that
+ * fingerprint, address and port is refuted: it no longer counts toward
+ * the 8 found at addr (the oldest service waiting there is resolved and
+ * may be found in its place), it gives way to a new service like one that
+ * failed to resolve, and it is not reported again while its records stay
+ * the same; when they change (another key, address or port), or the
+ * service goes and comes back, it is resolved and may be found() again.
+ * lost(fpd) is not called now (the caller proved the record false and
+ * knows it): it comes when the last service with fpd goes, refuted ones
+ * included (a goodbye, an eviction, its records changed). When a found
+ * service with fpd at another address or port is left, found() reports
+ * it before this returns. Nothing happens when no found service matches.
+ * Must not be called from inside one of m's callbacks. Accepts NULL m. */
+void mdns_refute(mdns *m, const char *fpd, const char *addr, uint16_t port);
 
 /* The interfaces mDNS can use on this host now: up, not loopback, with
  * multicast on and an IPv4 address. Their "NAME ADDRESS" pairs, separated

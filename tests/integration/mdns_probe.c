@@ -2,7 +2,7 @@
 /*
  * mdns_probe.c - drives peer/mdns.c for the integration tests.
  *
- *   mdns_probe NAME PORT SECONDS
+ *   mdns_probe NAME PORT SECONDS [REFUTE]
  *
  * Publishes NAME on PORT under a fresh random identity and prints one line
  * per event on stdout, flushed at once:
@@ -11,21 +11,29 @@
  *   status up|down <why>
  *   log <text>            (a record refused: its address is no colleague's)
  * (<fp> is the 40 digits of the TXT record). stderr gets "self <fp>" at
- * the start and each event again with the milliseconds since start. Exits
+ * the start and each event again with the milliseconds since start. With
+ * REFUTE (prefixes, separated by commas), SIGUSR1 makes it refute
+ * (mdns_refute) every record it has found whose name starts with one of
+ * them, as a node does when the LAN proves them false, and print
+ * "refuted <n>" after the callbacks that caused. Exits
  * 0 after SECONDS, or at SIGTERM/SIGINT, after mdns_free (which withdraws
  * the service, so colleagues see a goodbye). Exit 2 on bad usage, 1 when
  * mdns_new fails.
  *
- *   mdns_probe --flood N PREFIX PORT SECONDS [HOST]
+ *   mdns_probe --flood N PREFIX PORT SECONDS [HOST [ADDR]]
  *
  * A hostile neighbour: publishes N _banter._tcp services "PREFIX-<i>"
  * (i from 0), each with a TXT record a node takes (v=1, a random fp,
  * name=PREFIX-<i>), on PORT at this host's own name, or at HOST (a name
- * with no address record makes services that never resolve). Entry groups
+ * with no address record makes services that never resolve). With ADDR
+ * (IPv4), HOST's address record says ADDR, someone else's address (no
+ * reverse record, which that host owns). Entry groups
  * are filled up to the daemon's entries-per-entry-group-max. Prints
  * "published N in G groups" once all are committed, then "established N"
  * once the daemon has announced them all (a failure or collision on
- * stderr); ends like the probe above, withdrawing them all.
+ * stderr); ends like the probe above, withdrawing them all. SIGUSR1
+ * gives every service a new random fp (its TXT record updated in place,
+ * the services staying) and prints "updated N".
  */
 #include <errno.h>
 #include <signal.h>
@@ -38,6 +46,7 @@
 
 #include <avahi-client/client.h>
 #include <avahi-client/publish.h>
+#include <avahi-common/address.h>
 #include <avahi-common/error.h>
 
 #include "identity.h"
@@ -47,6 +56,9 @@
 typedef struct probe {
     GMainLoop *loop;
     gint64 start_us;
+    mdns *m;
+    GHashTable *found; /* name -> mdns_peer *: the last found() per name */
+    char **refute;     /* REFUTE's prefixes, or NULL */
 } probe;
 
 static long elapsed_ms(const probe *p)
@@ -56,6 +68,8 @@ static long elapsed_ms(const probe *p)
 
 static void on_found(void *ud, const mdns_peer *peer)
 {
+    probe *pr = ud;
+    g_hash_table_insert(pr->found, g_strdup(peer->name), g_memdup2(peer, sizeof *peer));
     printf("found %s %s %s:%u\n", peer->fingerprint, peer->name, peer->address,
            (unsigned)peer->port);
     fprintf(stderr, "+%ld ms found %s %s %s:%u v=%d\n", elapsed_ms(ud), peer->fingerprint,
@@ -80,6 +94,40 @@ static void on_log(void *ud, const char *text)
     fprintf(stderr, "+%ld ms log %s\n", elapsed_ms(ud), text);
 }
 
+static bool refutable(const probe *p, const char *name)
+{
+    for (char **r = p->refute; r && *r; r++)
+        if (**r && g_str_has_prefix(name, *r))
+            return true;
+    return false;
+}
+
+/* SIGUSR1: refute the found records REFUTE names. The table changes
+ * under the callbacks mdns_refute runs: work from a copy. */
+static gboolean on_refute(gpointer ud)
+{
+    probe *p = ud;
+    GPtrArray *hit = g_ptr_array_new_with_free_func(g_free);
+    GHashTableIter it;
+    gpointer k, v;
+
+    g_hash_table_iter_init(&it, p->found);
+    while (g_hash_table_iter_next(&it, &k, &v))
+        if (refutable(p, k)) {
+            g_ptr_array_add(hit, v);
+            g_hash_table_iter_steal(&it);
+            g_free(k);
+        }
+    for (guint i = 0; i < hit->len; i++) {
+        const mdns_peer *peer = g_ptr_array_index(hit, i);
+        mdns_refute(p->m, peer->fingerprint, peer->address, peer->port);
+    }
+    printf("refuted %u\n", hit->len);
+    fprintf(stderr, "+%ld ms refuted %u\n", elapsed_ms(p), hit->len);
+    g_ptr_array_free(hit, TRUE);
+    return G_SOURCE_CONTINUE;
+}
+
 static gboolean on_quit(gpointer ud)
 {
     g_main_loop_quit(((probe *)ud)->loop);
@@ -100,8 +148,9 @@ typedef struct flood {
     GMainLoop *loop;
     AvahiClient *client;
     GPtrArray *groups; /* AvahiEntryGroup * */
+    GPtrArray *of;     /* the group of service i (not owned) */
     unsigned long n, established;
-    const char *prefix, *host;
+    const char *prefix, *host, *addr;
     uint16_t port;
     bool published;
     int ret;
@@ -126,21 +175,38 @@ static AvahiEntryGroup *flood_group(flood *f)
     return g;
 }
 
+/* "fp=" and 40 random digits, in out. */
+static void random_fp(char out[static 4 + IDENTITY_FP_DIGITS])
+{
+    memcpy(out, "fp=", 3);
+    for (size_t d = 0; d < IDENTITY_FP_DIGITS; d++)
+        out[3 + d] = (char)('0' + g_random_int_range(0, 10));
+    out[3 + IDENTITY_FP_DIGITS] = '\0';
+}
+
 /* Publish every service, a group after another; 0 or the Avahi error. */
 static int flood_publish(flood *f)
 {
     AvahiEntryGroup *g = flood_group(f);
     unsigned long i = 0;
+    AvahiAddress a;
+
+    if (g && f->addr) {
+        int r;
+        if (!avahi_address_parse(f->addr, AVAHI_PROTO_INET, &a))
+            return AVAHI_ERR_INVALID_ADDRESS;
+        r = avahi_entry_group_add_address(g, AVAHI_IF_UNSPEC, AVAHI_PROTO_INET,
+                                          AVAHI_PUBLISH_NO_REVERSE, f->host, &a);
+        if (r < 0)
+            return r;
+    }
 
     while (g && i < f->n) {
         char name[64], fp[4 + IDENTITY_FP_DIGITS], txt_name[72];
         int r;
         snprintf(name, sizeof name, "%s-%04lu", f->prefix, i);
         snprintf(txt_name, sizeof txt_name, "name=%s", name);
-        memcpy(fp, "fp=", 3);
-        for (size_t d = 0; d < IDENTITY_FP_DIGITS; d++)
-            fp[3 + d] = (char)('0' + g_random_int_range(0, 10));
-        fp[3 + IDENTITY_FP_DIGITS] = '\0';
+        random_fp(fp);
         r = avahi_entry_group_add_service(g, AVAHI_IF_UNSPEC, AVAHI_PROTO_UNSPEC, 0, name,
                                           MDNS_SERVICE_TYPE, NULL, f->host, f->port, "v=1", fp,
                                           txt_name, NULL);
@@ -152,6 +218,7 @@ static int flood_publish(flood *f)
         }
         if (r < 0)
             return r;
+        g_ptr_array_add(f->of, g);
         i++;
     }
     if (!g)
@@ -181,6 +248,26 @@ static void on_flood_client(AvahiClient *c, AvahiClientState st, void *ud)
     }
 }
 
+/* SIGUSR1: a new key in every service's TXT record. */
+static gboolean on_flood_update(gpointer ud)
+{
+    flood *f = ud;
+    unsigned long n = 0;
+
+    for (guint i = 0; i < f->of->len; i++) {
+        char name[64], fp[4 + IDENTITY_FP_DIGITS], txt_name[72];
+        snprintf(name, sizeof name, "%s-%04u", f->prefix, i);
+        snprintf(txt_name, sizeof txt_name, "name=%s", name);
+        random_fp(fp);
+        if (avahi_entry_group_update_service_txt(g_ptr_array_index(f->of, i), AVAHI_IF_UNSPEC,
+                                                 AVAHI_PROTO_UNSPEC, 0, name, MDNS_SERVICE_TYPE,
+                                                 NULL, "v=1", fp, txt_name, NULL) == 0)
+            n++;
+    }
+    printf("updated %lu\n", n);
+    return G_SOURCE_CONTINUE;
+}
+
 static gboolean on_flood_quit(gpointer ud)
 {
     g_main_loop_quit(((flood *)ud)->loop);
@@ -195,18 +282,20 @@ static int flood_main(int argc, char **argv)
     flood f = {0};
     int err = 0;
 
-    if ((argc != 6 && argc != 7) || !parse_ulong(argv[2], 100000, &f.n) || f.n == 0 ||
+    if (argc < 6 || argc > 8 || !parse_ulong(argv[2], 100000, &f.n) || f.n == 0 ||
         strlen(argv[3]) > 40 || !parse_ulong(argv[4], 65535, &port) || port == 0 ||
         !parse_ulong(argv[5], 86400, &seconds)) {
-        fprintf(stderr, "usage: mdns_probe --flood N PREFIX PORT SECONDS [HOST]\n");
+        fprintf(stderr, "usage: mdns_probe --flood N PREFIX PORT SECONDS [HOST [ADDR]]\n");
         return 2;
     }
     f.prefix = argv[3];
     f.port = (uint16_t)port;
-    f.host = argc == 7 ? argv[6] : NULL;
+    f.host = argc >= 7 ? argv[6] : NULL;
+    f.addr = argc == 8 ? argv[7] : NULL;
     setvbuf(stdout, NULL, _IOLBF, 0);
     f.loop = g_main_loop_new(NULL, FALSE);
     f.groups = g_ptr_array_new();
+    f.of = g_ptr_array_new();
     if (avahipoll_new(&poll, NULL, NULL) != 0) {
         fprintf(stderr, "mdns_probe: out of memory\n");
         return 1;
@@ -219,11 +308,13 @@ static int flood_main(int argc, char **argv)
         g_timeout_add((guint)(seconds * 1000u), on_flood_quit, &f);
         g_unix_signal_add(SIGTERM, on_flood_quit, &f);
         g_unix_signal_add(SIGINT, on_flood_quit, &f);
+        g_unix_signal_add(SIGUSR1, on_flood_update, &f);
         g_main_loop_run(f.loop);
         avahi_client_free(c); /* with its groups: the services are withdrawn */
     }
     avahipoll_free(poll);
     g_ptr_array_free(f.groups, TRUE);
+    g_ptr_array_free(f.of, TRUE);
     g_main_loop_unref(f.loop);
     return f.ret;
 }
@@ -240,9 +331,9 @@ int main(int argc, char **argv)
 
     if (argc > 1 && strcmp(argv[1], "--flood") == 0)
         return flood_main(argc, argv);
-    if (argc != 4 || !parse_ulong(argv[2], 65535, &port) || port == 0 ||
+    if ((argc != 4 && argc != 5) || !parse_ulong(argv[2], 65535, &port) || port == 0 ||
         !parse_ulong(argv[3], 86400, &seconds)) {
-        fprintf(stderr, "usage: mdns_probe NAME PORT SECONDS\n");
+        fprintf(stderr, "usage: mdns_probe NAME PORT SECONDS [REFUTE]\n");
         return 2;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -255,12 +346,17 @@ int main(int argc, char **argv)
 
     p.loop = g_main_loop_new(NULL, FALSE);
     p.start_us = g_get_monotonic_time();
+    p.found = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    p.refute = argc == 5 ? g_strsplit(argv[4], ",", -1) : NULL;
     ret = mdns_new(&m, NULL, NULL, argv[1], fp, (uint16_t)port, &cb, &p);
     if (ret != 0) {
         fprintf(stderr, "mdns_probe: mdns_new: %s\n", banter_strerror(ret));
         g_main_loop_unref(p.loop);
+        g_hash_table_destroy(p.found);
+        g_strfreev(p.refute);
         return 1;
     }
+    p.m = m;
     {
         char digits[IDENTITY_FP_DIGITS + 1];
         size_t n = 0;
@@ -273,9 +369,13 @@ int main(int argc, char **argv)
     g_timeout_add((guint)(seconds * 1000u), on_quit, &p);
     g_unix_signal_add(SIGTERM, on_quit, &p);
     g_unix_signal_add(SIGINT, on_quit, &p);
+    if (p.refute)
+        g_unix_signal_add(SIGUSR1, on_refute, &p);
     g_main_loop_run(p.loop);
 
     mdns_free(m);
     g_main_loop_unref(p.loop);
+    g_hash_table_destroy(p.found);
+    g_strfreev(p.refute);
     return 0;
 }

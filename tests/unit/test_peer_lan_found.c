@@ -7,7 +7,9 @@
  * time; a new address is dialed at once. The "device" is a listener on
  * loopback that takes each connection and closes it at once (a failed
  * dial); lan_found is called directly (mdns.c, which refuses loopback
- * records, is not in the way).
+ * records, is not in the way). A record the LAN proves false is refuted
+ * (lan.h): another key answers at its address, or LAN_REFUTE_FAILS dials
+ * to it fail in a row.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -91,11 +93,28 @@ static int on_hello(void *ud, const uint8_t key[static 32], const char *name, co
     return 0;
 }
 
+/* What refuted() was told. */
+static struct {
+    int n;
+    char fpd[IDENTITY_FP_DIGITS + 1];
+    char addr[64];
+    uint16_t port;
+} refuted;
+
+static void on_refuted(void *ud, const char *fpd, const char *addr, uint16_t port)
+{
+    (void)ud;
+    refuted.n++;
+    g_strlcpy(refuted.fpd, fpd, sizeof refuted.fpd);
+    g_strlcpy(refuted.addr, addr, sizeof refuted.addr);
+    refuted.port = port;
+}
+
 /* A node's LAN side named "a" under a new identity (*id; the caller
  * frees both), listening on any port. */
 static lan *lan_open(identity **id)
 {
-    static const lan_callbacks cb = {.hello = on_hello};
+    static const lan_callbacks cb = {.hello = on_hello, .refuted = on_refuted};
     lan_config cfg = {.port = 0};
     g_strlcpy(cfg.name, "a", sizeof cfg.name);
     lan *l;
@@ -167,6 +186,82 @@ static void test_dials_per_address(void **state)
     identity_free(id);
 }
 
+static bool wait_refuted(int n, int ms)
+{
+    gint64 end = g_get_monotonic_time() + ms * 1000;
+    while (refuted.n < n && g_get_monotonic_time() < end)
+        g_main_context_iteration(NULL, FALSE);
+    return refuted.n >= n;
+}
+
+/* A made-up key announced at the address of a node that answers with its
+ * own (a neighbour's false record at a colleague's address): refuted at
+ * the first dial, and not dialed again. */
+static void test_refuted_by_other_key(void **state)
+{
+    (void)state;
+    identity *ida, *idb;
+    lan *a = lan_open(&ida), *b = lan_open(&idb);
+    memset(&refuted, 0, sizeof refuted);
+    lan_found(a, FPD, "fake", "127.0.0.1", lan_port(b));
+    assert_true(wait_refuted(1, 5000));
+    assert_string_equal(refuted.fpd, FPD);
+    assert_string_equal(refuted.addr, "127.0.0.1");
+    assert_int_equal(refuted.port, lan_port(b));
+    run(1500); /* a redial would refute it again */
+    assert_int_equal(refuted.n, 1);
+    assert_int_equal(lan_count(a), 0);
+    lan_free(a);
+    lan_free(b);
+    run(50);
+    identity_free(ida);
+    identity_free(idb);
+}
+
+/* A record whose address takes each connection and drops it: refuted
+ * once after LAN_REFUTE_FAILS dials, and still dialed after that with
+ * the back-off (a colleague cut off for a while is met again); the same
+ * record reported again is refuted at its next failed dial; a new
+ * address is dialed at once. Before, nothing was refuted. */
+static void test_refuted_by_failed_dials(void **state)
+{
+    (void)state;
+    identity *id;
+    lan *l = lan_open(&id);
+    sentinel s1, s2;
+    sentinel_open(&s1);
+    sentinel_open(&s2);
+    memset(&refuted, 0, sizeof refuted);
+    lan_found(l, FPD, "dead", "127.0.0.1", s1.port);
+    assert_true(wait_refuted(1, 10000));
+    assert_int_equal(s1.accepted, (int)LAN_REFUTE_FAILS);
+    assert_string_equal(refuted.addr, "127.0.0.1");
+    assert_int_equal(refuted.port, s1.port);
+    /* The next dial comes 2 s after the third, and refutes nothing. */
+    gint64 end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    while (s1.accepted <= (int)LAN_REFUTE_FAILS && g_get_monotonic_time() < end)
+        g_main_context_iteration(NULL, FALSE);
+    run(200);
+    assert_int_equal(s1.accepted, (int)LAN_REFUTE_FAILS + 1);
+    assert_int_equal(refuted.n, 1);
+    /* Reported again as it was: not dialed at once; refuted at the next
+     * failure (after 4 s of back-off). */
+    lan_found(l, FPD, "dead", "127.0.0.1", s1.port);
+    run(300);
+    assert_int_equal(s1.accepted, (int)LAN_REFUTE_FAILS + 1);
+    assert_true(wait_refuted(2, 6000));
+    /* At a new address: at once, with a fresh count. */
+    lan_found(l, FPD, "dead", "127.0.0.1", s2.port);
+    run(300);
+    assert_int_equal(s2.accepted, 1);
+    assert_int_equal(refuted.n, 2);
+    lan_free(l);
+    run(50);
+    sentinel_close(&s1);
+    sentinel_close(&s2);
+    identity_free(id);
+}
+
 int main(void)
 {
     if (bcrypto_init() != 0)
@@ -174,6 +269,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_address_backs_off),
         cmocka_unit_test(test_dials_per_address),
+        cmocka_unit_test(test_refuted_by_other_key),
+        cmocka_unit_test(test_refuted_by_failed_dials),
     };
     return cmocka_run_group_tests_name("peer_lan_found", tests, NULL, NULL);
 }
