@@ -371,6 +371,11 @@ bool node_device_online(node *n, const uint8_t device[static 32])
     return g_hash_table_contains(n->up, device);
 }
 
+bool node_device_trusted(node *n, const store_device *d)
+{
+    return contacts_device_trusted(d, clock_wall(&n->clock));
+}
+
 bool node_reachable(node *n, const uint8_t key[static 32])
 {
     const org_info *o = org_of(n, key);
@@ -381,6 +386,7 @@ static void fill_device(node *n, const store_device *d, node_device_info *out)
 {
     memset(out, 0, sizeof *out);
     out->dev = *d;
+    out->dev.trust = contacts_trust(d, clock_wall(&n->clock)); /* lapsed: shown so */
     identity_fingerprint(d->key, out->fingerprint);
     const char *addr = g_hash_table_lookup(n->up, d->key);
     out->online = addr != NULL;
@@ -391,7 +397,8 @@ static void fill_device(node *n, const store_device *d, node_device_info *out)
         return;
     store_contact c;
     if (store_contact_get(n->st, d->contact, &c) == 0 && c.kind == CONTACT_ORG &&
-        org_present(n, c.key) && n->relay_online && contacts_device_trusted(d))
+        org_present(n, c.key) && n->relay_online &&
+        contacts_device_trusted(d, clock_wall(&n->clock)))
         g_strlcpy(out->route, "server", sizeof out->route);
 }
 
@@ -612,7 +619,7 @@ int node_file_device(node *n, const uint8_t key[static 32], uint8_t dev[static 3
     /* A connected trusted device first; else the one seen last. */
     const store_device *pick = NULL;
     for (size_t i = 0; i < k; i++) {
-        if (!contacts_device_trusted(&devs[i]))
+        if (!contacts_device_trusted(&devs[i], clock_wall(&n->clock)))
             continue;
         bool up = g_hash_table_contains(n->up, devs[i].key);
         if (!pick || (up && !g_hash_table_contains(n->up, pick->key)) ||
@@ -641,7 +648,7 @@ static int admit(node *n, const uint8_t key[static 32], const char *name, const 
                  const char *addr, const char *account, contacts_admitted *what)
 {
     contacts_admit_result res;
-    int r = contacts_admit(n->cs, key, name, source, addr, account, &res);
+    int r = contacts_admit(n->cs, key, name, source, addr, account, 0, &res);
     *what = res.what;
     if (r) {
         if (r == BANTER_EINVAL)
@@ -662,6 +669,7 @@ static int admit(node *n, const uint8_t key[static 32], const char *name, const 
         break;
     case ADMIT_NEW:
     case ADMIT_JOINED:
+    case ADMIT_LAPSED:
         emit(n, NODE_EV_CONTACTS, &res.contact, key, NULL, res.text[0] ? res.text : NULL);
         break;
     case ADMIT_SAME:

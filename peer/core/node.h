@@ -141,6 +141,9 @@ BANTER_WUR int node_peers(node *n, node_peer_info **out, size_t *count);
 BANTER_WUR int node_peer_info_get(node *n, const uint8_t key[static 32], node_peer_info *out);
 /* Whether the device is connected on the LAN now. */
 bool node_device_online(node *n, const uint8_t device[static 32]);
+/* Whether the device speaks for its contact now (contacts_device_trusted at
+ * the node's clock: a certified device whose vouching lapsed does not). */
+bool node_device_trusted(node *n, const store_device *d);
 /* Whether the contact is reachable now (a device on the LAN, or an
  * approved account while the relay is logged in). */
 bool node_reachable(node *n, const uint8_t key[static 32]);

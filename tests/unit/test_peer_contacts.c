@@ -81,7 +81,8 @@ static contacts_admit_result admit(struct fixture *f, uint8_t seed, const char *
     contacts_admit_result res;
     fill_key(key, seed);
     f->wall += 1000;
-    assert_int_equal(contacts_admit(f->cs, key, name, "lan", "198.18.0.2:7070", account, &res), 0);
+    assert_int_equal(contacts_admit(f->cs, key, name, "lan", "198.18.0.2:7070", account, 0, &res),
+                     0);
     if (res.what != want)
         print_error("admit %u as \"%s\": %d, wanted %d (%s)\n", seed, name, res.what, want,
                     res.text);
@@ -273,7 +274,7 @@ static void test_tofu(void **state)
     assert_string_equal(r.text, "");
     int64_t first = r.dev.first_seen_ms;
     assert_int_equal(r.dev.last_seen_ms, first);
-    assert_true(contacts_device_trusted(&r.dev));
+    assert_true(contacts_device_trusted(&r.dev, f->wall));
     assert_int_equal(contacts_may_send(f->cs, r.contact.key), 0);
     /* Stored as said. */
     store_device d = device_of(f, 1);
@@ -302,12 +303,13 @@ static void test_tofu(void **state)
     uint8_t key[32];
     fill_key(key, 3);
     contacts_admit_result res;
-    assert_int_equal(contacts_admit(f->cs, key, "bad\xff", "lan", "", NULL, &res), BANTER_EINVAL);
+    assert_int_equal(contacts_admit(f->cs, key, "bad\xff", "lan", "", NULL, 0, &res),
+                     BANTER_EINVAL);
     char longname[BANTER_MAX_NAME + 2];
     memset(longname, 'a', sizeof longname - 1);
     longname[sizeof longname - 1] = '\0';
-    assert_int_equal(contacts_admit(f->cs, key, longname, "lan", "", NULL, &res), BANTER_EINVAL);
-    assert_int_equal(contacts_admit(f->cs, key, NULL, "lan", "", NULL, &res), BANTER_EINVAL);
+    assert_int_equal(contacts_admit(f->cs, key, longname, "lan", "", NULL, 0, &res), BANTER_EINVAL);
+    assert_int_equal(contacts_admit(f->cs, key, NULL, "lan", "", NULL, 0, &res), BANTER_EINVAL);
     assert_int_equal(store_device_get(f->st, key, &d), BANTER_ENOENT);
     assert_int_equal(ncontacts(f), 2);
     /* The longest name is fine. */
@@ -365,7 +367,7 @@ static void test_names_shown_as_compared(void **state)
     fill_key(key, 7);
     store_device d;
     contacts_admit_result res;
-    assert_int_equal(contacts_admit(f->cs, key, "\xe2\x80\x8b@ ", "lan", "", NULL, &res),
+    assert_int_equal(contacts_admit(f->cs, key, "\xe2\x80\x8b@ ", "lan", "", NULL, 0, &res),
                      BANTER_EINVAL);
     assert_int_equal(store_device_get(f->st, key, &d), BANTER_ENOENT);
 }
@@ -384,7 +386,7 @@ static void test_new_key_claims_known_name(void **state)
         assert_int_equal(r.dev.trust, TRUST_CHANGED);
         assert_true(r.dev.has_replaces);
         assert_memory_equal(r.dev.replaces, bob.dev.key, 32);
-        assert_false(contacts_device_trusted(&r.dev));
+        assert_false(contacts_device_trusted(&r.dev, f->wall));
         /* The warning shows both real fingerprints. */
         char ofp[IDENTITY_FP_LEN + 1], nfp[IDENTITY_FP_LEN + 1];
         identity_fingerprint(bob.dev.key, ofp);
@@ -652,7 +654,7 @@ static void test_no_server(void **state)
     uint8_t key[32];
     fill_key(key, 1);
     contacts_admit_result r;
-    assert_int_equal(contacts_admit(cs, key, "carol", "lan", "", "carol", &r), 0);
+    assert_int_equal(contacts_admit(cs, key, "carol", "lan", "", "carol", 0, &r), 0);
     assert_int_equal(r.what, ADMIT_NEW);
     assert_int_equal(r.contact.kind, CONTACT_LAN);
     assert_int_equal(r.dev.trust, TRUST_KNOWN);
@@ -688,7 +690,7 @@ static void test_org_device_list(void **state)
     for (size_t i = 0; i < n; i++) {
         assert_int_equal(list[i].trust, TRUST_CERTIFIED);
         assert_string_equal(list[i].source, "rendezvous");
-        assert_true(contacts_device_trusted(&list[i]));
+        assert_true(contacts_device_trusted(&list[i], f->wall));
     }
     free(list);
     /* Listed again: nothing changes, not even when they were seen. */

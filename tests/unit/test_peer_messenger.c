@@ -222,7 +222,7 @@ static int setup(void **state)
 
     contacts_admit_result r;
     fill_key(f->bob_dev, 1);
-    assert_int_equal(contacts_admit(f->cs, f->bob_dev, "bob", "lan", "", NULL, &r), 0);
+    assert_int_equal(contacts_admit(f->cs, f->bob_dev, "bob", "lan", "", NULL, 0, &r), 0);
     memcpy(f->bob, r.contact.key, 32);
     fill_key(f->dave_dev[0], 20);
     fill_key(f->dave_dev[1], 21);
@@ -402,7 +402,7 @@ static void test_send_refused(void **state)
     contacts_admit_result r;
     uint8_t nk[32];
     fill_key(nk, 2);
-    assert_int_equal(contacts_admit(f->cs, nk, "BOB", "lan", "", NULL, &r), 0);
+    assert_int_equal(contacts_admit(f->cs, nk, "BOB", "lan", "", NULL, 0, &r), 0);
     assert_int_equal(r.what, ADMIT_CHANGED);
     assert_int_equal(messenger_send(f->m, f->bob, "hi", 2, id), BANTER_EKEYMISMATCH);
     assert_int_equal(outbox_len(f, NULL), 1);
@@ -906,7 +906,7 @@ static void test_new_device_gets_copy(void **state)
     send_ok(f, f->bob, "queued for bob", b);
     fill_key(nk, 2);
     contacts_admit_result r;
-    assert_int_equal(contacts_admit(f->cs, nk, "bob", "lan", "", NULL, &r), 0);
+    assert_int_equal(contacts_admit(f->cs, nk, "bob", "lan", "", NULL, 0, &r), 0);
     assert_int_equal(r.what, ADMIT_CHANGED);
     reach(&f->lan, nk);
     reach(&f->lan, f->bob_dev);
@@ -1035,7 +1035,7 @@ static void test_receive_from_changed_key(void **state)
     uint8_t nk[32];
     fill_key(nk, 2);
     contacts_admit_result r;
-    assert_int_equal(contacts_admit(f->cs, nk, "Bob", "lan", "", NULL, &r), 0);
+    assert_int_equal(contacts_admit(f->cs, nk, "Bob", "lan", "", NULL, 0, &r), 0);
     assert_int_equal(r.what, ADMIT_CHANGED);
     struct msg_chat c = chat_of(1, "it's me, new laptop");
     assert_int_equal(messenger_received(f->m, nk, &c), 0);
@@ -1100,8 +1100,8 @@ static void test_broadcast(void **state)
     fill_key(carol_dev, 5);
     fill_key(carol_nk, 6);
     contacts_admit_result carol, r;
-    assert_int_equal(contacts_admit(f->cs, carol_dev, "carol", "lan", "", NULL, &carol), 0);
-    assert_int_equal(contacts_admit(f->cs, carol_nk, "Carol", "lan", "", NULL, &r), 0);
+    assert_int_equal(contacts_admit(f->cs, carol_dev, "carol", "lan", "", NULL, 0, &carol), 0);
+    assert_int_equal(contacts_admit(f->cs, carol_nk, "Carol", "lan", "", NULL, 0, &r), 0);
     assert_int_equal(r.what, ADMIT_CHANGED);
     reach(&f->lan, f->bob_dev);
     reach(&f->lan, carol_dev);

@@ -294,7 +294,7 @@ static void test_open_new_file(void **state)
     }
     /* A new file has the current schema version (12) and is in WAL mode. */
     sqlite3 *db = peek_open(path);
-    assert_int_equal(peek_int(db, "PRAGMA user_version"), 12);
+    assert_int_equal(peek_int(db, "PRAGMA user_version"), 13);
     sqlite3_stmt *s = NULL;
     assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(s), SQLITE_ROW);
@@ -1652,6 +1652,8 @@ static void test_transfer_pages(void **state)
                                   "DROP TABLE groups; ALTER TABLE messages DROP COLUMN sealed;"
                                   "ALTER TABLE messages DROP COLUMN gpos;"
                                   "ALTER TABLE messages DROP COLUMN grp;"
+                                  /* and what 12 -> 13 added */
+                                  "ALTER TABLE devices DROP COLUMN vouched_until;"
                                   "PRAGMA user_version = 6;",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
@@ -1672,7 +1674,7 @@ static void test_transfer_pages(void **state)
     assert_int_equal(expired, 600 - 512 + 2); /* and the 2 of the 12 that waited */
     store_xfers_free(xs, n);
     db = peek_open(f->path);
-    assert_int_equal(peek_int(db, "PRAGMA user_version"), 12);
+    assert_int_equal(peek_int(db, "PRAGMA user_version"), 13);
     assert_int_equal(peek_int(db, "SELECT count(*) FROM transfer_files"), 11);
     sqlite3_close(db);
 }
@@ -1767,7 +1769,9 @@ static void test_groups(void **state)
     /* A database of schema 10 (no base) opens, its groups without one. */
     sqlite3 *db = peek_open(f->path);
     assert_int_equal(sqlite3_exec(db,
-                                  "ALTER TABLE groups DROP COLUMN base; PRAGMA user_version = 10;",
+                                  "ALTER TABLE groups DROP COLUMN base;"
+                                  " ALTER TABLE devices DROP COLUMN vouched_until;"
+                                  " PRAGMA user_version = 10;",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
     sqlite3_close(db);
@@ -1777,7 +1781,7 @@ static void test_groups(void **state)
     assert_null(back.base);
     store_group_clear(&back);
     db = peek_open(f->path);
-    assert_int_equal(peek_int(db, "PRAGMA user_version"), 12);
+    assert_int_equal(peek_int(db, "PRAGMA user_version"), 13);
     sqlite3_close(db);
     g.base = NULL;
     g.base_len = 0;
@@ -2030,13 +2034,16 @@ static void test_group_delete(void **state)
 
     /* A database of schema 11 takes the tombstones' table. */
     db = peek_open(f->path);
-    assert_int_equal(sqlite3_exec(db, "DROP TABLE group_tombstones; PRAGMA user_version = 11;",
+    assert_int_equal(sqlite3_exec(db,
+                                  "DROP TABLE group_tombstones;"
+                                  " ALTER TABLE devices DROP COLUMN vouched_until;"
+                                  " PRAGMA user_version = 11;",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
     sqlite3_close(db);
     reopen(f);
     db = peek_open(f->path);
-    assert_int_equal(peek_int(db, "PRAGMA user_version"), 12);
+    assert_int_equal(peek_int(db, "PRAGMA user_version"), 13);
     assert_int_equal(peek_int(db, "SELECT count(*) FROM group_tombstones"), 0);
     sqlite3_close(db);
     assert_int_equal(store_group_deleted(f->st, g.id), BANTER_ENOENT); /* forgotten with it */
