@@ -17,6 +17,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -2053,6 +2054,49 @@ static void test_group_delete(void **state)
     assert_int_equal(store_group_deleted(f->st, other), 0);
 }
 
+/* Schema 13: a certified device keeps until when the organisation vouches
+ * for it (round trip; 0 kept for any other trust). A database of schema 12
+ * gives its certified devices a day from the migration, not forever, and
+ * the others 0. */
+static void test_vouched_until(void **state)
+{
+    struct fixture *f = *state;
+    store_contact c = make_contact(1, "ada");
+    assert_int_equal(store_contact_put(f->st, &c), 0);
+    store_device cert = make_device(10, c.key, "ada", TRUST_CERTIFIED), lan, got;
+    cert.vouched_until_ms = 1700000123456;
+    assert_int_equal(store_device_put(f->st, &cert), 0);
+    assert_int_equal(store_device_get(f->st, cert.key, &got), 0);
+    assert_int_equal(got.vouched_until_ms, 1700000123456);
+    lan = make_device(11, c.key, "ada", TRUST_VERIFIED);
+    lan.vouched_until_ms = 42; /* meaningless for it: not kept */
+    assert_int_equal(store_device_put(f->st, &lan), 0);
+    assert_int_equal(store_device_get(f->st, lan.key, &got), 0);
+    assert_int_equal(got.vouched_until_ms, 0);
+
+    /* Back to schema 12, the certified device as it was kept then. */
+    sqlite3 *db = peek_open(f->path);
+    assert_int_equal(sqlite3_exec(db,
+                                  "ALTER TABLE devices DROP COLUMN vouched_until;"
+                                  " PRAGMA user_version = 12;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    int64_t before = (int64_t)time(NULL) * 1000;
+    reopen(f);
+    int64_t after = (int64_t)time(NULL) * 1000 + 1000;
+    db = peek_open(f->path);
+    assert_int_equal(peek_int(db, "PRAGMA user_version"), 13);
+    sqlite3_close(db);
+    assert_int_equal(store_device_get(f->st, cert.key, &got), 0);
+    assert_int_equal(got.trust, TRUST_CERTIFIED);
+    assert_true(got.vouched_until_ms >= before - 1000 + 24LL * 3600 * 1000);
+    assert_true(got.vouched_until_ms <= after + 24LL * 3600 * 1000);
+    assert_int_equal(store_device_get(f->st, lan.key, &got), 0);
+    assert_int_equal(got.trust, TRUST_VERIFIED);
+    assert_int_equal(got.vouched_until_ms, 0);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -2064,6 +2108,7 @@ int main(void)
         T(test_contact_list_order),
         T(test_device_crud),
         T(test_device_trust_values),
+        T(test_vouched_until),
         T(test_contact_merge),
         T(test_contact_merge_atomic),
         T(test_msg_dedup),
