@@ -517,12 +517,11 @@ static void lapsed_note(const store_device *d, const store_contact *c, char *tex
     char fp[IDENTITY_FP_LEN + 1];
     fp_of(d->key, fp);
     snprintf(text, cap,
-             "a device of @%s (%s) shows no current organisation certificate, and the server "
-             "has not listed it for a day: it is not treated as @%s's (nothing for @%s is sent "
-             "to it; what it sends is marked unverified) until it shows a certificate or the "
-             "server lists it again. Compare fingerprints with them and run `banter verify %s` "
-             "to trust it on your word.",
-             c->account, fp, c->account, c->account, fp);
+             "a device of @%s (%s) shows no current organisation certificate and the server "
+             "has not listed it within a day: until it does, nothing for @%s goes to it and what "
+             "it sends is marked unverified. Compare fingerprints with them and run `banter "
+             "verify \"%s\"` to trust it on your word.",
+             c->account, fp, c->account, fp);
 }
 
 static int admit_known(contacts *cs, store_device *d, const char *name, const char *source,
