@@ -257,7 +257,12 @@ void node_org_offline(node *n);
  * pair): the device is the account's. */
 BANTER_WUR int node_org_device(node *n, const char *account, const uint8_t dev[static 32]);
 /* The relay is logged in (or not): whether approved accounts count as
- * reachable. */
+ * reachable. While it is, every NODE_VOUCH_S the devices the server
+ * last listed for each approved account and for the node's own are taken
+ * as listed again (contacts_org): the server sends every change on the
+ * session, so the lists still hold, and a device does not lapse only
+ * because the node stayed logged in for a day. */
+#define NODE_VOUCH_S (CONTACTS_VOUCH_MS / 4 / 1000)
 void node_org_session(node *n, bool logged_in);
 /* This node's own organisation account (its certificate, or the login):
  * its other devices get a copy of what this one sends (contacts.h, the
