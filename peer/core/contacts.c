@@ -245,9 +245,21 @@ static int devices_of(contacts *cs, const uint8_t contact[static 32], store_devi
     return store_device_list(cs->st, contact, out, n);
 }
 
-bool contacts_device_trusted(const store_device *d)
+store_trust contacts_trust(const store_device *d, int64_t now_ms)
 {
-    return d->trust == TRUST_KNOWN || d->trust == TRUST_VERIFIED || d->trust == TRUST_CERTIFIED;
+    return d->trust == TRUST_CERTIFIED && d->vouched_until_ms <= now_ms ? TRUST_LAPSED : d->trust;
+}
+
+bool contacts_device_trusted(const store_device *d, int64_t now_ms)
+{
+    store_trust t = contacts_trust(d, now_ms);
+    return t == TRUST_KNOWN || t == TRUST_VERIFIED || t == TRUST_CERTIFIED;
+}
+
+/* Until when a certificate expiring at expires_ms (0: not known) vouches. */
+static int64_t cert_until(const contacts *cs, int64_t expires_ms)
+{
+    return expires_ms > 0 ? expires_ms : clock_wall(&cs->clock) + CONTACTS_VOUCH_MS;
 }
 
 static void add_address(store_device *d, const char *addr)
@@ -288,15 +300,18 @@ static int release_claimer(contacts *cs, store_device *cl)
 }
 
 /* Device d (stored) becomes a certified device of organisation contact
- * org. A LAN contact left with no trusted device of its own is merged in,
- * history included; devices that had only claimed it are let go. */
-static int join_org(contacts *cs, store_device *d, const store_contact *org)
+ * org, vouched for until `until` (or later, when it already was). A LAN
+ * contact left with no trusted device of its own is merged in, history
+ * included; devices that had only claimed it are let go. */
+static int join_org(contacts *cs, store_device *d, const store_contact *org, int64_t until)
 {
     uint8_t old[32];
     memcpy(old, d->contact, 32);
     bool moved = memcmp(old, org->key, 32) != 0;
+    bool was = !moved && d->trust == TRUST_CERTIFIED;
     memcpy(d->contact, org->key, 32);
     d->trust = TRUST_CERTIFIED;
+    d->vouched_until_ms = was && d->vouched_until_ms > until ? d->vouched_until_ms : until;
     d->has_replaces = false;
     int r = store_device_put(cs->st, d);
     if (r || !moved)
@@ -374,7 +389,11 @@ int contacts_org(contacts *cs, const char *account, const uint8_t (*devs)[32], s
         if (r == 0 && ((d.trust != TRUST_CERTIFIED && d.trust != TRUST_VERIFIED) ||
                        memcmp(d.contact, org.key, 32) != 0 || !d.last_seen_ms)) {
             d.last_seen_ms = d.last_seen_ms ? d.last_seen_ms : now;
-            r = join_org(cs, &d, &org);
+            r = join_org(cs, &d, &org, now + CONTACTS_VOUCH_MS);
+        } else if (r == 0 && d.trust == TRUST_CERTIFIED &&
+                   d.vouched_until_ms < now + CONTACTS_VOUCH_MS - CONTACTS_VOUCH_SLACK_MS) {
+            d.vouched_until_ms = now + CONTACTS_VOUCH_MS; /* listed again: a day more */
+            r = store_device_put(cs->st, &d);
         }
     }
     if (r == 0 && out)
@@ -449,7 +468,7 @@ int contacts_sync_to(contacts *cs, const store_contact *c, char *to)
     size_t n = 0;
     int r = devices_of(cs, c->key, &devs, &n);
     for (size_t i = 0; r == 0 && i < n; i++)
-        if (contacts_device_trusted(&devs[i])) {
+        if (contacts_device_trusted(&devs[i], clock_wall(&cs->clock))) {
             for (int b = 0; b < 32; b++)
                 snprintf(to + 2 * b, 3, "%02x", devs[i].key[b]);
             free(devs);
@@ -483,14 +502,30 @@ int contacts_sync_from(contacts *cs, const char *to, store_contact *out)
 
 /* ---- admission of a LAN device ---- */
 
+/* The note for a device of organisation contact c that the organisation
+ * no longer vouches for. */
+static void lapsed_note(const store_device *d, const store_contact *c, char *text, size_t cap)
+{
+    char fp[IDENTITY_FP_LEN + 1];
+    fp_of(d->key, fp);
+    snprintf(text, cap,
+             "a device of @%s (%s) shows no current organisation certificate and the server "
+             "has not listed it within a day: until it does, nothing for @%s goes to it and what "
+             "it sends is marked unverified. Compare fingerprints with them and run `banter "
+             "verify \"%s\"` to trust it on your word.",
+             c->account, fp, c->account, fp);
+}
+
 static int admit_known(contacts *cs, store_device *d, const char *name, const char *source,
-                       const char *addr, const char *account, contacts_admit_result *res)
+                       const char *addr, const char *account, int64_t expires_ms,
+                       contacts_admit_result *res)
 {
     store_contact c;
+    int64_t now = clock_wall(&cs->clock);
     int r = store_contact_get(cs->st, d->contact, &c);
     if (r)
         return r;
-    d->last_seen_ms = clock_wall(&cs->clock);
+    d->last_seen_ms = now;
     add_address(d, addr);
     if (strcmp(d->source, "rendezvous") == 0 || !d->source[0])
         g_strlcpy(d->source, source, sizeof d->source);
@@ -498,13 +533,27 @@ static int admit_known(contacts *cs, store_device *d, const char *name, const ch
         store_contact org;
         r = org_contact(cs, account, &org);
         if (r == 0)
-            r = join_org(cs, d, &org);
+            r = join_org(cs, d, &org, cert_until(cs, expires_ms));
         if (r == 0) {
             res->what = ADMIT_JOINED;
             res->contact = org;
             snprintf(res->text, sizeof res->text, "%s is %s of the organisation", name, account);
         }
         return r;
+    }
+    bool lapsed = contacts_trust(d, now) == TRUST_LAPSED;
+    if (account && d->trust == TRUST_CERTIFIED) { /* its certificate again, or a renewed one */
+        r = join_org(cs, d, &c, cert_until(cs, expires_ms));
+        if (r == 0 && lapsed) {
+            res->what = ADMIT_JOINED;
+            res->contact = c;
+            snprintf(res->text, sizeof res->text,
+                     "%s shows a certificate for %s again: the organisation vouches for it", name,
+                     account);
+            return 0;
+        }
+        if (r)
+            return r;
     }
     res->what = ADMIT_SAME;
     if (strcmp(d->name, name) != 0) {
@@ -524,6 +573,10 @@ static int admit_known(contacts *cs, store_device *d, const char *name, const ch
                      name, c.kind == CONTACT_LAN ? ", which is another contact's name" : "",
                      c.name);
         }
+    }
+    if (lapsed && !account && c.kind == CONTACT_ORG) {
+        res->what = ADMIT_LAPSED;
+        lapsed_note(d, &c, res->text, sizeof res->text);
     }
     res->contact = c;
     return r ? r : store_device_put(cs->st, d);
@@ -547,7 +600,8 @@ static bool trusted_device(contacts *cs, const store_contact *c, store_device *o
 }
 
 static int admit_new(contacts *cs, store_device *d, const char *name, const char *source,
-                     const char *addr, const char *account, contacts_admit_result *res)
+                     const char *addr, const char *account, int64_t expires_ms,
+                     contacts_admit_result *res)
 {
     int64_t now = clock_wall(&cs->clock);
     memset(d, 0, sizeof *d);
@@ -565,7 +619,7 @@ static int admit_new(contacts *cs, store_device *d, const char *name, const char
         res->what = ADMIT_JOINED;
         res->contact = org;
         snprintf(res->text, sizeof res->text, "%s is %s of the organisation", name, account);
-        return join_org(cs, d, &org);
+        return join_org(cs, d, &org, cert_until(cs, expires_ms));
     }
     /* A LAN contact of that name with a trusted device: this key claims it. */
     store_contact *hits = NULL;
@@ -616,7 +670,8 @@ static int admit_new(contacts *cs, store_device *d, const char *name, const char
 }
 
 int contacts_admit(contacts *cs, const uint8_t key[static 32], const char *name, const char *source,
-                   const char *addr, const char *account, contacts_admit_result *out)
+                   const char *addr, const char *account, int64_t expires_ms,
+                   contacts_admit_result *out)
 {
     memset(out, 0, sizeof *out);
     if (!name || !utf8_valid(name, strlen(name)) || strlen(name) > BANTER_MAX_NAME)
@@ -632,9 +687,9 @@ int contacts_admit(contacts *cs, const uint8_t key[static 32], const char *name,
     store_device d;
     int r = store_device_get(cs->st, key, &d);
     if (r == 0)
-        r = admit_known(cs, &d, name, source, addr, account, out);
+        r = admit_known(cs, &d, name, source, addr, account, expires_ms, out);
     else if (r == BANTER_ENOENT)
-        r = admit_new(cs, &d, name, source, addr, account, out);
+        r = admit_new(cs, &d, name, source, addr, account, expires_ms, out);
     if (r == 0)
         out->dev = d;
     return r;
@@ -795,7 +850,8 @@ static int verify_device(contacts *cs, store_device *d, char *note, size_t cap)
 {
     char fp[IDENTITY_FP_LEN + 1];
     fp_of(d->key, fp);
-    if (d->trust == TRUST_CERTIFIED) {
+    store_trust t = contacts_trust(d, clock_wall(&cs->clock));
+    if (t == TRUST_CERTIFIED) {
         snprintf(note, cap, "device %s is vouched for by the organisation", fp);
         return 0;
     }
@@ -810,6 +866,11 @@ static int verify_device(contacts *cs, store_device *d, char *note, size_t cap)
             return r;
         d->has_replaces = false;
         snprintf(note, cap, "device %s verified; it replaces the key it claimed", fp);
+    } else if (t == TRUST_LAPSED) {
+        snprintf(note, cap,
+                 "device %s verified: the organisation no longer vouches for it, it is trusted "
+                 "on your word",
+                 fp);
     } else {
         snprintf(note, cap, "device %s verified", fp);
     }
@@ -830,10 +891,11 @@ int contacts_verify(contacts *cs, const uint8_t contact[static 32], const uint8_
     for (size_t i = 0; i < n; i++)
         changed |= devs[i].trust == TRUST_CHANGED;
     size_t done = 0;
+    int64_t now = clock_wall(&cs->clock);
     for (size_t i = 0; r == 0 && i < n; i++) {
-        bool pick =
-            device ? memcmp(devs[i].key, device, 32) == 0
-                   : (changed ? devs[i].trust == TRUST_CHANGED : devs[i].trust != TRUST_CERTIFIED);
+        bool pick = device ? memcmp(devs[i].key, device, 32) == 0
+                           : (changed ? devs[i].trust == TRUST_CHANGED
+                                      : contacts_trust(&devs[i], now) != TRUST_CERTIFIED);
         if (!pick)
             continue;
         r = verify_device(cs, &devs[i], note, cap);

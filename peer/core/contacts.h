@@ -23,6 +23,18 @@
  *     a certificate never joins, hides or replaces an organisation contact:
  *     a name clash only makes the plain name ambiguous (@ACCOUNT always
  *     names the organisation's).
+ *   - The organisation's word lapses: a certified device is vouched for
+ *     until its certificate expires (shown again on every connection and
+ *     when renewed), or a day (CONTACTS_VOUCH_MS) after the server last
+ *     listed it. Past that it is TRUST_LAPSED (contacts_trust): it stays a
+ *     device of the contact, but like a changed key nothing for the
+ *     contact goes to it, what it sends is flagged as unverified, it
+ *     speaks for no group or own-account copy, and a note says why when it
+ *     connects (ADMIT_LAPSED). A valid certificate or a new listing vouches
+ *     for it again; `banter verify` makes it TRUST_VERIFIED (the person's
+ *     word, for good). So a device of an account deleted, revoked or
+ *     renamed to someone else while this node was away from the server
+ *     does not stay that account's.
  *   - When a device that was a LAN contact of its own shows a certificate,
  *     that contact is merged into the organisation contact (history kept).
  *   - The node's own account (contacts_set_self) is the "self" contact: an
@@ -47,6 +59,18 @@
 #include "core/clock.h"
 #include "core/store.h"
 #include "identity.h"
+
+/* How long the server's word for a device holds: a device list vouches
+ * for each device it names this long from when it came, and so does a
+ * certificate whose expiry is not known. The life of a certificate:
+ * rendezvous/auth.h AUTH_CERT_TTL_MS (24 h), which the node does not
+ * include (the server's module). */
+#define CONTACTS_VOUCH_MS       (24LL * 3600 * 1000)
+/* A device listed again within this long of its last listing is not
+ * written again (a login lists every contact): it lapses between
+ * CONTACTS_VOUCH_MS - CONTACTS_VOUCH_SLACK_MS and CONTACTS_VOUCH_MS after
+ * the last listing. */
+#define CONTACTS_VOUCH_SLACK_MS (3600LL * 1000)
 
 /* Room for a folded name: folding can grow a name (ß -> ss, ligatures). */
 #define CONTACTS_FOLD_MAX (4 * BANTER_MAX_NAME + 1)
@@ -75,7 +99,9 @@ typedef enum contacts_admitted {
     ADMIT_NEW,     /* a new contact with this one device (trust on first use) */
     ADMIT_RENAMED, /* a known device gave another name (text says what became of it) */
     ADMIT_CHANGED, /* a new key claimed a known contact: TRUST_CHANGED (text: the warning) */
-    ADMIT_JOINED,  /* the device is now the organisation account's (certificate) */
+    ADMIT_JOINED,  /* the device is now the organisation account's (certificate), or again */
+    ADMIT_LAPSED,  /* a device of an organisation contact the organisation no longer vouches
+                      for connected without a certificate (text: the note) */
 } contacts_admitted;
 
 typedef struct contacts_admit_result {
@@ -102,17 +128,20 @@ BANTER_WUR int contacts_revoked(contacts *cs, const uint8_t key[static 32],
 /* A LAN device proved key in a handshake and said HELLO with name (valid
  * UTF-8, at most BANTER_MAX_NAME bytes). account: the organisation account
  * named by a certificate the caller checked (signed by the pinned server,
- * for this key, valid now), or NULL. source: "lan" or "static"; addr: its
- * address. */
+ * for this key, valid now), or NULL; expires_ms: that certificate's
+ * expiry, until which the device is vouched for (0 when the caller does
+ * not know it: CONTACTS_VOUCH_MS from now). Called again with a renewed
+ * certificate. source: "lan" or "static"; addr: its address. */
 BANTER_WUR int contacts_admit(contacts *cs, const uint8_t key[static 32], const char *name,
                               const char *source, const char *addr, const char *account,
-                              contacts_admit_result *out);
+                              int64_t expires_ms, contacts_admit_result *out);
 
 /* The server lists these devices for account (an approved contact), or
  * vouches for one device (a sealed message it relayed from it): the
  * organisation contact exists, each device is a TRUST_CERTIFIED device of
- * it (a LAN contact of its own is merged in). *out receives the contact
- * when out is not NULL. */
+ * it (a LAN contact of its own is merged in), vouched for CONTACTS_VOUCH_MS
+ * from now (a device a person verified stays TRUST_VERIFIED). *out
+ * receives the contact when out is not NULL. */
 BANTER_WUR int contacts_org(contacts *cs, const char *account, const uint8_t (*devs)[32],
                             size_t ndev, store_contact *out);
 
@@ -159,8 +188,10 @@ BANTER_WUR int contacts_resolve(contacts *cs, const char *query, uint8_t key[sta
 
 /* A person compared fingerprints. device NULL: the contact's device in
  * TRUST_CHANGED if there is one (it replaces the key it claimed), else
- * every device of the contact not certified by the organisation. *note
- * (cap bytes) says what was done. BANTER_ENOENT. */
+ * every device of the contact the organisation does not vouch for now
+ * (lapsed ones included): they become TRUST_VERIFIED. A device the
+ * organisation vouches for now is left as it is. *note (cap bytes) says
+ * what was done. BANTER_ENOENT. */
 BANTER_WUR int contacts_verify(contacts *cs, const uint8_t contact[static 32],
                                const uint8_t *device, char *note, size_t cap);
 
@@ -168,8 +199,13 @@ BANTER_WUR int contacts_verify(contacts *cs, const uint8_t contact[static 32],
  * devices is in TRUST_CHANGED (BANTER_EKEYMISMATCH). BANTER_ENOENT. */
 BANTER_WUR int contacts_may_send(contacts *cs, const uint8_t contact[static 32]);
 
-/* Whether a copy of a message may go to this device: known, verified or
- * certified. */
-bool contacts_device_trusted(const store_device *d);
+/* A device's trust at now_ms: its stored trust, but TRUST_LAPSED for a
+ * TRUST_CERTIFIED device at or past its vouched_until_ms. Every check of
+ * a device's trust and every listing goes through this (or the next). */
+store_trust contacts_trust(const store_device *d, int64_t now_ms);
+/* Whether the device speaks for its contact at now_ms and a copy of a
+ * message for the contact may go to it: known, verified, or certified and
+ * still vouched for (contacts_trust). */
+bool contacts_device_trusted(const store_device *d, int64_t now_ms);
 
 #endif

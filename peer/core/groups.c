@@ -98,7 +98,8 @@ static int member_of(groups *g, const uint8_t dev[static 32],
 {
     store_device d;
     store_contact c;
-    if (store_device_get(g->st, dev, &d) != 0 || !contacts_device_trusted(&d) ||
+    if (store_device_get(g->st, dev, &d) != 0 ||
+        !contacts_device_trusted(&d, clock_wall(&g->clock)) ||
         store_contact_get(g->st, d.contact, &c) != 0)
         return BANTER_EPERM;
     if (c.kind == CONTACT_ORG)
@@ -118,7 +119,8 @@ static void devices_of(groups *g, const char *id, GArray *devs)
         if (store_contact_by_account(g->st, id + 1, &c) == 0 &&
             store_device_list(g->st, c.key, &list, &n) == 0)
             for (size_t i = 0; i < n; i++)
-                if (contacts_device_trusted(&list[i]) && memcmp(list[i].key, g->own, 32) != 0)
+                if (contacts_device_trusted(&list[i], clock_wall(&g->clock)) &&
+                    memcmp(list[i].key, g->own, 32) != 0)
                     g_array_append_vals(devs, list[i].key, 1);
         free(list);
         return;
@@ -126,8 +128,8 @@ static void devices_of(groups *g, const char *id, GArray *devs)
     uint8_t key[32];
     size_t kn = 0;
     if (sodium_hex2bin(key, 32, id, strlen(id), NULL, &kn, NULL) == 0 && kn == 32 &&
-        store_device_get(g->st, key, &one) == 0 && contacts_device_trusted(&one) &&
-        memcmp(one.key, g->own, 32) != 0)
+        store_device_get(g->st, key, &one) == 0 &&
+        contacts_device_trusted(&one, clock_wall(&g->clock)) && memcmp(one.key, g->own, 32) != 0)
         g_array_append_vals(devs, one.key, 1);
 }
 
@@ -169,7 +171,7 @@ int groups_member_id(groups *g, const char *query, char *out, char *why, size_t 
     }
     r = store_device_list(g->st, key, &list, &n);
     for (size_t i = 0; r == 0 && i < n; i++)
-        if (contacts_device_trusted(&list[i])) {
+        if (contacts_device_trusted(&list[i], clock_wall(&g->clock))) {
             sodium_bin2hex(out, GSTATE_MEMBER_MAX + 1, list[i].key, 32);
             free(list);
             return 0;

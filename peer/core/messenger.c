@@ -115,7 +115,8 @@ static bool copy_counts(messenger *m, const store_copy *c)
 {
     store_device d;
     store_contact self;
-    return store_device_get(m->st, c->device, &d) == 0 && contacts_device_trusted(&d) &&
+    return store_device_get(m->st, c->device, &d) == 0 &&
+           contacts_device_trusted(&d, clock_wall(&m->clock)) &&
            !(contacts_self_known(m->cs) && contacts_self(m->cs, &self) == 0 &&
              memcmp(d.contact, self.key, 32) == 0);
 }
@@ -281,7 +282,7 @@ static int trusted_devices(messenger *m, const uint8_t key[static 32], store_dev
     size_t k = 0;
     int r = store_device_list(m->st, key, out, n);
     for (size_t i = 0; r == 0 && i < *n; i++)
-        if (contacts_device_trusted(&(*out)[i]))
+        if (contacts_device_trusted(&(*out)[i], clock_wall(&m->clock)))
             (*out)[k++] = (*out)[i];
     if (r == 0)
         *n = k;
@@ -352,7 +353,8 @@ static void flush_group(messenger *m, const uint8_t handle[static 32])
             GBytes *key = g_bytes_new(copies[k].device, 32);
             if (copies[k].state != COPY_PENDING || g_hash_table_contains(seen, key) ||
                 store_device_get(m->st, copies[k].device, &d) != 0 ||
-                !contacts_device_trusted(&d) || store_contact_get(m->st, d.contact, &c) != 0) {
+                !contacts_device_trusted(&d, clock_wall(&m->clock)) ||
+                store_contact_get(m->st, d.contact, &c) != 0) {
                 g_bytes_unref(key);
                 continue;
             }
@@ -617,7 +619,8 @@ static int received_sync(messenger *m, const store_contact *from, const store_de
 {
     store_contact conv;
     /* Only a trusted device of the node's own account speaks for it. */
-    if (!contacts_is_self(m->cs, from) || !contacts_device_trusted(d) || chat->broadcast)
+    if (!contacts_is_self(m->cs, from) || !contacts_device_trusted(d, clock_wall(&m->clock)) ||
+        chat->broadcast)
         return BANTER_EPERM;
     int r = contacts_sync_from(m->cs, chat->to, &conv);
     if (r == BANTER_ENOENT)
@@ -659,15 +662,16 @@ int messenger_received(messenger *m, const uint8_t device[static 32], const stru
         return received_sync(m, &c, &d, chat);
     if (contacts_is_self(m->cs, &c))
         return BANTER_EPERM; /* an own device writes copies only ("to"), never to itself */
-    store_msg sm = {.dir = STORE_IN,
-                    .state = STORE_RECEIVED,
-                    .has_device = true,
-                    .flags = d.trust == TRUST_CHANGED ? STORE_MSG_UNTRUSTED : 0,
-                    .broadcast = chat->broadcast,
-                    .ts_ms = chat->ts_ms,
-                    .stored_ms = clock_wall(&m->clock),
-                    .body = chat->body,
-                    .body_len = chat->body_len};
+    store_msg sm = {
+        .dir = STORE_IN,
+        .state = STORE_RECEIVED,
+        .has_device = true,
+        .flags = contacts_device_trusted(&d, clock_wall(&m->clock)) ? 0 : STORE_MSG_UNTRUSTED,
+        .broadcast = chat->broadcast,
+        .ts_ms = chat->ts_ms,
+        .stored_ms = clock_wall(&m->clock),
+        .body = chat->body,
+        .body_len = chat->body_len};
     memcpy(sm.id, chat->id, MSG_ID_LEN);
     memcpy(sm.contact, c.key, 32);
     memcpy(sm.device, device, 32);

@@ -16,7 +16,16 @@ typedef struct org_info { /* an organisation contact as the server described it 
     char status[16];
     char text[129];
     char display_name[65];
+    uint8_t (*devs)[32]; /* approved: the devices the server lists now (g_free) */
+    size_t ndev;
 } org_info;
+
+static void org_info_free(gpointer p)
+{
+    org_info *o = p;
+    g_free(o->devs);
+    g_free(o);
+}
 
 struct node {
     GMainContext *ctx;
@@ -44,6 +53,9 @@ struct node {
     uint32_t pol_history_days; /* ... keeps history this many days, 0: for good */
     guint retention;           /* the hourly pruning while pol_history_days > 0 */
     guint retry;               /* the messenger's retry timer, while copies are in flight */
+    guint vouch;               /* while logged in: the server's lists still hold (on_vouch) */
+    uint8_t (*own)[32];        /* the devices the server lists for the own account (g_free) */
+    size_t nown;
 };
 
 static guint key_hash(gconstpointer k)
@@ -277,7 +289,7 @@ int node_new(node **out, const node_init *init, char *why, size_t cap)
     identity_fingerprint(identity_public(init->id), n->fp);
     n->subs = g_array_new(FALSE, FALSE, sizeof(sub));
     n->up = g_hash_table_new_full(key_hash, key_equal, g_free, g_free);
-    n->org = g_hash_table_new_full(key_hash, key_equal, g_free, g_free);
+    n->org = g_hash_table_new_full(key_hash, key_equal, g_free, org_info_free);
     messenger_callbacks mc = {on_received, on_settled, on_deferred};
     xfer_callbacks xc = {xfer_conn_for, xfer_event, xfer_auto, xfer_max_file};
     int r = contacts_new(&n->cs, n->st, n->server_fpd, &n->clock);
@@ -318,6 +330,9 @@ void node_free(node *n)
         g_source_remove(n->retry);
     if (n->retention)
         g_source_remove(n->retention);
+    if (n->vouch)
+        g_source_remove(n->vouch);
+    g_free(n->own);
     xfer_mgr_free(n->xm);
     groups_free(n->gr);
     messenger_free(n->mr);
@@ -371,6 +386,11 @@ bool node_device_online(node *n, const uint8_t device[static 32])
     return g_hash_table_contains(n->up, device);
 }
 
+bool node_device_trusted(node *n, const store_device *d)
+{
+    return contacts_device_trusted(d, clock_wall(&n->clock));
+}
+
 bool node_reachable(node *n, const uint8_t key[static 32])
 {
     const org_info *o = org_of(n, key);
@@ -381,6 +401,7 @@ static void fill_device(node *n, const store_device *d, node_device_info *out)
 {
     memset(out, 0, sizeof *out);
     out->dev = *d;
+    out->dev.trust = contacts_trust(d, clock_wall(&n->clock)); /* lapsed: shown so */
     identity_fingerprint(d->key, out->fingerprint);
     const char *addr = g_hash_table_lookup(n->up, d->key);
     out->online = addr != NULL;
@@ -391,7 +412,8 @@ static void fill_device(node *n, const store_device *d, node_device_info *out)
         return;
     store_contact c;
     if (store_contact_get(n->st, d->contact, &c) == 0 && c.kind == CONTACT_ORG &&
-        org_present(n, c.key) && n->relay_online && contacts_device_trusted(d))
+        org_present(n, c.key) && n->relay_online &&
+        contacts_device_trusted(d, clock_wall(&n->clock)))
         g_strlcpy(out->route, "server", sizeof out->route);
 }
 
@@ -612,7 +634,7 @@ int node_file_device(node *n, const uint8_t key[static 32], uint8_t dev[static 3
     /* A connected trusted device first; else the one seen last. */
     const store_device *pick = NULL;
     for (size_t i = 0; i < k; i++) {
-        if (!contacts_device_trusted(&devs[i]))
+        if (!contacts_device_trusted(&devs[i], clock_wall(&n->clock)))
             continue;
         bool up = g_hash_table_contains(n->up, devs[i].key);
         if (!pick || (up && !g_hash_table_contains(n->up, pick->key)) ||
@@ -641,7 +663,7 @@ static int admit(node *n, const uint8_t key[static 32], const char *name, const 
                  const char *addr, const char *account, contacts_admitted *what)
 {
     contacts_admit_result res;
-    int r = contacts_admit(n->cs, key, name, source, addr, account, &res);
+    int r = contacts_admit(n->cs, key, name, source, addr, account, 0, &res);
     *what = res.what;
     if (r) {
         if (r == BANTER_EINVAL)
@@ -662,6 +684,7 @@ static int admit(node *n, const uint8_t key[static 32], const char *name, const 
         break;
     case ADMIT_NEW:
     case ADMIT_JOINED:
+    case ADMIT_LAPSED:
         emit(n, NODE_EV_CONTACTS, &res.contact, key, NULL, res.text[0] ? res.text : NULL);
         break;
     case ADMIT_SAME:
@@ -833,6 +856,9 @@ void node_org_update(node *n, const node_org_entry *e)
     g_strlcpy(o->status, status, sizeof o->status);
     g_strlcpy(o->text, e->text, sizeof o->text);
     g_strlcpy(o->display_name, e->display_name ? e->display_name : "", sizeof o->display_name);
+    g_free(o->devs); /* what on_vouch takes as listed again */
+    o->devs = approved && e->ndev ? g_memdup2(e->devs, e->ndev * 32) : NULL;
+    o->ndev = o->devs ? e->ndev : 0;
     bool now = org_present(n, key) || lan_up_count(n, key) > 0;
     if (was != now)
         emit(n, now ? NODE_EV_ONLINE : NODE_EV_OFFLINE, &c, NULL, NULL, NULL);
@@ -891,6 +917,9 @@ void node_set_account(node *n, const char *account)
 void node_self_update(node *n, const uint8_t (*devs)[32], size_t ndev)
 {
     store_contact self;
+    g_free(n->own);
+    n->own = ndev ? g_memdup2(devs, ndev * 32) : NULL;
+    n->nown = n->own ? ndev : 0;
     int r = contacts_self_devices(n->cs, devs, ndev);
     if (r == 0)
         r = contacts_self(n->cs, &self);
@@ -904,9 +933,57 @@ void node_self_update(node *n, const uint8_t (*devs)[32], size_t ndev)
 
 bool node_org_online(const node *n) { return n->relay_online; }
 
+/* While the node is logged in, the server's lists of its approved
+ * contacts' devices and of its own still hold (it sends every change on
+ * the session): they are taken as listed again, so those devices do not
+ * lapse a day after the lists came at login. Only the devices the lists
+ * name: one certified on the LAN alone is vouched for by its certificate. */
+static gboolean on_vouch(gpointer ud)
+{
+    node *n = ud;
+    GHashTableIter it;
+    gpointer k, v;
+    if (!n->relay_online)
+        return G_SOURCE_CONTINUE;
+    g_hash_table_iter_init(&it, n->org);
+    while (g_hash_table_iter_next(&it, &k, &v)) {
+        const org_info *o = v;
+        store_contact c;
+        if (o->ndev && strcmp(o->state, "approved") == 0 && store_contact_get(n->st, k, &c) == 0 &&
+            c.kind == CONTACT_ORG &&
+            contacts_org(n->cs, c.account, (const uint8_t(*)[32])o->devs, o->ndev, NULL) != 0)
+            g_printerr("banter: cannot keep the server's word for %s's devices\n", c.account);
+    }
+    store_contact self;
+    if (n->nown && contacts_self(n->cs, &self) == 0 &&
+        contacts_org(n->cs, self.account, (const uint8_t(*)[32])n->own, n->nown, NULL) != 0)
+        g_printerr("banter: cannot keep the server's word for this account's devices\n");
+    return G_SOURCE_CONTINUE;
+}
+
 void node_org_session(node *n, bool logged_in)
 {
     n->relay_online = logged_in;
-    if (!logged_in)
-        node_org_offline(n);
+    if (logged_in && !n->vouch)
+        n->vouch = g_timeout_add_seconds(NODE_VOUCH_S, on_vouch, n);
+    if (!logged_in && n->vouch) {
+        g_source_remove(n->vouch);
+        n->vouch = 0;
+    }
+    if (logged_in)
+        return;
+    /* Only the lists of the session to come hold then. */
+    GHashTableIter it;
+    gpointer v;
+    g_hash_table_iter_init(&it, n->org);
+    while (g_hash_table_iter_next(&it, NULL, &v)) {
+        org_info *o = v;
+        g_free(o->devs);
+        o->devs = NULL;
+        o->ndev = 0;
+    }
+    g_free(n->own);
+    n->own = NULL;
+    n->nown = 0;
+    node_org_offline(n);
 }

@@ -141,6 +141,9 @@ BANTER_WUR int node_peers(node *n, node_peer_info **out, size_t *count);
 BANTER_WUR int node_peer_info_get(node *n, const uint8_t key[static 32], node_peer_info *out);
 /* Whether the device is connected on the LAN now. */
 bool node_device_online(node *n, const uint8_t device[static 32]);
+/* Whether the device speaks for its contact now (contacts_device_trusted at
+ * the node's clock: a certified device whose vouching lapsed does not). */
+bool node_device_trusted(node *n, const store_device *d);
 /* Whether the contact is reachable now (a device on the LAN, or an
  * approved account while the relay is logged in). */
 bool node_reachable(node *n, const uint8_t key[static 32]);
@@ -254,7 +257,12 @@ void node_org_offline(node *n);
  * pair): the device is the account's. */
 BANTER_WUR int node_org_device(node *n, const char *account, const uint8_t dev[static 32]);
 /* The relay is logged in (or not): whether approved accounts count as
- * reachable. */
+ * reachable. While it is, every NODE_VOUCH_S the devices the server
+ * last listed for each approved account and for the node's own are taken
+ * as listed again (contacts_org): the server sends every change on the
+ * session, so the lists still hold, and a device does not lapse only
+ * because the node stayed logged in for a day. */
+#define NODE_VOUCH_S (CONTACTS_VOUCH_MS / 4 / 1000)
 void node_org_session(node *n, bool logged_in);
 /* This node's own organisation account (its certificate, or the login):
  * its other devices get a copy of what this one sends (contacts.h, the

@@ -256,11 +256,21 @@ static const char *const migrations[] = {
     " id BLOB PRIMARY KEY CHECK (length(id) = 16),"
     " deleted INTEGER NOT NULL) WITHOUT ROWID;"
     "CREATE INDEX IF NOT EXISTS group_tombstones_deleted ON group_tombstones (deleted);",
+    /* 12 -> 13: the organisation's vouching for a device lapses
+     * (docs/protocol.md, "Certificates on the LAN"): until when, in ms
+     * since the epoch, a certified device is the organisation's (0 for a
+     * device that is not certified). A device certified before this step
+     * kept no time: it is vouched for a day from the migration (the life
+     * of a certificate, rendezvous/auth.h AUTH_CERT_TTL_MS), not for good. */
+    "ALTER TABLE devices ADD COLUMN vouched_until INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE devices SET vouched_until = CAST(strftime('%s', 'now') AS INTEGER) * 1000 + 86400000"
+    " WHERE trust = 4;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
 #define CONTACT_COLS "key, kind, account, name, created"
-#define DEVICE_COLS  "key, contact, name, trust, source, addresses, first_seen, last_seen, replaces"
+#define DEVICE_COLS                                                                                \
+    "key, contact, name, trust, source, addresses, first_seen, last_seen, replaces, vouched_until"
 #define MSG_COLS                                                                                   \
     "seq, id, contact, device, dir, state, flags, broadcast, ts, stored, body, error, grp, gpos,"  \
     " sealed"
@@ -313,10 +323,11 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_CONTACT_ACCOUNT] = "SELECT " CONTACT_COLS " FROM contacts WHERE account = ?1",
     [S_CONTACT_LIST] = "SELECT " CONTACT_COLS " FROM contacts ORDER BY name, key",
     [S_DEVICE_PUT] = "INSERT INTO devices (" DEVICE_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7,"
-                     " ?8, ?9) ON CONFLICT (key) DO UPDATE SET contact = excluded.contact,"
+                     " ?8, ?9, ?10) ON CONFLICT (key) DO UPDATE SET contact = excluded.contact,"
                      " name = excluded.name, trust = excluded.trust, source = excluded.source,"
                      " addresses = excluded.addresses, first_seen = excluded.first_seen,"
-                     " last_seen = excluded.last_seen, replaces = excluded.replaces",
+                     " last_seen = excluded.last_seen, replaces = excluded.replaces,"
+                     " vouched_until = excluded.vouched_until",
     [S_DEVICE_GET] = "SELECT " DEVICE_COLS " FROM devices WHERE key = ?1",
     [S_DEVICE_LIST] = "SELECT " DEVICE_COLS " FROM devices WHERE contact = ?1"
                       " ORDER BY first_seen, key",
@@ -800,6 +811,7 @@ static int read_device(store *st, sqlite3_stmt *s, void *item)
         }
         d->has_replaces = true;
     }
+    d->vouched_until_ms = sqlite3_column_int64(s, 9);
     return 0;
 }
 
@@ -832,6 +844,8 @@ int store_device_put(store *st, const store_device *d)
         rc = sqlite3_bind_int64(s, 8, d->last_seen_ms);
     if (rc == SQLITE_OK)
         rc = d->has_replaces ? bind_key(s, 9, d->replaces) : sqlite3_bind_null(s, 9);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 10, d->trust == TRUST_CERTIFIED ? d->vouched_until_ms : 0);
     return bound_done(st, s, rc);
 }
 
@@ -1308,6 +1322,8 @@ const char *store_trust_name(store_trust t)
         return "changed";
     case TRUST_CERTIFIED:
         return "certified";
+    case TRUST_LAPSED:
+        return "lapsed";
     }
     return "unknown";
 }

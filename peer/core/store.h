@@ -43,7 +43,10 @@ typedef enum store_trust {
     TRUST_KNOWN = 1,     /* key accepted on first contact (TOFU) */
     TRUST_VERIFIED = 2,  /* a person compared fingerprints: `banter verify` */
     TRUST_CHANGED = 3,   /* a new key claimed a known contact: nothing sent to it */
-    TRUST_CERTIFIED = 4, /* the organisation's server vouches for it (certificate, device list) */
+    TRUST_CERTIFIED = 4, /* the organisation's server vouches for it (certificate, device list),
+                            until vouched_until_ms */
+    TRUST_LAPSED = 5,    /* never stored: what contacts_trust says of a TRUST_CERTIFIED device
+                            past its vouched_until_ms (only in listings and checks) */
 } store_trust;
 
 typedef enum store_kind {
@@ -70,6 +73,10 @@ typedef struct store_device {
     int64_t last_seen_ms;
     bool has_replaces; /* TRUST_CHANGED: the device key it would replace */
     uint8_t replaces[STORE_KEYLEN];
+    /* TRUST_CERTIFIED: until when (ms since the epoch) the organisation
+     * vouches for it (a certificate's expiry, a device list's time plus a
+     * day); stored as 0 for any other trust. */
+    int64_t vouched_until_ms;
 } store_device;
 
 typedef enum store_dir { STORE_IN = 0, STORE_OUT = 1 } store_dir;
@@ -258,7 +265,7 @@ BANTER_WUR int store_copies(store *st, int64_t seq, store_copy **out, size_t *n)
  * store_close (it is not saved in the file). BANTER_EINVAL when pages < 1. */
 BANTER_WUR int store_set_max_pages(store *st, int64_t pages);
 
-/* "new", "known", "verified", "changed", "certified"; "unknown" for any
+/* "new", "known", "verified", "changed", "certified", "lapsed"; "unknown" for any
  * other value. */
 const char *store_trust_name(store_trust t);
 

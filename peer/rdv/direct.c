@@ -53,7 +53,7 @@ static bool own_account(direct *d, const char *user, node_peer_info *pi)
  * connection now. */
 static bool to_reach(direct *d, const store_device *dev)
 {
-    return contacts_device_trusted(dev) && memcmp(dev->key, d->self, 32) != 0 &&
+    return node_device_trusted(d->n, dev) && memcmp(dev->key, d->self, 32) != 0 &&
            !lan_conn(d->l, dev->key);
 }
 
@@ -178,7 +178,7 @@ static bool il_allowed(void *ud, const char *account, const uint8_t dev[static 3
         strcmp(pi->contact.account, account) == 0 && (own || strcmp(pi->state, "approved") == 0))
         for (size_t i = 0; i < pi->ndev && !ok; i++)
             ok = memcmp(pi->devs[i].dev.key, dev, 32) == 0 &&
-                 contacts_device_trusted(&pi->devs[i].dev);
+                 node_device_trusted(d->n, &pi->devs[i].dev);
     g_free(pi);
     return ok;
 }

@@ -81,7 +81,8 @@ static contacts_admit_result admit(struct fixture *f, uint8_t seed, const char *
     contacts_admit_result res;
     fill_key(key, seed);
     f->wall += 1000;
-    assert_int_equal(contacts_admit(f->cs, key, name, "lan", "198.18.0.2:7070", account, &res), 0);
+    assert_int_equal(contacts_admit(f->cs, key, name, "lan", "198.18.0.2:7070", account, 0, &res),
+                     0);
     if (res.what != want)
         print_error("admit %u as \"%s\": %d, wanted %d (%s)\n", seed, name, res.what, want,
                     res.text);
@@ -152,6 +153,53 @@ static size_t history_len(struct fixture *f, const uint8_t contact[32])
     assert_int_equal(store_history(f->st, contact, 0, 1000, &h, &n), 0);
     store_msgs_free(h, n);
     return n;
+}
+
+/* Admit the device of seed showing a certificate for account that
+ * expires at expires_ms (the clock does not move). */
+static contacts_admit_result admit_cert(struct fixture *f, uint8_t seed, const char *name,
+                                        const char *account, int64_t expires_ms,
+                                        contacts_admitted want)
+{
+    uint8_t key[32];
+    contacts_admit_result res;
+    fill_key(key, seed);
+    assert_int_equal(
+        contacts_admit(f->cs, key, name, "lan", "198.18.0.2:7070", account, expires_ms, &res), 0);
+    if (res.what != want)
+        print_error("admit %u as \"%s\": %d, wanted %d (%s)\n", seed, name, res.what, want,
+                    res.text);
+    assert_int_equal(res.what, want);
+    return res;
+}
+
+/* Whether the device of seed speaks for its contact now. */
+static bool trusted_now(struct fixture *f, uint8_t seed)
+{
+    store_device d;
+    uint8_t key[32];
+    fill_key(key, seed);
+    assert_int_equal(store_device_get(f->st, key, &d), 0);
+    return contacts_device_trusted(&d, f->wall);
+}
+
+/* How many devices of contact a message to it goes to now (the
+ * messenger's rule: contacts_device_trusted), and whether seed is one. */
+static size_t sent_to(struct fixture *f, const uint8_t contact[32], uint8_t seed, bool *has)
+{
+    store_device *all = NULL;
+    size_t n = 0, k = 0;
+    uint8_t key[32];
+    fill_key(key, seed);
+    *has = false;
+    assert_int_equal(store_device_list(f->st, contact, &all, &n), 0);
+    for (size_t i = 0; i < n; i++)
+        if (contacts_device_trusted(&all[i], f->wall)) {
+            k++;
+            *has |= memcmp(all[i].key, key, 32) == 0;
+        }
+    free(all);
+    return k;
 }
 
 /* ---- names ---- */
@@ -273,7 +321,7 @@ static void test_tofu(void **state)
     assert_string_equal(r.text, "");
     int64_t first = r.dev.first_seen_ms;
     assert_int_equal(r.dev.last_seen_ms, first);
-    assert_true(contacts_device_trusted(&r.dev));
+    assert_true(contacts_device_trusted(&r.dev, f->wall));
     assert_int_equal(contacts_may_send(f->cs, r.contact.key), 0);
     /* Stored as said. */
     store_device d = device_of(f, 1);
@@ -302,12 +350,13 @@ static void test_tofu(void **state)
     uint8_t key[32];
     fill_key(key, 3);
     contacts_admit_result res;
-    assert_int_equal(contacts_admit(f->cs, key, "bad\xff", "lan", "", NULL, &res), BANTER_EINVAL);
+    assert_int_equal(contacts_admit(f->cs, key, "bad\xff", "lan", "", NULL, 0, &res),
+                     BANTER_EINVAL);
     char longname[BANTER_MAX_NAME + 2];
     memset(longname, 'a', sizeof longname - 1);
     longname[sizeof longname - 1] = '\0';
-    assert_int_equal(contacts_admit(f->cs, key, longname, "lan", "", NULL, &res), BANTER_EINVAL);
-    assert_int_equal(contacts_admit(f->cs, key, NULL, "lan", "", NULL, &res), BANTER_EINVAL);
+    assert_int_equal(contacts_admit(f->cs, key, longname, "lan", "", NULL, 0, &res), BANTER_EINVAL);
+    assert_int_equal(contacts_admit(f->cs, key, NULL, "lan", "", NULL, 0, &res), BANTER_EINVAL);
     assert_int_equal(store_device_get(f->st, key, &d), BANTER_ENOENT);
     assert_int_equal(ncontacts(f), 2);
     /* The longest name is fine. */
@@ -365,7 +414,7 @@ static void test_names_shown_as_compared(void **state)
     fill_key(key, 7);
     store_device d;
     contacts_admit_result res;
-    assert_int_equal(contacts_admit(f->cs, key, "\xe2\x80\x8b@ ", "lan", "", NULL, &res),
+    assert_int_equal(contacts_admit(f->cs, key, "\xe2\x80\x8b@ ", "lan", "", NULL, 0, &res),
                      BANTER_EINVAL);
     assert_int_equal(store_device_get(f->st, key, &d), BANTER_ENOENT);
 }
@@ -384,7 +433,7 @@ static void test_new_key_claims_known_name(void **state)
         assert_int_equal(r.dev.trust, TRUST_CHANGED);
         assert_true(r.dev.has_replaces);
         assert_memory_equal(r.dev.replaces, bob.dev.key, 32);
-        assert_false(contacts_device_trusted(&r.dev));
+        assert_false(contacts_device_trusted(&r.dev, f->wall));
         /* The warning shows both real fingerprints. */
         char ofp[IDENTITY_FP_LEN + 1], nfp[IDENTITY_FP_LEN + 1];
         identity_fingerprint(bob.dev.key, ofp);
@@ -652,7 +701,7 @@ static void test_no_server(void **state)
     uint8_t key[32];
     fill_key(key, 1);
     contacts_admit_result r;
-    assert_int_equal(contacts_admit(cs, key, "carol", "lan", "", "carol", &r), 0);
+    assert_int_equal(contacts_admit(cs, key, "carol", "lan", "", "carol", 0, &r), 0);
     assert_int_equal(r.what, ADMIT_NEW);
     assert_int_equal(r.contact.kind, CONTACT_LAN);
     assert_int_equal(r.dev.trust, TRUST_KNOWN);
@@ -688,7 +737,7 @@ static void test_org_device_list(void **state)
     for (size_t i = 0; i < n; i++) {
         assert_int_equal(list[i].trust, TRUST_CERTIFIED);
         assert_string_equal(list[i].source, "rendezvous");
-        assert_true(contacts_device_trusted(&list[i]));
+        assert_true(contacts_device_trusted(&list[i], f->wall));
     }
     free(list);
     /* Listed again: nothing changes, not even when they were seen. */
@@ -718,6 +767,160 @@ static void test_org_device_list(void **state)
     assert_int_equal(device_of(f, 30).trust, TRUST_CERTIFIED);
     assert_int_equal(history_len(f, org.key), 1);
     assert_int_equal(ncontacts(f), 1);
+}
+
+#define HOUR_MS (3600LL * 1000)
+
+/* A certificate vouches until it expires: the device connecting later
+ * without one is lapsed (nothing for the account goes to it, a note says
+ * why), until it shows a valid one again. */
+static void test_certificate_lapses(void **state)
+{
+    struct fixture *f = *state;
+    int64_t t0 = f->wall;
+    contacts_admit_result r = admit_cert(f, 40, "ada-laptop", "ada", t0 + HOUR_MS, ADMIT_JOINED);
+    store_contact org = r.contact;
+    assert_int_equal(device_of(f, 40).vouched_until_ms, t0 + HOUR_MS);
+    assert_int_equal(contacts_trust(&r.dev, t0), TRUST_CERTIFIED);
+    /* Within the certificate's life, no certificate on a connection
+     * changes nothing. */
+    f->wall = t0 + HOUR_MS / 2;
+    r = admit_cert(f, 40, "ada-laptop", NULL, 0, ADMIT_SAME);
+    assert_true(trusted_now(f, 40));
+    /* Past its expiry, connecting without one: lapsed, still ada's device. */
+    f->wall = t0 + 2 * HOUR_MS;
+    assert_false(trusted_now(f, 40));
+    r = admit_cert(f, 40, "ada-laptop", NULL, 0, ADMIT_LAPSED);
+    assert_memory_equal(r.contact.key, org.key, 32);
+    assert_memory_equal(r.dev.contact, org.key, 32);
+    assert_int_equal(r.dev.trust, TRUST_CERTIFIED); /* as stored */
+    assert_int_equal(contacts_trust(&r.dev, f->wall), TRUST_LAPSED);
+    assert_false(contacts_device_trusted(&r.dev, f->wall));
+    assert_non_null(strstr(r.text, "a device of @ada"));
+    assert_non_null(strstr(r.text, "no current organisation certificate"));
+    assert_non_null(strstr(r.text, "banter verify"));
+    bool has;
+    assert_int_equal(sent_to(f, org.key, 40, &has), 0);
+    assert_string_equal(store_trust_name(TRUST_LAPSED), "lapsed");
+    /* Said again at each connection while it lasts. */
+    r = admit_cert(f, 40, "ada-laptop", NULL, 0, ADMIT_LAPSED);
+    /* A valid certificate: vouched for again at once, until its expiry. */
+    r = admit_cert(f, 40, "ada-laptop", "ada", f->wall + 24 * HOUR_MS, ADMIT_JOINED);
+    assert_non_null(strstr(r.text, "again"));
+    assert_true(trusted_now(f, 40));
+    assert_int_equal(device_of(f, 40).vouched_until_ms, f->wall + 24 * HOUR_MS);
+    assert_int_equal(sent_to(f, org.key, 40, &has), 1);
+    assert_true(has);
+    /* A renewal extends it; an older certificate shown does not shorten it. */
+    r = admit_cert(f, 40, "ada-laptop", "ada", f->wall + 30 * HOUR_MS, ADMIT_SAME);
+    assert_int_equal(device_of(f, 40).vouched_until_ms, f->wall + 30 * HOUR_MS);
+    r = admit_cert(f, 40, "ada-laptop", "ada", f->wall + 3 * HOUR_MS, ADMIT_SAME);
+    assert_int_equal(device_of(f, 40).vouched_until_ms, f->wall + 30 * HOUR_MS);
+    /* Not told the expiry: a day from now. */
+    r = admit_cert(f, 41, "ada-phone", "ada", 0, ADMIT_JOINED);
+    assert_int_equal(device_of(f, 41).vouched_until_ms, f->wall + CONTACTS_VOUCH_MS);
+
+    /* A lapsed device is accepted by a person who compared fingerprints:
+     * verified, for good; a device still vouched for is left certified. */
+    f->wall += 31 * HOUR_MS;
+    uint8_t k40[32];
+    fill_key(k40, 40);
+    char note[256];
+    assert_int_equal(contacts_verify(f->cs, org.key, k40, note, sizeof note), 0);
+    assert_non_null(strstr(note, "no longer vouches"));
+    assert_int_equal(device_of(f, 40).trust, TRUST_VERIFIED);
+    f->wall += 365 * 24 * HOUR_MS;
+    assert_true(trusted_now(f, 40));
+    r = admit_cert(f, 40, "ada-laptop", NULL, 0, ADMIT_SAME);
+    assert_int_equal(r.text[0], '\0');
+}
+
+/* The server's listing vouches for a day: a device lapses 24 h after the
+ * last listing unless listed again (a relisting within the hour writes
+ * nothing). */
+static void test_listing_lapses(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t devs[2][32];
+    fill_key(devs[0], 60);
+    fill_key(devs[1], 61);
+    int64_t t0 = f->wall;
+    store_contact org;
+    assert_int_equal(contacts_org(f->cs, "dave", (const uint8_t(*)[32])devs, 2, &org), 0);
+    assert_int_equal(device_of(f, 60).vouched_until_ms, t0 + CONTACTS_VOUCH_MS);
+    f->wall = t0 + CONTACTS_VOUCH_MS - 1;
+    assert_true(trusted_now(f, 60));
+    f->wall = t0 + CONTACTS_VOUCH_MS;
+    assert_false(trusted_now(f, 60));
+    assert_false(trusted_now(f, 61));
+    bool has;
+    assert_int_equal(sent_to(f, org.key, 60, &has), 0);
+    /* Listed again (only one of them): that one is vouched for a day more. */
+    f->wall = t0 + CONTACTS_VOUCH_MS + 5;
+    assert_int_equal(contacts_org(f->cs, "dave", (const uint8_t(*)[32])devs, 1, NULL), 0);
+    assert_true(trusted_now(f, 60));
+    assert_false(trusted_now(f, 61));
+    int64_t t1 = f->wall;
+    /* Within the hour: not written again; after it: a day from then. */
+    f->wall = t1 + HOUR_MS / 2;
+    assert_int_equal(contacts_org(f->cs, "dave", (const uint8_t(*)[32])devs, 1, NULL), 0);
+    assert_int_equal(device_of(f, 60).vouched_until_ms, t1 + CONTACTS_VOUCH_MS);
+    f->wall = t1 + 2 * HOUR_MS;
+    assert_int_equal(contacts_org(f->cs, "dave", (const uint8_t(*)[32])devs, 1, NULL), 0);
+    assert_int_equal(device_of(f, 60).vouched_until_ms, t1 + 2 * HOUR_MS + CONTACTS_VOUCH_MS);
+    f->wall = t1 + CONTACTS_VOUCH_MS + HOUR_MS;
+    assert_true(trusted_now(f, 60));
+    /* The node's own account's other devices lapse the same way. */
+    uint8_t own[32];
+    fill_key(own, 99);
+    contacts_set_self(f->cs, "me", own);
+    uint8_t mine[1][32];
+    fill_key(mine[0], 62);
+    assert_int_equal(contacts_self_devices(f->cs, (const uint8_t(*)[32])mine, 1), 0);
+    assert_true(trusted_now(f, 62));
+    f->wall += CONTACTS_VOUCH_MS;
+    assert_false(trusted_now(f, 62));
+    assert_int_equal(contacts_self_devices(f->cs, (const uint8_t(*)[32])mine, 1), 0);
+    assert_true(trusted_now(f, 62));
+}
+
+/* The name reused: ann's old laptop, certified and listed before this
+ * node spent a day away from the server, meanwhile ann was deleted and
+ * the name given to someone else. The old laptop is not a device that
+ * @ann's messages go to, and says why; the new ann's device is. */
+static void test_reused_name_after_absence(void **state)
+{
+    struct fixture *f = *state;
+    int64_t t0 = f->wall;
+    contacts_admit_result r =
+        admit_cert(f, 50, "ann-laptop", "ann", t0 + CONTACTS_VOUCH_MS, ADMIT_JOINED);
+    store_contact ann = r.contact;
+    uint8_t listed[1][32];
+    fill_key(listed[0], 50);
+    bool removed;
+    assert_int_equal(
+        contacts_org_devices(f->cs, "ann", (const uint8_t(*)[32])listed, 1, NULL, &removed), 0);
+    bool has;
+    assert_int_equal(sent_to(f, ann.key, 50, &has), 1);
+    /* A day and an hour without the server. The new ann's phone shows its
+     * valid certificate on the LAN. */
+    f->wall = t0 + CONTACTS_VOUCH_MS + HOUR_MS;
+    r = admit_cert(f, 51, "ann", "ann", f->wall + CONTACTS_VOUCH_MS, ADMIT_JOINED);
+    assert_memory_equal(r.contact.key, ann.key, 32);
+    /* The old laptop connects, with no certificate ever again. */
+    r = admit_cert(f, 50, "ann-laptop", NULL, 0, ADMIT_LAPSED);
+    assert_non_null(strstr(r.text, "@ann"));
+    assert_int_equal(sent_to(f, ann.key, 50, &has), 1); /* the new phone only */
+    assert_false(has);
+    assert_true(trusted_now(f, 51));
+    assert_false(trusted_now(f, 50));
+    /* Back at the server: its list for ann lacks the old laptop, which is
+     * forgotten. */
+    fill_key(listed[0], 51);
+    assert_int_equal(
+        contacts_org_devices(f->cs, "ann", (const uint8_t(*)[32])listed, 1, NULL, &removed), 0);
+    assert_true(removed);
+    assert_int_equal(ndevices(f, ann.key), 1);
 }
 
 /* ---- resolving what a user typed ---- */
@@ -1056,6 +1259,9 @@ int main(void)
         T(test_certificate_joins_org),
         T(test_no_server),
         T(test_org_device_list),
+        T(test_certificate_lapses),
+        T(test_listing_lapses),
+        T(test_reused_name_after_absence),
         T(test_resolve),
         T(test_verify_changed),
         T(test_verify_one_of_two_changed),

@@ -222,7 +222,7 @@ static int setup(void **state)
 
     contacts_admit_result r;
     fill_key(f->bob_dev, 1);
-    assert_int_equal(contacts_admit(f->cs, f->bob_dev, "bob", "lan", "", NULL, &r), 0);
+    assert_int_equal(contacts_admit(f->cs, f->bob_dev, "bob", "lan", "", NULL, 0, &r), 0);
     memcpy(f->bob, r.contact.key, 32);
     fill_key(f->dave_dev[0], 20);
     fill_key(f->dave_dev[1], 21);
@@ -402,7 +402,7 @@ static void test_send_refused(void **state)
     contacts_admit_result r;
     uint8_t nk[32];
     fill_key(nk, 2);
-    assert_int_equal(contacts_admit(f->cs, nk, "BOB", "lan", "", NULL, &r), 0);
+    assert_int_equal(contacts_admit(f->cs, nk, "BOB", "lan", "", NULL, 0, &r), 0);
     assert_int_equal(r.what, ADMIT_CHANGED);
     assert_int_equal(messenger_send(f->m, f->bob, "hi", 2, id), BANTER_EKEYMISMATCH);
     assert_int_equal(outbox_len(f, NULL), 1);
@@ -906,7 +906,7 @@ static void test_new_device_gets_copy(void **state)
     send_ok(f, f->bob, "queued for bob", b);
     fill_key(nk, 2);
     contacts_admit_result r;
-    assert_int_equal(contacts_admit(f->cs, nk, "bob", "lan", "", NULL, &r), 0);
+    assert_int_equal(contacts_admit(f->cs, nk, "bob", "lan", "", NULL, 0, &r), 0);
     assert_int_equal(r.what, ADMIT_CHANGED);
     reach(&f->lan, nk);
     reach(&f->lan, f->bob_dev);
@@ -1035,7 +1035,7 @@ static void test_receive_from_changed_key(void **state)
     uint8_t nk[32];
     fill_key(nk, 2);
     contacts_admit_result r;
-    assert_int_equal(contacts_admit(f->cs, nk, "Bob", "lan", "", NULL, &r), 0);
+    assert_int_equal(contacts_admit(f->cs, nk, "Bob", "lan", "", NULL, 0, &r), 0);
     assert_int_equal(r.what, ADMIT_CHANGED);
     struct msg_chat c = chat_of(1, "it's me, new laptop");
     assert_int_equal(messenger_received(f->m, nk, &c), 0);
@@ -1100,8 +1100,8 @@ static void test_broadcast(void **state)
     fill_key(carol_dev, 5);
     fill_key(carol_nk, 6);
     contacts_admit_result carol, r;
-    assert_int_equal(contacts_admit(f->cs, carol_dev, "carol", "lan", "", NULL, &carol), 0);
-    assert_int_equal(contacts_admit(f->cs, carol_nk, "Carol", "lan", "", NULL, &r), 0);
+    assert_int_equal(contacts_admit(f->cs, carol_dev, "carol", "lan", "", NULL, 0, &carol), 0);
+    assert_int_equal(contacts_admit(f->cs, carol_nk, "Carol", "lan", "", NULL, 0, &r), 0);
     assert_int_equal(r.what, ADMIT_CHANGED);
     reach(&f->lan, f->bob_dev);
     reach(&f->lan, carol_dev);
@@ -1324,6 +1324,51 @@ static void test_sync_received(void **state)
     assert_int_equal(history_len(f, f->bob), 1);
 }
 
+/* A device of an account the organisation no longer vouches for (a day
+ * since the server last listed it, no certificate): a message to the
+ * account gets no copy for it, what it sends is flagged as not the
+ * account's word, and as a device of the node's own account it sends no
+ * copies. Listed again, it is the account's again. */
+static void test_lapsed_device(void **state)
+{
+    struct fixture *f = *state;
+    become_ada(f);
+    f->wall += CONTACTS_VOUCH_MS + 3600 * 1000;
+    /* The server lists dave's first device again, not the second. */
+    assert_int_equal(contacts_org(f->cs, "dave", (const uint8_t(*)[32])f->dave_dev, 1, NULL), 0);
+    reach(&f->relay, f->dave_dev[0]);
+    reach(&f->relay, f->dave_dev[1]);
+    uint8_t id[MSG_ID_LEN];
+    send_ok(f, f->dave, "to dave", id);
+    assert_int_equal(f->relay.n, 1);
+    assert_memory_equal(f->relay.log[0].dev, f->dave_dev[0], 32);
+    store_msg m = stored(f, id, f->dave);
+    assert_int_equal(ncopies(f, m.seq), 1);
+    messenger_settled(f->m, "relay", f->dave_dev[0], id, COPY_DELIVERED, "");
+    assert_int_equal(f->nsettled, 1);
+    assert_int_equal(f->settled[0].state, STORE_DELIVERED);
+    /* What each sends: the lapsed one is flagged. */
+    struct msg_chat c = chat_of(1, "still dave?");
+    assert_int_equal(messenger_received(f->m, f->dave_dev[1], &c), 0);
+    assert_int_equal(messenger_received(f->m, f->dave_dev[0], &c), 0);
+    assert_int_equal(f->nreceived, 2);
+    assert_memory_equal(f->received[0].contact, f->dave, 32);
+    assert_int_equal(f->received[0].flags, STORE_MSG_UNTRUSTED);
+    assert_int_equal(f->received[1].flags, 0);
+    /* ada2, not listed for a day, writes no copies for ada. */
+    struct msg_chat s2 = chat_of(2, "from my other laptop");
+    snprintf(s2.to, sizeof s2.to, "@dave");
+    assert_int_equal(messenger_received(f->m, f->ada2, &s2), BANTER_EPERM);
+    assert_int_equal(f->nreceived, 2);
+    /* Listed again: dave's second device gets the next message. */
+    assert_int_equal(contacts_org(f->cs, "dave", (const uint8_t(*)[32])f->dave_dev, 2, NULL), 0);
+    send_ok(f, f->dave, "to both", id);
+    assert_int_equal(f->relay.n, 3);
+    struct msg_chat again = chat_of(3, "dave again");
+    assert_int_equal(messenger_received(f->m, f->dave_dev[1], &again), 0);
+    assert_int_equal(f->received[2].flags, 0);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1352,6 +1397,7 @@ int main(void)
         T(test_kick_inside_send),
         T(test_receive),
         T(test_receive_from_changed_key),
+        T(test_lapsed_device),
         T(test_receive_disk_full),
         T(test_broadcast),
     };

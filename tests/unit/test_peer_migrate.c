@@ -329,7 +329,7 @@ static void test_schema(void **state)
                                         -1, &s, NULL),
                      SQLITE_OK);
     assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int(s, 0), 12);
+    assert_int_equal(sqlite3_column_int(s, 0), 13);
     assert_int_equal(sqlite3_column_int(s, 1), 0); /* nothing of the migration left */
     assert_int_equal(sqlite3_column_int(s, 2), 4); /* bob, carol, dave (LAN), @dave */
     assert_int_equal(sqlite3_column_int(s, 3), 4); /* bob, carol twice, dave's node */
@@ -720,7 +720,8 @@ static void test_dave_admitted_with_certificate(void **state)
     contacts *cs = contacts_on(f->st);
     contacts_admit_result res;
     assert_int_equal(
-        contacts_admit(cs, f->key[DAVE_LAN], "dave", "lan", "198.18.0.5:40000", "dave", &res), 0);
+        contacts_admit(cs, f->key[DAVE_LAN], "dave", "lan", "198.18.0.5:40000", "dave", 0, &res),
+        0);
     assert_int_equal(res.what, ADMIT_JOINED);
     assert_int_equal(res.contact.kind, CONTACT_ORG);
     assert_memory_equal(res.dev.key, f->key[DAVE_LAN], 32);
@@ -733,7 +734,8 @@ static void test_dave_admitted_with_certificate(void **state)
     assert_memory_equal(key, f->key[DAVE_ORG], 32);
     /* Seen again: nothing changes. */
     assert_int_equal(
-        contacts_admit(cs, f->key[DAVE_LAN], "dave", "lan", "198.18.0.5:40000", "dave", &res), 0);
+        contacts_admit(cs, f->key[DAVE_LAN], "dave", "lan", "198.18.0.5:40000", "dave", 0, &res),
+        0);
     assert_int_equal(res.what, ADMIT_SAME);
     check_dave_merged(f, &res.contact);
     contacts_free(cs);
@@ -798,7 +800,7 @@ static void test_outbox_sent_once(void **state)
     struct fixture *f = *state;
     contacts *cs = contacts_on(f->st);
     contacts_admit_result res;
-    assert_int_equal(contacts_admit(cs, f->key[DAVE_LAN], "dave", "lan", "", "dave", &res), 0);
+    assert_int_equal(contacts_admit(cs, f->key[DAVE_LAN], "dave", "lan", "", "dave", 0, &res), 0);
     struct lanroute lr = {.n = 0};
     uint32_t rng_state = 0;
     banter_rng rng = {fake_fill, &rng_state};

@@ -217,6 +217,7 @@ static void test_migration_indexes_history(void **state)
                                   "DROP TABLE groups; ALTER TABLE messages DROP COLUMN sealed;"
                                   "ALTER TABLE messages DROP COLUMN gpos;"
                                   "ALTER TABLE messages DROP COLUMN grp;"
+                                  "ALTER TABLE devices DROP COLUMN vouched_until;"
                                   "PRAGMA user_version = 4;",
                                   NULL, NULL, NULL),
                      SQLITE_OK);

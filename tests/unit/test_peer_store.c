@@ -17,6 +17,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -294,7 +295,7 @@ static void test_open_new_file(void **state)
     }
     /* A new file has the current schema version (12) and is in WAL mode. */
     sqlite3 *db = peek_open(path);
-    assert_int_equal(peek_int(db, "PRAGMA user_version"), 12);
+    assert_int_equal(peek_int(db, "PRAGMA user_version"), 13);
     sqlite3_stmt *s = NULL;
     assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(s), SQLITE_ROW);
@@ -1652,6 +1653,8 @@ static void test_transfer_pages(void **state)
                                   "DROP TABLE groups; ALTER TABLE messages DROP COLUMN sealed;"
                                   "ALTER TABLE messages DROP COLUMN gpos;"
                                   "ALTER TABLE messages DROP COLUMN grp;"
+                                  /* and what 12 -> 13 added */
+                                  "ALTER TABLE devices DROP COLUMN vouched_until;"
                                   "PRAGMA user_version = 6;",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
@@ -1672,7 +1675,7 @@ static void test_transfer_pages(void **state)
     assert_int_equal(expired, 600 - 512 + 2); /* and the 2 of the 12 that waited */
     store_xfers_free(xs, n);
     db = peek_open(f->path);
-    assert_int_equal(peek_int(db, "PRAGMA user_version"), 12);
+    assert_int_equal(peek_int(db, "PRAGMA user_version"), 13);
     assert_int_equal(peek_int(db, "SELECT count(*) FROM transfer_files"), 11);
     sqlite3_close(db);
 }
@@ -1767,7 +1770,9 @@ static void test_groups(void **state)
     /* A database of schema 10 (no base) opens, its groups without one. */
     sqlite3 *db = peek_open(f->path);
     assert_int_equal(sqlite3_exec(db,
-                                  "ALTER TABLE groups DROP COLUMN base; PRAGMA user_version = 10;",
+                                  "ALTER TABLE groups DROP COLUMN base;"
+                                  " ALTER TABLE devices DROP COLUMN vouched_until;"
+                                  " PRAGMA user_version = 10;",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
     sqlite3_close(db);
@@ -1777,7 +1782,7 @@ static void test_groups(void **state)
     assert_null(back.base);
     store_group_clear(&back);
     db = peek_open(f->path);
-    assert_int_equal(peek_int(db, "PRAGMA user_version"), 12);
+    assert_int_equal(peek_int(db, "PRAGMA user_version"), 13);
     sqlite3_close(db);
     g.base = NULL;
     g.base_len = 0;
@@ -2030,13 +2035,16 @@ static void test_group_delete(void **state)
 
     /* A database of schema 11 takes the tombstones' table. */
     db = peek_open(f->path);
-    assert_int_equal(sqlite3_exec(db, "DROP TABLE group_tombstones; PRAGMA user_version = 11;",
+    assert_int_equal(sqlite3_exec(db,
+                                  "DROP TABLE group_tombstones;"
+                                  " ALTER TABLE devices DROP COLUMN vouched_until;"
+                                  " PRAGMA user_version = 11;",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
     sqlite3_close(db);
     reopen(f);
     db = peek_open(f->path);
-    assert_int_equal(peek_int(db, "PRAGMA user_version"), 12);
+    assert_int_equal(peek_int(db, "PRAGMA user_version"), 13);
     assert_int_equal(peek_int(db, "SELECT count(*) FROM group_tombstones"), 0);
     sqlite3_close(db);
     assert_int_equal(store_group_deleted(f->st, g.id), BANTER_ENOENT); /* forgotten with it */
@@ -2044,6 +2052,49 @@ static void test_group_delete(void **state)
     assert_int_equal(store_group_put(f->st, &g), 0);
     assert_int_equal(store_group_delete(f->st, other, NULL, 0, 9001, NULL), 0);
     assert_int_equal(store_group_deleted(f->st, other), 0);
+}
+
+/* Schema 13: a certified device keeps until when the organisation vouches
+ * for it (round trip; 0 kept for any other trust). A database of schema 12
+ * gives its certified devices a day from the migration, not forever, and
+ * the others 0. */
+static void test_vouched_until(void **state)
+{
+    struct fixture *f = *state;
+    store_contact c = make_contact(1, "ada");
+    assert_int_equal(store_contact_put(f->st, &c), 0);
+    store_device cert = make_device(10, c.key, "ada", TRUST_CERTIFIED), lan, got;
+    cert.vouched_until_ms = 1700000123456;
+    assert_int_equal(store_device_put(f->st, &cert), 0);
+    assert_int_equal(store_device_get(f->st, cert.key, &got), 0);
+    assert_int_equal(got.vouched_until_ms, 1700000123456);
+    lan = make_device(11, c.key, "ada", TRUST_VERIFIED);
+    lan.vouched_until_ms = 42; /* meaningless for it: not kept */
+    assert_int_equal(store_device_put(f->st, &lan), 0);
+    assert_int_equal(store_device_get(f->st, lan.key, &got), 0);
+    assert_int_equal(got.vouched_until_ms, 0);
+
+    /* Back to schema 12, the certified device as it was kept then. */
+    sqlite3 *db = peek_open(f->path);
+    assert_int_equal(sqlite3_exec(db,
+                                  "ALTER TABLE devices DROP COLUMN vouched_until;"
+                                  " PRAGMA user_version = 12;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    int64_t before = (int64_t)time(NULL) * 1000;
+    reopen(f);
+    int64_t after = (int64_t)time(NULL) * 1000 + 1000;
+    db = peek_open(f->path);
+    assert_int_equal(peek_int(db, "PRAGMA user_version"), 13);
+    sqlite3_close(db);
+    assert_int_equal(store_device_get(f->st, cert.key, &got), 0);
+    assert_int_equal(got.trust, TRUST_CERTIFIED);
+    assert_true(got.vouched_until_ms >= before - 1000 + 24LL * 3600 * 1000);
+    assert_true(got.vouched_until_ms <= after + 24LL * 3600 * 1000);
+    assert_int_equal(store_device_get(f->st, lan.key, &got), 0);
+    assert_int_equal(got.trust, TRUST_VERIFIED);
+    assert_int_equal(got.vouched_until_ms, 0);
 }
 
 int main(void)
@@ -2057,6 +2108,7 @@ int main(void)
         T(test_contact_list_order),
         T(test_device_crud),
         T(test_device_trust_values),
+        T(test_vouched_until),
         T(test_contact_merge),
         T(test_contact_merge_atomic),
         T(test_msg_dedup),
