@@ -663,6 +663,10 @@ int db_user_delete(db *d, const char *name, int64_t now_ms)
         return ret;
     ret = db_mark_devices(d, name, DB_REVOKED_BY_DELETE, now_ms);
     if (ret == 0)
+        ret = user_exec(d, DB_SENDER_GONE("?"), name, NULL);
+    if (ret == 0 || ret == BANTER_ENOENT)
+        ret = user_exec(d, DB_SENDER_SHARE_GONE("?"), name, NULL);
+    if (ret == 0 || ret == BANTER_ENOENT)
         ret = user_exec(d, "DELETE FROM users WHERE name = ?1", name, NULL);
     return db_sp_end(d, &sp, ret);
 }

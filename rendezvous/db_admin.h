@@ -144,8 +144,9 @@ BANTER_WUR int db_revoked_release(db *d, const uint8_t key[static 32], const cha
 
 /* Delete an account and everything of it (devices, profile, relations,
  * stored copies); its devices are marked on the revocation list first
- * (DB_REVOKED_BY_DELETE, at now_ms), in the same transaction. 0,
- * BANTER_ENOENT. */
+ * (DB_REVOKED_BY_DELETE, at now_ms), and the copies it stored for others
+ * are kept for them but leave its sender share (sealed.from_gone,
+ * db_mail.h), in the same transaction. 0, BANTER_ENOENT. */
 BANTER_WUR int db_user_delete(db *d, const char *name, int64_t now_ms);
 /* Whether name is the name of a deleted account (a trigger keeps it when
  * the account row goes, and drops it when an account of that name is

@@ -155,6 +155,12 @@ void db_column_copy(sqlite3_stmt *s, int col, char *out, size_t cap);
     "UPDATE revoked SET revoked = " P "2, revoked_by = " P "3 WHERE key = " P "1"                  \
     " AND revoked_by IN " DB_REVOKED_MARKS                                                         \
     " AND NOT EXISTS (SELECT 1 FROM devices v WHERE v.key = revoked.key) RETURNING \"user\""
+/* The copies account P1 stored for others, as it is deleted: still
+ * delivered as from its name, no longer its sender share (schema 9); and
+ * that share's rows. */
+#define DB_SENDER_GONE(P)                                                                          \
+    "UPDATE sealed SET from_gone = 1 WHERE from_user = " P "1 AND from_gone = 0"
+#define DB_SENDER_SHARE_GONE(P) "DELETE FROM mailbox_from WHERE sender = " P "1"
 /* DB_MARK_DEVICES on SQLite (db.c), in the caller's transaction: 0 or
  * the failure. */
 BANTER_WUR int db_mark_devices(db *d, const char *name, const char *by, int64_t now_ms);

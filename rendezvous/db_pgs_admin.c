@@ -351,12 +351,17 @@ int pgs_revoked_release(db *d, const uint8_t key[static 32], const char *name)
 
 int pgs_user_delete(db *d, const char *name, int64_t now_ms)
 {
-    /* The devices marked and the account deleted in one statement (both
-     * read the devices as they were before it). */
+    /* The devices marked, the copies it stored for others no longer its
+     * share, and the account deleted in one statement (all read the rows
+     * as they were before it). */
     static const char sql[] = "WITH m AS (" DB_MARK_DEVICES(
         "$", PG_BIGINT) "),"
-                        " u AS (DELETE FROM users WHERE name = $1 RETURNING name)"
-                        " SELECT count(*) FROM u";
+                        " g AS (" DB_SENDER_GONE(
+                            "$") "),"
+                                 " s AS (" DB_SENDER_SHARE_GONE(
+                                     "$") "),"
+                                          " u AS (DELETE FROM users WHERE name = $1 RETURNING name)"
+                                          " SELECT count(*) FROM u";
     pgs_args a = {0};
     int64_t n = 0;
     int ret = pgs_arg_name(d, &a, name);
