@@ -17,7 +17,8 @@
 #   4. SIGKILL of the server right after it answered "stored" for 40
 #      copies: after a restart all 40 are delivered;
 #   5. quota (quota_messages = 3 in a config file): the 4th copy is
-#      refused EQUOTA; delivering frees the mailbox;
+#      refused EQUOTA; delivering frees the mailbox; a sender's share of
+#      quota_mb under one largest copy is refused at start;
 #   6. expiry: copies whose time is up are deleted at the server's start
 #      and never delivered;
 #   7. refusals: ENOTCONTACT (also for an account that does not exist:
@@ -155,6 +156,16 @@ t_pass "SIGKILL right after 40 \"stored\" answers: all 40 delivered after the re
 # ---- 5. quota ----
 # (The whole mailbox: one sender may fill it here; 11 has the share.)
 rdv_stop again
+# A sender's share under one largest copy (65459 bytes) is refused at
+# start: such a copy would wait for good. The message names both settings
+# and the least value of each.
+printf 'quota_mb = 1\nquota_sender_percent = 5\n' >tiny.conf
+out=$(timeout 20 "$RDV_BIN" --db rdv.db --listen 127.0.0.1:0 --config tiny.conf 2>&1)
+rc=$?
+[ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && ! has "$out" 'listening on' &&
+    has "$out" 'tiny.conf: quota_sender_percent = 5 of quota_mb = 1 leaves one sender 52429 bytes' &&
+    has "$out" 'raise quota_sender_percent to at least 7 or quota_mb to at least 2' ||
+    t_fail "share under one copy" "exit $rc: $out"
 printf 'quota_messages = 3\nquota_mb = 1\nquota_sender_percent = 100\n' >quota.conf
 rdv_start quota --config quota.conf
 out=$(pr ann.key ready seals=bob:5 stored=5)
@@ -166,7 +177,7 @@ wait_for 5 gone
 out=$(pr ann.key ready seals=bob:1 stored=1)
 has "$out" 'state=stored error=-$' || t_fail "quota" "not freed: $out"
 out=$(pr bob.key ready sealed=1)
-t_pass "quota of 3 copies: the 4th and 5th refused EQUOTA; delivering frees the mailbox"
+t_pass "quota of 3 copies: the 4th and 5th refused EQUOTA; delivering frees the mailbox; a sender share under one largest copy refused at start"
 
 # ---- 6. expiry ----
 wait_for 5 gone
