@@ -129,7 +129,8 @@ static const command commands[] = {
      "FINGERPRINT",
      "Revoke a device (its fingerprint, or a prefix only it has): its session ends at\n"
      "once and it can never log in again. Its certificate expires by itself (see\n"
-     "banter-admin(1), REVOCATION)."},
+     "banter-admin(1), REVOCATION). A device of a deleted account is found too (the\n"
+     "delete left a mark with its key): revoked, it stays refused for good."},
     {"session", "list", ADM_SESSION_LIST, {END}, 0, "", "Devices connected now."},
     {"session",
      "kick",

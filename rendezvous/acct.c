@@ -611,6 +611,10 @@ static int w_device_revoke(const acct_ctx *x, const adm_request *rq, out *o)
     struct dev_walk w = {.x = x, .o = o, .prefix = rq->fp};
     int64_t total;
     int r = db_device_each(x->d, NULL, 0, INT64_MAX, &total, device_match, &w);
+    /* and the devices of deleted accounts their delete marks still name:
+     * no account has them bound, but the key may be on a stolen laptop */
+    if (r == 0)
+        r = db_device_marked_each(x->d, device_match, &w);
     if (r)
         return db_failed(o, x, r);
     if (w.matches == 0)
@@ -620,33 +624,43 @@ static int w_device_revoke(const acct_ctx *x, const adm_request *rq, out *o)
                     w.matches, rq->fp);
     o->s.found = w.found;
     r = db_device_revoke(x->d, w.found.key, x->actor, x->now_ms, o->s.user);
-    return r ? db_failed(o, x, r) : 0;
+    if (r < 0)
+        return db_failed(o, x, r);
+    o->s.gone = r == 1;
+    return 0;
 }
 
 static int h_device_revoke(const acct_ctx *x, const adm_request *rq, out *o)
 {
     (void)rq;
     const char *user = o->s.user;
+    bool gone = o->s.gone; /* a deleted account's device: no session, no contacts */
     char fp[IDENTITY_FP_LEN + 1];
-    conn *c = device_conn(x, o->s.found.user, o->s.found.key);
+    conn *c = gone ? NULL : device_conn(x, o->s.found.user, o->s.found.key);
     identity_fingerprint(o->s.found.key, fp);
     if (c)
         conn_close(c, 0, "device revoked by an admin");
     if (x->k) {
-        /* connected to another instance, maybe (its online row follows its
-         * latest session): that one ends it */
-        xinst_admin(x->k, user, o->s.found.key, XINST_REVOKE);
-        contacts_devices_changed(x->k, user);
+        if (!gone) {
+            /* connected to another instance, maybe (its online row follows
+             * its latest session): that one ends it */
+            xinst_admin(x->k, user, o->s.found.key, XINST_REVOKE);
+            contacts_devices_changed(x->k, user);
+        }
         orgrevoke_changed(x->k);                    /* LAN peers stop trusting its certificate */
         xinst_org_changed(x->k, XINST_ORG_REVOKED); /* and those of other instances */
     }
-    say(o, "revoked device %s of %s: it can no longer log in%s\n", fp, user,
-        c                  ? "; its session was ended"
-        : x->k && x->k->cl ? "; a session on another instance is ended there"
-                           : "");
+    if (gone)
+        say(o, "revoked device %s of the deleted account %s: it can no longer log in\n", fp, user);
+    else
+        say(o, "revoked device %s of %s: it can no longer log in%s\n", fp, user,
+            c                  ? "; its session was ended"
+            : x->k && x->k->cl ? "; a session on another instance is ended there"
+                               : "");
     put_str(o, o->data, "user", user);
     put_str(o, o->data, "fingerprint", fp);
     put_bool(o, o->data, "disconnected", c != NULL);
+    put_bool(o, o->data, "account_deleted", gone);
     return 0;
 }
 

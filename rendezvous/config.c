@@ -300,11 +300,45 @@ int config_set(config *c, const char *key, const char *value, char *why, size_t 
     return set_key(c, &k, key, value);
 }
 
+int64_t config_share(int64_t v, int64_t pct)
+{
+    int64_t s = v / 100 * pct + ((v % 100) * pct + 99) / 100;
+    return s < 1 ? 1 : s;
+}
+
+#define MIB (1024 * 1024)
+
+/* The settings that only make sense together: a sender's byte share of a
+ * mailbox under one largest copy would leave such a copy waiting for
+ * good (EQUOTA is "not now" to a node). */
+static int check_together(const config *c, const char *path, char *why, size_t cap)
+{
+    int64_t share = config_share(c->quota_mb * MIB, c->sender_pct);
+    if (share >= CONFIG_MAX_COPY_BYTES)
+        return 0;
+    int64_t pct = c->sender_pct, mb = c->quota_mb;
+    while (pct < 100 && config_share(c->quota_mb * MIB, pct) < CONFIG_MAX_COPY_BYTES)
+        pct++;
+    while (config_share(mb * MIB, c->sender_pct) < CONFIG_MAX_COPY_BYTES)
+        mb++;
+    if (why && cap)
+        snprintf(why, cap,
+                 "%s: quota_sender_percent = %lld of quota_mb = %lld leaves one sender %lld "
+                 "bytes of a mailbox, less than one largest copy (%lld bytes), which would "
+                 "never be stored: raise quota_sender_percent to at least %lld or quota_mb to "
+                 "at least %lld",
+                 path, (long long)c->sender_pct, (long long)c->quota_mb, (long long)share,
+                 (long long)CONFIG_MAX_COPY_BYTES, (long long)pct, (long long)mb);
+    return BANTER_EFORMAT;
+}
+
 int config_load(config *c, const char *path, char *why, size_t cap)
 {
     /* Parsed into a copy: on an error c is unchanged. */
     config tmp = *c;
     int ret = kvconf_load(path, set_key, &tmp, why, cap);
+    if (ret == 0)
+        ret = check_together(&tmp, path, why, cap);
     if (ret == 0)
         *c = tmp;
     return ret == BANTER_ENOENT ? BANTER_EIO : ret; /* the server's --config must exist */

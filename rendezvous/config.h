@@ -71,6 +71,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "banter_limits.h"
 #include "error.h"
 #include "rvmsg.h"
 
@@ -80,12 +81,17 @@
 #define CONFIG_DEFAULT_STATE "./rendezvous"
 #define CONFIG_DEFAULT_PORT  7071
 #define CONFIG_KEY_SUFFIX    ".key"
-#define CONFIG_TTL_DAYS      30
-#define CONFIG_QUOTA_MSGS    10000
-#define CONFIG_QUOTA_MB      100
-#define CONFIG_SENDER_PCT    25
-#define CONFIG_TURN_TTL_S    3600
-#define CONFIG_SECRET_MAX    256
+/* The largest stored copy (its sealed bytes): what fits one RV_SEALED
+ * beside its head for a one-byte sender name (mailbox.c asserts that it
+ * equals its own limit). A sender's share of a mailbox must hold one. */
+#define CONFIG_MAX_COPY_BYTES                                                                      \
+    ((int64_t)BANTER_MAX_PLAINTEXT - (1 + RV_ID_LEN + 1 + 8 + 1 + 1 + RV_KEY_LEN))
+#define CONFIG_TTL_DAYS   30
+#define CONFIG_QUOTA_MSGS 10000
+#define CONFIG_QUOTA_MB   100
+#define CONFIG_SENDER_PCT 25
+#define CONFIG_TURN_TTL_S 3600
+#define CONFIG_SECRET_MAX 256
 
 typedef struct config {
     char db[CONFIG_PATH_MAX];
@@ -107,8 +113,15 @@ typedef struct config {
 /* The defaults. */
 void config_defaults(config *c);
 
+/* pct percent of v, rounded up, at least 1 (v >= 1, 1 <= pct <= 100):
+ * a sender's share of quota_messages and of quota_mb's bytes. */
+int64_t config_share(int64_t v, int64_t pct);
+
 /* Read the file at path (it must exist) over what c holds. BANTER_EFORMAT
  * with why (cap bytes) like "rdv.conf line 3: unknown key \"lisen\"",
+ * also when the settings disagree: quota_sender_percent of quota_mb must
+ * hold one largest copy (CONFIG_MAX_COPY_BYTES; why names both and the
+ * least value of each that would),
  * BANTER_EIO (cannot open or read; errno set; why says so), BANTER_ENOMEM.
  * On an error c is unchanged. why may be NULL. */
 BANTER_WUR int config_load(config *c, const char *path, char *why, size_t cap);

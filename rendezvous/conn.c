@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "auth.h"
+#include "config.h"
 #include "contacts.h"
 #include "mailbox.h"
 #include "online.h"
@@ -56,13 +57,6 @@ void core_debug(const core *k, const char *fmt, ...)
     fflush(k->log);
 }
 
-/* n percent of v, rounded up, at least 1 (v >= 1, 1 <= pct <= 100). */
-static int64_t share_of(int64_t v, int64_t pct)
-{
-    int64_t s = v / 100 * pct + ((v % 100) * pct + 99) / 100;
-    return s < 1 ? 1 : s;
-}
-
 core_limits core_limits_make(int64_t ttl_days, int64_t quota_messages, int64_t quota_mb,
                              int64_t sender_pct)
 {
@@ -70,8 +64,8 @@ core_limits core_limits_make(int64_t ttl_days, int64_t quota_messages, int64_t q
                      .quota_messages = quota_messages,
                      .quota_bytes = quota_mb * 1024 * 1024,
                      .sender_pct = sender_pct};
-    l.sender_messages = share_of(l.quota_messages, sender_pct);
-    l.sender_bytes = share_of(l.quota_bytes, sender_pct);
+    l.sender_messages = config_share(l.quota_messages, sender_pct);
+    l.sender_bytes = config_share(l.quota_bytes, sender_pct);
     return l;
 }
 

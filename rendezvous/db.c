@@ -235,6 +235,28 @@ static const char *const migrations[] = {
     "CREATE TRIGGER IF NOT EXISTS users_reused AFTER INSERT ON users BEGIN"
     " DELETE FROM retired_names WHERE name = new.name;"
     " END;",
+    /* 8 -> 9: the copies a deleted account stored (from_gone = 1, set by
+     * db_user_delete) count in their recipient's mailbox and are delivered
+     * as from that name, but no longer against the share of the sender of
+     * that name: an account that gets the name (--reuse-name) starts with
+     * none. Here: a copy made before the account of its sender's name was
+     * (or with no such account) is an earlier holder's; the shares are
+     * counted again from the others. */
+    "ALTER TABLE sealed ADD COLUMN from_gone INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE sealed SET from_gone = 1 WHERE NOT EXISTS (SELECT 1 FROM users u"
+    " WHERE u.name = sealed.from_user AND u.created <= sealed.created);"
+    "DELETE FROM mailbox_from;"
+    "INSERT INTO mailbox_from (user, sender, count, bytes)"
+    " SELECT to_user, from_user, count(*), sum(size) FROM sealed WHERE from_gone = 0"
+    " GROUP BY to_user, from_user;"
+    "DROP TRIGGER sealed_deleted;"
+    "CREATE TRIGGER sealed_deleted AFTER DELETE ON sealed BEGIN"
+    " UPDATE mailbox SET count = count - 1, bytes = bytes - old.size WHERE user = old.to_user;"
+    " DELETE FROM mailbox_from WHERE old.from_gone = 0 AND user = old.to_user"
+    " AND sender = old.from_user AND count <= 1;"
+    " UPDATE mailbox_from SET count = count - 1, bytes = bytes - old.size"
+    " WHERE old.from_gone = 0 AND user = old.to_user AND sender = old.from_user;"
+    " END;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -465,6 +487,27 @@ static const char *const pg_migrations[] = {
     " FOR EACH ROW EXECUTE FUNCTION users_retired();"
     "CREATE TRIGGER users_reused AFTER INSERT ON users"
     " FOR EACH ROW EXECUTE FUNCTION users_reused();",
+    /* 8 -> 9: as SQLite's; the usage first, as in 6 -> 7 (the order every
+     * writer takes the two in), so instances storing meanwhile wait. */
+    "LOCK TABLE mailbox IN EXCLUSIVE MODE;"
+    "ALTER TABLE sealed ADD COLUMN from_gone INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE sealed SET from_gone = 1 WHERE NOT EXISTS (SELECT 1 FROM users u"
+    " WHERE u.name = sealed.from_user AND u.created <= sealed.created);"
+    "DELETE FROM mailbox_from;"
+    "INSERT INTO mailbox_from (\"user\", sender, count, bytes)"
+    " SELECT to_user, from_user, count(*), sum(size) FROM sealed WHERE from_gone = 0"
+    " GROUP BY to_user, from_user;"
+    "CREATE OR REPLACE FUNCTION sealed_deleted() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+    " UPDATE mailbox SET count = count - 1, bytes = bytes - OLD.size WHERE \"user\" = OLD.to_user;"
+    " IF OLD.from_gone = 0 THEN"
+    " DELETE FROM mailbox_from WHERE \"user\" = OLD.to_user AND sender = OLD.from_user"
+    " AND count <= 1;"
+    " IF NOT FOUND THEN"
+    " UPDATE mailbox_from SET count = count - 1, bytes = bytes - OLD.size"
+    " WHERE \"user\" = OLD.to_user AND sender = OLD.from_user;"
+    " END IF;"
+    " END IF;"
+    " RETURN NULL; END $$;",
 };
 _Static_assert(sizeof pg_migrations / sizeof pg_migrations[0] == SCHEMA_VERSION,
                "every migration has a PostgreSQL form: append to pg_migrations too");

@@ -516,6 +516,57 @@ int db_device_each(db *d, const char *user, int64_t offset, int64_t limit, int64
     return ret;
 }
 
+int db_device_marked_each(db *d, int (*fn)(void *ud, const db_device *v), void *ud)
+{
+    if (d->pg)
+        return pgs_device_marked_each(d, fn, ud);
+    sqlite3_stmt *s = NULL;
+    int rc = SQLITE_DONE;
+    int ret = prep(d, DB_MARKED_UNBOUND, &s);
+    while (ret == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        db_device v = {.last_seen_ms = 0};
+        if (sqlite3_column_bytes(s, 0) != 32)
+            continue;
+        memcpy(v.key, sqlite3_column_blob(s, 0), 32);
+        db_column_copy(s, 1, v.user, sizeof v.user);
+        v.created_ms = sqlite3_column_int64(s, 2);
+        ret = fn(ud, &v);
+    }
+    if (ret == 0 && rc != SQLITE_DONE)
+        ret = db_fail(d, rc);
+    sqlite3_finalize(s);
+    return ret;
+}
+
+/* db_device_revoke of a key no account has bound: 1 when a mark named
+ * it (now this revocation), BANTER_ENOENT when none. */
+static int revoke_marked(db *d, const uint8_t key[static 32], const char *by, int64_t now_ms,
+                         char out[static DB_MAX_USER + 1])
+{
+    sqlite3_stmt *s = NULL;
+    int ret = prep(d, DB_REVOKE_MARKED("?"), &s);
+    if (ret == 0) {
+        int rc = sqlite3_bind_blob(s, 1, key, 32, SQLITE_STATIC);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_bind_int64(s, 2, now_ms);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_bind_text(s, 3, by, -1, SQLITE_STATIC);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW) {
+            db_column_copy(s, 0, out, DB_MAX_USER + 1);
+            ret = 1;
+            rc = sqlite3_step(s);
+        } else {
+            ret = BANTER_ENOENT;
+        }
+        if (rc != SQLITE_DONE)
+            ret = db_fail(d, rc);
+    }
+    sqlite3_finalize(s);
+    return ret;
+}
+
 int db_device_revoke(db *d, const uint8_t key[static 32], const char *by, int64_t now_ms,
                      char out[static DB_MAX_USER + 1])
 {
@@ -523,6 +574,8 @@ int db_device_revoke(db *d, const uint8_t key[static 32], const char *by, int64_
         return pgs_device_revoke(d, key, by, now_ms, out);
     db_user u;
     int ret = db_device_user(d, key, &u);
+    if (ret == BANTER_ENOENT)
+        return revoke_marked(d, key, by, now_ms, out);
     if (ret)
         return ret;
     snprintf(out, DB_MAX_USER + 1, "%s", u.name);
@@ -610,6 +663,10 @@ int db_user_delete(db *d, const char *name, int64_t now_ms)
         return ret;
     ret = db_mark_devices(d, name, DB_REVOKED_BY_DELETE, now_ms);
     if (ret == 0)
+        ret = user_exec(d, DB_SENDER_GONE("?"), name, NULL);
+    if (ret == 0 || ret == BANTER_ENOENT)
+        ret = user_exec(d, DB_SENDER_SHARE_GONE("?"), name, NULL);
+    if (ret == 0 || ret == BANTER_ENOENT)
         ret = user_exec(d, "DELETE FROM users WHERE name = ?1", name, NULL);
     return db_sp_end(d, &sp, ret);
 }

@@ -120,8 +120,16 @@ typedef struct db_device {
  * from offset, at most limit, to fn. *total gets how many there are. */
 BANTER_WUR int db_device_each(db *d, const char *user, int64_t offset, int64_t limit,
                               int64_t *total, int (*fn)(void *ud, const db_device *v), void *ud);
-/* Revoke a device key: unbound, and refused at login from now on. out
- * gets the account it was bound to. BANTER_ENOENT when not bound. */
+/* The keys no account has bound that a mark of `user delete` or `user
+ * disable` still names (a deleted account's devices), by key, to fn:
+ * user is the account the mark names, created_ms the mark's time,
+ * last_seen_ms 0. A non-zero return of fn stops and is returned. */
+BANTER_WUR int db_device_marked_each(db *d, int (*fn)(void *ud, const db_device *v), void *ud);
+/* Revoke a device key: unbound, and refused at login from now on. 0 when
+ * it was bound (out: the account it was bound to); 1 when no account had
+ * it bound but a mark named it (a deleted account's device,
+ * db_device_marked_each): the mark becomes this revocation, at now_ms
+ * (out: the account the mark named). BANTER_ENOENT when neither. */
 BANTER_WUR int db_device_revoke(db *d, const uint8_t key[static 32], const char *by, int64_t now_ms,
                                 char out[static DB_MAX_USER + 1]);
 /* 1 when an admin revoked key (`device revoke`), 0 when not (also when
@@ -136,8 +144,9 @@ BANTER_WUR int db_revoked_release(db *d, const uint8_t key[static 32], const cha
 
 /* Delete an account and everything of it (devices, profile, relations,
  * stored copies); its devices are marked on the revocation list first
- * (DB_REVOKED_BY_DELETE, at now_ms), in the same transaction. 0,
- * BANTER_ENOENT. */
+ * (DB_REVOKED_BY_DELETE, at now_ms), and the copies it stored for others
+ * are kept for them but leave its sender share (sealed.from_gone,
+ * db_mail.h), in the same transaction. 0, BANTER_ENOENT. */
 BANTER_WUR int db_user_delete(db *d, const char *name, int64_t now_ms);
 /* Whether name is the name of a deleted account (a trigger keeps it when
  * the account row goes, and drops it when an account of that name is

@@ -144,6 +144,23 @@ void db_column_copy(sqlite3_stmt *s, int col, char *out, size_t cap);
 /* Whether key P1 was revoked by an admin on its own (a mark is not). */
 #define DB_KEY_REVOKED(P)                                                                          \
     "SELECT count(*) FROM revoked WHERE key = " P "1 AND revoked_by NOT IN " DB_REVOKED_MARKS
+/* The keys a mark still names that no account has bound (a deleted
+ * account's devices), by key: key, the account the mark names, its time. */
+#define DB_MARKED_UNBOUND                                                                          \
+    "SELECT key, \"user\", revoked FROM revoked WHERE revoked_by IN " DB_REVOKED_MARKS             \
+    " AND NOT EXISTS (SELECT 1 FROM devices v WHERE v.key = revoked.key) ORDER BY key"
+/* Key P1, unbound and named by a mark, revoked by an admin (P3) at P2:
+ * the account the mark named, or no row. */
+#define DB_REVOKE_MARKED(P)                                                                        \
+    "UPDATE revoked SET revoked = " P "2, revoked_by = " P "3 WHERE key = " P "1"                  \
+    " AND revoked_by IN " DB_REVOKED_MARKS                                                         \
+    " AND NOT EXISTS (SELECT 1 FROM devices v WHERE v.key = revoked.key) RETURNING \"user\""
+/* The copies account P1 stored for others, as it is deleted: still
+ * delivered as from its name, no longer its sender share (schema 9); and
+ * that share's rows. */
+#define DB_SENDER_GONE(P)                                                                          \
+    "UPDATE sealed SET from_gone = 1 WHERE from_user = " P "1 AND from_gone = 0"
+#define DB_SENDER_SHARE_GONE(P) "DELETE FROM mailbox_from WHERE sender = " P "1"
 /* DB_MARK_DEVICES on SQLite (db.c), in the caller's transaction: 0 or
  * the failure. */
 BANTER_WUR int db_mark_devices(db *d, const char *name, const char *by, int64_t now_ms);

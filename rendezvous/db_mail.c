@@ -191,7 +191,9 @@ int db_mail_purge_from(db *d, const char *user, const char *sender, int64_t *n)
         return pgs_mail_purge_from(d, user, sender, n);
     sqlite3_stmt *s;
     int ret = db_stmt(d, S_MAIL_PURGE_FROM,
-                      "DELETE FROM sealed WHERE to_user = ?1 AND from_user = ?2", &s);
+                      "DELETE FROM sealed WHERE to_user = ?1 AND from_user = ?2"
+                      " AND from_gone = 0",
+                      &s);
     if (ret == 0)
         ret = db_bind_name(d, s, 1, user);
     if (ret == 0)

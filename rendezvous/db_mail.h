@@ -14,6 +14,11 @@
  *          copies hold of a recipient account's mailbox, kept by the same
  *          triggers (a row while there is one copy), for the sender's
  *          share (schema 7).
+ *   sealed.from_gone: 1 for a copy whose sending account was deleted
+ *          after storing it (db_user_delete): still delivered as from
+ *          that name and counted in its recipient's mailbox, but in no
+ *          sender's share, so an account given the name again
+ *          (--reuse-name) starts with an empty share (schema 9).
  *
  * The writes are meant to run inside one transaction per batch (db_begin
  * ... db_commit), so a whole loop iteration's copies share one commit.
@@ -76,7 +81,8 @@ BANTER_WUR int db_mail_put_q(db *d, const db_sealed *s, const db_mail_quota *q);
 BANTER_WUR int db_mail_put(db *d, const db_sealed *s, int64_t max_count, int64_t max_bytes);
 
 /* Delete every copy sender's account stored for user's (what a block
- * takes back); *n gets how many (n may be NULL). On PostgreSQL user's
+ * takes back; not the copies of a deleted account that had the name
+ * before, from_gone); *n gets how many (n may be NULL). On PostgreSQL user's
  * usage row is locked first, to the end of the transaction: run it in the
  * transaction that writes the block, before the block's row, and no put
  * for user on another connection stores a copy from sender after (it

@@ -177,6 +177,7 @@ BANTER_WUR int pgs_audit_tail(db *d, int64_t n, int (*fn)(void *ud, const db_aud
 BANTER_WUR int pgs_audit_each(db *d, pgs_audit_fn fn, void *ud);
 BANTER_WUR int pgs_device_each(db *d, const char *user, int64_t offset, int64_t limit,
                                int64_t *total, int (*fn)(void *ud, const db_device *v), void *ud);
+BANTER_WUR int pgs_device_marked_each(db *d, int (*fn)(void *ud, const db_device *v), void *ud);
 BANTER_WUR int pgs_device_revoke(db *d, const uint8_t key[static 32], const char *by,
                                  int64_t now_ms, char out[static DB_MAX_USER + 1]);
 BANTER_WUR int pgs_device_revoked(db *d, const uint8_t key[static 32]);

@@ -288,10 +288,40 @@ int pgs_device_revoke(db *d, const uint8_t key[static 32], const char *by, int64
     pgs_arg_int(&a, now_ms);
     pgs_arg_text(&a, by);
     int ret = pgs_query(d, sql, &a, &r);
+    if (ret == 0 && PQntuples(r) == 1) {
+        pgs_copy(r, 0, 0, out, DB_MAX_USER + 1);
+        PQclear(r);
+        return 0;
+    }
+    PQclear(r);
+    r = NULL;
+    if (ret)
+        return ret;
+    /* No account has it bound: a mark of a deleted account's, maybe. */
+    ret = pgs_query(d, DB_REVOKE_MARKED("$"), &a, &r);
     if (ret == 0 && PQntuples(r) != 1)
         ret = BANTER_ENOENT;
-    if (ret == 0)
+    if (ret == 0) {
         pgs_copy(r, 0, 0, out, DB_MAX_USER + 1);
+        ret = 1;
+    }
+    PQclear(r);
+    return ret;
+}
+
+int pgs_device_marked_each(db *d, int (*fn)(void *ud, const db_device *v), void *ud)
+{
+    pgs_args a = {0};
+    PGresult *r = NULL;
+    int ret = pgs_query(d, DB_MARKED_UNBOUND, &a, &r);
+    for (int i = 0; ret == 0 && i < PQntuples(r); i++) {
+        db_device v = {.last_seen_ms = 0};
+        if (!blob_copy(r, i, 0, v.key, 32))
+            continue;
+        pgs_copy(r, i, 1, v.user, sizeof v.user);
+        v.created_ms = pgs_int(r, i, 2);
+        ret = fn(ud, &v);
+    }
     PQclear(r);
     return ret;
 }
@@ -321,12 +351,17 @@ int pgs_revoked_release(db *d, const uint8_t key[static 32], const char *name)
 
 int pgs_user_delete(db *d, const char *name, int64_t now_ms)
 {
-    /* The devices marked and the account deleted in one statement (both
-     * read the devices as they were before it). */
+    /* The devices marked, the copies it stored for others no longer its
+     * share, and the account deleted in one statement (all read the rows
+     * as they were before it). */
     static const char sql[] = "WITH m AS (" DB_MARK_DEVICES(
         "$", PG_BIGINT) "),"
-                        " u AS (DELETE FROM users WHERE name = $1 RETURNING name)"
-                        " SELECT count(*) FROM u";
+                        " g AS (" DB_SENDER_GONE(
+                            "$") "),"
+                                 " s AS (" DB_SENDER_SHARE_GONE(
+                                     "$") "),"
+                                          " u AS (DELETE FROM users WHERE name = $1 RETURNING name)"
+                                          " SELECT count(*) FROM u";
     pgs_args a = {0};
     int64_t n = 0;
     int ret = pgs_arg_name(d, &a, name);

@@ -93,7 +93,8 @@ int pgs_mail_purge_from(db *d, const char *user, const char *sender, int64_t *n)
     if (ret)
         return ret;
     pgs_arg_text(&a, sender);
-    return pgs_exec_n(d, "DELETE FROM sealed WHERE to_user = $1 AND from_user = $2", &a, n);
+    return pgs_exec_n(
+        d, "DELETE FROM sealed WHERE to_user = $1 AND from_user = $2 AND from_gone = 0", &a, n);
 }
 
 int pgs_mail_del_seq(db *d, int64_t seq)

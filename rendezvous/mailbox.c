@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "contacts.h"
 #include "dbq.h"
 #include "dlist.h"
@@ -27,6 +28,8 @@ enum item_kind {
 
 /* RV_SEALED = type, id, flags, created_ms, from_len, from_user, from_device, sealed */
 #define SEALED_HEAD(from_len) (1u + RV_ID_LEN + 1u + 8u + 1u + (from_len) + RV_KEY_LEN)
+_Static_assert(CONFIG_MAX_COPY_BYTES == BANTER_MAX_PLAINTEXT - SEALED_HEAD(1),
+               "config.c checks the sender share against the largest copy stored here");
 
 /*
  * One copy. On at most one of: a device's in-flight list (ROUTED,

@@ -23,7 +23,9 @@
 #      its key; certificates are valid for a day; `user disable` puts
 #      the account's device keys on it (the login still answered
 #      EDISABLED), `user enable` takes them off, `user delete` puts them
-#      on;
+#      on; `device revoke` finds a deleted account's device by its
+#      fingerprint and revokes it for good (EREVOKED even under the name
+#      handed over again);
 #   4. on PostgreSQL (RDV_DB=postgresql): an announcement taken while a
 #      device that just authenticated still waits for its contact list
 #      (the database thread held at tables by the test) reaches it once.
@@ -197,11 +199,37 @@ out=$(adm boss.key user add dan --password-file "$T/pw2") || t_fail "user add da
 out=$(pr dan.key "login=dan:pw of dan 1" ready)
 has "$out" "^recv auth ok user=dan " || t_fail "login dan" "$out"
 dankey=$(devkey dan.key)
+danfp=$(adm boss.key device list --user dan --json | grep -oE '"fingerprint":"[0-9 ]+"' | cut -d'"' -f4)
+[ -n "$danfp" ] || t_fail "login dan" "no fingerprint for dan's device"
 out=$(adm boss.key user delete dan) || t_fail "delete" "$out"
 wait_out a3 "^recv revoked n=2 check=ok keys=${dankey:0:8},${catkey:0:8}\$" 10 ||
     t_fail "delete push" "$(cat "$T/a3.out")"
 bg_kill a3
 t_pass "revocation list: user disable adds the account's device keys (its login still EDISABLED), user enable takes them off, user delete adds them"
+
+# ---- 3c. a deleted account's device revoked for good ----
+# No account has dan's device bound any more; only the delete's mark
+# names it. `device revoke` finds it by a prefix of its fingerprint and
+# makes the mark an admin's revocation: audited, still on the list, and
+# refused at login even once the name is handed over again (a mark alone
+# is taken off when the key logs in to that name).
+out=$(adm boss.key device revoke "${danfp:0:17}") &&
+    has "$out" "^revoked device $danfp of the deleted account dan: it can no longer log in" ||
+    t_fail "revoke a deleted account's device" "$out"
+by=$(rows "SELECT revoked_by FROM revoked WHERE \"user\" = 'dan'")
+[ -n "$by" ] && [ "$by" != "(account deleted)" ] || t_fail "revoke a deleted account's device" "revoked_by: $by"
+out=$(adm boss.key audit tail -n 3) && has "$out" "device.revoke .*: ok" ||
+    t_fail "revoke a deleted account's device audited" "$out"
+out=$(adm boss.key device revoke "${danfp:0:17}")
+[ $? -eq 1 ] && has "$out" 'ENOENT' || t_fail "revoke twice" "$out"
+out=$(pa bob.key ready)
+has "$out" "^recv revoked n=2 check=ok keys=${dankey:0:8},${catkey:0:8}\$" ||
+    t_fail "revoked deleted device listed" "$out"
+out=$(adm boss.key user add dan --password-file "$T/pw2" --reuse-name) || t_fail "user add dan again" "$out"
+out=$(pr dan.key "login=dan:pw of dan 1")
+has "$out" '^recv auth fail error=EREVOKED' && ! has "$out" 'auth ok' ||
+    t_fail "revoked deleted device login" "$out"
+t_pass "device revoke finds a deleted account's device by its fingerprint: audited, on the revocation list, refused at login (EREVOKED) also under the name handed over again"
 
 # ---- 4. PostgreSQL: an announcement taken while a login's list is read ----
 # The database thread is held at tables (sessions of the test: pg_hold)

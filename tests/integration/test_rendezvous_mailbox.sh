@@ -17,7 +17,8 @@
 #   4. SIGKILL of the server right after it answered "stored" for 40
 #      copies: after a restart all 40 are delivered;
 #   5. quota (quota_messages = 3 in a config file): the 4th copy is
-#      refused EQUOTA; delivering frees the mailbox;
+#      refused EQUOTA; delivering frees the mailbox; a sender's share of
+#      quota_mb under one largest copy is refused at start;
 #   6. expiry: copies whose time is up are deleted at the server's start
 #      and never delivered;
 #   7. refusals: ENOTCONTACT (also for an account that does not exist:
@@ -37,7 +38,10 @@
 #      share is free again;
 #  12. a block takes back: bob blocks ann while 2 copies of hers wait for
 #      him; they are deleted (cat's stays), and a copy ann sends after is
-#      answered "stored" (the block stays invisible) and kept nowhere.
+#      answered "stored" (the block stays invisible) and kept nowhere;
+#  13. a name handed over (user delete, user add --reuse-name) starts with
+#      an empty share: the deleted account's stored copies no longer hold
+#      it, and they are still delivered.
 # Needs $RDV_BIN and $RDV_PROBE (the ASan builds by default).
 # shellcheck disable=SC2015,SC2317
 set -u
@@ -155,6 +159,16 @@ t_pass "SIGKILL right after 40 \"stored\" answers: all 40 delivered after the re
 # ---- 5. quota ----
 # (The whole mailbox: one sender may fill it here; 11 has the share.)
 rdv_stop again
+# A sender's share under one largest copy (65459 bytes) is refused at
+# start: such a copy would wait for good. The message names both settings
+# and the least value of each.
+printf 'quota_mb = 1\nquota_sender_percent = 5\n' >tiny.conf
+out=$(timeout 20 "$RDV_BIN" --db rdv.db --listen 127.0.0.1:0 --config tiny.conf 2>&1)
+rc=$?
+[ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && ! has "$out" 'listening on' &&
+    has "$out" 'tiny.conf: quota_sender_percent = 5 of quota_mb = 1 leaves one sender 52429 bytes' &&
+    has "$out" 'raise quota_sender_percent to at least 7 or quota_mb to at least 2' ||
+    t_fail "share under one copy" "exit $rc: $out"
 printf 'quota_messages = 3\nquota_mb = 1\nquota_sender_percent = 100\n' >quota.conf
 rdv_start quota --config quota.conf
 out=$(pr ann.key ready seals=bob:5 stored=5)
@@ -166,7 +180,7 @@ wait_for 5 gone
 out=$(pr ann.key ready seals=bob:1 stored=1)
 has "$out" 'state=stored error=-$' || t_fail "quota" "not freed: $out"
 out=$(pr bob.key ready sealed=1)
-t_pass "quota of 3 copies: the 4th and 5th refused EQUOTA; delivering frees the mailbox"
+t_pass "quota of 3 copies: the 4th and 5th refused EQUOTA; delivering frees the mailbox; a sender share under one largest copy refused at start"
 
 # ---- 6. expiry ----
 wait_for 5 gone
@@ -322,5 +336,29 @@ out=$(pr bob.key ready sealed=1 wait=500)
 has "$out" '^recv sealed from=cat .*body=from cat, before the block check=ok$' && ! has "$out" 'from=ann' ||
     t_fail "block" "bob: $out"
 t_pass "bob blocks ann: her 2 stored copies are deleted (cat's stays), and what she sends after is answered \"stored\" and kept nowhere"
+
+# ---- 13. a name handed over starts with an empty share ----
+# cat fills its share of bob's mailbox, then its account is deleted and
+# the name handed to a new account (--reuse-name) with a new device. The
+# old copies used to count as the new account's share (EQUOTA for good
+# until bob took them); now the new cat stores its own 2, and bob gets
+# all 4, the old ones as from cat, sealed by the old device.
+out=$(pr cat.key ready seals=bob:2 stored=2)
+[ "$(count "$out" 'state=stored error=-$')" -eq 2 ] || t_fail "name handed over" "cat: $out"
+out=$("$RDV_BIN" --db rdv.db user delete cat 2>&1) || t_fail "name handed over" "delete: $out"
+out=$("$RDV_BIN" --db rdv.db user add cat --password-file pw --reuse-name 2>&1) ||
+    t_fail "name handed over" "add: $out"
+[ "$(from cat)" = 2 ] || t_fail "name handed over" "$(from cat) copies of the old cat's stored"
+out=$(pr cat2.key "login=cat:$PW" ready contact=request:bob)
+has "$out" '^recv auth ok user=cat ' || t_fail "name handed over" "login: $out"
+out=$(pr bob.key noack ready contact=approve:cat wait=300)
+has "$out" '^recv contact cat state=approved' || t_fail "name handed over" "approve: $out"
+out=$(pr cat2.key ready seals=bob:2 stored=2)
+[ "$(count "$out" 'state=stored error=-$')" -eq 2 ] ||
+    t_fail "name handed over" "the old cat's copies hold the new cat's share: $out"
+out=$(pr bob.key ready sealed=4 wait=300)
+[ "$(count "$out" '^recv sealed from=cat .*check=ok$')" -eq 4 ] || t_fail "name handed over" "bob: $out"
+wait_for 5 gone || t_fail "name handed over" "$(stored) rows left"
+t_pass "a name handed over (--reuse-name) starts with an empty share: the new cat stores 2 while the old cat's 2 wait; bob gets all 4"
 rdv_stop share
 echo "PASS: test_rendezvous_mailbox"

@@ -316,6 +316,71 @@ static void test_account_marks(void **state)
     assert_false(u.disabled);
 }
 
+/* The marked keys no account has bound, to test_deleted_device. */
+struct marked {
+    size_t n;
+    uint8_t key[4][32];
+    char user[4][DB_MAX_USER + 1];
+};
+static int marked_keep(void *ud, const db_device *v)
+{
+    struct marked *m = ud;
+    if (m->n == 4)
+        return BANTER_ENOSPC;
+    memcpy(m->key[m->n], v->key, 32);
+    snprintf(m->user[m->n], sizeof m->user[m->n], "%s", v->user);
+    m->n++;
+    return 0;
+}
+
+/* A deleted account's device: found among the marked keys no account
+ * has bound, and `device revoke` turns its mark into a lasting
+ * revocation that a login to the name handed over again does not take
+ * off. A marked key bound again (another account) is not among them. */
+static void test_deleted_device(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t a1[32] = {1}, a2[32] = {2}, keys[8][32];
+    char user[DB_MAX_USER + 1], by[64];
+    size_t n;
+    struct marked m = {0};
+    assert_int_equal(db_user_add(f->d, "ann", FAKE_HASH, false, 1), 0);
+    assert_int_equal(db_user_add(f->d, "bob", FAKE_HASH, false, 1), 0);
+    assert_int_equal(db_device_bind(f->d, a1, "ann", 1), 0);
+    assert_int_equal(db_device_bind(f->d, a2, "ann", 2), 0);
+    assert_int_equal(db_device_marked_each(f->d, marked_keep, &m), 0);
+    assert_int_equal(m.n, 0); /* bound: `device list` has them */
+    assert_int_equal(db_user_delete(f->d, "ann", 100), 0);
+    assert_int_equal(db_device_marked_each(f->d, marked_keep, &m), 0);
+    assert_int_equal(m.n, 2);
+    assert_memory_equal(m.key[0], a1, 32);
+    assert_string_equal(m.user[0], "ann");
+    assert_int_equal(db_device_revoke(f->d, a1, "admin x", 200, user), 1);
+    assert_string_equal(user, "ann");
+    assert_int_equal(db_device_revoked(f->d, a1), 1);
+    raw_text(f, "SELECT revoked_by FROM revoked WHERE revoked = 200", by, sizeof by);
+    assert_string_equal(by, "admin x");
+    assert_int_equal(db_revoked_since(f->d, 150, keys, 8, &n), 0); /* listed from now */
+    assert_int_equal(n, 1);
+    assert_memory_equal(keys[0], a1, 32);
+    m.n = 0;
+    assert_int_equal(db_device_marked_each(f->d, marked_keep, &m), 0);
+    assert_int_equal(m.n, 1); /* an admin's revocation is no mark */
+    assert_memory_equal(m.key[0], a2, 32);
+    assert_int_equal(db_device_revoke(f->d, a1, "admin x", 210, user), BANTER_ENOENT);
+    /* the name handed over: a login of the revoked key keeps it revoked */
+    assert_int_equal(db_user_add(f->d, "ann", FAKE_HASH, false, 300), 0);
+    assert_int_equal(db_revoked_release(f->d, a1, "ann"), 0);
+    assert_int_equal(db_device_revoked(f->d, a1), 1);
+    /* the other one logs in to bob: bound, no longer among them */
+    assert_int_equal(db_device_bind(f->d, a2, "bob", 310), 0);
+    m.n = 0;
+    assert_int_equal(db_device_marked_each(f->d, marked_keep, &m), 0);
+    assert_int_equal(m.n, 0);
+    assert_int_equal(db_device_revoke(f->d, a2, "admin x", 320, user), 0);
+    assert_string_equal(user, "bob");
+}
+
 /* Announcements: addressed per device (a department's only when given),
  * receipts only from an addressed device, once each, the report per device
  * and per person; the recent revocations for the list. */
@@ -847,6 +912,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_keep_admin, setup, teardown),
         cmocka_unit_test_setup_teardown(test_revoke, setup, teardown),
         cmocka_unit_test_setup_teardown(test_account_marks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deleted_device, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit_chain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit_delete_forge, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit_forge, setup, teardown),

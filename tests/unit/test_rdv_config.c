@@ -144,6 +144,45 @@ static void test_mistakes(void **state)
     }
 }
 
+/* Load text and expect it taken, with the share of quota_mb's bytes
+ * given. */
+static void taken(struct fixture *f, const char *text, int64_t share)
+{
+    config c;
+    char why[512];
+    config_defaults(&c);
+    write_file(f->path, text, strlen(text));
+    if (config_load(&c, f->path, why, sizeof why) != 0)
+        fail_msg("%s", why);
+    assert_int_equal(config_share(c.quota_mb * 1024 * 1024, c.sender_pct), share);
+}
+
+/* One sender's share of a mailbox's bytes must hold the largest copy
+ * (65459 bytes), or such a copy would wait for good (EQUOTA is "not now"
+ * to a node): refused at load, naming both settings and the least value
+ * of each that would do; just enough is taken. Fails before the check
+ * (every one loaded). */
+static void test_share_holds_a_copy(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(CONFIG_MAX_COPY_BYTES, 65459);
+    static const char six[] = "quota_mb = 1\nquota_sender_percent = 6\n";
+    refused(f, six, sizeof six - 1,
+            "rdv.conf: quota_sender_percent = 6 of quota_mb = 1 leaves one sender 62915 "
+            "bytes of a mailbox, less than one largest copy (65459 bytes), which would never "
+            "be stored: raise quota_sender_percent to at least 7 or quota_mb to at least 2");
+    static const char one[] = "quota_sender_percent = 1\nquota_mb = 6\n";
+    refused(f, one, sizeof one - 1,
+            "raise quota_sender_percent to at least 2 or quota_mb to at least 7");
+    static const char tiny[] = "quota_mb = 1\nquota_sender_percent = 1\n";
+    refused(f, tiny, sizeof tiny - 1,
+            "raise quota_sender_percent to at least 7 or quota_mb to at least 7");
+    taken(f, "quota_mb = 1\nquota_sender_percent = 7\n", 73401);
+    taken(f, "quota_mb = 7\nquota_sender_percent = 1\n", 73401);
+    taken(f, "quota_mb = 1\nquota_sender_percent = 100\n", 1048576);
+    taken(f, "# the defaults: 25 of 100 MiB\n", 26214400);
+}
+
 static void test_too_big(void **state)
 {
     struct fixture *f = *state;
@@ -275,6 +314,7 @@ int main(void)
         cmocka_unit_test(test_defaults),
         cmocka_unit_test_setup_teardown(test_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mistakes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_share_holds_a_copy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_too_big, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing, setup, teardown),
         cmocka_unit_test(test_set_and_parse),

@@ -24,6 +24,7 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "db_admin.h"
 #include "db_contacts.h"
 #include "db_mail.h"
 #include "rdv_dbtest.h"
@@ -355,7 +356,9 @@ static void test_migrate_3_to_4(void **state)
                      " flags INTEGER NOT NULL, size INTEGER NOT NULL, blob BLOB NOT NULL,"
                      " created INTEGER NOT NULL, expires INTEGER NOT NULL,"
                      " UNIQUE (id, to_device));"
-                     "INSERT INTO sealed SELECT * FROM old; DROP TABLE old;"
+                     "INSERT INTO sealed SELECT seq, id, to_device, to_user, from_user,"
+                     " from_device, flags, size, blob, created, expires FROM old;"
+                     "DROP TABLE old;"
                      "CREATE INDEX sealed_device ON sealed (to_device, seq);"
                      "CREATE INDEX sealed_user ON sealed (to_user);"
                      "CREATE INDEX sealed_expires ON sealed (expires);"
@@ -533,6 +536,7 @@ static void test_migrate_6_to_7(void **state)
     if (f->t.pg)
         dbt_pg_exec(
             "DROP TABLE mailbox_from;"
+            "ALTER TABLE sealed DROP COLUMN from_gone;"
             "DROP FUNCTION sealed_put;"
             "CREATE OR REPLACE FUNCTION sealed_added() RETURNS trigger LANGUAGE plpgsql"
             " AS $$ BEGIN"
@@ -551,6 +555,7 @@ static void test_migrate_6_to_7(void **state)
                          "DROP TABLE mailbox_from;"
                          "DROP TRIGGER sealed_added;"
                          "DROP TRIGGER sealed_deleted;"
+                         "ALTER TABLE sealed DROP COLUMN from_gone;"
                          "CREATE TRIGGER sealed_added AFTER INSERT ON sealed BEGIN"
                          " INSERT OR IGNORE INTO mailbox (user, count, bytes)"
                          " VALUES (new.to_user, 0, 0);"
@@ -575,6 +580,120 @@ static void test_migrate_6_to_7(void **state)
     memset(id, 1, sizeof id);
     assert_int_equal(db_mail_del_id(f->d, id, DEV_B, DEV_A), 0);
     assert_int_equal(db_mail_put_q(f->d, &a3, &SHARE), DB_MAIL_STORED);
+}
+
+/* What an account stored for others before it was deleted stays
+ * deliverable (as from its name) and in the recipient's mailbox, but no
+ * longer counts against the share of the account given the name again
+ * (--reuse-name): that one stores its whole share at once, a delivery
+ * of an old copy frees none of it, and a block of the new account takes
+ * back only its own copies. Fails on schema 8 (the new account got
+ * DB_MAIL_OVER_SHARE at once). */
+static void test_share_after_reuse(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t blob[16] = {5};
+    int64_t count, bytes, n;
+    struct rows r = {0};
+    for (uint8_t i = 1; i <= 2; i++) {
+        db_sealed s = copy_from(i, "ann", DEV_A, blob, 10);
+        assert_int_equal(db_mail_put_q(f->d, &s, &SHARE), DB_MAIL_STORED);
+    }
+    assert_int_equal(db_user_delete(f->d, "ann", 200), 0);
+    assert_int_equal(db_user_add(f->d, "ann", FAKE_HASH, false, 300), 0);
+    static const uint8_t DEV_A2[32] = {0xa2};
+    for (uint8_t i = 3; i <= 4; i++) {
+        db_sealed s = copy_from(i, "ann", DEV_A2, blob, 10);
+        assert_int_equal(db_mail_put_q(f->d, &s, &SHARE), DB_MAIL_STORED);
+    }
+    db_sealed fifth = copy_from(5, "ann", DEV_A2, blob, 10);
+    assert_int_equal(db_mail_put_q(f->d, &fifth, &SHARE), DB_MAIL_OVER_SHARE);
+    assert_int_equal(db_mail_usage(f->d, "bob", &count, &bytes), 0);
+    assert_int_equal(count, 4); /* the recipient's mailbox holds all four */
+    assert_int_equal(db_mail_fetch(f->d, DEV_B, 0, 100, 10, on_any, &r), 4);
+    /* the old account's first copy delivered: the new one's share as full */
+    uint8_t id[16];
+    memset(id, 1, sizeof id);
+    assert_int_equal(db_mail_del_id(f->d, id, DEV_B, DEV_A), 0);
+    assert_int_equal(db_mail_put_q(f->d, &fifth, &SHARE), DB_MAIL_OVER_SHARE);
+    /* bob blocks the new ann: her copies go, the old account's stays */
+    assert_int_equal(db_mail_purge_from(f->d, "bob", "ann", &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(db_mail_usage(f->d, "bob", &count, &bytes), 0);
+    assert_int_equal(count, 1);
+    assert_int_equal(db_mail_put_q(f->d, &fifth, &SHARE), DB_MAIL_STORED);
+}
+
+/* Back to schema 8 (no sealed.from_gone, the trigger that counted every
+ * delivered copy down from its sender's share) with copies of an earlier
+ * holder of ann's name (stored before the account ann now is was made)
+ * and of cat: opening migrates, ann's share is empty, cat's counted. */
+static void test_migrate_8_to_9(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t blob[16] = {5};
+    int64_t count, bytes;
+    assert_int_equal(db_user_add(f->d, "cat", FAKE_HASH, false, 1), 0);
+    static const uint8_t DEV_CAT[32] = {0xca};
+    for (uint8_t i = 1; i <= 2; i++) {
+        db_sealed s = copy_from(i, "ann", DEV_A, blob, 10);
+        assert_int_equal(db_mail_put_q(f->d, &s, &SHARE), DB_MAIL_STORED);
+    }
+    db_sealed c1 = copy_from(1, "cat", DEV_CAT, blob, 10);
+    assert_int_equal(db_mail_put_q(f->d, &c1, &SHARE), DB_MAIL_STORED);
+    db_close(f->d);
+    f->d = NULL;
+    /* the copies were made at 100: an ann made at 150 is a later holder */
+    if (f->t.pg)
+        dbt_pg_exec(
+            "ALTER TABLE sealed DROP COLUMN from_gone;"
+            "CREATE OR REPLACE FUNCTION sealed_deleted() RETURNS trigger LANGUAGE plpgsql"
+            " AS $$ BEGIN"
+            " UPDATE mailbox SET count = count - 1, bytes = bytes - OLD.size"
+            " WHERE \"user\" = OLD.to_user;"
+            " DELETE FROM mailbox_from WHERE \"user\" = OLD.to_user AND sender = OLD.from_user"
+            " AND count <= 1;"
+            " IF NOT FOUND THEN"
+            " UPDATE mailbox_from SET count = count - 1, bytes = bytes - OLD.size"
+            " WHERE \"user\" = OLD.to_user AND sender = OLD.from_user;"
+            " END IF;"
+            " RETURN NULL; END $$;"
+            "UPDATE users SET created = 150 WHERE name = 'ann';"
+            "UPDATE banter_schema SET version = 8");
+    else
+        raw_sql(f->path, "BEGIN;"
+                         "DROP TRIGGER sealed_deleted;"
+                         "ALTER TABLE sealed DROP COLUMN from_gone;"
+                         "CREATE TRIGGER sealed_deleted AFTER DELETE ON sealed BEGIN"
+                         " UPDATE mailbox SET count = count - 1, bytes = bytes - old.size"
+                         " WHERE user = old.to_user;"
+                         " DELETE FROM mailbox_from WHERE user = old.to_user"
+                         " AND sender = old.from_user AND count <= 1;"
+                         " UPDATE mailbox_from SET count = count - 1, bytes = bytes - old.size"
+                         " WHERE user = old.to_user AND sender = old.from_user; END;"
+                         "UPDATE users SET created = 150 WHERE name = 'ann';"
+                         "PRAGMA user_version = 8; COMMIT;");
+    assert_int_equal(db_open(&f->d, f->path, NULL, 0), 0);
+    assert_int_equal(db_mail_usage(f->d, "bob", &count, &bytes), 0);
+    assert_int_equal(count, 3);
+    /* ann: the earlier holder's 2 are not hers, she stores 2; cat 1 of 2 */
+    for (uint8_t i = 3; i <= 4; i++) {
+        db_sealed s = copy_from(i, "ann", DEV_A, blob, 10);
+        assert_int_equal(db_mail_put_q(f->d, &s, &SHARE), DB_MAIL_STORED);
+    }
+    db_sealed a5 = copy_from(5, "ann", DEV_A, blob, 10);
+    assert_int_equal(db_mail_put_q(f->d, &a5, &SHARE), DB_MAIL_OVER_SHARE);
+    db_sealed c2 = copy_from(2, "cat", DEV_CAT, blob, 10);
+    assert_int_equal(db_mail_put_q(f->d, &c2, &SHARE), DB_MAIL_STORED);
+    db_sealed c3 = copy_from(3, "cat", DEV_CAT, blob, 10);
+    assert_int_equal(db_mail_put_q(f->d, &c3, &SHARE), DB_MAIL_OVER_SHARE);
+    /* the new trigger: an earlier holder's copy delivered frees nothing */
+    uint8_t id[16];
+    memset(id, 1, sizeof id);
+    assert_int_equal(db_mail_del_id(f->d, id, DEV_B, DEV_A), 0);
+    assert_int_equal(db_mail_put_q(f->d, &a5, &SHARE), DB_MAIL_OVER_SHARE);
+    assert_int_equal(db_mail_usage(f->d, "bob", &count, &bytes), 0);
+    assert_int_equal(count, 5);
 }
 
 /* A batch in one transaction (mailbox.c's commit_batch): a copy that
@@ -631,6 +750,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sender_share, setup, teardown),
         cmocka_unit_test_setup_teardown(test_block_purges, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrate_6_to_7, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_share_after_reuse, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_8_to_9, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
