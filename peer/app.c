@@ -60,16 +60,17 @@ static void say(app *a, node_ev_type type, const char *text)
 /* ---- the LAN ---- */
 
 static int lan_hello(void *ud, const uint8_t key[static 32], const char *name, const char *source,
-                     const char *addr, const char *account)
+                     const char *addr, const char *account, int64_t expires_ms)
 {
     app *a = ud;
-    return node_device_hello(a->n, key, name, source, addr, account);
+    return node_device_hello(a->n, key, name, source, addr, account, expires_ms);
 }
 
-static void lan_cert(void *ud, const uint8_t key[static 32], const char *name, const char *account)
+static void lan_cert(void *ud, const uint8_t key[static 32], const char *name, const char *account,
+                     int64_t expires_ms)
 {
     app *a = ud;
-    node_device_cert(a->n, key, name, account);
+    node_device_cert(a->n, key, name, account, expires_ms);
 }
 
 static void lan_up(void *ud, const uint8_t key[static 32], const char *addr)

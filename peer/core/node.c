@@ -660,10 +660,10 @@ static int contact_of(node *n, const uint8_t device[static 32], store_contact *c
 
 /* node_device_hello, saying in *what what the admission changed. */
 static int admit(node *n, const uint8_t key[static 32], const char *name, const char *source,
-                 const char *addr, const char *account, contacts_admitted *what)
+                 const char *addr, const char *account, int64_t expires_ms, contacts_admitted *what)
 {
     contacts_admit_result res;
-    int r = contacts_admit(n->cs, key, name, source, addr, account, 0, &res);
+    int r = contacts_admit(n->cs, key, name, source, addr, account, expires_ms, &res);
     *what = res.what;
     if (r) {
         if (r == BANTER_EINVAL)
@@ -694,10 +694,10 @@ static int admit(node *n, const uint8_t key[static 32], const char *name, const 
 }
 
 int node_device_hello(node *n, const uint8_t key[static 32], const char *name, const char *source,
-                      const char *addr, const char *account)
+                      const char *addr, const char *account, int64_t expires_ms)
 {
     contacts_admitted what;
-    return admit(n, key, name, source, addr, account, &what);
+    return admit(n, key, name, source, addr, account, expires_ms, &what);
 }
 
 int node_announcement(node *n, const ann_msg *m)
@@ -764,14 +764,16 @@ void node_set_revoked(node *n, bool (*fn)(void *ud, const uint8_t key[static 32]
     contacts_set_revoked(n->cs, fn, ud);
 }
 
-void node_device_cert(node *n, const uint8_t key[static 32], const char *name, const char *account)
+void node_device_cert(node *n, const uint8_t key[static 32], const char *name, const char *account,
+                      int64_t expires_ms)
 {
     store_device d;
     contacts_admitted what;
     /* Only a device that became the account's has messages to take now
      * (a renewal changes nothing). */
     if (store_device_get(n->st, key, &d) == 0 &&
-        admit(n, key, name, d.source, d.addresses, account, &what) == 0 && what != ADMIT_SAME)
+        admit(n, key, name, d.source, d.addresses, account, expires_ms, &what) == 0 &&
+        what != ADMIT_SAME)
         messenger_kick(n->mr, NULL);
 }
 

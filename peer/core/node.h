@@ -192,9 +192,12 @@ void node_set_port(node *n, uint16_t port);
 #define NODE_RETENTION_S 3600
 void node_set_policy(node *n, uint64_t max_file, bool auto_accept, uint32_t history_days);
 
-/* The LAN: a device said HELLO (contacts_admit; events emitted). */
+/* The LAN: a device said HELLO (contacts_admit, with the account and
+ * expiry of the certificate it showed, NULL and 0 without; events
+ * emitted). */
 BANTER_WUR int node_device_hello(node *n, const uint8_t key[static 32], const char *name,
-                                 const char *source, const char *addr, const char *account);
+                                 const char *source, const char *addr, const char *account,
+                                 int64_t expires_ms);
 /* An announcement of the organisation (orgnote.h): kept (0; NODE_EV_ANNOUNCE
  * when it is new) or BANTER_EDB (the server sends it again later). */
 BANTER_WUR int node_announcement(node *n, const ann_msg *m);
@@ -216,7 +219,8 @@ void node_device_revoked(node *n, const uint8_t key[static 32]);
 void node_set_revoked(node *n, bool (*fn)(void *ud, const uint8_t key[static 32]), void *ud);
 /* A valid certificate after HELLO: admitted again with its account; the
  * outboxes are kicked when that changed something. */
-void node_device_cert(node *n, const uint8_t key[static 32], const char *name, const char *account);
+void node_device_cert(node *n, const uint8_t key[static 32], const char *name, const char *account,
+                      int64_t expires_ms);
 void node_device_up(node *n, const uint8_t key[static 32], const char *addr);
 void node_device_down(node *n, const uint8_t key[static 32]);
 /* A device's connection can take more (transfers, queued messages). */

@@ -64,6 +64,7 @@ typedef struct cstate { /* per connection */
     char host[64];                     /* the remote address without its port */
     uint16_t port;                     /* dial_for: the port dialed */
     char account[BANTER_MAX_NAME + 1]; /* a valid certificate shown before HELLO */
+    int64_t account_expires_ms;        /* ...and when it expires */
     int64_t established_ms, attached_ms, last_ping_ms;
     int64_t peer_ping_ms; /* when the peer's last PING came */
     int refused;
@@ -406,7 +407,8 @@ static void on_established(void *ud, conn *c)
  * it is bad (does not decode, its signature does not verify, or it is
  * for another key). Only what gets past the first two checks costs a
  * signature check. */
-static int check_cert(lan *l, conn *c, const uint8_t *pt, size_t len, char *account, size_t cap)
+static int check_cert(lan *l, conn *c, const uint8_t *pt, size_t len, char *account, size_t cap,
+                      int64_t *expires_ms)
 {
     rvmsg m;
     char fpd[IDENTITY_FP_DIGITS + 1];
@@ -422,8 +424,10 @@ static int check_cert(lan *l, conn *c, const uint8_t *pt, size_t len, char *acco
         r = cert_check(&m.u.cert, m.u.cert.server, conn_peer(c), wall_ms());
         if (r == BANTER_ETIMEDOUT)
             r = 1;
-        else if (r == 0)
+        else if (r == 0) {
             g_strlcpy(account, m.u.cert.name, cap);
+            *expires_ms = m.u.cert.expires_ms;
+        }
     }
     rvmsg_clear(&m);
     return r;
@@ -436,6 +440,7 @@ static int check_cert(lan *l, conn *c, const uint8_t *pt, size_t len, char *acco
 static void on_cert(lan *l, conn *c, cstate *cs, const uint8_t *pt, size_t len)
 {
     char account[BANTER_MAX_NAME + 1];
+    int64_t expires_ms = 0;
     if (len == cs->cert_last_len && memcmp(pt, cs->cert_last, len) == 0)
         return;
     bool allowed = cs->hello ? tbucket_take(&cs->certs_in, mono_ms()) : !cs->cert_pre;
@@ -453,7 +458,7 @@ static void on_cert(lan *l, conn *c, cstate *cs, const uint8_t *pt, size_t len)
         refuse(c, cs, BANTER_ERATE, "too many certificates on this connection");
         return;
     }
-    int r = check_cert(l, c, pt, len, account, sizeof account);
+    int r = check_cert(l, c, pt, len, account, sizeof account, &expires_ms);
     if (r < 0) {
         refuse(c, cs, r, "certificate refused");
         return;
@@ -466,10 +471,11 @@ static void on_cert(lan *l, conn *c, cstate *cs, const uint8_t *pt, size_t len)
     }
     if (!cs->hello) {
         g_strlcpy(cs->account, account, sizeof cs->account);
+        cs->account_expires_ms = expires_ms;
         return;
     }
     if (cs->d && cs->d->c == c && l->cb.cert)
-        l->cb.cert(l->ud, cs->d->key, cs->d->name, account);
+        l->cb.cert(l->ud, cs->d->key, cs->d->name, account, expires_ms);
 }
 
 static gboolean on_probe(gpointer v)
@@ -510,7 +516,8 @@ static void on_hello(lan *l, conn *c, cstate *cs, const struct msg_hello *h)
     const uint8_t *key = conn_peer(c);
     const char *source = cs->sp ? "static" : cs->adopted ? "rendezvous" : "lan";
     int r = l->cb.hello(l->ud, key, h->name, source, conn_remote(c),
-                        cs->account[0] ? cs->account : NULL);
+                        cs->account[0] ? cs->account : NULL,
+                        cs->account[0] ? cs->account_expires_ms : 0);
     if (r) {
         conn_close(c, r, true, r == BANTER_EDB ? "storage error" : "refused");
         return;

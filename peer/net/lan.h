@@ -100,12 +100,15 @@ typedef struct lan_config {
 
 typedef struct lan_callbacks {
     /* Device key proved itself and said HELLO as name; account is what a
-     * valid certificate it showed names (or NULL). 0 to keep it; a
+     * valid certificate it showed names (or NULL), expires_ms when that
+     * certificate expires (wall clock; 0 without one). 0 to keep it; a
      * negative BANTER_E* closes the connection. */
     int (*hello)(void *ud, const uint8_t key[static 32], const char *name, const char *source,
-                 const char *addr, const char *account);
-    /* After HELLO, a valid certificate for account (new, or renewed). */
-    void (*cert)(void *ud, const uint8_t key[static 32], const char *name, const char *account);
+                 const char *addr, const char *account, int64_t expires_ms);
+    /* After HELLO, a valid certificate for account (new, or renewed),
+     * expiring at expires_ms. */
+    void (*cert)(void *ud, const uint8_t key[static 32], const char *name, const char *account,
+                 int64_t expires_ms);
     /* The device is reachable (its one connection) or no longer. */
     void (*up)(void *ud, const uint8_t key[static 32], const char *addr);
     void (*down)(void *ud, const uint8_t key[static 32]);

@@ -129,20 +129,23 @@ typedef struct side {
 } side;
 
 static int on_hello(void *ud, const uint8_t key[static 32], const char *name, const char *source,
-                    const char *addr, const char *account)
+                    const char *addr, const char *account, int64_t expires_ms)
 {
     side *s = ud;
     (void)key, (void)name, (void)addr;
+    assert_true(account ? expires_ms > 0 : expires_ms == 0);
     assert_string_equal(source, "rendezvous");
     s->hellos++;
     g_strlcpy(s->account, account ? account : "", sizeof s->account);
     return 0;
 }
 
-static void on_cert(void *ud, const uint8_t key[static 32], const char *name, const char *account)
+static void on_cert(void *ud, const uint8_t key[static 32], const char *name, const char *account,
+                    int64_t expires_ms)
 {
     side *s = ud;
     (void)key, (void)name;
+    assert_true(expires_ms > 0);
     s->certs++;
     g_strlcpy(s->account, account, sizeof s->account);
 }

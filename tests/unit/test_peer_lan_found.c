@@ -87,9 +87,9 @@ static void run(int ms)
 }
 
 static int on_hello(void *ud, const uint8_t key[static 32], const char *name, const char *source,
-                    const char *addr, const char *account)
+                    const char *addr, const char *account, int64_t expires_ms)
 {
-    (void)ud, (void)key, (void)name, (void)source, (void)addr, (void)account;
+    (void)ud, (void)key, (void)name, (void)source, (void)addr, (void)account, (void)expires_ms;
     return 0;
 }
 
