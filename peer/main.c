@@ -26,8 +26,8 @@ static const cli_cmd commands[] = {
      "to yourself."},
     {"id", cmd_id, "id [--json]", "Print this node's fingerprint and name."},
     {"peers", cmd_peers, "peers [--json]",
-     "List known peers: name, online, trust (new, known, verified, changed), source\n"
-     "(lan, static), fingerprint and address; for each connected device how it is\n"
+     "List known peers: name, online, trust (new, known, verified, certified, lapsed,\n"
+     "changed), source (lan, static), fingerprint and address; for each connected device how it is\n"
      "reached: lan, direct (ICE), relay (ICE through TURN) or the server's relay."},
     {"doctor", cmd_doctor, "doctor [CONTACT] [--json]",
      "Check what this node needs to reach people and say what to fix: LAN discovery\n"
