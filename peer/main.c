@@ -27,8 +27,9 @@ static const cli_cmd commands[] = {
     {"id", cmd_id, "id [--json]", "Print this node's fingerprint and name."},
     {"peers", cmd_peers, "peers [--json]",
      "List known peers: name, online, trust (new, known, verified, certified, lapsed,\n"
-     "changed), source (lan, static), fingerprint and address; for each connected device how it is\n"
-     "reached: lan, direct (ICE), relay (ICE through TURN) or the server's relay."},
+     "changed), source (lan, static), fingerprint and address; for each connected\n"
+     "device how it is reached: lan, direct (ICE), relay (ICE through TURN) or the\n"
+     "server's relay."},
     {"doctor", cmd_doctor, "doctor [CONTACT] [--json]",
      "Check what this node needs to reach people and say what to fix: LAN discovery\n"
      "(multicast interfaces), the rendezvous (connected, logged in), NAT and TURN\n"
