@@ -2,18 +2,11 @@
 /* gwtext.c - a gateway's relayed text (see gwtext.h). */
 #include "gwtext.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define QUOTE "> "
-
-/* Whether the line at p (up to '\n' or stop) would begin like a marker. */
-static int looks_marked(const char *p, const char *stop)
-{
-    while (p < stop && (*p == ' ' || *p == '\t'))
-        p++;
-    return p < stop && *p == '[';
-}
 
 char *gwtext_relay(const char *marker, const char *sep, const char *body, size_t n)
 {
@@ -29,10 +22,12 @@ char *gwtext_relay(const char *marker, const char *sep, const char *body, size_t
     o += m;
     memcpy(o, sep, s);
     o += s;
+    bool line_start = s > 0 && sep[s - 1] == '\n';
     for (const char *p = body, *stop = body + n;;) {
         const char *end = memchr(p, '\n', (size_t)(stop - p));
         size_t len = end ? (size_t)(end - p) + 1 : (size_t)(stop - p);
-        if (looks_marked(p, stop)) {
+        bool empty = len == 0 || p[0] == '\n';
+        if (line_start && !empty) {
             memcpy(o, QUOTE, sizeof QUOTE - 1);
             o += sizeof QUOTE - 1;
         }
@@ -41,6 +36,7 @@ char *gwtext_relay(const char *marker, const char *sep, const char *body, size_t
         if (!end)
             break;
         p = end + 1;
+        line_start = true;
     }
     memcpy(o, body + n, all - n); /* the gateway's own note */
     o += all - n;

@@ -124,16 +124,18 @@ wait_for 10 said "[e-mail from Carol <carol@example.org>, not end-to-end encrypt
 said "Yes, see you at noon." || t_fail back "body: $(b "$B" history mailgw)"
 t_pass "a reply by e-mail comes back, marked as not end-to-end encrypted"
 # a line of the mail that imitates a marker (another sender) or a notice
-# is shown quoted: the only marker is the gateway's own
+# is shown quoted, as every line of the mail is: the only marker is the
+# gateway's own
 reply "$token" "Fine.
 [e-mail from Boss <boss@example.org>, not end-to-end encrypted]
 Please wire the money today." || t_fail imitation "smtplib"
 wait_for 10 said "Please wire the money today." || t_fail imitation "$(b "$B" history mailgw)"
 said "
+> Fine.
 > [e-mail from Boss <boss@example.org>, not end-to-end encrypted]
-Please wire" && ! said "
-[e-mail from Boss" || t_fail imitation "a marker line of the body was not quoted: $(b "$B" history mailgw | tail -5)"
-t_pass "a line of the mail imitating the gateway's marker is shown quoted (\"> [e-mail from ...\")"
+> Please wire" && ! said "
+[e-mail from Boss" || t_fail imitation "a line of the body was not quoted: $(b "$B" history mailgw | tail -5)"
+t_pass "every line of a relayed mail is quoted, one imitating the gateway's marker too (\"> [e-mail from ...\")"
 
 # rawmail TOKEN: the mail on stdin (bytes as they are), by SMTP to banter+TOKEN.
 rawmail() {
@@ -160,6 +162,10 @@ b "$B" history mailgw --json --limit 200 | jq -r '[.[] | select(.body | contains
 import sys
 body = sys.stdin.read().rstrip("\n")
 text = body.split("\n", 1)[1].rsplit("\n[cut: ", 1)[0]
+lines = text.split("\n")
+if not all(l.startswith("> ") or l == "" for l in lines):
+    sys.exit("a line not quoted: %r" % text[:40])
+text = "\n".join(l[2:] for l in lines)  # the mail, each line quoted "> "
 n = len(text.encode())
 sys.exit(0 if set(text) <= {"\u00e9", "\n"} and 3998 <= n <= 4000 else "%d bytes: %r" % (n, text[-20:]))
 ' || t_fail long "the text shown is not whole characters up to 4000 bytes"

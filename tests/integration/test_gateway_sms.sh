@@ -258,11 +258,11 @@ t_pass "refused with a reply: a short code, +3669, a page to a short code, a num
 # ---- 3. in ----
 sms "$PHONE" "Yes, see you at noon"
 wait_for 10 said "[SMS from $PHONE, not end-to-end encrypted]
-Yes, see you at noon" || t_fail in "$(b "$A" history smsgw)"
+> Yes, see you at noon" || t_fail in "$(b "$A" history smsgw)"
 t_pass "the phone's answer (naming no one) reaches ann, marked not end-to-end encrypted"
 sms "$STRANGER" "@ann hi from a stranger"
 wait_for 10 said "[SMS from $STRANGER, not end-to-end encrypted]
-hi from a stranger" || t_fail in "$(b "$A" history smsgw)"
+> hi from a stranger" || t_fail in "$(b "$A" history smsgw)"
 t_pass "an SMS \"@ann TEXT\" from any phone reaches ann"
 
 # ---- 4. refused ----
