@@ -27,7 +27,8 @@ const char *rv_field_name(rv_field f) { return f < RV_F_COUNT ? fields[f].name :
 size_t rv_field_max(rv_field f) { return f < RV_F_COUNT ? fields[f].max : BANTER_MAX_NAME; }
 
 /* Whether s begins with an at sign ('@' or a look-alike: U+FE6B, U+FF20),
- * which would make a display name pass for an account's handle. */
+ * which would make a display name pass for an account's handle: its
+ * length, else 0. */
 static size_t at_sign_len(const char *s)
 {
     if (s[0] == '@')
@@ -35,6 +36,55 @@ static size_t at_sign_len(const char *s)
     if (strncmp(s, "\xef\xb9\xab", 3) == 0 || strncmp(s, "\xef\xbc\xa0", 3) == 0)
         return 3;
     return 0;
+}
+
+/* Whether s begins with a space (U+0020, or Unicode's: U+00A0, U+1680,
+ * U+2000-U+200A, U+202F, U+205F, U+3000): its length, else 0. */
+static size_t space_len(const char *s)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    if (u[0] == ' ')
+        return 1;
+    if (u[0] == 0xc2 && u[1] == 0xa0)
+        return 2;
+    if ((u[0] == 0xe1 && u[1] == 0x9a && u[2] == 0x80) ||
+        (u[0] == 0xe2 && u[1] == 0x80 && (u[2] <= 0x8a || u[2] == 0xaf)) ||
+        (u[0] == 0xe2 && u[1] == 0x81 && u[2] == 0x9f) ||
+        (u[0] == 0xe3 && u[1] == 0x80 && u[2] == 0x80))
+        return 3;
+    return 0;
+}
+
+/* Where the last character of the valid UTF-8 s begins, and whether it
+ * is a space (space_len's); false for "" or what is not UTF-8. */
+static bool last_is_space(const char *s, size_t *at)
+{
+    size_t k;
+    bool space = false;
+    for (size_t i = 0; s[i]; i += k) {
+        k = space_len(s + i);
+        space = k > 0;
+        if (!k)
+            k = utf8_seq_len(s + i, strlen(s + i));
+        if (!k)
+            return false;
+        *at = i;
+    }
+    return space;
+}
+
+static bool ends_with_space(const char *s)
+{
+    size_t at = 0;
+    return last_is_space(s, &at);
+}
+
+/* A display name's faults that pass for another name: invisible
+ * characters, spaces at either end (" @alice"), a leading at sign. */
+static bool display_name_ok(const char *value, size_t n)
+{
+    return utf8_no_invisible(value, n) && !space_len(value) && !ends_with_space(value) &&
+           !at_sign_len(value);
 }
 
 int rv_field_check(rv_field f, const char *value)
@@ -46,7 +96,7 @@ int rv_field_check(rv_field f, const char *value)
         return BANTER_EUTF8;
     if (!utf8_no_controls(value, n, f == RV_F_ABOUT))
         return BANTER_ESCHEMA;
-    if (f == RV_F_DISPLAY_NAME && (!utf8_no_invisible(value, n) || at_sign_len(value)))
+    if (f == RV_F_DISPLAY_NAME && !display_name_ok(value, n))
         return BANTER_ESCHEMA;
     return 0;
 }
@@ -58,7 +108,7 @@ const char *rv_field_rule(rv_field f)
         return "newlines and tabs but no other control characters (C0, DEL, C1)";
     case RV_F_DISPLAY_NAME:
         return "no control characters (C0, DEL, C1), no invisible characters (bidi controls, "
-               "zero-width, tag characters) and no leading @";
+               "zero-width, tag characters), no space at either end and no leading @";
     default:
         return "no control characters (C0, DEL, C1)";
     }
@@ -73,9 +123,12 @@ void rv_field_mask(rv_field f, char *value)
         return;
     (void)utf8_drop_invisible(value);
     size_t k = 0, a;
-    while ((a = at_sign_len(value + k)) > 0)
+    while ((a = at_sign_len(value + k)) > 0 || (a = space_len(value + k)) > 0)
         k += a;
     memmove(value, value + k, strlen(value + k) + 1);
+    size_t at = 0;
+    while (last_is_space(value, &at)) /* cut the last space off */
+        value[at] = '\0';
 }
 
 int rv_field_parse(const char *name, rv_field *out)

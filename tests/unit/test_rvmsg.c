@@ -174,6 +174,13 @@ static void test_profile_controls(void **state)
                                                        "alice"),
                      BANTER_ESCHEMA);
     assert_int_equal(rv_field_check(RV_F_DISPLAY_NAME, "Ada @ Research"), 0);
+    /* a space at either end, also Unicode's: " @alice" is "@alice" */
+    assert_int_equal(rv_field_check(RV_F_DISPLAY_NAME, " @alice"), BANTER_ESCHEMA);
+    assert_int_equal(rv_field_check(RV_F_DISPLAY_NAME, "\xc2\xa0@alice"), BANTER_ESCHEMA);
+    assert_int_equal(rv_field_check(RV_F_DISPLAY_NAME, "\xe2\x80\x83@alice"), BANTER_ESCHEMA);
+    assert_int_equal(rv_field_check(RV_F_DISPLAY_NAME, "Ada\xe3\x80\x80"), BANTER_ESCHEMA);
+    assert_int_equal(rv_field_check(RV_F_DISPLAY_NAME, "Ada "), BANTER_ESCHEMA);
+    assert_int_equal(rv_field_check(RV_F_DISPLAY_NAME, "Ada\xc2\xa0Lovelace"), 0);
     assert_int_equal(rv_field_check(RV_F_DISPLAY_NAME, "Zo\xc3\xab \xd7\xa9\xd7\x9c"), 0);
     assert_int_equal(rv_field_check(RV_F_ABOUT, "B\xe2\x80\x8b"
                                                 "ob @x"),
