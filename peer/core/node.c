@@ -444,6 +444,18 @@ static void fill_info(node *n, const store_contact *c, node_peer_info *out)
                 identity_fingerprint(d->dev.replaces, out->replaces);
         }
     }
+    if (c->kind == CONTACT_ORG && out->trust != TRUST_CHANGED && out->ndev) {
+        /* The account's trust as its devices have it now: lapsed when the
+         * organisation vouches for none of them any more. */
+        bool vouched = false, lapsed = false;
+        for (size_t i = 0; i < out->ndev; i++) {
+            store_trust t = out->devs[i].dev.trust;
+            vouched |= t == TRUST_CERTIFIED || t == TRUST_VERIFIED;
+            lapsed |= t == TRUST_LAPSED;
+        }
+        if (lapsed && !vouched)
+            out->trust = TRUST_LAPSED;
+    }
     if (out->ndev) {
         const node_device_info *first = &out->devs[0];
         g_strlcpy(out->fingerprint, first->fingerprint, sizeof out->fingerprint);

@@ -43,7 +43,7 @@ sqlite3 "$T/ann/banter.db" "UPDATE devices SET vouched_until = (CAST(strftime('%
     WHERE trust = 4 AND contact = (SELECT key FROM contacts WHERE account = 'bob')" ||
     t_fail "a day" "cannot edit ann's store"
 start_rnode 2 ann
-lapsed() { bob_obj | jq -e '.account == "bob" and any(.devices[]; .trust == "lapsed" and .online == true)' >/dev/null; }
+lapsed() { bob_obj | jq -e '.account == "bob" and .trust == "lapsed" and any(.devices[]; .trust == "lapsed" and .online == true)' >/dev/null; }
 wait_for 30 lapsed || t_fail "lapsed" "ann does not show bob's device lapsed: $(bob_obj)"
 grep -q "a device of @bob (${BFP:0:11}.*no current organisation certificate" "$T/ann-2.err" ||
     t_fail "lapsed" "no note in ann's log: $(tail -n 5 "$T/ann-2.err")"
