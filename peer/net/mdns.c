@@ -38,7 +38,19 @@
  *    them is evicted (evict()), the oldest failed or refuted first. Found
  *    entries are never evicted: filling the table with them takes 128
  *    addresses, and the LAN refutes those that do not answer with their
- *    keys.
+ *    keys;
+ *  - Avahi's browser announces a service once (NEW), so one that gets no
+ *    entry (every entry found, or no resolver to be had) is not dropped:
+ *    it waits, in a FIFO of at most MDNS_MAX_WAITING (iface, protocol,
+ *    name, domain: what makes its resolver), as does one evicted while it
+ *    was still resolving within MDNS_RESOLVE_TIMEOUT_MS (it had no chance
+ *    to answer). The oldest waiting is forgotten when more come (logged
+ *    once until the list empties, with the count when it does); a REMOVE
+ *    takes one off. Whenever room may have been made (an entry removed,
+ *    refuted, failed or parked), an idle source (admit_waiting) gives the
+ *    oldest waiting ones entries, evicting as above but never an entry
+ *    still resolving within the time-out, so that the next one waiting
+ *    does not put out the one admitted just before it.
  *
  * Avahi's client calls are synchronous D-Bus round trips to the local
  * daemon (making the client, a group, a browser or a resolver, and freeing
@@ -69,9 +81,9 @@
 #include "netaddr.h"
 #include "utf8.h"
 
-/* Services tracked at once (found, pending, failed or parked). A new one
- * takes the place of one that is not found (evict()); when all are found
- * it is ignored. */
+/* Services tracked at once (found, pending, failed, refuted or parked). A
+ * new one takes the place of one that is not found (evict()); when all are
+ * found it waits (MDNS_MAX_WAITING). */
 #define MDNS_MAX_SERVICES       1024u
 /* Found services at one address: one host runs one node, a few at most (a
  * shared terminal server). The same figure as the LAN's dials to one
