@@ -38,7 +38,19 @@
  *    them is evicted (evict()), the oldest failed or refuted first. Found
  *    entries are never evicted: filling the table with them takes 128
  *    addresses, and the LAN refutes those that do not answer with their
- *    keys.
+ *    keys;
+ *  - Avahi's browser announces a service once (NEW), so one that gets no
+ *    entry (every entry found, or no resolver to be had) is not dropped:
+ *    it waits, in a FIFO of at most MDNS_MAX_WAITING (iface, protocol,
+ *    name, domain: what makes its resolver), as does one evicted while it
+ *    was still resolving within MDNS_RESOLVE_TIMEOUT_MS (it had no chance
+ *    to answer). The oldest waiting is forgotten when more come (logged
+ *    once until the list empties, with the count when it does); a REMOVE
+ *    takes one off. Whenever room may have been made (an entry removed,
+ *    refuted, failed or parked), an idle source (admit_waiting) gives the
+ *    oldest waiting ones entries, evicting as above but never an entry
+ *    still resolving within the time-out, so that the next one waiting
+ *    does not put out the one admitted just before it.
  *
  * Avahi's client calls are synchronous D-Bus round trips to the local
  * daemon (making the client, a group, a browser or a resolver, and freeing
@@ -69,15 +81,20 @@
 #include "netaddr.h"
 #include "utf8.h"
 
-/* Services tracked at once (found, pending, failed or parked). A new one
- * takes the place of one that is not found (evict()); when all are found
- * it is ignored. */
+/* Services tracked at once (found, pending, failed, refuted or parked). A
+ * new one takes the place of one that is not found (evict()); when all are
+ * found it waits (MDNS_MAX_WAITING). */
 #define MDNS_MAX_SERVICES       1024u
 /* Found services at one address: one host runs one node, a few at most (a
  * shared terminal server). The same figure as the LAN's dials to one
  * address (LAN_DEFAULT_PER_ADDR): more from one address would not all be
  * dialed at once anyway. */
 #define MDNS_MAX_PER_ADDR       8u
+/* Services announced while there was no room for them (every entry
+ * found, or no resolver to be had), remembered oldest first until room is
+ * made: Avahi's browser announces a service only once. The oldest is
+ * forgotten when more come. */
+#define MDNS_MAX_WAITING        MDNS_MAX_SERVICES
 /* A service still unresolved after this long counts as failed when one
  * has to be evicted (Avahi's resolver gives up by itself after 5 s). */
 #define MDNS_RESOLVE_TIMEOUT_MS 10000
@@ -124,14 +141,26 @@ typedef struct svc {
     bool refused;
 } svc;
 
+/* A service announced when there was no room for it: what makes its
+ * entry (and resolver) once there is. key is its "<ifindex>/<name>". */
+typedef struct waiter {
+    char *key, *name, *domain;
+    AvahiIfIndex iface;
+    AvahiProtocol proto;
+} waiter;
+
 struct mdns {
     GMainContext *ctx;
     avahipoll *poll;
     AvahiClient *client;
     AvahiEntryGroup *group;
     AvahiServiceBrowser *browser;
-    GHashTable *services; /* char * key -> svc * */
-    GSource *connect_src; /* pending (re)connect, or NULL */
+    GHashTable *services;     /* char * key -> svc * */
+    GQueue waiting;           /* waiter *, oldest first, at most MDNS_MAX_WAITING */
+    GHashTable *waiters;      /* waiter's key (not owned) -> its GList link in waiting */
+    GSource *admit_src;       /* pending admission of waiting services, or NULL */
+    unsigned waiting_dropped; /* forgotten since the waiting list was last empty */
+    GSource *connect_src;     /* pending (re)connect, or NULL */
     guint backoff_ms;
     avail state;
     char svc_name[AVAHI_LABEL_MAX]; /* current instance name */
@@ -144,6 +173,7 @@ struct mdns {
 };
 
 static void schedule_connect(mdns *m, guint delay_ms);
+static void schedule_admit(mdns *m);
 
 /* ---- small helpers ---- */
 
@@ -214,6 +244,81 @@ static void svc_free(gpointer p)
     g_free(s);
 }
 
+static void waiter_free(waiter *w)
+{
+    g_free(w->key);
+    g_free(w->name);
+    g_free(w->domain);
+    g_free(w);
+}
+
+/* Take w (the oldest, or the one at link) off the waiting list and free it. */
+static void waiter_drop(mdns *m, GList *link)
+{
+    waiter *w = link->data;
+    g_hash_table_remove(m->waiters, w->key);
+    g_queue_delete_link(&m->waiting, link);
+    waiter_free(w);
+}
+
+/* Forget every waiting service (the browser that announced them is gone;
+ * a new one announces again what is still there). No callback. */
+static void waiting_clear(mdns *m)
+{
+    while (m->waiting.head)
+        waiter_drop(m, m->waiting.head);
+    m->waiting_dropped = 0;
+}
+
+/* The waiting list became empty: say how many it lost on the way, if any. */
+static void waiting_emptied(mdns *m)
+{
+    char text[160];
+
+    if (m->waiting.length > 0 || m->waiting_dropped == 0)
+        return;
+    snprintf(text, sizeof text,
+             "LAN discovery: no service waits for room any more; %u announced while the "
+             "table was full were forgotten, the oldest first",
+             m->waiting_dropped);
+    m->waiting_dropped = 0;
+    if (m->cb.log)
+        m->cb.log(m->ud, text);
+}
+
+/* Remember a service announced when there was no room for it (key is
+ * taken), at the end of the waiting list. When the list is full its oldest
+ * is forgotten, the first time since the list was empty with a log(). */
+static void wait_add(mdns *m, char *key, AvahiIfIndex iface, AvahiProtocol proto, const char *name,
+                     const char *domain)
+{
+    waiter *w;
+
+    if (g_hash_table_contains(m->waiters, key)) {
+        g_free(key);
+        return;
+    }
+    if (m->waiting.length >= MDNS_MAX_WAITING) {
+        waiter_drop(m, m->waiting.head);
+        if (m->waiting_dropped++ == 0 && m->cb.log) {
+            char text[200];
+            snprintf(text, sizeof text,
+                     "LAN discovery: more than %u services announced wait for room in a table "
+                     "full of found ones; the oldest waiting are forgotten (a flood?)",
+                     MDNS_MAX_WAITING);
+            m->cb.log(m->ud, text);
+        }
+    }
+    w = g_new0(waiter, 1);
+    w->key = key;
+    w->name = g_strdup(name);
+    w->domain = g_strdup(domain);
+    w->iface = iface;
+    w->proto = proto;
+    g_queue_push_tail(&m->waiting, w);
+    g_hash_table_insert(m->waiters, w->key, m->waiting.tail);
+}
+
 static void set_state(svc *s, svc_state st)
 {
     s->state = st;
@@ -236,16 +341,20 @@ static unsigned found_at(mdns *m, const char *addr, const svc *self)
 }
 
 /* How readily an entry gives way to a new one (lower first), or -1 when
- * it never does (found) or would free nothing that is needed (a parked
- * entry holds no resolver). */
-static int evict_rank(const svc *s, gint64 now, bool need_resolver)
+ * it never does (found), would free nothing that is needed (a parked
+ * entry holds no resolver) or, when patient, is still resolving within
+ * MDNS_RESOLVE_TIMEOUT_MS (admitted from the waiting list moments ago,
+ * perhaps: the next waiting one must not put it out before it answers). */
+static int evict_rank(const svc *s, gint64 now, bool need_resolver, bool patient)
 {
     switch (s->state) {
     case SVC_FAILED:
     case SVC_REFUTED:
         return 0;
     case SVC_PENDING:
-        return now - s->since >= (gint64)MDNS_RESOLVE_TIMEOUT_MS * 1000 ? 1 : 3;
+        if (now - s->since >= (gint64)MDNS_RESOLVE_TIMEOUT_MS * 1000)
+            return 1;
+        return patient ? -1 : 3;
     case SVC_PARKED:
         return need_resolver ? -1 : 2;
     case SVC_FOUND:
@@ -257,10 +366,11 @@ static int evict_rank(const svc *s, gint64 now, bool need_resolver)
 /* Make room for a new service by forgetting one that was not found: the
  * oldest failed or refuted one, else the oldest unresolved past MDNS_RESOLVE_TIMEOUT_MS,
  * else the oldest parked one (unless need_resolver: room for a resolver
- * is wanted, and a parked entry holds none), else the oldest unresolved.
- * A refuted one's key is lost() when no other service carries it.
- * False when every entry was found. */
-static bool evict(mdns *m, bool need_resolver)
+ * is wanted, and a parked entry holds none), else (unless patient) the
+ * oldest unresolved, which had no time to answer and so waits for room
+ * again (wait_add). A refuted one's key is lost() when no other service
+ * carries it. False when no entry qualifies (every one was found). */
+static bool evict(mdns *m, bool need_resolver, bool patient)
 {
     GHashTableIter it;
     gpointer k, v;
@@ -272,7 +382,7 @@ static bool evict(mdns *m, bool need_resolver)
     g_hash_table_iter_init(&it, m->services);
     while (g_hash_table_iter_next(&it, &k, &v)) {
         const svc *s = v;
-        int r = evict_rank(s, now, need_resolver);
+        int r = evict_rank(s, now, need_resolver, patient);
         if (r < 0 || (best >= 0 && (r > best || (r == best && s->since >= oldest))))
             continue;
         best = r;
@@ -284,6 +394,10 @@ static bool evict(mdns *m, bool need_resolver)
     v = g_hash_table_lookup(m->services, victim);
     if (((svc *)v)->state == SVC_REFUTED)
         memcpy(fp, ((svc *)v)->fp, sizeof fp);
+    if (best == 3) { /* still resolving, within the time-out */
+        const svc *s = v;
+        wait_add(m, g_strdup(victim), s->iface, s->proto, s->name, s->domain);
+    }
     g_hash_table_remove(m->services, victim); /* frees its resolver */
     if (fp[0] && !fp_listed(m, fp) && m->cb.lost)
         m->cb.lost(m->ud, fp);
@@ -292,9 +406,9 @@ static bool evict(mdns *m, bool need_resolver)
 
 /* A resolver for s, whose key is already in the table or about to be.
  * When the daemon has no room for another one (objects-per-client-max),
- * an entry that holds one and was not found is evicted, and once more
- * tried. */
-static AvahiServiceResolver *new_resolver(mdns *m, svc *s);
+ * an entry that holds one and was not found is evicted (evict(), patient
+ * or not), and once more tried. */
+static AvahiServiceResolver *new_resolver(mdns *m, svc *s, bool patient);
 
 /* A found service at addr went away or moved: resolve the oldest service
  * parked there again, which may now be found in its place. */
@@ -315,7 +429,7 @@ static void unpark(mdns *m, const char *addr)
     }
     if (!best)
         return;
-    best->resolver = new_resolver(m, best);
+    best->resolver = new_resolver(m, best, false);
     if (best->resolver) /* else it stays parked until another one leaves */
         set_state(best, SVC_PENDING);
 }
@@ -333,6 +447,7 @@ static void drop_all_services(mdns *m)
         if (((svc *)v)->state == SVC_FOUND || ((svc *)v)->state == SVC_REFUTED)
             g_hash_table_add(fps, g_strdup(((svc *)v)->fp));
     g_hash_table_remove_all(m->services);
+    waiting_clear(m);
 
     g_hash_table_iter_init(&it, fps);
     while (g_hash_table_iter_next(&it, &v, NULL))
@@ -436,8 +551,10 @@ static bool address_ok(svc *s, const AvahiAddress *a, const mdns_peer *p)
 /* A resolution of a pending entry that gives nothing to report. */
 static void resolve_failed(svc *s)
 {
-    if (s->state == SVC_PENDING)
+    if (s->state == SVC_PENDING) {
         set_state(s, SVC_FAILED);
+        schedule_admit(s->m); /* it gives way to one waiting now */
+    }
 }
 
 /* s, found before at another address or with another key, is no longer
@@ -515,6 +632,7 @@ static void on_resolve(AvahiServiceResolver *r, AvahiIfIndex iface, AvahiProtoco
         s->resolver = NULL;
         memcpy(s->addr, p.address, sizeof s->addr);
         set_state(s, SVC_PARKED);
+        schedule_admit(m); /* a resolver freed */
         return;
     }
     if (s->state == SVC_FOUND &&
@@ -530,30 +648,36 @@ static void on_resolve(AvahiServiceResolver *r, AvahiIfIndex iface, AvahiProtoco
         m->cb.found(m->ud, &p);
 }
 
-static AvahiServiceResolver *new_resolver(mdns *m, svc *s)
+static AvahiServiceResolver *new_resolver(mdns *m, svc *s, bool patient)
 {
     AvahiServiceResolver *r;
 
     for (int tries = 0; tries < 2; tries++) {
         r = avahi_service_resolver_new(m->client, s->iface, s->proto, s->name, MDNS_SERVICE_TYPE,
                                        s->domain, AVAHI_PROTO_INET, 0, on_resolve, s);
-        if (r || avahi_client_errno(m->client) != AVAHI_ERR_TOO_MANY_OBJECTS || !evict(m, true))
+        if (r || avahi_client_errno(m->client) != AVAHI_ERR_TOO_MANY_OBJECTS ||
+            !evict(m, true, patient))
             return r;
     }
     return NULL;
 }
 
-static void service_new(mdns *m, AvahiIfIndex iface, AvahiProtocol proto, const char *name,
-                        const char *domain)
+/* What became of a service given an entry (service_add). */
+typedef enum add_result {
+    ADD_DONE,    /* listed, resolving */
+    ADD_NO_ROOM, /* every entry found, or no resolver to be had: wait */
+    ADD_FAILED,  /* the daemon refused its resolver for another reason */
+} add_result;
+
+/* An entry with a resolver for the service key (not taken), which is not
+ * listed; room is made by evict() as needed (patient: see evict_rank). */
+static add_result service_add(mdns *m, const char *key, AvahiIfIndex iface, AvahiProtocol proto,
+                              const char *name, const char *domain, bool patient)
 {
-    char *key = g_strdup_printf("%d/%s", (int)iface, name);
     svc *s;
 
-    if (g_hash_table_contains(m->services, key) ||
-        (g_hash_table_size(m->services) >= MDNS_MAX_SERVICES && !evict(m, false))) {
-        g_free(key);
-        return;
-    }
+    if (g_hash_table_size(m->services) >= MDNS_MAX_SERVICES && !evict(m, false, patient))
+        return ADD_NO_ROOM;
     s = g_new0(svc, 1);
     s->m = m;
     s->iface = iface;
@@ -561,14 +685,69 @@ static void service_new(mdns *m, AvahiIfIndex iface, AvahiProtocol proto, const 
     s->name = g_strdup(name);
     s->domain = g_strdup(domain);
     set_state(s, SVC_PENDING);
-    s->resolver = new_resolver(m, s);
+    s->resolver = new_resolver(m, s, patient);
     if (!s->resolver) {
-        /* Not listed, so a later NEW for the same name tries again. */
         svc_free(s);
+        return avahi_client_errno(m->client) == AVAHI_ERR_TOO_MANY_OBJECTS ? ADD_NO_ROOM
+                                                                           : ADD_FAILED;
+    }
+    g_hash_table_insert(m->services, g_strdup(key), s);
+    return ADD_DONE;
+}
+
+/* Give waiting services entries, oldest first, while there is room. */
+static void admit_waiting(mdns *m)
+{
+    while (m->waiting.head && m->client) {
+        waiter *w = m->waiting.head->data;
+        /* Patient: one admitted just before is not put out for this one. */
+        if (service_add(m, w->key, w->iface, w->proto, w->name, w->domain, true) == ADD_NO_ROOM)
+            return; /* schedule_admit() again when an entry leaves or stops counting */
+        /* Listed, or refused for good (a later NEW for it tries again). */
+        waiter_drop(m, m->waiting.head);
+    }
+    waiting_emptied(m);
+}
+
+static gboolean on_admit_src(gpointer ud)
+{
+    mdns *m = ud;
+    g_source_unref(m->admit_src);
+    m->admit_src = NULL;
+    admit_waiting(m);
+    return G_SOURCE_REMOVE;
+}
+
+/* Room may have been made (an entry left, was refuted or freed its
+ * resolver): admit waiting services from the loop, outside the callback
+ * or call that made it. */
+static void schedule_admit(mdns *m)
+{
+    if (m->admit_src || !m->waiting.head)
+        return;
+    m->admit_src = g_idle_source_new();
+    g_source_set_callback(m->admit_src, on_admit_src, m, NULL);
+    g_source_attach(m->admit_src, m->ctx);
+}
+
+static void service_new(mdns *m, AvahiIfIndex iface, AvahiProtocol proto, const char *name,
+                        const char *domain)
+{
+    char *key = g_strdup_printf("%d/%s", (int)iface, name);
+
+    if (g_hash_table_contains(m->services, key) || g_hash_table_contains(m->waiters, key)) {
         g_free(key);
         return;
     }
-    g_hash_table_insert(m->services, key, s);
+    /* Not patient: a flood of services that never resolve must not keep
+     * a colleague announced after it waiting (a colleague's resolves in
+     * moments); the one it puts out waits for room in its turn. */
+    if (service_add(m, key, iface, proto, name, domain, false) == ADD_NO_ROOM) {
+        wait_add(m, key, iface, proto, name, domain);
+        schedule_admit(m); /* a try now and then, whatever made room */
+        return;
+    }
+    g_free(key);
 }
 
 static void service_remove(mdns *m, AvahiIfIndex iface, const char *name)
@@ -577,8 +756,12 @@ static void service_remove(mdns *m, AvahiIfIndex iface, const char *name)
     svc *s = g_hash_table_lookup(m->services, key);
     char fp[IDENTITY_FP_DIGITS + 1], addr[sizeof s->addr];
     bool found, carried;
+    gpointer link;
 
-    if (s) {
+    if ((link = g_hash_table_lookup(m->waiters, key)) != NULL) {
+        waiter_drop(m, link);
+        waiting_emptied(m);
+    } else if (s) {
         found = s->state == SVC_FOUND;
         carried = found || s->state == SVC_REFUTED;
         memcpy(fp, s->fp, sizeof fp);
@@ -588,6 +771,7 @@ static void service_remove(mdns *m, AvahiIfIndex iface, const char *name)
             m->cb.lost(m->ud, fp);
         if (found)
             unpark(m, addr);
+        schedule_admit(m);
     }
     g_free(key);
 }
@@ -768,6 +952,7 @@ static void client_free(mdns *m)
     while (g_hash_table_iter_next(&it, NULL, &v))
         ((svc *)v)->resolver = NULL; /* freed with the client */
     g_hash_table_remove_all(m->services);
+    waiting_clear(m);
     m->browser = NULL;
     if (m->client)
         avahi_client_free(m->client);
@@ -858,6 +1043,8 @@ int mdns_new(mdns **out, GMainContext *ctx, evloop *ev, const char *name, const 
     m->state = AVAIL_UNKNOWN;
     m->ctx = g_main_context_ref(ctx ? ctx : g_main_context_default());
     m->services = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, svc_free);
+    m->waiters = g_hash_table_new(g_str_hash, g_str_equal);
+    g_queue_init(&m->waiting);
     if (avahipoll_new(&m->poll, ev, m->ctx) != 0) {
         mdns_free(m);
         return BANTER_ENOMEM;
@@ -878,10 +1065,16 @@ void mdns_free(mdns *m)
         g_source_destroy(m->connect_src);
         g_source_unref(m->connect_src);
     }
+    if (m->admit_src) {
+        g_source_destroy(m->admit_src);
+        g_source_unref(m->admit_src);
+    }
     if (m->services) {
         client_free(m);
         g_hash_table_destroy(m->services);
     }
+    if (m->waiters)
+        g_hash_table_destroy(m->waiters);
     avahipoll_free(m->poll); /* after the client, whose watches it held */
     if (m->ctx)
         g_main_context_unref(m->ctx);
@@ -920,9 +1113,11 @@ void mdns_refute(mdns *m, const char *fpd, const char *addr, uint16_t port)
         mdns_peer p = other->rec;
         m->cb.found(m->ud, &p);
     }
-    /* Each refuted one made room at addr for one parked there. */
+    /* Each refuted one made room at addr for one parked there, and may
+     * give way to one waiting. */
     for (unsigned i = 0; i < n; i++)
         unpark(m, addr);
+    schedule_admit(m);
 }
 
 size_t mdns_ifaces(char *out, size_t cap)

@@ -43,7 +43,16 @@
  * found. Found services are never given up for a new one, unless the LAN
  * proved them false (mdns_refute): a refuted service no longer counts at
  * its address (the oldest waiting there is resolved in its place) and
- * gives way to a new one like a failed one.
+ * gives way to a new one like a failed one. A service announced when
+ * there is no room for it (every tracked service found, or no resolver to
+ * be had), or put out while it was still resolving, is remembered in a
+ * list of at most 1024 waiting services, oldest first, and resolved when
+ * room is made (a service goes away, is refuted, fails or waits at a full
+ * address), the oldest first; so a colleague announced while a neighbour
+ * fills the table is found once room is made, though the LAN announces
+ * it only once. When more wait, the oldest waiting is forgotten (log()
+ * says so once, and how many when the list empties); one that goes away
+ * while waiting is forgotten.
  */
 #ifndef BANTER_PEER_MDNS_H
 #define BANTER_PEER_MDNS_H
@@ -73,7 +82,8 @@ typedef struct mdns_callbacks {
     void (*lost)(void *ud, const char *fingerprint);
     /* The daemon became reachable (true) or not (false); why is for logs. */
     void (*status)(void *ud, bool available, const char *why);
-    /* A sentence for the log: a record refused (once per service). */
+    /* A sentence for the log: a record refused (once per service); the
+     * waiting list overflowed (once, until it empties: then the count). */
     void (*log)(void *ud, const char *text);
 } mdns_callbacks;
 

@@ -20,14 +20,17 @@
  * the service, so colleagues see a goodbye). Exit 2 on bad usage, 1 when
  * mdns_new fails.
  *
- *   mdns_probe --flood N PREFIX PORT SECONDS [HOST [ADDR]]
+ *   mdns_probe --flood N PREFIX PORT SECONDS [HOST [ADDR [PER]]]
  *
  * A hostile neighbour: publishes N _banter._tcp services "PREFIX-<i>"
  * (i from 0), each with a TXT record a node takes (v=1, a random fp,
  * name=PREFIX-<i>), on PORT at this host's own name, or at HOST (a name
  * with no address record makes services that never resolve). With ADDR
  * (IPv4), HOST's address record says ADDR, someone else's address (no
- * reverse record, which that host owns). Entry groups
+ * reverse record, which that host owns). With PER, the services are spread
+ * PER to a host: HOST is a prefix, the services of host j (from 0) are at
+ * "HOST<j>.local", whose address record says ADDR + j (so N / PER hosts
+ * of made-up addresses, as many colleagues would be). Entry groups
  * are filled up to the daemon's entries-per-entry-group-max. Prints
  * "published N in G groups" once all are committed, then "established N"
  * once the daemon has announced them all (a failure or collision on
@@ -149,7 +152,7 @@ typedef struct flood {
     AvahiClient *client;
     GPtrArray *groups; /* AvahiEntryGroup * */
     GPtrArray *of;     /* the group of service i (not owned) */
-    unsigned long n, established;
+    unsigned long n, established, per;
     const char *prefix, *host, *addr;
     uint16_t port;
     bool published;
@@ -184,32 +187,58 @@ static void random_fp(char out[static 4 + IDENTITY_FP_DIGITS])
     out[3 + IDENTITY_FP_DIGITS] = '\0';
 }
 
+/* The name and address record of host j (per != 0) in g, added to g.
+ * 0 or the Avahi error (AVAHI_ERR_TOO_MANY_ENTRIES: g is full). */
+static int flood_host(flood *f, AvahiEntryGroup *g, unsigned long j, char *host, size_t cap)
+{
+    AvahiAddress a;
+
+    if (!avahi_address_parse(f->addr, AVAHI_PROTO_INET, &a))
+        return AVAHI_ERR_INVALID_ADDRESS;
+    if (f->per) {
+        /* ADDR + j, the address in network order. */
+        uint32_t h = g_ntohl(a.data.ipv4.address) + (uint32_t)j;
+        a.data.ipv4.address = g_htonl(h);
+        snprintf(host, cap, "%s%lu.local", f->host, j);
+    } else {
+        snprintf(host, cap, "%s", f->host);
+    }
+    return avahi_entry_group_add_address(g, AVAHI_IF_UNSPEC, AVAHI_PROTO_INET,
+                                         AVAHI_PUBLISH_NO_REVERSE, host, &a);
+}
+
 /* Publish every service, a group after another; 0 or the Avahi error. */
 static int flood_publish(flood *f)
 {
     AvahiEntryGroup *g = flood_group(f);
     unsigned long i = 0;
-    AvahiAddress a;
+    char host[128];
+    bool host_done = false;
 
-    if (g && f->addr) {
-        int r;
-        if (!avahi_address_parse(f->addr, AVAHI_PROTO_INET, &a))
-            return AVAHI_ERR_INVALID_ADDRESS;
-        r = avahi_entry_group_add_address(g, AVAHI_IF_UNSPEC, AVAHI_PROTO_INET,
-                                          AVAHI_PUBLISH_NO_REVERSE, f->host, &a);
-        if (r < 0)
-            return r;
-    }
-
+    if (f->host)
+        snprintf(host, sizeof host, "%s", f->host);
     while (g && i < f->n) {
         char name[64], fp[4 + IDENTITY_FP_DIGITS], txt_name[72];
         int r;
+        if (f->addr && !host_done) {
+            /* The host of service i, before its first service. */
+            r = flood_host(f, g, f->per ? i / f->per : 0, host, sizeof host);
+            if (r == AVAHI_ERR_TOO_MANY_ENTRIES && !avahi_entry_group_is_empty(g)) {
+                if ((r = avahi_entry_group_commit(g)) < 0)
+                    return r;
+                g = flood_group(f);
+                continue;
+            }
+            if (r < 0)
+                return r;
+            host_done = true;
+        }
         snprintf(name, sizeof name, "%s-%04lu", f->prefix, i);
         snprintf(txt_name, sizeof txt_name, "name=%s", name);
         random_fp(fp);
         r = avahi_entry_group_add_service(g, AVAHI_IF_UNSPEC, AVAHI_PROTO_UNSPEC, 0, name,
-                                          MDNS_SERVICE_TYPE, NULL, f->host, f->port, "v=1", fp,
-                                          txt_name, NULL);
+                                          MDNS_SERVICE_TYPE, NULL, f->host ? host : NULL, f->port,
+                                          "v=1", fp, txt_name, NULL);
         if (r == AVAHI_ERR_TOO_MANY_ENTRIES && !avahi_entry_group_is_empty(g)) {
             if ((r = avahi_entry_group_commit(g)) < 0)
                 return r;
@@ -220,6 +249,8 @@ static int flood_publish(flood *f)
             return r;
         g_ptr_array_add(f->of, g);
         i++;
+        if (f->per && i % f->per == 0)
+            host_done = false; /* the next service is on the next host */
     }
     if (!g)
         return avahi_client_errno(f->client);
@@ -282,16 +313,17 @@ static int flood_main(int argc, char **argv)
     flood f = {0};
     int err = 0;
 
-    if (argc < 6 || argc > 8 || !parse_ulong(argv[2], 100000, &f.n) || f.n == 0 ||
+    if (argc < 6 || argc > 9 || !parse_ulong(argv[2], 100000, &f.n) || f.n == 0 ||
         strlen(argv[3]) > 40 || !parse_ulong(argv[4], 65535, &port) || port == 0 ||
-        !parse_ulong(argv[5], 86400, &seconds)) {
-        fprintf(stderr, "usage: mdns_probe --flood N PREFIX PORT SECONDS [HOST [ADDR]]\n");
+        !parse_ulong(argv[5], 86400, &seconds) || (argc >= 7 && strlen(argv[6]) > 60) ||
+        (argc == 9 && (!parse_ulong(argv[8], 100000, &f.per) || f.per == 0))) {
+        fprintf(stderr, "usage: mdns_probe --flood N PREFIX PORT SECONDS [HOST [ADDR [PER]]]\n");
         return 2;
     }
     f.prefix = argv[3];
     f.port = (uint16_t)port;
     f.host = argc >= 7 ? argv[6] : NULL;
-    f.addr = argc == 8 ? argv[7] : NULL;
+    f.addr = argc >= 8 ? argv[7] : NULL;
     setvbuf(stdout, NULL, _IOLBF, 0);
     f.loop = g_main_loop_new(NULL, FALSE);
     f.groups = g_ptr_array_new();
