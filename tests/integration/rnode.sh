@@ -106,9 +106,9 @@ logged_in() {
     j=$(b "$T/$1" rendezvous --json 2>/dev/null)
     grep -q '"connected":true' <<<"$j" && grep -qF "\"user\":\"$2\"" <<<"$j"
 }
-# rnode_login NAME ACCOUNT: once connected, log in with $T/pw.
 # rnode_login NAME ACCOUNT: once connected (a node redials a server that was
 # down after up to 30 s, FAILOVER_CAP_MS), log in with $T/pw.
+rnode_login() {
     wait_for 60 connected "$1" || t_fail "connect $1" "$(b "$T/$1" rendezvous --json 2>&1)"
     run b "$T/$1" login "$2" --password-file "$T/pw"
     [ "$RC" -eq 0 ] || t_fail "login $1" "exit $RC: $OUT"
