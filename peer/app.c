@@ -255,6 +255,13 @@ static void lan_refuted(void *ud, const char *fpd, const char *addr, uint16_t po
     mdns_refute(a->md, fpd, addr, port);
 }
 
+/* A dial proved an mDNS record true: a refuted one counts again. */
+static void lan_confirmed(void *ud, const char *fpd, const char *addr, uint16_t port)
+{
+    app *a = ud;
+    mdns_confirm(a->md, fpd, addr, port);
+}
+
 static void on_mdns_status(void *ud, bool up, const char *why)
 {
     app *a = ud;
@@ -540,8 +547,9 @@ static int app_start(app *a)
                      .chat_burst = cf->chat_burst,
                      .ev = a->ev};
     g_strlcpy(lc.name, cfg->name, sizeof lc.name);
-    lan_callbacks lcb = {lan_hello,   lan_cert, lan_up,       lan_down,   lan_message,
-                         lan_drained, lan_log,  lan_own_cert, is_revoked, lan_refuted};
+    lan_callbacks lcb = {lan_hello,   lan_cert,    lan_up,       lan_down,
+                         lan_message, lan_drained, lan_log,      lan_own_cert,
+                         is_revoked,  lan_refuted, lan_confirmed};
     if (lan_new(&a->lan, a->ctx, a->id, &lc, &lcb, a) != 0) {
         g_printerr("banter: cannot listen on TCP port %u: %s (choose another with --port)\n",
                    cfg->port, g_strerror(errno));

@@ -370,8 +370,11 @@ static void on_established(void *ud, conn *c)
         conn_close(c, BANTER_EKEYMISMATCH, true, "unexpected key");
         return;
     }
-    if (cs->dial_for)
+    if (cs->dial_for) {
         cs->dial_for->fails = 0;
+        if (l->cb.confirmed) /* a record refuted while it did not answer is back */
+            l->cb.confirmed(l->ud, cs->dial_for->fpd, cs->host, cs->port);
+    }
     if (memcmp(conn_peer(c), identity_public(l->id), 32) == 0) {
         conn_close(c, BANTER_EPROTO, true, "connected to self");
         return;

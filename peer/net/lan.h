@@ -128,6 +128,11 @@ typedef struct lan_callbacks {
      * Runs from a connection's callback, never from inside lan_found or
      * lan_lost; may call lan_found and lan_lost. NULL: nobody is told. */
     void (*refuted)(void *ud, const char *fpd, const char *addr, uint16_t port);
+    /* A dial made for that record completed its handshake with the key it
+     * advertised: the owner tells mdns (mdns_confirm), so a record refuted
+     * while its node did not answer counts again. Runs from a connection's
+     * callback. NULL: nobody is told. */
+    void (*confirmed)(void *ud, const char *fpd, const char *addr, uint16_t port);
 } lan_callbacks;
 
 /* Listen and get ready (dialing starts with lan_add_static and lan_found).

@@ -1120,6 +1120,21 @@ void mdns_refute(mdns *m, const char *fpd, const char *addr, uint16_t port)
     schedule_admit(m);
 }
 
+void mdns_confirm(mdns *m, const char *fpd, const char *addr, uint16_t port)
+{
+    GHashTableIter it;
+    gpointer v;
+    if (!m || !fpd || !addr)
+        return;
+    g_hash_table_iter_init(&it, m->services);
+    while (g_hash_table_iter_next(&it, NULL, &v)) {
+        svc *s = v;
+        if (s->state == SVC_REFUTED && s->rec.port == port && strcmp(s->fp, fpd) == 0 &&
+            strcmp(s->addr, addr) == 0 && found_at(m, addr, s) < MDNS_MAX_PER_ADDR)
+            set_state(s, SVC_FOUND);
+    }
+}
+
 size_t mdns_ifaces(char *out, size_t cap)
 {
     struct ifaddrs *all = NULL;

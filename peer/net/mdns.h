@@ -119,6 +119,15 @@ void mdns_free(mdns *m);
  * it before this returns. Nothing happens when no found service matches.
  * Must not be called from inside one of m's callbacks. Accepts NULL m. */
 void mdns_refute(mdns *m, const char *fpd, const char *addr, uint16_t port);
+/* The caller proved the record with fingerprint fpd at addr:port true
+ * after all (a dial there completed its handshake with that key: a
+ * colleague who did not answer for a while is back). A refuted service
+ * with exactly that fingerprint, address and port is found again: it
+ * counts at addr and is not given up for a new service, so a flood that
+ * comes later cannot push it out. When addr already holds 8 found, it
+ * stays refuted (it still holds its key: lost() does not come). Must not
+ * be called from inside one of m's callbacks. Accepts NULL m. */
+void mdns_confirm(mdns *m, const char *fpd, const char *addr, uint16_t port);
 
 /* The interfaces mDNS can use on this host now: up, not loopback, with
  * multicast on and an IPv4 address. Their "NAME ADDRESS" pairs, separated

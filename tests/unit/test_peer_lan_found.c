@@ -110,11 +110,27 @@ static void on_refuted(void *ud, const char *fpd, const char *addr, uint16_t por
     refuted.port = port;
 }
 
+/* What confirmed() was told. */
+static struct {
+    int n;
+    char fpd[IDENTITY_FP_DIGITS + 1];
+    uint16_t port;
+} confirmed;
+
+static void on_confirmed(void *ud, const char *fpd, const char *addr, uint16_t port)
+{
+    (void)ud, (void)addr;
+    confirmed.n++;
+    g_strlcpy(confirmed.fpd, fpd, sizeof confirmed.fpd);
+    confirmed.port = port;
+}
+
 /* A node's LAN side named "a" under a new identity (*id; the caller
  * frees both), listening on any port. */
 static lan *lan_open(identity **id)
 {
-    static const lan_callbacks cb = {.hello = on_hello, .refuted = on_refuted};
+    static const lan_callbacks cb = {
+        .hello = on_hello, .refuted = on_refuted, .confirmed = on_confirmed};
     lan_config cfg = {.port = 0};
     g_strlcpy(cfg.name, "a", sizeof cfg.name);
     lan *l;
@@ -262,6 +278,38 @@ static void test_refuted_by_failed_dials(void **state)
     identity_free(id);
 }
 
+/* A record whose node answers with the advertised key is confirmed (the
+ * owner makes a record refuted while it did not answer count again), and
+ * never refuted. */
+static void test_confirmed(void **state)
+{
+    (void)state;
+    identity *ida, *idb;
+    lan *a = lan_open(&ida), *b = lan_open(&idb);
+    char fp[IDENTITY_FP_LEN + 1], fpd[IDENTITY_FP_DIGITS + 1];
+    identity_fingerprint(identity_public(idb), fp);
+    size_t k = 0;
+    for (const char *p = fp; *p && k < IDENTITY_FP_DIGITS; p++)
+        if (*p >= '0' && *p <= '9')
+            fpd[k++] = *p;
+    fpd[k] = '\0';
+    memset(&refuted, 0, sizeof refuted);
+    memset(&confirmed, 0, sizeof confirmed);
+    lan_found(a, fpd, "b", "127.0.0.1", lan_port(b));
+    gint64 end = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+    while (confirmed.n == 0 && g_get_monotonic_time() < end)
+        g_main_context_iteration(NULL, FALSE);
+    assert_int_equal(confirmed.n, 1);
+    assert_string_equal(confirmed.fpd, fpd);
+    assert_int_equal(confirmed.port, lan_port(b));
+    assert_int_equal(refuted.n, 0);
+    lan_free(a);
+    lan_free(b);
+    run(50);
+    identity_free(ida);
+    identity_free(idb);
+}
+
 int main(void)
 {
     if (bcrypto_init() != 0)
@@ -271,6 +319,7 @@ int main(void)
         cmocka_unit_test(test_dials_per_address),
         cmocka_unit_test(test_refuted_by_other_key),
         cmocka_unit_test(test_refuted_by_failed_dials),
+        cmocka_unit_test(test_confirmed),
     };
     return cmocka_run_group_tests_name("peer_lan_found", tests, NULL, NULL);
 }
