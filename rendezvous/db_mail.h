@@ -84,7 +84,11 @@ typedef struct db_sealed {
  * stored: nothing changed; also when over the quota or the share), or
  * BANTER_E*. Atomic against puts and purges on other connections (other
  * instances): the recipient's usage row is locked first (see
- * db_pgs_mail.c), and the checks read what was committed before. */
+ * db_pgs_mail.c), and the checks read what was committed before. A copy
+ * of an earlier holder of its sender's name (no account of that name made
+ * at or before s->created_ms: accepted before the account was deleted) is
+ * stored with from_gone 1, checked against the mailbox only (no share, no
+ * block: both are the name's present holder's). */
 BANTER_WUR int db_mail_put_q(db *d, const db_sealed *s, const db_mail_quota *q);
 
 /* db_mail_put_q with the sender's share the whole mailbox. */
