@@ -257,6 +257,27 @@ static const char *const migrations[] = {
     " UPDATE mailbox_from SET count = count - 1, bytes = bytes - old.size"
     " WHERE old.from_gone = 0 AND user = old.to_user AND sender = old.from_user;"
     " END;",
+    /* 9 -> 10: from_gone is decided at the insert too (db_mail_put_q): a
+     * copy accepted before its sender was deleted but stored after (a
+     * routed or forwarded copy reaches the store later) is an earlier
+     * holder's, and the insert's trigger leaves such a copy out of every
+     * share. The copies stored so between 9 and now are marked as 9 did,
+     * and the shares counted again. */
+    "UPDATE sealed SET from_gone = 1 WHERE from_gone = 0 AND NOT EXISTS (SELECT 1 FROM users u"
+    " WHERE u.name = sealed.from_user AND u.created <= sealed.created);"
+    "DELETE FROM mailbox_from;"
+    "INSERT INTO mailbox_from (user, sender, count, bytes)"
+    " SELECT to_user, from_user, count(*), sum(size) FROM sealed WHERE from_gone = 0"
+    " GROUP BY to_user, from_user;"
+    "DROP TRIGGER sealed_added;"
+    "CREATE TRIGGER sealed_added AFTER INSERT ON sealed BEGIN"
+    " INSERT OR IGNORE INTO mailbox (user, count, bytes) VALUES (new.to_user, 0, 0);"
+    " UPDATE mailbox SET count = count + 1, bytes = bytes + new.size WHERE user = new.to_user;"
+    " INSERT OR IGNORE INTO mailbox_from (user, sender, count, bytes)"
+    " SELECT new.to_user, new.from_user, 0, 0 WHERE new.from_gone = 0;"
+    " UPDATE mailbox_from SET count = count + 1, bytes = bytes + new.size"
+    " WHERE new.from_gone = 0 AND user = new.to_user AND sender = new.from_user;"
+    " END;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -508,6 +529,69 @@ static const char *const pg_migrations[] = {
     " END IF;"
     " END IF;"
     " RETURN NULL; END $$;",
+    /* 9 -> 10: as SQLite's; sealed_put decides from_gone and checks no
+     * share (and no block: it is the name's holder's now) for such a copy;
+     * the usage first, as in 8 -> 9. */
+    "LOCK TABLE mailbox IN EXCLUSIVE MODE;"
+    "UPDATE sealed SET from_gone = 1 WHERE from_gone = 0 AND NOT EXISTS (SELECT 1 FROM users u"
+    " WHERE u.name = sealed.from_user AND u.created <= sealed.created);"
+    "DELETE FROM mailbox_from;"
+    "INSERT INTO mailbox_from (\"user\", sender, count, bytes)"
+    " SELECT to_user, from_user, count(*), sum(size) FROM sealed WHERE from_gone = 0"
+    " GROUP BY to_user, from_user;"
+    "CREATE OR REPLACE FUNCTION sealed_added() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+    " UPDATE mailbox SET count = count + 1, bytes = bytes + NEW.size"
+    " WHERE \"user\" = NEW.to_user;"
+    " IF NOT FOUND THEN"
+    " INSERT INTO mailbox (\"user\", count, bytes) VALUES (NEW.to_user, 1, NEW.size)"
+    " ON CONFLICT (\"user\") DO UPDATE SET count = mailbox.count + 1,"
+    " bytes = mailbox.bytes + NEW.size;"
+    " END IF;"
+    " IF NEW.from_gone = 0 THEN"
+    " UPDATE mailbox_from SET count = count + 1, bytes = bytes + NEW.size"
+    " WHERE \"user\" = NEW.to_user AND sender = NEW.from_user;"
+    " IF NOT FOUND THEN"
+    " INSERT INTO mailbox_from (\"user\", sender, count, bytes)"
+    " VALUES (NEW.to_user, NEW.from_user, 1, NEW.size)"
+    " ON CONFLICT (\"user\", sender) DO UPDATE SET count = mailbox_from.count + 1,"
+    " bytes = mailbox_from.bytes + NEW.size;"
+    " END IF;"
+    " END IF;"
+    " RETURN NULL; END $$;"
+    "CREATE OR REPLACE FUNCTION sealed_put(p_id BYTEA, p_dev BYTEA, p_to TEXT, p_from TEXT,"
+    " p_fdev BYTEA, p_flags BIGINT, p_size BIGINT, p_blob BYTEA, p_created BIGINT,"
+    " p_expires BIGINT, max_count BIGINT, max_bytes BIGINT, share_count BIGINT,"
+    " share_bytes BIGINT) RETURNS INTEGER LANGUAGE plpgsql AS $$"
+    " DECLARE c BIGINT; b BIGINT; sc BIGINT; sb BIGINT; blk BOOLEAN; res INTEGER := 0; n BIGINT;"
+    " self BOOLEAN := p_to = p_from; gone BOOLEAN;"
+    " BEGIN"
+    " SELECT count, bytes INTO c, b FROM mailbox WHERE \"user\" = p_to FOR UPDATE;"
+    " IF NOT FOUND THEN"
+    " INSERT INTO mailbox (\"user\", count, bytes) VALUES (p_to, 0, 0)"
+    " ON CONFLICT (\"user\") DO UPDATE SET count = mailbox.count RETURNING count, bytes INTO c, b;"
+    " END IF;"
+    " gone := NOT EXISTS (SELECT 1 FROM users u WHERE u.name = p_from AND u.created <= p_created);"
+    " IF NOT self AND NOT gone THEN"
+    " SELECT EXISTS (SELECT 1 FROM contacts WHERE \"user\" = p_to AND peer = p_from"
+    " AND blocked = 1), f.count, f.bytes INTO blk, sc, sb"
+    " FROM (SELECT 1) AS one LEFT JOIN mailbox_from f ON f.\"user\" = p_to AND f.sender = p_from;"
+    " IF blk THEN RETURN 4; END IF;"
+    " END IF;"
+    " IF c + 1 > max_count OR b + p_size > max_bytes THEN res := 2;"
+    " ELSIF NOT self AND NOT gone AND (coalesce(sc, 0) + 1 > share_count"
+    " OR coalesce(sb, 0) + p_size > share_bytes) THEN res := 3;"
+    " END IF;"
+    " IF res = 0 THEN"
+    " INSERT INTO sealed (id, to_device, to_user, from_user, from_device, flags, size, blob,"
+    " created, expires, from_gone) VALUES (p_id, p_dev, p_to, p_from, p_fdev, p_flags, p_size,"
+    " p_blob, p_created, p_expires, CASE WHEN gone THEN 1 ELSE 0 END)"
+    " ON CONFLICT (id, to_device, from_device) DO NOTHING;"
+    " GET DIAGNOSTICS n = ROW_COUNT;"
+    " RETURN CASE WHEN n = 1 THEN 0 ELSE 1 END;"
+    " END IF;"
+    " IF EXISTS (SELECT 1 FROM sealed WHERE id = p_id AND to_device = p_dev"
+    " AND from_device = p_fdev) THEN RETURN 1; END IF;"
+    " RETURN res; END $$;",
 };
 _Static_assert(sizeof pg_migrations / sizeof pg_migrations[0] == SCHEMA_VERSION,
                "every migration has a PostgreSQL form: append to pg_migrations too");

@@ -21,7 +21,8 @@
  *   admin_keys, audit, revoked                                (schema 5, see
  *            db_admin.h)
  *   announcements (6), mailbox_from (7), retired_names (8),
- *   sealed.from_gone: a deleted sender's copies (schema 9, db_mail.h)
+ *   sealed.from_gone: a deleted sender's copies (schema 9, decided at
+ *            the insert too: 10, db_mail.h)
  *
  * Times are milliseconds since 1970-01-01 UTC, handed in by the caller.
  * Every call returns 0, a documented positive value, or a negative

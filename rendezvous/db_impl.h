@@ -44,6 +44,7 @@ enum db_slot {
     S_MAIL_FETCH,
     S_MAIL_EXPIRE,
     S_MAIL_SENDER,
+    S_MAIL_FROM_GONE,
     S_MAIL_PURGE_FROM,
     S_RCPT_COUNT,
     S_RCPT_PAGE,
@@ -161,6 +162,17 @@ void db_column_copy(sqlite3_stmt *s, int col, char *out, size_t cap);
 #define DB_SENDER_GONE(P)                                                                          \
     "UPDATE sealed SET from_gone = 1 WHERE from_user = " P "1 AND from_gone = 0"
 #define DB_SENDER_SHARE_GONE(P) "DELETE FROM mailbox_from WHERE sender = " P "1"
+/* A fetched copy's flags (U: the quoted column name "user"): its own, and
+ * DB_MAIL_SENDER_GONE when its sender was deleted (from_gone) or its
+ * sending device is not bound to the sender's account now (schema 10). */
+#define DB_FETCH_FLAGS(U)                                                                          \
+    "flags | CASE WHEN from_gone <> 0 OR NOT EXISTS (SELECT 1 FROM devices v"                      \
+    " WHERE v.key = sealed.from_device AND v." U " = sealed.from_user) THEN 2 ELSE 0 END"
+/* Whether a copy from account P1 made at P2 is of an earlier holder of
+ * the name (no account of that name made at or before it): from_gone at
+ * its insert (schema 10). */
+#define DB_FROM_GONE(P)                                                                            \
+    "NOT EXISTS (SELECT 1 FROM users u WHERE u.name = " P "1 AND u.created <= " P "2)"
 /* DB_MARK_DEVICES on SQLite (db.c), in the caller's transaction: 0 or
  * the failure. */
 BANTER_WUR int db_mark_devices(db *d, const char *name, const char *by, int64_t now_ms);

@@ -123,6 +123,29 @@ static int sender_usage(db *d, const char *user, const char *sender, bool *block
     return ret;
 }
 
+/* Whether m is a copy of an earlier holder of its sender's name (no
+ * account of that name made at or before it: deleted since it was
+ * accepted, the name perhaps given again): 0 or BANTER_E*. */
+static int from_gone(db *d, const db_sealed *m, bool *gone)
+{
+    sqlite3_stmt *s;
+    *gone = false;
+    int ret = db_stmt(d, S_MAIL_FROM_GONE, "SELECT " DB_FROM_GONE("?"), &s);
+    if (ret == 0)
+        ret = db_bind_name(d, s, 1, m->from_user);
+    if (ret == 0) {
+        int rc = sqlite3_bind_int64(s, 2, m->created_ms);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW)
+            *gone = sqlite3_column_int(s, 0) != 0;
+        else
+            ret = db_fail(d, rc);
+    }
+    db_done(s);
+    return ret;
+}
+
 int db_mail_put(db *d, const db_sealed *m, int64_t max_count, int64_t max_bytes)
 {
     db_mail_quota q = {max_count, max_bytes, max_count, max_bytes};
@@ -140,19 +163,21 @@ int db_mail_put_q(db *d, const db_sealed *m, const db_mail_quota *q)
         return pgs_mail_put(d, m, q);
     sqlite3_stmt *s;
     int64_t count, bytes, scount = 0, sbytes = 0;
-    bool blocked = false, self = strcmp(m->to_user, m->from_user) == 0;
+    bool blocked = false, gone = false, self = strcmp(m->to_user, m->from_user) == 0;
     /* One writer at a time (BEGIN IMMEDIATE): what is read here stays so
      * to the insert, and a block's purge runs before or after it all. */
     int ret = db_mail_usage(d, m->to_user, &count, &bytes);
+    if (ret == 0)
+        ret = from_gone(d, m, &gone);
     if (ret == 0 && !self)
         ret = sender_usage(d, m->to_user, m->from_user, &blocked, &scount, &sbytes);
     if (ret)
         return ret;
-    if (blocked)
+    if (blocked && !gone) /* a block is of the account that has the name now */
         return DB_MAIL_BLOCKED;
     int64_t len = (int64_t)m->len;
     int over = count + 1 > q->count || bytes + len > q->bytes ? DB_MAIL_OVER_QUOTA
-               : !self && (scount + 1 > q->sender_count || sbytes + len > q->sender_bytes)
+               : !self && !gone && (scount + 1 > q->sender_count || sbytes + len > q->sender_bytes)
                    ? DB_MAIL_OVER_SHARE
                    : 0;
     if (over) {
@@ -161,12 +186,15 @@ int db_mail_put_q(db *d, const db_sealed *m, const db_mail_quota *q)
     }
     ret = db_stmt(d, S_MAIL_INSERT,
                   "INSERT INTO sealed (id, to_device, to_user, from_user, from_device, flags,"
-                  " size, blob, created, expires) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+                  " size, blob, created, expires, from_gone)"
+                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
                   " ON CONFLICT (id, to_device, from_device) DO NOTHING",
                   &s);
     if (ret)
         return ret;
     int rc = bind_sealed(s, m);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int(s, 11, gone);
     if (rc == SQLITE_OK)
         rc = sqlite3_step(s);
     if (rc == SQLITE_DONE)
@@ -284,12 +312,14 @@ int db_mail_fetch(db *d, const uint8_t device[static 32], int64_t after, int64_t
     if (d->pg)
         return pgs_mail_fetch(d, device, after, now_ms, max, fn, ud);
     sqlite3_stmt *s;
-    int ret = db_stmt(d, S_MAIL_FETCH,
-                      "SELECT seq, id, from_device, from_user, to_user, flags, blob, created,"
-                      " expires FROM sealed WHERE to_device = ?1 AND seq > ?2 AND expires > ?3"
-                      " AND to_user = (SELECT user FROM devices WHERE key = ?1)"
-                      " ORDER BY seq LIMIT ?4",
-                      &s);
+    int ret = db_stmt(
+        d, S_MAIL_FETCH,
+        "SELECT seq, id, from_device, from_user, to_user, " DB_FETCH_FLAGS(
+            "user") ", blob, created,"
+                    " expires FROM sealed WHERE to_device = ?1 AND seq > ?2 AND expires > ?3"
+                    " AND to_user = (SELECT user FROM devices WHERE key = ?1)"
+                    " ORDER BY seq LIMIT ?4",
+        &s);
     if (ret)
         return ret;
     int rc = sqlite3_bind_blob(s, 1, device, 32, SQLITE_STATIC);

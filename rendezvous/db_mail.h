@@ -15,10 +15,14 @@
  *          triggers (a row while there is one copy), for the sender's
  *          share (schema 7).
  *   sealed.from_gone: 1 for a copy whose sending account was deleted
- *          after storing it (db_user_delete): still delivered as from
- *          that name and counted in its recipient's mailbox, but in no
- *          sender's share, so an account given the name again
- *          (--reuse-name) starts with an empty share (schema 9).
+ *          after storing it (db_user_delete), or stored after that (a
+ *          copy accepted before the delete reaches the store later: no
+ *          account of its sender's name was made at or before its
+ *          created time, decided at the insert since schema 10): still
+ *          delivered as from that name (flagged DB_MAIL_SENDER_GONE) and
+ *          counted in its recipient's mailbox, but in no sender's share,
+ *          so an account given the name again (--reuse-name) starts with
+ *          an empty share (schema 9).
  *
  * The writes are meant to run inside one transaction per batch (db_begin
  * ... db_commit), so a whole loop iteration's copies share one commit.
@@ -39,6 +43,12 @@ enum {
     DB_MAIL_OVER_SHARE = 3, /* the sender holds its whole share of it */
     DB_MAIL_BLOCKED = 4,    /* the recipient blocked the sender: nothing stored */
 };
+
+/* The flag db_mail_fetch adds to a copy whose sending account was deleted
+ * (from_gone) or whose sending device is not bound to that account now:
+ * the server no longer vouches for the device (rvmsg.h
+ * RV_SEAL_SENDER_GONE). */
+#define DB_MAIL_SENDER_GONE 0x02u
 
 /* What a put may fill: the recipient account's mailbox in all, and what
  * one other sending account may hold of it (the account's own copies, to
@@ -74,7 +84,11 @@ typedef struct db_sealed {
  * stored: nothing changed; also when over the quota or the share), or
  * BANTER_E*. Atomic against puts and purges on other connections (other
  * instances): the recipient's usage row is locked first (see
- * db_pgs_mail.c), and the checks read what was committed before. */
+ * db_pgs_mail.c), and the checks read what was committed before. A copy
+ * of an earlier holder of its sender's name (no account of that name made
+ * at or before s->created_ms: accepted before the account was deleted) is
+ * stored with from_gone 1, checked against the mailbox only (no share, no
+ * block: both are the name's present holder's). */
 BANTER_WUR int db_mail_put_q(db *d, const db_sealed *s, const db_mail_quota *q);
 
 /* db_mail_put_q with the sender's share the whole mailbox. */
@@ -106,8 +120,10 @@ typedef void (*db_mail_fn)(void *ud, const db_sealed *s);
 /* Call fn with each copy for device with a seq above after that has not
  * expired at now_ms, oldest first, at most max; only copies for the
  * account the device is bound to now (a device bound to another account
- * since gets none of the first account's copies). Returns how many (>= 0) or
- * BANTER_E*. fn must not use the database. */
+ * since gets none of the first account's copies). A copy's flags have
+ * DB_MAIL_SENDER_GONE added when its sender account was deleted after
+ * storing it or its sending device is not bound to that account now.
+ * Returns how many (>= 0) or BANTER_E*. fn must not use the database. */
 int db_mail_fetch(db *d, const uint8_t device[static 32], int64_t after, int64_t now_ms, size_t max,
                   db_mail_fn fn, void *ud);
 

@@ -145,12 +145,14 @@ int pgs_mail_fetch(db *d, const uint8_t device[static 32], int64_t after, int64_
     pgs_arg_int(&a, after);
     pgs_arg_int(&a, now_ms);
     pgs_arg_int(&a, max > INT32_MAX ? INT32_MAX : (int64_t)max);
-    int ret = pgs_query(d,
-                        "SELECT seq, id, from_device, from_user, to_user, flags, blob, created,"
+    int ret = pgs_query(
+        d,
+        "SELECT seq, id, from_device, from_user, to_user, " DB_FETCH_FLAGS(
+            "\"user\"") ", blob, created,"
                         " expires FROM sealed WHERE to_device = $1 AND seq > $2 AND expires > $3"
                         " AND to_user = (SELECT \"user\" FROM devices WHERE key = $1)"
                         " ORDER BY seq LIMIT $4",
-                        &a, &r);
+        &a, &r);
     if (ret)
         return ret;
     int n = 0;

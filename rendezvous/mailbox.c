@@ -16,6 +16,8 @@
 #include "xlink.h"
 
 _Static_assert(MB_WINDOW <= UINT16_MAX, "a device's copies in flight fit conn.h's mb.n");
+_Static_assert(DB_MAIL_SENDER_GONE == RV_SEAL_SENDER_GONE,
+               "a fetched copy of a gone sender carries the RV_SEALED flag");
 
 enum item_kind {
     IT_ROUTED,  /* sent to a connected device, held in memory */

@@ -714,6 +714,13 @@ static void store_be64(uint8_t *p, uint64_t v)
         p[i] = (uint8_t)v;
 }
 
+/* The flags an RV_SEALED (sealed) or RV_SEAL may carry: only the server
+ * says a sender is gone. */
+static unsigned seal_flags(bool sealed)
+{
+    return sealed ? RV_SEAL_BROADCAST | RV_SEAL_SENDER_GONE : RV_SEAL_BROADCAST;
+}
+
 /* RV_SEAL / RV_SEALED (layout in rvmsg.h). */
 static int decode_seal(struct rv_seal *s, bool sealed, const uint8_t *p, size_t len)
 {
@@ -722,7 +729,7 @@ static int decode_seal(struct rv_seal *s, bool sealed, const uint8_t *p, size_t 
         return BANTER_ETRUNCATED;
     memcpy(s->id, p, RV_ID_LEN);
     s->flags = p[RV_ID_LEN];
-    if (s->flags & ~RV_SEAL_BROADCAST)
+    if (s->flags & ~seal_flags(sealed))
         return BANTER_ESCHEMA;
     if (sealed) {
         uint64_t t = load_be64(p + RV_ID_LEN + 1);
@@ -1144,7 +1151,7 @@ static int build_json(const rvmsg *m, cJSON *o)
 static int encode_seal(const struct rv_seal *s, bool sealed, uint8_t type, buf *out)
 {
     size_t nlen = strlen(s->user);
-    if (!cert_name_valid(s->user) || (s->flags & ~RV_SEAL_BROADCAST) || !s->sealed_len ||
+    if (!cert_name_valid(s->user) || (s->flags & ~seal_flags(sealed)) || !s->sealed_len ||
         (sealed && (s->created_ms < 0 || s->created_ms > JSONV_INT_MAX)))
         return BANTER_ESCHEMA;
     size_t total = 1 + RV_ID_LEN + 1 + (sealed ? 8u : 0u) + 1 + nlen + RV_KEY_LEN + s->sealed_len;

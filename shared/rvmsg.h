@@ -33,12 +33,17 @@
 #define RV_ID_LEN           16u      /* message id (as msg.h MSG_ID_LEN) */
 #define RV_KEY_LEN          32u      /* an Ed25519 device key */
 #define RV_SEAL_BROADCAST   0x01u    /* RV_SEAL/RV_SEALED flag: a broadcast */
-#define RV_ICE_URLS_MAX     4u       /* STUN or TURN servers in RV_ICE_SERVERS */
-#define RV_ICE_URL_MAX      128u     /* bytes of one "stun:"/"turn:" URL */
-#define RV_ICE_CRED_MAX     128u     /* bytes of a TURN username or password */
-#define RV_ICE_SESSION_LEN  16u      /* an ICE session id */
-#define RV_ADDR_MAX         45u      /* a numeric IPv4 or IPv6 address (INET6_ADDRSTRLEN - 1) */
-#define RV_PROBE_MS_MAX     60000    /* largest RV_PROBE_RESULT ms */
+/* RV_SEALED flag, set by the server only: the copy's sending account was
+ * deleted, or its device is no longer bound to it, so the server does not
+ * vouch that the device is the account's (docs/rendezvous.md 6.1). An
+ * RV_SEAL carrying it does not decode (BANTER_ESCHEMA). */
+#define RV_SEAL_SENDER_GONE 0x02u
+#define RV_ICE_URLS_MAX     4u    /* STUN or TURN servers in RV_ICE_SERVERS */
+#define RV_ICE_URL_MAX      128u  /* bytes of one "stun:"/"turn:" URL */
+#define RV_ICE_CRED_MAX     128u  /* bytes of a TURN username or password */
+#define RV_ICE_SESSION_LEN  16u   /* an ICE session id */
+#define RV_ADDR_MAX         45u   /* a numeric IPv4 or IPv6 address (INET6_ADDRSTRLEN - 1) */
+#define RV_PROBE_MS_MAX     60000 /* largest RV_PROBE_RESULT ms */
 
 typedef enum rv_type {
     RV_LOGIN = 0x20,
@@ -237,7 +242,7 @@ struct rv_recipients {
  */
 struct rv_seal {
     uint8_t id[RV_ID_LEN];
-    uint8_t flags;                  /* RV_SEAL_BROADCAST or 0 */
+    uint8_t flags;                  /* RV_SEAL_BROADCAST; RV_SEALED: RV_SEAL_SENDER_GONE too */
     int64_t created_ms;             /* RV_SEALED only */
     char user[BANTER_MAX_NAME + 1]; /* RV_SEAL: recipient; RV_SEALED: sender */
     uint8_t device[RV_KEY_LEN];     /* RV_SEAL: recipient's; RV_SEALED: sender's */

@@ -649,6 +649,9 @@ static int received_sync(messenger *m, const store_contact *from, const store_de
     return 0;
 }
 
+static int store_in(messenger *m, const store_contact *c, const store_device *d,
+                    const struct msg_chat *chat, unsigned flags);
+
 int messenger_received(messenger *m, const uint8_t device[static 32], const struct msg_chat *chat)
 {
     store_device d;
@@ -662,26 +665,58 @@ int messenger_received(messenger *m, const uint8_t device[static 32], const stru
         return received_sync(m, &c, &d, chat);
     if (contacts_is_self(m->cs, &c))
         return BANTER_EPERM; /* an own device writes copies only ("to"), never to itself */
-    store_msg sm = {
-        .dir = STORE_IN,
-        .state = STORE_RECEIVED,
-        .has_device = true,
-        .flags = contacts_device_trusted(&d, clock_wall(&m->clock)) ? 0 : STORE_MSG_UNTRUSTED,
-        .broadcast = chat->broadcast,
-        .ts_ms = chat->ts_ms,
-        .stored_ms = clock_wall(&m->clock),
-        .body = chat->body,
-        .body_len = chat->body_len};
+    return store_in(m, &c, &d, chat,
+                    contacts_device_trusted(&d, clock_wall(&m->clock)) ? 0 : STORE_MSG_UNTRUSTED);
+}
+
+int messenger_received_unvouched(messenger *m, const char *account, const uint8_t device[static 32],
+                                 const struct msg_chat *chat)
+{
+    store_contact c;
+    store_device d;
+    if (chat->to[0])
+        return BANTER_EPERM; /* only a device vouched for speaks for this account */
+    int r = contacts_org(m->cs, account, NULL, 0, &c); /* the contact, no device vouched for */
+    if (r)
+        return r == BANTER_EINVAL ? BANTER_EPERM : r;
+    if (contacts_is_self(m->cs, &c))
+        return BANTER_EPERM;
+    r = store_device_get(m->st, device, &d);
+    if (r == BANTER_ENOENT || (r == 0 && memcmp(d.contact, c.key, 32) != 0)) {
+        /* named, not kept: this node learns no device from it */
+        memset(&d, 0, sizeof d);
+        memcpy(d.key, device, 32);
+        memcpy(d.contact, c.key, 32);
+        g_strlcpy(d.name, account, sizeof d.name);
+        r = 0;
+    }
+    return r ? r : store_in(m, &c, &d, chat, STORE_MSG_UNTRUSTED);
+}
+
+/* Store chat, from device d of contact c, as incoming with flags. */
+static int store_in(messenger *m, const store_contact *c, const store_device *d,
+                    const struct msg_chat *chat, unsigned flags)
+{
+    const uint8_t *device = d->key;
+    store_msg sm = {.dir = STORE_IN,
+                    .state = STORE_RECEIVED,
+                    .has_device = true,
+                    .flags = flags,
+                    .broadcast = chat->broadcast,
+                    .ts_ms = chat->ts_ms,
+                    .stored_ms = clock_wall(&m->clock),
+                    .body = chat->body,
+                    .body_len = chat->body_len};
     memcpy(sm.id, chat->id, MSG_ID_LEN);
-    memcpy(sm.contact, c.key, 32);
+    memcpy(sm.contact, c->key, 32);
     memcpy(sm.device, device, 32);
     int64_t seq = 0;
-    r = store_msg_add(m->st, &sm, &seq);
+    int r = store_msg_add(m->st, &sm, &seq);
     if (r < 0)
         return r;
     if (r == 0 && m->cb.received) {
         sm.seq = seq;
-        m->cb.received(m->ud, &c, &d, &sm);
+        m->cb.received(m->ud, c, d, &sm);
     }
     return 0;
 }

@@ -142,6 +142,17 @@ void messenger_settled(messenger *m, const char *route, const uint8_t device[sta
  * kept). */
 BANTER_WUR int messenger_received(messenger *m, const uint8_t device[static 32],
                                   const struct msg_chat *chat);
+/* A CHAT the rendezvous server relayed from device as from account but
+ * no longer vouches for (RV_SEAL_SENDER_GONE: the account was deleted, or
+ * the device is not bound to it now): stored as incoming in account's
+ * organisation contact, marked STORE_MSG_UNTRUSTED, without making the
+ * device known, certified or any more trusted than it was. BANTER_EPERM
+ * for a copy with "to" or from the node's own account (only a vouched
+ * device speaks for it) and without a server; otherwise as
+ * messenger_received. */
+BANTER_WUR int messenger_received_unvouched(messenger *m, const char *account,
+                                            const uint8_t device[static 32],
+                                            const struct msg_chat *chat);
 
 /* Queue a group row sm (outgoing, QUEUED, has_group, sealed set: a
  * GROUP_MSG's sender-key message, or with STORE_MSG_GCTL the plaintext of

@@ -725,9 +725,15 @@ static void take_sealed(roster *ro, const struct rv_seal *s)
     }
     if ((s->flags & RV_SEAL_BROADCAST) && chat.type == MSG_CHAT)
         chat.u.chat.broadcast = true;
-    /* The server vouches that the device is the account's. */
-    int r = node_org_device(ro->n, s->user, s->device);
-    if (r == 0 && chat.type == MSG_CHAT)
+    /* The server vouches that the device is the account's, unless it says
+     * the account was deleted or the device is no longer its (the flag only
+     * the server sets: rvmsg.h): then the text is kept, unverified, and the
+     * device gains no trust (a name given again is another person's). */
+    bool gone = (s->flags & RV_SEAL_SENDER_GONE) != 0;
+    int r = gone ? 0 : node_org_device(ro->n, s->user, s->device);
+    if (r == 0 && chat.type == MSG_CHAT && gone)
+        r = messenger_received_unvouched(node_messenger(ro->n), s->user, s->device, &chat.u.chat);
+    else if (r == 0 && chat.type == MSG_CHAT)
         r = messenger_received(node_messenger(ro->n), s->device, &chat.u.chat);
     else if (r == 0)
         r = node_group_received(ro->n, s->device, &chat);

@@ -254,11 +254,14 @@ n=$(sql "SELECT count(*) FROM devices WHERE \"user\" IN ('sam', 'cal', 'bea', 'a
     t_fail "changes" "RV_LOGOUT from alice's second device did not unbind it alone"
 [ "$(sql "SELECT count(*) FROM devices WHERE \"user\" = 'dee'")" = 1 ] ||
     t_fail "changes" "a disabled account's device was unbound by an unauthenticated RV_LOGOUT"
+# Their senders' devices were unbound by the run's RV_LOGOUT before alice
+# fetches: the server no longer vouches for them (flag 0x02,
+# RV_SEAL_SENDER_GONE, docs/rendezvous.md 6.2).
 out=$(pr alice.key ready sealed=3 wait=500)
 [ "$(count "$out" '^recv sealed ')" -eq 3 ] &&
-    has "$out" '^recv sealed from=alice id=[0-9a-f]* flags=0 body=authorization test check=ok$' &&
-    has "$out" '^recv sealed from=cal id=[0-9a-f]* flags=0 body=authorization test check=ok$' &&
-    has "$out" '^recv sealed from=admin1 id=[0-9a-f]* flags=1 body=authorization test check=ok$' ||
+    has "$out" '^recv sealed from=alice id=[0-9a-f]* flags=2 body=authorization test check=ok$' &&
+    has "$out" '^recv sealed from=cal id=[0-9a-f]* flags=2 body=authorization test check=ok$' &&
+    has "$out" '^recv sealed from=admin1 id=[0-9a-f]* flags=3 body=authorization test check=ok$' ||
     t_fail "changes" "alice should get the contact's copy, her own device's and the broadcast only: $out"
 has "$out" '^recv contact sam state=incoming ' && has "$out" '^recv contact admin1 state=incoming ' ||
     t_fail "changes" "the requests: $out"

@@ -41,7 +41,8 @@
 #      answered "stored" (the block stays invisible) and kept nowhere;
 #  13. a name handed over (user delete, user add --reuse-name) starts with
 #      an empty share: the deleted account's stored copies no longer hold
-#      it, and they are still delivered.
+#      it, and they are still delivered, flagged sender-gone (0x02; the
+#      new holder's copies not).
 # Needs $RDV_BIN and $RDV_PROBE (the ASan builds by default).
 # shellcheck disable=SC2015,SC2317
 set -u
@@ -358,7 +359,13 @@ out=$(pr cat2.key ready seals=bob:2 stored=2)
     t_fail "name handed over" "the old cat's copies hold the new cat's share: $out"
 out=$(pr bob.key ready sealed=4 wait=300)
 [ "$(count "$out" '^recv sealed from=cat .*check=ok$')" -eq 4 ] || t_fail "name handed over" "bob: $out"
+# The old cat's 2 come flagged RV_SEAL_SENDER_GONE (0x02: the server no
+# longer vouches for their device, so bob's node does not take the old
+# laptop as the new cat's); the new cat's 2 do not. Before, all 4 flags=0.
+[ "$(count "$out" '^recv sealed from=cat .* flags=2 body=message [12] check=ok$')" -eq 2 ] &&
+    [ "$(count "$out" '^recv sealed from=cat .* flags=0 body=message [12] check=ok$')" -eq 2 ] ||
+    t_fail "name handed over" "the old cat's copies are not marked gone, or the new cat's are: $out"
 wait_for 5 gone || t_fail "name handed over" "$(stored) rows left"
-t_pass "a name handed over (--reuse-name) starts with an empty share: the new cat stores 2 while the old cat's 2 wait; bob gets all 4"
+t_pass "a name handed over (--reuse-name) starts with an empty share: the new cat stores 2 while the old cat's 2 wait; bob gets all 4, the old cat's 2 flagged sender-gone, the new cat's not"
 rdv_stop share
 echo "PASS: test_rendezvous_mailbox"

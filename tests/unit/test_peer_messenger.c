@@ -1027,6 +1027,57 @@ static void test_receive(void **state)
     assert_int_equal(f->nreceived, 4);
 }
 
+/* A copy the server relayed as from a deleted account, or from a device
+ * no longer bound to it (RV_SEAL_SENDER_GONE: the roster takes it with
+ * messenger_received_unvouched instead of vouching for the device with
+ * contacts_org first, which made the old device TRUST_CERTIFIED for the
+ * name's next holder): the text is kept in the account's conversation,
+ * flagged unverified; an unknown device stays unknown, a certified one
+ * gets no more vouching; a "to" copy is refused. */
+static void test_receive_unvouched(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t old[32];
+    fill_key(old, 77);
+    store_device d;
+    store_contact cat;
+    struct msg_chat c = chat_of(1, "from the old cat");
+    assert_int_equal(messenger_received_unvouched(f->m, "cat", old, &c), 0);
+    assert_int_equal(f->nreceived, 1);
+    assert_int_equal(f->received[0].flags, STORE_MSG_UNTRUSTED);
+    assert_int_equal(store_device_get(f->st, old, &d), BANTER_ENOENT);
+    assert_int_equal(store_contact_by_account(f->st, "cat", &cat), 0);
+    assert_memory_equal(f->received[0].contact, cat.key, 32);
+    store_msg *h = NULL;
+    size_t n = 0;
+    assert_int_equal(store_history(f->st, cat.key, 0, 10, &h, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(h[0].flags, STORE_MSG_UNTRUSTED);
+    assert_memory_equal(h[0].device, old, 32);
+    assert_string_equal(h[0].body, "from the old cat");
+    store_msgs_free(h, n);
+    /* Twice: one message. */
+    assert_int_equal(messenger_received_unvouched(f->m, "cat", old, &c), 0);
+    assert_int_equal(history_len(f, cat.key), 1);
+
+    /* dave's certified device, an hour later: flagged, no day more. */
+    store_device before, after;
+    assert_int_equal(store_device_get(f->st, f->dave_dev[0], &before), 0);
+    assert_int_equal(before.trust, TRUST_CERTIFIED);
+    f->wall += 3600000;
+    struct msg_chat c2 = chat_of(2, "dave, gone");
+    assert_int_equal(messenger_received_unvouched(f->m, "dave", f->dave_dev[0], &c2), 0);
+    assert_int_equal(f->received[f->nreceived - 1].flags, STORE_MSG_UNTRUSTED);
+    assert_int_equal(store_device_get(f->st, f->dave_dev[0], &after), 0);
+    assert_int_equal(after.trust, TRUST_CERTIFIED);
+    assert_int_equal(after.vouched_until_ms, before.vouched_until_ms);
+
+    /* A copy of this account's own ("to"): refused. */
+    struct msg_chat t = chat_of(3, "synced?");
+    snprintf(t.to, sizeof t.to, "@dave");
+    assert_int_equal(messenger_received_unvouched(f->m, "cat", old, &t), BANTER_EPERM);
+}
+
 /* What a device in TRUST_CHANGED sends is stored under the contact it
  * claimed, flagged, and said to come from a changed key. */
 static void test_receive_from_changed_key(void **state)
@@ -1397,6 +1448,7 @@ int main(void)
         T(test_kick_inside_send),
         T(test_receive),
         T(test_receive_from_changed_key),
+        T(test_receive_unvouched),
         T(test_lapsed_device),
         T(test_receive_disk_full),
         T(test_broadcast),

@@ -88,7 +88,7 @@ static void test_new_file(void **state)
     assert_int_equal(stat(f->path, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600);
     db_close(d);
-    assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 9);
+    assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 10);
     sqlite3 *s = NULL;
     sqlite3_stmt *q = NULL;
     assert_int_equal(sqlite3_open(f->path, &s), SQLITE_OK);

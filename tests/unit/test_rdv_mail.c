@@ -270,6 +270,7 @@ struct rows {
     size_t n;
     uint8_t from0[16]; /* first byte of each copy's sending device */
     int64_t seq[16];
+    uint8_t flags[16];
 };
 
 static void on_any(void *ud, const db_sealed *s)
@@ -277,6 +278,7 @@ static void on_any(void *ud, const db_sealed *s)
     struct rows *r = ud;
     assert_true(r->n < 16);
     r->from0[r->n] = s->from_device[0];
+    r->flags[r->n] = s->flags;
     r->seq[r->n++] = s->seq;
 }
 
@@ -400,6 +402,17 @@ static db_sealed copy_from(uint8_t n, const char *sender, const uint8_t *dev_fro
     db_sealed s = copy(n, DEV_B, blob, len, 100);
     s.from_user = sender;
     memcpy(s.from_device, dev_from, 32);
+    return s;
+}
+
+/* copy_from of 10 bytes made at created (a sender's copies are made after
+ * its account was: a copy made before is an earlier holder's). */
+static db_sealed copy_at(uint8_t n, const char *sender, const uint8_t *dev_from,
+                         const uint8_t *blob, int64_t created)
+{
+    db_sealed s = copy_from(n, sender, dev_from, blob, 10);
+    s.created_ms = created;
+    s.expires_ms = created + 1000;
     return s;
 }
 
@@ -603,10 +616,10 @@ static void test_share_after_reuse(void **state)
     assert_int_equal(db_user_add(f->d, "ann", FAKE_HASH, false, 300), 0);
     static const uint8_t DEV_A2[32] = {0xa2};
     for (uint8_t i = 3; i <= 4; i++) {
-        db_sealed s = copy_from(i, "ann", DEV_A2, blob, 10);
+        db_sealed s = copy_at(i, "ann", DEV_A2, blob, 400);
         assert_int_equal(db_mail_put_q(f->d, &s, &SHARE), DB_MAIL_STORED);
     }
-    db_sealed fifth = copy_from(5, "ann", DEV_A2, blob, 10);
+    db_sealed fifth = copy_at(5, "ann", DEV_A2, blob, 400);
     assert_int_equal(db_mail_put_q(f->d, &fifth, &SHARE), DB_MAIL_OVER_SHARE);
     assert_int_equal(db_mail_usage(f->d, "bob", &count, &bytes), 0);
     assert_int_equal(count, 4); /* the recipient's mailbox holds all four */
@@ -663,6 +676,16 @@ static void test_migrate_8_to_9(void **state)
     else
         raw_sql(f->path, "BEGIN;"
                          "DROP TRIGGER sealed_deleted;"
+                         "DROP TRIGGER sealed_added;"
+                         "CREATE TRIGGER sealed_added AFTER INSERT ON sealed BEGIN"
+                         " INSERT OR IGNORE INTO mailbox (user, count, bytes)"
+                         " VALUES (new.to_user, 0, 0);"
+                         " UPDATE mailbox SET count = count + 1, bytes = bytes + new.size"
+                         " WHERE user = new.to_user;"
+                         " INSERT OR IGNORE INTO mailbox_from (user, sender, count, bytes)"
+                         " VALUES (new.to_user, new.from_user, 0, 0);"
+                         " UPDATE mailbox_from SET count = count + 1, bytes = bytes + new.size"
+                         " WHERE user = new.to_user AND sender = new.from_user; END;"
                          "ALTER TABLE sealed DROP COLUMN from_gone;"
                          "CREATE TRIGGER sealed_deleted AFTER DELETE ON sealed BEGIN"
                          " UPDATE mailbox SET count = count - 1, bytes = bytes - old.size"
@@ -678,10 +701,10 @@ static void test_migrate_8_to_9(void **state)
     assert_int_equal(count, 3);
     /* ann: the earlier holder's 2 are not hers, she stores 2; cat 1 of 2 */
     for (uint8_t i = 3; i <= 4; i++) {
-        db_sealed s = copy_from(i, "ann", DEV_A, blob, 10);
+        db_sealed s = copy_at(i, "ann", DEV_A, blob, 200);
         assert_int_equal(db_mail_put_q(f->d, &s, &SHARE), DB_MAIL_STORED);
     }
-    db_sealed a5 = copy_from(5, "ann", DEV_A, blob, 10);
+    db_sealed a5 = copy_at(5, "ann", DEV_A, blob, 200);
     assert_int_equal(db_mail_put_q(f->d, &a5, &SHARE), DB_MAIL_OVER_SHARE);
     db_sealed c2 = copy_from(2, "cat", DEV_CAT, blob, 10);
     assert_int_equal(db_mail_put_q(f->d, &c2, &SHARE), DB_MAIL_STORED);
@@ -692,6 +715,164 @@ static void test_migrate_8_to_9(void **state)
     memset(id, 1, sizeof id);
     assert_int_equal(db_mail_del_id(f->d, id, DEV_B, DEV_A), 0);
     assert_int_equal(db_mail_put_q(f->d, &a5, &SHARE), DB_MAIL_OVER_SHARE);
+    assert_int_equal(db_mail_usage(f->d, "bob", &count, &bytes), 0);
+    assert_int_equal(count, 5);
+}
+
+/* The server vouches for a fetched copy's device only while it is bound
+ * to the sending account: a copy from ann's bound device comes without
+ * DB_MAIL_SENDER_GONE, the same copy once the device is unbound (or
+ * bound to another account) with it, and every copy of a deleted
+ * account with it, also after the name is given again. Fails before
+ * schema 10 (the flags were the stored ones). */
+static void test_fetch_sender_gone(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t blob[16] = {5};
+    struct rows r = {0};
+    static const uint8_t DEV_A2[32] = {0xa2};
+    assert_int_equal(db_device_bind(f->d, DEV_A, "ann", 1), 0);
+    db_sealed s = copy_from(1, "ann", DEV_A, blob, 10);
+    s.flags = 1; /* a broadcast stays one */
+    assert_int_equal(db_mail_put_q(f->d, &s, &SHARE), DB_MAIL_STORED);
+    assert_int_equal(db_mail_fetch(f->d, DEV_B, 0, 100, 10, on_any, &r), 1);
+    assert_int_equal(r.flags[0], 1);
+    assert_int_equal(db_device_unbind(f->d, DEV_A), 0);
+    r = (struct rows){0};
+    assert_int_equal(db_mail_fetch(f->d, DEV_B, 0, 100, 10, on_any, &r), 1);
+    assert_int_equal(r.flags[0], 1 | DB_MAIL_SENDER_GONE);
+    assert_int_equal(db_device_bind(f->d, DEV_A, "bob", 2), 0); /* another account's now */
+    r = (struct rows){0};
+    assert_int_equal(db_mail_fetch(f->d, DEV_B, 0, 100, 10, on_any, &r), 1);
+    assert_int_equal(r.flags[0], 1 | DB_MAIL_SENDER_GONE);
+    assert_int_equal(db_device_unbind(f->d, DEV_A), 0);
+    assert_int_equal(db_device_bind(f->d, DEV_A, "ann", 3), 0);
+    /* ann deleted (her device goes with her), the name given again, and
+     * the old device bound to the new ann: the old copy is still gone */
+    assert_int_equal(db_user_delete(f->d, "ann", 200), 0);
+    assert_int_equal(db_user_add(f->d, "ann", FAKE_HASH, false, 300), 0);
+    assert_int_equal(db_device_bind(f->d, DEV_A, "ann", 300), 0);
+    assert_int_equal(db_device_bind(f->d, DEV_A2, "ann", 300), 0);
+    db_sealed n = copy_from(2, "ann", DEV_A2, blob, 10);
+    n.created_ms = 400;
+    n.expires_ms = 1400;
+    assert_int_equal(db_mail_put_q(f->d, &n, &SHARE), DB_MAIL_STORED);
+    r = (struct rows){0};
+    assert_int_equal(db_mail_fetch(f->d, DEV_B, 0, 100, 10, on_any, &r), 2);
+    assert_int_equal(r.flags[0], 1 | DB_MAIL_SENDER_GONE);
+    assert_int_equal(r.flags[1], 0);
+}
+
+/* A copy accepted before its sender was deleted but stored after (a
+ * routed or forwarded copy reaches the store later) is the old
+ * account's: it is stored and delivered (flagged), but counts in no
+ * share, the new holder of the name stores its whole share, and a block
+ * of the new holder does not take it back. Fails on schema 9 (the late
+ * copy counted as the new ann's: her second copy was over the share, and
+ * the block took the late copy too). */
+static void test_late_copy_after_reuse(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t blob[16] = {5};
+    int64_t count, bytes, n;
+    struct rows r = {0};
+    static const uint8_t DEV_A2[32] = {0xa2};
+    db_sealed early = copy_from(1, "ann", DEV_A, blob, 10);
+    assert_int_equal(db_mail_put_q(f->d, &early, &SHARE), DB_MAIL_STORED);
+    assert_int_equal(db_user_delete(f->d, "ann", 200), 0);
+    assert_int_equal(db_user_add(f->d, "ann", FAKE_HASH, false, 300), 0);
+    assert_int_equal(db_device_bind(f->d, DEV_A2, "ann", 300), 0);
+    /* accepted at 150, before the delete; stored now */
+    db_sealed late = copy_from(2, "ann", DEV_A, blob, 10);
+    late.created_ms = 150;
+    assert_int_equal(db_mail_put_q(f->d, &late, &SHARE), DB_MAIL_STORED);
+    for (uint8_t i = 3; i <= 4; i++) {
+        db_sealed s = copy_from(i, "ann", DEV_A2, blob, 10);
+        s.created_ms = 400;
+        s.expires_ms = 1400;
+        assert_int_equal(db_mail_put_q(f->d, &s, &SHARE), DB_MAIL_STORED);
+    }
+    db_sealed fifth = copy_from(5, "ann", DEV_A2, blob, 10);
+    fifth.created_ms = 400;
+    fifth.expires_ms = 1400;
+    assert_int_equal(db_mail_put_q(f->d, &fifth, &SHARE), DB_MAIL_OVER_SHARE);
+    assert_int_equal(db_mail_usage(f->d, "bob", &count, &bytes), 0);
+    assert_int_equal(count, 4);
+    assert_int_equal(db_mail_fetch(f->d, DEV_B, 0, 100, 10, on_any, &r), 4);
+    for (size_t i = 0; i < 4; i++)
+        assert_int_equal(r.flags[i], i < 2 ? DB_MAIL_SENDER_GONE : 0);
+    /* bob blocks the new ann: her 2 go, the old account's 2 stay */
+    assert_int_equal(db_mail_purge_from(f->d, "bob", "ann", &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(db_mail_usage(f->d, "bob", &count, &bytes), 0);
+    assert_int_equal(count, 2);
+}
+
+/* Back to schema 9 (the insert's trigger counted every copy in its
+ * sender's share) with copies a schema-9 server stored late (made before
+ * the account now holding ann's name was, from_gone 0, in her share):
+ * opening migrates, they leave the share (ann stores 2), the trigger
+ * leaves a late copy out. */
+static void test_migrate_9_to_10(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t blob[16] = {5};
+    int64_t count, bytes;
+    for (uint8_t i = 1; i <= 2; i++) {
+        db_sealed s = copy_from(i, "ann", DEV_A, blob, 10);
+        assert_int_equal(db_mail_put_q(f->d, &s, &SHARE), DB_MAIL_STORED);
+    }
+    db_close(f->d);
+    f->d = NULL;
+    if (f->t.pg)
+        dbt_pg_exec(
+            "CREATE OR REPLACE FUNCTION sealed_added() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+            " UPDATE mailbox SET count = count + 1, bytes = bytes + NEW.size"
+            " WHERE \"user\" = NEW.to_user;"
+            " IF NOT FOUND THEN"
+            " INSERT INTO mailbox (\"user\", count, bytes) VALUES (NEW.to_user, 1, NEW.size)"
+            " ON CONFLICT (\"user\") DO UPDATE SET count = mailbox.count + 1,"
+            " bytes = mailbox.bytes + NEW.size;"
+            " END IF;"
+            " UPDATE mailbox_from SET count = count + 1, bytes = bytes + NEW.size"
+            " WHERE \"user\" = NEW.to_user AND sender = NEW.from_user;"
+            " IF NOT FOUND THEN"
+            " INSERT INTO mailbox_from (\"user\", sender, count, bytes)"
+            " VALUES (NEW.to_user, NEW.from_user, 1, NEW.size)"
+            " ON CONFLICT (\"user\", sender) DO UPDATE SET count = mailbox_from.count + 1,"
+            " bytes = mailbox_from.bytes + NEW.size;"
+            " END IF;"
+            " RETURN NULL; END $$;"
+            "UPDATE users SET created = 150 WHERE name = 'ann';"
+            "UPDATE banter_schema SET version = 9");
+    else
+        raw_sql(f->path, "BEGIN;"
+                         "DROP TRIGGER sealed_added;"
+                         "CREATE TRIGGER sealed_added AFTER INSERT ON sealed BEGIN"
+                         " INSERT OR IGNORE INTO mailbox (user, count, bytes)"
+                         " VALUES (new.to_user, 0, 0);"
+                         " UPDATE mailbox SET count = count + 1, bytes = bytes + new.size"
+                         " WHERE user = new.to_user;"
+                         " INSERT OR IGNORE INTO mailbox_from (user, sender, count, bytes)"
+                         " VALUES (new.to_user, new.from_user, 0, 0);"
+                         " UPDATE mailbox_from SET count = count + 1, bytes = bytes + new.size"
+                         " WHERE user = new.to_user AND sender = new.from_user; END;"
+                         "UPDATE users SET created = 150 WHERE name = 'ann';"
+                         "PRAGMA user_version = 9; COMMIT;");
+    assert_int_equal(db_open(&f->d, f->path, NULL, 0), 0);
+    /* a late copy after the upgrade: stored, in no share */
+    db_sealed late = copy_from(3, "ann", DEV_A, blob, 10);
+    assert_int_equal(db_mail_put_q(f->d, &late, &SHARE), DB_MAIL_STORED);
+    for (uint8_t i = 4; i <= 5; i++) {
+        db_sealed s = copy_from(i, "ann", DEV_A, blob, 10);
+        s.created_ms = 200;
+        s.expires_ms = 1200;
+        assert_int_equal(db_mail_put_q(f->d, &s, &SHARE), DB_MAIL_STORED);
+    }
+    db_sealed a6 = copy_from(6, "ann", DEV_A, blob, 10);
+    a6.created_ms = 200;
+    a6.expires_ms = 1200;
+    assert_int_equal(db_mail_put_q(f->d, &a6, &SHARE), DB_MAIL_OVER_SHARE);
     assert_int_equal(db_mail_usage(f->d, "bob", &count, &bytes), 0);
     assert_int_equal(count, 5);
 }
@@ -752,6 +933,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_migrate_6_to_7, setup, teardown),
         cmocka_unit_test_setup_teardown(test_share_after_reuse, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrate_8_to_9, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fetch_sender_gone, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_late_copy_after_reuse, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_9_to_10, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

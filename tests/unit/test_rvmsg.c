@@ -468,6 +468,11 @@ static void test_seal_messages(void **state)
     p[27] = 'A';
     assert_int_equal(rvmsg_decode(&out, p, buf_len(&w)), BANTER_ESCHEMA);
     buf_free(&w);
+    /* the server says a sender is gone */
+    in.u.seal.flags = RV_SEAL_BROADCAST | RV_SEAL_SENDER_GONE;
+    round_trip(&in, &out);
+    assert_int_equal(out.u.seal.flags, RV_SEAL_BROADCAST | RV_SEAL_SENDER_GONE);
+    rvmsg_clear(&out);
 
     in.type = RV_SEAL;
     in.u.seal.flags = 0;
@@ -476,6 +481,16 @@ static void test_seal_messages(void **state)
     assert_string_equal(out.u.seal.user, "bob");
     assert_int_equal(out.u.seal.sealed_len, 100);
     rvmsg_clear(&out);
+    /* a node never says so: not encoded, and refused from the wire */
+    in.u.seal.flags = RV_SEAL_SENDER_GONE;
+    buf_init(&w, BANTER_MAX_PLAINTEXT);
+    assert_int_equal(rvmsg_encode(&in, &w), BANTER_ESCHEMA);
+    in.u.seal.flags = 0;
+    assert_int_equal(rvmsg_encode(&in, &w), 0);
+    p = (uint8_t *)buf_data(&w);
+    p[17] = RV_SEAL_SENDER_GONE;
+    assert_int_equal(rvmsg_decode(&out, p, buf_len(&w)), BANTER_ESCHEMA);
+    buf_free(&w);
     in.u.seal.sealed_len = 0;
     buf_init(&w, BANTER_MAX_PLAINTEXT);
     assert_int_equal(rvmsg_encode(&in, &w), BANTER_ESCHEMA);
