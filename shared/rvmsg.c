@@ -65,7 +65,7 @@ static bool last_is_space(const char *s, size_t *at)
         k = space_len(s + i);
         space = k > 0;
         if (!k)
-            k = utf8_seq_len(s + i, strlen(s + i));
+            k = utf8_seq_len(s + i, strnlen(s + i, 4));
         if (!k)
             return false;
         *at = i;

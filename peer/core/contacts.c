@@ -46,13 +46,7 @@ void contacts_free(contacts *cs) { g_free(cs); }
 
 /* ---- names ---- */
 
-/* Unicode's default-ignorable code points (DerivedCoreProperties.txt,
- * Default_Ignorable_Code_Point): invisible when shown, so a name with one
- * looks like the name without it. The bidi controls (U+061C, U+200E-F,
- * U+202A-E, U+2066-9) are among them. */
-static bool ignorable(gunichar c) { return utf8_invisible(c); }
-
-/* s without what cannot be seen: ignorable code points dropped, runs of
+/* s without what cannot be seen: invisible code points (utf8.h) dropped, runs of
  * white space one space, none at either end (g_free). */
 static gchar *visible_only(const gchar *s)
 {
@@ -60,7 +54,7 @@ static gchar *visible_only(const gchar *s)
     bool space = false;
     for (const gchar *p = s; *p; p = g_utf8_next_char(p)) {
         gunichar c = g_utf8_get_char(p);
-        if (ignorable(c))
+        if (utf8_invisible(c)) /* default-ignorable: a name looks the same without it */
             continue;
         if (g_unichar_isspace(c)) {
             space = o->len > 0;
