@@ -6,7 +6,10 @@
  * replaced; a part resumed after a sealed checkpoint takes the saved hash
  * state and reads nothing; a changed partial file, a changed or forged
  * checkpoint file, a missing partial file and a longer one are each found
- * and end with exactly the right bytes; a failed create is reported;
+ * and end with exactly the right bytes; a failed create is reported; a
+ * write that fails half-way (the file size limit) or data that does not
+ * continue the file fail the part, cut the file back to what is hashed,
+ * and leave checkpoints a resume finishes from;
  * progress is reported on request once what was queued is stored.
  */
 #include <fcntl.h>
@@ -17,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -386,6 +391,81 @@ static void test_write_fails(void **state)
     assert_non_null(strstr(f->why, "sub/a.bin"));
 }
 
+/* Open a resumed part, take what it kept, send the rest: done, identical. */
+static void resume_rest(struct fixture *f)
+{
+    xpart *p = open_part(f, "sub/a.bin", true);
+    WAIT_FOR(f, f->opened || f->failed);
+    assert_int_equal(f->failed, 0);
+    write_range(p, f, f->opened_bytes, SIZE);
+    xsink_finish(p);
+    xsink_release(p);
+    WAIT_FOR(f, f->finished);
+    assert_true(f->ok);
+    check_final(f, "sub/a.bin");
+}
+
+/* The size of the partial file once the sink let it go. */
+static off_t partial_size(const struct fixture *f)
+{
+    char path[256];
+    struct stat st;
+    path_of(f, "sub/.a.bin.00000000.banter-partial", path, sizeof path);
+    assert_int_equal(stat(path, &st), 0);
+    return st.st_size;
+}
+
+static void test_write_fails_midway(void **state)
+{
+    struct fixture *f = *state;
+    struct rlimit old, lim;
+    /* The disk is full after 9 MiB and a bit: the write of the piece
+     * across it fails (EFBIG) among many queued at once. */
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    lim = old;
+    lim.rlim_cur = 9u * 1024 * 1024 + 1000;
+    void (*was)(int) = signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    xpart *p = open_part(f, "sub/a.bin", false);
+    write_range(p, f, 0, SIZE);
+    xsink_finish(p);
+    xsink_release(p);
+    WAIT_FOR(f, f->failed);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, was);
+    /* the last progress report comes with the release */
+    for (int i = 0; i < 200; i++) {
+        g_main_context_iteration(f->ctx, FALSE);
+        g_usleep(1000);
+    }
+    assert_int_equal(f->finished, 0);
+    assert_int_equal(f->err, BANTER_EIO);
+    assert_non_null(strstr(f->why, "cannot write sub/a.bin"));
+    assert_true(f->stored <= lim.rlim_cur && f->stored % PIECE == 0);
+    assert_int_equal(partial_size(f), (off_t)f->stored); /* cut back to what is hashed */
+    resume_rest(f); /* the checkpoints are true: the rest completes it */
+}
+
+static void test_misplaced_data(void **state)
+{
+    struct fixture *f = *state;
+    xpart *p = open_part(f, "sub/a.bin", false);
+    write_range(p, f, 0, 10 * PIECE);
+    write_range(p, f, 11 * PIECE, 20 * PIECE); /* a gap: a caller's bug */
+    xsink_finish(p);
+    xsink_release(p);
+    WAIT_FOR(f, f->failed);
+    for (int i = 0; i < 200; i++) {
+        g_main_context_iteration(f->ctx, FALSE);
+        g_usleep(1000);
+    }
+    assert_int_equal(f->finished, 0);
+    assert_non_null(strstr(f->why, "cannot place data in sub/a.bin"));
+    assert_int_equal(f->stored, 10 * PIECE);
+    assert_int_equal(partial_size(f), (off_t)(10 * PIECE)); /* nothing after the gap */
+    resume_rest(f);
+}
+
 int main(void)
 {
     if (bcrypto_init() != 0)
@@ -400,6 +480,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_resume_changed_checkpoints, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resume_longer_or_missing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_fails, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_write_fails_midway, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_misplaced_data, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
