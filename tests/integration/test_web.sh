@@ -186,7 +186,15 @@ expect "WebSocket with the key of the node's last start" 403 \
     "$(code2 "${WS_HEADERS[@]}" -H "Origin: $BASE" "$BASE/ws?t=$OLD_KEY_B")"
 expect "WebSocket with the key of this start" 101 \
     "$(code2 --max-time 1 "${WS_HEADERS[@]}" -H "Origin: $BASE" "$BASE/ws?t=${URL_B##*t=}" || true)"
-drive keychange OLD_FP_B="$OLD_FP_B" NEW_FP_B="$NEW_FP_B"
+# what the new key says before alice checked it: kept, marked unverified
+b "$B" send alice "I have a new laptop" >/dev/null 2>&1 || t_fail keychange "bob's new key cannot send to alice"
+said_unverified() {
+    b "$A" history bob --json 2>/dev/null |
+        jq -e 'map(select(.body == "I have a new laptop" and .unverified == true)) | length == 1' >/dev/null
+}
+wait_for 15 said_unverified ||
+    t_fail keychange "alice's node did not keep bob's new key's words marked unverified: $(b "$A" history bob --json 2>&1)"
+drive keychange OLD_FP_B="$OLD_FP_B" NEW_FP_B="$NEW_FP_B" BANTER_BIN="$BANTER_BIN" HOME_B="$B"
 
 stop_node "$PB" bob2 bob
 

@@ -11,17 +11,21 @@
 //   hostile   pages of other origins (another port of 127.0.0.1, another
 //             site) try fetch, WebSocket and upload against alice's node
 //   keychange bob came back with a new key: alice's page warns, shows the
-//             fingerprints, and after "trust the new key" sends again
+//             fingerprints and bob's devices, marks what the new key said
+//             (kept, and arriving live) unverified, and after "trust the
+//             new key" sends again and shows bob's words unmarked
 //   contacts  (with a rendezvous) carol asks alice; alice accepts in her page
 // Environment: URL_A, URL_B (addresses with the key), NS_A, NS_B (a PID in
 // each host's network namespace), WORK (scratch folder), SHOTS (folder for
-// screenshots, optional), URL_C/NS_C for contacts.
+// screenshots, optional), URL_C/NS_C for contacts; BANTER_BIN and HOME_B
+// (bob's node, for the CLI) and OLD_FP_B/NEW_FP_B for keychange.
 // Prints PASS/FAIL lines; exits 1 on the first failure (with a screenshot
 // of every page in WORK).
 import { chromium } from 'playwright-core';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import fs from 'node:fs';
+import { execFileSync } from 'node:child_process';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const env = process.env;
@@ -335,6 +339,25 @@ async function phaseKeychange() {
   check(text.includes('key has changed') && text.includes(env.OLD_FP_B) && text.includes(env.NEW_FP_B),
     'the warning shows the old and the new fingerprint');
   check(await a.locator('#composer-text').isDisabled(), 'sending is paused');
+  // What the new key said (before the page opened, and while it is open)
+  // is marked, never shown as bob's own words.
+  const bubble = (text) => a.locator('#messages li.msg.in', { hasText: text }).last();
+  const marked = async (text) => {
+    const li = bubble(text);
+    return (await li.getAttribute('class') || '').includes('unverified') &&
+      (await li.locator('.tag.unverified').textContent()).includes('unverified') &&
+      (await li.locator('.visually-hidden, .from').first().textContent()).includes('unverified device');
+  };
+  await until('the kept message is marked unverified', () => marked('I have a new laptop'));
+  const bobSays = (text) => execFileSync(env.BANTER_BIN, ['--home', env.HOME_B, 'send', 'alice', text], { timeout: 20000 });
+  bobSays('this is really me');
+  await until('a live message from the new key is marked unverified', () => marked('this is really me'));
+  const devs = a.locator('#conv-devices');
+  check(await devs.isVisible(), "bob's devices are listed");
+  const devText = await devs.textContent();
+  check(devText.includes(env.NEW_FP_B) && devText.includes('new key, not checked'),
+    `the new key is listed as not checked (${devText})`);
+  pass('what the new key says is marked unverified (kept and live); its device is listed by fingerprint as not checked');
   check((await a.evaluate(() => document.documentElement.dataset.theme)) === 'dark',
     'a new browser gets the settings from the node (dark)');
   pass('key change: warning with the old and new fingerprints; sending paused');
@@ -346,6 +369,14 @@ async function phaseKeychange() {
   await until('delivered to the new key', async () =>
     (await (await lastOut(a)).locator('.state').textContent()).includes('delivered'));
   pass('after "trust the new key" messages go to bob again');
+  bobSays('checked now');
+  await until("bob's words after the check arrive", async () => (await bubble('checked now').count()) === 1);
+  check(!(await marked('checked now')) && (await bubble('checked now').locator('.tag.unverified').count()) === 0,
+    'after the check what bob says is not marked');
+  check(await marked('I have a new laptop'), 'what came before the check stays marked');
+  check(!(await a.locator('#conv-devices').textContent()).includes('not checked'),
+    'the devices line no longer says "not checked"');
+  pass('after the check bob\'s words come unmarked; what came before stays marked');
 }
 
 // ------------------------------------------------------------ contacts

@@ -637,6 +637,7 @@
     if (p.fingerprint) bits.push(p.fingerprint);
     $('conv-sub').textContent = bits.join(' · ');
     $('conv-sub').title = route.path;
+    renderDevices(p);
     $('composer-label').textContent = `Message to ${name}`;
     $('verify-open').hidden = !p.fingerprint || p.trust === 'verified' || p.trust === 'changed';
     $('doctor-open').hidden = false;
@@ -648,6 +649,34 @@
     $('attach').disabled = changed;
     box.placeholder = changed ? `Sending is paused until you check ${name}'s new key`
       : `Message ${name}`;
+  }
+
+  // The contact's devices and how far each is trusted, when it has more
+  // than one or one is not vouched for: which laptop said what is the
+  // person's to check, by fingerprint.
+  const DEVICE_TRUST = {
+    verified: 'verified',
+    known: 'known',
+    certified: 'certified by the organisation',
+    lapsed: 'no longer certified: what it says is unverified',
+    changed: 'new key, not checked: what it says is unverified',
+  };
+
+  function renderDevices(p) {
+    const box = $('conv-devices');
+    const devs = p.devices || [];
+    const odd = devs.some((d) => d.trust === 'lapsed' || d.trust === 'changed');
+    box.hidden = devs.length < 2 && !odd;
+    if (box.hidden) {
+      box.replaceChildren();
+      return;
+    }
+    box.replaceChildren(el('span', { class: 'devices-label', text: 'Devices:' }),
+      ...devs.map((d) => el('span', { class: `device ${d.trust || ''}`, 'data-trust': d.trust || '' },
+        d.trust === 'lapsed' || d.trust === 'changed' ? icon('warning') : null,
+        el('bdi', { text: d.name || 'a device' }), ' ',
+        el('span', { class: 'fp', text: d.fingerprint || '' }),
+        ` (${DEVICE_TRUST[d.trust] || d.trust || 'unknown'})`)));
   }
 
   function renderKeyWarning(p, changed) {
@@ -697,8 +726,17 @@
     return el('span', { class: `state ${m.state}`, title: title + why }, icon(ic), text + why);
   }
 
+  // What came from a device nothing vouches for (a key that changed, a
+  // device the organisation no longer certifies, a copy the server kept
+  // for an account since deleted): marked where it is shown, never shown
+  // as the contact's own words (docs/control.md, "unverified").
+  const UNVERIFIED_TITLE = 'Sent from a device nobody vouches for: a new key not yet checked, ' +
+    'or one the organisation no longer certifies. Compare fingerprints before you trust it.';
+
   function messageNode(m) {
+    const unverified = m.direction === 'in' && m.unverified === true;
     const meta = el('span', { class: 'meta' },
+      unverified ? el('span', { class: 'tag unverified', title: UNVERIFIED_TITLE }, icon('warning'), 'unverified') : null,
       m.broadcast ? el('span', { class: 'tag' }, icon('broadcast'), 'broadcast') : null,
       el('time', { datetime: new Date(m.ts).toISOString(), text: timeFmt.format(new Date(m.ts)) }),
       m.direction === 'out' ? stateNode(m) : null);
@@ -712,10 +750,11 @@
     const who = m.direction === 'out' ? 'You'
       : group ? (m.account ? `@${m.account}` : m.from || 'someone')
         : displayName(state.peers.get(state.current) || {});
-    return el('li', { class: `msg ${m.direction}`, 'data-id': m.id, 'data-ts': String(m.ts) },
+    const said = unverified ? `${who} (unverified device)` : who;
+    return el('li', { class: `msg ${m.direction}${unverified ? ' unverified' : ''}`, 'data-id': m.id, 'data-ts': String(m.ts) },
       el('div', { class: 'bubble' },
-        group && m.direction === 'in' ? el('strong', { class: 'from', text: who })
-          : el('span', { class: 'visually-hidden', text: `${who}: ` }),
+        group && m.direction === 'in' ? el('strong', { class: 'from', text: said })
+          : el('span', { class: 'visually-hidden', text: `${said}: ` }),
         linkify(m.body, m.links || findLinks(m.body)), meta));
   }
 
@@ -1061,8 +1100,8 @@
         let key = keyForRef(ev.peer);
         if (!state.peers.has(key)) refreshPeers();
         const out = ev.direction === 'out'; // sent from another device of this account
-        addMessage(key, { id: ev.id, direction: out ? 'out' : 'in', ts: ev.ts, state: out ? 'delivered' : 'received', broadcast: ev.broadcast, body: ev.body, links: ev.links });
-        if (!out) notify(ev.peer.name || 'New message', ev.body, key);
+        addMessage(key, { id: ev.id, direction: out ? 'out' : 'in', ts: ev.ts, state: out ? 'delivered' : 'received', broadcast: ev.broadcast, unverified: ev.unverified === true, body: ev.body, links: ev.links });
+        if (!out) notify(`${ev.peer.name || 'New message'}${ev.unverified === true ? ' (unverified device)' : ''}`, ev.body, key);
         if (state.current === key) markRead();
         break;
       }
