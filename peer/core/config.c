@@ -19,9 +19,11 @@
 #include "kvconf.h"
 #include "utf8.h"
 
-#define MIB            ((uint64_t)1 << 20)
-#define DEFAULT_MAX_MB 100u
-#define MAX_MB         (UINT64_MAX / MIB) /* so that N MiB fits in the bytes */
+#define MIB             ((uint64_t)1 << 20)
+#define DEFAULT_MAX_MB  100u
+#define DEFAULT_DAY_MB  1024u
+#define DEFAULT_FREE_MB 1024u
+#define MAX_MB          (UINT64_MAX / MIB) /* so that N MiB fits in the bytes */
 /* A value quoted in a message shows at most this many bytes, then "...". */
 
 /* Where the parser is, for messages. */
@@ -36,6 +38,8 @@ static int set_defaults(config *c)
     memset(c, 0, sizeof *c);
     c->auto_accept_verified = false;
     c->auto_accept_max_bytes = DEFAULT_MAX_MB * MIB;
+    c->auto_accept_day_bytes = DEFAULT_DAY_MB * MIB;
+    c->auto_accept_keep_free = DEFAULT_FREE_MB * MIB;
     c->web_port = CONFIG_WEB_PORT_DEFAULT;
     c->ice = true;
     c->peer_max_conns = CONFIG_PEER_MAX_CONNS;
@@ -207,6 +211,10 @@ static int set_key(void *ud, const kvconf *k, const char *key, const char *value
         return parse_bool(k, key, value, &c->auto_accept_verified);
     if (strcmp(key, "auto_accept_max_mb") == 0)
         return parse_mib(k, key, value, &c->auto_accept_max_bytes);
+    if (strcmp(key, "auto_accept_day_mb") == 0)
+        return parse_mib(k, key, value, &c->auto_accept_day_bytes);
+    if (strcmp(key, "auto_accept_keep_free_mb") == 0)
+        return parse_mib(k, key, value, &c->auto_accept_keep_free);
     if (strcmp(key, "web_port") == 0)
         return parse_port(k, key, value, &c->web_port);
     if (strcmp(key, "ice") == 0)

@@ -16,6 +16,16 @@
  *   auto_accept_max_mb = N          ...when the offer is at most N MiB
  *                                   (default 100; 0 means no limit; decimal
  *                                   digits only, at most 2^44 - 1)
+ *   auto_accept_day_mb = N          ...and what was accepted without asking
+ *                                   in the last 24 hours, the offer
+ *                                   included, is at most N MiB (default
+ *                                   1024; 0 means no limit; digits as above)
+ *   auto_accept_keep_free_mb = N    ...and the download folder's disk keeps
+ *                                   N MiB free after it, counting what
+ *                                   accepted transfers still write (default
+ *                                   1024; 0: the file only has to fit).
+ *                                   An offer over any of these waits for
+ *                                   the person (core/autoaccept.h).
  *   web_port = N                    the web interface's port on 127.0.0.1
  *                                   (default 7420; 0 turns it off; when it
  *                                   is taken the next 9 ports are tried)
@@ -58,6 +68,8 @@ typedef struct config {
     char download_dir[4096];
     bool auto_accept_verified;
     uint64_t auto_accept_max_bytes; /* 0: no limit */
+    uint64_t auto_accept_day_bytes; /* 0: no limit */
+    uint64_t auto_accept_keep_free; /* bytes; 0: none */
     uint16_t web_port;              /* 0: no web interface */
     bool ice;                       /* direct paths through NAT (rdv/direct) */
     /* Limits (docs/limits.md). */

@@ -2,9 +2,12 @@
 /* node.c - the node's core: contacts, messages, transfers, presence, events (see node.h). */
 #include "core/node.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "core/autoaccept.h"
 
 typedef struct sub {
     node_event_fn fn;
@@ -50,6 +53,7 @@ struct node {
     bool relay_online;         /* the relay is logged in */
     uint64_t pol_max_file;     /* the organisation's policy: largest file, 0: none */
     bool pol_no_auto;          /* the organisation's policy forbids auto-accepting files */
+    autoaccept *aa;            /* what was accepted without asking, for its budgets */
     uint32_t pol_history_days; /* ... keeps history this many days, 0: for good */
     guint retention;           /* the hourly pruning while pol_history_days > 0 */
     guint retry;               /* the messenger's retry timer, while copies are in flight */
@@ -226,14 +230,31 @@ static void xfer_event(void *ud, xfer_ev_type type, const xfer_info *info)
     node_emit(n, &ev);
 }
 
-static bool xfer_auto(void *ud, const uint8_t peer[static 32], uint64_t size)
+/* A verified colleague's offer is accepted without asking when the
+ * settings allow it and it fits the budgets (core/autoaccept.h); one that
+ * does not waits for the person, with a line saying why. */
+static bool xfer_auto(void *ud, const uint8_t peer[static 32], uint64_t size, uint64_t room)
 {
     node *n = ud;
     store_device d;
     if (n->pol_no_auto || !n->conf.auto_accept_verified || store_device_get(n->st, peer, &d) != 0 ||
         d.trust != TRUST_VERIFIED)
         return false;
-    return n->conf.auto_accept_max_bytes == 0 || size <= n->conf.auto_accept_max_bytes;
+    aa_limits lim = {.max_file = n->conf.auto_accept_max_bytes,
+                     .per_day = n->conf.auto_accept_day_bytes,
+                     .keep_free = n->conf.auto_accept_keep_free};
+    int64_t now = clock_mono(&n->clock);
+    aa_verdict v = autoaccept_check(n->aa, &lim, size, room, now);
+    if (v != AA_YES) {
+        char fp[IDENTITY_FP_LEN + 1];
+        identity_fingerprint(peer, fp);
+        g_printerr("banter: a file offer of %" PRIu64
+                   " bytes from the device %s waits for you: %s\n",
+                   size, fp, autoaccept_why(v));
+        return false;
+    }
+    autoaccept_took(n->aa, size, now);
+    return true;
 }
 
 static uint64_t xfer_max_file(void *ud, const char **rule)
@@ -290,9 +311,10 @@ int node_new(node **out, const node_init *init, char *why, size_t cap)
     n->subs = g_array_new(FALSE, FALSE, sizeof(sub));
     n->up = g_hash_table_new_full(key_hash, key_equal, g_free, g_free);
     n->org = g_hash_table_new_full(key_hash, key_equal, g_free, org_info_free);
+    n->aa = autoaccept_new();
     messenger_callbacks mc = {on_received, on_settled, on_deferred};
     xfer_callbacks xc = {xfer_conn_for, xfer_event, xfer_auto, xfer_max_file};
-    int r = contacts_new(&n->cs, n->st, n->server_fpd, &n->clock);
+    int r = n->aa ? contacts_new(&n->cs, n->st, n->server_fpd, &n->clock) : BANTER_ENOMEM;
     if (r == 0)
         r = messenger_new(&n->mr, n->st, n->cs, &n->clock, init->rng, &mc, n);
     if (r == 0) {
@@ -334,6 +356,7 @@ void node_free(node *n)
         g_source_remove(n->vouch);
     g_free(n->own);
     xfer_mgr_free(n->xm);
+    autoaccept_free(n->aa);
     groups_free(n->gr);
     messenger_free(n->mr);
     contacts_free(n->cs);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "bcrypto.h"
@@ -112,6 +113,28 @@ struct xfer_mgr {
 };
 
 static int64_t now_ms(void) { return g_get_real_time() / 1000; }
+
+/* What the download folder's disk can still take: its free space (for an
+ * unprivileged user) less what accepted incoming transfers still have to
+ * write there or elsewhere (counted whatever their folder: never less);
+ * 0 when the folder cannot be looked at. */
+static uint64_t disk_room(const xfer_mgr *m)
+{
+    struct statvfs v;
+    if (statvfs(m->download_dir, &v) != 0)
+        return 0;
+    uint64_t unit = v.f_frsize ? (uint64_t)v.f_frsize : (uint64_t)v.f_bsize;
+    uint64_t avail = (uint64_t)v.f_bavail;
+    uint64_t room = unit && avail > UINT64_MAX / unit ? UINT64_MAX : avail * unit;
+    for (const GList *l = m->xfers; l; l = l->next) {
+        const xf *x = l->data;
+        if (x->rec.dir != XFER_IN || (x->rec.state != XFER_ACTIVE && x->rec.state != XFER_PAUSED))
+            continue;
+        uint64_t owed = x->total > x->rec.done ? x->total - x->rec.done : 0;
+        room = room > owed ? room - owed : 0;
+    }
+    return room;
+}
 
 const char *xfer_state_name(xfer_state s)
 {
@@ -1164,7 +1187,7 @@ static void on_offer(xfer_mgr *m, const uint8_t peer[static 32], const struct ms
     }
     adopt(m, x, true);
     emit(x, XFER_EV_OFFER);
-    if (m->cb.auto_accept && m->cb.auto_accept(m->ud, peer, x->total)) {
+    if (m->cb.auto_accept && m->cb.auto_accept(m->ud, peer, x->total, disk_room(m))) {
         char err[256];
         if (xfer_accept(m, x->rec.id, NULL, err, sizeof err) != 0)
             g_printerr("banter: auto-accept failed: %s\n", err);

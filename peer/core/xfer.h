@@ -106,8 +106,10 @@ typedef struct xfer_callbacks {
     conn *(*conn_for)(void *ud, const uint8_t peer[static 32]);
     /* Tell listeners (control socket). info is valid during the call. */
     void (*event)(void *ud, xfer_ev_type type, const xfer_info *info);
-    /* Whether files from peer may be accepted without asking. */
-    bool (*auto_accept)(void *ud, const uint8_t peer[static 32], uint64_t size);
+    /* Whether an offer of size bytes from peer is accepted without
+     * asking; room: what the download folder's disk can still take (its
+     * free space less what accepted incoming transfers still write). */
+    bool (*auto_accept)(void *ud, const uint8_t peer[static 32], uint64_t size, uint64_t room);
     /* The largest file that may be sent or received, 0 for no limit, and
      * the rule's name for messages ("the organisation's policy"); may be
      * NULL. A file over it is refused before it is offered, and an offer

@@ -86,6 +86,8 @@ static void assert_defaults(const config *c, const char *dir)
     assert_string_equal(c->download_dir, dir);
     assert_false(c->auto_accept_verified);
     assert_int_equal(c->auto_accept_max_bytes, 100 * MIB);
+    assert_int_equal(c->auto_accept_day_bytes, 1024 * MIB);
+    assert_int_equal(c->auto_accept_keep_free, 1024 * MIB);
     assert_int_equal(c->web_port, 7420);
     assert_true(c->ice);
     assert_int_equal(c->peer_max_conns, 256);
@@ -158,6 +160,8 @@ static void test_full_file(void **state)
                        "\tauto_accept_verified=YES\t\n"
                        "# a comment between\n"
                        "auto_accept_max_mb = 250\r\n"
+                       "auto_accept_day_mb = 600\n"
+                       "auto_accept_keep_free_mb = 0\n"
                        "web_port = 8080\n"
                        "   \n"
                        "# the end, without a newline";
@@ -168,6 +172,8 @@ static void test_full_file(void **state)
     assert_string_equal(c.download_dir, "/data/incoming");
     assert_true(c.auto_accept_verified);
     assert_int_equal(c.auto_accept_max_bytes, 250 * MIB);
+    assert_int_equal(c.auto_accept_day_bytes, 600 * MIB);
+    assert_int_equal(c.auto_accept_keep_free, 0);
     assert_int_equal(c.web_port, 8080);
 
     /* "~/" is $HOME; "#" inside a word stays; a later line wins; 0 is no
@@ -290,6 +296,8 @@ static void test_errors(void **state)
     refused(f, "auto_accept_max_mb = 1.5\n", 1, "\"1.5\"");
     refused(f, "auto_accept_max_mb = 5 MB\n", 1, "\"5 MB\"");
     refused(f, "auto_accept_max_mb =\n", 1, "auto_accept_max_mb: \"\"");
+    refused(f, "auto_accept_day_mb = -1\n", 1, "auto_accept_day_mb: \"-1\" is not");
+    refused(f, "auto_accept_keep_free_mb = 1G\n", 1, "auto_accept_keep_free_mb: \"1G\" is not");
 
     refused(f, "web_port = 65536\n", 1, "web_port: \"65536\" is not a port from 0 to 65535");
     refused(f, "web_port = -1\n", 1, "web_port: \"-1\"");
