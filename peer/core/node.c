@@ -257,6 +257,27 @@ static bool xfer_auto(void *ud, const uint8_t peer[static 32], uint64_t size, ui
     return true;
 }
 
+/* An established colleague's device: one the organisation certifies now,
+ * one the person verified, or a known one of a contact the person wrote
+ * to (a message to them alone; not a broadcast): none of these can a
+ * stranger make by inventing keys or announcing itself. */
+static bool xfer_established(void *ud, const uint8_t peer[static 32])
+{
+    node *n = ud;
+    store_device d;
+    if (store_device_get(n->st, peer, &d) != 0)
+        return false;
+    switch (contacts_trust(&d, clock_wall(&n->clock))) {
+    case TRUST_VERIFIED:
+    case TRUST_CERTIFIED:
+        return true;
+    case TRUST_KNOWN:
+        return store_contact_written(n->st, d.contact) == 0;
+    default:
+        return false;
+    }
+}
+
 static uint64_t xfer_max_file(void *ud, const char **rule)
 {
     node *n = ud;
@@ -313,7 +334,7 @@ int node_new(node **out, const node_init *init, char *why, size_t cap)
     n->org = g_hash_table_new_full(key_hash, key_equal, g_free, org_info_free);
     n->aa = autoaccept_new();
     messenger_callbacks mc = {on_received, on_settled, on_deferred};
-    xfer_callbacks xc = {xfer_conn_for, xfer_event, xfer_auto, xfer_max_file};
+    xfer_callbacks xc = {xfer_conn_for, xfer_event, xfer_auto, xfer_max_file, xfer_established};
     int r = n->aa ? contacts_new(&n->cs, n->st, n->server_fpd, &n->clock) : BANTER_ENOMEM;
     if (r == 0)
         r = messenger_new(&n->mr, n->st, n->cs, &n->clock, init->rng, &mc, n);

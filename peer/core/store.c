@@ -282,6 +282,7 @@ enum stmt_id {
     S_CONTACT_GET,
     S_CONTACT_ACCOUNT,
     S_CONTACT_LIST,
+    S_CONTACT_WRITTEN,
     S_DEVICE_PUT,
     S_DEVICE_GET,
     S_DEVICE_LIST,
@@ -322,6 +323,9 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_CONTACT_GET] = "SELECT " CONTACT_COLS " FROM contacts WHERE key = ?1",
     [S_CONTACT_ACCOUNT] = "SELECT " CONTACT_COLS " FROM contacts WHERE account = ?1",
     [S_CONTACT_LIST] = "SELECT " CONTACT_COLS " FROM contacts ORDER BY name, key",
+    /* by messages_outbox (dir, state, contact, seq): one probe per state */
+    [S_CONTACT_WRITTEN] = "SELECT 1 FROM messages WHERE dir = 1 AND state IN (0, 1, 3, 4)"
+                          " AND contact = ?1 AND broadcast = 0 AND grp IS NULL LIMIT 1",
     [S_DEVICE_PUT] = "INSERT INTO devices (" DEVICE_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7,"
                      " ?8, ?9, ?10) ON CONFLICT (key) DO UPDATE SET contact = excluded.contact,"
                      " name = excluded.name, trust = excluded.trust, source = excluded.source,"
@@ -722,6 +726,23 @@ int store_contact_get(store *st, const uint8_t key[static STORE_KEYLEN], store_c
     sqlite3_stmt *s = st->stmt[S_CONTACT_GET];
     int rc = bind_key(s, 1, key);
     return bound_row(st, s, rc, read_contact, out);
+}
+
+static int read_nothing(store *st, sqlite3_stmt *s, void *item)
+{
+    (void)st;
+    (void)s;
+    (void)item;
+    return 0;
+}
+
+int store_contact_written(store *st, const uint8_t key[static STORE_KEYLEN])
+{
+    if (st == NULL || key == NULL)
+        return BANTER_EINVAL;
+    sqlite3_stmt *s = st->stmt[S_CONTACT_WRITTEN];
+    int rc = bind_key(s, 1, key);
+    return bound_row(st, s, rc, read_nothing, NULL);
 }
 
 int store_contact_by_account(store *st, const char *account, store_contact *out)

@@ -171,6 +171,9 @@ BANTER_WUR int store_contact_put(store *st, const store_contact *c);
 BANTER_WUR int store_contact_get(store *st, const uint8_t key[static STORE_KEYLEN],
                                  store_contact *out);
 BANTER_WUR int store_contact_by_account(store *st, const char *account, store_contact *out);
+/* Whether this node ever wrote to contact key (a message of its own to it
+ * in the history, in any state): 0 yes, BANTER_ENOENT no, or an error. */
+BANTER_WUR int store_contact_written(store *st, const uint8_t key[static STORE_KEYLEN]);
 /* All contacts, ordered by name then key; *out is malloc'd (free()), NULL
  * when *n is 0. */
 BANTER_WUR int store_contact_list(store *st, store_contact **out, size_t *n);

@@ -1081,7 +1081,11 @@ static int64_t mono_ms(void) { return g_get_monotonic_time() / 1000; }
 
 /* One new offer from peer: within its device's rate and the node's (a
  * token taken from each), or not. The device's bucket is asked first, so a
- * device over its own rate does not use up the node's. */
+ * device over its own rate does not use up the node's. An established
+ * colleague's device (cb.established) is held to its own rate only: keys
+ * cost nothing to make, and a flood of new ones, each within its own
+ * rate, empties the node's bucket - it must not keep a colleague's file
+ * out meanwhile. */
 static bool within_rate(xfer_mgr *m, const uint8_t peer[static 32])
 {
     if (m->lim.rate) {
@@ -1094,6 +1098,8 @@ static bool within_rate(xfer_mgr *m, const uint8_t peer[static 32])
         if (!tbucket_take(b, mono_ms()))
             return false;
     }
+    if (m->lim.rate_all && m->cb.established && m->cb.established(m->ud, peer))
+        return true;
     return tbucket_take(&m->rate_all, mono_ms()); /* rate_all 0: always */
 }
 

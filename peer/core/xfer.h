@@ -115,6 +115,10 @@ typedef struct xfer_callbacks {
      * NULL. A file over it is refused before it is offered, and an offer
      * holding one is declined with that reason. */
     uint64_t (*max_file)(void *ud, const char **rule);
+    /* Whether peer is an established colleague's device (may be NULL):
+     * its new offers then count only against its own rate, not against
+     * the node-wide one a flood of new keys uses up. */
+    bool (*established)(void *ud, const uint8_t peer[static 32]);
 } xfer_callbacks;
 
 typedef struct xfer_mgr xfer_mgr;

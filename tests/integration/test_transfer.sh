@@ -16,7 +16,9 @@
 #      (and not kept: `transfers` does not list it); offers cancelled by
 #      their sender before an answer, 300 times under new keys, are
 #      forgotten (no rows in the database) and the node-wide offer rate
-#      holds; two senders' folders of the same name accepted before data
+#      holds, while an established colleague's offer made during such a
+#      flood still gets through; two senders' folders of the same name
+#      accepted before data
 #      arrives go to two folders; and
 #      a symbolic link in the download folder is never followed; a stranger
 #      sending FILE_MARK, FILE_STORED, CHUNK, ACCEPT, RESULT and CANCEL for
@@ -765,6 +767,46 @@ elif [ "$taken" -gt "$most" ]; then
     fail "$check" "$taken offers taken in $ms ms: over the node's offer rate (at most $most)"
 elif send_one "$check" "$SRC/c1.bin" "c1.bin"; then
     pass "$check: 300 offers of 100 files cancelled at once from 12 keys in $ms ms: $taken taken then forgotten, $nrate declined ERATE (at most $most may pass); bob's rows \"$rows0\" before and after, none listed; alice's next offer taken and done"
+fi
+
+# ==== 6a. a colleague's offer during a flood of new keys ====
+# bob has written to alice, so her device is an established colleague's:
+# her offers count against her own rate only, and a flood of new keys that
+# empties the node-wide bucket does not keep them out (on the code before,
+# her offer was declined ERATE while the flood lasted).
+check=offer-during-flood
+if ! b 2 send alice "before the flood" >/dev/null; then
+    fail "$check" "bob cannot write to alice"
+else
+    host_exec 1 "$EVIL_PEER" --churn 2000 198.18.0.2 7070 >"$BT_TMP/flood.out" 2>"$BT_TMP/flood.err" &
+    FLOOD_PID=$!
+    sleep 0.5 # the node-wide bucket is empty within its first 100 offers
+    send_bg "$BT_TMP/send-$check.log" "$SRC/c3.bin"
+    if ! kill -0 "$FLOOD_PID" 2>/dev/null; then
+        finish "$SEND_PID" 30
+        fail "$check" "the flood was over before alice offered: $(cat "$BT_TMP/flood.out" "$BT_TMP/flood.err")"
+    elif ! wait_for 10 got_offer c3.bin; then
+        finish "$SEND_PID" 1
+        fail "$check" "alice's offer did not reach bob during the flood: $(tail -2 "$BT_TMP/send-$check.log")"
+    else
+        ID=$OFFER
+        during=no
+        kill -0 "$FLOOD_PID" 2>/dev/null && during=yes
+        b 2 accept "$ID" >/dev/null || fail "$check" "accept: exit $?"
+        finish "$SEND_PID" 60
+        wait "$FLOOD_PID"
+        flood=$(cat "$BT_TMP/flood.out")
+        if [ "$during" != yes ]; then
+            fail "$check" "the flood ended before alice's offer arrived ($flood)"
+        elif [ "$RC" != 0 ] || ! wait_for 5 state_is 2 "$ID" "done"; then
+            fail "$check" "send-file exit $RC, bob: $(xfield 2 "$ID" state) $(xfield 2 "$ID" error)"
+        elif [[ $flood != *" rate, "* ]] || [[ $flood == *"declined 0 rate"* ]]; then
+            fail "$check" "the flood was not held to the node's rate: $flood"
+        else
+            pass "$check: alice's offer reached bob while new keys flooded him and arrived whole; the flood: $flood"
+        fi
+    fi
+    wait "$FLOOD_PID" 2>/dev/null
 fi
 
 # ==== 6b. two senders, one folder name ====

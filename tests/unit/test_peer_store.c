@@ -960,6 +960,33 @@ static void test_outbox(void **state)
     store_msg_clear(NULL);
 }
 
+/* Whether the node wrote to a contact: its own message to them alone, in
+ * any state; what they sent and a broadcast do not count. */
+static void test_contact_written(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t c1[STORE_KEYLEN], c2[STORE_KEYLEN], dev[STORE_KEYLEN];
+    fill_key(c1, 1);
+    fill_key(c2, 2);
+    fill_key(dev, 11);
+    assert_int_equal(store_contact_written(f->st, c1), BANTER_ENOENT);
+    store_msg in = make_in(1, c1, dev, "hello from c1");
+    (void)add_ok(f->st, &in);
+    store_msg bc = make_msg(2, c1, STORE_OUT, "to everyone");
+    bc.broadcast = true;
+    (void)add_ok(f->st, &bc);
+    assert_int_equal(store_contact_written(f->st, c1), BANTER_ENOENT);
+    store_msg failed = make_msg(3, c1, STORE_OUT, "to c1 alone");
+    failed.state = STORE_FAILED;
+    (void)add_ok(f->st, &failed);
+    assert_int_equal(store_contact_written(f->st, c1), 0);
+    assert_int_equal(store_contact_written(f->st, c2), BANTER_ENOENT);
+    store_msg q = make_msg(4, c2, STORE_OUT, "queued to c2");
+    (void)add_ok(f->st, &q);
+    assert_int_equal(store_contact_written(f->st, c2), 0);
+    assert_int_equal(store_contact_written(NULL, c2), BANTER_EINVAL);
+}
+
 static void test_find_out(void **state)
 {
     struct fixture *f = *state;
@@ -2114,6 +2141,7 @@ int main(void)
         T(test_msg_dedup),
         T(test_msg_refused),
         T(test_outbox),
+        T(test_contact_written),
         T(test_find_out),
         T(test_history_paging),
         T(test_history_prune),
