@@ -99,6 +99,84 @@ static void clean_name(const char *name, char *out, size_t cap)
     g_free(norm);
 }
 
+/* Letters of other scripts drawn like a Latin letter in common fonts,
+ * after case folding (so each stands for its capital too: Cyrillic "в"
+ * for "В", which looks like B), and the Latin letter they are compared
+ * as. A name of such letters is the same name as its Latin look-alike:
+ * "Аlice" with a Cyrillic А is alice. Sorted by code point. */
+static const struct {
+    uint32_t cp;
+    char latin;
+} look_alike[] = {
+    {0x0131, 'i'}, /* dotless i */
+    {0x0251, 'a'}, /* Latin alpha */
+    {0x0261, 'g'}, /* script g */
+    {0x03b1, 'a'}, /* Greek alpha (Α) */
+    {0x03b2, 'b'}, /* beta (Β) */
+    {0x03b5, 'e'}, /* epsilon (Ε) */
+    {0x03b6, 'z'}, /* zeta (Ζ) */
+    {0x03b7, 'h'}, /* eta (Η) */
+    {0x03b9, 'i'}, /* iota (Ι) */
+    {0x03ba, 'k'}, /* kappa (Κ) */
+    {0x03bc, 'm'}, /* mu (Μ) */
+    {0x03bd, 'n'}, /* nu (Ν) */
+    {0x03bf, 'o'}, /* omicron (Ο) */
+    {0x03c1, 'p'}, /* rho (Ρ) */
+    {0x03c4, 't'}, /* tau (Τ) */
+    {0x03c5, 'y'}, /* upsilon (Υ) */
+    {0x03c7, 'x'}, /* chi (Χ) */
+    {0x0430, 'a'}, /* Cyrillic а */
+    {0x0432, 'b'}, /* в (В) */
+    {0x0435, 'e'}, /* е */
+    {0x043a, 'k'}, /* к (К) */
+    {0x043c, 'm'}, /* м (М) */
+    {0x043d, 'h'}, /* н (Н) */
+    {0x043e, 'o'}, /* о */
+    {0x0440, 'p'}, /* р */
+    {0x0441, 'c'}, /* с */
+    {0x0442, 't'}, /* т (Т) */
+    {0x0443, 'y'}, /* у */
+    {0x0445, 'x'}, /* х */
+    {0x0455, 's'}, /* ѕ */
+    {0x0456, 'i'}, /* і */
+    {0x0458, 'j'}, /* ј */
+    {0x04bb, 'h'}, /* һ */
+    {0x04cf, 'l'}, /* palochka ӏ (Ӏ) */
+    {0x0501, 'd'}, /* ԁ */
+    {0x051b, 'q'}, /* ԛ */
+    {0x051d, 'w'}, /* ԝ */
+};
+
+static char latin_of(gunichar c)
+{
+    size_t lo = 0, hi = sizeof look_alike / sizeof look_alike[0];
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (look_alike[mid].cp == c)
+            return look_alike[mid].latin;
+        if (look_alike[mid].cp < c)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return 0;
+}
+
+/* s with each look-alike letter replaced by its Latin one (g_free). */
+static gchar *latin_look(const gchar *s)
+{
+    GString *o = g_string_sized_new(strlen(s));
+    for (const gchar *p = s; *p; p = g_utf8_next_char(p)) {
+        gunichar c = g_utf8_get_char(p);
+        char l = latin_of(c);
+        if (l)
+            g_string_append_c(o, l);
+        else
+            g_string_append_unichar(o, c);
+    }
+    return g_string_free(o, FALSE);
+}
+
 void contacts_fold(const char *name, char *out, size_t cap)
 {
     out[0] = '\0';
@@ -106,7 +184,9 @@ void contacts_fold(const char *name, char *out, size_t cap)
         return;
     gchar *norm = g_utf8_normalize(name, -1, G_NORMALIZE_NFKC);
     gchar *seen = norm ? visible_only(norm) : NULL;
-    gchar *fold = seen ? g_utf8_casefold(seen, -1) : NULL;
+    gchar *folded = seen ? g_utf8_casefold(seen, -1) : NULL;
+    gchar *fold = folded ? latin_look(folded) : NULL;
+    g_free(folded);
     g_free(seen);
     if (fold) {
         size_t n = strlen(fold);

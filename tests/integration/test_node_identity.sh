@@ -13,7 +13,8 @@
 #      what the new key says is stored marked unverified, and alice's
 #      plug-in given bob (tests/plugins audit.so, which logs every message
 #      it hears of) hears bob's words but not the new key's; one given
-#      "@*" (organisation accounts only) hears neither;
+#      "@*" (organisation accounts only) hears neither; a new key writing
+#      "mallory" with look-alike Cyrillic letters claims mallory likewise;
 #   3. protocol rules: a message before HELLO, a second HELLO, and a CHAT
 #      whose ts is 2^53+1 are refused with an ERROR; nothing is stored;
 #   4. duplicate connections: a peer that reconnects over its own
@@ -127,6 +128,17 @@ heard "I am bob, trust me" && t_fail claim "the plug-in given bob heard the impo
 grep -q "plugin orgonly: info: event 0 " "$BT_TMP/alice.err" &&
     t_fail claim "the plug-in given @* heard a LAN colleague: $(grep 'plugin orgonly' "$BT_TMP/alice.err" | tail -n 3)"
 t_pass "a new key named BOB claims bob: changed, send refused (exit 6), its words marked unverified and kept from plug-ins"
+
+# ---- 2b. a new key writing mallory with look-alike letters ----
+# "маllоrу": Cyrillic м, а, о, у among Latin l, l, r - drawn like
+# "mallory", and compared so (docs/protocol.md 11): it claims her.
+out=$(probe conn 0 hello "маllоrу" wait 300 2>&1) || t_fail lookalike "the probe failed: $out"
+wait_for 5 changed "$A" mallory ||
+    t_fail lookalike "mallory is not changed after a look-alike came: $(b "$A" peers --json)"
+out=$(b "$A" send mallory "hi" 2>&1)
+rc=$?
+[ "$rc" -eq 6 ] || t_fail lookalike "send mallory exited $rc, not 6: $out"
+t_pass "a new key calling itself маllоrу (Cyrillic м, а, о, у) claims mallory: changed, send refused (exit 6)"
 
 # ---- 3. protocol rules ----
 out=$(probe conn 0 chat "before hello" expect error 2000 2>&1) || t_fail rules "before HELLO: $out"

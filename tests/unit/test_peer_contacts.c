@@ -227,7 +227,27 @@ static void test_fold(void **state)
     assert_true(contacts_same_name("STRASSE", "straße"));
     assert_false(contacts_same_name("bob", "bob2"));
     assert_false(contacts_same_name("bob", "b o b"));
-    assert_false(contacts_same_name("bob", "bоb")); /* Cyrillic о: another name */
+    /* Letters of another script drawn like Latin ones are compared as
+     * those: Cyrillic о, А, р, у; Greek capitals; a dotless ı. */
+    assert_true(contacts_same_name("bob", "b\xd0\xbe"
+                                          "b"));
+    assert_true(contacts_same_name("Alice", "\xd0\x90"
+                                            "lice"));
+    assert_true(contacts_same_name("paypal", "\xd1\x80\xd0\xb0\xd1\x83\xd1\x80\xd0\xb0"
+                                             "l"));
+    assert_true(contacts_same_name("BOB", "\xce\x92\xce\x9f\xce\x92")); /* ΒΟΒ */
+    assert_true(contacts_same_name("ivan", "\xc4\xb1van"));
+    contacts_fold("\xd0\x90"
+                  "LICE",
+                  out, sizeof out);
+    assert_string_equal(out, "alice");
+    /* a name in another script stays itself, apart from Latin names */
+    assert_true(contacts_same_name("\xd0\x92\xd0\xbe\xd0\xb2\xd0\xb0", /* Вова */
+                                   "\xd0\xb2\xd0\xbe\xd0\xb2\xd0\xb0"));
+    assert_false(contacts_same_name("bob", "\xd0\x92\xd0\xbe\xd0\xb2\xd0\xb0"));
+    assert_false(contacts_same_name("\xd0\x9e\xd0\xbb\xd1\x8f",                   /* Оля */
+                                    "\xd0\x9e\xd0\xbb\xd0\xb5\xd0\xb3"));         /* Олег */
+    assert_false(contacts_same_name("\xce\x96\xce\xb5\xcf\x8d\xcf\x82", "zeus")); /* Ζεύς */
     /* What cannot be seen does not make another name: white space at the
      * ends or doubled, zero-width characters, bidi controls, a soft
      * hyphen, a variation selector, a tag character. */
@@ -397,12 +417,19 @@ static void test_names_shown_as_compared(void **state)
     /* A name that says the same as a known one after the cleaning claims it. */
     r = admit(f, 6, "@alice\xe2\x80\x8b", NULL, ADMIT_CHANGED);
     assert_int_equal(r.dev.trust, TRUST_CHANGED);
-    /* Look-alike letters of another script in a word (Cyrillic U+0430 in
-     * "alice"): another name, but the label carries the key's first digits
-     * and says why; a name whose words each have one script does not. */
-    r = admit(f, 8, "\xd0\xb0lice", NULL, ADMIT_NEW);
+    /* Look-alike letters of another script (Cyrillic U+0430 in "alice",
+     * or a whole word of them: а ӏ і с е) are compared as the Latin ones:
+     * the new key claims alice, as "ALICE" would. */
+    r = admit(f, 8, "\xd0\xb0lice", NULL, ADMIT_CHANGED);
+    assert_int_equal(r.dev.trust, TRUST_CHANGED);
+    r = admit(f, 10, "\xd0\xb0\xd3\x8f\xd1\x96\xd1\x81\xd0\xb5", NULL, ADMIT_CHANGED);
+    assert_int_equal(r.dev.trust, TRUST_CHANGED);
+    /* A mix that looks like no contact's name: another name, but the label
+     * carries the key's first digits and says why; a name whose words
+     * each have one script does not. */
+    r = admit(f, 11, "\xd0\xb3lice", NULL, ADMIT_NEW); /* Cyrillic г */
     assert_int_equal(r.dev.trust, TRUST_KNOWN);
-    assert_true(strncmp(r.contact.name, "\xd0\xb0lice (", 8) == 0);
+    assert_true(strncmp(r.contact.name, "\xd0\xb3lice (", 8) == 0);
     assert_non_null(strstr(r.text, "mixes the letters of two scripts"));
     r = admit(f, 9, "Zo\xc3\xab \xd0\x98\xd0\xb2\xd0\xb0\xd0\xbd", NULL,
               ADMIT_NEW); /* "Zoë Иван": Latin, then Cyrillic */

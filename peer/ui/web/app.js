@@ -306,10 +306,23 @@
   // same steps (NFKC, default-ignorables and tag characters dropped, white
   // space collapsed, full case folding as upper then lower case: "ß" and
   // "SS" fold alike).
+  // Letters of other scripts drawn like Latin ones, compared as those
+  // (the node's table, peer/core/contacts.c look_alike).
+  const LOOK_ALIKE = {
+    '\u0131': 'i', '\u0251': 'a', '\u0261': 'g', '\u03b1': 'a', '\u03b2': 'b', '\u03b5': 'e',
+    '\u03b6': 'z', '\u03b7': 'h', '\u03b9': 'i', '\u03ba': 'k', '\u03bc': 'm', '\u03bd': 'n',
+    '\u03bf': 'o', '\u03c1': 'p', '\u03c4': 't', '\u03c5': 'y', '\u03c7': 'x', '\u0430': 'a',
+    '\u0432': 'b', '\u0435': 'e', '\u043a': 'k', '\u043c': 'm', '\u043d': 'h', '\u043e': 'o',
+    '\u0440': 'p', '\u0441': 'c', '\u0442': 't', '\u0443': 'y', '\u0445': 'x', '\u0455': 's',
+    '\u0456': 'i', '\u0458': 'j', '\u04bb': 'h', '\u04cf': 'l', '\u0501': 'd', '\u051b': 'q',
+    '\u051d': 'w',
+  };
+
   function foldName(s) {
     return (s || '').normalize('NFKC')
       .replace(/[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8\u{1bca0}-\u{1bca3}\u{1d173}-\u{1d17a}\u{e0000}-\u{e0fff}]/gu, '')
-      .replace(/\s+/g, ' ').trim().toUpperCase().toLowerCase();
+      .replace(/\s+/g, ' ').trim().toUpperCase().toLowerCase()
+      .replace(/[\u0131\u0251\u0261\u03b1-\u03c7\u0430-\u0458\u04bb\u04cf\u0501\u051b\u051d]/gu, (c) => LOOK_ALIKE[c] || c);
   }
 
   // A peer's shown name as the node compares it.
