@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "identity.h"
 #include "utf8.h"
 
 static bool name_ok(const char *s, size_t len)
@@ -17,6 +18,41 @@ static bool name_ok(const char *s, size_t len)
               s[i] == '-'))
             return false;
     return true;
+}
+
+/* Each entry of a contacts list that is a fingerprint (digits, with any
+ * spaces or dashes) gives it whole: a few first digits are matched by a
+ * key made to begin with them (a second of work), so they name nobody. */
+static int fingerprints_whole(const kvconf *k, const char *full, const char *v)
+{
+    const char *p = v;
+    while (*p) {
+        size_t len = strcspn(p, ","), digits = 0;
+        bool fp = true;
+        for (size_t i = 0; i < len; i++) {
+            if (p[i] >= '0' && p[i] <= '9')
+                digits++;
+            else if (p[i] != ' ' && p[i] != '-' && p[i] != '\t')
+                fp = false;
+        }
+        if (fp && digits > 0 && digits != IDENTITY_FP_DIGITS) {
+            char q[UTF8_QUOTE_CAP];
+            size_t a = 0, b = len;
+            while (a < b && (p[a] == ' ' || p[a] == '\t'))
+                a++;
+            while (b > a && (p[b - 1] == ' ' || p[b - 1] == '\t'))
+                b--;
+            utf8_quote(q, p + a, b - a);
+            return kvconf_fail(k, BANTER_EFORMAT,
+                               "%s: %s is part of a fingerprint: give all %d digits (a key can "
+                               "be made to begin with a few chosen ones)",
+                               full, q, IDENTITY_FP_DIGITS);
+        }
+        p += len;
+        if (*p == ',')
+            p++;
+    }
+    return 0;
 }
 
 static int parse_uint(const kvconf *k, const char *key, const char *v, uint64_t lo, uint64_t hi,
@@ -67,7 +103,7 @@ static int host_key(plugconf_entry *e, const kvconf *k, const char *full, const 
                                sizeof e->contacts - 1);
         e->all_contacts = strcmp(v, "*") == 0;
         memcpy(e->contacts, e->all_contacts ? "" : v, e->all_contacts ? 1 : strlen(v) + 1);
-        return 0;
+        return e->all_contacts ? 0 : fingerprints_whole(k, full, v);
     }
     if (strcmp(key, "memory_mb") == 0) {
         r = parse_uint(k, full, v, 16, 1u << 20, &n);

@@ -42,7 +42,8 @@ static void test_settings(void **state)
                           "plugin.echo.prefix = bot>\n"
                           "plugin.mail.path = /p/mail.so\n"
                           "plugin.mail.enabled = no\n"
-                          "plugin.mail.contacts = ada, @grace\n"
+                          "plugin.mail.contacts = ada, @grace, 12345 67890 12345 67890 12345 "
+                          "67890-12345-67890\n"
                           "plugin.mail.memory_mb = 64\n"
                           "plugin.mail.heartbeat_ms = 250\n"
                           "plugin.echo.prefix = bot:\n"
@@ -68,7 +69,8 @@ static void test_settings(void **state)
     assert_string_equal(cm.value[0], "bot:");
     assert_false(m->enabled);
     assert_false(m->all_contacts);
-    assert_string_equal(m->contacts, "ada, @grace");
+    assert_string_equal(m->contacts,
+                        "ada, @grace, 12345 67890 12345 67890 12345 67890-12345-67890");
     assert_int_equal(m->memory_mb, 64);
     assert_int_equal(m->heartbeat_ms, 250);
     assert_int_equal(m->nconf, 0);
@@ -106,6 +108,10 @@ static void test_mistakes(void **state)
     refused("plugin.e.path = /x.so\nplugin.e.heartbeat_ms = -5\n", "not a whole number");
     refused("plugin.e.path = /x.so\nplugin.e.enabled = maybe\n", "is not yes or no");
     refused("plugin.e.path = /x.so\nplugin.e.Key = 1\n", "a plug-in's key is");
+    refused("plugin.e.path = /x.so\nplugin.e.contacts = ada, 12345\n",
+            "line 2: plugin.e.contacts: \"12345\" is part of a fingerprint: give all 40 digits");
+    refused("plugin.e.path = /x.so\nplugin.e.contacts = 12345-67890 12345\n",
+            "part of a fingerprint");
     refused("plugins.hots = /x\n", "unknown key \"plugins.hots\"");
     refused("plugins.host = relative\n", "plugins.host: expected an absolute path");
     refused("plugin.abcdefghijabcdefghijabcdefghijabc.path = /x.so\n", "NAME: 1..32");
