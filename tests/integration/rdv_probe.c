@@ -72,7 +72,7 @@
  *   bto=DEPT:PAGE         one RV_BROADCAST_TO, wait for the answer
  *   probe=PORT            send RV_PROBE for PORT (RV_PROBE_RESULT is printed
  *              as "recv probe port=N result=R address=A"; follow with wait=)
- *   stored=N | sealed=N   wait (10 s at most) until N RV_STORED / RV_SEALED
+ *   stored=N | sealed=N   wait (20 s at most) until N RV_STORED / RV_SEALED
  *              came in all; prints "waited stored=K"
  *   ready                 wait (5 s at most) until the whole contact list
  *              came (after login, or right after HELLO for a bound device);
@@ -185,7 +185,9 @@
 #define SAFE_MAX   (4 * 300 + 1)
 
 #define KNOWN_MAX   64
-#define AWAIT_MS    10000
+/* stored=, sealed=, anns=: twice the 10 s the server gives a routed copy
+ * to be answered before it stores it (a wait as long as that raced it) */
+#define AWAIT_MS    20000
 #define SEAL_WINDOW 256u /* seals=: copies sent and not yet answered */
 
 enum { AW_NONE, AW_LOGIN, AW_RESULT, AW_STORED, AW_SEALED, AW_RCPT, AW_LIST, AW_SYNC, AW_ANN };
