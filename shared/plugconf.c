@@ -32,7 +32,7 @@ static int fingerprints_whole(const kvconf *k, const char *full, const char *v)
         for (size_t i = 0; i < len; i++) {
             if (p[i] >= '0' && p[i] <= '9')
                 digits++;
-            else if (p[i] != ' ' && p[i] != '-' && p[i] != '\t')
+            else if (p[i] != ' ' && p[i] != '-')
                 fp = false;
         }
         if (fp && digits > 0 && digits != IDENTITY_FP_DIGITS) {

@@ -99,11 +99,14 @@ static void clean_name(const char *name, char *out, size_t cap)
     g_free(norm);
 }
 
-/* Letters of other scripts drawn like a Latin letter in common fonts,
- * after case folding (so each stands for its capital too: Cyrillic "в"
- * for "В", which looks like B), and the Latin letter they are compared
- * as. A name of such letters is the same name as its Latin look-alike:
- * "Аlice" with a Cyrillic А is alice. Sorted by code point. */
+/* Letters of other scripts drawn like a Latin letter in common fonts, in
+ * both their capital and small forms (case folding has made them small:
+ * Cyrillic "а" stands for "А" too), and the Latin letter they are
+ * compared as. A name written with them is the same name as its Latin
+ * look-alike: "Аlice" with a Cyrillic А is alice. Letters whose small
+ * form looks like another Latin letter than their capital (Greek Η/η,
+ * Cyrillic Н/н, Т/т, В/в...) are not here: mapping them would make
+ * "Тома" and "Toma" one name. Sorted by code point. */
 static const struct {
     uint32_t cp;
     char latin;
@@ -112,39 +115,26 @@ static const struct {
     {0x0251, 'a'}, /* Latin alpha */
     {0x0261, 'g'}, /* script g */
     {0x03b1, 'a'}, /* Greek alpha (Α) */
-    {0x03b2, 'b'}, /* beta (Β) */
-    {0x03b5, 'e'}, /* epsilon (Ε) */
-    {0x03b6, 'z'}, /* zeta (Ζ) */
-    {0x03b7, 'h'}, /* eta (Η) */
     {0x03b9, 'i'}, /* iota (Ι) */
     {0x03ba, 'k'}, /* kappa (Κ) */
-    {0x03bc, 'm'}, /* mu (Μ) */
-    {0x03bd, 'n'}, /* nu (Ν) */
     {0x03bf, 'o'}, /* omicron (Ο) */
     {0x03c1, 'p'}, /* rho (Ρ) */
-    {0x03c4, 't'}, /* tau (Τ) */
-    {0x03c5, 'y'}, /* upsilon (Υ) */
     {0x03c7, 'x'}, /* chi (Χ) */
-    {0x0430, 'a'}, /* Cyrillic а */
-    {0x0432, 'b'}, /* в (В) */
-    {0x0435, 'e'}, /* е */
-    {0x043a, 'k'}, /* к (К) */
-    {0x043c, 'm'}, /* м (М) */
-    {0x043d, 'h'}, /* н (Н) */
-    {0x043e, 'o'}, /* о */
-    {0x0440, 'p'}, /* р */
-    {0x0441, 'c'}, /* с */
-    {0x0442, 't'}, /* т (Т) */
-    {0x0443, 'y'}, /* у */
-    {0x0445, 'x'}, /* х */
-    {0x0455, 's'}, /* ѕ */
-    {0x0456, 'i'}, /* і */
-    {0x0458, 'j'}, /* ј */
-    {0x04bb, 'h'}, /* һ */
+    {0x0430, 'a'}, /* Cyrillic а (А) */
+    {0x0435, 'e'}, /* е (Е) */
+    {0x043e, 'o'}, /* о (О) */
+    {0x0440, 'p'}, /* р (Р) */
+    {0x0441, 'c'}, /* с (С) */
+    {0x0443, 'y'}, /* у (У) */
+    {0x0445, 'x'}, /* х (Х) */
+    {0x0455, 's'}, /* ѕ (Ѕ) */
+    {0x0456, 'i'}, /* і (І) */
+    {0x0458, 'j'}, /* ј (Ј) */
+    {0x04bb, 'h'}, /* һ (Һ) */
     {0x04cf, 'l'}, /* palochka ӏ (Ӏ) */
-    {0x0501, 'd'}, /* ԁ */
-    {0x051b, 'q'}, /* ԛ */
-    {0x051d, 'w'}, /* ԝ */
+    {0x0501, 'd'}, /* ԁ (Ԁ) */
+    {0x051b, 'q'}, /* ԛ (Ԛ) */
+    {0x051d, 'w'}, /* ԝ (Ԝ) */
 };
 
 static char latin_of(gunichar c)
@@ -288,14 +278,29 @@ static bool mixes_scripts(const char *name)
     return false;
 }
 
+/* Whether s is written like a fingerprint (digits, with any spaces or
+ * dashes): what contacts_resolve takes as one, never as a name. */
+static bool fingerprint_shaped(const char *s)
+{
+    bool digit = false;
+    for (; *s; s++) {
+        if (*s >= '0' && *s <= '9')
+            digit = true;
+        else if (*s != ' ' && *s != '-')
+            return false;
+    }
+    return digit;
+}
+
 /* A label for a LAN contact's name: the name, or, when that is another
- * contact's label than skip's, or its words mix scripts, the name with
- * the first digits of key's fingerprint. */
+ * contact's label than skip's, or its words mix scripts, or it is written
+ * like a fingerprint (someone else's, perhaps), the name with the first
+ * digits of key's fingerprint. */
 static void fresh_label(contacts *cs, const char *name, const uint8_t key[static 32],
                         const uint8_t *skip, char *out, size_t cap)
 {
     char fp[IDENTITY_FP_LEN + 1];
-    if (!mixes_scripts(name) && !label_taken(cs, name, skip)) {
+    if (!mixes_scripts(name) && !fingerprint_shaped(name) && !label_taken(cs, name, skip)) {
         g_strlcpy(out, name, cap);
         return;
     }
@@ -880,6 +885,11 @@ int contacts_resolve(contacts *cs, const char *query, uint8_t key[static 32], ui
         snprintf(why, cap, "no contact has the id %.70s", query);
         return BANTER_ENOENT;
     }
+    /* Digits are a fingerprint, whatever name a device gave itself: a name
+     * written like a colleague's fingerprint (which mDNS shows anyone)
+     * never stands for it. */
+    if (fingerprint_shaped(query))
+        return resolve_fingerprint(cs, query, key, dev, has_dev, why, cap);
     store_contact *hits = NULL;
     size_t n = 0;
     int r = by_label(cs, query, NULL, &hits, &n);

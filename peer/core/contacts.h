@@ -11,8 +11,8 @@
  *     NFKC normalisation, what cannot be seen dropped (default-ignorable
  *     code points such as U+200B and the bidi controls; white space at
  *     either end; runs of white space count as one), then case folding,
- *     then letters of other scripts drawn like Latin ones taken as those
- *     (Cyrillic а, Greek Ο...: the table in contacts.c). "BOB", "bob",
+ *     then letters of other scripts drawn like Latin ones in both cases
+ *     taken as those (Cyrillic а, Greek Ο...: the table in contacts.c). "BOB", "bob",
  *     "ｂｏｂ", "bob ", "b\u200bob" and "b\u043eb" are the same name.
  *   - A LAN colleague is trusted on first use: a new key with a new name
  *     is a new contact with one device (TRUST_KNOWN). A new key whose name

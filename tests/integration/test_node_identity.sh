@@ -130,15 +130,15 @@ grep -q "plugin orgonly: info: event 0 " "$BT_TMP/alice.err" &&
 t_pass "a new key named BOB claims bob: changed, send refused (exit 6), its words marked unverified and kept from plug-ins"
 
 # ---- 2b. a new key writing mallory with look-alike letters ----
-# "маllоrу": Cyrillic м, а, о, у among Latin l, l, r - drawn like
+# "mаllоrу": Cyrillic а, о, у among Latin m, l, l, r - drawn like
 # "mallory", and compared so (docs/protocol.md 11): it claims her.
-out=$(probe conn 0 hello "маllоrу" wait 300 2>&1) || t_fail lookalike "the probe failed: $out"
+out=$(probe conn 0 hello "mаllоrу" wait 300 2>&1) || t_fail lookalike "the probe failed: $out"
 wait_for 5 changed "$A" mallory ||
     t_fail lookalike "mallory is not changed after a look-alike came: $(b "$A" peers --json)"
 out=$(b "$A" send mallory "hi" 2>&1)
 rc=$?
 [ "$rc" -eq 6 ] || t_fail lookalike "send mallory exited $rc, not 6: $out"
-t_pass "a new key calling itself маllоrу (Cyrillic м, а, о, у) claims mallory: changed, send refused (exit 6)"
+t_pass "a new key calling itself mаllоrу (Cyrillic а, о, у) claims mallory: changed, send refused (exit 6)"
 
 # ---- 3. protocol rules ----
 out=$(probe conn 0 chat "before hello" expect error 2000 2>&1) || t_fail rules "before HELLO: $out"

@@ -227,15 +227,19 @@ static void test_fold(void **state)
     assert_true(contacts_same_name("STRASSE", "straße"));
     assert_false(contacts_same_name("bob", "bob2"));
     assert_false(contacts_same_name("bob", "b o b"));
-    /* Letters of another script drawn like Latin ones are compared as
-     * those: Cyrillic о, А, р, у; Greek capitals; a dotless ı. */
+    /* Letters of another script drawn like Latin ones in both cases are
+     * compared as those: Cyrillic о, А, р, у; Greek Ο, Α, Ι, Κ, Ρ, Χ; a
+     * dotless ı. Those alike as capitals only are not (Т, м: Тома is not
+     * Toma; Greek Β, Η...). */
     assert_true(contacts_same_name("bob", "b\xd0\xbe"
                                           "b"));
     assert_true(contacts_same_name("Alice", "\xd0\x90"
                                             "lice"));
     assert_true(contacts_same_name("paypal", "\xd1\x80\xd0\xb0\xd1\x83\xd1\x80\xd0\xb0"
                                              "l"));
-    assert_true(contacts_same_name("BOB", "\xce\x92\xce\x9f\xce\x92")); /* ΒΟΒ */
+    assert_true(contacts_same_name("KAPO", "\xce\x9a\xce\x91\xce\xa1\xce\x9f"));  /* ΚΑΡΟ */
+    assert_false(contacts_same_name("BOB", "\xce\x92\xce\x9f\xce\x92"));          /* ΒΟΒ */
+    assert_false(contacts_same_name("Toma", "\xd0\xa2\xd0\xbe\xd0\xbc\xd0\xb0")); /* Тома */
     assert_true(contacts_same_name("ivan", "\xc4\xb1van"));
     contacts_fold("\xd0\x90"
                   "LICE",
@@ -1017,6 +1021,18 @@ static void test_resolve(void **state)
     assert_int_equal(contacts_resolve(f->cs, nospace, k, NULL, &has_dev, why, sizeof why), 0);
     assert_true(has_dev);
     assert_memory_equal(k, lan.contact.key, 32);
+    /* A device that names itself with bob's fingerprint (mDNS shows it to
+     * anyone) gets a label with its own digits, and the fingerprint still
+     * names bob: digits are a fingerprint, never a name. */
+    char bobfp[IDENTITY_FP_LEN + 1];
+    uint8_t bobkey[32];
+    fill_key(bobkey, 3);
+    identity_fingerprint(bobkey, bobfp);
+    contacts_admit_result fake = admit(f, 40, bobfp, NULL, ADMIT_NEW);
+    assert_string_not_equal(fake.contact.name, bobfp);
+    assert_int_equal(contacts_resolve(f->cs, bobfp, k, dev, &has_dev, why, sizeof why), 0);
+    assert_memory_equal(dev, bobkey, 32);
+    assert_memory_not_equal(k, fake.contact.key, 32);
     /* The org device too: its contact is the account. */
     identity_fingerprint(devs[0], fp);
     assert_int_equal(contacts_resolve(f->cs, fp, k, dev, &has_dev, why, sizeof why), 0);

@@ -309,13 +309,10 @@
   // Letters of other scripts drawn like Latin ones, compared as those
   // (the node's table, peer/core/contacts.c look_alike).
   const LOOK_ALIKE = {
-    '\u0131': 'i', '\u0251': 'a', '\u0261': 'g', '\u03b1': 'a', '\u03b2': 'b', '\u03b5': 'e',
-    '\u03b6': 'z', '\u03b7': 'h', '\u03b9': 'i', '\u03ba': 'k', '\u03bc': 'm', '\u03bd': 'n',
-    '\u03bf': 'o', '\u03c1': 'p', '\u03c4': 't', '\u03c5': 'y', '\u03c7': 'x', '\u0430': 'a',
-    '\u0432': 'b', '\u0435': 'e', '\u043a': 'k', '\u043c': 'm', '\u043d': 'h', '\u043e': 'o',
-    '\u0440': 'p', '\u0441': 'c', '\u0442': 't', '\u0443': 'y', '\u0445': 'x', '\u0455': 's',
-    '\u0456': 'i', '\u0458': 'j', '\u04bb': 'h', '\u04cf': 'l', '\u0501': 'd', '\u051b': 'q',
-    '\u051d': 'w',
+    '\u0131': 'i', '\u0251': 'a', '\u0261': 'g', '\u03b1': 'a', '\u03b9': 'i', '\u03ba': 'k',
+    '\u03bf': 'o', '\u03c1': 'p', '\u03c7': 'x', '\u0430': 'a', '\u0435': 'e', '\u043e': 'o',
+    '\u0440': 'p', '\u0441': 'c', '\u0443': 'y', '\u0445': 'x', '\u0455': 's', '\u0456': 'i',
+    '\u0458': 'j', '\u04bb': 'h', '\u04cf': 'l', '\u0501': 'd', '\u051b': 'q', '\u051d': 'w',
   };
 
   function foldName(s) {
@@ -1383,6 +1380,7 @@
     const g = state.groups.get(key) || { name: key, members_count: 0 };
     avatar($('conv-avatar'), g.name, key);
     $('conv-name').replaceChildren(g.name);
+    renderDevices({}); // a contact's devices are not a group's
     $('conv-sub').textContent = `group · ${g.members_count} members${g.admin ? ' · you are an admin' : ''}` +
       (g.member ? '' : ' · you are no longer a member');
     $('composer-label').textContent = `Message to the group ${g.name}`;
