@@ -6,9 +6,10 @@
  * colleague's file offers without asking. Trusting a person is no licence
  * to fill the disk - theirs could be a stolen laptop, or a script gone
  * wrong - so an offer is accepted by itself only when
- *   - it is at most limits.max_file bytes (0: no limit);
- *   - what the node accepted by itself in the last 24 hours, this offer
- *     included, stays within limits.per_day bytes (0: no limit); and
+ *   - it (all its files) is at most limits.max_file bytes (0: no limit);
+ *   - what the node accepted by itself in this hour and the 23 before it
+ *     ("24 hours" below), this offer included, stays within
+ *     limits.per_day bytes (0: no limit); and
  *   - the disk keeps limits.keep_free bytes free after it, counting what
  *     transfers already accepted still have to write (the caller's `room`:
  *     free space minus that).
@@ -17,7 +18,9 @@
  *
  * The 24 hours are 24 hourly buckets of a monotonic clock: what was
  * accepted counts from the hour it was accepted in until 23 to 24 hours
- * later. The count is in memory: a restart of the node starts it again.
+ * later (so up to twice per_day can pass within 23 hours across the
+ * boundary), and counts when the node decided, even if the accept then
+ * failed. The count is in memory: a restart of the node starts it again.
  *
  * Sans-I/O: the caller hands in the time (monotonic milliseconds) and the
  * room. Not thread-safe (the node's loop owns it).
@@ -30,7 +33,7 @@
 typedef struct autoaccept autoaccept;
 
 typedef struct aa_limits {
-    uint64_t max_file;  /* bytes of one offer; 0: no limit */
+    uint64_t max_file;  /* bytes of one offer (all its files); 0: no limit */
     uint64_t per_day;   /* bytes in 24 hours; 0: no limit */
     uint64_t keep_free; /* bytes the disk keeps free; 0: none */
 } aa_limits;

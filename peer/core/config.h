@@ -17,7 +17,7 @@
  *                                   (default 100; 0 means no limit; decimal
  *                                   digits only, at most 2^44 - 1)
  *   auto_accept_day_mb = N          ...and what was accepted without asking
- *                                   in the last 24 hours, the offer
+ *                                   in this hour and the 23 before, the offer
  *                                   included, is at most N MiB (default
  *                                   1024; 0 means no limit; digits as above)
  *   auto_accept_keep_free_mb = N    ...and the download folder's disk keeps

@@ -443,10 +443,11 @@ void messenger_kick(messenger *m, const uint8_t *contact)
 }
 
 static int queue_one(messenger *m, const store_contact *c, const uint8_t id[static MSG_ID_LEN],
-                     int64_t ts, const char *text, size_t len, bool broadcast)
+                     int64_t ts, const char *text, size_t len, bool broadcast, unsigned flags)
 {
     store_msg sm = {.dir = STORE_OUT,
                     .state = STORE_QUEUED,
+                    .flags = flags,
                     .broadcast = broadcast,
                     .ts_ms = ts,
                     .stored_ms = ts,
@@ -461,6 +462,12 @@ static int queue_one(messenger *m, const store_contact *c, const uint8_t id[stat
 int messenger_send(messenger *m, const uint8_t contact[static 32], const char *text, size_t len,
                    uint8_t id[static MSG_ID_LEN])
 {
+    return messenger_send_as(m, contact, text, len, 0, id);
+}
+
+int messenger_send_as(messenger *m, const uint8_t contact[static 32], const char *text, size_t len,
+                      unsigned flags, uint8_t id[static MSG_ID_LEN])
+{
     store_contact c;
     int r = check_text(text, len);
     if (r == 0)
@@ -472,7 +479,7 @@ int messenger_send(messenger *m, const uint8_t contact[static 32], const char *t
     if (r)
         return r;
     m->rng.fill(m->rng.ctx, id, MSG_ID_LEN);
-    r = queue_one(m, &c, id, clock_wall(&m->clock), text, len, false);
+    r = queue_one(m, &c, id, clock_wall(&m->clock), text, len, false, flags & STORE_MSG_AUTO);
     if (r == 0)
         messenger_kick(m, contact);
     return r;
@@ -495,7 +502,7 @@ int messenger_broadcast(messenger *m, const char *text, size_t len, messenger_fi
         if (contacts_is_self(m->cs, &all[i]) || contacts_may_send(m->cs, all[i].key) != 0 ||
             (accept && !accept(ud, &all[i])))
             continue;
-        r = queue_one(m, &all[i], id, ts, text, len, true);
+        r = queue_one(m, &all[i], id, ts, text, len, true, 0);
         *count += r == 0;
     }
     free(all);

@@ -101,6 +101,10 @@ BANTER_WUR int messenger_add_route(messenger *m, const mr_route *r);
  * TRUST_CHANGED; BANTER_ENOENT; BANTER_ENOSPC, BANTER_EDB. */
 BANTER_WUR int messenger_send(messenger *m, const uint8_t contact[static 32], const char *text,
                               size_t len, uint8_t id[static MSG_ID_LEN]);
+/* messenger_send with the row's flags: STORE_MSG_AUTO (a plug-in wrote
+ * it) or 0; others are ignored. */
+BANTER_WUR int messenger_send_as(messenger *m, const uint8_t contact[static 32], const char *text,
+                                 size_t len, unsigned flags, uint8_t id[static MSG_ID_LEN]);
 /* The same text, one id, to every contact that may be sent to (accept:
  * NULL, or a filter the caller adds, e.g. "an approved account");
  * *count receives how many. */

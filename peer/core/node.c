@@ -233,7 +233,7 @@ static void xfer_event(void *ud, xfer_ev_type type, const xfer_info *info)
 /* A verified colleague's offer is accepted without asking when the
  * settings allow it and it fits the budgets (core/autoaccept.h); one that
  * does not waits for the person, with a line saying why. */
-static bool xfer_auto(void *ud, const uint8_t peer[static 32], uint64_t size, uint64_t room)
+static bool xfer_auto(void *ud, const uint8_t peer[static 32], uint64_t size)
 {
     node *n = ud;
     store_device d;
@@ -244,7 +244,7 @@ static bool xfer_auto(void *ud, const uint8_t peer[static 32], uint64_t size, ui
                      .per_day = n->conf.auto_accept_day_bytes,
                      .keep_free = n->conf.auto_accept_keep_free};
     int64_t now = clock_mono(&n->clock);
-    aa_verdict v = autoaccept_check(n->aa, &lim, size, room, now);
+    aa_verdict v = autoaccept_check(n->aa, &lim, size, xfer_disk_room(n->xm), now);
     if (v != AA_YES) {
         char fp[IDENTITY_FP_LEN + 1];
         identity_fingerprint(peer, fp);
@@ -651,9 +651,15 @@ static int may_send(node *n, const uint8_t key[static 32])
 int node_send(node *n, const uint8_t key[static 32], const char *text, size_t len,
               uint8_t id[static MSG_ID_LEN])
 {
+    return node_send_as(n, key, text, len, 0, id);
+}
+
+int node_send_as(node *n, const uint8_t key[static 32], const char *text, size_t len,
+                 unsigned flags, uint8_t id[static MSG_ID_LEN])
+{
     int r = may_send(n, key);
     if (r == 0)
-        r = messenger_send(n->mr, key, text, len, id);
+        r = messenger_send_as(n->mr, key, text, len, flags, id);
     arm_retry(n);
     return r;
 }

@@ -156,6 +156,10 @@ bool node_org_online(const node *n);
  * contact and has no device on the LAN); text errors; BANTER_ENOSPC. */
 BANTER_WUR int node_send(node *n, const uint8_t key[static 32], const char *text, size_t len,
                          uint8_t id[static MSG_ID_LEN]);
+/* node_send with the row's flags: STORE_MSG_AUTO for what a plug-in
+ * writes (it makes nobody a contact the person wrote to), or 0. */
+BANTER_WUR int node_send_as(node *n, const uint8_t key[static 32], const char *text, size_t len,
+                            unsigned flags, uint8_t id[static MSG_ID_LEN]);
 /* The same message to every contact it may go to; *count recipients. */
 BANTER_WUR int node_broadcast(node *n, const char *text, size_t len, uint8_t id[static MSG_ID_LEN],
                               size_t *count);

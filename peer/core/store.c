@@ -324,8 +324,9 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_CONTACT_ACCOUNT] = "SELECT " CONTACT_COLS " FROM contacts WHERE account = ?1",
     [S_CONTACT_LIST] = "SELECT " CONTACT_COLS " FROM contacts ORDER BY name, key",
     /* by messages_outbox (dir, state, contact, seq): one probe per state */
-    [S_CONTACT_WRITTEN] = "SELECT 1 FROM messages WHERE dir = 1 AND state IN (0, 1, 3, 4)"
-                          " AND contact = ?1 AND broadcast = 0 AND grp IS NULL LIMIT 1",
+    [S_CONTACT_WRITTEN] =
+        "SELECT 1 FROM messages WHERE dir = 1 AND state IN (0, 1, 3, 4)"
+        " AND contact = ?1 AND broadcast = 0 AND grp IS NULL AND flags & 8 = 0 LIMIT 1",
     [S_DEVICE_PUT] = "INSERT INTO devices (" DEVICE_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7,"
                      " ?8, ?9, ?10) ON CONFLICT (key) DO UPDATE SET contact = excluded.contact,"
                      " name = excluded.name, trust = excluded.trust, source = excluded.source,"

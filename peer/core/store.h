@@ -99,6 +99,10 @@ typedef enum store_state {
  * GROUP_KEY, its plaintext in sealed) for the devices its copies name;
  * not history, never searched. */
 #define STORE_MSG_GCTL      4u
+/* STORE_MSG_AUTO: outgoing, written by a plug-in (a bot, a gateway) on the
+ * node's behalf, not by its person: it does not make its contact one the
+ * person wrote to (store_contact_written). */
+#define STORE_MSG_AUTO      8u
 
 #define STORE_GROUP_IDLEN 16
 /* A message's place in its group: lc (8, BE) || sending device (32) ||
@@ -171,8 +175,10 @@ BANTER_WUR int store_contact_put(store *st, const store_contact *c);
 BANTER_WUR int store_contact_get(store *st, const uint8_t key[static STORE_KEYLEN],
                                  store_contact *out);
 BANTER_WUR int store_contact_by_account(store *st, const char *account, store_contact *out);
-/* Whether this node ever wrote to contact key (a message of its own to it
- * in the history, in any state): 0 yes, BANTER_ENOENT no, or an error. */
+/* Whether this node's person ever wrote to contact key (a message of its
+ * own to it alone in the history, in any state; a broadcast, a group
+ * message or what a plug-in wrote (STORE_MSG_AUTO) does not count): 0
+ * yes, BANTER_ENOENT no, or an error. */
 BANTER_WUR int store_contact_written(store *st, const uint8_t key[static STORE_KEYLEN]);
 /* All contacts, ordered by name then key; *out is malloc'd (free()), NULL
  * when *n is 0. */

@@ -114,11 +114,7 @@ struct xfer_mgr {
 
 static int64_t now_ms(void) { return g_get_real_time() / 1000; }
 
-/* What the download folder's disk can still take: its free space (for an
- * unprivileged user) less what accepted incoming transfers still have to
- * write there or elsewhere (counted whatever their folder: never less);
- * 0 when the folder cannot be looked at. */
-static uint64_t disk_room(const xfer_mgr *m)
+uint64_t xfer_disk_room(const xfer_mgr *m)
 {
     struct statvfs v;
     if (statvfs(m->download_dir, &v) != 0)
@@ -1085,8 +1081,10 @@ static int64_t mono_ms(void) { return g_get_monotonic_time() / 1000; }
  * colleague's device (cb.established) is held to its own rate only: keys
  * cost nothing to make, and a flood of new ones, each within its own
  * rate, empties the node's bucket - it must not keep a colleague's file
- * out meanwhile. */
-static bool within_rate(xfer_mgr *m, const uint8_t peer[static 32])
+ * out meanwhile. *est: -1 when not asked yet, else whether peer is
+ * established (asked only once the device's own bucket let it through: a
+ * device flooding over its rate costs no lookup). */
+static bool within_rate(xfer_mgr *m, const uint8_t peer[static 32], int *est)
 {
     if (m->lim.rate) {
         tbucket *b = g_hash_table_lookup(m->rates, peer);
@@ -1098,8 +1096,11 @@ static bool within_rate(xfer_mgr *m, const uint8_t peer[static 32])
         if (!tbucket_take(b, mono_ms()))
             return false;
     }
-    if (m->lim.rate_all && m->cb.established && m->cb.established(m->ud, peer))
-        return true;
+    if (m->lim.rate_all && m->cb.established) {
+        *est = m->cb.established(m->ud, peer);
+        if (*est)
+            return true;
+    }
     return tbucket_take(&m->rate_all, mono_ms()); /* rate_all 0: always */
 }
 
@@ -1141,14 +1142,21 @@ static void on_offer(xfer_mgr *m, const uint8_t peer[static 32], const struct ms
         return;
     }
     char why[BANTER_MAX_REASON] = "";
-    if (!within_rate(m, peer)) {
+    int est = -1;
+    if (!within_rate(m, peer, &est)) {
         snprintf(why, sizeof why, "ERATE: too many file offers at once; offer again later");
         decline_id(m, peer, o->id, why);
         say_refused(m, why);
         return;
     }
     guint mine = GPOINTER_TO_UINT(g_hash_table_lookup(m->offered, peer));
-    if (mine >= m->lim.per_peer || m->offered_total >= m->lim.total) {
+    /* The node-wide cap holds strangers' waiting offers; an established
+     * colleague's are held by their own cap only (a flood of new keys
+     * that fills the node's must not keep a colleague's file out). */
+    bool full = m->offered_total >= m->lim.total;
+    if (full && est < 0)
+        est = m->cb.established && m->cb.established(m->ud, peer);
+    if (mine >= m->lim.per_peer || (full && est != 1)) {
         /* Over a cap: answered, not kept (docs/limits.md). */
         snprintf(why, sizeof why,
                  "EBUSY: too many offers wait for an answer (%s limit %u); offer again later",
@@ -1193,7 +1201,7 @@ static void on_offer(xfer_mgr *m, const uint8_t peer[static 32], const struct ms
     }
     adopt(m, x, true);
     emit(x, XFER_EV_OFFER);
-    if (m->cb.auto_accept && m->cb.auto_accept(m->ud, peer, x->total, disk_room(m))) {
+    if (m->cb.auto_accept && m->cb.auto_accept(m->ud, peer, x->total)) {
         char err[256];
         if (xfer_accept(m, x->rec.id, NULL, err, sizeof err) != 0)
             g_printerr("banter: auto-accept failed: %s\n", err);

@@ -106,18 +106,19 @@ typedef struct xfer_callbacks {
     conn *(*conn_for)(void *ud, const uint8_t peer[static 32]);
     /* Tell listeners (control socket). info is valid during the call. */
     void (*event)(void *ud, xfer_ev_type type, const xfer_info *info);
-    /* Whether an offer of size bytes from peer is accepted without
-     * asking; room: what the download folder's disk can still take (its
-     * free space less what accepted incoming transfers still write). */
-    bool (*auto_accept)(void *ud, const uint8_t peer[static 32], uint64_t size, uint64_t room);
+    /* Whether an offer of size bytes (all its files) from peer is
+     * accepted without asking (xfer_disk_room tells what the disk can
+     * take). */
+    bool (*auto_accept)(void *ud, const uint8_t peer[static 32], uint64_t size);
     /* The largest file that may be sent or received, 0 for no limit, and
      * the rule's name for messages ("the organisation's policy"); may be
      * NULL. A file over it is refused before it is offered, and an offer
      * holding one is declined with that reason. */
     uint64_t (*max_file)(void *ud, const char **rule);
     /* Whether peer is an established colleague's device (may be NULL):
-     * its new offers then count only against its own rate, not against
-     * the node-wide one a flood of new keys uses up. */
+     * its new offers then count only against its own rate and its own cap
+     * of waiting offers, not against the node-wide ones a flood of new
+     * keys uses up. */
     bool (*established)(void *ud, const uint8_t peer[static 32]);
 } xfer_callbacks;
 
@@ -214,5 +215,11 @@ void xfer_peer_offline(xfer_mgr *m, const uint8_t peer[static 32]);
 void xfer_drained(xfer_mgr *m, const uint8_t peer[static 32]);
 
 const char *xfer_state_name(xfer_state s);
+
+/* What the download folder's disk can still take: its free space (for an
+ * unprivileged user) less what accepted incoming transfers still have to
+ * write, wherever they go (never less than the truth); 0 when the folder
+ * cannot be looked at. A statvfs: call it only when the answer matters. */
+uint64_t xfer_disk_room(const xfer_mgr *m);
 
 #endif

@@ -373,7 +373,7 @@ static void on_send(plug *pl, const plugmsg *m)
     } else if (!may_use(pl, key)) {
         r = refuse_contact(pl, why, sizeof why);
     } else {
-        r = node_send(pl->owner->n, key, m->text, strlen(m->text), id);
+        r = node_send_as(pl->owner->n, key, m->text, strlen(m->text), STORE_MSG_AUTO, id);
         snprintf(why, sizeof why, "%s", r ? banter_strerror(r) : "queued");
     }
     plugmsg res = {.type = PLUG_SEND_RESULT, .num = m->num, .status = (uint16_t)-r, .text = why};

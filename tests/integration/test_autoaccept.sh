@@ -7,13 +7,16 @@
 # auto_accept_day_mb 10, auto_accept_keep_free_mb 3):
 #   1. before bob verified alice, her offer waits (only verified colleagues);
 #   2. after `banter verify alice`: a 3 MiB file is taken and arrives with no
-#      accept; a 5 MiB one waits (over the per-file limit); a 4 MiB one is
+#      accept; a 5 MiB one waits (over the per-offer limit); a 4 MiB one is
 #      taken (7 MiB in the day, 5 MiB free after it);
 #   3. a 3 MiB one waits: the disk would keep 2 MiB, under the 3 it keeps;
 #      a 1 MiB one is taken (8 MiB in the day); a 3 MiB one waits (11 MiB
 #      would pass the day's 10); bob's log says why for each that waits;
 #   4. what waits is bob's to take: `accept` of the last one completes it;
-#   5. the node keeps serving (chat both ways), no sanitizer report.
+#   5. the node-wide cap of waiting offers (offers_total 4 here) filled by
+#      a stranger's offers refuses the stranger's next (EBUSY) but not
+#      alice's: a verified colleague's offers are held by her own cap;
+#   6. the node keeps serving (chat both ways), no sanitizer report.
 # On the code before the budgets a verified colleague's offers were all
 # taken while each was under auto_accept_max_mb, whatever the disk held.
 set -u
@@ -22,6 +25,8 @@ require_root
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BANTER_BIN=${BANTER_BIN:-$ROOT/build/asan/banter}
 [ -x "$BANTER_BIN" ] || t_fail setup "no $BANTER_BIN (make build/asan/banter)"
+EVIL_PEER=${EVIL_PEER:-$ROOT/build/asan/tests/evil_peer}
+[ -x "$EVIL_PEER" ] || t_fail setup "no $EVIL_PEER (make build/asan/tests/evil_peer)"
 for tool in jq cmp mount umount; do
     command -v "$tool" >/dev/null || t_skip "needs $tool"
 done
@@ -58,6 +63,7 @@ auto_accept_verified = yes
 auto_accept_max_mb = 4
 auto_accept_day_mb = 10
 auto_accept_keep_free_mb = 3
+offers_total = 4
 CONF
 
 b() {
@@ -125,7 +131,17 @@ wait_for 20 state_is e.bin done || t_fail accept "e.bin: $(tfield e.bin state) $
 host_exec 2 cmp -s "$SRC/e.bin" "$DL/e.bin" || t_fail accept "e.bin differs"
 t_pass "what waits is bob's to take: accepted by hand, it arrives whole"
 
-# ---- 5. still serving ----
+# ---- 5. the node's cap of waiting offers ----
+# big.bin and c.bin wait (2 of 4); a stranger's offers fill the rest
+out=$(host_exec 1 "$EVIL_PEER" 198.18.0.2 7070 s1.txt s2.txt s3.txt 2>"$BT_TMP/evil.err")
+[ "$(grep -c -- '-> none' <<<"$out")" -eq 2 ] && grep -q '"s3.txt" -> file_decline EBUSY.*the node.s limit 4' <<<"$out" ||
+    t_fail cap "the stranger's offers: $out $(cat "$BT_TMP/evil.err")"
+host_exec 2 rm -f "$DL/a.bin" "$DL/b.bin" # room on the disk again
+mk f.bin 1
+taken f.bin cap
+t_pass "the node's cap of 4 waiting offers, full with a stranger's: the stranger's next is refused EBUSY, alice's is taken"
+
+# ---- 6. still serving ----
 b 2 send alice "still here" >/dev/null && b 1 send bob "me too" >/dev/null || t_fail chat "chat after the offers"
 for i in 1 2; do
     kill "${PIDS[i]}" 2>/dev/null

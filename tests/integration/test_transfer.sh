@@ -778,35 +778,50 @@ check=offer-during-flood
 if ! b 2 send alice "before the flood" >/dev/null; then
     fail "$check" "bob cannot write to alice"
 else
-    host_exec 1 "$EVIL_PEER" --churn 2000 198.18.0.2 7070 >"$BT_TMP/flood.out" 2>"$BT_TMP/flood.err" &
+    # A flood that lasts until it is stopped (evil_peer itself, not a
+    # shell: its PID is the one to end).
+    nsenter -t "$(_bt_keeper 1)" -n -m -- "$EVIL_PEER" --churn 100000 198.18.0.2 7070 \
+        >"$BT_TMP/flood.out" 2>"$BT_TMP/flood.err" &
     FLOOD_PID=$!
-    sleep 0.5 # the node-wide bucket is empty within its first 100 offers
-    send_bg "$BT_TMP/send-$check.log" "$SRC/c3.bin"
-    if ! kill -0 "$FLOOD_PID" 2>/dev/null; then
-        finish "$SEND_PID" 30
-        fail "$check" "the flood was over before alice offered: $(cat "$BT_TMP/flood.out" "$BT_TMP/flood.err")"
-    elif ! wait_for 10 got_offer c3.bin; then
-        finish "$SEND_PID" 1
-        fail "$check" "alice's offer did not reach bob during the flood: $(tail -2 "$BT_TMP/send-$check.log")"
+    # The node-wide bucket is empty once a stranger's single offer (a key
+    # of its own, within its own rate) is declined ERATE.
+    empty=""
+    for _ in $(seq 1 100); do
+        probe=$(host_exec 1 "$EVIL_PEER" 198.18.0.2 7070 probe.txt 2>/dev/null)
+        if [[ $probe == *"file_decline ERATE"* ]]; then
+            empty=yes
+            break
+        fi
+        sleep 0.05
+    done
+    # stranger's probes the node took: they wait for bob; decline them
+    while got_offer probe.txt; do b 2 decline "$OFFER" >/dev/null || break; done
+    if [ -z "$empty" ]; then
+        fail "$check" "no stranger's offer was declined ERATE during the flood (last: $probe)"
     else
-        ID=$OFFER
-        during=no
-        kill -0 "$FLOOD_PID" 2>/dev/null && during=yes
-        b 2 accept "$ID" >/dev/null || fail "$check" "accept: exit $?"
-        finish "$SEND_PID" 60
-        wait "$FLOOD_PID"
-        flood=$(cat "$BT_TMP/flood.out")
-        if [ "$during" != yes ]; then
-            fail "$check" "the flood ended before alice's offer arrived ($flood)"
-        elif [ "$RC" != 0 ] || ! wait_for 5 state_is 2 "$ID" "done"; then
-            fail "$check" "send-file exit $RC, bob: $(xfield 2 "$ID" state) $(xfield 2 "$ID" error)"
-        elif [[ $flood != *" rate, "* ]] || [[ $flood == *"declined 0 rate"* ]]; then
-            fail "$check" "the flood was not held to the node's rate: $flood"
+        send_bg "$BT_TMP/send-$check.log" "$SRC/c3.bin"
+        if ! wait_for 10 got_offer c3.bin; then
+            finish "$SEND_PID" 1
+            fail "$check" "alice's offer did not reach bob during the flood: $(tail -2 "$BT_TMP/send-$check.log")"
+        elif ! kill -0 "$FLOOD_PID" 2>/dev/null; then
+            fail "$check" "the flood was over before alice's offer arrived: $(cat "$BT_TMP/flood.err")"
         else
-            pass "$check: alice's offer reached bob while new keys flooded him and arrived whole; the flood: $flood"
+            ID=$OFFER
+            after=$(host_exec 1 "$EVIL_PEER" 198.18.0.2 7070 probe.txt 2>/dev/null)
+            b 2 accept "$ID" >/dev/null || fail "$check" "accept: exit $?"
+            finish "$SEND_PID" 60
+            if [ "$RC" != 0 ] || ! wait_for 5 state_is 2 "$ID" "done"; then
+                fail "$check" "send-file exit $RC, bob: $(xfield 2 "$ID" state) $(xfield 2 "$ID" error)"
+            elif [[ $after != *"file_decline ERATE"* ]]; then
+                fail "$check" "a stranger's offer right after alice's was not declined ERATE: $after"
+            else
+                pass "$check: while new keys flooded bob (a stranger's offer declined ERATE before and after), alice's offer reached him and arrived whole"
+            fi
         fi
     fi
+    kill "$FLOOD_PID" 2>/dev/null
     wait "$FLOOD_PID" 2>/dev/null
+    while got_offer probe.txt; do b 2 decline "$OFFER" >/dev/null || break; done
 fi
 
 # ==== 6b. two senders, one folder name ====

@@ -981,6 +981,10 @@ static void test_contact_written(void **state)
     (void)add_ok(f->st, &failed);
     assert_int_equal(store_contact_written(f->st, c1), 0);
     assert_int_equal(store_contact_written(f->st, c2), BANTER_ENOENT);
+    store_msg bot = make_msg(5, c2, STORE_OUT, "a plug-in's answer to c2");
+    bot.flags = STORE_MSG_AUTO;
+    (void)add_ok(f->st, &bot);
+    assert_int_equal(store_contact_written(f->st, c2), BANTER_ENOENT);
     store_msg q = make_msg(4, c2, STORE_OUT, "queued to c2");
     (void)add_ok(f->st, &q);
     assert_int_equal(store_contact_written(f->st, c2), 0);
