@@ -53,13 +53,13 @@ struct node {
     bool relay_online;         /* the relay is logged in */
     uint64_t pol_max_file;     /* the organisation's policy: largest file, 0: none */
     bool pol_no_auto;          /* the organisation's policy forbids auto-accepting files */
-    autoaccept *aa;            /* what was accepted without asking, for its budgets */
     uint32_t pol_history_days; /* ... keeps history this many days, 0: for good */
     guint retention;           /* the hourly pruning while pol_history_days > 0 */
     guint retry;               /* the messenger's retry timer, while copies are in flight */
     guint vouch;               /* while logged in: the server's lists still hold (on_vouch) */
     uint8_t (*own)[32];        /* the devices the server lists for the own account (g_free) */
     size_t nown;
+    autoaccept *aa; /* what was accepted without asking, for its budgets */
 };
 
 static guint key_hash(gconstpointer k)
@@ -259,8 +259,9 @@ static bool xfer_auto(void *ud, const uint8_t peer[static 32], uint64_t size)
 
 /* An established colleague's device: one the organisation certifies now,
  * one the person verified, or a known one of a contact the person wrote
- * to (a message to them alone; not a broadcast): none of these can a
- * stranger make by inventing keys or announcing itself. */
+ * to (store_contact_written: a message to them alone, not a broadcast, a
+ * group message or a plug-in's): none of these can a stranger make by
+ * inventing keys, announcing itself or talking to a bot. */
 static bool xfer_established(void *ud, const uint8_t peer[static 32])
 {
     node *n = ud;
