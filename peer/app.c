@@ -405,13 +405,15 @@ static int parse_rendezvous(app *a, rdv_config *rc)
 }
 
 /* A newer revocation list (or the one kept, at start): every device on it
- * stops being the organisation's now, and its connection is closed (it may
- * come back as the LAN device it now is). */
+ * stops being the organisation's now, and the connection of one that was
+ * until now is closed (it may come back as the LAN device it now is; one
+ * revoked earlier, met again as that, keeps its connection). */
 static void on_revoked(void *ud, const revlist *l)
 {
     app *a = ud;
     for (size_t i = 0; i < l->n; i++) {
-        node_device_revoked(a->n, l->keys[i]);
+        if (!node_device_revoked(a->n, l->keys[i]))
+            continue;
         conn *c = a->lan ? lan_conn(a->lan, l->keys[i]) : NULL;
         if (c)
             conn_close(c, 0, true, "revoked by the organisation");

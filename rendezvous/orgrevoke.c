@@ -94,7 +94,11 @@ static void rebuild_after(void *arg, int r, const char *errmsg)
         core_log(k, "cannot build the revocation list: %s", errmsg);
         free(j->l);
     } else if (install(k, j->l, &changed) == 0 && (changed || j->always)) {
-        online_each(k->on, send_all, NULL);
+        unsigned sent = 0;
+        online_each(k->on, send_all, &sent);
+        if (changed)
+            core_log(k, "the revocation list changed: %zu key%s, sent to %u device%s online",
+                     k->rev->n, k->rev->n == 1 ? "" : "s", sent, sent == 1 ? "" : "s");
     }
     free(j);
 }
@@ -129,25 +133,29 @@ int orgrevoke_load(core *k)
     return build(k, &changed);
 }
 
-void orgrevoke_device_up(conn *c)
+/* The list to c when it takes it: true when queued. */
+static bool send_to(conn *c)
 {
     uint8_t *pt;
     if (!conn_core(c)->rev || !c->wants_announce || c->closing || !c->acct)
-        return;
+        return false;
     pt = malloc(1 + REVLIST_LEN_MAX);
     if (!pt)
-        return;
+        return false;
     pt[0] = RV_REVOKED;
     size_t n = revlist_encode(conn_core(c)->rev, pt + 1, REVLIST_LEN_MAX);
     conn_send_pt(c, pt, 1 + n);
     free(pt);
+    return true;
 }
+
+void orgrevoke_device_up(conn *c) { (void)send_to(c); }
 
 static void send_all(account *a, void *ud)
 {
-    (void)ud;
+    unsigned *sent = ud;
     for (conn *c = a->devs.head; c; c = c->dev.next)
-        orgrevoke_device_up(c);
+        *sent += send_to(c);
 }
 
 void orgrevoke_changed(core *k) { rebuild(k, true); }

@@ -810,7 +810,7 @@ void node_announcements_retell(node *n)
             break;
 }
 
-void node_device_revoked(node *n, const uint8_t key[static 32])
+bool node_device_revoked(node *n, const uint8_t key[static 32])
 {
     contacts_admit_result res;
     int r = contacts_revoked(n->cs, key, &res);
@@ -820,6 +820,7 @@ void node_device_revoked(node *n, const uint8_t key[static 32])
         g_printerr("banter: %s\n", res.text);
         emit(n, NODE_EV_CONTACTS, &res.contact, key, NULL, res.text);
     }
+    return r != 0;
 }
 
 void node_set_revoked(node *n, bool (*fn)(void *ud, const uint8_t key[static 32]), void *ud)

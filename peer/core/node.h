@@ -216,8 +216,11 @@ void node_set_ann_teller(node *n, int (*fn)(void *ud, int64_t id), void *ud);
 void node_announcements_retell(node *n);
 /* The organisation revoked device key (orgnote.h): a device of an
  * organisation contact becomes an unverified LAN contact of its own
- * (logged, NODE_EV_CONTACTS). */
-void node_device_revoked(node *n, const uint8_t key[static 32]);
+ * (logged, NODE_EV_CONTACTS). True when it was the organisation's until
+ * now, or when the store failed (logged): a connection with it starts
+ * over, as its certificate no longer counts; false when it was not the
+ * organisation's. */
+bool node_device_revoked(node *n, const uint8_t key[static 32]);
 /* fn(ud, key): whether key is on the organisation's revocation list; such
  * a key is never admitted as the organisation's. */
 void node_set_revoked(node *n, bool (*fn)(void *ud, const uint8_t key[static 32]), void *ud);

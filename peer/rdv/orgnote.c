@@ -88,6 +88,10 @@ static void on_revoked(orgnote *o, const uint8_t *server, const uint8_t *b, size
         g_printerr("banter: ignoring a revocation list from the rendezvous server: %s\n",
                    banter_strerror(e));
     } else if (!o->has || l->issued_ms > o->l.issued_ms) {
+        if (o->has ? l->n != o->l.n || memcmp(l->keys, o->l.keys, 32 * l->n) != 0 : l->n > 0)
+            g_printerr("banter: the organisation's revocation list changed: it names %zu "
+                       "device%s\n",
+                       l->n, l->n == 1 ? "" : "s");
         o->l = *l;
         o->has = true;
         if (o->path[0] && save(o->path, l) != 0)

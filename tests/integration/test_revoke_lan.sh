@@ -14,6 +14,10 @@
 #      an unverified LAN device (no account, trust "known"), logs why, and
 #      what it says next is no longer @bob's (it cannot speak for the
 #      account any more); bob's node is refused at login (EREVOKED);
+#   2b. another device revoked (a second one of ann's): ann's node takes
+#      the newer list, which still names bob's device, and keeps its
+#      connection with it (the same TCP ports): a device already shown as
+#      the LAN device it is has nothing to start over;
 #   3. the list is kept (DIR/revoked.bin, 0600): ann's node restarted
 #      while the server is down still does not take bob's certificate,
 #      which is still valid for hours.
@@ -44,6 +48,27 @@ wait_for 15 connected bob || t_fail "bob's login" "$(b "$T/bob" rendezvous --jso
 run b "$T/bob" login bob --password-file "$T/pw"
 [ "$RC" -ne 0 ] && grep -q "EREVOKED\|revoked this device" <<<"$OUT" || t_fail "bob's login" "exit $RC: $OUT"
 t_pass "revoked: ann shows bob's device as an unverified LAN device after $t ms, it no longer speaks for @bob, and bob's node is refused (EREVOKED)"
+
+# ---- 2b. another revocation leaves the LAN device's connection alone ----
+# A second device of ann's (a probe that logs in) is revoked: the newer
+# list still names bob's device, which ann's node already shows as the
+# LAN device it is, so their connection (its TCP ports) stays.
+lan_conns() { host_exec 3 ss -Htn state established '( sport = :7070 or dport = :7070 )' | awk '{print $3, $4}' | sort; }
+before=$(lan_conns)
+[ -n "$before" ] || t_fail "another" "no LAN connection between ann and bob: $(host_exec 3 ss -tn 2>&1)"
+out=$(host_exec 1 "$RDV_PROBE" --key "$T/ann2.key" 198.18.0.1 7400 hello "login=ann:$PW" 2>&1)
+afp=$(b "$T/ann" id --json | jq -r .fingerprint)
+a2fp=$(adm device list --user ann --json | jq -r --arg f "$afp" '.devices[] | select(.fingerprint != $f) | .fingerprint' | head -1)
+[ -n "$a2fp" ] || t_fail "another" "no second device of ann's: $out"
+run adm device revoke "$a2fp"
+[ "$RC" -eq 0 ] || t_fail "another" "exit $RC: $OUT"
+wait_for 10 grep -q "revocation list changed: it names 2 devices" "$T/ann-1.err" ||
+    t_fail "another" "ann's node did not take the newer list: $(tail -n 5 "$T/ann-1.err")"
+sleep 1 # (a closed connection is dialed again after 0.5 s)
+after=$(lan_conns)
+[ "$after" = "$before" ] || t_fail "another" "the connection with bob's device started over: \"$before\" then \"$after\""
+as_lan || t_fail "another" "$(bob_obj)"
+t_pass "another device revoked: ann's node takes the newer list and keeps its connection with bob's device, already the LAN device it is"
 
 # ---- 3. kept ----
 [ "$(stat -c %a "$T/ann/revoked.bin")" = 600 ] || t_fail "revoked.bin" "mode $(stat -c %a "$T/ann/revoked.bin")"
