@@ -221,10 +221,13 @@ static bool may_use(plug *pl, const uint8_t *key)
         g_strstrip(names[i]);
         if (strcmp(names[i], "@*") == 0) /* every organisation account, no LAN-only key */
             ok = store_contact_get(node_store(pl->owner->n), key, &c) == 0 && c.kind == CONTACT_ORG;
-        else
+        else /* a plain name: only an established colleague's label (a LAN key can
+                give itself any name not taken yet) */
             ok = names[i][0] &&
                  node_resolve(pl->owner->n, names[i], k, NULL, NULL, why, sizeof why) == 0 &&
-                 memcmp(k, key, 32) == 0;
+                 memcmp(k, key, 32) == 0 &&
+                 (names[i][0] == '@' || strspn(names[i], "0123456789 -") == strlen(names[i]) ||
+                  node_contact_established(pl->owner->n, key));
     }
     g_strfreev(names);
     return ok;

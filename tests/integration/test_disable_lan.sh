@@ -37,7 +37,8 @@ bob_has() { b "$T/bob" history @ann --json 2>/dev/null | grep -qF "\"body\":\"$1
 # device it now is got there (plus 10 s more).
 not_reached() {
     run b "$T/ann" send "${BFP:0:17}" "marker $1"
-    wait_for 30 bob_has "marker $1" || t_fail "$1" "ann's message to the LAN device did not arrive: $OUT"
+    wait_for 30 bob_has "marker $1" ||
+        t_fail "$1" "ann's message to the LAN device did not arrive: $OUT; ann shows it as $(bob_obj); TCP at bob's: $(host_exec 3 ss -Htan '( sport = :7070 or dport = :7070 )' 2>&1 | tr '\n' ' ')"
     ! wait_for 10 bob_has "$2" || t_fail "$1" "bob's node got what ann sent to @bob over the LAN"
 }
 

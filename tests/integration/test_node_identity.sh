@@ -15,6 +15,9 @@
 #      it hears of) hears bob's words but not the new key's; one given
 #      "@*" (organisation accounts only) hears neither; a new key writing
 #      "mallory" with look-alike Cyrillic letters claims mallory likewise;
+#   2c. a plug-in given the plain name carol: a new key calling itself
+#      carol is not heard of until alice writes to it (a plain name in a
+#      plug-in's list is an established colleague's label);
 #   3. protocol rules: a message before HELLO, a second HELLO, and a CHAT
 #      whose ts is 2^53+1 are refused with an ERROR; nothing is stored;
 #   4. duplicate connections: a peer that reconnects over its own
@@ -72,6 +75,8 @@ plugin.audit.path = $PLUGIN_DIR/audit.so
 plugin.audit.contacts = bob
 plugin.orgonly.path = $PLUGIN_DIR/audit.so
 plugin.orgonly.contacts = @*
+plugin.named.path = $PLUGIN_DIR/audit.so
+plugin.named.contacts = carol
 CONF
 start_node 1 alice "$A" alice
 pa=$BG_PID
@@ -139,6 +144,24 @@ out=$(b "$A" send mallory "hi" 2>&1)
 rc=$?
 [ "$rc" -eq 6 ] || t_fail lookalike "send mallory exited $rc, not 6: $out"
 t_pass "a new key calling itself mаllоrу (Cyrillic а, о, у) claims mallory: changed, send refused (exit 6)"
+
+# ---- 2c. a plain name in a plug-in's list: an established colleague's ----
+# "named" is given carol, whom alice has never met: a new key calling
+# itself carol is not her colleague yet, so the plug-in hears nothing of
+# it; once alice writes to it (her own act), it is.
+said_named() { grep -q "plugin named: info: event 0 #[0-9a-f]* $1\$" "$BT_TMP/alice.err"; }
+out=$(probe --key "$BT_TMP/carol.key" conn 0 hello carol chat "carol never written to" expect ack 3000 2>&1) ||
+    t_fail named "carol's chat was not acknowledged: $out"
+b "$A" send carol "hello carol" >/dev/null 2>&1
+b "$A" history carol --json | jq -e 'map(select(.body == "hello carol")) | length == 1' >/dev/null ||
+    t_fail named "alice's message to carol is not kept: $(b "$A" history carol --json)"
+out=$(probe --key "$BT_TMP/carol.key" conn 0 hello carol chat "carol written to" expect ack 3000 2>&1) ||
+    t_fail named "carol's second chat was not acknowledged: $out"
+wait_for 10 said_named "carol written to" ||
+    t_fail named "the plug-in given carol did not hear her once alice wrote to her: $(grep 'plugin named' "$BT_TMP/alice.err" | tail -n 5)"
+said_named "carol never written to" &&
+    t_fail named "the plug-in given carol heard a key named carol before alice wrote to it"
+t_pass "a plug-in given the plain name carol hears a new key named carol only once alice wrote to it"
 
 # ---- 3. protocol rules ----
 out=$(probe conn 0 chat "before hello" expect error 2000 2>&1) || t_fail rules "before HELLO: $out"

@@ -110,6 +110,10 @@ APID=$BG_PID
 start_node 2 bob "$B" bob
 BPID=$BG_PID
 wait_for 10 online "$B" alice || t_fail discovery "bob does not see alice"
+# segv is given bob by name: alice writes to him first (a plain name in a
+# plug-in's list is an established colleague's: docs/plugins.md).
+wait_for 10 online "$A" bob || t_fail discovery "alice does not see bob"
+b "$A" send bob "hello bob" >/dev/null || t_fail discovery "alice -> bob"
 
 plug() { b "$A" plugins --json | jq -r --arg n "$1" ".[] | select(.name == \$n) | .$2"; }
 wait_for 10 bash -c "[ \"\$('$BANTER_BIN' --home '$A' plugins --json | jq -r '.[] | select(.name==\"echo\") | .state')\" = running ]" ||
