@@ -176,9 +176,11 @@ void db_column_copy(sqlite3_stmt *s, int col, char *out, size_t cap);
 /* DB_MARK_DEVICES on SQLite (db.c), in the caller's transaction: 0 or
  * the failure. */
 BANTER_WUR int db_mark_devices(db *d, const char *name, const char *by, int64_t now_ms);
-/* The keys revoked since P1, newest first, P2 at most. */
+/* The keys revoked since P1, newest first (those of one moment, as a
+ * disable marks every device of an account, by key: the same order at
+ * every rebuild and instance), P2 at most. */
 #define DB_REVOKED_SINCE(P)                                                                        \
-    "SELECT key FROM revoked WHERE revoked >= " P "1 ORDER BY revoked DESC LIMIT " P "2"
+    "SELECT key FROM revoked WHERE revoked >= " P "1 ORDER BY revoked DESC, key LIMIT " P "2"
 
 /* ---- the directory search, one text for both dialects (db.c) ---- */
 

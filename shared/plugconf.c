@@ -20,6 +20,9 @@ static bool name_ok(const char *s, size_t len)
     return true;
 }
 
+/* An ASCII blank, as the node strips each entry of a list (g_strstrip). */
+static bool blank(char c) { return c && strchr(" \t\n\v\f\r", c) != NULL; }
+
 /* Each entry of a contacts list that is a fingerprint (digits, with any
  * spaces or dashes) gives it whole: a few first digits are matched by a
  * key made to begin with them (a second of work), so they name nobody. */
@@ -32,15 +35,15 @@ static int fingerprints_whole(const kvconf *k, const char *full, const char *v)
         for (size_t i = 0; i < len; i++) {
             if (p[i] >= '0' && p[i] <= '9')
                 digits++;
-            else if (p[i] != ' ' && p[i] != '-')
+            else if (p[i] != '-' && !blank(p[i]))
                 fp = false;
         }
         if (fp && digits > 0 && digits != IDENTITY_FP_DIGITS) {
             char q[UTF8_QUOTE_CAP];
             size_t a = 0, b = len;
-            while (a < b && (p[a] == ' ' || p[a] == '\t'))
+            while (a < b && blank(p[a]))
                 a++;
-            while (b > a && (p[b - 1] == ' ' || p[b - 1] == '\t'))
+            while (b > a && blank(p[b - 1]))
                 b--;
             utf8_quote(q, p + a, b - a);
             return kvconf_fail(k, BANTER_EFORMAT,

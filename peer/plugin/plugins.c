@@ -206,6 +206,20 @@ static void kill_host(plug *pl, const char *fmt, ...)
 
 /* ---- events to plug-ins ---- */
 
+/* Whether entry is a whole fingerprint: its 40 digits, with any spaces
+ * or dashes (what plugconf lets through as one). */
+static bool whole_fingerprint(const char *entry)
+{
+    size_t digits = 0;
+    for (const char *p = entry; *p; p++) {
+        if (*p >= '0' && *p <= '9')
+            digits++;
+        else if (*p != ' ' && *p != '-')
+            return false;
+    }
+    return digits == IDENTITY_FP_DIGITS;
+}
+
 static bool may_use(plug *pl, const uint8_t *key)
 {
     if (pl->cf.all_contacts)
@@ -221,12 +235,13 @@ static bool may_use(plug *pl, const uint8_t *key)
         g_strstrip(names[i]);
         if (strcmp(names[i], "@*") == 0) /* every organisation account, no LAN-only key */
             ok = store_contact_get(node_store(pl->owner->n), key, &c) == 0 && c.kind == CONTACT_ORG;
-        else /* a plain name: only an established colleague's label (a LAN key can
-                give itself any name not taken yet) */
+        else /* @account, a whole fingerprint, #id: that one; a plain name: only an
+                established colleague's label (a LAN key can give itself any name
+                not taken yet) */
             ok = names[i][0] &&
                  node_resolve(pl->owner->n, names[i], k, NULL, NULL, why, sizeof why) == 0 &&
                  memcmp(k, key, 32) == 0 &&
-                 (names[i][0] == '@' || strspn(names[i], "0123456789 -") == strlen(names[i]) ||
+                 (names[i][0] == '@' || names[i][0] == '#' || whole_fingerprint(names[i]) ||
                   node_contact_established(pl->owner->n, key));
     }
     g_strfreev(names);

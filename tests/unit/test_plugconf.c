@@ -112,6 +112,9 @@ static void test_mistakes(void **state)
             "line 2: plugin.e.contacts: \"12345\" is part of a fingerprint: give all 40 digits");
     refused("plugin.e.path = /x.so\nplugin.e.contacts = 12345-67890 12345\n",
             "part of a fingerprint");
+    /* a tab before the digits (the node strips every blank off an entry) */
+    refused("plugin.e.path = /x.so\nplugin.e.contacts = bob,\t1234\n",
+            "line 2: plugin.e.contacts: \"1234\" is part of a fingerprint");
     refused("plugins.hots = /x\n", "unknown key \"plugins.hots\"");
     refused("plugins.host = relative\n", "plugins.host: expected an absolute path");
     refused("plugin.abcdefghijabcdefghijabcdefghijabc.path = /x.so\n", "NAME: 1..32");
