@@ -641,15 +641,24 @@ static int admit_known(contacts *cs, store_device *d, const char *name, const ch
         g_strlcpy(d->name, name, sizeof d->name);
         res->what = ADMIT_RENAMED;
         /* The label follows a LAN contact's own rename, unless the new name
-         * is another contact's: then it stays, and says so. */
-        if (c.kind == CONTACT_LAN && d->trust != TRUST_CHANGED && !label_taken(cs, name, c.key)) {
+         * is another contact's, or the person knows them by the label (wrote
+         * to them, or verified this device): then it stays, and says so, so
+         * what the person named them by (`send`, a plug-in's list) keeps
+         * meaning them and no one else. */
+        bool taken = c.kind == CONTACT_LAN && label_taken(cs, name, c.key);
+        bool known_by_label = c.kind == CONTACT_LAN && (d->trust == TRUST_VERIFIED ||
+                                                        store_contact_written(cs->st, c.key) == 0);
+        if (c.kind == CONTACT_LAN && d->trust != TRUST_CHANGED && !taken && !known_by_label) {
             fresh_label(cs, name, d->key, c.key, c.name, sizeof c.name);
             r = store_contact_put(cs->st, &c);
             snprintf(res->text, sizeof res->text, "%s now calls itself %s", old, name);
         } else {
             snprintf(res->text, sizeof res->text,
                      "a device of %s now calls itself \"%s\"%s; it is still shown as %s", c.name,
-                     name, c.kind == CONTACT_LAN ? ", which is another contact's name" : "",
+                     name,
+                     taken            ? ", which is another contact's name"
+                     : known_by_label ? ", and you know them by their label"
+                                      : "",
                      c.name);
         }
     }

@@ -544,6 +544,27 @@ static void test_known_key_renames_into_trusted_name(void **state)
     assert_string_equal(r.contact.name, "Mallory M.");
     assert_string_equal(contact_get(f, mal.contact.key).name, "Mallory M.");
     assert_non_null(strstr(r.text, "now calls itself"));
+    /* Once the person wrote to her, she is known by that label: a rename
+     * into a free name ("carol", which a plug-in's list may give) leaves
+     * it, and "carol" names nobody. */
+    store_msg m;
+    memset(&m, 0, sizeof m);
+    memset(m.id, 7, sizeof m.id);
+    memcpy(m.contact, mal.contact.key, 32);
+    m.dir = STORE_OUT;
+    m.state = STORE_QUEUED;
+    m.ts_ms = m.stored_ms = f->wall;
+    m.body = (char *)(uintptr_t) "hello";
+    m.body_len = 5;
+    int64_t seq;
+    assert_int_equal(store_msg_add(f->st, &m, &seq), 0);
+    r = admit(f, 2, "carol", NULL, ADMIT_RENAMED);
+    assert_string_equal(r.contact.name, "Mallory M.");
+    assert_string_equal(contact_get(f, mal.contact.key).name, "Mallory M.");
+    assert_non_null(strstr(r.text, "you know them by their label"));
+    assert_int_equal(resolve(f, "carol", k, why, sizeof why), BANTER_ENOENT);
+    assert_int_equal(resolve(f, "Mallory M.", k, why, sizeof why), 0);
+    assert_memory_equal(k, mal.contact.key, 32);
 }
 
 /* Issue 11, second attack: a never-seen LAN host says HELLO with an
