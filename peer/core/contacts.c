@@ -280,16 +280,25 @@ static bool mixes_scripts(const char *name)
 
 /* Whether s is written like a fingerprint (digits, with any spaces or
  * dashes): what contacts_resolve takes as one, never as a name. */
-static bool fingerprint_shaped(const char *s)
+/* The digits of s when it is written like a fingerprint (digits, with
+ * any spaces or dashes), else 0. */
+static size_t fp_digits(const char *s)
 {
-    bool digit = false;
+    size_t digits = 0;
     for (; *s; s++) {
         if (*s >= '0' && *s <= '9')
-            digit = true;
+            digits++;
         else if (*s != ' ' && *s != '-')
-            return false;
+            return 0;
     }
-    return digit;
+    return digits;
+}
+
+static bool fingerprint_shaped(const char *s) { return fp_digits(s) > 0; }
+
+bool contacts_names_one(const char *query)
+{
+    return query[0] == '@' || query[0] == '#' || fp_digits(query) == IDENTITY_FP_DIGITS;
 }
 
 /* A label for a LAN contact's name: the name, or, when that is another
@@ -411,6 +420,23 @@ static int join_org(contacts *cs, store_device *d, const store_contact *org, int
     }
     free(left);
     return r;
+}
+
+bool contacts_established(contacts *cs, const uint8_t contact[static 32])
+{
+    store_contact c;
+    store_device *devs = NULL;
+    size_t k = 0;
+    if (store_contact_get(cs->st, contact, &c) != 0)
+        return false;
+    if (c.kind == CONTACT_ORG || store_contact_written(cs->st, contact) == 0)
+        return true;
+    bool verified = false;
+    if (store_device_list(cs->st, contact, &devs, &k) == 0)
+        for (size_t i = 0; i < k && !verified; i++)
+            verified = devs[i].trust == TRUST_VERIFIED;
+    free(devs);
+    return verified;
 }
 
 int contacts_revoked(contacts *cs, const uint8_t key[static 32], contacts_admit_result *out)
@@ -646,8 +672,7 @@ static int admit_known(contacts *cs, store_device *d, const char *name, const ch
          * what the person named them by (`send`, a plug-in's list) keeps
          * meaning them and no one else. */
         bool taken = c.kind == CONTACT_LAN && label_taken(cs, name, c.key);
-        bool known_by_label = c.kind == CONTACT_LAN && (d->trust == TRUST_VERIFIED ||
-                                                        store_contact_written(cs->st, c.key) == 0);
+        bool known_by_label = c.kind == CONTACT_LAN && contacts_established(cs, c.key);
         if (c.kind == CONTACT_LAN && d->trust != TRUST_CHANGED && !taken && !known_by_label) {
             fresh_label(cs, name, d->key, c.key, c.name, sizeof c.name);
             r = store_contact_put(cs->st, &c);

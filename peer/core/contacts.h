@@ -205,6 +205,15 @@ BANTER_WUR int contacts_may_send(contacts *cs, const uint8_t contact[static 32])
  * TRUST_CERTIFIED device at or past its vouched_until_ms. Every check of
  * a device's trust and every listing goes through this (or the next). */
 store_trust contacts_trust(const store_device *d, int64_t now_ms);
+/* Whether the person knows contact (a contact key) by its label: an
+ * organisation account's contact, one with a device the person verified,
+ * or one the person wrote to (store_contact_written). A name a LAN key
+ * gave itself makes none of these. False also when the store fails. */
+bool contacts_established(contacts *cs, const uint8_t contact[static 32]);
+/* Whether what a user typed names one key whatever labels say: an
+ * @account, a #id, or a whole fingerprint (all its digits); a plain name
+ * is a label, which a LAN key can give itself while no one has it. */
+bool contacts_names_one(const char *query);
 /* Whether the device speaks for its contact at now_ms and a copy of a
  * message for the contact may go to it: known, verified, or certified and
  * still vouched for (contacts_trust). */

@@ -281,19 +281,7 @@ static bool xfer_established(void *ud, const uint8_t peer[static 32])
 
 bool node_contact_established(node *n, const uint8_t contact[static 32])
 {
-    store_contact c;
-    store_device *devs = NULL;
-    size_t k = 0;
-    if (store_contact_get(n->st, contact, &c) != 0)
-        return false;
-    if (c.kind == CONTACT_ORG || store_contact_written(n->st, contact) == 0)
-        return true;
-    bool verified = false;
-    if (store_device_list(n->st, contact, &devs, &k) == 0)
-        for (size_t i = 0; i < k && !verified; i++)
-            verified = devs[i].trust == TRUST_VERIFIED;
-    free(devs);
-    return verified;
+    return contacts_established(n->cs, contact);
 }
 
 static uint64_t xfer_max_file(void *ud, const char **rule)

@@ -130,13 +130,10 @@ uint16_t node_port(const node *n);
 store *node_store(node *n);
 xfer_mgr *node_xfer(node *n);
 
-/* Whether contact (a contact key) is an established colleague: an
- * organisation account's contact, one with a device the person verified,
- * or one the person wrote to (store_contact_written). A name a LAN key
- * gave itself makes none of these. False also when the store fails.
- * (Per contact, for what a plug-in may name: the file offers' rule,
- * xfer_established in node.c, is per device and asks the device's trust
- * now.) */
+/* Whether contact (a contact key) is an established colleague
+ * (contacts_established: per contact, for what a plug-in may name; the
+ * file offers' rule, xfer_established in node.c, is per device and asks
+ * the device's trust now). */
 bool node_contact_established(node *n, const uint8_t contact[static 32]);
 /* Resolve what a user typed (contacts_resolve) to a contact key; dev and
  * has_dev (may be NULL) receive the device a fingerprint named.

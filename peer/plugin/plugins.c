@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "banter_plugin.h"
+#include "core/contacts.h"
 #include "plugconf.h"
 #include "plugmsg.h"
 #include "plugsup.h"
@@ -206,20 +207,6 @@ static void kill_host(plug *pl, const char *fmt, ...)
 
 /* ---- events to plug-ins ---- */
 
-/* Whether entry is a whole fingerprint: its 40 digits, with any spaces
- * or dashes (what plugconf lets through as one). */
-static bool whole_fingerprint(const char *entry)
-{
-    size_t digits = 0;
-    for (const char *p = entry; *p; p++) {
-        if (*p >= '0' && *p <= '9')
-            digits++;
-        else if (*p != ' ' && *p != '-')
-            return false;
-    }
-    return digits == IDENTITY_FP_DIGITS;
-}
-
 static bool may_use(plug *pl, const uint8_t *key)
 {
     if (pl->cf.all_contacts)
@@ -241,8 +228,7 @@ static bool may_use(plug *pl, const uint8_t *key)
             ok = names[i][0] &&
                  node_resolve(pl->owner->n, names[i], k, NULL, NULL, why, sizeof why) == 0 &&
                  memcmp(k, key, 32) == 0 &&
-                 (names[i][0] == '@' || names[i][0] == '#' || whole_fingerprint(names[i]) ||
-                  node_contact_established(pl->owner->n, key));
+                 (contacts_names_one(names[i]) || node_contact_established(pl->owner->n, key));
     }
     g_strfreev(names);
     return ok;
